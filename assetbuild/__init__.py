@@ -1,0 +1,53 @@
+"""assetbuild: make/Bazel for Python data assets.
+
+Declare assets in an AssetFile::
+
+    from assetbuild import asset, source
+
+    raw = source("raw", "data/raw.csv")
+
+    @asset
+    def rows(raw):              # a source arrives as a pathlib.Path
+        return raw.read_text().splitlines()
+
+    @asset(io="json", path="build/count.json")
+    def count(rows):            # an asset's value arrives as the value
+        return len(rows)
+
+then run ``assetbuild``. Importing this package is cheap (declarations only); the engine
+(``build``, ``status``, ``why``, ``load_value``...) is imported on first use.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .definitions import AssetContext, Output, asset, source
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "build": "session", "status": "session", "why": "session", "load_value": "session",
+    "list_assets": "session", "describe_graph": "session", "clean": "session",
+    "open_project": "session",
+    "hookimpl": "hookspecs", "hookspec": "hookspecs",
+    "get_plugin_manager": "plugins",
+    "AssetbuildError": "errors", "DefinitionError": "errors", "CycleError": "errors",
+    "AssetFailed": "errors", "StoreError": "errors", "CacheCorrupt": "errors", "PluginError": "errors",
+    "SelectionError": "errors", "ValueNotFound": "errors", "SourceMissing": "errors",
+    "BuildResult": "reports", "AssetResult": "reports", "AssetStatus": "reports", "Reason": "reports",
+    "IOManager": "io",
+}
+
+__all__ = ["asset", "source", "Output", "AssetContext", "__version__", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    mod = _LAZY.get(name)
+    if mod is None:
+        raise AttributeError(f"module 'assetbuild' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{mod}", __name__), name)
+    globals()[name] = value
+    return value

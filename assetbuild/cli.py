@@ -1,0 +1,349 @@
+"""The command line: click only. Each command is a thin call into ``assetbuild.session``.
+
+Exit statuses: 0 every requested asset is fresh at the end; 1 an asset failed; 2 a usage or
+definition error; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+EXAMPLES = """\b
+Examples:
+  assetbuild                     build every asset that is not up to date
+  assetbuild report -n           what would run to bring 'report' up to date, and why
+  assetbuild status              fresh, stale or missing, with reasons
+  assetbuild why report          what changed since 'report' was last built
+  assetbuild show report         print the stored value of 'report'
+  assetbuild -C examples/etl     run in another project directory
+"""
+
+
+class _Ctx:
+    """Options given before the command name (``assetbuild -C dir status``)."""
+
+    def __init__(self) -> None:
+        self.opts: dict[str, Any] = {}
+
+
+def _common(f: Callable[..., Any]) -> Callable[..., Any]:
+    """-C, -f, --cache-dir, -v, -q: accepted before or after the command name."""
+    opts = [
+        click.option("-C", "directory", metavar="DIR", type=click.Path(file_okay=False),
+                     help="Run as if started in DIR (like make -C)."),
+        click.option("-f", "--file", "assetfile", metavar="FILE",
+                     help="Use FILE instead of ./AssetFile."),
+        click.option("--cache-dir", metavar="DIR", envvar="ASSETBUILD_CACHE_DIR",
+                     help="Cache directory [default: .assetbuild in the project; env ASSETBUILD_CACHE_DIR]."),
+        click.option("-v", "--verbose", count=True, help="More detail: reasons, cached assets, full tracebacks."),
+        click.option("-q", "--quiet", is_flag=True, default=None, help="Only errors and the summary of a failure."),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+def _build_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    opts = [
+        click.option("-k", "--keep-going", is_flag=True, default=None,
+                     help="After a failure, go on with everything that does not depend on it."),
+        click.option("-n", "--dry-run", is_flag=True, default=None,
+                     help="Say what would run and why; run nothing, write nothing."),
+        click.option("--force", is_flag=True, default=None, help="Run the selected assets even if up to date."),
+        click.option("--json", "as_json", is_flag=True, default=None,
+                     help="Print one JSON document with a result per asset."),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+def _merged(ctx: click.Context, local: dict[str, Any]) -> dict[str, Any]:
+    root = ctx.find_object(_Ctx)
+    merged = dict(root.opts) if root else {}
+    for k, v in local.items():
+        if v not in (None, False, 0) or k not in merged:
+            merged[k] = v
+    return merged
+
+
+def _setup(opts: dict[str, Any], json_mode: bool = False) -> Any:
+    """Apply -C and build the reporter."""
+    from .output import Reporter
+
+    if opts.get("directory"):
+        try:
+            os.chdir(opts["directory"])
+        except OSError as e:
+            raise click.UsageError(f"-C {opts['directory']}: {e.strerror}") from None
+    verbosity = -1 if opts.get("quiet") else (1 if opts.get("verbose") else 0)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("[%(name)s] %(message)s"))
+    log = logging.getLogger("assetbuild.asset")
+    log.handlers[:] = [handler]
+    log.propagate = False
+    log.setLevel(logging.DEBUG if verbosity > 0 else logging.WARNING if verbosity < 0 else logging.INFO)
+
+    class _Short(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            record.name = record.name.removeprefix("assetbuild.asset.")
+            return True
+
+    handler.addFilter(_Short())
+    return Reporter(verbosity=verbosity, json_mode=json_mode)
+
+
+def _handle_errors(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Map our errors to one clear line and an exit status; tracebacks only with -v or for bugs."""
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from .errors import AssetbuildError, DefinitionError
+
+        ctx = click.get_current_context()
+        verbose = _merged(ctx, {"verbose": kwargs.get("verbose")}).get("verbose")
+        try:
+            return f(*args, **kwargs)
+        except AssetbuildError as e:
+            from .output import display_path
+
+            msg = str(e)
+            if isinstance(e, DefinitionError) and e.file:
+                where = display_path(e.file) + (f":{e.line}" if e.line else "")
+                msg = f"{where}: {e.message}"
+            if verbose and isinstance(e, DefinitionError) and e.detail:
+                click.echo(e.detail.rstrip(), err=True)
+            elif verbose and e.__cause__ is not None:
+                import traceback
+
+                click.echo("".join(traceback.format_exception(e.__cause__)).rstrip(), err=True)
+            click.echo(f"assetbuild: error: {msg}", err=True)
+            ctx.exit(e.exit_status)
+        except KeyboardInterrupt:
+            click.echo("assetbuild: interrupted; finished work was recorded, the rest will run next time",
+                       err=True)
+            ctx.exit(130)
+
+    return wrapper
+
+
+@click.group(invoke_without_command=True, epilog=EXAMPLES,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@_common
+@_build_options
+@click.version_option(package_name="assetbuild", prog_name="assetbuild")
+@click.pass_context
+def cli(ctx: click.Context, **opts: Any) -> None:
+    """Build Python data assets incrementally: only what is not up to date runs.
+
+    Assets are functions declared with @asset in an AssetFile. Each asset's cache key is a digest
+    of its code and of the data versions of its inputs, kept in .assetbuild/. Without a command,
+    builds every asset (same as `assetbuild build`).
+    """
+    ctx.ensure_object(_Ctx).opts = opts
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(build, assets=())
+
+
+@cli.command()
+@click.argument("assets", nargs=-1)
+@_common
+@_build_options
+@click.pass_context
+@_handle_errors
+def build(ctx: click.Context, assets: tuple[str, ...], **local: Any) -> None:
+    """Build ASSETS and everything upstream of them (default: all).
+
+    An ASSET is a name, a glob over names ('raw/*') or group:NAME. Exit status 0 when every
+    requested asset is fresh at the end, 1 when one failed, 2 for an error in the AssetFile.
+    """
+    from . import session
+
+    opts = _merged(ctx, local)
+    rep = _setup(opts, json_mode=bool(opts.get("as_json")))
+    result = session.build(assets, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"),
+                           force=bool(opts.get("force")), keep_going=bool(opts.get("keep_going")),
+                           dry_run=bool(opts.get("dry_run")), reporter=rep)
+    if opts.get("as_json"):
+        doc = result.to_json()
+        if result.dry_run:
+            doc["dry_run"] = True
+            for entry, r in zip(doc["results"], result.results):
+                entry["would"] = r.metadata.get("would")
+                entry["reasons"] = [x.to_json() for x in r.reasons]
+        click.echo(json.dumps(doc))
+    if not result.dry_run and not result.ok:
+        ctx.exit(1)
+
+
+@cli.command()
+@click.argument("assets", nargs=-1)
+@_common
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@click.pass_context
+@_handle_errors
+def status(ctx: click.Context, assets: tuple[str, ...], **local: Any) -> None:
+    """Say whether each asset is fresh, stale or missing, and why. Writes nothing.
+
+    Reasons: never-built, code-changed, upstream-changed, source-changed, output-missing,
+    output-modified. Exit status 0 whatever the states (2 for an error in the AssetFile).
+    """
+    from . import session
+    from .output import format_status
+
+    opts = _merged(ctx, local)
+    rep = _setup(opts, json_mode=bool(opts.get("as_json")))
+    rows = session.status(assets, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"),
+                          reporter=rep)
+    if opts.get("as_json"):
+        click.echo(json.dumps({"assets": [r.to_json() for r in rows]}))
+    else:
+        text = format_status(rows, color=sys.stdout.isatty())
+        if text:
+            click.echo(text)
+
+
+@cli.command()
+@click.argument("asset")
+@_common
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@click.pass_context
+@_handle_errors
+def why(ctx: click.Context, asset: str, **local: Any) -> None:
+    """Explain one ASSET: which function or helper changed, which inputs changed (old and new)."""
+    from . import session
+    from .keys import short
+
+    opts = _merged(ctx, local)
+    rep = _setup(opts, json_mode=bool(opts.get("as_json")))
+    info = session.why(asset, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"), reporter=rep)
+    if opts.get("as_json"):
+        click.echo(json.dumps(info))
+        return
+    from .output import display_path
+
+    click.echo(f"{asset}: {info['state']}  ({display_path(info['file'])}:{info['line']})")
+    for r in info["reasons"]:
+        click.echo(f"  {r['code']}: {r['detail']}")
+    if info["code_changes"]:
+        click.echo("  code parts changed since the last build:")
+        for c in info["code_changes"]:
+            click.echo(f"    {c['part']}: {short(c['old'])} -> {short(c['new'])}")
+    if info["inputs"]:
+        click.echo("  inputs:")
+        for i in info["inputs"]:
+            mark = "changed" if i["changed"] else "same"
+            new = short(i["new"]) if i["new"] else "(will change)"
+            click.echo(f"    {i['name']} ({i['kind']}): {short(i['old'])} -> {new}  [{mark}]")
+    if info["last_key"]:
+        click.echo(f"  last built with key {short(info['last_key'])}; {info['history']} build(s) recorded")
+
+
+@cli.command(name="list")
+@_common
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@click.pass_context
+@_handle_errors
+def list_cmd(ctx: click.Context, **local: Any) -> None:
+    """List sources and assets with their inputs, in build order."""
+    from . import session
+
+    opts = _merged(ctx, local)
+    _setup(opts)
+    rows = session.list_assets(assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"))
+    if opts.get("as_json"):
+        click.echo(json.dumps({"assets": rows}))
+        return
+    for r in rows:
+        extra = f" -> {r['path']}" if r.get("path") and r["kind"] == "asset" else ""
+        src = f"  {r['path']}" if r["kind"] == "source" else ""
+        ins = f"  <- {', '.join(r['inputs'])}" if r["inputs"] else ""
+        desc = f"  # {r['description']}" if r.get("description") else ""
+        click.echo(f"{r['kind']:<6} {r['name']}{src}{extra}{ins}{desc}")
+
+
+@cli.command()
+@_common
+@click.option("--format", "fmt", type=click.Choice(["dot", "mermaid", "json"]), default="dot",
+              show_default=True, help="Output format.")
+@click.pass_context
+@_handle_errors
+def graph(ctx: click.Context, fmt: str, **local: Any) -> None:
+    """Print the dependency graph (pipe dot output to `dot -Tsvg`)."""
+    from . import session
+    from .output import format_graph
+
+    opts = _merged(ctx, local)
+    _setup(opts)
+    click.echo(format_graph(session.describe_graph(assetfile=opts.get("assetfile"),
+                                                   cache_dir=opts.get("cache_dir")), fmt))
+
+
+@cli.command()
+@click.argument("asset")
+@_common
+@click.option("--json", "as_json", is_flag=True, help="Print the value as JSON.")
+@click.pass_context
+@_handle_errors
+def show(ctx: click.Context, asset: str, **local: Any) -> None:
+    """Print the stored value of ASSET (its latest build; verified before it is loaded)."""
+    from . import session
+    from .errors import ValueNotFound
+
+    opts = _merged(ctx, local)
+    _setup(opts)
+    value = session.load_value(asset, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"))
+    if opts.get("as_json"):
+        try:
+            click.echo(json.dumps(value, indent=2, sort_keys=True))
+        except (TypeError, ValueError) as e:
+            raise ValueNotFound(f"the value of {asset!r} ({type(value).__name__}) is not JSON: {e}") from None
+    elif isinstance(value, bytes):
+        sys.stdout.buffer.write(value)
+        sys.stdout.flush()
+    elif isinstance(value, str):
+        click.echo(value)
+    else:
+        import pprint
+
+        click.echo(pprint.pformat(value))
+
+
+@cli.command()
+@_common
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_context
+@_handle_errors
+def clean(ctx: click.Context, yes: bool, **local: Any) -> None:
+    """Delete the cache directory (stored outputs and traces). Path outputs stay in place."""
+    from . import session
+
+    opts = _merged(ctx, local)
+    _setup(opts)
+    cache = session.resolve_cache_dir(__import__("pathlib").Path.cwd(), opts.get("cache_dir"))
+    if not cache.exists():
+        click.echo(f"nothing to clean: {cache} does not exist")
+        return
+    if not yes:
+        if not sys.stdin.isatty():
+            raise click.UsageError(f"refusing to delete {cache} without --yes (no terminal to ask)")
+        click.confirm(f"Delete {cache} and everything cached in it?", abort=True)
+    session.clean(cache_dir=opts.get("cache_dir"))
+    click.echo(f"deleted {cache}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="assetbuild")
+
+
+if __name__ == "__main__":
+    main()

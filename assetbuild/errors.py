@@ -1,0 +1,85 @@
+"""The exception hierarchy: every error a user can cause, carrying what the CLI needs for one clear line.
+
+Anything raised that is not an ``AssetbuildError`` is a bug in assetbuild and shows its traceback.
+"""
+
+from __future__ import annotations
+
+
+class AssetbuildError(Exception):
+    """Base of the errors a user can cause. ``str(err)`` is the one line the CLI prints."""
+
+    exit_status = 2
+
+
+class DefinitionError(AssetbuildError):
+    """The AssetFile cannot be turned into a valid graph (syntax, load failure, bad name, unknown input...).
+
+    ``file`` and ``line`` locate the problem when known; the message is prefixed with them.
+    """
+
+    def __init__(self, message: str, *, file: str | None = None, line: int | None = None,
+                 detail: str | None = None) -> None:
+        self.message = message
+        self.file = file
+        self.line = line
+        self.detail = detail  # full traceback text, shown with -v
+        where = ""
+        if file:
+            where = f"{file}:{line}: " if line else f"{file}: "
+        super().__init__(f"{where}{message}")
+
+
+class CycleError(DefinitionError):
+    """The dependency graph has a cycle; ``cycle`` lists every asset in it, in order."""
+
+    def __init__(self, cycle: list[str], *, file: str | None = None, line: int | None = None) -> None:
+        self.cycle = cycle
+        super().__init__("dependency cycle: " + " -> ".join([*cycle, cycle[0]]), file=file, line=line)
+
+
+class SelectionError(AssetbuildError):
+    """A selection names an asset that does not exist."""
+
+
+class AssetFailed(AssetbuildError):
+    """An asset's function raised; ``traceback`` is trimmed to user code."""
+
+    exit_status = 1
+
+    def __init__(self, asset: str, error: str, traceback: str = "") -> None:
+        self.asset = asset
+        self.error = error
+        self.traceback = traceback
+        super().__init__(f"asset {asset!r} failed: {error}")
+
+
+class StoreError(AssetbuildError):
+    """The cache directory cannot be used (newer format, permissions, disk full...)."""
+
+
+class CacheCorrupt(AssetbuildError):
+    """A stored blob is missing or does not hash to its digest. Never loaded; the asset is rebuilt."""
+
+    def __init__(self, digest: str, reason: str) -> None:
+        self.digest = digest
+        self.reason = reason
+        super().__init__(f"stored output {digest[:12]} is {reason}")
+
+
+class SourceMissing(AssetbuildError):
+    """A declared source file or directory does not exist; its dependents fail."""
+
+    exit_status = 1
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        super().__init__(f"source file or directory not found: {path}")
+
+
+class PluginError(AssetbuildError):
+    """A plugin is broken or two plugins register the same name; the message names them."""
+
+
+class ValueNotFound(AssetbuildError):
+    """``show``/``load_value`` asked for an asset that has no stored value."""

@@ -1,0 +1,190 @@
+"""The resolved DAG: which value feeds which parameter, cycle detection, order and selection.
+
+Pure: takes declarations, returns plain data. Binding rules, in order: a parameter named
+``context`` gets the AssetContext; ``ins`` maps a parameter to any node; a parameter named after
+a node gets that node; a parameter with a default that names nothing keeps its default;
+anything else is a definition error.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from .definitions import AssetDef, SourceDef
+from .errors import CycleError, DefinitionError, SelectionError
+
+CONTEXT = "context"
+
+
+@dataclass
+class Graph:
+    """Nodes by name, the inputs of each asset, and a topological order of the assets."""
+
+    nodes: dict[str, AssetDef | SourceDef]
+    # asset -> ((param or None for deps, upstream name), ...) in parameter order, then deps
+    inputs: dict[str, tuple[tuple[str | None, str], ...]]
+    order: list[str]  # assets only, dependencies first
+    wants_context: set[str] = field(default_factory=set)
+    _downstream: dict[str, list[str]] | None = None
+
+    @property
+    def assets(self) -> list[str]:
+        return self.order
+
+    @property
+    def sources(self) -> list[str]:
+        return [n for n, d in self.nodes.items() if isinstance(d, SourceDef)]
+
+    def upstream(self, name: str) -> list[str]:
+        return [u for _, u in self.inputs.get(name, ())]
+
+    def downstream(self, name: str) -> list[str]:
+        if self._downstream is None:
+            down: dict[str, list[str]] = {n: [] for n in self.nodes}
+            for a in self.order:
+                for _, u in self.inputs[a]:
+                    down[u].append(a)
+            self._downstream = down
+        return self._downstream.get(name, [])
+
+
+def _suggest(name: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(choices), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def resolve(decls: Sequence[AssetDef | SourceDef]) -> Graph:
+    """Bind every parameter to a node and order the assets; raise DefinitionError on any problem."""
+    nodes: dict[str, AssetDef | SourceDef] = {}
+    for d in decls:
+        prev = nodes.get(d.name)
+        if prev is not None:
+            what = "asset" if isinstance(d, AssetDef) else "source"
+            raise DefinitionError(f"two definitions named {d.name!r} (the other at {prev.file}:{prev.line}); "
+                                  f"rename one {what}", file=d.file, line=d.line)
+        nodes[d.name] = d
+
+    inputs: dict[str, tuple[tuple[str | None, str], ...]] = {}
+    wants_context: set[str] = set()
+    asset_names: list[str] = []
+    for name, d in nodes.items():
+        if not isinstance(d, AssetDef):
+            continue
+        asset_names.append(name)
+        bound: list[tuple[str | None, str]] = []
+        for param, has_default in d.params:
+            target = d.ins.get(param)
+            if target is None:
+                if param == CONTEXT:
+                    wants_context.add(name)
+                    continue
+                if param in nodes:
+                    target = param
+                elif has_default:
+                    continue
+                else:
+                    raise DefinitionError(
+                        f"asset {name!r}: parameter {param!r} names no asset or source"
+                        f"{_suggest(param, nodes)}; declare it, bind it with ins={{...}}, or give it a default",
+                        file=d.file, line=d.line)
+            elif target not in nodes:
+                raise DefinitionError(f"asset {name!r}: ins maps {param!r} to {target!r}, which is not "
+                                      f"an asset or source{_suggest(target, nodes)}", file=d.file, line=d.line)
+            if target == name:
+                raise CycleError([name], file=d.file, line=d.line)
+            bound.append((param, target))
+        for dep in d.deps:
+            if dep not in nodes:
+                raise DefinitionError(f"asset {name!r}: deps names {dep!r}, which is not an asset or "
+                                      f"source{_suggest(dep, nodes)}", file=d.file, line=d.line)
+            if dep == name:
+                raise CycleError([name], file=d.file, line=d.line)
+            bound.append((None, dep))
+        inputs[name] = tuple(bound)
+
+    order = _toposort(asset_names, inputs, nodes)
+    return Graph(nodes=nodes, inputs=inputs, order=order, wants_context=wants_context)
+
+
+def _toposort(names: list[str], inputs: dict[str, tuple[tuple[str | None, str], ...]],
+              nodes: dict[str, AssetDef | SourceDef]) -> list[str]:
+    """Kahn's algorithm, stable in declaration order; on a cycle, find and name it."""
+    indeg = {n: 0 for n in names}
+    down: dict[str, list[str]] = {n: [] for n in names}
+    for n in names:
+        for _, u in inputs[n]:
+            if u in indeg:
+                indeg[n] += 1
+                down[u].append(n)
+    ready = [n for n in names if indeg[n] == 0]
+    ready.reverse()
+    order: list[str] = []
+    while ready:
+        n = ready.pop()
+        order.append(n)
+        newly = []
+        for m in down[n]:
+            indeg[m] -= 1
+            if indeg[m] == 0:
+                newly.append(m)
+        ready.extend(reversed(newly))
+    if len(order) != len(names):
+        remaining = {n for n in names if indeg[n] > 0}
+        cycle = _find_cycle(remaining, inputs)
+        first = nodes[cycle[0]]
+        raise CycleError(cycle, file=first.file, line=first.line)
+    return order
+
+
+def _find_cycle(remaining: set[str], inputs: dict[str, tuple[tuple[str | None, str], ...]]) -> list[str]:
+    # Every node left has an unprocessed upstream in `remaining`; walk upstream until a repeat.
+    start = min(remaining)
+    seen: dict[str, int] = {}
+    path: list[str] = []
+    node = start
+    while node not in seen:
+        seen[node] = len(path)
+        path.append(node)
+        node = next(u for _, u in inputs[node] if u in remaining)
+    cycle = path[seen[node]:]
+    cycle.reverse()  # dependencies first: a -> b means b uses a
+    return cycle
+
+
+def select(graph: Graph, patterns: Sequence[str]) -> list[str]:
+    """The assets matching ``patterns`` and everything upstream of them, in build order.
+
+    A pattern is an asset name, a glob over names (``raw/*``) or ``group:NAME``. No patterns means all.
+    """
+    if not patterns:
+        return list(graph.order)
+    wanted: set[str] = set()
+    for pat in patterns:
+        if pat.startswith("group:"):
+            g = pat[6:]
+            hits = [n for n in graph.order if getattr(graph.nodes[n], "group", None) == g]
+            if not hits:
+                groups = {getattr(d, "group", None) for d in graph.nodes.values()} - {None}
+                raise SelectionError(f"no asset is in group {g!r}{_suggest(g, groups)}")
+        elif any(c in pat for c in "*?["):
+            hits = [n for n in graph.order if fnmatch.fnmatchcase(n, pat)]
+            if not hits:
+                raise SelectionError(f"no asset matches {pat!r}")
+        elif pat in graph.inputs:
+            hits = [pat]
+        elif pat in graph.nodes:
+            raise SelectionError(f"{pat!r} is a source, not an asset; sources are never built")
+        else:
+            raise SelectionError(f"no asset named {pat!r}{_suggest(pat, graph.inputs)}")
+        wanted.update(hits)
+    stack = list(wanted)
+    while stack:
+        n = stack.pop()
+        for _, u in graph.inputs.get(n, ()):
+            if u not in wanted and u in graph.inputs:
+                wanted.add(u)
+                stack.append(u)
+    return [n for n in graph.order if n in wanted]

@@ -1,0 +1,61 @@
+"""The plugin interface. These docstrings are the plugin documentation (README "Plugin hooks").
+
+A plugin is a module or object with functions marked ``@assetbuild.hookimpl``, named like the
+specs below, taking any subset of their keyword arguments. Distributions expose plugins through
+the entry-point group ``assetbuild``; the built-ins in ``assetbuild.builtin`` are registered the
+same way. Arguments may be added to a hook in later versions, never renamed or removed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("assetbuild")
+hookimpl = pluggy.HookimplMarker("assetbuild")
+
+
+# --- registration hooks: contribute named things; results are merged --------------------------
+
+@hookspec
+def register_io_managers() -> list[Any]:  # type: ignore[empty-body]
+    """Contribute IO managers: objects with ``name``, ``version``, ``dump(value) -> bytes`` and
+    ``load(bytes) -> value`` (see ``assetbuild.io.IOManager``).
+
+    Called once per session when the plugin manager is set up.
+
+    :returns: a list of IO managers. Results of all plugins are merged; two managers with the
+        same name are an error that names both plugins.
+
+    Example: ``assetbuild.builtin.io_managers`` contributes ``pickle``, ``json``, ``text`` and ``bytes``.
+    """
+
+
+# --- build lifecycle: observe; every implementation runs ---------------------------------------
+
+@hookspec
+def before_build(project_dir: str, assets: list[str], dry_run: bool) -> None:
+    """Called once before a build starts, after the AssetFile has loaded.
+
+    :param project_dir: absolute path of the project directory.
+    :param assets: the selected assets, in build order.
+    :param dry_run: True when nothing will run or be written.
+    """
+
+
+@hookspec
+def after_asset(result: Any) -> None:
+    """Called once per selected asset, when its outcome is known (built, cached, restored,
+    failed or skipped).
+
+    :param result: an ``assetbuild.reports.AssetResult``.
+    """
+
+
+@hookspec
+def after_build(result: Any) -> None:
+    """Called once when a build ends, whether or not it succeeded.
+
+    :param result: an ``assetbuild.reports.BuildResult``.
+    """

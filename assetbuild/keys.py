@@ -1,0 +1,90 @@
+"""Cache keys: a digest of everything an asset's output can depend on, and how two keys differ.
+
+Nothing that differs between two checkouts of the same commit may enter a key: no absolute
+paths, times, hosts, hash seeds or dict orders. Inputs enter as *data versions* (digests of
+upstream outputs or source contents), never as upstream keys: that is what gives early cutoff.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from dataclasses import dataclass
+
+from .reports import Reason
+
+KEY_SCHEMA = 1
+
+# Interpreter identity: bytecode and pickles differ between minor versions and implementations.
+INTERPRETER = f"{sys.implementation.cache_tag}-O{sys.flags.optimize}"
+_PREFIX = f"assetbuild-key/{KEY_SCHEMA}/{INTERPRETER}".encode()
+
+
+@dataclass(frozen=True)
+class KeyParts:
+    """What went into a key, kept with the latest build of an asset so `status`/`why` can explain."""
+
+    code: str  # fingerprint digest, or "v:" + code_version
+    code_parts: dict[str, str]  # fingerprint components (label -> digest); empty with code_version
+    inputs: tuple[tuple[str, str], ...]  # (upstream name, data version) in binding order
+    io: str  # "name@version"
+    path: str | None
+
+
+def _field(h: "hashlib._Hash", s: str) -> None:
+    b = s.encode("utf-8", "surrogatepass")
+    h.update(len(b).to_bytes(4, "little"))
+    h.update(b)
+
+
+def make_key(name: str, parts: KeyParts) -> str:
+    """The hex digest that identifies one materialization of ``name``."""
+    h = hashlib.sha256(_PREFIX)
+    _field(h, name)
+    _field(h, parts.code)
+    h.update(len(parts.inputs).to_bytes(4, "little"))
+    for upstream, version in parts.inputs:
+        _field(h, upstream)
+        _field(h, version)
+    _field(h, parts.io)
+    _field(h, parts.path if parts.path is not None else "\x00")
+    return h.hexdigest()
+
+
+def short(digest: str | None) -> str:
+    return digest[:12] if digest else "-"
+
+
+def explain_change(old: KeyParts, new: KeyParts, *, sources: frozenset[str] | set[str] = frozenset()
+                   ) -> list[Reason]:
+    """Why ``new`` differs from ``old``, one Reason per changed part, most telling first."""
+    reasons: list[Reason] = []
+    if old.code != new.code:
+        if new.code.startswith("v:") or old.code.startswith("v:"):
+            reasons.append(Reason("code-changed", f"code_version {old.code.removeprefix('v:')!r} -> "
+                                  f"{new.code.removeprefix('v:')!r}" if old.code.startswith("v:")
+                                  and new.code.startswith("v:") else "code_version set or removed"))
+        else:
+            changed = sorted(k for k in old.code_parts.keys() & new.code_parts.keys()
+                             if old.code_parts[k] != new.code_parts[k])
+            added = sorted(new.code_parts.keys() - old.code_parts.keys())
+            removed = sorted(old.code_parts.keys() - new.code_parts.keys())
+            bits = [f"{k} changed" for k in changed] + [f"{k} added" for k in added] + \
+                   [f"{k} removed" for k in removed]
+            reasons.append(Reason("code-changed", "; ".join(bits) or "function code changed"))
+    old_in = dict(old.inputs)
+    new_in = dict(new.inputs)
+    for up, dv in new.inputs:
+        before = old_in.get(up)
+        if before is None:
+            reasons.append(Reason("input-added", f"{up} is a new input"))
+        elif before != dv:
+            code = "source-changed" if up in sources else "upstream-changed"
+            reasons.append(Reason(code, f"{up}: {short(before)} -> {short(dv)}"))
+    for up in old_in.keys() - new_in.keys():
+        reasons.append(Reason("input-removed", f"{up} is no longer an input"))
+    if old.io != new.io:
+        reasons.append(Reason("io-changed", f"IO manager {old.io} -> {new.io}"))
+    if old.path != new.path:
+        reasons.append(Reason("path-changed", f"output path {old.path} -> {new.path}"))
+    return reasons

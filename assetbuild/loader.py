@@ -1,0 +1,258 @@
+"""Finds and executes an AssetFile in a fresh namespace, and imports the project's own modules afresh.
+
+- The compiled AssetFile (and the static digests of its code objects) is cached by content
+  digest under ``<cache>/code/``: compiling 10,000 functions costs about a second, unmarshalling
+  them a few milliseconds.
+- Project modules (files under the project directory, outside site-packages) are compiled from
+  their source on every load and never through ``.pyc`` files: a timestamp-validated ``.pyc`` can
+  hide an edit that keeps the size and lands within the same second.
+- The project directory is on ``sys.path`` only while a :class:`ProjectImports` is active; no
+  ``os.chdir``.
+- Errors become ``DefinitionError`` naming the file and line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.abc
+import importlib.machinery
+import marshal
+import os
+import sys
+import traceback
+import types
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import definitions
+from .definitions import AssetDef, SourceDef
+from .errors import DefinitionError
+
+ASSETFILE_MODULE = "__assetfile__"
+_CODE_CACHE_VERSION = 1
+_TAG = f"{sys.implementation.cache_tag}-{sys.flags.optimize}"
+
+
+_OWN_PACKAGE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "")
+
+
+def _is_installed(path: str) -> bool:
+    """Installed code (and assetbuild itself, even when it sits inside a project) is not project code."""
+    return "site-packages" in path or "dist-packages" in path or path.startswith(_OWN_PACKAGE)
+
+
+class _ProjectLoader(importlib.machinery.SourceFileLoader):
+    """Compiles a project module from its current source; never reads or writes bytecode files."""
+
+    _compiled: dict[tuple[str, bytes], types.CodeType] = {}
+
+    def get_code(self, fullname: str) -> types.CodeType:
+        path = self.get_filename(fullname)
+        source = self.get_data(path)
+        key = (path, hashlib.sha256(source).digest())
+        code = self._compiled.get(key)
+        if code is None:
+            code = compile(source, path, "exec", dont_inherit=True)
+            self._compiled[key] = code
+        return code
+
+
+class _ProjectFinder(importlib.abc.MetaPathFinder):
+    def __init__(self, root: str) -> None:
+        self.root = os.path.join(root, "")
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if spec is None or not spec.origin or not spec.origin.endswith(".py"):
+            return None
+        if not spec.origin.startswith(self.root) or _is_installed(spec.origin):
+            return None
+        spec.loader = _ProjectLoader(fullname, spec.origin)
+        return spec
+
+
+class ProjectImports:
+    """While active: the project directory is importable and its modules load from source."""
+
+    def __init__(self, project_dir: Path) -> None:
+        self.root = str(project_dir)
+        self._finder = _ProjectFinder(self.root)
+        self._added_path = False
+
+    def __enter__(self) -> ProjectImports:
+        if self.root not in sys.path:
+            sys.path.insert(0, self.root)
+            self._added_path = True
+        sys.meta_path.insert(0, self._finder)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._finder in sys.meta_path:
+            sys.meta_path.remove(self._finder)
+        if self._added_path and self.root in sys.path:
+            sys.path.remove(self.root)
+
+
+def project_module_names(project_dir: Path) -> set[str]:
+    """Names of imported modules whose files live in the project (not in an installed package)."""
+    root = os.path.join(str(project_dir), "")
+    out = set()
+    for name, mod in list(sys.modules.items()):
+        f = getattr(mod, "__file__", None)
+        if f and f.startswith(root) and not _is_installed(f):
+            out.add(name)
+    return out
+
+
+def forget_project_modules(project_dir: Path) -> None:
+    """Drop the project's modules from sys.modules so the next load imports them afresh."""
+    for name in project_module_names(project_dir):
+        sys.modules.pop(name, None)
+    importlib.invalidate_caches()
+
+
+@dataclass
+class Loaded:
+    """An executed AssetFile: its declarations and what fingerprinting needs to know about it."""
+
+    path: Path
+    project_dir: Path
+    decls: list[AssetDef | SourceDef]
+    module: types.ModuleType
+    source_digest: str
+    project_modules: set[str] = field(default_factory=set)
+    code_digests: dict[int, bytes] = field(default_factory=dict)
+    _pending_cache: tuple[Path, bytes] | None = None
+
+    def save_code_cache(self) -> None:
+        """Keep the compiled AssetFile for the next run (only once it has loaded cleanly)."""
+        if self._pending_cache is None:
+            return
+        cache_file, payload = self._pending_cache
+        self._pending_cache = None
+        try:
+            cache_file.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cache_file.with_name(f".{cache_file.name}.{os.getpid()}.tmp")
+            tmp.write_bytes(payload)
+            os.replace(tmp, cache_file)
+        except OSError:
+            pass  # a cache we cannot write only costs time
+
+    def is_project_module(self, name: str) -> bool:
+        return name == ASSETFILE_MODULE or name in self.project_modules
+
+    def project_files(self) -> list[str]:
+        """The AssetFile and every project module it imported (what watch mode watches)."""
+        files = [str(self.path)]
+        for name in sorted(self.project_modules):
+            f = getattr(sys.modules.get(name), "__file__", None)
+            if f:
+                files.append(f)
+        return files
+
+
+def find_assetfile(project_dir: Path, assetfile: str | os.PathLike[str] | None) -> Path:
+    if assetfile is not None:
+        p = Path(assetfile)
+        p = p if p.is_absolute() else project_dir / p
+        if not p.is_file():
+            raise DefinitionError(f"no such AssetFile: {p}")
+        return p
+    p = project_dir / "AssetFile"
+    if not p.is_file():
+        raise DefinitionError(f"no AssetFile in {project_dir} (use -C DIR to run in another directory, "
+                              "or -f FILE to name the file)")
+    return p
+
+
+def _code_objects(code: types.CodeType) -> list[types.CodeType]:
+    """Every code object under ``code`` (itself excluded), depth first, in co_consts order."""
+    out: list[types.CodeType] = []
+    stack = [code]
+    while stack:
+        c = stack.pop()
+        nested = [k for k in c.co_consts if isinstance(k, types.CodeType)]
+        out.extend(nested)
+        stack.extend(reversed(nested))
+    return out
+
+
+def _compile_cached(path: Path, source: bytes, digest: str, cache_dir: Path | None
+                    ) -> tuple[types.CodeType, dict[int, bytes], list[Any], tuple[Path, bytes] | None]:
+    """Compiled AssetFile plus static code digests, from the code cache when possible."""
+    from .fingerprint import code_digest
+
+    cache_file = cache_dir / "code" / f"{digest[:40]}-{_TAG}.bin" if cache_dir is not None else None
+    if cache_file is not None:
+        try:
+            raw = cache_file.read_bytes()
+            version, filename, code, digests = marshal.loads(raw)
+            if version == _CODE_CACHE_VERSION and filename == str(path):
+                objs = _code_objects(code)
+                if len(objs) == len(digests):
+                    return code, {id(o): d for o, d in zip(objs, digests)}, objs, None
+        except (OSError, ValueError, EOFError, TypeError):
+            pass
+    try:
+        code = compile(source, str(path), "exec", dont_inherit=True)
+    except SyntaxError as e:
+        raise DefinitionError(f"syntax error: {e.msg}", file=str(path), line=e.lineno) from None
+    except ValueError as e:  # e.g. null bytes
+        raise DefinitionError(f"cannot compile: {e}", file=str(path)) from None
+    objs = _code_objects(code)
+    digests = [code_digest(o) for o in objs]
+    pending = None
+    if cache_file is not None:
+        pending = (cache_file, marshal.dumps((_CODE_CACHE_VERSION, str(path), code, digests)))
+    return code, {id(o): d for o, d in zip(objs, digests)}, objs, pending
+
+
+def _loading_error(exc: BaseException, path: Path, project_dir: Path) -> DefinitionError:
+    root = os.path.join(str(project_dir), "")
+    frames = traceback.extract_tb(exc.__traceback__)
+    user = [f for f in frames if f.filename == str(path) or
+            (f.filename.startswith(root) and not _is_installed(f.filename))]
+    where = user[-1] if user else None
+    text = str(exc)
+    what = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    detail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    if isinstance(exc, SyntaxError) and exc.filename:  # in a module the AssetFile imports
+        return DefinitionError(f"syntax error: {exc.msg}", file=exc.filename, line=exc.lineno,
+                               detail=detail)
+    return DefinitionError(f"error while loading the AssetFile: {what}",
+                           file=where.filename if where else str(path),
+                           line=where.lineno if where else None, detail=detail)
+
+
+def load_assetfile(project_dir: Path, assetfile: str | os.PathLike[str] | None = None, *,
+                   cache_dir: Path | None = None) -> Loaded:
+    """Execute the AssetFile and collect its declarations. Call inside ``ProjectImports``.
+
+    Nothing is written: ``Loaded.save_code_cache()`` keeps the compiled code once the caller has
+    validated the definitions.
+    """
+    path = find_assetfile(project_dir, assetfile)
+    source = path.read_bytes()
+    digest = hashlib.sha256(source + _TAG.encode()).hexdigest()
+    code, code_digests, keep_alive, pending = _compile_cached(path, source, digest, cache_dir)
+    forget_project_modules(project_dir)
+    module = types.ModuleType(ASSETFILE_MODULE)
+    module.__file__ = str(path)
+    module.__dict__["__builtins__"] = __builtins__
+    collected: list[AssetDef | SourceDef] = []
+    previous = definitions._collector
+    definitions._collector = collected
+    try:
+        exec(code, module.__dict__)
+    except DefinitionError:
+        raise
+    except (Exception, SystemExit) as e:  # noqa: BLE001 - any failure of user code is a definition error
+        raise _loading_error(e, path, project_dir) from None
+    finally:
+        definitions._collector = previous
+    module.__dict__["__assetbuild_code_objects__"] = keep_alive  # ids in code_digests stay valid
+    return Loaded(path=path, project_dir=project_dir, decls=collected, module=module,
+                  source_digest=digest, project_modules=project_module_names(project_dir),
+                  code_digests=code_digests, _pending_cache=pending)

@@ -1,0 +1,196 @@
+"""Everything assetbuild writes to the terminal: progress, per-asset lines, summaries, renderings.
+
+On a terminal a build shows one live status line (on stderr) above which finished work scrolls;
+otherwise it prints one line per asset that did something and a summary. With ``--json`` the
+CLI prints one JSON document on stdout and this module stays silent except for warnings.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from typing import Any, TextIO
+
+from .reports import AssetResult, AssetStatus, BuildResult
+
+_COLORS = {"built": "32", "restored": "36", "failed": "31", "skipped": "33", "cached": "2",
+           "fresh": "32", "stale": "33", "missing": "31", "warn": "33"}
+
+
+def _use_color(stream: TextIO) -> bool:
+    return stream.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+
+
+def display_path(path: str | None) -> str:
+    """A path relative to the working directory when it is below it, else as given."""
+    if not path:
+        return ""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return path
+    return path if rel.startswith("..") else rel
+
+
+class Reporter:
+    """Prints build progress. ``verbosity``: -1 quiet, 0 normal, 1 verbose."""
+
+    def __init__(self, *, out: TextIO | None = None, err: TextIO | None = None, verbosity: int = 0,
+                 json_mode: bool = False, live: bool | None = None) -> None:
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
+        self.verbosity = verbosity
+        self.json_mode = json_mode
+        self.live = (self.err.isatty() and not json_mode and verbosity >= 0) if live is None else live
+        self.color = _use_color(self.out)
+        self.total = 0
+        self.done = 0
+        self._last_draw = 0.0
+        self._status_shown = False
+        self._current = ""
+
+    def _c(self, text: str, kind: str) -> str:
+        return f"\x1b[{_COLORS[kind]}m{text}\x1b[0m" if self.color and kind in _COLORS else text
+
+    def _clear_status(self) -> None:
+        if self._status_shown:
+            self.err.write("\r\x1b[K")
+            self._status_shown = False
+
+    def _draw_status(self, force: bool = False) -> None:
+        if not self.live:
+            return
+        now = time.monotonic()
+        if not force and now - self._last_draw < 0.08:
+            return
+        self._last_draw = now
+        width = 80
+        try:
+            width = os.get_terminal_size(self.err.fileno()).columns
+        except (OSError, ValueError, AttributeError):
+            pass
+        line = f"[{self.done}/{self.total}] {self._current}"
+        self.err.write("\r\x1b[K" + line[: max(width - 1, 10)])
+        self.err.flush()
+        self._status_shown = True
+
+    def line(self, text: str) -> None:
+        """A line of normal output (never in JSON mode)."""
+        if self.json_mode or self.verbosity < 0:
+            return
+        self._clear_status()
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def warn(self, message: str) -> None:
+        self._clear_status()
+        self.err.write(self._c("warning: ", "warn") + message + "\n")
+        self.err.flush()
+
+    def error(self, message: str) -> None:
+        self._clear_status()
+        self.err.write(self._c("error: ", "failed") + message + "\n")
+        self.err.flush()
+
+    # --- build events --------------------------------------------------------------------------
+
+    def build_started(self, assets: list[str], dry_run: bool) -> None:
+        self.total = len(assets)
+        self.done = 0
+
+    def asset_started(self, name: str) -> None:
+        self._current = f"running {name}"
+        self._draw_status(force=True)
+
+    def asset_finished(self, r: AssetResult, dry_run: bool = False) -> None:
+        self.done += 1
+        if dry_run:
+            if r.status != "cached" and not self.json_mode:
+                would = r.metadata.get("would", "run")
+                why = "; ".join(f"{x.code}: {x.detail}" for x in r.reasons) or (r.error or "")
+                self.line(f"would {would:<7} {r.asset}  ({why})")
+            return
+        if r.status == "built":
+            extra = f"  ({r.duration_s:.2f}s)" if r.duration_s >= 0.01 else ""
+            self.line(f"{self._c('built', 'built')}     {r.asset}{extra}")
+            if self.verbosity > 0:
+                for x in r.reasons:
+                    self.line(f"            {x.code}: {x.detail}")
+        elif r.status == "restored":
+            why = ", ".join(x.code for x in r.reasons)
+            self.line(f"{self._c('restored', 'restored')}  {r.asset}  ({why})")
+        elif r.status == "failed":
+            if not self.json_mode:
+                self._clear_status()
+                self.err.write(f"{self._c('FAILED', 'failed')}    {r.asset}: {r.error}\n")
+                if r.traceback:
+                    self.err.write(_indent(r.traceback))
+                self.err.flush()
+        elif r.status == "skipped":
+            if self.verbosity > 0:
+                self.line(f"{self._c('skipped', 'skipped')}   {r.asset}: {r.error}")
+        elif r.status == "cached" and self.verbosity > 0:
+            self.line(f"{self._c('cached', 'cached')}    {r.asset}")
+        self._draw_status()
+
+    def build_finished(self, result: BuildResult) -> None:
+        self._clear_status()
+        if self.json_mode:
+            return
+        if result.dry_run:
+            n = sum(1 for r in result.results if r.status != "cached")
+            self.line(f"dry run: {n} of {len(result.results)} assets would run or be restored; "
+                      "nothing was run or written")
+            return
+        counts = ", ".join(f"{result.count(s)} {s}" for s in ("built", "cached", "restored", "failed", "skipped"))
+        text = f"{counts} in {result.duration_s:.2f}s"
+        if self.verbosity >= 0 or not result.ok:
+            self._clear_status()
+            self.out.write(text + "\n")
+            self.out.flush()
+
+
+def _indent(text: str) -> str:
+    return "".join("    " + ln + "\n" for ln in text.rstrip("\n").splitlines())
+
+
+# --- renderings of read-only views -------------------------------------------------------------
+
+def format_status(rows: list[AssetStatus], *, color: bool = False) -> str:
+    width = max((len(r.asset) for r in rows), default=0)
+    lines = []
+    for r in rows:
+        state = f"\x1b[{_COLORS[r.state]}m{r.state:<7}\x1b[0m" if color else f"{r.state:<7}"
+        why = "; ".join(f"{x.code}: {x.detail}" for x in r.reasons)
+        lines.append(f"{state} {r.asset:<{width}}  {why}".rstrip())
+    return "\n".join(lines)
+
+
+def format_graph(nodes: list[dict[str, Any]], fmt: str) -> str:
+    """Render ``[{"name", "kind", "inputs": [...]}]`` as dot, mermaid or JSON."""
+    if fmt == "json":
+        return json.dumps({"nodes": nodes}, indent=2)
+    if fmt == "dot":
+        out = ["digraph assets {", "  rankdir=LR;"]
+        for n in nodes:
+            shape = "note" if n["kind"] == "source" else "box"
+            out.append(f'  "{n["name"]}" [shape={shape}];')
+        for n in nodes:
+            for up in n["inputs"]:
+                out.append(f'  "{up}" -> "{n["name"]}";')
+        out.append("}")
+        return "\n".join(out)
+    if fmt == "mermaid":
+        ids = {n["name"]: f"n{i}" for i, n in enumerate(nodes)}
+        out = ["graph LR"]
+        for n in nodes:
+            label = n["name"].replace('"', "'")
+            out.append(f'  {ids[n["name"]]}[("{label}")]' if n["kind"] == "source"
+                       else f'  {ids[n["name"]]}["{label}"]')
+        for n in nodes:
+            for up in n["inputs"]:
+                out.append(f"  {ids[up]} --> {ids[n['name']]}")
+        return "\n".join(out)
+    raise ValueError(f"unknown graph format {fmt!r}")

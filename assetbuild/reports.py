@@ -1,0 +1,111 @@
+"""Frozen records passed between the engine, the hooks and the faces (CLI, Python API)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, NamedTuple
+
+Status = Literal["built", "cached", "restored", "failed", "skipped"]
+State = Literal["fresh", "stale", "missing"]
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One cause of a decision: a stable code (``code-changed``...) and a human detail."""
+
+    code: str
+    detail: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"code": self.code, "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The rebuilder's verdict for one asset: run it, reuse it, or restore its path output."""
+
+    action: Literal["run", "cached", "restore"]
+    reasons: tuple[Reason, ...] = ()
+
+
+@dataclass(frozen=True)
+class AssetResult:
+    """What happened to one asset in a build."""
+
+    asset: str
+    status: Status
+    key: str | None = None
+    data_version: str | None = None
+    duration_s: float = 0.0
+    error: str | None = None
+    traceback: str | None = None
+    reasons: tuple[Reason, ...] = ()
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"asset": self.asset, "status": self.status, "key": self.key,
+                "data_version": self.data_version, "duration_s": round(self.duration_s, 6),
+                "error": self.error}
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """A whole build: one result per selected asset, in build order."""
+
+    results: tuple[AssetResult, ...]
+    duration_s: float
+    dry_run: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return all(r.status not in ("failed", "skipped") for r in self.results)
+
+    def count(self, status: str) -> int:
+        return sum(1 for r in self.results if r.status == status)
+
+    def names(self, status: str) -> list[str]:
+        return [r.asset for r in self.results if r.status == status]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ok": self.ok, "results": [r.to_json() for r in self.results]}
+
+
+@dataclass(frozen=True)
+class AssetStatus:
+    """Whether one asset is up to date, and why not."""
+
+    asset: str
+    state: State
+    reasons: tuple[Reason, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"asset": self.asset, "state": self.state, "reasons": [r.to_json() for r in self.reasons]}
+
+
+class Trace(NamedTuple):
+    """What one key produced. Immutable: a key always means the same output."""
+
+    data_version: str
+    output_digest: str
+    io: str
+    size: int
+    duration_s: float
+    created_ns: int
+    metadata_json: str
+
+
+class Head(NamedTuple):
+    """An asset's latest materialization, with its key's parts so `status` and `why` can explain."""
+
+    key: str
+    data_version: str
+    output_digest: str
+    code: str
+    code_parts: dict[str, str]
+    inputs: tuple[tuple[str, str], ...]
+    io: str
+    path: str | None
+    path_stat: tuple[int, int, int, int] | None
+    built_ns: int
+    size: int
+    duration_s: float

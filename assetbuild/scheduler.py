@@ -1,0 +1,338 @@
+"""The topological loop: ready assets -> keys -> rebuilder -> execution -> store -> results.
+
+Store, workspace, IO managers, fingerprints and the function runner come in as arguments, so
+this module never touches LMDB, files, plugins or the terminal itself. Values reach downstream
+assets through their stored bytes (``io.load(io.dump(v))``), exactly as in a later incremental
+build: a from-scratch build and an incremental one see the same inputs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .definitions import AssetDef, SourceDef
+from .errors import AssetFailed, CacheCorrupt, SourceMissing
+from .graph import Graph
+from .keys import KeyParts, make_key
+from .rebuild import decide
+from .reports import AssetResult, AssetStatus, BuildResult, Decision, Head, Reason, Trace
+
+
+@dataclass
+class _Known:
+    """What this build knows of an asset's output once it has been decided."""
+
+    key: str
+    data_version: str | None  # None: will change, unknown until it runs (dry runs)
+    digest: str | None
+
+
+class _Restart(Exception):
+    pass
+
+
+class Scheduler:
+    """Builds a selection of a graph in dependency order, one asset at a time."""
+
+    def __init__(self, graph: Graph, *, store: Any, workspace: Any, io_managers: dict[str, Any],
+                 fingerprint: Callable[[str], tuple[str, dict[str, str]]],
+                 run: Callable[..., Any], make_context: Callable[[str], Any] | None = None,
+                 on_start: Callable[[str], None] | None = None,
+                 on_result: Callable[[AssetResult], None] | None = None,
+                 warn: Callable[[str], None] | None = None) -> None:
+        self.graph = graph
+        self.store = store
+        self.ws = workspace
+        self.io = io_managers
+        self.fingerprint = fingerprint
+        self.run_fn = run
+        self.make_context = make_context
+        self.on_start = on_start or (lambda name: None)
+        self.on_result = on_result or (lambda r: None)
+        self.warn = warn or (lambda msg: None)
+        self.sources = {n for n, d in graph.nodes.items() if isinstance(d, SourceDef)}
+        self.known: dict[str, _Known] = {}
+        self.blocked: dict[str, str] = {}  # asset -> why its dependents cannot run
+        self._bytes: dict[str, bytes] = {}
+        self._consumers: dict[str, int] = {}
+        self._repaired: set[str] = set()
+        self._source_dv: dict[str, str] = {}
+        self._results: dict[str, AssetResult] = {}
+
+    # --- public ------------------------------------------------------------------------------
+
+    def build(self, plan: Sequence[str], *, force: bool = False, keep_going: bool = False,
+              dry_run: bool = False) -> BuildResult:
+        t0 = time.perf_counter()
+        planned = set(plan)
+        for name in plan:
+            for _, up in self.graph.inputs[name]:
+                if up in planned:
+                    self._consumers[up] = self._consumers.get(up, 0) + 1
+        results = self._results = {}
+        stopped: str | None = None
+        try:
+            for name in plan:
+                if stopped is not None:
+                    r = AssetResult(name, "skipped", error=f"not run: the build stopped after {stopped!r} "
+                                    "failed (use -k to keep going)")
+                    self.blocked[name] = f"{stopped} failed"
+                else:
+                    r = self._process(name, force=force, dry_run=dry_run, results=results)
+                    if r.status == "failed" and not keep_going:
+                        stopped = name
+                results[name] = r
+                self.on_result(r)
+                self._release_inputs(name)
+                if not dry_run:
+                    self.store.maybe_flush()
+        finally:
+            if not dry_run:
+                self.store.flush()
+        return BuildResult(tuple(results[n] for n in plan), time.perf_counter() - t0, dry_run=dry_run)
+
+    def status(self, plan: Sequence[str]) -> list[AssetStatus]:
+        out = []
+        for name in plan:
+            d = self._decide(name, force=False, dry_run=True)
+            if d is None:
+                out.append(AssetStatus(name, "stale", (Reason("upstream-failed", self.blocked[name]),)))
+                continue
+            decision, _key = d
+            if decision.action == "cached":
+                out.append(AssetStatus(name, "fresh"))
+            elif decision.reasons and decision.reasons[0].code == "never-built":
+                out.append(AssetStatus(name, "missing", decision.reasons))
+            else:
+                out.append(AssetStatus(name, "stale", decision.reasons))
+        return out
+
+    # --- one asset ---------------------------------------------------------------------------
+
+    def _input_versions(self, name: str) -> tuple[tuple[str, str | None], ...] | None:
+        """(upstream, data version) per input; None (and self.blocked set) if an input is unusable."""
+        out = []
+        for _, up in self.graph.inputs[name]:
+            if up in self.sources:
+                dv = self._source_dv.get(up)
+                if dv is None:
+                    src = self.graph.nodes[up]
+                    try:
+                        dv = self.ws.source_version(src.path)  # type: ignore[union-attr]
+                    except SourceMissing:
+                        self.blocked[name] = f"source {up!r} does not exist: {src.path}"  # type: ignore[union-attr]
+                        return None
+                    self._source_dv[up] = dv
+            elif up in self.blocked:
+                self.blocked[name] = f"upstream {up!r} {'failed' if self.blocked[up] == 'failed' else 'did not build'}"
+                return None
+            else:
+                known = self.known.get(up)
+                dv = known.data_version if known else None
+            out.append((up, dv))
+        return tuple(out)
+
+    def _decide(self, name: str, *, force: bool, dry_run: bool) -> tuple[Decision, Any] | None:
+        adef: AssetDef = self.graph.nodes[name]  # type: ignore[assignment]
+        inputs = self._input_versions(name)
+        if inputs is None:
+            return None
+        io = self.io[adef.io]
+        code, code_parts = self.fingerprint(name)
+        unknown = [up for up, dv in inputs if dv is None]
+        parts = KeyParts(code, code_parts, inputs, f"{io.name}@{io.version}", adef.path)  # type: ignore[arg-type]
+        head = self.store.get_head(name)
+        if unknown:  # dry run: an upstream will rebuild, so this key is not known yet
+            reasons = [Reason("upstream-changed", f"{up} will be rebuilt") for up in unknown]
+            if head is None:
+                reasons.insert(0, Reason("never-built", "no earlier build of this asset"))
+            self.known[name] = _Known("", None, None)
+            return Decision("run", tuple(reasons)), None
+        key = make_key(name, parts)
+        if head is not None and head.key == key:
+            trace: Any = head
+        else:
+            trace = self.store.get_trace(key)
+        blob_present = trace is not None and self.store.has_blob(trace.output_digest, trace.size)
+        path_state = None
+        sig = None
+        if adef.path is not None and trace is not None and blob_present:
+            recorded = head.path_stat if head is not None and head.output_digest == trace.output_digest else None
+            path_state, sig = self.ws.path_state(adef.path, trace.output_digest, recorded)
+        decision = decide(parts=parts, head=head, trace=trace, blob_present=blob_present,
+                          path_state=path_state, path=adef.path, force=force, sources=self.sources)
+        if decision.action == "run":
+            self.known[name] = _Known(key, None, None)
+        else:
+            self.known[name] = _Known(key, trace.data_version, trace.output_digest)
+        return decision, (key, parts, head, trace, sig)
+
+    def _process(self, name: str, *, force: bool, dry_run: bool,
+                 results: dict[str, AssetResult]) -> AssetResult:
+        while True:
+            try:
+                return self._process_once(name, force=force, dry_run=dry_run, results=results)
+            except _Restart:
+                continue
+            except AssetFailed as e:  # an upstream's unusable output could not be rebuilt
+                self.blocked[name] = f"{e.asset} failed"
+                return AssetResult(name, "skipped", error=f"not run: {e}")
+
+    def _process_once(self, name: str, *, force: bool, dry_run: bool,
+                      results: dict[str, AssetResult]) -> AssetResult:
+        adef: AssetDef = self.graph.nodes[name]  # type: ignore[assignment]
+        d = self._decide(name, force=force or name in self._repaired, dry_run=dry_run)
+        if d is None:
+            why = self.blocked[name]
+            if why.startswith("source "):
+                self.blocked[name] = "failed"
+                return AssetResult(name, "failed", error=why)
+            return AssetResult(name, "skipped", error=f"not run: {why}")
+        decision, info = d
+        if dry_run:
+            k = self.known[name]
+            if decision.action == "cached":
+                return AssetResult(name, "cached", key=k.key, data_version=k.data_version)
+            return AssetResult(name, "skipped", key=k.key or None, reasons=decision.reasons,
+                               metadata={"would": decision.action})
+        key, parts, head, trace, sig = info
+        if decision.action == "cached":
+            if head is None or head.key != key or (sig is not None and sig != head.path_stat):
+                self._put_head(name, key, parts, trace, sig, head)
+            return AssetResult(name, "cached", key=key, data_version=trace.data_version)
+        if decision.action == "restore":
+            t0 = time.perf_counter()
+            try:
+                data = self.store.read_blob(trace.output_digest)
+            except CacheCorrupt as e:
+                self._drop_corrupt(name, key, e)
+                return self._run(name, adef, key, parts, Decision("run", (
+                    Reason("output-missing", f"the stored output was unusable: {e}"),)))
+            self.on_start(name)
+            sig = self.ws.write_path(adef.path, data)
+            self._put_head(name, key, parts, trace, sig, head)
+            if self._consumers.get(name):
+                self._bytes[name] = data
+            return AssetResult(name, "restored", key=key, data_version=trace.data_version,
+                               duration_s=time.perf_counter() - t0, reasons=decision.reasons)
+        return self._run(name, adef, key, parts, decision)
+
+    def _run(self, name: str, adef: AssetDef, key: str, parts: KeyParts, decision: Decision) -> AssetResult:
+        self.on_start(name)
+        t0 = time.perf_counter()
+        kwargs: dict[str, Any] = {}
+        for param, up in self.graph.inputs[name]:
+            if param is None:
+                continue
+            if up in self.sources:
+                kwargs[param] = Path(self.ws.abspath(self.graph.nodes[up].path))  # type: ignore[union-attr]
+            else:
+                kwargs[param] = self._load_input(name, up)
+        io = self.io[adef.io]
+        context = self.make_context(name) if self.make_context and name in self.graph.wants_context else None
+        try:
+            produced = self.run_fn(adef, kwargs, io, context=context)
+        except AssetFailed as e:
+            self.blocked[name] = "failed"
+            return AssetResult(name, "failed", key=key, duration_s=time.perf_counter() - t0,
+                               error=e.error, traceback=e.traceback, reasons=decision.reasons)
+        changed = self._sources_changed_during_run(name)
+        if changed:
+            self.blocked[name] = "failed"
+            return AssetResult(name, "failed", key=key, duration_s=time.perf_counter() - t0,
+                               error=f"source {changed!r} changed while {name!r} was running; its result "
+                               "was not recorded (run the build again)", reasons=decision.reasons)
+        self.store.put_blob(produced.data, produced.digest)
+        sig = self.ws.write_path(adef.path, produced.data) if adef.path is not None else None
+        now = time.time_ns()
+        metadata_json = _metadata_json(produced.metadata)
+        trace = Trace(produced.data_version, produced.digest, f"{io.name}@{io.version}",
+                      len(produced.data), produced.duration_s, now, metadata_json)
+        self.store.put_trace(key, trace)
+        self._put_head(name, key, parts, trace, sig, None, now=now)
+        self.store.add_history(name, now, key)
+        self.known[name] = _Known(key, produced.data_version, produced.digest)
+        if self._consumers.get(name):
+            self._bytes[name] = produced.data
+        return AssetResult(name, "built", key=key, data_version=produced.data_version,
+                           duration_s=time.perf_counter() - t0, reasons=decision.reasons,
+                           metadata=produced.metadata)
+
+    # --- helpers -----------------------------------------------------------------------------
+
+    def _load_input(self, name: str, up: str) -> Any:
+        adef: AssetDef = self.graph.nodes[up]  # type: ignore[assignment]
+        data = self._bytes.get(up)
+        try:
+            if data is None:
+                data = self.store.read_blob(self.known[up].digest)
+                if self._consumers.get(up):
+                    self._bytes[up] = data
+            return self.io[adef.io].load(data)
+        except Exception as e:  # noqa: BLE001 - corrupt bytes, or a value that no longer loads
+            self._drop_corrupt(up, self.known[up].key, e)
+        self._rebuild_now(up)
+        raise _Restart  # the upstream's data version may have changed: recompute this key
+
+    def _drop_corrupt(self, name: str, key: str, err: BaseException) -> None:
+        """Forget a trace whose bytes are unusable, so the asset is rebuilt (once per build)."""
+        if name in self._repaired:
+            raise AssetFailed(name, f"its output cannot be stored and read back: {err}")
+        self.warn(f"the stored output of {name!r} could not be used ({err}); rebuilding it")
+        self.store.delete_trace(key)
+        self._repaired.add(name)
+        self._bytes.pop(name, None)
+
+    def _rebuild_now(self, name: str) -> None:
+        """Run an already-decided upstream again because its stored output was unusable."""
+        adef: AssetDef = self.graph.nodes[name]  # type: ignore[assignment]
+        d = self._decide(name, force=True, dry_run=False)
+        if d is None:
+            raise AssetFailed(name, self.blocked.get(name, "its inputs are unavailable"))
+        decision, (key, parts, _head, _trace, _sig) = d
+        r = self._run(name, adef, key, parts, decision)
+        self._results[name] = r
+        self.on_result(r)
+        if r.status != "built":
+            raise AssetFailed(name, r.error or "failed", r.traceback or "")
+
+    def _sources_changed_during_run(self, name: str) -> str | None:
+        for _, up in self.graph.inputs[name]:
+            if up in self.sources:
+                path = self.graph.nodes[up].path  # type: ignore[union-attr]
+                before = self._source_dv.get(up)
+                try:
+                    after = self.ws.source_version(path, fresh=True)
+                except SourceMissing:
+                    after = None
+                if after != before:
+                    self._source_dv[up] = after  # type: ignore[assignment]
+                    return up
+        return None
+
+    def _put_head(self, name: str, key: str, parts: KeyParts, trace: Any, sig: Any, head: Any,
+                  now: int | None = None) -> None:
+        built = now if now is not None else (head.built_ns if head is not None and head.key == key
+                                             else getattr(trace, "created_ns", 0) or getattr(trace, "built_ns", 0))
+        self.store.put_head(name, Head(
+            key, trace.data_version, trace.output_digest, parts.code, parts.code_parts,
+            parts.inputs, parts.io, parts.path, sig, built, trace.size,
+            getattr(trace, "duration_s", 0.0)))
+
+    def _release_inputs(self, name: str) -> None:
+        for _, up in self.graph.inputs[name]:
+            c = self._consumers.get(up)
+            if c:
+                self._consumers[up] = c - 1
+                if c == 1:
+                    self._bytes.pop(up, None)
+
+
+def _metadata_json(metadata: dict[str, Any]) -> str:
+    import json
+
+    return json.dumps(metadata, sort_keys=True, default=repr) if metadata else ""

@@ -1,0 +1,350 @@
+"""The public Python API, and the one place that wires loader, graph, store, plugins and scheduler.
+
+Every CLI command is a thin call into a function here, so tests and other tools get the same
+behaviour without a subprocess::
+
+    import assetbuild
+    result = assetbuild.build(project_dir="myproject")
+    assetbuild.status(project_dir="myproject")
+    value = assetbuild.load_value("report", project_dir="myproject")
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .definitions import AssetContext, AssetDef, SourceDef
+from .errors import DefinitionError, StoreError, ValueNotFound
+from .graph import Graph, resolve, select
+from .keys import KeyParts, short
+from .loader import Loaded, ProjectImports, load_assetfile
+from .output import Reporter
+from .reports import AssetStatus, BuildResult, Reason
+
+CACHE_ENV = "ASSETBUILD_CACHE_DIR"
+
+
+def resolve_cache_dir(project_dir: Path, cache_dir: str | os.PathLike[str] | None) -> Path:
+    """``cache_dir``, else $ASSETBUILD_CACHE_DIR, else ``.assetbuild`` in the project."""
+    chosen = cache_dir if cache_dir is not None else os.environ.get(CACHE_ENV) or None
+    if chosen is None:
+        return project_dir / ".assetbuild"
+    p = Path(chosen).expanduser()
+    return p if p.is_absolute() else (Path.cwd() / p)
+
+
+@dataclass
+class Project:
+    """A loaded, validated AssetFile with its plugins: everything but the store."""
+
+    project_dir: Path
+    cache_dir: Path
+    loaded: Loaded
+    graph: Graph
+    io_managers: dict[str, Any]
+    plugin_manager: Any
+    reporter: Reporter
+
+    def fingerprinter(self) -> Any:
+        from .fingerprint import Fingerprinter
+
+        return Fingerprinter(is_project_module=self.loaded.is_project_module,
+                             distribution_version=_distribution_version,
+                             project_dir=str(self.project_dir), code_digests=self.loaded.code_digests)
+
+    def code_of(self) -> Any:
+        """A function name -> (code digest or "v:"+code_version, parts), warning once per asset."""
+        fp = self.fingerprinter()
+        warned: set[str] = set()
+
+        def code(name: str) -> tuple[str, dict[str, str]]:
+            adef: AssetDef = self.graph.nodes[name]  # type: ignore[assignment]
+            if adef.code_version is not None:
+                return "v:" + adef.code_version, {}
+            f = fp.fingerprint_function(adef.fn, name)
+            if f.warnings and name not in warned:
+                warned.add(name)
+                for w in f.warnings:
+                    self.reporter.warn(w)
+            return f.digest, f.parts
+
+        return code
+
+
+_dist_cache: dict[str, str | None] = {}
+
+
+def _distribution_version(top: str) -> str | None:
+    if top in _dist_cache:
+        return _dist_cache[top]
+    version = getattr(sys.modules.get(top), "__version__", None)
+    if not isinstance(version, str):
+        from importlib import metadata
+
+        try:
+            version = metadata.version(top)
+        except metadata.PackageNotFoundError:
+            dists = metadata.packages_distributions().get(top) or []
+            version = None
+            for d in dists:
+                try:
+                    version = f"{d}=={metadata.version(d)}"
+                    break
+                except metadata.PackageNotFoundError:
+                    continue
+    _dist_cache[top] = version
+    return version
+
+
+def _validate(graph: Graph, io_managers: dict[str, Any], project_dir: Path, cache_dir: Path) -> None:
+    paths: dict[str, str] = {}
+    source_paths = {os.path.normpath(os.path.join(project_dir, d.path))
+                    for d in graph.nodes.values() if isinstance(d, SourceDef)}
+    cache_root = os.path.join(str(cache_dir), "")
+    for name in graph.order:
+        d: AssetDef = graph.nodes[name]  # type: ignore[assignment]
+        if d.io not in io_managers:
+            known = ", ".join(sorted(io_managers))
+            raise DefinitionError(f"asset {name!r}: unknown IO manager {d.io!r} (known: {known}; "
+                                  "more come from plugins)", file=d.file, line=d.line)
+        if d.path is not None:
+            if d.path in paths:
+                raise DefinitionError(f"assets {paths[d.path]!r} and {name!r} both write {d.path}",
+                                      file=d.file, line=d.line)
+            paths[d.path] = name
+            full = os.path.normpath(os.path.join(project_dir, d.path))
+            if full in source_paths:
+                raise DefinitionError(f"asset {name!r} writes {d.path}, which is a declared source",
+                                      file=d.file, line=d.line)
+            if full.startswith(cache_root):
+                raise DefinitionError(f"asset {name!r} writes {d.path}, inside the cache directory",
+                                      file=d.file, line=d.line)
+
+
+@contextmanager
+def open_project(project_dir: str | os.PathLike[str] = ".", *, assetfile: str | None = None,
+                 cache_dir: str | os.PathLike[str] | None = None, reporter: Reporter | None = None,
+                 plugin_manager: Any = None, save_code: bool = True) -> Iterator[Project]:
+    """Load and validate a project; its modules stay importable until the block ends."""
+    root = Path(project_dir).resolve()
+    if not root.is_dir():
+        raise DefinitionError(f"no such project directory: {project_dir}")
+    cache = resolve_cache_dir(root, cache_dir)
+    reporter = reporter or Reporter(verbosity=-1)
+    with ProjectImports(root):
+        loaded = load_assetfile(root, assetfile, cache_dir=cache)
+        graph = resolve(loaded.decls)
+        if plugin_manager is None:
+            from .plugins import get_plugin_manager
+
+            plugin_manager = get_plugin_manager()
+        from .plugins import collect_io_managers
+
+        io_managers = collect_io_managers(plugin_manager)
+        _validate(graph, io_managers, root, cache)
+        if save_code:
+            loaded.save_code_cache()
+        yield Project(root, cache, loaded, graph, io_managers, plugin_manager, reporter)
+
+
+def _scheduler(project: Project, store: Any, *, record: bool, on_result: Any = None) -> Any:
+    from .execute import is_user_file_for, run_asset
+    from .scheduler import Scheduler
+    from .workspace import Workspace
+
+    is_user = is_user_file_for(str(project.project_dir))
+
+    def run(adef: AssetDef, kwargs: dict[str, Any], io: Any, context: Any = None) -> Any:
+        return run_asset(adef, kwargs, io, is_user_file=is_user, context=context)
+
+    def make_context(name: str) -> AssetContext:
+        return AssetContext(name, project.project_dir, logging.getLogger(f"assetbuild.asset.{name}"))
+
+    return Scheduler(project.graph, store=store, workspace=Workspace(project.project_dir, store, record=record),
+                     io_managers=project.io_managers, fingerprint=project.code_of(), run=run,
+                     make_context=make_context, on_start=project.reporter.asset_started,
+                     on_result=on_result, warn=project.reporter.warn)
+
+
+def _open_store(project: Project, *, readonly: bool) -> Any:
+    from .store import LmdbStore
+
+    return LmdbStore(project.cache_dir, readonly=readonly, warn=project.reporter.warn)
+
+
+def build(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = ".",
+          assetfile: str | None = None, cache_dir: str | os.PathLike[str] | None = None,
+          force: bool = False, keep_going: bool = False, dry_run: bool = False,
+          reporter: Reporter | None = None, plugin_manager: Any = None) -> BuildResult:
+    """Build ``assets`` (default: all) and everything upstream of them; return what happened.
+
+    A failing asset does not raise: it is a result with status "failed" (``result.ok`` is False).
+    Definition and store errors raise ``AssetbuildError`` subclasses.
+    """
+    with open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir, reporter=reporter,
+                      plugin_manager=plugin_manager, save_code=not dry_run) as project:
+        plan = select(project.graph, assets)
+        rep = project.reporter
+        store = _open_store(project, readonly=dry_run)
+        try:
+            if not dry_run:
+                store.acquire_lock(on_wait=lambda: rep.warn(
+                    f"another build is using {project.cache_dir}; waiting for it to finish"))
+            hook = project.plugin_manager.hook
+            hook.before_build(project_dir=str(project.project_dir), assets=list(plan), dry_run=dry_run)
+            observe = bool(hook.after_asset.get_hookimpls())
+
+            def on_result(r: Any) -> None:
+                rep.asset_finished(r, dry_run=dry_run)
+                if observe:
+                    hook.after_asset(result=r)
+
+            rep.build_started(plan, dry_run)
+            sched = _scheduler(project, store, record=not dry_run, on_result=on_result)
+            result = sched.build(plan, force=force, keep_going=keep_going, dry_run=dry_run)
+            rep.build_finished(result)
+            hook.after_build(result=result)
+            return result
+        finally:
+            store.close()
+
+
+def status(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = ".",
+           assetfile: str | None = None, cache_dir: str | os.PathLike[str] | None = None,
+           reporter: Reporter | None = None) -> list[AssetStatus]:
+    """Whether each selected asset is fresh, stale or missing, and why. Writes nothing."""
+    with open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir, reporter=reporter,
+                      save_code=False) as project:
+        plan = select(project.graph, assets)
+        store = _open_store(project, readonly=True)
+        try:
+            return _scheduler(project, store, record=False).status(plan)
+        finally:
+            store.close()
+
+
+def why(asset: str, *, project_dir: str | os.PathLike[str] = ".", assetfile: str | None = None,
+        cache_dir: str | os.PathLike[str] | None = None, reporter: Reporter | None = None) -> dict[str, Any]:
+    """One asset in detail: its state, what changed in its code parts and inputs since its last build."""
+    with open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir, reporter=reporter,
+                      save_code=False) as project:
+        plan = select(project.graph, [asset])
+        store = _open_store(project, readonly=True)
+        try:
+            sched = _scheduler(project, store, record=False)
+            st = {s.asset: s for s in sched.status(plan)}[asset]
+            head = store.get_head(asset)
+            adef: AssetDef = project.graph.nodes[asset]  # type: ignore[assignment]
+            code, parts = project.code_of()(asset)
+            inputs = []
+            old_inputs = dict(head.inputs) if head else {}
+            for _, up in project.graph.inputs[asset]:
+                k = sched.known.get(up)
+                new = sched._source_dv.get(up) if up in sched.sources else (k.data_version if k else None)
+                inputs.append({"name": up, "kind": "source" if up in sched.sources else "asset",
+                               "old": old_inputs.get(up), "new": new,
+                               "changed": old_inputs.get(up) != new})
+            code_changes = []
+            if head is not None:
+                old_parts = head.code_parts
+                for label in sorted(set(old_parts) | set(parts)):
+                    o, n = old_parts.get(label), parts.get(label)
+                    if o != n:
+                        code_changes.append({"part": label, "old": o, "new": n})
+            return {"asset": asset, "state": st.state, "reasons": [r.to_json() for r in st.reasons],
+                    "file": adef.file, "line": adef.line, "code": code, "old_code": head.code if head else None,
+                    "code_changes": code_changes, "inputs": inputs, "io": adef.io, "path": adef.path,
+                    "last_built_ns": head.built_ns if head else None,
+                    "last_key": head.key if head else None,
+                    "history": len(store.history(asset))}
+        finally:
+            store.close()
+
+
+def load_value(asset: str, *, project_dir: str | os.PathLike[str] = ".", assetfile: str | None = None,
+               cache_dir: str | os.PathLike[str] | None = None) -> Any:
+    """The latest stored value of ``asset`` (verified against its digest before it is loaded)."""
+    with open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir, save_code=False) as project:
+        if asset not in project.graph.inputs:
+            select(project.graph, [asset])  # raises a SelectionError with a suggestion
+        store = _open_store(project, readonly=True)
+        try:
+            head = store.get_head(asset)
+            if head is None:
+                raise ValueNotFound(f"asset {asset!r} has never been built (run: assetbuild build {asset})")
+            data = store.read_blob(head.output_digest)
+            io_name = head.io.split("@", 1)[0]
+            io = project.io_managers.get(io_name)
+            if io is None:
+                raise ValueNotFound(f"asset {asset!r} was stored with IO manager {io_name!r}, which is not installed")
+            return io.load(data)
+        finally:
+            store.close()
+
+
+def list_assets(*, project_dir: str | os.PathLike[str] = ".", assetfile: str | None = None,
+                cache_dir: str | os.PathLike[str] | None = None) -> list[dict[str, Any]]:
+    """Every asset and source with its inputs and declared options, in build order."""
+    with open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir, save_code=False) as project:
+        return _describe(project.graph)
+
+
+def _describe(graph: Graph) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for name in graph.sources:
+        d: Any = graph.nodes[name]
+        out.append({"name": name, "kind": "source", "path": d.path, "inputs": [],
+                    "group": d.group, "description": d.description})
+    for name in graph.order:
+        a: Any = graph.nodes[name]
+        out.append({"name": name, "kind": "asset", "inputs": graph.upstream(name), "io": a.io,
+                    "path": a.path, "group": a.group,
+                    "description": a.description or _first_line(a.fn.__doc__),
+                    "code_version": a.code_version, "file": a.file, "line": a.line})
+    return out
+
+
+def _first_line(doc: str | None) -> str | None:
+    return doc.strip().splitlines()[0] if doc and doc.strip() else None
+
+
+def describe_graph(*, project_dir: str | os.PathLike[str] = ".", assetfile: str | None = None,
+                   cache_dir: str | os.PathLike[str] | None = None) -> list[dict[str, Any]]:
+    """Nodes and edges for ``assetbuild graph``."""
+    return list_assets(project_dir=project_dir, assetfile=assetfile, cache_dir=cache_dir)
+
+
+def clean(*, project_dir: str | os.PathLike[str] = ".", cache_dir: str | os.PathLike[str] | None = None
+          ) -> Path:
+    """Delete the project's cache directory (not its path outputs); returns the path deleted."""
+    from .store import clear_cache_dir
+
+    root = Path(project_dir).resolve()
+    cache = resolve_cache_dir(root, cache_dir)
+    lock = cache / "lock"
+    if lock.exists():
+        import fcntl
+
+        fd = os.open(lock, os.O_RDWR)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                raise StoreError(f"a build is running with {cache}; not deleting it") from None
+            clear_cache_dir(cache)
+        finally:
+            os.close(fd)
+    else:
+        clear_cache_dir(cache)
+    return cache
+
+
+__all__ = ["build", "status", "why", "load_value", "list_assets", "describe_graph", "clean",
+           "open_project", "Project", "resolve_cache_dir", "KeyParts", "Reason", "short"]

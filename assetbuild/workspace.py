@@ -1,0 +1,147 @@
+"""The project's files: digests of declared sources (behind a stat cache) and path outputs.
+
+A source file is read only when its stat signature (size, mtime_ns, ctime_ns, inode) differs
+from the one recorded with its digest, so an unchanged file costs one ``stat``. Path outputs are
+workspace copies of stored bytes: written atomically, checked by stat then by digest, and
+restored from the store when missing or edited. They are never the authority, so they are not
+fsynced (a torn copy after a power loss is detected and restored).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Protocol
+
+from .errors import SourceMissing
+
+_CHUNK = 1 << 20
+StatSig = tuple[int, int, int, int]
+
+
+class StatCache(Protocol):
+    def get_stat(self, path: str) -> tuple[StatSig, str] | None: ...
+
+    def put_stat(self, path: str, sig: StatSig, digest: str) -> None: ...
+
+
+def stat_sig(st: os.stat_result) -> StatSig:
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+
+
+def hash_file(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class Workspace:
+    """Reads and writes files of one project directory, using ``cache`` to skip unchanged files."""
+
+    def __init__(self, project_dir: Path, cache: StatCache | None, *, record: bool = True) -> None:
+        self.root = project_dir
+        self._root_s = str(project_dir)
+        self.cache = cache
+        self.record = record  # False for dry runs and status: write nothing
+        self._memo: dict[str, str] = {}
+
+    def abspath(self, rel: str) -> str:
+        return rel if os.path.isabs(rel) else os.path.join(self._root_s, rel)
+
+    def _cache_name(self, abspath: str) -> str:
+        # Relative names keep the stat cache valid when the project moves (it only costs a re-stat).
+        if abspath.startswith(self._root_s + os.sep):
+            return abspath[len(self._root_s) + 1:]
+        return abspath
+
+    def file_digest(self, abspath: str, st: os.stat_result | None = None) -> str:
+        """sha256 of a file's contents, reading it only if its stat signature changed."""
+        if st is None:
+            st = os.stat(abspath)
+        sig = stat_sig(st)
+        name = self._cache_name(abspath)
+        if self.cache is not None:
+            hit = self.cache.get_stat(name)
+            if hit is not None and hit[0] == sig:
+                return hit[1]
+        digest = hash_file(abspath)
+        if self.cache is not None and self.record:
+            self.cache.put_stat(name, sig, digest)
+        return digest
+
+    def source_version(self, rel: str, *, fresh: bool = False) -> str:
+        """Data version of a source file or directory; SourceMissing if it does not exist."""
+        if not fresh and rel in self._memo:
+            return self._memo[rel]
+        p = self.abspath(rel)
+        try:
+            st = os.stat(p)
+        except FileNotFoundError:
+            raise SourceMissing(rel) from None
+        if os.path.isdir(p):
+            version = self._dir_version(p)
+        else:
+            version = self.file_digest(p, st)
+        self._memo[rel] = version
+        return version
+
+    def _dir_version(self, top: str) -> str:
+        """Digest of the sorted relative paths and contents of every file below ``top``."""
+        entries: list[tuple[str, str]] = []
+        for dirpath, dirnames, filenames in os.walk(top):
+            dirnames.sort()
+            for fn in filenames:
+                full = os.path.join(dirpath, fn)
+                try:
+                    st = os.stat(full)
+                except FileNotFoundError:
+                    continue
+                rel = os.path.relpath(full, top).replace(os.sep, "/")
+                entries.append((rel, self.file_digest(full, st)))
+        entries.sort()
+        h = hashlib.sha256(b"dir\0")
+        for rel, d in entries:
+            h.update(rel.encode("utf-8", "surrogateescape") + b"\0" + d.encode() + b"\n")
+        return h.hexdigest()
+
+    def forget(self, rel: str) -> None:
+        self._memo.pop(rel, None)
+
+    # --- path outputs ------------------------------------------------------------------------
+
+    def path_state(self, rel: str, digest: str, recorded: StatSig | None) -> tuple[str, StatSig | None]:
+        """("ok" | "missing" | "modified", current stat signature) of a path output."""
+        p = self.abspath(rel)
+        try:
+            st = os.stat(p)
+        except (FileNotFoundError, NotADirectoryError):
+            return "missing", None
+        sig = stat_sig(st)
+        if recorded is not None and sig == recorded:
+            return "ok", sig
+        try:
+            same = hash_file(p) == digest
+        except (IsADirectoryError, PermissionError):
+            return "modified", sig
+        return ("ok" if same else "modified"), sig
+
+    def write_path(self, rel: str, data: bytes) -> StatSig:
+        """Write ``data`` to the workspace path atomically (temp file + rename); return its stat."""
+        p = self.abspath(rel)
+        d = os.path.dirname(p)
+        os.makedirs(d, exist_ok=True)
+        tmp = os.path.join(d, f".{os.path.basename(p)}.assetbuild-tmp-{os.getpid()}")
+        try:
+            with open(tmp, "wb") as f:
+                f.write(data)
+            os.replace(tmp, p)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+        return stat_sig(os.stat(p))
