@@ -135,7 +135,16 @@ def _handle_errors(f: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-@click.group(invoke_without_command=True, epilog=EXAMPLES,
+class _DefaultToBuild(click.Group):
+    """`assetbuild report` means `assetbuild build report`: a word that is not a command is an asset."""
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            return "build", self.commands["build"], args
+        return super().resolve_command(ctx, args)
+
+
+@click.group(cls=_DefaultToBuild, invoke_without_command=True, epilog=EXAMPLES,
              context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @_common
 @_build_options

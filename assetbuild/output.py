@@ -35,7 +35,8 @@ def display_path(path: str | None) -> str:
 
 
 class Reporter:
-    """Prints build progress. ``verbosity``: -1 quiet, 0 normal, 1 verbose."""
+    """Prints build progress. ``verbosity``: -2 silent but warnings (the Python API's default),
+    -1 quiet, 0 normal, 1 verbose."""
 
     def __init__(self, *, out: TextIO | None = None, err: TextIO | None = None, verbosity: int = 0,
                  json_mode: bool = False, live: bool | None = None) -> None:
@@ -106,6 +107,8 @@ class Reporter:
 
     def asset_finished(self, r: AssetResult, dry_run: bool = False) -> None:
         self.done += 1
+        if self.verbosity < -1:
+            return
         if dry_run:
             if r.status != "cached" and not self.json_mode:
                 would = r.metadata.get("would", "run")
@@ -137,7 +140,7 @@ class Reporter:
 
     def build_finished(self, result: BuildResult) -> None:
         self._clear_status()
-        if self.json_mode:
+        if self.json_mode or self.verbosity < -1:
             return
         if result.dry_run:
             n = sum(1 for r in result.results if r.status != "cached")

@@ -137,7 +137,7 @@ def open_project(project_dir: str | os.PathLike[str] = ".", *, assetfile: str | 
     if not root.is_dir():
         raise DefinitionError(f"no such project directory: {project_dir}")
     cache = resolve_cache_dir(root, cache_dir)
-    reporter = reporter or Reporter(verbosity=-1)
+    reporter = reporter or Reporter(verbosity=-2)
     with ProjectImports(root):
         loaded = load_assetfile(root, assetfile, cache_dir=cache)
         graph = resolve(loaded.decls)

@@ -1,0 +1,86 @@
+"""@asset / source / Output: what a declaration records, and which declarations are refused."""
+
+from __future__ import annotations
+
+import pytest
+
+from assetbuild import Output, asset, source
+from assetbuild.definitions import AssetDef, check_name, check_relpath
+from assetbuild.errors import DefinitionError
+
+
+def test_decorated_function_stays_callable():
+    @asset
+    def inc(x):
+        return x + 1
+
+    assert inc(1) == 2
+    d = inc.__assetbuild_asset__
+    assert isinstance(d, AssetDef) and d.name == "inc" and d.io == "pickle"
+
+
+def test_keywords_are_recorded():
+    @asset(name="ns/total", ins={"v": "raw/values"}, deps=["cfg"], io="json", path="build/t.json",
+           code_version="2", group="g", description="d", metadata={"owner": "me"})
+    def total(v, scale=2):
+        return sum(v) * scale
+
+    d = total.__assetbuild_asset__
+    assert (d.name, d.ins, d.deps, d.io, d.path, d.code_version, d.group) == (
+        "ns/total", {"v": "raw/values"}, ("cfg",), "json", "build/t.json", "2", "g")
+    assert d.params == (("v", False), ("scale", True))
+
+
+@pytest.mark.parametrize("bad", ["", "..", "/abs", "a/../b", "a b", "1x", "a//b", "a/", None, 3])
+def test_bad_names_are_refused(bad):
+    with pytest.raises(DefinitionError, match="invalid asset name"):
+        check_name(bad, "asset")
+
+
+@pytest.mark.parametrize("good", ["x", "_x1", "raw/orders", "a/b/c_d"])
+def test_good_names(good):
+    assert check_name(good, "asset") == good
+
+
+def test_bad_name_in_decorator_names_file_and_line():
+    with pytest.raises(DefinitionError) as ei:
+        @asset(name="../escape")
+        def f():
+            return 1
+    assert ei.value.file == __file__ and ei.value.line is not None
+
+
+@pytest.mark.parametrize("bad", ["/etc/passwd", "../out.txt", "a/../../b", "", "C:/x"])
+def test_paths_must_stay_in_the_project(bad):
+    with pytest.raises(DefinitionError):
+        check_relpath(bad, "path")
+
+
+def test_path_is_normalised():
+    assert check_relpath("./build//x.txt", "path") == "build/x.txt"
+
+
+def test_star_args_are_refused():
+    with pytest.raises(DefinitionError, match=r"\*args"):
+        @asset
+        def f(*rows):
+            return rows
+
+
+def test_ins_must_name_a_parameter():
+    with pytest.raises(DefinitionError, match="does not have"):
+        @asset(ins={"nope": "x"})
+        def f(a):
+            return a
+
+
+def test_source_records_where_it_was_declared():
+    s = source("raw", "data/raw.csv")
+    assert s.name == "raw" and s.path == "data/raw.csv" and s.file == __file__
+
+
+def test_output_carries_metadata_and_version():
+    o = Output([1], metadata={"n": 1}, data_version="v1")
+    assert (o.value, o.metadata, o.data_version) == ([1], {"n": 1}, "v1")
+    with pytest.raises(TypeError):
+        Output(1, data_version=3)
