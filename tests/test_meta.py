@@ -1,0 +1,97 @@
+"""The layer rule of DESIGN.md §3, checked on the source, and every module importable alone."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PKG = Path(__file__).resolve().parent.parent / "assetbuild"
+
+LAYER = {
+    "errors": 0, "definitions": 0, "graph": 0, "fingerprint": 0, "keys": 0, "reports": 0,
+    "io": 1, "rebuild": 1, "hookspecs": 1,
+    "scheduler": 2,
+    "loader": 3, "store": 3, "workspace": 3, "execute": 3, "output": 3, "builtin": 3,
+    "plugins": 4, "session": 4, "cli": 4, "__main__": 4, "__init__": 4,
+}
+# Third-party imports allowed per module; everything else must be stdlib or our own.
+THIRD_PARTY = {"lmdb": {"store"}, "pluggy": {"hookspecs", "plugins"}, "click": {"cli"},
+               "cloudpickle": {"builtin"}, "watchdog": {"watch"}}
+STDLIB = set(sys.stdlib_module_names)
+
+
+def modules():
+    for p in sorted(PKG.rglob("*.py")):
+        rel = p.relative_to(PKG).with_suffix("")
+        yield ".".join(rel.parts), p
+
+
+def own_imports(path: Path, modname: str):
+    tree = ast.parse(path.read_text())
+    pkg_parts = modname.split(".")[:-1]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = pkg_parts[: len(pkg_parts) - node.level + 1]
+                target = ".".join([*base, *(node.module.split(".") if node.module else [])])
+                names = [target] if node.module else [".".join([*base, a.name]) for a in node.names]
+                for t in names:
+                    yield ("own", t.split(".")[0] if t else "__init__", node.lineno)
+            else:
+                yield ("abs", node.module.split(".")[0], node.lineno)
+        elif isinstance(node, ast.Import):
+            for a in node.names:
+                yield ("abs", a.name.split(".")[0], node.lineno)
+
+
+@pytest.mark.parametrize("modname,path", list(modules()), ids=[m for m, _ in modules()])
+def test_layers(modname, path):
+    top = modname.split(".")[0]
+    mine = LAYER[top]
+    for kind, target, line in own_imports(path, modname):
+        if kind == "own":
+            if target in LAYER and target != top:
+                assert LAYER[target] <= mine, f"{modname}:{line} imports {target} from a higher layer"
+        elif target == "assetbuild":
+            assert mine >= 3 or modname.startswith("builtin"), f"{modname}:{line} imports the package"
+        elif target not in STDLIB:
+            allowed = THIRD_PARTY.get(target)
+            assert allowed is not None and top in allowed, f"{modname}:{line} imports {target}"
+
+
+@pytest.mark.parametrize("modname", [m for m, _ in modules()])
+def test_imports_alone(modname):
+    if modname == "__main__":
+        pytest.skip("__main__ runs the CLI when imported")
+    name = "assetbuild" if modname == "__init__" else f"assetbuild.{modname}".replace(".__init__", "")
+    subprocess.run([sys.executable, "-c", f"import {name}"], check=True)
+
+
+def test_import_assetbuild_stays_cheap():
+    """An AssetFile and every worker import assetbuild: it must not pull the engine in."""
+    code = ("import sys, assetbuild; heavy = [m for m in ('click','lmdb','cloudpickle','pluggy',"
+            "'assetbuild.session','assetbuild.store') if m in sys.modules]; print(heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_every_module_says_what_it_is_for():
+    for modname, path in modules():
+        doc = ast.get_docstring(ast.parse(path.read_text()))
+        assert doc, f"{modname} has no module docstring"
+
+
+def test_ci_runs_the_readme_commands():
+    """.ci/run must install and test exactly as the README tells a new user to."""
+    root = PKG.parent
+    readme = (root / "README.md").read_text()
+    ci = (root / ".ci/run").read_text()
+    blocks = [b for b in readme.split("```sh\n")[1:3]]
+    install, test = (b.split("\n```")[0].strip() for b in blocks)
+    assert install.endswith("pip install -e . && assetbuild")
+    tail = test.split("activate && ", 1)[1]
+    assert tail in ci
