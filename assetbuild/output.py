@@ -67,11 +67,12 @@ class Reporter:
         if not force and now - self._last_draw < 0.08:
             return
         self._last_draw = now
-        width = 80
+        width = 0
         try:
             width = os.get_terminal_size(self.err.fileno()).columns
         except (OSError, ValueError, AttributeError):
             pass
+        width = width or 80  # a terminal that does not know its size reports 0
         line = f"[{self.done}/{self.total}] {self._current}"
         self.err.write("\r\x1b[K" + line[: max(width - 1, 10)])
         self.err.flush()

@@ -151,3 +151,14 @@ def test_builtins_are_registered_like_plugins(pm):
     names = [pm.get_name(p) for p in pm.get_plugins()]
     assert "assetbuild.builtin.io_managers" in names
     assert assetbuild.hookimpl is not None
+
+
+def test_builtins_are_declared_in_the_entry_point_group():
+    from importlib.metadata import entry_points
+
+    from assetbuild.plugins import BUILTIN_PLUGINS, ENTRY_POINT_GROUP
+
+    declared = {ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    assert set(BUILTIN_PLUGINS) <= declared
+    pm = get_plugin_manager(autoload=True)  # loading them again through the entry point is harmless
+    assert set(collect_io_managers(pm)) >= {"pickle", "json", "text", "bytes"}
