@@ -43,12 +43,18 @@ def _is_installed(path: str) -> bool:
     return "site-packages" in path or "dist-packages" in path or path.startswith(_OWN_PACKAGE)
 
 
+# Names of every module a _ProjectLoader imported, from any project: the next load forgets them
+# all, so a package of the same name in another project (or another checkout) is never reused.
+_LOADED_BY_US: set[str] = set()
+
+
 class _ProjectLoader(importlib.machinery.SourceFileLoader):
     """Compiles a project module from its current source; never reads or writes bytecode files."""
 
     _compiled: dict[tuple[str, bytes], types.CodeType] = {}
 
     def get_code(self, fullname: str) -> types.CodeType:
+        _LOADED_BY_US.add(fullname)
         path = self.get_filename(fullname)
         source = self.get_data(path)
         key = (path, hashlib.sha256(source).digest())
@@ -93,6 +99,7 @@ class ProjectImports:
             sys.meta_path.remove(self._finder)
         if self._added_path and self.root in sys.path:
             sys.path.remove(self.root)
+        forget_project_modules(Path(self.root))  # leave sys.modules as the caller had it
 
 
 def project_module_names(project_dir: Path) -> set[str]:
@@ -107,9 +114,11 @@ def project_module_names(project_dir: Path) -> set[str]:
 
 
 def forget_project_modules(project_dir: Path) -> None:
-    """Drop the project's modules from sys.modules so the next load imports them afresh."""
-    for name in project_module_names(project_dir):
+    """Drop the project's modules (and any other project's we imported) from sys.modules, so the
+    next load imports them afresh from this project's files."""
+    for name in project_module_names(project_dir) | _LOADED_BY_US:
         sys.modules.pop(name, None)
+    _LOADED_BY_US.clear()
     importlib.invalidate_caches()
 
 

@@ -114,7 +114,8 @@ class Reporter:
             if r.status != "cached" and not self.json_mode:
                 would = r.metadata.get("would", "run")
                 why = "; ".join(f"{x.code}: {x.detail}" for x in r.reasons) or (r.error or "")
-                self.line(f"would {would:<7} {r.asset}  ({why})")
+                verb = "may run      " if would == "maybe" else f"would {would:<7}"
+                self.line(f"{verb} {r.asset}  ({why})")
             return
         if r.status == "built":
             extra = f"  ({r.duration_s:.2f}s)" if r.duration_s >= 0.01 else ""
@@ -144,9 +145,11 @@ class Reporter:
         if self.json_mode or self.verbosity < -1:
             return
         if result.dry_run:
-            n = sum(1 for r in result.results if r.status != "cached")
-            self.line(f"dry run: {n} of {len(result.results)} assets would run or be restored; "
-                      "nothing was run or written")
+            would = [r.metadata.get("would") for r in result.results if r.status != "cached"]
+            maybe = would.count("maybe")
+            extra = f" ({maybe} more may run, if an upstream's output changes)" if maybe else ""
+            self.line(f"dry run: {len(would) - maybe} of {len(result.results)} assets would run or be "
+                      f"restored{extra}; nothing was run or written")
             return
         counts = ", ".join(f"{result.count(s)} {s}" for s in ("built", "cached", "restored", "failed", "skipped"))
         text = f"{counts} in {result.duration_s:.2f}s"

@@ -147,7 +147,8 @@ class Scheduler:
         parts = KeyParts(code, code_parts, inputs, f"{io.name}@{io.version}", adef.path)  # type: ignore[arg-type]
         head = self.store.get_head(name)
         if unknown:  # dry run: an upstream will rebuild, so this key is not known yet
-            reasons = [Reason("upstream-changed", f"{up} will be rebuilt") for up in unknown]
+            reasons = [Reason("upstream-changed", f"{up} is stale; this runs only if {up}'s output changes")
+                       for up in unknown]
             if head is None:
                 reasons.insert(0, Reason("never-built", "no earlier build of this asset"))
             self.known[name] = _Known("", None, None)
@@ -197,8 +198,11 @@ class Scheduler:
             k = self.known[name]
             if decision.action == "cached":
                 return AssetResult(name, "cached", key=k.key, data_version=k.data_version)
+            would = decision.action
+            if k.key == "" and all(r.code == "upstream-changed" for r in decision.reasons):
+                would = "maybe"  # depends on whether an upstream's bytes change (early cutoff)
             return AssetResult(name, "skipped", key=k.key or None, reasons=decision.reasons,
-                               metadata={"would": decision.action})
+                               metadata={"would": would})
         key, parts, head, trace, sig = info
         if decision.action == "cached":
             if head is None or head.key != key or (sig is not None and sig != head.path_stat):

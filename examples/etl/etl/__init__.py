@@ -1,0 +1,1 @@
+"""Helpers for the weather-stations pipeline: reading exports, cleaning rows, small statistics."""

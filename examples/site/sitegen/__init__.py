@@ -1,0 +1,1 @@
+"""The site generator's helpers: front matter, a small Markdown converter, templates."""
