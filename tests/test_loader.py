@@ -1,0 +1,91 @@
+"""Loading an AssetFile: namespaces, local imports, the compiled-code cache, sys state restored."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+import assetbuild
+from assetbuild.errors import DefinitionError
+from assetbuild.loader import ASSETFILE_MODULE, ProjectImports, load_assetfile
+
+
+def test_local_modules_both_import_styles(project):
+    project.write("lib/__init__.py", "")
+    project.write("lib/helpers.py", "def norm(x):\n    return x.lower()\n")
+    project.write("lib/more.py", "from .helpers import norm\n\ndef twice(x):\n    return norm(x) * 2\n")
+    project.assetfile("""
+from lib.helpers import norm
+import lib.more as more
+
+@asset(io="json")
+def a():
+    return [norm("A"), more.twice("B")]
+""")
+    assert project.built() == ["a"] and project.value("a") == ["a", "bb"]
+    project.write("lib/helpers.py", "def norm(x):\n    return x.upper()\n")
+    assert project.built() == ["a"] and project.value("a") == ["A", "BB"]
+
+
+def test_sys_path_and_modules_are_restored(project):
+    project.write("mymod.py", "X = 1\n")
+    project.assetfile("import mymod\n")
+    before_path = list(sys.path)
+    project.build()
+    assert sys.path == before_path
+    assert "mymod" not in sys.modules and ASSETFILE_MODULE not in sys.modules
+
+
+def test_dunder_file_is_the_assetfile(project):
+    project.assetfile("""
+from pathlib import Path
+HERE = Path(__file__).parent
+
+@asset(io="json")
+def where():
+    return HERE.name
+""")
+    assert project.built() == ["where"] and project.value("where") == "proj"
+
+
+def test_code_cache_is_written_only_after_a_clean_load(project):
+    project.assetfile("@asset\ndef a(missing):\n    return 1\n")
+    with pytest.raises(DefinitionError):
+        project.build()
+    assert not (project.root / ".assetbuild").exists()
+    project.assetfile("@asset\ndef a():\n    return 1\n")
+    project.build()
+    cached = list((project.root / ".assetbuild/code").iterdir())
+    assert len(cached) == 1
+    # a second load uses the cache: the same code objects' digests come back from it
+    with ProjectImports(project.root):
+        loaded = load_assetfile(project.root, cache_dir=project.root / ".assetbuild")
+    assert loaded.code_digests and loaded._pending_cache is None
+
+
+def test_corrupt_code_cache_is_ignored(project):
+    project.assetfile("@asset(io='json')\ndef a():\n    return 1\n")
+    project.build()
+    (cache,) = (project.root / ".assetbuild/code").iterdir()
+    cache.write_bytes(b"garbage")
+    assert project.build().names("cached") == ["a"]
+
+
+def test_assetfile_can_be_named(project):
+    project.write("pipeline.py", "from assetbuild import asset\n\n@asset\ndef a():\n    return 1\n")
+    r = assetbuild.build(project_dir=project.root, assetfile="pipeline.py")
+    assert r.names("built") == ["a"]
+    with pytest.raises(DefinitionError, match="no such AssetFile"):
+        assetbuild.build(project_dir=project.root, assetfile="nope.py")
+    with pytest.raises(DefinitionError, match="no AssetFile in"):
+        assetbuild.build(project_dir=project.root)
+
+
+def test_load_error_points_at_the_user_line(project):
+    project.write("lib.py", "def boom():\n    raise RuntimeError('bad config')\n")
+    project.assetfile("import lib\n\nCONFIG = lib.boom()\n")
+    with pytest.raises(DefinitionError) as ei:
+        project.build()
+    assert ei.value.file.endswith("lib.py") and ei.value.line == 2
+    assert "RuntimeError: bad config" in str(ei.value) and "Traceback" in ei.value.detail
