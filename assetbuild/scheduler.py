@@ -217,7 +217,10 @@ class Scheduler:
                 return self._run(name, adef, key, parts, Decision("run", (
                     Reason("output-missing", f"the stored output was unusable: {e}"),)))
             self.on_start(name)
-            sig = self.ws.write_path(adef.path, data)
+            try:
+                sig = self.ws.write_path(adef.path, data)
+            except OSError as e:
+                return self._cannot_write(name, adef, key, e, t0)
             self._put_head(name, key, parts, trace, sig, head)
             if self._consumers.get(name):
                 self._bytes[name] = data
@@ -251,7 +254,10 @@ class Scheduler:
                                error=f"source {changed!r} changed while {name!r} was running; its result "
                                "was not recorded (run the build again)", reasons=decision.reasons)
         self.store.put_blob(produced.data, produced.digest)
-        sig = self.ws.write_path(adef.path, produced.data) if adef.path is not None else None
+        try:
+            sig = self.ws.write_path(adef.path, produced.data) if adef.path is not None else None
+        except OSError as e:
+            return self._cannot_write(name, adef, key, e, t0)
         now = time.time_ns()
         metadata_json = _metadata_json(produced.metadata)
         trace = Trace(produced.data_version, produced.digest, f"{io.name}@{io.version}",
@@ -267,6 +273,11 @@ class Scheduler:
                            metadata=produced.metadata)
 
     # --- helpers -----------------------------------------------------------------------------
+
+    def _cannot_write(self, name: str, adef: AssetDef, key: str, err: OSError, t0: float) -> AssetResult:
+        self.blocked[name] = "failed"
+        return AssetResult(name, "failed", key=key, duration_s=time.perf_counter() - t0,
+                           error=f"cannot write its output {adef.path}: {err.strerror or err}")
 
     def _load_input(self, name: str, up: str) -> Any:
         adef: AssetDef = self.graph.nodes[up]  # type: ignore[assignment]

@@ -131,8 +131,12 @@ def _validate(graph: Graph, io_managers: dict[str, Any], project_dir: Path, cach
 @contextmanager
 def open_project(project_dir: str | os.PathLike[str] = ".", *, assetfile: str | None = None,
                  cache_dir: str | os.PathLike[str] | None = None, reporter: Reporter | None = None,
-                 plugin_manager: Any = None, save_code: bool = True) -> Iterator[Project]:
-    """Load and validate a project; its modules stay importable until the block ends."""
+                 plugin_manager: Any = None) -> Iterator[Project]:
+    """Load and validate a project; its modules stay importable until the block ends.
+
+    Nothing is written: a build saves the compiled AssetFile once the store has accepted the
+    cache directory (``project.loaded.save_code_cache()``).
+    """
     root = Path(project_dir).resolve()
     if not root.is_dir():
         raise DefinitionError(f"no such project directory: {project_dir}")
@@ -149,8 +153,6 @@ def open_project(project_dir: str | os.PathLike[str] = ".", *, assetfile: str | 
 
         io_managers = collect_io_managers(plugin_manager)
         _validate(graph, io_managers, root, cache)
-        if save_code:
-            loaded.save_code_cache()
         yield Project(root, cache, loaded, graph, io_managers, plugin_manager, reporter)
 
 
@@ -189,12 +191,13 @@ def build(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "
     Definition and store errors raise ``AssetbuildError`` subclasses.
     """
     with open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir, reporter=reporter,
-                      plugin_manager=plugin_manager, save_code=not dry_run) as project:
+                      plugin_manager=plugin_manager) as project:
         plan = select(project.graph, assets)
         rep = project.reporter
         store = _open_store(project, readonly=dry_run)
         try:
             if not dry_run:
+                project.loaded.save_code_cache()
                 store.acquire_lock(on_wait=lambda: rep.warn(
                     f"another build is using {project.cache_dir}; waiting for it to finish"))
             hook = project.plugin_manager.hook
@@ -220,8 +223,7 @@ def status(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = 
            assetfile: str | None = None, cache_dir: str | os.PathLike[str] | None = None,
            reporter: Reporter | None = None) -> list[AssetStatus]:
     """Whether each selected asset is fresh, stale or missing, and why. Writes nothing."""
-    with open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir, reporter=reporter,
-                      save_code=False) as project:
+    with open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir, reporter=reporter) as project:
         plan = select(project.graph, assets)
         store = _open_store(project, readonly=True)
         try:
@@ -233,8 +235,7 @@ def status(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = 
 def why(asset: str, *, project_dir: str | os.PathLike[str] = ".", assetfile: str | None = None,
         cache_dir: str | os.PathLike[str] | None = None, reporter: Reporter | None = None) -> dict[str, Any]:
     """One asset in detail: its state, what changed in its code parts and inputs since its last build."""
-    with open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir, reporter=reporter,
-                      save_code=False) as project:
+    with open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir, reporter=reporter) as project:
         plan = select(project.graph, [asset])
         store = _open_store(project, readonly=True)
         try:
@@ -271,7 +272,7 @@ def why(asset: str, *, project_dir: str | os.PathLike[str] = ".", assetfile: str
 def load_value(asset: str, *, project_dir: str | os.PathLike[str] = ".", assetfile: str | None = None,
                cache_dir: str | os.PathLike[str] | None = None) -> Any:
     """The latest stored value of ``asset`` (verified against its digest before it is loaded)."""
-    with open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir, save_code=False) as project:
+    with open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir) as project:
         if asset not in project.graph.inputs:
             select(project.graph, [asset])  # raises a SelectionError with a suggestion
         store = _open_store(project, readonly=True)
@@ -292,7 +293,7 @@ def load_value(asset: str, *, project_dir: str | os.PathLike[str] = ".", assetfi
 def list_assets(*, project_dir: str | os.PathLike[str] = ".", assetfile: str | None = None,
                 cache_dir: str | os.PathLike[str] | None = None) -> list[dict[str, Any]]:
     """Every asset and source with its inputs and declared options, in build order."""
-    with open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir, save_code=False) as project:
+    with open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir) as project:
         return _describe(project.graph)
 
 

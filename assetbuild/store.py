@@ -5,8 +5,10 @@ Layout of ``.assetbuild/`` (or ``--cache-dir``)::
     STORE      format version and the index's id (JSON), written once
     db/        LMDB: meta, traces (key -> record), heads (asset -> latest record),
                history (asset+time -> key), stat (path -> stat signature + digest), blobs (small outputs)
-    cas/ab/…   outputs larger than INLINE_MAX, one file per sha256
+    cas/ab/…   outputs larger than INLINE_MAX, one file per sha256 (``.tmp-*``: a write in progress,
+               or an orphan of a killed one, for garbage collection)
     lock       flock()ed by a build, so two builds in one project take turns
+    db.corrupt-*  a damaged index, moved aside for inspection (safe to delete)
 
 Rules this module keeps (see RELIABILITY-NOTES §1):
 - Order of a write: a large blob is written to a temp file, fsynced and renamed into place before
@@ -15,9 +17,15 @@ Rules this module keeps (see RELIABILITY-NOTES §1):
 - Writes are batched: one transaction per ``flush()``, never one per asset.
 - No read transaction stays open across a commit (it would pin pages and grow the file).
 - LMDB has no checksums and a truncated data file kills a reader with SIGBUS, so the file size is
-  checked against the meta page before any data page is touched; a damaged index is moved aside
-  with a warning and started afresh (the cache is disposable; outputs are re-verified on read).
-- Every blob read is verified against its digest; a bad one raises CacheCorrupt and is dropped.
+  checked against the meta pages (read with plain file reads, before LMDB maps the file); a damaged
+  index is moved aside with a warning and started afresh (the cache is disposable; outputs are
+  re-verified on read). LMDB errors that reveal damage later, in the middle of a build, do the
+  same; a record that does not decode reads as absent (at worst an asset runs again).
+- Opening (creating ``STORE``, checking, moving a damaged index aside) happens under an flock of
+  the cache directory, so two processes starting at once cannot take each other's fresh index
+  for a damaged one.
+- Every blob read is verified against its digest; a bad one raises CacheCorrupt and is dropped
+  (a read-only store only reports it).
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ import json
 import marshal
 import os
 import shutil
+import struct
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -49,9 +58,42 @@ _RECORD = 1  # version tag of the marshal-encoded records
 
 _DBS = (b"meta", b"traces", b"heads", b"history", b"stat", b"blobs")
 
+# LMDB errors that mean the index itself is damaged (as opposed to a full disk or a full map).
+_DAMAGE = (lmdb.CorruptedError, lmdb.PageNotFoundError, lmdb.InvalidError, lmdb.PanicError,
+           lmdb.VersionMismatchError, lmdb.BadDbiError)
+
+# The two meta pages at the start of data.mdb (lmdb.h / mdb.c, 64-bit builds): a page header
+# (pgno u64, pad u16, flags u16, lower u16, upper u16), then MDB_meta: magic u32, version u32,
+# address u64, mapsize u64, two MDB_db of 48 bytes (the free DB's md_pad is the page size),
+# last_pgno u64, txnid u64.
+_META = struct.Struct("=QHHHHIIQQ48x48xQQ")
+_META_PSIZE = struct.Struct("=I")
+_META_PSIZE_OFFSET = 40
+_P_META = 0x08
+_MDB_MAGIC = 0xBEEFC0DE
+
 
 def digest_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def _is_digest(x: object) -> bool:
+    return isinstance(x, str) and len(x) == 64 and all(c in "0123456789abcdef" for c in x)
+
+
+def _decode(raw: bytes, cls: type) -> Any:
+    """A Trace/Head from its record, or None if the record does not decode (LMDB has no checksums)."""
+    try:
+        rec = marshal.loads(raw)
+        if not isinstance(rec, tuple) or not rec or rec[0] != _RECORD:
+            return None
+        out = cls(*rec[1:])
+    except (ValueError, EOFError, TypeError):
+        return None
+    if not _is_digest(out.output_digest) or not isinstance(out.data_version, str) \
+            or not isinstance(out.size, int):
+        return None
+    return out
 
 
 def _name_key(name: str) -> bytes:
@@ -91,12 +133,9 @@ class LmdbStore:
     # --- opening, checking, recovering -------------------------------------------------------
 
     def _open(self, map_size: int) -> None:
+        self._map_size = map_size
         dbdir = self.root / "db"
-        info = self._read_store_file()
-        if info is not None and info.get("format", 0) > STORE_FORMAT:
-            raise StoreError(f"the cache at {self.root} was written by a newer assetbuild (store format "
-                             f"{info['format']}, this one reads {STORE_FORMAT}); upgrade assetbuild or "
-                             "use another --cache-dir")
+        self._check_format(self._read_store_file())
         if self.readonly and not (dbdir / "data.mdb").exists():
             return
         if not self.readonly:
@@ -105,38 +144,93 @@ class LmdbStore:
                 dbdir.mkdir(exist_ok=True)
             except OSError as e:
                 raise StoreError(f"cannot create the cache directory {self.root}: {e.strerror}") from e
-            if info is None:
+        with self._open_lock():
+            info = self._read_store_file()  # again: another process may have created it meanwhile
+            self._check_format(info)
+            if info is None and not self.readonly:
                 info = {"format": STORE_FORMAT, "db_id": uuid.uuid4().hex}
                 self._write_store_file(info)
-        problem = self._check_data_file(dbdir)
-        if problem is None:
-            try:
-                self._env = lmdb.open(str(dbdir), map_size=map_size, max_dbs=len(_DBS) + 2,
-                                      readonly=self.readonly, max_readers=1024, max_spare_txns=0,
-                                      lock=True)
-                problem = self._check_open_env(info)
-            except lmdb.Error as e:
-                problem = f"it cannot be opened ({e})"
-        if problem is not None:
-            if self._env is not None:
-                self._env.close()
-                self._env = None
-            if self.readonly:
-                self.warn(f"the cache index at {dbdir} is damaged ({problem}); reading it as empty")
-                return
-            aside = self.root / f"db.corrupt-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
-            os.replace(dbdir, aside)
-            self.warn(f"the cache index was damaged ({problem}); moved it to {aside} and started a new "
-                      "one: assets will be rebuilt")
-            dbdir.mkdir()
-            self._env = lmdb.open(str(dbdir), map_size=map_size, max_dbs=len(_DBS) + 2,
-                                  max_readers=1024, max_spare_txns=0)
-            self._check_open_env(info)
+            self._info = info
+            problem = self._check_data_file(dbdir)
+            if problem is None:
+                try:
+                    self._env = self._open_env(dbdir)
+                    problem = self._check_open_env(info)
+                except lmdb.Error as e:
+                    problem = f"it cannot be opened ({e})"
+                except StoreError:
+                    self._close_env()
+                    raise
+            if problem is not None:
+                self._close_env()
+                self._replace_index(problem)
+                if self._env is None:
+                    return
+            self._open_dbs()
+            if not self.readonly:
+                self._env.reader_check()  # clear slots of readers that died, or the file grows
+
+    def _open_env(self, dbdir: Path) -> Any:
+        return lmdb.open(str(dbdir), map_size=self._map_size, max_dbs=len(_DBS) + 2,
+                         readonly=self.readonly, max_readers=1024, max_spare_txns=0, lock=True)
+
+    def _open_dbs(self) -> None:
         for name in _DBS:
-            self._dbs[name] = self._env.open_db(name, create=not self.readonly) if not self.readonly \
+            self._dbs[name] = self._env.open_db(name, create=True) if not self.readonly \
                 else self._open_db_ro(name)
-        if not self.readonly:
-            self._env.reader_check()  # clear slots of readers that died, or the file grows
+
+    def _close_env(self) -> None:
+        self._drop_reader()
+        self._dbs = {}
+        if self._env is not None:
+            with contextlib.suppress(lmdb.Error):
+                self._env.close()
+            self._env = None
+
+    def _replace_index(self, problem: str) -> None:
+        """Move a damaged index aside and start an empty one (the caller holds the open lock)."""
+        dbdir = self.root / "db"
+        if self.readonly:
+            self.warn(f"the cache index at {dbdir} is damaged ({problem}); reading it as empty")
+            return
+        stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        aside = self.root / f"db.corrupt-{stamp}"
+        os.replace(dbdir, aside)
+        self.warn(f"the cache index was damaged ({problem}); moved it to {aside} and started a new "
+                  "one: assets will be rebuilt")
+        dbdir.mkdir()
+        self._env = self._open_env(dbdir)
+        self._check_open_env(self._info)
+
+    def _index_failed(self, err: BaseException) -> None:
+        """LMDB reported damage in the middle of a build: go on with a fresh index (it is a cache)."""
+        self._close_env()
+        with self._open_lock():
+            self._replace_index(f"{type(err).__name__}: {err}")
+            if self._env is not None:
+                self._open_dbs()
+
+    @contextlib.contextmanager
+    def _open_lock(self) -> Iterator[None]:
+        """flock the cache directory: exclusive for a writer's open, shared for a reader's."""
+        try:
+            fd = os.open(self.root, os.O_RDONLY)
+        except OSError:
+            yield
+            return
+        try:
+            with contextlib.suppress(OSError):  # no flock on this filesystem: nor is LMDB safe there
+                fcntl.flock(fd, fcntl.LOCK_SH if self.readonly else fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
+
+    def _check_format(self, info: dict[str, Any] | None) -> None:
+        fmt = (info or {}).get("format", 0)
+        if isinstance(fmt, int) and fmt > STORE_FORMAT:
+            raise StoreError(f"the cache at {self.root} was written by a newer assetbuild (store format "
+                             f"{fmt}, this one reads {STORE_FORMAT}); upgrade assetbuild or "
+                             "use another --cache-dir")
 
     def _open_db_ro(self, name: bytes) -> Any:
         try:
@@ -146,11 +240,10 @@ class LmdbStore:
 
     def _read_store_file(self) -> dict[str, Any] | None:
         try:
-            return json.loads((self.root / "STORE").read_text())
-        except FileNotFoundError:
-            return None
+            info = json.loads((self.root / "STORE").read_text())
         except (OSError, ValueError):
-            return None
+            return None  # missing or unreadable: a new identity (the index is then moved aside)
+        return info if isinstance(info, dict) else None
 
     def _write_store_file(self, info: dict[str, Any]) -> None:
         tmp = self.root / f"STORE.tmp-{os.getpid()}"
@@ -159,17 +252,43 @@ class LmdbStore:
 
     @staticmethod
     def _check_data_file(dbdir: Path) -> str | None:
-        """Catch a truncated data file before LMDB maps it (a read past its end is SIGBUS)."""
+        """Catch a truncated data file before LMDB maps it (a read past its end is SIGBUS).
+
+        Reads the two meta pages with plain file reads: every page the index refers to is at or
+        below the newest meta's last_pgno, so a file shorter than (last_pgno + 1) * page size is
+        truncated. LMDB itself rejects bad magic numbers; this rejects them too, so nothing of a
+        damaged file is ever mapped.
+        """
         path = dbdir / "data.mdb"
         try:
-            size = path.stat().st_size
+            with open(path, "rb") as f:
+                size = os.fstat(f.fileno()).st_size
+                if size == 0:
+                    return "its data file is empty"
+                head = f.read(_META.size)
+                if len(head) < _META.size:
+                    return f"its data file is truncated ({size} bytes)"
+                psize = _META_PSIZE.unpack_from(head, _META_PSIZE_OFFSET)[0]
+                if psize < 512 or psize > 65536 or psize & (psize - 1):
+                    return "its first meta page is damaged"
+                best = None
+                for i in (0, 1):
+                    f.seek(i * psize)
+                    page = f.read(_META.size)
+                    if len(page) < _META.size:
+                        return f"its data file is truncated ({size} bytes)"
+                    pgno, _, flags, _, _, magic, _, _, _, last_pgno, txnid = _META.unpack(page)
+                    if pgno != i or not flags & _P_META or magic != _MDB_MAGIC:
+                        return f"its meta page {i} is damaged"
+                    if best is None or txnid > best[1]:
+                        best = (last_pgno, txnid)
         except FileNotFoundError:
             return None
-        if size == 0:
-            return "its data file is empty"
-        # Meta pages are the first two pages; LMDB's page size is the OS page size (4 KiB here).
-        if size < 2 * 4096:
-            return f"its data file is truncated ({size} bytes)"
+        except OSError as e:
+            return f"its data file cannot be read ({e.strerror})"
+        need = (best[0] + 1) * psize
+        if need > size:
+            return f"its data file is truncated ({size} bytes, {need} expected)"
         return None
 
     def _check_open_env(self, info: dict[str, Any] | None) -> str | None:
@@ -185,27 +304,29 @@ class LmdbStore:
             with env.begin(db=meta) as txn:
                 db_id = txn.get(b"db_id")
                 fmt = txn.get(b"format")
-        if fmt is not None and int(fmt) > STORE_FORMAT:
-            raise StoreError(f"the cache index at {self.root} has format {int(fmt)}, newer than this "
-                             f"assetbuild reads ({STORE_FORMAT}); upgrade assetbuild or use another --cache-dir")
+        if fmt is not None:
+            if not fmt.isdigit():
+                return "its format record is damaged"
+            if int(fmt) > STORE_FORMAT:
+                raise StoreError(f"the cache index at {self.root} has format {int(fmt)}, newer than this "
+                                 f"assetbuild reads ({STORE_FORMAT}); upgrade assetbuild or use another "
+                                 "--cache-dir")
         want = (info or {}).get("db_id")
         if db_id is None:
             if last > 3 and want is not None:
                 return "its identity record is missing"
             if not self.readonly and want is not None:
                 with env.begin(write=True, db=meta) as txn:
-                    txn.put(b"db_id", want.encode())
+                    txn.put(b"db_id", str(want).encode())
                     txn.put(b"format", str(STORE_FORMAT).encode())
             return None
-        if want is not None and db_id.decode() != want:
+        if want is not None and db_id != str(want).encode():
             return "it belongs to another cache directory"
         return None
 
     def close(self) -> None:
         self._drop_reader()
-        if self._env is not None:
-            self._env.close()
-            self._env = None
+        self._close_env()
         self.release_lock()
 
     def __enter__(self) -> LmdbStore:
@@ -240,14 +361,23 @@ class LmdbStore:
 
     # --- reads -------------------------------------------------------------------------------
 
+    def _begin(self, **kw: Any) -> Any:
+        try:
+            return self._env.begin(**kw)
+        except lmdb.MapResizedError:  # another process grew the map: adopt its size
+            self._drop_reader()
+            self._env.set_mapsize(0)
+            return self._env.begin(**kw)
+
     def _reader(self) -> Any:
         if self._rtxn is None:
-            self._rtxn = self._env.begin(write=False)
+            self._rtxn = self._begin(write=False)
         return self._rtxn
 
     def _drop_reader(self) -> None:
         if self._rtxn is not None:
-            self._rtxn.abort()
+            with contextlib.suppress(lmdb.Error):
+                self._rtxn.abort()
             self._rtxn = None
 
     def _get(self, db: bytes, key: bytes) -> bytes | None:
@@ -256,55 +386,66 @@ class LmdbStore:
             return self._pending[pk]
         if self._env is None or self._dbs.get(db) is None:
             return None
-        return self._reader().get(key, db=self._dbs[db])
+        try:
+            return self._reader().get(key, db=self._dbs[db])
+        except _DAMAGE as e:
+            self._index_failed(e)
+            return None
+
+    def _scan(self, db: bytes, prefix: bytes = b"") -> Iterator[tuple[bytes, bytes]]:
+        """(key, value) pairs of ``db`` whose key starts with ``prefix``; none once damage shows."""
+        if self._env is None or self._dbs.get(db) is None:
+            return
+        try:
+            with self._begin(db=self._dbs[db]) as txn:
+                cur = txn.cursor()
+                if not cur.set_range(prefix):
+                    return
+                for k, v in cur:
+                    if not k.startswith(prefix):
+                        return
+                    yield k, v
+        except _DAMAGE as e:
+            self._index_failed(e)
 
     def get_trace(self, key: str) -> Trace | None:
         raw = self._get(b"traces", bytes.fromhex(key))
-        if raw is None:
-            return None
-        rec = marshal.loads(raw)
-        return Trace(*rec[1:]) if rec[0] == _RECORD else None
+        return None if raw is None else _decode(raw, Trace)
 
     def get_head(self, asset: str) -> Head | None:
         raw = self._get(b"heads", _name_key(asset))
-        if raw is None:
-            return None
-        rec = marshal.loads(raw)
-        return Head(*rec[1:]) if rec[0] == _RECORD else None
+        return None if raw is None else _decode(raw, Head)
 
     def heads(self) -> dict[str, Head]:
         """Every asset's latest record (for status of assets no longer defined, and stats)."""
         out: dict[str, Head] = {}
-        if self._env is None or self._dbs.get(b"heads") is None:
-            return out
-        with self._env.begin(db=self._dbs[b"heads"]) as txn:
-            for k, v in txn.cursor():
-                rec = marshal.loads(v)
-                if rec[0] == _RECORD:
-                    out[k.decode("utf-8", "surrogatepass")] = Head(*rec[1:])
+        for k, v in list(self._scan(b"heads")):
+            head = _decode(v, Head)
+            if head is not None:
+                try:
+                    name = k.decode("utf-8", "surrogatepass")
+                except UnicodeDecodeError:  # a name too long for an LMDB key is stored by its digest
+                    name = "#" + k[1:].hex()
+                out[name] = head
         return out
 
     def history(self, asset: str) -> list[tuple[int, str]]:
         """(time in ns, key) of every recorded build of ``asset``, oldest first."""
-        out: list[tuple[int, str]] = []
-        if self._env is None or self._dbs.get(b"history") is None:
-            return out
         prefix = hashlib.sha256(asset.encode()).digest()[:16]
-        with self._env.begin(db=self._dbs[b"history"]) as txn:
-            cur = txn.cursor()
-            if cur.set_range(prefix):
-                for k, v in cur:
-                    if not k.startswith(prefix):
-                        break
-                    out.append((int.from_bytes(k[16:], "big"), v.hex()))
-        return out
+        rows = list(self._scan(b"history", prefix))
+        return [(int.from_bytes(k[16:], "big"), v.hex()) for k, v in rows]
 
     def get_stat(self, path: str) -> tuple[tuple[int, int, int, int], str] | None:
         raw = self._get(b"stat", _name_key(path))
         if raw is None:
             return None
-        rec = marshal.loads(raw)
-        return (rec[1], rec[2]) if rec[0] == _RECORD else None
+        try:
+            rec = marshal.loads(raw)
+            if rec[0] == _RECORD and _is_digest(rec[2]):
+                return tuple(rec[1]), rec[2]  # type: ignore[return-value]
+        except (ValueError, EOFError, TypeError, IndexError):
+            pass
+        return None
 
     def blob_path(self, digest: str) -> Path:
         return self.cas / digest[:2] / digest[2:]
@@ -334,10 +475,12 @@ class LmdbStore:
             except OSError as e:
                 raise CacheCorrupt(digest, f"unreadable ({e.strerror})") from None
         if digest_bytes(raw) != digest:
-            if where is not None:
+            if self.readonly:
+                pass  # writes nothing; the next build drops it
+            elif where is not None:
                 with contextlib.suppress(OSError):
                     where.unlink()
-            elif not self.readonly:
+            else:
                 self._pending[(b"blobs", bytes.fromhex(digest))] = None
             raise CacheCorrupt(digest, "corrupt (its bytes do not match its digest)")
         return bytes(raw)
@@ -410,6 +553,7 @@ class LmdbStore:
             raise StoreError("internal error: write to a read-only store")
         self._drop_reader()
         items = sorted(self._pending.items())
+        recovered = False
         while True:
             try:
                 with self._env.begin(write=True) as txn:
@@ -426,6 +570,11 @@ class LmdbStore:
                 self._env.set_mapsize(size * 2)
             except lmdb.MapResizedError:
                 self._env.set_mapsize(0)
+            except _DAMAGE as e:
+                if recovered:  # a fresh index failing too: not damage we can move aside
+                    raise StoreError(f"cannot write the cache index at {self.root}: {e}") from e
+                self._index_failed(e)  # the batch goes into a fresh index
+                recovered = True
             except lmdb.Error as e:
                 raise StoreError(self._disk_message(f"cannot write the cache index at {self.root}", e)) from e
         self._pending.clear()
@@ -441,13 +590,10 @@ class LmdbStore:
     # --- whole-store operations --------------------------------------------------------------
 
     def iter_traces(self) -> Iterator[tuple[str, Trace]]:
-        if self._env is None or self._dbs.get(b"traces") is None:
-            return
-        with self._env.begin(db=self._dbs[b"traces"]) as txn:
-            for k, v in txn.cursor():
-                rec = marshal.loads(v)
-                if rec[0] == _RECORD:
-                    yield k.hex(), Trace(*rec[1:])
+        for k, v in self._scan(b"traces"):
+            trace = _decode(v, Trace)
+            if trace is not None:
+                yield k.hex(), trace
 
     def file_size(self) -> int:
         try:

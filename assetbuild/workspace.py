@@ -1,7 +1,10 @@
 """The project's files: digests of declared sources (behind a stat cache) and path outputs.
 
 A source file is read only when its stat signature (size, mtime_ns, ctime_ns, inode) differs
-from the one recorded with its digest, so an unchanged file costs one ``stat``. Path outputs are
+from the one recorded with its digest, so an unchanged file costs one ``stat``. A signature is
+recorded only once the file's mtime is RACY_NS old (git's "racy clean" rule): timestamps have a
+granularity (a clock tick on Linux, 1-2 s on HFS+ and FAT), so a same-size edit landing in the
+same tick as the hash would otherwise keep the old signature and its old digest. Path outputs are
 workspace copies of stored bytes: written atomically, checked by stat then by digest, and
 restored from the store when missing or edited. They are never the authority, so they are not
 fsynced (a torn copy after a power loss is detected and restored).
@@ -9,14 +12,17 @@ fsynced (a torn copy after a power loss is detected and restored).
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
+import time
 from pathlib import Path
 from typing import Protocol
 
 from .errors import SourceMissing
 
 _CHUNK = 1 << 20
+RACY_NS = 2_000_000_000  # signatures of files modified more recently than this are not recorded
 StatSig = tuple[int, int, int, int]
 
 
@@ -67,8 +73,9 @@ class Workspace:
             hit = self.cache.get_stat(name)
             if hit is not None and hit[0] == sig:
                 return hit[1]
+        now = time.time_ns()
         digest = hash_file(abspath)
-        if self.cache is not None and self.record:
+        if self.cache is not None and self.record and now - st.st_mtime_ns >= RACY_NS:
             self.cache.put_stat(name, sig, digest)
         return digest
 
@@ -89,9 +96,25 @@ class Workspace:
         return version
 
     def _dir_version(self, top: str) -> str:
-        """Digest of the sorted relative paths and contents of every file below ``top``."""
+        """Digest of the sorted relative paths and contents of every file below ``top``.
+
+        Symlinked directories are followed (an asset reading the directory sees their files),
+        except a link to one of its own ancestors (a loop).
+        """
         entries: list[tuple[str, str]] = []
-        for dirpath, dirnames, filenames in os.walk(top):
+        ancestors: dict[str, frozenset[tuple[int, int]]] = {}
+        for dirpath, dirnames, filenames in os.walk(top, followlinks=True):
+            try:
+                st_dir = os.stat(dirpath)
+            except FileNotFoundError:
+                dirnames.clear()
+                continue
+            ident = (st_dir.st_dev, st_dir.st_ino)
+            above = ancestors.get(os.path.dirname(dirpath), frozenset())
+            if ident in above:
+                dirnames.clear()
+                continue
+            ancestors[dirpath] = above | {ident}
             dirnames.sort()
             for fn in filenames:
                 full = os.path.join(dirpath, fn)
@@ -129,13 +152,18 @@ class Workspace:
         return ("ok" if same else "modified"), sig
 
     def write_path(self, rel: str, data: bytes) -> StatSig:
-        """Write ``data`` to the workspace path atomically (temp file + rename); return its stat."""
+        """Write ``data`` to the workspace path atomically (temp file + rename); return its stat.
+
+        The temp file has a fixed name next to the output, so the one a killed build left
+        behind is taken over (and renamed away) by the next write instead of staying in the
+        user's directory; an flock on it tells a live writer's file from a dead one's.
+        """
         p = self.abspath(rel)
         d = os.path.dirname(p)
         os.makedirs(d, exist_ok=True)
-        tmp = os.path.join(d, f".{os.path.basename(p)}.assetbuild-tmp-{os.getpid()}")
+        fd, tmp = _open_temp(os.path.join(d, f".{os.path.basename(p)}.assetbuild-tmp"))
         try:
-            with open(tmp, "wb") as f:
+            with os.fdopen(fd, "wb", closefd=False) as f:
                 f.write(data)
             os.replace(tmp, p)
         except BaseException:
@@ -144,4 +172,22 @@ class Workspace:
             except OSError:
                 pass
             raise
+        finally:
+            os.close(fd)  # after the rename: releases the flock
         return stat_sig(os.stat(p))
+
+
+def _open_temp(name: str) -> tuple[int, str]:
+    """An empty temp file at ``name`` that no live process is writing (else a per-process name)."""
+    fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        # Still the file at that name? (Another writer may have renamed it into place meanwhile.)
+        if os.fstat(fd).st_ino == os.stat(name).st_ino:
+            os.ftruncate(fd, 0)
+            return fd, name
+    except OSError:
+        pass
+    os.close(fd)
+    name = f"{name}-{os.getpid()}"
+    return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666), name

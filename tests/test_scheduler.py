@@ -314,3 +314,15 @@ def test_json_results_schema(chain):
     for e in doc["results"]:
         assert set(e) == {"asset", "status", "key", "data_version", "duration_s", "error"}
         assert e["status"] in {"built", "cached", "restored", "failed", "skipped"}
+
+
+def test_unwritable_output_path_fails_the_asset_clearly(project):
+    project.assetfile("""
+@asset(io="text", path="build/report.md")
+def report():
+    return "hi"
+""")
+    (project.root / "build/report.md").mkdir(parents=True)
+    r = project.build()
+    (res,) = r.results
+    assert res.status == "failed" and "cannot write its output build/report.md" in res.error

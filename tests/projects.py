@@ -1,0 +1,138 @@
+"""Small AssetFile projects written into a directory, for the store, workspace and fault tests.
+
+Each writer returns the project directory. Asset functions that must be counted append one line
+to ``runs/<asset>`` when they run, so a test can tell how often each function ran across
+processes (``run_counts``).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def write(root: Path, files: dict[str, str | bytes]) -> Path:
+    """Write ``files`` (relative path -> text or bytes) under ``root``."""
+    for rel, content in files.items():
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            p.write_bytes(content)
+        else:
+            p.write_text(content)
+    return root
+
+
+COUNTING_HELPER = '''\
+import os as _os
+
+
+def _ran(name):
+    """Record one run of ``name`` (O_APPEND: atomic between processes)."""
+    _os.makedirs("runs", exist_ok=True)
+    fd = _os.open(_os.path.join("runs", name), _os.O_WRONLY | _os.O_APPEND | _os.O_CREAT, 0o644)
+    _os.write(fd, b"x\\n")
+    _os.close(fd)
+'''
+
+
+def run_counts(root: Path) -> dict[str, int]:
+    """How many times each counted asset function ran (see COUNTING_HELPER)."""
+    d = root / "runs"
+    if not d.is_dir():
+        return {}
+    return {p.name: p.read_text().count("x") for p in d.iterdir()}
+
+
+def pipeline_project(root: Path, *, sleep: float = 0.0, big: int = 300_000, width: int = 4) -> Path:
+    """sources -> ``width`` parallel chains of path outputs -> a large (> INLINE_MAX) blob -> a report.
+
+    Functions run in the project directory's terms: they count their runs (``runs/``) and may
+    sleep ``sleep`` seconds so that a test can kill the build in the middle.
+    """
+    parts = [
+        "import hashlib\nimport time\n\nfrom assetbuild import asset, source\n\n",
+        COUNTING_HELPER.replace('"runs"', f'{str(root / "runs")!r}'),
+        f'\nSLEEP = {sleep!r}\nBIG = {big!r}\n\nraw = source("raw", "data/raw.txt")\n',
+    ]
+    for i in range(width):
+        parts.append(f'''
+@asset(io="json")
+def step{i}(raw):
+    _ran("step{i}")
+    time.sleep(SLEEP)
+    return [int(x) * {i + 1} for x in raw.read_text().split()]
+
+
+@asset(io="text", path="out/step{i}.txt")
+def text{i}(step{i}):
+    _ran("text{i}")
+    time.sleep(SLEEP)
+    return "\\n".join(str(x) for x in step{i}) + "\\n"
+''')
+    inputs = ", ".join(f"step{i}" for i in range(width))
+    parts.append(f'''
+@asset(io="bytes", path="out/big.bin")
+def big({inputs}):
+    _ran("big")
+    time.sleep(SLEEP)
+    seed = repr(({inputs})).encode()
+    out = bytearray()
+    block = hashlib.sha256(seed).digest()
+    while len(out) < BIG:
+        block = hashlib.sha256(block).digest()
+        out += block * 64
+    return bytes(out[:BIG])
+
+
+@asset(io="text", path="out/report.txt")
+def report(big):
+    _ran("report")
+    time.sleep(SLEEP)
+    return hashlib.sha256(big).hexdigest() + " " + str(len(big)) + "\\n"
+''')
+    return write(root, {"AssetFile": "".join(parts), "data/raw.txt": "1 2 3 4 5\n"})
+
+
+def generated_project(root: Path, n: int) -> Path:
+    """``n`` trivial json assets: a binary tree (each asset depends on its parent), no code fingerprinting."""
+    lines = ["from assetbuild import asset\n\n",
+             '@asset(io="json", code_version="1")\ndef a0():\n    return 0\n\n']
+    for i in range(1, n):
+        up = (i - 1) // 2
+        lines.append(f'@asset(io="json", code_version="1")\ndef a{i}(a{up}):\n    return a{up} + 1\n\n')
+    return write(root, {"AssetFile": "".join(lines)})
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """A user's environment: without the bytecode/unbuffered switches these machines set."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED", "ASSETBUILD_CACHE_DIR")}
+    env.setdefault("ASSETBUILD_DISABLE_PLUGIN_AUTOLOAD", "1")
+    env.update(extra)
+    return env
+
+
+def cli_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "assetbuild", *args]
+
+
+def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None,
+            timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cli_cmd(*args), cwd=cwd, capture_output=True, text=True,
+                          env=env or clean_env(), timeout=timeout)
+
+
+def tree_bytes(root: Path, under: str = "out") -> dict[str, bytes]:
+    """Every file under ``root/under`` (relative path -> bytes), temp files included."""
+    base = root / under
+    out = {}
+    if base.is_dir():
+        for p in sorted(base.rglob("*")):
+            if p.is_file():
+                out[str(p.relative_to(base))] = p.read_bytes()
+    return out

@@ -1,0 +1,446 @@
+"""The project's files: source data versions behind the stat cache, path outputs, relocation.
+
+Unit tests drive ``Workspace`` with a real ``LmdbStore`` as its stat cache; the rest build real
+projects through the public API and count what ran (side-effect files) and what was read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import assetbuild
+from assetbuild import workspace as ws_mod
+from assetbuild.store import LmdbStore
+from assetbuild.workspace import Workspace
+
+HOUR_AGO = time.time() - 3600
+
+
+@pytest.fixture
+def reads(monkeypatch):
+    """Paths passed to workspace.hash_file (the only place file contents are read for digests)."""
+    seen: list[str] = []
+    real = ws_mod.hash_file
+
+    def counting(path: str) -> str:
+        seen.append(os.path.basename(path))
+        return real(path)
+
+    monkeypatch.setattr(ws_mod, "hash_file", counting)
+    return seen
+
+
+def age(p: Path, when: float = HOUR_AGO) -> None:
+    os.utime(p, (when, when))
+
+
+def sha(b: bytes) -> str:
+    return hashlib.sha256(b).hexdigest()
+
+
+# --- data versions ----------------------------------------------------------------------------
+
+def test_file_version_is_the_digest_of_its_contents(tmp_path):
+    (tmp_path / "a.csv").write_bytes(b"x,y\n1,2\n")
+    w = Workspace(tmp_path, None)
+    assert w.source_version("a.csv") == sha(b"x,y\n1,2\n")
+    with pytest.raises(assetbuild.SourceMissing):
+        w.source_version("nope.csv")
+
+
+NAMES = st.text("abc", min_size=1, max_size=3)
+TREES = st.dictionaries(st.lists(NAMES, min_size=1, max_size=3).map("/".join), st.binary(max_size=20),
+                        min_size=1, max_size=6)
+
+
+def _write_tree(root: Path, tree: dict[str, bytes], order: list[str]) -> None:
+    for rel in order:
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(tree[rel])
+
+
+def _consistent(tree: dict[str, bytes]) -> bool:  # no path is both a file and a directory
+    return not any(other.startswith(rel + "/") for rel in tree for other in tree)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(tree=TREES.filter(_consistent), data=st.data())
+def test_directory_version_is_relative_paths_and_contents(tmp_path_factory, tree, data):
+    base = tmp_path_factory.mktemp("trees")
+    order = data.draw(st.permutations(sorted(tree)))
+    _write_tree(base / "one" / "src", tree, sorted(tree))
+    _write_tree(base / "elsewhere" / "deeper" / "src", tree, order)  # other place, other order
+    (base / "elsewhere" / "deeper" / "src" / "empty_dir").mkdir()
+    for p in (base / "elsewhere").rglob("*"):
+        age(p, HOUR_AGO - data.draw(st.integers(0, 10**6)))  # other mtimes
+    v1 = Workspace(base / "one", None).source_version("src")
+    v2 = Workspace(base / "elsewhere" / "deeper", None).source_version("src")
+    assert v1 == v2
+    # Any change of a name or of a content changes the version.
+    rel = data.draw(st.sampled_from(sorted(tree)))
+    changed = dict(tree)
+    if data.draw(st.booleans()):
+        changed[rel] = tree[rel] + b"!"
+    else:
+        changed[rel + "x"] = changed.pop(rel)
+    if _consistent(changed):
+        _write_tree(base / "two" / "src", changed, sorted(changed))
+        assert Workspace(base / "two", None).source_version("src") != v1
+
+
+def test_a_file_and_a_directory_holding_it_have_different_versions(tmp_path):
+    (tmp_path / "f").write_bytes(b"abc")
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "f").write_bytes(b"abc")
+    w = Workspace(tmp_path, None)
+    assert w.source_version("f") != w.source_version("d")
+
+
+# --- the stat cache ---------------------------------------------------------------------------
+
+def test_unchanged_file_is_read_once(tmp_path, reads):
+    src = tmp_path / "data.bin"
+    src.write_bytes(b"1" * 1000)
+    age(src)
+    with LmdbStore(tmp_path / "cache") as store:
+        assert Workspace(tmp_path, store).source_version("data.bin") == sha(b"1" * 1000)
+        store.flush()
+        for _ in range(3):  # new workspaces: no in-memory memo, only the stat cache
+            assert Workspace(tmp_path, store).source_version("data.bin") == sha(b"1" * 1000)
+    assert reads == ["data.bin"]
+
+
+def test_same_size_edit_with_mtime_restored_is_detected_by_ctime(tmp_path, reads):
+    src = tmp_path / "data.bin"
+    src.write_bytes(b"aaaa")
+    age(src)
+    with LmdbStore(tmp_path / "cache") as store:
+        assert Workspace(tmp_path, store).source_version("data.bin") == sha(b"aaaa")
+        store.flush()
+        st0 = src.stat()
+        time.sleep(0.02)  # past the timestamp granularity, so the ctime moves
+        src.write_bytes(b"bbbb")
+        os.utime(src, ns=(st0.st_atime_ns, st0.st_mtime_ns))  # size and mtime as before
+        assert (src.stat().st_size, src.stat().st_mtime_ns) == (st0.st_size, st0.st_mtime_ns)
+        assert Workspace(tmp_path, store).source_version("data.bin") == sha(b"bbbb")
+        store.flush()
+        # Replaced by another file (new inode) with the same size and mtime: detected too.
+        tmp = tmp_path / "data.tmp"
+        tmp.write_bytes(b"cccc")
+        os.utime(tmp, ns=(st0.st_atime_ns, st0.st_mtime_ns))
+        os.replace(tmp, src)
+        assert Workspace(tmp_path, store).source_version("data.bin") == sha(b"cccc")
+    assert reads == ["data.bin"] * 3
+
+
+def test_recently_modified_file_is_not_trusted_to_the_stat_cache(tmp_path, reads):
+    """racy git: a signature taken in the same timestamp tick as a later same-size edit would
+    hide that edit, so a file modified less than RACY_NS ago is hashed again next time."""
+    src = tmp_path / "fresh.bin"
+    src.write_bytes(b"new")
+    with LmdbStore(tmp_path / "cache") as store:
+        Workspace(tmp_path, store).source_version("fresh.bin")
+        store.flush()
+        assert store.get_stat("fresh.bin") is None
+        Workspace(tmp_path, store).source_version("fresh.bin")
+        assert reads == ["fresh.bin", "fresh.bin"]
+        age(src, time.time() - ws_mod.RACY_NS / 1e9 - 1)
+        Workspace(tmp_path, store).source_version("fresh.bin")
+        store.flush()
+        assert store.get_stat("fresh.bin") is not None
+        Workspace(tmp_path, store).source_version("fresh.bin")
+    assert reads == ["fresh.bin"] * 3
+
+
+def test_dry_run_workspace_records_nothing(tmp_path):
+    src = tmp_path / "data.bin"
+    src.write_bytes(b"x")
+    age(src)
+    with LmdbStore(tmp_path / "cache") as store:
+        Workspace(tmp_path, store, record=False).source_version("data.bin")
+        assert store.pending == 0 and store.get_stat("data.bin") is None
+
+
+# --- end to end: sources ----------------------------------------------------------------------
+
+SOURCES = """
+import os
+
+def _ran(name):
+    with open(os.path.join(RUNS, name), "a") as f:
+        f.write("x")
+
+one = source("one", "data/one.txt")
+many = source("many", "data/many")
+
+@asset(io="json")
+def from_file(one):
+    _ran("from_file")
+    return one.read_text()
+
+@asset(io="json")
+def from_dir(many):
+    _ran("from_dir")
+    return sorted((p.relative_to(many).as_posix(), p.read_text()) for p in many.rglob("*") if p.is_file())
+"""
+
+
+def runs(root: Path) -> dict[str, int]:
+    d = root / "runs"
+    return {p.name: len(p.read_text()) for p in d.iterdir()} if d.is_dir() else {}
+
+
+@pytest.fixture
+def sources(project):
+    project.write("data/one.txt", "hello")
+    project.write("data/many/a.txt", "A")
+    project.write("data/many/b.txt", "B")
+    (project.root / "runs").mkdir()
+    project.assetfile(f"RUNS = {str(project.root / 'runs')!r}\n" + SOURCES)
+    for p in (project.root / "data").rglob("*"):
+        age(p)
+    return project
+
+
+def test_mtime_only_changes_run_nothing_and_read_nothing(sources, reads):
+    assert sources.built() == ["from_file", "from_dir"]
+    assert sorted(reads) == ["a.txt", "b.txt", "one.txt"]
+    later = time.time() - 600
+    for p in (sources.root / "data").rglob("*"):
+        os.utime(p, (later, later))
+    r = sources.build()
+    assert r.names("cached") == ["from_file", "from_dir"]
+    # mtimes changed, so each file was hashed again (once: now recorded), contents equal: nothing ran
+    assert sorted(reads) == ["a.txt", "a.txt", "b.txt", "b.txt", "one.txt", "one.txt"]
+    assert sources.build().names("cached") == ["from_file", "from_dir"]
+    assert len(reads) == 6  # a third build only stats
+    assert runs(sources.root) == {"from_file": 1, "from_dir": 1}
+
+
+def test_directory_source_changes_are_seen(sources):
+    sources.built()
+    (sources.root / "data/many/b.txt").rename(sources.root / "data/many/c.txt")
+    assert sources.built() == ["from_dir"]
+    assert sources.value("from_dir") == [["a.txt", "A"], ["c.txt", "B"]]
+    (sources.root / "data/many/sub").mkdir()
+    (sources.root / "data/many/sub/d.txt").write_text("D")
+    assert sources.built() == ["from_dir"]
+    assert sources.value("from_dir") == [["a.txt", "A"], ["c.txt", "B"], ["sub/d.txt", "D"]]
+    (sources.root / "data/many/sub/d.txt").unlink()
+    r = sources.build()  # back to the earlier contents: the old trace is reused
+    assert r.names("built") == [] and r.ok
+
+
+MUTATING = """
+import os
+
+src = source("src", "data/src.txt")
+folder = source("folder", "data/folder")
+
+@asset(io="json")
+def reader(src):
+    text = src.read_text()
+    if not os.path.exists(src.with_name("done")):
+        src.with_name("done").write_text("")
+        src.write_text(text.upper())  # the source changes while this asset runs
+    return text
+
+@asset(io="json")
+def lister(folder):
+    names = sorted(p.name for p in folder.iterdir())
+    if len(names) == 1:
+        (folder / "added.txt").write_text("new")
+    return names
+
+@asset(io="json")
+def after(reader):
+    return reader + "!"
+"""
+
+
+def test_source_changed_during_the_run_fails_and_is_not_recorded(project):
+    project.write("data/src.txt", "abc")
+    project.write("data/folder/one.txt", "1")
+    project.assetfile(MUTATING)
+    for p in (project.root / "data").rglob("*"):
+        age(p)
+    r = project.build(keep_going=True)
+    by = {x.asset: x for x in r.results}
+    assert by["reader"].status == "failed" and "changed while" in by["reader"].error
+    assert by["lister"].status == "failed" and "changed while" in by["lister"].error
+    assert by["after"].status == "skipped"
+    st = project.status()
+    assert st["reader"].state != "fresh" and st["lister"].state != "fresh"
+    with pytest.raises(assetbuild.ValueNotFound):
+        project.value("reader")
+    # The next build sees the new contents, runs them and records them.
+    assert sorted(project.built()) == ["after", "lister", "reader"]
+    assert project.value("reader") == "ABC" and project.value("after") == "ABC!"
+    assert project.value("lister") == ["added.txt", "one.txt"]
+    assert sorted(project.build().names("cached")) == ["after", "lister", "reader"]
+
+
+# --- end to end: path outputs -----------------------------------------------------------------
+
+OUTPUTS = """
+import os
+
+def _ran(name):
+    with open(os.path.join(RUNS, name), "a") as f:
+        f.write("x")
+
+@asset(io="text", path="out/small.txt")
+def small():
+    _ran("small")
+    return "small output\\n"
+
+@asset(io="bytes", path="out/deep/big.bin")
+def big():
+    _ran("big")
+    return bytes(range(256)) * 1000
+
+@asset(io="json")
+def size(big):
+    _ran("size")
+    return len(big)
+"""
+
+
+@pytest.fixture
+def outputs(project):
+    (project.root / "runs").mkdir()
+    project.assetfile(f"RUNS = {str(project.root / 'runs')!r}\n" + OUTPUTS)
+    assert project.built() == ["small", "big", "size"]
+    return project
+
+
+def test_missing_path_outputs_are_restored_without_running(outputs):
+    (outputs.root / "out/small.txt").unlink()
+    shutil.rmtree(outputs.root / "out/deep")
+    r = outputs.build()
+    assert r.names("restored") == ["small", "big"] and r.names("built") == []
+    assert (outputs.root / "out/small.txt").read_text() == "small output\n"
+    assert (outputs.root / "out/deep/big.bin").read_bytes() == bytes(range(256)) * 1000
+    assert runs(outputs.root) == {"small": 1, "big": 1, "size": 1}
+    assert outputs.build().names("cached") == ["small", "big", "size"]
+
+
+def test_edited_path_outputs_are_restored_without_running(outputs):
+    (outputs.root / "out/small.txt").write_text("SMALL OUTPUT\n")  # same size
+    big = outputs.root / "out/deep/big.bin"
+    b = bytearray(big.read_bytes())
+    b[1000] ^= 0xFF
+    st0 = big.stat()
+    big.write_bytes(bytes(b))
+    os.utime(big, ns=(st0.st_atime_ns, st0.st_mtime_ns))  # even with size and mtime kept
+    r = outputs.build()
+    assert r.names("restored") == ["small", "big"] and r.names("built") == []
+    assert (outputs.root / "out/small.txt").read_text() == "small output\n"
+    assert big.read_bytes() == bytes(range(256)) * 1000
+    assert runs(outputs.root) == {"small": 1, "big": 1, "size": 1}
+
+
+def test_rewritten_with_the_same_content_runs_nothing(outputs, reads):
+    for rel in ("out/small.txt", "out/deep/big.bin"):
+        p = outputs.root / rel
+        data = p.read_bytes()
+        p.unlink()
+        p.write_bytes(data)  # new inode, new mtime, same bytes
+    r = outputs.build()
+    assert r.names("cached") == ["small", "big", "size"]
+    assert sorted(reads) == ["big.bin", "small.txt"]  # compared by digest once...
+    r = outputs.build()
+    assert r.names("cached") == ["small", "big", "size"]
+    assert len(reads) == 2  # ...and the new signature recorded: the next build only stats
+    assert runs(outputs.root) == {"small": 1, "big": 1, "size": 1}
+
+
+def test_path_writes_leave_no_temporary_files(outputs):
+    (outputs.root / "out/small.txt").unlink()
+    outputs.build()
+    names = sorted(str(p.relative_to(outputs.root)) for p in (outputs.root / "out").rglob("*"))
+    assert names == ["out/deep", "out/deep/big.bin", "out/small.txt"]
+
+
+# --- relocation -------------------------------------------------------------------------------
+
+RELOCATABLE = """
+import json
+
+raw = source("raw", "data/raw.json")
+
+@asset(io="json")
+def parsed(raw):
+    return json.loads(raw.read_text())
+
+@asset(io="bytes", path="out/big.bin")
+def big(parsed):
+    return bytes(parsed) * 40000
+
+@asset(io="text", path="out/total.txt")
+def total(parsed, big):
+    return f"{sum(parsed)} {len(big)}\\n"
+"""
+
+
+@pytest.fixture
+def relocatable(project):
+    project.write("data/raw.json", "[1, 2, 3, 4]")
+    project.assetfile(RELOCATABLE)
+    assert project.built() == ["parsed", "big", "total"]
+    return project
+
+
+def test_copied_project_with_its_cache_builds_nothing(relocatable, tmp_path):
+    dest = tmp_path / "somewhere" / "else"
+    shutil.copytree(relocatable.root, dest)
+    r = assetbuild.build(project_dir=dest)
+    assert r.ok and r.names("cached") == ["parsed", "big", "total"], r.results
+    assert (dest / "out/total.txt").read_text() == "10 160000\n"
+    # Outputs missing in the copy come back from the copied store.
+    (dest / "out/big.bin").unlink()
+    r = assetbuild.build(project_dir=dest)
+    assert r.names("restored") == ["big"] and r.names("built") == []
+    assert assetbuild.load_value("total", project_dir=dest) == "10 160000\n"
+
+
+def test_shared_cache_dir_outside_the_projects(project, tmp_path, monkeypatch):
+    cache = tmp_path / "shared-cache"
+    monkeypatch.setenv("ASSETBUILD_CACHE_DIR", str(cache))
+    project.write("data/raw.json", "[5, 6]")
+    project.assetfile(RELOCATABLE)
+    assert project.built() == ["parsed", "big", "total"]
+    assert not (project.root / ".assetbuild").exists() and (cache / "STORE").exists()
+    other = tmp_path / "checkout2"
+    shutil.copytree(project.root, other, ignore=shutil.ignore_patterns("out"))
+    r = assetbuild.build(project_dir=other)
+    assert r.names("built") == [] and r.names("restored") == ["big", "total"]
+    assert (other / "out/total.txt").read_text() == "11 80000\n"
+    assert r.names("cached") == ["parsed"]
+
+
+def test_directory_version_follows_symlinked_directories_but_not_loops(tmp_path):
+    (tmp_path / "real").mkdir()
+    (tmp_path / "real" / "x.txt").write_text("a")
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "own.txt").write_text("b")
+    (src / "linked").symlink_to("../real")
+    (src / "again").symlink_to("../real")  # the same directory twice: both are seen by a reader
+    (src / "loop").symlink_to(".")  # a loop: not followed forever
+    w = Workspace(tmp_path, None)
+    v1 = w.source_version("src", fresh=True)
+    (tmp_path / "real" / "x.txt").write_text("changed")
+    v2 = w.source_version("src", fresh=True)
+    assert v2 != v1
+    (src / "again").unlink()
+    assert w.source_version("src", fresh=True) not in (v1, v2)
