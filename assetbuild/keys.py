@@ -17,7 +17,7 @@ KEY_SCHEMA = 1
 
 # Interpreter identity: bytecode and pickles differ between minor versions and implementations.
 INTERPRETER = f"{sys.implementation.cache_tag}-O{sys.flags.optimize}"
-_PREFIX = f"assetbuild-key/{KEY_SCHEMA}/{INTERPRETER}".encode()
+_PREFIX = f"assetbuild-key/{KEY_SCHEMA}/{INTERPRETER}\n".encode()
 
 
 @dataclass(frozen=True)
@@ -31,24 +31,14 @@ class KeyParts:
     path: str | None
 
 
-def _field(h: "hashlib._Hash", s: str) -> None:
-    b = s.encode("utf-8", "surrogatepass")
-    h.update(len(b).to_bytes(4, "little"))
-    h.update(b)
-
-
 def make_key(name: str, parts: KeyParts) -> str:
-    """The hex digest that identifies one materialization of ``name``."""
-    h = hashlib.sha256(_PREFIX)
-    _field(h, name)
-    _field(h, parts.code)
-    h.update(len(parts.inputs).to_bytes(4, "little"))
-    for upstream, version in parts.inputs:
-        _field(h, upstream)
-        _field(h, version)
-    _field(h, parts.io)
-    _field(h, parts.path if parts.path is not None else "\x00")
-    return h.hexdigest()
+    """The hex digest that identifies one materialization of ``name``.
+
+    The encoding is the ``repr`` of a tuple of strings: unambiguous (quotes are escaped), the
+    same in every process and hash seed, and one C call instead of one hash update per field.
+    """
+    body = repr((name, parts.code, parts.inputs, parts.io, parts.path))
+    return hashlib.sha256(_PREFIX + body.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def short(digest: str | None) -> str:

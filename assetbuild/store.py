@@ -37,6 +37,7 @@ import hashlib
 import json
 import marshal
 import os
+import re
 import shutil
 import struct
 import time
@@ -77,8 +78,12 @@ def digest_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+_HEX64 = re.compile(r"[0-9a-f]{64}\Z")
+
+
 def _is_digest(x: object) -> bool:
-    return isinstance(x, str) and len(x) == 64 and all(c in "0123456789abcdef" for c in x)
+    """A lowercase hex sha256 (checked on every record read: it must be cheap)."""
+    return type(x) is str and _HEX64.match(x) is not None
 
 
 def _decode(raw: bytes, cls: type) -> Any:
