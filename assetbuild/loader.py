@@ -191,9 +191,11 @@ def _code_objects(code: types.CodeType) -> list[types.CodeType]:
 def _compile_cached(path: Path, source: bytes, digest: str, cache_dir: Path | None
                     ) -> tuple[types.CodeType, dict[int, bytes], list[Any], tuple[Path, bytes] | None]:
     """Compiled AssetFile plus static code digests, from the code cache when possible."""
-    from .fingerprint import code_digest
+    from .fingerprint import FINGERPRINT_VERSION, code_digest
 
-    cache_file = cache_dir / "code" / f"{digest[:40]}-{_TAG}.bin" if cache_dir is not None else None
+    # The cached digests are only valid for the fingerprint format that computed them.
+    name = f"{digest[:40]}-{_TAG}-f{FINGERPRINT_VERSION}.bin"
+    cache_file = cache_dir / "code" / name if cache_dir is not None else None
     if cache_file is not None:
         try:
             raw = cache_file.read_bytes()
