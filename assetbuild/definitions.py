@@ -15,6 +15,8 @@ from typing import Any
 from .errors import DefinitionError
 
 _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:/[A-Za-z_][A-Za-z0-9_]*)*\Z")
+# A path that needs no normalising: plain segments, none of them "." or "..".
+_PLAIN_PATH_RE = re.compile(r"(?!\.\.?(?:/|\Z))[\w.-]+(?:/(?!\.\.?(?:/|\Z))[\w.-]+)*\Z")
 
 # The loader points this at a list while it executes an AssetFile; every declaration is appended.
 _collector: list[AssetDef | SourceDef] | None = None
@@ -31,6 +33,8 @@ def check_name(name: object, what: str, *, file: str | None = None, line: int | 
 
 def check_relpath(path: object, what: str, *, file: str | None = None, line: int | None = None) -> str:
     """Normalise a workspace path to posix form; refuse absolute paths and paths that leave the project."""
+    if type(path) is str and _PLAIN_PATH_RE.match(path):
+        return path
     if not isinstance(path, str) or not path.strip():
         raise DefinitionError(f"{what} must be a non-empty relative path, got {path!r}", file=file, line=line)
     p = path.replace("\\", "/")
@@ -159,14 +163,14 @@ def asset(fn: Callable[..., Any] | None = None, *, name: str | None = None,
         aname = check_name(name if name is not None else getattr(f, "__name__", None), "asset",
                            file=file, line=line)
         params = _params_of(f, file, line)
-        ins_map = dict(ins or {})
-        pnames = {p for p, _ in params}
+        ins_map = dict(ins) if ins else {}
+        pnames = {p for p, _ in params} if ins_map else ()
         for param, target in ins_map.items():
             if param not in pnames:
                 raise DefinitionError(f"asset {aname!r}: ins names parameter {param!r}, which the "
                                       "function does not have", file=file, line=line)
             check_name(target, f"input of asset {aname!r}", file=file, line=line)
-        dep_list = tuple(deps)
+        dep_list = tuple(deps) if deps else ()
         for d in dep_list:
             check_name(d, f"dependency of asset {aname!r}", file=file, line=line)
         if not isinstance(io, str) or not io:
@@ -175,7 +179,7 @@ def asset(fn: Callable[..., Any] | None = None, *, name: str | None = None,
         if code_version is not None and not isinstance(code_version, str):
             raise DefinitionError(f"asset {aname!r}: code_version must be a str", file=file, line=line)
         d = AssetDef(aname, f, params, ins_map, dep_list, io, rel, code_version, group, description,
-                     dict(metadata or {}), executor, file, line)
+                     dict(metadata) if metadata else {}, executor, file, line)
         try:
             f.__assetbuild_asset__ = d  # type: ignore[attr-defined]
         except (AttributeError, TypeError):

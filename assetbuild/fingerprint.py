@@ -97,6 +97,7 @@ class Fingerprint:
 # carry an 8-byte length, so a concatenation of encodings is never ambiguous.
 
 _sha256 = hashlib.sha256
+_MISSING = object()
 _u64 = struct.Struct("<Q").pack
 
 
@@ -653,6 +654,10 @@ class Fingerprinter:
         """Fingerprint ``fn``, the function of asset ``asset``."""
         if not isinstance(fn, types.FunctionType):
             raise TypeError(f"asset {asset!r}: expected a function, got {_type_name(fn)}")
+        if not (fn.__defaults__ or fn.__kwdefaults__ or fn.__closure__):
+            leaf = self._leaf(fn)
+            if leaf is not None:
+                return leaf
         node = self._nodes.get(id(fn))
         if node is None:
             if not (fn.__defaults__ or fn.__kwdefaults__ or fn.__closure__
@@ -670,6 +675,30 @@ class Fingerprinter:
             finally:
                 self._created.clear()
         return self._assemble(node, asset)
+
+    def _leaf(self, fn: types.FunctionType) -> Fingerprint | None:
+        """Shortcut for an asset function that reads nothing but builtins (``str``, ``int``...).
+
+        Generated and simple pipelines are mostly such functions, and the full walk costs several
+        times more. Whether the shortcut applies depends only on the function itself (never on
+        what was fingerprinted before), so its digest is as stable as the full walk's; a global
+        that shadows a builtin makes the function take the full walk.
+        """
+        names = self._names_of(fn.__code__)
+        if not names:
+            return None
+        g = fn.__globals__
+        b = fn.__builtins__ if isinstance(fn.__builtins__, dict) else builtins.__dict__
+        for name in names:
+            if name in g:
+                return None
+            v = b.get(name, _MISSING)
+            if v is _MISSING or getattr(v, "__module__", None) != "builtins":
+                return None
+        static = _code_digest(fn.__code__, self._code_digests, self._keep)
+        code = _sha256(b"cL" + static + "\x00".join(names).encode())
+        digest = _sha256(_DIGEST_SEED + _CODE_LABEL + code.digest()).hexdigest()
+        return Fingerprint(digest=digest, parts={"code": code.hexdigest()}, warnings=())
 
     # ---------------------------------------------------------------- graph walk (Tarjan's SCC)
 

@@ -104,26 +104,29 @@ def _distribution_version(top: str) -> str | None:
 
 
 def _validate(graph: Graph, io_managers: dict[str, Any], project_dir: Path, cache_dir: Path) -> None:
+    """Checks that need the plugins or the file system layout: IO managers exist, output paths
+    are distinct, are not sources and are not inside the cache directory."""
     paths: dict[str, str] = {}
-    source_paths = {os.path.normpath(os.path.join(project_dir, d.path))
-                    for d in graph.nodes.values() if isinstance(d, SourceDef)}
-    cache_root = os.path.join(str(cache_dir), "")
+    source_paths = {os.path.normpath(d.path) for d in graph.nodes.values() if isinstance(d, SourceDef)}
+    try:
+        cache_rel: str | None = cache_dir.resolve().relative_to(project_dir).as_posix() + "/"
+    except ValueError:
+        cache_rel = None  # the cache is outside the project: no output can land in it
     for name in graph.order:
         d: AssetDef = graph.nodes[name]  # type: ignore[assignment]
         if d.io not in io_managers:
             known = ", ".join(sorted(io_managers))
             raise DefinitionError(f"asset {name!r}: unknown IO manager {d.io!r} (known: {known}; "
                                   "more come from plugins)", file=d.file, line=d.line)
-        if d.path is not None:
+        if d.path is not None:  # already normalised by @asset
             if d.path in paths:
                 raise DefinitionError(f"assets {paths[d.path]!r} and {name!r} both write {d.path}",
                                       file=d.file, line=d.line)
             paths[d.path] = name
-            full = os.path.normpath(os.path.join(project_dir, d.path))
-            if full in source_paths:
+            if d.path in source_paths:
                 raise DefinitionError(f"asset {name!r} writes {d.path}, which is a declared source",
                                       file=d.file, line=d.line)
-            if full.startswith(cache_root):
+            if cache_rel is not None and (d.path + "/").startswith(cache_rel):
                 raise DefinitionError(f"asset {name!r} writes {d.path}, inside the cache directory",
                                       file=d.file, line=d.line)
 

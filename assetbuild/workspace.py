@@ -55,7 +55,7 @@ class Workspace:
         self._memo: dict[str, str] = {}
 
     def abspath(self, rel: str) -> str:
-        return rel if os.path.isabs(rel) else os.path.join(self._root_s, rel)
+        return rel if rel[:1] == "/" or os.path.isabs(rel) else self._root_s + os.sep + rel
 
     def _cache_name(self, abspath: str) -> str:
         # Relative names keep the stat cache valid when the project moves (it only costs a re-stat).

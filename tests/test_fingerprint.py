@@ -952,3 +952,23 @@ def test_frozenset_constant_digest_is_seed_independent():
     outs = {subprocess.run([sys.executable, "-c", prog, str(REPO)], capture_output=True, text=True, check=True,
                            env={**os.environ, "PYTHONHASHSEED": seed}).stdout.strip() for seed in ("0", "1", "2", "3")}
     assert len(outs) == 1
+
+
+def test_builtins_only_shortcut_is_order_independent_and_sensitive():
+    """Functions reading only builtins take a shortcut; it must not depend on what was walked
+    before, and must still see every change (body, which builtin, a global shadowing it)."""
+    src = """
+        def a(x):
+            return str(int(x) + 1)
+        def b(x):
+            return a(x)
+    """
+    ns = load(src)
+    direct = make_fp().fingerprint_function(ns["a"], "a")
+    walker = make_fp()
+    walker.fingerprint_function(ns["b"], "b")  # reaches a as a helper first
+    assert walker.fingerprint_function(ns["a"], "a") == direct
+    assert make_fp().fingerprint_function(load(src.replace("+ 1", "+ 2"))["a"], "a") != direct
+    assert make_fp().fingerprint_function(load(src.replace("str(", "repr("))["a"], "a") != direct
+    shadowed = load(src + "\n        def str(x):\n            return 'x'\n")
+    assert make_fp().fingerprint_function(shadowed["a"], "a").digest != direct.digest

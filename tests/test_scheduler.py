@@ -326,3 +326,25 @@ def report():
     r = project.build()
     (res,) = r.results
     assert res.status == "failed" and "cannot write its output build/report.md" in res.error
+
+
+def test_output_path_inside_the_cache_or_onto_a_source_is_refused(project):
+    from assetbuild.errors import DefinitionError
+
+    project.write("raw.txt", "x")
+    project.assetfile("""
+raw = source("raw", "raw.txt")
+
+@asset(io="text", path="raw.txt")
+def a():
+    return "y"
+""")
+    with pytest.raises(DefinitionError, match="declared source"):
+        project.build()
+    project.assetfile("""
+@asset(io="text", path=".assetbuild/x.txt")
+def a():
+    return "y"
+""")
+    with pytest.raises(DefinitionError, match="inside the cache directory"):
+        project.build()
