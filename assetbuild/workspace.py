@@ -53,6 +53,7 @@ class Workspace:
         self.cache = cache
         self.record = record  # False for dry runs and status: write nothing
         self._memo: dict[str, str] = {}
+        self._dirs: set[str] = set()  # output directories known to exist
 
     def abspath(self, rel: str) -> str:
         return rel if rel[:1] == "/" or os.path.isabs(rel) else self._root_s + os.sep + rel
@@ -159,12 +160,15 @@ class Workspace:
         user's directory; an flock on it tells a live writer's file from a dead one's.
         """
         p = self.abspath(rel)
-        d = os.path.dirname(p)
-        os.makedirs(d, exist_ok=True)
-        fd, tmp = _open_temp(os.path.join(d, f".{os.path.basename(p)}.assetbuild-tmp"))
+        d, base = os.path.split(p)
+        if d not in self._dirs:
+            os.makedirs(d, exist_ok=True)
+            self._dirs.add(d)
+        fd, tmp = _open_temp(f"{d}{os.sep}.{base}.assetbuild-tmp")
         try:
-            with os.fdopen(fd, "wb", closefd=False) as f:
-                f.write(data)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
             os.replace(tmp, p)
         except BaseException:
             try:
