@@ -147,8 +147,9 @@ class Scheduler:
         parts = KeyParts(code, code_parts, inputs, f"{io.name}@{io.version}", adef.path)  # type: ignore[arg-type]
         head = self.store.get_head(name)
         if unknown:  # dry run: an upstream will rebuild, so this key is not known yet
-            reasons = [Reason("upstream-changed", f"{up} is stale; this runs only if {up}'s output changes")
-                       for up in unknown]
+            names = ", ".join(unknown)
+            reasons = [Reason("upstream-changed", f"{names} {'is' if len(unknown) == 1 else 'are'} stale "
+                              "(runs only if that output changes)")]
             if head is None:
                 reasons.insert(0, Reason("never-built", "no earlier build of this asset"))
             self.known[name] = _Known("", None, None)
