@@ -39,7 +39,7 @@ _LAZY = {
     "IOManager": "io",
 }
 
-__all__ = ["asset", "source", "Output", "AssetContext", "__version__", *_LAZY]
+__all__ = ["asset", "source", "Output", "AssetContext", "__version__", *_LAZY]  # noqa: PLE0604
 
 
 def __getattr__(name: str) -> Any:

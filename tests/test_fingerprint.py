@@ -464,7 +464,9 @@ def test_parts_explain_what_changed():
     one = fp("K = 1\ndef h(v):\n    return v\ndef a(x):\n    return h(x) + K\n")
     two = fp("K = 1\ndef h(v):\n    return -v\ndef a(x):\n    return h(x) + K\n")
     three = fp("K = 2\ndef h(v):\n    return v\ndef a(x):\n    return h(x) + K\n")
-    changed = lambda x, y: sorted(k for k in x.parts.keys() | y.parts.keys() if x.parts.get(k) != y.parts.get(k))
+    def changed(x, y):
+        return sorted(k for k in x.parts.keys() | y.parts.keys() if x.parts.get(k) != y.parts.get(k))
+
     assert changed(one, two) == ["helper:AssetFile.h"]
     assert changed(one, three) == ["global:K"]
     assert set(one.parts) == {"code", "global:K", "helper:AssetFile.h", "names"}

@@ -5,13 +5,12 @@ from __future__ import annotations
 import re
 
 import pytest
+from abtest import REPO
 
 import assetbuild
 from assetbuild import hookimpl
 from assetbuild.errors import PluginError
 from assetbuild.plugins import collect_io_managers, get_plugin_manager
-
-from abtest import REPO
 
 
 class Recorder:

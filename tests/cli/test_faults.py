@@ -20,8 +20,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from projects import (clean_env, cli_cmd, generated_project, pipeline_project,  # noqa: E402
-                      run_cli, run_counts, tree_bytes)
+from projects import clean_env, cli_cmd, generated_project, pipeline_project, run_cli, run_counts, tree_bytes  # noqa: E402
 
 from assetbuild.store import LmdbStore  # noqa: E402
 
@@ -33,9 +32,9 @@ def assert_store_consistent(root: Path) -> None:
     with LmdbStore(root / ".assetbuild", readonly=True) as s:
         heads = s.heads()
         assert sorted(heads) == sorted(ASSETS)
-        for name, head in heads.items():
+        for head in heads.values():
             s.read_blob(head.output_digest)  # raises CacheCorrupt if missing or wrong
-        for key, trace in s.iter_traces():
+        for _key, trace in s.iter_traces():
             s.read_blob(trace.output_digest)
 
 
