@@ -170,6 +170,7 @@ class Workspace:
             while view:
                 view = view[os.write(fd, view):]
             os.replace(tmp, p)
+            st = os.fstat(fd)  # the same inode, now at p (its ctime already updated by the rename)
         except BaseException:
             try:
                 os.unlink(tmp)
@@ -178,11 +179,21 @@ class Workspace:
             raise
         finally:
             os.close(fd)  # after the rename: releases the flock
-        return stat_sig(os.stat(p))
+        return stat_sig(st)
 
 
 def _open_temp(name: str) -> tuple[int, str]:
     """An empty temp file at ``name`` that no live process is writing (else a per-process name)."""
+    try:  # the usual case: no leftover, so the file is new and ours
+        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+    except FileExistsError:
+        pass
+    else:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd, name
+        except OSError:  # another writer took it over between our create and our lock
+            os.close(fd)
     fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o666)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
