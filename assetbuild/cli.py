@@ -202,8 +202,8 @@ def build(ctx: click.Context, assets: tuple[str, ...], **local: Any) -> None:
 def status(ctx: click.Context, assets: tuple[str, ...], **local: Any) -> None:
     """Say whether each asset is fresh, stale or missing, and why. Writes nothing.
 
-    Reasons: never-built, code-changed, upstream-changed, source-changed, output-missing,
-    output-modified. Exit status 0 whatever the states (2 for an error in the AssetFile).
+    Reasons: never-built, code-changed, upstream-changed, source-changed, source-missing,
+    output-missing, output-modified. Exit status 0 whatever the states (2 for an error in the AssetFile).
     """
     from . import session
     from .output import format_status

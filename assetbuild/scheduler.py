@@ -82,7 +82,7 @@ class Scheduler:
                                     "failed (use -k to keep going)")
                     self.blocked[name] = f"{stopped} failed"
                 else:
-                    r = self._process(name, force=force, dry_run=dry_run, results=results)
+                    r = self._process(name, force=force, dry_run=dry_run)
                     if r.status == "failed" and not keep_going:
                         stopped = name
                 results[name] = r
@@ -99,8 +99,8 @@ class Scheduler:
         out = []
         for name in plan:
             d = self._decide(name, force=False, dry_run=True)
-            if d is None:
-                out.append(AssetStatus(name, "stale", (Reason("upstream-failed", self.blocked[name]),)))
+            if d is None:  # a source it needs (directly or upstream) does not exist
+                out.append(AssetStatus(name, "stale", (Reason("source-missing", self.blocked[name]),)))
                 continue
             decision, _key = d
             if decision.action == "cached":
@@ -173,19 +173,17 @@ class Scheduler:
             self.known[name] = _Known(key, trace.data_version, trace.output_digest)
         return decision, (key, parts, head, trace, sig)
 
-    def _process(self, name: str, *, force: bool, dry_run: bool,
-                 results: dict[str, AssetResult]) -> AssetResult:
+    def _process(self, name: str, *, force: bool, dry_run: bool) -> AssetResult:
         while True:
             try:
-                return self._process_once(name, force=force, dry_run=dry_run, results=results)
+                return self._process_once(name, force=force, dry_run=dry_run)
             except _Restart:
                 continue
             except AssetFailed as e:  # an upstream's unusable output could not be rebuilt
                 self.blocked[name] = f"{e.asset} failed"
                 return AssetResult(name, "skipped", error=f"not run: {e}")
 
-    def _process_once(self, name: str, *, force: bool, dry_run: bool,
-                      results: dict[str, AssetResult]) -> AssetResult:
+    def _process_once(self, name: str, *, force: bool, dry_run: bool) -> AssetResult:
         adef: AssetDef = self.graph.nodes[name]  # type: ignore[assignment]
         d = self._decide(name, force=force or name in self._repaired, dry_run=dry_run)
         if d is None:

@@ -348,3 +348,21 @@ def a():
 """)
     with pytest.raises(DefinitionError, match="inside the cache directory"):
         project.build()
+
+
+def test_status_of_a_missing_source(project):
+    project.assetfile("""
+raw = source("raw", "raw.csv")
+
+@asset
+def a(raw):
+    return 1
+
+@asset
+def b(a):
+    return a
+""")
+    st = project.status()
+    assert st["a"].state == "stale" and st["a"].reasons[0].code == "source-missing"
+    assert "raw.csv" in st["a"].reasons[0].detail
+    assert st["b"].reasons[0].code == "source-missing"
