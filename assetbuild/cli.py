@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import json
-import logging
 import os
 import sys
 from collections.abc import Callable
@@ -85,20 +84,7 @@ def _setup(opts: dict[str, Any], json_mode: bool = False) -> Any:
         except OSError as e:
             raise click.UsageError(f"-C {opts['directory']}: {e.strerror}") from None
     verbosity = -1 if opts.get("quiet") else (1 if opts.get("verbose") else 0)
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("[%(name)s] %(message)s"))
-    log = logging.getLogger("assetbuild.asset")
-    log.handlers[:] = [handler]
-    log.propagate = False
-    log.setLevel(logging.DEBUG if verbosity > 0 else logging.WARNING if verbosity < 0 else logging.INFO)
-
-    class _Short(logging.Filter):
-        def filter(self, record: logging.LogRecord) -> bool:
-            record.name = record.name.removeprefix("assetbuild.asset.")
-            return True
-
-    handler.addFilter(_Short())
-    return Reporter(verbosity=verbosity, json_mode=json_mode)
+    return Reporter(verbosity=verbosity, json_mode=json_mode, asset_logs=True)
 
 
 def _handle_errors(f: Callable[..., Any]) -> Callable[..., Any]:

@@ -39,7 +39,7 @@ class Reporter:
     -1 quiet, 0 normal, 1 verbose."""
 
     def __init__(self, *, out: TextIO | None = None, err: TextIO | None = None, verbosity: int = 0,
-                 json_mode: bool = False, live: bool | None = None) -> None:
+                 json_mode: bool = False, live: bool | None = None, asset_logs: bool = False) -> None:
         self.out = out or sys.stdout
         self.err = err or sys.stderr
         self.verbosity = verbosity
@@ -51,6 +51,8 @@ class Reporter:
         self._last_draw = 0.0
         self._status_shown = False
         self._current = ""
+        self._asset_logs = asset_logs  # route context.log to our stream as "[asset] message"
+        self._log_configured = False
 
     def _c(self, text: str, kind: str) -> str:
         return f"\x1b[{_COLORS[kind]}m{text}\x1b[0m" if self.color and kind in _COLORS else text
@@ -95,6 +97,32 @@ class Reporter:
         self._clear_status()
         self.err.write(self._c("error: ", "failed") + message + "\n")
         self.err.flush()
+
+    def asset_logger(self, name: str) -> Any:
+        """The logger behind ``context.log`` (logging is imported only when an asset asks for it).
+
+        From the CLI its lines go to stderr as ``[asset] message``, at INFO (DEBUG with -v,
+        WARNING with -q); from the Python API the caller's logging configuration applies.
+        """
+        import logging
+
+        if self._asset_logs and not self._log_configured:
+            reporter = self
+
+            class _Handler(logging.Handler):
+                def emit(self, record: logging.LogRecord) -> None:
+                    short = record.name.removeprefix("assetbuild.asset.")
+                    reporter._clear_status()
+                    reporter.err.write(f"[{short}] {record.getMessage()}\n")
+                    reporter.err.flush()
+
+            log = logging.getLogger("assetbuild.asset")
+            log.handlers[:] = [_Handler()]
+            log.propagate = False
+            log.setLevel(logging.DEBUG if self.verbosity > 0 else
+                         logging.WARNING if self.verbosity < 0 else logging.INFO)
+            self._log_configured = True
+        return logging.getLogger(f"assetbuild.asset.{name}")
 
     # --- build events --------------------------------------------------------------------------
 

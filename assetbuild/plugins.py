@@ -2,12 +2,19 @@
 
 No import-time side effects: every call builds a fresh manager, so tests and embedders choose
 what is registered. ``ASSETBUILD_DISABLE_PLUGIN_AUTOLOAD=1`` skips entry points.
+
+Entry points are read straight from the ``entry_points.txt`` files of the distributions on
+``sys.path``: importing ``importlib.metadata`` (which pluggy's loader does) costs 20-45 ms, a
+tenth of a whole null build, on every run. The format is the documented one (an INI section per
+group, ``name = module[:attr]`` lines); the first distribution of a name on ``sys.path`` wins,
+as with ``importlib.metadata``.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
+import sys
 from typing import Any
 
 import pluggy
@@ -28,11 +35,53 @@ def get_plugin_manager(*, autoload: bool | None = None) -> pluggy.PluginManager:
     if autoload is None:
         autoload = not os.environ.get("ASSETBUILD_DISABLE_PLUGIN_AUTOLOAD")
     if autoload:
-        try:
-            pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
-        except Exception as e:  # noqa: BLE001 - a broken plugin must say which one it is
-            raise PluginError(f"cannot load an assetbuild plugin: {type(e).__name__}: {e}") from e
+        for name, value, dist in entry_points(ENTRY_POINT_GROUP):
+            if pm.get_plugin(name) is not None or pm.is_blocked(name):
+                continue
+            try:
+                module, _, attr = value.split("[", 1)[0].partition(":")  # drop "[extras]"
+                plugin: Any = importlib.import_module(module.strip())
+                for part in filter(None, attr.strip().split(".")):
+                    plugin = getattr(plugin, part)
+                pm.register(plugin, name=name)
+            except Exception as e:  # noqa: BLE001 - a broken plugin must say which one it is
+                raise PluginError(f"cannot load the assetbuild plugin {name!r} ({value}) of {dist}: "
+                                  f"{type(e).__name__}: {e}") from e
     return pm
+
+
+def entry_points(group: str) -> list[tuple[str, str, str]]:
+    """(name, value, distribution) of every entry point in ``group`` on ``sys.path``."""
+    found: list[tuple[str, str, str]] = []
+    seen_dists: set[str] = set()
+    for entry in sys.path:
+        try:
+            names = sorted(os.listdir(entry or "."))
+        except OSError:
+            continue
+        for meta in names:
+            if not meta.endswith((".dist-info", ".egg-info")):
+                continue
+            dist = meta.rsplit(".", 1)[0].split("-", 1)[0].lower().replace("-", "_").replace(".", "_")
+            if dist in seen_dists:
+                continue
+            seen_dists.add(dist)
+            try:
+                with open(os.path.join(entry or ".", meta, "entry_points.txt"), encoding="utf-8") as f:
+                    text = f.read()
+            except OSError:
+                continue
+            section = None
+            for raw in text.splitlines():
+                line = raw.strip()
+                if not line or line[0] in "#;":
+                    continue
+                if line.startswith("[") and line.endswith("]"):
+                    section = line[1:-1].strip()
+                elif section == group and "=" in line:
+                    name, _, value = line.partition("=")
+                    found.append((name.strip(), value.strip(), dist))
+    return found
 
 
 def collect_io_managers(pm: pluggy.PluginManager) -> dict[str, Any]:

@@ -11,7 +11,6 @@ behaviour without a subprocess::
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from collections.abc import Iterator, Sequence
@@ -170,7 +169,7 @@ def _scheduler(project: Project, store: Any, *, record: bool, on_result: Any = N
         return run_asset(adef, kwargs, io, is_user_file=is_user, context=context)
 
     def make_context(name: str) -> AssetContext:
-        return AssetContext(name, project.project_dir, logging.getLogger(f"assetbuild.asset.{name}"))
+        return AssetContext(name, project.project_dir, project.reporter.asset_logger(name))
 
     return Scheduler(project.graph, store=store, workspace=Workspace(project.project_dir, store, record=record),
                      io_managers=project.io_managers, fingerprint=project.code_of(), run=run,

@@ -161,3 +161,13 @@ def test_builtins_are_declared_in_the_entry_point_group():
     assert set(BUILTIN_PLUGINS) <= declared
     pm = get_plugin_manager(autoload=True)  # loading them again through the entry point is harmless
     assert set(collect_io_managers(pm)) >= {"pickle", "json", "text", "bytes"}
+
+
+def test_entry_point_scan_agrees_with_importlib_metadata():
+    from importlib.metadata import entry_points as reference
+
+    from assetbuild.plugins import ENTRY_POINT_GROUP, entry_points
+
+    ours = {(name, value) for name, value, _ in entry_points(ENTRY_POINT_GROUP)}
+    assert ours == {(ep.name, ep.value) for ep in reference(group=ENTRY_POINT_GROUP)}
+    assert {(n, v) for n, v, _ in entry_points("console_scripts")} >= {("assetbuild", "assetbuild.cli:main")}
