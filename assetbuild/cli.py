@@ -50,6 +50,9 @@ def _common(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
+_json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+
+
 def _build_options(f: Callable[..., Any]) -> Callable[..., Any]:
     opts = [
         click.option("-k", "--keep-going", is_flag=True, default=None,
@@ -182,7 +185,7 @@ def build(ctx: click.Context, assets: tuple[str, ...], **local: Any) -> None:
 @cli.command()
 @click.argument("assets", nargs=-1)
 @_common
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@_json_option
 @click.pass_context
 @_handle_errors
 def status(ctx: click.Context, assets: tuple[str, ...], **local: Any) -> None:
@@ -209,7 +212,7 @@ def status(ctx: click.Context, assets: tuple[str, ...], **local: Any) -> None:
 @cli.command()
 @click.argument("asset")
 @_common
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@_json_option
 @click.pass_context
 @_handle_errors
 def why(ctx: click.Context, asset: str, **local: Any) -> None:
@@ -244,7 +247,7 @@ def why(ctx: click.Context, asset: str, **local: Any) -> None:
 
 @cli.command(name="list")
 @_common
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@_json_option
 @click.pass_context
 @_handle_errors
 def list_cmd(ctx: click.Context, **local: Any) -> None:
