@@ -15,16 +15,16 @@ import zipfile
 from importlib import metadata
 from pathlib import Path
 
+import assetbuild_numpy
 import hypothesis.extra.numpy as hnp
 import numpy as np
 import pytest
+from assetbuild_numpy import NpyIOManager, NpzIOManager
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import assetbuild
-import assetbuild_numpy
 from assetbuild.plugins import collect_io_managers
-from assetbuild_numpy import NpyIOManager, NpzIOManager
 
 NPY = NpyIOManager()
 NPZ = NpzIOManager()
