@@ -310,7 +310,8 @@ def _describe(graph: Graph) -> list[dict[str, Any]]:
         out.append({"name": name, "kind": "asset", "inputs": graph.upstream(name), "io": a.io,
                     "path": a.path, "group": a.group,
                     "description": a.description or _first_line(a.fn.__doc__),
-                    "code_version": a.code_version, "file": a.file, "line": a.line})
+                    "code_version": a.code_version, "metadata": a.metadata, "file": a.file,
+                    "line": a.line})
     return out
 
 

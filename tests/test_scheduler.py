@@ -366,3 +366,15 @@ def b(a):
     assert st["a"].state == "stale" and st["a"].reasons[0].code == "source-missing"
     assert "raw.csv" in st["a"].reasons[0].detail
     assert st["b"].reasons[0].code == "source-missing"
+
+
+def test_context_knows_the_asset_and_the_project(project):
+    project.assetfile("""
+@asset(io="json", metadata={"owner": "data-team"}, group="g", description="what it is")
+def who(context):
+    context.log.info("running %s", context.asset)
+    return [context.asset, context.project_dir.name]
+""")
+    assert project.built() == ["who"] and project.value("who") == ["who", "proj"]
+    (row,) = [r for r in assetbuild.list_assets(project_dir=project.root) if r["name"] == "who"]
+    assert row["metadata"] == {"owner": "data-team"} and row["group"] == "g" and row["description"] == "what it is"
