@@ -60,7 +60,6 @@ class Scheduler:
         self._bytes: dict[str, bytes] = {}
         self._consumers: dict[str, int] = {}
         self._repaired: set[str] = set()
-        self._source_dv: dict[str, str] = {}
         self._results: dict[str, AssetResult] = {}
 
     # --- public ------------------------------------------------------------------------------
@@ -118,15 +117,12 @@ class Scheduler:
         out = []
         for _, up in self.graph.inputs[name]:
             if up in self.sources:
-                dv = self._source_dv.get(up)
-                if dv is None:
-                    src = self.graph.nodes[up]
-                    try:
-                        dv = self.ws.source_version(src.path)  # type: ignore[union-attr]
-                    except SourceMissing:
-                        self.blocked[name] = f"source {up!r} does not exist: {src.path}"  # type: ignore[union-attr]
-                        return None
-                    self._source_dv[up] = dv
+                src = self.graph.nodes[up]
+                try:
+                    dv = self.ws.source_version(src.path)  # type: ignore[union-attr]  # memoized
+                except SourceMissing:
+                    self.blocked[name] = f"source {up!r} does not exist: {src.path}"  # type: ignore[union-attr]
+                    return None
             elif up in self.blocked:
                 self.blocked[name] = f"upstream {up!r} {'failed' if self.blocked[up] == 'failed' else 'did not build'}"
                 return None
@@ -205,7 +201,7 @@ class Scheduler:
         key, parts, head, trace, sig = info
         if decision.action == "cached":
             if head is None or head.key != key or (sig is not None and sig != head.path_stat):
-                self._put_head(name, key, parts, trace, sig, head)
+                self._put_head(name, key, parts, trace, sig)
             return AssetResult(name, "cached", key=key, data_version=trace.data_version)
         if decision.action == "restore":
             t0 = time.perf_counter()
@@ -220,7 +216,7 @@ class Scheduler:
                 sig = self.ws.write_path(adef.path, data)
             except OSError as e:
                 return self._cannot_write(name, adef, key, e, t0)
-            self._put_head(name, key, parts, trace, sig, head)
+            self._put_head(name, key, parts, trace, sig)
             if self._consumers.get(name):
                 self._bytes[name] = data
             return AssetResult(name, "restored", key=key, data_version=trace.data_version,
@@ -262,7 +258,7 @@ class Scheduler:
         trace = Trace(produced.data_version, produced.digest, f"{io.name}@{io.version}",
                       len(produced.data), produced.duration_s, now, metadata_json)
         self.store.put_trace(key, trace)
-        self._put_head(name, key, parts, trace, sig, None, now=now)
+        self._put_head(name, key, parts, trace, sig, now=now)
         self.store.add_history(name, now, key)
         self.known[name] = _Known(key, produced.data_version, produced.digest)
         if self._consumers.get(name):
@@ -315,27 +311,37 @@ class Scheduler:
             raise AssetFailed(name, r.error or "failed", r.traceback or "")
 
     def _sources_changed_during_run(self, name: str) -> str | None:
+        """The first source input whose contents differ from when the asset's key was made."""
         for _, up in self.graph.inputs[name]:
             if up in self.sources:
                 path = self.graph.nodes[up].path  # type: ignore[union-attr]
-                before = self._source_dv.get(up)
+                before = self.ws.source_version(path)  # the memoized version the key used
                 try:
                     after = self.ws.source_version(path, fresh=True)
                 except SourceMissing:
-                    after = None
+                    return up
                 if after != before:
-                    self._source_dv[up] = after  # type: ignore[assignment]
                     return up
         return None
 
-    def _put_head(self, name: str, key: str, parts: KeyParts, trace: Any, sig: Any, head: Any,
+    def version_of(self, name: str) -> str | None:
+        """The data version this build uses for a source or a decided asset (None: not known)."""
+        if name in self.sources:
+            try:
+                return self.ws.source_version(self.graph.nodes[name].path)  # type: ignore[union-attr]
+            except SourceMissing:
+                return None
+        known = self.known.get(name)
+        return known.data_version if known else None
+
+    def _put_head(self, name: str, key: str, parts: KeyParts, trace: Any, sig: Any,
                   now: int | None = None) -> None:
-        built = now if now is not None else (head.built_ns if head is not None and head.key == key
-                                             else getattr(trace, "created_ns", 0) or getattr(trace, "built_ns", 0))
+        """Record ``key`` as the asset's latest build; ``trace`` is a Trace or the current Head."""
+        if now is None:  # reused work: keep the time it was built
+            now = trace.built_ns if isinstance(trace, Head) else trace.created_ns
         self.store.put_head(name, Head(
             key, trace.data_version, trace.output_digest, parts.code, parts.code_parts,
-            parts.inputs, parts.io, parts.path, sig, built, trace.size,
-            getattr(trace, "duration_s", 0.0)))
+            parts.inputs, parts.io, parts.path, sig, now, trace.size, trace.duration_s))
 
     def _release_inputs(self, name: str) -> None:
         for _, up in self.graph.inputs[name]:

@@ -249,8 +249,7 @@ def why(asset: str, *, project_dir: str | os.PathLike[str] = ".", assetfile: str
             inputs = []
             old_inputs = dict(head.inputs) if head else {}
             for _, up in project.graph.inputs[asset]:
-                k = sched.known.get(up)
-                new = sched._source_dv.get(up) if up in sched.sources else (k.data_version if k else None)
+                new = sched.version_of(up)
                 inputs.append({"name": up, "kind": "source" if up in sched.sources else "asset",
                                "old": old_inputs.get(up), "new": new,
                                "changed": old_inputs.get(up) != new})
