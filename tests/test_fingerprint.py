@@ -236,7 +236,7 @@ def test_jump_targets_agree_with_dis():
     import dis
     import json.decoder
 
-    from assetbuild.fingerprint import _JABS, _JREL, _decode
+    from assetbuild.fingerprint.bytecode import _JABS, _JREL, _decode
 
     def codes(c):
         yield c

@@ -1,0 +1,77 @@
+"""Code fingerprints: a digest of what an asset function does, for its cache key.
+
+This package turns a function object into a :class:`Fingerprint`. The digest changes when the
+function's behaviour may change and stays the same otherwise. The ``parts`` say which component
+changed, so ``why`` can explain a rebuild. The Python version and ``-O`` level are not included
+here: the caller puts the interpreter in the key (DESIGN.md §4).
+
+Why the main rules are what they are (RELIABILITY-NOTES.md §5 has the measurements):
+
+* **Bytecode, not source text or ``marshal``.** ``co_code``, the constants, the names and the
+  argument layout say what the code does. Everything that records *where* the code is gets left
+  out: file name, first line, line and position tables, ``co_qualname``. So comments, formatting,
+  moving a function and copying the project do not rebuild. The compiler also makes a few choices
+  from line numbers alone (``NOP``s, 3.13's fused ``LOAD_FAST_LOAD_FAST``, 3.12's jump threading).
+  Those are normalized away (see ``_code_stream``), so splitting a call or a comprehension over
+  lines does not rebuild either.
+* **The docstring is documentation, not behaviour.** On 3.10–3.13 it sits in constant slot 0, and
+  adding one also renumbers every other constant (``return None`` goes from ``LOAD_CONST 0`` to
+  ``LOAD_CONST 2``). So each constant operand is replaced by the constant's rank in first-use
+  order. The docstring slot is dropped only when no instruction loads it (if ``"x"`` is both the
+  docstring and a returned value, it is kept).
+* **A canonical, type-tagged, length-prefixed encoding, never ``repr``/``str``/``hash``.**
+  ``repr`` embeds memory addresses, set order follows ``PYTHONHASHSEED``, and ``str`` confuses
+  ``1``, ``'1'`` and ``True``. Sets and dict items are sorted by their encoded bytes. Floats are
+  encoded with ``float.hex``, so ``-0.0`` and ``0.0`` differ.
+* **Part of a function's behaviour is outside its code object**: defaults, closure cells, the
+  globals its code (and nested code) names, and the modules it imports inside its body.
+
+  - Project helpers (functions and classes in project modules) are fingerprinted recursively.
+  - Other code counts by qualified name plus installed distribution version (stdlib: the Python
+    version the caller puts in the key).
+  - Plain data counts by value. Paths under ``project_dir`` are made relative, so the key does not
+    depend on where the project lives.
+* **Mutually recursive helpers are hashed as a whole strongly connected component** (Tarjan). A
+  helper's digest is then the same whichever asset reached it first, so memoizing helpers (many
+  assets share them) cannot make keys depend on visiting order.
+* **Never a silent pass.** A value that cannot be encoded faithfully (an instance of an arbitrary
+  class, a module with no version) is encoded by its type name only, and a warning names the asset
+  and the global.
+
+Known limits:
+
+* What the code cannot name stays invisible: files read without a ``source``, environment
+  variables, ``globals()[...]``, ``getattr(module, computed_name)``,
+  ``importlib.import_module(...)``.
+* A few line-dependent compiler choices are not normalized. Example: on 3.11+, ``x, y = y, x``
+  split over two lines keeps a ``SWAP``. These cause a spurious rebuild, never a missed one.
+* A project module imported only inside a function, and not loaded when the fingerprint is
+  taken, is named but not read (reading it would need the disk). It gives a warning.
+
+The package, one responsibility per module (this file only re-exports the public API):
+
+* ``encoding`` — the canonical byte encoding primitives and ``FINGERPRINT_VERSION``.
+* ``bytecode`` — the static digest of a code object (``code_digest``): instruction normalization,
+  constants, the docstring slot.
+* ``nodes`` — the vertices of the reference graph and encodings that wait for their digests.
+* ``values`` — the encoding of what a function refers to (plain data, modules, named objects,
+  special stdlib types), as the value half of the ``Fingerprinter``.
+* ``walk`` — the ``Fingerprinter``: the graph walk, Tarjan components, assembly of the parts and
+  warnings into a ``Fingerprint``.
+
+Layer L0: stdlib only, no disk, no clock.
+"""
+
+from __future__ import annotations
+
+from .bytecode import code_digest
+from .encoding import FINGERPRINT_VERSION
+from .walk import Fingerprint, Fingerprinter
+
+__all__ = ["FINGERPRINT_VERSION", "Fingerprint", "Fingerprinter", "code_digest"]
+
+# The public names keep the module they had before the package was split: it is part of their
+# identity (pickling, repr, and the fingerprint of code that refers to them by qualified name).
+for _public in (Fingerprint, Fingerprinter, code_digest):
+    _public.__module__ = __name__
+del _public

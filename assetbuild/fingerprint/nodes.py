@@ -1,0 +1,129 @@
+"""The reference graph's vertices (project functions and classes) and encodings that refer to them.
+
+An encoding that refers to a project node cannot be rendered to bytes until that node's digest is
+known; ``_Out`` collects bytes and such references, ``_render`` resolves them. Also the naming of
+objects that labels and messages use.
+
+Layer L0: stdlib only, no disk, no clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+# --------------------------------------------------------------------------------------------------
+# Dynamic part: the function graph.
+
+
+class _Node:
+    """A project function or class: recursed into, memoized, one vertex of the reference graph."""
+
+    __slots__ = ("bad", "children", "digest", "index", "items", "label", "low", "names", "obj",
+                 "on_stack", "rendered")
+
+    def __init__(self, obj: object) -> None:
+        self.obj = obj  # strong reference: ids in the memo must not be reused
+        self.label: str | None = None  # module.qualname, a function of obj alone (see _label)
+        self.index = -1  # Tarjan's bookkeeping
+        self.low = -1
+        self.on_stack = False
+        # (section, key, header, encoding, what it refers to); it refers to a _Node, a part label
+        # or nothing (None).
+        self.items: list[tuple[bytes, str, bytes, _Enc, _Node | str | None]] = []
+        self.children: set[_Node] = set()
+        self.bad: dict[str, set[str]] = {}  # where -> phrases ("an instance of x.Y")
+        self.names: tuple[str, ...] = ()
+        self.digest = b""  # set when its strongly connected component is finished
+        self.rendered: list[bytes] | None = None  # items with final digests, once known
+
+
+class _Sorted:
+    """A sorted group whose elements contain node references: sorted once the digests are known."""
+
+    __slots__ = ("elems",)
+
+    def __init__(self, elems: list[_Enc]) -> None:
+        self.elems = elems
+
+
+# An encoding is plain bytes or, when it refers to project nodes, a list of bytes, _Node, _Sorted.
+_Enc = bytes | list
+
+
+class _Out:
+    __slots__ = ("buf", "segs")
+
+    def __init__(self) -> None:
+        self.buf = bytearray()
+        self.segs: list[Any] | None = None
+
+    def _flush(self) -> list[Any]:
+        segs = self.segs
+        if segs is None:
+            segs = self.segs = []
+        if self.buf:
+            segs.append(bytes(self.buf))
+            self.buf = bytearray()
+        return segs
+
+    def node(self, node: _Node) -> None:
+        self._flush().append(node)
+
+    def sorted_group(self, elems: list[_Enc]) -> None:
+        self._flush().append(_Sorted(elems))
+
+    def finish(self) -> _Enc:
+        if self.segs is None:
+            return bytes(self.buf)
+        return self._flush()
+
+
+def _render(enc: _Enc, resolve: Callable[[_Node], bytes]) -> bytes:
+    if type(enc) is bytes:
+        return enc
+    chunks = []
+    for seg in enc:
+        t = type(seg)
+        if t is bytes:
+            chunks.append(seg)
+        elif t is _Node:
+            chunks.append(resolve(seg))
+        else:
+            chunks.append(b"".join(sorted([_render(e, resolve) for e in seg.elems])))
+    return b"".join(chunks)
+
+
+def _final(node: _Node) -> bytes:
+    return b"H" + node.digest
+
+
+def _local(node: _Node, resolve: Callable[[_Node], bytes]) -> bytes:
+    return b"".join([head + _render(enc, resolve) for _, _, head, enc, _ in node.items])
+
+
+def _label(node: _Node) -> str:
+    label = node.label
+    if label is None:
+        obj = node.obj
+        label = node.label = f"{_attr(obj, '__module__') or '<generated>'}.{_qualname(obj)}"
+    return label
+
+
+def _qualname(obj: object) -> str:
+    q = _attr(obj, "__qualname__")
+    if not isinstance(q, str):
+        q = _attr(obj, "__name__")
+    return q if isinstance(q, str) else type(obj).__qualname__
+
+
+def _attr(obj: object, name: str) -> Any:
+    try:
+        return getattr(obj, name, None)
+    except Exception:  # noqa: BLE001 - odd proxies raise anything from __getattr__
+        return None
+
+
+def _type_name(obj: object) -> str:
+    t = type(obj)
+    return f"{t.__module__}.{t.__qualname__}"

@@ -1,0 +1,520 @@
+"""The ``Fingerprinter``: the walk over project functions and classes, and the assembly of parts.
+
+It builds one node per project function or class reached (a worklist), hashes strongly connected
+components (Tarjan) so a helper's digest does not depend on which asset reached it first, and
+assembles the parts, their digest and the warnings into a ``Fingerprint``. The code itself is
+digested by ``bytecode``; values are encoded by ``values``.
+
+Layer L0: stdlib only, no disk, no clock.
+"""
+
+from __future__ import annotations
+
+import builtins
+import enum
+import functools
+import os
+import sys
+import types
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .bytecode import _IMPORT_NAME, _LOAD_CONST, _LOAD_SMALL_INT, _code_digest, _decode
+from .encoding import FINGERPRINT_VERSION, _e_bytes, _e_int, _e_str, _sha256, _u64
+from .nodes import _final, _label, _local, _Node, _Out, _render, _type_name
+from .values import _GETSET_DESCRIPTOR, _MEMBER_DESCRIPTOR, _ValueEncoder
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """The code fingerprint of one asset function.
+
+    Part labels, all direct references of the function except the reached helpers: ``code`` (its
+    code, defaults and keyword defaults), ``closure:<name>``, ``global:<name>`` (a value),
+    ``module:<name>``, ``object:<module>.<qualname>`` (non-project code, by name and version),
+    ``helper:<module>.<qualname>`` (every project function or class reached, directly or not, with
+    its full recursive digest; ``#2``... tells apart two helpers with one label), and ``names``
+    (which global name is bound to which part). The digest changes exactly when some part does.
+    """
+
+    digest: str  # hex sha256 of FINGERPRINT_VERSION and every part below
+    parts: dict[str, str]  # label -> hex digest of that component, for explaining what changed
+    warnings: tuple[str, ...]  # one human sentence each
+
+
+_MISSING = object()
+
+# Class-namespace entries that are bookkeeping, not behaviour.
+_SKIP_CLASS_ATTRS = frozenset({
+    "__doc__", "__module__", "__dict__", "__weakref__", "__qualname__", "__firstlineno__",
+    "__static_attributes__", "_abc_impl",
+})
+# Enum bookkeeping kept in the class dict; members are encoded from __members__ instead.
+_ENUM_INTERNALS = frozenset({
+    "_member_names_", "_member_map_", "_value2member_map_", "_unhashable_values_",
+    "_unhashable_values_map_", "_member_type_", "_value_repr_", "_new_member_", "_use_args_",
+    "_hashable_values_", "_singles_mask_", "_all_bits_", "_boundary_", "_flag_mask_", "_inverted_",
+    "_numeric_repr_", "_sort_order_",
+})
+
+
+class Fingerprinter(_ValueEncoder):
+    """Fingerprints asset functions. Create one per load of the AssetFile.
+
+    Helper results are memoized per object for the life of the instance. The instance therefore
+    reads each helper, and the values it depends on, once. It also keeps strong references to every
+    object it has memoized or added to ``code_digests``, so ids are not reused while it lives. A
+    caller that keeps ``code_digests`` longer than this instance must keep the code objects alive
+    too (holding the loaded module does that), and must drop the cache when it drops the module.
+    """
+
+    def __init__(self, *, is_project_module: Callable[[str], bool],
+                 distribution_version: Callable[[str], str | None] = lambda top: None,
+                 project_dir: str | None = None,
+                 code_digests: dict[int, bytes] | None = None) -> None:
+        self._is_project_module = is_project_module
+        self._distribution_version = distribution_version
+        self._code_digests: dict[int, bytes] = {} if code_digests is None else code_digests
+        self._keep: list[Any] = []
+        self._project: dict[str | None, bool] = {}
+        self._versions: dict[str, tuple[bytes, str | None]] = {}
+        self._nodes: dict[int, _Node] = {}
+        self._code_names: dict[int, tuple[types.CodeType, tuple[str, ...]]] = {}
+        self._code_imports: dict[int, tuple[types.CodeType, tuple[tuple[str, int], ...]]] = {}
+        self._terminals: dict[int, tuple[object, bytes, str, str | None]] = {}
+        self._data: dict[int, tuple[object, bytes, tuple[str, ...]]] = {}
+        self._pending: list[_Node] = []  # nodes created by the current walk, not yet built
+        self._created: list[_Node] = []  # every node created by the current walk
+        self._active: set[int] = set()  # containers, objects, modules being encoded: cycle guard
+        self._project_module_encodings = 0
+        self._label_bytes: dict[str, bytes] = {}  # part label -> its encoding
+        self._part_digests: dict[bytes, bytes] = {}  # small part encodings -> their digests
+        prefix = None
+        if project_dir is not None:
+            prefix = os.path.normpath(os.fspath(project_dir))  # a pure string operation
+            seps = os.sep + (os.altsep or "")
+            stripped = prefix.rstrip(seps)
+            prefix = stripped or None  # the filesystem root would match every path: no rewriting
+        self._prefix = prefix
+        self._seps = tuple(os.sep + (os.altsep or ""))
+
+    # ---------------------------------------------------------------- public
+
+    def fingerprint_function(self, fn: types.FunctionType, asset: str) -> Fingerprint:
+        """Fingerprint ``fn``, the function of asset ``asset``."""
+        if not isinstance(fn, types.FunctionType):
+            raise TypeError(f"asset {asset!r}: expected a function, got {_type_name(fn)}")
+        if not (fn.__defaults__ or fn.__kwdefaults__ or fn.__closure__):
+            leaf = self._leaf(fn)
+            if leaf is not None:
+                return leaf
+        node = self._nodes.get(id(fn))
+        if node is None:
+            if not (fn.__defaults__ or fn.__kwdefaults__ or fn.__closure__
+                    or self._names_of(fn.__code__)):
+                # Fast path, same result as the general one: only the code part.
+                static = _code_digest(fn.__code__, self._code_digests, self._keep)
+                code = _sha256(b"cF" + static + b"NN")
+                digest = _sha256(_DIGEST_SEED + _CODE_LABEL + code.digest()).hexdigest()
+                return Fingerprint(digest=digest, parts={"code": code.hexdigest()}, warnings=())
+            try:
+                node = self._walk(fn)
+            except BaseException:
+                self._rollback()
+                raise
+            finally:
+                self._created.clear()
+        return self._assemble(node, asset)
+
+    def _leaf(self, fn: types.FunctionType) -> Fingerprint | None:
+        """Shortcut for an asset function that reads nothing but builtins (``str``, ``int``...).
+
+        Generated and simple pipelines are mostly such functions, and the full walk costs several
+        times more. Whether the shortcut applies depends only on the function itself (never on
+        what was fingerprinted before), so its digest is as stable as the full walk's; a global
+        that shadows a builtin makes the function take the full walk.
+        """
+        names = self._names_of(fn.__code__)
+        if not names:
+            return None
+        g = fn.__globals__
+        b = fn.__builtins__ if isinstance(fn.__builtins__, dict) else builtins.__dict__
+        for name in names:
+            if name in g:
+                return None
+            v = b.get(name, _MISSING)
+            if v is _MISSING or getattr(v, "__module__", None) != "builtins":
+                return None
+        static = _code_digest(fn.__code__, self._code_digests, self._keep)
+        code = _sha256(b"cL" + static + "\x00".join(names).encode())
+        digest = _sha256(_DIGEST_SEED + _CODE_LABEL + code.digest()).hexdigest()
+        return Fingerprint(digest=digest, parts={"code": code.hexdigest()}, warnings=())
+
+    # ---------------------------------------------------------------- graph walk (Tarjan's SCC)
+
+    def _walk(self, fn: types.FunctionType) -> _Node:
+        """Build every node reachable from ``fn`` (a worklist, so deep call chains need no deep
+        recursion), then finish their strongly connected components."""
+        root = _Node(fn)
+        self._nodes[id(fn)] = root
+        self._created.append(root)
+        pending = self._pending
+        pending.append(root)
+        while pending:
+            node = pending.pop()
+            if isinstance(node.obj, type):
+                self._build_class(node, node.obj)
+            else:
+                self._build_function(node, node.obj)
+        self._components(root)
+        return root
+
+    def _ref(self, obj: Any, out: _Out, node: _Node) -> _Node:
+        """Refer to the project function or class ``obj`` from ``node`` (built later if new)."""
+        child = self._nodes.get(id(obj))
+        if child is None:
+            child = self._nodes[id(obj)] = _Node(obj)
+            self._created.append(child)
+            self._pending.append(child)
+        node.children.add(child)
+        out.node(child)
+        return child
+
+    def _components(self, root: _Node) -> None:
+        """Tarjan's algorithm, iterative, over the unfinished nodes reachable from ``root``.
+
+        Components come out callees first, so every node outside a component is finished (has its
+        digest) when the component is.
+        """
+        counter = 0
+        stack: list[_Node] = []
+        root.index = root.low = counter
+        counter += 1
+        root.on_stack = True
+        stack.append(root)
+        calls = [(root, iter(root.children))]
+        while calls:
+            v, children = calls[-1]
+            for w in children:
+                if w.digest:
+                    continue  # finished: by an earlier walk, or in a component already done
+                if w.index < 0:
+                    w.index = w.low = counter
+                    counter += 1
+                    w.on_stack = True
+                    stack.append(w)
+                    calls.append((w, iter(w.children)))
+                    break
+                if w.on_stack:
+                    v.low = min(v.low, w.index)
+            else:
+                calls.pop()
+                if calls:
+                    u = calls[-1][0]
+                    u.low = min(u.low, v.low)
+                if v.low == v.index:
+                    members = []
+                    while True:
+                        n = stack.pop()
+                        n.on_stack = False
+                        members.append(n)
+                        if n is v:
+                            break
+                    self._finish_component(members)
+
+    def _finish_component(self, members: list[_Node]) -> None:
+        if len(members) == 1 and members[0] not in members[0].children:
+            node = members[0]
+            node.rendered = [_render(enc, _final) for _, _, _, enc, _ in node.items]
+            node.digest = _sha256(b"A" + b"".join(
+                [item[2] + r for item, r in zip(node.items, node.rendered)])).digest()
+            return
+        # A cycle. Inside the component, references are by label; each member's digest is derived
+        # from the whole component, so it does not depend on which member the walk entered first.
+        inside = {id(m) for m in members}
+
+        def resolve(n: _Node) -> bytes:
+            return b"R" + _e_str(_label(n)) if id(n) in inside else b"H" + n.digest
+
+        locals_ = [(m, _sha256(_local(m, resolve)).digest()) for m in members]
+        pairs = sorted([_e_str(_label(m)) + h for m, h in locals_])
+        component = _sha256(b"S" + _u64(len(pairs)) + b"".join(pairs)).digest()
+        for m, h in locals_:
+            m.digest = _sha256(b"Y" + component + _e_str(_label(m)) + h).digest()
+
+    def _rollback(self) -> None:
+        """Forget the unfinished nodes of a walk that raised, so a later call starts clean."""
+        for n in self._created:
+            if not n.digest:
+                self._nodes.pop(id(n.obj), None)
+        self._pending.clear()
+        self._active.clear()
+
+    def _is_project(self, module: Any) -> bool:
+        hit = self._project.get(module)
+        if hit is None:
+            hit = isinstance(module, str) and bool(self._is_project_module(module))
+            self._project[module] = hit
+        return hit
+
+    # ---------------------------------------------------------------- functions and classes
+
+    def _names_of(self, code: types.CodeType) -> tuple[str, ...]:
+        """Every name the code and its nested code read: globals, attributes, imported modules."""
+        hit = self._code_names.get(id(code))
+        if hit is not None:
+            return hit[1]
+        for k in code.co_consts:
+            if type(k) is types.CodeType:
+                break
+        else:  # no nested code: co_names has no duplicates
+            return tuple(sorted(code.co_names))
+        names: set[str] = set()
+        todo = [code]
+        while todo:
+            c = todo.pop()
+            names.update(c.co_names)
+            todo.extend([k for k in c.co_consts if type(k) is types.CodeType])
+        result = tuple(sorted(names))
+        self._code_names[id(code)] = (code, result)
+        return result
+
+    def _imports_in(self, code: types.CodeType) -> tuple[tuple[str, int], ...]:
+        """(module name, relative level) of every ``import`` in the code and nested code."""
+        hit = self._code_imports.get(id(code))
+        if hit is not None:
+            return hit[1]
+        if _IMPORT_NAME not in code.co_code[::2] and not any(
+                type(k) is types.CodeType for k in code.co_consts):
+            return ()
+        found: set[tuple[str, int]] = set()
+        todo = [code]
+        while todo:
+            c = todo.pop()
+            todo.extend([k for k in c.co_consts if type(k) is types.CodeType])
+            if _IMPORT_NAME not in c.co_code[::2]:
+                continue
+            decoded = _decode(c)[0]
+            for i, (op, arg, _, _) in enumerate(decoded):
+                if op == _IMPORT_NAME:
+                    level = 0  # pushed two instructions before: level, fromlist, IMPORT_NAME
+                    if i >= 2:
+                        prev, prev_arg = decoded[i - 2][0], decoded[i - 2][1]
+                        if prev == _LOAD_CONST and prev_arg < len(c.co_consts):
+                            value = c.co_consts[prev_arg]
+                            level = value if type(value) is int else 0
+                        elif prev == _LOAD_SMALL_INT:
+                            level = prev_arg
+                    found.add((c.co_names[arg], level))
+        result = tuple(sorted(found))
+        self._code_imports[id(code)] = (code, result)
+        return result
+
+    def _import_items(self, node: _Node, fn: types.FunctionType) -> None:
+        """Modules imported inside the function are not globals: look them up in sys.modules."""
+        g = fn.__globals__
+        imports = self._imports_in(fn.__code__)
+        for name, level in imports:
+            if level:
+                package = g.get("__package__") or ""
+                parts = package.split(".") if package else []
+                if level - 1 > len(parts):
+                    continue
+                base = ".".join(parts[:len(parts) - (level - 1)])
+                name = f"{base}.{name}" if base and name else (base or name)
+            if not name:
+                continue
+            where = f"module '{name}' imported inside the function"
+            out = _Out()
+            module = sys.modules.get(name)
+            if isinstance(module, types.ModuleType):
+                label = self._module(module, out, node, where, 0)
+            else:  # not imported yet: a distribution can still be named and versioned
+                version, phrase = self._version(name)
+                out.buf += b"M" + _e_str(name) + version
+                label = f"module:{name}"
+                if self._is_project(name) or phrase is not None:
+                    self._bad(out, node, where, phrase or "a project module not loaded yet")
+            node.items.append((b"i", name, b"i" + _e_str(name), out.finish(), label))
+
+    def _build_function(self, node: _Node, fn: types.FunctionType) -> None:
+        code = fn.__code__
+        items = node.items
+        names = node.names = self._names_of(code)  # also: what it may reach in project modules
+        out = _Out()
+        out.buf += b"F" + _code_digest(code, self._code_digests, self._keep)
+        defaults = fn.__defaults__
+        if defaults:
+            params = code.co_varnames[:code.co_argcount]
+            first = len(params) - len(defaults)
+            out.buf += b"(" + _u64(len(defaults))
+            for i, value in enumerate(defaults):
+                self._enc(value, out, node, f"default of parameter '{params[first + i]}'", 0)
+        else:
+            out.buf += b"N"
+        kwdefaults = fn.__kwdefaults__
+        if kwdefaults:
+            out.buf += b"{" + _u64(len(kwdefaults))
+            for name in sorted(kwdefaults):
+                out.buf += _e_str(name)
+                self._enc(kwdefaults[name], out, node, f"default of parameter '{name}'", 0)
+        else:
+            out.buf += b"N"
+        items.append((b"c", "", b"c", out.finish(), None))
+        closure = fn.__closure__
+        if closure:
+            for name, cell in zip(code.co_freevars, closure):
+                out = _Out()
+                try:
+                    value = cell.cell_contents
+                except ValueError:
+                    out.buf += b"\x00"  # an empty cell (a variable not assigned yet)
+                else:
+                    self._enc(value, out, node, f"closure variable '{name}'", 0)
+                items.append((b"v", name, b"v" + _e_str(name), out.finish(), None))
+        if names:
+            g = fn.__globals__
+            b = fn.__builtins__ if isinstance(fn.__builtins__, dict) else builtins.__dict__
+            for name in names:
+                if name in g:
+                    value = g[name]
+                elif name in b:
+                    value = b[name]
+                else:
+                    continue  # an attribute name, or a global not defined (yet)
+                out = _Out()
+                refers = self._enc(value, out, node, f"global '{name}'", 0)
+                items.append((b"g", name, b"g" + _e_str(name), out.finish(), refers))
+            self._import_items(node, fn)
+
+    def _build_class(self, node: _Node, cls: type) -> None:
+        out = _Out()
+        out.buf += b"K" + _e_str(cls.__qualname__)
+        meta = type(cls)
+        self._enc(None if meta is type else meta, out, node, "metaclass", 0)
+        self._enc(cls.__bases__, out, node, "base classes", 0)
+        node.items.append((b"k", "", b"k", out.finish(), None))
+        ns = vars(cls)
+        skip: frozenset[str] | set[str] = _SKIP_CLASS_ATTRS
+        if isinstance(cls, enum.EnumMeta):
+            members = list(cls.__members__.items())  # definition order, aliases included
+            out = _Out()
+            out.buf += b"(" + _u64(len(members))
+            for name, member in members:
+                out.buf += _e_str(name)
+                self._enc(member._value_, out, node, f"value of member '{name}'", 0)
+            node.items.append((b"m", "", b"m", out.finish(), None))
+            skip = _SKIP_CLASS_ATTRS | _ENUM_INTERNALS | set(cls.__members__)
+        for name in sorted(ns):
+            if name in skip:
+                continue
+            out = _Out()
+            self._enc_class_attr(ns[name], out, node, f"class attribute '{name}'")
+            node.items.append((b"a", name, b"a" + _e_str(name), out.finish(), None))
+
+    def _enc_class_attr(self, value: Any, out: _Out, node: _Node, where: str) -> None:
+        t = type(value)
+        if t is types.FunctionType:
+            module = value.__module__
+            if module is None or self._is_project(module) or module not in sys.modules:
+                # Methods, also ones made by exec (dataclass __init__, NamedTuple __new__).
+                self._ref(value, out, node)
+                return
+        elif t is staticmethod or t is classmethod:
+            out.buf += b"@s" if t is staticmethod else b"@c"
+            self._enc_class_attr(value.__func__, out, node, where)
+            return
+        elif t is property:
+            out.buf += b"@p"
+            for f in (value.fget, value.fset, value.fdel):
+                self._enc_class_attr(f, out, node, where)
+            return
+        elif t is functools.cached_property:
+            out.buf += b"@a" + _e_str(str(value.attrname))
+            self._enc_class_attr(value.func, out, node, where)
+            return
+        elif t is _MEMBER_DESCRIPTOR or t is _GETSET_DESCRIPTOR:
+            out.buf += b"@d" + _e_str(value.__name__)  # slots and __dict__: derived from __slots__
+            return
+        self._enc(value, out, node, where, 0)
+
+    # ---------------------------------------------------------------- assembly
+
+    def _assemble(self, root: _Node, asset: str) -> Fingerprint:
+        """The parts of ``root`` (its own components, every helper it reaches) and their digest."""
+        raw: dict[str, bytes] = {}  # label -> 32-byte digest
+        reached: list[_Node] = []  # includes the root when it reaches itself (recursion)
+        labels: dict[int, str] = {}
+        if root.children:
+            seen: set[int] = set()
+            todo = list(root.children)
+            while todo:
+                n = todo.pop()
+                if id(n) not in seen:
+                    seen.add(id(n))
+                    reached.append(n)
+                    todo.extend(n.children)
+            # Two distinct helpers with one label (a functools.wraps wrapper and the function it
+            # wraps) are told apart by digest order.
+            by_label: dict[str, list[_Node]] = {}
+            for n in reached:
+                by_label.setdefault(_label(n), []).append(n)
+            for label, nodes in by_label.items():
+                if len(nodes) > 1:
+                    nodes.sort(key=lambda n: n.digest)
+                for i, n in enumerate(nodes):
+                    part = f"helper:{label}" if i == 0 else f"helper:{label}#{i + 1}"
+                    labels[id(n)] = part
+                    raw[part] = n.digest
+        bindings = []
+        label_bytes = self._label_bytes
+        rendered = root.rendered or [_render(item[3], _final) for item in root.items]
+        for (section, key, head, _, refers), body in zip(root.items, rendered):
+            if section == b"c":
+                label = "code"
+            elif section == b"v":
+                label = f"closure:{key}"
+            elif type(refers) is _Node:
+                label = labels[id(refers)]
+                bindings.append(head + (label_bytes.get(label) or self._encode_label(label)))
+                continue
+            else:
+                label = f"global:{key}" if refers is None else refers
+                bindings.append(head + (label_bytes.get(label) or self._encode_label(label)))
+            body = section + body
+            digest = self._part_digests.get(body)  # values and modules many assets share: hash once
+            if digest is None:
+                digest = _sha256(body).digest()
+                if len(body) < 512:
+                    self._part_digests[body] = digest
+            while raw.get(label, digest) != digest:  # not in practice: labels name distinct things
+                label += "#"
+            raw[label] = digest
+        if bindings:
+            # Which name is bound to what: swapping two helpers between two names changes no other
+            # part.
+            raw["names"] = _sha256(b"".join(bindings)).digest()
+        order = sorted(raw)
+        body = [(label_bytes.get(label) or self._encode_label(label)) + raw[label]
+                for label in order]
+        digest = _sha256(_DIGEST_SEED + b"".join(body)).hexdigest()
+        parts = {label: raw[label].hex() for label in order}
+        warnings: set[str] = set()
+        for n in [root, *[r for r in reached if r is not root]]:
+            if n.bad:
+                helper = "" if n is root else f" of helper '{labels[id(n)][7:]}'"
+                for where, phrases in n.bad.items():
+                    warnings.add(
+                        f"asset '{asset}': {where}{helper} ({'; '.join(sorted(phrases))}) cannot "
+                        f"be fingerprinted; changes to it will not rebuild '{asset}' — pass "
+                        f"code_version=... to @asset, or declare the data as a source")
+        return Fingerprint(digest=digest, parts=parts, warnings=tuple(sorted(warnings)))
+
+    def _encode_label(self, label: str) -> bytes:
+        enc = self._label_bytes[label] = _e_str(label)
+        return enc
+
+
+_DIGEST_SEED = _e_bytes(b"assetbuild-fingerprint") + _e_int(FINGERPRINT_VERSION)
+_CODE_LABEL = _e_str("code")
