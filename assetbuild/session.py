@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .definitions import AssetContext, AssetDef, SourceDef
-from .errors import DefinitionError, StoreError, ValueNotFound
+from .errors import DefinitionError, PluginError, StoreError, ValueNotFound
 from .graph import Graph, resolve, select
 from .keys import KeyParts, short
 from .loader import Loaded, ProjectImports, load_assetfile
@@ -177,6 +177,16 @@ def _scheduler(project: Project, store: Any, *, record: bool, on_result: Any = N
                      on_result=on_result, warn=project.reporter.warn)
 
 
+def _call_hook(caller: Any, **kwargs: Any) -> Any:
+    """Call a lifecycle hook; a plugin that raises becomes a PluginError naming the hook."""
+    try:
+        return caller(**kwargs)
+    except Exception as e:  # noqa: BLE001 - plugin code: report it, with the traceback under -v
+        plugins = ", ".join(impl.plugin_name for impl in caller.get_hookimpls())
+        raise PluginError(f"a plugin failed in the {caller.name} hook ({plugins}): "
+                          f"{type(e).__name__}: {e}") from e
+
+
 def _open_store(project: Project, *, readonly: bool) -> Any:
     from .store import LmdbStore
 
@@ -203,19 +213,20 @@ def build(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "
                 store.acquire_lock(on_wait=lambda: rep.warn(
                     f"another build is using {project.cache_dir}; waiting for it to finish"))
             hook = project.plugin_manager.hook
-            hook.before_build(project_dir=str(project.project_dir), assets=list(plan), dry_run=dry_run)
+            _call_hook(hook.before_build, project_dir=str(project.project_dir), assets=list(plan),
+                       dry_run=dry_run)
             observe = bool(hook.after_asset.get_hookimpls())
 
             def on_result(r: Any) -> None:
                 rep.asset_finished(r, dry_run=dry_run)
                 if observe:
-                    hook.after_asset(result=r)
+                    _call_hook(hook.after_asset, result=r)
 
             rep.build_started(plan, dry_run)
             sched = _scheduler(project, store, record=not dry_run, on_result=on_result)
             result = sched.build(plan, force=force, keep_going=keep_going, dry_run=dry_run)
             rep.build_finished(result)
-            hook.after_build(result=result)
+            _call_hook(hook.after_build, result=result)
             return result
         finally:
             store.close()

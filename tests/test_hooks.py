@@ -171,3 +171,17 @@ def test_entry_point_scan_agrees_with_importlib_metadata():
     ours = {(name, value) for name, value, _ in entry_points(ENTRY_POINT_GROUP)}
     assert ours == {(ep.name, ep.value) for ep in reference(group=ENTRY_POINT_GROUP)}
     assert {(n, v) for n, v, _ in entry_points("console_scripts")} >= {("assetbuild", "assetbuild.cli:main")}
+
+
+def test_a_failing_hook_is_a_plugin_error_and_finished_work_is_kept(project, pm):
+    class Broken:
+        @hookimpl
+        def after_asset(self, result):
+            if result.asset == "b":
+                raise RuntimeError("observer crashed")
+
+    pm.register(Broken(), name="broken-observer")
+    _two_assets(project)
+    with pytest.raises(PluginError, match=r"after_asset hook \(broken-observer\).*observer crashed"):
+        project.build(plugin_manager=pm)
+    assert project.build().names("cached") == ["a", "b"]  # both were recorded before the hook ran
