@@ -27,6 +27,9 @@ def why_run(parts: KeyParts, head: Any | None, sources: set[str] | frozenset[str
     return tuple(reasons)
 
 
+_CACHED = Decision("cached")  # the common verdict: one shared (frozen) instance
+
+
 def decide(*, parts: KeyParts, head: Any | None, trace: Any | None, blob_present: bool,
            path_state: str | None, path: str | None, force: bool,
            sources: set[str] | frozenset[str] = frozenset()) -> Decision:
@@ -46,4 +49,4 @@ def decide(*, parts: KeyParts, head: Any | None, trace: Any | None, blob_present
         return Decision("restore", (Reason("output-missing", f"{path} is missing"),))
     if path_state == "modified":
         return Decision("restore", (Reason("output-modified", f"{path} was changed outside assetbuild"),))
-    return Decision("cached")
+    return _CACHED

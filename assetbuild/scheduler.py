@@ -61,6 +61,7 @@ class Scheduler:
         self._consumers: dict[str, int] = {}
         self._repaired: set[str] = set()
         self._results: dict[str, AssetResult] = {}
+        self._io_tags = {n: f"{m.name}@{m.version}" for n, m in io_managers.items()}  # enters keys
 
     # --- public ------------------------------------------------------------------------------
 
@@ -137,10 +138,9 @@ class Scheduler:
         inputs = self._input_versions(name)
         if inputs is None:
             return None
-        io = self.io[adef.io]
         code, code_parts = self.fingerprint(name)
         unknown = [up for up, dv in inputs if dv is None]
-        parts = KeyParts(code, code_parts, inputs, f"{io.name}@{io.version}", adef.path)  # type: ignore[arg-type]
+        parts = KeyParts(code, code_parts, inputs, self._io_tags[adef.io], adef.path)  # type: ignore[arg-type]
         head = self.store.get_head(name)
         if unknown:  # dry run: an upstream will rebuild, so this key is not known yet
             names = ", ".join(unknown)
@@ -255,7 +255,7 @@ class Scheduler:
             return self._cannot_write(name, adef, key, e, t0)
         now = time.time_ns()
         metadata_json = _metadata_json(produced.metadata)
-        trace = Trace(produced.data_version, produced.digest, f"{io.name}@{io.version}",
+        trace = Trace(produced.data_version, produced.digest, self._io_tags[adef.io],
                       len(produced.data), produced.duration_s, now, metadata_json)
         self.store.put_trace(key, trace)
         self._put_head(name, key, parts, trace, sig, now=now)
