@@ -124,6 +124,10 @@ def _params_of(fn: Callable[..., Any], file: str, line: int) -> tuple[tuple[str,
     code = getattr(fn, "__code__", None)
     if code is None:
         raise DefinitionError(f"@asset needs a plain function, got {fn!r}", file=file, line=line)
+    if code.co_flags & 0x2A0:  # CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR
+        kind = "an async function" if code.co_flags & 0x280 else "a generator function"
+        raise DefinitionError(f"asset {fn.__name__!r} is {kind}; an asset returns its value "
+                              "(collect it into a list first)", file=file, line=line)
     if code.co_flags & 0x0C:  # CO_VARARGS | CO_VARKEYWORDS
         raise DefinitionError(f"asset {fn.__name__!r}: *args/**kwargs cannot be bound to assets; "
                               "name each input", file=file, line=line)

@@ -84,3 +84,15 @@ def test_output_carries_metadata_and_version():
     assert (o.value, o.metadata, o.data_version) == ([1], {"n": 1}, "v1")
     with pytest.raises(TypeError):
         Output(1, data_version=3)
+
+
+def test_generator_and_async_functions_are_refused():
+    with pytest.raises(DefinitionError, match="generator function"):
+        @asset
+        def rows():
+            yield 1
+
+    with pytest.raises(DefinitionError, match="async function"):
+        @asset
+        async def fetch():
+            return 1
