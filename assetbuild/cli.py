@@ -98,7 +98,8 @@ def _handle_errors(f: Callable[..., Any]) -> Callable[..., Any]:
         from .errors import AssetbuildError, DefinitionError
 
         ctx = click.get_current_context()
-        verbose = _merged(ctx, {"verbose": kwargs.get("verbose")}).get("verbose")
+        opts = _merged(ctx, {"verbose": kwargs.get("verbose"), "as_json": kwargs.get("as_json")})
+        verbose = opts.get("verbose")
         try:
             return f(*args, **kwargs)
         except AssetbuildError as e:
@@ -115,6 +116,11 @@ def _handle_errors(f: Callable[..., Any]) -> Callable[..., Any]:
 
                 click.echo("".join(traceback.format_exception(e.__cause__)).rstrip(), err=True)
             click.echo(f"assetbuild: error: {msg}", err=True)
+            if opts.get("as_json"):  # a consumer of --json always gets one document
+                doc: dict[str, Any] = {"ok": False, "error": msg}
+                if ctx.command.name == "build":
+                    doc["results"] = []
+                click.echo(json.dumps(doc))
             ctx.exit(e.exit_status)
         except KeyboardInterrupt:
             click.echo("assetbuild: interrupted; finished work was recorded, the rest will run next time",

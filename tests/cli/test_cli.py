@@ -232,3 +232,13 @@ def test_relocated_project_runs_nothing(proj, tmp_path_factory):
     time.sleep(0.01)
     r = cli("--json", cwd=moved)
     assert [e["status"] for e in json.loads(r.stdout)["results"]] == ["cached", "cached"]
+
+
+def test_json_mode_prints_a_document_even_for_errors(tmp_path):
+    (tmp_path / "AssetFile").write_text("from assetbuild import asset\n\n@asset\ndef a(missing):\n    return 1\n")
+    r = cli("--json", cwd=tmp_path)
+    assert r.returncode == 2
+    doc = json.loads(r.stdout)
+    assert doc["ok"] is False and doc["results"] == [] and "names no asset" in doc["error"]
+    r = cli("status", "--json", cwd=tmp_path)
+    assert r.returncode == 2 and json.loads(r.stdout)["ok"] is False
