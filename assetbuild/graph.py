@@ -8,7 +8,6 @@ anything else is a definition error.
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -52,6 +51,8 @@ class Graph:
 
 
 def _suggest(name: str, choices: Iterable[str]) -> str:
+    import difflib  # only on the error path
+
     close = difflib.get_close_matches(name, list(choices), n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
