@@ -28,7 +28,7 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "build": "session", "status": "session", "why": "session", "load_value": "session",
-    "list_assets": "session", "describe_graph": "session", "clean": "session",
+    "list_assets": "session", "describe_graph": "session", "clean": "session", "functions": "session",
     "open_project": "session",
     "hookimpl": "hookspecs", "hookspec": "hookspecs",
     "get_plugin_manager": "plugins",

@@ -309,6 +309,13 @@ def list_assets(*, project_dir: str | os.PathLike[str] = ".", assetfile: str | N
         return _describe(project.graph)
 
 
+def functions(*, project_dir: str | os.PathLike[str] = ".", assetfile: str | None = None
+              ) -> dict[str, Any]:
+    """The plain function behind every asset, by name: for unit tests (``functions()["inc"](1) == 2``)."""
+    with open_project(project_dir, assetfile=assetfile) as project:
+        return {name: project.graph.nodes[name].fn for name in project.graph.order}  # type: ignore[union-attr]
+
+
 def _describe(graph: Graph) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for name in graph.sources:
@@ -360,5 +367,5 @@ def clean(*, project_dir: str | os.PathLike[str] = ".", cache_dir: str | os.Path
     return cache
 
 
-__all__ = ["build", "status", "why", "load_value", "list_assets", "describe_graph", "clean",
+__all__ = ["build", "status", "why", "load_value", "list_assets", "describe_graph", "clean", "functions",
            "open_project", "Project", "resolve_cache_dir", "KeyParts", "Reason", "short"]

@@ -89,3 +89,17 @@ def test_load_error_points_at_the_user_line(project):
         project.build()
     assert ei.value.file.endswith("lib.py") and ei.value.line == 2
     assert "RuntimeError: bad config" in str(ei.value) and "Traceback" in ei.value.detail
+
+
+def test_asset_functions_can_be_unit_tested(project):
+    project.write("lib.py", "def step(x):\n    return x + 1\n")
+    project.assetfile("""
+from lib import step
+
+@asset
+def inc(x=0):
+    return step(x)
+""")
+    fns = assetbuild.functions(project_dir=project.root)
+    assert list(fns) == ["inc"] and fns["inc"](1) == 2
+    assert not (project.root / ".assetbuild").exists()  # nothing built, nothing written
