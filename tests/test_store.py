@@ -3,6 +3,7 @@ records, damaged index files, format versions, stale readers, concurrent opens."
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -443,9 +444,10 @@ def _popen_py(code: str, *args: str) -> subprocess.Popen[str]:
                             text=True, env=env)
 
 
-def test_stale_reader_of_a_killed_process_is_cleared_and_the_file_stays_small(tmp_path):
-    """notes §1.4: a SIGKILLed reader's slot pins old pages while another process keeps the
-    environment open; reader_check() at open clears it, so repeated updates reuse pages."""
+@contextlib.contextmanager
+def _a_dead_reader(tmp_path):
+    """A store with one record, a live process holding the environment open, and a reader that
+    was SIGKILLed in the middle of a read transaction (its slot is left in the lock table)."""
     with LmdbStore(tmp_path) as s:
         s.put_trace("ab" * 32, trace(0, "x" * 50_000))
         s.flush()
@@ -457,16 +459,7 @@ def test_stale_reader_of_a_killed_process_is_cleared_and_the_file_stays_small(tm
         assert reader.stdout.readline().strip() == "reading"
         os.kill(reader.pid, signal.SIGKILL)
         reader.wait()
-        with LmdbStore(tmp_path) as s:
-            assert reader.pid not in _reader_pids(s._env)  # the open cleared the dead reader's slot
-            start = s.file_size()
-            for i in range(200):
-                s.put_trace("ab" * 32, trace(i, "x" * 50_000))
-                s.flush()
-            end = s.file_size()
-        # Pinned pages would add ~50 KB per update (10 MB); reused pages keep it within a few.
-        print(f"\nwith reader_check: {start} -> {end} bytes")
-        assert end - start < 1 << 20, (start, end)
+        yield reader.pid
     finally:
         for p in (holder, reader):
             if p is not None and p.poll() is None:
@@ -476,19 +469,24 @@ def test_stale_reader_of_a_killed_process_is_cleared_and_the_file_stays_small(tm
                 p.stdout.close()
 
 
+def test_stale_reader_of_a_killed_process_is_cleared_and_the_file_stays_small(tmp_path):
+    """notes §1.4: a SIGKILLed reader's slot pins old pages while another process keeps the
+    environment open; reader_check() at open clears it, so repeated updates reuse pages."""
+    with _a_dead_reader(tmp_path) as dead_pid, LmdbStore(tmp_path) as s:
+        assert dead_pid not in _reader_pids(s._env)  # the open cleared the dead reader's slot
+        start = s.file_size()
+        for i in range(200):
+            s.put_trace("ab" * 32, trace(i, "x" * 50_000))
+            s.flush()
+        end = s.file_size()
+    # Pinned pages would add ~50 KB per update (10 MB); reused pages keep it within a few.
+    print(f"\nwith reader_check: {start} -> {end} bytes")
+    assert end - start < 1 << 20, (start, end)
+
+
 def test_stale_reader_premise_without_reader_check(tmp_path):
     """The control for the test above: without reader_check() the same updates do grow the file."""
-    with LmdbStore(tmp_path) as s:
-        s.put_trace("ab" * 32, trace(0, "x" * 50_000))
-        s.flush()
-    holder = _popen_py(HOLDER, str(tmp_path))
-    reader = None
-    try:
-        assert holder.stdout.readline().strip() == "ready"
-        reader = _popen_py(STALE_READER, str(tmp_path))
-        assert reader.stdout.readline().strip() == "reading"
-        os.kill(reader.pid, signal.SIGKILL)
-        reader.wait()
+    with _a_dead_reader(tmp_path):
         env = lmdb.open(str(tmp_path / "db"), max_dbs=10, map_size=1 << 30)
         try:
             db = env.open_db(b"traces")
@@ -499,15 +497,8 @@ def test_stale_reader_premise_without_reader_check(tmp_path):
             grown = os.path.getsize(tmp_path / "db" / "data.mdb") - start
         finally:
             env.close()
-        print(f"\nwithout reader_check: grew {grown} bytes")
-        assert grown > 2 << 20, grown
-    finally:
-        for p in (holder, reader):
-            if p is not None and p.poll() is None:
-                p.kill()
-                p.wait()
-            if p is not None:
-                p.stdout.close()
+    print(f"\nwithout reader_check: grew {grown} bytes")
+    assert grown > 2 << 20, grown
 
 
 RACER = """
