@@ -27,11 +27,6 @@ class Graph:
     inputs: dict[str, tuple[tuple[str | None, str], ...]]
     order: list[str]  # assets only, dependencies first
     wants_context: set[str] = field(default_factory=set)
-    _downstream: dict[str, list[str]] | None = None
-
-    @property
-    def assets(self) -> list[str]:
-        return self.order
 
     @property
     def sources(self) -> list[str]:
@@ -39,15 +34,6 @@ class Graph:
 
     def upstream(self, name: str) -> list[str]:
         return [u for _, u in self.inputs.get(name, ())]
-
-    def downstream(self, name: str) -> list[str]:
-        if self._downstream is None:
-            down: dict[str, list[str]] = {n: [] for n in self.nodes}
-            for a in self.order:
-                for _, u in self.inputs[a]:
-                    down[u].append(a)
-            self._downstream = down
-        return self._downstream.get(name, [])
 
 
 def _suggest(name: str, choices: Iterable[str]) -> str:

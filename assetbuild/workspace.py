@@ -131,8 +131,6 @@ class Workspace:
             h.update(rel.encode("utf-8", "surrogateescape") + b"\0" + d.encode() + b"\n")
         return h.hexdigest()
 
-    def forget(self, rel: str) -> None:
-        self._memo.pop(rel, None)
 
     # --- path outputs ------------------------------------------------------------------------
 
