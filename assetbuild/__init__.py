@@ -30,6 +30,8 @@ _LAZY = {
     "build": "session", "status": "session", "why": "session", "load_value": "session",
     "list_assets": "session", "describe_graph": "session", "clean": "session", "functions": "session",
     "open_project": "session",
+    "cache_stats": "session", "gc": "session", "verify": "session", "export_cache": "session",
+    "import_cache": "session",
     "hookimpl": "hookspecs", "hookspec": "hookspecs",
     "get_plugin_manager": "plugins",
     "AssetbuildError": "errors", "DefinitionError": "errors", "CycleError": "errors",

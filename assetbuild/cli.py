@@ -344,6 +344,201 @@ def clean(ctx: click.Context, yes: bool, **local: Any) -> None:
     click.echo(f"deleted {cache}")
 
 
+# --- assetbuild cache ... ----------------------------------------------------------------------
+
+def _mib(n: int) -> str:
+    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n} B"
+
+
+def _size_arg(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
+    if value is None:
+        return None
+    from .cache import parse_size
+
+    try:
+        return parse_size(value)
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from None
+
+
+@cli.group(epilog="""\b
+Examples:
+  assetbuild cache stats
+  assetbuild cache gc --max-size 2G --older-than 30
+  assetbuild cache verify
+  assetbuild cache export cache.tar          # on the job that built
+  assetbuild cache import cache.tar          # on a fresh checkout, then: assetbuild
+""")
+def cache() -> None:
+    """Look after the cache directory (.assetbuild, or --cache-dir / ASSETBUILD_CACHE_DIR).
+
+    Keys contain no paths, so a CI cache that saves and restores this directory (e.g.
+    actions/cache) carries every output to the next job; gc bounds its size. For CI systems that
+    keep files rather than directories, export and import an archive.
+    """
+
+
+@cache.command(name="stats")
+@_common
+@_json_option
+@click.pass_context
+@_handle_errors
+def cache_stats(ctx: click.Context, **local: Any) -> None:
+    """Entries, bytes and the hit rate of the last build. Writes nothing."""
+    from . import session
+
+    opts = _merged(ctx, local)
+    rep = _setup(opts, json_mode=bool(opts.get("as_json")))
+    st = session.cache_stats(cache_dir=opts.get("cache_dir"), reporter=rep)
+    if opts.get("as_json"):
+        click.echo(json.dumps(st))
+        return
+    click.echo(f"cache       {st['cache_dir']}")
+    click.echo(f"entries     {st['entries']} ({st['latest_entries']} latest of {st['assets']} assets, "
+               f"{st['older_entries']} older)")
+    click.echo(f"outputs     {_mib(st['output_bytes'])} in {st['blobs']} blobs "
+               f"({_mib(st['inline_bytes'])} inline, {_mib(st['file_bytes'])} in {st['file_blobs']} files)")
+    click.echo(f"on disk     {_mib(st['disk_bytes'])} (index {_mib(st['index_bytes'])})"
+               + (f"; {st['temp_files']} temp file(s) for gc" if st["temp_files"] else ""))
+    lb = st["last_build"]
+    if lb:
+        rate = "n/a" if lb["hit_rate"] is None else f"{lb['hit_rate']:.0%}"
+        click.echo(f"last build  {lb['assets']} assets: {lb['built']} built, {lb['cached']} cached, "
+                   f"{lb['restored']} restored, {lb['failed']} failed, {lb['skipped']} skipped; hit rate {rate}")
+    else:
+        click.echo("last build  none recorded")
+
+
+@cache.command(name="gc")
+@_common
+@click.option("--max-size", metavar="SIZE", callback=_size_arg,
+              help="Drop least recently used entries until the stored outputs fit in SIZE "
+                   "(bytes, or 500M, 2G: powers of 1024).")
+@click.option("--older-than", metavar="DAYS", type=click.FloatRange(min=0),
+              help="Drop entries not used for DAYS days.")
+@click.option("-n", "--dry-run", "gc_dry_run", is_flag=True, help="Say what would be dropped; change nothing.")
+@_json_option
+@click.pass_context
+@_handle_errors
+def cache_gc(ctx: click.Context, max_size: int | None, older_than: float | None, gc_dry_run: bool,
+             **local: Any) -> None:
+    """Drop old outputs, keeping every asset's latest build; reclaim the disk space.
+
+    An entry that is some asset's latest build is always kept. Others are dropped least recently
+    used first (used = last the latest build of its asset, or built). Always swept: blobs nothing
+    refers to and temp files left by a killed build. The index is then compacted (LMDB keeps
+    freed pages otherwise). Takes the build lock: waits for a running build.
+    """
+    from . import session
+
+    opts = _merged(ctx, local)
+    rep = _setup(opts, json_mode=bool(opts.get("as_json")))
+    r = session.gc(max_size=max_size, older_than_days=older_than, dry_run=gc_dry_run,
+                   cache_dir=opts.get("cache_dir"), reporter=rep)
+    if opts.get("as_json"):
+        click.echo(json.dumps(r.to_json()))
+        return
+    verb = "would drop" if r.dry_run else "dropped"
+    click.echo(f"{verb} {r.entries_dropped} of {r.entries_before} entries and {r.blobs_dropped} blobs "
+               f"({_mib(r.output_bytes_freed)} of {_mib(r.output_bytes_before)} outputs)"
+               + (f", {r.temp_files} temp file(s)" if r.temp_files else "")
+               + (f", {len(r.leftover_dirs)} leftover dir(s)" if r.leftover_dirs else ""))
+    click.echo(f"on disk: {_mib(r.disk_bytes_before)} -> {_mib(r.disk_bytes_after)}"
+               + ("" if r.dry_run else f" (index {_mib(r.index_bytes_before)} -> {_mib(r.index_bytes_after)})"))
+
+
+@cache.command(name="verify")
+@_common
+@_json_option
+@click.pass_context
+@_handle_errors
+def cache_verify(ctx: click.Context, **local: Any) -> None:
+    """Re-hash every stored output; drop corrupt ones so the next build rebuilds them.
+
+    Exit status 0 if everything verified, 1 if anything was corrupt or missing (it has been
+    dropped: run a build). Takes the build lock.
+    """
+    from . import session
+
+    opts = _merged(ctx, local)
+    rep = _setup(opts, json_mode=bool(opts.get("as_json")))
+    r = session.verify(cache_dir=opts.get("cache_dir"), reporter=rep)
+    if opts.get("as_json"):
+        click.echo(json.dumps(r.to_json()))
+    else:
+        for c in r.corrupt:
+            who = f" (output of {', '.join(c['assets'])})" if c["assets"] else ""
+            click.echo(f"corrupt  {c['digest'][:12]} {c['where']}{who}: dropped")
+        for m in r.missing:
+            who = f" (output of {', '.join(m['assets'])})" if m["assets"] else ""
+            click.echo(f"missing  {m['digest'][:12]}{who}")
+        if r.damaged_records:
+            click.echo(f"damaged  {r.damaged_records} record(s) that do not decode: dropped")
+        click.echo(f"checked {r.blobs_checked} blobs ({_mib(r.bytes_checked)}): "
+                   + ("all verified" if r.ok else f"{len(r.corrupt)} corrupt, {len(r.missing)} missing; "
+                      f"dropped {r.entries_dropped} entries, the next build rebuilds "
+                      f"{', '.join(r.heads_dropped) or 'what needs them'}"))
+    if not r.ok:
+        ctx.exit(1)
+
+
+@cache.command(name="export")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("assets", nargs=-1)
+@_common
+@_json_option
+@click.pass_context
+@_handle_errors
+def cache_export(ctx: click.Context, file: str, assets: tuple[str, ...], **local: Any) -> None:
+    """Write the latest build of ASSETS and everything upstream (default: all) to FILE.
+
+    FILE is a tar archive (gzip if it ends in .gz or .tgz) of the entries and their bytes, with
+    no path of this machine in it: `assetbuild cache import FILE` on another checkout, then a
+    build reuses them.
+    """
+    from . import session
+
+    opts = _merged(ctx, local)
+    rep = _setup(opts, json_mode=bool(opts.get("as_json")))
+    r = session.export_cache(file, assets, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"),
+                             reporter=rep)
+    if opts.get("as_json"):
+        click.echo(json.dumps(r))
+        return
+    click.echo(f"exported {r['entries']} entries, {r['blobs']} blobs ({_mib(r['bytes'])}) to {file}")
+    if r["never_built"]:
+        click.echo(f"not exported (never built): {', '.join(r['never_built'])}")
+
+
+@cache.command(name="import")
+@click.argument("file", type=click.Path(dir_okay=False))
+@_common
+@_json_option
+@click.pass_context
+@_handle_errors
+def cache_import(ctx: click.Context, file: str, **local: Any) -> None:
+    """Add the entries of an archive written by `cache export`, verifying every digest.
+
+    Entries whose bytes are missing or do not verify are skipped with a warning (exit status 1);
+    the heads of assets already built here are kept. Takes the build lock.
+    """
+    from . import session
+
+    opts = _merged(ctx, local)
+    rep = _setup(opts, json_mode=bool(opts.get("as_json")))
+    r = session.import_cache(file, cache_dir=opts.get("cache_dir"), reporter=rep)
+    if opts.get("as_json"):
+        click.echo(json.dumps(r))
+    else:
+        click.echo(f"imported {r['entries']} entries, {r['blobs']} blobs from {file}"
+                   + (f"; skipped {r['skipped']} entries" if r["skipped"] else ""))
+    if r["skipped"] or r["rejected_blobs"]:
+        ctx.exit(1)
+
+
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="assetbuild")

@@ -217,19 +217,35 @@ def build(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "
                        dry_run=dry_run)
             observe = bool(hook.after_asset.get_hookimpls())
 
+            outcomes: dict[str, str] = {}
+
             def on_result(r: Any) -> None:
                 rep.asset_finished(r, dry_run=dry_run)
+                outcomes[r.asset] = r.status
+                if not dry_run and len(outcomes) == len(plan):  # queued with the build's last writes
+                    _record_summary(store, outcomes)
                 if observe:
                     _call_hook(hook.after_asset, result=r)
 
             rep.build_started(plan, dry_run)
             sched = _scheduler(project, store, record=not dry_run, on_result=on_result)
             result = sched.build(plan, force=force, keep_going=keep_going, dry_run=dry_run)
+            if not dry_run:
+                _record_summary(store, {r.asset: r.status for r in result.results})
+                store.flush()  # no-op unless the summary missed the scheduler's last batch
             rep.build_finished(result)
             _call_hook(hook.after_build, result=result)
             return result
         finally:
             store.close()
+
+
+def _record_summary(store: Any, outcomes: dict[str, str]) -> None:
+    """The last build's counts and hit rate for `cache stats`; written only when they changed,
+    so a repeated null build still writes nothing."""
+    from .cache import build_summary
+
+    store.put_build_summary(build_summary(outcomes.values()))
 
 
 def status(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = ".",
@@ -367,5 +383,105 @@ def clean(*, project_dir: str | os.PathLike[str] = ".", cache_dir: str | os.Path
     return cache
 
 
+# --- the cache directory (assetbuild cache ...) ------------------------------------------------
+
+@contextmanager
+def _maintained_store(project_dir: str | os.PathLike[str], cache_dir: str | os.PathLike[str] | None,
+                      reporter: Reporter | None, *, create: bool = False) -> Iterator[Any]:
+    """The cache's store under the build lock (waiting, like a build, for one that runs);
+    None if there is no cache directory and ``create`` is false."""
+    from .store import LmdbStore
+
+    cache = resolve_cache_dir(Path(project_dir).resolve(), cache_dir)
+    rep = reporter or Reporter(verbosity=-2)
+    if not create and not cache.is_dir():
+        yield None
+        return
+    store = LmdbStore(cache, warn=rep.warn)
+    try:
+        store.acquire_lock(on_wait=lambda: rep.warn(f"a build is using {cache}; waiting for it to finish"))
+        yield store
+    finally:
+        store.close()
+
+
+def cache_stats(*, project_dir: str | os.PathLike[str] = ".", cache_dir: str | os.PathLike[str] | None = None,
+                reporter: Reporter | None = None) -> dict[str, Any]:
+    """Entries, bytes (inline, files, index) and the last build's hit rate. Writes nothing."""
+    from .cache import stats
+    from .store import LmdbStore
+
+    cache = resolve_cache_dir(Path(project_dir).resolve(), cache_dir)
+    rep = reporter or Reporter(verbosity=-2)
+    with LmdbStore(cache, readonly=True, warn=rep.warn) as store:
+        return stats(store)
+
+
+def gc(*, max_size: int | None = None, older_than_days: float | None = None, dry_run: bool = False,
+       project_dir: str | os.PathLike[str] = ".", cache_dir: str | os.PathLike[str] | None = None,
+       reporter: Reporter | None = None) -> Any:
+    """Drop least recently used entries no asset's latest build uses; sweep orphans; compact.
+
+    Returns a ``GcReport`` (``.to_json()``). See ``assetbuild.cache.gc`` for the rules.
+    """
+    from .cache import GcReport
+    from .cache import gc as collect
+
+    with _maintained_store(project_dir, cache_dir, reporter) as store:
+        if store is None:
+            return GcReport(dry_run=dry_run)
+        older = None if older_than_days is None else older_than_days * 86400
+        return collect(store, max_size=max_size, older_than_s=older, dry_run=dry_run)
+
+
+def verify(*, project_dir: str | os.PathLike[str] = ".", cache_dir: str | os.PathLike[str] | None = None,
+           reporter: Reporter | None = None) -> Any:
+    """Re-hash every stored blob; drop corrupt ones and the entries using them. ``.ok`` is False
+    if anything was corrupt or missing."""
+    from .cache import VerifyReport
+    from .cache import verify as check
+
+    with _maintained_store(project_dir, cache_dir, reporter) as store:
+        return VerifyReport() if store is None else check(store)
+
+
+def export_cache(file: str | os.PathLike[str], assets: Sequence[str] = (), *,
+                 project_dir: str | os.PathLike[str] = ".", assetfile: str | None = None,
+                 cache_dir: str | os.PathLike[str] | None = None,
+                 reporter: Reporter | None = None) -> dict[str, Any]:
+    """Write the latest entries of ``assets`` and everything upstream (default: all) to a tar file."""
+    from .cache import export_archive
+
+    with open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir, reporter=reporter) as project:
+        plan = select(project.graph, assets)
+        store = _open_store(project, readonly=True)
+        try:
+            stale = [s.asset for s in _scheduler(project, store, record=False).status(plan) if s.state != "fresh"]
+            if stale:
+                project.reporter.warn(f"{len(stale)} selected asset(s) are not up to date ({', '.join(stale[:5])}"
+                                      f"{', ...' if len(stale) > 5 else ''}); exporting their latest builds "
+                                      "(run assetbuild build first)")
+            out = export_archive(store, plan, Path(file), warn=project.reporter.warn)
+            out["stale"] = stale
+            return out
+        finally:
+            store.close()
+
+
+def import_cache(file: str | os.PathLike[str], *, project_dir: str | os.PathLike[str] = ".",
+                 cache_dir: str | os.PathLike[str] | None = None,
+                 reporter: Reporter | None = None) -> dict[str, Any]:
+    """Add the entries of an export archive to the cache, verifying every blob's digest."""
+    from .cache import import_archive
+
+    rep = reporter or Reporter(verbosity=-2)
+    src = Path(file).resolve()
+    if not src.is_file():
+        raise StoreError(f"no such archive: {file}")
+    with _maintained_store(project_dir, cache_dir, rep, create=True) as store:
+        return import_archive(store, src, warn=rep.warn)
+
+
 __all__ = ["build", "status", "why", "load_value", "list_assets", "describe_graph", "clean", "functions",
-           "open_project", "Project", "resolve_cache_dir", "KeyParts", "Reason", "short"]
+           "open_project", "Project", "resolve_cache_dir", "KeyParts", "Reason", "short",
+           "cache_stats", "gc", "verify", "export_cache", "import_cache"]

@@ -3,8 +3,10 @@
 Layout of ``.assetbuild/`` (or ``--cache-dir``)::
 
     STORE      format version and the index's id (JSON), written once
-    db/        LMDB: meta, traces (key -> record), heads (asset -> latest record),
-               history (asset+time -> key), stat (path -> stat signature + digest), blobs (small outputs)
+    db/        LMDB: meta (format, id, last build summary), traces (key -> record),
+               heads (asset -> latest record), history (asset+time -> key),
+               stat (path -> stat signature + digest), blobs (small outputs),
+               used (key -> when it stopped being an asset's latest key: for gc's LRU order)
     cas/ab/…   outputs larger than INLINE_MAX, one file per sha256 (``.tmp-*``: a write in progress,
                or an orphan of a killed one, for garbage collection)
     lock       flock()ed by a build, so two builds in one project take turns
@@ -26,6 +28,11 @@ Rules this module keeps (see RELIABILITY-NOTES §1):
   for a damaged one.
 - Every blob read is verified against its digest; a bad one raises CacheCorrupt and is dropped
   (a read-only store only reports it).
+- A compaction (``compact``) replaces ``db/`` by a compacted copy under the build lock and the
+  open lock; a process that opened the old index reopens it when it next takes the build lock.
+- Use times cost no write on a null build: a key's "last used" time is the moment it stopped being
+  its asset's latest key (``put_head`` stamps the displaced key, in the batch that moves the head);
+  while it is the latest key it is in use and gc keeps it. Otherwise the trace's creation time.
 """
 
 from __future__ import annotations
@@ -57,7 +64,7 @@ INITIAL_MAP_SIZE = 1 << 30
 MAX_MAP_SIZE = 1 << 40
 _RECORD = 1  # version tag of the marshal-encoded records
 
-_DBS = (b"meta", b"traces", b"heads", b"history", b"stat", b"blobs")
+_DBS = (b"meta", b"traces", b"heads", b"history", b"stat", b"blobs", b"used")
 
 # LMDB errors that mean the index itself is damaged (as opposed to a full disk or a full map).
 _DAMAGE = (lmdb.CorruptedError, lmdb.PageNotFoundError, lmdb.InvalidError, lmdb.PanicError,
@@ -133,6 +140,7 @@ class LmdbStore:
         self._pending_blobs: dict[str, bytes] = {}
         self._last_flush = time.monotonic()
         self._lock_fd: int | None = None
+        self._data_id: tuple[int, int] | None = None
         self._open(map_size)
 
     # --- opening, checking, recovering -------------------------------------------------------
@@ -141,7 +149,7 @@ class LmdbStore:
         self._map_size = map_size
         dbdir = self.root / "db"
         self._check_format(self._read_store_file())
-        if self.readonly and not (dbdir / "data.mdb").exists():
+        if self.readonly and not self.root.is_dir():
             return
         if not self.readonly:
             try:
@@ -156,6 +164,8 @@ class LmdbStore:
                 info = {"format": STORE_FORMAT, "db_id": uuid.uuid4().hex}
                 self._write_store_file(info)
             self._info = info
+            if self.readonly and not (dbdir / "data.mdb").exists():
+                return  # checked under the lock: a compaction swaps db/ under it
             problem = self._check_data_file(dbdir)
             if problem is None:
                 try:
@@ -172,8 +182,23 @@ class LmdbStore:
                 if self._env is None:
                     return
             self._open_dbs()
+            self._data_id = self._data_file_id()
             if not self.readonly:
                 self._env.reader_check()  # clear slots of readers that died, or the file grows
+
+    def _data_file_id(self) -> tuple[int, int] | None:
+        try:
+            st = (self.root / "db" / "data.mdb").stat()
+        except OSError:
+            return None
+        return st.st_dev, st.st_ino
+
+    def _reopen_if_replaced(self) -> None:
+        """Reopen the index if a compaction (or a recovery) replaced db/ since we opened it."""
+        if self._env is None or self._data_file_id() == self._data_id:
+            return
+        self._close_env()
+        self._open(self._map_size)
 
     def _open_env(self, dbdir: Path) -> Any:
         return lmdb.open(str(dbdir), map_size=self._map_size, max_dbs=len(_DBS) + 2,
@@ -214,6 +239,7 @@ class LmdbStore:
             self._replace_index(f"{type(err).__name__}: {err}")
             if self._env is not None:
                 self._open_dbs()
+                self._data_id = self._data_file_id()
 
     @contextlib.contextmanager
     def _open_lock(self) -> Iterator[None]:
@@ -358,6 +384,7 @@ class LmdbStore:
             fcntl.flock(fd, fcntl.LOCK_EX)
         self._lock_fd = fd
         self._drop_reader()  # what another build committed meanwhile must be visible
+        self._reopen_if_replaced()
 
     def release_lock(self) -> None:
         if self._lock_fd is not None:
@@ -524,7 +551,13 @@ class LmdbStore:
         self._pending[(b"traces", bytes.fromhex(key))] = marshal.dumps((_RECORD, *trace))
 
     def put_head(self, asset: str, head: Head) -> None:
-        self._pending[(b"heads", _name_key(asset))] = marshal.dumps((_RECORD, *head))
+        """Record ``asset``'s latest build; the key it replaces gets its last-used time (now)."""
+        hk = _name_key(asset)
+        raw = self._get(b"heads", hk)
+        old = None if raw is None else _decode(raw, Head)
+        if old is not None and old.key != head.key:
+            self.put_used(old.key, time.time_ns())
+        self._pending[(b"heads", hk)] = marshal.dumps((_RECORD, *head))
 
     def add_history(self, asset: str, when_ns: int, key: str) -> None:
         k = hashlib.sha256(asset.encode()).digest()[:16] + when_ns.to_bytes(8, "big")
@@ -605,6 +638,127 @@ class LmdbStore:
             return (self.root / "db" / "data.mdb").stat().st_size
         except OSError:
             return 0
+
+    # --- maintenance (assetbuild cache ...: see cache.py) -------------------------------------
+
+    def put_used(self, key: str, when_ns: int) -> None:
+        self._pending[(b"used", bytes.fromhex(key))] = when_ns.to_bytes(8, "big")
+
+    def delete_used(self, key: str) -> None:
+        self._pending[(b"used", bytes.fromhex(key))] = None
+
+    def used_times(self) -> dict[str, int]:
+        """key -> when it last stopped being an asset's latest key (see the module docstring)."""
+        return {k.hex(): int.from_bytes(v[:8], "big") for k, v in self._scan(b"used") if len(v) == 8}
+
+    def get_build_summary(self) -> dict[str, Any] | None:
+        raw = self._get(b"meta", b"last_build")
+        try:
+            out = json.loads(raw) if raw is not None else None
+        except ValueError:
+            return None
+        return out if isinstance(out, dict) else None
+
+    def put_build_summary(self, summary: dict[str, Any]) -> bool:
+        """Record the last build's counts, only if they differ from the recorded ones (so a
+        repeated null build still writes nothing). Returns whether a write was queued."""
+        if self.get_build_summary() == summary:
+            return False
+        self._pending[(b"meta", b"last_build")] = json.dumps(summary, sort_keys=True).encode()
+        return True
+
+    def iter_records(self, db: str) -> Iterator[tuple[bytes, Any]]:
+        """(raw key, decoded Trace/Head or None if the record does not decode) of traces or heads."""
+        cls = Trace if db == "traces" else Head
+        for k, v in self._scan(db.encode()):
+            yield k, _decode(v, cls)
+
+    def delete_record(self, db: str, raw_key: bytes) -> None:
+        self._pending[(db.encode(), raw_key)] = None
+
+    def iter_inline_blobs(self) -> Iterator[tuple[str, bytes]]:
+        """(digest, bytes) of every blob kept inside the index (bytes not verified)."""
+        for k, v in self._scan(b"blobs"):
+            yield k.hex(), bytes(v)
+
+    def inline_blob_sizes(self) -> dict[str, int]:
+        return {k.hex(): len(v) for k, v in self._scan(b"blobs")}
+
+    def delete_inline_blob(self, digest: str) -> None:
+        self._pending[(b"blobs", bytes.fromhex(digest))] = None
+        self._pending_blobs.pop(digest, None)
+
+    def cas_files(self) -> Iterator[tuple[str | None, Path, int]]:
+        """(digest, path, size) of every file under cas/; digest None for anything else there
+        (``.tmp-*`` of a write in progress or of a killed one, stray files)."""
+        if not self.cas.is_dir():
+            return
+        for sub in sorted(os.scandir(self.cas), key=lambda e: e.name):
+            if not sub.is_dir(follow_symlinks=False):
+                continue
+            for e in sorted(os.scandir(sub.path), key=lambda e: e.name):
+                try:
+                    size = e.stat(follow_symlinks=False).st_size
+                except OSError:
+                    continue
+                dg = sub.name + e.name
+                yield (dg if len(sub.name) == 2 and _is_digest(dg) and e.is_file(follow_symlinks=False)
+                       else None), Path(e.path), size
+
+    def iter_history(self) -> Iterator[tuple[bytes, str]]:
+        """(raw row key, trace key) of every history row."""
+        for k, v in self._scan(b"history"):
+            yield k, bytes(v).hex()
+
+    def delete_history_row(self, raw_key: bytes) -> None:
+        self._pending[(b"history", raw_key)] = None
+
+    def compact(self) -> tuple[int, int]:
+        """Replace db/ by a compacted copy (LMDB never shrinks its file: free pages stay).
+
+        The caller holds the build lock, so no other process writes; the swap itself happens
+        under the exclusive open lock, so no process opens the index half-swapped. Processes
+        that have the old index open keep reading its (unlinked) file; a writer reopens when it
+        takes the build lock. Returns the data file's size before and after.
+        """
+        if self.readonly or self._env is None:
+            raise StoreError("internal error: compacting a read-only store")
+        self.flush()
+        self._drop_reader()
+        dbdir = self.root / "db"
+        before = self.file_size()
+        tmp = self.root / f"db.compact-{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        try:
+            self._env.copy(str(tmp), compact=True)
+            fd = os.open(tmp / "data.mdb", os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            after = (tmp / "data.mdb").stat().st_size
+        except (OSError, lmdb.Error) as e:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise StoreError(self._disk_message(f"cannot compact the cache index at {dbdir}", e)) from e
+        if after >= before:
+            shutil.rmtree(tmp, ignore_errors=True)
+            return before, before
+        aside = self.root / f"db.old-{os.getpid()}"
+        with self._open_lock():
+            self._close_env()
+            os.replace(dbdir, aside)
+            os.replace(tmp, dbdir)
+            _fsync_dir(self.root)
+            self._env = self._open_env(dbdir)
+            self._open_dbs()
+            self._data_id = self._data_file_id()
+        shutil.rmtree(aside, ignore_errors=True)
+        return before, after
+
+    def leftovers(self) -> list[Path]:
+        """Directories a killed compaction or a recovery left in the cache directory."""
+        return sorted(p for pat in ("db.compact-*", "db.old-*", "db.corrupt-*") for p in self.root.glob(pat))
 
 
 def clear_cache_dir(cache_dir: Path) -> None:
