@@ -29,7 +29,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "build": "session", "status": "session", "why": "session", "load_value": "session",
     "list_assets": "session", "describe_graph": "session", "clean": "session", "functions": "session",
-    "open_project": "session",
+    "open_project": "session", "watch_project": "session",
     "cache_stats": "session", "gc": "session", "verify": "session", "export_cache": "session",
     "import_cache": "session",
     "hookimpl": "hookspecs", "hookspec": "hookspecs",

@@ -23,6 +23,7 @@ Examples:
   assetbuild why report          what changed since 'report' was last built
   assetbuild show report         print the stored value of 'report'
   assetbuild -C examples/etl     run in another project directory
+  assetbuild watch               rebuild on every save, until Ctrl-C
 """
 
 
@@ -66,6 +67,12 @@ def _build_options(f: Callable[..., Any]) -> Callable[..., Any]:
     for o in reversed(opts):
         f = o(f)
     return f
+
+
+def _build_kwargs(opts: dict[str, Any]) -> dict[str, Any]:
+    """The options of _build_options as keyword arguments of session.build (and session.watch)."""
+    return {"force": bool(opts.get("force")), "keep_going": bool(opts.get("keep_going")),
+            "dry_run": bool(opts.get("dry_run"))}
 
 
 def _merged(ctx: click.Context, local: dict[str, Any]) -> dict[str, Any]:
@@ -174,8 +181,7 @@ def build(ctx: click.Context, assets: tuple[str, ...], **local: Any) -> None:
     opts = _merged(ctx, local)
     rep = _setup(opts, json_mode=bool(opts.get("as_json")))
     result = session.build(assets, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"),
-                           force=bool(opts.get("force")), keep_going=bool(opts.get("keep_going")),
-                           dry_run=bool(opts.get("dry_run")), reporter=rep)
+                           reporter=rep, **_build_kwargs(opts))
     if opts.get("as_json"):
         doc = result.to_json()
         if result.dry_run:
@@ -186,6 +192,32 @@ def build(ctx: click.Context, assets: tuple[str, ...], **local: Any) -> None:
         click.echo(json.dumps(doc))
     if not result.dry_run and not result.ok:
         ctx.exit(1)
+
+
+@cli.command()
+@click.argument("assets", nargs=-1)
+@_common
+@_build_options
+@click.option("--debounce", metavar="MS", type=click.FloatRange(min=0), default=None,
+              help="Wait until no file changed for MS milliseconds before rebuilding [default: 50].")
+@click.pass_context
+@_handle_errors
+def watch(ctx: click.Context, assets: tuple[str, ...], debounce: float | None, **local: Any) -> None:
+    """Build ASSETS, then rebuild whenever a file they depend on changes, until Ctrl-C.
+
+    Watches declared sources, the AssetFile and the project modules it imports (edits take
+    effect without a restart; only assets whose keys changed run). Ignores the cache directory,
+    path outputs, .git, __pycache__ and editor temp files. Prints one line per build that ran
+    something; a failing asset or an AssetFile that does not load is reported and watching goes
+    on (-k is implied; --force applies to the first build). With --json, one JSON line per build.
+    Ctrl-C or SIGTERM: stop, print a summary, exit 0.
+    """
+    from . import session
+
+    opts = _merged(ctx, local)
+    rep = _setup(opts, json_mode=bool(opts.get("as_json")))
+    session.watch(assets, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"),
+                  debounce_ms=debounce, reporter=rep, handle_signals=True, **_build_kwargs(opts))
 
 
 @cli.command()

@@ -51,17 +51,24 @@ _LOADED_BY_US: set[str] = set()
 class _ProjectLoader(importlib.machinery.SourceFileLoader):
     """Compiles a project module from its current source; never reads or writes bytecode files."""
 
-    _compiled: dict[tuple[str, bytes], types.CodeType] = {}
+    # path -> (source digest, code): one version per file, so a process that reloads for hours
+    # (watch mode) keeps at most _COMPILED_MAX code objects, the oldest dropped first.
+    _compiled: dict[str, tuple[bytes, types.CodeType]] = {}
+    _COMPILED_MAX = 1024
 
     def get_code(self, fullname: str) -> types.CodeType:
         _LOADED_BY_US.add(fullname)
         path = self.get_filename(fullname)
         source = self.get_data(path)
-        key = (path, hashlib.sha256(source).digest())
-        code = self._compiled.get(key)
-        if code is None:
+        digest = hashlib.sha256(source).digest()
+        hit = self._compiled.pop(path, None)
+        if hit is not None and hit[0] == digest:
+            code = hit[1]
+        else:
             code = compile(source, path, "exec", dont_inherit=True)
-            self._compiled[key] = code
+        self._compiled[path] = (digest, code)  # (re)inserted last: the dict's order is the LRU order
+        while len(self._compiled) > self._COMPILED_MAX:
+            del self._compiled[next(iter(self._compiled))]
         return code
 
 

@@ -13,7 +13,7 @@ import sys
 import time
 from typing import Any, TextIO
 
-from .reports import AssetResult, AssetStatus, BuildResult
+from .reports import AssetResult, AssetStatus, BuildResult, WatchCycle, WatchSummary
 
 _COLORS = {"built": "32", "restored": "36", "failed": "31", "skipped": "33", "cached": "2",
            "fresh": "32", "stale": "33", "missing": "31", "warn": "33"}
@@ -53,6 +53,7 @@ class Reporter:
         self._current = ""
         self._asset_logs = asset_logs  # route context.log to our stream as "[asset] message"
         self._log_configured = False
+        self.watching = False  # watch mode: one line per build (watch_cycle) replaces the per-asset lines
 
     def _c(self, text: str, kind: str) -> str:
         return f"\x1b[{_COLORS[kind]}m{text}\x1b[0m" if self.color and kind in _COLORS else text
@@ -136,7 +137,7 @@ class Reporter:
 
     def asset_finished(self, r: AssetResult, dry_run: bool = False) -> None:
         self.done += 1
-        if self.verbosity < -1:
+        if self.verbosity < -1 or (self.watching and self.verbosity <= 0 and r.status in ("built", "restored")):
             return
         if dry_run:
             if r.status != "cached" and not self.json_mode:
@@ -170,7 +171,7 @@ class Reporter:
 
     def build_finished(self, result: BuildResult) -> None:
         self._clear_status()
-        if self.json_mode or self.verbosity < -1:
+        if self.json_mode or self.verbosity < -1 or self.watching:
             return
         if result.dry_run:
             would = [r.metadata.get("would") for r in result.results if r.status != "cached"]
@@ -185,6 +186,81 @@ class Reporter:
             self._clear_status()
             self.out.write(text + "\n")
             self.out.flush()
+
+
+    # --- watch mode ----------------------------------------------------------------------------
+
+    def watch_started(self, project_dir: str, what: str) -> None:
+        self.line(f"watching {display_path(project_dir) or '.'} ({what}); Ctrl-C to stop")
+
+    def watch_cycle(self, c: WatchCycle) -> None:
+        """One line per build: when, what changed, what ran, how long. Nothing when nothing ran
+        (a save that changed no key), except for the first build."""
+        if self.verbosity < -1:
+            return
+        r = c.result
+        ran = r is not None and any(x.status != "cached" for x in r.results)
+        if c.error is None and not ran and c.changed is not None:
+            return
+        stamp = time.strftime("%H:%M:%S", time.localtime(c.started))
+        if self.json_mode:
+            doc = {"time": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(c.started)),
+                   "changed": list(c.changed) if c.changed is not None else None,
+                   "ok": c.error is None and r is not None and r.ok, "error": c.error,
+                   "results": [x.to_json() for x in r.results] if r is not None else [],
+                   "duration_s": round(c.duration_s, 6)}
+            self.out.write(json.dumps(doc) + "\n")
+            self.out.flush()
+            return
+        what = "first build" if c.changed is None else _some(c.changed, 3) + " changed"
+        if c.error is not None:
+            self._clear_status()
+            self.err.write(f"{stamp} {what}: {self._c('error:', 'failed')} {c.error} (still watching)\n")
+            self.err.flush()
+            return
+        assert r is not None
+        if r.dry_run:
+            would = [x.asset for x in r.results if x.status != "cached"]
+            parts = [f"{self._c('would run', 'built')} {_some(would, 6)}"] if would else []
+        else:
+            verbs = [("built", "built"), ("restored", "restored"), ("FAILED", "failed"), ("skipped", "skipped")]
+            parts = [f"{self._c(verb, status)} {_some(r.names(status), 6)}"
+                     for verb, status in verbs if r.count(status)]
+        if r.count("cached") or not parts:
+            parts.append(f"{r.count('cached')} cached")
+        text = f"{stamp} {what}: {'; '.join(parts)} ({c.duration_s:.2f}s)"
+        if self.verbosity >= 0 or not r.ok:
+            self._clear_status()
+            self.out.write(text + "\n")
+            self.out.flush()
+
+    def watch_stopped(self, s: WatchSummary) -> None:
+        if self.json_mode or self.verbosity < -1:
+            return
+        mins, secs = divmod(int(s.duration_s), 60)
+        took = f"{mins}m{secs:02d}s" if mins else f"{s.duration_s:.1f}s"
+        failed = f", {s.failed} failed" if s.failed else ""
+        self._clear_status()
+        self.out.write(f"stopped watching ({s.stopped_by}) after {s.builds} build{'s' * (s.builds != 1)}"
+                       f"{failed} in {took}\n")
+        self.out.flush()
+
+
+def _some(names: list[str] | tuple[str, ...], limit: int) -> str:
+    """``a, b, c and 4 more``."""
+    names = list(names)
+    if len(names) <= limit:
+        return ", ".join(names)
+    return ", ".join(names[:limit]) + f" and {len(names) - limit} more"
+
+
+def describe_error(e: Exception) -> str:
+    """An AssetbuildError as the CLI prints it: one line, DefinitionErrors as ``file:line: message``."""
+    from .errors import DefinitionError
+
+    if isinstance(e, DefinitionError) and e.file:
+        return display_path(e.file) + (f":{e.line}" if e.line else "") + f": {e.message}"
+    return str(e)
 
 
 def _indent(text: str) -> str:

@@ -110,3 +110,25 @@ class Head(NamedTuple):
     built_ns: int
     size: int
     duration_s: float
+
+
+@dataclass(frozen=True)
+class WatchCycle:
+    """One build of watch mode: what changed (None for the first build), then the build's result,
+    or the one-line error that stopped it before anything ran (the AssetFile does not load...)."""
+
+    changed: tuple[str, ...] | None
+    result: BuildResult | None
+    error: str | None
+    started: float  # time.time()
+    duration_s: float
+
+
+@dataclass(frozen=True)
+class WatchSummary:
+    """A whole watch session, returned when it stops."""
+
+    builds: int
+    failed: int  # builds that ended with a failed asset or an error
+    duration_s: float
+    stopped_by: str  # "SIGINT", "SIGTERM", "KeyboardInterrupt" or "stop"

@@ -13,19 +13,21 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .definitions import AssetContext, AssetDef, SourceDef
-from .errors import DefinitionError, PluginError, StoreError, ValueNotFound
+from .errors import AssetbuildError, DefinitionError, PluginError, StoreError, ValueNotFound
 from .graph import Graph, resolve, select
 from .keys import KeyParts, short
 from .loader import Loaded, ProjectImports, load_assetfile
 from .output import Reporter
-from .reports import AssetStatus, BuildResult, Reason
+from .reports import AssetStatus, BuildResult, Reason, WatchCycle, WatchSummary
 
 CACHE_ENV = "ASSETBUILD_CACHE_DIR"
 
@@ -104,9 +106,10 @@ def _distribution_version(top: str) -> str | None:
 
 def _validate(graph: Graph, io_managers: dict[str, Any], project_dir: Path, cache_dir: Path) -> None:
     """Checks that need the plugins or the file system layout: IO managers exist, output paths
-    are distinct, are not sources and are not inside the cache directory."""
+    are distinct, are not sources, not inside a source directory and not inside the cache directory."""
     paths: dict[str, str] = {}
     source_paths = {os.path.normpath(d.path) for d in graph.nodes.values() if isinstance(d, SourceDef)}
+    source_dirs = {os.path.normpath(os.path.join(project_dir, p)): p for p in source_paths}
     try:
         cache_rel: str | None = cache_dir.resolve().relative_to(project_dir).as_posix() + "/"
     except ValueError:
@@ -125,6 +128,11 @@ def _validate(graph: Graph, io_managers: dict[str, Any], project_dir: Path, cach
             if d.path in source_paths:
                 raise DefinitionError(f"asset {name!r} writes {d.path}, which is a declared source",
                                       file=d.file, line=d.line)
+            out_abs = os.path.join(project_dir, d.path)
+            for s in source_dirs:
+                if out_abs.startswith(s + os.sep):  # each build would change the source: a loop
+                    raise DefinitionError(f"asset {name!r} writes {d.path}, inside the declared source "
+                                          f"directory {source_dirs[s]}", file=d.file, line=d.line)
             if cache_rel is not None and (d.path + "/").startswith(cache_rel):
                 raise DefinitionError(f"asset {name!r} writes {d.path}, inside the cache directory",
                                       file=d.file, line=d.line)
@@ -204,40 +212,46 @@ def build(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "
     """
     with open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir, reporter=reporter,
                       plugin_manager=plugin_manager) as project:
-        plan = select(project.graph, assets)
-        rep = project.reporter
-        store = _open_store(project, readonly=dry_run)
-        try:
-            if not dry_run:
-                project.loaded.save_code_cache()
-                store.acquire_lock(on_wait=lambda: rep.warn(
-                    f"another build is using {project.cache_dir}; waiting for it to finish"))
-            hook = project.plugin_manager.hook
-            _call_hook(hook.before_build, project_dir=str(project.project_dir), assets=list(plan),
-                       dry_run=dry_run)
-            observe = bool(hook.after_asset.get_hookimpls())
+        return _build_open(project, assets, force=force, keep_going=keep_going, dry_run=dry_run)
 
-            outcomes: dict[str, str] = {}
 
-            def on_result(r: Any) -> None:
-                rep.asset_finished(r, dry_run=dry_run)
-                outcomes[r.asset] = r.status
-                if not dry_run and len(outcomes) == len(plan):  # queued with the build's last writes
-                    _record_summary(store, outcomes)
-                if observe:
-                    _call_hook(hook.after_asset, result=r)
+def _build_open(project: Project, assets: Sequence[str], *, force: bool = False, keep_going: bool = False,
+                dry_run: bool = False) -> BuildResult:
+    """``build`` on an open project (watch mode reads what to watch between loading and building)."""
+    plan = select(project.graph, assets)
+    rep = project.reporter
+    store = _open_store(project, readonly=dry_run)
+    try:
+        if not dry_run:
+            project.loaded.save_code_cache()
+            store.acquire_lock(on_wait=lambda: rep.warn(
+                f"another build is using {project.cache_dir}; waiting for it to finish"))
+        hook = project.plugin_manager.hook
+        _call_hook(hook.before_build, project_dir=str(project.project_dir), assets=list(plan),
+                   dry_run=dry_run)
+        observe = bool(hook.after_asset.get_hookimpls())
 
-            rep.build_started(plan, dry_run)
-            sched = _scheduler(project, store, record=not dry_run, on_result=on_result)
-            result = sched.build(plan, force=force, keep_going=keep_going, dry_run=dry_run)
-            if not dry_run:
-                _record_summary(store, {r.asset: r.status for r in result.results})
-                store.flush()  # no-op unless the summary missed the scheduler's last batch
-            rep.build_finished(result)
-            _call_hook(hook.after_build, result=result)
-            return result
-        finally:
-            store.close()
+        outcomes: dict[str, str] = {}
+
+        def on_result(r: Any) -> None:
+            rep.asset_finished(r, dry_run=dry_run)
+            outcomes[r.asset] = r.status
+            if not dry_run and len(outcomes) == len(plan):  # queued with the build's last writes
+                _record_summary(store, outcomes)
+            if observe:
+                _call_hook(hook.after_asset, result=r)
+
+        rep.build_started(plan, dry_run)
+        sched = _scheduler(project, store, record=not dry_run, on_result=on_result)
+        result = sched.build(plan, force=force, keep_going=keep_going, dry_run=dry_run)
+        if not dry_run:
+            _record_summary(store, {r.asset: r.status for r in result.results})
+            store.flush()  # no-op unless the summary missed the scheduler's last batch
+        rep.build_finished(result)
+        _call_hook(hook.after_build, result=result)
+        return result
+    finally:
+        store.close()
 
 
 def _record_summary(store: Any, outcomes: dict[str, str]) -> None:
@@ -246,6 +260,104 @@ def _record_summary(store: Any, outcomes: dict[str, str]) -> None:
     from .cache import build_summary
 
     store.put_build_summary(build_summary(outcomes.values()))
+
+
+def watch(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = ".", assetfile: str | None = None,
+          cache_dir: str | os.PathLike[str] | None = None, debounce_ms: float | None = None,
+          reporter: Reporter | None = None, plugin_manager: Any = None, stop: threading.Event | None = None,
+          on_cycle: Callable[[WatchCycle], object] | None = None, handle_signals: bool = False,
+          polling: bool = False, **build_options: Any) -> WatchSummary:
+    """Build, then rebuild after every change that counts, until ``stop`` is set (or Ctrl-C).
+
+    Every cycle reloads the AssetFile (project modules imported afresh), so only assets whose keys
+    changed run. Failures never end the loop: a failing asset is reported (keep-going), an
+    AssetFile that does not load is reported and the next save retries. ``on_cycle`` sees each
+    :class:`WatchCycle`; ``build_options`` go to every build (``force`` to the first only).
+    ``handle_signals`` (main thread only): SIGINT and SIGTERM stop the loop, as in the CLI.
+    """
+    from .output import describe_error
+    from .watch import DEFAULT_DEBOUNCE_MS, LoopState, Watcher, WatchSet, run_loop, stop_on_signals
+
+    root = Path(project_dir).resolve()
+    if not root.is_dir():
+        raise DefinitionError(f"no such project directory: {project_dir}")
+    cache = resolve_cache_dir(root, cache_dir)
+    rep = reporter or Reporter(verbosity=-2)
+    rep.watching = True
+    if plugin_manager is None:  # one for the whole session: plugins are not reloaded
+        from .plugins import get_plugin_manager
+
+        plugin_manager = get_plugin_manager()
+    debounce = (DEFAULT_DEBOUNCE_MS if debounce_ms is None else debounce_ms) / 1000
+    watcher = Watcher(root, cache, debounce_s=debounce, warn=rep.warn, polling=polling)
+    state = LoopState(stop or threading.Event())
+    assetfile_path = str(root / (assetfile or "AssetFile"))
+    last = WatchSet(code_files=frozenset({assetfile_path}))
+    counts = {"builds": 0, "failed": 0}
+    force = bool(build_options.pop("force", False))
+    build_options["keep_going"] = True
+
+    def cycle(changed: list[str] | None) -> None:
+        nonlocal last, force
+        started, t0 = time.time(), time.perf_counter()
+        result = error = None
+        try:
+            with open_project(root, assetfile=assetfile, cache_dir=cache, reporter=rep,
+                              plugin_manager=plugin_manager) as project:
+                last = _watch_set(project)
+                watcher.set_watch(last)  # before building: what this build writes is ignored
+                result = _build_open(project, assets, force=force, **build_options)
+                force = False
+        except AssetbuildError as e:
+            error = describe_error(e)
+            watcher.set_watch(WatchSet(last.code_files | {assetfile_path}, last.sources, last.outputs,
+                                       load_failed=True))
+        c = WatchCycle(tuple(changed) if changed is not None else None, result, error, started,
+                       time.perf_counter() - t0)
+        counts["builds"] += 1
+        counts["failed"] += error is not None or (result is not None and not result.ok)
+        rep.watch_cycle(c)
+        if changed is None:
+            n_mod = len(last.code_files) - 1
+            rep.watch_started(str(root), f"{_plural(n_mod, 'module')}, {_plural(len(last.sources), 'source')}")
+        if on_cycle is not None:
+            on_cycle(c)
+
+    t_start = time.perf_counter()
+    with stop_on_signals(state, watcher) if handle_signals else nullcontext():
+        watcher.start()
+        try:
+            run_loop(watcher, cycle, state)
+        finally:
+            watcher.stop()
+    summary = WatchSummary(counts["builds"], counts["failed"], time.perf_counter() - t_start,
+                           state.signals[0] if state.signals else
+                           ("KeyboardInterrupt" if state.interrupted else "stop"))
+    rep.watch_stopped(summary)
+    return summary
+
+
+# The package exports ``watch`` under this name: ``assetbuild.watch`` is the module watch.py
+# (importing a submodule sets the package attribute, which would hide a function of that name).
+watch_project = watch
+
+
+def _watch_set(project: Project) -> Any:
+    """What watch mode watches after this load: code files, sources, and the outputs it writes."""
+    from .watch import WatchSet
+
+    root = project.project_dir
+    sources, outputs = set(), set()
+    for d in project.graph.nodes.values():
+        if isinstance(d, SourceDef):
+            sources.add(os.path.normpath(os.path.join(root, d.path)))
+        elif d.path is not None:
+            outputs.add(os.path.join(root, d.path))
+    return WatchSet(frozenset(project.loaded.project_files()), frozenset(sources), frozenset(outputs))
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' * (n != 1)}"
 
 
 def status(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = ".",
@@ -484,4 +596,5 @@ def import_cache(file: str | os.PathLike[str], *, project_dir: str | os.PathLike
 
 __all__ = ["build", "status", "why", "load_value", "list_assets", "describe_graph", "clean", "functions",
            "open_project", "Project", "resolve_cache_dir", "KeyParts", "Reason", "short",
-           "cache_stats", "gc", "verify", "export_cache", "import_cache"]
+           "cache_stats", "gc", "verify", "export_cache", "import_cache",
+           "watch", "watch_project"]

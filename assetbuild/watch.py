@@ -1,0 +1,331 @@
+"""Watch mode's file watching: which file-system events count, debouncing, and the watch loop.
+
+The only importer of watchdog (imported when a :class:`Watcher` starts, so importing this module
+stays cheap). It knows nothing about loading or building: ``session.watch`` hands the loop a
+``cycle`` callable and tells the :class:`Watcher`, after each load, what to watch
+(:class:`WatchSet`). Events are classified on watchdog's thread against that set and the paths
+that count are collected; the loop takes them once no new one arrived for the debounce time.
+
+What counts: the AssetFile and the project modules it imported, declared sources (a file, or
+anything below a directory, or a directory above one appearing or vanishing). What never counts:
+the cache directory, path outputs and their temp files, ``.git``, ``__pycache__``, editor
+swap/backup/lock files, and reads (open/close-without-write events, which hashing sources causes).
+An atomic save (write a temp file, rename it over the target) is a move whose destination
+counts, and the temp file's own events do not, so it is one change of the target.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_DEBOUNCE_MS = 50
+_POLL_S = 0.5  # PollingObserver interval when inotify is out of watches
+_WAKE_S = 0.2  # how often a waiting loop looks at a stop event set by another thread
+
+# Editors' swap, backup, lock and probe files: vim (.x.swp, x~, 4913), emacs (.#x, #x#),
+# JetBrains (x___jb_tmp___), Kate, gedit, LibreOffice, Chrome.
+_EDITOR_NOISE = re.compile(r"""^(?:4913|\.\#.*|\#.*\#|\..*\.sw[a-px]|.*~|.*___jb_(?:tmp|old)___|
+                               \..*\.kate-swp|\.goutputstream-.*|\.~lock\..*\#|.*\.crswap|.*\.tmp)$""",
+                           re.X)
+_NEVER = frozenset({".git", ".hg", ".svn", "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache"})
+_OUTPUT_TEMP = ".assetbuild-tmp"  # Workspace.write_path writes ".<name>.assetbuild-tmp[-pid]"
+# Events that say nothing about contents: reads (hashing a source opens it) and metadata changes.
+_IGNORED_EVENTS = frozenset({"opened", "closed_no_write", "attrib"})
+
+
+@dataclass(frozen=True)
+class WatchSet:
+    """What to watch after a load: absolute paths of code files, sources and path outputs.
+
+    ``load_failed``: the last load failed, so any ``.py`` file under the project counts too
+    (the fix may be a module the AssetFile could not import yet).
+    """
+
+    code_files: frozenset[str] = frozenset()
+    sources: frozenset[str] = frozenset()
+    outputs: frozenset[str] = frozenset()
+    load_failed: bool = False
+
+
+class ChangeFilter:
+    """Decides whether a path an event names is a change that counts; immutable, so the observer
+    thread can use one while the loop swaps in the next."""
+
+    def __init__(self, project_dir: Path, cache_dir: Path, ws: WatchSet) -> None:
+        self.root = os.path.join(str(project_dir), "")
+        self.cache = os.path.join(str(cache_dir), "")
+        try:
+            self.cache_real: str | None = os.path.join(os.path.realpath(cache_dir), "")
+        except OSError:
+            self.cache_real = None
+        self.ws = ws
+        self.source_dirs = tuple(os.path.join(s, "") for s in ws.sources)
+
+    def display(self, path: str) -> str:
+        """A path as the user knows it: relative to the project (posix), else absolute."""
+        return path[len(self.root):].replace(os.sep, "/") if path.startswith(self.root) else path
+
+    def counts(self, path: str, *, is_directory: bool = False) -> bool:
+        ws = self.ws
+        if path.startswith(self.cache) or (self.cache_real and path.startswith(self.cache_real)):
+            return False
+        if path in ws.code_files or path in ws.sources:
+            return True
+        if path in ws.outputs:
+            return False
+        parent, base = os.path.split(path)
+        if _OUTPUT_TEMP in base and base.startswith("."):
+            return False
+        inside = path[len(self.root):] if path.startswith(self.root) else path
+        if _NEVER.intersection(inside.split(os.sep)) or _EDITOR_NOISE.match(base):
+            return False
+        for d in self.source_dirs:
+            if path.startswith(d):  # a file in a source directory
+                return True
+        if is_directory:  # a directory holding a source or code file appeared, vanished or moved
+            below = os.path.join(path, "")
+            if any(s.startswith(below) for s in ws.sources) or any(c.startswith(below) for c in ws.code_files):
+                return True
+        if ws.load_failed and path.endswith(".py") and path.startswith(self.root):
+            return "site-packages" not in inside and "dist-packages" not in inside
+        return False
+
+
+class _Pending:
+    """Paths that changed since the loop last took them, with the time of the latest."""
+
+    def __init__(self) -> None:
+        self.cond = threading.Condition()
+        self.paths: dict[str, None] = {}  # insertion-ordered set
+        self.first = 0.0
+        self.last = 0.0
+
+    def add(self, paths: list[str]) -> None:
+        with self.cond:
+            now = time.monotonic()
+            if not self.paths:
+                self.first = now
+            self.paths.update(dict.fromkeys(paths))
+            self.last = now
+            self.cond.notify_all()
+
+    def wake(self) -> None:
+        with self.cond:
+            self.cond.notify_all()
+
+    def take(self, debounce_s: float, stop: threading.Event, max_wait_s: float) -> list[str] | None:
+        """Block until some path changed and none changed for ``debounce_s`` (or the first change
+        is ``max_wait_s`` old: a storm that never settles still builds); None once ``stop`` is set."""
+        with self.cond:
+            while True:
+                if stop.is_set():
+                    return None
+                if self.paths:
+                    deadline = min(self.last + debounce_s, self.first + max_wait_s)
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        out = list(self.paths)
+                        self.paths.clear()
+                        return out
+                    self.cond.wait(min(left, _WAKE_S))
+                else:
+                    self.cond.wait(_WAKE_S)
+
+
+class Watcher:
+    """A watchdog observer on the project directory (recursively) and on the directories of
+    sources outside it, feeding the paths that count to the loop."""
+
+    def __init__(self, project_dir: Path, cache_dir: Path, *, debounce_s: float = DEFAULT_DEBOUNCE_MS / 1000,
+                 warn: Callable[[str], None] = lambda msg: None, polling: bool = False) -> None:
+        self.project_dir = project_dir
+        self.cache_dir = cache_dir
+        self.debounce_s = debounce_s
+        self.warn = warn
+        self.polling = polling
+        self.filter = ChangeFilter(project_dir, cache_dir, WatchSet(load_failed=True))
+        self.pending = _Pending()
+        self._observer: Any = None
+        self._handler: Any = None
+        self._extra: dict[tuple[str, bool], Any] = {}  # watches outside the project
+
+    # --- observer ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start watching; falls back to polling (with a warning) when inotify runs out of watches."""
+        import warnings
+
+        from watchdog.events import FileSystemEventHandler
+
+        # watchdog's inotify observer warns when a new directory's watch is added twice (a race
+        # of its recursive scan with the directory's own creation event); harmless, and it would
+        # land on the user's terminal.
+        warnings.filterwarnings("ignore", message="Callback with id .* already exists", category=RuntimeWarning)
+        watcher = self
+
+        class _Handler(FileSystemEventHandler):
+            def on_any_event(self, event: Any) -> None:
+                watcher._on_event(event)
+
+        self._handler = _Handler()
+        try:
+            self._start_observer(polling=self.polling)
+        except OSError as e:
+            if e.errno not in (errno.ENOSPC, errno.EMFILE) or self.polling:
+                raise
+            self.warn(f"cannot watch {self.project_dir} with inotify ({e.strerror}: raise "
+                      f"fs.inotify.max_user_watches); polling every {_POLL_S}s instead")
+            self._start_observer(polling=True)
+
+    def _start_observer(self, *, polling: bool) -> None:
+        if polling:
+            from watchdog.observers.polling import PollingObserver
+
+            observer: Any = PollingObserver(timeout=_POLL_S)
+        else:
+            from watchdog.observers import Observer
+
+            observer = Observer()
+        observer.schedule(self._handler, str(self.project_dir), recursive=True)
+        observer.daemon = True
+        try:
+            observer.start()
+        except BaseException:
+            observer.stop()
+            raise
+        self._observer = observer
+        self.polling = polling
+
+    def stop(self) -> None:
+        if self._observer is not None:
+            self._observer.stop()
+            self._observer.join(timeout=5)
+            self._observer = None
+
+    def _on_event(self, event: Any) -> None:
+        if event.event_type in _IGNORED_EVENTS:
+            return
+        if event.is_directory and event.event_type in ("modified", "closed"):
+            return  # a file inside changed: that file's own event says which
+        f = self.filter
+        paths = [os.fsdecode(event.src_path)]
+        if event.event_type == "moved":
+            paths.append(os.fsdecode(event.dest_path))
+        hits = [f.display(p) for p in paths if f.counts(p, is_directory=event.is_directory)]
+        if hits:
+            self.pending.add(hits)
+
+    # --- what to watch -------------------------------------------------------------------------
+
+    def set_watch(self, ws: WatchSet) -> None:
+        """Swap in what the latest load says to watch; add or drop watches on outside sources."""
+        self.filter = ChangeFilter(self.project_dir, self.cache_dir, ws)
+        if self._observer is None:
+            return
+        wanted: set[tuple[str, bool]] = set()
+        root = os.path.join(str(self.project_dir), "")
+        for s in ws.sources:
+            if s.startswith(root):
+                continue
+            if os.path.isdir(s):
+                wanted.add((s, True))
+            parent = os.path.dirname(s)
+            while parent and not os.path.isdir(parent) and parent != os.path.dirname(parent):
+                parent = os.path.dirname(parent)
+            if parent:
+                wanted.add((parent, False))
+        for key in set(self._extra) - wanted:
+            try:
+                self._observer.unschedule(self._extra.pop(key))
+            except (KeyError, OSError):
+                pass
+        for path, recursive in wanted - set(self._extra):
+            try:
+                self._extra[(path, recursive)] = self._observer.schedule(self._handler, path, recursive=recursive)
+            except OSError as e:
+                self.warn(f"cannot watch {path}: {e.strerror or e}")
+
+    def wait_for_changes(self, stop: threading.Event) -> list[str] | None:
+        """The paths that changed, once they settled (sorted, relative to the project); None on stop."""
+        max_wait = max(1.0, 10 * self.debounce_s)
+        paths = self.pending.take(self.debounce_s, stop, max_wait)
+        if paths is None:
+            return None
+        # A directory that appeared along with files in it: the files say more.
+        dirs = {os.path.dirname(p) for p in paths}
+        return sorted(p for p in paths if p not in dirs) or sorted(paths)
+
+    def wake(self) -> None:
+        self.pending.wake()
+
+
+# --- the loop --------------------------------------------------------------------------------
+
+@dataclass
+class LoopState:
+    """Shared between the loop and the signal handlers."""
+
+    stop: threading.Event
+    building: bool = False
+    interrupted: bool = False  # by a KeyboardInterrupt
+    signals: list[str] = field(default_factory=list)
+
+
+def run_loop(watcher: Watcher, cycle: Callable[[list[str] | None], object], state: LoopState) -> None:
+    """Build once (``cycle(None)``), then after each settled change (``cycle(paths)``) until
+    ``state.stop`` is set; a KeyboardInterrupt (Ctrl-C, or a signal during a build) ends it too.
+
+    Changes that arrive during a build are collected and lead to one more build after it.
+    """
+    if state.stop.is_set():
+        return
+    try:
+        state.building = True
+        try:
+            cycle(None)
+        finally:
+            state.building = False
+        while not state.stop.is_set():
+            changed = watcher.wait_for_changes(state.stop)
+            if changed is None:
+                break
+            state.building = True
+            try:
+                cycle(changed)
+            finally:
+                state.building = False
+    except KeyboardInterrupt:
+        state.interrupted = True
+        state.stop.set()
+
+
+@contextmanager
+def stop_on_signals(state: LoopState, watcher: Watcher) -> Iterator[None]:
+    """SIGINT and SIGTERM stop the loop: while it waits, at once; during a build, by interrupting
+    the build (finished work is kept). Installed explicitly because a process started in the
+    background by a non-interactive shell inherits SIGINT ignored. Main thread only."""
+
+    def handler(signum: int, frame: Any) -> None:
+        state.signals.append(signal.Signals(signum).name)
+        first = not state.stop.is_set()
+        state.stop.set()
+        watcher.wake()
+        if first and state.building:
+            raise KeyboardInterrupt
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)

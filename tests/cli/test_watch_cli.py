@@ -1,0 +1,153 @@
+"""`assetbuild watch` as a real process: output per rebuild, Ctrl-C and SIGTERM end it with status 0."""
+
+from __future__ import annotations
+
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from abtest import clean_env  # noqa: E402
+
+PIPE = """\
+import time
+from pathlib import Path
+from assetbuild import asset, source
+
+raw = source("raw", "raw.txt")
+
+
+@asset(io="json")
+def numbers(raw):
+    if raw.read_text().startswith("slow"):
+        (Path(__file__).parent / "started").write_text("")
+        time.sleep(60)
+    return [int(x) for x in raw.read_text().split()]
+
+
+@asset(io="text", path="out/total.txt")
+def total(numbers):
+    return str(sum(numbers))
+"""
+
+
+class WatchProcess:
+    """`assetbuild watch` in a subprocess, its stdout and stderr read line by line."""
+
+    def __init__(self, cwd: Path, *args: str, ignore_sigint: bool = False) -> None:
+        def preexec() -> None:  # what a non-interactive shell does to a background job
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+        self.proc = subprocess.Popen([sys.executable, "-m", "assetbuild", "watch", "--debounce", "30", *args],
+                                     cwd=cwd, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True, preexec_fn=preexec if ignore_sigint else None)
+        self.lines: queue.Queue[tuple[str, str]] = queue.Queue()
+        self.seen: list[tuple[str, str]] = []
+        for name, stream in (("out", self.proc.stdout), ("err", self.proc.stderr)):
+            threading.Thread(target=self._read, args=(name, stream), daemon=True).start()
+
+    def _read(self, name: str, stream) -> None:
+        for line in stream:
+            self.lines.put((name, line.rstrip("\n")))
+
+    def expect(self, text: str, stream: str = "out", timeout: float = 20) -> str:
+        """The next line of ``stream`` containing ``text`` (earlier lines are kept in ``seen``)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"no line with {text!r} on std{stream}; seen: {self.seen}")
+            try:
+                name, line = self.lines.get(timeout=left)
+            except queue.Empty:
+                continue
+            self.seen.append((name, line))
+            if name == stream and text in line:
+                return line
+
+    def finish(self, sig: int) -> tuple[int, str, str]:
+        self.proc.send_signal(sig)
+        rc = self.proc.wait(timeout=20)
+        time.sleep(0.1)  # let the readers drain the pipes
+        while not self.lines.empty():
+            self.seen.append(self.lines.get())
+        out = "\n".join(line for name, line in self.seen if name == "out")
+        err = "\n".join(line for name, line in self.seen if name == "err")
+        return rc, out, err
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture
+def proj(tmp_path: Path) -> Path:
+    (tmp_path / "raw.txt").write_text("1 2 3")
+    (tmp_path / "AssetFile").write_text(PIPE)
+    return tmp_path
+
+
+@pytest.mark.parametrize("sig,ignored", [(signal.SIGINT, False), (signal.SIGTERM, False), (signal.SIGINT, True)],
+                         ids=["SIGINT", "SIGTERM", "SIGINT-ignored-at-start"])
+def test_rebuilds_on_change_and_stops_cleanly(proj, sig, ignored):
+    w = WatchProcess(proj, ignore_sigint=ignored)
+    try:
+        first = w.expect("first build")
+        assert "built numbers, total" in first
+        w.expect("watching")
+        (proj / "raw.txt").write_text("1 2 3 4")
+        line = w.expect("raw.txt changed")
+        assert "built numbers, total" in line and line[:8].count(":") == 2  # HH:MM:SS first
+        assert (proj / "out/total.txt").read_text() == "10"
+        rc, out, err = w.finish(sig)
+    finally:
+        w.kill()
+    assert rc == 0, (out, err)
+    assert f"stopped watching ({signal.Signals(sig).name}) after 2 builds" in out
+    assert "Traceback" not in err and "warning" not in err
+
+
+def test_ctrl_c_during_a_build_stops_at_once(proj):
+    w = WatchProcess(proj)
+    try:
+        w.expect("watching")
+        (proj / "raw.txt").write_text("slow 1")
+        deadline = time.monotonic() + 20
+        while not (proj / "started").exists():
+            assert time.monotonic() < deadline, w.seen
+            time.sleep(0.02)
+        t0 = time.monotonic()
+        rc, out, err = w.finish(signal.SIGINT)
+        assert time.monotonic() - t0 < 10  # the 60 s asset was interrupted
+    finally:
+        w.kill()
+    assert rc == 0, (out, err)
+    assert "stopped watching (SIGINT)" in out and "Traceback" not in err
+
+
+def test_a_broken_assetfile_keeps_watching_and_recovers(proj):
+    good = (proj / "AssetFile").read_text()
+    (proj / "AssetFile").write_text(good.replace("def total(numbers):", "def total(numbers:"))
+    w = WatchProcess(proj, "total")
+    try:
+        line = w.expect("first build", stream="err")
+        assert "AssetFile:17: syntax error" in line and line.endswith("(still watching)")
+        (proj / "AssetFile").write_text(good)
+        assert "built numbers, total" in w.expect("AssetFile changed")
+        rc, out, err = w.finish(signal.SIGINT)
+    finally:
+        w.kill()
+    assert rc == 0 and "1 failed" in out and "Traceback" not in err
+
+
+def test_usage_errors_exit_2(proj):
+    r = subprocess.run([sys.executable, "-m", "assetbuild", "watch", "--debounce", "-5"], cwd=proj,
+                       env=clean_env(), capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "--debounce" in r.stderr
