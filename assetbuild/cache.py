@@ -475,9 +475,11 @@ def import_archive(store: Any, src: Path, warn: Callable[[str], None] = lambda m
     """Add the entries of an export archive to the store, verifying every blob against its digest.
 
     An entry whose blob is missing or does not verify is skipped with a warning (never a trace
-    without its bytes: blobs are durable before the traces commit). Local heads are never
-    replaced: an imported head is written only for an asset that has none here. Imported
-    entries count as used now (for gc).
+    without its bytes: blobs are durable before the traces commit). Local records are never
+    replaced: an entry whose key is already here is left as it is (outputs need not be
+    byte-identical across machines, and downstream keys were made from the local one), and an
+    imported head is written only for an asset that has none here. Imported entries count as
+    used now (for gc).
     """
     import tarfile
 
@@ -485,6 +487,7 @@ def import_archive(store: Any, src: Path, warn: Callable[[str], None] = lambda m
         raise StoreError(f"no such archive: {src}")
     verified: set[str] = set()
     sizes: dict[str, int] = {}
+    writer = _BlobWriter(store)
     manifest: Any = None
     rejected = 0
     try:
@@ -509,13 +512,18 @@ def import_archive(store: Any, src: Path, warn: Callable[[str], None] = lambda m
                     warn(f"{src}: blob {dg[:12]} does not match its digest; skipping it")
                     rejected += 1
                     continue
-                store.put_blob(data, dg)  # files are durable now; inline ones commit before the traces
+                writer.put(data, dg)
                 verified.add(dg)
                 sizes[dg] = len(data)
                 store.maybe_flush()
+        writer.wait()  # every file is durable before a trace that needs it commits
     except (tarfile.TarError, EOFError, OSError) as e:
+        writer.wait(cancel=True)
         why = e.strerror if isinstance(e, OSError) and e.strerror else "damaged, or not a tar file"
         raise StoreError(f"cannot import {src}: not a readable archive ({why})") from e
+    except BaseException:
+        writer.wait(cancel=True)
+        raise
     if manifest is None:
         raise StoreError(f"cannot import {src}: it has no MANIFEST.json (not an assetbuild cache export)")
     try:
@@ -523,7 +531,7 @@ def import_archive(store: Any, src: Path, warn: Callable[[str], None] = lambda m
     except StoreError as e:
         raise StoreError(f"cannot import {src}: {e}") from None
     now = time.time_ns()
-    imported = skipped = heads_added = 0
+    imported = skipped = heads_added = present = 0
     for e in entries:
         try:
             asset, key, trace, head = _entry_records(e)
@@ -540,15 +548,61 @@ def import_archive(store: Any, src: Path, warn: Callable[[str], None] = lambda m
             warn(f"{src}: skipping {asset!r}: its output's bytes are missing or do not verify")
             skipped += 1
             continue
-        store.put_trace(key, trace)
-        store.put_used(key, now)
-        imported += 1
+        if store.get_trace(key) is not None:
+            present += 1  # a key means one output: the local record stays
+        else:
+            store.put_trace(key, trace)
+            store.put_used(key, now)
+            imported += 1
         if head is not None and store.get_head(asset) is None:
             store.put_head(asset, head)
             heads_added += 1
     store.flush()
-    return {"file": str(src), "entries": imported, "skipped": skipped, "blobs": len(verified),
+    return {"file": str(src), "entries": imported, "already_present": present, "skipped": skipped,
+            "blobs": len(verified),
             "rejected_blobs": rejected, "heads_added": heads_added}
+
+
+class _BlobWriter:
+    """put_blob with the file writes (write, fsync, rename, fsync) on a few threads: one file
+    at a time waits on the disk's flushes, and an archive can hold thousands. Inline blobs go
+    to the store's batch on the calling thread. In-flight bytes are bounded."""
+
+    def __init__(self, store: Any, threads: int = 8, max_bytes: int = 256 << 20) -> None:
+        self.store = store
+        self.threads = threads
+        self.max_bytes = max_bytes
+        self._pool: Any = None
+        self._inflight: list[tuple[Any, int]] = []
+
+    def put(self, data: bytes, digest: str) -> None:
+        from .store import INLINE_MAX
+
+        if len(data) <= INLINE_MAX:
+            self.store.put_blob(data, digest)
+            return
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="assetbuild-import")
+        self._inflight.append((self._pool.submit(self.store.put_blob, data, digest), len(data)))
+        while sum(n for _f, n in self._inflight) > self.max_bytes or len(self._inflight) > 4 * self.threads:
+            f, _n = self._inflight.pop(0)
+            f.result()
+
+    def wait(self, cancel: bool = False) -> None:
+        """Wait for every file write; re-raise the first error (unless cancelling)."""
+        try:
+            for f, _n in self._inflight:
+                if cancel:
+                    f.cancel()
+                    continue
+                f.result()
+        finally:
+            self._inflight = []
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+                self._pool = None
 
 
 def _verifies(store: Any, digest: str) -> bool:

@@ -566,6 +566,7 @@ def cache_import(ctx: click.Context, file: str, **local: Any) -> None:
         click.echo(json.dumps(r))
     else:
         click.echo(f"imported {r['entries']} entries, {r['blobs']} blobs from {file}"
+                   + (f" ({r['already_present']} already here)" if r["already_present"] else "")
                    + (f"; skipped {r['skipped']} entries" if r["skipped"] else ""))
     if r["skipped"] or r["rejected_blobs"]:
         ctx.exit(1)

@@ -164,6 +164,8 @@ class LmdbStore:
                 info = {"format": STORE_FORMAT, "db_id": uuid.uuid4().hex}
                 self._write_store_file(info)
             self._info = info
+            if not self.readonly and not (dbdir / "data.mdb").exists():
+                self._recover_swap(dbdir)
             if self.readonly and not (dbdir / "data.mdb").exists():
                 return  # checked under the lock: a compaction swaps db/ under it
             problem = self._check_data_file(dbdir)
@@ -199,6 +201,17 @@ class LmdbStore:
             return
         self._close_env()
         self._open(self._map_size)
+
+    def _recover_swap(self, dbdir: Path) -> None:
+        """A compaction killed between its two renames left db/ missing (or empty, since
+        opening creates it) and the complete old index as db.old-*: put that back."""
+        for old in sorted(self.root.glob("db.old-*")):
+            if (old / "data.mdb").is_file():
+                with contextlib.suppress(OSError):
+                    dbdir.rmdir()  # empty: created by this open
+                os.replace(old, dbdir)
+                self.warn(f"restored the cache index from {old.name} (a gc was interrupted)")
+                return
 
     def _open_env(self, dbdir: Path) -> Any:
         return lmdb.open(str(dbdir), map_size=self._map_size, max_dbs=len(_DBS) + 2,

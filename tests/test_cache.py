@@ -136,7 +136,9 @@ def test_null_builds_write_nothing_while_use_times_and_summary_are_kept(counted,
         assert s.get_build_summary() == maint.build_summary(["built"] * 3)
     set_version(counted, 2)
     t0 = time.time_ns()
+    txn = txnid(cache)
     assert counted.built() == ["numbers", "big", "total"]
+    assert txnid(cache) == txn + 1  # use times and the summary went with the build's one batch
     with LmdbStore(cache, readonly=True) as s:
         used = s.used_times()
         assert set(used) == set(old.values())  # each displaced key was stamped when it was displaced
@@ -332,6 +334,21 @@ def test_gc_compacts_the_index(project, runlog):
     assert not list(cache.glob("db.*"))
     fsck(cache)
     assert project.build().names("cached") == [f"a{i}" for i in range(40)]
+
+
+def test_a_gc_killed_between_its_renames_loses_nothing(counted, runlog):
+    """The swap is two renames (db -> db.old-PID, db.compact-PID -> db); a kill between them
+    leaves no db/: the next writer puts the complete old index back."""
+    cache = cache_of(counted)
+    os.replace(cache / "db", cache / "db.old-4242")
+    (cache / "db.compact-4242").mkdir()  # the copy (never used: the old index is complete)
+    rep, err = quiet()
+    r = counted.build(reporter=rep)
+    assert r.names("cached") == ["numbers", "big", "total"] and runs(runlog) == {}
+    assert "a gc was interrupted" in err.getvalue()
+    assert not (cache / "db.old-4242").exists()
+    assetbuild.gc(project_dir=counted.root)
+    assert not list(cache.glob("db.*"))
 
 
 def test_gc_dry_run_changes_nothing(counted):
@@ -615,7 +632,7 @@ def test_import_never_replaces_local_heads(counted, runlog, tmp_path):
     with LmdbStore(cache_of(counted), readonly=True) as s:
         mine = s.heads()
     r = assetbuild.import_cache(archive, project_dir=counted.root)
-    assert r["entries"] == 3 and r["heads_added"] == 0
+    assert (r["entries"], r["already_present"], r["heads_added"]) == (0, 3, 0)
     with LmdbStore(cache_of(counted), readonly=True) as s:
         assert s.heads() == mine
     assert counted.build().names("cached") == ["numbers", "big", "total"] and runs(runlog) == {}
