@@ -460,6 +460,8 @@ def _entry_records(e: Any) -> tuple[str, str, Trace, Head | None]:
         _check_types(head, {"key": str, "data_version": str, "output_digest": str, "code": str,
                             "code_parts": dict, "io": str, "path": (str, type(None)), "built_ns": int,
                             "size": int, "duration_s": (int, float)})
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in head.code_parts.items()):
+            raise ValueError("bad head code parts")
         if head.key != key or head.output_digest != trace.output_digest:
             raise ValueError("head and trace disagree")
     return asset, key, trace, head

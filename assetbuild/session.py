@@ -506,8 +506,8 @@ def _maintained_store(project_dir: str | os.PathLike[str], cache_dir: str | os.P
 
     cache = resolve_cache_dir(Path(project_dir).resolve(), cache_dir)
     rep = reporter or Reporter(verbosity=-2)
-    if not create and not cache.is_dir():
-        yield None
+    if not create and not ((cache / "STORE").exists() or (cache / "db").is_dir()):
+        yield None  # no cache here (or a directory that is not one): nothing to do, nothing created
         return
     store = LmdbStore(cache, warn=rep.warn)
     try:

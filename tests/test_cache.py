@@ -361,9 +361,15 @@ def test_gc_dry_run_changes_nothing(counted):
     assert {p: p.read_bytes() for p in cache.rglob("*") if p.is_file() and p.name != "lock.mdb"} == snap
 
 
-def test_gc_of_a_missing_cache_creates_nothing(tmp_path):
+def test_gc_and_verify_of_a_missing_cache_create_nothing(tmp_path):
     r = assetbuild.gc(max_size=0, project_dir=tmp_path)
     assert r.entries_dropped == 0 and not (tmp_path / ".assetbuild").exists()
+    assert assetbuild.verify(project_dir=tmp_path).ok and not (tmp_path / ".assetbuild").exists()
+    other = tmp_path / "not-a-cache"
+    other.mkdir()
+    (other / "notes.txt").write_text("mine")
+    assetbuild.gc(older_than_days=0, cache_dir=other, project_dir=tmp_path)
+    assert [p.name for p in other.iterdir()] == ["notes.txt"]  # no STORE, no db/: left alone
 
 
 HOLD_LOCK = """
@@ -703,3 +709,56 @@ def test_digest_of_an_exported_blob_is_its_name(counted, tmp_path):
         for m in tar:
             if m.name.startswith("blobs/"):
                 assert digest_bytes(tar.extractfile(m).read()) == m.name[6:]
+
+
+# --- gc invariants on random stores -----------------------------------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from assetbuild.reports import Head, Trace  # noqa: E402
+
+ENTRY = st.tuples(st.integers(0, 5),  # which output (shared outputs: several entries, one blob)
+                  st.booleans(),  # a file under cas/ (else inline)
+                  st.integers(0, 10**6),  # created (ns, small numbers: only the order matters)
+                  st.one_of(st.none(), st.integers(0, 2 * 10**6)))  # used
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(entries=st.lists(ENTRY, min_size=1, max_size=8), heads=st.sets(st.integers(0, 7), max_size=3),
+       max_size=st.one_of(st.none(), st.integers(0, 5 * (INLINE_MAX + 2000))),
+       older=st.one_of(st.none(), st.integers(0, 2 * 10**6)))
+def test_gc_keeps_heads_and_never_leaves_a_trace_without_its_bytes(tmp_path_factory, entries, heads,
+                                                                     max_size, older):
+    cache = tmp_path_factory.mktemp("gc")
+    outputs = {}
+    with LmdbStore(cache) as s:
+        for i, (out, as_file, created, used) in enumerate(entries):
+            data = outputs.setdefault((out, as_file), bytes([out]) * (INLINE_MAX + 1000 + out if as_file else 10 + out))
+            dg = s.put_blob(data)
+            key = digest_bytes(b"key%d" % i)
+            s.put_trace(key, Trace(dg, dg, "bytes@1", len(data), 0.0, created, ""))
+            if used is not None:
+                s.put_used(key, used)
+            if i in heads:
+                s.put_head(f"a{i}", Head(key, dg, dg, "c", {}, (), "bytes@1", None, None, created, len(data), 0.0))
+        s.flush()
+        s.acquire_lock()
+        before = dict(s.iter_traces())
+        times = {k: max(t.created_ns, u) for k, t in before.items() for u in [s.used_times().get(k, 0)]}
+        head_keys = {h.key for h in s.heads().values()}
+        r = maint.gc(s, max_size=max_size, older_than_s=None if older is None else older / 1e9,
+                     now_ns=2 * 10**6)
+        after = dict(s.iter_traces())
+        for t in after.values():  # the invariant: every remaining entry's bytes verify
+            s.read_blob(t.output_digest)
+        assert head_keys <= set(after)
+        assert set(before) - set(after) == set(r.dropped_keys)
+        dropped_by_size = set(r.dropped_keys) - {k for k in before if older is not None and times[k] < 2 * 10**6 - older}
+        kept = [times[k] for k in after if k not in head_keys]
+        assert all(times[k] <= min(kept, default=times[k]) for k in dropped_by_size)  # least recent first
+        if max_size is not None:  # it fits, or everything but the latest entries went
+            assert maint.stats(s)["output_bytes"] <= max_size or kept == []
+        referenced = {t.output_digest for t in after.values()}
+        assert set(s.inline_blob_sizes()) | {d for d, _p, _n in s.cas_files()} == referenced  # no orphans
