@@ -75,6 +75,49 @@ def _build_kwargs(opts: dict[str, Any]) -> dict[str, Any]:
             "dry_run": bool(opts.get("dry_run"))}
 
 
+def _remote_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """The remote cache (README, "Caching in CI"): accepted before or after the command name."""
+    opts = [
+        click.option("--remote", metavar="URL", default=None,
+                     help="Shared cache: file:///dir or s3://bucket/prefix (S3 endpoint from "
+                     "AWS_ENDPOINT_URL). Local misses are fetched from it, new outputs uploaded; "
+                     "entries are signed and verified with the secret in ASSETBUILD_CACHE_KEY "
+                     "[env ASSETBUILD_REMOTE]."),
+        click.option("--remote-read-only", is_flag=True, default=None,
+                     help="Use the remote cache but upload nothing (pull requests, forks)."),
+        click.option("--trust-remote-unsigned", is_flag=True, default=None,
+                     help="Without ASSETBUILD_CACHE_KEY, still use and upload unsigned entries. "
+                     "Loading an output can run code: only for a remote nobody else can write."),
+        click.option("--remote-timeout", type=click.FloatRange(min=0.1), metavar="SECONDS", default=None,
+                     help="Connect and read timeout of one remote request [default: 10]."),
+        click.option("--remote-option", "remote_option", multiple=True, metavar="KEY=VALUE",
+                     help="An fsspec storage option (repeatable), e.g. endpoint_url=http://localhost:9000; "
+                     "VALUE is parsed as JSON when it can be."),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+def _parse_remote_options(items: Any) -> dict[str, Any] | None:
+    out: dict[str, Any] = {}
+    for item in items or ():
+        k, sep, v = item.partition("=")
+        if not sep or not k:
+            raise click.UsageError(f"--remote-option {item!r}: expected KEY=VALUE")
+        try:
+            out[k] = json.loads(v)
+        except ValueError:
+            out[k] = v
+    return out or None
+
+
+def _all_given(ctx: click.Context, local: dict[str, Any], name: str) -> tuple[Any, ...]:
+    """A repeatable option's values, from before and after the command name."""
+    root = ctx.find_object(_Ctx)
+    return tuple((root.opts if root else {}).get(name) or ()) + tuple(local.get(name) or ())
+
+
 def _merged(ctx: click.Context, local: dict[str, Any]) -> dict[str, Any]:
     root = ctx.find_object(_Ctx)
     merged = dict(root.opts) if root else {}
@@ -150,6 +193,7 @@ class _DefaultToBuild(click.Group):
              context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @_common
 @_build_options
+@_remote_options
 @click.version_option(package_name="assetbuild", prog_name="assetbuild")
 @click.pass_context
 def cli(ctx: click.Context, **opts: Any) -> None:
@@ -168,6 +212,7 @@ def cli(ctx: click.Context, **opts: Any) -> None:
 @click.argument("assets", nargs=-1)
 @_common
 @_build_options
+@_remote_options
 @click.pass_context
 @_handle_errors
 def build(ctx: click.Context, assets: tuple[str, ...], **local: Any) -> None:
@@ -181,7 +226,11 @@ def build(ctx: click.Context, assets: tuple[str, ...], **local: Any) -> None:
     opts = _merged(ctx, local)
     rep = _setup(opts, json_mode=bool(opts.get("as_json")))
     result = session.build(assets, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"),
-                           reporter=rep, **_build_kwargs(opts))
+                           reporter=rep, **_build_kwargs(opts),
+                           remote=opts.get("remote"), remote_read_only=bool(opts.get("remote_read_only")),
+                           trust_remote_unsigned=bool(opts.get("trust_remote_unsigned")),
+                           remote_timeout=opts.get("remote_timeout"),
+                           remote_options=_parse_remote_options(_all_given(ctx, local, "remote_option")))
     if opts.get("as_json"):
         doc = result.to_json()
         if result.dry_run:

@@ -35,6 +35,9 @@ class _Restart(Exception):
     pass
 
 
+_FROM_REMOTE = Reason("remote", "from the remote cache")
+
+
 class Scheduler:
     """Builds a selection of a graph in dependency order, one asset at a time."""
 
@@ -90,6 +93,8 @@ class Scheduler:
                 self._release_inputs(name)
                 if not dry_run:
                     self.store.maybe_flush()
+            if not dry_run:
+                self._recheck_remote_hits()
         finally:
             if not dry_run:
                 self.store.flush()
@@ -202,6 +207,9 @@ class Scheduler:
         if decision.action == "cached":
             if head is None or head.key != key or (sig is not None and sig != head.path_stat):
                 self._put_head(name, key, parts, trace, sig)
+            if getattr(trace, "remote", False):  # its bytes may still be downloading: see _recheck_remote_hits
+                return AssetResult(name, "restored", key=key, data_version=trace.data_version,
+                                   reasons=(_FROM_REMOTE,))
             return AssetResult(name, "cached", key=key, data_version=trace.data_version)
         if decision.action == "restore":
             t0 = time.perf_counter()
@@ -220,7 +228,8 @@ class Scheduler:
             if self._consumers.get(name):
                 self._bytes[name] = data
             return AssetResult(name, "restored", key=key, data_version=trace.data_version,
-                               duration_s=time.perf_counter() - t0, reasons=decision.reasons)
+                               duration_s=time.perf_counter() - t0, reasons=decision.reasons
+                               + ((_FROM_REMOTE,) if getattr(trace, "remote", False) else ()))
         return self._run(name, adef, key, parts, decision)
 
     def _run(self, name: str, adef: AssetDef, key: str, parts: KeyParts, decision: Decision) -> AssetResult:
@@ -309,6 +318,21 @@ class Scheduler:
         self.on_result(r)
         if r.status != "built":
             raise AssetFailed(name, r.error or "failed", r.traceback or "")
+
+    def _recheck_remote_hits(self) -> None:
+        """Run the assets taken from a remote cache whose bytes then did not arrive intact.
+
+        A remote store (remote.py) answers a hit with the signed trace at once and downloads in
+        the background; ``settle()`` waits for the downloads and names the keys that failed.
+        """
+        settle = getattr(self.store, "settle", None)
+        bad = settle() if settle is not None else ()
+        for name, r in list(self._results.items()):
+            if r.status == "restored" and r.key in bad:
+                try:
+                    self._rebuild_now(name)
+                except AssetFailed:
+                    pass  # its failed result is recorded
 
     def _sources_changed_during_run(self, name: str) -> str | None:
         """The first source input whose contents differ from when the asset's key was made."""

@@ -201,26 +201,56 @@ def _open_store(project: Project, *, readonly: bool) -> Any:
     return LmdbStore(project.cache_dir, readonly=readonly, warn=project.reporter.warn)
 
 
+def _with_remote(project: Project, store: Any, remote: str | None, expected: int, **settings: Any) -> Any:
+    """``store`` with the remote cache named by ``remote`` or $ASSETBUILD_REMOTE behind it, if any."""
+    if remote is None and not os.environ.get("ASSETBUILD_REMOTE"):
+        return store  # no remote: fsspec is never imported
+    from .remote import RemoteSettings, open_remote
+
+    cfg = RemoteSettings.from_env(remote, **settings)
+    if cfg is None:
+        return store
+    rep = project.reporter
+    return open_remote(store, cfg, warn=rep.warn, note=rep.line if rep.verbosity > 0 else None,
+                       expected=expected)
+
+
 def build(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = ".",
           assetfile: str | None = None, cache_dir: str | os.PathLike[str] | None = None,
           force: bool = False, keep_going: bool = False, dry_run: bool = False,
-          reporter: Reporter | None = None, plugin_manager: Any = None) -> BuildResult:
+          reporter: Reporter | None = None, plugin_manager: Any = None,
+          remote: str | None = None, remote_read_only: bool = False, trust_remote_unsigned: bool = False,
+          remote_timeout: float | None = None, remote_options: dict[str, Any] | None = None) -> BuildResult:
     """Build ``assets`` (default: all) and everything upstream of them; return what happened.
 
     A failing asset does not raise: it is a result with status "failed" (``result.ok`` is False).
     Definition and store errors raise ``AssetbuildError`` subclasses.
+
+    ``remote`` (default: $ASSETBUILD_REMOTE) is a shared cache URL (``file://...``, ``s3://bucket/prefix``):
+    local misses are looked up there and new outputs uploaded unless ``remote_read_only``;
+    entries are signed and verified with $ASSETBUILD_CACHE_KEY (see the README, "Caching in CI").
+    A dry run does not use it.
     """
     with open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir, reporter=reporter,
                       plugin_manager=plugin_manager) as project:
-        return _build_open(project, assets, force=force, keep_going=keep_going, dry_run=dry_run)
+        return _build_open(project, assets, force=force, keep_going=keep_going, dry_run=dry_run,
+                           remote=remote, remote_read_only=remote_read_only,
+                           trust_remote_unsigned=trust_remote_unsigned, remote_timeout=remote_timeout,
+                           remote_options=remote_options)
 
 
 def _build_open(project: Project, assets: Sequence[str], *, force: bool = False, keep_going: bool = False,
-                dry_run: bool = False) -> BuildResult:
+                dry_run: bool = False, remote: str | None = None, remote_read_only: bool = False,
+                trust_remote_unsigned: bool = False, remote_timeout: float | None = None,
+                remote_options: dict[str, Any] | None = None) -> BuildResult:
     """``build`` on an open project (watch mode reads what to watch between loading and building)."""
     plan = select(project.graph, assets)
     rep = project.reporter
     store = _open_store(project, readonly=dry_run)
+    if not dry_run:
+        store = _with_remote(project, store, remote, len(plan), read_only=remote_read_only,
+                             trust_unsigned=trust_remote_unsigned, timeout=remote_timeout,
+                             options=remote_options)
     try:
         if not dry_run:
             project.loaded.save_code_cache()

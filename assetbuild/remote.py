@@ -1,0 +1,683 @@
+"""The remote cache: outputs shared between machines through fsspec, signed and verified.
+
+The only importer of fsspec (and, through it, s3fs). Layout under the remote URL::
+
+    records/ab/<key>      one JSON record per key: the trace fields a local store needs, signed
+    blobs/cd/<digest>     output bytes, content-addressed by sha256 (written before any record
+                          that names them)
+
+A record is ``{"format": 1, "payload": "<canonical JSON>", "sig": "<hex>" | null}``; the signature
+is HMAC-SHA256 with the secret in ``ASSETBUILD_CACHE_KEY`` over a domain tag and the payload's
+exact bytes, and the payload names its own key, so a record cannot be replayed under another key.
+A remote entry is used only if its record verifies and the downloaded bytes match the signed
+digest and size; loading a pickle runs code, so nothing unverified ever reaches an IO manager.
+
+``RemoteCachedStore`` wraps a local store (``LmdbStore``) at the store interface the scheduler
+uses: a local miss asks the remote; a hit returns the signed trace at once (downstream keys need
+only its data version) while the bytes download in background threads and are recorded locally
+when verified; a build's new traces are uploaded (blob, then record) in background threads.
+Every store call stays on the caller's thread. A remote that is down, slow or wrong never fails
+a build: one warning, then local work; after the first failure the remote is not tried again
+in this build.
+
+Round trips: the records prefix is listed once in the background when the store opens, so
+misses are answered without a request; the newest listed records are then fetched concurrently
+in batches (prefetch), so a key that hits usually finds its record already here.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import hashlib
+import hmac
+import json
+import os
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import CacheCorrupt
+from .reports import Trace
+from .store import INLINE_MAX
+
+RECORD_FORMAT = 1
+KEY_ENV = "ASSETBUILD_CACHE_KEY"
+REMOTE_ENV = "ASSETBUILD_REMOTE"
+DEFAULT_TIMEOUT = 10.0
+CHECK_BLOB_MIN = 256 * 1024  # smaller blobs are uploaded again rather than asked for (one request either way)
+MAX_RECORD = 1 << 20  # a record is a few hundred bytes; anything this big is not one
+_DOMAIN = b"assetbuild remote record v1\n"
+_HEX64 = re.compile(r"[0-9a-f]{64}\Z")
+
+
+class RemoteRejected(Exception):
+    """A remote entry that must not be used (bad signature, wrong key, bytes not as signed)."""
+
+
+class _Down(Exception):
+    """The remote is unusable for the rest of this build (set once, by the first failure)."""
+
+
+class RemoteTrace(Trace):
+    """A trace taken from the remote cache (its bytes may still be downloading)."""
+
+    __slots__ = ()
+    remote = True
+
+
+# --- records ---------------------------------------------------------------------------------
+
+def _sign(secret: bytes, payload: bytes) -> str:
+    return hmac.new(secret, _DOMAIN + payload, hashlib.sha256).hexdigest()
+
+
+def encode_record(key: str, trace: Trace, *, asset: str | None, secret: bytes | None) -> bytes:
+    """The signed record of ``key`` (unsigned without a secret: only --trust-remote-unsigned reads it)."""
+    payload = json.dumps({
+        "format": RECORD_FORMAT, "key": key, "asset": asset,
+        "data_version": trace.data_version, "output_digest": trace.output_digest, "io": trace.io,
+        "size": trace.size, "duration_s": trace.duration_s, "created_ns": trace.created_ns,
+        "metadata_json": trace.metadata_json,
+    }, sort_keys=True, separators=(",", ":"))
+    sig = _sign(secret, payload.encode()) if secret else None
+    return json.dumps({"format": RECORD_FORMAT, "payload": payload, "sig": sig}).encode()
+
+
+def decode_record(raw: bytes, key: str, *, secret: bytes | None, trust_unsigned: bool) -> tuple[Trace, str | None]:
+    """(trace, asset name) of a record fetched for ``key``; RemoteRejected unless it may be used.
+
+    The signature is checked over the payload's exact bytes before the payload is parsed.
+    """
+    if len(raw) > MAX_RECORD:
+        raise RemoteRejected("record too large")
+    try:
+        env = json.loads(raw)
+        payload, sig = env["payload"], env["sig"]
+        if env.get("format") != RECORD_FORMAT:
+            raise RemoteRejected(f"unknown record format {env.get('format')!r}")
+        if not isinstance(payload, str) or not (sig is None or isinstance(sig, str)):
+            raise RemoteRejected("malformed record")
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise RemoteRejected("malformed record") from None
+    if sig is None:
+        if not trust_unsigned:
+            raise RemoteRejected("unsigned record (pass --trust-remote-unsigned to accept)")
+    elif secret is not None:
+        if not hmac.compare_digest(sig, _sign(secret, payload.encode())):
+            raise RemoteRejected("signature does not verify (tampered record, or another ASSETBUILD_CACHE_KEY)")
+    elif not trust_unsigned:
+        raise RemoteRejected("signed record but no ASSETBUILD_CACHE_KEY to verify it")
+    try:
+        p = json.loads(payload)
+        trace = Trace(p["data_version"], p["output_digest"], p["io"], p["size"], p["duration_s"],
+                      p["created_ns"], p["metadata_json"])
+        ok = (p["format"] == RECORD_FORMAT and isinstance(trace.data_version, str)
+              and isinstance(trace.output_digest, str) and _HEX64.match(trace.output_digest) is not None
+              and isinstance(trace.io, str) and type(trace.size) is int and trace.size >= 0
+              and isinstance(trace.duration_s, (int, float)) and type(trace.created_ns) is int
+              and isinstance(trace.metadata_json, str))
+    except (ValueError, KeyError, TypeError):
+        raise RemoteRejected("malformed record payload") from None
+    if not ok:
+        raise RemoteRejected("malformed record payload")
+    if p["key"] != key:
+        raise RemoteRejected("the record is for another key (replayed)")
+    asset = p.get("asset")
+    return trace, asset if isinstance(asset, str) else None
+
+
+# --- settings and the file system ------------------------------------------------------------
+
+@dataclass
+class RemoteSettings:
+    """What ``--remote`` and its options asked for."""
+
+    url: str
+    read_only: bool = False
+    trust_unsigned: bool = False
+    timeout: float = DEFAULT_TIMEOUT  # connect and read timeouts of one request, in seconds
+    options: dict[str, Any] = field(default_factory=dict)  # fsspec storage options
+    secret: bytes | None = None
+    concurrency: int = 32
+    prefetch: int | None = None  # records to fetch ahead (default: from the plan's size)
+
+    @classmethod
+    def from_env(cls, url: str | None, **kw: Any) -> RemoteSettings | None:
+        """None when neither ``url`` nor $ASSETBUILD_REMOTE names a remote."""
+        url = url if url is not None else os.environ.get(REMOTE_ENV)
+        if not url:
+            return None
+        key = os.environ.get(KEY_ENV)
+        return cls(url, secret=key.encode() if key else None,
+                   **{k: v for k, v in kw.items() if v is not None})
+
+
+def _storage_options(url: str, settings: RemoteSettings) -> dict[str, Any]:
+    """fsspec options: bounded timeouts and no listing cache; S3 endpoint from the AWS variables."""
+    opts = dict(settings.options)
+    protocol = url.split("://", 1)[0] if "://" in url else "file"
+    if protocol in ("s3", "s3a"):
+        endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+        if endpoint:
+            opts.setdefault("endpoint_url", endpoint)
+        cfg = dict(opts.get("config_kwargs") or {})
+        cfg.setdefault("connect_timeout", settings.timeout)
+        cfg.setdefault("read_timeout", settings.timeout)
+        cfg.setdefault("retries", {"max_attempts": 2, "mode": "standard"})
+        opts["config_kwargs"] = cfg
+        opts.setdefault("skip_instance_cache", True)
+        opts.setdefault("max_concurrency", 1)  # else every GET is preceded by a HEAD (chunked reads)
+    opts.setdefault("use_listings_cache", False)  # a stale listing would hide new entries
+    return opts
+
+
+def _describe(err: BaseException) -> str:
+    text = str(err).strip().splitlines()[0] if str(err).strip() else ""
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__
+
+
+class RemoteCache:
+    """One remote cache: listing, batched record fetches, blob transfers, with a circuit breaker.
+
+    Thread-safe: its methods run in the pool's threads. ``down`` is set by the first failure of
+    a request (anything but "not found"); after that every method returns at once.
+    """
+
+    def __init__(self, settings: RemoteSettings) -> None:
+        from fsspec.core import url_to_fs
+
+        self.settings = settings
+        self.url = settings.url
+        self.fs, root = url_to_fs(settings.url, **_storage_options(settings.url, settings))
+        self.root = root.rstrip("/")
+        if hasattr(self.fs, "retries"):
+            self.fs.retries = 1  # s3fs's own retry loop (5, with backoff) on top of botocore's
+        self.local = "file" in (self.fs.protocol if isinstance(self.fs.protocol, tuple) else (self.fs.protocol,))
+        if self.local:
+            self.fs.makedirs(self.root, exist_ok=True)  # a file:// folder that does not exist yet
+        self.down: str | None = None
+        self._lock = threading.Lock()
+        self.requests: dict[str, int] = {"list": 0, "records": 0, "record": 0, "blob": 0, "exists": 0, "put": 0}
+
+    def _count(self, kind: str, n: int = 1) -> None:
+        with self._lock:
+            self.requests[kind] += n
+
+    def record_path(self, key: str) -> str:
+        return f"{self.root}/records/{key[:2]}/{key}"
+
+    def blob_path(self, digest: str) -> str:
+        return f"{self.root}/blobs/{digest[:2]}/{digest}"
+
+    def fail(self, err: BaseException) -> None:
+        with self._lock:
+            if self.down is None:
+                self.down = _describe(err)
+
+    def _guard(self) -> None:
+        if self.down is not None:
+            raise _Down(self.down)
+
+    def list_records(self) -> dict[str, float]:
+        """Every key with a record, and its modification time (one listing, paginated by the server)."""
+        self._guard()
+        self._count("list")
+        try:
+            found = self.fs.find(f"{self.root}/records", detail=True)
+        except FileNotFoundError:
+            return {}
+        except Exception as e:  # noqa: BLE001 - any transport error: the remote is down
+            self.fail(e)
+            raise _Down(self.down) from e
+        out: dict[str, float] = {}
+        for path, info in found.items():
+            name = path.rsplit("/", 1)[-1]
+            if _HEX64.match(name):
+                out[name] = _mtime(info)
+        return out
+
+    def get_records(self, keys: list[str]) -> dict[str, bytes | None]:
+        """The raw records of ``keys`` (None: not there), fetched concurrently in one call."""
+        self._guard()
+        paths = {self.record_path(k): k for k in keys}
+        self._count("records", len(paths))
+        try:
+            got = self.fs.cat(list(paths), on_error="return")
+        except Exception as e:  # noqa: BLE001
+            self.fail(e)
+            raise _Down(self.down) from e
+        out: dict[str, bytes | None] = {}
+        for path, value in got.items():
+            k = paths.get(path) or paths.get(self.fs._strip_protocol(path))
+            if k is None:
+                continue
+            if isinstance(value, FileNotFoundError):
+                out[k] = None
+            elif isinstance(value, BaseException):
+                self.fail(value)
+                raise _Down(self.down) from value
+            else:
+                out[k] = value
+        return out
+
+    def get_record(self, key: str) -> bytes | None:
+        self._guard()
+        self._count("record")
+        try:
+            return self.fs.cat_file(self.record_path(key))
+        except FileNotFoundError:
+            return None
+        except Exception as e:  # noqa: BLE001
+            self.fail(e)
+            raise _Down(self.down) from e
+
+    def get_blob(self, digest: str) -> bytes:
+        self._guard()
+        self._count("blob")
+        try:
+            return self.fs.cat_file(self.blob_path(digest))
+        except FileNotFoundError:
+            raise RemoteRejected("its output bytes are missing from the remote") from None
+        except Exception as e:  # noqa: BLE001
+            self.fail(e)
+            raise _Down(self.down) from e
+
+    def has_blob(self, digest: str, size: int) -> bool:
+        self._guard()
+        self._count("exists")
+        try:
+            return self.fs.size(self.blob_path(digest)) == size
+        except FileNotFoundError:
+            return False
+        except Exception as e:  # noqa: BLE001
+            self.fail(e)
+            raise _Down(self.down) from e
+
+    def put(self, path: str, data: bytes) -> None:
+        """Write one object; on a local folder through a temp file and a rename (readers never see half)."""
+        self._guard()
+        self._count("put")
+        try:
+            if self.local:
+                parent = path.rsplit("/", 1)[0]
+                os.makedirs(parent, exist_ok=True)
+                tmp = f"{parent}/.tmp-{os.getpid()}-{threading.get_ident()}"
+                with open(tmp, "wb") as f:
+                    f.write(data)
+                os.replace(tmp, path)
+            else:
+                self.fs.pipe_file(path, data)
+        except Exception as e:  # noqa: BLE001
+            raise _UploadFailed(_describe(e)) from e
+
+
+class _UploadFailed(Exception):
+    pass
+
+
+def _mtime(info: dict[str, Any]) -> float:
+    t = info.get("LastModified") or info.get("mtime") or info.get("created") or 0
+    if hasattr(t, "timestamp"):
+        return float(t.timestamp())
+    try:
+        return float(t)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+# --- the store wrapper -----------------------------------------------------------------------
+
+@dataclass
+class _Download:
+    """Bytes of a remote hit on their way; ``keys`` are the traces waiting for them."""
+
+    digest: str
+    size: int
+    future: cf.Future[bytes]
+    keys: dict[str, Trace] = field(default_factory=dict)
+    heads: list[tuple[str, Any]] = field(default_factory=list)  # put_head calls held back
+
+
+class RemoteCachedStore:
+    """A local store (``LmdbStore``) with a remote cache behind it; see the module docstring.
+
+    Everything not overridden here goes straight to the local store.
+    """
+
+    def __init__(self, local: Any, remote: RemoteCache, *, warn: Callable[[str], None],
+                 note: Callable[[str], None] | None = None, expected: int = 0) -> None:
+        self.local = local
+        self.remote = remote
+        self.settings = remote.settings
+        self.read = True
+        self.write = not self.settings.read_only
+        self._warn = warn
+        self._note = note or (lambda msg: None)
+        self._messages: list[str] = []  # from worker threads, printed on the caller's thread
+        self._mlock = threading.Lock()
+        self._pool = cf.ThreadPoolExecutor(max_workers=max(1, self.settings.concurrency),
+                                           thread_name_prefix="assetbuild-remote")
+        self._downloads: dict[str, _Download] = {}  # digest -> transfer not yet recorded locally
+        self._waiting: dict[str, str] = {}  # key -> digest of its download
+        self._failed: set[str] = set()  # keys whose bytes did not arrive or did not verify
+        self._rejected: set[str] = set()  # keys not to ask the remote again in this build
+        self._bad_blobs: set[str] = set()  # digests the remote holds wrong bytes for: upload again
+        self._seen_blobs: set[str] = set()  # digests known to be on the remote
+        self._outgoing: dict[str, bytes] = {}  # digest -> bytes of a blob put in this build
+        self._uploads: dict[str, list[Any]] = {}  # key -> [trace, asset] not yet submitted
+        self._upload_futures: list[cf.Future[None]] = []
+        self._rejections = 0
+        self.stats = {"hits": 0, "misses": 0, "downloaded": 0, "uploaded": 0, "bytes_down": 0, "bytes_up": 0}
+        self._prefetched: dict[str, cf.Future[dict[str, bytes | None]]] = {}
+        self._listed: dict[str, float] | None = None
+        n = self.settings.prefetch
+        self._prefetch_limit = n if n is not None else max(1024, 2 * expected)
+        self._listing = self._pool.submit(self._list_and_prefetch)
+
+    # --- messages ----------------------------------------------------------------------------
+
+    def _message(self, text: str) -> None:
+        with self._mlock:
+            self._messages.append(text)
+
+    def _emit(self) -> None:
+        if self.remote.down is not None and self.read:
+            self.read = self.write = False
+            self._message(f"the remote cache {self.remote.url} is unavailable ({self.remote.down}); "
+                          "building locally without it for the rest of this build")
+        if self._messages:
+            with self._mlock:
+                msgs, self._messages = self._messages, []
+            for m in msgs:
+                self._warn(m)
+
+    def _reject(self, key: str, asset: str | None, why: str) -> None:
+        self._rejected.add(key)
+        self._rejections += 1
+        if self._rejections == 1:
+            what = f"{asset!r} (key {key[:12]})" if asset else f"key {key[:12]}"
+            self._message(f"the remote cache's entry for {what} was rejected: {why}; building it locally "
+                          "(further rejections are counted at the end)")
+
+    # --- lookups -----------------------------------------------------------------------------
+
+    def _list_and_prefetch(self) -> None:
+        listed = self.remote.list_records()
+        newest = sorted(listed, key=listed.__getitem__, reverse=True)[: self._prefetch_limit]
+        for i in range(0, len(newest), 256):
+            batch = newest[i:i + 256]
+            fut = self._pool.submit(self.remote.get_records, batch)
+            for k in batch:
+                self._prefetched[k] = fut
+        self._listed = listed  # last: a key listed but not prefetched is then asked directly
+
+    def _wait(self, fut: cf.Future[Any]) -> Any:
+        """A transfer's result; a wait far beyond the request timeouts counts as the remote being down."""
+        try:
+            return fut.result(timeout=4 * self.settings.timeout + 5)
+        except cf.TimeoutError:
+            self.remote.fail(TimeoutError(f"no answer in {4 * self.settings.timeout + 5:.0f}s"))
+            raise _Down(self.remote.down) from None
+
+    def _fetch_record(self, key: str) -> bytes | None:
+        if self._listed is None:
+            self._wait(self._listing)  # re-raises _Down
+        if self._listed is not None and key not in self._listed:
+            return None  # answered by the listing: no request
+        fut = self._prefetched.get(key)
+        if fut is not None:
+            raw = self._wait(fut).get(key)
+            if raw is not None:
+                return raw
+        return self.remote.get_record(key)
+
+    def get_trace(self, key: str) -> Trace | None:
+        self._drain()
+        trace = self.local.get_trace(key)
+        if trace is not None or not self.read or key in self._rejected:
+            return trace
+        digest = self._waiting.get(key)
+        if digest is not None:  # asked again (a repair): the same answer
+            return self._downloads[digest].keys[key]
+        try:
+            raw = self._fetch_record(key)
+        except (_Down, RemoteRejected):
+            raw = None
+        if raw is None:
+            self.stats["misses"] += 1
+            self._emit()
+            return None
+        try:
+            trace, asset = decode_record(raw, key, secret=self.settings.secret,
+                                         trust_unsigned=self.settings.trust_unsigned)
+        except RemoteRejected as e:
+            self._reject(key, None, str(e))
+            self._emit()
+            return None
+        self.stats["hits"] += 1
+        rtrace = RemoteTrace(*trace)
+        if self._local_bytes(trace.output_digest):
+            self.local.put_trace(key, trace)
+            return rtrace
+        d = self._downloads.get(trace.output_digest)
+        if d is None:
+            fut = self._pool.submit(self._download, trace.output_digest, trace.size)
+            d = self._downloads[trace.output_digest] = _Download(trace.output_digest, trace.size, fut)
+        d.keys[key] = rtrace
+        self._waiting[key] = trace.output_digest
+        return rtrace
+
+    def _local_bytes(self, digest: str) -> bool:
+        try:
+            self.local.read_blob(digest)
+            return True
+        except CacheCorrupt:
+            return False
+
+    def _download(self, digest: str, size: int) -> bytes:
+        """In a worker: fetch, verify against the signed digest and size, write large blobs locally."""
+        data = self.remote.get_blob(digest)
+        if len(data) != size or hashlib.sha256(data).hexdigest() != digest:
+            raise RemoteRejected("its bytes do not match the signed digest")
+        if size > INLINE_MAX:
+            self.local.put_blob(data, digest)  # a file write and rename: safe off the main thread
+        return data
+
+    def _drain(self, wait: bool = False) -> None:
+        """Record finished downloads locally (blob, trace, held-back heads); forget failed ones."""
+        for digest in list(self._downloads):
+            d = self._downloads[digest]
+            if not d.future.done():
+                if not wait:
+                    continue
+                if self.remote.down is None:
+                    try:
+                        self._wait(d.future)
+                    except Exception:  # noqa: BLE001 - judged below
+                        pass
+                d.future.cancel()
+            del self._downloads[digest]
+            for key in d.keys:
+                self._waiting.pop(key, None)
+            err = d.future.exception() if d.future.done() and not d.future.cancelled() \
+                else _Down(self.remote.down or "no answer")
+            if err is None:
+                data = d.future.result()
+                self._seen_blobs.add(digest)
+                self.stats["downloaded"] += 1
+                self.stats["bytes_down"] += len(data)
+                if len(data) <= INLINE_MAX:
+                    self.local.put_blob(data, digest)
+                for key, trace in d.keys.items():
+                    self.local.put_trace(key, Trace(*trace))
+                for asset, head in d.heads:
+                    self.local.put_head(asset, head)
+            else:
+                self._failed.update(d.keys)
+                if isinstance(err, RemoteRejected):
+                    self._bad_blobs.add(digest)
+                    for key in d.keys:
+                        self._reject(key, None, str(err))
+                else:
+                    self.remote.fail(err)
+                    self._rejected.update(d.keys)
+        self._emit()
+
+    # --- the store interface the scheduler uses ----------------------------------------------
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "local":  # not set yet: no recursion
+            raise AttributeError(name)
+        return getattr(self.local, name)
+
+    def has_blob(self, digest: str, size: int) -> bool:
+        if digest in self._downloads:
+            return True  # on its way; read_blob waits for it
+        return self.local.has_blob(digest, size)
+
+    def read_blob(self, digest: str) -> bytes:
+        d = self._downloads.get(digest)
+        if d is None:
+            return self.local.read_blob(digest)
+        try:
+            data = self._wait(d.future)
+        except Exception as e:  # noqa: BLE001 - down, timed out, or bytes not as signed
+            self._drain(wait=True)  # records the failure (without waiting again once down)
+            raise CacheCorrupt(digest, f"not usable from the remote cache ({_describe(e)})") from None
+        self._drain()
+        return data
+
+    def put_head(self, asset: str, head: Any) -> None:
+        digest = self._waiting.get(head.key)
+        if digest is not None:  # its bytes are not here yet: record the head with them
+            self._downloads[digest].heads.append((asset, head))
+            return
+        up = self._uploads.get(head.key)
+        if up is not None:
+            up[1] = asset
+        self.local.put_head(asset, head)
+
+    def put_blob(self, data: bytes, digest: str | None = None) -> str:
+        digest = self.local.put_blob(data, digest)
+        if self.write:
+            self._outgoing[digest] = data
+        return digest
+
+    def put_trace(self, key: str, trace: Trace) -> None:
+        self.local.put_trace(key, trace)
+        if self.write and trace.output_digest in self._outgoing:
+            self._uploads[key] = [trace, None]
+
+    def delete_trace(self, key: str) -> None:
+        self._rejected.add(key)
+        self._uploads.pop(key, None)
+        digest = self._waiting.pop(key, None)
+        if digest is not None and digest in self._downloads:
+            self._downloads[digest].keys.pop(key, None)
+        self.local.delete_trace(key)
+
+    def maybe_flush(self, *args: Any, **kw: Any) -> None:
+        self._drain()
+        self._submit_uploads()
+        self.local.maybe_flush(*args, **kw)
+
+    def flush(self) -> None:
+        self._drain()
+        self._submit_uploads()
+        self.local.flush()
+
+    def settle(self) -> set[str]:
+        """Wait for every download; the keys whose bytes did not arrive intact (to be rebuilt)."""
+        self._drain(wait=True)
+        failed, self._failed = self._failed, set()
+        return failed
+
+    # --- uploads -----------------------------------------------------------------------------
+
+    def _submit_uploads(self) -> None:
+        if not self._uploads:
+            return
+        if not self.write:
+            self._uploads.clear()
+            self._outgoing.clear()
+            return
+        for key, (trace, asset) in self._uploads.items():
+            data = self._outgoing.get(trace.output_digest)
+            if data is None:
+                continue
+            record = encode_record(key, trace, asset=asset, secret=self.settings.secret)
+            self._upload_futures.append(self._pool.submit(self._upload, key, trace.output_digest, data, record))
+        self._uploads.clear()
+        self._outgoing.clear()
+
+    def _upload(self, key: str, digest: str, data: bytes, record: bytes) -> None:
+        """In a worker: the blob unless the remote has it, then the record (never a record without its blob)."""
+        if not self.write or self.remote.down is not None:
+            return
+        try:
+            if digest in self._bad_blobs or digest not in self._seen_blobs and (
+                    len(data) < CHECK_BLOB_MIN or not self.remote.has_blob(digest, len(data))):
+                self.remote.put(self.remote.blob_path(digest), data)
+                with self._mlock:
+                    self.stats["bytes_up"] += len(data)
+            self._seen_blobs.add(digest)
+            self.remote.put(self.remote.record_path(key), record)
+            with self._mlock:
+                self.stats["uploaded"] += 1
+        except _Down:
+            return
+        except _UploadFailed as e:
+            if self.write:
+                self.write = False
+                self._message(f"cannot upload to the remote cache {self.remote.url} ({e}); "
+                              "no more uploads in this build")
+
+    def close(self) -> None:
+        """Finish uploads (each request bounded by the timeouts), report, then close the local store."""
+        try:
+            self._drain(wait=True)
+            self._submit_uploads()
+            deadline = time.monotonic() + 4 * self.settings.timeout + 5
+            for fut in self._upload_futures:
+                try:
+                    fut.result(timeout=max(0.0, deadline - time.monotonic()))
+                except cf.TimeoutError:
+                    self._message(f"uploads to the remote cache {self.remote.url} did not finish in time; "
+                                  "the rest are abandoned")
+                    break
+            if self._rejections > 1:
+                self._message(f"{self._rejections - 1} more entries of the remote cache were rejected")
+            self._emit()
+            s = self.stats
+            if s["hits"] or s["uploaded"]:
+                self._note(f"remote cache: {s['hits']} hits ({s['bytes_down'] / 1e6:.1f} MB downloaded), "
+                           f"{s['misses']} misses, {s['uploaded']} uploaded ({s['bytes_up'] / 1e6:.1f} MB)")
+            if getattr(self.local, "pending", 0) and not getattr(self.local, "readonly", False):
+                self.local.flush()
+        finally:
+            self.write = False
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self.local.close()
+
+
+def open_remote(local: Any, settings: RemoteSettings, *, warn: Callable[[str], None],
+                note: Callable[[str], None] | None = None, expected: int = 0) -> Any:
+    """``local`` with the remote cache behind it, or ``local`` alone (with one warning) if the remote
+    cannot be used: no key to sign and verify with, fsspec/s3fs missing, or a URL fsspec rejects."""
+    if settings.secret is None and not settings.trust_unsigned:
+        warn(f"the remote cache {settings.url} is not used: {KEY_ENV} is not set, so its entries "
+             "can be neither verified nor signed (set it, or pass --trust-remote-unsigned)")
+        return local
+    try:
+        remote = RemoteCache(settings)
+    except ImportError as e:
+        warn(f"the remote cache {settings.url} is not used: {e.name or e} is not installed "
+             "(pip install 'assetbuild[remote]')")
+        return local
+    except Exception as e:  # noqa: BLE001 - a bad URL, options, or a folder we cannot create
+        warn(f"the remote cache {settings.url} is not used: {_describe(e)}")
+        return local
+    return RemoteCachedStore(local, remote, warn=warn, note=note, expected=expected)

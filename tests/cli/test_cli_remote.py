@@ -1,0 +1,178 @@
+"""The real `assetbuild` command with a remote cache: a file:// folder and moto's S3 server on
+loopback (started by the test, reached by the subprocess through AWS_ENDPOINT_URL)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from abtest import clean_env, cli  # noqa: E402
+
+ASSETFILE = """\
+import os
+from assetbuild import asset, source
+
+raw = source("raw", "raw.txt")
+
+
+def _ran(name):
+    with open(os.environ["AB_RUNS"], "a") as f:
+        f.write(name + "\\n")
+
+
+@asset(io="json")
+def numbers(raw):
+    _ran("numbers")
+    return [int(x) for x in raw.read_text().split()]
+
+
+@asset(io="bytes")
+def blob(numbers):
+    _ran("blob")
+    return bytes(numbers) * 50000
+
+
+@asset(io="text", path="out/total.txt")
+def total(numbers, blob):
+    _ran("total")
+    return f"{sum(numbers)} {len(blob)}"
+"""
+
+
+@pytest.fixture
+def make(tmp_path):
+    n = iter(range(100))
+
+    def checkout() -> Path:
+        root = tmp_path / f"co{next(n)}"
+        root.mkdir()
+        (root / "AssetFile").write_text(ASSETFILE)
+        (root / "raw.txt").write_text("1 2 3")
+        return root
+
+    return checkout
+
+
+def env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    e = clean_env(AB_RUNS=str(tmp_path / "runs"), ASSETBUILD_CACHE_KEY="k3y", **extra)
+    for k in ("ASSETBUILD_REMOTE", "AWS_ENDPOINT_URL", "AWS_PROFILE"):
+        e.pop(k, None)
+    e.update(extra)
+    return e
+
+
+def runs(tmp_path: Path) -> list[str]:
+    p = tmp_path / "runs"
+    out = p.read_text().split() if p.exists() else []
+    p.write_text("")
+    return out
+
+
+def warnings(stderr: str) -> list[str]:
+    return [ln for ln in stderr.splitlines() if ln.startswith("warning:")]
+
+
+def test_file_remote_fresh_checkout_runs_nothing(make, tmp_path):
+    e = env(tmp_path, ASSETBUILD_REMOTE=f"file://{tmp_path / 'shared'}")
+    r = cli(cwd=make(), env=e)
+    assert r.returncode == 0, r.stderr
+    assert "3 built" in r.stdout and sorted(runs(tmp_path)) == ["blob", "numbers", "total"]
+    b = make()
+    r = cli("--json", cwd=b, env=e)
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert {x["status"] for x in doc["results"]} == {"restored"}
+    assert runs(tmp_path) == [] and warnings(r.stderr) == []
+    assert (b / "out/total.txt").read_text() == "6 150000"
+    r = cli("show", "numbers", "--json", cwd=b, env=e)
+    assert json.loads(r.stdout) == [1, 2, 3]
+
+
+def test_no_key_says_so_once(make, tmp_path):
+    e = env(tmp_path)
+    del e["ASSETBUILD_CACHE_KEY"]
+    r = cli("--remote", f"file://{tmp_path / 'shared'}", cwd=make(), env=e)
+    assert r.returncode == 0, r.stderr
+    (w,) = warnings(r.stderr)
+    assert "ASSETBUILD_CACHE_KEY is not set" in w and "--trust-remote-unsigned" in w
+    assert not (tmp_path / "shared").exists()
+
+
+def test_bad_remote_option_is_a_usage_error(make, tmp_path):
+    r = cli("--remote", "file:///tmp/x", "--remote-option", "novalue", cwd=make(), env=env(tmp_path))
+    assert r.returncode == 2 and "KEY=VALUE" in r.stderr
+
+
+@pytest.fixture(scope="module")
+def s3():
+    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+
+    srv = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    srv.start()
+    host, port = srv.get_host_and_port()
+    yield f"http://{host}:{port}"
+    srv.stop()
+
+
+def s3_env(tmp_path: Path, endpoint: str) -> dict[str, str]:
+    return env(tmp_path, AWS_ENDPOINT_URL=endpoint, AWS_ACCESS_KEY_ID="testing",
+               AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1")
+
+
+def _bucket(endpoint: str) -> str:
+    import boto3
+
+    name = f"b{uuid.uuid4().hex[:12]}"
+    boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="testing", aws_secret_access_key="testing",
+                 region_name="us-east-1").create_bucket(Bucket=name)
+    return name
+
+
+def _keys(endpoint: str, bucket: str) -> list[str]:
+    import boto3
+
+    c = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="testing", aws_secret_access_key="testing",
+                     region_name="us-east-1")
+    return [o["Key"] for o in c.list_objects_v2(Bucket=bucket).get("Contents", [])]
+
+
+def test_s3_read_only_then_writer_then_fresh_checkout(make, tmp_path, s3):
+    bucket = _bucket(s3)
+    url = f"s3://{bucket}/ci"
+    e = s3_env(tmp_path, s3)
+    # a pull request: read-only, nothing there yet, nothing uploaded
+    r = cli("--remote", url, "--remote-read-only", cwd=make(), env=e)
+    assert r.returncode == 0 and warnings(r.stderr) == [], r.stderr
+    assert _keys(s3, bucket) == []
+    runs(tmp_path)
+    # the main branch: writes
+    r = cli("build", "--remote", url, cwd=make(), env=e)
+    assert r.returncode == 0, r.stderr
+    assert len([k for k in _keys(s3, bucket) if "/records/" in k]) == 3
+    runs(tmp_path)
+    # a fresh checkout elsewhere, read-only: everything from the server, nothing runs
+    b = make()
+    r = cli("-v", "--remote", url, "--remote-read-only", cwd=b, env=e)
+    assert r.returncode == 0, r.stderr
+    assert "0 built, 0 cached, 3 restored" in r.stdout
+    assert "remote cache: 3 hits" in r.stdout
+    assert runs(tmp_path) == []
+    assert (b / "out/total.txt").read_text() == "6 150000"
+
+
+def test_s3_server_down_one_warning(make, tmp_path, s3):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    e = s3_env(tmp_path, f"http://127.0.0.1:{port}")
+    r = cli("--remote", "s3://cache/x", "--remote-timeout", "1", cwd=make(), env=e, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "3 built" in r.stdout
+    (w,) = warnings(r.stderr)
+    assert "is unavailable" in w and "building locally" in w

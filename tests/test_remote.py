@@ -1,0 +1,523 @@
+"""The remote cache (remote.py): fresh checkouts restored from a file:// folder and from a real
+S3-compatible server (moto in server mode, on loopback), rejection of tampered or foreign entries,
+a remote that is down or slow, read-only and key-less modes. Asset runs are counted through a
+side-effect file, so "ran nothing" is observed, not inferred."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import socket
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import assetbuild
+from assetbuild.output import Reporter
+from assetbuild.remote import RemoteRejected, decode_record, encode_record
+from assetbuild.reports import Trace
+from assetbuild.store import LmdbStore
+
+ASSETFILE = """\
+import os
+from assetbuild import asset, source
+
+raw = source("raw", "raw.txt")
+
+
+def _ran(name):
+    with open(os.environ["AB_RUNS"], "a") as f:
+        f.write(name + "\\n")
+
+
+@asset(io="bytes")
+def big(raw):
+    _ran("big")
+    return raw.read_bytes() * 30000          # 300 KB: a file in the local CAS
+
+
+@asset(io="json")
+def small(raw):
+    _ran("small")
+    return {"n": len(raw.read_text())}
+
+
+@asset(io="text", path="out/report.txt")
+def report(big, small):
+    _ran("report")
+    return f"{len(big)} {small['n']}\\n"
+
+
+@asset(io="json")
+def leaf(small):
+    _ran("leaf")
+    return small["n"] * 2
+"""
+ALL = {"big", "small", "report", "leaf"}
+KEY = "correct horse battery staple"
+
+
+# --- fixtures: checkouts, a run counter, the remotes -------------------------------------------
+
+class Checkout:
+    """One clone of the project at its own path, with its own (initially empty) local cache."""
+
+    def __init__(self, root: Path, runs: Path) -> None:
+        self.root = root
+        self.runs = runs
+        root.mkdir(parents=True)
+        (root / "AssetFile").write_text(ASSETFILE)
+        (root / "raw.txt").write_text("0123456789")
+
+    def build(self, remote: str | None, **kw):
+        err = io.StringIO()
+        self.runs.write_text("")
+        r = assetbuild.build(project_dir=self.root, remote=remote,
+                             reporter=Reporter(out=io.StringIO(), err=err, verbosity=-2), **kw)
+        self.warnings = [ln for ln in err.getvalue().splitlines() if ln.startswith("warning:")]
+        self.ran = set(self.runs.read_text().split())
+        return r
+
+    def head(self, name: str):
+        with LmdbStore(self.root / ".assetbuild", readonly=True) as s:
+            return s.get_head(name)
+
+
+@pytest.fixture
+def checkouts(tmp_path, monkeypatch):
+    runs = tmp_path / "runs.txt"
+    monkeypatch.setenv("AB_RUNS", str(runs))
+    monkeypatch.setenv("ASSETBUILD_CACHE_KEY", KEY)
+    monkeypatch.delenv("ASSETBUILD_REMOTE", raising=False)
+    n = iter(range(100))
+    return lambda: Checkout(tmp_path / f"checkout{next(n)}", runs)
+
+
+@pytest.fixture(scope="module")
+def s3_server():
+    """moto's S3 on a free loopback port, for the whole module."""
+    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+
+    srv = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    srv.start()
+    host, port = srv.get_host_and_port()
+    yield f"http://{host}:{port}"
+    srv.stop()
+
+
+@pytest.fixture
+def s3_env(s3_server, monkeypatch):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_server)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    return s3_server
+
+
+def _s3fs():
+    import s3fs
+
+    return s3fs.S3FileSystem(endpoint_url=os.environ["AWS_ENDPOINT_URL"], skip_instance_cache=True,
+                             use_listings_cache=False)
+
+
+@pytest.fixture(params=["file", "s3"])
+def remote(request, tmp_path):
+    """A URL and a file system to inspect and tamper with it directly."""
+    if request.param == "file":
+        import fsspec
+
+        folder = tmp_path / "shared" / "cache"  # does not exist yet: the build creates it
+        return f"file://{folder}", fsspec.filesystem("file"), str(folder)
+    request.getfixturevalue("s3_env")
+    bucket = f"b{uuid.uuid4().hex[:12]}"
+    fs = _s3fs()
+    fs.mkdir(bucket)
+    return f"s3://{bucket}/team", fs, f"{bucket}/team"
+
+
+def _objects(fs, root: str, kind: str) -> list[str]:
+    try:
+        return [p for p in fs.find(f"{root}/{kind}") if "/.tmp-" not in p]
+    except FileNotFoundError:
+        return []
+
+
+def _record_path(root: str, key: str) -> str:
+    return f"{root}/records/{key[:2]}/{key}"
+
+
+def _blob_path(root: str, digest: str) -> str:
+    return f"{root}/blobs/{digest[:2]}/{digest}"
+
+
+def _statuses(result) -> dict[str, str]:
+    return {r.asset: r.status for r in result.results}
+
+
+# --- the main flow -----------------------------------------------------------------------------
+
+def test_fresh_checkout_gets_every_output_from_the_remote(checkouts, remote):
+    url, fs, root = remote
+    a = checkouts()
+    r = a.build(url)
+    assert r.ok and a.ran == ALL and a.warnings == []
+    assert len(_objects(fs, root, "records")) == 4
+    assert len(_objects(fs, root, "blobs")) == 4
+
+    b = checkouts()  # another path, an empty local cache
+    r = b.build(url)
+    assert r.ok, [(x.asset, x.error) for x in r.results]
+    assert b.ran == set(), "no asset function may run"
+    assert _statuses(r) == dict.fromkeys(ALL, "restored")
+    assert all(x.reasons[-1].code == "remote" for x in r.results)
+    assert (b.root / "out/report.txt").read_text() == (a.root / "out/report.txt").read_text()
+    assert assetbuild.load_value("big", project_dir=b.root) == b"0123456789" * 30000
+    assert assetbuild.load_value("leaf", project_dir=b.root) == 20
+
+    r = b.build(None)  # everything is now local: a null build without the remote
+    assert b.ran == set() and _statuses(r) == dict.fromkeys(ALL, "cached")
+
+
+def test_lookups_are_one_listing_and_batched_prefetch(checkouts, tmp_path):
+    """Misses are answered by one listing; hits by records prefetched in batches, not one request each."""
+    from assetbuild import remote as remote_mod
+
+    url = f"file://{tmp_path / 'shared'}"
+    a = checkouts()
+    a.build(url)
+    seen = []
+    orig = remote_mod.RemoteCachedStore.close
+
+    def spy(self):
+        seen.append(dict(self.remote.requests))
+        orig(self)
+
+    b = checkouts()
+    (b.root / "raw.txt").write_text("changed")  # no key of b is on the remote now
+    remote_mod.RemoteCachedStore.close = spy
+    try:
+        b.build(url, remote_read_only=True)
+        c = checkouts()
+        c.build(url, remote_read_only=True)
+    finally:
+        remote_mod.RemoteCachedStore.close = orig
+    miss, hit = seen
+    assert miss["list"] == 1 and miss["record"] == 0 and miss["blob"] == 0
+    assert hit["list"] == 1 and hit["record"] == 0 and hit["records"] == 4 and hit["blob"] == 4
+
+
+def test_upload_skips_a_large_blob_the_remote_has(checkouts, remote):
+    url, fs, root = remote
+    a = checkouts()
+    a.build(url)
+    big = a.head("big").output_digest
+    before = fs.info(_blob_path(root, big))
+    time.sleep(1.1)
+    r = a.build(url, force=True)
+    assert r.ok and a.ran == ALL
+    after = fs.info(_blob_path(root, big))
+    stamp = "LastModified" if "LastModified" in before else "mtime"
+    assert after[stamp] == before[stamp], "the 300 KB blob was uploaded again"
+
+
+# --- tampering and keys -----------------------------------------------------------------------
+
+def _tamper_blob(fs, root, digest):
+    data = bytearray(fs.cat_file(_blob_path(root, digest)))
+    data[len(data) // 2] ^= 0x01
+    fs.pipe_file(_blob_path(root, digest), bytes(data))
+
+
+@pytest.mark.parametrize("which", ["small", "big"])
+def test_tampered_blob_is_rejected_and_rebuilt(checkouts, remote, which):
+    url, fs, root = remote
+    a = checkouts()
+    a.build(url)
+    _tamper_blob(fs, root, a.head(which).output_digest)
+
+    b = checkouts()
+    r = b.build(url)
+    assert r.ok, [(x.asset, x.error) for x in r.results]
+    assert which in b.ran
+    assert _statuses(r)[which] == "built"
+    assert any("rejected" in w and "do not match the signed digest" in w for w in b.warnings), b.warnings
+    assert assetbuild.load_value("leaf", project_dir=b.root) == 20
+    assert (b.root / "out/report.txt").read_text() == "300000 10\n"
+    # the rebuilding writer repaired the remote: the next fresh checkout runs nothing
+    c = checkouts()
+    r = c.build(url)
+    assert r.ok and c.ran == set() and c.warnings == []
+
+
+def _edit_record(fs, root, key, edit):
+    path = _record_path(root, key)
+    env = json.loads(fs.cat_file(path))
+    edit(env)
+    fs.pipe_file(path, json.dumps(env).encode())
+
+
+def _payload(env, **changes):
+    p = json.loads(env["payload"])
+    p.update(changes)
+    env["payload"] = json.dumps(p, sort_keys=True, separators=(",", ":"))
+
+
+TAMPERS = {
+    "data-version": lambda env: _payload(env, data_version="0" * 64),
+    "digest": lambda env: _payload(env, output_digest="1" * 64),
+    "signature": lambda env: env.update(sig="0" * 64),
+    "unsigned": lambda env: env.update(sig=None),
+    "garbage": lambda env: env.update(payload="{not json"),
+}
+
+
+@pytest.mark.parametrize("how", sorted(TAMPERS))
+def test_tampered_record_is_rejected_and_rebuilt(checkouts, remote, how):
+    url, fs, root = remote
+    a = checkouts()
+    a.build(url)
+    _edit_record(fs, root, a.head("small").key, TAMPERS[how])
+
+    b = checkouts()
+    r = b.build(url)
+    assert r.ok
+    assert "small" in b.ran and _statuses(r)["small"] == "built"
+    assert _statuses(r)["big"] == "restored"
+    assert len(b.warnings) == 1 and "rejected" in b.warnings[0], b.warnings
+    assert assetbuild.load_value("leaf", project_dir=b.root) == 20
+
+
+def test_a_record_replayed_under_another_key_is_rejected(checkouts, remote):
+    """A genuine, signed record copied to another key's place (it would inject another output)."""
+    url, fs, root = remote
+    a = checkouts()
+    a.build(url)
+    small, leaf = a.head("small").key, a.head("leaf").key
+    fs.pipe_file(_record_path(root, leaf), fs.cat_file(_record_path(root, small)))
+
+    b = checkouts()
+    r = b.build(url)
+    assert r.ok and "leaf" in b.ran
+    assert any("another key" in w for w in b.warnings), b.warnings
+    assert assetbuild.load_value("leaf", project_dir=b.root) == 20
+
+
+def test_wrong_key_rejects_everything_with_one_warning_and_a_count(checkouts, remote, monkeypatch):
+    url, fs, root = remote
+    checkouts().build(url)
+    monkeypatch.setenv("ASSETBUILD_CACHE_KEY", "another secret")
+    b = checkouts()
+    r = b.build(url, remote_read_only=True)
+    assert r.ok and b.ran == ALL
+    assert len(b.warnings) == 2, b.warnings
+    assert "signature does not verify" in b.warnings[0]
+    assert "more entries of the remote cache were rejected" in b.warnings[1]
+
+
+def test_without_a_key_the_remote_is_neither_used_nor_uploaded(checkouts, remote, monkeypatch):
+    url, fs, root = remote
+    checkouts().build(url)  # with the key: the remote has everything
+    monkeypatch.delenv("ASSETBUILD_CACHE_KEY")
+    b = checkouts()
+    (b.root / "raw.txt").write_text("other data")
+    r = b.build(url)
+    assert r.ok and b.ran == ALL
+    assert len(b.warnings) == 1 and "ASSETBUILD_CACHE_KEY is not set" in b.warnings[0]
+    assert len(_objects(fs, root, "records")) == 4  # nothing of b's uploaded
+    c = checkouts()
+    c.build(url)
+    assert c.ran == ALL  # nothing used either
+
+
+def test_trust_remote_unsigned(checkouts, remote, monkeypatch):
+    url, fs, root = remote
+    monkeypatch.delenv("ASSETBUILD_CACHE_KEY")
+    a = checkouts()
+    r = a.build(url, trust_remote_unsigned=True)
+    assert r.ok and a.warnings == []
+    env = json.loads(fs.cat_file(_record_path(root, a.head("small").key)))
+    assert env["sig"] is None
+    b = checkouts()
+    r = b.build(url, trust_remote_unsigned=True)
+    assert r.ok and b.ran == set()
+    # a build that has a key does not take unsigned entries unless told to
+    monkeypatch.setenv("ASSETBUILD_CACHE_KEY", KEY)
+    c = checkouts()
+    c.build(url, remote_read_only=True)
+    assert c.ran == ALL and "unsigned record" in c.warnings[0]
+
+
+def test_read_only_uploads_nothing_but_reads(checkouts, remote):
+    url, fs, root = remote
+    a = checkouts()
+    r = a.build(url, remote_read_only=True)
+    assert r.ok and a.ran == ALL
+    assert _objects(fs, root, "records") == [] and _objects(fs, root, "blobs") == []
+    a.build(url, force=True)  # a trusted writer fills it
+    b = checkouts()
+    r = b.build(url, remote_read_only=True)
+    assert r.ok and b.ran == set()
+
+
+def test_file_remote_folder_is_created(checkouts, tmp_path):
+    folder = tmp_path / "not" / "yet" / "there"
+    a = checkouts()
+    r = a.build(str(folder))  # a plain path is a local folder too
+    assert r.ok and (folder / "records").is_dir()
+
+
+# --- a remote that is down, slow or wrong never fails a build ----------------------------------
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_server_down_builds_locally_with_one_warning(checkouts, s3_env, monkeypatch):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{_free_port()}")  # nobody listens
+    a = checkouts()
+    t0 = time.monotonic()
+    r = a.build("s3://cache/team", remote_timeout=1)
+    assert r.ok and a.ran == ALL
+    assert time.monotonic() - t0 < 15
+    assert len(a.warnings) == 1 and "is unavailable" in a.warnings[0], a.warnings
+
+
+@pytest.mark.slow
+def test_slow_server_is_bounded_by_the_timeout(checkouts, s3_env, monkeypatch):
+    """A server that accepts connections and never answers: the build waits about the timeout, once."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(64)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept():
+        srv.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(srv.accept()[0])
+            except OSError:
+                continue
+
+    t = threading.Thread(target=accept, daemon=True)
+    t.start()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{srv.getsockname()[1]}")
+    try:
+        a = checkouts()
+        t0 = time.monotonic()
+        r = a.build("s3://cache/team", remote_timeout=1)
+        took = time.monotonic() - t0
+    finally:
+        stop.set()
+        t.join()
+        for c in held:
+            c.close()
+        srv.close()
+    assert r.ok and a.ran == ALL
+    assert took < 20, took
+    assert len(a.warnings) == 1 and "is unavailable" in a.warnings[0], a.warnings
+
+
+def test_missing_bucket_is_one_warning(checkouts, s3_env):
+    a = checkouts()
+    r = a.build("s3://no-such-bucket/x", remote_timeout=2)
+    assert r.ok and a.ran == ALL
+    assert len(a.warnings) <= 1
+
+
+def test_unknown_protocol_is_one_warning(checkouts):
+    a = checkouts()
+    r = a.build("nosuchproto://x/y")
+    assert r.ok and a.ran == ALL
+    assert len(a.warnings) == 1 and "is not used" in a.warnings[0]
+
+
+def test_dry_run_does_not_touch_the_remote(checkouts, tmp_path):
+    folder = tmp_path / "remote-for-dry-run"
+    a = checkouts()
+    r = a.build(f"file://{folder}", dry_run=True)
+    assert r.ok and not folder.exists()
+
+
+# --- records: signing and verification ----------------------------------------------------------
+
+T = Trace("a" * 64, "b" * 64, "json@1", 12, 0.5, 1_700_000_000_000_000_000, '{"rows": 3}')
+K1, K2 = "1" * 64, "2" * 64
+
+
+def test_record_round_trip_and_binding():
+    raw = encode_record(K1, T, asset="x", secret=b"s")
+    assert decode_record(raw, K1, secret=b"s", trust_unsigned=False) == (T, "x")
+    with pytest.raises(RemoteRejected, match="another key"):
+        decode_record(raw, K2, secret=b"s", trust_unsigned=False)
+    with pytest.raises(RemoteRejected, match="signature"):
+        decode_record(raw, K1, secret=b"other", trust_unsigned=False)
+    unsigned = encode_record(K1, T, asset="x", secret=None)
+    with pytest.raises(RemoteRejected, match="unsigned"):
+        decode_record(unsigned, K1, secret=b"s", trust_unsigned=False)
+    assert decode_record(unsigned, K1, secret=None, trust_unsigned=True)[0] == T
+
+
+@settings(max_examples=200, deadline=None)
+@given(pos=st.integers(min_value=0), bit=st.integers(min_value=0, max_value=7))
+def test_any_bit_flip_in_a_record_is_rejected_or_harmless(pos, bit):
+    """Flipping any bit of a signed record never yields a different trace or key binding."""
+    raw = bytearray(encode_record(K1, T, asset="x", secret=b"s"))
+    raw[pos % len(raw)] ^= 1 << bit
+    try:
+        trace, _ = decode_record(bytes(raw), K1, secret=b"s", trust_unsigned=False)
+    except RemoteRejected:
+        return
+    assert trace == T  # only bytes outside the signed payload (JSON whitespace/escapes) can change
+
+
+class _Evil:
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def test_a_planted_pickle_is_never_loaded(checkouts, tmp_path):
+    """Someone with write access but no key replaces an output by a pickle that runs code when
+    loaded, and writes an unsigned record for it: neither is used, the payload never runs."""
+    import hashlib
+    import pickle
+
+    folder = tmp_path / "shared"
+    a = checkouts()
+    (a.root / "AssetFile").write_text(ASSETFILE + '\n\n@asset\ndef obj(small):\n    return dict(small)\n')
+    a.build(f"file://{folder}")
+    key = a.head("obj").key
+    sentinel = tmp_path / "PWNED"
+    evil = pickle.dumps(_Evil(str(sentinel)))
+    digest = hashlib.sha256(evil).hexdigest()
+    rec = folder / "records" / key[:2] / key
+    # 1. the same (signed) record, another blob under its digest's name
+    blob = folder / "blobs" / a.head("obj").output_digest[:2] / a.head("obj").output_digest
+    blob.write_bytes(evil)
+    b = checkouts()
+    (b.root / "AssetFile").write_text((a.root / "AssetFile").read_text())
+    r = b.build(f"file://{folder}", remote_read_only=True)
+    assert r.ok and not sentinel.exists()
+    # 2. an unsigned record pointing at the planted blob
+    (folder / "blobs" / digest[:2]).mkdir(exist_ok=True)
+    (folder / "blobs" / digest[:2] / digest).write_bytes(evil)
+    trace = Trace(digest, digest, "pickle@1", len(evil), 0.0, 0, "")
+    rec.write_bytes(encode_record(key, trace, asset="obj", secret=None))
+    c = checkouts()
+    (c.root / "AssetFile").write_text((a.root / "AssetFile").read_text())
+    r = c.build(f"file://{folder}", remote_read_only=True)
+    assert r.ok and "obj" in {x.asset for x in r.results if x.status == "built"}
+    assert not sentinel.exists()
+    assert assetbuild.load_value("obj", project_dir=c.root) == {"n": 10}
