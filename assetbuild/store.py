@@ -207,9 +207,12 @@ class LmdbStore:
         opening creates it) and the complete old index as db.old-*: put that back."""
         for old in sorted(self.root.glob("db.old-*")):
             if (old / "data.mdb").is_file():
-                with contextlib.suppress(OSError):
-                    dbdir.rmdir()  # empty: created by this open
-                os.replace(old, dbdir)
+                try:
+                    with contextlib.suppress(FileNotFoundError):
+                        dbdir.rmdir()  # empty: created by this open
+                    os.replace(old, dbdir)
+                except OSError:
+                    return  # db/ holds something else: leave both alone, start afresh
                 self.warn(f"restored the cache index from {old.name} (a gc was interrupted)")
                 return
 
