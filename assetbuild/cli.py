@@ -54,6 +54,37 @@ def _common(f: Callable[..., Any]) -> Callable[..., Any]:
 _json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 
 
+_parallel_options = [
+    click.option("-j", "--jobs", metavar="N|auto", default=None,
+                 help="Run up to N assets at once; auto = the CPUs this process may use "
+                      "[default: 1, or jobs in [tool.assetbuild]]."),
+    click.option("--executor", metavar="NAME", default=None,
+                 help="Where assets run: serial (default for -j 1), threads (I/O-bound), processes "
+                      "(default for -j N > 1), or a plugin's (dask). An asset's executor= wins."),
+    click.option("--executor-option", "executor_options", metavar="KEY=VALUE", multiple=True,
+                 help="An option of the executor (repeatable)."),
+    click.option("--dask-scheduler", metavar="ADDRESS", default=None,
+                 help="With the assetbuild-dask plugin: the dask.distributed scheduler to use, e.g. "
+                      "tcp://HOST:8786 (implies --executor dask; default: $DASK_SCHEDULER_ADDRESS, "
+                      "else a local cluster)."),
+]
+
+
+def _execution(opts: dict[str, Any]) -> dict[str, Any]:
+    """-j, --executor, --executor-option and --dask-scheduler as session.build arguments."""
+    options: dict[str, str] = {}
+    for item in opts.get("executor_options") or ():
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise click.UsageError(f"--executor-option {item!r}: use KEY=VALUE")
+        options[key.strip()] = value
+    executor = opts.get("executor")
+    if opts.get("dask_scheduler"):
+        options["scheduler"] = opts["dask_scheduler"]
+        executor = executor or "dask"
+    return {"jobs": opts.get("jobs"), "executor": executor, "executor_options": options or None}
+
+
 def _build_options(f: Callable[..., Any]) -> Callable[..., Any]:
     opts = [
         click.option("-k", "--keep-going", is_flag=True, default=None,
@@ -63,6 +94,7 @@ def _build_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--force", is_flag=True, default=None, help="Run the selected assets even if up to date."),
         click.option("--json", "as_json", is_flag=True, default=None,
                      help="Print one JSON document with a result per asset."),
+        *_parallel_options,
     ]
     for o in reversed(opts):
         f = o(f)
@@ -72,7 +104,7 @@ def _build_options(f: Callable[..., Any]) -> Callable[..., Any]:
 def _build_kwargs(opts: dict[str, Any]) -> dict[str, Any]:
     """The options of _build_options as keyword arguments of session.build (and session.watch)."""
     return {"force": bool(opts.get("force")), "keep_going": bool(opts.get("keep_going")),
-            "dry_run": bool(opts.get("dry_run"))}
+            "dry_run": bool(opts.get("dry_run")), **_execution(opts)}
 
 
 def _remote_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -122,7 +154,7 @@ def _merged(ctx: click.Context, local: dict[str, Any]) -> dict[str, Any]:
     root = ctx.find_object(_Ctx)
     merged = dict(root.opts) if root else {}
     for k, v in local.items():
-        if v not in (None, False, 0) or k not in merged:
+        if v not in (None, False, 0, ()) or k not in merged:
             merged[k] = v
     return merged
 

@@ -83,3 +83,28 @@ class PluginError(AssetbuildError):
 
 class ValueNotFound(AssetbuildError):
     """``show``/``load_value`` asked for an asset that has no stored value."""
+
+
+class ConfigError(AssetbuildError):
+    """An option or ``[tool.assetbuild]`` setting is invalid (unknown executor, bad -j value...)."""
+
+
+class WorkerLost(AssetbuildError):
+    """The worker process running an asset died (segfault, ``os._exit``, OOM killer, a lost node).
+
+    ``isolated`` is True when the executor knows this task alone caused it (it already retried it
+    elsewhere, or it ran alone); otherwise the scheduler reruns the task by itself to find out.
+    """
+
+    exit_status = 1
+
+    def __init__(self, message: str, *, isolated: bool = False) -> None:
+        self.isolated = isolated
+        super().__init__(message)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_worker_lost, (str(self), self.isolated))
+
+
+def _worker_lost(message: str, isolated: bool) -> WorkerLost:
+    return WorkerLost(message, isolated=isolated)

@@ -32,6 +32,42 @@ def register_io_managers() -> list[Any]:  # type: ignore[empty-body]
     """
 
 
+@hookspec
+def register_executors() -> list[Any]:  # type: ignore[empty-body]
+    """Contribute executors: where asset functions run (``--executor NAME``, ``[tool.assetbuild]
+    executor``, ``@asset(executor=NAME)``).
+
+    An executor is a class (or any callable) with attributes ``name`` (str), ``description``
+    (one line), ``inline`` (bool: True if ``submit`` runs the task at once in the calling
+    thread, like ``serial``) and ``options`` (dict: option name -> help, values given with
+    ``--executor-option NAME=VALUE``). assetbuild creates it once per build, on first use, with
+    keyword arguments ``jobs`` (int, the -j value), ``project_dir`` (str), ``project_modules``
+    (frozenset of the names of the project's own modules: a worker that cannot import them, or
+    outlives a build, gets them by value with ``assetbuild.execute.dump_task(task, by_value=...)``)
+    and ``options`` (dict of str). The instance provides:
+
+    - ``submit(task, log=None) -> concurrent.futures.Future``: run
+      ``assetbuild.execute.run_task(task)`` (in another process: ``run_payload(dump_task(task))``)
+      and resolve the future with its result. Raise ``assetbuild.errors.WorkerLost`` through the
+      future when the worker running the task died (``isolated=True`` if the task alone is known
+      to be the cause). Called from the build's main thread only; never more than ``jobs`` tasks
+      are outstanding.
+    - ``shutdown(cancel=False)``: end the workers; with ``cancel`` at once, abandoning running
+      tasks (Ctrl-C, another asset failed).
+
+    The trace store never leaves the process that runs ``assetbuild``: tasks carry their inputs
+    as stored bytes and return their outputs as bytes.
+
+    Called once per session when the plugin manager is set up.
+
+    :returns: a list of executor classes. Results of all plugins are merged; two executors with
+        the same name are an error that names both plugins.
+
+    Example: ``assetbuild.builtin.executors`` contributes ``serial``, ``threads`` and
+    ``processes``; the ``assetbuild-dask`` plugin contributes ``dask``.
+    """
+
+
 # --- build lifecycle: observe; every implementation runs ---------------------------------------
 
 @hookspec

@@ -22,7 +22,7 @@ import pluggy
 from . import hookspecs
 from .errors import PluginError
 
-BUILTIN_PLUGINS = ("assetbuild.builtin.io_managers",)
+BUILTIN_PLUGINS = ("assetbuild.builtin.io_managers", "assetbuild.builtin.executors")
 ENTRY_POINT_GROUP = "assetbuild"
 
 
@@ -104,3 +104,25 @@ def collect_io_managers(pm: pluggy.PluginManager) -> dict[str, Any]:
                                   f"and by {plugin_name!r}")
             found[name] = (m, plugin_name)
     return {n: m for n, (m, _) in found.items()}
+
+
+def collect_executors(pm: pluggy.PluginManager) -> dict[str, Any]:
+    """Every executor class contributed through ``register_executors``, by name."""
+    found: dict[str, tuple[Any, str]] = {}
+    for impl in pm.hook.register_executors.get_hookimpls():
+        plugin_name = impl.plugin_name
+        try:
+            classes = impl.function() or []
+        except Exception as e:  # noqa: BLE001
+            raise PluginError(f"plugin {plugin_name!r} failed in register_executors: {e}") from e
+        for cls in classes:
+            name = getattr(cls, "name", None)
+            if not isinstance(name, str) or not callable(cls) \
+                    or not isinstance(getattr(cls, "inline", None), bool):
+                raise PluginError(f"plugin {plugin_name!r} registered {cls!r}, which is not an executor "
+                                  "(it needs a str attribute name, a bool attribute inline, and to be callable)")
+            if name in found:
+                raise PluginError(f"executor {name!r} is registered twice: by {found[name][1]!r} "
+                                  f"and by {plugin_name!r}")
+            found[name] = (cls, plugin_name)
+    return {n: c for n, (c, _) in found.items()}

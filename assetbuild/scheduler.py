@@ -1,21 +1,26 @@
-"""The topological loop: ready assets -> keys -> rebuilder -> execution -> store -> results.
+"""The topological loop: ready assets -> keys -> rebuilder -> executors -> store -> results.
 
-Store, workspace, IO managers, fingerprints and the function runner come in as arguments, so
-this module never touches LMDB, files, plugins or the terminal itself. Values reach downstream
+Store, workspace, IO managers, fingerprints and the runner of asset functions come in as
+arguments, so this module never touches LMDB, files, plugins, processes or the terminal itself.
+All parallel bookkeeping lives here: what is ready, what runs, in which order (critical path),
+what a failure, a crashed worker or Ctrl-C stops. Values reach downstream
 assets through their stored bytes (``io.load(io.dump(v))``), exactly as in a later incremental
 build: a from-scratch build and an incremental one see the same inputs.
 """
 
 from __future__ import annotations
 
+import heapq
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .definitions import AssetDef, SourceDef
-from .errors import AssetFailed, CacheCorrupt, SourceMissing
+from .errors import AssetFailed, CacheCorrupt, SourceMissing, WorkerLost
 from .graph import Graph
 from .keys import KeyParts, make_key
 from .rebuild import decide
@@ -38,24 +43,49 @@ class _Restart(Exception):
 _FROM_REMOTE = Reason("remote", "from the remote cache")
 
 
+class _Job:
+    """An asset decided to run, between its decision and its outcome."""
+
+    __slots__ = ("name", "adef", "key", "parts", "decision", "t0", "isolated")
+
+    def __init__(self, name: str, adef: AssetDef, key: str, parts: KeyParts, decision: Decision) -> None:
+        self.name = name
+        self.adef = adef
+        self.key = key
+        self.parts = parts
+        self.decision = decision
+        self.t0 = 0.0
+        self.isolated = False  # ran with nothing beside it (a worker crash is then its own)
+
+
 class Scheduler:
-    """Builds a selection of a graph in dependency order, one asset at a time."""
+    """Builds a selection of a graph: up to ``jobs`` assets at once, longest remaining path first.
+
+    Everything that touches the store, the workspace or the reporter happens on the thread that
+    calls :meth:`build`; only the asset functions run elsewhere (``runner.submit(task, executor)``
+    returns a ``concurrent.futures.Future`` of an outcome with ``ok``; see ``assetbuild.executors``).
+    Deciding and restoring never wait for running work: the loop decides every ready asset
+    before it waits for the next running one to finish.
+    """
 
     def __init__(self, graph: Graph, *, store: Any, workspace: Any, io_managers: dict[str, Any],
                  fingerprint: Callable[[str], tuple[str, dict[str, str]]],
-                 run: Callable[..., Any], make_context: Callable[[str], Any] | None = None,
+                 runner: Any = None, make_task: Callable[..., Any] | None = None, jobs: int = 1,
                  on_start: Callable[[str], None] | None = None,
                  on_result: Callable[[AssetResult], None] | None = None,
+                 on_logs: Callable[[str, list[tuple[int, str]]], None] | None = None,
                  warn: Callable[[str], None] | None = None) -> None:
         self.graph = graph
         self.store = store
         self.ws = workspace
         self.io = io_managers
         self.fingerprint = fingerprint
-        self.run_fn = run
-        self.make_context = make_context
+        self.runner = runner
+        self.make_task = make_task
+        self.jobs = max(1, jobs)
         self.on_start = on_start or (lambda name: None)
         self.on_result = on_result or (lambda r: None)
+        self.on_logs = on_logs or (lambda name, lines: None)
         self.warn = warn or (lambda msg: None)
         self.sources = {n for n, d in graph.nodes.items() if isinstance(d, SourceDef)}
         self.known: dict[str, _Known] = {}
@@ -65,6 +95,7 @@ class Scheduler:
         self._repaired: set[str] = set()
         self._results: dict[str, AssetResult] = {}
         self._io_tags = {n: f"{m.name}@{m.version}" for n, m in io_managers.items()}  # enters keys
+        self._force = False
 
     # --- public ------------------------------------------------------------------------------
 
@@ -73,31 +104,24 @@ class Scheduler:
         t0 = time.perf_counter()
         planned = set(plan)
         for name in plan:
-            for _, up in self.graph.inputs[name]:
+            for up in self._upstream(name):
                 if up in planned:
                     self._consumers[up] = self._consumers.get(up, 0) + 1
-        results = self._results = {}
-        stopped: str | None = None
+        self._results = {}
+        self._force = force
         try:
-            for name in plan:
-                if stopped is not None:
-                    r = AssetResult(name, "skipped", error=f"not run: the build stopped after {stopped!r} "
-                                    "failed (use -k to keep going)")
-                    self.blocked[name] = f"{stopped} failed"
-                else:
-                    r = self._process(name, force=force, dry_run=dry_run)
-                    if r.status == "failed" and not keep_going:
-                        stopped = name
-                results[name] = r
-                self.on_result(r)
-                self._release_inputs(name)
-                if not dry_run:
-                    self.store.maybe_flush()
-            if not dry_run:
+            if dry_run:
+                for name in plan:
+                    r = self._start(name, force=force, dry_run=True)
+                    assert isinstance(r, AssetResult)
+                    self._finish(r, flush=False)
+            else:
+                self._loop(plan, force=force, keep_going=keep_going)
                 self._recheck_remote_hits()
         finally:
             if not dry_run:
                 self.store.flush()
+        results = self._results
         return BuildResult(tuple(results[n] for n in plan), time.perf_counter() - t0, dry_run=dry_run)
 
     def status(self, plan: Sequence[str]) -> list[AssetStatus]:
@@ -174,17 +198,118 @@ class Scheduler:
             self.known[name] = _Known(key, trace.data_version, trace.output_digest)
         return decision, (key, parts, head, trace, sig)
 
-    def _process(self, name: str, *, force: bool, dry_run: bool) -> AssetResult:
+    # --- the loop ----------------------------------------------------------------------------
+
+    def _upstream(self, name: str) -> list[str]:
+        """Distinct upstream names (sources and assets) of ``name``, in parameter order."""
+        return list(dict.fromkeys(up for _, up in self.graph.inputs[name]))
+
+    def _loop(self, plan: Sequence[str], *, force: bool, keep_going: bool) -> None:
+        index = {n: i for i, n in enumerate(plan)}
+        dependents: dict[str, list[str]] = {n: [] for n in plan}
+        waiting: dict[str, int] = {}
+        for name in plan:
+            ups = [up for up in self._upstream(name) if up in index]
+            waiting[name] = len(ups)
+            for up in ups:
+                dependents[up].append(name)
+        # -j 1 keeps the plan's order; with more workers the longest remaining path goes first
+        prio = self._critical_path(plan, dependents) if self.jobs > 1 else {n: 0.0 for n in plan}
+        ready: list[tuple[float, int, str]] = []
+        runq: list[tuple[float, int, _Job]] = []
+        running: dict[Any, _Job] = {}
+        suspects: deque[_Job] = deque()  # tasks a crashed worker took down: each rerun alone
+        stopped: str | None = None
+
+        def push(name: str) -> None:
+            heapq.heappush(ready, (-prio[name], index[name], name))
+
+        def finish(r: AssetResult) -> None:
+            nonlocal stopped
+            self._finish(r)
+            if r.status == "failed" and not keep_going and stopped is None:
+                stopped = r.asset
+            for d in dependents.get(r.asset, ()):
+                waiting[d] -= 1
+                if waiting[d] == 0:
+                    push(d)
+
+        for name in plan:
+            if waiting[name] == 0:
+                push(name)
+        while True:
+            while ready and stopped is None:  # decisions, cache hits, restores: never wait
+                _, _, name = heapq.heappop(ready)
+                out = self._start(name, force=force, dry_run=False)
+                if isinstance(out, AssetResult):
+                    finish(out)
+                else:
+                    heapq.heappush(runq, (-prio[name], index[name], out))
+            if stopped is None:
+                if suspects:
+                    if not running:
+                        job = suspects.popleft()
+                        job.isolated = True
+                        self._submit(job, running, finish)
+                else:
+                    while runq and len(running) < self.jobs and stopped is None:
+                        _, _, job = heapq.heappop(runq)
+                        job.isolated = self.jobs == 1
+                        self._submit(job, running, finish)
+            if not running:
+                if ready and stopped is None:
+                    continue
+                break
+            done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            for fut in sorted(done, key=lambda f: index[running[f].name]):
+                job = running.pop(fut)
+                out = self._complete(job, fut)
+                if out is None:
+                    suspects.append(job)
+                elif out == "retry":
+                    push(job.name)
+                else:
+                    finish(out)
+        for name in plan:  # what never started: the build stopped after a failure
+            if name not in self._results:
+                self.blocked[name] = f"{stopped} failed"
+                self._finish(AssetResult(name, "skipped", error=f"not run: the build stopped after "
+                                         f"{stopped!r} failed (use -k to keep going)"))
+
+    def _finish(self, r: AssetResult, *, flush: bool = True) -> None:
+        self._results[r.asset] = r
+        self.on_result(r)
+        self._release_inputs(r.asset)
+        if flush:
+            self.store.maybe_flush()
+
+    def _critical_path(self, plan: Sequence[str], dependents: dict[str, list[str]]) -> dict[str, float]:
+        """Per asset, the longest run time from its start to the end of the build along its
+        dependents, from the durations recorded by earlier builds (unknown: their median)."""
+        durations: dict[str, float | None] = {}
+        for name in plan:
+            head = self.store.get_head(name)
+            durations[name] = head.duration_s if head is not None else None
+        known = sorted(d for d in durations.values() if d is not None)
+        default = known[len(known) // 2] if known else 1.0
+        cp: dict[str, float] = {}
+        for name in reversed(plan):
+            d = durations[name]
+            cp[name] = (default if d is None else d) + max((cp[x] for x in dependents[name]), default=0.0)
+        return cp
+
+    def _start(self, name: str, *, force: bool, dry_run: bool) -> AssetResult | _Job:
+        """Decide one asset: its result (cached, restored, failed, skipped) or a job to run."""
         while True:
             try:
-                return self._process_once(name, force=force, dry_run=dry_run)
+                return self._start_once(name, force=force, dry_run=dry_run)
             except _Restart:
                 continue
             except AssetFailed as e:  # an upstream's unusable output could not be rebuilt
                 self.blocked[name] = f"{e.asset} failed"
                 return AssetResult(name, "skipped", error=f"not run: {e}")
 
-    def _process_once(self, name: str, *, force: bool, dry_run: bool) -> AssetResult:
+    def _start_once(self, name: str, *, force: bool, dry_run: bool) -> AssetResult | _Job:
         adef: AssetDef = self.graph.nodes[name]  # type: ignore[assignment]
         d = self._decide(name, force=force or name in self._repaired, dry_run=dry_run)
         if d is None:
@@ -217,7 +342,7 @@ class Scheduler:
                 data = self.store.read_blob(trace.output_digest)
             except CacheCorrupt as e:
                 self._drop_corrupt(name, key, e)
-                return self._run(name, adef, key, parts, Decision("run", (
+                return _Job(name, adef, key, parts, Decision("run", (
                     Reason("output-missing", f"the stored output was unusable: {e}"),)))
             self.on_start(name)
             try:
@@ -230,27 +355,86 @@ class Scheduler:
             return AssetResult(name, "restored", key=key, data_version=trace.data_version,
                                duration_s=time.perf_counter() - t0, reasons=decision.reasons
                                + ((_FROM_REMOTE,) if getattr(trace, "remote", False) else ()))
-        return self._run(name, adef, key, parts, decision)
+        return _Job(name, adef, key, parts, decision)
 
-    def _run(self, name: str, adef: AssetDef, key: str, parts: KeyParts, decision: Decision) -> AssetResult:
-        self.on_start(name)
-        t0 = time.perf_counter()
-        kwargs: dict[str, Any] = {}
-        for param, up in self.graph.inputs[name]:
+    def _task(self, job: _Job) -> Any:
+        """The self-contained task of a job: sources as paths, upstream outputs as stored bytes.
+        Reading an upstream's bytes may find them corrupt: that upstream is rebuilt first."""
+        args: dict[str, Any] = {}
+        inputs: list[tuple[str, str, Any, bytes]] = []
+        for param, up in self.graph.inputs[job.name]:
             if param is None:
                 continue
             if up in self.sources:
-                kwargs[param] = Path(self.ws.abspath(self.graph.nodes[up].path))  # type: ignore[union-attr]
+                args[param] = Path(self.ws.abspath(self.graph.nodes[up].path))  # type: ignore[union-attr]
             else:
-                kwargs[param] = self._load_input(name, up)
-        io = self.io[adef.io]
-        context = self.make_context(name) if self.make_context and name in self.graph.wants_context else None
+                up_def: AssetDef = self.graph.nodes[up]  # type: ignore[assignment]
+                inputs.append((param, up, self.io[up_def.io], self._input_bytes(up)))
+        io = self.io[job.adef.io]
+        assert self.make_task is not None, "a Scheduler that builds needs make_task and runner"
+        return self.make_task(job.adef, args, inputs, io, job.name in self.graph.wants_context)
+
+    def _submit(self, job: _Job, running: dict[Any, _Job], finish: Callable[[AssetResult], None]) -> None:
+        """Start a job on its executor; a job whose inputs turn out unusable is decided again."""
+        while True:
+            try:
+                task = self._task(job)
+                break
+            except _Restart:  # an upstream was rebuilt: this job's key may have changed
+                out = self._start(job.name, force=self._force, dry_run=False)
+                if isinstance(out, AssetResult):
+                    finish(out)
+                    return
+                out.isolated = job.isolated
+                job = out
+            except AssetFailed as e:
+                self.blocked[job.name] = f"{e.asset} failed"
+                finish(AssetResult(job.name, "skipped", error=f"not run: {e}"))
+                return
+        self.on_start(job.name)
+        job.t0 = time.perf_counter()
         try:
-            produced = self.run_fn(adef, kwargs, io, context=context)
-        except AssetFailed as e:
+            fut = self.runner.submit(task, job.adef.executor)
+        except Exception as e:  # noqa: BLE001 - e.g. a function cloudpickle cannot send to a worker
+            self.blocked[job.name] = "failed"
+            finish(AssetResult(job.name, "failed", key=job.key, reasons=job.decision.reasons,
+                               error=f"cannot send it to its executor: {type(e).__name__}: {e}"))
+            return
+        running[fut] = job
+
+    def _complete(self, job: _Job, fut: Any) -> AssetResult | str | None:
+        """Record a finished job. None: a crashed worker took it down, rerun it alone;
+        "retry": an input could not be loaded and its upstream was rebuilt, decide it again."""
+        name = job.name
+        try:
+            outcome = fut.result()
+        except WorkerLost as e:
+            if not (job.isolated or e.isolated):
+                self.warn(f"a worker process died while {name!r} was running; running it again by itself")
+                return None
             self.blocked[name] = "failed"
-            return AssetResult(name, "failed", key=key, duration_s=time.perf_counter() - t0,
-                               error=e.error, traceback=e.traceback, reasons=decision.reasons)
+            return AssetResult(name, "failed", key=job.key, duration_s=time.perf_counter() - job.t0,
+                               error=str(e), reasons=job.decision.reasons)
+        if outcome.logs:
+            self.on_logs(name, outcome.logs)
+        if not outcome.ok:
+            if outcome.unloadable is not None:
+                up = outcome.unloadable
+                try:
+                    self._drop_corrupt(up, self.known[up].key, RuntimeError(outcome.error))
+                    self._rebuild_now(up)
+                except AssetFailed as e:
+                    self.blocked[name] = f"{e.asset} failed"
+                    return AssetResult(name, "skipped", error=f"not run: {e}")
+                return "retry"
+            self.blocked[name] = "failed"
+            return AssetResult(name, "failed", key=job.key, duration_s=time.perf_counter() - job.t0,
+                               error=outcome.error, traceback=outcome.traceback or None,
+                               reasons=job.decision.reasons)
+        return self._record(job, outcome)
+
+    def _record(self, job: _Job, produced: Any) -> AssetResult:
+        name, adef, key, parts, decision, t0 = job.name, job.adef, job.key, job.parts, job.decision, job.t0
         changed = self._sources_changed_during_run(name)
         if changed:
             self.blocked[name] = "failed"
@@ -276,6 +460,21 @@ class Scheduler:
                            duration_s=time.perf_counter() - t0, reasons=decision.reasons,
                            metadata=produced.metadata)
 
+    def _run_now(self, job: _Job) -> AssetResult:
+        """Run one job to its end, now (a repair in the middle of deciding another asset)."""
+        running: dict[Any, _Job] = {}
+        results: list[AssetResult] = []
+        job.isolated = True
+        self._submit(job, running, results.append)
+        if results:
+            return results[0]
+        (fut,) = running
+        wait([fut])
+        out = self._complete(job, fut)
+        if not isinstance(out, AssetResult):
+            return AssetResult(job.name, "failed", key=job.key, error="its inputs could not be loaded")
+        return out
+
     # --- helpers -----------------------------------------------------------------------------
 
     def _cannot_write(self, name: str, adef: AssetDef, key: str, err: OSError, t0: float) -> AssetResult:
@@ -283,19 +482,20 @@ class Scheduler:
         return AssetResult(name, "failed", key=key, duration_s=time.perf_counter() - t0,
                            error=f"cannot write its output {adef.path}: {err.strerror or err}")
 
-    def _load_input(self, name: str, up: str) -> Any:
-        adef: AssetDef = self.graph.nodes[up]  # type: ignore[assignment]
+    def _input_bytes(self, up: str) -> bytes:
+        """An upstream's stored output, verified; corrupt bytes get the upstream rebuilt (_Restart)."""
         data = self._bytes.get(up)
+        if data is not None:
+            return data
         try:
-            if data is None:
-                data = self.store.read_blob(self.known[up].digest)
-                if self._consumers.get(up):
-                    self._bytes[up] = data
-            return self.io[adef.io].load(data)
-        except Exception as e:  # noqa: BLE001 - corrupt bytes, or a value that no longer loads
+            data = self.store.read_blob(self.known[up].digest)
+        except CacheCorrupt as e:
             self._drop_corrupt(up, self.known[up].key, e)
-        self._rebuild_now(up)
-        raise _Restart  # the upstream's data version may have changed: recompute this key
+            self._rebuild_now(up)
+            raise _Restart from None  # the upstream's data version may have changed
+        if self._consumers.get(up):
+            self._bytes[up] = data
+        return data
 
     def _drop_corrupt(self, name: str, key: str, err: BaseException) -> None:
         """Forget a trace whose bytes are unusable, so the asset is rebuilt (once per build)."""
@@ -313,7 +513,7 @@ class Scheduler:
         if d is None:
             raise AssetFailed(name, self.blocked.get(name, "its inputs are unavailable"))
         decision, (key, parts, _head, _trace, _sig) = d
-        r = self._run(name, adef, key, parts, decision)
+        r = self._run_now(_Job(name, adef, key, parts, decision))
         self._results[name] = r
         self.on_result(r)
         if r.status != "built":

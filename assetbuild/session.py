@@ -17,11 +17,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .definitions import AssetContext, AssetDef, SourceDef
+from .definitions import AssetDef, SourceDef
 from .errors import AssetbuildError, DefinitionError, PluginError, StoreError, ValueNotFound
 from .graph import Graph, resolve, select
 from .keys import KeyParts, short
@@ -52,6 +52,7 @@ class Project:
     io_managers: dict[str, Any]
     plugin_manager: Any
     reporter: Reporter
+    executors: dict[str, Any] = field(default_factory=dict)  # name -> executor class
 
     def fingerprinter(self) -> Any:
         from .fingerprint import Fingerprinter
@@ -163,26 +164,61 @@ def open_project(project_dir: str | os.PathLike[str] = ".", *, assetfile: str | 
 
         io_managers = collect_io_managers(plugin_manager)
         _validate(graph, io_managers, root, cache)
-        yield Project(root, cache, loaded, graph, io_managers, plugin_manager, reporter)
+        executors = _validated_executors(graph, plugin_manager)
+        yield Project(root, cache, loaded, graph, io_managers, plugin_manager, reporter, executors)
 
 
-def _scheduler(project: Project, store: Any, *, record: bool, on_result: Any = None) -> Any:
-    from .execute import is_user_file_for, run_asset
+def _validated_executors(graph: Graph, plugin_manager: Any) -> dict[str, Any]:
+    """The executors the plugins contribute; every ``@asset(executor=...)`` must name one."""
+    from .plugins import collect_executors
+
+    executors = collect_executors(plugin_manager)
+    for name in graph.order:
+        d: AssetDef = graph.nodes[name]  # type: ignore[assignment]
+        if d.executor is not None and d.executor not in executors:
+            known = ", ".join(sorted(executors))
+            raise DefinitionError(f"asset {name!r}: unknown executor {d.executor!r} (known: {known}; "
+                                  "more come from plugins)", file=d.file, line=d.line)
+    return executors
+
+
+def _runner(project: Project, *, jobs: str | int | None, executor: str | None,
+            executor_options: dict[str, str] | None) -> Any:
+    """The executors of one build: -j and --executor, else [tool.assetbuild], else serial for
+    -j 1 and processes for more."""
+    from .config import execution_settings
+    from .executors import Runner, parse_jobs
+
+    jobs, executor, options = execution_settings(project.project_dir, jobs=jobs, executor=executor,
+                                                 options=executor_options)
+    n = parse_jobs(jobs)
+    default = executor or ("serial" if n == 1 else "processes")
+    return Runner(project.executors, default=default, jobs=n, project_dir=str(project.project_dir),
+                  project_modules=project.loaded.project_modules, options=options,
+                  make_logger=project.reporter.asset_logger)
+
+
+def _scheduler(project: Project, store: Any, *, record: bool, on_result: Any = None,
+               runner: Any = None) -> Any:
+    from .execute import Task
     from .scheduler import Scheduler
     from .workspace import Workspace
 
-    is_user = is_user_file_for(str(project.project_dir))
+    project_dir = str(project.project_dir)
 
-    def run(adef: AssetDef, kwargs: dict[str, Any], io: Any, context: Any = None) -> Any:
-        return run_asset(adef, kwargs, io, is_user_file=is_user, context=context)
+    def make_task(adef: AssetDef, args: dict[str, Any], inputs: list[Any], io: Any, context: bool) -> Task:
+        return Task(adef.name, adef.fn, adef.io, io, args, inputs, context, project_dir)
 
-    def make_context(name: str) -> AssetContext:
-        return AssetContext(name, project.project_dir, project.reporter.asset_logger(name))
+    def on_logs(name: str, lines: list[tuple[int, str]]) -> None:
+        log = project.reporter.asset_logger(name)  # lines a worker collected, replayed here
+        for level, text in lines:
+            log.log(level, "%s", text)
 
     return Scheduler(project.graph, store=store, workspace=Workspace(project.project_dir, store, record=record),
-                     io_managers=project.io_managers, fingerprint=project.code_of(), run=run,
-                     make_context=make_context, on_start=project.reporter.asset_started,
-                     on_result=on_result, warn=project.reporter.warn)
+                     io_managers=project.io_managers, fingerprint=project.code_of(), runner=runner,
+                     make_task=make_task, jobs=runner.jobs if runner is not None else 1,
+                     on_start=project.reporter.asset_started, on_result=on_result, on_logs=on_logs,
+                     warn=project.reporter.warn)
 
 
 def _call_hook(caller: Any, **kwargs: Any) -> Any:
@@ -220,11 +256,20 @@ def build(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "
           force: bool = False, keep_going: bool = False, dry_run: bool = False,
           reporter: Reporter | None = None, plugin_manager: Any = None,
           remote: str | None = None, remote_read_only: bool = False, trust_remote_unsigned: bool = False,
-          remote_timeout: float | None = None, remote_options: dict[str, Any] | None = None) -> BuildResult:
+          remote_timeout: float | None = None, remote_options: dict[str, Any] | None = None,
+          jobs: int | str | None = None, executor: str | None = None,
+          executor_options: dict[str, str] | None = None) -> BuildResult:
     """Build ``assets`` (default: all) and everything upstream of them; return what happened.
 
     A failing asset does not raise: it is a result with status "failed" (``result.ok`` is False).
-    Definition and store errors raise ``AssetbuildError`` subclasses.
+    Definition and store errors raise ``AssetbuildError`` subclasses; Ctrl-C ends the workers
+    and raises KeyboardInterrupt (finished work is kept).
+
+    ``jobs`` runs up to that many assets at once (``"auto"``: the CPUs this process may use);
+    ``executor`` names where they run (``serial``, ``threads``, ``processes`` or a plugin's;
+    default ``serial`` for one job, ``processes`` for more); both default to the project's
+    ``[tool.assetbuild]`` settings. ``executor_options`` go to the executor (e.g. ``scheduler``
+    for ``dask``).
 
     ``remote`` (default: $ASSETBUILD_REMOTE) is a shared cache URL (``file://...``, ``s3://bucket/prefix``):
     local misses are looked up there and new outputs uploaded unless ``remote_read_only``;
@@ -236,16 +281,23 @@ def build(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "
         return _build_open(project, assets, force=force, keep_going=keep_going, dry_run=dry_run,
                            remote=remote, remote_read_only=remote_read_only,
                            trust_remote_unsigned=trust_remote_unsigned, remote_timeout=remote_timeout,
-                           remote_options=remote_options)
+                           remote_options=remote_options, jobs=jobs, executor=executor,
+                           executor_options=executor_options)
 
 
 def _build_open(project: Project, assets: Sequence[str], *, force: bool = False, keep_going: bool = False,
                 dry_run: bool = False, remote: str | None = None, remote_read_only: bool = False,
                 trust_remote_unsigned: bool = False, remote_timeout: float | None = None,
-                remote_options: dict[str, Any] | None = None) -> BuildResult:
-    """``build`` on an open project (watch mode reads what to watch between loading and building)."""
+                remote_options: dict[str, Any] | None = None, jobs: int | str | None = None,
+                executor: str | None = None, executor_options: dict[str, str] | None = None) -> BuildResult:
+    """``build`` on an open project (watch mode reads what to watch between loading and building).
+
+    Executors live for this one build: watch mode's next build gets fresh workers, which import
+    the project's modules as they are then."""
     plan = select(project.graph, assets)
     rep = project.reporter
+    runner = _runner(project, jobs=jobs, executor=executor, executor_options=executor_options)
+    clean_end = False
     store = _open_store(project, readonly=dry_run)
     if not dry_run:
         store = _with_remote(project, store, remote, len(plan), read_only=remote_read_only,
@@ -272,8 +324,9 @@ def _build_open(project: Project, assets: Sequence[str], *, force: bool = False,
                 _call_hook(hook.after_asset, result=r)
 
         rep.build_started(plan, dry_run)
-        sched = _scheduler(project, store, record=not dry_run, on_result=on_result)
+        sched = _scheduler(project, store, record=not dry_run, on_result=on_result, runner=runner)
         result = sched.build(plan, force=force, keep_going=keep_going, dry_run=dry_run)
+        clean_end = True
         if not dry_run:
             _record_summary(store, {r.asset: r.status for r in result.results})
             store.flush()  # no-op unless the summary missed the scheduler's last batch
@@ -281,6 +334,7 @@ def _build_open(project: Project, assets: Sequence[str], *, force: bool = False,
         _call_hook(hook.after_build, result=result)
         return result
     finally:
+        runner.shutdown(cancel=not clean_end)  # Ctrl-C or an error: end running workers now
         store.close()
 
 

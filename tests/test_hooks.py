@@ -129,6 +129,82 @@ def test_bad_io_manager_object_is_refused(pm):
         collect_io_managers(pm)
 
 
+class Ledger:
+    """A test executor: runs each task at once in the build's thread and keeps a ledger."""
+
+    name = "ledger"
+    description = "records what it ran"
+    inline = True
+    options = {"tag": "a word added to the ledger"}
+    ran: list = []
+
+    def __init__(self, *, jobs, project_dir, project_modules, options):
+        self.tag = options.get("tag", "")
+
+    def submit(self, task, log=None):
+        from assetbuild.executors import SerialExecutor
+
+        Ledger.ran.append((task.asset, self.tag))
+        return SerialExecutor().submit(task, log)
+
+    def shutdown(self, cancel=False):
+        Ledger.ran.append(("shutdown", cancel))
+
+
+class LedgerPlugin:
+    @hookimpl
+    def register_executors(self):
+        return [Ledger]
+
+
+def test_hook_register_executors(project, pm):
+    from assetbuild.plugins import collect_executors
+
+    pm.register(LedgerPlugin(), name="ledger-plugin")
+    assert set(collect_executors(pm)) == {"serial", "threads", "processes", "ledger"}
+    project.assetfile("""
+@asset(io="json", executor="ledger")
+def a():
+    return 1
+
+@asset(io="json")
+def b(a):
+    return a + 1
+""")
+    Ledger.ran = []
+    assert project.build(plugin_manager=pm).names("built") == ["a", "b"]
+    assert Ledger.ran == [("a", ""), ("shutdown", False)]  # b ran on the default, serial
+    Ledger.ran = []
+    r = project.build(plugin_manager=pm, force=True, executor="ledger", executor_options={"tag": "x"})
+    assert r.names("built") == ["a", "b"] and Ledger.ran == [("a", "x"), ("b", "x"), ("shutdown", False)]
+    assert project.value("b") == 2
+
+
+def test_duplicate_or_bad_executors_name_the_plugin(pm):
+    from assetbuild.plugins import collect_executors
+
+    class Dup:
+        @hookimpl
+        def register_executors(self):
+            class Threads(Ledger):
+                name = "threads"
+            return [Threads]
+
+    pm.register(Dup(), name="dup-plugin")
+    with pytest.raises(PluginError, match=r"'threads' is registered twice.*dup-plugin"):
+        collect_executors(pm)
+    pm.unregister(name="dup-plugin")
+
+    class Bad:
+        @hookimpl
+        def register_executors(self):
+            return ["not an executor"]
+
+    pm.register(Bad(), name="bad-plugin")
+    with pytest.raises(PluginError, match="bad-plugin.*not an executor"):
+        collect_executors(pm)
+
+
 def test_every_hook_has_a_test():
     names = {n for n in dir(get_plugin_manager(autoload=False).hook) if not n.startswith("_")}
     tests = {n[len("test_hook_"):] for n in globals() if n.startswith("test_hook_")}
@@ -148,7 +224,7 @@ def test_every_hook_is_documented_in_the_readme():
 
 def test_builtins_are_registered_like_plugins(pm):
     names = [pm.get_name(p) for p in pm.get_plugins()]
-    assert "assetbuild.builtin.io_managers" in names
+    assert "assetbuild.builtin.io_managers" in names and "assetbuild.builtin.executors" in names
     assert assetbuild.hookimpl is not None
 
 

@@ -1,0 +1,59 @@
+"""Reads a project's settings: the ``[tool.assetbuild]`` table of its ``pyproject.toml``.
+
+Only the table is read; unknown keys are left to whoever uses them. Command-line options and
+arguments of the Python API override what is set here.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+
+def project_settings(project_dir: Path) -> dict[str, Any]:
+    """The ``[tool.assetbuild]`` table of ``project_dir/pyproject.toml`` ({} without one)."""
+    path = project_dir / "pyproject.toml"
+    try:
+        raw = path.read_bytes()
+    except OSError:
+        return {}
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+    try:
+        doc = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    table = doc.get("tool", {}).get("assetbuild", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [tool.assetbuild] must be a table")
+    return table
+
+
+def execution_settings(project_dir: Path, *, jobs: str | int | None, executor: str | None,
+                       options: dict[str, str] | None) -> tuple[str | int | None, str | None, dict[str, str]]:
+    """-j, executor and executor options: the given ones, else ``[tool.assetbuild]``'s ``jobs``,
+    ``executor`` and ``executor-options`` (the latter only while its executor is the one used)."""
+    table = project_settings(project_dir)
+    where = f"{project_dir / 'pyproject.toml'} [tool.assetbuild]"
+    if jobs is None and "jobs" in table:
+        jobs = table["jobs"]
+        if not (isinstance(jobs, int) and not isinstance(jobs, bool)) and jobs != "auto":
+            raise ConfigError(f"{where}: jobs must be a number or \"auto\", got {jobs!r}")
+    configured = table.get("executor")
+    if configured is not None and not isinstance(configured, str):
+        raise ConfigError(f"{where}: executor must be a string, got {configured!r}")
+    if executor is None:
+        executor = configured
+    merged: dict[str, str] = {}
+    extra = table.get("executor-options", {})
+    if not isinstance(extra, dict):
+        raise ConfigError(f"{where}: executor-options must be a table")
+    if executor is not None and executor == configured:
+        merged.update({str(k): str(v) for k, v in extra.items()})
+    merged.update(options or {})
+    return jobs, executor, merged

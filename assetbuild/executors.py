@@ -1,0 +1,310 @@
+"""Where asset functions run: ``serial`` (this thread), ``threads`` and ``processes``.
+
+An executor takes an :class:`assetbuild.execute.Task` and returns a
+``concurrent.futures.Future`` of its ``Produced``/``Failed`` outcome; a future that raises
+``WorkerLost`` says the process running the task died. Executors are contributed by plugins
+(``register_executors``; these three by ``assetbuild.builtin.executors``): an executor *class*
+has a ``name``, a one-line ``description``, the ``options`` it accepts (name -> help) and is
+created with keyword arguments ``jobs``, ``project_dir``, ``project_modules`` and ``options``.
+
+Process workers are started with ``forkserver`` (``spawn`` where there is none), never
+``fork``: a forked child would inherit the build's open LMDB environment. They live for one
+build, so a build after a code change (watch mode) never runs a worker that imported an older
+version of a project module; project modules are imported in the worker from their source,
+never from a ``.pyc``.
+
+:class:`Runner` is what the scheduler sees: it picks each asset's executor (the asset's own
+``executor=``, else the build's), creates executors on first use and shuts them down.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import sys
+import threading
+import types
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future
+from contextlib import contextmanager
+from typing import Any
+
+from .errors import ConfigError, WorkerLost
+from .execute import Task, dump_task, run_payload, run_task
+
+
+def parse_jobs(value: str | int | None) -> int:
+    """``-j`` as a number of workers: a positive int, or ``auto`` = the CPUs this process may use."""
+    if value is None:
+        return 1
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        try:
+            return max(1, len(os.sched_getaffinity(0)))
+        except AttributeError:  # no affinity masks here (macOS)
+            return os.cpu_count() or 1
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"-j/--jobs must be a positive number or 'auto', got {value!r}") from None
+    if n < 1:
+        raise ConfigError(f"-j/--jobs must be at least 1, got {n}")
+    return n
+
+
+def _done(fn: Callable[[], Any]) -> Future:
+    fut: Future = Future()
+    try:
+        fut.set_result(fn())
+    except BaseException as e:  # noqa: BLE001 - the scheduler sees it as the task's error
+        if isinstance(e, KeyboardInterrupt):
+            raise
+        fut.set_exception(e)
+    return fut
+
+
+class SerialExecutor:
+    """Runs each asset in the build's own thread, when it is submitted: the debugging default
+    (a breakpoint in an asset works; ``context.log`` lines appear as they are written)."""
+
+    name = "serial"
+    description = "in the build's own process and thread, one at a time (default for -j 1)"
+    options: dict[str, str] = {}
+    inline = True
+
+    def __init__(self, **_: Any) -> None:
+        pass
+
+    def submit(self, task: Task, log: Any = None) -> Future:
+        return _done(lambda: run_task(task, log))
+
+    def shutdown(self, cancel: bool = False) -> None:
+        pass
+
+
+class ThreadExecutor:
+    """Runs assets in ``jobs`` threads of the build's process: for assets that wait on I/O
+    (the GIL lets only one of them compute at a time). Daemon threads, so Ctrl-C never waits
+    for a running asset to return."""
+
+    name = "threads"
+    description = "in threads of the build's process (I/O-bound assets)"
+    options: dict[str, str] = {}
+    inline = False
+
+    def __init__(self, *, jobs: int = 1, **_: Any) -> None:
+        self.jobs = jobs
+        self._queue: queue.SimpleQueue[tuple[Future, Task] | None] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+
+    def _work(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            fut, task = item
+            if not fut.set_running_or_notify_cancel():
+                continue
+            try:
+                fut.set_result(run_task(task))
+            except BaseException as e:  # noqa: BLE001
+                fut.set_exception(e)
+
+    def submit(self, task: Task, log: Any = None) -> Future:
+        if len(self._threads) < self.jobs:
+            t = threading.Thread(target=self._work, name=f"assetbuild-{len(self._threads)}", daemon=True)
+            t.start()
+            self._threads.append(t)
+        fut: Future = Future()
+        self._queue.put((fut, task))
+        return fut
+
+    def shutdown(self, cancel: bool = False) -> None:
+        for _ in self._threads:
+            self._queue.put(None)
+        if not cancel:
+            for t in self._threads:
+                t.join()
+        self._threads = []
+
+
+def _worker_init(project_dir: str) -> None:
+    """In a new worker: ignore Ctrl-C (the build ends its workers itself) and import the
+    project's modules from their source, like the build does."""
+    import signal
+    from pathlib import Path
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from .loader import ProjectImports
+
+    ProjectImports(Path(project_dir)).__enter__()
+
+
+def start_method() -> str:
+    """``forkserver`` where the platform has it, else ``spawn``; never ``fork`` (LMDB)."""
+    import multiprocessing
+
+    methods = multiprocessing.get_all_start_methods()
+    return "forkserver" if "forkserver" in methods else "spawn"
+
+
+@contextmanager
+def _workers_skip_main() -> Iterator[None]:
+    """While workers start, hide the parent's ``__main__`` from multiprocessing: a worker would
+    otherwise run the user's script again (a script that calls ``assetbuild.build(jobs=2)``
+    without an ``if __name__ == "__main__":`` guard would start builds forever). Tasks never
+    need it: cloudpickle ships functions of ``__main__`` by value."""
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if main is not None:
+            sys.modules["__main__"] = main
+
+
+class ProcessExecutor:
+    """Runs assets in ``jobs`` worker processes (CPU-bound assets): tasks and outputs travel as
+    cloudpickle bytes. A worker that dies breaks the pool: its tasks fail with ``WorkerLost``
+    and the next submit starts a new pool."""
+
+    name = "processes"
+    description = "in worker processes (CPU-bound assets; default for -j N > 1)"
+    options: dict[str, str] = {}
+    inline = False
+
+    def __init__(self, *, jobs: int = 1, project_dir: str = ".", **_: Any) -> None:
+        import multiprocessing
+
+        self.jobs = jobs
+        self.project_dir = project_dir
+        method = start_method()
+        self._ctx = multiprocessing.get_context(method)
+        if method == "forkserver":  # imported once in the server, not in every worker
+            self._ctx.set_forkserver_preload(["assetbuild.execute", "assetbuild.loader", "cloudpickle"])
+        self._pool: Any = None
+        self._broken: set[int] = set()  # ids of pools a dead worker broke
+        self._lock = threading.Lock()
+
+    def _new_pool(self) -> Any:
+        from concurrent.futures import ProcessPoolExecutor
+
+        return ProcessPoolExecutor(max_workers=self.jobs, mp_context=self._ctx,
+                                   initializer=_worker_init, initargs=(self.project_dir,))
+
+    def _current_pool(self) -> Any:
+        with self._lock:
+            broken = self._pool is not None and id(self._pool) in self._broken
+        if broken:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+        if self._pool is None:
+            self._pool = self._new_pool()
+        return self._pool
+
+    def submit(self, task: Task, log: Any = None) -> Future:
+        from concurrent.futures.process import BrokenProcessPool
+
+        payload = dump_task(task)
+        outer: Future = Future()
+        with _workers_skip_main():  # workers start inside submit(), on this thread
+            try:
+                inner = self._current_pool().submit(run_payload, payload)
+            except BrokenProcessPool:
+                with self._lock:
+                    self._broken.add(id(self._pool))
+                inner = self._current_pool().submit(run_payload, payload)
+        pool_id = id(self._pool)
+
+        def transfer(f: Future) -> None:
+            if f.cancelled():
+                outer.cancel()
+                return
+            exc = f.exception()
+            if isinstance(exc, BrokenProcessPool):
+                with self._lock:
+                    self._broken.add(pool_id)
+                outer.set_exception(WorkerLost("its worker process died while running it (a crash, "
+                                               "os._exit or the out-of-memory killer)"))
+            elif exc is not None:
+                outer.set_exception(exc)
+            else:
+                outer.set_result(f.result())
+
+        inner.add_done_callback(transfer)
+        return outer
+
+    def shutdown(self, cancel: bool = False) -> None:
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        if not cancel:
+            pool.shutdown(wait=True)
+            return
+        terminate = getattr(pool, "terminate_workers", None)  # Python 3.14+
+        if terminate is not None:
+            terminate()
+            return
+        procs = list((getattr(pool, "_processes", None) or {}).values())
+        for p in procs:
+            p.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        for p in procs:
+            p.join(5)
+
+
+class Runner:
+    """The scheduler's view of execution: submit an asset, get a future; shut everything down.
+
+    ``executors`` maps names to executor classes (from the plugins). Each asset runs on its own
+    ``executor=`` if it names one, else on ``default``; executors are created on first use with
+    ``jobs`` workers each (the scheduler keeps at most ``jobs`` assets running in all).
+    """
+
+    def __init__(self, executors: dict[str, Any], *, default: str, jobs: int, project_dir: str,
+                 project_modules: Iterable[str] = (), options: dict[str, str] | None = None,
+                 make_logger: Callable[[str], Any] | None = None) -> None:
+        if default not in executors:
+            raise ConfigError(f"unknown executor {default!r} (known: {', '.join(sorted(executors))}; "
+                              "more come from plugins)")
+        opts = dict(options or {})
+        accepted = getattr(executors[default], "options", {}) or {}
+        unknown = sorted(set(opts) - set(accepted))
+        if unknown:
+            known = ", ".join(sorted(accepted)) or "none"
+            raise ConfigError(f"executor {default!r} has no option {unknown[0]!r} (its options: {known})")
+        self.classes = executors
+        self.default = default
+        self.jobs = jobs
+        self.project_dir = project_dir
+        self.project_modules = frozenset(project_modules)
+        self.options = opts
+        self.make_logger = make_logger
+        self._live: dict[str, Any] = {}
+
+    def executor(self, name: str | None) -> Any:
+        name = name or self.default
+        ex = self._live.get(name)
+        if ex is None:
+            cls = self.classes[name]
+            ex = cls(jobs=self.jobs, project_dir=self.project_dir, project_modules=self.project_modules,
+                     options=self.options if name == self.default else {})
+            self._live[name] = ex
+        return ex
+
+    def submit(self, task: Task, executor: str | None = None) -> Future:
+        ex = self.executor(executor)
+        log = self.make_logger(task.asset) if ex.inline and task.context and self.make_logger else None
+        return ex.submit(task, log)
+
+    def shutdown(self, cancel: bool = False) -> None:
+        """End every executor; ``cancel``: now, killing running work (Ctrl-C, an error)."""
+        live, self._live = self._live, {}
+        for ex in live.values():
+            try:
+                ex.shutdown(cancel=cancel)
+            except Exception:  # noqa: BLE001 - shutting down after an error must not hide it
+                if not cancel:
+                    raise
+
+
+__all__ = ["SerialExecutor", "ThreadExecutor", "ProcessExecutor", "Runner", "parse_jobs", "start_method"]
