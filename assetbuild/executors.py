@@ -148,7 +148,7 @@ def start_method() -> str:
 
 
 @contextmanager
-def _workers_skip_main() -> Iterator[None]:
+def workers_skip_main() -> Iterator[None]:
     """While workers start, hide the parent's ``__main__`` from multiprocessing: a worker would
     otherwise run the user's script again (a script that calls ``assetbuild.build(jobs=2)``
     without an ``if __name__ == "__main__":`` guard would start builds forever). Tasks never
@@ -206,7 +206,7 @@ class ProcessExecutor:
 
         payload = dump_task(task)
         outer: Future = Future()
-        with _workers_skip_main():  # workers start inside submit(), on this thread
+        with workers_skip_main():  # workers start inside submit(), on this thread
             try:
                 inner = self._current_pool().submit(run_payload, payload)
             except BrokenProcessPool:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .definitions import AssetDef, SourceDef
-from .errors import AssetFailed, CacheCorrupt, SourceMissing, WorkerLost
+from .errors import AssetbuildError, AssetFailed, CacheCorrupt, SourceMissing, WorkerLost
 from .graph import Graph
 from .keys import KeyParts, make_key
 from .rebuild import decide
@@ -395,6 +395,8 @@ class Scheduler:
         job.t0 = time.perf_counter()
         try:
             fut = self.runner.submit(task, job.adef.executor)
+        except AssetbuildError:  # the executor cannot start (e.g. no cluster at that address)
+            raise
         except Exception as e:  # noqa: BLE001 - e.g. a function cloudpickle cannot send to a worker
             self.blocked[job.name] = "failed"
             finish(AssetResult(job.name, "failed", key=job.key, reasons=job.decision.reasons,

@@ -1,0 +1,118 @@
+"""assetbuild executor ``dask``: run asset functions on a dask.distributed cluster.
+
+``assetbuild -j 4 --executor dask`` starts a LocalCluster (worker processes on loopback, one
+thread each, ``-j`` of them) for the build; ``--dask-scheduler tcp://HOST:8786`` (or
+``DASK_SCHEDULER_ADDRESS``, or ``--executor-option scheduler=...``) uses a running cluster
+instead. Only the asset functions run there: each task is pickled here with its inputs as the
+stored bytes, and the output comes back as bytes with its digest, exactly as a local build
+makes them. The trace store never leaves the machine that runs ``assetbuild``.
+
+Workers of a running cluster outlive builds and cannot import the project, so the AssetFile's
+functions and the project's own modules are pickled by value (cloudpickle's
+``register_pickle_by_value``): a code change reaches the workers with the next build.
+
+A worker that dies while running a task (segfault, ``os._exit``, the out-of-memory killer) is
+dask's to handle: the scheduler reruns the task elsewhere, and after
+``distributed.scheduler.allowed-failures`` deaths (default 3) gives up with ``KilledWorker``;
+that asset then fails with a clear message and nothing is recorded for it.
+
+Importing this module is cheap: distributed (about a second) is imported when a build first
+uses the executor, not when assetbuild loads its plugins.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from concurrent.futures import Future
+from typing import Any
+
+from assetbuild import hookimpl
+
+ADDRESS_ENV = "DASK_SCHEDULER_ADDRESS"
+
+
+class DaskExecutor:
+    """Submits asset runs to a dask.distributed cluster (an existing one, or a LocalCluster)."""
+
+    name = "dask"
+    description = "on a dask.distributed cluster (--dask-scheduler ADDRESS, else a local cluster)"
+    inline = False
+    options = {"scheduler": f"address of a running scheduler, e.g. tcp://HOST:8786 (default: ${ADDRESS_ENV}, "
+                            "else a LocalCluster of -j worker processes on loopback)"}
+
+    def __init__(self, *, jobs: int = 1, project_dir: str = ".", project_modules: Any = (),
+                 options: dict[str, str] | None = None) -> None:
+        from distributed import Client, LocalCluster
+
+        from assetbuild.errors import ConfigError
+        from assetbuild.executors import workers_skip_main
+
+        self.project_modules = frozenset(project_modules)
+        self.address = (options or {}).get("scheduler") or os.environ.get(ADDRESS_ENV) or None
+        self.cluster = None
+        self._futures: set[Any] = set()  # dask cancels a task whose future is garbage-collected
+        if self.address:
+            try:
+                self.client = Client(self.address, timeout="10s", set_as_default=False)
+            except (OSError, TimeoutError) as e:
+                raise ConfigError(f"cannot reach the dask scheduler at {self.address}: {e}") from None
+        else:
+            with workers_skip_main():  # workers must not run the caller's script again
+                self.cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
+                                            host="127.0.0.1", dashboard_address="127.0.0.1:0",
+                                            silence_logs=logging.ERROR)
+            self.client = Client(self.cluster, set_as_default=False)
+
+    def submit(self, task: Any, log: Any = None) -> Future:
+        from assetbuild.execute import dump_task, run_payload
+
+        payload = dump_task(task, by_value=self.project_modules)
+        outer: Future = Future()
+        key = f"assetbuild-{task.asset.replace('/', '.')}-{uuid.uuid4().hex[:12]}"
+        dfut = self.client.submit(run_payload, payload, pure=False, key=key)
+        self._futures.add(dfut)
+        asset = task.asset
+
+        def transfer(f: Any) -> None:
+            self._futures.discard(f)
+            try:
+                if f.status == "finished":
+                    outer.set_result(f.result())
+                elif f.status == "cancelled":
+                    outer.cancel()
+                else:
+                    outer.set_exception(_translate(asset, f.exception()))
+            except BaseException as e:  # noqa: BLE001 - the build must see every outcome
+                if not outer.done():
+                    outer.set_exception(_translate(asset, e))
+
+        dfut.add_done_callback(transfer)
+        return outer
+
+    def shutdown(self, cancel: bool = False) -> None:
+        try:
+            if cancel and self._futures:
+                self.client.cancel(list(self._futures), force=True)
+            self.client.close()
+        finally:
+            if self.cluster is not None:
+                self.cluster.close()
+
+
+def _translate(asset: str, exc: BaseException) -> BaseException:
+    from distributed import KilledWorker
+
+    from assetbuild.errors import WorkerLost
+
+    if isinstance(exc, KilledWorker):
+        return WorkerLost(f"the dask workers running it died (KilledWorker: the scheduler gave up on "
+                          f"{asset!r} after its allowed failures; a crash, os._exit or out of memory)",
+                          isolated=True)
+    return exc
+
+
+@hookimpl
+def register_executors() -> list[Any]:
+    return [DaskExecutor]

@@ -1,0 +1,191 @@
+"""The ``dask`` executor against real dask.distributed clusters on loopback (worker processes):
+discovery, identical outputs, an existing cluster by address, code changes reaching long-lived
+workers, worker logs, and workers that die mid-task."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import dask
+import pytest
+from distributed import Client, LocalCluster
+
+import assetbuild
+from assetbuild.plugins import collect_executors, get_plugin_manager
+
+pytestmark = pytest.mark.slow  # clusters take a second or more to start
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch):
+    """Never use the developer's cache or cluster; load installed plugins as a user's run would."""
+    monkeypatch.delenv("ASSETBUILD_CACHE_DIR", raising=False)
+    monkeypatch.delenv("ASSETBUILD_DISABLE_PLUGIN_AUTOLOAD", raising=False)
+    monkeypatch.delenv("DASK_SCHEDULER_ADDRESS", raising=False)
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A running cluster, as a user would have one: two worker processes on loopback."""
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address="127.0.0.1:0") as c, Client(c) as client:
+        yield c.scheduler_address, client
+
+
+def write_project(root: Path, assetfile: str, files: dict[str, str] | None = None) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "AssetFile").write_text("from assetbuild import asset, source, Output\n" + textwrap.dedent(assetfile))
+    for rel, text in (files or {}).items():
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(textwrap.dedent(text))
+    return root
+
+
+PIPELINE = """
+import os
+import lib.calc as calc
+
+raw = source("raw", "raw.txt")
+
+@asset(io="json")
+def numbers(raw):
+    return [int(x) for x in raw.read_text().split()]
+
+@asset(io="json")
+def squares(numbers, context):
+    context.log.info("squaring %d numbers", len(numbers))
+    return [calc.f(n) for n in numbers]
+
+@asset
+def pickled(squares):
+    return {"squares": tuple(squares), "name": "x"}
+
+@asset(io="text", path="out/total.txt")
+def total(squares, numbers):
+    return f"{sum(squares)} {len(numbers)}"
+
+@asset(io="json")
+def where():
+    return os.getpid()
+"""
+FILES = {"raw.txt": "1 2 3 4", "lib/__init__.py": "", "lib/calc.py": "def f(n):\n    return n * n\n"}
+
+
+def test_the_plugin_registers_the_dask_executor():
+    assert "dask" in collect_executors(get_plugin_manager())
+
+
+def test_local_cluster_build_equals_a_serial_build(tmp_path, caplog):
+    serial = write_project(tmp_path / "serial", PIPELINE, FILES)
+    par = write_project(tmp_path / "dask", PIPELINE, FILES)
+    a = assetbuild.build(project_dir=serial)
+    with caplog.at_level("INFO", logger="assetbuild.asset"):
+        b = assetbuild.build(project_dir=par, jobs=2, executor="dask")
+    assert a.ok and b.ok, [(r.asset, r.error) for r in b.results]
+    va = {r.asset: r.data_version for r in a.results if r.asset != "where"}
+    assert {r.asset: r.data_version for r in b.results if r.asset != "where"} == va  # same bytes
+    assert (par / "out/total.txt").read_text() == "30 4"
+    assert assetbuild.load_value("where", project_dir=par) != os.getpid()
+    assert ("assetbuild.asset.squares", "squaring 4 numbers") in [(r.name, r.getMessage()) for r in caplog.records]
+    assert assetbuild.build(project_dir=par, jobs=2, executor="dask").names("built") == []
+
+
+def test_existing_cluster_from_the_command_line(tmp_path, cluster):
+    address, client = cluster
+    root = write_project(tmp_path / "p", PIPELINE, FILES)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED")}
+    env.pop("ASSETBUILD_DISABLE_PLUGIN_AUTOLOAD", None)
+    r = subprocess.run([sys.executable, "-m", "assetbuild", "-j", "2", "--dask-scheduler", address, "--json"],
+                       cwd=root, capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert {e["status"] for e in json.loads(r.stdout)["results"]} == {"built"}
+    assert "[squares] squaring 4 numbers" in r.stderr
+    worker_pids = set(client.run(os.getpid).values())
+    assert assetbuild.load_value("where", project_dir=root) in worker_pids
+    env["DASK_SCHEDULER_ADDRESS"] = address  # the address from the environment, --force to run again
+    r = subprocess.run([sys.executable, "-m", "assetbuild", "-j", "2", "--executor", "dask", "--force"],
+                       cwd=root, capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0 and "5 built" in r.stdout, r.stderr
+
+
+def test_a_code_change_reaches_long_lived_workers(tmp_path, cluster):
+    address, _ = cluster
+    root = write_project(tmp_path / "p", PIPELINE, FILES)
+    opts = {"scheduler": address}
+    assert assetbuild.build(project_dir=root, jobs=2, executor="dask", executor_options=opts).ok
+    assert (root / "out/total.txt").read_text() == "30 4"
+    (root / "lib/calc.py").write_text("def f(n):\n    return n * 10\n")
+    r = assetbuild.build(project_dir=root, jobs=2, executor="dask", executor_options=opts)
+    assert sorted(r.names("built")) == ["pickled", "squares", "total"]
+    assert (root / "out/total.txt").read_text() == "100 4"  # the workers ran the new helper
+
+
+DIES_ONCE = """
+import os
+from pathlib import Path
+
+@asset(io="json")
+def fragile():
+    marker = Path(__file__).parent / "died-once"
+    if not marker.exists():
+        marker.write_text("x")
+        os._exit(1)  # the worker process dies in the middle of the task
+    return 42
+
+@asset(io="json")
+def after(fragile):
+    return fragile + 1
+"""
+
+
+def test_a_worker_that_dies_mid_task_is_retried(tmp_path, cluster):
+    address, _ = cluster
+    root = write_project(tmp_path / "p", DIES_ONCE)
+    r = assetbuild.build(project_dir=root, jobs=2, executor="dask", executor_options={"scheduler": address})
+    assert r.ok and r.names("built") == ["fragile", "after"]
+    assert (root / "died-once").exists()  # it did die once, and dask ran it again elsewhere
+    assert assetbuild.load_value("after", project_dir=root) == 43
+
+
+ALWAYS_DIES = """
+import os, time
+
+@asset(io="json")
+def doomed():
+    time.sleep(0.2)
+    os._exit(1)
+
+@asset(io="json")
+def innocent():
+    time.sleep(0.5)
+    return 1
+
+@asset(io="json")
+def after_doomed(doomed):
+    return doomed
+"""
+
+
+def test_a_task_that_always_kills_its_worker_fails_clearly(tmp_path):
+    root = write_project(tmp_path / "p", ALWAYS_DIES)
+    with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
+        r = assetbuild.build(project_dir=root, jobs=2, executor="dask", keep_going=True)
+    st = {x.asset: x for x in r.results}
+    assert st["doomed"].status == "failed" and "KilledWorker" in st["doomed"].error
+    assert st["innocent"].status == "built" and st["after_doomed"].status == "skipped"
+    assert {s.asset: s.state for s in assetbuild.status(project_dir=root)}["doomed"] == "missing"
+
+
+def test_an_unreachable_scheduler_is_one_line_and_exit_2(tmp_path):
+    root = write_project(tmp_path / "p", "@asset(io='json')\ndef a():\n    return 1\n")
+    env = {k: v for k, v in os.environ.items() if k != "ASSETBUILD_DISABLE_PLUGIN_AUTOLOAD"}
+    r = subprocess.run([sys.executable, "-m", "assetbuild", "-j", "2", "--dask-scheduler", "tcp://127.0.0.1:9"],
+                       cwd=root, capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 2, r.stderr
+    assert "cannot reach the dask scheduler at tcp://127.0.0.1:9" in r.stderr and "Traceback" not in r.stderr
