@@ -398,3 +398,28 @@ def burn(seed):
         if two < 0.85 * one:
             return
     pytest.fail(f"-j 2 was never 15% faster than -j 1 (seconds, -j 1 vs -j 2): {pairs}")
+
+
+def test_watch_with_workers_runs_the_edited_helper(project):
+    """Watch mode is one long process: each build gets fresh workers, so an edit of a project
+    module reaches them (a worker kept from the first build would run the old helper)."""
+    from test_watch import Watching, built, edit
+
+    project.write("lib/__init__.py", "")
+    project.write("lib/text.py", "def shout(s):\n    return s.upper()\n")
+    project.assetfile("""
+import os
+from lib.text import shout
+
+@asset(io="json")
+def greeting():
+    return [shout("hi"), os.getpid()]
+""")
+    with Watching(project.root, jobs=2, executor="processes") as w:
+        assert built(w.cycles[0]) == ["greeting"]
+        n = len(w.cycles)
+        edit(project.root / "lib/text.py", "def shout(s):\n    return s.upper() + '!'\n")
+        c = w.wait(n + 1)[-1]
+        assert built(c) == ["greeting"]
+    text, pid = project.value("greeting")
+    assert text == "HI!" and pid != os.getpid()
