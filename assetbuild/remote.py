@@ -20,13 +20,15 @@ Every store call stays on the caller's thread. A remote that is down, slow or wr
 a build: one warning, then local work; after the first failure the remote is not tried again
 in this build.
 
-Round trips: the records prefix is listed once in the background when the store opens, so
-misses are answered without a request; the newest listed records are then fetched concurrently
-in batches (prefetch), so a key that hits usually finds its record already here.
+Round trips: at the first local miss the records prefix is listed once, so further misses are
+answered without a request; the newest listed records are then fetched concurrently in batches
+(prefetch), so a key that hits usually finds its record already here. A build without local
+misses (a null build) sends no request at all.
 """
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures as cf
 import hashlib
 import hmac
@@ -187,29 +189,48 @@ class RemoteCache:
     """
 
     def __init__(self, settings: RemoteSettings) -> None:
-        from fsspec.core import url_to_fs
-
         self.settings = settings
         self.url = settings.url
-        self.fs, root = url_to_fs(settings.url, **_storage_options(settings.url, settings))
-        self.root = root.rstrip("/")
-        if hasattr(self.fs, "retries"):
-            self.fs.retries = 1  # s3fs's own retry loop (5, with backoff) on top of botocore's
-        self.local = "file" in (self.fs.protocol if isinstance(self.fs.protocol, tuple) else (self.fs.protocol,))
-        if self.local:
-            self.fs.makedirs(self.root, exist_ok=True)  # a file:// folder that does not exist yet
         self.down: str | None = None
+        self.local = False
+        self.root = ""
+        self._fs: Any = None
         self._lock = threading.Lock()
+        self._connect_lock = threading.Lock()
         self.requests: dict[str, int] = {"list": 0, "records": 0, "record": 0, "blob": 0, "exists": 0, "put": 0}
+
+    @property
+    def fs(self) -> Any:
+        """The fsspec file system, made on first use: a build that needs nothing from the remote
+        never imports fsspec or s3fs (half a second)."""
+        if self._fs is None:
+            with self._connect_lock:
+                if self._fs is None:
+                    self._connect()
+        return self._fs
+
+    def _connect(self) -> None:
+        from fsspec.core import url_to_fs
+
+        fs, root = url_to_fs(self.url, **_storage_options(self.url, self.settings))
+        if hasattr(fs, "retries"):
+            fs.retries = 1  # s3fs's own retry loop (5, with backoff) on top of botocore's
+        self.root = root.rstrip("/")
+        self.local = "file" in (fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,))
+        if self.local:
+            fs.makedirs(self.root, exist_ok=True)  # a file:// folder that does not exist yet
+        self._fs = fs
 
     def _count(self, kind: str, n: int = 1) -> None:
         with self._lock:
             self.requests[kind] += n
 
     def record_path(self, key: str) -> str:
+        self._guard()
         return f"{self.root}/records/{key[:2]}/{key}"
 
     def blob_path(self, digest: str) -> str:
+        self._guard()
         return f"{self.root}/blobs/{digest[:2]}/{digest}"
 
     def fail(self, err: BaseException) -> None:
@@ -218,8 +239,19 @@ class RemoteCache:
                 self.down = _describe(err)
 
     def _guard(self) -> None:
+        """Raise _Down once the remote failed; connect on first use (a failure to connect counts)."""
         if self.down is not None:
             raise _Down(self.down)
+        if self._fs is None:
+            try:
+                self.fs  # noqa: B018 - connects
+            except ImportError as e:
+                self.fail(ImportError(f"{e.name or 'a package it needs'} is not installed "
+                                      "(pip install 'assetbuild[remote]')"))
+                raise _Down(self.down) from e
+            except Exception as e:  # noqa: BLE001 - a bad URL or options, a folder we cannot create
+                self.fail(e)
+                raise _Down(self.down) from e
 
     def list_records(self) -> dict[str, float]:
         """Every key with a record, and its modification time (one listing, paginated by the server)."""
@@ -375,7 +407,8 @@ class RemoteCachedStore:
         self._listed: dict[str, float] | None = None
         n = self.settings.prefetch
         self._prefetch_limit = n if n is not None else max(1024, 2 * expected)
-        self._listing = self._pool.submit(self._list_and_prefetch)
+        self._listing: cf.Future[None] | None = None  # started by the first local miss
+        self._done: collections.deque[str] = collections.deque()  # digests whose download ended
 
     # --- messages ----------------------------------------------------------------------------
 
@@ -407,8 +440,8 @@ class RemoteCachedStore:
     def _list_and_prefetch(self) -> None:
         listed = self.remote.list_records()
         newest = sorted(listed, key=listed.__getitem__, reverse=True)[: self._prefetch_limit]
-        for i in range(0, len(newest), 256):
-            batch = newest[i:i + 256]
+        for i in range(0, len(newest), 64):  # small batches: the first answers come sooner
+            batch = newest[i:i + 64]
             fut = self._pool.submit(self.remote.get_records, batch)
             for k in batch:
                 self._prefetched[k] = fut
@@ -423,6 +456,8 @@ class RemoteCachedStore:
             raise _Down(self.remote.down) from None
 
     def _fetch_record(self, key: str) -> bytes | None:
+        if self._listing is None:
+            self._listing = self._pool.submit(self._list_and_prefetch)
         if self._listed is None:
             self._wait(self._listing)  # re-raises _Down
         if self._listed is not None and key not in self._listed:
@@ -465,6 +500,7 @@ class RemoteCachedStore:
         d = self._downloads.get(trace.output_digest)
         if d is None:
             fut = self._pool.submit(self._download, trace.output_digest, trace.size)
+            fut.add_done_callback(lambda f, digest=trace.output_digest: self._done.append(digest))
             d = self._downloads[trace.output_digest] = _Download(trace.output_digest, trace.size, fut)
         d.keys[key] = rtrace
         self._waiting[key] = trace.output_digest
@@ -487,44 +523,53 @@ class RemoteCachedStore:
         return data
 
     def _drain(self, wait: bool = False) -> None:
-        """Record finished downloads locally (blob, trace, held-back heads); forget failed ones."""
-        for digest in list(self._downloads):
-            d = self._downloads[digest]
-            if not d.future.done():
-                if not wait:
-                    continue
-                if self.remote.down is None:
+        """Record finished downloads locally (blob, trace, held-back heads); forget failed ones.
+
+        ``wait``: every download, waiting for those under way (not once the remote is down).
+        """
+        if wait:
+            for digest, d in list(self._downloads.items()):
+                if not d.future.done() and self.remote.down is None:
                     try:
                         self._wait(d.future)
-                    except Exception:  # noqa: BLE001 - judged below
+                    except Exception:  # noqa: BLE001 - judged in _finish
                         pass
-                d.future.cancel()
-            del self._downloads[digest]
-            for key in d.keys:
-                self._waiting.pop(key, None)
-            err = d.future.exception() if d.future.done() and not d.future.cancelled() \
-                else _Down(self.remote.down or "no answer")
-            if err is None:
-                data = d.future.result()
-                self._seen_blobs.add(digest)
-                self.stats["downloaded"] += 1
-                self.stats["bytes_down"] += len(data)
-                if len(data) <= INLINE_MAX:
-                    self.local.put_blob(data, digest)
-                for key, trace in d.keys.items():
-                    self.local.put_trace(key, Trace(*trace))
-                for asset, head in d.heads:
-                    self.local.put_head(asset, head)
-            else:
-                self._failed.update(d.keys)
-                if isinstance(err, RemoteRejected):
-                    self._bad_blobs.add(digest)
-                    for key in d.keys:
-                        self._reject(key, None, str(err))
-                else:
-                    self.remote.fail(err)
-                    self._rejected.update(d.keys)
+                self._finish(digest)
+        else:
+            while self._done:
+                digest = self._done.popleft()
+                if digest in self._downloads and self._downloads[digest].future.done():
+                    self._finish(digest)
         self._emit()
+
+    def _finish(self, digest: str) -> None:
+        d = self._downloads.pop(digest)
+        for key in d.keys:
+            self._waiting.pop(key, None)
+        fut = d.future
+        if not fut.done():
+            fut.cancel()
+        err = fut.exception() if fut.done() and not fut.cancelled() else _Down(self.remote.down or "no answer")
+        if err is None:
+            data = fut.result()
+            self._seen_blobs.add(digest)
+            self.stats["downloaded"] += 1
+            self.stats["bytes_down"] += len(data)
+            if len(data) <= INLINE_MAX:
+                self.local.put_blob(data, digest)
+            for key, trace in d.keys.items():
+                self.local.put_trace(key, Trace(*trace))
+            for asset, head in d.heads:
+                self.local.put_head(asset, head)
+            return
+        self._failed.update(d.keys)
+        if isinstance(err, RemoteRejected):
+            self._bad_blobs.add(digest)
+            for key in d.keys:
+                self._reject(key, None, str(err))
+        else:
+            self.remote.fail(err)
+            self._rejected.update(d.keys)
 
     # --- the store interface the scheduler uses ----------------------------------------------
 
@@ -665,19 +710,11 @@ class RemoteCachedStore:
 
 def open_remote(local: Any, settings: RemoteSettings, *, warn: Callable[[str], None],
                 note: Callable[[str], None] | None = None, expected: int = 0) -> Any:
-    """``local`` with the remote cache behind it, or ``local`` alone (with one warning) if the remote
-    cannot be used: no key to sign and verify with, fsspec/s3fs missing, or a URL fsspec rejects."""
+    """``local`` with the remote cache behind it, or ``local`` alone (with one warning) without a key
+    to sign and verify with. A URL fsspec rejects, or s3fs missing, shows at the first request
+    (as a remote that is unavailable)."""
     if settings.secret is None and not settings.trust_unsigned:
         warn(f"the remote cache {settings.url} is not used: {KEY_ENV} is not set, so its entries "
              "can be neither verified nor signed (set it, or pass --trust-remote-unsigned)")
         return local
-    try:
-        remote = RemoteCache(settings)
-    except ImportError as e:
-        warn(f"the remote cache {settings.url} is not used: {e.name or e} is not installed "
-             "(pip install 'assetbuild[remote]')")
-        return local
-    except Exception as e:  # noqa: BLE001 - a bad URL, options, or a folder we cannot create
-        warn(f"the remote cache {settings.url} is not used: {_describe(e)}")
-        return local
-    return RemoteCachedStore(local, remote, warn=warn, note=note, expected=expected)
+    return RemoteCachedStore(local, RemoteCache(settings), warn=warn, note=note, expected=expected)

@@ -438,7 +438,7 @@ def test_unknown_protocol_is_one_warning(checkouts):
     a = checkouts()
     r = a.build("nosuchproto://x/y")
     assert r.ok and a.ran == ALL
-    assert len(a.warnings) == 1 and "is not used" in a.warnings[0]
+    assert len(a.warnings) == 1 and "nosuchproto" in a.warnings[0] and "unavailable" in a.warnings[0], a.warnings
 
 
 def test_dry_run_does_not_touch_the_remote(checkouts, tmp_path):
@@ -521,3 +521,12 @@ def test_a_planted_pickle_is_never_loaded(checkouts, tmp_path):
     assert r.ok and "obj" in {x.asset for x in r.results if x.status == "built"}
     assert not sentinel.exists()
     assert assetbuild.load_value("obj", project_dir=c.root) == {"n": 10}
+
+
+def test_a_null_build_sends_no_request(checkouts, s3_env, monkeypatch):
+    """Everything local: the remote is never contacted (here it is down, and nobody notices)."""
+    a = checkouts()
+    a.build(None)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{_free_port()}")
+    r = a.build("s3://cache/team", remote_timeout=1)
+    assert r.ok and a.ran == set() and a.warnings == []
