@@ -93,6 +93,7 @@ class Scheduler:
         self._bytes: dict[str, bytes] = {}
         self._consumers: dict[str, int] = {}
         self._repaired: set[str] = set()
+        self._late: list[tuple[str, str, KeyParts, Any]] = []  # remote hits whose path output waits
         self._results: dict[str, AssetResult] = {}
         self._io_tags = {n: f"{m.name}@{m.version}" for n, m in io_managers.items()}  # enters keys
         self._force = False
@@ -336,6 +337,10 @@ class Scheduler:
                 return AssetResult(name, "restored", key=key, data_version=trace.data_version,
                                    reasons=(_FROM_REMOTE,))
             return AssetResult(name, "cached", key=key, data_version=trace.data_version)
+        if decision.action == "restore" and getattr(trace, "remote", False):
+            self._late.append((name, key, parts, trace))  # written when its bytes are here, at the end
+            return AssetResult(name, "restored", key=key, data_version=trace.data_version,
+                               reasons=decision.reasons + (_FROM_REMOTE,))
         if decision.action == "restore":
             t0 = time.perf_counter()
             try:
@@ -528,7 +533,16 @@ class Scheduler:
         the background; ``settle()`` waits for the downloads and names the keys that failed.
         """
         settle = getattr(self.store, "settle", None)
-        bad = settle() if settle is not None else ()
+        bad = set(settle()) if settle is not None else set()
+        for name, key, parts, trace in self._late:  # path outputs: downloaded concurrently meanwhile
+            if key in bad:
+                continue
+            try:
+                sig = self.ws.write_path(self.graph.nodes[name].path, self.store.read_blob(trace.output_digest))
+            except (CacheCorrupt, OSError):
+                bad.add(key)  # rebuilt below: a failure to write then shows as that asset's error
+                continue
+            self._put_head(name, key, parts, trace, sig)
         for name, r in list(self._results.items()):
             if r.status == "restored" and r.key in bad:
                 try:
