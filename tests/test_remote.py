@@ -530,3 +530,16 @@ def test_a_null_build_sends_no_request(checkouts, s3_env, monkeypatch):
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{_free_port()}")
     r = a.build("s3://cache/team", remote_timeout=1)
     assert r.ok and a.ran == set() and a.warnings == []
+
+
+@pytest.mark.parametrize("executor", ["threads", "processes"])
+def test_parallel_build_uploads_and_a_fresh_checkout_restores(checkouts, remote, executor):
+    """-j: the workers run assets; store and remote calls stay on the scheduler's thread."""
+    url, fs, root = remote
+    a = checkouts()
+    r = a.build(url, jobs=2, executor=executor)  # (process workers may outlive a test's AB_RUNS)
+    assert r.ok and _statuses(r) == dict.fromkeys(ALL, "built")
+    b = checkouts()
+    r = b.build(url, jobs=2, executor=executor)
+    assert r.ok and _statuses(r) == dict.fromkeys(ALL, "restored")
+    assert (b.root / "out/report.txt").read_text() == "300000 10\n"
