@@ -447,12 +447,14 @@ class RemoteCachedStore:
                 self._prefetched[k] = fut
         self._listed = listed  # last: a key listed but not prefetched is then asked directly
 
-    def _wait(self, fut: cf.Future[Any]) -> Any:
-        """A transfer's result; a wait far beyond the request timeouts counts as the remote being down."""
+    def _wait(self, fut: cf.Future[Any], size: int = 0) -> Any:
+        """A transfer's result; a wait far beyond the request timeouts (and 1 MB/s for ``size``
+        bytes) counts as the remote being down (a hung file system has no timeouts of its own)."""
+        limit = 4 * self.settings.timeout + 5 + size / 1e6
         try:
-            return fut.result(timeout=4 * self.settings.timeout + 5)
+            return fut.result(timeout=limit)
         except cf.TimeoutError:
-            self.remote.fail(TimeoutError(f"no answer in {4 * self.settings.timeout + 5:.0f}s"))
+            self.remote.fail(TimeoutError(f"no answer in {limit:.0f}s"))
             raise _Down(self.remote.down) from None
 
     def _fetch_record(self, key: str) -> bytes | None:
@@ -531,7 +533,7 @@ class RemoteCachedStore:
             for digest, d in list(self._downloads.items()):
                 if not d.future.done() and self.remote.down is None:
                     try:
-                        self._wait(d.future)
+                        self._wait(d.future, d.size)
                     except Exception:  # noqa: BLE001 - judged in _finish
                         pass
                 self._finish(digest)
@@ -587,10 +589,19 @@ class RemoteCachedStore:
         d = self._downloads.get(digest)
         if d is None:
             return self.local.read_blob(digest)
+        if d.future.cancel():  # still queued behind other downloads: this one is needed now
+            fut: cf.Future[bytes] = cf.Future()
+            try:
+                fut.set_result(self._download(digest, d.size))
+            except Exception as e:  # noqa: BLE001 - judged like a download's failure
+                fut.set_exception(e)
+            d.future = fut
         try:
-            data = self._wait(d.future)
+            data = self._wait(d.future, d.size)
         except Exception as e:  # noqa: BLE001 - down, timed out, or bytes not as signed
-            self._drain(wait=True)  # records the failure (without waiting again once down)
+            if digest in self._downloads:
+                self._finish(digest)
+            self._emit()
             raise CacheCorrupt(digest, f"not usable from the remote cache ({_describe(e)})") from None
         self._drain()
         return data
@@ -693,6 +704,10 @@ class RemoteCachedStore:
                     self._message(f"uploads to the remote cache {self.remote.url} did not finish in time; "
                                   "the rest are abandoned")
                     break
+                except KeyboardInterrupt:
+                    self._message("interrupted: the remaining uploads to the remote cache are abandoned")
+                    self._emit()
+                    raise
             if self._rejections > 1:
                 self._message(f"{self._rejections - 1} more entries of the remote cache were rejected")
             self._emit()

@@ -543,3 +543,32 @@ def test_parallel_build_uploads_and_a_fresh_checkout_restores(checkouts, remote,
     r = b.build(url, jobs=2, executor=executor)
     assert r.ok and _statuses(r) == dict.fromkeys(ALL, "restored")
     assert (b.root / "out/report.txt").read_text() == "300000 10\n"
+
+
+def test_an_asset_that_runs_gets_its_inputs_from_the_remote(checkouts, remote):
+    """A changed downstream asset runs in a fresh checkout: its inputs' bytes come from the remote."""
+    url, fs, root = remote
+    checkouts().build(url)
+    b = checkouts()
+    text = (b.root / "AssetFile").read_text()
+    (b.root / "AssetFile").write_text(text.replace('return f"{len(big)} {small[\'n\']}\\n"',
+                                                   'return f"{len(big)}+{small[\'n\']}\\n"'))
+    r = b.build(url)
+    assert r.ok and b.ran == {"report"}
+    assert _statuses(r) == {"big": "restored", "small": "restored", "leaf": "restored", "report": "built"}
+    assert (b.root / "out/report.txt").read_text() == "300000+10\n"
+
+
+def test_a_tampered_input_of_an_asset_that_runs_is_rebuilt_first(checkouts, remote):
+    url, fs, root = remote
+    a = checkouts()
+    a.build(url)
+    _tamper_blob(fs, root, a.head("big").output_digest)
+    b = checkouts()
+    text = (b.root / "AssetFile").read_text()
+    (b.root / "AssetFile").write_text(text.replace('return f"{len(big)} {small[\'n\']}\\n"',
+                                                   'return f"{len(big)}+{small[\'n\']}\\n"'))
+    r = b.build(url)
+    assert r.ok and b.ran == {"big", "report"}
+    assert (b.root / "out/report.txt").read_text() == "300000+10\n"
+    assert any("do not match the signed digest" in w for w in b.warnings), b.warnings
