@@ -176,3 +176,21 @@ def test_s3_server_down_one_warning(make, tmp_path, s3):
     assert "3 built" in r.stdout
     (w,) = warnings(r.stderr)
     assert "is unavailable" in w and "building locally" in w
+
+
+def test_s3_endpoint_and_credentials_as_options(make, tmp_path, s3):
+    """No AWS variables at all: endpoint and credentials given as fsspec storage options."""
+    bucket = _bucket(s3)
+    e = env(tmp_path)
+    for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"):
+        e.pop(k, None)
+    e["AWS_CONFIG_FILE"] = e["AWS_SHARED_CREDENTIALS_FILE"] = str(tmp_path / "none")
+    opts = ["--remote", f"s3://{bucket}/x", "--remote-option", f"endpoint_url={s3}",
+            "--remote-option", "key=testing", "--remote-option", "secret=testing"]
+    r = cli(*opts, cwd=make(), env=e)
+    assert r.returncode == 0 and warnings(r.stderr) == [], r.stderr
+    runs(tmp_path)
+    r = cli(*opts, "--json", cwd=make(), env=e)
+    assert r.returncode == 0 and warnings(r.stderr) == [], r.stderr
+    assert {x["status"] for x in json.loads(r.stdout)["results"]} == {"restored"}
+    assert runs(tmp_path) == []
