@@ -305,12 +305,13 @@ def watch(ctx: click.Context, assets: tuple[str, ...], debounce: float | None, *
 @click.argument("assets", nargs=-1)
 @_common
 @_json_option
+@_remote_options
 @click.pass_context
 @_handle_errors
 def status(ctx: click.Context, assets: tuple[str, ...], **local: Any) -> None:
     """Say whether each asset is fresh, stale or missing, and why. Writes nothing.
 
-    Reasons: never-built, code-changed, upstream-changed, source-changed, source-missing,
+    Reasons: never-built, code-changed, upstream-changed, source-changed, source-missing, remote,
     output-missing, output-modified. Exit status 0 whatever the states (2 for an error in the AssetFile).
     """
     from . import session
@@ -319,7 +320,10 @@ def status(ctx: click.Context, assets: tuple[str, ...], **local: Any) -> None:
     opts = _merged(ctx, local)
     rep = _setup(opts, json_mode=bool(opts.get("as_json")))
     rows = session.status(assets, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"),
-                          reporter=rep)
+                          reporter=rep, remote=opts.get("remote"),
+                          trust_remote_unsigned=bool(opts.get("trust_remote_unsigned")),
+                          remote_timeout=opts.get("remote_timeout"),
+                          remote_options=_parse_remote_options(_all_given(ctx, local, "remote_option")))
     if opts.get("as_json"):
         click.echo(json.dumps({"assets": [r.to_json() for r in rows]}))
     else:

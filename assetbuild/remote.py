@@ -188,8 +188,9 @@ class RemoteCache:
     a request (anything but "not found"); after that every method returns at once.
     """
 
-    def __init__(self, settings: RemoteSettings) -> None:
+    def __init__(self, settings: RemoteSettings, *, create: bool = True) -> None:
         self.settings = settings
+        self.create = create  # a missing file:// folder is made (not by a dry run or status)
         self.url = settings.url
         self.down: str | None = None
         self.local = False
@@ -217,7 +218,7 @@ class RemoteCache:
             fs.retries = 1  # s3fs's own retry loop (5, with backoff) on top of botocore's
         self.root = root.rstrip("/")
         self.local = "file" in (fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,))
-        if self.local:
+        if self.local and self.create:
             fs.makedirs(self.root, exist_ok=True)  # a file:// folder that does not exist yet
         self._fs = fs
 
@@ -380,12 +381,14 @@ class RemoteCachedStore:
     """
 
     def __init__(self, local: Any, remote: RemoteCache, *, warn: Callable[[str], None],
-                 note: Callable[[str], None] | None = None, expected: int = 0) -> None:
+                 note: Callable[[str], None] | None = None, expected: int = 0, fetch: bool = True) -> None:
         self.local = local
         self.remote = remote
         self.settings = remote.settings
+        self.fetch = fetch  # False (dry runs, status): look up records only; download and write nothing
+        self._peeked: set[str] = set()
         self.read = True
-        self.write = not self.settings.read_only
+        self.write = fetch and not self.settings.read_only
         self._warn = warn
         self._note = note or (lambda msg: None)
         self._messages: list[str] = []  # from worker threads, printed on the caller's thread
@@ -496,6 +499,9 @@ class RemoteCachedStore:
             return None
         self.stats["hits"] += 1
         rtrace = RemoteTrace(*trace)
+        if not self.fetch:
+            self._peeked.add(trace.output_digest)
+            return rtrace
         if self._local_bytes(trace.output_digest):
             self.local.put_trace(key, trace)
             return rtrace
@@ -581,8 +587,8 @@ class RemoteCachedStore:
         return getattr(self.local, name)
 
     def has_blob(self, digest: str, size: int) -> bool:
-        if digest in self._downloads:
-            return True  # on its way; read_blob waits for it
+        if digest in self._downloads or digest in self._peeked:
+            return True  # on its way (read_blob waits for it), or looked up only
         return self.local.has_blob(digest, size)
 
     def read_blob(self, digest: str) -> bytes:
@@ -715,7 +721,7 @@ class RemoteCachedStore:
             if s["hits"] or s["uploaded"]:
                 self._note(f"remote cache: {s['hits']} hits ({s['bytes_down'] / 1e6:.1f} MB downloaded), "
                            f"{s['misses']} misses, {s['uploaded']} uploaded ({s['bytes_up'] / 1e6:.1f} MB)")
-            if getattr(self.local, "pending", 0) and not getattr(self.local, "readonly", False):
+            if self.fetch and getattr(self.local, "pending", 0) and not getattr(self.local, "readonly", False):
                 self.local.flush()
         finally:
             self.write = False
@@ -724,7 +730,7 @@ class RemoteCachedStore:
 
 
 def open_remote(local: Any, settings: RemoteSettings, *, warn: Callable[[str], None],
-                note: Callable[[str], None] | None = None, expected: int = 0) -> Any:
+                note: Callable[[str], None] | None = None, expected: int = 0, fetch: bool = True) -> Any:
     """``local`` with the remote cache behind it, or ``local`` alone (with one warning) without a key
     to sign and verify with. A URL fsspec rejects, or s3fs missing, shows at the first request
     (as a remote that is unavailable)."""
@@ -732,4 +738,5 @@ def open_remote(local: Any, settings: RemoteSettings, *, warn: Callable[[str], N
         warn(f"the remote cache {settings.url} is not used: {KEY_ENV} is not set, so its entries "
              "can be neither verified nor signed (set it, or pass --trust-remote-unsigned)")
         return local
-    return RemoteCachedStore(local, RemoteCache(settings), warn=warn, note=note, expected=expected)
+    return RemoteCachedStore(local, RemoteCache(settings, create=fetch), warn=warn, note=note,
+                             expected=expected, fetch=fetch)

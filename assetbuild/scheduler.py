@@ -132,8 +132,11 @@ class Scheduler:
             if d is None:  # a source it needs (directly or upstream) does not exist
                 out.append(AssetStatus(name, "stale", (Reason("source-missing", self.blocked[name]),)))
                 continue
-            decision, _key = d
-            if decision.action == "cached":
+            decision, info = d
+            if info is not None and getattr(info[3], "remote", False):  # not here, on the remote cache
+                out.append(AssetStatus(name, "stale" if info[2] is not None else "missing", (Reason(
+                    "remote", "the remote cache has it: a build restores it without running it"),)))
+            elif decision.action == "cached":
                 out.append(AssetStatus(name, "fresh"))
             elif decision.reasons and decision.reasons[0].code == "never-built":
                 out.append(AssetStatus(name, "missing", decision.reasons))
@@ -322,6 +325,9 @@ class Scheduler:
         decision, info = d
         if dry_run:
             k = self.known[name]
+            if decision.action != "run" and getattr(info[3] if info else None, "remote", False):
+                return AssetResult(name, "skipped", key=k.key, reasons=decision.reasons + (_FROM_REMOTE,),
+                                   metadata={"would": "restore"})
             if decision.action == "cached":
                 return AssetResult(name, "cached", key=k.key, data_version=k.data_version)
             would = decision.action

@@ -237,8 +237,10 @@ def _open_store(project: Project, *, readonly: bool) -> Any:
     return LmdbStore(project.cache_dir, readonly=readonly, warn=project.reporter.warn)
 
 
-def _with_remote(project: Project, store: Any, remote: str | None, expected: int, **settings: Any) -> Any:
-    """``store`` with the remote cache named by ``remote`` or $ASSETBUILD_REMOTE behind it, if any."""
+def _with_remote(project: Project, store: Any, remote: str | None, expected: int, fetch: bool = True,
+                 **settings: Any) -> Any:
+    """``store`` with the remote cache named by ``remote`` or $ASSETBUILD_REMOTE behind it, if any
+    (``fetch=False``: records are looked up, nothing is downloaded or written: dry runs, status)."""
     if remote is None and not os.environ.get("ASSETBUILD_REMOTE"):
         return store  # no remote: fsspec is never imported
     from .remote import RemoteSettings, open_remote
@@ -247,8 +249,8 @@ def _with_remote(project: Project, store: Any, remote: str | None, expected: int
     if cfg is None:
         return store
     rep = project.reporter
-    return open_remote(store, cfg, warn=rep.warn, note=rep.line if rep.verbosity > 0 else None,
-                       expected=expected)
+    return open_remote(store, cfg, warn=rep.warn, note=rep.line if rep.verbosity > 0 and fetch else None,
+                       expected=expected, fetch=fetch)
 
 
 def build(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = ".",
@@ -299,10 +301,8 @@ def _build_open(project: Project, assets: Sequence[str], *, force: bool = False,
     runner = _runner(project, jobs=jobs, executor=executor, executor_options=executor_options)
     clean_end = False
     store = _open_store(project, readonly=dry_run)
-    if not dry_run:
-        store = _with_remote(project, store, remote, len(plan), read_only=remote_read_only,
-                             trust_unsigned=trust_remote_unsigned, timeout=remote_timeout,
-                             options=remote_options)
+    store = _with_remote(project, store, remote, len(plan), fetch=not dry_run, read_only=remote_read_only,
+                         trust_unsigned=trust_remote_unsigned, timeout=remote_timeout, options=remote_options)
     try:
         if not dry_run:
             project.loaded.save_code_cache()
@@ -446,11 +446,18 @@ def _plural(n: int, word: str) -> str:
 
 def status(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = ".",
            assetfile: str | None = None, cache_dir: str | os.PathLike[str] | None = None,
-           reporter: Reporter | None = None) -> list[AssetStatus]:
-    """Whether each selected asset is fresh, stale or missing, and why. Writes nothing."""
+           reporter: Reporter | None = None, remote: str | None = None, trust_remote_unsigned: bool = False,
+           remote_timeout: float | None = None, remote_options: dict[str, Any] | None = None
+           ) -> list[AssetStatus]:
+    """Whether each selected asset is fresh, stale or missing, and why. Writes nothing.
+
+    With a remote cache (``remote`` or $ASSETBUILD_REMOTE), an asset it has is stale or missing
+    with reason ``remote`` (a build restores it without running it)."""
     with open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir, reporter=reporter) as project:
         plan = select(project.graph, assets)
-        store = _open_store(project, readonly=True)
+        store = _with_remote(project, _open_store(project, readonly=True), remote, len(plan), fetch=False,
+                             trust_unsigned=trust_remote_unsigned, timeout=remote_timeout,
+                             options=remote_options)
         try:
             return _scheduler(project, store, record=False).status(plan)
         finally:

@@ -572,3 +572,25 @@ def test_a_tampered_input_of_an_asset_that_runs_is_rebuilt_first(checkouts, remo
     assert r.ok and b.ran == {"big", "report"}
     assert (b.root / "out/report.txt").read_text() == "300000+10\n"
     assert any("do not match the signed digest" in w for w in b.warnings), b.warnings
+
+
+def test_dry_run_and_status_say_what_the_remote_has(checkouts, remote):
+    url, fs, root = remote
+    checkouts().build(url)
+    records = sorted(_objects(fs, root, "records"))
+    b = checkouts()
+    r = b.build(url, dry_run=True)
+    assert r.ok and b.ran == set()
+    assert {x.asset: x.metadata.get("would") for x in r.results} == dict.fromkeys(ALL, "restore")
+    assert all(x.reasons[-1].code == "remote" for x in r.results)
+    st = {s.asset: s for s in assetbuild.status(project_dir=b.root, remote=url)}
+    assert {n: s.state for n, s in st.items()} == dict.fromkeys(ALL, "missing")
+    assert all(s.reasons[0].code == "remote" for s in st.values())
+    assert not (b.root / ".assetbuild" / "db").exists() and not (b.root / "out").exists()
+    assert sorted(_objects(fs, root, "records")) == records
+    # with --force a dry run would run them
+    r = b.build(url, dry_run=True, force=True)
+    assert {x.metadata.get("would") for x in r.results} == {"run"}
+    b.build(url)
+    st = {s.asset: s.state for s in assetbuild.status(project_dir=b.root, remote=url)}
+    assert st == dict.fromkeys(ALL, "fresh")
