@@ -715,7 +715,9 @@ class RemoteCachedStore:
                     self._emit()
                     raise
             if self._rejections > 1:
-                self._message(f"{self._rejections - 1} more entries of the remote cache were rejected")
+                n = self._rejections - 1
+                self._message(f"{n} more {'entry' if n == 1 else 'entries'} of the remote cache "
+                              f"{'was' if n == 1 else 'were'} rejected")
             self._emit()
             s = self.stats
             if s["hits"] or s["uploaded"]:
