@@ -171,6 +171,26 @@ class Loaded:
         return files
 
 
+def code_cache_names(cache_dir: Path) -> set[str]:
+    """Names of the compiled AssetFiles kept in the cache directory."""
+    try:
+        return {n for n in os.listdir(cache_dir / "code") if not n.startswith(".")}
+    except OSError:
+        return set()
+
+
+def prune_code_cache(cache_dir: Path, keep: Loaded, preexisting: set[str]) -> None:
+    """Delete the compiled AssetFiles added since ``preexisting`` was listed, except ``keep``'s:
+    a watch session that reloads for hours leaves one file behind, not one per save."""
+    prefix = keep.source_digest[:40]
+    for name in code_cache_names(cache_dir) - preexisting:
+        if not name.startswith(prefix):
+            try:
+                os.unlink(cache_dir / "code" / name)
+            except OSError:
+                pass
+
+
 def find_assetfile(project_dir: Path, assetfile: str | os.PathLike[str] | None) -> Path:
     if assetfile is not None:
         p = Path(assetfile)

@@ -25,7 +25,7 @@ from .definitions import AssetDef, SourceDef
 from .errors import AssetbuildError, DefinitionError, PluginError, StoreError, ValueNotFound
 from .graph import Graph, resolve, select
 from .keys import KeyParts, short
-from .loader import Loaded, ProjectImports, load_assetfile
+from .loader import Loaded, ProjectImports, code_cache_names, load_assetfile, prune_code_cache
 from .output import Reporter
 from .reports import AssetStatus, BuildResult, Reason, WatchCycle, WatchSummary
 
@@ -379,19 +379,24 @@ def watch(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "
     last = WatchSet(code_files=frozenset({assetfile_path}))
     counts = {"builds": 0, "failed": 0}
     force = bool(build_options.pop("force", False))
+    code_cache_before = code_cache_names(cache)
+    what = "the AssetFile does not load yet"
     build_options["keep_going"] = True
 
     def cycle(changed: list[str] | None) -> None:
-        nonlocal last, force
+        nonlocal last, force, what
         started, t0 = time.time(), time.perf_counter()
         result = error = None
         try:
             with open_project(root, assetfile=assetfile, cache_dir=cache, reporter=rep,
                               plugin_manager=plugin_manager) as project:
                 last = _watch_set(project)
+                what = (f"{_plural(len(project.loaded.project_modules), 'module')}, "
+                        f"{_plural(len(project.graph.sources), 'source')}")
                 watcher.set_watch(last)  # before building: what this build writes is ignored
                 result = _build_open(project, assets, force=force, **build_options)
                 force = False
+                prune_code_cache(cache, project.loaded, code_cache_before)
         except AssetbuildError as e:
             error = describe_error(e)
             watcher.set_watch(WatchSet(last.code_files | {assetfile_path}, last.sources, last.outputs,
@@ -402,8 +407,7 @@ def watch(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "
         counts["failed"] += error is not None or (result is not None and not result.ok)
         rep.watch_cycle(c)
         if changed is None:
-            n_mod = len(last.code_files) - 1
-            rep.watch_started(str(root), f"{_plural(n_mod, 'module')}, {_plural(len(last.sources), 'source')}")
+            rep.watch_started(str(root), what)
         if on_cycle is not None:
             on_cycle(c)
 
@@ -434,7 +438,8 @@ def _watch_set(project: Project) -> Any:
     sources, outputs = set(), set()
     for d in project.graph.nodes.values():
         if isinstance(d, SourceDef):
-            sources.add(os.path.normpath(os.path.join(root, d.path)))
+            p = os.path.normpath(os.path.join(root, d.path))
+            sources.update((p, os.path.realpath(p)))  # a symlink's target changes too
         elif d.path is not None:
             outputs.add(os.path.join(root, d.path))
     return WatchSet(frozenset(project.loaded.project_files()), frozenset(sources), frozenset(outputs))

@@ -163,14 +163,19 @@ class Watcher:
 
     def start(self) -> None:
         """Start watching; falls back to polling (with a warning) when inotify runs out of watches."""
+        import logging
         import warnings
 
         from watchdog.events import FileSystemEventHandler
 
         # watchdog's inotify observer warns when a new directory's watch is added twice (a race
-        # of its recursive scan with the directory's own creation event); harmless, and it would
-        # land on the user's terminal.
+        # of its recursive scan with the directory's own creation event) and logs an error when
+        # stopped in the middle of a read; both harmless, and without a handler they would land
+        # on the user's terminal (errors it raises still reach us).
         warnings.filterwarnings("ignore", message="Callback with id .* already exists", category=RuntimeWarning)
+        log = logging.getLogger("watchdog")
+        if not log.handlers:
+            log.addHandler(logging.NullHandler())
         watcher = self
 
         class _Handler(FileSystemEventHandler):
@@ -221,7 +226,7 @@ class Watcher:
         paths = [os.fsdecode(event.src_path)]
         if event.event_type == "moved":
             paths.append(os.fsdecode(event.dest_path))
-        hits = [f.display(p) for p in paths if f.counts(p, is_directory=event.is_directory)]
+        hits = [p for p in paths if f.counts(p, is_directory=event.is_directory)]
         if hits:
             self.pending.add(hits)
 
@@ -256,14 +261,28 @@ class Watcher:
                 self.warn(f"cannot watch {path}: {e.strerror or e}")
 
     def wait_for_changes(self, stop: threading.Event) -> list[str] | None:
-        """The paths that changed, once they settled (sorted, relative to the project); None on stop."""
+        """The paths that changed, once they settled (sorted, relative to the project); None on stop.
+
+        A code file that is missing then (an editor that renames the old file away before writing
+        the new one, and was slower than the debounce) gets a little longer to come back.
+        """
         max_wait = max(1.0, 10 * self.debounce_s)
         paths = self.pending.take(self.debounce_s, stop, max_wait)
         if paths is None:
             return None
+        code = self.filter.ws.code_files
+        grace = time.monotonic() + max(0.25, 5 * self.debounce_s)
+        while any(p in code and not os.path.exists(p) for p in paths) and time.monotonic() < grace:
+            if stop.wait(0.01):
+                return None
+            more = self.pending.take(0, stop, 0) if self.pending.paths else []
+            if more is None:
+                return None
+            paths += more
         # A directory that appeared along with files in it: the files say more.
         dirs = {os.path.dirname(p) for p in paths}
-        return sorted(p for p in paths if p not in dirs) or sorted(paths)
+        shown = [p for p in dict.fromkeys(paths) if p not in dirs] or paths
+        return sorted({self.filter.display(p) for p in shown})
 
     def wake(self) -> None:
         self.pending.wake()

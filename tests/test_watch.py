@@ -291,9 +291,11 @@ def test_atomic_save_is_one_change_of_the_target(chain):
         assert w.settle(0.3) == n + 1
 
 
-def test_vim_style_save_is_one_change_of_the_target(chain):
+@pytest.mark.parametrize("pause", [0, 0.12], ids=["fast", "slower-than-the-debounce"])
+def test_vim_style_save_is_one_change_of_the_target(chain, pause):
     """vim's default: probe file 4913, swap file, rename the original to a backup, write anew,
-    delete the backup."""
+    delete the backup. The AssetFile is missing for a moment; if that moment outlasts the
+    debounce, the watcher waits a little longer for it rather than report it missing."""
     af = chain.root / "AssetFile"
     with Watching(chain.root) as w:
         n = len(w.cycles)
@@ -303,6 +305,7 @@ def test_vim_style_save_is_one_change_of_the_target(chain):
         probe.write_text("")
         probe.unlink()
         os.rename(af, chain.root / "AssetFile~")
+        time.sleep(pause)
         af.write_text(text)
         (chain.root / "AssetFile~").unlink()
         (chain.root / ".AssetFile.swp").unlink()
@@ -425,6 +428,36 @@ def a(lookup):
         assert c.changed == (str(ext),) and built(c) == ["a"]
         assert w.settle(0.3) == n + 1  # the cache's own writes do not count
     assert assetbuild.load_value("a", project_dir=project.root, cache_dir=cache) == "2"
+
+
+def test_a_symlinked_source_is_watched_through_its_target(tmp_path, project):
+    target = tmp_path / "elsewhere" / "real.txt"
+    edit(target, "1")
+    (project.root / "data").mkdir()
+    (project.root / "data/in.txt").symlink_to(target)
+    project.assetfile(CHAIN)
+    with Watching(project.root) as w:
+        n = len(w.cycles)
+        edit(target, "2")
+        c = w.wait(n + 1)[-1]
+        assert c.changed == (str(target),) and built(c) == ["upper", "final"]
+    assert (project.root / "out/final.txt").read_text() == "2!"
+
+
+def test_a_long_session_keeps_one_compiled_assetfile(chain):
+    from assetbuild.loader import code_cache_names
+
+    chain.built()
+    before = code_cache_names(chain.root / ".assetbuild")
+    af = chain.root / "AssetFile"
+    with Watching(chain.root) as w:
+        for i in range(3):
+            n = len(w.cycles)
+            af.write_text(af.read_text().replace('"!"', f'"!{i}"').replace(f'"!{i - 1}"', f'"!{i}"'))
+            assert built(w.wait(n + 1)[-1]) == ["final"]
+    after = code_cache_names(chain.root / ".assetbuild")
+    assert before < after and len(after - before) == 1
+    assert (chain.root / "out/final.txt").read_text() == "HELLO!2"
 
 
 def test_selection_and_polling(chain):

@@ -111,7 +111,7 @@ def test_rebuilds_on_change_and_stops_cleanly(proj, sig, ignored):
         w.kill()
     assert rc == 0, (out, err)
     assert f"stopped watching ({signal.Signals(sig).name}) after 2 builds" in out
-    assert "Traceback" not in err and "warning" not in err
+    assert err == ""  # nothing from watchdog either
 
 
 def test_ctrl_c_during_a_build_stops_at_once(proj):
