@@ -123,13 +123,17 @@ class _Pending:
         with self.cond:
             self.cond.notify_all()
 
-    def take(self, debounce_s: float, stop: threading.Event, max_wait_s: float) -> list[str] | None:
+    def take(self, debounce_s: float, stop: threading.Event, max_wait_s: float,
+             until: float | None = None) -> list[str] | None:
         """Block until some path changed and none changed for ``debounce_s`` (or the first change
-        is ``max_wait_s`` old: a storm that never settles still builds); None once ``stop`` is set."""
+        is ``max_wait_s`` old: a storm that never settles still builds); None once ``stop`` is set,
+        [] if nothing changed by the monotonic time ``until``."""
         with self.cond:
             while True:
                 if stop.is_set():
                     return None
+                if not self.paths and until is not None and time.monotonic() >= until:
+                    return []
                 if self.paths:
                     deadline = min(self.last + debounce_s, self.first + max_wait_s)
                     left = deadline - time.monotonic()
@@ -139,7 +143,8 @@ class _Pending:
                         return out
                     self.cond.wait(min(left, _WAKE_S))
                 else:
-                    self.cond.wait(_WAKE_S)
+                    left = _WAKE_S if until is None else until - time.monotonic()
+                    self.cond.wait(min(max(left, 0.0), _WAKE_S))
 
 
 class Watcher:
@@ -273,9 +278,7 @@ class Watcher:
         code = self.filter.ws.code_files
         grace = time.monotonic() + max(0.25, 5 * self.debounce_s)
         while any(p in code and not os.path.exists(p) for p in paths) and time.monotonic() < grace:
-            if stop.wait(0.01):
-                return None
-            more = self.pending.take(0, stop, 0) if self.pending.paths else []
+            more = self.pending.take(self.debounce_s, stop, max_wait, until=grace)
             if more is None:
                 return None
             paths += more

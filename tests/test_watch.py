@@ -110,8 +110,12 @@ def ran(c: WatchCycle) -> list[str]:
 
 
 def edit(path: Path, text: str) -> None:
+    """Save as many editors do, atomically (a temp file renamed over the target), so that a
+    loaded machine cannot split one save into two builds (in-place writes: the burst test)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
 
 
 @pytest.fixture
@@ -168,11 +172,11 @@ def other():
     with Watching(project.root) as w:
         assert sorted(built(w.cycles[0])) == ["a", "b", "c", "other"]
         n = len(w.cycles)
-        af.write_text(af.read_text().replace("return a + 1", "return a + 2"))
+        edit(af, af.read_text().replace("return a + 1", "return a + 2"))
         c = w.wait(n + 1)[-1]
         assert c.changed == ("AssetFile",) and built(c) == ["b", "c"]
         n = len(w.cycles)
-        af.write_text(af.read_text().replace("return a + 2", "return 2 + a"))  # same value: early cutoff
+        edit(af, af.read_text().replace("return a + 2", "return 2 + a"))  # same value: early cutoff
         c = w.wait(n + 1)[-1]
         assert built(c) == ["b"]
     assert project.value("c") == 30
@@ -207,7 +211,7 @@ def test_syntax_error_is_reported_and_the_next_good_save_recovers(chain):
     good = af.read_text()
     with Watching(chain.root) as w:
         n = len(w.cycles)
-        af.write_text(good + "\ndef broken(:\n")
+        edit(af, good + "\ndef broken(:\n")
         c = w.wait(n + 1)[-1]
         assert c.result is None and "syntax error" in c.error
         assert f"AssetFile:{len(good.splitlines()) + 2}:" in c.error
@@ -217,7 +221,7 @@ def test_syntax_error_is_reported_and_the_next_good_save_recovers(chain):
         c = w.wait(n + 1)[-1]
         assert c.error is not None
         n = len(w.cycles)
-        af.write_text(good)
+        edit(af, good)
         c = w.wait(n + 1)[-1]
         assert built(c) == ["upper", "final"]
     assert (chain.root / "out/final.txt").read_text() == "CHANGED WHILE BROKEN!"
@@ -261,7 +265,7 @@ def after(bad):
         assert r.names("skipped") == ["after"]
         assert "ZeroDivisionError" in w.err.getvalue() and "FAILED bad" in w.out.getvalue()
         n = len(w.cycles)
-        af.write_text(af.read_text().replace("1 // 0", "2"))
+        edit(af, af.read_text().replace("1 // 0", "2"))
         c = w.wait(n + 1)[-1]
         assert built(c) == ["bad", "after"]
     assert w.summary.failed == 1
@@ -453,7 +457,7 @@ def test_a_long_session_keeps_one_compiled_assetfile(chain):
     with Watching(chain.root) as w:
         for i in range(3):
             n = len(w.cycles)
-            af.write_text(af.read_text().replace('"!"', f'"!{i}"').replace(f'"!{i - 1}"', f'"!{i}"'))
+            edit(af, af.read_text().replace('"!"', f'"!{i}"').replace(f'"!{i - 1}"', f'"!{i}"'))
             assert built(w.wait(n + 1)[-1]) == ["final"]
     after = code_cache_names(chain.root / ".assetbuild")
     assert before < after and len(after - before) == 1

@@ -87,6 +87,13 @@ class WatchProcess:
             self.proc.wait()
 
 
+def save(path: Path, text: str) -> None:
+    """An atomic save (temp file renamed over the target): one change, however loaded the machine."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
 @pytest.fixture
 def proj(tmp_path: Path) -> Path:
     (tmp_path / "raw.txt").write_text("1 2 3")
@@ -102,7 +109,7 @@ def test_rebuilds_on_change_and_stops_cleanly(proj, sig, ignored):
         first = w.expect("first build")
         assert "built numbers, total" in first
         w.expect("watching")
-        (proj / "raw.txt").write_text("1 2 3 4")
+        save(proj / "raw.txt", "1 2 3 4")
         line = w.expect("raw.txt changed")
         assert "built numbers, total" in line and line[:8].count(":") == 2  # HH:MM:SS first
         assert (proj / "out/total.txt").read_text() == "10"
@@ -118,7 +125,7 @@ def test_ctrl_c_during_a_build_stops_at_once(proj):
     w = WatchProcess(proj)
     try:
         w.expect("watching")
-        (proj / "raw.txt").write_text("slow 1")
+        save(proj / "raw.txt", "slow 1")
         deadline = time.monotonic() + 20
         while not (proj / "started").exists():
             assert time.monotonic() < deadline, w.seen
@@ -139,7 +146,7 @@ def test_a_broken_assetfile_keeps_watching_and_recovers(proj):
     try:
         line = w.expect("first build", stream="err")
         assert "AssetFile:17: syntax error" in line and line.endswith("(still watching)")
-        (proj / "AssetFile").write_text(good)
+        save(proj / "AssetFile", good)
         assert "built numbers, total" in w.expect("AssetFile changed")
         rc, out, err = w.finish(signal.SIGINT)
     finally:
