@@ -144,6 +144,14 @@ def _parse_remote_options(items: Any) -> dict[str, Any] | None:
     return out or None
 
 
+def _remote_kwargs(ctx: click.Context, local: dict[str, Any], opts: dict[str, Any]) -> dict[str, Any]:
+    """The options of _remote_options as keyword arguments of session.build (and session.watch)."""
+    return {"remote": opts.get("remote"), "remote_read_only": bool(opts.get("remote_read_only")),
+            "trust_remote_unsigned": bool(opts.get("trust_remote_unsigned")),
+            "remote_timeout": opts.get("remote_timeout"),
+            "remote_options": _parse_remote_options(_all_given(ctx, local, "remote_option"))}
+
+
 def _all_given(ctx: click.Context, local: dict[str, Any], name: str) -> tuple[Any, ...]:
     """A repeatable option's values, from before and after the command name."""
     root = ctx.find_object(_Ctx)
@@ -258,11 +266,7 @@ def build(ctx: click.Context, assets: tuple[str, ...], **local: Any) -> None:
     opts = _merged(ctx, local)
     rep = _setup(opts, json_mode=bool(opts.get("as_json")))
     result = session.build(assets, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"),
-                           reporter=rep, **_build_kwargs(opts),
-                           remote=opts.get("remote"), remote_read_only=bool(opts.get("remote_read_only")),
-                           trust_remote_unsigned=bool(opts.get("trust_remote_unsigned")),
-                           remote_timeout=opts.get("remote_timeout"),
-                           remote_options=_parse_remote_options(_all_given(ctx, local, "remote_option")))
+                           reporter=rep, **_build_kwargs(opts), **_remote_kwargs(ctx, local, opts))
     if opts.get("as_json"):
         doc = result.to_json()
         if result.dry_run:
@@ -279,6 +283,7 @@ def build(ctx: click.Context, assets: tuple[str, ...], **local: Any) -> None:
 @click.argument("assets", nargs=-1)
 @_common
 @_build_options
+@_remote_options
 @click.option("--debounce", metavar="MS", type=click.FloatRange(min=0), default=None,
               help="Wait until no file changed for MS milliseconds before rebuilding [default: 50].")
 @click.pass_context
@@ -298,7 +303,8 @@ def watch(ctx: click.Context, assets: tuple[str, ...], debounce: float | None, *
     opts = _merged(ctx, local)
     rep = _setup(opts, json_mode=bool(opts.get("as_json")))
     session.watch(assets, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"),
-                  debounce_ms=debounce, reporter=rep, handle_signals=True, **_build_kwargs(opts))
+                  debounce_ms=debounce, reporter=rep, handle_signals=True, **_build_kwargs(opts),
+                  **_remote_kwargs(ctx, local, opts))
 
 
 @cli.command()

@@ -40,13 +40,15 @@ def total(numbers):
 class WatchProcess:
     """`assetbuild watch` in a subprocess, its stdout and stderr read line by line."""
 
-    def __init__(self, cwd: Path, *args: str, ignore_sigint: bool = False) -> None:
+    def __init__(self, cwd: Path, *args: str, ignore_sigint: bool = False, env: dict[str, str] | None = None,
+                 before: tuple[str, ...] = ()) -> None:
         def preexec() -> None:  # what a non-interactive shell does to a background job
             signal.signal(signal.SIGINT, signal.SIG_IGN)
 
-        self.proc = subprocess.Popen([sys.executable, "-m", "assetbuild", "watch", "--debounce", "30", *args],
-                                     cwd=cwd, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True, preexec_fn=preexec if ignore_sigint else None)
+        self.proc = subprocess.Popen([sys.executable, "-m", "assetbuild", *before, "watch", "--debounce", "30",
+                                      *args], cwd=cwd, env=env or clean_env(), stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True,
+                                     preexec_fn=preexec if ignore_sigint else None)
         self.lines: queue.Queue[tuple[str, str]] = queue.Queue()
         self.seen: list[tuple[str, str]] = []
         for name, stream in (("out", self.proc.stdout), ("err", self.proc.stderr)):
@@ -158,3 +160,20 @@ def test_usage_errors_exit_2(proj):
     r = subprocess.run([sys.executable, "-m", "assetbuild", "watch", "--debounce", "-5"], cwd=proj,
                        env=clean_env(), capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "--debounce" in r.stderr
+
+
+def test_build_options_reach_every_build_remote_included(proj, tmp_path_factory):
+    """Options of `build` are options of `watch`: here the remote cache, given before the command."""
+    shared = tmp_path_factory.mktemp("remote") / "shared"
+    env = clean_env(ASSETBUILD_CACHE_KEY="k3y")
+    env.pop("ASSETBUILD_REMOTE", None)
+    w = WatchProcess(proj, env=env, before=("--remote", f"file://{shared}"))
+    try:
+        assert "built numbers, total" in w.expect("first build")
+        save(proj / "raw.txt", "5")
+        assert "built numbers, total" in w.expect("raw.txt changed")
+        rc, out, err = w.finish(signal.SIGTERM)
+    finally:
+        w.kill()
+    assert rc == 0 and err == ""
+    assert shared.exists() and any(p.is_file() for p in shared.rglob("*"))
