@@ -163,11 +163,12 @@ def test_usage_errors_exit_2(proj):
 
 
 def test_build_options_reach_every_build_remote_included(proj, tmp_path_factory):
-    """Options of `build` are options of `watch`: here the remote cache, given before the command."""
+    """Options of `build` are options of `watch`: here the remote cache, given before the command,
+    and -j with an executor."""
     shared = tmp_path_factory.mktemp("remote") / "shared"
     env = clean_env(ASSETBUILD_CACHE_KEY="k3y")
     env.pop("ASSETBUILD_REMOTE", None)
-    w = WatchProcess(proj, env=env, before=("--remote", f"file://{shared}"))
+    w = WatchProcess(proj, "-j", "2", "--executor", "threads", env=env, before=("--remote", f"file://{shared}"))
     try:
         assert "built numbers, total" in w.expect("first build")
         save(proj / "raw.txt", "5")
