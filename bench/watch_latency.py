@@ -57,7 +57,8 @@ def make_project(root: Path) -> None:
     (root / "AssetFile").write_text(ASSETFILE)
 
 
-def measure_api(root: Path, edits: int, gap: float, debounce: float | None) -> list[float]:
+def measure_api(root: Path, edits: int, gap: float, debounce: float | None, jobs: str | None,
+                executor: str | None) -> list[float]:
     import assetbuild
 
     done: queue.Queue[tuple[float, object]] = queue.Queue()
@@ -66,8 +67,9 @@ def measure_api(root: Path, edits: int, gap: float, debounce: float | None) -> l
     def on_cycle(c) -> None:
         done.put((time.perf_counter(), c))
 
+    extra = {"jobs": jobs, "executor": executor} if jobs or executor else {}
     t = threading.Thread(target=assetbuild.watch_project, kwargs=dict(
-        project_dir=root, debounce_ms=debounce, stop=stop, on_cycle=on_cycle), daemon=True)
+        project_dir=root, debounce_ms=debounce, stop=stop, on_cycle=on_cycle, **extra), daemon=True)
     t.start()
     done.get(timeout=30)  # the first build
     out = []
@@ -86,11 +88,14 @@ def measure_api(root: Path, edits: int, gap: float, debounce: float | None) -> l
     return out
 
 
-def measure_cli(root: Path, edits: int, gap: float, debounce: float | None) -> list[float]:
+def measure_cli(root: Path, edits: int, gap: float, debounce: float | None, jobs: str | None,
+                executor: str | None) -> list[float]:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED")}
     args = [sys.executable, "-m", "assetbuild", "watch"]
     if debounce is not None:
         args += ["--debounce", str(debounce)]
+    args += ["-j", jobs] if jobs else []
+    args += ["--executor", executor] if executor else []
     proc = subprocess.Popen(args, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     lines: queue.Queue[tuple[float, str]] = queue.Queue()
 
@@ -128,6 +133,8 @@ def main() -> None:
     ap.add_argument("--gap", type=float, default=0.3, help="seconds between edits [0.3]")
     ap.add_argument("--debounce", type=float, default=None, help="MS [assetbuild's default]")
     ap.add_argument("--modes", default="api,cli", help="api, cli or both [api,cli]")
+    ap.add_argument("--jobs", default=None, help="-j for the builds [assetbuild's default]")
+    ap.add_argument("--executor", default=None, help="--executor for the builds [assetbuild's default]")
     ap.add_argument("--write", metavar="RESULTS.md", help="replace (or add) the watch section of this file")
     args = ap.parse_args()
 
@@ -141,18 +148,19 @@ def main() -> None:
             root = Path(d).resolve()
             make_project(root)
             fn = measure_api if mode == "api" else measure_cli
-            xs = fn(root, args.edits, args.gap, args.debounce)
+            xs = fn(root, args.edits, args.gap, args.debounce, args.jobs, args.executor)
             rows.append((mode, summarize(xs), len(xs)))
     load_after = os.getloadavg()
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
                             text=True).stdout.strip() or "?"
     when = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    how = "".join(f", `{k} {v}`" for k, v in (("-j", args.jobs), ("--executor", args.executor)) if v)
     L = ["## Watch mode: latency from a source write to the end of the rebuild", "",
          f"`python bench/watch_latency.py --write bench/RESULTS.md` ({when}, commit {commit}, "
          f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}; 1-minute load average "
          f"{load_before[0]:.2f} before, {load_after[0]:.2f} after). Two-asset chain (source -> `upper` -> "
          f"`final`, which writes a path output), {args.edits} edits per mode, {args.gap}s apart, debounce "
-         f"{debounce:g} ms (included). Target: at most 150 ms.", "",
+         f"{debounce:g} ms (included){how}. Target: at most 150 ms.", "",
          "| mode | median | min | p90 | max |", "|---|---:|---:|---:|---:|"]
     for mode, s, _n in rows:
         what = ("`watch_project` in-process, until `on_cycle`" if mode == "api"
