@@ -193,14 +193,15 @@ class Reporter:
     def watch_started(self, project_dir: str, what: str) -> None:
         self.line(f"watching {display_path(project_dir) or '.'} ({what}); Ctrl-C to stop")
 
-    def watch_cycle(self, c: WatchCycle) -> None:
+    def watch_cycle(self, c: WatchCycle, *, always: bool = False) -> None:
         """One line per build: when, what changed, what ran, how long. Nothing when nothing ran
-        (a save that changed no key), except for the first build."""
+        (a save that changed no key), unless ``always`` (the first build; the one after a failure,
+        to say it is over)."""
         if self.verbosity < -1:
             return
         r = c.result
         ran = r is not None and any(x.status != "cached" for x in r.results)
-        if c.error is None and not ran and c.changed is not None:
+        if c.error is None and not ran and not always and c.changed is not None:
             return
         stamp = time.strftime("%H:%M:%S", time.localtime(c.started))
         if self.json_mode:

@@ -377,7 +377,7 @@ def watch(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "
     state = LoopState(stop or threading.Event())
     assetfile_path = str(root / (assetfile or "AssetFile"))
     last = WatchSet(code_files=frozenset({assetfile_path}))
-    counts = {"builds": 0, "failed": 0}
+    counts = {"builds": 0, "failed": 0, "last_failed": False}
     force = bool(build_options.pop("force", False))
     code_cache_before = code_cache_names(cache)
     what = "the AssetFile does not load yet"
@@ -403,9 +403,11 @@ def watch(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "
                                        load_failed=True))
         c = WatchCycle(tuple(changed) if changed is not None else None, result, error, started,
                        time.perf_counter() - t0)
+        failed = error is not None or (result is not None and not result.ok)
         counts["builds"] += 1
-        counts["failed"] += error is not None or (result is not None and not result.ok)
-        rep.watch_cycle(c)
+        counts["failed"] += failed
+        rep.watch_cycle(c, always=counts["last_failed"])  # after a failure, say when it is over
+        counts["last_failed"] = failed
         if changed is None:
             rep.watch_started(str(root), what)
         if on_cycle is not None:

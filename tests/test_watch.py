@@ -594,6 +594,9 @@ def test_reporter_lines():
     assert err.getvalue() == ("03:04:05 AssetFile changed: error: AssetFile:3: syntax error: invalid syntax "
                               "(still watching)\n")
     out.truncate(0), out.seek(0)
+    rep.watch_cycle(_cycle(("AssetFile",), [("x", "cached")]), always=True)  # the fix restored the old code
+    assert out.getvalue() == "03:04:05 AssetFile changed: 1 cached (0.25s)\n"
+    out.truncate(0), out.seek(0)
     rep.watch_cycle(_cycle(("a",), [("x", "cached"), ("y", "built")], dry_run=True))
     assert out.getvalue() == "03:04:05 a changed: would run y; 1 cached (0.25s)\n"
     js = Reporter(out=io.StringIO(), err=err, json_mode=True, live=False)
