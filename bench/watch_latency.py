@@ -14,6 +14,7 @@ The figures include the debounce (``--debounce``, default: assetbuild's default)
 
     python bench/watch_latency.py                      # both modes, 20 edits each, prints a table
     python bench/watch_latency.py --write bench/RESULTS.md
+    python bench/watch_latency.py --soak 3000          # memory over a long session
 """
 
 from __future__ import annotations
@@ -122,6 +123,45 @@ def measure_cli(root: Path, edits: int, gap: float, debounce: float | None, jobs
     return out
 
 
+def soak(root: Path, cycles: int) -> list[tuple[int, int, int, int]]:
+    """``cycles`` saves in turn of a helper module, the AssetFile and the source (atomic saves,
+    debounce 5 ms), in-process: (cycle, RSS in KB, len(sys.modules), compiled AssetFiles kept)
+    at five points. Flat columns mean a session can run for hours."""
+    import gc
+
+    import assetbuild
+
+    (root / "lib").mkdir()
+    (root / "lib/__init__.py").write_text("")
+    (root / "lib/h.py").write_text("def f(x):\n    return x\n")
+    (root / "AssetFile").write_text(ASSETFILE.replace("from assetbuild import asset, source",
+                                                      "from assetbuild import asset, source\nfrom lib.h import f")
+                                    .replace("raw.read_text().upper()", "f(raw.read_text()).upper()"))
+    done = threading.Semaphore(0)
+    stop = threading.Event()
+    t = threading.Thread(target=assetbuild.watch_project, kwargs=dict(
+        project_dir=root, debounce_ms=5, stop=stop, on_cycle=lambda c: done.release()), daemon=True)
+    t.start()
+    done.acquire(timeout=30)
+    base = (root / "AssetFile").read_text()
+    out = []
+    for i in range(cycles):
+        which = ("lib/h.py", "AssetFile", "data/in.txt")[i % 3]
+        text = {"lib/h.py": f"def f(x):\n    return x + '{i}'\n", "AssetFile": base + f"\nX = {i}\n",
+                "data/in.txt": f"v{i}"}[which]
+        tmp = root / f".{Path(which).name}.tmp"
+        tmp.write_text(text)
+        os.replace(tmp, root / which)
+        assert done.acquire(timeout=30), f"no rebuild after save {i}"
+        if i % max(1, cycles // 5) == 0 or i == cycles - 1:
+            gc.collect()
+            rss = int(Path("/proc/self/status").read_text().split("VmRSS:")[1].split()[0])
+            out.append((i + 1, rss, len(sys.modules), len(os.listdir(root / ".assetbuild/code"))))
+    stop.set()
+    t.join(10)
+    return out
+
+
 def summarize(xs: list[float]) -> dict[str, float]:
     s = sorted(xs)
     return {"median": statistics.median(s), "min": s[0], "p90": s[max(0, round(0.9 * len(s)) - 1)], "max": s[-1]}
@@ -136,7 +176,19 @@ def main() -> None:
     ap.add_argument("--jobs", default=None, help="-j for the builds [assetbuild's default]")
     ap.add_argument("--executor", default=None, help="--executor for the builds [assetbuild's default]")
     ap.add_argument("--write", metavar="RESULTS.md", help="replace (or add) the watch section of this file")
+    ap.add_argument("--soak", type=int, metavar="N", help="instead: N rebuilds in one session; print memory")
     args = ap.parse_args()
+    if args.soak:
+        with tempfile.TemporaryDirectory(prefix="watch-soak-") as d:
+            root = Path(d).resolve()
+            make_project(root)
+            t0 = time.perf_counter()
+            rows = soak(root, args.soak)
+            print(f"{args.soak} rebuilds in {time.perf_counter() - t0:.1f}s; load {os.getloadavg()[0]:.2f}")
+            print("| after rebuild | RSS | sys.modules | compiled AssetFiles kept |\n|---:|---:|---:|---:|")
+            for n, rss, mods, code in rows:
+                print(f"| {n} | {rss / 1024:.1f} MB | {mods} | {code} |")
+        return
 
     from assetbuild.watch import DEFAULT_DEBOUNCE_MS
 

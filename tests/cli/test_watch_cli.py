@@ -178,3 +178,20 @@ def test_build_options_reach_every_build_remote_included(proj, tmp_path_factory)
         w.kill()
     assert rc == 0 and err == ""
     assert shared.exists() and any(p.is_file() for p in shared.rglob("*"))
+
+
+def test_json_lines(proj):
+    import json
+
+    w = WatchProcess(proj, "--json")
+    try:
+        first = json.loads(w.expect('"changed": null'))
+        assert first["ok"] and [r["status"] for r in first["results"]] == ["built", "built"]
+        save(proj / "raw.txt", "7")
+        doc = json.loads(w.expect('"changed": ["raw.txt"]'))
+        assert doc["ok"] and doc["error"] is None and doc["duration_s"] > 0
+        rc, out, err = w.finish(signal.SIGINT)
+    finally:
+        w.kill()
+    assert rc == 0 and err == ""
+    assert all(json.loads(line) for line in out.splitlines())  # nothing but JSON on stdout
