@@ -74,9 +74,11 @@ def expected_runs(assets, source_text, values, seen):
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(projects())
-def test_incremental_builds_are_minimal_and_correct(gen):
+@given(projects(), st.sampled_from([1, 3]))
+def test_incremental_builds_are_minimal_and_correct(gen, jobs):
+    """Serially and with three threads (parallel scheduling must not change what runs)."""
     assets, sources, edits = gen
+    par = {"jobs": jobs, "executor": "threads"} if jobs > 1 else {}
     root = Path(tempfile.mkdtemp(prefix="ab-prop-"))
     try:
         source_text = {s: str(v) for s, v in sources.items()}
@@ -105,7 +107,7 @@ def test_incremental_builds_are_minimal_and_correct(gen):
                 (root / "AssetFile").write_text(render(assets, pad))
             values = evaluate(assets, source_text)
             want = expected_runs(assets, source_text, values, seen)
-            result = assetbuild.build(project_dir=root)
+            result = assetbuild.build(project_dir=root, **par)
             assert result.ok, [(r.asset, r.error) for r in result.results if r.error]
             assert sorted(result.names("built")) == sorted(want), (step, render(assets, pad))
             for a in assets:
