@@ -175,6 +175,13 @@ def configs(venv: Path, dask_address: str | None) -> dict[str, tuple[str, list[s
     return out
 
 
+def pick(cfgs: dict, only: str | None) -> dict:
+    if not only:
+        return cfgs
+    keys = [x.strip() for x in only.split(",") if x.strip()]
+    return {k: v for k, v in cfgs.items() if any(x in k for x in keys)}
+
+
 def env() -> dict[str, str]:
     e = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED",
                                                           "ASSETBUILD_CACHE_DIR")}
@@ -247,8 +254,14 @@ def main() -> None:
     ap.add_argument("--venv", default=sys.prefix, help="where assetbuild, doit and dask are installed")
     ap.add_argument("--wait-idle", type=float, default=None, metavar="LOAD")
     ap.add_argument("--no-overhead", dest="overhead", action="store_false")
+    ap.add_argument("--only", default=None, metavar="A,B", help="only the configurations whose name "
+                    "contains one of these substrings (e.g. '-j 2 (processes),doit -n 2')")
     ap.add_argument("--out", default=str(BENCH / "work" / "parallel.json"))
+    ap.add_argument("--render", metavar="JSON", help="print the tables of an earlier report and exit")
     args = ap.parse_args()
+    if args.render:
+        print(render(json.loads(Path(args.render).read_text())))
+        return
     venv = Path(args.venv)
     work = BENCH / "work" / "parallel"
 
@@ -265,7 +278,7 @@ def main() -> None:
         report["iters"] = iters
         g = generate.make_graph(args.n)
         write(g, work / "cpu", iters)
-        cfgs = configs(venv, addr)
+        cfgs = pick(configs(venv, addr), args.only)
         log(f"CPU-bound: N={args.n}, {args.ms} ms ({iters} iterations) per target; load {load():.2f}")
         l0 = load()
         times = measure(g, work / "cpu", cfgs, args.runs, log)
@@ -275,7 +288,7 @@ def main() -> None:
             for n in (200, 1000):
                 gn = generate.make_graph(n)
                 write(gn, work / f"trivial{n}", 0)
-                cf = {k: v for k, v in configs(venv, addr).items() if k.startswith("assetbuild")}
+                cf = {k: v for k, v in pick(configs(venv, addr), args.only).items() if k.startswith("assetbuild")}
                 log(f"overhead: N={n}, no work; load {load():.2f}")
                 l0 = load()
                 ov[n] = {"load": [l0, load()], "times": measure(gn, work / f"trivial{n}", cf, args.runs, log)}
@@ -292,14 +305,14 @@ def main() -> None:
 
 def render(rep: dict) -> str:
     med = {k: statistics.median(v) for k, v in rep["cpu"]["times"].items()}
-    base = med["assetbuild -j 1 (serial)"]
+    base = med.get("assetbuild -j 1 (serial)") or next(iter(med.values()))
     lines = [f"N = {rep['n']} targets x {rep['ms']:.0f} ms CPU; {rep['cpus']} CPUs; median of {rep['runs']} "
              f"cold builds; load avg {rep['cpu']['load'][0]:.2f} before, {rep['cpu']['load'][1]:.2f} after", "",
              "| configuration | wall time (median) | runs | speed-up vs assetbuild -j 1 |", "|---|---|---|---|"]
     for k, v in rep["cpu"]["times"].items():
         lines.append(f"| `{k}` | {med[k]:.2f} s | {', '.join(f'{x:.2f}' for x in v)} | {base / med[k]:.2f}x |")
     if "overhead" in rep:
-        ov = rep["overhead"]
+        ov = {int(k): v for k, v in rep["overhead"].items()}
         lines += ["", "Scheduling overhead per asset (no work; (T1000 - T200) / 800, medians; load "
                   f"{ov[200]['load'][0]:.2f}-{ov[1000]['load'][1]:.2f}):", "",
                   "| configuration | T(200) | T(1000) | per asset |", "|---|---|---|---|"]
