@@ -127,13 +127,25 @@ class ThreadExecutor:
         self._threads = []
 
 
-def _worker_init(project_dir: str) -> None:
-    """In a new worker: ignore Ctrl-C (the build ends its workers itself) and import the
-    project's modules from their source, like the build does."""
+def _worker_init(project_dir: str, environ: dict[str, str], cwd: str) -> None:
+    """In a new worker: ignore Ctrl-C (the build ends its workers itself), take the build's
+    environment and working directory, and import the project's modules from their source,
+    like the build does.
+
+    A forkserver worker is forked from a server started by the first process build of this
+    Python process, so without this it would see that moment's ``os.environ`` and cwd, not
+    the current build's (an embedding program or a test that changed them later)."""
     import signal
     from pathlib import Path
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if os.environ != environ:
+        os.environ.clear()
+        os.environ.update(environ)
+    try:
+        os.chdir(cwd)
+    except OSError:  # the build's cwd is gone: the project's paths are absolute anyway
+        pass
     from .loader import ProjectImports
 
     ProjectImports(Path(project_dir)).__enter__()
@@ -189,7 +201,8 @@ class ProcessExecutor:
         from concurrent.futures import ProcessPoolExecutor
 
         return ProcessPoolExecutor(max_workers=self.jobs, mp_context=self._ctx,
-                                   initializer=_worker_init, initargs=(self.project_dir,))
+                                   initializer=_worker_init,
+                                   initargs=(self.project_dir, dict(os.environ), os.getcwd()))
 
     def _current_pool(self) -> Any:
         with self._lock:
