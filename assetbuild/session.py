@@ -307,7 +307,7 @@ def _build_open(project: Project, assets: Sequence[str], *, force: bool = False,
         if not dry_run:
             project.loaded.save_code_cache()
             store.acquire_lock(on_wait=lambda: rep.warn(
-                f"another build is using {project.cache_dir}; waiting for it to finish"))
+                f"another build or cache command is using {project.cache_dir}; waiting for it to finish"))
         hook = project.plugin_manager.hook
         _call_hook(hook.before_build, project_dir=str(project.project_dir), assets=list(plan),
                    dry_run=dry_run)
@@ -609,7 +609,7 @@ def _maintained_store(project_dir: str | os.PathLike[str], cache_dir: str | os.P
         return
     store = LmdbStore(cache, warn=rep.warn)
     try:
-        store.acquire_lock(on_wait=lambda: rep.warn(f"a build is using {cache}; waiting for it to finish"))
+        store.acquire_lock(on_wait=lambda: rep.warn(f"another build or cache command is using {cache}; waiting for it to finish"))
         yield store
     finally:
         store.close()
