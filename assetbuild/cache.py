@@ -31,13 +31,13 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import StoreError
 from .reports import Head, Trace
+from .workspace import hash_file
 
 if TYPE_CHECKING:
     import tarfile
 
 EXPORT_FORMAT = "assetbuild-cache-export"
 EXPORT_VERSION = 1
-_CHUNK = 1 << 20
 _HEX64 = re.compile(r"[0-9a-f]{64}\Z")
 _UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
@@ -48,14 +48,6 @@ def parse_size(text: str) -> int:
     if not m:
         raise ValueError(f"{text!r} is not a size (examples: 500M, 2G, 1048576)")
     return int(float(m.group(1)) * _UNITS[m.group(2)])
-
-
-def hash_path(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 # --- stats ------------------------------------------------------------------------------------
@@ -294,7 +286,7 @@ def verify(store: Any) -> VerifyReport:
         rep.blobs_checked += 1
         rep.bytes_checked += size
         try:
-            ok = hash_path(p) == dg
+            ok = hash_file(str(p)) == dg
         except OSError:
             ok = False
         if ok:

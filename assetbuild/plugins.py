@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import pluggy
@@ -84,45 +85,39 @@ def entry_points(group: str) -> list[tuple[str, str, str]]:
     return found
 
 
-def collect_io_managers(pm: pluggy.PluginManager) -> dict[str, Any]:
-    """Every IO manager contributed through ``register_io_managers``, by name."""
+def _collect(pm: pluggy.PluginManager, hook: str, kind: str, is_valid: Callable[[Any], bool],
+             needs: str) -> dict[str, Any]:
+    """The named things every plugin contributes through a ``register_*`` hook; a name registered
+    twice, or an object that is not a ``kind``, is a PluginError naming the plugin."""
     found: dict[str, tuple[Any, str]] = {}
-    for impl in pm.hook.register_io_managers.get_hookimpls():
+    for impl in getattr(pm.hook, hook).get_hookimpls():
         plugin_name = impl.plugin_name
         try:
-            managers = impl.function() or []
+            contributed = impl.function() or []
         except Exception as e:  # noqa: BLE001
-            raise PluginError(f"plugin {plugin_name!r} failed in register_io_managers: {e}") from e
-        for m in managers:
-            name = getattr(m, "name", None)
-            if not isinstance(name, str) or not callable(getattr(m, "dump", None)) \
-                    or not callable(getattr(m, "load", None)) or not isinstance(getattr(m, "version", None), str):
-                raise PluginError(f"plugin {plugin_name!r} registered {m!r}, which is not an IO manager "
-                                  "(it needs str attributes name and version, and dump/load methods)")
+            raise PluginError(f"plugin {plugin_name!r} failed in {hook}: {e}") from e
+        for obj in contributed:
+            name = getattr(obj, "name", None)
+            if not isinstance(name, str) or not is_valid(obj):
+                raise PluginError(f"plugin {plugin_name!r} registered {obj!r}, which is not an {kind} "
+                                  f"(it needs {needs})")
             if name in found:
-                raise PluginError(f"IO manager {name!r} is registered twice: by {found[name][1]!r} "
+                raise PluginError(f"{kind} {name!r} is registered twice: by {found[name][1]!r} "
                                   f"and by {plugin_name!r}")
-            found[name] = (m, plugin_name)
-    return {n: m for n, (m, _) in found.items()}
+            found[name] = (obj, plugin_name)
+    return {n: obj for n, (obj, _) in found.items()}
+
+
+def collect_io_managers(pm: pluggy.PluginManager) -> dict[str, Any]:
+    """Every IO manager contributed through ``register_io_managers``, by name."""
+    return _collect(pm, "register_io_managers", "IO manager",
+                    lambda m: callable(getattr(m, "dump", None)) and callable(getattr(m, "load", None))
+                    and isinstance(getattr(m, "version", None), str),
+                    "str attributes name and version, and dump/load methods")
 
 
 def collect_executors(pm: pluggy.PluginManager) -> dict[str, Any]:
     """Every executor class contributed through ``register_executors``, by name."""
-    found: dict[str, tuple[Any, str]] = {}
-    for impl in pm.hook.register_executors.get_hookimpls():
-        plugin_name = impl.plugin_name
-        try:
-            classes = impl.function() or []
-        except Exception as e:  # noqa: BLE001
-            raise PluginError(f"plugin {plugin_name!r} failed in register_executors: {e}") from e
-        for cls in classes:
-            name = getattr(cls, "name", None)
-            if not isinstance(name, str) or not callable(cls) \
-                    or not isinstance(getattr(cls, "inline", None), bool):
-                raise PluginError(f"plugin {plugin_name!r} registered {cls!r}, which is not an executor "
-                                  "(it needs a str attribute name, a bool attribute inline, and to be callable)")
-            if name in found:
-                raise PluginError(f"executor {name!r} is registered twice: by {found[name][1]!r} "
-                                  f"and by {plugin_name!r}")
-            found[name] = (cls, plugin_name)
-    return {n: c for n, (c, _) in found.items()}
+    return _collect(pm, "register_executors", "executor",
+                    lambda c: callable(c) and isinstance(getattr(c, "inline", None), bool),
+                    "a str attribute name, a bool attribute inline, and to be callable")
