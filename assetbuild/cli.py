@@ -571,6 +571,10 @@ def cache_gc(ctx: click.Context, max_size: int | None, older_than: float | None,
                + (f", {len(r.leftover_dirs)} leftover dir(s)" if r.leftover_dirs else ""))
     click.echo(f"on disk: {_mib(r.disk_bytes_before)} -> {_mib(r.disk_bytes_after)}"
                + ("" if r.dry_run else f" (index {_mib(r.index_bytes_before)} -> {_mib(r.index_bytes_after)})"))
+    left = r.output_bytes_before - r.output_bytes_freed
+    if max_size is not None and left > max_size:
+        click.echo(f"the assets' latest builds alone take {_mib(left)}, more than --max-size "
+                   f"{_mib(max_size)}: they are always kept")
 
 
 @cache.command(name="verify")

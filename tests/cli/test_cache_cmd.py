@@ -162,6 +162,9 @@ def test_gc_through_the_command(built, runlog, tmp_path):
     r = cli(cwd=built, env=env)
     assert r.returncode == 0 and "0 built, 3 cached" in r.stdout
     assert runs(runlog) == {"numbers": 1, "big": 1, "total": 1}  # only the edit's build ran them
+    r = cli("cache", "gc", "--max-size", "1K", cwd=built, env=env)  # only latest builds are left
+    assert r.returncode == 0 and "dropped 0 of 3 entries" in r.stdout
+    assert "latest builds alone take" in r.stdout and "always kept" in r.stdout
 
 
 @pytest.mark.parametrize("args, needle", [
