@@ -129,11 +129,14 @@ def _validate(graph: Graph, io_managers: dict[str, Any], project_dir: Path, cach
             if d.path in source_paths:
                 raise DefinitionError(f"asset {name!r} writes {d.path}, which is a declared source",
                                       file=d.file, line=d.line)
-            out_abs = os.path.join(project_dir, d.path)
-            for s in source_dirs:
-                if out_abs.startswith(s + os.sep):  # each build would change the source: a loop
+            # each build would change the source: a loop. Walk the output's ancestors (a few
+            # lookups) rather than test every source (10,000 outputs x 500 sources = 5M tests).
+            here = os.path.join(project_dir, d.path)
+            while (parent := os.path.dirname(here)) != here:
+                here = parent
+                if here in source_dirs:
                     raise DefinitionError(f"asset {name!r} writes {d.path}, inside the declared source "
-                                          f"directory {source_dirs[s]}", file=d.file, line=d.line)
+                                          f"directory {source_dirs[here]}", file=d.file, line=d.line)
             if cache_rel is not None and (d.path + "/").startswith(cache_rel):
                 raise DefinitionError(f"asset {name!r} writes {d.path}, inside the cache directory",
                                       file=d.file, line=d.line)

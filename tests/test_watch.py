@@ -521,6 +521,23 @@ def x(everything):
 """)
     with pytest.raises(DefinitionError, match="inside the declared source directory"):
         project.build()
+    project.assetfile("""
+data = source("data", "data")
+
+@asset(io="text", path="data/deep/er/summary.txt")
+def deep(data):
+    return "n"
+""")
+    with pytest.raises(DefinitionError, match="inside the declared source directory data"):
+        project.build()
+    project.assetfile("""
+data = source("data", "data")
+
+@asset(io="text", path="data2/summary.txt")
+def beside(data):
+    return "n"
+""")
+    assert project.build().ok  # a name that merely starts like the source is not inside it
 
 
 # --- which events count (no observer) --------------------------------------------------------------
