@@ -538,6 +538,15 @@ def beside(data):
     return "n"
 """)
     assert project.build().ok  # a name that merely starts like the source is not inside it
+    project.assetfile("""
+parent = source("parent", "..")
+
+@asset(io="text", path="out/x.txt")
+def x(parent):
+    return "n"
+""")
+    with pytest.raises(DefinitionError, match=r"inside the declared source directory \.\."):
+        project.build()
 
 
 # --- which events count (no observer) --------------------------------------------------------------
