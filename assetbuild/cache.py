@@ -108,6 +108,8 @@ class GcReport:
     output_bytes_freed: int = 0
     temp_files: int = 0
     temp_bytes: int = 0
+    code_files: int = 0  # compiled AssetFiles of older versions (<cache>/code/)
+    code_bytes: int = 0
     leftover_dirs: list[str] = field(default_factory=list)
     index_bytes_before: int = 0
     index_bytes_after: int = 0
@@ -130,7 +132,8 @@ def gc(store: Any, *, max_size: int | None = None, older_than_s: float | None = 
     drops entries unused for that long; ``max_size`` then drops the least recently used until
     the stored outputs (inline and files) fit. Always swept: blobs no entry or head refers to
     (orphans of a killed build), ``.tmp-*`` files under cas/, entries whose blob is gone,
-    leftover directories of a killed compaction or a moved-aside index. Then the index is
+    leftover directories of a killed compaction or a moved-aside index, compiled AssetFiles
+    beyond the ``CODE_CACHE_KEEP`` newest. Then the index is
     compacted so the freed pages go back to the disk.
     """
     now_ns = time.time_ns() if now_ns is None else now_ns
@@ -197,6 +200,9 @@ def gc(store: Any, *, max_size: int | None = None, older_than_s: float | None = 
     rep.output_bytes_freed = sum(sizes[d] for d in freed)
     rep.temp_files = len(temps)
     rep.temp_bytes = sum(s for _p, s in temps)
+    old_code = _old_code_cache(Path(store.root))
+    rep.code_files = len(old_code)
+    rep.code_bytes = sum(size for _p, size in old_code)
     leftovers = store.leftovers()
     rep.leftover_dirs = [p.name for p in leftovers]
     if dry_run:
@@ -223,7 +229,7 @@ def gc(store: Any, *, max_size: int | None = None, older_than_s: float | None = 
     for d in freed:
         if d in files:
             _unlink(files[d][0])
-    for p, _s in temps:
+    for p, _s in [*temps, *old_code]:
         _unlink(p)
     for p in leftovers:
         shutil.rmtree(p, ignore_errors=True)
@@ -231,6 +237,21 @@ def gc(store: Any, *, max_size: int | None = None, older_than_s: float | None = 
     _before, rep.index_bytes_after = store.compact()
     rep.disk_bytes_after = rep.index_bytes_after + sum(s for d, (_p, s) in files.items() if d not in freed)
     return rep
+
+
+CODE_CACHE_KEEP = 8
+
+
+def _old_code_cache(cache_dir: Path) -> list[tuple[Path, int]]:
+    """Compiled AssetFiles beyond the ``CODE_CACHE_KEEP`` most recently written: one is added
+    per AssetFile version, and a dropped one only costs a compile when that version returns."""
+    try:
+        found = [(st.st_mtime_ns, Path(e.path), st.st_size) for e in os.scandir(cache_dir / "code")
+                 if not e.name.startswith(".") and e.is_file() and (st := e.stat())]
+    except FileNotFoundError:
+        return []
+    found.sort(reverse=True)
+    return [(p, size) for _t, p, size in found[CODE_CACHE_KEEP:]]
 
 
 def _unlink(p: Path) -> None:

@@ -552,8 +552,9 @@ def cache_gc(ctx: click.Context, max_size: int | None, older_than: float | None,
 
     An entry that is some asset's latest build is always kept. Others are dropped least recently
     used first (used = last the latest build of its asset, or built). Always swept: blobs nothing
-    refers to and temp files left by a killed build. The index is then compacted (LMDB keeps
-    freed pages otherwise). Takes the build lock: waits for a running build.
+    refers to, temp files left by a killed build, and compiled AssetFiles but the 8 newest.
+    The index is then compacted (LMDB keeps freed pages otherwise). Takes the build lock: waits
+    for a running build.
     """
     from . import session
 
@@ -568,6 +569,7 @@ def cache_gc(ctx: click.Context, max_size: int | None, older_than: float | None,
     click.echo(f"{verb} {r.entries_dropped} of {r.entries_before} entries and {r.blobs_dropped} blobs "
                f"({_mib(r.output_bytes_freed)} of {_mib(r.output_bytes_before)} outputs)"
                + (f", {r.temp_files} temp file(s)" if r.temp_files else "")
+               + (f", {r.code_files} old compiled AssetFile(s)" if r.code_files else "")
                + (f", {len(r.leftover_dirs)} leftover dir(s)" if r.leftover_dirs else ""))
     click.echo(f"on disk: {_mib(r.disk_bytes_before)} -> {_mib(r.disk_bytes_after)}"
                + ("" if r.dry_run else f" (index {_mib(r.index_bytes_before)} -> {_mib(r.index_bytes_after)})"))

@@ -303,6 +303,26 @@ def test_gc_sweeps_temp_files_of_a_killed_build_orphans_and_leftovers(counted, r
     assert counted.build().names("cached") == ["numbers", "big", "total"] and runs(runlog) == {}
 
 
+def test_gc_keeps_only_the_newest_compiled_assetfiles(counted, runlog):
+    """One compiled AssetFile is cached per version of it: gc keeps the newest few, and the
+    current one, so the next build still loads without compiling."""
+    code = cache_of(counted) / "code"
+    for v in range(2, 2 + maint.CODE_CACHE_KEEP + 3):
+        set_version(counted, v)
+        assert counted.build().ok
+    before = sorted(code.iterdir(), key=lambda p: p.stat().st_mtime_ns)
+    assert len(before) == maint.CODE_CACHE_KEEP + 4  # the first version and 11 edits
+    newest, old_bytes = before[-1], sum(p.stat().st_size for p in before[:4])
+    r = assetbuild.gc(project_dir=counted.root, dry_run=True)
+    assert r.code_files == 4 and len(list(code.iterdir())) == len(before)
+    r = assetbuild.gc(project_dir=counted.root)
+    assert r.code_files == 4 and r.code_bytes == old_bytes
+    assert sorted(code.iterdir()) == sorted(before[4:]) and newest.exists()
+    runs(runlog)
+    assert counted.build().names("cached") == ["numbers", "big", "total"] and runs(runlog) == {}
+    assert sorted(code.iterdir()) == sorted(before[4:])  # the current version was kept: no recompile
+
+
 def test_gc_drops_entries_whose_bytes_are_gone(counted):
     cache = cache_of(counted)
     set_version(counted, 2)
