@@ -55,3 +55,12 @@ def clean_env(**extra: str) -> dict[str, str]:
 def cli(*args: str, cwd: Path | str, env: dict[str, str] | None = None, timeout: float = 120):
     return subprocess.run([sys.executable, "-m", "assetbuild", *args], cwd=cwd, capture_output=True,
                           text=True, env=env or clean_env(), timeout=timeout)
+
+
+def take_runs(runlog: Path) -> dict[str, int]:
+    """How many times each asset appended an "x" to its file in ``runlog`` since the last call
+    (the files are removed, so the next call counts afresh)."""
+    out = {p.name: p.read_text().count("x") for p in runlog.iterdir()}
+    for p in runlog.iterdir():
+        p.unlink()
+    return out

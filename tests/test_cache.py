@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from abtest import Project
+from abtest import take_runs as runs
 
 import assetbuild
 from assetbuild import cache as maint
@@ -65,13 +66,6 @@ def runlog(tmp_path, monkeypatch) -> Path:
     d.mkdir()
     monkeypatch.setenv("RUNLOG", str(d))
     return d
-
-
-def runs(runlog: Path) -> dict[str, int]:
-    out = {p.name: p.read_text().count("x") for p in runlog.iterdir()}
-    for p in runlog.iterdir():
-        p.unlink()
-    return out
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from abtest import clean_env, cli  # noqa: E402
+from abtest import take_runs as runs
 
 from assetbuild.store import LmdbStore  # noqa: E402
 
@@ -65,13 +66,6 @@ def runlog(tmp_path) -> Path:
 
 def env_for(runlog: Path, **extra: str) -> dict[str, str]:
     return clean_env(RUNLOG=str(runlog), ASSETBUILD_DISABLE_PLUGIN_AUTOLOAD="1", **extra)
-
-
-def runs(runlog: Path) -> dict[str, int]:
-    out = {p.name: p.read_text().count("x") for p in runlog.iterdir()}
-    for p in runlog.iterdir():
-        p.unlink()
-    return out
 
 
 @pytest.fixture
