@@ -41,6 +41,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .crashpoints import crash_point
 from .errors import CacheCorrupt
 from .reports import Trace
 from .store import INLINE_MAX
@@ -340,6 +341,7 @@ class RemoteCache:
                 tmp = f"{parent}/.tmp-{os.getpid()}-{threading.get_ident()}"
                 with open(tmp, "wb") as f:
                     f.write(data)
+                crash_point("remote-upload")
                 os.replace(tmp, path)
             else:
                 self.fs.pipe_file(path, data)

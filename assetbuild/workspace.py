@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Protocol
 
+from .crashpoints import crash_point
 from .errors import SourceMissing
 
 _CHUNK = 1 << 20
@@ -167,6 +168,7 @@ class Workspace:
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view):]
+            crash_point("path-rename")
             os.replace(tmp, p)
             st = os.fstat(fd)  # the same inode, now at p (its ctime already updated by the rename)
         except BaseException:

@@ -1,0 +1,46 @@
+"""Test hook: SIGKILL this process at a named point, to test what a crash there leaves behind.
+
+``ASSETBUILD_CRASH_AT=<point>[:<nth>][,<point>[:<nth>]...]`` (read once, when this module is
+imported) makes the ``nth`` call (default: the first) of ``crash_point(<point>)`` in this process
+kill the process with SIGKILL, exactly as ``kill -9`` or the OOM killer would. The fault-injection
+tests (``tests/faults/``) use it; it is not a user feature. Unset, a call costs one dict lookup.
+
+The points, each placed where a write is half done:
+
+- ``store-commit``: the index transaction holds the batch but has not committed it (store.py);
+- ``blob-write``: a large output's bytes are in its temp file under ``cas/``, not renamed into place;
+- ``path-rename``: a path output's bytes are in its temp file, not renamed into place (workspace.py);
+- ``remote-upload``: an object for a ``file://`` remote is in its temp file, not renamed (remote.py).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+POINTS = ("store-commit", "blob-write", "path-rename", "remote-upload")
+
+
+def _parse(spec: str) -> dict[str, int]:
+    armed: dict[str, int] = {}
+    for item in filter(None, (s.strip() for s in spec.split(","))):
+        point, _, nth = item.partition(":")
+        if point not in POINTS or not (nth or "1").isdigit() or int(nth or "1") < 1:
+            raise ValueError(f"ASSETBUILD_CRASH_AT: {item!r} is not <point>[:<nth>] with a point "
+                             f"in {', '.join(POINTS)} and nth >= 1")
+        armed[point] = int(nth or "1")
+    return armed
+
+
+_armed: dict[str, int] = _parse(os.environ.get("ASSETBUILD_CRASH_AT", ""))
+
+
+def crash_point(point: str) -> None:
+    """Kill this process here if ``ASSETBUILD_CRASH_AT`` armed ``point`` and this is its nth call."""
+    left = _armed.get(point)
+    if left is None:
+        return
+    if left > 1:
+        _armed[point] = left - 1
+        return
+    os.kill(os.getpid(), signal.SIGKILL)
