@@ -264,7 +264,8 @@ class Scheduler:
                 if ready and stopped is None:
                     continue
                 break
-            done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            with self.store.flushing_while_away(self.store.flush):  # commit finished work meanwhile
+                done, _ = wait(list(running), return_when=FIRST_COMPLETED)
             for fut in sorted(done, key=lambda f: index[running[f].name]):
                 job = running.pop(fut)
                 out = self._complete(job, fut)
@@ -405,7 +406,8 @@ class Scheduler:
         self.on_start(job.name)
         job.t0 = time.perf_counter()
         try:
-            fut = self.runner.submit(task, job.adef.executor)
+            with self.store.flushing_while_away(self.store.flush):  # serial: the asset runs here
+                fut = self.runner.submit(task, job.adef.executor)
         except AssetbuildError:  # the executor cannot start (e.g. no cluster at that address)
             raise
         except Exception as e:  # noqa: BLE001 - e.g. a function cloudpickle cannot send to a worker
@@ -482,7 +484,8 @@ class Scheduler:
         if results:
             return results[0]
         (fut,) = running
-        wait([fut])
+        with self.store.flushing_while_away(self.store.flush):
+            wait([fut])
         out = self._complete(job, fut)
         if not isinstance(out, AssetResult):
             return AssetResult(job.name, "failed", key=job.key, error="its inputs could not be loaded")

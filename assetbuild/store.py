@@ -47,6 +47,7 @@ import os
 import re
 import shutil
 import struct
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -55,6 +56,7 @@ from typing import Any
 
 import lmdb
 
+from .crashpoints import crash_point
 from .errors import CacheCorrupt, StoreError
 from .reports import Head, Trace
 
@@ -555,6 +557,7 @@ class LmdbStore:
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
+            crash_point("blob-write")
             os.replace(tmp, path)
             _fsync_dir(path.parent)
         except OSError as e:
@@ -598,6 +601,39 @@ class LmdbStore:
                               or time.monotonic() - self._last_flush >= interval_s):
             self.flush()
 
+    @contextlib.contextmanager
+    def flushing_while_away(self, flush: Callable[[], None] | None = None,
+                            interval_s: float = 0.25) -> Iterator[None]:
+        """While the calling thread is away from the store (running an asset, waiting for workers),
+        commit the pending batch from a timer thread when ``maybe_flush`` would have: a crash then
+        loses only the work still running, plus at most ``interval_s``. The caller must not touch
+        the store inside the block. ``flush``: the outermost store's (a remote cache wraps this one)."""
+        if not self._pending:
+            yield
+            return
+        failed: list[BaseException] = []
+
+        def commit() -> None:
+            try:
+                (flush or self.flush)()
+            except BaseException as e:  # noqa: BLE001 - raised in the caller's thread below
+                failed.append(e)
+            finally:
+                self._drop_reader()  # a transaction is used by the thread that began it only
+
+        self._drop_reader()
+        due = max(0.0, interval_s - (time.monotonic() - self._last_flush))
+        timer = threading.Timer(due, commit)
+        timer.daemon = True
+        timer.start()
+        try:
+            yield
+        finally:
+            timer.cancel()
+            timer.join()
+        if failed:
+            raise failed[0]
+
     def flush(self) -> None:
         """Commit every buffered write in one transaction, growing the map if it is full."""
         self._last_flush = time.monotonic()
@@ -616,6 +652,7 @@ class LmdbStore:
                             txn.delete(k, db=self._dbs[db])
                         else:
                             txn.put(k, v, db=self._dbs[db])
+                    crash_point("store-commit")
                 break
             except lmdb.MapFullError:
                 size = self._env.info()["map_size"]

@@ -136,3 +136,87 @@ def tree_bytes(root: Path, under: str = "out") -> dict[str, bytes]:
             if p.is_file():
                 out[str(p.relative_to(base))] = p.read_bytes()
     return out
+
+
+def held_chain_project(root: Path) -> Path:
+    """``fast1 -> fast2 -> slow``: ``slow`` marks its start (``runs/slow``), then holds until the file
+    ``release`` exists (at most 120 s), so a test can kill the build while it runs, with no sleeps."""
+    return write(root, {"AssetFile": "import os\nimport time\n\nfrom assetbuild import asset\n\n"
+                        + COUNTING_HELPER.replace('"runs"', f'{str(root / "runs")!r}') + f'''
+RELEASE = {str(root / "release")!r}
+
+
+@asset(io="json")
+def fast1():
+    _ran("fast1")
+    return 1
+
+
+@asset(io="json")
+def fast2(fast1):
+    _ran("fast2")
+    return fast1 + 1
+
+
+@asset(io="json", path="out/slow.json")
+def slow(fast2):
+    _ran("slow")
+    deadline = time.monotonic() + 120
+    while not os.path.exists(RELEASE) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return fast2 + 1
+'''})
+
+
+def recorded_heads(cache_dir: Path) -> set[str]:
+    """The assets whose latest build is committed in the index (read by another process's view)."""
+    from assetbuild.store import LmdbStore
+
+    if not (cache_dir / "db" / "data.mdb").exists():
+        return set()
+    with LmdbStore(cache_dir, readonly=True) as s:
+        return set(s.heads())
+
+
+def assert_store_verifies(cache_dir: Path, assets: list[str]) -> None:
+    """Every asset has a head; no head or trace points at bytes that are missing or do not verify."""
+    from assetbuild.store import LmdbStore
+
+    with LmdbStore(cache_dir, readonly=True) as s:
+        heads = s.heads()
+        assert sorted(heads) == sorted(assets)
+        for head in heads.values():
+            s.read_blob(head.output_digest)  # raises CacheCorrupt if missing or wrong
+        for _key, trace in s.iter_traces():
+            s.read_blob(trace.output_digest)
+
+
+def stored_values(root: Path, assets: list[str]) -> dict[str, object]:
+    """Each asset's stored value, as ``assetbuild show`` loads it (verified against its digest)."""
+    from assetbuild import load_value
+
+    return {a: load_value(a, project_dir=root) for a in assets}
+
+
+def temp_leftovers(root: Path) -> list[str]:
+    """Temp files a killed write left where a reader could take them for an output."""
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if "assetbuild-tmp" in p.name)
+
+
+def start_cli(*args: str, cwd: Path, env: dict[str, str] | None = None, **kw) -> subprocess.Popen:
+    """The command in its own process group, so that a test can end what a killed build leaves."""
+    kw.setdefault("stdout", subprocess.DEVNULL)
+    kw.setdefault("stderr", subprocess.DEVNULL)
+    return subprocess.Popen(cli_cmd(*args), cwd=cwd, env=env or clean_env(), start_new_session=True, **kw)
+
+
+def end_group(proc: subprocess.Popen) -> None:
+    """Kill ``proc`` if it still runs, then anything left in its process group (the workers and
+    forkserver of a SIGKILLed build), so they do not outlive the test."""
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
+    try:
+        os.killpg(proc.pid, 9)
+    except (ProcessLookupError, PermissionError):
+        pass
