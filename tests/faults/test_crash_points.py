@@ -1,0 +1,198 @@
+"""SIGKILL at named points of a write (``ASSETBUILD_CRASH_AT``, see assetbuild/crashpoints.py) and
+at random moments; after each, a rebuild must equal a clean build byte for byte.
+
+The project (``pipeline_project``) has json values, path outputs (renamed into place), a blob
+larger than the index keeps inline (a file under ``cas/``), and every build writes to a real
+``file://`` remote cache. The oracle after every crash:
+
+- the next build succeeds; its path outputs and its stored values (``load_value``, what
+  ``assetbuild show`` prints) equal a clean build's; every record in the index verifies; no temp
+  file is left beside an output; a build after it runs nothing;
+- a fresh checkout with an empty cache, reading the remote, gets the same outputs and values.
+
+Random kills: ``ASSETBUILD_TEST_KILL_TRIALS`` (default 2) trials in the quick test,
+``ASSETBUILD_TEST_KILL_TRIALS_LONG`` (default 30) in the slow one. Each prints its counts.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from projects import (  # noqa: E402
+    assert_store_verifies,
+    clean_env,
+    end_group,
+    pipeline_project,
+    run_cli,
+    start_cli,
+    stored_values,
+    temp_leftovers,
+    tree_bytes,
+)
+
+WIDTH = 2
+ASSETS = [f"{k}{i}" for i in range(WIDTH) for k in ("step", "text")] + ["big", "report"]
+MODES = {"serial": ("-j", "1"), "processes": ("-j", "2", "--executor", "processes"),
+         "threads": ("-j", "2", "--executor", "threads")}
+
+
+def _env(remote: Path, **extra: str) -> dict[str, str]:
+    env = clean_env(ASSETBUILD_REMOTE=f"file://{remote}", ASSETBUILD_CACHE_KEY="k3y", **extra)
+    env.pop("ASSETBUILD_CRASH_AT", None)
+    env.update(extra)
+    return env
+
+
+def _snapshot(root: Path) -> tuple[dict[str, bytes], dict[str, object]]:
+    return tree_bytes(root), stored_values(root, ASSETS)
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> tuple[dict[str, bytes], dict[str, object]]:
+    """Outputs and values of a clean build, no remote, nothing killed."""
+    root = pipeline_project(tmp_path_factory.mktemp("reference"), width=WIDTH)
+    r = run_cli(cwd=root)
+    assert r.returncode == 0, r.stderr
+    snap = _snapshot(root)
+    assert sorted(snap[0]) == ["big.bin", "report.txt", "step0.txt", "step1.txt"]
+    return snap
+
+
+def assert_recovers(root: Path, remote: Path, reference, *, tag: str) -> None:
+    """The oracle: a rebuild here, and a fresh checkout reading the remote, equal a clean build."""
+    r = run_cli(cwd=root, env=_env(remote))
+    assert r.returncode == 0, (tag, r.stdout, r.stderr)
+    assert "Traceback" not in r.stderr, (tag, r.stderr)
+    assert _snapshot(root) == reference, tag
+    assert_store_verifies(root / ".assetbuild", ASSETS)
+    assert temp_leftovers(root / "out") == [], tag
+    r = run_cli(cwd=root, env=_env(remote))
+    assert r.returncode == 0 and "0 built" in r.stdout, (tag, r.stdout, r.stderr)
+
+    fresh = pipeline_project(root.parent / f"{root.name}-fresh", width=WIDTH)
+    r = run_cli(cwd=fresh, env=_env(remote))
+    assert r.returncode == 0, (tag, r.stdout, r.stderr)
+    assert "Traceback" not in r.stderr, (tag, r.stderr)
+    assert _snapshot(fresh) == reference, tag
+    assert_store_verifies(fresh / ".assetbuild", ASSETS)
+    shutil.rmtree(fresh)
+
+
+# --- crash points -----------------------------------------------------------------------------
+
+# (point, nth, mode): crash the nth time the build reaches the point. A build of this project
+# reaches store-commit at least twice, blob-write once (big), path-rename four times and
+# remote-upload twelve times (each asset's blob, then its record). Four run by default.
+CRASHES = [
+    ("store-commit", 1, "serial"), ("store-commit", 2, "serial"), ("store-commit", 1, "processes"),
+    ("blob-write", 1, "serial"), ("blob-write", 1, "threads"),
+    ("path-rename", 1, "serial"), ("path-rename", 3, "serial"), ("path-rename", 4, "processes"),
+    ("remote-upload", 1, "serial"), ("remote-upload", 2, "serial"), ("remote-upload", 5, "threads"),
+    ("remote-upload", 9, "serial"),
+]
+_QUICK = {("store-commit", 1, "serial"), ("blob-write", 1, "serial"), ("path-rename", 3, "serial"),
+          ("remote-upload", 2, "serial")}
+
+
+def _crash(root: Path, remote: Path, spec: str, mode: str) -> tuple[int, str]:
+    """A build with ``ASSETBUILD_CRASH_AT=spec``: its exit status and output."""
+    log = root.parent / f"{root.name}-crash.log"  # not a pipe: a killed build's workers may hold it open
+    with open(log, "w") as f:
+        p = start_cli(*MODES[mode], cwd=root, env=_env(remote, ASSETBUILD_CRASH_AT=spec), stdout=f,
+                      stderr=subprocess.STDOUT)
+        try:
+            p.wait(timeout=120)
+        finally:
+            end_group(p)
+    return p.returncode, log.read_text()
+
+
+@pytest.mark.parametrize("point,nth,mode", [
+    pytest.param(*c, id=f"{c[0]}:{c[1]}-{c[2]}", marks=() if c in _QUICK else pytest.mark.slow) for c in CRASHES])
+def test_crash_at_a_named_point_then_rebuild_equals_a_clean_build(tmp_path, reference, point, nth, mode):
+    root = pipeline_project(tmp_path / "p", width=WIDTH)
+    remote = tmp_path / "remote"
+    rc, out = _crash(root, remote, f"{point}:{nth}", mode)
+    assert rc == -signal.SIGKILL, f"{point}:{nth} was not reached: {out}"
+    if point == "path-rename":  # killed between writing the temp file and renaming it
+        assert any("assetbuild-tmp" in p.name for p in (root / "out").iterdir())
+    if point == "blob-write":
+        assert list((root / ".assetbuild/cas").glob("*/.tmp-*"))
+    if point == "remote-upload":
+        assert list(remote.rglob(".tmp-*"))
+    assert_recovers(root, remote, reference, tag=f"{point}:{nth} {mode}")
+
+
+def test_crash_during_the_recovery_build_too(tmp_path, reference):
+    """A crash in the build that recovers from a crash: two half-done writes in a row."""
+    root = pipeline_project(tmp_path / "p", width=WIDTH)
+    remote = tmp_path / "remote"
+    for spec in ("path-rename:2", "store-commit:1", "remote-upload:3"):
+        rc, out = _crash(root, remote, spec, "serial")
+        assert rc in (0, -signal.SIGKILL), (spec, out)
+    assert_recovers(root, remote, reference, tag="three crashes")
+
+
+def test_an_unknown_crash_point_is_refused(tmp_path):
+    r = run_cli(cwd=pipeline_project(tmp_path / "p", width=WIDTH),
+                env=clean_env(ASSETBUILD_CRASH_AT="nowhere:1"))
+    assert r.returncode != 0 and "ASSETBUILD_CRASH_AT" in r.stderr
+
+
+# --- random SIGKILL ---------------------------------------------------------------------------
+
+def _kill_at_random(root: Path, remote: Path, rng: random.Random, mode: str) -> bool:
+    """Start a build, wait until its first asset has run, SIGKILL it a random moment later.
+    Whether the kill landed before the build ended."""
+    p = start_cli(*MODES[mode], cwd=root, env=_env(remote))
+    try:
+        deadline = time.monotonic() + 60
+        while not (root / "runs").is_dir() and p.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.002)
+        try:
+            p.wait(timeout=rng.uniform(0.0, 0.8))
+        except subprocess.TimeoutExpired:
+            pass
+        killed = p.poll() is None
+        if killed:
+            p.send_signal(signal.SIGKILL)
+            p.wait()
+    finally:
+        end_group(p)
+    return killed
+
+
+def _random_kills(tmp_path: Path, reference, trials: int, seed: int) -> None:
+    rng = random.Random(seed)
+    killed = 0
+    for i in range(trials):
+        mode = rng.choice(list(MODES))
+        root = pipeline_project(tmp_path / f"k{i}", sleep=0.05, width=WIDTH)
+        remote = tmp_path / f"remote{i}"
+        killed += _kill_at_random(root, remote, rng, mode)
+        if rng.random() < 0.4:  # the build after a kill is killed too
+            killed += _kill_at_random(root, remote, rng, mode)
+        assert_recovers(root, remote, reference, tag=f"trial {i} ({mode})")
+        shutil.rmtree(root)
+    print(f"\nrandom SIGKILL: {trials} trials, {killed} kills landed mid-build (seed {seed})")
+    assert killed >= trials // 2  # most kills hit a running build (a loaded machine only slows it)
+
+
+def test_sigkill_at_random_moments(tmp_path, reference):
+    _random_kills(tmp_path, reference, int(os.environ.get("ASSETBUILD_TEST_KILL_TRIALS", "2")), seed=9)
+
+
+@pytest.mark.slow
+def test_sigkill_at_random_moments_long(tmp_path, reference):
+    _random_kills(tmp_path, reference, int(os.environ.get("ASSETBUILD_TEST_KILL_TRIALS_LONG", "30")),
+                  seed=int(os.environ.get("ASSETBUILD_TEST_KILL_SEED", "20261202")))
