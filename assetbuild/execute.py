@@ -119,7 +119,10 @@ def run_task(task: Task, log: Any = None) -> Produced | Failed:
 def dump_task(task: Task, by_value: Iterable[str] = ()) -> bytes:
     """Pickle a task for another process. Functions of the AssetFile always travel by value
     (its module is not importable); modules named in ``by_value`` (the project's own) too, for
-    workers that cannot import them or may hold an older version."""
+    workers that cannot import them or may hold an older version. Code pickled by value keeps
+    its real file name (see :func:`_task_pickler`)."""
+    import io
+
     import cloudpickle
 
     registered = []
@@ -132,10 +135,54 @@ def dump_task(task: Task, by_value: Iterable[str] = ()) -> bytes:
                     registered.append(mod)
                 except ValueError:  # a submodule of one already registered
                     pass
-        return cloudpickle.dumps(task, protocol=5)
+        with io.BytesIO() as out:
+            _task_pickler()(out, protocol=5).dump(task)
+            return out.getvalue()
     finally:
         for mod in registered:
             cloudpickle.unregister_pickle_by_value(mod)
+
+
+_PICKLER: Any = None
+
+
+def _task_pickler() -> Any:
+    """cloudpickle's Pickler, except that a code object keeps its ``co_filename``.
+
+    cloudpickle 3.1 replaces the file name of code it pickles by value with ``<dynamic-code>``
+    (for payloads that do not depend on where a function was defined); a worker's traceback
+    then names no file and shows no source line, and cannot tell the user's frames from
+    assetbuild's. The payload is only transport (keys never come from it), so the name is put
+    back: cloudpickle's own reducer for code objects still builds the code (whatever its
+    arguments are in that cloudpickle and Python version), and :func:`_code_in_file` restores
+    the name when the worker loads it. Nested code (lambdas, inner functions) goes through the
+    same path. Only a public hook is used (``reducer_override`` and the Pickler's
+    ``dispatch_table``); if cloudpickle stops reducing code through its dispatch table, code
+    is pickled its way and only tracebacks lose the name."""
+    global _PICKLER
+    if _PICKLER is not None:
+        return _PICKLER
+    import types
+
+    import cloudpickle
+
+    reduce_code = cloudpickle.Pickler.dispatch_table.get(types.CodeType)
+
+    class TaskPickler(cloudpickle.Pickler):
+        def reducer_override(self, obj: Any) -> Any:
+            if type(obj) is types.CodeType and reduce_code is not None:
+                make, args = reduce_code(obj)
+                return _code_in_file, (make, args, obj.co_filename)
+            return super().reducer_override(obj)
+
+    _PICKLER = TaskPickler
+    return _PICKLER
+
+
+def _code_in_file(make: Callable[..., Any], args: tuple[Any, ...], filename: str) -> Any:
+    """Unpickling: the code object cloudpickle's reducer describes, under its real file name."""
+    code = make(*args)
+    return code if code.co_filename == filename else code.replace(co_filename=filename)
 
 
 def run_payload(payload: bytes) -> Produced | Failed:
