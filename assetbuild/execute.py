@@ -215,10 +215,15 @@ def run_function(fn: Callable[..., Any], asset: str, io_name: str, io: Any, kwar
     if context is not None:
         kwargs["context"] = context
     t0 = time.perf_counter()
-    try:
-        value = fn(**kwargs)
-    except Exception as e:  # noqa: BLE001 - the user's exception is the asset's failure
-        raise AssetFailed(asset, describe(e), user_traceback(e, is_user_file)) from e
+    with _RealInterrupts() as interrupts:
+        try:
+            value = fn(**kwargs)
+        except Exception as e:  # noqa: BLE001 - the user's exception is the asset's failure
+            raise AssetFailed(asset, describe(e), user_traceback(e, is_user_file)) from e
+        except BaseException as e:
+            if interrupts.seen:  # a real Ctrl-C (or SIGTERM in watch) while the asset ran here
+                raise
+            raise AssetFailed(asset, _not_an_exception(e), user_traceback(e, is_user_file)) from e
     duration = time.perf_counter() - t0
     metadata: dict[str, Any] = {}
     data_version = None
@@ -238,6 +243,55 @@ def run_function(fn: Callable[..., Any], asset: str, io_name: str, io: Any, kwar
     data = bytes(data)
     digest = hashlib.sha256(data).hexdigest()
     return Produced(data, digest, data_version or digest, duration, metadata)
+
+
+def _not_an_exception(exc: BaseException) -> str:
+    """Why an asset failed that raised SystemExit, GeneratorExit, KeyboardInterrupt (not a real
+    Ctrl-C) or another BaseException: asset code fails its asset, it never ends assetbuild."""
+    if isinstance(exc, SystemExit):
+        arg = "" if exc.code is None else repr(exc.code)
+        return f"called sys.exit({arg}): an asset cannot end assetbuild (raise an exception to fail it)"
+    if isinstance(exc, KeyboardInterrupt):
+        return "raised KeyboardInterrupt without a Ctrl-C: an asset cannot end assetbuild"
+    if isinstance(exc, GeneratorExit):
+        return "raised GeneratorExit outside a generator: an asset cannot end assetbuild"
+    return f"raised {describe(exc)}, which is not an Exception: an asset cannot end assetbuild"
+
+
+class _RealInterrupts:
+    """Tells a real Ctrl-C from a KeyboardInterrupt that asset code raises itself.
+
+    Only the main thread receives signals, so only there can a KeyboardInterrupt come from
+    outside (Python's SIGINT handler, or watch's SIGINT/SIGTERM handler, raises it inside
+    whatever runs): while the asset runs, every Python-level handler of SIGINT and SIGTERM is
+    wrapped to note that the signal came, and ``seen`` says so afterwards. Anywhere else (a
+    thread, a process worker, which ignores SIGINT) a KeyboardInterrupt is the asset's own."""
+
+    seen = False
+
+    def __enter__(self) -> _RealInterrupts:
+        import signal
+        import threading
+
+        self._previous: dict[int, Any] = {}
+        if threading.current_thread() is not threading.main_thread():
+            return self
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            handler = signal.getsignal(sig)
+            if callable(handler):  # SIG_DFL, SIG_IGN and None do not raise in Python code
+                self._previous[sig] = handler
+                signal.signal(sig, self._note)
+        return self
+
+    def _note(self, signum: int, frame: Any) -> Any:
+        self.seen = True
+        return self._previous[signum](signum, frame)
+
+    def __exit__(self, *exc: object) -> None:
+        import signal
+
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
 
 
 def is_user_file_for(project_dir: str) -> Callable[[str], bool]:
