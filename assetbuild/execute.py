@@ -218,12 +218,13 @@ def run_function(fn: Callable[..., Any], asset: str, io_name: str, io: Any, kwar
     with _RealInterrupts() as interrupts:
         try:
             value = fn(**kwargs)
-        except Exception as e:  # noqa: BLE001 - the user's exception is the asset's failure
-            raise AssetFailed(asset, describe(e), user_traceback(e, is_user_file)) from e
-        except BaseException as e:
-            if interrupts.seen:  # a real Ctrl-C (or SIGTERM in watch) while the asset ran here
-                raise
-            raise AssetFailed(asset, _not_an_exception(e), user_traceback(e, is_user_file)) from e
+        except BaseException as e:  # noqa: BLE001 - whatever the user's code raises fails the asset
+            if interrupts.seen:  # a real Ctrl-C (or SIGTERM in watch) came while the asset ran here
+                if isinstance(e, KeyboardInterrupt):
+                    raise
+                raise KeyboardInterrupt from e  # even if the asset turned it into something else
+            why = describe(e) if isinstance(e, Exception) else _not_an_exception(e)
+            raise AssetFailed(asset, why, user_traceback(e, is_user_file)) from e
     duration = time.perf_counter() - t0
     metadata: dict[str, Any] = {}
     data_version = None
