@@ -119,7 +119,10 @@ def run_task(task: Task, log: Any = None) -> Produced | Failed:
 def dump_task(task: Task, by_value: Iterable[str] = ()) -> bytes:
     """Pickle a task for another process. Functions of the AssetFile always travel by value
     (its module is not importable); modules named in ``by_value`` (the project's own) too, for
-    workers that cannot import them or may hold an older version."""
+    workers that cannot import them or may hold an older version. Code pickled by value keeps
+    its real file name (see :func:`_task_pickler`)."""
+    import io
+
     import cloudpickle
 
     registered = []
@@ -132,10 +135,54 @@ def dump_task(task: Task, by_value: Iterable[str] = ()) -> bytes:
                     registered.append(mod)
                 except ValueError:  # a submodule of one already registered
                     pass
-        return cloudpickle.dumps(task, protocol=5)
+        with io.BytesIO() as out:
+            _task_pickler()(out, protocol=5).dump(task)
+            return out.getvalue()
     finally:
         for mod in registered:
             cloudpickle.unregister_pickle_by_value(mod)
+
+
+_PICKLER: Any = None
+
+
+def _task_pickler() -> Any:
+    """cloudpickle's Pickler, except that a code object keeps its ``co_filename``.
+
+    cloudpickle 3.1 replaces the file name of code it pickles by value with ``<dynamic-code>``
+    (for payloads that do not depend on where a function was defined); a worker's traceback
+    then names no file and shows no source line, and cannot tell the user's frames from
+    assetbuild's. The payload is only transport (keys never come from it), so the name is put
+    back: cloudpickle's own reducer for code objects still builds the code (whatever its
+    arguments are in that cloudpickle and Python version), and :func:`_code_in_file` restores
+    the name when the worker loads it. Nested code (lambdas, inner functions) goes through the
+    same path. Only a public hook is used (``reducer_override`` and the Pickler's
+    ``dispatch_table``); if cloudpickle stops reducing code through its dispatch table, code
+    is pickled its way and only tracebacks lose the name."""
+    global _PICKLER
+    if _PICKLER is not None:
+        return _PICKLER
+    import types
+
+    import cloudpickle
+
+    reduce_code = cloudpickle.Pickler.dispatch_table.get(types.CodeType)
+
+    class TaskPickler(cloudpickle.Pickler):
+        def reducer_override(self, obj: Any) -> Any:
+            if type(obj) is types.CodeType and reduce_code is not None:
+                make, args = reduce_code(obj)
+                return _code_in_file, (make, args, obj.co_filename)
+            return super().reducer_override(obj)
+
+    _PICKLER = TaskPickler
+    return _PICKLER
+
+
+def _code_in_file(make: Callable[..., Any], args: tuple[Any, ...], filename: str) -> Any:
+    """Unpickling: the code object cloudpickle's reducer describes, under its real file name."""
+    code = make(*args)
+    return code if code.co_filename == filename else code.replace(co_filename=filename)
 
 
 def run_payload(payload: bytes) -> Produced | Failed:
@@ -168,10 +215,16 @@ def run_function(fn: Callable[..., Any], asset: str, io_name: str, io: Any, kwar
     if context is not None:
         kwargs["context"] = context
     t0 = time.perf_counter()
-    try:
-        value = fn(**kwargs)
-    except Exception as e:  # noqa: BLE001 - the user's exception is the asset's failure
-        raise AssetFailed(asset, describe(e), user_traceback(e, is_user_file)) from e
+    with _RealInterrupts() as interrupts:
+        try:
+            value = fn(**kwargs)
+        except BaseException as e:  # noqa: BLE001 - whatever the user's code raises fails the asset
+            if interrupts.seen:  # a real Ctrl-C (or SIGTERM in watch) came while the asset ran here
+                if isinstance(e, KeyboardInterrupt):
+                    raise
+                raise KeyboardInterrupt from e  # even if the asset turned it into something else
+            why = describe(e) if isinstance(e, Exception) else _not_an_exception(e)
+            raise AssetFailed(asset, why, user_traceback(e, is_user_file)) from e
     duration = time.perf_counter() - t0
     metadata: dict[str, Any] = {}
     data_version = None
@@ -191,6 +244,55 @@ def run_function(fn: Callable[..., Any], asset: str, io_name: str, io: Any, kwar
     data = bytes(data)
     digest = hashlib.sha256(data).hexdigest()
     return Produced(data, digest, data_version or digest, duration, metadata)
+
+
+def _not_an_exception(exc: BaseException) -> str:
+    """Why an asset failed that raised SystemExit, GeneratorExit, KeyboardInterrupt (not a real
+    Ctrl-C) or another BaseException: asset code fails its asset, it never ends assetbuild."""
+    if isinstance(exc, SystemExit):
+        arg = "" if exc.code is None else repr(exc.code)
+        return f"called sys.exit({arg}): an asset cannot end assetbuild (raise an exception to fail it)"
+    if isinstance(exc, KeyboardInterrupt):
+        return "raised KeyboardInterrupt without a Ctrl-C: an asset cannot end assetbuild"
+    if isinstance(exc, GeneratorExit):
+        return "raised GeneratorExit outside a generator: an asset cannot end assetbuild"
+    return f"raised {describe(exc)}, which is not an Exception: an asset cannot end assetbuild"
+
+
+class _RealInterrupts:
+    """Tells a real Ctrl-C from a KeyboardInterrupt that asset code raises itself.
+
+    Only the main thread receives signals, so only there can a KeyboardInterrupt come from
+    outside (Python's SIGINT handler, or watch's SIGINT/SIGTERM handler, raises it inside
+    whatever runs): while the asset runs, every Python-level handler of SIGINT and SIGTERM is
+    wrapped to note that the signal came, and ``seen`` says so afterwards. Anywhere else (a
+    thread, a process worker, which ignores SIGINT) a KeyboardInterrupt is the asset's own."""
+
+    seen = False
+
+    def __enter__(self) -> _RealInterrupts:
+        import signal
+        import threading
+
+        self._previous: dict[int, Any] = {}
+        if threading.current_thread() is not threading.main_thread():
+            return self
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            handler = signal.getsignal(sig)
+            if callable(handler):  # SIG_DFL, SIG_IGN and None do not raise in Python code
+                self._previous[sig] = handler
+                signal.signal(sig, self._note)
+        return self
+
+    def _note(self, signum: int, frame: Any) -> Any:
+        self.seen = True
+        return self._previous[signum](signum, frame)
+
+    def __exit__(self, *exc: object) -> None:
+        import signal
+
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
 
 
 def is_user_file_for(project_dir: str) -> Callable[[str], bool]:

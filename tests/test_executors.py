@@ -220,6 +220,75 @@ def test_keep_going_runs_everything_that_does_not_depend_on_a_failure(project):
     assert st["slow"].status == "built" and st["after_slow"].status == "built"
 
 
+TRACEBACKS = """
+import lib.checks as checks
+
+@asset(io="json")
+def bad():
+    rows = [1, 2, 3]
+    return checks.validate(rows)
+
+@asset(io="json")
+def bad_inner():
+    divide = lambda n: n / 0
+    return [divide(n) for n in range(3)]
+"""
+CHECKS = """\
+def validate(rows):
+    raise ValueError(f"boom: {len(rows)} rows")
+"""
+
+
+def user_frames(tb: str) -> list[tuple[str, str, str]]:
+    """(file, line number, source line) of each frame of a traceback text."""
+    import re
+
+    return re.findall(r'  File "([^"]+)", line (\d+), in \S+\n    (.*)\n', tb)
+
+
+def assert_user_traceback(root, results) -> None:
+    """Each failure names the real AssetFile (and project module) with the line and its source,
+    and shows no frame that is not the user's."""
+    st = {x.asset: x for x in results}
+    assert st["bad"].status == "failed" and st["bad"].error == "ValueError: boom: 3 rows"
+    af, checks = str(root / "AssetFile"), str(root / "lib" / "checks.py")
+    assert user_frames(st["bad"].traceback) == [
+        (af, "8", "return checks.validate(rows)"),
+        (checks, "2", 'raise ValueError(f"boom: {len(rows)} rows")')], st["bad"].traceback
+    frames = user_frames(st["bad_inner"].traceback)
+    assert frames[0] == (af, "13", "return [divide(n) for n in range(3)]"), st["bad_inner"].traceback
+    assert frames[-1] == (af, "12", "divide = lambda n: n / 0")
+    assert {f for f, _, _ in frames} == {af}
+
+
+@pytest.mark.parametrize("executor", ["serial", "threads", "processes"])
+def test_a_failure_shows_the_users_files_lines_and_source_on_every_executor(project, executor):
+    """cloudpickle 3.1 names code pickled by value ``<dynamic-code>``: a worker's traceback kept
+    assetbuild's frames and lost the AssetFile's path and lines."""
+    project.write("lib/__init__.py", "")
+    project.write("lib/checks.py", CHECKS)
+    project.assetfile(TRACEBACKS)
+    r = project.build(jobs=2, executor=executor, keep_going=True)
+    assert_user_traceback(project.root, r.results)
+
+
+def test_code_sent_to_a_worker_keeps_its_file_name(tmp_path):
+    """The payload itself: a function pickled by value (and the code nested in it) comes back
+    with its real ``co_filename``, whichever cloudpickle is installed."""
+    import pickle
+
+    from assetbuild.execute import Task, dump_task
+
+    path = str(tmp_path / "AssetFile")
+    ns: dict = {"__name__": "assetfile_not_importable"}  # so cloudpickle sends it by value
+    exec(compile("def outer():\n    return lambda: 1\n", path, "exec"), ns)
+    task = Task("a", ns["outer"], "json", None, {}, [], False, str(tmp_path))
+    fn = pickle.loads(dump_task(task)).fn
+    assert fn is not ns["outer"] and fn.__code__.co_filename == path
+    inner = fn()
+    assert inner.__code__.co_filename == path and inner() == 1
+
+
 CRASHY = """
 import os, time
 

@@ -189,3 +189,65 @@ def test_an_unreachable_scheduler_is_one_line_and_exit_2(tmp_path):
                        cwd=root, capture_output=True, text=True, env=env, timeout=120)
     assert r.returncode == 2, r.stderr
     assert "cannot reach the dask scheduler at tcp://127.0.0.1:9" in r.stderr and "Traceback" not in r.stderr
+
+
+FAILURES = """
+import sys
+import lib.checks as checks
+
+@asset(io="json")
+def bad():
+    rows = [1, 2, 3]
+    return checks.validate(rows)
+
+@asset(io="json")
+def bad_inner():
+    divide = lambda n: n / 0
+    return [divide(n) for n in range(3)]
+
+@asset(io="json")
+def exits3():
+    sys.exit(3)
+
+@asset(io="json")
+def interrupts():
+    raise KeyboardInterrupt
+
+@asset(io="json")
+def gen_exit():
+    raise GeneratorExit
+
+@asset(io="json")
+def fine():
+    return 1
+"""
+CHECKS = 'def validate(rows):\n    raise ValueError(f"boom: {len(rows)} rows")\n'
+
+
+def frames(tb: str) -> list[tuple[str, str, str]]:
+    """(file, line number, source line) of each frame of a traceback text."""
+    import re
+
+    return re.findall(r'  File "([^"]+)", line (\d+), in \S+\n    (.*)\n', tb)
+
+
+def test_failures_show_the_users_frames_and_asset_code_cannot_end_the_build(tmp_path, cluster):
+    """Code travels by value to these workers (cloudpickle 3.1 names it ``<dynamic-code>``): the
+    traceback still names the real AssetFile and module, lines and source, and nothing else;
+    sys.exit, KeyboardInterrupt and GeneratorExit fail their asset only."""
+    address, _ = cluster
+    root = write_project(tmp_path / "p", FAILURES, {"lib/__init__.py": "", "lib/checks.py": CHECKS})
+    r = assetbuild.build(project_dir=root, jobs=2, executor="dask", executor_options={"scheduler": address},
+                         keep_going=True)
+    st = {x.asset: x for x in r.results}
+    af, checks = str(root / "AssetFile"), str(root / "lib" / "checks.py")
+    assert st["bad"].error == "ValueError: boom: 3 rows"
+    assert frames(st["bad"].traceback) == [(af, "9", "return checks.validate(rows)"),
+                                           (checks, "2", 'raise ValueError(f"boom: {len(rows)} rows")')]
+    inner = frames(st["bad_inner"].traceback)
+    assert inner[0] == (af, "14", "return [divide(n) for n in range(3)]") and {f for f, _, _ in inner} == {af}
+    assert inner[-1] == (af, "13", "divide = lambda n: n / 0")
+    assert "called sys.exit(3)" in st["exits3"].error
+    assert "raised KeyboardInterrupt without a Ctrl-C" in st["interrupts"].error
+    assert "raised GeneratorExit outside a generator" in st["gen_exit"].error
+    assert st["fine"].status == "built"
