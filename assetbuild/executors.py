@@ -14,7 +14,10 @@ version of a project module; project modules are imported in the worker from the
 never from a ``.pyc``.
 
 :class:`Runner` is what the scheduler sees: it picks each asset's executor (the asset's own
-``executor=``, else the build's), creates executors on first use and shuts them down.
+``executor=``, else the build's), creates executors on first use and shuts them down; it kills
+the task of an asset whose time is up (only executors with ``kills = True`` can).
+
+Workers never outlive the build, even one killed with SIGKILL (:func:`exit_with_parent`).
 """
 
 from __future__ import annotations
