@@ -449,6 +449,10 @@ class Scheduler:
         if not outcome.ok:
             if outcome.unloadable is not None:
                 up = outcome.unloadable
+                try:  # read from the store's file by the task: a read here drops a corrupt one
+                    self.store.read_blob(self.known[up].digest)
+                except CacheCorrupt:
+                    pass
                 try:
                     self._drop_corrupt(up, self.known[up].key, RuntimeError(outcome.error))
                     self._rebuild_now(up)
