@@ -4,9 +4,11 @@ SIGKILLed one), a timed asset's worker is killed, and large outputs travel throu
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -295,6 +297,24 @@ def test_large_outputs_and_inputs_of_workers_equal_a_serial_build(project, tmp_p
     assert [n, digest] == [size, hashlib.sha256(expected).hexdigest()]
     spool = project.root / ".assetbuild" / "cas" / "tmp"
     assert not spool.exists() or not list(spool.iterdir())  # every spool file was taken
+
+
+def test_a_symlink_planted_as_the_spool_directory_receives_nothing(project):
+    size = 3 << 20
+    project.assetfile(LARGE.replace("SIZE", str(size)))
+    if not os.path.isdir("/dev/shm") or os.stat("/dev/shm").st_dev == os.stat(project.root).st_dev:
+        pytest.skip("needs a directory on another file system (/dev/shm), where a write through "
+                    "the symlink would stay")
+    elsewhere = Path(tempfile.mkdtemp(dir="/dev/shm"))
+    try:
+        cas = project.root / ".assetbuild" / "cas"
+        cas.mkdir(parents=True)
+        (cas / "tmp").symlink_to(elsewhere)
+        assert sorted(project.built(jobs=2, executor="processes")) == ["big", "reader"]
+        assert list(elsewhere.iterdir()) == []  # the output came back through the pipe instead
+        assert project.value("big") == bytes(range(256)) * (size // 256)
+    finally:
+        shutil.rmtree(elsewhere, ignore_errors=True)
 
 
 @pytest.mark.parametrize("jobs", [2, 1])
