@@ -416,7 +416,6 @@ class Scheduler:
         self.on_start(job.name)
         job.t0 = time.perf_counter()
         job.timeout = getattr(task, "timeout", None)
-        job.deadline = None if job.timeout is None else time.monotonic() + job.timeout
         try:
             fut = self.runner.submit(task, job.adef.executor)
         except AssetbuildError:  # the executor cannot start (e.g. no cluster at that address)
@@ -426,6 +425,7 @@ class Scheduler:
             finish(AssetResult(job.name, "failed", key=job.key, reasons=job.decision.reasons,
                                error=f"cannot send it to its executor: {type(e).__name__}: {e}"))
             return
+        job.deadline = None if job.timeout is None else time.monotonic() + job.timeout  # once handed over
         running[fut] = job
 
     def _complete(self, job: _Job, fut: Any) -> AssetResult | str | None:
