@@ -347,3 +347,23 @@ def test_peak_memory_of_a_large_output_is_its_size_plus_a_baseline(jobs):
     size = 200_000_000
     m = memory.measure(size, jobs, reader=True, runs=1, python=sys.executable)
     assert m["added"] <= size * 1.3, f"peak {m['peak'] / 1e6:.0f} MB, baseline {m['baseline'] / 1e6:.0f} MB"
+
+
+def test_watch_applies_the_timeout_to_its_builds(project):
+    import io
+    import threading
+
+    from assetbuild import session
+    from assetbuild.output import Reporter
+
+    _timed(project, "None", "30")
+    stop = threading.Event()
+    cycles = []
+
+    def on_cycle(c):
+        cycles.append(c)
+        stop.set()
+
+    rep = Reporter(out=io.StringIO(), err=io.StringIO(), verbosity=0, live=False)
+    session.watch(["beside"], project_dir=project.root, stop=stop, on_cycle=on_cycle, reporter=rep, timeout=1)
+    assert cycles[0].result.results[0].error == "timed out after 1 s"
