@@ -63,6 +63,10 @@ _parallel_options = [
                       "(default for -j N > 1), or a plugin's (dask). An asset's executor= wins."),
     click.option("--executor-option", "executor_options", metavar="KEY=VALUE", multiple=True,
                  help="An option of the executor (repeatable)."),
+    click.option("--timeout", metavar="SECONDS", type=click.FloatRange(min=0, min_open=True), default=None,
+                 help="Fail an asset that runs longer than SECONDS and kill its worker (with -j 1, "
+                      "assets then run in a worker process); an asset's timeout= wins "
+                      "[default: none, or timeout in [tool.assetbuild]]."),
     click.option("--dask-scheduler", metavar="ADDRESS", default=None,
                  help="With the assetbuild-dask plugin: the dask.distributed scheduler to use, e.g. "
                       "tcp://HOST:8786 (implies --executor dask; default: $DASK_SCHEDULER_ADDRESS, "
@@ -71,7 +75,7 @@ _parallel_options = [
 
 
 def _execution(opts: dict[str, Any]) -> dict[str, Any]:
-    """-j, --executor, --executor-option and --dask-scheduler as session.build arguments."""
+    """-j, --executor, --executor-option, --dask-scheduler and --timeout as session.build arguments."""
     options: dict[str, str] = {}
     for item in opts.get("executor_options") or ():
         key, sep, value = item.partition("=")
@@ -82,7 +86,8 @@ def _execution(opts: dict[str, Any]) -> dict[str, Any]:
     if opts.get("dask_scheduler"):
         options["scheduler"] = opts["dask_scheduler"]
         executor = executor or "dask"
-    return {"jobs": opts.get("jobs"), "executor": executor, "executor_options": options or None}
+    return {"jobs": opts.get("jobs"), "executor": executor, "executor_options": options or None,
+            "timeout": opts.get("timeout")}
 
 
 def _build_options(f: Callable[..., Any]) -> Callable[..., Any]:

@@ -57,3 +57,18 @@ def execution_settings(project_dir: Path, *, jobs: str | int | None, executor: s
         merged.update({str(k): str(v) for k, v in extra.items()})
     merged.update(options or {})
     return jobs, executor, merged
+
+
+def timeout_setting(project_dir: Path, timeout: float | None) -> float | None:
+    """The build's time limit per asset in seconds: the given one, else ``[tool.assetbuild]``'s
+    ``timeout`` (None: no limit; an asset's own ``timeout=`` wins over both)."""
+    if timeout is None:
+        timeout = project_settings(project_dir).get("timeout")
+        if timeout is None:
+            return None
+        where = f"{project_dir / 'pyproject.toml'} [tool.assetbuild] timeout"
+    else:
+        where = "--timeout"
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < float("inf"):
+        raise ConfigError(f"{where} must be a positive number of seconds, got {timeout!r}")
+    return float(timeout)

@@ -45,16 +45,30 @@ def check_relpath(path: object, what: str, *, file: str | None = None, line: int
     return "/".join(parts)
 
 
+# Built-in executors that run assets in threads of the build, which nothing can stop from outside.
+UNKILLABLE_EXECUTORS = frozenset({"threads"})
+
+
+def check_timeout(value: object, what: str, *, file: str | None = None, line: int | None = None) -> float | None:
+    """A time limit in seconds: a positive finite number (None: no limit)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
+        raise DefinitionError(f"{what} must be a positive number of seconds, got {value!r}", file=file, line=line)
+    return float(value)
+
+
 class AssetDef:
     """One declared asset: its function, how its parameters bind, and how its value is stored."""
 
     __slots__ = ("name", "fn", "params", "ins", "deps", "io", "path", "code_version", "group",
-                 "description", "metadata", "executor", "file", "line")
+                 "description", "metadata", "executor", "file", "line", "timeout")
 
     def __init__(self, name: str, fn: Callable[..., Any], params: tuple[tuple[str, bool], ...],
                  ins: dict[str, str], deps: tuple[str, ...], io: str, path: str | None,
                  code_version: str | None, group: str | None, description: str | None,
-                 metadata: dict[str, Any], executor: str | None, file: str, line: int) -> None:
+                 metadata: dict[str, Any], executor: str | None, file: str, line: int,
+                 timeout: float | None = None) -> None:
         self.name = name
         self.fn = fn
         self.params = params  # (parameter name, has a default), in call order
@@ -69,6 +83,7 @@ class AssetDef:
         self.executor = executor
         self.file = file
         self.line = line
+        self.timeout = timeout  # seconds; None: the build's --timeout, if any
 
     def __repr__(self) -> str:
         return f"<asset {self.name}>"
@@ -149,7 +164,7 @@ def asset(fn: Callable[..., Any] | None = None, *, name: str | None = None,
           ins: Mapping[str, str] | None = None, deps: Iterable[str] = (), io: str = "pickle",
           path: str | None = None, code_version: str | None = None, group: str | None = None,
           description: str | None = None, metadata: Mapping[str, Any] | None = None,
-          executor: str | None = None) -> Any:
+          executor: str | None = None, timeout: float | None = None) -> Any:
     """Declare ``fn`` as an asset named after it (or ``name``).
 
     A parameter named like another asset or source receives its value (a ``pathlib.Path`` for a
@@ -157,7 +172,10 @@ def asset(fn: Callable[..., Any] | None = None, *, name: str | None = None,
     whose data versions enter the key but whose values are not passed. A parameter named
     ``context`` receives an :class:`AssetContext`. ``io`` names the IO manager that turns the value
     into bytes; ``path`` also writes those bytes to a workspace file. ``code_version`` replaces
-    automatic code fingerprinting.
+    automatic code fingerprinting. ``timeout`` (seconds) fails the asset with "timed out after
+    N s" and kills its worker when it runs longer (without a worker, as with ``-j 1``, a timed
+    asset runs in a worker process of its own; the ``threads`` executor cannot stop a thread, so
+    it refuses a timeout).
     """
 
     def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -182,8 +200,13 @@ def asset(fn: Callable[..., Any] | None = None, *, name: str | None = None,
         rel = check_relpath(path, f"asset {aname!r} path", file=file, line=line) if path is not None else None
         if code_version is not None and not isinstance(code_version, str):
             raise DefinitionError(f"asset {aname!r}: code_version must be a str", file=file, line=line)
+        limit = check_timeout(timeout, f"asset {aname!r}: timeout", file=file, line=line)
+        if limit is not None and executor in UNKILLABLE_EXECUTORS:
+            raise DefinitionError(f"asset {aname!r}: the {executor!r} executor cannot stop a running "
+                                  "asset, so it cannot enforce timeout=; use executor='processes'",
+                                  file=file, line=line)
         d = AssetDef(aname, f, params, ins_map, dep_list, io, rel, code_version, group, description,
-                     dict(metadata) if metadata else {}, executor, file, line)
+                     dict(metadata) if metadata else {}, executor, file, line, limit)
         try:
             f.__assetbuild_asset__ = d  # type: ignore[attr-defined]
         except (AttributeError, TypeError):

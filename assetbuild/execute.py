@@ -8,6 +8,11 @@ never an exception. A failure's traceback shows only the user's frames (the Asse
 project's modules), the way a user reads it, not assetbuild's own plumbing. Log lines an asset
 writes through ``context.log`` are collected and travel back with the result, unless the caller
 passes a live logger (the serial executor does).
+
+A large output of a worker process does not travel back through the pipe (a pickled copy in the
+worker, another in the parent, and the unpickled bytes: three times its size in memory): the
+worker writes it to a new file in the cache's spool directory and the result names that file,
+which the store then renames into place (:func:`run_payload`, ``SPOOL_MIN``).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from .definitions import AssetContext, Output
 from .errors import AssetFailed
 
 LogLines = list[tuple[int, str]]  # (logging level, formatted message), in order
+SPOOL_MIN = 1 << 20  # a worker's output from this size on travels through a file, not the pipe
 
 
 @dataclass
@@ -38,7 +44,13 @@ class Produced:
     duration_s: float
     metadata: dict[str, Any] = field(default_factory=dict)
     logs: LogLines = field(default_factory=list)
+    file: str | None = None  # the bytes are in this spool file instead of ``data`` (then b"")
+    file_size: int = 0
     ok = True
+
+    @property
+    def size(self) -> int:
+        return self.file_size if self.file is not None else len(self.data)
 
 
 @dataclass
@@ -60,7 +72,8 @@ class Task:
 
     ``args`` are arguments known without loading anything (a source's ``Path``); ``inputs`` are
     (parameter, upstream name, IO manager, stored bytes): values are loaded where the function
-    runs, from the same bytes an incremental build would read.
+    runs, from the same bytes an incremental build would read. For a large output, "stored
+    bytes" may be (path, sha256) of the store's file holding them, read and verified here.
     """
 
     asset: str
@@ -68,9 +81,10 @@ class Task:
     io_name: str
     io: Any
     args: dict[str, Any]
-    inputs: list[tuple[str, str, Any, bytes]]
+    inputs: list[tuple[str, str, Any, Any]]
     context: bool
     project_dir: str
+    timeout: float | None = None  # seconds: the executor must be able to kill the task (Runner)
 
 
 def user_traceback(exc: BaseException, is_user_file: Callable[[str], bool]) -> str:
@@ -96,6 +110,12 @@ def run_task(task: Task, log: Any = None) -> Produced | Failed:
     t0 = time.perf_counter()
     kwargs = dict(task.args)
     for param, up, io, data in task.inputs:
+        if isinstance(data, tuple):
+            try:
+                data = read_stored_file(*data)
+            except (OSError, ValueError) as e:
+                return Failed(f"its input {up!r} could not be read: {e}", unloadable=up,
+                              duration_s=time.perf_counter() - t0)
         try:
             kwargs[param] = io.load(data)
         except Exception as e:  # noqa: BLE001 - the stored bytes no longer load (a changed class...)
@@ -185,11 +205,62 @@ def _code_in_file(make: Callable[..., Any], args: tuple[Any, ...], filename: str
     return code if code.co_filename == filename else code.replace(co_filename=filename)
 
 
-def run_payload(payload: bytes) -> Produced | Failed:
-    """The entry point of a worker: unpickle a task made by :func:`dump_task` and run it."""
+def run_payload(payload: bytes, spool_dir: str | None = None) -> Produced | Failed:
+    """The entry point of a worker: unpickle a task made by :func:`dump_task` and run it.
+
+    ``spool_dir`` (a worker on the build's machine): an output of ``SPOOL_MIN`` bytes or more is
+    written to a new file there and returned by name (see the module docstring)."""
     import pickle
 
-    return run_task(pickle.loads(payload))
+    task = pickle.loads(payload)
+    del payload
+    out = run_task(task)
+    if spool_dir is not None and isinstance(out, Produced) and len(out.data) >= SPOOL_MIN:
+        try:
+            out.file = write_spool_file(spool_dir, out.data)
+        except OSError:  # no room in the cache (or it is gone): send the bytes the slow way
+            return out
+        out.file_size, out.data = len(out.data), b""
+    return out
+
+
+def read_stored_file(path: str, digest: str) -> bytes:
+    """The bytes of a blob file of the store, verified against ``digest`` (ValueError if not)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if hashlib.sha256(data).hexdigest() != digest:
+        raise ValueError(f"{path}: its bytes do not match their digest")
+    return data
+
+
+def write_spool_file(directory: str, data: bytes) -> str:
+    """Write ``data`` to a new file in ``directory`` and return its path. The name is random and
+    the file is created with O_EXCL|O_NOFOLLOW, so a planted file or symlink never receives the
+    bytes (nor does a symlink in place of ``directory``: OSError); the data is on disk (fsync)
+    when this returns, ready to be renamed into the store."""
+    import secrets
+    import stat
+
+    os.makedirs(directory, exist_ok=True)
+    if not stat.S_ISDIR(os.lstat(directory).st_mode):  # a planted symlink: write nothing through it
+        raise OSError(f"{directory} is not a directory")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    path = os.path.join(directory, f".tmp-{secrets.token_hex(12)}")
+    fd = os.open(path, flags, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+        raise
+    os.close(fd)
+    return path
 
 
 def _collecting_logger(asset: str, out: LogLines) -> Any:

@@ -14,7 +14,10 @@ version of a project module; project modules are imported in the worker from the
 never from a ``.pyc``.
 
 :class:`Runner` is what the scheduler sees: it picks each asset's executor (the asset's own
-``executor=``, else the build's), creates executors on first use and shuts them down.
+``executor=``, else the build's), creates executors on first use and shuts them down; it kills
+the task of an asset whose time is up (only executors with ``kills = True`` can).
+
+Workers never outlive the build, even one killed with SIGKILL (:func:`exit_with_parent`).
 """
 
 from __future__ import annotations
@@ -70,6 +73,8 @@ class SerialExecutor:
     description = "in the build's own process and thread, one at a time (default for -j 1)"
     options: dict[str, str] = {}
     inline = True
+    kills = False  # an asset with a time limit runs in a worker process instead (see Runner)
+    same_machine = True  # reads large inputs from the store's files (Runner.same_machine)
 
     def __init__(self, **_: Any) -> None:
         pass
@@ -90,6 +95,8 @@ class ThreadExecutor:
     description = "in threads of the build's process (I/O-bound assets)"
     options: dict[str, str] = {}
     inline = False
+    kills = False  # a thread cannot be stopped from outside: timeouts are refused
+    same_machine = True
 
     def __init__(self, *, jobs: int = 1, **_: Any) -> None:
         self.jobs = jobs
@@ -127,10 +134,63 @@ class ThreadExecutor:
         self._threads = []
 
 
+ORPHAN_POLL_S = 0.5  # how often a worker checks that its parent is alive (where prctl cannot tell it)
+
+
+def exit_with_parent() -> None:
+    """End this process as soon as its parent dies, even if the parent was SIGKILLed.
+
+    Linux: the kernel sends SIGKILL on the parent's death (``PR_SET_PDEATHSIG``), which works
+    even while an asset holds the GIL in C code. Everywhere: a daemon thread polls
+    ``os.getppid()``, which changes when the process is re-parented.
+
+    A forkserver worker's parent is the forkserver, which exits when every copy of the write
+    end of its "alive" pipe is closed: the build holds one, and multiprocessing gives every
+    worker one too, so workers and server would keep each other alive after the build died.
+    The worker closes its copy here (it starts no processes of its own through that server);
+    then a killed build takes the server with it, the server its workers, and once they are
+    all gone the resource tracker reads EOF on its pipe and exits too."""
+    import signal
+
+    try:
+        from multiprocessing import forkserver
+
+        server = forkserver._forkserver  # type: ignore[attr-defined]
+        alive = server._forkserver_alive_fd
+    except (ImportError, AttributeError):
+        alive = None
+    if alive is not None:
+        try:
+            os.close(alive)
+        except OSError:
+            pass
+        server._forkserver_alive_fd = None
+    parent = os.getppid()
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):  # no libc to call: the thread below still works
+            pass
+    if os.getppid() != parent:  # the parent died before the call above
+        os._exit(1)
+
+    def watch() -> None:
+        import time
+
+        while os.getppid() == parent:
+            time.sleep(ORPHAN_POLL_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="assetbuild-orphan-watch", daemon=True).start()
+
+
 def _worker_init(project_dir: str, environ: dict[str, str], cwd: str) -> None:
-    """In a new worker: ignore Ctrl-C (the build ends its workers itself), take the build's
-    environment and working directory, and import the project's modules from their source,
-    like the build does.
+    """In a new worker: exit with its parent, ignore Ctrl-C (the build ends its workers itself),
+    take the build's environment and working directory, and import the project's modules from
+    their source, like the build does.
 
     A forkserver worker is forked from a server started by the first process build of this
     Python process, so without this it would see that moment's ``os.environ`` and cwd, not
@@ -138,6 +198,7 @@ def _worker_init(project_dir: str, environ: dict[str, str], cwd: str) -> None:
     import signal
     from pathlib import Path
 
+    exit_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if os.environ != environ:
         os.environ.clear()
@@ -176,13 +237,16 @@ def workers_skip_main() -> Iterator[None]:
 
 class ProcessExecutor:
     """Runs assets in ``jobs`` worker processes (CPU-bound assets): tasks and outputs travel as
-    cloudpickle bytes. A worker that dies breaks the pool: its tasks fail with ``WorkerLost``
-    and the next submit starts a new pool."""
+    cloudpickle bytes, except large outputs, which a worker writes to a file in ``spool_dir``
+    (the store renames it into place). A worker that dies breaks the pool: its tasks fail with
+    ``WorkerLost`` and the next submit starts a new pool."""
 
     name = "processes"
     description = "in worker processes (CPU-bound assets; default for -j N > 1)"
     options: dict[str, str] = {}
     inline = False
+    kills = True
+    same_machine = True
 
     def __init__(self, *, jobs: int = 1, project_dir: str = ".", **_: Any) -> None:
         import multiprocessing
@@ -195,6 +259,9 @@ class ProcessExecutor:
             self._ctx.set_forkserver_preload(["assetbuild.execute", "assetbuild.loader", "cloudpickle"])
         self._pool: Any = None
         self._broken: set[int] = set()  # ids of pools a dead worker broke
+        self._killed: set[int] = set()  # ids of pools this executor killed (a timeout)
+        self._pool_of: dict[Future, Any] = {}  # running task -> its pool
+        self.spool_dir: str | None = None  # set by the Runner: large outputs come back as files there
         self._lock = threading.Lock()
 
     def _new_pool(self) -> Any:
@@ -221,14 +288,19 @@ class ProcessExecutor:
         outer: Future = Future()
         with workers_skip_main():  # workers start inside submit(), on this thread
             try:
-                inner = self._current_pool().submit(run_payload, payload)
+                inner = self._current_pool().submit(run_payload, payload, self.spool_dir)
             except BrokenProcessPool:
                 with self._lock:
                     self._broken.add(id(self._pool))
-                inner = self._current_pool().submit(run_payload, payload)
-        pool_id = id(self._pool)
+                inner = self._current_pool().submit(run_payload, payload, self.spool_dir)
+        pool = self._pool
+        pool_id = id(pool)
+        with self._lock:
+            self._pool_of[outer] = pool
 
         def transfer(f: Future) -> None:
+            with self._lock:
+                self._pool_of.pop(outer, None)
             if f.cancelled():
                 outer.cancel()
                 return
@@ -236,6 +308,12 @@ class ProcessExecutor:
             if isinstance(exc, BrokenProcessPool):
                 with self._lock:
                     self._broken.add(pool_id)
+                    killed = pool_id in self._killed
+                if killed:  # not this task's doing: the build killed the pool to stop another task
+                    lost = WorkerLost("its worker process was stopped to end another asset that ran out of time")
+                    lost.stopped_by_build = True  # type: ignore[attr-defined]
+                    outer.set_exception(lost)
+                    return
                 outer.set_exception(WorkerLost("its worker process died while running it (a crash, "
                                                "os._exit or the out-of-memory killer)"))
             elif exc is not None:
@@ -245,6 +323,30 @@ class ProcessExecutor:
 
         inner.add_done_callback(transfer)
         return outer
+
+    def kill(self, fut: Future) -> bool:
+        """Stop the task behind ``fut`` now, by killing its worker (SIGKILL: a worker cannot
+        ignore it). A process pool cannot lose one worker and go on, so every worker of that pool
+        goes; the other tasks it was running fail with a ``WorkerLost`` marked
+        ``stopped_by_build`` (to be run again) and the next submit starts a new pool."""
+        with self._lock:
+            pool = self._pool_of.get(fut)
+            if pool is None:
+                return False
+            self._killed.add(id(pool))
+            self._broken.add(id(pool))
+        procs = list((getattr(pool, "_processes", None) or {}).values())
+        for p in procs:
+            try:
+                p.kill()
+            except (OSError, ValueError, AttributeError):  # already gone
+                pass
+        for p in procs:
+            try:
+                p.join(5)
+            except (OSError, ValueError, AssertionError):
+                pass
+        return True
 
     def shutdown(self, cancel: bool = False) -> None:
         pool, self._pool = self._pool, None
@@ -271,11 +373,16 @@ class Runner:
     ``executors`` maps names to executor classes (from the plugins). Each asset runs on its own
     ``executor=`` if it names one, else on ``default``; executors are created on first use with
     ``jobs`` workers each (the scheduler keeps at most ``jobs`` assets running in all).
+
+    Time limits: an asset's ``timeout=``, else ``timeout`` (the build's ``--timeout``). An
+    executor class that can stop a running task says ``kills = True`` and has ``kill(future)``;
+    an inline one (``serial``) hands a timed task to the ``processes`` executor, so a time limit
+    works with ``-j 1`` too; any other executor cannot take one (see :meth:`time_limit_problem`).
     """
 
     def __init__(self, executors: dict[str, Any], *, default: str, jobs: int, project_dir: str,
                  project_modules: Iterable[str] = (), options: dict[str, str] | None = None,
-                 make_logger: Callable[[str], Any] | None = None) -> None:
+                 make_logger: Callable[[str], Any] | None = None, timeout: float | None = None) -> None:
         if default not in executors:
             raise ConfigError(f"unknown executor {default!r} (known: {', '.join(sorted(executors))}; "
                               "more come from plugins)")
@@ -292,7 +399,36 @@ class Runner:
         self.project_modules = frozenset(project_modules)
         self.options = opts
         self.make_logger = make_logger
+        self.timeout = timeout
+        self.spool_dir: str | None = None  # the store's: executors on this machine return large outputs there
         self._live: dict[str, Any] = {}
+
+    def _timed_executor(self, name: str | None) -> str | None:
+        """The executor that runs a timed task meant for ``name``; None if none can."""
+        name = name or self.default
+        cls = self.classes[name]
+        if getattr(cls, "kills", False):
+            return name
+        if getattr(cls, "inline", False) and getattr(self.classes.get("processes"), "kills", False):
+            return "processes"
+        return None
+
+    def time_limit_problem(self, executor: str | None) -> str | None:
+        """Why assets on ``executor`` (None: the default) cannot have a time limit, or None."""
+        if self._timed_executor(executor) is not None:
+            return None
+        name = executor or self.default
+        return f"the {name!r} executor cannot stop a running asset"
+
+    def limit_of(self, adef: Any) -> float | None:
+        """The time limit of an asset: its own ``timeout=``, else the build's where its executor
+        can enforce it."""
+        own = getattr(adef, "timeout", None)
+        if own is not None:
+            return own
+        if self.timeout is not None and self._timed_executor(adef.executor) is not None:
+            return self.timeout
+        return None
 
     def executor(self, name: str | None) -> Any:
         name = name or self.default
@@ -301,13 +437,31 @@ class Runner:
             cls = self.classes[name]
             ex = cls(jobs=self.jobs, project_dir=self.project_dir, project_modules=self.project_modules,
                      options=self.options if name == self.default else {})
+            if self.spool_dir is not None and hasattr(ex, "spool_dir"):
+                ex.spool_dir = self.spool_dir
             self._live[name] = ex
         return ex
 
     def submit(self, task: Task, executor: str | None = None) -> Future:
+        if getattr(task, "timeout", None) is not None:
+            executor = self._timed_executor(executor) or executor
         ex = self.executor(executor)
         log = self.make_logger(task.asset) if ex.inline and task.context and self.make_logger else None
         return ex.submit(task, log)
+
+    def same_machine(self, executor: str | None) -> bool:
+        """Do assets on ``executor`` run on this machine (class attribute ``same_machine``), so
+        that a large input can be passed as the store's file instead of its bytes?"""
+        cls = self.classes[executor or self.default]
+        return bool(getattr(cls, "same_machine", False))
+
+    def kill(self, fut: Future) -> bool:
+        """Stop the running task behind ``fut`` (its time is up); False if no executor could."""
+        for ex in list(self._live.values()):
+            kill = getattr(ex, "kill", None)
+            if kill is not None and kill(fut):
+                return True
+        return False
 
     def shutdown(self, cancel: bool = False) -> None:
         """End every executor; ``cancel``: now, killing running work (Ctrl-C, an error)."""

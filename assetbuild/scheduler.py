@@ -46,7 +46,7 @@ _FROM_REMOTE = Reason("remote", "from the remote cache")
 class _Job:
     """An asset decided to run, between its decision and its outcome."""
 
-    __slots__ = ("name", "adef", "key", "parts", "decision", "t0", "isolated")
+    __slots__ = ("name", "adef", "key", "parts", "decision", "t0", "isolated", "timeout", "deadline")
 
     def __init__(self, name: str, adef: AssetDef, key: str, parts: KeyParts, decision: Decision) -> None:
         self.name = name
@@ -56,6 +56,8 @@ class _Job:
         self.decision = decision
         self.t0 = 0.0
         self.isolated = False  # ran with nothing beside it (a worker crash is then its own)
+        self.timeout: float | None = None  # its time limit in seconds, once submitted
+        self.deadline: float | None = None  # time.monotonic() by which it must have finished
 
 
 class Scheduler:
@@ -265,7 +267,7 @@ class Scheduler:
                     continue
                 break
             with self.store.flushing_while_away(self.store.flush):  # commit finished work meanwhile
-                done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                done, _ = wait(list(running), timeout=_time_left(running.values()), return_when=FIRST_COMPLETED)
             for fut in sorted(done, key=lambda f: index[running[f].name]):
                 job = running.pop(fut)
                 out = self._complete(job, fut)
@@ -273,8 +275,15 @@ class Scheduler:
                     suspects.append(job)
                 elif out == "retry":
                     push(job.name)
+                elif out == "again":  # stopped with a timed-out asset's worker: not its fault,
+                    self._submit(job, running, finish)  # so it runs again even after a failure
                 else:
                     finish(out)
+            now = time.monotonic()
+            for fut, job in sorted(running.items(), key=lambda item: index[item[1].name]):
+                if job.deadline is not None and job.deadline <= now and not fut.done():
+                    del running[fut]
+                    finish(self._timed_out(job, fut))
         for name in plan:  # what never started: the build stopped after a failure
             if name not in self._results:
                 self.blocked[name] = f"{stopped} failed"
@@ -373,7 +382,9 @@ class Scheduler:
         """The self-contained task of a job: sources as paths, upstream outputs as stored bytes.
         Reading an upstream's bytes may find them corrupt: that upstream is rebuilt first."""
         args: dict[str, Any] = {}
-        inputs: list[tuple[str, str, Any, bytes]] = []
+        inputs: list[tuple[str, str, Any, Any]] = []
+        same_machine = getattr(self.runner, "same_machine", None)
+        by_file = same_machine is not None and same_machine(job.adef.executor)
         for param, up in self.graph.inputs[job.name]:
             if param is None:
                 continue
@@ -381,7 +392,7 @@ class Scheduler:
                 args[param] = Path(self.ws.abspath(self.graph.nodes[up].path))  # type: ignore[union-attr]
             else:
                 up_def: AssetDef = self.graph.nodes[up]  # type: ignore[assignment]
-                inputs.append((param, up, self.io[up_def.io], self._input_bytes(up)))
+                inputs.append((param, up, self.io[up_def.io], self._input_bytes(up, by_file)))
         io = self.io[job.adef.io]
         assert self.make_task is not None, "a Scheduler that builds needs make_task and runner"
         return self.make_task(job.adef, args, inputs, io, job.name in self.graph.wants_context)
@@ -405,6 +416,7 @@ class Scheduler:
                 return
         self.on_start(job.name)
         job.t0 = time.perf_counter()
+        job.timeout = getattr(task, "timeout", None)
         try:
             with self.store.flushing_while_away(self.store.flush):  # serial: the asset runs here
                 fut = self.runner.submit(task, job.adef.executor)
@@ -415,15 +427,19 @@ class Scheduler:
             finish(AssetResult(job.name, "failed", key=job.key, reasons=job.decision.reasons,
                                error=f"cannot send it to its executor: {type(e).__name__}: {e}"))
             return
+        job.deadline = None if job.timeout is None else time.monotonic() + job.timeout  # once handed over
         running[fut] = job
 
     def _complete(self, job: _Job, fut: Any) -> AssetResult | str | None:
         """Record a finished job. None: a crashed worker took it down, rerun it alone;
-        "retry": an input could not be loaded and its upstream was rebuilt, decide it again."""
+        "retry": an input could not be loaded and its upstream was rebuilt, decide it again;
+        "again": its worker was killed to stop another (timed-out) job, run it again."""
         name = job.name
         try:
             outcome = fut.result()
         except WorkerLost as e:
+            if getattr(e, "stopped_by_build", False):
+                return "again"
             if not (job.isolated or e.isolated):
                 self.warn(f"a worker process died while {name!r} was running; running it again by itself")
                 return None
@@ -435,6 +451,10 @@ class Scheduler:
         if not outcome.ok:
             if outcome.unloadable is not None:
                 up = outcome.unloadable
+                try:  # read from the store's file by the task: a read here drops a corrupt one
+                    self.store.read_blob(self.known[up].digest)
+                except CacheCorrupt:
+                    pass
                 try:
                     self._drop_corrupt(up, self.known[up].key, RuntimeError(outcome.error))
                     self._rebuild_now(up)
@@ -450,27 +470,41 @@ class Scheduler:
 
     def _record(self, job: _Job, produced: Any) -> AssetResult:
         name, adef, key, parts, decision, t0 = job.name, job.adef, job.key, job.parts, job.decision, job.t0
+        spooled = getattr(produced, "file", None)  # a worker's large output, in a file of the cache
         changed = self._sources_changed_during_run(name)
         if changed:
+            if spooled is not None:
+                Path(spooled).unlink(missing_ok=True)
             self.blocked[name] = "failed"
             return AssetResult(name, "failed", key=key, duration_s=time.perf_counter() - t0,
                                error=f"source {changed!r} changed while {name!r} was running; its result "
                                "was not recorded (run the build again)", reasons=decision.reasons)
-        self.store.put_blob(produced.data, produced.digest)
+        size = produced.file_size if spooled is not None else len(produced.data)
+        data: bytes | None = produced.data
+        if spooled is not None:  # renamed into the store: its bytes never pass through this process
+            self.store.put_blob_file(spooled, produced.digest, size)
+            data = None
+        else:
+            self.store.put_blob(produced.data, produced.digest)
         try:
-            sig = self.ws.write_path(adef.path, produced.data) if adef.path is not None else None
+            if adef.path is not None:
+                if data is None:
+                    data = self.store.read_blob(produced.digest)
+                sig = self.ws.write_path(adef.path, data)
+            else:
+                sig = None
         except OSError as e:
             return self._cannot_write(name, adef, key, e, t0)
         now = time.time_ns()
         metadata_json = _metadata_json(produced.metadata)
         trace = Trace(produced.data_version, produced.digest, self._io_tags[adef.io],
-                      len(produced.data), produced.duration_s, now, metadata_json)
+                      size, produced.duration_s, now, metadata_json)
         self.store.put_trace(key, trace)
         self._put_head(name, key, parts, trace, sig, now=now)
         self.store.add_history(name, now, key)
         self.known[name] = _Known(key, produced.data_version, produced.digest)
-        if self._consumers.get(name):
-            self._bytes[name] = produced.data
+        if self._consumers.get(name) and spooled is None:  # a spooled one is read when needed
+            self._bytes[name] = data  # type: ignore[assignment]
         return AssetResult(name, "built", key=key, data_version=produced.data_version,
                            duration_s=time.perf_counter() - t0, reasons=decision.reasons,
                            metadata=produced.metadata)
@@ -485,11 +519,20 @@ class Scheduler:
             return results[0]
         (fut,) = running
         with self.store.flushing_while_away(self.store.flush):
-            wait([fut])
+            done, _ = wait([fut], timeout=_time_left([job]))
+        if not done:
+            return self._timed_out(job, fut)
         out = self._complete(job, fut)
         if not isinstance(out, AssetResult):
             return AssetResult(job.name, "failed", key=job.key, error="its inputs could not be loaded")
         return out
+
+    def _timed_out(self, job: _Job, fut: Any) -> AssetResult:
+        """Fail a job that ran past its time limit and have its executor kill it."""
+        self.runner.kill(fut)
+        self.blocked[job.name] = "failed"
+        return AssetResult(job.name, "failed", key=job.key, duration_s=time.perf_counter() - job.t0,
+                           error=f"timed out after {job.timeout:g} s", reasons=job.decision.reasons)
 
     # --- helpers -----------------------------------------------------------------------------
 
@@ -498,11 +541,20 @@ class Scheduler:
         return AssetResult(name, "failed", key=key, duration_s=time.perf_counter() - t0,
                            error=f"cannot write its output {adef.path}: {err.strerror or err}")
 
-    def _input_bytes(self, up: str) -> bytes:
-        """An upstream's stored output, verified; corrupt bytes get the upstream rebuilt (_Restart)."""
+    def _input_bytes(self, up: str, by_file: bool = False) -> Any:
+        """An upstream's stored output, verified; corrupt bytes get the upstream rebuilt (_Restart).
+
+        ``by_file`` (the asset runs on this machine): a large output stored as a file is passed
+        as (path, digest) instead, for the function's side to read and verify, so that its bytes
+        never pass through this process."""
         data = self._bytes.get(up)
         if data is not None:
             return data
+        blob_file = getattr(self.store, "blob_file", None)
+        if by_file and blob_file is not None:
+            path = blob_file(self.known[up].digest)
+            if path is not None:
+                return (str(path), self.known[up].digest)
         try:
             data = self.store.read_blob(self.known[up].digest)
         except CacheCorrupt as e:
@@ -599,6 +651,13 @@ class Scheduler:
                 self._consumers[up] = c - 1
                 if c == 1:
                     self._bytes.pop(up, None)
+
+
+def _time_left(jobs: Any) -> float | None:
+    """Seconds until the first deadline among ``jobs`` (None: none has one): how long the
+    scheduler may block waiting for running work."""
+    deadlines = [j.deadline for j in jobs if j.deadline is not None]
+    return max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
 
 
 def _metadata_json(metadata: dict[str, Any]) -> str:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .definitions import AssetDef, SourceDef
-from .errors import AssetbuildError, DefinitionError, PluginError, StoreError, ValueNotFound
+from .errors import AssetbuildError, ConfigError, DefinitionError, PluginError, StoreError, ValueNotFound
 from .graph import Graph, resolve, select
 from .keys import KeyParts, short
 from .loader import Loaded, ProjectImports, code_cache_names, load_assetfile, prune_code_cache
@@ -194,19 +194,43 @@ def _validated_executors(graph: Graph, plugin_manager: Any) -> dict[str, Any]:
 
 
 def _runner(project: Project, *, jobs: str | int | None, executor: str | None,
-            executor_options: dict[str, str] | None) -> Any:
+            executor_options: dict[str, str] | None, timeout: float | None = None) -> Any:
     """The executors of one build: -j and --executor, else [tool.assetbuild], else serial for
-    -j 1 and processes for more."""
-    from .config import execution_settings
+    -j 1 and processes for more. Time limits that cannot be enforced are refused here, before
+    anything runs: an asset's ``timeout=`` on an executor that cannot stop it (DefinitionError),
+    ``--timeout`` with such a default executor (ConfigError)."""
+    from .config import execution_settings, timeout_setting
     from .executors import Runner, parse_jobs
 
     jobs, executor, options = execution_settings(project.project_dir, jobs=jobs, executor=executor,
                                                  options=executor_options)
+    limit = timeout_setting(project.project_dir, timeout)
     n = parse_jobs(jobs)
     default = executor or ("serial" if n == 1 else "processes")
-    return Runner(project.executors, default=default, jobs=n, project_dir=str(project.project_dir),
-                  project_modules=project.loaded.project_modules, options=options,
-                  make_logger=project.reporter.asset_logger)
+    runner = Runner(project.executors, default=default, jobs=n, project_dir=str(project.project_dir),
+                    project_modules=project.loaded.project_modules, options=options,
+                    make_logger=project.reporter.asset_logger, timeout=limit)
+    if limit is not None:
+        problem = runner.time_limit_problem(None)
+        if problem is not None:
+            raise ConfigError(f"--timeout: {problem}; use --executor processes")
+    unlimited = []
+    for name, d in project.graph.nodes.items():
+        if not isinstance(d, AssetDef):
+            continue
+        problem = runner.time_limit_problem(d.executor)
+        if problem is None:
+            continue
+        if d.timeout is not None:
+            raise DefinitionError(f"asset {name!r} has timeout={d.timeout:g}, but {problem}"
+                                  + ("" if d.executor else "; use --executor processes"),
+                                  file=d.file, line=d.line)
+        if limit is not None:
+            unlimited.append(name)
+    if unlimited:
+        project.reporter.warn(f"--timeout does not apply to {', '.join(unlimited)}: "
+                              f"{runner.time_limit_problem(project.graph.nodes[unlimited[0]].executor)}")
+    return runner
 
 
 def _scheduler(project: Project, store: Any, *, record: bool, on_result: Any = None,
@@ -218,7 +242,8 @@ def _scheduler(project: Project, store: Any, *, record: bool, on_result: Any = N
     project_dir = str(project.project_dir)
 
     def make_task(adef: AssetDef, args: dict[str, Any], inputs: list[Any], io: Any, context: bool) -> Task:
-        return Task(adef.name, adef.fn, adef.io, io, args, inputs, context, project_dir)
+        return Task(adef.name, adef.fn, adef.io, io, args, inputs, context, project_dir,
+                    timeout=runner.limit_of(adef) if runner is not None else None)
 
     def on_logs(name: str, lines: list[tuple[int, str]]) -> None:
         log = project.reporter.asset_logger(name)  # lines a worker collected, replayed here
@@ -271,7 +296,7 @@ def build(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "
           remote: str | None = None, remote_read_only: bool = False, trust_remote_unsigned: bool = False,
           remote_timeout: float | None = None, remote_options: dict[str, Any] | None = None,
           jobs: int | str | None = None, executor: str | None = None,
-          executor_options: dict[str, str] | None = None) -> BuildResult:
+          executor_options: dict[str, str] | None = None, timeout: float | None = None) -> BuildResult:
     """Build ``assets`` (default: all) and everything upstream of them; return what happened.
 
     A failing asset does not raise: it is a result with status "failed" (``result.ok`` is False).
@@ -284,6 +309,11 @@ def build(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "
     ``[tool.assetbuild]`` settings. ``executor_options`` go to the executor (e.g. ``scheduler``
     for ``dask``).
 
+    ``timeout`` (seconds; default: ``timeout`` in ``[tool.assetbuild]``) limits each asset's run
+    time, except where the asset sets its own ``timeout=``: an asset that runs longer fails with
+    "timed out after N s" and its worker is killed (with one job, timed assets run in a worker
+    process; the ``threads`` executor cannot stop a running asset and refuses a timeout).
+
     ``remote`` (default: $ASSETBUILD_REMOTE) is a shared cache URL (``file://...``, ``s3://bucket/prefix``):
     local misses are looked up there and new outputs uploaded unless ``remote_read_only``;
     entries are signed and verified with $ASSETBUILD_CACHE_KEY (see the README, "Caching in CI").
@@ -295,25 +325,28 @@ def build(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "
                            remote=remote, remote_read_only=remote_read_only,
                            trust_remote_unsigned=trust_remote_unsigned, remote_timeout=remote_timeout,
                            remote_options=remote_options, jobs=jobs, executor=executor,
-                           executor_options=executor_options)
+                           executor_options=executor_options, timeout=timeout)
 
 
 def _build_open(project: Project, assets: Sequence[str], *, force: bool = False, keep_going: bool = False,
                 dry_run: bool = False, remote: str | None = None, remote_read_only: bool = False,
                 trust_remote_unsigned: bool = False, remote_timeout: float | None = None,
                 remote_options: dict[str, Any] | None = None, jobs: int | str | None = None,
-                executor: str | None = None, executor_options: dict[str, str] | None = None) -> BuildResult:
+                executor: str | None = None, executor_options: dict[str, str] | None = None,
+                timeout: float | None = None) -> BuildResult:
     """``build`` on an open project (watch mode reads what to watch between loading and building).
 
     Executors live for this one build: watch mode's next build gets fresh workers, which import
     the project's modules as they are then."""
     plan = select(project.graph, assets)
     rep = project.reporter
-    runner = _runner(project, jobs=jobs, executor=executor, executor_options=executor_options)
+    runner = _runner(project, jobs=jobs, executor=executor, executor_options=executor_options, timeout=timeout)
     clean_end = False
     store = _open_store(project, readonly=dry_run)
     store = _with_remote(project, store, remote, len(plan), fetch=not dry_run, read_only=remote_read_only,
                          trust_unsigned=trust_remote_unsigned, timeout=remote_timeout, options=remote_options)
+    if not dry_run:
+        runner.spool_dir = str(store.spool_dir())
     try:
         if not dry_run:
             project.loaded.save_code_cache()

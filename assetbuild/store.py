@@ -9,6 +9,7 @@ Layout of ``.assetbuild/`` (or ``--cache-dir``)::
                used (key -> when it stopped being an asset's latest key: for gc's LRU order)
     cas/ab/…   outputs larger than INLINE_MAX, one file per sha256 (``.tmp-*``: a write in progress,
                or an orphan of a killed one, for garbage collection)
+    cas/tmp/   large outputs of worker processes on their way into cas/ab/… (``put_blob_file``)
     lock       flock()ed by a build, so two builds in one project take turns
     db.corrupt-*  a damaged index, moved aside for inspection (safe to delete)
 
@@ -563,6 +564,45 @@ class LmdbStore:
         except OSError as e:
             with contextlib.suppress(OSError):
                 tmp.unlink()
+            raise StoreError(self._disk_message(f"cannot write a blob to {path.parent}", e)) from e
+        return digest
+
+    def blob_file(self, digest: str, min_size: int = 1 << 20) -> Path | None:
+        """The file holding the blob ``digest`` if it is stored as one of ``min_size`` bytes or
+        more (a process on this machine can read it there instead of receiving its bytes)."""
+        if digest in self._pending_blobs:
+            return None
+        path = self.blob_path(digest)
+        try:
+            return path if path.stat().st_size >= min_size else None
+        except OSError:
+            return None
+
+    def spool_dir(self) -> Path:
+        """Where worker processes write large outputs for :meth:`put_blob_file` (on the same file
+        system as the blobs, so that taking one is a rename; leftovers are temp files to gc)."""
+        return self.cas / "tmp"
+
+    def put_blob_file(self, src: str | os.PathLike[str], digest: str, size: int) -> str:
+        """Store the bytes of the file ``src`` (a worker's spool file: written, fsynced, its
+        digest computed as it was written) by renaming it into place: no copy passes through
+        this process's memory. ``src`` is gone when this returns, stored or not."""
+        if size <= INLINE_MAX:
+            try:
+                with open(src, "rb") as f:
+                    data = f.read()
+            finally:
+                with contextlib.suppress(OSError):
+                    os.unlink(src)
+            return self.put_blob(data, digest)
+        path = self.blob_path(digest)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(src, path)
+            _fsync_dir(path.parent)
+        except OSError as e:
+            with contextlib.suppress(OSError):
+                os.unlink(src)
             raise StoreError(self._disk_message(f"cannot write a blob to {path.parent}", e)) from e
         return digest
 
