@@ -38,6 +38,7 @@ class Produced:
     duration_s: float
     metadata: dict[str, Any] = field(default_factory=dict)
     logs: LogLines = field(default_factory=list)
+    project_code: dict[str, str] | None = None  # see run_payload
     ok = True
 
 
@@ -51,6 +52,7 @@ class Failed:
     duration_s: float = 0.0
     logs: LogLines = field(default_factory=list)
     unloadable: str | None = None
+    project_code: dict[str, str] | None = None  # see run_payload
     ok = False
 
 
@@ -139,10 +141,25 @@ def dump_task(task: Task, by_value: Iterable[str] = ()) -> bytes:
 
 
 def run_payload(payload: bytes) -> Produced | Failed:
-    """The entry point of a worker: unpickle a task made by :func:`dump_task` and run it."""
+    """The entry point of a worker: unpickle a task made by :func:`dump_task` and run it.
+
+    A worker imports the project's modules from their files, which may have been edited since
+    the build made its keys. The outcome carries ``project_code``, file -> digest of the source
+    of every project module this process has loaded, so the build records a result only if
+    that is the code its key was made from.
+    """
     import pickle
 
-    return run_task(pickle.loads(payload))
+    from .loader import loaded_sources
+
+    try:
+        task = pickle.loads(payload)
+    except Exception as e:  # noqa: BLE001 - e.g. a project module edited into a syntax error
+        outcome: Produced | Failed = Failed(f"cannot load it in its worker: {describe(e)}")
+    else:
+        outcome = run_task(task)
+    outcome.project_code = loaded_sources()
+    return outcome
 
 
 def _collecting_logger(asset: str, out: LogLines) -> Any:
