@@ -96,3 +96,16 @@ def test_source_key_path_is_normalised_and_posix(declared, expected):
     from assetbuild.keys import source_key_path
 
     assert source_key_path(declared) == expected
+
+
+def test_a_head_from_before_source_paths_explains_the_one_rerun():
+    from assetbuild.rebuild import why_run
+    from assetbuild.reports import Head
+
+    old = Head("k" * 64, "d", "0" * 64, P.code, P.code_parts, P.inputs, P.io, P.path, None, 0, 1, 0.0)
+    assert old.sources == ()  # what an older assetbuild's record decodes to
+    now = KeyParts(P.code, P.code_parts, P.inputs, P.io, P.path, (("raw", "raw.txt"),))
+    (r,) = why_run(now, old, {"raw"})
+    assert r.code == "key-changed" and "paths of the sources" in r.detail
+    (r,) = why_run(now, old._replace(sources=(("raw", "old.txt"),)), {"raw"})
+    assert r.code == "source-moved"

@@ -160,7 +160,7 @@ def _build_while_editing(root: Path, *args: str, edit: str) -> subprocess.Comple
     while not (root / "started").exists():
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
         time.sleep(0.01)
-    (root / "lib/words.py").write_text(f"def word():\n    return {edit!r}\n")
+    (root / "lib/words.py").write_text(f"def word():\n    return {edit}\n")
     (root / "go").write_text("")
     out, err = proc.communicate(timeout=60)
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
@@ -180,7 +180,7 @@ def _statuses(r: subprocess.CompletedProcess) -> dict[str, tuple[str, str | None
 @pytest.mark.slow
 def test_code_edited_during_a_process_build_is_never_recorded_under_the_old_key(tmp_path):
     _words_project(tmp_path, gate_uses_word=False)
-    r = _build_while_editing(tmp_path, "-j", "2", "--executor", "processes", edit="new")
+    r = _build_while_editing(tmp_path, "-j", "2", "--executor", "processes", edit="'new'")
     st = _statuses(r)
     assert r.returncode == 1 and st["gate"][0] == "built", (r.stdout, r.stderr)
     assert st["said"][0] == "failed" and st["said"][1].startswith(
@@ -200,7 +200,7 @@ def test_code_a_worker_loaded_before_an_edit_is_what_ran_and_is_recorded(tmp_pat
     """One worker imports lib/words.py for `gate`, before the edit, and runs `said` with it: that
     result belongs to the key made from the old code, so it is recorded (no needless failure)."""
     _words_project(tmp_path, gate_uses_word=True)
-    r = _build_while_editing(tmp_path, "-j", "1", "--executor", "processes", edit="new")
+    r = _build_while_editing(tmp_path, "-j", "1", "--executor", "processes", edit="'new'")
     assert r.returncode == 0 and _statuses(r)["said"] == ("built", None), (r.stdout, r.stderr)
     assert cli("show", "said", cwd=tmp_path).stdout.strip() == "old"
     r = cli("-j", "2", "--json", cwd=tmp_path)  # the edit is there now: a new key, run again
@@ -208,3 +208,16 @@ def test_code_a_worker_loaded_before_an_edit_is_what_ran_and_is_recorded(tmp_pat
     (tmp_path / "lib/words.py").write_text("def word():\n    return 'old'\n")
     r = cli("-j", "2", "--json", cwd=tmp_path)
     assert _statuses(r)["said"] == ("cached", None) and cli("show", "said", cwd=tmp_path).stdout.strip() == "old"
+
+
+@pytest.mark.slow
+def test_a_helper_edited_into_a_syntax_error_during_a_process_build_fails_only_its_callers(tmp_path):
+    _words_project(tmp_path, gate_uses_word=False)
+    r = _build_while_editing(tmp_path, "-j", "2", "--executor", "processes", edit="'new' +")
+    st = _statuses(r)
+    assert r.returncode == 1 and st["gate"][0] == "built", (r.stdout, r.stderr)
+    assert st["said"][0] == "failed" and "SyntaxError" in st["said"][1], st
+    assert "Traceback" not in r.stderr
+    (tmp_path / "lib/words.py").write_text("def word():\n    return 'old'\n")
+    r = cli("-j", "2", "--json", cwd=tmp_path)
+    assert _statuses(r)["said"] == ("built", None) and cli("show", "said", cwd=tmp_path).stdout.strip() == "old"
