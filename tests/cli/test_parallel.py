@@ -154,7 +154,8 @@ def _build_while_editing(root: Path, *args: str, edit: str) -> subprocess.Comple
     """Build with ``args``; once `gate` runs, replace lib/words.py's word by ``edit``, let it go on."""
     for f in ("started", "go"):
         (root / f).unlink(missing_ok=True)
-    proc = subprocess.Popen([sys.executable, "-m", "assetbuild", "--json", *args], cwd=root, env=clean_env(),
+    proc = subprocess.Popen([sys.executable, "-m", "assetbuild", "--json", *args], cwd=root,
+                            env=clean_env(ASSETBUILD_CACHE_KEY="k3y"),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while not (root / "started").exists():
@@ -179,14 +180,25 @@ def _statuses(r: subprocess.CompletedProcess) -> dict[str, tuple[str, str | None
 
 @pytest.mark.slow
 def test_code_edited_during_a_process_build_is_never_recorded_under_the_old_key(tmp_path):
-    _words_project(tmp_path, gate_uses_word=False)
-    r = _build_while_editing(tmp_path, "-j", "2", "--executor", "processes", edit="'new'")
+    remote = f"file://{tmp_path / 'shared'}"
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    _words_project(proj, gate_uses_word=False)
+    r = _build_while_editing(proj, "-j", "2", "--executor", "processes", "--remote", remote, edit="'new'")
     st = _statuses(r)
     assert r.returncode == 1 and st["gate"][0] == "built", (r.stdout, r.stderr)
     assert st["said"][0] == "failed" and st["said"][1].startswith(
         "lib/words.py changed while 'said' was running, and its worker ran the changed code"), st
     assert "Traceback" not in r.stderr
-    (tmp_path / "lib/words.py").write_text("def word():\n    return 'old'\n")  # the edit is undone
+    (proj / "lib/words.py").write_text("def word():\n    return 'old'\n")  # the edit is undone
+    # nothing went to the remote cache either: a fresh checkout runs `said` (not restored)
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    _words_project(fresh, gate_uses_word=False)
+    r = cli("--remote", remote, "--json", cwd=fresh, env=clean_env(ASSETBUILD_CACHE_KEY="k3y"))
+    assert r.returncode == 0 and _statuses(r) == {"gate": ("restored", None), "said": ("built", None)}, r.stdout
+    assert cli("show", "said", cwd=fresh).stdout.strip() == "old"
+    tmp_path = proj
     r = cli("-j", "2", "--executor", "processes", "--json", cwd=tmp_path)
     assert r.returncode == 0 and _statuses(r)["said"] == ("built", None), r.stdout
     assert cli("show", "said", cwd=tmp_path).stdout.strip() == "old"  # what a clean build gives
