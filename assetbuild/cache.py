@@ -463,13 +463,17 @@ def _entry_records(e: Any) -> tuple[str, str, Trace, Head | None]:
     head = None
     hd = e.get("head")
     if hd is not None:
-        if not isinstance(hd, Mapping) or set(hd) != set(Head._fields):
+        # "sources" came with a later version: an older export has none
+        if not isinstance(hd, Mapping) or set(hd) - {"sources"} != set(Head._fields) - {"sources"}:
             raise ValueError("bad head record")
-        inputs = hd.get("inputs")
-        if not isinstance(inputs, list) or not all(isinstance(i, list) and len(i) == 2
-                                                   and all(isinstance(x, str) for x in i) for i in inputs):
-            raise ValueError("bad head inputs")
-        head = Head(**{**hd, "inputs": tuple(tuple(i) for i in inputs), "path_stat": None})
+        pairs = {}
+        for field_name in ("inputs", "sources"):
+            rows = hd.get(field_name, [])
+            if not isinstance(rows, list) or not all(isinstance(i, list) and len(i) == 2
+                                                     and all(isinstance(x, str) for x in i) for i in rows):
+                raise ValueError(f"bad head {field_name}")
+            pairs[field_name] = tuple(tuple(i) for i in rows)
+        head = Head(**{**hd, **pairs, "path_stat": None})
         _check_types(head, {"key": str, "data_version": str, "output_digest": str, "code": str,
                             "code_parts": dict, "io": str, "path": (str, type(None)), "built_ns": int,
                             "size": int, "duration_s": (int, float)})

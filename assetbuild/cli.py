@@ -322,8 +322,8 @@ def watch(ctx: click.Context, assets: tuple[str, ...], debounce: float | None, *
 def status(ctx: click.Context, assets: tuple[str, ...], **local: Any) -> None:
     """Say whether each asset is fresh, stale or missing, and why. Writes nothing.
 
-    Reasons: never-built, code-changed, upstream-changed, source-changed, source-missing, remote,
-    output-missing, output-modified. Exit status 0 whatever the states (2 for an error in the AssetFile).
+    Reasons: never-built, code-changed, upstream-changed, source-changed, source-moved,
+    source-missing, remote, output-missing, output-modified. Exit status 0 whatever the states (2 for an error in the AssetFile).
     """
     from . import session
     from .output import format_status

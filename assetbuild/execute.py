@@ -46,6 +46,7 @@ class Produced:
     logs: LogLines = field(default_factory=list)
     file: str | None = None  # the bytes are in this spool file instead of ``data`` (then b"")
     file_size: int = 0
+    project_code: dict[str, str] | None = None  # see run_payload
     ok = True
 
     @property
@@ -63,6 +64,7 @@ class Failed:
     duration_s: float = 0.0
     logs: LogLines = field(default_factory=list)
     unloadable: str | None = None
+    project_code: dict[str, str] | None = None  # see run_payload
     ok = False
 
 
@@ -208,20 +210,32 @@ def _code_in_file(make: Callable[..., Any], args: tuple[Any, ...], filename: str
 def run_payload(payload: bytes, spool_dir: str | None = None) -> Produced | Failed:
     """The entry point of a worker: unpickle a task made by :func:`dump_task` and run it.
 
+    A worker imports the project's modules from their files, which may have been edited since
+    the build made its keys. The outcome carries ``project_code``, file -> digest of the source
+    of every project module this process has loaded, so the build records a result only if
+    that is the code its key was made from.
+
     ``spool_dir`` (a worker on the build's machine): an output of ``SPOOL_MIN`` bytes or more is
     written to a new file there and returned by name (see the module docstring)."""
     import pickle
 
-    task = pickle.loads(payload)
-    del payload
-    out = run_task(task)
-    if spool_dir is not None and isinstance(out, Produced) and len(out.data) >= SPOOL_MIN:
+    from .loader import loaded_sources
+
+    try:
+        task = pickle.loads(payload)
+    except Exception as e:  # noqa: BLE001 - e.g. a project module edited into a syntax error
+        outcome: Produced | Failed = Failed(f"cannot load it in its worker: {describe(e)}")
+    else:
+        del payload
+        outcome = run_task(task)
+    outcome.project_code = loaded_sources()
+    if spool_dir is not None and isinstance(outcome, Produced) and len(outcome.data) >= SPOOL_MIN:
         try:
-            out.file = write_spool_file(spool_dir, out.data)
+            outcome.file = write_spool_file(spool_dir, outcome.data)
         except OSError:  # no room in the cache (or it is gone): send the bytes the slow way
-            return out
-        out.file_size, out.data = len(out.data), b""
-    return out
+            return outcome
+        outcome.file_size, outcome.data = len(outcome.data), b""
+    return outcome
 
 
 def read_stored_file(path: str, digest: str) -> bytes:

@@ -8,11 +8,16 @@ upstream outputs or source contents), never as upstream keys: that is what gives
 from __future__ import annotations
 
 import hashlib
+import os
 import sys
 from dataclasses import dataclass
 
 from .reports import Reason
 
+# The encoding of keys: a new schema gives every asset a new key (one full rebuild). Additions
+# that only some keys need can avoid that: the source paths (KeyParts.sources) are appended to
+# the encoded tuple only when an asset reads a source, so no other key changed when they came,
+# and no key that has them can equal one made before (the tuples differ in length).
 KEY_SCHEMA = 1
 
 # Interpreter identity: bytecode and pickles differ between minor versions and implementations.
@@ -29,6 +34,9 @@ class KeyParts:
     inputs: tuple[tuple[str, str], ...]  # (upstream name, data version) in binding order
     io: str  # "name@version"
     path: str | None
+    # (source name, path as source_key_path gives it) of each source passed to a parameter: the
+    # function receives that path, so renaming a file with the same bytes is a change too
+    sources: tuple[tuple[str, str], ...] = ()
 
 
 def make_key(name: str, parts: KeyParts) -> str:
@@ -37,8 +45,18 @@ def make_key(name: str, parts: KeyParts) -> str:
     The encoding is the ``repr`` of a tuple of strings: unambiguous (quotes are escaped), the
     same in every process and hash seed, and one C call instead of one hash update per field.
     """
-    body = repr((name, parts.code, parts.inputs, parts.io, parts.path))
+    fields: tuple[object, ...] = (name, parts.code, parts.inputs, parts.io, parts.path)
+    if parts.sources:  # see KEY_SCHEMA
+        fields += (parts.sources,)
+    body = repr(fields)
     return hashlib.sha256(_PREFIX + body.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def source_key_path(declared: str) -> str:
+    """A source's path as it enters keys: as declared, normalised, with POSIX separators. A
+    relative path is relative to the project directory, so a copy of the project elsewhere
+    has the same keys; an absolute one is what the function receives wherever the project is."""
+    return os.path.normpath(declared).replace(os.sep, "/")
 
 
 def short(digest: str | None) -> str:
@@ -73,6 +91,11 @@ def explain_change(old: KeyParts, new: KeyParts, *, sources: frozenset[str] | se
             reasons.append(Reason(code, f"{up}: {short(before)} -> {short(dv)}"))
     for up in old_in.keys() - new_in.keys():
         reasons.append(Reason("input-removed", f"{up} is no longer an input"))
+    old_src = dict(old.sources)
+    for up, p in new.sources:
+        before = old_src.get(up)
+        if before is not None and before != p:
+            reasons.append(Reason("source-moved", f"{up}: its path {before} -> {p}"))
     if old.io != new.io:
         reasons.append(Reason("io-changed", f"IO manager {old.io} -> {new.io}"))
     if old.path != new.path:

@@ -21,6 +21,7 @@ import os
 import sys
 import traceback
 import types
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,12 +56,14 @@ class _ProjectLoader(importlib.machinery.SourceFileLoader):
     # (watch mode) keeps at most _COMPILED_MAX code objects, the oldest dropped first.
     _compiled: dict[str, tuple[bytes, types.CodeType]] = {}
     _COMPILED_MAX = 1024
+    source_digest: str | None = None  # sha256 of the source the module was last compiled from
 
     def get_code(self, fullname: str) -> types.CodeType:
         _LOADED_BY_US.add(fullname)
         path = self.get_filename(fullname)
         source = self.get_data(path)
         digest = hashlib.sha256(source).digest()
+        self.source_digest = digest.hex()
         hit = self._compiled.pop(path, None)
         if hit is not None and hit[0] == digest:
             code = hit[1]
@@ -122,6 +125,21 @@ def project_module_names(project_dir: Path) -> set[str]:
     return out
 
 
+def loaded_sources(names: Iterable[str] | None = None) -> dict[str, str]:
+    """File -> sha256 of the source that each loaded project module (of ``names``, default all)
+    was compiled from: what a process really runs, whatever the file holds now.
+
+    Only modules imported through ``ProjectImports`` are known (others were not compiled by us).
+    """
+    out: dict[str, str] = {}
+    modules = sys.modules if names is None else {n: sys.modules.get(n) for n in names}
+    for mod in list(modules.values()):
+        loader = getattr(getattr(mod, "__spec__", None), "loader", None)
+        if isinstance(loader, _ProjectLoader) and loader.source_digest is not None:
+            out[loader.path] = loader.source_digest
+    return out
+
+
 def forget_project_modules(project_dir: Path) -> None:
     """Drop the project's modules (and any other project's we imported) from sys.modules, so the
     next load imports them afresh from this project's files."""
@@ -142,6 +160,9 @@ class Loaded:
     source_digest: str
     project_modules: set[str] = field(default_factory=set)
     code_digests: dict[int, bytes] = field(default_factory=dict)
+    # file -> sha256 of the source each project module was compiled from: the code the keys are
+    # made from, which a worker process must run too (see Scheduler._code_changed_during_run)
+    module_sources: dict[str, str] = field(default_factory=dict)
     _pending_cache: tuple[Path, bytes] | None = None
 
     def save_code_cache(self) -> None:
@@ -292,6 +313,7 @@ def load_assetfile(project_dir: Path, assetfile: str | os.PathLike[str] | None =
     finally:
         definitions._collector = previous
     module.__dict__["__assetbuild_code_objects__"] = keep_alive  # ids in code_digests stay valid
+    modules = project_module_names(project_dir)
     return Loaded(path=path, project_dir=project_dir, decls=collected, module=module,
-                  source_digest=digest, project_modules=project_module_names(project_dir),
-                  code_digests=code_digests, _pending_cache=pending)
+                  source_digest=digest, project_modules=modules, code_digests=code_digests,
+                  module_sources=loaded_sources(modules), _pending_cache=pending)

@@ -14,7 +14,8 @@ from .reports import Decision, Reason
 
 def head_parts(head: Any) -> KeyParts:
     """The key parts recorded with an asset's latest build."""
-    return KeyParts(head.code, head.code_parts, tuple(tuple(i) for i in head.inputs), head.io, head.path)
+    return KeyParts(head.code, head.code_parts, tuple(tuple(i) for i in head.inputs), head.io, head.path,
+                    tuple(tuple(s) for s in head.sources))
 
 
 def why_run(parts: KeyParts, head: Any | None, sources: set[str] | frozenset[str]) -> tuple[Reason, ...]:
@@ -22,6 +23,9 @@ def why_run(parts: KeyParts, head: Any | None, sources: set[str] | frozenset[str
     if head is None:
         return (Reason("never-built", "no earlier build of this asset"),)
     reasons = explain_change(head_parts(head), parts, sources=sources)
+    if not reasons and parts.sources and not head.sources:
+        reasons = [Reason("key-changed", "keys now include the paths of the sources an asset reads "
+                          "(its latest build was made by an older assetbuild)")]
     if not reasons:
         reasons = [Reason("key-changed", "the interpreter, key schema or an IO manager's version changed")]
     return tuple(reasons)

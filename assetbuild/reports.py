@@ -110,6 +110,7 @@ class Head(NamedTuple):
     built_ns: int
     size: int
     duration_s: float
+    sources: tuple[tuple[str, str], ...] = ()  # KeyParts.sources (absent in heads of older versions)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ build: a from-scratch build and an incremental one see the same inputs.
 from __future__ import annotations
 
 import heapq
+import os
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -22,7 +23,7 @@ from typing import Any
 from .definitions import AssetDef, SourceDef
 from .errors import AssetbuildError, AssetFailed, CacheCorrupt, SourceMissing, WorkerLost
 from .graph import Graph
-from .keys import KeyParts, make_key
+from .keys import KeyParts, make_key, source_key_path
 from .rebuild import decide
 from .reports import AssetResult, AssetStatus, BuildResult, Decision, Head, Reason, Trace
 
@@ -76,7 +77,8 @@ class Scheduler:
                  on_start: Callable[[str], None] | None = None,
                  on_result: Callable[[AssetResult], None] | None = None,
                  on_logs: Callable[[str, list[tuple[int, str]]], None] | None = None,
-                 warn: Callable[[str], None] | None = None) -> None:
+                 warn: Callable[[str], None] | None = None,
+                 code_files: dict[str, str] | None = None) -> None:
         self.graph = graph
         self.store = store
         self.ws = workspace
@@ -89,7 +91,11 @@ class Scheduler:
         self.on_result = on_result or (lambda r: None)
         self.on_logs = on_logs or (lambda name, lines: None)
         self.warn = warn or (lambda msg: None)
+        self.code_files = code_files or {}  # project module file -> digest of the source keyed
         self.sources = {n for n, d in graph.nodes.items() if isinstance(d, SourceDef)}
+        self._source_paths = {n: source_key_path(graph.nodes[n].path)  # type: ignore[union-attr]
+                              for n in self.sources}
+        self._passed: dict[str, tuple[tuple[str, str], ...]] = {}
         self.known: dict[str, _Known] = {}
         self.blocked: dict[str, str] = {}  # asset -> why its dependents cannot run
         self._bytes: dict[str, bytes] = {}
@@ -168,6 +174,16 @@ class Scheduler:
             out.append((up, dv))
         return tuple(out)
 
+    def _passed_sources(self, name: str) -> tuple[tuple[str, str], ...]:
+        """(source, path in keys) of each source passed to one of the asset's parameters (a
+        ``deps=`` source is not passed: only its contents count)."""
+        out = self._passed.get(name)
+        if out is None:
+            ups = dict.fromkeys(up for param, up in self.graph.inputs[name]
+                                if param is not None and up in self.sources)
+            out = self._passed[name] = tuple((up, self._source_paths[up]) for up in ups)
+        return out
+
     def _decide(self, name: str, *, force: bool, dry_run: bool) -> tuple[Decision, Any] | None:
         adef: AssetDef = self.graph.nodes[name]  # type: ignore[assignment]
         inputs = self._input_versions(name)
@@ -175,7 +191,8 @@ class Scheduler:
             return None
         code, code_parts = self.fingerprint(name)
         unknown = [up for up, dv in inputs if dv is None]
-        parts = KeyParts(code, code_parts, inputs, self._io_tags[adef.io], adef.path)  # type: ignore[arg-type]
+        parts = KeyParts(code, code_parts, inputs, self._io_tags[adef.io], adef.path,  # type: ignore[arg-type]
+                         self._passed_sources(name))
         head = self.store.get_head(name)
         if unknown:  # dry run: an upstream will rebuild, so this key is not known yet
             names = ", ".join(unknown)
@@ -448,6 +465,13 @@ class Scheduler:
                                error=str(e), reasons=job.decision.reasons)
         if outcome.logs:
             self.on_logs(name, outcome.logs)
+        edited = self._code_changed_during_run(outcome)
+        if edited is not None:  # also before an "unloadable" input: the code, not the bytes, differs
+            self.blocked[name] = "failed"
+            return AssetResult(name, "failed", key=job.key, duration_s=time.perf_counter() - job.t0,
+                               error=f"{edited} changed while {name!r} was running, and its worker ran "
+                               "the changed code; its result was not recorded (run the build again)",
+                               reasons=job.decision.reasons)
         if not outcome.ok:
             if outcome.unloadable is not None:
                 up = outcome.unloadable
@@ -625,6 +649,20 @@ class Scheduler:
                     return up
         return None
 
+    def _code_changed_during_run(self, outcome: Any) -> str | None:
+        """The first project file whose code, as a worker process ran it, is not the code the
+        keys were made from (the worker imported it after an edit). Executors in this process
+        run the loaded modules themselves and report nothing."""
+        ran = getattr(outcome, "project_code", None)
+        if not ran:
+            return None
+        for path, digest in sorted(ran.items()):
+            expected = self.code_files.get(path)
+            if expected is not None and expected != digest:
+                root = os.path.join(str(self.ws.root), "")
+                return path[len(root):] if path.startswith(root) else path
+        return None
+
     def version_of(self, name: str) -> str | None:
         """The data version this build uses for a source or a decided asset (None: not known)."""
         if name in self.sources:
@@ -642,7 +680,7 @@ class Scheduler:
             now = trace.built_ns if isinstance(trace, Head) else trace.created_ns
         self.store.put_head(name, Head(
             key, trace.data_version, trace.output_digest, parts.code, parts.code_parts,
-            parts.inputs, parts.io, parts.path, sig, now, trace.size, trace.duration_s))
+            parts.inputs, parts.io, parts.path, sig, now, trace.size, trace.duration_s, parts.sources))
 
     def _release_inputs(self, name: str) -> None:
         for _, up in self.graph.inputs[name]:

@@ -254,7 +254,7 @@ def _scheduler(project: Project, store: Any, *, record: bool, on_result: Any = N
                      io_managers=project.io_managers, fingerprint=project.code_of(), runner=runner,
                      make_task=make_task, jobs=runner.jobs if runner is not None else 1,
                      on_start=project.reporter.asset_started, on_result=on_result, on_logs=on_logs,
-                     warn=project.reporter.warn)
+                     warn=project.reporter.warn, code_files=project.loaded.module_sources)
 
 
 def _call_hook(caller: Any, **kwargs: Any) -> Any:

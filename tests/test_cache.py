@@ -646,6 +646,44 @@ def test_import_refuses_a_bad_archive_with_one_clear_error(counted, tmp_path, ca
             assert list(s.iter_traces()) == [] and s.heads() == {}
 
 
+def test_import_of_an_export_made_before_heads_had_source_paths(counted, runlog, tmp_path):
+    """Heads gained ``sources`` (the source paths in keys); an older export has none: its
+    entries still import."""
+    archive = tmp_path / "new.tar"
+    assetbuild.export_cache(archive, project_dir=counted.root)
+    old = tmp_path / "old.tar"
+
+    def drop_sources(n, d):
+        if n != "MANIFEST.json":
+            return d
+        doc = json.loads(d)
+        for e in doc["entries"]:
+            assert e["head"]["sources"] in ([], [["raw", "raw.txt"]])
+            del e["head"]["sources"]
+        return json.dumps(doc).encode()
+
+    _tamper(archive, old, drop_sources)
+    other = _checkout(tmp_path, "other")
+    r = assetbuild.import_cache(old, project_dir=other.root)
+    assert (r["entries"], r["skipped"], r["heads_added"]) == (3, 0, 3)
+    assert other.status()["numbers"].state == "fresh"
+    assert other.build().names("built") == [] and runs(runlog) == {}
+    # and a well-formed new export whose sources are not pairs of strings is refused entry by entry
+    bad = tmp_path / "bad.tar"
+
+    def break_sources(n, d):
+        if n != "MANIFEST.json":
+            return d
+        doc = json.loads(d)
+        for e in doc["entries"]:
+            e["head"]["sources"] = [["raw", 1]]
+        return json.dumps(doc).encode()
+
+    _tamper(archive, bad, break_sources)
+    r = assetbuild.import_cache(bad, project_dir=_checkout(tmp_path, "third").root, reporter=quiet()[0])
+    assert r["entries"] == 0
+
+
 def test_import_never_replaces_local_heads(counted, runlog, tmp_path):
     archive = tmp_path / "v1.tar"
     assetbuild.export_cache(archive, project_dir=counted.root)

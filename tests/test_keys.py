@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -67,3 +68,44 @@ def test_upstream_change_is_named():
     new = KeyParts("c1", {}, (("raw", "d1"), ("a", "d3")), "json@1", "build/x")
     (r,) = explain_change(P, new, sources={"raw"})
     assert r.code == "upstream-changed" and r.detail.startswith("a:")
+
+
+def test_keys_of_assets_passed_no_source_keep_their_encoding():
+    """The source paths came without a new KEY_SCHEMA: every other key stays what it was."""
+    import hashlib
+
+    from assetbuild import keys
+
+    body = repr(("x", P.code, P.inputs, P.io, P.path)).encode()
+    assert make_key("x", P) == hashlib.sha256(keys._PREFIX + body).hexdigest()
+    assert keys.KEY_SCHEMA == 1
+
+
+def test_a_source_path_enters_the_key_and_is_explained():
+    moved = KeyParts(P.code, {}, P.inputs, P.io, P.path, (("raw", "data/raw.tsv"),))
+    here = KeyParts(P.code, {}, P.inputs, P.io, P.path, (("raw", "data/raw.csv"),))
+    assert len({make_key("x", P), make_key("x", here), make_key("x", moved)}) == 3
+    (r,) = explain_change(here, moved, sources={"raw"})
+    assert (r.code, r.detail) == ("source-moved", "raw: its path data/raw.csv -> data/raw.tsv")
+
+
+@pytest.mark.parametrize("declared, expected", [
+    ("data/t.csv", "data/t.csv"), ("./data//t.csv", "data/t.csv"), ("data/x/../t.csv", "data/t.csv"),
+    ("/elsewhere//t.csv", "/elsewhere/t.csv"), ("../shared/t.csv", "../shared/t.csv"), ("data/dir/", "data/dir")])
+def test_source_key_path_is_normalised_and_posix(declared, expected):
+    from assetbuild.keys import source_key_path
+
+    assert source_key_path(declared) == expected
+
+
+def test_a_head_from_before_source_paths_explains_the_one_rerun():
+    from assetbuild.rebuild import why_run
+    from assetbuild.reports import Head
+
+    old = Head("k" * 64, "d", "0" * 64, P.code, P.code_parts, P.inputs, P.io, P.path, None, 0, 1, 0.0)
+    assert old.sources == ()  # what an older assetbuild's record decodes to
+    now = KeyParts(P.code, P.code_parts, P.inputs, P.io, P.path, (("raw", "raw.txt"),))
+    (r,) = why_run(now, old, {"raw"})
+    assert r.code == "key-changed" and "paths of the sources" in r.detail
+    (r,) = why_run(now, old._replace(sources=(("raw", "old.txt"),)), {"raw"})
+    assert r.code == "source-moved"

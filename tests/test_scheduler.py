@@ -378,3 +378,68 @@ def who(context):
     assert project.built() == ["who"] and project.value("who") == ["who", "proj"]
     (row,) = [r for r in assetbuild.list_assets(project_dir=project.root) if r["name"] == "who"]
     assert row["metadata"] == {"owner": "data-team"} and row["group"] == "g" and row["description"] == "what it is"
+
+
+RENAMED = """
+t = source("t", "data/t.csv")
+d = source("d", "data/in")
+
+@asset(io="text")
+def kind(t):
+    return t.suffix
+
+@asset(io="json", deps=["t"])
+def counted():
+    return 1
+
+@asset(io="json")
+def listing(d):
+    return sorted(p.relative_to(d.parent).as_posix() for p in d.iterdir())
+
+@asset(io="json")
+def unrelated():
+    return 2
+"""
+
+
+@pytest.fixture
+def renamed(project):
+    project.write("data/t.csv", "a\tb\n")
+    project.write("data/in/x.txt", "x")
+    project.assetfile(RENAMED)
+    return project
+
+
+def test_renaming_a_source_with_the_same_bytes_reruns_the_assets_it_is_passed_to(renamed):
+    assert renamed.built() == ["kind", "counted", "listing", "unrelated"]
+    assert renamed.value("kind") == ".csv"
+    (renamed.root / "data/t.csv").rename(renamed.root / "data/t.tsv")
+    renamed.assetfile(RENAMED.replace("data/t.csv", "./data//t.tsv"))
+    st = renamed.status()
+    assert [r.to_json() for r in st["kind"].reasons] == [
+        {"code": "source-moved", "detail": "t: its path data/t.csv -> data/t.tsv"}]
+    assert st["counted"].state == "fresh"  # a deps= source is not passed: only its bytes count
+    why = assetbuild.why("kind", project_dir=renamed.root)
+    assert why["reasons"] == [{"code": "source-moved", "detail": "t: its path data/t.csv -> data/t.tsv"}]
+    r = renamed.build()
+    assert r.names("built") == ["kind"] and renamed.value("kind") == ".tsv"
+    # a directory source: its path too (the relative paths inside are part of its version already)
+    (renamed.root / "data/in").rename(renamed.root / "data/inbox")
+    renamed.assetfile(RENAMED.replace("data/t.csv", "data/t.tsv").replace("data/in", "data/inbox"))
+    assert renamed.status()["listing"].reasons[0].detail == "d: its path data/in -> data/inbox"
+    assert renamed.built() == ["listing"] and renamed.value("listing") == ["inbox/x.txt"]
+    # and back: the earlier builds are reused, nothing runs
+    (renamed.root / "data/inbox").rename(renamed.root / "data/in")
+    (renamed.root / "data/t.tsv").rename(renamed.root / "data/t.csv")
+    renamed.assetfile(RENAMED)
+    assert renamed.built() == [] and renamed.value("kind") == ".csv"
+
+
+def test_a_relocated_project_with_sources_runs_nothing(renamed, tmp_path_factory):
+    import shutil
+
+    assert renamed.built() == ["kind", "counted", "listing", "unrelated"]
+    moved = tmp_path_factory.mktemp("elsewhere") / "copy"
+    shutil.copytree(renamed.root, moved)
+    r = assetbuild.build(project_dir=moved)
+    assert r.ok and r.names("built") == [] and len(r.names("cached")) == 4

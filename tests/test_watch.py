@@ -608,3 +608,47 @@ def test_reporter_lines():
 
     doc = json.loads(js.out.getvalue())
     assert doc["changed"] == ["a"] and doc["ok"] and doc["results"][0]["status"] == "built"
+
+
+@pytest.mark.slow
+def test_code_edited_during_a_parallel_build_is_not_recorded_under_the_old_key(project):
+    """With -j, workers import project modules from disk: an edit that lands while `gate` runs
+    reaches `said`'s worker. Recorded under the key of the old code, undoing the edit would then
+    serve the edited code's output as cached."""
+    project.write("lib/__init__.py", "")
+    project.write("lib/words.py", "def word():\n    return 'old'\n")
+    project.assetfile("""
+import time
+from lib.words import word
+
+@asset(io="json")
+def gate(context):
+    (context.project_dir / "started").write_text("")
+    while not (context.project_dir / "go").exists():
+        time.sleep(0.01)
+    return 1
+
+@asset(io="text")
+def said(gate):
+    return word()
+""")
+    w = Watching(project.root, jobs=2, executor="processes")
+    w.thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not (project.root / "started").exists():
+            assert time.monotonic() < deadline and w.error is None, w.error
+            time.sleep(0.01)
+        edit(project.root / "lib/words.py", "def word():\n    return 'new'\n")
+        (project.root / "go").write_text("")
+        first = w.wait(1, timeout=60)[0].result
+        said = {r.asset: r for r in first.results}["said"]
+        assert said.status == "failed" and "lib/words.py changed while 'said' was running" in said.error
+        c = w.wait(2, timeout=60)[-1]  # the edit, seen: built with the new code under its own key
+        assert c.changed == ("lib/words.py",) and built(c) == ["said"]
+        assert project.value("said") == "new"
+        edit(project.root / "lib/words.py", "def word():\n    return 'old'\n")
+        c = w.wait(3, timeout=60)[-1]
+        assert built(c) == ["said"] and project.value("said") == "old"  # what a clean build gives
+    finally:
+        w.__exit__(None, None, None)

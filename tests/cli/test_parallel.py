@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from abtest import clean_env, cli  # noqa: E402
 
@@ -54,6 +56,8 @@ def test_bad_options_are_one_line_and_exit_2(tmp_path):
 SLOW_PAIR = """\
 import os, time
 from pathlib import Path
+
+import pytest
 from assetbuild import asset
 
 def mark(name):
@@ -118,3 +122,114 @@ def test_ctrl_c_ends_the_workers_and_the_next_build_resumes(tmp_path):
     r = cli("-j", "2", "--json", cwd=tmp_path)
     statuses = {e["asset"]: e["status"] for e in json.loads(r.stdout)["results"]}
     assert statuses == {"first": "cached", "left": "built", "right": "built", "both": "built"}
+
+
+# `gate` waits (on files) while the test edits lib/words.py; `said` starts after it, in a worker
+# that imports lib/words.py from disk, as it is then.
+EDITED_DURING_RUN = """\
+import time
+from pathlib import Path
+
+import pytest
+from assetbuild import asset
+from lib.words import word
+
+HERE = Path(__file__).parent
+
+@asset(io="json")
+def gate():
+    USES_WORD
+    (HERE / "started").write_text("")
+    while not (HERE / "go").exists():
+        time.sleep(0.01)
+    return 1
+
+@asset(io="text")
+def said(gate):
+    return word()
+"""
+
+
+def _build_while_editing(root: Path, *args: str, edit: str) -> subprocess.CompletedProcess:
+    """Build with ``args``; once `gate` runs, replace lib/words.py's word by ``edit``, let it go on."""
+    for f in ("started", "go"):
+        (root / f).unlink(missing_ok=True)
+    proc = subprocess.Popen([sys.executable, "-m", "assetbuild", "--json", *args], cwd=root,
+                            env=clean_env(ASSETBUILD_CACHE_KEY="k3y"),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (root / "started").exists():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.01)
+    (root / "lib/words.py").write_text(f"def word():\n    return {edit}\n")
+    (root / "go").write_text("")
+    out, err = proc.communicate(timeout=60)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def _words_project(root: Path, *, gate_uses_word: bool) -> None:
+    (root / "lib").mkdir()
+    (root / "lib/__init__.py").write_text("")
+    (root / "lib/words.py").write_text("def word():\n    return 'old'\n")
+    (root / "AssetFile").write_text(EDITED_DURING_RUN.replace("USES_WORD", "word" if gate_uses_word else "pass"))
+
+
+def _statuses(r: subprocess.CompletedProcess) -> dict[str, tuple[str, str | None]]:
+    return {e["asset"]: (e["status"], e.get("error")) for e in json.loads(r.stdout)["results"]}
+
+
+@pytest.mark.slow
+def test_code_edited_during_a_process_build_is_never_recorded_under_the_old_key(tmp_path):
+    remote = f"file://{tmp_path / 'shared'}"
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    _words_project(proj, gate_uses_word=False)
+    r = _build_while_editing(proj, "-j", "2", "--executor", "processes", "--remote", remote, edit="'new'")
+    st = _statuses(r)
+    assert r.returncode == 1 and st["gate"][0] == "built", (r.stdout, r.stderr)
+    assert st["said"][0] == "failed" and st["said"][1].startswith(
+        "lib/words.py changed while 'said' was running, and its worker ran the changed code"), st
+    assert "Traceback" not in r.stderr
+    (proj / "lib/words.py").write_text("def word():\n    return 'old'\n")  # the edit is undone
+    # nothing went to the remote cache either: a fresh checkout runs `said` (not restored)
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    _words_project(fresh, gate_uses_word=False)
+    r = cli("--remote", remote, "--json", cwd=fresh, env=clean_env(ASSETBUILD_CACHE_KEY="k3y"))
+    assert r.returncode == 0 and _statuses(r) == {"gate": ("restored", None), "said": ("built", None)}, r.stdout
+    assert cli("show", "said", cwd=fresh).stdout.strip() == "old"
+    tmp_path = proj
+    r = cli("-j", "2", "--executor", "processes", "--json", cwd=tmp_path)
+    assert r.returncode == 0 and _statuses(r)["said"] == ("built", None), r.stdout
+    assert cli("show", "said", cwd=tmp_path).stdout.strip() == "old"  # what a clean build gives
+    (tmp_path / "lib/words.py").write_text("def word():\n    return 'new'\n")
+    r = cli("-j", "2", "--executor", "processes", "--json", cwd=tmp_path)
+    assert _statuses(r)["said"] == ("built", None) and cli("show", "said", cwd=tmp_path).stdout.strip() == "new"
+
+
+@pytest.mark.slow
+def test_code_a_worker_loaded_before_an_edit_is_what_ran_and_is_recorded(tmp_path):
+    """One worker imports lib/words.py for `gate`, before the edit, and runs `said` with it: that
+    result belongs to the key made from the old code, so it is recorded (no needless failure)."""
+    _words_project(tmp_path, gate_uses_word=True)
+    r = _build_while_editing(tmp_path, "-j", "1", "--executor", "processes", edit="'new'")
+    assert r.returncode == 0 and _statuses(r)["said"] == ("built", None), (r.stdout, r.stderr)
+    assert cli("show", "said", cwd=tmp_path).stdout.strip() == "old"
+    r = cli("-j", "2", "--json", cwd=tmp_path)  # the edit is there now: a new key, run again
+    assert _statuses(r)["said"] == ("built", None) and cli("show", "said", cwd=tmp_path).stdout.strip() == "new"
+    (tmp_path / "lib/words.py").write_text("def word():\n    return 'old'\n")
+    r = cli("-j", "2", "--json", cwd=tmp_path)
+    assert _statuses(r)["said"] == ("cached", None) and cli("show", "said", cwd=tmp_path).stdout.strip() == "old"
+
+
+@pytest.mark.slow
+def test_a_helper_edited_into_a_syntax_error_during_a_process_build_fails_only_its_callers(tmp_path):
+    _words_project(tmp_path, gate_uses_word=False)
+    r = _build_while_editing(tmp_path, "-j", "2", "--executor", "processes", edit="'new' +")
+    st = _statuses(r)
+    assert r.returncode == 1 and st["gate"][0] == "built", (r.stdout, r.stderr)
+    assert st["said"][0] == "failed" and "SyntaxError" in st["said"][1], st
+    assert "Traceback" not in r.stderr
+    (tmp_path / "lib/words.py").write_text("def word():\n    return 'old'\n")
+    r = cli("-j", "2", "--json", cwd=tmp_path)
+    assert _statuses(r)["said"] == ("built", None) and cli("show", "said", cwd=tmp_path).stdout.strip() == "old"
