@@ -21,6 +21,7 @@ from typing import Any
 
 from .definitions import AssetDef, SourceDef
 from .errors import AssetbuildError, AssetFailed, CacheCorrupt, SourceMissing, WorkerLost
+from .fingerprint.refs import fold_code_refs, with_code_refs
 from .graph import Graph
 from .keys import KeyParts, make_key
 from .rebuild import decide
@@ -74,7 +75,9 @@ class Scheduler:
                  on_start: Callable[[str], None] | None = None,
                  on_result: Callable[[AssetResult], None] | None = None,
                  on_logs: Callable[[str, list[tuple[int, str]]], None] | None = None,
-                 warn: Callable[[str], None] | None = None) -> None:
+                 warn: Callable[[str], None] | None = None,
+                 code_refs: Callable[[bytes], tuple[str, ...]] | None = None,
+                 code_ref_digest: Callable[[str], str] | None = None) -> None:
         self.graph = graph
         self.store = store
         self.ws = workspace
@@ -87,6 +90,10 @@ class Scheduler:
         self.on_result = on_result or (lambda r: None)
         self.on_logs = on_logs or (lambda name, lines: None)
         self.warn = warn or (lambda msg: None)
+        # The project code that stored bytes name (pickle references), and its current digest:
+        # see assetbuild.fingerprint.refs.
+        self.code_refs = code_refs or (lambda data: ())
+        self.code_ref_digest = code_ref_digest or (lambda ref: "")
         self.sources = {n for n, d in graph.nodes.items() if isinstance(d, SourceDef)}
         self.known: dict[str, _Known] = {}
         self.blocked: dict[str, str] = {}  # asset -> why its dependents cannot run
@@ -199,8 +206,13 @@ class Scheduler:
         if decision.action == "run":
             self.known[name] = _Known(key, None, None)
         else:
-            self.known[name] = _Known(key, trace.data_version, trace.output_digest)
+            self.known[name] = _Known(key, self._usable_version(trace.data_version), trace.output_digest)
         return decision, (key, parts, head, trace, sig)
+
+    def _usable_version(self, recorded: str) -> str:
+        """The data version downstream keys use: the recorded one, with the current fingerprint
+        of the project code its value names folded in (identical when it names none)."""
+        return fold_code_refs(recorded, self.code_ref_digest)
 
     # --- the loop ----------------------------------------------------------------------------
 
@@ -461,15 +473,16 @@ class Scheduler:
             return self._cannot_write(name, adef, key, e, t0)
         now = time.time_ns()
         metadata_json = _metadata_json(produced.metadata)
-        trace = Trace(produced.data_version, produced.digest, self._io_tags[adef.io],
+        data_version = with_code_refs(produced.data_version, self.code_refs(produced.data))
+        trace = Trace(data_version, produced.digest, self._io_tags[adef.io],
                       len(produced.data), produced.duration_s, now, metadata_json)
         self.store.put_trace(key, trace)
         self._put_head(name, key, parts, trace, sig, now=now)
         self.store.add_history(name, now, key)
-        self.known[name] = _Known(key, produced.data_version, produced.digest)
+        self.known[name] = _Known(key, self._usable_version(data_version), produced.digest)
         if self._consumers.get(name):
             self._bytes[name] = produced.data
-        return AssetResult(name, "built", key=key, data_version=produced.data_version,
+        return AssetResult(name, "built", key=key, data_version=data_version,
                            duration_s=time.perf_counter() - t0, reasons=decision.reasons,
                            metadata=produced.metadata)
 
