@@ -1319,6 +1319,15 @@ def test_pickle_code_refs_finds_globals_in_every_protocol_and_through_the_memo(l
         else:
             assert got == expected, (protocol, got)
         assert pickle_code_refs(data, {"other"}) == ()
+    # Long streams (past the first opcodes): found by the byte search, then read by the unpickler.
+    many = [m.A() for _ in range(3000)] + [{"k": m.g}]
+    for protocol in (2, 5):
+        assert set(pickle_code_refs(pickle.dumps(many, protocol=protocol), {"fplib.m"})) == {
+            "fplib.m:A", "fplib.m:g"}
+    plain = list(range(20000))
+    assert pickle_code_refs(pickle.dumps(plain + ["fplib.m"], protocol=5), {"fplib.m"}) == ()
+    assert pickle_code_refs(pickle.dumps(plain + [m.B], protocol=5), {"fplib.m"}) == ("fplib.m:B",)
+    assert pickle_code_refs(pickle.dumps(plain + [m.B], protocol=5)[:-40], {"fplib.m"}) == ()
     assert pickle_code_refs(b"", {"fplib.m"}) == ()
     assert pickle_code_refs(b'{"fplib.m": 1}', {"fplib.m"}) == ()  # not a pickle
     assert pickle_code_refs(pickle.dumps("fplib.m"), {"fplib.m"}) == ()  # only a string

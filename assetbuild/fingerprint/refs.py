@@ -21,65 +21,220 @@ Layer L0: stdlib only, no disk, no clock.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import re
 from collections.abc import Callable, Iterable
+from typing import Any
 
 # Separates the value's own data version from the names of the code it refers to. NUL: no digest
 # and, in practice, no user-supplied data version contains it.
 _SEP = "\x00"
 
-_STRING_OPS = frozenset({"SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE", "STRING",
-                         "BINSTRING", "SHORT_BINSTRING"})
-_PUT_OPS = frozenset({"PUT", "BINPUT", "LONG_BINPUT"})
-_GET_OPS = frozenset({"GET", "BINGET", "LONG_BINGET"})
-_QUIET_OPS = frozenset({"PROTO", "FRAME", "MARK", "STOP"})  # push nothing the scan cares about
+# How many opcodes the walk reads before it asks whether a project module's name is in the bytes
+# at all: enough for a value made of a few large arrays or blobs (their payloads are skipped, not
+# read), few enough that a long list of small plain values costs one byte search, not a walk.
+_WALK_FIRST = 4096
 
 
 def pickle_code_refs(data: bytes, modules: Iterable[str]) -> tuple[str, ...]:
     """``module:qualname`` of every global that pickle ``data`` names in one of ``modules``.
 
     ``modules`` are the project's importable module names. Anything that is not a pickle of
-    protocol 2+ gives ``()``; so does a pickle that names no project module.
+    protocol 2+ gives ``()``; so does a pickle that names no project module. The cost: a walk over
+    the first opcodes that skips payloads (a value made of a few large arrays costs nothing); for
+    a pickle with more opcodes, one search of the bytes for the project's module names, and only
+    if one is there, a read of the stream by pickle's own (C) unpickler, with every global
+    replaced by an inert stand-in (no project code is imported or run).
     """
-    if data[:1] != b"\x80":
+    if data[:1] != b"\x80" or len(data) < 3:
         return ()
-    wanted = set(modules)
-    tops = {m.partition(".")[0] for m in wanted}
-    if not any(top.encode() in data for top in tops):
+    wanted = frozenset(modules)
+    if not wanted:
         return ()
-    import pickletools
-
     found: set[str] = set()
+    if _walk(data, wanted, found, _WALK_FIRST):
+        return tuple(sorted(found))
+    if _names_pattern(wanted, data[1] >= 4).search(data) is None:
+        return ()
+    try:
+        names = _globals_read_by_unpickler(data)
+    except Exception:  # noqa: BLE001 - a stream the stand-ins cannot follow: the exact walk
+        found.clear()
+        _walk(data, wanted, found, None)
+        return tuple(sorted(found))
+    return tuple(sorted(f"{m}:{q}" for m, q in names if m in wanted))
+
+
+@functools.lru_cache(maxsize=8)
+def _names_pattern(modules: frozenset[str], modern: bool) -> re.Pattern[bytes]:
+    """Whether bytes can refer to one of ``modules``: each reference writes the module's name at
+    least once, as a string opcode (protocol 4+) or in a ``GLOBAL`` line (protocols 2 and 3)."""
+    names = sorted((m.encode("utf-8", "surrogatepass") for m in modules), key=len, reverse=True)
+    if modern and all(len(n) < 256 for n in names):  # one literal first byte: a fast search
+        return re.compile(b"\x8c(?:" + b"|".join(re.escape(bytes((len(n),)) + n) for n in names) + b")")
+    return re.compile(b"|".join(re.escape(n) + (b"" if modern else b"\n") for n in names))
+
+
+def _globals_read_by_unpickler(data: bytes) -> set[tuple[str, str]]:
+    """(module, qualname) of every global the stream loads, read by pickle's C unpickler."""
+    import io
+    import pickle
+
+    class _Scan(pickle.Unpickler):
+        def find_class(self, module: str, name: str) -> Any:
+            seen.add((module, name))
+            return _Inert
+
+        def persistent_load(self, pid: Any) -> Any:
+            return _Inert()
+
+    seen: set[tuple[str, str]] = set()
+    _Scan(io.BytesIO(data)).load()
+    return seen
+
+
+class _Inert:
+    """What every global becomes while the unpickler reads a stream only to list its globals:
+    it accepts every call, state and item the opcodes may give it, and does nothing."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def __call__(self, *args: Any, **kwargs: Any) -> _Inert:
+        return _Inert()
+
+    def __setstate__(self, state: Any) -> None:
+        pass
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        pass
+
+    def append(self, item: Any) -> None:
+        pass
+
+    def extend(self, items: Any) -> None:
+        pass
+
+    def add(self, item: Any) -> None:
+        pass
+
+
+def _walk(data: bytes, wanted: frozenset[str], found: set[str], limit: int | None) -> bool:
+    """Add the project globals the opcodes name to ``found``; False if ``limit`` opcodes were
+    read before the end. A malformed stream ends the walk (what was read so far counts)."""
+    table = _opcode_table()
+    n = len(data)
+    pos = 0
     last: list[object] = [None, None]  # the two most recent values pushed (strings, else None)
     memo: dict[int, object] = {}
+    count = 0
     try:
-        for op, arg, _ in pickletools.genops(data):
-            name = op.name
-            if name in _STRING_OPS:
-                last.append(arg if isinstance(arg, str) else None)
-            elif name == "MEMOIZE":
+        while pos < n:
+            if limit is not None and count >= limit:
+                return False
+            count += 1
+            kind, size = table[data[pos]]
+            pos += 1
+            if kind == _FIXED:
+                pos += size
+                last.append(None)
+            elif kind == _QUIET:
+                pos += size
+                if size < 0:  # STOP
+                    return True
+            elif kind == _STR or kind == _BLOB or kind == _SIGNED_BLOB:
+                length = int.from_bytes(data[pos:pos + size], "little", signed=kind == _SIGNED_BLOB)
+                pos += size
+                if length < 0 or pos + length > n:
+                    return True
+                if kind == _STR and length <= 1024:
+                    last.append(data[pos:pos + length].decode("utf-8", "surrogatepass"))
+                else:
+                    last.append(None)
+                pos += length
+            elif kind == _LINE:
+                end = data.index(b"\n", pos)
+                last.append(data[pos:end].decode("raw-unicode-escape") if size == 1 else None)
+                pos = end + 1
+            elif kind == _MEMOIZE:
                 memo[len(memo)] = last[-1]
-            elif name in _PUT_OPS:
-                memo[arg] = last[-1]  # type: ignore[index]
-            elif name in _GET_OPS:
-                last.append(memo.get(arg))  # type: ignore[arg-type]
-            elif name == "STACK_GLOBAL":
+            elif kind == _PUT:
+                index, pos = _index(data, pos, size)
+                memo[index] = last[-1]
+            elif kind == _GET:
+                index, pos = _index(data, pos, size)
+                last.append(memo.get(index))
+            elif kind == _STACK_GLOBAL:
                 module, qualname = last[-2], last[-1]
                 if isinstance(module, str) and isinstance(qualname, str) and module in wanted:
                     found.add(f"{module}:{qualname}")
                 last.append(None)
-            elif name in ("GLOBAL", "INST"):
-                module, _, qualname = str(arg).partition(" ")
+            else:  # _GLOBAL: GLOBAL and INST, two lines
+                end = data.index(b"\n", pos)
+                end2 = data.index(b"\n", end + 1)
+                module = data[pos:end].decode("utf-8", "surrogatepass")
                 if module in wanted:
-                    found.add(f"{module}:{qualname}")
+                    found.add(f"{module}:{data[end + 1:end2].decode('utf-8', 'surrogatepass')}")
+                pos = end2 + 1
                 last.append(None)
-            elif name not in _QUIET_OPS:
-                last.append(None)
-            if len(last) > 8:
+            if len(last) > 16:
                 del last[:-2]
-    except Exception:  # noqa: BLE001, S110 - not a pickle after all: what was read so far counts
-        pass
-    return tuple(sorted(found))
+    except (ValueError, UnicodeDecodeError, IndexError):
+        return True
+    return True
+
+
+def _index(data: bytes, pos: int, size: int) -> tuple[int, int]:
+    if size:  # BINGET/BINPUT (1 byte), LONG_BINGET/LONG_BINPUT (4 bytes)
+        return int.from_bytes(data[pos:pos + size], "little"), pos + size
+    end = data.index(b"\n", pos)  # GET/PUT: a decimal line
+    return int(data[pos:end]), end + 1
+
+
+_FIXED, _QUIET, _STR, _BLOB, _SIGNED_BLOB, _LINE, _MEMOIZE, _PUT, _GET, _STACK_GLOBAL, _GLOBAL = range(11)
+_TABLE: list[tuple[int, int]] = []
+
+
+def _opcode_table() -> list[tuple[int, int]]:
+    """(kind, size) per opcode byte, from pickletools' description of every opcode."""
+    if _TABLE:
+        return _TABLE
+    import pickletools
+
+    table = [(_GLOBAL, 0)] * 256  # unknown bytes: decoded as GLOBAL, they end the walk on error
+    for op in pickletools.opcodes:
+        code = op.code.encode("latin-1")[0]
+        arg = op.arg
+        name = op.name
+        if name in ("GLOBAL", "INST"):
+            entry = (_GLOBAL, 0)
+        elif name == "STACK_GLOBAL":
+            entry = (_STACK_GLOBAL, 0)
+        elif name == "MEMOIZE":
+            entry = (_MEMOIZE, 0)
+        elif name in ("PUT", "BINPUT", "LONG_BINPUT"):
+            entry = (_PUT, arg.n if arg.n > 0 else 0)
+        elif name in ("GET", "BINGET", "LONG_BINGET"):
+            entry = (_GET, arg.n if arg.n > 0 else 0)
+        elif name in ("PROTO", "FRAME", "MARK"):
+            entry = (_QUIET, arg.n if arg is not None else 0)
+        elif name == "STOP":
+            entry = (_QUIET, -1)
+        elif arg is None or arg.n >= 0:
+            entry = (_FIXED, 0 if arg is None else arg.n)
+        elif arg.n == pickletools.UP_TO_NEWLINE:
+            entry = (_LINE, 1 if name == "UNICODE" else 0)
+        else:
+            size = {pickletools.TAKEN_FROM_ARGUMENT1: 1, pickletools.TAKEN_FROM_ARGUMENT4: 4,
+                    pickletools.TAKEN_FROM_ARGUMENT4U: 4, pickletools.TAKEN_FROM_ARGUMENT8U: 8}[arg.n]
+            if name in ("SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8"):
+                entry = (_STR, size)
+            else:  # bytes, Python 2 strings, long integers
+                entry = (_SIGNED_BLOB if arg.n == pickletools.TAKEN_FROM_ARGUMENT4 else _BLOB, size)
+        table[code] = entry
+    _TABLE[:] = table
+    return _TABLE
 
 
 def with_code_refs(data_version: str, refs: Iterable[str]) -> str:
