@@ -515,7 +515,7 @@ def why(asset: str, *, project_dir: str | os.PathLike[str] = ".", assetfile: str
             st = {s.asset: s for s in sched.status(plan)}[asset]
             head = store.get_head(asset)
             adef: AssetDef = project.graph.nodes[asset]  # type: ignore[assignment]
-            code, parts = project.code_of()(asset)
+            code, parts = sched.fingerprint(asset)  # the same fingerprinter: one warning
             inputs = []
             old_inputs = dict(head.inputs) if head else {}
             for _, up in project.graph.inputs[asset]:

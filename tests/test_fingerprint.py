@@ -1360,3 +1360,38 @@ def test_fingerprint_reference_follows_the_current_code(local_modules):
     assert all(two.fingerprint_reference(r) != d for r, d in first.items())
     local_modules("c", {p: t.format(k=1) for p, t in files.items()}, "fplib.m")
     assert {r: make_fp().fingerprint_reference(r) for r in first} == first
+
+
+def test_what_cannot_be_seen_warns_once_per_command_naming_asset_and_global(project):
+    """A global assetbuild cannot read warns once per build, status or why, naming the asset and
+    the global; project objects (an instance of a project class, sys.exit) do not warn at all."""
+    from abtest import cli
+
+    project.assetfile("""
+        import sys
+        import threading
+
+        class Settings:
+            def __init__(self, scale):
+                self.scale = scale
+
+        LOCK = threading.Lock()
+        SETTINGS = Settings(2)
+
+        @asset
+        def a():
+            with LOCK:
+                return 1
+
+        @asset
+        def b(a):
+            if a < 0:
+                sys.exit(3)
+            return a * SETTINGS.scale
+    """)
+    for args in (["build"], ["status"], ["why", "a"], ["build"]):
+        r = cli(*args, cwd=project.root)
+        assert r.returncode == 0, r.stderr
+        warnings = [line for line in r.stderr.splitlines() if line.startswith("warning:")]
+        assert len(warnings) == 1, (args, r.stderr)
+        assert "asset 'a'" in warnings[0] and "global 'LOCK'" in warnings[0], warnings
