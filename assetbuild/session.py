@@ -95,9 +95,14 @@ class Project:
                 return ()
             if seen[0] != len(sys.modules):
                 seen[:] = [len(sys.modules), frozenset(project_module_names(self.project_dir))]
-            return pickle_code_refs(data, seen[1])
+            return pickle_code_refs(data, seen[1], _module_namespace)
 
         return code_refs
+
+
+def _module_namespace(name: str) -> Any:
+    module = sys.modules.get(name)
+    return vars(module) if module is not None else {}
 
 
 _dist_cache: dict[str, str | None] = {}

@@ -1187,6 +1187,15 @@ def function():
 def applied(function):
     return function(10)
 
+@asset
+def closure():
+    import shapes.models as models
+    return lambda x: models.scale(x) + 1
+
+@asset
+def closure_applied(closure):
+    return closure(10)
+
 @asset(code_version="1")
 def pinned():
     return [Box(1, 4)]
@@ -1197,11 +1206,14 @@ def pinned_total(pinned):
 """
 
 VALUE_ASSETS = ("boxes", "total", "nested", "nested_total", "method", "use_method", "function", "applied",
-                "pinned", "pinned_total")
+                "closure", "closure_applied", "pinned", "pinned_total")
+
+
+CONSUMERS = ("total", "nested_total", "use_method", "applied", "closure_applied", "pinned_total")
 
 
 def _values(project) -> dict:
-    return {n: project.value(n) for n in ("total", "nested_total", "use_method", "applied", "pinned_total")}
+    return {n: project.value(n) for n in CONSUMERS}
 
 
 def _clean_values(project, tmp_path, tag: str) -> dict:
@@ -1209,8 +1221,7 @@ def _clean_values(project, tmp_path, tag: str) -> dict:
     cache = tmp_path / f"clean-{tag}"
     r = project.build(cache_dir=cache)
     assert r.ok
-    return {n: assetbuild.load_value(n, project_dir=project.root, cache_dir=cache)
-            for n in ("total", "nested_total", "use_method", "applied", "pinned_total")}
+    return {n: assetbuild.load_value(n, project_dir=project.root, cache_dir=cache) for n in CONSUMERS}
 
 
 @pytest.fixture
@@ -1229,8 +1240,8 @@ def value_project(project):
     # A method returned as a value.
     (("2 * (self.w + self.h)", "3 * (self.w + self.h)"),
      {"boxes", "total", "nested", "nested_total", "method", "use_method", "pinned_total"}),
-    # A project function returned as a value.
-    (("return v * 2", "return v * 3"), {"function", "applied"}),
+    # A project function returned as a value; a module a function returned by value uses.
+    (("return v * 2", "return v * 3"), {"function", "applied", "closure", "closure_applied"}),
     # Code no value refers to: nothing runs (minimality).
     (("return 1\n", "return 2\n"), set()),
 ])
@@ -1328,6 +1339,12 @@ def test_pickle_code_refs_finds_globals_in_every_protocol_and_through_the_memo(l
     assert pickle_code_refs(pickle.dumps(plain + ["fplib.m"], protocol=5), {"fplib.m"}) == ()
     assert pickle_code_refs(pickle.dumps(plain + [m.B], protocol=5), {"fplib.m"}) == ("fplib.m:B",)
     assert pickle_code_refs(pickle.dumps(plain + [m.B], protocol=5)[:-40], {"fplib.m"}) == ()
+    # A function pickled by value that holds the module: the module's attributes its code names.
+    import cloudpickle
+    fn = load("import fplib.m as mm\ndef f():\n    return mm.g(), mm.A\n")["f"]
+    for value in (fn, [fn] + plain):
+        assert pickle_code_refs(cloudpickle.dumps(value, protocol=5), {"fplib.m"}, lambda n: vars(m)) == (
+            "fplib.m:A", "fplib.m:g")
     assert pickle_code_refs(b"", {"fplib.m"}) == ()
     assert pickle_code_refs(b'{"fplib.m": 1}', {"fplib.m"}) == ()  # not a pickle
     assert pickle_code_refs(pickle.dumps("fplib.m"), {"fplib.m"}) == ()  # only a string

@@ -24,7 +24,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable
 from typing import Any
 
 # Separates the value's own data version from the names of the code it refers to. NUL: no digest
@@ -37,7 +37,9 @@ _SEP = "\x00"
 _WALK_FIRST = 4096
 
 
-def pickle_code_refs(data: bytes, modules: Iterable[str]) -> tuple[str, ...]:
+def pickle_code_refs(data: bytes, modules: Iterable[str],
+                     attributes: Callable[[str], Container[str]] = lambda module: ()
+                     ) -> tuple[str, ...]:
     """``module:qualname`` of every global that pickle ``data`` names in one of ``modules``.
 
     ``modules`` are the project's importable module names. Anything that is not a pickle of
@@ -46,6 +48,11 @@ def pickle_code_refs(data: bytes, modules: Iterable[str]) -> tuple[str, ...]:
     a pickle with more opcodes, one search of the bytes for the project's module names, and only
     if one is there, a read of the stream by pickle's own (C) unpickler, with every global
     replaced by an inert stand-in (no project code is imported or run).
+
+    A function pickled by value (cloudpickle) may hold a whole project module, loaded again by
+    name: what it can reach there are the names its code reads, which are strings in the same
+    stream. So such a module counts as every attribute of it (``attributes(module)``) whose name
+    is a string of the stream.
     """
     if data[:1] != b"\x80" or len(data) < 3:
         return ()
@@ -53,17 +60,28 @@ def pickle_code_refs(data: bytes, modules: Iterable[str]) -> tuple[str, ...]:
     if not wanted:
         return ()
     found: set[str] = set()
-    if _walk(data, wanted, found, _WALK_FIRST):
-        return tuple(sorted(found))
-    if _names_pattern(wanted, data[1] >= 4).search(data) is None:
-        return ()
-    try:
-        names = _globals_read_by_unpickler(data)
-    except Exception:  # noqa: BLE001 - a stream the stand-ins cannot follow: the exact walk
+    strings: set[str] = set()
+    if not _walk(data, wanted, found, strings, _WALK_FIRST):
+        if _names_pattern(wanted, data[1] >= 4).search(data) is None:
+            return ()
         found.clear()
-        _walk(data, wanted, found, None)
-        return tuple(sorted(found))
-    return tuple(sorted(f"{m}:{q}" for m, q in names if m in wanted))
+        try:
+            names = _globals_read_by_unpickler(data)
+        except Exception:  # noqa: BLE001 - a stream the stand-ins cannot follow: the exact walk
+            names = None
+        if names is not None and all(q for m, q in names if m in wanted):
+            found.update(f"{m}:{q}" for m, q in names if m in wanted)
+        else:  # a module loaded by name: the strings of the stream are needed
+            found.clear()
+            strings.clear()
+            _walk(data, wanted, found, strings, None)
+    for ref in [r for r in found if r.endswith(":")]:
+        found.discard(ref)
+        module = ref[:-1]
+        names_here = attributes(module)
+        found.update(f"{module}:{name}" for name in strings
+                     if name in names_here and not name.startswith("__"))  # not __doc__, __name__
+    return tuple(sorted(found))
 
 
 @functools.lru_cache(maxsize=8)
@@ -81,10 +99,15 @@ def _globals_read_by_unpickler(data: bytes) -> set[tuple[str, str]]:
     import io
     import pickle
 
+    def importer(name: Any, *args: Any) -> _Inert:
+        if isinstance(name, str):
+            seen.add((name, ""))
+        return _Inert()
+
     class _Scan(pickle.Unpickler):
         def find_class(self, module: str, name: str) -> Any:
             seen.add((module, name))
-            return _Inert
+            return importer if (module, name) in _IMPORTERS else _Inert
 
         def persistent_load(self, pid: Any) -> Any:
             return _Inert()
@@ -120,15 +143,18 @@ class _Inert:
         pass
 
 
-def _walk(data: bytes, wanted: frozenset[str], found: set[str], limit: int | None) -> bool:
-    """Add the project globals the opcodes name to ``found``; False if ``limit`` opcodes were
-    read before the end. A malformed stream ends the walk (what was read so far counts)."""
+def _walk(data: bytes, wanted: frozenset[str], found: set[str], strings: set[str],
+          limit: int | None) -> bool:
+    """Add the project globals the opcodes name to ``found`` (a module loaded by name as
+    ``module:``) and the short strings to ``strings``; False if ``limit`` opcodes were read before
+    the end. A malformed stream ends the walk (what was read so far counts)."""
     table = _opcode_table()
     n = len(data)
     pos = 0
     last: list[object] = [None, None]  # the two most recent values pushed (strings, else None)
     memo: dict[int, object] = {}
     count = 0
+    importer = False  # the previous opcode loaded a module importer: its argument names a module
     try:
         while pos < n:
             if limit is not None and count >= limit:
@@ -149,10 +175,15 @@ def _walk(data: bytes, wanted: frozenset[str], found: set[str], limit: int | Non
                 if length < 0 or pos + length > n:
                     return True
                 if kind == _STR and length <= 1024:
-                    last.append(data[pos:pos + length].decode("utf-8", "surrogatepass"))
+                    text = data[pos:pos + length].decode("utf-8", "surrogatepass")
+                    last.append(text)
+                    strings.add(text)
+                    if importer and text in wanted:
+                        found.add(f"{text}:")
                 else:
                     last.append(None)
                 pos += length
+                importer = False
             elif kind == _LINE:
                 end = data.index(b"\n", pos)
                 last.append(data[pos:end].decode("raw-unicode-escape") if size == 1 else None)
@@ -164,12 +195,17 @@ def _walk(data: bytes, wanted: frozenset[str], found: set[str], limit: int | Non
                 memo[index] = last[-1]
             elif kind == _GET:
                 index, pos = _index(data, pos, size)
-                last.append(memo.get(index))
+                value = memo.get(index)
+                last.append(value)
+                if importer and isinstance(value, str) and value in wanted:
+                    found.add(f"{value}:")
             elif kind == _STACK_GLOBAL:
                 module, qualname = last[-2], last[-1]
                 if isinstance(module, str) and isinstance(qualname, str) and module in wanted:
                     found.add(f"{module}:{qualname}")
+                importer = (module, qualname) in _IMPORTERS
                 last.append(None)
+                continue
             else:  # _GLOBAL: GLOBAL and INST, two lines
                 end = data.index(b"\n", pos)
                 end2 = data.index(b"\n", end + 1)
@@ -180,6 +216,8 @@ def _walk(data: bytes, wanted: frozenset[str], found: set[str], limit: int | Non
                 last.append(None)
             if len(last) > 16:
                 del last[:-2]
+            if kind != _MEMOIZE and kind != _PUT and kind != _QUIET:
+                importer = False
     except (ValueError, UnicodeDecodeError, IndexError):
         return True
     return True
@@ -191,6 +229,12 @@ def _index(data: bytes, pos: int, size: int) -> tuple[int, int]:
     end = data.index(b"\n", pos)  # GET/PUT: a decimal line
     return int(data[pos:end]), end + 1
 
+
+# Globals that load a module by name (cloudpickle's, for a module a by-value function uses): the
+# module they load counts as named, whole (``module:``).
+_IMPORTERS = frozenset({("cloudpickle.cloudpickle", "subimport"),
+                        ("cloudpickle.cloudpickle", "dynamic_subimport"),
+                        ("cloudpickle.cloudpickle_fast", "subimport"), ("importlib", "import_module")})
 
 _FIXED, _QUIET, _STR, _BLOB, _SIGNED_BLOB, _LINE, _MEMOIZE, _PUT, _GET, _STACK_GLOBAL, _GLOBAL = range(11)
 _TABLE: list[tuple[int, int]] = []

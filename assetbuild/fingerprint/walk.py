@@ -132,7 +132,7 @@ class Fingerprinter(_ValueEncoder):
         """The current digest of the project object a stored value names (``module:qualname``).
 
         What pickle bytes refer to by name (see ``refs``): a class, a function, a method, or any
-        other module attribute. A name that no longer resolves has a digest of its own, so the
+        other module attribute; ``module:`` is a whole module (what it defines and holds). A name that no longer resolves has a digest of its own, so the
         values that use it change version too. Warnings are not reported here: the code that
         made the value is fingerprinted too, and warns for itself.
         """
@@ -141,8 +141,12 @@ class Fingerprinter(_ValueEncoder):
             return hit
         module, _, qualname = ref.partition(":")
         obj: Any = sys.modules.get(module)
-        if obj is None or not qualname:
+        if obj is None:
             digest = "missing"
+        elif not qualname:  # a whole module (a by-value function uses it): what it defines
+            ns = {k: v for k, v in vars(obj).items()
+                  if not k.startswith("__") and not isinstance(v, types.ModuleType)}
+            digest = self._value_digest(ns, f"module {module}")
         else:
             try:
                 for part in qualname.split("."):
