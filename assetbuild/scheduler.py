@@ -117,6 +117,7 @@ class Scheduler:
                     self._consumers[up] = self._consumers.get(up, 0) + 1
         self._results = {}
         self._force = force
+        self._fingerprint_all(plan)
         try:
             if dry_run:
                 for name in plan:
@@ -131,6 +132,14 @@ class Scheduler:
                 self.store.flush()
         results = self._results
         return BuildResult(tuple(results[n] for n in plan), time.perf_counter() - t0, dry_run=dry_run)
+
+    def _fingerprint_all(self, plan: Sequence[str]) -> None:
+        """Fingerprint every planned asset before any runs: an asset that runs in this process
+        may change a global another one reads (a counter, a cache object), and a key must come
+        from the code and data as loaded, not from what ran before it in this build."""
+        for name in plan:
+            if isinstance(self.graph.nodes.get(name), AssetDef):
+                self.fingerprint(name)
 
     def status(self, plan: Sequence[str]) -> list[AssetStatus]:
         out = []

@@ -1412,3 +1412,28 @@ def test_what_cannot_be_seen_warns_once_per_command_naming_asset_and_global(proj
         warnings = [line for line in r.stderr.splitlines() if line.startswith("warning:")]
         assert len(warnings) == 1, (args, r.stderr)
         assert "asset 'a'" in warnings[0] and "global 'LOCK'" in warnings[0], warnings
+
+
+def test_a_global_an_asset_changes_as_it_runs_does_not_change_other_keys(project):
+    """Keys come from the globals as loaded: an upstream that mutates a project object (or a
+    dict) while it runs in this process must not make the next build rerun its readers."""
+    project.assetfile("""
+        class Counter:
+            def __init__(self):
+                self.n = 0
+
+        COUNTER = Counter()
+        SEEN = {}
+
+        @asset
+        def first():
+            COUNTER.n += 1
+            SEEN["first"] = True
+            return 1
+
+        @asset
+        def second(first):
+            return first + 0 * COUNTER.n + 0 * len(SEEN)
+    """)
+    assert project.built() == ["first", "second"]
+    assert project.built() == []
