@@ -35,6 +35,7 @@ _SEP = "\x00"
 # at all: enough for a value made of a few large arrays or blobs (their payloads are skipped, not
 # read), few enough that a long list of small plain values costs one byte search, not a walk.
 _WALK_FIRST = 4096
+_SEARCH_FIRST_MAX = 1 << 20  # bytes: smaller values are searched for module names before any walk
 
 
 def pickle_code_refs(data: bytes, modules: Iterable[str],
@@ -43,11 +44,11 @@ def pickle_code_refs(data: bytes, modules: Iterable[str],
     """``module:qualname`` of every global that pickle ``data`` names in one of ``modules``.
 
     ``modules`` are the project's importable module names. Anything that is not a pickle of
-    protocol 2+ gives ``()``; so does a pickle that names no project module. The cost: a walk over
-    the first opcodes that skips payloads (a value made of a few large arrays costs nothing); for
-    a pickle with more opcodes, one search of the bytes for the project's module names, and only
-    if one is there, a read of the stream by pickle's own (C) unpickler, with every global
-    replaced by an inert stand-in (no project code is imported or run).
+    protocol 2+ gives ``()``; so does a pickle that names no project module. The cost: one search
+    of the bytes for the project's module names (for a large value, first a walk over its first
+    opcodes that skips payloads: a value made of a few large arrays costs nothing), and only if
+    one is there, a read of the stream by pickle's own (C) unpickler, with every global replaced
+    by an inert stand-in (no project code is imported or run).
 
     A function pickled by value (cloudpickle) may hold a whole project module, loaded again by
     name: what it can reach there are the names its code reads, which are strings in the same
@@ -61,7 +62,10 @@ def pickle_code_refs(data: bytes, modules: Iterable[str],
         return ()
     found: set[str] = set()
     strings: set[str] = set()
-    if not _walk(data, wanted, found, strings, _WALK_FIRST):
+    # A large value made of a few arrays or blobs: its opcodes are quicker to walk than its bytes
+    # are to search. Anything else: search the bytes first; most values name no project module.
+    walked = len(data) > _SEARCH_FIRST_MAX and _walk(data, wanted, found, strings, _WALK_FIRST)
+    if not walked:
         if _names_pattern(wanted, data[1] >= 4).search(data) is None:
             return ()
         found.clear()
