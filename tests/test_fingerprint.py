@@ -1335,6 +1335,10 @@ def test_pickle_code_refs_finds_globals_in_every_protocol_and_through_the_memo(l
     for protocol in (2, 5):
         assert set(pickle_code_refs(pickle.dumps(many, protocol=protocol), {"fplib.m"})) == {
             "fplib.m:A", "fplib.m:g"}
+    # A large value of few opcodes (an array's bytes and an object): walked, its payload skipped.
+    blob = b"fplib.m" * 300_000
+    assert pickle_code_refs(pickle.dumps([blob, m.A()], protocol=5), {"fplib.m"}) == ("fplib.m:A",)
+    assert pickle_code_refs(pickle.dumps([blob, 1], protocol=5), {"fplib.m"}) == ()
     plain = list(range(20000))
     assert pickle_code_refs(pickle.dumps(plain + ["fplib.m"], protocol=5), {"fplib.m"}) == ()
     assert pickle_code_refs(pickle.dumps(plain + [m.B], protocol=5), {"fplib.m"}) == ("fplib.m:B",)
