@@ -22,6 +22,7 @@ from typing import Any
 
 from .definitions import AssetDef, SourceDef
 from .errors import AssetbuildError, AssetFailed, CacheCorrupt, SourceMissing, WorkerLost
+from .fingerprint.refs import fold_code_refs, with_code_refs
 from .graph import Graph
 from .keys import KeyParts, make_key, source_key_path
 from .rebuild import decide
@@ -78,7 +79,9 @@ class Scheduler:
                  on_result: Callable[[AssetResult], None] | None = None,
                  on_logs: Callable[[str, list[tuple[int, str]]], None] | None = None,
                  warn: Callable[[str], None] | None = None,
-                 code_files: dict[str, str] | None = None) -> None:
+                 code_files: dict[str, str] | None = None,
+                 code_refs: Callable[[bytes], tuple[str, ...]] | None = None,
+                 code_ref_digest: Callable[[str], str] | None = None) -> None:
         self.graph = graph
         self.store = store
         self.ws = workspace
@@ -92,6 +95,10 @@ class Scheduler:
         self.on_logs = on_logs or (lambda name, lines: None)
         self.warn = warn or (lambda msg: None)
         self.code_files = code_files or {}  # project module file -> digest of the source keyed
+        # The project code that stored bytes name (pickle references), and its current digest:
+        # see assetbuild.fingerprint.refs.
+        self.code_refs = code_refs or (lambda data: ())
+        self.code_ref_digest = code_ref_digest or (lambda ref: "")
         self.sources = {n for n, d in graph.nodes.items() if isinstance(d, SourceDef)}
         self._source_paths = {n: source_key_path(graph.nodes[n].path)  # type: ignore[union-attr]
                               for n in self.sources}
@@ -118,6 +125,7 @@ class Scheduler:
                     self._consumers[up] = self._consumers.get(up, 0) + 1
         self._results = {}
         self._force = force
+        self._fingerprint_all(plan)
         try:
             if dry_run:
                 for name in plan:
@@ -132,6 +140,14 @@ class Scheduler:
                 self.store.flush()
         results = self._results
         return BuildResult(tuple(results[n] for n in plan), time.perf_counter() - t0, dry_run=dry_run)
+
+    def _fingerprint_all(self, plan: Sequence[str]) -> None:
+        """Fingerprint every planned asset before any runs: an asset that runs in this process
+        may change a global another one reads (a counter, a cache object), and a key must come
+        from the code and data as loaded, not from what ran before it in this build."""
+        for name in plan:
+            if isinstance(self.graph.nodes.get(name), AssetDef):
+                self.fingerprint(name)
 
     def status(self, plan: Sequence[str]) -> list[AssetStatus]:
         out = []
@@ -218,8 +234,13 @@ class Scheduler:
         if decision.action == "run":
             self.known[name] = _Known(key, None, None)
         else:
-            self.known[name] = _Known(key, trace.data_version, trace.output_digest)
+            self.known[name] = _Known(key, self._usable_version(trace.data_version), trace.output_digest)
         return decision, (key, parts, head, trace, sig)
+
+    def _usable_version(self, recorded: str) -> str:
+        """The data version downstream keys use: the recorded one, with the current fingerprint
+        of the project code its value names folded in (identical when it names none)."""
+        return fold_code_refs(recorded, self.code_ref_digest)
 
     # --- the loop ----------------------------------------------------------------------------
 
@@ -521,17 +542,27 @@ class Scheduler:
             return self._cannot_write(name, adef, key, e, t0)
         now = time.time_ns()
         metadata_json = _metadata_json(produced.metadata)
-        trace = Trace(produced.data_version, produced.digest, self._io_tags[adef.io],
+        refs = self.code_refs(data if data is not None else self._spooled_pickle(produced.digest))
+        data_version = with_code_refs(produced.data_version, refs)
+        trace = Trace(data_version, produced.digest, self._io_tags[adef.io],
                       size, produced.duration_s, now, metadata_json)
         self.store.put_trace(key, trace)
         self._put_head(name, key, parts, trace, sig, now=now)
         self.store.add_history(name, now, key)
-        self.known[name] = _Known(key, produced.data_version, produced.digest)
+        self.known[name] = _Known(key, self._usable_version(data_version), produced.digest)
         if self._consumers.get(name) and spooled is None:  # a spooled one is read when needed
             self._bytes[name] = data  # type: ignore[assignment]
-        return AssetResult(name, "built", key=key, data_version=produced.data_version,
+        return AssetResult(name, "built", key=key, data_version=data_version,
                            duration_s=time.perf_counter() - t0, reasons=decision.reasons,
                            metadata=produced.metadata)
+
+    def _spooled_pickle(self, digest: str) -> bytes:
+        """A large output stored straight from its worker's file, for the code-reference scan:
+        only a pickle (protocol 2+) can name code, so nothing else is read back."""
+        with open(self.store.blob_path(digest), "rb") as f:
+            if f.read(1) != b"\x80":
+                return b""
+        return self.store.read_blob(digest)
 
     def _run_now(self, job: _Job) -> AssetResult:
         """Run one job to its end, now (a repair in the middle of deciding another asset)."""

@@ -61,9 +61,9 @@ class Project:
                              distribution_version=_distribution_version,
                              project_dir=str(self.project_dir), code_digests=self.loaded.code_digests)
 
-    def code_of(self) -> Any:
+    def code_of(self, fp: Any = None) -> Any:
         """A function name -> (code digest or "v:"+code_version, parts), warning once per asset."""
-        fp = self.fingerprinter()
+        fp = fp or self.fingerprinter()
         warned: set[str] = set()
 
         def code(name: str) -> tuple[str, dict[str, str]]:
@@ -78,6 +78,31 @@ class Project:
             return f.digest, f.parts
 
         return code
+
+    def code_refs(self) -> Any:
+        """Stored bytes -> the names of the project code they refer to (pickle references).
+
+        The project's modules are those imported now (an asset may import one as it runs); the
+        list is taken again only when ``sys.modules`` has grown or shrunk.
+        """
+        from .fingerprint.refs import pickle_code_refs
+        from .loader import project_module_names
+
+        seen: list[Any] = [-1, frozenset()]
+
+        def code_refs(data: bytes) -> tuple[str, ...]:
+            if data[:1] != b"\x80":  # not a pickle of protocol 2+: cannot name code
+                return ()
+            if seen[0] != len(sys.modules):
+                seen[:] = [len(sys.modules), frozenset(project_module_names(self.project_dir))]
+            return pickle_code_refs(data, seen[1], _module_namespace)
+
+        return code_refs
+
+
+def _module_namespace(name: str) -> Any:
+    module = sys.modules.get(name)
+    return vars(module) if module is not None else {}
 
 
 _dist_cache: dict[str, str | None] = {}
@@ -250,11 +275,13 @@ def _scheduler(project: Project, store: Any, *, record: bool, on_result: Any = N
         for level, text in lines:
             log.log(level, "%s", text)
 
+    fp = project.fingerprinter()
     return Scheduler(project.graph, store=store, workspace=Workspace(project.project_dir, store, record=record),
-                     io_managers=project.io_managers, fingerprint=project.code_of(), runner=runner,
+                     io_managers=project.io_managers, fingerprint=project.code_of(fp), runner=runner,
                      make_task=make_task, jobs=runner.jobs if runner is not None else 1,
                      on_start=project.reporter.asset_started, on_result=on_result, on_logs=on_logs,
-                     warn=project.reporter.warn, code_files=project.loaded.module_sources)
+                     warn=project.reporter.warn, code_files=project.loaded.module_sources,
+                     code_refs=project.code_refs(), code_ref_digest=fp.fingerprint_reference)
 
 
 def _call_hook(caller: Any, **kwargs: Any) -> Any:
@@ -526,7 +553,7 @@ def why(asset: str, *, project_dir: str | os.PathLike[str] = ".", assetfile: str
             st = {s.asset: s for s in sched.status(plan)}[asset]
             head = store.get_head(asset)
             adef: AssetDef = project.graph.nodes[asset]  # type: ignore[assignment]
-            code, parts = project.code_of()(asset)
+            code, parts = sched.fingerprint(asset)  # the same fingerprinter: one warning
             inputs = []
             old_inputs = dict(head.inputs) if head else {}
             for _, up in project.graph.inputs[asset]:

@@ -19,6 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import assetbuild
 from assetbuild.fingerprint import FINGERPRINT_VERSION, Fingerprint, Fingerprinter, code_digest
 
 REPO = Path(__file__).resolve().parent.parent
@@ -795,7 +796,18 @@ def test_stateless_scalar_subclasses_are_values():
     src = "class Meters(float):\n    __slots__ = ()\nD = Meters({})\ndef a():\n    return D\n"
     f = fp(src.format(1.5))
     assert f.warnings == () and f.digest != fp(src.format(2.5)).digest
-    assert fp("class Tag(str):\n    pass\nT = Tag('x')\ndef a():\n    return T\n").warnings  # has a __dict__
+    # With a __dict__: an instance of a project class, by class, state and value.
+    tag = "class Tag(str):\n    pass\nT = Tag({!r})\n{}\ndef a():\n    return T\n"
+    prints = [fp(tag.format(v, extra)) for v, extra in (("x", ""), ("y", ""), ("x", "T.n = 1"))]
+    assert all(p.warnings == () for p in prints) and len({p.digest for p in prints}) == 3
+    items = "class L(list):\n    pass\nV = L([{}])\ndef a():\n    return V\n"
+    assert fp(items.format(1)).warnings == () and fp(items.format(1)).digest != fp(items.format(2)).digest
+
+
+def test_instances_of_project_classes_over_opaque_c_types_still_warn():
+    import array
+    f = fp("class A(array.array):\n    pass\nV = A('i', [1])\ndef a():\n    return V\n", array=array)
+    assert len(f.warnings) == 1 and "array.array" in f.warnings[0] and "global 'V'" in f.warnings[0]
 
 
 def test_prefilled_code_digest_cache_is_used_and_filled():
@@ -813,10 +825,11 @@ def test_prefilled_code_digest_cache_is_used_and_filled():
 # Warnings
 
 def test_arbitrary_object_global_gives_exactly_one_warning():
-    f = fp("class Config:\n    pass\nCFG = Config()\ndef report():\n    return CFG, CFG\n", "report")
+    import threading
+    f = fp("def report():\n    return CFG, CFG\n", "report", CFG=threading.Event())
     assert len(f.warnings) == 1
     w = f.warnings[0]
-    assert "asset 'report'" in w and "global 'CFG'" in w and "AssetFile.Config" in w and "code_version" in w
+    assert "asset 'report'" in w and "global 'CFG'" in w and "threading.Event" in w and "code_version" in w
     assert "global:CFG" in f.parts
 
 
@@ -838,7 +851,8 @@ def test_unfingerprintable_values_in_closures_defaults_and_helpers_are_named():
 
 
 def test_one_warning_per_global_even_with_many_bad_elements():
-    f = fp("class O:\n    pass\nL = [O(), O(), {'k': O()}]\ndef a():\n    return L\n")
+    import threading
+    f = fp("L = [O(), O(), {'k': O()}]\ndef a():\n    return L\n", O=threading.Event)
     assert len(f.warnings) == 1 and "global 'L'" in f.warnings[0]
 
 
@@ -974,3 +988,456 @@ def test_builtins_only_shortcut_is_order_independent_and_sensitive():
     assert make_fp().fingerprint_function(load(src.replace("str(", "repr("))["a"], "a") != direct
     shadowed = load(src + "\n        def str(x):\n            return 'x'\n")
     assert make_fp().fingerprint_function(shadowed["a"], "a").digest != direct.digest
+
+
+# ------------------------------------------------------------------------------------------------
+# Values whose behaviour is not in their type's name: single dispatch, instance state
+
+DISPATCH = """
+    import functools
+    class Shape:
+        pass
+    @functools.singledispatch
+    def area(x):
+        return 0
+    @area.register
+    def _(x: int):
+        return x * x
+    @area.register(Shape)
+    def _(x):
+        return 1
+    def a(v):
+        return area(v)
+"""
+
+
+@pytest.mark.parametrize("edit", [
+    ("return 0", "return -1"),          # the base implementation
+    ("return x * x", "return x * 2"),   # one registered for a builtin type
+    ("return 1\n", "return 2\n"),       # one registered for a project class
+    ("@area.register(Shape)", "@area.register(str)"),  # which type an implementation serves
+])
+def test_single_dispatch_base_and_implementations_count(edit):
+    before = fp(DISPATCH)
+    after = fp(DISPATCH.replace(*edit))
+    assert before.warnings == after.warnings == ()
+    assert before.digest != after.digest
+
+
+def test_single_dispatch_registration_added_later_counts():
+    src = DISPATCH + "    @area.register(float)\n    def _(x):\n        return 3.0\n"
+    assert fp(src).digest != fp(DISPATCH).digest
+    assert fp(DISPATCH).digest == fp(DISPATCH).digest
+
+
+def test_single_dispatch_method_implementations_count():
+    src = """
+        import functools
+        class Area:
+            @functools.singledispatchmethod
+            def of(self, x):
+                return 0
+            @of.register
+            def _(self, x: int):
+                return x * x
+        def a(v):
+            return Area().of(v)
+    """
+    before, after = fp(src), fp(src.replace("x * x", "x + x"))
+    assert before.warnings == after.warnings == ()
+    assert before.digest != after.digest
+
+
+def test_attributes_set_after_construction_count():
+    src = """
+        import dataclasses
+        @dataclasses.dataclass
+        class Cfg:
+            n: int = 1
+        @dataclasses.dataclass(frozen=True)
+        class Frozen:
+            n: int = 1
+        CFG = Cfg()
+        FROZEN = Frozen()
+        {set}
+        def a(x):
+            return x * CFG.n, FROZEN.n
+    """
+    variants = ["pass", "CFG.scale = 10", "CFG.scale = 11", "object.__setattr__(FROZEN, 'scale', 10)",
+                "object.__setattr__(FROZEN, 'n', 5)", "CFG.n = 7"]
+    prints = [fp(src.format(set=v)) for v in variants]
+    assert all(p.warnings == () for p in prints)
+    assert len({p.digest for p in prints}) == len(variants)
+
+
+def test_project_class_instances_are_fingerprinted_by_class_and_state():
+    src = textwrap.dedent("""
+        class Config:
+            def __init__(self, scale):
+                self.scale = scale
+            def apply(self, x):
+                return x * self.scale
+        class Slotted:
+            __slots__ = ("k", "__hidden")
+            def __init__(self):
+                self.k = 1
+        CFG = Config(2)
+        SL = Slotted()
+        def report(x):
+            return CFG.apply(x) + SL.k
+    """)
+    base = fp(src, "report")
+    assert base.warnings == ()
+    assert "helper:AssetFile.Config" in base.parts and "helper:AssetFile.Slotted" in base.parts
+    assert fp(src, "report").digest == base.digest
+    changed = [src.replace("Config(2)", "Config(3)"),                   # state
+               src.replace("x * self.scale", "x + self.scale"),         # class code
+               src.replace("SL = Slotted()", "SL = Slotted()\nSL.k = 2"),  # a slot
+               src.replace("SL = Slotted()", "SL = Slotted()\nSL._Slotted__hidden = 0"),
+               src.replace("CFG = Config(2)", "CFG = Config(2)\nCFG.extra = 1")]
+    digests = {fp(s, "report").digest for s in changed}
+    assert base.digest not in digests and len(digests) == len(changed)
+
+
+def test_instances_that_refer_to_each_other_terminate():
+    f = fp("""
+        class Node:
+            pass
+        A, B = Node(), Node()
+        A.other, B.other = B, A
+        def a():
+            return A
+    """)
+    assert f.warnings == ()
+
+
+def test_what_still_cannot_be_seen_names_the_asset_and_the_global():
+    import threading
+    f = fp("class Config:\n    def __init__(self, lock):\n        self.lock = lock\nCFG = Config(LOCK)\n"
+           "def report():\n    return CFG\n", "report", LOCK=threading.Lock())
+    assert len(f.warnings) == 1
+    assert "asset 'report'" in f.warnings[0] and "global 'CFG'" in f.warnings[0]
+    assert "_thread.lock" in f.warnings[0]
+
+
+def test_sys_exit_and_other_site_builtins_give_no_warning():
+    f = fp("import sys\ndef a(x):\n    if x:\n        sys.exit(3)\n    x.help()\n    return quit\n")
+    assert f.warnings == (), f.warnings
+    assert fp("def a():\n    return exit\n").digest != fp("def a():\n    return quit\n").digest
+
+
+# ------------------------------------------------------------------------------------------------
+# Code that travels inside values: pickle names project classes and functions, it does not copy
+# them. Downstream keys must see that code (real builds, real store).
+
+MODELS = """\
+class Box:
+    def __init__(self, w, h):
+        self.w, self.h = w, h
+
+    @property
+    def area(self):
+        return self.w * self.h
+
+    def perimeter(self):
+        return 2 * (self.w + self.h)
+
+
+def scale(v):
+    return v * 2
+
+
+def unrelated():
+    return 1
+"""
+
+VALUES_ASSETFILE = """
+import types
+from shapes.models import Box, scale
+
+@asset
+def boxes():
+    return [Box(2, 3)]
+
+@asset
+def total(boxes):
+    return sum(b.area for b in boxes)
+
+@asset
+def nested():
+    return {"k": [(Box(1, 2), "x")], "n": None}
+
+@asset
+def nested_total(nested):
+    return nested["k"][0][0].area
+
+@asset
+def method():
+    return Box.perimeter
+
+@asset
+def use_method(method):
+    return method(types.SimpleNamespace(w=1, h=1))
+
+@asset
+def function():
+    return scale
+
+@asset
+def applied(function):
+    return function(10)
+
+@asset
+def closure():
+    import shapes.models as models
+    return lambda x: models.scale(x) + 1
+
+@asset
+def closure_applied(closure):
+    return closure(10)
+
+@asset(code_version="1")
+def pinned():
+    return [Box(1, 4)]
+
+@asset
+def pinned_total(pinned):
+    return sum(b.area for b in pinned)
+"""
+
+VALUE_ASSETS = ("boxes", "total", "nested", "nested_total", "method", "use_method", "function", "applied",
+                "closure", "closure_applied", "pinned", "pinned_total")
+
+
+CONSUMERS = ("total", "nested_total", "use_method", "applied", "closure_applied", "pinned_total")
+
+
+def _values(project) -> dict:
+    return {n: project.value(n) for n in CONSUMERS}
+
+
+def _clean_values(project, tmp_path, tag: str) -> dict:
+    """What a from-scratch build of the project as it is now gives (its own cache directory)."""
+    cache = tmp_path / f"clean-{tag}"
+    r = project.build(cache_dir=cache)
+    assert r.ok
+    return {n: assetbuild.load_value(n, project_dir=project.root, cache_dir=cache) for n in CONSUMERS}
+
+
+@pytest.fixture
+def value_project(project):
+    project.write("shapes/__init__.py", "")
+    project.write("shapes/models.py", MODELS)
+    project.assetfile(VALUES_ASSETFILE)
+    assert sorted(project.built()) == sorted(VALUE_ASSETS)
+    return project
+
+
+@pytest.mark.parametrize("edit,reruns", [
+    # A method of the class whose instances travel (a property): every value holding a Box.
+    (("return self.w * self.h\n", "return self.w * self.h / 2\n"),
+     {"boxes", "total", "nested", "nested_total", "method", "pinned_total"}),
+    # A method returned as a value.
+    (("2 * (self.w + self.h)", "3 * (self.w + self.h)"),
+     {"boxes", "total", "nested", "nested_total", "method", "use_method", "pinned_total"}),
+    # A project function returned as a value; a module a function returned by value uses.
+    (("return v * 2", "return v * 3"), {"function", "applied", "closure", "closure_applied"}),
+    # Code no value refers to: nothing runs (minimality).
+    (("return 1\n", "return 2\n"), set()),
+])
+def test_code_named_inside_values_reaches_downstream_keys(value_project, tmp_path, edit, reruns):
+    project = value_project
+    before = _values(project)
+    project.write("shapes/models.py", MODELS.replace(*edit))
+    assert set(project.built()) == reruns
+    assert _values(project) == _clean_values(project, tmp_path, "edited")
+    if reruns:
+        assert _values(project) != before
+    assert project.built() == []  # and the next build runs nothing
+    project.write("shapes/models.py", MODELS)
+    assert project.built() == []  # revert: the old traces are used again
+    assert _values(project) == before
+
+
+def test_a_reused_producer_still_passes_the_code_change_on(value_project):
+    """``pinned`` is reused (code_version), but the Box its value holds changed: the version its
+    consumers see must change too, and ``status`` must say so before the build."""
+    project = value_project
+    project.write("shapes/models.py", MODELS.replace("return self.w * self.h\n", "return self.w + self.h\n"))
+    st = project.status("pinned", "pinned_total")
+    assert st["pinned"].state == "fresh" and st["pinned_total"].state == "stale"
+    assert [r.code for r in st["pinned_total"].reasons] == ["upstream-changed"]
+    r = project.build("pinned", "pinned_total")
+    assert r.names("cached") == ["pinned"] and r.names("built") == ["pinned_total"]
+    assert project.value("pinned_total") == 5
+
+
+def test_values_that_name_no_project_code_keep_the_digest_of_their_bytes(project):
+    project.assetfile("""
+        import collections
+        @asset(io="json")
+        def j():
+            return {"a": [1, 2]}
+
+        @asset
+        def p():
+            return [collections.OrderedDict(a=1), "shapes.models", 1.5]
+    """)
+    import hashlib
+
+    from assetbuild.store import LmdbStore
+
+    r = project.build()
+    assert r.ok
+    with LmdbStore(project.root / ".assetbuild", readonly=True) as store:
+        for res in r.results:
+            head = store.get_head(res.asset)
+            digest = hashlib.sha256(store.read_blob(head.output_digest)).hexdigest()
+            assert res.data_version == head.data_version == digest
+
+
+def test_code_named_inside_values_with_process_workers(value_project, tmp_path):
+    project = value_project
+    project.write("shapes/models.py", MODELS.replace("return self.w * self.h\n", "return self.w * self.h / 2\n"))
+    r = project.build(jobs=2)
+    assert r.ok and {"total", "nested_total", "pinned_total"} <= set(r.names("built"))
+    assert _values(project) == _clean_values(project, tmp_path, "j2")
+
+
+# ------------------------------------------------------------------------------------------------
+# Scanning pickle bytes for the code they name
+
+def test_pickle_code_refs_finds_globals_in_every_protocol_and_through_the_memo(local_modules):
+    import pickle
+
+    from assetbuild.fingerprint.refs import pickle_code_refs
+    (m,) = local_modules("r", {"fplib/__init__.py": "", "fplib/m.py": """
+        class A:
+            def f(self):
+                return 1
+        class B:
+            pass
+        def g():
+            return 2
+    """}, "fplib.m")
+    value = {"x": [m.A(), m.B(), (m.A(), m.g, m.A.f)], "y": [m.B] * 3}
+    expected = ("fplib.m:A", "fplib.m:A.f", "fplib.m:B", "fplib.m:g")
+    for protocol in range(2, pickle.HIGHEST_PROTOCOL + 1):
+        data = pickle.dumps(value, protocol=protocol)
+        got = pickle_code_refs(data, {"fplib", "fplib.m"})
+        if protocol < 4:  # no qualified names before protocol 4: methods pickle as getattr(A, "f")
+            assert set(got) >= {"fplib.m:A", "fplib.m:B", "fplib.m:g"}, (protocol, got)
+        else:
+            assert got == expected, (protocol, got)
+        assert pickle_code_refs(data, {"other"}) == ()
+    # Long streams (past the first opcodes): found by the byte search, then read by the unpickler.
+    many = [m.A() for _ in range(3000)] + [{"k": m.g}]
+    for protocol in (2, 5):
+        assert set(pickle_code_refs(pickle.dumps(many, protocol=protocol), {"fplib.m"})) == {
+            "fplib.m:A", "fplib.m:g"}
+    # A large value of few opcodes (an array's bytes and an object): walked, its payload skipped.
+    blob = b"fplib.m" * 300_000
+    assert pickle_code_refs(pickle.dumps([blob, m.A()], protocol=5), {"fplib.m"}) == ("fplib.m:A",)
+    assert pickle_code_refs(pickle.dumps([blob, 1], protocol=5), {"fplib.m"}) == ()
+    plain = list(range(20000))
+    assert pickle_code_refs(pickle.dumps(plain + ["fplib.m"], protocol=5), {"fplib.m"}) == ()
+    assert pickle_code_refs(pickle.dumps(plain + [m.B], protocol=5), {"fplib.m"}) == ("fplib.m:B",)
+    assert pickle_code_refs(pickle.dumps(plain + [m.B], protocol=5)[:-40], {"fplib.m"}) == ()
+    # A function pickled by value that holds the module: the module's attributes its code names.
+    import cloudpickle
+    fn = load("import fplib.m as mm\ndef f():\n    return mm.g(), mm.A\n")["f"]
+    for value in (fn, [fn] + plain):
+        assert pickle_code_refs(cloudpickle.dumps(value, protocol=5), {"fplib.m"}, lambda n: vars(m)) == (
+            "fplib.m:A", "fplib.m:g")
+    assert pickle_code_refs(b"", {"fplib.m"}) == ()
+    assert pickle_code_refs(b'{"fplib.m": 1}', {"fplib.m"}) == ()  # not a pickle
+    assert pickle_code_refs(pickle.dumps("fplib.m"), {"fplib.m"}) == ()  # only a string
+    assert pickle_code_refs(b"\x80\x05fplib.m garbage", {"fplib.m"}) == ()
+
+
+def test_recorded_data_versions_round_trip_and_fold_the_current_code():
+    from assetbuild.fingerprint.refs import fold_code_refs, split_code_refs, with_code_refs
+
+    assert with_code_refs("abc", ()) == "abc" and fold_code_refs("abc", lambda r: 1 / 0) == "abc"
+    rec = with_code_refs("abc", ["m:B", "m:A", "m:B"])
+    assert split_code_refs(rec) == ("abc", ("m:A", "m:B"))
+    digests = {"m:A": "1", "m:B": "2"}
+    one = fold_code_refs(rec, digests.__getitem__)
+    assert one != "abc" and one == fold_code_refs(rec, digests.__getitem__)
+    digests["m:B"] = "3"
+    assert fold_code_refs(rec, digests.__getitem__) != one
+
+
+def test_fingerprint_reference_follows_the_current_code(local_modules):
+    files = {"fplib/__init__.py": "", "fplib/m.py": "class A:\n    def f(self):\n        return {k}\n"
+             "def g():\n    return A().f()\n"}
+    local_modules("a", {p: t.format(k=1) for p, t in files.items()}, "fplib.m")
+    one = make_fp()
+    first = {r: one.fingerprint_reference(r) for r in ("fplib.m:A", "fplib.m:A.f", "fplib.m:g")}
+    assert len(set(first.values())) == 3
+    assert one.fingerprint_reference("fplib.m:gone") == one.fingerprint_reference("nomodule:x") == "missing"
+    local_modules("b", {p: t.format(k=2) for p, t in files.items()}, "fplib.m")
+    two = make_fp()
+    assert all(two.fingerprint_reference(r) != d for r, d in first.items())
+    local_modules("c", {p: t.format(k=1) for p, t in files.items()}, "fplib.m")
+    assert {r: make_fp().fingerprint_reference(r) for r in first} == first
+
+
+def test_what_cannot_be_seen_warns_once_per_command_naming_asset_and_global(project):
+    """A global assetbuild cannot read warns once per build, status or why, naming the asset and
+    the global; project objects (an instance of a project class, sys.exit) do not warn at all."""
+    from abtest import cli
+
+    project.assetfile("""
+        import sys
+        import threading
+
+        class Settings:
+            def __init__(self, scale):
+                self.scale = scale
+
+        LOCK = threading.Lock()
+        SETTINGS = Settings(2)
+
+        @asset
+        def a():
+            with LOCK:
+                return 1
+
+        @asset
+        def b(a):
+            if a < 0:
+                sys.exit(3)
+            return a * SETTINGS.scale
+    """)
+    for args in (["build"], ["status"], ["why", "a"], ["build"]):
+        r = cli(*args, cwd=project.root)
+        assert r.returncode == 0, r.stderr
+        warnings = [line for line in r.stderr.splitlines() if line.startswith("warning:")]
+        assert len(warnings) == 1, (args, r.stderr)
+        assert "asset 'a'" in warnings[0] and "global 'LOCK'" in warnings[0], warnings
+
+
+def test_a_global_an_asset_changes_as_it_runs_does_not_change_other_keys(project):
+    """Keys come from the globals as loaded: an upstream that mutates a project object (or a
+    dict) while it runs in this process must not make the next build rerun its readers."""
+    project.assetfile("""
+        class Counter:
+            def __init__(self):
+                self.n = 0
+
+        COUNTER = Counter()
+        SEEN = {}
+
+        @asset
+        def first():
+            COUNTER.n += 1
+            SEEN["first"] = True
+            return 1
+
+        @asset
+        def second(first):
+            return first + 0 * COUNTER.n + 0 * len(SEEN)
+    """)
+    assert project.built() == ["first", "second"]
+    assert project.built() == []

@@ -26,7 +26,11 @@ Why the main rules are what they are (RELIABILITY-NOTES.md §5 has the measureme
 * **Part of a function's behaviour is outside its code object**: defaults, closure cells, the
   globals its code (and nested code) names, and the modules it imports inside its body.
 
-  - Project helpers (functions and classes in project modules) are fingerprinted recursively.
+  - Project helpers (functions and classes in project modules) are fingerprinted recursively;
+    a ``functools.singledispatch`` function with every implementation in its registry.
+  - Instances of project classes (and dataclass instances) count by their class and their full
+    state: ``__dict__`` (attributes set after construction too), slots, the items of a built-in
+    base such as ``list``, an exception's ``args``.
   - Other code counts by qualified name plus installed distribution version (stdlib: the Python
     version the caller puts in the key).
   - Plain data counts by value. Paths under ``project_dir`` are made relative, so the key does not
@@ -34,9 +38,12 @@ Why the main rules are what they are (RELIABILITY-NOTES.md §5 has the measureme
 * **Mutually recursive helpers are hashed as a whole strongly connected component** (Tarjan). A
   helper's digest is then the same whichever asset reached it first, so memoizing helpers (many
   assets share them) cannot make keys depend on visiting order.
-* **Never a silent pass.** A value that cannot be encoded faithfully (an instance of an arbitrary
-  class, a module with no version) is encoded by its type name only, and a warning names the asset
-  and the global.
+* **Never a silent pass.** A value that cannot be encoded faithfully (an instance of a library
+  class, a project class over a C base whose state Python cannot list, a module with no version)
+  is encoded by its type name only, and a warning names the asset and the global.
+* **Code named inside values** (``refs``): pickle bytes name project classes and functions rather
+  than containing them; the data version of such a value records those names and downstream keys
+  fold in their current digests (``Fingerprinter.fingerprint_reference``).
 
 Known limits:
 
@@ -56,6 +63,7 @@ The package, one responsibility per module (this file only re-exports the public
 * ``nodes`` — the vertices of the reference graph and encodings that wait for their digests.
 * ``values`` — the encoding of what a function refers to (plain data, modules, named objects,
   special stdlib types), as the value half of the ``Fingerprinter``.
+* ``refs`` — the project code pickle bytes name, and the data version that covers it.
 * ``walk`` — the ``Fingerprinter``: the graph walk, Tarjan components, assembly of the parts and
   warnings into a ``Fingerprint``.
 

@@ -48,6 +48,8 @@ _UNION_TYPE = getattr(types, "UnionType", None)
 _DATACLASS_PARAMS = getattr(dataclasses, "_DataclassParams", None)
 _SCALARS = (int, float, complex, str, bytes)
 _CONTAINER_DEPTH_LIMIT = 200
+# Built-in bases whose state a conversion to the base type reads completely.
+_VALUE_BASES = (list, tuple, dict, set, frozenset, int, float, complex, str, bytes, bytearray)
 _PROJECT_MARKER = "<project>"
 
 
@@ -407,6 +409,14 @@ class _ValueEncoder:
             for f in fields:
                 out.buf += _e_str(f.name)
                 enc(getattr(v, f.name, None), out, node, where, depth + 1)
+            # Attributes that are not fields (set after construction, object.__setattr__ on a
+            # frozen instance): appended only when there are some, so plain instances keep the
+            # encoding they always had.
+            names = {f.name for f in fields}
+            extra = [(k, x) for k, x in _instance_state(v) if k not in names]
+            if extra:
+                out.buf += b"+" + _u64(len(extra))
+                self._sorted(extra, True, out, node, where, depth)
         elif isinstance(v, tuple) and hasattr(t, "_fields"):  # a namedtuple: its class and items
             out.buf += b"nt"
             enc(t, out, node, where, depth + 1)
@@ -427,6 +437,14 @@ class _ValueEncoder:
                 path = os.fspath(v)
                 out.buf += b"pl" + _e_str(_type_name(v))
                 enc(path, out, node, where, depth + 1)
+            elif self._is_project(t.__module__):
+                # An instance of a project class: the class (its code, recursed) and its state.
+                out.buf += b"ob"
+                enc(t, out, node, where, depth + 1)
+                state = _instance_state(v)
+                out.buf += _u64(len(state))
+                self._sorted(state, True, out, node, where, depth)
+                self._enc_builtin_base(v, t, out, node, where, depth)
             else:
                 named = self._named(v)  # e.g. numpy ufuncs: module-level singletons with a name
                 if named is not None:
@@ -434,6 +452,68 @@ class _ValueEncoder:
                 self._bad(out, node, where, f"an instance of {_type_name(v)}")
         return None
 
+    def _enc_builtin_base(self, v: Any, t: type, out: _Out, node: _Node, where: str,
+                          depth: int) -> None:
+        """The part of an instance's state that lives in a built-in base class (the items of a
+        ``list`` subclass, an exception's ``args``); a C base whose state cannot be read warns."""
+        for base in t.__mro__:
+            if base is object or not _adds_c_state(base):
+                continue  # its state is in __dict__ and slots, or it has none
+            if base in _VALUE_BASES:
+                if base is dict:
+                    out.buf += b"bd"
+                    self._sorted(list(dict.items(v)), True, out, node, where, depth)
+                else:
+                    out.buf += b"bb"
+                    self._enc(base(v), out, node, where, depth + 1)
+                return
+            if issubclass(base, BaseException):
+                out.buf += b"be"
+                self._enc(v.args, out, node, where, depth + 1)
+                return
+            self._bad(out, node, where, f"an instance of {_type_name(v)}, whose base "
+                      f"{base.__module__}.{base.__qualname__} keeps state assetbuild cannot read")
+            return
+
+    def _enc_dispatch_registry(self, fn: Any, out: _Out, node: _Node, where: str) -> bool:
+        """A ``functools.singledispatch`` function: every implementation, by the type it serves.
+
+        The function itself is functools' generic wrapper; what it does is in its registry (the
+        base function is registered for ``object``). False when ``fn`` is not one.
+        """
+        registry = _attr(fn, "registry")
+        if type(registry) is not _MAPPINGPROXY or not callable(_attr(fn, "dispatch")):
+            return False
+        out.buf += b"sd" + _u64(len(registry))
+        self._sorted(list(registry.items()), True, out, node, where, 1)
+        return True
+
+
+def _adds_c_state(cls: type) -> bool:
+    """Whether instances of ``cls`` hold state its own base does not, outside ``__dict__`` and
+    slots: a class written in C (``array.array``, ``numpy.ndarray``) whose fields Python cannot
+    list. A class statement grows the instance only by a ``__dict__``, ``__weakref__`` or slots."""
+    base = cls.__base__
+    if base is None or cls.__basicsize__ <= base.__basicsize__:
+        return False
+    ns = vars(cls)
+    return "__slots__" not in ns and "__dict__" not in ns and "__weakref__" not in ns
+
+
+def _instance_state(v: Any) -> list[tuple[str, Any]]:
+    """(attribute, value) of an instance's own state: the slots that are set, then ``__dict__``."""
+    state: dict[str, Any] = {}
+    for cls in reversed(type(v).__mro__):
+        for name, member in list(vars(cls).items()):
+            if type(member) is _MEMBER_DESCRIPTOR:  # a slot (its name mangled if private)
+                try:
+                    state[name] = member.__get__(v, type(v))
+                except AttributeError:
+                    continue  # not set
+    d = _attr(v, "__dict__")
+    if isinstance(d, dict):
+        state.update(d)
+    return list(state.items())
 
 
 # Immutable stdlib value types encoded by value, looked up by (module, qualname) of the type so this
@@ -510,7 +590,18 @@ def _enc_tuplegetter(fp: Fingerprinter, v: Any, out: _Out, node: _Node, where: s
     fp._enc(v.__reduce__()[1], out, node, where, depth + 1)
 
 
+def _enc_site_builtin(fp: Fingerprinter, v: Any, out: _Out, node: _Node, where: str,
+                      depth: int) -> None:
+    # exit, quit, help, copyright...: the interactive helpers site puts in builtins. Code that
+    # calls sys.exit names "exit" too; none of them shapes a result.
+    name = _attr(v, "name")
+    out.buf += b"sb" + _e_str(type(v).__qualname__) + _e_str(name if isinstance(name, str) else "")
+
+
 _BY_TYPE_NAME: dict[tuple[str, str], Callable[..., None]] = {
+    ("_sitebuiltins", "Quitter"): _enc_site_builtin,
+    ("_sitebuiltins", "_Printer"): _enc_site_builtin,
+    ("_sitebuiltins", "_Helper"): _enc_site_builtin,
     ("datetime", "datetime"): _enc_datetime,
     ("datetime", "date"): _enc_datetime,
     ("datetime", "time"): _enc_datetime,

@@ -90,6 +90,7 @@ class Fingerprinter(_ValueEncoder):
         self._project_module_encodings = 0
         self._label_bytes: dict[str, bytes] = {}  # part label -> its encoding
         self._part_digests: dict[bytes, bytes] = {}  # small part encodings -> their digests
+        self._ref_digests: dict[str, str] = {}  # code names stored values use -> digests
         prefix = None
         if project_dir is not None:
             prefix = os.path.normpath(os.fspath(project_dir))  # a pure string operation
@@ -126,6 +127,58 @@ class Fingerprinter(_ValueEncoder):
             finally:
                 self._created.clear()
         return self._assemble(node, asset)
+
+    def fingerprint_reference(self, ref: str) -> str:
+        """The current digest of the project object a stored value names (``module:qualname``).
+
+        What pickle bytes refer to by name (see ``refs``): a class, a function, a method, or any
+        other module attribute; ``module:`` is a whole module (what it defines and holds). A name that no longer resolves has a digest of its own, so the
+        values that use it change version too. Warnings are not reported here: the code that
+        made the value is fingerprinted too, and warns for itself.
+        """
+        hit = self._ref_digests.get(ref)
+        if hit is not None:
+            return hit
+        module, _, qualname = ref.partition(":")
+        obj: Any = sys.modules.get(module)
+        if obj is None:
+            digest = "missing"
+        elif not qualname:  # a whole module (a by-value function uses it): what it defines
+            ns = {k: v for k, v in vars(obj).items()
+                  if not k.startswith("__") and not isinstance(v, types.ModuleType)}
+            digest = self._value_digest(ns, f"module {module}")
+        else:
+            try:
+                for part in qualname.split("."):
+                    obj = vars(obj)[part] if isinstance(obj, types.ModuleType) else getattr(obj, part)
+            except Exception:  # noqa: BLE001 - gone, or an attribute that raises: not resolvable
+                digest = "missing"
+            else:
+                digest = self._value_digest(obj, f"{module}.{qualname}")
+        self._ref_digests[ref] = digest
+        return digest
+
+    def _value_digest(self, value: Any, what: str) -> str:
+        """The digest of ``value`` encoded like a global: project code recursed, data by value."""
+        root = _Node(value)
+        try:
+            out = _Out()
+            refers = self._enc(value, out, root, what, 0)
+            root.items.append((b"g", "", b"g", out.finish(), refers if type(refers) is _Node else None))
+            pending = self._pending
+            while pending:
+                node = pending.pop()
+                if isinstance(node.obj, type):
+                    self._build_class(node, node.obj)
+                else:
+                    self._build_function(node, node.obj)
+            self._components(root)
+        except BaseException:
+            self._rollback()
+            raise
+        finally:
+            self._created.clear()
+        return root.digest.hex()
 
     def _leaf(self, fn: types.FunctionType) -> Fingerprint | None:
         """Shortcut for an asset function that reads nothing but builtins (``str``, ``int``...).
@@ -361,6 +414,7 @@ class Fingerprinter(_ValueEncoder):
                 self._enc(kwdefaults[name], out, node, f"default of parameter '{name}'", 0)
         else:
             out.buf += b"N"
+        self._enc_dispatch_registry(fn, out, node, "an implementation of the single-dispatch function")
         items.append((b"c", "", b"c", out.finish(), None))
         closure = fn.__closure__
         if closure:
@@ -429,6 +483,10 @@ class Fingerprinter(_ValueEncoder):
             out.buf += b"@p"
             for f in (value.fget, value.fset, value.fdel):
                 self._enc_class_attr(f, out, node, where)
+            return
+        elif t is functools.singledispatchmethod:
+            out.buf += b"@m"
+            self._enc_class_attr(value.dispatcher, out, node, where)
             return
         elif t is functools.cached_property:
             out.buf += b"@a" + _e_str(str(value.attrname))
