@@ -287,8 +287,10 @@ class VerifyReport:
 
 def verify(store: Any) -> VerifyReport:
     """Re-hash every blob (inline and files); drop the bad ones and every trace and head that
-    points at a bad or missing blob, so the next build rebuilds those assets."""
+    points at a bad or missing blob, so the next build rebuilds those assets. A read-only store
+    (a cache this process may not write) is only reported on."""
     rep = VerifyReport()
+    fix = not store.readonly
     bad: set[str] = set()
     good: set[str] = set()
     for dg, data in store.iter_inline_blobs():
@@ -299,7 +301,8 @@ def verify(store: Any) -> VerifyReport:
         else:
             bad.add(dg)
             rep.corrupt.append({"digest": dg, "where": "inline"})
-            store.delete_inline_blob(dg)
+            if fix:
+                store.delete_inline_blob(dg)
     bad_files: list[Path] = []
     for dg, p, size in store.cas_files():
         if dg is None:
@@ -326,7 +329,8 @@ def verify(store: Any) -> VerifyReport:
     for raw, t in list(store.iter_records("traces")):
         if t is None:
             rep.damaged_records += 1
-            store.delete_record("traces", raw)
+            if fix:
+                store.delete_record("traces", raw)
             continue
         dg = t.output_digest
         if dg in good:
@@ -335,26 +339,31 @@ def verify(store: Any) -> VerifyReport:
             missing.setdefault(dg, [])
             if raw.hex() in name_of:
                 missing[dg].append(name_of[raw.hex()])
-        store.delete_record("traces", raw)
-        store.delete_used(raw.hex())
-        rep.entries_dropped += 1
+        if fix:
+            store.delete_record("traces", raw)
+            store.delete_used(raw.hex())
+            rep.entries_dropped += 1
     for raw, h in head_rows:
         if h is None:
             rep.damaged_records += 1
-            store.delete_record("heads", raw)
+            if fix:
+                store.delete_record("heads", raw)
             continue
         if h.output_digest not in good:
             if h.output_digest not in bad:
                 missing.setdefault(h.output_digest, [])
-            store.delete_record("heads", raw)
-    rep.heads_dropped = sorted({n for n, h in names if h.output_digest not in good})
+            if fix:
+                store.delete_record("heads", raw)
+    if fix:
+        rep.heads_dropped = sorted({n for n, h in names if h.output_digest not in good})
     for c in rep.corrupt:
         c["assets"] = sorted(by_digest.get(c["digest"], []))
     rep.missing = [{"digest": d, "assets": sorted(set(by_digest.get(d, [])) | set(a))}
                    for d, a in sorted(missing.items())]
-    store.flush()  # traces and heads go before (or with) their inline blobs...
-    for p in bad_files:  # ...and before their files
-        _unlink(p)
+    if fix:
+        store.flush()  # traces and heads go before (or with) their inline blobs...
+        for p in bad_files:  # ...and before their files
+            _unlink(p)
     return rep
 
 

@@ -696,7 +696,14 @@ def verify(*, project_dir: str | os.PathLike[str] = ".", cache_dir: str | os.Pat
     if anything was corrupt or missing."""
     from .cache import VerifyReport
     from .cache import verify as check
+    from .store import LmdbStore
 
+    cache = resolve_cache_dir(Path(project_dir).resolve(), cache_dir)
+    if cache.is_dir() and not os.access(cache, os.W_OK):  # a read-only mount, another user's cache
+        rep = reporter or Reporter(verbosity=-2)
+        rep.warn(f"the cache directory {cache} is read-only: reporting only, nothing is dropped")
+        with LmdbStore(cache, readonly=True, warn=rep.warn) as store:
+            return check(store)
     with _maintained_store(project_dir, cache_dir, reporter) as store:
         return VerifyReport() if store is None else check(store)
 

@@ -849,7 +849,7 @@ class LmdbStore:
             free = None
         code = _errno_of(err)
         if code == errno.ENOSPC or (code == errno.EIO and free is not None and free < max(need, 1 << 20)):
-            return (f"{what}: no space left on device ({_human(free or 0)} free in {self.root}); "
+            return (f"{what}: no space left on device ({_human(free or 0)} free); "
                     "free some space or use another --cache-dir (assetbuild cache gc shrinks the cache)")
         if free is None:
             return f"{what}: {err}"
