@@ -35,6 +35,7 @@ CACHE_ENV = "ASSETBUILD_CACHE_DIR"
 # build lock of a cache directory is what keeps two builds' writes apart. (Across processes the
 # build lock alone does it.)
 _process_builds = threading.RLock()
+_loading = threading.Lock()
 
 
 def resolve_cache_dir(project_dir: Path, cache_dir: str | os.PathLike[str] | None) -> Path:
@@ -192,7 +193,8 @@ def open_project(project_dir: str | os.PathLike[str] = ".", *, assetfile: str | 
     cache = resolve_cache_dir(root, cache_dir)
     reporter = reporter or Reporter(verbosity=-2)
     with ProjectImports(root):
-        loaded = load_assetfile(root, assetfile, cache_dir=cache)
+        with _loading:  # the loader collects declarations in a module global
+            loaded = load_assetfile(root, assetfile, cache_dir=cache)
         graph = resolve(loaded.decls)
         if plugin_manager is None:
             from .plugins import get_plugin_manager

@@ -5,7 +5,8 @@ Layout of ``.assetbuild/`` (or ``--cache-dir``)::
     STORE      format version and the index's id (JSON), written once
     db/        LMDB: meta (format, id, last build summary), traces (key -> record),
                heads (asset -> latest record), history (asset+time -> key),
-               stat (path -> stat signature + digest), blobs (small outputs),
+               stat (path -> stat signature + digest), blobs (small outputs), heads and
+               history per project (see ``project_id``: projects may share a cache directory),
                used (key -> when it stopped being an asset's latest key: for gc's LRU order)
     cas/ab/…   outputs larger than INLINE_MAX, one file per sha256 (``.tmp-*``: a write in progress,
                or an orphan of a killed one, for garbage collection)
@@ -23,6 +24,12 @@ Rules this module keeps (see RELIABILITY-NOTES §1):
   index is moved aside with a warning and started afresh (the cache is disposable; outputs are
   re-verified on read). LMDB errors that reveal damage later, in the middle of a build, do the
   same; a record that does not decode reads as absent (at worst an asset runs again).
+- Only damage moves an index aside. No memory or address space (``ulimit -v``: the map is then
+  made as small as the file), a read-only file system or no permission (readers then open
+  read-only, without LMDB's lock file if need be), a full disk: each is one clear StoreError.
+- One LMDB environment per index per process (LMDB forbids a second open): stores on the same
+  files, e.g. builds from two threads of the API, share it; the build lock makes them take turns.
+- A large blob already on disk is reused only if its bytes are right; a damaged one is rewritten.
 - Opening (creating ``STORE``, checking, moving a damaged index aside) happens under an flock of
   the cache directory, so two processes starting at once cannot take each other's fresh index
   for a damaged one.
@@ -568,7 +575,10 @@ class LmdbStore:
         """Take the build lock; call ``on_wait`` once if another build holds it."""
         if self._lock_fd is not None:
             return
-        fd = os.open(self.root / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(self.root / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise StoreError(describe_open_error(self.root, e, writing=True)) from e
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as e:
@@ -619,6 +629,8 @@ class LmdbStore:
         except _DAMAGE as e:
             self._index_failed(e)
             return None
+        except lmdb.Error as e:  # not damage (readers table full, no memory...): say so
+            raise StoreError(f"cannot read the cache index at {self.root / 'db'}: {e}") from e
 
     def _scan(self, db: bytes, prefix: bytes = b"") -> Iterator[tuple[bytes, bytes]]:
         """(key, value) pairs of ``db`` whose key starts with ``prefix``; none once damage shows."""
@@ -635,6 +647,8 @@ class LmdbStore:
                     yield k, v
         except _DAMAGE as e:
             self._index_failed(e)
+        except lmdb.Error as e:
+            raise StoreError(f"cannot read the cache index at {self.root / 'db'}: {e}") from e
 
     def get_trace(self, key: str) -> Trace | None:
         raw = self._get(b"traces", bytes.fromhex(key))
