@@ -54,12 +54,12 @@ def parse_size(text: str) -> int:
 
 def stats(store: Any) -> dict[str, Any]:
     """Counts and sizes of a cache directory, and the last build's hit rate. Writes nothing."""
-    heads = store.heads()
+    heads = store.all_heads()  # every project's that shares this cache directory
     traces = dict(store.iter_traces())
     inline = store.inline_blob_sizes()
     files = [(dg, size) for dg, _p, size in store.cas_files() if dg is not None]
     temps = [(p, size) for dg, p, size in store.cas_files() if dg is None]
-    head_keys = {h.key for h in heads.values()}
+    head_keys = {h.key for _n, h in heads}
     return {
         "cache_dir": str(store.root),
         "assets": len(heads),
@@ -138,9 +138,9 @@ def gc(store: Any, *, max_size: int | None = None, older_than_s: float | None = 
     """
     now_ns = time.time_ns() if now_ns is None else now_ns
     rep = GcReport(dry_run=dry_run)
-    heads = store.heads()
-    protected_keys = {h.key for h in heads.values()}
-    protected_digests = {h.output_digest for h in heads.values()}
+    heads = store.all_heads()  # every project's: gc never drops another project's latest builds
+    protected_keys = {h.key for _n, h in heads}
+    protected_digests = {h.output_digest for _n, h in heads}
     traces = dict(store.iter_traces())
     used = store.used_times()
     inline = store.inline_blob_sizes()
@@ -287,8 +287,10 @@ class VerifyReport:
 
 def verify(store: Any) -> VerifyReport:
     """Re-hash every blob (inline and files); drop the bad ones and every trace and head that
-    points at a bad or missing blob, so the next build rebuilds those assets."""
+    points at a bad or missing blob, so the next build rebuilds those assets. A read-only store
+    (a cache this process may not write) is only reported on."""
     rep = VerifyReport()
+    fix = not store.readonly
     bad: set[str] = set()
     good: set[str] = set()
     for dg, data in store.iter_inline_blobs():
@@ -299,7 +301,8 @@ def verify(store: Any) -> VerifyReport:
         else:
             bad.add(dg)
             rep.corrupt.append({"digest": dg, "where": "inline"})
-            store.delete_inline_blob(dg)
+            if fix:
+                store.delete_inline_blob(dg)
     bad_files: list[Path] = []
     for dg, p, size in store.cas_files():
         if dg is None:
@@ -318,15 +321,16 @@ def verify(store: Any) -> VerifyReport:
             bad_files.append(p)
     by_digest: dict[str, list[str]] = {}
     head_rows = list(store.iter_records("heads"))
-    names = store.heads()
-    name_of = {h.key: n for n, h in names.items()}
-    for n, h in names.items():
+    names = store.all_heads()
+    name_of = {h.key: n for n, h in names}
+    for n, h in names:
         by_digest.setdefault(h.output_digest, []).append(n)
     missing: dict[str, list[str]] = {}
     for raw, t in list(store.iter_records("traces")):
         if t is None:
             rep.damaged_records += 1
-            store.delete_record("traces", raw)
+            if fix:
+                store.delete_record("traces", raw)
             continue
         dg = t.output_digest
         if dg in good:
@@ -335,26 +339,31 @@ def verify(store: Any) -> VerifyReport:
             missing.setdefault(dg, [])
             if raw.hex() in name_of:
                 missing[dg].append(name_of[raw.hex()])
-        store.delete_record("traces", raw)
-        store.delete_used(raw.hex())
-        rep.entries_dropped += 1
+        if fix:
+            store.delete_record("traces", raw)
+            store.delete_used(raw.hex())
+            rep.entries_dropped += 1
     for raw, h in head_rows:
         if h is None:
             rep.damaged_records += 1
-            store.delete_record("heads", raw)
+            if fix:
+                store.delete_record("heads", raw)
             continue
         if h.output_digest not in good:
             if h.output_digest not in bad:
                 missing.setdefault(h.output_digest, [])
-            store.delete_record("heads", raw)
-    rep.heads_dropped = sorted(n for n, h in names.items() if h.output_digest not in good)
+            if fix:
+                store.delete_record("heads", raw)
+    if fix:
+        rep.heads_dropped = sorted({n for n, h in names if h.output_digest not in good})
     for c in rep.corrupt:
         c["assets"] = sorted(by_digest.get(c["digest"], []))
     rep.missing = [{"digest": d, "assets": sorted(set(by_digest.get(d, [])) | set(a))}
                    for d, a in sorted(missing.items())]
-    store.flush()  # traces and heads go before (or with) their inline blobs...
-    for p in bad_files:  # ...and before their files
-        _unlink(p)
+    if fix:
+        store.flush()  # traces and heads go before (or with) their inline blobs...
+        for p in bad_files:  # ...and before their files
+            _unlink(p)
     return rep
 
 

@@ -459,7 +459,7 @@ def clean(ctx: click.Context, yes: bool, **local: Any) -> None:
     from . import session
 
     opts = _merged(ctx, local)
-    _setup(opts)
+    rep = _setup(opts)
     cache = session.resolve_cache_dir(__import__("pathlib").Path.cwd(), opts.get("cache_dir"))
     if not cache.exists():
         click.echo(f"nothing to clean: {cache} does not exist")
@@ -468,8 +468,9 @@ def clean(ctx: click.Context, yes: bool, **local: Any) -> None:
         if not sys.stdin.isatty():
             raise click.UsageError(f"refusing to delete {cache} without --yes (no terminal to ask)")
         click.confirm(f"Delete {cache} and everything cached in it?", abort=True)
-    session.clean(cache_dir=opts.get("cache_dir"))
-    click.echo(f"deleted {cache}")
+    session.clean(cache_dir=opts.get("cache_dir"), reporter=rep)
+    click.echo(f"deleted {cache}" if not cache.exists() else
+               f"deleted what assetbuild stored in {cache}; kept the files it did not create")
 
 
 # --- assetbuild cache ... ----------------------------------------------------------------------
@@ -663,7 +664,7 @@ def cache_import(ctx: click.Context, file: str, **local: Any) -> None:
 
     opts = _merged(ctx, local)
     rep = _setup(opts, json_mode=bool(opts.get("as_json")))
-    r = session.import_cache(file, cache_dir=opts.get("cache_dir"), reporter=rep)
+    r = session.import_cache(file, cache_dir=opts.get("cache_dir"), assetfile=opts.get("assetfile"), reporter=rep)
     if opts.get("as_json"):
         click.echo(json.dumps(r))
     else:

@@ -31,14 +31,29 @@ from .reports import AssetStatus, BuildResult, Reason, WatchCycle, WatchSummary
 
 CACHE_ENV = "ASSETBUILD_CACHE_DIR"
 
+# Builds in one process take turns: loading an AssetFile swaps modules in sys.modules, and the
+# build lock of a cache directory is what keeps two builds' writes apart. (Across processes the
+# build lock alone does it.)
+_process_builds = threading.RLock()
+_loading = threading.Lock()
+
 
 def resolve_cache_dir(project_dir: Path, cache_dir: str | os.PathLike[str] | None) -> Path:
-    """``cache_dir``, else $ASSETBUILD_CACHE_DIR, else ``.assetbuild`` in the project."""
+    """``cache_dir``, else $ASSETBUILD_CACHE_DIR, else ``.assetbuild`` in the project.
+
+    StoreError (exit 2) for a directory that must not be a cache: the project directory or one
+    above it, or a non-empty directory that is not an assetbuild cache (see ``check_cache_dir``).
+    """
+    from .store import check_cache_dir
+
     chosen = cache_dir if cache_dir is not None else os.environ.get(CACHE_ENV) or None
     if chosen is None:
-        return project_dir / ".assetbuild"
-    p = Path(chosen).expanduser()
-    return p if p.is_absolute() else (Path.cwd() / p)
+        p = project_dir / ".assetbuild"
+    else:
+        p = Path(chosen).expanduser()
+        p = p if p.is_absolute() else (Path.cwd() / p)
+    check_cache_dir(p, project_dir)
+    return p
 
 
 @dataclass
@@ -139,6 +154,7 @@ def _validate(graph: Graph, io_managers: dict[str, Any], project_dir: Path, cach
     # a source that is the project directory or above it contains every output
     around = next((source_dirs[a] for a in (str(project_dir), *map(str, project_dir.parents))
                    if a in source_dirs), None)
+    _check_cache_outside_sources(cache_dir, source_dirs)
     try:
         cache_rel: str | None = cache_dir.resolve().relative_to(project_dir).as_posix() + "/"
     except ValueError:
@@ -175,6 +191,18 @@ def _validate(graph: Graph, io_managers: dict[str, Any], project_dir: Path, cach
                                       file=d.file, line=d.line)
 
 
+def _check_cache_outside_sources(cache_dir: Path, source_dirs: dict[str, str]) -> None:
+    """A cache directory inside a declared source changes that source on every build, so
+    every build would rebuild its readers: refuse it (StoreError, exit 2)."""
+    sources = {os.path.realpath(p): rel for p, rel in source_dirs.items()}
+    sources.update(source_dirs)
+    for where in (cache_dir.resolve(), *cache_dir.resolve().parents):
+        rel = sources.get(str(where))
+        if rel is not None:
+            raise StoreError(f"the cache directory {cache_dir} is inside the declared source {rel}: every "
+                             "build would change that source; use a cache directory outside it")
+
+
 @contextmanager
 def open_project(project_dir: str | os.PathLike[str] = ".", *, assetfile: str | None = None,
                  cache_dir: str | os.PathLike[str] | None = None, reporter: Reporter | None = None,
@@ -190,7 +218,8 @@ def open_project(project_dir: str | os.PathLike[str] = ".", *, assetfile: str | 
     cache = resolve_cache_dir(root, cache_dir)
     reporter = reporter or Reporter(verbosity=-2)
     with ProjectImports(root):
-        loaded = load_assetfile(root, assetfile, cache_dir=cache)
+        with _loading:  # the loader collects declarations in a module global
+            loaded = load_assetfile(root, assetfile, cache_dir=cache)
         graph = resolve(loaded.decls)
         if plugin_manager is None:
             from .plugins import get_plugin_manager
@@ -295,9 +324,10 @@ def _call_hook(caller: Any, **kwargs: Any) -> Any:
 
 
 def _open_store(project: Project, *, readonly: bool) -> Any:
-    from .store import LmdbStore
+    from .store import LmdbStore, project_id
 
-    return LmdbStore(project.cache_dir, readonly=readonly, warn=project.reporter.warn)
+    return LmdbStore(project.cache_dir, readonly=readonly, warn=project.reporter.warn,
+                     project=project_id(project.loaded.path, project.cache_dir))
 
 
 def _with_remote(project: Project, store: Any, remote: str | None, expected: int, fetch: bool = True,
@@ -346,8 +376,8 @@ def build(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "
     entries are signed and verified with $ASSETBUILD_CACHE_KEY (see the README, "Caching in CI").
     A dry run does not use it.
     """
-    with open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir, reporter=reporter,
-                      plugin_manager=plugin_manager) as project:
+    with _process_builds, open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir,
+                                       reporter=reporter, plugin_manager=plugin_manager) as project:
         return _build_open(project, assets, force=force, keep_going=keep_going, dry_run=dry_run,
                            remote=remote, remote_read_only=remote_read_only,
                            trust_remote_unsigned=trust_remote_unsigned, remote_timeout=remote_timeout,
@@ -459,8 +489,8 @@ def watch(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "
         started, t0 = time.time(), time.perf_counter()
         result = error = None
         try:
-            with open_project(root, assetfile=assetfile, cache_dir=cache, reporter=rep,
-                              plugin_manager=plugin_manager) as project:
+            with _process_builds, open_project(root, assetfile=assetfile, cache_dir=cache, reporter=rep,
+                                               plugin_manager=plugin_manager) as project:
                 last = _watch_set(project)
                 what = (f"{_plural(len(project.loaded.project_modules), 'module')}, "
                         f"{_plural(len(project.graph.sources), 'source')}")
@@ -639,9 +669,10 @@ def describe_graph(*, project_dir: str | os.PathLike[str] = ".", assetfile: str 
     return list_assets(project_dir=project_dir, assetfile=assetfile, cache_dir=cache_dir)
 
 
-def clean(*, project_dir: str | os.PathLike[str] = ".", cache_dir: str | os.PathLike[str] | None = None
-          ) -> Path:
-    """Delete the project's cache directory (not its path outputs); returns the path deleted."""
+def clean(*, project_dir: str | os.PathLike[str] = ".", cache_dir: str | os.PathLike[str] | None = None,
+          reporter: Reporter | None = None) -> Path:
+    """Delete what assetbuild created in the project's cache directory (not its path outputs);
+    returns the cache directory. Files assetbuild did not create there are kept, with a warning."""
     from .store import clear_cache_dir
 
     root = Path(project_dir).resolve()
@@ -656,11 +687,14 @@ def clean(*, project_dir: str | os.PathLike[str] = ".", cache_dir: str | os.Path
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
                 raise StoreError(f"a build is running with {cache}; not deleting it") from None
-            clear_cache_dir(cache)
+            kept = clear_cache_dir(cache)
         finally:
             os.close(fd)
     else:
-        clear_cache_dir(cache)
+        kept = clear_cache_dir(cache)
+    if kept and reporter is not None:
+        names = ", ".join(str(p.relative_to(cache)) for p in kept[:5]) + (", ..." if len(kept) > 5 else "")
+        reporter.warn(f"kept {len(kept)} {'entry' if len(kept) == 1 else 'entries'} of {cache} that assetbuild did not create: {names}")
     return cache
 
 
@@ -668,17 +702,20 @@ def clean(*, project_dir: str | os.PathLike[str] = ".", cache_dir: str | os.Path
 
 @contextmanager
 def _maintained_store(project_dir: str | os.PathLike[str], cache_dir: str | os.PathLike[str] | None,
-                      reporter: Reporter | None, *, create: bool = False) -> Iterator[Any]:
+                      reporter: Reporter | None, *, create: bool = False,
+                      assetfile: str | os.PathLike[str] | None = None) -> Iterator[Any]:
     """The cache's store under the build lock (waiting, like a build, for one that runs);
-    None if there is no cache directory and ``create`` is false."""
-    from .store import LmdbStore
+    None if there is no cache directory and ``create`` is false. Heads are those of the project
+    whose AssetFile is ``assetfile`` (default: ./AssetFile, which need not exist)."""
+    from .store import LmdbStore, project_id
 
-    cache = resolve_cache_dir(Path(project_dir).resolve(), cache_dir)
+    root = Path(project_dir).resolve()
+    cache = resolve_cache_dir(root, cache_dir)
     rep = reporter or Reporter(verbosity=-2)
     if not create and not ((cache / "STORE").exists() or (cache / "db").is_dir()):
         yield None  # no cache here (or a directory that is not one): nothing to do, nothing created
         return
-    store = LmdbStore(cache, warn=rep.warn)
+    store = LmdbStore(cache, warn=rep.warn, project=project_id(root / (assetfile or "AssetFile"), cache))
     try:
         store.acquire_lock(on_wait=lambda: rep.warn(f"another build or cache command is using {cache}; waiting for it to finish"))
         yield store
@@ -721,7 +758,14 @@ def verify(*, project_dir: str | os.PathLike[str] = ".", cache_dir: str | os.Pat
     if anything was corrupt or missing."""
     from .cache import VerifyReport
     from .cache import verify as check
+    from .store import LmdbStore
 
+    cache = resolve_cache_dir(Path(project_dir).resolve(), cache_dir)
+    if cache.is_dir() and not os.access(cache, os.W_OK):  # a read-only mount, another user's cache
+        rep = reporter or Reporter(verbosity=-2)
+        rep.warn(f"the cache directory {cache} is read-only: reporting only, nothing is dropped")
+        with LmdbStore(cache, readonly=True, warn=rep.warn) as store:
+            return check(store)
     with _maintained_store(project_dir, cache_dir, reporter) as store:
         return VerifyReport() if store is None else check(store)
 
@@ -750,7 +794,7 @@ def export_cache(file: str | os.PathLike[str], assets: Sequence[str] = (), *,
 
 
 def import_cache(file: str | os.PathLike[str], *, project_dir: str | os.PathLike[str] = ".",
-                 cache_dir: str | os.PathLike[str] | None = None,
+                 cache_dir: str | os.PathLike[str] | None = None, assetfile: str | None = None,
                  reporter: Reporter | None = None) -> dict[str, Any]:
     """Add the entries of an export archive to the cache, verifying every blob's digest."""
     from .cache import import_archive
@@ -759,7 +803,7 @@ def import_cache(file: str | os.PathLike[str], *, project_dir: str | os.PathLike
     src = Path(file).resolve()
     if not src.is_file():
         raise StoreError(f"no such archive: {file}")
-    with _maintained_store(project_dir, cache_dir, rep, create=True) as store:
+    with _maintained_store(project_dir, cache_dir, rep, create=True, assetfile=assetfile) as store:
         return import_archive(store, src, warn=rep.warn)
 
 

@@ -5,7 +5,8 @@ Layout of ``.assetbuild/`` (or ``--cache-dir``)::
     STORE      format version and the index's id (JSON), written once
     db/        LMDB: meta (format, id, last build summary), traces (key -> record),
                heads (asset -> latest record), history (asset+time -> key),
-               stat (path -> stat signature + digest), blobs (small outputs),
+               stat (path -> stat signature + digest), blobs (small outputs), heads and
+               history per project (see ``project_id``: projects may share a cache directory),
                used (key -> when it stopped being an asset's latest key: for gc's LRU order)
     cas/ab/…   outputs larger than INLINE_MAX, one file per sha256 (``.tmp-*``: a write in progress,
                or an orphan of a killed one, for garbage collection)
@@ -24,6 +25,12 @@ Rules this module keeps (see RELIABILITY-NOTES §1):
   index is moved aside with a warning and started afresh (the cache is disposable; outputs are
   re-verified on read). LMDB errors that reveal damage later, in the middle of a build, do the
   same; a record that does not decode reads as absent (at worst an asset runs again).
+- Only damage moves an index aside. No memory or address space (``ulimit -v``: the map is then
+  made as small as the file), a read-only file system or no permission (readers then open
+  read-only, without LMDB's lock file if need be), a full disk: each is one clear StoreError.
+- One LMDB environment per index per process (LMDB forbids a second open): stores on the same
+  files, e.g. builds from two threads of the API, share it; the build lock makes them take turns.
+- A large blob already on disk is reused only if its bytes are right; a damaged one is rewritten.
 - Opening (creating ``STORE``, checking, moving a damaged index aside) happens under an flock of
   the cache directory, so two processes starting at once cannot take each other's fresh index
   for a damaged one.
@@ -70,8 +77,12 @@ _RECORD = 1  # version tag of the marshal-encoded records
 _DBS = (b"meta", b"traces", b"heads", b"history", b"stat", b"blobs", b"used")
 
 # LMDB errors that mean the index itself is damaged (as opposed to a full disk or a full map).
+# Everything else (no memory or address space, a read-only file system, no permission, the
+# environment already open) says nothing about the file's contents: a clear error, never a
+# healthy index moved aside.
 _DAMAGE = (lmdb.CorruptedError, lmdb.PageNotFoundError, lmdb.InvalidError, lmdb.PanicError,
            lmdb.VersionMismatchError, lmdb.BadDbiError)
+_NO_WRITE = (errno.EACCES, errno.EROFS, errno.EPERM)
 
 # The two meta pages at the start of data.mdb (lmdb.h / mdb.c, 64-bit builds): a page header
 # (pgno u64, pad u16, flags u16, lower u16, upper u16), then MDB_meta: magic u32, version u32,
@@ -116,6 +127,47 @@ def _name_key(name: str) -> bytes:
     return b if len(b) <= 400 else b"#" + hashlib.sha256(b).digest()
 
 
+# Heads and history rows belong to one project: several projects may share a cache directory,
+# each with its own asset named ``report``. A project is identified by its AssetFile's path
+# relative to the cache directory, so a project copied or moved with its cache keeps its heads.
+# The usual layout (``.assetbuild`` beside ``AssetFile``) keys heads by the bare asset name, as
+# stores before projects were told apart did: their heads are this project's.
+DEFAULT_PROJECT = "../AssetFile"
+
+
+def project_id(assetfile: str | os.PathLike[str], cache_dir: str | os.PathLike[str]) -> str:
+    """The identity of the project whose AssetFile is ``assetfile``, within ``cache_dir``."""
+    rel = os.path.relpath(os.path.realpath(assetfile), os.path.realpath(cache_dir))
+    return rel.replace(os.sep, "/")
+
+
+def _project_prefix(project: str) -> bytes:
+    """Prefix of a project's head keys: none for the default project, else a NUL byte (no asset
+    name or hashed name starts with one) and 16 bytes of the project's digest."""
+    if project == DEFAULT_PROJECT:
+        return b""
+    return b"\0" + hashlib.sha256(project.encode("utf-8", "surrogatepass")).digest()[:16]
+
+
+def _same_bytes(path: Path, data: bytes, chunk: int = 1 << 20) -> bool:
+    """Whether the file at ``path`` holds exactly ``data`` (read in chunks: no second copy)."""
+    try:
+        with open(path, "rb") as f:
+            if os.fstat(f.fileno()).st_size != len(data):
+                return False
+            view = memoryview(data)
+            for start in range(0, len(data), chunk):
+                if f.read(chunk) != view[start:start + chunk]:
+                    return False
+            return f.read(1) == b""
+    except OSError:
+        return False
+
+
+def _human(n: int) -> str:
+    return f"{n / (1 << 20):.1f} MiB" if n >= 1 << 20 else f"{n // 1024} KiB"
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -124,16 +176,69 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+class _SharedEnv:
+    """One LMDB environment open in this process, shared by every store on its files.
+
+    LMDB forbids opening one environment twice in a process (its fcntl locks belong to the
+    process): two stores on one cache directory, e.g. builds from two threads of the API, share
+    the environment; it is closed when the last of them closes."""
+
+    def __init__(self, env: Any, writable: bool, ident: tuple[int, int]) -> None:
+        self.env = env
+        self.writable = writable
+        self.ident = ident
+        self.users = 1
+        self.pid = os.getpid()
+
+
+_shared_envs: dict[tuple[int, int], _SharedEnv] = {}
+_shared_envs_lock = threading.Lock()
+
+
+def _file_ident(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _errno_of(err: BaseException) -> int:
+    code = getattr(err, "code", 0) or getattr(err, "errno", 0) or 0
+    return code if isinstance(code, int) else 0
+
+
+def describe_open_error(root: Path, err: BaseException, *, writing: bool) -> str:
+    """One line for an index that cannot be opened for a reason other than damage."""
+    code = _errno_of(err)
+    where = root / "db"
+    if isinstance(err, lmdb.MemoryError) or code == errno.ENOMEM:
+        return (f"not enough memory or address space to map the cache index at {where} "
+                "(is a `ulimit -v` limit set?)")
+    if code == errno.EROFS:
+        return f"the cache directory {root} is on a read-only file system; a build cannot write to it"
+    if isinstance(err, lmdb.ReadonlyError) or code in (errno.EACCES, errno.EPERM):
+        return (f"no permission to {'write' if writing else 'read'} the cache index at {where}"
+                + ("; a build needs write access to the cache directory" if writing else ""))
+    if code == errno.ENOSPC:
+        return f"no space left on device for the cache index at {where}"
+    return f"cannot open the cache index at {where}: {err}"
+
+
 class LmdbStore:
     """Traces, heads, stat cache and blobs of one cache directory.
 
     ``readonly=True`` never creates or writes anything: a missing index reads as empty.
+    ``project`` (see ``project_id``) selects whose heads and history the store reads and writes.
     """
 
     def __init__(self, cache_dir: str | os.PathLike[str], *, readonly: bool = False,
-                 warn: Callable[[str], None] | None = None, map_size: int = INITIAL_MAP_SIZE) -> None:
+                 warn: Callable[[str], None] | None = None, map_size: int = INITIAL_MAP_SIZE,
+                 project: str = DEFAULT_PROJECT) -> None:
         self.root = Path(cache_dir)
         self.readonly = readonly
+        self.project = project
+        self._head_prefix = _project_prefix(project)
         self.warn = warn or (lambda msg: None)
         self.cas = self.root / "cas"
         self._env: Any = None
@@ -144,6 +249,7 @@ class LmdbStore:
         self._last_flush = time.monotonic()
         self._lock_fd: int | None = None
         self._data_id: tuple[int, int] | None = None
+        self._shared: _SharedEnv | None = None
         self._open(map_size)
 
     # --- opening, checking, recovering -------------------------------------------------------
@@ -159,13 +265,20 @@ class LmdbStore:
                 self.root.mkdir(parents=True, exist_ok=True)
                 dbdir.mkdir(exist_ok=True)
             except OSError as e:
+                if e.errno == errno.EROFS:
+                    raise StoreError(describe_open_error(self.root, e, writing=True)) from e
                 raise StoreError(f"cannot create the cache directory {self.root}: {e.strerror}") from e
         with self._open_lock():
             info = self._read_store_file()  # again: another process may have created it meanwhile
             self._check_format(info)
             if info is None and not self.readonly:
                 info = {"format": STORE_FORMAT, "db_id": uuid.uuid4().hex}
-                self._write_store_file(info)
+                try:
+                    self._write_store_file(info)
+                except OSError as e:
+                    raise StoreError(describe_open_error(self.root, e, writing=True)
+                                     if e.errno in (*_NO_WRITE, errno.ENOSPC) else
+                                     f"cannot write {self.root / 'STORE'}: {e.strerror}") from e
             self._info = info
             if not self.readonly and not (dbdir / "data.mdb").exists():
                 self._recover_swap(dbdir)
@@ -174,10 +287,13 @@ class LmdbStore:
             problem = self._check_data_file(dbdir)
             if problem is None:
                 try:
-                    self._env = self._open_env(dbdir)
+                    self._acquire_env(dbdir)
                     problem = self._check_open_env(info)
-                except lmdb.Error as e:
+                except _DAMAGE as e:
                     problem = f"it cannot be opened ({e})"
+                except lmdb.Error as e:  # not damage: memory, permissions, read-only, ...
+                    self._close_env()
+                    raise StoreError(describe_open_error(self.root, e, writing=not self.readonly)) from e
                 except StoreError:
                     self._close_env()
                     raise
@@ -219,9 +335,60 @@ class LmdbStore:
                 self.warn(f"restored the cache index from {old.name} (a gc was interrupted)")
                 return
 
-    def _open_env(self, dbdir: Path) -> Any:
-        return lmdb.open(str(dbdir), map_size=self._map_size, max_dbs=len(_DBS) + 2,
-                         readonly=self.readonly, max_readers=1024, max_spare_txns=0, lock=True)
+    def _acquire_env(self, dbdir: Path) -> None:
+        """Open the environment, or share the one this process already has on these files."""
+        with _shared_envs_lock:
+            ident = _file_ident(dbdir / "data.mdb")
+            shared = _shared_envs.get(ident) if ident is not None else None
+            if shared is not None and shared.pid == os.getpid() and shared.env is not None:
+                if not shared.writable and not self.readonly:
+                    raise StoreError(f"the cache index at {dbdir} is open read-only in this process; "
+                                     "cannot write to it")
+                shared.users += 1
+                self._shared, self._env = shared, shared.env
+                return
+            env, writable = self._open_env(dbdir)
+            ident = _file_ident(dbdir / "data.mdb") or (0, id(env))
+            self._shared = _SharedEnv(env, writable, ident)
+            _shared_envs[ident] = self._shared
+            self._env = env
+
+    def _open_env(self, dbdir: Path) -> tuple[Any, bool]:
+        """A new environment and whether it can write.
+
+        A reader opens for writing when it may (so a build in another thread of this process can
+        share it), else read-only, else without LMDB's lock file (a cache on a read-only mount, or
+        one this user may not write). Where the map does not fit the address space (``ulimit -v``),
+        the map is made as small as the file."""
+        attempts: list[tuple[bool, bool]] = [(False, True)]  # (readonly, lock)
+        if self.readonly:
+            attempts += [(True, True), (True, False)]
+        sizes = [self._map_size]
+        try:
+            size = (dbdir / "data.mdb").stat().st_size
+        except OSError:
+            size = 0
+        small = max(1 << 20, -(-size // (1 << 20)) * (1 << 20))
+        if small < self._map_size:
+            sizes.append(small)
+        err: BaseException | None = None
+        for readonly, lock in attempts:
+            for map_size in sizes:
+                try:
+                    env = lmdb.open(str(dbdir), map_size=map_size, max_dbs=len(_DBS) + 2,
+                                    readonly=readonly, max_readers=1024, max_spare_txns=0, lock=lock,
+                                    create=not self.readonly)
+                    return env, not readonly
+                except lmdb.MemoryError as e:
+                    err = e
+                    continue  # try a smaller map
+                except lmdb.Error as e:
+                    if _errno_of(e) in _NO_WRITE or isinstance(e, lmdb.ReadonlyError):
+                        err = e
+                        break  # try the next, less demanding way
+                    raise
+        assert err is not None
+        raise err
 
     def _open_dbs(self) -> None:
         for name in _DBS:
@@ -231,10 +398,22 @@ class LmdbStore:
     def _close_env(self) -> None:
         self._drop_reader()
         self._dbs = {}
-        if self._env is not None:
-            with contextlib.suppress(lmdb.Error):
-                self._env.close()
-            self._env = None
+        shared, self._shared = self._shared, None
+        env, self._env = self._env, None
+        if shared is None:
+            if env is not None:
+                with contextlib.suppress(lmdb.Error):
+                    env.close()
+            return
+        with _shared_envs_lock:
+            shared.users -= 1
+            if shared.users > 0 or shared.pid != os.getpid():
+                return
+            if _shared_envs.get(shared.ident) is shared:
+                del _shared_envs[shared.ident]
+            shared.env = None
+        with contextlib.suppress(lmdb.Error):
+            env.close()
 
     def _replace_index(self, problem: str) -> None:
         """Move a damaged index aside and start an empty one (the caller holds the open lock)."""
@@ -244,11 +423,18 @@ class LmdbStore:
             return
         stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         aside = self.root / f"db.corrupt-{stamp}"
-        os.replace(dbdir, aside)
+        try:
+            os.replace(dbdir, aside)
+            dbdir.mkdir()
+        except OSError as e:
+            raise StoreError(f"the cache index at {dbdir} is damaged ({problem}) and cannot be moved "
+                             f"aside: {e.strerror}") from e
         self.warn(f"the cache index was damaged ({problem}); moved it to {aside} and started a new "
                   "one: assets will be rebuilt")
-        dbdir.mkdir()
-        self._env = self._open_env(dbdir)
+        try:
+            self._acquire_env(dbdir)
+        except lmdb.Error as e:
+            raise StoreError(describe_open_error(self.root, e, writing=True)) from e
         self._check_open_env(self._info)
 
     def _index_failed(self, err: BaseException) -> None:
@@ -334,8 +520,8 @@ class LmdbStore:
                         best = (last_pgno, txnid)
         except FileNotFoundError:
             return None
-        except OSError as e:
-            return f"its data file cannot be read ({e.strerror})"
+        except OSError as e:  # no permission, an I/O error: nothing says the contents are bad
+            raise StoreError(f"cannot read the cache index at {path}: {e.strerror}") from e
         need = (best[0] + 1) * psize
         if need > size:
             return f"its data file is truncated ({size} bytes, {need} expected)"
@@ -391,7 +577,10 @@ class LmdbStore:
         """Take the build lock; call ``on_wait`` once if another build holds it."""
         if self._lock_fd is not None:
             return
-        fd = os.open(self.root / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(self.root / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise StoreError(describe_open_error(self.root, e, writing=True)) from e
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as e:
@@ -442,6 +631,8 @@ class LmdbStore:
         except _DAMAGE as e:
             self._index_failed(e)
             return None
+        except lmdb.Error as e:  # not damage (readers table full, no memory...): say so
+            raise StoreError(f"cannot read the cache index at {self.root / 'db'}: {e}") from e
 
     def _scan(self, db: bytes, prefix: bytes = b"") -> Iterator[tuple[bytes, bytes]]:
         """(key, value) pairs of ``db`` whose key starts with ``prefix``; none once damage shows."""
@@ -458,31 +649,54 @@ class LmdbStore:
                     yield k, v
         except _DAMAGE as e:
             self._index_failed(e)
+        except lmdb.Error as e:
+            raise StoreError(f"cannot read the cache index at {self.root / 'db'}: {e}") from e
 
     def get_trace(self, key: str) -> Trace | None:
         raw = self._get(b"traces", bytes.fromhex(key))
         return None if raw is None else _decode(raw, Trace)
 
+    def _head_key(self, asset: str) -> bytes:
+        return self._head_prefix + _name_key(asset)
+
+    def _history_prefix(self, asset: str) -> bytes:
+        name = asset if not self._head_prefix else f"{self.project}\0{asset}"
+        return hashlib.sha256(name.encode("utf-8", "surrogatepass")).digest()[:16]
+
     def get_head(self, asset: str) -> Head | None:
-        raw = self._get(b"heads", _name_key(asset))
+        """This project's latest build of ``asset``."""
+        raw = self._get(b"heads", self._head_key(asset))
         return None if raw is None else _decode(raw, Head)
 
     def heads(self) -> dict[str, Head]:
-        """Every asset's latest record (for status of assets no longer defined, and stats)."""
-        out: dict[str, Head] = {}
+        """This project's latest record of each asset."""
+        prefix = self._head_prefix
+        return {name: h for raw, name, h in self._all_heads()
+                if (raw.startswith(prefix) if prefix else raw[:1] != b"\0")}
+
+    def all_heads(self) -> list[tuple[str, Head]]:
+        """(asset name, latest record) of every project sharing this cache directory: what gc
+        keeps, stats count and verify checks (a name appears once per project that has it)."""
+        return [(name, h) for _raw, name, h in self._all_heads()]
+
+    def _all_heads(self) -> list[tuple[bytes, str, Head]]:
+        out: list[tuple[bytes, str, Head]] = []
         for k, v in list(self._scan(b"heads")):
             head = _decode(v, Head)
-            if head is not None:
-                try:
-                    name = k.decode("utf-8", "surrogatepass")
-                except UnicodeDecodeError:  # a name too long for an LMDB key is stored by its digest
-                    name = "#" + k[1:].hex()
-                out[name] = head
+            if head is None:
+                continue
+            raw = bytes(k)
+            k = raw[17:] if raw[:1] == b"\0" else raw  # a project's prefix (see _project_prefix)
+            try:
+                name = k.decode("utf-8", "surrogatepass")
+            except UnicodeDecodeError:  # a name too long for an LMDB key is stored by its digest
+                name = "#" + k[1:].hex()
+            out.append((raw, name, head))
         return out
 
     def history(self, asset: str) -> list[tuple[int, str]]:
-        """(time in ns, key) of every recorded build of ``asset``, oldest first."""
-        prefix = hashlib.sha256(asset.encode()).digest()[:16]
+        """(time in ns, key) of every recorded build of ``asset`` in this project, oldest first."""
+        prefix = self._history_prefix(asset)
         rows = list(self._scan(b"history", prefix))
         return [(int.from_bytes(k[16:], "big"), v.hex()) for k, v in rows]
 
@@ -546,11 +760,8 @@ class LmdbStore:
             self._pending[(b"blobs", bytes.fromhex(digest))] = data
             return digest
         path = self.blob_path(digest)
-        try:
-            if path.stat().st_size == len(data):
-                return digest
-        except FileNotFoundError:
-            pass
+        if _same_bytes(path, data):
+            return digest  # a file of the right size is not enough: a damaged one is rewritten
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.parent / f".tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         try:
@@ -611,7 +822,7 @@ class LmdbStore:
 
     def put_head(self, asset: str, head: Head) -> None:
         """Record ``asset``'s latest build; the key it replaces gets its last-used time (now)."""
-        hk = _name_key(asset)
+        hk = self._head_key(asset)
         raw = self._get(b"heads", hk)
         old = None if raw is None else _decode(raw, Head)
         if old is not None and old.key != head.key:
@@ -619,7 +830,7 @@ class LmdbStore:
         self._pending[(b"heads", hk)] = marshal.dumps((_RECORD, *head))
 
     def add_history(self, asset: str, when_ns: int, key: str) -> None:
-        k = hashlib.sha256(asset.encode()).digest()[:16] + when_ns.to_bytes(8, "big")
+        k = self._history_prefix(asset) + when_ns.to_bytes(8, "big")
         self._pending[(b"history", k)] = bytes.fromhex(key)
 
     def put_stat(self, path: str, sig: tuple[int, int, int, int], digest: str) -> None:
@@ -629,7 +840,7 @@ class LmdbStore:
         self._pending[(b"traces", bytes.fromhex(key))] = None
 
     def delete_head(self, asset: str) -> None:
-        self._pending[(b"heads", _name_key(asset))] = None
+        self._pending[(b"heads", self._head_key(asset))] = None
 
     @property
     def pending(self) -> int:
@@ -698,7 +909,12 @@ class LmdbStore:
                 size = self._env.info()["map_size"]
                 if size >= MAX_MAP_SIZE:
                     raise StoreError(f"the cache index at {self.root} is full ({size} bytes)") from None
-                self._env.set_mapsize(size * 2)
+                try:
+                    self._env.set_mapsize(size * 2)
+                except lmdb.MemoryError as e:
+                    raise StoreError(f"not enough memory or address space to grow the cache index at "
+                                     f"{self.root / 'db'} to {size * 2 >> 20} MiB (is a `ulimit -v` "
+                                     "limit set?)") from e
             except lmdb.MapResizedError:
                 self._env.set_mapsize(0)
             except _DAMAGE as e:
@@ -707,16 +923,27 @@ class LmdbStore:
                 self._index_failed(e)  # the batch goes into a fresh index
                 recovered = True
             except lmdb.Error as e:
-                raise StoreError(self._disk_message(f"cannot write the cache index at {self.root}", e)) from e
+                need = sum(len(k) + len(v or b"") for (_db, k), v in items)
+                raise StoreError(self._disk_message(f"cannot write the cache index at {self.root}", e,
+                                                    need=2 * need + (1 << 20))) from e
         self._pending.clear()
         self._pending_blobs.clear()
 
-    def _disk_message(self, what: str, err: BaseException) -> str:
+    def _disk_message(self, what: str, err: BaseException, need: int = 0) -> str:
+        """``what`` failed: say why in words a user acts on. LMDB reports a write that ran out of
+        space as "Input/output error" (a short write), so a failed write with less free space
+        than it needed is called what it is."""
         try:
-            free = shutil.disk_usage(self.root).free
-            return f"{what}: {err} ({free // (1 << 20)} MiB free on that disk)"
+            free: int | None = shutil.disk_usage(self.root).free
         except OSError:
+            free = None
+        code = _errno_of(err)
+        if code == errno.ENOSPC or (code == errno.EIO and free is not None and free < max(need, 1 << 20)):
+            return (f"{what}: no space left on device ({_human(free or 0)} free); "
+                    "free some space or use another --cache-dir (assetbuild cache gc shrinks the cache)")
+        if free is None:
             return f"{what}: {err}"
+        return f"{what}: {err} ({_human(free)} free on that disk)"
 
     # --- whole-store operations --------------------------------------------------------------
 
@@ -843,7 +1070,7 @@ class LmdbStore:
             os.replace(dbdir, aside)
             os.replace(tmp, dbdir)
             _fsync_dir(self.root)
-            self._env = self._open_env(dbdir)
+            self._acquire_env(dbdir)
             self._open_dbs()
             self._data_id = self._data_file_id()
         shutil.rmtree(aside, ignore_errors=True)
@@ -854,10 +1081,111 @@ class LmdbStore:
         return sorted(p for pat in ("db.compact-*", "db.old-*", "db.corrupt-*") for p in self.root.glob(pat))
 
 
-def clear_cache_dir(cache_dir: Path) -> None:
-    """Delete a cache directory's contents (``assetbuild clean``), refusing anything that is not one."""
+# --- what belongs to a cache directory (refusing a bad --cache-dir; clean) -------------------
+
+# Names the store layout creates at the top of a cache directory: exact names, then prefixes
+# (temp files of a write in progress, indexes moved aside, a compaction's copies).
+_LAYOUT_NAMES = frozenset({"STORE", "db", "cas", "lock", "code"})
+_LAYOUT_PREFIXES = ("STORE.tmp", ".STORE.tmp", "db.corrupt-", "db.old-", "db.compact-")
+_INDEX_FILES = frozenset({"data.mdb", "lock.mdb"})
+_HEX2 = re.compile(r"[0-9a-f]{2}\Z")
+_HEX62 = re.compile(r"[0-9a-f]{62}\Z")
+
+
+def _is_layout_name(name: str) -> bool:
+    return name in _LAYOUT_NAMES or name.startswith(_LAYOUT_PREFIXES)
+
+
+def is_cache_dir(path: Path) -> bool:
+    """Whether ``path`` holds an assetbuild cache (a STORE file or an index), or nothing but
+    names of the store layout (a cache whose first open was interrupted)."""
+    try:
+        names = os.listdir(path)
+    except OSError:
+        return False
+    if "STORE" in names or "db" in names:
+        return True
+    return all(_is_layout_name(n) for n in names)
+
+
+def check_cache_dir(cache_dir: Path, project_dir: Path) -> None:
+    """Refuse a cache directory whose use could delete or corrupt what is not the cache's:
+    the project directory or one above it (``clean`` would delete the project), or an
+    existing non-empty directory that is not an assetbuild cache."""
+    real = cache_dir.resolve()
+    project = project_dir.resolve()
+    if real == project or real in project.parents:
+        what = "is the project directory" if real == project else f"contains the project directory {project}"
+        raise StoreError(f"the cache directory {cache_dir} {what}; use a directory of its own "
+                         "(default: .assetbuild in the project)")
+    if real.exists():
+        if not real.is_dir():
+            raise StoreError(f"the cache directory {cache_dir} exists and is not a directory")
+        if not is_cache_dir(real):
+            raise StoreError(f"the cache directory {cache_dir} is not empty and is not an assetbuild cache; "
+                             "use a new or empty directory")
+
+
+def clear_cache_dir(cache_dir: Path) -> list[Path]:
+    """Delete what the store layout created in ``cache_dir`` (``assetbuild clean``), nothing else.
+
+    Anything else found there (a file the user put in it) is kept, with the directories that
+    hold it; returns those entries (empty when the whole directory is gone).
+    """
     if not cache_dir.exists():
-        return
-    if not (cache_dir / "STORE").exists() and not (cache_dir / "db").exists():
+        return []
+    if not is_cache_dir(cache_dir):
         raise StoreError(f"{cache_dir} does not look like an assetbuild cache (no STORE file); not deleting it")
-    shutil.rmtree(cache_dir)
+    kept: list[Path] = []
+    for e in sorted(os.scandir(cache_dir), key=lambda e: e.name):
+        p = Path(e.path)
+        if not _is_layout_name(e.name):
+            kept.append(p)
+        elif e.is_symlink() or not e.is_dir():
+            _remove_file(p, kept, e.name in ("STORE", "lock") or e.name.startswith(_LAYOUT_PREFIXES))
+        elif e.name == "cas":
+            for sub in sorted(os.scandir(p), key=lambda e: e.name):
+                if _HEX2.match(sub.name) and sub.is_dir(follow_symlinks=False):
+                    for f in os.scandir(sub.path):
+                        _remove_file(Path(f.path), kept, not f.is_dir(follow_symlinks=False)
+                                     and (_HEX62.match(f.name) is not None or f.name.startswith(".tmp")))
+                    _remove_dir(Path(sub.path), kept)
+                else:
+                    kept.append(Path(sub.path))
+            _remove_dir(p, kept)
+        elif e.name == "code":
+            for f in os.scandir(p):
+                _remove_file(Path(f.path), kept, not f.is_dir(follow_symlinks=False)
+                             and (f.name.endswith(".bin") or f.name.startswith(".")))
+            _remove_dir(p, kept)
+        else:  # db/ and indexes moved aside: LMDB's two files
+            for f in os.scandir(p):
+                _remove_file(Path(f.path), kept, f.name in _INDEX_FILES and not f.is_dir(follow_symlinks=False))
+            _remove_dir(p, kept)
+    if not kept:
+        _remove_dir(cache_dir, kept)
+    return kept
+
+
+def _remove_file(path: Path, kept: list[Path], ours: bool) -> None:
+    if not ours:
+        kept.append(path)
+        return
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
+    except OSError as e:
+        raise StoreError(f"cannot delete {path}: {e.strerror}") from e
+
+
+def _remove_dir(path: Path, kept: list[Path]) -> None:
+    """rmdir ``path`` unless something kept is inside it."""
+    if any(path in k.parents for k in kept):
+        return
+    try:
+        path.rmdir()
+    except FileNotFoundError:
+        pass
+    except OSError as e:
+        raise StoreError(f"cannot delete {path}: {e.strerror}") from e

@@ -385,8 +385,9 @@ def test_gc_and_verify_of_a_missing_cache_create_nothing(tmp_path):
     other = tmp_path / "not-a-cache"
     other.mkdir()
     (other / "notes.txt").write_text("mine")
-    assetbuild.gc(older_than_days=0, cache_dir=other, project_dir=tmp_path)
-    assert [p.name for p in other.iterdir()] == ["notes.txt"]  # no STORE, no db/: left alone
+    with pytest.raises(StoreError, match="not an assetbuild cache"):  # refused, left alone
+        assetbuild.gc(older_than_days=0, cache_dir=other, project_dir=tmp_path)
+    assert [p.name for p in other.iterdir()] == ["notes.txt"]
 
 
 HOLD_LOCK = """

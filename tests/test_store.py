@@ -220,16 +220,41 @@ def test_damaged_file_blob_raises_cache_corrupt_and_is_dropped(tmp_path, how):
         assert s.read_blob(dg) == data
 
 
-def test_put_blob_over_a_same_size_corrupt_file_is_repaired_by_the_next_read(tmp_path):
+def test_put_blob_over_a_same_size_corrupt_file_repairs_it(tmp_path):
     data = payload(INLINE_MAX + 5, 2)
     with LmdbStore(tmp_path) as s:
         dg = s.put_blob(data)
         _flip(s.blob_path(dg))
-        s.put_blob(data)  # same size already there: kept as it is (cheap), so still corrupt...
-        with pytest.raises(CacheCorrupt):
-            s.read_blob(dg)  # ...which the verified read catches and drops
-        s.put_blob(data)
+        s.put_blob(data)  # a file of the right size is not taken on trust: it is rewritten
+        assert s.blob_path(dg).read_bytes() == data
         assert s.read_blob(dg) == data
+        ino = s.blob_path(dg).stat().st_ino
+        s.put_blob(data)  # the right bytes already there: nothing written
+        assert s.blob_path(dg).stat().st_ino == ino
+
+
+def test_a_build_repairs_a_corrupt_blob_of_the_right_size(tmp_path):
+    """A new key with the same large output: the build's write of the blob
+    finds a damaged file of the right size and replaces it (the old code kept it)."""
+    from abtest import Project
+
+    p = Project(tmp_path)
+    p.assetfile('''
+        import os
+        @asset(io="bytes", code_version=os.environ.get("V", "1"))
+        def big():
+            return b"x" * 200_000
+    ''')
+    assert p.built() == ["big"]
+    with LmdbStore(tmp_path / ".assetbuild", readonly=True) as s:
+        path = s.blob_path(s.get_head("big").output_digest)
+    _flip(path)
+    os.environ["V"] = "2"
+    try:
+        assert p.built() == ["big"]  # a new key, the same bytes
+    finally:
+        del os.environ["V"]
+    assert path.read_bytes() == b"x" * 200_000
 
 
 def test_corrupt_inline_blob_is_detected_and_dropped(tmp_path):

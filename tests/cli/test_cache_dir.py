@@ -1,0 +1,133 @@
+"""Which directories may be a cache directory, and what `clean` deletes: never the project,
+never a source, never a file assetbuild did not create (real command, real files)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from abtest import clean_env, cli  # noqa: E402
+
+import assetbuild  # noqa: E402
+from assetbuild.errors import StoreError  # noqa: E402
+
+PIPE = """\
+from assetbuild import asset, source
+
+raw = source("raw", "data")
+
+
+@asset(io="json")
+def numbers(raw):
+    return [int(x) for x in (raw / "raw.txt").read_text().split()]
+
+
+@asset(io="text", path="out/total.txt")
+def total(numbers):
+    return str(sum(numbers))
+"""
+
+
+@pytest.fixture
+def proj(tmp_path: Path) -> Path:
+    root = tmp_path / "proj"
+    (root / "data").mkdir(parents=True)
+    (root / "data" / "raw.txt").write_text("1 2 3")
+    (root / "AssetFile").write_text(PIPE)
+    return root
+
+
+def files_of(root: Path) -> set[str]:
+    return {p.relative_to(root).as_posix() for p in root.rglob("*") if ".assetbuild" not in p.parts}
+
+
+def assert_refused(r, *needles: str) -> None:
+    assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in r.stderr, r.stderr
+    for n in needles:
+        assert n in lines[0], lines[0]
+
+
+@pytest.mark.parametrize("where", [".", "..", "PROJECT"])
+@pytest.mark.parametrize("command", [["build"], ["status"], ["clean", "--yes"], ["cache", "stats"],
+                                     ["cache", "gc"], ["cache", "verify"]])
+def test_the_project_or_a_directory_above_it_is_refused(proj, where, command):
+    cli(cwd=proj)
+    before = files_of(proj)
+    cache = str(proj) if where == "PROJECT" else where
+    r = cli(*command, "--cache-dir", cache, cwd=proj)
+    assert_refused(r, "project directory")
+    assert files_of(proj) == before and (proj / "AssetFile").exists()
+
+
+def test_the_environment_variable_is_refused_the_same_way(proj):
+    r = cli("clean", "--yes", cwd=proj, env=clean_env(ASSETBUILD_CACHE_DIR="."))
+    assert_refused(r, "project directory")
+    assert (proj / "AssetFile").exists() and (proj / "data" / "raw.txt").exists()
+    r = cli("watch", cwd=proj, env=clean_env(ASSETBUILD_CACHE_DIR=".."), timeout=60)
+    assert_refused(r, "project directory")
+
+
+def test_a_cache_inside_a_declared_source_is_refused(proj):
+    r = cli("--cache-dir", "data/cache", cwd=proj)
+    assert_refused(r, "inside the declared source data")
+    assert not (proj / "data" / "cache").exists()
+    r = cli("status", "--cache-dir", "data/cache", cwd=proj)
+    assert_refused(r, "declared source")
+    # the default .assetbuild inside a source that is the whole project directory
+    (proj / "AssetFile").write_text('from assetbuild import asset, source\ntree = source("tree", ".")\n\n\n'
+                                    '@asset(io="json")\ndef count(tree):\n    return 1\n')
+    r = cli(cwd=proj)
+    assert_refused(r, "declared source")
+
+
+def test_a_non_empty_directory_that_is_not_a_cache_is_refused(proj, tmp_path):
+    other = tmp_path / "documents"
+    other.mkdir()
+    (other / "thesis.tex").write_text("precious")
+    for command in (["build"], ["status"], ["clean", "--yes"], ["cache", "gc"]):
+        r = cli(*command, "--cache-dir", str(other), cwd=proj)
+        assert_refused(r, "not an assetbuild cache")
+    assert [p.name for p in other.iterdir()] == ["thesis.tex"]
+    # an empty directory, or a new one, is fine; so is an existing cache
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert cli("--cache-dir", str(empty), cwd=proj).returncode == 0
+    assert cli("--cache-dir", str(empty), cwd=proj).returncode == 0
+    assert "0 built" in cli("--cache-dir", str(empty), cwd=proj).stdout
+
+
+def test_the_api_refuses_too(proj, tmp_path):
+    with pytest.raises(StoreError, match="project directory"):
+        assetbuild.build(project_dir=proj, cache_dir=proj)
+    with pytest.raises(StoreError, match="project directory"):
+        assetbuild.clean(project_dir=proj, cache_dir=proj.parent)
+    with pytest.raises(StoreError, match="declared source"):
+        assetbuild.status(project_dir=proj, cache_dir=proj / "data" / "c")
+    assert (proj / "AssetFile").exists()
+
+
+def test_clean_deletes_only_what_assetbuild_created(proj, tmp_path):
+    cache = tmp_path / "cache"
+    assert cli("--cache-dir", str(cache), cwd=proj).returncode == 0
+    assert (cache / "STORE").exists() and (cache / "db").is_dir()
+    (cache / "notes.txt").write_text("mine")
+    (cache / "db" / "README").write_text("mine too")
+    r = cli("clean", "--yes", "--cache-dir", str(cache), cwd=proj)
+    assert r.returncode == 0, r.stderr
+    assert "kept 2 entries" in r.stderr and "notes.txt" in r.stderr
+    left = sorted(p.relative_to(cache).as_posix() for p in cache.rglob("*"))
+    assert left == ["db", "db/README", "notes.txt"]
+    # the next build starts afresh around them
+    r = cli("--cache-dir", str(cache), cwd=proj)
+    assert r.returncode == 0 and "2 built" in r.stdout, r.stdout + r.stderr
+    # a cache of assetbuild's files only is deleted whole
+    (cache / "notes.txt").unlink()
+    (cache / "db" / "README").unlink()
+    r = cli("clean", "--yes", "--cache-dir", str(cache), cwd=proj)
+    assert r.returncode == 0 and not cache.exists(), r.stderr
+    assert (proj / "out" / "total.txt").read_text() == "6"

@@ -1,0 +1,272 @@
+"""The cache index under real adverse conditions: an address-space limit (``ulimit -v``), a
+read-only mount, a user without permission, a full disk, two builds in one process. None of
+these is damage: the index is never moved aside, every error is one clear line, and read
+commands work on a cache they cannot write."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from abtest import clean_env  # noqa: E402
+
+import assetbuild  # noqa: E402
+
+PIPE = """\
+from assetbuild import asset
+
+
+@asset(io="json")
+def numbers():
+    return [1, 2, 3]
+
+
+@asset(io="json")
+def total(numbers):
+    return sum(numbers)
+"""
+
+
+def run(*args: str, cwd: Path, limit_mb: int | None = None, user: bool = False, env=None,
+        timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """The real command; ``limit_mb`` sets RLIMIT_AS (``ulimit -v``) in the child, ``user`` runs
+    it as the unprivileged user nobody (root ignores file modes)."""
+    cmd = [sys.executable, "-m", "assetbuild", *args]
+    if user:
+        cmd = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", *cmd]
+
+    def limit() -> None:
+        if limit_mb is not None:
+            resource.setrlimit(resource.RLIMIT_AS, (limit_mb << 20, limit_mb << 20))
+
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env or clean_env(),
+                          timeout=timeout, preexec_fn=limit)
+
+
+def one_line(r: subprocess.CompletedProcess[str], status: int, *needles: str) -> str:
+    assert r.returncode == status, (r.returncode, r.stdout, r.stderr)
+    assert "Traceback" not in r.stderr, r.stderr
+    lines = [ln for ln in r.stderr.splitlines() if ln.startswith("assetbuild: error")]
+    assert len(lines) == 1 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    for n in needles:
+        assert n in lines[0], lines[0]
+    return lines[0]
+
+
+def moved_aside(cache: Path) -> list[str]:
+    return sorted(p.name for p in cache.glob("db.*"))
+
+
+@pytest.fixture
+def proj(tmp_path: Path) -> Path:
+    (tmp_path / "AssetFile").write_text(PIPE)
+    r = run(cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    return tmp_path
+
+
+# --- ulimit -v -----------------------------------------------------------------------------
+
+def test_an_address_space_limit_is_not_damage(proj):
+    """The index maps 1 GiB of address space; under ``ulimit -v 300M`` that fails with ENOMEM.
+    The old code took it for damage and moved the healthy index aside (then gc deleted it)."""
+    for args in (["status"], ["build"], ["show", "total"], ["cache", "stats", "--json"]):
+        r = run(*args, cwd=proj, limit_mb=300)
+        assert r.returncode == 0, (args, r.stderr)
+        assert "damaged" not in r.stderr, r.stderr
+    assert "fresh   total" in run("status", cwd=proj, limit_mb=300).stdout
+    assert "0 built, 2 cached" in run(cwd=proj, limit_mb=300).stdout
+    assert moved_aside(proj / ".assetbuild") == []
+
+
+def test_an_index_too_large_for_the_address_space_is_one_line(proj):
+    """A data file larger than the address space left (sparse, 400 MiB) cannot be mapped at all:
+    one line naming the limit, exit 2, and the index stays where it is."""
+    data = proj / ".assetbuild" / "db" / "data.mdb"
+    with open(data, "r+b") as f:
+        f.truncate(400 << 20)  # LMDB's free tail: a valid index
+    assert run("status", cwd=proj).returncode == 0
+    for args in (["status"], ["build"]):
+        one_line(run(*args, cwd=proj, limit_mb=300), 2, "not enough memory or address space", "ulimit -v")
+    assert moved_aside(proj / ".assetbuild") == [] and data.stat().st_size == 400 << 20
+    assert "0 built, 2 cached" in run(cwd=proj).stdout
+
+
+# --- a read-only mount ---------------------------------------------------------------------
+
+@contextlib.contextmanager
+def tmpfs(where: Path, size: str = "16m"):
+    where.mkdir(parents=True, exist_ok=True)
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here (needs root or CAP_SYS_ADMIN): {r.stderr.strip()}")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], capture_output=True)
+
+
+def remount(where: Path, mode: str) -> None:
+    subprocess.run(["mount", "-o", f"remount,{mode}", str(where)], check=True, capture_output=True)
+
+
+def test_read_commands_work_on_a_read_only_mount(proj, tmp_path):
+    with tmpfs(tmp_path / "mnt") as mnt:
+        cache = mnt / "cache"
+        env = clean_env(ASSETBUILD_CACHE_DIR=str(cache))
+        assert run(cwd=proj, env=env).returncode == 0
+        remount(mnt, "ro")
+        try:
+            r = run("status", cwd=proj, env=env)
+            assert r.returncode == 0 and "fresh   total" in r.stdout and "damaged" not in r.stderr, r.stderr
+            r = run("show", "total", cwd=proj, env=env)
+            assert r.returncode == 0 and r.stdout.strip() == "6", r.stderr
+            assert run("graph", cwd=proj, env=env).returncode == 0
+            r = run("cache", "stats", "--json", cwd=proj, env=env)
+            assert r.returncode == 0 and json.loads(r.stdout)["assets"] == 2, r.stderr
+            r = run("cache", "verify", cwd=proj, env=env)
+            assert r.returncode == 0, r.stderr
+            r = run("why", "total", cwd=proj, env=env)
+            assert r.returncode == 0, r.stderr
+            assert run("build", "--dry-run", cwd=proj, env=env).returncode == 0
+            # a build must write: one line saying why
+            one_line(run("build", "--force", cwd=proj, env=env), 2, "read-only file system", str(cache))
+        finally:
+            remount(mnt, "rw")
+        assert moved_aside(cache) == []
+        r = run(cwd=proj, env=env)
+        assert r.returncode == 0 and "0 built, 2 cached" in r.stdout, r.stdout + r.stderr
+
+
+# --- no permission ---------------------------------------------------------------------------
+
+def test_a_cache_this_user_may_not_write(tmp_path):
+    if shutil.which("setpriv") is None or os.geteuid() != 0:
+        pytest.skip("needs root and setpriv to run a command as the unprivileged user nobody")
+    root = Path(tempfile.mkdtemp(prefix="ab-perm-", dir="/tmp"))
+    try:
+        root.chmod(0o755)
+        (root / "AssetFile").write_text(PIPE)
+        assert run(cwd=root).returncode == 0  # as root: the cache belongs to root, 0755/0644
+        r = run("status", cwd=root, user=True)
+        assert r.returncode == 0 and "fresh   total" in r.stdout, r.stdout + r.stderr
+        r = run("show", "total", cwd=root, user=True)
+        assert r.returncode == 0 and r.stdout.strip() == "6", r.stderr
+        one_line(run("build", "--force", cwd=root, user=True), 2, "no permission to write",
+                 str(root / ".assetbuild"))
+        assert moved_aside(root / ".assetbuild") == []
+        assert "0 built, 2 cached" in run(cwd=root).stdout
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+# --- a full disk -------------------------------------------------------------------------------
+
+MANY = """\
+from assetbuild import asset
+
+for i in range(40):
+    def make(i=i):
+        return bytes([i]) * 50_000  # inline in the index (below 64 KiB)
+    make.__name__ = f"chunk{i}"
+    asset(io="bytes", name=f"chunk{i}")(make)
+"""
+
+
+def test_a_full_disk_when_the_index_grows_says_so(tmp_path):
+    proj = tmp_path / "p"
+    proj.mkdir()
+    (proj / "AssetFile").write_text(MANY)
+    with tmpfs(tmp_path / "small", size="1m") as mnt:
+        cache = mnt / "cache"
+        r = run(cwd=proj, env=clean_env(ASSETBUILD_CACHE_DIR=str(cache)))
+        line = one_line(r, 2, "no space left on device", str(cache))
+        assert "Input/output error" not in line
+        assert moved_aside(cache) == []
+
+
+# --- two builds in one process ----------------------------------------------------------------
+
+SLOW = """\
+import time
+from assetbuild import asset
+
+
+@asset(io="json")
+def left():
+    time.sleep(0.3)
+    return "left"
+
+
+@asset(io="json")
+def right():
+    time.sleep(0.3)
+    return "right"
+"""
+
+
+def test_two_threads_building_one_project_lose_nothing(tmp_path):
+    """Builds from two threads of the API take turns and both are recorded; a status from a third
+    thread meanwhile reads the same index. The old code opened LMDB twice in the process ("already
+    open in this process"), took that for damage and moved the first build's index aside."""
+    (tmp_path / "AssetFile").write_text(SLOW)
+    for _trial in range(3):
+        shutil.rmtree(tmp_path / ".assetbuild", ignore_errors=True)
+        _two_builds_and_a_status(tmp_path)
+
+
+def _two_builds_and_a_status(root: Path) -> None:
+    import io
+
+    from assetbuild.output import Reporter
+
+    err = io.StringIO()
+    results: dict[str, object] = {}
+    statuses: list[object] = []
+    stop = threading.Event()
+
+    def build(name: str) -> None:
+        try:
+            results[name] = assetbuild.build([name], project_dir=root, reporter=Reporter(err=err))
+        except BaseException as e:  # noqa: BLE001 - reported by the assertions below
+            results[name] = e
+
+    def read_status() -> None:
+        while not stop.is_set():
+            try:
+                rows = assetbuild.status(project_dir=root, reporter=Reporter(err=err))
+                statuses.append({s.asset: s.state for s in rows})
+            except BaseException as e:  # noqa: BLE001
+                statuses.append(e)
+
+    threads = [threading.Thread(target=build, args=(n,)) for n in ("left", "right")]
+    reader = threading.Thread(target=read_status)
+    reader.start()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    stop.set()
+    reader.join(60)
+    for name in ("left", "right"):
+        r = results[name]
+        assert not isinstance(r, BaseException), r
+        assert r.ok and r.names("built") == [name]
+    assert statuses and not [s for s in statuses if isinstance(s, BaseException)], statuses
+    assert "damaged" not in err.getvalue() and "already open" not in err.getvalue(), err.getvalue()
+    assert moved_aside(root / ".assetbuild") == []
+    r = assetbuild.build(project_dir=root)
+    assert r.names("built") == [] and sorted(r.names("cached")) == ["left", "right"]
+    assert assetbuild.load_value("left", project_dir=root) == "left"

@@ -1,0 +1,98 @@
+"""Several projects sharing one cache directory: each reads its own latest builds (show,
+load_value, cache export, why), a project moved with its cache keeps them, and heads written
+before projects were told apart are still this project's."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from abtest import Project, clean_env, cli  # noqa: E402
+
+import assetbuild  # noqa: E402
+from assetbuild.store import LmdbStore, _name_key  # noqa: E402
+
+REPORT = """
+@asset(io="json")
+def report():
+    return {"project": %r}
+"""
+
+
+def make(root: Path, name: str) -> Project:
+    p = Project(root)
+    p.assetfile(REPORT % name)
+    return p
+
+
+@pytest.fixture
+def two(tmp_path):
+    cache = tmp_path / "shared-cache"
+    a = make(tmp_path / "a", "A")
+    b = make(tmp_path / "b", "B")
+    assert a.built(cache_dir=cache) == ["report"]
+    assert b.built(cache_dir=cache) == ["report"]  # another key: its own code
+    return a, b, cache
+
+
+def test_each_project_reads_its_own_value(two, tmp_path):
+    a, b, cache = two
+    assert assetbuild.load_value("report", project_dir=a.root, cache_dir=cache) == {"project": "A"}
+    assert assetbuild.load_value("report", project_dir=b.root, cache_dir=cache) == {"project": "B"}
+    st = assetbuild.status(project_dir=a.root, cache_dir=cache)
+    assert [(s.asset, s.state) for s in st] == [("report", "fresh")]
+    assert assetbuild.why("report", project_dir=a.root, cache_dir=cache)["history"] == 1
+    env = clean_env(ASSETBUILD_CACHE_DIR=str(cache))
+    r = cli("show", "report", cwd=a.root, env=env)
+    assert r.returncode == 0 and "'A'" in r.stdout, r.stdout + r.stderr
+    out = tmp_path / "a.tar"
+    r = cli("cache", "export", str(out), "--json", cwd=a.root, env=env)
+    assert r.returncode == 0, r.stderr
+    with tarfile.open(out) as tar:
+        blobs = [m for m in tar.getmembers() if m.name.startswith("blobs/")]
+        assert [json.loads(tar.extractfile(m).read()) for m in blobs] == [{"project": "A"}]
+    # both projects' latest builds are kept by gc run from either, and counted by stats
+    r = cli("cache", "gc", "--json", cwd=a.root, env=env)
+    assert r.returncode == 0 and json.loads(r.stdout)["entries_dropped"] == 0
+    assert assetbuild.cache_stats(project_dir=a.root, cache_dir=cache)["assets"] == 2
+    assert assetbuild.load_value("report", project_dir=b.root, cache_dir=cache) == {"project": "B"}
+
+
+def test_history_and_why_are_per_project(two):
+    a, b, cache = two
+    a.assetfile(REPORT % "A2")
+    assert a.built(cache_dir=cache) == ["report"]
+    assert assetbuild.why("report", project_dir=a.root, cache_dir=cache)["history"] == 2
+    assert assetbuild.why("report", project_dir=b.root, cache_dir=cache)["history"] == 1
+
+
+def test_a_project_moved_with_its_cache_keeps_its_heads(tmp_path):
+    p = make(tmp_path / "orig", "A")
+    assert p.built() == ["report"]
+    moved = tmp_path / "elsewhere" / "copy"
+    shutil.copytree(p.root, moved)
+    q = Project(moved)
+    r = q.build()
+    assert r.names("built") == [] and r.names("cached") == ["report"]
+    assert q.value("report") == {"project": "A"}
+    # the default layout keeps heads under the bare asset name: older stores read the same
+    with LmdbStore(moved / ".assetbuild", readonly=True) as s:
+        assert s._get(b"heads", _name_key("report")) is not None
+
+
+def test_heads_of_an_older_store_are_understood(tmp_path):
+    """A store written before heads were kept per project (heads keyed by the bare name, as the
+    default layout still is) reads as this project's latest builds: status fresh, show works."""
+    p = make(tmp_path / "p", "A")
+    assert p.built() == ["report"]
+    with LmdbStore(p.root / ".assetbuild", readonly=True) as s:
+        raw = s._get(b"heads", b"report")
+    assert raw is not None  # the same key an older assetbuild wrote and reads
+    assert p.value("report") == {"project": "A"}
+    assert p.status()["report"].state == "fresh"
