@@ -12,13 +12,13 @@ fsynced (a torn copy after a power loss is detected and restored).
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import os
 import time
 from pathlib import Path
 from typing import Protocol
 
+from .atomicfile import sweep_temps, write_atomically
 from .errors import SourceMissing
 
 _CHUNK = 1 << 20
@@ -153,54 +153,13 @@ class Workspace:
     def write_path(self, rel: str, data: bytes) -> StatSig:
         """Write ``data`` to the workspace path atomically (temp file + rename); return its stat.
 
-        The temp file has a fixed name next to the output, so the one a killed build left
-        behind is taken over (and renamed away) by the next write instead of staying in the
-        user's directory; an flock on it tells a live writer's file from a dead one's.
+        The first write into a directory sweeps the temp files killed builds left there, so
+        they do not stay in the user's directory (a live writer's are locked, and kept).
         """
         p = self.abspath(rel)
-        d, base = os.path.split(p)
+        d = os.path.dirname(p)
         if d not in self._dirs:
             os.makedirs(d, exist_ok=True)
+            sweep_temps(d)
             self._dirs.add(d)
-        fd, tmp = _open_temp(f"{d}{os.sep}.{base}.assetbuild-tmp")
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.replace(tmp, p)
-            st = os.fstat(fd)  # the same inode, now at p (its ctime already updated by the rename)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
-        finally:
-            os.close(fd)  # after the rename: releases the flock
-        return stat_sig(st)
-
-
-def _open_temp(name: str) -> tuple[int, str]:
-    """An empty temp file at ``name`` that no live process is writing (else a per-process name)."""
-    try:  # the usual case: no leftover, so the file is new and ours
-        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
-    except FileExistsError:
-        pass
-    else:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return fd, name
-        except OSError:  # another writer took it over between our create and our lock
-            os.close(fd)
-    fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o666)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        # Still the file at that name? (Another writer may have renamed it into place meanwhile.)
-        if os.fstat(fd).st_ino == os.stat(name).st_ino:
-            os.ftruncate(fd, 0)
-            return fd, name
-    except OSError:
-        pass
-    os.close(fd)
-    name = f"{name}-{os.getpid()}"
-    return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666), name
+        return stat_sig(write_atomically(p, data))
