@@ -8,18 +8,25 @@ same tick as the hash would otherwise keep the old signature and its old digest.
 workspace copies of stored bytes: written atomically, checked by stat then by digest, and
 restored from the store when missing or edited. They are never the authority, so they are not
 fsynced (a torn copy after a power loss is detected and restored).
+
+Only regular files are read. A FIFO would block the read forever and ``/dev/zero`` never ends,
+so a source that is neither a regular file nor a directory (or holds such a file, or a symlink
+loop) is ``SourceUnusable``, found by ``stat`` before any open (opening some devices has effects)
+and again by ``fstat`` on the open file (it may have been swapped in between).
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import stat
 import time
 from pathlib import Path
 from typing import Protocol
 
 from .atomicfile import sweep_temps, write_atomically
-from .errors import SourceMissing
+from .errors import SourceMissing, SourceUnusable
 
 _CHUNK = 1 << 20
 RACY_NS = 2_000_000_000  # signatures of files modified more recently than this are not recorded
@@ -36,12 +43,42 @@ def stat_sig(st: os.stat_result) -> StatSig:
     return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
 
 
+class NotRegularFile(OSError):
+    """A path that was to be read as data is a FIFO, a socket or a device."""
+
+
+def file_kind(mode: int) -> str:
+    """What a file of this ``st_mode`` is, in words, for messages."""
+    for is_kind, words in ((stat.S_ISREG, "a regular file"), (stat.S_ISDIR, "a directory"),
+                           (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"),
+                           (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")):
+        if is_kind(mode):
+            return words
+    return "a special file"
+
+
 def hash_file(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
+    """sha256 of a regular file's contents; IsADirectoryError or NotRegularFile for anything else
+    (O_NONBLOCK: opening a FIFO returns at once, and the fstat then refuses it)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    with open(fd, "rb") as f:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            cls = IsADirectoryError if stat.S_ISDIR(mode) else NotRegularFile
+            raise cls(errno.EISDIR if stat.S_ISDIR(mode) else errno.EINVAL,
+                      f"is {file_kind(mode)}, not a regular file", path)
+        h = hashlib.sha256()
         while chunk := f.read(_CHUNK):
             h.update(chunk)
     return h.hexdigest()
+
+
+def _unusable(rel: str, err: OSError) -> SourceUnusable:
+    if isinstance(err, NotRegularFile):
+        return SourceUnusable(rel, err.strerror)
+    if err.errno == errno.ELOOP:
+        return SourceUnusable(rel, "is a symlink loop")
+    return SourceUnusable(rel, f"cannot be read ({err.strerror or err})")
 
 
 class Workspace:
@@ -87,24 +124,42 @@ class Workspace:
         p = self.abspath(rel)
         try:
             st = os.stat(p)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             raise SourceMissing(rel) from None
-        if os.path.isdir(p):
-            version = self._dir_version(p)
+        except OSError as e:
+            raise _unusable(rel, e) from None
+        if stat.S_ISDIR(st.st_mode):
+            version = self._dir_version(p, rel)
+        elif stat.S_ISREG(st.st_mode):
+            try:
+                version = self.file_digest(p, st)
+            except FileNotFoundError:
+                raise SourceMissing(rel) from None
+            except OSError as e:
+                raise _unusable(rel, e) from None
         else:
-            version = self.file_digest(p, st)
+            raise SourceUnusable(rel, f"is {file_kind(st.st_mode)}, not a regular file or directory")
         self._memo[rel] = version
         return version
 
-    def _dir_version(self, top: str) -> str:
+    def _dir_version(self, top: str, rel_top: str) -> str:
         """Digest of the sorted relative paths and contents of every file below ``top``.
 
         Symlinked directories are followed (an asset reading the directory sees their files),
-        except a link to one of its own ancestors (a loop).
+        except a link to one of its own ancestors (a loop); a dangling symlink is skipped. A
+        FIFO, socket or device, a symlink loop or an unreadable file or directory below ``top``
+        makes the whole source unusable (named by ``rel_top`` and the path below it).
         """
+        def inner(path: str) -> str:
+            return rel_top.rstrip("/") + "/" + os.path.relpath(path, top).replace(os.sep, "/")
+
+        def walk_error(e: OSError) -> None:
+            if not isinstance(e, FileNotFoundError):  # else: removed while we walked
+                raise _unusable(inner(e.filename) if e.filename else rel_top, e)
+
         entries: list[tuple[str, str]] = []
         ancestors: dict[str, frozenset[tuple[int, int]]] = {}
-        for dirpath, dirnames, filenames in os.walk(top, followlinks=True):
+        for dirpath, dirnames, filenames in os.walk(top, onerror=walk_error, followlinks=True):
             try:
                 st_dir = os.stat(dirpath)
             except FileNotFoundError:
@@ -121,10 +176,15 @@ class Workspace:
                 full = os.path.join(dirpath, fn)
                 try:
                     st = os.stat(full)
+                    if not stat.S_ISREG(st.st_mode):
+                        raise SourceUnusable(inner(full), f"is {file_kind(st.st_mode)}, not a regular file")
+                    digest = self.file_digest(full, st)
                 except FileNotFoundError:
-                    continue
+                    continue  # a dangling symlink, or removed while we walked
+                except OSError as e:
+                    raise _unusable(inner(full), e) from None
                 rel = os.path.relpath(full, top).replace(os.sep, "/")
-                entries.append((rel, self.file_digest(full, st)))
+                entries.append((rel, digest))
         entries.sort()
         h = hashlib.sha256(b"dir\0")
         for rel, d in entries:
@@ -144,9 +204,11 @@ class Workspace:
         sig = stat_sig(st)
         if recorded is not None and sig == recorded:
             return "ok", sig
+        if not stat.S_ISREG(st.st_mode):
+            return "modified", sig  # a FIFO or device put there: never opened, replaced on restore
         try:
             same = hash_file(p) == digest
-        except (IsADirectoryError, PermissionError):
+        except (IsADirectoryError, PermissionError, NotRegularFile):
             return "modified", sig
         return ("ok" if same else "modified"), sig
 
