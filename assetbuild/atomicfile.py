@@ -168,7 +168,10 @@ def _still_named(fd: int, path: str, dir_fd: int | None) -> bool:
 def _commit(fd: int, tmp: str, dest: str | os.PathLike[str], *, durable: bool, dir_fd: int | None) -> os.stat_result:
     if durable:
         os.fsync(fd)
-    os.replace(tmp, dest, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    if dir_fd is None:
+        os.replace(tmp, dest)
+    else:
+        os.replace(tmp, dest, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
     st = os.fstat(fd)  # the same inode, now at dest (its ctime already updated by the rename)
     if durable:
         if dir_fd is not None:
