@@ -37,6 +37,7 @@ _LAZY = {
     "AssetbuildError": "errors", "DefinitionError": "errors", "CycleError": "errors",
     "AssetFailed": "errors", "StoreError": "errors", "CacheCorrupt": "errors", "PluginError": "errors",
     "SelectionError": "errors", "ValueNotFound": "errors", "SourceMissing": "errors",
+    "SourceUnusable": "errors",
     "BuildResult": "reports", "AssetResult": "reports", "AssetStatus": "reports", "Reason": "reports",
     "IOManager": "io",
 }

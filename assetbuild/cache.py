@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .atomicfile import atomic_writer
 from .errors import StoreError
 from .reports import Head, Trace
 from .workspace import hash_file
@@ -131,7 +132,7 @@ def gc(store: Any, *, max_size: int | None = None, older_than_s: float | None = 
     time is when it last stopped being a head, else when it was created. ``older_than_s``
     drops entries unused for that long; ``max_size`` then drops the least recently used until
     the stored outputs (inline and files) fit. Always swept: blobs no entry or head refers to
-    (orphans of a killed build), ``.tmp-*`` files under cas/, entries whose blob is gone,
+    (orphans of a killed build), temp files under cas/, entries whose blob is gone,
     leftover directories of a killed compaction or a moved-aside index, compiled AssetFiles
     beyond the ``CODE_CACHE_KEEP`` newest. Then the index is
     compacted so the freed pages go back to the disk.
@@ -396,10 +397,10 @@ def export_archive(store: Any, assets: Iterable[str], dest: Path,
     never: list[str] = []
     written: set[str] = set()
     nbytes = 0
-    dest = dest.resolve()
-    tmp = dest.parent / f".{dest.name}.tmp-{os.getpid()}"
+    dest = dest.parent.resolve() / dest.name  # a symlink at dest is replaced, never written through
     try:
-        with tarfile.open(tmp, _tar_mode(dest, True), format=tarfile.PAX_FORMAT) as tar:
+        with atomic_writer(dest) as f, tarfile.open(fileobj=f, mode=_tar_mode(dest, True),
+                                                     format=tarfile.PAX_FORMAT) as tar:
             for name in assets:
                 head = store.get_head(name)
                 if head is None:
@@ -421,12 +422,8 @@ def export_archive(store: Any, assets: Iterable[str], dest: Path,
                                 "head": _head_json(head)})
             manifest = {"format": EXPORT_FORMAT, "version": EXPORT_VERSION, "entries": entries}
             _add_member(tar, "MANIFEST.json", json.dumps(manifest, indent=1, sort_keys=True).encode())
-        os.replace(tmp, dest)
     except OSError as e:
         raise StoreError(f"cannot write {dest}: {e.strerror or e}") from e
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return {"file": str(dest), "entries": len(entries), "blobs": len(written), "bytes": nbytes,
             "never_built": never}
 

@@ -74,7 +74,19 @@ class SourceMissing(AssetbuildError):
 
     def __init__(self, path: str) -> None:
         self.path = path
+        self.problem = f"does not exist: {path}"  # after "source 'name' "
         super().__init__(f"source file or directory not found: {path}")
+
+
+class SourceUnusable(SourceMissing):
+    """A declared source exists but cannot be read as data: a FIFO, socket or device (the read
+    would block or never end), a symlink loop, no permission. ``path`` names the file at fault
+    (inside the source when it is a directory); its dependents fail like a missing source's."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.problem = f"cannot be read: {path} {reason}"
+        AssetbuildError.__init__(self, f"source {path} {reason}")
 
 
 class PluginError(AssetbuildError):

@@ -1,9 +1,9 @@
 """The resolved DAG: which value feeds which parameter, cycle detection, order and selection.
 
 Pure: takes declarations, returns plain data. Binding rules, in order: a parameter named
-``context`` gets the AssetContext; ``ins`` maps a parameter to any node; a parameter named after
-a node gets that node; a parameter with a default that names nothing keeps its default;
-anything else is a definition error.
+``context`` gets the AssetContext (so no asset or source may be named ``context``); ``ins`` maps
+a parameter to any node; a parameter named after a node gets that node; a parameter with a
+default that names nothing keeps its default; anything else is a definition error.
 """
 
 from __future__ import annotations
@@ -47,6 +47,10 @@ def resolve(decls: Sequence[AssetDef | SourceDef]) -> Graph:
     """Bind every parameter to a node and order the assets; raise DefinitionError on any problem."""
     nodes: dict[str, AssetDef | SourceDef] = {}
     for d in decls:
+        if d.name == CONTEXT:
+            what = "an asset" if isinstance(d, AssetDef) else "a source"
+            raise DefinitionError(f"{CONTEXT!r} cannot name {what}: a parameter named {CONTEXT!r} receives "
+                                  "the AssetContext; choose another name", file=d.file, line=d.line)
         prev = nodes.get(d.name)
         if prev is not None:
             what = "asset" if isinstance(d, AssetDef) else "source"

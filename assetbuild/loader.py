@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from . import definitions
+from .atomicfile import write_atomically
 from .definitions import AssetDef, SourceDef
 from .errors import DefinitionError
 from .execute import describe
@@ -173,9 +174,7 @@ class Loaded:
         self._pending_cache = None
         try:
             cache_file.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cache_file.with_name(f".{cache_file.name}.{os.getpid()}.tmp")
-            tmp.write_bytes(payload)
-            os.replace(tmp, cache_file)
+            write_atomically(cache_file, payload)
         except OSError:
             pass  # a cache we cannot write only costs time
 

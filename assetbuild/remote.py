@@ -41,7 +41,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .crashpoints import crash_point
+from .atomicfile import open_dir_below, write_atomically
 from .errors import CacheCorrupt
 from .reports import Trace
 from .store import INLINE_MAX
@@ -335,14 +335,13 @@ class RemoteCache:
         self._guard()
         self._count("put")
         try:
-            if self.local:
-                parent = path.rsplit("/", 1)[0]
-                os.makedirs(parent, exist_ok=True)
-                tmp = f"{parent}/.tmp-{os.getpid()}-{threading.get_ident()}"
-                with open(tmp, "wb") as f:
-                    f.write(data)
-                crash_point("remote-upload")
-                os.replace(tmp, path)
+            if self.local:  # others may write here too: no symlink below the root is followed
+                *parts, name = path[len(self.root) + 1:].split("/")
+                fd = open_dir_below(self.root, parts)
+                try:
+                    write_atomically(name, data, dir_fd=fd, crash_at="remote-upload")
+                finally:
+                    os.close(fd)
             else:
                 self.fs.pipe_file(path, data)
         except Exception as e:  # noqa: BLE001

@@ -178,8 +178,8 @@ class Scheduler:
                 src = self.graph.nodes[up]
                 try:
                     dv = self.ws.source_version(src.path)  # type: ignore[union-attr]  # memoized
-                except SourceMissing:
-                    self.blocked[name] = f"source {up!r} does not exist: {src.path}"  # type: ignore[union-attr]
+                except SourceMissing as e:
+                    self.blocked[name] = f"source {up!r} {e.problem}"
                     return None
             elif up in self.blocked:
                 self.blocked[name] = f"upstream {up!r} {'failed' if self.blocked[up] == 'failed' else 'did not build'}"

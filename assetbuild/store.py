@@ -8,7 +8,7 @@ Layout of ``.assetbuild/`` (or ``--cache-dir``)::
                stat (path -> stat signature + digest), blobs (small outputs), heads and
                history per project (see ``project_id``: projects may share a cache directory),
                used (key -> when it stopped being an asset's latest key: for gc's LRU order)
-    cas/ab/…   outputs larger than INLINE_MAX, one file per sha256 (``.tmp-*``: a write in progress,
+    cas/ab/…   outputs larger than INLINE_MAX, one file per sha256 (``.*.assetbuild-tmp``: a write in progress,
                or an orphan of a killed one, for garbage collection)
     cas/tmp/   large outputs of worker processes on their way into cas/ab/… (``put_blob_file``)
     lock       flock()ed by a build, so two builds in one project take turns
@@ -64,6 +64,7 @@ from typing import Any
 
 import lmdb
 
+from .atomicfile import write_atomically
 from .crashpoints import crash_point
 from .errors import CacheCorrupt, StoreError
 from .reports import Head, Trace
@@ -482,9 +483,7 @@ class LmdbStore:
         return info if isinstance(info, dict) else None
 
     def _write_store_file(self, info: dict[str, Any]) -> None:
-        tmp = self.root / f"STORE.tmp-{os.getpid()}"
-        tmp.write_text(json.dumps(info))
-        os.replace(tmp, self.root / "STORE")
+        write_atomically(self.root / "STORE", json.dumps(info).encode())
 
     @staticmethod
     def _check_data_file(dbdir: Path) -> str | None:
@@ -763,18 +762,9 @@ class LmdbStore:
         if _same_bytes(path, data):
             return digest  # a file of the right size is not enough: a damaged one is rewritten
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.parent / f".tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         try:
-            with open(tmp, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            crash_point("blob-write")
-            os.replace(tmp, path)
-            _fsync_dir(path.parent)
+            write_atomically(path, data, durable=True, crash_at="blob-write")
         except OSError as e:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
             raise StoreError(self._disk_message(f"cannot write a blob to {path.parent}", e)) from e
         return digest
 
@@ -1010,7 +1000,7 @@ class LmdbStore:
 
     def cas_files(self) -> Iterator[tuple[str | None, Path, int]]:
         """(digest, path, size) of every file under cas/; digest None for anything else there
-        (``.tmp-*`` of a write in progress or of a killed one, stray files)."""
+        (``.*.assetbuild-tmp`` of a write in progress or of a killed one, stray files)."""
         if not self.cas.is_dir():
             return
         for sub in sorted(os.scandir(self.cas), key=lambda e: e.name):
@@ -1047,9 +1037,8 @@ class LmdbStore:
         self._drop_reader()
         dbdir = self.root / "db"
         before = self.file_size()
-        tmp = self.root / f"db.compact-{os.getpid()}"
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir()
+        tmp = self.root / f"db.compact-{os.getpid()}-{os.urandom(6).hex()}"
+        tmp.mkdir()  # a new directory: mkdir follows no symlink planted at the name
         try:
             self._env.copy(str(tmp), compact=True)
             fd = os.open(tmp / "data.mdb", os.O_RDONLY)

@@ -38,7 +38,7 @@ _EDITOR_NOISE = re.compile(r"""^(?:4913|\.\#.*|\#.*\#|\..*\.sw[a-px]|.*~|.*___jb
                                \..*\.kate-swp|\.goutputstream-.*|\.~lock\..*\#|.*\.crswap|.*\.tmp)$""",
                            re.X)
 _NEVER = frozenset({".git", ".hg", ".svn", "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache"})
-_OUTPUT_TEMP = ".assetbuild-tmp"  # Workspace.write_path writes ".<name>.assetbuild-tmp[-pid]"
+_OUTPUT_TEMP = ".assetbuild-tmp"  # atomicfile writes ".<name>.<random>.assetbuild-tmp" (older: ".<name>.assetbuild-tmp[-pid]")
 # Events that say nothing about contents: reads (hashing a source opens it) and metadata changes.
 _IGNORED_EVENTS = frozenset({"opened", "closed_no_write", "attrib"})
 

@@ -8,19 +8,25 @@ same tick as the hash would otherwise keep the old signature and its old digest.
 workspace copies of stored bytes: written atomically, checked by stat then by digest, and
 restored from the store when missing or edited. They are never the authority, so they are not
 fsynced (a torn copy after a power loss is detected and restored).
+
+Only regular files are read. A FIFO would block the read forever and ``/dev/zero`` never ends,
+so a source that is neither a regular file nor a directory (or holds such a file, or a symlink
+loop) is ``SourceUnusable``, found by ``stat`` before any open (opening some devices has effects)
+and again by ``fstat`` on the open file (it may have been swapped in between).
 """
 
 from __future__ import annotations
 
-import fcntl
+import errno
 import hashlib
 import os
+import stat
 import time
 from pathlib import Path
 from typing import Protocol
 
-from .crashpoints import crash_point
-from .errors import SourceMissing
+from .atomicfile import sweep_temps, write_atomically
+from .errors import SourceMissing, SourceUnusable
 
 _CHUNK = 1 << 20
 RACY_NS = 2_000_000_000  # signatures of files modified more recently than this are not recorded
@@ -37,12 +43,42 @@ def stat_sig(st: os.stat_result) -> StatSig:
     return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
 
 
+class NotRegularFile(OSError):
+    """A path that was to be read as data is a FIFO, a socket or a device."""
+
+
+def file_kind(mode: int) -> str:
+    """What a file of this ``st_mode`` is, in words, for messages."""
+    for is_kind, words in ((stat.S_ISREG, "a regular file"), (stat.S_ISDIR, "a directory"),
+                           (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"),
+                           (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")):
+        if is_kind(mode):
+            return words
+    return "a special file"
+
+
 def hash_file(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
+    """sha256 of a regular file's contents; IsADirectoryError or NotRegularFile for anything else
+    (O_NONBLOCK: opening a FIFO returns at once, and the fstat then refuses it)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    with open(fd, "rb") as f:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            cls = IsADirectoryError if stat.S_ISDIR(mode) else NotRegularFile
+            raise cls(errno.EISDIR if stat.S_ISDIR(mode) else errno.EINVAL,
+                      f"is {file_kind(mode)}, not a regular file", path)
+        h = hashlib.sha256()
         while chunk := f.read(_CHUNK):
             h.update(chunk)
     return h.hexdigest()
+
+
+def _unusable(rel: str, err: OSError) -> SourceUnusable:
+    if isinstance(err, NotRegularFile):
+        return SourceUnusable(rel, err.strerror)
+    if err.errno == errno.ELOOP:
+        return SourceUnusable(rel, "is a symlink loop")
+    return SourceUnusable(rel, f"cannot be read ({err.strerror or err})")
 
 
 class Workspace:
@@ -88,24 +124,42 @@ class Workspace:
         p = self.abspath(rel)
         try:
             st = os.stat(p)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             raise SourceMissing(rel) from None
-        if os.path.isdir(p):
-            version = self._dir_version(p)
+        except OSError as e:
+            raise _unusable(rel, e) from None
+        if stat.S_ISDIR(st.st_mode):
+            version = self._dir_version(p, rel)
+        elif stat.S_ISREG(st.st_mode):
+            try:
+                version = self.file_digest(p, st)
+            except FileNotFoundError:
+                raise SourceMissing(rel) from None
+            except OSError as e:
+                raise _unusable(rel, e) from None
         else:
-            version = self.file_digest(p, st)
+            raise SourceUnusable(rel, f"is {file_kind(st.st_mode)}, not a regular file or directory")
         self._memo[rel] = version
         return version
 
-    def _dir_version(self, top: str) -> str:
+    def _dir_version(self, top: str, rel_top: str) -> str:
         """Digest of the sorted relative paths and contents of every file below ``top``.
 
         Symlinked directories are followed (an asset reading the directory sees their files),
-        except a link to one of its own ancestors (a loop).
+        except a link to one of its own ancestors (a loop); a dangling symlink is skipped. A
+        FIFO, socket or device, a symlink loop or an unreadable file or directory below ``top``
+        makes the whole source unusable (named by ``rel_top`` and the path below it).
         """
+        def inner(path: str) -> str:
+            return rel_top.rstrip("/") + "/" + os.path.relpath(path, top).replace(os.sep, "/")
+
+        def walk_error(e: OSError) -> None:
+            if not isinstance(e, FileNotFoundError):  # else: removed while we walked
+                raise _unusable(inner(e.filename) if e.filename else rel_top, e)
+
         entries: list[tuple[str, str]] = []
         ancestors: dict[str, frozenset[tuple[int, int]]] = {}
-        for dirpath, dirnames, filenames in os.walk(top, followlinks=True):
+        for dirpath, dirnames, filenames in os.walk(top, onerror=walk_error, followlinks=True):
             try:
                 st_dir = os.stat(dirpath)
             except FileNotFoundError:
@@ -122,10 +176,15 @@ class Workspace:
                 full = os.path.join(dirpath, fn)
                 try:
                     st = os.stat(full)
+                    if not stat.S_ISREG(st.st_mode):
+                        raise SourceUnusable(inner(full), f"is {file_kind(st.st_mode)}, not a regular file")
+                    digest = self.file_digest(full, st)
                 except FileNotFoundError:
-                    continue
+                    continue  # a dangling symlink, or removed while we walked
+                except OSError as e:
+                    raise _unusable(inner(full), e) from None
                 rel = os.path.relpath(full, top).replace(os.sep, "/")
-                entries.append((rel, self.file_digest(full, st)))
+                entries.append((rel, digest))
         entries.sort()
         h = hashlib.sha256(b"dir\0")
         for rel, d in entries:
@@ -145,64 +204,24 @@ class Workspace:
         sig = stat_sig(st)
         if recorded is not None and sig == recorded:
             return "ok", sig
+        if not stat.S_ISREG(st.st_mode):
+            return "modified", sig  # a FIFO or device put there: never opened, replaced on restore
         try:
             same = hash_file(p) == digest
-        except (IsADirectoryError, PermissionError):
+        except (IsADirectoryError, PermissionError, NotRegularFile):
             return "modified", sig
         return ("ok" if same else "modified"), sig
 
     def write_path(self, rel: str, data: bytes) -> StatSig:
         """Write ``data`` to the workspace path atomically (temp file + rename); return its stat.
 
-        The temp file has a fixed name next to the output, so the one a killed build left
-        behind is taken over (and renamed away) by the next write instead of staying in the
-        user's directory; an flock on it tells a live writer's file from a dead one's.
+        The first write into a directory sweeps the temp files killed builds left there, so
+        they do not stay in the user's directory (a live writer's are locked, and kept).
         """
         p = self.abspath(rel)
-        d, base = os.path.split(p)
+        d = os.path.dirname(p)
         if d not in self._dirs:
             os.makedirs(d, exist_ok=True)
+            sweep_temps(d)
             self._dirs.add(d)
-        fd, tmp = _open_temp(f"{d}{os.sep}.{base}.assetbuild-tmp")
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            crash_point("path-rename")
-            os.replace(tmp, p)
-            st = os.fstat(fd)  # the same inode, now at p (its ctime already updated by the rename)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
-        finally:
-            os.close(fd)  # after the rename: releases the flock
-        return stat_sig(st)
-
-
-def _open_temp(name: str) -> tuple[int, str]:
-    """An empty temp file at ``name`` that no live process is writing (else a per-process name)."""
-    try:  # the usual case: no leftover, so the file is new and ours
-        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
-    except FileExistsError:
-        pass
-    else:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return fd, name
-        except OSError:  # another writer took it over between our create and our lock
-            os.close(fd)
-    fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o666)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        # Still the file at that name? (Another writer may have renamed it into place meanwhile.)
-        if os.fstat(fd).st_ino == os.stat(name).st_ino:
-            os.ftruncate(fd, 0)
-            return fd, name
-    except OSError:
-        pass
-    os.close(fd)
-    name = f"{name}-{os.getpid()}"
-    return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666), name
+        return stat_sig(write_atomically(p, data, crash_at="path-rename"))

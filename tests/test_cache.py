@@ -277,7 +277,7 @@ def test_gc_sweeps_temp_files_of_a_killed_build_orphans_and_leftovers(counted, r
     os.kill(p.pid, signal.SIGKILL)
     p.wait()
     p.stdout.close()
-    temps = list((cache / "cas").rglob(".tmp-*"))
+    temps = list((cache / "cas").rglob("*.assetbuild-tmp"))
     assert len(temps) == 1 and temps[0].stat().st_size == 200_000
     with LmdbStore(cache) as s:  # orphans: a file and an inline blob no trace refers to
         orphan_file = s.put_blob(b"y" * 100_000)
@@ -289,7 +289,7 @@ def test_gc_sweeps_temp_files_of_a_killed_build_orphans_and_leftovers(counted, r
     r = assetbuild.gc(project_dir=counted.root)
     assert r.temp_files == 1 and r.blobs_dropped == 2 and r.entries_dropped == 0
     assert r.output_bytes_freed == 100_000 + len(b"a small orphan")
-    assert not list((cache / "cas").rglob(".tmp-*")) and not (cache / "db.compact-12345").exists()
+    assert not list((cache / "cas").rglob("*.assetbuild-tmp")) and not (cache / "db.compact-12345").exists()
     with LmdbStore(cache, readonly=True) as s:
         assert orphan_inline not in s.inline_blob_sizes()
         assert not s.blob_path(orphan_file).exists()

@@ -45,6 +45,14 @@ def test_duplicate_names_are_refused():
         resolve([A("a"), A("a", line=9)])
 
 
+@pytest.mark.parametrize("decl", [A("context", line=4), S("context")], ids=["asset", "source"])
+def test_context_cannot_name_an_asset_or_a_source(decl):
+    """A parameter named ``context`` gets the AssetContext: a node of that name could never reach it."""
+    with pytest.raises(DefinitionError, match=r"^AssetFile:\d+: 'context' cannot name an? (asset|source): "
+                                              r"a parameter named 'context' receives the AssetContext"):
+        resolve([decl, A("report", ["context"], line=9)])
+
+
 def test_cycle_names_every_asset():
     with pytest.raises(CycleError) as ei:
         resolve([A("a", ["c"]), A("b", ["a"]), A("c", ["b"]), A("d", ["a"])])

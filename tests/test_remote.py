@@ -144,7 +144,7 @@ def remote(request, tmp_path):
 
 def _objects(fs, root: str, kind: str) -> list[str]:
     try:
-        return [p for p in fs.find(f"{root}/{kind}") if "/.tmp-" not in p]
+        return [p for p in fs.find(f"{root}/{kind}") if not p.endswith(".assetbuild-tmp")]
     except FileNotFoundError:
         return []
 

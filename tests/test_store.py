@@ -87,7 +87,7 @@ def test_blobs_round_trip_inline_and_as_files(sizes, seed):
                 assert as_file.exists() == (len(b) > INLINE_MAX), len(b)
                 if as_file.exists():
                     assert as_file.read_bytes() == b
-        leftovers = [p for p in (root / "cas").rglob(".tmp-*")] if (root / "cas").exists() else []
+        leftovers = [p for p in (root / "cas").rglob("*.assetbuild-tmp")] if (root / "cas").exists() else []
         assert leftovers == []
 
 

@@ -537,7 +537,7 @@ def test_change_filter(tmp_path):
     counts = [f"{root}/AssetFile", f"{root}/lib/h.py", f"{root}/in.csv", f"{root}/data/sub/new.csv",
               f"{tmp_path}/ext/x.txt"]
     never = [f"{root}/.assetbuild/db/data.mdb", f"{root}/out/a.txt", f"{root}/out/.a.txt.assetbuild-tmp",
-             f"{root}/out/.a.txt.assetbuild-tmp-123", f"{root}/lib/other.py", f"{root}/.AssetFile.swp",
+             f"{root}/out/.a.txt.assetbuild-tmp-123", f"{root}/out/.a.txt.0123456789abcdef.assetbuild-tmp", f"{root}/lib/other.py", f"{root}/.AssetFile.swp",
              f"{root}/AssetFile~", f"{root}/4913", f"{root}/data/.#in.csv", f"{root}/data/x.csv~",
              f"{root}/data/__pycache__/m.pyc", f"{root}/.git/index", f"{root}/notes.txt",
              f"{tmp_path}/ext/y.txt"]

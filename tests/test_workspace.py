@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import stat
 import time
 from pathlib import Path
 
@@ -444,3 +445,47 @@ def test_directory_version_follows_symlinked_directories_but_not_loops(tmp_path)
     assert v2 != v1
     (src / "again").unlink()
     assert w.source_version("src", fresh=True) not in (v1, v2)
+
+
+# --- sources that are not regular files (hanging ones run in subprocesses: tests/cli/test_special_files.py)
+
+def _socket(p: Path) -> None:
+    os.mknod(p, stat.S_IFSOCK | 0o600)
+
+
+def _dev_null(p: Path) -> None:
+    p.symlink_to("/dev/null")
+
+
+def _loop(p: Path) -> None:
+    p.symlink_to(p.name)
+
+
+@pytest.mark.parametrize("make, words", [(_socket, "is a socket"), (_dev_null, "is a character device"),
+                                         (_loop, "is a symlink loop")], ids=["socket", "dev_null", "loop"])
+@pytest.mark.parametrize("inside", [False, True], ids=["the source", "in a source directory"])
+def test_a_special_file_makes_the_source_unusable_naming_it(tmp_path, make, words, inside):
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "ok.txt").write_text("fine")
+    rel = "src/bad" if inside else "bad"
+    make(tmp_path / rel)
+    w = Workspace(tmp_path, None)
+    with pytest.raises(assetbuild.SourceUnusable, match=f"^source {rel} {words}") as ei:
+        w.source_version("src" if inside else rel)
+    assert ei.value.path == rel
+    assert isinstance(ei.value, assetbuild.SourceMissing)  # its readers fail the same way
+
+
+def test_symlinks_in_a_source_directory_to_files_outside_are_read_dangling_ones_skipped(tmp_path):
+    (tmp_path / "outside.txt").write_text("a")
+    src = tmp_path / "proj" / "src"
+    src.mkdir(parents=True)
+    (src / "own.txt").write_text("b")
+    (src / "link.txt").symlink_to(tmp_path / "outside.txt")
+    w = Workspace(tmp_path / "proj", None)
+    v1 = w.source_version("src", fresh=True)
+    (tmp_path / "outside.txt").write_text("changed")
+    v2 = w.source_version("src", fresh=True)
+    assert v2 != v1
+    (src / "gone.txt").symlink_to(tmp_path / "nowhere")
+    assert w.source_version("src", fresh=True) == v2

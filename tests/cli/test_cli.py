@@ -144,6 +144,17 @@ def test_error_in_imported_local_module_names_that_file(tmp_path):
     assert r.returncode == 2 and "helpers.py:1:" in r.stderr and "syntax error" in r.stderr
 
 
+def test_an_asset_named_context_is_a_definition_error(tmp_path):
+    (tmp_path / "AssetFile").write_text("from assetbuild import asset\n\n\n@asset\ndef context():\n    return 1\n\n\n"
+                                        "@asset\ndef report(context):\n    return context\n")
+    r = cli(cwd=tmp_path)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert r.stderr.strip().splitlines()[-1].endswith(
+        "AssetFile:4: 'context' cannot name an asset: a parameter named 'context' receives the AssetContext; "
+        "choose another name")
+    assert "Traceback" not in r.stderr
+
+
 def test_unknown_asset_is_a_usage_error(proj):
     r = cli("numbrs", cwd=proj)
     assert r.returncode == 2 and "did you mean 'numbers'" in r.stderr

@@ -1,0 +1,197 @@
+"""Files written whole or not at all: a private temp file beside the destination, then a rename.
+
+Every file assetbuild writes (path outputs, blobs, the code cache, ``STORE``, exports, uploads to
+a ``file://`` remote) goes through here, because a temp file at a name someone else can predict
+is a write they can redirect: a symlink planted at that name sends the bytes to its target, and
+the rename then puts the link in place of the output. So a temp file's name carries 64 random
+bits and it is created with ``O_CREAT|O_EXCL|O_NOFOLLOW``: whatever already sits at the name
+(a symlink to a file or a directory, a dangling one, a FIFO) makes the create fail, and another
+name is drawn. The rename replaces a symlink at the destination itself, never its target.
+
+A writer holds an ``flock`` on its temp file until the rename, so the leftover of a killed
+writer (unlocked) can be told from a live one and swept (``sweep_temps``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+import re
+from collections.abc import Iterator, Sequence
+from typing import BinaryIO
+
+from .crashpoints import crash_point
+
+TEMP_SUFFIX = ".assetbuild-tmp"
+# Temp files of this module, and the fixed names older versions used for path outputs.
+_TEMP_NAME = re.compile(r"\..*\.assetbuild-tmp(?:-\d+)?\Z", re.S)
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+_ATTEMPTS = 100
+_BASE_MAX = 200  # keeps ".<base>.<16 hex>.assetbuild-tmp" under NAME_MAX (255)
+
+
+def temp_name(base: str) -> str:
+    """A fresh temp file name for a destination named ``base``: nobody can know it in advance."""
+    return f".{base[:_BASE_MAX]}.{os.urandom(8).hex()}{TEMP_SUFFIX}"
+
+
+def create_temp_beside(dest: str | os.PathLike[str], *, dir_fd: int | None = None,
+                       mode: int = 0o666) -> tuple[int, str]:
+    """Create a new, empty, flocked file in ``dest``'s directory; return (fd open for writing, path).
+
+    Only this process can have it open: the name is unguessable and the create is exclusive and
+    follows no symlink. With ``dir_fd``, ``dest`` and the returned path are relative to it.
+    ``mode`` is filtered by the umask, as for any new file.
+    """
+    d, base = os.path.split(os.fspath(dest))
+    for _ in range(_ATTEMPTS):
+        tmp = os.path.join(d, temp_name(base))
+        try:
+            fd = os.open(tmp, _CREATE, mode, dir_fd=dir_fd)
+        except FileExistsError:
+            continue  # planted, or (once in 2**64) a collision: draw another name
+        if _lock(fd) and _still_named(fd, tmp, dir_fd):
+            return fd, tmp
+        os.close(fd)  # a sweeper removed it between our create and our lock
+    raise FileExistsError(errno.EEXIST, f"no free temp file name after {_ATTEMPTS} tries", os.fspath(dest))
+
+
+def write_atomically(dest: str | os.PathLike[str], data: bytes | bytearray | memoryview, *,
+                     durable: bool = False, dir_fd: int | None = None,
+                     crash_at: str | None = None) -> os.stat_result:
+    """Replace ``dest`` by a file holding ``data``: readers see the old file or the new one, never
+    part of it. ``durable``: fsync the file before the rename and the directory after it (for
+    files that are an authority, not a copy). ``crash_at``: the crash point (``crashpoints``)
+    just before the rename. Returns the stat of the new file."""
+    fd, tmp = create_temp_beside(dest, dir_fd=dir_fd)
+    try:
+        view = memoryview(data).cast("B")
+        while view:
+            view = view[os.write(fd, view):]
+        return _commit(fd, tmp, dest, durable=durable, dir_fd=dir_fd, crash_at=crash_at)
+    except BaseException:
+        _discard(tmp, dir_fd)
+        raise
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_writer(dest: str | os.PathLike[str], *, durable: bool = False) -> Iterator[BinaryIO]:
+    """``write_atomically`` for a writer that streams: the file replaces ``dest`` when the block
+    ends without an exception, and is removed otherwise."""
+    fd, tmp = create_temp_beside(dest)
+    try:
+        with open(fd, "wb", closefd=False) as f:
+            yield f
+        _commit(fd, tmp, dest, durable=durable, dir_fd=None)
+    except BaseException:
+        _discard(tmp, None)
+        raise
+    finally:
+        os.close(fd)
+
+
+def open_dir_below(root: str | os.PathLike[str], parts: Sequence[str], *, create: bool = True) -> int:
+    """A descriptor of the directory ``root/parts[0]/parts[1]/…``, made if missing, reached
+    without following a symlink anywhere below ``root``: for trees others can write to (a shared
+    ``file://`` remote), where a planted link to a directory would carry the write elsewhere."""
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for i, part in enumerate(parts):
+            if create:
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(part, 0o777, dir_fd=fd)
+            try:
+                sub = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
+            except OSError as e:
+                if e.errno in (errno.ELOOP, errno.ENOTDIR):
+                    where = os.path.join(os.fspath(root), *parts[:i + 1])
+                    raise NotADirectoryError(errno.ENOTDIR, "not a directory (a symlink is never followed here)",
+                                             where) from None
+                raise
+            os.close(fd)
+            fd = sub
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def sweep_temps(directory: str | os.PathLike[str]) -> int:
+    """Remove the temp files killed writers left in ``directory`` (never one a live writer holds,
+    never anything but a regular file); return how many."""
+    removed = 0
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return 0
+    for e in entries:
+        if not _TEMP_NAME.match(e.name):
+            continue
+        try:
+            if not e.is_file(follow_symlinks=False):
+                continue
+            fd = os.open(e.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # fails while its writer lives
+            if _still_named(fd, e.path, None):
+                os.unlink(e.path)
+                removed += 1
+        except OSError:
+            pass
+        finally:
+            os.close(fd)  # releases our lock
+    return removed
+
+
+def _lock(fd: int) -> bool:
+    """flock ``fd``; False only if someone else holds it (a sweeper about to remove the file)."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    except OSError:
+        pass  # no flock on this file system: nothing can sweep it either (the sweeper needs the lock)
+    return True
+
+
+def _still_named(fd: int, path: str, dir_fd: int | None) -> bool:
+    try:
+        st = os.stat(path, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    mine = os.fstat(fd)
+    return (st.st_ino, st.st_dev) == (mine.st_ino, mine.st_dev)
+
+
+def _commit(fd: int, tmp: str, dest: str | os.PathLike[str], *, durable: bool, dir_fd: int | None,
+            crash_at: str | None = None) -> os.stat_result:
+    if durable:
+        os.fsync(fd)
+    if crash_at is not None:
+        crash_point(crash_at)
+    if dir_fd is None:
+        os.replace(tmp, dest)
+    else:
+        os.replace(tmp, dest, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    st = os.fstat(fd)  # the same inode, now at dest (its ctime already updated by the rename)
+    if durable:
+        if dir_fd is not None:
+            os.fsync(dir_fd)
+        else:
+            dfd = os.open(os.path.dirname(os.fspath(dest)) or ".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                os.fsync(dfd)
+            finally:
+                os.close(dfd)
+    return st
+
+
+def _discard(tmp: str, dir_fd: int | None) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(tmp, dir_fd=dir_fd)

@@ -1,0 +1,413 @@
+"""Atomic writes through private temp files (atomicfile.py), and every place assetbuild writes a file.
+
+A symlink planted where a write may go must never carry the write to its target. At each site
+(path outputs, ``file://`` remote uploads, export, ``STORE``, the code cache, CAS blobs, the
+compaction directory) the tests plant symlinks to a file outside the project, dangling ones and
+ones to a directory: at the destination itself, at the names older versions used (fixed, or made
+of the pid and thread id), and at the very names the write will draw (the ``guess`` fixture makes
+the random part known in advance, as an attacker who guessed it would). Then they check the
+outside file kept its bytes, the dangling target was never created, the directory stayed empty,
+and the write still happened.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import shutil
+import stat
+import tarfile
+import threading
+from pathlib import Path
+
+import pytest
+
+import assetbuild
+from assetbuild import atomicfile
+from assetbuild.atomicfile import (
+    TEMP_SUFFIX,
+    atomic_writer,
+    create_temp_beside,
+    open_dir_below,
+    sweep_temps,
+    write_atomically,
+)
+from assetbuild.store import INLINE_MAX, LmdbStore
+
+KINDS = ("file", "dangling", "dir")
+VICTIM = b"bytes outside the project that no build may touch\n"
+PLANTED: list[str] = []  # every symlink planted in this module (the count goes in the issue's report)
+
+
+class Trap:
+    """Symlinks planted where a write might go, and the things outside the project they point to."""
+
+    def __init__(self, outside: Path) -> None:
+        outside.mkdir()
+        self.victim = outside / "victim.txt"
+        self.victim.write_bytes(VICTIM)
+        self.dir = outside / "victim-dir"
+        self.dir.mkdir()
+        self.nowhere = outside / "nowhere"
+        self.links: list[Path] = []
+
+    def plant(self, at: Path, kind: str) -> Path:
+        at.parent.mkdir(parents=True, exist_ok=True)
+        at.symlink_to({"file": self.victim, "dangling": self.nowhere, "dir": self.dir}[kind])
+        self.links.append(at)
+        PLANTED.append(str(at))
+        return at
+
+    def plant_each(self, directory: Path, names: list[str]) -> None:
+        """One symlink per name, the kinds taking turns."""
+        for i, name in enumerate(names):
+            self.plant(directory / name, KINDS[i % len(KINDS)])
+
+    def assert_untouched(self) -> None:
+        assert self.victim.read_bytes() == VICTIM
+        assert not os.path.lexists(self.nowhere)
+        assert list(self.dir.iterdir()) == []
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _count_planted():
+    """With AB_TEST_COUNTS=FILE, append how many symlinks the module planted (for the issue's report)."""
+    yield
+    if os.environ.get("AB_TEST_COUNTS"):
+        with open(os.environ["AB_TEST_COUNTS"], "a") as f:
+            f.write(f"planted symlinks: {len(PLANTED)}\n")
+
+
+@pytest.fixture
+def trap(tmp_path) -> Trap:
+    return Trap(tmp_path / "outside")
+
+
+class Guess:
+    """Makes the next temp names drawn for a destination known in advance."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.queued: dict[str, list[str]] = {}
+        self.drawn = 0
+        real = atomicfile.temp_name
+
+        def predictable(base: str) -> str:
+            q = self.queued.get(base)
+            return q.pop(0) if q else real(base)
+
+        monkeypatch.setattr(atomicfile, "temp_name", predictable)
+
+    def __call__(self, base: str, n: int = 3) -> list[str]:
+        names = [f".{base}.{self.drawn + i:016x}{TEMP_SUFFIX}" for i in range(n)]
+        self.drawn += n
+        self.queued.setdefault(base, []).extend(names)
+        return names
+
+    def all_drawn(self) -> bool:
+        return not any(self.queued.values())
+
+
+@pytest.fixture
+def guess(monkeypatch) -> Guess:
+    return Guess(monkeypatch)
+
+
+def is_plain_file(p: Path) -> bool:
+    return stat.S_ISREG(os.lstat(p).st_mode)
+
+
+def umask() -> int:
+    m = os.umask(0)
+    os.umask(m)
+    return m
+
+
+# --- the functions ---------------------------------------------------------------------------
+
+def test_temp_names_are_fresh_and_beside_the_destination(tmp_path):
+    names = set()
+    for _ in range(50):
+        fd, tmp = create_temp_beside(tmp_path / "out.bin")
+        os.close(fd)
+        assert os.path.dirname(tmp) == str(tmp_path)
+        assert os.path.basename(tmp).startswith(".out.bin.") and tmp.endswith(TEMP_SUFFIX)
+        names.add(tmp)
+    assert len(names) == 50
+
+
+def test_a_taken_name_is_never_opened_and_another_is_drawn(tmp_path, trap, guess):
+    names = guess("out.bin", 6)
+    trap.plant_each(tmp_path, names[:3])
+    (tmp_path / names[3]).write_bytes(b"someone's file")  # a regular file is not opened either
+    os.mkfifo(tmp_path / names[4])  # nor a FIFO (an open would block)
+    write_atomically(tmp_path / "out.bin", b"new")
+    assert (tmp_path / "out.bin").read_bytes() == b"new"
+    assert (tmp_path / names[3]).read_bytes() == b"someone's file"
+    assert guess.queued["out.bin"] == []  # names[5] was free and used, then renamed away
+    assert not os.path.lexists(tmp_path / names[5])
+    trap.assert_untouched()
+
+
+def test_when_every_name_is_taken_the_write_fails_and_nothing_is_written(tmp_path, trap, monkeypatch):
+    trap.plant(tmp_path / ".x.taken.assetbuild-tmp", "file")
+    monkeypatch.setattr(atomicfile, "temp_name", lambda base: ".x.taken.assetbuild-tmp")
+    with pytest.raises(FileExistsError):
+        write_atomically(tmp_path / "x", b"new")
+    assert not os.path.lexists(tmp_path / "x")
+    trap.assert_untouched()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_symlink_at_the_destination_is_replaced_not_followed(tmp_path, trap, kind):
+    dest = trap.plant(tmp_path / "out.bin", kind)
+    st = write_atomically(dest, b"new")
+    assert is_plain_file(dest) and dest.read_bytes() == b"new"
+    assert (st.st_ino, st.st_size) == (os.lstat(dest).st_ino, 3)
+    trap.assert_untouched()
+
+
+def test_new_files_get_the_usual_permissions(tmp_path):
+    """Private by name, not by mode: an output is as readable as a file the user writes."""
+    write_atomically(tmp_path / "a", b"x")
+    with atomic_writer(tmp_path / "b") as f:
+        f.write(b"x")
+    for name in "ab":
+        assert stat.S_IMODE(os.stat(tmp_path / name).st_mode) == 0o666 & ~umask()
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temp(tmp_path):
+    (tmp_path / "out").write_bytes(b"old")
+    with pytest.raises(RuntimeError), atomic_writer(tmp_path / "out") as f:
+        f.write(b"half")
+        raise RuntimeError("the writer failed")
+    assert (tmp_path / "out").read_bytes() == b"old"
+    assert sorted(os.listdir(tmp_path)) == ["out"]
+
+
+def test_durable_writes_land(tmp_path):
+    write_atomically(tmp_path / "a", b"x" * 100, durable=True)
+    with atomic_writer(tmp_path / "b", durable=True) as f:
+        f.write(b"y")
+    assert (tmp_path / "a").read_bytes() == b"x" * 100 and (tmp_path / "b").read_bytes() == b"y"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_open_dir_below_follows_no_symlink_below_the_root(tmp_path, trap, kind):
+    root = tmp_path / "remote"
+    trap.plant(root / "blobs" / "ab", kind)
+    with pytest.raises(NotADirectoryError, match="symlink"):
+        open_dir_below(root, ["blobs", "ab"])
+    fd = open_dir_below(root, ["records", "cd"])  # made
+    try:
+        write_atomically("k", b"v", dir_fd=fd)
+    finally:
+        os.close(fd)
+    assert (root / "records/cd/k").read_bytes() == b"v"
+    trap.assert_untouched()
+
+
+def test_sweep_removes_dead_writers_temps_only(tmp_path, trap):
+    dead = tmp_path / ".out.bin.00000000deadbeef.assetbuild-tmp"
+    dead.write_bytes(b"a killed build's")
+    legacy = tmp_path / ".old.txt.assetbuild-tmp-4242"  # what older versions left
+    legacy.write_bytes(b"x")
+    fd, live = create_temp_beside(tmp_path / "out.bin")  # a live writer's: locked
+    trap.plant(tmp_path / ".link.0000000000000000.assetbuild-tmp", "file")
+    os.mkfifo(tmp_path / ".fifo.0000000000000000.assetbuild-tmp")
+    (tmp_path / "user.assetbuild-tmp.txt").write_bytes(b"not ours")
+    try:
+        assert sweep_temps(tmp_path) == 2
+        assert sorted(os.listdir(tmp_path)) == sorted([
+            os.path.basename(live), ".link.0000000000000000.assetbuild-tmp",
+            ".fifo.0000000000000000.assetbuild-tmp", "user.assetbuild-tmp.txt", "outside"])
+    finally:
+        os.close(fd)
+    trap.assert_untouched()
+
+
+def test_writers_racing_a_sweeper_lose_nothing(tmp_path):
+    """A sweeper that opens a temp file between its create and its lock cannot take it away."""
+    stop = threading.Event()
+
+    def sweep():
+        while not stop.is_set():
+            sweep_temps(tmp_path)
+
+    sweepers = [threading.Thread(target=sweep)]
+    for t in sweepers:
+        t.start()
+    try:
+        for i in range(200):
+            write_atomically(tmp_path / f"f{i % 7}", b"%d" % i)
+            assert (tmp_path / f"f{i % 7}").read_bytes() == b"%d" % i
+    finally:
+        stop.set()
+        for t in sweepers:
+            t.join()
+
+
+# --- every site that writes a file -----------------------------------------------------------
+
+PATH_OUTPUT = '''
+@asset(io="text", path="out/a.txt")
+def a():
+    return "fresh\\n"
+'''
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_path_outputs(project, trap, guess, kind):
+    project.assetfile(PATH_OUTPUT)
+    out = project.root / "out"
+    trap.plant(out / "a.txt", kind)
+    trap.plant_each(out, [".a.txt.assetbuild-tmp", f".a.txt.assetbuild-tmp-{os.getpid()}"])  # older fixed names
+    trap.plant_each(out, guess("a.txt"))
+    assert project.built() == ["a"]
+    assert is_plain_file(out / "a.txt") and (out / "a.txt").read_text() == "fresh\n"
+    assert guess.all_drawn()
+    trap.assert_untouched()
+    (out / "a.txt").unlink()  # a restore goes the same way
+    trap.plant_each(out, guess("a.txt"))
+    assert project.built() == []
+    assert (out / "a.txt").read_text() == "fresh\n" and guess.all_drawn()
+    trap.assert_untouched()
+
+
+def test_path_outputs_sweep_a_killed_builds_temp_files(project):
+    project.assetfile(PATH_OUTPUT)
+    out = project.root / "out"
+    out.mkdir()
+    (out / ".a.txt.0123456789abcdef.assetbuild-tmp").write_text("half")
+    (out / ".a.txt.assetbuild-tmp").write_text("half, from an older version")
+    project.built()
+    assert sorted(os.listdir(out)) == ["a.txt"]
+
+
+REMOTE_PROJECT = '''
+@asset(io="bytes")
+def big():
+    return b"0123456789" * 30000
+
+@asset(io="json")
+def small(big):
+    return len(big)
+'''
+
+
+def _remote_objects(project, tmp_path, monkeypatch) -> list[Path]:
+    """The files a build uploads (keys do not depend on the cache), learnt from a scratch remote."""
+    monkeypatch.setenv("ASSETBUILD_CACHE_KEY", "a key for the tests")
+    project.assetfile(REMOTE_PROJECT)
+    scratch = tmp_path / "scratch"
+    project.built(remote=f"file://{scratch}")
+    objects = sorted(p.relative_to(scratch) for p in scratch.rglob("*") if p.is_file())
+    assert {p.parts[0] for p in objects} == {"records", "blobs"}
+    shutil.rmtree(project.root / ".assetbuild")
+    return objects
+
+
+def test_file_remote_uploads(project, trap, guess, tmp_path, monkeypatch):
+    objects = _remote_objects(project, tmp_path, monkeypatch)
+    shared = tmp_path / "shared"
+    for rel in objects:
+        old = [f".tmp-{os.getpid()}-{threading.get_ident()}"]  # the older name, for the main thread
+        trap.plant_each(shared / rel.parent, old + guess(rel.name))
+    assert project.built(remote=f"file://{shared}") == ["big", "small"]
+    assert guess.all_drawn()
+    trap.assert_untouched()
+    assert all(is_plain_file(shared / rel) for rel in objects)
+    shutil.rmtree(project.root / ".assetbuild")  # what was uploaded serves a fresh checkout
+    assert project.built(remote=f"file://{shared}") == []
+
+
+@pytest.mark.parametrize("where", ["top", "prefix"])
+@pytest.mark.parametrize("kind", KINDS)
+def test_file_remote_never_writes_through_a_symlinked_directory(project, trap, tmp_path, monkeypatch,
+                                                                 where, kind):
+    objects = _remote_objects(project, tmp_path, monkeypatch)
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    dirs = {rel.parts[0] if where == "top" else rel.parent for rel in objects}
+    for d in sorted(dirs, key=str):
+        trap.plant(shared / d, kind)
+    r = project.build(remote=f"file://{shared}")
+    assert r.ok and r.names("built") == ["big", "small"]  # built locally; the uploads were refused
+    trap.assert_untouched()
+
+
+def test_export(project, trap, guess, tmp_path):
+    project.assetfile(PATH_OUTPUT)
+    project.built()
+    ci = tmp_path / "ci"
+    for kind in KINDS:
+        dest = trap.plant(ci / f"cache-{kind}.tar.gz", kind)
+        trap.plant_each(ci, [f".{dest.name}.tmp-{os.getpid()}"] + guess(dest.name))
+        assetbuild.export_cache(dest, project_dir=project.root)
+        assert is_plain_file(dest) and guess.all_drawn()
+        with tarfile.open(dest) as tar:
+            assert "MANIFEST.json" in tar.getnames()
+    trap.assert_untouched()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_store_file(tmp_path, trap, guess, kind):
+    cache = tmp_path / "cache"
+    trap.plant(cache / "STORE", kind)
+    trap.plant_each(cache, [f"STORE.tmp-{os.getpid()}"] + guess("STORE"))
+    with LmdbStore(cache):
+        pass
+    assert is_plain_file(cache / "STORE") and guess.all_drawn()
+    trap.assert_untouched()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_code_cache(project, trap, guess, kind):
+    project.assetfile(PATH_OUTPUT)
+    project.built()
+    code = project.root / ".assetbuild" / "code"
+    (name,) = os.listdir(code)
+    os.unlink(code / name)
+    trap.plant(code / name, kind)
+    trap.plant_each(code, [f".{name}.{os.getpid()}.tmp"] + guess(name))
+    assert project.built() == []
+    assert is_plain_file(code / name) and guess.all_drawn()
+    trap.assert_untouched()
+
+
+def test_cas_blobs(tmp_path, trap, guess):
+    data = os.urandom(INLINE_MAX + 1000)
+    digest = hashlib.sha256(data).hexdigest()
+    cache = tmp_path / "cache"
+    with LmdbStore(cache) as s:
+        s.acquire_lock()
+        dest = s.blob_path(digest)
+        trap.plant(dest, "dangling")
+        trap.plant_each(dest.parent, guess(dest.name))
+        s.put_blob(data)
+        s.flush()
+    assert is_plain_file(dest) and dest.read_bytes() == data and guess.all_drawn()
+    trap.assert_untouched()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_compaction_directory(project, trap, kind):
+    project.assetfile(PATH_OUTPUT)
+    project.built()
+    trap.plant(project.root / ".assetbuild" / f"db.compact-{os.getpid()}", kind)  # the older fixed name
+    assetbuild.gc(project_dir=project.root)
+    trap.assert_untouched()
+    assert project.built() == []
+
+
+def test_lock_of_a_live_writer_is_held_until_the_rename(tmp_path):
+    fd, tmp = create_temp_beside(tmp_path / "x")
+    try:
+        other = os.open(tmp, os.O_RDONLY)
+        try:
+            with pytest.raises(BlockingIOError):
+                fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        finally:
+            os.close(other)
+    finally:
+        os.close(fd)
