@@ -599,7 +599,7 @@ def test_dry_run_and_status_say_what_the_remote_has(checkouts, remote):
 # --- untrusted input: records and blobs written by anyone who can write to the remote -------------
 
 PLANTED = {
-    "lone surrogate": json.dumps({"format": 1, "payload": "\ud800", "sig": None}).encode(),
+    "lone surrogate": json.dumps({"format": 1, "payload": "\ud800", "sig": "0" * 64}).encode(),
     "deep nesting": b"[" * 200000,
     "wrong types": json.dumps({"format": 1, "payload": {"size": "big"}, "sig": 7}).encode(),
     "not UTF-8": b'{"format": 1, "payload": "\xff", "sig": null}',

@@ -42,7 +42,7 @@ ED_WRITER = RecordKeys.of(signing=parse_signing_key(SIGNING))
 ED_READER = RecordKeys.of(trusted=parse_trusted_keys(PUBLIC))
 # What the bugs this file guards against looked like: a traceback from build, status, -n, watch.
 CRASHERS = {
-    "lone surrogate": json.dumps({"format": 1, "payload": "\ud800", "sig": None}).encode(),
+    "lone surrogate": json.dumps({"format": 1, "payload": "\ud800", "sig": "0" * 64}).encode(),
     "deep nesting": b"[" * 200000,
     "deep nesting in the payload": json.dumps({"format": 1, "payload": "[" * 200000, "sig": None}).encode(),
     "deep format": json.dumps({"format": [[[[[[1]]]]]], "payload": "", "sig": None}).encode()[:-1] + b"[" * 100000,

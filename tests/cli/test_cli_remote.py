@@ -198,7 +198,7 @@ def test_s3_endpoint_and_credentials_as_options(make, tmp_path, s3):
 
 # --- untrusted records, and the keys --------------------------------------------------------------
 
-PLANTED = {"lone-surrogate": json.dumps({"format": 1, "payload": "\ud800", "sig": None}).encode(),
+PLANTED = {"lone-surrogate": json.dumps({"format": 1, "payload": "\ud800", "sig": "0" * 64}).encode(),
            "deep-nesting": b"[" * 200000}
 
 
