@@ -17,12 +17,14 @@ Nothing in it names a path of the machine that wrote it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
 import os
 import re
 import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -40,6 +42,9 @@ if TYPE_CHECKING:
 EXPORT_FORMAT = "assetbuild-cache-export"
 EXPORT_VERSION = 1
 _HEX64 = re.compile(r"[0-9a-f]{64}\Z")
+MAX_MANIFEST = 64 << 20  # an archive's MANIFEST.json: ~100,000 entries; it is parsed in memory
+MAX_TAR_HEADER = 1 << 20  # pax and GNU long-name headers, which tarfile reads whole
+IMPORT_CHUNK = 1 << 20  # import copies and hashes members in chunks of this size
 _UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
 
@@ -507,6 +512,7 @@ def import_archive(store: Any, src: Path, warn: Callable[[str], None] = lambda m
     used now (for gc).
     """
     import tarfile
+    import zlib
 
     if not src.is_file():
         raise StoreError(f"no such archive: {src}")
@@ -516,33 +522,27 @@ def import_archive(store: Any, src: Path, warn: Callable[[str], None] = lambda m
     manifest: Any = None
     rejected = 0
     try:
-        with tarfile.open(src, _tar_mode(src, False)) as tar:
+        with tarfile.open(src, _tar_mode(src, False), tarinfo=_bounded_tarinfo()) as tar:
             for m in tar:
                 if not m.isfile():
                     continue
                 if m.name == "MANIFEST.json":
-                    f = tar.extractfile(m)
-                    try:
-                        manifest = json.loads(f.read()) if f else None
-                    except ValueError:
-                        raise StoreError(f"cannot import {src}: its MANIFEST.json is not JSON") from None
+                    manifest = _read_manifest(tar, m, src)
                     continue
                 dg = m.name[len("blobs/"):] if m.name.startswith("blobs/") else ""
                 if not _HEX64.match(dg):
                     warn(f"{src}: ignoring unexpected member {m.name!r}")
                     continue
                 f = tar.extractfile(m)
-                data = f.read() if f else b""
-                if hashlib.sha256(data).hexdigest() != dg:
+                if f is None or not writer.put_stream(f, m.size, dg):
                     warn(f"{src}: blob {dg[:12]} does not match its digest; skipping it")
                     rejected += 1
                     continue
-                writer.put(data, dg)
                 verified.add(dg)
-                sizes[dg] = len(data)
+                sizes[dg] = m.size
                 store.maybe_flush()
         writer.wait()  # every file is durable before a trace that needs it commits
-    except (tarfile.TarError, EOFError, OSError) as e:
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as e:
         writer.wait(cancel=True)
         why = e.strerror if isinstance(e, OSError) and e.strerror else "damaged, or not a tar file"
         raise StoreError(f"cannot import {src}: not a readable archive ({why})") from e
@@ -589,31 +589,73 @@ def import_archive(store: Any, src: Path, warn: Callable[[str], None] = lambda m
 
 
 class _BlobWriter:
-    """put_blob with the file writes (write, fsync, rename, fsync) on a few threads: one file
-    at a time waits on the disk's flushes, and an archive can hold thousands. Inline blobs go
-    to the store's batch on the calling thread. In-flight bytes are bounded."""
+    """Blobs of an archive into the store, with the durable part of file writes (fsync, rename,
+    fsync) on a few threads: one file at a time waits on the disk's flushes, and an archive can
+    hold thousands. Inline blobs go to the store's batch on the calling thread."""
 
-    def __init__(self, store: Any, threads: int = 8, max_bytes: int = 256 << 20) -> None:
+    def __init__(self, store: Any, threads: int = 8) -> None:
         self.store = store
         self.threads = threads
-        self.max_bytes = max_bytes
         self._pool: Any = None
         self._inflight: list[tuple[Any, int]] = []
 
-    def put(self, data: bytes, digest: str) -> None:
+    def put_stream(self, f: Any, size: int, digest: str) -> bool:
+        """Store the ``size`` bytes read from ``f`` if they hash to ``digest`` (False if not).
+
+        Never holds a large blob in memory: it is hashed while it is copied, in chunks, to a temp
+        file beside its place in the CAS, and renamed there only if it verifies (the fsync and
+        rename on the pool). An archive's member is untrusted: its header's size is no promise.
+        """
         from .store import INLINE_MAX
 
-        if len(data) <= INLINE_MAX:
+        if size <= INLINE_MAX:
+            data = f.read(size + 1)
+            if len(data) != size or hashlib.sha256(data).hexdigest() != digest:
+                return False
             self.store.put_blob(data, digest)
-            return
+            return True
+        path = self.store.blob_path(digest)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)  # O_EXCL, unpredictable name
+        except OSError as e:
+            raise StoreError(f"cannot write a blob to {path.parent}: {e.strerror or e}") from e
+        h = hashlib.sha256()
+        got = 0
+        out = os.fdopen(fd, "wb")
+        try:
+            while got <= size:
+                chunk = f.read(min(IMPORT_CHUNK, size + 1 - got))  # errors here: a damaged archive
+                if not chunk:
+                    break
+                got += len(chunk)
+                h.update(chunk)
+                try:
+                    out.write(chunk)
+                except OSError as e:
+                    raise StoreError(f"cannot write a blob to {path.parent}: {e.strerror or e}") from e
+            try:
+                out.close()
+            except OSError as e:
+                raise StoreError(f"cannot write a blob to {path.parent}: {e.strerror or e}") from e
+        except BaseException:
+            if not out.closed:
+                with contextlib.suppress(OSError):
+                    out.close()
+            _unlink(tmp)
+            raise
+        if got != size or h.hexdigest() != digest:
+            _unlink(tmp)
+            return False
         if self._pool is None:
             from concurrent.futures import ThreadPoolExecutor
 
             self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="assetbuild-import")
-        self._inflight.append((self._pool.submit(self.store.put_blob, data, digest), len(data)))
-        while sum(n for _f, n in self._inflight) > self.max_bytes or len(self._inflight) > 4 * self.threads:
-            f, _n = self._inflight.pop(0)
-            f.result()
+        self._inflight.append((self._pool.submit(_settle_blob_file, tmp, path), 0))
+        while len(self._inflight) > 4 * self.threads:
+            fut, _n = self._inflight.pop(0)
+            fut.result()
+        return True
 
     def wait(self, cancel: bool = False) -> None:
         """Wait for every file write; re-raise the first error (unless cancelling)."""
@@ -628,6 +670,70 @@ class _BlobWriter:
             if self._pool is not None:
                 self._pool.shutdown(wait=True)
                 self._pool = None
+
+
+def _settle_blob_file(tmp: str, path: Path) -> None:
+    """Make a verified temp file durable under its CAS name: fsync, rename, fsync the folder."""
+    try:
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+        dfd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError as e:
+        _unlink(tmp)
+        raise StoreError(f"cannot write a blob to {path.parent}: {e.strerror or e}") from e
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def _read_manifest(tar: Any, m: Any, src: Path) -> Any:
+    """The parsed MANIFEST.json of an archive, read at most MAX_MANIFEST bytes; StoreError if it
+    is larger, or is not JSON (nesting too deep for the parser included)."""
+    if m.size > MAX_MANIFEST:
+        raise StoreError(f"cannot import {src}: its MANIFEST.json is larger than "
+                         f"{MAX_MANIFEST >> 20} MiB (not an assetbuild cache export)")
+    f = tar.extractfile(m)
+    raw = f.read(MAX_MANIFEST + 1) if f else b""
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):
+        raise StoreError(f"cannot import {src}: its MANIFEST.json is not JSON") from None
+
+
+def _bounded_tarinfo() -> type:
+    """A TarInfo that refuses extended headers (pax, GNU long names) larger than MAX_TAR_HEADER:
+    tarfile reads those whole, so one compressed to a few bytes would fill memory."""
+    import tarfile
+
+    class BoundedTarInfo(tarfile.TarInfo):
+        def _proc_pax(self, tarfile_: Any) -> Any:
+            _check_header_size(self.size)
+            return super()._proc_pax(tarfile_)
+
+        def _proc_gnulong(self, tarfile_: Any) -> Any:
+            _check_header_size(self.size)
+            return super()._proc_gnulong(tarfile_)
+
+    return BoundedTarInfo
+
+
+def _check_header_size(size: int) -> None:
+    import tarfile
+
+    if size > MAX_TAR_HEADER:
+        raise tarfile.HeaderError(f"an extended header of {size} bytes")
 
 
 def _verifies(store: Any, digest: str) -> bool:

@@ -500,6 +500,7 @@ Examples:
   assetbuild cache verify
   assetbuild cache export cache.tar          # on the job that built
   assetbuild cache import cache.tar          # on a fresh checkout, then: assetbuild
+  assetbuild cache keygen                    # a key pair to sign the remote cache with
 """)
 def cache() -> None:
     """Look after the cache directory (.assetbuild, or --cache-dir / ASSETBUILD_CACHE_DIR).
@@ -673,6 +674,32 @@ def cache_import(ctx: click.Context, file: str, **local: Any) -> None:
                    + (f"; skipped {r['skipped']} entries" if r["skipped"] else ""))
     if r["skipped"] or r["rejected_blobs"]:
         ctx.exit(1)
+
+
+@cache.command(name="keygen")
+@click.option("--public-of-env", is_flag=True,
+              help="Print the public key of $ASSETBUILD_CACHE_SIGNING_KEY instead of a new pair.")
+@_json_option
+@click.pass_context
+@_handle_errors
+def cache_keygen(ctx: click.Context, public_of_env: bool, **local: Any) -> None:
+    """Print a new Ed25519 key pair for the remote cache, as the two variables that take it.
+
+    ASSETBUILD_CACHE_SIGNING_KEY is the secret: give it only to the jobs that upload (pushes to
+    the main branch). ASSETBUILD_CACHE_TRUSTED_KEYS is public: every reader verifies with it and
+    can never upload, so pull-request jobs need no secret. Writes nothing.
+    """
+    from . import session
+
+    pair = session.remote_key_pair(from_env=public_of_env)
+    if local.get("as_json"):
+        click.echo(json.dumps(pair))
+        return
+    if pair["signing_key"] is not None:
+        click.echo("# secret: only the jobs that upload (CI secret)", err=True)
+        click.echo(f"ASSETBUILD_CACHE_SIGNING_KEY={pair['signing_key']}")
+        click.echo("# public: every reader (a plain variable, or committed)", err=True)
+    click.echo(f"ASSETBUILD_CACHE_TRUSTED_KEYS={pair['trusted_key']}")
 
 
 def main() -> None:

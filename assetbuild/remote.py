@@ -6,11 +6,21 @@ The only importer of fsspec (and, through it, s3fs). Layout under the remote URL
     blobs/cd/<digest>     output bytes, content-addressed by sha256 (written before any record
                           that names them)
 
-A record is ``{"format": 1, "payload": "<canonical JSON>", "sig": "<hex>" | null}``; the signature
-is HMAC-SHA256 with the secret in ``ASSETBUILD_CACHE_KEY`` over a domain tag and the payload's
-exact bytes, and the payload names its own key, so a record cannot be replayed under another key.
-A remote entry is used only if its record verifies and the downloaded bytes match the signed
-digest and size; loading a pickle runs code, so nothing unverified ever reaches an IO manager.
+A record is ``{"format": 1, "payload": "<canonical JSON>", "sig": "<hex>" | null,
+"ed25519": {"key": "<key id>", "sig": "<base64>"}}`` (``ed25519`` optional). Two ways to sign,
+over a domain tag and the payload's exact bytes:
+
+- Ed25519 (``ASSETBUILD_CACHE_SIGNING_KEY``, the private key, held by the jobs that upload;
+  ``ASSETBUILD_CACHE_TRUSTED_KEYS``, public keys, comma-separated, held by every reader). A reader
+  with public keys only can verify but never sign, so it reads and never uploads: a pull-request
+  job holds no secret at all.
+- HMAC-SHA256 with the shared secret ``ASSETBUILD_CACHE_KEY``: every reader can also sign.
+
+The payload names its own key, so a record cannot be replayed under another key. Anyone who can
+write to the remote can write anything there, so everything read is untrusted input: records are
+read at most MAX_RECORD bytes and checked field by field (any failure is a rejection, never an
+exception), blobs are read at most one byte past their signed size and must match the signed
+digest. Loading a pickle runs code, so nothing unverified ever reaches an IO manager.
 
 ``RemoteCachedStore`` wraps a local store (``LmdbStore``) at the store interface the scheduler
 uses: a local miss asks the remote; a hit returns the signed trace at once (downstream keys need
@@ -28,8 +38,11 @@ misses (a null build) sends no request at all.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import collections
 import concurrent.futures as cf
+import errno
 import hashlib
 import hmac
 import json
@@ -42,17 +55,25 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .atomicfile import open_dir_below, write_atomically
-from .errors import CacheCorrupt
+from .errors import CacheCorrupt, ConfigError
 from .reports import Trace
 from .store import INLINE_MAX
 
 RECORD_FORMAT = 1
-KEY_ENV = "ASSETBUILD_CACHE_KEY"
+KEY_ENV = "ASSETBUILD_CACHE_KEY"  # HMAC secret: signs and verifies
+SIGNING_KEY_ENV = "ASSETBUILD_CACHE_SIGNING_KEY"  # Ed25519 private key: signs (writers only)
+TRUSTED_KEYS_ENV = "ASSETBUILD_CACHE_TRUSTED_KEYS"  # Ed25519 public keys, comma-separated: verify
+SECRET_PREFIX = "ed25519-secret:"
+PUBLIC_PREFIX = "ed25519:"
 REMOTE_ENV = "ASSETBUILD_REMOTE"
 DEFAULT_TIMEOUT = 10.0
 CHECK_BLOB_MIN = 256 * 1024  # smaller blobs are uploaded again rather than asked for (one request either way)
 MAX_RECORD = 1 << 20  # a record is a few hundred bytes; anything this big is not one
+_EMPTY_DIGEST = hashlib.sha256(b"").hexdigest()
 _DOMAIN = b"assetbuild remote record v1\n"
+_ED25519_DOMAIN = b"assetbuild remote record v1 ed25519\n"
+_PAYLOAD_FIELDS = ("format", "key", "data_version", "output_digest", "io", "size", "duration_s",
+                   "created_ns", "metadata_json")
 _HEX64 = re.compile(r"[0-9a-f]{64}\Z")
 
 
@@ -71,65 +92,279 @@ class RemoteTrace(Trace):
     remote = True
 
 
+# --- keys ---------------------------------------------------------------------------------------
+
+def _load_crypto(env: str) -> tuple[Any, Any, type[Exception]]:
+    """(ed25519, serialization, UnsupportedAlgorithm) from ``cryptography``, imported only when a key is set."""
+    try:
+        from cryptography.exceptions import UnsupportedAlgorithm
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import ed25519
+    except ImportError:
+        raise ConfigError(f"{env} is set but the cryptography package is not installed "
+                          "(pip install 'assetbuild[remote]')") from None
+    return ed25519, serialization, UnsupportedAlgorithm
+
+
+def _raw32(text: str) -> bytes | None:
+    """The 32 bytes that ``text`` (standard or URL-safe base64, padding optional) encodes, else None."""
+    text = text.strip().replace("-", "+").replace("_", "/")
+    try:
+        raw = base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+    except (ValueError, binascii.Error):
+        return None
+    return raw if len(raw) == 32 else None
+
+
+def _public_raw(public_key: Any) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
+    return public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def key_id(public_key: Any) -> str:
+    """A public key's short name in records: the first 8 bytes of the sha256 of its raw bytes, hex."""
+    return hashlib.sha256(_public_raw(public_key)).hexdigest()[:16]
+
+
+def parse_signing_key(text: str, env: str = SIGNING_KEY_ENV) -> Any:
+    """The Ed25519 private key in ``text``: ``ed25519-secret:<base64 of the 32-byte seed>`` (what
+    ``assetbuild cache keygen`` prints) or a PEM ``PRIVATE KEY`` without a passphrase. ConfigError
+    (one line that never repeats the value) otherwise."""
+    ed25519, serialization, UnsupportedAlgorithm = _load_crypto(env)
+    text = text.strip()
+    if text.startswith(PUBLIC_PREFIX) or "BEGIN PUBLIC KEY" in text:
+        raise ConfigError(f"{env} holds a public key; it takes the private signing key "
+                          f"({SECRET_PREFIX}..., printed by: assetbuild cache keygen)")
+    if text.startswith("-----BEGIN"):
+        try:
+            key = serialization.load_pem_private_key(text.encode(), password=None)
+        except TypeError:
+            raise ConfigError(f"{env} is a PEM key protected by a passphrase; "
+                              "export it without one (the variable itself is the secret)") from None
+        except (ValueError, UnsupportedAlgorithm):
+            raise ConfigError(f"{env} is not a readable PEM private key") from None
+        if not isinstance(key, ed25519.Ed25519PrivateKey):
+            raise ConfigError(f"{env} is not an Ed25519 key; the remote cache signs with Ed25519 keys "
+                              "(assetbuild cache keygen)")
+        return key
+    raw = _raw32(text[len(SECRET_PREFIX):]) if text.startswith(SECRET_PREFIX) else None
+    if raw is None:
+        raise ConfigError(f"{env} is not an Ed25519 signing key: expected {SECRET_PREFIX}<base64 of 32 bytes> "
+                          "(printed by: assetbuild cache keygen) or a PEM private key")
+    return ed25519.Ed25519PrivateKey.from_private_bytes(raw)
+
+
+def parse_trusted_keys(text: str, env: str = TRUSTED_KEYS_ENV) -> dict[str, Any]:
+    """{key id: Ed25519 public key} of a comma-separated list of ``ed25519:<base64 of 32 bytes>``
+    or PEM ``PUBLIC KEY`` entries; ConfigError naming the entry that is wrong."""
+    ed25519, serialization, UnsupportedAlgorithm = _load_crypto(env)
+    keys: dict[str, Any] = {}
+    entries = [e.strip() for e in text.split(",") if e.strip()]
+    for n, entry in enumerate(entries, 1):
+        where = f"{env} entry {n}" if len(entries) > 1 else env
+        if entry.startswith(SECRET_PREFIX) or "PRIVATE KEY" in entry:
+            raise ConfigError(f"{where} is a private signing key: readers get public keys only "
+                              f"({PUBLIC_PREFIX}..., printed by: assetbuild cache keygen); "
+                              "treat that private key as leaked and make a new pair")
+        if entry.startswith("-----BEGIN"):
+            try:
+                key = serialization.load_pem_public_key(entry.encode())
+            except (ValueError, UnsupportedAlgorithm):
+                raise ConfigError(f"{where} is not a readable PEM public key") from None
+            if not isinstance(key, ed25519.Ed25519PublicKey):
+                raise ConfigError(f"{where} is not an Ed25519 public key")
+        else:
+            raw = _raw32(entry[len(PUBLIC_PREFIX):]) if entry.startswith(PUBLIC_PREFIX) else None
+            if raw is None:
+                raise ConfigError(f"{where} is not an Ed25519 public key: expected {PUBLIC_PREFIX}<base64 of "
+                                  "32 bytes> (printed by: assetbuild cache keygen) or a PEM public key")
+            try:
+                key = ed25519.Ed25519PublicKey.from_public_bytes(raw)
+            except ValueError:
+                raise ConfigError(f"{where} is not a valid Ed25519 public key") from None
+        keys[key_id(key)] = key
+    if not keys:
+        raise ConfigError(f"{env} is set but lists no key")
+    return keys
+
+
+def generate_key_pair() -> tuple[str, str]:
+    """A new (signing key, public key) in the formats the two variables take."""
+    ed25519, serialization, _ = _load_crypto("assetbuild cache keygen")
+    key = ed25519.Ed25519PrivateKey.generate()
+    seed = key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+                             serialization.NoEncryption())
+    return (SECRET_PREFIX + base64.b64encode(seed).decode(),
+            PUBLIC_PREFIX + base64.b64encode(_public_raw(key.public_key())).decode())
+
+
+def public_key_text(signing_text: str) -> str:
+    """The ``ed25519:...`` public key of a signing key in either accepted format."""
+    return PUBLIC_PREFIX + base64.b64encode(_public_raw(parse_signing_key(signing_text).public_key())).decode()
+
+
+@dataclass(frozen=True)
+class RecordKeys:
+    """What this process may sign records with and which signatures it accepts.
+
+    ``secret``: the HMAC secret ($ASSETBUILD_CACHE_KEY), which both signs and verifies. ``signing``:
+    an Ed25519 private key ($ASSETBUILD_CACHE_SIGNING_KEY). ``trusted``: Ed25519 public keys by key
+    id ($ASSETBUILD_CACHE_TRUSTED_KEYS, plus the signing key's own). A process holding public keys
+    only reads; it never uploads (it could not sign).
+    """
+
+    secret: bytes | None = None
+    signing: Any = None
+    trusted: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls) -> RecordKeys:
+        secret = os.environ.get(KEY_ENV) or None
+        signing_text = os.environ.get(SIGNING_KEY_ENV, "").strip()
+        trusted_text = os.environ.get(TRUSTED_KEYS_ENV, "").strip()
+        return cls.of(secret.encode() if secret else None,
+                      parse_signing_key(signing_text) if signing_text else None,
+                      parse_trusted_keys(trusted_text) if trusted_text else {})
+
+    @classmethod
+    def of(cls, secret: bytes | None = None, signing: Any = None, trusted: dict[str, Any] | None = None) -> RecordKeys:
+        trusted = dict(trusted or {})
+        if signing is not None:
+            trusted.setdefault(key_id(signing.public_key()), signing.public_key())  # a writer reads its own
+        return cls(secret, signing, trusted)
+
+    @property
+    def can_sign(self) -> bool:
+        return self.secret is not None or self.signing is not None
+
+    @property
+    def can_verify(self) -> bool:
+        return self.secret is not None or bool(self.trusted)
+
+
+NO_KEYS = RecordKeys()
+
+
 # --- records ---------------------------------------------------------------------------------
 
 def _sign(secret: bytes, payload: bytes) -> str:
     return hmac.new(secret, _DOMAIN + payload, hashlib.sha256).hexdigest()
 
 
-def encode_record(key: str, trace: Trace, *, asset: str | None, secret: bytes | None) -> bytes:
-    """The signed record of ``key`` (unsigned without a secret: only --trust-remote-unsigned reads it)."""
+def encode_record(key: str, trace: Trace, *, asset: str | None, keys: RecordKeys = NO_KEYS) -> bytes:
+    """The record of ``key``, signed with every key ``keys`` can sign with (unsigned without one:
+    only --trust-remote-unsigned reads it)."""
     payload = json.dumps({
         "format": RECORD_FORMAT, "key": key, "asset": asset,
         "data_version": trace.data_version, "output_digest": trace.output_digest, "io": trace.io,
         "size": trace.size, "duration_s": trace.duration_s, "created_ns": trace.created_ns,
         "metadata_json": trace.metadata_json,
     }, sort_keys=True, separators=(",", ":"))
-    sig = _sign(secret, payload.encode()) if secret else None
-    return json.dumps({"format": RECORD_FORMAT, "payload": payload, "sig": sig}).encode()
+    body = payload.encode()
+    env: dict[str, Any] = {"format": RECORD_FORMAT, "payload": payload,
+                           "sig": _sign(keys.secret, body) if keys.secret else None}
+    if keys.signing is not None:
+        env["ed25519"] = {"key": key_id(keys.signing.public_key()),
+                          "sig": base64.b64encode(keys.signing.sign(_ED25519_DOMAIN + body)).decode()}
+    return json.dumps(env).encode()
 
 
-def decode_record(raw: bytes, key: str, *, secret: bytes | None, trust_unsigned: bool) -> tuple[Trace, str | None]:
+def _json(raw: str | bytes) -> Any:
+    """Parsed JSON, or RemoteRejected: also for nesting too deep for the parser and for text that
+    is not UTF-8 (a lone surrogate)."""
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError, MemoryError):
+        raise RemoteRejected("malformed record") from None
+
+
+def _check_signatures(env: dict[str, Any], body: bytes, keys: RecordKeys, trust_unsigned: bool) -> None:
+    """RemoteRejected unless a signature this reader trusts verifies (or unsigned records are trusted)."""
+    sig, ed = env.get("sig"), env.get("ed25519")
+    if not (sig is None or isinstance(sig, str) and _HEX64.match(sig)):
+        raise RemoteRejected("malformed record signature")
+    if ed is not None and not (isinstance(ed, dict) and isinstance(ed.get("key"), str)
+                               and isinstance(ed.get("sig"), str)):
+        raise RemoteRejected("malformed record signature")
+    untrusted = None
+    if ed is not None and keys.trusted:
+        public = keys.trusted.get(ed["key"])
+        if public is None:
+            untrusted = f"signed by a key that is not in {TRUSTED_KEYS_ENV} (key id {ed['key'][:16]!r})"
+        else:
+            from cryptography.exceptions import InvalidSignature
+
+            try:
+                public.verify(base64.b64decode(ed["sig"], validate=True), _ED25519_DOMAIN + body)
+                return
+            except (InvalidSignature, ValueError, binascii.Error):
+                raise RemoteRejected("its Ed25519 signature does not verify (tampered record)") from None
+    if sig is not None and keys.secret is not None:
+        if hmac.compare_digest(sig, _sign(keys.secret, body)):
+            return
+        raise RemoteRejected(f"signature does not verify (tampered record, or another {KEY_ENV})")
+    if trust_unsigned:
+        return
+    if untrusted:
+        raise RemoteRejected(untrusted)
+    if sig is None and ed is None:
+        raise RemoteRejected("unsigned record (pass --trust-remote-unsigned to accept)")
+    if ed is not None:
+        raise RemoteRejected(f"signed with an Ed25519 key, but {TRUSTED_KEYS_ENV} is not set to verify it")
+    raise RemoteRejected(f"signed record but no {KEY_ENV} to verify it")
+
+
+def _trace_of(p: Any) -> Trace:
+    """The trace in a parsed payload; RemoteRejected unless every field has its type and range."""
+    if not isinstance(p, dict) or p.get("format") != RECORD_FORMAT or set(_PAYLOAD_FIELDS) - set(p):
+        raise RemoteRejected("malformed record payload")
+    trace = Trace(p["data_version"], p["output_digest"], p["io"], p["size"], p["duration_s"],
+                  p["created_ns"], p["metadata_json"])
+    ok = (isinstance(trace.data_version, str) and trace.data_version != ""
+          and isinstance(trace.output_digest, str) and _HEX64.match(trace.output_digest) is not None
+          and isinstance(trace.io, str) and trace.io != ""
+          and type(trace.size) is int and 0 <= trace.size < 1 << 62
+          and type(trace.duration_s) in (int, float) and 0 <= trace.duration_s < 1e9  # NaN, inf: False
+          and type(trace.created_ns) is int and 0 <= trace.created_ns < 1 << 63
+          and isinstance(trace.metadata_json, str)
+          and (p.get("asset") is None or isinstance(p.get("asset"), str)))
+    if not ok:
+        raise RemoteRejected("malformed record payload")
+    return trace
+
+
+def decode_record(raw: bytes, key: str, *, keys: RecordKeys = NO_KEYS,
+                  trust_unsigned: bool = False) -> tuple[Trace, str | None]:
     """(trace, asset name) of a record fetched for ``key``; RemoteRejected unless it may be used.
 
-    The signature is checked over the payload's exact bytes before the payload is parsed.
+    Anyone who can write to the remote can write a record, so every byte is suspect: size, JSON
+    depth, text encoding and every field's type are checked, and the signature over the payload's
+    exact bytes before the payload is parsed. Nothing else is ever raised.
     """
     if len(raw) > MAX_RECORD:
         raise RemoteRejected("record too large")
+    env = _json(raw)
+    if not isinstance(env, dict):
+        raise RemoteRejected("malformed record")
+    if env.get("format") != RECORD_FORMAT:
+        fmt = env.get("format")
+        shown = repr(fmt)[:20] if isinstance(fmt, (int, str)) and not isinstance(fmt, bool) else "?"
+        raise RemoteRejected(f"unknown record format {shown}")
+    payload = env.get("payload")
+    if not isinstance(payload, str):
+        raise RemoteRejected("malformed record")
     try:
-        env = json.loads(raw)
-        payload, sig = env["payload"], env["sig"]
-        if env.get("format") != RECORD_FORMAT:
-            raise RemoteRejected(f"unknown record format {env.get('format')!r}")
-        if not isinstance(payload, str) or not (sig is None or isinstance(sig, str)):
-            raise RemoteRejected("malformed record")
-    except (ValueError, KeyError, TypeError, AttributeError):
-        raise RemoteRejected("malformed record") from None
-    if sig is None:
-        if not trust_unsigned:
-            raise RemoteRejected("unsigned record (pass --trust-remote-unsigned to accept)")
-    elif secret is not None:
-        if not hmac.compare_digest(sig, _sign(secret, payload.encode())):
-            raise RemoteRejected("signature does not verify (tampered record, or another ASSETBUILD_CACHE_KEY)")
-    elif not trust_unsigned:
-        raise RemoteRejected("signed record but no ASSETBUILD_CACHE_KEY to verify it")
-    try:
-        p = json.loads(payload)
-        trace = Trace(p["data_version"], p["output_digest"], p["io"], p["size"], p["duration_s"],
-                      p["created_ns"], p["metadata_json"])
-        ok = (p["format"] == RECORD_FORMAT and isinstance(trace.data_version, str)
-              and isinstance(trace.output_digest, str) and _HEX64.match(trace.output_digest) is not None
-              and isinstance(trace.io, str) and type(trace.size) is int and trace.size >= 0
-              and isinstance(trace.duration_s, (int, float)) and type(trace.created_ns) is int
-              and isinstance(trace.metadata_json, str))
-    except (ValueError, KeyError, TypeError):
-        raise RemoteRejected("malformed record payload") from None
-    if not ok:
-        raise RemoteRejected("malformed record payload")
+        body = payload.encode("utf-8")
+    except UnicodeEncodeError:
+        raise RemoteRejected("malformed record (not UTF-8 text)") from None
+    _check_signatures(env, body, keys, trust_unsigned)
+    p = _json(payload)
+    trace = _trace_of(p)
     if p["key"] != key:
         raise RemoteRejected("the record is for another key (replayed)")
     asset = p.get("asset")
-    return trace, asset if isinstance(asset, str) else None
+    return trace, asset
 
 
 # --- settings and the file system ------------------------------------------------------------
@@ -143,19 +378,18 @@ class RemoteSettings:
     trust_unsigned: bool = False
     timeout: float = DEFAULT_TIMEOUT  # connect and read timeouts of one request, in seconds
     options: dict[str, Any] = field(default_factory=dict)  # fsspec storage options
-    secret: bytes | None = None
+    keys: RecordKeys = NO_KEYS
     concurrency: int = 32
     prefetch: int | None = None  # records to fetch ahead (default: from the plan's size)
 
     @classmethod
     def from_env(cls, url: str | None, **kw: Any) -> RemoteSettings | None:
-        """None when neither ``url`` nor $ASSETBUILD_REMOTE names a remote."""
+        """None when neither ``url`` nor $ASSETBUILD_REMOTE names a remote; ConfigError for a
+        malformed key in the environment."""
         url = url if url is not None else os.environ.get(REMOTE_ENV)
         if not url:
             return None
-        key = os.environ.get(KEY_ENV)
-        return cls(url, secret=key.encode() if key else None,
-                   **{k: v for k, v in kw.items() if v is not None})
+        return cls(url, keys=RecordKeys.from_env(), **{k: v for k, v in kw.items() if v is not None})
 
 
 def _storage_options(url: str, settings: RemoteSettings) -> dict[str, Any]:
@@ -278,8 +512,8 @@ class RemoteCache:
         self._guard()
         paths = {self.record_path(k): k for k in keys}
         self._count("records", len(paths))
-        try:
-            got = self.fs.cat(list(paths), on_error="return")
+        try:  # bounded: a record beyond MAX_RECORD is rejected, never read whole
+            got = self.fs.cat(list(paths), on_error="return", start=0, end=MAX_RECORD + 1)
         except Exception as e:  # noqa: BLE001
             self.fail(e)
             raise _Down(self.down) from e
@@ -290,6 +524,8 @@ class RemoteCache:
                 continue
             if isinstance(value, FileNotFoundError):
                 out[k] = None
+            elif _empty_object(value):
+                out[k] = b""
             elif isinstance(value, BaseException):
                 self.fail(value)
                 raise _Down(self.down) from value
@@ -301,23 +537,44 @@ class RemoteCache:
         self._guard()
         self._count("record")
         try:
-            return self.fs.cat_file(self.record_path(key))
+            return self.fs.cat_file(self.record_path(key), start=0, end=MAX_RECORD + 1)
         except FileNotFoundError:
             return None
+        except OSError as e:
+            if _empty_object(e):
+                return b""
+            self.fail(e)
+            raise _Down(self.down) from e
         except Exception as e:  # noqa: BLE001
             self.fail(e)
             raise _Down(self.down) from e
 
-    def get_blob(self, digest: str) -> bytes:
+    def get_blob(self, digest: str, size: int) -> bytes:
+        """The bytes of ``digest``, verified against the signed ``digest`` and ``size``.
+
+        One ranged read that stops one byte past ``size``: an object larger than signed (a sparse
+        file of gigabytes) costs no more memory than the genuine output would, and is rejected.
+        """
+        if size == 0 and digest == _EMPTY_DIGEST:
+            return b""  # nothing to fetch (and an empty range is an error on S3)
         self._guard()
         self._count("blob")
         try:
-            return self.fs.cat_file(self.blob_path(digest))
+            data = self.fs.cat_file(self.blob_path(digest), start=0, end=size + 1)
         except FileNotFoundError:
             raise RemoteRejected("its output bytes are missing from the remote") from None
+        except OSError as e:
+            if not _empty_object(e):
+                self.fail(e)
+                raise _Down(self.down) from e
+            data = b""
         except Exception as e:  # noqa: BLE001
             self.fail(e)
             raise _Down(self.down) from e
+        if len(data) != size or hashlib.sha256(data).hexdigest() != digest:
+            raise RemoteRejected("its bytes do not match the signed digest"
+                                 + (" (the object is larger than signed)" if len(data) > size else ""))
+        return data
 
     def has_blob(self, digest: str, size: int) -> bool:
         self._guard()
@@ -350,6 +607,12 @@ class RemoteCache:
 
 class _UploadFailed(Exception):
     pass
+
+
+def _empty_object(err: object) -> bool:
+    """True for an object store's answer to a ranged read of an empty object (HTTP 416): a
+    planted empty file is a malformed entry, not a remote that is down."""
+    return isinstance(err, OSError) and err.errno == errno.EINVAL and "range" in str(err).lower()
 
 
 def _mtime(info: dict[str, Any]) -> float:
@@ -492,7 +755,7 @@ class RemoteCachedStore:
             self._emit()
             return None
         try:
-            trace, asset = decode_record(raw, key, secret=self.settings.secret,
+            trace, asset = decode_record(raw, key, keys=self.settings.keys,
                                          trust_unsigned=self.settings.trust_unsigned)
         except RemoteRejected as e:
             self._reject(key, None, str(e))
@@ -524,9 +787,7 @@ class RemoteCachedStore:
 
     def _download(self, digest: str, size: int) -> bytes:
         """In a worker: fetch, verify against the signed digest and size, write large blobs locally."""
-        data = self.remote.get_blob(digest)
-        if len(data) != size or hashlib.sha256(data).hexdigest() != digest:
-            raise RemoteRejected("its bytes do not match the signed digest")
+        data = self.remote.get_blob(digest, size)
         if size > INLINE_MAX:
             self.local.put_blob(data, digest)  # a file write and rename: safe off the main thread
         return data
@@ -671,7 +932,7 @@ class RemoteCachedStore:
             data = self._outgoing.get(trace.output_digest)
             if data is None:
                 continue
-            record = encode_record(key, trace, asset=asset, secret=self.settings.secret)
+            record = encode_record(key, trace, asset=asset, keys=self.settings.keys)
             self._upload_futures.append(self._pool.submit(self._upload, key, trace.output_digest, data, record))
         self._uploads.clear()
         self._outgoing.clear()
@@ -735,11 +996,16 @@ class RemoteCachedStore:
 def open_remote(local: Any, settings: RemoteSettings, *, warn: Callable[[str], None],
                 note: Callable[[str], None] | None = None, expected: int = 0, fetch: bool = True) -> Any:
     """``local`` with the remote cache behind it, or ``local`` alone (with one warning) without a key
-    to sign and verify with. A URL fsspec rejects, or s3fs missing, shows at the first request
-    (as a remote that is unavailable)."""
-    if settings.secret is None and not settings.trust_unsigned:
-        warn(f"the remote cache {settings.url} is not used: {KEY_ENV} is not set, so its entries "
-             "can be neither verified nor signed (set it, or pass --trust-remote-unsigned)")
+    to verify with. Holding public keys only (no HMAC secret, no signing key) reads and never
+    uploads. A URL fsspec rejects, or s3fs missing, shows at the first request (as a remote that
+    is unavailable)."""
+    keys = settings.keys
+    if not keys.can_verify and not settings.trust_unsigned:
+        warn(f"the remote cache {settings.url} is not used: no key is set to verify its entries with "
+             f"(set {TRUSTED_KEYS_ENV}, {SIGNING_KEY_ENV} or {KEY_ENV}, or pass --trust-remote-unsigned)")
         return local
-    return RemoteCachedStore(local, RemoteCache(settings, create=fetch), warn=warn, note=note,
-                             expected=expected, fetch=fetch)
+    store = RemoteCachedStore(local, RemoteCache(settings, create=fetch), warn=warn, note=note,
+                              expected=expected, fetch=fetch)
+    if not keys.can_sign and keys.can_verify:
+        store.write = False  # public keys only: it could not sign what it uploads
+    return store

@@ -811,3 +811,22 @@ __all__ = ["build", "status", "why", "load_value", "list_assets", "describe_grap
            "open_project", "Project", "resolve_cache_dir", "KeyParts", "Reason", "short",
            "cache_stats", "gc", "verify", "export_cache", "import_cache",
            "watch", "watch_project"]
+
+
+def remote_key_pair(*, from_env: bool = False) -> dict[str, str | None]:
+    """A new Ed25519 key pair for the remote cache: ``{"signing_key": ..., "trusted_key": ...}``
+    in the formats of $ASSETBUILD_CACHE_SIGNING_KEY and $ASSETBUILD_CACHE_TRUSTED_KEYS.
+
+    ``from_env``: no new pair, the public key of the signing key in the environment
+    (``signing_key`` is then None: a secret is never printed back).
+    """
+    from .remote import SIGNING_KEY_ENV, generate_key_pair, public_key_text
+
+    if not from_env:
+        signing, trusted = generate_key_pair()
+        return {"signing_key": signing, "trusted_key": trusted}
+    text = os.environ.get(SIGNING_KEY_ENV, "").strip()
+    if not text:
+        raise ConfigError(f"{SIGNING_KEY_ENV} is not set")
+    return {"signing_key": None, "trusted_key": public_key_text(text)}
+

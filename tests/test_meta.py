@@ -21,7 +21,7 @@ LAYER = {
 }
 # Third-party imports allowed per module; everything else must be stdlib or our own.
 THIRD_PARTY = {"lmdb": {"store"}, "pluggy": {"hookspecs", "plugins"}, "click": {"cli"},
-               "cloudpickle": {"builtin", "execute"}, "watchdog": {"watch"}, "fsspec": {"remote"},
+               "cloudpickle": {"builtin", "execute"}, "watchdog": {"watch"}, "fsspec": {"remote"}, "cryptography": {"remote"},
                "tomli": {"config"}, "tomllib": {"config"}}  # tomllib: stdlib from 3.11, tomli before
 STDLIB = set(sys.stdlib_module_names)
 

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 import assetbuild
 from assetbuild.output import Reporter
-from assetbuild.remote import RemoteRejected, decode_record, encode_record
+from assetbuild.remote import RecordKeys, RemoteRejected, decode_record, encode_record
 from assetbuild.reports import Trace
 from assetbuild.store import LmdbStore
 
@@ -329,7 +329,7 @@ def test_without_a_key_the_remote_is_neither_used_nor_uploaded(checkouts, remote
     (b.root / "raw.txt").write_text("other data")
     r = b.build(url)
     assert r.ok and b.ran == ALL
-    assert len(b.warnings) == 1 and "ASSETBUILD_CACHE_KEY is not set" in b.warnings[0]
+    assert len(b.warnings) == 1 and "no key is set" in b.warnings[0]
     assert len(_objects(fs, root, "records")) == 4  # nothing of b's uploaded
     c = checkouts()
     c.build(url)
@@ -455,26 +455,26 @@ K1, K2 = "1" * 64, "2" * 64
 
 
 def test_record_round_trip_and_binding():
-    raw = encode_record(K1, T, asset="x", secret=b"s")
-    assert decode_record(raw, K1, secret=b"s", trust_unsigned=False) == (T, "x")
+    raw = encode_record(K1, T, asset="x", keys=RecordKeys.of(b"s"))
+    assert decode_record(raw, K1, keys=RecordKeys.of(b"s"), trust_unsigned=False) == (T, "x")
     with pytest.raises(RemoteRejected, match="another key"):
-        decode_record(raw, K2, secret=b"s", trust_unsigned=False)
+        decode_record(raw, K2, keys=RecordKeys.of(b"s"), trust_unsigned=False)
     with pytest.raises(RemoteRejected, match="signature"):
-        decode_record(raw, K1, secret=b"other", trust_unsigned=False)
-    unsigned = encode_record(K1, T, asset="x", secret=None)
+        decode_record(raw, K1, keys=RecordKeys.of(b"other"), trust_unsigned=False)
+    unsigned = encode_record(K1, T, asset="x")
     with pytest.raises(RemoteRejected, match="unsigned"):
-        decode_record(unsigned, K1, secret=b"s", trust_unsigned=False)
-    assert decode_record(unsigned, K1, secret=None, trust_unsigned=True)[0] == T
+        decode_record(unsigned, K1, keys=RecordKeys.of(b"s"), trust_unsigned=False)
+    assert decode_record(unsigned, K1, trust_unsigned=True)[0] == T
 
 
 @settings(max_examples=200, deadline=None)
 @given(pos=st.integers(min_value=0), bit=st.integers(min_value=0, max_value=7))
 def test_any_bit_flip_in_a_record_is_rejected_or_harmless(pos, bit):
     """Flipping any bit of a signed record never yields a different trace or key binding."""
-    raw = bytearray(encode_record(K1, T, asset="x", secret=b"s"))
+    raw = bytearray(encode_record(K1, T, asset="x", keys=RecordKeys.of(b"s")))
     raw[pos % len(raw)] ^= 1 << bit
     try:
-        trace, _ = decode_record(bytes(raw), K1, secret=b"s", trust_unsigned=False)
+        trace, _ = decode_record(bytes(raw), K1, keys=RecordKeys.of(b"s"), trust_unsigned=False)
     except RemoteRejected:
         return
     assert trace == T  # only bytes outside the signed payload (JSON whitespace/escapes) can change
@@ -514,7 +514,7 @@ def test_a_planted_pickle_is_never_loaded(checkouts, tmp_path):
     (folder / "blobs" / digest[:2]).mkdir(exist_ok=True)
     (folder / "blobs" / digest[:2] / digest).write_bytes(evil)
     trace = Trace(digest, digest, "pickle@1", len(evil), 0.0, 0, "")
-    rec.write_bytes(encode_record(key, trace, asset="obj", secret=None))
+    rec.write_bytes(encode_record(key, trace, asset="obj"))
     c = checkouts()
     (c.root / "AssetFile").write_text((a.root / "AssetFile").read_text())
     r = c.build(f"file://{folder}", remote_read_only=True)
@@ -594,3 +594,126 @@ def test_dry_run_and_status_say_what_the_remote_has(checkouts, remote):
     b.build(url)
     st = {s.asset: s.state for s in assetbuild.status(project_dir=b.root, remote=url)}
     assert st == dict.fromkeys(ALL, "fresh")
+
+
+# --- untrusted input: records and blobs written by anyone who can write to the remote -------------
+
+PLANTED = {
+    "lone surrogate": json.dumps({"format": 1, "payload": "\ud800", "sig": "0" * 64}).encode(),
+    "deep nesting": b"[" * 200000,
+    "wrong types": json.dumps({"format": 1, "payload": {"size": "big"}, "sig": 7}).encode(),
+    "not UTF-8": b'{"format": 1, "payload": "\xff", "sig": null}',
+    "empty": b"",
+}
+
+
+@pytest.mark.parametrize("what", sorted(PLANTED))
+def test_a_planted_record_is_rejected_counted_and_built_locally(checkouts, remote, what):
+    """Anyone with write access and no key overwrites every record: build, -n and status go on
+    (no traceback), with one warning and a count, and the build runs everything locally."""
+    url, fs, root = remote
+    a = checkouts()
+    a.build(url)
+    for path in _objects(fs, root, "records"):
+        fs.pipe_file(path, PLANTED[what])
+    b = checkouts()
+    r = b.build(url, dry_run=True)
+    assert r.ok and {x.metadata.get("would") for x in r.results} == {"run"}
+    assert len(b.warnings) == 2 and "was rejected: malformed record" in b.warnings[0], b.warnings
+    st = {s.asset: s.state for s in assetbuild.status(project_dir=b.root, remote=url)}
+    assert st == dict.fromkeys(ALL, "missing")
+    r = b.build(url, remote_read_only=True)
+    assert r.ok and b.ran == ALL and _statuses(r) == dict.fromkeys(ALL, "built")
+    assert len(b.warnings) == 2, b.warnings
+    assert "rejected" in b.warnings[0] and "3 more entries of the remote cache were rejected" in b.warnings[1]
+    assert assetbuild.load_value("leaf", project_dir=b.root) == 20
+
+
+def test_a_blob_larger_than_signed_is_rejected_without_reading_it(checkouts, tmp_path):
+    """The genuine bytes followed by 3 GiB of holes under a genuine digest: rejected, rebuilt,
+    and only one byte past the signed size was read (a 3 GiB read would take seconds and memory)."""
+    folder = tmp_path / "shared"
+    a = checkouts()
+    a.build(f"file://{folder}")
+    dg = a.head("big").output_digest
+    with open(folder / "blobs" / dg[:2] / dg, "r+b") as f:
+        f.truncate(3 << 30)
+    b = checkouts()
+    t0 = time.monotonic()
+    r = b.build(f"file://{folder}", remote_read_only=True)
+    assert r.ok and "big" in b.ran and _statuses(r)["big"] == "built"
+    assert any("larger than signed" in w for w in b.warnings), b.warnings
+    assert time.monotonic() - t0 < 30
+
+
+# --- Ed25519: writers sign with the private key, readers hold public keys only -------------------
+
+@pytest.fixture
+def key_pair(monkeypatch):
+    from assetbuild.remote import generate_key_pair
+
+    monkeypatch.delenv("ASSETBUILD_CACHE_KEY")
+    return generate_key_pair()
+
+
+def test_ed25519_writer_signs_and_a_public_key_reader_restores_but_never_uploads(
+        checkouts, remote, key_pair, monkeypatch):
+    url, fs, root = remote
+    signing, public = key_pair
+    monkeypatch.setenv("ASSETBUILD_CACHE_SIGNING_KEY", signing)
+    a = checkouts()
+    r = a.build(url)
+    assert r.ok and a.warnings == []
+    env = json.loads(fs.cat_file(_record_path(root, a.head("small").key)))
+    assert env["sig"] is None and set(env["ed25519"]) == {"key", "sig"}
+
+    monkeypatch.delenv("ASSETBUILD_CACHE_SIGNING_KEY")
+    monkeypatch.setenv("ASSETBUILD_CACHE_TRUSTED_KEYS", public)
+    b = checkouts()
+    r = b.build(url)
+    assert r.ok and b.ran == set() and b.warnings == []
+    assert _statuses(r) == dict.fromkeys(ALL, "restored")
+    c = checkouts()  # other data: everything runs, and nothing is uploaded (no flag needed)
+    (c.root / "raw.txt").write_text("other, longer data")
+    r = c.build(url)
+    assert r.ok and c.ran == ALL and c.warnings == []
+    assert len(_objects(fs, root, "records")) == 4
+
+
+def test_a_record_signed_by_an_untrusted_key_is_rejected(checkouts, remote, key_pair, monkeypatch):
+    from assetbuild.remote import generate_key_pair
+
+    url, fs, root = remote
+    signing, public = key_pair
+    monkeypatch.setenv("ASSETBUILD_CACHE_SIGNING_KEY", generate_key_pair()[0])  # someone else's
+    checkouts().build(url)
+    monkeypatch.delenv("ASSETBUILD_CACHE_SIGNING_KEY")
+    monkeypatch.setenv("ASSETBUILD_CACHE_TRUSTED_KEYS", public)
+    b = checkouts()
+    r = b.build(url)
+    assert r.ok and b.ran == ALL
+    assert "not in ASSETBUILD_CACHE_TRUSTED_KEYS" in b.warnings[0], b.warnings
+
+
+def test_hmac_and_ed25519_together(checkouts, tmp_path, key_pair, monkeypatch):
+    """A writer holding both keys serves readers of either kind (a migration from HMAC)."""
+    url = f"file://{tmp_path / 'shared'}"
+    signing, public = key_pair
+    monkeypatch.setenv("ASSETBUILD_CACHE_KEY", KEY)
+    monkeypatch.setenv("ASSETBUILD_CACHE_SIGNING_KEY", signing)
+    checkouts().build(url)
+    monkeypatch.delenv("ASSETBUILD_CACHE_SIGNING_KEY")
+    b = checkouts()
+    assert b.build(url).ok and b.ran == set() and b.warnings == []
+    monkeypatch.delenv("ASSETBUILD_CACHE_KEY")
+    monkeypatch.setenv("ASSETBUILD_CACHE_TRUSTED_KEYS", public)
+    c = checkouts()
+    assert c.build(url).ok and c.ran == set() and c.warnings == []
+
+
+def test_a_malformed_key_is_a_config_error(checkouts, tmp_path, monkeypatch):
+    from assetbuild.errors import ConfigError
+
+    monkeypatch.setenv("ASSETBUILD_CACHE_TRUSTED_KEYS", "ed25519:not-a-key")
+    with pytest.raises(ConfigError, match="ASSETBUILD_CACHE_TRUSTED_KEYS is not an Ed25519 public key"):
+        checkouts().build(f"file://{tmp_path / 'shared'}")

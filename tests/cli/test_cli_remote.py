@@ -100,7 +100,7 @@ def test_no_key_says_so_once(make, tmp_path):
     r = cli("--remote", f"file://{tmp_path / 'shared'}", cwd=make(), env=e)
     assert r.returncode == 0, r.stderr
     (w,) = warnings(r.stderr)
-    assert "ASSETBUILD_CACHE_KEY is not set" in w and "--trust-remote-unsigned" in w
+    assert "no key is set" in w and "--trust-remote-unsigned" in w
     assert not (tmp_path / "shared").exists()
 
 
@@ -194,3 +194,102 @@ def test_s3_endpoint_and_credentials_as_options(make, tmp_path, s3):
     assert r.returncode == 0 and warnings(r.stderr) == [], r.stderr
     assert {x["status"] for x in json.loads(r.stdout)["results"]} == {"restored"}
     assert runs(tmp_path) == []
+
+
+# --- untrusted records, and the keys --------------------------------------------------------------
+
+PLANTED = {"lone-surrogate": json.dumps({"format": 1, "payload": "\ud800", "sig": "0" * 64}).encode(),
+           "deep-nesting": b"[" * 200000}
+
+
+def _plant(folder: Path, raw: bytes) -> int:
+    records = [p for p in (folder / "records").rglob("*") if p.is_file()]
+    for p in records:
+        p.write_bytes(raw)
+    return len(records)
+
+
+def _watch_first_build(cwd: Path, e: dict[str, str], *before: str) -> tuple[int, str, str]:
+    """`assetbuild ... watch` until its first build is reported, then Ctrl-C."""
+    import queue
+    import signal
+    import subprocess
+    import threading
+
+    proc = subprocess.Popen([sys.executable, "-m", "assetbuild", *before, "watch"], cwd=cwd, env=e,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(ln) for ln in proc.stdout], daemon=True).start()
+    try:
+        seen = []
+        while not any("built" in ln for ln in seen):
+            seen.append(lines.get(timeout=60))
+        proc.send_signal(signal.SIGINT)
+        rest, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return proc.returncode, "".join(seen), err
+
+
+@pytest.mark.parametrize("what", sorted(PLANTED))
+def test_planted_records_never_crash_build_status_dry_run_or_watch(make, tmp_path, what):
+    shared = tmp_path / "shared"
+    e = env(tmp_path)
+    assert cli("--remote", f"file://{shared}", cwd=make(), env=e).returncode == 0
+    assert _plant(shared, PLANTED[what]) == 3
+    runs(tmp_path)
+    b = make()
+    for args in (("-n",), ("status",), ("build", "--remote-read-only")):
+        r = cli("--remote", f"file://{shared}", *args, cwd=b, env=e)
+        assert "Traceback" not in r.stderr, r.stderr
+        assert r.returncode == 0, (args, r.stderr)
+        w = warnings(r.stderr)
+        assert "malformed record" in w[0], (args, w)
+        if args[0] == "build":  # -n and status ask for the first only: downstream keys are then unknown
+            assert len(w) == 2 and "2 more entries" in w[1], (args, w)
+    assert sorted(runs(tmp_path)) == ["blob", "numbers", "total"]
+    c = make()
+    rc, out, err = _watch_first_build(c, e, "--remote", f"file://{shared}", "--remote-read-only")
+    assert rc == 0 and "Traceback" not in err, err
+    assert "malformed record" in err
+
+
+def test_keygen_pair_signs_and_verifies_and_the_reader_holds_no_secret(make, tmp_path):
+    r = cli("cache", "keygen", cwd=tmp_path, env=env(tmp_path))
+    assert r.returncode == 0, r.stderr
+    pair = dict(line.split("=", 1) for line in r.stdout.splitlines())
+    assert set(pair) == {"ASSETBUILD_CACHE_SIGNING_KEY", "ASSETBUILD_CACHE_TRUSTED_KEYS"}
+    assert pair["ASSETBUILD_CACHE_SIGNING_KEY"].startswith("ed25519-secret:")
+    assert pair["ASSETBUILD_CACHE_TRUSTED_KEYS"].startswith("ed25519:")
+    derived = cli("cache", "keygen", "--public-of-env", "--json", cwd=tmp_path,
+                  env={**env(tmp_path), "ASSETBUILD_CACHE_SIGNING_KEY": pair["ASSETBUILD_CACHE_SIGNING_KEY"]})
+    assert json.loads(derived.stdout) == {"signing_key": None, "trusted_key": pair["ASSETBUILD_CACHE_TRUSTED_KEYS"]}
+
+    shared = f"file://{tmp_path / 'shared'}"
+    writer = env(tmp_path, ASSETBUILD_CACHE_SIGNING_KEY=pair["ASSETBUILD_CACHE_SIGNING_KEY"])
+    del writer["ASSETBUILD_CACHE_KEY"]
+    r = cli("--remote", shared, cwd=make(), env=writer)
+    assert r.returncode == 0 and warnings(r.stderr) == [], r.stderr
+    runs(tmp_path)
+    reader = env(tmp_path, ASSETBUILD_CACHE_TRUSTED_KEYS=pair["ASSETBUILD_CACHE_TRUSTED_KEYS"])
+    del reader["ASSETBUILD_CACHE_KEY"]
+    r = cli("--remote", shared, "--json", cwd=make(), env=reader)
+    assert r.returncode == 0 and warnings(r.stderr) == [], r.stderr
+    assert {x["status"] for x in json.loads(r.stdout)["results"]} == {"restored"}
+    assert runs(tmp_path) == []
+
+
+@pytest.mark.parametrize("var,value,expected", [
+    ("ASSETBUILD_CACHE_TRUSTED_KEYS", "ed25519:nope", "is not an Ed25519 public key"),
+    ("ASSETBUILD_CACHE_TRUSTED_KEYS", "ed25519-secret:" + "A" * 43 + "=", "is a private signing key"),
+    ("ASSETBUILD_CACHE_SIGNING_KEY", "ed25519:" + "A" * 43 + "=", "holds a public key"),
+])
+def test_a_malformed_key_is_one_line_and_exit_2(make, tmp_path, var, value, expected):
+    for args in (("build",), ("status",), ("-n",)):
+        r = cli("--remote", f"file://{tmp_path / 'shared'}", *args, cwd=make(), env=env(tmp_path, **{var: value}))
+        assert r.returncode == 2, (args, r.stderr)
+        (line,) = r.stderr.strip().splitlines()
+        assert line.startswith(f"assetbuild: error: {var}") and expected in line, line
+        assert value.split(":", 1)[1] not in line or len(value) < 20
