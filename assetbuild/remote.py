@@ -456,6 +456,8 @@ class RemoteCachedStore:
         """A transfer's result; a wait far beyond the request timeouts (and 1 MB/s for ``size``
         bytes) counts as the remote being down (a hung file system has no timeouts of its own)."""
         limit = 4 * self.settings.timeout + 5 + size / 1e6
+        if not fut.done() and not self.local.readonly:
+            self.local.flush()  # finished work is committed before a wait on the network
         try:
             return fut.result(timeout=limit)
         except cf.TimeoutError:
