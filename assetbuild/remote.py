@@ -456,10 +456,9 @@ class RemoteCachedStore:
         """A transfer's result; a wait far beyond the request timeouts (and 1 MB/s for ``size``
         bytes) counts as the remote being down (a hung file system has no timeouts of its own)."""
         limit = 4 * self.settings.timeout + 5 + size / 1e6
-        if not fut.done() and not self.local.readonly:
-            self.local.flush()  # finished work is committed before a wait on the network
         try:
-            return fut.result(timeout=limit)
+            with self.local.flushing_while_away():  # a long wait commits finished work meanwhile
+                return fut.result(timeout=limit)
         except cf.TimeoutError:
             self.remote.fail(TimeoutError(f"no answer in {limit:.0f}s"))
             raise _Down(self.remote.down) from None

@@ -610,7 +610,7 @@ class LmdbStore:
         commit the pending batch from a timer thread when ``maybe_flush`` would have: a crash then
         loses only the work still running, plus at most ``interval_s``. The caller must not touch
         the store inside the block. ``flush``: the outermost store's (a remote cache wraps this one)."""
-        if not self._pending:
+        if not self._pending or self.readonly:
             yield
             return
         failed: list[BaseException] = []
