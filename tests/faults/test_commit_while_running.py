@@ -76,8 +76,8 @@ def test_kill_while_a_long_asset_runs_keeps_the_finished_ones(tmp_path, mode):
 
 
 def test_a_pending_batch_is_committed_within_a_quarter_second_while_away(tmp_path):
-    """The timer commits what is pending; nothing pending starts no timer; an error of that commit
-    is raised in the caller's thread, once it is back."""
+    """The timer commits what is pending; nothing pending, or a read-only store, starts no timer;
+    an error of that commit is raised in the caller's thread, once it is back."""
     from assetbuild.reports import Trace
 
     with LmdbStore(tmp_path / "c") as s:
@@ -101,6 +101,11 @@ def test_a_pending_batch_is_committed_within_a_quarter_second_while_away(tmp_pat
         with pytest.raises(OSError, match="disk gone"):
             with s.flushing_while_away(broken):
                 time.sleep(0.6)
+    with LmdbStore(tmp_path / "c", readonly=True) as ro:  # status, -n: nothing is ever committed
+        ro.put_trace("3" * 64, trace)
+        with ro.flushing_while_away():
+            time.sleep(0.4)
+        assert ro.pending == 1
 
 
 FAST0 = '''
