@@ -719,7 +719,8 @@ class RemoteCachedStore:
         bytes) counts as the remote being down (a hung file system has no timeouts of its own)."""
         limit = 4 * self.settings.timeout + 5 + size / 1e6
         try:
-            return fut.result(timeout=limit)
+            with self.local.flushing_while_away():  # a long wait commits finished work meanwhile
+                return fut.result(timeout=limit)
         except cf.TimeoutError:
             self.remote.fail(TimeoutError(f"no answer in {limit:.0f}s"))
             raise _Down(self.remote.down) from None

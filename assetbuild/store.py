@@ -18,7 +18,9 @@ Rules this module keeps (see RELIABILITY-NOTES §1):
 - Order of a write: a large blob is written to a temp file, fsynced and renamed into place before
   the transaction that refers to it commits; small blobs commit in the same transaction as their
   trace. A crash leaves at worst an orphan blob, never a trace without its bytes.
-- Writes are batched: one transaction per ``flush()``, never one per asset.
+- Writes are batched: one transaction per ``flush()``, never one per asset. While the build is
+  away (an asset runs in its thread, or it waits for workers), a timer commits the batch once it
+  is 0.25 s old (``flushing_while_away``): a crash loses only running work, plus at most 0.25 s.
 - No read transaction stays open across a commit (it would pin pages and grow the file).
 - LMDB has no checksums and a truncated data file kills a reader with SIGBUS, so the file size is
   checked against the meta pages (read with plain file reads, before LMDB maps the file); a damaged
@@ -849,7 +851,7 @@ class LmdbStore:
         commit the pending batch from a timer thread when ``maybe_flush`` would have: a crash then
         loses only the work still running, plus at most ``interval_s``. The caller must not touch
         the store inside the block. ``flush``: the outermost store's (a remote cache wraps this one)."""
-        if not self._pending:
+        if not self._pending or self.readonly:
             yield
             return
         failed: list[BaseException] = []

@@ -9,6 +9,8 @@ kills the build, and checks that the next build runs ``slow`` only.
 
 from __future__ import annotations
 
+import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -18,7 +20,15 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from projects import end_group, held_chain_project, recorded_heads, run_cli, run_counts, start_cli  # noqa: E402
+from projects import (  # noqa: E402
+    clean_env,
+    end_group,
+    held_chain_project,
+    recorded_heads,
+    run_cli,
+    run_counts,
+    start_cli,
+)
 
 from assetbuild.store import LmdbStore  # noqa: E402
 
@@ -66,8 +76,8 @@ def test_kill_while_a_long_asset_runs_keeps_the_finished_ones(tmp_path, mode):
 
 
 def test_a_pending_batch_is_committed_within_a_quarter_second_while_away(tmp_path):
-    """The timer commits what is pending; nothing pending starts no timer; an error of that commit
-    is raised in the caller's thread, once it is back."""
+    """The timer commits what is pending; nothing pending, or a read-only store, starts no timer;
+    an error of that commit is raised in the caller's thread, once it is back."""
     from assetbuild.reports import Trace
 
     with LmdbStore(tmp_path / "c") as s:
@@ -91,3 +101,62 @@ def test_a_pending_batch_is_committed_within_a_quarter_second_while_away(tmp_pat
         with pytest.raises(OSError, match="disk gone"):
             with s.flushing_while_away(broken):
                 time.sleep(0.6)
+    with LmdbStore(tmp_path / "c", readonly=True) as ro:  # status, -n: nothing is ever committed
+        ro.put_trace("3" * 64, trace)
+        with ro.flushing_while_away():
+            time.sleep(0.4)
+        assert ro.pending == 1
+
+
+FAST0 = '''
+@asset(io="json")
+def fast0():
+    _ran("fast0")
+    return 0
+
+
+@asset(io="json")
+def fast1(fast0):
+    _ran("fast1")
+    return fast0 + 1
+'''
+
+
+def test_kill_while_the_build_waits_on_the_remote_keeps_the_finished_ones(tmp_path):
+    """A lookup in the remote cache can wait long (a hung file system: up to 45 s). The build runs
+    a new ``fast0``, then ``fast1`` (new code, same bytes; its result not yet due for a commit),
+    then the record of ``fast2`` never arrives: a FIFO in a file:// remote, which no one writes.
+    What finished is committed before that wait."""
+    root = held_chain_project(tmp_path / "p")
+    remote = tmp_path / "remote"
+    env = clean_env(ASSETBUILD_REMOTE=f"file://{remote}", ASSETBUILD_CACHE_KEY="k3y")
+    (root / "release").write_text("")
+    assert run_cli(cwd=root, env=env).returncode == 0  # uploads all three
+    with LmdbStore(root / ".assetbuild", readonly=True) as s:
+        key = s.get_head("fast2").key
+    record = remote / "records" / key[:2] / key
+    assert record.is_file()
+    record.unlink()
+    os.mkfifo(record)
+    shutil.rmtree(root / ".assetbuild")
+    (root / "release").unlink()
+    src = (root / "AssetFile").read_text()
+    old = '@asset(io="json")\ndef fast1():\n    _ran("fast1")\n    return 1\n'
+    assert old in src
+    (root / "AssetFile").write_text(src.replace(old, FAST0))
+    proc = start_cli(cwd=root, env=env)
+    try:
+        assert _wait_for(lambda: run_counts(root).get("fast1") == 2, 60, proc, "fast1 ran") >= 0
+        latency = _wait_for(lambda: {"fast0", "fast1"} <= recorded_heads(root / ".assetbuild"), COMMIT_WAIT_S,
+                            proc, "fast0 and fast1 were committed")
+        assert run_counts(root).get("fast2") == 1  # still waiting for fast2's record
+        proc.send_signal(signal.SIGKILL)
+        assert proc.wait(timeout=20) == -signal.SIGKILL
+    finally:
+        end_group(proc)
+    assert latency >= 0, "fast0 and fast1 were not committed while the build waited on the remote"
+    record.unlink()
+    (root / "release").write_text("")
+    r = run_cli(cwd=root)  # no remote: fast2 and slow run here, fast1 is cached
+    assert r.returncode == 0, r.stderr
+    assert run_counts(root) == {"fast0": 1, "fast1": 2, "fast2": 2, "slow": 2}
