@@ -29,12 +29,13 @@ TEMP_SUFFIX = ".assetbuild-tmp"
 _TEMP_NAME = re.compile(r"\..*\.assetbuild-tmp(?:-\d+)?\Z", re.S)
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _ATTEMPTS = 100
-_BASE_MAX = 200  # keeps ".<base>.<16 hex>.assetbuild-tmp" under NAME_MAX (255)
+_BASE_MAX = 200  # bytes: keeps ".<base>.<16 hex>.assetbuild-tmp" under NAME_MAX (255 bytes)
 
 
 def temp_name(base: str) -> str:
     """A fresh temp file name for a destination named ``base``: nobody can know it in advance."""
-    return f".{base[:_BASE_MAX]}.{os.urandom(8).hex()}{TEMP_SUFFIX}"
+    short = os.fsdecode(os.fsencode(base)[:_BASE_MAX])  # a cut character stays as its bytes
+    return f".{short}.{os.urandom(8).hex()}{TEMP_SUFFIX}"
 
 
 def create_temp_beside(dest: str | os.PathLike[str], *, dir_fd: int | None = None,

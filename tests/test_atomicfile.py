@@ -136,6 +136,12 @@ def test_temp_names_are_fresh_and_beside_the_destination(tmp_path):
     assert len(names) == 50
 
 
+@pytest.mark.parametrize("name", ["x" * 255, "é" * 127, "日本" * 42], ids=["ascii", "2-byte", "3-byte"])
+def test_names_at_the_length_limit(tmp_path, name):
+    write_atomically(tmp_path / name, b"x")
+    assert os.listdir(tmp_path) == [name]
+
+
 def test_a_taken_name_is_never_opened_and_another_is_drawn(tmp_path, trap, guess):
     names = guess("out.bin", 6)
     trap.plant_each(tmp_path, names[:3])
