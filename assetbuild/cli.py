@@ -220,6 +220,11 @@ def _handle_errors(f: Callable[..., Any]) -> Callable[..., Any]:
         except KeyboardInterrupt:
             click.echo("assetbuild: interrupted; finished work was recorded, the rest will run next time",
                        err=True)
+            if opts.get("as_json"):
+                doc = {"ok": False, "error": "interrupted"}
+                if ctx.command.name == "build":
+                    doc["results"] = []
+                click.echo(json.dumps(doc))
             ctx.exit(130)
 
     return wrapper
