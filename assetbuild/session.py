@@ -129,7 +129,6 @@ def _validate(graph: Graph, io_managers: dict[str, Any], project_dir: Path, cach
     # a source that is the project directory or above it contains every output
     around = next((source_dirs[a] for a in (str(project_dir), *map(str, project_dir.parents))
                    if a in source_dirs), None)
-    _check_cache_outside_sources(cache_dir, source_dirs)
     try:
         cache_rel: str | None = cache_dir.resolve().relative_to(project_dir).as_posix() + "/"
     except ValueError:
@@ -164,6 +163,7 @@ def _validate(graph: Graph, io_managers: dict[str, Any], project_dir: Path, cach
             if cache_rel is not None and (d.path + "/").startswith(cache_rel):
                 raise DefinitionError(f"asset {name!r} writes {d.path}, inside the cache directory",
                                       file=d.file, line=d.line)
+    _check_cache_outside_sources(cache_dir, source_dirs)  # after the outputs: theirs is the finer message
 
 
 def _check_cache_outside_sources(cache_dir: Path, source_dirs: dict[str, str]) -> None:
