@@ -657,3 +657,22 @@ def test_build_with_a_truncated_blob_reruns_its_asset(project):
     r, _ = _build(project)  # a size mismatch is seen without reading: upstream runs, downstream is cut off
     assert r.names("built") == ["upstream"] and r.names("cached") == ["downstream"]
     assert assetbuild.load_value("upstream", project_dir=project.root) == good
+
+
+def test_two_stores_on_one_index_in_one_process_share_it(tmp_path):
+    """LMDB refuses a second open of an environment in one process ("already open in this
+    process"); the old code took that for damage and moved the healthy index aside."""
+    seen, kw = warnings_of()
+    with LmdbStore(tmp_path, **kw) as writer:
+        writer.put_trace(hexd(("key", 1)), trace(1))
+        writer.flush()
+        with LmdbStore(tmp_path, readonly=True, **kw) as reader:
+            assert reader.get_trace(hexd(("key", 1))) == trace(1)
+        with LmdbStore(tmp_path, **kw) as other:
+            other.put_trace(hexd(("key", 2)), trace(2))
+            other.flush()
+        writer.put_trace(hexd(("key", 3)), trace(3))
+        writer.flush()
+    assert seen == [] and not list(tmp_path.glob("db.*"))
+    with LmdbStore(tmp_path, readonly=True) as s:
+        assert [s.get_trace(hexd(("key", i))) for i in (1, 2, 3)] == [trace(1), trace(2), trace(3)]
