@@ -624,13 +624,18 @@ class LmdbStore:
             return self._pending[pk]
         if self._env is None or self._dbs.get(db) is None:
             return None
-        try:
-            return self._reader().get(key, db=self._dbs[db])
-        except _DAMAGE as e:
-            self._index_failed(e)
-            return None
-        except lmdb.Error as e:  # not damage (readers table full, no memory...): say so
-            raise StoreError(f"cannot read the cache index at {self.root / 'db'}: {e}") from e
+        for attempt in (1, 2):
+            try:
+                return self._reader().get(key, db=self._dbs[db])
+            except _DAMAGE as e:
+                self._index_failed(e)
+                return None
+            except lmdb.Error as e:  # not damage (readers table full, no memory...): say so
+                if attempt == 1:  # a store sharing the environment grew the map: our reader was
+                    self._drop_reader()  # invalidated, a new one sees the same data
+                    continue
+                raise StoreError(f"cannot read the cache index at {self.root / 'db'}: {e}") from e
+        return None  # not reached
 
     def _scan(self, db: bytes, prefix: bytes = b"") -> Iterator[tuple[bytes, bytes]]:
         """(key, value) pairs of ``db`` whose key starts with ``prefix``; none once damage shows."""
