@@ -213,11 +213,12 @@ def describe_open_error(root: Path, err: BaseException, *, writing: bool) -> str
     if isinstance(err, lmdb.MemoryError) or code == errno.ENOMEM:
         return (f"not enough memory or address space to map the cache index at {where} "
                 "(is a `ulimit -v` limit set?)")
+    readers = "status, show, why, build --dry-run and cache stats/verify/export only read it"
     if code == errno.EROFS:
-        return f"the cache directory {root} is on a read-only file system; a build cannot write to it"
+        return f"the cache directory {root} is on a read-only file system ({readers})"
     if isinstance(err, lmdb.ReadonlyError) or code in (errno.EACCES, errno.EPERM):
         return (f"no permission to {'write' if writing else 'read'} the cache index at {where}"
-                + ("; a build needs write access to the cache directory" if writing else ""))
+                + (f" ({readers})" if writing else ""))
     if code == errno.ENOSPC:
         return f"no space left on device for the cache index at {where}"
     return f"cannot open the cache index at {where}: {err}"
