@@ -188,7 +188,7 @@ def _validate(graph: Graph, io_managers: dict[str, Any], project_dir: Path, cach
             if cache_rel is not None and (d.path + "/").startswith(cache_rel):
                 raise DefinitionError(f"asset {name!r} writes {d.path}, inside the cache directory",
                                       file=d.file, line=d.line)
-    _check_cache_outside_sources(cache_dir, source_dirs)  # after the definitions' own errors
+    _check_cache_outside_sources(cache_dir, source_dirs)  # after the outputs: theirs is the finer message
 
 
 def _check_cache_outside_sources(cache_dir: Path, source_dirs: dict[str, str]) -> None:

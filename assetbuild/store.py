@@ -218,11 +218,12 @@ def describe_open_error(root: Path, err: BaseException, *, writing: bool) -> str
     if isinstance(err, lmdb.MemoryError) or code == errno.ENOMEM:
         return (f"not enough memory or address space to map the cache index at {where} "
                 "(is a `ulimit -v` limit set?)")
+    readers = "status, show, why, build --dry-run and cache stats/verify/export only read it"
     if code == errno.EROFS:
-        return f"the cache directory {root} is on a read-only file system; a build cannot write to it"
+        return f"the cache directory {root} is on a read-only file system ({readers})"
     if isinstance(err, lmdb.ReadonlyError) or code in (errno.EACCES, errno.EPERM):
         return (f"no permission to {'write' if writing else 'read'} the cache index at {where}"
-                + ("; a build needs write access to the cache directory" if writing else ""))
+                + (f" ({readers})" if writing else ""))
     if code == errno.ENOSPC:
         return f"no space left on device for the cache index at {where}"
     return f"cannot open the cache index at {where}: {err}"
@@ -627,13 +628,18 @@ class LmdbStore:
             return self._pending[pk]
         if self._env is None or self._dbs.get(db) is None:
             return None
-        try:
-            return self._reader().get(key, db=self._dbs[db])
-        except _DAMAGE as e:
-            self._index_failed(e)
-            return None
-        except lmdb.Error as e:  # not damage (readers table full, no memory...): say so
-            raise StoreError(f"cannot read the cache index at {self.root / 'db'}: {e}") from e
+        for attempt in (1, 2):
+            try:
+                return self._reader().get(key, db=self._dbs[db])
+            except _DAMAGE as e:
+                self._index_failed(e)
+                return None
+            except lmdb.Error as e:  # not damage (readers table full, no memory...): say so
+                if attempt == 1:  # a store sharing the environment grew the map: our reader was
+                    self._drop_reader()  # invalidated, a new one sees the same data
+                    continue
+                raise StoreError(f"cannot read the cache index at {self.root / 'db'}: {e}") from e
+        return None  # not reached
 
     def _scan(self, db: bytes, prefix: bytes = b"") -> Iterator[tuple[bytes, bytes]]:
         """(key, value) pairs of ``db`` whose key starts with ``prefix``; none once damage shows."""

@@ -657,3 +657,38 @@ def test_build_with_a_truncated_blob_reruns_its_asset(project):
     r, _ = _build(project)  # a size mismatch is seen without reading: upstream runs, downstream is cut off
     assert r.names("built") == ["upstream"] and r.names("cached") == ["downstream"]
     assert assetbuild.load_value("upstream", project_dir=project.root) == good
+
+
+def test_two_stores_on_one_index_in_one_process_share_it(tmp_path):
+    """LMDB refuses a second open of an environment in one process ("already open in this
+    process"); the old code took that for damage and moved the healthy index aside."""
+    seen, kw = warnings_of()
+    with LmdbStore(tmp_path, **kw) as writer:
+        writer.put_trace(hexd(("key", 1)), trace(1))
+        writer.flush()
+        with LmdbStore(tmp_path, readonly=True, **kw) as reader:
+            assert reader.get_trace(hexd(("key", 1))) == trace(1)
+        with LmdbStore(tmp_path, **kw) as other:
+            other.put_trace(hexd(("key", 2)), trace(2))
+            other.flush()
+        writer.put_trace(hexd(("key", 3)), trace(3))
+        writer.flush()
+    assert seen == [] and not list(tmp_path.glob("db.*"))
+    with LmdbStore(tmp_path, readonly=True) as s:
+        assert [s.get_trace(hexd(("key", i))) for i in (1, 2, 3)] == [trace(1), trace(2), trace(3)]
+
+
+def test_a_reader_sharing_the_environment_survives_the_map_growing(tmp_path):
+    """Growing the map invalidates every transaction on the (shared) environment, including a
+    reader's in another store of this process: it takes a new one."""
+    with LmdbStore(tmp_path, map_size=1 << 20) as writer:
+        writer.put_trace(hexd(("key", 0)), trace(0))
+        writer.flush()
+        with LmdbStore(tmp_path, readonly=True) as reader:
+            assert reader.get_trace(hexd(("key", 0))) == trace(0)  # its read transaction is open
+            for i in range(1, 3000):
+                writer.put_trace(hexd(("key", i)), trace(i, "x" * 500))
+            writer.flush()
+            assert writer._env.info()["map_size"] > 1 << 20
+            assert reader.get_trace(hexd(("key", 0))) == trace(0)
+            assert reader.get_trace(hexd(("key", 2999))) == trace(2999, "x" * 500)

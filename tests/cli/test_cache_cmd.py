@@ -206,7 +206,7 @@ def test_import_with_a_corrupt_blob_exits_1_and_keeps_the_rest(built, runlog, tm
 def test_gc_waits_for_a_running_build_and_says_so(built, runlog, tmp_path):
     holder = subprocess.Popen(
         [sys.executable, "-c", "import sys, time\nfrom assetbuild.store import LmdbStore\n"
-         "s = LmdbStore(sys.argv[1]); s.acquire_lock(); print('locked', flush=True); time.sleep(1.0)",
+         "s = LmdbStore(sys.argv[1]); s.acquire_lock(); print('locked', flush=True); time.sleep(4.0)",
          str(built / ".assetbuild")], stdout=subprocess.PIPE, text=True, env=env_for(runlog))
     try:
         assert holder.stdout.readline().strip() == "locked"

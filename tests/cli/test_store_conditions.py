@@ -195,6 +195,12 @@ def test_a_full_disk_when_the_index_grows_says_so(tmp_path):
         line = one_line(r, 2, "no space left on device", str(cache))
         assert "Input/output error" not in line
         assert moved_aside(cache) == []
+        # a large output (a file under cas/) that does not fit: named the same way, no temp left
+        (proj / "AssetFile").write_text('from assetbuild import asset\n\n\n@asset(io="bytes")\n'
+                                        'def huge():\n    return b"z" * 3_000_000\n')
+        r = run(cwd=proj, env=clean_env(ASSETBUILD_CACHE_DIR=str(cache)))
+        one_line(r, 2, "no space left on device", str(cache / "cas"))
+        assert not [p for p in (cache / "cas").rglob("*") if p.is_file()]
 
 
 # --- two builds in one process ----------------------------------------------------------------
