@@ -542,7 +542,7 @@ class Scheduler:
             return self._cannot_write(name, adef, key, e, t0)
         now = time.time_ns()
         metadata_json = _metadata_json(produced.metadata)
-        refs = self.code_refs(data if data is not None else self._spooled_pickle(produced.digest))
+        refs = self.code_refs(data) if data is not None else self._spooled_refs(produced.digest)
         data_version = with_code_refs(produced.data_version, refs)
         trace = Trace(data_version, produced.digest, self._io_tags[adef.io],
                       size, produced.duration_s, now, metadata_json)
@@ -556,13 +556,16 @@ class Scheduler:
                            duration_s=time.perf_counter() - t0, reasons=decision.reasons,
                            metadata=produced.metadata)
 
-    def _spooled_pickle(self, digest: str) -> bytes:
-        """A large output stored straight from its worker's file, for the code-reference scan:
-        only a pickle (protocol 2+) can name code, so nothing else is read back."""
+    def _spooled_refs(self, digest: str) -> tuple[str, ...]:
+        """The code references of a large output stored straight from its worker's file, read
+        through a memory map (its bytes are not copied into this process)."""
+        import mmap
+
         with open(self.store.blob_path(digest), "rb") as f:
-            if f.read(1) != b"\x80":
-                return b""
-        return self.store.read_blob(digest)
+            if f.read(1) != b"\x80":  # only a pickle (protocol 2+) can name code
+                return ()
+            with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as view:
+                return self.code_refs(view)  # type: ignore[arg-type]
 
     def _run_now(self, job: _Job) -> AssetResult:
         """Run one job to its end, now (a repair in the middle of deciding another asset)."""

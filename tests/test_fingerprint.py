@@ -1441,3 +1441,29 @@ def test_a_global_an_asset_changes_as_it_runs_does_not_change_other_keys(project
     """)
     assert project.built() == ["first", "second"]
     assert project.built() == []
+
+
+def test_code_named_inside_a_large_output_of_a_process_worker(project):
+    """A worker's large output reaches the store through a file, never through this process's
+    memory; the code it names must still reach its readers' keys."""
+    project.write("shapes/__init__.py", "")
+    project.write("shapes/models.py", MODELS)
+    project.assetfile("""
+from assetbuild import asset
+from shapes.models import Box
+
+@asset
+def big():
+    return {"boxes": [Box(2, 3)], "padding": bytes(3 << 20)}
+
+@asset
+def area(big):
+    return sum(b.area for b in big["boxes"])
+""")
+    r = project.build(jobs=2, executor="processes")
+    assert r.ok and set(r.names("built")) == {"big", "area"}
+    assert project.value("area") == 6
+    project.write("shapes/models.py", MODELS.replace("return self.w * self.h\n", "return self.w * self.h / 2\n"))
+    r = project.build(jobs=2, executor="processes")
+    assert r.ok and set(r.names("built")) == {"big", "area"}, r.names("built")
+    assert project.value("area") == 3.0

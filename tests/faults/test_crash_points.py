@@ -127,9 +127,9 @@ def test_crash_at_a_named_point_then_rebuild_equals_a_clean_build(tmp_path, refe
     if point == "path-rename":  # killed between writing the temp file and renaming it
         assert any("assetbuild-tmp" in p.name for p in (root / "out").iterdir())
     if point == "blob-write":
-        assert list((root / ".assetbuild/cas").glob("*/.tmp-*"))
+        assert list((root / ".assetbuild/cas").glob("*/.*.assetbuild-tmp"))
     if point == "remote-upload":
-        assert list(remote.rglob(".tmp-*"))
+        assert list(remote.rglob(".*.assetbuild-tmp"))
     assert_recovers(root, remote, reference, tag=f"{point}:{nth} {mode}")
 
 
