@@ -1441,3 +1441,18 @@ def test_a_global_an_asset_changes_as_it_runs_does_not_change_other_keys(project
     """)
     assert project.built() == ["first", "second"]
     assert project.built() == []
+
+
+def test_the_code_a_value_names_travels_with_an_exported_cache(value_project, tmp_path):
+    """The names are part of the recorded data version: an export carries them, and a cache
+    filled from it reruns the consumers when the named code changes."""
+    project = value_project
+    archive = tmp_path / "cache.tar"
+    assetbuild.export_cache(archive, project_dir=project.root)
+    other = tmp_path / "other-cache"
+    assetbuild.import_cache(archive, project_dir=project.root, cache_dir=other)
+    assert project.built(cache_dir=other) == []
+    project.write("shapes/models.py", MODELS.replace("return self.w * self.h\n", "return self.w - self.h\n"))
+    r = project.build("pinned", "pinned_total", cache_dir=other)
+    assert r.names("cached") == ["pinned"] and r.names("built") == ["pinned_total"]
+    assert assetbuild.load_value("pinned_total", project_dir=project.root, cache_dir=other) == -3

@@ -27,9 +27,10 @@ import re
 from collections.abc import Callable, Container, Iterable
 from typing import Any
 
-# Separates the value's own data version from the names of the code it refers to. NUL: no digest
-# and, in practice, no user-supplied data version contains it.
-_SEP = "\x00"
+# Separates the value's own data version from each name of the code it refers to, e.g.
+# "9f2c...e1 code:shapes.models:Box". Printable (records, JSON and --json stay plain text), and
+# never inside a name (module and qualified names have no spaces) or a digest.
+_SEP = " code:"
 
 # How many opcodes the walk reads before it asks whether a project module's name is in the bytes
 # at all: enough for a value made of a few large arrays or blobs (their payloads are skipped, not
