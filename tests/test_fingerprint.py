@@ -1339,6 +1339,15 @@ def test_pickle_code_refs_finds_globals_in_every_protocol_and_through_the_memo(l
     blob = b"fplib.m" * 300_000
     assert pickle_code_refs(pickle.dumps([blob, m.A()], protocol=5), {"fplib.m"}) == ("fplib.m:A",)
     assert pickle_code_refs(pickle.dumps([blob, 1], protocol=5), {"fplib.m"}) == ()
+    # A large output in a file, mapped rather than read (both ways through the scan).
+    import mmap
+    import tempfile
+    for value in ([blob, m.A()], [m.A() for _ in range(5000)]):
+        with tempfile.TemporaryFile() as f:
+            f.write(pickle.dumps(value, protocol=5))
+            f.flush()
+            with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+                assert pickle_code_refs(mapped, {"fplib.m"}) == ("fplib.m:A",)
     plain = list(range(20000))
     assert pickle_code_refs(pickle.dumps(plain + ["fplib.m"], protocol=5), {"fplib.m"}) == ()
     assert pickle_code_refs(pickle.dumps(plain + [m.B], protocol=5), {"fplib.m"}) == ("fplib.m:B",)
