@@ -800,8 +800,10 @@ def test_stateless_scalar_subclasses_are_values():
     tag = "class Tag(str):\n    pass\nT = Tag({!r})\n{}\ndef a():\n    return T\n"
     prints = [fp(tag.format(v, extra)) for v, extra in (("x", ""), ("y", ""), ("x", "T.n = 1"))]
     assert all(p.warnings == () for p in prints) and len({p.digest for p in prints}) == 3
-    items = "class L(list):\n    pass\nV = L([{}])\ndef a():\n    return V\n"
-    assert fp(items.format(1)).warnings == () and fp(items.format(1)).digest != fp(items.format(2)).digest
+    for base in ("list", "dict", "ValueError"):
+        items = f"class L({base}):\n    pass\nV = L({{}})\ndef a():\n    return V\n"
+        one, two = fp(items.format("[(1, 2)]")), fp(items.format("[(1, 3)]"))
+        assert one.warnings == two.warnings == () and one.digest != two.digest, base
 
 
 def test_instances_of_project_classes_over_opaque_c_types_still_warn():
