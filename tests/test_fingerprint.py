@@ -800,8 +800,10 @@ def test_stateless_scalar_subclasses_are_values():
     tag = "class Tag(str):\n    pass\nT = Tag({!r})\n{}\ndef a():\n    return T\n"
     prints = [fp(tag.format(v, extra)) for v, extra in (("x", ""), ("y", ""), ("x", "T.n = 1"))]
     assert all(p.warnings == () for p in prints) and len({p.digest for p in prints}) == 3
-    items = "class L(list):\n    pass\nV = L([{}])\ndef a():\n    return V\n"
-    assert fp(items.format(1)).warnings == () and fp(items.format(1)).digest != fp(items.format(2)).digest
+    for base in ("list", "dict", "ValueError"):
+        items = f"class L({base}):\n    pass\nV = L({{}})\ndef a():\n    return V\n"
+        one, two = fp(items.format("[(1, 2)]")), fp(items.format("[(1, 3)]"))
+        assert one.warnings == two.warnings == () and one.digest != two.digest, base
 
 
 def test_instances_of_project_classes_over_opaque_c_types_still_warn():
@@ -1339,6 +1341,15 @@ def test_pickle_code_refs_finds_globals_in_every_protocol_and_through_the_memo(l
     blob = b"fplib.m" * 300_000
     assert pickle_code_refs(pickle.dumps([blob, m.A()], protocol=5), {"fplib.m"}) == ("fplib.m:A",)
     assert pickle_code_refs(pickle.dumps([blob, 1], protocol=5), {"fplib.m"}) == ()
+    # A large output in a file, mapped rather than read (both ways through the scan).
+    import mmap
+    import tempfile
+    for value in ([blob, m.A()], [m.A() for _ in range(5000)]):
+        with tempfile.TemporaryFile() as f:
+            f.write(pickle.dumps(value, protocol=5))
+            f.flush()
+            with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+                assert pickle_code_refs(mapped, {"fplib.m"}) == ("fplib.m:A",)
     plain = list(range(20000))
     assert pickle_code_refs(pickle.dumps(plain + ["fplib.m"], protocol=5), {"fplib.m"}) == ()
     assert pickle_code_refs(pickle.dumps(plain + [m.B], protocol=5), {"fplib.m"}) == ("fplib.m:B",)
@@ -1467,3 +1478,18 @@ def area(big):
     r = project.build(jobs=2, executor="processes")
     assert r.ok and set(r.names("built")) == {"big", "area"}, r.names("built")
     assert project.value("area") == 3.0
+
+
+def test_the_code_a_value_names_travels_with_an_exported_cache(value_project, tmp_path):
+    """The names are part of the recorded data version: an export carries them, and a cache
+    filled from it reruns the consumers when the named code changes."""
+    project = value_project
+    archive = tmp_path / "cache.tar"
+    assetbuild.export_cache(archive, project_dir=project.root)
+    other = tmp_path / "other-cache"
+    assetbuild.import_cache(archive, project_dir=project.root, cache_dir=other)
+    assert project.built(cache_dir=other) == []
+    project.write("shapes/models.py", MODELS.replace("return self.w * self.h\n", "return self.w - self.h\n"))
+    r = project.build("pinned", "pinned_total", cache_dir=other)
+    assert r.names("cached") == ["pinned"] and r.names("built") == ["pinned_total"]
+    assert assetbuild.load_value("pinned_total", project_dir=project.root, cache_dir=other) == -3

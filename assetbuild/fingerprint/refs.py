@@ -27,9 +27,10 @@ import re
 from collections.abc import Callable, Container, Iterable
 from typing import Any
 
-# Separates the value's own data version from the names of the code it refers to. NUL: no digest
-# and, in practice, no user-supplied data version contains it.
-_SEP = "\x00"
+# Separates the value's own data version from each name of the code it refers to, e.g.
+# "9f2c...e1 code:shapes.models:Box". Printable (records, JSON and --json stay plain text), and
+# never inside a name (module and qualified names have no spaces) or a digest.
+_SEP = " code:"
 
 # How many opcodes the walk reads before it asks whether a project module's name is in the bytes
 # at all: enough for a value made of a few large arrays or blobs (their payloads are skipped, not
@@ -43,7 +44,8 @@ def pickle_code_refs(data: bytes, modules: Iterable[str],
                      ) -> tuple[str, ...]:
     """``module:qualname`` of every global that pickle ``data`` names in one of ``modules``.
 
-    ``modules`` are the project's importable module names. Anything that is not a pickle of
+    ``data`` is the bytes, or an ``mmap`` of a file that holds them (a large output need not be
+    read into memory). ``modules`` are the project's importable module names. Anything that is not a pickle of
     protocol 2+ gives ``()``; so does a pickle that names no project module. The cost: one search
     of the bytes for the project's module names (for a large value, first a walk over its first
     opcodes that skips payloads: a value made of a few large arrays costs nothing), and only if
@@ -117,7 +119,12 @@ def _globals_read_by_unpickler(data: bytes) -> set[tuple[str, str]]:
             return _Inert()
 
     seen: set[tuple[str, str]] = set()
-    _Scan(io.BytesIO(data)).load()
+    if isinstance(data, (bytes, bytearray)):
+        stream: Any = io.BytesIO(data)  # shares the bytes, no copy
+    else:  # an mmap of a large output's file: a file object itself
+        data.seek(0)
+        stream = data
+    _Scan(stream).load()
     return seen
 
 
@@ -189,7 +196,7 @@ def _walk(data: bytes, wanted: frozenset[str], found: set[str], strings: set[str
                 pos += length
                 importer = False
             elif kind == _LINE:
-                end = data.index(b"\n", pos)
+                end = _line_end(data, pos)
                 last.append(data[pos:end].decode("raw-unicode-escape") if size == 1 else None)
                 pos = end + 1
             elif kind == _MEMOIZE:
@@ -211,8 +218,8 @@ def _walk(data: bytes, wanted: frozenset[str], found: set[str], strings: set[str
                 last.append(None)
                 continue
             else:  # _GLOBAL: GLOBAL and INST, two lines
-                end = data.index(b"\n", pos)
-                end2 = data.index(b"\n", end + 1)
+                end = _line_end(data, pos)
+                end2 = _line_end(data, end + 1)
                 module = data[pos:end].decode("utf-8", "surrogatepass")
                 if module in wanted:
                     found.add(f"{module}:{data[end + 1:end2].decode('utf-8', 'surrogatepass')}")
@@ -227,10 +234,17 @@ def _walk(data: bytes, wanted: frozenset[str], found: set[str], strings: set[str
     return True
 
 
+def _line_end(data: Any, pos: int) -> int:
+    end = data.find(b"\n", pos)  # find, not index: an mmap has no index
+    if end < 0:
+        raise ValueError("no end of line")
+    return end
+
+
 def _index(data: bytes, pos: int, size: int) -> tuple[int, int]:
     if size:  # BINGET/BINPUT (1 byte), LONG_BINGET/LONG_BINPUT (4 bytes)
         return int.from_bytes(data[pos:pos + size], "little"), pos + size
-    end = data.index(b"\n", pos)  # GET/PUT: a decimal line
+    end = _line_end(data, pos)  # GET/PUT: a decimal line
     return int(data[pos:end]), end + 1
 
 

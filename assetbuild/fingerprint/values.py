@@ -457,8 +457,6 @@ class _ValueEncoder:
         """The part of an instance's state that lives in a built-in base class (the items of a
         ``list`` subclass, an exception's ``args``); a C base whose state cannot be read warns."""
         for base in t.__mro__:
-            if base is object or not _adds_c_state(base):
-                continue  # its state is in __dict__ and slots, or it has none
             if base in _VALUE_BASES:
                 if base is dict:
                     out.buf += b"bd"
@@ -467,10 +465,12 @@ class _ValueEncoder:
                     out.buf += b"bb"
                     self._enc(base(v), out, node, where, depth + 1)
                 return
-            if issubclass(base, BaseException):
+            if base is BaseException:
                 out.buf += b"be"
                 self._enc(v.args, out, node, where, depth + 1)
                 return
+            if base is object or not _adds_c_state(base):
+                continue  # its state is in __dict__ and slots, or it has none
             self._bad(out, node, where, f"an instance of {_type_name(v)}, whose base "
                       f"{base.__module__}.{base.__qualname__} keeps state assetbuild cannot read")
             return
