@@ -98,3 +98,27 @@ def test_ci_runs_the_readme_commands():
     assert install.startswith("python3 -m venv .venv") and install.endswith("pip install -e . && assetbuild")
     assert test.startswith("python3 -m venv .venv") and "pip install -e '.[test]'" in test and "pytest" in test
     assert 'bash -euo pipefail -c "$(readme_block 1)"' in ci and 'bash -euo pipefail -c "$(readme_block 2)"' in ci
+
+
+def test_every_dependency_declares_a_tested_range():
+    """Each requirement of assetbuild and its plugins, extras included, has a lower and an upper
+    bound (a fresh install must not pick up an untested major release, as cloudpickle 3.1 was)."""
+    import re
+
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+
+    root = PKG.parent
+    open_ended = []
+    for path in [root / "pyproject.toml", *sorted(root.glob("plugins/*/pyproject.toml"))]:
+        project = tomllib.loads(path.read_text())["project"]
+        reqs = list(project.get("dependencies", []))
+        for extra in project.get("optional-dependencies", {}).values():
+            reqs += extra
+        for req in reqs:
+            spec = req.split(";")[0]
+            if not (re.search(r">=\s*\d", spec) and re.search(r"<\s*\d", spec)):
+                open_ended.append(f"{path.relative_to(root)}: {req}")
+    assert open_ended == []

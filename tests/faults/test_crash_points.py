@@ -11,7 +11,7 @@ larger than the index keeps inline (a file under ``cas/``), and every build writ
 - a fresh checkout with an empty cache, reading the remote, gets the same outputs and values.
 
 Random kills: ``ASSETBUILD_TEST_KILL_TRIALS`` (default 2) trials in the quick test,
-``ASSETBUILD_TEST_KILL_TRIALS_LONG`` (default 30) in the slow one. Each prints its counts.
+``ASSETBUILD_TEST_KILL_TRIALS_LONG`` (default 12) in the slow one. Each prints its counts.
 """
 
 from __future__ import annotations
@@ -194,5 +194,5 @@ def test_sigkill_at_random_moments(tmp_path, reference):
 
 @pytest.mark.slow
 def test_sigkill_at_random_moments_long(tmp_path, reference):
-    _random_kills(tmp_path, reference, int(os.environ.get("ASSETBUILD_TEST_KILL_TRIALS_LONG", "30")),
+    _random_kills(tmp_path, reference, int(os.environ.get("ASSETBUILD_TEST_KILL_TRIALS_LONG", "12")),
                   seed=int(os.environ.get("ASSETBUILD_TEST_KILL_SEED", "20261202")))
