@@ -68,7 +68,7 @@ def reference(tmp_path_factory) -> tuple[dict[str, bytes], dict[str, object]]:
     return snap
 
 
-def assert_recovers(root: Path, remote: Path, reference, *, tag: str) -> None:
+def assert_recovers(root: Path, remote: Path, reference, *, tag: str, sleep: float = 0.0) -> None:
     """The oracle: a rebuild here, and a fresh checkout reading the remote, equal a clean build."""
     r = run_cli(cwd=root, env=_env(remote))
     assert r.returncode == 0, (tag, r.stdout, r.stderr)
@@ -79,7 +79,7 @@ def assert_recovers(root: Path, remote: Path, reference, *, tag: str) -> None:
     r = run_cli(cwd=root, env=_env(remote))
     assert r.returncode == 0 and "0 built" in r.stdout, (tag, r.stdout, r.stderr)
 
-    fresh = pipeline_project(root.parent / f"{root.name}-fresh", width=WIDTH)
+    fresh = pipeline_project(root.parent / f"{root.name}-fresh", width=WIDTH, sleep=sleep)
     r = run_cli(cwd=fresh, env=_env(remote))
     assert r.returncode == 0, (tag, r.stdout, r.stderr)
     assert "Traceback" not in r.stderr, (tag, r.stderr)
@@ -91,7 +91,7 @@ def assert_recovers(root: Path, remote: Path, reference, *, tag: str) -> None:
 # --- crash points -----------------------------------------------------------------------------
 
 # (point, nth, mode): crash the nth time the build reaches the point. A build of this project
-# reaches store-commit at least twice, blob-write once (big), path-rename four times and
+# reaches store-commit once, and more while assets take time (the test makes them sleep), blob-write once (big), path-rename four times and
 # remote-upload twelve times (each asset's blob, then its record). Four run by default.
 CRASHES = [
     ("store-commit", 1, "serial"), ("store-commit", 2, "serial"), ("store-commit", 1, "processes"),
@@ -120,7 +120,9 @@ def _crash(root: Path, remote: Path, spec: str, mode: str) -> tuple[int, str]:
 @pytest.mark.parametrize("point,nth,mode", [
     pytest.param(*c, id=f"{c[0]}:{c[1]}-{c[2]}", marks=() if c in _QUICK else pytest.mark.slow) for c in CRASHES])
 def test_crash_at_a_named_point_then_rebuild_equals_a_clean_build(tmp_path, reference, point, nth, mode):
-    root = pipeline_project(tmp_path / "p", width=WIDTH)
+    # A later index commit needs a build that lasts: commits come every 0.25 s while assets run.
+    sleep = 0.3 if point == "store-commit" and nth > 1 else 0.0
+    root = pipeline_project(tmp_path / "p", width=WIDTH, sleep=sleep)
     remote = tmp_path / "remote"
     rc, out = _crash(root, remote, f"{point}:{nth}", mode)
     assert rc == -signal.SIGKILL, f"{point}:{nth} was not reached: {out}"
@@ -130,7 +132,7 @@ def test_crash_at_a_named_point_then_rebuild_equals_a_clean_build(tmp_path, refe
         assert list((root / ".assetbuild/cas").glob("*/.*.assetbuild-tmp"))
     if point == "remote-upload":
         assert list(remote.rglob(".*.assetbuild-tmp"))
-    assert_recovers(root, remote, reference, tag=f"{point}:{nth} {mode}")
+    assert_recovers(root, remote, reference, tag=f"{point}:{nth} {mode}", sleep=sleep)
 
 
 def test_crash_during_the_recovery_build_too(tmp_path, reference):
