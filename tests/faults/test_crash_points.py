@@ -91,8 +91,9 @@ def assert_recovers(root: Path, remote: Path, reference, *, tag: str, sleep: flo
 # --- crash points -----------------------------------------------------------------------------
 
 # (point, nth, mode): crash the nth time the build reaches the point. A build of this project
-# reaches store-commit once, and more while assets take time (the test makes them sleep), blob-write once (big), path-rename four times and
-# remote-upload twelve times (each asset's blob, then its record). Four run by default.
+# reaches store-commit once (more while its assets take time: the test makes them sleep),
+# blob-write once (big), path-rename four times and remote-upload twelve times (each asset's
+# blob, then its record). Four run by default.
 CRASHES = [
     ("store-commit", 1, "serial"), ("store-commit", 2, "serial"), ("store-commit", 1, "processes"),
     ("blob-write", 1, "serial"), ("blob-write", 1, "threads"),
