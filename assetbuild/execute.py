@@ -248,19 +248,18 @@ def read_stored_file(path: str, digest: str) -> bytes:
 
 
 def write_spool_file(directory: str, data: bytes) -> str:
-    """Write ``data`` to a new file in ``directory`` and return its path. The name is random and
-    the file is created with O_EXCL|O_NOFOLLOW, so a planted file or symlink never receives the
-    bytes (nor does a symlink in place of ``directory``: OSError); the data is on disk (fsync)
-    when this returns, ready to be renamed into the store."""
-    import secrets
+    """Write ``data`` to a new file in ``directory`` and return its path: a temp file of
+    ``atomicfile`` (an unguessable name, created exclusively, following no symlink), so a planted
+    file or symlink never receives the bytes, nor does a symlink in place of ``directory``
+    (OSError). The data is on disk (fsync) when this returns, ready to be renamed into the store."""
     import stat
+
+    from .atomicfile import create_temp_beside
 
     os.makedirs(directory, exist_ok=True)
     if not stat.S_ISDIR(os.lstat(directory).st_mode):  # a planted symlink: write nothing through it
         raise OSError(f"{directory} is not a directory")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
-    path = os.path.join(directory, f".tmp-{secrets.token_hex(12)}")
-    fd = os.open(path, flags, 0o644)
+    fd, path = create_temp_beside(os.path.join(directory, "output"), mode=0o644)
     try:
         view = memoryview(data)
         while view:

@@ -165,13 +165,7 @@ class Fingerprinter(_ValueEncoder):
             out = _Out()
             refers = self._enc(value, out, root, what, 0)
             root.items.append((b"g", "", b"g", out.finish(), refers if type(refers) is _Node else None))
-            pending = self._pending
-            while pending:
-                node = pending.pop()
-                if isinstance(node.obj, type):
-                    self._build_class(node, node.obj)
-                else:
-                    self._build_function(node, node.obj)
+            self._build_pending()
             self._components(root)
         except BaseException:
             self._rollback()
@@ -212,16 +206,20 @@ class Fingerprinter(_ValueEncoder):
         root = _Node(fn)
         self._nodes[id(fn)] = root
         self._created.append(root)
+        self._pending.append(root)
+        self._build_pending()
+        self._components(root)
+        return root
+
+    def _build_pending(self) -> None:
+        """Build every node on the worklist, and those their building adds."""
         pending = self._pending
-        pending.append(root)
         while pending:
             node = pending.pop()
             if isinstance(node.obj, type):
                 self._build_class(node, node.obj)
             else:
                 self._build_function(node, node.obj)
-        self._components(root)
-        return root
 
     def _ref(self, obj: Any, out: _Out, node: _Node) -> _Node:
         """Refer to the project function or class ``obj`` from ``node`` (built later if new)."""

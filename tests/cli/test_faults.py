@@ -20,7 +20,16 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from projects import clean_env, cli_cmd, generated_project, pipeline_project, run_cli, run_counts, tree_bytes  # noqa: E402
+from projects import (  # noqa: E402
+    assert_store_verifies,
+    clean_env,
+    cli_cmd,
+    generated_project,
+    pipeline_project,
+    run_cli,
+    run_counts,
+    tree_bytes,
+)
 
 from assetbuild.store import LmdbStore  # noqa: E402
 
@@ -28,14 +37,7 @@ ASSETS = ["step0", "text0", "step1", "text1", "step2", "text2", "step3", "text3"
 
 
 def assert_store_consistent(root: Path) -> None:
-    """No head or trace points at bytes that are missing or do not verify."""
-    with LmdbStore(root / ".assetbuild", readonly=True) as s:
-        heads = s.heads()
-        assert sorted(heads) == sorted(ASSETS)
-        for head in heads.values():
-            s.read_blob(head.output_digest)  # raises CacheCorrupt if missing or wrong
-        for _key, trace in s.iter_traces():
-            s.read_blob(trace.output_digest)
+    assert_store_verifies(root / ".assetbuild", ASSETS)
 
 
 def no_temp_files(root: Path) -> list[str]:
