@@ -118,11 +118,12 @@ def run_task(task: Task, log: Any = None) -> Produced | Failed:
             except (OSError, ValueError) as e:
                 return Failed(f"its input {up!r} could not be read: {e}", unloadable=up,
                               duration_s=time.perf_counter() - t0)
-        try:
-            kwargs[param] = io.load(data)
-        except Exception as e:  # noqa: BLE001 - the stored bytes no longer load (a changed class...)
-            return Failed(f"its input {up!r} could not be loaded: {describe(e)}", unloadable=up,
-                          duration_s=time.perf_counter() - t0)
+        with _RealInterrupts() as interrupts:
+            try:
+                kwargs[param] = io.load(data)
+            except BaseException as e:  # noqa: BLE001 - the stored bytes no longer load (a changed class...)
+                return Failed(f"its input {up!r} could not be loaded: {_user_error(e, interrupts)}",
+                              unloadable=up, duration_s=time.perf_counter() - t0)
     logs: LogLines = []
     context = None
     if task.context:
@@ -303,12 +304,7 @@ def run_function(fn: Callable[..., Any], asset: str, io_name: str, io: Any, kwar
         try:
             value = fn(**kwargs)
         except BaseException as e:  # noqa: BLE001 - whatever the user's code raises fails the asset
-            if interrupts.seen:  # a real Ctrl-C (or SIGTERM in watch) came while the asset ran here
-                if isinstance(e, KeyboardInterrupt):
-                    raise
-                raise KeyboardInterrupt from e  # even if the asset turned it into something else
-            why = describe(e) if isinstance(e, Exception) else _not_an_exception(e)
-            raise AssetFailed(asset, why, user_traceback(e, is_user_file)) from e
+            raise AssetFailed(asset, _user_error(e, interrupts), user_traceback(e, is_user_file)) from e
     duration = time.perf_counter() - t0
     metadata: dict[str, Any] = {}
     data_version = None
@@ -318,16 +314,29 @@ def run_function(fn: Callable[..., Any], asset: str, io_name: str, io: Any, kwar
         value = value.value
     if context is not None and context.metadata:
         metadata.update(context.metadata)
-    try:
-        data = io.dump(value)
-    except Exception as e:  # noqa: BLE001
-        raise AssetFailed(asset, f"cannot store its value ({type(value).__module__}."
-                          f"{type(value).__qualname__}) with io={io_name!r}: {describe(e)}") from e
+    with _RealInterrupts() as interrupts:  # an IO manager is user code too
+        try:
+            data = io.dump(value)
+        except BaseException as e:  # noqa: BLE001
+            raise AssetFailed(asset, f"cannot store its value ({type(value).__module__}."
+                              f"{type(value).__qualname__}) with io={io_name!r}: "
+                              f"{_user_error(e, interrupts)}") from e
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise AssetFailed(asset, f"IO manager {io_name!r} returned {type(data).__name__}, not bytes")
     data = bytes(data)
     digest = hashlib.sha256(data).hexdigest()
     return Produced(data, digest, data_version or digest, duration, metadata)
+
+
+def _user_error(exc: BaseException, interrupts: _RealInterrupts) -> str:
+    """Why user code (an asset function, an IO manager) failed: one line. A real Ctrl-C that
+    came while it ran is raised again as KeyboardInterrupt, even if the code turned it into
+    something else."""
+    if interrupts.seen:
+        if isinstance(exc, KeyboardInterrupt):
+            raise exc
+        raise KeyboardInterrupt from exc
+    return describe(exc) if isinstance(exc, Exception) else _not_an_exception(exc)
 
 
 def _not_an_exception(exc: BaseException) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 
 import pytest
 from abtest import REPO
@@ -103,6 +104,54 @@ def shout():
 """)
     assert project.build(plugin_manager=pm).names("built") == ["shout"]
     assert (project.root / "out.txt").read_text() == "HELLO"
+
+
+class Quitter:
+    """An IO manager that ends the process its own way: on dump for ``quit`` values, on load."""
+
+    name = "quitter"
+    version = "1"
+
+    def dump(self, value):
+        if value == "quit":
+            sys.exit(4)
+        return value.encode()
+
+    def load(self, data):
+        raise KeyboardInterrupt
+
+
+class QuitterPlugin:
+    @hookimpl
+    def register_io_managers(self):
+        return [Quitter()]
+
+
+def test_an_io_manager_cannot_end_the_build_either(project, pm):
+    pm.register(QuitterPlugin(), name="quitter-plugin")
+    project.assetfile("""
+@asset(io="quitter")
+def quits():
+    return "quit"
+
+@asset(io="quitter")
+def stored():
+    return "fine"
+
+@asset(io="json")
+def reader(stored):
+    return stored
+
+@asset(io="json")
+def other():
+    return 1
+""")
+    r = project.build(plugin_manager=pm, keep_going=True)  # returns: nothing raised SystemExit
+    st = {x.asset: x for x in r.results}
+    assert st["quits"].status == "failed" and "with io='quitter': called sys.exit(4)" in st["quits"].error
+    assert st["stored"].status == "built" and st["other"].status == "built"
+    assert st["reader"].status == "skipped"  # its input cannot be loaded, even after a rebuild
+    assert "could not be loaded: raised KeyboardInterrupt without a Ctrl-C" in st["reader"].error
 
 
 def test_duplicate_io_manager_names_both_plugins(pm):
