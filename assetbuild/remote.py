@@ -513,7 +513,10 @@ class RemoteCache:
         paths = {self.record_path(k): k for k in keys}
         self._count("records", len(paths))
         try:  # bounded: a record beyond MAX_RECORD is rejected, never read whole
-            got = self.fs.cat(list(paths), on_error="return", start=0, end=MAX_RECORD + 1)
+            if self.local:
+                got = {p: _read_local(p, MAX_RECORD + 1, on_error="return") for p in paths}
+            else:
+                got = self.fs.cat(list(paths), on_error="return", start=0, end=MAX_RECORD + 1)
         except Exception as e:  # noqa: BLE001
             self.fail(e)
             raise _Down(self.down) from e
@@ -537,7 +540,7 @@ class RemoteCache:
         self._guard()
         self._count("record")
         try:
-            return self.fs.cat_file(self.record_path(key), start=0, end=MAX_RECORD + 1)
+            return self._cat(self.record_path(key), MAX_RECORD + 1)
         except FileNotFoundError:
             return None
         except OSError as e:
@@ -560,7 +563,7 @@ class RemoteCache:
         self._guard()
         self._count("blob")
         try:
-            data = self.fs.cat_file(self.blob_path(digest), start=0, end=size + 1)
+            data = self._cat(self.blob_path(digest), size + 1)
         except FileNotFoundError:
             raise RemoteRejected("its output bytes are missing from the remote") from None
         except OSError as e:
@@ -575,6 +578,13 @@ class RemoteCache:
             raise RemoteRejected("its bytes do not match the signed digest"
                                  + (" (the object is larger than signed)" if len(data) > size else ""))
         return data
+
+    def _cat(self, path: str, limit: int) -> bytes:
+        """At most ``limit`` bytes of the object at ``path`` (a planted object that is not a
+        regular file reads as empty: a malformed entry)."""
+        if self.local:
+            return _read_local(path, limit)
+        return self.fs.cat_file(path, start=0, end=limit)
 
     def has_blob(self, digest: str, size: int) -> bool:
         self._guard()
@@ -607,6 +617,40 @@ class RemoteCache:
 
 class _UploadFailed(Exception):
     pass
+
+
+def _read_local(path: str, limit: int, on_error: str = "raise") -> Any:
+    """At most ``limit`` bytes of the file at ``path`` in a ``file://`` remote, which others may
+    write to: a FIFO or a device there would block or never end, and a symlink would read
+    whatever it points at, so each of those reads as empty (a malformed entry, rejected and
+    counted). ``on_error="return"``: an OSError is returned, as ``fs.cat`` does."""
+    import stat
+
+    try:
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError as e:
+            if e.errno == errno.ELOOP:  # a symlink at that name
+                return b""
+            raise
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return b""
+            os.set_blocking(fd, True)
+            chunks, left = [], limit
+            while left > 0:
+                chunk = os.read(fd, min(left, 1 << 20))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                left -= len(chunk)
+            return b"".join(chunks)
+        finally:
+            os.close(fd)
+    except OSError as e:
+        if on_error == "return":
+            return e
+        raise
 
 
 def _empty_object(err: object) -> bool:

@@ -629,6 +629,35 @@ def test_a_planted_record_is_rejected_counted_and_built_locally(checkouts, remot
     assert assetbuild.load_value("leaf", project_dir=b.root) == 20
 
 
+@pytest.mark.parametrize("kind", ["fifo", "symlink to /dev/zero", "symlink to a genuine record"])
+def test_special_files_planted_in_a_file_remote_never_hang_and_are_rejected(checkouts, tmp_path, kind):
+    """A FIFO would block a read for ever, /dev/zero would never end, a symlink reads whatever it
+    points at: in a file:// remote each is a malformed entry, rejected at once and counted."""
+    folder = tmp_path / "shared"
+    a = checkouts()
+    a.build(f"file://{folder}")
+    records = sorted(p for p in (folder / "records").rglob("*") if p.is_file())
+    blobs = sorted(p for p in (folder / "blobs").rglob("*") if p.is_file())
+    assert records and blobs
+    genuine = tmp_path / "genuine-record"
+    genuine.write_bytes(records[0].read_bytes())
+    for path in records + blobs:
+        path.unlink()
+        if kind == "fifo":
+            os.mkfifo(path)
+        elif kind == "symlink to /dev/zero":
+            path.symlink_to("/dev/zero")
+        else:
+            path.symlink_to(genuine)
+    b = checkouts()
+    t0 = time.monotonic()
+    r = b.build(f"file://{folder}", remote_read_only=True)
+    assert time.monotonic() - t0 < 30
+    assert r.ok and b.ran == ALL and _statuses(r) == dict.fromkeys(ALL, "built")
+    assert b.warnings and "rejected" in b.warnings[0], b.warnings
+    assert assetbuild.load_value("leaf", project_dir=b.root) == 20
+
+
 def test_a_blob_larger_than_signed_is_rejected_without_reading_it(checkouts, tmp_path):
     """The genuine bytes followed by 3 GiB of holes under a genuine digest: rejected, rebuilt,
     and only one byte past the signed size was read (a 3 GiB read would take seconds and memory)."""

@@ -9,7 +9,6 @@ kills the build, and checks that the next build runs ``slow`` only.
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import subprocess
@@ -122,40 +121,66 @@ def fast1(fast0):
 '''
 
 
+def _moto_process() -> tuple[subprocess.Popen, str]:
+    """An S3-compatible server in a process of its own (so that SIGSTOP can hang it), and its URL."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return proc, f"http://127.0.0.1:{port}"
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail("the S3 server did not start")
+            time.sleep(0.1)
+
+
 def test_kill_while_the_build_waits_on_the_remote_keeps_the_finished_ones(tmp_path):
-    """A lookup in the remote cache can wait long (a hung file system: up to 45 s). The build runs
-    a new ``fast0``, then ``fast1`` (new code, same bytes; its result not yet due for a commit),
-    then the record of ``fast2`` never arrives: a FIFO in a file:// remote, which no one writes.
+    """A lookup in the remote cache can wait long (a hung server: up to the remote timeout). The
+    build runs a new ``fast0``, then ``fast1`` (new code, same bytes; its result not yet due for
+    a commit); then the server stops answering (SIGSTOP) before ``fast2``'s record is asked for.
     What finished is committed before that wait."""
-    root = held_chain_project(tmp_path / "p")
-    remote = tmp_path / "remote"
-    env = clean_env(ASSETBUILD_REMOTE=f"file://{remote}", ASSETBUILD_CACHE_KEY="k3y")
-    (root / "release").write_text("")
-    assert run_cli(cwd=root, env=env).returncode == 0  # uploads all three
-    with LmdbStore(root / ".assetbuild", readonly=True) as s:
-        key = s.get_head("fast2").key
-    record = remote / "records" / key[:2] / key
-    assert record.is_file()
-    record.unlink()
-    os.mkfifo(record)
-    shutil.rmtree(root / ".assetbuild")
-    (root / "release").unlink()
-    src = (root / "AssetFile").read_text()
-    old = '@asset(io="json")\ndef fast1():\n    _ran("fast1")\n    return 1\n'
-    assert old in src
-    (root / "AssetFile").write_text(src.replace(old, FAST0))
-    proc = start_cli(cwd=root, env=env)
+    import s3fs
+
+    server, url = _moto_process()
     try:
-        assert _wait_for(lambda: run_counts(root).get("fast1") == 2, 60, proc, "fast1 ran") >= 0
-        latency = _wait_for(lambda: {"fast0", "fast1"} <= recorded_heads(root / ".assetbuild"), COMMIT_WAIT_S,
-                            proc, "fast0 and fast1 were committed")
-        assert run_counts(root).get("fast2") == 1  # still waiting for fast2's record
-        proc.send_signal(signal.SIGKILL)
-        assert proc.wait(timeout=20) == -signal.SIGKILL
+        fs = s3fs.S3FileSystem(endpoint_url=url, key="testing", secret="testing", skip_instance_cache=True)
+        fs.mkdir("cache")
+        root = held_chain_project(tmp_path / "p")
+        env = clean_env(ASSETBUILD_REMOTE="s3://cache/team", ASSETBUILD_CACHE_KEY="k3y", AWS_ENDPOINT_URL=url,
+                        AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
+                        AWS_DEFAULT_REGION="us-east-1")
+        (root / "release").write_text("")
+        assert run_cli(cwd=root, env=env).returncode == 0  # uploads all three
+        shutil.rmtree(root / ".assetbuild")
+        (root / "release").unlink()
+        src = (root / "AssetFile").read_text()
+        old = '@asset(io="json")\ndef fast1():\n    _ran("fast1")\n    return 1\n'
+        assert old in src
+        (root / "AssetFile").write_text(src.replace(old, FAST0))
+        proc = start_cli("--remote-timeout", "60", cwd=root, env=env)
+        try:
+            assert _wait_for(lambda: run_counts(root).get("fast1") == 2, 60, proc, "fast1 ran") >= 0
+            server.send_signal(signal.SIGSTOP)  # fast2's record is asked for only now: it never comes
+            latency = _wait_for(lambda: {"fast0", "fast1"} <= recorded_heads(root / ".assetbuild"),
+                                COMMIT_WAIT_S, proc, "fast0 and fast1 were committed")
+            assert run_counts(root).get("fast2") == 1  # still waiting for fast2's record
+            proc.send_signal(signal.SIGKILL)
+            assert proc.wait(timeout=20) == -signal.SIGKILL
+        finally:
+            end_group(proc)
     finally:
-        end_group(proc)
+        server.send_signal(signal.SIGCONT)
+        server.kill()
+        server.wait()
     assert latency >= 0, "fast0 and fast1 were not committed while the build waited on the remote"
-    record.unlink()
     (root / "release").write_text("")
     r = run_cli(cwd=root)  # no remote: fast2 and slow run here, fast1 is cached
     assert r.returncode == 0, r.stderr
