@@ -66,7 +66,7 @@ from typing import Any
 
 import lmdb
 
-from .atomicfile import write_atomically
+from .atomicfile import TEMP_SUFFIX, write_atomically
 from .crashpoints import crash_point
 from .errors import CacheCorrupt, StoreError
 from .reports import Head, Trace
@@ -1090,7 +1090,14 @@ _HEX62 = re.compile(r"[0-9a-f]{62}\Z")
 
 
 def _is_layout_name(name: str) -> bool:
-    return name in _LAYOUT_NAMES or name.startswith(_LAYOUT_PREFIXES)
+    return name in _LAYOUT_NAMES or name.startswith(_LAYOUT_PREFIXES) or _is_temp_of(name, "STORE")
+
+
+def _is_temp_of(name: str, base: str | None = None) -> bool:
+    """A temp file of ``atomicfile`` (for a destination named ``base``, if given)."""
+    if not name.endswith(TEMP_SUFFIX):
+        return False
+    return base is None or name.startswith(f".{base}.")
 
 
 def is_cache_dir(path: Path) -> bool:
@@ -1139,13 +1146,14 @@ def clear_cache_dir(cache_dir: Path) -> list[Path]:
         if not _is_layout_name(e.name):
             kept.append(p)
         elif e.is_symlink() or not e.is_dir():
-            _remove_file(p, kept, e.name in ("STORE", "lock") or e.name.startswith(_LAYOUT_PREFIXES))
+            _remove_file(p, kept, e.name in ("STORE", "lock") or e.name.startswith(_LAYOUT_PREFIXES)
+                         or _is_temp_of(e.name, "STORE"))
         elif e.name == "cas":
             for sub in sorted(os.scandir(p), key=lambda e: e.name):
-                if _HEX2.match(sub.name) and sub.is_dir(follow_symlinks=False):
-                    for f in os.scandir(sub.path):
-                        _remove_file(Path(f.path), kept, not f.is_dir(follow_symlinks=False)
-                                     and (_HEX62.match(f.name) is not None or f.name.startswith(".tmp")))
+                if (_HEX2.match(sub.name) or sub.name == "tmp") and sub.is_dir(follow_symlinks=False):
+                    for f in os.scandir(sub.path):  # blobs, and temp files (of blobs; spooled outputs)
+                        _remove_file(Path(f.path), kept, not f.is_dir(follow_symlinks=False) and (
+                            _HEX62.match(f.name) is not None or _is_temp_of(f.name) or f.name.startswith(".tmp")))
                     _remove_dir(Path(sub.path), kept)
                 else:
                     kept.append(Path(sub.path))

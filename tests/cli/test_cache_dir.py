@@ -131,3 +131,20 @@ def test_clean_deletes_only_what_assetbuild_created(proj, tmp_path):
     r = cli("clean", "--yes", "--cache-dir", str(cache), cwd=proj)
     assert r.returncode == 0 and not cache.exists(), r.stderr
     assert (proj / "out" / "total.txt").read_text() == "6"
+
+
+def test_clean_deletes_the_leftovers_of_killed_writes_and_large_worker_outputs(proj, tmp_path):
+    """A killed build can leave temp files of the store (STORE, blobs) and of worker processes'
+    large outputs (cas/tmp/): they are the store's own, so clean removes them and the directory."""
+    from assetbuild.atomicfile import temp_name
+
+    cache = tmp_path / "cache"
+    assert cli("--cache-dir", str(cache), cwd=proj).returncode == 0
+    (cache / temp_name("STORE")).write_text("{")
+    (cache / "cas" / "ab").mkdir(parents=True, exist_ok=True)
+    (cache / "cas" / "ab" / temp_name("cd" * 31)).write_bytes(b"half a blob")
+    (cache / "cas" / "tmp").mkdir(exist_ok=True)
+    (cache / "cas" / "tmp" / temp_name("output")).write_bytes(b"half an output")
+    r = cli("clean", "--yes", "--cache-dir", str(cache), cwd=proj)
+    assert r.returncode == 0 and "kept" not in r.stderr, r.stderr
+    assert not cache.exists()
