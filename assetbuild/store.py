@@ -396,8 +396,7 @@ class LmdbStore:
 
     def _open_dbs(self) -> None:
         for name in _DBS:
-            self._dbs[name] = self._env.open_db(name, create=True) if not self.readonly \
-                else self._open_db_ro(name)
+            self._dbs[name] = self._open_db(name, create=not self.readonly)
 
     def _close_env(self) -> None:
         self._drop_reader()
@@ -416,8 +415,8 @@ class LmdbStore:
             if _shared_envs.get(shared.ident) is shared:
                 del _shared_envs[shared.ident]
             shared.env = None
-        with contextlib.suppress(lmdb.Error):
-            env.close()
+            with contextlib.suppress(lmdb.Error):  # under the lock: until it is closed, opening
+                env.close()  # these files again is "already open in this process"
 
     def _replace_index(self, problem: str) -> None:
         """Move a damaged index aside and start an empty one (the caller holds the open lock)."""
@@ -472,9 +471,17 @@ class LmdbStore:
                              f"{fmt}, this one reads {STORE_FORMAT}); upgrade assetbuild or "
                              "use another --cache-dir")
 
-    def _open_db_ro(self, name: bytes) -> Any:
+    def _open_db(self, name: bytes, *, create: bool) -> Any:
+        """A database handle (None if it does not exist and ``create`` is false).
+
+        On a writable environment, always in an explicit write transaction: ``open_db`` without
+        one begins its own while holding the GIL, which deadlocks against another thread of this
+        process that holds the write lock (it is waiting for the GIL to finish its commit)."""
         try:
-            return self._env.open_db(name, create=False)
+            if self._shared is not None and not self._shared.writable:
+                return self._env.open_db(name, create=False)  # a read transaction: never waits
+            with self._env.begin(write=True) as txn:  # waits for the write lock without the GIL
+                return self._env.open_db(name, txn=txn, create=create)
         except lmdb.NotFoundError:
             return None
 
@@ -536,7 +543,7 @@ class LmdbStore:
         size = (self.root / "db" / "data.mdb").stat().st_size
         if (last + 1) * psize > size:
             return f"its data file is truncated ({size} bytes, {(last + 1) * psize} expected)"
-        meta = env.open_db(b"meta", create=not self.readonly) if not self.readonly else self._open_db_ro(b"meta")
+        meta = self._open_db(b"meta", create=not self.readonly)
         db_id = fmt = None
         if meta is not None:
             with env.begin(db=meta) as txn:
