@@ -364,17 +364,17 @@ class _RealInterrupts:
     seen = False
 
     def __enter__(self) -> _RealInterrupts:
-        import signal
+        import _signal  # signal's own functions convert every handler to an enum: 3x the cost
         import threading
 
         self._previous: dict[int, Any] = {}
         if threading.current_thread() is not threading.main_thread():
             return self
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            handler = signal.getsignal(sig)
+        for sig in (_signal.SIGINT, _signal.SIGTERM):
+            handler = _signal.getsignal(sig)
             if callable(handler):  # SIG_DFL, SIG_IGN and None do not raise in Python code
                 self._previous[sig] = handler
-                signal.signal(sig, self._note)
+                _signal.signal(sig, self._note)
         return self
 
     def _note(self, signum: int, frame: Any) -> Any:
@@ -382,10 +382,10 @@ class _RealInterrupts:
         return self._previous[signum](signum, frame)
 
     def __exit__(self, *exc: object) -> None:
-        import signal
+        import _signal
 
         for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
+            _signal.signal(sig, handler)
 
 
 def is_user_file_for(project_dir: str) -> Callable[[str], bool]:

@@ -103,6 +103,7 @@ class Scheduler:
         self._source_paths = {n: source_key_path(graph.nodes[n].path)  # type: ignore[union-attr]
                               for n in self.sources}
         self._passed: dict[str, tuple[tuple[str, str], ...]] = {}
+        self._codes: dict[str, tuple[str, dict[str, str]]] = {}  # this build's fingerprints, made first
         self.known: dict[str, _Known] = {}
         self.blocked: dict[str, str] = {}  # asset -> why its dependents cannot run
         self._bytes: dict[str, bytes] = {}
@@ -145,9 +146,8 @@ class Scheduler:
         """Fingerprint every planned asset before any runs: an asset that runs in this process
         may change a global another one reads (a counter, a cache object), and a key must come
         from the code and data as loaded, not from what ran before it in this build."""
-        for name in plan:
-            if isinstance(self.graph.nodes.get(name), AssetDef):
-                self.fingerprint(name)
+        self._codes = {name: self.fingerprint(name) for name in plan
+                       if isinstance(self.graph.nodes.get(name), AssetDef)}
 
     def status(self, plan: Sequence[str]) -> list[AssetStatus]:
         out = []
@@ -205,7 +205,7 @@ class Scheduler:
         inputs = self._input_versions(name)
         if inputs is None:
             return None
-        code, code_parts = self.fingerprint(name)
+        code, code_parts = self._codes.get(name) or self.fingerprint(name)
         unknown = [up for up, dv in inputs if dv is None]
         parts = KeyParts(code, code_parts, inputs, self._io_tags[adef.io], adef.path,  # type: ignore[arg-type]
                          self._passed_sources(name))
