@@ -19,7 +19,7 @@ Rules this module keeps (see RELIABILITY-NOTES §1):
   the transaction that refers to it commits; small blobs commit in the same transaction as their
   trace. A crash leaves at worst an orphan blob, never a trace without its bytes.
 - Writes are batched: one transaction per ``flush()``, never one per asset. While the build is
-  away (an asset runs in its thread, or it waits for workers), a timer commits the batch once it
+  away (an asset runs in its thread, or it waits for workers), a committer thread commits the batch once it
   is 0.25 s old (``flushing_while_away``): a crash loses only running work, plus at most 0.25 s.
 - No read transaction stays open across a commit (it would pin pages and grow the file).
 - LMDB has no checksums and a truncated data file kills a reader with SIGBUS, so the file size is
