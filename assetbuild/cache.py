@@ -642,10 +642,10 @@ class _BlobWriter:
             if not out.closed:
                 with contextlib.suppress(OSError):
                     out.close()
-            _unlink(tmp)
+            _discard(tmp)
             raise
         if got != size or h.hexdigest() != digest:
-            _unlink(tmp)
+            _discard(tmp)
             return False
         if self._pool is None:
             from concurrent.futures import ThreadPoolExecutor
@@ -687,11 +687,12 @@ def _settle_blob_file(tmp: str, path: Path) -> None:
         finally:
             os.close(dfd)
     except OSError as e:
-        _unlink(tmp)
+        _discard(tmp)
         raise StoreError(f"cannot write a blob to {path.parent}: {e.strerror or e}") from e
 
 
-def _unlink(path: str) -> None:
+def _discard(path: str) -> None:
+    """Remove a temp file of an import that failed (quietly: the error that matters is raised)."""
     try:
         os.unlink(path)
     except OSError:
