@@ -89,6 +89,7 @@ class RemoteTrace(Trace):
     """A trace taken from the remote cache (its bytes may still be downloading)."""
 
     __slots__ = ()
+    origin = "remote"
     remote = True
 
 

@@ -94,6 +94,8 @@ class Trace(NamedTuple):
     created_ns: int
     metadata_json: str
 
+    origin = "local"  # not a field: where the store found it ("remote": see assetbuild.remote)
+
 
 class Head(NamedTuple):
     """An asset's latest materialization, with its key's parts so `status` and `why` can explain."""

@@ -945,6 +945,10 @@ class LmdbStore:
         finally:
             self._committer.leave()
 
+    def settle(self) -> tuple[str, ...]:
+        """Nothing arrives later in a local store: no key failed to arrive."""
+        return ()
+
     def flush(self) -> None:
         """Commit every buffered write in one transaction, growing the map if it is full."""
         self._last_flush = time.monotonic()

@@ -13,11 +13,13 @@ PKG = Path(__file__).resolve().parent.parent / "assetbuild"
 
 LAYER = {
     "errors": 0, "crashpoints": 0, "definitions": 0, "graph": 0, "fingerprint": 0, "keys": 0, "reports": 0,
-    "io": 1, "rebuild": 1, "hookspecs": 1,
+    "io": 1, "rebuild": 1, "hookspecs": 1, "contracts": 1,
     "scheduler": 2,
     "loader": 3, "atomicfile": 3, "store": 3, "remote": 3, "cache": 3, "workspace": 3, "execute": 3, "output": 3, "builtin": 3, "watch": 3,
     "executors": 3, "config": 3,
+    "executor": 3,
     "plugins": 4, "session": 4, "cli": 4, "__main__": 4, "__init__": 4,
+    "testing": 4,
 }
 # Third-party imports allowed per module; everything else must be stdlib or our own.
 THIRD_PARTY = {"lmdb": {"store"}, "pluggy": {"hookspecs", "plugins"}, "click": {"cli"},
@@ -122,3 +124,75 @@ def test_every_dependency_declares_a_tested_range():
             if not (re.search(r">=\s*\d", spec) and re.search(r"<\s*\d", spec)):
                 open_ended.append(f"{path.relative_to(root)}: {req}")
     assert open_ended == []
+
+
+MAX_LINES = 600
+# Modules still over the limit, each to be split by what it does (issue "Structure before growth");
+# remove a line here when its module is split. The test fails if a listed module is already short.
+OVERSIZE = {
+    "cache",
+    "cli",
+    "remote",
+    "scheduler",
+    "session",
+    "store",
+    "fingerprint.values",
+}
+
+
+def test_no_module_over_600_lines():
+    """One job per module: past 600 lines a module does several, and is split into a package."""
+    sizes = {m: len(p.read_text().splitlines()) for m, p in modules()}
+    over = sorted(m for m, n in sizes.items() if n > MAX_LINES and m not in OVERSIZE)
+    assert over == [], [f"{m}: {sizes[m]} lines" for m in over]
+    short = sorted(m for m in OVERSIZE if sizes.get(m, 0) <= MAX_LINES)
+    assert short == [], f"no longer over {MAX_LINES} lines (or gone): remove from OVERSIZE: {short}"
+
+
+def _module_graph() -> dict[str, set[str]]:
+    """Each module's own imports, by full dotted name, ``TYPE_CHECKING`` and function-level
+    imports included: a circle is a circle even if Python tolerates it at run time."""
+    names = {m.removesuffix(".__init__") for m, _ in modules()}
+    graph: dict[str, set[str]] = {}
+    for modname, path in modules():
+        me = modname.removesuffix(".__init__")
+        pkg = me.split(".") if modname.endswith("__init__") else me.split(".")[:-1]
+        deps = graph.setdefault(me, set())
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                base = pkg[: len(pkg) - node.level + 1]
+                target = ".".join([*base, *(node.module.split(".") if node.module else [])])
+                for cand in [f"{target}.{a.name}" if target else a.name for a in node.names] + [target]:
+                    if cand in names and cand != me:
+                        deps.add(cand)
+                        break
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("assetbuild."):
+                target = node.module.removeprefix("assetbuild.")
+                if target in names and target != me:
+                    deps.add(target)
+    return graph
+
+
+# Import circles still to be broken (issue "Structure before growth"); remove when broken.
+KNOWN_CIRCLES: set[frozenset[str]] = {
+    frozenset({"fingerprint.values", "fingerprint.walk"}),
+    frozenset({"execute", "loader"}),
+}
+
+
+def test_no_import_circles():
+    from graphlib import CycleError, TopologicalSorter
+
+    graph = _module_graph()
+    found: set[frozenset[str]] = set()
+    while True:
+        try:
+            TopologicalSorter(graph).prepare()
+            break
+        except CycleError as e:
+            cycle = frozenset(e.args[1])
+            found.add(cycle)
+            a, b = e.args[1][0], e.args[1][1]  # drop one edge of it and look for more
+            graph[a].discard(b)
+    assert found - KNOWN_CIRCLES == set(), sorted(sorted(c) for c in found - KNOWN_CIRCLES)
+    assert KNOWN_CIRCLES - found == set(), "broken: remove from KNOWN_CIRCLES"
