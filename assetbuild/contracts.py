@@ -1,19 +1,24 @@
-"""The contracts between the engine and its parts, as Protocols: what the scheduler and the
-rebuilder may ask of a store of traces, and what the workspace asks of a stat cache.
+"""The contracts between the engine and its parts: the rebuilder's ``Decision``, and as
+Protocols what the scheduler and the rebuilder may ask of a store of traces, of the project's
+files, of whatever runs asset functions, and what they tell an observer of the build.
 
-Implementations (``LmdbStore``, the remote-backed store, ``MemoryStore``) satisfy them
-structurally; nothing here imports one. Tests run one contract suite over every implementation.
+Implementations satisfy them structurally (``LmdbStore``, the remote-backed store and
+``MemoryStore``; ``Workspace``; ``executors.Runner`` and the tests' ``FakeRunner``); nothing here
+imports one. Tests run one contract suite over every store implementation.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Container, Sequence
+from concurrent.futures import Future
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Literal, Protocol
 
-from .reports import Head, Trace
+from .keys import KeyParts
+from .reports import AssetResult, Head, Reason, Trace
 
 StatSig = tuple[int, int, int, int]  # (size, mtime_ns, inode, ctime_ns) of a file: see workspace
 
@@ -68,3 +73,110 @@ class StatCache(Protocol):
     def get_stat(self, path: str) -> tuple[StatSig, str] | None: ...
 
     def put_stat(self, path: str, sig: StatSig, digest: str) -> None: ...
+
+
+# --- the rebuilder -------------------------------------------------------------------------------
+
+Action = Literal["run", "cached", "restore", "fetch"]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The rebuilder's verdict for one asset, with everything needed to act on it.
+
+    ``run``: no usable trace for the key (or forced); ``cached``: the trace's output is here and
+    so is its path output; ``restore``: the trace is here but its path output is missing or was
+    edited, so the stored bytes are written back; ``fetch``: the trace came from a remote cache
+    (``origin``), whose bytes arrive in the background.
+    """
+
+    action: Action
+    reasons: tuple[Reason, ...] = ()
+    key: str | None = None  # None: not known yet (a dry run whose upstream will rebuild)
+    parts: KeyParts | None = None
+    trace: Trace | Head | None = None  # the work recorded for ``key`` (the head itself when it is the key's)
+    origin: str = "local"  # where ``trace`` came from
+    head: Head | None = None  # the asset's latest build, if any
+    path_sig: StatSig | None = None  # the path output's stat when its bytes were checked
+
+    @property
+    def never_built(self) -> bool:
+        """Nothing is known of this asset: no build of it here, and no trace for its key."""
+        return self.head is None and self.trace is None
+
+
+class Rebuilder(Protocol):
+    """Decides whether an asset runs, is reused, restored or fetched; nothing about order."""
+
+    def decide(self, name: str, inputs: Sequence[tuple[str, str | None]]) -> Decision:
+        """The decision for ``name`` given (upstream, data version) per input in binding order;
+        a data version of None means the upstream will rebuild (dry runs): the key is unknown."""
+
+    def forcing(self, names: Container[str] | None = None) -> Rebuilder:
+        """A rebuilder that runs ``names`` (every asset if None) whatever the traces say."""
+
+
+# --- the project's files ---------------------------------------------------------------------------
+
+class Files(Protocol):
+    """The project directory as the engine sees it: versions of sources, states of path outputs."""
+
+    root: Path
+
+    def abspath(self, rel: str) -> str: ...
+
+    def source_version(self, rel: str, *, fresh: bool = False) -> str:
+        """The data version of a source (memoized for the build unless ``fresh``);
+        ``SourceMissing`` if it cannot be read."""
+
+    def path_state(self, rel: str, digest: str, recorded: StatSig | None) -> tuple[str, StatSig | None]:
+        """("ok" | "missing" | "modified", its stat) of a path output expected to hold ``digest``."""
+
+    def write_path(self, rel: str, data: bytes) -> StatSig: ...
+
+
+# --- running asset functions -----------------------------------------------------------------------
+
+class Runner(Protocol):
+    """Runs tasks somewhere; the scheduler only submits, waits, and kills what ran out of time."""
+
+    jobs: int
+
+    def submit(self, task: Any, executor: str | None = None) -> Future[Any]:
+        """Start ``task``; the future's result is its outcome (``ok``, ``data``, ``error``...)."""
+
+    def kill(self, fut: Future[Any]) -> bool: ...
+
+    def same_machine(self, executor: str | None) -> bool:
+        """Whether that executor's tasks can read the store's files by path."""
+
+
+# --- observing a build -----------------------------------------------------------------------------
+
+class BuildObserver(Protocol):
+    """The one channel from a build to its watchers (the terminal reporter, the plugin hooks)."""
+
+    def asset_started(self, name: str) -> None: ...
+
+    def asset_finished(self, result: AssetResult) -> None: ...
+
+    def asset_logs(self, name: str, lines: list[tuple[int, str]]) -> None:
+        """Log lines an asset wrote in a worker, as (level, text), replayed here."""
+
+    def warning(self, message: str) -> None: ...
+
+
+class QuietObserver:
+    """Observes nothing: for queries (status, why) and tests."""
+
+    def asset_started(self, name: str) -> None:
+        pass
+
+    def asset_finished(self, result: AssetResult) -> None:
+        pass
+
+    def asset_logs(self, name: str, lines: list[tuple[int, str]]) -> None:
+        pass
+
+    def warning(self, message: str) -> None:
+        pass

@@ -1,28 +1,40 @@
-"""The rebuilder: whether an asset runs, is reused, or has its path output restored, and why.
+"""The rebuilder: whether an asset runs, is reused, has its path output restored or is fetched
+from a remote cache, and why. A constructive-trace rebuilder (Bazel's, with Shake's early
+cutoff): a key that has a trace is done work. Order and parallelism are the scheduler's business.
 
-A constructive-trace rebuilder (Bazel's, with Shake's early cutoff): a key that has a trace is
-done work. Order and parallelism are the scheduler's business, not this module's.
+A ``Decision`` carries the key, its parts and the trace it found, so acting on it (restore,
+record a head, explain it in ``status``) never looks anything up again.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Container, Sequence
+from dataclasses import replace
 from typing import Any
 
-from .keys import KeyParts, explain_change
-from .reports import Decision, Reason
+from .contracts import Decision, Files, TraceStore
+from .definitions import AssetDef, SourceDef
+from .graph import Graph
+from .keys import KeyParts, explain_change, make_key, source_key_path
+from .reports import AssetStatus, Head, Reason
+
+CodeOf = Callable[[str], tuple[str, dict[str, str]]]  # asset -> (fingerprint, its parts)
+
+FORCED = (Reason("forced", "--force"),)
+_FROM_REMOTE = Reason("remote", "the remote cache has it: a build restores it without running it")
 
 
-def head_parts(head: Any) -> KeyParts:
+def head_parts(head: Head) -> KeyParts:
     """The key parts recorded with an asset's latest build."""
-    return KeyParts(head.code, head.code_parts, tuple(tuple(i) for i in head.inputs), head.io, head.path,
-                    tuple(tuple(s) for s in head.sources))
+    return KeyParts(head.code, head.code_parts, tuple(tuple(i) for i in head.inputs), head.io,  # type: ignore[misc]
+                    head.path, tuple(tuple(s) for s in head.sources))  # type: ignore[misc]
 
 
-def why_run(parts: KeyParts, head: Any | None, sources: set[str] | frozenset[str]) -> tuple[Reason, ...]:
+def why_run(parts: KeyParts, head: Head | None, sources: Container[str]) -> tuple[Reason, ...]:
     """Reasons a key has no trace: what changed since the asset's latest build."""
     if head is None:
         return (Reason("never-built", "no earlier build of this asset"),)
-    reasons = explain_change(head_parts(head), parts, sources=sources)
+    reasons = explain_change(head_parts(head), parts, sources=sources)  # type: ignore[arg-type]
     if not reasons and parts.sources and not head.sources:
         reasons = [Reason("key-changed", "keys now include the paths of the sources an asset reads "
                           "(its latest build was made by an older assetbuild)")]
@@ -31,26 +43,102 @@ def why_run(parts: KeyParts, head: Any | None, sources: set[str] | frozenset[str
     return tuple(reasons)
 
 
-_CACHED = Decision("cached")  # the common verdict: one shared (frozen) instance
+class TraceRebuilder:
+    """Decides from the store's traces and heads and the state of path outputs.
 
-
-def decide(*, parts: KeyParts, head: Any | None, trace: Any | None, blob_present: bool,
-           path_state: str | None, path: str | None, force: bool,
-           sources: set[str] | frozenset[str] = frozenset()) -> Decision:
-    """Run, reuse ("cached") or restore the path output, given what the store knows of the key.
-
-    :param trace: the trace recorded for the current key, or None.
-    :param blob_present: whether the trace's output bytes are still in the store.
-    :param path_state: "ok", "missing" or "modified" for a path output, None without one.
+    ``code_of`` gives an asset's code fingerprint (the scheduler's, made before anything runs);
+    ``io_tags`` the "name@version" of each asset's IO manager, which enters its key.
     """
-    if force:
-        return Decision("run", (Reason("forced", "--force"),))
-    if trace is None:
-        return Decision("run", why_run(parts, head, sources))
-    if not blob_present:
-        return Decision("run", (Reason("output-missing", "the stored output is gone from the cache"),))
-    if path_state == "missing":
-        return Decision("restore", (Reason("output-missing", f"{path} is missing"),))
-    if path_state == "modified":
-        return Decision("restore", (Reason("output-modified", f"{path} was changed outside assetbuild"),))
-    return _CACHED
+
+    def __init__(self, graph: Graph, store: TraceStore, files: Files, *, code_of: CodeOf,
+                 io_tags: dict[str, str]) -> None:
+        self.graph = graph
+        self.store = store
+        self.files = files
+        self.code_of = code_of
+        self.io_tags = io_tags
+        self.sources = frozenset(n for n, d in graph.nodes.items() if isinstance(d, SourceDef))
+        self._passed: dict[str, tuple[tuple[str, str], ...]] = {}
+
+    def forcing(self, names: Container[str] | None = None) -> ForcingRebuilder:
+        return ForcingRebuilder(self, names)
+
+    def parts(self, name: str, inputs: Sequence[tuple[str, str | None]]) -> KeyParts:
+        adef: AssetDef = self.graph.nodes[name]  # type: ignore[assignment]
+        code, code_parts = self.code_of(name)
+        return KeyParts(code, code_parts, tuple(inputs), self.io_tags[adef.io], adef.path,  # type: ignore[arg-type]
+                        self._passed_sources(name))
+
+    def decide(self, name: str, inputs: Sequence[tuple[str, str | None]]) -> Decision:
+        parts = self.parts(name, inputs)
+        head = self.store.get_head(name)
+        unknown = [up for up, dv in inputs if dv is None]
+        if unknown:  # a dry run: an upstream will rebuild, so this key is not known yet
+            names = ", ".join(unknown)
+            reasons = [Reason("upstream-changed", f"{names} {'is' if len(unknown) == 1 else 'are'} stale "
+                              "(runs only if that output changes)")]
+            if head is None:
+                reasons.insert(0, Reason("never-built", "no earlier build of this asset"))
+            return Decision("run", tuple(reasons), parts=parts, head=head)
+        key = make_key(name, parts)
+        trace: Any = head if head is not None and head.key == key else self.store.get_trace(key)
+        if trace is None:
+            return Decision("run", why_run(parts, head, self.sources), key, parts, None, head=head)
+        origin = getattr(trace, "origin", "local")  # a Head is this store's own
+        if not self.store.has_blob(trace.output_digest, trace.size):
+            return Decision("run", (Reason("output-missing", "the stored output is gone from the cache"),),
+                            key, parts, trace, origin, head)
+        path = self.graph.nodes[name].path  # type: ignore[union-attr]
+        reasons: tuple[Reason, ...] = ()
+        sig = None
+        if path is not None:
+            recorded = head.path_stat if head is not None and head.output_digest == trace.output_digest else None
+            state, sig = self.files.path_state(path, trace.output_digest, recorded)
+            if state == "missing":
+                reasons = (Reason("output-missing", f"{path} is missing"),)
+            elif state == "modified":
+                reasons = (Reason("output-modified", f"{path} was changed outside assetbuild"),)
+        # a remote trace is fetched (its reasons: whether its path output must be written too)
+        action = "fetch" if origin != "local" else "restore" if reasons else "cached"
+        return Decision(action, reasons, key, parts, trace, origin, head, sig)  # type: ignore[arg-type]
+
+    def _passed_sources(self, name: str) -> tuple[tuple[str, str], ...]:
+        """(source, path in keys) of each source passed to one of the asset's parameters (a
+        ``deps=`` source is not passed: only its contents count)."""
+        out = self._passed.get(name)
+        if out is None:
+            ups = dict.fromkeys(up for param, up in self.graph.inputs[name]
+                                if param is not None and up in self.sources)
+            out = self._passed[name] = tuple(
+                (up, source_key_path(self.graph.nodes[up].path)) for up in ups)  # type: ignore[union-attr]
+        return out
+
+
+class ForcingRebuilder:
+    """Runs the assets it names (every one if ``names`` is None) whatever the traces say; asks
+    its inner rebuilder for the rest, and for the key and trace of a forced one. ``names`` may
+    grow while it is used (the scheduler's set of assets it repairs)."""
+
+    def __init__(self, inner: TraceRebuilder, names: Container[str] | None = None) -> None:
+        self.inner = inner
+        self.names = names
+
+    def forcing(self, names: Container[str] | None = None) -> ForcingRebuilder:
+        return ForcingRebuilder(self.inner, names)
+
+    def decide(self, name: str, inputs: Sequence[tuple[str, str | None]]) -> Decision:
+        d = self.inner.decide(name, inputs)
+        if d.key is None or (self.names is not None and name not in self.names):
+            return d
+        return replace(d, action="run", reasons=FORCED)
+
+
+def state_of(name: str, decision: Decision) -> AssetStatus:
+    """What ``status`` says of an asset: the same decision a build would act on."""
+    if decision.action == "fetch":  # not here, on the remote cache
+        return AssetStatus(name, "stale" if decision.head is not None else "missing", (_FROM_REMOTE,))
+    if decision.action == "cached":
+        return AssetStatus(name, "fresh")
+    if decision.action == "run" and decision.never_built:
+        return AssetStatus(name, "missing", decision.reasons)
+    return AssetStatus(name, "stale", decision.reasons)

@@ -27,7 +27,7 @@ from .graph import Graph, resolve, select
 from .keys import KeyParts, short
 from .loader import Loaded, ProjectImports, code_cache_names, load_assetfile, prune_code_cache
 from .output import Reporter
-from .reports import AssetStatus, BuildResult, Reason, WatchCycle, WatchSummary
+from .reports import AssetResult, AssetStatus, BuildResult, Reason, WatchCycle, WatchSummary
 
 CACHE_ENV = "ASSETBUILD_CACHE_DIR"
 
@@ -287,8 +287,32 @@ def _runner(project: Project, *, jobs: str | int | None, executor: str | None,
     return runner
 
 
-def _scheduler(project: Project, store: Any, *, record: bool, on_result: Any = None,
-               runner: Any = None) -> Any:
+class _Observer:
+    """A build's one observer channel: the terminal reporter, and ``finished`` (the build's
+    bookkeeping and the after_asset hook) for each result."""
+
+    def __init__(self, reporter: Reporter, finished: Callable[[AssetResult], None] | None = None) -> None:
+        self.reporter = reporter
+        self.finished = finished
+
+    def asset_started(self, name: str) -> None:
+        self.reporter.asset_started(name)
+
+    def asset_finished(self, result: AssetResult) -> None:
+        if self.finished is not None:
+            self.finished(result)
+
+    def asset_logs(self, name: str, lines: list[tuple[int, str]]) -> None:
+        log = self.reporter.asset_logger(name)  # lines a worker collected, replayed here
+        for level, text in lines:
+            log.log(level, "%s", text)
+
+    def warning(self, message: str) -> None:
+        self.reporter.warn(message)
+
+
+def _scheduler(project: Project, store: Any, *, record: bool,
+               on_result: Callable[[AssetResult], None] | None = None, runner: Any = None) -> Any:
     from .execute import Task
     from .scheduler import Scheduler
     from .workspace import Workspace
@@ -299,17 +323,11 @@ def _scheduler(project: Project, store: Any, *, record: bool, on_result: Any = N
         return Task(adef.name, adef.fn, adef.io, io, args, inputs, context, project_dir,
                     timeout=runner.limit_of(adef) if runner is not None else None)
 
-    def on_logs(name: str, lines: list[tuple[int, str]]) -> None:
-        log = project.reporter.asset_logger(name)  # lines a worker collected, replayed here
-        for level, text in lines:
-            log.log(level, "%s", text)
-
     fp = project.fingerprinter()
-    return Scheduler(project.graph, store=store, workspace=Workspace(project.project_dir, store, record=record),
+    return Scheduler(project.graph, store=store, files=Workspace(project.project_dir, store, record=record),
                      io_managers=project.io_managers, fingerprint=project.code_of(fp), runner=runner,
                      make_task=make_task, jobs=runner.jobs if runner is not None else 1,
-                     on_start=project.reporter.asset_started, on_result=on_result, on_logs=on_logs,
-                     warn=project.reporter.warn, code_files=project.loaded.module_sources,
+                     observer=_Observer(project.reporter, on_result), code_files=project.loaded.module_sources,
                      code_refs=project.code_refs(), code_ref_digest=fp.fingerprint_reference)
 
 

@@ -1,0 +1,168 @@
+"""Acting on decisions: writing what a build produced or reused into the store and the project.
+
+The scheduler decides when; this module does the writes in the order that keeps the cache
+consistent (bytes, then the path output, then the trace and head), and keeps the outputs that
+assets later in this build will read, so they are loaded from the store at most once.
+"""
+
+from __future__ import annotations
+
+import json
+import mmap
+import time
+from collections.abc import Callable
+from typing import Any
+
+from .contracts import Decision, Files, StatSig, TraceStore
+from .fingerprint.refs import fold_code_refs, with_code_refs
+from .keys import KeyParts
+from .reports import Head, Trace
+
+
+class PathNotWritten(Exception):
+    """A path output could not be written (nothing about it was recorded)."""
+
+    def __init__(self, err: OSError) -> None:
+        super().__init__(str(err))
+        self.err = err
+
+
+def _write(files: Files, path: str, data: bytes) -> StatSig:
+    try:
+        return files.write_path(path, data)
+    except OSError as e:
+        raise PathNotWritten(e) from e
+
+
+class Materializer:
+    """Writes outputs and heads; holds this build's in-memory outputs for their readers.
+
+    ``code_refs(data)`` names the project code a stored value references (pickles), and
+    ``code_ref_digest(ref)`` that code's current fingerprint: both enter the data version
+    downstream keys use (see assetbuild.fingerprint.refs).
+    """
+
+    def __init__(self, store: TraceStore, files: Files, io_tags: dict[str, str], *,
+                 code_refs: Callable[[bytes], tuple[str, ...]] | None = None,
+                 code_ref_digest: Callable[[str], str] | None = None) -> None:
+        self.store = store
+        self.files = files
+        self.io_tags = io_tags
+        self.code_refs = code_refs or (lambda data: ())
+        self.code_ref_digest = code_ref_digest or (lambda ref: "")
+        self._bytes: dict[str, bytes] = {}
+        self._readers: dict[str, int] = {}  # asset -> how many planned assets still read it
+
+    # --- outputs kept for their readers ----------------------------------------------------------
+
+    def add_reader(self, upstream: str) -> None:
+        self._readers[upstream] = self._readers.get(upstream, 0) + 1
+
+    def keep(self, name: str, data: bytes) -> None:
+        if self._readers.get(name):
+            self._bytes[name] = data
+
+    def forget(self, name: str) -> None:
+        self._bytes.pop(name, None)
+
+    def release(self, upstreams: list[str]) -> None:
+        """An asset that read ``upstreams`` is done: drop outputs nobody else will read."""
+        for up in upstreams:
+            c = self._readers.get(up)
+            if c:
+                self._readers[up] = c - 1
+                if c == 1:
+                    self._bytes.pop(up, None)
+
+    def input_bytes(self, up: str, digest: str, *, by_file: bool) -> Any:
+        """An upstream's stored output, verified (``CacheCorrupt`` if it is not intact).
+
+        ``by_file`` (the asset runs on this machine): a large output stored as a file is passed
+        as (path, digest) instead, for the function's side to read and verify, so that its bytes
+        never pass through this process."""
+        data = self._bytes.get(up)
+        if data is not None:
+            return data
+        if by_file:
+            path = self.store.blob_file(digest)
+            if path is not None:
+                return (str(path), digest)
+        data = self.store.read_blob(digest)
+        self.keep(up, data)
+        return data
+
+    # --- writing -----------------------------------------------------------------------------
+
+    def usable_version(self, recorded: str) -> str:
+        """The data version downstream keys use: the recorded one, with the current fingerprint
+        of the project code its value names folded in (identical when it names none)."""
+        return fold_code_refs(recorded, self.code_ref_digest)
+
+    def reuse(self, name: str, d: Decision) -> None:
+        """Make a reused trace the asset's latest build, unless it already is, unchanged."""
+        head = d.head
+        if head is None or head.key != d.key or (d.path_sig is not None and d.path_sig != head.path_stat):
+            self.put_head(name, d.key, d.parts, d.trace, d.path_sig)  # type: ignore[arg-type]
+
+    def restore(self, name: str, path: str, d: Decision, data: bytes | None = None) -> None:
+        """Write a reused trace's bytes (``data``, else read from the store: ``CacheCorrupt`` if
+        they are not intact) back to its path output (``PathNotWritten``)."""
+        if data is None:
+            data = self.store.read_blob(d.trace.output_digest)  # type: ignore[union-attr]
+        sig = _write(self.files, path, data)
+        self.put_head(name, d.key, d.parts, d.trace, sig)  # type: ignore[arg-type]
+        self.keep(name, data)
+
+    def record(self, name: str, d: Decision, path: str | None, produced: Any) -> str:
+        """Store a built output (bytes, path output, trace, head, history); its data version.
+        ``PathNotWritten``: its path output cannot be written (only its bytes were stored)."""
+        spooled = getattr(produced, "file", None)  # a worker's large output, in a file of the cache
+        size = produced.file_size if spooled is not None else len(produced.data)
+        data: bytes | None = produced.data
+        if spooled is not None:  # renamed into the store: its bytes never pass through this process
+            self.store.put_blob_file(spooled, produced.digest, size)
+            data = None
+        else:
+            self.store.put_blob(produced.data, produced.digest)
+        sig = None
+        if path is not None:
+            if data is None:
+                data = self.store.read_blob(produced.digest)
+            sig = _write(self.files, path, data)
+        now = time.time_ns()
+        refs = self.code_refs(data) if data is not None else self._file_refs(produced.digest)
+        data_version = with_code_refs(produced.data_version, refs)
+        trace = Trace(data_version, produced.digest, d.parts.io,  # type: ignore[union-attr]
+                      size, produced.duration_s, now, _metadata_json(produced.metadata))
+        self.store.put_trace(d.key, trace)  # type: ignore[arg-type]
+        self.put_head(name, d.key, d.parts, trace, sig, now=now)  # type: ignore[arg-type]
+        self.store.add_history(name, now, d.key)  # type: ignore[arg-type]
+        if spooled is None:  # a spooled one is read when needed
+            self.keep(name, produced.data)
+        return data_version
+
+    def _file_refs(self, digest: str) -> tuple[str, ...]:
+        """The code references of a large output stored straight from its worker's file, read
+        through a memory map (its bytes are not copied into this process)."""
+        path = self.store.blob_file(digest, min_size=0)
+        if path is None:
+            return self.code_refs(self.store.read_blob(digest))
+        with open(path, "rb") as f:
+            if f.read(1) != b"\x80":  # only a pickle (protocol 2+) can name code
+                return ()
+            with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as view:
+                return self.code_refs(view)  # type: ignore[arg-type]
+
+    def put_head(self, name: str, key: str, parts: KeyParts, trace: Trace | Head, sig: StatSig | None,
+                 now: int | None = None) -> None:
+        """Record ``key`` as the asset's latest build; ``trace`` is a Trace or the current Head."""
+        if now is None:  # reused work: keep the time it was built
+            now = trace.built_ns if isinstance(trace, Head) else trace.created_ns
+        self.store.put_head(name, Head(
+            key, trace.data_version, trace.output_digest, parts.code, parts.code_parts,
+            parts.inputs, parts.io, parts.path, sig, now, trace.size, trace.duration_s, parts.sources))
+
+
+def _metadata_json(metadata: dict[str, Any]) -> str:
+    return json.dumps(metadata, sort_keys=True, default=repr) if metadata else ""
+
