@@ -91,9 +91,9 @@ class Decision:
     """
 
     action: Action
-    reasons: tuple[Reason, ...] = ()
+    parts: KeyParts  # what went into the key (an unknown input's version is None)
     key: str | None = None  # None: not known yet (a dry run whose upstream will rebuild)
-    parts: KeyParts | None = None
+    reasons: tuple[Reason, ...] = ()
     trace: Trace | Head | None = None  # the work recorded for ``key`` (the head itself when it is the key's)
     origin: str = "local"  # where ``trace`` came from
     head: Head | None = None  # the asset's latest build, if any
@@ -103,6 +103,18 @@ class Decision:
     def never_built(self) -> bool:
         """Nothing is known of this asset: no build of it here, and no trace for its key."""
         return self.head is None and self.trace is None
+
+    @property
+    def known_key(self) -> str:
+        """The key, for a decision that has one (every decision of a build that is not a dry run)."""
+        assert self.key is not None, "a decision without a key (a dry run's) cannot be acted on"
+        return self.key
+
+    @property
+    def reused(self) -> Trace | Head:
+        """The recorded work that a cached, restore or fetch decision reuses."""
+        assert self.trace is not None, f"a {self.action} decision reuses no trace"
+        return self.trace
 
 
 class Rebuilder(Protocol):
@@ -145,7 +157,11 @@ class Runner(Protocol):
     def submit(self, task: Any, executor: str | None = None) -> Future[Any]:
         """Start ``task``; the future's result is its outcome (``ok``, ``data``, ``error``...)."""
 
-    def kill(self, fut: Future[Any]) -> bool: ...
+    def wait(self, futures: Collection[Future[Any]], timeout: float | None) -> set[Future[Any]]:
+        """Block until one of ``futures`` is done or ``timeout`` passes; the done ones."""
+
+    def kill(self, fut: Future[Any]) -> bool:
+        """Stop the task behind ``fut`` now (it ran out of time); False if it cannot."""
 
     def same_machine(self, executor: str | None) -> bool:
         """Whether that executor's tasks can read the store's files by path."""

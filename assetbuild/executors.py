@@ -27,7 +27,7 @@ import queue
 import sys
 import threading
 import types
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
 from typing import Any
@@ -460,6 +460,13 @@ class Runner:
         that a large input can be passed as the store's file instead of its bytes?"""
         cls = self.classes[executor or self.default]
         return bool(getattr(cls, "same_machine", False))
+
+    @staticmethod
+    def wait(futures: Collection[Future], timeout: float | None) -> set[Future]:
+        """Block until one of ``futures`` is done or ``timeout`` passes; the done ones."""
+        from concurrent.futures import FIRST_COMPLETED, wait
+
+        return wait(futures, timeout=timeout, return_when=FIRST_COMPLETED).done
 
     def kill(self, fut: Future) -> bool:
         """Stop the running task behind ``fut`` (its time is up); False if no executor could."""

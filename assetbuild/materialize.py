@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import mmap
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .contracts import Decision, Files, StatSig, TraceStore
+from .errors import SourceMissing
 from .fingerprint.refs import fold_code_refs, with_code_refs
 from .keys import KeyParts
 from .reports import Head, Trace
@@ -44,10 +46,16 @@ class Materializer:
 
     def __init__(self, store: TraceStore, files: Files, io_tags: dict[str, str], *,
                  code_refs: Callable[[bytes], tuple[str, ...]] | None = None,
-                 code_ref_digest: Callable[[str], str] | None = None) -> None:
+                 code_ref_digest: Callable[[str], str] | None = None,
+                 inputs: Mapping[str, Sequence[tuple[str | None, str]]] | None = None,
+                 source_paths: Mapping[str, str] | None = None,
+                 code_files: Mapping[str, str] | None = None) -> None:
         self.store = store
         self.files = files
         self.io_tags = io_tags
+        self.inputs = inputs or {}  # asset -> (parameter, upstream) in binding order
+        self.source_paths = source_paths or {}
+        self.code_files = code_files or {}  # project module file -> digest of the source keyed
         self.code_refs = code_refs or (lambda data: ())
         self.code_ref_digest = code_ref_digest or (lambda ref: "")
         self._bytes: dict[str, bytes] = {}
@@ -91,6 +99,36 @@ class Materializer:
         self.keep(up, data)
         return data
 
+    # --- whether a run may be recorded -----------------------------------------------------------
+
+    def source_changed_during_run(self, name: str) -> str | None:
+        """The first source input whose contents differ from when the asset's key was made."""
+        for _, up in self.inputs[name]:
+            if up in self.source_paths:
+                path = self.source_paths[up]
+                before = self.files.source_version(path)  # the memoized version the key used
+                try:
+                    after = self.files.source_version(path, fresh=True)
+                except SourceMissing:
+                    return up
+                if after != before:
+                    return up
+        return None
+
+    def code_changed_during_run(self, outcome: Any) -> str | None:
+        """The first project file whose code, as a worker process ran it, is not the code the
+        keys were made from (the worker imported it after an edit). Executors in this process
+        run the loaded modules themselves and report nothing."""
+        ran = getattr(outcome, "project_code", None)
+        if not ran:
+            return None
+        for path, digest in sorted(ran.items()):
+            expected = self.code_files.get(path)
+            if expected is not None and expected != digest:
+                root = os.path.join(str(self.files.root), "")
+                return path[len(root):] if path.startswith(root) else path
+        return None
+
     # --- writing -----------------------------------------------------------------------------
 
     def usable_version(self, recorded: str) -> str:
@@ -102,15 +140,15 @@ class Materializer:
         """Make a reused trace the asset's latest build, unless it already is, unchanged."""
         head = d.head
         if head is None or head.key != d.key or (d.path_sig is not None and d.path_sig != head.path_stat):
-            self.put_head(name, d.key, d.parts, d.trace, d.path_sig)  # type: ignore[arg-type]
+            self.put_head(name, d.known_key, d.parts, d.reused, d.path_sig)
 
     def restore(self, name: str, path: str, d: Decision, data: bytes | None = None) -> None:
         """Write a reused trace's bytes (``data``, else read from the store: ``CacheCorrupt`` if
         they are not intact) back to its path output (``PathNotWritten``)."""
         if data is None:
-            data = self.store.read_blob(d.trace.output_digest)  # type: ignore[union-attr]
+            data = self.store.read_blob(d.reused.output_digest)
         sig = _write(self.files, path, data)
-        self.put_head(name, d.key, d.parts, d.trace, sig)  # type: ignore[arg-type]
+        self.put_head(name, d.known_key, d.parts, d.reused, sig)
         self.keep(name, data)
 
     def record(self, name: str, d: Decision, path: str | None, produced: Any) -> str:
@@ -132,11 +170,11 @@ class Materializer:
         now = time.time_ns()
         refs = self.code_refs(data) if data is not None else self._file_refs(produced.digest)
         data_version = with_code_refs(produced.data_version, refs)
-        trace = Trace(data_version, produced.digest, d.parts.io,  # type: ignore[union-attr]
-                      size, produced.duration_s, now, _metadata_json(produced.metadata))
-        self.store.put_trace(d.key, trace)  # type: ignore[arg-type]
-        self.put_head(name, d.key, d.parts, trace, sig, now=now)  # type: ignore[arg-type]
-        self.store.add_history(name, now, d.key)  # type: ignore[arg-type]
+        trace = Trace(data_version, produced.digest, d.parts.io, size, produced.duration_s, now,
+                      _metadata_json(produced.metadata))
+        self.store.put_trace(d.known_key, trace)
+        self.put_head(name, d.known_key, d.parts, trace, sig, now=now)
+        self.store.add_history(name, now, d.known_key)
         if spooled is None:  # a spooled one is read when needed
             self.keep(name, produced.data)
         return data_version
@@ -151,7 +189,7 @@ class Materializer:
             if f.read(1) != b"\x80":  # only a pickle (protocol 2+) can name code
                 return ()
             with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as view:
-                return self.code_refs(view)  # type: ignore[arg-type]
+                return self.code_refs(view)  # type: ignore[arg-type]  # a map reads like bytes
 
     def put_head(self, name: str, key: str, parts: KeyParts, trace: Trace | Head, sig: StatSig | None,
                  now: int | None = None) -> None:

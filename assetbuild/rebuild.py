@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Container, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
-from .contracts import Decision, Files, TraceStore
+from .contracts import Action, Decision, Files, TraceStore
 from .definitions import AssetDef, SourceDef
 from .graph import Graph
 from .keys import KeyParts, explain_change, make_key, source_key_path
-from .reports import AssetStatus, Head, Reason
+from .reports import AssetResult, AssetStatus, Head, Reason
 
 CodeOf = Callable[[str], tuple[str, dict[str, str]]]  # asset -> (fingerprint, its parts)
 
@@ -26,15 +26,15 @@ _FROM_REMOTE = Reason("remote", "the remote cache has it: a build restores it wi
 
 def head_parts(head: Head) -> KeyParts:
     """The key parts recorded with an asset's latest build."""
-    return KeyParts(head.code, head.code_parts, tuple(tuple(i) for i in head.inputs), head.io,  # type: ignore[misc]
-                    head.path, tuple(tuple(s) for s in head.sources))  # type: ignore[misc]
+    return KeyParts(head.code, head.code_parts, tuple((u, v) for u, v in head.inputs), head.io, head.path,
+                    tuple((n, p) for n, p in head.sources))
 
 
-def why_run(parts: KeyParts, head: Head | None, sources: Container[str]) -> tuple[Reason, ...]:
+def why_run(parts: KeyParts, head: Head | None, sources: frozenset[str] | set[str]) -> tuple[Reason, ...]:
     """Reasons a key has no trace: what changed since the asset's latest build."""
     if head is None:
         return (Reason("never-built", "no earlier build of this asset"),)
-    reasons = explain_change(head_parts(head), parts, sources=sources)  # type: ignore[arg-type]
+    reasons = explain_change(head_parts(head), parts, sources=sources)
     if not reasons and parts.sources and not head.sources:
         reasons = [Reason("key-changed", "keys now include the paths of the sources an asset reads "
                           "(its latest build was made by an older assetbuild)")]
@@ -64,8 +64,9 @@ class TraceRebuilder:
         return ForcingRebuilder(self, names)
 
     def parts(self, name: str, inputs: Sequence[tuple[str, str | None]]) -> KeyParts:
-        adef: AssetDef = self.graph.nodes[name]  # type: ignore[assignment]
+        adef = cast(AssetDef, self.graph.nodes[name])
         code, code_parts = self.code_of(name)
+        # an unknown version (None) only ever reaches a dry run's parts, never a key
         return KeyParts(code, code_parts, tuple(inputs), self.io_tags[adef.io], adef.path,  # type: ignore[arg-type]
                         self._passed_sources(name))
 
@@ -75,20 +76,20 @@ class TraceRebuilder:
         unknown = [up for up, dv in inputs if dv is None]
         if unknown:  # a dry run: an upstream will rebuild, so this key is not known yet
             names = ", ".join(unknown)
-            reasons = [Reason("upstream-changed", f"{names} {'is' if len(unknown) == 1 else 'are'} stale "
-                              "(runs only if that output changes)")]
+            why = [Reason("upstream-changed", f"{names} {'is' if len(unknown) == 1 else 'are'} stale "
+                          "(runs only if that output changes)")]
             if head is None:
-                reasons.insert(0, Reason("never-built", "no earlier build of this asset"))
-            return Decision("run", tuple(reasons), parts=parts, head=head)
+                why.insert(0, Reason("never-built", "no earlier build of this asset"))
+            return Decision("run", parts, reasons=tuple(why), head=head)
         key = make_key(name, parts)
         trace: Any = head if head is not None and head.key == key else self.store.get_trace(key)
         if trace is None:
-            return Decision("run", why_run(parts, head, self.sources), key, parts, None, head=head)
+            return Decision("run", parts, key, why_run(parts, head, self.sources), head=head)
         origin = getattr(trace, "origin", "local")  # a Head is this store's own
         if not self.store.has_blob(trace.output_digest, trace.size):
-            return Decision("run", (Reason("output-missing", "the stored output is gone from the cache"),),
-                            key, parts, trace, origin, head)
-        path = self.graph.nodes[name].path  # type: ignore[union-attr]
+            return Decision("run", parts, key, (Reason("output-missing", "the stored output is gone from the cache"),),
+                            trace, origin, head)
+        path = cast(AssetDef, self.graph.nodes[name]).path
         reasons: tuple[Reason, ...] = ()
         sig = None
         if path is not None:
@@ -99,8 +100,8 @@ class TraceRebuilder:
             elif state == "modified":
                 reasons = (Reason("output-modified", f"{path} was changed outside assetbuild"),)
         # a remote trace is fetched (its reasons: whether its path output must be written too)
-        action = "fetch" if origin != "local" else "restore" if reasons else "cached"
-        return Decision(action, reasons, key, parts, trace, origin, head, sig)  # type: ignore[arg-type]
+        action: Action = "fetch" if origin != "local" else "restore" if reasons else "cached"
+        return Decision(action, parts, key, reasons, trace, origin, head, sig)
 
     def _passed_sources(self, name: str) -> tuple[tuple[str, str], ...]:
         """(source, path in keys) of each source passed to one of the asset's parameters (a
@@ -109,9 +110,14 @@ class TraceRebuilder:
         if out is None:
             ups = dict.fromkeys(up for param, up in self.graph.inputs[name]
                                 if param is not None and up in self.sources)
-            out = self._passed[name] = tuple(
-                (up, source_key_path(self.graph.nodes[up].path)) for up in ups)  # type: ignore[union-attr]
+            out = self._passed[name] = tuple((up, source_key_path(self._source_path(up))) for up in ups)
         return out
+
+
+    def _source_path(self, name: str) -> str:
+        node = self.graph.nodes[name]
+        assert isinstance(node, SourceDef)
+        return node.path
 
 
 class ForcingRebuilder:
@@ -142,3 +148,20 @@ def state_of(name: str, decision: Decision) -> AssetStatus:
     if decision.action == "run" and decision.never_built:
         return AssetStatus(name, "missing", decision.reasons)
     return AssetStatus(name, "stale", decision.reasons)
+
+
+_WILL_FETCH = Reason("remote", "from the remote cache")
+
+
+def would_do(name: str, decision: Decision, data_version: str | None) -> AssetResult:
+    """A dry run's result: cached, or skipped with ``metadata["would"]`` = run, restore or maybe
+    (it runs only if an upstream's bytes change: early cutoff)."""
+    if decision.action == "fetch":
+        return AssetResult(name, "skipped", key=decision.key, reasons=decision.reasons + (_WILL_FETCH,),
+                           metadata={"would": "restore"})
+    if decision.action == "cached":
+        return AssetResult(name, "cached", key=decision.key, data_version=data_version)
+    would: str = decision.action
+    if decision.key is None and all(r.code == "upstream-changed" for r in decision.reasons):
+        would = "maybe"
+    return AssetResult(name, "skipped", key=decision.key, reasons=decision.reasons, metadata={"would": would})

@@ -94,7 +94,10 @@ class Trace(NamedTuple):
     created_ns: int
     metadata_json: str
 
-    origin = "local"  # not a field: where the store found it ("remote": see assetbuild.remote)
+    @property
+    def origin(self) -> str:
+        """Where the store found it: "local", or "remote" (see assetbuild.remote)."""
+        return "local"
 
 
 class Head(NamedTuple):

@@ -13,22 +13,21 @@ exactly as in a later incremental build.
 from __future__ import annotations
 
 import heapq
-import os
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import Future
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from .contracts import BuildObserver, Decision, Files, QuietObserver, Rebuilder, Runner, TraceStore
 from .definitions import AssetDef, SourceDef
 from .errors import AssetbuildError, AssetFailed, CacheCorrupt, SourceMissing, WorkerLost
 from .graph import Graph
 from .materialize import Materializer, PathNotWritten
-from .rebuild import CodeOf, TraceRebuilder, state_of
+from .rebuild import CodeOf, TraceRebuilder, state_of, would_do
 from .reports import AssetResult, AssetStatus, BuildResult, Reason
 
 _FROM_REMOTE = Reason("remote", "from the remote cache")
@@ -43,19 +42,11 @@ class _Known:
     digest: str | None
 
 
-@dataclass(frozen=True)
-class _Blocked:
-    """Why an asset has no output this build, as its dependents see it: it failed, or it could
-    not start (``why``)."""
+class _Blocked(Enum):
+    """Why an asset has no output this build, as its dependents say it."""
 
-    failed: bool
-    why: str = ""
-
-    def as_upstream(self, name: str) -> str:
-        return f"upstream {name!r} {'failed' if self.failed else 'did not build'}"
-
-
-_FAILED = _Blocked(True)
+    FAILED = "failed"
+    NOT_BUILT = "did not build"
 
 
 class _Unusable(Exception):
@@ -96,7 +87,7 @@ class _Job:
 
     @property
     def key(self) -> str:
-        return self.decision.key  # type: ignore[return-value]  # a job's key is always known
+        return self.decision.known_key
 
     def failed(self, error: str | None, traceback: str | None = None) -> AssetResult:
         return AssetResult(self.name, "failed", key=self.key, duration_s=time.perf_counter() - self.t0,
@@ -128,13 +119,14 @@ class Scheduler:
         self.make_task = make_task
         self.jobs = max(1, jobs)
         self.observer: BuildObserver = observer or QuietObserver()
-        self.code_files = code_files or {}  # project module file -> digest of the source keyed
-        self.sources = {n for n, d in graph.nodes.items() if isinstance(d, SourceDef)}
+        self._source_path = {n: d.path for n, d in graph.nodes.items() if isinstance(d, SourceDef)}
+        self.sources = set(self._source_path)
         io_tags = {n: f"{m.name}@{m.version}" for n, m in io_managers.items()}  # enters keys
         self._codes: dict[str, tuple[str, dict[str, str]]] = {}  # this build's fingerprints, made first
         self.rebuilder: Rebuilder = rebuilder or TraceRebuilder(graph, store, files, code_of=self._code_of,
                                                                 io_tags=io_tags)
-        self.outputs = Materializer(store, files, io_tags, code_refs=code_refs, code_ref_digest=code_ref_digest)
+        self.outputs = Materializer(store, files, io_tags, code_refs=code_refs, code_ref_digest=code_ref_digest,
+                                    inputs=graph.inputs, source_paths=self._source_path, code_files=code_files)
         self.known: dict[str, _Known] = {}
         self.blocked: dict[str, _Blocked] = {}
         self._repaired: set[str] = set()  # assets whose stored output was unusable: rebuilt once
@@ -186,7 +178,7 @@ class Scheduler:
         """The data version this build uses for a source or a decided asset (None: not known)."""
         if name in self.sources:
             try:
-                return self.files.source_version(self.graph.nodes[name].path)  # type: ignore[union-attr]
+                return self.files.source_version(self._source_path[name])
             except SourceMissing:
                 return None
         known = self.known.get(name)
@@ -211,13 +203,13 @@ class Scheduler:
         for _, up in self.graph.inputs[name]:
             if up in self.sources:
                 try:
-                    dv: str | None = self.files.source_version(self.graph.nodes[up].path)  # type: ignore[union-attr]
+                    dv: str | None = self.files.source_version(self._source_path[up])
                 except SourceMissing as e:
-                    self.blocked[name] = _FAILED
+                    self.blocked[name] = _Blocked.FAILED
                     raise _Unusable(f"source {up!r} {e.problem}", fails=True) from None
             elif up in self.blocked:
-                why = self.blocked[up].as_upstream(up)
-                self.blocked[name] = _Blocked(False, why)
+                why = f"upstream {up!r} {self.blocked[up].value}"
+                self.blocked[name] = _Blocked.NOT_BUILT
                 raise _Unusable(why, fails=False)
             else:
                 known = self.known.get(up)
@@ -231,7 +223,7 @@ class Scheduler:
         if d.action == "run" or d.trace is None:
             self.known[name] = _Known(d.key or "", None, None)
         else:
-            self.known[name] = _Known(d.key, self.outputs.usable_version(d.trace.data_version),  # type: ignore[arg-type]
+            self.known[name] = _Known(d.known_key, self.outputs.usable_version(d.trace.data_version),
                                       d.trace.output_digest)
         return d
 
@@ -242,20 +234,12 @@ class Scheduler:
         except _Unusable as e:
             return AssetResult(name, "failed" if e.fails else "skipped",
                                error=e.why if e.fails else f"not run: {e.why}")
-        if d.action == "fetch":
-            return AssetResult(name, "skipped", key=d.key, reasons=d.reasons + (_FROM_REMOTE,),
-                               metadata={"would": "restore"})
-        if d.action == "cached":
-            return AssetResult(name, "cached", key=d.key, data_version=self.known[name].data_version)
-        would = d.action
-        if d.key is None and all(r.code == "upstream-changed" for r in d.reasons):
-            would = "maybe"  # depends on whether an upstream's bytes change (early cutoff)
-        return AssetResult(name, "skipped", key=d.key, reasons=d.reasons, metadata={"would": would})
+        return would_do(name, d, self.known[name].data_version)
 
     def _start(self, name: str) -> AssetResult | _Job:
         """Decide one asset and act on it: its result (cached, restored, failed, skipped), or a
         job to run."""
-        adef: AssetDef = self.graph.nodes[name]  # type: ignore[assignment]
+        adef = self._asset(name)
         try:
             d = self._decide(name)
         except _Unusable as e:
@@ -264,36 +248,38 @@ class Scheduler:
             return _Job(name, adef, d)
         if d.action == "fetch" and d.reasons:  # its path output is written once its bytes are here
             self._late.append((name, d))
-            return AssetResult(name, "restored", key=d.key, data_version=d.trace.data_version,  # type: ignore[union-attr]
+            return AssetResult(name, "restored", key=d.key, data_version=d.reused.data_version,
                                reasons=d.reasons + (_FROM_REMOTE,))
         if d.action in ("cached", "fetch"):
             self.outputs.reuse(name, d)
             if d.action == "fetch":  # its bytes may still be downloading: see _recheck_remote_hits
-                return AssetResult(name, "restored", key=d.key, data_version=d.trace.data_version,  # type: ignore[union-attr]
+                return AssetResult(name, "restored", key=d.key, data_version=d.reused.data_version,
                                    reasons=(_FROM_REMOTE,))
-            return AssetResult(name, "cached", key=d.key, data_version=d.trace.data_version)  # type: ignore[union-attr]
+            return AssetResult(name, "cached", key=d.key, data_version=d.reused.data_version)
         # restore: the stored bytes back to the path output
         t0 = time.perf_counter()
         try:
-            data = self.store.read_blob(d.trace.output_digest)  # type: ignore[union-attr]
+            data = self.store.read_blob(d.reused.output_digest)
         except CacheCorrupt as e:  # the output is gone after all: run the asset instead
             try:
-                self._drop_corrupt(name, d.key, e)  # type: ignore[arg-type]
+                self._drop_corrupt(name, d.known_key, e)
             except AssetFailed as failed:
-                return self._skipped(name, str(failed), failed=failed.asset)
-            return _Job(name, adef, Decision("run", (Reason("output-missing", f"the stored output was unusable: {e}"),),
-                                             d.key, d.parts, head=d.head))
+                return self._skipped(name, str(failed))
+            unusable = Reason("output-missing", f"the stored output was unusable: {e}")
+            return _Job(name, adef, Decision("run", d.parts, d.key, (unusable,), head=d.head))
         self.observer.asset_started(name)
         try:
-            self.outputs.restore(name, adef.path, d, data)  # type: ignore[arg-type]
+            self.outputs.restore(name, d.parts.path or "", d, data)  # a restore is of a path output
         except PathNotWritten as e:
-            return self._cannot_write(name, adef, d.key, e.err, t0)  # type: ignore[arg-type]
-        return AssetResult(name, "restored", key=d.key, data_version=d.trace.data_version,  # type: ignore[union-attr]
+            return self._cannot_write(name, adef, d.known_key, e.err, t0)
+        return AssetResult(name, "restored", key=d.key, data_version=d.reused.data_version,
                            duration_s=time.perf_counter() - t0, reasons=d.reasons)
 
     # --- the loop ----------------------------------------------------------------------------
 
     def _loop(self, plan: Sequence[str], *, keep_going: bool) -> None:
+        runner = self.runner
+        assert runner is not None, "a Scheduler that builds needs a runner and make_task"
         index = {n: i for i, n in enumerate(plan)}
         dependents: dict[str, list[str]] = {n: [] for n in plan}
         waiting: dict[str, int] = {}
@@ -330,11 +316,11 @@ class Scheduler:
             # 1. decide everything that is ready: cache hits and restores finish here
             while ready and stopped is None:
                 _, _, name = heapq.heappop(ready)
-                out = self._start(name)
-                if isinstance(out, AssetResult):
-                    finish(out)
+                started = self._start(name)
+                if isinstance(started, AssetResult):
+                    finish(started)
                 else:
-                    heapq.heappush(runq, (-prio[name], index[name], out))
+                    heapq.heappush(runq, (-prio[name], index[name], started))
             # 2. start jobs on free workers (a suspect of a worker crash runs with nothing beside it)
             if stopped is None:
                 if suspects:
@@ -353,7 +339,7 @@ class Scheduler:
                 break
             # 3. wait for a job to end (or a deadline), committing finished work meanwhile
             with self.store.flushing_while_away(self.store.flush):
-                done, _ = wait(list(running), timeout=_time_left(running.values()), return_when=FIRST_COMPLETED)
+                done = runner.wait(list(running), _time_left(running.values()))
             for fut in sorted(done, key=lambda f: index[running[f].name]):
                 job = running.pop(fut)
                 out = self._complete(job, fut)
@@ -373,8 +359,7 @@ class Scheduler:
                     finish(self._timed_out(job, fut))
         for name in plan:  # what never started: the build stopped after a failure
             if name not in self._results:
-                self._finish(self._skipped(name, f"the build stopped after {stopped!r} failed (use -k to keep going)",
-                                           failed=stopped))
+                self._finish(self._skipped(name, f"the build stopped after {stopped!r} failed (use -k to keep going)"))
 
     def _finish(self, r: AssetResult, *, flush: bool = True) -> None:
         self._results[r.asset] = r
@@ -415,7 +400,7 @@ class Scheduler:
                 out.isolated = job.isolated
                 job = out
             except AssetFailed as e:
-                finish(self._skipped(job.name, str(e), failed=e.asset))
+                finish(self._skipped(job.name, str(e)))
                 return
         self.observer.asset_started(job.name)
         job.t0 = time.perf_counter()
@@ -427,7 +412,7 @@ class Scheduler:
         except AssetbuildError:  # the executor cannot start (e.g. no cluster at that address)
             raise
         except Exception as e:  # noqa: BLE001 - e.g. a function cloudpickle cannot send to a worker
-            self.blocked[job.name] = _FAILED
+            self.blocked[job.name] = _Blocked.FAILED
             finish(AssetResult(job.name, "failed", key=job.key, reasons=job.decision.reasons,
                                error=f"cannot send it to its executor: {type(e).__name__}: {e}"))
             return
@@ -444,16 +429,16 @@ class Scheduler:
             if param is None:
                 continue
             if up in self.sources:
-                args[param] = Path(self.files.abspath(self.graph.nodes[up].path))  # type: ignore[union-attr]
+                args[param] = Path(self.files.abspath(self._source_path[up]))
             else:
-                up_def: AssetDef = self.graph.nodes[up]  # type: ignore[assignment]
-                inputs.append((param, up, self.io[up_def.io], self._input_bytes(up, by_file)))
+                inputs.append((param, up, self.io[self._asset(up).io], self._input_bytes(up, by_file)))
         return self.make_task(job.adef, args, inputs, self.io[job.adef.io], job.name in self.graph.wants_context)
 
     def _input_bytes(self, up: str, by_file: bool) -> Any:
         known = self.known[up]
+        assert known.digest is not None, f"{up!r} is read before it is built"
         try:
-            return self.outputs.input_bytes(up, known.digest, by_file=by_file)  # type: ignore[arg-type]
+            return self.outputs.input_bytes(up, known.digest, by_file=by_file)
         except CacheCorrupt as e:
             self._repair(up, known.key, e)
             raise _InputRebuilt from None
@@ -469,39 +454,39 @@ class Scheduler:
             if not (job.isolated or e.isolated):
                 self.observer.warning(f"a worker process died while {name!r} was running; running it again by itself")
                 return Requeue.ALONE
-            self.blocked[name] = _FAILED
+            self.blocked[name] = _Blocked.FAILED
             return job.failed(str(e))
         if outcome.logs:
             self.observer.asset_logs(name, outcome.logs)
-        edited = self._code_changed_during_run(outcome)
+        edited = self.outputs.code_changed_during_run(outcome)
         if edited is not None:  # also before an "unloadable" input: the code, not the bytes, differs
-            self.blocked[name] = _FAILED
+            self.blocked[name] = _Blocked.FAILED
             return job.failed(f"{edited} changed while {name!r} was running, and its worker ran the changed "
                               "code; its result was not recorded (run the build again)")
         if not outcome.ok and outcome.unloadable is not None:  # an input's bytes did not load
             up = outcome.unloadable
             try:  # read from the store's file by the task: a read here drops a corrupt one
-                self.store.read_blob(self.known[up].digest)  # type: ignore[arg-type]
+                self.store.read_blob(self.known[up].digest or "")
             except CacheCorrupt:
                 pass
             try:
                 self._repair(up, self.known[up].key, RuntimeError(outcome.error))
             except AssetFailed as e:
-                return self._skipped(name, str(e), failed=e.asset)
+                return self._skipped(name, str(e))
             return Requeue.DECIDE
         if not outcome.ok:
-            self.blocked[name] = _FAILED
+            self.blocked[name] = _Blocked.FAILED
             return job.failed(outcome.error, outcome.traceback or None)
         return self._record(job, outcome)
 
     def _record(self, job: _Job, produced: Any) -> AssetResult:
         name, adef = job.name, job.adef
-        changed = self._sources_changed_during_run(name)
+        changed = self.outputs.source_changed_during_run(name)
         if changed:
             spooled = getattr(produced, "file", None)
             if spooled is not None:
                 Path(spooled).unlink(missing_ok=True)
-            self.blocked[name] = _FAILED
+            self.blocked[name] = _Blocked.FAILED
             return job.failed(f"source {changed!r} changed while {name!r} was running; its result was not "
                               "recorded (run the build again)")
         try:
@@ -517,7 +502,7 @@ class Scheduler:
         """Fail a job that ran past its time limit and have its executor kill it."""
         assert self.runner is not None
         self.runner.kill(fut)
-        self.blocked[job.name] = _FAILED
+        self.blocked[job.name] = _Blocked.FAILED
         return job.failed(f"timed out after {job.timeout:g} s")
 
     # --- repairing an unusable stored output ----------------------------------------------------
@@ -535,7 +520,7 @@ class Scheduler:
             d = self._decide(name, rebuilder)
         except _Unusable as e:
             raise AssetFailed(name, e.why) from None
-        result = self._run_now(_Job(name, self.graph.nodes[name], d))  # type: ignore[arg-type]
+        result = self._run_now(_Job(name, self._asset(name), d))
         self._results[name] = result
         self.observer.asset_finished(result)
         if result.status != "built":
@@ -559,8 +544,9 @@ class Scheduler:
         if results:
             return results[0]
         (fut,) = running
+        assert self.runner is not None
         with self.store.flushing_while_away(self.store.flush):
-            done, _ = wait([fut], timeout=_time_left([job]))
+            done = self.runner.wait([fut], _time_left([job]))
         if not done:
             return self._timed_out(job, fut)
         out = self._complete(job, fut)
@@ -578,9 +564,9 @@ class Scheduler:
             if d.key in bad:
                 continue
             try:
-                self.outputs.restore(name, self.graph.nodes[name].path, d)  # type: ignore[arg-type,union-attr]
+                self.outputs.restore(name, d.parts.path or "", d)
             except (CacheCorrupt, PathNotWritten):
-                bad.add(d.key)  # type: ignore[arg-type]  # rebuilt below: a failure to write then shows as its error
+                bad.add(d.known_key)  # rebuilt below: a failure to write then shows as its error
         for name, r in list(self._results.items()):
             if r.status == "restored" and r.key in bad:
                 try:
@@ -590,47 +576,21 @@ class Scheduler:
 
     # --- helpers -----------------------------------------------------------------------------
 
+    def _asset(self, name: str) -> AssetDef:
+        return cast(AssetDef, self.graph.nodes[name])
+
     def _upstream(self, name: str) -> list[str]:
         """Distinct upstream names (sources and assets) of ``name``, in parameter order."""
         return list(dict.fromkeys(up for _, up in self.graph.inputs[name]))
 
-    def _skipped(self, name: str, why: str, *, failed: str | None = None) -> AssetResult:
-        """Not run: ``why``; ``failed`` names the asset whose failure it follows."""
-        self.blocked[name] = _Blocked(False, why) if failed is None else _Blocked(False, f"{failed} failed")
+    def _skipped(self, name: str, why: str) -> AssetResult:
+        self.blocked[name] = _Blocked.NOT_BUILT
         return AssetResult(name, "skipped", error=f"not run: {why}")
 
     def _cannot_write(self, name: str, adef: AssetDef, key: str, err: OSError, t0: float) -> AssetResult:
-        self.blocked[name] = _FAILED
+        self.blocked[name] = _Blocked.FAILED
         return AssetResult(name, "failed", key=key, duration_s=time.perf_counter() - t0,
                            error=f"cannot write its output {adef.path}: {err.strerror or err}")
-
-    def _sources_changed_during_run(self, name: str) -> str | None:
-        """The first source input whose contents differ from when the asset's key was made."""
-        for _, up in self.graph.inputs[name]:
-            if up in self.sources:
-                path = self.graph.nodes[up].path  # type: ignore[union-attr]
-                before = self.files.source_version(path)  # the memoized version the key used
-                try:
-                    after = self.files.source_version(path, fresh=True)
-                except SourceMissing:
-                    return up
-                if after != before:
-                    return up
-        return None
-
-    def _code_changed_during_run(self, outcome: Any) -> str | None:
-        """The first project file whose code, as a worker process ran it, is not the code the
-        keys were made from (the worker imported it after an edit). Executors in this process
-        run the loaded modules themselves and report nothing."""
-        ran = getattr(outcome, "project_code", None)
-        if not ran:
-            return None
-        for path, digest in sorted(ran.items()):
-            expected = self.code_files.get(path)
-            if expected is not None and expected != digest:
-                root = os.path.join(str(self.files.root), "")
-                return path[len(root):] if path.startswith(root) else path
-        return None
 
 
 def _time_left(jobs: Any) -> float | None:

@@ -134,7 +134,6 @@ OVERSIZE = {
     "cache",
     "cli",
     "remote",
-    "scheduler",
     "session",
     "store",
     "fingerprint.values",
