@@ -67,6 +67,10 @@ class BuildResult:
     def names(self, status: str) -> list[str]:
         return [r.asset for r in self.results if r.status == status]
 
+    def by_asset(self) -> dict[str, Status]:
+        """Each asset's status, in build order."""
+        return {r.asset: r.status for r in self.results}
+
     def to_json(self) -> dict[str, Any]:
         return {"ok": self.ok, "results": [r.to_json() for r in self.results]}
 

@@ -1,0 +1,147 @@
+"""The rebuilder alone: decisions from an in-memory store and the real workspace, no build.
+Each action (run, cached, restore, fetch) with its reasons, forcing, and what status and a dry
+run derive from the same decision."""
+
+from __future__ import annotations
+
+import pytest
+
+from assetbuild.definitions import AssetDef, SourceDef
+from assetbuild.graph import resolve
+from assetbuild.keys import make_key
+from assetbuild.rebuild import TraceRebuilder, state_of, would_do
+from assetbuild.reports import Head, Trace
+from assetbuild.store import MemoryStore, digest_bytes
+from assetbuild.workspace import Workspace
+
+
+class RemoteTrace(Trace):
+    """A trace as a remote-backed store hands it out."""
+
+    __slots__ = ()
+
+    @property
+    def origin(self) -> str:
+        return "remote"
+
+
+def A(name, params=(), path=None):
+    def fn():
+        return None
+    return AssetDef(name, fn, tuple((p, False) for p in params), {}, (), "text", path, None, None, None, {},
+                    None, "AssetFile", 1)
+
+
+@pytest.fixture
+def setup(tmp_path):
+    graph = resolve([SourceDef("raw", "raw.txt", "AssetFile", 1), A("clean", ["raw"]),
+                     A("report", ["clean"], path="out/report.txt")])
+    store = MemoryStore()
+    files = Workspace(tmp_path, store)
+    (tmp_path / "raw.txt").write_text("1 2 3")
+    code = {"clean": ("c1", {"fn": "c1"}), "report": ("r1", {"fn": "r1"})}
+    rebuilder = TraceRebuilder(graph, store, files, code_of=lambda n: code[n],
+                               io_tags={"text": "text@1"})
+    return rebuilder, store, files, code, tmp_path
+
+
+def built(store, name, d, data=b"bytes", sig=None):
+    """Record ``d`` as done, as the materializer would."""
+    digest = store.put_blob(data)
+    trace = Trace(f"dv-{digest[:8]}", digest, d.parts.io, len(data), 0.1, 1, "")
+    store.put_trace(d.key, trace)
+    p = d.parts
+    store.put_head(name, Head(d.key, trace.data_version, digest, p.code, p.code_parts, p.inputs, p.io, p.path,
+                              sig, 1, len(data), 0.1, p.sources))
+    return trace
+
+
+def test_never_built_runs_then_a_recorded_key_is_cached(setup):
+    rb, store, files, *_ = setup
+    inputs = [("raw", files.source_version("raw.txt"))]
+    d = rb.decide("clean", inputs)
+    assert (d.action, [r.code for r in d.reasons], d.never_built) == ("run", ["never-built"], True)
+    assert d.key == make_key("clean", d.parts) and d.parts.sources == (("raw", "raw.txt"),)
+    assert state_of("clean", d).state == "missing"
+    built(store, "clean", d)
+    d2 = rb.decide("clean", inputs)
+    assert (d2.action, d2.key, d2.origin) == ("cached", d.key, "local") and d2.trace == store.get_head("clean")
+    assert state_of("clean", d2).state == "fresh"
+    assert would_do("clean", d2, "dv").status == "cached"
+
+
+def test_a_changed_input_or_code_runs_with_what_changed(setup):
+    rb, store, files, code, root = setup
+    d = rb.decide("clean", [("raw", files.source_version("raw.txt"))])
+    built(store, "clean", d)
+    (root / "raw.txt").write_text("4 5 6")
+    d2 = rb.decide("clean", [("raw", files.source_version("raw.txt", fresh=True))])
+    assert d2.action == "run" and [r.code for r in d2.reasons] == ["source-changed"]
+    assert state_of("clean", d2).state == "stale"
+    code["clean"] = ("c2", {"fn": "c2"})
+    d3 = rb.decide("clean", [("raw", files.source_version("raw.txt"))])
+    assert "code-changed" in [r.code for r in d3.reasons]
+
+
+def test_a_path_output_missing_or_edited_is_restored(setup):
+    rb, store, files, _, root = setup
+    d = rb.decide("report", [("clean", "dv")])
+    sig = files.write_path("out/report.txt", b"bytes")
+    built(store, "report", d, b"bytes", sig)
+    assert rb.decide("report", [("clean", "dv")]).action == "cached"
+    (root / "out/report.txt").write_text("edited")
+    d2 = rb.decide("report", [("clean", "dv")])
+    assert (d2.action, d2.reasons[0].code) == ("restore", "output-modified")
+    (root / "out/report.txt").unlink()
+    d3 = rb.decide("report", [("clean", "dv")])
+    assert (d3.action, d3.reasons[0].code) == ("restore", "output-missing")
+    assert state_of("report", d3).state == "stale" and would_do("report", d3, None).metadata == {"would": "restore"}
+
+
+def test_bytes_gone_from_the_store_run(setup):
+    rb, store, files, *_ = setup
+    inputs = [("raw", files.source_version("raw.txt"))]
+    d = rb.decide("clean", inputs)
+    trace = built(store, "clean", d)
+    store.put_head("clean", store.get_head("clean")._replace(key="another"))  # decide from the trace
+    store.put_trace(d.key, trace._replace(output_digest=digest_bytes(b"never stored"), size=1 << 30))
+    d2 = rb.decide("clean", inputs)
+    assert (d2.action, d2.reasons[0].code) == ("run", "output-missing") and not d2.never_built
+
+
+def test_forcing_runs_with_the_key_and_trace_known(setup):
+    rb, store, files, *_ = setup
+    d = rb.decide("report", [("clean", "dv")])
+    built(store, "report", d)
+    forced = rb.forcing().decide("report", [("clean", "dv")])
+    assert (forced.action, forced.key, [r.code for r in forced.reasons]) == ("run", d.key, ["forced"])
+    names: set[str] = set()
+    some = rb.forcing(names)
+    assert some.decide("report", [("clean", "dv")]).action != "run"
+    names.add("report")  # the set may grow while the rebuilder is used
+    assert some.decide("report", [("clean", "dv")]).action == "run"
+
+
+def test_an_unknown_input_leaves_the_key_unknown(setup):
+    rb, store, *_ = setup
+    d = rb.decide("report", [("clean", None)])
+    assert d.key is None and d.action == "run"
+    assert [r.code for r in d.reasons] == ["never-built", "upstream-changed"]
+    assert would_do("report", d, None).metadata == {"would": "run"}
+    assert rb.forcing().decide("report", [("clean", None)]).reasons == d.reasons  # nothing to force yet
+    built(store, "report", rb.decide("report", [("clean", "dv")]))
+    d2 = rb.decide("report", [("clean", None)])
+    assert [r.code for r in d2.reasons] == ["upstream-changed"]
+    assert would_do("report", d2, None).metadata == {"would": "maybe"}  # runs only if clean's bytes change
+
+
+def test_a_remote_trace_is_fetched(setup):
+    rb, store, files, *_ = setup
+    d = rb.decide("clean", [("raw", files.source_version("raw.txt"))])
+    digest = store.put_blob(b"remote bytes")
+    found = RemoteTrace("dv", digest, "text@1", 12, 0.1, 1, "")
+    store.get_trace = lambda key: found if key == d.key else None  # as a remote-backed store answers
+    d2 = rb.decide("clean", [("raw", files.source_version("raw.txt"))])
+    assert (d2.action, d2.origin, d2.reasons) == ("fetch", "remote", ())
+    assert state_of("clean", d2).state == "missing" and state_of("clean", d2).reasons[0].code == "remote"
+    assert would_do("clean", d2, None).metadata == {"would": "restore"}
