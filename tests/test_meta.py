@@ -135,7 +135,6 @@ OVERSIZE = {
     "remote",
     "scheduler",
     "session",
-    "store",
     "fingerprint.values",
 }
 
