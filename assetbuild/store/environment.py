@@ -435,7 +435,8 @@ class Index:
             return None
         for attempt in (1, 2):
             try:
-                return self._reader().get(key, db=self.dbs[db])
+                value: bytes | None = self._reader().get(key, db=self.dbs[db])
+                return value
             except DAMAGE as e:
                 self._failed(e)
                 return None

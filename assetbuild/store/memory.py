@@ -1,7 +1,8 @@
 """``MemoryStore``: the store contracts (``TraceStore``, ``StatCache``) kept in dicts, for pure
 unit tests of the rebuilder and the scheduler: no files, no LMDB, no threads.
 
-It keeps the semantics the engine relies on: reads see unflushed writes; ``flush`` commits the
+It keeps the semantics the engine relies on: lookups by key see unflushed writes, scans
+(``heads``, ``history``, ``iter_traces``) see committed ones only; ``flush`` commits the
 batch (``reopen`` shows what a process would find after this one died: committed writes only);
 every blob read is verified against its digest (CacheCorrupt, and the blob dropped); a spooled
 file given to ``put_blob_file`` is taken (gone afterwards). It keeps no blob files: ``blob_file``
@@ -65,14 +66,8 @@ class MemoryStore:
         self._pending[(table, key)] = value
 
     def _rows(self, table: str) -> dict[Any, Any]:
-        rows = dict(self._committed[table])
-        for (t, key), value in self._pending.items():
-            if t == table:
-                if value is _GONE:
-                    rows.pop(key, None)
-                else:
-                    rows[key] = value
-        return rows
+        """The committed rows of ``table``: scans, as LmdbStore's, do not see the batch."""
+        return dict(self._committed[table])
 
     @property
     def pending(self) -> int:

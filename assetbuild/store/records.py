@@ -51,7 +51,7 @@ def decode_stat(raw: bytes) -> tuple[tuple[int, int, int, int], str] | None:
     try:
         rec = marshal.loads(raw)
         if rec[0] == RECORD and is_digest(rec[2]):
-            return tuple(rec[1]), rec[2]  # type: ignore[return-value]
+            return tuple(rec[1]), rec[2]
     except (ValueError, EOFError, TypeError, IndexError):
         pass
     return None
