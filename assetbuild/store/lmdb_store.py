@@ -99,9 +99,9 @@ class LmdbStore:
     # --- reads -------------------------------------------------------------------------------
 
     def _get(self, db: bytes, key: bytes) -> bytes | None:
-        pk = (db, key)
-        if pk in self._batch.writes:
-            return self._batch.writes[pk]
+        writes = self._batch.writes
+        if writes and (db, key) in writes:  # a null build's batch is empty: one test
+            return writes[(db, key)]
         return self._index.get(db, key)
 
     def get_trace(self, key: str) -> Trace | None:
