@@ -691,25 +691,15 @@ def clean(*, project_dir: str | os.PathLike[str] = ".", cache_dir: str | os.Path
           reporter: Reporter | None = None) -> Path:
     """Delete what assetbuild created in the project's cache directory (not its path outputs);
     returns the cache directory. Files assetbuild did not create there are kept, with a warning."""
-    from .store import clear_cache_dir
+    from .store import BuildRunning, clear_cache_dir, no_build_running
 
     root = Path(project_dir).resolve()
     cache = resolve_cache_dir(root, cache_dir)
-    lock = cache / "lock"
-    if lock.exists():
-        import fcntl
-
-        fd = os.open(lock, os.O_RDWR)
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                raise StoreError(f"a build is running with {cache}; not deleting it") from None
+    try:
+        with no_build_running(cache):
             kept = clear_cache_dir(cache)
-        finally:
-            os.close(fd)
-    else:
-        kept = clear_cache_dir(cache)
+    except BuildRunning:
+        raise StoreError(f"a build is running with {cache}; not deleting it") from None
     if kept and reporter is not None:
         names = ", ".join(str(p.relative_to(cache)) for p in kept[:5]) + (", ..." if len(kept) > 5 else "")
         reporter.warn(f"kept {len(kept)} {'entry' if len(kept) == 1 else 'entries'} of {cache} that assetbuild did not create: {names}")

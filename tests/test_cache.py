@@ -90,7 +90,7 @@ def cache_of(project: Project) -> Path:
 
 def txnid(cache: Path) -> int:
     with LmdbStore(cache, readonly=True) as s:
-        return s._env.info()["last_txnid"]
+        return s.index_info()["last_txnid"]
 
 
 def fsck(cache: Path) -> None:
@@ -480,9 +480,8 @@ def test_verify_reports_and_drops_corrupt_and_missing_blobs(counted, runlog):
     _flip(cache / "cas" / big[:2] / big[2:])  # same size: only re-hashing sees it
     total = heads["total"].output_digest
     with LmdbStore(cache) as s:  # damage an inline blob in place, through LMDB itself
-        with s._env.begin(write=True) as txn:
-            raw = txn.get(bytes.fromhex(total), db=s._dbs[b"blobs"])
-            txn.put(bytes.fromhex(total), raw[:-1] + b"?", db=s._dbs[b"blobs"])
+        raw = s.raw_get("blobs", bytes.fromhex(total))
+        s.raw_put("blobs", bytes.fromhex(total), raw[:-1] + b"?")
     (old_big,) = [t.output_digest for t in old.values() if t.size > INLINE_MAX]
     (cache / "cas" / old_big[:2] / old_big[2:]).unlink()  # an older entry's file is gone
     r = assetbuild.verify(project_dir=counted.root)
@@ -511,12 +510,11 @@ def test_verify_of_a_sound_cache_is_ok_and_drops_nothing(counted):
 def test_verify_drops_records_that_do_not_decode(counted):
     cache = cache_of(counted)
     with LmdbStore(cache) as s:
-        with s._env.begin(write=True) as txn:
-            txn.put(bytes.fromhex("ab" * 32), b"\xff garbage", db=s._dbs[b"traces"])
+        s.raw_put("traces", bytes.fromhex("ab" * 32), b"\xff garbage")
     r = assetbuild.verify(project_dir=counted.root)
     assert r.damaged_records == 1 and not r.ok
     with LmdbStore(cache, readonly=True) as s:
-        assert s._get(b"traces", bytes.fromhex("ab" * 32)) is None
+        assert s.raw_get("traces", bytes.fromhex("ab" * 32)) is None
 
 
 # --- export / import --------------------------------------------------------------------------

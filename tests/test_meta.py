@@ -135,7 +135,6 @@ OVERSIZE = {
     "cli",
     "remote",
     "session",
-    "store",
     "fingerprint.values",
 }
 

@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from abtest import Project, clean_env, cli  # noqa: E402
 
 import assetbuild  # noqa: E402
-from assetbuild.store import LmdbStore, _name_key  # noqa: E402
+from assetbuild.store import LmdbStore  # noqa: E402
 
 REPORT = """
 @asset(io="json")
@@ -83,7 +83,7 @@ def test_a_project_moved_with_its_cache_keeps_its_heads(tmp_path):
     assert q.value("report") == {"project": "A"}
     # the default layout keeps heads under the bare asset name: older stores read the same
     with LmdbStore(moved / ".assetbuild", readonly=True) as s:
-        assert s._get(b"heads", _name_key("report")) is not None
+        assert s.raw_get("heads", b"report") is not None
 
 
 def test_heads_of_an_older_store_are_understood(tmp_path):
@@ -92,7 +92,7 @@ def test_heads_of_an_older_store_are_understood(tmp_path):
     p = make(tmp_path / "p", "A")
     assert p.built() == ["report"]
     with LmdbStore(p.root / ".assetbuild", readonly=True) as s:
-        raw = s._get(b"heads", b"report")
+        raw = s.raw_get("heads", b"report")
     assert raw is not None  # the same key an older assetbuild wrote and reads
     assert p.value("report") == {"project": "A"}
     assert p.status()["report"].state == "fresh"

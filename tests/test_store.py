@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from assetbuild.errors import CacheCorrupt, StoreError
 from assetbuild.reports import Head, Trace
-from assetbuild.store import INLINE_MAX, STORE_FORMAT, LmdbStore, digest_bytes
+from assetbuild.store import INLINE_MAX, STORE_FORMAT, LmdbStore, check_data_file, digest_bytes
 
 REPO = Path(__file__).resolve().parent.parent
 FAST = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -130,41 +130,41 @@ def test_deletes_and_unflushed_writes(tmp_path):
 
 def test_flush_commits_one_transaction_per_batch(tmp_path):
     with LmdbStore(tmp_path) as s:
-        before = s._env.info()["last_txnid"]
+        before = s.index_info()["last_txnid"]
         for i in range(500):
             s.put_trace(hexd(i), trace(i))
             s.put_blob(b"small %d" % i)
         assert s.pending == 1000
         s.flush()
-        assert s._env.info()["last_txnid"] == before + 1
+        assert s.index_info()["last_txnid"] == before + 1
         assert s.pending == 0
         s.flush()  # nothing pending: no transaction
-        assert s._env.info()["last_txnid"] == before + 1
+        assert s.index_info()["last_txnid"] == before + 1
 
 
 def test_maybe_flush_commits_when_the_batch_is_old_or_large(tmp_path):
     with LmdbStore(tmp_path) as s:
         s.flush()
-        txn = s._env.info()["last_txnid"]
+        txn = s.index_info()["last_txnid"]
         s.put_trace(hexd(1), trace(1))
         s.maybe_flush(interval_s=3600, max_pending=10)
-        assert s.pending == 1 and s._env.info()["last_txnid"] == txn  # young and small: kept
+        assert s.pending == 1 and s.index_info()["last_txnid"] == txn  # young and small: kept
         for i in range(2, 11):
             s.put_trace(hexd(i), trace(i))
         s.maybe_flush(interval_s=3600, max_pending=10)
-        assert s.pending == 0 and s._env.info()["last_txnid"] == txn + 1  # large: committed
+        assert s.pending == 0 and s.index_info()["last_txnid"] == txn + 1  # large: committed
         s.put_trace(hexd(11), trace(11))
         time.sleep(0.02)
         s.maybe_flush(interval_s=0.01, max_pending=10)
-        assert s.pending == 0 and s._env.info()["last_txnid"] == txn + 2  # old: committed
+        assert s.pending == 0 and s.index_info()["last_txnid"] == txn + 2  # old: committed
         s.maybe_flush(interval_s=0, max_pending=1)
-        assert s._env.info()["last_txnid"] == txn + 2  # nothing pending: nothing to commit
+        assert s.index_info()["last_txnid"] == txn + 2  # nothing pending: nothing to commit
 
 
 def test_map_grows_from_64_kib(tmp_path):
     n = 4000
     with LmdbStore(tmp_path, map_size=64 * 1024) as s:
-        assert s._env.info()["map_size"] == 64 * 1024
+        assert s.index_info()["map_size"] == 64 * 1024
         for i in range(n):
             s.put_trace(hexd(("k", i)), trace(i, "m" * 200))
             s.put_head(f"a{i}", head(i))
@@ -172,7 +172,7 @@ def test_map_grows_from_64_kib(tmp_path):
             s.maybe_flush(interval_s=3600, max_pending=700)
         s.put_blob(payload(INLINE_MAX, -1))  # one inline blob bigger than the initial map
         s.flush()
-        grown = s._env.info()["map_size"]
+        grown = s.index_info()["map_size"]
         assert grown > 64 * 1024
     with LmdbStore(tmp_path, map_size=64 * 1024) as s:
         assert all(s.get_trace(hexd(("k", i))) == trace(i, "m" * 200) for i in range(n))
@@ -263,9 +263,7 @@ def test_corrupt_inline_blob_is_detected_and_dropped(tmp_path):
         dg = s.put_blob(data)
         s.flush()
         # Damage the stored bytes in place, through LMDB itself (no file to flip for inline blobs).
-        with s._env.begin(write=True) as txn:
-            txn.put(bytes.fromhex(dg), b"a smell value", db=s._dbs[b"blobs"])
-        s._drop_reader()
+        s.raw_put("blobs", bytes.fromhex(dg), b"a smell value")
         with pytest.raises(CacheCorrupt):
             s.read_blob(dg)
         s.flush()
@@ -281,11 +279,9 @@ def test_undecodable_records_read_as_absent(tmp_path, raw):
         s.put_head("a", head(1))
         s.put_stat("f", (1, 2, 3, 4), hexd(5))
         s.flush()
-        with s._env.begin(write=True) as txn:
-            txn.put(bytes.fromhex(hexd(1)), raw, db=s._dbs[b"traces"])
-            txn.put(b"a", raw, db=s._dbs[b"heads"])
-            txn.put(b"f", raw, db=s._dbs[b"stat"])
-        s._drop_reader()
+        s.raw_put("traces", bytes.fromhex(hexd(1)), raw)
+        s.raw_put("heads", b"a", raw)
+        s.raw_put("stat", b"f", raw)
         assert s.get_trace(hexd(1)) is None and s.get_head("a") is None and s.get_stat("f") is None
         assert s.heads() == {} and list(s.iter_traces()) == []
 
@@ -304,16 +300,16 @@ def test_size_check_flags_every_truncation_without_mapping_the_file(tmp_path):
     """notes §1.7: a file shorter than (last_pgno + 1) * page size is truncated (SIGBUS if read)."""
     data = _filled_index(tmp_path)
     full = data.read_bytes()
-    assert LmdbStore._check_data_file(data.parent) is None
+    assert check_data_file(data.parent) is None
     psize = 4096
     sizes = {0, 1, 100, psize - 1, psize, psize + 200, 2 * psize, 2 * psize + 1, len(full) // 2,
              len(full) * 9 // 10, len(full) - psize, len(full) - 1}
     sizes |= set(random.Random(7).sample(range(len(full)), 40))
     for size in sorted(sizes):
         data.write_bytes(full[:size])
-        assert LmdbStore._check_data_file(data.parent) is not None, size
+        assert check_data_file(data.parent) is not None, size
     data.write_bytes(full + b"\0" * psize)  # longer than needed is fine (pages of an older transaction)
-    assert LmdbStore._check_data_file(data.parent) is None
+    assert check_data_file(data.parent) is None
 
 
 @pytest.mark.parametrize("page", [0, 1])
@@ -322,7 +318,7 @@ def test_size_check_flags_a_damaged_meta_page(tmp_path, page):
     b = bytearray(data.read_bytes())
     b[page * 4096: page * 4096 + 4096] = bytes(4096)
     data.write_bytes(bytes(b))
-    assert "meta page" in LmdbStore._check_data_file(data.parent)
+    assert "meta page" in check_data_file(data.parent)
 
 
 OPEN_AND_READ = """
@@ -429,8 +425,7 @@ def test_newer_index_format_is_refused_untouched(tmp_path):
     with LmdbStore(tmp_path) as s:
         s.put_trace(hexd(1), trace(1))
         s.flush()
-        with s._env.begin(write=True) as txn:
-            txn.put(b"format", b"999", db=s._dbs[b"meta"])
+        s.raw_put("meta", b"format", b"999")
     before = _snapshot(tmp_path)
     for readonly in (False, True):
         with pytest.raises(StoreError, match="format 999, newer"):
@@ -456,10 +451,6 @@ STALE_READER = """
     print("reading", flush=True)
     time.sleep(60)
 """
-
-
-def _reader_pids(env) -> set[int]:
-    return {int(line.split()[0]) for line in env.readers().splitlines()[1:] if line.split()}
 
 
 def _popen_py(code: str, *args: str) -> subprocess.Popen[str]:
@@ -498,7 +489,7 @@ def test_stale_reader_of_a_killed_process_is_cleared_and_the_file_stays_small(tm
     """notes §1.4: a SIGKILLed reader's slot pins old pages while another process keeps the
     environment open; reader_check() at open clears it, so repeated updates reuse pages."""
     with _a_dead_reader(tmp_path) as dead_pid, LmdbStore(tmp_path) as s:
-        assert dead_pid not in _reader_pids(s._env)  # the open cleared the dead reader's slot
+        assert dead_pid not in s.reader_pids()  # the open cleared the dead reader's slot
         start = s.file_size()
         for i in range(200):
             s.put_trace("ab" * 32, trace(i, "x" * 50_000))
@@ -689,6 +680,6 @@ def test_a_reader_sharing_the_environment_survives_the_map_growing(tmp_path):
             for i in range(1, 3000):
                 writer.put_trace(hexd(("key", i)), trace(i, "x" * 500))
             writer.flush()
-            assert writer._env.info()["map_size"] > 1 << 20
+            assert writer.index_info()["map_size"] > 1 << 20
             assert reader.get_trace(hexd(("key", 0))) == trace(0)
             assert reader.get_trace(hexd(("key", 2999))) == trace(2999, "x" * 500)

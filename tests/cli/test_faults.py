@@ -239,8 +239,7 @@ def test_cache_of_a_newer_format_is_refused_untouched(built, tmp_path, where):
         (cache / "STORE").write_text(json.dumps(dict(info, format=999)))
     else:
         with LmdbStore(cache) as s:
-            with s._env.begin(write=True) as txn:
-                txn.put(b"format", b"999", db=s._dbs[b"meta"])
+            s.raw_put("meta", b"format", b"999")
     (root / "out/report.txt").unlink()
     before = _snapshot(cache / "db") | {"STORE": (cache / "STORE").read_bytes()}
     for args in ((), ("status",), ("show", "report")):

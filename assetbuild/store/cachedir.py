@@ -1,0 +1,128 @@
+"""What belongs to a cache directory: recognising one, refusing a ``--cache-dir`` whose use
+could delete or corrupt what is not the cache's, and clearing one (``assetbuild clean``) without
+deleting anything the store layout did not create.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from ..atomicfile import TEMP_SUFFIX
+from ..errors import StoreError
+
+# Names the store layout creates at the top of a cache directory: exact names, then prefixes
+# (temp files of a write in progress, indexes moved aside, a compaction's copies).
+_LAYOUT_NAMES = frozenset({"STORE", "db", "cas", "lock", "code"})
+_LAYOUT_PREFIXES = ("STORE.tmp", ".STORE.tmp", "db.corrupt-", "db.old-", "db.compact-")
+_INDEX_FILES = frozenset({"data.mdb", "lock.mdb"})
+_HEX2 = re.compile(r"[0-9a-f]{2}\Z")
+_HEX62 = re.compile(r"[0-9a-f]{62}\Z")
+
+
+def _is_layout_name(name: str) -> bool:
+    return name in _LAYOUT_NAMES or name.startswith(_LAYOUT_PREFIXES) or _is_temp_of(name, "STORE")
+
+
+def _is_temp_of(name: str, base: str | None = None) -> bool:
+    """A temp file of ``atomicfile`` (for a destination named ``base``, if given)."""
+    if not name.endswith(TEMP_SUFFIX):
+        return False
+    return base is None or name.startswith(f".{base}.")
+
+
+def is_cache_dir(path: Path) -> bool:
+    """Whether ``path`` holds an assetbuild cache (a STORE file or an index), or nothing but
+    names of the store layout (a cache whose first open was interrupted)."""
+    try:
+        names = os.listdir(path)
+    except OSError:
+        return False
+    if "STORE" in names or "db" in names:
+        return True
+    return all(_is_layout_name(n) for n in names)
+
+
+def check_cache_dir(cache_dir: Path, project_dir: Path) -> None:
+    """Refuse a cache directory whose use could delete or corrupt what is not the cache's:
+    the project directory or one above it (``clean`` would delete the project), or an
+    existing non-empty directory that is not an assetbuild cache."""
+    real = cache_dir.resolve()
+    project = project_dir.resolve()
+    if real == project or real in project.parents:
+        what = "is the project directory" if real == project else f"contains the project directory {project}"
+        raise StoreError(f"the cache directory {cache_dir} {what}; use a directory of its own "
+                         "(default: .assetbuild in the project)")
+    if real.exists():
+        if not real.is_dir():
+            raise StoreError(f"the cache directory {cache_dir} exists and is not a directory")
+        if not is_cache_dir(real):
+            raise StoreError(f"the cache directory {cache_dir} is not empty and is not an assetbuild cache; "
+                             "use a new or empty directory")
+
+
+def clear_cache_dir(cache_dir: Path) -> list[Path]:
+    """Delete what the store layout created in ``cache_dir`` (``assetbuild clean``), nothing else.
+
+    Anything else found there (a file the user put in it) is kept, with the directories that
+    hold it; returns those entries (empty when the whole directory is gone).
+    """
+    if not cache_dir.exists():
+        return []
+    if not is_cache_dir(cache_dir):
+        raise StoreError(f"{cache_dir} does not look like an assetbuild cache (no STORE file); not deleting it")
+    kept: list[Path] = []
+    for e in sorted(os.scandir(cache_dir), key=lambda e: e.name):
+        p = Path(e.path)
+        if not _is_layout_name(e.name):
+            kept.append(p)
+        elif e.is_symlink() or not e.is_dir():
+            _remove_file(p, kept, e.name in ("STORE", "lock") or e.name.startswith(_LAYOUT_PREFIXES)
+                         or _is_temp_of(e.name, "STORE"))
+        elif e.name == "cas":
+            for sub in sorted(os.scandir(p), key=lambda e: e.name):
+                if (_HEX2.match(sub.name) or sub.name == "tmp") and sub.is_dir(follow_symlinks=False):
+                    for f in os.scandir(sub.path):  # blobs, and temp files (of blobs; spooled outputs)
+                        _remove_file(Path(f.path), kept, not f.is_dir(follow_symlinks=False) and (
+                            _HEX62.match(f.name) is not None or _is_temp_of(f.name) or f.name.startswith(".tmp")))
+                    _remove_dir(Path(sub.path), kept)
+                else:
+                    kept.append(Path(sub.path))
+            _remove_dir(p, kept)
+        elif e.name == "code":
+            for f in os.scandir(p):
+                _remove_file(Path(f.path), kept, not f.is_dir(follow_symlinks=False)
+                             and (f.name.endswith(".bin") or f.name.startswith(".")))
+            _remove_dir(p, kept)
+        else:  # db/ and indexes moved aside: LMDB's two files
+            for f in os.scandir(p):
+                _remove_file(Path(f.path), kept, f.name in _INDEX_FILES and not f.is_dir(follow_symlinks=False))
+            _remove_dir(p, kept)
+    if not kept:
+        _remove_dir(cache_dir, kept)
+    return kept
+
+
+def _remove_file(path: Path, kept: list[Path], ours: bool) -> None:
+    if not ours:
+        kept.append(path)
+        return
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
+    except OSError as e:
+        raise StoreError(f"cannot delete {path}: {e.strerror}") from e
+
+
+def _remove_dir(path: Path, kept: list[Path]) -> None:
+    """rmdir ``path`` unless something kept is inside it."""
+    if any(path in k.parents for k in kept):
+        return
+    try:
+        path.rmdir()
+    except FileNotFoundError:
+        pass
+    except OSError as e:
+        raise StoreError(f"cannot delete {path}: {e.strerror}") from e

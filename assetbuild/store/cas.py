@@ -1,0 +1,139 @@
+"""Content addressing: the digest of output bytes, and the blob files under ``cas/``.
+
+Outputs larger than ``INLINE_MAX`` are files named by their sha256 (``cas/ab/cdef…``); smaller
+ones live inside the index (see ``records``). A large blob is written to a temp file, fsynced and
+renamed into place before the transaction that refers to it commits; one already on disk is
+reused only if its bytes are right.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+from ..atomicfile import write_atomically
+from ..errors import CacheCorrupt, StoreError
+from .failures import disk_message
+
+INLINE_MAX = 64 * 1024  # larger outputs become files under cas/
+
+_HEX64 = re.compile(r"[0-9a-f]{64}\Z")
+
+
+def digest_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def is_digest(x: object) -> bool:
+    """A lowercase hex sha256 (checked on every record read: it must be cheap)."""
+    return type(x) is str and _HEX64.match(x) is not None
+
+
+def _same_bytes(path: Path, data: bytes, chunk: int = 1 << 20) -> bool:
+    """Whether the file at ``path`` holds exactly ``data`` (read in chunks: no second copy)."""
+    try:
+        with open(path, "rb") as f:
+            if os.fstat(f.fileno()).st_size != len(data):
+                return False
+            view = memoryview(data)
+            for start in range(0, len(data), chunk):
+                if f.read(chunk) != view[start:start + chunk]:
+                    return False
+            return f.read(1) == b""
+    except OSError:
+        return False
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class BlobFiles:
+    """The blob files of one cache directory (``root/cas``). Reads here are not verified: the
+    store verifies every blob it hands out, inline or not."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.dir = root / "cas"
+
+    def path(self, digest: str) -> Path:
+        return self.dir / digest[:2] / digest[2:]
+
+    def has(self, digest: str, size: int) -> bool:
+        """A file of the right size (no hashing)."""
+        try:
+            return self.path(digest).stat().st_size == size
+        except OSError:
+            return False
+
+    def read(self, digest: str) -> bytes:
+        """The file's bytes; CacheCorrupt if it is missing or unreadable."""
+        try:
+            return self.path(digest).read_bytes()
+        except FileNotFoundError:
+            raise CacheCorrupt(digest, "missing") from None
+        except OSError as e:
+            raise CacheCorrupt(digest, f"unreadable ({e.strerror})") from None
+
+    def drop(self, digest: str) -> None:
+        with contextlib.suppress(OSError):
+            self.path(digest).unlink()
+
+    def write(self, data: bytes, digest: str) -> None:
+        """Durable on disk when this returns; a file already holding ``data`` is kept (a file of
+        the right size is not enough: a damaged one is rewritten)."""
+        path = self.path(digest)
+        if _same_bytes(path, data):
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            write_atomically(path, data, durable=True, crash_at="blob-write")
+        except OSError as e:
+            raise StoreError(disk_message(self.root, f"cannot write a blob to {path.parent}", e)) from e
+
+    def take(self, src: str | os.PathLike[str], digest: str) -> None:
+        """Rename the (written, fsynced) file ``src`` into place; ``src`` is gone either way."""
+        path = self.path(digest)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(src, path)
+            fsync_dir(path.parent)
+        except OSError as e:
+            with contextlib.suppress(OSError):
+                os.unlink(src)
+            raise StoreError(disk_message(self.root, f"cannot write a blob to {path.parent}", e)) from e
+
+    def file(self, digest: str, min_size: int) -> Path | None:
+        path = self.path(digest)
+        try:
+            return path if path.stat().st_size >= min_size else None
+        except OSError:
+            return None
+
+    def spool_dir(self) -> Path:
+        return self.dir / "tmp"
+
+    def files(self) -> Iterator[tuple[str | None, Path, int]]:
+        """(digest, path, size) of every file under cas/; digest None for anything else there
+        (``.*.assetbuild-tmp`` of a write in progress or of a killed one, stray files)."""
+        if not self.dir.is_dir():
+            return
+        for sub in sorted(os.scandir(self.dir), key=lambda e: e.name):
+            if not sub.is_dir(follow_symlinks=False):
+                continue
+            for e in sorted(os.scandir(sub.path), key=lambda e: e.name):
+                try:
+                    size = e.stat(follow_symlinks=False).st_size
+                except OSError:
+                    continue
+                dg = sub.name + e.name
+                yield (dg if len(sub.name) == 2 and is_digest(dg) and e.is_file(follow_symlinks=False)
+                       else None), Path(e.path), size

@@ -1,0 +1,388 @@
+"""``LmdbStore``: the store of one cache directory, as the engine and the cache commands see it.
+
+It composes the parts of this package: the LMDB ``Index`` (environment), a ``Batch`` of pending
+writes and its ``Committer`` (records), the ``BlobFiles`` under cas/ (cas), the ``BuildLock``
+(lock) and ``compact_index`` (compaction). It keeps these rules:
+
+- Order of a write: a large blob is written to a temp file, fsynced and renamed into place before
+  the transaction that refers to it commits; small blobs commit in the same transaction as their
+  trace. A crash leaves at worst an orphan blob, never a trace without its bytes.
+- Every blob read is verified against its digest; a bad one raises CacheCorrupt and is dropped
+  (a read-only store only reports it).
+- Use times cost no write on a null build: a key's "last used" time is the moment it stopped being
+  its asset's latest key (``put_head`` stamps the displaced key, in the batch that moves the head);
+  while it is the latest key it is in use and gc keeps it. Otherwise the trace's creation time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from ..errors import CacheCorrupt, StoreError
+from ..reports import Head, Trace
+from .cas import INLINE_MAX, BlobFiles, digest_bytes
+from .compaction import compact_index, leftovers
+from .environment import DBS, INITIAL_MAP_SIZE, Index
+from .lock import BuildLock
+from .records import (
+    DEFAULT_PROJECT,
+    Batch,
+    Committer,
+    decode,
+    decode_stat,
+    encode,
+    encode_stat,
+    history_prefix,
+    name_key,
+    name_of_head_key,
+    project_prefix,
+)
+
+RECORD_DBS = tuple(db.decode() for db in DBS)
+
+
+class LmdbStore:
+    """Traces, heads, stat cache and blobs of one cache directory.
+
+    ``readonly=True`` never creates or writes anything: a missing index reads as empty.
+    ``project`` (see ``project_id``) selects whose heads and history the store reads and writes.
+    """
+
+    def __init__(self, cache_dir: str | os.PathLike[str], *, readonly: bool = False,
+                 warn: Callable[[str], None] | None = None, map_size: int = INITIAL_MAP_SIZE,
+                 project: str = DEFAULT_PROJECT) -> None:
+        self.root = Path(cache_dir)
+        self.readonly = readonly
+        self.project = project
+        self._head_prefix = project_prefix(project)
+        self.warn: Callable[[str], None] = warn or (lambda msg: None)
+        self._blobs = BlobFiles(self.root)
+        self.cas = self._blobs.dir
+        self._batch = Batch()
+        self._committer: Committer | None = None  # see flushing_while_away
+        self._lock = BuildLock(self.root)
+        self._index = Index(self.root, readonly=readonly, warn=self.warn, map_size=map_size)
+        self._index.open()
+
+    def close(self) -> None:
+        if self._committer is not None:
+            self._committer.stop()
+            self._committer = None
+        self._index.close()
+        self.release_lock()
+
+    def __enter__(self) -> LmdbStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- locking -----------------------------------------------------------------------------
+
+    def acquire_lock(self, on_wait: Callable[[], None] | None = None) -> None:
+        """Take the build lock; call ``on_wait`` once if another build holds it."""
+        if self._lock.held:
+            return
+        self._lock.acquire(on_wait)
+        self._index.drop_reader()  # what another build committed meanwhile must be visible
+        self._index.reopen_if_replaced()
+
+    def release_lock(self) -> None:
+        self._lock.release()
+
+    # --- reads -------------------------------------------------------------------------------
+
+    def _get(self, db: bytes, key: bytes) -> bytes | None:
+        writes = self._batch.writes
+        if writes and (db, key) in writes:  # a null build's batch is empty: one test
+            return writes[(db, key)]
+        return self._index.get(db, key)
+
+    def get_trace(self, key: str) -> Trace | None:
+        raw = self._get(b"traces", bytes.fromhex(key))
+        return None if raw is None else decode(raw, Trace)
+
+    def _head_key(self, asset: str) -> bytes:
+        return self._head_prefix + name_key(asset)
+
+    def get_head(self, asset: str) -> Head | None:
+        """This project's latest build of ``asset``."""
+        raw = self._get(b"heads", self._head_key(asset))
+        return None if raw is None else decode(raw, Head)
+
+    def heads(self) -> dict[str, Head]:
+        """This project's latest record of each asset."""
+        prefix = self._head_prefix
+        return {name: h for raw, name, h in self._all_heads()
+                if (raw.startswith(prefix) if prefix else raw[:1] != b"\0")}
+
+    def all_heads(self) -> list[tuple[str, Head]]:
+        """(asset name, latest record) of every project sharing this cache directory: what gc
+        keeps, stats count and verify checks (a name appears once per project that has it)."""
+        return [(name, h) for _raw, name, h in self._all_heads()]
+
+    def _all_heads(self) -> list[tuple[bytes, str, Head]]:
+        out: list[tuple[bytes, str, Head]] = []
+        for k, v in list(self._index.scan(b"heads")):
+            head = decode(v, Head)
+            if head is not None:
+                raw = bytes(k)
+                out.append((raw, name_of_head_key(raw), head))
+        return out
+
+    def history(self, asset: str) -> list[tuple[int, str]]:
+        """(time in ns, key) of every recorded build of ``asset`` in this project, oldest first."""
+        rows = list(self._index.scan(b"history", history_prefix(self.project, asset)))
+        return [(int.from_bytes(k[16:], "big"), v.hex()) for k, v in rows]
+
+    def get_stat(self, path: str) -> tuple[tuple[int, int, int, int], str] | None:
+        raw = self._get(b"stat", name_key(path))
+        return None if raw is None else decode_stat(raw)
+
+    def blob_path(self, digest: str) -> Path:
+        return self._blobs.path(digest)
+
+    def has_blob(self, digest: str, size: int) -> bool:
+        """Cheap presence check (no hashing): inline record or a file of the right size."""
+        if size <= INLINE_MAX:
+            return True  # inline blobs commit in the same transaction as their trace
+        return self._blobs.has(digest, size)
+
+    def read_blob(self, digest: str) -> bytes:
+        """The bytes stored under ``digest``, verified; CacheCorrupt (and the blob dropped) if not."""
+        data = self._batch.blobs.get(digest)
+        if data is not None:
+            return data
+        raw = self._get(b"blobs", bytes.fromhex(digest))
+        in_file = raw is None
+        if raw is None:
+            raw = self._blobs.read(digest)
+        if digest_bytes(raw) != digest:
+            if self.readonly:
+                pass  # writes nothing; the next build drops it
+            elif in_file:
+                self._blobs.drop(digest)
+            else:
+                self._batch.put(b"blobs", bytes.fromhex(digest), None)
+            raise CacheCorrupt(digest, "corrupt (its bytes do not match its digest)")
+        return bytes(raw)
+
+    def blob_file(self, digest: str, min_size: int = 1 << 20) -> Path | None:
+        """The file holding the blob ``digest`` if it is stored as one of ``min_size`` bytes or
+        more (a process on this machine can read it there instead of receiving its bytes)."""
+        if digest in self._batch.blobs:
+            return None
+        return self._blobs.file(digest, min_size)
+
+    # --- writes (buffered until flush) -------------------------------------------------------
+
+    def put_blob(self, data: bytes, digest: str | None = None) -> str:
+        """Store ``data``; large blobs are durable on disk when this returns."""
+        digest = digest or digest_bytes(data)
+        if len(data) <= INLINE_MAX:
+            self._batch.blobs[digest] = data
+            self._batch.put(b"blobs", bytes.fromhex(digest), data)
+        else:
+            self._blobs.write(data, digest)
+        return digest
+
+    def spool_dir(self) -> Path:
+        """Where worker processes write large outputs for :meth:`put_blob_file` (on the same file
+        system as the blobs, so that taking one is a rename; leftovers are temp files to gc)."""
+        return self._blobs.spool_dir()
+
+    def put_blob_file(self, src: str | os.PathLike[str], digest: str, size: int) -> str:
+        """Store the bytes of the file ``src`` (a worker's spool file: written, fsynced, its
+        digest computed as it was written) by renaming it into place: no copy passes through
+        this process's memory. ``src`` is gone when this returns, stored or not."""
+        if size <= INLINE_MAX:
+            try:
+                with open(src, "rb") as f:
+                    data = f.read()
+            finally:
+                with contextlib.suppress(OSError):
+                    os.unlink(src)
+            return self.put_blob(data, digest)
+        self._blobs.take(src, digest)
+        return digest
+
+    def put_trace(self, key: str, trace: Trace) -> None:
+        self._batch.put(b"traces", bytes.fromhex(key), encode(trace))
+
+    def put_head(self, asset: str, head: Head) -> None:
+        """Record ``asset``'s latest build; the key it replaces gets its last-used time (now)."""
+        hk = self._head_key(asset)
+        raw = self._get(b"heads", hk)
+        old = None if raw is None else decode(raw, Head)
+        if old is not None and old.key != head.key:
+            self.put_used(old.key, time.time_ns())
+        self._batch.put(b"heads", hk, encode(head))
+
+    def add_history(self, asset: str, when_ns: int, key: str) -> None:
+        k = history_prefix(self.project, asset) + when_ns.to_bytes(8, "big")
+        self._batch.put(b"history", k, bytes.fromhex(key))
+
+    def put_stat(self, path: str, sig: tuple[int, int, int, int], digest: str) -> None:
+        self._batch.put(b"stat", name_key(path), encode_stat(sig, digest))
+
+    def delete_trace(self, key: str) -> None:
+        self._batch.put(b"traces", bytes.fromhex(key), None)
+
+    def delete_head(self, asset: str) -> None:
+        self._batch.put(b"heads", self._head_key(asset), None)
+
+    @property
+    def pending(self) -> int:
+        return len(self._batch)
+
+    def maybe_flush(self, interval_s: float = 0.25, max_pending: int = 5000) -> None:
+        """Commit when the batch is old or large: a crash redoes at most ``interval_s`` of work."""
+        if self._batch.is_due(interval_s, max_pending):
+            self.flush()
+
+    @contextlib.contextmanager
+    def flushing_while_away(self, flush: Callable[[], None] | None = None,
+                            interval_s: float = 0.25) -> Iterator[None]:
+        """While the calling thread is away from the store (running an asset, waiting for workers),
+        commit the pending batch from another thread when ``maybe_flush`` would have: a crash then
+        loses only the work still running, plus at most ``interval_s``. The caller must not touch
+        the store inside the block. ``flush``: the outermost store's (a remote cache wraps this one)."""
+        if not self._batch.writes or self.readonly:
+            yield
+            return
+        if self._committer is None:
+            self._committer = Committer(self._index.drop_reader)
+        self._index.drop_reader()
+        self._committer.enter(flush or self.flush, self._batch.due_at(interval_s))
+        try:
+            yield
+        finally:
+            self._committer.leave()
+
+    def settle(self) -> tuple[str, ...]:
+        """Nothing arrives later in a local store: no key failed to arrive."""
+        return ()
+
+    def flush(self) -> None:
+        """Commit every buffered write in one transaction, growing the map if it is full."""
+        self._batch.last_commit = time.monotonic()
+        if not self._batch.writes:
+            return
+        if self.readonly:
+            raise StoreError("internal error: write to a read-only store")
+        self._index.commit(self._batch.items())
+        self._batch.clear()
+
+    # --- whole-store operations --------------------------------------------------------------
+
+    def iter_traces(self) -> Iterator[tuple[str, Trace]]:
+        for k, v in self._index.scan(b"traces"):
+            trace = decode(v, Trace)
+            if trace is not None:
+                yield k.hex(), trace
+
+    def file_size(self) -> int:
+        return self._index.file_size()
+
+    # --- maintenance (assetbuild cache ...: see cache.py) -------------------------------------
+
+    def put_used(self, key: str, when_ns: int) -> None:
+        self._batch.put(b"used", bytes.fromhex(key), when_ns.to_bytes(8, "big"))
+
+    def delete_used(self, key: str) -> None:
+        self._batch.put(b"used", bytes.fromhex(key), None)
+
+    def used_times(self) -> dict[str, int]:
+        """key -> when it last stopped being an asset's latest key (see the module docstring)."""
+        return {k.hex(): int.from_bytes(v[:8], "big") for k, v in self._index.scan(b"used") if len(v) == 8}
+
+    def get_build_summary(self) -> dict[str, Any] | None:
+        raw = self._get(b"meta", b"last_build")
+        try:
+            out = json.loads(raw) if raw is not None else None
+        except ValueError:
+            return None
+        return out if isinstance(out, dict) else None
+
+    def put_build_summary(self, summary: dict[str, Any]) -> bool:
+        """Record the last build's counts, only if they differ from the recorded ones (so a
+        repeated null build still writes nothing). Returns whether a write was queued."""
+        if self.get_build_summary() == summary:
+            return False
+        self._batch.put(b"meta", b"last_build", json.dumps(summary, sort_keys=True).encode())
+        return True
+
+    def iter_records(self, db: str) -> Iterator[tuple[bytes, Any]]:
+        """(raw key, decoded Trace/Head or None if the record does not decode) of traces or heads."""
+        cls: type[Trace] | type[Head] = Trace if db == "traces" else Head
+        for k, v in self._index.scan(db.encode()):
+            yield k, decode(v, cls)
+
+    def delete_record(self, db: str, raw_key: bytes) -> None:
+        self._batch.put(db.encode(), raw_key, None)
+
+    def iter_inline_blobs(self) -> Iterator[tuple[str, bytes]]:
+        """(digest, bytes) of every blob kept inside the index (bytes not verified)."""
+        for k, v in self._index.scan(b"blobs"):
+            yield k.hex(), bytes(v)
+
+    def inline_blob_sizes(self) -> dict[str, int]:
+        return {k.hex(): len(v) for k, v in self._index.scan(b"blobs")}
+
+    def delete_inline_blob(self, digest: str) -> None:
+        self._batch.put(b"blobs", bytes.fromhex(digest), None)
+        self._batch.blobs.pop(digest, None)
+
+    def cas_files(self) -> Iterator[tuple[str | None, Path, int]]:
+        """(digest, path, size) of every file under cas/; digest None for anything else there
+        (``.*.assetbuild-tmp`` of a write in progress or of a killed one, stray files)."""
+        return self._blobs.files()
+
+    def iter_history(self) -> Iterator[tuple[bytes, str]]:
+        """(raw row key, trace key) of every history row."""
+        for k, v in self._index.scan(b"history"):
+            yield k, bytes(v).hex()
+
+    def delete_history_row(self, raw_key: bytes) -> None:
+        self._batch.put(b"history", raw_key, None)
+
+    def compact(self) -> tuple[int, int]:
+        """Replace db/ by a compacted copy (see ``compaction``); the data file's size before and after."""
+        if self.readonly or self._index.env is None:
+            raise StoreError("internal error: compacting a read-only store")
+        self.flush()
+        return compact_index(self._index)
+
+    def leftovers(self) -> list[Path]:
+        """Directories a killed compaction or a recovery left in the cache directory."""
+        return leftovers(self.root)
+
+    # --- the index as it is on disk (stats, and tests that damage it on purpose) --------------
+
+    def index_info(self) -> dict[str, int]:
+        """LMDB's figures for the index: ``map_size``, ``last_txnid`` (one per commit),
+        ``last_pgno``, ``num_readers``...; empty without an index."""
+        return self._index.info()
+
+    def reader_pids(self) -> set[int]:
+        """Processes holding a slot in the index's reader table (a killed reader's, until cleared)."""
+        return self._index.reader_pids()
+
+    def raw_get(self, db: str, key: bytes) -> bytes | None:
+        """The committed bytes under ``key`` in the database ``db`` (one of ``RECORD_DBS``),
+        undecoded: for tests and repairs that look at records as stored."""
+        self._index.drop_reader()
+        return self._index.get(db.encode(), key)
+
+    def raw_put(self, db: str, key: bytes, value: bytes) -> None:
+        """Commit ``value`` under ``key`` in ``db`` at once, bypassing the batch and every
+        encoding: for tests that damage a record on purpose (a wrong format, undecodable bytes)."""
+        if self.readonly or self._index.env is None:
+            raise StoreError("internal error: write to a read-only store")
+        self._index.commit([((db.encode(), key), value)])

@@ -1,0 +1,194 @@
+"""The index's records and how they are batched: their encoding and keys (per project), the
+pending batch of writes, and the committer thread that commits it while the build is away.
+
+Writes are batched: one transaction per ``flush()``, never one per asset. While the build is
+away (an asset runs in its thread, or it waits for workers), a committer thread commits the batch
+once it is 0.25 s old: a crash loses only running work, plus at most 0.25 s.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import marshal
+import os
+import threading
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from ..reports import Head, Trace
+from .cas import is_digest
+
+RECORD = 1  # version tag of the marshal-encoded records
+
+R = TypeVar("R", Trace, Head)
+
+
+def encode(record: Trace | Head) -> bytes:
+    return marshal.dumps((RECORD, *record))
+
+
+def decode(raw: bytes, cls: type[R]) -> R | None:
+    """A Trace/Head from its record, or None if the record does not decode (LMDB has no checksums)."""
+    try:
+        rec = marshal.loads(raw)
+        if not isinstance(rec, tuple) or not rec or rec[0] != RECORD:
+            return None
+        out = cls(*rec[1:])
+    except (ValueError, EOFError, TypeError):
+        return None
+    if not is_digest(out.output_digest) or not isinstance(out.data_version, str) \
+            or not isinstance(out.size, int):
+        return None
+    return out
+
+
+def encode_stat(sig: tuple[int, int, int, int], digest: str) -> bytes:
+    return marshal.dumps((RECORD, sig, digest))
+
+
+def decode_stat(raw: bytes) -> tuple[tuple[int, int, int, int], str] | None:
+    try:
+        rec = marshal.loads(raw)
+        if rec[0] == RECORD and is_digest(rec[2]):
+            return tuple(rec[1]), rec[2]
+    except (ValueError, EOFError, TypeError, IndexError):
+        pass
+    return None
+
+
+def name_key(name: str) -> bytes:
+    """The key of an asset name or a path (hashed if too long for an LMDB key)."""
+    b = name.encode("utf-8", "surrogatepass")
+    return b if len(b) <= 400 else b"#" + hashlib.sha256(b).digest()
+
+
+def name_of_head_key(raw: bytes) -> str:
+    """The asset name a head key stands for (inverse of ``head_key`` without the project)."""
+    k = raw[17:] if raw[:1] == b"\0" else raw  # a project's prefix (see project_prefix)
+    try:
+        return k.decode("utf-8", "surrogatepass")
+    except UnicodeDecodeError:  # a name too long for an LMDB key is stored by its digest
+        return "#" + k[1:].hex()
+
+
+# Heads and history rows belong to one project: several projects may share a cache directory,
+# each with its own asset named ``report``. A project is identified by its AssetFile's path
+# relative to the cache directory, so a project copied or moved with its cache keeps its heads.
+# The usual layout (``.assetbuild`` beside ``AssetFile``) keys heads by the bare asset name, as
+# stores before projects were told apart did: their heads are this project's.
+DEFAULT_PROJECT = "../AssetFile"
+
+
+def project_id(assetfile: str | os.PathLike[str], cache_dir: str | os.PathLike[str]) -> str:
+    """The identity of the project whose AssetFile is ``assetfile``, within ``cache_dir``."""
+    rel = os.path.relpath(os.path.realpath(assetfile), os.path.realpath(cache_dir))
+    return rel.replace(os.sep, "/")
+
+
+def project_prefix(project: str) -> bytes:
+    """Prefix of a project's head keys: none for the default project, else a NUL byte (no asset
+    name or hashed name starts with one) and 16 bytes of the project's digest."""
+    if project == DEFAULT_PROJECT:
+        return b""
+    return b"\0" + hashlib.sha256(project.encode("utf-8", "surrogatepass")).digest()[:16]
+
+
+def history_prefix(project: str, asset: str) -> bytes:
+    name = asset if project == DEFAULT_PROJECT else f"{project}\0{asset}"
+    return hashlib.sha256(name.encode("utf-8", "surrogatepass")).digest()[:16]
+
+
+class Batch:
+    """Writes not yet committed: (database, key) -> value, None for a delete; inline blobs also
+    by digest (a read before the commit is served from here)."""
+
+    def __init__(self) -> None:
+        self.writes: dict[tuple[bytes, bytes], bytes | None] = {}
+        self.blobs: dict[str, bytes] = {}
+        self.last_commit = time.monotonic()
+
+    def __len__(self) -> int:
+        return len(self.writes)
+
+    def put(self, db: bytes, key: bytes, value: bytes | None) -> None:
+        self.writes[(db, key)] = value
+
+    def is_due(self, interval_s: float, max_pending: int) -> bool:
+        """Old or large: a crash redoes at most ``interval_s`` of work."""
+        return bool(self.writes) and (len(self.writes) >= max_pending
+                                      or time.monotonic() - self.last_commit >= interval_s)
+
+    def due_at(self, interval_s: float) -> float:
+        return time.monotonic() + max(0.0, interval_s - (time.monotonic() - self.last_commit))
+
+    def items(self) -> list[tuple[tuple[bytes, bytes], bytes | None]]:
+        return sorted(self.writes.items())
+
+    def clear(self) -> None:
+        self.writes.clear()
+        self.blobs.clear()
+
+
+class Committer:
+    """A thread that commits a store's pending batch once it is due, while the build's thread is
+    away from the store (``LmdbStore.flushing_while_away``); it never commits while the build's
+    thread uses the store: ``leave`` waits for a commit in progress, and raises its error.
+
+    One committer thread per store serves every stay (a build of 10,000 serial assets enters
+    10,000 times: a thread per stay cost more than the assets)."""
+
+    def __init__(self, after: Callable[[], None]) -> None:
+        self._cond = threading.Condition()
+        self._after = after  # run in the committer thread after each commit (drop its reader)
+        self._flush: Callable[[], None] | None = None  # set while away and not yet committed
+        self._due = 0.0
+        self._busy = False
+        self._failed: BaseException | None = None
+        self._stopped = False
+        self._thread = threading.Thread(target=self._run, name="assetbuild-commit", daemon=True)
+        self._thread.start()
+
+    def enter(self, flush: Callable[[], None], due: float) -> None:
+        with self._cond:
+            self._flush, self._due, self._failed = flush, due, None
+            self._cond.notify_all()
+
+    def leave(self) -> None:
+        with self._cond:
+            self._flush = None
+            while self._busy:
+                self._cond.wait()
+            failed, self._failed = self._failed, None
+        if failed is not None:
+            raise failed
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopped, self._flush = True, None
+            self._cond.notify_all()
+        self._thread.join()
+
+    def _run(self) -> None:
+        with self._cond:
+            while not self._stopped:
+                if self._flush is None:
+                    self._cond.wait()
+                    continue
+                delay = self._due - time.monotonic()
+                if delay > 0:
+                    self._cond.wait(delay)
+                    continue
+                flush, self._flush, self._busy = self._flush, None, True  # one commit per stay
+                self._cond.release()
+                try:
+                    flush()
+                except BaseException as e:  # noqa: BLE001 - raised in the build's thread by leave()
+                    self._failed = e
+                finally:
+                    try:
+                        self._after()
+                    finally:
+                        self._cond.acquire()
+                        self._busy = False
+                        self._cond.notify_all()
