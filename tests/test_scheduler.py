@@ -14,7 +14,7 @@ from assetbuild.execute import Task
 from assetbuild.graph import resolve
 from assetbuild.reports import Head
 from assetbuild.scheduler import Scheduler
-from assetbuild.store import LmdbStore
+from assetbuild.store import MemoryStore
 from assetbuild.workspace import Workspace
 from fake_runner import FakeRunner
 
@@ -46,11 +46,11 @@ class Watcher:
 
 @pytest.fixture
 def env(tmp_path):
-    store = LmdbStore(tmp_path / ".assetbuild")  # MemoryStore once merged
+    store = MemoryStore()
     return tmp_path, store
 
 
-def schedule(env, defs, runner, observer=None):
+def schedule(env, defs, runner, observer=None, code=None):
     root, store = env
     graph = resolve(defs)
 
@@ -58,14 +58,14 @@ def schedule(env, defs, runner, observer=None):
         return Task(adef.name, adef.fn, adef.io, io, args, inputs, context, str(root), timeout=adef.timeout)
 
     return Scheduler(graph, store=store, files=Workspace(root, store), io_managers={"json": JsonIOManager()},
-                     fingerprint=lambda name: (f"code of {name}", {}), runner=runner, make_task=make_task,
+                     fingerprint=lambda name: ((code or {}).get(name, f"code of {name}"), {}), runner=runner, make_task=make_task,
                      jobs=runner.jobs, observer=observer)
 
 
-def build(env, defs, runner=None, **kw):
+def build(env, defs, runner=None, code=None, **kw):
     runner = runner or FakeRunner()
     observer = Watcher()
-    result = schedule(env, defs, runner, observer).build(list(resolve(defs).order), **kw)
+    result = schedule(env, defs, runner, observer, code).build(list(resolve(defs).order), **kw)
     return result.by_asset(), result, runner, observer
 
 
@@ -156,10 +156,10 @@ def test_ctrl_c_keeps_finished_work_and_the_next_build_resumes(env):
     defs = diamond()
     with pytest.raises(KeyboardInterrupt):
         build(env, defs, FakeRunner(jobs=1, script={"c": "interrupt"}))
-    _, store = env
-    finished = {n for n in "abcde" if store.get_head(n) is not None}
-    assert finished == {"a", "b"}
-    statuses, *_ = build(env, defs)
+    root, store = env
+    store = store.reopen()  # what the next process finds
+    assert {n for n in "abcde" if store.get_head(n) is not None} == {"a", "b"}
+    statuses, *_ = build((root, store), defs)
     assert statuses == {"a": "cached", "b": "cached", "c": "built", "d": "built", "e": "built"}
 
 
@@ -182,3 +182,15 @@ def test_the_observer_sees_every_start_and_each_result_after_its_inputs(env):
     order = [r.asset for r in observer.finished]
     assert sorted(order) == list("abcde")
     assert order[0] == "a" and order[-1] == "e"
+
+
+def test_an_input_whose_stored_bytes_are_damaged_is_rebuilt_first(env):
+    defs = diamond()
+    build(env, defs)
+    _, store = env
+    store.put_raw_blob(store.get_head("a").output_digest, b"damaged")
+    statuses, result, runner, observer = build(env, defs, code={"b": "b, edited"})
+    assert statuses == {"a": "built", "b": "built", "c": "cached", "d": "cached", "e": "cached"}
+    assert runner.submitted == ["a", "b"]  # reading a for b found it damaged; e: b made the same bytes
+    assert any("the stored output of 'a' could not be used" in w for w in observer.warnings)
+    assert [r.code for r in {r.asset: r for r in result.results}["a"].reasons] == ["forced"]
