@@ -60,22 +60,19 @@ _parallel_options = [
                       "[default: 1, or jobs in [tool.assetbuild]]."),
     click.option("--executor", metavar="NAME", default=None,
                  help="Where assets run: serial (default for -j 1), threads (I/O-bound), processes "
-                      "(default for -j N > 1), or a plugin's (dask). An asset's executor= wins."),
+                      "(default for -j N > 1), or a plugin's. An asset's executor= wins."),
     click.option("--executor-option", "executor_options", metavar="KEY=VALUE", multiple=True,
                  help="An option of the executor (repeatable)."),
     click.option("--timeout", metavar="SECONDS", type=click.FloatRange(min=0, min_open=True), default=None,
                  help="Fail an asset that runs longer than SECONDS and kill its worker (with -j 1, "
                       "assets then run in a worker process); an asset's timeout= wins "
                       "[default: none, or timeout in [tool.assetbuild]]."),
-    click.option("--dask-scheduler", metavar="ADDRESS", default=None,
-                 help="With the assetbuild-dask plugin: the dask.distributed scheduler to use, e.g. "
-                      "tcp://HOST:8786 (implies --executor dask; default: $DASK_SCHEDULER_ADDRESS, "
-                      "else a local cluster)."),
+
 ]
 
 
 def _execution(opts: dict[str, Any]) -> dict[str, Any]:
-    """-j, --executor, --executor-option, --dask-scheduler and --timeout as session.build arguments."""
+    """-j, --executor, --executor-option, plugins' options and --timeout as session.build arguments."""
     options: dict[str, str] = {}
     for item in opts.get("executor_options") or ():
         key, sep, value = item.partition("=")
@@ -83,11 +80,47 @@ def _execution(opts: dict[str, Any]) -> dict[str, Any]:
             raise click.UsageError(f"--executor-option {item!r}: use KEY=VALUE")
         options[key.strip()] = value
     executor = opts.get("executor")
-    if opts.get("dask_scheduler"):
-        options["scheduler"] = opts["dask_scheduler"]
-        executor = executor or "dask"
+    flags, error = _plugin_flags()
+    if error is not None:
+        raise error
+    for flag in flags:
+        value = opts.get(_param_name(flag.flag))
+        if value:
+            options[flag.option] = value
+            executor = executor or flag.executor
     return {"jobs": opts.get("jobs"), "executor": executor, "executor_options": options or None,
             "timeout": opts.get("timeout")}
+
+
+@functools.cache
+def _plugin_flags() -> tuple[tuple[Any, ...], Exception | None]:
+    """The options installed plugins contribute (``register_options``), and the error of a broken
+    plugin: reported by the command that runs, never by ``--help``."""
+    from .errors import PluginError
+    from .plugins import collect_options, get_plugin_manager
+
+    taken = {"--help", *(o for cmd in (cli, build, watch) for p in cmd.params for o in (*p.opts, *p.secondary_opts))}
+    try:
+        return tuple(collect_options(get_plugin_manager(builtins=False), taken)), None
+    except PluginError as e:
+        return (), e
+
+
+def _param_name(flag: str) -> str:
+    return flag.lstrip("-").replace("-", "_")
+
+
+class _TakesPluginOptions(click.Command):
+    """A command whose options include the plugins' (``register_options``), added when it
+    first parses arguments, so that importing the command line loads no plugin."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not getattr(self, "_plugin_options_added", False):
+            self._plugin_options_added = True
+            for flag in _plugin_flags()[0]:
+                self.params.append(click.Option([flag.flag, _param_name(flag.flag)], metavar=flag.metavar,
+                                                default=None, help=flag.help or None))
+        return super().parse_args(ctx, args)
 
 
 def _build_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -230,7 +263,7 @@ def _handle_errors(f: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-class _DefaultToBuild(click.Group):
+class _DefaultToBuild(_TakesPluginOptions, click.Group):
     """`assetbuild report` means `assetbuild build report`: a word that is not a command is an asset."""
 
     def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
@@ -258,7 +291,7 @@ def cli(ctx: click.Context, **opts: Any) -> None:
         ctx.invoke(build, assets=())
 
 
-@cli.command()
+@cli.command(cls=_TakesPluginOptions)
 @click.argument("assets", nargs=-1)
 @_common
 @_build_options
@@ -289,7 +322,7 @@ def build(ctx: click.Context, assets: tuple[str, ...], **local: Any) -> None:
         ctx.exit(1)
 
 
-@cli.command()
+@cli.command(cls=_TakesPluginOptions)
 @click.argument("assets", nargs=-1)
 @_common
 @_build_options
