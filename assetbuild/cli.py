@@ -80,10 +80,7 @@ def _execution(opts: dict[str, Any]) -> dict[str, Any]:
             raise click.UsageError(f"--executor-option {item!r}: use KEY=VALUE")
         options[key.strip()] = value
     executor = opts.get("executor")
-    flags, error = _plugin_flags()
-    if error is not None:
-        raise error
-    for flag in flags:
+    for flag in _plugin_flags()[0] if _plugin_flags.cache_info().currsize else ():  # loaded: maybe given
         value = opts.get(_param_name(flag.flag))
         if value:
             options[flag.option] = value
@@ -95,7 +92,7 @@ def _execution(opts: dict[str, Any]) -> dict[str, Any]:
 @functools.cache
 def _plugin_flags() -> tuple[tuple[Any, ...], Exception | None]:
     """The options installed plugins contribute (``register_options``), and the error of a broken
-    plugin: reported by the command that runs, never by ``--help``."""
+    plugin (a flag already taken)."""
     from .errors import PluginError
     from .plugins import collect_options, get_plugin_manager
 
@@ -111,16 +108,30 @@ def _param_name(flag: str) -> str:
 
 
 class _TakesPluginOptions(click.Command):
-    """A command whose options include the plugins' (``register_options``), added when it
-    first parses arguments, so that importing the command line loads no plugin."""
+    """A command whose options include the plugins' (``register_options``). They are loaded,
+    with the plugins, only when the arguments may use one (a long option this command does not
+    know) or ask for help: ``assetbuild -j 4`` loads the plugins once, when the build does."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if not getattr(self, "_plugin_options_added", False):
+        if not getattr(self, "_plugin_options_added", False) and self._may_use_plugin_options(ctx, args):
             self._plugin_options_added = True
-            for flag in _plugin_flags()[0]:
+            flags, error = _plugin_flags()
+            if error is not None and not _asks_for_help(args):
+                raise click.UsageError(str(error), ctx)
+            if error is not None:
+                click.echo(f"assetbuild: warning: {error}", err=True)
+            for flag in flags:
                 self.params.append(click.Option([flag.flag, _param_name(flag.flag)], metavar=flag.metavar,
                                                 default=None, help=flag.help or None))
         return super().parse_args(ctx, args)
+
+    def _may_use_plugin_options(self, ctx: click.Context, args: list[str]) -> bool:
+        known = {o for p in self.get_params(ctx) for o in (*p.opts, *p.secondary_opts)}
+        return _asks_for_help(args) or any(a.startswith("--") and a.partition("=")[0] not in known for a in args)
+
+
+def _asks_for_help(args: list[str]) -> bool:
+    return "--help" in args or "-h" in args
 
 
 def _build_options(f: Callable[..., Any]) -> Callable[..., Any]:

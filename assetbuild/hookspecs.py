@@ -16,8 +16,7 @@ libraries inside the functions that need them, never at module level.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import pluggy
 
@@ -71,11 +70,11 @@ def register_executors() -> list[type]:  # type: ignore[empty-body]
     """
 
 
-@dataclass(frozen=True)
-class ExecutorFlag:
+class ExecutorFlag(NamedTuple):
     """A command-line option of ``assetbuild build`` and ``watch`` that sets an executor's option:
     ``FLAG VALUE`` means ``--executor-option OPTION=VALUE``, and ``--executor EXECUTOR`` unless
-    another executor is named. ``flag`` is spelled ``--name``."""
+    another executor is named. ``flag`` is spelled ``--name``. (A named tuple, not a dataclass:
+    this module is imported by every run, ``--help`` included.)"""
 
     flag: str
     executor: str

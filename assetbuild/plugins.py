@@ -55,8 +55,28 @@ def get_plugin_manager(*, autoload: bool | None = None, builtins: bool = True) -
     return pm
 
 
+_SCANNED: dict[tuple[str, tuple[tuple[str, int], ...]], list[tuple[str, str, str]]] = {}
+
+
 def entry_points(group: str) -> list[tuple[str, str, str]]:
-    """(name, value, distribution) of every entry point in ``group`` on ``sys.path``."""
+    """(name, value, distribution) of every entry point in ``group`` on ``sys.path``.
+
+    Kept while ``sys.path`` and the modification times of its directories stay the same
+    (installing or removing a distribution changes its directory's): the command line scans
+    once for plugins' options, and the build's plugin manager reuses that scan."""
+    stamp = []
+    for entry in sys.path:
+        try:
+            stamp.append((entry, os.stat(entry or ".").st_mtime_ns))
+        except OSError:
+            stamp.append((entry, -1))
+    key = (group, tuple(stamp))
+    if key not in _SCANNED:
+        _SCANNED[key] = _scan_entry_points(group)
+    return list(_SCANNED[key])
+
+
+def _scan_entry_points(group: str) -> list[tuple[str, str, str]]:
     found: list[tuple[str, str, str]] = []
     seen_dists: set[str] = set()
     for entry in sys.path:

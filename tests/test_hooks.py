@@ -302,6 +302,8 @@ def register_executors():
 
 @assetbuild.hookimpl
 def register_options():
+    with open("options-asked", "a") as f:
+        f.write("x")
     return [ExecutorFlag("--tag", executor="tagging", option="tag", metavar="WORD", help="Tag every value.")]
 """
 
@@ -311,6 +313,8 @@ def test_hook_register_options(tmp_path):
 
     env = installed_plugin(tmp_path, "tagging_plugin", TAGGING_PLUGIN)
     (tmp_path / "AssetFile").write_text("from assetbuild import asset\n\n@asset(io='json')\ndef a():\n    return 1\n")
+    assert cli("-j", "1", "--dry-run", cwd=tmp_path, env=env).returncode == 0
+    assert not (tmp_path / "options-asked").exists()  # options known to assetbuild: no plugin loaded for them
     r = cli("--help", cwd=tmp_path, env=env)
     assert re.search(r"--tag WORD\s+Tag every value\.", r.stdout), r.stdout + r.stderr
     r = cli("build", "--help", cwd=tmp_path, env=env)
@@ -351,17 +355,20 @@ def test_a_plugin_option_may_not_take_a_flag_of_assetbuild_or_of_another_plugin(
     pm.register(Takes("same"), name="dashless")
     with pytest.raises(PluginError, match="'dashless' registered .* not an option"):
         collect_options(pm)
-    # On the command line, a broken plugin fails build and watch, not --help.
+    # On the command line, a broken plugin's options are a usage error when one may be used, and
+    # a warning under --help.
     from abtest import cli
 
     env = installed_plugin(tmp_path, "clash_plugin", "import assetbuild\nfrom assetbuild.hookspecs import "
                            "ExecutorFlag\n\n@assetbuild.hookimpl\ndef register_options():\n"
                            "    return [ExecutorFlag('--timeout', executor='x', option='y')]\n")
     (tmp_path / "AssetFile").write_text("from assetbuild import asset\n\n@asset\ndef a():\n    return 1\n")
-    assert cli("--help", cwd=tmp_path, env=env).returncode == 0
-    r = cli(cwd=tmp_path, env=env)
-    assert r.returncode == 2 and "option --timeout is registered twice: by 'assetbuild' and by 'clash_plugin'" \
-        in r.stderr, r.stderr
+    clash = "option --timeout is registered twice: by 'assetbuild' and by 'clash_plugin'"
+    r = cli("--help", cwd=tmp_path, env=env)
+    assert r.returncode == 0 and f"assetbuild: warning: {clash}" in r.stderr, r.stderr
+    r = cli("--no-such-thing", cwd=tmp_path, env=env)
+    assert r.returncode == 2 and clash in r.stderr, r.stderr
+    assert cli("--timeout", "5", cwd=tmp_path, env=env).returncode == 0  # the options of assetbuild work
 
 
 def test_every_hook_has_a_test():
