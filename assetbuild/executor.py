@@ -11,25 +11,8 @@ leaves the host. The built-in ``serial``, ``threads`` and ``processes`` executor
 (``assetbuild.executors``) implement this same contract; ``assetbuild.testing.ExecutorContract``
 checks an implementation with real builds.
 
-A minimal executor that runs tasks in worker processes::
-
-    from concurrent.futures import ProcessPoolExecutor
-    from assetbuild.executor import run_serialized
-
-    class PoolExecutor:
-        name = "pool"
-        description = "in a process pool"
-        options = {}
-        inline = False
-
-        def __init__(self, *, jobs, project_dir, project_modules, options):
-            self.pool = ProcessPoolExecutor(jobs)
-
-        def submit(self, task, log=None):
-            return self.pool.submit(run_serialized, task.to_bytes())
-
-        def shutdown(self, cancel=False):
-            self.pool.shutdown(wait=not cancel, cancel_futures=cancel)
+Examples: the README's "Plugins" section (a process pool in a dozen lines) and the
+``assetbuild-dask`` plugin.
 """
 
 from __future__ import annotations
