@@ -33,11 +33,11 @@ _LAZY = {
     "cache_stats": "session", "gc": "session", "verify": "session", "export_cache": "session",
     "import_cache": "session",
     "hookimpl": "hookspecs", "hookspec": "hookspecs",
-    "get_plugin_manager": "plugins",
+    "get_plugin_manager": "plugins", "collect_io_managers": "plugins", "collect_executors": "plugins",
     "AssetbuildError": "errors", "DefinitionError": "errors", "CycleError": "errors",
     "AssetFailed": "errors", "StoreError": "errors", "CacheCorrupt": "errors", "PluginError": "errors",
     "SelectionError": "errors", "ValueNotFound": "errors", "SourceMissing": "errors",
-    "SourceUnusable": "errors",
+    "SourceUnusable": "errors", "ConfigError": "errors", "WorkerLost": "errors",
     "BuildResult": "reports", "AssetResult": "reports", "AssetStatus": "reports", "Reason": "reports",
     "IOManager": "io",
 }

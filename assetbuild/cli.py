@@ -60,22 +60,19 @@ _parallel_options = [
                       "[default: 1, or jobs in [tool.assetbuild]]."),
     click.option("--executor", metavar="NAME", default=None,
                  help="Where assets run: serial (default for -j 1), threads (I/O-bound), processes "
-                      "(default for -j N > 1), or a plugin's (dask). An asset's executor= wins."),
+                      "(default for -j N > 1), or a plugin's. An asset's executor= wins."),
     click.option("--executor-option", "executor_options", metavar="KEY=VALUE", multiple=True,
                  help="An option of the executor (repeatable)."),
     click.option("--timeout", metavar="SECONDS", type=click.FloatRange(min=0, min_open=True), default=None,
                  help="Fail an asset that runs longer than SECONDS and kill its worker (with -j 1, "
                       "assets then run in a worker process); an asset's timeout= wins "
                       "[default: none, or timeout in [tool.assetbuild]]."),
-    click.option("--dask-scheduler", metavar="ADDRESS", default=None,
-                 help="With the assetbuild-dask plugin: the dask.distributed scheduler to use, e.g. "
-                      "tcp://HOST:8786 (implies --executor dask; default: $DASK_SCHEDULER_ADDRESS, "
-                      "else a local cluster)."),
+
 ]
 
 
 def _execution(opts: dict[str, Any]) -> dict[str, Any]:
-    """-j, --executor, --executor-option, --dask-scheduler and --timeout as session.build arguments."""
+    """-j, --executor, --executor-option, plugins' options and --timeout as session.build arguments."""
     options: dict[str, str] = {}
     for item in opts.get("executor_options") or ():
         key, sep, value = item.partition("=")
@@ -83,11 +80,58 @@ def _execution(opts: dict[str, Any]) -> dict[str, Any]:
             raise click.UsageError(f"--executor-option {item!r}: use KEY=VALUE")
         options[key.strip()] = value
     executor = opts.get("executor")
-    if opts.get("dask_scheduler"):
-        options["scheduler"] = opts["dask_scheduler"]
-        executor = executor or "dask"
+    for flag in _plugin_flags()[0] if _plugin_flags.cache_info().currsize else ():  # loaded: maybe given
+        value = opts.get(_param_name(flag.flag))
+        if value:
+            options[flag.option] = value
+            executor = executor or flag.executor
     return {"jobs": opts.get("jobs"), "executor": executor, "executor_options": options or None,
             "timeout": opts.get("timeout")}
+
+
+@functools.cache
+def _plugin_flags() -> tuple[tuple[Any, ...], Exception | None]:
+    """The options installed plugins contribute (``register_options``), and the error of a broken
+    plugin (a flag already taken)."""
+    from .errors import PluginError
+    from .plugins import collect_options, get_plugin_manager
+
+    taken = {"--help", *(o for cmd in (cli, build, watch) for p in cmd.params for o in (*p.opts, *p.secondary_opts))}
+    try:
+        return tuple(collect_options(get_plugin_manager(builtins=False), taken)), None
+    except PluginError as e:
+        return (), e
+
+
+def _param_name(flag: str) -> str:
+    return flag.lstrip("-").replace("-", "_")
+
+
+class _TakesPluginOptions(click.Command):
+    """A command whose options include the plugins' (``register_options``). They are loaded,
+    with the plugins, only when the arguments may use one (a long option this command does not
+    know) or ask for help: ``assetbuild -j 4`` loads the plugins once, when the build does."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not getattr(self, "_plugin_options_added", False) and self._may_use_plugin_options(ctx, args):
+            self._plugin_options_added = True
+            flags, error = _plugin_flags()
+            if error is not None and not _asks_for_help(args):
+                raise click.UsageError(str(error), ctx)
+            if error is not None:
+                click.echo(f"assetbuild: warning: {error}", err=True)
+            for flag in flags:
+                self.params.append(click.Option([flag.flag, _param_name(flag.flag)], metavar=flag.metavar,
+                                                default=None, help=flag.help or None))
+        return super().parse_args(ctx, args)
+
+    def _may_use_plugin_options(self, ctx: click.Context, args: list[str]) -> bool:
+        known = {o for p in self.get_params(ctx) for o in (*p.opts, *p.secondary_opts)}
+        return _asks_for_help(args) or any(a.startswith("--") and a.partition("=")[0] not in known for a in args)
+
+
+def _asks_for_help(args: list[str]) -> bool:
+    return "--help" in args or "-h" in args
 
 
 def _build_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -230,7 +274,7 @@ def _handle_errors(f: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-class _DefaultToBuild(click.Group):
+class _DefaultToBuild(_TakesPluginOptions, click.Group):
     """`assetbuild report` means `assetbuild build report`: a word that is not a command is an asset."""
 
     def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
@@ -258,7 +302,7 @@ def cli(ctx: click.Context, **opts: Any) -> None:
         ctx.invoke(build, assets=())
 
 
-@cli.command()
+@cli.command(cls=_TakesPluginOptions)
 @click.argument("assets", nargs=-1)
 @_common
 @_build_options
@@ -289,7 +333,7 @@ def build(ctx: click.Context, assets: tuple[str, ...], **local: Any) -> None:
         ctx.exit(1)
 
 
-@cli.command()
+@cli.command(cls=_TakesPluginOptions)
 @click.argument("assets", nargs=-1)
 @_common
 @_build_options

@@ -88,6 +88,15 @@ class Task:
     project_dir: str
     timeout: float | None = None  # seconds: the executor must be able to kill the task (Runner)
 
+    def run(self, log: Any = None) -> Produced | Failed:
+        """Run it here, now (see :func:`run_task`): what an executor calls in its worker."""
+        return run_task(self, log)
+
+    def to_bytes(self, by_value: Iterable[str] = ()) -> bytes:
+        """The task as bytes for another process or machine (see :func:`dump_task`); the worker
+        runs them with :func:`run_payload` (public: ``assetbuild.executor.run_serialized``)."""
+        return dump_task(self, by_value)
+
 
 def user_traceback(exc: BaseException, is_user_file: Callable[[str], bool]) -> str:
     """The exception's traceback reduced to frames in user files (all frames if none are)."""

@@ -1,11 +1,9 @@
 """Where asset functions run: ``serial`` (this thread), ``threads`` and ``processes``.
 
-An executor takes an :class:`assetbuild.execute.Task` and returns a
-``concurrent.futures.Future`` of its ``Produced``/``Failed`` outcome; a future that raises
-``WorkerLost`` says the process running the task died. Executors are contributed by plugins
-(``register_executors``; these three by ``assetbuild.builtin.executors``): an executor *class*
-has a ``name``, a one-line ``description``, the ``options`` it accepts (name -> help) and is
-created with keyword arguments ``jobs``, ``project_dir``, ``project_modules`` and ``options``.
+Each implements the public contract of ``assetbuild.executor`` (``Executor``), the one plugins
+implement: it takes a ``Task`` and returns a ``concurrent.futures.Future`` of its ``Outcome``; a
+future that raises ``WorkerLost`` says the process running the task died. Executors are
+contributed by plugins (``register_executors``; these three by ``assetbuild.builtin.executors``).
 
 Process workers are started with ``forkserver`` (``spawn`` where there is none), never
 ``fork``: a forked child would inherit the build's open LMDB environment. They live for one
@@ -15,7 +13,8 @@ never from a ``.pyc``.
 
 :class:`Runner` is what the scheduler sees: it picks each asset's executor (the asset's own
 ``executor=``, else the build's), creates executors on first use and shuts them down; it kills
-the task of an asset whose time is up (only executors with ``kills = True`` can).
+the task of an asset whose time is up (only executors with ``kills = True`` can); it hides the
+caller's ``__main__`` while executors may start worker processes (:func:`workers_skip_main`).
 
 Workers never outlive the build, even one killed with SIGKILL (:func:`exit_with_parent`).
 """
@@ -29,11 +28,11 @@ import threading
 import types
 from collections.abc import Callable, Collection, Iterable, Iterator
 from concurrent.futures import Future
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 from .errors import ConfigError, WorkerLost
-from .execute import Task, dump_task, run_payload, run_task
+from .executor import Outcome, Task, run_serialized
 
 
 def parse_jobs(value: str | int | None) -> int:
@@ -75,12 +74,13 @@ class SerialExecutor:
     inline = True
     kills = False  # an asset with a time limit runs in a worker process instead (see Runner)
     same_machine = True  # reads large inputs from the store's files (Runner.same_machine)
+    in_process = True
 
     def __init__(self, **_: Any) -> None:
         pass
 
-    def submit(self, task: Task, log: Any = None) -> Future:
-        return _done(lambda: run_task(task, log))
+    def submit(self, task: Task, log: Any = None) -> Future[Outcome]:
+        return _done(lambda: task.run(log))
 
     def shutdown(self, cancel: bool = False) -> None:
         pass
@@ -97,6 +97,7 @@ class ThreadExecutor:
     inline = False
     kills = False  # a thread cannot be stopped from outside: timeouts are refused
     same_machine = True
+    in_process = True  # the host need not hide __main__ from its workers (they are threads)
 
     def __init__(self, *, jobs: int = 1, **_: Any) -> None:
         self.jobs = jobs
@@ -112,11 +113,11 @@ class ThreadExecutor:
             if not fut.set_running_or_notify_cancel():
                 continue
             try:
-                fut.set_result(run_task(task))
+                fut.set_result(task.run())
             except BaseException as e:  # noqa: BLE001
                 fut.set_exception(e)
 
-    def submit(self, task: Task, log: Any = None) -> Future:
+    def submit(self, task: Task, log: Any = None) -> Future[Outcome]:
         if len(self._threads) < self.jobs:
             t = threading.Thread(target=self._work, name=f"assetbuild-{len(self._threads)}", daemon=True)
             t.start()
@@ -225,7 +226,9 @@ def workers_skip_main() -> Iterator[None]:
     """While workers start, hide the parent's ``__main__`` from multiprocessing: a worker would
     otherwise run the user's script again (a script that calls ``assetbuild.build(jobs=2)``
     without an ``if __name__ == "__main__":`` guard would start builds forever). Tasks never
-    need it: cloudpickle ships functions of ``__main__`` by value."""
+    need it: cloudpickle ships functions of ``__main__`` by value. The host's job (the
+    :class:`Runner` applies it around creating and submitting to executors that are not
+    ``in_process``), never an executor's."""
     main = sys.modules.get("__main__")
     sys.modules["__main__"] = types.ModuleType("__main__")
     try:
@@ -256,7 +259,7 @@ class ProcessExecutor:
         method = start_method()
         self._ctx = multiprocessing.get_context(method)
         if method == "forkserver":  # imported once in the server, not in every worker
-            self._ctx.set_forkserver_preload(["assetbuild.execute", "assetbuild.loader", "cloudpickle"])
+            self._ctx.set_forkserver_preload(["assetbuild.executor", "assetbuild.loader", "cloudpickle"])
         self._pool: Any = None
         self._broken: set[int] = set()  # ids of pools a dead worker broke
         self._killed: set[int] = set()  # ids of pools this executor killed (a timeout)
@@ -281,18 +284,17 @@ class ProcessExecutor:
             self._pool = self._new_pool()
         return self._pool
 
-    def submit(self, task: Task, log: Any = None) -> Future:
+    def submit(self, task: Task, log: Any = None) -> Future[Outcome]:
         from concurrent.futures.process import BrokenProcessPool
 
-        payload = dump_task(task)
-        outer: Future = Future()
-        with workers_skip_main():  # workers start inside submit(), on this thread
-            try:
-                inner = self._current_pool().submit(run_payload, payload, self.spool_dir)
-            except BrokenProcessPool:
-                with self._lock:
-                    self._broken.add(id(self._pool))
-                inner = self._current_pool().submit(run_payload, payload, self.spool_dir)
+        payload = task.to_bytes()
+        outer: Future[Outcome] = Future()
+        try:  # workers start here, on this thread (the Runner hides __main__ meanwhile)
+            inner = self._current_pool().submit(run_serialized, payload, self.spool_dir)
+        except BrokenProcessPool:
+            with self._lock:
+                self._broken.add(id(self._pool))
+            inner = self._current_pool().submit(run_serialized, payload, self.spool_dir)
         pool = self._pool
         pool_id = id(pool)
         with self._lock:
@@ -324,7 +326,7 @@ class ProcessExecutor:
         inner.add_done_callback(transfer)
         return outer
 
-    def kill(self, fut: Future) -> bool:
+    def kill(self, fut: Future[Outcome]) -> bool:
         """Stop the task behind ``fut`` now, by killing its worker (SIGKILL: a worker cannot
         ignore it). A process pool cannot lose one worker and go on, so every worker of that pool
         goes; the other tasks it was running fail with a ``WorkerLost`` marked
@@ -441,8 +443,9 @@ class Runner:
         ex = self._live.get(name)
         if ex is None:
             cls = self.classes[name]
-            ex = cls(jobs=self.jobs, project_dir=self.project_dir, project_modules=self.project_modules,
-                     options=self.options if name == self.default else {})
+            with self._main_hidden(cls):
+                ex = cls(jobs=self.jobs, project_dir=self.project_dir, project_modules=self.project_modules,
+                         options=self.options if name == self.default else {})
             if self.spool_dir is not None and hasattr(ex, "spool_dir"):
                 ex.spool_dir = self.spool_dir
             self._live[name] = ex
@@ -453,7 +456,17 @@ class Runner:
             executor = self._timed_executor(executor) or executor
         ex = self.executor(executor)
         log = self.make_logger(task.asset) if ex.inline and task.context and self.make_logger else None
-        return ex.submit(task, log)
+        with self._main_hidden(type(ex)):
+            return ex.submit(task, log)
+
+    @staticmethod
+    def _main_hidden(cls: Any) -> Any:
+        """:func:`workers_skip_main` around what may start worker processes: creating or
+        submitting to an executor whose tasks do not run in this process. Not around one whose
+        do (``inline``, ``in_process``): asset code may be running in it meanwhile."""
+        if getattr(cls, "inline", False) or getattr(cls, "in_process", False):
+            return nullcontext()
+        return workers_skip_main()
 
     def same_machine(self, executor: str | None) -> bool:
         """Do assets on ``executor`` run on this machine (class attribute ``same_machine``), so

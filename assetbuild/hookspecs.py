@@ -4,13 +4,25 @@ A plugin is a module or object with functions marked ``@assetbuild.hookimpl``, n
 specs below, taking any subset of their keyword arguments. Distributions expose plugins through
 the entry-point group ``assetbuild``; the built-ins in ``assetbuild.builtin`` are registered the
 same way. Arguments may be added to a hook in later versions, never renamed or removed.
+
+The public plugin API is this module, ``assetbuild`` (``hookimpl``, the errors), ``assetbuild.io``
+(the ``IOManager`` protocol), ``assetbuild.executor`` (the executor contract) and
+``assetbuild.testing`` (contract test suites for a plugin's own tests); a plugin imports nothing
+else of assetbuild.
+
+A plugin module is imported on every run, ``assetbuild --help`` included: it imports heavy
+libraries inside the functions that need them, never at module level.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, NamedTuple
 
 import pluggy
+
+if TYPE_CHECKING:
+    from .io import IOManager
+    from .reports import AssetResult, BuildResult
 
 hookspec = pluggy.HookspecMarker("assetbuild")
 hookimpl = pluggy.HookimplMarker("assetbuild")
@@ -19,7 +31,7 @@ hookimpl = pluggy.HookimplMarker("assetbuild")
 # --- registration hooks: contribute named things; results are merged --------------------------
 
 @hookspec
-def register_io_managers() -> list[Any]:  # type: ignore[empty-body]
+def register_io_managers() -> list[IOManager]:  # type: ignore[empty-body]
     """Contribute IO managers: objects with ``name``, ``version``, ``dump(value) -> bytes`` and
     ``load(bytes) -> value`` (see ``assetbuild.io.IOManager``).
 
@@ -33,38 +45,60 @@ def register_io_managers() -> list[Any]:  # type: ignore[empty-body]
 
 
 @hookspec
-def register_executors() -> list[Any]:  # type: ignore[empty-body]
+def register_executors() -> list[type]:  # type: ignore[empty-body]
     """Contribute executors: where asset functions run (``--executor NAME``, ``[tool.assetbuild]
     executor``, ``@asset(executor=NAME)``).
 
-    An executor is a class (or any callable) with attributes ``name`` (str), ``description``
-    (one line), ``inline`` (bool: True if ``submit`` runs the task at once in the calling
-    thread, like ``serial``) and ``options`` (dict: option name -> help, values given with
-    ``--executor-option NAME=VALUE``). assetbuild creates it once per build, on first use, with
-    keyword arguments ``jobs`` (int, the -j value), ``project_dir`` (str), ``project_modules``
-    (frozenset of the names of the project's own modules: a worker that cannot import them, or
-    outlives a build, gets them by value with ``assetbuild.execute.dump_task(task, by_value=...)``)
-    and ``options`` (dict of str). The instance provides:
-
-    - ``submit(task, log=None) -> concurrent.futures.Future``: run
-      ``assetbuild.execute.run_task(task)`` (in another process: ``run_payload(dump_task(task))``)
-      and resolve the future with its result. Raise ``assetbuild.errors.WorkerLost`` through the
-      future when the worker running the task died (``isolated=True`` if the task alone is known
-      to be the cause). Called from the build's main thread only; never more than ``jobs`` tasks
-      are outstanding.
-    - ``shutdown(cancel=False)``: end the workers; with ``cancel`` at once, abandoning running
-      tasks (Ctrl-C, another asset failed).
-
-    The trace store never leaves the process that runs ``assetbuild``: tasks carry their inputs
-    as stored bytes and return their outputs as bytes.
+    An executor is a class implementing ``assetbuild.executor.Executor``: attributes ``name``,
+    a one-line ``description``, ``inline`` and ``options``; created once per build, on first
+    use, with keyword arguments ``jobs``, ``project_dir``, ``project_modules`` and ``options``;
+    ``submit(task, log=None)`` returns a ``concurrent.futures.Future`` of the task's
+    ``Outcome`` (``task.run()``, or in a worker ``run_serialized(task.to_bytes())``), or of
+    ``assetbuild.WorkerLost`` when its worker died; ``shutdown(cancel=False)`` ends it. The
+    trace store never leaves the process that runs ``assetbuild``: tasks carry their inputs as
+    stored bytes and return their outputs as bytes.
 
     Called once per session when the plugin manager is set up.
 
-    :returns: a list of executor classes. Results of all plugins are merged; two executors with
-        the same name are an error that names both plugins.
+    :returns: a list of executor classes (``list[type[assetbuild.executor.Executor]]``; this
+        module, a contract of the lowest layers, cannot name that type). Results of all
+        plugins are merged; two executors with the same name are an error that names both
+        plugins.
 
     Example: ``assetbuild.builtin.executors`` contributes ``serial``, ``threads`` and
     ``processes``; the ``assetbuild-dask`` plugin contributes ``dask``.
+    """
+
+
+class ExecutorFlag(NamedTuple):
+    """A command-line option of ``assetbuild build`` and ``watch`` that sets an executor's option:
+    ``FLAG VALUE`` means ``--executor-option OPTION=VALUE``, and ``--executor EXECUTOR`` unless
+    another executor is named. ``flag`` is spelled ``--name``. (A named tuple, not a dataclass:
+    this module is imported by every run, ``--help`` included.)"""
+
+    flag: str
+    executor: str
+    option: str
+    metavar: str = "VALUE"
+    help: str = ""
+
+
+@hookspec
+def register_options() -> list[ExecutorFlag]:  # type: ignore[empty-body]
+    """Contribute command-line options of ``build`` and ``watch`` (and of ``assetbuild`` without a
+    command): shortcuts for an executor's options, shown by ``assetbuild --help``.
+
+    Called on every run of the ``assetbuild`` command, before its arguments are parsed: the
+    plugin's module must stay cheap to import (this hook runs for ``--help`` too).
+
+    :returns: a list of ``ExecutorFlag``. A flag taken by assetbuild or by another plugin is an
+        error naming the plugin.
+
+    Example: the ``assetbuild-dask`` plugin contributes ``--dask-scheduler ADDRESS``
+    (``--executor-option scheduler=ADDRESS``, and ``--executor dask``).
+
+    Options rather than commands: what plugins add so far changes how ``build`` runs, and a
+    declared flag needs neither click in the plugin nor an import of the command line.
     """
 
 
@@ -81,17 +115,17 @@ def before_build(project_dir: str, assets: list[str], dry_run: bool) -> None:
 
 
 @hookspec
-def after_asset(result: Any) -> None:
+def after_asset(result: AssetResult) -> None:
     """Called once per selected asset, when its outcome is known (built, cached, restored,
     failed or skipped).
 
-    :param result: an ``assetbuild.reports.AssetResult``.
+    :param result: an ``assetbuild.AssetResult``.
     """
 
 
 @hookspec
-def after_build(result: Any) -> None:
+def after_build(result: BuildResult) -> None:
     """Called once when a build ends, whether or not it succeeded.
 
-    :param result: an ``assetbuild.reports.BuildResult``.
+    :param result: an ``assetbuild.BuildResult``.
     """

@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import pluggy
@@ -27,18 +27,22 @@ BUILTIN_PLUGINS = ("assetbuild.builtin.io_managers", "assetbuild.builtin.executo
 ENTRY_POINT_GROUP = "assetbuild"
 
 
-def get_plugin_manager(*, autoload: bool | None = None) -> pluggy.PluginManager:
-    """A new plugin manager with the built-ins and (unless disabled) installed plugins."""
+def get_plugin_manager(*, autoload: bool | None = None, builtins: bool = True) -> pluggy.PluginManager:
+    """A new plugin manager with the built-ins and (unless disabled) installed plugins.
+
+    ``builtins=False``: installed plugins only, for the command line's options, which it needs
+    before parsing any argument (``--help``): the built-ins import the executors and contribute
+    no options."""
     pm = pluggy.PluginManager("assetbuild")
     pm.add_hookspecs(hookspecs)
-    for name in BUILTIN_PLUGINS:
+    for name in BUILTIN_PLUGINS if builtins else ():
         pm.register(importlib.import_module(name), name=name)
     if autoload is None:
         autoload = not os.environ.get("ASSETBUILD_DISABLE_PLUGIN_AUTOLOAD")
     if autoload:
         for name, value, dist in entry_points(ENTRY_POINT_GROUP):
-            if pm.get_plugin(name) is not None or pm.is_blocked(name):
-                continue
+            if pm.get_plugin(name) is not None or pm.is_blocked(name) or name in BUILTIN_PLUGINS:
+                continue  # the built-ins are declared as entry points too: registered above, or left out
             try:
                 module, _, attr = value.split("[", 1)[0].partition(":")  # drop "[extras]"
                 plugin: Any = importlib.import_module(module.strip())
@@ -51,8 +55,28 @@ def get_plugin_manager(*, autoload: bool | None = None) -> pluggy.PluginManager:
     return pm
 
 
+_SCANNED: dict[tuple[str, tuple[tuple[str, int], ...]], list[tuple[str, str, str]]] = {}
+
+
 def entry_points(group: str) -> list[tuple[str, str, str]]:
-    """(name, value, distribution) of every entry point in ``group`` on ``sys.path``."""
+    """(name, value, distribution) of every entry point in ``group`` on ``sys.path``.
+
+    Kept while ``sys.path`` and the modification times of its directories stay the same
+    (installing or removing a distribution changes its directory's): the command line scans
+    once for plugins' options, and the build's plugin manager reuses that scan."""
+    stamp = []
+    for entry in sys.path:
+        try:
+            stamp.append((entry, os.stat(entry or ".").st_mtime_ns))
+        except OSError:
+            stamp.append((entry, -1))
+    key = (group, tuple(stamp))
+    if key not in _SCANNED:
+        _SCANNED[key] = _scan_entry_points(group)
+    return list(_SCANNED[key])
+
+
+def _scan_entry_points(group: str) -> list[tuple[str, str, str]]:
     found: list[tuple[str, str, str]] = []
     seen_dists: set[str] = set()
     for entry in sys.path:
@@ -121,3 +145,26 @@ def collect_executors(pm: pluggy.PluginManager) -> dict[str, Any]:
     return _collect(pm, "register_executors", "executor",
                     lambda c: callable(c) and isinstance(getattr(c, "inline", None), bool),
                     "a str attribute name, a bool attribute inline, and to be callable")
+
+
+def collect_options(pm: pluggy.PluginManager, taken: Iterable[str] = ()) -> list[hookspecs.ExecutorFlag]:
+    """Every command-line option contributed through ``register_options``; a flag in ``taken``
+    (the command line's own) or contributed twice is a PluginError naming the plugin."""
+    found: dict[str, str] = dict.fromkeys(taken, "assetbuild")
+    flags: list[hookspecs.ExecutorFlag] = []
+    for impl in pm.hook.register_options.get_hookimpls():
+        plugin_name = impl.plugin_name
+        try:
+            contributed: Any = impl.function() or []
+        except Exception as e:  # noqa: BLE001
+            raise PluginError(f"plugin {plugin_name!r} failed in register_options: {e}") from e
+        for flag in contributed:
+            if not isinstance(flag, hookspecs.ExecutorFlag) or not flag.flag.startswith("--"):
+                raise PluginError(f"plugin {plugin_name!r} registered {flag!r}, which is not an option "
+                                  "(it needs an assetbuild.hookspecs.ExecutorFlag whose flag starts with --)")
+            if flag.flag in found:
+                raise PluginError(f"option {flag.flag} is registered twice: by {found[flag.flag]!r} "
+                                  f"and by {plugin_name!r}")
+            found[flag.flag] = plugin_name
+            flags.append(flag)
+    return flags

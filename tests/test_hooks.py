@@ -253,6 +253,124 @@ def test_duplicate_or_bad_executors_name_the_plugin(pm):
         collect_executors(pm)
 
 
+def installed_plugin(tmp_path, name: str, source: str) -> dict[str, str]:
+    """An environment in which module ``name`` (``source``) is an installed plugin, found through
+    its entry point like a distribution's."""
+    from abtest import clean_env
+
+    site = tmp_path / "site"
+    (site / f"{name}-0.1.dist-info").mkdir(parents=True)
+    (site / f"{name}-0.1.dist-info" / "entry_points.txt").write_text(f"[assetbuild]\n{name} = {name}\n")
+    (site / f"{name}.py").write_text(source)
+    env = clean_env(PYTHONPATH=str(site))
+    env.pop("ASSETBUILD_DISABLE_PLUGIN_AUTOLOAD", None)
+    return env
+
+
+TAGGING_PLUGIN = """
+import assetbuild
+from assetbuild.hookspecs import ExecutorFlag
+
+
+class Tagging:
+    name = "tagging"
+    description = "runs tasks here, tagging their values"
+    inline = True
+    options = {"tag": "the tag"}
+
+    def __init__(self, *, jobs, project_dir, project_modules, options):
+        self.tag = options.get("tag", "")
+
+    def submit(self, task, log=None):
+        from concurrent.futures import Future
+
+        fut = Future()
+        outcome = task.run(log)
+        with open(task.asset + ".tag", "w") as f:
+            f.write(self.tag)
+        fut.set_result(outcome)
+        return fut
+
+    def shutdown(self, cancel=False):
+        pass
+
+
+@assetbuild.hookimpl
+def register_executors():
+    return [Tagging]
+
+
+@assetbuild.hookimpl
+def register_options():
+    with open("options-asked", "a") as f:
+        f.write("x")
+    return [ExecutorFlag("--tag", executor="tagging", option="tag", metavar="WORD", help="Tag every value.")]
+"""
+
+
+def test_hook_register_options(tmp_path):
+    from abtest import cli
+
+    env = installed_plugin(tmp_path, "tagging_plugin", TAGGING_PLUGIN)
+    (tmp_path / "AssetFile").write_text("from assetbuild import asset\n\n@asset(io='json')\ndef a():\n    return 1\n")
+    assert cli("-j", "1", "--dry-run", cwd=tmp_path, env=env).returncode == 0
+    assert not (tmp_path / "options-asked").exists()  # options known to assetbuild: no plugin loaded for them
+    r = cli("--help", cwd=tmp_path, env=env)
+    assert re.search(r"--tag WORD\s+Tag every value\.", r.stdout), r.stdout + r.stderr
+    r = cli("build", "--help", cwd=tmp_path, env=env)
+    assert "--tag WORD" in r.stdout and "--tag WORD" in cli("watch", "--help", cwd=tmp_path, env=env).stdout
+    r = cli("--tag", "hello", cwd=tmp_path, env=env)  # implies --executor tagging
+    assert r.returncode == 0 and (tmp_path / "a.tag").read_text() == "hello", r.stderr
+    r = cli("build", "--force", "--tag", "again", cwd=tmp_path, env=env)
+    assert r.returncode == 0 and (tmp_path / "a.tag").read_text() == "again", r.stderr
+    r = cli("build", "--force", "--tag", "x", "--executor", "serial", cwd=tmp_path, env=env)
+    assert r.returncode == 2 and "executor 'serial' has no option 'tag'" in r.stderr  # --executor wins
+    env["ASSETBUILD_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    r = cli("--tag", "x", cwd=tmp_path, env=env)
+    assert r.returncode == 2 and re.search("No such option:? '?--tag", r.stderr), r.stderr
+
+
+def test_a_plugin_option_may_not_take_a_flag_of_assetbuild_or_of_another_plugin(tmp_path, pm):
+    from assetbuild.hookspecs import ExecutorFlag
+    from assetbuild.plugins import collect_options
+
+    class Takes:
+        def __init__(self, flag):
+            self.flag = flag
+
+        @hookimpl
+        def register_options(self):
+            return [ExecutorFlag(self.flag, executor="x", option="y")]
+
+    pm.register(Takes("--jobs"), name="takes-jobs")
+    with pytest.raises(PluginError, match=r"--jobs is registered twice: by 'assetbuild' and by 'takes-jobs'"):
+        collect_options(pm, taken=["-j", "--jobs"])
+    pm.unregister(name="takes-jobs")
+    pm.register(Takes("--same"), name="one")
+    pm.register(Takes("--same"), name="two")
+    with pytest.raises(PluginError, match=r"--same is registered twice: by 'one' and by 'two'"):
+        collect_options(pm)
+    pm.unregister(name="two")
+    assert collect_options(pm) == [ExecutorFlag("--same", executor="x", option="y")]
+    pm.register(Takes("same"), name="dashless")
+    with pytest.raises(PluginError, match="'dashless' registered .* not an option"):
+        collect_options(pm)
+    # On the command line, a broken plugin's options are a usage error when one may be used, and
+    # a warning under --help.
+    from abtest import cli
+
+    env = installed_plugin(tmp_path, "clash_plugin", "import assetbuild\nfrom assetbuild.hookspecs import "
+                           "ExecutorFlag\n\n@assetbuild.hookimpl\ndef register_options():\n"
+                           "    return [ExecutorFlag('--timeout', executor='x', option='y')]\n")
+    (tmp_path / "AssetFile").write_text("from assetbuild import asset\n\n@asset\ndef a():\n    return 1\n")
+    clash = "option --timeout is registered twice: by 'assetbuild' and by 'clash_plugin'"
+    r = cli("--help", cwd=tmp_path, env=env)
+    assert r.returncode == 0 and f"assetbuild: warning: {clash}" in r.stderr, r.stderr
+    r = cli("--no-such-thing", cwd=tmp_path, env=env)
+    assert r.returncode == 2 and clash in r.stderr, r.stderr
+    assert cli("--timeout", "5", cwd=tmp_path, env=env).returncode == 0  # the options of assetbuild work
+
+
 def test_every_hook_has_a_test():
     names = {n for n in dir(get_plugin_manager(autoload=False).hook) if not n.startswith("_")}
     tests = {n[len("test_hook_"):] for n in globals() if n.startswith("test_hook_")}

@@ -195,3 +195,28 @@ def test_no_import_circles():
             graph[a].discard(b)
     assert found - KNOWN_CIRCLES == set(), sorted(sorted(c) for c in found - KNOWN_CIRCLES)
     assert KNOWN_CIRCLES - found == set(), "broken: remove from KNOWN_CIRCLES"
+
+
+PLUGIN_API = {"assetbuild", "assetbuild.executor", "assetbuild.io", "assetbuild.hookspecs", "assetbuild.testing"}
+
+
+def test_plugins_import_only_the_public_plugin_api():
+    """The plugins of this repository (code and tests) are written like third-party ones: they
+    import only the public plugin API (README "Plugins"), so internals can move freely."""
+    import assetbuild
+
+    files = sorted((PKG.parent / "plugins").rglob("*.py"))
+    assert files
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                modules = [node.module]
+                if node.module == "assetbuild":
+                    modules += [f"assetbuild.{a.name}" for a in node.names if a.name not in assetbuild.__all__]
+            elif isinstance(node, ast.Import):
+                modules = [a.name for a in node.names]
+            else:
+                continue
+            for module in modules:
+                if module.split(".")[0] == "assetbuild":
+                    assert module in PLUGIN_API, f"{path.relative_to(PKG.parent)}:{node.lineno} imports {module}"

@@ -16,19 +16,28 @@ dask's to handle: the scheduler reruns the task elsewhere, and after
 ``distributed.scheduler.allowed-failures`` deaths (default 3) gives up with ``KilledWorker``;
 that asset then fails with a clear message and nothing is recorded for it.
 
-Importing this module is cheap: distributed (about a second) is imported when a build first
-uses the executor, not when assetbuild loads its plugins.
+It uses only assetbuild's public plugin API: ``assetbuild`` (``hookimpl``, the errors),
+``assetbuild.hookspecs`` (``ExecutorFlag``) and ``assetbuild.executor`` (``Task.to_bytes``,
+``run_serialized``). assetbuild hides the caller's ``__main__`` while the LocalCluster starts its
+workers (a script without a main guard must not run again in them).
+
+Importing this module is cheap, as every plugin's must be (assetbuild imports it on every run,
+``--help`` included): distributed (about a second), logging and concurrent.futures are imported
+when a build first uses the executor.
 """
 
 from __future__ import annotations
 
-import logging
 import os
-import uuid
-from concurrent.futures import Future
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assetbuild import hookimpl
+from assetbuild.hookspecs import ExecutorFlag
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
+
+    from assetbuild.executor import Outcome, Task
 
 ADDRESS_ENV = "DASK_SCHEDULER_ADDRESS"
 
@@ -44,10 +53,11 @@ class DaskExecutor:
 
     def __init__(self, *, jobs: int = 1, project_dir: str = ".", project_modules: Any = (),
                  options: dict[str, str] | None = None) -> None:
+        import logging
+
         from distributed import Client, LocalCluster
 
-        from assetbuild.errors import ConfigError
-        from assetbuild.executors import workers_skip_main
+        from assetbuild import ConfigError
 
         self.project_modules = frozenset(project_modules)
         self.address = (options or {}).get("scheduler") or os.environ.get(ADDRESS_ENV) or None
@@ -59,19 +69,21 @@ class DaskExecutor:
             except (OSError, TimeoutError) as e:
                 raise ConfigError(f"cannot reach the dask scheduler at {self.address}: {e}") from None
         else:
-            with workers_skip_main():  # workers must not run the caller's script again
-                self.cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
-                                            host="127.0.0.1", dashboard_address="127.0.0.1:0",
-                                            silence_logs=logging.ERROR)
+            self.cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
+                                        host="127.0.0.1", dashboard_address="127.0.0.1:0",
+                                        silence_logs=logging.ERROR)
             self.client = Client(self.cluster, set_as_default=False)
 
-    def submit(self, task: Any, log: Any = None) -> Future:
-        from assetbuild.execute import dump_task, run_payload
+    def submit(self, task: Task, log: Any = None) -> Future[Outcome]:
+        import uuid
+        from concurrent.futures import Future
 
-        payload = dump_task(task, by_value=self.project_modules)
-        outer: Future = Future()
+        from assetbuild.executor import run_serialized
+
+        payload = task.to_bytes(by_value=self.project_modules)
+        outer: Future[Outcome] = Future()
         key = f"assetbuild-{task.asset.replace('/', '.')}-{uuid.uuid4().hex[:12]}"
-        dfut = self.client.submit(run_payload, payload, pure=False, key=key)
+        dfut = self.client.submit(run_serialized, payload, pure=False, key=key)
         self._futures.add(dfut)
         asset = task.asset
 
@@ -104,7 +116,7 @@ class DaskExecutor:
 def _translate(asset: str, exc: BaseException) -> BaseException:
     from distributed import KilledWorker
 
-    from assetbuild.errors import WorkerLost
+    from assetbuild import WorkerLost
 
     if isinstance(exc, KilledWorker):
         return WorkerLost(f"the dask workers running it died (KilledWorker: the scheduler gave up on "
@@ -114,5 +126,12 @@ def _translate(asset: str, exc: BaseException) -> BaseException:
 
 
 @hookimpl
-def register_executors() -> list[Any]:
+def register_executors() -> list[type]:
     return [DaskExecutor]
+
+
+@hookimpl
+def register_options() -> list[ExecutorFlag]:
+    return [ExecutorFlag("--dask-scheduler", executor="dask", option="scheduler", metavar="ADDRESS",
+                         help="The dask.distributed scheduler to use, e.g. tcp://HOST:8786 (implies "
+                              f"--executor dask; default: ${ADDRESS_ENV}, else a local cluster).")]

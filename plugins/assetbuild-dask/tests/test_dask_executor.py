@@ -13,10 +13,12 @@ from pathlib import Path
 
 import dask
 import pytest
+from assetbuild_dask import DaskExecutor
 from distributed import Client, LocalCluster
 
 import assetbuild
-from assetbuild.plugins import collect_executors, get_plugin_manager
+from assetbuild import collect_executors, get_plugin_manager
+from assetbuild.testing import ExecutorContract
 
 pytestmark = pytest.mark.slow  # clusters take a second or more to start
 
@@ -251,3 +253,13 @@ def test_failures_show_the_users_frames_and_asset_code_cannot_end_the_build(tmp_
     assert "raised KeyboardInterrupt without a Ctrl-C" in st["interrupts"].error
     assert "raised GeneratorExit outside a generator" in st["gen_exit"].error
     assert st["fine"].status == "built"
+
+
+class TestDaskContract(ExecutorContract):
+    """The contract every executor keeps (assetbuild.testing), on the running cluster."""
+
+    executor_class = DaskExecutor
+
+    @pytest.fixture(autouse=True)
+    def _on_the_cluster(self, cluster):
+        self.executor_options = {"scheduler": cluster[0]}

@@ -24,7 +24,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import assetbuild
-from assetbuild.plugins import collect_io_managers
+from assetbuild import collect_io_managers
+from assetbuild.testing import IOManagerContract
 
 NPY = NpyIOManager()
 NPZ = NpzIOManager()
@@ -437,3 +438,25 @@ def test_project_restores_a_deleted_npy_output(project):
     after = statuses(assetbuild.build(project_dir=project))
     assert after["matrix"] == "restored" and after["column_sums"] == "cached"
     assert_identical(np.load(project / "build" / "matrix.npy"), EXPECTED)
+
+
+# --- the contract every IO manager keeps (assetbuild.testing) -----------------------------------
+
+class TestNpyContract(IOManagerContract):
+    io_manager = NPY
+    values = [value for io_name, value in sample_values() if io_name == "npy"] + [np.zeros((0, 3), "u1")]
+    unsupported = [np.array([object()]), [1, 2], np.float64(1.5), np.ma.masked_array([1, 2])]
+
+    def assert_same(self, loaded, original):
+        assert_identical(loaded, original)
+
+
+class TestNpzContract(IOManagerContract):
+    io_manager = NPZ
+    values = [value for io_name, value in sample_values() if io_name == "npz"] + [{}]
+    unsupported = [np.arange(3), {1: np.arange(3)}, {"a": np.array([object()])}]
+
+    def assert_same(self, loaded, original):
+        assert type(loaded) is dict and sorted(loaded) == sorted(original)
+        for key, array in original.items():
+            assert_identical(loaded[key], array)

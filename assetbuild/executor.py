@@ -1,0 +1,102 @@
+"""The executor contract, public for plugins: what an executor class offers (:class:`Executor`),
+the :class:`Task` it receives, the :data:`Outcome` it returns, and :func:`run_serialized`, what
+a worker in another process or on another machine calls on a task's bytes.
+
+An executor decides only *where* an asset function runs. Everything else stays with the host
+(the ``assetbuild`` process): keys, the store, the order of assets, time limits, retries, and
+hiding the caller's ``__main__`` while workers start (a script without an ``if __name__ ==
+"__main__":`` guard would otherwise run again in every spawned worker). A task carries its
+inputs as stored bytes and its outcome carries the output as bytes, so the trace store never
+leaves the host. The built-in ``serial``, ``threads`` and ``processes`` executors
+(``assetbuild.executors``) implement this same contract; ``assetbuild.testing.ExecutorContract``
+checks an implementation with real builds.
+
+Examples: the README's "Plugins" section (a process pool in a dozen lines) and the
+``assetbuild-dask`` plugin.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+from .errors import WorkerLost
+from .execute import Failed, Produced, Task, run_payload
+
+if TYPE_CHECKING:
+    import logging
+    from concurrent.futures import Future
+
+Outcome = Produced | Failed
+"""What running a task gives: an output (``ok`` True) or a failure (``ok`` False, with the error
+and the user's traceback). Never an exception: an executor passes it back untouched."""
+
+
+class Executor(Protocol):
+    """What an executor class contributed through ``register_executors`` offers.
+
+    Class attributes: ``name`` (``--executor NAME``, ``@asset(executor=NAME)``), a one-line
+    ``description``, ``options`` (option name -> help: the keys ``--executor-option KEY=VALUE``
+    accepts) and ``inline`` (True if ``submit`` runs the task at once in the calling thread, as
+    ``serial`` does; such an executor receives a live ``log``).
+
+    The host creates an executor once per build, on first use, with keyword arguments ``jobs``
+    (the ``-j`` value), ``project_dir``, ``project_modules`` (names of the project's own modules:
+    a worker that cannot import them, or outlives the build, needs them by value:
+    ``task.to_bytes(by_value=project_modules)``) and ``options``.
+
+    Optional class attributes, read by the host (absent means False):
+
+    - ``kills``: the executor can stop a running task with ``kill(future) -> bool`` (a
+      ``KillingExecutor``); only such executors take assets with a time limit.
+    - ``same_machine``: tasks run on the host's machine, so a large input may arrive as the
+      path of the store's file instead of its bytes (``Task.run`` reads and verifies it). Such
+      an executor may also have a ``spool_dir`` attribute: the host sets it to a directory
+      where ``run_serialized(payload, spool_dir)`` leaves large outputs as files.
+    - ``in_process``: tasks run in the host's own process (threads). The host hides the
+      caller's ``__main__`` around creating and submitting to every other executor, since
+      that is when worker processes start.
+    """
+
+    name: str
+    description: str
+    options: dict[str, str]
+    inline: bool
+
+    def __init__(self, *, jobs: int, project_dir: str, project_modules: frozenset[str],
+                 options: dict[str, str]) -> None: ...
+
+    def submit(self, task: Task, log: logging.Logger | None = None) -> Future[Outcome]:
+        """Run ``task`` (``task.run()`` here, or ``run_serialized(task.to_bytes())`` in a worker)
+        and resolve the future with its :data:`Outcome`. If the worker running it died, set
+        :class:`WorkerLost` on the future (``isolated=True`` when this task alone is known to be
+        the cause). Called from the host's main thread only, with never more than ``jobs`` tasks
+        outstanding."""
+
+    def shutdown(self, cancel: bool = False) -> None:
+        """End the workers; with ``cancel``, at once, abandoning running tasks (Ctrl-C, or
+        another asset failed)."""
+
+
+class KillingExecutor(Executor, Protocol):
+    """An executor that can stop a running task (``kills = True``): it takes time limits."""
+
+    kills: bool
+
+    def kill(self, future: Future[Outcome]) -> bool:
+        """Stop the task behind ``future`` now; False if it is not one of this executor's.
+        Other tasks stopped with it fail with a ``WorkerLost`` whose ``stopped_by_build`` is
+        True, and the host runs them again."""
+
+
+def run_serialized(payload: bytes, spool_dir: str | None = None) -> Outcome:
+    """What a worker calls on the bytes of ``Task.to_bytes``: load the task, run it, and return
+    its outcome (plain picklable data, to send back as it is).
+
+    The outcome names the source digests of the project modules the worker ran, so the host
+    records an output only if it came from the code its key was made from. ``spool_dir`` (a
+    worker on the host's machine): an output of 1 MiB or more is left in a new file there
+    instead of travelling back through a pipe."""
+    return run_payload(payload, spool_dir)
+
+
+__all__ = ["Executor", "KillingExecutor", "Task", "Outcome", "run_serialized", "WorkerLost"]
