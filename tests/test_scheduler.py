@@ -7,16 +7,16 @@ from __future__ import annotations
 import inspect
 
 import pytest
+from fake_runner import FakeRunner
 
 from assetbuild.builtin.io_managers import JsonIOManager
-from assetbuild.definitions import AssetDef, SourceDef
+from assetbuild.definitions import AssetDef
 from assetbuild.execute import Task
 from assetbuild.graph import resolve
 from assetbuild.reports import Head
 from assetbuild.scheduler import Scheduler
 from assetbuild.store import MemoryStore
 from assetbuild.workspace import Workspace
-from fake_runner import FakeRunner
 
 
 def A(fn, *, timeout=None):
