@@ -132,7 +132,6 @@ MAX_LINES = 600
 OVERSIZE = {
     "cache",
     "cli",
-    "remote",
     "scheduler",
     "session",
     "store",
