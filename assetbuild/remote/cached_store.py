@@ -201,10 +201,7 @@ class RemoteCachedStore:
             return rtrace
         d = self._downloads.get(trace.output_digest)
         if d is None:
-            digest = trace.output_digest
-            fut = self._pool.submit(self._download, digest, trace.size)
-            fut.add_done_callback(lambda _fut: self._done.append(digest))
-            d = self._downloads[digest] = _Download(digest, trace.size, fut)
+            d = self._start_download(trace.output_digest, trace.size)
         d.keys[key] = rtrace
         self._waiting[key] = trace.output_digest
         return rtrace
@@ -215,6 +212,12 @@ class RemoteCachedStore:
             return True
         except CacheCorrupt:
             return False
+
+    def _start_download(self, digest: str, size: int) -> _Download:
+        fut = self._pool.submit(self._download, digest, size)
+        fut.add_done_callback(lambda _fut: self._done.append(digest))
+        d = self._downloads[digest] = _Download(digest, size, fut)
+        return d
 
     def _download(self, digest: str, size: int) -> bytes:
         """In a worker: fetch, verify against the signed digest and size, write large blobs locally."""
