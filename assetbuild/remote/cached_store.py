@@ -59,6 +59,14 @@ class _Download:
     heads: list[tuple[str, Head]] = field(default_factory=list)  # put_head calls held back
 
 
+@dataclass(frozen=True)
+class _BlobFile:
+    """A blob to upload from its file in the local store (read in chunks, never whole)."""
+
+    path: Path
+    size: int
+
+
 @dataclass
 class _Upload:
     """A trace of this build to upload (with its blob) at the next flush."""
@@ -94,7 +102,8 @@ class RemoteCachedStore:
         self._rejected: set[str] = set()  # keys not to ask the remote again in this build
         self._bad_blobs: set[str] = set()  # digests the remote holds wrong bytes for: upload again
         self._seen_blobs: set[str] = set()  # digests known to be on the remote
-        self._outgoing: dict[str, bytes] = {}  # digest -> bytes of a blob put in this build
+        # digest -> a blob put in this build: its bytes, or the size of one put as a file (uploaded from that file)
+        self._outgoing: dict[str, bytes | int] = {}
         self._uploads: dict[str, _Upload] = {}  # key -> not yet submitted
         self._upload_futures: list[cf.Future[None]] = []
         self._rejections = 0
@@ -362,7 +371,12 @@ class RemoteCachedStore:
         self.local.add_history(asset, when_ns, key)
 
     def put_blob_file(self, src: str | os.PathLike[str], digest: str, size: int) -> str:
-        return self.local.put_blob_file(src, digest, size)
+        """A worker's large output, renamed into the local store: uploaded from the local store's
+        file (``src`` is gone; that file is the only copy, and stays), never read whole here."""
+        digest = self.local.put_blob_file(src, digest, size)
+        if self.write:
+            self._outgoing[digest] = size if size > INLINE_MAX else self.local.read_blob(digest)
+        return digest
 
     def blob_file(self, digest: str, min_size: int = 1 << 20) -> Path | None:
         return self.local.blob_file(digest, min_size)
@@ -383,24 +397,37 @@ class RemoteCachedStore:
             self._outgoing.clear()
             return
         for key, up in self._uploads.items():
-            data = self._outgoing.get(up.trace.output_digest)
-            if data is None:
+            digest = up.trace.output_digest
+            outgoing = self._outgoing.get(digest)
+            if outgoing is None:
                 continue
+            blob: bytes | _BlobFile
+            if isinstance(outgoing, int):  # put as a file: upload from the local store's file
+                source = self.local.blob_file(digest, min_size=0)
+                if source is None:
+                    continue  # gone from the local store: no record without its blob
+                blob = _BlobFile(source, outgoing)
+            else:
+                blob = outgoing
             record = encode_record(key, up.trace, asset=up.asset, keys=self.settings.keys)
-            self._upload_futures.append(self._pool.submit(self._upload, key, up.trace.output_digest, data, record))
+            self._upload_futures.append(self._pool.submit(self._upload, key, digest, blob, record))
         self._uploads.clear()
         self._outgoing.clear()
 
-    def _upload(self, key: str, digest: str, data: bytes, record: bytes) -> None:
+    def _upload(self, key: str, digest: str, blob: bytes | _BlobFile, record: bytes) -> None:
         """In a worker: the blob unless the remote has it, then the record (never a record without its blob)."""
         if not self.write or self.remote.down is not None:
             return
+        size = blob.size if isinstance(blob, _BlobFile) else len(blob)
         try:
             if digest in self._bad_blobs or digest not in self._seen_blobs and (
-                    len(data) < CHECK_BLOB_MIN or not self.remote.has_blob(digest, len(data))):
-                self.remote.put(self.remote.blob_path(digest), data)
+                    size < CHECK_BLOB_MIN or not self.remote.has_blob(digest, size)):
+                if isinstance(blob, _BlobFile):
+                    self.remote.put_file(self.remote.blob_path(digest), blob.path)
+                else:
+                    self.remote.put(self.remote.blob_path(digest), blob)
                 with self._mlock:
-                    self.stats["bytes_up"] += len(data)
+                    self.stats["bytes_up"] += size
             self._seen_blobs.add(digest)
             self.remote.put(self.remote.record_path(key), record)
             with self._mlock:
