@@ -80,16 +80,17 @@ def write_atomically(dest: str | os.PathLike[str], data: bytes | bytearray | mem
 
 
 @contextlib.contextmanager
-def atomic_writer(dest: str | os.PathLike[str], *, durable: bool = False) -> Iterator[BinaryIO]:
+def atomic_writer(dest: str | os.PathLike[str], *, durable: bool = False, dir_fd: int | None = None,
+                  crash_at: str | None = None) -> Iterator[BinaryIO]:
     """``write_atomically`` for a writer that streams: the file replaces ``dest`` when the block
     ends without an exception, and is removed otherwise."""
-    fd, tmp = create_temp_beside(dest)
+    fd, tmp = create_temp_beside(dest, dir_fd=dir_fd)
     try:
         with open(fd, "wb", closefd=False) as f:
             yield f
-        _commit(fd, tmp, dest, durable=durable, dir_fd=None)
+        _commit(fd, tmp, dest, durable=durable, dir_fd=dir_fd, crash_at=crash_at)
     except BaseException:
-        _discard(tmp, None)
+        _discard(tmp, dir_fd)
         raise
     finally:
         os.close(fd)

@@ -109,7 +109,7 @@ def main() -> None:
 
 
 def ab_import(archive: Path, work: Path, runs: int) -> dict[int, list[float]]:
-    from assetbuild import cache
+    from assetbuild.cache import archive as cache
     from assetbuild.store import LmdbStore
 
     out: dict[int, list[float]] = {1: [], 8: []}

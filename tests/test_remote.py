@@ -545,6 +545,44 @@ def test_parallel_build_uploads_and_a_fresh_checkout_restores(checkouts, remote)
     assert (b.root / "out/report.txt").read_text() == "300000 10\n"
 
 
+SPOOLED_ASSETFILE = """\
+from assetbuild import asset
+
+
+@asset(io="bytes")
+def huge():
+    return b"x" * (2 << 20)                 # 2 MiB: a process worker hands it over in a file
+
+
+@asset(io="json")
+def size(huge):
+    return len(huge)
+"""
+
+
+def test_a_large_output_of_a_process_worker_is_uploaded_and_restored(checkouts, remote):
+    """An output of SPOOL_MIN bytes or more reaches the store as a file (put_blob_file), not as
+    bytes: it is uploaded all the same, and a fresh checkout restores it without running it.
+    (Statuses, not the run counter: process workers can outlive a test and keep an old AB_RUNS.)"""
+    from assetbuild.execute import SPOOL_MIN
+
+    url, fs, root = remote
+    a = checkouts()
+    (a.root / "AssetFile").write_text(SPOOLED_ASSETFILE)
+    r = a.build(url, jobs=2, executor="processes")
+    assert r.ok and _statuses(r) == {"huge": "built", "size": "built"}, [(x.asset, x.error) for x in r.results]
+    huge = a.head("huge")
+    assert huge.size >= SPOOL_MIN
+    assert fs.size(_blob_path(root, huge.output_digest)) == huge.size
+    assert len(_objects(fs, root, "records")) == 2
+
+    b = checkouts()
+    (b.root / "AssetFile").write_text(SPOOLED_ASSETFILE)
+    r = b.build(url, jobs=2, executor="processes")
+    assert r.ok and _statuses(r) == {"huge": "restored", "size": "restored"}
+    assert assetbuild.load_value("huge", project_dir=b.root) == b"x" * (2 << 20)
+
+
 def test_an_asset_that_runs_gets_its_inputs_from_the_remote(checkouts, remote):
     """A changed downstream asset runs in a fresh checkout: its inputs' bytes come from the remote."""
     url, fs, root = remote

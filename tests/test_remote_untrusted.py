@@ -127,7 +127,7 @@ def _mutated_records(draw) -> bytes:
 
 
 def _resign(payload: str, keys: RecordKeys) -> bytes:
-    from assetbuild import remote
+    from assetbuild.remote import records as remote
 
     body = payload.encode("utf-8", "surrogatepass")
     env = {"format": 1, "payload": payload, "sig": remote._sign(keys.secret, body) if keys.secret else None}

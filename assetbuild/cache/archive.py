@@ -1,10 +1,5 @@
-"""Maintenance of a cache directory: stats, garbage collection, verification, export and import.
-
-Every function takes an open ``LmdbStore``; the ones that write expect the caller (session.py)
-to hold the build lock, so no build writes at the same time. Orders of writes keep the store's
-rule "never a trace without its bytes": traces are deleted in the transaction that deletes
-their inline blobs and before their files under cas/ are unlinked; imported blobs are durable
-before the transaction that adds their traces commits.
+"""Export and import of a cache's entries: a portable archive of the latest builds, for another
+checkout or machine (a CI job's artifact), and its import, which treats the archive as untrusted.
 
 An export archive is a tar file (gzip-compressed if its name ends in .gz or .tgz) holding
 ``blobs/<sha256>`` members and, last, ``MANIFEST.json``::
@@ -12,7 +7,9 @@ An export archive is a tar file (gzip-compressed if its name ends in .gz or .tgz
     {"format": "assetbuild-cache-export", "version": 1, "entries": [
         {"asset": name, "key": hex, "trace": {...Trace fields}, "head": {...Head fields}}]}
 
-Nothing in it names a path of the machine that wrote it.
+Nothing in it names a path of the machine that wrote it. An import writes blobs durably before
+the transaction that adds their traces commits (never a trace without its bytes); the caller
+(session.py) holds the build lock.
 """
 
 from __future__ import annotations
@@ -23,21 +20,20 @@ import io
 import json
 import os
 import re
-import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from .atomicfile import atomic_writer
-from .errors import StoreError
-from .reports import Head, Trace
-from .workspace import hash_file
+from ..atomicfile import atomic_writer
+from ..errors import CacheCorrupt, StoreError
+from ..reports import Head, Trace
 
 if TYPE_CHECKING:
     import tarfile
+
+    from ..store import LmdbStore
 
 EXPORT_FORMAT = "assetbuild-cache-export"
 EXPORT_VERSION = 1
@@ -45,339 +41,11 @@ _HEX64 = re.compile(r"[0-9a-f]{64}\Z")
 MAX_MANIFEST = 64 << 20  # an archive's MANIFEST.json: ~100,000 entries; it is parsed in memory
 MAX_TAR_HEADER = 1 << 20  # pax and GNU long-name headers, which tarfile reads whole
 IMPORT_CHUNK = 1 << 20  # import copies and hashes members in chunks of this size
-_UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
 
-def parse_size(text: str) -> int:
-    """'500M', '2G', '1.5GiB', '123' (bytes) -> bytes; K/M/G/T are powers of 1024."""
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:I?B)?\s*", text.upper())
-    if not m:
-        raise ValueError(f"{text!r} is not a size (examples: 500M, 2G, 1048576)")
-    return int(float(m.group(1)) * _UNITS[m.group(2)])
-
-
-# --- stats ------------------------------------------------------------------------------------
-
-def stats(store: Any) -> dict[str, Any]:
-    """Counts and sizes of a cache directory, and the last build's hit rate. Writes nothing."""
-    heads = store.all_heads()  # every project's that shares this cache directory
-    traces = dict(store.iter_traces())
-    inline = store.inline_blob_sizes()
-    files = [(dg, size) for dg, _p, size in store.cas_files() if dg is not None]
-    temps = [(p, size) for dg, p, size in store.cas_files() if dg is None]
-    head_keys = {h.key for _n, h in heads}
-    return {
-        "cache_dir": str(store.root),
-        "assets": len(heads),
-        "entries": len(traces),
-        "latest_entries": len(head_keys & set(traces)),
-        "older_entries": len(set(traces) - head_keys),
-        "blobs": len(inline) + len(files),
-        "inline_blobs": len(inline),
-        "inline_bytes": sum(inline.values()),
-        "file_blobs": len(files),
-        "file_bytes": sum(s for _, s in files),
-        "output_bytes": sum(inline.values()) + sum(s for _, s in files),
-        "index_bytes": store.file_size(),
-        "temp_files": len(temps),
-        "temp_bytes": sum(s for _, s in temps),
-        "leftover_dirs": [p.name for p in store.leftovers()],
-        "disk_bytes": store.file_size() + sum(s for _, s in files) + sum(s for _, s in temps),
-        "last_build": store.get_build_summary(),
-    }
-
-
-def build_summary(statuses: Iterable[str]) -> dict[str, Any]:
-    """What ``stats`` reports of the last build: counts per status and the hit rate
-    (reused / (reused + run); None when nothing was decided)."""
-    counts = {s: 0 for s in ("built", "cached", "restored", "failed", "skipped")}
-    for s in statuses:
-        counts[s] = counts.get(s, 0) + 1
-    reused = counts["cached"] + counts["restored"]
-    decided = reused + counts["built"] + counts["failed"]
-    return {"assets": sum(counts.values()), **counts,
-            "hit_rate": round(reused / decided, 4) if decided else None}
-
-
-# --- gc ---------------------------------------------------------------------------------------
-
-@dataclass
-class GcReport:
-    """What a gc dropped (or would drop, with ``dry_run``) and what it reclaimed."""
-
-    dry_run: bool
-    entries_before: int = 0
-    entries_dropped: int = 0
-    dangling_dropped: int = 0
-    blobs_dropped: int = 0
-    output_bytes_before: int = 0
-    output_bytes_freed: int = 0
-    temp_files: int = 0
-    temp_bytes: int = 0
-    code_files: int = 0  # compiled AssetFiles of older versions (<cache>/code/)
-    code_bytes: int = 0
-    leftover_dirs: list[str] = field(default_factory=list)
-    index_bytes_before: int = 0
-    index_bytes_after: int = 0
-    disk_bytes_before: int = 0
-    disk_bytes_after: int = 0
-    dropped_keys: list[str] = field(default_factory=list)
-
-    def to_json(self) -> dict[str, Any]:
-        d = dict(self.__dict__)
-        d["dropped_keys"] = sorted(self.dropped_keys)
-        return d
-
-
-def gc(store: Any, *, max_size: int | None = None, older_than_s: float | None = None,
-       dry_run: bool = False, now_ns: int | None = None) -> GcReport:
-    """Drop least recently used entries that no asset's latest build uses, then sweep.
-
-    An entry (trace) is never dropped while it is some asset's latest key (a head). Its use
-    time is when it last stopped being a head, else when it was created. ``older_than_s``
-    drops entries unused for that long; ``max_size`` then drops the least recently used until
-    the stored outputs (inline and files) fit. Always swept: blobs no entry or head refers to
-    (orphans of a killed build), temp files under cas/, entries whose blob is gone,
-    leftover directories of a killed compaction or a moved-aside index, compiled AssetFiles
-    beyond the ``CODE_CACHE_KEEP`` newest. Then the index is
-    compacted so the freed pages go back to the disk.
-    """
-    now_ns = time.time_ns() if now_ns is None else now_ns
-    rep = GcReport(dry_run=dry_run)
-    heads = store.all_heads()  # every project's: gc never drops another project's latest builds
-    protected_keys = {h.key for _n, h in heads}
-    protected_digests = {h.output_digest for _n, h in heads}
-    traces = dict(store.iter_traces())
-    used = store.used_times()
-    inline = store.inline_blob_sizes()
-    files: dict[str, tuple[Path, int]] = {}
-    temps: list[tuple[Path, int]] = []
-    for dg, p, size in store.cas_files():
-        if dg is None:
-            temps.append((p, size))
-        else:
-            files[dg] = (p, size)
-    sizes = {**{d: s for d, (_p, s) in files.items()}, **inline}
-    rep.entries_before = len(traces)
-    rep.output_bytes_before = sum(sizes.values())
-    rep.index_bytes_before = store.file_size()
-    rep.disk_bytes_before = rep.index_bytes_before + sum(s for _p, s in files.values()) + sum(s for _p, s in temps)
-
-    refs: dict[str, int] = {}
-    for t in traces.values():
-        refs[t.output_digest] = refs.get(t.output_digest, 0) + 1
-    dropped: set[str] = set()
-
-    def drop(key: str) -> None:
-        dropped.add(key)
-        dg = traces[key].output_digest
-        refs[dg] -= 1
-
-    for key, t in traces.items():  # dangling: its bytes are gone (deleted by hand, lost)
-        if key not in protected_keys and t.output_digest not in sizes:
-            drop(key)
-            rep.dangling_dropped += 1
-    candidates = sorted((max(t.created_ns, used.get(k, 0)), k) for k, t in traces.items()
-                        if k not in protected_keys and k not in dropped)
-    if older_than_s is not None:
-        limit = now_ns - int(older_than_s * 1e9)
-        for when, key in candidates:
-            if when < limit:
-                drop(key)
-
-    def live_bytes() -> int:
-        return sum(s for d, s in sizes.items() if refs.get(d, 0) > 0 or d in protected_digests)
-
-    if max_size is not None:
-        total = live_bytes()
-        for _when, key in candidates:
-            if total <= max_size:
-                break
-            if key in dropped:
-                continue
-            drop(key)
-            dg = traces[key].output_digest
-            if refs[dg] == 0 and dg not in protected_digests and dg in sizes:
-                total -= sizes[dg]
-    freed = [d for d in sizes if refs.get(d, 0) <= 0 and d not in protected_digests]
-    rep.entries_dropped = len(dropped)
-    rep.dropped_keys = sorted(dropped)
-    rep.blobs_dropped = len(freed)
-    rep.output_bytes_freed = sum(sizes[d] for d in freed)
-    rep.temp_files = len(temps)
-    rep.temp_bytes = sum(s for _p, s in temps)
-    old_code = _old_code_cache(Path(store.root))
-    rep.code_files = len(old_code)
-    rep.code_bytes = sum(size for _p, size in old_code)
-    leftovers = store.leftovers()
-    rep.leftover_dirs = [p.name for p in leftovers]
-    if dry_run:
-        rep.index_bytes_after = rep.index_bytes_before
-        rep.disk_bytes_after = rep.disk_bytes_before - sum(files[d][1] for d in freed if d in files) - rep.temp_bytes
-        return rep
-
-    # 1. one transaction: traces, their use times and history rows, inline blobs.
-    for key in dropped:
-        store.delete_trace(key)
-        store.delete_used(key)
-    for raw, key in store.iter_history():
-        if key in dropped:
-            store.delete_history_row(raw)
-    live_keys = set(traces) - dropped
-    for key in used:
-        if key not in live_keys:
-            store.delete_used(key)
-    for d in freed:
-        if d in inline:
-            store.delete_inline_blob(d)
-    store.flush()
-    # 2. files nothing refers to any more, temp files, leftovers.
-    for d in freed:
-        if d in files:
-            _unlink(files[d][0])
-    for p, _s in [*temps, *old_code]:
-        _unlink(p)
-    for p in leftovers:
-        shutil.rmtree(p, ignore_errors=True)
-    # 3. give the index's free pages back to the disk.
-    _before, rep.index_bytes_after = store.compact()
-    rep.disk_bytes_after = rep.index_bytes_after + sum(s for d, (_p, s) in files.items() if d not in freed)
-    return rep
-
-
-CODE_CACHE_KEEP = 8
-
-
-def _old_code_cache(cache_dir: Path) -> list[tuple[Path, int]]:
-    """Compiled AssetFiles beyond the ``CODE_CACHE_KEEP`` most recently written: one is added
-    per AssetFile version, and a dropped one only costs a compile when that version returns."""
-    try:
-        found = [(st.st_mtime_ns, Path(e.path), st.st_size) for e in os.scandir(cache_dir / "code")
-                 if not e.name.startswith(".") and e.is_file() and (st := e.stat())]
-    except FileNotFoundError:
-        return []
-    found.sort(reverse=True)
-    return [(p, size) for _t, p, size in found[CODE_CACHE_KEEP:]]
-
-
-def _unlink(p: Path) -> None:
-    try:
-        p.unlink()
-    except FileNotFoundError:
-        pass
-    except OSError as e:
-        raise StoreError(f"cannot delete {p}: {e.strerror}") from e
-
-
-# --- verify -----------------------------------------------------------------------------------
-
-@dataclass
-class VerifyReport:
-    """Every blob re-hashed: what was corrupt or missing, and what was dropped because of it."""
-
-    blobs_checked: int = 0
-    bytes_checked: int = 0
-    corrupt: list[dict[str, Any]] = field(default_factory=list)  # {"digest", "where", "assets"}
-    missing: list[dict[str, Any]] = field(default_factory=list)  # {"digest", "assets"}
-    damaged_records: int = 0
-    entries_dropped: int = 0
-    heads_dropped: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not (self.corrupt or self.missing or self.damaged_records)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"ok": self.ok, **self.__dict__}
-
-
-def verify(store: Any) -> VerifyReport:
-    """Re-hash every blob (inline and files); drop the bad ones and every trace and head that
-    points at a bad or missing blob, so the next build rebuilds those assets. A read-only store
-    (a cache this process may not write) is only reported on."""
-    rep = VerifyReport()
-    fix = not store.readonly
-    bad: set[str] = set()
-    good: set[str] = set()
-    for dg, data in store.iter_inline_blobs():
-        rep.blobs_checked += 1
-        rep.bytes_checked += len(data)
-        if hashlib.sha256(data).hexdigest() == dg:
-            good.add(dg)
-        else:
-            bad.add(dg)
-            rep.corrupt.append({"digest": dg, "where": "inline"})
-            if fix:
-                store.delete_inline_blob(dg)
-    bad_files: list[Path] = []
-    for dg, p, size in store.cas_files():
-        if dg is None:
-            continue
-        rep.blobs_checked += 1
-        rep.bytes_checked += size
-        try:
-            ok = hash_file(str(p)) == dg
-        except OSError:
-            ok = False
-        if ok:
-            good.add(dg)
-        else:
-            bad.add(dg)
-            rep.corrupt.append({"digest": dg, "where": str(Path("cas") / p.parent.name / p.name)})
-            bad_files.append(p)
-    by_digest: dict[str, list[str]] = {}
-    head_rows = list(store.iter_records("heads"))
-    names = store.all_heads()
-    name_of = {h.key: n for n, h in names}
-    for n, h in names:
-        by_digest.setdefault(h.output_digest, []).append(n)
-    missing: dict[str, list[str]] = {}
-    for raw, t in list(store.iter_records("traces")):
-        if t is None:
-            rep.damaged_records += 1
-            if fix:
-                store.delete_record("traces", raw)
-            continue
-        dg = t.output_digest
-        if dg in good:
-            continue
-        if dg not in bad:
-            missing.setdefault(dg, [])
-            if raw.hex() in name_of:
-                missing[dg].append(name_of[raw.hex()])
-        if fix:
-            store.delete_record("traces", raw)
-            store.delete_used(raw.hex())
-            rep.entries_dropped += 1
-    for raw, h in head_rows:
-        if h is None:
-            rep.damaged_records += 1
-            if fix:
-                store.delete_record("heads", raw)
-            continue
-        if h.output_digest not in good:
-            if h.output_digest not in bad:
-                missing.setdefault(h.output_digest, [])
-            if fix:
-                store.delete_record("heads", raw)
-    if fix:
-        rep.heads_dropped = sorted({n for n, h in names if h.output_digest not in good})
-    for c in rep.corrupt:
-        c["assets"] = sorted(by_digest.get(c["digest"], []))
-    rep.missing = [{"digest": d, "assets": sorted(set(by_digest.get(d, [])) | set(a))}
-                   for d, a in sorted(missing.items())]
-    if fix:
-        store.flush()  # traces and heads go before (or with) their inline blobs...
-        for p in bad_files:  # ...and before their files
-            _unlink(p)
-    return rep
-
-
-# --- export / import --------------------------------------------------------------------------
-
-def _tar_mode(path: Path, write: bool) -> str:
-    gz = path.name.endswith((".gz", ".tgz"))
-    return ("w:gz" if gz else "w") if write else "r:*"
+def _compressed(path: Path) -> bool:
+    """An archive named .gz or .tgz is written gzip-compressed (any is read)."""
+    return path.name.endswith((".gz", ".tgz"))
 
 
 def _head_json(h: Head) -> dict[str, Any]:
@@ -387,7 +55,7 @@ def _head_json(h: Head) -> dict[str, Any]:
     return d
 
 
-def export_archive(store: Any, assets: Iterable[str], dest: Path,
+def export_archive(store: LmdbStore, assets: Iterable[str], dest: Path,
                    warn: Callable[[str], None] = lambda m: None) -> dict[str, Any]:
     """Write the latest entry and blob of each asset to ``dest`` (atomically); returns a summary.
 
@@ -396,15 +64,14 @@ def export_archive(store: Any, assets: Iterable[str], dest: Path,
     """
     import tarfile
 
-    from .errors import CacheCorrupt
-
     entries: list[dict[str, Any]] = []
     never: list[str] = []
     written: set[str] = set()
     nbytes = 0
     dest = dest.parent.resolve() / dest.name  # a symlink at dest is replaced, never written through
+    mode: Literal["w:gz", "w"] = "w:gz" if _compressed(dest) else "w"
     try:
-        with atomic_writer(dest) as f, tarfile.open(fileobj=f, mode=_tar_mode(dest, True),
+        with atomic_writer(dest) as f, tarfile.open(fileobj=f, mode=mode,
                                                      format=tarfile.PAX_FORMAT) as tar:
             for name in assets:
                 head = store.get_head(name)
@@ -501,7 +168,7 @@ def _check_types(rec: Any, types: dict[str, Any]) -> None:
             raise ValueError(f"bad field {f}")
 
 
-def import_archive(store: Any, src: Path, warn: Callable[[str], None] = lambda m: None) -> dict[str, Any]:
+def import_archive(store: LmdbStore, src: Path, warn: Callable[[str], None] = lambda m: None) -> dict[str, Any]:
     """Add the entries of an export archive to the store, verifying every blob against its digest.
 
     An entry whose blob is missing or does not verify is skipped with a warning (never a trace
@@ -522,7 +189,7 @@ def import_archive(store: Any, src: Path, warn: Callable[[str], None] = lambda m
     manifest: Any = None
     rejected = 0
     try:
-        with tarfile.open(src, _tar_mode(src, False), tarinfo=_bounded_tarinfo()) as tar:
+        with tarfile.open(src, "r:*", tarinfo=_bounded_tarinfo()) as tar:
             for m in tar:
                 if not m.isfile():
                     continue
@@ -557,9 +224,9 @@ def import_archive(store: Any, src: Path, warn: Callable[[str], None] = lambda m
         raise StoreError(f"cannot import {src}: {e}") from None
     now = time.time_ns()
     imported = skipped = heads_added = present = 0
-    for e in entries:
+    for entry in entries:
         try:
-            asset, key, trace, head = _entry_records(e)
+            asset, key, trace, head = _entry_records(entry)
         except (ValueError, TypeError) as err:
             warn(f"{src}: skipping a malformed entry ({err})")
             skipped += 1
@@ -593,7 +260,7 @@ class _BlobWriter:
     fsync) on a few threads: one file at a time waits on the disk's flushes, and an archive can
     hold thousands. Inline blobs go to the store's batch on the calling thread."""
 
-    def __init__(self, store: Any, threads: int = 8) -> None:
+    def __init__(self, store: LmdbStore, threads: int = 8) -> None:
         self.store = store
         self.threads = threads
         self._pool: Any = None
@@ -606,7 +273,7 @@ class _BlobWriter:
         file beside its place in the CAS, and renamed there only if it verifies (the fsync and
         rename on the pool). An archive's member is untrusted: its header's size is no promise.
         """
-        from .store import INLINE_MAX
+        from ..store import INLINE_MAX
 
         if size <= INLINE_MAX:
             data = f.read(size + 1)
@@ -713,7 +380,7 @@ def _read_manifest(tar: Any, m: Any, src: Path) -> Any:
         raise StoreError(f"cannot import {src}: its MANIFEST.json is not JSON") from None
 
 
-def _bounded_tarinfo() -> type:
+def _bounded_tarinfo() -> type[tarfile.TarInfo]:
     """A TarInfo that refuses extended headers (pax, GNU long names) larger than MAX_TAR_HEADER:
     tarfile reads those whole, so one compressed to a few bytes would fill memory."""
     import tarfile
@@ -721,11 +388,11 @@ def _bounded_tarinfo() -> type:
     class BoundedTarInfo(tarfile.TarInfo):
         def _proc_pax(self, tarfile_: Any) -> Any:
             _check_header_size(self.size)
-            return super()._proc_pax(tarfile_)
+            return super()._proc_pax(tarfile_)  # type: ignore[misc]  # a private hook: not in typeshed
 
         def _proc_gnulong(self, tarfile_: Any) -> Any:
             _check_header_size(self.size)
-            return super()._proc_gnulong(tarfile_)
+            return super()._proc_gnulong(tarfile_)  # type: ignore[misc]  # a private hook: not in typeshed
 
     return BoundedTarInfo
 
@@ -737,9 +404,7 @@ def _check_header_size(size: int) -> None:
         raise tarfile.HeaderError(f"an extended header of {size} bytes")
 
 
-def _verifies(store: Any, digest: str) -> bool:
-    from .errors import CacheCorrupt
-
+def _verifies(store: LmdbStore, digest: str) -> bool:
     try:
         store.read_blob(digest)
         return True

@@ -1,0 +1,201 @@
+"""Garbage collection of a cache directory: drop the least recently used entries no asset's
+latest build uses, sweep what a killed build or compaction left behind, give the index's free
+pages back to the disk.
+
+The caller (session.py) holds the build lock, so no build writes at the same time. Traces are
+deleted in the transaction that deletes their inline blobs and before their files under cas/ are
+unlinked: never a trace without its bytes.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import StoreError
+
+if TYPE_CHECKING:
+    from ..store import LmdbStore
+
+CODE_CACHE_KEEP = 8
+_UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def parse_size(text: str) -> int:
+    """'500M', '2G', '1.5GiB', '123' (bytes) -> bytes; K/M/G/T are powers of 1024."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:I?B)?\s*", text.upper())
+    if not m:
+        raise ValueError(f"{text!r} is not a size (examples: 500M, 2G, 1048576)")
+    return int(float(m.group(1)) * _UNITS[m.group(2)])
+
+
+@dataclass
+class GcReport:
+    """What a gc dropped (or would drop, with ``dry_run``) and what it reclaimed."""
+
+    dry_run: bool
+    entries_before: int = 0
+    entries_dropped: int = 0
+    dangling_dropped: int = 0
+    blobs_dropped: int = 0
+    output_bytes_before: int = 0
+    output_bytes_freed: int = 0
+    temp_files: int = 0
+    temp_bytes: int = 0
+    code_files: int = 0  # compiled AssetFiles of older versions (<cache>/code/)
+    code_bytes: int = 0
+    leftover_dirs: list[str] = field(default_factory=list)
+    index_bytes_before: int = 0
+    index_bytes_after: int = 0
+    disk_bytes_before: int = 0
+    disk_bytes_after: int = 0
+    dropped_keys: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        d = dict(self.__dict__)
+        d["dropped_keys"] = sorted(self.dropped_keys)
+        return d
+
+
+def gc(store: LmdbStore, *, max_size: int | None = None, older_than_s: float | None = None,
+       dry_run: bool = False, now_ns: int | None = None) -> GcReport:
+    """Drop least recently used entries that no asset's latest build uses, then sweep.
+
+    An entry (trace) is never dropped while it is some asset's latest key (a head). Its use
+    time is when it last stopped being a head, else when it was created. ``older_than_s``
+    drops entries unused for that long; ``max_size`` then drops the least recently used until
+    the stored outputs (inline and files) fit. Always swept: blobs no entry or head refers to
+    (orphans of a killed build), temp files under cas/, entries whose blob is gone,
+    leftover directories of a killed compaction or a moved-aside index, compiled AssetFiles
+    beyond the ``CODE_CACHE_KEEP`` newest. Then the index is
+    compacted so the freed pages go back to the disk.
+    """
+    now_ns = time.time_ns() if now_ns is None else now_ns
+    rep = GcReport(dry_run=dry_run)
+    heads = store.all_heads()  # every project's: gc never drops another project's latest builds
+    protected_keys = {h.key for _n, h in heads}
+    protected_digests = {h.output_digest for _n, h in heads}
+    traces = dict(store.iter_traces())
+    used = store.used_times()
+    inline = store.inline_blob_sizes()
+    files: dict[str, tuple[Path, int]] = {}
+    temps: list[tuple[Path, int]] = []
+    for dg, p, size in store.cas_files():
+        if dg is None:
+            temps.append((p, size))
+        else:
+            files[dg] = (p, size)
+    sizes = {**{d: s for d, (_p, s) in files.items()}, **inline}
+    rep.entries_before = len(traces)
+    rep.output_bytes_before = sum(sizes.values())
+    rep.index_bytes_before = store.file_size()
+    rep.disk_bytes_before = rep.index_bytes_before + sum(s for _p, s in files.values()) + sum(s for _p, s in temps)
+
+    refs: dict[str, int] = {}
+    for t in traces.values():
+        refs[t.output_digest] = refs.get(t.output_digest, 0) + 1
+    dropped: set[str] = set()
+
+    def drop(key: str) -> None:
+        dropped.add(key)
+        dg = traces[key].output_digest
+        refs[dg] -= 1
+
+    for key, t in traces.items():  # dangling: its bytes are gone (deleted by hand, lost)
+        if key not in protected_keys and t.output_digest not in sizes:
+            drop(key)
+            rep.dangling_dropped += 1
+    candidates = sorted((max(t.created_ns, used.get(k, 0)), k) for k, t in traces.items()
+                        if k not in protected_keys and k not in dropped)
+    if older_than_s is not None:
+        limit = now_ns - int(older_than_s * 1e9)
+        for when, key in candidates:
+            if when < limit:
+                drop(key)
+
+    def live_bytes() -> int:
+        return sum(s for d, s in sizes.items() if refs.get(d, 0) > 0 or d in protected_digests)
+
+    if max_size is not None:
+        total = live_bytes()
+        for _when, key in candidates:
+            if total <= max_size:
+                break
+            if key in dropped:
+                continue
+            drop(key)
+            dg = traces[key].output_digest
+            if refs[dg] == 0 and dg not in protected_digests and dg in sizes:
+                total -= sizes[dg]
+    freed = [d for d in sizes if refs.get(d, 0) <= 0 and d not in protected_digests]
+    rep.entries_dropped = len(dropped)
+    rep.dropped_keys = sorted(dropped)
+    rep.blobs_dropped = len(freed)
+    rep.output_bytes_freed = sum(sizes[d] for d in freed)
+    rep.temp_files = len(temps)
+    rep.temp_bytes = sum(s for _p, s in temps)
+    old_code = _old_code_cache(Path(store.root))
+    rep.code_files = len(old_code)
+    rep.code_bytes = sum(size for _p, size in old_code)
+    leftovers = store.leftovers()
+    rep.leftover_dirs = [p.name for p in leftovers]
+    if dry_run:
+        rep.index_bytes_after = rep.index_bytes_before
+        rep.disk_bytes_after = rep.disk_bytes_before - sum(files[d][1] for d in freed if d in files) - rep.temp_bytes
+        return rep
+
+    # 1. one transaction: traces, their use times and history rows, inline blobs.
+    for key in dropped:
+        store.delete_trace(key)
+        store.delete_used(key)
+    for raw, key in store.iter_history():
+        if key in dropped:
+            store.delete_history_row(raw)
+    live_keys = set(traces) - dropped
+    for key in used:
+        if key not in live_keys:
+            store.delete_used(key)
+    for d in freed:
+        if d in inline:
+            store.delete_inline_blob(d)
+    store.flush()
+    # 2. files nothing refers to any more, temp files, leftovers.
+    for d in freed:
+        if d in files:
+            delete_file(files[d][0])
+    for p, _s in [*temps, *old_code]:
+        delete_file(p)
+    for p in leftovers:
+        shutil.rmtree(p, ignore_errors=True)
+    # 3. give the index's free pages back to the disk.
+    _before, rep.index_bytes_after = store.compact()
+    rep.disk_bytes_after = rep.index_bytes_after + sum(s for d, (_p, s) in files.items() if d not in freed)
+    return rep
+
+
+def _old_code_cache(cache_dir: Path) -> list[tuple[Path, int]]:
+    """Compiled AssetFiles beyond the ``CODE_CACHE_KEEP`` most recently written: one is added
+    per AssetFile version, and a dropped one only costs a compile when that version returns."""
+    try:
+        found = [(st.st_mtime_ns, Path(e.path), st.st_size) for e in os.scandir(cache_dir / "code")
+                 if not e.name.startswith(".") and e.is_file() and (st := e.stat())]
+    except FileNotFoundError:
+        return []
+    found.sort(reverse=True)
+    return [(p, size) for _t, p, size in found[CODE_CACHE_KEEP:]]
+
+
+def delete_file(p: Path) -> None:
+    """Delete a file the cache no longer needs (gone already: fine); StoreError if it stays."""
+    try:
+        p.unlink()
+    except FileNotFoundError:
+        pass
+    except OSError as e:
+        raise StoreError(f"cannot delete {p}: {e.strerror}") from e
+

@@ -1,0 +1,494 @@
+"""The caching store: a local store with the remote cache behind it, at the store interface
+the scheduler uses (``contracts.TraceStore``).
+
+A local miss asks the remote; a hit returns the signed trace at once (downstream keys need only
+its data version) while the bytes download in background threads and are recorded locally when
+verified; a build's new traces are uploaded (blob, then record) in background threads. Every
+store call stays on the caller's thread. A remote that is down, slow or wrong never fails a
+build: one warning, then local work; after the first failure the remote is not tried again in
+this build. Loading a pickle runs code, so nothing unverified ever reaches an IO manager.
+
+Round trips: at the first local miss the records prefix is listed once, so further misses are
+answered without a request; the newest listed records are then fetched concurrently in batches
+(prefetch), so a key that hits usually finds its record already here. A build without local
+misses (a null build) sends no request at all.
+"""
+
+from __future__ import annotations
+
+import collections
+import concurrent.futures as cf
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import CacheCorrupt
+from ..reports import Head, Trace
+from ..store import INLINE_MAX
+from .records import KEY_ENV, SIGNING_KEY_ENV, TRUSTED_KEYS_ENV, RemoteRejected, decode_record, encode_record
+from .transport import RemoteCache, RemoteDown, RemoteSettings, UploadFailed, describe_error
+
+if TYPE_CHECKING:
+    import os
+
+    from ..store import LmdbStore
+
+CHECK_BLOB_MIN = 256 * 1024  # smaller blobs are uploaded again rather than asked for (one request either way)
+
+
+class RemoteTrace(Trace):
+    """A trace taken from the remote cache (its bytes may still be downloading)."""
+
+    __slots__ = ()
+    origin = "remote"
+    remote = True
+
+
+@dataclass
+class _Download:
+    """Bytes of a remote hit on their way; ``keys`` are the traces waiting for them."""
+
+    digest: str
+    size: int
+    future: cf.Future[bytes]
+    keys: dict[str, Trace] = field(default_factory=dict)
+    heads: list[tuple[str, Head]] = field(default_factory=list)  # put_head calls held back
+
+
+@dataclass(frozen=True)
+class _BlobFile:
+    """A blob to upload from its file in the local store (read in chunks, never whole)."""
+
+    path: Path
+    size: int
+
+
+@dataclass
+class _Upload:
+    """A trace of this build to upload (with its blob) at the next flush."""
+
+    trace: Trace
+    asset: str | None = None  # named in the record once its head is put
+
+
+class RemoteCachedStore:
+    """A local store (``LmdbStore``) with a remote cache behind it; see the module docstring.
+
+    Everything not overridden here goes straight to the local store.
+    """
+
+    def __init__(self, local: LmdbStore, remote: RemoteCache, *, warn: Callable[[str], None],
+                 note: Callable[[str], None] | None = None, expected: int = 0, fetch: bool = True) -> None:
+        self.local = local
+        self.remote = remote
+        self.settings = remote.settings
+        self.fetch = fetch  # False (dry runs, status): look up records only; download and write nothing
+        self._peeked: set[str] = set()
+        self.read = True
+        self.write = fetch and not self.settings.read_only
+        self._warn = warn
+        self._note = note or (lambda msg: None)
+        self._messages: list[str] = []  # from worker threads, printed on the caller's thread
+        self._mlock = threading.Lock()
+        self._pool = cf.ThreadPoolExecutor(max_workers=max(1, self.settings.concurrency),
+                                           thread_name_prefix="assetbuild-remote")
+        self._downloads: dict[str, _Download] = {}  # digest -> transfer not yet recorded locally
+        self._waiting: dict[str, str] = {}  # key -> digest of its download
+        self._failed: set[str] = set()  # keys whose bytes did not arrive or did not verify
+        self._rejected: set[str] = set()  # keys not to ask the remote again in this build
+        self._bad_blobs: set[str] = set()  # digests the remote holds wrong bytes for: upload again
+        self._seen_blobs: set[str] = set()  # digests known to be on the remote
+        # digest -> a blob put in this build: its bytes, or the size of one put as a file (uploaded from that file)
+        self._outgoing: dict[str, bytes | int] = {}
+        self._uploads: dict[str, _Upload] = {}  # key -> not yet submitted
+        self._upload_futures: list[cf.Future[None]] = []
+        self._rejections = 0
+        self.stats = {"hits": 0, "misses": 0, "downloaded": 0, "uploaded": 0, "bytes_down": 0, "bytes_up": 0}
+        self._prefetched: dict[str, cf.Future[dict[str, bytes | None]]] = {}
+        self._listed: dict[str, float] | None = None
+        n = self.settings.prefetch
+        self._prefetch_limit = n if n is not None else max(1024, 2 * expected)
+        self._listing: cf.Future[None] | None = None  # started by the first local miss
+        self._done: collections.deque[str] = collections.deque()  # digests whose download ended
+
+    # --- messages ----------------------------------------------------------------------------
+
+    def _message(self, text: str) -> None:
+        with self._mlock:
+            self._messages.append(text)
+
+    def _emit(self) -> None:
+        if self.remote.down is not None and self.read:
+            self.read = self.write = False
+            self._message(f"the remote cache {self.remote.url} is unavailable ({self.remote.down}); "
+                          "building locally without it for the rest of this build")
+        if self._messages:
+            with self._mlock:
+                msgs, self._messages = self._messages, []
+            for m in msgs:
+                self._warn(m)
+
+    def _reject(self, key: str, asset: str | None, why: str) -> None:
+        self._rejected.add(key)
+        self._rejections += 1
+        if self._rejections == 1:
+            what = f"{asset!r} (key {key[:12]})" if asset else f"key {key[:12]}"
+            self._message(f"the remote cache's entry for {what} was rejected: {why}; building it locally "
+                          "(further rejections are counted at the end)")
+
+    # --- lookups -----------------------------------------------------------------------------
+
+    def _list_and_prefetch(self) -> None:
+        listed = self.remote.list_records()
+        newest = sorted(listed, key=listed.__getitem__, reverse=True)[: self._prefetch_limit]
+        for i in range(0, len(newest), 64):  # small batches: the first answers come sooner
+            batch = newest[i:i + 64]
+            fut = self._pool.submit(self.remote.get_records, batch)
+            for k in batch:
+                self._prefetched[k] = fut
+        self._listed = listed  # last: a key listed but not prefetched is then asked directly
+
+    def _wait(self, fut: cf.Future[Any], size: int = 0) -> Any:
+        """A transfer's result; a wait far beyond the request timeouts (and 1 MB/s for ``size``
+        bytes) counts as the remote being down (a hung file system has no timeouts of its own)."""
+        limit = 4 * self.settings.timeout + 5 + size / 1e6
+        try:
+            with self.local.flushing_while_away():  # a long wait commits finished work meanwhile
+                return fut.result(timeout=limit)
+        except cf.TimeoutError:
+            self.remote.fail(TimeoutError(f"no answer in {limit:.0f}s"))
+            raise RemoteDown(self.remote.down) from None
+
+    def _fetch_record(self, key: str) -> bytes | None:
+        if self._listing is None:
+            self._listing = self._pool.submit(self._list_and_prefetch)
+        if self._listed is None:
+            self._wait(self._listing)  # re-raises RemoteDown
+        if self._listed is not None and key not in self._listed:
+            return None  # answered by the listing: no request
+        fut = self._prefetched.get(key)
+        if fut is not None:
+            raw = self._wait(fut).get(key)
+            if raw is not None:
+                return raw
+        return self.remote.get_record(key)
+
+    def get_trace(self, key: str) -> Trace | None:
+        self._drain()
+        trace = self.local.get_trace(key)
+        if trace is not None or not self.read or key in self._rejected:
+            return trace
+        digest = self._waiting.get(key)
+        if digest is not None:  # asked again (a repair): the same answer
+            return self._downloads[digest].keys[key]
+        try:
+            raw = self._fetch_record(key)
+        except (RemoteDown, RemoteRejected):
+            raw = None
+        if raw is None:
+            self.stats["misses"] += 1
+            self._emit()
+            return None
+        try:
+            trace, asset = decode_record(raw, key, keys=self.settings.keys,
+                                         trust_unsigned=self.settings.trust_unsigned)
+        except RemoteRejected as e:
+            self._reject(key, None, str(e))
+            self._emit()
+            return None
+        self.stats["hits"] += 1
+        rtrace = RemoteTrace(*trace)
+        if not self.fetch:
+            self._peeked.add(trace.output_digest)
+            return rtrace
+        if self._local_bytes(trace.output_digest):
+            self.local.put_trace(key, trace)
+            return rtrace
+        d = self._downloads.get(trace.output_digest)
+        if d is None:
+            d = self._start_download(trace.output_digest, trace.size)
+        d.keys[key] = rtrace
+        self._waiting[key] = trace.output_digest
+        return rtrace
+
+    def _local_bytes(self, digest: str) -> bool:
+        try:
+            self.local.read_blob(digest)
+            return True
+        except CacheCorrupt:
+            return False
+
+    def _start_download(self, digest: str, size: int) -> _Download:
+        fut = self._pool.submit(self._download, digest, size)
+        fut.add_done_callback(lambda _fut: self._done.append(digest))
+        d = self._downloads[digest] = _Download(digest, size, fut)
+        return d
+
+    def _download(self, digest: str, size: int) -> bytes:
+        """In a worker: fetch, verify against the signed digest and size, write large blobs locally."""
+        data = self.remote.get_blob(digest, size)
+        if size > INLINE_MAX:
+            self.local.put_blob(data, digest)  # a file write and rename: safe off the main thread
+        return data
+
+    def _drain(self, wait: bool = False) -> None:
+        """Record finished downloads locally (blob, trace, held-back heads); forget failed ones.
+
+        ``wait``: every download, waiting for those under way (not once the remote is down).
+        """
+        if wait:
+            for digest, d in list(self._downloads.items()):
+                if not d.future.done() and self.remote.down is None:
+                    try:
+                        self._wait(d.future, d.size)
+                    except Exception:  # noqa: BLE001 - judged in _finish
+                        pass
+                self._finish(digest)
+        else:
+            while self._done:
+                digest = self._done.popleft()
+                if digest in self._downloads and self._downloads[digest].future.done():
+                    self._finish(digest)
+        self._emit()
+
+    def _finish(self, digest: str) -> None:
+        d = self._downloads.pop(digest)
+        for key in d.keys:
+            self._waiting.pop(key, None)
+        fut = d.future
+        if not fut.done():
+            fut.cancel()
+        err = fut.exception() if fut.done() and not fut.cancelled() else RemoteDown(self.remote.down or "no answer")
+        if err is None:
+            data = fut.result()
+            self._seen_blobs.add(digest)
+            self.stats["downloaded"] += 1
+            self.stats["bytes_down"] += len(data)
+            if len(data) <= INLINE_MAX:
+                self.local.put_blob(data, digest)
+            for key, trace in d.keys.items():
+                self.local.put_trace(key, Trace(*trace))
+            for asset, head in d.heads:
+                self.local.put_head(asset, head)
+            return
+        self._failed.update(d.keys)
+        if isinstance(err, RemoteRejected):
+            self._bad_blobs.add(digest)
+            for key in d.keys:
+                self._reject(key, None, str(err))
+        else:
+            self.remote.fail(err)
+            self._rejected.update(d.keys)
+
+    # --- the store interface the scheduler uses ----------------------------------------------
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "local":  # not set yet: no recursion
+            raise AttributeError(name)
+        return getattr(self.local, name)
+
+    def has_blob(self, digest: str, size: int) -> bool:
+        if digest in self._downloads or digest in self._peeked:
+            return True  # on its way (read_blob waits for it), or looked up only
+        return self.local.has_blob(digest, size)
+
+    def read_blob(self, digest: str) -> bytes:
+        d = self._downloads.get(digest)
+        if d is None:
+            return self.local.read_blob(digest)
+        if d.future.cancel():  # still queued behind other downloads: this one is needed now
+            fut: cf.Future[bytes] = cf.Future()
+            try:
+                fut.set_result(self._download(digest, d.size))
+            except Exception as e:  # noqa: BLE001 - judged like a download's failure
+                fut.set_exception(e)
+            d.future = fut
+        try:
+            data = self._wait(d.future, d.size)
+        except Exception as e:  # noqa: BLE001 - down, timed out, or bytes not as signed
+            if digest in self._downloads:
+                self._finish(digest)
+            self._emit()
+            raise CacheCorrupt(digest, f"not usable from the remote cache ({describe_error(e)})") from None
+        self._drain()
+        return data
+
+    def put_head(self, asset: str, head: Head) -> None:
+        digest = self._waiting.get(head.key)
+        if digest is not None:  # its bytes are not here yet: record the head with them
+            self._downloads[digest].heads.append((asset, head))
+            return
+        up = self._uploads.get(head.key)
+        if up is not None:
+            up.asset = asset
+        self.local.put_head(asset, head)
+
+    def put_blob(self, data: bytes, digest: str | None = None) -> str:
+        digest = self.local.put_blob(data, digest)
+        if self.write:
+            self._outgoing[digest] = data
+        return digest
+
+    def put_trace(self, key: str, trace: Trace) -> None:
+        self.local.put_trace(key, trace)
+        if self.write and trace.output_digest in self._outgoing:
+            self._uploads[key] = _Upload(trace)
+
+    def delete_trace(self, key: str) -> None:
+        self._rejected.add(key)
+        self._uploads.pop(key, None)
+        digest = self._waiting.pop(key, None)
+        if digest is not None and digest in self._downloads:
+            self._downloads[digest].keys.pop(key, None)
+        self.local.delete_trace(key)
+
+    def maybe_flush(self, interval_s: float = 0.25, max_pending: int = 5000) -> None:
+        self._drain()
+        self._submit_uploads()
+        self.local.maybe_flush(interval_s, max_pending)
+
+    def flush(self) -> None:
+        self._drain()
+        self._submit_uploads()
+        self.local.flush()
+
+    def settle(self) -> set[str]:
+        """Wait for every download; the keys whose bytes did not arrive intact (to be rebuilt)."""
+        self._drain(wait=True)
+        failed, self._failed = self._failed, set()
+        return failed
+
+    # the rest of the interface: the local store's (downloads are recorded there as they arrive)
+
+    def get_head(self, asset: str) -> Head | None:
+        return self.local.get_head(asset)
+
+    def add_history(self, asset: str, when_ns: int, key: str) -> None:
+        self.local.add_history(asset, when_ns, key)
+
+    def put_blob_file(self, src: str | os.PathLike[str], digest: str, size: int) -> str:
+        """A worker's large output, renamed into the local store: uploaded from the local store's
+        file (``src`` is gone; that file is the only copy, and stays), never read whole here."""
+        digest = self.local.put_blob_file(src, digest, size)
+        if self.write:
+            self._outgoing[digest] = size if size > INLINE_MAX else self.local.read_blob(digest)
+        return digest
+
+    def blob_file(self, digest: str, min_size: int = 1 << 20) -> Path | None:
+        return self.local.blob_file(digest, min_size)
+
+    @contextmanager
+    def flushing_while_away(self, flush: Callable[[], None] | None = None,
+                            interval_s: float = 0.25) -> Iterator[None]:
+        with self.local.flushing_while_away(flush, interval_s):
+            yield
+
+    # --- uploads -----------------------------------------------------------------------------
+
+    def _submit_uploads(self) -> None:
+        if not self._uploads:
+            return
+        if not self.write:
+            self._uploads.clear()
+            self._outgoing.clear()
+            return
+        for key, up in self._uploads.items():
+            digest = up.trace.output_digest
+            outgoing = self._outgoing.get(digest)
+            if outgoing is None:
+                continue
+            blob: bytes | _BlobFile
+            if isinstance(outgoing, int):  # put as a file: upload from the local store's file
+                source = self.local.blob_file(digest, min_size=0)
+                if source is None:
+                    continue  # gone from the local store: no record without its blob
+                blob = _BlobFile(source, outgoing)
+            else:
+                blob = outgoing
+            record = encode_record(key, up.trace, asset=up.asset, keys=self.settings.keys)
+            self._upload_futures.append(self._pool.submit(self._upload, key, digest, blob, record))
+        self._uploads.clear()
+        self._outgoing.clear()
+
+    def _upload(self, key: str, digest: str, blob: bytes | _BlobFile, record: bytes) -> None:
+        """In a worker: the blob unless the remote has it, then the record (never a record without its blob)."""
+        if not self.write or self.remote.down is not None:
+            return
+        size = blob.size if isinstance(blob, _BlobFile) else len(blob)
+        try:
+            if digest in self._bad_blobs or digest not in self._seen_blobs and (
+                    size < CHECK_BLOB_MIN or not self.remote.has_blob(digest, size)):
+                if isinstance(blob, _BlobFile):
+                    self.remote.put_file(self.remote.blob_path(digest), blob.path)
+                else:
+                    self.remote.put(self.remote.blob_path(digest), blob)
+                with self._mlock:
+                    self.stats["bytes_up"] += size
+            self._seen_blobs.add(digest)
+            self.remote.put(self.remote.record_path(key), record)
+            with self._mlock:
+                self.stats["uploaded"] += 1
+        except RemoteDown:
+            return
+        except UploadFailed as e:
+            if self.write:
+                self.write = False
+                self._message(f"cannot upload to the remote cache {self.remote.url} ({e}); "
+                              "no more uploads in this build")
+
+    def close(self) -> None:
+        """Finish uploads (each request bounded by the timeouts), report, then close the local store."""
+        try:
+            downloaded = self.stats["downloaded"]
+            self._drain(wait=True)
+            self._submit_uploads()
+            deadline = time.monotonic() + 4 * self.settings.timeout + 5
+            for fut in self._upload_futures:
+                try:
+                    fut.result(timeout=max(0.0, deadline - time.monotonic()))
+                except cf.TimeoutError:
+                    self._message(f"uploads to the remote cache {self.remote.url} did not finish in time; "
+                                  "the rest are abandoned")
+                    break
+                except KeyboardInterrupt:
+                    self._message("interrupted: the remaining uploads to the remote cache are abandoned")
+                    self._emit()
+                    raise
+            if self._rejections > 1:
+                n = self._rejections - 1
+                self._message(f"{n} more {'entry' if n == 1 else 'entries'} of the remote cache "
+                              f"{'was' if n == 1 else 'were'} rejected")
+            self._emit()
+            s = self.stats
+            if s["hits"] or s["uploaded"]:
+                self._note(f"remote cache: {s['hits']} hits ({s['bytes_down'] / 1e6:.1f} MB downloaded), "
+                           f"{s['misses']} misses, {s['uploaded']} uploaded ({s['bytes_up'] / 1e6:.1f} MB)")
+            if self.stats["downloaded"] > downloaded and self.fetch and not self.local.readonly:
+                self.local.flush()  # what the downloads that ended here recorded
+        finally:
+            self.write = False
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self.local.close()
+
+
+def open_remote(local: LmdbStore, settings: RemoteSettings, *, warn: Callable[[str], None],
+                note: Callable[[str], None] | None = None, expected: int = 0,
+                fetch: bool = True) -> LmdbStore | RemoteCachedStore:
+    """``local`` with the remote cache behind it, or ``local`` alone (with one warning) without a key
+    to verify with. Holding public keys only (no HMAC secret, no signing key) reads and never
+    uploads. A URL fsspec rejects, or s3fs missing, shows at the first request (as a remote that
+    is unavailable)."""
+    keys = settings.keys
+    if not keys.can_verify and not settings.trust_unsigned:
+        warn(f"the remote cache {settings.url} is not used: no key is set to verify its entries with "
+             f"(set {TRUSTED_KEYS_ENV}, {SIGNING_KEY_ENV} or {KEY_ENV}, or pass --trust-remote-unsigned)")
+        return local
+    store = RemoteCachedStore(local, RemoteCache(settings, create=fetch), warn=warn, note=note,
+                              expected=expected, fetch=fetch)
+    if not keys.can_sign and keys.can_verify:
+        store.write = False  # public keys only: it could not sign what it uploads
+    return store

@@ -1,0 +1,364 @@
+"""The transport: one remote cache reached through fsspec (``file://``, ``s3://`` and
+S3-compatible servers), with bounded reads and a circuit breaker. Layout under the remote URL::
+
+    records/ab/<key>      one signed record per key (see ``records``)
+    blobs/cd/<digest>     output bytes, content-addressed by sha256 (written before any record
+                          that names them)
+
+The only importer of fsspec (and, through it, s3fs), on the first request: a build that needs
+nothing from the remote never imports them. Whoever can write to the remote can plant anything
+there, so reads are bounded: a record at most MAX_RECORD bytes, a blob one byte past its signed
+size, and in a ``file://`` folder no symlink, FIFO or device is followed.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import re
+import shutil
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+from ..atomicfile import atomic_writer, open_dir_below
+from .records import MAX_RECORD, NO_KEYS, RecordKeys, RemoteRejected
+
+REMOTE_ENV = "ASSETBUILD_REMOTE"
+DEFAULT_TIMEOUT = 10.0
+_EMPTY_DIGEST = hashlib.sha256(b"").hexdigest()
+_KEY_NAME = re.compile(r"[0-9a-f]{64}\Z")  # a record's file name: the key it is for
+_COPY_CHUNK = 1 << 20  # an upload from a local file to a local folder, read this much at a time
+
+
+class RemoteDown(Exception):
+    """The remote is unusable for the rest of this build (set once, by the first failure)."""
+
+
+class UploadFailed(Exception):
+    """One write to the remote failed (the caller stops uploading for the rest of the build)."""
+
+
+@dataclass
+class RemoteSettings:
+    """What ``--remote`` and its options asked for."""
+
+    url: str
+    read_only: bool = False
+    trust_unsigned: bool = False
+    timeout: float = DEFAULT_TIMEOUT  # connect and read timeouts of one request, in seconds
+    options: dict[str, Any] = field(default_factory=dict)  # fsspec storage options
+    keys: RecordKeys = NO_KEYS
+    concurrency: int = 32
+    prefetch: int | None = None  # records to fetch ahead (default: from the plan's size)
+
+    @classmethod
+    def from_env(cls, url: str | None, **kw: Any) -> RemoteSettings | None:
+        """None when neither ``url`` nor $ASSETBUILD_REMOTE names a remote; ConfigError for a
+        malformed key in the environment."""
+        url = url if url is not None else os.environ.get(REMOTE_ENV)
+        if not url:
+            return None
+        return cls(url, keys=RecordKeys.from_env(), **{k: v for k, v in kw.items() if v is not None})
+
+
+def _storage_options(url: str, settings: RemoteSettings) -> dict[str, Any]:
+    """fsspec options: bounded timeouts and no listing cache; S3 endpoint from the AWS variables."""
+    opts = dict(settings.options)
+    protocol = url.split("://", 1)[0] if "://" in url else "file"
+    if protocol in ("s3", "s3a"):
+        endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+        if endpoint:
+            opts.setdefault("endpoint_url", endpoint)
+        cfg = dict(opts.get("config_kwargs") or {})
+        cfg.setdefault("connect_timeout", settings.timeout)
+        cfg.setdefault("read_timeout", settings.timeout)
+        cfg.setdefault("retries", {"max_attempts": 2, "mode": "standard"})
+        opts["config_kwargs"] = cfg
+        opts.setdefault("skip_instance_cache", True)
+        opts.setdefault("max_concurrency", 1)  # else every GET is preceded by a HEAD (chunked reads)
+    opts.setdefault("use_listings_cache", False)  # a stale listing would hide new entries
+    return opts
+
+
+def describe_error(err: BaseException) -> str:
+    """An error in one line, with its type: what a warning about the remote shows."""
+    text = str(err).strip().splitlines()[0] if str(err).strip() else ""
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__
+
+
+class RemoteCache:
+    """One remote cache: listing, batched record fetches, blob transfers, with a circuit breaker.
+
+    Thread-safe: its methods run in the pool's threads. ``down`` is set by the first failure of
+    a request (anything but "not found"); after that every method returns at once.
+    """
+
+    def __init__(self, settings: RemoteSettings, *, create: bool = True) -> None:
+        self.settings = settings
+        self.create = create  # a missing file:// folder is made (not by a dry run or status)
+        self.url = settings.url
+        self.down: str | None = None
+        self.local = False
+        self.root = ""
+        self._fs: Any = None
+        self._lock = threading.Lock()
+        self._connect_lock = threading.Lock()
+        self.requests: dict[str, int] = {"list": 0, "records": 0, "record": 0, "blob": 0, "exists": 0, "put": 0}
+
+    @property
+    def fs(self) -> Any:
+        """The fsspec file system, made on first use: a build that needs nothing from the remote
+        never imports fsspec or s3fs (half a second)."""
+        if self._fs is None:
+            with self._connect_lock:
+                if self._fs is None:
+                    self._connect()
+        return self._fs
+
+    def _connect(self) -> None:
+        from fsspec.core import url_to_fs
+
+        fs, root = url_to_fs(self.url, **_storage_options(self.url, self.settings))
+        if hasattr(fs, "retries"):
+            fs.retries = 1  # s3fs's own retry loop (5, with backoff) on top of botocore's
+        self.root = root.rstrip("/")
+        self.local = "file" in (fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,))
+        if self.local and self.create:
+            fs.makedirs(self.root, exist_ok=True)  # a file:// folder that does not exist yet
+        self._fs = fs
+
+    def _count(self, kind: str, n: int = 1) -> None:
+        with self._lock:
+            self.requests[kind] += n
+
+    def record_path(self, key: str) -> str:
+        self._guard()
+        return f"{self.root}/records/{key[:2]}/{key}"
+
+    def blob_path(self, digest: str) -> str:
+        self._guard()
+        return f"{self.root}/blobs/{digest[:2]}/{digest}"
+
+    def fail(self, err: BaseException) -> None:
+        with self._lock:
+            if self.down is None:
+                self.down = describe_error(err)
+
+    def _guard(self) -> None:
+        """Raise RemoteDown once the remote failed; connect on first use (a failure to connect counts)."""
+        if self.down is not None:
+            raise RemoteDown(self.down)
+        if self._fs is None:
+            try:
+                self.fs  # noqa: B018 - connects
+            except ImportError as e:
+                self.fail(ImportError(f"{e.name or 'a package it needs'} is not installed "
+                                      "(pip install 'assetbuild[remote]')"))
+                raise RemoteDown(self.down) from e
+            except Exception as e:  # noqa: BLE001 - a bad URL or options, a folder we cannot create
+                self.fail(e)
+                raise RemoteDown(self.down) from e
+
+    def list_records(self) -> dict[str, float]:
+        """Every key with a record, and its modification time (one listing, paginated by the server)."""
+        self._guard()
+        self._count("list")
+        try:
+            found = self.fs.find(f"{self.root}/records", detail=True)
+        except FileNotFoundError:
+            return {}
+        except Exception as e:  # noqa: BLE001 - any transport error: the remote is down
+            self.fail(e)
+            raise RemoteDown(self.down) from e
+        out: dict[str, float] = {}
+        for path, info in found.items():
+            name = path.rsplit("/", 1)[-1]
+            if _KEY_NAME.match(name):
+                out[name] = _mtime(info)
+        return out
+
+    def get_records(self, keys: list[str]) -> dict[str, bytes | None]:
+        """The raw records of ``keys`` (None: not there), fetched concurrently in one call."""
+        self._guard()
+        paths = {self.record_path(k): k for k in keys}
+        self._count("records", len(paths))
+        try:  # bounded: a record beyond MAX_RECORD is rejected, never read whole
+            if self.local:
+                got = {p: _read_local(p, MAX_RECORD + 1, on_error="return") for p in paths}
+            else:
+                got = self.fs.cat(list(paths), on_error="return", start=0, end=MAX_RECORD + 1)
+        except Exception as e:  # noqa: BLE001
+            self.fail(e)
+            raise RemoteDown(self.down) from e
+        out: dict[str, bytes | None] = {}
+        for path, value in got.items():
+            k = paths.get(path) or paths.get(self.fs._strip_protocol(path))
+            if k is None:
+                continue
+            if isinstance(value, FileNotFoundError):
+                out[k] = None
+            elif _empty_object(value):
+                out[k] = b""
+            elif isinstance(value, BaseException):
+                self.fail(value)
+                raise RemoteDown(self.down) from value
+            else:
+                out[k] = value
+        return out
+
+    def get_record(self, key: str) -> bytes | None:
+        self._guard()
+        self._count("record")
+        try:
+            return self._cat(self.record_path(key), MAX_RECORD + 1)
+        except FileNotFoundError:
+            return None
+        except OSError as e:
+            if _empty_object(e):
+                return b""
+            self.fail(e)
+            raise RemoteDown(self.down) from e
+        except Exception as e:  # noqa: BLE001
+            self.fail(e)
+            raise RemoteDown(self.down) from e
+
+    def get_blob(self, digest: str, size: int) -> bytes:
+        """The bytes of ``digest``, verified against the signed ``digest`` and ``size``.
+
+        One ranged read that stops one byte past ``size``: an object larger than signed (a sparse
+        file of gigabytes) costs no more memory than the genuine output would, and is rejected.
+        """
+        if size == 0 and digest == _EMPTY_DIGEST:
+            return b""  # nothing to fetch (and an empty range is an error on S3)
+        self._guard()
+        self._count("blob")
+        try:
+            data = self._cat(self.blob_path(digest), size + 1)
+        except FileNotFoundError:
+            raise RemoteRejected("its output bytes are missing from the remote") from None
+        except OSError as e:
+            if not _empty_object(e):
+                self.fail(e)
+                raise RemoteDown(self.down) from e
+            data = b""
+        except Exception as e:  # noqa: BLE001
+            self.fail(e)
+            raise RemoteDown(self.down) from e
+        if len(data) != size or hashlib.sha256(data).hexdigest() != digest:
+            raise RemoteRejected("its bytes do not match the signed digest"
+                                 + (" (the object is larger than signed)" if len(data) > size else ""))
+        return data
+
+    def _cat(self, path: str, limit: int) -> bytes:
+        """At most ``limit`` bytes of the object at ``path`` (a planted object that is not a
+        regular file reads as empty: a malformed entry)."""
+        if self.local:
+            return _read_local(path, limit)
+        return self.fs.cat_file(path, start=0, end=limit)
+
+    def has_blob(self, digest: str, size: int) -> bool:
+        self._guard()
+        self._count("exists")
+        try:
+            return self.fs.size(self.blob_path(digest)) == size
+        except FileNotFoundError:
+            return False
+        except Exception as e:  # noqa: BLE001
+            self.fail(e)
+            raise RemoteDown(self.down) from e
+
+    def put(self, path: str, data: bytes) -> None:
+        """Write one object; on a local folder through a temp file and a rename (readers never see half)."""
+        self._guard()
+        self._count("put")
+        try:
+            if self.local:
+                with self._local_writer(path) as out:
+                    out.write(data)
+            else:
+                self.fs.pipe_file(path, data)
+        except Exception as e:  # noqa: BLE001
+            raise UploadFailed(describe_error(e)) from e
+
+    def put_file(self, path: str, source: str | os.PathLike[str]) -> None:
+        """Write one object from the local file ``source`` (a blob of the local store), as ``put``
+        does, without reading it whole into memory: a local folder gets it in 1 MiB chunks, an
+        object store through fsspec's ``put_file`` (s3fs: one request below 100 MiB, else
+        multipart in 50 MiB parts)."""
+        self._guard()
+        self._count("put")
+        try:
+            if self.local:
+                with open(source, "rb") as src, self._local_writer(path) as out:
+                    shutil.copyfileobj(src, out, _COPY_CHUNK)
+            else:
+                self.fs.put_file(os.fspath(source), path)
+        except Exception as e:  # noqa: BLE001
+            raise UploadFailed(describe_error(e)) from e
+
+    @contextmanager
+    def _local_writer(self, path: str) -> Iterator[BinaryIO]:
+        """A file that becomes the object at ``path`` of a local folder when the block ends (a temp
+        file and a rename: readers never see half). Others may write here too: no symlink below
+        the root is followed."""
+        *parts, name = path[len(self.root) + 1:].split("/")
+        fd = open_dir_below(self.root, parts)
+        try:
+            with atomic_writer(name, dir_fd=fd, crash_at="remote-upload") as out:
+                yield out
+        finally:
+            os.close(fd)
+
+
+def _read_local(path: str, limit: int, on_error: str = "raise") -> Any:
+    """At most ``limit`` bytes of the file at ``path`` in a ``file://`` remote, which others may
+    write to: a FIFO or a device there would block or never end, and a symlink would read
+    whatever it points at, so each of those reads as empty (a malformed entry, rejected and
+    counted). ``on_error="return"``: an OSError is returned, as ``fs.cat`` does."""
+    import stat
+
+    try:
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError as e:
+            if e.errno == errno.ELOOP:  # a symlink at that name
+                return b""
+            raise
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return b""
+            os.set_blocking(fd, True)
+            chunks, left = [], limit
+            while left > 0:
+                chunk = os.read(fd, min(left, 1 << 20))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                left -= len(chunk)
+            return b"".join(chunks)
+        finally:
+            os.close(fd)
+    except OSError as e:
+        if on_error == "return":
+            return e
+        raise
+
+
+def _empty_object(err: object) -> bool:
+    """True for an object store's answer to a ranged read of an empty object (HTTP 416): a
+    planted empty file is a malformed entry, not a remote that is down."""
+    return isinstance(err, OSError) and err.errno == errno.EINVAL and "range" in str(err).lower()
+
+
+def _mtime(info: dict[str, Any]) -> float:
+    t = info.get("LastModified") or info.get("mtime") or info.get("created") or 0
+    if hasattr(t, "timestamp"):
+        return float(t.timestamp())
+    try:
+        return float(t)
+    except (TypeError, ValueError):
+        return 0.0
