@@ -44,8 +44,10 @@ class RemoteTrace(Trace):
     """A trace taken from the remote cache (its bytes may still be downloading)."""
 
     __slots__ = ()
-    origin = "remote"
-    remote = True
+
+    @property
+    def origin(self) -> str:
+        return "remote"
 
 
 @dataclass
