@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from .encoding import ValueTag
+
 # --------------------------------------------------------------------------------------------------
 # Dynamic part: the function graph.
 
@@ -95,7 +97,7 @@ def _render(enc: _Enc, resolve: Callable[[_Node], bytes]) -> bytes:
 
 
 def _final(node: _Node) -> bytes:
-    return b"H" + node.digest
+    return ValueTag.NODE_DIGEST + node.digest
 
 
 def _local(node: _Node, resolve: Callable[[_Node], bytes]) -> bytes:

@@ -20,7 +20,7 @@ import types
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .encoding import _e_bytes, _e_complex, _e_float, _e_int, _e_str, _u64
+from .encoding import ValueTag, _e_bytes, _e_complex, _e_float, _e_int, _e_str, _u64
 from .nodes import _attr, _Node, _Out, _qualname, _type_name
 
 if TYPE_CHECKING:
@@ -69,9 +69,9 @@ class _ValueEncoder:
         elif t is int:
             out.buf += _e_int(v)
         elif v is None:
-            out.buf += b"N"
+            out.buf += ValueTag.NONE
         elif t is bool:
-            out.buf += b"T" if v else b"F"
+            out.buf += ValueTag.TRUE if v else ValueTag.FALSE
         elif t is float:
             out.buf += _e_float(v)
         elif t is types.FunctionType:
@@ -88,9 +88,9 @@ class _ValueEncoder:
         elif t is complex:
             out.buf += _e_complex(v)
         elif v is Ellipsis:
-            out.buf += b"E"
+            out.buf += ValueTag.ELLIPSIS
         elif v is NotImplemented:
-            out.buf += b"I"
+            out.buf += ValueTag.NOT_IMPLEMENTED
         elif isinstance(v, type):
             if self._is_project(v.__module__):
                 return self._ref(v, out, node)
@@ -146,10 +146,10 @@ class _ValueEncoder:
             return
         key = id(v)
         if key in self._active:
-            out.buf += b"@"  # a container that contains itself
+            out.buf += ValueTag.CYCLE  # a container that contains itself
             return
         if t is tuple or t is list:
-            out.buf += (b"(" if t is tuple else b"[") + _u64(len(v))
+            out.buf += (ValueTag.TUPLE if t is tuple else ValueTag.LIST) + _u64(len(v))
             self._active.add(key)
             try:
                 for x in v:
@@ -160,10 +160,10 @@ class _ValueEncoder:
         self._active.add(key)
         try:
             if t is dict:
-                out.buf += b"{" + _u64(len(v))
+                out.buf += ValueTag.DICT + _u64(len(v))
                 self._sorted(list(v.items()), True, out, node, where, depth)
             else:
-                out.buf += (b"<" if t is set else b">") + _u64(len(v))
+                out.buf += (ValueTag.SET if t is set else ValueTag.FROZENSET) + _u64(len(v))
                 self._sorted(list(v), False, out, node, where, depth)
         finally:
             self._active.discard(key)
@@ -190,7 +190,7 @@ class _ValueEncoder:
             out.sorted_group(encs)
 
     def _bad(self, out: _Out, node: _Node, where: str, phrase: str) -> None:
-        out.buf += b"!" + _e_str(phrase)
+        out.buf += ValueTag.UNENCODABLE + _e_str(phrase)
         node.bad.setdefault(where, set()).add(phrase)
 
     # ---------------------------------------------------------------- modules and named objects
@@ -200,13 +200,13 @@ class _ValueEncoder:
         hit = self._versions.get(top)
         if hit is None:
             if top in sys.stdlib_module_names or top == "builtins":
-                hit = (b"S", None)  # the Python version is in the key elsewhere
+                hit = (ValueTag.STDLIB, None)  # the Python version is in the key elsewhere
             else:
                 version = self._distribution_version(top)
                 if version is None:
-                    hit = (b"U", f"module {top}: neither in the project nor an installed package")
+                    hit = (ValueTag.UNVERSIONED, f"module {top}: neither in the project nor an installed package")
                 else:
-                    hit = (b"V" + _e_str(str(version)), None)
+                    hit = (ValueTag.VERSION + _e_str(str(version)), None)
             self._versions[top] = hit
         return hit
 
@@ -218,8 +218,8 @@ class _ValueEncoder:
             if isinstance(module, str):
                 version, phrase = self._version(module)
             else:
-                module, version, phrase = "?", b"U", f"{qualname}: defined in no module"
-            enc = b"O" + _e_str(module) + _e_str(qualname) + version
+                module, version, phrase = "?", ValueTag.UNVERSIONED, f"{qualname}: defined in no module"
+            enc = ValueTag.OBJECT + _e_str(module) + _e_str(qualname) + version
             hit = self._terminals[id(v)] = (v, enc, f"object:{module}.{qualname}", phrase)
         out.buf += hit[1]
         if hit[3] is not None:
@@ -235,7 +235,7 @@ class _ValueEncoder:
             hit = self._terminals.get(id(m))
             if hit is None:
                 version, phrase = self._version(name)
-                enc = b"M" + _e_str(name) + version
+                enc = ValueTag.MODULE + _e_str(name) + version
                 hit = self._terminals[id(m)] = (m, enc, f"module:{name}", phrase)
             out.buf += hit[1]
             if hit[3] is not None:
@@ -243,10 +243,10 @@ class _ValueEncoder:
             return hit[2]
         # A project module: the attributes the code may reach through it are the names it reads.
         self._project_module_encodings += 1
-        out.buf += b"P" + _e_str(name)
+        out.buf += ValueTag.PROJECT_MODULE + _e_str(name)
         key = id(m)
         if key in self._active or depth > _CONTAINER_DEPTH_LIMIT:
-            out.buf += b"@"
+            out.buf += ValueTag.CYCLE
             return f"module:{name}"
         ns = vars(m)
         attrs = [a for a in node.names if a in ns]
@@ -306,14 +306,14 @@ class _ValueEncoder:
             return hit[2]
         sentinel = _SENTINELS.get(id(v))
         if sentinel is not None and sentinel[0] is v:
-            out.buf += b"Z" + _e_str(sentinel[1])
+            out.buf += ValueTag.SENTINEL + _e_str(sentinel[1])
             return None
         if depth > _CONTAINER_DEPTH_LIMIT:
             self._bad(out, node, where, "data nested too deeply")
             return None
         key = id(v)
         if key in self._active:
-            out.buf += b"@"  # an object that refers back to itself (a parent pointer...)
+            out.buf += ValueTag.CYCLE  # an object that refers back to itself (a parent pointer...)
             return None
         self._active.add(key)
         try:
@@ -331,7 +331,7 @@ class _ValueEncoder:
                 return self._object(v, named[0], named[1], out, node, where)
             bound = v.__self__ if t is _BUILTIN_FUNCTION or t is types.MethodType else None
             if t is types.MethodType:  # a bound method: its function and what it is bound to
-                out.buf += b"mb"
+                out.buf += ValueTag.BOUND_METHOD
                 enc(v.__func__, out, node, where, depth + 1)
                 enc(v.__self__, out, node, where, depth + 1)
                 return None
@@ -344,48 +344,48 @@ class _ValueEncoder:
             self._bad(out, node, where, f"a method bound to an instance of {_type_name(bound)}")
             return None
         if t is staticmethod or t is classmethod:
-            out.buf += b"@s" if t is staticmethod else b"@c"
+            out.buf += ValueTag.STATICMETHOD if t is staticmethod else ValueTag.CLASSMETHOD
             enc(v.__func__, out, node, where, depth + 1)
         elif t is property:
-            out.buf += b"@p"
+            out.buf += ValueTag.PROPERTY
             for f in (v.fget, v.fset, v.fdel):
                 enc(f, out, node, where, depth + 1)
         elif t is functools.partial:
-            out.buf += b"fp"
+            out.buf += ValueTag.PARTIAL
             enc(v.func, out, node, where, depth + 1)
             enc(v.args, out, node, where, depth + 1)
             enc(v.keywords, out, node, where, depth + 1)
         elif t is _LRU_WRAPPER:  # @functools.cache / lru_cache around a function
-            out.buf += b"lc"
+            out.buf += ValueTag.LRU_CACHE
             enc(v.__wrapped__, out, node, where, depth + 1)
             enc(v.cache_parameters(), out, node, where, depth + 1)
         elif t is _PATTERN:
-            out.buf += b"re"
+            out.buf += ValueTag.PATTERN
             enc(v.pattern, out, node, where, depth + 1)
             out.buf += _e_int(v.flags)
         elif t is _MAPPINGPROXY:
-            out.buf += b"mp" + _u64(len(v))
+            out.buf += ValueTag.MAPPINGPROXY + _u64(len(v))
             self._sorted(list(v.items()), True, out, node, where, depth)
         elif t is bytearray:
-            out.buf += _e_bytes(bytes(v), b"a")
+            out.buf += _e_bytes(bytes(v), ValueTag.BYTEARRAY)
         elif t is range:
-            out.buf += b"rg" + _e_int(v.start) + _e_int(v.stop) + _e_int(v.step)
+            out.buf += ValueTag.RANGE + _e_int(v.start) + _e_int(v.stop) + _e_int(v.step)
         elif t is slice:
-            out.buf += b"sl"
+            out.buf += ValueTag.SLICE
             for x in (v.start, v.stop, v.step):
                 enc(x, out, node, where, depth + 1)
         elif t is dataclasses.Field or (t is _DATACLASS_PARAMS and _DATACLASS_PARAMS is not None):
-            out.buf += b"dc" + _e_str(t.__qualname__)
+            out.buf += ValueTag.DATACLASS_INTERNAL + _e_str(t.__qualname__)
             slots = getattr(t, "__slots__", None)
             attrs = list(slots) if slots else sorted(vars(v))
             for a in attrs:
                 out.buf += _e_str(a)
                 enc(getattr(v, a, None), out, node, where, depth + 1)
         elif t is _MEMBER_DESCRIPTOR or t is _GETSET_DESCRIPTOR:
-            out.buf += b"@d" + _e_str(v.__name__)
+            out.buf += ValueTag.SLOT_DESCRIPTOR + _e_str(v.__name__)
         elif t is types.SimpleNamespace:
             ns = vars(v)
-            out.buf += b"ns" + _u64(len(ns))
+            out.buf += ValueTag.NAMESPACE + _u64(len(ns))
             self._sorted(list(ns.items()), True, out, node, where, depth)
         elif t is types.GenericAlias or (_UNION_TYPE is not None and t is _UNION_TYPE) \
                 or t.__module__ == "typing":
@@ -393,16 +393,16 @@ class _ValueEncoder:
             if " at 0x" in text:
                 self._bad(out, node, where, f"an instance of {_type_name(v)}")
             else:
-                out.buf += b"ty" + _e_str(text)
+                out.buf += ValueTag.TYPE_HINT + _e_str(text)
         elif isinstance(v, enum.Enum):
-            out.buf += b"en"
+            out.buf += ValueTag.ENUM_MEMBER
             enc(t, out, node, where, depth + 1)
             out.buf += _e_str(str(v._name_))
             enc(v._value_, out, node, where, depth + 1)
         elif isinstance(v, pathlib.PurePath):
-            out.buf += b"pa" + _e_str(t.__qualname__) + _e_str(self._relative(str(v)))
+            out.buf += ValueTag.PURE_PATH + _e_str(t.__qualname__) + _e_str(self._relative(str(v)))
         elif hasattr(t, "__dataclass_fields__"):  # a dataclass instance: its class and field values
-            out.buf += b"di"
+            out.buf += ValueTag.DATACLASS
             enc(t, out, node, where, depth + 1)
             fields = dataclasses.fields(v)
             out.buf += _u64(len(fields))
@@ -415,15 +415,15 @@ class _ValueEncoder:
             names = {f.name for f in fields}
             extra = [(k, x) for k, x in _instance_state(v) if k not in names]
             if extra:
-                out.buf += b"+" + _u64(len(extra))
+                out.buf += ValueTag.EXTRA_ATTRIBUTES + _u64(len(extra))
                 self._sorted(extra, True, out, node, where, depth)
         elif isinstance(v, tuple) and hasattr(t, "_fields"):  # a namedtuple: its class and items
-            out.buf += b"nt"
+            out.buf += ValueTag.NAMEDTUPLE
             enc(t, out, node, where, depth + 1)
             enc(tuple(v), out, node, where, depth + 1)
         elif isinstance(v, _SCALARS) and not hasattr(v, "__dict__"):
             # A scalar subclass with no state of its own (numpy.float64, numpy.str_): class, value.
-            out.buf += b"sc"
+            out.buf += ValueTag.SCALAR
             enc(t, out, node, where, depth + 1)
             for base in _SCALARS:
                 if isinstance(v, base):
@@ -435,11 +435,11 @@ class _ValueEncoder:
                 special(self, v, out, node, where, depth)
             elif isinstance(v, os.PathLike):
                 path = os.fspath(v)
-                out.buf += b"pl" + _e_str(_type_name(v))
+                out.buf += ValueTag.PATH_LIKE + _e_str(_type_name(v))
                 enc(path, out, node, where, depth + 1)
             elif self._is_project(t.__module__):
                 # An instance of a project class: the class (its code, recursed) and its state.
-                out.buf += b"ob"
+                out.buf += ValueTag.INSTANCE
                 enc(t, out, node, where, depth + 1)
                 state = _instance_state(v)
                 out.buf += _u64(len(state))
@@ -459,14 +459,14 @@ class _ValueEncoder:
         for base in t.__mro__:
             if base in _VALUE_BASES:
                 if base is dict:
-                    out.buf += b"bd"
+                    out.buf += ValueTag.BASE_DICT
                     self._sorted(list(dict.items(v)), True, out, node, where, depth)
                 else:
-                    out.buf += b"bb"
+                    out.buf += ValueTag.BASE_VALUE
                     self._enc(base(v), out, node, where, depth + 1)
                 return
             if base is BaseException:
-                out.buf += b"be"
+                out.buf += ValueTag.BASE_EXCEPTION
                 self._enc(v.args, out, node, where, depth + 1)
                 return
             if base is object or not _adds_c_state(base):
@@ -484,7 +484,7 @@ class _ValueEncoder:
         registry = _attr(fn, "registry")
         if type(registry) is not _MAPPINGPROXY or not callable(_attr(fn, "dispatch")):
             return False
-        out.buf += b"sd" + _u64(len(registry))
+        out.buf += ValueTag.SINGLEDISPATCH + _u64(len(registry))
         self._sorted(list(registry.items()), True, out, node, where, 1)
         return True
 
@@ -521,7 +521,7 @@ def _instance_state(v: Any) -> list[tuple[str, Any]]:
 
 def _enc_datetime(fp: Fingerprinter, v: Any, out: _Out, node: _Node, where: str,
                   depth: int) -> None:
-    out.buf += b"dt" + _e_str(type(v).__qualname__) + _e_str(v.isoformat())
+    out.buf += ValueTag.DATETIME + _e_str(type(v).__qualname__) + _e_str(v.isoformat())
     tz = getattr(v, "tzinfo", None)
     out.buf += _e_str("" if tz is None else f"{type(tz).__module__}.{type(tz).__qualname__}:{tz}")
     out.buf += _e_int(getattr(v, "fold", 0))
@@ -529,14 +529,14 @@ def _enc_datetime(fp: Fingerprinter, v: Any, out: _Out, node: _Node, where: str,
 
 def _enc_timedelta(fp: Fingerprinter, v: Any, out: _Out, node: _Node, where: str,
                    depth: int) -> None:
-    out.buf += b"td" + _e_int(v.days) + _e_int(v.seconds) + _e_int(v.microseconds)
+    out.buf += ValueTag.TIMEDELTA + _e_int(v.days) + _e_int(v.seconds) + _e_int(v.microseconds)
 
 
 def _enc_timezone(fp: Fingerprinter, v: Any, out: _Out, node: _Node, where: str,
                   depth: int) -> None:
     off = v.utcoffset(None)
     seconds = off.days * 86400 + off.seconds
-    out.buf += b"tz" + _e_str(v.tzname(None)) + _e_int(seconds) + _e_int(off.microseconds)
+    out.buf += ValueTag.TIMEZONE + _e_str(v.tzname(None)) + _e_int(seconds) + _e_int(off.microseconds)
 
 
 def _enc_by_str(tag: bytes) -> Callable[..., None]:
@@ -548,12 +548,12 @@ def _enc_by_str(tag: bytes) -> Callable[..., None]:
 
 def _enc_fraction(fp: Fingerprinter, v: Any, out: _Out, node: _Node, where: str,
                   depth: int) -> None:
-    out.buf += b"fr" + _e_int(v.numerator) + _e_int(v.denominator)
+    out.buf += ValueTag.FRACTION + _e_int(v.numerator) + _e_int(v.denominator)
 
 
 def _enc_ordered_dict(fp: Fingerprinter, v: Any, out: _Out, node: _Node, where: str,
                       depth: int) -> None:
-    out.buf += b"od" + _u64(len(v))
+    out.buf += ValueTag.ORDERED_DICT + _u64(len(v))
     for k, x in v.items():  # order is part of an OrderedDict's value
         fp._enc(k, out, node, where, depth + 1)
         fp._enc(x, out, node, where, depth + 1)
@@ -561,32 +561,32 @@ def _enc_ordered_dict(fp: Fingerprinter, v: Any, out: _Out, node: _Node, where: 
 
 def _enc_defaultdict(fp: Fingerprinter, v: Any, out: _Out, node: _Node, where: str,
                      depth: int) -> None:
-    out.buf += b"dd"
+    out.buf += ValueTag.DEFAULTDICT
     fp._enc(v.default_factory, out, node, where, depth + 1)
     fp._enc(dict(v), out, node, where, depth + 1)
 
 
 def _enc_counter(fp: Fingerprinter, v: Any, out: _Out, node: _Node, where: str,
                  depth: int) -> None:
-    out.buf += b"cn"
+    out.buf += ValueTag.COUNTER
     fp._enc(dict(v), out, node, where, depth + 1)
 
 
 def _enc_deque(fp: Fingerprinter, v: Any, out: _Out, node: _Node, where: str,
                depth: int) -> None:
-    out.buf += b"dq"
+    out.buf += ValueTag.DEQUE
     fp._enc(v.maxlen, out, node, where, depth + 1)
     fp._enc(list(v), out, node, where, depth + 1)
 
 
 def _enc_logger(fp: Fingerprinter, v: Any, out: _Out, node: _Node, where: str,
                 depth: int) -> None:
-    out.buf += b"lg" + _e_str(str(v.name))  # a logger is its name; it does not shape results
+    out.buf += ValueTag.LOGGER + _e_str(str(v.name))  # a logger is its name; it does not shape results
 
 
 def _enc_tuplegetter(fp: Fingerprinter, v: Any, out: _Out, node: _Node, where: str,
                      depth: int) -> None:
-    out.buf += b"tg"  # a namedtuple field accessor
+    out.buf += ValueTag.TUPLEGETTER  # a namedtuple field accessor
     fp._enc(v.__reduce__()[1], out, node, where, depth + 1)
 
 
@@ -595,7 +595,7 @@ def _enc_site_builtin(fp: Fingerprinter, v: Any, out: _Out, node: _Node, where: 
     # exit, quit, help, copyright...: the interactive helpers site puts in builtins. Code that
     # calls sys.exit names "exit" too; none of them shapes a result.
     name = _attr(v, "name")
-    out.buf += b"sb" + _e_str(type(v).__qualname__) + _e_str(name if isinstance(name, str) else "")
+    out.buf += ValueTag.SITE_BUILTIN + _e_str(type(v).__qualname__) + _e_str(name if isinstance(name, str) else "")
 
 
 _BY_TYPE_NAME: dict[tuple[str, str], Callable[..., None]] = {
@@ -607,9 +607,9 @@ _BY_TYPE_NAME: dict[tuple[str, str], Callable[..., None]] = {
     ("datetime", "time"): _enc_datetime,
     ("datetime", "timedelta"): _enc_timedelta,
     ("datetime", "timezone"): _enc_timezone,
-    ("decimal", "Decimal"): _enc_by_str(b"de"),
-    ("uuid", "UUID"): _enc_by_str(b"uu"),
-    ("zoneinfo", "ZoneInfo"): _enc_by_str(b"zi"),
+    ("decimal", "Decimal"): _enc_by_str(ValueTag.DECIMAL),
+    ("uuid", "UUID"): _enc_by_str(ValueTag.UUID),
+    ("zoneinfo", "ZoneInfo"): _enc_by_str(ValueTag.ZONEINFO),
     ("fractions", "Fraction"): _enc_fraction,
     ("collections", "OrderedDict"): _enc_ordered_dict,
     ("collections", "defaultdict"): _enc_defaultdict,

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .bytecode import _IMPORT_NAME, _LOAD_CONST, _LOAD_SMALL_INT, _code_digest, _decode
-from .encoding import FINGERPRINT_VERSION, _e_bytes, _e_int, _e_str, _sha256, _u64
+from .encoding import FINGERPRINT_VERSION, PartTag, ValueTag, _e_bytes, _e_int, _e_str, _sha256, _u64
 from .nodes import _final, _label, _local, _Node, _Out, _render, _type_name
 from .values import _GETSET_DESCRIPTOR, _MEMBER_DESCRIPTOR, _ValueEncoder
 
@@ -116,7 +116,7 @@ class Fingerprinter(_ValueEncoder):
                     or self._names_of(fn.__code__)):
                 # Fast path, same result as the general one: only the code part.
                 static = _code_digest(fn.__code__, self._code_digests, self._keep)
-                code = _sha256(b"cF" + static + b"NN")
+                code = _sha256(_CODE_HEAD + static + _NO_DEFAULTS)
                 digest = _sha256(_DIGEST_SEED + _CODE_LABEL + code.digest()).hexdigest()
                 return Fingerprint(digest=digest, parts={"code": code.hexdigest()}, warnings=())
             try:
@@ -164,7 +164,7 @@ class Fingerprinter(_ValueEncoder):
         try:
             out = _Out()
             refers = self._enc(value, out, root, what, 0)
-            root.items.append((b"g", "", b"g", out.finish(), refers if type(refers) is _Node else None))
+            root.items.append((PartTag.GLOBAL, "", PartTag.GLOBAL, out.finish(), refers if type(refers) is _Node else None))
             self._build_pending()
             self._components(root)
         except BaseException:
@@ -194,7 +194,7 @@ class Fingerprinter(_ValueEncoder):
             if v is _MISSING or getattr(v, "__module__", None) != "builtins":
                 return None
         static = _code_digest(fn.__code__, self._code_digests, self._keep)
-        code = _sha256(b"cL" + static + "\x00".join(names).encode())
+        code = _sha256(_LEAF_HEAD + static + "\x00".join(names).encode())
         digest = _sha256(_DIGEST_SEED + _CODE_LABEL + code.digest()).hexdigest()
         return Fingerprint(digest=digest, parts={"code": code.hexdigest()}, warnings=())
 
@@ -278,7 +278,7 @@ class Fingerprinter(_ValueEncoder):
         if len(members) == 1 and members[0] not in members[0].children:
             node = members[0]
             node.rendered = [_render(enc, _final) for _, _, _, enc, _ in node.items]
-            node.digest = _sha256(b"A" + b"".join(
+            node.digest = _sha256(PartTag.NODE + b"".join(
                 [item[2] + r for item, r in zip(node.items, node.rendered)])).digest()
             return
         # A cycle. Inside the component, references are by label; each member's digest is derived
@@ -286,13 +286,15 @@ class Fingerprinter(_ValueEncoder):
         inside = {id(m) for m in members}
 
         def resolve(n: _Node) -> bytes:
-            return b"R" + _e_str(_label(n)) if id(n) in inside else b"H" + n.digest
+            if id(n) in inside:
+                return ValueTag.NODE_LABEL + _e_str(_label(n))
+            return ValueTag.NODE_DIGEST + n.digest
 
         locals_ = [(m, _sha256(_local(m, resolve)).digest()) for m in members]
         pairs = sorted([_e_str(_label(m)) + h for m, h in locals_])
-        component = _sha256(b"S" + _u64(len(pairs)) + b"".join(pairs)).digest()
+        component = _sha256(PartTag.COMPONENT + _u64(len(pairs)) + b"".join(pairs)).digest()
         for m, h in locals_:
-            m.digest = _sha256(b"Y" + component + _e_str(_label(m)) + h).digest()
+            m.digest = _sha256(PartTag.MEMBER + component + _e_str(_label(m)) + h).digest()
 
     def _rollback(self) -> None:
         """Forget the unfinished nodes of a walk that raised, so a later call starts clean."""
@@ -383,37 +385,37 @@ class Fingerprinter(_ValueEncoder):
                 label = self._module(module, out, node, where, 0)
             else:  # not imported yet: a distribution can still be named and versioned
                 version, phrase = self._version(name)
-                out.buf += b"M" + _e_str(name) + version
+                out.buf += ValueTag.MODULE + _e_str(name) + version
                 label = f"module:{name}"
                 if self._is_project(name) or phrase is not None:
                     self._bad(out, node, where, phrase or "a project module not loaded yet")
-            node.items.append((b"i", name, b"i" + _e_str(name), out.finish(), label))
+            node.items.append((PartTag.IMPORT, name, PartTag.IMPORT + _e_str(name), out.finish(), label))
 
     def _build_function(self, node: _Node, fn: types.FunctionType) -> None:
         code = fn.__code__
         items = node.items
         names = node.names = self._names_of(code)  # also: what it may reach in project modules
         out = _Out()
-        out.buf += b"F" + _code_digest(code, self._code_digests, self._keep)
+        out.buf += PartTag.FUNCTION + _code_digest(code, self._code_digests, self._keep)
         defaults = fn.__defaults__
         if defaults:
             params = code.co_varnames[:code.co_argcount]
             first = len(params) - len(defaults)
-            out.buf += b"(" + _u64(len(defaults))
+            out.buf += ValueTag.TUPLE + _u64(len(defaults))
             for i, value in enumerate(defaults):
                 self._enc(value, out, node, f"default of parameter '{params[first + i]}'", 0)
         else:
-            out.buf += b"N"
+            out.buf += ValueTag.NONE
         kwdefaults = fn.__kwdefaults__
         if kwdefaults:
-            out.buf += b"{" + _u64(len(kwdefaults))
+            out.buf += ValueTag.DICT + _u64(len(kwdefaults))
             for name in sorted(kwdefaults):
                 out.buf += _e_str(name)
                 self._enc(kwdefaults[name], out, node, f"default of parameter '{name}'", 0)
         else:
-            out.buf += b"N"
+            out.buf += ValueTag.NONE
         self._enc_dispatch_registry(fn, out, node, "an implementation of the single-dispatch function")
-        items.append((b"c", "", b"c", out.finish(), None))
+        items.append((PartTag.CODE, "", PartTag.CODE, out.finish(), None))
         closure = fn.__closure__
         if closure:
             for name, cell in zip(code.co_freevars, closure):
@@ -421,10 +423,10 @@ class Fingerprinter(_ValueEncoder):
                 try:
                     value = cell.cell_contents
                 except ValueError:
-                    out.buf += b"\x00"  # an empty cell (a variable not assigned yet)
+                    out.buf += ValueTag.EMPTY_CELL
                 else:
                     self._enc(value, out, node, f"closure variable '{name}'", 0)
-                items.append((b"v", name, b"v" + _e_str(name), out.finish(), None))
+                items.append((PartTag.CLOSURE, name, PartTag.CLOSURE + _e_str(name), out.finish(), None))
         if names:
             g = fn.__globals__
             b = fn.__builtins__ if isinstance(fn.__builtins__, dict) else builtins.__dict__
@@ -437,33 +439,33 @@ class Fingerprinter(_ValueEncoder):
                     continue  # an attribute name, or a global not defined (yet)
                 out = _Out()
                 refers = self._enc(value, out, node, f"global '{name}'", 0)
-                items.append((b"g", name, b"g" + _e_str(name), out.finish(), refers))
+                items.append((PartTag.GLOBAL, name, PartTag.GLOBAL + _e_str(name), out.finish(), refers))
             self._import_items(node, fn)
 
     def _build_class(self, node: _Node, cls: type) -> None:
         out = _Out()
-        out.buf += b"K" + _e_str(cls.__qualname__)
+        out.buf += PartTag.CLASS_HEADER + _e_str(cls.__qualname__)
         meta = type(cls)
         self._enc(None if meta is type else meta, out, node, "metaclass", 0)
         self._enc(cls.__bases__, out, node, "base classes", 0)
-        node.items.append((b"k", "", b"k", out.finish(), None))
+        node.items.append((PartTag.CLASS, "", PartTag.CLASS, out.finish(), None))
         ns = vars(cls)
         skip: frozenset[str] | set[str] = _SKIP_CLASS_ATTRS
         if isinstance(cls, enum.EnumMeta):
             members = list(cls.__members__.items())  # definition order, aliases included
             out = _Out()
-            out.buf += b"(" + _u64(len(members))
+            out.buf += ValueTag.TUPLE + _u64(len(members))
             for name, member in members:
                 out.buf += _e_str(name)
                 self._enc(member._value_, out, node, f"value of member '{name}'", 0)
-            node.items.append((b"m", "", b"m", out.finish(), None))
+            node.items.append((PartTag.MEMBERS, "", PartTag.MEMBERS, out.finish(), None))
             skip = _SKIP_CLASS_ATTRS | _ENUM_INTERNALS | set(cls.__members__)
         for name in sorted(ns):
             if name in skip:
                 continue
             out = _Out()
             self._enc_class_attr(ns[name], out, node, f"class attribute '{name}'")
-            node.items.append((b"a", name, b"a" + _e_str(name), out.finish(), None))
+            node.items.append((PartTag.ATTRIBUTE, name, PartTag.ATTRIBUTE + _e_str(name), out.finish(), None))
 
     def _enc_class_attr(self, value: Any, out: _Out, node: _Node, where: str) -> None:
         t = type(value)
@@ -474,24 +476,24 @@ class Fingerprinter(_ValueEncoder):
                 self._ref(value, out, node)
                 return
         elif t is staticmethod or t is classmethod:
-            out.buf += b"@s" if t is staticmethod else b"@c"
+            out.buf += ValueTag.STATICMETHOD if t is staticmethod else ValueTag.CLASSMETHOD
             self._enc_class_attr(value.__func__, out, node, where)
             return
         elif t is property:
-            out.buf += b"@p"
+            out.buf += ValueTag.PROPERTY
             for f in (value.fget, value.fset, value.fdel):
                 self._enc_class_attr(f, out, node, where)
             return
         elif t is functools.singledispatchmethod:
-            out.buf += b"@m"
+            out.buf += ValueTag.SINGLEDISPATCHMETHOD
             self._enc_class_attr(value.dispatcher, out, node, where)
             return
         elif t is functools.cached_property:
-            out.buf += b"@a" + _e_str(str(value.attrname))
+            out.buf += ValueTag.CACHED_PROPERTY + _e_str(str(value.attrname))
             self._enc_class_attr(value.func, out, node, where)
             return
         elif t is _MEMBER_DESCRIPTOR or t is _GETSET_DESCRIPTOR:
-            out.buf += b"@d" + _e_str(value.__name__)  # slots and __dict__: derived from __slots__
+            out.buf += ValueTag.SLOT_DESCRIPTOR + _e_str(value.__name__)  # slots and __dict__: derived from __slots__
             return
         self._enc(value, out, node, where, 0)
 
@@ -527,9 +529,9 @@ class Fingerprinter(_ValueEncoder):
         label_bytes = self._label_bytes
         rendered = root.rendered or [_render(item[3], _final) for item in root.items]
         for (section, key, head, _, refers), body in zip(root.items, rendered):
-            if section == b"c":
+            if section == PartTag.CODE:
                 label = "code"
-            elif section == b"v":
+            elif section == PartTag.CLOSURE:
                 label = f"closure:{key}"
             elif type(refers) is _Node:
                 label = labels[id(refers)]
@@ -572,5 +574,9 @@ class Fingerprinter(_ValueEncoder):
         return enc
 
 
-_DIGEST_SEED = _e_bytes(b"assetbuild-fingerprint") + _e_int(FINGERPRINT_VERSION)
+_DIGEST_SEED = _e_bytes(PartTag.DOMAIN) + _e_int(FINGERPRINT_VERSION)
 _CODE_LABEL = _e_str("code")
+# The code part of a function without defaults, closure or globals, and of a leaf (see _leaf).
+_CODE_HEAD = PartTag.CODE + PartTag.FUNCTION
+_NO_DEFAULTS = ValueTag.NONE + ValueTag.NONE  # neither positional nor keyword
+_LEAF_HEAD = PartTag.CODE + PartTag.LEAF
