@@ -1651,3 +1651,25 @@ def test_the_encoding_of_every_kind_of_value_is_pinned():
     """The same digests on every Python version: a change of encoding changes every key (and
     bumps FINGERPRINT_VERSION with new values here)."""
     assert _value_digests() == PINNED_VALUE_DIGESTS
+
+
+def test_the_value_encoder_reaches_project_code_only_through_its_refs():
+    from assetbuild.fingerprint.nodes import _Node, _Out
+    from assetbuild.fingerprint.values import ValueEncoder
+
+    class Recorder:
+        def __init__(self) -> None:
+            self.reached: list[object] = []
+
+        def ref(self, obj: object, out: _Out, node: _Node) -> _Node:
+            self.reached.append(obj)
+            child = _Node(obj)
+            out.node(child)
+            return child
+
+    ns = load("def helper():\n    return 1\nclass C:\n    pass\n")
+    refs = Recorder()
+    encoder = ValueEncoder(refs, is_project_module=is_project, distribution_version=lambda top: "1.0")
+    root = _Node(None)
+    encoder.encode([ns["helper"], ns["C"], len, {"k": 3}], _Out(), root, "global 'x'", 0)
+    assert refs.reached == [ns["helper"], ns["C"]] and root.bad == {}

@@ -1,8 +1,8 @@
 """The reference graph's vertices (project functions and classes) and encodings that refer to them.
 
-An encoding that refers to a project node cannot be rendered to bytes until that node's digest is
-known; ``_Out`` collects bytes and such references, ``_render`` resolves them. Also the naming of
-objects that labels and messages use.
+``NodeTable`` holds the vertices of one ``Fingerprinter``. An encoding that refers to a project
+node cannot be rendered to bytes until that node's digest is known; ``_Out`` collects bytes and
+such references, ``_render`` resolves them. Also the naming of objects that labels and messages use.
 
 Layer L0: stdlib only, no disk, no clock.
 """
@@ -38,6 +38,43 @@ class _Node:
         self.names: tuple[str, ...] = ()
         self.digest = b""  # set when its strongly connected component is finished
         self.rendered: list[bytes] | None = None  # items with final digests, once known
+
+
+class NodeTable:
+    """The nodes of one ``Fingerprinter`` by object id, and the worklist of the walk under way.
+
+    The value encoder refers to project code through it (it is the encoder's ``Refs``): a function
+    or class not seen before gets its node there, and the walk builds it later.
+    """
+
+    __slots__ = ("by_id", "created", "pending")
+
+    def __init__(self) -> None:
+        self.by_id: dict[int, _Node] = {}
+        self.pending: list[_Node] = []  # created by the current walk, not yet built
+        self.created: list[_Node] = []  # every node created by the current walk
+
+    def add(self, obj: object) -> _Node:
+        node = self.by_id[id(obj)] = _Node(obj)
+        self.created.append(node)
+        self.pending.append(node)
+        return node
+
+    def ref(self, obj: object, out: _Out, node: _Node) -> _Node:
+        """Refer to the project function or class ``obj`` from ``node`` (built later if new)."""
+        child = self.by_id.get(id(obj))
+        if child is None:
+            child = self.add(obj)
+        node.children.add(child)
+        out.node(child)
+        return child
+
+    def forget_unfinished(self) -> None:
+        """Forget the nodes a walk that raised left without a digest, so a later walk starts clean."""
+        for n in self.created:
+            if not n.digest:
+                self.by_id.pop(id(n.obj), None)
+        self.pending.clear()
 
 
 class _Sorted:

@@ -3,7 +3,8 @@
 It builds one node per project function or class reached (a worklist), hashes strongly connected
 components (Tarjan) so a helper's digest does not depend on which asset reached it first, and
 assembles the parts, their digest and the warnings into a ``Fingerprint``. The code itself is
-digested by ``bytecode``; values are encoded by ``values``.
+digested by ``bytecode``; values are encoded by a ``values.ValueEncoder`` it owns, which refers
+to project code through the walk's ``nodes.NodeTable``.
 
 Layer L0: stdlib only, no disk, no clock.
 """
@@ -13,7 +14,6 @@ from __future__ import annotations
 import builtins
 import enum
 import functools
-import os
 import sys
 import types
 from collections.abc import Callable
@@ -22,8 +22,9 @@ from typing import Any
 
 from .bytecode import _IMPORT_NAME, _LOAD_CONST, _LOAD_SMALL_INT, _code_digest, _decode
 from .encoding import FINGERPRINT_VERSION, PartTag, ValueTag, _e_bytes, _e_int, _e_str, _sha256, _u64
-from .nodes import _final, _label, _local, _Node, _Out, _render, _type_name
-from .values import _GETSET_DESCRIPTOR, _MEMBER_DESCRIPTOR, _ValueEncoder
+from .nodes import NodeTable, _final, _label, _local, _Node, _Out, _render, _type_name
+from .objects import encode_dispatch_registry
+from .values import ValueEncoder
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ _ENUM_INTERNALS = frozenset({
 })
 
 
-class Fingerprinter(_ValueEncoder):
+class Fingerprinter:
     """Fingerprints asset functions. Create one per load of the AssetFile.
 
     Helper results are memoized per object for the life of the instance. The instance therefore
@@ -73,32 +74,18 @@ class Fingerprinter(_ValueEncoder):
                  distribution_version: Callable[[str], str | None] = lambda top: None,
                  project_dir: str | None = None,
                  code_digests: dict[int, bytes] | None = None) -> None:
-        self._is_project_module = is_project_module
-        self._distribution_version = distribution_version
         self._code_digests: dict[int, bytes] = {} if code_digests is None else code_digests
         self._keep: list[Any] = []
-        self._project: dict[str | None, bool] = {}
-        self._versions: dict[str, tuple[bytes, str | None]] = {}
-        self._nodes: dict[int, _Node] = {}
+        self._nodes = NodeTable()
+        self._values = ValueEncoder(self._nodes, is_project_module=is_project_module,
+                                    distribution_version=distribution_version,
+                                    project_dir=project_dir)
+        self._encode = self._values.encode
         self._code_names: dict[int, tuple[types.CodeType, tuple[str, ...]]] = {}
         self._code_imports: dict[int, tuple[types.CodeType, tuple[tuple[str, int], ...]]] = {}
-        self._terminals: dict[int, tuple[object, bytes, str, str | None]] = {}
-        self._data: dict[int, tuple[object, bytes, tuple[str, ...]]] = {}
-        self._pending: list[_Node] = []  # nodes created by the current walk, not yet built
-        self._created: list[_Node] = []  # every node created by the current walk
-        self._active: set[int] = set()  # containers, objects, modules being encoded: cycle guard
-        self._project_module_encodings = 0
         self._label_bytes: dict[str, bytes] = {}  # part label -> its encoding
         self._part_digests: dict[bytes, bytes] = {}  # small part encodings -> their digests
         self._ref_digests: dict[str, str] = {}  # code names stored values use -> digests
-        prefix = None
-        if project_dir is not None:
-            prefix = os.path.normpath(os.fspath(project_dir))  # a pure string operation
-            seps = os.sep + (os.altsep or "")
-            stripped = prefix.rstrip(seps)
-            prefix = stripped or None  # the filesystem root would match every path: no rewriting
-        self._prefix = prefix
-        self._seps = tuple(os.sep + (os.altsep or ""))
 
     # ---------------------------------------------------------------- public
 
@@ -110,7 +97,7 @@ class Fingerprinter(_ValueEncoder):
             leaf = self._leaf(fn)
             if leaf is not None:
                 return leaf
-        node = self._nodes.get(id(fn))
+        node = self._nodes.by_id.get(id(fn))
         if node is None:
             if not (fn.__defaults__ or fn.__kwdefaults__ or fn.__closure__
                     or self._names_of(fn.__code__)):
@@ -125,7 +112,7 @@ class Fingerprinter(_ValueEncoder):
                 self._rollback()
                 raise
             finally:
-                self._created.clear()
+                self._nodes.created.clear()
         return self._assemble(node, asset)
 
     def fingerprint_reference(self, ref: str) -> str:
@@ -163,7 +150,7 @@ class Fingerprinter(_ValueEncoder):
         root = _Node(value)
         try:
             out = _Out()
-            refers = self._enc(value, out, root, what, 0)
+            refers = self._encode(value, out, root, what, 0)
             root.items.append((PartTag.GLOBAL, "", PartTag.GLOBAL, out.finish(), refers if type(refers) is _Node else None))
             self._build_pending()
             self._components(root)
@@ -171,7 +158,7 @@ class Fingerprinter(_ValueEncoder):
             self._rollback()
             raise
         finally:
-            self._created.clear()
+            self._nodes.created.clear()
         return root.digest.hex()
 
     def _leaf(self, fn: types.FunctionType) -> Fingerprint | None:
@@ -203,34 +190,20 @@ class Fingerprinter(_ValueEncoder):
     def _walk(self, fn: types.FunctionType) -> _Node:
         """Build every node reachable from ``fn`` (a worklist, so deep call chains need no deep
         recursion), then finish their strongly connected components."""
-        root = _Node(fn)
-        self._nodes[id(fn)] = root
-        self._created.append(root)
-        self._pending.append(root)
+        root = self._nodes.add(fn)
         self._build_pending()
         self._components(root)
         return root
 
     def _build_pending(self) -> None:
         """Build every node on the worklist, and those their building adds."""
-        pending = self._pending
+        pending = self._nodes.pending
         while pending:
             node = pending.pop()
             if isinstance(node.obj, type):
                 self._build_class(node, node.obj)
             else:
                 self._build_function(node, node.obj)
-
-    def _ref(self, obj: Any, out: _Out, node: _Node) -> _Node:
-        """Refer to the project function or class ``obj`` from ``node`` (built later if new)."""
-        child = self._nodes.get(id(obj))
-        if child is None:
-            child = self._nodes[id(obj)] = _Node(obj)
-            self._created.append(child)
-            self._pending.append(child)
-        node.children.add(child)
-        out.node(child)
-        return child
 
     def _components(self, root: _Node) -> None:
         """Tarjan's algorithm, iterative, over the unfinished nodes reachable from ``root``.
@@ -298,18 +271,8 @@ class Fingerprinter(_ValueEncoder):
 
     def _rollback(self) -> None:
         """Forget the unfinished nodes of a walk that raised, so a later call starts clean."""
-        for n in self._created:
-            if not n.digest:
-                self._nodes.pop(id(n.obj), None)
-        self._pending.clear()
-        self._active.clear()
-
-    def _is_project(self, module: Any) -> bool:
-        hit = self._project.get(module)
-        if hit is None:
-            hit = isinstance(module, str) and bool(self._is_project_module(module))
-            self._project[module] = hit
-        return hit
+        self._nodes.forget_unfinished()
+        self._values.forget_active()
 
     # ---------------------------------------------------------------- functions and classes
 
@@ -382,13 +345,13 @@ class Fingerprinter(_ValueEncoder):
             out = _Out()
             module = sys.modules.get(name)
             if isinstance(module, types.ModuleType):
-                label = self._module(module, out, node, where, 0)
+                label = self._values.encode_module(module, out, node, where, 0)
             else:  # not imported yet: a distribution can still be named and versioned
-                version, phrase = self._version(name)
+                version, phrase = self._values.version_of(name)
                 out.buf += ValueTag.MODULE + _e_str(name) + version
                 label = f"module:{name}"
-                if self._is_project(name) or phrase is not None:
-                    self._bad(out, node, where, phrase or "a project module not loaded yet")
+                if self._values.is_project(name) or phrase is not None:
+                    self._values.mark_bad(out, node, where, phrase or "a project module not loaded yet")
             node.items.append((PartTag.IMPORT, name, PartTag.IMPORT + _e_str(name), out.finish(), label))
 
     def _build_function(self, node: _Node, fn: types.FunctionType) -> None:
@@ -403,7 +366,7 @@ class Fingerprinter(_ValueEncoder):
             first = len(params) - len(defaults)
             out.buf += ValueTag.TUPLE + _u64(len(defaults))
             for i, value in enumerate(defaults):
-                self._enc(value, out, node, f"default of parameter '{params[first + i]}'", 0)
+                self._encode(value, out, node, f"default of parameter '{params[first + i]}'", 0)
         else:
             out.buf += ValueTag.NONE
         kwdefaults = fn.__kwdefaults__
@@ -411,10 +374,11 @@ class Fingerprinter(_ValueEncoder):
             out.buf += ValueTag.DICT + _u64(len(kwdefaults))
             for name in sorted(kwdefaults):
                 out.buf += _e_str(name)
-                self._enc(kwdefaults[name], out, node, f"default of parameter '{name}'", 0)
+                self._encode(kwdefaults[name], out, node, f"default of parameter '{name}'", 0)
         else:
             out.buf += ValueTag.NONE
-        self._enc_dispatch_registry(fn, out, node, "an implementation of the single-dispatch function")
+        encode_dispatch_registry(self._values, fn, out, node,
+                                 "an implementation of the single-dispatch function")
         items.append((PartTag.CODE, "", PartTag.CODE, out.finish(), None))
         closure = fn.__closure__
         if closure:
@@ -425,11 +389,12 @@ class Fingerprinter(_ValueEncoder):
                 except ValueError:
                     out.buf += ValueTag.EMPTY_CELL
                 else:
-                    self._enc(value, out, node, f"closure variable '{name}'", 0)
+                    self._encode(value, out, node, f"closure variable '{name}'", 0)
                 items.append((PartTag.CLOSURE, name, PartTag.CLOSURE + _e_str(name), out.finish(), None))
         if names:
             g = fn.__globals__
             b = fn.__builtins__ if isinstance(fn.__builtins__, dict) else builtins.__dict__
+            section = PartTag.GLOBAL
             for name in names:
                 if name in g:
                     value = g[name]
@@ -438,16 +403,16 @@ class Fingerprinter(_ValueEncoder):
                 else:
                     continue  # an attribute name, or a global not defined (yet)
                 out = _Out()
-                refers = self._enc(value, out, node, f"global '{name}'", 0)
-                items.append((PartTag.GLOBAL, name, PartTag.GLOBAL + _e_str(name), out.finish(), refers))
+                refers = self._encode(value, out, node, f"global '{name}'", 0)
+                items.append((section, name, section + _e_str(name), out.finish(), refers))
             self._import_items(node, fn)
 
     def _build_class(self, node: _Node, cls: type) -> None:
         out = _Out()
         out.buf += PartTag.CLASS_HEADER + _e_str(cls.__qualname__)
         meta = type(cls)
-        self._enc(None if meta is type else meta, out, node, "metaclass", 0)
-        self._enc(cls.__bases__, out, node, "base classes", 0)
+        self._encode(None if meta is type else meta, out, node, "metaclass", 0)
+        self._encode(cls.__bases__, out, node, "base classes", 0)
         node.items.append((PartTag.CLASS, "", PartTag.CLASS, out.finish(), None))
         ns = vars(cls)
         skip: frozenset[str] | set[str] = _SKIP_CLASS_ATTRS
@@ -457,7 +422,7 @@ class Fingerprinter(_ValueEncoder):
             out.buf += ValueTag.TUPLE + _u64(len(members))
             for name, member in members:
                 out.buf += _e_str(name)
-                self._enc(member._value_, out, node, f"value of member '{name}'", 0)
+                self._encode(member._value_, out, node, f"value of member '{name}'", 0)
             node.items.append((PartTag.MEMBERS, "", PartTag.MEMBERS, out.finish(), None))
             skip = _SKIP_CLASS_ATTRS | _ENUM_INTERNALS | set(cls.__members__)
         for name in sorted(ns):
@@ -471,9 +436,9 @@ class Fingerprinter(_ValueEncoder):
         t = type(value)
         if t is types.FunctionType:
             module = value.__module__
-            if module is None or self._is_project(module) or module not in sys.modules:
+            if module is None or self._values.is_project(module) or module not in sys.modules:
                 # Methods, also ones made by exec (dataclass __init__, NamedTuple __new__).
-                self._ref(value, out, node)
+                self._nodes.ref(value, out, node)
                 return
         elif t is staticmethod or t is classmethod:
             out.buf += ValueTag.STATICMETHOD if t is staticmethod else ValueTag.CLASSMETHOD
@@ -492,10 +457,10 @@ class Fingerprinter(_ValueEncoder):
             out.buf += ValueTag.CACHED_PROPERTY + _e_str(str(value.attrname))
             self._enc_class_attr(value.func, out, node, where)
             return
-        elif t is _MEMBER_DESCRIPTOR or t is _GETSET_DESCRIPTOR:
+        elif t is types.MemberDescriptorType or t is types.GetSetDescriptorType:
             out.buf += ValueTag.SLOT_DESCRIPTOR + _e_str(value.__name__)  # slots and __dict__: derived from __slots__
             return
-        self._enc(value, out, node, where, 0)
+        self._encode(value, out, node, where, 0)
 
     # ---------------------------------------------------------------- assembly
 
@@ -528,10 +493,11 @@ class Fingerprinter(_ValueEncoder):
         bindings = []
         label_bytes = self._label_bytes
         rendered = root.rendered or [_render(item[3], _final) for item in root.items]
+        code_section, closure_section = PartTag.CODE, PartTag.CLOSURE  # read once, not per item
         for (section, key, head, _, refers), body in zip(root.items, rendered):
-            if section == PartTag.CODE:
+            if section == code_section:
                 label = "code"
-            elif section == PartTag.CLOSURE:
+            elif section == closure_section:
                 label = f"closure:{key}"
             elif type(refers) is _Node:
                 label = labels[id(refers)]
