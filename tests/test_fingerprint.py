@@ -1673,3 +1673,12 @@ def test_the_value_encoder_reaches_project_code_only_through_its_refs():
     root = _Node(None)
     encoder.encode([ns["helper"], ns["C"], len, {"k": 3}], _Out(), root, "global 'x'", 0)
     assert refs.reached == [ns["helper"], ns["C"]] and root.bad == {}
+
+
+def test_a_big_constant_that_holds_a_project_module(local_modules):
+    (lib,) = local_modules("proj", {"fplib/__init__.py": "X = 1\n"}, "fplib")
+    src = "MODS = [fplib] * 8\ndef a():\n    return MODS[0].X\n"
+    one = fp(src, fplib=lib)
+    assert one.warnings == ()
+    lib.X = 2
+    assert digest(src, fplib=lib) != one.digest

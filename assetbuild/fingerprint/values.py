@@ -160,18 +160,19 @@ class ValueEncoder:
             for phrase in phrases:
                 saved.setdefault(where, set()).add(phrase)
             enc = sub.finish()
-            # Not memoized when it refers to a node, or to a project module (encoded by node.names).
-            if type(enc) is bytes and self._project_module_encodings == modules_before:
-                self._data[id(v)] = (v, enc, phrases)
+            if type(enc) is bytes:
+                # Not memoized when it holds a project module: that is encoded by node.names.
+                if self._project_module_encodings == modules_before:
+                    self._data[id(v)] = (v, enc, phrases)
                 out.buf += enc
-            else:
-                for seg in enc:
-                    if type(seg) is bytes:
-                        out.buf += seg
-                    elif type(seg) is _Node:
-                        out.node(seg)
-                    else:
-                        out.sorted_group(seg.elems)
+                return
+            for seg in enc:  # it refers to nodes: not memoized
+                if type(seg) is bytes:
+                    out.buf += seg
+                elif type(seg) is _Node:
+                    out.node(seg)
+                else:
+                    out.sorted_group(seg.elems)
             return
         if depth > _CONTAINER_DEPTH_LIMIT:
             self.mark_bad(out, node, where, "data nested too deeply")
