@@ -9,8 +9,9 @@ Layer L0: stdlib only, no disk, no clock.
 
 from __future__ import annotations
 
+import types
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeAlias
 
 from .encoding import ValueTag
 
@@ -54,13 +55,13 @@ class NodeTable:
         self.pending: list[_Node] = []  # created by the current walk, not yet built
         self.created: list[_Node] = []  # every node created by the current walk
 
-    def add(self, obj: object) -> _Node:
+    def add(self, obj: types.FunctionType | type) -> _Node:
         node = self.by_id[id(obj)] = _Node(obj)
         self.created.append(node)
         self.pending.append(node)
         return node
 
-    def ref(self, obj: object, out: _Out, node: _Node) -> _Node:
+    def ref(self, obj: types.FunctionType | type, out: _Out, node: _Node) -> _Node:
         """Refer to the project function or class ``obj`` from ``node`` (built later if new)."""
         child = self.by_id.get(id(obj))
         if child is None:
@@ -86,8 +87,9 @@ class _Sorted:
         self.elems = elems
 
 
-# An encoding is plain bytes or, when it refers to project nodes, a list of bytes, _Node, _Sorted.
-_Enc = bytes | list
+# An encoding is plain bytes or, when it refers to project nodes, a list of segments.
+_Segment: TypeAlias = "bytes | _Node | _Sorted"
+_Enc: TypeAlias = "bytes | list[_Segment]"
 
 
 class _Out:
@@ -95,9 +97,9 @@ class _Out:
 
     def __init__(self) -> None:
         self.buf = bytearray()
-        self.segs: list[Any] | None = None
+        self.segs: list[_Segment] | None = None
 
-    def _flush(self) -> list[Any]:
+    def _flush(self) -> list[_Segment]:
         segs = self.segs
         if segs is None:
             segs = self.segs = []
@@ -119,14 +121,13 @@ class _Out:
 
 
 def _render(enc: _Enc, resolve: Callable[[_Node], bytes]) -> bytes:
-    if type(enc) is bytes:
+    if isinstance(enc, bytes):
         return enc
     chunks = []
     for seg in enc:
-        t = type(seg)
-        if t is bytes:
+        if isinstance(seg, bytes):
             chunks.append(seg)
-        elif t is _Node:
+        elif isinstance(seg, _Node):
             chunks.append(resolve(seg))
         else:
             chunks.append(b"".join(sorted([_render(e, resolve) for e in seg.elems])))

@@ -17,11 +17,11 @@ import os
 import sys
 import types
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from . import objects
 from .encoding import ValueTag, _e_bytes, _e_complex, _e_float, _e_int, _e_str, _u64
-from .nodes import _attr, _Node, _Out, _qualname
+from .nodes import _attr, _Enc, _Node, _Out, _qualname
 
 # Module-level singletons of the stdlib that appear in generated code (dataclass __init__ closures).
 _SENTINELS: dict[int, tuple[object, str]] = {}
@@ -40,7 +40,7 @@ _PROJECT_MARKER = "<project>"
 class Refs(Protocol):
     """What the encoder needs from the walk: a reference to a project function or class."""
 
-    def ref(self, obj: object, out: _Out, node: _Node) -> _Node:
+    def ref(self, obj: types.FunctionType | type, out: _Out, node: _Node) -> _Node:
         """Append a reference to ``obj``'s node (created if new) and make it a child of ``node``."""
         ...
 
@@ -160,16 +160,16 @@ class ValueEncoder:
             for phrase in phrases:
                 saved.setdefault(where, set()).add(phrase)
             enc = sub.finish()
-            if type(enc) is bytes:
+            if isinstance(enc, bytes):
                 # Not memoized when it holds a project module: that is encoded by node.names.
                 if self._project_module_encodings == modules_before:
                     self._data[id(v)] = (v, enc, phrases)
                 out.buf += enc
                 return
             for seg in enc:  # it refers to nodes: not memoized
-                if type(seg) is bytes:
+                if isinstance(seg, bytes):
                     out.buf += seg
-                elif type(seg) is _Node:
+                elif isinstance(seg, _Node):
                     out.node(seg)
                 else:
                     out.sorted_group(seg.elems)
@@ -205,7 +205,7 @@ class ValueEncoder:
                       depth: int) -> None:
         """The elements (or (key, value) pairs) in the order of their encodings: sets, dicts and
         namespaces have no order of their own that is stable across processes."""
-        encs = []
+        encs: list[_Enc] = []
         plain = True
         for e in elems:
             sub = _Out()
@@ -219,8 +219,9 @@ class ValueEncoder:
                 plain = False
             encs.append(enc)
         if plain:
-            encs.sort()
-            out.buf += b"".join(encs)
+            flat = cast("list[bytes]", encs)  # plain: every encoding is bytes
+            flat.sort()
+            out.buf += b"".join(flat)
         else:
             out.sorted_group(encs)
 

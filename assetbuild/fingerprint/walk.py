@@ -18,7 +18,7 @@ import sys
 import types
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from .bytecode import _IMPORT_NAME, _LOAD_CONST, _LOAD_SMALL_INT, _code_digest, _decode
 from .encoding import FINGERPRINT_VERSION, PartTag, ValueTag, _e_bytes, _e_int, _e_str, _sha256, _u64
@@ -200,10 +200,11 @@ class Fingerprinter:
         pending = self._nodes.pending
         while pending:
             node = pending.pop()
-            if isinstance(node.obj, type):
-                self._build_class(node, node.obj)
-            else:
-                self._build_function(node, node.obj)
+            obj = node.obj
+            if isinstance(obj, type):
+                self._build_class(node, obj)
+            else:  # NodeTable holds project functions and classes only
+                self._build_function(node, cast(types.FunctionType, obj))
 
     def _components(self, root: _Node) -> None:
         """Tarjan's algorithm, iterative, over the unfinished nodes reachable from ``root``.
@@ -238,7 +239,7 @@ class Fingerprinter:
                     u = calls[-1][0]
                     u.low = min(u.low, v.low)
                 if v.low == v.index:
-                    members = []
+                    members: list[_Node] = []
                     while True:
                         n = stack.pop()
                         n.on_stack = False
@@ -417,7 +418,7 @@ class Fingerprinter:
         ns = vars(cls)
         skip: frozenset[str] | set[str] = _SKIP_CLASS_ATTRS
         if isinstance(cls, enum.EnumMeta):
-            members = list(cls.__members__.items())  # definition order, aliases included
+            members: list[tuple[str, enum.Enum]] = list(cls.__members__.items())  # aliases too
             out = _Out()
             out.buf += ValueTag.TUPLE + _u64(len(members))
             for name, member in members:
@@ -499,19 +500,19 @@ class Fingerprinter:
                 label = "code"
             elif section == closure_section:
                 label = f"closure:{key}"
-            elif type(refers) is _Node:
+            elif isinstance(refers, _Node):
                 label = labels[id(refers)]
                 bindings.append(head + (label_bytes.get(label) or self._encode_label(label)))
                 continue
             else:
                 label = f"global:{key}" if refers is None else refers
                 bindings.append(head + (label_bytes.get(label) or self._encode_label(label)))
-            body = section + body
-            digest = self._part_digests.get(body)  # values and modules many assets share: hash once
+            encoded = section + body
+            digest = self._part_digests.get(encoded)  # values and modules many assets share: hash once
             if digest is None:
-                digest = _sha256(body).digest()
-                if len(body) < 512:
-                    self._part_digests[body] = digest
+                digest = _sha256(encoded).digest()
+                if len(encoded) < 512:
+                    self._part_digests[encoded] = digest
             while raw.get(label, digest) != digest:  # not in practice: labels name distinct things
                 label += "#"
             raw[label] = digest
@@ -520,9 +521,9 @@ class Fingerprinter:
             # part.
             raw["names"] = _sha256(b"".join(bindings)).digest()
         order = sorted(raw)
-        body = [(label_bytes.get(label) or self._encode_label(label)) + raw[label]
-                for label in order]
-        digest = _sha256(_DIGEST_SEED + b"".join(body)).hexdigest()
+        labelled = [(label_bytes.get(label) or self._encode_label(label)) + raw[label]
+                    for label in order]
+        hexdigest = _sha256(_DIGEST_SEED + b"".join(labelled)).hexdigest()
         parts = {label: raw[label].hex() for label in order}
         warnings: set[str] = set()
         for n in [root, *[r for r in reached if r is not root]]:
@@ -533,7 +534,7 @@ class Fingerprinter:
                         f"asset '{asset}': {where}{helper} ({'; '.join(sorted(phrases))}) cannot "
                         f"be fingerprinted; changes to it will not rebuild '{asset}' — pass "
                         f"code_version=... to @asset, or declare the data as a source")
-        return Fingerprint(digest=digest, parts=parts, warnings=tuple(sorted(warnings)))
+        return Fingerprint(digest=hexdigest, parts=parts, warnings=tuple(sorted(warnings)))
 
     def _encode_label(self, label: str) -> bytes:
         enc = self._label_bytes[label] = _e_str(label)
