@@ -32,7 +32,7 @@ for _name in ("MISSING", "KW_ONLY", "_HAS_DEFAULT_FACTORY", "_FIELD", "_FIELD_CL
         _SENTINELS[id(_obj)] = (_obj, "dataclasses." + _name)
 del _name, _obj
 
-_BY_TYPE = objects.BY_TYPE
+_BY_TYPE = objects.BY_TYPE  # read for every object that is not plain data: a module global
 _CONTAINER_DEPTH_LIMIT = 200
 _PROJECT_MARKER = "<project>"
 

@@ -173,7 +173,7 @@ class Fingerprinter:
         if not names:
             return None
         g = fn.__globals__
-        b = fn.__builtins__ if isinstance(fn.__builtins__, dict) else builtins.__dict__
+        b = _builtins_of(fn)
         for name in names:
             if name in g:
                 return None
@@ -394,7 +394,7 @@ class Fingerprinter:
                 items.append((PartTag.CLOSURE, name, PartTag.CLOSURE + _e_str(name), out.finish(), None))
         if names:
             g = fn.__globals__
-            b = fn.__builtins__ if isinstance(fn.__builtins__, dict) else builtins.__dict__
+            b = _builtins_of(fn)
             section = PartTag.GLOBAL
             for name in names:
                 if name in g:
@@ -539,6 +539,16 @@ class Fingerprinter:
     def _encode_label(self, label: str) -> bytes:
         enc = self._label_bytes[label] = _e_str(label)
         return enc
+
+
+def _builtins_of(fn: Any) -> dict[str, Any]:
+    """The builtins the function's code looks names up in.
+
+    ``fn`` is a function, typed ``Any``: mypy's incremental cache drops ``FunctionType.__builtins__``
+    (it skips every symbol of that name), so a rerun would report the attribute missing.
+    """
+    b = fn.__builtins__
+    return b if isinstance(b, dict) else builtins.__dict__
 
 
 _DIGEST_SEED = _e_bytes(PartTag.DOMAIN) + _e_int(FINGERPRINT_VERSION)
