@@ -205,14 +205,14 @@ def asset(fn: Callable[..., Any] | None = None, *, name: str | None = None,
             raise DefinitionError(f"asset {aname!r}: the {executor!r} executor cannot stop a running "
                                   "asset, so it cannot enforce timeout=; use executor='processes'",
                                   file=file, line=line)
-        d = AssetDef(aname, f, params, ins_map, dep_list, io, rel, code_version, group, description,
-                     dict(metadata) if metadata else {}, executor, file, line, limit)
+        asset_def = AssetDef(aname, f, params, ins_map, dep_list, io, rel, code_version, group,
+                             description, dict(metadata) if metadata else {}, executor, file, line, limit)
         try:
-            f.__assetbuild_asset__ = d  # type: ignore[attr-defined]
+            f.__assetbuild_asset__ = asset_def  # type: ignore[attr-defined]
         except (AttributeError, TypeError):
             pass
         if _collector is not None:
-            _collector.append(d)
+            _collector.append(asset_def)
         return f
 
     if fn is not None:

@@ -158,7 +158,7 @@ def select(graph: Graph, patterns: Sequence[str]) -> list[str]:
             g = pat[6:]
             hits = [n for n in graph.order if getattr(graph.nodes[n], "group", None) == g]
             if not hits:
-                groups = {getattr(d, "group", None) for d in graph.nodes.values()} - {None}
+                groups = {grp for d in graph.nodes.values() if (grp := getattr(d, "group", None)) is not None}
                 raise SelectionError(f"no asset is in group {g!r}{_suggest(g, groups)}")
         elif any(c in pat for c in "*?["):
             hits = [n for n in graph.order if fnmatch.fnmatchcase(n, pat)]

@@ -1493,3 +1493,192 @@ def test_the_code_a_value_names_travels_with_an_exported_cache(value_project, tm
     r = project.build("pinned", "pinned_total", cache_dir=other)
     assert r.names("cached") == ["pinned"] and r.names("built") == ["pinned_total"]
     assert assetbuild.load_value("pinned_total", project_dir=project.root, cache_dir=other) == -3
+
+
+# ------------------------------------------------------------------------------------------------
+# The encoding itself: its tag table, and the digests of values of every kind, pinned.
+
+
+def test_tags_are_unique_within_each_table():
+    from assetbuild.fingerprint.encoding import TAG_TABLES
+
+    for table in TAG_TABLES:
+        tags = {name: tag for name, tag in vars(table).items() if not name.startswith("_")}
+        assert tags and all(type(tag) is bytes and tag for tag in tags.values()), table
+        by_tag: dict[bytes, list[str]] = {}
+        for name, tag in tags.items():
+            by_tag.setdefault(tag, []).append(name)
+        assert {t: n for t, n in by_tag.items() if len(n) > 1} == {}, table.__name__
+
+
+def test_every_tag_written_comes_from_the_table():
+    """No module of the package writes a bytes literal of its own: every tag is a name in the
+    table of ``encoding``. (``refs`` parses pickle opcodes and digests text lines: not tags.)"""
+    import ast
+
+    package = REPO / "assetbuild" / "fingerprint"
+    found = []
+    for path in sorted(package.glob("*.py")):
+        if path.name in ("encoding.py", "refs.py"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and type(node.value) is bytes and node.value != b"":
+                found.append(f"{path.name}:{node.lineno}: {node.value!r}")
+    assert found == []
+
+
+def _pinned_values() -> tuple[dict[str, object], list[types.ModuleType]]:
+    """One value of each kind the encoder knows whose encoding involves no bytecode (so its digest
+    is the same on every Python version): module ``fpvalues`` is the project, ``fpvalues_ext`` not."""
+    import collections
+    import datetime
+    import decimal
+    import enum
+    import fractions
+    import functools
+    import logging
+    import math
+    import pathlib
+    import re
+    import typing
+    import uuid
+
+    proj, ext = types.ModuleType("fpvalues"), types.ModuleType("fpvalues_ext")
+
+    def cls(name: str, module: types.ModuleType, bases: tuple[type, ...] = (), **ns: object) -> type:
+        made = type(name, bases, {"__module__": module.__name__, **ns})
+        setattr(module, name, made)
+        return made
+
+    Point = collections.namedtuple("Point", "x y", module=ext.__name__)  # noqa: PYI024
+    ext.Point = Point
+    Color = enum.Enum("Color", {"RED": 1, "GREEN": "g"}, module=ext.__name__)
+    ext.Color = Color
+    Ext = dataclasses.make_dataclass("Ext", [("a", int), ("b", list)])
+    Ext.__module__ = ext.__name__
+    ext.Ext = Ext
+    ext_dc = Ext(1, [2])
+    object.__setattr__(ext_dc, "later", 3)
+    ExtStr = cls("ExtStr", ext, (str,), __slots__=())
+    ExtPath = cls("ExtPath", ext, (), __fspath__=lambda self: "/p/q")
+    Plain, PList, PDict, PError = (cls("Plain", proj), cls("PList", proj, (list,)),
+                                   cls("PDict", proj, (dict,)), cls("PError", proj, (ValueError,)))
+    plain = Plain()
+    plain.a, plain.me = [1, 2], plain
+    plist = PList([1, 2])
+    plist.tag = "t"
+    deep: list = []
+    for _ in range(250):
+        deep = [deep]
+    cycle: list = [1]
+    cycle.append(cycle)
+    values: dict[str, object] = {
+        "none": None, "bools": (True, False), "int": -(2 ** 70), "floats": (-0.0, float("nan"), 1.5),
+        "complex": 1 - 2j, "str": "héllo\udcff", "bytes": b"\x00\xff", "singletons": (..., NotImplemented),
+        "list": [3, 1], "dict": {"b": 1, "a": [2]}, "set": {3, 1, 2}, "frozenset": frozenset({"x", "y"}),
+        "big_list": list(range(10)), "cycle": cycle, "deep": deep,
+        "bytearray": bytearray(b"abc"), "range": range(1, 10, 3), "slice": slice(1, None, 2),
+        "pattern": re.compile("a+b", re.I), "mappingproxy": types.MappingProxyType({"k": 1}),
+        "namespace": types.SimpleNamespace(a=1, b="2"), "partial": functools.partial(max, 1, key=abs),
+        "builtin": len, "c_function": math.floor, "c_classmethod": dict.fromkeys, "method_descriptor": str.upper,
+        "staticmethod": staticmethod(len), "classmethod": classmethod(len), "property": property(len),
+        "bound_to_instance": "abc".upper, "module": math, "project_module": proj, "class": collections.OrderedDict,
+        "union": int | str, "typing": typing.List[int],  # noqa: UP006 (list[int] is a type on 3.10)
+        "sentinel": dataclasses.MISSING, "object": object(),
+        "pure_path": pathlib.PurePosixPath("/a/b"), "datetime": datetime.datetime(2024, 1, 2, 3, 4, 5, 6),
+        "aware": datetime.datetime(2024, 1, 2, tzinfo=datetime.timezone.utc), "date": datetime.date(2020, 2, 29),
+        "time": datetime.time(1, 2, fold=1), "timedelta": datetime.timedelta(days=-1, seconds=5),
+        "timezone": datetime.timezone(datetime.timedelta(hours=5, minutes=30), "IST"),
+        "decimal": decimal.Decimal("1.10"), "uuid": uuid.UUID(int=5), "fraction": fractions.Fraction(3, 6),
+        "ordered_dict": collections.OrderedDict([("b", 1), ("a", 2)]),
+        "defaultdict": collections.defaultdict(list, {"a": [1]}), "counter": collections.Counter("abca"),
+        "deque": collections.deque([1, 2], maxlen=5), "logger": logging.getLogger("fpvalues.log"),
+        "namedtuple": Point(1, [2]), "tuplegetter": Point.x, "enum": Color.GREEN, "dataclass": ext_dc,
+        "scalar": ExtStr("q"), "path_like": ExtPath(), "instance": plain, "list_subclass": plist,
+        "dict_subclass": PDict(a=1), "exception": PError("boom", 2),
+    }
+    for name, value in values.items():
+        setattr(proj, "V_" + name, value)
+    return values, [proj, ext]
+
+
+PINNED_VALUE_DIGESTS = {  # name -> the first 16 hex digits of fingerprint_reference's digest
+    "none": "60caf65f1f289d60", "bools": "8625e44de9dae661", "int": "06b67cc8168973ae",
+    "floats": "d6717a28d185b32a", "complex": "16cba5f38366ce4b", "str": "e0016c3bc6a5816d",
+    "bytes": "1ce8e2cdedd34274", "singletons": "0792b753b5f058dd", "list": "98026867861d849a",
+    "dict": "9eba0a3d56de305c", "set": "d41cf94cb5520177", "frozenset": "c8ec2a0b2cdd1572",
+    "big_list": "796ad40cc0b31fef", "cycle": "d5e88b0b49d7aac4", "deep": "de6d074b2007b5ce",
+    "bytearray": "df76b166cbce6cb0", "range": "86ce76f20b179c7f", "slice": "792f7f79975002f1",
+    "pattern": "23dcf4fcc726df41", "mappingproxy": "6d400117c91b9238", "namespace": "d5f0593fd08241d1",
+    "partial": "cf05b8892ba5501f", "builtin": "015f35cd0934fb60", "c_function": "5c43c4c9473daa36",
+    "c_classmethod": "630508c3f7d14572", "method_descriptor": "6bf38396b045ff2a",
+    "staticmethod": "a4eba184e1161ac2", "classmethod": "4bf209905284ad4f", "property": "ed50de3122a6150d",
+    "bound_to_instance": "9919a20ac79cdfca", "module": "bbc9d426aea7aa21",
+    "project_module": "621f18b0010c9b86", "class": "a3cefbcee6bd1f90", "union": "c08db193a879d1ec",
+    "typing": "3474feee65f95e6e", "sentinel": "85cde25300270b70", "object": "4634bd1218594bb5",
+    "pure_path": "e3f01939bce242a0", "datetime": "d83657ca1f3960b2", "aware": "a0f362b871a16363",
+    "date": "a00e29c59c818d31", "time": "577e0dcbf8af2407", "timedelta": "08df23367a97ae08",
+    "timezone": "31402b976a4f0a07", "decimal": "9911c209286a15e5", "uuid": "6e045cd9b3fbc1e9",
+    "fraction": "ebb4d8cede88006f", "ordered_dict": "9dd444d6903ae0a7", "defaultdict": "c55c6ace9b1b8ef9",
+    "counter": "cdd6133ea85e1b81", "deque": "d256ba63f2c5ebe5", "logger": "f307009e80e0b5ea",
+    "namedtuple": "31f59b7388cc8be8", "tuplegetter": "f06d23efa04e8b7f", "enum": "bdba5f1676fe98ad",
+    "dataclass": "787dde0a28b3bf66", "scalar": "abaec65916c596b1", "path_like": "a132b164fb6ab51e",
+    "instance": "72bc7acbd4c2cd61", "list_subclass": "2dc1ddd8d549a867",
+    "dict_subclass": "19b608197a3bd7f4", "exception": "da05fa3635c3b584",
+}
+
+
+def _value_digests() -> dict[str, str]:
+    values, modules = _pinned_values()
+    saved = {m.__name__: sys.modules.get(m.__name__) for m in modules}
+    sys.modules.update({m.__name__: m for m in modules})
+    try:
+        digests = {}
+        for name in values:
+            fingerprinter = Fingerprinter(is_project_module=lambda m: m == "fpvalues",
+                                          distribution_version=lambda top: "1.0", project_dir="/a")
+            digests[name] = fingerprinter.fingerprint_reference(f"fpvalues:V_{name}")[:16]
+        return digests
+    finally:
+        for name, module in saved.items():
+            if module is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = module
+
+
+def test_the_encoding_of_every_kind_of_value_is_pinned():
+    """The same digests on every Python version: a change of encoding changes every key (and
+    bumps FINGERPRINT_VERSION with new values here)."""
+    assert _value_digests() == PINNED_VALUE_DIGESTS
+
+
+def test_the_value_encoder_reaches_project_code_only_through_its_refs():
+    from assetbuild.fingerprint.nodes import _Node, _Out
+    from assetbuild.fingerprint.values import ValueEncoder
+
+    class Recorder:
+        def __init__(self) -> None:
+            self.reached: list[object] = []
+
+        def ref(self, obj: object, out: _Out, node: _Node) -> _Node:
+            self.reached.append(obj)
+            child = _Node(obj)
+            out.node(child)
+            return child
+
+    ns = load("def helper():\n    return 1\nclass C:\n    pass\n")
+    refs = Recorder()
+    encoder = ValueEncoder(refs, is_project_module=is_project, distribution_version=lambda top: "1.0")
+    root = _Node(None)
+    encoder.encode([ns["helper"], ns["C"], len, {"k": 3}], _Out(), root, "global 'x'", 0)
+    assert refs.reached == [ns["helper"], ns["C"]] and root.bad == {}
+
+
+def test_a_big_constant_that_holds_a_project_module(local_modules):
+    (lib,) = local_modules("proj", {"fplib/__init__.py": "X = 1\n"}, "fplib")
+    src = "MODS = [fplib] * 8\ndef a():\n    return MODS[0].X\n"
+    one = fp(src, fplib=lib)
+    assert one.warnings == ()
+    lib.X = 2
+    assert digest(src, fplib=lib) != one.digest

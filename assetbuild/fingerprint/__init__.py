@@ -57,12 +57,16 @@ Known limits:
 
 The package, one responsibility per module (this file only re-exports the public API):
 
-* ``encoding`` — the canonical byte encoding primitives and ``FINGERPRINT_VERSION``.
+* ``encoding`` — the canonical byte encoding primitives, the table of every tag, and
+  ``FINGERPRINT_VERSION``.
 * ``bytecode`` — the static digest of a code object (``code_digest``): instruction normalization,
   constants, the docstring slot.
-* ``nodes`` — the vertices of the reference graph and encodings that wait for their digests.
-* ``values`` — the encoding of what a function refers to (plain data, modules, named objects,
-  special stdlib types), as the value half of the ``Fingerprinter``.
+* ``nodes`` — the vertices of the reference graph (``NodeTable``) and encodings that wait for
+  their digests.
+* ``values`` — the ``ValueEncoder``: the encoding of what a function refers to (plain data,
+  modules, named objects); it refers to project code through a narrow ``Refs`` protocol.
+* ``objects`` — the encoders of every other object (callables, descriptors, stdlib value types,
+  instances), and the table that picks one by type.
 * ``refs`` — the project code pickle bytes name, and the data version that covers it.
 * ``walk`` — the ``Fingerprinter``: the graph walk, Tarjan components, assembly of the parts and
   warnings into a ``Fingerprint``.

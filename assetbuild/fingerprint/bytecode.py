@@ -16,7 +16,18 @@ import sys
 import types
 from typing import Any
 
-from .encoding import _e_bytes, _e_complex, _e_float, _e_int, _e_str, _e_strs, _sha256, _u64
+from .encoding import (
+    CodeTag,
+    ValueTag,
+    _e_bytes,
+    _e_complex,
+    _e_float,
+    _e_int,
+    _e_str,
+    _e_strs,
+    _sha256,
+    _u64,
+)
 
 # --------------------------------------------------------------------------------------------------
 # Static part: the digest of a code object.
@@ -170,7 +181,7 @@ def _code_stream(code: types.CodeType) -> tuple[bytes, dict[int, int]]:
             else:
                 merged.append(entry)
         flat = [x for e in merged for x in e]
-        out += b"X" + struct.pack(f"<{len(flat) + 1}Q", len(merged), *flat)
+        out += CodeTag.EXCEPTION_TABLE + struct.pack(f"<{len(flat) + 1}Q", len(merged), *flat)
     return bytes(out), rank
 
 
@@ -260,33 +271,33 @@ def _has_docstring_slot(code: types.CodeType) -> bool:
 
 def _e_const(c: Any, cache: dict[int, bytes] | None, keep: list[Any] | None) -> bytes:
     if c is None:
-        return b"N"
+        return ValueTag.NONE
     t = type(c)
     if t is str:
         return _e_str(c)
     if t is int:
         return _e_int(c)
     if t is bool:
-        return b"T" if c else b"F"
+        return ValueTag.TRUE if c else ValueTag.FALSE
     if t is float:
         return _e_float(c)
     if t is types.CodeType:
-        return b"C" + _code_digest(c, cache, keep)
+        return ValueTag.CODE + _code_digest(c, cache, keep)
     if t is tuple:
-        return b"(" + _u64(len(c)) + b"".join([_e_const(x, cache, keep) for x in c])
+        return ValueTag.TUPLE + _u64(len(c)) + b"".join([_e_const(x, cache, keep) for x in c])
     if t is frozenset:
         # Sorted by encoding, never by repr or iteration order (both depend on PYTHONHASHSEED).
-        return b">" + _u64(len(c)) + b"".join(sorted([_e_const(x, cache, keep) for x in c]))
+        return ValueTag.FROZENSET + _u64(len(c)) + b"".join(sorted([_e_const(x, cache, keep) for x in c]))
     if t is bytes:
         return _e_bytes(c)
     if t is complex:
         return _e_complex(c)
     if c is Ellipsis:
-        return b"E"
+        return ValueTag.ELLIPSIS
     if t is slice:  # 3.14 folds constant slices
-        return b":" + b"".join([_e_const(x, cache, keep) for x in (c.start, c.stop, c.step)])
+        return ValueTag.CONST_SLICE + b"".join([_e_const(x, cache, keep) for x in (c.start, c.stop, c.step)])
     # A constant type the compiler may add in a future version: marshal is canonical for constants.
-    return _e_bytes(t.__qualname__.encode() + b"\0" + marshal.dumps(c), b"?")
+    return _e_bytes(t.__qualname__.encode() + CodeTag.NAME_END + marshal.dumps(c), ValueTag.CONST_OTHER)
 
 
 def _code_digest(code: types.CodeType, cache: dict[int, bytes] | None,
@@ -298,7 +309,7 @@ def _code_digest(code: types.CodeType, cache: dict[int, bytes] | None,
     stream, rank = _code_stream(code)
     consts = code.co_consts
     flags = code.co_flags & ~_CO_HAS_DOCSTRING if _PY314 else code.co_flags
-    buf = bytearray(b"assetbuild-code\x01")
+    buf = bytearray(CodeTag.DOMAIN)
     buf += _e_bytes(stream)
     buf += _ints4(flags, code.co_argcount, code.co_posonlyargcount, code.co_kwonlyargcount)
     buf += _e_strs(code.co_names)
@@ -309,13 +320,13 @@ def _code_digest(code: types.CodeType, cache: dict[int, bytes] | None,
     # Constants the code loads, in first-use order; then the rest in slot order, minus the
     # docstring.
     loaded = sorted(rank, key=rank.__getitem__)
-    buf += b"K" + _u64(len(loaded))
+    buf += CodeTag.LOADED_CONSTS + _u64(len(loaded))
     for slot in loaded:
         buf += _e_const(consts[slot], cache, keep)
     drop_doc = 0 not in rank and _has_docstring_slot(code)
     rest = [slot for slot in range(len(consts))
             if slot not in rank and not (slot == 0 and drop_doc)]
-    buf += b"U" + _u64(len(rest))
+    buf += CodeTag.OTHER_CONSTS + _u64(len(rest))
     for slot in rest:
         buf += _e_const(consts[slot], cache, keep)
     digest = _sha256(buf).digest()

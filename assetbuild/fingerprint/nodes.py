@@ -1,16 +1,19 @@
 """The reference graph's vertices (project functions and classes) and encodings that refer to them.
 
-An encoding that refers to a project node cannot be rendered to bytes until that node's digest is
-known; ``_Out`` collects bytes and such references, ``_render`` resolves them. Also the naming of
-objects that labels and messages use.
+``NodeTable`` holds the vertices of one ``Fingerprinter``. An encoding that refers to a project
+node cannot be rendered to bytes until that node's digest is known; ``_Out`` collects bytes and
+such references, ``_render`` resolves them. Also the naming of objects that labels and messages use.
 
 Layer L0: stdlib only, no disk, no clock.
 """
 
 from __future__ import annotations
 
+import types
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeAlias
+
+from .encoding import ValueTag
 
 # --------------------------------------------------------------------------------------------------
 # Dynamic part: the function graph.
@@ -38,6 +41,43 @@ class _Node:
         self.rendered: list[bytes] | None = None  # items with final digests, once known
 
 
+class NodeTable:
+    """The nodes of one ``Fingerprinter`` by object id, and the worklist of the walk under way.
+
+    The value encoder refers to project code through it (it is the encoder's ``Refs``): a function
+    or class not seen before gets its node there, and the walk builds it later.
+    """
+
+    __slots__ = ("by_id", "created", "pending")
+
+    def __init__(self) -> None:
+        self.by_id: dict[int, _Node] = {}
+        self.pending: list[_Node] = []  # created by the current walk, not yet built
+        self.created: list[_Node] = []  # every node created by the current walk
+
+    def add(self, obj: types.FunctionType | type) -> _Node:
+        node = self.by_id[id(obj)] = _Node(obj)
+        self.created.append(node)
+        self.pending.append(node)
+        return node
+
+    def ref(self, obj: types.FunctionType | type, out: _Out, node: _Node) -> _Node:
+        """Refer to the project function or class ``obj`` from ``node`` (built later if new)."""
+        child = self.by_id.get(id(obj))
+        if child is None:
+            child = self.add(obj)
+        node.children.add(child)
+        out.node(child)
+        return child
+
+    def forget_unfinished(self) -> None:
+        """Forget the nodes a walk that raised left without a digest, so a later walk starts clean."""
+        for n in self.created:
+            if not n.digest:
+                self.by_id.pop(id(n.obj), None)
+        self.pending.clear()
+
+
 class _Sorted:
     """A sorted group whose elements contain node references: sorted once the digests are known."""
 
@@ -47,8 +87,9 @@ class _Sorted:
         self.elems = elems
 
 
-# An encoding is plain bytes or, when it refers to project nodes, a list of bytes, _Node, _Sorted.
-_Enc = bytes | list
+# An encoding is plain bytes or, when it refers to project nodes, a list of segments.
+_Segment: TypeAlias = "bytes | _Node | _Sorted"
+_Enc: TypeAlias = "bytes | list[_Segment]"
 
 
 class _Out:
@@ -56,9 +97,9 @@ class _Out:
 
     def __init__(self) -> None:
         self.buf = bytearray()
-        self.segs: list[Any] | None = None
+        self.segs: list[_Segment] | None = None
 
-    def _flush(self) -> list[Any]:
+    def _flush(self) -> list[_Segment]:
         segs = self.segs
         if segs is None:
             segs = self.segs = []
@@ -80,14 +121,13 @@ class _Out:
 
 
 def _render(enc: _Enc, resolve: Callable[[_Node], bytes]) -> bytes:
-    if type(enc) is bytes:
+    if isinstance(enc, bytes):
         return enc
     chunks = []
     for seg in enc:
-        t = type(seg)
-        if t is bytes:
+        if isinstance(seg, bytes):
             chunks.append(seg)
-        elif t is _Node:
+        elif isinstance(seg, _Node):
             chunks.append(resolve(seg))
         else:
             chunks.append(b"".join(sorted([_render(e, resolve) for e in seg.elems])))
@@ -95,7 +135,7 @@ def _render(enc: _Enc, resolve: Callable[[_Node], bytes]) -> bytes:
 
 
 def _final(node: _Node) -> bytes:
-    return b"H" + node.digest
+    return ValueTag.NODE_DIGEST + node.digest
 
 
 def _local(node: _Node, resolve: Callable[[_Node], bytes]) -> bytes:

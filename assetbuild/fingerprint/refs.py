@@ -235,7 +235,7 @@ def _walk(data: bytes, wanted: frozenset[str], found: set[str], strings: set[str
 
 
 def _line_end(data: Any, pos: int) -> int:
-    end = data.find(b"\n", pos)  # find, not index: an mmap has no index
+    end: int = data.find(b"\n", pos)  # find, not index: an mmap has no index
     if end < 0:
         raise ValueError("no end of line")
     return end
@@ -268,6 +268,7 @@ def _opcode_table() -> list[tuple[int, int]]:
     for op in pickletools.opcodes:
         code = op.code.encode("latin-1")[0]
         arg = op.arg
+        n = 0 if arg is None else arg.n  # the argument's size, or a negative marker of its kind
         name = op.name
         if name in ("GLOBAL", "INST"):
             entry = (_GLOBAL, 0)
@@ -276,24 +277,24 @@ def _opcode_table() -> list[tuple[int, int]]:
         elif name == "MEMOIZE":
             entry = (_MEMOIZE, 0)
         elif name in ("PUT", "BINPUT", "LONG_BINPUT"):
-            entry = (_PUT, arg.n if arg.n > 0 else 0)
+            entry = (_PUT, n if n > 0 else 0)
         elif name in ("GET", "BINGET", "LONG_BINGET"):
-            entry = (_GET, arg.n if arg.n > 0 else 0)
+            entry = (_GET, n if n > 0 else 0)
         elif name in ("PROTO", "FRAME", "MARK"):
-            entry = (_QUIET, arg.n if arg is not None else 0)
+            entry = (_QUIET, n)
         elif name == "STOP":
             entry = (_QUIET, -1)
-        elif arg is None or arg.n >= 0:
-            entry = (_FIXED, 0 if arg is None else arg.n)
-        elif arg.n == pickletools.UP_TO_NEWLINE:
+        elif n >= 0:
+            entry = (_FIXED, n)
+        elif n == pickletools.UP_TO_NEWLINE:
             entry = (_LINE, 1 if name == "UNICODE" else 0)
         else:
             size = {pickletools.TAKEN_FROM_ARGUMENT1: 1, pickletools.TAKEN_FROM_ARGUMENT4: 4,
-                    pickletools.TAKEN_FROM_ARGUMENT4U: 4, pickletools.TAKEN_FROM_ARGUMENT8U: 8}[arg.n]
+                    pickletools.TAKEN_FROM_ARGUMENT4U: 4, pickletools.TAKEN_FROM_ARGUMENT8U: 8}[n]
             if name in ("SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8"):
                 entry = (_STR, size)
             else:  # bytes, Python 2 strings, long integers
-                entry = (_SIGNED_BLOB if arg.n == pickletools.TAKEN_FROM_ARGUMENT4 else _BLOB, size)
+                entry = (_SIGNED_BLOB if n == pickletools.TAKEN_FROM_ARGUMENT4 else _BLOB, size)
         table[code] = entry
     _TABLE[:] = table
     return _TABLE

@@ -1,8 +1,11 @@
-"""The encoding of what a function refers to: plain data, modules, named objects, stdlib values.
+"""The encoding of what a function refers to: plain data, modules, named objects, project code.
 
-``_ValueEncoder`` is the value half of the ``Fingerprinter`` (``walk``): it holds no state of its
-own and uses the walk's (caches, cycle guard, project prefix) and its ``_ref`` and ``_is_project``.
-The encoders after it handle immutable stdlib types by value.
+``ValueEncoder`` appends the canonical encoding of a value to an ``_Out``. Plain data (the types
+``bytecode`` constants have too, and containers) is encoded here, in a chain ordered by how often
+each type occurs; code and data from outside the project by name and version; project functions
+and classes as references to their nodes, through ``Refs``. Every other object goes to the
+encoder its type has in ``objects``. The encoder owns its caches and its cycle guard; one lives
+as long as its ``Fingerprinter``.
 
 Layer L0: stdlib only, no disk, no clock.
 """
@@ -10,22 +13,15 @@ Layer L0: stdlib only, no disk, no clock.
 from __future__ import annotations
 
 import dataclasses
-import enum
-import functools
 import os
-import pathlib
-import re
 import sys
 import types
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol, cast
 
-from .encoding import _e_bytes, _e_complex, _e_float, _e_int, _e_str, _u64
-from .nodes import _attr, _Node, _Out, _qualname, _type_name
-
-if TYPE_CHECKING:
-    from .walk import Fingerprinter
-
+from . import objects
+from .encoding import ValueTag, _e_bytes, _e_complex, _e_float, _e_int, _e_str, _u64
+from .nodes import _attr, _Enc, _Node, _Out, _qualname
 
 # Module-level singletons of the stdlib that appear in generated code (dataclass __init__ closures).
 _SENTINELS: dict[int, tuple[object, str]] = {}
@@ -36,51 +32,86 @@ for _name in ("MISSING", "KW_ONLY", "_HAS_DEFAULT_FACTORY", "_FIELD", "_FIELD_CL
         _SENTINELS[id(_obj)] = (_obj, "dataclasses." + _name)
 del _name, _obj
 
-_PATTERN = type(re.compile(""))
-_MAPPINGPROXY = types.MappingProxyType
-_MEMBER_DESCRIPTOR = types.MemberDescriptorType
-_GETSET_DESCRIPTOR = types.GetSetDescriptorType
-_BUILTIN_FUNCTION = types.BuiltinFunctionType
-_METHOD_DESCRIPTORS = (types.MethodDescriptorType, types.WrapperDescriptorType,
-                       types.ClassMethodDescriptorType, types.MethodWrapperType)
-_LRU_WRAPPER = type(functools.lru_cache(maxsize=None)(lambda: None))
-_UNION_TYPE = getattr(types, "UnionType", None)
-_DATACLASS_PARAMS = getattr(dataclasses, "_DataclassParams", None)
-_SCALARS = (int, float, complex, str, bytes)
+_BY_TYPE = objects.BY_TYPE  # read for every object that is not plain data: a module global
 _CONTAINER_DEPTH_LIMIT = 200
-# Built-in bases whose state a conversion to the base type reads completely.
-_VALUE_BASES = (list, tuple, dict, set, frozenset, int, float, complex, str, bytes, bytearray)
 _PROJECT_MARKER = "<project>"
 
 
-class _ValueEncoder:
-    """Encodes values for the ``Fingerprinter``, which inherits these methods (see the module doc)."""
+class Refs(Protocol):
+    """What the encoder needs from the walk: a reference to a project function or class."""
+
+    def ref(self, obj: types.FunctionType | type, out: _Out, node: _Node) -> _Node:
+        """Append a reference to ``obj``'s node (created if new) and make it a child of ``node``."""
+        ...
+
+
+class ValueEncoder:
+    """Encodes the values project code refers to; see the module doc.
+
+    ``node`` is the project function or class whose part is being encoded: references to other
+    project code become its children, and values that cannot be encoded faithfully are recorded
+    in its ``bad`` under ``where`` (the global, default... the warning names). It keeps a strong
+    reference to every object it memoizes, so ids are not reused while it lives.
+    """
+
+    def __init__(self, refs: Refs, *, is_project_module: Callable[[str], bool],
+                 distribution_version: Callable[[str], str | None],
+                 project_dir: str | None = None) -> None:
+        self._ref = refs.ref
+        self._is_project_module = is_project_module
+        self._distribution_version = distribution_version
+        self._project: dict[object, bool] = {}
+        self._versions: dict[str, tuple[bytes, str | None]] = {}
+        self._terminals: dict[int, tuple[object, bytes, str, str | None]] = {}
+        self._data: dict[int, tuple[object, bytes, tuple[str, ...]]] = {}
+        self._active: set[int] = set()  # containers, objects, modules being encoded: cycle guard
+        self._project_module_encodings = 0
+        prefix = None
+        if project_dir is not None:
+            prefix = os.path.normpath(os.fspath(project_dir))  # a pure string operation
+            seps = os.sep + (os.altsep or "")
+            stripped = prefix.rstrip(seps)
+            prefix = stripped or None  # the filesystem root would match every path: no rewriting
+        self._prefix = prefix
+        self._seps = tuple(os.sep + (os.altsep or ""))
+
+    def is_project(self, module: object) -> bool:
+        """Whether ``module`` (a ``__module__`` value, of any type) names a project module."""
+        hit = self._project.get(module)
+        if hit is None:
+            hit = isinstance(module, str) and bool(self._is_project_module(module))
+            self._project[module] = hit
+        return hit
+
+    def forget_active(self) -> None:
+        """Reset the cycle guard after an encoding that raised."""
+        self._active.clear()
 
     # ---------------------------------------------------------------- values
 
-    def _enc(self, v: Any, out: _Out, node: _Node, where: str, depth: int) -> _Node | str | None:
+    def encode(self, v: Any, out: _Out, node: _Node, where: str, depth: int) -> _Node | str | None:
         """Append the encoding of ``v``; return the node or part label it refers to (else None)."""
         t = type(v)
         if t is str:
             prefix = self._prefix
             if prefix is not None and v.startswith(prefix):
-                v = self._relative(v)
+                v = self.relative_path(v)
             out.buf += _e_str(v)
         elif t is int:
             out.buf += _e_int(v)
         elif v is None:
-            out.buf += b"N"
+            out.buf += ValueTag.NONE
         elif t is bool:
-            out.buf += b"T" if v else b"F"
+            out.buf += ValueTag.TRUE if v else ValueTag.FALSE
         elif t is float:
             out.buf += _e_float(v)
         elif t is types.FunctionType:
             module = v.__module__
-            if module is None or self._is_project(module):  # None: generated by exec (dataclasses)
+            if module is None or self.is_project(module):  # None: generated by exec (dataclasses)
                 return self._ref(v, out, node)
-            return self._object(v, v.__module__, _qualname(v), out, node, where)
+            return self.encode_object(v, v.__module__, _qualname(v), out, node, where)
         elif t is types.ModuleType:
-            return self._module(v, out, node, where, depth)
+            return self.encode_module(v, out, node, where, depth)
         elif t is tuple or t is list or t is dict or t is set or t is frozenset:
             self._container(v, t, out, node, where, depth)
         elif t is bytes:
@@ -88,20 +119,21 @@ class _ValueEncoder:
         elif t is complex:
             out.buf += _e_complex(v)
         elif v is Ellipsis:
-            out.buf += b"E"
+            out.buf += ValueTag.ELLIPSIS
         elif v is NotImplemented:
-            out.buf += b"I"
+            out.buf += ValueTag.NOT_IMPLEMENTED
         elif isinstance(v, type):
-            if self._is_project(v.__module__):
+            if self.is_project(v.__module__):
                 return self._ref(v, out, node)
-            return self._object(v, v.__module__, v.__qualname__, out, node, where)
+            return self.encode_object(v, v.__module__, v.__qualname__, out, node, where)
         elif isinstance(v, types.ModuleType):
-            return self._module(v, out, node, where, depth)
+            return self.encode_module(v, out, node, where, depth)
         else:
-            return self._enc_other(v, t, out, node, where, depth)
+            return self._other(v, t, out, node, where, depth)
         return None
 
-    def _relative(self, s: str) -> str:
+    def relative_path(self, s: str) -> str:
+        """``s`` with the project directory it starts with replaced by a marker."""
         prefix = self._prefix
         if prefix is not None and s.startswith(prefix):
             rest = s[len(prefix):]
@@ -128,125 +160,135 @@ class _ValueEncoder:
             for phrase in phrases:
                 saved.setdefault(where, set()).add(phrase)
             enc = sub.finish()
-            # Not memoized when it refers to a node, or to a project module (encoded by node.names).
-            if type(enc) is bytes and self._project_module_encodings == modules_before:
-                self._data[id(v)] = (v, enc, phrases)
+            if isinstance(enc, bytes):
+                # Not memoized when it holds a project module: that is encoded by node.names.
+                if self._project_module_encodings == modules_before:
+                    self._data[id(v)] = (v, enc, phrases)
                 out.buf += enc
-            else:
-                for seg in enc:
-                    if type(seg) is bytes:
-                        out.buf += seg
-                    elif type(seg) is _Node:
-                        out.node(seg)
-                    else:
-                        out.sorted_group(seg.elems)
+                return
+            for seg in enc:  # it refers to nodes: not memoized
+                if isinstance(seg, bytes):
+                    out.buf += seg
+                elif isinstance(seg, _Node):
+                    out.node(seg)
+                else:
+                    out.sorted_group(seg.elems)
             return
         if depth > _CONTAINER_DEPTH_LIMIT:
-            self._bad(out, node, where, "data nested too deeply")
+            self.mark_bad(out, node, where, "data nested too deeply")
             return
         key = id(v)
         if key in self._active:
-            out.buf += b"@"  # a container that contains itself
+            out.buf += ValueTag.CYCLE  # a container that contains itself
             return
         if t is tuple or t is list:
-            out.buf += (b"(" if t is tuple else b"[") + _u64(len(v))
+            out.buf += (ValueTag.TUPLE if t is tuple else ValueTag.LIST) + _u64(len(v))
             self._active.add(key)
             try:
                 for x in v:
-                    self._enc(x, out, node, where, depth + 1)
+                    self.encode(x, out, node, where, depth + 1)
             finally:
                 self._active.discard(key)
             return
         self._active.add(key)
         try:
             if t is dict:
-                out.buf += b"{" + _u64(len(v))
-                self._sorted(list(v.items()), True, out, node, where, depth)
+                out.buf += ValueTag.DICT + _u64(len(v))
+                self.encode_sorted(list(v.items()), True, out, node, where, depth)
             else:
-                out.buf += (b"<" if t is set else b">") + _u64(len(v))
-                self._sorted(list(v), False, out, node, where, depth)
+                out.buf += (ValueTag.SET if t is set else ValueTag.FROZENSET) + _u64(len(v))
+                self.encode_sorted(list(v), False, out, node, where, depth)
         finally:
             self._active.discard(key)
 
-    def _sorted(self, elems: list[Any], pairs: bool, out: _Out, node: _Node, where: str,
-                depth: int) -> None:
-        encs = []
+    def encode_sorted(self, elems: list[Any], pairs: bool, out: _Out, node: _Node, where: str,
+                      depth: int) -> None:
+        """The elements (or (key, value) pairs) in the order of their encodings: sets, dicts and
+        namespaces have no order of their own that is stable across processes."""
+        encs: list[_Enc] = []
         plain = True
         for e in elems:
             sub = _Out()
             if pairs:
-                self._enc(e[0], sub, node, where, depth + 1)
-                self._enc(e[1], sub, node, where, depth + 1)
+                self.encode(e[0], sub, node, where, depth + 1)
+                self.encode(e[1], sub, node, where, depth + 1)
             else:
-                self._enc(e, sub, node, where, depth + 1)
+                self.encode(e, sub, node, where, depth + 1)
             enc = sub.finish()
             if type(enc) is not bytes:
                 plain = False
             encs.append(enc)
         if plain:
-            encs.sort()
-            out.buf += b"".join(encs)
+            flat = cast("list[bytes]", encs)  # plain: every encoding is bytes
+            flat.sort()
+            out.buf += b"".join(flat)
         else:
             out.sorted_group(encs)
 
-    def _bad(self, out: _Out, node: _Node, where: str, phrase: str) -> None:
-        out.buf += b"!" + _e_str(phrase)
+    def mark_bad(self, out: _Out, node: _Node, where: str, phrase: str) -> None:
+        """A value that cannot be encoded faithfully: its ``phrase`` goes into the encoding and
+        into the warning about ``where``."""
+        out.buf += ValueTag.UNENCODABLE + _e_str(phrase)
         node.bad.setdefault(where, set()).add(phrase)
 
     # ---------------------------------------------------------------- modules and named objects
 
-    def _version(self, module: str) -> tuple[bytes, str | None]:
+    def version_of(self, module: str) -> tuple[bytes, str | None]:
+        """The version tag of the distribution ``module`` comes from, and a warning phrase."""
         top = module.partition(".")[0]
         hit = self._versions.get(top)
         if hit is None:
             if top in sys.stdlib_module_names or top == "builtins":
-                hit = (b"S", None)  # the Python version is in the key elsewhere
+                hit = (ValueTag.STDLIB, None)  # the Python version is in the key elsewhere
             else:
                 version = self._distribution_version(top)
                 if version is None:
-                    hit = (b"U", f"module {top}: neither in the project nor an installed package")
+                    hit = (ValueTag.UNVERSIONED,
+                           f"module {top}: neither in the project nor an installed package")
                 else:
-                    hit = (b"V" + _e_str(str(version)), None)
+                    hit = (ValueTag.VERSION + _e_str(str(version)), None)
             self._versions[top] = hit
         return hit
 
-    def _object(self, v: Any, module: Any, qualname: str, out: _Out, node: _Node,
-                where: str) -> str:
+    def encode_object(self, v: Any, module: Any, qualname: str, out: _Out, node: _Node,
+                      where: str) -> str:
         """A function, class or other named object from outside the project: name + version."""
         hit = self._terminals.get(id(v))
         if hit is None:
             if isinstance(module, str):
-                version, phrase = self._version(module)
+                version, phrase = self.version_of(module)
             else:
-                module, version, phrase = "?", b"U", f"{qualname}: defined in no module"
-            enc = b"O" + _e_str(module) + _e_str(qualname) + version
+                module, version, phrase = "?", ValueTag.UNVERSIONED, f"{qualname}: defined in no module"
+            enc = ValueTag.OBJECT + _e_str(module) + _e_str(qualname) + version
             hit = self._terminals[id(v)] = (v, enc, f"object:{module}.{qualname}", phrase)
         out.buf += hit[1]
         if hit[3] is not None:
             node.bad.setdefault(where, set()).add(hit[3])
         return hit[2]
 
-    def _module(self, m: types.ModuleType, out: _Out, node: _Node, where: str, depth: int) -> str:
+    def encode_module(self, m: types.ModuleType, out: _Out, node: _Node, where: str,
+                      depth: int) -> str:
+        """A module from outside the project by name and version; a project module by the names
+        ``node`` reads (what the code may reach through it)."""
         name = _attr(m, "__name__")
         if not isinstance(name, str):
-            self._bad(out, node, where, "a module without a name")
+            self.mark_bad(out, node, where, "a module without a name")
             return f"module:{name}"
-        if not self._is_project(name):
+        if not self.is_project(name):
             hit = self._terminals.get(id(m))
             if hit is None:
-                version, phrase = self._version(name)
-                enc = b"M" + _e_str(name) + version
+                version, phrase = self.version_of(name)
+                enc = ValueTag.MODULE + _e_str(name) + version
                 hit = self._terminals[id(m)] = (m, enc, f"module:{name}", phrase)
             out.buf += hit[1]
             if hit[3] is not None:
                 node.bad.setdefault(where, set()).add(hit[3])
             return hit[2]
-        # A project module: the attributes the code may reach through it are the names it reads.
         self._project_module_encodings += 1
-        out.buf += b"P" + _e_str(name)
+        out.buf += ValueTag.PROJECT_MODULE + _e_str(name)
         key = id(m)
         if key in self._active or depth > _CONTAINER_DEPTH_LIMIT:
-            out.buf += b"@"
+            out.buf += ValueTag.CYCLE
             return f"module:{name}"
         ns = vars(m)
         attrs = [a for a in node.names if a in ns]
@@ -255,49 +297,16 @@ class _ValueEncoder:
         try:
             for a in attrs:
                 out.buf += _e_str(a)
-                self._enc(ns[a], out, node, f"attribute '{a}' of module '{name}'", depth + 1)
+                self.encode(ns[a], out, node, f"attribute '{a}' of module '{name}'", depth + 1)
         finally:
             self._active.discard(key)
         return f"module:{name}"
 
-    def _named(self, v: Any) -> tuple[str, str] | None:
-        """(module, qualname) when ``v`` is what that name resolves to in a non-project module."""
-        modules = []
-        for owner in (v, _attr(v, "__objclass__")):
-            m = _attr(owner, "__module__")
-            if isinstance(m, str):
-                modules.append(m)
-        bound = _attr(v, "__self__")
-        if isinstance(bound, types.ModuleType):
-            modules.append(bound.__name__)
-        elif isinstance(bound, type):
-            modules.append(bound.__module__)
-        elif bound is not None:
-            modules.append(type(bound).__module__)
-        names = [n for n in (_attr(v, "__qualname__"), _attr(v, "__name__")) if isinstance(n, str)]
-        for module in modules:
-            if self._is_project(module):
-                continue
-            mod = sys.modules.get(module)
-            if mod is None:
-                continue
-            ns = vars(mod)  # not getattr: a module __getattr__ could import
-            for qualname in names:
-                first, _, rest = qualname.partition(".")
-                obj = ns.get(first)
-                try:
-                    for part in rest.split(".") if rest else ():
-                        obj = getattr(obj, part)
-                except Exception:  # noqa: BLE001, S112 - not resolvable that way: try the next
-                    continue
-                if obj is v:
-                    return module, qualname
-        return None
-
     # ---------------------------------------------------------------- everything else
 
-    def _enc_other(self, v: Any, t: type, out: _Out, node: _Node, where: str,
-                   depth: int) -> _Node | str | None:
+    def _other(self, v: Any, t: type, out: _Out, node: _Node, where: str,
+               depth: int) -> str | None:
+        """An object that is not plain data: by the encoder ``objects`` has for its type."""
         hit = self._terminals.get(id(v))
         if hit is not None and hit[0] is v:  # a named object or module seen before
             out.buf += hit[1]
@@ -306,317 +315,18 @@ class _ValueEncoder:
             return hit[2]
         sentinel = _SENTINELS.get(id(v))
         if sentinel is not None and sentinel[0] is v:
-            out.buf += b"Z" + _e_str(sentinel[1])
+            out.buf += ValueTag.SENTINEL + _e_str(sentinel[1])
             return None
         if depth > _CONTAINER_DEPTH_LIMIT:
-            self._bad(out, node, where, "data nested too deeply")
+            self.mark_bad(out, node, where, "data nested too deeply")
             return None
         key = id(v)
         if key in self._active:
-            out.buf += b"@"  # an object that refers back to itself (a parent pointer...)
+            out.buf += ValueTag.CYCLE  # an object that refers back to itself (a parent pointer...)
             return None
         self._active.add(key)
         try:
-            return self._enc_object(v, t, out, node, where, depth)
+            encoder = _BY_TYPE.get(t) or objects.encoder_for(t)
+            return encoder(self, v, t, out, node, where, depth)
         finally:
             self._active.discard(key)
-
-    def _enc_object(self, v: Any, t: type, out: _Out, node: _Node, where: str,
-                    depth: int) -> _Node | str | None:
-        """Functions, methods and instances that are not plain data: by value when faithful."""
-        enc = self._enc
-        if t is _BUILTIN_FUNCTION or t is types.MethodType or t in _METHOD_DESCRIPTORS:
-            named = self._named(v)
-            if named is not None:
-                return self._object(v, named[0], named[1], out, node, where)
-            bound = v.__self__ if t is _BUILTIN_FUNCTION or t is types.MethodType else None
-            if t is types.MethodType:  # a bound method: its function and what it is bound to
-                out.buf += b"mb"
-                enc(v.__func__, out, node, where, depth + 1)
-                enc(v.__self__, out, node, where, depth + 1)
-                return None
-            if bound is None:
-                return self._object(v, _attr(v, "__module__"), _qualname(v), out, node, where)
-            if isinstance(bound, types.ModuleType):  # a C function of a module: math.floor
-                return self._object(v, bound.__name__, _qualname(v), out, node, where)
-            if isinstance(bound, type):  # a C method bound to a class: dict.fromkeys
-                return self._object(v, bound.__module__, _qualname(v), out, node, where)
-            self._bad(out, node, where, f"a method bound to an instance of {_type_name(bound)}")
-            return None
-        if t is staticmethod or t is classmethod:
-            out.buf += b"@s" if t is staticmethod else b"@c"
-            enc(v.__func__, out, node, where, depth + 1)
-        elif t is property:
-            out.buf += b"@p"
-            for f in (v.fget, v.fset, v.fdel):
-                enc(f, out, node, where, depth + 1)
-        elif t is functools.partial:
-            out.buf += b"fp"
-            enc(v.func, out, node, where, depth + 1)
-            enc(v.args, out, node, where, depth + 1)
-            enc(v.keywords, out, node, where, depth + 1)
-        elif t is _LRU_WRAPPER:  # @functools.cache / lru_cache around a function
-            out.buf += b"lc"
-            enc(v.__wrapped__, out, node, where, depth + 1)
-            enc(v.cache_parameters(), out, node, where, depth + 1)
-        elif t is _PATTERN:
-            out.buf += b"re"
-            enc(v.pattern, out, node, where, depth + 1)
-            out.buf += _e_int(v.flags)
-        elif t is _MAPPINGPROXY:
-            out.buf += b"mp" + _u64(len(v))
-            self._sorted(list(v.items()), True, out, node, where, depth)
-        elif t is bytearray:
-            out.buf += _e_bytes(bytes(v), b"a")
-        elif t is range:
-            out.buf += b"rg" + _e_int(v.start) + _e_int(v.stop) + _e_int(v.step)
-        elif t is slice:
-            out.buf += b"sl"
-            for x in (v.start, v.stop, v.step):
-                enc(x, out, node, where, depth + 1)
-        elif t is dataclasses.Field or (t is _DATACLASS_PARAMS and _DATACLASS_PARAMS is not None):
-            out.buf += b"dc" + _e_str(t.__qualname__)
-            slots = getattr(t, "__slots__", None)
-            attrs = list(slots) if slots else sorted(vars(v))
-            for a in attrs:
-                out.buf += _e_str(a)
-                enc(getattr(v, a, None), out, node, where, depth + 1)
-        elif t is _MEMBER_DESCRIPTOR or t is _GETSET_DESCRIPTOR:
-            out.buf += b"@d" + _e_str(v.__name__)
-        elif t is types.SimpleNamespace:
-            ns = vars(v)
-            out.buf += b"ns" + _u64(len(ns))
-            self._sorted(list(ns.items()), True, out, node, where, depth)
-        elif t is types.GenericAlias or (_UNION_TYPE is not None and t is _UNION_TYPE) \
-                or t.__module__ == "typing":
-            text = repr(v)  # type hints: their repr is their identity (names only, no addresses)
-            if " at 0x" in text:
-                self._bad(out, node, where, f"an instance of {_type_name(v)}")
-            else:
-                out.buf += b"ty" + _e_str(text)
-        elif isinstance(v, enum.Enum):
-            out.buf += b"en"
-            enc(t, out, node, where, depth + 1)
-            out.buf += _e_str(str(v._name_))
-            enc(v._value_, out, node, where, depth + 1)
-        elif isinstance(v, pathlib.PurePath):
-            out.buf += b"pa" + _e_str(t.__qualname__) + _e_str(self._relative(str(v)))
-        elif hasattr(t, "__dataclass_fields__"):  # a dataclass instance: its class and field values
-            out.buf += b"di"
-            enc(t, out, node, where, depth + 1)
-            fields = dataclasses.fields(v)
-            out.buf += _u64(len(fields))
-            for f in fields:
-                out.buf += _e_str(f.name)
-                enc(getattr(v, f.name, None), out, node, where, depth + 1)
-            # Attributes that are not fields (set after construction, object.__setattr__ on a
-            # frozen instance): appended only when there are some, so plain instances keep the
-            # encoding they always had.
-            names = {f.name for f in fields}
-            extra = [(k, x) for k, x in _instance_state(v) if k not in names]
-            if extra:
-                out.buf += b"+" + _u64(len(extra))
-                self._sorted(extra, True, out, node, where, depth)
-        elif isinstance(v, tuple) and hasattr(t, "_fields"):  # a namedtuple: its class and items
-            out.buf += b"nt"
-            enc(t, out, node, where, depth + 1)
-            enc(tuple(v), out, node, where, depth + 1)
-        elif isinstance(v, _SCALARS) and not hasattr(v, "__dict__"):
-            # A scalar subclass with no state of its own (numpy.float64, numpy.str_): class, value.
-            out.buf += b"sc"
-            enc(t, out, node, where, depth + 1)
-            for base in _SCALARS:
-                if isinstance(v, base):
-                    enc(base(v), out, node, where, depth + 1)
-                    break
-        else:
-            special = _BY_TYPE_NAME.get((t.__module__, t.__qualname__))
-            if special is not None:
-                special(self, v, out, node, where, depth)
-            elif isinstance(v, os.PathLike):
-                path = os.fspath(v)
-                out.buf += b"pl" + _e_str(_type_name(v))
-                enc(path, out, node, where, depth + 1)
-            elif self._is_project(t.__module__):
-                # An instance of a project class: the class (its code, recursed) and its state.
-                out.buf += b"ob"
-                enc(t, out, node, where, depth + 1)
-                state = _instance_state(v)
-                out.buf += _u64(len(state))
-                self._sorted(state, True, out, node, where, depth)
-                self._enc_builtin_base(v, t, out, node, where, depth)
-            else:
-                named = self._named(v)  # e.g. numpy ufuncs: module-level singletons with a name
-                if named is not None:
-                    return self._object(v, named[0], named[1], out, node, where)
-                self._bad(out, node, where, f"an instance of {_type_name(v)}")
-        return None
-
-    def _enc_builtin_base(self, v: Any, t: type, out: _Out, node: _Node, where: str,
-                          depth: int) -> None:
-        """The part of an instance's state that lives in a built-in base class (the items of a
-        ``list`` subclass, an exception's ``args``); a C base whose state cannot be read warns."""
-        for base in t.__mro__:
-            if base in _VALUE_BASES:
-                if base is dict:
-                    out.buf += b"bd"
-                    self._sorted(list(dict.items(v)), True, out, node, where, depth)
-                else:
-                    out.buf += b"bb"
-                    self._enc(base(v), out, node, where, depth + 1)
-                return
-            if base is BaseException:
-                out.buf += b"be"
-                self._enc(v.args, out, node, where, depth + 1)
-                return
-            if base is object or not _adds_c_state(base):
-                continue  # its state is in __dict__ and slots, or it has none
-            self._bad(out, node, where, f"an instance of {_type_name(v)}, whose base "
-                      f"{base.__module__}.{base.__qualname__} keeps state assetbuild cannot read")
-            return
-
-    def _enc_dispatch_registry(self, fn: Any, out: _Out, node: _Node, where: str) -> bool:
-        """A ``functools.singledispatch`` function: every implementation, by the type it serves.
-
-        The function itself is functools' generic wrapper; what it does is in its registry (the
-        base function is registered for ``object``). False when ``fn`` is not one.
-        """
-        registry = _attr(fn, "registry")
-        if type(registry) is not _MAPPINGPROXY or not callable(_attr(fn, "dispatch")):
-            return False
-        out.buf += b"sd" + _u64(len(registry))
-        self._sorted(list(registry.items()), True, out, node, where, 1)
-        return True
-
-
-def _adds_c_state(cls: type) -> bool:
-    """Whether instances of ``cls`` hold state its own base does not, outside ``__dict__`` and
-    slots: a class written in C (``array.array``, ``numpy.ndarray``) whose fields Python cannot
-    list. A class statement grows the instance only by a ``__dict__``, ``__weakref__`` or slots."""
-    base = cls.__base__
-    if base is None or cls.__basicsize__ <= base.__basicsize__:
-        return False
-    ns = vars(cls)
-    return "__slots__" not in ns and "__dict__" not in ns and "__weakref__" not in ns
-
-
-def _instance_state(v: Any) -> list[tuple[str, Any]]:
-    """(attribute, value) of an instance's own state: the slots that are set, then ``__dict__``."""
-    state: dict[str, Any] = {}
-    for cls in reversed(type(v).__mro__):
-        for name, member in list(vars(cls).items()):
-            if type(member) is _MEMBER_DESCRIPTOR:  # a slot (its name mangled if private)
-                try:
-                    state[name] = member.__get__(v, type(v))
-                except AttributeError:
-                    continue  # not set
-    d = _attr(v, "__dict__")
-    if isinstance(d, dict):
-        state.update(d)
-    return list(state.items())
-
-
-# Immutable stdlib value types encoded by value, looked up by (module, qualname) of the type so this
-# module imports none of them: a value of such a type exists only if its module is already loaded.
-
-def _enc_datetime(fp: Fingerprinter, v: Any, out: _Out, node: _Node, where: str,
-                  depth: int) -> None:
-    out.buf += b"dt" + _e_str(type(v).__qualname__) + _e_str(v.isoformat())
-    tz = getattr(v, "tzinfo", None)
-    out.buf += _e_str("" if tz is None else f"{type(tz).__module__}.{type(tz).__qualname__}:{tz}")
-    out.buf += _e_int(getattr(v, "fold", 0))
-
-
-def _enc_timedelta(fp: Fingerprinter, v: Any, out: _Out, node: _Node, where: str,
-                   depth: int) -> None:
-    out.buf += b"td" + _e_int(v.days) + _e_int(v.seconds) + _e_int(v.microseconds)
-
-
-def _enc_timezone(fp: Fingerprinter, v: Any, out: _Out, node: _Node, where: str,
-                  depth: int) -> None:
-    off = v.utcoffset(None)
-    seconds = off.days * 86400 + off.seconds
-    out.buf += b"tz" + _e_str(v.tzname(None)) + _e_int(seconds) + _e_int(off.microseconds)
-
-
-def _enc_by_str(tag: bytes) -> Callable[..., None]:
-    def encode(fp: Fingerprinter, v: Any, out: _Out, node: _Node, where: str,
-               depth: int) -> None:
-        out.buf += tag + _e_str(str(v))  # Decimal, UUID, ZoneInfo (key): str is exact and canonical
-    return encode
-
-
-def _enc_fraction(fp: Fingerprinter, v: Any, out: _Out, node: _Node, where: str,
-                  depth: int) -> None:
-    out.buf += b"fr" + _e_int(v.numerator) + _e_int(v.denominator)
-
-
-def _enc_ordered_dict(fp: Fingerprinter, v: Any, out: _Out, node: _Node, where: str,
-                      depth: int) -> None:
-    out.buf += b"od" + _u64(len(v))
-    for k, x in v.items():  # order is part of an OrderedDict's value
-        fp._enc(k, out, node, where, depth + 1)
-        fp._enc(x, out, node, where, depth + 1)
-
-
-def _enc_defaultdict(fp: Fingerprinter, v: Any, out: _Out, node: _Node, where: str,
-                     depth: int) -> None:
-    out.buf += b"dd"
-    fp._enc(v.default_factory, out, node, where, depth + 1)
-    fp._enc(dict(v), out, node, where, depth + 1)
-
-
-def _enc_counter(fp: Fingerprinter, v: Any, out: _Out, node: _Node, where: str,
-                 depth: int) -> None:
-    out.buf += b"cn"
-    fp._enc(dict(v), out, node, where, depth + 1)
-
-
-def _enc_deque(fp: Fingerprinter, v: Any, out: _Out, node: _Node, where: str,
-               depth: int) -> None:
-    out.buf += b"dq"
-    fp._enc(v.maxlen, out, node, where, depth + 1)
-    fp._enc(list(v), out, node, where, depth + 1)
-
-
-def _enc_logger(fp: Fingerprinter, v: Any, out: _Out, node: _Node, where: str,
-                depth: int) -> None:
-    out.buf += b"lg" + _e_str(str(v.name))  # a logger is its name; it does not shape results
-
-
-def _enc_tuplegetter(fp: Fingerprinter, v: Any, out: _Out, node: _Node, where: str,
-                     depth: int) -> None:
-    out.buf += b"tg"  # a namedtuple field accessor
-    fp._enc(v.__reduce__()[1], out, node, where, depth + 1)
-
-
-def _enc_site_builtin(fp: Fingerprinter, v: Any, out: _Out, node: _Node, where: str,
-                      depth: int) -> None:
-    # exit, quit, help, copyright...: the interactive helpers site puts in builtins. Code that
-    # calls sys.exit names "exit" too; none of them shapes a result.
-    name = _attr(v, "name")
-    out.buf += b"sb" + _e_str(type(v).__qualname__) + _e_str(name if isinstance(name, str) else "")
-
-
-_BY_TYPE_NAME: dict[tuple[str, str], Callable[..., None]] = {
-    ("_sitebuiltins", "Quitter"): _enc_site_builtin,
-    ("_sitebuiltins", "_Printer"): _enc_site_builtin,
-    ("_sitebuiltins", "_Helper"): _enc_site_builtin,
-    ("datetime", "datetime"): _enc_datetime,
-    ("datetime", "date"): _enc_datetime,
-    ("datetime", "time"): _enc_datetime,
-    ("datetime", "timedelta"): _enc_timedelta,
-    ("datetime", "timezone"): _enc_timezone,
-    ("decimal", "Decimal"): _enc_by_str(b"de"),
-    ("uuid", "UUID"): _enc_by_str(b"uu"),
-    ("zoneinfo", "ZoneInfo"): _enc_by_str(b"zi"),
-    ("fractions", "Fraction"): _enc_fraction,
-    ("collections", "OrderedDict"): _enc_ordered_dict,
-    ("collections", "defaultdict"): _enc_defaultdict,
-    ("collections", "Counter"): _enc_counter,
-    ("collections", "deque"): _enc_deque,
-    ("logging", "Logger"): _enc_logger,
-    ("logging", "RootLogger"): _enc_logger,
-    ("collections", "_tuplegetter"): _enc_tuplegetter,
-    ("_collections", "_tuplegetter"): _enc_tuplegetter,
-}

@@ -3,7 +3,8 @@
 It builds one node per project function or class reached (a worklist), hashes strongly connected
 components (Tarjan) so a helper's digest does not depend on which asset reached it first, and
 assembles the parts, their digest and the warnings into a ``Fingerprint``. The code itself is
-digested by ``bytecode``; values are encoded by ``values``.
+digested by ``bytecode``; values are encoded by a ``values.ValueEncoder`` it owns, which refers
+to project code through the walk's ``nodes.NodeTable``.
 
 Layer L0: stdlib only, no disk, no clock.
 """
@@ -13,17 +14,17 @@ from __future__ import annotations
 import builtins
 import enum
 import functools
-import os
 import sys
 import types
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from .bytecode import _IMPORT_NAME, _LOAD_CONST, _LOAD_SMALL_INT, _code_digest, _decode
-from .encoding import FINGERPRINT_VERSION, _e_bytes, _e_int, _e_str, _sha256, _u64
-from .nodes import _final, _label, _local, _Node, _Out, _render, _type_name
-from .values import _GETSET_DESCRIPTOR, _MEMBER_DESCRIPTOR, _ValueEncoder
+from .encoding import FINGERPRINT_VERSION, PartTag, ValueTag, _e_bytes, _e_int, _e_str, _sha256, _u64
+from .nodes import NodeTable, _final, _label, _local, _Node, _Out, _render, _type_name
+from .objects import encode_dispatch_registry
+from .values import ValueEncoder
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ _ENUM_INTERNALS = frozenset({
 })
 
 
-class Fingerprinter(_ValueEncoder):
+class Fingerprinter:
     """Fingerprints asset functions. Create one per load of the AssetFile.
 
     Helper results are memoized per object for the life of the instance. The instance therefore
@@ -73,32 +74,18 @@ class Fingerprinter(_ValueEncoder):
                  distribution_version: Callable[[str], str | None] = lambda top: None,
                  project_dir: str | None = None,
                  code_digests: dict[int, bytes] | None = None) -> None:
-        self._is_project_module = is_project_module
-        self._distribution_version = distribution_version
         self._code_digests: dict[int, bytes] = {} if code_digests is None else code_digests
         self._keep: list[Any] = []
-        self._project: dict[str | None, bool] = {}
-        self._versions: dict[str, tuple[bytes, str | None]] = {}
-        self._nodes: dict[int, _Node] = {}
+        self._nodes = NodeTable()
+        self._values = ValueEncoder(self._nodes, is_project_module=is_project_module,
+                                    distribution_version=distribution_version,
+                                    project_dir=project_dir)
+        self._encode = self._values.encode
         self._code_names: dict[int, tuple[types.CodeType, tuple[str, ...]]] = {}
         self._code_imports: dict[int, tuple[types.CodeType, tuple[tuple[str, int], ...]]] = {}
-        self._terminals: dict[int, tuple[object, bytes, str, str | None]] = {}
-        self._data: dict[int, tuple[object, bytes, tuple[str, ...]]] = {}
-        self._pending: list[_Node] = []  # nodes created by the current walk, not yet built
-        self._created: list[_Node] = []  # every node created by the current walk
-        self._active: set[int] = set()  # containers, objects, modules being encoded: cycle guard
-        self._project_module_encodings = 0
         self._label_bytes: dict[str, bytes] = {}  # part label -> its encoding
         self._part_digests: dict[bytes, bytes] = {}  # small part encodings -> their digests
         self._ref_digests: dict[str, str] = {}  # code names stored values use -> digests
-        prefix = None
-        if project_dir is not None:
-            prefix = os.path.normpath(os.fspath(project_dir))  # a pure string operation
-            seps = os.sep + (os.altsep or "")
-            stripped = prefix.rstrip(seps)
-            prefix = stripped or None  # the filesystem root would match every path: no rewriting
-        self._prefix = prefix
-        self._seps = tuple(os.sep + (os.altsep or ""))
 
     # ---------------------------------------------------------------- public
 
@@ -110,13 +97,13 @@ class Fingerprinter(_ValueEncoder):
             leaf = self._leaf(fn)
             if leaf is not None:
                 return leaf
-        node = self._nodes.get(id(fn))
+        node = self._nodes.by_id.get(id(fn))
         if node is None:
             if not (fn.__defaults__ or fn.__kwdefaults__ or fn.__closure__
                     or self._names_of(fn.__code__)):
                 # Fast path, same result as the general one: only the code part.
                 static = _code_digest(fn.__code__, self._code_digests, self._keep)
-                code = _sha256(b"cF" + static + b"NN")
+                code = _sha256(_CODE_HEAD + static + _NO_DEFAULTS)
                 digest = _sha256(_DIGEST_SEED + _CODE_LABEL + code.digest()).hexdigest()
                 return Fingerprint(digest=digest, parts={"code": code.hexdigest()}, warnings=())
             try:
@@ -125,7 +112,7 @@ class Fingerprinter(_ValueEncoder):
                 self._rollback()
                 raise
             finally:
-                self._created.clear()
+                self._nodes.created.clear()
         return self._assemble(node, asset)
 
     def fingerprint_reference(self, ref: str) -> str:
@@ -163,15 +150,15 @@ class Fingerprinter(_ValueEncoder):
         root = _Node(value)
         try:
             out = _Out()
-            refers = self._enc(value, out, root, what, 0)
-            root.items.append((b"g", "", b"g", out.finish(), refers if type(refers) is _Node else None))
+            refers = self._encode(value, out, root, what, 0)
+            root.items.append((PartTag.GLOBAL, "", PartTag.GLOBAL, out.finish(), refers if type(refers) is _Node else None))
             self._build_pending()
             self._components(root)
         except BaseException:
             self._rollback()
             raise
         finally:
-            self._created.clear()
+            self._nodes.created.clear()
         return root.digest.hex()
 
     def _leaf(self, fn: types.FunctionType) -> Fingerprint | None:
@@ -186,7 +173,7 @@ class Fingerprinter(_ValueEncoder):
         if not names:
             return None
         g = fn.__globals__
-        b = fn.__builtins__ if isinstance(fn.__builtins__, dict) else builtins.__dict__
+        b = _builtins_of(fn)
         for name in names:
             if name in g:
                 return None
@@ -194,7 +181,7 @@ class Fingerprinter(_ValueEncoder):
             if v is _MISSING or getattr(v, "__module__", None) != "builtins":
                 return None
         static = _code_digest(fn.__code__, self._code_digests, self._keep)
-        code = _sha256(b"cL" + static + "\x00".join(names).encode())
+        code = _sha256(_LEAF_HEAD + static + "\x00".join(names).encode())
         digest = _sha256(_DIGEST_SEED + _CODE_LABEL + code.digest()).hexdigest()
         return Fingerprint(digest=digest, parts={"code": code.hexdigest()}, warnings=())
 
@@ -203,34 +190,21 @@ class Fingerprinter(_ValueEncoder):
     def _walk(self, fn: types.FunctionType) -> _Node:
         """Build every node reachable from ``fn`` (a worklist, so deep call chains need no deep
         recursion), then finish their strongly connected components."""
-        root = _Node(fn)
-        self._nodes[id(fn)] = root
-        self._created.append(root)
-        self._pending.append(root)
+        root = self._nodes.add(fn)
         self._build_pending()
         self._components(root)
         return root
 
     def _build_pending(self) -> None:
         """Build every node on the worklist, and those their building adds."""
-        pending = self._pending
+        pending = self._nodes.pending
         while pending:
             node = pending.pop()
-            if isinstance(node.obj, type):
-                self._build_class(node, node.obj)
-            else:
-                self._build_function(node, node.obj)
-
-    def _ref(self, obj: Any, out: _Out, node: _Node) -> _Node:
-        """Refer to the project function or class ``obj`` from ``node`` (built later if new)."""
-        child = self._nodes.get(id(obj))
-        if child is None:
-            child = self._nodes[id(obj)] = _Node(obj)
-            self._created.append(child)
-            self._pending.append(child)
-        node.children.add(child)
-        out.node(child)
-        return child
+            obj = node.obj
+            if isinstance(obj, type):
+                self._build_class(node, obj)
+            else:  # NodeTable holds project functions and classes only
+                self._build_function(node, cast(types.FunctionType, obj))
 
     def _components(self, root: _Node) -> None:
         """Tarjan's algorithm, iterative, over the unfinished nodes reachable from ``root``.
@@ -265,7 +239,7 @@ class Fingerprinter(_ValueEncoder):
                     u = calls[-1][0]
                     u.low = min(u.low, v.low)
                 if v.low == v.index:
-                    members = []
+                    members: list[_Node] = []
                     while True:
                         n = stack.pop()
                         n.on_stack = False
@@ -278,7 +252,7 @@ class Fingerprinter(_ValueEncoder):
         if len(members) == 1 and members[0] not in members[0].children:
             node = members[0]
             node.rendered = [_render(enc, _final) for _, _, _, enc, _ in node.items]
-            node.digest = _sha256(b"A" + b"".join(
+            node.digest = _sha256(PartTag.NODE + b"".join(
                 [item[2] + r for item, r in zip(node.items, node.rendered)])).digest()
             return
         # A cycle. Inside the component, references are by label; each member's digest is derived
@@ -286,28 +260,20 @@ class Fingerprinter(_ValueEncoder):
         inside = {id(m) for m in members}
 
         def resolve(n: _Node) -> bytes:
-            return b"R" + _e_str(_label(n)) if id(n) in inside else b"H" + n.digest
+            if id(n) in inside:
+                return ValueTag.NODE_LABEL + _e_str(_label(n))
+            return ValueTag.NODE_DIGEST + n.digest
 
         locals_ = [(m, _sha256(_local(m, resolve)).digest()) for m in members]
         pairs = sorted([_e_str(_label(m)) + h for m, h in locals_])
-        component = _sha256(b"S" + _u64(len(pairs)) + b"".join(pairs)).digest()
+        component = _sha256(PartTag.COMPONENT + _u64(len(pairs)) + b"".join(pairs)).digest()
         for m, h in locals_:
-            m.digest = _sha256(b"Y" + component + _e_str(_label(m)) + h).digest()
+            m.digest = _sha256(PartTag.MEMBER + component + _e_str(_label(m)) + h).digest()
 
     def _rollback(self) -> None:
         """Forget the unfinished nodes of a walk that raised, so a later call starts clean."""
-        for n in self._created:
-            if not n.digest:
-                self._nodes.pop(id(n.obj), None)
-        self._pending.clear()
-        self._active.clear()
-
-    def _is_project(self, module: Any) -> bool:
-        hit = self._project.get(module)
-        if hit is None:
-            hit = isinstance(module, str) and bool(self._is_project_module(module))
-            self._project[module] = hit
-        return hit
+        self._nodes.forget_unfinished()
+        self._values.forget_active()
 
     # ---------------------------------------------------------------- functions and classes
 
@@ -380,40 +346,41 @@ class Fingerprinter(_ValueEncoder):
             out = _Out()
             module = sys.modules.get(name)
             if isinstance(module, types.ModuleType):
-                label = self._module(module, out, node, where, 0)
+                label = self._values.encode_module(module, out, node, where, 0)
             else:  # not imported yet: a distribution can still be named and versioned
-                version, phrase = self._version(name)
-                out.buf += b"M" + _e_str(name) + version
+                version, phrase = self._values.version_of(name)
+                out.buf += ValueTag.MODULE + _e_str(name) + version
                 label = f"module:{name}"
-                if self._is_project(name) or phrase is not None:
-                    self._bad(out, node, where, phrase or "a project module not loaded yet")
-            node.items.append((b"i", name, b"i" + _e_str(name), out.finish(), label))
+                if self._values.is_project(name) or phrase is not None:
+                    self._values.mark_bad(out, node, where, phrase or "a project module not loaded yet")
+            node.items.append((PartTag.IMPORT, name, PartTag.IMPORT + _e_str(name), out.finish(), label))
 
     def _build_function(self, node: _Node, fn: types.FunctionType) -> None:
         code = fn.__code__
         items = node.items
         names = node.names = self._names_of(code)  # also: what it may reach in project modules
         out = _Out()
-        out.buf += b"F" + _code_digest(code, self._code_digests, self._keep)
+        out.buf += PartTag.FUNCTION + _code_digest(code, self._code_digests, self._keep)
         defaults = fn.__defaults__
         if defaults:
             params = code.co_varnames[:code.co_argcount]
             first = len(params) - len(defaults)
-            out.buf += b"(" + _u64(len(defaults))
+            out.buf += ValueTag.TUPLE + _u64(len(defaults))
             for i, value in enumerate(defaults):
-                self._enc(value, out, node, f"default of parameter '{params[first + i]}'", 0)
+                self._encode(value, out, node, f"default of parameter '{params[first + i]}'", 0)
         else:
-            out.buf += b"N"
+            out.buf += ValueTag.NONE
         kwdefaults = fn.__kwdefaults__
         if kwdefaults:
-            out.buf += b"{" + _u64(len(kwdefaults))
+            out.buf += ValueTag.DICT + _u64(len(kwdefaults))
             for name in sorted(kwdefaults):
                 out.buf += _e_str(name)
-                self._enc(kwdefaults[name], out, node, f"default of parameter '{name}'", 0)
+                self._encode(kwdefaults[name], out, node, f"default of parameter '{name}'", 0)
         else:
-            out.buf += b"N"
-        self._enc_dispatch_registry(fn, out, node, "an implementation of the single-dispatch function")
-        items.append((b"c", "", b"c", out.finish(), None))
+            out.buf += ValueTag.NONE
+        encode_dispatch_registry(self._values, fn, out, node,
+                                 "an implementation of the single-dispatch function")
+        items.append((PartTag.CODE, "", PartTag.CODE, out.finish(), None))
         closure = fn.__closure__
         if closure:
             for name, cell in zip(code.co_freevars, closure):
@@ -421,13 +388,14 @@ class Fingerprinter(_ValueEncoder):
                 try:
                     value = cell.cell_contents
                 except ValueError:
-                    out.buf += b"\x00"  # an empty cell (a variable not assigned yet)
+                    out.buf += ValueTag.EMPTY_CELL
                 else:
-                    self._enc(value, out, node, f"closure variable '{name}'", 0)
-                items.append((b"v", name, b"v" + _e_str(name), out.finish(), None))
+                    self._encode(value, out, node, f"closure variable '{name}'", 0)
+                items.append((PartTag.CLOSURE, name, PartTag.CLOSURE + _e_str(name), out.finish(), None))
         if names:
             g = fn.__globals__
-            b = fn.__builtins__ if isinstance(fn.__builtins__, dict) else builtins.__dict__
+            b = _builtins_of(fn)
+            section = PartTag.GLOBAL
             for name in names:
                 if name in g:
                     value = g[name]
@@ -436,64 +404,64 @@ class Fingerprinter(_ValueEncoder):
                 else:
                     continue  # an attribute name, or a global not defined (yet)
                 out = _Out()
-                refers = self._enc(value, out, node, f"global '{name}'", 0)
-                items.append((b"g", name, b"g" + _e_str(name), out.finish(), refers))
+                refers = self._encode(value, out, node, f"global '{name}'", 0)
+                items.append((section, name, section + _e_str(name), out.finish(), refers))
             self._import_items(node, fn)
 
     def _build_class(self, node: _Node, cls: type) -> None:
         out = _Out()
-        out.buf += b"K" + _e_str(cls.__qualname__)
+        out.buf += PartTag.CLASS_HEADER + _e_str(cls.__qualname__)
         meta = type(cls)
-        self._enc(None if meta is type else meta, out, node, "metaclass", 0)
-        self._enc(cls.__bases__, out, node, "base classes", 0)
-        node.items.append((b"k", "", b"k", out.finish(), None))
+        self._encode(None if meta is type else meta, out, node, "metaclass", 0)
+        self._encode(cls.__bases__, out, node, "base classes", 0)
+        node.items.append((PartTag.CLASS, "", PartTag.CLASS, out.finish(), None))
         ns = vars(cls)
         skip: frozenset[str] | set[str] = _SKIP_CLASS_ATTRS
         if isinstance(cls, enum.EnumMeta):
-            members = list(cls.__members__.items())  # definition order, aliases included
+            members: list[tuple[str, enum.Enum]] = list(cls.__members__.items())  # aliases too
             out = _Out()
-            out.buf += b"(" + _u64(len(members))
+            out.buf += ValueTag.TUPLE + _u64(len(members))
             for name, member in members:
                 out.buf += _e_str(name)
-                self._enc(member._value_, out, node, f"value of member '{name}'", 0)
-            node.items.append((b"m", "", b"m", out.finish(), None))
+                self._encode(member._value_, out, node, f"value of member '{name}'", 0)
+            node.items.append((PartTag.MEMBERS, "", PartTag.MEMBERS, out.finish(), None))
             skip = _SKIP_CLASS_ATTRS | _ENUM_INTERNALS | set(cls.__members__)
         for name in sorted(ns):
             if name in skip:
                 continue
             out = _Out()
             self._enc_class_attr(ns[name], out, node, f"class attribute '{name}'")
-            node.items.append((b"a", name, b"a" + _e_str(name), out.finish(), None))
+            node.items.append((PartTag.ATTRIBUTE, name, PartTag.ATTRIBUTE + _e_str(name), out.finish(), None))
 
     def _enc_class_attr(self, value: Any, out: _Out, node: _Node, where: str) -> None:
         t = type(value)
         if t is types.FunctionType:
             module = value.__module__
-            if module is None or self._is_project(module) or module not in sys.modules:
+            if module is None or self._values.is_project(module) or module not in sys.modules:
                 # Methods, also ones made by exec (dataclass __init__, NamedTuple __new__).
-                self._ref(value, out, node)
+                self._nodes.ref(value, out, node)
                 return
         elif t is staticmethod or t is classmethod:
-            out.buf += b"@s" if t is staticmethod else b"@c"
+            out.buf += ValueTag.STATICMETHOD if t is staticmethod else ValueTag.CLASSMETHOD
             self._enc_class_attr(value.__func__, out, node, where)
             return
         elif t is property:
-            out.buf += b"@p"
+            out.buf += ValueTag.PROPERTY
             for f in (value.fget, value.fset, value.fdel):
                 self._enc_class_attr(f, out, node, where)
             return
         elif t is functools.singledispatchmethod:
-            out.buf += b"@m"
+            out.buf += ValueTag.SINGLEDISPATCHMETHOD
             self._enc_class_attr(value.dispatcher, out, node, where)
             return
         elif t is functools.cached_property:
-            out.buf += b"@a" + _e_str(str(value.attrname))
+            out.buf += ValueTag.CACHED_PROPERTY + _e_str(str(value.attrname))
             self._enc_class_attr(value.func, out, node, where)
             return
-        elif t is _MEMBER_DESCRIPTOR or t is _GETSET_DESCRIPTOR:
-            out.buf += b"@d" + _e_str(value.__name__)  # slots and __dict__: derived from __slots__
+        elif t is types.MemberDescriptorType or t is types.GetSetDescriptorType:
+            out.buf += ValueTag.SLOT_DESCRIPTOR + _e_str(value.__name__)  # slots and __dict__: derived from __slots__
             return
-        self._enc(value, out, node, where, 0)
+        self._encode(value, out, node, where, 0)
 
     # ---------------------------------------------------------------- assembly
 
@@ -526,24 +494,25 @@ class Fingerprinter(_ValueEncoder):
         bindings = []
         label_bytes = self._label_bytes
         rendered = root.rendered or [_render(item[3], _final) for item in root.items]
+        code_section, closure_section = PartTag.CODE, PartTag.CLOSURE  # read once, not per item
         for (section, key, head, _, refers), body in zip(root.items, rendered):
-            if section == b"c":
+            if section == code_section:
                 label = "code"
-            elif section == b"v":
+            elif section == closure_section:
                 label = f"closure:{key}"
-            elif type(refers) is _Node:
+            elif isinstance(refers, _Node):
                 label = labels[id(refers)]
                 bindings.append(head + (label_bytes.get(label) or self._encode_label(label)))
                 continue
             else:
                 label = f"global:{key}" if refers is None else refers
                 bindings.append(head + (label_bytes.get(label) or self._encode_label(label)))
-            body = section + body
-            digest = self._part_digests.get(body)  # values and modules many assets share: hash once
+            encoded = section + body
+            digest = self._part_digests.get(encoded)  # values and modules many assets share: hash once
             if digest is None:
-                digest = _sha256(body).digest()
-                if len(body) < 512:
-                    self._part_digests[body] = digest
+                digest = _sha256(encoded).digest()
+                if len(encoded) < 512:
+                    self._part_digests[encoded] = digest
             while raw.get(label, digest) != digest:  # not in practice: labels name distinct things
                 label += "#"
             raw[label] = digest
@@ -552,9 +521,9 @@ class Fingerprinter(_ValueEncoder):
             # part.
             raw["names"] = _sha256(b"".join(bindings)).digest()
         order = sorted(raw)
-        body = [(label_bytes.get(label) or self._encode_label(label)) + raw[label]
-                for label in order]
-        digest = _sha256(_DIGEST_SEED + b"".join(body)).hexdigest()
+        labelled = [(label_bytes.get(label) or self._encode_label(label)) + raw[label]
+                    for label in order]
+        hexdigest = _sha256(_DIGEST_SEED + b"".join(labelled)).hexdigest()
         parts = {label: raw[label].hex() for label in order}
         warnings: set[str] = set()
         for n in [root, *[r for r in reached if r is not root]]:
@@ -565,12 +534,26 @@ class Fingerprinter(_ValueEncoder):
                         f"asset '{asset}': {where}{helper} ({'; '.join(sorted(phrases))}) cannot "
                         f"be fingerprinted; changes to it will not rebuild '{asset}' — pass "
                         f"code_version=... to @asset, or declare the data as a source")
-        return Fingerprint(digest=digest, parts=parts, warnings=tuple(sorted(warnings)))
+        return Fingerprint(digest=hexdigest, parts=parts, warnings=tuple(sorted(warnings)))
 
     def _encode_label(self, label: str) -> bytes:
         enc = self._label_bytes[label] = _e_str(label)
         return enc
 
 
-_DIGEST_SEED = _e_bytes(b"assetbuild-fingerprint") + _e_int(FINGERPRINT_VERSION)
+def _builtins_of(fn: Any) -> dict[str, Any]:
+    """The builtins the function's code looks names up in.
+
+    ``fn`` is a function, typed ``Any``: mypy's incremental cache drops ``FunctionType.__builtins__``
+    (it skips every symbol of that name), so a rerun would report the attribute missing.
+    """
+    b = fn.__builtins__
+    return b if isinstance(b, dict) else builtins.__dict__
+
+
+_DIGEST_SEED = _e_bytes(PartTag.DOMAIN) + _e_int(FINGERPRINT_VERSION)
 _CODE_LABEL = _e_str("code")
+# The code part of a function without defaults, closure or globals, and of a leaf (see _leaf).
+_CODE_HEAD = PartTag.CODE + PartTag.FUNCTION
+_NO_DEFAULTS = ValueTag.NONE + ValueTag.NONE  # neither positional nor keyword
+_LEAF_HEAD = PartTag.CODE + PartTag.LEAF
