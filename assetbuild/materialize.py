@@ -119,7 +119,7 @@ class Materializer:
         """The first project file whose code, as a worker process ran it, is not the code the
         keys were made from (the worker imported it after an edit). Executors in this process
         run the loaded modules themselves and report nothing."""
-        ran = getattr(outcome, "project_code", None)
+        ran: dict[str, str] | None = getattr(outcome, "project_code", None)
         if not ran:
             return None
         for path, digest in sorted(ran.items()):
