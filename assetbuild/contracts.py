@@ -13,9 +13,8 @@ import os
 from collections.abc import Callable, Collection, Container, Sequence
 from concurrent.futures import Future
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
 from .keys import KeyParts
 from .reports import AssetResult, Head, Reason, Trace
@@ -80,14 +79,16 @@ class StatCache(Protocol):
 Action = Literal["run", "cached", "restore", "fetch"]
 
 
-@dataclass(frozen=True)
-class Decision:
+class Decision(NamedTuple):
     """The rebuilder's verdict for one asset, with everything needed to act on it.
 
     ``run``: no usable trace for the key (or forced); ``cached``: the trace's output is here and
     so is its path output; ``restore``: the trace is here but its path output is missing or was
     edited, so the stored bytes are written back; ``fetch``: the trace came from a remote cache
     (``origin``), whose bytes arrive in the background.
+
+    A NamedTuple, not a frozen dataclass: a null build makes one per asset, and a frozen
+    dataclass costs a ``object.__setattr__`` per field to make.
     """
 
     action: Action

@@ -73,9 +73,10 @@ class Materializer:
     def forget(self, name: str) -> None:
         self._bytes.pop(name, None)
 
-    def release(self, upstreams: list[str]) -> None:
-        """An asset that read ``upstreams`` is done: drop outputs nobody else will read."""
-        for up in upstreams:
+    def release(self, inputs: Sequence[tuple[str | None, str]]) -> None:
+        """An asset that read ``inputs`` (parameter, upstream) is done: drop outputs nobody
+        else will read."""
+        for _, up in inputs:
             c = self._readers.get(up)
             if c:
                 self._readers[up] = c - 1

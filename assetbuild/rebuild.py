@@ -9,7 +9,6 @@ record a head, explain it in ``status``) never looks anything up again.
 from __future__ import annotations
 
 from collections.abc import Callable, Container, Sequence
-from dataclasses import replace
 from typing import Any, cast
 
 from .contracts import Action, Decision, Files, TraceStore
@@ -57,7 +56,8 @@ class TraceRebuilder:
         self.files = files
         self.code_of = code_of
         self.io_tags = io_tags
-        self.sources = frozenset(n for n, d in graph.nodes.items() if isinstance(d, SourceDef))
+        self._key_paths = {n: source_key_path(d.path) for n, d in graph.nodes.items() if isinstance(d, SourceDef)}
+        self.sources = frozenset(self._key_paths)
         self._passed: dict[str, tuple[tuple[str, str], ...]] = {}
 
     def forcing(self, names: Container[str] | None = None) -> ForcingRebuilder:
@@ -110,14 +110,9 @@ class TraceRebuilder:
         if out is None:
             ups = dict.fromkeys(up for param, up in self.graph.inputs[name]
                                 if param is not None and up in self.sources)
-            out = self._passed[name] = tuple((up, source_key_path(self._source_path(up))) for up in ups)
+            out = self._passed[name] = tuple((up, self._key_paths[up]) for up in ups)
         return out
 
-
-    def _source_path(self, name: str) -> str:
-        node = self.graph.nodes[name]
-        assert isinstance(node, SourceDef)
-        return node.path
 
 
 class ForcingRebuilder:
@@ -136,7 +131,7 @@ class ForcingRebuilder:
         d = self.inner.decide(name, inputs)
         if d.key is None or (self.names is not None and name not in self.names):
             return d
-        return replace(d, action="run", reasons=FORCED)
+        return d._replace(action="run", reasons=FORCED)
 
 
 def state_of(name: str, decision: Decision) -> AssetStatus:

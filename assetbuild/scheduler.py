@@ -364,7 +364,7 @@ class Scheduler:
     def _finish(self, r: AssetResult, *, flush: bool = True) -> None:
         self._results[r.asset] = r
         self.observer.asset_finished(r)
-        self.outputs.release([up for _, up in self.graph.inputs[r.asset]])
+        self.outputs.release(self.graph.inputs[r.asset])
         if flush:
             self.store.maybe_flush()
 
