@@ -445,7 +445,6 @@ class RemoteCachedStore:
     def close(self) -> None:
         """Finish uploads (each request bounded by the timeouts), report, then close the local store."""
         try:
-            downloaded = self.stats["downloaded"]
             self._drain(wait=True)
             self._submit_uploads()
             deadline = time.monotonic() + 4 * self.settings.timeout + 5
@@ -469,8 +468,8 @@ class RemoteCachedStore:
             if s["hits"] or s["uploaded"]:
                 self._note(f"remote cache: {s['hits']} hits ({s['bytes_down'] / 1e6:.1f} MB downloaded), "
                            f"{s['misses']} misses, {s['uploaded']} uploaded ({s['bytes_up'] / 1e6:.1f} MB)")
-            if self.stats["downloaded"] > downloaded and self.fetch and not self.local.readonly:
-                self.local.flush()  # what the downloads that ended here recorded
+            if self.fetch and self.local.pending and not self.local.readonly:
+                self.local.flush()  # what the downloads that ended here recorded, and any batch left
         finally:
             self.write = False
             self._pool.shutdown(wait=False, cancel_futures=True)
