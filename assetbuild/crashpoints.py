@@ -10,7 +10,7 @@ The points, each placed where a write is half done:
 - ``store-commit``: the index transaction holds the batch but has not committed it (store/environment.py);
 - ``blob-write``: a large output's bytes are in its temp file under ``cas/``, not renamed into place;
 - ``path-rename``: a path output's bytes are in its temp file, not renamed into place (workspace.py);
-- ``remote-upload``: an object for a ``file://`` remote is in its temp file, not renamed (remote.py).
+- ``remote-upload``: an object for a ``file://`` remote is in its temp file, not renamed (remote/transport.py).
 """
 
 from __future__ import annotations

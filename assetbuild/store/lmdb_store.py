@@ -290,7 +290,7 @@ class LmdbStore:
     def file_size(self) -> int:
         return self._index.file_size()
 
-    # --- maintenance (assetbuild cache ...: see cache.py) -------------------------------------
+    # --- maintenance (assetbuild cache ...: see the cache package) ----------------------------
 
     def put_used(self, key: str, when_ns: int) -> None:
         self._batch.put(b"used", bytes.fromhex(key), when_ns.to_bytes(8, "big"))
