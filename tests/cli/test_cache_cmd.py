@@ -10,12 +10,10 @@ import tarfile
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from abtest import clean_env, cli  # noqa: E402
+from abtest import clean_env, cli
 from abtest import take_runs as runs
 
-from assetbuild.store import LmdbStore  # noqa: E402
+from assetbuild.store import LmdbStore
 
 PIPE = """\
 import os

@@ -10,9 +10,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from abtest import clean_env, cli  # noqa: E402
+from abtest import clean_env, cli
 
 ASSETFILE = """\
 import os

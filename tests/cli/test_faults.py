@@ -13,14 +13,11 @@ import random
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from projects import (  # noqa: E402
+from projects import (
     assert_store_verifies,
     clean_env,
     cli_cmd,
@@ -31,7 +28,7 @@ from projects import (  # noqa: E402
     tree_bytes,
 )
 
-from assetbuild.store import LmdbStore  # noqa: E402
+from assetbuild.store import LmdbStore
 
 ASSETS = ["step0", "text0", "step1", "text1", "step2", "text2", "step3", "text3", "big", "report"]
 

@@ -8,13 +8,10 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from projects import run_cli  # noqa: E402
+from projects import run_cli
 
 TIMEOUT = 30  # seconds; the commands take about one, a hang never ends
 

@@ -14,12 +14,9 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from projects import (  # noqa: E402
+from projects import (
     clean_env,
     end_group,
     held_chain_project,
@@ -29,7 +26,7 @@ from projects import (  # noqa: E402
     start_cli,
 )
 
-from assetbuild.store import LmdbStore  # noqa: E402
+from assetbuild.store import LmdbStore
 
 MODES = {
     "serial": ("-j", "1"),

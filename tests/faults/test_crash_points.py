@@ -21,14 +21,11 @@ import random
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from projects import (  # noqa: E402
+from projects import (
     assert_store_verifies,
     clean_env,
     end_group,
