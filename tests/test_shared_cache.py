@@ -10,7 +10,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from abtest import Project, clean_env, cli
+from projects import Project, clean_env, cli
 
 import assetbuild
 from assetbuild.store import LmdbStore

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from abtest import clean_env, cli
+from projects import clean_env, cli
 
 import assetbuild
 from assetbuild.errors import StoreError

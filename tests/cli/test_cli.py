@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from abtest import clean_env, cli
+from projects import clean_env, cli
 
 PIPE = """\
 from assetbuild import asset, source

@@ -8,7 +8,7 @@ import shlex
 import shutil
 
 import pytest
-from abtest import REPO, clean_env, cli
+from projects import REPO, clean_env, cli
 
 WORKFLOW = REPO / "examples" / "ci" / "assetbuild.yml"
 

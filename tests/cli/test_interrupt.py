@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 
-from abtest import clean_env, cli
+from projects import clean_env, cli
 
 SLOW_CHAIN = """\
 import time

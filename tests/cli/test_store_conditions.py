@@ -17,7 +17,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from abtest import clean_env
+from projects import clean_env
 
 import assetbuild
 

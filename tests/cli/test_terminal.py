@@ -7,7 +7,7 @@ import pty
 import subprocess
 import sys
 
-from abtest import clean_env, cli
+from projects import clean_env, cli
 
 SLOW = """\
 import time

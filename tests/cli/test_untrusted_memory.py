@@ -12,7 +12,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from abtest import clean_env
+from projects import clean_env
 
 ASSETFILE = """\
 from assetbuild import asset

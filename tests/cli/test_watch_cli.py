@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from abtest import clean_env
+from projects import clean_env
 
 PIPE = """\
 import time
