@@ -1,8 +1,10 @@
-"""Small AssetFile projects written into a directory, for the store, workspace and fault tests.
+"""Test projects on disk, built through the public API or by the real command in a subprocess.
 
-Each writer returns the project directory. Asset functions that must be counted append one line
-to ``runs/<asset>`` when they run, so a test can tell how often each function ran across
-processes (``run_counts``).
+``Project`` (the ``project`` fixture) writes files and builds in-process. The writers below
+(``pipeline_project``...) make whole projects for the store, workspace and fault tests. Asset
+functions that must be counted call ``_ran(name)`` (``run_counter``), which appends one line to
+``<runs dir>/<name>``, so that a test can tell how often each function ran, across processes
+(``run_counts``, ``take_runs``).
 """
 
 from __future__ import annotations
@@ -10,9 +12,44 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
+import assetbuild
+
 REPO = Path(__file__).resolve().parent.parent
+
+
+class Project:
+    """A project directory with helpers to write files and build it."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def write(self, rel: str, text: str, *, dedent: bool = True) -> Path:
+        p = self.root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(textwrap.dedent(text) if dedent else text)
+        return p
+
+    def assetfile(self, text: str) -> Path:
+        return self.write("AssetFile", "from assetbuild import asset, source, Output\n" + textwrap.dedent(text),
+                          dedent=False)
+
+    def build(self, *assets: str, **kw):
+        return assetbuild.build(assets, project_dir=self.root, **kw)
+
+    def built(self, *assets: str, **kw) -> list[str]:
+        """The assets the build reports as built (it must succeed)."""
+        r = self.build(*assets, **kw)
+        assert r.ok, [(x.asset, x.status, x.error, x.traceback) for x in r.results if x.status != "cached"]
+        return r.names("built")
+
+    def status(self, *assets: str):
+        return {s.asset: s for s in assetbuild.status(assets, project_dir=self.root)}
+
+    def value(self, name: str):
+        return assetbuild.load_value(name, project_dir=self.root)
 
 
 def write(root: Path, files: dict[str, str | bytes]) -> Path:
@@ -27,25 +64,40 @@ def write(root: Path, files: dict[str, str | bytes]) -> Path:
     return root
 
 
-COUNTING_HELPER = '''\
+def run_counter(runs_dir: Path | None = None) -> str:
+    """AssetFile code defining ``_ran(name)``: an asset function calls it to count one run of
+    itself, a line appended to ``<runs_dir>/<name>`` (O_APPEND: atomic between processes).
+
+    Without ``runs_dir`` the directory is the one named by ``$AB_RUNS`` when the function runs:
+    the code, and so the keys, are then the same in every checkout of the project (remote cache
+    tests). With it, the directory is written into the code."""
+    where = '_os.environ["AB_RUNS"]' if runs_dir is None else repr(str(runs_dir))
+    return f'''
 import os as _os
 
 
 def _ran(name):
-    """Record one run of ``name`` (O_APPEND: atomic between processes)."""
-    _os.makedirs("runs", exist_ok=True)
-    fd = _os.open(_os.path.join("runs", name), _os.O_WRONLY | _os.O_APPEND | _os.O_CREAT, 0o644)
+    """Count one run of ``name`` (see the tests' run_counter)."""
+    _os.makedirs({where}, exist_ok=True)
+    fd = _os.open(_os.path.join({where}, name), _os.O_WRONLY | _os.O_APPEND | _os.O_CREAT, 0o644)
     _os.write(fd, b"x\\n")
     _os.close(fd)
 '''
 
 
-def run_counts(root: Path) -> dict[str, int]:
-    """How many times each counted asset function ran (see COUNTING_HELPER)."""
-    d = root / "runs"
-    if not d.is_dir():
+def run_counts(runs_dir: Path) -> dict[str, int]:
+    """How many times each counted asset function ran (see ``run_counter``)."""
+    if not runs_dir.is_dir():
         return {}
-    return {p.name: p.read_text().count("x") for p in d.iterdir()}
+    return {p.name: p.read_text().count("x") for p in runs_dir.iterdir()}
+
+
+def take_runs(runs_dir: Path) -> dict[str, int]:
+    """``run_counts``, then start counting afresh."""
+    out = run_counts(runs_dir)
+    for p in runs_dir.glob("*"):
+        p.unlink()
+    return out
 
 
 def pipeline_project(root: Path, *, sleep: float = 0.0, big: int = 300_000, width: int = 4) -> Path:
@@ -56,7 +108,7 @@ def pipeline_project(root: Path, *, sleep: float = 0.0, big: int = 300_000, widt
     """
     parts = [
         "import hashlib\nimport time\n\nfrom assetbuild import asset, source\n\n",
-        COUNTING_HELPER.replace('"runs"', f'{str(root / "runs")!r}'),
+        run_counter(root / "runs"),
         f'\nSLEEP = {sleep!r}\nBIG = {big!r}\n\nraw = source("raw", "data/raw.txt")\n',
     ]
     for i in range(width):
@@ -109,7 +161,8 @@ def generated_project(root: Path, n: int) -> Path:
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    """A user's environment: without the bytecode/unbuffered switches these machines set."""
+    """The environment of a user's shell: without the bytecode/unbuffered switches these machines
+    set, the developer's cache directory, or plugins autoloaded (unless ``extra`` says so)."""
     env = {k: v for k, v in os.environ.items()
            if k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED", "ASSETBUILD_CACHE_DIR")}
     env.setdefault("ASSETBUILD_DISABLE_PLUGIN_AUTOLOAD", "1")
@@ -118,11 +171,13 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 def cli_cmd(*args: str) -> list[str]:
+    """The command line of the real ``assetbuild`` command, in this interpreter."""
     return [sys.executable, "-m", "assetbuild", *args]
 
 
-def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None,
-            timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def cli(*args: str, cwd: Path | str, env: dict[str, str] | None = None,
+        timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run the real command to its end (by default in ``clean_env()``), its output captured."""
     return subprocess.run(cli_cmd(*args), cwd=cwd, capture_output=True, text=True,
                           env=env or clean_env(), timeout=timeout)
 
@@ -142,7 +197,7 @@ def held_chain_project(root: Path) -> Path:
     """``fast1 -> fast2 -> slow``: ``slow`` marks its start (``runs/slow``), then holds until the file
     ``release`` exists (at most 120 s), so a test can kill the build while it runs, with no sleeps."""
     return write(root, {"AssetFile": "import os\nimport time\n\nfrom assetbuild import asset\n\n"
-                        + COUNTING_HELPER.replace('"runs"', f'{str(root / "runs")!r}') + f'''
+                        + run_counter(root / "runs") + f'''
 RELEASE = {str(root / "release")!r}
 
 

@@ -160,8 +160,8 @@ def test_without_keep_going_nothing_new_starts_after_a_failure(project):
     assert "use -k" in r.results[-1].error
     # the failure is not recorded: a second build tries again, and the good work is kept
     r = project.build(keep_going=True)
-    assert {x.asset: x.status for x in r.results}["good"] == "cached"
-    assert {x.asset: x.status for x in r.results}["bad"] == "failed"
+    assert r.by_asset()["good"] == "cached"
+    assert r.by_asset()["bad"] == "failed"
 
 
 def test_traceback_is_trimmed_to_user_code(project):

@@ -18,8 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
-from abtest import Project
-from abtest import take_runs as runs
+from projects import Project, run_counter, take_runs
 
 import assetbuild
 from assetbuild import cache as maint
@@ -30,16 +29,9 @@ from assetbuild.store import INLINE_MAX, LmdbStore, digest_bytes
 REPO = Path(__file__).resolve().parent.parent
 
 COUNTED = '''
-import os
-
 raw = source("raw", "raw.txt")
 V = 1
-
-
-def _ran(name):
-    with open(os.path.join(os.environ["RUNLOG"], name), "a") as f:
-        f.write("x\\n")
-
+''' + run_counter() + '''
 
 @asset(io="json")
 def numbers(raw):
@@ -64,7 +56,7 @@ def total(numbers, big):
 def runlog(tmp_path, monkeypatch) -> Path:
     d = tmp_path / "runlog"
     d.mkdir()
-    monkeypatch.setenv("RUNLOG", str(d))
+    monkeypatch.setenv("AB_RUNS", str(d))
     return d
 
 
@@ -73,7 +65,7 @@ def counted(project, runlog) -> Project:
     project.write("raw.txt", "1 2 3\n")
     project.assetfile(COUNTED)
     assert project.built() == ["numbers", "big", "total"]
-    runs(runlog)
+    take_runs(runlog)
     return project
 
 
@@ -155,7 +147,7 @@ def test_null_builds_write_nothing_while_use_times_and_summary_are_kept(counted,
     counted.build()
     st = assetbuild.cache_stats(project_dir=counted.root)
     assert st["last_build"]["restored"] == 1 and st["last_build"]["hit_rate"] == 1.0
-    assert runs(runlog) == {"numbers": 1, "big": 1, "total": 1}
+    assert take_runs(runlog) == {"numbers": 1, "big": 1, "total": 1}
 
 
 def test_stats_counts_entries_and_bytes(counted):
@@ -190,7 +182,7 @@ def test_gc_older_than_drops_unused_entries_and_keeps_the_latest(counted, runlog
     cache = cache_of(counted)
     set_version(counted, 2)
     counted.built()
-    runs(runlog)
+    take_runs(runlog)
     with LmdbStore(cache, readonly=True) as s:
         heads = {n: h.key for n, h in s.heads().items()}
         old = set(dict(s.iter_traces())) - set(heads.values())
@@ -212,7 +204,7 @@ def test_gc_older_than_drops_unused_entries_and_keeps_the_latest(counted, runlog
         assert all(k in heads.values() for n in heads for _t, k in s.history(n))  # history rows dropped too
         assert set(s.used_times()) <= set(heads.values())
     fsck(cache)
-    assert counted.build().names("cached") == ["numbers", "big", "total"] and runs(runlog) == {}
+    assert counted.build().names("cached") == ["numbers", "big", "total"] and take_runs(runlog) == {}
     set_version(counted, 1)  # reverting to a dropped entry runs it again
     assert counted.built() == ["numbers", "big", "total"]
 
@@ -224,7 +216,7 @@ def test_gc_max_size_drops_least_recently_used_first(counted, runlog):
         set_version(counted, v)
         counted.build()
         time.sleep(0.01)
-    assert runs(runlog)["big"] == 3  # 2, 3, 4 built; 1 and 4 again reused
+    assert take_runs(runlog)["big"] == 3  # 2, 3, 4 built; 1 and 4 again reused
     with LmdbStore(cache, readonly=True) as s:
         traces = dict(s.iter_traces())
         by_size = {t.size: k for k, t in traces.items() if t.size > INLINE_MAX}
@@ -242,7 +234,7 @@ def test_gc_max_size_drops_least_recently_used_first(counted, runlog):
     assert out <= budget and r.output_bytes_freed == r.output_bytes_before - out >= 240000 + 360000
     fsck(cache)
     set_version(counted, 1)
-    assert counted.build().names("built") == [] and runs(runlog) == {}
+    assert counted.build().names("built") == [] and take_runs(runlog) == {}
     set_version(counted, 2)
     assert counted.built() == ["numbers", "big", "total"]
 
@@ -294,7 +286,7 @@ def test_gc_sweeps_temp_files_of_a_killed_build_orphans_and_leftovers(counted, r
         assert orphan_inline not in s.inline_blob_sizes()
         assert not s.blob_path(orphan_file).exists()
     fsck(cache)
-    assert counted.build().names("cached") == ["numbers", "big", "total"] and runs(runlog) == {}
+    assert counted.build().names("cached") == ["numbers", "big", "total"] and take_runs(runlog) == {}
 
 
 def test_gc_keeps_only_the_newest_compiled_assetfiles(counted, runlog):
@@ -312,8 +304,8 @@ def test_gc_keeps_only_the_newest_compiled_assetfiles(counted, runlog):
     r = assetbuild.gc(project_dir=counted.root)
     assert r.code_files == 4 and r.code_bytes == old_bytes
     assert sorted(code.iterdir()) == sorted(before[4:]) and newest.exists()
-    runs(runlog)
-    assert counted.build().names("cached") == ["numbers", "big", "total"] and runs(runlog) == {}
+    take_runs(runlog)
+    assert counted.build().names("cached") == ["numbers", "big", "total"] and take_runs(runlog) == {}
     assert sorted(code.iterdir()) == sorted(before[4:])  # the current version was kept: no recompile
 
 
@@ -361,7 +353,7 @@ def test_a_gc_killed_between_its_renames_loses_nothing(counted, runlog):
     (cache / "db.compact-4242").mkdir()  # the copy (never used: the old index is complete)
     rep, err = quiet()
     r = counted.build(reporter=rep)
-    assert r.names("cached") == ["numbers", "big", "total"] and runs(runlog) == {}
+    assert r.names("cached") == ["numbers", "big", "total"] and take_runs(runlog) == {}
     assert "a gc was interrupted" in err.getvalue()
     assert not (cache / "db.old-4242").exists()
     assetbuild.gc(project_dir=counted.root)
@@ -472,7 +464,7 @@ def test_verify_reports_and_drops_corrupt_and_missing_blobs(counted, runlog):
     cache = cache_of(counted)
     set_version(counted, 2)
     counted.built()
-    runs(runlog)
+    take_runs(runlog)
     with LmdbStore(cache, readonly=True) as s:
         heads = s.heads()
         old = {k: t for k, t in s.iter_traces() if k not in {h.key for h in heads.values()}}
@@ -494,7 +486,7 @@ def test_verify_reports_and_drops_corrupt_and_missing_blobs(counted, runlog):
     assert not (cache / "cas" / big[:2] / big[2:]).exists()
     assert assetbuild.verify(project_dir=counted.root).ok
     r = counted.build()
-    assert r.ok and r.names("built") == ["big", "total"] and runs(runlog) == {"big": 1, "total": 1}
+    assert r.ok and r.names("built") == ["big", "total"] and take_runs(runlog) == {"big": 1, "total": 1}
     assert (counted.root / "out/total.txt").read_text() == "12 240000\n"
     assert counted.build().names("cached") == ["numbers", "big", "total"]
 
@@ -542,7 +534,7 @@ def test_export_then_import_into_another_checkout_runs_nothing(counted, runlog, 
     assert (r["entries"], r["skipped"], r["heads_added"]) == (3, 0, 3)
     assert assetbuild.load_value("total", project_dir=other.root) == "6 120000\n"  # heads came along
     b = other.build()
-    assert b.names("built") == [] and b.names("restored") == ["big", "total"] and runs(runlog) == {}
+    assert b.names("built") == [] and b.names("restored") == ["big", "total"] and take_runs(runlog) == {}
     assert (other.root / "out/total.txt").read_text() == "6 120000\n"
     fsck(cache_of(other))
     with LmdbStore(cache_of(other), readonly=True) as s:
@@ -598,7 +590,7 @@ def test_import_rejects_a_tampered_blob_and_keeps_the_rest(counted, runlog, tmp_
     b = other.build()
     assert b.names("built") == ["big"] and b.names("cached") == ["numbers"]
     assert b.names("restored") == ["total"]  # its key did not change: the same bytes, cut off
-    assert runs(runlog) == {"big": 1}
+    assert take_runs(runlog) == {"big": 1}
 
 
 def test_import_skips_an_entry_whose_blob_is_absent(counted, tmp_path):
@@ -666,7 +658,7 @@ def test_import_of_an_export_made_before_heads_had_source_paths(counted, runlog,
     r = assetbuild.import_cache(old, project_dir=other.root)
     assert (r["entries"], r["skipped"], r["heads_added"]) == (3, 0, 3)
     assert other.status()["numbers"].state == "fresh"
-    assert other.build().names("built") == [] and runs(runlog) == {}
+    assert other.build().names("built") == [] and take_runs(runlog) == {}
     # and a well-formed new export whose sources are not pairs of strings is refused entry by entry
     bad = tmp_path / "bad.tar"
 
@@ -688,14 +680,14 @@ def test_import_never_replaces_local_heads(counted, runlog, tmp_path):
     assetbuild.export_cache(archive, project_dir=counted.root)
     set_version(counted, 2)
     counted.built()
-    runs(runlog)
+    take_runs(runlog)
     with LmdbStore(cache_of(counted), readonly=True) as s:
         mine = s.heads()
     r = assetbuild.import_cache(archive, project_dir=counted.root)
     assert (r["entries"], r["already_present"], r["heads_added"]) == (0, 3, 0)
     with LmdbStore(cache_of(counted), readonly=True) as s:
         assert s.heads() == mine
-    assert counted.build().names("cached") == ["numbers", "big", "total"] and runs(runlog) == {}
+    assert counted.build().names("cached") == ["numbers", "big", "total"] and take_runs(runlog) == {}
 
 
 def test_import_of_a_missing_file_is_a_clear_error(tmp_path):
@@ -735,7 +727,7 @@ def test_cache_dir_restored_by_a_ci_cache_into_another_checkout_runs_nothing(cou
     other = _checkout(tmp_path, "runner")
     unpack(archive, other.root)
     b = other.build()
-    assert b.names("built") == [] and sorted(b.names("restored")) == ["big", "total"] and runs(runlog) == {}
+    assert b.names("built") == [] and sorted(b.names("restored")) == ["big", "total"] and take_runs(runlog) == {}
     assert (other.root / "out/big.bin").read_bytes() == (counted.root / "out/big.bin").read_bytes()
     assert assetbuild.verify(project_dir=other.root).ok
 
@@ -745,7 +737,7 @@ def test_shared_cache_dir_via_environment_restored_elsewhere_runs_nothing(projec
     project.write("raw.txt", "1 2 3\n")
     project.assetfile(COUNTED)
     project.built()
-    runs(runlog)
+    take_runs(runlog)
     archive = tmp_path / "c.tgz"
     _tar_dir(tmp_path / "ci-cache", archive)
     restored = tmp_path / "restored"
@@ -753,7 +745,7 @@ def test_shared_cache_dir_via_environment_restored_elsewhere_runs_nothing(projec
     _untar(archive, restored)
     monkeypatch.setenv("ASSETBUILD_CACHE_DIR", str(restored / "ci-cache"))
     other = _checkout(tmp_path, "runner")
-    assert other.build().names("built") == [] and runs(runlog) == {}
+    assert other.build().names("built") == [] and take_runs(runlog) == {}
     st = assetbuild.cache_stats(project_dir=other.root)
     assert st["cache_dir"] == str(restored / "ci-cache") and st["entries"] == 3
 

@@ -57,10 +57,6 @@ def build(project: Path, **kwargs) -> assetbuild.BuildResult:
     return assetbuild.build(project_dir=project, cache_dir=cache, **kwargs)
 
 
-def statuses(result: assetbuild.BuildResult) -> dict[str, str]:
-    return {r.asset: r.status for r in result.results}
-
-
 def failures(result: assetbuild.BuildResult) -> str:
     return "\n".join(f"{r.asset}: {r.status}: {r.error}\n{r.traceback or ''}"
                      for r in result.results if r.status in ("failed", "skipped"))
@@ -70,7 +66,7 @@ def only_built(result: assetbuild.BuildResult, built: set[str],
                restored: set[str] = frozenset()) -> None:
     """Exactly ``built`` ran, ``restored`` had their files written back, all others were cached."""
     assert result.ok, failures(result)
-    st = statuses(result)
+    st = result.by_asset()
     assert {a for a, s in st.items() if s == "built"} == built, st
     assert {a for a, s in st.items() if s == "restored"} == restored, st
     assert {a for a, s in st.items() if s == "cached"} == set(st) - built - restored, st
@@ -130,7 +126,7 @@ def test_example_builds_and_second_build_runs_nothing(name, tmp_path):
     second = build(project)
     assert second.ok, failures(second)
     assert [r.asset for r in second.results] == [r.asset for r in first.results]
-    assert all(r.status == "cached" for r in second.results), statuses(second)
+    assert all(r.status == "cached" for r in second.results), second.by_asset()
     assert outputs(project) == produced
 
 
@@ -235,7 +231,7 @@ def test_etl_quality_gate_blocks_publishing(etl):
     bad.write_text("date,station,temp_c,precip_mm\n" +
                    "".join(f"2024-04-{d:02d},PH01,,0.0\n" for d in range(1, 31)), encoding="utf-8")
     result = build(etl, keep_going=True)
-    st = statuses(result)
+    st = result.by_asset()
     assert not result.ok
     assert st["quality_gate"] == "failed"
     assert st["station_summary_csv"] == st["report"] == "skipped"  # deps=["quality_gate"]
@@ -333,7 +329,7 @@ def test_site_new_page_adds_an_asset_and_removing_it_goes_back(site):
 
     new.unlink()
     result = build(site)
-    assert "page/rain_gauges" not in statuses(result)
+    assert "page/rain_gauges" not in result.by_asset()
     # The five-page index and sitemap are still in the cache: written back, not rebuilt.
     only_built(result, set(), restored={"index", "sitemap"})
     assert 'href="rain-gauges.html"' not in text_of(site, "index.html")

@@ -100,7 +100,7 @@ def _pipeline(project, root_name):
 
 @pytest.mark.parametrize("executor", ["threads", "processes"])
 def test_outputs_and_digests_equal_a_serial_build(tmp_path, executor):
-    from abtest import Project
+    from projects import Project
 
     serial = _pipeline(Project(tmp_path / "serial"), "serial")
     par = _pipeline(Project(tmp_path / "par"), "par")
@@ -201,12 +201,12 @@ def after_slow(slow):
 def test_without_keep_going_running_work_finishes_and_nothing_new_starts(project, executor):
     project.assetfile(FAILING)
     r = project.build(jobs=2, executor=executor)
-    st = {x.asset: x.status for x in r.results}
+    st = r.by_asset()
     assert st == {"slow": "built", "bad": "failed", "after_bad": "skipped", "after_slow": "skipped"}
     assert (project.root / "ran.log").read_text().split() == ["slow"]
     assert "use -k" in {x.asset: x for x in r.results}["after_slow"].error
     r = project.build(jobs=2, executor=executor, keep_going=True)  # slow was recorded
-    st = {x.asset: x.status for x in r.results}
+    st = r.by_asset()
     assert st == {"slow": "cached", "bad": "failed", "after_bad": "skipped", "after_slow": "built"}
 
 
@@ -454,7 +454,7 @@ def test_a_script_without_a_main_guard_does_not_rebuild_itself(tmp_path):
     import subprocess
     import sys
 
-    from abtest import clean_env
+    from projects import clean_env
 
     (tmp_path / "AssetFile").write_text("from assetbuild import asset\n\n@asset(io='json')\ndef a():\n"
                                         "    return 1\n\n@asset(io='json')\ndef b():\n    return 2\n")

@@ -174,7 +174,7 @@ def test_keys_of_the_corpus_are_pinned(project):
 
 def test_keys_are_the_same_in_a_second_project_directory(project, tmp_path):
     """Keys hold no absolute path: the same corpus elsewhere gives the same keys."""
-    from abtest import Project
+    from projects import Project
 
     other = tmp_path / "elsewhere" / "proj"
     other.mkdir(parents=True)

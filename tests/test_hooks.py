@@ -6,7 +6,7 @@ import re
 import sys
 
 import pytest
-from abtest import REPO
+from projects import REPO
 
 import assetbuild
 from assetbuild import hookimpl
@@ -256,7 +256,7 @@ def test_duplicate_or_bad_executors_name_the_plugin(pm):
 def installed_plugin(tmp_path, name: str, source: str) -> dict[str, str]:
     """An environment in which module ``name`` (``source``) is an installed plugin, found through
     its entry point like a distribution's."""
-    from abtest import clean_env
+    from projects import clean_env
 
     site = tmp_path / "site"
     (site / f"{name}-0.1.dist-info").mkdir(parents=True)
@@ -309,7 +309,7 @@ def register_options():
 
 
 def test_hook_register_options(tmp_path):
-    from abtest import cli
+    from projects import cli
 
     env = installed_plugin(tmp_path, "tagging_plugin", TAGGING_PLUGIN)
     (tmp_path / "AssetFile").write_text("from assetbuild import asset\n\n@asset(io='json')\ndef a():\n    return 1\n")
@@ -357,7 +357,7 @@ def test_a_plugin_option_may_not_take_a_flag_of_assetbuild_or_of_another_plugin(
         collect_options(pm)
     # On the command line, a broken plugin's options are a usage error when one may be used, and
     # a warning under --help.
-    from abtest import cli
+    from projects import cli
 
     env = installed_plugin(tmp_path, "clash_plugin", "import assetbuild\nfrom assetbuild.hookspecs import "
                            "ExecutorFlag\n\n@assetbuild.hookimpl\ndef register_options():\n"

@@ -7,7 +7,7 @@ import re
 import subprocess
 import sys
 
-from abtest import REPO, clean_env, cli
+from projects import REPO, clean_env, cli
 
 
 def plugin_examples() -> list[str]:

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from projects import run_counter, take_runs
 
 import assetbuild
 from assetbuild.output import Reporter
@@ -25,16 +26,10 @@ from assetbuild.reports import Trace
 from assetbuild.store import LmdbStore
 
 ASSETFILE = """\
-import os
 from assetbuild import asset, source
 
 raw = source("raw", "raw.txt")
-
-
-def _ran(name):
-    with open(os.environ["AB_RUNS"], "a") as f:
-        f.write(name + "\\n")
-
+""" + run_counter() + """
 
 @asset(io="bytes")
 def big(raw):
@@ -77,11 +72,11 @@ class Checkout:
 
     def build(self, remote: str | None, **kw):
         err = io.StringIO()
-        self.runs.write_text("")
+        take_runs(self.runs)
         r = assetbuild.build(project_dir=self.root, remote=remote,
                              reporter=Reporter(out=io.StringIO(), err=err, verbosity=-2), **kw)
         self.warnings = [ln for ln in err.getvalue().splitlines() if ln.startswith("warning:")]
-        self.ran = set(self.runs.read_text().split())
+        self.ran = set(take_runs(self.runs))
         return r
 
     def head(self, name: str):
@@ -91,7 +86,7 @@ class Checkout:
 
 @pytest.fixture
 def checkouts(tmp_path, monkeypatch):
-    runs = tmp_path / "runs.txt"
+    runs = tmp_path / "runs"
     monkeypatch.setenv("AB_RUNS", str(runs))
     monkeypatch.setenv("ASSETBUILD_CACHE_KEY", KEY)
     monkeypatch.delenv("ASSETBUILD_REMOTE", raising=False)
@@ -157,10 +152,6 @@ def _blob_path(root: str, digest: str) -> str:
     return f"{root}/blobs/{digest[:2]}/{digest}"
 
 
-def _statuses(result) -> dict[str, str]:
-    return {r.asset: r.status for r in result.results}
-
-
 # --- the main flow -----------------------------------------------------------------------------
 
 def test_fresh_checkout_gets_every_output_from_the_remote(checkouts, remote):
@@ -175,14 +166,14 @@ def test_fresh_checkout_gets_every_output_from_the_remote(checkouts, remote):
     r = b.build(url)
     assert r.ok, [(x.asset, x.error) for x in r.results]
     assert b.ran == set(), "no asset function may run"
-    assert _statuses(r) == dict.fromkeys(ALL, "restored")
+    assert r.by_asset() == dict.fromkeys(ALL, "restored")
     assert all(x.reasons[-1].code == "remote" for x in r.results)
     assert (b.root / "out/report.txt").read_text() == (a.root / "out/report.txt").read_text()
     assert assetbuild.load_value("big", project_dir=b.root) == b"0123456789" * 30000
     assert assetbuild.load_value("leaf", project_dir=b.root) == 20
 
     r = b.build(None)  # everything is now local: a null build without the remote
-    assert b.ran == set() and _statuses(r) == dict.fromkeys(ALL, "cached")
+    assert b.ran == set() and r.by_asset() == dict.fromkeys(ALL, "cached")
 
 
 def test_lookups_are_one_listing_and_batched_prefetch(checkouts, tmp_path):
@@ -246,7 +237,7 @@ def test_tampered_blob_is_rejected_and_rebuilt(checkouts, remote, which):
     r = b.build(url)
     assert r.ok, [(x.asset, x.error) for x in r.results]
     assert which in b.ran
-    assert _statuses(r)[which] == "built"
+    assert r.by_asset()[which] == "built"
     assert any("rejected" in w and "do not match the signed digest" in w for w in b.warnings), b.warnings
     assert assetbuild.load_value("leaf", project_dir=b.root) == 20
     assert (b.root / "out/report.txt").read_text() == "300000 10\n"
@@ -288,8 +279,8 @@ def test_tampered_record_is_rejected_and_rebuilt(checkouts, remote, how):
     b = checkouts()
     r = b.build(url)
     assert r.ok
-    assert "small" in b.ran and _statuses(r)["small"] == "built"
-    assert _statuses(r)["big"] == "restored"
+    assert "small" in b.ran and r.by_asset()["small"] == "built"
+    assert r.by_asset()["big"] == "restored"
     assert len(b.warnings) == 1 and "rejected" in b.warnings[0], b.warnings
     assert assetbuild.load_value("leaf", project_dir=b.root) == 20
 
@@ -538,10 +529,10 @@ def test_parallel_build_uploads_and_a_fresh_checkout_restores(checkouts, remote)
     url, fs, root = remote
     a = checkouts()
     r = a.build(url, jobs=2, executor="threads")
-    assert r.ok and a.ran == ALL and _statuses(r) == dict.fromkeys(ALL, "built")
+    assert r.ok and a.ran == ALL and r.by_asset() == dict.fromkeys(ALL, "built")
     b = checkouts()
     r = b.build(url, jobs=2, executor="threads")
-    assert r.ok and b.ran == set() and _statuses(r) == dict.fromkeys(ALL, "restored")
+    assert r.ok and b.ran == set() and r.by_asset() == dict.fromkeys(ALL, "restored")
     assert (b.root / "out/report.txt").read_text() == "300000 10\n"
 
 
@@ -570,7 +561,7 @@ def test_a_large_output_of_a_process_worker_is_uploaded_and_restored(checkouts, 
     a = checkouts()
     (a.root / "AssetFile").write_text(SPOOLED_ASSETFILE)
     r = a.build(url, jobs=2, executor="processes")
-    assert r.ok and _statuses(r) == {"huge": "built", "size": "built"}, [(x.asset, x.error) for x in r.results]
+    assert r.ok and r.by_asset() == {"huge": "built", "size": "built"}, [(x.asset, x.error) for x in r.results]
     huge = a.head("huge")
     assert huge.size >= SPOOL_MIN
     assert fs.size(_blob_path(root, huge.output_digest)) == huge.size
@@ -579,7 +570,7 @@ def test_a_large_output_of_a_process_worker_is_uploaded_and_restored(checkouts, 
     b = checkouts()
     (b.root / "AssetFile").write_text(SPOOLED_ASSETFILE)
     r = b.build(url, jobs=2, executor="processes")
-    assert r.ok and _statuses(r) == {"huge": "restored", "size": "restored"}
+    assert r.ok and r.by_asset() == {"huge": "restored", "size": "restored"}
     assert assetbuild.load_value("huge", project_dir=b.root) == b"x" * (2 << 20)
 
 
@@ -593,7 +584,7 @@ def test_an_asset_that_runs_gets_its_inputs_from_the_remote(checkouts, remote):
                                                    'return f"{len(big)}+{small[\'n\']}\\n"'))
     r = b.build(url)
     assert r.ok and b.ran == {"report"}
-    assert _statuses(r) == {"big": "restored", "small": "restored", "leaf": "restored", "report": "built"}
+    assert r.by_asset() == {"big": "restored", "small": "restored", "leaf": "restored", "report": "built"}
     assert (b.root / "out/report.txt").read_text() == "300000+10\n"
 
 
@@ -661,7 +652,7 @@ def test_a_planted_record_is_rejected_counted_and_built_locally(checkouts, remot
     st = {s.asset: s.state for s in assetbuild.status(project_dir=b.root, remote=url)}
     assert st == dict.fromkeys(ALL, "missing")
     r = b.build(url, remote_read_only=True)
-    assert r.ok and b.ran == ALL and _statuses(r) == dict.fromkeys(ALL, "built")
+    assert r.ok and b.ran == ALL and r.by_asset() == dict.fromkeys(ALL, "built")
     assert len(b.warnings) == 2, b.warnings
     assert "rejected" in b.warnings[0] and "3 more entries of the remote cache were rejected" in b.warnings[1]
     assert assetbuild.load_value("leaf", project_dir=b.root) == 20
@@ -691,7 +682,7 @@ def test_special_files_planted_in_a_file_remote_never_hang_and_are_rejected(chec
     t0 = time.monotonic()
     r = b.build(f"file://{folder}", remote_read_only=True)
     assert time.monotonic() - t0 < 30
-    assert r.ok and b.ran == ALL and _statuses(r) == dict.fromkeys(ALL, "built")
+    assert r.ok and b.ran == ALL and r.by_asset() == dict.fromkeys(ALL, "built")
     assert b.warnings and "rejected" in b.warnings[0], b.warnings
     assert assetbuild.load_value("leaf", project_dir=b.root) == 20
 
@@ -708,7 +699,7 @@ def test_a_blob_larger_than_signed_is_rejected_without_reading_it(checkouts, tmp
     b = checkouts()
     t0 = time.monotonic()
     r = b.build(f"file://{folder}", remote_read_only=True)
-    assert r.ok and "big" in b.ran and _statuses(r)["big"] == "built"
+    assert r.ok and "big" in b.ran and r.by_asset()["big"] == "built"
     assert any("larger than signed" in w for w in b.warnings), b.warnings
     assert time.monotonic() - t0 < 30
 
@@ -739,7 +730,7 @@ def test_ed25519_writer_signs_and_a_public_key_reader_restores_but_never_uploads
     b = checkouts()
     r = b.build(url)
     assert r.ok and b.ran == set() and b.warnings == []
-    assert _statuses(r) == dict.fromkeys(ALL, "restored")
+    assert r.by_asset() == dict.fromkeys(ALL, "restored")
     c = checkouts()  # other data: everything runs, and nothing is uploaded (no flag needed)
     (c.root / "raw.txt").write_text("other, longer data")
     r = c.build(url)

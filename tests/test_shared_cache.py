@@ -6,17 +6,14 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 import tarfile
 from pathlib import Path
 
 import pytest
+from projects import Project, clean_env, cli
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from abtest import Project, clean_env, cli  # noqa: E402
-
-import assetbuild  # noqa: E402
-from assetbuild.store import LmdbStore  # noqa: E402
+import assetbuild
+from assetbuild.store import LmdbStore
 
 REPORT = """
 @asset(io="json")

@@ -236,7 +236,7 @@ def test_put_blob_over_a_same_size_corrupt_file_repairs_it(tmp_path):
 def test_a_build_repairs_a_corrupt_blob_of_the_right_size(tmp_path):
     """A new key with the same large output: the build's write of the blob
     finds a damaged file of the right size and replaces it (the old code kept it)."""
-    from abtest import Project
+    from projects import Project
 
     p = Project(tmp_path)
     p.assetfile('''

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from abtest import clean_env, cli
+from projects import clean_env, cli
 
 from assetbuild.errors import ConfigError, DefinitionError
 

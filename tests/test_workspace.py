@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from projects import run_counter, run_counts
 
 import assetbuild
 from assetbuild import workspace as ws_mod
@@ -174,12 +175,6 @@ def test_dry_run_workspace_records_nothing(tmp_path):
 # --- end to end: sources ----------------------------------------------------------------------
 
 SOURCES = """
-import os
-
-def _ran(name):
-    with open(os.path.join(RUNS, name), "a") as f:
-        f.write("x")
-
 one = source("one", "data/one.txt")
 many = source("many", "data/many")
 
@@ -195,18 +190,13 @@ def from_dir(many):
 """
 
 
-def runs(root: Path) -> dict[str, int]:
-    d = root / "runs"
-    return {p.name: len(p.read_text()) for p in d.iterdir()} if d.is_dir() else {}
-
-
 @pytest.fixture
 def sources(project):
     project.write("data/one.txt", "hello")
     project.write("data/many/a.txt", "A")
     project.write("data/many/b.txt", "B")
     (project.root / "runs").mkdir()
-    project.assetfile(f"RUNS = {str(project.root / 'runs')!r}\n" + SOURCES)
+    project.assetfile(run_counter(project.root / "runs") + SOURCES)
     for p in (project.root / "data").rglob("*"):
         age(p)
     return project
@@ -224,7 +214,7 @@ def test_mtime_only_changes_run_nothing_and_read_nothing(sources, reads):
     assert sorted(reads) == ["a.txt", "a.txt", "b.txt", "b.txt", "one.txt", "one.txt"]
     assert sources.build().names("cached") == ["from_file", "from_dir"]
     assert len(reads) == 6  # a third build only stats
-    assert runs(sources.root) == {"from_file": 1, "from_dir": 1}
+    assert run_counts(sources.root / "runs") == {"from_file": 1, "from_dir": 1}
 
 
 def test_directory_source_changes_are_seen(sources):
@@ -293,12 +283,6 @@ def test_source_changed_during_the_run_fails_and_is_not_recorded(project):
 # --- end to end: path outputs -----------------------------------------------------------------
 
 OUTPUTS = """
-import os
-
-def _ran(name):
-    with open(os.path.join(RUNS, name), "a") as f:
-        f.write("x")
-
 @asset(io="text", path="out/small.txt")
 def small():
     _ran("small")
@@ -319,7 +303,7 @@ def size(big):
 @pytest.fixture
 def outputs(project):
     (project.root / "runs").mkdir()
-    project.assetfile(f"RUNS = {str(project.root / 'runs')!r}\n" + OUTPUTS)
+    project.assetfile(run_counter(project.root / "runs") + OUTPUTS)
     assert project.built() == ["small", "big", "size"]
     return project
 
@@ -331,7 +315,7 @@ def test_missing_path_outputs_are_restored_without_running(outputs):
     assert r.names("restored") == ["small", "big"] and r.names("built") == []
     assert (outputs.root / "out/small.txt").read_text() == "small output\n"
     assert (outputs.root / "out/deep/big.bin").read_bytes() == bytes(range(256)) * 1000
-    assert runs(outputs.root) == {"small": 1, "big": 1, "size": 1}
+    assert run_counts(outputs.root / "runs") == {"small": 1, "big": 1, "size": 1}
     assert outputs.build().names("cached") == ["small", "big", "size"]
 
 
@@ -347,7 +331,7 @@ def test_edited_path_outputs_are_restored_without_running(outputs):
     assert r.names("restored") == ["small", "big"] and r.names("built") == []
     assert (outputs.root / "out/small.txt").read_text() == "small output\n"
     assert big.read_bytes() == bytes(range(256)) * 1000
-    assert runs(outputs.root) == {"small": 1, "big": 1, "size": 1}
+    assert run_counts(outputs.root / "runs") == {"small": 1, "big": 1, "size": 1}
 
 
 def test_rewritten_with_the_same_content_runs_nothing(outputs, reads):
@@ -362,7 +346,7 @@ def test_rewritten_with_the_same_content_runs_nothing(outputs, reads):
     r = outputs.build()
     assert r.names("cached") == ["small", "big", "size"]
     assert len(reads) == 2  # ...and the new signature recorded: the next build only stats
-    assert runs(outputs.root) == {"small": 1, "big": 1, "size": 1}
+    assert run_counts(outputs.root / "runs") == {"small": 1, "big": 1, "size": 1}
 
 
 def test_path_writes_leave_no_temporary_files(outputs):

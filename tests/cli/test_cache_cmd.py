@@ -10,25 +10,15 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from projects import clean_env, cli, run_counter, take_runs
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from abtest import clean_env, cli  # noqa: E402
-from abtest import take_runs as runs
-
-from assetbuild.store import LmdbStore  # noqa: E402
+from assetbuild.store import LmdbStore
 
 PIPE = """\
-import os
-
 from assetbuild import asset, source
 
 raw = source("raw", "raw.txt")
-
-
-def _ran(name):
-    with open(os.path.join(os.environ["RUNLOG"], name), "a") as f:
-        f.write("x\\n")
-
+""" + run_counter() + """
 
 @asset(io="json")
 def numbers(raw):
@@ -64,7 +54,7 @@ def runlog(tmp_path) -> Path:
 
 
 def env_for(runlog: Path, **extra: str) -> dict[str, str]:
-    return clean_env(RUNLOG=str(runlog), ASSETBUILD_DISABLE_PLUGIN_AUTOLOAD="1", **extra)
+    return clean_env(AB_RUNS=str(runlog), ASSETBUILD_DISABLE_PLUGIN_AUTOLOAD="1", **extra)
 
 
 @pytest.fixture
@@ -72,7 +62,7 @@ def built(tmp_path, runlog) -> Path:
     root = checkout(tmp_path / "ci" / "job1" / "src")
     r = cli(cwd=root, env=env_for(runlog))
     assert r.returncode == 0, r.stderr
-    assert runs(runlog) == {"numbers": 1, "big": 1, "total": 1}
+    assert take_runs(runlog) == {"numbers": 1, "big": 1, "total": 1}
     return root
 
 
@@ -92,7 +82,7 @@ def test_export_in_one_job_import_in_a_fresh_checkout_runs_nothing(built, runlog
     assert r.returncode == 0, r.stderr
     statuses = {e["asset"]: e["status"] for e in json.loads(r.stdout)["results"]}
     assert statuses == {"numbers": "cached", "big": "restored", "total": "restored"}
-    assert runs(runlog) == {}  # no asset function ran
+    assert take_runs(runlog) == {}  # no asset function ran
     assert (fresh / "out/total.txt").read_text() == "15 150000\n"
     assert (fresh / "out/big.bin").read_bytes() == (built / "out/big.bin").read_bytes()
     r = cli("cache", "stats", "--json", cwd=fresh, env=env)
@@ -138,7 +128,7 @@ def test_verify_exit_status_and_the_next_build_repairs(built, runlog):
     r = cli("cache", "verify", "--json", cwd=built, env=env)
     assert r.returncode == 0 and json.loads(r.stdout)["ok"] is True  # dropped: nothing bad is left
     assert cli(cwd=built, env=env).returncode == 0
-    assert runs(runlog) == {"big": 1}  # the rebuilt bytes are the same: total is cut off
+    assert take_runs(runlog) == {"big": 1}  # the rebuilt bytes are the same: total is cut off
 
 
 def test_gc_through_the_command(built, runlog, tmp_path):
@@ -154,7 +144,7 @@ def test_gc_through_the_command(built, runlog, tmp_path):
     assert doc["disk_bytes_after"] < doc["disk_bytes_before"]
     r = cli(cwd=built, env=env)
     assert r.returncode == 0 and "0 built, 3 cached" in r.stdout
-    assert runs(runlog) == {"numbers": 1, "big": 1, "total": 1}  # only the edit's build ran them
+    assert take_runs(runlog) == {"numbers": 1, "big": 1, "total": 1}  # only the edit's build ran them
     r = cli("cache", "gc", "--max-size", "1K", cwd=built, env=env)  # only latest builds are left
     assert r.returncode == 0 and "dropped 0 of 3 entries" in r.stdout
     assert "latest builds alone take" in r.stdout and "always kept" in r.stdout

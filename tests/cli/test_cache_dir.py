@@ -3,16 +3,13 @@ never a source, never a file assetbuild did not create (real command, real files
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
+from projects import clean_env, cli
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from abtest import clean_env, cli  # noqa: E402
-
-import assetbuild  # noqa: E402
-from assetbuild.errors import StoreError  # noqa: E402
+import assetbuild
+from assetbuild.errors import StoreError
 
 PIPE = """\
 from assetbuild import asset, source

@@ -10,21 +10,13 @@ import uuid
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from abtest import clean_env, cli  # noqa: E402
+from projects import clean_env, cli, run_counter, take_runs
 
 ASSETFILE = """\
-import os
 from assetbuild import asset, source
 
 raw = source("raw", "raw.txt")
-
-
-def _ran(name):
-    with open(os.environ["AB_RUNS"], "a") as f:
-        f.write(name + "\\n")
-
+""" + run_counter() + """
 
 @asset(io="json")
 def numbers(raw):
@@ -67,13 +59,6 @@ def env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return e
 
 
-def runs(tmp_path: Path) -> list[str]:
-    p = tmp_path / "runs"
-    out = p.read_text().split() if p.exists() else []
-    p.write_text("")
-    return out
-
-
 def warnings(stderr: str) -> list[str]:
     return [ln for ln in stderr.splitlines() if ln.startswith("warning:")]
 
@@ -82,13 +67,13 @@ def test_file_remote_fresh_checkout_runs_nothing(make, tmp_path):
     e = env(tmp_path, ASSETBUILD_REMOTE=f"file://{tmp_path / 'shared'}")
     r = cli(cwd=make(), env=e)
     assert r.returncode == 0, r.stderr
-    assert "3 built" in r.stdout and sorted(runs(tmp_path)) == ["blob", "numbers", "total"]
+    assert "3 built" in r.stdout and take_runs(tmp_path / "runs") == {"blob": 1, "numbers": 1, "total": 1}
     b = make()
     r = cli("--json", cwd=b, env=e)
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
     assert {x["status"] for x in doc["results"]} == {"restored"}
-    assert runs(tmp_path) == [] and warnings(r.stderr) == []
+    assert take_runs(tmp_path / "runs") == {} and warnings(r.stderr) == []
     assert (b / "out/total.txt").read_text() == "6 150000"
     r = cli("show", "numbers", "--json", cwd=b, env=e)
     assert json.loads(r.stdout) == [1, 2, 3]
@@ -150,19 +135,19 @@ def test_s3_read_only_then_writer_then_fresh_checkout(make, tmp_path, s3):
     r = cli("--remote", url, "--remote-read-only", cwd=make(), env=e)
     assert r.returncode == 0 and warnings(r.stderr) == [], r.stderr
     assert _keys(s3, bucket) == []
-    runs(tmp_path)
+    take_runs(tmp_path / "runs")
     # the main branch: writes
     r = cli("build", "--remote", url, cwd=make(), env=e)
     assert r.returncode == 0, r.stderr
     assert len([k for k in _keys(s3, bucket) if "/records/" in k]) == 3
-    runs(tmp_path)
+    take_runs(tmp_path / "runs")
     # a fresh checkout elsewhere, read-only: everything from the server, nothing runs
     b = make()
     r = cli("-v", "--remote", url, "--remote-read-only", cwd=b, env=e)
     assert r.returncode == 0, r.stderr
     assert "0 built, 0 cached, 3 restored" in r.stdout
     assert "remote cache: 3 hits" in r.stdout
-    assert runs(tmp_path) == []
+    assert take_runs(tmp_path / "runs") == {}
     assert (b / "out/total.txt").read_text() == "6 150000"
 
 
@@ -189,11 +174,11 @@ def test_s3_endpoint_and_credentials_as_options(make, tmp_path, s3):
             "--remote-option", "key=testing", "--remote-option", "secret=testing"]
     r = cli(*opts, cwd=make(), env=e)
     assert r.returncode == 0 and warnings(r.stderr) == [], r.stderr
-    runs(tmp_path)
+    take_runs(tmp_path / "runs")
     r = cli(*opts, "--json", cwd=make(), env=e)
     assert r.returncode == 0 and warnings(r.stderr) == [], r.stderr
     assert {x["status"] for x in json.loads(r.stdout)["results"]} == {"restored"}
-    assert runs(tmp_path) == []
+    assert take_runs(tmp_path / "runs") == {}
 
 
 # --- untrusted records, and the keys --------------------------------------------------------------
@@ -239,7 +224,7 @@ def test_planted_records_never_crash_build_status_dry_run_or_watch(make, tmp_pat
     e = env(tmp_path)
     assert cli("--remote", f"file://{shared}", cwd=make(), env=e).returncode == 0
     assert _plant(shared, PLANTED[what]) == 3
-    runs(tmp_path)
+    take_runs(tmp_path / "runs")
     b = make()
     for args in (("-n",), ("status",), ("build", "--remote-read-only")):
         r = cli("--remote", f"file://{shared}", *args, cwd=b, env=e)
@@ -249,7 +234,7 @@ def test_planted_records_never_crash_build_status_dry_run_or_watch(make, tmp_pat
         assert "malformed record" in w[0], (args, w)
         if args[0] == "build":  # -n and status ask for the first only: downstream keys are then unknown
             assert len(w) == 2 and "2 more entries" in w[1], (args, w)
-    assert sorted(runs(tmp_path)) == ["blob", "numbers", "total"]
+    assert take_runs(tmp_path / "runs") == {"blob": 1, "numbers": 1, "total": 1}
     c = make()
     rc, out, err = _watch_first_build(c, e, "--remote", f"file://{shared}", "--remote-read-only")
     assert rc == 0 and "Traceback" not in err, err
@@ -272,13 +257,13 @@ def test_keygen_pair_signs_and_verifies_and_the_reader_holds_no_secret(make, tmp
     del writer["ASSETBUILD_CACHE_KEY"]
     r = cli("--remote", shared, cwd=make(), env=writer)
     assert r.returncode == 0 and warnings(r.stderr) == [], r.stderr
-    runs(tmp_path)
+    take_runs(tmp_path / "runs")
     reader = env(tmp_path, ASSETBUILD_CACHE_TRUSTED_KEYS=pair["ASSETBUILD_CACHE_TRUSTED_KEYS"])
     del reader["ASSETBUILD_CACHE_KEY"]
     r = cli("--remote", shared, "--json", cwd=make(), env=reader)
     assert r.returncode == 0 and warnings(r.stderr) == [], r.stderr
     assert {x["status"] for x in json.loads(r.stdout)["results"]} == {"restored"}
-    assert runs(tmp_path) == []
+    assert take_runs(tmp_path / "runs") == {}
 
 
 @pytest.mark.parametrize("var,value,expected", [

@@ -6,13 +6,9 @@ from __future__ import annotations
 import json
 import shlex
 import shutil
-import sys
-from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from abtest import REPO, clean_env, cli  # noqa: E402
+from projects import REPO, clean_env, cli
 
 WORKFLOW = REPO / "examples" / "ci" / "assetbuild.yml"
 

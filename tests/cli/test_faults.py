@@ -13,25 +13,22 @@ import random
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from projects import (  # noqa: E402
+from projects import (
     assert_store_verifies,
     clean_env,
+    cli,
     cli_cmd,
     generated_project,
     pipeline_project,
-    run_cli,
     run_counts,
     tree_bytes,
 )
 
-from assetbuild.store import LmdbStore  # noqa: E402
+from assetbuild.store import LmdbStore
 
 ASSETS = ["step0", "text0", "step1", "text1", "step2", "text2", "step3", "text3", "big", "report"]
 
@@ -49,7 +46,7 @@ def no_temp_files(root: Path) -> list[str]:
 def reference(tmp_path_factory) -> dict[str, bytes]:
     """The path outputs of a clean build (no sleeping: the outputs do not depend on it)."""
     root = pipeline_project(tmp_path_factory.mktemp("reference"))
-    r = run_cli(cwd=root)
+    r = cli(cwd=root)
     assert r.returncode == 0, r.stderr
     out = tree_bytes(root)
     assert sorted(out) == ["big.bin", "report.txt"] + [f"step{i}.txt" for i in range(4)]
@@ -59,7 +56,7 @@ def reference(tmp_path_factory) -> dict[str, bytes]:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory, reference) -> Path:
     root = pipeline_project(tmp_path_factory.mktemp("built"))
-    assert run_cli(cwd=root).returncode == 0
+    assert cli(cwd=root).returncode == 0
     return root
 
 
@@ -109,7 +106,7 @@ def test_damaged_index_is_moved_aside_and_the_build_is_correct(built, reference,
     db = root / ".assetbuild" / "db"
     assert (db / "data.mdb").stat().st_size >= 8 * 4096  # big enough for the fractions to differ
     INDEX_DAMAGE[how](db)
-    r = run_cli(cwd=root)
+    r = cli(cwd=root)
     assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)  # -7 would be SIGBUS
     moved = list((root / ".assetbuild").glob("db.corrupt-*"))
     if how == "no-lock-file":  # not damage: LMDB recreates its reader table
@@ -119,7 +116,7 @@ def test_damaged_index_is_moved_aside_and_the_build_is_correct(built, reference,
         assert len(moved) == 1
     assert tree_bytes(root) == reference
     assert_store_consistent(root)
-    r = run_cli(cwd=root)
+    r = cli(cwd=root)
     assert r.returncode == 0 and "0 built" in r.stdout and "damaged" not in r.stderr
 
 
@@ -145,14 +142,14 @@ def test_kill_9_at_random_moments_then_rebuild_is_correct(tmp_path, reference):
         killed += rc == -signal.SIGKILL
         if i % 2:  # sometimes the rerun is killed too
             _kill_after(root, rng.uniform(0.05, 0.5))
-        r = run_cli(cwd=root)
+        r = cli(cwd=root)
         assert r.returncode == 0, (delay, r.stdout, r.stderr)
         assert tree_bytes(root) == reference, delay
         assert_store_consistent(root)
         assert no_temp_files(root) == []
-        counts = run_counts(root)
+        counts = run_counts(root / "runs")
         assert set(counts) == set(ASSETS) and all(1 <= n <= 3 for n in counts.values()), counts
-        r = run_cli(cwd=root)
+        r = cli(cwd=root)
         assert r.returncode == 0 and "0 built" in r.stdout, r.stdout
     assert killed == len(delays)
 
@@ -179,16 +176,16 @@ def _kill_when(root: Path, pattern: str, timeout: float = 60) -> None:
 def test_kill_9_while_a_large_output_is_being_written(tmp_path, moment):
     big = 48 << 20
     ref = pipeline_project(tmp_path / "ref", big=big)
-    assert run_cli(cwd=ref).returncode == 0
+    assert cli(cwd=ref).returncode == 0
     root = pipeline_project(tmp_path / "p", big=big)
     pattern = ".assetbuild/cas/*/.*.assetbuild-tmp" if moment == "blob" else "out/.big.bin.*.assetbuild-tmp"
     _kill_when(root, pattern)
-    r = run_cli(cwd=root)
+    r = cli(cwd=root)
     assert r.returncode == 0, r.stderr
     assert tree_bytes(root) == tree_bytes(ref)
     assert_store_consistent(root)
     assert no_temp_files(root) == []  # a temp file left next to a path output was taken over
-    assert run_counts(root)["big"] == 2
+    assert run_counts(root / "runs")["big"] == 2
 
 
 # --- two builds at once -----------------------------------------------------------------------
@@ -214,7 +211,7 @@ def test_two_builds_started_at_once_run_each_asset_once(tmp_path, reference):
         stderr = "".join(e for _, e in outs)
         assert "another build or cache command is using" in stderr  # they did overlap; one waited for the other
         assert "damaged" not in stderr
-        assert run_counts(root) == {a: round_ for a in ASSETS}
+        assert run_counts(root / "runs") == {a: round_ for a in ASSETS}
         if round_ == 1:
             assert tree_bytes(root) == reference
             (root / "data/raw.txt").write_text("5 4 3 2 1\n")
@@ -243,7 +240,7 @@ def test_cache_of_a_newer_format_is_refused_untouched(built, tmp_path, where):
     (root / "out/report.txt").unlink()
     before = _snapshot(cache / "db") | {"STORE": (cache / "STORE").read_bytes()}
     for args in ((), ("status",), ("show", "report")):
-        r = run_cli(*args, cwd=root)
+        r = cli(*args, cwd=root)
         assert r.returncode == 2, (args, r.stdout, r.stderr)
         assert "newer" in r.stderr and "format 999" in r.stderr and "Traceback" not in r.stderr
     assert _snapshot(cache / "db") | {"STORE": (cache / "STORE").read_bytes()} == before
@@ -260,7 +257,7 @@ def test_cache_of_a_newer_format_gets_no_code_cache_written(built, tmp_path):
     with open(root / "AssetFile", "a") as f:
         f.write("\n# an edit: this AssetFile has not been compiled into the code cache yet\n")
     before = _snapshot(cache)
-    r = run_cli(cwd=root)
+    r = cli(cwd=root)
     assert r.returncode == 2 and "newer" in r.stderr
     assert _snapshot(cache) == before
 
@@ -273,12 +270,12 @@ N_ASSETS = 10_000
 def test_index_of_ten_thousand_assets_stays_small(tmp_path):
     root = generated_project(tmp_path / "big", N_ASSETS)
     t0 = time.perf_counter()
-    r = run_cli("-q", cwd=root)
+    r = cli("-q", cwd=root)
     cold = time.perf_counter() - t0
     assert r.returncode == 0, r.stderr
     size = (root / ".assetbuild/db/data.mdb").stat().st_size
     print(f"\n{N_ASSETS} assets: cold build {cold:.2f}s, db/data.mdb {size / 2**20:.1f} MiB")
     assert size < 64 << 20
-    r = run_cli(cwd=root)
+    r = cli(cwd=root)
     assert r.returncode == 0 and f"0 built, {N_ASSETS} cached" in r.stdout
     assert (root / ".assetbuild/db/data.mdb").stat().st_size == size  # a null build writes nothing

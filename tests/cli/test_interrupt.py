@@ -7,10 +7,8 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from abtest import clean_env, cli  # noqa: E402
+from projects import clean_env, cli
 
 SLOW_CHAIN = """\
 import time

@@ -11,9 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from abtest import clean_env, cli  # noqa: E402
+from projects import clean_env, cli
 
 TWO = """\
 from assetbuild import asset

@@ -8,13 +8,10 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from projects import run_cli  # noqa: E402
+from projects import cli
 
 TIMEOUT = 30  # seconds; the commands take about one, a hang never ends
 
@@ -111,7 +108,7 @@ def test_a_source_that_is_not_a_regular_file_fails_its_readers_with_one_line(tmp
     # The same exit statuses as for a missing source: a build fails, a dry run and status report it.
     for args, status in ((["build"], 1), (["build", "-n"], 0), (["status"], 0), (["build", "-k"], 1)):
         try:
-            r = run_cli(*args, cwd=tmp_path, timeout=TIMEOUT)
+            r = cli(*args, cwd=tmp_path, timeout=TIMEOUT)
         except subprocess.TimeoutExpired:
             pytest.fail(f"assetbuild {' '.join(args)} hung on {culprit}")
         out = r.stdout + r.stderr
@@ -125,12 +122,12 @@ def test_a_source_that_is_not_a_regular_file_fails_its_readers_with_one_line(tmp
 def test_an_output_replaced_by_a_fifo_is_restored_without_hanging(tmp_path):
     (tmp_path / "AssetFile").write_text(
         'from assetbuild import asset\n\n\n@asset(io="text", path="out/a.txt")\ndef a():\n    return "a\\n"\n')
-    assert run_cli(cwd=tmp_path, timeout=TIMEOUT).returncode == 0
+    assert cli(cwd=tmp_path, timeout=TIMEOUT).returncode == 0
     os.unlink(tmp_path / "out" / "a.txt")
     os.mkfifo(tmp_path / "out" / "a.txt")
     try:
-        st = run_cli("status", cwd=tmp_path, timeout=TIMEOUT)
-        r = run_cli(cwd=tmp_path, timeout=TIMEOUT)
+        st = cli("status", cwd=tmp_path, timeout=TIMEOUT)
+        r = cli(cwd=tmp_path, timeout=TIMEOUT)
     except subprocess.TimeoutExpired:
         pytest.fail("a FIFO at an output's path hung the command")
     assert "Traceback" not in st.stdout + st.stderr

@@ -17,11 +17,9 @@ import threading
 from pathlib import Path
 
 import pytest
+from projects import clean_env
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from abtest import clean_env  # noqa: E402
-
-import assetbuild  # noqa: E402
+import assetbuild
 
 PIPE = """\
 from assetbuild import asset

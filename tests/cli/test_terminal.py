@@ -6,10 +6,8 @@ import os
 import pty
 import subprocess
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from abtest import clean_env, cli  # noqa: E402
+from projects import clean_env, cli
 
 SLOW = """\
 import time

@@ -12,9 +12,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from abtest import clean_env  # noqa: E402
+from projects import clean_env
 
 ASSETFILE = """\
 from assetbuild import asset

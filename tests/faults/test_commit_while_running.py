@@ -14,22 +14,19 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from projects import (  # noqa: E402
+from projects import (
     clean_env,
+    cli,
     end_group,
     held_chain_project,
     recorded_heads,
-    run_cli,
     run_counts,
     start_cli,
 )
 
-from assetbuild.store import LmdbStore  # noqa: E402
+from assetbuild.store import LmdbStore
 
 MODES = {
     "serial": ("-j", "1"),
@@ -68,9 +65,9 @@ def test_kill_while_a_long_asset_runs_keeps_the_finished_ones(tmp_path, mode):
         end_group(proc)
     assert latency >= 0, "fast1 and fast2 were not committed while slow ran"
     (root / "release").write_text("")
-    r = run_cli(cwd=root)
+    r = cli(cwd=root)
     assert r.returncode == 0, r.stderr
-    assert run_counts(root) == {"fast1": 1, "fast2": 1, "slow": 2}
+    assert run_counts(root / "runs") == {"fast1": 1, "fast2": 1, "slow": 2}
     assert (root / "out/slow.json").read_text().strip() == "3"
 
 
@@ -158,7 +155,7 @@ def test_kill_while_the_build_waits_on_the_remote_keeps_the_finished_ones(tmp_pa
                         AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
                         AWS_DEFAULT_REGION="us-east-1")
         (root / "release").write_text("")
-        assert run_cli(cwd=root, env=env).returncode == 0  # uploads all three
+        assert cli(cwd=root, env=env).returncode == 0  # uploads all three
         shutil.rmtree(root / ".assetbuild")
         (root / "release").unlink()
         src = (root / "AssetFile").read_text()
@@ -167,11 +164,11 @@ def test_kill_while_the_build_waits_on_the_remote_keeps_the_finished_ones(tmp_pa
         (root / "AssetFile").write_text(src.replace(old, FAST0))
         proc = start_cli("--remote-timeout", "60", cwd=root, env=env)
         try:
-            assert _wait_for(lambda: run_counts(root).get("fast1") == 2, 60, proc, "fast1 ran") >= 0
+            assert _wait_for(lambda: run_counts(root / "runs").get("fast1") == 2, 60, proc, "fast1 ran") >= 0
             server.send_signal(signal.SIGSTOP)  # fast2's record is asked for only now: it never comes
             latency = _wait_for(lambda: {"fast0", "fast1"} <= recorded_heads(root / ".assetbuild"),
                                 COMMIT_WAIT_S, proc, "fast0 and fast1 were committed")
-            assert run_counts(root).get("fast2") == 1  # still waiting for fast2's record
+            assert run_counts(root / "runs").get("fast2") == 1  # still waiting for fast2's record
             proc.send_signal(signal.SIGKILL)
             assert proc.wait(timeout=20) == -signal.SIGKILL
         finally:
@@ -182,6 +179,6 @@ def test_kill_while_the_build_waits_on_the_remote_keeps_the_finished_ones(tmp_pa
         server.wait()
     assert latency >= 0, "fast0 and fast1 were not committed while the build waited on the remote"
     (root / "release").write_text("")
-    r = run_cli(cwd=root)  # no remote: fast2 and slow run here, fast1 is cached
+    r = cli(cwd=root)  # no remote: fast2 and slow run here, fast1 is cached
     assert r.returncode == 0, r.stderr
-    assert run_counts(root) == {"fast0": 1, "fast1": 2, "fast2": 2, "slow": 2}
+    assert run_counts(root / "runs") == {"fast0": 1, "fast1": 2, "fast2": 2, "slow": 2}

@@ -21,19 +21,16 @@ import random
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from projects import (  # noqa: E402
+from projects import (
     assert_store_verifies,
     clean_env,
+    cli,
     end_group,
     pipeline_project,
-    run_cli,
     start_cli,
     stored_values,
     temp_leftovers,
@@ -61,7 +58,7 @@ def _snapshot(root: Path) -> tuple[dict[str, bytes], dict[str, object]]:
 def reference(tmp_path_factory) -> tuple[dict[str, bytes], dict[str, object]]:
     """Outputs and values of a clean build, no remote, nothing killed."""
     root = pipeline_project(tmp_path_factory.mktemp("reference"), width=WIDTH)
-    r = run_cli(cwd=root)
+    r = cli(cwd=root)
     assert r.returncode == 0, r.stderr
     snap = _snapshot(root)
     assert sorted(snap[0]) == ["big.bin", "report.txt", "step0.txt", "step1.txt"]
@@ -70,17 +67,17 @@ def reference(tmp_path_factory) -> tuple[dict[str, bytes], dict[str, object]]:
 
 def assert_recovers(root: Path, remote: Path, reference, *, tag: str, sleep: float = 0.0) -> None:
     """The oracle: a rebuild here, and a fresh checkout reading the remote, equal a clean build."""
-    r = run_cli(cwd=root, env=_env(remote))
+    r = cli(cwd=root, env=_env(remote))
     assert r.returncode == 0, (tag, r.stdout, r.stderr)
     assert "Traceback" not in r.stderr, (tag, r.stderr)
     assert _snapshot(root) == reference, tag
     assert_store_verifies(root / ".assetbuild", ASSETS)
     assert temp_leftovers(root / "out") == [], tag
-    r = run_cli(cwd=root, env=_env(remote))
+    r = cli(cwd=root, env=_env(remote))
     assert r.returncode == 0 and "0 built" in r.stdout, (tag, r.stdout, r.stderr)
 
     fresh = pipeline_project(root.parent / f"{root.name}-fresh", width=WIDTH, sleep=sleep)
-    r = run_cli(cwd=fresh, env=_env(remote))
+    r = cli(cwd=fresh, env=_env(remote))
     assert r.returncode == 0, (tag, r.stdout, r.stderr)
     assert "Traceback" not in r.stderr, (tag, r.stderr)
     assert _snapshot(fresh) == reference, tag
@@ -147,7 +144,7 @@ def test_crash_during_the_recovery_build_too(tmp_path, reference):
 
 
 def test_an_unknown_crash_point_is_refused(tmp_path):
-    r = run_cli(cwd=pipeline_project(tmp_path / "p", width=WIDTH),
+    r = cli(cwd=pipeline_project(tmp_path / "p", width=WIDTH),
                 env=clean_env(ASSETBUILD_CRASH_AT="nowhere:1"))
     assert r.returncode != 0 and "ASSETBUILD_CRASH_AT" in r.stderr
 

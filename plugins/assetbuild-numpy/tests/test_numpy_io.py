@@ -402,7 +402,7 @@ def project(tmp_path: Path) -> Path:
 
 def statuses(result) -> dict[str, str]:
     assert result.ok, [(r.asset, r.status, r.error, r.traceback) for r in result.results]
-    return {r.asset: r.status for r in result.results}
+    return result.by_asset()
 
 
 def test_project_builds_then_runs_nothing_and_values_load_back(project):
