@@ -1397,7 +1397,7 @@ def test_fingerprint_reference_follows_the_current_code(local_modules):
 def test_what_cannot_be_seen_warns_once_per_command_naming_asset_and_global(project):
     """A global assetbuild cannot read warns once per build, status or why, naming the asset and
     the global; project objects (an instance of a project class, sys.exit) do not warn at all."""
-    from abtest import cli
+    from projects import cli
 
     project.assetfile("""
         import sys
