@@ -131,7 +131,6 @@ MAX_LINES = 600
 # Modules still over the limit, each to be split by what it does (issue "Structure before growth");
 # remove a line here when its module is split. The test fails if a listed module is already short.
 OVERSIZE = {
-    "cli",
     "fingerprint.values",
 }
 
