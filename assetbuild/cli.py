@@ -1,4 +1,5 @@
-"""The command line: click only. Each command is a thin call into ``assetbuild.session``.
+"""The command line: click only. Each command is a thin call into ``assetbuild.session`` and
+one into ``assetbuild.output`` (which renders the result); the options are declared once.
 
 Exit statuses: 0 every requested asset is fresh at the end; 1 an asset failed; 2 a usage or
 definition error; 130 interrupted.

@@ -3,6 +3,9 @@
 On a terminal a build shows one live status line (on stderr) above which finished work scrolls;
 otherwise it prints one line per asset that did something and a summary. With ``--json`` the
 CLI prints one JSON document on stdout and this module stays silent except for warnings.
+
+The ``format_*`` functions render a command's result (text, or its ``--json`` document) for the
+CLI to print; they are pure, so tests can call them without a terminal.
 """
 
 from __future__ import annotations

@@ -78,7 +78,7 @@ def _runner(project: Project, options: BuildOptions) -> Any:
         problem = runner.time_limit_problem(None)
         if problem is not None:
             raise ConfigError(f"--timeout: {problem}; use --executor processes")
-    unlimited = []
+    unlimited: list[AssetDef] = []
     for name, d in project.graph.nodes.items():
         if not isinstance(d, AssetDef):
             continue
@@ -90,10 +90,10 @@ def _runner(project: Project, options: BuildOptions) -> Any:
                                   + ("" if d.executor else "; use --executor processes"),
                                   file=d.file, line=d.line)
         if limit is not None:
-            unlimited.append(name)
+            unlimited.append(d)
     if unlimited:
-        project.reporter.warn(f"--timeout does not apply to {', '.join(unlimited)}: "
-                              f"{runner.time_limit_problem(project.graph.nodes[unlimited[0]].executor)}")
+        project.reporter.warn(f"--timeout does not apply to {', '.join(d.name for d in unlimited)}: "
+                              f"{runner.time_limit_problem(unlimited[0].executor)}")
     return runner
 
 

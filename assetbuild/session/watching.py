@@ -80,7 +80,7 @@ def watch(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "
         failed = error is not None or (result is not None and not result.ok)
         counts["builds"] += 1
         counts["failed"] += failed
-        rep.watch_cycle(c, always=counts["last_failed"])  # after a failure, say when it is over
+        rep.watch_cycle(c, always=bool(counts["last_failed"]))  # after a failure, say when it is over
         counts["last_failed"] = failed
         if changed is None:
             rep.watch_started(str(root), what)
@@ -111,7 +111,8 @@ def _watch_set(project: Project) -> Any:
     from ..watch import WatchSet
 
     root = project.project_dir
-    sources, outputs = set(), set()
+    sources: set[str] = set()
+    outputs: set[str] = set()
     for d in project.graph.nodes.values():
         if isinstance(d, SourceDef):
             p = os.path.normpath(os.path.join(root, d.path))
