@@ -1,4 +1,5 @@
-"""The command line: click only. Each command is a thin call into ``assetbuild.session``.
+"""The command line: click only. Each command is a thin call into ``assetbuild.session`` and
+one into ``assetbuild.output`` (which renders the result); the options are declared once.
 
 Exit statuses: 0 every requested asset is fresh at the end; 1 an asset failed; 2 a usage or
 definition error; 130 interrupted.
@@ -27,28 +28,28 @@ Examples:
 """
 
 
-class _Ctx:
-    """Options given before the command name (``assetbuild -C dir status``)."""
+def _options(*options: Callable[..., Any]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Several options as one decorator, listed in --help in the order given."""
 
-    def __init__(self) -> None:
-        self.opts: dict[str, Any] = {}
+    def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
+        for o in reversed(options):
+            f = o(f)
+        return f
+
+    return decorate
 
 
-def _common(f: Callable[..., Any]) -> Callable[..., Any]:
-    """-C, -f, --cache-dir, -v, -q: accepted before or after the command name."""
-    opts = [
-        click.option("-C", "directory", metavar="DIR", type=click.Path(file_okay=False),
-                     help="Run as if started in DIR (like make -C)."),
-        click.option("-f", "--file", "assetfile", metavar="FILE",
-                     help="Use FILE instead of ./AssetFile."),
-        click.option("--cache-dir", metavar="DIR", envvar="ASSETBUILD_CACHE_DIR",
-                     help="Cache directory [default: .assetbuild in the project; env ASSETBUILD_CACHE_DIR]."),
-        click.option("-v", "--verbose", count=True, help="More detail: reasons, cached assets, full tracebacks."),
-        click.option("-q", "--quiet", is_flag=True, default=None, help="Only errors and the summary of a failure."),
-    ]
-    for o in reversed(opts):
-        f = o(f)
-    return f
+# -C, -f, --cache-dir, -v, -q: accepted before or after the command name.
+_common = _options(
+    click.option("-C", "directory", metavar="DIR", type=click.Path(file_okay=False),
+                 help="Run as if started in DIR (like make -C)."),
+    click.option("-f", "--file", "assetfile", metavar="FILE",
+                 help="Use FILE instead of ./AssetFile."),
+    click.option("--cache-dir", metavar="DIR", envvar="ASSETBUILD_CACHE_DIR",
+                 help="Cache directory [default: .assetbuild in the project; env ASSETBUILD_CACHE_DIR]."),
+    click.option("-v", "--verbose", count=True, help="More detail: reasons, cached assets, full tracebacks."),
+    click.option("-q", "--quiet", is_flag=True, default=None, help="Only errors and the summary of a failure."),
+)
 
 
 _json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
@@ -67,12 +68,12 @@ _parallel_options = [
                  help="Fail an asset that runs longer than SECONDS and kill its worker (with -j 1, "
                       "assets then run in a worker process); an asset's timeout= wins "
                       "[default: none, or timeout in [tool.assetbuild]]."),
-
 ]
 
 
-def _execution(opts: dict[str, Any]) -> dict[str, Any]:
-    """-j, --executor, --executor-option, plugins' options and --timeout as session.build arguments."""
+def _build_kwargs(opts: dict[str, Any]) -> dict[str, Any]:
+    """The options of _build_options (plugins' options included) as keyword arguments of
+    session.build (and session.watch)."""
     options: dict[str, str] = {}
     for item in opts.get("executor_options") or ():
         key, sep, value = item.partition("=")
@@ -85,8 +86,9 @@ def _execution(opts: dict[str, Any]) -> dict[str, Any]:
         if value:
             options[flag.option] = value
             executor = executor or flag.executor
-    return {"jobs": opts.get("jobs"), "executor": executor, "executor_options": options or None,
-            "timeout": opts.get("timeout")}
+    return {"force": bool(opts.get("force")), "keep_going": bool(opts.get("keep_going")),
+            "dry_run": bool(opts.get("dry_run")), "jobs": opts.get("jobs"), "executor": executor,
+            "executor_options": options or None, "timeout": opts.get("timeout")}
 
 
 @functools.cache
@@ -134,50 +136,36 @@ def _asks_for_help(args: list[str]) -> bool:
     return "--help" in args or "-h" in args
 
 
-def _build_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    opts = [
-        click.option("-k", "--keep-going", is_flag=True, default=None,
-                     help="After a failure, go on with everything that does not depend on it."),
-        click.option("-n", "--dry-run", is_flag=True, default=None,
-                     help="Say what would run and why; run nothing, write nothing."),
-        click.option("--force", is_flag=True, default=None, help="Run the selected assets even if up to date."),
-        click.option("--json", "as_json", is_flag=True, default=None,
-                     help="Print one JSON document with a result per asset."),
-        *_parallel_options,
-    ]
-    for o in reversed(opts):
-        f = o(f)
-    return f
+_build_options = _options(
+    click.option("-k", "--keep-going", is_flag=True, default=None,
+                 help="After a failure, go on with everything that does not depend on it."),
+    click.option("-n", "--dry-run", is_flag=True, default=None,
+                 help="Say what would run and why; run nothing, write nothing."),
+    click.option("--force", is_flag=True, default=None, help="Run the selected assets even if up to date."),
+    click.option("--json", "as_json", is_flag=True, default=None,
+                 help="Print one JSON document with a result per asset."),
+    *_parallel_options,
+)
 
 
-def _build_kwargs(opts: dict[str, Any]) -> dict[str, Any]:
-    """The options of _build_options as keyword arguments of session.build (and session.watch)."""
-    return {"force": bool(opts.get("force")), "keep_going": bool(opts.get("keep_going")),
-            "dry_run": bool(opts.get("dry_run")), **_execution(opts)}
-
-
-def _remote_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    """The remote cache (README, "Caching in CI"): accepted before or after the command name."""
-    opts = [
-        click.option("--remote", metavar="URL", default=None,
-                     help="Shared cache: file:///dir or s3://bucket/prefix (S3 endpoint from "
-                     "AWS_ENDPOINT_URL). Local misses are fetched from it, new outputs uploaded; "
-                     "entries are signed and verified with the secret in ASSETBUILD_CACHE_KEY "
-                     "[env ASSETBUILD_REMOTE]."),
-        click.option("--remote-read-only", is_flag=True, default=None,
-                     help="Use the remote cache but upload nothing (pull requests, forks)."),
-        click.option("--trust-remote-unsigned", is_flag=True, default=None,
-                     help="Without ASSETBUILD_CACHE_KEY, still use and upload unsigned entries. "
-                     "Loading an output can run code: only for a remote nobody else can write."),
-        click.option("--remote-timeout", type=click.FloatRange(min=0.1), metavar="SECONDS", default=None,
-                     help="Connect and read timeout of one remote request [default: 10]."),
-        click.option("--remote-option", "remote_option", multiple=True, metavar="KEY=VALUE",
-                     help="An fsspec storage option (repeatable), e.g. endpoint_url=http://localhost:9000; "
-                     "VALUE is parsed as JSON when it can be."),
-    ]
-    for o in reversed(opts):
-        f = o(f)
-    return f
+# The remote cache (README, "Caching in CI"): accepted before or after the command name.
+_remote_options = _options(
+    click.option("--remote", metavar="URL", default=None,
+                 help="Shared cache: file:///dir or s3://bucket/prefix (S3 endpoint from "
+                 "AWS_ENDPOINT_URL). Local misses are fetched from it, new outputs uploaded; "
+                 "entries are signed and verified with the secret in ASSETBUILD_CACHE_KEY "
+                 "[env ASSETBUILD_REMOTE]."),
+    click.option("--remote-read-only", is_flag=True, default=None,
+                 help="Use the remote cache but upload nothing (pull requests, forks)."),
+    click.option("--trust-remote-unsigned", is_flag=True, default=None,
+                 help="Without ASSETBUILD_CACHE_KEY, still use and upload unsigned entries. "
+                 "Loading an output can run code: only for a remote nobody else can write."),
+    click.option("--remote-timeout", type=click.FloatRange(min=0.1), metavar="SECONDS", default=None,
+                 help="Connect and read timeout of one remote request [default: 10]."),
+    click.option("--remote-option", "remote_option", multiple=True, metavar="KEY=VALUE",
+                 help="An fsspec storage option (repeatable), e.g. endpoint_url=http://localhost:9000; "
+                 "VALUE is parsed as JSON when it can be."),
+)
 
 
 def _parse_remote_options(items: Any) -> dict[str, Any] | None:
@@ -194,39 +182,34 @@ def _parse_remote_options(items: Any) -> dict[str, Any] | None:
 
 
 def _remote_kwargs(ctx: click.Context, local: dict[str, Any], opts: dict[str, Any]) -> dict[str, Any]:
-    """The options of _remote_options as keyword arguments of session.build (and session.watch)."""
+    """The options of _remote_options as keyword arguments of session.build (and session.watch);
+    --remote-option is repeatable, before and after the command name."""
+    given = (*((ctx.find_object(dict) or {}).get("remote_option") or ()), *(local.get("remote_option") or ()))
     return {"remote": opts.get("remote"), "remote_read_only": bool(opts.get("remote_read_only")),
             "trust_remote_unsigned": bool(opts.get("trust_remote_unsigned")),
-            "remote_timeout": opts.get("remote_timeout"),
-            "remote_options": _parse_remote_options(_all_given(ctx, local, "remote_option"))}
-
-
-def _all_given(ctx: click.Context, local: dict[str, Any], name: str) -> tuple[Any, ...]:
-    """A repeatable option's values, from before and after the command name."""
-    root = ctx.find_object(_Ctx)
-    return tuple((root.opts if root else {}).get(name) or ()) + tuple(local.get(name) or ())
+            "remote_timeout": opts.get("remote_timeout"), "remote_options": _parse_remote_options(given)}
 
 
 def _merged(ctx: click.Context, local: dict[str, Any]) -> dict[str, Any]:
-    root = ctx.find_object(_Ctx)
-    merged = dict(root.opts) if root else {}
+    merged = dict(ctx.find_object(dict) or {})  # the options given before the command name
     for k, v in local.items():
         if v not in (None, False, 0, ()) or k not in merged:
             merged[k] = v
     return merged
 
 
-def _setup(opts: dict[str, Any], json_mode: bool = False) -> Any:
-    """Apply -C and build the reporter."""
+def _setup(ctx: click.Context, local: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+    """The command's options (given before or after its name), -C applied, and the reporter."""
     from .output import Reporter
 
+    opts = _merged(ctx, local)
     if opts.get("directory"):
         try:
             os.chdir(opts["directory"])
         except OSError as e:
             raise click.UsageError(f"-C {opts['directory']}: {e.strerror}") from None
     verbosity = -1 if opts.get("quiet") else (1 if opts.get("verbose") else 0)
-    return Reporter(verbosity=verbosity, json_mode=json_mode, asset_logs=True)
+    return opts, Reporter(verbosity=verbosity, json_mode=bool(opts.get("as_json")), asset_logs=True)
 
 
 def _handle_errors(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -234,7 +217,8 @@ def _handle_errors(f: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(f)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from .errors import AssetbuildError, DefinitionError
+        from . import output
+        from .errors import AssetbuildError
 
         ctx = click.get_current_context()
         opts = _merged(ctx, {"verbose": kwargs.get("verbose"), "as_json": kwargs.get("as_json")})
@@ -242,33 +226,15 @@ def _handle_errors(f: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return f(*args, **kwargs)
         except AssetbuildError as e:
-            from .output import display_path
-
-            msg = str(e)
-            if isinstance(e, DefinitionError) and e.file:
-                where = display_path(e.file) + (f":{e.line}" if e.line else "")
-                msg = f"{where}: {e.message}"
-            if verbose and isinstance(e, DefinitionError) and e.detail:
-                click.echo(e.detail.rstrip(), err=True)
-            elif verbose and e.__cause__ is not None:
-                import traceback
-
-                click.echo("".join(traceback.format_exception(e.__cause__)).rstrip(), err=True)
-            click.echo(f"assetbuild: error: {msg}", err=True)
+            click.echo(output.format_error(e, verbose=bool(verbose)), err=True)
             if opts.get("as_json"):  # a consumer of --json always gets one document
-                doc: dict[str, Any] = {"ok": False, "error": msg}
-                if ctx.command.name == "build":
-                    doc["results"] = []
-                click.echo(json.dumps(doc))
+                click.echo(output.format_error_json(output.describe_error(e), ctx.command.name))
             ctx.exit(e.exit_status)
         except KeyboardInterrupt:
             click.echo("assetbuild: interrupted; finished work was recorded, the rest will run next time",
                        err=True)
             if opts.get("as_json"):
-                doc = {"ok": False, "error": "interrupted"}
-                if ctx.command.name == "build":
-                    doc["results"] = []
-                click.echo(json.dumps(doc))
+                click.echo(output.format_error_json("interrupted", ctx.command.name))
             ctx.exit(130)
 
     return wrapper
@@ -297,7 +263,7 @@ def cli(ctx: click.Context, **opts: Any) -> None:
     of its code and of the data versions of its inputs, kept in .assetbuild/. Without a command,
     builds every asset (same as `assetbuild build`).
     """
-    ctx.ensure_object(_Ctx).opts = opts
+    ctx.ensure_object(dict).update(opts)  # options given before the command name (assetbuild -C dir status)
     if ctx.invoked_subcommand is None:
         ctx.invoke(build, assets=())
 
@@ -315,20 +281,13 @@ def build(ctx: click.Context, assets: tuple[str, ...], **local: Any) -> None:
     An ASSET is a name, a glob over names ('raw/*') or group:NAME. Exit status 0 when every
     requested asset is fresh at the end, 1 when one failed, 2 for an error in the AssetFile.
     """
-    from . import session
+    from . import output, session
 
-    opts = _merged(ctx, local)
-    rep = _setup(opts, json_mode=bool(opts.get("as_json")))
+    opts, rep = _setup(ctx, local)
     result = session.build(assets, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"),
                            reporter=rep, **_build_kwargs(opts), **_remote_kwargs(ctx, local, opts))
     if opts.get("as_json"):
-        doc = result.to_json()
-        if result.dry_run:
-            doc["dry_run"] = True
-            for entry, r in zip(doc["results"], result.results):
-                entry["would"] = r.metadata.get("would")
-                entry["reasons"] = [x.to_json() for x in r.reasons]
-        click.echo(json.dumps(doc))
+        click.echo(output.format_build_json(result))
     if not result.dry_run and not result.ok:
         ctx.exit(1)
 
@@ -354,8 +313,7 @@ def watch(ctx: click.Context, assets: tuple[str, ...], debounce: float | None, *
     """
     from . import session
 
-    opts = _merged(ctx, local)
-    rep = _setup(opts, json_mode=bool(opts.get("as_json")))
+    opts, rep = _setup(ctx, local)
     session.watch(assets, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"),
                   debounce_ms=debounce, reporter=rep, handle_signals=True, **_build_kwargs(opts),
                   **_remote_kwargs(ctx, local, opts))
@@ -374,22 +332,16 @@ def status(ctx: click.Context, assets: tuple[str, ...], **local: Any) -> None:
     Reasons: never-built, code-changed, upstream-changed, source-changed, source-moved,
     source-missing, remote, output-missing, output-modified. Exit status 0 whatever the states (2 for an error in the AssetFile).
     """
-    from . import session
-    from .output import format_status
+    from . import output, session
 
-    opts = _merged(ctx, local)
-    rep = _setup(opts, json_mode=bool(opts.get("as_json")))
+    opts, rep = _setup(ctx, local)
+    remote = _remote_kwargs(ctx, local, opts)
+    del remote["remote_read_only"]  # status uploads nothing
     rows = session.status(assets, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"),
-                          reporter=rep, remote=opts.get("remote"),
-                          trust_remote_unsigned=bool(opts.get("trust_remote_unsigned")),
-                          remote_timeout=opts.get("remote_timeout"),
-                          remote_options=_parse_remote_options(_all_given(ctx, local, "remote_option")))
-    if opts.get("as_json"):
-        click.echo(json.dumps({"assets": [r.to_json() for r in rows]}))
-    else:
-        text = format_status(rows, color=sys.stdout.isatty())
-        if text:
-            click.echo(text)
+                          reporter=rep, **remote)
+    text = output.format_status(rows, color=sys.stdout.isatty(), as_json=bool(opts.get("as_json")))
+    if text:
+        click.echo(text)
 
 
 @cli.command()
@@ -400,32 +352,11 @@ def status(ctx: click.Context, assets: tuple[str, ...], **local: Any) -> None:
 @_handle_errors
 def why(ctx: click.Context, asset: str, **local: Any) -> None:
     """Explain one ASSET: which function or helper changed, which inputs changed (old and new)."""
-    from . import session
-    from .keys import short
+    from . import output, session
 
-    opts = _merged(ctx, local)
-    rep = _setup(opts, json_mode=bool(opts.get("as_json")))
+    opts, rep = _setup(ctx, local)
     info = session.why(asset, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"), reporter=rep)
-    if opts.get("as_json"):
-        click.echo(json.dumps(info))
-        return
-    from .output import display_path
-
-    click.echo(f"{asset}: {info['state']}  ({display_path(info['file'])}:{info['line']})")
-    for r in info["reasons"]:
-        click.echo(f"  {r['code']}: {r['detail']}")
-    if info["code_changes"]:
-        click.echo("  code parts changed since the last build:")
-        for c in info["code_changes"]:
-            click.echo(f"    {c['part']}: {short(c['old'])} -> {short(c['new'])}")
-    if info["inputs"]:
-        click.echo("  inputs:")
-        for i in info["inputs"]:
-            mark = "changed" if i["changed"] else "same"
-            new = short(i["new"]) if i["new"] else "(will change)"
-            click.echo(f"    {i['name']} ({i['kind']}): {short(i['old'])} -> {new}  [{mark}]")
-    if info["last_key"]:
-        click.echo(f"  last built with key {short(info['last_key'])}; {info['history']} build(s) recorded")
+    click.echo(output.format_why(info, as_json=bool(opts.get("as_json"))))
 
 
 @cli.command(name="list")
@@ -435,20 +366,13 @@ def why(ctx: click.Context, asset: str, **local: Any) -> None:
 @_handle_errors
 def list_cmd(ctx: click.Context, **local: Any) -> None:
     """List sources and assets with their inputs, in build order."""
-    from . import session
+    from . import output, session
 
-    opts = _merged(ctx, local)
-    _setup(opts)
+    opts, _ = _setup(ctx, local)
     rows = session.list_assets(assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"))
-    if opts.get("as_json"):
-        click.echo(json.dumps({"assets": rows}))
-        return
-    for r in rows:
-        extra = f" -> {r['path']}" if r.get("path") and r["kind"] == "asset" else ""
-        src = f"  {r['path']}" if r["kind"] == "source" else ""
-        ins = f"  <- {', '.join(r['inputs'])}" if r["inputs"] else ""
-        desc = f"  # {r['description']}" if r.get("description") else ""
-        click.echo(f"{r['kind']:<6} {r['name']}{src}{extra}{ins}{desc}")
+    text = output.format_assets(rows, as_json=bool(opts.get("as_json")))
+    if text:
+        click.echo(text)
 
 
 @cli.command()
@@ -459,12 +383,10 @@ def list_cmd(ctx: click.Context, **local: Any) -> None:
 @_handle_errors
 def graph(ctx: click.Context, fmt: str, **local: Any) -> None:
     """Print the dependency graph (pipe dot output to `dot -Tsvg`)."""
-    from . import session
-    from .output import format_graph
+    from . import output, session
 
-    opts = _merged(ctx, local)
-    _setup(opts)
-    click.echo(format_graph(session.describe_graph(assetfile=opts.get("assetfile"),
+    opts, _ = _setup(ctx, local)
+    click.echo(output.format_graph(session.describe_graph(assetfile=opts.get("assetfile"),
                                                    cache_dir=opts.get("cache_dir")), fmt))
 
 
@@ -476,26 +398,16 @@ def graph(ctx: click.Context, fmt: str, **local: Any) -> None:
 @_handle_errors
 def show(ctx: click.Context, asset: str, **local: Any) -> None:
     """Print the stored value of ASSET (its latest build; verified before it is loaded)."""
-    from . import session
-    from .errors import ValueNotFound
+    from . import output, session
 
-    opts = _merged(ctx, local)
-    _setup(opts)
+    opts, _ = _setup(ctx, local)
     value = session.load_value(asset, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"))
-    if opts.get("as_json"):
-        try:
-            click.echo(json.dumps(value, indent=2, sort_keys=True))
-        except (TypeError, ValueError) as e:
-            raise ValueNotFound(f"the value of {asset!r} ({type(value).__name__}) is not JSON: {e}") from None
-    elif isinstance(value, bytes):
-        sys.stdout.buffer.write(value)
+    text = output.format_value(asset, value, as_json=bool(opts.get("as_json")))
+    if isinstance(text, bytes):  # as stored: no newline added
+        sys.stdout.buffer.write(text)
         sys.stdout.flush()
-    elif isinstance(value, str):
-        click.echo(value)
     else:
-        import pprint
-
-        click.echo(pprint.pformat(value))
+        click.echo(text)
 
 
 @cli.command()
@@ -505,31 +417,22 @@ def show(ctx: click.Context, asset: str, **local: Any) -> None:
 @_handle_errors
 def clean(ctx: click.Context, yes: bool, **local: Any) -> None:
     """Delete the cache directory (stored outputs and traces). Path outputs stay in place."""
-    from . import session
+    from . import output, session
 
-    opts = _merged(ctx, local)
-    rep = _setup(opts)
+    opts, rep = _setup(ctx, local)
     cache = session.resolve_cache_dir(__import__("pathlib").Path.cwd(), opts.get("cache_dir"))
     if not cache.exists():
-        click.echo(f"nothing to clean: {cache} does not exist")
+        click.echo(output.format_clean(cache, existed=False, exists=False))
         return
     if not yes:
         if not sys.stdin.isatty():
             raise click.UsageError(f"refusing to delete {cache} without --yes (no terminal to ask)")
         click.confirm(f"Delete {cache} and everything cached in it?", abort=True)
     session.clean(cache_dir=opts.get("cache_dir"), reporter=rep)
-    click.echo(f"deleted {cache}" if not cache.exists() else
-               f"deleted what assetbuild stored in {cache}; kept the files it did not create")
+    click.echo(output.format_clean(cache, existed=True, exists=cache.exists()))
 
 
 # --- assetbuild cache ... ----------------------------------------------------------------------
-
-def _mib(n: int) -> str:
-    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if n >= size:
-            return f"{n / size:.1f} {unit}"
-    return f"{n} B"
-
 
 def _size_arg(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
     if value is None:
@@ -567,28 +470,11 @@ def cache() -> None:
 @_handle_errors
 def cache_stats(ctx: click.Context, **local: Any) -> None:
     """Entries, bytes and the hit rate of the last build. Writes nothing."""
-    from . import session
+    from . import output, session
 
-    opts = _merged(ctx, local)
-    rep = _setup(opts, json_mode=bool(opts.get("as_json")))
+    opts, rep = _setup(ctx, local)
     st = session.cache_stats(cache_dir=opts.get("cache_dir"), reporter=rep)
-    if opts.get("as_json"):
-        click.echo(json.dumps(st))
-        return
-    click.echo(f"cache       {st['cache_dir']}")
-    click.echo(f"entries     {st['entries']} ({st['latest_entries']} latest of {st['assets']} assets, "
-               f"{st['older_entries']} older)")
-    click.echo(f"outputs     {_mib(st['output_bytes'])} in {st['blobs']} blobs "
-               f"({_mib(st['inline_bytes'])} inline, {_mib(st['file_bytes'])} in {st['file_blobs']} files)")
-    click.echo(f"on disk     {_mib(st['disk_bytes'])} (index {_mib(st['index_bytes'])})"
-               + (f"; {st['temp_files']} temp file(s) for gc" if st["temp_files"] else ""))
-    lb = st["last_build"]
-    if lb:
-        rate = "n/a" if lb["hit_rate"] is None else f"{lb['hit_rate']:.0%}"
-        click.echo(f"last build  {lb['assets']} assets: {lb['built']} built, {lb['cached']} cached, "
-                   f"{lb['restored']} restored, {lb['failed']} failed, {lb['skipped']} skipped; hit rate {rate}")
-    else:
-        click.echo("last build  none recorded")
+    click.echo(output.format_cache_stats(st, as_json=bool(opts.get("as_json"))))
 
 
 @cache.command(name="gc")
@@ -612,27 +498,12 @@ def cache_gc(ctx: click.Context, max_size: int | None, older_than: float | None,
     The index is then compacted (LMDB keeps freed pages otherwise). Takes the build lock: waits
     for a running build.
     """
-    from . import session
+    from . import output, session
 
-    opts = _merged(ctx, local)
-    rep = _setup(opts, json_mode=bool(opts.get("as_json")))
+    opts, rep = _setup(ctx, local)
     r = session.gc(max_size=max_size, older_than_days=older_than, dry_run=gc_dry_run,
                    cache_dir=opts.get("cache_dir"), reporter=rep)
-    if opts.get("as_json"):
-        click.echo(json.dumps(r.to_json()))
-        return
-    verb = "would drop" if r.dry_run else "dropped"
-    click.echo(f"{verb} {r.entries_dropped} of {r.entries_before} entries and {r.blobs_dropped} blobs "
-               f"({_mib(r.output_bytes_freed)} of {_mib(r.output_bytes_before)} outputs)"
-               + (f", {r.temp_files} temp file(s)" if r.temp_files else "")
-               + (f", {r.code_files} old compiled AssetFile(s)" if r.code_files else "")
-               + (f", {len(r.leftover_dirs)} leftover dir(s)" if r.leftover_dirs else ""))
-    click.echo(f"on disk: {_mib(r.disk_bytes_before)} -> {_mib(r.disk_bytes_after)}"
-               + ("" if r.dry_run else f" (index {_mib(r.index_bytes_before)} -> {_mib(r.index_bytes_after)})"))
-    left = r.output_bytes_before - r.output_bytes_freed
-    if max_size is not None and left > max_size:
-        click.echo(f"the assets' latest builds alone take {_mib(left)}, more than --max-size "
-                   f"{_mib(max_size)}: they are always kept")
+    click.echo(output.format_gc(r, max_size, as_json=bool(opts.get("as_json"))))
 
 
 @cache.command(name="verify")
@@ -646,26 +517,11 @@ def cache_verify(ctx: click.Context, **local: Any) -> None:
     Exit status 0 if everything verified, 1 if anything was corrupt or missing (it has been
     dropped: run a build). Takes the build lock.
     """
-    from . import session
+    from . import output, session
 
-    opts = _merged(ctx, local)
-    rep = _setup(opts, json_mode=bool(opts.get("as_json")))
+    opts, rep = _setup(ctx, local)
     r = session.verify(cache_dir=opts.get("cache_dir"), reporter=rep)
-    if opts.get("as_json"):
-        click.echo(json.dumps(r.to_json()))
-    else:
-        for c in r.corrupt:
-            who = f" (output of {', '.join(c['assets'])})" if c["assets"] else ""
-            click.echo(f"corrupt  {c['digest'][:12]} {c['where']}{who}: dropped")
-        for m in r.missing:
-            who = f" (output of {', '.join(m['assets'])})" if m["assets"] else ""
-            click.echo(f"missing  {m['digest'][:12]}{who}")
-        if r.damaged_records:
-            click.echo(f"damaged  {r.damaged_records} record(s) that do not decode: dropped")
-        click.echo(f"checked {r.blobs_checked} blobs ({_mib(r.bytes_checked)}): "
-                   + ("all verified" if r.ok else f"{len(r.corrupt)} corrupt, {len(r.missing)} missing; "
-                      f"dropped {r.entries_dropped} entries, the next build rebuilds "
-                      f"{', '.join(r.heads_dropped) or 'what needs them'}"))
+    click.echo(output.format_verify(r, as_json=bool(opts.get("as_json"))))
     if not r.ok:
         ctx.exit(1)
 
@@ -684,18 +540,12 @@ def cache_export(ctx: click.Context, file: str, assets: tuple[str, ...], **local
     no path of this machine in it: `assetbuild cache import FILE` on another checkout, then a
     build reuses them.
     """
-    from . import session
+    from . import output, session
 
-    opts = _merged(ctx, local)
-    rep = _setup(opts, json_mode=bool(opts.get("as_json")))
+    opts, rep = _setup(ctx, local)
     r = session.export_cache(file, assets, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"),
                              reporter=rep)
-    if opts.get("as_json"):
-        click.echo(json.dumps(r))
-        return
-    click.echo(f"exported {r['entries']} entries, {r['blobs']} blobs ({_mib(r['bytes'])}) to {file}")
-    if r["never_built"]:
-        click.echo(f"not exported (never built): {', '.join(r['never_built'])}")
+    click.echo(output.format_export(r, file, as_json=bool(opts.get("as_json"))))
 
 
 @cache.command(name="import")
@@ -710,17 +560,11 @@ def cache_import(ctx: click.Context, file: str, **local: Any) -> None:
     Entries whose bytes are missing or do not verify are skipped with a warning (exit status 1);
     the heads of assets already built here are kept. Takes the build lock.
     """
-    from . import session
+    from . import output, session
 
-    opts = _merged(ctx, local)
-    rep = _setup(opts, json_mode=bool(opts.get("as_json")))
+    opts, rep = _setup(ctx, local)
     r = session.import_cache(file, cache_dir=opts.get("cache_dir"), assetfile=opts.get("assetfile"), reporter=rep)
-    if opts.get("as_json"):
-        click.echo(json.dumps(r))
-    else:
-        click.echo(f"imported {r['entries']} entries, {r['blobs']} blobs from {file}"
-                   + (f" ({r['already_present']} already here)" if r["already_present"] else "")
-                   + (f"; skipped {r['skipped']} entries" if r["skipped"] else ""))
+    click.echo(output.format_import(r, file, as_json=bool(opts.get("as_json"))))
     if r["skipped"] or r["rejected_blobs"]:
         ctx.exit(1)
 
@@ -738,17 +582,11 @@ def cache_keygen(ctx: click.Context, public_of_env: bool, **local: Any) -> None:
     the main branch). ASSETBUILD_CACHE_TRUSTED_KEYS is public: every reader verifies with it and
     can never upload, so pull-request jobs need no secret. Writes nothing.
     """
-    from . import session
+    from . import output, session
 
     pair = session.remote_key_pair(from_env=public_of_env)
-    if local.get("as_json"):
-        click.echo(json.dumps(pair))
-        return
-    if pair["signing_key"] is not None:
-        click.echo("# secret: only the jobs that upload (CI secret)", err=True)
-        click.echo(f"ASSETBUILD_CACHE_SIGNING_KEY={pair['signing_key']}")
-        click.echo("# public: every reader (a plain variable, or committed)", err=True)
-    click.echo(f"ASSETBUILD_CACHE_TRUSTED_KEYS={pair['trusted_key']}")
+    for text, to_stderr in output.format_key_pair(pair, as_json=bool(local.get("as_json"))):
+        click.echo(text, err=to_stderr)
 
 
 def main() -> None:

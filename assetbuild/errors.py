@@ -6,6 +6,13 @@ Anything raised that is not an ``AssetbuildError`` is a bug in assetbuild and sh
 from __future__ import annotations
 
 
+def describe_exception(exc: BaseException) -> str:
+    """Any exception in one line, ``Type: message`` (the type alone when it says nothing): how
+    a user's failing code and a failing AssetFile are named in messages."""
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
 class AssetbuildError(Exception):
     """Base of the errors a user can cause. ``str(err)`` is the one line the CLI prints."""
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from .definitions import AssetContext, Output
-from .errors import AssetFailed
+from .errors import AssetFailed, describe_exception
 
 LogLines = list[tuple[int, str]]  # (logging level, formatted message), in order
 SPOOL_MIN = 1 << 20  # a worker's output from this size on travels through a file, not the pipe
@@ -106,11 +106,6 @@ def user_traceback(exc: BaseException, is_user_file: Callable[[str], bool]) -> s
     lines += traceback.format_list(mine or frames)
     lines += traceback.format_exception_only(type(exc), exc)
     return "".join(lines)
-
-
-def describe(exc: BaseException) -> str:
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def run_task(task: Task, log: Any = None) -> Produced | Failed:
@@ -234,7 +229,7 @@ def run_payload(payload: bytes, spool_dir: str | None = None) -> Produced | Fail
     try:
         task = pickle.loads(payload)
     except Exception as e:  # noqa: BLE001 - e.g. a project module edited into a syntax error
-        outcome: Produced | Failed = Failed(f"cannot load it in its worker: {describe(e)}")
+        outcome: Produced | Failed = Failed(f"cannot load it in its worker: {describe_exception(e)}")
     else:
         del payload
         outcome = run_task(task)
@@ -345,7 +340,7 @@ def _user_error(exc: BaseException, interrupts: _RealInterrupts) -> str:
         if isinstance(exc, KeyboardInterrupt):
             raise exc
         raise KeyboardInterrupt from exc
-    return describe(exc) if isinstance(exc, Exception) else _not_an_exception(exc)
+    return describe_exception(exc) if isinstance(exc, Exception) else _not_an_exception(exc)
 
 
 def _not_an_exception(exc: BaseException) -> str:
@@ -358,7 +353,7 @@ def _not_an_exception(exc: BaseException) -> str:
         return "raised KeyboardInterrupt without a Ctrl-C: an asset cannot end assetbuild"
     if isinstance(exc, GeneratorExit):
         return "raised GeneratorExit outside a generator: an asset cannot end assetbuild"
-    return f"raised {describe(exc)}, which is not an Exception: an asset cannot end assetbuild"
+    return f"raised {describe_exception(exc)}, which is not an Exception: an asset cannot end assetbuild"
 
 
 class _RealInterrupts:

@@ -29,8 +29,7 @@ from typing import Any
 from . import definitions
 from .atomicfile import write_atomically
 from .definitions import AssetDef, SourceDef
-from .errors import DefinitionError
-from .execute import describe
+from .errors import DefinitionError, describe_exception
 
 ASSETFILE_MODULE = "__assetfile__"
 _CODE_CACHE_VERSION = 1
@@ -275,7 +274,7 @@ def _loading_error(exc: BaseException, path: Path, project_dir: Path) -> Definit
     user = [f for f in frames if f.filename == str(path) or
             (f.filename.startswith(root) and not _is_installed(f.filename))]
     where = user[-1] if user else None
-    what = describe(exc)
+    what = describe_exception(exc)
     detail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     if isinstance(exc, SyntaxError) and exc.filename:  # in a module the AssetFile imports
         return DefinitionError(f"syntax error: {exc.msg}", file=exc.filename, line=exc.lineno,

@@ -3,6 +3,9 @@
 On a terminal a build shows one live status line (on stderr) above which finished work scrolls;
 otherwise it prints one line per asset that did something and a summary. With ``--json`` the
 CLI prints one JSON document on stdout and this module stays silent except for warnings.
+
+The ``format_*`` functions render a command's result (text, or its ``--json`` document) for the
+CLI to print; they are pure, so tests can call them without a terminal.
 """
 
 from __future__ import annotations
@@ -270,7 +273,9 @@ def _indent(text: str) -> str:
 
 # --- renderings of read-only views -------------------------------------------------------------
 
-def format_status(rows: list[AssetStatus], *, color: bool = False) -> str:
+def format_status(rows: list[AssetStatus], *, color: bool = False, as_json: bool = False) -> str:
+    if as_json:
+        return json.dumps({"assets": [r.to_json() for r in rows]})
     width = max((len(r.asset) for r in rows), default=0)
     lines = []
     for r in rows:
@@ -306,3 +311,202 @@ def format_graph(nodes: list[dict[str, Any]], fmt: str) -> str:
                 out.append(f"  {ids[up]} --> {ids[n['name']]}")
         return "\n".join(out)
     raise ValueError(f"unknown graph format {fmt!r}")
+
+
+# --- renderings of command results (the CLI echoes them) ---------------------------------------
+
+def format_build_json(result: BuildResult) -> str:
+    """``build --json``: one document; a dry run adds what each asset would do, and why."""
+    doc = result.to_json()
+    if result.dry_run:
+        doc["dry_run"] = True
+        for entry, r in zip(doc["results"], result.results):
+            entry["would"] = r.metadata.get("would")
+            entry["reasons"] = [x.to_json() for x in r.reasons]
+    return json.dumps(doc)
+
+
+def format_error(e: Exception, *, verbose: bool = False) -> str:
+    """An AssetbuildError as the CLI reports it: one line; with -v the traceback above it (the
+    AssetFile's as it failed to load, or the exception that caused ``e``)."""
+    from .errors import DefinitionError
+
+    line = f"assetbuild: error: {describe_error(e)}"
+    if verbose and isinstance(e, DefinitionError) and e.detail:
+        return e.detail.rstrip() + "\n" + line
+    if verbose and e.__cause__ is not None:
+        import traceback
+
+        return "".join(traceback.format_exception(e.__cause__)).rstrip() + "\n" + line
+    return line
+
+
+def format_error_json(message: str, command: str | None) -> str:
+    """The one document a ``--json`` consumer gets when a command fails (``build``'s has results)."""
+    doc: dict[str, Any] = {"ok": False, "error": message}
+    if command == "build":
+        doc["results"] = []
+    return json.dumps(doc)
+
+
+def format_why(info: dict[str, Any], *, as_json: bool = False) -> str:
+    """``why``: the state and reasons, the code parts and inputs that changed, the last build."""
+    from .keys import short
+
+    if as_json:
+        return json.dumps(info)
+    lines = [f"{info['asset']}: {info['state']}  ({display_path(info['file'])}:{info['line']})"]
+    lines += [f"  {r['code']}: {r['detail']}" for r in info["reasons"]]
+    if info["code_changes"]:
+        lines.append("  code parts changed since the last build:")
+        lines += [f"    {c['part']}: {short(c['old'])} -> {short(c['new'])}" for c in info["code_changes"]]
+    if info["inputs"]:
+        lines.append("  inputs:")
+        for i in info["inputs"]:
+            mark = "changed" if i["changed"] else "same"
+            new = short(i["new"]) if i["new"] else "(will change)"
+            lines.append(f"    {i['name']} ({i['kind']}): {short(i['old'])} -> {new}  [{mark}]")
+    if info["last_key"]:
+        lines.append(f"  last built with key {short(info['last_key'])}; {info['history']} build(s) recorded")
+    return "\n".join(lines)
+
+
+def format_assets(rows: list[dict[str, Any]], *, as_json: bool = False) -> str:
+    """``list``: one line per source and asset, in build order."""
+    if as_json:
+        return json.dumps({"assets": rows})
+    lines = []
+    for r in rows:
+        extra = f" -> {r['path']}" if r.get("path") and r["kind"] == "asset" else ""
+        src = f"  {r['path']}" if r["kind"] == "source" else ""
+        ins = f"  <- {', '.join(r['inputs'])}" if r["inputs"] else ""
+        desc = f"  # {r['description']}" if r.get("description") else ""
+        lines.append(f"{r['kind']:<6} {r['name']}{src}{extra}{ins}{desc}")
+    return "\n".join(lines)
+
+
+def format_value(asset: str, value: Any, *, as_json: bool) -> str | bytes:
+    """``show``: bytes as they are, text as it is, anything else pretty-printed (or as JSON,
+    ValueNotFound if it is not JSON)."""
+    if as_json:
+        try:
+            return json.dumps(value, indent=2, sort_keys=True)
+        except (TypeError, ValueError) as e:
+            from .errors import ValueNotFound
+
+            raise ValueNotFound(f"the value of {asset!r} ({type(value).__name__}) is not JSON: {e}") from None
+    if isinstance(value, (bytes, str)):
+        return value
+    import pprint
+
+    return pprint.pformat(value)
+
+
+def format_clean(cache: Any, *, existed: bool, exists: bool) -> str:
+    """``clean``: nothing there, the directory gone, or only what assetbuild stored in it gone."""
+    if not existed:
+        return f"nothing to clean: {cache} does not exist"
+    return (f"deleted {cache}" if not exists else
+            f"deleted what assetbuild stored in {cache}; kept the files it did not create")
+
+
+def format_size(n: int) -> str:
+    """Bytes in the largest binary unit that keeps one digit before the point (``1.5 MiB``)."""
+    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n} B"
+
+
+def format_cache_stats(st: dict[str, Any], *, as_json: bool = False) -> str:
+    """``cache stats``: entries, bytes where they are, the last build's outcome."""
+    if as_json:
+        return json.dumps(st)
+    mib = format_size
+    lines = [f"cache       {st['cache_dir']}",
+             f"entries     {st['entries']} ({st['latest_entries']} latest of {st['assets']} assets, "
+             f"{st['older_entries']} older)",
+             f"outputs     {mib(st['output_bytes'])} in {st['blobs']} blobs "
+             f"({mib(st['inline_bytes'])} inline, {mib(st['file_bytes'])} in {st['file_blobs']} files)",
+             f"on disk     {mib(st['disk_bytes'])} (index {mib(st['index_bytes'])})"
+             + (f"; {st['temp_files']} temp file(s) for gc" if st["temp_files"] else "")]
+    lb = st["last_build"]
+    if lb:
+        rate = "n/a" if lb["hit_rate"] is None else f"{lb['hit_rate']:.0%}"
+        lines.append(f"last build  {lb['assets']} assets: {lb['built']} built, {lb['cached']} cached, "
+                     f"{lb['restored']} restored, {lb['failed']} failed, {lb['skipped']} skipped; hit rate {rate}")
+    else:
+        lines.append("last build  none recorded")
+    return "\n".join(lines)
+
+
+def format_gc(r: Any, max_size: int | None, *, as_json: bool = False) -> str:
+    """``cache gc``: what was (or would be) dropped, the disk before and after, and a note when
+    the latest builds alone exceed ``max_size``."""
+    if as_json:
+        return json.dumps(r.to_json())
+    mib = format_size
+    verb = "would drop" if r.dry_run else "dropped"
+    lines = [f"{verb} {r.entries_dropped} of {r.entries_before} entries and {r.blobs_dropped} blobs "
+             f"({mib(r.output_bytes_freed)} of {mib(r.output_bytes_before)} outputs)"
+             + (f", {r.temp_files} temp file(s)" if r.temp_files else "")
+             + (f", {r.code_files} old compiled AssetFile(s)" if r.code_files else "")
+             + (f", {len(r.leftover_dirs)} leftover dir(s)" if r.leftover_dirs else ""),
+             f"on disk: {mib(r.disk_bytes_before)} -> {mib(r.disk_bytes_after)}"
+             + ("" if r.dry_run else f" (index {mib(r.index_bytes_before)} -> {mib(r.index_bytes_after)})")]
+    left = r.output_bytes_before - r.output_bytes_freed
+    if max_size is not None and left > max_size:
+        lines.append(f"the assets' latest builds alone take {mib(left)}, more than --max-size "
+                     f"{mib(max_size)}: they are always kept")
+    return "\n".join(lines)
+
+
+def format_verify(r: Any, *, as_json: bool = False) -> str:
+    """``cache verify``: each corrupt or missing blob and whose output it was, then the tally."""
+    if as_json:
+        return json.dumps(r.to_json())
+    lines = []
+    for c in r.corrupt:
+        who = f" (output of {', '.join(c['assets'])})" if c["assets"] else ""
+        lines.append(f"corrupt  {c['digest'][:12]} {c['where']}{who}: dropped")
+    for m in r.missing:
+        who = f" (output of {', '.join(m['assets'])})" if m["assets"] else ""
+        lines.append(f"missing  {m['digest'][:12]}{who}")
+    if r.damaged_records:
+        lines.append(f"damaged  {r.damaged_records} record(s) that do not decode: dropped")
+    lines.append(f"checked {r.blobs_checked} blobs ({format_size(r.bytes_checked)}): "
+                 + ("all verified" if r.ok else f"{len(r.corrupt)} corrupt, {len(r.missing)} missing; "
+                    f"dropped {r.entries_dropped} entries, the next build rebuilds "
+                    f"{', '.join(r.heads_dropped) or 'what needs them'}"))
+    return "\n".join(lines)
+
+
+def format_export(r: dict[str, Any], file: str, *, as_json: bool = False) -> str:
+    if as_json:
+        return json.dumps(r)
+    lines = [f"exported {r['entries']} entries, {r['blobs']} blobs ({format_size(r['bytes'])}) to {file}"]
+    if r["never_built"]:
+        lines.append(f"not exported (never built): {', '.join(r['never_built'])}")
+    return "\n".join(lines)
+
+
+def format_import(r: dict[str, Any], file: str, *, as_json: bool = False) -> str:
+    if as_json:
+        return json.dumps(r)
+    return (f"imported {r['entries']} entries, {r['blobs']} blobs from {file}"
+            + (f" ({r['already_present']} already here)" if r["already_present"] else "")
+            + (f"; skipped {r['skipped']} entries" if r["skipped"] else ""))
+
+
+def format_key_pair(pair: dict[str, str | None], *, as_json: bool = False) -> list[tuple[str, bool]]:
+    """``cache keygen``: the variables to set (stdout), each with a comment on who gets it
+    (stderr, so ``>> .env`` keeps only the variables). Lines as (text, to stderr)."""
+    if as_json:
+        return [(json.dumps(pair), False)]
+    lines: list[tuple[str, bool]] = []
+    if pair["signing_key"] is not None:
+        lines += [("# secret: only the jobs that upload (CI secret)", True),
+                  (f"ASSETBUILD_CACHE_SIGNING_KEY={pair['signing_key']}", False),
+                  ("# public: every reader (a plain variable, or committed)", True)]
+    lines.append((f"ASSETBUILD_CACHE_TRUSTED_KEYS={pair['trusted_key']}", False))
+    return lines

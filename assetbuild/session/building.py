@@ -1,0 +1,265 @@
+"""Building: the options of a build, the executors, scheduler and remote cache it is wired to,
+and ``build`` itself (also each cycle of watch mode, through ``build_project``)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..definitions import AssetDef
+from ..errors import ConfigError, DefinitionError, PluginError
+from ..graph import select
+from ..output import Reporter
+from ..reports import AssetResult, BuildResult
+from .project import Project, open_project, open_store, process_builds
+
+
+@dataclass(frozen=True)
+class RemoteOptions:
+    """The shared cache of a build or status (README, "Caching in CI"): ``url`` (default
+    $ASSETBUILD_REMOTE), whether to upload, whether unsigned entries are trusted, the timeout of
+    one request and fsspec's storage options. Unset values take the remote's defaults."""
+
+    url: str | None = None
+    read_only: bool = False
+    trust_unsigned: bool = False
+    timeout: float | None = None
+    options: dict[str, Any] | None = None
+
+
+# build()'s keyword arguments for the remote cache -> RemoteOptions fields
+_REMOTE_KEYWORDS = {"remote": "url", "remote_read_only": "read_only", "trust_remote_unsigned": "trust_unsigned",
+                    "remote_timeout": "timeout", "remote_options": "options"}
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """How to build, once the project is loaded: what ``build``'s keyword arguments ask for
+    (see its docstring), packed once and passed down as one value."""
+
+    force: bool = False
+    keep_going: bool = False
+    dry_run: bool = False
+    jobs: int | str | None = None
+    executor: str | None = None
+    executor_options: dict[str, str] | None = None
+    timeout: float | None = None
+    remote: RemoteOptions = field(default_factory=RemoteOptions)
+
+    @classmethod
+    def from_keywords(cls, keywords: dict[str, Any]) -> BuildOptions:
+        """The options ``build(**keywords)`` would use (watch mode takes them as ``**build_options``).
+        An unknown keyword is a TypeError, as in a call."""
+        remote = {_REMOTE_KEYWORDS[k]: v for k, v in keywords.items() if k in _REMOTE_KEYWORDS}
+        return cls(**{k: v for k, v in keywords.items() if k not in _REMOTE_KEYWORDS},
+                   remote=RemoteOptions(**remote))
+
+
+def _runner(project: Project, options: BuildOptions) -> Any:
+    """The executors of one build: -j and --executor, else [tool.assetbuild], else serial for
+    -j 1 and processes for more. Time limits that cannot be enforced are refused here, before
+    anything runs: an asset's ``timeout=`` on an executor that cannot stop it (DefinitionError),
+    ``--timeout`` with such a default executor (ConfigError)."""
+    from ..config import execution_settings, timeout_setting
+    from ..executors import Runner, parse_jobs
+
+    jobs, executor, executor_options = execution_settings(project.project_dir, jobs=options.jobs,
+                                                          executor=options.executor,
+                                                          options=options.executor_options)
+    limit = timeout_setting(project.project_dir, options.timeout)
+    n = parse_jobs(jobs)
+    default = executor or ("serial" if n == 1 else "processes")
+    runner = Runner(project.executors, default=default, jobs=n, project_dir=str(project.project_dir),
+                    project_modules=project.loaded.project_modules, options=executor_options,
+                    make_logger=project.reporter.asset_logger, timeout=limit)
+    if limit is not None:
+        problem = runner.time_limit_problem(None)
+        if problem is not None:
+            raise ConfigError(f"--timeout: {problem}; use --executor processes")
+    unlimited: list[AssetDef] = []
+    for name, d in project.graph.nodes.items():
+        if not isinstance(d, AssetDef):
+            continue
+        problem = runner.time_limit_problem(d.executor)
+        if problem is None:
+            continue
+        if d.timeout is not None:
+            raise DefinitionError(f"asset {name!r} has timeout={d.timeout:g}, but {problem}"
+                                  + ("" if d.executor else "; use --executor processes"),
+                                  file=d.file, line=d.line)
+        if limit is not None:
+            unlimited.append(d)
+    if unlimited:
+        project.reporter.warn(f"--timeout does not apply to {', '.join(d.name for d in unlimited)}: "
+                              f"{runner.time_limit_problem(unlimited[0].executor)}")
+    return runner
+
+
+class _Observer:
+    """A build's one observer channel: the terminal reporter, and ``finished`` (the build's
+    bookkeeping and the after_asset hook) for each result."""
+
+    def __init__(self, reporter: Reporter, finished: Callable[[AssetResult], None] | None = None) -> None:
+        self.reporter = reporter
+        self.finished = finished
+
+    def asset_started(self, name: str) -> None:
+        self.reporter.asset_started(name)
+
+    def asset_finished(self, result: AssetResult) -> None:
+        if self.finished is not None:
+            self.finished(result)
+
+    def asset_logs(self, name: str, lines: list[tuple[int, str]]) -> None:
+        log = self.reporter.asset_logger(name)  # lines a worker collected, replayed here
+        for level, text in lines:
+            log.log(level, "%s", text)
+
+    def warning(self, message: str) -> None:
+        self.reporter.warn(message)
+
+
+def make_scheduler(project: Project, store: Any, *, record: bool,
+                   on_result: Callable[[AssetResult], None] | None = None, runner: Any = None) -> Any:
+    """The scheduler of one build, or of a read-only look (status, why: ``record=False``, no runner)."""
+    from ..execute import Task
+    from ..scheduler import Scheduler
+    from ..workspace import Workspace
+
+    project_dir = str(project.project_dir)
+
+    def make_task(adef: AssetDef, args: dict[str, Any], inputs: list[Any], io: Any, context: bool) -> Task:
+        return Task(adef.name, adef.fn, adef.io, io, args, inputs, context, project_dir,
+                    timeout=runner.limit_of(adef) if runner is not None else None)
+
+    fp = project.fingerprinter()
+    return Scheduler(project.graph, store=store, files=Workspace(project.project_dir, store, record=record),
+                     io_managers=project.io_managers, fingerprint=project.code_of(fp), runner=runner,
+                     make_task=make_task, jobs=runner.jobs if runner is not None else 1,
+                     observer=_Observer(project.reporter, on_result), code_files=project.loaded.module_sources,
+                     code_refs=project.code_refs(), code_ref_digest=fp.fingerprint_reference)
+
+
+def _call_hook(caller: Any, **kwargs: Any) -> Any:
+    """Call a lifecycle hook; a plugin that raises becomes a PluginError naming the hook."""
+    try:
+        return caller(**kwargs)
+    except Exception as e:  # noqa: BLE001 - plugin code: report it, with the traceback under -v
+        plugins = ", ".join(impl.plugin_name for impl in caller.get_hookimpls())
+        raise PluginError(f"a plugin failed in the {caller.name} hook ({plugins}): "
+                          f"{type(e).__name__}: {e}") from e
+
+
+def with_remote(project: Project, store: Any, remote: RemoteOptions, expected: int, fetch: bool = True) -> Any:
+    """``store`` with the remote cache named by ``remote.url`` or $ASSETBUILD_REMOTE behind it, if any
+    (``fetch=False``: records are looked up, nothing is downloaded or written: dry runs, status)."""
+    if remote.url is None and not os.environ.get("ASSETBUILD_REMOTE"):
+        return store  # no remote: fsspec is never imported
+    from ..remote import RemoteSettings, open_remote
+
+    cfg = RemoteSettings.from_env(remote.url, read_only=remote.read_only, trust_unsigned=remote.trust_unsigned,
+                                  timeout=remote.timeout, options=remote.options)
+    if cfg is None:
+        return store
+    rep = project.reporter
+    return open_remote(store, cfg, warn=rep.warn, note=rep.line if rep.verbosity > 0 and fetch else None,
+                       expected=expected, fetch=fetch)
+
+
+def build(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = ".",
+          assetfile: str | None = None, cache_dir: str | os.PathLike[str] | None = None,
+          force: bool = False, keep_going: bool = False, dry_run: bool = False,
+          reporter: Reporter | None = None, plugin_manager: Any = None,
+          remote: str | None = None, remote_read_only: bool = False, trust_remote_unsigned: bool = False,
+          remote_timeout: float | None = None, remote_options: dict[str, Any] | None = None,
+          jobs: int | str | None = None, executor: str | None = None,
+          executor_options: dict[str, str] | None = None, timeout: float | None = None) -> BuildResult:
+    """Build ``assets`` (default: all) and everything upstream of them; return what happened.
+
+    A failing asset does not raise: it is a result with status "failed" (``result.ok`` is False).
+    Definition and store errors raise ``AssetbuildError`` subclasses; Ctrl-C ends the workers
+    and raises KeyboardInterrupt (finished work is kept).
+
+    ``jobs`` runs up to that many assets at once (``"auto"``: the CPUs this process may use);
+    ``executor`` names where they run (``serial``, ``threads``, ``processes`` or a plugin's;
+    default ``serial`` for one job, ``processes`` for more); both default to the project's
+    ``[tool.assetbuild]`` settings. ``executor_options`` go to the executor (e.g. ``scheduler``
+    for ``dask``).
+
+    ``timeout`` (seconds; default: ``timeout`` in ``[tool.assetbuild]``) limits each asset's run
+    time, except where the asset sets its own ``timeout=``: an asset that runs longer fails with
+    "timed out after N s" and its worker is killed (with one job, timed assets run in a worker
+    process; the ``threads`` executor cannot stop a running asset and refuses a timeout).
+
+    ``remote`` (default: $ASSETBUILD_REMOTE) is a shared cache URL (``file://...``, ``s3://bucket/prefix``):
+    local misses are looked up there and new outputs uploaded unless ``remote_read_only``;
+    entries are signed and verified with $ASSETBUILD_CACHE_KEY (see the README, "Caching in CI").
+    A dry run does not use it.
+    """
+    options = BuildOptions(force=force, keep_going=keep_going, dry_run=dry_run, jobs=jobs, executor=executor,
+                           executor_options=executor_options, timeout=timeout,
+                           remote=RemoteOptions(url=remote, read_only=remote_read_only,
+                                                trust_unsigned=trust_remote_unsigned, timeout=remote_timeout,
+                                                options=remote_options))
+    with process_builds, open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir,
+                                      reporter=reporter, plugin_manager=plugin_manager) as project:
+        return build_project(project, assets, options)
+
+
+def build_project(project: Project, assets: Sequence[str], options: BuildOptions) -> BuildResult:
+    """``build`` on an open project (watch mode reads what to watch between loading and building).
+
+    Executors live for this one build: watch mode's next build gets fresh workers, which import
+    the project's modules as they are then."""
+    plan = select(project.graph, assets)
+    rep = project.reporter
+    dry_run = options.dry_run
+    runner = _runner(project, options)
+    clean_end = False
+    store = open_store(project, readonly=dry_run)
+    store = with_remote(project, store, options.remote, len(plan), fetch=not dry_run)
+    if not dry_run:
+        runner.spool_dir = str(store.spool_dir())
+    try:
+        if not dry_run:
+            project.loaded.save_code_cache()
+            store.acquire_lock(on_wait=lambda: rep.warn(
+                f"another build or cache command is using {project.cache_dir}; waiting for it to finish"))
+        hook = project.plugin_manager.hook
+        _call_hook(hook.before_build, project_dir=str(project.project_dir), assets=list(plan),
+                   dry_run=dry_run)
+        observe = bool(hook.after_asset.get_hookimpls())
+
+        outcomes: dict[str, str] = {}
+
+        def on_result(r: Any) -> None:
+            rep.asset_finished(r, dry_run=dry_run)
+            outcomes[r.asset] = r.status
+            if not dry_run and len(outcomes) == len(plan):  # queued with the build's last writes
+                _record_summary(store, outcomes)
+            if observe:
+                _call_hook(hook.after_asset, result=r)
+
+        rep.build_started(plan, dry_run)
+        sched = make_scheduler(project, store, record=not dry_run, on_result=on_result, runner=runner)
+        result = sched.build(plan, force=options.force, keep_going=options.keep_going, dry_run=dry_run)
+        clean_end = True
+        if not dry_run:
+            _record_summary(store, {r.asset: r.status for r in result.results})
+            store.flush()  # no-op unless the summary missed the scheduler's last batch
+        rep.build_finished(result)
+        _call_hook(hook.after_build, result=result)
+        return result
+    finally:
+        runner.shutdown(cancel=not clean_end)  # Ctrl-C or an error: end running workers now
+        store.close()
+
+
+def _record_summary(store: Any, outcomes: dict[str, str]) -> None:
+    """The last build's counts and hit rate for `cache stats`; written only when they changed,
+    so a repeated null build still writes nothing."""
+    from ..cache import build_summary
+
+    store.put_build_summary(build_summary(outcomes.values()))

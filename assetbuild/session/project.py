@@ -1,0 +1,248 @@
+"""Loading a project: the AssetFile, its graph, the plugins, and the checks that need them all.
+
+``open_project`` is where every session verb starts; ``Project`` holds what it loaded (everything
+but the store, which each verb opens as it needs: ``open_store``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..definitions import AssetDef, SourceDef
+from ..errors import DefinitionError, StoreError
+from ..graph import Graph, resolve
+from ..loader import Loaded, ProjectImports, load_assetfile
+from ..output import Reporter
+
+CACHE_ENV = "ASSETBUILD_CACHE_DIR"
+
+# Builds in one process take turns: loading an AssetFile swaps modules in sys.modules, and the
+# build lock of a cache directory is what keeps two builds' writes apart. (Across processes the
+# build lock alone does it.)
+process_builds = threading.RLock()
+_loading = threading.Lock()
+
+
+def resolve_cache_dir(project_dir: Path, cache_dir: str | os.PathLike[str] | None) -> Path:
+    """``cache_dir``, else $ASSETBUILD_CACHE_DIR, else ``.assetbuild`` in the project.
+
+    StoreError (exit 2) for a directory that must not be a cache: the project directory or one
+    above it, or a non-empty directory that is not an assetbuild cache (see ``check_cache_dir``).
+    """
+    from ..store import check_cache_dir
+
+    chosen = cache_dir if cache_dir is not None else os.environ.get(CACHE_ENV) or None
+    if chosen is None:
+        p = project_dir / ".assetbuild"
+    else:
+        p = Path(chosen).expanduser()
+        p = p if p.is_absolute() else (Path.cwd() / p)
+    check_cache_dir(p, project_dir)
+    return p
+
+
+@dataclass
+class Project:
+    """A loaded, validated AssetFile with its plugins: everything but the store."""
+
+    project_dir: Path
+    cache_dir: Path
+    loaded: Loaded
+    graph: Graph
+    io_managers: dict[str, Any]
+    plugin_manager: Any
+    reporter: Reporter
+    executors: dict[str, Any] = field(default_factory=dict)  # name -> executor class
+
+    def fingerprinter(self) -> Any:
+        from ..fingerprint import Fingerprinter
+
+        return Fingerprinter(is_project_module=self.loaded.is_project_module,
+                             distribution_version=_distribution_version,
+                             project_dir=str(self.project_dir), code_digests=self.loaded.code_digests)
+
+    def code_of(self, fp: Any = None) -> Any:
+        """A function name -> (code digest or "v:"+code_version, parts), warning once per asset."""
+        fp = fp or self.fingerprinter()
+        warned: set[str] = set()
+
+        def code(name: str) -> tuple[str, dict[str, str]]:
+            adef: AssetDef = self.graph.nodes[name]  # type: ignore[assignment]
+            if adef.code_version is not None:
+                return "v:" + adef.code_version, {}
+            f = fp.fingerprint_function(adef.fn, name)
+            if f.warnings and name not in warned:
+                warned.add(name)
+                for w in f.warnings:
+                    self.reporter.warn(w)
+            return f.digest, f.parts
+
+        return code
+
+    def code_refs(self) -> Any:
+        """Stored bytes -> the names of the project code they refer to (pickle references).
+
+        The project's modules are those imported now (an asset may import one as it runs); the
+        list is taken again only when ``sys.modules`` has grown or shrunk.
+        """
+        from ..fingerprint.refs import pickle_code_refs
+        from ..loader import project_module_names
+
+        seen: list[Any] = [-1, frozenset()]
+
+        def code_refs(data: bytes) -> tuple[str, ...]:
+            if data[:1] != b"\x80":  # not a pickle of protocol 2+: cannot name code
+                return ()
+            if seen[0] != len(sys.modules):
+                seen[:] = [len(sys.modules), frozenset(project_module_names(self.project_dir))]
+            return pickle_code_refs(data, seen[1], _module_namespace)
+
+        return code_refs
+
+
+def _module_namespace(name: str) -> Any:
+    module = sys.modules.get(name)
+    return vars(module) if module is not None else {}
+
+
+_dist_cache: dict[str, str | None] = {}
+
+
+def _distribution_version(top: str) -> str | None:
+    if top in _dist_cache:
+        return _dist_cache[top]
+    version = getattr(sys.modules.get(top), "__version__", None)
+    if not isinstance(version, str):
+        from importlib import metadata
+
+        try:
+            version = metadata.version(top)
+        except metadata.PackageNotFoundError:
+            dists = metadata.packages_distributions().get(top) or []
+            version = None
+            for d in dists:
+                try:
+                    version = f"{d}=={metadata.version(d)}"
+                    break
+                except metadata.PackageNotFoundError:
+                    continue
+    _dist_cache[top] = version
+    return version
+
+
+def _validate(graph: Graph, io_managers: dict[str, Any], project_dir: Path, cache_dir: Path) -> None:
+    """Checks that need the plugins or the file system layout: IO managers exist, output paths
+    are distinct, are not sources, not inside a source directory and not inside the cache directory."""
+    paths: dict[str, str] = {}
+    source_paths = {os.path.normpath(d.path) for d in graph.nodes.values() if isinstance(d, SourceDef)}
+    source_dirs = {os.path.normpath(os.path.join(project_dir, p)): p for p in source_paths}
+    # a source that is the project directory or above it contains every output
+    around = next((source_dirs[a] for a in (str(project_dir), *map(str, project_dir.parents))
+                   if a in source_dirs), None)
+    try:
+        cache_rel: str | None = cache_dir.resolve().relative_to(project_dir).as_posix() + "/"
+    except ValueError:
+        cache_rel = None  # the cache is outside the project: no output can land in it
+    for name in graph.order:
+        d: AssetDef = graph.nodes[name]  # type: ignore[assignment]
+        if d.io not in io_managers:
+            known = ", ".join(sorted(io_managers))
+            raise DefinitionError(f"asset {name!r}: unknown IO manager {d.io!r} (known: {known}; "
+                                  "more come from plugins)", file=d.file, line=d.line)
+        if d.path is not None:  # already normalised by @asset
+            if d.path in paths:
+                raise DefinitionError(f"assets {paths[d.path]!r} and {name!r} both write {d.path}",
+                                      file=d.file, line=d.line)
+            paths[d.path] = name
+            if d.path in source_paths:
+                raise DefinitionError(f"asset {name!r} writes {d.path}, which is a declared source",
+                                      file=d.file, line=d.line)
+            # each build would change the source: a loop. Look up the output's ancestors (a few
+            # lookups) rather than test every source (10,000 outputs x 500 sources = 5M tests).
+            inside = around
+            if inside is None:
+                here = str(project_dir)
+                for part in d.path.split("/")[:-1]:
+                    here += os.sep + part
+                    if here in source_dirs:
+                        inside = source_dirs[here]
+                        break
+            if inside is not None:
+                raise DefinitionError(f"asset {name!r} writes {d.path}, inside the declared source "
+                                      f"directory {inside}", file=d.file, line=d.line)
+            if cache_rel is not None and (d.path + "/").startswith(cache_rel):
+                raise DefinitionError(f"asset {name!r} writes {d.path}, inside the cache directory",
+                                      file=d.file, line=d.line)
+    _check_cache_outside_sources(cache_dir, source_dirs)  # after the outputs: theirs is the finer message
+
+
+def _check_cache_outside_sources(cache_dir: Path, source_dirs: dict[str, str]) -> None:
+    """A cache directory inside a declared source changes that source on every build, so
+    every build would rebuild its readers: refuse it (StoreError, exit 2)."""
+    sources = {os.path.realpath(p): rel for p, rel in source_dirs.items()}
+    sources.update(source_dirs)
+    for where in (cache_dir.resolve(), *cache_dir.resolve().parents):
+        rel = sources.get(str(where))
+        if rel is not None:
+            raise StoreError(f"the cache directory {cache_dir} is inside the declared source {rel}: every "
+                             "build would change that source; use a cache directory outside it")
+
+
+@contextmanager
+def open_project(project_dir: str | os.PathLike[str] = ".", *, assetfile: str | None = None,
+                 cache_dir: str | os.PathLike[str] | None = None, reporter: Reporter | None = None,
+                 plugin_manager: Any = None) -> Iterator[Project]:
+    """Load and validate a project; its modules stay importable until the block ends.
+
+    Nothing is written: a build saves the compiled AssetFile once the store has accepted the
+    cache directory (``project.loaded.save_code_cache()``).
+    """
+    root = Path(project_dir).resolve()
+    if not root.is_dir():
+        raise DefinitionError(f"no such project directory: {project_dir}")
+    cache = resolve_cache_dir(root, cache_dir)
+    reporter = reporter or Reporter(verbosity=-2)
+    with ProjectImports(root):
+        with _loading:  # the loader collects declarations in a module global
+            loaded = load_assetfile(root, assetfile, cache_dir=cache)
+        graph = resolve(loaded.decls)
+        if plugin_manager is None:
+            from ..plugins import get_plugin_manager
+
+            plugin_manager = get_plugin_manager()
+        from ..plugins import collect_io_managers
+
+        io_managers = collect_io_managers(plugin_manager)
+        _validate(graph, io_managers, root, cache)
+        executors = _validated_executors(graph, plugin_manager)
+        yield Project(root, cache, loaded, graph, io_managers, plugin_manager, reporter, executors)
+
+
+def _validated_executors(graph: Graph, plugin_manager: Any) -> dict[str, Any]:
+    """The executors the plugins contribute; every ``@asset(executor=...)`` must name one."""
+    from ..plugins import collect_executors
+
+    executors = collect_executors(plugin_manager)
+    for name in graph.order:
+        d: AssetDef = graph.nodes[name]  # type: ignore[assignment]
+        if d.executor is not None and d.executor not in executors:
+            known = ", ".join(sorted(executors))
+            raise DefinitionError(f"asset {name!r}: unknown executor {d.executor!r} (known: {known}; "
+                                  "more come from plugins)", file=d.file, line=d.line)
+    return executors
+
+
+def open_store(project: Project, *, readonly: bool) -> Any:
+    """The project's store (its cache directory, with its heads)."""
+    from ..store import LmdbStore, project_id
+
+    return LmdbStore(project.cache_dir, readonly=readonly, warn=project.reporter.warn,
+                     project=project_id(project.loaded.path, project.cache_dir))
+

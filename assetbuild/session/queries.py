@@ -1,0 +1,136 @@
+"""Read-only questions about a project: status, why, stored values, its assets and functions.
+
+None of these writes to the cache directory or runs an asset.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from ..definitions import AssetDef
+from ..errors import ValueNotFound
+from ..graph import Graph, select
+from ..output import Reporter
+from ..reports import AssetStatus
+from .building import RemoteOptions, make_scheduler, with_remote
+from .project import open_project, open_store
+
+
+def status(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = ".",
+           assetfile: str | None = None, cache_dir: str | os.PathLike[str] | None = None,
+           reporter: Reporter | None = None, remote: str | None = None, trust_remote_unsigned: bool = False,
+           remote_timeout: float | None = None, remote_options: dict[str, Any] | None = None
+           ) -> list[AssetStatus]:
+    """Whether each selected asset is fresh, stale or missing, and why. Writes nothing.
+
+    With a remote cache (``remote`` or $ASSETBUILD_REMOTE), an asset it has is stale or missing
+    with reason ``remote`` (a build restores it without running it)."""
+    with open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir, reporter=reporter) as project:
+        plan = select(project.graph, assets)
+        settings = RemoteOptions(url=remote, trust_unsigned=trust_remote_unsigned, timeout=remote_timeout,
+                                 options=remote_options)
+        store = with_remote(project, open_store(project, readonly=True), settings, len(plan), fetch=False)
+        try:
+            return make_scheduler(project, store, record=False).status(plan)
+        finally:
+            store.close()
+
+
+def why(asset: str, *, project_dir: str | os.PathLike[str] = ".", assetfile: str | None = None,
+        cache_dir: str | os.PathLike[str] | None = None, reporter: Reporter | None = None) -> dict[str, Any]:
+    """One asset in detail: its state, what changed in its code parts and inputs since its last build."""
+    with open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir, reporter=reporter) as project:
+        plan = select(project.graph, [asset])
+        store = open_store(project, readonly=True)
+        try:
+            sched = make_scheduler(project, store, record=False)
+            st = {s.asset: s for s in sched.status(plan)}[asset]
+            head = store.get_head(asset)
+            adef: AssetDef = project.graph.nodes[asset]  # type: ignore[assignment]
+            code, parts = sched.fingerprint(asset)  # the same fingerprinter: one warning
+            inputs = []
+            old_inputs = dict(head.inputs) if head else {}
+            for _, up in project.graph.inputs[asset]:
+                new = sched.version_of(up)
+                inputs.append({"name": up, "kind": "source" if up in sched.sources else "asset",
+                               "old": old_inputs.get(up), "new": new,
+                               "changed": old_inputs.get(up) != new})
+            code_changes = []
+            if head is not None:
+                old_parts = head.code_parts
+                for label in sorted(set(old_parts) | set(parts)):
+                    o, n = old_parts.get(label), parts.get(label)
+                    if o != n:
+                        code_changes.append({"part": label, "old": o, "new": n})
+            return {"asset": asset, "state": st.state, "reasons": [r.to_json() for r in st.reasons],
+                    "file": adef.file, "line": adef.line, "code": code, "old_code": head.code if head else None,
+                    "code_changes": code_changes, "inputs": inputs, "io": adef.io, "path": adef.path,
+                    "last_built_ns": head.built_ns if head else None,
+                    "last_key": head.key if head else None,
+                    "history": len(store.history(asset))}
+        finally:
+            store.close()
+
+
+def load_value(asset: str, *, project_dir: str | os.PathLike[str] = ".", assetfile: str | None = None,
+               cache_dir: str | os.PathLike[str] | None = None) -> Any:
+    """The latest stored value of ``asset`` (verified against its digest before it is loaded)."""
+    with open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir) as project:
+        if asset not in project.graph.inputs:
+            select(project.graph, [asset])  # raises a SelectionError with a suggestion
+        store = open_store(project, readonly=True)
+        try:
+            head = store.get_head(asset)
+            if head is None:
+                raise ValueNotFound(f"asset {asset!r} has never been built (run: assetbuild build {asset})")
+            data = store.read_blob(head.output_digest)
+            io_name = head.io.split("@", 1)[0]
+            io = project.io_managers.get(io_name)
+            if io is None:
+                raise ValueNotFound(f"asset {asset!r} was stored with IO manager {io_name!r}, which is not installed")
+            return io.load(data)
+        finally:
+            store.close()
+
+
+def list_assets(*, project_dir: str | os.PathLike[str] = ".", assetfile: str | None = None,
+                cache_dir: str | os.PathLike[str] | None = None) -> list[dict[str, Any]]:
+    """Every asset and source with its inputs and declared options, in build order."""
+    with open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir) as project:
+        return _describe(project.graph)
+
+
+def functions(*, project_dir: str | os.PathLike[str] = ".", assetfile: str | None = None
+              ) -> dict[str, Any]:
+    """The plain function behind every asset, by name: for unit tests (``functions()["inc"](1) == 2``)."""
+    with open_project(project_dir, assetfile=assetfile) as project:
+        return {name: project.graph.nodes[name].fn for name in project.graph.order}  # type: ignore[union-attr]
+
+
+def _describe(graph: Graph) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for name in graph.sources:
+        d: Any = graph.nodes[name]
+        out.append({"name": name, "kind": "source", "path": d.path, "inputs": [],
+                    "group": d.group, "description": d.description})
+    for name in graph.order:
+        a: Any = graph.nodes[name]
+        out.append({"name": name, "kind": "asset", "inputs": graph.upstream(name), "io": a.io,
+                    "path": a.path, "group": a.group,
+                    "description": a.description or _first_line(a.fn.__doc__),
+                    "code_version": a.code_version, "metadata": a.metadata, "file": a.file,
+                    "line": a.line})
+    return out
+
+
+def _first_line(doc: str | None) -> str | None:
+    return doc.strip().splitlines()[0] if doc and doc.strip() else None
+
+
+def describe_graph(*, project_dir: str | os.PathLike[str] = ".", assetfile: str | None = None,
+                   cache_dir: str | os.PathLike[str] | None = None) -> list[dict[str, Any]]:
+    """Nodes and edges for ``assetbuild graph``."""
+    return list_assets(project_dir=project_dir, assetfile=assetfile, cache_dir=cache_dir)
+

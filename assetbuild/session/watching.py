@@ -1,0 +1,127 @@
+"""Watch mode: build, then reload the project and rebuild after every change that counts."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from contextlib import nullcontext
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from ..definitions import SourceDef
+from ..errors import AssetbuildError, DefinitionError
+from ..loader import code_cache_names, prune_code_cache
+from ..output import Reporter
+from ..reports import WatchCycle, WatchSummary
+from .building import BuildOptions, build_project
+from .project import Project, open_project, process_builds, resolve_cache_dir
+
+
+def watch(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = ".", assetfile: str | None = None,
+          cache_dir: str | os.PathLike[str] | None = None, debounce_ms: float | None = None,
+          reporter: Reporter | None = None, plugin_manager: Any = None, stop: threading.Event | None = None,
+          on_cycle: Callable[[WatchCycle], object] | None = None, handle_signals: bool = False,
+          polling: bool = False, **build_options: Any) -> WatchSummary:
+    """Build, then rebuild after every change that counts, until ``stop`` is set (or Ctrl-C).
+
+    Every cycle reloads the AssetFile (project modules imported afresh), so only assets whose keys
+    changed run. Failures never end the loop: a failing asset is reported (keep-going), an
+    AssetFile that does not load is reported and the next save retries. ``on_cycle`` sees each
+    :class:`WatchCycle`; ``build_options`` go to every build (``force`` to the first only).
+    ``handle_signals`` (main thread only): SIGINT and SIGTERM stop the loop, as in the CLI.
+    """
+    from ..output import describe_error
+    from ..watch import DEFAULT_DEBOUNCE_MS, LoopState, Watcher, WatchSet, run_loop, stop_on_signals
+
+    root = Path(project_dir).resolve()
+    if not root.is_dir():
+        raise DefinitionError(f"no such project directory: {project_dir}")
+    cache = resolve_cache_dir(root, cache_dir)
+    rep = reporter or Reporter(verbosity=-2)
+    rep.watching = True
+    if plugin_manager is None:  # one for the whole session: plugins are not reloaded
+        from ..plugins import get_plugin_manager
+
+        plugin_manager = get_plugin_manager()
+    debounce = (DEFAULT_DEBOUNCE_MS if debounce_ms is None else debounce_ms) / 1000
+    watcher = Watcher(root, cache, debounce_s=debounce, warn=rep.warn, polling=polling)
+    state = LoopState(stop or threading.Event())
+    assetfile_path = str(root / (assetfile or "AssetFile"))
+    last = WatchSet(code_files=frozenset({assetfile_path}))
+    counts = {"builds": 0, "failed": 0, "last_failed": False}
+    options = replace(BuildOptions.from_keywords(build_options), keep_going=True)
+    force = bool(options.force)
+    code_cache_before = code_cache_names(cache)
+    what = "the AssetFile does not load yet"
+
+    def cycle(changed: list[str] | None) -> None:
+        nonlocal last, force, what
+        started, t0 = time.time(), time.perf_counter()
+        result = error = None
+        try:
+            with process_builds, open_project(root, assetfile=assetfile, cache_dir=cache, reporter=rep,
+                                              plugin_manager=plugin_manager) as project:
+                last = _watch_set(project)
+                what = (f"{_plural(len(project.loaded.project_modules), 'module')}, "
+                        f"{_plural(len(project.graph.sources), 'source')}")
+                watcher.set_watch(last)  # before building: what this build writes is ignored
+                result = build_project(project, assets, replace(options, force=force))
+                force = False
+                prune_code_cache(cache, project.loaded, code_cache_before)
+        except AssetbuildError as e:
+            error = describe_error(e)
+            watcher.set_watch(WatchSet(last.code_files | {assetfile_path}, last.sources, last.outputs,
+                                       load_failed=True))
+        c = WatchCycle(tuple(changed) if changed is not None else None, result, error, started,
+                       time.perf_counter() - t0)
+        failed = error is not None or (result is not None and not result.ok)
+        counts["builds"] += 1
+        counts["failed"] += failed
+        rep.watch_cycle(c, always=bool(counts["last_failed"]))  # after a failure, say when it is over
+        counts["last_failed"] = failed
+        if changed is None:
+            rep.watch_started(str(root), what)
+        if on_cycle is not None:
+            on_cycle(c)
+
+    t_start = time.perf_counter()
+    with stop_on_signals(state, watcher) if handle_signals else nullcontext():
+        watcher.start()
+        try:
+            run_loop(watcher, cycle, state)
+        finally:
+            watcher.stop()
+    summary = WatchSummary(counts["builds"], counts["failed"], time.perf_counter() - t_start,
+                           state.signals[0] if state.signals else
+                           ("KeyboardInterrupt" if state.interrupted else "stop"))
+    rep.watch_stopped(summary)
+    return summary
+
+
+# The package exports ``watch`` under this name: ``assetbuild.watch`` is the module watch.py
+# (importing a submodule sets the package attribute, which would hide a function of that name).
+watch_project = watch
+
+
+def _watch_set(project: Project) -> Any:
+    """What watch mode watches after this load: code files, sources, and the outputs it writes."""
+    from ..watch import WatchSet
+
+    root = project.project_dir
+    sources: set[str] = set()
+    outputs: set[str] = set()
+    for d in project.graph.nodes.values():
+        if isinstance(d, SourceDef):
+            p = os.path.normpath(os.path.join(root, d.path))
+            sources.update((p, os.path.realpath(p)))  # a symlink's target changes too
+        elif d.path is not None:
+            outputs.add(os.path.join(root, d.path))
+    return WatchSet(frozenset(project.loaded.project_files()), frozenset(sources), frozenset(outputs))
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' * (n != 1)}"
+
