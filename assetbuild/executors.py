@@ -362,15 +362,16 @@ class ProcessExecutor:
             terminate()
             return
         procs = list((getattr(pool, "_processes", None) or {}).values())
+        # The pool's manager thread closes its wake-up pipe as it ends. Python 3.11-3.13 write to
+        # that pipe at interpreter exit without a lock, so an exit racing the close printed an
+        # "OSError: Bad file descriptor" traceback after a clean Ctrl-C: wait for the thread
+        # here (taken first: shutdown() forgets it).
+        manager = getattr(pool, "_executor_manager_thread", None)
         for p in procs:
             p.terminate()
         pool.shutdown(wait=False, cancel_futures=True)
         for p in procs:
             p.join(5)
-        # The pool's manager thread closes its wake-up pipe as it ends. Python 3.11-3.13 write to
-        # that pipe at interpreter exit without a lock, so an exit racing the close printed an
-        # "OSError: Bad file descriptor" traceback after a clean Ctrl-C: wait for the thread here.
-        manager = getattr(pool, "_executor_manager_thread", None)
         if manager is not None:
             manager.join(5)
 

@@ -515,3 +515,25 @@ def greeting():
         assert built(c) == ["greeting"]
     text, pid = project.value("greeting")
     assert text == "HI!" and pid != os.getpid()
+
+
+def test_a_cancelled_process_pool_is_gone_when_shutdown_returns(tmp_path):
+    """Ctrl-C ends the pool with shutdown(cancel=True). Its manager thread must have ended by
+    then: Python 3.11-3.13 write to that thread's closed wake-up pipe at exit otherwise, and a
+    clean Ctrl-C printed an "OSError: Bad file descriptor" traceback now and then."""
+    import threading
+
+    from assetbuild.builtin.io_managers import JsonIOManager
+    from assetbuild.execute import Task
+
+    def nap():
+        import time
+
+        time.sleep(30)
+
+    ex = ProcessExecutor(jobs=1, project_dir=str(tmp_path))
+    fut = ex.submit(Task("nap", nap, "json", JsonIOManager(), {}, [], False, str(tmp_path)))
+    managers = [t for t in threading.enumerate() if type(t).__name__ == "_ExecutorManagerThread"]
+    assert managers and not fut.done()
+    ex.shutdown(cancel=True)
+    assert not any(t.is_alive() for t in managers)
