@@ -63,15 +63,14 @@ class TraceRebuilder:
     def forcing(self, names: Container[str] | None = None) -> ForcingRebuilder:
         return ForcingRebuilder(self, names)
 
-    def parts(self, name: str, inputs: Sequence[tuple[str, str | None]]) -> KeyParts:
+    def decide(self, name: str, inputs: Sequence[tuple[str, str | None]]) -> Decision:
         adef = cast(AssetDef, self.graph.nodes[name])
         code, code_parts = self.code_of(name)
+        passed = self._passed.get(name)
+        if passed is None:
+            passed = self._passed_sources(name)
         # an unknown version (None) only ever reaches a dry run's parts, never a key
-        return KeyParts(code, code_parts, tuple(inputs), self.io_tags[adef.io], adef.path,  # type: ignore[arg-type]
-                        self._passed_sources(name))
-
-    def decide(self, name: str, inputs: Sequence[tuple[str, str | None]]) -> Decision:
-        parts = self.parts(name, inputs)
+        parts = KeyParts(code, code_parts, tuple(inputs), self.io_tags[adef.io], adef.path, passed)  # type: ignore[arg-type]
         head = self.store.get_head(name)
         unknown = [up for up, dv in inputs if dv is None]
         if unknown:  # a dry run: an upstream will rebuild, so this key is not known yet
@@ -106,11 +105,8 @@ class TraceRebuilder:
     def _passed_sources(self, name: str) -> tuple[tuple[str, str], ...]:
         """(source, path in keys) of each source passed to one of the asset's parameters (a
         ``deps=`` source is not passed: only its contents count)."""
-        out = self._passed.get(name)
-        if out is None:
-            ups = dict.fromkeys(up for param, up in self.graph.inputs[name]
-                                if param is not None and up in self.sources)
-            out = self._passed[name] = tuple((up, self._key_paths[up]) for up in ups)
+        ups = dict.fromkeys(up for param, up in self.graph.inputs[name] if param is not None and up in self.sources)
+        out = self._passed[name] = tuple((up, self._key_paths[up]) for up in ups)
         return out
 
 

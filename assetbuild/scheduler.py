@@ -219,7 +219,8 @@ class Scheduler:
 
     def _decide(self, name: str, rebuilder: Rebuilder | None = None) -> Decision:
         """The rebuilder's decision, and what it tells this build of the asset's output."""
-        d = (rebuilder or self._repairing).decide(name, self._input_versions(name))
+        rb = rebuilder or (self._repairing if self._repaired else self.rebuilder)  # no forcing layer until a repair
+        d = rb.decide(name, self._input_versions(name))
         if d.action == "run" or d.trace is None:
             self.known[name] = _Known(d.key or "", None, None)
         else:
@@ -594,7 +595,6 @@ class Scheduler:
 
 
 def _time_left(jobs: Any) -> float | None:
-    """Seconds until the first deadline among ``jobs`` (None: none has one): how long the
-    scheduler may block waiting for running work."""
+    """How long the loop may wait for running work: until the first deadline among ``jobs``."""
     deadlines = [j.deadline for j in jobs if j.deadline is not None]
     return max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
