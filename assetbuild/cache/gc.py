@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import StoreError
+from ..store.cachedir import delete_file
 
 if TYPE_CHECKING:
     from ..store import LmdbStore
@@ -188,14 +188,3 @@ def _old_code_cache(cache_dir: Path) -> list[tuple[Path, int]]:
         return []
     found.sort(reverse=True)
     return [(p, size) for _t, p, size in found[CODE_CACHE_KEEP:]]
-
-
-def delete_file(p: Path) -> None:
-    """Delete a file the cache no longer needs (gone already: fine); StoreError if it stays."""
-    try:
-        p.unlink()
-    except FileNotFoundError:
-        pass
-    except OSError as e:
-        raise StoreError(f"cannot delete {p}: {e.strerror}") from e
-

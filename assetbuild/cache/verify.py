@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..store.cachedir import delete_file
 from ..workspace import hash_file
-from .gc import delete_file
 
 if TYPE_CHECKING:
     from ..store import LmdbStore

@@ -104,16 +104,21 @@ def clear_cache_dir(cache_dir: Path) -> list[Path]:
     return kept
 
 
-def _remove_file(path: Path, kept: list[Path], ours: bool) -> None:
-    if not ours:
-        kept.append(path)
-        return
+def delete_file(path: Path) -> None:
+    """Delete a file the cache no longer needs (gone already: fine); StoreError if it stays."""
     try:
         path.unlink()
     except FileNotFoundError:
         pass
     except OSError as e:
         raise StoreError(f"cannot delete {path}: {e.strerror}") from e
+
+
+def _remove_file(path: Path, kept: list[Path], ours: bool) -> None:
+    if ours:
+        delete_file(path)
+    else:
+        kept.append(path)
 
 
 def _remove_dir(path: Path, kept: list[Path]) -> None:

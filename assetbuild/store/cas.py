@@ -137,3 +137,14 @@ class BlobFiles:
                 dg = sub.name + e.name
                 yield (dg if len(sub.name) == 2 and is_digest(dg) and e.is_file(follow_symlinks=False)
                        else None), Path(e.path), size
+
+
+def take_file_bytes(src: str | os.PathLike[str]) -> bytes:
+    """The bytes of the file ``src``, which is gone when this returns (read or not): a spooled
+    output small enough to be kept in memory or inline."""
+    try:
+        with open(src, "rb") as f:
+            return f.read()
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(src)

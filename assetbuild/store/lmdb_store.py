@@ -26,7 +26,7 @@ from typing import Any
 
 from ..errors import CacheCorrupt, StoreError
 from ..reports import Head, Trace
-from .cas import INLINE_MAX, BlobFiles, digest_bytes
+from .cas import INLINE_MAX, BlobFiles, digest_bytes, take_file_bytes
 from .compaction import compact_index, leftovers
 from .environment import DBS, INITIAL_MAP_SIZE, Index
 from .lock import BuildLock
@@ -202,13 +202,7 @@ class LmdbStore:
         digest computed as it was written) by renaming it into place: no copy passes through
         this process's memory. ``src`` is gone when this returns, stored or not."""
         if size <= INLINE_MAX:
-            try:
-                with open(src, "rb") as f:
-                    data = f.read()
-            finally:
-                with contextlib.suppress(OSError):
-                    os.unlink(src)
-            return self.put_blob(data, digest)
+            return self.put_blob(take_file_bytes(src), digest)
         self._blobs.take(src, digest)
         return digest
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from ..errors import CacheCorrupt
 from ..reports import Head, Trace
-from .cas import digest_bytes
+from .cas import digest_bytes, take_file_bytes
 
 _TABLES = ("traces", "heads", "history", "stat", "blobs")
 _GONE = object()  # a pending delete
@@ -160,13 +160,7 @@ class MemoryStore:
 
     def put_blob_file(self, src: str | os.PathLike[str], digest: str, size: int) -> str:
         """Take the bytes of the file ``src``; ``src`` is gone when this returns, stored or not."""
-        try:
-            with open(src, "rb") as f:
-                data = f.read()
-        finally:
-            with contextlib.suppress(OSError):
-                os.unlink(src)
-        return self.put_blob(data, digest)
+        return self.put_blob(take_file_bytes(src), digest)
 
     def blob_file(self, digest: str, min_size: int = 1 << 20) -> Path | None:
         return None  # no blob is kept in a file
