@@ -9,7 +9,7 @@ record a head, explain it in ``status``) never looks anything up again.
 from __future__ import annotations
 
 from collections.abc import Callable, Container, Sequence
-from typing import Any, cast
+from typing import Any
 
 from .contracts import Action, Decision, Files, TraceStore
 from .definitions import AssetDef, SourceDef
@@ -42,6 +42,16 @@ def why_run(parts: KeyParts, head: Head | None, sources: frozenset[str] | set[st
     return tuple(reasons)
 
 
+def _upstream_stale(parts: KeyParts, head: Head | None) -> Decision:
+    """A dry run's decision while an upstream will rebuild: run, unless that output is unchanged."""
+    unknown = [up for up, dv in parts.inputs if dv is None]
+    why = [Reason("upstream-changed", f"{', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} stale "
+                  "(runs only if that output changes)")]
+    if head is None:
+        why.insert(0, Reason("never-built", "no earlier build of this asset"))
+    return Decision("run", parts, reasons=tuple(why), head=head)
+
+
 class TraceRebuilder:
     """Decides from the store's traces and heads and the state of path outputs.
 
@@ -64,7 +74,7 @@ class TraceRebuilder:
         return ForcingRebuilder(self, names)
 
     def decide(self, name: str, inputs: Sequence[tuple[str, str | None]]) -> Decision:
-        adef = cast(AssetDef, self.graph.nodes[name])
+        adef: AssetDef = self.graph.nodes[name]  # type: ignore[assignment]  # no cast(): a call per asset
         code, code_parts = self.code_of(name)
         passed = self._passed.get(name)
         if passed is None:
@@ -72,14 +82,9 @@ class TraceRebuilder:
         # an unknown version (None) only ever reaches a dry run's parts, never a key
         parts = KeyParts(code, code_parts, tuple(inputs), self.io_tags[adef.io], adef.path, passed)  # type: ignore[arg-type]
         head = self.store.get_head(name)
-        unknown = [up for up, dv in inputs if dv is None]
-        if unknown:  # a dry run: an upstream will rebuild, so this key is not known yet
-            names = ", ".join(unknown)
-            why = [Reason("upstream-changed", f"{names} {'is' if len(unknown) == 1 else 'are'} stale "
-                          "(runs only if that output changes)")]
-            if head is None:
-                why.insert(0, Reason("never-built", "no earlier build of this asset"))
-            return Decision("run", parts, reasons=tuple(why), head=head)
+        for _, dv in inputs:
+            if dv is None:  # a dry run: an upstream will rebuild, so this key is not known yet
+                return _upstream_stale(parts, head)
         key = make_key(name, parts)
         trace: Any = head if head is not None and head.key == key else self.store.get_trace(key)
         if trace is None:
@@ -88,7 +93,7 @@ class TraceRebuilder:
         if not self.store.has_blob(trace.output_digest, trace.size):
             return Decision("run", parts, key, (Reason("output-missing", "the stored output is gone from the cache"),),
                             trace, origin, head)
-        path = cast(AssetDef, self.graph.nodes[name]).path
+        path = adef.path
         reasons: tuple[Reason, ...] = ()
         sig = None
         if path is not None:

@@ -20,7 +20,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from .contracts import BuildObserver, Decision, Files, QuietObserver, Rebuilder, Runner, TraceStore
 from .definitions import AssetDef, SourceDef
@@ -224,7 +224,7 @@ class Scheduler:
         if d.action == "run" or d.trace is None:
             self.known[name] = _Known(d.key or "", None, None)
         else:
-            self.known[name] = _Known(d.known_key, self.outputs.usable_version(d.trace.data_version),
+            self.known[name] = _Known(d.key or "", self.outputs.usable_version(d.trace.data_version),
                                       d.trace.output_digest)
         return d
 
@@ -240,7 +240,7 @@ class Scheduler:
     def _start(self, name: str) -> AssetResult | _Job:
         """Decide one asset and act on it: its result (cached, restored, failed, skipped), or a
         job to run."""
-        adef = self._asset(name)
+        adef: AssetDef = self.graph.nodes[name]  # type: ignore[assignment]
         try:
             d = self._decide(name)
         except _Unusable as e:
@@ -578,7 +578,7 @@ class Scheduler:
     # --- helpers -----------------------------------------------------------------------------
 
     def _asset(self, name: str) -> AssetDef:
-        return cast(AssetDef, self.graph.nodes[name])
+        return self.graph.nodes[name]  # type: ignore[return-value]  # no cast(): a call per asset
 
     def _upstream(self, name: str) -> list[str]:
         """Distinct upstream names (sources and assets) of ``name``, in parameter order."""

@@ -237,7 +237,7 @@ class LmdbStore:
 
     def maybe_flush(self, interval_s: float = 0.25, max_pending: int = 5000) -> None:
         """Commit when the batch is old or large: a crash redoes at most ``interval_s`` of work."""
-        if self._batch.is_due(interval_s, max_pending):
+        if self._batch.writes and self._batch.is_due(interval_s, max_pending):  # (a null build writes nothing)
             self.flush()
 
     @contextlib.contextmanager
