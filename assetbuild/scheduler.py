@@ -26,6 +26,7 @@ from .contracts import BuildObserver, Decision, Files, QuietObserver, Rebuilder,
 from .definitions import AssetDef, SourceDef
 from .errors import AssetbuildError, AssetFailed, CacheCorrupt, SourceMissing, WorkerLost
 from .graph import Graph
+from .jobs import Job, Requeue, critical_path, time_left
 from .materialize import Materializer, PathNotWritten
 from .rebuild import CodeOf, TraceRebuilder, state_of, would_do
 from .reports import AssetResult, AssetStatus, BuildResult, Reason
@@ -61,37 +62,6 @@ class _Unusable(Exception):
 
 class _InputRebuilt(Exception):
     """An upstream's stored output was unusable and has been rebuilt: decide again."""
-
-
-class Requeue(Enum):
-    """What becomes of a finished job that has no result of its own yet."""
-
-    ALONE = "alone"  # a crashed worker took it down with others: rerun it by itself
-    DECIDE = "decide"  # an input could not be loaded and its upstream was rebuilt: decide it again
-    AGAIN = "again"  # its worker was killed to stop another (timed-out) job: run it again
-
-
-class _Job:
-    """An asset decided to run, between its decision and its outcome."""
-
-    __slots__ = ("name", "adef", "decision", "t0", "isolated", "timeout", "deadline")
-
-    def __init__(self, name: str, adef: AssetDef, decision: Decision) -> None:
-        self.name = name
-        self.adef = adef
-        self.decision = decision
-        self.t0 = 0.0
-        self.isolated = False  # ran with nothing beside it (a worker crash is then its own)
-        self.timeout: float | None = None  # its time limit in seconds, once submitted
-        self.deadline: float | None = None  # time.monotonic() by which it must have finished
-
-    @property
-    def key(self) -> str:
-        return self.decision.known_key
-
-    def failed(self, error: str | None, traceback: str | None = None) -> AssetResult:
-        return AssetResult(self.name, "failed", key=self.key, duration_s=time.perf_counter() - self.t0,
-                           error=error, traceback=traceback, reasons=self.decision.reasons)
 
 
 class Scheduler:
@@ -237,7 +207,7 @@ class Scheduler:
                                error=e.why if e.fails else f"not run: {e.why}")
         return would_do(name, d, self.known[name].data_version)
 
-    def _start(self, name: str) -> AssetResult | _Job:
+    def _start(self, name: str) -> AssetResult | Job:
         """Decide one asset and act on it: its result (cached, restored, failed, skipped), or a
         job to run."""
         adef = self._asset(name)
@@ -246,7 +216,7 @@ class Scheduler:
         except _Unusable as e:
             return AssetResult(name, "failed", error=e.why) if e.fails else self._skipped(name, e.why)
         if d.action == "run":
-            return _Job(name, adef, d)
+            return Job(name, adef, d)
         if d.action == "fetch" and d.reasons:  # its path output is written once its bytes are here
             self._late.append((name, d))
             return AssetResult(name, "restored", key=d.key, data_version=d.reused.data_version,
@@ -267,7 +237,7 @@ class Scheduler:
             except AssetFailed as failed:
                 return self._skipped(name, str(failed))
             unusable = Reason("output-missing", f"the stored output was unusable: {e}")
-            return _Job(name, adef, Decision("run", d.parts, d.key, (unusable,), head=d.head))
+            return Job(name, adef, Decision("run", d.parts, d.key, (unusable,), head=d.head))
         self.observer.asset_started(name)
         try:
             self.outputs.restore(name, d.parts.path or "", d, data)  # a restore is of a path output
@@ -290,11 +260,11 @@ class Scheduler:
             for up in ups:
                 dependents[up].append(name)
         # -j 1 keeps the plan's order; with more workers the longest remaining path goes first
-        prio = self._critical_path(plan, dependents) if self.jobs > 1 else {n: 0.0 for n in plan}
+        prio = critical_path(plan, dependents, self.store) if self.jobs > 1 else {n: 0.0 for n in plan}
         ready: list[tuple[float, int, str]] = []  # decided next, without waiting for anything
-        runq: list[tuple[float, int, _Job]] = []  # decided to run, waiting for a free worker
-        running: dict[Future[Any], _Job] = {}
-        suspects: deque[_Job] = deque()  # tasks a crashed worker took down: each reruns alone
+        runq: list[tuple[float, int, Job]] = []  # decided to run, waiting for a free worker
+        running: dict[Future[Any], Job] = {}
+        suspects: deque[Job] = deque()  # tasks a crashed worker took down: each reruns alone
         stopped: str | None = None  # the asset whose failure stops the build (without keep_going)
 
         def push(name: str) -> None:
@@ -340,7 +310,7 @@ class Scheduler:
                 break
             # 3. wait for a job to end (or a deadline), committing finished work meanwhile
             with self.store.flushing_while_away(self.store.flush):
-                done = runner.wait(list(running), _time_left(running.values()))
+                done = runner.wait(list(running), time_left(running.values()))
             for fut in sorted(done, key=lambda f: index[running[f].name]):
                 job = running.pop(fut)
                 out = self._complete(job, fut)
@@ -369,24 +339,9 @@ class Scheduler:
         if flush:
             self.store.maybe_flush()
 
-    def _critical_path(self, plan: Sequence[str], dependents: dict[str, list[str]]) -> dict[str, float]:
-        """Per asset, the longest run time from its start to the end of the build along its
-        dependents, from the durations recorded by earlier builds (unknown: their median)."""
-        durations: dict[str, float | None] = {}
-        for name in plan:
-            head = self.store.get_head(name)
-            durations[name] = head.duration_s if head is not None else None
-        known = sorted(d for d in durations.values() if d is not None)
-        default = known[len(known) // 2] if known else 1.0
-        cp: dict[str, float] = {}
-        for name in reversed(plan):
-            d = durations[name]
-            cp[name] = (default if d is None else d) + max((cp[x] for x in dependents[name]), default=0.0)
-        return cp
-
     # --- running a job -----------------------------------------------------------------------
 
-    def _submit(self, job: _Job, running: dict[Future[Any], _Job], finish: Callable[[AssetResult], None]) -> None:
+    def _submit(self, job: Job, running: dict[Future[Any], Job], finish: Callable[[AssetResult], None]) -> None:
         """Start a job on its executor. Making its task reads its inputs' stored bytes: if one
         is unusable, that upstream is rebuilt and the job decided again (its key may change)."""
         while True:
@@ -420,7 +375,7 @@ class Scheduler:
         job.deadline = None if job.timeout is None else time.monotonic() + job.timeout  # once handed over
         running[fut] = job
 
-    def _task(self, job: _Job) -> Any:
+    def _task(self, job: Job) -> Any:
         """The self-contained task of a job: sources as paths, upstream outputs as stored bytes."""
         args: dict[str, Any] = {}
         inputs: list[tuple[str, str, Any, Any]] = []
@@ -444,7 +399,7 @@ class Scheduler:
             self._repair(up, known.key, e)
             raise _InputRebuilt from None
 
-    def _complete(self, job: _Job, fut: Future[Any]) -> AssetResult | Requeue:
+    def _complete(self, job: Job, fut: Future[Any]) -> AssetResult | Requeue:
         """The result of a finished job, or what to do with it again (``Requeue``)."""
         name = job.name
         try:
@@ -480,7 +435,7 @@ class Scheduler:
             return job.failed(outcome.error, outcome.traceback or None)
         return self._record(job, outcome)
 
-    def _record(self, job: _Job, produced: Any) -> AssetResult:
+    def _record(self, job: Job, produced: Any) -> AssetResult:
         name, adef = job.name, job.adef
         changed = self.outputs.source_changed_during_run(name)
         if changed:
@@ -499,7 +454,7 @@ class Scheduler:
                            duration_s=time.perf_counter() - job.t0, reasons=job.decision.reasons,
                            metadata=produced.metadata)
 
-    def _timed_out(self, job: _Job, fut: Future[Any]) -> AssetResult:
+    def _timed_out(self, job: Job, fut: Future[Any]) -> AssetResult:
         """Fail a job that ran past its time limit and have its executor kill it."""
         assert self.runner is not None
         self.runner.kill(fut)
@@ -521,7 +476,7 @@ class Scheduler:
             d = self._decide(name, rebuilder)
         except _Unusable as e:
             raise AssetFailed(name, e.why) from None
-        result = self._run_now(_Job(name, self._asset(name), d))
+        result = self._run_now(Job(name, self._asset(name), d))
         self._results[name] = result
         self.observer.asset_finished(result)
         if result.status != "built":
@@ -536,9 +491,9 @@ class Scheduler:
         self._repaired.add(name)
         self.outputs.forget(name)
 
-    def _run_now(self, job: _Job) -> AssetResult:
+    def _run_now(self, job: Job) -> AssetResult:
         """Run one job to its end, now, with nothing beside it."""
-        running: dict[Future[Any], _Job] = {}
+        running: dict[Future[Any], Job] = {}
         results: list[AssetResult] = []
         job.isolated = True
         self._submit(job, running, results.append)
@@ -547,7 +502,7 @@ class Scheduler:
         (fut,) = running
         assert self.runner is not None
         with self.store.flushing_while_away(self.store.flush):
-            done = self.runner.wait([fut], _time_left([job]))
+            done = self.runner.wait([fut], time_left([job]))
         if not done:
             return self._timed_out(job, fut)
         out = self._complete(job, fut)
@@ -592,9 +547,3 @@ class Scheduler:
         self.blocked[name] = _Blocked.FAILED
         return AssetResult(name, "failed", key=key, duration_s=time.perf_counter() - t0,
                            error=f"cannot write its output {adef.path}: {err.strerror or err}")
-
-
-def _time_left(jobs: Any) -> float | None:
-    """How long the loop may wait for running work: until the first deadline among ``jobs``."""
-    deadlines = [j.deadline for j in jobs if j.deadline is not None]
-    return max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
