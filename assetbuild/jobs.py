@@ -25,7 +25,7 @@ class Requeue(Enum):
 class Job:
     """An asset decided to run, between its decision and its outcome."""
 
-    __slots__ = ("name", "adef", "decision", "t0", "isolated", "timeout", "deadline")
+    __slots__ = ("name", "adef", "decision", "t0", "isolated", "timeout", "deadline", "staging", "snapshot")
 
     def __init__(self, name: str, adef: AssetDef, decision: Decision) -> None:
         self.name = name
@@ -35,6 +35,8 @@ class Job:
         self.isolated = False  # ran with nothing beside it (a worker crash is then its own)
         self.timeout: float | None = None  # its time limit in seconds, once submitted
         self.deadline: float | None = None  # time.monotonic() by which it must have finished
+        self.staging: str | None = None  # where it writes its declared outputs= (if any)
+        self.snapshot: Any = None  # the project's files before it ran (to notice undeclared writes)
 
     @property
     def key(self) -> str:

@@ -13,6 +13,7 @@ exactly as in a later incremental build.
 from __future__ import annotations
 
 import heapq
+import os
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -101,6 +102,9 @@ class Scheduler:
         self.blocked: dict[str, _Blocked] = {}
         self._repaired: set[str] = set()  # assets whose stored output was unusable: rebuilt once
         self._repairing = self.rebuilder.forcing(self._repaired)
+        # what assets declare they write (path outputs, outputs=): not "undeclared writes"
+        self._declared = [p for d in graph.nodes.values() if isinstance(d, AssetDef)
+                          for p in (d.outputs or ((d.path,) if d.path else ()))]
         self._late: list[tuple[str, Decision]] = []  # remote hits whose path output waits for its bytes
         self._results: dict[str, AssetResult] = {}
 
@@ -217,6 +221,8 @@ class Scheduler:
             return AssetResult(name, "failed", error=e.why) if e.fails else self._skipped(name, e.why)
         if d.action == "run":
             return Job(name, adef, d)
+        if d.action == "fetch" and adef.outputs:  # its readers read its files: write them now
+            return self._restore(name, adef, d, (_FROM_REMOTE,))
         if d.action == "fetch" and d.reasons:  # its path output is written once its bytes are here
             self._late.append((name, d))
             return AssetResult(name, "restored", key=d.key, data_version=d.reused.data_version,
@@ -227,10 +233,18 @@ class Scheduler:
                 return AssetResult(name, "restored", key=d.key, data_version=d.reused.data_version,
                                    reasons=(_FROM_REMOTE,))
             return AssetResult(name, "cached", key=d.key, data_version=d.reused.data_version)
-        # restore: the stored bytes back to the path output
+        return self._restore(name, adef, d)
+
+    def _restore(self, name: str, adef: AssetDef, d: Decision, why: tuple[Reason, ...] = ()) -> AssetResult | Job:
+        """The stored bytes back to the path output, or the stored files back into the project."""
         t0 = time.perf_counter()
         try:
             data = self.store.read_blob(d.reused.output_digest)
+            if adef.outputs:
+                self.observer.asset_started(name)
+                self.outputs.restore_files(name, d, data)
+        except PathNotWritten as e:
+            return self._cannot_write(name, adef, d.known_key, e.err, t0)
         except CacheCorrupt as e:  # the output is gone after all: run the asset instead
             try:
                 self._drop_corrupt(name, d.known_key, e)
@@ -238,13 +252,14 @@ class Scheduler:
                 return self._skipped(name, str(failed))
             unusable = Reason("output-missing", f"the stored output was unusable: {e}")
             return Job(name, adef, Decision("run", d.parts, d.key, (unusable,), head=d.head))
-        self.observer.asset_started(name)
-        try:
-            self.outputs.restore(name, d.parts.path or "", d, data)  # a restore is of a path output
-        except PathNotWritten as e:
-            return self._cannot_write(name, adef, d.known_key, e.err, t0)
+        if not adef.outputs:
+            self.observer.asset_started(name)
+            try:
+                self.outputs.restore(name, d.parts.path or "", d, data)  # a restore is of a path output
+            except PathNotWritten as e:
+                return self._cannot_write(name, adef, d.known_key, e.err, t0)
         return AssetResult(name, "restored", key=d.key, data_version=d.reused.data_version,
-                           duration_s=time.perf_counter() - t0, reasons=d.reasons)
+                           duration_s=time.perf_counter() - t0, reasons=d.reasons + why)
 
     # --- the loop ----------------------------------------------------------------------------
 
@@ -386,9 +401,19 @@ class Scheduler:
                 continue
             if up in self.sources:
                 args[param] = Path(self.files.abspath(self._source_path[up]))
+            elif self._asset(up).outputs:  # the files it wrote, where they are
+                outs = self._asset(up).outputs
+                paths = {o: Path(self.files.abspath(o.rstrip("/"))) for o in outs}
+                args[param] = paths[outs[0]] if len(outs) == 1 else paths
             else:
                 inputs.append((param, up, self.io[self._asset(up).io], self._input_bytes(up, by_file)))
-        return self.make_task(job.adef, args, inputs, self.io[job.adef.io], job.name in self.graph.wants_context)
+        task = self.make_task(job.adef, args, inputs, self.io[job.adef.io], job.name in self.graph.wants_context)
+        if job.adef.outputs:
+            self._drop_staging(job)
+            job.staging = task.staging = self.files.staging_dir(job.name)
+            task.outputs = job.adef.outputs
+            job.snapshot = self.files.snapshot(self._declared)
+        return task
 
     def _input_bytes(self, up: str, by_file: bool) -> Any:
         known = self.known[up]
@@ -401,6 +426,26 @@ class Scheduler:
 
     def _complete(self, job: Job, fut: Future[Any]) -> AssetResult | Requeue:
         """The result of a finished job, or what to do with it again (``Requeue``)."""
+        try:
+            return self._outcome(job, fut)
+        finally:
+            if job.snapshot is not None:
+                written = self.files.snapshot(self._declared)
+                stray = sorted(k for k, sig in (written or {}).items() if job.snapshot.get(k) != sig)
+                if stray and written is not None:
+                    self.observer.warning(f"{job.name!r} wrote {', '.join(stray[:5])}"
+                                          f"{f' and {len(stray) - 5} more' if len(stray) > 5 else ''} outside "
+                                          "its declared outputs (declare them in outputs=, and write them "
+                                          "through context.out)")
+                job.snapshot = None
+            self._drop_staging(job)
+
+    def _drop_staging(self, job: Job) -> None:
+        if job.staging is not None:
+            self.files.remove_staging(job.staging)
+            job.staging = None
+
+    def _outcome(self, job: Job, fut: Future[Any]) -> AssetResult | Requeue:
         name = job.name
         try:
             outcome = fut.result()
@@ -446,7 +491,7 @@ class Scheduler:
             return job.failed(f"source {changed!r} changed while {name!r} was running; its result was not "
                               "recorded (run the build again)")
         try:
-            data_version = self.outputs.record(name, job.decision, adef.path, produced)
+            data_version = self.outputs.record(name, job.decision, adef.path, produced, job.staging)
         except PathNotWritten as e:
             return self._cannot_write(name, adef, job.key, e.err, job.t0)
         self.known[name] = _Known(job.key, self.outputs.usable_version(data_version), produced.digest)
@@ -458,6 +503,7 @@ class Scheduler:
         """Fail a job that ran past its time limit and have its executor kill it."""
         assert self.runner is not None
         self.runner.kill(fut)
+        self._drop_staging(job)
         self.blocked[job.name] = _Blocked.FAILED
         return job.failed(f"timed out after {job.timeout:g} s")
 
@@ -545,5 +591,6 @@ class Scheduler:
 
     def _cannot_write(self, name: str, adef: AssetDef, key: str, err: OSError, t0: float) -> AssetResult:
         self.blocked[name] = _Blocked.FAILED
+        where = adef.path or (os.path.relpath(err.filename, self.files.root) if err.filename else adef.outputs[0])
         return AssetResult(name, "failed", key=key, duration_s=time.perf_counter() - t0,
-                           error=f"cannot write its output {adef.path}: {err.strerror or err}")
+                           error=f"cannot write its output {where}: {err.strerror or err}")
