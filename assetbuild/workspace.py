@@ -264,6 +264,10 @@ class Workspace:
         from .produced import ingest_file, place_outputs
         from .store.cas import INLINE_MAX
 
+        if manifest.files and not os.path.exists(staging + os.sep + manifest.files[0].path):
+            raise FileNotFoundError(errno.ENOENT, "the files it wrote are not on this machine (outputs= needs "
+                                    "an executor whose workers share the cache directory)",
+                                    self.abspath(manifest.files[0].path))
         spool = getattr(store, "spool_dir", None)
         spool_dir = str(spool()) if spool is not None else ""
         seen: set[str] = set()
