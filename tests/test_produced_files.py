@@ -9,6 +9,7 @@ import io
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -364,3 +365,32 @@ def test_dry_run_and_status_with_nothing_built(tmp_path, runs):
     assert {s.asset: s.state for s in assetbuild.status(project_dir=root)} == {
         "train": "missing", "evaluate": "missing", "report": "missing"}
     assert not (root / "model.pkl").exists()
+
+
+def test_watch_mode_rebuilds_and_its_own_files_trigger_nothing(project):
+    from test_watch import Watching, built, edit
+
+    project.write("data/in.txt", "x")
+    project.assetfile('''
+raw = source("raw", "data/in.txt")
+
+@asset(outputs=["out/", "top.txt"], executor="processes")
+def files(raw, context):
+    d = context.out("out/")
+    (d / "a.txt").write_text(raw.read_text() * 2)
+    (d / "deep").mkdir()
+    (d / "deep" / "b.py").write_text("x = 1\\n")
+    context.out("top.txt").write_text("top")
+
+@asset(io="text")
+def reader(files):
+    return files["out/"].joinpath("a.txt").read_text()
+''')
+    with Watching(project.root, jobs=2) as w:
+        assert built(w.cycles[0]) == ["files", "reader"]
+        n = len(w.cycles)
+        edit(project.root / "data/in.txt", "y")
+        assert built(w.wait(n + 1)[-1]) == ["files", "reader"]
+        time.sleep(3)  # an idle window: a rebuild now would be a loop on the files it wrote
+        assert len(w.cycles) == n + 1, w.cycles[n:]
+        assert (project.root / "out" / "a.txt").read_text() == "yy"
