@@ -394,3 +394,14 @@ def reader(files):
         time.sleep(3)  # an idle window: a rebuild now would be a loop on the files it wrote
         assert len(w.cycles) == n + 1, w.cycles[n:]
         assert (project.root / "out" / "a.txt").read_text() == "yy"
+
+
+def test_a_cache_export_carries_the_files(tmp_path, runs):
+    a = _project(tmp_path / "a")
+    assert _build(a).ok
+    assetbuild.export_cache(str(tmp_path / "cache.tar"), project_dir=a)
+    take_runs(runs)
+    b = _project(tmp_path / "b")
+    assetbuild.import_cache(str(tmp_path / "cache.tar"), project_dir=b)
+    r = _build(b)
+    assert r.ok and take_runs(runs) == {} and _files(b) == _files(a)
