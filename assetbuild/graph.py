@@ -119,7 +119,14 @@ def _check_output_overlaps(nodes: dict[str, AssetDef | SourceDef]) -> None:
     for d in nodes.values():
         if isinstance(d, SourceDef):
             path = os.path.normpath(d.path).replace(os.sep, "/")
-            if path.startswith(("/", "../")) or path in ("..", "."):
+            if path in (".", ".."):  # the whole project: every output would change it
+                first = next((a for a in nodes.values() if isinstance(a, AssetDef) and a.outputs), None)
+                if first is not None:
+                    raise DefinitionError(f"asset {first.name!r} (outputs {first.outputs[0]!r}) lies inside the "
+                                          f"source {d.name!r} ({d.path}): each build would change that source",
+                                          file=first.file, line=first.line)
+                continue
+            if path.startswith(("/", "../")):
                 continue
             entries = [(path, f"the source {d.name!r}", False)]
         elif d.outputs:

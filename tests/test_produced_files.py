@@ -276,6 +276,7 @@ def fine(leaky):
     ('outputs=["m.pkl"], io="json"', "remove io="),
     ('outputs=["taken/"]', "asset 'a' (outputs 'taken/') overlaps asset 'other' (path 'taken/x.txt')"),
     ('outputs=["data/x"]', "asset 'a' (outputs 'data/x') overlaps the source 'data'"),
+    ('outputs=["data"]', "asset 'a' (outputs 'data') overlaps the source 'data'"),
 ])
 def test_definition_errors_name_file_and_line(tmp_path, decl, words):
     root = _project(tmp_path / "p", f'''
@@ -295,6 +296,20 @@ def a(context):
         assetbuild.build(project_dir=root)
     assert words in str(e.value)
     assert e.value.file == str(root / "AssetFile") and e.value.line in (9, 10)
+
+
+def test_outputs_inside_a_source_of_the_whole_project_are_refused(tmp_path):
+    root = _project(tmp_path / "p", '''
+from assetbuild import asset, source
+
+everything = source("everything", ".")
+
+@asset(outputs=["m.pkl"])
+def a(context):
+    pass
+''')
+    with pytest.raises(DefinitionError, match="lies inside the source 'everything' \\(.\\): each build would change"):
+        assetbuild.build(project_dir=root)
 
 
 def test_outputs_need_a_context_parameter(tmp_path):
