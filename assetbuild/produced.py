@@ -181,6 +181,8 @@ def outputs_state(root: str, manifest: Manifest,
             try:
                 st = os.lstat(top)
             except FileNotFoundError:
+                if not any(rel.startswith(decl) for rel in files):  # else its files say it
+                    problems.append(("missing", rel_top))
                 continue
             if not stat.S_ISDIR(st.st_mode):
                 problems.append(("modified", rel_top))

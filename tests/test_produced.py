@@ -193,3 +193,16 @@ def test_snapshots_see_new_and_changed_files_only_where_they_look(tmp_path):
     (tmp_path / "new.txt").write_text("n")
     (tmp_path / "keep.txt").write_text("changed")
     assert written_since(before, snapshot_project(str(tmp_path), ["out/"])) == ["keep.txt", "new.txt"]
+
+
+def test_an_empty_declared_directory_is_restored(tmp_path):
+    root = tmp_path / "proj"
+    root.mkdir()
+    m = Manifest(("empty/",), ())
+    place_outputs(str(root), str(tmp_path), m, lambda *a: None)
+    assert (root / "empty").is_dir() and outputs_state(str(root), m, _hash_of) == []
+    (root / "empty").rmdir()
+    problems = outputs_state(str(root), m, _hash_of)
+    assert problems == [("missing", "empty")]
+    restore_outputs(str(root), m, problems, lambda d: b"", lambda d: None, lambda *a: None)
+    assert (root / "empty").is_dir()

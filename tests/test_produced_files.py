@@ -420,3 +420,45 @@ def test_a_cache_export_carries_the_files(tmp_path, runs):
     assetbuild.import_cache(str(tmp_path / "cache.tar"), project_dir=b)
     r = _build(b)
     assert r.ok and take_runs(runs) == {} and _files(b) == _files(a)
+
+
+LARGE = run_counter() + '''
+from assetbuild import asset
+
+
+@asset(outputs=["weights/"])
+def weights(context):
+    _ran("weights")
+    d = context.out("weights/")
+    block = bytes(range(256)) * 4096  # 1 MiB
+    (d / "a.bin").write_bytes(block * 3)  # a large file: copied into the store, never read whole
+    (d / "same.bin").write_bytes(block * 3)  # the same bytes: one blob
+    (d / "small.txt").write_text("small")
+
+
+@asset(io="json")
+def sizes(weights):
+    _ran("sizes")
+    return sorted(p.stat().st_size for p in weights.iterdir())
+'''
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_large_files_are_stored_once_and_travel_through_the_remote(tmp_path, runs, monkeypatch, jobs):
+    monkeypatch.setenv("ASSETBUILD_CACHE_KEY", "correct horse battery staple")
+    url = f"file://{tmp_path / 'remote'}"
+    a = _project(tmp_path / "a", LARGE)
+    assert _build(a, remote=url, jobs=jobs).ok
+    blob_files = [p for p in (a / ".assetbuild" / "cas").rglob("*") if p.is_file() and p.stat().st_size > 3_000_000]
+    assert len(blob_files) == 1  # a.bin and same.bin: one blob
+    remote_blobs = [p for p in (tmp_path / "remote" / "blobs").rglob("*") if p.is_file()]
+    assert sum(1 for p in remote_blobs if p.stat().st_size > 3_000_000) == 1
+    take_runs(runs)
+    b = _project(tmp_path / "b", LARGE)
+    r = _build(b, remote=url, jobs=jobs)
+    assert r.ok and r.warnings == [] and take_runs(runs) == {}
+    assert _files(b) == _files(a)
+    (b / "weights" / "a.bin").write_bytes(b"damaged")
+    r = _build(b, jobs=jobs)
+    assert r.names("restored") == ["weights"] and take_runs(runs) == {}
+    assert _files(b) == _files(a)
