@@ -62,13 +62,13 @@ class AssetDef:
     """One declared asset: its function, how its parameters bind, and how its value is stored."""
 
     __slots__ = ("name", "fn", "params", "ins", "deps", "io", "path", "code_version", "group",
-                 "description", "metadata", "executor", "file", "line", "timeout")
+                 "description", "metadata", "executor", "file", "line", "timeout", "outputs")
 
     def __init__(self, name: str, fn: Callable[..., Any], params: tuple[tuple[str, bool], ...],
                  ins: dict[str, str], deps: tuple[str, ...], io: str, path: str | None,
                  code_version: str | None, group: str | None, description: str | None,
                  metadata: dict[str, Any], executor: str | None, file: str, line: int,
-                 timeout: float | None = None) -> None:
+                 timeout: float | None = None, outputs: tuple[str, ...] = ()) -> None:
         self.name = name
         self.fn = fn
         self.params = params  # (parameter name, has a default), in call order
@@ -84,6 +84,7 @@ class AssetDef:
         self.file = file
         self.line = line
         self.timeout = timeout  # seconds; None: the build's --timeout, if any
+        self.outputs = outputs  # files and directories ('/'-ended) the function writes itself
 
     def __repr__(self) -> str:
         return f"<asset {self.name}>"
@@ -124,6 +125,8 @@ class Output:
 class AssetContext:
     """Passed to a parameter named ``context``: who is running, where, and a place for metadata."""
 
+    outputs: tuple[str, ...] = ()
+
     def __init__(self, asset: str, project_dir: Any, log: Any) -> None:
         self.asset = asset
         self.project_dir = project_dir
@@ -133,6 +136,22 @@ class AssetContext:
     def add_metadata(self, metadata: Mapping[str, Any]) -> None:
         """Merge ``metadata`` into what is recorded with this materialization."""
         self.metadata.update(metadata)
+
+    def out(self, declared: str) -> Any:
+        """Where to write the declared output ``declared`` (``"model.pkl"``, ``"eval/"``): a
+        ``pathlib.Path`` in a staging directory, moved into the project when the asset succeeds."""
+        raise ValueError(f"asset {self.asset!r} declares no outputs=, so context.out({declared!r}) has "
+                         f"nowhere to write; declare it: @asset(outputs=[{declared!r}])")
+
+    def declared_output(self, declared: object) -> str:
+        """The declared output that ``declared`` names (a directory with or without its '/')."""
+        if isinstance(declared, str):
+            for d in self.outputs:
+                if declared.replace("\\", "/") in (d, d.rstrip("/")):
+                    return d
+        known = ", ".join(repr(d) for d in self.outputs)
+        raise ValueError(f"asset {self.asset!r}: context.out({declared!r}) names no declared output "
+                         f"(declared: {known})")
 
 
 def _params_of(fn: Callable[..., Any], file: str, line: int) -> tuple[tuple[str, bool], ...]:
@@ -160,11 +179,36 @@ def _params_of(fn: Callable[..., Any], file: str, line: int) -> tuple[tuple[str,
     return tuple(out)
 
 
+def check_outputs(outputs: object, aname: str, *, file: str, line: int) -> tuple[str, ...]:
+    """Normalise ``outputs=``: project-relative paths, a trailing '/' for a directory, none
+    inside another (the project-wide overlaps are checked when the graph is resolved)."""
+    if isinstance(outputs, str) or not isinstance(outputs, (list, tuple)) or not outputs:
+        raise DefinitionError(f"asset {aname!r}: outputs must be a non-empty list of paths, e.g. "
+                              f"outputs=['model.pkl', 'eval/'], got {outputs!r}", file=file, line=line)
+    out: list[str] = []
+    for entry in outputs:
+        if not isinstance(entry, str):
+            raise DefinitionError(f"asset {aname!r}: outputs entries must be paths (str), got {entry!r}",
+                                  file=file, line=line)
+        is_dir = entry.replace("\\", "/").endswith("/")
+        rel = check_relpath(entry.replace("\\", "/").rstrip("/") if entry.strip("/\\") else entry,
+                            f"asset {aname!r} output", file=file, line=line)
+        out.append(rel + "/" if is_dir else rel)
+    for i, a in enumerate(out):
+        for b in out[:i]:
+            pa, pb = a.rstrip("/"), b.rstrip("/")
+            if pa == pb or pa.startswith(pb + "/") or pb.startswith(pa + "/"):
+                raise DefinitionError(f"asset {aname!r}: outputs {b!r} and {a!r} overlap; declare each "
+                                      "file or directory once", file=file, line=line)
+    return tuple(out)
+
+
 def asset(fn: Callable[..., Any] | None = None, *, name: str | None = None,
-          ins: Mapping[str, str] | None = None, deps: Iterable[str] = (), io: str = "pickle",
+          ins: Mapping[str, str] | None = None, deps: Iterable[str] = (), io: str | None = None,
           path: str | None = None, code_version: str | None = None, group: str | None = None,
           description: str | None = None, metadata: Mapping[str, Any] | None = None,
-          executor: str | None = None, timeout: float | None = None) -> Any:
+          executor: str | None = None, timeout: float | None = None,
+          outputs: Iterable[str] | None = None) -> Any:
     """Declare ``fn`` as an asset named after it (or ``name``).
 
     A parameter named like another asset or source receives its value (a ``pathlib.Path`` for a
@@ -172,7 +216,9 @@ def asset(fn: Callable[..., Any] | None = None, *, name: str | None = None,
     whose data versions enter the key but whose values are not passed. A parameter named
     ``context`` receives an :class:`AssetContext`. ``io`` names the IO manager that turns the value
     into bytes; ``path`` also writes those bytes to a workspace file. ``code_version`` replaces
-    automatic code fingerprinting. ``timeout`` (seconds) fails the asset with "timed out after
+    automatic code fingerprinting. ``outputs`` declares files and directories (ending with
+    '/') that the function writes itself, through ``context.out(...)``: it then returns None
+    (or ``Output(None, metadata=...)``), and readers receive the files' paths. ``timeout`` (seconds) fails the asset with "timed out after
     N s" and kills its worker when it runs longer (without a worker, as with ``-j 1``, a timed
     asset runs in a worker process of its own; the ``threads`` executor cannot stop a thread, so
     it refuses a timeout).
@@ -195,7 +241,28 @@ def asset(fn: Callable[..., Any] | None = None, *, name: str | None = None,
         dep_list = tuple(deps) if deps else ()
         for d in dep_list:
             check_name(d, f"dependency of asset {aname!r}", file=file, line=line)
-        if not isinstance(io, str) or not io:
+        io_name = io
+        outs: tuple[str, ...] = ()
+        if outputs is not None:
+            outs = check_outputs(outputs, aname, file=file, line=line)
+            if path is not None:
+                raise DefinitionError(f"asset {aname!r}: path= writes the returned value to a file and "
+                                      "outputs= declares files the function writes itself; use one of them",
+                                      file=file, line=line)
+            if io is not None:
+                raise DefinitionError(f"asset {aname!r}: io= stores a returned value, but an asset with "
+                                      "outputs= returns None (its files are its output); remove io=",
+                                      file=file, line=line)
+            if "context" not in {p for p, _ in params}:
+                raise DefinitionError(f"asset {aname!r} declares outputs= but has no 'context' parameter: "
+                                      "it writes its files where context.out(...) says", file=file, line=line)
+            io_name = "files"
+        elif io == "files":
+            raise DefinitionError(f"asset {aname!r}: io='files' belongs to assets that declare outputs=",
+                                  file=file, line=line)
+        if io_name is None:
+            io_name = "pickle"
+        if not isinstance(io_name, str) or not io_name:
             raise DefinitionError(f"asset {aname!r}: io must be an IO manager name", file=file, line=line)
         rel = check_relpath(path, f"asset {aname!r} path", file=file, line=line) if path is not None else None
         if code_version is not None and not isinstance(code_version, str):
@@ -205,8 +272,9 @@ def asset(fn: Callable[..., Any] | None = None, *, name: str | None = None,
             raise DefinitionError(f"asset {aname!r}: the {executor!r} executor cannot stop a running "
                                   "asset, so it cannot enforce timeout=; use executor='processes'",
                                   file=file, line=line)
-        asset_def = AssetDef(aname, f, params, ins_map, dep_list, io, rel, code_version, group,
-                             description, dict(metadata) if metadata else {}, executor, file, line, limit)
+        asset_def = AssetDef(aname, f, params, ins_map, dep_list, io_name, rel, code_version, group,
+                             description, dict(metadata) if metadata else {}, executor, file, line, limit,
+                             outs)
         try:
             f.__assetbuild_asset__ = asset_def  # type: ignore[attr-defined]
         except (AttributeError, TypeError):

@@ -87,6 +87,8 @@ class Task:
     context: bool
     project_dir: str
     timeout: float | None = None  # seconds: the executor must be able to kill the task (Runner)
+    outputs: tuple[str, ...] = ()  # files the function writes itself (assetbuild.produced)
+    staging: str | None = None  # ...under this directory, through context.out()
 
     def run(self, log: Any = None) -> Produced | Failed:
         """Run it here, now (see :func:`run_task`): what an executor calls in its worker."""
@@ -134,13 +136,26 @@ def run_task(task: Task, log: Any = None) -> Produced | Failed:
         if log is None:
             log = _collecting_logger(task.asset, logs)
         context = AssetContext(task.asset, Path(task.project_dir), log)
+    io = task.io
+    if task.staging is not None:  # its value is the manifest of the files it writes
+        from .produced import StagedOutputs, StagingContext
+
+        context = StagingContext(task.asset, Path(task.project_dir), log, task.outputs, task.staging)
+        io = StagedOutputs(task.asset, task.outputs, task.staging)
     try:
-        produced = run_function(task.fn, task.asset, task.io_name, task.io, kwargs,
+        produced = run_function(task.fn, task.asset, task.io_name, io, kwargs,
                                 is_user_file=is_user_file_for(task.project_dir), context=context)
     except AssetFailed as e:
-        return Failed(e.error, e.traceback, time.perf_counter() - t0, logs)
+        return Failed(_outputs_error(e), e.traceback, time.perf_counter() - t0, logs)
     produced.logs = logs
     return produced
+
+
+def _outputs_error(e: AssetFailed) -> str:
+    """A failure's one line; a mismatch of the files an asset wrote says only that."""
+    from .produced import OutputsError
+
+    return str(e.__cause__) if isinstance(e.__cause__, OutputsError) else e.error
 
 
 def dump_task(task: Task, by_value: Iterable[str] = ()) -> bytes:

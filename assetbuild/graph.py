@@ -58,6 +58,7 @@ def resolve(decls: Sequence[AssetDef | SourceDef]) -> Graph:
                                   f"rename one {what}", file=d.file, line=d.line)
         nodes[d.name] = d
 
+    _check_output_overlaps(nodes)
     inputs: dict[str, tuple[tuple[str | None, str], ...]] = {}
     wants_context: set[str] = set()
     asset_names: list[str] = []
@@ -98,6 +99,63 @@ def resolve(decls: Sequence[AssetDef | SourceDef]) -> Graph:
 
     order = _toposort(asset_names, inputs, nodes)
     return Graph(nodes=nodes, inputs=inputs, order=order, wants_context=wants_context)
+
+
+def _check_output_overlaps(nodes: dict[str, AssetDef | SourceDef]) -> None:
+    """No declared ``outputs=`` entry may be, contain or lie inside another asset's outputs or
+    path output, or a source: each file in the project has one owner (or a build would
+    overwrite another asset's output, or change its own input). A few dictionary lookups per
+    path, so 10,000 assets cost milliseconds."""
+    import os
+
+    claims: dict[str, tuple[str, str]] = {}  # path -> (what claims it, in words; file:line)
+    below: dict[str, str] = {}  # a directory -> a claimed path under it
+    any_outputs = False
+    for d in nodes.values():
+        if isinstance(d, AssetDef):
+            any_outputs = any_outputs or bool(d.outputs)
+    if not any_outputs:
+        return
+    for d in nodes.values():
+        if isinstance(d, SourceDef):
+            path = os.path.normpath(d.path).replace(os.sep, "/")
+            if path in (".", ".."):  # the whole project: every output would change it
+                first = next((a for a in nodes.values() if isinstance(a, AssetDef) and a.outputs), None)
+                if first is not None:
+                    raise DefinitionError(f"asset {first.name!r} (outputs {first.outputs[0]!r}) lies inside the "
+                                          f"source {d.name!r} ({d.path}): each build would change that source",
+                                          file=first.file, line=first.line)
+                continue
+            if path.startswith(("/", "../")):
+                continue
+            entries = [(path, f"the source {d.name!r}", False)]
+        elif d.outputs:
+            entries = [(o.rstrip("/"), f"asset {d.name!r} (outputs {o!r})", True) for o in d.outputs]
+        elif d.path is not None:
+            entries = [(d.path, f"asset {d.name!r} (path {d.path!r})", False)]
+        else:
+            continue
+        for path, who, mine in entries:
+            other: str | None = None
+            if path in claims:
+                other = claims[path][0]
+            elif path in below:
+                other = claims[below[path]][0]
+            else:
+                parent = path
+                while "/" in parent:
+                    parent = parent.rsplit("/", 1)[0]
+                    if parent in claims:
+                        other = claims[parent][0]
+                        break
+            if other is not None and (mine or "outputs" in other):
+                raise DefinitionError(f"{who} overlaps {other}: a file in the project can have only one "
+                                      "owner; declare separate paths", file=d.file, line=d.line)
+            claims.setdefault(path, (who, ""))
+            parent = path
+            while "/" in parent:
+                parent = parent.rsplit("/", 1)[0]
+                below.setdefault(parent, path)
 
 
 def _toposort(names: list[str], inputs: dict[str, tuple[tuple[str | None, str], ...]],

@@ -18,6 +18,7 @@ from .contracts import Decision, Files, StatSig, TraceStore
 from .errors import SourceMissing
 from .fingerprint.refs import fold_code_refs, with_code_refs
 from .keys import KeyParts
+from .manifest import decode_manifest
 from .reports import Head, Trace
 
 
@@ -152,9 +153,24 @@ class Materializer:
         self.put_head(name, d.known_key, d.parts, d.reused, sig)
         self.keep(name, data)
 
-    def record(self, name: str, d: Decision, path: str | None, produced: Any) -> str:
+    def restore_files(self, name: str, d: Decision, data: bytes) -> None:
+        """Write back the files an asset wrote itself that are missing or edited, from the blobs
+        its manifest (``data``) names; ``CacheCorrupt`` if one is gone, ``PathNotWritten``."""
+        manifest = decode_manifest(data)
+        try:
+            problems = self.files.outputs_state(manifest)
+            if problems:
+                self.files.restore_outputs(manifest, problems, self.store.read_blob,
+                                           lambda digest: self.store.blob_file(digest))
+        except OSError as e:
+            raise PathNotWritten(e) from e
+        self.put_head(name, d.known_key, d.parts, d.reused, None)
+
+    def record(self, name: str, d: Decision, path: str | None, produced: Any, staging: str | None = None) -> str:
         """Store a built output (bytes, path output, trace, head, history); its data version.
-        ``PathNotWritten``: its path output cannot be written (only its bytes were stored)."""
+        ``PathNotWritten``: its path output cannot be written (only its bytes were stored).
+        ``staging``: the asset wrote files there; ``produced`` is their manifest, and each file
+        is stored and moved into the project before the trace is recorded."""
         spooled = getattr(produced, "file", None)  # a worker's large output, in a file of the cache
         size = produced.file_size if spooled is not None else len(produced.data)
         data: bytes | None = produced.data
@@ -164,7 +180,13 @@ class Materializer:
         else:
             self.store.put_blob(produced.data, produced.digest)
         sig = None
-        if path is not None:
+        if staging is not None:
+            manifest = decode_manifest(data if data is not None else self.store.read_blob(produced.digest))
+            try:
+                self.files.place_outputs(staging, manifest, self.store)
+            except OSError as e:
+                raise PathNotWritten(e) from e
+        elif path is not None:
             if data is None:
                 data = self.store.read_blob(produced.digest)
             sig = _write(self.files, path, data)

@@ -377,7 +377,8 @@ def format_assets(rows: list[dict[str, Any]], *, as_json: bool = False) -> str:
         return json.dumps({"assets": rows})
     lines = []
     for r in rows:
-        extra = f" -> {r['path']}" if r.get("path") and r["kind"] == "asset" else ""
+        written = r.get("outputs") or ([r["path"]] if r.get("path") else [])
+        extra = f" -> {', '.join(written)}" if written and r["kind"] == "asset" else ""
         src = f"  {r['path']}" if r["kind"] == "source" else ""
         ins = f"  <- {', '.join(r['inputs'])}" if r["inputs"] else ""
         desc = f"  # {r['description']}" if r.get("description") else ""

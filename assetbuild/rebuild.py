@@ -13,8 +13,10 @@ from typing import Any
 
 from .contracts import Action, Decision, Files, TraceStore
 from .definitions import AssetDef, SourceDef
+from .errors import CacheCorrupt
 from .graph import Graph
 from .keys import KeyParts, explain_change, make_key, source_key_path
+from .manifest import Manifest, decode_manifest, outputs_key_part
 from .reports import AssetResult, AssetStatus, Head, Reason
 
 CodeOf = Callable[[str], tuple[str, dict[str, str]]]  # asset -> (fingerprint, its parts)
@@ -69,6 +71,7 @@ class TraceRebuilder:
         self._key_paths = {n: source_key_path(d.path) for n, d in graph.nodes.items() if isinstance(d, SourceDef)}
         self.sources = frozenset(self._key_paths)
         self._passed: dict[str, tuple[tuple[str, str], ...]] = {}
+        self._manifests: dict[str, Manifest] = {}  # digest -> manifest of produced files
 
     def forcing(self, names: Container[str] | None = None) -> ForcingRebuilder:
         return ForcingRebuilder(self, names)
@@ -80,7 +83,8 @@ class TraceRebuilder:
         if passed is None:
             passed = self._passed_sources(name)
         # an unknown version (None) only ever reaches a dry run's parts, never a key
-        parts = KeyParts(code, code_parts, tuple(inputs), self.io_tags[adef.io], adef.path, passed)  # type: ignore[arg-type]
+        where = outputs_key_part(adef.outputs) if adef.outputs else adef.path
+        parts = KeyParts(code, code_parts, tuple(inputs), self.io_tags[adef.io], where, passed)  # type: ignore[arg-type]
         head = self.store.get_head(name)
         for _, dv in inputs:
             if dv is None:  # a dry run: an upstream will rebuild, so this key is not known yet
@@ -96,7 +100,12 @@ class TraceRebuilder:
         path = adef.path
         reasons: tuple[Reason, ...] = ()
         sig = None
-        if path is not None:
+        if adef.outputs and origin == "local":
+            files = self._files_state(name, trace.output_digest)
+            if files is not None and files[0] == "run":
+                return Decision("run", parts, key, files[1], trace, origin, head)
+            reasons = files[1] if files is not None else reasons
+        elif path is not None:
             recorded = head.path_stat if head is not None and head.output_digest == trace.output_digest else None
             state, sig = self.files.path_state(path, trace.output_digest, recorded)
             if state == "missing":
@@ -107,6 +116,38 @@ class TraceRebuilder:
         action: Action = "fetch" if origin != "local" else "restore" if reasons else "cached"
         return Decision(action, parts, key, reasons, trace, origin, head, sig)
 
+    def manifest(self, digest: str) -> Manifest:
+        """The manifest of produced files stored as ``digest`` (CacheCorrupt, ValueError)."""
+        m = self._manifests.get(digest)
+        if m is None:
+            m = self._manifests[digest] = decode_manifest(self.store.read_blob(digest))
+        return m
+
+    def _files_state(self, name: str, digest: str) -> tuple[str, tuple[Reason, ...]] | None:
+        """Whether the files an asset wrote are in place: None, ("restore", reasons) when some
+        are missing, edited or extra, or ("run", reasons) when a stored copy is gone too."""
+        try:
+            manifest = self.manifest(digest)
+        except (CacheCorrupt, ValueError) as e:
+            return "run", (Reason("output-missing", f"the stored list of its files is unusable ({e})"),)
+        problems = self.files.outputs_state(manifest)
+        if not problems:
+            return None
+        entries = manifest.by_path()
+        gone = [rel for p, rel in problems if p != "extra" and rel in entries
+                and not self.store.has_blob(entries[rel].digest, entries[rel].size)]
+        if gone:
+            return "run", (Reason("output-missing", f"{_some(gone)} {'is' if len(gone) == 1 else 'are'} missing "
+                                  "or changed, and the stored copy is gone from the cache"),)
+        reasons = []
+        for problem, code, verb in (("missing", "output-missing", "missing"),
+                                    ("modified", "output-modified", "changed outside assetbuild"),
+                                    ("extra", "output-modified", f"not written by {name!r} (it will be removed)")):
+            rels = [rel for p, rel in problems if p == problem]
+            if rels:
+                reasons.append(Reason(code, f"{_some(rels)} {'is' if len(rels) == 1 else 'are'} {verb}"))
+        return "restore", tuple(reasons)
+
     def _passed_sources(self, name: str) -> tuple[tuple[str, str], ...]:
         """(source, path in keys) of each source passed to one of the asset's parameters (a
         ``deps=`` source is not passed: only its contents count)."""
@@ -114,6 +155,12 @@ class TraceRebuilder:
         out = self._passed[name] = tuple((up, self._key_paths[up]) for up in ups)
         return out
 
+
+
+def _some(paths: list[str], shown: int = 3) -> str:
+    """A few paths for a reason's detail: 'a, b, c and 4 more'."""
+    head = ", ".join(paths[:shown])
+    return head + (f" and {len(paths) - shown} more" if len(paths) > shown else "")
 
 
 class ForcingRebuilder:

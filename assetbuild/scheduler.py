@@ -13,6 +13,7 @@ exactly as in a later incremental build.
 from __future__ import annotations
 
 import heapq
+import os
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -26,6 +27,7 @@ from .contracts import BuildObserver, Decision, Files, QuietObserver, Rebuilder,
 from .definitions import AssetDef, SourceDef
 from .errors import AssetbuildError, AssetFailed, CacheCorrupt, SourceMissing, WorkerLost
 from .graph import Graph
+from .jobs import Job, Requeue, critical_path, time_left
 from .materialize import Materializer, PathNotWritten
 from .rebuild import CodeOf, TraceRebuilder, state_of, would_do
 from .reports import AssetResult, AssetStatus, BuildResult, Reason
@@ -61,37 +63,6 @@ class _Unusable(Exception):
 
 class _InputRebuilt(Exception):
     """An upstream's stored output was unusable and has been rebuilt: decide again."""
-
-
-class Requeue(Enum):
-    """What becomes of a finished job that has no result of its own yet."""
-
-    ALONE = "alone"  # a crashed worker took it down with others: rerun it by itself
-    DECIDE = "decide"  # an input could not be loaded and its upstream was rebuilt: decide it again
-    AGAIN = "again"  # its worker was killed to stop another (timed-out) job: run it again
-
-
-class _Job:
-    """An asset decided to run, between its decision and its outcome."""
-
-    __slots__ = ("name", "adef", "decision", "t0", "isolated", "timeout", "deadline")
-
-    def __init__(self, name: str, adef: AssetDef, decision: Decision) -> None:
-        self.name = name
-        self.adef = adef
-        self.decision = decision
-        self.t0 = 0.0
-        self.isolated = False  # ran with nothing beside it (a worker crash is then its own)
-        self.timeout: float | None = None  # its time limit in seconds, once submitted
-        self.deadline: float | None = None  # time.monotonic() by which it must have finished
-
-    @property
-    def key(self) -> str:
-        return self.decision.known_key
-
-    def failed(self, error: str | None, traceback: str | None = None) -> AssetResult:
-        return AssetResult(self.name, "failed", key=self.key, duration_s=time.perf_counter() - self.t0,
-                           error=error, traceback=traceback, reasons=self.decision.reasons)
 
 
 class Scheduler:
@@ -131,6 +102,9 @@ class Scheduler:
         self.blocked: dict[str, _Blocked] = {}
         self._repaired: set[str] = set()  # assets whose stored output was unusable: rebuilt once
         self._repairing = self.rebuilder.forcing(self._repaired)
+        # what assets declare they write (path outputs, outputs=): not "undeclared writes"
+        self._declared = [p for d in graph.nodes.values() if isinstance(d, AssetDef)
+                          for p in (d.outputs or ((d.path,) if d.path else ()))]
         self._late: list[tuple[str, Decision]] = []  # remote hits whose path output waits for its bytes
         self._results: dict[str, AssetResult] = {}
 
@@ -237,7 +211,7 @@ class Scheduler:
                                error=e.why if e.fails else f"not run: {e.why}")
         return would_do(name, d, self.known[name].data_version)
 
-    def _start(self, name: str) -> AssetResult | _Job:
+    def _start(self, name: str) -> AssetResult | Job:
         """Decide one asset and act on it: its result (cached, restored, failed, skipped), or a
         job to run."""
         adef: AssetDef = self.graph.nodes[name]  # type: ignore[assignment]
@@ -246,7 +220,9 @@ class Scheduler:
         except _Unusable as e:
             return AssetResult(name, "failed", error=e.why) if e.fails else self._skipped(name, e.why)
         if d.action == "run":
-            return _Job(name, adef, d)
+            return Job(name, adef, d)
+        if d.action == "fetch" and adef.outputs:  # its readers read its files: write them now
+            return self._restore(name, adef, d, (_FROM_REMOTE,))
         if d.action == "fetch" and d.reasons:  # its path output is written once its bytes are here
             self._late.append((name, d))
             return AssetResult(name, "restored", key=d.key, data_version=d.reused.data_version,
@@ -257,24 +233,33 @@ class Scheduler:
                 return AssetResult(name, "restored", key=d.key, data_version=d.reused.data_version,
                                    reasons=(_FROM_REMOTE,))
             return AssetResult(name, "cached", key=d.key, data_version=d.reused.data_version)
-        # restore: the stored bytes back to the path output
+        return self._restore(name, adef, d)
+
+    def _restore(self, name: str, adef: AssetDef, d: Decision, why: tuple[Reason, ...] = ()) -> AssetResult | Job:
+        """The stored bytes back to the path output, or the stored files back into the project."""
         t0 = time.perf_counter()
         try:
             data = self.store.read_blob(d.reused.output_digest)
+            if adef.outputs:
+                self.observer.asset_started(name)
+                self.outputs.restore_files(name, d, data)
+        except PathNotWritten as e:
+            return self._cannot_write(name, adef, d.known_key, e.err, t0)
         except CacheCorrupt as e:  # the output is gone after all: run the asset instead
             try:
                 self._drop_corrupt(name, d.known_key, e)
             except AssetFailed as failed:
                 return self._skipped(name, str(failed))
             unusable = Reason("output-missing", f"the stored output was unusable: {e}")
-            return _Job(name, adef, Decision("run", d.parts, d.key, (unusable,), head=d.head))
-        self.observer.asset_started(name)
-        try:
-            self.outputs.restore(name, d.parts.path or "", d, data)  # a restore is of a path output
-        except PathNotWritten as e:
-            return self._cannot_write(name, adef, d.known_key, e.err, t0)
+            return Job(name, adef, Decision("run", d.parts, d.key, (unusable,), head=d.head))
+        if not adef.outputs:
+            self.observer.asset_started(name)
+            try:
+                self.outputs.restore(name, d.parts.path or "", d, data)  # a restore is of a path output
+            except PathNotWritten as e:
+                return self._cannot_write(name, adef, d.known_key, e.err, t0)
         return AssetResult(name, "restored", key=d.key, data_version=d.reused.data_version,
-                           duration_s=time.perf_counter() - t0, reasons=d.reasons)
+                           duration_s=time.perf_counter() - t0, reasons=d.reasons + why)
 
     # --- the loop ----------------------------------------------------------------------------
 
@@ -290,11 +275,11 @@ class Scheduler:
             for up in ups:
                 dependents[up].append(name)
         # -j 1 keeps the plan's order; with more workers the longest remaining path goes first
-        prio = self._critical_path(plan, dependents) if self.jobs > 1 else {n: 0.0 for n in plan}
+        prio = critical_path(plan, dependents, self.store) if self.jobs > 1 else {n: 0.0 for n in plan}
         ready: list[tuple[float, int, str]] = []  # decided next, without waiting for anything
-        runq: list[tuple[float, int, _Job]] = []  # decided to run, waiting for a free worker
-        running: dict[Future[Any], _Job] = {}
-        suspects: deque[_Job] = deque()  # tasks a crashed worker took down: each reruns alone
+        runq: list[tuple[float, int, Job]] = []  # decided to run, waiting for a free worker
+        running: dict[Future[Any], Job] = {}
+        suspects: deque[Job] = deque()  # tasks a crashed worker took down: each reruns alone
         stopped: str | None = None  # the asset whose failure stops the build (without keep_going)
 
         def push(name: str) -> None:
@@ -340,7 +325,7 @@ class Scheduler:
                 break
             # 3. wait for a job to end (or a deadline), committing finished work meanwhile
             with self.store.flushing_while_away(self.store.flush):
-                done = runner.wait(list(running), _time_left(running.values()))
+                done = runner.wait(list(running), time_left(running.values()))
             for fut in sorted(done, key=lambda f: index[running[f].name]):
                 job = running.pop(fut)
                 out = self._complete(job, fut)
@@ -369,24 +354,9 @@ class Scheduler:
         if flush:
             self.store.maybe_flush()
 
-    def _critical_path(self, plan: Sequence[str], dependents: dict[str, list[str]]) -> dict[str, float]:
-        """Per asset, the longest run time from its start to the end of the build along its
-        dependents, from the durations recorded by earlier builds (unknown: their median)."""
-        durations: dict[str, float | None] = {}
-        for name in plan:
-            head = self.store.get_head(name)
-            durations[name] = head.duration_s if head is not None else None
-        known = sorted(d for d in durations.values() if d is not None)
-        default = known[len(known) // 2] if known else 1.0
-        cp: dict[str, float] = {}
-        for name in reversed(plan):
-            d = durations[name]
-            cp[name] = (default if d is None else d) + max((cp[x] for x in dependents[name]), default=0.0)
-        return cp
-
     # --- running a job -----------------------------------------------------------------------
 
-    def _submit(self, job: _Job, running: dict[Future[Any], _Job], finish: Callable[[AssetResult], None]) -> None:
+    def _submit(self, job: Job, running: dict[Future[Any], Job], finish: Callable[[AssetResult], None]) -> None:
         """Start a job on its executor. Making its task reads its inputs' stored bytes: if one
         is unusable, that upstream is rebuilt and the job decided again (its key may change)."""
         while True:
@@ -420,7 +390,7 @@ class Scheduler:
         job.deadline = None if job.timeout is None else time.monotonic() + job.timeout  # once handed over
         running[fut] = job
 
-    def _task(self, job: _Job) -> Any:
+    def _task(self, job: Job) -> Any:
         """The self-contained task of a job: sources as paths, upstream outputs as stored bytes."""
         args: dict[str, Any] = {}
         inputs: list[tuple[str, str, Any, Any]] = []
@@ -431,9 +401,19 @@ class Scheduler:
                 continue
             if up in self.sources:
                 args[param] = Path(self.files.abspath(self._source_path[up]))
+            elif self._asset(up).outputs:  # the files it wrote, where they are
+                outs = self._asset(up).outputs
+                paths = {o: Path(self.files.abspath(o.rstrip("/"))) for o in outs}
+                args[param] = paths[outs[0]] if len(outs) == 1 else paths
             else:
                 inputs.append((param, up, self.io[self._asset(up).io], self._input_bytes(up, by_file)))
-        return self.make_task(job.adef, args, inputs, self.io[job.adef.io], job.name in self.graph.wants_context)
+        task = self.make_task(job.adef, args, inputs, self.io[job.adef.io], job.name in self.graph.wants_context)
+        if job.adef.outputs:
+            self._drop_staging(job)
+            job.staging = task.staging = self.files.staging_dir(job.name)
+            task.outputs = job.adef.outputs
+            job.snapshot = self.files.snapshot(self._declared)
+        return task
 
     def _input_bytes(self, up: str, by_file: bool) -> Any:
         known = self.known[up]
@@ -444,8 +424,28 @@ class Scheduler:
             self._repair(up, known.key, e)
             raise _InputRebuilt from None
 
-    def _complete(self, job: _Job, fut: Future[Any]) -> AssetResult | Requeue:
+    def _complete(self, job: Job, fut: Future[Any]) -> AssetResult | Requeue:
         """The result of a finished job, or what to do with it again (``Requeue``)."""
+        try:
+            return self._outcome(job, fut)
+        finally:
+            if job.snapshot is not None:
+                written = self.files.snapshot(self._declared)
+                stray = sorted(k for k, sig in (written or {}).items() if job.snapshot.get(k) != sig)
+                if stray and written is not None:
+                    self.observer.warning(f"{job.name!r} wrote {', '.join(stray[:5])}"
+                                          f"{f' and {len(stray) - 5} more' if len(stray) > 5 else ''} outside "
+                                          "its declared outputs (declare them in outputs=, and write them "
+                                          "through context.out)")
+                job.snapshot = None
+            self._drop_staging(job)
+
+    def _drop_staging(self, job: Job) -> None:
+        if job.staging is not None:
+            self.files.remove_staging(job.staging)
+            job.staging = None
+
+    def _outcome(self, job: Job, fut: Future[Any]) -> AssetResult | Requeue:
         name = job.name
         try:
             outcome = fut.result()
@@ -480,7 +480,7 @@ class Scheduler:
             return job.failed(outcome.error, outcome.traceback or None)
         return self._record(job, outcome)
 
-    def _record(self, job: _Job, produced: Any) -> AssetResult:
+    def _record(self, job: Job, produced: Any) -> AssetResult:
         name, adef = job.name, job.adef
         changed = self.outputs.source_changed_during_run(name)
         if changed:
@@ -491,7 +491,7 @@ class Scheduler:
             return job.failed(f"source {changed!r} changed while {name!r} was running; its result was not "
                               "recorded (run the build again)")
         try:
-            data_version = self.outputs.record(name, job.decision, adef.path, produced)
+            data_version = self.outputs.record(name, job.decision, adef.path, produced, job.staging)
         except PathNotWritten as e:
             return self._cannot_write(name, adef, job.key, e.err, job.t0)
         self.known[name] = _Known(job.key, self.outputs.usable_version(data_version), produced.digest)
@@ -499,10 +499,11 @@ class Scheduler:
                            duration_s=time.perf_counter() - job.t0, reasons=job.decision.reasons,
                            metadata=produced.metadata)
 
-    def _timed_out(self, job: _Job, fut: Future[Any]) -> AssetResult:
+    def _timed_out(self, job: Job, fut: Future[Any]) -> AssetResult:
         """Fail a job that ran past its time limit and have its executor kill it."""
         assert self.runner is not None
         self.runner.kill(fut)
+        self._drop_staging(job)
         self.blocked[job.name] = _Blocked.FAILED
         return job.failed(f"timed out after {job.timeout:g} s")
 
@@ -521,7 +522,7 @@ class Scheduler:
             d = self._decide(name, rebuilder)
         except _Unusable as e:
             raise AssetFailed(name, e.why) from None
-        result = self._run_now(_Job(name, self._asset(name), d))
+        result = self._run_now(Job(name, self._asset(name), d))
         self._results[name] = result
         self.observer.asset_finished(result)
         if result.status != "built":
@@ -536,9 +537,9 @@ class Scheduler:
         self._repaired.add(name)
         self.outputs.forget(name)
 
-    def _run_now(self, job: _Job) -> AssetResult:
+    def _run_now(self, job: Job) -> AssetResult:
         """Run one job to its end, now, with nothing beside it."""
-        running: dict[Future[Any], _Job] = {}
+        running: dict[Future[Any], Job] = {}
         results: list[AssetResult] = []
         job.isolated = True
         self._submit(job, running, results.append)
@@ -547,7 +548,7 @@ class Scheduler:
         (fut,) = running
         assert self.runner is not None
         with self.store.flushing_while_away(self.store.flush):
-            done = self.runner.wait([fut], _time_left([job]))
+            done = self.runner.wait([fut], time_left([job]))
         if not done:
             return self._timed_out(job, fut)
         out = self._complete(job, fut)
@@ -590,11 +591,6 @@ class Scheduler:
 
     def _cannot_write(self, name: str, adef: AssetDef, key: str, err: OSError, t0: float) -> AssetResult:
         self.blocked[name] = _Blocked.FAILED
+        where = adef.path or (os.path.relpath(err.filename, self.files.root) if err.filename else adef.outputs[0])
         return AssetResult(name, "failed", key=key, duration_s=time.perf_counter() - t0,
-                           error=f"cannot write its output {adef.path}: {err.strerror or err}")
-
-
-def _time_left(jobs: Any) -> float | None:
-    """How long the loop may wait for running work: until the first deadline among ``jobs``."""
-    deadlines = [j.deadline for j in jobs if j.deadline is not None]
-    return max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
+                           error=f"cannot write its output {where}: {err.strerror or err}")

@@ -188,6 +188,32 @@ def slow():
 """
 
 
+FILES = """\
+from assetbuild import asset
+
+
+@asset(outputs=["model.bin", "eval/"])
+def trained(context):
+    context.out("model.bin").write_bytes(b"weights")
+    plots = context.out("eval/")
+    (plots / "metrics.json").write_text('{"acc": 1}')
+    (plots / "roc").mkdir()
+    (plots / "roc" / "a.csv").write_text("0,1")
+
+
+@asset(io="json")
+def listed(trained):
+    return sorted(str(p.relative_to(trained["eval/"])) for p in trained["eval/"].rglob("*.*")) + [
+        trained["model.bin"].read_text()]
+
+
+@asset(outputs=["half/"])
+def half(context):
+    (context.out("half/") / "written.txt").write_text("partial")
+    raise RuntimeError("stops after writing")
+"""
+
+
 class ExecutorContract:
     """What every executor must do, checked with real builds. Set ``executor_class`` (and
     ``executor_options``, ``jobs`` if needed) in a subclass named ``Test...``."""
@@ -272,6 +298,21 @@ class ExecutorContract:
         assert load_value("digest", project_dir=root) == [len(data), hashlib.sha256(data).hexdigest()]
         assert load_value("big", project_dir=root) == data
         assert self.build(root, force=True).ok  # again, now that the input is a file of the store
+
+    def test_files_an_asset_writes_itself(self, tmp_path: Path) -> None:
+        from .session import load_value
+
+        root = _write_project(tmp_path / "p", FILES)
+        result = self.build(root, keep_going=True)
+        by_asset = {r.asset: r for r in result.results}
+        assert by_asset["trained"].status == "built" and by_asset["listed"].status == "built", by_asset
+        assert (root / "model.bin").read_bytes() == b"weights"
+        assert (root / "eval" / "roc" / "a.csv").read_text() == "0,1"
+        assert load_value("listed", project_dir=root) == ["metrics.json", "roc/a.csv", "weights"]
+        assert by_asset["half"].status == "failed" and not (root / "half").exists()  # untouched
+        assert not list((root / ".assetbuild" / "staging").iterdir())
+        again = self.build(root, keep_going=True)
+        assert again.names("built") == [] and again.names("cached") == ["trained", "listed"]
 
     def test_a_time_limit_stops_a_running_task(self, tmp_path: Path) -> None:
         if not getattr(self.executor_class, "kills", False):

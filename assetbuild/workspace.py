@@ -23,12 +23,13 @@ import os
 import stat
 import time
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from .atomicfile import sweep_temps, write_atomically
 from .errors import SourceMissing, SourceUnusable
 
 _CHUNK = 1 << 20
+_SPOOL_MIN = 1 << 20  # a produced file from this size on is copied into the store, never read whole
 RACY_NS = 2_000_000_000  # signatures of files modified more recently than this are not recorded
 StatSig = tuple[int, int, int, int]
 
@@ -91,6 +92,7 @@ class Workspace:
         self.record = record  # False for dry runs and status: write nothing
         self._memo: dict[str, str] = {}
         self._dirs: set[str] = set()  # output directories known to exist
+        self._staging_root: str | None = None
 
     def abspath(self, rel: str) -> str:
         return rel if rel[:1] == "/" or os.path.isabs(rel) else self._root_s + os.sep + rel
@@ -225,3 +227,79 @@ class Workspace:
             sweep_temps(d)
             self._dirs.add(d)
         return stat_sig(write_atomically(p, data, crash_at="path-rename"))
+
+
+    # --- files an asset writes itself (assetbuild.produced) ------------------------------------
+
+    def staging_dir(self, asset: str) -> str:
+        """A new staging directory for one run of ``asset``, in the cache directory (on the
+        project's file system by default, so placing a file is a rename). The first one of a
+        build sweeps what killed builds left (the build holds the cache's lock)."""
+        from .produced import STAGING_DIR, new_staging, sweep_staging
+
+        if self._staging_root is None:
+            cache_root = getattr(self.cache, "root", None)
+            if cache_root is None:  # a store without a directory (tests' MemoryStore)
+                import tempfile
+
+                self._staging_root = tempfile.mkdtemp(prefix="assetbuild-staging-")
+            else:
+                self._staging_root = os.path.join(str(cache_root), STAGING_DIR)
+                sweep_staging(self._staging_root)
+        return new_staging(self._staging_root, asset)
+
+    def _placed(self, rel: str, st: os.stat_result, entry: Any) -> None:
+        if self.cache is not None and self.record:
+            self.cache.put_stat(rel, stat_sig(st), entry.digest)
+
+    def outputs_state(self, manifest: Any) -> list[tuple[str, str]]:
+        """(problem, path) of each produced file that is missing, modified, or extra."""
+        from .produced import outputs_state
+
+        return outputs_state(self._root_s, manifest, self.file_digest)
+
+    def place_outputs(self, staging: str, manifest: Any, store: Any) -> None:
+        """Store each of a run's staged files in ``store`` (one blob per digest), then move
+        them into the project (OSError if one cannot be placed)."""
+        from .produced import ingest_file, place_outputs
+        from .store.cas import INLINE_MAX
+
+        if manifest.files and not os.path.exists(staging + os.sep + manifest.files[0].path):
+            raise FileNotFoundError(errno.ENOENT, "the files it wrote are not on this machine (outputs= needs "
+                                    "an executor whose workers share the cache directory)",
+                                    self.abspath(manifest.files[0].path))
+        spool = getattr(store, "spool_dir", None)
+        spool_dir = str(spool()) if spool is not None else ""
+        seen: set[str] = set()
+        for entry in manifest.files:
+            if entry.digest in seen:
+                continue
+            seen.add(entry.digest)
+            if entry.size > INLINE_MAX and store.has_blob(entry.digest, entry.size):
+                continue  # deduplicated: the store has this file already
+            ingest_file(staging + os.sep + entry.path, entry, store.put_blob, store.put_blob_file, spool_dir,
+                        big=_SPOOL_MIN if spool_dir else 1 << 62)
+        place_outputs(self._root_s, staging, manifest, self._placed)
+
+    def remove_staging(self, staging: str) -> None:
+        from .produced import remove_tree
+
+        remove_tree(staging)
+
+    def restore_outputs(self, manifest: Any, problems: list[tuple[str, str]], read_blob: Any, blob_file: Any) -> None:
+        """Write back the stored bytes of the files in ``problems`` (``CacheCorrupt``: a blob is gone)."""
+        from .produced import restore_outputs
+
+        restore_outputs(self._root_s, manifest, problems, read_blob, blob_file, self._placed)
+
+    def snapshot(self, skip: list[str]) -> Any:
+        """The project's files' stat signatures (see ``produced.snapshot_project``)."""
+        from .produced import snapshot_project
+
+        cache_root = getattr(self.cache, "root", None)
+        if cache_root is not None:
+            try:
+                skip = [*skip, str(Path(cache_root).resolve().relative_to(self.root.resolve()))]
+            except ValueError:
+                pass
+        return snapshot_project(self._root_s, skip)

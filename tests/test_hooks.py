@@ -96,7 +96,7 @@ class UpperPlugin:
 
 def test_hook_register_io_managers(project, pm):
     pm.register(UpperPlugin(), name="upper-plugin")
-    assert set(collect_io_managers(pm)) == {"pickle", "json", "text", "bytes", "upper"}
+    assert set(collect_io_managers(pm)) == {"pickle", "json", "text", "bytes", "files", "upper"}
     project.assetfile("""
 @asset(io="upper", path="out.txt")
 def shout():

@@ -1,4 +1,5 @@
-"""The built-in IO managers: ``pickle`` (the default), ``json``, ``text`` and ``bytes``."""
+"""The built-in IO managers: ``pickle`` (the default), ``json``, ``text`` and ``bytes``; ``files``
+for assets that write their own files (``outputs=``)."""
 
 from __future__ import annotations
 
@@ -74,6 +75,23 @@ class BytesIOManager:
         return data
 
 
+class FilesIOManager:
+    """The stored output of an asset that declares ``outputs=``: the manifest of the files it
+    wrote (each run makes its own, from its staging directory: see assetbuild.produced).
+    ``load`` gives {project-relative path: sha256} of those files (``show``, ``load_value``)."""
+
+    name = "files"
+    version = "1"
+
+    def dump(self, value: Any) -> bytes:
+        raise TypeError("io='files' belongs to assets that declare outputs=")
+
+    def load(self, data: bytes) -> Any:
+        from ..manifest import decode_manifest
+
+        return {f.path: f.digest for f in decode_manifest(data).files}
+
+
 @hookimpl
 def register_io_managers() -> list[Any]:
-    return [PickleIOManager(), JsonIOManager(), TextIOManager(), BytesIOManager()]
+    return [PickleIOManager(), JsonIOManager(), TextIOManager(), BytesIOManager(), FilesIOManager()]

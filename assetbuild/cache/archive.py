@@ -90,6 +90,7 @@ def export_archive(store: LmdbStore, assets: Iterable[str], dest: Path,
                     _add_member(tar, f"blobs/{head.output_digest}", data)
                     written.add(head.output_digest)
                     nbytes += len(data)
+                    nbytes += _add_listed_files(store, tar, head.io, data, written)
                 entries.append({"asset": name, "key": head.key, "trace": trace._asdict(),
                                 "head": _head_json(head)})
             manifest = {"format": EXPORT_FORMAT, "version": EXPORT_VERSION, "entries": entries}
@@ -98,6 +99,27 @@ def export_archive(store: LmdbStore, assets: Iterable[str], dest: Path,
         raise StoreError(f"cannot write {dest}: {e.strerror or e}") from e
     return {"file": str(dest), "entries": len(entries), "blobs": len(written), "bytes": nbytes,
             "never_built": never}
+
+
+def _add_listed_files(store: LmdbStore, tar: tarfile.TarFile, io: str, data: bytes, written: set[str]) -> int:
+    """The blobs of the files an ``outputs=`` asset wrote, listed by its manifest (``data``);
+    their bytes. A file whose blob is gone is left out: after an import the asset then reruns."""
+    from ..manifest import FILES_IO, decode_manifest
+
+    if not io.startswith(FILES_IO + "@"):
+        return 0
+    n = 0
+    for f in decode_manifest(data).files:
+        if f.digest in written:
+            continue
+        try:
+            blob = store.read_blob(f.digest)
+        except CacheCorrupt:
+            continue
+        _add_member(tar, f"blobs/{f.digest}", blob)
+        written.add(f.digest)
+        n += len(blob)
+    return n
 
 
 def _add_member(tar: tarfile.TarFile, name: str, data: bytes) -> None:

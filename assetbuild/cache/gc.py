@@ -132,7 +132,8 @@ def gc(store: LmdbStore, *, max_size: int | None = None, older_than_s: float | N
             dg = traces[key].output_digest
             if refs[dg] == 0 and dg not in protected_digests and dg in sizes:
                 total -= sizes[dg]
-    freed = [d for d in sizes if refs.get(d, 0) <= 0 and d not in protected_digests]
+    listed = _listed_files(store, [t for k, t in traces.items() if k not in dropped] + [h for _n, h in heads])
+    freed = [d for d in sizes if refs.get(d, 0) <= 0 and d not in protected_digests and d not in listed]
     rep.entries_dropped = len(dropped)
     rep.dropped_keys = sorted(dropped)
     rep.blobs_dropped = len(freed)
@@ -176,6 +177,22 @@ def gc(store: LmdbStore, *, max_size: int | None = None, older_than_s: float | N
     _before, rep.index_bytes_after = store.compact()
     rep.disk_bytes_after = rep.index_bytes_after + sum(s for d, (_p, s) in files.items() if d not in freed)
     return rep
+
+
+def _listed_files(store: LmdbStore, traces: list[Any]) -> set[str]:
+    """The blobs of the files that the kept entries and heads of ``outputs=`` assets list in their
+    manifests (no entry refers to them directly: they live as long as a manifest lists them)."""
+    from ..errors import CacheCorrupt
+    from ..manifest import FILES_IO, decode_manifest
+
+    manifests = {t.output_digest for t in traces if t.io.startswith(FILES_IO + "@")}
+    out: set[str] = set()
+    for digest in manifests:
+        try:
+            out.update(f.digest for f in decode_manifest(store.read_blob(digest)).files)
+        except (CacheCorrupt, ValueError):
+            continue
+    return out
 
 
 def _old_code_cache(cache_dir: Path) -> list[tuple[Path, int]]:

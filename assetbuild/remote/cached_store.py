@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import CacheCorrupt
+from ..manifest import FILES_IO, decode_manifest, is_manifest
 from ..reports import Head, Trace
 from ..store import INLINE_MAX
 from .records import KEY_ENV, SIGNING_KEY_ENV, TRUSTED_KEYS_ENV, RemoteRejected, decode_record, encode_record
@@ -116,6 +117,8 @@ class RemoteCachedStore:
         self._prefetch_limit = n if n is not None else max(1024, 2 * expected)
         self._listing: cf.Future[None] | None = None  # started by the first local miss
         self._done: collections.deque[str] = collections.deque()  # digests whose download ended
+        # a manifest's digest -> the small files it lists, downloaded with it (stored on this thread)
+        self._members: dict[str, list[tuple[str, bytes]]] = {}
 
     # --- messages ----------------------------------------------------------------------------
 
@@ -231,11 +234,35 @@ class RemoteCachedStore:
         return d
 
     def _download(self, digest: str, size: int) -> bytes:
-        """In a worker: fetch, verify against the signed digest and size, write large blobs locally."""
+        """In a worker: fetch, verify against the signed digest and size, write large blobs locally.
+        A manifest of files an asset wrote brings its files' blobs along (each verified against
+        the digest and size the verified manifest gives), so a restore finds them all here."""
         data = self.remote.get_blob(digest, size)
         if size > INLINE_MAX:
             self.local.put_blob(data, digest)  # a file write and rename: safe off the main thread
+        if is_manifest(data):
+            self._download_members(digest, data)
         return data
+
+    def _download_members(self, digest: str, data: bytes) -> None:
+        try:
+            files = {f.digest: f.size for f in decode_manifest(data).files}
+        except ValueError as e:
+            raise RemoteRejected(f"a malformed list of files ({e})") from None
+        todo = [(d, n) for d, n in files.items() if n <= INLINE_MAX or not self.local.has_blob(d, n)]
+
+        def fetch(member: tuple[str, int]) -> tuple[str, bytes] | None:
+            dg, n = member
+            blob = self.remote.get_blob(dg, n)
+            if n > INLINE_MAX:
+                self.local.put_blob(blob, dg)
+                return None
+            return dg, blob
+
+        with cf.ThreadPoolExecutor(max_workers=8, thread_name_prefix="assetbuild-remote-files") as pool:
+            small = [r for r in pool.map(fetch, todo) if r is not None]
+        with self._mlock:
+            self._members[digest] = small
 
     def _drain(self, wait: bool = False) -> None:
         """Record finished downloads locally (blob, trace, held-back heads); forget failed ones.
@@ -272,6 +299,10 @@ class RemoteCachedStore:
             self.stats["bytes_down"] += len(data)
             if len(data) <= INLINE_MAX:
                 self.local.put_blob(data, digest)
+            with self._mlock:
+                members = self._members.pop(digest, [])
+            for member, blob in members:  # before the trace: never a trace without its files
+                self.local.put_blob(blob, member)
             for key, trace in d.keys.items():
                 self.local.put_trace(key, Trace(*trace))
             for asset, head in d.heads:
@@ -316,6 +347,8 @@ class RemoteCachedStore:
                 self._finish(digest)
             self._emit()
             raise CacheCorrupt(digest, f"not usable from the remote cache ({describe_error(e)})") from None
+        if digest in self._downloads:  # recorded now (its done-callback may not have run yet)
+            self._finish(digest)
         self._drain()
         return data
 
@@ -412,25 +445,46 @@ class RemoteCachedStore:
             else:
                 blob = outgoing
             record = encode_record(key, up.trace, asset=up.asset, keys=self.settings.keys)
-            self._upload_futures.append(self._pool.submit(self._upload, key, digest, blob, record))
+            members = self._member_blobs(up.trace, blob)
+            if members is None:
+                continue  # a file it lists is gone from the local store: no record without it
+            self._upload_futures.append(self._pool.submit(self._upload, key, digest, blob, record, members))
         self._uploads.clear()
         self._outgoing.clear()
 
-    def _upload(self, key: str, digest: str, blob: bytes | _BlobFile, record: bytes) -> None:
-        """In a worker: the blob unless the remote has it, then the record (never a record without its blob)."""
+    def _member_blobs(self, trace: Trace, blob: bytes | _BlobFile) -> list[tuple[str, bytes | _BlobFile]] | None:
+        """The files an asset wrote, listed by its manifest (the output of an ``outputs=`` asset),
+        each from this build's outgoing bytes or the local store; None if one is gone."""
+        if not trace.io.startswith(FILES_IO + "@"):
+            return []
+        raw = blob if isinstance(blob, bytes) else blob.path.read_bytes()
+        out: list[tuple[str, bytes | _BlobFile]] = []
+        for f in decode_manifest(raw).files:
+            if f.digest in self._seen_blobs or any(d == f.digest for d, _b in out):
+                continue
+            outgoing = self._outgoing.get(f.digest)
+            if isinstance(outgoing, bytes):
+                out.append((f.digest, outgoing))
+                continue
+            source = self.local.blob_file(f.digest, min_size=0)
+            if source is not None:
+                out.append((f.digest, _BlobFile(source, f.size)))
+                continue
+            try:
+                out.append((f.digest, self.local.read_blob(f.digest)))
+            except CacheCorrupt:
+                return None
+        return out
+
+    def _upload(self, key: str, digest: str, blob: bytes | _BlobFile, record: bytes,
+                members: list[tuple[str, bytes | _BlobFile]] | None = None) -> None:
+        """In a worker: the blob unless the remote has it (and first the files it lists, for a
+        manifest), then the record (never a record without its blobs)."""
         if not self.write or self.remote.down is not None:
             return
-        size = blob.size if isinstance(blob, _BlobFile) else len(blob)
         try:
-            if digest in self._bad_blobs or digest not in self._seen_blobs and (
-                    size < CHECK_BLOB_MIN or not self.remote.has_blob(digest, size)):
-                if isinstance(blob, _BlobFile):
-                    self.remote.put_file(self.remote.blob_path(digest), blob.path)
-                else:
-                    self.remote.put(self.remote.blob_path(digest), blob)
-                with self._mlock:
-                    self.stats["bytes_up"] += size
-            self._seen_blobs.add(digest)
+            for member, data in [*(members or []), (digest, blob)]:
+                self._upload_blob(member, data)
             self.remote.put(self.remote.record_path(key), record)
             with self._mlock:
                 self.stats["uploaded"] += 1
@@ -441,6 +495,18 @@ class RemoteCachedStore:
                 self.write = False
                 self._message(f"cannot upload to the remote cache {self.remote.url} ({e}); "
                               "no more uploads in this build")
+
+    def _upload_blob(self, digest: str, blob: bytes | _BlobFile) -> None:
+        size = blob.size if isinstance(blob, _BlobFile) else len(blob)
+        if digest in self._bad_blobs or digest not in self._seen_blobs and (
+                size < CHECK_BLOB_MIN or not self.remote.has_blob(digest, size)):
+            if isinstance(blob, _BlobFile):
+                self.remote.put_file(self.remote.blob_path(digest), blob.path)
+            else:
+                self.remote.put(self.remote.blob_path(digest), blob)
+            with self._mlock:
+                self.stats["bytes_up"] += size
+        self._seen_blobs.add(digest)
 
     def close(self) -> None:
         """Finish uploads (each request bounded by the timeouts), report, then close the local store."""

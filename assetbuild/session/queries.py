@@ -118,7 +118,7 @@ def _describe(graph: Graph) -> list[dict[str, Any]]:
     for name in graph.order:
         a: Any = graph.nodes[name]
         out.append({"name": name, "kind": "asset", "inputs": graph.upstream(name), "io": a.io,
-                    "path": a.path, "group": a.group,
+                    "path": a.path, "outputs": list(a.outputs), "group": a.group,
                     "description": a.description or _first_line(a.fn.__doc__),
                     "code_version": a.code_version, "metadata": a.metadata, "file": a.file,
                     "line": a.line})

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from pathlib import Path
 
 from ..atomicfile import TEMP_SUFFIX
@@ -14,7 +15,7 @@ from ..errors import StoreError
 
 # Names the store layout creates at the top of a cache directory: exact names, then prefixes
 # (temp files of a write in progress, indexes moved aside, a compaction's copies).
-_LAYOUT_NAMES = frozenset({"STORE", "db", "cas", "lock", "code"})
+_LAYOUT_NAMES = frozenset({"STORE", "db", "cas", "lock", "code", "staging"})
 _LAYOUT_PREFIXES = ("STORE.tmp", ".STORE.tmp", "db.corrupt-", "db.old-", "db.compact-")
 _INDEX_FILES = frozenset({"data.mdb", "lock.mdb"})
 _HEX2 = re.compile(r"[0-9a-f]{2}\Z")
@@ -87,6 +88,13 @@ def clear_cache_dir(cache_dir: Path) -> list[Path]:
                         _remove_file(Path(f.path), kept, not f.is_dir(follow_symlinks=False) and (
                             _HEX62.match(f.name) is not None or _is_temp_of(f.name) or f.name.startswith(".tmp")))
                     _remove_dir(Path(sub.path), kept)
+                else:
+                    kept.append(Path(sub.path))
+            _remove_dir(p, kept)
+        elif e.name == "staging":  # what running assets wrote (outputs=), one directory per run
+            for sub in os.scandir(p):
+                if sub.is_dir(follow_symlinks=False):
+                    shutil.rmtree(sub.path, ignore_errors=True)
                 else:
                     kept.append(Path(sub.path))
             _remove_dir(p, kept)

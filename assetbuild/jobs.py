@@ -1,0 +1,70 @@
+"""A job: an asset the scheduler decided to run, between its decision and its outcome; what
+becomes of a job that ends without a result (``Requeue``); and the order and deadlines of jobs
+(longest remaining path first, time limits)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from enum import Enum
+from typing import Any
+
+from .contracts import Decision, TraceStore
+from .definitions import AssetDef
+from .reports import AssetResult
+
+
+class Requeue(Enum):
+    """What becomes of a finished job that has no result of its own yet."""
+
+    ALONE = "alone"  # a crashed worker took it down with others: rerun it by itself
+    DECIDE = "decide"  # an input could not be loaded and its upstream was rebuilt: decide it again
+    AGAIN = "again"  # its worker was killed to stop another (timed-out) job: run it again
+
+
+class Job:
+    """An asset decided to run, between its decision and its outcome."""
+
+    __slots__ = ("name", "adef", "decision", "t0", "isolated", "timeout", "deadline", "staging", "snapshot")
+
+    def __init__(self, name: str, adef: AssetDef, decision: Decision) -> None:
+        self.name = name
+        self.adef = adef
+        self.decision = decision
+        self.t0 = 0.0
+        self.isolated = False  # ran with nothing beside it (a worker crash is then its own)
+        self.timeout: float | None = None  # its time limit in seconds, once submitted
+        self.deadline: float | None = None  # time.monotonic() by which it must have finished
+        self.staging: str | None = None  # where it writes its declared outputs= (if any)
+        self.snapshot: Any = None  # the project's files before it ran (to notice undeclared writes)
+
+    @property
+    def key(self) -> str:
+        return self.decision.known_key
+
+    def failed(self, error: str | None, traceback: str | None = None) -> AssetResult:
+        return AssetResult(self.name, "failed", key=self.key, duration_s=time.perf_counter() - self.t0,
+                           error=error, traceback=traceback, reasons=self.decision.reasons)
+
+
+def critical_path(plan: Sequence[str], dependents: dict[str, list[str]],
+                  store: TraceStore) -> dict[str, float]:
+    """Per asset, the longest run time from its start to the end of the build along its
+    dependents, from the durations recorded by earlier builds (unknown: their median)."""
+    durations: dict[str, float | None] = {}
+    for name in plan:
+        head = store.get_head(name)
+        durations[name] = head.duration_s if head is not None else None
+    known = sorted(d for d in durations.values() if d is not None)
+    default = known[len(known) // 2] if known else 1.0
+    cp: dict[str, float] = {}
+    for name in reversed(plan):
+        d = durations[name]
+        cp[name] = (default if d is None else d) + max((cp[x] for x in dependents[name]), default=0.0)
+    return cp
+
+
+def time_left(jobs: Any) -> float | None:
+    """How long the loop may wait for running work: until the first deadline among ``jobs``."""
+    deadlines = [j.deadline for j in jobs if j.deadline is not None]
+    return max(0.0, min(deadlines) - time.monotonic()) if deadlines else None

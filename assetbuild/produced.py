@@ -1,0 +1,487 @@
+"""Files an asset writes itself (``@asset(outputs=[...])``): staging, manifests, placing the
+files into the project, checking and restoring them, and noticing undeclared writes.
+
+The function writes under a staging directory in the cache directory (``context.out``), so a
+failed or killed run never touches the project and every executor on this machine can reach
+it. Where the function ran, its files are hashed into a manifest (:class:`StagedOutputs`, the
+run's IO manager). The build then stores one blob per file (deduplicated by digest), moves the
+files into place (a rename on one file system, a copy otherwise) and removes what a declared
+directory holds beyond them. Placed files' stat signatures go to the stat cache, so checking
+them again costs one ``stat`` per file and no read.
+
+Nothing is ever deleted outside a declared output: a declared directory that is a symlink is
+replaced, not followed, and the walk of a declared directory follows no symlink.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import os
+import shutil
+import stat
+import tempfile
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from .atomicfile import create_temp_beside, write_atomically
+from .definitions import AssetContext
+from .manifest import FileEntry, Manifest, encode_manifest, is_dir_output, normal_mode, output_path
+
+STAGING_DIR = "staging"  # under the cache directory
+_CHUNK = 1 << 20
+StatSig = tuple[int, int, int, int]
+
+
+class OutputsError(Exception):
+    """The run's files do not match what the asset declared (one line, naming the file)."""
+
+
+class StagingContext(AssetContext):
+    """The ``context`` of an asset that declares outputs: ``out`` gives paths in its staging
+    directory (a directory output is created; a file output's parent is)."""
+
+    def __init__(self, asset: str, project_dir: Any, log: Any, outputs: tuple[str, ...], staging: str) -> None:
+        super().__init__(asset, project_dir, log)
+        self.outputs = outputs
+        self.staging = staging
+
+    def out(self, declared: str) -> Path:
+        decl = self.declared_output(declared)
+        p = Path(self.staging, output_path(decl))
+        if is_dir_output(decl):
+            p.mkdir(parents=True, exist_ok=True)
+        else:
+            p.parent.mkdir(parents=True, exist_ok=True)
+        return p
+
+
+class StagedOutputs:
+    """The IO manager of one run of an asset with outputs: its "value" must be None, and its
+    bytes are the manifest of what the function wrote under ``staging``."""
+
+    name = "files"
+    version = "1"
+
+    def __init__(self, asset: str, outputs: tuple[str, ...], staging: str) -> None:
+        self.asset = asset
+        self.outputs = outputs
+        self.staging = staging
+
+    def dump(self, value: Any) -> bytes:
+        if value is not None:
+            raise OutputsError(f"asset {self.asset!r} declares outputs=, so it must return None or "
+                               f"Output(None, metadata=...); it returned {type(value).__module__}."
+                               f"{type(value).__qualname__} (write its files through context.out(...))")
+        return encode_manifest(self.outputs, scan_staging(self.staging, self.outputs))
+
+    def load(self, data: bytes) -> Any:
+        raise OutputsError("files are read from the project, not loaded")
+
+
+def _hash(path: str) -> tuple[str, int]:
+    h = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            h.update(chunk)
+            size += len(chunk)
+    return h.hexdigest(), size
+
+
+def scan_staging(staging: str, outputs: Sequence[str]) -> list[FileEntry]:
+    """Every file the run wrote under its declared outputs, hashed. A declared output that was
+    not written, a directory where a file was declared (or the reverse), a symlink or a special
+    file is an ``OutputsError`` naming it."""
+    entries: list[FileEntry] = []
+    for decl in outputs:
+        rel = output_path(decl)
+        top = os.path.join(staging, rel)
+        try:
+            st = os.lstat(top)
+        except FileNotFoundError:
+            raise OutputsError(f"declared output {decl!r} was not written (write it at context.out({decl!r}))") from None
+        if is_dir_output(decl):
+            if not stat.S_ISDIR(st.st_mode):
+                raise OutputsError(f"declared output {decl!r} is a directory, but the asset wrote a file there")
+            for dirpath, dirnames, filenames in os.walk(top):
+                dirnames.sort()
+                for n in list(dirnames):
+                    full = os.path.join(dirpath, n)
+                    if os.path.islink(full):
+                        raise OutputsError(f"{_rel(staging, full)} is a symlink; outputs must be regular files")
+                for n in sorted(filenames):
+                    full = os.path.join(dirpath, n)
+                    entries.append(_entry(staging, full))
+        else:
+            if stat.S_ISDIR(st.st_mode):
+                raise OutputsError(f"declared output {decl!r} is a file, but the asset wrote a directory "
+                                   f"there (declare it as {decl + '/'!r})")
+            entries.append(_entry(staging, top))
+    return entries
+
+
+def _rel(staging: str, full: str) -> str:
+    return os.path.relpath(full, staging).replace(os.sep, "/")
+
+
+def _entry(staging: str, full: str) -> FileEntry:
+    rel = _rel(staging, full)
+    st = os.lstat(full)
+    if stat.S_ISLNK(st.st_mode):
+        raise OutputsError(f"{rel} is a symlink; outputs must be regular files")
+    if not stat.S_ISREG(st.st_mode):
+        raise OutputsError(f"{rel} is not a regular file")
+    digest, size = _hash(full)
+    return FileEntry(rel, digest, normal_mode(st.st_mode), size)
+
+
+# --- staging directories ------------------------------------------------------------------------
+
+def new_staging(root: str, asset: str) -> str:
+    """A new, empty staging directory for one run of ``asset`` under ``root``."""
+    os.makedirs(root, exist_ok=True)
+    prefix = asset.replace("/", "-")[:40] + "."
+    return tempfile.mkdtemp(prefix=prefix, dir=root)
+
+
+def remove_tree(path: str | None) -> None:
+    if path:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def sweep_staging(root: str) -> None:
+    """Remove staging directories a killed build left (the caller holds the build lock)."""
+    try:
+        names = os.listdir(root)
+    except OSError:
+        return
+    for n in names:
+        remove_tree(os.path.join(root, n))
+
+
+# --- the files in the project -------------------------------------------------------------------
+
+def outputs_state(root: str, manifest: Manifest,
+                  digest_of: Callable[[str, os.stat_result], str]) -> list[tuple[str, str]]:
+    """What differs between the project and ``manifest``: (problem, project-relative path) with
+    problem "missing", "modified" or "extra" (a file under a declared directory that the asset
+    did not produce). ``digest_of(path, stat)`` is the file's digest (from the stat cache when
+    its signature is known, so an unchanged file is not read)."""
+    problems: list[tuple[str, str]] = []
+    files = manifest.by_path()
+    seen: set[str] = set()
+    sep = os.sep
+    for decl in manifest.outputs:
+        rel_top = output_path(decl)
+        top = root + sep + rel_top
+        if is_dir_output(decl):
+            try:
+                st = os.lstat(top)
+            except FileNotFoundError:
+                if not any(rel.startswith(decl) for rel in files):  # else its files say it
+                    problems.append(("missing", rel_top))
+                continue
+            if not stat.S_ISDIR(st.st_mode):
+                problems.append(("modified", rel_top))
+                continue
+            _walk_state(top, rel_top + "/", files, seen, problems, digest_of)
+    for rel, entry in files.items():
+        if rel in seen:
+            continue
+        p = root + sep + rel
+        try:
+            st = os.lstat(p)
+        except (FileNotFoundError, NotADirectoryError):
+            problems.append(("missing", rel))
+            continue
+        _check_file(p, rel, st, entry, problems, digest_of)
+    return problems
+
+
+def _check_file(p: str, rel: str, st: os.stat_result, entry: FileEntry, problems: list[tuple[str, str]],
+                digest_of: Callable[[str, os.stat_result], str]) -> None:
+    if not stat.S_ISREG(st.st_mode) or st.st_size != entry.size or normal_mode(st.st_mode) != entry.mode:
+        problems.append(("modified", rel))
+        return
+    try:
+        same = digest_of(p, st) == entry.digest
+    except OSError:
+        same = False
+    if not same:
+        problems.append(("modified", rel))
+
+
+def _walk_state(top: str, prefix: str, files: dict[str, FileEntry], seen: set[str],
+                problems: list[tuple[str, str]], digest_of: Callable[[str, os.stat_result], str]) -> None:
+    """One pass over a declared directory (no symlink followed): every entry is stat'ed once."""
+    try:
+        it = os.scandir(top)
+    except OSError:
+        return
+    with it:
+        for e in it:
+            rel = prefix + e.name
+            try:
+                st = e.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                _walk_state(e.path, rel + "/", files, seen, problems, digest_of)
+                continue
+            entry = files.get(rel)
+            if entry is None:
+                problems.append(("extra", rel))
+                continue
+            seen.add(rel)
+            _check_file(e.path, rel, st, entry, problems, digest_of)
+
+
+def _clear_way(root: str, rel: str, outputs: Sequence[str]) -> None:
+    """Make the parent directories of ``rel`` (a produced file): anything non-directory in the way
+    inside a declared directory (a file, a symlink) is removed; outside one it is an error."""
+    parts = rel.split("/")[:-1]
+    here = root
+    inside = ""
+    for part in parts:
+        here = here + os.sep + part
+        inside = inside + part + "/"
+        try:
+            st = os.lstat(here)
+        except FileNotFoundError:
+            os.mkdir(here)
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            continue
+        if any(inside.startswith(d) for d in outputs if is_dir_output(d)):
+            os.unlink(here)  # a file or symlink inside a declared directory: the asset's to replace
+            os.mkdir(here)
+        elif stat.S_ISLNK(st.st_mode) and os.path.isdir(here):
+            continue  # the user's symlinked directory above the outputs: written through, as path outputs are
+        else:
+            raise NotADirectoryError(errno.ENOTDIR, "not a directory", here)
+
+
+def _put_in_place(src: str, dst: str) -> None:
+    """Move ``src`` to ``dst`` (a rename; across file systems a copy beside ``dst`` then a rename)."""
+    try:
+        st = os.lstat(dst)
+    except FileNotFoundError:
+        pass
+    else:
+        if stat.S_ISDIR(st.st_mode):
+            raise IsADirectoryError(errno.EISDIR, "is a directory (the asset writes a file here)", dst)
+    try:
+        os.replace(src, dst)
+    except OSError as e:
+        if e.errno != errno.EXDEV:
+            raise
+        fd, tmp = create_temp_beside(dst)
+        try:
+            with open(src, "rb") as f, open(fd, "wb", closefd=False) as out:
+                shutil.copyfileobj(f, out, _CHUNK)
+            os.chmod(tmp, stat.S_IMODE(os.stat(src).st_mode))
+            os.replace(tmp, dst)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        finally:
+            os.close(fd)
+
+
+def prepare_outputs(root: str, outputs: Sequence[str]) -> None:
+    """Declared directories exist as real directories (a symlink or file there is replaced,
+    never followed)."""
+    for decl in outputs:
+        if not is_dir_output(decl):
+            continue
+        top = root + os.sep + output_path(decl)
+        try:
+            st = os.lstat(top)
+        except FileNotFoundError:
+            os.makedirs(top, exist_ok=True)
+            continue
+        if not stat.S_ISDIR(st.st_mode):
+            os.unlink(top)
+            os.mkdir(top)
+
+
+def place_outputs(root: str, staging: str, manifest: Manifest,
+                  placed: Callable[[str, os.stat_result, FileEntry], None]) -> None:
+    """Move the staged files into the project, then remove what the declared directories hold
+    beyond them. ``placed(rel, stat, entry)`` is told each file's new stat signature."""
+    prepare_outputs(root, manifest.outputs)
+    for entry in manifest.files:
+        dst = root + os.sep + entry.path
+        _clear_way(root, entry.path, manifest.outputs)
+        _put_in_place(staging + os.sep + entry.path, dst)
+        placed(entry.path, os.stat(dst), entry)
+    remove_extras(root, manifest)
+
+
+def remove_extras(root: str, manifest: Manifest) -> list[str]:
+    """Remove files (and symlinks, and then-empty directories) under the declared directories
+    that ``manifest`` does not list; the removed project-relative paths."""
+    keep = manifest.by_path()
+    removed: list[str] = []
+    for decl in manifest.outputs:
+        if not is_dir_output(decl):
+            continue
+        top = root + os.sep + output_path(decl)
+        if not os.path.isdir(top) or os.path.islink(top):
+            continue
+        for dirpath, dirnames, filenames in os.walk(top, topdown=True):
+            for n in list(dirnames):
+                full = os.path.join(dirpath, n)
+                if os.path.islink(full):  # never followed: the link itself goes
+                    dirnames.remove(n)
+                    filenames.append(n)
+            for n in filenames:
+                full = os.path.join(dirpath, n)
+                rel = os.path.relpath(full, root).replace(os.sep, "/")
+                if rel not in keep:
+                    with contextlib.suppress(OSError):
+                        os.unlink(full)
+                        removed.append(rel)
+        for dirpath, _dirnames, _filenames in os.walk(top, topdown=False):
+            if dirpath != top:
+                with contextlib.suppress(OSError):
+                    os.rmdir(dirpath)  # only an empty one goes
+    return removed
+
+
+def restore_outputs(root: str, manifest: Manifest, problems: Iterable[tuple[str, str]],
+                    read_blob: Callable[[str], bytes], blob_file: Callable[[str], Path | None],
+                    placed: Callable[[str, os.stat_result, FileEntry], None]) -> None:
+    """Write back the stored bytes of each missing or modified file and remove extras.
+    ``read_blob`` raises ``CacheCorrupt`` for a blob that is gone (nothing more is written then)."""
+    files = manifest.by_path()
+    prepare_outputs(root, manifest.outputs)
+    extras = False
+    for problem, rel in problems:
+        if problem == "extra":
+            extras = True
+            continue
+        todo = [files[rel]] if rel in files else [f for f in manifest.files if f.path.startswith(rel + "/")]
+        for entry in todo:
+            dst = root + os.sep + entry.path
+            _clear_way(root, entry.path, manifest.outputs)
+            with contextlib.suppress(OSError):
+                if os.path.isdir(dst) and not os.path.islink(dst):
+                    shutil.rmtree(dst)  # a directory where the asset's file belongs (inside its outputs)
+            src = blob_file(entry.digest)
+            if src is not None:
+                _copy_verified(str(src), dst, entry.digest)
+            else:
+                write_atomically(dst, read_blob(entry.digest))
+            os.chmod(dst, entry.mode & ~_umask())
+            placed(entry.path, os.stat(dst), entry)
+    if extras:
+        remove_extras(root, manifest)
+
+
+def _copy_verified(src: str, dst: str, digest: str) -> None:
+    """Copy a large blob file to ``dst`` atomically, checking its digest on the way."""
+    from .errors import CacheCorrupt
+
+    fd, tmp = create_temp_beside(dst)
+    try:
+        h = hashlib.sha256()
+        with open(src, "rb") as f, open(fd, "wb", closefd=False) as out:
+            while chunk := f.read(_CHUNK):
+                h.update(chunk)
+                out.write(chunk)
+        if h.hexdigest() != digest:
+            raise CacheCorrupt(digest, "corrupt (its bytes do not match its digest)")
+        os.replace(tmp, dst)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    finally:
+        os.close(fd)
+
+
+_UMASK: int | None = None
+
+
+def _umask() -> int:
+    global _UMASK
+    if _UMASK is None:
+        _UMASK = os.umask(0o022)
+        os.umask(_UMASK)
+    return _UMASK
+
+
+def ingest_file(path: str, entry: FileEntry, put_blob: Callable[[bytes, str], Any],
+                put_blob_file: Callable[[str, str, int], Any], spool_dir: str, big: int) -> None:
+    """Store one staged file as the blob of its digest: small ones by their bytes, large ones
+    copied into the store's spool directory and renamed into place (never read whole)."""
+    if entry.size < big:
+        with open(path, "rb") as f:
+            put_blob(f.read(), entry.digest)
+        return
+    os.makedirs(spool_dir, exist_ok=True)
+    fd, tmp = create_temp_beside(os.path.join(spool_dir, "output"), mode=0o644)
+    try:
+        with open(path, "rb") as f, open(fd, "wb", closefd=False) as out:
+            shutil.copyfileobj(f, out, _CHUNK)
+            out.flush()
+            os.fsync(fd)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    finally:
+        os.close(fd)
+    put_blob_file(tmp, entry.digest, entry.size)
+
+
+# --- noticing writes outside the declared outputs ----------------------------------------------
+
+_SKIP_NAMES = frozenset({".git", ".hg", ".svn", "__pycache__", ".venv", "venv", ".tox", ".nox", "node_modules",
+                         ".mypy_cache", ".pytest_cache", ".ruff_cache", ".ipynb_checkpoints"})
+SNAPSHOT_LIMIT = 50_000  # entries: a larger project is not compared (the check must stay cheap)
+
+
+def snapshot_project(root: str, skip: Iterable[str]) -> dict[str, tuple[int, int, int]] | None:
+    """(size, mtime_ns, inode) of every file of the project, except under ``skip``
+    (project-relative paths: the cache directory, declared outputs), version control
+    directories and virtual environments. None if the project has more than SNAPSHOT_LIMIT."""
+    skipped = {s.rstrip("/") for s in skip}
+    out: dict[str, tuple[int, int, int]] = {}
+    stack = [("", root)]
+    while stack:
+        prefix, path = stack.pop()
+        try:
+            it = os.scandir(path)
+        except OSError:
+            continue
+        with it:
+            for e in it:
+                rel = prefix + e.name
+                if rel in skipped or e.name in _SKIP_NAMES:
+                    continue
+                try:
+                    if e.is_dir(follow_symlinks=False):
+                        if not os.path.exists(os.path.join(e.path, "pyvenv.cfg")):
+                            stack.append((rel + "/", e.path))
+                        continue
+                    st = e.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                out[rel] = (st.st_size, st.st_mtime_ns, st.st_ino)
+                if len(out) > SNAPSHOT_LIMIT:
+                    return None
+    return out
+
+
+def written_since(before: dict[str, tuple[int, int, int]] | None,
+                  after: dict[str, tuple[int, int, int]] | None) -> list[str]:
+    """Files created or changed between two snapshots, sorted."""
+    if before is None or after is None:
+        return []
+    return sorted(rel for rel, sig in after.items() if before.get(rel) != sig)

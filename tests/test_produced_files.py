@@ -1,0 +1,464 @@
+"""Files an asset writes itself (``@asset(outputs=[...])``): real projects in tmp_path, built
+through the API and the command, under every executor; restores per file, failures that leave
+the project untouched, early cutoff, undeclared writes, clean, gc and a remote round trip.
+Runs are counted through a side-effect file, so "ran nothing" is observed, not inferred."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from projects import run_counter, take_runs
+
+import assetbuild
+from assetbuild.errors import DefinitionError
+from assetbuild.output import Reporter
+
+PIPELINE = run_counter() + '''
+from assetbuild import asset, source, Output
+
+params = source("params", "params.txt")
+
+
+@asset(outputs=["model.pkl"])
+def train(params, context):
+    _ran("train")
+    context.out("model.pkl").write_text("model " + params.read_text().split()[0])
+
+
+@asset(outputs=["eval/", "summary.txt"])
+def evaluate(train, context):
+    _ran("evaluate")
+    d = context.out("eval")
+    (d / "metrics.json").write_text('{"acc": 0.9, "model": "%s"}' % train.read_text())
+    (d / "plots").mkdir()
+    for i in range(3):
+        (d / "plots" / f"p{i}.csv").write_text(f"{i},{i * i}\\n")
+    context.out("summary.txt").write_text("ok")
+    return Output(None, metadata={"files": 5})
+
+
+@asset(io="json")
+def report(evaluate):
+    _ran("report")
+    assert isinstance(evaluate, dict) and all(p.is_absolute() for p in evaluate.values())
+    return sorted(str(p.relative_to(evaluate["eval/"])) for p in evaluate["eval/"].rglob("*.*"))
+'''
+FILES = {"eval/metrics.json", "eval/plots/p0.csv", "eval/plots/p1.csv", "eval/plots/p2.csv", "summary.txt",
+         "model.pkl"}
+
+
+@pytest.fixture
+def runs(tmp_path, monkeypatch):
+    d = tmp_path / "runs"
+    monkeypatch.setenv("AB_RUNS", str(d))
+    return d
+
+
+def _project(root: Path, text: str = PIPELINE) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "AssetFile").write_text(text)
+    (root / "params.txt").write_text("1 2\n")
+    return root
+
+
+class _Built:
+    """A build's result, with the warnings it printed."""
+
+    def __init__(self, result, warnings):
+        self.result = result
+        self.warnings = warnings
+
+    def __getattr__(self, name):
+        return getattr(self.result, name)
+
+
+def _build(root: Path, **kw):
+    err = io.StringIO()
+    r = assetbuild.build(project_dir=root, reporter=Reporter(out=io.StringIO(), err=err, verbosity=-2), **kw)
+    return _Built(r, [ln for ln in err.getvalue().splitlines() if ln.startswith("warning:")])
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    out = {}
+    for p in sorted(root.rglob("*")):
+        rel = p.relative_to(root).as_posix()
+        if p.is_file() and not rel.startswith((".assetbuild", "AssetFile", "params.txt")):
+            out[rel] = p.read_bytes()
+    return out
+
+
+@pytest.mark.parametrize("jobs,executor", [(1, "serial"), (2, "threads"), (2, "processes")])
+def test_declare_write_read_under_every_executor(tmp_path, runs, jobs, executor):
+    root = _project(tmp_path / "p")
+    r = _build(root, jobs=jobs, executor=executor)
+    assert r.ok, [(x.asset, x.error) for x in r.results]
+    assert take_runs(runs) == {"train": 1, "evaluate": 1, "report": 1}
+    assert set(_files(root)) == FILES
+    assert (root / "model.pkl").read_text() == "model 1"
+    assert assetbuild.load_value("report", project_dir=root) == [
+        "metrics.json", "plots/p0.csv", "plots/p1.csv", "plots/p2.csv"]
+    assert {x.asset: x for x in r.results}["evaluate"].metadata == {"files": 5}
+    assert not list((root / ".assetbuild" / "staging").iterdir())  # nothing left behind
+    again = _build(root, jobs=jobs, executor=executor)
+    assert again.ok and again.names("built") == [] and take_runs(runs) == {}
+    # the manifest is the stored value: relative paths and digests, the same whatever the executor
+    shown = assetbuild.load_value("evaluate", project_dir=root)
+    assert set(shown) == FILES - {"model.pkl"}
+
+
+def test_the_data_version_is_the_same_on_every_executor(tmp_path, runs):
+    versions = []
+    for i, (jobs, executor) in enumerate([(1, "serial"), (2, "processes")]):
+        r = _build(_project(tmp_path / f"p{i}"), jobs=jobs, executor=executor)
+        versions.append({x.asset: x.data_version for x in r.results})
+    assert versions[0] == versions[1]
+
+
+def test_a_missing_or_edited_file_is_restored_without_running(tmp_path, runs):
+    root = _project(tmp_path / "p")
+    assert _build(root).ok
+    take_runs(runs)
+    before = _files(root)
+    (root / "eval" / "plots" / "p1.csv").unlink()
+    (root / "summary.txt").write_text("edited by hand")
+    (root / "eval" / "stray.txt").write_text("not the asset's")
+    states = {s.asset: s for s in assetbuild.status(project_dir=root)}
+    assert states["evaluate"].state == "stale" and states["train"].state == "fresh"
+    detail = " ".join(f"{x.code}: {x.detail}" for x in states["evaluate"].reasons)
+    assert "eval/plots/p1.csv is missing" in detail and "summary.txt is changed" in detail
+    assert "eval/stray.txt is not written by 'evaluate'" in detail
+    dry = assetbuild.build(project_dir=root, dry_run=True)
+    assert {x.asset: x.metadata.get("would") for x in dry.results}["evaluate"] == "restore"
+    r = _build(root)
+    assert r.ok and r.names("restored") == ["evaluate"] and r.names("built") == []
+    assert take_runs(runs) == {}  # nothing ran: report is cached, the files came from the store
+    assert _files(root) == before
+    assert _build(root).names("restored") == []  # and the restore is recorded
+
+
+def test_a_null_build_does_not_read_produced_files(tmp_path, runs, monkeypatch):
+    root = _project(tmp_path / "p")
+    assert _build(root).ok
+    import assetbuild.workspace as ws
+
+    read = []
+    real = ws.hash_file
+    monkeypatch.setattr(ws, "hash_file", lambda p: read.append(p) or real(p))
+    r = _build(root)
+    assert r.ok and r.names("cached") == ["train", "evaluate", "report"]
+    assert [p for p in read if "eval" in p or p.endswith((".pkl", "summary.txt"))] == []
+
+
+def test_a_failure_leaves_the_project_untouched(tmp_path, runs):
+    root = _project(tmp_path / "p")
+    assert _build(root).ok
+    before = _files(root)
+    text = PIPELINE.replace('    context.out("summary.txt").write_text("ok")\n',
+                            '    context.out("summary.txt").write_text("new")\n    raise ValueError("late")\n')
+    (root / "AssetFile").write_text(text.replace('"acc": 0.9', '"acc": 0.1'))
+    r = _build(root)
+    by = {x.asset: x for x in r.results}
+    assert by["evaluate"].status == "failed" and by["evaluate"].error == "ValueError: late"
+    assert by["report"].status == "skipped"
+    assert _files(root) == before  # not one file replaced
+    assert not list((root / ".assetbuild" / "staging").iterdir())
+    (root / "AssetFile").write_text(PIPELINE)  # undo: the old build is still the latest
+    assert _build(root).names("built") == []
+
+
+def test_a_killed_build_leaves_the_project_untouched_and_the_cache_consistent(tmp_path, runs):
+    root = _project(tmp_path / "p")
+    assert _build(root).ok
+    before = _files(root)
+    take_runs(runs)
+    crash = PIPELINE.replace('    context.out("summary.txt").write_text("ok")\n',
+                             '    context.out("summary.txt").write_text("new")\n    import os; os._exit(9)\n')
+    (root / "AssetFile").write_text(crash.replace('"acc": 0.9', '"acc": 0.2'))
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED")}
+    p = subprocess.run([sys.executable, "-m", "assetbuild", "-C", str(root)], env=env, capture_output=True,
+                       text=True, timeout=120)
+    assert p.returncode == 9, p.stderr
+    assert _files(root) == before
+    assert list((root / ".assetbuild" / "staging").iterdir())  # what the killed run wrote...
+    (root / "AssetFile").write_text(PIPELINE.replace('"acc": 0.9', '"acc": 0.2'))
+    r = _build(root)
+    assert r.ok and r.names("built") == ["evaluate", "report"]
+    assert not list((root / ".assetbuild" / "staging").iterdir())  # ...is swept by the next build
+    assert b'"acc": 0.2' in (root / "eval" / "metrics.json").read_bytes()
+
+
+def test_a_declared_output_not_written_and_a_returned_value_are_failures(tmp_path):
+    root = _project(tmp_path / "p", '''
+from assetbuild import asset
+
+@asset(outputs=["eval/", "model.pkl"])
+def forgets(context):
+    (context.out("eval/") / "x").write_text("x")
+
+@asset(outputs=["a.txt"])
+def returns(context):
+    context.out("a.txt").write_text("a")
+    return {"acc": 1}
+
+@asset(outputs=["d.txt"])
+def wrong_kind(context):
+    (context.out("d.txt")).mkdir()
+
+@asset(outputs=["e.txt"])
+def undeclared(context):
+    context.out("f.txt")
+''')
+    r = _build(root, keep_going=True)
+    errors = {x.asset: x.error for x in r.results}
+    assert errors["forgets"] == "declared output 'model.pkl' was not written (write it at context.out('model.pkl'))"
+    assert errors["returns"].startswith("asset 'returns' declares outputs=, so it must return None or "
+                                        "Output(None, metadata=...); it returned builtins.dict")
+    assert "is a file, but the asset wrote a directory" in errors["wrong_kind"]
+    assert "context.out('f.txt') names no declared output (declared: 'e.txt')" in errors["undeclared"]
+    assert not any((root / n).exists() for n in ("eval", "a.txt", "d.txt", "e.txt"))
+
+
+def test_early_cutoff_same_bytes_keep_readers_cached(tmp_path, runs):
+    root = _project(tmp_path / "p")
+    assert _build(root).ok
+    take_runs(runs)
+    (root / "params.txt").write_text("1 3\n")  # train reads only the first number: same model bytes
+    r = _build(root)
+    assert r.names("built") == ["train"] and r.names("cached") == ["evaluate", "report"]
+    (root / "params.txt").write_text("2 3\n")  # another model: evaluate's files change, so report runs
+    r = _build(root)
+    assert r.names("built") == ["train", "evaluate", "report"]
+
+
+def test_files_a_run_no_longer_writes_are_removed(tmp_path, runs):
+    root = _project(tmp_path / "p")
+    assert _build(root).ok
+    (root / "eval" / "mine.txt").write_text("dropped in by hand")
+    (root / "AssetFile").write_text(PIPELINE.replace("range(3)", "range(2)"))
+    r = _build(root)
+    assert r.ok and r.names("built") == ["evaluate", "report"]
+    assert set(_files(root)) == FILES - {"eval/plots/p2.csv"}
+
+
+def test_writes_outside_the_declared_outputs_warn_once(tmp_path):
+    root = _project(tmp_path / "p", '''
+from assetbuild import asset
+
+@asset(outputs=["out/"])
+def leaky(context):
+    (context.out("out/") / "a").write_text("a")
+    (context.project_dir / "stray.txt").write_text("x")
+    (context.project_dir / "also.txt").write_text("y")
+
+@asset(io="text", path="report.txt")
+def fine(leaky):
+    return "ok"
+''')
+    r = _build(root)
+    assert r.ok
+    stray = [w for w in r.warnings if "outside its declared outputs" in w]
+    assert len(stray) == 1 and "'leaky' wrote also.txt, stray.txt outside" in stray[0], r.warnings
+    assert _build(root).warnings == []
+
+
+@pytest.mark.parametrize("decl,words", [
+    ('outputs=["../x"]', "must be relative to the project directory"),
+    ('outputs=["/abs/x"]', "must be relative to the project directory"),
+    ('outputs="eval/"', "outputs must be a non-empty list of paths"),
+    ('outputs=["eval/", "eval/x.png"]', "outputs 'eval/' and 'eval/x.png' overlap"),
+    ('outputs=["m.pkl"], path="m.pkl"', "use one of them"),
+    ('outputs=["m.pkl"], io="json"', "remove io="),
+    ('outputs=["taken/"]', "asset 'a' (outputs 'taken/') overlaps asset 'other' (path 'taken/x.txt')"),
+    ('outputs=["data/x"]', "asset 'a' (outputs 'data/x') overlaps the source 'data'"),
+    ('outputs=["data"]', "asset 'a' (outputs 'data') overlaps the source 'data'"),
+])
+def test_definition_errors_name_file_and_line(tmp_path, decl, words):
+    root = _project(tmp_path / "p", f'''
+from assetbuild import asset, source
+
+data = source("data", "data")
+
+@asset(io="text", path="taken/x.txt")
+def other():
+    return ""
+
+@asset({decl})
+def a(context):
+    pass
+''')
+    with pytest.raises(DefinitionError) as e:
+        assetbuild.build(project_dir=root)
+    assert words in str(e.value)
+    assert e.value.file == str(root / "AssetFile") and e.value.line in (9, 10)
+
+
+def test_outputs_inside_a_source_of_the_whole_project_are_refused(tmp_path):
+    root = _project(tmp_path / "p", '''
+from assetbuild import asset, source
+
+everything = source("everything", ".")
+
+@asset(outputs=["m.pkl"])
+def a(context):
+    pass
+''')
+    with pytest.raises(DefinitionError, match="lies inside the source 'everything' \\(.\\): each build would change"):
+        assetbuild.build(project_dir=root)
+
+
+def test_outputs_need_a_context_parameter(tmp_path):
+    root = _project(tmp_path / "p", '''
+from assetbuild import asset
+
+@asset(outputs=["m.pkl"])
+def a():
+    pass
+''')
+    with pytest.raises(DefinitionError, match="has no 'context' parameter"):
+        assetbuild.build(project_dir=root)
+
+
+def test_clean_keeps_produced_files_like_path_outputs(tmp_path, runs):
+    root = _project(tmp_path / "p")
+    assert _build(root).ok
+    before = _files(root)
+    stage = root / ".assetbuild" / "staging" / "killed.abc"
+    stage.mkdir()
+    (stage / "half.txt").write_text("left by a killed build")
+    p = subprocess.run([sys.executable, "-m", "assetbuild", "-C", str(root), "clean", "--yes"],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert not (root / ".assetbuild").exists() and "kept" not in p.stderr
+    assert _files(root) == before
+
+
+def test_gc_keeps_the_files_a_kept_manifest_lists(tmp_path, runs):
+    root = _project(tmp_path / "p")
+    assert _build(root).ok
+    assetbuild.gc(project_dir=root)
+    for rel in FILES:
+        (root / rel).unlink()
+    take_runs(runs)
+    r = _build(root)
+    assert r.ok and sorted(r.names("restored")) == ["evaluate", "train"] and take_runs(runs) == {}
+
+
+def test_a_cache_directory_elsewhere(tmp_path, runs):
+    root = _project(tmp_path / "p")
+    cache = tmp_path / "shared-cache"
+    assert _build(root, cache_dir=cache).ok
+    assert not (root / ".assetbuild").exists() and set(_files(root)) == FILES
+    (root / "model.pkl").unlink()
+    take_runs(runs)
+    r = _build(root, cache_dir=cache, jobs=2, executor="processes")
+    assert r.names("restored") == ["train"] and take_runs(runs) == {}
+
+
+def test_remote_round_trip(tmp_path, runs, monkeypatch):
+    monkeypatch.setenv("ASSETBUILD_CACHE_KEY", "correct horse battery staple")
+    url = f"file://{tmp_path / 'remote'}"
+    a = _project(tmp_path / "a")
+    assert _build(a, remote=url).ok
+    take_runs(runs)
+    b = _project(tmp_path / "b")
+    r = _build(b, remote=url)
+    assert r.ok and r.warnings == [], r.warnings
+    assert take_runs(runs) == {}  # every asset from the remote: manifests and their files
+    assert sorted(r.names("restored")) == ["evaluate", "report", "train"]
+    assert _files(b) == _files(a)
+    assert _build(b).names("built") == []
+
+
+def test_dry_run_and_status_with_nothing_built(tmp_path, runs):
+    root = _project(tmp_path / "p")
+    assert {s.asset: s.state for s in assetbuild.status(project_dir=root)} == {
+        "train": "missing", "evaluate": "missing", "report": "missing"}
+    assert not (root / "model.pkl").exists()
+
+
+def test_watch_mode_rebuilds_and_its_own_files_trigger_nothing(project):
+    from test_watch import Watching, built, edit
+
+    project.write("data/in.txt", "x")
+    project.assetfile('''
+raw = source("raw", "data/in.txt")
+
+@asset(outputs=["out/", "top.txt"], executor="processes")
+def files(raw, context):
+    d = context.out("out/")
+    (d / "a.txt").write_text(raw.read_text() * 2)
+    (d / "deep").mkdir()
+    (d / "deep" / "b.py").write_text("x = 1\\n")
+    context.out("top.txt").write_text("top")
+
+@asset(io="text")
+def reader(files):
+    return files["out/"].joinpath("a.txt").read_text()
+''')
+    with Watching(project.root, jobs=2) as w:
+        assert built(w.cycles[0]) == ["files", "reader"]
+        n = len(w.cycles)
+        edit(project.root / "data/in.txt", "y")
+        assert built(w.wait(n + 1)[-1]) == ["files", "reader"]
+        time.sleep(3)  # an idle window: a rebuild now would be a loop on the files it wrote
+        assert len(w.cycles) == n + 1, w.cycles[n:]
+        assert (project.root / "out" / "a.txt").read_text() == "yy"
+
+
+def test_a_cache_export_carries_the_files(tmp_path, runs):
+    a = _project(tmp_path / "a")
+    assert _build(a).ok
+    assetbuild.export_cache(str(tmp_path / "cache.tar"), project_dir=a)
+    take_runs(runs)
+    b = _project(tmp_path / "b")
+    assetbuild.import_cache(str(tmp_path / "cache.tar"), project_dir=b)
+    r = _build(b)
+    assert r.ok and take_runs(runs) == {} and _files(b) == _files(a)
+
+
+LARGE = run_counter() + '''
+from assetbuild import asset
+
+
+@asset(outputs=["weights/"])
+def weights(context):
+    _ran("weights")
+    d = context.out("weights/")
+    block = bytes(range(256)) * 4096  # 1 MiB
+    (d / "a.bin").write_bytes(block * 3)  # a large file: copied into the store, never read whole
+    (d / "same.bin").write_bytes(block * 3)  # the same bytes: one blob
+    (d / "small.txt").write_text("small")
+
+
+@asset(io="json")
+def sizes(weights):
+    _ran("sizes")
+    return sorted(p.stat().st_size for p in weights.iterdir())
+'''
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_large_files_are_stored_once_and_travel_through_the_remote(tmp_path, runs, monkeypatch, jobs):
+    monkeypatch.setenv("ASSETBUILD_CACHE_KEY", "correct horse battery staple")
+    url = f"file://{tmp_path / 'remote'}"
+    a = _project(tmp_path / "a", LARGE)
+    assert _build(a, remote=url, jobs=jobs).ok
+    blob_files = [p for p in (a / ".assetbuild" / "cas").rglob("*") if p.is_file() and p.stat().st_size > 3_000_000]
+    assert len(blob_files) == 1  # a.bin and same.bin: one blob
+    remote_blobs = [p for p in (tmp_path / "remote" / "blobs").rglob("*") if p.is_file()]
+    assert sum(1 for p in remote_blobs if p.stat().st_size > 3_000_000) == 1
+    take_runs(runs)
+    b = _project(tmp_path / "b", LARGE)
+    r = _build(b, remote=url, jobs=jobs)
+    assert r.ok and r.warnings == [] and take_runs(runs) == {}
+    assert _files(b) == _files(a)
+    (b / "weights" / "a.bin").write_bytes(b"damaged")
+    r = _build(b, jobs=jobs)
+    assert r.names("restored") == ["weights"] and take_runs(runs) == {}
+    assert _files(b) == _files(a)
