@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from projects import clean_env, cli
+from projects import clean_env, cli, cli_cmd
 
 import assetbuild
 
@@ -145,6 +145,13 @@ def test_example_builds_twice_then_each_row_of_its_table(tmp_path):
     second, err = build(project)
     assert set(second.values()) == {"cached"}, second
     assert "warning" not in err, err
+    # The stages import scikit-learn and matplotlib when they run: checking them imports neither.
+    r = subprocess.run([sys.executable, "-X", "importtime", *cli_cmd("status")[1:]], cwd=project,
+                       capture_output=True, text=True, env=clean_env(), timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    imported = {ln.rsplit("|", 1)[-1].strip().split(".")[0] for ln in r.stderr.splitlines()
+                if ln.startswith("import time:")}
+    assert "assetbuild" in imported and not imported & {"sklearn", "matplotlib"}, sorted(imported)
 
     for text, runs, written_back in table_rows(project / "README.md"):
         (apply,) = [fn for phrase, fn in EDITS.items() if phrase in text]
