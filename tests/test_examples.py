@@ -19,7 +19,10 @@ import pytest
 import assetbuild
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
-EXAMPLES = sorted(p.parent.name for p in EXAMPLES_DIR.glob("*/AssetFile"))
+# An example with a requirements.txt of its own (libraries, generated data) has a test file of its
+# own: tests/test_example_<name>.py.
+EXAMPLES = sorted(p.parent.name for p in EXAMPLES_DIR.glob("*/AssetFile")
+                  if not (p.parent / "requirements.txt").exists())
 
 
 # --- helpers -------------------------------------------------------------------------------------
