@@ -192,8 +192,10 @@ class ProjectModuleFinder:
 
     def __init__(self, project_dir: Path, cache_dir: Path | None = None,
                  sources: dict[str, str] | None = None) -> None:
+        from .fingerprint import FINGERPRINT_VERSION  # the digests kept are in its format
+
         self.root = os.path.join(str(project_dir), "")
-        self._file = (cache_dir / "code" / f"{MODULES_CACHE_PREFIX}{_TAG}.bin"
+        self._file = (cache_dir / "code" / f"{MODULES_CACHE_PREFIX}{_TAG}-f{FINGERPRINT_VERSION}.bin"
                       if cache_dir is not None else None)
         self._disk: dict[str, tuple[Any, ...]] | None = None
         # file -> sha256 of the source each module read was digested from (Loaded.module_sources)
@@ -292,7 +294,10 @@ class ProjectModuleFinder:
         disk = self._disk_entries()
         if disk.get(path) == entry:
             return
-        disk[path] = entry
+        disk.pop(path, None)
+        disk[path] = entry  # last: files deleted long ago are the first dropped
+        while len(disk) > self._MEMORY_MAX:
+            del disk[next(iter(disk))]
         if self._file is not None:
             try:
                 self._file.parent.mkdir(parents=True, exist_ok=True)

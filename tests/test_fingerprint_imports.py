@@ -340,6 +340,16 @@ def test_a_recent_file_is_never_trusted_by_its_signature(lab):
     assert lab.fp(LAZY).digest != first.digest
 
 
+def test_a_project_package_named_like_a_stdlib_module_is_project_code(lab):
+    """``test`` is a stdlib package; a regular package of that name in the project comes first on
+    ``sys.path``, so that is what the function imports, and what counts."""
+    _write(lab.root, {"test/__init__.py": "", "test/helpers.py": "def k(x):\n    return x\n"})
+    text = "def a(x):\n    from test.helpers import k\n    return k(x)\n"
+    first = lab.fp(text)
+    _write(lab.root, {"test/helpers.py": "def k(x):\n    return -x\n"})
+    assert lab.fp(text).digest != first.digest and first.warnings == ()
+
+
 def test_namespace_packages_are_project_modules(lab):
     _write(lab.root, {"src/h.py": "def f():\n    return 1\n"})
     with ProjectImports(lab.root):

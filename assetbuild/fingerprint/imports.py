@@ -18,7 +18,6 @@ Layer L0: stdlib only, no disk, no clock.
 
 from __future__ import annotations
 
-import sys
 import types
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -129,10 +128,10 @@ class ModuleClosures:
     def locate(self, name: str) -> ModuleLocation:
         hit = self._located.get(name)
         if hit is None:
+            # Never decided by name alone: a project package named like a stdlib module (``test``)
+            # comes first on sys.path, and is what the import gets.
             top = name.partition(".")[0]
-            if top in sys.stdlib_module_names or top == "builtins":
-                hit = ModuleLocation(OUTSIDE)
-            elif top != name and self.locate(top).kind != PROJECT:
+            if top != name and self.locate(top).kind != PROJECT:
                 hit = ModuleLocation(OUTSIDE if self.locate(top).kind == OUTSIDE else MISSING)
             else:
                 hit = self._finder.locate(name)

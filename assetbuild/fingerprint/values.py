@@ -262,8 +262,8 @@ class ValueEncoder:
         kind = self.closures.locate(top).kind
         if kind == MISSING:
             return f"module {top}: no such module"
-        if kind == PROJECT:  # not reached: project modules are read, not versioned
-            return f"module {top}: a project module"
+        if kind == PROJECT:  # only a compiled object of a project module is named, not read
+            return f"module {top}: compiled code in the project, named but not read"
         return f"module {top}: from a path outside the project, not an installed distribution"
 
     def encode_object(self, v: Any, module: Any, qualname: str, out: _Out, node: _Node,
