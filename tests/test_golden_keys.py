@@ -12,12 +12,15 @@ and paste what it prints into ``GOLDEN``.
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import sys
 
 import pytest
 
 from assetbuild.keys import INTERPRETER, KeyParts, make_key
+from assetbuild.output import Reporter
 from assetbuild.store import LmdbStore
 
 # The corpus: what keys are made of, one of each kind. Edit it only with new goldens.
@@ -103,7 +106,34 @@ def count(numbers):
 @asset(io="json", code_version="7")
 def pinned(numbers):
     return len(numbers)
+
+
+@asset(io="json")
+def lazy(numbers):
+    from src.steps import double
+    return double(numbers)
+
+
+@asset(io="json")
+def lazy_lib(numbers):
+    import json
+    from fakedist import total
+    return json.loads(json.dumps(total(numbers)))
 '''
+
+# Imported inside ``lazy`` only: a folder without __init__.py, read from its file.
+STEPS = '''
+from lib.helpers import scale
+from . import consts
+
+
+def double(xs):
+    return scale(xs, consts.TWO)
+'''
+
+# A library outside the project, installed as distribution fakedist 1.0 (imported by ``lazy_lib``).
+FAKEDIST = {"fakedist/__init__.py": "def total(xs):\n    return sum(xs)\n",
+            "fakedist-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: fakedist\nVersion: 1.0\n"}
 
 HELPERS = '''
 def scale(xs, k):
@@ -137,6 +167,10 @@ GOLDEN: dict[str, dict[str, dict[str, str]]] = {
         "project": {
             "closure": "57803f6e64f9de01087f5ffc825abd8d109e683dfc8533400a8ce2b37d786f60",
             "count": "0a5a0c9ae2e003afbc100ec1fa9f0542aca731b9eb93e0b9cb22fe217284cbf4",
+            # an in-function import of a project module (a namespace package, a relative import)
+            "lazy": "49d9fef6949dc3d47a26ce1586aaf2321963592eb1090a909be021312299dfcb",
+            # in-function imports of the stdlib and of an installed distribution (by version)
+            "lazy_lib": "51c4747cddc40fdc9337d3a3b06bed0c82608660e1fea62d42ebd99726f22041",
             "numbers": "55ec59c327f4994249d90bfc212c1728a283f879b0a287ced73c8f9a4f2260c9",
             "pinned": "5ef8eabf9fca74cda73419e13e2495697da8dee93ebf6d9c1abc26eb8327f70e",
             "priced": "bbdca185ecc3d59e19bdd5a5437bfb75835fd3f2d927ef4a603391874333d3b5",
@@ -153,8 +187,20 @@ def _build_keys(project) -> dict[str, str]:
     project.write("data/raw.txt", "1 2 3\n")
     project.write("lib/__init__.py", "")
     project.write("lib/helpers.py", HELPERS)
+    project.write("src/steps.py", STEPS)
+    project.write("src/consts.py", "TWO = 2\n")
     project.assetfile(ASSETFILE)
-    r = project.build()
+    site = project.root.parent / "fake-site"
+    for rel, text in FAKEDIST.items():
+        (site / rel).parent.mkdir(parents=True, exist_ok=True)
+        (site / rel).write_text(text)
+    sys.path.append(str(site))
+    err = io.StringIO()
+    try:
+        r = project.build(reporter=Reporter(out=io.StringIO(), err=err, verbosity=-2))
+    finally:
+        sys.path.remove(str(site))
+    assert err.getvalue() == ""  # every part of the corpus is seen: no warning
     assert r.ok, [(x.asset, x.error) for x in r.results if x.status == "failed"]
     with LmdbStore(project.root / ".assetbuild", readonly=True) as store:
         return {name: head.key for name, head in sorted(store.heads().items())}
