@@ -201,6 +201,8 @@ class ProjectModuleFinder:
         # file -> sha256 of the source each module read was digested from (Loaded.module_sources)
         self.sources: dict[str, str] = {} if sources is None else sources
         self._lock = threading.Lock()
+        self._persist = False  # a build turns it on (keep_on_disk): status and dry runs write nothing
+        self._dirty = False
         self._found: dict[str, tuple[Any, str | None, list[str] | None]] = {}
 
     def locate(self, name: str) -> Any:
@@ -298,12 +300,27 @@ class ProjectModuleFinder:
         disk[path] = entry  # last: files deleted long ago are the first dropped
         while len(disk) > self._MEMORY_MAX:
             del disk[next(iter(disk))]
-        if self._file is not None:
-            try:
-                self._file.parent.mkdir(parents=True, exist_ok=True)
-                write_atomically(self._file, marshal.dumps((_MODULES_CACHE_VERSION, disk)))
-            except OSError:
-                pass  # a cache we cannot write only costs time (a read-only cache directory)
+        self._dirty = True
+        if self._persist:
+            self._write()
+
+    def keep_on_disk(self) -> None:
+        """From now on, keep new entries in the cache directory (a build calls it once the store
+        has accepted the directory: ``Loaded.save_code_cache``)."""
+        with self._lock:
+            self._persist = True
+            if self._dirty:
+                self._write()
+
+    def _write(self) -> None:
+        self._dirty = False
+        if self._file is None or self._disk is None:
+            return
+        try:
+            self._file.parent.mkdir(parents=True, exist_ok=True)
+            write_atomically(self._file, marshal.dumps((_MODULES_CACHE_VERSION, self._disk)))
+        except OSError:
+            pass  # a cache we cannot write only costs time (a read-only cache directory)
 
 
 def _digest_module(data: bytes, path: str) -> tuple[bytes, tuple[Any, ...]]:
@@ -342,7 +359,10 @@ class Loaded:
     _pending_cache: tuple[Path, bytes] | None = None
 
     def save_code_cache(self) -> None:
-        """Keep the compiled AssetFile for the next run (only once it has loaded cleanly)."""
+        """Keep the compiled AssetFile for the next run (only once it has loaded cleanly), and
+        from now on the digests of the modules fingerprinting reads from their files."""
+        if self.module_finder is not None:
+            self.module_finder.keep_on_disk()
         if self._pending_cache is None:
             return
         cache_file, payload = self._pending_cache

@@ -63,8 +63,10 @@ def main() -> None:
         if not keep_disk:
             shutil.rmtree(cache, ignore_errors=True)
         t = time.perf_counter()
+        finder = ProjectModuleFinder(root, cache)
+        finder.keep_on_disk()  # as a build does
         f = Fingerprinter(is_project_module=lambda m: m == "__assetfile__", project_dir=str(root),
-                          modules=ProjectModuleFinder(root, cache))
+                          modules=finder)
         fp = f.fingerprint_function(ns["model"], "model")
         dt = time.perf_counter() - t
         assert fp.warnings == () and "module:src.train" in fp.parts

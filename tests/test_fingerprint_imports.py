@@ -201,6 +201,7 @@ class Lab:
                 importlib.import_module(then_import)
                 assert then_import in sys.modules
             finder = ProjectModuleFinder(self.root, self.cache)
+            finder.keep_on_disk()
             f = Fingerprinter(is_project_module=lambda m: m == "__assetfile__" or m in loaded,
                               distribution_version=(versions or {}).get, project_dir=str(self.root),
                               modules=finder)
@@ -327,6 +328,16 @@ def test_finder_cache_reads_no_source_for_an_unchanged_file(lab, monkeypatch):
     # A comment-only edit is read, and not compiled again... when its bytes are the same.
     path.write_text("def train(x):\n    return x\n")
     assert lab.fp(LAZY) == first
+
+
+def test_status_writes_no_module_cache_and_a_build_does(project):
+    project.write("src/train.py", "def train():\n    return 1\n")
+    project.assetfile("@asset(io='json')\ndef model():\n    from src.train import train\n    return train()\n")
+    assert [s.state for s in project.status().values()] == ["missing"]
+    code = project.root / ".assetbuild" / "code"
+    assert not code.exists() or not [n for n in os.listdir(code) if n.startswith("modules-")]
+    assert _build(project) == (["model"], "")
+    assert [n for n in os.listdir(code) if n.startswith("modules-")]
 
 
 def test_a_recent_file_is_never_trusted_by_its_signature(lab):
