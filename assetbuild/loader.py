@@ -16,9 +16,12 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.machinery
+import importlib.util
 import marshal
 import os
 import sys
+import threading
+import time
 import traceback
 import types
 from collections.abc import Iterable
@@ -30,9 +33,12 @@ from . import definitions
 from .atomicfile import write_atomically
 from .definitions import AssetDef, SourceDef
 from .errors import DefinitionError, describe_exception
+from .workspace import RACY_NS
 
 ASSETFILE_MODULE = "__assetfile__"
 _CODE_CACHE_VERSION = 1
+_MODULES_CACHE_VERSION = 1
+MODULES_CACHE_PREFIX = "modules-"  # <cache>/code/modules-<tag>.bin: ProjectModuleFinder's entries
 _TAG = f"{sys.implementation.cache_tag}-{sys.flags.optimize}"
 
 
@@ -114,15 +120,34 @@ class ProjectImports:
         forget_project_modules(Path(self.root))  # leave sys.modules as the caller had it
 
 
+def _in_project(path: Any, root: str) -> bool:
+    return isinstance(path, str) and path.startswith(root) and not _is_installed(path)
+
+
 def project_module_names(project_dir: Path) -> set[str]:
-    """Names of imported modules whose files live in the project (not in an installed package)."""
+    """Names of imported modules loaded from the project (not from an installed package): files
+    under the project directory, and folders there without ``__init__.py`` (namespace packages
+    such as ``src``)."""
     root = os.path.join(str(project_dir), "")
     out = set()
     for name, mod in list(sys.modules.items()):
         f = getattr(mod, "__file__", None)
-        if f and f.startswith(root) and not _is_installed(f):
+        if f:
+            if _in_project(f, root):
+                out.add(name)
+        elif isinstance(mod, types.ModuleType) and _namespace_in_project(vars(mod).get("__path__"), root):
             out.add(name)
     return out
+
+
+def _namespace_in_project(paths: Any, root: str) -> bool:
+    """Whether a namespace package's folders (``__path__``) include one in the project."""
+    if paths is None or isinstance(paths, str):
+        return False
+    try:
+        return any(_in_project(os.path.join(p, ""), root) for p in list(paths))
+    except Exception:  # noqa: BLE001 - a __path__ that cannot be listed is no folder of ours
+        return False
 
 
 def loaded_sources(names: Iterable[str] | None = None) -> dict[str, str]:
@@ -149,6 +174,172 @@ def forget_project_modules(project_dir: Path) -> None:
     importlib.invalidate_caches()
 
 
+class ProjectModuleFinder:
+    """Finds modules without importing them, and reads project modules' code from their files.
+
+    What fingerprinting needs to see a module that an asset imports inside its function (see
+    ``fingerprint.imports``): where importing it would find it (``importlib``'s finders, which
+    import nothing, not even parent packages: their folders come from the parent's spec), and a
+    project module's static code digest and import statements. Those are kept per file with its
+    stat signature, in memory and in ``<cache>/code/``, so a null build reads no module source
+    and compiles nothing; a signature is only kept once the file is ``RACY_NS`` old (see
+    ``workspace``), and a file whose signature changed is read and compiled again only if its
+    bytes did.
+    """
+
+    _memory: dict[str, tuple[Any, ...]] = {}  # path -> entry, for every finder of this process
+    _MEMORY_MAX = 4096
+
+    def __init__(self, project_dir: Path, cache_dir: Path | None = None,
+                 sources: dict[str, str] | None = None) -> None:
+        from .fingerprint import FINGERPRINT_VERSION  # the digests kept are in its format
+
+        self.root = os.path.join(str(project_dir), "")
+        self._file = (cache_dir / "code" / f"{MODULES_CACHE_PREFIX}{_TAG}-f{FINGERPRINT_VERSION}.bin"
+                      if cache_dir is not None else None)
+        self._disk: dict[str, tuple[Any, ...]] | None = None
+        # file -> sha256 of the source each module read was digested from (Loaded.module_sources)
+        self.sources: dict[str, str] = {} if sources is None else sources
+        self._lock = threading.Lock()
+        self._persist = False  # a build turns it on (keep_on_disk): status and dry runs write nothing
+        self._dirty = False
+        self._found: dict[str, tuple[Any, str | None, list[str] | None]] = {}
+
+    def locate(self, name: str) -> Any:
+        from .fingerprint.imports import MISSING, OUTSIDE, PROJECT, ModuleLocation
+
+        spec, origin, paths = self._find(name)
+        if spec is None:
+            return ModuleLocation(MISSING)
+        if paths is not None and origin is None:  # a namespace package
+            inside = _namespace_in_project(paths, self.root)
+            return ModuleLocation(PROJECT if inside else OUTSIDE, package=True, namespace=True)
+        if _in_project(origin, self.root):
+            return ModuleLocation(PROJECT, package=paths is not None)
+        return ModuleLocation(OUTSIDE, package=paths is not None)
+
+    def _find(self, name: str) -> tuple[Any, str | None, list[str] | None]:
+        """(spec or the module, file, submodule folders) of ``name``, or (None, None, None)."""
+        hit = self._found.get(name)
+        if hit is not None:
+            return hit
+        module = sys.modules.get(name)
+        found: tuple[Any, str | None, list[str] | None]
+        if isinstance(module, types.ModuleType):  # what is really there
+            ns = vars(module)
+            paths = ns.get("__path__")
+            found = (module, ns.get("__file__"), None if paths is None else list(paths))
+        else:
+            parent, _, _ = name.rpartition(".")
+            spec = None
+            try:
+                if not parent:
+                    spec = importlib.util.find_spec(name)  # every finder: editable installs too
+                else:
+                    search = self._find(parent)[2]
+                    if search is not None:
+                        spec = importlib.machinery.PathFinder.find_spec(name, search)
+            except (ImportError, ValueError):
+                spec = None
+            if spec is None:
+                found = (None, None, None)
+            else:
+                paths = spec.submodule_search_locations
+                origin = spec.origin if spec.has_location else None
+                found = (spec, origin, None if paths is None else list(paths))
+        self._found[name] = found
+        return found
+
+    def source(self, name: str) -> Any:
+        from .fingerprint.imports import ModuleSource
+
+        origin = self._find(name)[1]
+        if not isinstance(origin, str):
+            raise ValueError(f"{name}: not a module file")  # a namespace package: not asked
+        st = os.stat(origin)
+        sig = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+        with self._lock:
+            entry = self._memory.get(origin) or self._disk_entries().get(origin)
+            if entry is not None and entry[0] == sig:
+                self.sources[origin] = entry[1]
+                return ModuleSource(entry[2], entry[3])
+            with open(origin, "rb") as f:
+                data = f.read()
+            sha = hashlib.sha256(data).hexdigest()
+            if entry is None or entry[1] != sha:
+                digest, imports = _digest_module(data, origin)
+                entry = (sig, sha, digest, imports)
+            racy = time.time_ns() - st.st_mtime_ns < RACY_NS
+            entry = (None if racy else sig, *entry[1:])
+            self._remember(origin, entry)
+            self.sources[origin] = sha
+            return ModuleSource(entry[2], entry[3])
+
+    def _disk_entries(self) -> dict[str, tuple[Any, ...]]:
+        if self._disk is None:
+            self._disk = {}
+            if self._file is not None:
+                try:
+                    version, entries = marshal.loads(self._file.read_bytes())
+                    if version == _MODULES_CACHE_VERSION and isinstance(entries, dict):
+                        self._disk = entries
+                except (OSError, ValueError, EOFError, TypeError):
+                    pass
+        return self._disk
+
+    def _remember(self, path: str, entry: tuple[Any, ...]) -> None:
+        memory = self._memory
+        memory.pop(path, None)
+        memory[path] = entry  # (re)inserted last: the dict's order is the LRU order
+        while len(memory) > self._MEMORY_MAX:
+            del memory[next(iter(memory))]
+        disk = self._disk_entries()
+        if disk.get(path) == entry:
+            return
+        disk.pop(path, None)
+        disk[path] = entry  # last: files deleted long ago are the first dropped
+        while len(disk) > self._MEMORY_MAX:
+            del disk[next(iter(disk))]
+        self._dirty = True
+        if self._persist:
+            self._write()
+
+    def keep_on_disk(self) -> None:
+        """From now on, keep new entries in the cache directory (a build calls it once the store
+        has accepted the directory: ``Loaded.save_code_cache``)."""
+        with self._lock:
+            self._persist = True
+            if self._dirty:
+                self._write()
+
+    def _write(self) -> None:
+        self._dirty = False
+        if self._file is None or self._disk is None:
+            return
+        try:
+            self._file.parent.mkdir(parents=True, exist_ok=True)
+            write_atomically(self._file, marshal.dumps((_MODULES_CACHE_VERSION, self._disk)))
+        except OSError:
+            pass  # a cache we cannot write only costs time (a read-only cache directory)
+
+
+def _digest_module(data: bytes, path: str) -> tuple[bytes, tuple[Any, ...]]:
+    """(static code digest, import statements) of a module file's bytes. A file that does not
+    compile (or is no Python source: an extension module) counts by its bytes; importing it
+    fails or runs machine code, and either changes with them."""
+    from .fingerprint import code_digest
+    from .fingerprint.imports import code_imports
+
+    if path.endswith(".py"):
+        try:
+            code = compile(data, path, "exec", dont_inherit=True)
+        except (SyntaxError, ValueError):
+            pass
+        else:
+            return code_digest(code), code_imports(code)
+    return hashlib.sha256(b"assetbuild-module-bytes\n" + data).digest(), ()
+
+
 @dataclass
 class Loaded:
     """An executed AssetFile: its declarations and what fingerprinting needs to know about it."""
@@ -163,10 +354,15 @@ class Loaded:
     # file -> sha256 of the source each project module was compiled from: the code the keys are
     # made from, which a worker process must run too (see Scheduler._code_changed_during_run)
     module_sources: dict[str, str] = field(default_factory=dict)
+    # finds and reads the project modules imported inside functions (it adds to module_sources)
+    module_finder: ProjectModuleFinder | None = None
     _pending_cache: tuple[Path, bytes] | None = None
 
     def save_code_cache(self) -> None:
-        """Keep the compiled AssetFile for the next run (only once it has loaded cleanly)."""
+        """Keep the compiled AssetFile for the next run (only once it has loaded cleanly), and
+        from now on the digests of the modules fingerprinting reads from their files."""
+        if self.module_finder is not None:
+            self.module_finder.keep_on_disk()
         if self._pending_cache is None:
             return
         cache_file, payload = self._pending_cache
@@ -178,15 +374,20 @@ class Loaded:
             pass  # a cache we cannot write only costs time
 
     def is_project_module(self, name: str) -> bool:
+        """Whether ``name`` is the AssetFile or a project module it imported (a module imported
+        later, by an asset, is found by ``module_finder``)."""
         return name == ASSETFILE_MODULE or name in self.project_modules
 
     def project_files(self) -> list[str]:
-        """The AssetFile and every project module it imported (what watch mode watches)."""
+        """The AssetFile, every project module it imported, and every one fingerprinting has read
+        from its file (imported inside an asset's function): what watch mode watches."""
         files = [str(self.path)]
         for name in sorted(self.project_modules):
             f = getattr(sys.modules.get(name), "__file__", None)
             if f:
                 files.append(f)
+        if self.module_finder is not None:
+            files.extend(sorted(set(self.module_finder.sources) - set(files)))
         return files
 
 
@@ -203,7 +404,7 @@ def prune_code_cache(cache_dir: Path, keep: Loaded, preexisting: set[str]) -> No
     a watch session that reloads for hours leaves one file behind, not one per save."""
     prefix = keep.source_digest[:40]
     for name in code_cache_names(cache_dir) - preexisting:
-        if not name.startswith(prefix):
+        if not name.startswith((prefix, MODULES_CACHE_PREFIX)):
             try:
                 os.unlink(cache_dir / "code" / name)
             except OSError:
@@ -312,6 +513,8 @@ def load_assetfile(project_dir: Path, assetfile: str | os.PathLike[str] | None =
         definitions._collector = previous
     module.__dict__["__assetbuild_code_objects__"] = keep_alive  # ids in code_digests stay valid
     modules = project_module_names(project_dir)
+    sources = loaded_sources(modules)
     return Loaded(path=path, project_dir=project_dir, decls=collected, module=module,
                   source_digest=digest, project_modules=modules, code_digests=code_digests,
-                  module_sources=loaded_sources(modules), _pending_cache=pending)
+                  module_sources=sources, _pending_cache=pending,
+                  module_finder=ProjectModuleFinder(project_dir, cache_dir, sources))

@@ -12,12 +12,15 @@ and paste what it prints into ``GOLDEN``.
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import sys
 
 import pytest
 
 from assetbuild.keys import INTERPRETER, KeyParts, make_key
+from assetbuild.output import Reporter
 from assetbuild.store import LmdbStore
 
 # The corpus: what keys are made of, one of each kind. Edit it only with new goldens.
@@ -103,7 +106,34 @@ def count(numbers):
 @asset(io="json", code_version="7")
 def pinned(numbers):
     return len(numbers)
+
+
+@asset(io="json")
+def lazy(numbers):
+    from src.steps import double
+    return double(numbers)
+
+
+@asset(io="json")
+def lazy_lib(numbers):
+    import json
+    from fakedist import total
+    return json.loads(json.dumps(total(numbers)))
 '''
+
+# Imported inside ``lazy`` only: a folder without __init__.py, read from its file.
+STEPS = '''
+from lib.helpers import scale
+from . import consts
+
+
+def double(xs):
+    return scale(xs, consts.TWO)
+'''
+
+# A library outside the project, installed as distribution fakedist 1.0 (imported by ``lazy_lib``).
+FAKEDIST = {"fakedist/__init__.py": "def total(xs):\n    return sum(xs)\n",
+            "fakedist-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: fakedist\nVersion: 1.0\n"}
 
 HELPERS = '''
 def scale(xs, k):
@@ -135,15 +165,19 @@ GOLDEN: dict[str, dict[str, dict[str, str]]] = {
             "source": "1a47cc746dd71ae54adcc5ef34a6fc6caba84692215a0c226c421138b2441ebd",
         },
         "project": {
-            "closure": "57803f6e64f9de01087f5ffc825abd8d109e683dfc8533400a8ce2b37d786f60",
-            "count": "0a5a0c9ae2e003afbc100ec1fa9f0542aca731b9eb93e0b9cb22fe217284cbf4",
-            "numbers": "55ec59c327f4994249d90bfc212c1728a283f879b0a287ced73c8f9a4f2260c9",
+            "closure": "a8b0eaa605aaacfc9c10063784db72251f2734802bf227e7f3925b5c5b23d35b",
+            "count": "a60b4f564705ea49c94e9ce543e2f23e583504804f8ae7dec08f1022d3da9751",
+            # an in-function import of a project module (a namespace package, a relative import)
+            "lazy": "7b4fed0dba5098a80148d2d18d09a2c991f88c6ceb423b119bde3f7d87113264",
+            # in-function imports of the stdlib and of an installed distribution (by version)
+            "lazy_lib": "1fe5325dc77f0910e15d0ba03465fb7f1d4cdfb89cae973338b89afdcce1df99",
+            "numbers": "161a572fc753f0fbb0f4ad88868b7c3a1450cbb43d3e344f180bd7e41ac94259",
             "pinned": "5ef8eabf9fca74cda73419e13e2495697da8dee93ebf6d9c1abc26eb8327f70e",
-            "priced": "bbdca185ecc3d59e19bdd5a5437bfb75835fd3f2d927ef4a603391874333d3b5",
-            "report": "321c85c8e5461b3b38ef9029c152abe1179cc1ce6617fae6f02326ededaab604",
-            "scaled": "422f4ab48530e3eba936c5f7fc0a8a8501a29708e56df573bede30b2d2573433",
-            "unit_total": "1d309dd089ac7ef7809d2cfcc49d84b7628fb3513eb542b77047e056b03c86e4",
-            "units": "25a177dc786ab01cf542c82f14839c2dda74e8bdb06ad945ebfd9beef4a1ba33",
+            "priced": "e3d6a9622a1411925f244e8cbc618faa89e5115f397cb9efb1ac780dbc87bd0b",
+            "report": "8f54708e9bd07aed8ff12d1ed00ea2db22ab7944fbb8ba8ae938fa7cdc816efd",
+            "scaled": "0b9d3476abc56562b5e22f3f166b8fd1fea45d5a4929e02fc4b92f870f5d2d77",
+            "unit_total": "0792d2b0dd1216be0ce322b9d09bfb1c9062d8c08035c64e896971f9012129c7",
+            "units": "0edc33915f517ff838bf03a5a3401e6ad0b21444fbfd64b149f9bc2fa70f712f",
         },
     },
 }
@@ -153,8 +187,20 @@ def _build_keys(project) -> dict[str, str]:
     project.write("data/raw.txt", "1 2 3\n")
     project.write("lib/__init__.py", "")
     project.write("lib/helpers.py", HELPERS)
+    project.write("src/steps.py", STEPS)
+    project.write("src/consts.py", "TWO = 2\n")
     project.assetfile(ASSETFILE)
-    r = project.build()
+    site = project.root.parent / "fake-site"
+    for rel, text in FAKEDIST.items():
+        (site / rel).parent.mkdir(parents=True, exist_ok=True)
+        (site / rel).write_text(text)
+    sys.path.append(str(site))
+    err = io.StringIO()
+    try:
+        r = project.build(reporter=Reporter(out=io.StringIO(), err=err, verbosity=-2))
+    finally:
+        sys.path.remove(str(site))
+    assert err.getvalue() == ""  # every part of the corpus is seen: no warning
     assert r.ok, [(x.asset, x.error) for x in r.results if x.status == "failed"]
     with LmdbStore(project.root / ".assetbuild", readonly=True) as store:
         return {name: head.key for name, head in sorted(store.heads().items())}

@@ -26,8 +26,14 @@ Why the main rules are what they are (RELIABILITY-NOTES.md §5 has the measureme
 * **Part of a function's behaviour is outside its code object**: defaults, closure cells, the
   globals its code (and nested code) names, and the modules it imports inside its body.
 
+  - Project code is every module loaded from under the project directory, with or without
+    ``__init__.py`` (a ``src/`` folder is a namespace package), outside site-packages.
   - Project helpers (functions and classes in project modules) are fingerprinted recursively;
     a ``functools.singledispatch`` function with every implementation in its registry.
+  - A project module imported inside a function (and not with the AssetFile) is read from its
+    file, never imported: its code and that of every module importing it runs (``imports``).
+    So is a submodule not imported with the AssetFile that code reaches as an attribute of a
+    package. Neither depends on whether something imported the module since.
   - Instances of project classes (and dataclass instances) count by their class and their full
     state: ``__dict__`` (attributes set after construction too), slots, the items of a built-in
     base such as ``list``, an exception's ``args``.
@@ -52,8 +58,9 @@ Known limits:
   ``importlib.import_module(...)``.
 * A few line-dependent compiler choices are not normalized. Example: on 3.11+, ``x, y = y, x``
   split over two lines keeps a ``SWAP``. These cause a spurious rebuild, never a missed one.
-* A project module imported only inside a function, and not loaded when the fingerprint is
-  taken, is named but not read (reading it would need the disk). It gives a warning.
+* A project module read from its file counts whole (any code edit in it reruns the assets that
+  import it), and a module the function imports that is found nowhere counts as missing (it
+  gives a warning; inside a project module, where optional imports are common, it does not).
 
 The package, one responsibility per module (this file only re-exports the public API):
 
@@ -68,10 +75,12 @@ The package, one responsibility per module (this file only re-exports the public
 * ``objects`` — the encoders of every other object (callables, descriptors, stdlib value types,
   instances), and the table that picks one by type.
 * ``refs`` — the project code pickle bytes name, and the data version that covers it.
+* ``imports`` — import statements read from bytecode, and project modules digested from their
+  files (behind a ``ModuleFinder``: the loader's) without being imported.
 * ``walk`` — the ``Fingerprinter``: the graph walk, Tarjan components, assembly of the parts and
   warnings into a ``Fingerprint``.
 
-Layer L0: stdlib only, no disk, no clock.
+Layer L0: stdlib only, no disk, no clock (the disk is behind the ``modules`` finder).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ import hashlib
 import struct
 from typing import Final
 
-FINGERPRINT_VERSION: int = 1
+FINGERPRINT_VERSION: int = 2
 
 
 # --------------------------------------------------------------------------------------------------
@@ -58,6 +58,10 @@ class ValueTag:
     STDLIB: Final = b"S"  # after an OBJECT or MODULE name: its version is the interpreter's
     VERSION: Final = b"V"  # ... the version of the installed distribution
     UNVERSIONED: Final = b"U"  # ... neither in the project nor installed
+    NO_SUCH_MODULE: Final = b"X"  # ... found nowhere (an import that fails, or an optional one)
+    # A project module read from its source file (``imports``): then the digest of every module
+    # its import runs, itself included (``MODULE_CLOSURE``).
+    MODULE_SOURCE: Final = b"Q"
     # Callables and descriptors.
     BOUND_METHOD: Final = b"mb"
     STATICMETHOD: Final = b"@s"
@@ -128,6 +132,12 @@ class PartTag:
     COMPONENT: Final = b"S"  # a strongly connected component: its members' labels and digests
     MEMBER: Final = b"Y"  # a member of a component: the component, its label, its parts
     DOMAIN: Final = b"assetbuild-fingerprint"  # the first bytes of every fingerprint digest
+    # The modules an import of a project module runs (``imports``): each name, then one of
+    # SOURCE_CODE (its code digest), NAMESPACE (a folder without ``__init__.py``: no code), or a
+    # module outside the project (ValueTag.MODULE, its name and its version or NO_SUCH_MODULE).
+    MODULE_CLOSURE: Final = b"Q"
+    SOURCE_CODE: Final = b"C"
+    NAMESPACE: Final = b"D"
 
 
 class CodeTag:

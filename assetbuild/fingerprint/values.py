@@ -21,6 +21,7 @@ from typing import Any, Protocol, cast
 
 from . import objects
 from .encoding import ValueTag, _e_bytes, _e_complex, _e_float, _e_int, _e_str, _u64
+from .imports import MISSING, PROJECT, ModuleClosures, ModuleFinder
 from .nodes import _attr, _Enc, _Node, _Out, _qualname
 
 # Module-level singletons of the stdlib that appear in generated code (dataclass __init__ closures).
@@ -35,6 +36,7 @@ del _name, _obj
 _BY_TYPE = objects.BY_TYPE  # read for every object that is not plain data: a module global
 _CONTAINER_DEPTH_LIMIT = 200
 _PROJECT_MARKER = "<project>"
+_ABSENT = object()
 
 
 class Refs(Protocol):
@@ -56,9 +58,11 @@ class ValueEncoder:
 
     def __init__(self, refs: Refs, *, is_project_module: Callable[[str], bool],
                  distribution_version: Callable[[str], str | None],
-                 project_dir: str | None = None) -> None:
+                 project_dir: str | None = None, modules: ModuleFinder | None = None) -> None:
         self._ref = refs.ref
         self._is_project_module = is_project_module
+        # Modules not imported with the AssetFile: located and read from source (``imports``).
+        self.closures = None if modules is None else ModuleClosures(modules, self.version_of)
         self._distribution_version = distribution_version
         self._project: dict[object, bool] = {}
         self._versions: dict[str, tuple[bytes, str | None]] = {}
@@ -76,10 +80,12 @@ class ValueEncoder:
         self._seps = tuple(os.sep + (os.altsep or ""))
 
     def is_project(self, module: object) -> bool:
-        """Whether ``module`` (a ``__module__`` value, of any type) names a project module."""
+        """Whether ``module`` (a ``__module__`` value, of any type) names a project module: one
+        imported with the AssetFile, or any other module whose file is in the project."""
         hit = self._project.get(module)
         if hit is None:
-            hit = isinstance(module, str) and bool(self._is_project_module(module))
+            hit = isinstance(module, str) and (bool(self._is_project_module(module)) or (
+                self.closures is not None and self.closures.is_project(module)))
             self._project[module] = hit
         return hit
 
@@ -243,12 +249,22 @@ class ValueEncoder:
             else:
                 version = self._distribution_version(top)
                 if version is None:
-                    hit = (ValueTag.UNVERSIONED,
-                           f"module {top}: neither in the project nor an installed package")
+                    hit = (ValueTag.UNVERSIONED, self._unversioned(top))
                 else:
                     hit = (ValueTag.VERSION + _e_str(str(version)), None)
             self._versions[top] = hit
         return hit
+
+    def _unversioned(self, top: str) -> str:
+        """Why a module outside the project has no version: the phrase of its warning."""
+        if self.closures is None:
+            return f"module {top}: neither in the project nor an installed package"
+        kind = self.closures.locate(top).kind
+        if kind == MISSING:
+            return f"module {top}: no such module"
+        if kind == PROJECT:  # only a compiled object of a project module is named, not read
+            return f"module {top}: compiled code in the project, named but not read"
+        return f"module {top}: from a path outside the project, not an installed distribution"
 
     def encode_object(self, v: Any, module: Any, qualname: str, out: _Out, node: _Node,
                       where: str) -> str:
@@ -284,6 +300,10 @@ class ValueEncoder:
             if hit[3] is not None:
                 node.bad.setdefault(where, set()).add(hit[3])
             return hit[2]
+        if self.closures is not None and not self._is_project_module(name):
+            # Imported after the AssetFile (by an asset that ran, say): what it holds now depends
+            # on what ran before, its file does not.
+            return self.encode_module_source(name, (), out, node, where)
         self._project_module_encodings += 1
         out.buf += ValueTag.PROJECT_MODULE + _e_str(name)
         key = id(m)
@@ -291,15 +311,86 @@ class ValueEncoder:
             out.buf += ValueTag.CYCLE
             return f"module:{name}"
         ns = vars(m)
-        attrs = [a for a in node.names if a in ns]
+        attrs = self._attributes_read(m, name, ns, node.names)
         out.buf += _u64(len(attrs))
         self._active.add(key)
         try:
-            for a in attrs:
+            for a, submodule in attrs:
                 out.buf += _e_str(a)
-                self.encode(ns[a], out, node, f"attribute '{a}' of module '{name}'", depth + 1)
+                if submodule:
+                    self.encode_module_source(submodule, (), out, node, f"module '{submodule}'")
+                else:
+                    self.encode(ns[a], out, node, f"attribute '{a}' of module '{name}'", depth + 1)
         finally:
             self._active.discard(key)
+        return f"module:{name}"
+
+    def _attributes_read(self, m: types.ModuleType, name: str, ns: dict[str, Any],
+                         names: tuple[str, ...]) -> list[tuple[str, str]]:
+        """(attribute, "") of each name the code reads that the module holds; (attribute,
+        submodule) for a submodule of a package that was not imported with the AssetFile.
+
+        Such a submodule is an attribute only once something imported it (an asset that ran
+        before, in this process): it counts by its file whether it is there or not, so the
+        digest is the same in every process and in every order.
+        """
+        closures = self.closures
+        if closures is None or ns.get("__path__") is None:  # no finder, or not a package
+            return [(a, "") for a in names if a in ns]
+        attrs = []
+        for a in names:
+            v = ns.get(a, _ABSENT)
+            sub = f"{name}.{a}"
+            if (v is _ABSENT or (type(v) is types.ModuleType and _attr(v, "__name__") == sub)) \
+                    and not self._is_project_module(sub):
+                if closures.is_project(sub):
+                    attrs.append((a, sub))
+                    continue
+            if v is not _ABSENT:
+                attrs.append((a, ""))
+        return attrs
+
+    def encode_module_source(self, name: str, fromlist: tuple[str, ...], out: _Out, node: _Node,
+                             where: str) -> str:
+        """A project module by its file (and those importing it runs): see ``imports``."""
+        closures = self.closures
+        assert closures is not None  # only called with a finder
+        digest, phrases = closures.closure((name, *closures.submodules(name, fromlist)))
+        out.buf += ValueTag.MODULE_SOURCE + _e_str(name) + digest
+        for phrase in phrases:
+            node.bad.setdefault(where, set()).add(phrase)
+        return f"module:{name}"
+
+    def encode_import(self, name: str, fromlist: tuple[str, ...], out: _Out, node: _Node,
+                      where: str) -> str:
+        """A module an ``import`` statement inside a function names (``name`` absolute).
+
+        Libraries by name and version, imported or not. A project module imported with the
+        AssetFile by the names the code reads, like a global; any other by its file, so the
+        module is not imported to fingerprint it, and the digest does not depend on whether
+        something imported it since.
+        """
+        module = sys.modules.get(name)
+        if isinstance(module, types.ModuleType) and (
+                self.closures is None or self._is_project_module(name) or not self.is_project(name)):
+            return self.encode_module(module, out, node, where, 0)
+        if self.closures is None:  # no finder: only what is imported can be seen
+            version, phrase = self.version_of(name)
+            out.buf += ValueTag.MODULE + _e_str(name) + version
+            if self.is_project(name) or phrase is not None:
+                self.mark_bad(out, node, where, phrase or "a project module not imported yet")
+            return f"module:{name}"
+        kind = self.closures.locate(name).kind
+        if kind == PROJECT:
+            return self.encode_module_source(name, fromlist, out, node, where)
+        if kind == MISSING and name.partition(".")[0] not in sys.stdlib_module_names:
+            out.buf += ValueTag.MODULE + _e_str(name) + ValueTag.NO_SUCH_MODULE
+            node.bad.setdefault(where, set()).add(f"module {name}: no such module")
+            return f"module:{name}"
+        version, phrase = self.version_of(name)
+        out.buf += ValueTag.MODULE + _e_str(name) + version
+        if phrase is not None:
+            self.mark_bad(out, node, where, phrase)
         return f"module:{name}"
 
     # ---------------------------------------------------------------- everything else

@@ -20,8 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
-from .bytecode import _IMPORT_NAME, _LOAD_CONST, _LOAD_SMALL_INT, _code_digest, _decode
+from .bytecode import _IMPORT_NAME, _code_digest
 from .encoding import FINGERPRINT_VERSION, PartTag, ValueTag, _e_bytes, _e_int, _e_str, _sha256, _u64
+from .imports import Import, ModuleFinder, absolute_name, code_imports
 from .nodes import NodeTable, _final, _label, _local, _Node, _Out, _render, _type_name
 from .objects import encode_dispatch_registry
 from .values import ValueEncoder
@@ -73,16 +74,17 @@ class Fingerprinter:
     def __init__(self, *, is_project_module: Callable[[str], bool],
                  distribution_version: Callable[[str], str | None] = lambda top: None,
                  project_dir: str | None = None,
-                 code_digests: dict[int, bytes] | None = None) -> None:
+                 code_digests: dict[int, bytes] | None = None,
+                 modules: ModuleFinder | None = None) -> None:
         self._code_digests: dict[int, bytes] = {} if code_digests is None else code_digests
         self._keep: list[Any] = []
         self._nodes = NodeTable()
         self._values = ValueEncoder(self._nodes, is_project_module=is_project_module,
                                     distribution_version=distribution_version,
-                                    project_dir=project_dir)
+                                    project_dir=project_dir, modules=modules)
         self._encode = self._values.encode
         self._code_names: dict[int, tuple[types.CodeType, tuple[str, ...]]] = {}
-        self._code_imports: dict[int, tuple[types.CodeType, tuple[tuple[str, int], ...]]] = {}
+        self._code_imports: dict[int, tuple[types.CodeType, tuple[Import, ...]]] = {}
         self._label_bytes: dict[str, bytes] = {}  # part label -> its encoding
         self._part_digests: dict[bytes, bytes] = {}  # small part encodings -> their digests
         self._ref_digests: dict[str, str] = {}  # code names stored values use -> digests
@@ -297,62 +299,30 @@ class Fingerprinter:
         self._code_names[id(code)] = (code, result)
         return result
 
-    def _imports_in(self, code: types.CodeType) -> tuple[tuple[str, int], ...]:
-        """(module name, relative level) of every ``import`` in the code and nested code."""
+    def _imports_in(self, code: types.CodeType) -> tuple[Import, ...]:
+        """(module name, relative level, fromlist) of every ``import`` in the code and nested code."""
         hit = self._code_imports.get(id(code))
         if hit is not None:
             return hit[1]
         if _IMPORT_NAME not in code.co_code[::2] and not any(
                 type(k) is types.CodeType for k in code.co_consts):
             return ()
-        found: set[tuple[str, int]] = set()
-        todo = [code]
-        while todo:
-            c = todo.pop()
-            todo.extend([k for k in c.co_consts if type(k) is types.CodeType])
-            if _IMPORT_NAME not in c.co_code[::2]:
-                continue
-            decoded = _decode(c)[0]
-            for i, (op, arg, _, _) in enumerate(decoded):
-                if op == _IMPORT_NAME:
-                    level = 0  # pushed two instructions before: level, fromlist, IMPORT_NAME
-                    if i >= 2:
-                        prev, prev_arg = decoded[i - 2][0], decoded[i - 2][1]
-                        if prev == _LOAD_CONST and prev_arg < len(c.co_consts):
-                            value = c.co_consts[prev_arg]
-                            level = value if type(value) is int else 0
-                        elif prev == _LOAD_SMALL_INT:
-                            level = prev_arg
-                    found.add((c.co_names[arg], level))
-        result = tuple(sorted(found))
+        result = code_imports(code)
         self._code_imports[id(code)] = (code, result)
         return result
 
     def _import_items(self, node: _Node, fn: types.FunctionType) -> None:
-        """Modules imported inside the function are not globals: look them up in sys.modules."""
-        g = fn.__globals__
-        imports = self._imports_in(fn.__code__)
-        for name, level in imports:
-            if level:
-                package = g.get("__package__") or ""
-                parts = package.split(".") if package else []
-                if level - 1 > len(parts):
-                    continue
-                base = ".".join(parts[:len(parts) - (level - 1)])
-                name = f"{base}.{name}" if base and name else (base or name)
-            if not name:
-                continue
-            where = f"module '{name}' imported inside the function"
+        """Modules imported inside the function are not globals: each is a part of its own."""
+        imports: dict[str, set[str]] = {}  # absolute name -> the names imported from it
+        package = fn.__globals__.get("__package__")
+        for name, level, fromlist in self._imports_in(fn.__code__):
+            target = absolute_name(name, level, package if isinstance(package, str) else None)
+            if target is not None:
+                imports.setdefault(target, set()).update(fromlist)
+        for name, names in imports.items():
             out = _Out()
-            module = sys.modules.get(name)
-            if isinstance(module, types.ModuleType):
-                label = self._values.encode_module(module, out, node, where, 0)
-            else:  # not imported yet: a distribution can still be named and versioned
-                version, phrase = self._values.version_of(name)
-                out.buf += ValueTag.MODULE + _e_str(name) + version
-                label = f"module:{name}"
-                if self._values.is_project(name) or phrase is not None:
-                    self._values.mark_bad(out, node, where, phrase or "a project module not loaded yet")
+            label = self._values.encode_import(name, tuple(sorted(names)), out, node,
+                                               f"module '{name}' imported inside the function")
             node.items.append((PartTag.IMPORT, name, PartTag.IMPORT + _e_str(name), out.finish(), label))
 
     def _build_function(self, node: _Node, fn: types.FunctionType) -> None:

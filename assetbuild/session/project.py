@@ -66,7 +66,8 @@ class Project:
 
         return Fingerprinter(is_project_module=self.loaded.is_project_module,
                              distribution_version=_distribution_version,
-                             project_dir=str(self.project_dir), code_digests=self.loaded.code_digests)
+                             project_dir=str(self.project_dir), code_digests=self.loaded.code_digests,
+                             modules=self.loaded.module_finder)
 
     def code_of(self, fp: Any = None) -> Any:
         """A function name -> (code digest or "v:"+code_version, parts), warning once per asset."""

@@ -1,0 +1,417 @@
+"""Project code in folders without ``__init__.py``, and modules imported inside functions.
+
+Every module loaded from under the project directory is project code, under every import style,
+whether the AssetFile imports it or an asset imports it inside its function (then it is read from
+its file, never imported by fingerprinting). End to end: real projects in ``tmp_path``, built,
+edited, built again. Then the fingerprint itself: transitive and relative imports, cycles,
+libraries by version, warnings that say the true reason, the stat-signature cache, and digests
+that do not depend on what the process imported before (in this process and in fresh ones).
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from projects import REPO
+
+import assetbuild
+from assetbuild.fingerprint import Fingerprinter
+from assetbuild.fingerprint.imports import code_imports
+from assetbuild.loader import (
+    ProjectImports,
+    ProjectModuleFinder,
+    forget_project_modules,
+    project_module_names,
+)
+from assetbuild.output import Reporter
+
+# ------------------------------------------------------------------------------------------------
+# End to end: each import style, against a namespace package and a regular one
+
+# (AssetFile top, asset body): how the asset reaches pkg/h.py's f.
+STYLES = {
+    "import a.b": ("import pkg.h", "return pkg.h.f()"),
+    "import a.b as c": ("import pkg.h as c", "return c.f()"),
+    "from a import b": ("from pkg import h", "return h.f()"),
+    "from a.b import f": ("from pkg.h import f", "return f()"),
+}
+
+
+def _build(project, **kw):
+    err = io.StringIO()
+    r = project.build(reporter=Reporter(out=io.StringIO(), err=err, verbosity=-2), **kw)
+    assert r.ok, [(x.asset, x.error) for x in r.results if x.status == "failed"]
+    return r.names("built"), err.getvalue()
+
+
+@pytest.mark.parametrize("package", ["namespace", "regular"])
+@pytest.mark.parametrize("where", ["top", "inside"])
+@pytest.mark.parametrize("style", list(STYLES))
+def test_each_import_style_rebuilds_on_a_real_edit_only(project, style, where, package):
+    top, body = STYLES[style]
+    if package == "regular":
+        project.write("pkg/__init__.py", "")
+    project.write("pkg/h.py", "def f():\n    return 1\n")
+    if where == "top":
+        project.assetfile(f"{top}\n\n@asset(io='json')\ndef a():\n    {body}\n")
+    else:
+        project.assetfile(f"@asset(io='json')\ndef a():\n    {top}\n    {body}\n")
+    built, err = _build(project)
+    assert built == ["a"] and err == ""
+    project.write("pkg/h.py", "def f():\n    # a comment, and a blank line\n\n    return 1\n")
+    assert _build(project) == ([], "")
+    project.write("pkg/h.py", "def f():\n    return 2\n")
+    assert _build(project) == (["a"], "")
+    assert project.value("a") == 2
+    assert "pkg.h" not in sys.modules  # the build leaves sys.modules as it was
+
+
+def test_a_namespace_package_of_another_project_is_not_reused(tmp_path):
+    """The loader forgets a project's namespace packages after a load, as it does its other
+    modules: the next project with a ``src/`` of its own gets its own."""
+    from projects import Project
+
+    values = []
+    for n in (1, 2):
+        p = Project(tmp_path / f"p{n}")
+        p.write("src/h.py", f"def f():\n    return {n}\n")
+        p.assetfile("import src.h\n\n@asset(io='json')\ndef a():\n    return src.h.f()\n")
+        assert _build(p) == (["a"], "")
+        values.append(p.value("a"))
+    assert values == [1, 2] and "src" not in sys.modules
+
+
+def test_the_issue_pipeline_lazy_training_module_reruns_model(project):
+    """The issue's case: ``src/`` without ``__init__.py``, a module imported inside the asset."""
+    project.write("src/train.py", "from src.util import scale\n\ndef train(x):\n    return scale(x) + 1\n")
+    project.write("src/util.py", "def scale(x):\n    return x * 2\n")
+    project.assetfile("""
+import src.h
+
+@asset(io="json")
+def features():
+    return src.h.f()
+
+@asset(io="json")
+def model(features):
+    from src.train import train
+    return train(features)
+""")
+    project.write("src/h.py", "def f():\n    return 1\n")
+    assert _build(project) == (["features", "model"], "")
+    project.write("src/util.py", "def scale(x):\n    return x * 3\n")  # imported by src.train
+    assert {n: s.state for n, s in project.status().items()} == {"features": "fresh", "model": "stale"}
+    assert _build(project) == (["model"], "")
+    assert project.value("model") == 4
+
+
+def test_a_null_build_does_not_import_a_module_imported_inside_a_function(project):
+    """The point of an import inside a function: a null build never runs the module."""
+    project.write("src/heavy.py", "import os\nos.makedirs('imported', exist_ok=True)\n"
+                  "open(os.path.join('imported', str(os.getpid())), 'w').close()\n"
+                  "def fit(x):\n    return x\n")
+    project.assetfile("@asset(io='json')\ndef model():\n    from src.heavy import fit\n    return fit(3)\n")
+    cwd = os.getcwd()
+    os.chdir(project.root)  # the module writes where it runs
+    try:
+        assert _build(project) == (["model"], "")
+        ran = sorted(os.listdir(project.root / "imported"))
+        assert len(ran) == 1  # the run imported it
+        for _ in range(2):
+            assert _build(project) == ([], "")
+        assert sorted(os.listdir(project.root / "imported")) == ran
+    finally:
+        os.chdir(cwd)
+
+
+def test_warnings_name_the_true_reason(project, tmp_path):
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "outlib.py").write_text("def g():\n    return 1\n")
+    project.write("src/h.py", "def f():\n    return 1\n")
+    project.assetfile("""
+@asset(io="json")
+def missing():
+    from src.nothere import f
+    return f()
+
+@asset(io="json")
+def elsewhere():
+    import outlib
+    return outlib.g()
+
+@asset(io="json")
+def fine():
+    import json
+    from src import h
+    return h.f()
+""")
+    sys.path.append(str(outside))
+    try:
+        err = io.StringIO()
+        r = project.build("fine", reporter=Reporter(out=io.StringIO(), err=err, verbosity=-2))
+        assert r.ok and err.getvalue() == ""
+        assetbuild.status(project_dir=project.root, reporter=Reporter(out=io.StringIO(), err=err, verbosity=-2))
+    finally:
+        sys.path.remove(str(outside))
+    text = err.getvalue()
+    assert ("asset 'missing': module 'src.nothere' imported inside the function "
+            "(module src.nothere: no such module) cannot be fingerprinted") in text
+    assert ("asset 'elsewhere': module 'outlib' imported inside the function (module outlib: from a "
+            "path outside the project, not an installed distribution) cannot be fingerprinted") in text
+    assert "neither in the project" not in text and "'fine'" not in text
+
+
+# ------------------------------------------------------------------------------------------------
+# The fingerprint: a Fingerprinter with the loader's finder over a project in tmp_path
+
+
+def _write(root: Path, files: dict[str, str]) -> None:
+    for rel, text in files.items():
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(textwrap.dedent(text))
+
+
+class Lab:
+    """A project directory, importable, with functions to fingerprint."""
+
+    def __init__(self, root: Path, cache: Path | None = None) -> None:
+        self.root = root
+        self.cache = cache
+
+    def fp(self, src: str, fn: str = "a", versions: dict[str, str] | None = None, *,
+           then_import: str | None = None):
+        """Fingerprint ``fn`` of ``src`` (run as the AssetFile) with a fresh Fingerprinter;
+        ``then_import`` a module first, after the AssetFile has loaded (as an asset run would)."""
+        ns: dict = {"__name__": "__assetfile__"}
+        with ProjectImports(self.root):
+            exec(compile(textwrap.dedent(src), str(self.root / "AssetFile"), "exec"), ns)  # noqa: S102
+            loaded = project_module_names(self.root)
+            if then_import:
+                importlib.import_module(then_import)
+                assert then_import in sys.modules
+            finder = ProjectModuleFinder(self.root, self.cache)
+            finder.keep_on_disk()
+            f = Fingerprinter(is_project_module=lambda m: m == "__assetfile__" or m in loaded,
+                              distribution_version=(versions or {}).get, project_dir=str(self.root),
+                              modules=finder)
+            return f.fingerprint_function(ns[fn], fn)
+
+
+@pytest.fixture
+def lab(tmp_path):
+    root = tmp_path / "proj"
+    root.mkdir()
+    yield Lab(root, tmp_path / "cache")
+    forget_project_modules(root)
+
+
+LAZY = "def a(x):\n    from src.train import train\n    return train(x)\n"
+
+
+def test_code_imports_reads_every_form():
+    code = compile(textwrap.dedent("""
+        from q import *
+        def f():
+            import a.b
+            import a.b as c
+            from a import b, c
+            def inner():
+                from .h import f as g
+                from .. import x
+    """), "m", "exec")
+    assert code_imports(code) == (
+        ("", 2, ("x",)), ("a", 0, ("b", "c")), ("a.b", 0, ()), ("h", 1, ("f",)), ("q", 0, ("*",)))
+
+
+def test_transitive_relative_and_package_imports_count_comments_do_not(lab):
+    files = {
+        "src/pipeline/__init__.py": "from .consts import K\n",
+        "src/pipeline/consts.py": "K = 1\n",
+        "src/pipeline/steps.py": "from . import helpers\nfrom .deep import g\n\ndef h(x):\n    return helpers.k(g(x))\n",
+        "src/pipeline/helpers.py": "def k(x):\n    from .late import m\n    return m(x)\n",
+        "src/pipeline/late.py": "def m(x):\n    return x\n",
+        "src/pipeline/deep.py": "def g(x):\n    return x + 1\n",
+    }
+    _write(lab.root, files)
+    src = "def a(x):\n    from src.pipeline.steps import h\n    return h(x)\n"
+    first = lab.fp(src)
+    assert first.warnings == () and "module:src.pipeline.steps" in first.parts
+    seen = {first.digest}
+    for rel, text in files.items():
+        _write(lab.root, {rel: "# a comment\n" + text.replace("\n", "\n\n")})  # no new code
+        assert lab.fp(src).digest == first.digest, rel
+        _write(lab.root, {rel: text + "EXTRA = 2\n"})
+        seen.add(lab.fp(src).digest)
+        _write(lab.root, {rel: text})
+    assert len(seen) == len(files) + 1  # each module, reached by every kind of import, counts
+    assert lab.fp(src).digest == first.digest
+    assert not [m for m in sys.modules if m.startswith("src")]
+
+
+def test_fingerprinting_imports_nothing_and_runs_nothing(lab):
+    _write(lab.root, {"src/train.py": "raise SystemExit('imported!')\ndef train(x):\n    return x\n"})
+    f = lab.fp(LAZY)
+    assert f.warnings == () and "src.train" not in sys.modules and "src" not in sys.modules
+
+
+def test_digest_is_the_same_before_and_after_the_module_is_imported(lab):
+    _write(lab.root, {"src/train.py": "from src.util import u\ndef train(x):\n    return u(x)\n",
+                      "src/util.py": "def u(x):\n    return x\n",
+                      "src/other.py": "def o():\n    return 1\n"})
+    text = ("import src.other\n"  # src (a namespace package) is imported with the AssetFile
+            "def a(x):\n    from src.train import train\n    return train(x) + src.train.train(x)\n"
+            "def b(x):\n    from src import train\n    return train.train(x)\n"
+            "def c(x):\n    return src.train.train(x)  # works once something imported it\n")
+    names = ("a", "b", "c")
+    before = {n: lab.fp(text, n) for n in names}
+    after = {n: lab.fp(text, n, then_import="src.train") for n in names}  # an asset ran before
+    assert after == before
+    assert all(f.warnings == () for f in before.values())
+    _write(lab.root, {"src/util.py": "def u(x):\n    return -x\n"})
+    assert all(lab.fp(text, n).digest != before[n].digest for n in names)
+
+
+def test_import_cycles_terminate_and_do_not_depend_on_the_entry(lab):
+    _write(lab.root, {"src/a.py": "from src import b\ndef fa():\n    return b.fb()\n",
+                      "src/b.py": "def fb():\n    from src.a import fa\n    return 1\n"})
+    one = lab.fp("def a():\n    from src.a import fa\n    return fa()\n")
+    two = lab.fp("def a():\n    from src.b import fb\n    import src.a\n    return fb()\n")
+    assert one.warnings == two.warnings == ()
+    assert one.parts["module:src.a"] == two.parts["module:src.a"]  # one component, whichever entry
+
+
+def test_libraries_count_by_version_and_are_not_imported(lab, tmp_path):
+    site = tmp_path / "site"
+    _write(site, {"fakelib/__init__.py": "raise SystemExit('imported!')\n"})
+    _write(lab.root, {"src/train.py": "import fakelib\ndef train(x):\n    return fakelib.fit(x)\n"})
+    sys.path.append(str(site))
+    try:
+        direct = "def a(x):\n    import fakelib.sub\n    return fakelib.sub.fit(x)\n"
+        digests = {(src, v): lab.fp(src, versions={"fakelib": v})
+                   for src in (direct, LAZY) for v in ("1.0", "2.0")}
+    finally:
+        sys.path.remove(str(site))
+    assert "fakelib" not in sys.modules
+    assert all(f.warnings == () for f in digests.values())
+    for src in (direct, LAZY):
+        assert digests[(src, "1.0")].digest != digests[(src, "2.0")].digest
+
+
+def test_finder_cache_reads_no_source_for_an_unchanged_file(lab, monkeypatch):
+    import assetbuild.loader as loader
+
+    path = lab.root / "src" / "train.py"
+    _write(lab.root, {"src/train.py": "def train(x):\n    return x\n"})
+    old = time.time_ns() - 10 * 10**9
+    os.utime(path, ns=(old, old))  # old enough to be recorded (not racy)
+    first = lab.fp(LAZY)
+    compiled: list[str] = []
+    real = loader._digest_module
+    monkeypatch.setattr(loader, "_digest_module", lambda data, p: compiled.append(p) or real(data, p))
+    ProjectModuleFinder._memory.clear()  # a fresh process: only the cache directory is left
+    assert lab.fp(LAZY) == first and compiled == []
+    # Same size, same mtime, other code: the signature still differs (ctime), and it is read.
+    path.write_text("def train(x):\n    return y\n")
+    os.utime(path, ns=(old, old))
+    assert lab.fp(LAZY).digest != first.digest and compiled == [str(path)]
+    # A comment-only edit is read, and not compiled again... when its bytes are the same.
+    path.write_text("def train(x):\n    return x\n")
+    assert lab.fp(LAZY) == first
+
+
+def test_status_writes_no_module_cache_and_a_build_does(project):
+    project.write("src/train.py", "def train():\n    return 1\n")
+    project.assetfile("@asset(io='json')\ndef model():\n    from src.train import train\n    return train()\n")
+    assert [s.state for s in project.status().values()] == ["missing"]
+    code = project.root / ".assetbuild" / "code"
+    assert not code.exists() or not [n for n in os.listdir(code) if n.startswith("modules-")]
+    assert _build(project) == (["model"], "")
+    assert [n for n in os.listdir(code) if n.startswith("modules-")]
+
+
+def test_a_recent_file_is_never_trusted_by_its_signature(lab):
+    """git's racy-clean rule: an edit within the same timestamp tick keeps size and mtime."""
+    path = lab.root / "src" / "train.py"
+    _write(lab.root, {"src/train.py": "def train(x):\n    return 1\n"})
+    st = os.stat(path)
+    first = lab.fp(LAZY)
+    path.write_text("def train(x):\n    return 2\n")
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert lab.fp(LAZY).digest != first.digest
+
+
+def test_a_project_package_named_like_a_stdlib_module_is_project_code(lab):
+    """``test`` is a stdlib package; a regular package of that name in the project comes first on
+    ``sys.path``, so that is what the function imports, and what counts."""
+    _write(lab.root, {"test/__init__.py": "", "test/helpers.py": "def k(x):\n    return x\n"})
+    text = "def a(x):\n    from test.helpers import k\n    return k(x)\n"
+    first = lab.fp(text)
+    _write(lab.root, {"test/helpers.py": "def k(x):\n    return -x\n"})
+    assert lab.fp(text).digest != first.digest and first.warnings == ()
+
+
+def test_namespace_packages_are_project_modules(lab):
+    _write(lab.root, {"src/h.py": "def f():\n    return 1\n"})
+    with ProjectImports(lab.root):
+        import src.h  # noqa: F401
+        names = project_module_names(lab.root)
+    assert {"src", "src.h"} <= names
+
+
+# ------------------------------------------------------------------------------------------------
+# Keys do not depend on the process: fresh interpreters, other import orders, other hash seeds
+
+_PROBE = """
+import json, sys
+from pathlib import Path
+from assetbuild.fingerprint import Fingerprinter
+from assetbuild.loader import ProjectImports, ProjectModuleFinder, project_module_names
+root = Path(sys.argv[1])
+ns = {"__name__": "__assetfile__"}
+out = []
+with ProjectImports(root):
+    exec(compile((root / "AssetFile").read_text(), str(root / "AssetFile"), "exec"), ns)
+    loaded = project_module_names(root)
+    def digest():
+        f = Fingerprinter(is_project_module=lambda m: m == "__assetfile__" or m in loaded,
+                          project_dir=str(root), modules=ProjectModuleFinder(root))
+        return {n: f.fingerprint_function(ns[n], n).digest for n in ("a", "b")}
+    if sys.argv[2] == "import-first":
+        import src.train, src.pkg.mod
+    out.append(digest())
+    import src.train, src.pkg.mod
+    out.append(digest())
+print(json.dumps(out))
+"""
+
+
+def test_digests_are_the_same_in_fresh_processes_whatever_was_imported_first(tmp_path):
+    root = tmp_path / "proj"
+    _write(root, {
+        "src/train.py": "from src.pkg import mod\ndef train(x):\n    return mod.m(x)\n",
+        "src/pkg/__init__.py": "",
+        "src/pkg/mod.py": "from . import other\ndef m(x):\n    return other.o(x)\n",
+        "src/pkg/other.py": "def o(x):\n    return x\n",
+        "AssetFile": "import src.pkg\ndef a(x):\n    from src.train import train\n    return train(x)\n"
+                     "def b(x):\n    import src.pkg.mod\n    return src.pkg.mod.m(x)\n",
+    })
+    seen = []
+    for order, seed in (("import-first", "0"), ("fingerprint-first", "1"), ("import-first", "2")):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        r = subprocess.run([sys.executable, "-c", _PROBE, str(root), order], capture_output=True,
+                           text=True, env=env, cwd=str(REPO), check=False)
+        assert r.returncode == 0, r.stderr
+        seen.extend(json.loads(r.stdout))
+    assert len(seen) == 6 and all(d == seen[0] for d in seen)
