@@ -97,7 +97,7 @@ def local_modules(tmp_path):
 
 def test_api_shape():
     f = fp("def a(x):\n    return x + 1\n")
-    assert FINGERPRINT_VERSION == 2
+    assert FINGERPRINT_VERSION == 1
     assert isinstance(f, Fingerprint) and len(f.digest) == 64 and int(f.digest, 16) >= 0
     assert f.parts == {"code": f.parts["code"]} and f.warnings == ()
     with pytest.raises(dataclasses.FrozenInstanceError):

@@ -12,7 +12,7 @@ import hashlib
 import struct
 from typing import Final
 
-FINGERPRINT_VERSION: int = 2
+FINGERPRINT_VERSION: int = 1
 
 
 # --------------------------------------------------------------------------------------------------
