@@ -56,7 +56,7 @@ class Materializer:
         self.io_tags = io_tags
         self.inputs = inputs or {}  # asset -> (parameter, upstream) in binding order
         self.source_paths = source_paths or {}
-        self.code_files = code_files or {}  # project module file -> digest of the source keyed
+        self.code_files = code_files if code_files is not None else {}  # project module file -> digest of the source keyed
         self.code_refs = code_refs or (lambda data: ())
         self.code_ref_digest = code_ref_digest or (lambda ref: "")
         self._bytes: dict[str, bytes] = {}

@@ -114,6 +114,59 @@ def model(features):
     assert project.value("model") == 4
 
 
+def test_watch_mode_rebuilds_when_a_module_imported_inside_a_function_is_saved(project):
+    """Watch mode watches the files fingerprinting reads, not only those the AssetFile imports."""
+    from test_watch import Watching, built, edit
+
+    project.write("src/train.py", "def train():\n    return 1\n")
+    project.assetfile("@asset(io='json')\ndef model():\n    from src.train import train\n    return train()\n")
+    with Watching(project.root) as w:
+        assert built(w.cycles[0]) == ["model"]
+        n = len(w.cycles)
+        edit(project.root / "src" / "train.py", "def train():\n    return 2\n")
+        assert built(w.wait(n + 1)[-1]) == ["model"]
+    assert project.value("model") == 2
+
+
+def test_a_module_imported_inside_a_function_and_edited_while_it_runs_is_not_recorded(project):
+    """A worker that imports the module after an edit ran other code than the key says: the
+    build must not record that output under the old key (the AssetFile imports no project code,
+    so the build starts with no project file known at all)."""
+    import threading
+
+    project.write("src/words.py", "def word():\n    return 'old'\n")
+    project.assetfile("""
+import time
+
+@asset(io="json")
+def gate(context):
+    (context.project_dir / "started").write_text("")
+    while not (context.project_dir / "go").exists():
+        time.sleep(0.01)
+    return 1
+
+@asset(io="text")
+def said(gate):
+    from src.words import word
+    return word()
+""")
+    done: list = []
+    t = threading.Thread(target=lambda: done.append(assetbuild.build(
+        project_dir=project.root, jobs=2, executor="processes", keep_going=True)))
+    t.start()
+    deadline = time.monotonic() + 60
+    while not (project.root / "started").exists():
+        assert time.monotonic() < deadline and t.is_alive()
+        time.sleep(0.01)
+    (project.root / "src" / "words.py").write_text("def word():\n    return 'new'\n")
+    (project.root / "go").write_text("")
+    t.join(120)
+    said = {r.asset: r for r in done[0].results}["said"]
+    assert said.status == "failed" and "src/words.py changed while 'said' was running" in said.error
+    assert assetbuild.build(project_dir=project.root).by_asset() == {"gate": "cached", "said": "built"}
+    assert project.value("said") == "new"
+
+
 def test_a_null_build_does_not_import_a_module_imported_inside_a_function(project):
     """The point of an import inside a function: a null build never runs the module."""
     project.write("src/heavy.py", "import os\nos.makedirs('imported', exist_ok=True)\n"

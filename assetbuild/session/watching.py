@@ -70,6 +70,8 @@ def watch(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "
                 watcher.set_watch(last)  # before building: what this build writes is ignored
                 result = build_project(project, assets, replace(options, force=force))
                 force = False
+                last = _watch_set(project)  # with the project modules fingerprinting first read
+                watcher.set_watch(last)
                 prune_code_cache(cache, project.loaded, code_cache_before)
         except AssetbuildError as e:
             error = describe_error(e)
