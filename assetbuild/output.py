@@ -428,6 +428,7 @@ def format_clean(report: Any, *, asking: bool = False) -> str:
                 lines += [f"  {p} ({why})" for p, why in (*report.kept, *report.refused)]
         return "\n".join(lines)
     line = (f"deleted {cache}" if report.cache_deleted else
+            f"emptied {cache} (a symlink: the link stays)" if not report.cache_kept else
             f"deleted what assetbuild stored in {cache}; kept the files it did not create")
     if report.outputs:
         dirs = len(report.dirs)
