@@ -285,3 +285,16 @@ def test_refused_while_a_build_runs(tmp_path):
     assert all((root / f).is_file() for f in WRITTEN)
     with no_build_running(root / ".assetbuild"):
         pass
+
+
+def test_a_damaged_index_deletes_nothing(tmp_path):
+    """A damaged index reads as empty: cleaning by it would delete the cache and no file, and the
+    record of what assetbuild wrote would be gone. It refuses instead, naming the damage."""
+    root = _built(tmp_path)
+    data = root / ".assetbuild" / "db" / "data.mdb"
+    with open(data, "r+b") as f:
+        f.write(b"\xff" * 8192)
+    with pytest.raises(StoreError, match="cannot tell which files assetbuild wrote.*damaged.*nothing was deleted"):
+        _clean(root)
+    assert all((root / f).is_file() for f in WRITTEN) and data.exists()
+    assert assetbuild.clean(project_dir=root) == (root / ".assetbuild").resolve()  # the cache alone: still possible

@@ -102,8 +102,12 @@ def _written_files(root: Path, cache: Path, assetfile: str | os.PathLike[str] | 
         return [], []
     af = Path(assetfile) if assetfile is not None else Path("AssetFile")
     project = project_id(af if af.is_absolute() else root / af, cache)
-    with LmdbStore(cache, readonly=True, warn=warn, project=project) as store:
-        return recorded_outputs(store.heads(), store.read_blob, store.get_stat, warn)
+    damage: list[str] = []  # the store reads a damaged index as empty: its records would say "nothing"
+    with LmdbStore(cache, readonly=True, warn=damage.append, project=project) as store:
+        if not damage:
+            return recorded_outputs(store.heads(), store.read_blob, store.get_stat, warn)
+    raise StoreError(f"cannot tell which files assetbuild wrote into the project: {damage[0]}; nothing was "
+                     "deleted (assetbuild clean without --outputs deletes the cache alone)")
 
 
 @contextmanager
