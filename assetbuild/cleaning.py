@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .manifest import FILES_IO, decode_manifest, is_dir_output, normal_mode, output_path
+from .manifest import FILES_IO, decode_manifest, is_dir_output, normal_mode, output_path, owner_of
 
 StatSig = tuple[int, int, int, int]
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
@@ -44,6 +44,7 @@ class Written:
     sig: StatSig | None = None
     mode: int | None = None
     size: int | None = None
+    outside: bool = False  # listed by a manifest outside the asset's declared outputs
 
 
 @dataclass
@@ -78,15 +79,29 @@ class CleanReport:
                 "kept": [{"path": p, "why": w} for p, w in (*self.kept, *self.refused)], "dirs": list(self.dirs)}
 
 
+@dataclass
+class Recorded:
+    """What a project's records say assetbuild wrote: ``files``; ``dirs``, the declared directory
+    outputs; ``sources``, (path, asset) of the sources the builds read (never deleted, nor
+    anything inside one, whatever another record says)."""
+
+    files: list[Written] = field(default_factory=list)
+    dirs: list[str] = field(default_factory=list)
+    sources: list[tuple[str, str]] = field(default_factory=list)
+
+
 def recorded_outputs(heads: Mapping[str, Any], read_manifest: Callable[[str], bytes],
                      get_stat: Callable[[str], tuple[StatSig, str] | None],
-                     warn: Callable[[str], None]) -> tuple[list[Written], list[str]]:
-    """The files the latest builds in ``heads`` (asset -> Head) wrote into the project, and the
-    declared directory outputs among them. ``read_manifest(digest)`` gives an asset's list of
-    files; one that cannot be read is warned about (its files stay)."""
-    files: list[Written] = []
-    dirs: list[str] = []
+                     warn: Callable[[str], None]) -> Recorded:
+    """The files the latest builds in ``heads`` (asset -> Head) wrote into the project, the
+    declared directory outputs and the sources. ``read_manifest(digest)`` gives an asset's list
+    of files; one that cannot be read is warned about (its files stay)."""
+    out = Recorded()
+    files, dirs = out.files, out.dirs
     for asset, head in sorted(heads.items()):
+        for src in head.sources if isinstance(head.sources, tuple) else ():
+            if isinstance(src, tuple) and len(src) == 2 and isinstance(src[1], str):
+                out.sources.append((src[1], asset))
         if isinstance(head.io, str) and head.io.startswith(FILES_IO + "@"):  # its path is the outputs' key part
             try:
                 manifest = decode_manifest(read_manifest(head.output_digest))
@@ -94,14 +109,17 @@ def recorded_outputs(heads: Mapping[str, Any], read_manifest: Callable[[str], by
                 warn(f"cannot read the list of files asset {asset!r} wrote ({e}); they stay")
                 continue
             for entry in manifest.files:
-                hit = get_stat(entry.path) if isinstance(entry.path, str) else None
+                if owner_of(entry.path, manifest.outputs) is None:  # a file list no build writes
+                    files.append(Written(entry.path, asset, "", outside=True))
+                    continue
+                hit = get_stat(entry.path)
                 sig = hit[0] if hit is not None and hit[1] == entry.digest else None
                 files.append(Written(entry.path, asset, entry.digest, sig, entry.mode, entry.size))
             dirs.extend(output_path(d) for d in manifest.outputs if isinstance(d, str) and is_dir_output(d))
         elif head.path is not None:
             sig = head.path_stat if _is_sig(head.path_stat) else None
             files.append(Written(head.path, asset, head.output_digest, sig))
-    return files, dirs
+    return out
 
 
 def _is_sig(x: object) -> bool:
@@ -200,37 +218,47 @@ def _changed(dir_fd: int, name: str, st: os.stat_result, candidates: list[Writte
     return "edited"
 
 
-def clean_outputs(root: Path, files: Iterable[Written], dirs: Iterable[str], *, cache_dir: Path | None,
+def clean_outputs(root: Path, recorded: Recorded, *, cache_dir: Path | None, protected: Iterable[str] = (),
                   dry_run: bool, report: CleanReport) -> None:
-    """Delete (``dry_run``: list) in ``report`` the recorded ``files`` that are unchanged, then
-    remove the emptied declared directories ``dirs``. ``root`` must be resolved."""
+    """Delete (``dry_run``: list) in ``report`` the recorded files that are unchanged, then remove
+    the emptied declared directories. ``root`` must be resolved; ``protected`` (project-relative,
+    the AssetFile) and the recorded sources are never deleted, nor anything inside them."""
+    keep = {p.rstrip("/"): "the AssetFile" for p in protected}
+    keep.update((p.rstrip("/") or ".", f"a source of asset {a!r}") for p, a in recorded.sources
+                if isinstance(p, str))
     cache_rel: str | None = None
     if cache_dir is not None:
         real_cache = cache_dir.resolve()
         if root in real_cache.parents:
             cache_rel = real_cache.relative_to(root).as_posix()
     by_path: dict[str, list[Written]] = {}
-    for w in files:
+    for w in recorded.files:
         by_path.setdefault(w.path if isinstance(w.path, str) else repr(w.path), []).append(w)
     root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0))
     try:
         for rel in sorted(by_path):
-            why = _delete_one(root_fd, rel, by_path[rel], cache_rel, dry_run, report)
+            why = _delete_one(root_fd, rel, by_path[rel], cache_rel, keep, dry_run, report)
             if why is not None:
                 report.kept.append((rel, why))
         if not dry_run:
-            for d in sorted(set(dirs)):
+            for d in sorted(set(recorded.dirs)):
                 _remove_empty_output_dir(root_fd, d, cache_rel, report)
     finally:
         os.close(root_fd)
 
 
 def _delete_one(root_fd: int, rel: str, candidates: list[Written], cache_rel: str | None,
-                dry_run: bool, report: CleanReport) -> str | None:
+                keep: dict[str, str], dry_run: bool, report: CleanReport) -> str | None:
     """Delete one recorded file if it is safe and unchanged; why it stays otherwise (None: deleted,
     or not there)."""
     try:
         parts = _parts(candidates[0].path, cache_rel)
+        for i in range(len(parts) + 1):
+            what = keep.get("/".join(parts[:i]) or ".")
+            if what is not None:
+                raise _Unsafe(what if i == len(parts) else f"inside {what}")
+        if all(w.outside for w in candidates):
+            raise _Unsafe("not under the declared outputs of its list")
         parent = _open_dir(root_fd, parts[:-1])
     except _Unsafe as e:
         report.refused.append((rel, f"{e}; recorded for asset {candidates[0].asset!r}"))

@@ -298,3 +298,24 @@ def test_a_damaged_index_deletes_nothing(tmp_path):
         _clean(root)
     assert all((root / f).is_file() for f in WRITTEN) and data.exists()
     assert assetbuild.clean(project_dir=root) == (root / ".assetbuild").resolve()  # the cache alone: still possible
+
+
+@pytest.mark.parametrize("rel, why", [("AssetFile", "the AssetFile"), ("params.txt", "a source of asset")])
+def test_a_record_naming_the_assetfile_or_a_source_never_deletes_it(tmp_path, rel, why):
+    """Bytes, digest and stat all match: what makes them not assetbuild's is what they are."""
+    root = _built(tmp_path)
+    victim = root / rel
+    data = victim.read_bytes()
+    _craft(root, "evil", path=rel, output_digest=_sha(data), path_stat=_sig(victim), size=len(data))
+    report, _ = _clean(root)
+    assert victim.read_bytes() == data and dict(report.refused)[rel].startswith(why)
+
+
+def test_a_manifest_listing_a_file_outside_its_declared_outputs_deletes_nothing_there(tmp_path):
+    root = _built(tmp_path)
+    (root / "notes.txt").write_bytes(b"mine")
+    entry = FileEntry("notes.txt", _sha(b"mine"), 0o644, 4)
+    _craft_manifest(root, "evil", ["model.pkl"], [entry])
+    report, _ = _clean(root)
+    assert (root / "notes.txt").read_bytes() == b"mine"
+    assert dict(report.refused)["notes.txt"].startswith("not under the declared outputs")

@@ -17,7 +17,7 @@ from .building import make_scheduler
 from .project import open_project, open_store, resolve_cache_dir
 
 if TYPE_CHECKING:
-    from ..cleaning import CleanReport
+    from ..cleaning import CleanReport, Recorded
 
 
 @overload
@@ -50,7 +50,7 @@ def clean_report(*, project_dir: str | os.PathLike[str] = ".", cache_dir: str | 
     """``clean``, returning its report in every case (the command prints it). Warnings (what is
     kept) go to ``reporter``, except in a dry run, whose report lists them."""
     from ..cleaning import CleanReport, clean_outputs
-    from ..store import BuildRunning, clear_cache_dir, is_cache_dir, no_build_running
+    from ..store import BuildRunning, clear_cache_dir, is_cache_dir, no_build_running, project_id
 
     root = Path(project_dir).resolve()
     cache = resolve_cache_dir(root, cache_dir)
@@ -61,8 +61,11 @@ def clean_report(*, project_dir: str | os.PathLike[str] = ".", cache_dir: str | 
     try:
         with no_build_running(cache):
             if outputs and report.cache_existed:
-                files, dirs = _written_files(root, cache, assetfile, (lambda m: None) if dry_run else rep.warn)
-                clean_outputs(root, files, dirs, cache_dir=cache, dry_run=dry_run, report=report)
+                af = Path(assetfile) if assetfile is not None else Path("AssetFile")
+                af = af if af.is_absolute() else root / af
+                recorded = _written_files(cache, project_id(af, cache), (lambda m: None) if dry_run else rep.warn)
+                clean_outputs(root, recorded, cache_dir=cache, protected=_inside(root, af), dry_run=dry_run,
+                              report=report)
             if not dry_run:
                 report.cache_kept = clear_cache_dir(cache)
                 report.cache_deleted = report.cache_existed and not cache.exists()
@@ -91,17 +94,22 @@ def _names(items: Iterable[str], most: int = 5) -> str:
     return ", ".join(names[:most]) + (f", ... ({len(names) - most} more)" if len(names) > most else "")
 
 
-def _written_files(root: Path, cache: Path, assetfile: str | os.PathLike[str] | None,
-                   warn: Callable[[str], None]) -> tuple[list[Any], list[str]]:
+def _inside(root: Path, path: Path) -> list[str]:
+    """``path`` relative to the project, if it lies inside it."""
+    try:
+        return [Path(os.path.realpath(path)).relative_to(root).as_posix()]
+    except ValueError:
+        return []
+
+
+def _written_files(cache: Path, project: str, warn: Callable[[str], None]) -> Recorded:
     """What this project's latest builds wrote into the project, from the store's records (not
     the AssetFile, which may be gone or broken): heads are scoped by the project's id."""
-    from ..cleaning import recorded_outputs
-    from ..store import LmdbStore, project_id
+    from ..cleaning import Recorded, recorded_outputs
+    from ..store import LmdbStore
 
     if not ((cache / "STORE").exists() or (cache / "db").is_dir()):
-        return [], []
-    af = Path(assetfile) if assetfile is not None else Path("AssetFile")
-    project = project_id(af if af.is_absolute() else root / af, cache)
+        return Recorded()
     damage: list[str] = []  # the store reads a damaged index as empty: its records would say "nothing"
     with LmdbStore(cache, readonly=True, warn=damage.append, project=project) as store:
         if not damage:
