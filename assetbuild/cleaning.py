@@ -242,7 +242,7 @@ def clean_outputs(root: Path, recorded: Recorded, *, cache_dir: Path | None, pro
                 report.kept.append((rel, why))
         if not dry_run:
             for d in sorted(set(recorded.dirs)):
-                _remove_empty_output_dir(root_fd, d, cache_rel, report)
+                _remove_empty_output_dir(root_fd, d, cache_rel, keep, report)
     finally:
         os.close(root_fd)
 
@@ -290,10 +290,13 @@ def _delete_one(root_fd: int, rel: str, candidates: list[Written], cache_rel: st
         os.close(parent)
 
 
-def _remove_empty_output_dir(root_fd: int, rel: str, cache_rel: str | None, report: CleanReport) -> None:
+def _remove_empty_output_dir(root_fd: int, rel: str, cache_rel: str | None, keep: dict[str, str],
+                             report: CleanReport) -> None:
     """rmdir the declared directory ``rel`` and its subdirectories, deepest first, where empty."""
     try:
         parts = _parts(rel, cache_rel)
+        if any(("/".join(parts[:i]) or ".") in keep for i in range(len(parts) + 1)):
+            return
         parent = _open_dir(root_fd, parts[:-1])
     except (_Unsafe, OSError):
         return

@@ -121,6 +121,7 @@ def test_dry_run_lists_and_deletes_nothing(tmp_path):
     report = assetbuild.clean(project_dir=root, outputs=True, dry_run=True)
     assert report.deleted == ["eval/metrics.json", "eval/plots/a.csv", "out/clean.txt"]
     assert report.kept == [("model.pkl", "edited")] and report.dry_run
+    assert report.to_json()["kept"] == [{"path": "model.pkl", "why": "edited"}]
     assert _tree(root) == before and (root / ".assetbuild" / "STORE").exists()
 
 
@@ -319,3 +320,12 @@ def test_a_manifest_listing_a_file_outside_its_declared_outputs_deletes_nothing_
     report, _ = _clean(root)
     assert (root / "notes.txt").read_bytes() == b"mine"
     assert dict(report.refused)["notes.txt"].startswith("not under the declared outputs")
+
+
+def test_a_crafted_directory_output_naming_a_source_keeps_it_even_empty(tmp_path):
+    root = _built(tmp_path)
+    (root / "data").mkdir()
+    _craft(root, "reader", path="never.txt", sources=(("data", "data"),))
+    _craft_manifest(root, "evil", ["data/"], [])
+    report, _ = _clean(root)
+    assert (root / "data").is_dir() and "data" not in report.dirs and report.dirs == ["eval"]
