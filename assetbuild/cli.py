@@ -412,24 +412,26 @@ def show(ctx: click.Context, asset: str, **local: Any) -> None:
 
 @cli.command()
 @_common
+@click.option("--outputs", is_flag=True, help="Also delete the files assetbuild wrote into the project (path=, "
+              "outputs=) as the cache records them, each only if unchanged since; edited ones stay.")
+@click.option("-n", "--dry-run", is_flag=True, default=None, help="List what would be deleted; delete nothing.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_context
 @_handle_errors
-def clean(ctx: click.Context, yes: bool, **local: Any) -> None:
-    """Delete the cache directory (stored outputs and traces). Path outputs stay in place."""
+def clean(ctx: click.Context, yes: bool, outputs: bool, **local: Any) -> None:
+    """Delete the cache directory; with --outputs also the files assetbuild wrote into the project."""
     from . import output, session
 
     opts, rep = _setup(ctx, local)
-    cache = session.resolve_cache_dir(__import__("pathlib").Path.cwd(), opts.get("cache_dir"))
-    if not cache.exists():
-        click.echo(output.format_clean(cache, existed=False, exists=False))
-        return
+    kw = {"cache_dir": opts.get("cache_dir"), "assetfile": opts.get("assetfile"), "outputs": outputs, "reporter": rep}
+    plan = session.maintenance.clean_report(dry_run=True, **kw)
+    if opts.get("dry_run") or plan.nothing_to_do:
+        return click.echo(output.format_clean(plan))
     if not yes:
         if not sys.stdin.isatty():
-            raise click.UsageError(f"refusing to delete {cache} without --yes (no terminal to ask)")
-        click.confirm(f"Delete {cache} and everything cached in it?", abort=True)
-    session.clean(cache_dir=opts.get("cache_dir"), reporter=rep)
-    click.echo(output.format_clean(cache, existed=True, exists=cache.exists()))
+            raise click.UsageError(f"refusing to delete {plan.cache_dir} without --yes (no terminal to ask)")
+        click.confirm(output.format_clean(plan, asking=True), abort=True)
+    click.echo(output.format_clean(session.maintenance.clean_report(**kw)))
 
 
 # --- assetbuild cache ... ----------------------------------------------------------------------

@@ -403,12 +403,39 @@ def format_value(asset: str, value: Any, *, as_json: bool) -> str | bytes:
     return pprint.pformat(value)
 
 
-def format_clean(cache: Any, *, existed: bool, exists: bool) -> str:
-    """``clean``: nothing there, the directory gone, or only what assetbuild stored in it gone."""
-    if not existed:
-        return f"nothing to clean: {cache} does not exist"
-    return (f"deleted {cache}" if not exists else
+def format_clean(report: Any, *, asking: bool = False) -> str:
+    """``clean`` (a ``CleanReport``): nothing there; the question before deleting (``asking``);
+    with ``-n`` the files that would go and those that would stay; else what went."""
+    cache, n, kept = report.cache_dir, len(report.deleted), len(report.kept) + len(report.refused)
+
+    def files(k: int) -> str:
+        return f"{k} file{'' if k == 1 else 's'}"
+
+    if report.nothing_to_do:
+        return f"nothing to clean: {cache} does not exist" + (
+            " (it holds the record of what assetbuild wrote into the project)" if report.outputs else "")
+    outputs = (f"{files(n)} assetbuild wrote into the project" + (f" ({kept} changed since stay)" if kept else "")
+               if report.outputs else "")
+    if asking:
+        return f"Delete {cache} and everything cached in it" + (f", and {outputs}" if outputs else "") + "?"
+    if report.dry_run:
+        lines = [f"would delete what assetbuild stored in {cache}"]
+        if report.outputs:
+            lines.append(f"would delete {files(n)} assetbuild wrote into the project" + (":" if n else ""))
+            lines += [f"  {p}" for p in report.deleted]
+            if kept:
+                lines.append(f"would keep {files(kept)} assetbuild wrote (changed since, or not safe to delete):")
+                lines += [f"  {p} ({why})" for p, why in (*report.kept, *report.refused)]
+        return "\n".join(lines)
+    line = (f"deleted {cache}" if report.cache_deleted else
+            f"emptied {cache} (a symlink: the link stays)" if not report.cache_kept else
             f"deleted what assetbuild stored in {cache}; kept the files it did not create")
+    if report.outputs:
+        dirs = len(report.dirs)
+        line += (f"; deleted {files(n)} assetbuild wrote into the project"
+                 + (f" and {dirs} emptied output director{'y' if dirs == 1 else 'ies'}" if dirs else "")
+                 + f", kept {kept}" + (" (changed since, or not safe to delete)" if kept else ""))
+    return line
 
 
 def format_size(n: int) -> str:

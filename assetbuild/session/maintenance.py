@@ -1,13 +1,14 @@
-"""Looking after the cache directory: clean, and the ``assetbuild cache`` commands (stats, gc,
-verify, export, import, keygen) over ``assetbuild.cache`` and the store."""
+"""Looking after the cache directory: clean (with the files assetbuild wrote into the project:
+``--outputs``), and the ``assetbuild cache`` commands (stats, gc, verify, export, import,
+keygen) over ``assetbuild.cache`` and the store."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from ..errors import ConfigError, StoreError
 from ..graph import select
@@ -15,25 +16,106 @@ from ..output import Reporter
 from .building import make_scheduler
 from .project import open_project, open_store, resolve_cache_dir
 
+if TYPE_CHECKING:
+    from ..cleaning import CleanReport, Recorded
 
+
+@overload
+def clean(*, project_dir: str | os.PathLike[str] = ..., cache_dir: str | os.PathLike[str] | None = ...,
+          assetfile: str | os.PathLike[str] | None = ..., outputs: Literal[False] = ...,
+          dry_run: Literal[False] = ..., reporter: Reporter | None = ...) -> Path: ...
+@overload
+def clean(*, project_dir: str | os.PathLike[str] = ..., cache_dir: str | os.PathLike[str] | None = ...,
+          assetfile: str | os.PathLike[str] | None = ..., outputs: bool = ..., dry_run: bool = ...,
+          reporter: Reporter | None = ...) -> CleanReport: ...
 def clean(*, project_dir: str | os.PathLike[str] = ".", cache_dir: str | os.PathLike[str] | None = None,
-          reporter: Reporter | None = None) -> Path:
-    """Delete what assetbuild created in the project's cache directory (not its path outputs);
-    returns the cache directory. Files assetbuild did not create there are kept, with a warning."""
-    from ..store import BuildRunning, clear_cache_dir, no_build_running
+          assetfile: str | os.PathLike[str] | None = None, outputs: bool = False, dry_run: bool = False,
+          reporter: Reporter | None = None) -> Path | CleanReport:
+    """Delete what assetbuild created in the project's cache directory; returns the cache
+    directory. Files assetbuild did not create there are kept, with a warning.
+
+    ``outputs=True`` first deletes the files assetbuild wrote into the project (path outputs, and
+    the files of ``outputs=``) as the cache records them for this project (its AssetFile:
+    ``assetfile``), each only if unchanged since; see ``assetbuild.cleaning``. ``dry_run`` deletes
+    nothing. With either, returns a ``CleanReport`` (``.deleted``, ``.kept``, ``.refused``...).
+    """
+    report = clean_report(project_dir=project_dir, cache_dir=cache_dir, assetfile=assetfile,
+                          outputs=outputs, dry_run=dry_run, reporter=reporter)
+    return report if outputs or dry_run else report.cache_dir
+
+
+def clean_report(*, project_dir: str | os.PathLike[str] = ".", cache_dir: str | os.PathLike[str] | None = None,
+                 assetfile: str | os.PathLike[str] | None = None, outputs: bool = False, dry_run: bool = False,
+                 reporter: Reporter | None = None) -> CleanReport:
+    """``clean``, returning its report in every case (the command prints it). Warnings (what is
+    kept) go to ``reporter``, except in a dry run, whose report lists them."""
+    from ..cleaning import CleanReport, clean_outputs
+    from ..store import BuildRunning, clear_cache_dir, is_cache_dir, no_build_running, project_id
 
     root = Path(project_dir).resolve()
     cache = resolve_cache_dir(root, cache_dir)
+    rep = reporter or Reporter(verbosity=-2)
+    report = CleanReport(cache, dry_run=dry_run, outputs=outputs, cache_existed=cache.exists())
+    if report.cache_existed and not is_cache_dir(cache):
+        raise StoreError(f"{cache} does not look like an assetbuild cache (no STORE file); not deleting it")
     try:
         with no_build_running(cache):
-            kept = clear_cache_dir(cache)
+            if outputs and report.cache_existed:
+                af = Path(assetfile) if assetfile is not None else Path("AssetFile")
+                af = af if af.is_absolute() else root / af
+                recorded = _written_files(cache, project_id(af, cache), (lambda m: None) if dry_run else rep.warn)
+                clean_outputs(root, recorded, cache_dir=cache, protected=_inside(root, af), dry_run=dry_run,
+                              report=report)
+            if not dry_run:
+                report.cache_kept = clear_cache_dir(cache)
+                report.cache_deleted = report.cache_existed and not cache.exists()
     except BuildRunning:
         raise StoreError(f"a build is running with {cache}; not deleting it") from None
-    if kept and reporter is not None:
-        names = ", ".join(str(p.relative_to(cache)) for p in kept[:5]) + (", ..." if len(kept) > 5 else "")
-        reporter.warn(f"kept {len(kept)} {'entry' if len(kept) == 1 else 'entries'} of {cache} that assetbuild did not create: {names}")
-    return cache
+    if dry_run:
+        return report
+    if report.kept:
+        rep.warn(f"kept {_count(len(report.kept), 'file')} assetbuild wrote that changed since: "
+                 + _names(f"{p} ({why})" for p, why in report.kept))
+    if report.refused:
+        rep.warn(f"did not delete {_count(len(report.refused), 'recorded output path')} (a damaged or foreign "
+                 "record?): " + _names(f"{p} ({why})" for p, why in report.refused))
+    if report.cache_kept:
+        rep.warn(f"kept {_count(len(report.cache_kept), 'entry', 'entries')} of {cache} that assetbuild did not "
+                 "create: " + _names(str(p.relative_to(cache)) for p in report.cache_kept))
+    return report
 
+
+def _count(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else (many or one + 's')}"
+
+
+def _names(items: Iterable[str], most: int = 5) -> str:
+    names = list(items)
+    return ", ".join(names[:most]) + (f", ... ({len(names) - most} more)" if len(names) > most else "")
+
+
+def _inside(root: Path, path: Path) -> list[str]:
+    """``path`` relative to the project, if it lies inside it."""
+    try:
+        return [Path(os.path.realpath(path)).relative_to(root).as_posix()]
+    except ValueError:
+        return []
+
+
+def _written_files(cache: Path, project: str, warn: Callable[[str], None]) -> Recorded:
+    """What this project's latest builds wrote into the project, from the store's records (not
+    the AssetFile, which may be gone or broken): heads are scoped by the project's id."""
+    from ..cleaning import Recorded, recorded_outputs
+    from ..store import LmdbStore
+
+    if not ((cache / "STORE").exists() or (cache / "db").is_dir()):
+        return Recorded()
+    damage: list[str] = []  # the store reads a damaged index as empty: its records would say "nothing"
+    with LmdbStore(cache, readonly=True, warn=damage.append, project=project) as store:
+        if not damage:
+            return recorded_outputs(store.heads(), store.read_blob, store.get_stat, warn)
+    raise StoreError(f"cannot tell which files assetbuild wrote into the project: {damage[0]}; nothing was "
+                     "deleted (assetbuild clean without --outputs deletes the cache alone)")
 
 
 @contextmanager

@@ -63,20 +63,31 @@ def check_cache_dir(cache_dir: Path, project_dir: Path) -> None:
                              "use a new or empty directory")
 
 
+def _has_index(cache_dir: Path) -> bool:
+    """Whether a store was opened here: a STORE file (not a symlink) or LMDB's data file in db/."""
+    return (cache_dir / "STORE").is_file() and not (cache_dir / "STORE").is_symlink() \
+        or (cache_dir / "db" / "data.mdb").is_file()
+
+
 def clear_cache_dir(cache_dir: Path) -> list[Path]:
     """Delete what the store layout created in ``cache_dir`` (``assetbuild clean``), nothing else.
 
     Anything else found there (a file the user put in it) is kept, with the directories that
-    hold it; returns those entries (empty when the whole directory is gone).
+    hold it; returns those entries (empty when the whole directory is gone). Whole trees
+    (``staging/``) and the contents of ``cas/`` and ``code/`` go only beside a store's index: a
+    directory that merely has a ``db`` entry is not trusted with more than the layout's own files.
+    A cache directory that is a symlink is emptied; the link and its target stay.
     """
     if not cache_dir.exists():
         return []
     if not is_cache_dir(cache_dir):
         raise StoreError(f"{cache_dir} does not look like an assetbuild cache (no STORE file); not deleting it")
     kept: list[Path] = []
+    trusted = _has_index(cache_dir)
     for e in sorted(os.scandir(cache_dir), key=lambda e: e.name):
         p = Path(e.path)
-        if not _is_layout_name(e.name):
+        if not _is_layout_name(e.name) or (e.name in ("cas", "code", "staging") and not trusted
+                                           and e.is_dir(follow_symlinks=False)):
             kept.append(p)
         elif e.is_symlink() or not e.is_dir():
             _remove_file(p, kept, e.name in ("STORE", "lock") or e.name.startswith(_LAYOUT_PREFIXES)
@@ -107,7 +118,7 @@ def clear_cache_dir(cache_dir: Path) -> list[Path]:
             for f in os.scandir(p):
                 _remove_file(Path(f.path), kept, f.name in _INDEX_FILES and not f.is_dir(follow_symlinks=False))
             _remove_dir(p, kept)
-    if not kept:
+    if not kept and not cache_dir.is_symlink():
         _remove_dir(cache_dir, kept)
     return kept
 

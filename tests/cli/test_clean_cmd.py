@@ -1,0 +1,147 @@
+"""``assetbuild clean --outputs`` as a user runs it (real command, real project): the refusal
+without a terminal, the question on one (with the number of files), ``-n`` listing what would go,
+the summary line and the one warning naming the edited files, ``--help``."""
+
+from __future__ import annotations
+
+import os
+import pty
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from projects import clean_env, cli
+
+ASSETFILE = '''\
+from assetbuild import asset, source
+
+params = source("params", "params.txt")
+
+
+@asset(path="out/clean.txt", io="text")
+def cleaned(params):
+    return params.read_text().upper()
+
+
+@asset(outputs=["model.pkl"])
+def train(cleaned, context):
+    context.out("model.pkl").write_text("model " + cleaned)
+
+
+@asset(outputs=["eval/"])
+def evaluate(train, context):
+    d = context.out("eval/")
+    (d / "metrics.json").write_text('{"acc": 0.9}')
+    (d / "plots").mkdir()
+    (d / "plots" / "a.csv").write_text("1,2")
+'''
+WRITTEN = ["eval/metrics.json", "eval/plots/a.csv", "model.pkl", "out/clean.txt"]
+
+
+@pytest.fixture
+def proj(tmp_path: Path) -> Path:
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "AssetFile").write_text(ASSETFILE)
+    (root / "params.txt").write_text("hello\n")
+    r = cli(cwd=root)
+    assert r.returncode == 0, r.stderr
+    assert all((root / f).is_file() for f in WRITTEN)
+    return root
+
+
+def _files(root: Path) -> list[str]:
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if ".assetbuild" not in p.parts)
+
+
+def test_without_a_terminal_it_needs_yes(proj):
+    before = _files(proj)
+    r = cli("clean", "--outputs", cwd=proj)
+    assert r.returncode == 2 and "--yes" in r.stderr and "Traceback" not in r.stderr
+    assert _files(proj) == before and (proj / ".assetbuild").exists()
+
+
+@pytest.mark.parametrize("args", [["clean", "--outputs", "-n"], ["-n", "clean", "--outputs", "--dry-run"]])
+def test_dry_run_lists_what_would_go_and_what_would_stay(proj, args):
+    (proj / "model.pkl").write_text("tuned by hand")
+    before = _files(proj)
+    r = cli(*args, cwd=proj)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == [
+        f"would delete what assetbuild stored in {proj / '.assetbuild'}",
+        "would delete 3 files assetbuild wrote into the project:",
+        "  eval/metrics.json", "  eval/plots/a.csv", "  out/clean.txt",
+        "would keep 1 file assetbuild wrote (changed since, or not safe to delete):",
+        "  model.pkl (edited)"]
+    assert _files(proj) == before and (proj / ".assetbuild" / "STORE").exists() and r.stderr == ""
+
+
+def test_yes_deletes_and_says_how_many_were_deleted_and_kept(proj):
+    (proj / "model.pkl").write_text("tuned by hand")
+    (proj / "eval" / "metrics.json").write_text("{}")
+    r = cli("clean", "--outputs", "--yes", cwd=proj)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == (f"deleted {proj / '.assetbuild'}; deleted 2 files assetbuild wrote into the "
+                                "project, kept 2 (changed since, or not safe to delete)")
+    warnings = [line for line in r.stderr.splitlines() if "warning" in line]
+    assert warnings == ["warning: kept 2 files assetbuild wrote that changed since: "
+                        "eval/metrics.json (edited), model.pkl (edited)"]
+    assert _files(proj) == ["AssetFile", "eval", "eval/metrics.json", "model.pkl", "out", "params.txt"]
+    r = cli("clean", "--outputs", "--yes", cwd=proj)
+    assert r.returncode == 0 and r.stdout.startswith("nothing to clean"), r.stdout
+
+
+def test_from_another_directory_with_C(proj, tmp_path):
+    r = cli("-C", str(proj), "clean", "--outputs", "--yes", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "deleted 4 files assetbuild wrote into the project and 1 emptied output directory, kept 0" in r.stdout
+    assert _files(proj) == ["AssetFile", "out", "params.txt"]
+
+
+def _answer_in_pty(args: list[str], cwd: Path, answer: bytes) -> tuple[int, str]:
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "assetbuild", *args], cwd=cwd, stdin=slave, stdout=slave,
+                            stderr=slave, env=clean_env(TERM="dumb", COLUMNS="200"))
+    os.close(slave)
+    out = b""
+    deadline = time.monotonic() + 60
+    while b"[y/N]" not in out and time.monotonic() < deadline:
+        try:
+            data = os.read(master, 4096)
+        except OSError:
+            break
+        if not data:
+            break
+        out += data
+    os.write(master, answer)
+    while True:
+        try:
+            data = os.read(master, 4096)
+        except OSError:  # EIO once the child has exited
+            break
+        if not data:
+            break
+        out += data
+    os.close(master)
+    return proc.wait(timeout=60), out.decode(errors="replace")
+
+
+def test_the_question_on_a_terminal_counts_the_files(proj):
+    (proj / "model.pkl").write_text("tuned by hand")
+    before = _files(proj)
+    rc, out = _answer_in_pty(["clean", "--outputs"], proj, b"n\n")
+    assert (f"Delete {proj / '.assetbuild'} and everything cached in it, and 3 files assetbuild wrote into the "
+            "project (1 changed since stay)? [y/N]") in out.replace("\r\n", " ").replace("\n", " ")
+    assert rc == 1 and _files(proj) == before
+    rc, out = _answer_in_pty(["clean", "--outputs"], proj, b"y\n")
+    assert rc == 0 and "deleted 3 files" in out and _files(proj) == ["AssetFile", "model.pkl", "out", "params.txt"]
+
+
+def test_help_says_what_outputs_and_dry_run_do():
+    r = cli("clean", "--help", cwd=".")
+    assert r.returncode == 0
+    text = " ".join(r.stdout.split())
+    assert "--outputs Also delete the files assetbuild wrote into the project" in text
+    assert "edited ones stay" in text and "-n, --dry-run List what would be deleted; delete nothing." in text
