@@ -134,7 +134,7 @@ def make_scheduler(project: Project, store: Any, *, record: bool,
         return Task(adef.name, adef.fn, adef.io, io, args, inputs, context, project_dir,
                     timeout=runner.limit_of(adef) if runner is not None else None)
 
-    fp = project.fingerprinter()
+    fp = project.fingerprinter(persist=record)
     return Scheduler(project.graph, store=store, files=Workspace(project.project_dir, store, record=record),
                      io_managers=project.io_managers, fingerprint=project.code_of(fp), runner=runner,
                      make_task=make_task, jobs=runner.jobs if runner is not None else 1,

@@ -61,11 +61,17 @@ class Project:
     reporter: Reporter
     executors: dict[str, Any] = field(default_factory=dict)  # name -> executor class
 
-    def fingerprinter(self) -> Any:
-        from ..fingerprint import Fingerprinter
+    def fingerprinter(self, *, persist: bool = False) -> Any:
+        """The project's fingerprinter. ``persist``: the map of import names to distributions
+        may be written to the cache directory (a build; status and dry runs write nothing)."""
+        from functools import partial
 
-        return Fingerprinter(is_project_module=self.loaded.is_project_module,
-                             distribution_version=_distribution_version,
+        from ..fingerprint import Fingerprinter
+        from .distributions import DISTRIBUTIONS
+
+        DISTRIBUTIONS.refresh(str(self.project_dir))
+        versions = partial(DISTRIBUTIONS.version, cache_dir=self.cache_dir, persist=persist)
+        return Fingerprinter(is_project_module=self.loaded.is_project_module, distribution_version=versions,
                              project_dir=str(self.project_dir), code_digests=self.loaded.code_digests)
 
     def code_of(self, fp: Any = None) -> Any:
@@ -112,29 +118,11 @@ def _module_namespace(name: str) -> Any:
     return vars(module) if module is not None else {}
 
 
-_dist_cache: dict[str, str | None] = {}
-
-
 def _distribution_version(top: str) -> str | None:
-    if top in _dist_cache:
-        return _dist_cache[top]
-    version = getattr(sys.modules.get(top), "__version__", None)
-    if not isinstance(version, str):
-        from importlib import metadata
+    """The version of the distribution providing import name ``top`` (see ``distributions``)."""
+    from .distributions import DISTRIBUTIONS
 
-        try:
-            version = metadata.version(top)
-        except metadata.PackageNotFoundError:
-            dists = metadata.packages_distributions().get(top) or []
-            version = None
-            for d in dists:
-                try:
-                    version = f"{d}=={metadata.version(d)}"
-                    break
-                except metadata.PackageNotFoundError:
-                    continue
-    _dist_cache[top] = version
-    return version
+    return DISTRIBUTIONS.version(top)
 
 
 def _validate(graph: Graph, io_managers: dict[str, Any], project_dir: Path, cache_dir: Path) -> None:
