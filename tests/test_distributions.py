@@ -100,6 +100,14 @@ def test_the_map_is_kept_in_the_cache_and_made_again_after_an_install(tmp_path):
     again = _probe(site, ["fakemod"], cache_dir=cache, persist=True)
     assert again == {"answers": ["1.0"], "scans": 0}, "the kept map is used: no scan"
 
+    plain = tmp_path / "plain"  # a path entry without distributions (the project, the working directory)
+    plain.mkdir()
+    on_path = f"sys.path.insert(0, {str(plain)!r})"
+    assert _probe(site, ["fakemod"], before=on_path, cache_dir=cache, persist=True)["scans"] == 1
+    (plain / "output.txt").write_text("written by a build")
+    assert _probe(site, ["fakemod"], before=on_path, cache_dir=cache, persist=True)["scans"] == 0, \
+        "a file written where no distribution lives does not make the map again"
+
     _install(site, "newdist", "0.3", "newmod")  # a package installed: its site directory changes
     after = _probe(site, ["fakemod", "newmod"], cache_dir=cache, persist=True)
     assert after == {"answers": ["1.0", "0.3"], "scans": 1}

@@ -29,18 +29,18 @@ MAP_FILE = ("code", ".distributions.json")  # under the cache directory; `clean`
 _FORMAT = 1
 
 
-def _signature(exclude: str | None) -> list[list[Any]]:
-    """Each ``sys.path`` entry that may hold installed distributions, with its mtime (ns; None
-    if it is missing). The project directory is left out (``python -m`` puts the working
-    directory on the path, and every output written there changes its time)."""
+def _signature() -> list[list[Any]]:
+    """Each ``sys.path`` entry with the time it last changed (ns) if it holds installed
+    distributions (a ``*.dist-info`` or ``*.egg-info``), 0 if it holds none, None if it cannot
+    be listed. Only the times of site directories count: the working directory and the project
+    directory are often on the path, and every file written there changes their times."""
     out: list[list[Any]] = []
-    inside = None if exclude is None else os.path.join(exclude, "")
     for entry in sys.path:
         path = os.path.abspath(entry or ".")
-        if exclude is not None and (path == exclude or path.startswith(inside or "")):
-            continue
         try:
-            mtime: int | None = os.stat(path).st_mtime_ns
+            with os.scandir(path) as it:
+                holds = any(e.name.endswith((".dist-info", ".egg-info")) for e in it)
+            mtime: int | None = os.stat(path).st_mtime_ns if holds else 0
         except OSError:
             mtime = None
         out.append([path, mtime])
@@ -56,10 +56,10 @@ class Distributions:
         self._versions: dict[str, str | None] = {}
         self._names: dict[str, list[str]] | None = None
 
-    def refresh(self, project_dir: str | None = None) -> None:
-        """Forget what was looked up if a package was installed or removed since (cheap: one
-        stat per ``sys.path`` entry; called once per build or status)."""
-        sig = _signature(project_dir)
+    def refresh(self) -> None:
+        """Forget what was looked up if a package was installed or removed since (cheap: a
+        listing of each ``sys.path`` entry; called once per build or status)."""
+        sig = _signature()
         with self._lock:
             if sig != self._signature:
                 self._signature = sig
@@ -93,7 +93,7 @@ class Distributions:
         if self._names is not None:
             return self._names
         if self._signature is None:
-            self._signature = _signature(None)
+            self._signature = _signature()
         path = cache_dir.joinpath(*MAP_FILE) if cache_dir is not None else None
         names = _read_map(path, self._signature) if path is not None else None
         if names is None:

@@ -69,7 +69,7 @@ class Project:
         from ..fingerprint import Fingerprinter
         from .distributions import DISTRIBUTIONS
 
-        DISTRIBUTIONS.refresh(str(self.project_dir))
+        DISTRIBUTIONS.refresh()
         versions = partial(DISTRIBUTIONS.version, cache_dir=self.cache_dir, persist=persist)
         return Fingerprinter(is_project_module=self.loaded.is_project_module, distribution_version=versions,
                              project_dir=str(self.project_dir), code_digests=self.loaded.code_digests)
