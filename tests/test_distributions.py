@@ -113,6 +113,14 @@ def test_the_map_is_kept_in_the_cache_and_made_again_after_an_install(tmp_path):
     assert after == {"answers": ["1.0", "0.3"], "scans": 1}
     assert _probe(site, ["newmod"], cache_dir=cache, persist=True)["scans"] == 0
 
+    import shutil  # an upgrade: pip replaces the dist-info directory
+
+    shutil.rmtree(site / "fakedist-1.0.dist-info")
+    _install(site, "fakedist", "1.1", "fakemod")
+    assert _probe(site, ["fakemod", "newdist"], cache_dir=cache, persist=True) == {"answers": ["1.1", "0.3"],
+                                                                                   "scans": 1}
+    assert _probe(site, ["fakemod"], cache_dir=cache, persist=False) == {"answers": ["1.1"], "scans": 0}
+
 
 def test_a_damaged_or_foreign_map_is_made_again_silently(tmp_path):
     site, cache = tmp_path / "site", tmp_path / "cache"

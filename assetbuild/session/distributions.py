@@ -4,11 +4,12 @@ A code fingerprint names a library by its distribution's version (DESIGN §4). M
 names are also their distribution's name (``numpy``) and cost one metadata lookup; the others
 (``sklearn`` from scikit-learn, ``yaml`` from PyYAML) need the map of import names to
 distributions, ``importlib.metadata.packages_distributions()``, which reads the file list of
-every installed distribution (~0.3 s in a data science environment). So that map is made at
-most once per process and kept in the cache directory (``code/.distributions.json``), with the
-``sys.path`` entries it was made from and their modification times: installing, upgrading or
-removing a package changes its site directory's time, and the map is made again. A file that
-is unreadable, damaged or from other entries is made again, silently.
+every installed distribution (~0.3 s in a data science environment). So that map, with every
+distribution's version, is made at most once per process and kept in the cache directory
+(``code/.distributions.json``) with the ``sys.path`` entries it was made from and their
+modification times; a later run answers every name from it without importlib.metadata.
+Installing, upgrading or removing a package changes its site directory's time, and the table
+is made again. A file that is unreadable, damaged or from other entries is made again, silently.
 
 The answer is the distribution's version from its metadata, never a module's ``__version__``:
 the key must not depend on whether a library happens to be imported already in this process
@@ -20,13 +21,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import threading
 from pathlib import Path
 from typing import Any
 
 MAP_FILE = ("code", ".distributions.json")  # under the cache directory; `clean` removes it
-_FORMAT = 1
+_FORMAT = 2
 
 
 def _signature() -> list[list[Any]]:
@@ -47,14 +49,54 @@ def _signature() -> list[list[Any]]:
     return out
 
 
+class _Table:
+    """Every installed distribution's version (by normalized name, the first on ``sys.path``
+    winning, as ``importlib.metadata.version`` finds it) and the import names it provides."""
+
+    def __init__(self, versions: dict[str, str], names: dict[str, list[str]]) -> None:
+        self.versions = versions
+        self.names = names
+
+    @classmethod
+    def scan(cls) -> _Table:
+        from importlib import metadata
+
+        versions: dict[str, str] = {}
+        for dist in metadata.distributions():
+            name = dist.metadata["Name"]
+            if isinstance(name, str) and dist.version is not None:
+                versions.setdefault(_normalize(name), dist.version)
+        names = {k: list(v) for k, v in metadata.packages_distributions().items()}
+        return cls(versions, names)
+
+    def version(self, top: str) -> str | None:
+        found = self.versions.get(_normalize(top))
+        for dist in () if found is not None else self.names.get(top, ()):
+            found = self.versions.get(_normalize(dist))
+            if found is not None:
+                break
+        return found
+
+
+def _normalize(name: str) -> str:
+    """A distribution name as importlib.metadata compares them (``PyYAML`` = ``pyyaml``)."""
+    return re.sub(r"[-_.]+", "_", name).lower()
+
+
 class Distributions:
-    """The process's answers, made again when the ``sys.path`` entries or their times change."""
+    """The process's answers, made again when the ``sys.path`` entries or their times change.
+
+    While every name asked is a distribution's own, one metadata lookup answers each. The first
+    name that is not (``sklearn``) takes the whole table: read from the cache directory if it
+    was made from these ``sys.path`` entries, else made (``_Table.scan``) and kept there; once
+    it is at hand it answers every name without touching importlib.metadata."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._signature: list[list[Any]] | None = None
         self._versions: dict[str, str | None] = {}
-        self._names: dict[str, list[str]] | None = None
+        self._table: _Table | None = None
+        self._file_tried: Path | None = None
 
     def refresh(self) -> None:
         """Forget what was looked up if a package was installed or removed since (cheap: a
@@ -64,67 +106,61 @@ class Distributions:
             if sig != self._signature:
                 self._signature = sig
                 self._versions.clear()
-                self._names = None
+                self._table = None
+                self._file_tried = None
 
     def version(self, top: str, *, cache_dir: Path | None = None, persist: bool = False) -> str | None:
         """The version of the distribution providing import name ``top``, or None.
 
-        ``cache_dir``: where the import-name map is kept between runs (written only when
-        ``persist``: status and dry runs write nothing)."""
+        ``cache_dir``: where the table is kept between runs (written only when ``persist``:
+        status and dry runs write nothing)."""
         with self._lock:
             if top in self._versions:
                 return self._versions[top]
-            from importlib import metadata
+            if self._signature is None:
+                self._signature = _signature()
+            path = cache_dir.joinpath(*MAP_FILE) if cache_dir is not None else None
+            if self._table is None and path is not None and path != self._file_tried:
+                self._file_tried = path
+                self._table = _read_table(path, self._signature)
+            if self._table is not None:
+                version = self._table.version(top)
+            else:
+                from importlib import metadata
 
-            try:
-                version: str | None = metadata.version(top)
-            except metadata.PackageNotFoundError:
-                version = None
-                for dist in self._import_names(cache_dir, persist).get(top, ()):
-                    try:
-                        version = metadata.version(dist)
-                        break
-                    except metadata.PackageNotFoundError:
-                        continue
+                try:
+                    version = metadata.version(top)
+                except metadata.PackageNotFoundError:
+                    self._table = _Table.scan()
+                    if path is not None and persist:
+                        _write_table(path, self._signature, self._table)
+                    version = self._table.version(top)
             self._versions[top] = version
             return version
 
-    def _import_names(self, cache_dir: Path | None, persist: bool) -> dict[str, list[str]]:
-        if self._names is not None:
-            return self._names
-        if self._signature is None:
-            self._signature = _signature()
-        path = cache_dir.joinpath(*MAP_FILE) if cache_dir is not None else None
-        names = _read_map(path, self._signature) if path is not None else None
-        if names is None:
-            from importlib import metadata
 
-            names = {k: list(v) for k, v in metadata.packages_distributions().items()}
-            if path is not None and persist:
-                _write_map(path, self._signature, names)
-        self._names = names
-        return names
-
-
-def _read_map(path: Path, signature: list[list[Any]]) -> dict[str, list[str]] | None:
-    """The kept map if it was made from these ``sys.path`` entries at these times, else None."""
+def _read_table(path: Path, signature: list[list[Any]]) -> _Table | None:
+    """The kept table if it was made from these ``sys.path`` entries at these times, else None."""
     try:
         doc = json.loads(path.read_bytes())
         if doc["format"] != _FORMAT or doc["python"] != sys.version or doc["sys_path"] != signature:
             return None
-        names = doc["names"]
-        if isinstance(names, dict) and all(isinstance(v, list) for v in names.values()):
-            return names
+        versions, names = doc["versions"], doc["names"]
+        if isinstance(versions, dict) and isinstance(names, dict) and all(
+                isinstance(v, str) for v in versions.values()) and all(
+                isinstance(v, list) for v in names.values()):
+            return _Table(versions, names)
     except (OSError, ValueError, KeyError, TypeError):
         pass
     return None
 
 
-def _write_map(path: Path, signature: list[list[Any]], names: dict[str, list[str]]) -> None:
-    """Keep the map for the next run; a cache that cannot take it only costs the next run time."""
+def _write_table(path: Path, signature: list[list[Any]], table: _Table) -> None:
+    """Keep the table for the next run; a cache that cannot take it only costs the next run time."""
     from ..atomicfile import write_atomically
 
-    doc = {"format": _FORMAT, "python": sys.version, "sys_path": signature, "names": names}
+    doc = {"format": _FORMAT, "python": sys.version, "sys_path": signature, "versions": table.versions,
+           "names": table.names}
     try:
         path.parent.mkdir(exist_ok=True)
         write_atomically(path, json.dumps(doc, sort_keys=True).encode())
