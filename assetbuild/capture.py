@@ -13,13 +13,15 @@ ordered list, one filter (``-q`` hides what it prints on stdout, like its INFO l
 display (``[asset] text``). A carriage return keeps what a terminal would show: the text after
 the last one (a progress bar's final state).
 
-Not captured: writes to the raw file descriptors (``sys.stdout.buffer``, C code, subprocesses)
+While a debugger steps through the asset (``breakpoint()`` with the serial executor), its
+dialogue goes to the real streams. Not captured: writes to the raw file descriptors (``sys.stdout.buffer``, C code, subprocesses)
 and writes from threads the asset starts itself (they have their own context); those reach the
 real streams, unprefixed.
 """
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -93,7 +95,7 @@ class _Dispatch:
 
     def write(self, text: str) -> int:
         cap = _current.get()
-        if cap is None:
+        if cap is None or _debugging():
             return self._real.write(text) if self._real is not None else len(text)
         if not isinstance(text, str):
             raise TypeError(f"write() argument must be str, not {type(text).__name__}")
@@ -105,12 +107,12 @@ class _Dispatch:
             self.write(line)
 
     def flush(self) -> None:
-        if _current.get() is None and self._real is not None:
+        if (_current.get() is None or _debugging()) and self._real is not None:
             self._real.flush()
 
     def isatty(self) -> bool:
         """False for a captured write: what the asset prints is not drawn on a terminal."""
-        if _current.get() is not None or self._real is None:
+        if (_current.get() is not None and not _debugging()) or self._real is None:
             return False
         return bool(self._real.isatty())
 
@@ -118,13 +120,18 @@ class _Dispatch:
         return getattr(self._real, name)
 
 
+def _debugging() -> bool:
+    """Is a debugger (pdb, or one built on bdb) stepping through this thread? Then what is
+    written is its dialogue with the user (``breakpoint()`` in a serial asset), not output."""
+    bdb = sys.modules.get("bdb")
+    return bdb is not None and isinstance(getattr(sys.gettrace(), "__self__", None), bdb.Bdb)
+
+
 @contextmanager
 def captured(sink: Sink, *, limit: int | None = None) -> Iterator[None]:
     """Capture what this context writes to sys.stdout and sys.stderr until the block ends:
     each complete line goes to ``sink(level, text)`` as it is written, the last partial one at
     the end. ``limit``: lines passed on at most (then one line counting the rest)."""
-    import sys
-
     global _running, _installed
     cap = _Capture(sink, limit)
     with _lock:

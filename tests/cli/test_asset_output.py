@@ -142,3 +142,26 @@ def n(raw):
     assert rc == 0
     assert all(json.loads(line) for line in out.splitlines())
     assert err.splitlines().count("[n] reading raw.txt") == 2 and "noise" in err
+
+
+def test_a_breakpoint_in_a_serial_asset_talks_to_the_terminal(tmp_path):
+    """The debugger's prompt and answers are its dialogue with the user, not captured output."""
+    root = write(tmp_path / "proj", {"AssetFile": '''\
+from assetbuild import asset
+
+
+@asset
+def a():
+    x = 41
+    print("before")
+    breakpoint()
+    print("after")
+    return x + 1
+'''})
+    env = clean_env()
+    env.pop("PYTHONBREAKPOINT", None)
+    r = subprocess.run([sys.executable, "-m", "assetbuild"], cwd=root, env=env, input="p x + 1\nc\n",
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "(Pdb) 42" in r.stdout
+    assert r.stderr.splitlines() == ["[a] before", "[a] after"]
