@@ -439,49 +439,14 @@ def format_value(asset: str, value: Any, *, as_json: bool) -> str | bytes:
     bytes as ``{"__bytes__": "<base64>"}``; ValueNotFound naming the first part that has no
     JSON form)."""
     if as_json:
-        return json.dumps(_json_form(asset, value, "value"), indent=2, sort_keys=True)
+        from .jsonform import json_form
+
+        return json.dumps(json_form(asset, value), indent=2, sort_keys=True)
     if isinstance(value, (bytes, str)):
         return value
     import pprint
 
     return pprint.pformat(value)
-
-
-_JSON_SCALARS = (str, int, float, bool, type(None))
-
-
-def _json_form(asset: str, value: Any, where: str, path: frozenset[int] = frozenset()) -> Any:
-    """``value`` as JSON data for ``show --json``: bytes become ``{"__bytes__": base64}``,
-    tuples lists; ValueNotFound says which part (``value["rows"][3]``) cannot be shown."""
-    if isinstance(value, _JSON_SCALARS):
-        return value
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        import base64
-
-        return {"__bytes__": base64.b64encode(bytes(value)).decode("ascii")}
-    if isinstance(value, (list, tuple, dict)):
-        if id(value) in path:
-            _not_json(asset, f"{where} contains itself", None)
-        inner = path | {id(value)}
-        if not isinstance(value, dict):
-            return [_json_form(asset, v, f"{where}[{i}]", inner) for i, v in enumerate(value)]
-        out: dict[Any, Any] = {}
-        for k, v in value.items():
-            if not isinstance(k, _JSON_SCALARS):
-                _not_json(asset, f"a key of {where}, {k!r}, is", k)
-            out[k] = _json_form(asset, v, f"{where}[{k!r}]", inner)
-        return out
-    _not_json(asset, f"{where} is", value)
-
-
-def _not_json(asset: str, what: str, value: Any) -> Any:
-    from .errors import ValueNotFound
-
-    kind = "" if value is None else " of type " + \
-        f"{type(value).__module__}.{type(value).__qualname__}".removeprefix("builtins.")
-    raise ValueNotFound(f"the value of {asset!r} cannot be shown as JSON: {what}{kind} (JSON has "
-                        'strings, numbers, booleans, null, lists, objects, and bytes as {"__bytes__": '
-                        "base64}); show it without --json")
 
 
 def format_clean(cache: Any, *, existed: bool, exists: bool) -> str:
