@@ -160,3 +160,39 @@ def test_a_build_keeps_the_map_and_status_writes_nothing(tmp_path):
     assert cli("clean", "--yes", cwd=root, env=env).returncode == 0
     assert not (root / ".assetbuild").exists(), "clean removes the kept map with the rest"
     assert os.listdir(root) == ["AssetFile"]
+
+
+def test_a_key_does_not_change_once_an_asset_imported_the_library(tmp_path, monkeypatch):
+    """A watch session: the first build fingerprints a library that is not imported yet, an asset
+    imports it, then a package is installed (what was looked up is forgotten). The next build
+    must find the same key: the module's __version__ (9.9.dev0) is not its distribution's (1.0)."""
+    import assetbuild
+
+    site, root = tmp_path / "site", tmp_path / "proj"
+    _install(site, "fakedist", "1.0", "fakemod", module_version="9.9.dev0")
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.delitem(sys.modules, "fakemod", raising=False)
+    write(root, {"AssetFile": textwrap.dedent('''\
+        from assetbuild import asset
+
+
+        class Reader:  # stands for a library class the function uses, its module not imported yet
+            pass
+
+
+        Reader.__module__ = "fakemod"
+
+
+        @asset
+        def uses(context):
+            import fakemod  # the library is imported when the asset runs
+            return Reader.__name__ + fakemod.__name__
+        ''')})
+    try:
+        assert assetbuild.build(project_dir=root).names("built") == ["uses"]
+        assert "fakemod" in sys.modules
+        _install(site, "otherdist", "0.1", "othermod")  # the site directory changes
+        assert assetbuild.build(project_dir=root).names("built") == []
+        assert [s.state for s in assetbuild.status(project_dir=root)] == ["fresh"]
+    finally:
+        sys.modules.pop("fakemod", None)
