@@ -59,14 +59,21 @@ class _Table:
 
     @classmethod
     def scan(cls) -> _Table:
+        """One pass over the installed distributions, reading each one's metadata once (what
+        ``packages_distributions()`` and ``version()`` would read twice, and slower)."""
         from importlib import metadata
 
         versions: dict[str, str] = {}
+        names: dict[str, list[str]] = {}
         for dist in metadata.distributions():
-            name = dist.metadata["Name"]
-            if isinstance(name, str) and dist.version is not None:
-                versions.setdefault(_normalize(name), dist.version)
-        names = {k: list(v) for k, v in metadata.packages_distributions().items()}
+            md = dist.metadata
+            name, version = md["Name"], md["Version"]
+            if not isinstance(name, str):
+                continue
+            if isinstance(version, str):
+                versions.setdefault(_normalize(name), version)
+            for top in _import_names(dist):
+                names.setdefault(top, []).append(name)
         return cls(versions, names)
 
     def version(self, top: str) -> str | None:
@@ -76,6 +83,21 @@ class _Table:
             if found is not None:
                 break
         return found
+
+
+def _import_names(dist: Any) -> set[str]:
+    """The top-level import names a distribution provides, as ``packages_distributions`` finds
+    them: its ``top_level.txt``, else the first part of each ``.py`` file in its ``RECORD``."""
+    declared = dist.read_text("top_level.txt")
+    if declared:
+        return set(declared.split())
+    tops: set[str] = set()
+    for line in (dist.read_text("RECORD") or "").splitlines():
+        path = line.rsplit(",", 2)[0].strip('"')  # path,hash,size (a path with a comma is quoted)
+        if path.endswith(".py"):
+            first, nested, _ = path.partition("/")
+            tops.add(first if nested else first[:-3])
+    return tops
 
 
 def _normalize(name: str) -> str:
