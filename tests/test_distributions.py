@@ -14,17 +14,17 @@ from pathlib import Path
 
 from projects import clean_env, cli, write
 
-# What each probe prints: the answers for the names asked, and how many times the import-name
-# map (a scan of every installed distribution) was made in that process.
+# What each probe prints: the answers for the names asked, and how many times every installed
+# distribution was scanned in that process (to make the import-name map).
 _PROBE = """
 import json, sys
 from importlib import metadata
 calls = []
-real = metadata.packages_distributions
-def counting():
+real = metadata.distributions
+def counting(**kw):
     calls.append(1)
-    return real()
-metadata.packages_distributions = counting
+    return real(**kw)
+metadata.distributions = counting
 sys.path.insert(0, {site!r})
 {before}
 from assetbuild.session.project import _distribution_version
