@@ -6,8 +6,9 @@ the IO managers, the upstream outputs as their stored bytes) and nothing it must
 no reporter); the result is a :class:`Produced` or a :class:`Failed`, plain picklable records,
 never an exception. A failure's traceback shows only the user's frames (the AssetFile and the
 project's modules), the way a user reads it, not assetbuild's own plumbing. Log lines an asset
-writes through ``context.log`` are collected and travel back with the result, unless the caller
-passes a live logger (the serial executor does).
+writes through ``context.log``, and the lines it writes to sys.stdout and sys.stderr (``capture``),
+are collected and travel back with the result, unless the caller passes a live logger (the
+serial executor does).
 
 A large output of a worker process does not travel back through the pipe (a pickled copy in the
 worker, another in the parent, and the unpickled bytes: three times its size in memory): the
@@ -113,8 +114,21 @@ def user_traceback(exc: BaseException, is_user_file: Callable[[str], bool]) -> s
 def run_task(task: Task, log: Any = None) -> Produced | Failed:
     """Run one task: load its inputs, call the function, serialize and digest the value.
 
-    ``log`` is the logger behind ``context.log``; without one, lines are collected into the result.
+    What the asset's code writes to sys.stdout and sys.stderr is captured line by line
+    (``capture``). ``log`` is the live logger behind ``context.log``, which also gets those lines
+    as they are written; without one, log and output lines are collected into the result.
     """
+    from .capture import MAX_LINES, captured
+
+    logs: LogLines = []
+    if log is not None:
+        with captured(lambda level, text: log.log(level, "%s", text)):
+            return _run_task(task, log, logs)
+    with captured(lambda level, text: logs.append((level, text)), limit=MAX_LINES):
+        return _run_task(task, log, logs)
+
+
+def _run_task(task: Task, log: Any, logs: LogLines) -> Produced | Failed:
     t0 = time.perf_counter()
     kwargs = dict(task.args)
     for param, up, io, data in task.inputs:
@@ -130,7 +144,6 @@ def run_task(task: Task, log: Any = None) -> Produced | Failed:
             except BaseException as e:  # noqa: BLE001 - the stored bytes no longer load (a changed class...)
                 return Failed(f"its input {up!r} could not be loaded: {_user_error(e, interrupts)}",
                               unloadable=up, duration_s=time.perf_counter() - t0)
-    logs: LogLines = []
     context = None
     if task.context:
         if log is None:

@@ -66,7 +66,8 @@ def _done(fn: Callable[[], Any]) -> Future:
 
 class SerialExecutor:
     """Runs each asset in the build's own thread, when it is submitted: the debugging default
-    (a breakpoint in an asset works; ``context.log`` lines appear as they are written)."""
+    (a breakpoint in an asset works; ``context.log`` lines and what it prints appear as they
+    are written; other executors show them when the asset ends)."""
 
     name = "serial"
     description = "in the build's own process and thread, one at a time (default for -j 1)"
@@ -456,7 +457,8 @@ class Runner:
         if getattr(task, "timeout", None) is not None:
             executor = self._timed_executor(executor) or executor
         ex = self.executor(executor)
-        log = self.make_logger(task.asset) if ex.inline and task.context and self.make_logger else None
+        # an inline executor runs the task here: its log and output lines can be shown as they come
+        log = self.make_logger(task.asset) if ex.inline and self.make_logger else None
         with self._main_hidden(type(ex)):
             return ex.submit(task, log)
 

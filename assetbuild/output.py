@@ -10,10 +10,12 @@ CLI to print; they are pure, so tests can call them without a terminal.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
 import time
+from collections.abc import Iterator
 from typing import Any, TextIO
 
 from .reports import AssetResult, AssetStatus, BuildResult, WatchCycle, WatchSummary
@@ -127,6 +129,53 @@ class Reporter:
                          logging.WARNING if self.verbosity < 0 else logging.INFO)
             self._log_configured = True
         return logging.getLogger(f"assetbuild.asset.{name}")
+
+    def asset_line(self, name: str, level: int, text: str) -> None:
+        """One line of an asset's run: a ``context.log`` line, or one it printed (the levels
+        ``capture.STDOUT``/``STDERR``). From the CLI both go to stderr as ``[asset] text``
+        (so ``--json`` keeps stdout for its document), filtered like log lines; from the
+        Python API log lines go to logging, printed lines to the caller's stdout or stderr,
+        prefixed the same way."""
+        from .capture import STDERR, STDOUT
+
+        if level in (STDOUT, STDERR) and not self._asset_logs:
+            stream = self.out if level == STDOUT else self.err
+            self._clear_status()
+            stream.write(f"[{name}] {text}\n")
+            stream.flush()
+            return
+        self.asset_logger(name).log(level, "%s", text)
+
+    @contextlib.contextmanager
+    def stdout_for_json(self) -> Iterator[None]:
+        """With ``--json`` from the CLI, stdout carries the JSON document and nothing else: while
+        the block runs (assets run), whatever reaches file descriptor 1 from below Python (a
+        subprocess an asset starts, C code, ``sys.stdout.buffer``) goes to stderr instead, and
+        this reporter's own JSON lines (watch mode) to the real stdout."""
+        if not (self.json_mode and self._asset_logs):
+            yield
+            return
+        try:
+            if self.out.fileno() != 1:
+                raise OSError
+            self.out.flush()
+            saved = os.dup(1)
+        except (OSError, ValueError, AttributeError):  # not a real stdout (a test's stream)
+            yield
+            return
+        out = self.out
+        self.out = open(os.dup(saved), "w", buffering=1, encoding=getattr(out, "encoding", None))  # noqa: SIM115
+        os.dup2(self.err.fileno(), 1)
+        try:
+            yield
+        finally:
+            try:
+                out.flush()  # what Python code wrote meanwhile: to stderr, where fd 1 points now
+            finally:
+                self.out.close()
+                self.out = out
+                os.dup2(saved, 1)
+                os.close(saved)
 
     # --- build events --------------------------------------------------------------------------
 
@@ -387,15 +436,13 @@ def format_assets(rows: list[dict[str, Any]], *, as_json: bool = False) -> str:
 
 
 def format_value(asset: str, value: Any, *, as_json: bool) -> str | bytes:
-    """``show``: bytes as they are, text as it is, anything else pretty-printed (or as JSON,
-    ValueNotFound if it is not JSON)."""
+    """``show``: bytes as they are, text as it is, anything else pretty-printed (or as JSON:
+    bytes as ``{"__bytes__": "<base64>"}``; ValueNotFound naming the first part that has no
+    JSON form)."""
     if as_json:
-        try:
-            return json.dumps(value, indent=2, sort_keys=True)
-        except (TypeError, ValueError) as e:
-            from .errors import ValueNotFound
+        from .jsonform import json_form
 
-            raise ValueNotFound(f"the value of {asset!r} ({type(value).__name__}) is not JSON: {e}") from None
+        return json.dumps(json_form(asset, value), indent=2, sort_keys=True)
     if isinstance(value, (bytes, str)):
         return value
     import pprint

@@ -41,6 +41,9 @@ class AssetResult:
     traceback: str | None = None
     reasons: tuple[Reason, ...] = ()
     metadata: dict[str, Any] = field(default_factory=dict)
+    # its run's context.log lines and the lines it wrote to stdout and stderr, in order, as
+    # (logging level, text); see assetbuild.capture for the levels of the output lines
+    logs: tuple[tuple[int, str], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {"asset": self.asset, "status": self.status, "key": self.key,

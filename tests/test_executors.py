@@ -125,27 +125,28 @@ def test_a_code_change_reaches_the_workers(project):
     assert (project.root / "out/total.txt").read_text() == "100 4"
 
 
-def test_workers_see_the_current_environment_and_cwd(project, monkeypatch, tmp_path):
+def test_workers_see_the_current_environment_and_cwd(monkeypatch, tmp_path):
     """forkserver workers fork from a server the first process build started: each build's
-    workers must still get that build's os.environ and cwd, not the server's."""
-    project.assetfile("""
+    workers must still get that build's os.environ and cwd (its project directory, see
+    test_api_working_directory), not the server's."""
+    code = """from assetbuild import asset
 import os
 
 @asset(io="json")
 def seen():
     return [os.environ.get("AB_PROBE"), os.getcwd()]
-""")
-    first, second = tmp_path / "first", tmp_path / "second"
-    first.mkdir()
-    second.mkdir()
+"""
+    first, second, caller = tmp_path / "first", tmp_path / "second", tmp_path / "caller"
+    for d in (first, second, caller):
+        d.mkdir()
+        (d / "AssetFile").write_text(code)
+    monkeypatch.chdir(caller)
     monkeypatch.setenv("AB_PROBE", "one")
-    monkeypatch.chdir(first)
-    assert project.build(jobs=2, executor="processes").ok
-    assert assetbuild.load_value("seen", project_dir=project.root) == ["one", str(first)]
+    assert assetbuild.build(project_dir=first, jobs=2, executor="processes").ok
+    assert assetbuild.load_value("seen", project_dir=first) == ["one", str(first)]
     monkeypatch.setenv("AB_PROBE", "two")
-    monkeypatch.chdir(second)
-    assert project.build(jobs=2, executor="processes", force=True).ok
-    assert assetbuild.load_value("seen", project_dir=project.root) == ["two", str(second)]
+    assert assetbuild.build(project_dir=second, jobs=2, executor="processes").ok
+    assert assetbuild.load_value("seen", project_dir=second) == ["two", str(second)]
 
 
 def test_logs_of_a_worker_reach_the_parent(project, caplog):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..definitions import AssetDef
@@ -73,7 +73,7 @@ def _runner(project: Project, options: BuildOptions) -> Any:
     default = executor or ("serial" if n == 1 else "processes")
     runner = Runner(project.executors, default=default, jobs=n, project_dir=str(project.project_dir),
                     project_modules=project.loaded.project_modules, options=executor_options,
-                    make_logger=project.reporter.asset_logger, timeout=limit)
+                    timeout=limit)  # make_logger: the build's observer (build_project)
     if limit is not None:
         problem = runner.time_limit_problem(None)
         if problem is not None:
@@ -99,30 +99,74 @@ def _runner(project: Project, options: BuildOptions) -> Any:
 
 class _Observer:
     """A build's one observer channel: the terminal reporter, and ``finished`` (the build's
-    bookkeeping and the after_asset hook) for each result."""
+    bookkeeping and the after_asset hook) for each result.
+
+    It also keeps each asset's log and output lines (``asset_line``: as an inline executor's
+    task writes them; ``asset_logs``: collected by a worker, replayed when it ends) and hands
+    them on with the asset's result (``AssetResult.logs``)."""
 
     def __init__(self, reporter: Reporter, finished: Callable[[AssetResult], None] | None = None) -> None:
         self.reporter = reporter
         self.finished = finished
+        self.lines: dict[str, list[tuple[int, str]]] = {}
+        self.results: dict[str, AssetResult] = {}
 
     def asset_started(self, name: str) -> None:
+        self.lines.pop(name, None)  # a run again (a lost worker...) keeps its last run's lines
         self.reporter.asset_started(name)
 
     def asset_finished(self, result: AssetResult) -> None:
+        lines = self.lines.pop(result.asset, None)
+        if lines:
+            result = replace(result, logs=tuple(lines))
+        self.results[result.asset] = result
         if self.finished is not None:
             self.finished(result)
 
+    def asset_line(self, name: str, level: int, text: str) -> None:
+        from ..capture import MAX_LINES
+
+        kept = self.lines.setdefault(name, [])
+        if len(kept) < MAX_LINES:
+            kept.append((level, text))
+        self.reporter.asset_line(name, level, text)
+
     def asset_logs(self, name: str, lines: list[tuple[int, str]]) -> None:
-        log = self.reporter.asset_logger(name)  # lines a worker collected, replayed here
         for level, text in lines:
-            log.log(level, "%s", text)
+            self.asset_line(name, level, text)
+
+    def live_logger(self, name: str) -> Any:
+        """The logger an inline executor's task gets: ``context.log`` and printed lines, here
+        as they are written."""
+        import logging
+
+        observer = self
+
+        class _Live(logging.Handler):
+            def emit(self, record: logging.LogRecord) -> None:
+                text = record.getMessage()
+                if record.exc_info and record.exc_info[0] is not None:
+                    import traceback
+
+                    text += "\n" + "".join(traceback.format_exception(*record.exc_info)).rstrip()
+                observer.asset_line(name, record.levelno, text)
+
+        log = logging.Logger(f"assetbuild.asset.{name}", logging.DEBUG)
+        log.addHandler(_Live())
+        log.propagate = False
+        return log
+
+    def with_logs(self, result: BuildResult) -> BuildResult:
+        """``result`` with each asset's result as observed (with its lines)."""
+        return replace(result, results=tuple(self.results.get(r.asset, r) for r in result.results))
 
     def warning(self, message: str) -> None:
         self.reporter.warn(message)
 
 
 def make_scheduler(project: Project, store: Any, *, record: bool,
-                   on_result: Callable[[AssetResult], None] | None = None, runner: Any = None) -> Any:
+                   on_result: Callable[[AssetResult], None] | None = None, runner: Any = None,
+                   observer: _Observer | None = None) -> Any:
     """The scheduler of one build, or of a read-only look (status, why: ``record=False``, no runner)."""
     from ..execute import Task
     from ..scheduler import Scheduler
@@ -134,11 +178,12 @@ def make_scheduler(project: Project, store: Any, *, record: bool,
         return Task(adef.name, adef.fn, adef.io, io, args, inputs, context, project_dir,
                     timeout=runner.limit_of(adef) if runner is not None else None)
 
-    fp = project.fingerprinter()
+    fp = project.fingerprinter(persist=record)
     return Scheduler(project.graph, store=store, files=Workspace(project.project_dir, store, record=record),
                      io_managers=project.io_managers, fingerprint=project.code_of(fp), runner=runner,
                      make_task=make_task, jobs=runner.jobs if runner is not None else 1,
-                     observer=_Observer(project.reporter, on_result), code_files=project.loaded.module_sources,
+                     observer=observer or _Observer(project.reporter, on_result),
+                     code_files=project.loaded.module_sources,
                      code_refs=project.code_refs(), code_ref_digest=fp.fingerprint_reference)
 
 
@@ -203,8 +248,9 @@ def build(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "
                            remote=RemoteOptions(url=remote, read_only=remote_read_only,
                                                 trust_unsigned=trust_remote_unsigned, timeout=remote_timeout,
                                                 options=remote_options))
-    with process_builds, open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir,
-                                      reporter=reporter, plugin_manager=plugin_manager) as project:
+    rep = reporter or Reporter(verbosity=-2)
+    with rep.stdout_for_json(), process_builds, open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir,
+                                                             reporter=rep, plugin_manager=plugin_manager) as project:
         return build_project(project, assets, options)
 
 
@@ -243,8 +289,11 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
                 _call_hook(hook.after_asset, result=r)
 
         rep.build_started(plan, dry_run)
-        sched = make_scheduler(project, store, record=not dry_run, on_result=on_result, runner=runner)
-        result = sched.build(plan, force=options.force, keep_going=options.keep_going, dry_run=dry_run)
+        observer = _Observer(rep, on_result)
+        runner.make_logger = observer.live_logger
+        sched = make_scheduler(project, store, record=not dry_run, runner=runner, observer=observer)
+        result = observer.with_logs(sched.build(plan, force=options.force, keep_going=options.keep_going,
+                                                dry_run=dry_run))
         clean_end = True
         if not dry_run:
             _record_summary(store, {r.asset: r.status for r in result.results})

@@ -23,9 +23,10 @@ from ..output import Reporter
 
 CACHE_ENV = "ASSETBUILD_CACHE_DIR"
 
-# Builds in one process take turns: loading an AssetFile swaps modules in sys.modules, and the
-# build lock of a cache directory is what keeps two builds' writes apart. (Across processes the
-# build lock alone does it.)
+# Builds in one process take turns: loading an AssetFile swaps modules in sys.modules, the
+# build lock of a cache directory is what keeps two builds' writes apart (across processes the
+# build lock alone does it), and a loaded project is the process's working directory
+# (``in_project_dir``). Every verb that loads a project holds it.
 process_builds = threading.RLock()
 _loading = threading.Lock()
 
@@ -61,11 +62,17 @@ class Project:
     reporter: Reporter
     executors: dict[str, Any] = field(default_factory=dict)  # name -> executor class
 
-    def fingerprinter(self) -> Any:
-        from ..fingerprint import Fingerprinter
+    def fingerprinter(self, *, persist: bool = False) -> Any:
+        """The project's fingerprinter. ``persist``: the map of import names to distributions
+        may be written to the cache directory (a build; status and dry runs write nothing)."""
+        from functools import partial
 
-        return Fingerprinter(is_project_module=self.loaded.is_project_module,
-                             distribution_version=_distribution_version,
+        from ..fingerprint import Fingerprinter
+        from .distributions import DISTRIBUTIONS
+
+        DISTRIBUTIONS.refresh()
+        versions = partial(DISTRIBUTIONS.version, cache_dir=self.cache_dir, persist=persist)
+        return Fingerprinter(is_project_module=self.loaded.is_project_module, distribution_version=versions,
                              project_dir=str(self.project_dir), code_digests=self.loaded.code_digests,
                              modules=self.loaded.module_finder)
 
@@ -113,29 +120,11 @@ def _module_namespace(name: str) -> Any:
     return vars(module) if module is not None else {}
 
 
-_dist_cache: dict[str, str | None] = {}
-
-
 def _distribution_version(top: str) -> str | None:
-    if top in _dist_cache:
-        return _dist_cache[top]
-    version = getattr(sys.modules.get(top), "__version__", None)
-    if not isinstance(version, str):
-        from importlib import metadata
+    """The version of the distribution providing import name ``top`` (see ``distributions``)."""
+    from .distributions import DISTRIBUTIONS
 
-        try:
-            version = metadata.version(top)
-        except metadata.PackageNotFoundError:
-            dists = metadata.packages_distributions().get(top) or []
-            version = None
-            for d in dists:
-                try:
-                    version = f"{d}=={metadata.version(d)}"
-                    break
-                except metadata.PackageNotFoundError:
-                    continue
-    _dist_cache[top] = version
-    return version
+    return DISTRIBUTIONS.version(top)
 
 
 def _validate(graph: Graph, io_managers: dict[str, Any], project_dir: Path, cache_dir: Path) -> None:
@@ -197,10 +186,39 @@ def _check_cache_outside_sources(cache_dir: Path, source_dirs: dict[str, str]) -
 
 
 @contextmanager
+def in_project_dir(root: Path) -> Iterator[None]:
+    """Run the block with ``root`` as the working directory, as ``assetbuild -C DIR`` does, so
+    an AssetFile's ``open("params.yaml")`` and an asset's cwd-relative reads work the same from
+    the Python API; then go back to the caller's, also after an error or Ctrl-C.
+
+    The working directory belongs to the whole process: the block holds ``process_builds``,
+    so API calls from several threads take turns (a thread's call waits for another's to end).
+    Worker processes get it when they start (``executors._worker_init``)."""
+    with process_builds:
+        try:
+            before: str | None = os.getcwd()
+        except OSError:  # the caller's directory was deleted: there is nothing to go back to
+            before = None
+        if before == str(root):
+            yield
+            return
+        os.chdir(root)
+        try:
+            yield
+        finally:
+            if before is not None:
+                try:
+                    os.chdir(before)
+                except OSError:  # deleted meanwhile: stay where the build was
+                    pass
+
+
+@contextmanager
 def open_project(project_dir: str | os.PathLike[str] = ".", *, assetfile: str | None = None,
                  cache_dir: str | os.PathLike[str] | None = None, reporter: Reporter | None = None,
                  plugin_manager: Any = None) -> Iterator[Project]:
-    """Load and validate a project; its modules stay importable until the block ends.
+    """Load and validate a project; its modules stay importable, and the project directory is
+    the working directory (``in_project_dir``), until the block ends.
 
     Nothing is written: a build saves the compiled AssetFile once the store has accepted the
     cache directory (``project.loaded.save_code_cache()``).
@@ -208,9 +226,9 @@ def open_project(project_dir: str | os.PathLike[str] = ".", *, assetfile: str | 
     root = Path(project_dir).resolve()
     if not root.is_dir():
         raise DefinitionError(f"no such project directory: {project_dir}")
-    cache = resolve_cache_dir(root, cache_dir)
+    cache = resolve_cache_dir(root, cache_dir)  # a relative cache_dir: from the caller's directory
     reporter = reporter or Reporter(verbosity=-2)
-    with ProjectImports(root):
+    with in_project_dir(root), ProjectImports(root):
         with _loading:  # the loader collects declarations in a module global
             loaded = load_assetfile(root, assetfile, cache_dir=cache)
         graph = resolve(loaded.decls)

@@ -27,7 +27,9 @@ def status(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = 
 
     With a remote cache (``remote`` or $ASSETBUILD_REMOTE), an asset it has is stale or missing
     with reason ``remote`` (a build restores it without running it)."""
-    with open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir, reporter=reporter) as project:
+    rep = reporter or Reporter(verbosity=-2)
+    with rep.stdout_for_json(), open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir,
+                                             reporter=rep) as project:
         plan = select(project.graph, assets)
         settings = RemoteOptions(url=remote, trust_unsigned=trust_remote_unsigned, timeout=remote_timeout,
                                  options=remote_options)
@@ -41,7 +43,9 @@ def status(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = 
 def why(asset: str, *, project_dir: str | os.PathLike[str] = ".", assetfile: str | None = None,
         cache_dir: str | os.PathLike[str] | None = None, reporter: Reporter | None = None) -> dict[str, Any]:
     """One asset in detail: its state, what changed in its code parts and inputs since its last build."""
-    with open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir, reporter=reporter) as project:
+    rep = reporter or Reporter(verbosity=-2)
+    with rep.stdout_for_json(), open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir,
+                                             reporter=rep) as project:
         plan = select(project.graph, [asset])
         store = open_store(project, readonly=True)
         try:

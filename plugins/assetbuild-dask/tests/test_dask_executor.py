@@ -255,6 +255,30 @@ def test_failures_show_the_users_frames_and_asset_code_cannot_end_the_build(tmp_
     assert st["fine"].status == "built"
 
 
+def test_what_an_asset_prints_on_a_worker_comes_back_with_its_result(tmp_path, cluster):
+    stdout, stderr = 21, 31  # the levels of printed lines (assetbuild.capture, not plugin API)
+    address, _ = cluster
+    root = write_project(tmp_path / "p", """
+import sys
+
+@asset
+def talk():
+    print("on a dask worker")
+    sys.stderr.write("and its stderr\\n")
+    return 1
+
+@asset
+def fails(talk):
+    print("the reason")
+    raise ValueError("boom")
+""")
+    r = assetbuild.build(project_dir=root, jobs=2, executor="dask", executor_options={"scheduler": address},
+                         keep_going=True)
+    logs = {x.asset: x.logs for x in r.results}
+    assert logs == {"talk": ((stdout, "on a dask worker"), (stderr, "and its stderr")),
+                    "fails": ((stdout, "the reason"),)}
+
+
 class TestDaskContract(ExecutorContract):
     """The contract every executor keeps (assetbuild.testing), on the running cluster."""
 

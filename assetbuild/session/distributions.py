@@ -1,0 +1,193 @@
+"""Which installed distribution, at which version, a top-level import name comes from.
+
+A code fingerprint names a library by its distribution's version (DESIGN §4). Most import
+names are also their distribution's name (``numpy``) and cost one metadata lookup; the others
+(``sklearn`` from scikit-learn, ``yaml`` from PyYAML) need the map of import names to
+distributions, ``importlib.metadata.packages_distributions()``, which reads the file list of
+every installed distribution (~0.3 s in a data science environment). So that map, with every
+distribution's version, is made at most once per process and kept in the cache directory
+(``code/.distributions.json``) with the ``sys.path`` entries it was made from and their
+modification times; a later run answers every name from it without importlib.metadata.
+Installing, upgrading or removing a package changes its site directory's time, and the table
+is made again. A file that is unreadable, damaged or from other entries is made again, silently.
+
+The answer is the distribution's version from its metadata, never a module's ``__version__``:
+the key must not depend on whether a library happens to be imported already in this process
+(an asset imported it earlier in the same watch session). A name that no installed
+distribution provides has no version (None), imported or not.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+MAP_FILE = ("code", ".distributions.json")  # under the cache directory; `clean` removes it
+_FORMAT = 2
+
+
+def _signature() -> list[list[Any]]:
+    """Each ``sys.path`` entry with the time it last changed (ns) if it holds installed
+    distributions (a ``*.dist-info`` or ``*.egg-info``), 0 if it holds none, None if it cannot
+    be listed. Only the times of site directories count: the working directory and the project
+    directory are often on the path, and every file written there changes their times."""
+    out: list[list[Any]] = []
+    for entry in sys.path:
+        path = os.path.abspath(entry or ".")
+        try:
+            with os.scandir(path) as it:
+                holds = any(e.name.endswith((".dist-info", ".egg-info")) for e in it)
+            mtime: int | None = os.stat(path).st_mtime_ns if holds else 0
+        except OSError:
+            mtime = None
+        out.append([path, mtime])
+    return out
+
+
+class _Table:
+    """Every installed distribution's version (by normalized name, the first on ``sys.path``
+    winning, as ``importlib.metadata.version`` finds it) and the import names it provides."""
+
+    def __init__(self, versions: dict[str, str], names: dict[str, list[str]]) -> None:
+        self.versions = versions
+        self.names = names
+
+    @classmethod
+    def scan(cls) -> _Table:
+        """One pass over the installed distributions, reading each one's metadata once (what
+        ``packages_distributions()`` and ``version()`` would read twice, and slower)."""
+        from importlib import metadata
+
+        versions: dict[str, str] = {}
+        names: dict[str, list[str]] = {}
+        for dist in metadata.distributions():
+            md = dist.metadata
+            name, version = md["Name"], md["Version"]
+            if not isinstance(name, str):
+                continue
+            if isinstance(version, str):
+                versions.setdefault(_normalize(name), version)
+            for top in _import_names(dist):
+                names.setdefault(top, []).append(name)
+        return cls(versions, names)
+
+    def version(self, top: str) -> str | None:
+        found = self.versions.get(_normalize(top))
+        for dist in () if found is not None else self.names.get(top, ()):
+            found = self.versions.get(_normalize(dist))
+            if found is not None:
+                break
+        return found
+
+
+def _import_names(dist: Any) -> set[str]:
+    """The top-level import names a distribution provides, as ``packages_distributions`` finds
+    them: its ``top_level.txt``, else the first part of each ``.py`` file in its ``RECORD``."""
+    declared = dist.read_text("top_level.txt")
+    if declared:
+        return set(declared.split())
+    tops: set[str] = set()
+    for line in (dist.read_text("RECORD") or "").splitlines():
+        path = line.rsplit(",", 2)[0].strip('"')  # path,hash,size (a path with a comma is quoted)
+        if path.endswith(".py"):
+            first, nested, _ = path.partition("/")
+            tops.add(first if nested else first[:-3])
+    return tops
+
+
+def _normalize(name: str) -> str:
+    """A distribution name as importlib.metadata compares them (``PyYAML`` = ``pyyaml``)."""
+    return re.sub(r"[-_.]+", "_", name).lower()
+
+
+class Distributions:
+    """The process's answers, made again when the ``sys.path`` entries or their times change.
+
+    While every name asked is a distribution's own, one metadata lookup answers each. The first
+    name that is not (``sklearn``) takes the whole table: read from the cache directory if it
+    was made from these ``sys.path`` entries, else made (``_Table.scan``) and kept there; once
+    it is at hand it answers every name without touching importlib.metadata."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._signature: list[list[Any]] | None = None
+        self._versions: dict[str, str | None] = {}
+        self._table: _Table | None = None
+        self._file_tried: Path | None = None
+
+    def refresh(self) -> None:
+        """Forget what was looked up if a package was installed or removed since (cheap: a
+        listing of each ``sys.path`` entry; called once per build or status)."""
+        sig = _signature()
+        with self._lock:
+            if sig != self._signature:
+                self._signature = sig
+                self._versions.clear()
+                self._table = None
+                self._file_tried = None
+
+    def version(self, top: str, *, cache_dir: Path | None = None, persist: bool = False) -> str | None:
+        """The version of the distribution providing import name ``top``, or None.
+
+        ``cache_dir``: where the table is kept between runs (written only when ``persist``:
+        status and dry runs write nothing)."""
+        with self._lock:
+            if top in self._versions:
+                return self._versions[top]
+            if self._signature is None:
+                self._signature = _signature()
+            path = cache_dir.joinpath(*MAP_FILE) if cache_dir is not None else None
+            if self._table is None and path is not None and path != self._file_tried:
+                self._file_tried = path
+                self._table = _read_table(path, self._signature)
+            if self._table is not None:
+                version = self._table.version(top)
+            else:
+                from importlib import metadata
+
+                try:
+                    version = metadata.version(top)
+                except metadata.PackageNotFoundError:
+                    self._table = _Table.scan()
+                    if path is not None and persist:
+                        _write_table(path, self._signature, self._table)
+                    version = self._table.version(top)
+            self._versions[top] = version
+            return version
+
+
+def _read_table(path: Path, signature: list[list[Any]]) -> _Table | None:
+    """The kept table if it was made from these ``sys.path`` entries at these times, else None."""
+    try:
+        doc = json.loads(path.read_bytes())
+        if doc["format"] != _FORMAT or doc["python"] != sys.version or doc["sys_path"] != signature:
+            return None
+        versions, names = doc["versions"], doc["names"]
+        if isinstance(versions, dict) and isinstance(names, dict) and all(
+                isinstance(v, str) for v in versions.values()) and all(
+                isinstance(v, list) for v in names.values()):
+            return _Table(versions, names)
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return None
+
+
+def _write_table(path: Path, signature: list[list[Any]], table: _Table) -> None:
+    """Keep the table for the next run; a cache that cannot take it only costs the next run time."""
+    from ..atomicfile import write_atomically
+
+    doc = {"format": _FORMAT, "python": sys.version, "sys_path": signature, "versions": table.versions,
+           "names": table.names}
+    try:
+        path.parent.mkdir(exist_ok=True)
+        write_atomically(path, json.dumps(doc, sort_keys=True).encode())
+    except OSError:
+        pass
+
+
+DISTRIBUTIONS = Distributions()

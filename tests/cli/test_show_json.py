@@ -1,0 +1,50 @@
+"""``show --json``: bytes have a JSON form (``{"__bytes__": base64}``); a value that has none is
+refused with one line naming the part that cannot be shown."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+from projects import cli, write
+
+ASSETFILE = '''\
+from assetbuild import asset
+
+
+@asset
+def blob():
+    return b"\\x00\\xffraw"
+
+
+@asset
+def mixed():
+    return {"payload": b"\\x89PNG", "rows": [1, (2, bytearray(b"ab"))], "name": "x"}
+
+
+@asset
+def odd():
+    return {"rows": [1, {2, 3}]}
+'''
+
+
+def test_show_json_gives_bytes_a_form(tmp_path):
+    root = write(tmp_path / "proj", {"AssetFile": ASSETFILE})
+    assert cli("build", cwd=root).returncode == 0
+    r = cli("show", "blob", "--json", cwd=root)
+    assert r.returncode == 0, r.stderr
+    assert base64.b64decode(json.loads(r.stdout)["__bytes__"]) == b"\x00\xffraw"
+    r = cli("show", "mixed", "--json", cwd=root)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == {"payload": {"__bytes__": base64.b64encode(b"\x89PNG").decode()},
+                                    "rows": [1, [2, {"__bytes__": "YWI="}]], "name": "x"}
+
+
+def test_show_json_names_the_part_without_a_json_form(tmp_path):
+    root = write(tmp_path / "proj", {"AssetFile": ASSETFILE})
+    assert cli("build", cwd=root).returncode == 0
+    r = cli("show", "odd", "--json", cwd=root)
+    assert r.returncode != 0
+    assert "value['rows'][1] is of type set" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr
+    assert json.loads(r.stdout)["ok"] is False  # a --json consumer still gets one document

@@ -1,0 +1,130 @@
+"""The Python API runs a project with its directory as the working directory, as ``-C DIR`` does:
+an AssetFile's ``open("params.yaml")`` and an asset's cwd-relative reads work from any caller's
+directory; the caller's directory is restored afterwards, also after an error or Ctrl-C; API
+calls from several threads take turns."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import pytest
+from projects import write
+
+import assetbuild
+from assetbuild.output import Reporter
+
+ASSETFILE = '''\
+import os, time
+from assetbuild import asset
+
+PARAMS = open("params.yaml").read().strip()  # relative to the project directory
+
+
+@asset
+def settings():
+    return PARAMS
+
+
+@asset
+def reading(settings):
+    time.sleep(float(os.environ.get("AB_TEST_SLEEP", "0")))
+    with open("data/input.txt") as f:  # an upstream library would do the same
+        return settings + ":" + f.read().strip() + ":" + os.path.basename(os.getcwd())
+'''
+
+
+def _project(root: Path, tag: str) -> Path:
+    return write(root, {"AssetFile": ASSETFILE, "params.yaml": f"p-{tag}\n", "data/input.txt": f"d-{tag}\n"})
+
+
+@pytest.fixture
+def elsewhere(tmp_path, monkeypatch) -> Path:
+    here = tmp_path / "elsewhere"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    return here
+
+
+@pytest.mark.parametrize("executor,jobs", [("serial", 1), ("threads", 2), ("processes", 2)])
+def test_build_from_another_directory(tmp_path, elsewhere, executor, jobs):
+    root = _project(tmp_path / "proj", "a")
+    r = assetbuild.build(project_dir=root, executor=executor, jobs=jobs)
+    assert r.ok, [(x.asset, x.error) for x in r.results]
+    assert assetbuild.load_value("reading", project_dir=root) == "p-a:d-a:proj"
+    assert os.getcwd() == str(elsewhere)
+
+
+def test_every_verb_that_loads_the_project_runs_there(tmp_path, elsewhere):
+    root = _project(tmp_path / "proj", "a")
+    assert {s.asset: s.state for s in assetbuild.status(project_dir=root)} == {"settings": "missing",
+                                                                               "reading": "missing"}
+    assert assetbuild.why("reading", project_dir=root)["state"] == "missing"
+    assert [a["name"] for a in assetbuild.list_assets(project_dir=root)] == ["settings", "reading"]
+    assert assetbuild.functions(project_dir=root)["settings"]() == "p-a"
+    assert assetbuild.build(["settings"], project_dir=root).ok
+    assert assetbuild.load_value("settings", project_dir=root) == "p-a"
+    assert os.getcwd() == str(elsewhere)
+
+
+def test_a_relative_cache_dir_is_the_callers(tmp_path, elsewhere):
+    root = _project(tmp_path / "proj", "a")
+    assert assetbuild.build(project_dir=root, cache_dir="mycache").ok
+    assert (elsewhere / "mycache" / "STORE").is_file()
+    assert not (root / "mycache").exists()
+
+
+def test_the_callers_directory_comes_back_after_an_error(tmp_path, elsewhere):
+    root = write(tmp_path / "broken", {"AssetFile": "open('missing.yaml')\n"})
+    with pytest.raises(assetbuild.DefinitionError, match="missing.yaml"):
+        assetbuild.build(project_dir=root)
+    assert os.getcwd() == str(elsewhere)
+
+
+def test_the_callers_directory_comes_back_after_ctrl_c(tmp_path, elsewhere):
+    root = _project(tmp_path / "proj", "a")
+
+    class Interrupted(Reporter):
+        def asset_started(self, name: str) -> None:
+            assert os.getcwd() == str(root)
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        assetbuild.build(project_dir=root, reporter=Interrupted(verbosity=-2))
+    assert os.getcwd() == str(elsewhere)
+
+
+def test_builds_in_two_threads_take_turns(tmp_path, elsewhere, monkeypatch):
+    """Each build runs in its own project directory from start to end: the other thread's build
+    waits (without the turns, one would read the other's files halfway)."""
+    monkeypatch.setenv("AB_TEST_SLEEP", "0.3")
+    roots = {tag: _project(tmp_path / f"proj-{tag}", tag) for tag in "ab"}
+    results: dict[str, object] = {}
+
+    def run(tag: str) -> None:
+        try:
+            results[tag] = assetbuild.build(project_dir=roots[tag], executor="threads", jobs=2)
+        except BaseException as e:  # noqa: BLE001 - the test reports it
+            results[tag] = e
+
+    threads = [threading.Thread(target=run, args=(tag,)) for tag in "ab"]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    for tag in "ab":
+        r = results[tag]
+        assert isinstance(r, assetbuild.BuildResult) and r.ok, r
+        assert assetbuild.load_value("reading", project_dir=roots[tag]) == f"p-{tag}:d-{tag}:proj-{tag}"
+    assert os.getcwd() == str(elsewhere)
+
+
+def test_a_deleted_callers_directory_is_no_error(tmp_path, monkeypatch):
+    root = _project(tmp_path / "proj", "a")
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    monkeypatch.chdir(gone)
+    gone.rmdir()
+    assert assetbuild.build(project_dir=root).ok
+    monkeypatch.chdir(tmp_path)

@@ -1,0 +1,198 @@
+"""Library versions in keys: which distribution an import name comes from, looked up cheaply
+(the import-name map made once per process and kept in the cache directory) and the same
+whether or not the library is imported yet. Real distributions on a temporary sys.path entry,
+each process a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from projects import clean_env, cli, write
+
+# What each probe prints: the answers for the names asked, and how many times every installed
+# distribution was scanned in that process (to make the import-name map).
+_PROBE = """
+import json, sys
+from importlib import metadata
+calls = []
+real = metadata.distributions
+def counting(**kw):
+    calls.append(1)
+    return real(**kw)
+metadata.distributions = counting
+sys.path.insert(0, {site!r})
+{before}
+from assetbuild.session.project import _distribution_version
+{lookup}
+print(json.dumps({{"answers": answers, "scans": len(calls)}}))
+"""
+
+
+def _install(site: Path, dist: str, version: str, top: str, module_version: str = "0.0.dev0") -> None:
+    """A distribution as pip leaves it: its package and a dist-info naming it."""
+    info = f"{dist}-{version}.dist-info"
+    write(site, {
+        f"{top}/__init__.py": f"__version__ = {module_version!r}\n",
+        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n",
+        f"{info}/top_level.txt": f"{top}\n",
+        f"{info}/RECORD": f"{top}/__init__.py,,\n{info}/METADATA,,\n{info}/top_level.txt,,\n{info}/RECORD,,\n",
+    })
+
+
+def _probe(site: Path, names: list[str], *, before: str = "", cache_dir: Path | None = None,
+           persist: bool = False) -> dict:
+    if cache_dir is None:
+        lookup = f"answers = [_distribution_version(n) for n in {names!r}]"
+    else:
+        lookup = textwrap.dedent(f"""\
+            from pathlib import Path
+            from assetbuild.session.distributions import DISTRIBUTIONS
+            DISTRIBUTIONS.refresh()
+            answers = [DISTRIBUTIONS.version(n, cache_dir=Path({str(cache_dir)!r}), persist={persist})
+                       for n in {names!r}]""")
+    code = _PROBE.format(site=str(site), before=before, lookup=lookup)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=clean_env())
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def test_version_is_the_same_imported_or_not(tmp_path):
+    """The module says 9.9.dev0, its distribution 1.0: the key must not depend on whether an
+    asset imported the library earlier in this process."""
+    site = tmp_path / "site"
+    _install(site, "fakedist", "1.0", "fakemod", module_version="9.9.dev0")
+    _install(site, "samename", "2.5", "samename", module_version="2.5-from-module")
+    fresh = _probe(site, ["fakemod", "samename"])
+    imported = _probe(site, ["fakemod", "samename"], before="import fakemod, samename")
+    assert fresh["answers"] == imported["answers"] == ["1.0", "2.5"]
+
+
+def test_a_name_no_distribution_provides_has_no_version_imported_or_not(tmp_path):
+    site = tmp_path / "site"
+    write(site, {"loose/__init__.py": "__version__ = '3.0'\n"})
+    assert _probe(site, ["loose"])["answers"] == [None]
+    assert _probe(site, ["loose"], before="import loose")["answers"] == [None]
+
+
+def test_the_import_name_map_is_made_once_per_process(tmp_path):
+    site = tmp_path / "site"
+    _install(site, "fakedist", "1.0", "fakemod")
+    _install(site, "otherdist", "4.2", "othermod")
+    r = _probe(site, ["fakemod", "othermod", "fakemod", "not_installed_anywhere"])
+    assert r["answers"] == ["1.0", "4.2", "1.0", None]
+    assert r["scans"] == 1
+
+
+def test_the_map_is_kept_in_the_cache_and_made_again_after_an_install(tmp_path):
+    site, cache = tmp_path / "site", tmp_path / "cache"
+    cache.mkdir()
+    _install(site, "fakedist", "1.0", "fakemod")
+    kept = cache / "code" / ".distributions.json"
+
+    first = _probe(site, ["fakemod"], cache_dir=cache, persist=True)
+    assert first == {"answers": ["1.0"], "scans": 1}
+    assert kept.is_file()
+    again = _probe(site, ["fakemod"], cache_dir=cache, persist=True)
+    assert again == {"answers": ["1.0"], "scans": 0}, "the kept map is used: no scan"
+
+    plain = tmp_path / "plain"  # a path entry without distributions (the project, the working directory)
+    plain.mkdir()
+    on_path = f"sys.path.insert(0, {str(plain)!r})"
+    assert _probe(site, ["fakemod"], before=on_path, cache_dir=cache, persist=True)["scans"] == 1
+    (plain / "output.txt").write_text("written by a build")
+    assert _probe(site, ["fakemod"], before=on_path, cache_dir=cache, persist=True)["scans"] == 0, \
+        "a file written where no distribution lives does not make the map again"
+
+    _install(site, "newdist", "0.3", "newmod")  # a package installed: its site directory changes
+    after = _probe(site, ["fakemod", "newmod"], cache_dir=cache, persist=True)
+    assert after == {"answers": ["1.0", "0.3"], "scans": 1}
+    assert _probe(site, ["newmod"], cache_dir=cache, persist=True)["scans"] == 0
+
+    import shutil  # an upgrade: pip replaces the dist-info directory
+
+    shutil.rmtree(site / "fakedist-1.0.dist-info")
+    _install(site, "fakedist", "1.1", "fakemod")
+    assert _probe(site, ["fakemod", "newdist"], cache_dir=cache, persist=True) == {"answers": ["1.1", "0.3"],
+                                                                                   "scans": 1}
+    assert _probe(site, ["fakemod"], cache_dir=cache, persist=False) == {"answers": ["1.1"], "scans": 0}
+
+
+def test_a_damaged_or_foreign_map_is_made_again_silently(tmp_path):
+    site, cache = tmp_path / "site", tmp_path / "cache"
+    _install(site, "fakedist", "1.0", "fakemod")
+    kept = cache / "code" / ".distributions.json"
+    kept.parent.mkdir(parents=True)
+    for text in ("{not json", json.dumps({"format": 1}), json.dumps([1, 2]), "\x00" * 10):
+        kept.write_text(text)
+        r = _probe(site, ["fakemod"], cache_dir=cache, persist=True)
+        assert r == {"answers": ["1.0"], "scans": 1}
+        assert json.loads(kept.read_text())["names"]["fakemod"] == ["fakedist"]
+    # a map made from other sys.path entries names the wrong distributions: not used
+    doc = json.loads(kept.read_text())
+    doc["names"]["fakemod"] = ["otherdist"]
+    doc["sys_path"] = doc["sys_path"][1:]
+    kept.write_text(json.dumps(doc))
+    assert _probe(site, ["fakemod"], cache_dir=cache, persist=True) == {"answers": ["1.0"], "scans": 1}
+
+
+def test_a_build_keeps_the_map_and_status_writes_nothing(tmp_path):
+    site, root = tmp_path / "site", tmp_path / "proj"
+    _install(site, "fakedist", "1.0", "fakemod")
+    write(root, {"AssetFile": "from assetbuild import asset\nimport fakemod\n\n"
+                              "@asset\ndef a():\n    return fakemod.__name__\n"})
+    env = clean_env(PYTHONPATH=str(site))
+    kept = root / ".assetbuild" / "code" / ".distributions.json"
+    r = cli("build", cwd=root, env=env)
+    assert r.returncode == 0, r.stderr
+    assert kept.is_file()
+    kept.unlink()
+    r = cli("status", cwd=root, env=env)
+    assert r.returncode == 0 and "fresh" in r.stdout, r.stdout + r.stderr
+    assert not kept.exists(), "status writes nothing to the cache directory"
+    r = cli("clean", "--yes", cwd=root, env=env)
+    r = cli("build", cwd=root, env=env)
+    assert kept.is_file()
+    assert cli("clean", "--yes", cwd=root, env=env).returncode == 0
+    assert not (root / ".assetbuild").exists(), "clean removes the kept map with the rest"
+    assert os.listdir(root) == ["AssetFile"]
+
+
+def test_a_key_does_not_change_once_an_asset_imported_the_library(tmp_path, monkeypatch):
+    """A watch session: the first build fingerprints a library that is not imported yet, an asset
+    imports it, then a package is installed (what was looked up is forgotten). The next build
+    must find the same key: the module's __version__ (9.9.dev0) is not its distribution's (1.0)."""
+    import assetbuild
+
+    site, root = tmp_path / "site", tmp_path / "proj"
+    _install(site, "fakedist", "1.0", "fakemod", module_version="9.9.dev0")
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.delitem(sys.modules, "fakemod", raising=False)
+    write(root, {"AssetFile": textwrap.dedent('''\
+        from assetbuild import asset
+
+
+        class Reader:  # stands for a library class the function uses, its module not imported yet
+            pass
+
+
+        Reader.__module__ = "fakemod"
+
+
+        @asset
+        def uses(context):
+            import fakemod  # the library is imported when the asset runs
+            return Reader.__name__ + fakemod.__name__
+        ''')})
+    try:
+        assert assetbuild.build(project_dir=root).names("built") == ["uses"]
+        assert "fakemod" in sys.modules
+        _install(site, "otherdist", "0.1", "othermod")  # the site directory changes
+        assert assetbuild.build(project_dir=root).names("built") == []
+        assert [s.state for s in assetbuild.status(project_dir=root)] == ["fresh"]
+    finally:
+        sys.modules.pop("fakemod", None)
