@@ -312,6 +312,26 @@ def a(context):
         assetbuild.build(project_dir=root)
 
 
+@pytest.mark.parametrize("outputs,words", [
+    ('[".assetbuild/m.pkl"]', "writes .assetbuild/m.pkl (outputs=), inside the cache directory"),
+    ('["cache/"]', "writes cache/ (outputs=), inside the cache directory"),
+    ('["work/"]', "writes the directory work/ (outputs=), which holds the cache directory"),
+])
+def test_outputs_in_or_around_the_cache_directory_are_refused(tmp_path, outputs, words):
+    root = _project(tmp_path / "p", f'''
+from assetbuild import asset
+
+@asset(outputs={outputs})
+def a(context):
+    pass
+''')
+    cache = {"cache/": root / "cache", "work/": root / "work" / "c"}.get(outputs[2:-2])
+    with pytest.raises(DefinitionError, match=words.replace("(", "\\(").replace(")", "\\)")) as e:
+        assetbuild.build(project_dir=root, cache_dir=cache)
+    assert e.value.line == 4
+    assert not any(p.name == "m.pkl" for p in root.rglob("*"))
+
+
 def test_outputs_need_a_context_parameter(tmp_path):
     root = _project(tmp_path / "p", '''
 from assetbuild import asset

@@ -170,6 +170,14 @@ def _validate(graph: Graph, io_managers: dict[str, Any], project_dir: Path, cach
             if cache_rel is not None and (d.path + "/").startswith(cache_rel):
                 raise DefinitionError(f"asset {name!r} writes {d.path}, inside the cache directory",
                                       file=d.file, line=d.line)
+        for out in d.outputs:  # a file the function writes itself (a directory ends with '/')
+            if cache_rel is not None and (out.rstrip("/") + "/").startswith(cache_rel):
+                raise DefinitionError(f"asset {name!r} writes {out} (outputs=), inside the cache directory",
+                                      file=d.file, line=d.line)
+            if cache_rel is not None and cache_rel.startswith(out) and out.endswith("/"):
+                raise DefinitionError(f"asset {name!r} writes the directory {out} (outputs=), which holds the "
+                                      "cache directory: each build would remove the cache's files",
+                                      file=d.file, line=d.line)
     _check_cache_outside_sources(cache_dir, source_dirs)  # after the outputs: theirs is the finer message
 
 
