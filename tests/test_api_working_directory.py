@@ -75,6 +75,16 @@ def test_a_relative_cache_dir_is_the_callers(tmp_path, elsewhere):
     assert not (root / "mycache").exists()
 
 
+def test_a_relative_archive_path_is_the_callers(tmp_path, elsewhere):
+    root = _project(tmp_path / "proj", "a")
+    assert assetbuild.build(project_dir=root).ok
+    assetbuild.export_cache("cache.tar", project_dir=root)
+    assert (elsewhere / "cache.tar").is_file() and not (root / "cache.tar").exists()
+    other = _project(tmp_path / "other", "a")
+    assert assetbuild.import_cache("cache.tar", project_dir=other)["entries"] == 2
+    assert assetbuild.build(project_dir=other).by_asset() == {"settings": "cached", "reading": "cached"}
+
+
 def test_the_callers_directory_comes_back_after_an_error(tmp_path, elsewhere):
     root = write(tmp_path / "broken", {"AssetFile": "open('missing.yaml')\n"})
     with pytest.raises(assetbuild.DefinitionError, match="missing.yaml"):

@@ -195,6 +195,7 @@ def export_cache(file: str | os.PathLike[str], assets: Sequence[str] = (), *,
     """Write the latest entries of ``assets`` and everything upstream (default: all) to a tar file."""
     from ..cache import export_archive
 
+    archive = Path(file).absolute()  # the caller's relative path: the project runs in its own directory
     with open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir, reporter=reporter) as project:
         plan = select(project.graph, assets)
         store = open_store(project, readonly=True)
@@ -204,7 +205,7 @@ def export_cache(file: str | os.PathLike[str], assets: Sequence[str] = (), *,
                 project.reporter.warn(f"{len(stale)} selected asset(s) are not up to date ({', '.join(stale[:5])}"
                                       f"{', ...' if len(stale) > 5 else ''}); exporting their latest builds "
                                       "(run assetbuild build first)")
-            out = export_archive(store, plan, Path(file), warn=project.reporter.warn)
+            out = export_archive(store, plan, archive, warn=project.reporter.warn)
             out["stale"] = stale
             return out
         finally:
