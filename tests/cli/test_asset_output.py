@@ -165,3 +165,17 @@ def a():
     assert r.returncode == 0, r.stderr
     assert "(Pdb) 42" in r.stdout
     assert r.stderr.splitlines() == ["[a] before", "[a] after"]
+
+
+@pytest.mark.parametrize("args", [("build", "--json"), ("status", "--json"), ("why", "a", "--json"),
+                                  ("list", "--json"), ("graph", "--format", "json"), ("show", "a", "--json"),
+                                  ("show", "a")])
+def test_what_the_assetfile_prints_as_it_loads_never_reaches_stdout(tmp_path, args):
+    root = write(tmp_path / "p", {"AssetFile": 'from assetbuild import asset\nprint("loading the AssetFile")\n\n'
+                                               '@asset(io="json")\ndef a():\n    return {"x": 1}\n'})
+    assert cli("build", "-q", cwd=root).returncode == 0
+    r = cli(*args, cwd=root)
+    assert r.returncode == 0, r.stderr
+    assert "loading the AssetFile" in r.stderr and "loading" not in r.stdout
+    if args != ("show", "a"):
+        json.loads(r.stdout)  # the whole of stdout is one document

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import sys
-from collections.abc import Callable
 from typing import Any
 
 import click
+
+from .options import _common, _handle_errors, _json_option, _options, _prints_to_stderr, _setup
 
 EXAMPLES = """\b
 Examples:
@@ -26,33 +26,6 @@ Examples:
   assetbuild -C examples/etl     run in another project directory
   assetbuild watch               rebuild on every save, until Ctrl-C
 """
-
-
-def _options(*options: Callable[..., Any]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Several options as one decorator, listed in --help in the order given."""
-
-    def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
-        for o in reversed(options):
-            f = o(f)
-        return f
-
-    return decorate
-
-
-# -C, -f, --cache-dir, -v, -q: accepted before or after the command name.
-_common = _options(
-    click.option("-C", "directory", metavar="DIR", type=click.Path(file_okay=False),
-                 help="Run as if started in DIR (like make -C)."),
-    click.option("-f", "--file", "assetfile", metavar="FILE",
-                 help="Use FILE instead of ./AssetFile."),
-    click.option("--cache-dir", metavar="DIR", envvar="ASSETBUILD_CACHE_DIR",
-                 help="Cache directory [default: .assetbuild in the project; env ASSETBUILD_CACHE_DIR]."),
-    click.option("-v", "--verbose", count=True, help="More detail: reasons, cached assets, full tracebacks."),
-    click.option("-q", "--quiet", is_flag=True, default=None, help="Only errors and the summary of a failure."),
-)
-
-
-_json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 
 
 _parallel_options = [
@@ -95,8 +68,8 @@ def _build_kwargs(opts: dict[str, Any]) -> dict[str, Any]:
 def _plugin_flags() -> tuple[tuple[Any, ...], Exception | None]:
     """The options installed plugins contribute (``register_options``), and the error of a broken
     plugin (a flag already taken)."""
-    from .errors import PluginError
-    from .plugins import collect_options, get_plugin_manager
+    from ..errors import PluginError
+    from ..plugins import collect_options, get_plugin_manager
 
     taken = {"--help", *(o for cmd in (cli, build, watch) for p in cmd.params for o in (*p.opts, *p.secondary_opts))}
     try:
@@ -190,56 +163,6 @@ def _remote_kwargs(ctx: click.Context, local: dict[str, Any], opts: dict[str, An
             "remote_timeout": opts.get("remote_timeout"), "remote_options": _parse_remote_options(given)}
 
 
-def _merged(ctx: click.Context, local: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(ctx.find_object(dict) or {})  # the options given before the command name
-    for k, v in local.items():
-        if v not in (None, False, 0, ()) or k not in merged:
-            merged[k] = v
-    return merged
-
-
-def _setup(ctx: click.Context, local: dict[str, Any]) -> tuple[dict[str, Any], Any]:
-    """The command's options (given before or after its name), -C applied, and the reporter."""
-    from .output import Reporter
-
-    opts = _merged(ctx, local)
-    if opts.get("directory"):
-        try:
-            os.chdir(opts["directory"])
-        except OSError as e:
-            raise click.UsageError(f"-C {opts['directory']}: {e.strerror}") from None
-    verbosity = -1 if opts.get("quiet") else (1 if opts.get("verbose") else 0)
-    return opts, Reporter(verbosity=verbosity, json_mode=bool(opts.get("as_json")), asset_logs=True)
-
-
-def _handle_errors(f: Callable[..., Any]) -> Callable[..., Any]:
-    """Map our errors to one clear line and an exit status; tracebacks only with -v or for bugs."""
-
-    @functools.wraps(f)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from . import output
-        from .errors import AssetbuildError
-
-        ctx = click.get_current_context()
-        opts = _merged(ctx, {"verbose": kwargs.get("verbose"), "as_json": kwargs.get("as_json")})
-        verbose = opts.get("verbose")
-        try:
-            return f(*args, **kwargs)
-        except AssetbuildError as e:
-            click.echo(output.format_error(e, verbose=bool(verbose)), err=True)
-            if opts.get("as_json"):  # a consumer of --json always gets one document
-                click.echo(output.format_error_json(output.describe_error(e), ctx.command.name))
-            ctx.exit(e.exit_status)
-        except KeyboardInterrupt:
-            click.echo("assetbuild: interrupted; finished work was recorded, the rest will run next time",
-                       err=True)
-            if opts.get("as_json"):
-                click.echo(output.format_error_json("interrupted", ctx.command.name))
-            ctx.exit(130)
-
-    return wrapper
-
-
 class _DefaultToBuild(_TakesPluginOptions, click.Group):
     """`assetbuild report` means `assetbuild build report`: a word that is not a command is an asset."""
 
@@ -281,7 +204,7 @@ def build(ctx: click.Context, assets: tuple[str, ...], **local: Any) -> None:
     An ASSET is a name, a glob over names ('raw/*') or group:NAME. Exit status 0 when every
     requested asset is fresh at the end, 1 when one failed, 2 for an error in the AssetFile.
     """
-    from . import output, session
+    from .. import output, session
 
     opts, rep = _setup(ctx, local)
     result = session.build(assets, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"),
@@ -311,7 +234,7 @@ def watch(ctx: click.Context, assets: tuple[str, ...], debounce: float | None, *
     on (-k is implied; --force applies to the first build). With --json, one JSON line per build.
     Ctrl-C or SIGTERM: stop, print a summary, exit 0.
     """
-    from . import session
+    from .. import session
 
     opts, rep = _setup(ctx, local)
     session.watch(assets, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"),
@@ -332,7 +255,7 @@ def status(ctx: click.Context, assets: tuple[str, ...], **local: Any) -> None:
     Reasons: never-built, code-changed, upstream-changed, source-changed, source-moved,
     source-missing, remote, output-missing, output-modified. Exit status 0 whatever the states (2 for an error in the AssetFile).
     """
-    from . import output, session
+    from .. import output, session
 
     opts, rep = _setup(ctx, local)
     remote = _remote_kwargs(ctx, local, opts)
@@ -352,7 +275,7 @@ def status(ctx: click.Context, assets: tuple[str, ...], **local: Any) -> None:
 @_handle_errors
 def why(ctx: click.Context, asset: str, **local: Any) -> None:
     """Explain one ASSET: which function or helper changed, which inputs changed (old and new)."""
-    from . import output, session
+    from .. import output, session
 
     opts, rep = _setup(ctx, local)
     info = session.why(asset, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"), reporter=rep)
@@ -366,10 +289,11 @@ def why(ctx: click.Context, asset: str, **local: Any) -> None:
 @_handle_errors
 def list_cmd(ctx: click.Context, **local: Any) -> None:
     """List sources and assets with their inputs, in build order."""
-    from . import output, session
+    from .. import output, session
 
     opts, _ = _setup(ctx, local)
-    rows = session.list_assets(assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"))
+    with _prints_to_stderr():
+        rows = session.list_assets(assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"))
     text = output.format_assets(rows, as_json=bool(opts.get("as_json")))
     if text:
         click.echo(text)
@@ -383,11 +307,12 @@ def list_cmd(ctx: click.Context, **local: Any) -> None:
 @_handle_errors
 def graph(ctx: click.Context, fmt: str, **local: Any) -> None:
     """Print the dependency graph (pipe dot output to `dot -Tsvg`)."""
-    from . import output, session
+    from .. import output, session
 
     opts, _ = _setup(ctx, local)
-    click.echo(output.format_graph(session.describe_graph(assetfile=opts.get("assetfile"),
-                                                   cache_dir=opts.get("cache_dir")), fmt))
+    with _prints_to_stderr():
+        nodes = session.describe_graph(assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"))
+    click.echo(output.format_graph(nodes, fmt))
 
 
 @cli.command()
@@ -398,10 +323,11 @@ def graph(ctx: click.Context, fmt: str, **local: Any) -> None:
 @_handle_errors
 def show(ctx: click.Context, asset: str, **local: Any) -> None:
     """Print the stored value of ASSET (its latest build; verified before it is loaded)."""
-    from . import output, session
+    from .. import output, session
 
     opts, _ = _setup(ctx, local)
-    value = session.load_value(asset, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"))
+    with _prints_to_stderr():
+        value = session.load_value(asset, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"))
     text = output.format_value(asset, value, as_json=bool(opts.get("as_json")))
     if isinstance(text, bytes):  # as stored: no newline added
         sys.stdout.buffer.write(text)
@@ -420,7 +346,7 @@ def show(ctx: click.Context, asset: str, **local: Any) -> None:
 @_handle_errors
 def clean(ctx: click.Context, yes: bool, outputs: bool, **local: Any) -> None:
     """Delete the cache directory; with --outputs also the files assetbuild wrote into the project."""
-    from . import output, session
+    from .. import output, session
 
     opts, rep = _setup(ctx, local)
     kw = {"cache_dir": opts.get("cache_dir"), "assetfile": opts.get("assetfile"), "outputs": outputs, "reporter": rep}
@@ -434,161 +360,9 @@ def clean(ctx: click.Context, yes: bool, outputs: bool, **local: Any) -> None:
     click.echo(output.format_clean(session.maintenance.clean_report(**kw)))
 
 
-# --- assetbuild cache ... ----------------------------------------------------------------------
+from .cache import cache  # noqa: E402  (after cli: the group it joins)
 
-def _size_arg(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
-    if value is None:
-        return None
-    from .cache import parse_size
-
-    try:
-        return parse_size(value)
-    except ValueError as e:
-        raise click.BadParameter(str(e)) from None
-
-
-@cli.group(epilog="""\b
-Examples:
-  assetbuild cache stats
-  assetbuild cache gc --max-size 2G --older-than 30
-  assetbuild cache verify
-  assetbuild cache export cache.tar          # on the job that built
-  assetbuild cache import cache.tar          # on a fresh checkout, then: assetbuild
-  assetbuild cache keygen                    # a key pair to sign the remote cache with
-""")
-def cache() -> None:
-    """Look after the cache directory (.assetbuild, or --cache-dir / ASSETBUILD_CACHE_DIR).
-
-    Keys contain no paths, so a CI cache that saves and restores this directory (e.g.
-    actions/cache) carries every output to the next job; gc bounds its size. For CI systems that
-    keep files rather than directories, export and import an archive.
-    """
-
-
-@cache.command(name="stats")
-@_common
-@_json_option
-@click.pass_context
-@_handle_errors
-def cache_stats(ctx: click.Context, **local: Any) -> None:
-    """Entries, bytes and the hit rate of the last build. Writes nothing."""
-    from . import output, session
-
-    opts, rep = _setup(ctx, local)
-    st = session.cache_stats(cache_dir=opts.get("cache_dir"), reporter=rep)
-    click.echo(output.format_cache_stats(st, as_json=bool(opts.get("as_json"))))
-
-
-@cache.command(name="gc")
-@_common
-@click.option("--max-size", metavar="SIZE", callback=_size_arg,
-              help="Drop least recently used entries until the stored outputs fit in SIZE "
-                   "(bytes, or 500M, 2G: powers of 1024).")
-@click.option("--older-than", metavar="DAYS", type=click.FloatRange(min=0),
-              help="Drop entries not used for DAYS days.")
-@click.option("-n", "--dry-run", "gc_dry_run", is_flag=True, help="Say what would be dropped; change nothing.")
-@_json_option
-@click.pass_context
-@_handle_errors
-def cache_gc(ctx: click.Context, max_size: int | None, older_than: float | None, gc_dry_run: bool,
-             **local: Any) -> None:
-    """Drop old outputs, keeping every asset's latest build; reclaim the disk space.
-
-    An entry that is some asset's latest build is always kept. Others are dropped least recently
-    used first (used = last the latest build of its asset, or built). Always swept: blobs nothing
-    refers to, temp files left by a killed build, and compiled AssetFiles but the 8 newest.
-    The index is then compacted (LMDB keeps freed pages otherwise). Takes the build lock: waits
-    for a running build.
-    """
-    from . import output, session
-
-    opts, rep = _setup(ctx, local)
-    r = session.gc(max_size=max_size, older_than_days=older_than, dry_run=gc_dry_run,
-                   cache_dir=opts.get("cache_dir"), reporter=rep)
-    click.echo(output.format_gc(r, max_size, as_json=bool(opts.get("as_json"))))
-
-
-@cache.command(name="verify")
-@_common
-@_json_option
-@click.pass_context
-@_handle_errors
-def cache_verify(ctx: click.Context, **local: Any) -> None:
-    """Re-hash every stored output; drop corrupt ones so the next build rebuilds them.
-
-    Exit status 0 if everything verified, 1 if anything was corrupt or missing (it has been
-    dropped: run a build). Takes the build lock.
-    """
-    from . import output, session
-
-    opts, rep = _setup(ctx, local)
-    r = session.verify(cache_dir=opts.get("cache_dir"), reporter=rep)
-    click.echo(output.format_verify(r, as_json=bool(opts.get("as_json"))))
-    if not r.ok:
-        ctx.exit(1)
-
-
-@cache.command(name="export")
-@click.argument("file", type=click.Path(dir_okay=False))
-@click.argument("assets", nargs=-1)
-@_common
-@_json_option
-@click.pass_context
-@_handle_errors
-def cache_export(ctx: click.Context, file: str, assets: tuple[str, ...], **local: Any) -> None:
-    """Write the latest build of ASSETS and everything upstream (default: all) to FILE.
-
-    FILE is a tar archive (gzip if it ends in .gz or .tgz) of the entries and their bytes, with
-    no path of this machine in it: `assetbuild cache import FILE` on another checkout, then a
-    build reuses them.
-    """
-    from . import output, session
-
-    opts, rep = _setup(ctx, local)
-    r = session.export_cache(file, assets, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"),
-                             reporter=rep)
-    click.echo(output.format_export(r, file, as_json=bool(opts.get("as_json"))))
-
-
-@cache.command(name="import")
-@click.argument("file", type=click.Path(dir_okay=False))
-@_common
-@_json_option
-@click.pass_context
-@_handle_errors
-def cache_import(ctx: click.Context, file: str, **local: Any) -> None:
-    """Add the entries of an archive written by `cache export`, verifying every digest.
-
-    Entries whose bytes are missing or do not verify are skipped with a warning (exit status 1);
-    the heads of assets already built here are kept. Takes the build lock.
-    """
-    from . import output, session
-
-    opts, rep = _setup(ctx, local)
-    r = session.import_cache(file, cache_dir=opts.get("cache_dir"), assetfile=opts.get("assetfile"), reporter=rep)
-    click.echo(output.format_import(r, file, as_json=bool(opts.get("as_json"))))
-    if r["skipped"] or r["rejected_blobs"]:
-        ctx.exit(1)
-
-
-@cache.command(name="keygen")
-@click.option("--public-of-env", is_flag=True,
-              help="Print the public key of $ASSETBUILD_CACHE_SIGNING_KEY instead of a new pair.")
-@_json_option
-@click.pass_context
-@_handle_errors
-def cache_keygen(ctx: click.Context, public_of_env: bool, **local: Any) -> None:
-    """Print a new Ed25519 key pair for the remote cache, as the two variables that take it.
-
-    ASSETBUILD_CACHE_SIGNING_KEY is the secret: give it only to the jobs that upload (pushes to
-    the main branch). ASSETBUILD_CACHE_TRUSTED_KEYS is public: every reader verifies with it and
-    can never upload, so pull-request jobs need no secret. Writes nothing.
-    """
-    from . import output, session
-
-    pair = session.remote_key_pair(from_env=public_of_env)
-    for text, to_stderr in output.format_key_pair(pair, as_json=bool(local.get("as_json"))):
-        click.echo(text, err=to_stderr)
+cli.add_command(cache)
 
 
 def main() -> None:

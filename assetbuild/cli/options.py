@@ -1,0 +1,97 @@
+"""The options every command shares (-C, -f, --cache-dir, -v, -q, --json) and what each
+command does first and last: apply them (``_setup``) and turn errors into one line and an exit
+status (``_handle_errors``)."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+
+def _options(*options: Callable[..., Any]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Several options as one decorator, listed in --help in the order given."""
+
+    def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
+        for o in reversed(options):
+            f = o(f)
+        return f
+
+    return decorate
+
+
+# -C, -f, --cache-dir, -v, -q: accepted before or after the command name.
+_common = _options(
+    click.option("-C", "directory", metavar="DIR", type=click.Path(file_okay=False),
+                 help="Run as if started in DIR (like make -C)."),
+    click.option("-f", "--file", "assetfile", metavar="FILE",
+                 help="Use FILE instead of ./AssetFile."),
+    click.option("--cache-dir", metavar="DIR", envvar="ASSETBUILD_CACHE_DIR",
+                 help="Cache directory [default: .assetbuild in the project; env ASSETBUILD_CACHE_DIR]."),
+    click.option("-v", "--verbose", count=True, help="More detail: reasons, cached assets, full tracebacks."),
+    click.option("-q", "--quiet", is_flag=True, default=None, help="Only errors and the summary of a failure."),
+)
+
+
+_json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+
+
+def _merged(ctx: click.Context, local: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(ctx.find_object(dict) or {})  # the options given before the command name
+    for k, v in local.items():
+        if v not in (None, False, 0, ()) or k not in merged:
+            merged[k] = v
+    return merged
+
+
+def _setup(ctx: click.Context, local: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+    """The command's options (given before or after its name), -C applied, and the reporter."""
+    from ..output import Reporter
+
+    opts = _merged(ctx, local)
+    if opts.get("directory"):
+        try:
+            os.chdir(opts["directory"])
+        except OSError as e:
+            raise click.UsageError(f"-C {opts['directory']}: {e.strerror}") from None
+    verbosity = -1 if opts.get("quiet") else (1 if opts.get("verbose") else 0)
+    return opts, Reporter(verbosity=verbosity, json_mode=bool(opts.get("as_json")), asset_logs=True)
+
+
+def _handle_errors(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Map our errors to one clear line and an exit status; tracebacks only with -v or for bugs."""
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from .. import output
+        from ..errors import AssetbuildError
+
+        ctx = click.get_current_context()
+        opts = _merged(ctx, {"verbose": kwargs.get("verbose"), "as_json": kwargs.get("as_json")})
+        verbose = opts.get("verbose")
+        try:
+            return f(*args, **kwargs)
+        except AssetbuildError as e:
+            click.echo(output.format_error(e, verbose=bool(verbose)), err=True)
+            if opts.get("as_json"):  # a consumer of --json always gets one document
+                click.echo(output.format_error_json(output.describe_error(e), ctx.command.name))
+            ctx.exit(e.exit_status)
+        except KeyboardInterrupt:
+            click.echo("assetbuild: interrupted; finished work was recorded, the rest will run next time",
+                       err=True)
+            if opts.get("as_json"):
+                click.echo(output.format_error_json("interrupted", ctx.command.name))
+            ctx.exit(130)
+
+    return wrapper
+
+
+def _prints_to_stderr() -> contextlib.AbstractContextManager[object]:
+    """While a command loads the project: what the AssetFile prints goes to stderr, so stdout
+    carries the command's output only (a JSON document, a value piped to a file)."""
+    return contextlib.redirect_stdout(sys.stderr)
