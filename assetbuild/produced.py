@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .atomicfile import create_temp_beside, write_atomically
+from .atomicfile import atomic_writer, create_temp_beside, write_atomically
 from .definitions import AssetContext
 from .manifest import FileEntry, Manifest, encode_manifest, is_dir_output, normal_mode, output_path
 
@@ -278,18 +278,9 @@ def _put_in_place(src: str, dst: str) -> None:
     except OSError as e:
         if e.errno != errno.EXDEV:
             raise
-        fd, tmp = create_temp_beside(dst)
-        try:
-            with open(src, "rb") as f, open(fd, "wb", closefd=False) as out:
-                shutil.copyfileobj(f, out, _CHUNK)
-            os.chmod(tmp, stat.S_IMODE(os.stat(src).st_mode))
-            os.replace(tmp, dst)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-        finally:
-            os.close(fd)
+        with open(src, "rb") as f, atomic_writer(dst) as out:
+            shutil.copyfileobj(f, out, _CHUNK)
+            os.fchmod(out.fileno(), stat.S_IMODE(os.fstat(f.fileno()).st_mode))
 
 
 def prepare_outputs(root: str, outputs: Sequence[str]) -> None:
@@ -387,22 +378,13 @@ def _copy_verified(src: str, dst: str, digest: str) -> None:
     """Copy a large blob file to ``dst`` atomically, checking its digest on the way."""
     from .errors import CacheCorrupt
 
-    fd, tmp = create_temp_beside(dst)
-    try:
-        h = hashlib.sha256()
-        with open(src, "rb") as f, open(fd, "wb", closefd=False) as out:
-            while chunk := f.read(_CHUNK):
-                h.update(chunk)
-                out.write(chunk)
+    h = hashlib.sha256()
+    with open(src, "rb") as f, atomic_writer(dst) as out:  # an error leaves no temp file
+        while chunk := f.read(_CHUNK):
+            h.update(chunk)
+            out.write(chunk)
         if h.hexdigest() != digest:
             raise CacheCorrupt(digest, "corrupt (its bytes do not match its digest)")
-        os.replace(tmp, dst)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    finally:
-        os.close(fd)
 
 
 _UMASK: int | None = None

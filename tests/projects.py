@@ -18,6 +18,12 @@ from pathlib import Path
 import assetbuild
 
 REPO = Path(__file__).resolve().parent.parent
+ASSETFILES = Path(__file__).resolve().parent / "assetfiles"
+
+
+def shared_assetfile(name: str) -> str:
+    """The text of ``tests/assetfiles/<name>.py``: an AssetFile more than one test module builds."""
+    return (ASSETFILES / f"{name}.py").read_text()
 
 
 class Project:

@@ -13,6 +13,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from projects import shared_assetfile
 
 import assetbuild
 from assetbuild.errors import StoreError
@@ -20,29 +21,7 @@ from assetbuild.manifest import FileEntry, encode_manifest
 from assetbuild.output import Reporter
 from assetbuild.store import LmdbStore, no_build_running
 
-ASSETFILE = '''\
-from assetbuild import asset, source
-
-params = source("params", "params.txt")
-
-
-@asset(path="out/clean.txt", io="text")
-def cleaned(params):
-    return params.read_text().upper()
-
-
-@asset(outputs=["model.pkl"])
-def train(cleaned, context):
-    context.out("model.pkl").write_text("model " + cleaned)
-
-
-@asset(outputs=["eval/"])
-def evaluate(train, context):
-    d = context.out("eval/")
-    (d / "metrics.json").write_text('{"acc": 0.9}')
-    (d / "plots").mkdir()
-    (d / "plots" / "a.csv").write_text("1,2")
-'''
+ASSETFILE = shared_assetfile("three_kinds_of_output")
 WRITTEN = ["eval/metrics.json", "eval/plots/a.csv", "model.pkl", "out/clean.txt"]
 
 

@@ -12,31 +12,9 @@ import time
 from pathlib import Path
 
 import pytest
-from projects import clean_env, cli
+from projects import clean_env, cli, shared_assetfile
 
-ASSETFILE = '''\
-from assetbuild import asset, source
-
-params = source("params", "params.txt")
-
-
-@asset(path="out/clean.txt", io="text")
-def cleaned(params):
-    return params.read_text().upper()
-
-
-@asset(outputs=["model.pkl"])
-def train(cleaned, context):
-    context.out("model.pkl").write_text("model " + cleaned)
-
-
-@asset(outputs=["eval/"])
-def evaluate(train, context):
-    d = context.out("eval/")
-    (d / "metrics.json").write_text('{"acc": 0.9}')
-    (d / "plots").mkdir()
-    (d / "plots" / "a.csv").write_text("1,2")
-'''
+ASSETFILE = shared_assetfile("three_kinds_of_output")
 WRITTEN = ["eval/metrics.json", "eval/plots/a.csv", "model.pkl", "out/clean.txt"]
 
 
