@@ -109,7 +109,7 @@ class _Observer:
         self.reporter = reporter
         self.finished = finished
         self.lines: dict[str, list[tuple[int, str]]] = {}
-        self.results: dict[str, AssetResult] = {}
+        self.logged: dict[str, AssetResult] = {}  # the results that carry lines
 
     def asset_started(self, name: str) -> None:
         self.lines.pop(name, None)  # a run again (a lost worker...) keeps its last run's lines
@@ -118,8 +118,7 @@ class _Observer:
     def asset_finished(self, result: AssetResult) -> None:
         lines = self.lines.pop(result.asset, None)
         if lines:
-            result = replace(result, logs=tuple(lines))
-        self.results[result.asset] = result
+            result = self.logged[result.asset] = replace(result, logs=tuple(lines))
         if self.finished is not None:
             self.finished(result)
 
@@ -158,7 +157,9 @@ class _Observer:
 
     def with_logs(self, result: BuildResult) -> BuildResult:
         """``result`` with each asset's result as observed (with its lines)."""
-        return replace(result, results=tuple(self.results.get(r.asset, r) for r in result.results))
+        if not self.logged:  # (a null build: nothing to replace)
+            return result
+        return replace(result, results=tuple(self.logged.get(r.asset, r) for r in result.results))
 
     def warning(self, message: str) -> None:
         self.reporter.warn(message)
