@@ -16,8 +16,14 @@ from hypothesis import strategies as st
 from projects import Project, clean_env, cli
 
 import assetbuild
+from assetbuild.definitions import AssetDef
 from assetbuild.errors import ConfigError, DefinitionError
+from assetbuild.graph import resolve
 from assetbuild.keys import KeyParts, make_key
+from assetbuild.rebuild import TraceRebuilder
+from assetbuild.reports import Trace
+from assetbuild.store import MemoryStore
+from assetbuild.workspace import Workspace
 
 DAY1 = "2024-03-01T09:00:00Z"
 
@@ -210,6 +216,30 @@ def test_keys_without_a_nonce_are_unchanged():
     assert make_key("a", parts) != make_key("a", KeyParts("c", {}, (("up", "v"),), "json@1", None, nonce="x"))
     with_sources = KeyParts("c", {}, (), "json@1", None, (("s", "p"),))
     assert make_key("a", with_sources) != make_key("a", KeyParts("c", {}, (), "json@1", None, (("s", "p"),), "x"))
+
+
+def test_the_rebuilder_decides_from_the_now_it_is_given(tmp_path, monkeypatch):
+    """No environment: the rebuilder reads the clock it is given, once, when it is made."""
+    monkeypatch.setenv("ASSETBUILD_NOW", "not read")
+    graph = resolve([AssetDef("a", lambda: 1, (), {}, (), "text", None, None, None, None, {}, None, "AssetFile", 1,
+                              max_age=60.0)])
+    store = MemoryStore()
+    calls = []
+
+    def rebuilder(now_s: int) -> TraceRebuilder:
+        calls.append(now_s)
+        return TraceRebuilder(graph, store, Workspace(tmp_path, store), code_of=lambda n: ("c", {}),
+                              io_tags={"text": "text@1"}, now=lambda: now_s * 10**9)
+
+    d = rebuilder(1000).decide("a", [])
+    digest = store.put_blob(b"x")
+    store.put_trace(d.key, Trace("dv", digest, "text@1", 1, 0.1, 1000 * 10**9, ""))  # not a head: any trace
+    assert rebuilder(1060).decide("a", []).action == "cached"
+    late = rebuilder(1061).decide("a", [])
+    assert (late.action, late.reasons[0].code, late.reasons[0].detail) == ("run", "expired",
+                                                                          "built 1m 1s ago; max_age 1m")
+    assert rebuilder(900).decide("a", []).action == "cached"  # built "in the future": not expired
+    assert calls == [1000, 1060, 1061, 900]
 
 
 # --- definition errors -------------------------------------------------------------------------
