@@ -11,22 +11,21 @@ too. Time spent (``perf_counter``) and file-system times (mtimes, racy-clean che
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import time
-from datetime import datetime, timezone
 
 from .errors import ConfigError
 
 ENV = "ASSETBUILD_NOW"
+_NAN, _INF = float("nan"), float("inf")
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_DURATION_RE = re.compile(r"\s*(?:(\d+(?:\.\d*)?|\.\d+)\s*([smhdw])\s*)+\Z")
-_PART_RE = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*([smhdw])")
-_NUMBER_RE = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)\Z")
+# patterns, compiled on first use (re caches them): importing this module compiles nothing
+_DURATION_RE = r"\s*(?:(\d+(?:\.\d*)?|\.\d+)\s*([smhdw])\s*)+\Z"
+_PART_RE = r"(\d+(?:\.\d*)?|\.\d+)\s*([smhdw])"
+_NUMBER_RE = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)\Z"
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _parsed: tuple[str, int] | None = None  # the last ASSETBUILD_NOW value and its time
 
 
@@ -54,13 +53,15 @@ def parse_now(value: str) -> int:
     """An ``ASSETBUILD_NOW`` value as nanoseconds since the epoch; ``ConfigError`` naming the
     variable and the value when it is neither epoch seconds nor ISO-8601 with a time zone."""
     text = value.strip()
-    if _NUMBER_RE.match(text):
+    if re.match(_NUMBER_RE, text):
         from decimal import Decimal  # exact: a float would round 1709283600.25 * 1e9
 
         seconds = Decimal(text)
         if abs(seconds) > 10**11:
             raise ConfigError(f"{ENV}={value!r} is out of range: give epoch seconds or an ISO-8601 time")
         return int(seconds * 1_000_000_000)
+    from datetime import datetime, timezone  # only when the variable is set: import assetbuild stays cheap
+
     iso = text[:-1] + "+00:00" if text[-1:] in ("Z", "z") else text  # Python 3.10 has no 'Z'
     try:
         when = datetime.fromisoformat(iso)
@@ -70,7 +71,7 @@ def parse_now(value: str) -> int:
     if when.tzinfo is None or when.utcoffset() is None:
         raise ConfigError(f"{ENV}={value!r} has no time zone: add 'Z' for UTC or an offset "
                           "such as +01:00 (2024-03-01T09:00:00Z)")
-    delta = when - _EPOCH
+    delta = when - datetime(1970, 1, 1, tzinfo=timezone.utc)
     return (delta.days * 86400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
 
 
@@ -78,16 +79,16 @@ def parse_duration(value: object) -> float:
     """Seconds from a positive number or a string like ``"30s"``, ``"90m"``, ``"1h"``, ``"2d"``,
     ``"1w"``, ``"1h30m"`` (or ``"3600"``); ``ValueError`` saying what is accepted."""
     if isinstance(value, bool):
-        seconds = math.nan
+        seconds = _NAN
     elif isinstance(value, (int, float)):
         seconds = float(value)
-    elif isinstance(value, str) and _NUMBER_RE.match(value.strip()):
+    elif isinstance(value, str) and re.match(_NUMBER_RE, value.strip()):
         seconds = float(value)
-    elif isinstance(value, str) and _DURATION_RE.match(value):
-        seconds = sum(float(n) * _UNITS[u] for n, u in _PART_RE.findall(value))
+    elif isinstance(value, str) and re.match(_DURATION_RE, value):
+        seconds = sum(float(n) * _UNITS[u] for n, u in re.findall(_PART_RE, value))
     else:
-        seconds = math.nan
-    if not 0 < seconds < math.inf:
+        seconds = _NAN
+    if not 0 < seconds < _INF:
         raise ValueError(f"must be a positive number of seconds or a duration such as '30s', '90m', "
                          f"'1h', '2d' (units s, m, h, d, w), got {value!r}")
     return seconds
