@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from .clock import parse_duration
 from .errors import DefinitionError
 
 _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:/[A-Za-z_][A-Za-z0-9_]*)*\Z")
@@ -62,13 +63,15 @@ class AssetDef:
     """One declared asset: its function, how its parameters bind, and how its value is stored."""
 
     __slots__ = ("name", "fn", "params", "ins", "deps", "io", "path", "code_version", "group",
-                 "description", "metadata", "executor", "file", "line", "timeout", "outputs")
+                 "description", "metadata", "executor", "file", "line", "timeout", "outputs", "volatile",
+                 "max_age")
 
     def __init__(self, name: str, fn: Callable[..., Any], params: tuple[tuple[str, bool], ...],
                  ins: dict[str, str], deps: tuple[str, ...], io: str, path: str | None,
                  code_version: str | None, group: str | None, description: str | None,
                  metadata: dict[str, Any], executor: str | None, file: str, line: int,
-                 timeout: float | None = None, outputs: tuple[str, ...] = ()) -> None:
+                 timeout: float | None = None, outputs: tuple[str, ...] = (), volatile: bool = False,
+                 max_age: float | None = None) -> None:
         self.name = name
         self.fn = fn
         self.params = params  # (parameter name, has a default), in call order
@@ -85,6 +88,8 @@ class AssetDef:
         self.line = line
         self.timeout = timeout  # seconds; None: the build's --timeout, if any
         self.outputs = outputs  # files and directories ('/'-ended) the function writes itself
+        self.volatile = volatile  # runs on every build (its key gets a fresh nonce)
+        self.max_age = max_age  # seconds: reruns when its latest build is older (by assetbuild.clock)
 
     def __repr__(self) -> str:
         return f"<asset {self.name}>"
@@ -208,7 +213,8 @@ def asset(fn: Callable[..., Any] | None = None, *, name: str | None = None,
           path: str | None = None, code_version: str | None = None, group: str | None = None,
           description: str | None = None, metadata: Mapping[str, Any] | None = None,
           executor: str | None = None, timeout: float | None = None,
-          outputs: Iterable[str] | None = None) -> Any:
+          outputs: Iterable[str] | None = None, volatile: bool = False,
+          max_age: float | str | None = None) -> Any:
     """Declare ``fn`` as an asset named after it (or ``name``).
 
     A parameter named like another asset or source receives its value (a ``pathlib.Path`` for a
@@ -221,7 +227,9 @@ def asset(fn: Callable[..., Any] | None = None, *, name: str | None = None,
     (or ``Output(None, metadata=...)``), and readers receive the files' paths. ``timeout`` (seconds) fails the asset with "timed out after
     N s" and kills its worker when it runs longer (without a worker, as with ``-j 1``, a timed
     asset runs in a worker process of its own; the ``threads`` executor cannot stop a thread, so
-    it refuses a timeout).
+    it refuses a timeout). ``volatile=True`` runs the asset on every build (it reads something no
+    key can see); ``max_age`` (seconds, or ``"90m"``, ``"1h"``, ``"2d"``) reruns it when its latest
+    build is older than that. Either way, readers rerun only when its bytes change.
     """
 
     def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -272,9 +280,22 @@ def asset(fn: Callable[..., Any] | None = None, *, name: str | None = None,
             raise DefinitionError(f"asset {aname!r}: the {executor!r} executor cannot stop a running "
                                   "asset, so it cannot enforce timeout=; use executor='processes'",
                                   file=file, line=line)
+        if not isinstance(volatile, bool):
+            raise DefinitionError(f"asset {aname!r}: volatile must be True or False, got {volatile!r}",
+                                  file=file, line=line)
+        age = None
+        if max_age is not None:
+            if volatile:
+                raise DefinitionError(f"asset {aname!r}: max_age and volatile=True contradict each other "
+                                      "(a volatile asset runs on every build); use one of them",
+                                      file=file, line=line)
+            try:
+                age = parse_duration(max_age)
+            except ValueError as e:
+                raise DefinitionError(f"asset {aname!r}: max_age {e}", file=file, line=line) from None
         asset_def = AssetDef(aname, f, params, ins_map, dep_list, io_name, rel, code_version, group,
                              description, dict(metadata) if metadata else {}, executor, file, line, limit,
-                             outs)
+                             outs, volatile, age)
         try:
             f.__assetbuild_asset__ = asset_def  # type: ignore[attr-defined]
         except (AttributeError, TypeError):

@@ -17,7 +17,8 @@ from .reports import Reason
 # The encoding of keys: a new schema gives every asset a new key (one full rebuild). Additions
 # that only some keys need can avoid that: the source paths (KeyParts.sources) are appended to
 # the encoded tuple only when an asset reads a source, so no other key changed when they came,
-# and no key that has them can equal one made before (the tuples differ in length).
+# and no key that has them can equal one made before (the tuples differ in length). A volatile
+# asset's nonce (KeyParts.nonce) is appended the same way, last, and only when set.
 KEY_SCHEMA = 1
 
 # Interpreter identity: bytecode and pickles differ between minor versions and implementations.
@@ -37,6 +38,8 @@ class KeyParts:
     # (source name, path as source_key_path gives it) of each source passed to a parameter: the
     # function receives that path, so renaming a file with the same bytes is a change too
     sources: tuple[tuple[str, str], ...] = ()
+    # a fresh random string per build of a volatile asset, so its key never has a trace; "" else
+    nonce: str = ""
 
 
 def make_key(name: str, parts: KeyParts) -> str:
@@ -48,6 +51,8 @@ def make_key(name: str, parts: KeyParts) -> str:
     fields: tuple[object, ...] = (name, parts.code, parts.inputs, parts.io, parts.path)
     if parts.sources:  # see KEY_SCHEMA
         fields += (parts.sources,)
+    if parts.nonce:  # a str, where sources are a tuple: the two cannot be mistaken for each other
+        fields += ("nonce:" + parts.nonce,)
     body = repr(fields)
     return hashlib.sha256(_PREFIX + body.encode("utf-8", "surrogatepass")).hexdigest()
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 import mmap
 import os
-import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from .clock import now_ns
 from .contracts import Decision, Files, StatSig, TraceStore
 from .errors import SourceMissing
 from .fingerprint.refs import fold_code_refs, with_code_refs
@@ -190,7 +190,7 @@ class Materializer:
             if data is None:
                 data = self.store.read_blob(produced.digest)
             sig = _write(self.files, path, data)
-        now = time.time_ns()
+        now = now_ns()  # ASSETBUILD_NOW when set: max_age measures from here
         refs = self.code_refs(data) if data is not None else self._file_refs(produced.digest)
         data_version = with_code_refs(produced.data_version, refs)
         trace = Trace(data_version, produced.digest, d.parts.io, size, produced.duration_s, now,

@@ -2,27 +2,38 @@
 from a remote cache, and why. A constructive-trace rebuilder (Bazel's, with Shake's early
 cutoff): a key that has a trace is done work. Order and parallelism are the scheduler's business.
 
+Time enters in two ways, both decided here so that build, ``status``, ``-n`` and ``why`` agree:
+a volatile asset always runs (a fresh nonce in its key), and an asset with ``max_age`` runs
+when the work its key found is older than that at the build's "now" (injected; see
+assetbuild.clock). Either way its readers' keys use its data version, so identical bytes stop
+the rebuild there (early cutoff).
+
 A ``Decision`` carries the key, its parts and the trace it found, so acting on it (restore,
 record a head, explain it in ``status``) never looks anything up again.
 """
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Container, Sequence
 from typing import Any
 
+from .clock import format_duration
+from .clock import now_ns as clock_now_ns
 from .contracts import Action, Decision, Files, TraceStore
 from .definitions import AssetDef, SourceDef
 from .errors import CacheCorrupt
 from .graph import Graph
 from .keys import KeyParts, explain_change, make_key, source_key_path
 from .manifest import Manifest, decode_manifest, outputs_key_part
-from .reports import AssetResult, AssetStatus, Head, Reason
+from .reports import AssetResult, AssetStatus, Head, Reason, Trace
 
 CodeOf = Callable[[str], tuple[str, dict[str, str]]]  # asset -> (fingerprint, its parts)
 
 FORCED = (Reason("forced", "--force"),)
 _FROM_REMOTE = Reason("remote", "the remote cache has it: a build restores it without running it")
+VOLATILE = Reason("volatile", "runs on every build")
+_NEVER_BUILT = Reason("never-built", "no earlier build of this asset")
 
 
 def head_parts(head: Head) -> KeyParts:
@@ -34,7 +45,7 @@ def head_parts(head: Head) -> KeyParts:
 def why_run(parts: KeyParts, head: Head | None, sources: frozenset[str] | set[str]) -> tuple[Reason, ...]:
     """Reasons a key has no trace: what changed since the asset's latest build."""
     if head is None:
-        return (Reason("never-built", "no earlier build of this asset"),)
+        return (_NEVER_BUILT,)
     reasons = explain_change(head_parts(head), parts, sources=sources)
     if not reasons and parts.sources and not head.sources:
         reasons = [Reason("key-changed", "keys now include the paths of the sources an asset reads "
@@ -50,7 +61,7 @@ def _upstream_stale(parts: KeyParts, head: Head | None) -> Decision:
     why = [Reason("upstream-changed", f"{', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} stale "
                   "(runs only if that output changes)")]
     if head is None:
-        why.insert(0, Reason("never-built", "no earlier build of this asset"))
+        why.insert(0, _NEVER_BUILT)
     return Decision("run", parts, reasons=tuple(why), head=head)
 
 
@@ -58,11 +69,14 @@ class TraceRebuilder:
     """Decides from the store's traces and heads and the state of path outputs.
 
     ``code_of`` gives an asset's code fingerprint (the scheduler's, made before anything runs);
-    ``io_tags`` the "name@version" of each asset's IO manager, which enters its key.
+    ``io_tags`` the "name@version" of each asset's IO manager, which enters its key; ``now``
+    the clock, read once here: every decision of this build uses that one "now" (a bad
+    ``ASSETBUILD_NOW`` fails here, before anything runs).
     """
 
     def __init__(self, graph: Graph, store: TraceStore, files: Files, *, code_of: CodeOf,
-                 io_tags: dict[str, str]) -> None:
+                 io_tags: dict[str, str], now: Callable[[], int] = clock_now_ns) -> None:
+        self.now_ns = now()
         self.graph = graph
         self.store = store
         self.files = files
@@ -86,6 +100,8 @@ class TraceRebuilder:
         where = outputs_key_part(adef.outputs) if adef.outputs else adef.path
         parts = KeyParts(code, code_parts, tuple(inputs), self.io_tags[adef.io], where, passed)  # type: ignore[arg-type]
         head = self.store.get_head(name)
+        if adef.volatile:
+            return self._volatile(name, parts, head)
         for _, dv in inputs:
             if dv is None:  # a dry run: an upstream will rebuild, so this key is not known yet
                 return _upstream_stale(parts, head)
@@ -93,6 +109,10 @@ class TraceRebuilder:
         trace: Any = head if head is not None and head.key == key else self.store.get_trace(key)
         if trace is None:
             return Decision("run", parts, key, why_run(parts, head, self.sources), head=head)
+        if adef.max_age is not None:
+            expired = self._expired(trace, adef.max_age)
+            if expired is not None:
+                return Decision("run", parts, key, (expired,), None, "local", head)
         origin = getattr(trace, "origin", "local")  # a Head is this store's own
         if not self.store.has_blob(trace.output_digest, trace.size):
             return Decision("run", parts, key, (Reason("output-missing", "the stored output is gone from the cache"),),
@@ -115,6 +135,26 @@ class TraceRebuilder:
         # a remote trace is fetched (its reasons: whether its path output must be written too)
         action: Action = "fetch" if origin != "local" else "restore" if reasons else "cached"
         return Decision(action, parts, key, reasons, trace, origin, head, sig)
+
+    def _volatile(self, name: str, parts: KeyParts, head: Head | None) -> Decision:
+        """A volatile asset runs, under a key no earlier build has (its readers' keys use its
+        data version, so they rerun only if its bytes change)."""
+        parts = KeyParts(parts.code, parts.code_parts, parts.inputs, parts.io, parts.path, parts.sources,
+                         secrets.token_hex(16))
+        known = all(dv is not None for _, dv in parts.inputs)  # a dry run may not know every input
+        key = make_key(name, parts) if known else None
+        return Decision("run", parts, key, (VOLATILE,) if head is not None else (_NEVER_BUILT, VOLATILE),
+                        head=head)
+
+    def _expired(self, trace: Trace | Head, max_age: float) -> Reason | None:
+        """Why the work found for a key is too old to reuse, if it is: it was built more than
+        ``max_age`` seconds before this build's now (a head that is this key's, or any trace:
+        an old trace of the same key is just as old)."""
+        built = trace.built_ns if isinstance(trace, Head) else trace.created_ns
+        age = (self.now_ns - built) / 1e9
+        if age <= max_age:
+            return None
+        return Reason("expired", f"built {format_duration(age)} ago; max_age {format_duration(max_age)}")
 
     def manifest(self, digest: str) -> Manifest:
         """The manifest of produced files stored as ``digest`` (CacheCorrupt, ValueError)."""

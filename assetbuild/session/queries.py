@@ -71,6 +71,7 @@ def why(asset: str, *, project_dir: str | os.PathLike[str] = ".", assetfile: str
             return {"asset": asset, "state": st.state, "reasons": [r.to_json() for r in st.reasons],
                     "file": adef.file, "line": adef.line, "code": code, "old_code": head.code if head else None,
                     "code_changes": code_changes, "inputs": inputs, "io": adef.io, "path": adef.path,
+                    "volatile": adef.volatile, "max_age": adef.max_age,
                     "last_built_ns": head.built_ns if head else None,
                     "last_key": head.key if head else None,
                     "history": len(store.history(asset))}
@@ -125,7 +126,7 @@ def _describe(graph: Graph) -> list[dict[str, Any]]:
                     "path": a.path, "outputs": list(a.outputs), "group": a.group,
                     "description": a.description or _first_line(a.fn.__doc__),
                     "code_version": a.code_version, "metadata": a.metadata, "file": a.file,
-                    "line": a.line})
+                    "line": a.line, "volatile": a.volatile, "max_age": a.max_age})
     return out
 
 

@@ -1,0 +1,110 @@
+"""The one answer to "what time is it": the wall clock, or ``ASSETBUILD_NOW`` when it is set.
+
+Every time decision (an asset's ``max_age``) and every recorded time of a materialization
+reads :func:`now_ns`, so a test steps through days by setting one variable instead of sleeping.
+``ASSETBUILD_NOW`` is ISO-8601 with a time zone (``2024-03-01T09:00:00Z``,
+``2024-03-01T10:00:00+01:00``) or epoch seconds (``1709283600``); a time without a zone is
+refused rather than guessed. Durations (``"90m"``, ``"1h"``, ``"2d"``) are parsed and shown here
+too. Time spent (``perf_counter``) and file-system times (mtimes, racy-clean checks) are not
+"now" in this sense and stay on the real clocks.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+
+from .errors import ConfigError
+
+ENV = "ASSETBUILD_NOW"
+_NAN, _INF = float("nan"), float("inf")
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+# patterns, compiled on first use (re caches them): importing this module compiles nothing
+_DURATION_RE = r"\s*(?:(\d+(?:\.\d*)?|\.\d+)\s*([smhdw])\s*)+\Z"
+_PART_RE = r"(\d+(?:\.\d*)?|\.\d+)\s*([smhdw])"
+_NUMBER_RE = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)\Z"
+
+_parsed: tuple[str, int] | None = None  # the last ASSETBUILD_NOW value and its time
+
+
+def now_ns() -> int:
+    """Now, in nanoseconds since the epoch: ``ASSETBUILD_NOW`` if set (``ConfigError`` if it is
+    not a time), else the wall clock."""
+    global _parsed
+    value = os.environ.get(ENV)
+    if not value:
+        return time.time_ns()
+    cached = _parsed
+    if cached is not None and cached[0] == value:
+        return cached[1]
+    ns = parse_now(value)
+    _parsed = (value, ns)
+    return ns
+
+
+def now() -> float:
+    """Now, in seconds since the epoch (see :func:`now_ns`)."""
+    return now_ns() / 1e9
+
+
+def parse_now(value: str) -> int:
+    """An ``ASSETBUILD_NOW`` value as nanoseconds since the epoch; ``ConfigError`` naming the
+    variable and the value when it is neither epoch seconds nor ISO-8601 with a time zone."""
+    text = value.strip()
+    if re.match(_NUMBER_RE, text):
+        from decimal import Decimal  # exact: a float would round 1709283600.25 * 1e9
+
+        seconds = Decimal(text)
+        if abs(seconds) > 10**11:
+            raise ConfigError(f"{ENV}={value!r} is out of range: give epoch seconds or an ISO-8601 time")
+        return int(seconds * 1_000_000_000)
+    from datetime import datetime, timezone  # only when the variable is set: import assetbuild stays cheap
+
+    iso = text[:-1] + "+00:00" if text[-1:] in ("Z", "z") else text  # Python 3.10 has no 'Z'
+    try:
+        when = datetime.fromisoformat(iso)
+    except ValueError:
+        raise ConfigError(f"{ENV}={value!r} is not a time: give ISO-8601 with a time zone "
+                          "(2024-03-01T09:00:00Z, 2024-03-01T10:00:00+01:00) or epoch seconds") from None
+    if when.tzinfo is None or when.utcoffset() is None:
+        raise ConfigError(f"{ENV}={value!r} has no time zone: add 'Z' for UTC or an offset "
+                          "such as +01:00 (2024-03-01T09:00:00Z)")
+    delta = when - datetime(1970, 1, 1, tzinfo=timezone.utc)
+    return (delta.days * 86400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
+
+
+def parse_duration(value: object) -> float:
+    """Seconds from a positive number or a string like ``"30s"``, ``"90m"``, ``"1h"``, ``"2d"``,
+    ``"1w"``, ``"1h30m"`` (or ``"3600"``); ``ValueError`` saying what is accepted."""
+    if isinstance(value, bool):
+        seconds = _NAN
+    elif isinstance(value, (int, float)):
+        seconds = float(value)
+    elif isinstance(value, str) and re.match(_NUMBER_RE, value.strip()):
+        seconds = float(value)
+    elif isinstance(value, str) and re.match(_DURATION_RE, value):
+        seconds = sum(float(n) * _UNITS[u] for n, u in re.findall(_PART_RE, value))
+    else:
+        seconds = _NAN
+    if not 0 < seconds < _INF:
+        raise ValueError(f"must be a positive number of seconds or a duration such as '30s', '90m', "
+                         f"'1h', '2d' (units s, m, h, d, w), got {value!r}")
+    return seconds
+
+
+def format_duration(seconds: float) -> str:
+    """A span for people, in its largest unit and the next one: '2h 5m', '1d', '45s' (rounded down)."""
+    left = int(max(seconds, 0))
+    sizes = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
+    for i, (unit, size) in enumerate(sizes):
+        if left >= size or unit == "s":
+            text = f"{left // size}{unit}"
+            if unit != "s":
+                nxt, nsize = sizes[i + 1]
+                rest = (left % size) // nsize
+                if rest:
+                    text += f" {rest}{nxt}"
+            return text
+    raise AssertionError("unreachable")

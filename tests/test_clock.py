@@ -1,0 +1,94 @@
+"""assetbuild.clock: "now" from the wall clock or ASSETBUILD_NOW, durations parsed and shown."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from assetbuild import clock
+from assetbuild.errors import ConfigError
+
+MARCH_1 = 1709283600 * 10**9  # 2024-03-01T09:00:00Z
+
+
+def test_wall_clock_without_the_variable(monkeypatch):
+    monkeypatch.delenv("ASSETBUILD_NOW", raising=False)
+    before = time.time_ns()
+    assert before <= clock.now_ns() <= time.time_ns()
+
+
+@pytest.mark.parametrize("value", ["2024-03-01T09:00:00Z", "2024-03-01T09:00:00z", "2024-03-01T09:00:00+00:00",
+                                   "2024-03-01T10:00:00+01:00", "2024-03-01T04:00:00-05:00", "1709283600",
+                                   " 1709283600 ", "1709283600.0", "2024-03-01 09:00:00Z"])
+def test_the_variable_sets_now(monkeypatch, value):
+    monkeypatch.setenv("ASSETBUILD_NOW", value)
+    assert clock.now_ns() == MARCH_1
+    assert clock.now() == MARCH_1 / 1e9
+
+
+def test_fractions_of_seconds(monkeypatch):
+    monkeypatch.setenv("ASSETBUILD_NOW", "1709283600.25")
+    assert clock.now_ns() == MARCH_1 + 250_000_000
+    monkeypatch.setenv("ASSETBUILD_NOW", "2024-03-01T09:00:00.5Z")
+    assert clock.now_ns() == MARCH_1 + 500_000_000
+
+
+def test_a_new_value_is_read_at_once(monkeypatch):
+    monkeypatch.setenv("ASSETBUILD_NOW", "2024-03-01T09:00:00Z")
+    assert clock.now_ns() == MARCH_1
+    monkeypatch.setenv("ASSETBUILD_NOW", "2024-03-02T09:00:00Z")
+    assert clock.now_ns() == MARCH_1 + 86400 * 10**9
+
+
+@pytest.mark.parametrize("value,says", [
+    ("2024-03-01T09:00:00", "has no time zone"),
+    ("2024-03-01", "has no time zone"),
+    ("yesterday", "is not a time"),
+    ("2024-13-01T09:00:00Z", "is not a time"),
+    ("1e9", "is not a time"),
+    ("99999999999999", "out of range"),
+])
+def test_a_bad_value_is_one_clear_error(monkeypatch, value, says):
+    monkeypatch.setenv("ASSETBUILD_NOW", value)
+    with pytest.raises(ConfigError) as e:
+        clock.now_ns()
+    assert says in str(e.value)
+    assert f"ASSETBUILD_NOW={value!r}" in str(e.value)
+    assert e.value.exit_status == 2
+
+
+@pytest.mark.parametrize("value,seconds", [
+    (3600, 3600), (1.5, 1.5), ("30s", 30), ("90m", 5400), ("1h", 3600), ("2d", 172800), ("1w", 604800),
+    ("1h30m", 5400), ("1h 30m", 5400), ("3600", 3600), ("0.5h", 1800),
+])
+def test_parse_duration(value, seconds):
+    assert clock.parse_duration(value) == seconds
+
+
+@pytest.mark.parametrize("value", [0, -5, True, None, "", "h", "1x", "1 hour", "-1h", float("inf"), float("nan"),
+                                   [3600]])
+def test_a_bad_duration_says_what_is_accepted(value):
+    with pytest.raises(ValueError, match=r"positive number of seconds or a duration such as '30s', '90m'"):
+        clock.parse_duration(value)
+
+
+@pytest.mark.parametrize("seconds,text", [
+    (0, "0s"), (45, "45s"), (60, "1m"), (90, "1m 30s"), (3600, "1h"), (7500, "2h 5m"), (7205, "2h"),
+    (86400, "1d"), (90000, "1d 1h"), (-3, "0s"),
+])
+def test_format_duration(seconds, text):
+    assert clock.format_duration(seconds) == text
+
+
+@given(st.integers(min_value=0, max_value=10**8))
+def test_format_duration_never_overstates(seconds):
+    """Its units add up to at most the span, and to more than the span less its second unit."""
+    text = clock.format_duration(seconds)
+    units = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+    parts = [(int(p[:-1]), units[p[-1]]) for p in text.split()]
+    shown = sum(n * u for n, u in parts)
+    assert shown <= seconds
+    assert seconds - shown < (units[text.split()[0][-1]] if len(parts) == 1 else parts[1][1])
