@@ -12,6 +12,7 @@ from projects import Project
 def _isolated_environment(monkeypatch):
     """Never read the developer's cache or plugin settings."""
     monkeypatch.delenv("ASSETBUILD_CACHE_DIR", raising=False)
+    monkeypatch.delenv("ASSETBUILD_NOW", raising=False)  # the wall clock, unless a test steps time
     monkeypatch.setenv("ASSETBUILD_DISABLE_PLUGIN_AUTOLOAD", "1")
 
 

@@ -316,3 +316,19 @@ def test_cli_definition_error(project: Project):
     r = cli("build", cwd=project.root)
     assert r.returncode == 2
     assert "AssetFile:2: asset 'a': max_age and volatile=True contradict each other" in r.stderr
+
+
+def test_cache_gc_older_than_follows_the_same_clock(proj: Project, monkeypatch):
+    """gc's "unused for N days" is a time decision too: under ASSETBUILD_NOW both the time a key
+    stopped being a head and gc's now come from it, so a test can step days without sleeping."""
+    proj.assetfile('@asset(io="json")\ndef a():\n    return 1\n')
+    monkeypatch.setenv("ASSETBUILD_NOW", "2024-01-01T00:00:00Z")
+    assert proj.built() == ["a"]
+    monkeypatch.setenv("ASSETBUILD_NOW", "2024-01-02T00:00:00Z")
+    proj.assetfile('@asset(io="json")\ndef a():\n    return 2\n')  # the first key is unused from now
+    assert proj.built() == ["a"]
+    monkeypatch.setenv("ASSETBUILD_NOW", "2024-01-05T00:00:00Z")  # unused for 3 days
+    assert assetbuild.gc(older_than_days=5, dry_run=True, project_dir=proj.root).entries_dropped == 0
+    monkeypatch.setenv("ASSETBUILD_NOW", "2024-01-08T00:00:00Z")  # unused for 6 days
+    assert assetbuild.gc(older_than_days=5, project_dir=proj.root).entries_dropped == 1
+    assert proj.build().by_asset() == {"a": "cached"}

@@ -21,11 +21,11 @@ import json
 import os
 import re
 import tempfile
-import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from .. import clock
 from ..atomicfile import atomic_writer
 from ..errors import CacheCorrupt, StoreError
 from ..reports import Head, Trace
@@ -244,7 +244,7 @@ def import_archive(store: LmdbStore, src: Path, warn: Callable[[str], None] = la
         entries = _check_manifest(manifest)
     except StoreError as e:
         raise StoreError(f"cannot import {src}: {e}") from None
-    now = time.time_ns()
+    now = clock.now_ns()
     imported = skipped = heads_added = present = 0
     for entry in entries:
         try:

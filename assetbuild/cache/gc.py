@@ -12,11 +12,11 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .. import clock
 from ..store.cachedir import delete_file
 
 if TYPE_CHECKING:
@@ -75,7 +75,7 @@ def gc(store: LmdbStore, *, max_size: int | None = None, older_than_s: float | N
     beyond the ``CODE_CACHE_KEEP`` newest. Then the index is
     compacted so the freed pages go back to the disk.
     """
-    now_ns = time.time_ns() if now_ns is None else now_ns
+    now_ns = clock.now_ns() if now_ns is None else now_ns
     rep = GcReport(dry_run=dry_run)
     heads = store.all_heads()  # every project's: gc never drops another project's latest builds
     protected_keys = {h.key for _n, h in heads}

@@ -253,7 +253,9 @@ def status(ctx: click.Context, assets: tuple[str, ...], **local: Any) -> None:
     """Say whether each asset is fresh, stale or missing, and why. Writes nothing.
 
     Reasons: never-built, code-changed, upstream-changed, source-changed, source-moved,
-    source-missing, remote, output-missing, output-modified. Exit status 0 whatever the states (2 for an error in the AssetFile).
+    source-missing, remote, output-missing, output-modified, volatile (runs on every build),
+    expired (older than its max_age). Exit status 0 whatever the states (2 for an error in the
+    AssetFile or in ASSETBUILD_NOW).
     """
     from .. import output, session
 

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from .. import clock
 from ..errors import CacheCorrupt, StoreError
 from ..reports import Head, Trace
 from .cas import INLINE_MAX, BlobFiles, digest_bytes, take_file_bytes
@@ -215,7 +216,7 @@ class LmdbStore:
         raw = self._get(b"heads", hk)
         old = None if raw is None else decode(raw, Head)
         if old is not None and old.key != head.key:
-            self.put_used(old.key, time.time_ns())
+            self.put_used(old.key, clock.now_ns())
         self._batch.put(b"heads", hk, encode(head))
 
     def add_history(self, asset: str, when_ns: int, key: str) -> None:
