@@ -64,14 +64,14 @@ class AssetDef:
 
     __slots__ = ("name", "fn", "params", "ins", "deps", "io", "path", "code_version", "group",
                  "description", "metadata", "executor", "file", "line", "timeout", "outputs", "volatile",
-                 "max_age")
+                 "max_age", "env")
 
     def __init__(self, name: str, fn: Callable[..., Any], params: tuple[tuple[str, bool], ...],
                  ins: dict[str, str], deps: tuple[str, ...], io: str, path: str | None,
                  code_version: str | None, group: str | None, description: str | None,
                  metadata: dict[str, Any], executor: str | None, file: str, line: int,
                  timeout: float | None = None, outputs: tuple[str, ...] = (), volatile: bool = False,
-                 max_age: float | None = None) -> None:
+                 max_age: float | None = None, env: tuple[str, ...] = ()) -> None:
         self.name = name
         self.fn = fn
         self.params = params  # (parameter name, has a default), in call order
@@ -90,6 +90,7 @@ class AssetDef:
         self.outputs = outputs  # files and directories ('/'-ended) the function writes itself
         self.volatile = volatile  # runs on every build (its key gets a fresh nonce)
         self.max_age = max_age  # seconds: reruns when its latest build is older (by assetbuild.clock)
+        self.env = env  # environment variables whose values enter its key: sorted, no repeats
 
     def __repr__(self) -> str:
         return f"<asset {self.name}>"
@@ -214,7 +215,7 @@ def asset(fn: Callable[..., Any] | None = None, *, name: str | None = None,
           description: str | None = None, metadata: Mapping[str, Any] | None = None,
           executor: str | None = None, timeout: float | None = None,
           outputs: Iterable[str] | None = None, volatile: bool = False,
-          max_age: float | str | None = None) -> Any:
+          max_age: float | str | None = None, env: Iterable[str] | None = None) -> Any:
     """Declare ``fn`` as an asset named after it (or ``name``).
 
     A parameter named like another asset or source receives its value (a ``pathlib.Path`` for a
@@ -229,7 +230,8 @@ def asset(fn: Callable[..., Any] | None = None, *, name: str | None = None,
     asset runs in a worker process of its own; the ``threads`` executor cannot stop a thread, so
     it refuses a timeout). ``volatile=True`` runs the asset on every build (it reads something no
     key can see); ``max_age`` (seconds, or ``"90m"``, ``"1h"``, ``"2d"``) reruns it when its latest
-    build is older than that. Either way, readers rerun only when its bytes change.
+    build is older than that. Either way, readers rerun only when its bytes change. ``env``
+    names environment variables whose values (unset is not empty) enter the key.
     """
 
     def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -293,9 +295,10 @@ def asset(fn: Callable[..., Any] | None = None, *, name: str | None = None,
                 age = parse_duration(max_age)
             except ValueError as e:
                 raise DefinitionError(f"asset {aname!r}: max_age {e}", file=file, line=line) from None
+        env_names = check_env(env, aname, file=file, line=line) if env is not None else ()
         asset_def = AssetDef(aname, f, params, ins_map, dep_list, io_name, rel, code_version, group,
                              description, dict(metadata) if metadata else {}, executor, file, line, limit,
-                             outs, volatile, age)
+                             outs, volatile, age, env_names)
         try:
             f.__assetbuild_asset__ = asset_def  # type: ignore[attr-defined]
         except (AttributeError, TypeError):
@@ -310,6 +313,21 @@ def asset(fn: Callable[..., Any] | None = None, *, name: str | None = None,
                                   "e.g. @asset(name='x')")
         return decorate(fn)
     return decorate
+
+
+def check_env(env: object, aname: str, *, file: str, line: int) -> tuple[str, ...]:
+    """The variable names of ``env=``, sorted without repeats (their order is no part of the key)."""
+    if isinstance(env, (str, bytes)) or not isinstance(env, (list, tuple)):
+        raise DefinitionError(f"asset {aname!r}: env must be a list of environment variable names, "
+                              f"got {env!r}", file=file, line=line)
+    for n in env:
+        if not isinstance(n, str):
+            raise DefinitionError(f"asset {aname!r}: env must be a list of strings, got {n!r} in it",
+                                  file=file, line=line)
+        if not (n.isascii() and n.isidentifier()):  # [A-Za-z_][A-Za-z0-9_]*
+            raise DefinitionError(f"asset {aname!r}: env names {n!r}, which is not an environment variable "
+                                  "name (letters, digits and '_', not starting with a digit)", file=file, line=line)
+    return tuple(sorted(set(env)))
 
 
 def source(name: str, path: str, *, description: str | None = None, group: str | None = None) -> SourceDef:

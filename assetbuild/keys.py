@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .reports import Reason
@@ -18,7 +19,8 @@ from .reports import Reason
 # that only some keys need can avoid that: the source paths (KeyParts.sources) are appended to
 # the encoded tuple only when an asset reads a source, so no other key changed when they came,
 # and no key that has them can equal one made before (the tuples differ in length). A volatile
-# asset's nonce (KeyParts.nonce) is appended the same way, last, and only when set.
+# asset's nonce (KeyParts.nonce) is appended the same way, last, and only when set; so are the
+# values of the environment variables an asset declares (KeyParts.env), before the nonce.
 KEY_SCHEMA = 1
 
 # Interpreter identity: bytecode and pickles differ between minor versions and implementations.
@@ -40,6 +42,9 @@ class KeyParts:
     sources: tuple[tuple[str, str], ...] = ()
     # a fresh random string per build of a volatile asset, so its key never has a trace; "" else
     nonce: str = ""
+    # (name, value) of each environment variable the asset declares, sorted by name: None when
+    # unset (not ""), and for a secret name (see is_secret) a digest of the value, never the value
+    env: tuple[tuple[str, str | None], ...] = ()
 
 
 def make_key(name: str, parts: KeyParts) -> str:
@@ -51,6 +56,8 @@ def make_key(name: str, parts: KeyParts) -> str:
     fields: tuple[object, ...] = (name, parts.code, parts.inputs, parts.io, parts.path)
     if parts.sources:  # see KEY_SCHEMA
         fields += (parts.sources,)
+    if parts.env:  # the marker "env" is a str, where sources are a tuple and a nonce is "nonce:..."
+        fields += ("env", parts.env)
     if parts.nonce:  # a str, where sources are a tuple: the two cannot be mistaken for each other
         fields += ("nonce:" + parts.nonce,)
     body = repr(fields)
@@ -62,6 +69,33 @@ def source_key_path(declared: str) -> str:
     relative path is relative to the project directory, so a copy of the project elsewhere
     has the same keys; an absolute one is what the function receives wherever the project is."""
     return os.path.normpath(declared).replace(os.sep, "/")
+
+
+_SECRET_WORDS = ("KEY", "TOKEN", "SECRET", "PASSWORD")
+
+
+def is_secret(name: str) -> bool:
+    """Whether an environment variable's value must never be shown or stored (its name contains
+    KEY, TOKEN, SECRET or PASSWORD, in any case)."""
+    upper = name.upper()
+    return any(w in upper for w in _SECRET_WORDS)
+
+
+def env_parts(names: tuple[str, ...], environ: Mapping[str, str]) -> tuple[tuple[str, str | None], ...]:
+    """KeyParts.env of an asset declaring ``names`` (sorted, no repeats), read from ``environ``.
+    A secret's value enters as a digest: the key still changes with it, and the head that
+    ``status`` and ``why`` read (and ``cache export`` writes) never holds it."""
+    out = []
+    for n in names:
+        v = environ.get(n)
+        if v is not None and is_secret(n):
+            v = "sha256:" + hashlib.sha256(f"assetbuild-env\0{n}\0{v}".encode("utf-8", "surrogatepass")).hexdigest()
+        out.append((n, v))
+    return tuple(out)
+
+
+def _env_value(v: str | None) -> str:
+    return "unset" if v is None else repr(v)
 
 
 def short(digest: str | None) -> str:
@@ -101,6 +135,16 @@ def explain_change(old: KeyParts, new: KeyParts, *, sources: frozenset[str] | se
         before = old_src.get(up)
         if before is not None and before != p:
             reasons.append(Reason("source-moved", f"{up}: its path {before} -> {p}"))
+    if old.env != new.env:
+        old_env, new_env = dict(old.env), dict(new.env)
+        for n in sorted(old_env.keys() | new_env.keys()):
+            if n not in new_env:
+                reasons.append(Reason("env-changed", f"{n} is no longer declared"))
+            elif n not in old_env:
+                reasons.append(Reason("env-changed", f"{n} is newly declared"))
+            elif old_env[n] != new_env[n]:
+                reasons.append(Reason("env-changed", f"{n} changed" if is_secret(n) else
+                                      f"{n} {_env_value(old_env[n])} -> {_env_value(new_env[n])}"))
     if old.io != new.io:
         reasons.append(Reason("io-changed", f"IO manager {old.io} -> {new.io}"))
     if old.path != new.path:

@@ -14,6 +14,7 @@ record a head, explain it in ``status``) never looks anything up again.
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import Callable, Container, Sequence
 from typing import Any
@@ -24,7 +25,7 @@ from .contracts import Action, Decision, Files, TraceStore
 from .definitions import AssetDef, SourceDef
 from .errors import CacheCorrupt
 from .graph import Graph
-from .keys import KeyParts, explain_change, make_key, source_key_path
+from .keys import KeyParts, env_parts, explain_change, make_key, source_key_path
 from .manifest import Manifest, decode_manifest, outputs_key_part
 from .reports import AssetResult, AssetStatus, Head, Reason, Trace
 
@@ -39,7 +40,7 @@ _NEVER_BUILT = Reason("never-built", "no earlier build of this asset")
 def head_parts(head: Head) -> KeyParts:
     """The key parts recorded with an asset's latest build."""
     return KeyParts(head.code, head.code_parts, tuple((u, v) for u, v in head.inputs), head.io, head.path,
-                    tuple((n, p) for n, p in head.sources))
+                    tuple((n, p) for n, p in head.sources), env=tuple((n, v) for n, v in head.env))
 
 
 def why_run(parts: KeyParts, head: Head | None, sources: frozenset[str] | set[str]) -> tuple[Reason, ...]:
@@ -77,6 +78,9 @@ class TraceRebuilder:
     def __init__(self, graph: Graph, store: TraceStore, files: Files, *, code_of: CodeOf,
                  io_tags: dict[str, str], now: Callable[[], int] = clock_now_ns) -> None:
         self.now_ns = now()
+        # the environment the keys of declared variables (``env=``) read, once per build; process
+        # workers start with os.environ later in the same build (their pool lives for one build)
+        self.environ = dict(os.environ)
         self.graph = graph
         self.store = store
         self.files = files
@@ -98,7 +102,8 @@ class TraceRebuilder:
             passed = self._passed_sources(name)
         # an unknown version (None) only ever reaches a dry run's parts, never a key
         where = outputs_key_part(adef.outputs) if adef.outputs else adef.path
-        parts = KeyParts(code, code_parts, tuple(inputs), self.io_tags[adef.io], where, passed)  # type: ignore[arg-type]
+        parts = KeyParts(code, code_parts, tuple(inputs), self.io_tags[adef.io], where, passed,  # type: ignore[arg-type]
+                         env=env_parts(adef.env, self.environ) if adef.env else ())
         head = self.store.get_head(name)
         if adef.volatile:
             return self._volatile(name, parts, head)
@@ -140,7 +145,7 @@ class TraceRebuilder:
         """A volatile asset runs, under a key no earlier build has (its readers' keys use its
         data version, so they rerun only if its bytes change)."""
         parts = KeyParts(parts.code, parts.code_parts, parts.inputs, parts.io, parts.path, parts.sources,
-                         secrets.token_hex(16))
+                         secrets.token_hex(16), parts.env)
         known = all(dv is not None for _, dv in parts.inputs)  # a dry run may not know every input
         key = make_key(name, parts) if known else None
         return Decision("run", parts, key, (VOLATILE,) if head is not None else (_NEVER_BUILT, VOLATILE),

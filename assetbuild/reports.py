@@ -123,6 +123,7 @@ class Head(NamedTuple):
     size: int
     duration_s: float
     sources: tuple[tuple[str, str], ...] = ()  # KeyParts.sources (absent in heads of older versions)
+    env: tuple[tuple[str, str | None], ...] = ()  # KeyParts.env (absent in heads of older versions)
 
 
 @dataclass(frozen=True)

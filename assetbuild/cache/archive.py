@@ -163,9 +163,14 @@ def _entry_records(e: Any) -> tuple[str, str, Trace, Head | None]:
     head = None
     hd = e.get("head")
     if hd is not None:
-        # "sources" came with a later version: an older export has none
-        if not isinstance(hd, Mapping) or set(hd) - {"sources"} != set(Head._fields) - {"sources"}:
+        # "sources" and "env" came with later versions: an older export has none
+        if not isinstance(hd, Mapping) or set(hd) - {"sources", "env"} != set(Head._fields) - {"sources", "env"}:
             raise ValueError("bad head record")
+        env_rows = hd.get("env", [])
+        if not isinstance(env_rows, list) or not all(
+                isinstance(i, list) and len(i) == 2 and isinstance(i[0], str) and isinstance(i[1], (str, type(None)))
+                for i in env_rows):
+            raise ValueError("bad head env")
         pairs = {}
         for field_name in ("inputs", "sources"):
             rows = hd.get(field_name, [])
@@ -173,7 +178,7 @@ def _entry_records(e: Any) -> tuple[str, str, Trace, Head | None]:
                                                      and all(isinstance(x, str) for x in i) for i in rows):
                 raise ValueError(f"bad head {field_name}")
             pairs[field_name] = tuple(tuple(i) for i in rows)
-        head = Head(**{**hd, **pairs, "path_stat": None})
+        head = Head(**{**hd, **pairs, "env": tuple(tuple(i) for i in env_rows), "path_stat": None})
         _check_types(head, {"key": str, "data_version": str, "output_digest": str, "code": str,
                             "code_parts": dict, "io": str, "path": (str, type(None)), "built_ns": int,
                             "size": int, "duration_s": (int, float)})

@@ -61,6 +61,7 @@ def why(asset: str, *, project_dir: str | os.PathLike[str] = ".", assetfile: str
                 inputs.append({"name": up, "kind": "source" if up in sched.sources else "asset",
                                "old": old_inputs.get(up), "new": new,
                                "changed": old_inputs.get(up) != new})
+            env = _env_changes(adef.env, head.env if head is not None else None)
             code_changes = []
             if head is not None:
                 old_parts = head.code_parts
@@ -71,12 +72,27 @@ def why(asset: str, *, project_dir: str | os.PathLike[str] = ".", assetfile: str
             return {"asset": asset, "state": st.state, "reasons": [r.to_json() for r in st.reasons],
                     "file": adef.file, "line": adef.line, "code": code, "old_code": head.code if head else None,
                     "code_changes": code_changes, "inputs": inputs, "io": adef.io, "path": adef.path,
-                    "volatile": adef.volatile, "max_age": adef.max_age,
+                    "volatile": adef.volatile, "max_age": adef.max_age, "env": env,
                     "last_built_ns": head.built_ns if head else None,
                     "last_key": head.key if head else None,
                     "history": len(store.history(asset))}
         finally:
             store.close()
+
+
+def _env_changes(names: tuple[str, ...], recorded: Any) -> list[dict[str, Any]]:
+    """``why --json``'s "env": each declared variable's value at the last build and now (None:
+    unset), and whether it changed; a secret's values are never shown (both None, "secret")."""
+    from ..keys import env_parts, is_secret
+
+    old = dict(recorded) if recorded is not None else {}
+    out = []
+    for n, v in env_parts(names, os.environ):
+        secret = is_secret(n)
+        changed = recorded is None or n not in old or old[n] != v
+        out.append({"name": n, "old": None if secret else old.get(n), "new": None if secret else v,
+                    "changed": changed, "secret": secret})
+    return out
 
 
 def load_value(asset: str, *, project_dir: str | os.PathLike[str] = ".", assetfile: str | None = None,
@@ -126,7 +142,7 @@ def _describe(graph: Graph) -> list[dict[str, Any]]:
                     "path": a.path, "outputs": list(a.outputs), "group": a.group,
                     "description": a.description or _first_line(a.fn.__doc__),
                     "code_version": a.code_version, "metadata": a.metadata, "file": a.file,
-                    "line": a.line, "volatile": a.volatile, "max_age": a.max_age})
+                    "line": a.line, "volatile": a.volatile, "max_age": a.max_age, "env": list(a.env)})
     return out
 
 
