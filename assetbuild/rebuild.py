@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Callable, Container, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from typing import Any
 
 from .clock import format_duration
@@ -76,11 +76,13 @@ class TraceRebuilder:
     """
 
     def __init__(self, graph: Graph, store: TraceStore, files: Files, *, code_of: CodeOf,
-                 io_tags: dict[str, str], now: Callable[[], int] = clock_now_ns) -> None:
+                 io_tags: dict[str, str], now: Callable[[], int] = clock_now_ns,
+                 environ: Mapping[str, str] | None = None) -> None:
         self.now_ns = now()
         # the environment the keys of declared variables (``env=``) read, once per build; process
-        # workers start with os.environ later in the same build (their pool lives for one build)
-        self.environ = dict(os.environ)
+        # workers start with os.environ later in the same build (their pool lives for one build).
+        # Like ``now``, the world's unless a caller (a test) gives its own.
+        self.environ = dict(os.environ if environ is None else environ)
         self.graph = graph
         self.store = store
         self.files = files
