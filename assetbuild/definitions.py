@@ -96,19 +96,24 @@ class AssetDef:
         return f"<asset {self.name}>"
 
 
-class SourceDef:
-    """A file or directory that no asset builds; its data version is a digest of its contents."""
+SOURCE_VERSIONS = ("content", "mtime")
 
-    __slots__ = ("name", "path", "file", "line", "description", "group")
+
+class SourceDef:
+    """A file or directory that no asset builds; its data version is a digest of its contents,
+    or (``version="mtime"``) of each file's size and mtime_ns."""
+
+    __slots__ = ("name", "path", "file", "line", "description", "group", "version")
 
     def __init__(self, name: str, path: str, file: str, line: int, description: str | None = None,
-                 group: str | None = None) -> None:
+                 group: str | None = None, version: str = "content") -> None:
         self.name = name
         self.path = path
         self.file = file
         self.line = line
         self.description = description
         self.group = group
+        self.version = version  # one of SOURCE_VERSIONS
 
     def __repr__(self) -> str:
         return f"<source {self.name} {self.path}>"
@@ -330,14 +335,24 @@ def check_env(env: object, aname: str, *, file: str, line: int) -> tuple[str, ..
     return tuple(sorted(set(env)))
 
 
-def source(name: str, path: str, *, description: str | None = None, group: str | None = None) -> SourceDef:
-    """Declare a file or directory (relative to the project directory) that no asset builds."""
+def source(name: str, path: str, *, description: str | None = None, group: str | None = None,
+           version: str = "content") -> SourceDef:
+    """Declare a file or directory (relative to the project directory) that no asset builds.
+
+    ``version`` says what counts as a change: ``"content"`` (the default) hashes the bytes (a
+    stat cache skips unchanged files); ``"mtime"`` uses each file's size and mtime_ns and never
+    reads it, for files too big to hash on every change. An mtime version differs between
+    checkouts, so readers of such a source do not share cached results across machines.
+    """
     frame = sys._getframe(1)
     file, line = frame.f_code.co_filename, frame.f_lineno
     check_name(name, "source", file=file, line=line)
     if not isinstance(path, str) or not path:
         raise DefinitionError(f"source {name!r}: path must be a non-empty string", file=file, line=line)
-    d = SourceDef(name, path, file, line, description, group)
+    if version not in SOURCE_VERSIONS:
+        raise DefinitionError(f"source {name!r}: version must be 'content' (hash the bytes) or 'mtime' "
+                              f"(size and modification time), got {version!r}", file=file, line=line)
+    d = SourceDef(name, path, file, line, description, group, version)
     if _collector is not None:
         _collector.append(d)
     return d

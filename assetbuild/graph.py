@@ -59,6 +59,7 @@ def resolve(decls: Sequence[AssetDef | SourceDef]) -> Graph:
         nodes[d.name] = d
 
     _check_output_overlaps(nodes)
+    _check_source_versions(nodes)
     inputs: dict[str, tuple[tuple[str | None, str], ...]] = {}
     wants_context: set[str] = set()
     asset_names: list[str] = []
@@ -99,6 +100,21 @@ def resolve(decls: Sequence[AssetDef | SourceDef]) -> Graph:
 
     order = _toposort(asset_names, inputs, nodes)
     return Graph(nodes=nodes, inputs=inputs, order=order, wants_context=wants_context)
+
+
+def _check_source_versions(nodes: dict[str, AssetDef | SourceDef]) -> None:
+    """One path, one version policy: the workspace versions a path one way per build."""
+    import os
+
+    seen: dict[str, SourceDef] = {}
+    for d in nodes.values():
+        if isinstance(d, SourceDef):
+            path = os.path.normpath(d.path)
+            other = seen.setdefault(path, d)
+            if other.version != d.version:
+                raise DefinitionError(f"sources {other.name!r} and {d.name!r} read {d.path} with different "
+                                      f"version= ({other.version!r} and {d.version!r}); use one",
+                                      file=d.file, line=d.line)
 
 
 def _check_output_overlaps(nodes: dict[str, AssetDef | SourceDef]) -> None:

@@ -428,7 +428,7 @@ def format_assets(rows: list[dict[str, Any]], *, as_json: bool = False) -> str:
     for r in rows:
         written = r.get("outputs") or ([r["path"]] if r.get("path") else [])
         extra = f" -> {', '.join(written)}" if written and r["kind"] == "asset" else ""
-        src = f"  {r['path']}" if r["kind"] == "source" else ""
+        src = f"  {r['path']}{' (by mtime)' if r.get('version') == 'mtime' else ''}" if r["kind"] == "source" else ""
         ins = f"  <- {', '.join(r['inputs'])}" if r["inputs"] else ""
         desc = f"  # {r['description']}" if r.get("description") else ""
         lines.append(f"{r['kind']:<6} {r['name']}{src}{extra}{ins}{desc}")

@@ -74,6 +74,12 @@ def hash_file(path: str) -> str:
     return h.hexdigest()
 
 
+def mtime_version(st: os.stat_result) -> str:
+    """The data version of a file under ``version="mtime"``: its size and mtime_ns, never its
+    bytes (a digest, so it reads like every other data version and cannot equal a content one)."""
+    return hashlib.sha256(f"mtime\0{st.st_size}\0{st.st_mtime_ns}".encode()).hexdigest()
+
+
 def _unusable(rel: str, err: OSError) -> SourceUnusable:
     if isinstance(err, NotRegularFile):
         return SourceUnusable(rel, err.strerror)
@@ -85,11 +91,13 @@ def _unusable(rel: str, err: OSError) -> SourceUnusable:
 class Workspace:
     """Reads and writes files of one project directory, using ``cache`` to skip unchanged files."""
 
-    def __init__(self, project_dir: Path, cache: StatCache | None, *, record: bool = True) -> None:
+    def __init__(self, project_dir: Path, cache: StatCache | None, *, record: bool = True,
+                 by_mtime: frozenset[str] = frozenset()) -> None:
         self.root = project_dir
         self._root_s = str(project_dir)
         self.cache = cache
         self.record = record  # False for dry runs and status: write nothing
+        self.by_mtime = by_mtime  # sources (as declared) versioned by size and mtime_ns: never read
         self._memo: dict[str, str] = {}
         self._dirs: set[str] = set()  # output directories known to exist
         self._staging_root: str | None = None
@@ -130,11 +138,12 @@ class Workspace:
             raise SourceMissing(rel) from None
         except OSError as e:
             raise _unusable(rel, e) from None
+        by_mtime = rel in self.by_mtime
         if stat.S_ISDIR(st.st_mode):
-            version = self._dir_version(p, rel)
+            version = self._dir_version(p, rel, by_mtime)
         elif stat.S_ISREG(st.st_mode):
             try:
-                version = self.file_digest(p, st)
+                version = mtime_version(st) if by_mtime else self.file_digest(p, st)
             except FileNotFoundError:
                 raise SourceMissing(rel) from None
             except OSError as e:
@@ -144,8 +153,9 @@ class Workspace:
         self._memo[rel] = version
         return version
 
-    def _dir_version(self, top: str, rel_top: str) -> str:
-        """Digest of the sorted relative paths and contents of every file below ``top``.
+    def _dir_version(self, top: str, rel_top: str, by_mtime: bool = False) -> str:
+        """Digest of the sorted relative paths and contents (or ``mtime_version``s) of every file
+        below ``top``.
 
         Symlinked directories are followed (an asset reading the directory sees their files),
         except a link to one of its own ancestors (a loop); a dangling symlink is skipped. A
@@ -180,7 +190,7 @@ class Workspace:
                     st = os.stat(full)
                     if not stat.S_ISREG(st.st_mode):
                         raise SourceUnusable(inner(full), f"is {file_kind(st.st_mode)}, not a regular file")
-                    digest = self.file_digest(full, st)
+                    digest = mtime_version(st) if by_mtime else self.file_digest(full, st)
                 except FileNotFoundError:
                     continue  # a dangling symlink, or removed while we walked
                 except OSError as e:

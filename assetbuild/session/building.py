@@ -180,7 +180,9 @@ def make_scheduler(project: Project, store: Any, *, record: bool,
                     timeout=runner.limit_of(adef) if runner is not None else None)
 
     fp = project.fingerprinter(persist=record)
-    return Scheduler(project.graph, store=store, files=Workspace(project.project_dir, store, record=record),
+    by_mtime = frozenset(d.path for d in project.graph.nodes.values() if getattr(d, "version", None) == "mtime")
+    files = Workspace(project.project_dir, store, record=record, by_mtime=by_mtime)
+    return Scheduler(project.graph, store=store, files=files,
                      io_managers=project.io_managers, fingerprint=project.code_of(fp), runner=runner,
                      make_task=make_task, jobs=runner.jobs if runner is not None else 1,
                      observer=observer or _Observer(project.reporter, on_result),

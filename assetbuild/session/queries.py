@@ -135,7 +135,7 @@ def _describe(graph: Graph) -> list[dict[str, Any]]:
     for name in graph.sources:
         d: Any = graph.nodes[name]
         out.append({"name": name, "kind": "source", "path": d.path, "inputs": [],
-                    "group": d.group, "description": d.description})
+                    "group": d.group, "description": d.description, "version": d.version})
     for name in graph.order:
         a: Any = graph.nodes[name]
         out.append({"name": name, "kind": "asset", "inputs": graph.upstream(name), "io": a.io,
