@@ -72,3 +72,10 @@ def timeout_setting(project_dir: Path, timeout: float | None) -> float | None:
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < float("inf"):
         raise ConfigError(f"{where} must be a positive number of seconds, got {timeout!r}")
     return float(timeout)
+
+
+def params_table(project_dir: Path) -> tuple[Any, str]:
+    """``[tool.assetbuild.params]`` (None without one: each sub-table sets an asset's params,
+    ``[tool.assetbuild.params."sales/monthly"]`` for a namespaced name), and how errors name it."""
+    return (project_settings(project_dir).get("params"),
+            f"{project_dir / 'pyproject.toml'} [tool.assetbuild.params]")

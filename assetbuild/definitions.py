@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Callable, Iterable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 from .clock import parse_duration
@@ -64,14 +65,15 @@ class AssetDef:
 
     __slots__ = ("name", "fn", "params", "ins", "deps", "io", "path", "code_version", "group",
                  "description", "metadata", "executor", "file", "line", "timeout", "outputs", "volatile",
-                 "max_age", "env")
+                 "max_age", "env", "param_defaults")
 
     def __init__(self, name: str, fn: Callable[..., Any], params: tuple[tuple[str, bool], ...],
                  ins: dict[str, str], deps: tuple[str, ...], io: str, path: str | None,
                  code_version: str | None, group: str | None, description: str | None,
                  metadata: dict[str, Any], executor: str | None, file: str, line: int,
                  timeout: float | None = None, outputs: tuple[str, ...] = (), volatile: bool = False,
-                 max_age: float | None = None, env: tuple[str, ...] = ()) -> None:
+                 max_age: float | None = None, env: tuple[str, ...] = (),
+                 param_defaults: dict[str, Any] | None = None) -> None:
         self.name = name
         self.fn = fn
         self.params = params  # (parameter name, has a default), in call order
@@ -91,6 +93,8 @@ class AssetDef:
         self.volatile = volatile  # runs on every build (its key gets a fresh nonce)
         self.max_age = max_age  # seconds: reruns when its latest build is older (by assetbuild.clock)
         self.env = env  # environment variables whose values enter its key: sorted, no repeats
+        # params=: name -> JSON default ({}: none). Not ``params``, which are the function's own
+        self.param_defaults = param_defaults if param_defaults is not None else {}
 
     def __repr__(self) -> str:
         return f"<asset {self.name}>"
@@ -134,15 +138,19 @@ class Output:
 
 
 class AssetContext:
-    """Passed to a parameter named ``context``: who is running, where, and a place for metadata."""
+    """Passed to a parameter named ``context``: who is running, where, its params, and a place
+    for metadata."""
 
     outputs: tuple[str, ...] = ()
 
-    def __init__(self, asset: str, project_dir: Any, log: Any) -> None:
+    def __init__(self, asset: str, project_dir: Any, log: Any, params: Mapping[str, Any] | None = None) -> None:
         self.asset = asset
         self.project_dir = project_dir
         self.log = log
         self.metadata: dict[str, Any] = {}
+        # the asset's resolved params (``@asset(params=...)``), read-only: the values its key was
+        # made from, so a function cannot change what a later asset or run sees
+        self.params: Mapping[str, Any] = MappingProxyType(dict(params) if params else {})
 
     def add_metadata(self, metadata: Mapping[str, Any]) -> None:
         """Merge ``metadata`` into what is recorded with this materialization."""
@@ -220,7 +228,8 @@ def asset(fn: Callable[..., Any] | None = None, *, name: str | None = None,
           description: str | None = None, metadata: Mapping[str, Any] | None = None,
           executor: str | None = None, timeout: float | None = None,
           outputs: Iterable[str] | None = None, volatile: bool = False,
-          max_age: float | str | None = None, env: Iterable[str] | None = None) -> Any:
+          max_age: float | str | None = None, env: Iterable[str] | None = None,
+          params: Mapping[str, Any] | None = None) -> Any:
     """Declare ``fn`` as an asset named after it (or ``name``).
 
     A parameter named like another asset or source receives its value (a ``pathlib.Path`` for a
@@ -236,8 +245,12 @@ def asset(fn: Callable[..., Any] | None = None, *, name: str | None = None,
     it refuses a timeout). ``volatile=True`` runs the asset on every build (it reads something no
     key can see); ``max_age`` (seconds, or ``"90m"``, ``"1h"``, ``"2d"``) reruns it when its latest
     build is older than that. Either way, readers rerun only when its bytes change. ``env``
-    names environment variables whose values (unset is not empty) enter the key.
+    names environment variables whose values (unset is not empty) enter the key. ``params``
+    declares parameters with JSON defaults, which pyproject.toml, ``--param`` and
+    ``build(params=...)`` may override for a run; the function reads the resolved values from
+    ``context.params``, and they enter the key (going back to earlier values reuses earlier work).
     """
+    declared_params = params  # ``params`` below is the function's parameters (AssetDef.params)
 
     def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
         code = getattr(f, "__code__", None)
@@ -301,9 +314,10 @@ def asset(fn: Callable[..., Any] | None = None, *, name: str | None = None,
             except ValueError as e:
                 raise DefinitionError(f"asset {aname!r}: max_age {e}", file=file, line=line) from None
         env_names = check_env(env, aname, file=file, line=line) if env is not None else ()
+        defaults = check_params(declared_params, aname, file=file, line=line) if declared_params is not None else None
         asset_def = AssetDef(aname, f, params, ins_map, dep_list, io_name, rel, code_version, group,
                              description, dict(metadata) if metadata else {}, executor, file, line, limit,
-                             outs, volatile, age, env_names)
+                             outs, volatile, age, env_names, defaults)
         try:
             f.__assetbuild_asset__ = asset_def  # type: ignore[attr-defined]
         except (AttributeError, TypeError):
@@ -333,6 +347,27 @@ def check_env(env: object, aname: str, *, file: str, line: int) -> tuple[str, ..
             raise DefinitionError(f"asset {aname!r}: env names {n!r}, which is not an environment variable "
                                   "name (letters, digits and '_', not starting with a digit)", file=file, line=line)
     return tuple(sorted(set(env)))
+
+
+def check_params(params: object, aname: str, *, file: str, line: int) -> dict[str, Any]:
+    """The defaults of ``params=``: a dict of names to JSON values, copied (and checked now,
+    so a value with no JSON form fails at its declaration, not in the middle of a build)."""
+    from .params import PARAM_NAME_RE, json_problem
+
+    if not isinstance(params, Mapping):
+        raise DefinitionError(f"asset {aname!r}: params must be a dict of names to JSON defaults, e.g. "
+                              f"params={{'threshold': 3}}, got {params!r}", file=file, line=line)
+    for k, v in params.items():
+        if not isinstance(k, str) or not PARAM_NAME_RE.match(k):
+            raise DefinitionError(f"asset {aname!r}: param name {k!r} must be a str of letters, digits, "
+                                  "'_' and '-', not starting with a digit or '-'", file=file, line=line)
+        problem = json_problem(v)
+        if problem is not None:
+            raise DefinitionError(f"asset {aname!r}: the default of param {k!r} is not JSON: {problem}",
+                                  file=file, line=line)
+    import json
+
+    return dict(json.loads(json.dumps(dict(params))))  # a copy: the caller's dict may change later
 
 
 def source(name: str, path: str, *, description: str | None = None, group: str | None = None,

@@ -90,6 +90,9 @@ class Task:
     timeout: float | None = None  # seconds: the executor must be able to kill the task (Runner)
     outputs: tuple[str, ...] = ()  # files the function writes itself (assetbuild.produced)
     staging: str | None = None  # ...under this directory, through context.out()
+    # the canonical JSON of the asset's resolved params, the text its key holds ("": none);
+    # decoded afresh for each run, so no run's changes to a nested value reach another's
+    params: str = ""
 
     def run(self, log: Any = None) -> Produced | Failed:
         """Run it here, now (see :func:`run_task`): what an executor calls in its worker."""
@@ -148,12 +151,13 @@ def _run_task(task: Task, log: Any, logs: LogLines) -> Produced | Failed:
     if task.context:
         if log is None:
             log = _collecting_logger(task.asset, logs)
-        context = AssetContext(task.asset, Path(task.project_dir), log)
+        context = AssetContext(task.asset, Path(task.project_dir), log, _decoded(task.params))
     io = task.io
     if task.staging is not None:  # its value is the manifest of the files it writes
         from .produced import StagedOutputs, StagingContext
 
-        context = StagingContext(task.asset, Path(task.project_dir), log, task.outputs, task.staging)
+        context = StagingContext(task.asset, Path(task.project_dir), log, task.outputs, task.staging,
+                                 _decoded(task.params))
         io = StagedOutputs(task.asset, task.outputs, task.staging)
     try:
         produced = run_function(task.fn, task.asset, task.io_name, io, kwargs,
@@ -162,6 +166,12 @@ def _run_task(task: Task, log: Any, logs: LogLines) -> Produced | Failed:
         return Failed(_outputs_error(e), e.traceback, time.perf_counter() - t0, logs)
     produced.logs = logs
     return produced
+
+
+def _decoded(params: str) -> dict[str, Any] | None:
+    import json
+
+    return json.loads(params) if params else None
 
 
 def _outputs_error(e: AssetFailed) -> str:

@@ -20,7 +20,8 @@ from .reports import Reason
 # the encoded tuple only when an asset reads a source, so no other key changed when they came,
 # and no key that has them can equal one made before (the tuples differ in length). A volatile
 # asset's nonce (KeyParts.nonce) is appended the same way, last, and only when set; so are the
-# values of the environment variables an asset declares (KeyParts.env), before the nonce.
+# values of the environment variables an asset declares (KeyParts.env), before the nonce, and
+# the resolved params of an asset that declares some (KeyParts.params), after them.
 KEY_SCHEMA = 1
 
 # Interpreter identity: bytecode and pickles differ between minor versions and implementations.
@@ -45,6 +46,8 @@ class KeyParts:
     # (name, value) of each environment variable the asset declares, sorted by name: None when
     # unset (not ""), and for a secret name (see is_secret) a digest of the value, never the value
     env: tuple[tuple[str, str | None], ...] = ()
+    # the canonical JSON of the asset's resolved params (assetbuild.params); "" when it declares none
+    params: str = ""
 
 
 def make_key(name: str, parts: KeyParts) -> str:
@@ -58,6 +61,8 @@ def make_key(name: str, parts: KeyParts) -> str:
         fields += (parts.sources,)
     if parts.env:  # the marker "env" is a str, where sources are a tuple and a nonce is "nonce:..."
         fields += ("env", parts.env)
+    if parts.params:  # behind its str marker, as env
+        fields += ("params", parts.params)
     if parts.nonce:  # a str, where sources are a tuple: the two cannot be mistaken for each other
         fields += ("nonce:" + parts.nonce,)
     body = repr(fields)
@@ -145,6 +150,10 @@ def explain_change(old: KeyParts, new: KeyParts, *, sources: frozenset[str] | se
             elif old_env[n] != new_env[n]:
                 reasons.append(Reason("env-changed", f"{n} changed" if is_secret(n) else
                                       f"{n} {_env_value(old_env[n])} -> {_env_value(new_env[n])}"))
+    if old.params != new.params:
+        from .params import params_changes
+
+        reasons += [Reason("params-changed", f"{k} {change}") for k, change in params_changes(old.params, new.params)]
     if old.io != new.io:
         reasons.append(Reason("io-changed", f"IO manager {old.io} -> {new.io}"))
     if old.path != new.path:

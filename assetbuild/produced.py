@@ -43,8 +43,9 @@ class StagingContext(AssetContext):
     """The ``context`` of an asset that declares outputs: ``out`` gives paths in its staging
     directory (a directory output is created; a file output's parent is)."""
 
-    def __init__(self, asset: str, project_dir: Any, log: Any, outputs: tuple[str, ...], staging: str) -> None:
-        super().__init__(asset, project_dir, log)
+    def __init__(self, asset: str, project_dir: Any, log: Any, outputs: tuple[str, ...], staging: str,
+                 params: Any = None) -> None:
+        super().__init__(asset, project_dir, log, params)
         self.outputs = outputs
         self.staging = staging
 

@@ -27,6 +27,7 @@ from .errors import CacheCorrupt
 from .graph import Graph
 from .keys import KeyParts, env_parts, explain_change, make_key, source_key_path
 from .manifest import Manifest, decode_manifest, outputs_key_part
+from .params import declared_json
 from .reports import AssetResult, AssetStatus, Head, Reason, Trace
 
 CodeOf = Callable[[str], tuple[str, dict[str, str]]]  # asset -> (fingerprint, its parts)
@@ -40,7 +41,8 @@ _NEVER_BUILT = Reason("never-built", "no earlier build of this asset")
 def head_parts(head: Head) -> KeyParts:
     """The key parts recorded with an asset's latest build."""
     return KeyParts(head.code, head.code_parts, tuple((u, v) for u, v in head.inputs), head.io, head.path,
-                    tuple((n, p) for n, p in head.sources), env=tuple((n, v) for n, v in head.env))
+                    tuple((n, p) for n, p in head.sources), env=tuple((n, v) for n, v in head.env),
+                    params=head.params)
 
 
 def why_run(parts: KeyParts, head: Head | None, sources: frozenset[str] | set[str]) -> tuple[Reason, ...]:
@@ -77,12 +79,16 @@ class TraceRebuilder:
 
     def __init__(self, graph: Graph, store: TraceStore, files: Files, *, code_of: CodeOf,
                  io_tags: dict[str, str], now: Callable[[], int] = clock_now_ns,
-                 environ: Mapping[str, str] | None = None) -> None:
+                 environ: Mapping[str, str] | None = None, params: Mapping[str, str] | None = None) -> None:
         self.now_ns = now()
         # the environment the keys of declared variables (``env=``) read, once per build; process
         # workers start with os.environ later in the same build (their pool lives for one build).
         # Like ``now``, the world's unless a caller (a test) gives its own.
         self.environ = dict(os.environ if environ is None else environ)
+        # asset -> the canonical JSON of its resolved params (assetbuild.params), resolved once per
+        # build by the session, which hands the same text to the asset's task; an asset missing
+        # here gets its declared defaults
+        self.params = params or {}
         self.graph = graph
         self.store = store
         self.files = files
@@ -105,7 +111,8 @@ class TraceRebuilder:
         # an unknown version (None) only ever reaches a dry run's parts, never a key
         where = outputs_key_part(adef.outputs) if adef.outputs else adef.path
         parts = KeyParts(code, code_parts, tuple(inputs), self.io_tags[adef.io], where, passed,  # type: ignore[arg-type]
-                         env=env_parts(adef.env, self.environ) if adef.env else ())
+                         env=env_parts(adef.env, self.environ) if adef.env else (),
+                         params=(self.params.get(name) or declared_json(adef.param_defaults)) if adef.param_defaults else "")
         head = self.store.get_head(name)
         if adef.volatile:
             return self._volatile(name, parts, head)
@@ -147,7 +154,7 @@ class TraceRebuilder:
         """A volatile asset runs, under a key no earlier build has (its readers' keys use its
         data version, so they rerun only if its bytes change)."""
         parts = KeyParts(parts.code, parts.code_parts, parts.inputs, parts.io, parts.path, parts.sources,
-                         secrets.token_hex(16), parts.env)
+                         secrets.token_hex(16), parts.env, parts.params)
         known = all(dv is not None for _, dv in parts.inputs)  # a dry run may not know every input
         key = make_key(name, parts) if known else None
         return Decision("run", parts, key, (VOLATILE,) if head is not None else (_NEVER_BUILT, VOLATILE),

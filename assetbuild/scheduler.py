@@ -80,7 +80,7 @@ class Scheduler:
                  observer: BuildObserver | None = None, code_files: dict[str, str] | None = None,
                  code_refs: Callable[[bytes], tuple[str, ...]] | None = None,
                  code_ref_digest: Callable[[str], str] | None = None,
-                 rebuilder: Rebuilder | None = None) -> None:
+                 rebuilder: Rebuilder | None = None, params: dict[str, str] | None = None) -> None:
         self.graph = graph
         self.store = store
         self.files = files
@@ -95,7 +95,7 @@ class Scheduler:
         io_tags = {n: f"{m.name}@{m.version}" for n, m in io_managers.items()}  # enters keys
         self._codes: dict[str, tuple[str, dict[str, str]]] = {}  # this build's fingerprints, made first
         self.rebuilder: Rebuilder = rebuilder or TraceRebuilder(graph, store, files, code_of=self._code_of,
-                                                                io_tags=io_tags)
+                                                                io_tags=io_tags, params=params)
         self.outputs = Materializer(store, files, io_tags, code_refs=code_refs, code_ref_digest=code_ref_digest,
                                     inputs=graph.inputs, source_paths=self._source_path, code_files=code_files)
         self.known: dict[str, _Known] = {}

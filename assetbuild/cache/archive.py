@@ -163,9 +163,12 @@ def _entry_records(e: Any) -> tuple[str, str, Trace, Head | None]:
     head = None
     hd = e.get("head")
     if hd is not None:
-        # "sources" and "env" came with later versions: an older export has none
-        if not isinstance(hd, Mapping) or set(hd) - {"sources", "env"} != set(Head._fields) - {"sources", "env"}:
+        # "sources", "env" and "params" came with later versions: an older export has none
+        later = {"sources", "env", "params"}
+        if not isinstance(hd, Mapping) or set(hd) - later != set(Head._fields) - later:
             raise ValueError("bad head record")
+        if not _params_ok(hd.get("params", "")):
+            raise ValueError("bad head params")
         env_rows = hd.get("env", [])
         if not isinstance(env_rows, list) or not all(
                 isinstance(i, list) and len(i) == 2 and isinstance(i[0], str) and isinstance(i[1], (str, type(None)))
@@ -187,6 +190,16 @@ def _entry_records(e: Any) -> tuple[str, str, Trace, Head | None]:
         if head.key != key or head.output_digest != trace.output_digest:
             raise ValueError("head and trace disagree")
     return asset, key, trace, head
+
+
+def _params_ok(text: object) -> bool:
+    """A head's params: "" (none), or the JSON text of an object (``why`` decodes it)."""
+    if not isinstance(text, str):
+        return False
+    try:
+        return not text or isinstance(json.loads(text), dict)
+    except ValueError:
+        return False
 
 
 def _check_types(rec: Any, types: dict[str, Any]) -> None:

@@ -109,6 +109,20 @@ def _asks_for_help(args: list[str]) -> bool:
     return "--help" in args or "-h" in args
 
 
+# --param: accepted before or after the command name, repeatable (session.build's param_args).
+_param_option = click.option(
+    "--param", "param", multiple=True, metavar="ASSET.KEY=VALUE",
+    help="Set a param an asset declares (@asset(params=...)) for this run, over pyproject's "
+         "[tool.assetbuild.params.ASSET] (repeatable). VALUE is read as JSON, else taken as a "
+         "string: --param big_ones.threshold=5 --param sales/monthly.region=eu.")
+
+
+def _param_args(ctx: click.Context, local: dict[str, Any]) -> dict[str, Any]:
+    """--param items given before and after the command name, as session keyword arguments."""
+    given = (*((ctx.find_object(dict) or {}).get("param") or ()), *(local.get("param") or ()))
+    return {"param_args": given}
+
+
 _build_options = _options(
     click.option("-k", "--keep-going", is_flag=True, default=None,
                  help="After a failure, go on with everything that does not depend on it."),
@@ -117,6 +131,7 @@ _build_options = _options(
     click.option("--force", is_flag=True, default=None, help="Run the selected assets even if up to date."),
     click.option("--json", "as_json", is_flag=True, default=None,
                  help="Print one JSON document with a result per asset."),
+    _param_option,
     *_parallel_options,
 )
 
@@ -208,7 +223,8 @@ def build(ctx: click.Context, assets: tuple[str, ...], **local: Any) -> None:
 
     opts, rep = _setup(ctx, local)
     result = session.build(assets, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"),
-                           reporter=rep, **_build_kwargs(opts), **_remote_kwargs(ctx, local, opts))
+                           reporter=rep, **_build_kwargs(opts), **_remote_kwargs(ctx, local, opts),
+                           **_param_args(ctx, local))
     if opts.get("as_json"):
         click.echo(output.format_build_json(result))
     if not result.dry_run and not result.ok:
@@ -239,13 +255,14 @@ def watch(ctx: click.Context, assets: tuple[str, ...], debounce: float | None, *
     opts, rep = _setup(ctx, local)
     session.watch(assets, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"),
                   debounce_ms=debounce, reporter=rep, handle_signals=True, **_build_kwargs(opts),
-                  **_remote_kwargs(ctx, local, opts))
+                  **_remote_kwargs(ctx, local, opts), **_param_args(ctx, local))
 
 
 @cli.command()
 @click.argument("assets", nargs=-1)
 @_common
 @_json_option
+@_param_option
 @_remote_options
 @click.pass_context
 @_handle_errors
@@ -254,7 +271,8 @@ def status(ctx: click.Context, assets: tuple[str, ...], **local: Any) -> None:
 
     Reasons: never-built, code-changed, upstream-changed, source-changed, source-moved,
     source-missing, remote, output-missing, output-modified, volatile (runs on every build),
-    expired (older than its max_age). Exit status 0 whatever the states (2 for an error in the
+    expired (older than its max_age), env-changed, params-changed (a --param or pyproject's
+    [tool.assetbuild.params] gives other values than its last build had). Exit status 0 whatever the states (2 for an error in the
     AssetFile or in ASSETBUILD_NOW).
     """
     from .. import output, session
@@ -263,7 +281,7 @@ def status(ctx: click.Context, assets: tuple[str, ...], **local: Any) -> None:
     remote = _remote_kwargs(ctx, local, opts)
     del remote["remote_read_only"]  # status uploads nothing
     rows = session.status(assets, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"),
-                          reporter=rep, **remote)
+                          reporter=rep, **remote, **_param_args(ctx, local))
     text = output.format_status(rows, color=sys.stdout.isatty(), as_json=bool(opts.get("as_json")))
     if text:
         click.echo(text)
@@ -273,14 +291,17 @@ def status(ctx: click.Context, assets: tuple[str, ...], **local: Any) -> None:
 @click.argument("asset")
 @_common
 @_json_option
+@_param_option
 @click.pass_context
 @_handle_errors
 def why(ctx: click.Context, asset: str, **local: Any) -> None:
-    """Explain one ASSET: which function or helper changed, which inputs changed (old and new)."""
+    """Explain one ASSET: which function or helper changed, which inputs changed (old and new),
+    which params changed (params-changed: threshold 3 -> 5; --param sets them as a build would)."""
     from .. import output, session
 
     opts, rep = _setup(ctx, local)
-    info = session.why(asset, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"), reporter=rep)
+    info = session.why(asset, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"), reporter=rep,
+                       **_param_args(ctx, local))
     click.echo(output.format_why(info, as_json=bool(opts.get("as_json"))))
 
 

@@ -47,6 +47,8 @@ class BuildOptions:
     executor_options: dict[str, str] | None = None
     timeout: float | None = None
     remote: RemoteOptions = field(default_factory=RemoteOptions)
+    params: dict[str, Any] | None = None  # build(params=...): asset -> {key: value}
+    param_args: tuple[str, ...] = ()  # --param ASSET.KEY=VALUE items, below params=
 
     @classmethod
     def from_keywords(cls, keywords: dict[str, Any]) -> BuildOptions:
@@ -165,19 +167,42 @@ class _Observer:
         self.reporter.warn(message)
 
 
+def project_params(project: Project, *, args: Sequence[str] = (), given: Any = None) -> dict[str, str]:
+    """Asset -> the canonical JSON of its params for this build or look: the declared defaults,
+    then ``[tool.assetbuild.params.ASSET]``, then ``--param`` items (``args``), then ``params=``
+    (``given``); ConfigError for an override that names no declared param (see assetbuild.params)."""
+    from ..config import params_table
+    from ..params import resolve_params
+
+    graph = project.graph
+    declared = {}
+    for name in graph.order:
+        defaults = graph.nodes[name].param_defaults  # type: ignore[union-attr]
+        if defaults:
+            declared[name] = defaults
+    table, where = params_table(project.project_dir)
+    if not declared and table is None and not args and not given:
+        return {}
+    return resolve_params(declared, graph.inputs, table=table, table_where=where, args=args, given=given)
+
+
 def make_scheduler(project: Project, store: Any, *, record: bool,
                    on_result: Callable[[AssetResult], None] | None = None, runner: Any = None,
-                   observer: _Observer | None = None) -> Any:
-    """The scheduler of one build, or of a read-only look (status, why: ``record=False``, no runner)."""
+                   observer: _Observer | None = None, params: dict[str, str] | None = None) -> Any:
+    """The scheduler of one build, or of a read-only look (status, why: ``record=False``, no runner).
+    ``params`` (``project_params``; default: the declared ones and pyproject's) go to both the
+    keys and the tasks: a function reads the values its key was made from."""
     from ..execute import Task
     from ..scheduler import Scheduler
     from ..workspace import Workspace
 
     project_dir = str(project.project_dir)
+    resolved = project_params(project) if params is None else params
 
     def make_task(adef: AssetDef, args: dict[str, Any], inputs: list[Any], io: Any, context: bool) -> Task:
         return Task(adef.name, adef.fn, adef.io, io, args, inputs, context, project_dir,
-                    timeout=runner.limit_of(adef) if runner is not None else None)
+                    timeout=runner.limit_of(adef) if runner is not None else None,
+                    params=resolved.get(adef.name, ""))
 
     fp = project.fingerprinter(persist=record)
     by_mtime = frozenset(d.path for d in project.graph.nodes.values() if getattr(d, "version", None) == "mtime")
@@ -187,7 +212,7 @@ def make_scheduler(project: Project, store: Any, *, record: bool,
                      make_task=make_task, jobs=runner.jobs if runner is not None else 1,
                      observer=observer or _Observer(project.reporter, on_result),
                      code_files=project.loaded.module_sources,
-                     code_refs=project.code_refs(), code_ref_digest=fp.fingerprint_reference)
+                     code_refs=project.code_refs(), code_ref_digest=fp.fingerprint_reference, params=resolved)
 
 
 def _call_hook(caller: Any, **kwargs: Any) -> Any:
@@ -223,7 +248,8 @@ def build(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "
           remote: str | None = None, remote_read_only: bool = False, trust_remote_unsigned: bool = False,
           remote_timeout: float | None = None, remote_options: dict[str, Any] | None = None,
           jobs: int | str | None = None, executor: str | None = None,
-          executor_options: dict[str, str] | None = None, timeout: float | None = None) -> BuildResult:
+          executor_options: dict[str, str] | None = None, timeout: float | None = None,
+          params: dict[str, Any] | None = None, param_args: Sequence[str] = ()) -> BuildResult:
     """Build ``assets`` (default: all) and everything upstream of them; return what happened.
 
     A failing asset does not raise: it is a result with status "failed" (``result.ok`` is False).
@@ -245,9 +271,15 @@ def build(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "
     local misses are looked up there and new outputs uploaded unless ``remote_read_only``;
     entries are signed and verified with $ASSETBUILD_CACHE_KEY (see the README, "Caching in CI").
     A dry run does not use it.
+
+    ``params`` overrides the params assets declare (``@asset(params=...)``) for this build:
+    ``{"big_ones": {"threshold": 5}}``, over ``param_args`` (``--param`` items,
+    ``"big_ones.threshold=5"``), over ``[tool.assetbuild.params.big_ones]`` in pyproject.toml,
+    over the defaults. An unknown asset or key, or a value that is not JSON, is a ConfigError.
     """
     options = BuildOptions(force=force, keep_going=keep_going, dry_run=dry_run, jobs=jobs, executor=executor,
-                           executor_options=executor_options, timeout=timeout,
+                           executor_options=executor_options, timeout=timeout, params=params,
+                           param_args=tuple(param_args),
                            remote=RemoteOptions(url=remote, read_only=remote_read_only,
                                                 trust_unsigned=trust_remote_unsigned, timeout=remote_timeout,
                                                 options=remote_options))
@@ -266,6 +298,7 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
     rep = project.reporter
     dry_run = options.dry_run
     runner = _runner(project, options)
+    resolved = project_params(project, args=options.param_args, given=options.params)  # once: keys and tasks
     clean_end = False
     store = open_store(project, readonly=dry_run)
     store = with_remote(project, store, options.remote, len(plan), fetch=not dry_run)
@@ -294,7 +327,8 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
         rep.build_started(plan, dry_run)
         observer = _Observer(rep, on_result)
         runner.make_logger = observer.live_logger
-        sched = make_scheduler(project, store, record=not dry_run, runner=runner, observer=observer)
+        sched = make_scheduler(project, store, record=not dry_run, runner=runner, observer=observer,
+                               params=resolved)
         result = observer.with_logs(sched.build(plan, force=options.force, keep_going=options.keep_going,
                                                 dry_run=dry_run))
         clean_end = True

@@ -14,42 +14,47 @@ from ..errors import ValueNotFound
 from ..graph import Graph, select
 from ..output import Reporter
 from ..reports import AssetStatus
-from .building import RemoteOptions, make_scheduler, with_remote
+from .building import RemoteOptions, make_scheduler, project_params, with_remote
 from .project import open_project, open_store
 
 
 def status(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = ".",
            assetfile: str | None = None, cache_dir: str | os.PathLike[str] | None = None,
            reporter: Reporter | None = None, remote: str | None = None, trust_remote_unsigned: bool = False,
-           remote_timeout: float | None = None, remote_options: dict[str, Any] | None = None
-           ) -> list[AssetStatus]:
+           remote_timeout: float | None = None, remote_options: dict[str, Any] | None = None,
+           params: dict[str, Any] | None = None, param_args: Sequence[str] = ()) -> list[AssetStatus]:
     """Whether each selected asset is fresh, stale or missing, and why. Writes nothing.
 
     With a remote cache (``remote`` or $ASSETBUILD_REMOTE), an asset it has is stale or missing
-    with reason ``remote`` (a build restores it without running it)."""
+    with reason ``remote`` (a build restores it without running it). ``params`` and
+    ``param_args`` override declared params as in ``build``: the state a build with them would find."""
     rep = reporter or Reporter(verbosity=-2)
     with rep.stdout_for_json(), open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir,
                                              reporter=rep) as project:
         plan = select(project.graph, assets)
+        resolved = project_params(project, args=param_args, given=params)
         settings = RemoteOptions(url=remote, trust_unsigned=trust_remote_unsigned, timeout=remote_timeout,
                                  options=remote_options)
         store = with_remote(project, open_store(project, readonly=True), settings, len(plan), fetch=False)
         try:
-            return make_scheduler(project, store, record=False).status(plan)
+            return make_scheduler(project, store, record=False, params=resolved).status(plan)
         finally:
             store.close()
 
 
 def why(asset: str, *, project_dir: str | os.PathLike[str] = ".", assetfile: str | None = None,
-        cache_dir: str | os.PathLike[str] | None = None, reporter: Reporter | None = None) -> dict[str, Any]:
-    """One asset in detail: its state, what changed in its code parts and inputs since its last build."""
+        cache_dir: str | os.PathLike[str] | None = None, reporter: Reporter | None = None,
+        params: dict[str, Any] | None = None, param_args: Sequence[str] = ()) -> dict[str, Any]:
+    """One asset in detail: its state, what changed in its code parts, inputs, environment and
+    params since its last build (``params``/``param_args``: overrides, as in ``build``)."""
     rep = reporter or Reporter(verbosity=-2)
     with rep.stdout_for_json(), open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir,
                                              reporter=rep) as project:
         plan = select(project.graph, [asset])
+        resolved = project_params(project, args=param_args, given=params)
         store = open_store(project, readonly=True)
         try:
-            sched = make_scheduler(project, store, record=False)
+            sched = make_scheduler(project, store, record=False, params=resolved)
             st = {s.asset: s for s in sched.status(plan)}[asset]
             head = store.get_head(asset)
             adef: AssetDef = project.graph.nodes[asset]  # type: ignore[assignment]
@@ -73,6 +78,8 @@ def why(asset: str, *, project_dir: str | os.PathLike[str] = ".", assetfile: str
                     "file": adef.file, "line": adef.line, "code": code, "old_code": head.code if head else None,
                     "code_changes": code_changes, "inputs": inputs, "io": adef.io, "path": adef.path,
                     "volatile": adef.volatile, "max_age": adef.max_age, "env": env,
+                    "params": _params_value(resolved.get(asset, "")),
+                    "old_params": _params_value(head.params) if head is not None and head.params else None,
                     "last_built_ns": head.built_ns if head else None,
                     "last_key": head.key if head else None,
                     "history": len(store.history(asset))}
@@ -93,6 +100,13 @@ def _env_changes(names: tuple[str, ...], recorded: Any) -> list[dict[str, Any]]:
         out.append({"name": n, "old": None if secret else old.get(n), "new": None if secret else v,
                     "changed": changed, "secret": secret})
     return out
+
+
+def _params_value(text: str) -> dict[str, Any]:
+    """Resolved params as ``--json`` shows them: the object their canonical JSON holds ({}: none)."""
+    import json
+
+    return json.loads(text) if text else {}
 
 
 def load_value(asset: str, *, project_dir: str | os.PathLike[str] = ".", assetfile: str | None = None,
@@ -120,7 +134,7 @@ def list_assets(*, project_dir: str | os.PathLike[str] = ".", assetfile: str | N
                 cache_dir: str | os.PathLike[str] | None = None) -> list[dict[str, Any]]:
     """Every asset and source with its inputs and declared options, in build order."""
     with open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir) as project:
-        return _describe(project.graph)
+        return _describe(project.graph, project_params(project))
 
 
 def functions(*, project_dir: str | os.PathLike[str] = ".", assetfile: str | None = None
@@ -130,7 +144,7 @@ def functions(*, project_dir: str | os.PathLike[str] = ".", assetfile: str | Non
         return {name: project.graph.nodes[name].fn for name in project.graph.order}  # type: ignore[union-attr]
 
 
-def _describe(graph: Graph) -> list[dict[str, Any]]:
+def _describe(graph: Graph, params: dict[str, str] | None = None) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for name in graph.sources:
         d: Any = graph.nodes[name]
@@ -142,7 +156,8 @@ def _describe(graph: Graph) -> list[dict[str, Any]]:
                     "path": a.path, "outputs": list(a.outputs), "group": a.group,
                     "description": a.description or _first_line(a.fn.__doc__),
                     "code_version": a.code_version, "metadata": a.metadata, "file": a.file,
-                    "line": a.line, "volatile": a.volatile, "max_age": a.max_age, "env": list(a.env)})
+                    "line": a.line, "volatile": a.volatile, "max_age": a.max_age, "env": list(a.env),
+                    "params": _params_value((params or {}).get(name, ""))})
     return out
 
 
