@@ -90,6 +90,10 @@ class Task:
     timeout: float | None = None  # seconds: the executor must be able to kill the task (Runner)
     outputs: tuple[str, ...] = ()  # files the function writes itself (assetbuild.produced)
     staging: str | None = None  # ...under this directory, through context.out()
+    # (parameter, ResourceDef or ResourceOverride) of each resource the function takes, and the
+    # build's scope that makes them (pickled, it becomes the worker's own: assetbuild.resources)
+    resources: tuple[tuple[str, Any], ...] = ()
+    resource_scope: Any = None
 
     def run(self, log: Any = None) -> Produced | Failed:
         """Run it here, now (see :func:`run_task`): what an executor calls in its worker."""
@@ -144,6 +148,15 @@ def _run_task(task: Task, log: Any, logs: LogLines) -> Produced | Failed:
             except BaseException as e:  # noqa: BLE001 - the stored bytes no longer load (a changed class...)
                 return Failed(f"its input {up!r} could not be loaded: {_user_error(e, interrupts)}",
                               unloadable=up, duration_s=time.perf_counter() - t0)
+    if task.resources:
+        from .resources import ResourceFailed, acquire
+
+        if log is None:
+            log = _collecting_logger(task.asset, logs)
+        try:
+            kwargs.update(acquire(task.resources, task.resource_scope, log))
+        except ResourceFailed as e:
+            return Failed(e.error, e.traceback, time.perf_counter() - t0, logs)
     context = None
     if task.context:
         if log is None:

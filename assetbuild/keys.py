@@ -20,7 +20,8 @@ from .reports import Reason
 # the encoded tuple only when an asset reads a source, so no other key changed when they came,
 # and no key that has them can equal one made before (the tuples differ in length). A volatile
 # asset's nonce (KeyParts.nonce) is appended the same way, last, and only when set; so are the
-# values of the environment variables an asset declares (KeyParts.env), before the nonce.
+# values of the environment variables an asset declares (KeyParts.env), before the nonce, and
+# the versions of the resources it uses (KeyParts.resources), after env and before the nonce.
 KEY_SCHEMA = 1
 
 # Interpreter identity: bytecode and pickles differ between minor versions and implementations.
@@ -45,6 +46,8 @@ class KeyParts:
     # (name, value) of each environment variable the asset declares, sorted by name: None when
     # unset (not ""), and for a secret name (see is_secret) a digest of the value, never the value
     env: tuple[tuple[str, str | None], ...] = ()
+    # (name, version) of each resource the asset uses that declares a version, sorted by name
+    resources: tuple[tuple[str, str], ...] = ()
 
 
 def make_key(name: str, parts: KeyParts) -> str:
@@ -58,6 +61,8 @@ def make_key(name: str, parts: KeyParts) -> str:
         fields += (parts.sources,)
     if parts.env:  # the marker "env" is a str, where sources are a tuple and a nonce is "nonce:..."
         fields += ("env", parts.env)
+    if parts.resources:  # behind its own str marker, like env
+        fields += ("resources", parts.resources)
     if parts.nonce:  # a str, where sources are a tuple: the two cannot be mistaken for each other
         fields += ("nonce:" + parts.nonce,)
     body = repr(fields)
@@ -96,6 +101,21 @@ def env_parts(names: tuple[str, ...], environ: Mapping[str, str]) -> tuple[tuple
 
 def _env_value(v: str | None) -> str:
     return "unset" if v is None else repr(v)
+
+
+def resource_changes(old: tuple[tuple[str, str], ...], new: tuple[tuple[str, str], ...]) -> list[Reason]:
+    """``resource-changed`` reasons: a versioned resource whose version changed, or that an
+    asset newly uses or no longer uses (or that gained or lost its version)."""
+    out = []
+    before, after = dict(old), dict(new)
+    for n in sorted(before.keys() | after.keys()):
+        if n not in after:
+            out.append(Reason("resource-changed", f"{n} (version {before[n]!r}) removed"))
+        elif n not in before:
+            out.append(Reason("resource-changed", f"{n} (version {after[n]!r}) added"))
+        elif before[n] != after[n]:
+            out.append(Reason("resource-changed", f"{n} version {before[n]!r} -> {after[n]!r}"))
+    return out
 
 
 def short(digest: str | None) -> str:
@@ -145,6 +165,8 @@ def explain_change(old: KeyParts, new: KeyParts, *, sources: frozenset[str] | se
             elif old_env[n] != new_env[n]:
                 reasons.append(Reason("env-changed", f"{n} changed" if is_secret(n) else
                                       f"{n} {_env_value(old_env[n])} -> {_env_value(new_env[n])}"))
+    if old.resources != new.resources:
+        reasons += resource_changes(old.resources, new.resources)
     if old.io != new.io:
         reasons.append(Reason("io-changed", f"IO manager {old.io} -> {new.io}"))
     if old.path != new.path:

@@ -221,7 +221,8 @@ class Materializer:
             now = trace.built_ns if isinstance(trace, Head) else trace.created_ns
         self.store.put_head(name, Head(
             key, trace.data_version, trace.output_digest, parts.code, parts.code_parts,
-            parts.inputs, parts.io, parts.path, sig, now, trace.size, trace.duration_s, parts.sources, parts.env))
+            parts.inputs, parts.io, parts.path, sig, now, trace.size, trace.duration_s, parts.sources, parts.env,
+            resources=parts.resources))
 
 
 def _metadata_json(metadata: dict[str, Any]) -> str:

@@ -163,8 +163,9 @@ def _entry_records(e: Any) -> tuple[str, str, Trace, Head | None]:
     head = None
     hd = e.get("head")
     if hd is not None:
-        # "sources" and "env" came with later versions: an older export has none
-        if not isinstance(hd, Mapping) or set(hd) - {"sources", "env"} != set(Head._fields) - {"sources", "env"}:
+        # "sources", "env" and "resources" came with later versions: an older export has none
+        later = {"sources", "env", "resources"}
+        if not isinstance(hd, Mapping) or set(hd) - later != set(Head._fields) - later:
             raise ValueError("bad head record")
         env_rows = hd.get("env", [])
         if not isinstance(env_rows, list) or not all(
@@ -172,7 +173,7 @@ def _entry_records(e: Any) -> tuple[str, str, Trace, Head | None]:
                 for i in env_rows):
             raise ValueError("bad head env")
         pairs = {}
-        for field_name in ("inputs", "sources"):
+        for field_name in ("inputs", "sources", "resources"):
             rows = hd.get(field_name, [])
             if not isinstance(rows, list) or not all(isinstance(i, list) and len(i) == 2
                                                      and all(isinstance(x, str) for x in i) for i in rows):

@@ -47,6 +47,7 @@ class BuildOptions:
     executor_options: dict[str, str] | None = None
     timeout: float | None = None
     remote: RemoteOptions = field(default_factory=RemoteOptions)
+    resources: dict[str, Any] | None = None  # resource name -> the object that replaces it
 
     @classmethod
     def from_keywords(cls, keywords: dict[str, Any]) -> BuildOptions:
@@ -167,17 +168,23 @@ class _Observer:
 
 def make_scheduler(project: Project, store: Any, *, record: bool,
                    on_result: Callable[[AssetResult], None] | None = None, runner: Any = None,
-                   observer: _Observer | None = None) -> Any:
-    """The scheduler of one build, or of a read-only look (status, why: ``record=False``, no runner)."""
+                   observer: _Observer | None = None, resources: Any = None) -> Any:
+    """The scheduler of one build, or of a read-only look (status, why: ``record=False``, no runner).
+    ``resources``: the build's ``BuildResources`` (its scope and overrides), if it has any."""
     from ..execute import Task
     from ..scheduler import Scheduler
     from ..workspace import Workspace
 
     project_dir = str(project.project_dir)
+    uses = project.graph.uses
 
     def make_task(adef: AssetDef, args: dict[str, Any], inputs: list[Any], io: Any, context: bool) -> Task:
-        return Task(adef.name, adef.fn, adef.io, io, args, inputs, context, project_dir,
+        task = Task(adef.name, adef.fn, adef.io, io, args, inputs, context, project_dir,
                     timeout=runner.limit_of(adef) if runner is not None else None)
+        if uses and resources is not None and adef.name in uses:
+            task.resources = resources.for_asset(uses[adef.name])
+            task.resource_scope = resources.scope
+        return task
 
     fp = project.fingerprinter(persist=record)
     return Scheduler(project.graph, store=store, files=Workspace(project.project_dir, store, record=record),
@@ -214,6 +221,31 @@ def with_remote(project: Project, store: Any, remote: RemoteOptions, expected: i
                        expected=expected, fetch=fetch)
 
 
+class BuildResources:
+    """The resources of one build: the scope that makes them in this process, and the
+    caller's overrides (``build(resources={...})``)."""
+
+    def __init__(self, project: Project, overrides: dict[str, Any] | None) -> None:
+        from ..resources import ResourceOverride, ResourceScope
+
+        graph = project.graph
+        for name in overrides or {}:
+            if name not in graph.resources:
+                known = ", ".join(sorted(graph.resources)) or "none"
+                raise ConfigError(f"resources= names {name!r}, which is not a resource of this project "
+                                  f"(its resources: {known})")
+        self.overrides = {n: ResourceOverride(n, v) for n, v in (overrides or {}).items()}
+        self.scope = ResourceScope(str(project.project_dir), warn=project.reporter.warn)
+        self.defs = graph.resources
+
+    def for_asset(self, uses: tuple[tuple[str, str], ...]) -> tuple[tuple[str, Any], ...]:
+        """Task.resources of an asset using ``uses`` ((parameter, resource name), ...)."""
+        return tuple((param, self.overrides.get(r) or self.defs[r]) for param, r in uses)
+
+    def close(self) -> None:
+        self.scope.close()
+
+
 def build(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = ".",
           assetfile: str | None = None, cache_dir: str | os.PathLike[str] | None = None,
           force: bool = False, keep_going: bool = False, dry_run: bool = False,
@@ -221,7 +253,8 @@ def build(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "
           remote: str | None = None, remote_read_only: bool = False, trust_remote_unsigned: bool = False,
           remote_timeout: float | None = None, remote_options: dict[str, Any] | None = None,
           jobs: int | str | None = None, executor: str | None = None,
-          executor_options: dict[str, str] | None = None, timeout: float | None = None) -> BuildResult:
+          executor_options: dict[str, str] | None = None, timeout: float | None = None,
+          resources: dict[str, Any] | None = None) -> BuildResult:
     """Build ``assets`` (default: all) and everything upstream of them; return what happened.
 
     A failing asset does not raise: it is a result with status "failed" (``result.ok`` is False).
@@ -243,9 +276,14 @@ def build(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "
     local misses are looked up there and new outputs uploaded unless ``remote_read_only``;
     entries are signed and verified with $ASSETBUILD_CACHE_KEY (see the README, "Caching in CI").
     A dry run does not use it.
+
+    ``resources`` replaces resources by name for this call (``{"warehouse": fake}``): the assets
+    that use one receive that object itself (with process workers, a pickled copy), which is
+    never created or torn down; keys do not change (a declared ``version=`` stays). An unknown
+    name is a ConfigError.
     """
     options = BuildOptions(force=force, keep_going=keep_going, dry_run=dry_run, jobs=jobs, executor=executor,
-                           executor_options=executor_options, timeout=timeout,
+                           executor_options=executor_options, timeout=timeout, resources=resources,
                            remote=RemoteOptions(url=remote, read_only=remote_read_only,
                                                 trust_unsigned=trust_remote_unsigned, timeout=remote_timeout,
                                                 options=remote_options))
@@ -263,6 +301,7 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
     plan = select(project.graph, assets)
     rep = project.reporter
     dry_run = options.dry_run
+    resources = BuildResources(project, options.resources) if project.graph.uses or options.resources else None
     runner = _runner(project, options)
     clean_end = False
     store = open_store(project, readonly=dry_run)
@@ -292,7 +331,8 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
         rep.build_started(plan, dry_run)
         observer = _Observer(rep, on_result)
         runner.make_logger = observer.live_logger
-        sched = make_scheduler(project, store, record=not dry_run, runner=runner, observer=observer)
+        sched = make_scheduler(project, store, record=not dry_run, runner=runner, observer=observer,
+                               resources=resources)
         result = observer.with_logs(sched.build(plan, force=options.force, keep_going=options.keep_going,
                                                 dry_run=dry_run))
         clean_end = True
@@ -303,8 +343,12 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
         _call_hook(hook.after_build, result=result)
         return result
     finally:
-        runner.shutdown(cancel=not clean_end)  # Ctrl-C or an error: end running workers now
-        store.close()
+        try:
+            runner.shutdown(cancel=not clean_end)  # Ctrl-C or an error: end running workers now
+        finally:
+            if resources is not None:  # after the workers: nothing uses them any more
+                resources.close()
+            store.close()
 
 
 def _record_summary(store: Any, outcomes: dict[str, str]) -> None:
