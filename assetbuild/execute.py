@@ -156,7 +156,8 @@ def _run_task(task: Task, log: Any, logs: LogLines) -> Produced | Failed:
         try:
             kwargs.update(acquire(task.resources, task.resource_scope, log))
         except ResourceFailed as e:
-            return Failed(e.error, e.traceback, time.perf_counter() - t0, logs)
+            trace = user_traceback(e.cause, is_user_file_for(task.project_dir)) if e.cause is not None else ""
+            return Failed(e.error, trace, time.perf_counter() - t0, logs)
     context = None
     if task.context:
         if log is None:

@@ -25,7 +25,7 @@ from .contracts import Action, Decision, Files, TraceStore
 from .definitions import AssetDef, SourceDef
 from .errors import CacheCorrupt
 from .graph import Graph
-from .keys import KeyParts, env_parts, explain_change, make_key, source_key_path
+from .keys import KeyParts, env_parts, explain_change, make_key, resource_changes, source_key_path
 from .manifest import Manifest, decode_manifest, outputs_key_part
 from .reports import AssetResult, AssetStatus, Head, Reason, Trace
 
@@ -64,6 +64,8 @@ def _upstream_stale(parts: KeyParts, head: Head | None) -> Decision:
                   "(runs only if that output changes)")]
     if head is None:
         why.insert(0, _NEVER_BUILT)
+    elif parts.resources != head.resources:  # known now, whatever the upstream makes
+        why += resource_changes(head.resources, parts.resources)
     return Decision("run", parts, reasons=tuple(why), head=head)
 
 

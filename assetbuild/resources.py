@@ -30,7 +30,6 @@ from typing import Any
 
 from .definitions import ResourceContext, ResourceDef
 from .errors import describe_exception
-from .execute import is_user_file_for, user_traceback
 
 _MISSING = object()
 
@@ -38,11 +37,11 @@ _MISSING = object()
 class ResourceFailed(Exception):
     """A resource's function raised (or its generator yielded nothing): the asset that needs it fails."""
 
-    def __init__(self, name: str, error: str, traceback: str = "") -> None:
+    def __init__(self, name: str, error: str, cause: BaseException | None = None) -> None:
         super().__init__(f"resource {name!r} could not be created: {error}")
         self.resource = name
         self.error = str(self)
-        self.traceback = traceback
+        self.cause = cause  # what the resource's function raised: its traceback is the user's to read
 
 
 class ResourceOverride:
@@ -123,7 +122,7 @@ class ResourceScope:
             raise
         except BaseException as e:  # noqa: BLE001 - user code: it fails the assets that need it
             raise ResourceFailed(rdef.name, describe_exception(e) if isinstance(e, Exception) else repr(e),
-                                 user_traceback(e, is_user_file_for(self.project_dir))) from e
+                                 e) from e
 
     def close(self) -> None:
         """Tear down every resource made here, the last made first; a failing teardown is a warning."""
