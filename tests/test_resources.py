@@ -225,6 +225,59 @@ def interrupted(conn):
     assert [(w, n) for w, n, _ in events(ev)] == [("made", "conn"), ("down", "conn")]
 
 
+def test_threads_wanting_it_at_once_make_it_once(project, tmp_path):
+    body = '''
+
+import threading
+
+
+@resource
+def slow():
+    _event("made", "slow", threading.get_ident())
+    import time
+    time.sleep(0.3)  # the other threads ask for it meanwhile
+    return "s"
+''' + "".join(f'''
+
+@asset(io="json")
+def wants{i}(slow):
+    return {i}
+''' for i in range(3))
+    ev = write(project, tmp_path, body)
+    ok(project.build(executor="threads", jobs=3))
+    assert len(made(events(ev), "slow")) == 1
+
+
+def test_a_cancelled_process_build_tears_down_in_its_workers(project, tmp_path):
+    body = '''
+
+@resource
+def conn():
+    _event("made", "conn", os.getpid())
+    yield "c"
+    _event("down", "conn", os.getpid())
+
+
+@asset(io="json")
+def stops_the_build(conn):
+    import signal
+    import time
+    os.kill(int(os.environ["AB_BUILD_PID"]), signal.SIGINT)  # Ctrl-C in the build
+    time.sleep(60)  # ended by the build
+    return 1
+'''
+    ev = write(project, tmp_path, body)
+    os.environ["AB_BUILD_PID"] = str(os.getpid())
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            project.build(executor="processes", jobs=2)
+    finally:
+        del os.environ["AB_BUILD_PID"]
+    evs = events(ev)
+    (worker,) = made(evs, "conn")
+    assert worker != os.getpid() and down(evs, "conn") == [worker]
+
+
 def test_a_timed_asset_makes_and_tears_down_in_its_own_worker(project, tmp_path):
     ev = write(project, tmp_path, ASSETFILE.replace('@asset(io="json")\ndef users(', '@asset(io="json", timeout=60)\ndef users('))
     ok(project.build("users"))  # -j 1, serial: the timed asset runs in a worker process of its own

@@ -287,3 +287,46 @@ class TestDaskContract(ExecutorContract):
     @pytest.fixture(autouse=True)
     def _on_the_cluster(self, cluster):
         self.executor_options = {"scheduler": cluster[0]}
+
+
+RESOURCES = """
+import os
+
+from assetbuild import resource
+
+EVENTS = {events!r}
+
+
+def _event(what):
+    fd = os.open(EVENTS, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    os.write(fd, f"{{what}} {{os.getpid()}}\\n".encode())
+    os.close(fd)
+
+
+@resource
+def conn():
+    _event("made")
+    yield "c"
+    _event("down")
+
+""" + "".join(f"""
+@asset(io="json")
+def user{i}(conn):
+    return os.getpid()
+""" for i in range(4))
+
+
+def test_resources_are_made_once_per_worker_and_torn_down_when_the_build_ends(tmp_path, cluster):
+    address, client = cluster
+    events = tmp_path / "events"
+    root = write_project(tmp_path / "p", RESOURCES.format(events=str(events)))
+    workers = set(client.run(os.getpid).values())
+    for _ in range(2):  # long-lived workers: each build makes and releases its own
+        r = assetbuild.build(project_dir=root, jobs=2, executor="dask", executor_options={"scheduler": address},
+                             force=True)
+        assert r.ok, [(x.asset, x.error) for x in r.results]
+        lines = [line.split() for line in events.read_text().splitlines()]
+        events.unlink()
+        made = [int(pid) for what, pid in lines if what == "made"]
+        assert made and len(made) == len(set(made)) and set(made) <= workers
+        assert sorted(int(pid) for what, pid in lines if what == "down") == sorted(made)
