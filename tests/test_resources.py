@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 import pytest
-from projects import Project, cli
+from projects import Project, clean_env, cli
 
 import assetbuild
 from assetbuild.errors import ConfigError, DefinitionError, SelectionError
@@ -485,3 +485,64 @@ def test_list_and_graph_show_resources_and_their_users(project, tmp_path):
     assert '{{"warehouse"}}' in mermaid and "-.->" in mermaid
     text = cli("list", cwd=project.root).stdout
     assert "resource warehouse  (version '1')  -> users, orders, report_db, spare" in text
+
+
+# --- watch mode ------------------------------------------------------------------------------------
+
+def test_each_watch_cycle_is_a_build_that_makes_and_tears_down_its_own(project, tmp_path):
+    from test_watch import Watching, edit
+
+    body = '''
+raw = source("raw", "data/in.txt")
+
+
+@resource
+def conn():
+    _event("made", "conn", os.getpid())
+    yield "c"
+    _event("down", "conn", os.getpid())
+
+
+@asset(io="text")
+def upper(raw, conn):
+    return raw.read_text().upper()
+'''
+    project.write("data/in.txt", "hello")
+    ev = write(project, tmp_path, body)
+    with Watching(project.root) as w:
+        assert [(e[0], e[1]) for e in events(ev)] == [("made", "conn"), ("down", "conn")]
+        n = len(w.cycles)
+        edit(project.root / "data/in.txt", "bye")
+        assert w.wait(n + 1)[-1].result.names("built") == ["upper"]
+        assert [(e[0], e[1]) for e in events(ev)] == [("made", "conn"), ("down", "conn")]
+    assert project.value("upper") == "BYE"
+
+
+# --- the records that carry versions ---------------------------------------------------------------
+
+def test_a_declared_name_and_cache_export_and_import_carry_resource_versions(project, tmp_path):
+    body = '''
+
+@resource(name="db", version="7", description="the warehouse")
+def make_db():
+    return "db"
+
+
+@asset(io="json")
+def reads(db):
+    return db
+'''
+    write(project, tmp_path, body)
+    assert cli("build", cwd=project.root).returncode == 0
+    archive = tmp_path / "a.tar"
+    r = cli("cache", "export", str(archive), cwd=project.root)
+    assert r.returncode == 0, r.stderr
+    fresh = tmp_path / "fresh"
+    r = cli("cache", "import", str(archive), "--json", cwd=project.root,
+            env=clean_env(ASSETBUILD_CACHE_DIR=str(fresh)))
+    assert r.returncode == 0 and json.loads(r.stdout)["heads_added"] == 1, r.stdout + r.stderr
+    write(project, tmp_path, body.replace('version="7"', 'version="8"'))
+    r = cli("why", "reads", cwd=project.root, env=clean_env(ASSETBUILD_CACHE_DIR=str(fresh)))
+    assert "resource-changed: db version '7' -> '8'" in r.stdout, r.stdout + r.stderr
+    rows = {a["name"]: a for a in assetbuild.list_assets(project_dir=project.root)}
+    assert rows["db"]["description"] == "the warehouse" and rows["reads"]["resources"] == ["db"]
