@@ -91,6 +91,8 @@ class ResourceScope:
             failed = self._failed.get(rdef.name)
             if failed is not None:
                 raise failed
+            if self.closed:  # a task still running after the build ended (a cancelled thread)
+                raise ResourceFailed(rdef.name, "the build has ended")
             try:
                 value = self._make(rdef, log)
             except ResourceFailed as e:

@@ -162,6 +162,27 @@ def test_process_workers_make_it_once_each_and_tear_it_down_when_they_exit(proje
     assert sorted(down(evs)) == sorted(makers)  # each worker tore its own down as it exited
 
 
+def test_what_a_resource_logs_and_prints_as_it_is_made_comes_with_the_asset_that_needed_it(project, tmp_path):
+    body = '''
+
+@resource
+def talker(context):
+    context.log.info("connecting to %s", context.resource)
+    print("made in", context.project_dir.name)
+    return 1
+
+
+@asset(io="json")
+def needs(talker):
+    return talker
+'''
+    write(project, tmp_path, body)
+    for executor in ("serial", "processes"):
+        r = project.build(executor=executor, force=True)
+        (res,) = r.results
+        assert [text for _, text in res.logs] == ["connecting to talker", "made in proj"], executor
+
+
 def test_teardown_runs_in_reverse_order_of_making(project, tmp_path):
     body = '''
 
@@ -546,3 +567,23 @@ def reads(db):
     assert "resource-changed: db version '7' -> '8'" in r.stdout, r.stdout + r.stderr
     rows = {a["name"]: a for a in assetbuild.list_assets(project_dir=project.root)}
     assert rows["db"]["description"] == "the warehouse" and rows["reads"]["resources"] == ["db"]
+
+
+# --- the scope itself ------------------------------------------------------------------------------
+
+def test_a_closed_scope_makes_nothing_more_and_a_second_yield_is_a_warning(tmp_path):
+    from assetbuild.definitions import ResourceDef
+    from assetbuild.resources import ResourceFailed, ResourceScope
+
+    def twice():
+        yield 1
+        yield 2
+
+    warnings: list[str] = []
+    scope = ResourceScope(str(tmp_path), warn=warnings.append)
+    rdef = ResourceDef("twice", twice, None, __file__, 1, generator=True)
+    assert scope.get(rdef) == 1 and scope.get(rdef) == 1 and scope.created == ["twice"]
+    scope.close()
+    assert warnings == ["resource 'twice' yielded more than once; the code after its second yield did not run"]
+    with pytest.raises(ResourceFailed, match="resource 'twice' could not be created: the build has ended"):
+        scope.get(rdef)
