@@ -74,7 +74,8 @@ class Executor(Protocol):
 
     def shutdown(self, cancel: bool = False) -> None:
         """End the workers; with ``cancel``, at once, abandoning running tasks (Ctrl-C, or
-        another asset failed)."""
+        another asset failed). Workers that outlive the build should run
+        :func:`release_resources` first, or the build's resources live on in them."""
 
 
 class KillingExecutor(Executor, Protocol):
