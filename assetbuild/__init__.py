@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .definitions import AssetContext, Output, asset, source
+from .definitions import AssetContext, Output, ResourceContext, asset, resource, source
 
 __version__ = "0.1.0"
 
@@ -42,7 +42,7 @@ _LAZY = {
     "IOManager": "io",
 }
 
-__all__ = ["asset", "source", "Output", "AssetContext", "__version__", *_LAZY]  # noqa: PLE0604
+__all__ = ["asset", "source", "resource", "Output", "AssetContext", "ResourceContext", "__version__", *_LAZY]  # noqa: PLE0604
 
 
 def __getattr__(name: str) -> Any:

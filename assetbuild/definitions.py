@@ -1,4 +1,4 @@
-"""What a user declares in an AssetFile: ``@asset``, ``source``, ``Output``, ``AssetContext``.
+"""What a user declares in an AssetFile: ``@asset``, ``source``, ``@resource``, ``Output``, ``AssetContext``.
 
 Decorating costs a few microseconds and never inspects signatures: a project can declare
 10,000 assets, and the AssetFile is executed on every run. ``@asset`` returns the function
@@ -21,7 +21,7 @@ _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:/[A-Za-z_][A-Za-z0-9_]*)*\Z")
 _PLAIN_PATH_RE = re.compile(r"(?!\.\.?(?:/|\Z))[\w.-]+(?:/(?!\.\.?(?:/|\Z))[\w.-]+)*\Z")
 
 # The loader points this at a list while it executes an AssetFile; every declaration is appended.
-_collector: list[AssetDef | SourceDef] | None = None
+_collector: list[AssetDef | SourceDef | ResourceDef] | None = None
 
 
 def check_name(name: object, what: str, *, file: str | None = None, line: int | None = None) -> str:
@@ -173,16 +173,16 @@ class AssetContext:
                          f"(declared: {known})")
 
 
-def _params_of(fn: Callable[..., Any], file: str, line: int) -> tuple[tuple[str, bool], ...]:
+def _params_of(fn: Callable[..., Any], file: str, line: int, what: str = "asset") -> tuple[tuple[str, bool], ...]:
     code = getattr(fn, "__code__", None)
     if code is None:
         raise DefinitionError(f"@asset needs a plain function, got {fn!r}", file=file, line=line)
-    if code.co_flags & 0x2A0:  # CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR
+    if what == "asset" and code.co_flags & 0x2A0:  # CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR
         kind = "an async function" if code.co_flags & 0x280 else "a generator function"
         raise DefinitionError(f"asset {fn.__name__!r} is {kind}; an asset returns its value "
                               "(collect it into a list first)", file=file, line=line)
     if code.co_flags & 0x0C:  # CO_VARARGS | CO_VARKEYWORDS
-        raise DefinitionError(f"asset {fn.__name__!r}: *args/**kwargs cannot be bound to assets; "
+        raise DefinitionError(f"{what} {fn.__name__!r}: *args/**kwargs cannot be bound to assets; "
                               "name each input", file=file, line=line)
     n = code.co_argcount + code.co_kwonlyargcount
     names = code.co_varnames[:n]
@@ -391,3 +391,87 @@ def source(name: str, path: str, *, description: str | None = None, group: str |
     if _collector is not None:
         _collector.append(d)
     return d
+
+
+class ResourceDef:
+    """A live object (a connection, a client) that assets receive by naming it, made by ``fn``.
+
+    Not data: it has no data version, and enters its users' keys only through ``version`` (its
+    code is not fingerprinted into them, so a test double can stand in without changing a key).
+    ``generator``: ``fn`` yields the object once and the code after the ``yield`` is its teardown.
+    """
+
+    __slots__ = ("name", "fn", "version", "file", "line", "description", "generator", "context")
+
+    def __init__(self, name: str, fn: Callable[..., Any], version: str | None, file: str, line: int,
+                 description: str | None = None, generator: bool = False, context: bool = False) -> None:
+        self.name = name
+        self.fn = fn
+        self.version = version  # enters the keys of the assets that use it; None: nothing does
+        self.file = file
+        self.line = line
+        self.description = description
+        self.generator = generator
+        self.context = context  # fn takes a parameter ``context`` (a ResourceContext)
+
+    def __repr__(self) -> str:
+        return f"<resource {self.name}>"
+
+
+class ResourceContext:
+    """Passed to a resource function's ``context`` parameter: which resource, the project
+    directory (a ``pathlib.Path``) and a logger."""
+
+    def __init__(self, resource: str, project_dir: Any, log: Any) -> None:
+        self.resource = resource
+        self.project_dir = project_dir
+        self.log = log
+
+
+def resource(fn: Callable[..., Any] | None = None, *, name: str | None = None, version: str | None = None,
+             description: str | None = None) -> Any:
+    """Declare ``fn`` as a resource named after it (or ``name``): an asset parameter of that
+    name receives the object ``fn`` returns, or the one it yields (the code after a single
+    ``yield`` runs when the build ends, even a failed one). It is made lazily, at most once per
+    build in each process that runs an asset needing it. ``fn`` takes no parameters, or only
+    ``context`` (a :class:`ResourceContext`): a resource cannot depend on assets. ``version``
+    (a str) enters the keys of the assets that use it; without it the resource enters no key,
+    so replacing it (``build(resources={...})``, a test double) reruns nothing.
+    """
+
+    def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
+        code = getattr(f, "__code__", None)
+        file = code.co_filename if code else "<unknown>"
+        line = code.co_firstlineno if code else 0
+        if code is None:
+            raise DefinitionError(f"@resource needs a plain function, got {f!r}", file=file, line=line)
+        rname = check_name(name if name is not None else getattr(f, "__name__", None), "resource",
+                           file=file, line=line)
+        if code.co_flags & 0x280:  # CO_COROUTINE | CO_ASYNC_GENERATOR
+            raise DefinitionError(f"resource {rname!r} is an async function; a resource returns its "
+                                  "object or yields it once", file=file, line=line)
+        params = [p for p, _ in _params_of(f, file, line, "resource")]
+        others = [p for p in params if p != "context"]
+        if others:
+            raise DefinitionError(f"resource {rname!r} takes parameter {others[0]!r}: a resource cannot "
+                                  "depend on assets; it takes no parameters, or only 'context'",
+                                  file=file, line=line)
+        if version is not None and (not isinstance(version, str) or not version):
+            raise DefinitionError(f"resource {rname!r}: version must be a non-empty str, got {version!r}",
+                                  file=file, line=line)
+        rdef = ResourceDef(rname, f, version, file, line, description, bool(code.co_flags & 0x20),
+                           "context" in params)
+        try:
+            f.__assetbuild_resource__ = rdef  # type: ignore[attr-defined]
+        except (AttributeError, TypeError):
+            pass
+        if _collector is not None:
+            _collector.append(rdef)
+        return f
+
+    if fn is not None:
+        if not callable(fn):
+            raise DefinitionError(f"@resource used with a positional argument {fn!r}; use keywords, "
+                                  "e.g. @resource(version='2')")
+        return decorate(fn)
+    return decorate

@@ -93,6 +93,10 @@ class Task:
     # the canonical JSON of the asset's resolved params, the text its key holds ("": none);
     # decoded afresh for each run, so no run's changes to a nested value reach another's
     params: str = ""
+    # (parameter, ResourceDef or ResourceOverride) of each resource the function takes, and the
+    # build's scope that makes them (pickled, it becomes the worker's own: assetbuild.resources)
+    resources: tuple[tuple[str, Any], ...] = ()
+    resource_scope: Any = None
 
     def run(self, log: Any = None) -> Produced | Failed:
         """Run it here, now (see :func:`run_task`): what an executor calls in its worker."""
@@ -147,6 +151,16 @@ def _run_task(task: Task, log: Any, logs: LogLines) -> Produced | Failed:
             except BaseException as e:  # noqa: BLE001 - the stored bytes no longer load (a changed class...)
                 return Failed(f"its input {up!r} could not be loaded: {_user_error(e, interrupts)}",
                               unloadable=up, duration_s=time.perf_counter() - t0)
+    if task.resources:
+        from .resources import ResourceFailed, acquire
+
+        if log is None:
+            log = _collecting_logger(task.asset, logs)
+        try:
+            kwargs.update(acquire(task.resources, task.resource_scope, log))
+        except ResourceFailed as e:
+            trace = user_traceback(e.cause, is_user_file_for(task.project_dir)) if e.cause is not None else ""
+            return Failed(e.error, trace, time.perf_counter() - t0, logs)
     context = None
     if task.context:
         if log is None:

@@ -74,7 +74,8 @@ class Executor(Protocol):
 
     def shutdown(self, cancel: bool = False) -> None:
         """End the workers; with ``cancel``, at once, abandoning running tasks (Ctrl-C, or
-        another asset failed)."""
+        another asset failed). Workers that outlive the build should run
+        :func:`release_resources` first, or the build's resources live on in them."""
 
 
 class KillingExecutor(Executor, Protocol):
@@ -99,4 +100,18 @@ def run_serialized(payload: bytes, spool_dir: str | None = None) -> Outcome:
     return run_payload(payload, spool_dir)
 
 
-__all__ = ["Executor", "KillingExecutor", "Task", "Outcome", "run_serialized", "WorkerLost"]
+def release_resources() -> int:
+    """Tear down every resource (``@resource``) that tasks made in this process; returns how
+    many builds' resources were released.
+
+    A worker makes a resource the first time one of its tasks needs it in a build, and keeps
+    it for that build's other tasks. Worker processes that end with the build (the built-in
+    ``processes``) tear them down as they exit, on their own. An executor whose workers outlive
+    the build calls this on each worker from ``shutdown`` (the Dask plugin:
+    ``client.run(release_resources)``); otherwise they live until the worker exits."""
+    from .resources import release_resources as release
+
+    return release()
+
+
+__all__ = ["Executor", "KillingExecutor", "Task", "Outcome", "run_serialized", "release_resources", "WorkerLost"]

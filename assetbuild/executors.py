@@ -202,6 +202,9 @@ def _worker_init(project_dir: str, environ: dict[str, str], cwd: str) -> None:
 
     exit_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from . import resources
+
+    resources.TERM_TEARDOWN = True  # a cancelled build's SIGTERM tears down this worker's resources too
     if os.environ != environ:
         os.environ.clear()
         os.environ.update(environ)

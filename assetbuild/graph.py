@@ -3,7 +3,9 @@
 Pure: takes declarations, returns plain data. Binding rules, in order: a parameter named
 ``context`` gets the AssetContext (so no asset or source may be named ``context``); ``ins`` maps
 a parameter to any node; a parameter named after a node gets that node; a parameter with a
-default that names nothing keeps its default; anything else is a definition error.
+default that names nothing keeps its default; anything else is a definition error. A resource
+(``@resource``) binds the same way, by name or ``ins``, but is no node: it has no data version
+and is no input (``Graph.resources``, ``Graph.uses``).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import fnmatch
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from .definitions import AssetDef, SourceDef
+from .definitions import AssetDef, ResourceDef, SourceDef
 from .errors import CycleError, DefinitionError, SelectionError
 
 CONTEXT = "context"
@@ -27,6 +29,9 @@ class Graph:
     inputs: dict[str, tuple[tuple[str | None, str], ...]]
     order: list[str]  # assets only, dependencies first
     wants_context: set[str] = field(default_factory=set)
+    resources: dict[str, ResourceDef] = field(default_factory=dict)
+    # asset -> ((param, resource name), ...) in parameter order: only assets that use one
+    uses: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
 
     @property
     def sources(self) -> list[str]:
@@ -43,10 +48,14 @@ def _suggest(name: str, choices: Iterable[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def resolve(decls: Sequence[AssetDef | SourceDef]) -> Graph:
+def resolve(decls: Sequence[AssetDef | SourceDef | ResourceDef]) -> Graph:
     """Bind every parameter to a node and order the assets; raise DefinitionError on any problem."""
     nodes: dict[str, AssetDef | SourceDef] = {}
+    resources: dict[str, ResourceDef] = {}
     for d in decls:
+        if isinstance(d, ResourceDef):
+            _add_resource(d, resources)
+            continue
         if d.name == CONTEXT:
             what = "an asset" if isinstance(d, AssetDef) else "a source"
             raise DefinitionError(f"{CONTEXT!r} cannot name {what}: a parameter named {CONTEXT!r} receives "
@@ -57,19 +66,26 @@ def resolve(decls: Sequence[AssetDef | SourceDef]) -> Graph:
             raise DefinitionError(f"two definitions named {d.name!r} (the other at {prev.file}:{prev.line}); "
                                   f"rename one {what}", file=d.file, line=d.line)
         nodes[d.name] = d
+    if resources:
+        _check_resource_names(resources, nodes)
 
     _check_output_overlaps(nodes)
     _check_source_versions(nodes)
     inputs: dict[str, tuple[tuple[str | None, str], ...]] = {}
     wants_context: set[str] = set()
     asset_names: list[str] = []
+    uses: dict[str, tuple[tuple[str, str], ...]] = {}
     for name, d in nodes.items():
         if not isinstance(d, AssetDef):
             continue
         asset_names.append(name)
         bound: list[tuple[str | None, str]] = []
+        used: list[tuple[str, str]] = []
         for param, has_default in d.params:
             target = d.ins.get(param)
+            if resources and (target if target is not None else param) in resources:
+                used.append((param, target if target is not None else param))
+                continue
             if target is None:
                 if param == CONTEXT:
                     wants_context.add(name)
@@ -90,6 +106,10 @@ def resolve(decls: Sequence[AssetDef | SourceDef]) -> Graph:
                 raise CycleError([name], file=d.file, line=d.line)
             bound.append((param, target))
         for dep in d.deps:
+            if dep in resources:
+                raise DefinitionError(f"asset {name!r}: deps names the resource {dep!r}; a resource is not "
+                                      "data (it has no version to depend on): take it as a parameter",
+                                      file=d.file, line=d.line)
             if dep not in nodes:
                 raise DefinitionError(f"asset {name!r}: deps names {dep!r}, which is not an asset or "
                                       f"source{_suggest(dep, nodes)}", file=d.file, line=d.line)
@@ -97,9 +117,35 @@ def resolve(decls: Sequence[AssetDef | SourceDef]) -> Graph:
                 raise CycleError([name], file=d.file, line=d.line)
             bound.append((None, dep))
         inputs[name] = tuple(bound)
+        if used:
+            uses[name] = tuple(used)
 
     order = _toposort(asset_names, inputs, nodes)
-    return Graph(nodes=nodes, inputs=inputs, order=order, wants_context=wants_context)
+    return Graph(nodes=nodes, inputs=inputs, order=order, wants_context=wants_context,
+                 resources=resources, uses=uses)
+
+
+def _add_resource(d: ResourceDef, resources: dict[str, ResourceDef]) -> None:
+    if d.name == CONTEXT:
+        raise DefinitionError(f"{CONTEXT!r} cannot name a resource: a parameter named {CONTEXT!r} receives "
+                              "the AssetContext; choose another name", file=d.file, line=d.line)
+    prev = resources.get(d.name)
+    if prev is not None:
+        raise DefinitionError(f"two resources named {d.name!r} (the other at {prev.file}:{prev.line}); "
+                              "rename one", file=d.file, line=d.line)
+    resources[d.name] = d
+
+
+def _check_resource_names(resources: dict[str, ResourceDef], nodes: dict[str, AssetDef | SourceDef]) -> None:
+    """A name is a resource or a node, never both: a parameter of that name could not say
+    which it wants (the live object, or the value)."""
+    for rname, r in resources.items():
+        other = nodes.get(rname)
+        if other is not None:
+            what = "an asset" if isinstance(other, AssetDef) else "a source"
+            raise DefinitionError(f"{rname!r} names both a resource ({r.file}:{r.line}) and {what} "
+                                  f"({other.file}:{other.line}): a parameter {rname!r} could mean either; "
+                                  "rename one", file=other.file, line=other.line)
 
 
 def _check_source_versions(nodes: dict[str, AssetDef | SourceDef]) -> None:
@@ -242,6 +288,9 @@ def select(graph: Graph, patterns: Sequence[str]) -> list[str]:
             hits = [pat]
         elif pat in graph.nodes:
             raise SelectionError(f"{pat!r} is a source, not an asset; sources are never built")
+        elif pat in graph.resources:
+            raise SelectionError(f"{pat!r} is a resource, not an asset; resources are never built "
+                                 "(and store no value)")
         else:
             raise SelectionError(f"no asset named {pat!r}{_suggest(pat, graph.inputs)}")
         wanted.update(hits)

@@ -21,7 +21,8 @@ from .reports import Reason
 # and no key that has them can equal one made before (the tuples differ in length). A volatile
 # asset's nonce (KeyParts.nonce) is appended the same way, last, and only when set; so are the
 # values of the environment variables an asset declares (KeyParts.env), before the nonce, and
-# the resolved params of an asset that declares some (KeyParts.params), after them.
+# the resolved params of an asset that declares some (KeyParts.params), after them, and the
+# versions of the resources it uses (KeyParts.resources), after those and before the nonce.
 KEY_SCHEMA = 1
 
 # Interpreter identity: bytecode and pickles differ between minor versions and implementations.
@@ -48,6 +49,8 @@ class KeyParts:
     env: tuple[tuple[str, str | None], ...] = ()
     # the canonical JSON of the asset's resolved params (assetbuild.params); "" when it declares none
     params: str = ""
+    # (name, version) of each resource the asset uses that declares a version, sorted by name
+    resources: tuple[tuple[str, str], ...] = ()
 
 
 def make_key(name: str, parts: KeyParts) -> str:
@@ -63,6 +66,8 @@ def make_key(name: str, parts: KeyParts) -> str:
         fields += ("env", parts.env)
     if parts.params:  # behind its str marker, as env
         fields += ("params", parts.params)
+    if parts.resources:  # behind its own str marker, like env
+        fields += ("resources", parts.resources)
     if parts.nonce:  # a str, where sources are a tuple: the two cannot be mistaken for each other
         fields += ("nonce:" + parts.nonce,)
     body = repr(fields)
@@ -101,6 +106,21 @@ def env_parts(names: tuple[str, ...], environ: Mapping[str, str]) -> tuple[tuple
 
 def _env_value(v: str | None) -> str:
     return "unset" if v is None else repr(v)
+
+
+def resource_changes(old: tuple[tuple[str, str], ...], new: tuple[tuple[str, str], ...]) -> list[Reason]:
+    """``resource-changed`` reasons: a versioned resource whose version changed, or that an
+    asset newly uses or no longer uses (or that gained or lost its version)."""
+    out = []
+    before, after = dict(old), dict(new)
+    for n in sorted(before.keys() | after.keys()):
+        if n not in after:
+            out.append(Reason("resource-changed", f"{n} (version {before[n]!r}) removed"))
+        elif n not in before:
+            out.append(Reason("resource-changed", f"{n} (version {after[n]!r}) added"))
+        elif before[n] != after[n]:
+            out.append(Reason("resource-changed", f"{n} version {before[n]!r} -> {after[n]!r}"))
+    return out
 
 
 def short(digest: str | None) -> str:
@@ -154,6 +174,8 @@ def explain_change(old: KeyParts, new: KeyParts, *, sources: frozenset[str] | se
         from .params import params_changes
 
         reasons += [Reason("params-changed", f"{k} {change}") for k, change in params_changes(old.params, new.params)]
+    if old.resources != new.resources:
+        reasons += resource_changes(old.resources, new.resources)
     if old.io != new.io:
         reasons.append(Reason("io-changed", f"IO manager {old.io} -> {new.io}"))
     if old.path != new.path:

@@ -341,11 +341,13 @@ def format_graph(nodes: list[dict[str, Any]], fmt: str) -> str:
     if fmt == "dot":
         out = ["digraph assets {", "  rankdir=LR;"]
         for n in nodes:
-            shape = "note" if n["kind"] == "source" else "box"
+            shape = {"source": "note", "resource": "component"}.get(n["kind"], "box")
             out.append(f'  "{n["name"]}" [shape={shape}];')
         for n in nodes:
             for up in n["inputs"]:
                 out.append(f'  "{up}" -> "{n["name"]}";')
+            for user in n.get("used_by", ()):  # a resource: a dashed edge, it is no data
+                out.append(f'  "{n["name"]}" -> "{user}" [style=dashed];')
         out.append("}")
         return "\n".join(out)
     if fmt == "mermaid":
@@ -353,11 +355,17 @@ def format_graph(nodes: list[dict[str, Any]], fmt: str) -> str:
         out = ["graph LR"]
         for n in nodes:
             label = n["name"].replace('"', "'")
-            out.append(f'  {ids[n["name"]]}[("{label}")]' if n["kind"] == "source"
-                       else f'  {ids[n["name"]]}["{label}"]')
+            if n["kind"] == "source":
+                out.append(f'  {ids[n["name"]]}[("{label}")]')
+            elif n["kind"] == "resource":
+                out.append(f'  {ids[n["name"]]}{{{{"{label}"}}}}')
+            else:
+                out.append(f'  {ids[n["name"]]}["{label}"]')
         for n in nodes:
             for up in n["inputs"]:
                 out.append(f"  {ids[up]} --> {ids[n['name']]}")
+            for user in n.get("used_by", ()):
+                out.append(f"  {ids[n['name']]} -.-> {ids[user]}")
         return "\n".join(out)
     raise ValueError(f"unknown graph format {fmt!r}")
 
@@ -430,6 +438,9 @@ def format_assets(rows: list[dict[str, Any]], *, as_json: bool = False) -> str:
         extra = f" -> {', '.join(written)}" if written and r["kind"] == "asset" else ""
         src = f"  {r['path']}{' (by mtime)' if r.get('version') == 'mtime' else ''}" if r["kind"] == "source" else ""
         ins = f"  <- {', '.join(r['inputs'])}" if r["inputs"] else ""
+        if r["kind"] == "resource":
+            src = f"  (version {r['version']!r})" if r.get("version") else ""
+            ins = f"  -> {', '.join(r['used_by'])}" if r.get("used_by") else "  (unused)"
         desc = f"  # {r['description']}" if r.get("description") else ""
         lines.append(f"{r['kind']:<6} {r['name']}{src}{extra}{ins}{desc}")
     return "\n".join(lines)

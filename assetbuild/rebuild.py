@@ -25,7 +25,7 @@ from .contracts import Action, Decision, Files, TraceStore
 from .definitions import AssetDef, SourceDef
 from .errors import CacheCorrupt
 from .graph import Graph
-from .keys import KeyParts, env_parts, explain_change, make_key, source_key_path
+from .keys import KeyParts, env_parts, explain_change, make_key, resource_changes, source_key_path
 from .manifest import Manifest, decode_manifest, outputs_key_part
 from .params import declared_json
 from .reports import AssetResult, AssetStatus, Head, Reason, Trace
@@ -42,7 +42,8 @@ def head_parts(head: Head) -> KeyParts:
     """The key parts recorded with an asset's latest build."""
     return KeyParts(head.code, head.code_parts, tuple((u, v) for u, v in head.inputs), head.io, head.path,
                     tuple((n, p) for n, p in head.sources), env=tuple((n, v) for n, v in head.env),
-                    params=head.params)
+                    params=head.params,
+                    resources=tuple((n, v) for n, v in head.resources))
 
 
 def why_run(parts: KeyParts, head: Head | None, sources: frozenset[str] | set[str]) -> tuple[Reason, ...]:
@@ -65,6 +66,8 @@ def _upstream_stale(parts: KeyParts, head: Head | None) -> Decision:
                   "(runs only if that output changes)")]
     if head is None:
         why.insert(0, _NEVER_BUILT)
+    elif parts.resources != head.resources:  # known now, whatever the upstream makes
+        why += resource_changes(head.resources, parts.resources)
     return Decision("run", parts, reasons=tuple(why), head=head)
 
 
@@ -99,6 +102,14 @@ class TraceRebuilder:
         self._passed: dict[str, tuple[tuple[str, str], ...]] = {}
         self._manifests: dict[str, Manifest] = {}  # digest -> manifest of produced files
 
+    def _resource_versions(self, name: str) -> tuple[tuple[str, str], ...]:
+        """KeyParts.resources: (name, version) of each resource ``name`` uses that has a version."""
+        uses = self.graph.uses.get(name)
+        if not uses:
+            return ()
+        res = self.graph.resources
+        return tuple(sorted({(r, v) for _, r in uses if (v := res[r].version) is not None}))
+
     def forcing(self, names: Container[str] | None = None) -> ForcingRebuilder:
         return ForcingRebuilder(self, names)
 
@@ -112,7 +123,8 @@ class TraceRebuilder:
         where = outputs_key_part(adef.outputs) if adef.outputs else adef.path
         parts = KeyParts(code, code_parts, tuple(inputs), self.io_tags[adef.io], where, passed,  # type: ignore[arg-type]
                          env=env_parts(adef.env, self.environ) if adef.env else (),
-                         params=(self.params.get(name) or declared_json(adef.param_defaults)) if adef.param_defaults else "")
+                         params=(self.params.get(name) or declared_json(adef.param_defaults)) if adef.param_defaults else "",
+                         resources=self._resource_versions(name) if self.graph.uses else ())
         head = self.store.get_head(name)
         if adef.volatile:
             return self._volatile(name, parts, head)
@@ -154,7 +166,7 @@ class TraceRebuilder:
         """A volatile asset runs, under a key no earlier build has (its readers' keys use its
         data version, so they rerun only if its bytes change)."""
         parts = KeyParts(parts.code, parts.code_parts, parts.inputs, parts.io, parts.path, parts.sources,
-                         secrets.token_hex(16), parts.env, parts.params)
+                         secrets.token_hex(16), parts.env, parts.params, parts.resources)
         known = all(dv is not None for _, dv in parts.inputs)  # a dry run may not know every input
         key = make_key(name, parts) if known else None
         return Decision("run", parts, key, (VOLATILE,) if head is not None else (_NEVER_BUILT, VOLATILE),

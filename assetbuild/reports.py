@@ -125,6 +125,7 @@ class Head(NamedTuple):
     sources: tuple[tuple[str, str], ...] = ()  # KeyParts.sources (absent in heads of older versions)
     env: tuple[tuple[str, str | None], ...] = ()  # KeyParts.env (absent in heads of older versions)
     params: str = ""  # KeyParts.params (absent in heads of older versions)
+    resources: tuple[tuple[str, str], ...] = ()  # KeyParts.resources (absent in heads of older versions)
 
 
 @dataclass(frozen=True)

@@ -187,6 +187,41 @@ def slow():
     return 1
 """
 
+RESOURCES = """
+import os
+from assetbuild import resource
+
+EVENTS = {events!r}
+
+
+def _event(what):
+    fd = os.open(EVENTS, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    os.write(fd, f"{{what}} {{os.getpid()}}\\n".encode())
+    os.close(fd)
+
+
+@resource
+def conn():
+    _event("made")
+    yield "live"
+    _event("down")
+
+
+@asset(io="json")
+def first(conn):
+    return [conn, os.getpid()]
+
+
+@asset(io="json")
+def second(conn):
+    return [conn, os.getpid()]
+
+
+@asset(io="json")
+def third(conn, first):
+    return [conn, os.getpid()]
+"""
+
 
 FILES = """\
 from assetbuild import asset
@@ -258,6 +293,27 @@ class ExecutorContract:
         described = {r.asset: r for r in result.results}["described"]
         assert described.metadata.get("words") == 2
         assert self.build(root).names("built") == []  # and the next build runs nothing
+
+    def test_resources_are_made_once_per_process_and_torn_down_by_the_end(self, tmp_path: Path) -> None:
+        """A task's resources: made where it runs, at most once per build in each process, torn
+        down (the generator's code after its yield) by the time the build returns."""
+        events = tmp_path / "events"
+        root = _write_project(tmp_path / "p", RESOURCES.format(events=str(events)))
+        for _ in range(2):  # each build makes its own, even on workers that outlive a build
+            result = self.build(root, force=True)
+            assert result.ok, [(r.asset, r.error, r.traceback) for r in result.results if r.error]
+            lines = [line.split() for line in events.read_text().splitlines()]
+            events.unlink()
+            made = [int(pid) for what, pid in lines if what == "made"]
+            assert made and len(made) == len(set(made)), f"made more than once in a process: {lines}"
+            assert sorted(int(pid) for what, pid in lines if what == "down") == sorted(made), lines
+            ran = {r.asset: r for r in result.results}
+            from .session import load_value
+
+            for name in ("first", "second", "third"):
+                value, pid = load_value(name, project_dir=root)
+                assert value == "live" and pid in made, (name, pid, made)
+            assert ran["third"].status == "built"
 
     def test_a_failure_carries_the_users_traceback(self, tmp_path: Path) -> None:
         from .session import status

@@ -163,8 +163,8 @@ def _entry_records(e: Any) -> tuple[str, str, Trace, Head | None]:
     head = None
     hd = e.get("head")
     if hd is not None:
-        # "sources", "env" and "params" came with later versions: an older export has none
-        later = {"sources", "env", "params"}
+        # "sources", "env", "params" and "resources" came with later versions: an older export has none
+        later = {"sources", "env", "params", "resources"}
         if not isinstance(hd, Mapping) or set(hd) - later != set(Head._fields) - later:
             raise ValueError("bad head record")
         if not _params_ok(hd.get("params", "")):
@@ -175,7 +175,7 @@ def _entry_records(e: Any) -> tuple[str, str, Trace, Head | None]:
                 for i in env_rows):
             raise ValueError("bad head env")
         pairs = {}
-        for field_name in ("inputs", "sources"):
+        for field_name in ("inputs", "sources", "resources"):
             rows = hd.get(field_name, [])
             if not isinstance(rows, list) or not all(isinstance(i, list) and len(i) == 2
                                                      and all(isinstance(x, str) for x in i) for i in rows):

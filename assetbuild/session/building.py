@@ -49,6 +49,7 @@ class BuildOptions:
     remote: RemoteOptions = field(default_factory=RemoteOptions)
     params: dict[str, Any] | None = None  # build(params=...): asset -> {key: value}
     param_args: tuple[str, ...] = ()  # --param ASSET.KEY=VALUE items, below params=
+    resources: dict[str, Any] | None = None  # resource name -> the object that replaces it
 
     @classmethod
     def from_keywords(cls, keywords: dict[str, Any]) -> BuildOptions:
@@ -188,10 +189,12 @@ def project_params(project: Project, *, args: Sequence[str] = (), given: Any = N
 
 def make_scheduler(project: Project, store: Any, *, record: bool,
                    on_result: Callable[[AssetResult], None] | None = None, runner: Any = None,
-                   observer: _Observer | None = None, params: dict[str, str] | None = None) -> Any:
+                   observer: _Observer | None = None, params: dict[str, str] | None = None,
+                   resources: Any = None) -> Any:
     """The scheduler of one build, or of a read-only look (status, why: ``record=False``, no runner).
     ``params`` (``project_params``; default: the declared ones and pyproject's) go to both the
-    keys and the tasks: a function reads the values its key was made from."""
+    keys and the tasks: a function reads the values its key was made from. ``resources``: the
+    build's ``BuildResources`` (its scope and overrides), if it has any."""
     from ..execute import Task
     from ..scheduler import Scheduler
     from ..workspace import Workspace
@@ -199,10 +202,16 @@ def make_scheduler(project: Project, store: Any, *, record: bool,
     project_dir = str(project.project_dir)
     resolved = project_params(project) if params is None else params
 
+    uses = project.graph.uses
+
     def make_task(adef: AssetDef, args: dict[str, Any], inputs: list[Any], io: Any, context: bool) -> Task:
-        return Task(adef.name, adef.fn, adef.io, io, args, inputs, context, project_dir,
+        task = Task(adef.name, adef.fn, adef.io, io, args, inputs, context, project_dir,
                     timeout=runner.limit_of(adef) if runner is not None else None,
                     params=resolved.get(adef.name, ""))
+        if uses and resources is not None and adef.name in uses:
+            task.resources = resources.for_asset(uses[adef.name])
+            task.resource_scope = resources.scope
+        return task
 
     fp = project.fingerprinter(persist=record)
     by_mtime = frozenset(d.path for d in project.graph.nodes.values() if getattr(d, "version", None) == "mtime")
@@ -241,6 +250,31 @@ def with_remote(project: Project, store: Any, remote: RemoteOptions, expected: i
                        expected=expected, fetch=fetch)
 
 
+class BuildResources:
+    """The resources of one build: the scope that makes them in this process, and the
+    caller's overrides (``build(resources={...})``)."""
+
+    def __init__(self, project: Project, overrides: dict[str, Any] | None) -> None:
+        from ..resources import ResourceOverride, ResourceScope
+
+        graph = project.graph
+        for name in overrides or {}:
+            if name not in graph.resources:
+                known = ", ".join(sorted(graph.resources)) or "none"
+                raise ConfigError(f"resources= names {name!r}, which is not a resource of this project "
+                                  f"(its resources: {known})")
+        self.overrides = {n: ResourceOverride(n, v) for n, v in (overrides or {}).items()}
+        self.scope = ResourceScope(str(project.project_dir), warn=project.reporter.warn)
+        self.defs = graph.resources
+
+    def for_asset(self, uses: tuple[tuple[str, str], ...]) -> tuple[tuple[str, Any], ...]:
+        """Task.resources of an asset using ``uses`` ((parameter, resource name), ...)."""
+        return tuple((param, self.overrides.get(r) or self.defs[r]) for param, r in uses)
+
+    def close(self) -> None:
+        self.scope.close()
+
+
 def build(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = ".",
           assetfile: str | None = None, cache_dir: str | os.PathLike[str] | None = None,
           force: bool = False, keep_going: bool = False, dry_run: bool = False,
@@ -249,7 +283,8 @@ def build(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "
           remote_timeout: float | None = None, remote_options: dict[str, Any] | None = None,
           jobs: int | str | None = None, executor: str | None = None,
           executor_options: dict[str, str] | None = None, timeout: float | None = None,
-          params: dict[str, Any] | None = None, param_args: Sequence[str] = ()) -> BuildResult:
+          params: dict[str, Any] | None = None, param_args: Sequence[str] = (),
+          resources: dict[str, Any] | None = None) -> BuildResult:
     """Build ``assets`` (default: all) and everything upstream of them; return what happened.
 
     A failing asset does not raise: it is a result with status "failed" (``result.ok`` is False).
@@ -276,10 +311,15 @@ def build(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "
     ``{"big_ones": {"threshold": 5}}``, over ``param_args`` (``--param`` items,
     ``"big_ones.threshold=5"``), over ``[tool.assetbuild.params.big_ones]`` in pyproject.toml,
     over the defaults. An unknown asset or key, or a value that is not JSON, is a ConfigError.
+
+    ``resources`` replaces resources by name for this call (``{"warehouse": fake}``): the assets
+    that use one receive that object itself (with process workers, a pickled copy), which is
+    never created or torn down; keys do not change (a declared ``version=`` stays). An unknown
+    name is a ConfigError.
     """
     options = BuildOptions(force=force, keep_going=keep_going, dry_run=dry_run, jobs=jobs, executor=executor,
                            executor_options=executor_options, timeout=timeout, params=params,
-                           param_args=tuple(param_args),
+                           param_args=tuple(param_args), resources=resources,
                            remote=RemoteOptions(url=remote, read_only=remote_read_only,
                                                 trust_unsigned=trust_remote_unsigned, timeout=remote_timeout,
                                                 options=remote_options))
@@ -297,6 +337,7 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
     plan = select(project.graph, assets)
     rep = project.reporter
     dry_run = options.dry_run
+    resources = BuildResources(project, options.resources) if project.graph.uses or options.resources else None
     runner = _runner(project, options)
     resolved = project_params(project, args=options.param_args, given=options.params)  # once: keys and tasks
     clean_end = False
@@ -328,7 +369,7 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
         observer = _Observer(rep, on_result)
         runner.make_logger = observer.live_logger
         sched = make_scheduler(project, store, record=not dry_run, runner=runner, observer=observer,
-                               params=resolved)
+                               params=resolved, resources=resources)
         result = observer.with_logs(sched.build(plan, force=options.force, keep_going=options.keep_going,
                                                 dry_run=dry_run))
         clean_end = True
@@ -339,8 +380,12 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
         _call_hook(hook.after_build, result=result)
         return result
     finally:
-        runner.shutdown(cancel=not clean_end)  # Ctrl-C or an error: end running workers now
-        store.close()
+        try:
+            runner.shutdown(cancel=not clean_end)  # Ctrl-C or an error: end running workers now
+        finally:
+            if resources is not None:  # after the workers: nothing uses them any more
+                resources.close()
+            store.close()
 
 
 def _record_summary(store: Any, outcomes: dict[str, str]) -> None:

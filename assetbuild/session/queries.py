@@ -80,6 +80,7 @@ def why(asset: str, *, project_dir: str | os.PathLike[str] = ".", assetfile: str
                     "volatile": adef.volatile, "max_age": adef.max_age, "env": env,
                     "params": _params_value(resolved.get(asset, "")),
                     "old_params": _params_value(head.params) if head is not None and head.params else None,
+                    "resources": _resource_changes(project.graph, asset, head),
                     "last_built_ns": head.built_ns if head else None,
                     "last_key": head.key if head else None,
                     "history": len(store.history(asset))}
@@ -107,6 +108,16 @@ def _params_value(text: str) -> dict[str, Any]:
     import json
 
     return json.loads(text) if text else {}
+def _resource_changes(graph: Graph, asset: str, head: Any) -> list[dict[str, Any]]:
+    """``why --json``'s "resources": each resource the asset uses, its declared version now and
+    the one recorded with its last build (None: none entered the key), and whether it changed."""
+    old = dict(head.resources) if head is not None else {}
+    out = []
+    for name in dict.fromkeys(r for _, r in graph.uses.get(asset, ())):
+        new = graph.resources[name].version
+        out.append({"name": name, "old": old.get(name), "new": new,
+                    "changed": head is not None and old.get(name) != new})
+    return out
 
 
 def load_value(asset: str, *, project_dir: str | os.PathLike[str] = ".", assetfile: str | None = None,
@@ -132,7 +143,8 @@ def load_value(asset: str, *, project_dir: str | os.PathLike[str] = ".", assetfi
 
 def list_assets(*, project_dir: str | os.PathLike[str] = ".", assetfile: str | None = None,
                 cache_dir: str | os.PathLike[str] | None = None) -> list[dict[str, Any]]:
-    """Every asset and source with its inputs and declared options, in build order."""
+    """Every source and asset with its inputs and declared options, in build order, then every
+    resource with the assets that use it."""
     with open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir) as project:
         return _describe(project.graph, project_params(project))
 
@@ -157,8 +169,24 @@ def _describe(graph: Graph, params: dict[str, str] | None = None) -> list[dict[s
                     "description": a.description or _first_line(a.fn.__doc__),
                     "code_version": a.code_version, "metadata": a.metadata, "file": a.file,
                     "line": a.line, "volatile": a.volatile, "max_age": a.max_age, "env": list(a.env),
-                    "params": _params_value((params or {}).get(name, ""))})
+                    "params": _params_value((params or {}).get(name, "")),
+                    "resources": [r for _, r in graph.uses.get(name, ())]})
+    if graph.resources:
+        out += _describe_resources(graph)
     return out
+
+
+def _describe_resources(graph: Graph) -> list[dict[str, Any]]:
+    """Resources as ``list``/``graph`` rows: no inputs (a resource cannot depend on assets), and
+    the assets that use each one."""
+    users: dict[str, list[str]] = {n: [] for n in graph.resources}
+    for name in graph.order:
+        for _, r in graph.uses.get(name, ()):
+            if name not in users[r]:
+                users[r].append(name)
+    return [{"name": n, "kind": "resource", "inputs": [], "used_by": users[n], "version": r.version,
+             "description": r.description or _first_line(r.fn.__doc__), "file": r.file, "line": r.line}
+            for n, r in graph.resources.items()]
 
 
 def _first_line(doc: str | None) -> str | None:

@@ -11,6 +11,11 @@ Workers of a running cluster outlive builds and cannot import the project, so th
 functions and the project's own modules are pickled by value (cloudpickle's
 ``register_pickle_by_value``): a code change reaches the workers with the next build.
 
+Resources (``@resource``) are made on a worker the first time one of its tasks needs them in a
+build, once per worker process, and torn down on every worker when the build ends
+(``release_resources`` through ``client.run``), on a running cluster too. A worker that dies,
+or a build killed before its end, takes its resources with it without their teardown.
+
 A worker that dies while running a task (segfault, ``os._exit``, the out-of-memory killer) is
 dask's to handle: the scheduler reruns the task elsewhere, and after
 ``distributed.scheduler.allowed-failures`` deaths (default 3) gives up with ``KilledWorker``;
@@ -63,6 +68,7 @@ class DaskExecutor:
         self.address = (options or {}).get("scheduler") or os.environ.get(ADDRESS_ENV) or None
         self.cluster = None
         self._futures: set[Any] = set()  # dask cancels a task whose future is garbage-collected
+        self._resources = False  # a task used a resource: release_resources() on the workers at the end
         if self.address:
             try:
                 self.client = Client(self.address, timeout="10s", set_as_default=False)
@@ -81,6 +87,7 @@ class DaskExecutor:
         from assetbuild.executor import run_serialized
 
         payload = task.to_bytes(by_value=self.project_modules)
+        self._resources = self._resources or bool(getattr(task, "resources", ()))
         outer: Future[Outcome] = Future()
         key = f"assetbuild-{task.asset.replace('/', '.')}-{uuid.uuid4().hex[:12]}"
         dfut = self.client.submit(run_serialized, payload, pure=False, key=key)
@@ -107,6 +114,13 @@ class DaskExecutor:
         try:
             if cancel and self._futures:
                 self.client.cancel(list(self._futures), force=True)
+            if self._resources:  # the build's resources die with it, on workers that outlive it too
+                from assetbuild.executor import release_resources
+
+                try:
+                    self.client.run(release_resources)
+                except Exception:  # noqa: BLE001 - a worker gone (or the cluster): nothing to release there
+                    pass
             self.client.close()
         finally:
             if self.cluster is not None:
