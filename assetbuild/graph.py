@@ -12,7 +12,7 @@ import fnmatch
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from .definitions import AssetDef, SourceDef
+from .definitions import AssetDef, ObservableSourceDef, SourceDef
 from .errors import CycleError, DefinitionError, SelectionError
 
 CONTEXT = "context"
@@ -22,11 +22,21 @@ CONTEXT = "context"
 class Graph:
     """Nodes by name, the inputs of each asset, and a topological order of the assets."""
 
-    nodes: dict[str, AssetDef | SourceDef]
+    nodes: dict[str, AssetDef | SourceDef | ObservableSourceDef]
     # asset -> ((param or None for deps, upstream name), ...) in parameter order, then deps
     inputs: dict[str, tuple[tuple[str | None, str], ...]]
     order: list[str]  # assets only, dependencies first
     wants_context: set[str] = field(default_factory=set)
+    observable: tuple[str, ...] = ()  # the observable sources, in declaration order
+
+    def observed_by(self, plan: Iterable[str]) -> list[str]:
+        """The observable sources that assets of ``plan`` read (as a parameter or in deps), in
+        declaration order: what a build of ``plan`` observes. Free without observable sources."""
+        if not self.observable:
+            return []
+        wanted = set(self.observable)
+        read = {up for name in plan for _, up in self.inputs.get(name, ()) if up in wanted}
+        return [n for n in self.observable if n in read]
 
     @property
     def sources(self) -> list[str]:
@@ -43,17 +53,19 @@ def _suggest(name: str, choices: Iterable[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def resolve(decls: Sequence[AssetDef | SourceDef]) -> Graph:
+def resolve(decls: Sequence[AssetDef | SourceDef | ObservableSourceDef]) -> Graph:
     """Bind every parameter to a node and order the assets; raise DefinitionError on any problem."""
-    nodes: dict[str, AssetDef | SourceDef] = {}
+    nodes: dict[str, AssetDef | SourceDef | ObservableSourceDef] = {}
     for d in decls:
         if d.name == CONTEXT:
-            what = "an asset" if isinstance(d, AssetDef) else "a source"
+            what = "an asset" if isinstance(d, AssetDef) else "an observable source" \
+                if isinstance(d, ObservableSourceDef) else "a source"
             raise DefinitionError(f"{CONTEXT!r} cannot name {what}: a parameter named {CONTEXT!r} receives "
                                   "the AssetContext; choose another name", file=d.file, line=d.line)
         prev = nodes.get(d.name)
         if prev is not None:
-            what = "asset" if isinstance(d, AssetDef) else "source"
+            what = "asset" if isinstance(d, AssetDef) else "observable source" \
+                if isinstance(d, ObservableSourceDef) else "source"
             raise DefinitionError(f"two definitions named {d.name!r} (the other at {prev.file}:{prev.line}); "
                                   f"rename one {what}", file=d.file, line=d.line)
         nodes[d.name] = d
@@ -98,10 +110,11 @@ def resolve(decls: Sequence[AssetDef | SourceDef]) -> Graph:
         inputs[name] = tuple(bound)
 
     order = _toposort(asset_names, inputs, nodes)
-    return Graph(nodes=nodes, inputs=inputs, order=order, wants_context=wants_context)
+    observable = tuple(n for n, d in nodes.items() if isinstance(d, ObservableSourceDef))
+    return Graph(nodes=nodes, inputs=inputs, order=order, wants_context=wants_context, observable=observable)
 
 
-def _check_output_overlaps(nodes: dict[str, AssetDef | SourceDef]) -> None:
+def _check_output_overlaps(nodes: dict[str, AssetDef | SourceDef | ObservableSourceDef]) -> None:
     """No declared ``outputs=`` entry may be, contain or lie inside another asset's outputs or
     path output, or a source: each file in the project has one owner (or a build would
     overwrite another asset's output, or change its own input). A few dictionary lookups per
@@ -129,6 +142,8 @@ def _check_output_overlaps(nodes: dict[str, AssetDef | SourceDef]) -> None:
             if path.startswith(("/", "../")):
                 continue
             entries = [(path, f"the source {d.name!r}", False)]
+        elif not isinstance(d, AssetDef):  # an observable source has no file
+            continue
         elif d.outputs:
             entries = [(o.rstrip("/"), f"asset {d.name!r} (outputs {o!r})", True) for o in d.outputs]
         elif d.path is not None:
@@ -159,7 +174,7 @@ def _check_output_overlaps(nodes: dict[str, AssetDef | SourceDef]) -> None:
 
 
 def _toposort(names: list[str], inputs: dict[str, tuple[tuple[str | None, str], ...]],
-              nodes: dict[str, AssetDef | SourceDef]) -> list[str]:
+              nodes: dict[str, AssetDef | SourceDef | ObservableSourceDef]) -> list[str]:
     """Kahn's algorithm, stable in declaration order; on a cycle, find and name it."""
     indeg = {n: 0 for n in names}
     down: dict[str, list[str]] = {n: [] for n in names}
@@ -225,6 +240,9 @@ def select(graph: Graph, patterns: Sequence[str]) -> list[str]:
         elif pat in graph.inputs:
             hits = [pat]
         elif pat in graph.nodes:
+            if isinstance(graph.nodes[pat], ObservableSourceDef):
+                raise SelectionError(f"{pat!r} is an observable source, not an asset; it is observed, never "
+                                     f"built (assetbuild observe {pat})")
             raise SelectionError(f"{pat!r} is a source, not an asset; sources are never built")
         else:
             raise SelectionError(f"no asset named {pat!r}{_suggest(pat, graph.inputs)}")

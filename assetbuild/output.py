@@ -191,7 +191,7 @@ class Reporter:
         self.done += 1
         if self.verbosity < -1 or (self.watching and self.verbosity <= 0 and r.status in ("built", "restored")):
             return
-        if dry_run:
+        if dry_run and r.metadata.get("kind") != "observable_source":  # a failed observation: FAILED below
             if r.status != "cached" and not self.json_mode:
                 would = r.metadata.get("would", "run")
                 why = "; ".join(f"{x.code}: {x.detail}" for x in r.reasons) or (r.error or "")
@@ -226,10 +226,12 @@ class Reporter:
         if self.json_mode or self.verbosity < -1 or self.watching:
             return
         if result.dry_run:
-            would = [r.metadata.get("would") for r in result.results if r.status != "cached"]
+            would = [r.metadata.get("would") for r in result.results
+                     if r.status != "cached" and r.metadata.get("kind") != "observable_source"]
             maybe = would.count("maybe")
             extra = f" ({maybe} more may run, if an upstream's output changes)" if maybe else ""
-            self.line(f"dry run: {len(would) - maybe} of {len(result.results)} assets would run or be "
+            n = sum(1 for r in result.results if r.metadata.get("kind") != "observable_source")
+            self.line(f"dry run: {len(would) - maybe} of {n} assets would run or be "
                       f"restored{extra}; nothing was run or written")
             return
         counts = ", ".join(f"{result.count(s)} {s}" for s in ("built", "cached", "restored", "failed", "skipped"))
@@ -413,8 +415,12 @@ def format_why(info: dict[str, Any], *, as_json: bool = False) -> str:
         lines.append("  inputs:")
         for i in info["inputs"]:
             mark = "changed" if i["changed"] else "same"
-            new = short(i["new"]) if i["new"] else "(will change)"
-            lines.append(f"    {i['name']} ({i['kind']}): {short(i['old'])} -> {new}  [{mark}]")
+            if i["kind"] == "observable_source":  # a version is the user's string: shown as it is
+                old = "-" if i["old"] is None else repr(i["old"])
+                new = "(failed)" if i["new"] is None else repr(i["new"])
+            else:
+                old, new = short(i["old"]), short(i["new"]) if i["new"] else "(will change)"
+            lines.append(f"    {i['name']} ({i['kind']}): {old} -> {new}  [{mark}]")
     if info["last_key"]:
         lines.append(f"  last built with key {short(info['last_key'])}; {info['history']} build(s) recorded")
     return "\n".join(lines)

@@ -15,6 +15,7 @@ from ..graph import Graph, select
 from ..output import Reporter
 from ..reports import AssetStatus
 from .building import RemoteOptions, make_scheduler, with_remote
+from .observing import observe_for
 from .project import open_project, open_store
 
 
@@ -35,7 +36,8 @@ def status(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = 
                                  options=remote_options)
         store = with_remote(project, open_store(project, readonly=True), settings, len(plan), fetch=False)
         try:
-            return make_scheduler(project, store, record=False).status(plan)
+            observations = observe_for(project, plan, store, record=False)
+            return make_scheduler(project, store, record=False, observations=observations).status(plan)
         finally:
             store.close()
 
@@ -49,7 +51,8 @@ def why(asset: str, *, project_dir: str | os.PathLike[str] = ".", assetfile: str
         plan = select(project.graph, [asset])
         store = open_store(project, readonly=True)
         try:
-            sched = make_scheduler(project, store, record=False)
+            observations = observe_for(project, plan, store, record=False)
+            sched = make_scheduler(project, store, record=False, observations=observations)
             st = {s.asset: s for s in sched.status(plan)}[asset]
             head = store.get_head(asset)
             adef: AssetDef = project.graph.nodes[asset]  # type: ignore[assignment]
@@ -58,7 +61,8 @@ def why(asset: str, *, project_dir: str | os.PathLike[str] = ".", assetfile: str
             old_inputs = dict(head.inputs) if head else {}
             for _, up in project.graph.inputs[asset]:
                 new = sched.version_of(up)
-                inputs.append({"name": up, "kind": "source" if up in sched.sources else "asset",
+                kind = "source" if up in sched.sources else "observable_source" if up in observations else "asset"
+                inputs.append({"name": up, "kind": kind,
                                "old": old_inputs.get(up), "new": new,
                                "changed": old_inputs.get(up) != new})
             env = _env_changes(adef.env, head.env if head is not None else None)
