@@ -343,7 +343,7 @@ def format_graph(nodes: list[dict[str, Any]], fmt: str) -> str:
     if fmt == "dot":
         out = ["digraph assets {", "  rankdir=LR;"]
         for n in nodes:
-            shape = "note" if n["kind"] == "source" else "box"
+            shape = {"source": "note", "observable_source": "hexagon"}.get(n["kind"], "box")
             out.append(f'  "{n["name"]}" [shape={shape}];')
         for n in nodes:
             for up in n["inputs"]:
@@ -355,8 +355,8 @@ def format_graph(nodes: list[dict[str, Any]], fmt: str) -> str:
         out = ["graph LR"]
         for n in nodes:
             label = n["name"].replace('"', "'")
-            out.append(f'  {ids[n["name"]]}[("{label}")]' if n["kind"] == "source"
-                       else f'  {ids[n["name"]]}["{label}"]')
+            shape = {"source": '[("{}")]', "observable_source": '{{{{"{}"}}}}'}.get(n["kind"], '["{}"]')
+            out.append(f'  {ids[n["name"]]}' + shape.format(label))
         for n in nodes:
             for up in n["inputs"]:
                 out.append(f"  {ids[up]} --> {ids[n['name']]}")

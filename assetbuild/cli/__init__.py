@@ -25,6 +25,7 @@ Examples:
   assetbuild show report         print the stored value of 'report'
   assetbuild -C examples/etl     run in another project directory
   assetbuild watch               rebuild on every save, until Ctrl-C
+  assetbuild observe             what each observable source's version is now
 """
 
 
@@ -254,7 +255,9 @@ def status(ctx: click.Context, assets: tuple[str, ...], **local: Any) -> None:
 
     Reasons: never-built, code-changed, upstream-changed, source-changed, source-moved,
     source-missing, remote, output-missing, output-modified, volatile (runs on every build),
-    expired (older than its max_age). Exit status 0 whatever the states (2 for an error in the
+    expired (older than its max_age), observation-changed (an observable source's version),
+    observation-failed. Observable sources are observed (their observe functions run) but
+    nothing is recorded. Exit status 0 whatever the states (2 for an error in the
     AssetFile or in ASSETBUILD_NOW).
     """
     from .. import output, session
@@ -324,7 +327,8 @@ def graph(ctx: click.Context, fmt: str, **local: Any) -> None:
 @click.pass_context
 @_handle_errors
 def show(ctx: click.Context, asset: str, **local: Any) -> None:
-    """Print the stored value of ASSET (its latest build; verified before it is loaded)."""
+    """Print the stored value of ASSET (its latest build; verified before it is loaded), or the
+    latest recorded observation of an observable source."""
     from .. import output, session
 
     opts, _ = _setup(ctx, local)
@@ -363,8 +367,10 @@ def clean(ctx: click.Context, yes: bool, outputs: bool, **local: Any) -> None:
 
 
 from .cache import cache  # noqa: E402  (after cli: the group it joins)
+from .observe import observe  # noqa: E402
 
 cli.add_command(cache)
+cli.add_command(observe)
 
 
 def main() -> None:

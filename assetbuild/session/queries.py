@@ -101,8 +101,12 @@ def _env_changes(names: tuple[str, ...], recorded: Any) -> list[dict[str, Any]]:
 
 def load_value(asset: str, *, project_dir: str | os.PathLike[str] = ".", assetfile: str | None = None,
                cache_dir: str | os.PathLike[str] | None = None) -> Any:
-    """The latest stored value of ``asset`` (verified against its digest before it is loaded)."""
+    """The latest stored value of ``asset`` (verified against its digest before it is loaded);
+    for an observable source, its latest recorded observation (``source``, ``version``,
+    ``observed_ns``, ``metadata``)."""
     with open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir) as project:
+        if asset in project.graph.observable:
+            return _latest_observation(project, asset)
         if asset not in project.graph.inputs:
             select(project.graph, [asset])  # raises a SelectionError with a suggestion
         store = open_store(project, readonly=True)
@@ -120,9 +124,24 @@ def load_value(asset: str, *, project_dir: str | os.PathLike[str] = ".", assetfi
             store.close()
 
 
+def _latest_observation(project: Any, source: str) -> dict[str, Any]:
+    import json
+
+    store = open_store(project, readonly=True)
+    try:
+        rec = store.get_observation(source)
+    finally:
+        store.close()
+    if rec is None:
+        raise ValueNotFound(f"observable source {source!r} has never been observed (run: assetbuild observe {source})")
+    return {"source": source, "version": rec.version, "observed_ns": rec.observed_ns,
+            "metadata": json.loads(rec.metadata_json)}
+
+
 def list_assets(*, project_dir: str | os.PathLike[str] = ".", assetfile: str | None = None,
                 cache_dir: str | os.PathLike[str] | None = None) -> list[dict[str, Any]]:
-    """Every asset and source with its inputs and declared options, in build order."""
+    """Every source, observable source and asset (``kind``: "source", "observable_source",
+    "asset") with its inputs and declared options; the assets in build order."""
     with open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir) as project:
         return _describe(project.graph)
 
@@ -140,6 +159,10 @@ def _describe(graph: Graph) -> list[dict[str, Any]]:
         d: Any = graph.nodes[name]
         out.append({"name": name, "kind": "source", "path": d.path, "inputs": [],
                     "group": d.group, "description": d.description})
+    for name in graph.observable:
+        o: Any = graph.nodes[name]
+        out.append({"name": name, "kind": "observable_source", "inputs": [], "poll": o.poll, "group": o.group,
+                    "description": o.description or _first_line(o.fn.__doc__), "file": o.file, "line": o.line})
     for name in graph.order:
         a: Any = graph.nodes[name]
         out.append({"name": name, "kind": "asset", "inputs": graph.upstream(name), "io": a.io,
