@@ -229,7 +229,8 @@ def watch(ctx: click.Context, assets: tuple[str, ...], debounce: float | None, *
     """Build ASSETS, then rebuild whenever a file they depend on changes, until Ctrl-C.
 
     Watches declared sources, the AssetFile and the project modules it imports (edits take
-    effect without a restart; only assets whose keys changed run). Ignores the cache directory,
+    effect without a restart; only assets whose keys changed run), and observes each observable
+    source again every poll= seconds (rebuilding its readers when its version changed). Ignores the cache directory,
     path outputs, .git, __pycache__ and editor temp files. Prints one line per build that ran
     something; a failing asset or an AssetFile that does not load is reported and watching goes
     on (-k is implied; --force applies to the first build). With --json, one JSON line per build.
