@@ -31,7 +31,7 @@ def observe_for(project: Project, plan: Sequence[str], store: Any, *, record: bo
 
 def _observe(project: Project, names: Sequence[str], store: Any, *, record: bool,
              given: Mapping[str, ObservationResult] | None = None) -> dict[str, ObservationResult]:
-    from ..observe import observe_source, record_of
+    from ..observations import observe_source, record_of
 
     out: dict[str, ObservationResult] = {}
     for name in names:

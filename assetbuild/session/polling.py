@@ -43,7 +43,7 @@ class ObservationPoller:
         """Observe the sources that are due; the names of those whose version or error changed
         (their observations, with the others' last ones, are then the next build's)."""
         from ..loader import ProjectImports
-        from ..observe import observe_source
+        from ..observations import observe_source
 
         now = time.monotonic()
         fresh = {}

@@ -9,6 +9,8 @@ an :class:`ObservationResult`, never an exception (a real Ctrl-C still ends the 
 
 Recording (the store) and comparing with the previous observation belong to the caller
 (``session.observing``); this module only calls user code and times it (``assetbuild.clock``).
+(It is not ``observe.py``: ``assetbuild.observe`` is the API function, and a submodule of that
+name would hide it once imported.)
 """
 
 from __future__ import annotations
