@@ -88,4 +88,15 @@ def record_of(obs: ObservationResult) -> ObservationRecord:
     """What the store keeps of a successful observation (metadata as JSON; a value JSON cannot
     hold is kept as its repr)."""
     assert obs.version is not None, "a failed observation is not recorded"
-    return ObservationRecord(obs.observed_ns, obs.version, json.dumps(obs.metadata, sort_keys=True, default=repr))
+    return ObservationRecord(obs.observed_ns, obs.version, _metadata_json(obs.metadata))
+
+
+def _metadata_json(meta: dict[str, Any]) -> str:
+    """Metadata as JSON: keys as strings when they are of mixed types, a value JSON cannot hold
+    as its repr (a value that contains itself too)."""
+    for keyed in (meta, {str(k): v for k, v in meta.items()}):
+        try:
+            return json.dumps(keyed, sort_keys=True, default=repr)
+        except (TypeError, ValueError):
+            pass
+    return json.dumps({str(k): repr(v) for k, v in meta.items()}, sort_keys=True)

@@ -481,3 +481,23 @@ def reader(api):
 ''')
     assert project.built() == ["reader"]
     assert json.loads(Path(project.root / "out/api.json").read_text()) == [1, 2, 3]
+
+
+def test_metadata_from_the_observation_and_the_context_is_recorded_and_a_bad_one_fails(project):
+    project.assetfile('''
+from assetbuild import Observation, observable_source
+
+@observable_source
+def api(context):
+    context.add_metadata({"rows": 3, 1: object})
+    return Observation("v1", metadata={"etag": "e"})
+
+@observable_source
+def broken():
+    return Observation("v1", metadata=["not", "a", "mapping"])
+''')
+    api, broken = assetbuild.observe(project_dir=project.root)
+    assert api.ok and api.metadata["etag"] == "e" and api.metadata["rows"] == 3
+    assert json.loads(recorded(project, "api").metadata_json)["etag"] == "e"
+    assert broken.error == "an Observation's metadata must be a mapping (a dict), got list"
+    assert [o.version for o in assetbuild.observe("api", project_dir=project.root)] == ["v1"]

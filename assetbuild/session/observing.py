@@ -55,6 +55,8 @@ def observe(names: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = 
     """Run the observe functions of ``names`` (default: every observable source) and record each
     observation; build nothing. A failing observe function is a result with ``error`` set (it
     does not raise); a name that is not an observable source raises ``SelectionError``."""
+    if isinstance(names, str):  # one name, not its letters
+        names = [names]
     rep = reporter or Reporter(verbosity=-2)
     with rep.stdout_for_json(), process_builds, open_project(project_dir, assetfile=assetfile,
                                                              cache_dir=cache_dir, reporter=rep) as project:
