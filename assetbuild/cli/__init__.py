@@ -114,7 +114,8 @@ _build_options = _options(
     click.option("-k", "--keep-going", is_flag=True, default=None,
                  help="After a failure, go on with everything that does not depend on it."),
     click.option("-n", "--dry-run", is_flag=True, default=None,
-                 help="Say what would run and why; run nothing, write nothing."),
+                 help="Say what would run and why; run nothing (observable sources are observed), "
+                      "write nothing."),
     click.option("--force", is_flag=True, default=None, help="Run the selected assets even if up to date."),
     click.option("--json", "as_json", is_flag=True, default=None,
                  help="Print one JSON document with a result per asset."),

@@ -44,11 +44,11 @@ Examples:
 def observe(ctx: click.Context, names: tuple[str, ...], **local: Any) -> None:
     """Observe NAMES (default: every observable source) and print `name  version` lines.
 
-    Runs each @observable_source's observe function once, records its version (and time and
-    metadata) in the cache directory, and builds nothing: the next build compares against the
-    version it observes then. "changed" (--json) says whether a version differs from the
-    previous recorded observation of that source. A failing observe function is reported with
-    its traceback. Exit status 0 when every observation succeeded, 1 when one failed, 2 when a
+    Runs each @observable_source's observe function once and records its version (with its
+    time and metadata) in the cache directory; builds nothing (a build observes again, and
+    reruns the readers of a source whose version is not the one they were built with).
+    "changed" (--json) says whether a version differs from the previous recorded observation
+    of that source. A failing observe function is reported with its traceback. Exit status 0 when every observation succeeded, 1 when one failed, 2 when a
     NAME is not an observable source or the AssetFile has an error.
     """
     from .. import session
