@@ -22,7 +22,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from .definitions import AssetContext, Output, ResourceContext, asset, resource, source
+from .definitions import (
+    AssetContext,
+    Observation,
+    Output,
+    ResourceContext,
+    asset,
+    observable_source,
+    resource,
+    source,
+)
 
 __version__ = "0.1.0"
 
@@ -31,7 +40,7 @@ _LAZY = {
     "list_assets": "session", "describe_graph": "session", "clean": "session", "functions": "session",
     "open_project": "session", "watch_project": "session",
     "cache_stats": "session", "gc": "session", "verify": "session", "export_cache": "session",
-    "import_cache": "session",
+    "import_cache": "session", "observe": "session",
     "hookimpl": "hookspecs", "hookspec": "hookspecs",
     "get_plugin_manager": "plugins", "collect_io_managers": "plugins", "collect_executors": "plugins",
     "AssetbuildError": "errors", "DefinitionError": "errors", "CycleError": "errors",
@@ -39,10 +48,12 @@ _LAZY = {
     "SelectionError": "errors", "ValueNotFound": "errors", "SourceMissing": "errors",
     "SourceUnusable": "errors", "ConfigError": "errors", "WorkerLost": "errors",
     "BuildResult": "reports", "AssetResult": "reports", "AssetStatus": "reports", "Reason": "reports",
+    "ObservationResult": "reports",
     "IOManager": "io",
 }
 
-__all__ = ["asset", "source", "resource", "Output", "AssetContext", "ResourceContext", "__version__", *_LAZY]  # noqa: PLE0604
+__all__ = ["asset", "source", "observable_source", "Observation", "resource", "Output", "AssetContext",  # noqa: PLE0604
+           "ResourceContext", "__version__", *_LAZY]
 
 
 def __getattr__(name: str) -> Any:

@@ -1,4 +1,5 @@
-"""What a user declares in an AssetFile: ``@asset``, ``source``, ``@resource``, ``Output``, ``AssetContext``.
+"""What a user declares in an AssetFile: ``@asset``, ``source``, ``@observable_source``,
+``@resource``, ``Output``, ``Observation``, ``AssetContext``.
 
 Decorating costs a few microseconds and never inspects signatures: a project can declare
 10,000 assets, and the AssetFile is executed on every run. ``@asset`` returns the function
@@ -21,7 +22,7 @@ _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:/[A-Za-z_][A-Za-z0-9_]*)*\Z")
 _PLAIN_PATH_RE = re.compile(r"(?!\.\.?(?:/|\Z))[\w.-]+(?:/(?!\.\.?(?:/|\Z))[\w.-]+)*\Z")
 
 # The loader points this at a list while it executes an AssetFile; every declaration is appended.
-_collector: list[AssetDef | SourceDef | ResourceDef] | None = None
+_collector: list[AssetDef | SourceDef | ObservableSourceDef | ResourceDef] | None = None
 
 
 def check_name(name: object, what: str, *, file: str | None = None, line: int | None = None) -> str:
@@ -121,6 +122,46 @@ class SourceDef:
 
     def __repr__(self) -> str:
         return f"<source {self.name} {self.path}>"
+
+
+class ObservableSourceDef:
+    """Something outside the project (an API, a table, a bucket) that no asset builds: its observe
+    function ``fn(context)`` returns a version string, or an :class:`Observation`, and that
+    version enters its readers' keys. ``poll``: seconds between observations in watch mode
+    (None: at start and on file events only)."""
+
+    __slots__ = ("name", "fn", "poll", "group", "description", "file", "line")
+
+    def __init__(self, name: str, fn: Callable[..., Any], poll: float | None, group: str | None,
+                 description: str | None, file: str, line: int) -> None:
+        self.name = name
+        self.fn = fn
+        self.poll = poll
+        self.group = group
+        self.description = description
+        self.file = file
+        self.line = line
+
+    def __repr__(self) -> str:
+        return f"<observable source {self.name}>"
+
+
+class Observation:
+    """What an observe function may return instead of a bare version string: the ``version``
+    (a str: it enters the readers' keys), the ``value`` readers receive (default: the version)
+    and ``metadata`` recorded with the observation. It is checked when the build uses it, not
+    here: a bad version fails the source like any error of its observe function, with a
+    message that says what was returned."""
+
+    __slots__ = ("version", "value", "metadata")
+
+    def __init__(self, version: str, value: Any = None, metadata: Mapping[str, Any] | None = None) -> None:
+        self.version = version
+        self.value = value
+        self.metadata = metadata
+
+    def __repr__(self) -> str:
+        return f"Observation(version={self.version!r})"
 
 
 class Output:
@@ -473,5 +514,63 @@ def resource(fn: Callable[..., Any] | None = None, *, name: str | None = None, v
         if not callable(fn):
             raise DefinitionError(f"@resource used with a positional argument {fn!r}; use keywords, "
                                   "e.g. @resource(version='2')")
+        return decorate(fn)
+    return decorate
+
+
+def observable_source(fn: Callable[..., Any] | None = None, *, name: str | None = None,
+                      poll: float | str | None = None, group: str | None = None,
+                      description: str | None = None) -> Any:
+    """Declare ``fn`` as an observable source named after it (or ``name``).
+
+    ``fn`` takes no parameter but an optional ``context`` and returns a version string, or
+    ``Observation(version, value=None, metadata=None)``. A build (and ``status``, ``-n``,
+    ``why``) calls it once, in the main process, before deciding any asset that reads it: a
+    parameter named after the source receives ``value`` (or the version when there is none),
+    and the version enters that reader's key, so a new version reruns the reader, an unchanged
+    one keeps it cached and a version seen before reuses the outputs built for it. Observe
+    functions must be cheap (an HTTP HEAD, a ``SELECT max(updated_at)``). ``poll`` (seconds, or
+    ``"30s"``, ``"5m"``...): how often watch mode observes it again (None: at start and on file
+    events only). The function stays callable as plain Python.
+    """
+
+    def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
+        code = getattr(f, "__code__", None)
+        file = code.co_filename if code else "<unknown>"
+        line = code.co_firstlineno if code else 0
+        sname = check_name(name if name is not None else getattr(f, "__name__", None), "observable source",
+                           file=file, line=line)
+        if code is None:
+            raise DefinitionError(f"@observable_source needs a plain function, got {f!r}", file=file, line=line)
+        if code.co_flags & 0x2A0:  # CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR
+            kind = "an async function" if code.co_flags & 0x280 else "a generator function"
+            raise DefinitionError(f"observable source {sname!r}: its observe function is {kind}; it must "
+                                  "return a version string or an Observation", file=file, line=line)
+        params = code.co_varnames[:code.co_argcount + code.co_kwonlyargcount]
+        extra = [p for p in params if p != "context"]
+        if extra or code.co_flags & 0x0C:  # CO_VARARGS | CO_VARKEYWORDS
+            got = ", ".join(extra) if extra else "*args/**kwargs"
+            raise DefinitionError(f"observable source {sname!r}: its observe function takes only 'context' "
+                                  f"(got {got}); it reads the outside world, not other assets",
+                                  file=file, line=line)
+        every = None
+        if poll is not None:
+            try:
+                every = parse_duration(poll)
+            except ValueError as e:
+                raise DefinitionError(f"observable source {sname!r}: poll {e}", file=file, line=line) from None
+        d = ObservableSourceDef(sname, f, every, group, description, file, line)
+        try:
+            f.__assetbuild_observable_source__ = d  # type: ignore[attr-defined]
+        except (AttributeError, TypeError):
+            pass
+        if _collector is not None:
+            _collector.append(d)
+        return f
+
+    if fn is not None:
+        if not callable(fn):
+            raise DefinitionError(f"@observable_source used with a positional argument {fn!r}; use keywords, "
+                                  "e.g. @observable_source(poll=60)")
         return decorate(fn)
     return decorate

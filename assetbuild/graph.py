@@ -14,7 +14,7 @@ import fnmatch
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from .definitions import AssetDef, ResourceDef, SourceDef
+from .definitions import AssetDef, ObservableSourceDef, ResourceDef, SourceDef
 from .errors import CycleError, DefinitionError, SelectionError
 
 CONTEXT = "context"
@@ -24,7 +24,7 @@ CONTEXT = "context"
 class Graph:
     """Nodes by name, the inputs of each asset, and a topological order of the assets."""
 
-    nodes: dict[str, AssetDef | SourceDef]
+    nodes: dict[str, AssetDef | SourceDef | ObservableSourceDef]
     # asset -> ((param or None for deps, upstream name), ...) in parameter order, then deps
     inputs: dict[str, tuple[tuple[str | None, str], ...]]
     order: list[str]  # assets only, dependencies first
@@ -32,6 +32,16 @@ class Graph:
     resources: dict[str, ResourceDef] = field(default_factory=dict)
     # asset -> ((param, resource name), ...) in parameter order: only assets that use one
     uses: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
+    observable: tuple[str, ...] = ()  # the observable sources, in declaration order
+
+    def observed_by(self, plan: Iterable[str]) -> list[str]:
+        """The observable sources that assets of ``plan`` read (as a parameter or in deps), in
+        declaration order: what a build of ``plan`` observes. Free without observable sources."""
+        if not self.observable:
+            return []
+        wanted = set(self.observable)
+        read = {up for name in plan for _, up in self.inputs.get(name, ()) if up in wanted}
+        return [n for n in self.observable if n in read]
 
     @property
     def sources(self) -> list[str]:
@@ -48,21 +58,23 @@ def _suggest(name: str, choices: Iterable[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def resolve(decls: Sequence[AssetDef | SourceDef | ResourceDef]) -> Graph:
+def resolve(decls: Sequence[AssetDef | SourceDef | ObservableSourceDef | ResourceDef]) -> Graph:
     """Bind every parameter to a node and order the assets; raise DefinitionError on any problem."""
-    nodes: dict[str, AssetDef | SourceDef] = {}
+    nodes: dict[str, AssetDef | SourceDef | ObservableSourceDef] = {}
     resources: dict[str, ResourceDef] = {}
     for d in decls:
         if isinstance(d, ResourceDef):
             _add_resource(d, resources)
             continue
         if d.name == CONTEXT:
-            what = "an asset" if isinstance(d, AssetDef) else "a source"
+            what = "an asset" if isinstance(d, AssetDef) else "an observable source" \
+                if isinstance(d, ObservableSourceDef) else "a source"
             raise DefinitionError(f"{CONTEXT!r} cannot name {what}: a parameter named {CONTEXT!r} receives "
                                   "the AssetContext; choose another name", file=d.file, line=d.line)
         prev = nodes.get(d.name)
         if prev is not None:
-            what = "asset" if isinstance(d, AssetDef) else "source"
+            what = "asset" if isinstance(d, AssetDef) else "observable source" \
+                if isinstance(d, ObservableSourceDef) else "source"
             raise DefinitionError(f"two definitions named {d.name!r} (the other at {prev.file}:{prev.line}); "
                                   f"rename one {what}", file=d.file, line=d.line)
         nodes[d.name] = d
@@ -121,8 +133,9 @@ def resolve(decls: Sequence[AssetDef | SourceDef | ResourceDef]) -> Graph:
             uses[name] = tuple(used)
 
     order = _toposort(asset_names, inputs, nodes)
+    observable = tuple(n for n, d in nodes.items() if isinstance(d, ObservableSourceDef))
     return Graph(nodes=nodes, inputs=inputs, order=order, wants_context=wants_context,
-                 resources=resources, uses=uses)
+                 resources=resources, uses=uses, observable=observable)
 
 
 def _add_resource(d: ResourceDef, resources: dict[str, ResourceDef]) -> None:
@@ -136,19 +149,21 @@ def _add_resource(d: ResourceDef, resources: dict[str, ResourceDef]) -> None:
     resources[d.name] = d
 
 
-def _check_resource_names(resources: dict[str, ResourceDef], nodes: dict[str, AssetDef | SourceDef]) -> None:
+def _check_resource_names(resources: dict[str, ResourceDef],
+                          nodes: dict[str, AssetDef | SourceDef | ObservableSourceDef]) -> None:
     """A name is a resource or a node, never both: a parameter of that name could not say
     which it wants (the live object, or the value)."""
     for rname, r in resources.items():
         other = nodes.get(rname)
         if other is not None:
-            what = "an asset" if isinstance(other, AssetDef) else "a source"
+            what = "an asset" if isinstance(other, AssetDef) else "an observable source" \
+                if isinstance(other, ObservableSourceDef) else "a source"
             raise DefinitionError(f"{rname!r} names both a resource ({r.file}:{r.line}) and {what} "
                                   f"({other.file}:{other.line}): a parameter {rname!r} could mean either; "
                                   "rename one", file=other.file, line=other.line)
 
 
-def _check_source_versions(nodes: dict[str, AssetDef | SourceDef]) -> None:
+def _check_source_versions(nodes: dict[str, AssetDef | SourceDef | ObservableSourceDef]) -> None:
     """One path, one version policy: the workspace versions a path one way per build."""
     import os
 
@@ -163,7 +178,7 @@ def _check_source_versions(nodes: dict[str, AssetDef | SourceDef]) -> None:
                                       file=d.file, line=d.line)
 
 
-def _check_output_overlaps(nodes: dict[str, AssetDef | SourceDef]) -> None:
+def _check_output_overlaps(nodes: dict[str, AssetDef | SourceDef | ObservableSourceDef]) -> None:
     """No declared ``outputs=`` entry may be, contain or lie inside another asset's outputs or
     path output, or a source: each file in the project has one owner (or a build would
     overwrite another asset's output, or change its own input). A few dictionary lookups per
@@ -191,6 +206,8 @@ def _check_output_overlaps(nodes: dict[str, AssetDef | SourceDef]) -> None:
             if path.startswith(("/", "../")):
                 continue
             entries = [(path, f"the source {d.name!r}", False)]
+        elif not isinstance(d, AssetDef):  # an observable source has no file
+            continue
         elif d.outputs:
             entries = [(o.rstrip("/"), f"asset {d.name!r} (outputs {o!r})", True) for o in d.outputs]
         elif d.path is not None:
@@ -221,7 +238,7 @@ def _check_output_overlaps(nodes: dict[str, AssetDef | SourceDef]) -> None:
 
 
 def _toposort(names: list[str], inputs: dict[str, tuple[tuple[str | None, str], ...]],
-              nodes: dict[str, AssetDef | SourceDef]) -> list[str]:
+              nodes: dict[str, AssetDef | SourceDef | ObservableSourceDef]) -> list[str]:
     """Kahn's algorithm, stable in declaration order; on a cycle, find and name it."""
     indeg = {n: 0 for n in names}
     down: dict[str, list[str]] = {n: [] for n in names}
@@ -287,6 +304,9 @@ def select(graph: Graph, patterns: Sequence[str]) -> list[str]:
         elif pat in graph.inputs:
             hits = [pat]
         elif pat in graph.nodes:
+            if isinstance(graph.nodes[pat], ObservableSourceDef):
+                raise SelectionError(f"{pat!r} is an observable source, not an asset; it is observed, never "
+                                     f"built (assetbuild observe {pat})")
             raise SelectionError(f"{pat!r} is a source, not an asset; sources are never built")
         elif pat in graph.resources:
             raise SelectionError(f"{pat!r} is a resource, not an asset; resources are never built "

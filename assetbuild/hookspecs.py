@@ -117,7 +117,8 @@ def before_build(project_dir: str, assets: list[str], dry_run: bool) -> None:
 @hookspec
 def after_asset(result: AssetResult) -> None:
     """Called once per selected asset, when its outcome is known (built, cached, restored,
-    failed or skipped).
+    failed or skipped); also once, before any asset's, for each observable source whose
+    observation failed (a failed result whose ``metadata["kind"]`` is "observable_source").
 
     :param result: an ``assetbuild.AssetResult``.
     """

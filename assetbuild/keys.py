@@ -127,9 +127,11 @@ def short(digest: str | None) -> str:
     return digest[:12] if digest else "-"
 
 
-def explain_change(old: KeyParts, new: KeyParts, *, sources: frozenset[str] | set[str] = frozenset()
-                   ) -> list[Reason]:
-    """Why ``new`` differs from ``old``, one Reason per changed part, most telling first."""
+def explain_change(old: KeyParts, new: KeyParts, *, sources: frozenset[str] | set[str] = frozenset(),
+                   observed: frozenset[str] | set[str] = frozenset()) -> list[Reason]:
+    """Why ``new`` differs from ``old``, one Reason per changed part, most telling first.
+    ``sources``: the file sources among the inputs; ``observed``: the observable sources, whose
+    versions are the user's strings and are shown as they are."""
     reasons: list[Reason] = []
     if old.code != new.code:
         if new.code.startswith("v:") or old.code.startswith("v:"):
@@ -150,6 +152,8 @@ def explain_change(old: KeyParts, new: KeyParts, *, sources: frozenset[str] | se
         before = old_in.get(up)
         if before is None:
             reasons.append(Reason("input-added", f"{up} is a new input"))
+        elif before != dv and up in observed:
+            reasons.append(Reason("observation-changed", f"{up}: {before!r} -> {dv!r}"))
         elif before != dv:
             code = "source-changed" if up in sources else "upstream-changed"
             reasons.append(Reason(code, f"{up}: {short(before)} -> {short(dv)}"))

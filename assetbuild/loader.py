@@ -31,7 +31,7 @@ from typing import Any
 
 from . import definitions
 from .atomicfile import write_atomically
-from .definitions import AssetDef, ResourceDef, SourceDef
+from .definitions import AssetDef, ObservableSourceDef, ResourceDef, SourceDef
 from .errors import DefinitionError, describe_exception
 from .workspace import RACY_NS
 
@@ -346,7 +346,7 @@ class Loaded:
 
     path: Path
     project_dir: Path
-    decls: list[AssetDef | SourceDef | ResourceDef]
+    decls: list[AssetDef | SourceDef | ObservableSourceDef | ResourceDef]
     module: types.ModuleType
     source_digest: str
     project_modules: set[str] = field(default_factory=set)
@@ -500,7 +500,7 @@ def load_assetfile(project_dir: Path, assetfile: str | os.PathLike[str] | None =
     module = types.ModuleType(ASSETFILE_MODULE)
     module.__file__ = str(path)
     module.__dict__["__builtins__"] = __builtins__
-    collected: list[AssetDef | SourceDef | ResourceDef] = []
+    collected: list[AssetDef | SourceDef | ObservableSourceDef | ResourceDef] = []
     previous = definitions._collector
     definitions._collector = collected
     try:

@@ -191,7 +191,7 @@ class Reporter:
         self.done += 1
         if self.verbosity < -1 or (self.watching and self.verbosity <= 0 and r.status in ("built", "restored")):
             return
-        if dry_run:
+        if dry_run and r.metadata.get("kind") != "observable_source":  # a failed observation: FAILED below
             if r.status != "cached" and not self.json_mode:
                 would = r.metadata.get("would", "run")
                 why = "; ".join(f"{x.code}: {x.detail}" for x in r.reasons) or (r.error or "")
@@ -226,10 +226,12 @@ class Reporter:
         if self.json_mode or self.verbosity < -1 or self.watching:
             return
         if result.dry_run:
-            would = [r.metadata.get("would") for r in result.results if r.status != "cached"]
+            would = [r.metadata.get("would") for r in result.results
+                     if r.status != "cached" and r.metadata.get("kind") != "observable_source"]
             maybe = would.count("maybe")
             extra = f" ({maybe} more may run, if an upstream's output changes)" if maybe else ""
-            self.line(f"dry run: {len(would) - maybe} of {len(result.results)} assets would run or be "
+            n = sum(1 for r in result.results if r.metadata.get("kind") != "observable_source")
+            self.line(f"dry run: {len(would) - maybe} of {n} assets would run or be "
                       f"restored{extra}; nothing was run or written")
             return
         counts = ", ".join(f"{result.count(s)} {s}" for s in ("built", "cached", "restored", "failed", "skipped"))
@@ -341,7 +343,7 @@ def format_graph(nodes: list[dict[str, Any]], fmt: str) -> str:
     if fmt == "dot":
         out = ["digraph assets {", "  rankdir=LR;"]
         for n in nodes:
-            shape = {"source": "note", "resource": "component"}.get(n["kind"], "box")
+            shape = {"source": "note", "resource": "component", "observable_source": "hexagon"}.get(n["kind"], "box")
             out.append(f'  "{n["name"]}" [shape={shape}];')
         for n in nodes:
             for up in n["inputs"]:
@@ -355,12 +357,9 @@ def format_graph(nodes: list[dict[str, Any]], fmt: str) -> str:
         out = ["graph LR"]
         for n in nodes:
             label = n["name"].replace('"', "'")
-            if n["kind"] == "source":
-                out.append(f'  {ids[n["name"]]}[("{label}")]')
-            elif n["kind"] == "resource":
-                out.append(f'  {ids[n["name"]]}{{{{"{label}"}}}}')
-            else:
-                out.append(f'  {ids[n["name"]]}["{label}"]')
+            shape = {"source": '[("{}")]', "resource": '[/"{}"/]',
+                     "observable_source": '{{{{"{}"}}}}'}.get(n["kind"], '["{}"]')
+            out.append(f'  {ids[n["name"]]}' + shape.format(label))
         for n in nodes:
             for up in n["inputs"]:
                 out.append(f"  {ids[up]} --> {ids[n['name']]}")
@@ -421,8 +420,12 @@ def format_why(info: dict[str, Any], *, as_json: bool = False) -> str:
         lines.append("  inputs:")
         for i in info["inputs"]:
             mark = "changed" if i["changed"] else "same"
-            new = short(i["new"]) if i["new"] else "(will change)"
-            lines.append(f"    {i['name']} ({i['kind']}): {short(i['old'])} -> {new}  [{mark}]")
+            if i["kind"] == "observable_source":  # a version is the user's string: shown as it is
+                old = "-" if i["old"] is None else repr(i["old"])
+                new = "(failed)" if i["new"] is None else repr(i["new"])
+            else:
+                old, new = short(i["old"]), short(i["new"]) if i["new"] else "(will change)"
+            lines.append(f"    {i['name']} ({i['kind']}): {old} -> {new}  [{mark}]")
     if info["last_key"]:
         lines.append(f"  last built with key {short(info['last_key'])}; {info['history']} build(s) recorded")
     return "\n".join(lines)
@@ -433,6 +436,7 @@ def format_assets(rows: list[dict[str, Any]], *, as_json: bool = False) -> str:
     if as_json:
         return json.dumps({"assets": rows})
     lines = []
+    width = max((len(r["kind"]) for r in rows), default=6)
     for r in rows:
         written = r.get("outputs") or ([r["path"]] if r.get("path") else [])
         extra = f" -> {', '.join(written)}" if written and r["kind"] == "asset" else ""
@@ -441,8 +445,10 @@ def format_assets(rows: list[dict[str, Any]], *, as_json: bool = False) -> str:
         if r["kind"] == "resource":
             src = f"  (version {r['version']!r})" if r.get("version") else ""
             ins = f"  -> {', '.join(r['used_by'])}" if r.get("used_by") else "  (unused)"
+        elif r["kind"] == "observable_source" and r.get("poll"):
+            src = f"  (poll every {r['poll']:g} s)"
         desc = f"  # {r['description']}" if r.get("description") else ""
-        lines.append(f"{r['kind']:<6} {r['name']}{src}{extra}{ins}{desc}")
+        lines.append(f"{r['kind']:<{width}} {r['name']}{src}{extra}{ins}{desc}")
     return "\n".join(lines)
 
 

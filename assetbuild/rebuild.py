@@ -46,11 +46,12 @@ def head_parts(head: Head) -> KeyParts:
                     resources=tuple((n, v) for n, v in head.resources))
 
 
-def why_run(parts: KeyParts, head: Head | None, sources: frozenset[str] | set[str]) -> tuple[Reason, ...]:
+def why_run(parts: KeyParts, head: Head | None, sources: frozenset[str] | set[str],
+            observed: frozenset[str] | set[str] = frozenset()) -> tuple[Reason, ...]:
     """Reasons a key has no trace: what changed since the asset's latest build."""
     if head is None:
         return (_NEVER_BUILT,)
-    reasons = explain_change(head_parts(head), parts, sources=sources)
+    reasons = explain_change(head_parts(head), parts, sources=sources, observed=observed)
     if not reasons and parts.sources and not head.sources:
         reasons = [Reason("key-changed", "keys now include the paths of the sources an asset reads "
                           "(its latest build was made by an older assetbuild)")]
@@ -99,6 +100,7 @@ class TraceRebuilder:
         self.io_tags = io_tags
         self._key_paths = {n: source_key_path(d.path) for n, d in graph.nodes.items() if isinstance(d, SourceDef)}
         self.sources = frozenset(self._key_paths)
+        self.observed = frozenset(graph.observable)  # observable sources: their versions are shown
         self._passed: dict[str, tuple[tuple[str, str], ...]] = {}
         self._manifests: dict[str, Manifest] = {}  # digest -> manifest of produced files
 
@@ -134,7 +136,7 @@ class TraceRebuilder:
         key = make_key(name, parts)
         trace: Any = head if head is not None and head.key == key else self.store.get_trace(key)
         if trace is None:
-            return Decision("run", parts, key, why_run(parts, head, self.sources), head=head)
+            return Decision("run", parts, key, why_run(parts, head, self.sources, self.observed), head=head)
         if adef.max_age is not None:
             expired = self._expired(trace, adef.max_age)
             if expired is not None:

@@ -52,12 +52,48 @@ class AssetResult:
 
 
 @dataclass(frozen=True)
+class ObservationResult:
+    """One call of an observable source's observe function: the version it returned (None if it
+    failed), the value its readers receive, its metadata, or the error (one line) and the
+    traceback trimmed to user code. ``observed_ns``: when, by assetbuild.clock. ``changed``:
+    whether the version differs from the source's previous recorded observation (None: not
+    compared)."""
+
+    source: str
+    version: str | None
+    value: Any = None  # what readers receive: the Observation's value, else the version
+    metadata: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    traceback: str | None = None
+    duration_s: float = 0.0
+    observed_ns: int = 0
+    changed: bool | None = None
+    logs: tuple[tuple[int, str], ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"source": self.source, "version": self.version, "changed": bool(self.changed),
+                "error": self.error}
+
+    def as_failed_result(self) -> AssetResult:
+        """A failed observation as the build reports it: a failed result of the source, before
+        any asset's (``metadata["kind"]`` says it is an observable source's)."""
+        return AssetResult(self.source, "failed", duration_s=self.duration_s, error=self.error,
+                           traceback=self.traceback, metadata={"kind": "observable_source"})
+
+
+@dataclass(frozen=True)
 class BuildResult:
-    """A whole build: one result per selected asset, in build order."""
+    """A whole build: one result per selected asset, in build order (after a failed result for
+    each observable source whose observation failed); the build's observations."""
 
     results: tuple[AssetResult, ...]
     duration_s: float
     dry_run: bool = False
+    observations: tuple[ObservationResult, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -75,7 +111,10 @@ class BuildResult:
         return {r.asset: r.status for r in self.results}
 
     def to_json(self) -> dict[str, Any]:
-        return {"ok": self.ok, "results": [r.to_json() for r in self.results]}
+        doc: dict[str, Any] = {"ok": self.ok, "results": [r.to_json() for r in self.results]}
+        if self.observations:
+            doc["observations"] = [o.to_json() for o in self.observations]
+        return doc
 
 
 @dataclass(frozen=True)
@@ -126,6 +165,15 @@ class Head(NamedTuple):
     env: tuple[tuple[str, str | None], ...] = ()  # KeyParts.env (absent in heads of older versions)
     params: str = ""  # KeyParts.params (absent in heads of older versions)
     resources: tuple[tuple[str, str], ...] = ()  # KeyParts.resources (absent in heads of older versions)
+
+
+class ObservationRecord(NamedTuple):
+    """An observation as the store keeps it (the latest per observable source): when (ns, by
+    assetbuild.clock), the version, and its metadata as JSON."""
+
+    observed_ns: int
+    version: str
+    metadata_json: str = "{}"
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,8 @@ crashed worker has its tasks rerun one at a time, a timed-out task is killed, an
 finished work recorded. Store, files, runner and observer come in as arguments (see
 ``assetbuild.contracts``): this module never touches LMDB, files, plugins, processes or the
 terminal. Values reach downstream assets through their stored bytes (``io.load(io.dump(v))``),
-exactly as in a later incremental build.
+exactly as in a later incremental build; an observable source's value travels with its
+readers' tasks (its observation is made before the build: ``assetbuild.known``).
 """
 
 from __future__ import annotations
@@ -16,10 +17,8 @@ import heapq
 import os
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
-from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -28,37 +27,15 @@ from .definitions import AssetDef, SourceDef
 from .errors import AssetbuildError, AssetFailed, CacheCorrupt, SourceMissing, WorkerLost
 from .graph import Graph
 from .jobs import Job, Requeue, critical_path, time_left
+from .known import Blocked as _Blocked
+from .known import Known as _Known
+from .known import Unusable as _Unusable
+from .known import known_observations, unusable_status
 from .materialize import Materializer, PathNotWritten
 from .rebuild import CodeOf, TraceRebuilder, state_of, would_do
-from .reports import AssetResult, AssetStatus, BuildResult, Reason
+from .reports import AssetResult, AssetStatus, BuildResult, ObservationResult, Reason
 
 _FROM_REMOTE = Reason("remote", "from the remote cache")
-
-
-@dataclass
-class _Known:
-    """What this build knows of an asset's output once it has been decided."""
-
-    key: str
-    data_version: str | None  # None: will change, unknown until it runs (dry runs)
-    digest: str | None
-
-
-class _Blocked(Enum):
-    """Why an asset has no output this build, as its dependents say it."""
-
-    FAILED = "failed"
-    NOT_BUILT = "did not build"
-
-
-class _Unusable(Exception):
-    """An input cannot be used: a source is missing (the asset fails), or an upstream has no
-    output this build (the asset is skipped)."""
-
-    def __init__(self, why: str, *, fails: bool) -> None:
-        super().__init__(why)
-        self.why = why
-        self.fails = fails
 
 
 class _InputRebuilt(Exception):
@@ -80,7 +57,8 @@ class Scheduler:
                  observer: BuildObserver | None = None, code_files: dict[str, str] | None = None,
                  code_refs: Callable[[bytes], tuple[str, ...]] | None = None,
                  code_ref_digest: Callable[[str], str] | None = None,
-                 rebuilder: Rebuilder | None = None, params: dict[str, str] | None = None) -> None:
+                 rebuilder: Rebuilder | None = None, params: dict[str, str] | None = None,
+                 observations: Mapping[str, ObservationResult] | None = None) -> None:
         self.graph = graph
         self.store = store
         self.files = files
@@ -100,6 +78,8 @@ class Scheduler:
                                     inputs=graph.inputs, source_paths=self._source_path, code_files=code_files)
         self.known: dict[str, _Known] = {}
         self.blocked: dict[str, _Blocked] = {}
+        self.observations = dict(observations or {})  # made before the build: versions are inputs
+        known_observations(self.observations, self.known, self.blocked)
         self._repaired: set[str] = set()  # assets whose stored output was unusable: rebuilt once
         self._repairing = self.rebuilder.forcing(self._repaired)
         # what assets declare they write (path outputs, outputs=): not "undeclared writes"
@@ -123,18 +103,22 @@ class Scheduler:
                     self.outputs.add_reader(up)
         self._results = {}
         self._fingerprint_all(plan)
+        failed = [o.as_failed_result() for o in self.observations.values() if not o.ok]
+        for r in failed:  # before any asset: readers are skipped, -k says whether the rest goes on
+            self.observer.asset_finished(r)
         try:
             if dry_run:
                 for name in plan:
                     self._finish(self._dry_run(name), flush=False)
             else:
-                self._loop(plan, keep_going=keep_going)
+                self._loop(plan, keep_going=keep_going, stopped_by=failed[0].asset if failed else None)
                 self._recheck_remote_hits()
         finally:
             if not dry_run:
                 self.store.flush()
         results = self._results
-        return BuildResult(tuple(results[n] for n in plan), time.perf_counter() - t0, dry_run=dry_run)
+        return BuildResult((*failed, *(results[n] for n in plan)), time.perf_counter() - t0, dry_run=dry_run,
+                           observations=tuple(self.observations.values()))
 
     def status(self, plan: Sequence[str]) -> list[AssetStatus]:
         """What a build would make of each asset: the rebuilder's decisions, acted on by nobody."""
@@ -142,8 +126,8 @@ class Scheduler:
         for name in plan:
             try:
                 d = self._decide(name)
-            except _Unusable as e:  # a source it needs (directly or upstream) does not exist
-                out.append(AssetStatus(name, "stale", (Reason("source-missing", e.why),)))
+            except _Unusable as e:  # a source it needs (directly or upstream) does not exist,
+                out.append(unusable_status(name, e, self.graph.inputs, self.observations))  # or failed
                 continue
             out.append(state_of(name, d))
         return out
@@ -263,7 +247,7 @@ class Scheduler:
 
     # --- the loop ----------------------------------------------------------------------------
 
-    def _loop(self, plan: Sequence[str], *, keep_going: bool) -> None:
+    def _loop(self, plan: Sequence[str], *, keep_going: bool, stopped_by: str | None = None) -> None:
         runner = self.runner
         assert runner is not None, "a Scheduler that builds needs a runner and make_task"
         index = {n: i for i, n in enumerate(plan)}
@@ -280,7 +264,8 @@ class Scheduler:
         runq: list[tuple[float, int, Job]] = []  # decided to run, waiting for a free worker
         running: dict[Future[Any], Job] = {}
         suspects: deque[Job] = deque()  # tasks a crashed worker took down: each reruns alone
-        stopped: str | None = None  # the asset whose failure stops the build (without keep_going)
+        # the asset (or observable source) whose failure stops the build (without keep_going)
+        stopped: str | None = None if keep_going else stopped_by
 
         def push(name: str) -> None:
             heapq.heappush(ready, (-prio[name], index[name], name))
@@ -401,6 +386,8 @@ class Scheduler:
                 continue
             if up in self.sources:
                 args[param] = Path(self.files.abspath(self._source_path[up]))
+            elif up in self.observations:  # travels with the task (pickled for a process worker)
+                args[param] = self.observations[up].value
             elif self._asset(up).outputs:  # the files it wrote, where they are
                 outs = self._asset(up).outputs
                 paths = {o: Path(self.files.abspath(o.rstrip("/"))) for o in outs}

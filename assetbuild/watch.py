@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 DEFAULT_DEBOUNCE_MS = 50
 _POLL_S = 0.5  # PollingObserver interval when inotify is out of watches
@@ -265,16 +265,17 @@ class Watcher:
             except OSError as e:
                 self.warn(f"cannot watch {path}: {e.strerror or e}")
 
-    def wait_for_changes(self, stop: threading.Event) -> list[str] | None:
-        """The paths that changed, once they settled (sorted, relative to the project); None on stop.
+    def wait_for_changes(self, stop: threading.Event, until: float | None = None) -> list[str] | None:
+        """The paths that changed, once they settled (sorted, relative to the project); None on stop;
+        [] if none changed by the monotonic time ``until`` (an observable source's poll is due).
 
         A code file that is missing then (an editor that renames the old file away before writing
         the new one, and was slower than the debounce) gets a little longer to come back.
         """
         max_wait = max(1.0, 10 * self.debounce_s)
-        paths = self.pending.take(self.debounce_s, stop, max_wait)
-        if paths is None:
-            return None
+        paths = self.pending.take(self.debounce_s, stop, max_wait, until=until)
+        if not paths:
+            return paths
         code = self.filter.ws.code_files
         grace = time.monotonic() + max(0.25, 5 * self.debounce_s)
         while any(p in code and not os.path.exists(p) for p in paths) and time.monotonic() < grace:
@@ -303,9 +304,21 @@ class LoopState:
     signals: list[str] = field(default_factory=list)
 
 
-def run_loop(watcher: Watcher, cycle: Callable[[list[str] | None], object], state: LoopState) -> None:
+class Poller(Protocol):
+    """Polls between builds (observable sources' ``poll``): ``deadline()`` is the monotonic time
+    the next poll is due (None: none is); ``poll()`` polls what is due and names what changed."""
+
+    def deadline(self) -> float | None: ...
+
+    def poll(self) -> list[str]: ...
+
+
+def run_loop(watcher: Watcher, cycle: Callable[[list[str] | None], object], state: LoopState,
+             poller: Poller | None = None) -> None:
     """Build once (``cycle(None)``), then after each settled change (``cycle(paths)``) until
     ``state.stop`` is set; a KeyboardInterrupt (Ctrl-C, or a signal during a build) ends it too.
+    When no file changed by the time ``poller`` is due, it polls: a build follows when it names
+    something that changed (``cycle(names)``).
 
     Changes that arrive during a build are collected and lead to one more build after it.
     """
@@ -318,12 +331,15 @@ def run_loop(watcher: Watcher, cycle: Callable[[list[str] | None], object], stat
         finally:
             state.building = False
         while not state.stop.is_set():
-            changed = watcher.wait_for_changes(state.stop)
+            changed = watcher.wait_for_changes(state.stop, poller.deadline() if poller is not None else None)
             if changed is None:
                 break
-            state.building = True
+            state.building = True  # a poll runs user code too: a signal interrupts it
             try:
-                cycle(changed)
+                if not changed and poller is not None:
+                    changed = poller.poll()
+                if changed:
+                    cycle(changed)
             finally:
                 state.building = False
     except KeyboardInterrupt:

@@ -503,7 +503,7 @@ def test_list_and_graph_show_resources_and_their_users(project, tmp_path):
     dot = cli("graph", cwd=project.root).stdout
     assert '"warehouse" [shape=component];' in dot and '"warehouse" -> "users" [style=dashed];' in dot
     mermaid = cli("graph", "--format", "mermaid", cwd=project.root).stdout
-    assert '{{"warehouse"}}' in mermaid and "-.->" in mermaid
+    assert '[/"warehouse"/]' in mermaid and "-.->" in mermaid
     text = cli("list", cwd=project.root).stdout
     assert "resource warehouse  (version '1')  -> users, orders, report_db, spare" in text
 

@@ -25,6 +25,7 @@ Examples:
   assetbuild show report         print the stored value of 'report'
   assetbuild -C examples/etl     run in another project directory
   assetbuild watch               rebuild on every save, until Ctrl-C
+  assetbuild observe             what each observable source's version is now
 """
 
 
@@ -127,7 +128,8 @@ _build_options = _options(
     click.option("-k", "--keep-going", is_flag=True, default=None,
                  help="After a failure, go on with everything that does not depend on it."),
     click.option("-n", "--dry-run", is_flag=True, default=None,
-                 help="Say what would run and why; run nothing, write nothing."),
+                 help="Say what would run and why; run nothing (observable sources are observed), "
+                      "write nothing."),
     click.option("--force", is_flag=True, default=None, help="Run the selected assets even if up to date."),
     click.option("--json", "as_json", is_flag=True, default=None,
                  help="Print one JSON document with a result per asset."),
@@ -244,7 +246,8 @@ def watch(ctx: click.Context, assets: tuple[str, ...], debounce: float | None, *
     """Build ASSETS, then rebuild whenever a file they depend on changes, until Ctrl-C.
 
     Watches declared sources, the AssetFile and the project modules it imports (edits take
-    effect without a restart; only assets whose keys changed run). Ignores the cache directory,
+    effect without a restart; only assets whose keys changed run), and observes each observable
+    source again every poll= seconds (rebuilding its readers when its version changed). Ignores the cache directory,
     path outputs, .git, __pycache__ and editor temp files. Prints one line per build that ran
     something; a failing asset or an AssetFile that does not load is reported and watching goes
     on (-k is implied; --force applies to the first build). With --json, one JSON line per build.
@@ -272,7 +275,10 @@ def status(ctx: click.Context, assets: tuple[str, ...], **local: Any) -> None:
     Reasons: never-built, code-changed, upstream-changed, source-changed, source-moved,
     source-missing, remote, output-missing, output-modified, volatile (runs on every build),
     expired (older than its max_age), env-changed, params-changed (a --param or pyproject's
-    [tool.assetbuild.params] gives other values than its last build had). Exit status 0 whatever the states (2 for an error in the
+    [tool.assetbuild.params] gives other values than its last build had), resource-changed (a
+    resource's version=), observation-changed (an observable source's version),
+    observation-failed. Observable sources are observed (their observe functions run) but
+    nothing is recorded. Exit status 0 whatever the states (2 for an error in the
     AssetFile or in ASSETBUILD_NOW).
     """
     from .. import output, session
@@ -345,7 +351,8 @@ def graph(ctx: click.Context, fmt: str, **local: Any) -> None:
 @click.pass_context
 @_handle_errors
 def show(ctx: click.Context, asset: str, **local: Any) -> None:
-    """Print the stored value of ASSET (its latest build; verified before it is loaded)."""
+    """Print the stored value of ASSET (its latest build; verified before it is loaded), or the
+    latest recorded observation of an observable source."""
     from .. import output, session
 
     opts, _ = _setup(ctx, local)
@@ -384,8 +391,10 @@ def clean(ctx: click.Context, yes: bool, outputs: bool, **local: Any) -> None:
 
 
 from .cache import cache  # noqa: E402  (after cli: the group it joins)
+from .observe import observe  # noqa: E402
 
 cli.add_command(cache)
+cli.add_command(observe)
 
 
 def main() -> None:

@@ -9,8 +9,8 @@ behaviour without a subprocess::
     value = assetbuild.load_value("report", project_dir="myproject")
 
 The verbs are split by what they serve: ``project`` loads and validates a project, ``building``
-builds it, ``queries`` answers read-only questions, ``maintenance`` looks after the cache
-directory, ``watching`` rebuilds on every change.
+builds it, ``observing`` observes its observable sources, ``queries`` answers read-only
+questions, ``maintenance`` looks after the cache directory, ``watching`` rebuilds on every change.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from ..keys import KeyParts, short
 from ..reports import Reason
 from .building import BuildOptions, RemoteOptions, build
 from .maintenance import cache_stats, clean, export_cache, gc, import_cache, remote_key_pair, verify
+from .observing import observe
 from .project import CACHE_ENV, Project, open_project, resolve_cache_dir
 from .queries import describe_graph, functions, list_assets, load_value, status, why
 from .watching import watch, watch_project
@@ -26,4 +27,4 @@ from .watching import watch, watch_project
 __all__ = ["build", "status", "why", "load_value", "list_assets", "describe_graph", "clean", "functions",
            "open_project", "Project", "resolve_cache_dir", "KeyParts", "Reason", "short",
            "cache_stats", "gc", "verify", "export_cache", "import_cache",
-           "watch", "watch_project", "remote_key_pair", "CACHE_ENV", "BuildOptions", "RemoteOptions"]
+           "watch", "watch_project", "observe", "remote_key_pair", "CACHE_ENV", "BuildOptions", "RemoteOptions"]

@@ -4,7 +4,7 @@ and ``build`` itself (also each cycle of watch mode, through ``build_project``).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -12,7 +12,7 @@ from ..definitions import AssetDef
 from ..errors import ConfigError, DefinitionError, PluginError
 from ..graph import select
 from ..output import Reporter
-from ..reports import AssetResult, BuildResult
+from ..reports import AssetResult, BuildResult, ObservationResult
 from .project import Project, open_project, open_store, process_builds
 
 
@@ -190,11 +190,13 @@ def project_params(project: Project, *, args: Sequence[str] = (), given: Any = N
 def make_scheduler(project: Project, store: Any, *, record: bool,
                    on_result: Callable[[AssetResult], None] | None = None, runner: Any = None,
                    observer: _Observer | None = None, params: dict[str, str] | None = None,
-                   resources: Any = None) -> Any:
+                   resources: Any = None, observations: Mapping[str, ObservationResult] | None = None
+                   ) -> Any:
     """The scheduler of one build, or of a read-only look (status, why: ``record=False``, no runner).
     ``params`` (``project_params``; default: the declared ones and pyproject's) go to both the
     keys and the tasks: a function reads the values its key was made from. ``resources``: the
-    build's ``BuildResources`` (its scope and overrides), if it has any."""
+    build's ``BuildResources`` (its scope and overrides), if it has any. ``observations``: the
+    observable sources' versions and values its assets read."""
     from ..execute import Task
     from ..scheduler import Scheduler
     from ..workspace import Workspace
@@ -221,7 +223,8 @@ def make_scheduler(project: Project, store: Any, *, record: bool,
                      make_task=make_task, jobs=runner.jobs if runner is not None else 1,
                      observer=observer or _Observer(project.reporter, on_result),
                      code_files=project.loaded.module_sources,
-                     code_refs=project.code_refs(), code_ref_digest=fp.fingerprint_reference, params=resolved)
+                     code_refs=project.code_refs(), code_ref_digest=fp.fingerprint_reference, params=resolved,
+                     observations=observations)
 
 
 def _call_hook(caller: Any, **kwargs: Any) -> Any:
@@ -329,8 +332,10 @@ def build(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "
         return build_project(project, assets, options)
 
 
-def build_project(project: Project, assets: Sequence[str], options: BuildOptions) -> BuildResult:
+def build_project(project: Project, assets: Sequence[str], options: BuildOptions,
+                  observed: Mapping[str, ObservationResult] | None = None) -> BuildResult:
     """``build`` on an open project (watch mode reads what to watch between loading and building).
+    ``observed``: observations already made for this build (watch mode's polls): not made again.
 
     Executors live for this one build: watch mode's next build gets fresh workers, which import
     the project's modules as they are then."""
@@ -368,8 +373,11 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
         rep.build_started(plan, dry_run)
         observer = _Observer(rep, on_result)
         runner.make_logger = observer.live_logger
+        from .observing import observe_for
+
+        observations = observe_for(project, plan, store, record=not dry_run, given=observed)
         sched = make_scheduler(project, store, record=not dry_run, runner=runner, observer=observer,
-                               params=resolved, resources=resources)
+                               params=resolved, resources=resources, observations=observations)
         result = observer.with_logs(sched.build(plan, force=options.force, keep_going=options.keep_going,
                                                 dry_run=dry_run))
         clean_end = True

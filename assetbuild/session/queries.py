@@ -15,6 +15,7 @@ from ..graph import Graph, select
 from ..output import Reporter
 from ..reports import AssetStatus
 from .building import RemoteOptions, make_scheduler, project_params, with_remote
+from .observing import observe_for
 from .project import open_project, open_store
 
 
@@ -37,7 +38,9 @@ def status(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = 
                                  options=remote_options)
         store = with_remote(project, open_store(project, readonly=True), settings, len(plan), fetch=False)
         try:
-            return make_scheduler(project, store, record=False, params=resolved).status(plan)
+            observations = observe_for(project, plan, store, record=False)
+            return make_scheduler(project, store, record=False, params=resolved,
+                                  observations=observations).status(plan)
         finally:
             store.close()
 
@@ -54,7 +57,8 @@ def why(asset: str, *, project_dir: str | os.PathLike[str] = ".", assetfile: str
         resolved = project_params(project, args=param_args, given=params)
         store = open_store(project, readonly=True)
         try:
-            sched = make_scheduler(project, store, record=False, params=resolved)
+            observations = observe_for(project, plan, store, record=False)
+            sched = make_scheduler(project, store, record=False, params=resolved, observations=observations)
             st = {s.asset: s for s in sched.status(plan)}[asset]
             head = store.get_head(asset)
             adef: AssetDef = project.graph.nodes[asset]  # type: ignore[assignment]
@@ -63,7 +67,8 @@ def why(asset: str, *, project_dir: str | os.PathLike[str] = ".", assetfile: str
             old_inputs = dict(head.inputs) if head else {}
             for _, up in project.graph.inputs[asset]:
                 new = sched.version_of(up)
-                inputs.append({"name": up, "kind": "source" if up in sched.sources else "asset",
+                kind = "source" if up in sched.sources else "observable_source" if up in observations else "asset"
+                inputs.append({"name": up, "kind": kind,
                                "old": old_inputs.get(up), "new": new,
                                "changed": old_inputs.get(up) != new})
             env = _env_changes(adef.env, head.env if head is not None else None)
@@ -122,8 +127,12 @@ def _resource_changes(graph: Graph, asset: str, head: Any) -> list[dict[str, Any
 
 def load_value(asset: str, *, project_dir: str | os.PathLike[str] = ".", assetfile: str | None = None,
                cache_dir: str | os.PathLike[str] | None = None) -> Any:
-    """The latest stored value of ``asset`` (verified against its digest before it is loaded)."""
+    """The latest stored value of ``asset`` (verified against its digest before it is loaded);
+    for an observable source, its latest recorded observation (``source``, ``version``,
+    ``observed_ns``, ``metadata``)."""
     with open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir) as project:
+        if asset in project.graph.observable:
+            return _latest_observation(project, asset)
         if asset not in project.graph.inputs:
             select(project.graph, [asset])  # raises a SelectionError with a suggestion
         store = open_store(project, readonly=True)
@@ -141,10 +150,25 @@ def load_value(asset: str, *, project_dir: str | os.PathLike[str] = ".", assetfi
             store.close()
 
 
+def _latest_observation(project: Any, source: str) -> dict[str, Any]:
+    import json
+
+    store = open_store(project, readonly=True)
+    try:
+        rec = store.get_observation(source)
+    finally:
+        store.close()
+    if rec is None:
+        raise ValueNotFound(f"observable source {source!r} has never been observed (run: assetbuild observe {source})")
+    return {"source": source, "version": rec.version, "observed_ns": rec.observed_ns,
+            "metadata": json.loads(rec.metadata_json)}
+
+
 def list_assets(*, project_dir: str | os.PathLike[str] = ".", assetfile: str | None = None,
                 cache_dir: str | os.PathLike[str] | None = None) -> list[dict[str, Any]]:
-    """Every source and asset with its inputs and declared options, in build order, then every
-    resource with the assets that use it."""
+    """Every source, observable source and asset (``kind``: "source", "observable_source",
+    "asset") with its inputs and declared options, the assets in build order; then every
+    resource (``kind``: "resource") with the assets that use it."""
     with open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir) as project:
         return _describe(project.graph, project_params(project))
 
@@ -162,6 +186,10 @@ def _describe(graph: Graph, params: dict[str, str] | None = None) -> list[dict[s
         d: Any = graph.nodes[name]
         out.append({"name": name, "kind": "source", "path": d.path, "inputs": [],
                     "group": d.group, "description": d.description, "version": d.version})
+    for name in graph.observable:
+        o: Any = graph.nodes[name]
+        out.append({"name": name, "kind": "observable_source", "inputs": [], "poll": o.poll, "group": o.group,
+                    "description": o.description or _first_line(o.fn.__doc__), "file": o.file, "line": o.line})
     for name in graph.order:
         a: Any = graph.nodes[name]
         out.append({"name": name, "kind": "asset", "inputs": graph.upstream(name), "io": a.io,

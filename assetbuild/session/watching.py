@@ -11,12 +11,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ..definitions import SourceDef
+from ..definitions import AssetDef, SourceDef
 from ..errors import AssetbuildError, DefinitionError
 from ..loader import code_cache_names, prune_code_cache
 from ..output import Reporter
 from ..reports import WatchCycle, WatchSummary
 from .building import BuildOptions, build_project
+from .polling import ObservationPoller
 from .project import Project, open_project, process_builds, resolve_cache_dir
 
 
@@ -28,7 +29,8 @@ def watch(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "
     """Build, then rebuild after every change that counts, until ``stop`` is set (or Ctrl-C).
 
     Every cycle reloads the AssetFile (project modules imported afresh), so only assets whose keys
-    changed run. Failures never end the loop: a failing asset is reported (keep-going), an
+    changed run. Observable sources with a ``poll`` are observed again every ``poll`` seconds
+    between builds, and a build follows when a version changed. Failures never end the loop: a failing asset is reported (keep-going), an
     AssetFile that does not load is reported and the next save retries. ``on_cycle`` sees each
     :class:`WatchCycle`; ``build_options`` go to every build (``force`` to the first only).
     ``handle_signals`` (main thread only): SIGINT and SIGTERM stop the loop, as in the CLI.
@@ -56,6 +58,7 @@ def watch(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "
     force = bool(options.force)
     code_cache_before = code_cache_names(cache)
     what = "the AssetFile does not load yet"
+    poller = ObservationPoller(root)
 
     def cycle(changed: list[str] | None) -> None:
         nonlocal last, force, what
@@ -66,9 +69,12 @@ def watch(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "
                                               plugin_manager=plugin_manager) as project:
                 last = _watch_set(project)
                 what = (f"{_plural(len(project.loaded.project_modules), 'module')}, "
-                        f"{_plural(len(project.graph.sources), 'source')}")
+                        f"{_plural(len(project.graph.sources), 'source')}"
+                        + (f", {_plural(len(project.graph.observable), 'observable source')}"
+                           if project.graph.observable else ""))
                 watcher.set_watch(last)  # before building: what this build writes is ignored
-                result = build_project(project, assets, replace(options, force=force))
+                result = build_project(project, assets, replace(options, force=force), observed=poller.take())
+                poller.after_build(project, result)
                 force = False
                 last = _watch_set(project)  # with the project modules fingerprinting first read
                 watcher.set_watch(last)
@@ -93,7 +99,7 @@ def watch(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "
     with stop_on_signals(state, watcher) if handle_signals else nullcontext(), rep.stdout_for_json():
         watcher.start()
         try:
-            run_loop(watcher, cycle, state)
+            run_loop(watcher, cycle, state, poller)
         finally:
             watcher.stop()
     summary = WatchSummary(counts["builds"], counts["failed"], time.perf_counter() - t_start,
@@ -119,7 +125,7 @@ def _watch_set(project: Project) -> Any:
         if isinstance(d, SourceDef):
             p = os.path.normpath(os.path.join(root, d.path))
             sources.update((p, os.path.realpath(p)))  # a symlink's target changes too
-        elif d.path is not None:
+        elif isinstance(d, AssetDef) and d.path is not None:
             outputs.add(os.path.join(root, d.path))
     return WatchSet(frozenset(project.loaded.project_files()), frozenset(sources), frozenset(outputs))
 

@@ -26,7 +26,7 @@ from typing import Any
 
 from .. import clock
 from ..errors import CacheCorrupt, StoreError
-from ..reports import Head, Trace
+from ..reports import Head, ObservationRecord, Trace
 from .cas import INLINE_MAX, BlobFiles, digest_bytes, take_file_bytes
 from .compaction import compact_index, leftovers
 from .environment import DBS, INITIAL_MAP_SIZE, Index
@@ -36,8 +36,10 @@ from .records import (
     Batch,
     Committer,
     decode,
+    decode_observation,
     decode_stat,
     encode,
+    encode_observation,
     encode_stat,
     history_prefix,
     name_key,
@@ -225,6 +227,15 @@ class LmdbStore:
 
     def put_stat(self, path: str, sig: tuple[int, int, int, int], digest: str) -> None:
         self._batch.put(b"stat", name_key(path), encode_stat(sig, digest))
+
+    def put_observation(self, source: str, record: ObservationRecord) -> None:
+        """Record the latest observation of an observable source (this project's)."""
+        self._batch.put(b"observations", self._head_key(source), encode_observation(record))
+
+    def get_observation(self, source: str) -> ObservationRecord | None:
+        """The latest recorded observation of ``source`` in this project, if any."""
+        raw = self._get(b"observations", self._head_key(source))
+        return None if raw is None else decode_observation(raw)
 
     def delete_trace(self, key: str) -> None:
         self._batch.put(b"traces", bytes.fromhex(key), None)

@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CacheCorrupt
-from ..reports import Head, Trace
+from ..reports import Head, ObservationRecord, Trace
 from .cas import digest_bytes, take_file_bytes
 
-_TABLES = ("traces", "heads", "history", "stat", "blobs")
+_TABLES = ("traces", "heads", "history", "stat", "blobs", "observations")
 _GONE = object()  # a pending delete
 
 
@@ -178,3 +178,12 @@ class MemoryStore:
 
     def put_stat(self, path: str, sig: tuple[int, int, int, int], digest: str) -> None:
         self._put("stat", path, (tuple(sig), digest))
+
+    # --- observations ------------------------------------------------------------------------
+
+    def put_observation(self, source: str, record: ObservationRecord) -> None:
+        self._put("observations", source, ObservationRecord(*record))
+
+    def get_observation(self, source: str) -> ObservationRecord | None:
+        rec: ObservationRecord | None = self._get("observations", source)
+        return rec

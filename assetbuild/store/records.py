@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from ..reports import Head, Trace
+from ..reports import Head, ObservationRecord, Trace
 from .cas import is_digest
 
 RECORD = 1  # version tag of the marshal-encoded records
@@ -55,6 +55,30 @@ def decode_stat(raw: bytes) -> tuple[tuple[int, int, int, int], str] | None:
     except (ValueError, EOFError, TypeError, IndexError):
         pass
     return None
+
+
+# An observation's record: its own version tag, so that history (events) can grow it later
+# while this reader still tells an old record from a newer one it cannot read (None).
+OBSERVATION_RECORD = 1
+
+
+def encode_observation(rec: ObservationRecord) -> bytes:
+    return marshal.dumps((OBSERVATION_RECORD, rec.observed_ns, rec.version, rec.metadata_json))
+
+
+def decode_observation(raw: bytes) -> ObservationRecord | None:
+    """An observation from its record, or None if it does not decode (or is of another version)."""
+    try:
+        rec = marshal.loads(raw)
+        if not isinstance(rec, tuple) or len(rec) != 4 or rec[0] != OBSERVATION_RECORD:
+            return None
+        out = ObservationRecord(*rec[1:])
+    except (ValueError, EOFError, TypeError):
+        return None
+    if not isinstance(out.observed_ns, int) or not isinstance(out.version, str) \
+            or not isinstance(out.metadata_json, str):
+        return None
+    return out
 
 
 def name_key(name: str) -> bytes:

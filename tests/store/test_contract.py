@@ -301,6 +301,37 @@ def test_stat_cache_round_trip(subject: Subject) -> None:
     assert subject.reopen().get_stat("data/a.csv") == ((11, 21, 31, 41), hexd("a2"))
 
 
+# --- observations ----------------------------------------------------------------------------
+
+def test_the_latest_observation_of_a_source_round_trips(subject: Subject) -> None:
+    from assetbuild.reports import ObservationRecord
+
+    s = subject.store
+    assert s.get_observation("orders_api") is None
+    s.put_observation("orders_api", ObservationRecord(1, "etag1", '{"etag": "etag1"}'))
+    s.put_observation("orders_api", ObservationRecord(2, "etag2", "{}"))  # the latest replaces it
+    assert s.get_observation("orders_api") == ObservationRecord(2, "etag2", "{}")  # before a flush too
+    s.flush()
+    s = subject.reopen()
+    assert s.get_observation("orders_api") == ObservationRecord(2, "etag2", "{}")
+    assert s.get_observation("other") is None
+
+
+def test_an_observation_record_of_another_version_reads_as_absent(tmp_path: Path) -> None:
+    import marshal
+
+    from assetbuild.reports import ObservationRecord
+
+    store: Any = open_lmdb(tmp_path)  # the observations are LmdbStore's, not the engine's TraceStore
+    store.put_observation("api", ObservationRecord(1, "v", "{}"))
+    store.flush()
+    store.raw_put("observations", b"api", marshal.dumps((2, 1, "v", "{}", "a field from the future")))
+    assert store.get_observation("api") is None
+    store.raw_put("observations", b"api", b"not a record")
+    assert store.get_observation("api") is None
+    store.close()
+
+
 # --- the remote-backed store across checkouts ----------------------------------------------
 
 def test_a_fresh_local_store_finds_traces_and_bytes_on_the_remote(tmp_path: Path) -> None:

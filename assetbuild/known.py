@@ -1,0 +1,74 @@
+"""What a build knows of the inputs of the assets it decides: each decided asset's output
+(``Known``), why an upstream has no output this build (``Blocked``), why an input cannot be
+used (``Unusable``), and the observable sources' observations, made before the build, which
+enter these records like decided assets: a version is a reader's input data version, a failed
+observation blocks its readers.
+
+The scheduler keeps the records; status says what a blocked input means for an asset here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import Enum
+
+from .reports import AssetStatus, ObservationResult, Reason
+
+
+@dataclass
+class Known:
+    """What this build knows of an asset's output once it has been decided."""
+
+    key: str
+    data_version: str | None  # None: will change, unknown until it runs (dry runs)
+    digest: str | None
+
+
+class Blocked(Enum):
+    """Why an asset has no output this build, as its dependents say it."""
+
+    FAILED = "failed"
+    NOT_BUILT = "did not build"
+    UNOBSERVED = "could not be observed"  # an observable source whose observe function failed
+
+
+class Unusable(Exception):
+    """An input cannot be used: a source is missing (the asset fails), or an upstream has no
+    output this build (the asset is skipped)."""
+
+    def __init__(self, why: str, *, fails: bool) -> None:
+        super().__init__(why)
+        self.why = why
+        self.fails = fails
+
+
+def known_observations(observations: Mapping[str, ObservationResult], known: dict[str, Known],
+                       blocked: dict[str, Blocked]) -> None:
+    """Enter a build's observations: a version is known like a decided asset's data version (no
+    key, no stored bytes: readers get the value with their task); a failure blocks the readers."""
+    for name, obs in observations.items():
+        if obs.ok:
+            known[name] = Known("", obs.version, None)
+        else:
+            blocked[name] = Blocked.UNOBSERVED
+
+
+def unusable_status(name: str, e: Unusable, inputs: Mapping[str, Sequence[tuple[str | None, str]]],
+                    observations: Mapping[str, ObservationResult]) -> AssetStatus:
+    """``status`` of an asset with an unusable input: a missing source (upstream of it or its
+    own), or an observable source upstream whose observation failed, named with its error."""
+    failed = {n: o.error for n, o in observations.items() if not o.ok}
+    if not e.fails and failed:
+        seen, stack, hits = {name}, [name], []
+        while stack:
+            for _, up in inputs.get(stack.pop(), ()):
+                if up in failed and up not in hits:
+                    hits.append(up)
+                elif up not in seen:
+                    seen.add(up)
+                    stack.append(up)
+        if hits:
+            return AssetStatus(name, "stale", (Reason("observation-failed",
+                                                      "; ".join(f"{up}: {failed[up]}" for up in hits)),))
+    return AssetStatus(name, "stale", (Reason("source-missing", e.why),))
