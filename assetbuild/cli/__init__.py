@@ -376,18 +376,19 @@ def show(ctx: click.Context, asset: str, **local: Any) -> None:
 @_handle_errors
 def clean(ctx: click.Context, yes: bool, outputs: bool, **local: Any) -> None:
     """Delete the cache directory; with --outputs also the files assetbuild wrote into the project."""
-    from .. import output, session
+    from .. import session
+    from ..output import maintenance as maintenance_output
 
     opts, rep = _setup(ctx, local)
     kw = {"cache_dir": opts.get("cache_dir"), "assetfile": opts.get("assetfile"), "outputs": outputs, "reporter": rep}
     plan = session.maintenance.clean_report(dry_run=True, **kw)
     if opts.get("dry_run") or plan.nothing_to_do:
-        return click.echo(output.format_clean(plan))
+        return click.echo(maintenance_output.format_clean(plan))
     if not yes:
         if not sys.stdin.isatty():
             raise click.UsageError(f"refusing to delete {plan.cache_dir} without --yes (no terminal to ask)")
-        click.confirm(output.format_clean(plan, asking=True), abort=True)
-    click.echo(output.format_clean(session.maintenance.clean_report(**kw)))
+        click.confirm(maintenance_output.format_clean(plan, asking=True), abort=True)
+    click.echo(maintenance_output.format_clean(session.maintenance.clean_report(**kw)))
 
 
 from .cache import cache  # noqa: E402  (after cli: the group it joins)

@@ -47,11 +47,12 @@ def cache() -> None:
 @_handle_errors
 def cache_stats(ctx: click.Context, **local: Any) -> None:
     """Entries, bytes and the hit rate of the last build. Writes nothing."""
-    from .. import output, session
+    from .. import session
+    from ..output import maintenance as maintenance_output
 
     opts, rep = _setup(ctx, local)
     st = session.cache_stats(cache_dir=opts.get("cache_dir"), reporter=rep)
-    click.echo(output.format_cache_stats(st, as_json=bool(opts.get("as_json"))))
+    click.echo(maintenance_output.format_cache_stats(st, as_json=bool(opts.get("as_json"))))
 
 
 @cache.command(name="gc")
@@ -75,12 +76,13 @@ def cache_gc(ctx: click.Context, max_size: int | None, older_than: float | None,
     The index is then compacted (LMDB keeps freed pages otherwise). Takes the build lock: waits
     for a running build.
     """
-    from .. import output, session
+    from .. import session
+    from ..output import maintenance as maintenance_output
 
     opts, rep = _setup(ctx, local)
     r = session.gc(max_size=max_size, older_than_days=older_than, dry_run=gc_dry_run,
                    cache_dir=opts.get("cache_dir"), reporter=rep)
-    click.echo(output.format_gc(r, max_size, as_json=bool(opts.get("as_json"))))
+    click.echo(maintenance_output.format_gc(r, max_size, as_json=bool(opts.get("as_json"))))
 
 
 @cache.command(name="verify")
@@ -94,11 +96,12 @@ def cache_verify(ctx: click.Context, **local: Any) -> None:
     Exit status 0 if everything verified, 1 if anything was corrupt or missing (it has been
     dropped: run a build). Takes the build lock.
     """
-    from .. import output, session
+    from .. import session
+    from ..output import maintenance as maintenance_output
 
     opts, rep = _setup(ctx, local)
     r = session.verify(cache_dir=opts.get("cache_dir"), reporter=rep)
-    click.echo(output.format_verify(r, as_json=bool(opts.get("as_json"))))
+    click.echo(maintenance_output.format_verify(r, as_json=bool(opts.get("as_json"))))
     if not r.ok:
         ctx.exit(1)
 
@@ -117,12 +120,13 @@ def cache_export(ctx: click.Context, file: str, assets: tuple[str, ...], **local
     no path of this machine in it: `assetbuild cache import FILE` on another checkout, then a
     build reuses them.
     """
-    from .. import output, session
+    from .. import session
+    from ..output import maintenance as maintenance_output
 
     opts, rep = _setup(ctx, local)
     r = session.export_cache(file, assets, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"),
                              reporter=rep)
-    click.echo(output.format_export(r, file, as_json=bool(opts.get("as_json"))))
+    click.echo(maintenance_output.format_export(r, file, as_json=bool(opts.get("as_json"))))
 
 
 @cache.command(name="import")
@@ -137,11 +141,12 @@ def cache_import(ctx: click.Context, file: str, **local: Any) -> None:
     Entries whose bytes are missing or do not verify are skipped with a warning (exit status 1);
     the heads of assets already built here are kept. Takes the build lock.
     """
-    from .. import output, session
+    from .. import session
+    from ..output import maintenance as maintenance_output
 
     opts, rep = _setup(ctx, local)
     r = session.import_cache(file, cache_dir=opts.get("cache_dir"), assetfile=opts.get("assetfile"), reporter=rep)
-    click.echo(output.format_import(r, file, as_json=bool(opts.get("as_json"))))
+    click.echo(maintenance_output.format_import(r, file, as_json=bool(opts.get("as_json"))))
     if r["skipped"] or r["rejected_blobs"]:
         ctx.exit(1)
 
@@ -159,8 +164,9 @@ def cache_keygen(ctx: click.Context, public_of_env: bool, **local: Any) -> None:
     the main branch). ASSETBUILD_CACHE_TRUSTED_KEYS is public: every reader verifies with it and
     can never upload, so pull-request jobs need no secret. Writes nothing.
     """
-    from .. import output, session
+    from .. import session
+    from ..output import maintenance as maintenance_output
 
     pair = session.remote_key_pair(from_env=public_of_env)
-    for text, to_stderr in output.format_key_pair(pair, as_json=bool(local.get("as_json"))):
+    for text, to_stderr in maintenance_output.format_key_pair(pair, as_json=bool(local.get("as_json"))):
         click.echo(text, err=to_stderr)
