@@ -19,10 +19,11 @@ import pytest
 import assetbuild
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
-# An example with a requirements.txt of its own (libraries, generated data) has a test file of its
-# own: tests/test_example_<name>.py.
+# An example that needs more than a copy of itself (libraries, generated data, a server) has a
+# test file of its own, tests/test_example_<name>.py, that builds it twice and checks its table.
+TESTS_DIR = Path(__file__).resolve().parent
 EXAMPLES = sorted(p.parent.name for p in EXAMPLES_DIR.glob("*/AssetFile")
-                  if not (p.parent / "requirements.txt").exists())
+                  if not (TESTS_DIR / f"test_example_{p.parent.name}.py").exists())
 
 
 # --- helpers -------------------------------------------------------------------------------------
