@@ -216,8 +216,7 @@ def make_scheduler(project: Project, store: Any, *, record: bool,
         return task
 
     fp = project.fingerprinter(persist=record)
-    by_mtime = frozenset(d.path for d in project.graph.nodes.values() if getattr(d, "version", None) == "mtime")
-    files = Workspace(project.project_dir, store, record=record, by_mtime=by_mtime)
+    files = Workspace(project.project_dir, store, record=record, by_mtime=project.graph.mtime_paths)
     return Scheduler(project.graph, store=store, files=files,
                      io_managers=project.io_managers, fingerprint=project.code_of(fp), runner=runner,
                      make_task=make_task, jobs=runner.jobs if runner is not None else 1,
