@@ -86,7 +86,7 @@ def resolve(decls: Sequence[AssetDef | SourceDef | ObservableSourceDef | Resourc
                 if isinstance(d, ObservableSourceDef) else "source"
             raise DefinitionError(f"two definitions named {d.name!r} (the other at {prev.file}:{prev.line}); "
                                   f"rename one {what}", file=d.file, line=d.line)
-        nodes[d.name] = d
+        nodes[d.name] = d  # type: ignore[assignment]  # a ResourceDef went on above (no isinstance per asset)
     if resources:
         _check_resource_names(resources, nodes)
 

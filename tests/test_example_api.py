@@ -40,7 +40,7 @@ class Shop:
         self.serve: Any = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(self.serve)
         self.server = self.serve.start(self.project / "data")
-        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.now = START
         self.args: list[str] = []
 
