@@ -481,8 +481,11 @@ def test_a_resource_is_not_selectable(project, tmp_path):
     write(project, tmp_path)
     with pytest.raises(SelectionError, match="'warehouse' is a resource, not an asset"):
         project.build("warehouse")
-    r = cli("show", "warehouse", cwd=project.root)
-    assert r.returncode == 2 and "is a resource, not an asset" in r.stderr
+    # show describes it instead (it has no stored value)
+    r = cli("show", "warehouse", "--json", cwd=project.root)
+    assert r.returncode == 0, r.stderr
+    shown = json.loads(r.stdout)
+    assert shown["resource"] == "warehouse" and shown["used_by"] and shown["line"] > 0, shown
 
 
 # --- list, graph -----------------------------------------------------------------------------------

@@ -351,8 +351,9 @@ def graph(ctx: click.Context, fmt: str, **local: Any) -> None:
 @click.pass_context
 @_handle_errors
 def show(ctx: click.Context, asset: str, **local: Any) -> None:
-    """Print the stored value of ASSET (its latest build; verified before it is loaded), or the
-    latest recorded observation of an observable source."""
+    """Print the stored value of ASSET (its latest build; verified before it is loaded), the
+    latest recorded observation of an observable source, or what a resource is (its version
+    and the assets that use it)."""
     from .. import output, session
 
     opts, _ = _setup(ctx, local)

@@ -129,10 +129,15 @@ def load_value(asset: str, *, project_dir: str | os.PathLike[str] = ".", assetfi
                cache_dir: str | os.PathLike[str] | None = None) -> Any:
     """The latest stored value of ``asset`` (verified against its digest before it is loaded);
     for an observable source, its latest recorded observation (``source``, ``version``,
-    ``observed_ns``, ``metadata``)."""
+    ``observed_ns``, ``metadata``); for a resource, which has no stored value, what it is
+    (``resource``, ``version``, ``used_by``, ``file``, ``line``)."""
     with open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir) as project:
         if asset in project.graph.observable:
             return _latest_observation(project, asset)
+        if asset in project.graph.resources:
+            r = project.graph.resources[asset]
+            return {"resource": asset, "version": r.version, "file": r.file, "line": r.line,
+                    "used_by": [a for a, uses in project.graph.uses.items() if any(n == asset for _, n in uses)]}
         if asset not in project.graph.inputs:
             select(project.graph, [asset])  # raises a SelectionError with a suggestion
         store = open_store(project, readonly=True)
