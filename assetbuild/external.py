@@ -32,9 +32,10 @@ def recorded_version(data: bytes) -> str:
         doc = json.loads(data)
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise ValueError(f"not a record of external data: {e}") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("data_version"), str):
+    version = doc.get("data_version") if isinstance(doc, dict) else None
+    if not isinstance(version, str):
         raise ValueError("not a record of external data")
-    return doc["data_version"]
+    return version
 
 
 def decoded_params(params: str) -> dict[str, Any]:
