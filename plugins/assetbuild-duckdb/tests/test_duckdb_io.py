@@ -195,3 +195,16 @@ def test_importing_the_plugin_stays_cheap():
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
     assert out.stdout.strip() == "[]"
+
+
+def test_an_arrow_table_is_stored_like_its_frame(tmp_path):
+    pa = pytest.importorskip("pyarrow", reason="an Arrow table needs pyarrow")
+    import logging
+
+    from assetbuild import IOContext
+
+    io = DuckDBIOManager()
+    frame = pd.DataFrame({"a": [1, 2], "b": ["x", "y"]})
+    ctx = IOContext("t", tmp_path, logging.getLogger("t"))
+    assert io.handle_output(ctx, pa.Table.from_pandas(frame, preserve_index=False)).data_version \
+        == io.handle_output(ctx, frame).data_version
