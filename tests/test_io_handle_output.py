@@ -261,3 +261,27 @@ def test_an_imported_archive_reruns_what_is_not_in_place(proj, tmp_path):
     assert [x.code for x in elsewhere.status()["site"].reasons] == ["output-missing"]
     r = elsewhere.build()
     assert r.names("built") == ["site"] and r.names("cached") == ["index"]
+
+
+def test_a_manager_with_handle_output_needs_load_input_and_io_version():
+    from assetbuild.plugins import collect_io_managers, get_plugin_manager
+
+    class NoKeyVersion:
+        name = "nokey"
+        version = "1"  # the key version of such a manager is io_version: version is its check
+
+        def handle_output(self, context, value):
+            return assetbuild.OutputInfo("x")
+
+        def load_input(self, context):
+            return None
+
+    class Plugin:
+        @assetbuild.hookimpl
+        def register_io_managers(self):
+            return [NoKeyVersion()]
+
+    pm = get_plugin_manager(autoload=False)
+    pm.register(Plugin())
+    with pytest.raises(assetbuild.PluginError, match="io_version"):
+        collect_io_managers(pm)
