@@ -53,7 +53,8 @@ def register_io_managers() -> list[IOManager]:  # type: ignore[empty-body]
       only where the data is already in place (a shared database); elsewhere the asset runs.
 
     ``context`` is an ``assetbuild.IOContext``: ``asset``, ``partition`` (None), ``params`` (the
-    asset's resolved params), ``resources`` (the build's resources by name, made on first use),
+    asset's resolved params), ``resources`` (the build's resources by name, made on first use;
+    empty for ``version`` in ``status`` and ``why``, and for ``load_value``),
     ``project_dir``, ``log``, ``data_version`` (the recorded one, for ``load_input`` and
     ``version``) and ``add_metadata(dict)``. ``path=`` cannot be used with such a manager, nor
     ``Output(data_version=...)``.
