@@ -49,7 +49,7 @@ _LAZY = {
     "SourceUnusable": "errors", "ConfigError": "errors", "WorkerLost": "errors",
     "BuildResult": "reports", "AssetResult": "reports", "AssetStatus": "reports", "Reason": "reports",
     "ObservationResult": "reports",
-    "IOManager": "io",
+    "IOManager": "io", "OutputInfo": "io", "IOContext": "io",
 }
 
 __all__ = ["asset", "source", "observable_source", "Observation", "resource", "Output", "AssetContext",  # noqa: PLE0604

@@ -30,6 +30,7 @@ from typing import Any
 
 from .definitions import AssetContext, Output
 from .errors import AssetFailed, describe_exception
+from .io import IOContext, is_external
 
 LogLines = list[tuple[int, str]]  # (logging level, formatted message), in order
 SPOOL_MIN = 1 << 20  # a worker's output from this size on travels through a file, not the pipe
@@ -97,6 +98,11 @@ class Task:
     # build's scope that makes them (pickled, it becomes the worker's own: assetbuild.resources)
     resources: tuple[tuple[str, Any], ...] = ()
     resource_scope: Any = None
+    # IO managers that keep their data outside the cache (assetbuild.external): the resources
+    # their contexts offer (name -> ResourceDef or ResourceOverride), and each external input's
+    # resolved params (upstream -> canonical JSON); such a manager runs here, with the function
+    io_resources: dict[str, Any] | None = None
+    input_params: dict[str, str] | None = None
 
     def run(self, log: Any = None) -> Produced | Failed:
         """Run it here, now (see :func:`run_task`): what an executor calls in its worker."""
@@ -147,7 +153,7 @@ def _run_task(task: Task, log: Any, logs: LogLines) -> Produced | Failed:
                               duration_s=time.perf_counter() - t0)
         with _RealInterrupts() as interrupts:
             try:
-                kwargs[param] = io.load(data)
+                kwargs[param] = _load_input(task, io, up, data, log) if is_external(io) else io.load(data)
             except BaseException as e:  # noqa: BLE001 - the stored bytes no longer load (a changed class...)
                 return Failed(f"its input {up!r} could not be loaded: {_user_error(e, interrupts)}",
                               unloadable=up, duration_s=time.perf_counter() - t0)
@@ -173,13 +179,37 @@ def _run_task(task: Task, log: Any, logs: LogLines) -> Produced | Failed:
         context = StagingContext(task.asset, Path(task.project_dir), log, task.outputs, task.staging,
                                  _decoded(task.params))
         io = StagedOutputs(task.asset, task.outputs, task.staging)
+    io_context = None
+    if is_external(io):
+        if log is None:
+            log = _collecting_logger(task.asset, logs)
+        io_context = IOContext(task.asset, Path(task.project_dir), log, params=_decoded(task.params),
+                               resources=_io_resources(task, log))
     try:
         produced = run_function(task.fn, task.asset, task.io_name, io, kwargs,
-                                is_user_file=is_user_file_for(task.project_dir), context=context)
+                                is_user_file=is_user_file_for(task.project_dir), context=context,
+                                io_context=io_context)
     except AssetFailed as e:
         return Failed(_outputs_error(e), e.traceback, time.perf_counter() - t0, logs)
     produced.logs = logs
     return produced
+
+
+def _io_resources(task: Task, log: Any) -> Any:
+    """``IOContext.resources`` of a task: the build's resources, made on first use."""
+    if not task.io_resources:
+        return None
+    from .resources import ResourceMap
+
+    return ResourceMap(task.io_resources, task.resource_scope, log)
+
+
+def _load_input(task: Task, io: Any, up: str, data: bytes, log: Any) -> Any:
+    """An input kept outside the cache: its manager's ``load_input``, here."""
+    from .external import load_input
+
+    return load_input(io, up, data, reader=task.asset, project_dir=task.project_dir, log=log,
+                      params=(task.input_params or {}).get(up, ""), resources=_io_resources(task, log))
 
 
 def _decoded(params: str) -> dict[str, Any] | None:
@@ -351,8 +381,10 @@ def _collecting_logger(asset: str, out: LogLines) -> Any:
 
 
 def run_function(fn: Callable[..., Any], asset: str, io_name: str, io: Any, kwargs: dict[str, Any], *,
-                 is_user_file: Callable[[str], bool], context: Any = None) -> Produced:
-    """Call an asset's function and serialize its value with ``io``; AssetFailed on any error."""
+                 is_user_file: Callable[[str], bool], context: Any = None, io_context: Any = None) -> Produced:
+    """Call an asset's function and serialize its value with ``io``; AssetFailed on any error.
+    ``io_context``: ``io`` keeps its data outside the cache; its ``handle_output`` writes the
+    value and the output is the record of what it wrote (assetbuild.external)."""
     if context is not None:
         kwargs["context"] = context
     t0 = time.perf_counter()
@@ -370,6 +402,9 @@ def run_function(fn: Callable[..., Any], asset: str, io_name: str, io: Any, kwar
         value = value.value
     if context is not None and context.metadata:
         metadata.update(context.metadata)
+    if io_context is not None:
+        return _handle_output(asset, io_name, io, io_context, value, data_version, metadata, duration,
+                              is_user_file)
     with _RealInterrupts() as interrupts:  # an IO manager is user code too
         try:
             data = io.dump(value)
@@ -382,6 +417,31 @@ def run_function(fn: Callable[..., Any], asset: str, io_name: str, io: Any, kwar
     data = bytes(data)
     digest = hashlib.sha256(data).hexdigest()
     return Produced(data, digest, data_version or digest, duration, metadata)
+
+
+def _handle_output(asset: str, io_name: str, io: Any, io_context: IOContext, value: Any, data_version: str | None,
+                   metadata: dict[str, Any], duration: float, is_user_file: Callable[[str], bool]) -> Produced:
+    """Hand a value to a manager that writes it somewhere real; the output is the record of it."""
+    from .external import record_bytes
+
+    if data_version is not None:
+        raise AssetFailed(asset, f"io={io_name!r} gives the data version of what it writes, so "
+                          "Output(data_version=...) cannot be used with it")
+    with _RealInterrupts() as interrupts:
+        try:
+            info = io.handle_output(io_context, value)
+        except BaseException as e:  # noqa: BLE001 - an IO manager is user code too
+            raise AssetFailed(asset, f"cannot store its value ({type(value).__module__}.{type(value).__qualname__}) "
+                              f"with io={io_name!r}: {_user_error(e, interrupts)}",
+                              user_traceback(e, is_user_file)) from e
+    dv = getattr(info, "data_version", None)
+    if not isinstance(dv, str) or not dv:
+        raise AssetFailed(asset, f"IO manager {io_name!r}: handle_output returned {info!r}, not an "
+                          "OutputInfo with a non-empty str data_version")
+    metadata.update(getattr(info, "metadata", None) or {})
+    metadata.update(io_context.metadata)
+    data = record_bytes(io_name, dv)
+    return Produced(data, hashlib.sha256(data).hexdigest(), dv, duration, metadata)
 
 
 def _user_error(exc: BaseException, interrupts: _RealInterrupts) -> str:

@@ -33,14 +33,40 @@ hookimpl = pluggy.HookimplMarker("assetbuild")
 @hookspec
 def register_io_managers() -> list[IOManager]:  # type: ignore[empty-body]
     """Contribute IO managers: objects with ``name``, ``version``, ``dump(value) -> bytes`` and
-    ``load(bytes) -> value`` (see ``assetbuild.io.IOManager``).
+    ``load(bytes) -> value`` (see ``assetbuild.io.IOManager``): the bytes live in the cache.
+
+    A manager that keeps its data somewhere real (a table, a file tree, a bucket) has instead
+    ``name``, ``io_version`` (the str that enters its assets' keys) and (see
+    ``assetbuild.io.ExternalIOManager``):
+
+    - ``handle_output(context, value) -> assetbuild.OutputInfo(data_version, metadata=None)``:
+      writes the value and names what it wrote; the cache keeps only the trace, that data
+      version and the metadata, and readers' keys use the data version (early cutoff). It runs
+      where the asset's function runs (a worker process, a Dask worker).
+    - ``load_input(context) -> value``: reads ``context.asset``'s data back for a reader
+      (``context.reader``), where the reader runs; also ``load_value``/``show``.
+    - ``version(context) -> str | None`` (optional): the data version of what is there now,
+      None when it is gone. Called in the build's process whenever a build, ``status`` or
+      ``-n`` would reuse a build of the asset: any other answer than the recorded version makes
+      the asset stale (``output-modified``; ``output-missing`` for None) and it reruns, since
+      the cache cannot restore that data. So a remote cache hit or an imported archive counts
+      only where the data is already in place (a shared database); elsewhere the asset runs.
+
+    ``context`` is an ``assetbuild.IOContext``: ``asset``, ``partition`` (None), ``params`` (the
+    asset's resolved params), ``resources`` (the build's resources by name, made on first use;
+    empty for ``version`` in ``status`` and ``why``, and for ``load_value``),
+    ``project_dir``, ``log``, ``data_version`` (the recorded one, for ``load_input`` and
+    ``version``) and ``add_metadata(dict)``. ``path=`` cannot be used with such a manager, nor
+    ``Output(data_version=...)``.
 
     Called once per session when the plugin manager is set up.
 
     :returns: a list of IO managers. Results of all plugins are merged; two managers with the
         same name are an error that names both plugins.
 
-    Example: ``assetbuild.builtin.io_managers`` contributes ``pickle``, ``json``, ``text`` and ``bytes``.
+    Example: ``assetbuild.builtin.io_managers`` contributes ``pickle``, ``json``, ``text`` and
+    ``bytes``; the ``assetbuild-duckdb`` plugin contributes ``duckdb``, which keeps tables in a
+    DuckDB file.
     """
 
 

@@ -135,9 +135,12 @@ def _collect(pm: pluggy.PluginManager, hook: str, kind: str, is_valid: Callable[
 def collect_io_managers(pm: pluggy.PluginManager) -> dict[str, Any]:
     """Every IO manager contributed through ``register_io_managers``, by name."""
     return _collect(pm, "register_io_managers", "IO manager",
-                    lambda m: callable(getattr(m, "dump", None)) and callable(getattr(m, "load", None))
-                    and isinstance(getattr(m, "version", None), str),
-                    "str attributes name and version, and dump/load methods")
+                    lambda m: (callable(getattr(m, "load_input", None)) and isinstance(getattr(m, "io_version", None), str))
+                    if callable(getattr(m, "handle_output", None)) else
+                    (callable(getattr(m, "dump", None)) and callable(getattr(m, "load", None))
+                     and isinstance(getattr(m, "version", None), str)),
+                    "str attributes name and version, and dump/load methods (or, keeping its data "
+                    "outside the cache, handle_output/load_input methods and a str attribute io_version)")
 
 
 def collect_executors(pm: pluggy.PluginManager) -> dict[str, Any]:

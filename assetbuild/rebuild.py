@@ -83,8 +83,14 @@ class TraceRebuilder:
 
     def __init__(self, graph: Graph, store: TraceStore, files: Files, *, code_of: CodeOf,
                  io_tags: dict[str, str], now: Callable[[], int] = clock_now_ns,
-                 environ: Mapping[str, str] | None = None, params: Mapping[str, str] | None = None) -> None:
+                 environ: Mapping[str, str] | None = None, params: Mapping[str, str] | None = None,
+                 check_output: Any = None) -> None:
         self.now_ns = now()
+        # IO managers that keep their data outside the cache (assetbuild.external.OutputChecker):
+        # ``check_output(asset, io, recorded data version)`` says whether that data is still as
+        # recorded; reusing a build whose data is gone or changed would hand readers other data
+        self.check_output = check_output
+        self._external = check_output.names if check_output is not None else frozenset()
         # the environment the keys of declared variables (``env=``) read, once per build; process
         # workers start with os.environ later in the same build (their pool lives for one build).
         # Like ``now``, the world's unless a caller (a test) gives its own.
@@ -145,6 +151,10 @@ class TraceRebuilder:
         if not self.store.has_blob(trace.output_digest, trace.size):
             return Decision("run", parts, key, (Reason("output-missing", "the stored output is gone from the cache"),),
                             trace, origin, head)
+        if adef.io in self._external:  # its data is not in the cache: nothing can restore it
+            problem = self.check_output(name, adef.io, trace.data_version)
+            if problem is not None:
+                return Decision("run", parts, key, (Reason(*problem),), trace, origin, head)
         path = adef.path
         reasons: tuple[Reason, ...] = ()
         sig = None

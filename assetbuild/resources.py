@@ -24,7 +24,7 @@ import os
 import sys
 import threading
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -159,6 +159,27 @@ def acquire(uses: Iterable[tuple[str, Any]], scope: ResourceScope | None, log: A
             scope = worker_scope("", os.getcwd())
         out[param] = scope.get(r, log)
     return out
+
+
+class ResourceMap(Mapping[str, Any]):
+    """The build's resources by name, made on first use (``IOContext.resources``: an IO manager
+    may need a connection that the project declares). ``defs``: name -> ResourceDef or
+    ResourceOverride; ``scope``: the build's scope in this process (None: this process's own)."""
+
+    def __init__(self, defs: Mapping[str, Any], scope: ResourceScope | None, log: Any = None) -> None:
+        self._defs = defs
+        self._scope = scope
+        self._log = log
+
+    def __getitem__(self, name: str) -> Any:
+        r = self._defs[name]
+        return acquire(((name, r),), self._scope, self._log)[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._defs)
+
+    def __len__(self) -> int:
+        return len(self._defs)
 
 
 # --- in worker processes -----------------------------------------------------------------------

@@ -26,6 +26,7 @@ from .contracts import BuildObserver, Decision, Files, QuietObserver, Rebuilder,
 from .definitions import AssetDef, SourceDef
 from .errors import AssetbuildError, AssetFailed, CacheCorrupt, SourceMissing, WorkerLost
 from .graph import Graph
+from .io import io_tag
 from .jobs import Job, Requeue, critical_path, time_left
 from .known import Blocked as _Blocked
 from .known import Known as _Known
@@ -58,7 +59,8 @@ class Scheduler:
                  code_refs: Callable[[bytes], tuple[str, ...]] | None = None,
                  code_ref_digest: Callable[[str], str] | None = None,
                  rebuilder: Rebuilder | None = None, params: dict[str, str] | None = None,
-                 observations: Mapping[str, ObservationResult] | None = None) -> None:
+                 observations: Mapping[str, ObservationResult] | None = None,
+                 check_output: Any = None) -> None:
         self.graph = graph
         self.store = store
         self.files = files
@@ -70,10 +72,11 @@ class Scheduler:
         self.observer: BuildObserver = observer or QuietObserver()
         self._source_path = {n: d.path for n, d in graph.nodes.items() if isinstance(d, SourceDef)}
         self.sources = set(self._source_path)
-        io_tags = {n: f"{m.name}@{m.version}" for n, m in io_managers.items()}  # enters keys
+        io_tags = {n: io_tag(m) for n, m in io_managers.items()}  # enters keys
         self._codes: dict[str, tuple[str, dict[str, str]]] = {}  # this build's fingerprints, made first
         self.rebuilder: Rebuilder = rebuilder or TraceRebuilder(graph, store, files, code_of=self._code_of,
-                                                                io_tags=io_tags, params=params)
+                                                                io_tags=io_tags, params=params,
+                                                                check_output=check_output)
         self.outputs = Materializer(store, files, io_tags, code_refs=code_refs, code_ref_digest=code_ref_digest,
                                     inputs=graph.inputs, source_paths=self._source_path, code_files=code_files)
         self.known: dict[str, _Known] = {}

@@ -198,6 +198,8 @@ def make_scheduler(project: Project, store: Any, *, record: bool,
     build's ``BuildResources`` (its scope and overrides), if it has any. ``observations``: the
     observable sources' versions and values its assets read."""
     from ..execute import Task
+    from ..external import OutputChecker
+    from ..io import is_external
     from ..scheduler import Scheduler
     from ..workspace import Workspace
 
@@ -213,7 +215,16 @@ def make_scheduler(project: Project, store: Any, *, record: bool,
         if uses and resources is not None and adef.name in uses:
             task.resources = resources.for_asset(uses[adef.name])
             task.resource_scope = resources.scope
+        external = [up for _, up, m, _ in inputs if is_external(m)]
+        if external or is_external(io):  # its managers run in the task: they get params and resources
+            task.input_params = {up: resolved.get(up, "") for up in external}
+            if resources is not None and resources.defs:
+                task.io_resources = resources.all()
+                task.resource_scope = resources.scope
         return task
+
+    checker = OutputChecker(project.io_managers, project_dir, params=lambda name: resolved.get(name, ""),
+                            resources=resources.mapping() if resources is not None else None)
 
     fp = project.fingerprinter(persist=record)
     files = Workspace(project.project_dir, store, record=record, by_mtime=project.graph.mtime_paths)
@@ -223,7 +234,7 @@ def make_scheduler(project: Project, store: Any, *, record: bool,
                      observer=observer or _Observer(project.reporter, on_result),
                      code_files=project.loaded.module_sources,
                      code_refs=project.code_refs(), code_ref_digest=fp.fingerprint_reference, params=resolved,
-                     observations=observations)
+                     observations=observations, check_output=checker if checker.names else None)
 
 
 def _call_hook(caller: Any, **kwargs: Any) -> Any:
@@ -272,6 +283,16 @@ class BuildResources:
     def for_asset(self, uses: tuple[tuple[str, str], ...]) -> tuple[tuple[str, Any], ...]:
         """Task.resources of an asset using ``uses`` ((parameter, resource name), ...)."""
         return tuple((param, self.overrides.get(r) or self.defs[r]) for param, r in uses)
+
+    def all(self) -> dict[str, Any]:
+        """Every resource, by name (what an IO manager's context offers: ``IOContext.resources``)."""
+        return {n: self.overrides.get(n) or d for n, d in self.defs.items()}
+
+    def mapping(self) -> Any:
+        """The resources as a mapping that makes them in this process on first use."""
+        from ..resources import ResourceMap
+
+        return ResourceMap(self.all(), self.scope)
 
     def close(self) -> None:
         self.scope.close()
@@ -341,7 +362,8 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
     plan = select(project.graph, assets)
     rep = project.reporter
     dry_run = options.dry_run
-    resources = BuildResources(project, options.resources) if project.graph.uses or options.resources else None
+    resources = (BuildResources(project, options.resources)  # IO managers may use any resource
+                 if project.graph.uses or options.resources or project.graph.resources else None)
     runner = _runner(project, options)
     resolved = project_params(project, args=options.param_args, given=options.params)  # once: keys and tasks
     clean_end = False

@@ -18,6 +18,7 @@ from typing import Any
 from ..definitions import AssetDef, SourceDef
 from ..errors import DefinitionError, StoreError
 from ..graph import Graph, resolve
+from ..io import is_external
 from ..loader import Loaded, ProjectImports, load_assetfile
 from ..output import Reporter
 
@@ -146,6 +147,10 @@ def _validate(graph: Graph, io_managers: dict[str, Any], project_dir: Path, cach
             known = ", ".join(sorted(io_managers))
             raise DefinitionError(f"asset {name!r}: unknown IO manager {d.io!r} (known: {known}; "
                                   "more come from plugins)", file=d.file, line=d.line)
+        if d.path is not None and is_external(io_managers[d.io]):
+            raise DefinitionError(f"asset {name!r}: io={d.io!r} writes its data itself, outside the cache; "
+                                  "path= writes stored bytes to a file, and there are none: remove path=",
+                                  file=d.file, line=d.line)
         if d.path is not None:  # already normalised by @asset
             if d.path in paths:
                 raise DefinitionError(f"assets {paths[d.path]!r} and {name!r} both write {d.path}",

@@ -12,6 +12,7 @@ from typing import Any
 from ..definitions import AssetDef
 from ..errors import ValueNotFound
 from ..graph import Graph, select
+from ..io import is_external
 from ..output import Reporter
 from ..reports import AssetStatus
 from .building import RemoteOptions, make_scheduler, project_params, with_remote
@@ -150,6 +151,11 @@ def load_value(asset: str, *, project_dir: str | os.PathLike[str] = ".", assetfi
             io = project.io_managers.get(io_name)
             if io is None:
                 raise ValueNotFound(f"asset {asset!r} was stored with IO manager {io_name!r}, which is not installed")
+            if is_external(io):  # the cache holds a record; the data is where the manager put it
+                from ..external import load_input
+
+                return load_input(io, asset, data, reader="", project_dir=str(project.project_dir), log=None,
+                                  params=project_params(project).get(asset, ""))
             return io.load(data)
         finally:
             store.close()

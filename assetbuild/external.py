@@ -1,0 +1,88 @@
+"""IO managers that keep their data outside the cache (``handle_output``/``load_input``/``version``,
+see ``assetbuild.io.ExternalIOManager``): the small record the cache stores instead of the
+data, and the calls into such a manager.
+
+The store's invariants stay those of every asset: a trace names a blob that the cache holds.
+For an external manager that blob is a record, canonical JSON ``{"data_version": ...,
+"external": <manager name>}``: equal data versions give equal bytes, and the data version the
+trace records is the manager's own (not the record's digest), so readers' keys, early cutoff and
+``version()`` checks all compare what the manager said it wrote.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from .io import IOContext, is_external
+
+
+def record_bytes(io_name: str, data_version: str) -> bytes:
+    """The record the cache keeps for data an external manager wrote."""
+    return json.dumps({"data_version": data_version, "external": io_name}, sort_keys=True,
+                      separators=(",", ":")).encode()
+
+
+def recorded_version(data: bytes) -> str:
+    """The data version a record names (ValueError if ``data`` is not such a record)."""
+    try:
+        doc = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"not a record of external data: {e}") from None
+    version = doc.get("data_version") if isinstance(doc, dict) else None
+    if not isinstance(version, str):
+        raise ValueError("not a record of external data")
+    return version
+
+
+def decoded_params(params: str) -> dict[str, Any]:
+    return json.loads(params) if params else {}
+
+
+def load_input(io: Any, up: str, data: bytes, *, reader: str, project_dir: str, log: Any,
+               params: str = "", resources: Mapping[str, Any] | None = None) -> Any:
+    """An upstream's value through its external manager: ``io.load_input`` with its context."""
+    ctx = IOContext(up, Path(project_dir), log if log is not None else _logger(up), params=decoded_params(params),
+                    resources=resources, data_version=recorded_version(data), reader=reader)
+    return io.load_input(ctx)
+
+
+class OutputChecker:
+    """``version(context)`` of the external managers, for the rebuilder: whether the data an
+    asset's reused build recorded is still there, unchanged. Runs in the build's process.
+
+    ``names``: the IO managers it checks; calling it with (asset, io name, recorded data version)
+    gives None (the data is as recorded) or (reason code, detail)."""
+
+    def __init__(self, io_managers: Mapping[str, Any], project_dir: str, *,
+                 params: Callable[[str], str] = lambda name: "",
+                 resources: Mapping[str, Any] | None = None) -> None:
+        self.io = {n: m for n, m in io_managers.items() if is_external(m)}
+        self.names = frozenset(self.io)
+        self.project_dir = Path(project_dir)
+        self.params = params
+        self.resources = resources
+
+    def __call__(self, asset: str, io_name: str, recorded: str) -> tuple[str, str] | None:
+        io = self.io[io_name]
+        check = getattr(io, "version", None)
+        if not callable(check):  # a manager that cannot tell: trust the record
+            return None
+        ctx = IOContext(asset, self.project_dir, _logger(asset), params=decoded_params(self.params(asset)),
+                        resources=self.resources, data_version=recorded)
+        try:
+            now = check(ctx)
+        except Exception as e:  # noqa: BLE001 - a manager's bug or an unreachable store: rebuild, say why
+            return "output-missing", f"io={io_name!r} could not check its data: {type(e).__name__}: {e}"
+        if now is None:
+            return "output-missing", f"its data is gone from where io={io_name!r} keeps it"
+        if now != recorded:
+            return "output-modified", f"its data where io={io_name!r} keeps it was changed outside assetbuild"
+        return None
+
+
+def _logger(asset: str) -> logging.Logger:
+    return logging.getLogger(f"assetbuild.io.{asset}")

@@ -1,0 +1,210 @@
+"""Tests of ``io="duckdb"`` against the real DuckDB engine: the contract every IO manager keeps,
+tables written where pyproject.toml says, queries, order-independent data versions (early
+cutoff), tables changed or dropped outside assetbuild, parallel writers and discovery."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+duckdb = pytest.importorskip("duckdb", reason="assetbuild-duckdb needs duckdb (pip install duckdb)")
+pd = pytest.importorskip("pandas", reason="assetbuild-duckdb needs pandas (pip install pandas)")
+
+from assetbuild_duckdb import DuckDBIOManager, Query, database_path, table_name  # noqa: E402
+
+import assetbuild  # noqa: E402
+from assetbuild import collect_io_managers, get_plugin_manager  # noqa: E402
+from assetbuild.testing import IOManagerContract  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch):
+    """Never use the developer's cache; load installed plugins as a user's run would."""
+    monkeypatch.delenv("ASSETBUILD_CACHE_DIR", raising=False)
+    monkeypatch.delenv("ASSETBUILD_DISABLE_PLUGIN_AUTOLOAD", raising=False)
+
+
+class TestDuckDBContract(IOManagerContract):
+    io_manager = DuckDBIOManager()
+    values = [
+        pd.DataFrame({"region": ["eu", "us", "eu"], "total": [12, 5, 30], "rate": [0.5, 1.25, 2.0]}),
+        pd.DataFrame({"x": list(range(1000))}),
+        pd.DataFrame({"name": ["ä", "", None]}),
+    ]
+    unsupported = [[1, 2], {"a": 1}, "select 1"]
+
+    def assert_same(self, loaded, original):
+        pd.testing.assert_frame_equal(loaded.reset_index(drop=True), original.reset_index(drop=True),
+                                      check_dtype=False)
+
+
+ASSETFILE = """\
+from assetbuild import asset, source
+from assetbuild_duckdb import Query
+import pandas as pd
+
+orders_csv = source("orders_csv", "orders.csv")
+
+
+@asset(io="duckdb")
+def orders(orders_csv):
+    return pd.read_csv(orders_csv)
+
+
+@asset(io="duckdb", deps=["orders"])
+def big():
+    return Query("select region, total from orders where total > 10")
+
+
+@asset(io="duckdb", name="sales/eu")
+def sales_eu(orders):
+    return orders[orders.region == "eu"]
+
+
+@asset(io="json")
+def report(big):
+    return sorted(big.total.tolist())
+"""
+
+
+def _write(root: Path, rel: str, text: str) -> None:
+    p = root / rel
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(textwrap.dedent(text))
+
+
+@pytest.fixture
+def proj(tmp_path: Path) -> Path:
+    root = tmp_path / "p"
+    _write(root, "AssetFile", ASSETFILE)
+    _write(root, "orders.csv", "region,total\neu,12\nus,5\neu,30\nus,40\n")
+    _write(root, "pyproject.toml", '[tool.assetbuild.duckdb]\npath = "data/wh.duckdb"\n')
+    return root
+
+
+def build(root: Path, **kw):
+    r = assetbuild.build(project_dir=root, **kw)
+    assert r.ok, [(x.asset, x.error, x.traceback) for x in r.results if x.error]
+    return r
+
+
+def status(root: Path):
+    return {s.asset: s for s in assetbuild.status(project_dir=root)}
+
+
+def query(root: Path, sql: str):
+    con = duckdb.connect(str(root / "data/wh.duckdb"))
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def test_tables_in_the_database_pyproject_names(proj):
+    r = build(proj)
+    assert sorted(r.names("built")) == ["big", "orders", "report", "sales/eu"]
+    assert database_path(proj) == proj / "data/wh.duckdb"
+    assert query(proj, "select count(*) from orders") == [(4,)]
+    assert sorted(query(proj, "select total from big")) == [(12,), (30,), (40,)]
+    assert query(proj, "select count(*) from sales__eu") == [(2,)]  # '/' -> '__'
+    assert table_name("sales/eu") == "sales__eu"
+    assert assetbuild.load_value("report", project_dir=proj) == [12, 30, 40]
+    frame = assetbuild.load_value("big", project_dir=proj)  # readers get a DataFrame
+    assert isinstance(frame, pd.DataFrame) and sorted(frame.total) == [12, 30, 40]
+    meta = next(x for x in r.results if x.asset == "orders").metadata
+    assert meta["rows"] == 4 and meta["table"] == "orders" and meta["database"] == "data/wh.duckdb"
+    assert list(meta["columns"]) == ["region", "total"]
+    assert build(proj).names("built") == []  # a null build
+    assert not list((proj / ".assetbuild").rglob("*.duckdb"))
+
+
+def test_the_default_database(proj):
+    (proj / "pyproject.toml").unlink()
+    build(proj)
+    assert (proj / "build/warehouse.duckdb").is_file()
+
+
+def test_row_order_does_not_change_the_data_version(proj):
+    build(proj)
+    _write(proj, "orders.csv", "region,total\nus,40\neu,30\nus,5\neu,12\n")
+    r = build(proj)
+    assert r.names("built") == ["orders"]  # same rows, another order: early cutoff
+    assert sorted(r.names("cached")) == ["big", "report", "sales/eu"]
+    _write(proj, "orders.csv", "region,total\nus,40\neu,30\nus,5\neu,13\n")
+    r = build(proj)
+    assert sorted(r.names("built")) == ["big", "orders", "report", "sales/eu"]
+
+
+def test_a_table_changed_outside_assetbuild_is_rebuilt(proj):
+    build(proj)
+    query(proj, "update big set total = 0 where total = 40")
+    st = status(proj)
+    assert st["big"].state == "stale" and [x.code for x in st["big"].reasons] == ["output-modified"]
+    assert st["orders"].state == "fresh"
+    r = build(proj)
+    assert r.names("built") == ["big"] and "report" in r.names("cached")  # same data again
+    assert sorted(query(proj, "select total from big")) == [(12,), (30,), (40,)]
+    assert build(proj).names("built") == []
+
+
+def test_a_dropped_table_or_database_is_rebuilt(proj):
+    build(proj)
+    query(proj, "drop table sales__eu")
+    st = status(proj)
+    assert [x.code for x in st["sales/eu"].reasons] == ["output-missing"]
+    assert build(proj).names("built") == ["sales/eu"]
+    (proj / "data/wh.duckdb").unlink()
+    r = build(proj)
+    assert sorted(r.names("built")) == ["big", "orders", "sales/eu"] and r.names("cached") == ["report"]
+
+
+def test_parallel_workers_share_the_database(proj):
+    tables = "".join(f"\n\n@asset(io='duckdb')\ndef t{i}(orders):\n    return orders.assign(i={i})\n" for i in range(6))
+    _write(proj, "AssetFile", ASSETFILE + tables)
+    r = build(proj, jobs=2, executor="processes")
+    assert len(r.names("built")) == 10
+    assert query(proj, "select sum(i) from (" + " union all ".join(f"select distinct i from t{i}" for i in range(6))
+                 + ")") == [(15,)]
+    assert build(proj, jobs=2, executor="processes").names("built") == []
+
+
+def test_other_values_fail_the_asset(proj):
+    _write(proj, "AssetFile", "from assetbuild import asset\n\n@asset(io='duckdb')\ndef rows():\n    return [1, 2]\n")
+    r = assetbuild.build(project_dir=proj)
+    (res,) = r.results
+    assert res.status == "failed" and "io='duckdb' stores a pandas DataFrame" in res.error
+
+
+def test_a_query_is_sql_text():
+    with pytest.raises(TypeError):
+        Query("")
+    assert Query("select 1") == Query("select 1")
+
+
+def test_found_through_the_entry_point():
+    assert isinstance(collect_io_managers(get_plugin_manager(autoload=True))["duckdb"], DuckDBIOManager)
+
+
+def test_importing_the_plugin_stays_cheap():
+    code = "import sys, assetbuild_duckdb; print([m for m in ('duckdb', 'pandas') if m in sys.modules])"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert out.stdout.strip() == "[]"
+
+
+def test_an_arrow_table_is_stored_like_its_frame(tmp_path):
+    pa = pytest.importorskip("pyarrow", reason="an Arrow table needs pyarrow")
+    import logging
+
+    from assetbuild import IOContext
+
+    io = DuckDBIOManager()
+    frame = pd.DataFrame({"a": [1, 2], "b": ["x", "y"]})
+    ctx = IOContext("t", tmp_path, logging.getLogger("t"))
+    assert io.handle_output(ctx, pa.Table.from_pandas(frame, preserve_index=False)).data_version \
+        == io.handle_output(ctx, frame).data_version

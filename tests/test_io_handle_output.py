@@ -1,0 +1,287 @@
+"""IO managers that write their data somewhere real (``handle_output``/``load_input``/``version``):
+a file-tree manager, installed here as a real plugin (an entry point of group ``assetbuild``),
+writes a dict {path: text} as files under ``trees/<asset>/``. The cache keeps only a record;
+early cutoff uses the manager's data version; data changed or deleted outside assetbuild makes
+the asset stale and reruns it; worker processes call the manager themselves; a remote cache or
+an imported archive restores a build only where the data is already in place."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import textwrap
+
+import pytest
+from projects import Project, clean_env, cli
+
+import assetbuild
+
+TREEIO = '''
+"""A file-tree IO manager: io="tree" writes a dict {relative path: text} under trees/<asset>/."""
+
+import hashlib
+import os
+import shutil
+
+import assetbuild
+from assetbuild import OutputInfo
+
+
+def _digest(files):
+    h = hashlib.sha256()
+    for rel in sorted(files):
+        h.update(rel.encode() + b"\\0" + files[rel].encode() + b"\\0")
+    return h.hexdigest()
+
+
+def _read(root):
+    files = {}
+    for dirpath, _, names in os.walk(root):
+        for n in names:
+            p = os.path.join(dirpath, n)
+            with open(p, encoding="utf-8") as f:
+                files[os.path.relpath(p, root).replace(os.sep, "/")] = f.read()
+    return files
+
+
+class FileTree:
+    name = "tree"
+    io_version = "1"
+
+    def _root(self, context):
+        return context.project_dir / "trees" / context.asset.replace("/", "__")
+
+    def handle_output(self, context, value):
+        root = self._root(context)
+        shutil.rmtree(root, ignore_errors=True)
+        for rel, text in value.items():
+            p = root / rel
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.write_text(text, encoding="utf-8")
+        context.log.info("wrote %d files", len(value))
+        meta = {"pid": os.getpid(), "params": dict(context.params), "partition": context.partition}
+        if "suffix" in context.resources:
+            meta["suffix"] = context.resources["suffix"]
+        context.add_metadata(meta)
+        return OutputInfo(_digest(value), metadata={"files": len(value)})
+
+    def load_input(self, context):
+        files = _read(self._root(context))
+        if os.environ.get("TREEIO_PIDS"):
+            with open(os.environ["TREEIO_PIDS"], "a") as f:
+                f.write(f"{context.reader} {os.getpid()}\\n")
+        return files
+
+    def version(self, context):
+        root = self._root(context)
+        return _digest(_read(root)) if root.is_dir() else None
+
+
+@assetbuild.hookimpl
+def register_io_managers():
+    return [FileTree()]
+'''
+
+ASSETFILE = """\
+from assetbuild import asset, source, Output
+
+pages = source("pages", "pages.txt")
+
+
+@asset(io="tree", params={"lang": "en"})
+def site(pages, context):
+    return {f"{n}.html": f"<h1>{n}</h1>" for n in pages.read_text().split()}
+
+
+@asset(io="json")
+def index(site):
+    return sorted(site)
+"""
+
+
+@pytest.fixture
+def plugin(tmp_path, monkeypatch):
+    """The manager as an installed plugin (entry point of group assetbuild) on sys.path, so worker
+    processes load it too; the environment a subprocess needs to see it."""
+    site = tmp_path / "site"
+    (site / "treeio-0.1.dist-info").mkdir(parents=True)
+    (site / "treeio-0.1.dist-info" / "entry_points.txt").write_text("[assetbuild]\ntree = treeio\n")
+    (site / "treeio.py").write_text(TREEIO)
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.delenv("ASSETBUILD_DISABLE_PLUGIN_AUTOLOAD")
+    env = clean_env(PYTHONPATH=str(site))
+    env.pop("ASSETBUILD_DISABLE_PLUGIN_AUTOLOAD")
+    return env
+
+
+@pytest.fixture
+def proj(project: Project, plugin) -> Project:
+    project.write("pages.txt", "a b\n")
+    project.write("AssetFile", ASSETFILE)
+    return project
+
+
+def _result(r, name):
+    return next(x for x in r.results if x.asset == name)
+
+
+def test_the_data_lives_where_the_manager_writes_it_and_the_cache_keeps_a_record(proj):
+    r = proj.build()
+    assert r.ok and r.names("built") == ["site", "index"], [(x.asset, x.error) for x in r.results]
+    assert (proj.root / "trees/site/a.html").read_text() == "<h1>a</h1>"
+    site = _result(r, "site")
+    assert site.metadata["files"] == 2 and site.metadata["params"] == {"lang": "en"}
+    assert site.metadata["partition"] is None
+    assert any("wrote 2 files" in text for _, text in site.logs)
+    assert proj.value("index") == ["a.html", "b.html"]
+    assert proj.value("site") == {"a.html": "<h1>a</h1>", "b.html": "<h1>b</h1>"}  # load_input
+    blobs = [p for p in (proj.root / ".assetbuild").rglob("*") if p.is_file() and b"<h1>a</h1>" in p.read_bytes()]
+    assert blobs == [], "the data itself must not be in the cache"
+    assert proj.build().names("built") == []  # a null build
+
+
+def test_early_cutoff_uses_the_managers_data_version(proj):
+    proj.built()
+    proj.write("AssetFile", ASSETFILE.replace('return {f"{n}.html"', 'pages = pages\n    return {f"{n}.html"'))
+    r = proj.build()
+    assert r.names("built") == ["site"] and r.names("cached") == ["index"]
+    proj.write("pages.txt", "a b c\n")
+    assert proj.built() == ["site", "index"]
+
+
+def test_data_changed_outside_assetbuild_reruns_the_asset(proj):
+    proj.built()
+    (proj.root / "trees/site/a.html").write_text("<h1>edited</h1>")
+    st = proj.status()
+    assert st["site"].state == "stale"
+    assert [x.code for x in st["site"].reasons] == ["output-modified"]
+    assert [x.code for x in st["index"].reasons] == ["upstream-changed"]  # only if its data changes
+    r = proj.build()
+    assert r.names("built") == ["site"] and r.names("cached") == ["index"]  # same data again: cutoff
+    assert (proj.root / "trees/site/a.html").read_text() == "<h1>a</h1>"
+    assert proj.build().names("built") == []
+
+
+def test_data_gone_is_output_missing_and_reruns(proj):
+    proj.built()
+    shutil.rmtree(proj.root / "trees")
+    st = proj.status()
+    assert st["site"].state == "stale" and [x.code for x in st["site"].reasons] == ["output-missing"]
+    r = proj.build(dry_run=True)
+    assert _result(r, "site").metadata["would"] == "run"
+    assert proj.built() == ["site"]
+    assert (proj.root / "trees/site/b.html").is_file()
+
+
+def test_the_cli_status_names_the_change(proj, plugin):
+    assert cli("build", cwd=proj.root, env=plugin).returncode == 0
+    (proj.root / "trees/site/b.html").unlink()
+    out = cli("status", cwd=proj.root, env=plugin)
+    line = next(x for x in out.stdout.splitlines() if x.split()[:1] == ["stale"])
+    assert "site" in line and "output-modified" in line, out.stdout + out.stderr
+
+
+def test_worker_processes_call_the_manager_themselves(proj, tmp_path, monkeypatch):
+    pids = tmp_path / "pids"
+    monkeypatch.setenv("TREEIO_PIDS", str(pids))
+    r = proj.build(jobs=2, executor="processes")
+    assert r.ok, [(x.asset, x.error) for x in r.results]
+    assert _result(r, "site").metadata["pid"] != os.getpid()  # handle_output ran in the worker
+    reader, pid = pids.read_text().split()
+    assert reader == "index" and int(pid) != os.getpid()  # load_input too
+
+
+def test_resources_reach_the_managers_context(project, plugin):
+    project.write("pages.txt", "a\n")
+    project.write("AssetFile", ASSETFILE.replace("from assetbuild import asset, source, Output",
+                                                 "from assetbuild import asset, source, Output, resource\n\n"
+                                                 "@resource\ndef suffix():\n    return '-x'\n"))
+    r = project.build()
+    assert r.ok and _result(r, "site").metadata["suffix"] == "-x"
+    r = project.build(resources={"suffix": "-override"}, force=True)
+    assert _result(r, "site").metadata["suffix"] == "-override"
+
+
+def test_output_with_a_data_version_is_refused(project, plugin):
+    project.write("AssetFile", textwrap.dedent("""\
+        from assetbuild import asset, Output
+
+        @asset(io="tree")
+        def site():
+            return Output({"a": "x"}, data_version="v1")
+    """))
+    r = project.build()
+    assert not r.ok
+    assert "gives the data version of what it writes" in _result(r, "site").error
+
+
+def test_handle_output_must_return_an_output_info(project, plugin, tmp_path):
+    site = tmp_path / "site"
+    (site / "badtree-0.1.dist-info").mkdir()
+    (site / "badtree-0.1.dist-info" / "entry_points.txt").write_text("[assetbuild]\nbadtree = badtree\n")
+    bad = TREEIO.replace('return OutputInfo(_digest(value), metadata={"files": len(value)})', "return _digest(value)")
+    (site / "badtree.py").write_text(bad.replace('name = "tree"', 'name = "badtree"'))
+    project.write("AssetFile", 'from assetbuild import asset\n\n@asset(io="badtree")\ndef site():\n'
+                  '    return {"a": "x"}\n')
+    r = project.build()
+    assert not r.ok and "not an OutputInfo" in _result(r, "site").error
+
+
+def test_path_with_such_a_manager_is_a_definition_error(project, plugin):
+    project.write("AssetFile", 'from assetbuild import asset\n\n@asset(io="tree", path="out/x")\ndef site():\n'
+                  '    return {}\n')
+    with pytest.raises(assetbuild.DefinitionError, match="writes its data itself"):
+        project.build()
+    out = cli("build", cwd=project.root, env=plugin)
+    assert out.returncode == 2 and "AssetFile:3" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_a_remote_hit_restores_only_where_the_data_is(proj, tmp_path):
+    remote = str(tmp_path / "remote")
+    assert proj.build(remote=remote, trust_remote_unsigned=True).ok
+    elsewhere = Project(tmp_path / "elsewhere")
+    shutil.copytree(proj.root, elsewhere.root, ignore=shutil.ignore_patterns(".assetbuild", "trees"))
+    r = elsewhere.build(remote=remote, trust_remote_unsigned=True)
+    # the record alone cannot restore the files: the asset runs; its reader, same data, is restored
+    assert r.ok and r.names("built") == ["site"] and r.names("restored") == ["index"]
+    assert (elsewhere.root / "trees/site/a.html").is_file()
+    third = Project(tmp_path / "third")  # the data is in place (a shared location): a remote hit
+    shutil.copytree(proj.root, third.root, ignore=shutil.ignore_patterns(".assetbuild"))
+    r = third.build(remote=remote, trust_remote_unsigned=True)
+    assert r.ok and r.names("built") == [] and sorted(r.names("restored")) == ["index", "site"]
+
+
+def test_an_imported_archive_reruns_what_is_not_in_place(proj, tmp_path):
+    proj.built()
+    archive = tmp_path / "cache.tar"
+    assetbuild.export_cache(archive, project_dir=proj.root)
+    elsewhere = Project(tmp_path / "elsewhere")
+    shutil.copytree(proj.root, elsewhere.root, ignore=shutil.ignore_patterns(".assetbuild", "trees"))
+    assetbuild.import_cache(archive, project_dir=elsewhere.root)
+    assert [x.code for x in elsewhere.status()["site"].reasons] == ["output-missing"]
+    r = elsewhere.build()
+    assert r.names("built") == ["site"] and r.names("cached") == ["index"]
+
+
+def test_a_manager_with_handle_output_needs_load_input_and_io_version():
+    from assetbuild.plugins import collect_io_managers, get_plugin_manager
+
+    class NoKeyVersion:
+        name = "nokey"
+        version = "1"  # the key version of such a manager is io_version: version is its check
+
+        def handle_output(self, context, value):
+            return assetbuild.OutputInfo("x")
+
+        def load_input(self, context):
+            return None
+
+    class Plugin:
+        @assetbuild.hookimpl
+        def register_io_managers(self):
+            return [NoKeyVersion()]
+
+    pm = get_plugin_manager(autoload=False)
+    pm.register(Plugin())
+    with pytest.raises(assetbuild.PluginError, match="io_version"):
+        collect_io_managers(pm)
