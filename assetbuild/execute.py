@@ -83,8 +83,8 @@ class Task:
     fn: Callable[..., Any]
     io_name: str
     io: Any
-    args: dict[str, Any]
-    inputs: list[tuple[str, str, Any, Any]]
+    args: dict[Any, Any]
+    inputs: list[tuple[Any, str, Any, Any]]
     context: bool
     project_dir: str
     timeout: float | None = None  # seconds: the executor must be able to kill the task (Runner)
@@ -97,6 +97,12 @@ class Task:
     # build's scope that makes them (pickled, it becomes the worker's own: assetbuild.resources)
     resources: tuple[tuple[str, Any], ...] = ()
     resource_scope: Any = None
+    # (parameter, upstream names in name order) of each parameter that receives a dict of
+    # several inputs (a glob or group in ``ins``): their entries in ``args`` and ``inputs`` are
+    # keyed (parameter, upstream) and gathered into that dict before the call
+    fan_in: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # False: the function may return Skip (``@asset(output_required=False)``)
+    output_required: bool = True
 
     def run(self, log: Any = None) -> Produced | Failed:
         """Run it here, now (see :func:`run_task`): what an executor calls in its worker."""
@@ -151,6 +157,8 @@ def _run_task(task: Task, log: Any, logs: LogLines) -> Produced | Failed:
             except BaseException as e:  # noqa: BLE001 - the stored bytes no longer load (a changed class...)
                 return Failed(f"its input {up!r} could not be loaded: {_user_error(e, interrupts)}",
                               unloadable=up, duration_s=time.perf_counter() - t0)
+    for param, names in task.fan_in:  # {name: value}, in name order
+        kwargs[param] = {n: kwargs.pop((param, n)) for n in names}
     if task.resources:
         from .resources import ResourceFailed, acquire
 

@@ -165,6 +165,7 @@ class Head(NamedTuple):
     env: tuple[tuple[str, str | None], ...] = ()  # KeyParts.env (absent in heads of older versions)
     params: str = ""  # KeyParts.params (absent in heads of older versions)
     resources: tuple[tuple[str, str], ...] = ()  # KeyParts.resources (absent in heads of older versions)
+    fan_in: tuple[tuple[str, int], ...] = ()  # KeyParts.fan_in (absent in heads of older versions)
 
 
 class ObservationRecord(NamedTuple):

@@ -377,23 +377,25 @@ class Scheduler:
 
     def _task(self, job: Job) -> Any:
         """The self-contained task of a job: sources as paths, upstream outputs as stored bytes."""
-        args: dict[str, Any] = {}
-        inputs: list[tuple[str, str, Any, Any]] = []
+        args: dict[Any, Any] = {}
+        inputs: list[tuple[Any, str, Any, Any]] = []
         assert self.runner is not None and self.make_task is not None
         by_file = self.runner.same_machine(job.adef.executor)
+        fan = self.graph.fan_in.get(job.name)
         for param, up in self.graph.inputs[job.name]:
             if param is None:
                 continue
+            arg: Any = (param, up) if fan and param in fan else param  # one entry of a fan-in's dict (Task.fan_in)
             if up in self.sources:
-                args[param] = Path(self.files.abspath(self._source_path[up]))
+                args[arg] = Path(self.files.abspath(self._source_path[up]))
             elif up in self.observations:  # travels with the task (pickled for a process worker)
-                args[param] = self.observations[up].value
+                args[arg] = self.observations[up].value
             elif self._asset(up).outputs:  # the files it wrote, where they are
                 outs = self._asset(up).outputs
                 paths = {o: Path(self.files.abspath(o.rstrip("/"))) for o in outs}
-                args[param] = paths[outs[0]] if len(outs) == 1 else paths
+                args[arg] = paths[outs[0]] if len(outs) == 1 else paths
             else:
-                inputs.append((param, up, self.io[self._asset(up).io], self._input_bytes(up, by_file)))
+                inputs.append((arg, up, self.io[self._asset(up).io], self._input_bytes(up, by_file)))
         task = self.make_task(job.adef, args, inputs, self.io[job.adef.io], job.name in self.graph.wants_context)
         if job.adef.outputs:
             self._drop_staging(job)

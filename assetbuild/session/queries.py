@@ -199,6 +199,10 @@ def _describe(graph: Graph, params: dict[str, str] | None = None) -> list[dict[s
                     "line": a.line, "volatile": a.volatile, "max_age": a.max_age, "env": list(a.env),
                     "params": _params_value((params or {}).get(name, "")),
                     "resources": [r for _, r in graph.uses.get(name, ())]})
+        if name in graph.fan_in:  # parameter -> its glob or group; "inputs" has every match
+            out[-1]["fan_in"] = dict(graph.fan_in[name])
+        if not a.output_required:
+            out[-1]["output_required"] = False
     if graph.resources:
         out += _describe_resources(graph)
     return out
