@@ -18,8 +18,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from .definitions import AssetDef, ObservableSourceDef, ResourceDef, SourceDef
-from .fanin import FanIn, is_fan_in
 from .errors import CycleError, DefinitionError, SelectionError
+from .fanin import FanIn, is_fan_in
 
 CONTEXT = "context"
 
