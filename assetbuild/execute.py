@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .definitions import AssetContext, Output
+from .definitions import AssetContext, Output, Skip
 from .errors import AssetFailed, describe_exception
 
 LogLines = list[tuple[int, str]]  # (logging level, formatted message), in order
@@ -70,6 +70,20 @@ class Failed:
 
 
 @dataclass
+class Skipped:
+    """An asset declared with ``output_required=False`` that returned ``Skip(reason)``: no
+    output, and no failure (assetbuild.skips says what becomes of its readers)."""
+
+    reason: str
+    duration_s: float = 0.0
+    metadata: dict[str, Any] = field(default_factory=dict)
+    logs: LogLines = field(default_factory=list)
+    project_code: dict[str, str] | None = None  # see run_payload
+    ok = True
+    skipped = True  # Produced and Failed have no such attribute
+
+
+@dataclass
 class Task:
     """One asset run, self-contained so that it can be pickled to a worker.
 
@@ -104,7 +118,7 @@ class Task:
     # False: the function may return Skip (``@asset(output_required=False)``)
     output_required: bool = True
 
-    def run(self, log: Any = None) -> Produced | Failed:
+    def run(self, log: Any = None) -> Produced | Failed | Skipped:
         """Run it here, now (see :func:`run_task`): what an executor calls in its worker."""
         return run_task(self, log)
 
@@ -124,7 +138,7 @@ def user_traceback(exc: BaseException, is_user_file: Callable[[str], bool]) -> s
     return "".join(lines)
 
 
-def run_task(task: Task, log: Any = None) -> Produced | Failed:
+def run_task(task: Task, log: Any = None) -> Produced | Failed | Skipped:
     """Run one task: load its inputs, call the function, serialize and digest the value.
 
     What the asset's code writes to sys.stdout and sys.stderr is captured line by line
@@ -141,7 +155,7 @@ def run_task(task: Task, log: Any = None) -> Produced | Failed:
         return _run_task(task, log, logs)
 
 
-def _run_task(task: Task, log: Any, logs: LogLines) -> Produced | Failed:
+def _run_task(task: Task, log: Any, logs: LogLines) -> Produced | Failed | Skipped:
     t0 = time.perf_counter()
     kwargs = dict(task.args)
     for param, up, io, data in task.inputs:
@@ -183,7 +197,8 @@ def _run_task(task: Task, log: Any, logs: LogLines) -> Produced | Failed:
         io = StagedOutputs(task.asset, task.outputs, task.staging)
     try:
         produced = run_function(task.fn, task.asset, task.io_name, io, kwargs,
-                                is_user_file=is_user_file_for(task.project_dir), context=context)
+                                is_user_file=is_user_file_for(task.project_dir), context=context,
+                                output_required=task.output_required)
     except AssetFailed as e:
         return Failed(_outputs_error(e), e.traceback, time.perf_counter() - t0, logs)
     produced.logs = logs
@@ -272,7 +287,7 @@ def _code_in_file(make: Callable[..., Any], args: tuple[Any, ...], filename: str
     return code if code.co_filename == filename else code.replace(co_filename=filename)
 
 
-def run_payload(payload: bytes, spool_dir: str | None = None) -> Produced | Failed:
+def run_payload(payload: bytes, spool_dir: str | None = None) -> Produced | Failed | Skipped:
     """The entry point of a worker: unpickle a task made by :func:`dump_task` and run it.
 
     A worker imports the project's modules from their files, which may have been edited since
@@ -289,7 +304,7 @@ def run_payload(payload: bytes, spool_dir: str | None = None) -> Produced | Fail
     try:
         task = pickle.loads(payload)
     except Exception as e:  # noqa: BLE001 - e.g. a project module edited into a syntax error
-        outcome: Produced | Failed = Failed(f"cannot load it in its worker: {describe_exception(e)}")
+        outcome: Produced | Failed | Skipped = Failed(f"cannot load it in its worker: {describe_exception(e)}")
     else:
         del payload
         outcome = run_task(task)
@@ -359,8 +374,10 @@ def _collecting_logger(asset: str, out: LogLines) -> Any:
 
 
 def run_function(fn: Callable[..., Any], asset: str, io_name: str, io: Any, kwargs: dict[str, Any], *,
-                 is_user_file: Callable[[str], bool], context: Any = None) -> Produced:
-    """Call an asset's function and serialize its value with ``io``; AssetFailed on any error."""
+                 is_user_file: Callable[[str], bool], context: Any = None,
+                 output_required: bool = True) -> Produced | Skipped:
+    """Call an asset's function and serialize its value with ``io``; AssetFailed on any error.
+    ``Skip`` returned: a :class:`Skipped` if ``output_required`` is False, else a failure."""
     if context is not None:
         kwargs["context"] = context
     t0 = time.perf_counter()
@@ -370,6 +387,11 @@ def run_function(fn: Callable[..., Any], asset: str, io_name: str, io: Any, kwar
         except BaseException as e:  # noqa: BLE001 - whatever the user's code raises fails the asset
             raise AssetFailed(asset, _user_error(e, interrupts), user_traceback(e, is_user_file)) from e
     duration = time.perf_counter() - t0
+    if isinstance(value, Skip):
+        if output_required:
+            raise AssetFailed(asset, f"returned {value!r}, but only an asset declared with output_required=False "
+                              f"may skip; declare @asset(output_required=False), or return a value")
+        return Skipped(value.reason, duration, dict(context.metadata) if context is not None else {})
     metadata: dict[str, Any] = {}
     data_version = None
     if isinstance(value, Output):

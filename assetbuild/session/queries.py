@@ -88,9 +88,15 @@ def why(asset: str, *, project_dir: str | os.PathLike[str] = ".", assetfile: str
                     "resources": _resource_changes(project.graph, asset, head),
                     "last_built_ns": head.built_ns if head else None,
                     "last_key": head.key if head else None,
+                    "last_skip": _last_skip(store.get_skip(asset)),
                     "history": len(store.history(asset))}
         finally:
             store.close()
+
+
+def _last_skip(rec: Any) -> dict[str, Any] | None:
+    """``why --json``'s "last_skip": the asset's latest recorded Skip (None: it never skipped)."""
+    return None if rec is None else {"skipped_ns": rec.skipped_ns, "reason": rec.reason, "key": rec.key}
 
 
 def _env_changes(names: tuple[str, ...], recorded: Any) -> list[dict[str, Any]]:
