@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from projects import Project, cli, clean_env, run_counter, take_runs
+from projects import Project, clean_env, cli, run_counter, take_runs
 
 import assetbuild
 from assetbuild import Skip
