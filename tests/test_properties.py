@@ -155,7 +155,7 @@ def render_fan(leaves, assets) -> str:
     out = ["from assetbuild import Skip, asset, source\n", 's0 = source("s0", "s0.txt")\n']
     for k, (c, skippable) in sorted(leaves.items()):
         opt = ", output_required=False" if skippable else ""
-        body = "    v = (int(s0.read_text()) + %d) %% 3\n" % c
+        body = f"    v = (int(s0.read_text()) + {c}) % 3\n"
         body += "    return Skip('zero') if v == 0 else v\n" if skippable else "    return v\n"
         out.append(f'@asset(name="x/l{k}", io="json"{opt})\ndef x{k}(s0):\n{body}')
     for a in assets:
