@@ -187,8 +187,9 @@ def test_a_glob_that_matches_the_asset_itself_is_a_definition_error():
     def reader(pages):
         return pages
 
-    with pytest.raises(DefinitionError, match="matches 'page/reader' itself"):
+    with pytest.raises(DefinitionError, match="matches 'page/reader' itself") as e:
         resolve([_decl(a, name="page/a"), _decl(reader, name="page/reader", ins={"pages": "page/*"})])
+    assert e.value.line == reader.__code__.co_firstlineno
     with pytest.raises(DefinitionError, match="matches 'reader' itself"):
         resolve([_decl(a, group="g"), _decl(reader, group="g", ins={"pages": "group:g"})])
 
