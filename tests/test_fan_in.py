@@ -252,3 +252,18 @@ def test_listings_show_the_expanded_inputs(site):
     r = cli("why", "index", cwd=site.root)
     assert r.returncode == 0, r.stderr
     assert "page/a (asset)" in r.stdout and "page/c (asset)" in r.stdout
+
+
+def test_an_exported_cache_carries_the_fan_in_of_a_head(site, tmp_path):
+    site.build()
+    archive = tmp_path / "cache.tar"
+    assetbuild.export_cache(archive, project_dir=site.root)
+    fresh = tmp_path / "fresh-cache"
+    summary = assetbuild.import_cache(archive, project_dir=site.root, cache_dir=fresh)
+    assert not summary.get("rejected"), summary
+    from assetbuild.store import LmdbStore
+
+    with LmdbStore(fresh) as store:
+        assert store.get_head("index").fan_in == (("pages", 3),)
+    take_runs(site.runs)
+    assert site.built(cache_dir=fresh) == []
