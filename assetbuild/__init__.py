@@ -27,6 +27,7 @@ from .definitions import (
     Observation,
     Output,
     ResourceContext,
+    Skip,
     asset,
     observable_source,
     resource,
@@ -52,7 +53,7 @@ _LAZY = {
     "IOManager": "io", "OutputInfo": "io", "IOContext": "io",
 }
 
-__all__ = ["asset", "source", "observable_source", "Observation", "resource", "Output", "AssetContext",  # noqa: PLE0604
+__all__ = ["asset", "source", "observable_source", "Observation", "resource", "Output", "Skip", "AssetContext",  # noqa: PLE0604
            "ResourceContext", "__version__", *_LAZY]
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal, NamedTuple, Protocol
 
 from .keys import KeyParts
-from .reports import AssetResult, Head, Reason, Trace
+from .reports import AssetResult, Head, Reason, SkipRecord, Trace
 
 StatSig = tuple[int, int, int, int]  # (size, mtime_ns, inode, ctime_ns) of a file: see workspace
 
@@ -38,6 +38,11 @@ class TraceStore(Protocol):
     def delete_trace(self, key: str) -> None: ...
 
     def add_history(self, asset: str, when_ns: int, key: str) -> None: ...
+
+    def put_skip(self, asset: str, record: SkipRecord) -> None:
+        """Record an asset's latest skip (``Skip`` with ``output_required=False``)."""
+
+    def get_skip(self, asset: str) -> SkipRecord | None: ...
 
     def has_blob(self, digest: str, size: int) -> bool: ...
 

@@ -1,5 +1,5 @@
 """What a user declares in an AssetFile: ``@asset``, ``source``, ``@observable_source``,
-``@resource``, ``Output``, ``Observation``, ``AssetContext``.
+``@resource``, ``Output``, ``Skip``, ``Observation``, ``AssetContext``.
 
 Decorating costs a few microseconds and never inspects signatures: a project can declare
 10,000 assets, and the AssetFile is executed on every run. ``@asset`` returns the function
@@ -16,6 +16,7 @@ from typing import Any
 
 from .clock import parse_duration
 from .errors import DefinitionError
+from .fanin import check_fan_in, is_fan_in
 
 _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:/[A-Za-z_][A-Za-z0-9_]*)*\Z")
 # A path that needs no normalising: plain segments, none of them "." or "..".
@@ -66,7 +67,7 @@ class AssetDef:
 
     __slots__ = ("name", "fn", "params", "ins", "deps", "io", "path", "code_version", "group",
                  "description", "metadata", "executor", "file", "line", "timeout", "outputs", "volatile",
-                 "max_age", "env", "param_defaults")
+                 "max_age", "env", "param_defaults", "output_required")
 
     def __init__(self, name: str, fn: Callable[..., Any], params: tuple[tuple[str, bool], ...],
                  ins: dict[str, str], deps: tuple[str, ...], io: str, path: str | None,
@@ -74,7 +75,7 @@ class AssetDef:
                  metadata: dict[str, Any], executor: str | None, file: str, line: int,
                  timeout: float | None = None, outputs: tuple[str, ...] = (), volatile: bool = False,
                  max_age: float | None = None, env: tuple[str, ...] = (),
-                 param_defaults: dict[str, Any] | None = None) -> None:
+                 param_defaults: dict[str, Any] | None = None, output_required: bool = True) -> None:
         self.name = name
         self.fn = fn
         self.params = params  # (parameter name, has a default), in call order
@@ -96,6 +97,7 @@ class AssetDef:
         self.env = env  # environment variables whose values enter its key: sorted, no repeats
         # params=: name -> JSON default ({}: none). Not ``params``, which are the function's own
         self.param_defaults = param_defaults if param_defaults is not None else {}
+        self.output_required = output_required  # False: it may return Skip(reason) instead of a value
 
     def __repr__(self) -> str:
         return f"<asset {self.name}>"
@@ -176,6 +178,20 @@ class Output:
         self.value = value
         self.metadata = dict(metadata or {})
         self.data_version = data_version
+
+
+class Skip:
+    """Returned by an asset with ``output_required=False`` that has nothing new (``Skip("no new
+    orders")``): nothing is recorded but the skip, its previous value stays current for its readers
+    (see assetbuild.skips). Not a failure; returned by any other asset, it fails that asset."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str = "") -> None:
+        self.reason = reason if isinstance(reason, str) else repr(reason)
+
+    def __repr__(self) -> str:
+        return f"Skip({self.reason!r})"
 
 
 class AssetContext:
@@ -270,7 +286,7 @@ def asset(fn: Callable[..., Any] | None = None, *, name: str | None = None,
           executor: str | None = None, timeout: float | None = None,
           outputs: Iterable[str] | None = None, volatile: bool = False,
           max_age: float | str | None = None, env: Iterable[str] | None = None,
-          params: Mapping[str, Any] | None = None) -> Any:
+          params: Mapping[str, Any] | None = None, output_required: bool = True) -> Any:
     """Declare ``fn`` as an asset named after it (or ``name``).
 
     A parameter named like another asset or source receives its value (a ``pathlib.Path`` for a
@@ -290,6 +306,8 @@ def asset(fn: Callable[..., Any] | None = None, *, name: str | None = None,
     declares parameters with JSON defaults, which pyproject.toml, ``--param`` and
     ``build(params=...)`` may override for a run; the function reads the resolved values from
     ``context.params``, and they enter the key (going back to earlier values reuses earlier work).
+    An ``ins`` glob (``"page/*"``) or ``"group:NAME"`` passes a dict ``{name: value}`` of every
+    match, by name (assetbuild.fanin); ``output_required=False`` lets it return :class:`Skip`.
     """
     declared_params = params  # ``params`` below is the function's parameters (AssetDef.params)
 
@@ -306,7 +324,10 @@ def asset(fn: Callable[..., Any] | None = None, *, name: str | None = None,
             if param not in pnames:
                 raise DefinitionError(f"asset {aname!r}: ins names parameter {param!r}, which the "
                                       "function does not have", file=file, line=line)
-            check_name(target, f"input of asset {aname!r}", file=file, line=line)
+            if not is_fan_in(target):
+                check_name(target, f"input of asset {aname!r}", file=file, line=line)
+            else:
+                check_fan_in(target, aname, file=file, line=line)
         dep_list = tuple(deps) if deps else ()
         for d in dep_list:
             check_name(d, f"dependency of asset {aname!r}", file=file, line=line)
@@ -341,6 +362,9 @@ def asset(fn: Callable[..., Any] | None = None, *, name: str | None = None,
             raise DefinitionError(f"asset {aname!r}: the {executor!r} executor cannot stop a running "
                                   "asset, so it cannot enforce timeout=; use executor='processes'",
                                   file=file, line=line)
+        if not isinstance(output_required, bool):
+            raise DefinitionError(f"asset {aname!r}: output_required must be True or False, got "
+                                  f"{output_required!r}", file=file, line=line)
         if not isinstance(volatile, bool):
             raise DefinitionError(f"asset {aname!r}: volatile must be True or False, got {volatile!r}",
                                   file=file, line=line)
@@ -358,7 +382,7 @@ def asset(fn: Callable[..., Any] | None = None, *, name: str | None = None,
         defaults = check_params(declared_params, aname, file=file, line=line) if declared_params is not None else None
         asset_def = AssetDef(aname, f, params, ins_map, dep_list, io_name, rel, code_version, group,
                              description, dict(metadata) if metadata else {}, executor, file, line, limit,
-                             outs, volatile, age, env_names, defaults)
+                             outs, volatile, age, env_names, defaults, output_required)
         try:
             f.__assetbuild_asset__ = asset_def  # type: ignore[attr-defined]
         except (AttributeError, TypeError):

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .definitions import AssetContext, Output
+from .definitions import AssetContext, Output, Skip
 from .errors import AssetFailed, describe_exception
 from .io import IOContext, is_external
 
@@ -71,6 +71,20 @@ class Failed:
 
 
 @dataclass
+class Skipped:
+    """An asset declared with ``output_required=False`` that returned ``Skip(reason)``: no
+    output, and no failure (assetbuild.skips says what becomes of its readers)."""
+
+    reason: str
+    duration_s: float = 0.0
+    metadata: dict[str, Any] = field(default_factory=dict)
+    logs: LogLines = field(default_factory=list)
+    project_code: dict[str, str] | None = None  # see run_payload
+    ok = True
+    skipped = True  # Produced and Failed have no such attribute
+
+
+@dataclass
 class Task:
     """One asset run, self-contained so that it can be pickled to a worker.
 
@@ -84,8 +98,8 @@ class Task:
     fn: Callable[..., Any]
     io_name: str
     io: Any
-    args: dict[str, Any]
-    inputs: list[tuple[str, str, Any, Any]]
+    args: dict[Any, Any]
+    inputs: list[tuple[Any, str, Any, Any]]
     context: bool
     project_dir: str
     timeout: float | None = None  # seconds: the executor must be able to kill the task (Runner)
@@ -103,8 +117,14 @@ class Task:
     # resolved params (upstream -> canonical JSON); such a manager runs here, with the function
     io_resources: dict[str, Any] | None = None
     input_params: dict[str, str] | None = None
+    # (parameter, upstream names in name order) of each parameter that receives a dict of
+    # several inputs (a glob or group in ``ins``): their entries in ``args`` and ``inputs`` are
+    # keyed (parameter, upstream) and gathered into that dict before the call
+    fan_in: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # False: the function may return Skip (``@asset(output_required=False)``)
+    output_required: bool = True
 
-    def run(self, log: Any = None) -> Produced | Failed:
+    def run(self, log: Any = None) -> Produced | Failed | Skipped:
         """Run it here, now (see :func:`run_task`): what an executor calls in its worker."""
         return run_task(self, log)
 
@@ -124,7 +144,7 @@ def user_traceback(exc: BaseException, is_user_file: Callable[[str], bool]) -> s
     return "".join(lines)
 
 
-def run_task(task: Task, log: Any = None) -> Produced | Failed:
+def run_task(task: Task, log: Any = None) -> Produced | Failed | Skipped:
     """Run one task: load its inputs, call the function, serialize and digest the value.
 
     What the asset's code writes to sys.stdout and sys.stderr is captured line by line
@@ -141,7 +161,7 @@ def run_task(task: Task, log: Any = None) -> Produced | Failed:
         return _run_task(task, log, logs)
 
 
-def _run_task(task: Task, log: Any, logs: LogLines) -> Produced | Failed:
+def _run_task(task: Task, log: Any, logs: LogLines) -> Produced | Failed | Skipped:
     t0 = time.perf_counter()
     kwargs = dict(task.args)
     for param, up, io, data in task.inputs:
@@ -157,6 +177,8 @@ def _run_task(task: Task, log: Any, logs: LogLines) -> Produced | Failed:
             except BaseException as e:  # noqa: BLE001 - the stored bytes no longer load (a changed class...)
                 return Failed(f"its input {up!r} could not be loaded: {_user_error(e, interrupts)}",
                               unloadable=up, duration_s=time.perf_counter() - t0)
+    for param, names in task.fan_in:  # {name: value}, in name order
+        kwargs[param] = {n: kwargs.pop((param, n)) for n in names}
     if task.resources:
         from .resources import ResourceFailed, acquire
 
@@ -188,7 +210,7 @@ def _run_task(task: Task, log: Any, logs: LogLines) -> Produced | Failed:
     try:
         produced = run_function(task.fn, task.asset, task.io_name, io, kwargs,
                                 is_user_file=is_user_file_for(task.project_dir), context=context,
-                                io_context=io_context)
+                                io_context=io_context, output_required=task.output_required)
     except AssetFailed as e:
         return Failed(_outputs_error(e), e.traceback, time.perf_counter() - t0, logs)
     produced.logs = logs
@@ -294,7 +316,7 @@ def _code_in_file(make: Callable[..., Any], args: tuple[Any, ...], filename: str
     return code if code.co_filename == filename else code.replace(co_filename=filename)
 
 
-def run_payload(payload: bytes, spool_dir: str | None = None) -> Produced | Failed:
+def run_payload(payload: bytes, spool_dir: str | None = None) -> Produced | Failed | Skipped:
     """The entry point of a worker: unpickle a task made by :func:`dump_task` and run it.
 
     A worker imports the project's modules from their files, which may have been edited since
@@ -311,7 +333,7 @@ def run_payload(payload: bytes, spool_dir: str | None = None) -> Produced | Fail
     try:
         task = pickle.loads(payload)
     except Exception as e:  # noqa: BLE001 - e.g. a project module edited into a syntax error
-        outcome: Produced | Failed = Failed(f"cannot load it in its worker: {describe_exception(e)}")
+        outcome: Produced | Failed | Skipped = Failed(f"cannot load it in its worker: {describe_exception(e)}")
     else:
         del payload
         outcome = run_task(task)
@@ -381,10 +403,12 @@ def _collecting_logger(asset: str, out: LogLines) -> Any:
 
 
 def run_function(fn: Callable[..., Any], asset: str, io_name: str, io: Any, kwargs: dict[str, Any], *,
-                 is_user_file: Callable[[str], bool], context: Any = None, io_context: Any = None) -> Produced:
+                 is_user_file: Callable[[str], bool], context: Any = None, io_context: Any = None,
+                 output_required: bool = True) -> Produced | Skipped:
     """Call an asset's function and serialize its value with ``io``; AssetFailed on any error.
     ``io_context``: ``io`` keeps its data outside the cache; its ``handle_output`` writes the
-    value and the output is the record of what it wrote (assetbuild.external)."""
+    value and the output is the record of what it wrote (assetbuild.external). ``Skip``
+    returned: a :class:`Skipped` if ``output_required`` is False, else a failure."""
     if context is not None:
         kwargs["context"] = context
     t0 = time.perf_counter()
@@ -394,6 +418,11 @@ def run_function(fn: Callable[..., Any], asset: str, io_name: str, io: Any, kwar
         except BaseException as e:  # noqa: BLE001 - whatever the user's code raises fails the asset
             raise AssetFailed(asset, _user_error(e, interrupts), user_traceback(e, is_user_file)) from e
     duration = time.perf_counter() - t0
+    if isinstance(value, Skip):
+        if output_required:
+            raise AssetFailed(asset, f"returned {value!r}, but only an asset declared with output_required=False "
+                              f"may skip; declare @asset(output_required=False), or return a value")
+        return Skipped(value.reason, duration, dict(context.metadata) if context is not None else {})
     metadata: dict[str, Any] = {}
     data_version = None
     if isinstance(value, Output):

@@ -20,15 +20,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 from .errors import WorkerLost
-from .execute import Failed, Produced, Task, run_payload
+from .execute import Failed, Produced, Skipped, Task, run_payload
 
 if TYPE_CHECKING:
     import logging
     from concurrent.futures import Future
 
-Outcome = Produced | Failed
-"""What running a task gives: an output (``ok`` True) or a failure (``ok`` False, with the error
-and the user's traceback). Never an exception: an executor passes it back untouched."""
+Outcome = Produced | Failed | Skipped
+"""What running a task gives: an output (``ok`` True), a failure (``ok`` False, with the error
+and the user's traceback), or a skip (``Skip`` returned with ``output_required=False``: ``ok``
+True, ``skipped`` True, its reason). Never an exception: an executor passes it back untouched."""
 
 
 class Executor(Protocol):

@@ -3,7 +3,10 @@
 Pure: takes declarations, returns plain data. Binding rules, in order: a parameter named
 ``context`` gets the AssetContext (so no asset or source may be named ``context``); ``ins`` maps
 a parameter to any node; a parameter named after a node gets that node; a parameter with a
-default that names nothing keeps its default; anything else is a definition error. A resource
+default that names nothing keeps its default; anything else is a definition error. An ``ins``
+target that is a glob (``"page/*"``) or ``"group:NAME"`` binds its parameter to every matching
+asset or source, in name order (fan-in: ``Graph.fan_in``); it must match something, and not the
+asset itself. A resource
 (``@resource``) binds the same way, by name or ``ins``, but is no node: it has no data version
 and is no input (``Graph.resources``, ``Graph.uses``).
 """
@@ -16,6 +19,7 @@ from dataclasses import dataclass, field
 
 from .definitions import AssetDef, ObservableSourceDef, ResourceDef, SourceDef
 from .errors import CycleError, DefinitionError, SelectionError
+from .fanin import FanIn, is_fan_in
 
 CONTEXT = "context"
 
@@ -34,6 +38,9 @@ class Graph:
     uses: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
     observable: tuple[str, ...] = ()  # the observable sources, in declaration order
     mtime_paths: frozenset[str] = frozenset()  # declared paths of sources with version="mtime"
+    # asset -> {param: its glob or "group:NAME"} of the parameters that receive a dict of every
+    # match (their inputs are consecutive in ``inputs``, in name order); only assets that have one
+    fan_in: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def observed_by(self, plan: Iterable[str]) -> list[str]:
         """The observable sources that assets of ``plan`` read (as a parameter or in deps), in
@@ -96,6 +103,8 @@ def resolve(decls: Sequence[AssetDef | SourceDef | ObservableSourceDef | Resourc
     wants_context: set[str] = set()
     asset_names: list[str] = []
     uses: dict[str, tuple[tuple[str, str], ...]] = {}
+    fan_in: dict[str, dict[str, str]] = {}
+    matcher = FanIn(nodes)
     for name, d in nodes.items():
         if not isinstance(d, AssetDef):
             continue
@@ -104,6 +113,10 @@ def resolve(decls: Sequence[AssetDef | SourceDef | ObservableSourceDef | Resourc
         used: list[tuple[str, str]] = []
         for param, has_default in d.params:
             target = d.ins.get(param)
+            if target is not None and is_fan_in(target):
+                bound += ((param, up) for up in matcher.expand(name, d, param, target))
+                fan_in.setdefault(name, {})[param] = target
+                continue
             if resources and (target if target is not None else param) in resources:
                 used.append((param, target if target is not None else param))
                 continue
@@ -143,7 +156,8 @@ def resolve(decls: Sequence[AssetDef | SourceDef | ObservableSourceDef | Resourc
 
     order = _toposort(asset_names, inputs, nodes)
     return Graph(nodes=nodes, inputs=inputs, order=order, wants_context=wants_context,
-                 resources=resources, uses=uses, observable=tuple(observable), mtime_paths=mtime_paths)
+                 resources=resources, uses=uses, observable=tuple(observable), mtime_paths=mtime_paths,
+                 fan_in=fan_in)
 
 
 def _add_resource(d: ResourceDef, resources: dict[str, ResourceDef]) -> None:

@@ -145,6 +145,8 @@ def after_asset(result: AssetResult) -> None:
     """Called once per selected asset, when its outcome is known (built, cached, restored,
     failed or skipped); also once, before any asset's, for each observable source whose
     observation failed (a failed result whose ``metadata["kind"]`` is "observable_source").
+    A skipped result with a ``skip_reason`` is no failure: the asset returned ``Skip`` (declared
+    with ``output_required=False``), or an upstream did with no earlier value.
 
     :param result: an ``assetbuild.AssetResult``.
     """

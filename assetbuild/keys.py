@@ -22,7 +22,8 @@ from .reports import Reason
 # asset's nonce (KeyParts.nonce) is appended the same way, last, and only when set; so are the
 # values of the environment variables an asset declares (KeyParts.env), before the nonce, and
 # the resolved params of an asset that declares some (KeyParts.params), after them, and the
-# versions of the resources it uses (KeyParts.resources), after those and before the nonce.
+# versions of the resources it uses (KeyParts.resources), after those and before the nonce; the
+# shape of an asset's fan-in parameters (KeyParts.fan_in), after the resources.
 KEY_SCHEMA = 1
 
 # Interpreter identity: bytecode and pickles differ between minor versions and implementations.
@@ -51,6 +52,11 @@ class KeyParts:
     params: str = ""
     # (name, version) of each resource the asset uses that declares a version, sorted by name
     resources: tuple[tuple[str, str], ...] = ()
+    # (parameter, how many inputs it binds) of each parameter that receives a dict of several
+    # inputs (a glob or group in ``ins``), in parameter order; their names and versions are in
+    # ``inputs``. Without it, a glob matching one asset and an ``ins`` naming that asset would
+    # share a key, though one function receives {name: value} and the other the value.
+    fan_in: tuple[tuple[str, int], ...] = ()
 
 
 def make_key(name: str, parts: KeyParts) -> str:
@@ -68,6 +74,8 @@ def make_key(name: str, parts: KeyParts) -> str:
         fields += ("params", parts.params)
     if parts.resources:  # behind its own str marker, like env
         fields += ("resources", parts.resources)
+    if parts.fan_in:  # behind its own str marker, like env
+        fields += ("fan_in", parts.fan_in)
     if parts.nonce:  # a str, where sources are a tuple: the two cannot be mistaken for each other
         fields += ("nonce:" + parts.nonce,)
     body = repr(fields)
@@ -120,6 +128,22 @@ def resource_changes(old: tuple[tuple[str, str], ...], new: tuple[tuple[str, str
             out.append(Reason("resource-changed", f"{n} (version {after[n]!r}) added"))
         elif before[n] != after[n]:
             out.append(Reason("resource-changed", f"{n} version {before[n]!r} -> {after[n]!r}"))
+    return out
+
+
+def fan_in_changes(old: tuple[tuple[str, int], ...], new: tuple[tuple[str, int], ...], *,
+                   counts: bool = True) -> list[Reason]:
+    """``fan-in-changed`` reasons: a parameter that became, or stopped being, a dict of several
+    inputs, or (``counts``) binds another number of them."""
+    before, after = dict(old), dict(new)
+    out = []
+    for p in [p for p, _ in new] + [p for p, _ in old if p not in after]:
+        if p not in before:
+            out.append(Reason("fan-in-changed", f"{p} now receives a dict of {after[p]} inputs"))
+        elif p not in after:
+            out.append(Reason("fan-in-changed", f"{p} no longer receives a dict of inputs"))
+        elif before[p] != after[p] and counts:
+            out.append(Reason("fan-in-changed", f"{p} binds {after[p]} inputs (was {before[p]})"))
     return out
 
 
@@ -180,6 +204,8 @@ def explain_change(old: KeyParts, new: KeyParts, *, sources: frozenset[str] | se
         reasons += [Reason("params-changed", f"{k} {change}") for k, change in params_changes(old.params, new.params)]
     if old.resources != new.resources:
         reasons += resource_changes(old.resources, new.resources)
+    if old.fan_in != new.fan_in:  # a count follows from the inputs added or removed, if any
+        reasons += fan_in_changes(old.fan_in, new.fan_in, counts=old_in.keys() == new_in.keys())
     if old.io != new.io:
         reasons.append(Reason("io-changed", f"IO manager {old.io} -> {new.io}"))
     if old.path != new.path:

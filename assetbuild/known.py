@@ -31,16 +31,18 @@ class Blocked(Enum):
     FAILED = "failed"
     NOT_BUILT = "did not build"
     UNOBSERVED = "could not be observed"  # an observable source whose observe function failed
+    NO_OUTPUT = "produced no output"  # skipped (Skip) with no earlier value, or upstream of one: no failure
 
 
 class Unusable(Exception):
     """An input cannot be used: a source is missing (the asset fails), or an upstream has no
     output this build (the asset is skipped)."""
 
-    def __init__(self, why: str, *, fails: bool) -> None:
+    def __init__(self, why: str, *, fails: bool, no_output: bool = False) -> None:
         super().__init__(why)
         self.why = why
         self.fails = fails
+        self.no_output = no_output  # an upstream skipped with nothing before: skipped too, no failure
 
 
 def known_observations(observations: Mapping[str, ObservationResult], known: dict[str, Known],

@@ -43,7 +43,8 @@ def head_parts(head: Head) -> KeyParts:
     return KeyParts(head.code, head.code_parts, tuple((u, v) for u, v in head.inputs), head.io, head.path,
                     tuple((n, p) for n, p in head.sources), env=tuple((n, v) for n, v in head.env),
                     params=head.params,
-                    resources=tuple((n, v) for n, v in head.resources))
+                    resources=tuple((n, v) for n, v in head.resources),
+                    fan_in=tuple((p, n) for p, n in head.fan_in))
 
 
 def why_run(parts: KeyParts, head: Head | None, sources: frozenset[str] | set[str],
@@ -118,6 +119,14 @@ class TraceRebuilder:
         res = self.graph.resources
         return tuple(sorted({(r, v) for _, r in uses if (v := res[r].version) is not None}))
 
+    def _fan_in(self, name: str) -> tuple[tuple[str, int], ...]:
+        """KeyParts.fan_in: (parameter, how many inputs it binds) of each fan-in parameter."""
+        fan = self.graph.fan_in.get(name)
+        if not fan:
+            return ()
+        bound = self.graph.inputs[name]
+        return tuple((p, sum(1 for q, _ in bound if q == p)) for p in fan)
+
     def forcing(self, names: Container[str] | None = None) -> ForcingRebuilder:
         return ForcingRebuilder(self, names)
 
@@ -132,7 +141,8 @@ class TraceRebuilder:
         parts = KeyParts(code, code_parts, tuple(inputs), self.io_tags[adef.io], where, passed,  # type: ignore[arg-type]
                          env=env_parts(adef.env, self.environ) if adef.env else (),
                          params=(self.params.get(name) or declared_json(adef.param_defaults)) if adef.param_defaults else "",
-                         resources=self._resource_versions(name) if self.graph.uses else ())
+                         resources=self._resource_versions(name) if self.graph.uses else (),
+                         fan_in=self._fan_in(name) if self.graph.fan_in else ())
         head = self.store.get_head(name)
         if adef.volatile:
             return self._volatile(name, parts, head)
@@ -178,7 +188,7 @@ class TraceRebuilder:
         """A volatile asset runs, under a key no earlier build has (its readers' keys use its
         data version, so they rerun only if its bytes change)."""
         parts = KeyParts(parts.code, parts.code_parts, parts.inputs, parts.io, parts.path, parts.sources,
-                         secrets.token_hex(16), parts.env, parts.params, parts.resources)
+                         secrets.token_hex(16), parts.env, parts.params, parts.resources, parts.fan_in)
         known = all(dv is not None for _, dv in parts.inputs)  # a dry run may not know every input
         key = make_key(name, parts) if known else None
         return Decision("run", parts, key, (VOLATILE,) if head is not None else (_NEVER_BUILT, VOLATILE),

@@ -44,11 +44,17 @@ class AssetResult:
     # its run's context.log lines and the lines it wrote to stdout and stderr, in order, as
     # (logging level, text); see assetbuild.capture for the levels of the output lines
     logs: tuple[tuple[int, str], ...] = ()
+    # why a "skipped" asset produced nothing, when that is no failure: the reason its Skip gave,
+    # or "upstream 'x' produced no output" (see assetbuild.skips); None for any other result
+    skip_reason: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"asset": self.asset, "status": self.status, "key": self.key,
-                "data_version": self.data_version, "duration_s": round(self.duration_s, 6),
-                "error": self.error}
+        doc = {"asset": self.asset, "status": self.status, "key": self.key,
+               "data_version": self.data_version, "duration_s": round(self.duration_s, 6),
+               "error": self.error}
+        if self.skip_reason is not None:
+            doc["skip_reason"] = self.skip_reason
+        return doc
 
 
 @dataclass(frozen=True)
@@ -97,8 +103,10 @@ class BuildResult:
 
     @property
     def ok(self) -> bool:
-        """Every selected asset is fresh at the end (a dry run is ok once the AssetFile loads)."""
-        return self.dry_run or all(r.status not in ("failed", "skipped") for r in self.results)
+        """Every selected asset is fresh at the end, or skipped by its own choice (``Skip``) or for
+        want of an upstream's output (a dry run is ok once the AssetFile loads)."""
+        return self.dry_run or all(r.status != "failed" and (r.status != "skipped" or r.skip_reason is not None)
+                                   for r in self.results)
 
     def count(self, status: str) -> int:
         return sum(1 for r in self.results if r.status == status)
@@ -165,6 +173,17 @@ class Head(NamedTuple):
     env: tuple[tuple[str, str | None], ...] = ()  # KeyParts.env (absent in heads of older versions)
     params: str = ""  # KeyParts.params (absent in heads of older versions)
     resources: tuple[tuple[str, str], ...] = ()  # KeyParts.resources (absent in heads of older versions)
+    fan_in: tuple[tuple[str, int], ...] = ()  # KeyParts.fan_in (absent in heads of older versions)
+
+
+class SkipRecord(NamedTuple):
+    """An asset's latest skip (``Skip`` returned with ``output_required=False``), as the store
+    keeps it: when (ns, by assetbuild.clock), the reason, and the key it ran under (``status``
+    and ``why`` mention it while that key is still the asset's and has no trace)."""
+
+    skipped_ns: int
+    reason: str
+    key: str
 
 
 class ObservationRecord(NamedTuple):

@@ -35,6 +35,7 @@ from .known import known_observations, unusable_status
 from .materialize import Materializer, PathNotWritten
 from .rebuild import CodeOf, TraceRebuilder, state_of, would_do
 from .reports import AssetResult, AssetStatus, BuildResult, ObservationResult, Reason
+from .skips import no_output_result, settle_skip, skip_note
 
 _FROM_REMOTE = Reason("remote", "from the remote cache")
 
@@ -132,7 +133,9 @@ class Scheduler:
             except _Unusable as e:  # a source it needs (directly or upstream) does not exist,
                 out.append(unusable_status(name, e, self.graph.inputs, self.observations))  # or failed
                 continue
-            out.append(state_of(name, d))
+            st = state_of(name, d)
+            note = skip_note(self.store.get_skip(name), d.head) if d.action == "run" else None
+            out.append(st if note is None else AssetStatus(name, st.state, st.reasons + (note,)))
         return out
 
     def version_of(self, name: str) -> str | None:
@@ -170,8 +173,9 @@ class Scheduler:
                     raise _Unusable(f"source {up!r} {e.problem}", fails=True) from None
             elif up in self.blocked:
                 why = f"upstream {up!r} {self.blocked[up].value}"
-                self.blocked[name] = _Blocked.NOT_BUILT
-                raise _Unusable(why, fails=False)
+                none = self.blocked[up] is _Blocked.NO_OUTPUT  # skipped with nothing before: no failure
+                self.blocked[name] = _Blocked.NO_OUTPUT if none else _Blocked.NOT_BUILT
+                raise _Unusable(why, fails=False, no_output=none)
             else:
                 known = self.known.get(up)
                 dv = known.data_version if known else None
@@ -205,6 +209,8 @@ class Scheduler:
         try:
             d = self._decide(name)
         except _Unusable as e:
+            if e.no_output:
+                return no_output_result(name, e.why)
             return AssetResult(name, "failed", error=e.why) if e.fails else self._skipped(name, e.why)
         if d.action == "run":
             return Job(name, adef, d)
@@ -380,23 +386,25 @@ class Scheduler:
 
     def _task(self, job: Job) -> Any:
         """The self-contained task of a job: sources as paths, upstream outputs as stored bytes."""
-        args: dict[str, Any] = {}
-        inputs: list[tuple[str, str, Any, Any]] = []
+        args: dict[Any, Any] = {}
+        inputs: list[tuple[Any, str, Any, Any]] = []
         assert self.runner is not None and self.make_task is not None
         by_file = self.runner.same_machine(job.adef.executor)
+        fan = self.graph.fan_in.get(job.name)
         for param, up in self.graph.inputs[job.name]:
             if param is None:
                 continue
+            arg: Any = (param, up) if fan and param in fan else param  # one entry of a fan-in's dict (Task.fan_in)
             if up in self.sources:
-                args[param] = Path(self.files.abspath(self._source_path[up]))
+                args[arg] = Path(self.files.abspath(self._source_path[up]))
             elif up in self.observations:  # travels with the task (pickled for a process worker)
-                args[param] = self.observations[up].value
+                args[arg] = self.observations[up].value
             elif self._asset(up).outputs:  # the files it wrote, where they are
                 outs = self._asset(up).outputs
                 paths = {o: Path(self.files.abspath(o.rstrip("/"))) for o in outs}
-                args[param] = paths[outs[0]] if len(outs) == 1 else paths
+                args[arg] = paths[outs[0]] if len(outs) == 1 else paths
             else:
-                inputs.append((param, up, self.io[self._asset(up).io], self._input_bytes(up, by_file)))
+                inputs.append((arg, up, self.io[self._asset(up).io], self._input_bytes(up, by_file)))
         task = self.make_task(job.adef, args, inputs, self.io[job.adef.io], job.name in self.graph.wants_context)
         if job.adef.outputs:
             self._drop_staging(job)
@@ -454,6 +462,10 @@ class Scheduler:
             self.blocked[name] = _Blocked.FAILED
             return job.failed(f"{edited} changed while {name!r} was running, and its worker ran the changed "
                               "code; its result was not recorded (run the build again)")
+        if getattr(outcome, "skipped", False):  # Skip returned, with output_required=False
+            return settle_skip(name, job.key, outcome.reason, store=self.store, known=self.known, blocked=self.blocked,
+                               usable_version=self.outputs.usable_version, duration_s=time.perf_counter() - job.t0,
+                               reasons=job.decision.reasons, metadata=outcome.metadata)
         if not outcome.ok and outcome.unloadable is not None:  # an input's bytes did not load
             up = outcome.unloadable
             try:  # read from the store's file by the task: a read here drops a corrupt one

@@ -248,6 +248,30 @@ def half(context):
     raise RuntimeError("stops after writing")
 """
 
+FAN_IN_AND_SKIP = """\
+from assetbuild import Skip, asset
+
+
+@asset(name="page/a", io="json")
+def a():
+    return 1
+
+
+@asset(name="page/b", io="json")
+def b():
+    return 2
+
+
+@asset(io="json", ins={"pages": "page/*"})
+def index(pages):
+    return list(pages.items())
+
+
+@asset(io="json", output_required=False)
+def nothing_new():
+    return Skip("no new rows")
+"""
+
 
 class ExecutorContract:
     """What every executor must do, checked with real builds. Set ``executor_class`` (and
@@ -369,6 +393,16 @@ class ExecutorContract:
         assert not list((root / ".assetbuild" / "staging").iterdir())
         again = self.build(root, keep_going=True)
         assert again.names("built") == [] and again.names("cached") == ["trained", "listed"]
+
+    def test_a_fan_in_gets_its_dict_and_a_skip_travels_back(self, tmp_path: Path) -> None:
+        from .session import load_value
+
+        root = _write_project(tmp_path / "p", FAN_IN_AND_SKIP)
+        result = self.build(root)
+        assert result.ok, [(r.asset, r.error) for r in result.results if r.error]
+        assert load_value("index", project_dir=root) == [["page/a", 1], ["page/b", 2]]
+        skipped = {r.asset: r for r in result.results}["nothing_new"]
+        assert skipped.status == "skipped" and skipped.skip_reason == "no new rows"
 
     def test_a_time_limit_stops_a_running_task(self, tmp_path: Path) -> None:
         if not getattr(self.executor_class, "kills", False):

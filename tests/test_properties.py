@@ -118,3 +118,140 @@ def test_incremental_builds_are_minimal_and_correct(gen, jobs):
             {r.asset: r.data_version for r in assetbuild.build(project_dir=root).results}
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+# --- fan-in and conditional outputs -------------------------------------------------------------
+# Leaves x/l0..x/l3 (x/l0 always declared) read s0; x/k may be declared with output_required=False and
+# then returns Skip when its value would be 0. Assets a0.. read s0, earlier assets, and (``fan``)
+# every leaf through ins={"xs": "x/*"}. Edits add, remove and change leaves, change constants and
+# the source. The model predicts what runs (a key runs iff it never produced a value: a skip
+# records none), what is skipped (a skipping leaf, and the readers of a leaf that never had a
+# value), and every value (a skipping leaf's readers keep its previous one).
+
+@st.composite
+def fan_projects(draw):
+    leaves = {0: (draw(st.integers(0, 5)), draw(st.booleans()))}
+    for k in range(1, 4):
+        if draw(st.booleans()):
+            leaves[k] = (draw(st.integers(0, 5)), draw(st.booleans()))
+    n = draw(st.integers(1, 4))
+    assets = []
+    for i in range(n):
+        pool = ["s0"] + [f"a{k}" for k in range(i)]
+        ins = draw(st.lists(st.sampled_from(pool), unique=True, max_size=2))
+        assets.append({"name": f"a{i}", "ins": ins, "fan": draw(st.booleans()) or not ins,
+                       "c": draw(st.integers(0, 5)), "m": draw(st.sampled_from([2, 3, 1000]))})
+    edits = draw(st.lists(st.one_of(
+        st.tuples(st.just("leaf"), st.integers(1, 3), st.integers(0, 5), st.booleans()),
+        st.tuples(st.just("unleaf"), st.integers(1, 3), st.just(0), st.just(False)),
+        st.tuples(st.just("leaf-const"), st.just(0), st.integers(0, 5), st.just(False)),
+        st.tuples(st.just("const"), st.integers(0, n - 1), st.integers(0, 5), st.just(False)),
+        st.tuples(st.just("source"), st.just(0), st.integers(0, 9), st.just(False)),
+    ), min_size=1, max_size=6))
+    return leaves, assets, draw(st.integers(0, 9)), edits
+
+
+def render_fan(leaves, assets) -> str:
+    out = ["from assetbuild import Skip, asset, source\n", 's0 = source("s0", "s0.txt")\n']
+    for k, (c, skippable) in sorted(leaves.items()):
+        opt = ", output_required=False" if skippable else ""
+        body = f"    v = (int(s0.read_text()) + {c}) % 3\n"
+        body += "    return Skip('zero') if v == 0 else v\n" if skippable else "    return v\n"
+        out.append(f'@asset(name="x/l{k}", io="json"{opt})\ndef x{k}(s0):\n{body}')
+    for a in assets:
+        params = list(a["ins"]) + (["xs"] if a["fan"] else [])
+        terms = [f"int({i}.read_text())" if i == "s0" else i for i in a["ins"]]
+        if a["fan"]:
+            terms.append("sum((k + 1) * v for k, v in enumerate(xs.values()))")
+        ins = ', ins={"xs": "x/*"}' if a["fan"] else ""
+        out.append(f'@asset(io="json"{ins})\ndef {a["name"]}({", ".join(params)}):\n'
+                   f'    return ({" + ".join(terms or ["abs(0)"])} + {a["c"]}) % {a["m"]}\n')
+    return "\n".join(out)
+
+
+class FanModel:
+    """What a build must do, given what earlier builds materialized (``seen``) and each asset's
+    latest value (``heads``)."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, dict[tuple, object]] = {}
+        self.heads: dict[str, object] = {}
+
+    def build(self, leaves, assets, s0: int):
+        values: dict[str, object] = {}
+        runs, built, skipped = [], [], []
+        for k, (c, skippable) in sorted(leaves.items()):
+            name, v = f"x/l{k}", (s0 + c) % 3
+            sig = (c, skippable, s0)
+            done = self.seen.setdefault(name, {})
+            if sig in done:
+                values[name] = self.heads[name] = done[sig]
+                continue
+            runs.append(name)
+            if skippable and v == 0:
+                skipped.append(name)
+                if name in self.heads:
+                    values[name] = self.heads[name]
+                continue
+            done[sig] = values[name] = self.heads[name] = v
+            built.append(name)
+        xs = [f"x/l{k}" for k in sorted(leaves)]
+        for a in assets:
+            ups = list(a["ins"]) + (xs if a["fan"] else [])
+            if any(u != "s0" and u not in values for u in ups):
+                skipped.append(a["name"])  # an upstream produced no output
+                continue
+            total = sum(s0 if i == "s0" else values[i] for i in a["ins"])
+            if a["fan"]:
+                total += sum((k + 1) * values[x] for k, x in enumerate(xs))
+            v = (total + a["c"]) % a["m"]
+            dvs = tuple(str(s0) if i == "s0" else json.dumps(values[i]) for i in a["ins"])
+            fan = tuple((x, json.dumps(values[x])) for x in xs) if a["fan"] else None
+            sig = (a["c"], a["m"], dvs, fan)
+            done = self.seen.setdefault(a["name"], {})
+            if sig not in done:
+                runs.append(a["name"])
+                built.append(a["name"])
+                done[sig] = v
+            values[a["name"]] = self.heads[a["name"]] = v
+        return values, built, skipped
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(fan_projects())
+def test_fan_in_and_skips_are_minimal_and_correct(gen):
+    leaves, assets, s0, edits = gen
+    root = Path(tempfile.mkdtemp(prefix="ab-prop-fan-"))
+    try:
+        (root / "s0.txt").write_text(str(s0))
+        model = FanModel()
+        for step in [None, *edits]:
+            if step is not None:
+                kind, idx, val, flag = step
+                if kind == "leaf":
+                    leaves[idx] = (val, flag)
+                elif kind == "unleaf":
+                    leaves.pop(idx, None)
+                elif kind == "leaf-const":
+                    leaves[0] = (val, leaves[0][1])
+                elif kind == "const":
+                    assets[idx]["c"] = val
+                elif kind == "source":
+                    s0 = val
+                    (root / "s0.txt").write_text(str(s0))
+            (root / "AssetFile").write_text(render_fan(leaves, assets))
+            values, built, skipped = model.build(leaves, assets, s0)
+            result = assetbuild.build(project_dir=root)
+            assert result.ok, [(r.asset, r.error) for r in result.results if r.error]
+            assert sorted(result.names("built")) == sorted(built), (step, render_fan(leaves, assets))
+            assert sorted(result.names("skipped")) == sorted(skipped), (step, render_fan(leaves, assets))
+            for name, v in values.items():
+                assert assetbuild.load_value(name, project_dir=root) == v, name
+        # a from-scratch build agrees on every asset it can build (one whose leaves skip now
+        # has no earlier value there)
+        fresh = assetbuild.build(project_dir=root, cache_dir=root / "fresh-cache")
+        again = {r.asset: r.data_version for r in assetbuild.build(project_dir=root).results}
+        assert {r.asset: r.data_version for r in fresh.results if r.status == "built"} == \
+            {r.asset: again[r.asset] for r in fresh.results if r.status == "built"}
+    finally:
+        shutil.rmtree(root, ignore_errors=True)

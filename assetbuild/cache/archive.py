@@ -163,8 +163,9 @@ def _entry_records(e: Any) -> tuple[str, str, Trace, Head | None]:
     head = None
     hd = e.get("head")
     if hd is not None:
-        # "sources", "env", "params" and "resources" came with later versions: an older export has none
-        later = {"sources", "env", "params", "resources"}
+        # "sources", "env", "params", "resources" and "fan_in" came with later versions: an older
+        # export has none
+        later = {"sources", "env", "params", "resources", "fan_in"}
         if not isinstance(hd, Mapping) or set(hd) - later != set(Head._fields) - later:
             raise ValueError("bad head record")
         if not _params_ok(hd.get("params", "")):
@@ -181,7 +182,12 @@ def _entry_records(e: Any) -> tuple[str, str, Trace, Head | None]:
                                                      and all(isinstance(x, str) for x in i) for i in rows):
                 raise ValueError(f"bad head {field_name}")
             pairs[field_name] = tuple(tuple(i) for i in rows)
-        head = Head(**{**hd, **pairs, "env": tuple(tuple(i) for i in env_rows), "path_stat": None})
+        fan_rows = hd.get("fan_in", [])
+        if not isinstance(fan_rows, list) or not all(
+                isinstance(i, list) and len(i) == 2 and isinstance(i[0], str) and type(i[1]) is int for i in fan_rows):
+            raise ValueError("bad head fan_in")
+        head = Head(**{**hd, **pairs, "env": tuple(tuple(i) for i in env_rows), "path_stat": None,
+                       "fan_in": tuple((p, n) for p, n in fan_rows)})
         _check_types(head, {"key": str, "data_version": str, "output_digest": str, "code": str,
                             "code_parts": dict, "io": str, "path": (str, type(None)), "built_ns": int,
                             "size": int, "duration_s": (int, float)})

@@ -215,6 +215,8 @@ class Reporter:
                 if r.traceback:
                     self.err.write(_indent(r.traceback))
                 self.err.flush()
+        elif r.status == "skipped" and r.skip_reason is not None:  # no failure: said like a build
+            self.line(f"{self._c('skipped', 'skipped')}   {r.asset}  ({r.skip_reason or 'Skip'})")
         elif r.status == "skipped":
             if self.verbosity > 0:
                 self.line(f"{self._c('skipped', 'skipped')}   {r.asset}: {r.error}")

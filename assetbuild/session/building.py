@@ -212,6 +212,12 @@ def make_scheduler(project: Project, store: Any, *, record: bool,
         task = Task(adef.name, adef.fn, adef.io, io, args, inputs, context, project_dir,
                     timeout=runner.limit_of(adef) if runner is not None else None,
                     params=resolved.get(adef.name, ""))
+        fan = project.graph.fan_in.get(adef.name)
+        if fan:
+            bound = project.graph.inputs[adef.name]
+            task.fan_in = tuple((p, tuple(up for q, up in bound if q == p)) for p in fan)
+        if not adef.output_required:
+            task.output_required = False
         if uses and resources is not None and adef.name in uses:
             task.resources = resources.for_asset(uses[adef.name])
             task.resource_scope = resources.scope

@@ -89,9 +89,15 @@ def why(asset: str, *, project_dir: str | os.PathLike[str] = ".", assetfile: str
                     "resources": _resource_changes(project.graph, asset, head),
                     "last_built_ns": head.built_ns if head else None,
                     "last_key": head.key if head else None,
+                    "last_skip": _last_skip(store.get_skip(asset)),
                     "history": len(store.history(asset))}
         finally:
             store.close()
+
+
+def _last_skip(rec: Any) -> dict[str, Any] | None:
+    """``why --json``'s "last_skip": the asset's latest recorded Skip (None: it never skipped)."""
+    return None if rec is None else {"skipped_ns": rec.skipped_ns, "reason": rec.reason, "key": rec.key}
 
 
 def _env_changes(names: tuple[str, ...], recorded: Any) -> list[dict[str, Any]]:
@@ -210,6 +216,10 @@ def _describe(graph: Graph, params: dict[str, str] | None = None) -> list[dict[s
                     "line": a.line, "volatile": a.volatile, "max_age": a.max_age, "env": list(a.env),
                     "params": _params_value((params or {}).get(name, "")),
                     "resources": [r for _, r in graph.uses.get(name, ())]})
+        if name in graph.fan_in:  # parameter -> its glob or group; "inputs" has every match
+            out[-1]["fan_in"] = dict(graph.fan_in[name])
+        if not a.output_required:
+            out[-1]["output_required"] = False
     if graph.resources:
         out += _describe_resources(graph)
     return out

@@ -8,7 +8,8 @@ Layout of ``.assetbuild/`` (or ``--cache-dir``)::
                stat (path -> stat signature + digest), blobs (small outputs), heads and
                history per project (see ``project_id``: projects may share a cache directory),
                used (key -> when it stopped being an asset's latest key: for gc's LRU order),
-               observations (observable source, per project -> its latest observation)
+               observations (observable source, per project -> its latest observation),
+               skips (asset, per project -> its latest skip: assetbuild.skips)
     cas/ab/…   outputs larger than INLINE_MAX, one file per sha256 (``.*.assetbuild-tmp``: a write in progress,
                or an orphan of a killed one, for garbage collection)
     cas/tmp/   large outputs of worker processes on their way into cas/ab/… (``put_blob_file``)

@@ -26,7 +26,7 @@ from typing import Any
 
 from .. import clock
 from ..errors import CacheCorrupt, StoreError
-from ..reports import Head, ObservationRecord, Trace
+from ..reports import Head, ObservationRecord, SkipRecord, Trace
 from .cas import INLINE_MAX, BlobFiles, digest_bytes, take_file_bytes
 from .compaction import compact_index, leftovers
 from .environment import DBS, INITIAL_MAP_SIZE, Index
@@ -37,9 +37,11 @@ from .records import (
     Committer,
     decode,
     decode_observation,
+    decode_skip,
     decode_stat,
     encode,
     encode_observation,
+    encode_skip,
     encode_stat,
     history_prefix,
     name_key,
@@ -236,6 +238,15 @@ class LmdbStore:
         """The latest recorded observation of ``source`` in this project, if any."""
         raw = self._get(b"observations", self._head_key(source))
         return None if raw is None else decode_observation(raw)
+
+    def put_skip(self, asset: str, record: SkipRecord) -> None:
+        """Record the latest skip of an asset (this project's)."""
+        self._batch.put(b"skips", self._head_key(asset), encode_skip(record))
+
+    def get_skip(self, asset: str) -> SkipRecord | None:
+        """The latest recorded skip of ``asset`` in this project, if any."""
+        raw = self._get(b"skips", self._head_key(asset))
+        return None if raw is None else decode_skip(raw)
 
     def delete_trace(self, key: str) -> None:
         self._batch.put(b"traces", bytes.fromhex(key), None)

@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CacheCorrupt
-from ..reports import Head, ObservationRecord, Trace
+from ..reports import Head, ObservationRecord, SkipRecord, Trace
 from .cas import digest_bytes, take_file_bytes
 
-_TABLES = ("traces", "heads", "history", "stat", "blobs", "observations")
+_TABLES = ("traces", "heads", "history", "stat", "blobs", "observations", "skips")
 _GONE = object()  # a pending delete
 
 
@@ -186,4 +186,13 @@ class MemoryStore:
 
     def get_observation(self, source: str) -> ObservationRecord | None:
         rec: ObservationRecord | None = self._get("observations", source)
+        return rec
+
+    # --- skips -------------------------------------------------------------------------------
+
+    def put_skip(self, asset: str, record: SkipRecord) -> None:
+        self._put("skips", asset, SkipRecord(*record))
+
+    def get_skip(self, asset: str) -> SkipRecord | None:
+        rec: SkipRecord | None = self._get("skips", asset)
         return rec

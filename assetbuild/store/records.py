@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from ..reports import Head, ObservationRecord, Trace
+from ..reports import Head, ObservationRecord, SkipRecord, Trace
 from .cas import is_digest
 
 RECORD = 1  # version tag of the marshal-encoded records
@@ -77,6 +77,28 @@ def decode_observation(raw: bytes) -> ObservationRecord | None:
         return None
     if not isinstance(out.observed_ns, int) or not isinstance(out.version, str) \
             or not isinstance(out.metadata_json, str):
+        return None
+    return out
+
+
+# A skip's record: its own version tag, like an observation's.
+SKIP_RECORD = 1
+
+
+def encode_skip(rec: SkipRecord) -> bytes:
+    return marshal.dumps((SKIP_RECORD, rec.skipped_ns, rec.reason, rec.key))
+
+
+def decode_skip(raw: bytes) -> SkipRecord | None:
+    """A skip from its record, or None if it does not decode (or is of another version)."""
+    try:
+        rec = marshal.loads(raw)
+        if not isinstance(rec, tuple) or len(rec) != 4 or rec[0] != SKIP_RECORD:
+            return None
+        out = SkipRecord(*rec[1:])
+    except (ValueError, EOFError, TypeError):
+        return None
+    if not isinstance(out.skipped_ns, int) or not isinstance(out.reason, str) or not isinstance(out.key, str):
         return None
     return out
 

@@ -332,6 +332,37 @@ def test_an_observation_record_of_another_version_reads_as_absent(tmp_path: Path
     store.close()
 
 
+# --- skips ------------------------------------------------------------------------------------
+
+def test_the_latest_skip_of_an_asset_round_trips(subject: Subject) -> None:
+    from assetbuild.reports import SkipRecord
+
+    s = subject.store
+    assert s.get_skip("orders") is None
+    s.put_skip("orders", SkipRecord(1, "no new orders", hexd("k1")))
+    s.put_skip("orders", SkipRecord(2, "still none", hexd("k2")))  # the latest replaces it
+    assert s.get_skip("orders") == SkipRecord(2, "still none", hexd("k2"))  # before a flush too
+    s.flush()
+    s = subject.reopen()
+    assert s.get_skip("orders") == SkipRecord(2, "still none", hexd("k2"))
+    assert s.get_skip("other") is None
+
+
+def test_a_skip_record_of_another_version_reads_as_absent(tmp_path: Path) -> None:
+    import marshal
+
+    from assetbuild.reports import SkipRecord
+
+    store: Any = open_lmdb(tmp_path)
+    store.put_skip("orders", SkipRecord(1, "none", hexd("k")))
+    store.flush()
+    store.raw_put("skips", b"orders", marshal.dumps((2, 1, "none", hexd("k"), "a field from the future")))
+    assert store.get_skip("orders") is None
+    store.raw_put("skips", b"orders", b"not a record")
+    assert store.get_skip("orders") is None
+    store.close()
+
+
 # --- the remote-backed store across checkouts ----------------------------------------------
 
 def test_a_fresh_local_store_finds_traces_and_bytes_on_the_remote(tmp_path: Path) -> None:
