@@ -14,6 +14,12 @@ class IOManager(Protocol):
     ``dump`` should be deterministic (equal values, equal bytes): the digest of its bytes is the
     asset's data version, and unequal bytes for equal values defeat early cutoff downstream.
     ``load(dump(v))`` must give back a value equal to ``v``.
+
+    Optional: ``metadata(value) -> dict`` describes a value just stored (row count, shape, a
+    preview: plain JSON data). Its result is recorded with the materialization, merged under the
+    asset's own metadata (``Output(metadata=...)``, ``context.add_metadata``), which wins on a
+    clash. It is not part of the protocol's ``isinstance`` check: a manager without it records
+    nothing of its own.
     """
 
     name: str
