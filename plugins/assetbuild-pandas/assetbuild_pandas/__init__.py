@@ -127,7 +127,7 @@ class CsvIOManager:
             if len(frame):
                 raise ValueError(f"io='csv' cannot store {len(frame)} rows without columns")
             return b""
-        text = frame.to_csv(index=False, lineterminator="\n", encoding="utf-8")
+        text: str = frame.to_csv(index=False, lineterminator="\n", encoding="utf-8")
         return text.encode("utf-8")
 
     def load(self, data: bytes) -> Any:
