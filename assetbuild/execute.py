@@ -23,7 +23,7 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -445,6 +445,7 @@ def run_function(fn: Callable[..., Any], asset: str, io_name: str, io: Any, kwar
         raise AssetFailed(asset, f"IO manager {io_name!r} returned {type(data).__name__}, not bytes")
     data = bytes(data)
     digest = hashlib.sha256(data).hexdigest()
+    metadata = {**io_metadata(asset, io_name, io, value), **metadata}  # the asset's own wins
     return Produced(data, digest, data_version or digest, duration, metadata)
 
 
@@ -471,6 +472,23 @@ def _handle_output(asset: str, io_name: str, io: Any, io_context: IOContext, val
     metadata.update(io_context.metadata)
     data = record_bytes(io_name, dv)
     return Produced(data, hashlib.sha256(data).hexdigest(), dv, duration, metadata)
+def io_metadata(asset: str, io_name: str, io: Any, value: Any) -> dict[str, Any]:
+    """What the IO manager says about the value it stored (its optional ``metadata(value)``:
+    row counts, shapes, a preview), or {}. It describes the value, not the bytes, so a manager
+    computes it from what it has in hand; a failure fails the asset like a failing ``dump``."""
+    describe = getattr(io, "metadata", None)
+    if not callable(describe):
+        return {}
+    with _RealInterrupts() as interrupts:
+        try:
+            extra = describe(value)
+        except BaseException as e:  # noqa: BLE001 - an IO manager is user code too
+            raise AssetFailed(asset, f"IO manager {io_name!r} cannot describe its value: "
+                              f"{_user_error(e, interrupts)}") from e
+    if not isinstance(extra, Mapping):
+        raise AssetFailed(asset, f"IO manager {io_name!r} returned {type(extra).__name__} "
+                          "from metadata(value), not a dict")
+    return dict(extra)
 
 
 def _user_error(exc: BaseException, interrupts: _RealInterrupts) -> str:

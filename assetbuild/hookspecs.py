@@ -59,13 +59,21 @@ def register_io_managers() -> list[IOManager]:  # type: ignore[empty-body]
     ``version``) and ``add_metadata(dict)``. ``path=`` cannot be used with such a manager, nor
     ``Output(data_version=...)``.
 
+    An IO manager may also have ``metadata(value) -> dict``: called after ``dump``, where the
+    asset ran, with the value just stored; what it returns (plain JSON data: counts, column
+    names, a small preview) is recorded with that materialization, merged under the asset's own
+    metadata (``Output(metadata=...)``, ``context.add_metadata``), which wins on a clash. It
+    should be cheap (it runs on every materialization); an exception, or a result that is not
+    a dict, fails the asset with one line.
+
     Called once per session when the plugin manager is set up.
 
     :returns: a list of IO managers. Results of all plugins are merged; two managers with the
         same name are an error that names both plugins.
 
     Example: ``assetbuild.builtin.io_managers`` contributes ``pickle``, ``json``, ``text`` and
-    ``bytes``; the ``assetbuild-duckdb`` plugin contributes ``duckdb``, which keeps tables in a
+    ``bytes``; the ``assetbuild-pandas`` plugin contributes ``parquet`` and ``csv``, with
+    metadata; the ``assetbuild-duckdb`` plugin contributes ``duckdb``, which keeps tables in a
     DuckDB file.
     """
 

@@ -23,6 +23,12 @@ class IOManager(Protocol):
     -> OutputInfo``, ``load_input(context) -> value`` and ``version(context) -> str | None``,
     and its key version in ``io_version`` (see :class:`ExternalIOManager`); it needs no ``dump``
     or ``load``.
+
+    Optional: ``metadata(value) -> dict`` describes a value just stored (row count, shape, a
+    preview: plain JSON data). Its result is recorded with the materialization, merged under the
+    asset's own metadata (``Output(metadata=...)``, ``context.add_metadata``), which wins on a
+    clash. It is not part of the protocol's ``isinstance`` check: a manager without it records
+    nothing of its own.
     """
 
     name: str

@@ -506,6 +506,19 @@ class IOManagerContract:
                 continue
             raise AssertionError(f"dump accepted {value!r}, which it should refuse")
 
+    def test_metadata_if_any_is_plain_json(self) -> None:
+        """The optional ``metadata(value)`` describes every value as a dict of strict JSON data
+        (it is recorded as JSON with each materialization)."""
+        import json
+
+        describe = getattr(self.io_manager, "metadata", None)
+        if not callable(describe):
+            return
+        for value in self.values:
+            meta = describe(value)
+            assert isinstance(meta, dict), f"metadata returned {type(meta).__name__}, not a dict"
+            assert json.loads(json.dumps(meta, allow_nan=False)) == meta, "metadata is not plain JSON data"
+
     def test_values_round_trip_through_builds(self, tmp_path: Path) -> None:
         """Stored by one asset, loaded as the input of others (here and in worker processes); a
         second build runs nothing."""

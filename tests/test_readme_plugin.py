@@ -38,7 +38,7 @@ import lib.shout as shout
 names = source("names", "names.txt")
 
 
-@asset(io="csv")
+@asset(io="rows")
 def rows(names):
     return [[shout.loud(n), str(len(n))] for n in names.read_text().split()]
 

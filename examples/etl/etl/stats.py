@@ -1,17 +1,19 @@
-"""The few statistics the pipeline needs, on plain lists of floats (no numpy)."""
+"""The few statistics the pipeline needs, on a sequence of floats (a list, or the pandas Series
+of one group: ``groupby(...).agg(mean_c=("temp_c", stats.mean))``)."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 
-def mean(values: list[float]) -> float:
-    if not values:
+def mean(values: Sequence[float]) -> float:
+    if len(values) == 0:
         raise ValueError("mean of no values")
     return math.fsum(values) / len(values)
 
 
-def median(values: list[float]) -> float:
+def median(values: Sequence[float]) -> float:
     """The middle value; the mean of the two middle values for an even count."""
     s = sorted(values)
     if not s:
@@ -20,7 +22,7 @@ def median(values: list[float]) -> float:
     return s[mid] if len(s) % 2 else (s[mid - 1] + s[mid]) / 2
 
 
-def stdev(values: list[float]) -> float:
+def stdev(values: Sequence[float]) -> float:
     """Sample standard deviation (n - 1)."""
     if len(values) < 2:
         return 0.0

@@ -1,4 +1,4 @@
-"""Turning raw export rows (two logger formats) into typed readings, and joining station details."""
+"""Turning raw export rows (two logger formats) into typed readings."""
 
 from __future__ import annotations
 
@@ -44,21 +44,3 @@ def parse_reading(row: dict[str, object]) -> dict[str, object] | None:
         return None
     return {"station": station.strip().upper(), "date": date, "month": date[:7],
             "temp_c": temp, "precip_mm": precip or 0.0}
-
-
-def join_station(reading: dict[str, object], stations: dict[str, dict[str, object]]
-                 ) -> dict[str, object] | None:
-    """The reading with its station's name and city, or None for a station we do not know."""
-    info = stations.get(reading["station"])  # type: ignore[arg-type]
-    if info is None:
-        return None
-    return {**reading, "name": info["name"], "city": info["city"]}
-
-
-def group_by(rows: list[dict[str, object]], *keys: str
-             ) -> dict[tuple[object, ...], list[dict[str, object]]]:
-    """Rows grouped by the values of ``keys``, groups in sorted key order."""
-    groups: dict[tuple[object, ...], list[dict[str, object]]] = {}
-    for r in rows:
-        groups.setdefault(tuple(r[k] for k in keys), []).append(r)
-    return dict(sorted(groups.items()))

@@ -1,0 +1,252 @@
+"""assetbuild IO managers for pandas DataFrames: ``parquet`` (through pyarrow) and ``csv``.
+
+Both describe what they store (``metadata(value)``, recorded with each materialization): the row
+count, the column names and dtypes, and a preview of the first rows as plain data (see
+:func:`describe`).
+
+Bytes are deterministic, because the digest of ``dump``'s bytes is the asset's data version and
+early cutoff needs equal frames to give equal bytes:
+
+- ``parquet`` writes with every writer option that decides the bytes given explicitly (format
+  version, compression, dictionary encoding, statistics, row group and page sizes), so a new
+  pyarrow default does not change them. A Parquet file holds no timestamp, path or host. Its
+  footer names the writer (``created_by``: "parquet-cpp-arrow version 26.0.1") and pyarrow's
+  pandas metadata names the pyarrow and pandas versions: they are left as they are (readers use
+  ``created_by`` to work around known writer bugs, so it must stay true). They change only when
+  pyarrow or pandas is upgraded, which is also when encodings may change: the values re-dump
+  to new bytes and downstream assets re-run once, never wrongly. The one part written in a
+  run-dependent order is ``DataFrame.attrs`` (pyarrow keeps their insertion order): their keys
+  are sorted, so equal ``attrs`` give equal bytes.
+- ``csv`` is ``DataFrame.to_csv`` with the line terminator, encoding and quoting fixed (pandas'
+  default line terminator is the platform's) and no index.
+
+Round trips: ``parquet`` keeps the index (a ``RangeIndex`` as its bounds, any other index and
+``MultiIndex`` as columns), the column order and names, and the dtypes pyarrow maps back
+(numbers of every width, bool, str, datetimes with their unit and time zone, timedeltas,
+categoricals with their categories and order, the nullable ``Int64``/``boolean``/``Float64``/
+``string`` dtypes, ``ArrowDtype`` columns, periods, intervals) and ``DataFrame.attrs`` (as JSON,
+in pandas' metadata, where recent pyarrow versions read them too). Not
+kept: an index's ``freq``; lists in ``object`` columns come back as NumPy arrays; an ``object``
+column of strings comes back with the dtype pandas reads strings with (``str`` in pandas 3).
+``csv`` keeps the column names and cells as text: readers get what ``pandas.read_csv`` reads,
+which infers the dtypes again (int64, float64, bool and strings come back; datetimes, categories
+and nullable integers come back as strings or floats), so only a default ``RangeIndex`` is
+accepted: use ``.reset_index()`` to keep an index as columns.
+
+assetbuild loads every installed plugin on every run, so importing this module must stay cheap:
+pandas and pyarrow are imported inside ``dump``, ``load`` and ``metadata``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from typing import Any
+
+import assetbuild
+
+__version__ = "0.1.0"
+
+PREVIEW_ROWS = 5  # rows of the metadata's preview
+PREVIEW_COLUMNS = 20  # columns of the preview (all columns are listed with their dtypes)
+PREVIEW_CHARS = 80  # a longer cell is cut to this many characters, ending with "…"
+
+# Every option of pyarrow's writer that decides the bytes, pinned (see the module docstring).
+PARQUET_OPTIONS: dict[str, Any] = {
+    "version": "2.6", "compression": "snappy", "use_dictionary": True, "write_statistics": True,
+    "row_group_size": 1 << 20, "data_page_size": 1 << 20, "data_page_version": "1.0",
+    "store_schema": True, "write_page_index": False, "write_page_checksum": False,
+}
+
+
+class ParquetIOManager:
+    """A pandas DataFrame as a Parquet file (pyarrow); equal frames give equal bytes.
+
+    ``pandas.read_parquet(path)`` reads a ``path=`` output directly, with its index and dtypes.
+    """
+
+    name = "parquet"
+    version = "1"  # bump whenever dump would write other bytes for the same frame
+
+    def dump(self, value: Any) -> bytes:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        frame = _frame(value, "io='parquet'")
+        table = pa.Table.from_pandas(frame, preserve_index=None)
+        table = table.replace_schema_metadata(_with_attrs(table.schema.metadata, frame.attrs))
+        buf = io.BytesIO()
+        pq.write_table(table, buf, **PARQUET_OPTIONS)
+        return buf.getvalue()
+
+    def load(self, data: bytes) -> Any:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(pa.BufferReader(data))
+        frame = table.to_pandas()
+        if not frame.attrs:  # an older pyarrow does not restore them
+            attrs = json.loads((table.schema.metadata or {}).get(b"pandas", b"{}")).get("attributes")
+            if attrs:
+                frame.attrs = attrs
+        return frame
+
+    def metadata(self, value: Any) -> dict[str, Any]:
+        return describe(value)
+
+
+class CsvIOManager:
+    """A pandas DataFrame as CSV text (UTF-8, ``\\n`` line ends, no index column).
+
+    Readers get what ``pandas.read_csv`` reads from those bytes (dtypes are inferred again), and
+    so does a spreadsheet from a ``path=`` output.
+    """
+
+    name = "csv"
+    version = "1"
+
+    def dump(self, value: Any) -> bytes:
+        import pandas as pd
+
+        frame = _frame(value, "io='csv'")
+        index = frame.index
+        if not (isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1
+                and index.name is None):
+            raise TypeError("io='csv' stores the columns only, and this frame has an index "
+                            f"({type(index).__name__}{_named(index)}): call .reset_index() to keep "
+                            "it as columns, .reset_index(drop=True) to drop it, or use io='parquet'")
+        columns = frame.columns
+        if isinstance(columns, pd.MultiIndex) or not all(isinstance(c, str) for c in columns):
+            raise TypeError("io='csv' needs str column names (they come back as text), got "
+                            f"{list(columns)[:5]!r}: rename the columns or use io='parquet'")
+        if columns.has_duplicates:
+            raise ValueError(f"io='csv' cannot store duplicate column names {_duplicates(columns)!r}: "
+                             "read_csv would rename them")
+        if len(columns) == 0:
+            if len(frame):
+                raise ValueError(f"io='csv' cannot store {len(frame)} rows without columns")
+            return b""
+        text: str = frame.to_csv(index=False, lineterminator="\n", encoding="utf-8")
+        return text.encode("utf-8")
+
+    def load(self, data: bytes) -> Any:
+        import pandas as pd
+
+        if not data:
+            return pd.DataFrame()
+        return pd.read_csv(io.BytesIO(data), encoding="utf-8")
+
+    def metadata(self, value: Any) -> dict[str, Any]:
+        return describe(value)
+
+
+@assetbuild.hookimpl
+def register_io_managers() -> list[Any]:
+    return [ParquetIOManager(), CsvIOManager()]
+
+
+def describe(frame: Any) -> dict[str, Any]:
+    """What the materialization records about a frame, as plain JSON data:
+
+    - ``rows``: the number of rows;
+    - ``columns``: the column names, in order (as text);
+    - ``dtypes``: column name -> dtype, as pandas prints it (``int64``, ``datetime64[us, UTC]``);
+    - ``index``: index level name -> dtype, only for an index other than the default
+      ``RangeIndex`` (0, 1, 2...);
+    - ``preview``: a list of rows, the first one the header (the index levels first, when the
+      index is listed, then the first ``PREVIEW_COLUMNS`` columns), then the first
+      ``PREVIEW_ROWS`` rows. Cells are JSON values: numbers, booleans, strings (cut to
+      ``PREVIEW_CHARS`` characters), and null for a missing value (NaN, None, NA, NaT); other
+      values (timestamps, decimals, bytes...) as their ``str``.
+    """
+    import pandas as pd
+
+    out: dict[str, Any] = {
+        "rows": int(len(frame)),
+        "columns": [_label(c) for c in frame.columns],
+        "dtypes": {_label(c): str(dtype) for c, dtype in frame.dtypes.items()},
+    }
+    index = frame.index
+    default = isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1 \
+        and index.name is None
+    shown = frame.iloc[:PREVIEW_ROWS, :PREVIEW_COLUMNS]
+    header = [_label(c) for c in shown.columns]
+    if not default:
+        levels = [_label(n) if n is not None else f"level_{i}" for i, n in enumerate(index.names)]
+        out["index"] = {name: str(index.get_level_values(i).dtype) for i, name in enumerate(levels)}
+        header = levels + header
+    # Column by column: a row of a frame is one Series, which would turn the ints of a row
+    # with a float column into floats.
+    columns = [] if default else [index.get_level_values(i)[:PREVIEW_ROWS].tolist()
+                                  for i in range(index.nlevels)]
+    columns += [shown.iloc[:, j].tolist() for j in range(shown.shape[1])]
+    rows = [[_cell(column[i]) for column in columns] for i in range(len(shown))]
+    out["preview"] = [header, *rows]
+    return out
+
+
+def _frame(value: Any, what: str) -> Any:
+    import pandas as pd
+
+    if isinstance(value, pd.DataFrame):
+        return value
+    if isinstance(value, pd.Series):
+        raise TypeError(f"{what} needs a pandas.DataFrame, got a Series: return "
+                        "series.to_frame() (its name becomes the column)")
+    t = type(value)
+    name = t.__qualname__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__qualname__}"
+    raise TypeError(f"{what} needs a pandas.DataFrame, got {name}")
+
+
+def _with_attrs(metadata: dict[bytes, bytes] | None, attrs: dict[Any, Any]) -> dict[bytes, bytes] | None:
+    """The schema metadata with ``DataFrame.attrs`` in pandas' metadata, keys sorted. Recent
+    pyarrow versions put them there in insertion order (equal attrs, other bytes: 26 does),
+    older ones leave them out (18 does); ``load`` restores them from there either way."""
+    if not metadata or b"pandas" not in metadata:
+        return metadata
+    pandas_meta = json.loads(metadata[b"pandas"])
+    pandas_meta.pop("attributes", None)
+    if attrs:
+        try:
+            pandas_meta["attributes"] = json.loads(json.dumps(attrs, sort_keys=True, allow_nan=False))
+        except (TypeError, ValueError) as e:
+            raise TypeError(f"io='parquet' stores DataFrame.attrs as JSON, and these are not: {e}") from e
+    return {**metadata, b"pandas": json.dumps(pandas_meta).encode("utf-8")}
+
+
+def _label(name: Any) -> str:
+    return name if isinstance(name, str) else str(name)
+
+
+def _named(index: Any) -> str:
+    names = [n for n in index.names if n is not None]
+    return f" {', '.join(map(repr, names))}" if names else ""
+
+
+def _duplicates(columns: Any) -> list[Any]:
+    return sorted({c for c in columns[columns.duplicated()]}, key=str)
+
+
+def _cell(value: Any) -> Any:
+    """One preview cell as a JSON value (see :func:`describe`)."""
+    import numpy as np
+    import pandas as pd
+
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (np.bool_, np.integer, np.floating)):
+        value = value.item()
+    if isinstance(value, (bool, int)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else (None if math.isnan(value) else str(value))
+    try:
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):  # a list or an array: not a missing value
+        pass
+    text = value if isinstance(value, str) else str(value)
+    return text if len(text) <= PREVIEW_CHARS else text[:PREVIEW_CHARS - 1] + "…"
