@@ -32,6 +32,7 @@ from .definitions import (
     resource,
     source,
 )
+from .outs import Out, multi_asset
 
 __version__ = "0.1.0"
 
@@ -52,7 +53,7 @@ _LAZY = {
     "IOManager": "io",
 }
 
-__all__ = ["asset", "source", "observable_source", "Observation", "resource", "Output", "AssetContext",  # noqa: PLE0604
+__all__ = ["asset", "multi_asset", "Out", "source", "observable_source", "Observation", "resource", "Output", "AssetContext",  # noqa: PLE0604
            "ResourceContext", "__version__", *_LAZY]
 
 

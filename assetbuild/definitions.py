@@ -1,5 +1,5 @@
-"""What a user declares in an AssetFile: ``@asset``, ``source``, ``@observable_source``,
-``@resource``, ``Output``, ``Observation``, ``AssetContext``.
+"""What a user declares in an AssetFile: ``@asset``, ``@multi_asset`` and its ``Out``s, ``source``,
+``@observable_source``, ``@resource``, ``Output``, ``Observation``, ``AssetContext``.
 
 Decorating costs a few microseconds and never inspects signatures: a project can declare
 10,000 assets, and the AssetFile is executed on every run. ``@asset`` returns the function
@@ -66,7 +66,7 @@ class AssetDef:
 
     __slots__ = ("name", "fn", "params", "ins", "deps", "io", "path", "code_version", "group",
                  "description", "metadata", "executor", "file", "line", "timeout", "outputs", "volatile",
-                 "max_age", "env", "param_defaults")
+                 "max_age", "env", "param_defaults", "producer", "output_required")
 
     def __init__(self, name: str, fn: Callable[..., Any], params: tuple[tuple[str, bool], ...],
                  ins: dict[str, str], deps: tuple[str, ...], io: str, path: str | None,
@@ -96,6 +96,8 @@ class AssetDef:
         self.env = env  # environment variables whose values enter its key: sorted, no repeats
         # params=: name -> JSON default ({}: none). Not ``params``, which are the function's own
         self.param_defaults = param_defaults if param_defaults is not None else {}
+        self.producer: str | None = None  # an out of a multi-asset: the multi-asset's name
+        self.output_required = True  # False: a run may produce no value for it (Out(required=False))
 
     def __repr__(self) -> str:
         return f"<asset {self.name}>"
@@ -299,63 +301,10 @@ def asset(fn: Callable[..., Any] | None = None, *, name: str | None = None,
         line = code.co_firstlineno if code else 0
         aname = check_name(name if name is not None else getattr(f, "__name__", None), "asset",
                            file=file, line=line)
-        params = _params_of(f, file, line)
-        ins_map = dict(ins) if ins else {}
-        pnames = {p for p, _ in params} if ins_map else ()
-        for param, target in ins_map.items():
-            if param not in pnames:
-                raise DefinitionError(f"asset {aname!r}: ins names parameter {param!r}, which the "
-                                      "function does not have", file=file, line=line)
-            check_name(target, f"input of asset {aname!r}", file=file, line=line)
-        dep_list = tuple(deps) if deps else ()
-        for d in dep_list:
-            check_name(d, f"dependency of asset {aname!r}", file=file, line=line)
-        io_name = io
-        outs: tuple[str, ...] = ()
-        if outputs is not None:
-            outs = check_outputs(outputs, aname, file=file, line=line)
-            if path is not None:
-                raise DefinitionError(f"asset {aname!r}: path= writes the returned value to a file and "
-                                      "outputs= declares files the function writes itself; use one of them",
-                                      file=file, line=line)
-            if io is not None:
-                raise DefinitionError(f"asset {aname!r}: io= stores a returned value, but an asset with "
-                                      "outputs= returns None (its files are its output); remove io=",
-                                      file=file, line=line)
-            if "context" not in {p for p, _ in params}:
-                raise DefinitionError(f"asset {aname!r} declares outputs= but has no 'context' parameter: "
-                                      "it writes its files where context.out(...) says", file=file, line=line)
-            io_name = "files"
-        elif io == "files":
-            raise DefinitionError(f"asset {aname!r}: io='files' belongs to assets that declare outputs=",
-                                  file=file, line=line)
-        if io_name is None:
-            io_name = "pickle"
-        if not isinstance(io_name, str) or not io_name:
-            raise DefinitionError(f"asset {aname!r}: io must be an IO manager name", file=file, line=line)
-        rel = check_relpath(path, f"asset {aname!r} path", file=file, line=line) if path is not None else None
-        if code_version is not None and not isinstance(code_version, str):
-            raise DefinitionError(f"asset {aname!r}: code_version must be a str", file=file, line=line)
-        limit = check_timeout(timeout, f"asset {aname!r}: timeout", file=file, line=line)
-        if limit is not None and executor in UNKILLABLE_EXECUTORS:
-            raise DefinitionError(f"asset {aname!r}: the {executor!r} executor cannot stop a running "
-                                  "asset, so it cannot enforce timeout=; use executor='processes'",
-                                  file=file, line=line)
-        if not isinstance(volatile, bool):
-            raise DefinitionError(f"asset {aname!r}: volatile must be True or False, got {volatile!r}",
-                                  file=file, line=line)
-        age = None
-        if max_age is not None:
-            if volatile:
-                raise DefinitionError(f"asset {aname!r}: max_age and volatile=True contradict each other "
-                                      "(a volatile asset runs on every build); use one of them",
-                                      file=file, line=line)
-            try:
-                age = parse_duration(max_age)
-            except ValueError as e:
-                raise DefinitionError(f"asset {aname!r}: max_age {e}", file=file, line=line) from None
-        env_names = check_env(env, aname, file=file, line=line) if env is not None else ()
-        defaults = check_params(declared_params, aname, file=file, line=line) if declared_params is not None else None
+        params, ins_map, dep_list, io_name, rel, limit, age, env_names, defaults, outs = _check_options(
+            f, aname, file=file, line=line, ins=ins, deps=deps, io=io, path=path, code_version=code_version,
+            executor=executor, timeout=timeout, outputs=outputs, volatile=volatile, max_age=max_age, env=env,
+            params=declared_params)
         asset_def = AssetDef(aname, f, params, ins_map, dep_list, io_name, rel, code_version, group,
                              description, dict(metadata) if metadata else {}, executor, file, line, limit,
                              outs, volatile, age, env_names, defaults)
@@ -373,6 +322,77 @@ def asset(fn: Callable[..., Any] | None = None, *, name: str | None = None,
                                   "e.g. @asset(name='x')")
         return decorate(fn)
     return decorate
+
+
+def _check_options(f: Callable[..., Any], aname: str, *, file: str, line: int, ins: Mapping[str, str] | None,
+                   deps: Iterable[str], io: str | None, path: str | None, code_version: str | None,
+                   executor: str | None, timeout: float | None, outputs: Iterable[str] | None, volatile: bool,
+                   max_age: float | str | None, env: Iterable[str] | None, params: Mapping[str, Any] | None,
+                   what: str = "asset") -> tuple[Any, ...]:
+    """The checks ``@asset`` and ``@multi_asset`` share, so both refuse the same mistakes with
+    the same words: the function's parameters, ``ins``, ``deps``, ``io``/``path``/``outputs``,
+    ``code_version``, ``timeout``, ``volatile``/``max_age``, ``env`` and ``params``, each a
+    DefinitionError at the declaration's line. Returns (parameters, ins, deps, io name, path,
+    timeout, max_age, env, params defaults, outputs)."""
+    declared_params = params
+    params = _params_of(f, file, line)
+    ins_map = dict(ins) if ins else {}
+    pnames = {p for p, _ in params} if ins_map else ()
+    for param, target in ins_map.items():
+        if param not in pnames:
+            raise DefinitionError(f"{what} {aname!r}: ins names parameter {param!r}, which the "
+                                  "function does not have", file=file, line=line)
+        check_name(target, f"input of {what} {aname!r}", file=file, line=line)
+    dep_list = tuple(deps) if deps else ()
+    for d in dep_list:
+        check_name(d, f"dependency of {what} {aname!r}", file=file, line=line)
+    io_name = io
+    outs: tuple[str, ...] = ()
+    if outputs is not None:
+        outs = check_outputs(outputs, aname, file=file, line=line)
+        if path is not None:
+            raise DefinitionError(f"{what} {aname!r}: path= writes the returned value to a file and "
+                                  "outputs= declares files the function writes itself; use one of them",
+                                  file=file, line=line)
+        if io is not None:
+            raise DefinitionError(f"{what} {aname!r}: io= stores a returned value, but an asset with "
+                                  "outputs= returns None (its files are its output); remove io=",
+                                  file=file, line=line)
+        if "context" not in {p for p, _ in params}:
+            raise DefinitionError(f"{what} {aname!r} declares outputs= but has no 'context' parameter: "
+                                  "it writes its files where context.out(...) says", file=file, line=line)
+        io_name = "files"
+    elif io == "files":
+        raise DefinitionError(f"{what} {aname!r}: io='files' belongs to assets that declare outputs=",
+                              file=file, line=line)
+    if io_name is None:
+        io_name = "pickle"
+    if not isinstance(io_name, str) or not io_name:
+        raise DefinitionError(f"{what} {aname!r}: io must be an IO manager name", file=file, line=line)
+    rel = check_relpath(path, f"{what} {aname!r} path", file=file, line=line) if path is not None else None
+    if code_version is not None and not isinstance(code_version, str):
+        raise DefinitionError(f"{what} {aname!r}: code_version must be a str", file=file, line=line)
+    limit = check_timeout(timeout, f"{what} {aname!r}: timeout", file=file, line=line)
+    if limit is not None and executor in UNKILLABLE_EXECUTORS:
+        raise DefinitionError(f"{what} {aname!r}: the {executor!r} executor cannot stop a running "
+                              "asset, so it cannot enforce timeout=; use executor='processes'",
+                              file=file, line=line)
+    if not isinstance(volatile, bool):
+        raise DefinitionError(f"{what} {aname!r}: volatile must be True or False, got {volatile!r}",
+                              file=file, line=line)
+    age = None
+    if max_age is not None:
+        if volatile:
+            raise DefinitionError(f"{what} {aname!r}: max_age and volatile=True contradict each other "
+                                  "(a volatile asset runs on every build); use one of them",
+                                  file=file, line=line)
+        try:
+            age = parse_duration(max_age)
+        except ValueError as e:
+            raise DefinitionError(f"{what} {aname!r}: max_age {e}", file=file, line=line) from None
+    env_names = check_env(env, aname, file=file, line=line) if env is not None else ()
+    defaults = check_params(declared_params, aname, file=file, line=line) if declared_params is not None else None
+    return params, ins_map, dep_list, io_name, rel, limit, age, env_names, defaults, outs
 
 
 def check_env(env: object, aname: str, *, file: str, line: int) -> tuple[str, ...]:

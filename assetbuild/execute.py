@@ -97,6 +97,9 @@ class Task:
     # build's scope that makes them (pickled, it becomes the worker's own: assetbuild.resources)
     resources: tuple[tuple[str, Any], ...] = ()
     resource_scope: Any = None
+    # a multi-asset's run: (out, IO manager name, IO manager, required) of each of its outs, in
+    # outs order; ``asset`` is then the multi-asset's name (assetbuild.multirun)
+    outs: tuple[tuple[str, str, Any, bool], ...] = ()
 
     def run(self, log: Any = None) -> Produced | Failed:
         """Run it here, now (see :func:`run_task`): what an executor calls in its worker."""
@@ -174,8 +177,14 @@ def _run_task(task: Task, log: Any, logs: LogLines) -> Produced | Failed:
                                  _decoded(task.params))
         io = StagedOutputs(task.asset, task.outputs, task.staging)
     try:
-        produced = run_function(task.fn, task.asset, task.io_name, io, kwargs,
-                                is_user_file=is_user_file_for(task.project_dir), context=context)
+        if task.outs:  # a multi-asset: one call, a Produced per out (assetbuild.multirun)
+            from .multirun import run_outs
+
+            produced: Any = run_outs(task.fn, task.asset, task.outs, kwargs,
+                                     is_user_file=is_user_file_for(task.project_dir), context=context)
+        else:
+            produced = run_function(task.fn, task.asset, task.io_name, io, kwargs,
+                                    is_user_file=is_user_file_for(task.project_dir), context=context)
     except AssetFailed as e:
         return Failed(_outputs_error(e), e.traceback, time.perf_counter() - t0, logs)
     produced.logs = logs

@@ -23,6 +23,10 @@ from .reports import Reason
 # values of the environment variables an asset declares (KeyParts.env), before the nonce, and
 # the resolved params of an asset that declares some (KeyParts.params), after them, and the
 # versions of the resources it uses (KeyParts.resources), after those and before the nonce.
+# An out of a multi-asset has its out name as the asset name and its multi-asset's name
+# (KeyParts.producer) behind the str marker "multi", after the resources and before the nonce:
+# a plain asset's tuple never holds that marker, so no out's key can equal a plain asset's key,
+# and no plain asset's key changed when multi-assets came.
 KEY_SCHEMA = 1
 
 # Interpreter identity: bytecode and pickles differ between minor versions and implementations.
@@ -51,6 +55,8 @@ class KeyParts:
     params: str = ""
     # (name, version) of each resource the asset uses that declares a version, sorted by name
     resources: tuple[tuple[str, str], ...] = ()
+    # the multi-asset that produces this asset (an out of it); "" for a plain asset
+    producer: str = ""
 
 
 def make_key(name: str, parts: KeyParts) -> str:
@@ -68,6 +74,8 @@ def make_key(name: str, parts: KeyParts) -> str:
         fields += ("params", parts.params)
     if parts.resources:  # behind its own str marker, like env
         fields += ("resources", parts.resources)
+    if parts.producer:  # behind its str marker, like env: see KEY_SCHEMA
+        fields += ("multi", parts.producer)
     if parts.nonce:  # a str, where sources are a tuple: the two cannot be mistaken for each other
         fields += ("nonce:" + parts.nonce,)
     body = repr(fields)
@@ -180,6 +188,9 @@ def explain_change(old: KeyParts, new: KeyParts, *, sources: frozenset[str] | se
         reasons += [Reason("params-changed", f"{k} {change}") for k, change in params_changes(old.params, new.params)]
     if old.resources != new.resources:
         reasons += resource_changes(old.resources, new.resources)
+    if old.producer != new.producer:
+        reasons.append(Reason("producer-changed", f"produced by {old.producer or 'itself'!r} -> "
+                              f"{new.producer or 'itself'!r}"))
     if old.io != new.io:
         reasons.append(Reason("io-changed", f"IO manager {old.io} -> {new.io}"))
     if old.path != new.path:

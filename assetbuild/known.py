@@ -31,6 +31,7 @@ class Blocked(Enum):
     FAILED = "failed"
     NOT_BUILT = "did not build"
     UNOBSERVED = "could not be observed"  # an observable source whose observe function failed
+    NO_OUTPUT = "produced no output"  # ran (or was skipped) without a value, and had none before
 
 
 class Unusable(Exception):

@@ -43,7 +43,7 @@ def head_parts(head: Head) -> KeyParts:
     return KeyParts(head.code, head.code_parts, tuple((u, v) for u, v in head.inputs), head.io, head.path,
                     tuple((n, p) for n, p in head.sources), env=tuple((n, v) for n, v in head.env),
                     params=head.params,
-                    resources=tuple((n, v) for n, v in head.resources))
+                    resources=tuple((n, v) for n, v in head.resources), producer=head.producer)
 
 
 def why_run(parts: KeyParts, head: Head | None, sources: frozenset[str] | set[str],
@@ -126,7 +126,8 @@ class TraceRebuilder:
         parts = KeyParts(code, code_parts, tuple(inputs), self.io_tags[adef.io], where, passed,  # type: ignore[arg-type]
                          env=env_parts(adef.env, self.environ) if adef.env else (),
                          params=(self.params.get(name) or declared_json(adef.param_defaults)) if adef.param_defaults else "",
-                         resources=self._resource_versions(name) if self.graph.uses else ())
+                         resources=self._resource_versions(name) if self.graph.uses else (),
+                         producer=adef.producer or "")
         head = self.store.get_head(name)
         if adef.volatile:
             return self._volatile(name, parts, head)

@@ -98,7 +98,8 @@ class BuildResult:
     @property
     def ok(self) -> bool:
         """Every selected asset is fresh at the end (a dry run is ok once the AssetFile loads)."""
-        return self.dry_run or all(r.status not in ("failed", "skipped") for r in self.results)
+        return self.dry_run or all(r.status != "failed" and (r.status != "skipped" or r.error is None)
+                                   for r in self.results)  # a skip without an error is no failure
 
     def count(self, status: str) -> int:
         return sum(1 for r in self.results if r.status == status)
@@ -165,6 +166,7 @@ class Head(NamedTuple):
     env: tuple[tuple[str, str | None], ...] = ()  # KeyParts.env (absent in heads of older versions)
     params: str = ""  # KeyParts.params (absent in heads of older versions)
     resources: tuple[tuple[str, str], ...] = ()  # KeyParts.resources (absent in heads of older versions)
+    producer: str = ""  # KeyParts.producer: its multi-asset (absent in heads of older versions)
 
 
 class ObservationRecord(NamedTuple):

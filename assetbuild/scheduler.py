@@ -32,6 +32,7 @@ from .known import Known as _Known
 from .known import Unusable as _Unusable
 from .known import known_observations, unusable_status
 from .materialize import Materializer, PathNotWritten
+from .multi import MultiRuns, no_output_reader
 from .rebuild import CodeOf, TraceRebuilder, state_of, would_do
 from .reports import AssetResult, AssetStatus, BuildResult, ObservationResult, Reason
 
@@ -87,6 +88,8 @@ class Scheduler:
                           for p in (d.outputs or ((d.path,) if d.path else ()))]
         self._late: list[tuple[str, Decision]] = []  # remote hits whose path output waits for its bytes
         self._results: dict[str, AssetResult] = {}
+        self._planned: set[str] = set()
+        self.multi = MultiRuns(graph) if graph.producers else None  # outs of multi-assets run together
 
     # --- public ------------------------------------------------------------------------------
 
@@ -96,7 +99,7 @@ class Scheduler:
         if force:
             self.rebuilder = self.rebuilder.forcing()
             self._repairing = self.rebuilder
-        planned = set(plan)
+        planned = self._planned = set(plan)
         for name in plan:
             for up in self._upstream(name):
                 if up in planned:
@@ -167,7 +170,7 @@ class Scheduler:
                     raise _Unusable(f"source {up!r} {e.problem}", fails=True) from None
             elif up in self.blocked:
                 why = f"upstream {up!r} {self.blocked[up].value}"
-                self.blocked[name] = _Blocked.NOT_BUILT
+                self.blocked[name] = _Blocked.NO_OUTPUT if self.blocked[up] is _Blocked.NO_OUTPUT else _Blocked.NOT_BUILT
                 raise _Unusable(why, fails=False)
             else:
                 known = self.known.get(up)
@@ -195,15 +198,21 @@ class Scheduler:
                                error=e.why if e.fails else f"not run: {e.why}")
         return would_do(name, d, self.known[name].data_version)
 
-    def _start(self, name: str) -> AssetResult | Job:
+    def _start(self, name: str) -> AssetResult | Job | None:
         """Decide one asset and act on it: its result (cached, restored, failed, skipped), or a
-        job to run."""
+        job to run (None: an out of a multi-asset whose run another out's job makes)."""
         adef: AssetDef = self.graph.nodes[name]  # type: ignore[assignment]
+        if adef.producer is not None and self.multi is not None and self.multi.covers(name):
+            return None
         try:
             d = self._decide(name)
         except _Unusable as e:
+            if not e.fails and self.blocked.get(name) is _Blocked.NO_OUTPUT:
+                return no_output_reader(name, e.why, self.blocked)
             return AssetResult(name, "failed", error=e.why) if e.fails else self._skipped(name, e.why)
         if d.action == "run":
+            if adef.producer is not None and self.multi is not None:
+                self.multi.join(name, self._decide, {n for n in self._planned if n not in self._results})
             return Job(name, adef, d)
         if d.action == "fetch" and adef.outputs:  # its readers read its files: write them now
             return self._restore(name, adef, d, (_FROM_REMOTE,))
@@ -279,6 +288,8 @@ class Scheduler:
                 waiting[d] -= 1
                 if waiting[d] == 0:
                     push(d)
+            for other in self.multi.after(r, self.blocked) if self.multi is not None else ():
+                push(other) if isinstance(other, str) else finish(other)  # outs that joined its run
 
         for name in plan:
             if waiting[name] == 0:
@@ -290,7 +301,7 @@ class Scheduler:
                 started = self._start(name)
                 if isinstance(started, AssetResult):
                     finish(started)
-                else:
+                elif started is not None:
                     heapq.heappush(runq, (-prio[name], index[name], started))
             # 2. start jobs on free workers (a suspect of a worker crash runs with nothing beside it)
             if stopped is None:
@@ -350,6 +361,8 @@ class Scheduler:
                 break
             except _InputRebuilt:
                 out = self._start(job.name)
+                if out is None:
+                    return
                 if isinstance(out, AssetResult):
                     finish(out)
                     return
@@ -395,6 +408,8 @@ class Scheduler:
             else:
                 inputs.append((param, up, self.io[self._asset(up).io], self._input_bytes(up, by_file)))
         task = self.make_task(job.adef, args, inputs, self.io[job.adef.io], job.name in self.graph.wants_context)
+        if job.adef.producer is not None and self.multi is not None:
+            self.multi.prepare(task, job.adef.producer, self.io)
         if job.adef.outputs:
             self._drop_staging(job)
             job.staging = task.staging = self.files.staging_dir(job.name)
@@ -477,6 +492,8 @@ class Scheduler:
             self.blocked[name] = _Blocked.FAILED
             return job.failed(f"source {changed!r} changed while {name!r} was running; its result was not "
                               "recorded (run the build again)")
+        if self.multi is not None and getattr(produced, "outs", None) is not None:
+            return self.multi.record(self, job, produced)
         try:
             data_version = self.outputs.record(name, job.decision, adef.path, produced, job.staging)
         except PathNotWritten as e:

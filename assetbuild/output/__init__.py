@@ -217,7 +217,8 @@ class Reporter:
                 self.err.flush()
         elif r.status == "skipped":
             if self.verbosity > 0:
-                self.line(f"{self._c('skipped', 'skipped')}   {r.asset}: {r.error}")
+                why = r.error or "; ".join(x.detail for x in r.reasons)
+                self.line(f"{self._c('skipped', 'skipped')}   {r.asset}: {why}")
         elif r.status == "cached" and self.verbosity > 0:
             self.line(f"{self._c('cached', 'cached')}    {r.asset}")
         self._draw_status()
