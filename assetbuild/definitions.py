@@ -335,9 +335,9 @@ def _check_options(f: Callable[..., Any], aname: str, *, file: str, line: int, i
     DefinitionError at the declaration's line. Returns (parameters, ins, deps, io name, path,
     timeout, max_age, env, params defaults, outputs)."""
     declared_params = params
-    params = _params_of(f, file, line)
+    fparams = _params_of(f, file, line)
     ins_map = dict(ins) if ins else {}
-    pnames = {p for p, _ in params} if ins_map else ()
+    pnames = {p for p, _ in fparams} if ins_map else ()
     for param, target in ins_map.items():
         if param not in pnames:
             raise DefinitionError(f"{what} {aname!r}: ins names parameter {param!r}, which the "
@@ -358,7 +358,7 @@ def _check_options(f: Callable[..., Any], aname: str, *, file: str, line: int, i
             raise DefinitionError(f"{what} {aname!r}: io= stores a returned value, but an asset with "
                                   "outputs= returns None (its files are its output); remove io=",
                                   file=file, line=line)
-        if "context" not in {p for p, _ in params}:
+        if "context" not in {p for p, _ in fparams}:
             raise DefinitionError(f"{what} {aname!r} declares outputs= but has no 'context' parameter: "
                                   "it writes its files where context.out(...) says", file=file, line=line)
         io_name = "files"
@@ -392,7 +392,7 @@ def _check_options(f: Callable[..., Any], aname: str, *, file: str, line: int, i
             raise DefinitionError(f"{what} {aname!r}: max_age {e}", file=file, line=line) from None
     env_names = check_env(env, aname, file=file, line=line) if env is not None else ()
     defaults = check_params(declared_params, aname, file=file, line=line) if declared_params is not None else None
-    return params, ins_map, dep_list, io_name, rel, limit, age, env_names, defaults, outs
+    return fparams, ins_map, dep_list, io_name, rel, limit, age, env_names, defaults, outs
 
 
 def check_env(env: object, aname: str, *, file: str, line: int) -> tuple[str, ...]:

@@ -98,7 +98,7 @@ class Task:
     resources: tuple[tuple[str, Any], ...] = ()
     resource_scope: Any = None
     # a multi-asset's run: (out, IO manager name, IO manager, required) of each of its outs, in
-    # outs order; ``asset`` is then the multi-asset's name (assetbuild.multirun)
+    # outs order; ``asset`` is then the multi-asset's name (run_outs)
     outs: tuple[tuple[str, str, Any, bool], ...] = ()
 
     def run(self, log: Any = None) -> Produced | Failed:
@@ -178,8 +178,6 @@ def _run_task(task: Task, log: Any, logs: LogLines) -> Produced | Failed:
         io = StagedOutputs(task.asset, task.outputs, task.staging)
     try:
         if task.outs:  # a multi-asset: one call, a Produced per out (assetbuild.multirun)
-            from .multirun import run_outs
-
             produced: Any = run_outs(task.fn, task.asset, task.outs, kwargs,
                                      is_user_file=is_user_file_for(task.project_dir), context=context)
         else:
@@ -392,6 +390,48 @@ def run_function(fn: Callable[..., Any], asset: str, io_name: str, io: Any, kwar
     digest = hashlib.sha256(data).hexdigest()
     return Produced(data, digest, data_version or digest, duration, metadata)
 
+
+def run_outs(fn: Callable[..., Any], producer: str, outs: tuple[tuple[str, str, Any, bool], ...],
+             kwargs: dict[str, Any], *, is_user_file: Callable[[str], bool], context: Any = None) -> Any:
+    """Call a multi-asset's function once and serialize each out it returned; ``outs`` is
+    (out name, IO manager name, IO manager, required) in outs order. AssetFailed on any error."""
+    if context is not None:
+        kwargs["context"] = context
+    t0 = time.perf_counter()
+    with _RealInterrupts() as interrupts:
+        try:
+            value = fn(**kwargs)
+        except BaseException as e:  # noqa: BLE001 - whatever the user's code raises fails the run
+            raise AssetFailed(producer, _user_error(e, interrupts), user_traceback(e, is_user_file)) from e
+    duration = time.perf_counter() - t0
+    from .multirun import MultiProduced, split_outs
+
+    values, missing = split_outs(producer, value, [(o, required) for o, _, _, required in outs])
+    shared = dict(context.metadata) if context is not None and context.metadata else {}
+    produced: dict[str, Produced] = {}
+    for out, io_name, io, _ in outs:
+        if out not in values:
+            continue
+        v = values[out]
+        metadata = dict(shared)
+        data_version = None
+        if isinstance(v, Output):
+            metadata.update(v.metadata)
+            data_version = v.data_version
+            v = v.value
+        with _RealInterrupts() as interrupts:  # an IO manager is user code too
+            try:
+                data = io.dump(v)
+            except BaseException as e:  # noqa: BLE001
+                raise AssetFailed(producer, f"cannot store its out {out!r} ({type(v).__module__}."
+                                  f"{type(v).__qualname__}) with io={io_name!r}: {_user_error(e, interrupts)}") from e
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise AssetFailed(producer, f"IO manager {io_name!r} returned {type(data).__name__}, not bytes "
+                              f"(out {out!r})")
+        data = bytes(data)
+        digest = hashlib.sha256(data).hexdigest()
+        produced[out] = Produced(data, digest, data_version or digest, duration, metadata)
+    return MultiProduced(produced, missing, duration)
 
 def _user_error(exc: BaseException, interrupts: _RealInterrupts) -> str:
     """Why user code (an asset function, an IO manager) failed: one line. A real Ctrl-C that

@@ -91,7 +91,7 @@ def resolve(decls: Sequence[AssetDef | SourceDef | ObservableSourceDef | Resourc
             what = "asset" if isinstance(d, AssetDef) else "observable source" \
                 if isinstance(d, ObservableSourceDef) else "source"
             if isinstance(d, AssetDef) and d.producer is not None or isinstance(prev, AssetDef) and prev.producer:
-                _clash_of_out(d, prev)
+                _clash_of_out(d, prev)  # type: ignore[arg-type]  # no resource gets here
             raise DefinitionError(f"two definitions named {d.name!r} (the other at {prev.file}:{prev.line}); "
                                   f"rename one {what}", file=d.file, line=d.line)
         nodes[d.name] = d  # type: ignore[assignment]  # a ResourceDef went on above (no isinstance per asset)

@@ -62,7 +62,7 @@ class MultiRuns:
         """``owner`` (an out) will run: the ``pending`` outs of its multi-asset (planned, not yet
         finished) that must run join its job. ``decide`` is the scheduler's decision (it may
         raise ``Unusable``; such an out is left to be decided on its own)."""
-        producer = self.graph.nodes[owner].producer  # type: ignore[union-attr]
+        producer: str = self.graph.nodes[owner].producer  # type: ignore[union-attr,assignment]
         group = self.groups.setdefault(owner, {})
         for out in self.graph.producers[producer]:
             if out == owner or out not in pending or self.joined.get(out, owner) != owner:
@@ -145,10 +145,10 @@ class MultiRuns:
             del self.joined[out]
         if r.status in ("failed", "skipped"):
             why = r.error if r.status == "failed" else r.error or "; ".join(x.detail for x in r.reasons)
-            out: list[AssetResult | str] = []
+            shared: list[AssetResult | str] = []
             for o, d in group.items():
                 blocked[o] = blocked.get(r.asset, Blocked.FAILED if r.status == "failed" else Blocked.NOT_BUILT)
-                out.append(dataclasses.replace(r, asset=o, key=d.known_key, reasons=d.reasons,
-                                               error=why if r.status == "failed" else r.error))
-            return out
+                shared.append(dataclasses.replace(r, asset=o, key=d.known_key, reasons=d.reasons,
+                                                  error=why if r.status == "failed" else r.error))
+            return shared
         return list(group)
