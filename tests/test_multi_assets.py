@@ -415,3 +415,20 @@ def split():
     assert out.returncode == 2
     assert "AssetFile:8" in out.stderr and "clashes with asset 'train'" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_params_are_set_by_the_multi_asset_name_for_all_its_outs(project, tmp_path):
+    make(project, tmp_path, '''
+@multi_asset(outs={"a": Out(io="json"), "b": Out(io="json")}, params={"k": 1})
+def pair(context):
+    _ran("pair")
+    return context.params["k"], context.params["k"] * 10
+''')
+    assert sorted(project.built()) == ["a", "b"]
+    take_runs(project.runs)
+    r = project.build(params={"pair": {"k": 2}})
+    assert r.ok and sorted(r.names("built")) == ["a", "b"]
+    assert take_runs(project.runs) == {"pair": 1}
+    assert project.value("b") == 20
+    out = cli("status", "--param", "pair.k=2", cwd=project.root)
+    assert out.stdout.split() == ["fresh", "a", "fresh", "b"], out.stderr
