@@ -335,6 +335,30 @@ def split():
     assert e.line == 7 + 1
 
 
+@pytest.mark.parametrize("other, message", [
+    ('rows = source("train", "rows.txt")\n', "out 'train' of multi-asset 'split' clashes with source 'train'"),
+    ('@multi_asset(outs={"train": Out()})\ndef other():\n    return {"train": 1}\n',
+     "out 'train' of multi-asset 'split' clashes with out 'train' of multi-asset 'other'"),
+])
+def test_an_out_named_like_a_source_or_another_out_is_a_definition_error(project, other, message):
+    e = definition_error(project, other + '''
+
+@multi_asset(outs={"train": Out(), "test": Out()})
+def split():
+    return 1, 2
+''')
+    assert message in str(e)
+
+
+def test_an_out_with_an_unknown_io_manager_is_a_definition_error(project):
+    e = definition_error(project, '''
+@multi_asset(outs={"a": Out(io="nope")})
+def m():
+    return {"a": 1}
+''')
+    assert "nope" in str(e)
+
+
 @pytest.mark.parametrize("outs, message", [
     ("{}", "outs must be a non-empty dict"),
     ('{"a": 1}', "out 'a' must be an Out(...)"),
