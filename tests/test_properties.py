@@ -64,8 +64,7 @@ def render(assets, pad: int = 0) -> str:
         if a["multi"]:
             p, q = outs_of(a)
             value = f'({terms} + {a["c"]}) % {a["m"]}, ({terms} + {a["c2"]}) % {a["m2"]}'
-            ret = f"({value})" if int(a["name"][1:]) % 2 else "dict(zip(({p!r}, {q!r}), ({value})))".format(
-                p=p, q=q, value=value)
+            ret = f"({value})" if int(a["name"][1:]) % 2 else f"dict(zip(({p!r}, {q!r}), ({value})))"
             out.append(f'@multi_asset(outs={{"{p}": Out(io="json"), "{q}": Out(io="json")}})\n'
                        f'def {a["name"]}({args}):\n    return {ret}\n')
             continue
