@@ -460,7 +460,7 @@ class Scheduler:
             self.blocked[name] = _Blocked.FAILED
             return job.failed(str(e))
         if outcome.logs:
-            self.observer.asset_logs(name, outcome.logs)
+            self.observer.asset_logs(job.adef.producer or name, outcome.logs)  # as a live logger shows them
         edited = self.outputs.code_changed_during_run(outcome)
         if edited is not None:  # also before an "unloadable" input: the code, not the bytes, differs
             self.blocked[name] = _Blocked.FAILED

@@ -415,6 +415,9 @@ def test_outs_in_graph_list_status_and_why_on_the_command_line(proj):
     assert "producer" not in nodes["n_train"]
     out = cli("list", cwd=proj.root)
     assert "train  (out of split)" in out.stdout
+    out = cli("-n", "split", cwd=proj.root)
+    assert out.returncode == 0 and "train" in out.stdout and "test" in out.stdout and "n_train" not in out.stdout
+    assert not (proj.root / "build").exists()
     out = cli("split", "-v", cwd=proj.root)
     assert out.returncode == 0, out.stderr
     assert "built     train" in out.stdout and "built     test" in out.stdout and "n_train" not in out.stdout
@@ -456,3 +459,16 @@ def pair(context):
     assert project.value("b") == 20
     out = cli("status", "--param", "pair.k=2", cwd=project.root)
     assert out.stdout.split() == ["fresh", "a", "fresh", "b"], out.stderr
+
+
+def test_show_of_the_multi_asset_names_its_outs_and_logs_show_its_name(proj):
+    out = cli("show", "split", cwd=proj.root)
+    assert out.returncode == 2 and "'split' is a multi-asset" in out.stderr and "(train, test)" in out.stderr
+    proj.write("AssetFile", HEAD + '''
+@multi_asset(outs={"a": Out(), "b": Out()}, executor="processes")
+def m(context):
+    context.log.info("from %s", context.asset)
+    return 1, 2
+''', dedent=False)
+    out = cli("-j", "2", cwd=proj.root)
+    assert out.returncode == 0 and "[m] from m" in out.stderr, out.stderr

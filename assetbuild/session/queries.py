@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..definitions import AssetDef
-from ..errors import ValueNotFound
+from ..errors import SelectionError, ValueNotFound
 from ..graph import Graph, select
 from ..output import Reporter
 from ..reports import AssetStatus
@@ -144,6 +144,10 @@ def load_value(asset: str, *, project_dir: str | os.PathLike[str] = ".", assetfi
     with open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir) as project:
         if asset in project.graph.observable:
             return _latest_observation(project, asset)
+        if asset not in project.graph.inputs and asset in project.graph.producers:
+            outs = ", ".join(project.graph.producers[asset])
+            raise SelectionError(f"{asset!r} is a multi-asset, which stores no value itself; name one of its outs "
+                                 f"({outs})")
         if asset not in project.graph.inputs:
             select(project.graph, [asset])  # raises a SelectionError with a suggestion
         store = open_store(project, readonly=True)
