@@ -97,7 +97,8 @@ class BuildResult:
 
     @property
     def ok(self) -> bool:
-        """Every selected asset is fresh at the end (a dry run is ok once the AssetFile loads)."""
+        """Every selected asset is fresh at the end, or skipped without an error because a run
+        produced no value for it or its upstream (a dry run is ok once the AssetFile loads)."""
         return self.dry_run or all(r.status != "failed" and (r.status != "skipped" or r.error is None)
                                    for r in self.results)  # a skip without an error is no failure
 
