@@ -475,3 +475,29 @@ def m(context):
 ''', dedent=False)
     out = cli("-j", "2", cwd=proj.root)
     assert out.returncode == 0 and "[m] from m" in out.stderr, out.stderr
+
+
+def test_a_worker_lost_mid_run_runs_it_again_and_records_every_out(project, tmp_path):
+    make(project, tmp_path, f'''
+import os
+
+
+@multi_asset(outs={{"a": Out(io="json"), "b": Out(io="json")}}, executor="processes")
+def m():
+    _ran("m")
+    flag = {str(tmp_path / "crashed")!r}
+    if not os.path.exists(flag):
+        open(flag, "w").close()
+        os._exit(1)  # the worker dies: the build runs it again by itself
+    return 1, 2
+
+
+@asset(io="json", executor="processes")
+def other():
+    return 3
+''')
+    r = project.build(jobs=2)
+    assert r.ok, [(x.asset, x.status, x.error) for x in r.results]
+    assert r.by_asset() == {"a": "built", "b": "built", "other": "built"}
+    assert take_runs(project.runs) == {"m": 2}
+    assert project.value("b") == 2
