@@ -33,6 +33,7 @@ from .definitions import (
     resource,
     source,
 )
+from .outs import Out, multi_asset
 
 __version__ = "0.1.0"
 
@@ -53,7 +54,8 @@ _LAZY = {
     "IOManager": "io", "OutputInfo": "io", "IOContext": "io",
 }
 
-__all__ = ["asset", "source", "observable_source", "Observation", "resource", "Output", "Skip", "AssetContext",  # noqa: PLE0604
+__all__ = ["asset", "multi_asset", "Out", "source", "observable_source", "Observation", "resource", "Output", "Skip",  # noqa: PLE0604
+           "AssetContext",
            "ResourceContext", "__version__", *_LAZY]
 
 

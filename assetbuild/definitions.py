@@ -1,5 +1,5 @@
-"""What a user declares in an AssetFile: ``@asset``, ``source``, ``@observable_source``,
-``@resource``, ``Output``, ``Skip``, ``Observation``, ``AssetContext``.
+"""What a user declares in an AssetFile: ``@asset``, ``@multi_asset`` and its ``Out``s, ``source``,
+``@observable_source``, ``@resource``, ``Output``, ``Skip``, ``Observation``, ``AssetContext``.
 
 Decorating costs a few microseconds and never inspects signatures: a project can declare
 10,000 assets, and the AssetFile is executed on every run. ``@asset`` returns the function
@@ -8,58 +8,23 @@ itself, so it stays callable as plain Python (``inc(1) == 2`` in a unit test).
 
 from __future__ import annotations
 
-import re
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
 from .clock import parse_duration
+from .declared import (  # noqa: F401  (check_name, check_relpath and UNKILLABLE_EXECUTORS: imported from here too)
+    UNKILLABLE_EXECUTORS,
+    _check_options,
+    _params_of,
+    check_name,
+    check_relpath,
+)
 from .errors import DefinitionError
-from .fanin import check_fan_in, is_fan_in
-
-_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:/[A-Za-z_][A-Za-z0-9_]*)*\Z")
-# A path that needs no normalising: plain segments, none of them "." or "..".
-_PLAIN_PATH_RE = re.compile(r"(?!\.\.?(?:/|\Z))[\w.-]+(?:/(?!\.\.?(?:/|\Z))[\w.-]+)*\Z")
 
 # The loader points this at a list while it executes an AssetFile; every declaration is appended.
 _collector: list[AssetDef | SourceDef | ObservableSourceDef | ResourceDef] | None = None
-
-
-def check_name(name: object, what: str, *, file: str | None = None, line: int | None = None) -> str:
-    """Return ``name`` if it is a valid asset/source name, else raise a DefinitionError saying why."""
-    if not isinstance(name, str) or not _NAME_RE.match(name):
-        raise DefinitionError(
-            f"invalid {what} name {name!r}: use a Python identifier, or '/'-joined identifiers "
-            "for a namespace (e.g. 'raw/orders')", file=file, line=line)
-    return name
-
-
-def check_relpath(path: object, what: str, *, file: str | None = None, line: int | None = None) -> str:
-    """Normalise a workspace path to posix form; refuse absolute paths and paths that leave the project."""
-    if type(path) is str and _PLAIN_PATH_RE.match(path):
-        return path
-    if not isinstance(path, str) or not path.strip():
-        raise DefinitionError(f"{what} must be a non-empty relative path, got {path!r}", file=file, line=line)
-    p = path.replace("\\", "/")
-    parts = [s for s in p.split("/") if s not in ("", ".")]
-    if p.startswith("/") or re.match(r"[A-Za-z]:", p) or ".." in parts or not parts:
-        raise DefinitionError(f"{what} {path!r} must be relative to the project directory and stay inside it",
-                              file=file, line=line)
-    return "/".join(parts)
-
-
-# Built-in executors that run assets in threads of the build, which nothing can stop from outside.
-UNKILLABLE_EXECUTORS = frozenset({"threads"})
-
-
-def check_timeout(value: object, what: str, *, file: str | None = None, line: int | None = None) -> float | None:
-    """A time limit in seconds: a positive finite number (None: no limit)."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
-        raise DefinitionError(f"{what} must be a positive number of seconds, got {value!r}", file=file, line=line)
-    return float(value)
 
 
 class AssetDef:
@@ -67,7 +32,7 @@ class AssetDef:
 
     __slots__ = ("name", "fn", "params", "ins", "deps", "io", "path", "code_version", "group",
                  "description", "metadata", "executor", "file", "line", "timeout", "outputs", "volatile",
-                 "max_age", "env", "param_defaults", "output_required")
+                 "max_age", "env", "param_defaults", "producer", "output_required")
 
     def __init__(self, name: str, fn: Callable[..., Any], params: tuple[tuple[str, bool], ...],
                  ins: dict[str, str], deps: tuple[str, ...], io: str, path: str | None,
@@ -97,7 +62,8 @@ class AssetDef:
         self.env = env  # environment variables whose values enter its key: sorted, no repeats
         # params=: name -> JSON default ({}: none). Not ``params``, which are the function's own
         self.param_defaults = param_defaults if param_defaults is not None else {}
-        self.output_required = output_required  # False: it may return Skip(reason) instead of a value
+        self.producer: str | None = None  # an out of a multi-asset: the multi-asset's name
+        self.output_required = output_required  # False: it may return Skip(reason) (or an out may be missing)
 
     def __repr__(self) -> str:
         return f"<asset {self.name}>"
@@ -230,55 +196,6 @@ class AssetContext:
                          f"(declared: {known})")
 
 
-def _params_of(fn: Callable[..., Any], file: str, line: int, what: str = "asset") -> tuple[tuple[str, bool], ...]:
-    code = getattr(fn, "__code__", None)
-    if code is None:
-        raise DefinitionError(f"@asset needs a plain function, got {fn!r}", file=file, line=line)
-    if what == "asset" and code.co_flags & 0x2A0:  # CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR
-        kind = "an async function" if code.co_flags & 0x280 else "a generator function"
-        raise DefinitionError(f"asset {fn.__name__!r} is {kind}; an asset returns its value "
-                              "(collect it into a list first)", file=file, line=line)
-    if code.co_flags & 0x0C:  # CO_VARARGS | CO_VARKEYWORDS
-        raise DefinitionError(f"{what} {fn.__name__!r}: *args/**kwargs cannot be bound to assets; "
-                              "name each input", file=file, line=line)
-    n = code.co_argcount + code.co_kwonlyargcount
-    names = code.co_varnames[:n]
-    ndef = len(fn.__defaults__ or ())
-    kwdefaults = fn.__kwdefaults__ or {}
-    out = []
-    for i, p in enumerate(names):
-        if i < code.co_argcount:
-            has_default = i >= code.co_argcount - ndef
-        else:
-            has_default = p in kwdefaults
-        out.append((p, has_default))
-    return tuple(out)
-
-
-def check_outputs(outputs: object, aname: str, *, file: str, line: int) -> tuple[str, ...]:
-    """Normalise ``outputs=``: project-relative paths, a trailing '/' for a directory, none
-    inside another (the project-wide overlaps are checked when the graph is resolved)."""
-    if isinstance(outputs, str) or not isinstance(outputs, (list, tuple)) or not outputs:
-        raise DefinitionError(f"asset {aname!r}: outputs must be a non-empty list of paths, e.g. "
-                              f"outputs=['model.pkl', 'eval/'], got {outputs!r}", file=file, line=line)
-    out: list[str] = []
-    for entry in outputs:
-        if not isinstance(entry, str):
-            raise DefinitionError(f"asset {aname!r}: outputs entries must be paths (str), got {entry!r}",
-                                  file=file, line=line)
-        is_dir = entry.replace("\\", "/").endswith("/")
-        rel = check_relpath(entry.replace("\\", "/").rstrip("/") if entry.strip("/\\") else entry,
-                            f"asset {aname!r} output", file=file, line=line)
-        out.append(rel + "/" if is_dir else rel)
-    for i, a in enumerate(out):
-        for b in out[:i]:
-            pa, pb = a.rstrip("/"), b.rstrip("/")
-            if pa == pb or pa.startswith(pb + "/") or pb.startswith(pa + "/"):
-                raise DefinitionError(f"asset {aname!r}: outputs {b!r} and {a!r} overlap; declare each "
-                                      "file or directory once", file=file, line=line)
-    return tuple(out)
-
-
 def asset(fn: Callable[..., Any] | None = None, *, name: str | None = None,
           ins: Mapping[str, str] | None = None, deps: Iterable[str] = (), io: str | None = None,
           path: str | None = None, code_version: str | None = None, group: str | None = None,
@@ -317,69 +234,13 @@ def asset(fn: Callable[..., Any] | None = None, *, name: str | None = None,
         line = code.co_firstlineno if code else 0
         aname = check_name(name if name is not None else getattr(f, "__name__", None), "asset",
                            file=file, line=line)
-        params = _params_of(f, file, line)
-        ins_map = dict(ins) if ins else {}
-        pnames = {p for p, _ in params} if ins_map else ()
-        for param, target in ins_map.items():
-            if param not in pnames:
-                raise DefinitionError(f"asset {aname!r}: ins names parameter {param!r}, which the "
-                                      "function does not have", file=file, line=line)
-            if not is_fan_in(target):
-                check_name(target, f"input of asset {aname!r}", file=file, line=line)
-            else:
-                check_fan_in(target, aname, file=file, line=line)
-        dep_list = tuple(deps) if deps else ()
-        for d in dep_list:
-            check_name(d, f"dependency of asset {aname!r}", file=file, line=line)
-        io_name = io
-        outs: tuple[str, ...] = ()
-        if outputs is not None:
-            outs = check_outputs(outputs, aname, file=file, line=line)
-            if path is not None:
-                raise DefinitionError(f"asset {aname!r}: path= writes the returned value to a file and "
-                                      "outputs= declares files the function writes itself; use one of them",
-                                      file=file, line=line)
-            if io is not None:
-                raise DefinitionError(f"asset {aname!r}: io= stores a returned value, but an asset with "
-                                      "outputs= returns None (its files are its output); remove io=",
-                                      file=file, line=line)
-            if "context" not in {p for p, _ in params}:
-                raise DefinitionError(f"asset {aname!r} declares outputs= but has no 'context' parameter: "
-                                      "it writes its files where context.out(...) says", file=file, line=line)
-            io_name = "files"
-        elif io == "files":
-            raise DefinitionError(f"asset {aname!r}: io='files' belongs to assets that declare outputs=",
-                                  file=file, line=line)
-        if io_name is None:
-            io_name = "pickle"
-        if not isinstance(io_name, str) or not io_name:
-            raise DefinitionError(f"asset {aname!r}: io must be an IO manager name", file=file, line=line)
-        rel = check_relpath(path, f"asset {aname!r} path", file=file, line=line) if path is not None else None
-        if code_version is not None and not isinstance(code_version, str):
-            raise DefinitionError(f"asset {aname!r}: code_version must be a str", file=file, line=line)
-        limit = check_timeout(timeout, f"asset {aname!r}: timeout", file=file, line=line)
-        if limit is not None and executor in UNKILLABLE_EXECUTORS:
-            raise DefinitionError(f"asset {aname!r}: the {executor!r} executor cannot stop a running "
-                                  "asset, so it cannot enforce timeout=; use executor='processes'",
-                                  file=file, line=line)
+        params, ins_map, dep_list, io_name, rel, limit, age, env_names, defaults, outs = _check_options(
+            f, aname, file=file, line=line, ins=ins, deps=deps, io=io, path=path, code_version=code_version,
+            executor=executor, timeout=timeout, outputs=outputs, volatile=volatile, max_age=max_age, env=env,
+            params=declared_params)
         if not isinstance(output_required, bool):
             raise DefinitionError(f"asset {aname!r}: output_required must be True or False, got "
                                   f"{output_required!r}", file=file, line=line)
-        if not isinstance(volatile, bool):
-            raise DefinitionError(f"asset {aname!r}: volatile must be True or False, got {volatile!r}",
-                                  file=file, line=line)
-        age = None
-        if max_age is not None:
-            if volatile:
-                raise DefinitionError(f"asset {aname!r}: max_age and volatile=True contradict each other "
-                                      "(a volatile asset runs on every build); use one of them",
-                                      file=file, line=line)
-            try:
-                age = parse_duration(max_age)
-            except ValueError as e:
-                raise DefinitionError(f"asset {aname!r}: max_age {e}", file=file, line=line) from None
-        env_names = check_env(env, aname, file=file, line=line) if env is not None else ()
-        defaults = check_params(declared_params, aname, file=file, line=line) if declared_params is not None else None
         asset_def = AssetDef(aname, f, params, ins_map, dep_list, io_name, rel, code_version, group,
                              description, dict(metadata) if metadata else {}, executor, file, line, limit,
                              outs, volatile, age, env_names, defaults, output_required)
@@ -397,42 +258,6 @@ def asset(fn: Callable[..., Any] | None = None, *, name: str | None = None,
                                   "e.g. @asset(name='x')")
         return decorate(fn)
     return decorate
-
-
-def check_env(env: object, aname: str, *, file: str, line: int) -> tuple[str, ...]:
-    """The variable names of ``env=``, sorted without repeats (their order is no part of the key)."""
-    if isinstance(env, (str, bytes)) or not isinstance(env, (list, tuple)):
-        raise DefinitionError(f"asset {aname!r}: env must be a list of environment variable names, "
-                              f"got {env!r}", file=file, line=line)
-    for n in env:
-        if not isinstance(n, str):
-            raise DefinitionError(f"asset {aname!r}: env must be a list of strings, got {n!r} in it",
-                                  file=file, line=line)
-        if not (n.isascii() and n.isidentifier()):  # [A-Za-z_][A-Za-z0-9_]*
-            raise DefinitionError(f"asset {aname!r}: env names {n!r}, which is not an environment variable "
-                                  "name (letters, digits and '_', not starting with a digit)", file=file, line=line)
-    return tuple(sorted(set(env)))
-
-
-def check_params(params: object, aname: str, *, file: str, line: int) -> dict[str, Any]:
-    """The defaults of ``params=``: a dict of names to JSON values, copied (and checked now,
-    so a value with no JSON form fails at its declaration, not in the middle of a build)."""
-    from .params import PARAM_NAME_RE, json_problem
-
-    if not isinstance(params, Mapping):
-        raise DefinitionError(f"asset {aname!r}: params must be a dict of names to JSON defaults, e.g. "
-                              f"params={{'threshold': 3}}, got {params!r}", file=file, line=line)
-    for k, v in params.items():
-        if not isinstance(k, str) or not PARAM_NAME_RE.match(k):
-            raise DefinitionError(f"asset {aname!r}: param name {k!r} must be a str of letters, digits, "
-                                  "'_' and '-', not starting with a digit or '-'", file=file, line=line)
-        problem = json_problem(v)
-        if problem is not None:
-            raise DefinitionError(f"asset {aname!r}: the default of param {k!r} is not JSON: {problem}",
-                                  file=file, line=line)
-    import json
-
-    return dict(json.loads(json.dumps(dict(params))))  # a copy: the caller's dict may change later
 
 
 def source(name: str, path: str, *, description: str | None = None, group: str | None = None,

@@ -123,6 +123,9 @@ class Task:
     fan_in: tuple[tuple[str, tuple[str, ...]], ...] = ()
     # False: the function may return Skip (``@asset(output_required=False)``)
     output_required: bool = True
+    # a multi-asset's run: (out, IO manager name, IO manager, required) of each of its outs, in
+    # outs order; ``asset`` is then the multi-asset's name (run_outs)
+    outs: tuple[tuple[str, str, Any, bool], ...] = ()
 
     def run(self, log: Any = None) -> Produced | Failed | Skipped:
         """Run it here, now (see :func:`run_task`): what an executor calls in its worker."""
@@ -208,9 +211,13 @@ def _run_task(task: Task, log: Any, logs: LogLines) -> Produced | Failed | Skipp
         io_context = IOContext(task.asset, Path(task.project_dir), log, params=_decoded(task.params),
                                resources=_io_resources(task, log))
     try:
-        produced = run_function(task.fn, task.asset, task.io_name, io, kwargs,
-                                is_user_file=is_user_file_for(task.project_dir), context=context,
-                                io_context=io_context, output_required=task.output_required)
+        if task.outs:  # a multi-asset: one call, a Produced per out (assetbuild.multirun)
+            produced: Any = run_outs(task.fn, task.asset, task.outs, kwargs,
+                                     is_user_file=is_user_file_for(task.project_dir), context=context)
+        else:
+            produced = run_function(task.fn, task.asset, task.io_name, io, kwargs,
+                                    is_user_file=is_user_file_for(task.project_dir), context=context,
+                                    io_context=io_context, output_required=task.output_required)
     except AssetFailed as e:
         return Failed(_outputs_error(e), e.traceback, time.perf_counter() - t0, logs)
     produced.logs = logs
@@ -472,6 +479,8 @@ def _handle_output(asset: str, io_name: str, io: Any, io_context: IOContext, val
     metadata.update(io_context.metadata)
     data = record_bytes(io_name, dv)
     return Produced(data, hashlib.sha256(data).hexdigest(), dv, duration, metadata)
+
+
 def io_metadata(asset: str, io_name: str, io: Any, value: Any) -> dict[str, Any]:
     """What the IO manager says about the value it stored (its optional ``metadata(value)``:
     row counts, shapes, a preview), or {}. It describes the value, not the bytes, so a manager
@@ -491,6 +500,48 @@ def io_metadata(asset: str, io_name: str, io: Any, value: Any) -> dict[str, Any]
     return dict(extra)
 
 
+def run_outs(fn: Callable[..., Any], producer: str, outs: tuple[tuple[str, str, Any, bool], ...],
+             kwargs: dict[str, Any], *, is_user_file: Callable[[str], bool], context: Any = None) -> Any:
+    """Call a multi-asset's function once and serialize each out it returned; ``outs`` is
+    (out name, IO manager name, IO manager, required) in outs order. AssetFailed on any error."""
+    if context is not None:
+        kwargs["context"] = context
+    t0 = time.perf_counter()
+    with _RealInterrupts() as interrupts:
+        try:
+            value = fn(**kwargs)
+        except BaseException as e:  # noqa: BLE001 - whatever the user's code raises fails the run
+            raise AssetFailed(producer, _user_error(e, interrupts), user_traceback(e, is_user_file)) from e
+    duration = time.perf_counter() - t0
+    from .multirun import MultiProduced, split_outs
+
+    values, missing = split_outs(producer, value, [(o, required) for o, _, _, required in outs])
+    shared = dict(context.metadata) if context is not None and context.metadata else {}
+    produced: dict[str, Produced] = {}
+    for out, io_name, io, _ in outs:
+        if out not in values:
+            continue
+        v = values[out]
+        metadata = dict(shared)
+        data_version = None
+        if isinstance(v, Output):
+            metadata.update(v.metadata)
+            data_version = v.data_version
+            v = v.value
+        with _RealInterrupts() as interrupts:  # an IO manager is user code too
+            try:
+                data = io.dump(v)
+            except BaseException as e:  # noqa: BLE001
+                raise AssetFailed(producer, f"cannot store its out {out!r} ({type(v).__module__}."
+                                  f"{type(v).__qualname__}) with io={io_name!r}: {_user_error(e, interrupts)}") from e
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise AssetFailed(producer, f"IO manager {io_name!r} returned {type(data).__name__}, not bytes "
+                              f"(out {out!r})")
+        data = bytes(data)
+        digest = hashlib.sha256(data).hexdigest()
+        metadata = {**io_metadata(producer, io_name, io, v), **metadata}  # the out's own wins
+        produced[out] = Produced(data, digest, data_version or digest, duration, metadata)
+    return MultiProduced(produced, missing, duration)
 def _user_error(exc: BaseException, interrupts: _RealInterrupts) -> str:
     """Why user code (an asset function, an IO manager) failed: one line. A real Ctrl-C that
     came while it ran is raised again as KeyboardInterrupt, even if the code turned it into

@@ -41,6 +41,8 @@ class Graph:
     # asset -> {param: its glob or "group:NAME"} of the parameters that receive a dict of every
     # match (their inputs are consecutive in ``inputs``, in name order); only assets that have one
     fan_in: dict[str, dict[str, str]] = field(default_factory=dict)
+    # multi-asset name -> its outs (assets), in outs order; the name itself is no node
+    producers: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def observed_by(self, plan: Iterable[str]) -> list[str]:
         """The observable sources that assets of ``plan`` read (as a parameter or in deps), in
@@ -72,9 +74,13 @@ def resolve(decls: Sequence[AssetDef | SourceDef | ObservableSourceDef | Resourc
     resources: dict[str, ResourceDef] = {}
     file_sources: list[SourceDef] = []
     observable: list[str] = []
+    producers: dict[str, list[str]] = {}
     for d in decls:  # one pass that sorts the kinds: 10,000 assets pay one type() each
         kind = type(d)
-        if kind is not AssetDef:
+        if kind is AssetDef:
+            if d.producer is not None:  # type: ignore[union-attr]
+                producers.setdefault(d.producer, []).append(d.name)  # type: ignore[union-attr]
+        else:
             if isinstance(d, ResourceDef):
                 _add_resource(d, resources)
                 continue
@@ -91,11 +97,15 @@ def resolve(decls: Sequence[AssetDef | SourceDef | ObservableSourceDef | Resourc
         if prev is not None:
             what = "asset" if isinstance(d, AssetDef) else "observable source" \
                 if isinstance(d, ObservableSourceDef) else "source"
+            if isinstance(d, AssetDef) and d.producer is not None or isinstance(prev, AssetDef) and prev.producer:
+                _clash_of_out(d, prev)  # type: ignore[arg-type]  # no resource gets here
             raise DefinitionError(f"two definitions named {d.name!r} (the other at {prev.file}:{prev.line}); "
                                   f"rename one {what}", file=d.file, line=d.line)
         nodes[d.name] = d  # type: ignore[assignment]  # a ResourceDef went on above (no isinstance per asset)
     if resources:
         _check_resource_names(resources, nodes)
+    if producers:
+        _check_producer_names(producers, nodes)
 
     _check_output_overlaps(nodes)
     mtime_paths = _check_source_versions(file_sources)
@@ -157,7 +167,34 @@ def resolve(decls: Sequence[AssetDef | SourceDef | ObservableSourceDef | Resourc
     order = _toposort(asset_names, inputs, nodes)
     return Graph(nodes=nodes, inputs=inputs, order=order, wants_context=wants_context,
                  resources=resources, uses=uses, observable=tuple(observable), mtime_paths=mtime_paths,
-                 fan_in=fan_in)
+                 fan_in=fan_in, producers={p: tuple(outs) for p, outs in producers.items()})
+
+
+def _clash_of_out(d: AssetDef | SourceDef | ObservableSourceDef, prev: AssetDef | SourceDef | ObservableSourceDef
+                  ) -> None:
+    """An out of a multi-asset named like another definition: say which out of which multi-asset."""
+    def who(x: AssetDef | SourceDef | ObservableSourceDef) -> str:
+        if isinstance(x, AssetDef):
+            return f"out {x.name!r} of multi-asset {x.producer!r}" if x.producer else f"asset {x.name!r}"
+        return f"{'observable source' if isinstance(x, ObservableSourceDef) else 'source'} {x.name!r}"
+    raise DefinitionError(f"{who(d)} clashes with {who(prev)} ({prev.file}:{prev.line}): each out is an asset, "
+                          "and names must be unique; rename one", file=d.file, line=d.line)
+
+
+def _check_producer_names(producers: dict[str, list[str]],
+                          nodes: dict[str, AssetDef | SourceDef | ObservableSourceDef]) -> None:
+    """A multi-asset's name selects its outs, so it may name no other node (its own out is fine)."""
+    for pname, outs in producers.items():
+        other = nodes.get(pname)
+        first: AssetDef = nodes[outs[0]]  # type: ignore[assignment]
+        if other is not None and pname not in outs:
+            raise DefinitionError(f"multi-asset {pname!r} is named like {other!r} ({other.file}:{other.line}): "
+                                  f"selecting {pname!r} could mean either; rename one", file=first.file, line=first.line)
+        places = {(nodes[o].file, nodes[o].line) for o in outs}
+        if len(places) > 1:
+            (f1, l1), (f2, l2) = sorted(places)[:2]
+            raise DefinitionError(f"two multi-assets named {pname!r} (the other at {f1}:{l1}); rename one",
+                                  file=f2, line=l2)
 
 
 def _add_resource(d: ResourceDef, resources: dict[str, ResourceDef]) -> None:
@@ -317,7 +354,9 @@ def select(graph: Graph, patterns: Sequence[str]) -> list[str]:
         return list(graph.order)
     wanted: set[str] = set()
     for pat in patterns:
-        if pat.startswith("group:"):
+        if pat in graph.producers and pat not in graph.inputs:  # a multi-asset: all its outs
+            hits = list(graph.producers[pat])
+        elif pat.startswith("group:"):
             g = pat[6:]
             hits = [n for n in graph.order if getattr(graph.nodes[n], "group", None) == g]
             if not hits:

@@ -24,6 +24,10 @@ from .reports import Reason
 # the resolved params of an asset that declares some (KeyParts.params), after them, and the
 # versions of the resources it uses (KeyParts.resources), after those and before the nonce; the
 # shape of an asset's fan-in parameters (KeyParts.fan_in), after the resources.
+# An out of a multi-asset has its out name as the asset name and its multi-asset's name
+# (KeyParts.producer) behind the str marker "multi", after the fan-in and before the nonce:
+# a plain asset's tuple never holds that marker, so no out's key can equal a plain asset's key,
+# and no plain asset's key changed when multi-assets came.
 KEY_SCHEMA = 1
 
 # Interpreter identity: bytecode and pickles differ between minor versions and implementations.
@@ -57,6 +61,8 @@ class KeyParts:
     # ``inputs``. Without it, a glob matching one asset and an ``ins`` naming that asset would
     # share a key, though one function receives {name: value} and the other the value.
     fan_in: tuple[tuple[str, int], ...] = ()
+    # the multi-asset that produces this asset (an out of it); "" for a plain asset
+    producer: str = ""
 
 
 def make_key(name: str, parts: KeyParts) -> str:
@@ -76,6 +82,8 @@ def make_key(name: str, parts: KeyParts) -> str:
         fields += ("resources", parts.resources)
     if parts.fan_in:  # behind its own str marker, like env
         fields += ("fan_in", parts.fan_in)
+    if parts.producer:  # behind its str marker, like env: see KEY_SCHEMA
+        fields += ("multi", parts.producer)
     if parts.nonce:  # a str, where sources are a tuple: the two cannot be mistaken for each other
         fields += ("nonce:" + parts.nonce,)
     body = repr(fields)
@@ -206,6 +214,9 @@ def explain_change(old: KeyParts, new: KeyParts, *, sources: frozenset[str] | se
         reasons += resource_changes(old.resources, new.resources)
     if old.fan_in != new.fan_in:  # a count follows from the inputs added or removed, if any
         reasons += fan_in_changes(old.fan_in, new.fan_in, counts=old_in.keys() == new_in.keys())
+    if old.producer != new.producer:
+        reasons.append(Reason("producer-changed", f"produced by {old.producer or 'itself'!r} -> "
+                              f"{new.producer or 'itself'!r}"))
     if old.io != new.io:
         reasons.append(Reason("io-changed", f"IO manager {old.io} -> {new.io}"))
     if old.path != new.path:

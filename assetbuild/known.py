@@ -31,7 +31,7 @@ class Blocked(Enum):
     FAILED = "failed"
     NOT_BUILT = "did not build"
     UNOBSERVED = "could not be observed"  # an observable source whose observe function failed
-    NO_OUTPUT = "produced no output"  # skipped (Skip) with no earlier value, or upstream of one: no failure
+    NO_OUTPUT = "produced no output"  # skipped (Skip) or ran without a value, with none before: no failure
 
 
 class Unusable(Exception):

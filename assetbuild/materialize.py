@@ -222,7 +222,7 @@ class Materializer:
         self.store.put_head(name, Head(
             key, trace.data_version, trace.output_digest, parts.code, parts.code_parts,
             parts.inputs, parts.io, parts.path, sig, now, trace.size, trace.duration_s, parts.sources, parts.env,
-            params=parts.params, resources=parts.resources, fan_in=parts.fan_in))
+            params=parts.params, resources=parts.resources, fan_in=parts.fan_in, producer=parts.producer))
 
 
 def _metadata_json(metadata: dict[str, Any]) -> str:

@@ -44,7 +44,7 @@ def head_parts(head: Head) -> KeyParts:
                     tuple((n, p) for n, p in head.sources), env=tuple((n, v) for n, v in head.env),
                     params=head.params,
                     resources=tuple((n, v) for n, v in head.resources),
-                    fan_in=tuple((p, n) for p, n in head.fan_in))
+                    fan_in=tuple((p, n) for p, n in head.fan_in), producer=head.producer)
 
 
 def why_run(parts: KeyParts, head: Head | None, sources: frozenset[str] | set[str],
@@ -142,7 +142,8 @@ class TraceRebuilder:
                          env=env_parts(adef.env, self.environ) if adef.env else (),
                          params=(self.params.get(name) or declared_json(adef.param_defaults)) if adef.param_defaults else "",
                          resources=self._resource_versions(name) if self.graph.uses else (),
-                         fan_in=self._fan_in(name) if self.graph.fan_in else ())
+                         fan_in=self._fan_in(name) if self.graph.fan_in else (),
+                         producer=adef.producer or "")
         head = self.store.get_head(name)
         if adef.volatile:
             return self._volatile(name, parts, head)

@@ -103,9 +103,11 @@ class BuildResult:
 
     @property
     def ok(self) -> bool:
-        """Every selected asset is fresh at the end, or skipped by its own choice (``Skip``) or for
-        want of an upstream's output (a dry run is ok once the AssetFile loads)."""
-        return self.dry_run or all(r.status != "failed" and (r.status != "skipped" or r.skip_reason is not None)
+        """Every selected asset is fresh at the end, or skipped by its own choice (``Skip``), or
+        skipped without an error because a run produced no value for it or its upstream (a dry
+        run is ok once the AssetFile loads)."""
+        return self.dry_run or all(r.status != "failed" and (r.status != "skipped" or r.skip_reason is not None
+                                                             or r.error is None)
                                    for r in self.results)
 
     def count(self, status: str) -> int:
@@ -174,6 +176,7 @@ class Head(NamedTuple):
     params: str = ""  # KeyParts.params (absent in heads of older versions)
     resources: tuple[tuple[str, str], ...] = ()  # KeyParts.resources (absent in heads of older versions)
     fan_in: tuple[tuple[str, int], ...] = ()  # KeyParts.fan_in (absent in heads of older versions)
+    producer: str = ""  # KeyParts.producer: its multi-asset (absent in heads of older versions)
 
 
 class SkipRecord(NamedTuple):

@@ -31,11 +31,13 @@ from .jobs import Job, Requeue, critical_path, time_left
 from .known import Blocked as _Blocked
 from .known import Known as _Known
 from .known import Unusable as _Unusable
-from .known import known_observations, unusable_status
+from .known import known_observations
+from .looking import Looking
 from .materialize import Materializer, PathNotWritten
-from .rebuild import CodeOf, TraceRebuilder, state_of, would_do
-from .reports import AssetResult, AssetStatus, BuildResult, ObservationResult, Reason
-from .skips import no_output_result, settle_skip, skip_note
+from .multi import MultiRuns
+from .rebuild import CodeOf, TraceRebuilder
+from .reports import AssetResult, BuildResult, ObservationResult, Reason
+from .skips import no_output_result, settle_skip
 
 _FROM_REMOTE = Reason("remote", "from the remote cache")
 
@@ -44,7 +46,7 @@ class _InputRebuilt(Exception):
     """An upstream's stored output was unusable and has been rebuilt: decide again."""
 
 
-class Scheduler:
+class Scheduler(Looking):
     """Builds a selection of a graph: up to ``jobs`` assets at once, longest remaining path first.
 
     Everything that touches the store, the files or the observer happens on the thread that
@@ -91,6 +93,8 @@ class Scheduler:
                           for p in (d.outputs or ((d.path,) if d.path else ()))]
         self._late: list[tuple[str, Decision]] = []  # remote hits whose path output waits for its bytes
         self._results: dict[str, AssetResult] = {}
+        self._planned: set[str] = set()
+        self.multi = MultiRuns(graph) if graph.producers else None  # outs of multi-assets run together
 
     # --- public ------------------------------------------------------------------------------
 
@@ -100,7 +104,7 @@ class Scheduler:
         if force:
             self.rebuilder = self.rebuilder.forcing()
             self._repairing = self.rebuilder
-        planned = set(plan)
+        planned = self._planned = set(plan)
         for name in plan:
             for up in self._upstream(name):
                 if up in planned:
@@ -123,30 +127,6 @@ class Scheduler:
         results = self._results
         return BuildResult((*failed, *(results[n] for n in plan)), time.perf_counter() - t0, dry_run=dry_run,
                            observations=tuple(self.observations.values()))
-
-    def status(self, plan: Sequence[str]) -> list[AssetStatus]:
-        """What a build would make of each asset: the rebuilder's decisions, acted on by nobody."""
-        out = []
-        for name in plan:
-            try:
-                d = self._decide(name)
-            except _Unusable as e:  # a source it needs (directly or upstream) does not exist,
-                out.append(unusable_status(name, e, self.graph.inputs, self.observations))  # or failed
-                continue
-            st = state_of(name, d)
-            note = skip_note(self.store.get_skip(name), d.head) if d.action == "run" else None
-            out.append(st if note is None else AssetStatus(name, st.state, st.reasons + (note,)))
-        return out
-
-    def version_of(self, name: str) -> str | None:
-        """The data version this build uses for a source or a decided asset (None: not known)."""
-        if name in self.sources:
-            try:
-                return self.files.source_version(self._source_path[name])
-            except SourceMissing:
-                return None
-        known = self.known.get(name)
-        return known.data_version if known else None
 
     # --- deciding ----------------------------------------------------------------------------
 
@@ -193,19 +173,12 @@ class Scheduler:
                                       d.trace.output_digest)
         return d
 
-    def _dry_run(self, name: str) -> AssetResult:
-        """What a build would do with one asset, as a result with ``metadata["would"]``."""
-        try:
-            d = self._decide(name)
-        except _Unusable as e:
-            return AssetResult(name, "failed" if e.fails else "skipped",
-                               error=e.why if e.fails else f"not run: {e.why}")
-        return would_do(name, d, self.known[name].data_version)
-
-    def _start(self, name: str) -> AssetResult | Job:
+    def _start(self, name: str) -> AssetResult | Job | None:
         """Decide one asset and act on it: its result (cached, restored, failed, skipped), or a
-        job to run."""
+        job to run (None: an out of a multi-asset whose run another out's job makes)."""
         adef: AssetDef = self.graph.nodes[name]  # type: ignore[assignment]
+        if adef.producer is not None and self.multi is not None and self.multi.covers(name):
+            return None
         try:
             d = self._decide(name)
         except _Unusable as e:
@@ -213,6 +186,8 @@ class Scheduler:
                 return no_output_result(name, e.why)
             return AssetResult(name, "failed", error=e.why) if e.fails else self._skipped(name, e.why)
         if d.action == "run":
+            if adef.producer is not None and self.multi is not None:
+                self.multi.join(name, self._decide, {n for n in self._planned if n not in self._results})
             return Job(name, adef, d)
         if d.action == "fetch" and adef.outputs:  # its readers read its files: write them now
             return self._restore(name, adef, d, (_FROM_REMOTE,))
@@ -288,6 +263,8 @@ class Scheduler:
                 waiting[d] -= 1
                 if waiting[d] == 0:
                     push(d)
+            for other in self.multi.after(r, self.blocked) if self.multi is not None else ():
+                push(other) if isinstance(other, str) else finish(other)  # outs that joined its run
 
         for name in plan:
             if waiting[name] == 0:
@@ -299,7 +276,7 @@ class Scheduler:
                 started = self._start(name)
                 if isinstance(started, AssetResult):
                     finish(started)
-                else:
+                elif started is not None:
                     heapq.heappush(runq, (-prio[name], index[name], started))
             # 2. start jobs on free workers (a suspect of a worker crash runs with nothing beside it)
             if stopped is None:
@@ -359,6 +336,8 @@ class Scheduler:
                 break
             except _InputRebuilt:
                 out = self._start(job.name)
+                if out is None:
+                    return
                 if isinstance(out, AssetResult):
                     finish(out)
                     return
@@ -406,6 +385,8 @@ class Scheduler:
             else:
                 inputs.append((arg, up, self.io[self._asset(up).io], self._input_bytes(up, by_file)))
         task = self.make_task(job.adef, args, inputs, self.io[job.adef.io], job.name in self.graph.wants_context)
+        if job.adef.producer is not None and self.multi is not None:
+            self.multi.prepare(task, job.adef.producer, self.io)
         if job.adef.outputs:
             self._drop_staging(job)
             job.staging = task.staging = self.files.staging_dir(job.name)
@@ -456,7 +437,7 @@ class Scheduler:
             self.blocked[name] = _Blocked.FAILED
             return job.failed(str(e))
         if outcome.logs:
-            self.observer.asset_logs(name, outcome.logs)
+            self.observer.asset_logs(job.adef.producer or name, outcome.logs)  # as a live logger shows them
         edited = self.outputs.code_changed_during_run(outcome)
         if edited is not None:  # also before an "unloadable" input: the code, not the bytes, differs
             self.blocked[name] = _Blocked.FAILED
@@ -492,6 +473,8 @@ class Scheduler:
             self.blocked[name] = _Blocked.FAILED
             return job.failed(f"source {changed!r} changed while {name!r} was running; its result was not "
                               "recorded (run the build again)")
+        if self.multi is not None and getattr(produced, "outs", None) is not None:
+            return self.multi.record(self, job, produced)
         try:
             data_version = self.outputs.record(name, job.decision, adef.path, produced, job.staging)
         except PathNotWritten as e:

@@ -4,6 +4,10 @@ A model of each generated project predicts, for every build, the exact set of as
 run (minimality, early cutoff, revert: an asset runs iff the pair (its code, its inputs' data
 versions) was never built before) and every value (correctness: the incremental result equals
 what a from-scratch evaluation gives).
+
+Some generated assets are multi-assets with two outs (``a3p`` and ``a3q`` of ``a3``), returned
+as a tuple or a dict: both outs run together (one function, one code), and their readers, which
+may read one out only, follow each out's own value (early cutoff per out).
 """
 
 from __future__ import annotations
@@ -23,15 +27,17 @@ import assetbuild
 def projects(draw):
     n_src = draw(st.integers(1, 2))
     n = draw(st.integers(2, 7))
-    assets = []
+    assets: list[dict] = []
     for i in range(n):
-        pool = [f"s{k}" for k in range(n_src)] + [f"a{k}" for k in range(i)]
+        pool = [f"s{k}" for k in range(n_src)] + [o for a in assets for o in outs_of(a)]
         ins = draw(st.lists(st.sampled_from(pool), unique=True, max_size=3))
-        assets.append({"name": f"a{i}", "ins": ins, "c": draw(st.integers(0, 5)), "m": draw(st.sampled_from([2, 3, 1000]))})
+        assets.append({"name": f"a{i}", "ins": ins, "c": draw(st.integers(0, 5)), "m": draw(st.sampled_from([2, 3, 1000])),
+                       "multi": draw(st.booleans()), "c2": draw(st.integers(0, 5)), "m2": draw(st.sampled_from([2, 1000]))})
     sources = {f"s{k}": draw(st.integers(0, 9)) for k in range(n_src)}
     edits = draw(st.lists(st.one_of(
         st.tuples(st.just("const"), st.integers(0, n - 1), st.integers(0, 5)),
         st.tuples(st.just("mod"), st.integers(0, n - 1), st.sampled_from([2, 3, 1000])),
+        st.tuples(st.just("const2"), st.integers(0, n - 1), st.integers(0, 5)),  # a multi-asset's second out
         st.tuples(st.just("source"), st.integers(0, n_src - 1), st.integers(0, 9)),
         st.tuples(st.just("reformat-source"), st.integers(0, n_src - 1), st.just(0)),
         st.tuples(st.just("comments"), st.just(0), st.integers(0, 3)),
@@ -39,8 +45,13 @@ def projects(draw):
     return assets, sources, edits
 
 
+def outs_of(a) -> list[str]:
+    """The assets one generated definition makes: two outs for a multi-asset."""
+    return [a["name"] + "p", a["name"] + "q"] if a["multi"] else [a["name"]]
+
+
 def render(assets, pad: int = 0) -> str:
-    out = ["from assetbuild import asset, source\n"]
+    out = ["from assetbuild import asset, multi_asset, Out, source\n"]
     srcs = sorted({i for a in assets for i in a["ins"] if i.startswith("s")} | {"s0"})
     for s in srcs:
         out.append(f'{s} = source("{s}", "{s}.txt")\n')
@@ -50,6 +61,13 @@ def render(assets, pad: int = 0) -> str:
         # abs(0), not 0: the compiler folds constant expressions, so (0 + 2) % 2 and (0 + 0) % 2
         # would compile to the same code, and rightly rebuild nothing.
         terms = " + ".join([f"int({i}.read_text())" if i.startswith("s") else i for i in a["ins"]] or ["abs(0)"])
+        if a["multi"]:
+            p, q = outs_of(a)
+            value = f'({terms} + {a["c"]}) % {a["m"]}, ({terms} + {a["c2"]}) % {a["m2"]}'
+            ret = f"({value})" if int(a["name"][1:]) % 2 else f"dict(zip(({p!r}, {q!r}), ({value})))"
+            out.append(f'@multi_asset(outs={{"{p}": Out(io="json"), "{q}": Out(io="json")}})\n'
+                       f'def {a["name"]}({args}):\n    return {ret}\n')
+            continue
         out.append(f'@asset(io="json")\ndef {a["name"]}({args}):\n    return ({terms} + {a["c"]}) % {a["m"]}\n')
     return "\n".join(out)
 
@@ -58,7 +76,11 @@ def evaluate(assets, source_text):
     values = {}
     for a in assets:
         total = sum(int(source_text[i]) if i.startswith("s") else values[i] for i in a["ins"])
-        values[a["name"]] = (total + a["c"]) % a["m"]
+        if a["multi"]:
+            p, q = outs_of(a)
+            values[p], values[q] = (total + a["c"]) % a["m"], (total + a["c2"]) % a["m2"]
+        else:
+            values[a["name"]] = (total + a["c"]) % a["m"]
     return values
 
 
@@ -66,10 +88,10 @@ def expected_runs(assets, source_text, values, seen):
     runs = []
     for a in assets:
         dvs = tuple(source_text[i] if i.startswith("s") else json.dumps(values[i]) for i in a["ins"])
-        sig = (a["c"], a["m"], dvs)
-        if sig not in seen.setdefault(a["name"], set()):
+        sig = (a["c"], a["m"], a["c2"], a["m2"], dvs) if a["multi"] else (a["c"], a["m"], dvs)
+        if sig not in seen.setdefault(a["name"], set()):  # a multi-asset's outs run together
             seen[a["name"]].add(sig)
-            runs.append(a["name"])
+            runs += outs_of(a)
     return runs
 
 
@@ -94,6 +116,8 @@ def test_incremental_builds_are_minimal_and_correct(gen, jobs):
                     assets[idx]["c"] = val
                 elif kind == "mod":
                     assets[idx]["m"] = val
+                elif kind == "const2":
+                    assets[idx]["c2"] = val
                 elif kind == "source":
                     source_text[f"s{idx}"] = str(val)
                 elif kind == "reformat-source":  # new bytes, same number
@@ -110,8 +134,8 @@ def test_incremental_builds_are_minimal_and_correct(gen, jobs):
             result = assetbuild.build(project_dir=root, **par)
             assert result.ok, [(r.asset, r.error) for r in result.results if r.error]
             assert sorted(result.names("built")) == sorted(want), (step, render(assets, pad))
-            for a in assets:
-                assert assetbuild.load_value(a["name"], project_dir=root) == values[a["name"]]
+            for name in values:
+                assert assetbuild.load_value(name, project_dir=root) == values[name]
         # a from-scratch build in a fresh cache agrees with the incremental one
         fresh = assetbuild.build(project_dir=root, cache_dir=root / "fresh-cache")
         assert {r.asset: r.data_version for r in fresh.results} == \

@@ -163,9 +163,9 @@ def _entry_records(e: Any) -> tuple[str, str, Trace, Head | None]:
     head = None
     hd = e.get("head")
     if hd is not None:
-        # "sources", "env", "params", "resources" and "fan_in" came with later versions: an older
-        # export has none
-        later = {"sources", "env", "params", "resources", "fan_in"}
+        # "sources", "env", "params", "resources", "fan_in" and "producer" came with later versions:
+        # an older export has none
+        later = {"sources", "env", "params", "resources", "fan_in", "producer"}
         if not isinstance(hd, Mapping) or set(hd) - later != set(Head._fields) - later:
             raise ValueError("bad head record")
         if not _params_ok(hd.get("params", "")):
@@ -190,7 +190,7 @@ def _entry_records(e: Any) -> tuple[str, str, Trace, Head | None]:
                        "fan_in": tuple((p, n) for p, n in fan_rows)})
         _check_types(head, {"key": str, "data_version": str, "output_digest": str, "code": str,
                             "code_parts": dict, "io": str, "path": (str, type(None)), "built_ns": int,
-                            "size": int, "duration_s": (int, float)})
+                            "size": int, "duration_s": (int, float), "producer": str})
         if not all(isinstance(k, str) and isinstance(v, str) for k, v in head.code_parts.items()):
             raise ValueError("bad head code parts")
         if head.key != key or head.output_digest != trace.output_digest:

@@ -219,7 +219,8 @@ class Reporter:
             self.line(f"{self._c('skipped', 'skipped')}   {r.asset}  ({r.skip_reason or 'Skip'})")
         elif r.status == "skipped":
             if self.verbosity > 0:
-                self.line(f"{self._c('skipped', 'skipped')}   {r.asset}: {r.error}")
+                why = r.error or "; ".join(x.detail for x in r.reasons)
+                self.line(f"{self._c('skipped', 'skipped')}   {r.asset}: {why}")
         elif r.status == "cached" and self.verbosity > 0:
             self.line(f"{self._c('cached', 'cached')}    {r.asset}")
         self._draw_status()
@@ -414,6 +415,8 @@ def format_why(info: dict[str, Any], *, as_json: bool = False) -> str:
 
     if as_json:
         return json.dumps(info)
+    if "outs" in info:  # a multi-asset: each of its outs
+        return "\n".join(format_why(o) for o in info["outs"])
     lines = [f"{info['asset']}: {info['state']}  ({display_path(info['file'])}:{info['line']})"]
     lines += [f"  {r['code']}: {r['detail']}" for r in info["reasons"]]
     if info["code_changes"]:
@@ -451,7 +454,8 @@ def format_assets(rows: list[dict[str, Any]], *, as_json: bool = False) -> str:
         elif r["kind"] == "observable_source" and r.get("poll"):
             src = f"  (poll every {r['poll']:g} s)"
         desc = f"  # {r['description']}" if r.get("description") else ""
-        lines.append(f"{r['kind']:<{width}} {r['name']}{src}{extra}{ins}{desc}")
+        by = f"  (out of {r['producer']})" if r.get("producer") else ""
+        lines.append(f"{r['kind']:<{width}} {r['name']}{by}{src}{extra}{ins}{desc}")
     return "\n".join(lines)
 
 

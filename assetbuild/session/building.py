@@ -179,12 +179,19 @@ def project_params(project: Project, *, args: Sequence[str] = (), given: Any = N
     declared = {}
     for name in graph.order:
         defaults = graph.nodes[name].param_defaults  # type: ignore[union-attr]
-        if defaults:
-            declared[name] = defaults
+        if defaults:  # a multi-asset's params are set by its name: its outs share one run
+            declared[graph.nodes[name].producer or name] = defaults  # type: ignore[union-attr]
     table, where = params_table(project.project_dir)
     if not declared and table is None and not args and not given:
         return {}
-    return resolve_params(declared, graph.inputs, table=table, table_where=where, args=args, given=given)
+    names: Any = graph.inputs
+    if graph.producers:
+        names = {n for n in graph.inputs if graph.nodes[n].producer is None} | set(graph.producers)  # type: ignore[union-attr]
+    resolved = resolve_params(declared, names, table=table, table_where=where, args=args, given=given)
+    for producer, outs in graph.producers.items():
+        if producer in resolved:
+            resolved.update(dict.fromkeys(outs, resolved[producer]))
+    return resolved
 
 
 def make_scheduler(project: Project, store: Any, *, record: bool,

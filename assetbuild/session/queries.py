@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..definitions import AssetDef
-from ..errors import ValueNotFound
+from ..errors import SelectionError, ValueNotFound
 from ..graph import Graph, select
 from ..io import is_external
 from ..output import Reporter
@@ -60,37 +60,13 @@ def why(asset: str, *, project_dir: str | os.PathLike[str] = ".", assetfile: str
         try:
             observations = observe_for(project, plan, store, record=False)
             sched = make_scheduler(project, store, record=False, params=resolved, observations=observations)
-            st = {s.asset: s for s in sched.status(plan)}[asset]
-            head = store.get_head(asset)
-            adef: AssetDef = project.graph.nodes[asset]  # type: ignore[assignment]
-            code, parts = sched.fingerprint(asset)  # the same fingerprinter: one warning
-            inputs = []
-            old_inputs = dict(head.inputs) if head else {}
-            for _, up in project.graph.inputs[asset]:
-                new = sched.version_of(up)
-                kind = "source" if up in sched.sources else "observable_source" if up in observations else "asset"
-                inputs.append({"name": up, "kind": kind,
-                               "old": old_inputs.get(up), "new": new,
-                               "changed": old_inputs.get(up) != new})
-            env = _env_changes(adef.env, head.env if head is not None else None)
-            code_changes = []
-            if head is not None:
-                old_parts = head.code_parts
-                for label in sorted(set(old_parts) | set(parts)):
-                    o, n = old_parts.get(label), parts.get(label)
-                    if o != n:
-                        code_changes.append({"part": label, "old": o, "new": n})
-            return {"asset": asset, "state": st.state, "reasons": [r.to_json() for r in st.reasons],
-                    "file": adef.file, "line": adef.line, "code": code, "old_code": head.code if head else None,
-                    "code_changes": code_changes, "inputs": inputs, "io": adef.io, "path": adef.path,
-                    "volatile": adef.volatile, "max_age": adef.max_age, "env": env,
-                    "params": _params_value(resolved.get(asset, "")),
-                    "old_params": _params_value(head.params) if head is not None and head.params else None,
-                    "resources": _resource_changes(project.graph, asset, head),
-                    "last_built_ns": head.built_ns if head else None,
-                    "last_key": head.key if head else None,
-                    "last_skip": _last_skip(store.get_skip(asset)),
-                    "history": len(store.history(asset))}
+            states = {s.asset: s for s in sched.status(plan)}
+            outs = project.graph.producers.get(asset, ()) if asset not in project.graph.inputs else ()
+            if outs:  # a multi-asset: each of its outs, explained as an asset
+                return {"asset": asset, "kind": "multi_asset",
+                        "outs": [_why_one(project, sched, store, o, states[o], resolved, observations)
+                                 for o in outs]}
+            return _why_one(project, sched, store, asset, states[asset], resolved, observations)
         finally:
             store.close()
 
@@ -98,6 +74,41 @@ def why(asset: str, *, project_dir: str | os.PathLike[str] = ".", assetfile: str
 def _last_skip(rec: Any) -> dict[str, Any] | None:
     """``why --json``'s "last_skip": the asset's latest recorded Skip (None: it never skipped)."""
     return None if rec is None else {"skipped_ns": rec.skipped_ns, "reason": rec.reason, "key": rec.key}
+
+
+def _why_one(project: Any, sched: Any, store: Any, asset: str, st: Any, resolved: dict[str, str],
+             observations: Any) -> dict[str, Any]:
+    """``why`` of one asset (an out of a multi-asset is one too)."""
+    head = store.get_head(asset)
+    adef: AssetDef = project.graph.nodes[asset]  # type: ignore[assignment]
+    code, parts = sched.fingerprint(asset)  # the same fingerprinter: one warning
+    inputs = []
+    old_inputs = dict(head.inputs) if head else {}
+    for _, up in project.graph.inputs[asset]:
+        new = sched.version_of(up)
+        kind = "source" if up in sched.sources else "observable_source" if up in observations else "asset"
+        inputs.append({"name": up, "kind": kind,
+                       "old": old_inputs.get(up), "new": new,
+                       "changed": old_inputs.get(up) != new})
+    env = _env_changes(adef.env, head.env if head is not None else None)
+    code_changes = []
+    if head is not None:
+        old_parts = head.code_parts
+        for label in sorted(set(old_parts) | set(parts)):
+            o, n = old_parts.get(label), parts.get(label)
+            if o != n:
+                code_changes.append({"part": label, "old": o, "new": n})
+    return {"asset": asset, "state": st.state, "reasons": [r.to_json() for r in st.reasons],
+            "file": adef.file, "line": adef.line, "code": code, "old_code": head.code if head else None,
+            "code_changes": code_changes, "inputs": inputs, "io": adef.io, "path": adef.path,
+            "volatile": adef.volatile, "max_age": adef.max_age, "env": env,
+            "params": _params_value(resolved.get(asset, "")),
+            "old_params": _params_value(head.params) if head is not None and head.params else None,
+            "resources": _resource_changes(project.graph, asset, head),
+            "last_built_ns": head.built_ns if head else None,
+            "last_key": head.key if head else None,
+            "last_skip": _last_skip(store.get_skip(asset)),
+            "history": len(store.history(asset)), "producer": adef.producer}
 
 
 def _env_changes(names: tuple[str, ...], recorded: Any) -> list[dict[str, Any]]:
@@ -145,6 +156,10 @@ def load_value(asset: str, *, project_dir: str | os.PathLike[str] = ".", assetfi
             r = project.graph.resources[asset]
             return {"resource": asset, "version": r.version, "file": r.file, "line": r.line,
                     "used_by": [a for a, uses in project.graph.uses.items() if any(n == asset for _, n in uses)]}
+        if asset not in project.graph.inputs and asset in project.graph.producers:
+            outs = ", ".join(project.graph.producers[asset])
+            raise SelectionError(f"{asset!r} is a multi-asset, which stores no value itself; name one of its outs "
+                                 f"({outs})")
         if asset not in project.graph.inputs:
             select(project.graph, [asset])  # raises a SelectionError with a suggestion
         store = open_store(project, readonly=True)
@@ -220,6 +235,8 @@ def _describe(graph: Graph, params: dict[str, str] | None = None) -> list[dict[s
             out[-1]["fan_in"] = dict(graph.fan_in[name])
         if not a.output_required:
             out[-1]["output_required"] = False
+        if a.producer is not None:  # an out of a multi-asset
+            out[-1]["producer"] = a.producer
     if graph.resources:
         out += _describe_resources(graph)
     return out

@@ -1,0 +1,215 @@
+"""The checks of what an asset declares: names, paths, time limits, the function's parameters,
+``ins``/``deps``/``io``/``path``/``outputs``, ``volatile``/``max_age``, ``env`` and ``params``.
+
+``@asset`` and ``@multi_asset`` (assetbuild.definitions, assetbuild.outs) share them, so both
+refuse the same mistakes with the same words: each a DefinitionError at the declaration's line.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from .clock import parse_duration
+from .errors import DefinitionError
+from .fanin import check_fan_in, is_fan_in
+
+_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:/[A-Za-z_][A-Za-z0-9_]*)*\Z")
+# A path that needs no normalising: plain segments, none of them "." or "..".
+_PLAIN_PATH_RE = re.compile(r"(?!\.\.?(?:/|\Z))[\w.-]+(?:/(?!\.\.?(?:/|\Z))[\w.-]+)*\Z")
+
+
+def check_name(name: object, what: str, *, file: str | None = None, line: int | None = None) -> str:
+    """Return ``name`` if it is a valid asset/source name, else raise a DefinitionError saying why."""
+    if not isinstance(name, str) or not _NAME_RE.match(name):
+        raise DefinitionError(
+            f"invalid {what} name {name!r}: use a Python identifier, or '/'-joined identifiers "
+            "for a namespace (e.g. 'raw/orders')", file=file, line=line)
+    return name
+
+
+def check_relpath(path: object, what: str, *, file: str | None = None, line: int | None = None) -> str:
+    """Normalise a workspace path to posix form; refuse absolute paths and paths that leave the project."""
+    if type(path) is str and _PLAIN_PATH_RE.match(path):
+        return path
+    if not isinstance(path, str) or not path.strip():
+        raise DefinitionError(f"{what} must be a non-empty relative path, got {path!r}", file=file, line=line)
+    p = path.replace("\\", "/")
+    parts = [s for s in p.split("/") if s not in ("", ".")]
+    if p.startswith("/") or re.match(r"[A-Za-z]:", p) or ".." in parts or not parts:
+        raise DefinitionError(f"{what} {path!r} must be relative to the project directory and stay inside it",
+                              file=file, line=line)
+    return "/".join(parts)
+
+
+# Built-in executors that run assets in threads of the build, which nothing can stop from outside.
+UNKILLABLE_EXECUTORS = frozenset({"threads"})
+
+
+def check_timeout(value: object, what: str, *, file: str | None = None, line: int | None = None) -> float | None:
+    """A time limit in seconds: a positive finite number (None: no limit)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
+        raise DefinitionError(f"{what} must be a positive number of seconds, got {value!r}", file=file, line=line)
+    return float(value)
+
+
+def _params_of(fn: Callable[..., Any], file: str, line: int, what: str = "asset") -> tuple[tuple[str, bool], ...]:
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        raise DefinitionError(f"@asset needs a plain function, got {fn!r}", file=file, line=line)
+    if what == "asset" and code.co_flags & 0x2A0:  # CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR
+        kind = "an async function" if code.co_flags & 0x280 else "a generator function"
+        raise DefinitionError(f"asset {fn.__name__!r} is {kind}; an asset returns its value "
+                              "(collect it into a list first)", file=file, line=line)
+    if code.co_flags & 0x0C:  # CO_VARARGS | CO_VARKEYWORDS
+        raise DefinitionError(f"{what} {fn.__name__!r}: *args/**kwargs cannot be bound to assets; "
+                              "name each input", file=file, line=line)
+    n = code.co_argcount + code.co_kwonlyargcount
+    names = code.co_varnames[:n]
+    ndef = len(fn.__defaults__ or ())
+    kwdefaults = fn.__kwdefaults__ or {}
+    out = []
+    for i, p in enumerate(names):
+        if i < code.co_argcount:
+            has_default = i >= code.co_argcount - ndef
+        else:
+            has_default = p in kwdefaults
+        out.append((p, has_default))
+    return tuple(out)
+
+
+def check_outputs(outputs: object, aname: str, *, file: str, line: int) -> tuple[str, ...]:
+    """Normalise ``outputs=``: project-relative paths, a trailing '/' for a directory, none
+    inside another (the project-wide overlaps are checked when the graph is resolved)."""
+    if isinstance(outputs, str) or not isinstance(outputs, (list, tuple)) or not outputs:
+        raise DefinitionError(f"asset {aname!r}: outputs must be a non-empty list of paths, e.g. "
+                              f"outputs=['model.pkl', 'eval/'], got {outputs!r}", file=file, line=line)
+    out: list[str] = []
+    for entry in outputs:
+        if not isinstance(entry, str):
+            raise DefinitionError(f"asset {aname!r}: outputs entries must be paths (str), got {entry!r}",
+                                  file=file, line=line)
+        is_dir = entry.replace("\\", "/").endswith("/")
+        rel = check_relpath(entry.replace("\\", "/").rstrip("/") if entry.strip("/\\") else entry,
+                            f"asset {aname!r} output", file=file, line=line)
+        out.append(rel + "/" if is_dir else rel)
+    for i, a in enumerate(out):
+        for b in out[:i]:
+            pa, pb = a.rstrip("/"), b.rstrip("/")
+            if pa == pb or pa.startswith(pb + "/") or pb.startswith(pa + "/"):
+                raise DefinitionError(f"asset {aname!r}: outputs {b!r} and {a!r} overlap; declare each "
+                                      "file or directory once", file=file, line=line)
+    return tuple(out)
+
+
+def _check_options(f: Callable[..., Any], aname: str, *, file: str, line: int, ins: Mapping[str, str] | None,
+                   deps: Iterable[str], io: str | None, path: str | None, code_version: str | None,
+                   executor: str | None, timeout: float | None, outputs: Iterable[str] | None, volatile: bool,
+                   max_age: float | str | None, env: Iterable[str] | None, params: Mapping[str, Any] | None,
+                   what: str = "asset") -> tuple[Any, ...]:
+    """The checks ``@asset`` and ``@multi_asset`` share, so both refuse the same mistakes with
+    the same words: the function's parameters, ``ins``, ``deps``, ``io``/``path``/``outputs``,
+    ``code_version``, ``timeout``, ``volatile``/``max_age``, ``env`` and ``params``, each a
+    DefinitionError at the declaration's line. Returns (parameters, ins, deps, io name, path,
+    timeout, max_age, env, params defaults, outputs)."""
+    declared_params = params
+    fparams = _params_of(f, file, line)
+    ins_map = dict(ins) if ins else {}
+    pnames = {p for p, _ in fparams} if ins_map else ()
+    for param, target in ins_map.items():
+        if param not in pnames:
+            raise DefinitionError(f"{what} {aname!r}: ins names parameter {param!r}, which the "
+                                  "function does not have", file=file, line=line)
+        if not is_fan_in(target):
+            check_name(target, f"input of {what} {aname!r}", file=file, line=line)
+        else:
+            check_fan_in(target, aname, file=file, line=line)
+    dep_list = tuple(deps) if deps else ()
+    for d in dep_list:
+        check_name(d, f"dependency of {what} {aname!r}", file=file, line=line)
+    io_name = io
+    outs: tuple[str, ...] = ()
+    if outputs is not None:
+        outs = check_outputs(outputs, aname, file=file, line=line)
+        if path is not None:
+            raise DefinitionError(f"{what} {aname!r}: path= writes the returned value to a file and "
+                                  "outputs= declares files the function writes itself; use one of them",
+                                  file=file, line=line)
+        if io is not None:
+            raise DefinitionError(f"{what} {aname!r}: io= stores a returned value, but an asset with "
+                                  "outputs= returns None (its files are its output); remove io=",
+                                  file=file, line=line)
+        if "context" not in {p for p, _ in fparams}:
+            raise DefinitionError(f"{what} {aname!r} declares outputs= but has no 'context' parameter: "
+                                  "it writes its files where context.out(...) says", file=file, line=line)
+        io_name = "files"
+    elif io == "files":
+        raise DefinitionError(f"{what} {aname!r}: io='files' belongs to assets that declare outputs=",
+                              file=file, line=line)
+    if io_name is None:
+        io_name = "pickle"
+    if not isinstance(io_name, str) or not io_name:
+        raise DefinitionError(f"{what} {aname!r}: io must be an IO manager name", file=file, line=line)
+    rel = check_relpath(path, f"{what} {aname!r} path", file=file, line=line) if path is not None else None
+    if code_version is not None and not isinstance(code_version, str):
+        raise DefinitionError(f"{what} {aname!r}: code_version must be a str", file=file, line=line)
+    limit = check_timeout(timeout, f"{what} {aname!r}: timeout", file=file, line=line)
+    if limit is not None and executor in UNKILLABLE_EXECUTORS:
+        raise DefinitionError(f"{what} {aname!r}: the {executor!r} executor cannot stop a running "
+                              "asset, so it cannot enforce timeout=; use executor='processes'",
+                              file=file, line=line)
+    if not isinstance(volatile, bool):
+        raise DefinitionError(f"{what} {aname!r}: volatile must be True or False, got {volatile!r}",
+                              file=file, line=line)
+    age = None
+    if max_age is not None:
+        if volatile:
+            raise DefinitionError(f"{what} {aname!r}: max_age and volatile=True contradict each other "
+                                  "(a volatile asset runs on every build); use one of them",
+                                  file=file, line=line)
+        try:
+            age = parse_duration(max_age)
+        except ValueError as e:
+            raise DefinitionError(f"{what} {aname!r}: max_age {e}", file=file, line=line) from None
+    env_names = check_env(env, aname, file=file, line=line) if env is not None else ()
+    defaults = check_params(declared_params, aname, file=file, line=line) if declared_params is not None else None
+    return fparams, ins_map, dep_list, io_name, rel, limit, age, env_names, defaults, outs
+
+
+def check_env(env: object, aname: str, *, file: str, line: int) -> tuple[str, ...]:
+    """The variable names of ``env=``, sorted without repeats (their order is no part of the key)."""
+    if isinstance(env, (str, bytes)) or not isinstance(env, (list, tuple)):
+        raise DefinitionError(f"asset {aname!r}: env must be a list of environment variable names, "
+                              f"got {env!r}", file=file, line=line)
+    for n in env:
+        if not isinstance(n, str):
+            raise DefinitionError(f"asset {aname!r}: env must be a list of strings, got {n!r} in it",
+                                  file=file, line=line)
+        if not (n.isascii() and n.isidentifier()):  # [A-Za-z_][A-Za-z0-9_]*
+            raise DefinitionError(f"asset {aname!r}: env names {n!r}, which is not an environment variable "
+                                  "name (letters, digits and '_', not starting with a digit)", file=file, line=line)
+    return tuple(sorted(set(env)))
+
+
+def check_params(params: object, aname: str, *, file: str, line: int) -> dict[str, Any]:
+    """The defaults of ``params=``: a dict of names to JSON values, copied (and checked now,
+    so a value with no JSON form fails at its declaration, not in the middle of a build)."""
+    from .params import PARAM_NAME_RE, json_problem
+
+    if not isinstance(params, Mapping):
+        raise DefinitionError(f"asset {aname!r}: params must be a dict of names to JSON defaults, e.g. "
+                              f"params={{'threshold': 3}}, got {params!r}", file=file, line=line)
+    for k, v in params.items():
+        if not isinstance(k, str) or not PARAM_NAME_RE.match(k):
+            raise DefinitionError(f"asset {aname!r}: param name {k!r} must be a str of letters, digits, "
+                                  "'_' and '-', not starting with a digit or '-'", file=file, line=line)
+        problem = json_problem(v)
+        if problem is not None:
+            raise DefinitionError(f"asset {aname!r}: the default of param {k!r} is not JSON: {problem}",
+                                  file=file, line=line)
+    import json
+
+    return dict(json.loads(json.dumps(dict(params))))  # a copy: the caller's dict may change later

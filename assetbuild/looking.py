@@ -1,0 +1,64 @@
+"""What a build would do, without doing it: ``status``, the data versions it would use
+(``why``), and the results of a dry run (``-n``). The scheduler's read-only half: the same
+decisions a build acts on, acted on by nobody."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from .contracts import Decision, Files, TraceStore
+from .errors import SourceMissing
+from .graph import Graph
+from .known import Known, Unusable, unusable_status
+from .rebuild import state_of, would_do
+from .reports import AssetResult, AssetStatus, ObservationResult
+from .skips import skip_note
+
+
+class Looking:
+    """Mixed into the Scheduler, whose decisions it reads."""
+
+    graph: Graph
+    store: TraceStore
+    files: Files
+    sources: set[str]
+    known: dict[str, Known]
+    observations: Mapping[str, ObservationResult]
+    _source_path: dict[str, str]
+
+    def _decide(self, name: str, rebuilder: Any = None) -> Decision:
+        raise NotImplementedError
+
+    def status(self, plan: Sequence[str]) -> list[AssetStatus]:
+        """What a build would make of each asset: the rebuilder's decisions, acted on by nobody."""
+        out = []
+        for name in plan:
+            try:
+                d = self._decide(name)
+            except Unusable as e:  # a source it needs (directly or upstream) does not exist,
+                out.append(unusable_status(name, e, self.graph.inputs, self.observations))  # or failed
+                continue
+            st = state_of(name, d)
+            note = skip_note(self.store.get_skip(name), d.head) if d.action == "run" else None
+            out.append(st if note is None else AssetStatus(name, st.state, st.reasons + (note,)))
+        return out
+
+    def version_of(self, name: str) -> str | None:
+        """The data version this build uses for a source or a decided asset (None: not known)."""
+        if name in self.sources:
+            try:
+                return self.files.source_version(self._source_path[name])
+            except SourceMissing:
+                return None
+        known = self.known.get(name)
+        return known.data_version if known else None
+
+    def _dry_run(self, name: str) -> AssetResult:
+        """What a build would do with one asset, as a result with ``metadata["would"]``."""
+        try:
+            d = self._decide(name)
+        except Unusable as e:
+            return AssetResult(name, "failed" if e.fails else "skipped",
+                               error=e.why if e.fails else f"not run: {e.why}")
+        return would_do(name, d, self.known[name].data_version)
