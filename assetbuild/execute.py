@@ -31,6 +31,7 @@ from typing import Any
 from .definitions import AssetContext, Output, Skip
 from .errors import AssetFailed, describe_exception
 from .io import IOContext, is_external
+from .spool import read_stored_file, write_spool_file
 
 LogLines = list[tuple[int, str]]  # (logging level, formatted message), in order
 SPOOL_MIN = 1 << 20  # a worker's output from this size on travels through a file, not the pipe
@@ -352,44 +353,6 @@ def run_payload(payload: bytes, spool_dir: str | None = None) -> Produced | Fail
             return outcome
         outcome.file_size, outcome.data = len(outcome.data), b""
     return outcome
-
-
-def read_stored_file(path: str, digest: str) -> bytes:
-    """The bytes of a blob file of the store, verified against ``digest`` (ValueError if not)."""
-    with open(path, "rb") as f:
-        data = f.read()
-    if hashlib.sha256(data).hexdigest() != digest:
-        raise ValueError(f"{path}: its bytes do not match their digest")
-    return data
-
-
-def write_spool_file(directory: str, data: bytes) -> str:
-    """Write ``data`` to a new file in ``directory`` and return its path: a temp file of
-    ``atomicfile`` (an unguessable name, created exclusively, following no symlink), so a planted
-    file or symlink never receives the bytes, nor does a symlink in place of ``directory``
-    (OSError). The data is on disk (fsync) when this returns, ready to be renamed into the store."""
-    import stat
-
-    from .atomicfile import create_temp_beside
-
-    os.makedirs(directory, exist_ok=True)
-    if not stat.S_ISDIR(os.lstat(directory).st_mode):  # a planted symlink: write nothing through it
-        raise OSError(f"{directory} is not a directory")
-    fd, path = create_temp_beside(os.path.join(directory, "output"), mode=0o644)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fsync(fd)
-    except BaseException:
-        os.close(fd)
-        try:
-            os.unlink(path)
-        except OSError:
-            pass
-        raise
-    os.close(fd)
-    return path
 
 
 def _collecting_logger(asset: str, out: LogLines) -> Any:

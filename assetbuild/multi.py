@@ -36,7 +36,7 @@ def no_output(name: str, why: str, head: Head | None, known: dict[str, Known], b
         known[name] = Known(head.key, usable_version(head.data_version), head.output_digest)
     else:
         blocked[name] = Blocked.NO_OUTPUT
-    return AssetResult(name, "skipped", reasons=(Reason("no-output", why),))
+    return AssetResult(name, "skipped", reasons=(Reason("no-output", why),), skip_reason=why)
 
 
 class MultiRuns:

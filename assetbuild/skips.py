@@ -59,7 +59,7 @@ def previous_value(name: str, store: TraceStore) -> Head | None:
 def no_output_result(name: str, why: str) -> AssetResult:
     """A reader skipped because an upstream skipped with nothing before (``why``: "upstream 'x'
     produced no output"): no failure, nothing recorded."""
-    return AssetResult(name, "skipped", skip_reason=why)
+    return AssetResult(name, "skipped", reasons=(Reason("no-output", why),), skip_reason=why)
 
 
 def skip_note(record: SkipRecord | None, head: Head | None, now_ns: int | None = None) -> Reason | None:

@@ -199,7 +199,8 @@ def test_an_optional_out_without_a_previous_value_skips_its_readers(project, tmp
     assert take_runs(project.runs) == {"fetch": 1}
     out = cli("-v", cwd=project.root)
     assert out.returncode == 0, out.stderr  # the command succeeds too
-    assert "skipped   reader: upstream 'maybe' produced no output" in out.stdout
+    assert "skipped   reader  (upstream 'maybe' produced no output)" in out.stdout
+    assert "skipped   maybe  ('fetch' returned no value for it)" in out.stdout
     project.write("rows.txt", "new")
     assert sorted(project.built()) == ["always", "maybe", "reader", "reader2"]
     assert project.value("reader") == "NEW!"
