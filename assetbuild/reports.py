@@ -46,9 +46,16 @@ class AssetResult:
     logs: tuple[tuple[int, str], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
+        """Its ``--json`` form; ``metadata`` typed (``{name: {"type", "value"}}``) for a built
+        asset, empty otherwise (a cached result does not read its trace's metadata)."""
+        metadata = {}
+        if self.status == "built" and self.metadata:
+            from .metadata import metadata_to_json
+
+            metadata = metadata_to_json(self.metadata)
         return {"asset": self.asset, "status": self.status, "key": self.key,
                 "data_version": self.data_version, "duration_s": round(self.duration_s, 6),
-                "error": self.error}
+                "error": self.error, "metadata": metadata}
 
 
 @dataclass(frozen=True)
