@@ -36,7 +36,7 @@ from .definitions import (
 __version__ = "0.1.0"
 
 _LAZY = {
-    "build": "session", "status": "session", "why": "session", "load_value": "session", "load_metadata": "session",
+    "build": "session", "status": "session", "why": "session", "load_value": "session", "load_metadata": "session", "list_runs": "session", "get_run": "session", "asset_log": "session",
     "list_assets": "session", "describe_graph": "session", "clean": "session", "functions": "session",
     "open_project": "session", "watch_project": "session",
     "cache_stats": "session", "gc": "session", "verify": "session", "export_cache": "session",

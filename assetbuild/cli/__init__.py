@@ -403,10 +403,13 @@ def clean(ctx: click.Context, yes: bool, outputs: bool, **local: Any) -> None:
 
 
 from .cache import cache  # noqa: E402  (after cli: the group it joins)
+from .history import log, runs  # noqa: E402
 from .observe import observe  # noqa: E402
 
 cli.add_command(cache)
 cli.add_command(observe)
+cli.add_command(runs)
+cli.add_command(log)
 
 
 def main() -> None:

@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CacheCorrupt
-from ..reports import Head, ObservationRecord, Trace
+from ..reports import Event, Head, ObservationRecord, RunRecord, Trace
 from .cas import digest_bytes, take_file_bytes
 
-_TABLES = ("traces", "heads", "history", "stat", "blobs", "observations")
+_TABLES = ("traces", "heads", "history", "stat", "blobs", "observations", "events", "runs", "meta")
 _GONE = object()  # a pending delete
 
 
@@ -187,3 +187,26 @@ class MemoryStore:
     def get_observation(self, source: str) -> ObservationRecord | None:
         rec: ObservationRecord | None = self._get("observations", source)
         return rec
+
+    # --- history: events and runs -------------------------------------------------------------
+
+    def next_run_seq(self) -> int:
+        seq = (self._get("meta", "run_seq") or 0) + 1
+        self._put("meta", "run_seq", seq)
+        return seq
+
+    def put_event(self, event: Event, index: int) -> None:
+        self._put("events", (event.asset, event.run, index), Event(*event))
+
+    def events(self, asset: str) -> list[Event]:
+        return [e for (name, _, _), e in sorted(self._rows("events").items()) if name == asset]
+
+    def put_run(self, run: RunRecord) -> None:
+        self._put("runs", run.seq, RunRecord(*run))
+
+    def runs(self) -> list[RunRecord]:
+        return [r for _, r in sorted(self._rows("runs").items())]
+
+    def get_run(self, seq: int) -> RunRecord | None:
+        run: RunRecord | None = self._get("runs", seq)
+        return run

@@ -1,0 +1,99 @@
+"""History: every command that builds, restores or observes is a run, and what happened to each
+asset in it is an event (materialized, restored, failed, skipped, observed), kept in the store.
+
+A cached result is no event: its run counts it. A run in which nothing happened (a null build)
+is not recorded at all, so a null build still writes nothing. Events are written in the batch of
+the build's own writes (the head a materialization writes and its event commit together), and
+the run's record last, when the command ends. Times are by assetbuild.clock (``ASSETBUILD_NOW``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from .clock import now_ns
+from .metadata import encode_metadata
+from .reports import AssetResult, Event, ObservationResult, RunRecord
+
+KINDS = {"built": "materialized", "restored": "restored", "failed": "failed", "skipped": "skipped"}
+DEFAULT_HISTORY = 100  # events kept per asset by gc ([tool.assetbuild] history)
+
+
+def command_line(api_call: str) -> str:
+    """What to call a run: the command line when this process is the assetbuild command, else
+    the API call that made it (``python: build(...)``)."""
+    prog = os.path.basename(sys.argv[0]) if sys.argv else ""
+    if prog == "assetbuild" or sys.argv[0].endswith(os.path.join("assetbuild", "__main__.py")):
+        import shlex
+
+        return " ".join(["assetbuild", *(shlex.quote(a) for a in sys.argv[1:])])
+    return f"python: {api_call}"
+
+
+class RunRecorder:
+    """Records one run's events into ``store`` as they come, and the run itself at the end.
+
+    The run's sequence number is taken at its first event, so a run that records nothing takes
+    none (and writes nothing)."""
+
+    def __init__(self, store: Any, command: str, selection: Sequence[str]) -> None:
+        self.store = store
+        self.command = command
+        self.selection = tuple(selection)
+        self.start_ns = now_ns()
+        self.seq: int | None = None
+        self.counts: dict[str, int] = {}
+        self.logs: dict[str, tuple[tuple[int, str], ...]] = {}
+        self._index = 0
+
+    def _run(self) -> int:
+        if self.seq is None:
+            self.seq = self.store.next_run_seq()
+        return self.seq
+
+    def _put(self, event: Event) -> None:
+        self._index += 1
+        self.store.put_event(event._replace(order=self._index), self._index)
+
+    def result(self, r: AssetResult) -> None:
+        """An asset's result: counted; unless it is cached, an event."""
+        self.counts[r.status] = self.counts.get(r.status, 0) + 1
+        if r.logs:
+            self.logs[r.asset] = tuple(r.logs)
+        kind = KINDS.get(r.status)
+        if kind is None or r.metadata.get("kind") == "observable_source":  # a failed observation: observed()
+            return
+        end = now_ns()
+        start = end - int(r.duration_s * 1e9)
+        reasons = tuple((x.code, x.detail) for x in r.reasons)
+        if kind in ("materialized", "restored"):
+            head = self.store.get_head(r.asset)  # the one this result just wrote (in the batch)
+            if head is not None and head.key == r.key:
+                self._put(Event(self._run(), r.asset, kind, start, end, r.duration_s, head.key, head.code,
+                                tuple(head.inputs), head.data_version, head.size,
+                                encode_metadata(r.metadata) if kind == "materialized" else "", reasons))
+                return
+        self._put(Event(self._run(), r.asset, kind, start, end, r.duration_s, r.key, None, (),
+                        r.data_version, None, "", reasons, r.error, r.traceback))
+
+    def observed(self, observations: Iterable[ObservationResult]) -> None:
+        """Observations made for this run: an event each, failed ones too."""
+        for o in observations:
+            end = o.observed_ns or now_ns()
+            start = end - int(o.duration_s * 1e9)
+            if o.ok:
+                self._put(Event(self._run(), o.source, "observed", start, end, o.duration_s, None, None, (),
+                                o.version, None, encode_metadata(o.metadata)))
+            else:
+                self._put(Event(self._run(), o.source, "failed", start, end, o.duration_s, None, None, (), None,
+                                None, "", (), o.error, o.traceback))
+
+    def finish(self, exit_status: int) -> None:
+        """Record the run, if anything in it was recorded."""
+        if self.seq is None:
+            return
+        self.store.put_run(RunRecord(self.seq, self.command, self.selection, self.start_ns, now_ns(),
+                                     dict(self.counts), exit_status, dict(self.logs)))
