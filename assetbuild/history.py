@@ -48,15 +48,18 @@ class RunRecorder:
         self.counts: dict[str, int] = {}
         self.logs: dict[str, tuple[tuple[int, str], ...]] = {}
         self._index = 0
+        # the heads the build writes, as written (LmdbStore keeps them while asked to)
+        keep = getattr(store, "keep_written_heads", None)
+        self._heads: dict[str, Any] = keep() if keep is not None else {}
 
     def _run(self) -> int:
         if self.seq is None:
             self.seq = self.store.next_run_seq()
         return self.seq
 
-    def _put(self, event: Event) -> None:
+    def _next(self) -> int:
         self._index += 1
-        self.store.put_event(event._replace(order=self._index), self._index)
+        return self._index
 
     def result(self, r: AssetResult) -> None:
         """An asset's result: counted; unless it is cached, an event."""
@@ -66,18 +69,24 @@ class RunRecorder:
         kind = KINDS.get(r.status)
         if kind is None or r.metadata.get("kind") == "observable_source":  # a failed observation: observed()
             return
-        end = now_ns()
-        start = end - int(r.duration_s * 1e9)
         reasons = tuple((x.code, x.detail) for x in r.reasons)
         if kind in ("materialized", "restored"):
-            head = self.store.get_head(r.asset)  # the one this result just wrote (in the batch)
+            # the head this result just wrote: as written, else from the batch
+            head = self._heads.get(r.asset)
+            if head is None:
+                head = self.store.get_head(r.asset)
             if head is not None and head.key == r.key:
-                self._put(Event(self._run(), r.asset, kind, start, end, r.duration_s, head.key, head.code,
-                                tuple(head.inputs), head.data_version, head.size,
-                                encode_metadata(r.metadata) if kind == "materialized" else "", reasons))
+                end = head.built_ns if kind == "materialized" else now_ns()
+                self.store.put_event(Event(
+                    self._run(), r.asset, kind, end - int(r.duration_s * 1e9), end, r.duration_s, head.key,
+                    head.code, tuple(head.inputs), head.data_version, head.size,
+                    encode_metadata(r.metadata) if kind == "materialized" else "", reasons, None, None,
+                    self._next()))
                 return
-        self._put(Event(self._run(), r.asset, kind, start, end, r.duration_s, r.key, None, (),
-                        r.data_version, None, "", reasons, r.error, r.traceback))
+        end = now_ns()
+        self.store.put_event(Event(self._run(), r.asset, kind, end - int(r.duration_s * 1e9), end, r.duration_s,
+                                   r.key, None, (), r.data_version, None, "", reasons, r.error, r.traceback,
+                                   self._next()))
 
     def observed(self, observations: Iterable[ObservationResult]) -> None:
         """Observations made for this run: an event each, failed ones too."""
@@ -85,11 +94,12 @@ class RunRecorder:
             end = o.observed_ns or now_ns()
             start = end - int(o.duration_s * 1e9)
             if o.ok:
-                self._put(Event(self._run(), o.source, "observed", start, end, o.duration_s, None, None, (),
-                                o.version, None, encode_metadata(o.metadata)))
+                self.store.put_event(Event(self._run(), o.source, "observed", start, end, o.duration_s, None, None,
+                                           (), o.version, None, encode_metadata(o.metadata), (), None, None,
+                                           self._next()))
             else:
-                self._put(Event(self._run(), o.source, "failed", start, end, o.duration_s, None, None, (), None,
-                                None, "", (), o.error, o.traceback))
+                self.store.put_event(Event(self._run(), o.source, "failed", start, end, o.duration_s, None, None,
+                                           (), None, None, "", (), o.error, o.traceback, self._next()))
 
     def finish(self, exit_status: int) -> None:
         """Record the run, if anything in it was recorded."""

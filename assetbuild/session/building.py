@@ -368,12 +368,16 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
             recorder = RunRecorder(store, command_line(f"build({', '.join(map(repr, assets))})"), assets)
 
         def on_result(r: Any) -> None:
+            nonlocal recorder
             rep.asset_finished(r, dry_run=dry_run)
             outcomes[r.asset] = r.status
             if recorder is not None:
                 recorder.result(r)
             if not dry_run and len(outcomes) == len(plan):  # queued with the build's last writes
                 _record_summary(store, outcomes)
+                if recorder is not None:  # the run too: one transaction for the whole build
+                    recorder.finish(1 if "failed" in outcomes.values() else 0)
+                    recorder = None
             if observe:
                 _call_hook(hook.after_asset, result=r)
 

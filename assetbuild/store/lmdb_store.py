@@ -44,14 +44,14 @@ from .records import (
     encode_event,
     encode_observation,
     encode_run,
-    event_key,
     encode_stat,
+    event_key,
     history_prefix,
     name_key,
-    run_key,
-    runs_prefix,
     name_of_head_key,
     project_prefix,
+    run_key,
+    runs_prefix,
 )
 
 RECORD_DBS = tuple(db.decode() for db in DBS)
@@ -75,6 +75,9 @@ class LmdbStore:
         self._blobs = BlobFiles(self.root)
         self.cas = self._blobs.dir
         self._batch = Batch()
+        # heads this store wrote, kept only while a run is recorded (history reads them back
+        # for the run's events without decoding what it just encoded)
+        self.written_heads: dict[str, Head] | None = None
         self._committer: Committer | None = None  # see flushing_while_away
         self._lock = BuildLock(self.root)
         self._index = Index(self.root, readonly=readonly, warn=self.warn, map_size=map_size)
@@ -227,6 +230,8 @@ class LmdbStore:
         if old is not None and old.key != head.key:
             self.put_used(old.key, clock.now_ns())
         self._batch.put(b"heads", hk, encode(head))
+        if self.written_heads is not None:
+            self.written_heads[asset] = head
 
     def add_history(self, asset: str, when_ns: int, key: str) -> None:
         k = history_prefix(self.project, asset) + when_ns.to_bytes(8, "big")
@@ -254,8 +259,15 @@ class LmdbStore:
         self._batch.put(b"meta", b"run_seq", seq.to_bytes(8, "big"))
         return seq
 
-    def put_event(self, event: Event, index: int) -> None:
-        self._batch.put(b"events", event_key(self.project, event.asset, event.run, index), encode_event(event))
+    def keep_written_heads(self) -> dict[str, Head]:
+        """From now on, keep each head this store writes (asset -> Head) in the dict returned."""
+        if self.written_heads is None:
+            self.written_heads = {}
+        return self.written_heads
+
+    def put_event(self, event: Event) -> None:
+        """Record an event (``event.order``: its place in its run)."""
+        self._batch.put(b"events", event_key(self.project, event.asset, event.run, event.order), encode_event(event))
 
     def events(self, asset: str) -> list[Event]:
         """This project's recorded events of ``asset``, oldest first."""
@@ -306,6 +318,8 @@ class LmdbStore:
 
     def delete_head(self, asset: str) -> None:
         self._batch.put(b"heads", self._head_key(asset), None)
+        if self.written_heads is not None:
+            self.written_heads.pop(asset, None)
 
     @property
     def pending(self) -> int:

@@ -195,8 +195,8 @@ class MemoryStore:
         self._put("meta", "run_seq", seq)
         return seq
 
-    def put_event(self, event: Event, index: int) -> None:
-        self._put("events", (event.asset, event.run, index), Event(*event))
+    def put_event(self, event: Event) -> None:
+        self._put("events", (event.asset, event.run, event.order), Event(*event))
 
     def events(self, asset: str) -> list[Event]:
         return [e for (name, _, _), e in sorted(self._rows("events").items()) if name == asset]
