@@ -44,6 +44,14 @@ def now_ns() -> int:
     return ns
 
 
+def iso_utc(ns: int) -> str:
+    """A recorded time as ISO-8601 UTC to the second (``2024-03-01T09:00:00Z``): how ``--json``
+    documents and listings show times."""
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(ns // 1_000_000_000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def now() -> float:
     """Now, in seconds since the epoch (see :func:`now_ns`)."""
     return now_ns() / 1e9

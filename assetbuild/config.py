@@ -79,3 +79,14 @@ def params_table(project_dir: Path) -> tuple[Any, str]:
     ``[tool.assetbuild.params."sales/monthly"]`` for a namespaced name), and how errors name it."""
     return (project_settings(project_dir).get("params"),
             f"{project_dir / 'pyproject.toml'} [tool.assetbuild.params]")
+
+
+def history_setting(project_dir: Path) -> int:
+    """How many events of each asset ``gc`` keeps: ``history`` in ``[tool.assetbuild]`` (100)."""
+    from .history import DEFAULT_HISTORY
+
+    value = project_settings(project_dir).get("history", DEFAULT_HISTORY)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"{project_dir / 'pyproject.toml'}: [tool.assetbuild] history must be a whole number "
+                          f"of events to keep per asset (0 or more), got {value!r}")
+    return value

@@ -7,7 +7,6 @@ assets later in this build will read, so they are loaded from the store at most 
 
 from __future__ import annotations
 
-import json
 import mmap
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -19,6 +18,7 @@ from .errors import SourceMissing
 from .fingerprint.refs import fold_code_refs, with_code_refs
 from .keys import KeyParts
 from .manifest import decode_manifest
+from .metadata import encode_metadata
 from .reports import Head, Trace
 
 
@@ -226,5 +226,5 @@ class Materializer:
 
 
 def _metadata_json(metadata: dict[str, Any]) -> str:
-    return json.dumps(metadata, sort_keys=True, default=repr) if metadata else ""
+    return encode_metadata(metadata)
 

@@ -49,9 +49,16 @@ class AssetResult:
     skip_reason: str | None = None
 
     def to_json(self) -> dict[str, Any]:
+        """Its ``--json`` form; ``metadata`` typed (``{name: {"type", "value"}}``) for a built
+        asset, empty otherwise (a cached result does not read its trace's metadata)."""
+        metadata = {}
+        if self.status == "built" and self.metadata:
+            from .metadata import metadata_to_json
+
+            metadata = metadata_to_json(self.metadata)
         doc = {"asset": self.asset, "status": self.status, "key": self.key,
                "data_version": self.data_version, "duration_s": round(self.duration_s, 6),
-               "error": self.error}
+               "error": self.error, "metadata": metadata}
         if self.skip_reason is not None:
             doc["skip_reason"] = self.skip_reason
         return doc
@@ -187,6 +194,47 @@ class SkipRecord(NamedTuple):
     skipped_ns: int
     reason: str
     key: str
+
+
+class Event(NamedTuple):
+    """One thing that happened to an asset in a run, as history keeps it: a materialization, a
+    restore, a failure, a skip or an observation (``kind``). Times are by assetbuild.clock."""
+
+    run: int  # the run's sequence number (its id is that number, zero-padded: run_id)
+    asset: str
+    kind: str  # "materialized" | "restored" | "failed" | "skipped" | "observed"
+    start_ns: int
+    end_ns: int
+    duration_s: float
+    key: str | None = None
+    code: str | None = None  # the code fingerprint, or "v:" + code_version
+    inputs: tuple[tuple[str, str], ...] = ()  # (input, data version)
+    data_version: str | None = None
+    size: int | None = None
+    metadata_json: str = ""  # assetbuild.metadata's stored form
+    reasons: tuple[tuple[str, str], ...] = ()  # (code, detail)
+    error: str | None = None
+    traceback: str | None = None
+    order: int = 0  # its place among the run's events (1, 2...): "in the order they happened"
+
+
+class RunRecord(NamedTuple):
+    """One command that built, restored or observed something: what was asked, when, how it
+    ended, how many assets came out how, and each asset's log lines."""
+
+    seq: int
+    command: str  # the command line as typed, or "python: build(...)" from the API
+    selection: tuple[str, ...]
+    start_ns: int
+    end_ns: int
+    counts: dict[str, int]  # status -> number of assets (cached ones included)
+    exit_status: int  # 0 ok, 1 an asset failed, 2 an error, 130 interrupted
+    logs: dict[str, tuple[tuple[int, str], ...]]  # asset -> (level, text) lines
+
+
+def run_id(seq: int) -> str:
+    """A run's id: its sequence number in the cache directory, zero-padded so ids sort."""
+    return f"{seq:06d}"
 
 
 class ObservationRecord(NamedTuple):

@@ -312,7 +312,7 @@ def test_json_results_schema(chain):
     doc = json.loads(json.dumps(r.to_json()))
     assert set(doc) == {"ok", "results"}
     for e in doc["results"]:
-        assert set(e) == {"asset", "status", "key", "data_version", "duration_s", "error"}
+        assert set(e) == {"asset", "status", "key", "data_version", "duration_s", "error", "metadata"}
         assert e["status"] in {"built", "cached", "restored", "failed", "skipped"}
 
 

@@ -55,6 +55,8 @@ class GcReport:
     disk_bytes_before: int = 0
     disk_bytes_after: int = 0
     dropped_keys: list[str] = field(default_factory=list)
+    events_dropped: int = 0  # history beyond the newest ``history`` events of each asset
+    runs_dropped: int = 0  # runs none of whose events are kept
 
     def to_json(self) -> dict[str, Any]:
         d = dict(self.__dict__)
@@ -63,7 +65,7 @@ class GcReport:
 
 
 def gc(store: LmdbStore, *, max_size: int | None = None, older_than_s: float | None = None,
-       dry_run: bool = False, now_ns: int | None = None) -> GcReport:
+       dry_run: bool = False, now_ns: int | None = None, history: int | None = None) -> GcReport:
     """Drop least recently used entries that no asset's latest build uses, then sweep.
 
     An entry (trace) is never dropped while it is some asset's latest key (a head). Its use
@@ -145,6 +147,8 @@ def gc(store: LmdbStore, *, max_size: int | None = None, older_than_s: float | N
     rep.code_bytes = sum(size for _p, size in old_code)
     leftovers = store.leftovers()
     rep.leftover_dirs = [p.name for p in leftovers]
+    if history is not None:  # the newest ``history`` events of each asset, and their runs
+        rep.events_dropped, rep.runs_dropped = store.trim_history(history, dry_run=dry_run)
     if dry_run:
         rep.index_bytes_after = rep.index_bytes_before
         rep.disk_bytes_after = rep.disk_bytes_before - sum(files[d][1] for d in freed if d in files) - rep.temp_bytes

@@ -267,9 +267,11 @@ def watch(ctx: click.Context, assets: tuple[str, ...], debounce: float | None, *
 @_json_option
 @_param_option
 @_remote_options
+@click.option("--check", is_flag=True, help="Exit 1 when any selected asset is not fresh (stale, missing or failed), "
+              "0 when all are: a CI gate, like make -q.")
 @click.pass_context
 @_handle_errors
-def status(ctx: click.Context, assets: tuple[str, ...], **local: Any) -> None:
+def status(ctx: click.Context, assets: tuple[str, ...], check: bool, **local: Any) -> None:
     """Say whether each asset is fresh, stale or missing, and why. Writes nothing.
 
     Reasons: never-built, code-changed, upstream-changed, source-changed, source-moved,
@@ -278,8 +280,8 @@ def status(ctx: click.Context, assets: tuple[str, ...], **local: Any) -> None:
     [tool.assetbuild.params] gives other values than its last build had), resource-changed (a
     resource's version=), observation-changed (an observable source's version),
     observation-failed. Observable sources are observed (their observe functions run) but
-    nothing is recorded. Exit status 0 whatever the states (2 for an error in the
-    AssetFile or in ASSETBUILD_NOW).
+    nothing is recorded. Exit status 0 whatever the states (with --check: 1 when any is not
+    fresh), 2 for an error in the AssetFile or in ASSETBUILD_NOW.
     """
     from .. import output, session
 
@@ -291,6 +293,8 @@ def status(ctx: click.Context, assets: tuple[str, ...], **local: Any) -> None:
     text = output.format_status(rows, color=sys.stdout.isatty(), as_json=bool(opts.get("as_json")))
     if text:
         click.echo(text)
+    if check and any(r.state != "fresh" for r in rows):
+        ctx.exit(1)
 
 
 @cli.command()
@@ -348,15 +352,21 @@ def graph(ctx: click.Context, fmt: str, **local: Any) -> None:
 @click.argument("asset")
 @_common
 @click.option("--json", "as_json", is_flag=True, help="Print the value as JSON.")
+@click.option("--meta", is_flag=True, help="Print what its latest materialization recorded (metadata, time, data "
+              "version, key) instead of its value.")
 @click.pass_context
 @_handle_errors
-def show(ctx: click.Context, asset: str, **local: Any) -> None:
+def show(ctx: click.Context, asset: str, meta: bool, **local: Any) -> None:
     """Print the stored value of ASSET (its latest build; verified before it is loaded), the
     latest recorded observation of an observable source, or what a resource is (its version
-    and the assets that use it)."""
+    and the assets that use it). With --meta, the metadata of its latest materialization."""
     from .. import output, session
 
     opts, _ = _setup(ctx, local)
+    if meta:
+        with _prints_to_stderr():
+            info = session.load_metadata(asset, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"))
+        return click.echo(output.format_metadata(info, as_json=bool(opts.get("as_json"))))
     with _prints_to_stderr():
         value = session.load_value(asset, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"))
     text = output.format_value(asset, value, as_json=bool(opts.get("as_json")))
@@ -393,10 +403,13 @@ def clean(ctx: click.Context, yes: bool, outputs: bool, **local: Any) -> None:
 
 
 from .cache import cache  # noqa: E402  (after cli: the group it joins)
+from .history import log, runs  # noqa: E402
 from .observe import observe  # noqa: E402
 
 cli.add_command(cache)
 cli.add_command(observe)
+cli.add_command(runs)
+cli.add_command(log)
 
 
 def main() -> None:

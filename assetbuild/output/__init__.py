@@ -205,6 +205,11 @@ class Reporter:
             if self.verbosity > 0:
                 for x in r.reasons:
                     self.line(f"            {x.code}: {x.detail}")
+                if r.metadata:
+                    from ..metadata import render_metadata
+
+                    for ln in render_metadata(r.metadata, indent="            "):
+                        self.line(ln)
         elif r.status == "restored":
             why = ", ".join(x.code for x in r.reasons)
             self.line(f"{self._c('restored', 'restored')}  {r.asset}  ({why})")
@@ -456,6 +461,20 @@ def format_assets(rows: list[dict[str, Any]], *, as_json: bool = False) -> str:
         desc = f"  # {r['description']}" if r.get("description") else ""
         by = f"  (out of {r['producer']})" if r.get("producer") else ""
         lines.append(f"{r['kind']:<{width}} {r['name']}{by}{src}{extra}{ins}{desc}")
+    return "\n".join(lines)
+
+
+def format_metadata(info: dict[str, Any], *, as_json: bool = False) -> str:
+    """``show --meta``: the latest materialization's metadata, rendered by type (``--json``:
+    ``{"asset", "metadata": {name: {"type", "value"}}, "materialized_at", "data_version", "key"}``)."""
+    from ..keys import short
+    from ..metadata import metadata_to_json, render_metadata
+
+    if as_json:
+        return json.dumps(dict(info, metadata=metadata_to_json(info["metadata"])), indent=2, sort_keys=True)
+    lines = [f"{info['asset']}: materialized {info['materialized_at']}, data version "
+             f"{short(info['data_version'])}, key {short(info['key'])}"]
+    lines += render_metadata(info["metadata"]) if info["metadata"] else ["  (no metadata)"]
     return "\n".join(lines)
 
 

@@ -84,7 +84,9 @@ def format_gc(r: Any, max_size: int | None, *, as_json: bool = False) -> str:
              f"({mib(r.output_bytes_freed)} of {mib(r.output_bytes_before)} outputs)"
              + (f", {r.temp_files} temp file(s)" if r.temp_files else "")
              + (f", {r.code_files} old compiled AssetFile(s)" if r.code_files else "")
-             + (f", {len(r.leftover_dirs)} leftover dir(s)" if r.leftover_dirs else ""),
+             + (f", {len(r.leftover_dirs)} leftover dir(s)" if r.leftover_dirs else "")
+             + (f", {r.events_dropped} history event(s) and {r.runs_dropped} run(s) beyond the kept history"
+                if r.events_dropped or r.runs_dropped else ""),
              f"on disk: {mib(r.disk_bytes_before)} -> {mib(r.disk_bytes_after)}"
              + ("" if r.dry_run else f" (index {mib(r.index_bytes_before)} -> {mib(r.index_bytes_after)})")]
     left = r.output_bytes_before - r.output_bytes_freed

@@ -380,6 +380,8 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
     runner = _runner(project, options)
     resolved = project_params(project, args=options.param_args, given=options.params)  # once: keys and tasks
     clean_end = False
+    recorder = None
+    exit_status = 2  # what the run's record says if the build ends by an error
     store = open_store(project, readonly=dry_run)
     store = with_remote(project, store, options.remote, len(plan), fetch=not dry_run)
     if not dry_run:
@@ -395,12 +397,22 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
         observe = bool(hook.after_asset.get_hookimpls())
 
         outcomes: dict[str, str] = {}
+        if not dry_run:
+            from ..history import RunRecorder, command_line
+
+            recorder = RunRecorder(store, command_line(f"build({', '.join(map(repr, assets))})"), assets)
 
         def on_result(r: Any) -> None:
+            nonlocal recorder
             rep.asset_finished(r, dry_run=dry_run)
             outcomes[r.asset] = r.status
+            if recorder is not None:
+                recorder.result(r)
             if not dry_run and len(outcomes) == len(plan):  # queued with the build's last writes
                 _record_summary(store, outcomes)
+                if recorder is not None:  # the run too: one transaction for the whole build
+                    recorder.finish(1 if "failed" in outcomes.values() else 0)
+                    recorder = None
             if observe:
                 _call_hook(hook.after_asset, result=r)
 
@@ -410,18 +422,33 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
         from .observing import observe_for
 
         observations = observe_for(project, plan, store, record=not dry_run, given=observed)
+        if recorder is not None and observations:
+            recorder.observed(observations.values())
         sched = make_scheduler(project, store, record=not dry_run, runner=runner, observer=observer,
                                params=resolved, resources=resources, observations=observations)
         result = observer.with_logs(sched.build(plan, force=options.force, keep_going=options.keep_going,
                                                 dry_run=dry_run))
         clean_end = True
+        exit_status = 0 if result.ok else 1
         if not dry_run:
             _record_summary(store, {r.asset: r.status for r in result.results})
+            if recorder is not None:
+                recorder.finish(exit_status)
+                recorder = None
             store.flush()  # no-op unless the summary missed the scheduler's last batch
         rep.build_finished(result)
         _call_hook(hook.after_build, result=result)
         return result
+    except KeyboardInterrupt:
+        exit_status = 130
+        raise
     finally:
+        if recorder is not None:  # the build ended early: what it recorded stays, with its run
+            try:
+                recorder.finish(exit_status)
+                store.flush()
+            except Exception:  # noqa: BLE001 - the error that ended the build is the one to report
+                pass
         try:
             runner.shutdown(cancel=not clean_end)  # Ctrl-C or an error: end running workers now
         finally:

@@ -166,8 +166,11 @@ def gc(*, max_size: int | None = None, older_than_days: float | None = None, dry
     with _maintained_store(project_dir, cache_dir, reporter) as store:
         if store is None:
             return GcReport(dry_run=dry_run)
+        from ..config import history_setting
+
         older = None if older_than_days is None else older_than_days * 86400
-        return collect(store, max_size=max_size, older_than_s=older, dry_run=dry_run)
+        return collect(store, max_size=max_size, older_than_s=older, dry_run=dry_run,
+                       history=history_setting(Path(project_dir)))
 
 
 def verify(*, project_dir: str | os.PathLike[str] = ".", cache_dir: str | os.PathLike[str] | None = None,

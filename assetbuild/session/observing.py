@@ -69,7 +69,12 @@ def observe(names: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = 
         try:
             store.acquire_lock(on_wait=lambda: rep.warn(
                 f"another build or cache command is using {project.cache_dir}; waiting for it to finish"))
+            from ..history import RunRecorder, command_line
+
+            recorder = RunRecorder(store, command_line(f"observe({', '.join(map(repr, names))})"), names)
             results = _observe(project, chosen, store, record=True)
+            recorder.observed(results.values())
+            recorder.finish(0 if all(o.ok for o in results.values()) else 1)
             store.flush()
         finally:
             store.close()

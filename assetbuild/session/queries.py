@@ -182,6 +182,29 @@ def load_value(asset: str, *, project_dir: str | os.PathLike[str] = ".", assetfi
             store.close()
 
 
+def load_metadata(asset: str, *, project_dir: str | os.PathLike[str] = ".", assetfile: str | None = None,
+                  cache_dir: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """What the latest materialization of ``asset`` recorded about itself: ``{"asset",
+    "metadata" (name -> MetadataValue), "materialized_at" (ISO-8601 UTC), "data_version", "key"}``.
+    ValueNotFound if it has never been built."""
+    from ..clock import iso_utc
+    from ..metadata import decode_metadata
+
+    with open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir) as project:
+        if asset not in project.graph.inputs:
+            select(project.graph, [asset])  # raises a SelectionError with a suggestion
+        store = open_store(project, readonly=True)
+        try:
+            head = store.get_head(asset)
+            if head is None:
+                raise ValueNotFound(f"asset {asset!r} has never been built (run: assetbuild build {asset})")
+            trace = store.get_trace(head.key)
+        finally:
+            store.close()
+    return {"asset": asset, "metadata": decode_metadata(trace.metadata_json if trace is not None else ""),
+            "materialized_at": iso_utc(head.built_ns), "data_version": head.data_version, "key": head.key}
+
+
 def _latest_observation(project: Any, source: str) -> dict[str, Any]:
     import json
 

@@ -26,7 +26,7 @@ from typing import Any
 
 from .. import clock
 from ..errors import CacheCorrupt, StoreError
-from ..reports import Head, ObservationRecord, SkipRecord, Trace
+from ..reports import Event, Head, ObservationRecord, RunRecord, SkipRecord, Trace
 from .cas import INLINE_MAX, BlobFiles, digest_bytes, take_file_bytes
 from .compaction import compact_index, leftovers
 from .environment import DBS, INITIAL_MAP_SIZE, Index
@@ -36,17 +36,24 @@ from .records import (
     Batch,
     Committer,
     decode,
+    decode_event,
     decode_observation,
+    decode_run,
     decode_skip,
     decode_stat,
     encode,
+    encode_event,
     encode_observation,
+    encode_run,
     encode_skip,
     encode_stat,
+    event_key,
     history_prefix,
     name_key,
     name_of_head_key,
     project_prefix,
+    run_key,
+    runs_prefix,
 )
 
 RECORD_DBS = tuple(db.decode() for db in DBS)
@@ -70,6 +77,9 @@ class LmdbStore:
         self._blobs = BlobFiles(self.root)
         self.cas = self._blobs.dir
         self._batch = Batch()
+        # heads this store wrote, kept only while a run is recorded (history reads them back
+        # for the run's events without decoding what it just encoded)
+        self.written_heads: dict[str, Head] | None = None
         self._committer: Committer | None = None  # see flushing_while_away
         self._lock = BuildLock(self.root)
         self._index = Index(self.root, readonly=readonly, warn=self.warn, map_size=map_size)
@@ -222,6 +232,8 @@ class LmdbStore:
         if old is not None and old.key != head.key:
             self.put_used(old.key, clock.now_ns())
         self._batch.put(b"heads", hk, encode(head))
+        if self.written_heads is not None:
+            self.written_heads[asset] = head
 
     def add_history(self, asset: str, when_ns: int, key: str) -> None:
         k = history_prefix(self.project, asset) + when_ns.to_bytes(8, "big")
@@ -247,12 +259,77 @@ class LmdbStore:
         """The latest recorded skip of ``asset`` in this project, if any."""
         raw = self._get(b"skips", self._head_key(asset))
         return None if raw is None else decode_skip(raw)
+    # --- history: events and runs -------------------------------------------------------------
+
+    def next_run_seq(self) -> int:
+        """A new run's sequence number: one more than the last in this cache directory (under
+        the build lock, so two runs never share one)."""
+        raw = self._get(b"meta", b"run_seq")
+        seq = (int.from_bytes(raw, "big") if raw else 0) + 1
+        self._batch.put(b"meta", b"run_seq", seq.to_bytes(8, "big"))
+        return seq
+
+    def keep_written_heads(self) -> dict[str, Head]:
+        """From now on, keep each head this store writes (asset -> Head) in the dict returned."""
+        if self.written_heads is None:
+            self.written_heads = {}
+        return self.written_heads
+
+    def put_event(self, event: Event) -> None:
+        """Record an event (``event.order``: its place in its run)."""
+        self._batch.put(b"events", event_key(self.project, event.asset, event.run, event.order), encode_event(event))
+
+    def events(self, asset: str) -> list[Event]:
+        """This project's recorded events of ``asset``, oldest first."""
+        out = []
+        for _, v in self._index.scan(b"events", history_prefix(self.project, asset)):
+            e = decode_event(bytes(v))
+            if e is not None and e.asset == asset:
+                out.append(e)
+        return out
+
+    def put_run(self, run: RunRecord) -> None:
+        self._batch.put(b"runs", run_key(self.project, run.seq), encode_run(run))
+
+    def runs(self) -> list[RunRecord]:
+        """This project's recorded runs, oldest first."""
+        out = []
+        for _, v in self._index.scan(b"runs", runs_prefix(self.project)):
+            r = decode_run(bytes(v))
+            if r is not None:
+                out.append(r)
+        return out
+
+    def get_run(self, seq: int) -> RunRecord | None:
+        raw = self._get(b"runs", run_key(self.project, seq))
+        return None if raw is None else decode_run(raw)
+
+    def trim_history(self, keep: int, *, dry_run: bool = False) -> tuple[int, int]:
+        """Keep the ``keep`` newest events of each asset (of every project here), and the runs
+        some kept event belongs to; (events, runs) dropped (or that would be, with ``dry_run``)."""
+        by_asset: dict[bytes, list[bytes]] = {}
+        for k, _v in self._index.scan(b"events"):
+            k = bytes(k)
+            by_asset.setdefault(k[:16], []).append(k)
+        drop = [k for keys in by_asset.values() for k in (sorted(keys)[:-keep] if keep > 0 else keys)]
+        dropped = set(drop)
+        live_runs = {k[16:24] for keys in by_asset.values() for k in keys if k not in dropped}
+        runs = [bytes(k) for k, _v in self._index.scan(b"runs")]
+        dead_runs = [k for k in runs if k[16:24] not in live_runs]
+        if not dry_run:
+            for k in drop:
+                self._batch.put(b"events", k, None)
+            for k in dead_runs:
+                self._batch.put(b"runs", k, None)
+        return len(drop), len(dead_runs)
 
     def delete_trace(self, key: str) -> None:
         self._batch.put(b"traces", bytes.fromhex(key), None)
 
     def delete_head(self, asset: str) -> None:
         self._batch.put(b"heads", self._head_key(asset), None)
+        if self.written_heads is not None:
+            self.written_heads.pop(asset, None)
 
     @property
     def pending(self) -> int:

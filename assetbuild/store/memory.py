@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CacheCorrupt
-from ..reports import Head, ObservationRecord, SkipRecord, Trace
+from ..reports import Event, Head, ObservationRecord, RunRecord, SkipRecord, Trace
 from .cas import digest_bytes, take_file_bytes
 
-_TABLES = ("traces", "heads", "history", "stat", "blobs", "observations", "skips")
+_TABLES = ("traces", "heads", "history", "stat", "blobs", "observations", "skips", "events", "runs", "meta")
 _GONE = object()  # a pending delete
 
 
@@ -196,3 +196,25 @@ class MemoryStore:
     def get_skip(self, asset: str) -> SkipRecord | None:
         rec: SkipRecord | None = self._get("skips", asset)
         return rec
+    # --- history: events and runs -------------------------------------------------------------
+
+    def next_run_seq(self) -> int:
+        seq = (self._get("meta", "run_seq") or 0) + 1
+        self._put("meta", "run_seq", seq)
+        return seq
+
+    def put_event(self, event: Event) -> None:
+        self._put("events", (event.asset, event.run, event.order), Event(*event))
+
+    def events(self, asset: str) -> list[Event]:
+        return [e for (name, _, _), e in sorted(self._rows("events").items()) if name == asset]
+
+    def put_run(self, run: RunRecord) -> None:
+        self._put("runs", run.seq, RunRecord(*run))
+
+    def runs(self) -> list[RunRecord]:
+        return [r for _, r in sorted(self._rows("runs").items())]
+
+    def get_run(self, seq: int) -> RunRecord | None:
+        run: RunRecord | None = self._get("runs", seq)
+        return run

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from ..reports import Head, ObservationRecord, SkipRecord, Trace
+from ..reports import Event, Head, ObservationRecord, RunRecord, SkipRecord, Trace
 from .cas import is_digest
 
 RECORD = 1  # version tag of the marshal-encoded records
@@ -101,6 +101,58 @@ def decode_skip(raw: bytes) -> SkipRecord | None:
     if not isinstance(out.skipped_ns, int) or not isinstance(out.reason, str) or not isinstance(out.key, str):
         return None
     return out
+
+
+# History: events and runs, each with its own version tag (a reader skips a record it cannot read).
+EVENT_RECORD = 1
+
+
+def encode_event(e: Event) -> bytes:
+    return marshal.dumps((EVENT_RECORD, *e))
+
+
+def decode_event(raw: bytes) -> Event | None:
+    try:
+        rec = marshal.loads(raw)
+        if not isinstance(rec, tuple) or not rec or rec[0] != EVENT_RECORD:
+            return None
+        out = Event(*rec[1:])
+    except (ValueError, EOFError, TypeError):
+        return None
+    if not isinstance(out.run, int) or not isinstance(out.kind, str) or not isinstance(out.end_ns, int):
+        return None
+    return out
+
+
+def encode_run(r: RunRecord) -> bytes:
+    return marshal.dumps((EVENT_RECORD, *r))
+
+
+def decode_run(raw: bytes) -> RunRecord | None:
+    try:
+        rec = marshal.loads(raw)
+        if not isinstance(rec, tuple) or not rec or rec[0] != EVENT_RECORD:
+            return None
+        out = RunRecord(*rec[1:])
+    except (ValueError, EOFError, TypeError):
+        return None
+    if not isinstance(out.seq, int) or not isinstance(out.counts, dict) or not isinstance(out.logs, dict):
+        return None
+    return out
+
+
+def event_key(project: str, asset: str, seq: int, index: int) -> bytes:
+    """An asset's events in run order: its 16-byte history prefix, the run, then the event's
+    place in the run (an asset restored and then rebuilt in one run has two)."""
+    return history_prefix(project, asset) + seq.to_bytes(8, "big") + index.to_bytes(4, "big")
+
+
+def run_key(project: str, seq: int) -> bytes:
+    return runs_prefix(project) + seq.to_bytes(8, "big")
+
+
+def runs_prefix(project: str) -> bytes:
+    return hashlib.sha256(f"{project}\0runs".encode("utf-8", "surrogatepass")).digest()[:16]
 
 
 def name_key(name: str) -> bytes:

@@ -67,7 +67,7 @@ def test_build_json_is_one_document(proj):
     doc = json.loads(r.stdout)  # exactly one JSON document, nothing else on stdout
     assert doc["ok"] is True and [e["asset"] for e in doc["results"]] == ["numbers", "total"]
     for e in doc["results"]:
-        assert set(e) == {"asset", "status", "key", "data_version", "duration_s", "error"}
+        assert set(e) == {"asset", "status", "key", "data_version", "duration_s", "error", "metadata"}
         assert e["status"] == "built" and isinstance(e["duration_s"], float) and len(e["key"]) == 64
     doc = json.loads(cli("build", "--json", cwd=proj).stdout)
     assert [e["status"] for e in doc["results"]] == ["cached", "cached"]

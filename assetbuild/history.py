@@ -1,0 +1,111 @@
+"""History: every command that builds, restores or observes is a run, and what happened to each
+asset in it is an event (materialized, restored, failed, skipped, observed), kept in the store.
+
+A cached result is no event: its run counts it. A run in which nothing happened (a null build)
+is not recorded at all, so a null build still writes nothing. Events are written in the batch of
+the build's own writes (the head a materialization writes and its event commit together), and
+the run's record last, when the command ends. Times are by assetbuild.clock (``ASSETBUILD_NOW``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from .clock import now_ns
+from .metadata import encode_metadata
+from .reports import AssetResult, Event, ObservationResult, RunRecord
+
+KINDS = {"built": "materialized", "restored": "restored", "failed": "failed", "skipped": "skipped"}
+DEFAULT_HISTORY = 100  # events kept per asset by gc ([tool.assetbuild] history)
+
+
+def command_line(api_call: str) -> str:
+    """What to call a run: the command line when this process is the assetbuild command, else
+    the API call that made it (``python: build(...)``)."""
+    prog = os.path.basename(sys.argv[0]) if sys.argv else ""
+    if prog == "assetbuild" or sys.argv[0].endswith(os.path.join("assetbuild", "__main__.py")):
+        import shlex
+
+        return " ".join(["assetbuild", *(shlex.quote(a) for a in sys.argv[1:])])
+    return f"python: {api_call}"
+
+
+class RunRecorder:
+    """Records one run's events into ``store`` as they come, and the run itself at the end.
+
+    The run's sequence number is taken at its first event, so a run that records nothing takes
+    none (and writes nothing)."""
+
+    def __init__(self, store: Any, command: str, selection: Sequence[str]) -> None:
+        self.store = store
+        self.command = command
+        self.selection = tuple(selection)
+        self.start_ns = now_ns()
+        self.seq: int | None = None
+        self.counts: dict[str, int] = {}
+        self.logs: dict[str, tuple[tuple[int, str], ...]] = {}
+        self._index = 0
+        # the heads the build writes, as written (LmdbStore keeps them while asked to)
+        keep = getattr(store, "keep_written_heads", None)
+        self._heads: dict[str, Any] = keep() if keep is not None else {}
+
+    def _run(self) -> int:
+        if self.seq is None:
+            self.seq = self.store.next_run_seq()
+        return self.seq
+
+    def _next(self) -> int:
+        self._index += 1
+        return self._index
+
+    def result(self, r: AssetResult) -> None:
+        """An asset's result: counted; unless it is cached, an event."""
+        self.counts[r.status] = self.counts.get(r.status, 0) + 1
+        if r.logs:
+            self.logs[r.asset] = tuple(r.logs)
+        kind = KINDS.get(r.status)
+        if kind is None or r.metadata.get("kind") == "observable_source":  # a failed observation: observed()
+            return
+        reasons = tuple((x.code, x.detail) for x in r.reasons)
+        if r.skip_reason is not None and not any(d == r.skip_reason for _, d in reasons):
+            reasons += (("skip", r.skip_reason),)  # Skip(reason), or "produced no output"
+        if kind in ("materialized", "restored"):
+            # the head this result just wrote: as written, else from the batch
+            head = self._heads.get(r.asset)
+            if head is None:
+                head = self.store.get_head(r.asset)
+            if head is not None and head.key == r.key:
+                end = head.built_ns if kind == "materialized" else now_ns()
+                self.store.put_event(Event(
+                    self._run(), r.asset, kind, end - int(r.duration_s * 1e9), end, r.duration_s, head.key,
+                    head.code, tuple(head.inputs), head.data_version, head.size,
+                    encode_metadata(r.metadata) if kind == "materialized" else "", reasons, None, None,
+                    self._next()))
+                return
+        end = now_ns()
+        self.store.put_event(Event(self._run(), r.asset, kind, end - int(r.duration_s * 1e9), end, r.duration_s,
+                                   r.key, None, (), r.data_version, None, "", reasons, r.error, r.traceback,
+                                   self._next()))
+
+    def observed(self, observations: Iterable[ObservationResult]) -> None:
+        """Observations made for this run: an event each, failed ones too."""
+        for o in observations:
+            end = o.observed_ns or now_ns()
+            start = end - int(o.duration_s * 1e9)
+            if o.ok:
+                self.store.put_event(Event(self._run(), o.source, "observed", start, end, o.duration_s, None, None,
+                                           (), o.version, None, encode_metadata(o.metadata), (), None, None,
+                                           self._next()))
+            else:
+                self.store.put_event(Event(self._run(), o.source, "failed", start, end, o.duration_s, None, None,
+                                           (), None, None, "", (), o.error, o.traceback, self._next()))
+
+    def finish(self, exit_status: int) -> None:
+        """Record the run, if anything in it was recorded."""
+        if self.seq is None:
+            return
+        self.store.put_run(RunRecord(self.seq, self.command, self.selection, self.start_ns, now_ns(),
+                                     dict(self.counts), exit_status, dict(self.logs)))

@@ -1,0 +1,78 @@
+"""Renderings of history: ``runs``, ``runs show`` and ``log`` (text, or their ``--json`` documents).
+Pure, like the other ``format_*`` functions."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+_COUNTS = ("built", "restored", "cached", "failed", "skipped")
+
+
+def format_runs(runs: list[dict[str, Any]], *, as_json: bool = False) -> str:
+    """``runs``: one line per run, newest first."""
+    if as_json:
+        return json.dumps({"runs": runs})
+    if not runs:
+        return "no runs recorded yet (a build that builds, restores or observes something is one)"
+    lines = [f"{'RUN':<7} {'STARTED':<20} {'TIME':>8} {'EXIT':>4}  {'COUNTS':<34} COMMAND"]
+    for r in runs:
+        counts = ", ".join(f"{r['counts'][k]} {k}" for k in _COUNTS if r["counts"].get(k))
+        lines.append(f"{r['run']:<7} {r['start']:<20} {r['duration_s']:>7.2f}s {r['exit_status']:>4}  "
+                     f"{counts:<34} {r['command']}")
+    return "\n".join(lines)
+
+
+def format_run(run: dict[str, Any], *, as_json: bool = False) -> str:
+    """``runs show``: the run, each asset's events in it, and its log lines."""
+    if as_json:
+        return json.dumps(run)
+    counts = ", ".join(f"{run['counts'][k]} {k}" for k in _COUNTS if run["counts"].get(k)) or "nothing"
+    lines = [f"run {run['run']}: {run['command']}",
+             f"  {run['start']} to {run['end']} ({run['duration_s']:.2f}s), exit status {run['exit_status']}",
+             f"  {counts}"]
+    for e in run["events"]:
+        lines.append(f"  {e['kind']:<13} {e['asset']}" + _event_detail(e))
+        lines += _metadata_lines(e, "      ")
+        for line in run["logs"].get(e["asset"], ()):
+            lines.append(f"      | {line[1]}")
+    for asset, logged in run["logs"].items():
+        if not any(e["asset"] == asset for e in run["events"]):  # a cached asset's lines (none yet)
+            lines += [f"  {asset}"] + [f"      | {t}" for _, t in logged]
+    return "\n".join(lines)
+
+
+def format_log(log: dict[str, Any], *, as_json: bool = False) -> str:
+    """``log``: an asset's events, newest first, with metadata rendered by type."""
+    if as_json:
+        return json.dumps(log)
+    if not log["events"]:
+        return f"{log['asset']}: no events recorded"
+    lines = [f"{'TIME':<20} {'RUN':<7} {'KIND':<13} {'DATA VERSION':<12} {'DURATION':>8}"]
+    for e in log["events"]:
+        dv = (e["data_version"] or "-")[:12]
+        lines.append(f"{e['time']:<20} {e['run']:<7} {e['kind']:<13} {dv:<12} {e['duration_s']:>7.2f}s"
+                     + (f"  {e['error']}" if e["error"] else ""))
+        lines += _metadata_lines(e, "    ")
+    return "\n".join(lines)
+
+
+def _event_detail(e: dict[str, Any]) -> str:
+    if e["error"]:
+        return f": {e['error']}"
+    bits = []
+    if e["data_version"]:
+        bits.append(f"data version {e['data_version'][:12]}")
+    if e["duration_s"] >= 0.01:
+        bits.append(f"{e['duration_s']:.2f}s")
+    bits += [f"{r['code']}: {r['detail']}" for r in e["reasons"]]
+    return f"  ({'; '.join(bits)})" if bits else ""
+
+
+def _metadata_lines(e: dict[str, Any], indent: str) -> list[str]:
+    if not e["metadata"]:
+        return []
+    from ..metadata import MetadataValue, render_metadata
+
+    typed = {k: MetadataValue(v["type"], v["value"]) for k, v in e["metadata"].items()}
+    return render_metadata(typed, indent=indent)

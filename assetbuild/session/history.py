@@ -1,0 +1,94 @@
+"""Reading history: the runs of a project (``runs``, ``runs show``) and the events of an asset
+(``log``), as JSON-ready dicts. Recording is assetbuild.history's, during each command."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from ..clock import iso_utc
+from ..errors import SelectionError, ValueNotFound
+from ..reports import Event, RunRecord, run_id
+from .project import open_project, open_store
+
+
+def list_runs(limit: int | None = 20, *, project_dir: str | os.PathLike[str] = ".", assetfile: str | None = None,
+              cache_dir: str | os.PathLike[str] | None = None) -> list[dict[str, Any]]:
+    """This project's recorded runs, newest first (at most ``limit``; None: all)."""
+    with open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir) as project:
+        store = open_store(project, readonly=True)
+        try:
+            runs = store.runs()
+        finally:
+            store.close()
+    runs.reverse()
+    return [run_json(r) for r in (runs if limit is None else runs[:limit])]
+
+
+def get_run(run: str | int, *, project_dir: str | os.PathLike[str] = ".", assetfile: str | None = None,
+            cache_dir: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """One run: what ``list_runs`` says of it, plus each asset's events in it (``events``, in
+    the order they happened) and log lines (``logs``: asset -> [[level, text], ...])."""
+    seq = _seq_of(run)
+    with open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir) as project:
+        store = open_store(project, readonly=True)
+        try:
+            rec = store.get_run(seq)
+            if rec is None:
+                known = store.runs()
+                last = f"; the last is {run_id(known[-1].seq)}" if known else "; none is recorded yet"
+                raise ValueNotFound(f"no run {run!s} in this project's history{last} (assetbuild runs)")
+            names = list(dict.fromkeys([*project.graph.nodes, *rec.logs]))
+            events = [e for name in names for e in store.events(name) if e.run == seq]
+        finally:
+            store.close()
+    events.sort(key=lambda e: e.order)
+    doc = run_json(rec)
+    doc["events"] = [dict(event_json(e), asset=e.asset) for e in events]
+    doc["logs"] = {a: [list(x) for x in lines] for a, lines in rec.logs.items()}
+    return doc
+
+
+def asset_log(asset: str, limit: int | None = 20, *, project_dir: str | os.PathLike[str] = ".",
+              assetfile: str | None = None, cache_dir: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """``{"asset", "events": [...]}``: the asset's events, newest first (at most ``limit``)."""
+    with open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir) as project:
+        store = open_store(project, readonly=True)
+        try:
+            events = store.events(asset)
+        finally:
+            store.close()
+        if not events and asset not in project.graph.nodes:
+            from ..graph import select
+
+            select(project.graph, [asset])  # a SelectionError with a suggestion
+            raise SelectionError(f"no asset named {asset!r}")
+    events.reverse()
+    return {"asset": asset, "events": [event_json(e) for e in (events if limit is None else events[:limit])]}
+
+
+def _seq_of(run: str | int) -> int:
+    try:
+        seq = int(run)
+    except (TypeError, ValueError):
+        raise SelectionError(f"{run!r} is not a run id (a number, as `assetbuild runs` lists them)") from None
+    if seq < 1:
+        raise SelectionError(f"{run!r} is not a run id (a number, as `assetbuild runs` lists them)")
+    return seq
+
+
+def run_json(r: RunRecord) -> dict[str, Any]:
+    return {"run": run_id(r.seq), "command": r.command, "selection": list(r.selection),
+            "start": iso_utc(r.start_ns), "end": iso_utc(r.end_ns),
+            "duration_s": round(max(0, r.end_ns - r.start_ns) / 1e9, 6),
+            "counts": dict(r.counts), "exit_status": r.exit_status, "ok": r.exit_status == 0}
+
+
+def event_json(e: Event) -> dict[str, Any]:
+    from ..metadata import decode_metadata, metadata_to_json
+
+    return {"run": run_id(e.run), "kind": e.kind, "time": iso_utc(e.end_ns), "duration_s": round(e.duration_s, 6),
+            "key": e.key, "data_version": e.data_version, "size": e.size,
+            "metadata": metadata_to_json(decode_metadata(e.metadata_json)),
+            "reasons": [{"code": c, "detail": d} for c, d in e.reasons], "error": e.error,
+            "code": e.code, "inputs": [list(x) for x in e.inputs]}

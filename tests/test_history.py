@@ -1,0 +1,171 @@
+"""History: runs and events (``assetbuild runs``, ``runs show``, ``log``), recorded by real builds
+with the real command; times by ASSETBUILD_NOW; bounded by gc."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from projects import Project, clean_env, cli
+
+import assetbuild
+
+ASSETFILE = '''
+from assetbuild import observable_source
+
+FEED = __import__("pathlib").Path(__file__).parent / "feed.txt"
+
+
+@observable_source
+def feed():
+    return FEED.read_text()
+
+
+@asset(io="json", path="build/raw.json")
+def raw(context, feed):
+    context.log.info("read %d characters", len(feed))
+    return {"feed": feed, "n": 1}
+
+
+@asset(io="json")
+def total(raw):
+    if raw["feed"] == "boom":
+        raise ValueError("cannot total a boom")
+    return Output(raw["n"] + 1, metadata={"rows": 7})
+
+
+@asset(io="json")
+def report(total):
+    return str(total)
+'''
+
+DAY1 = "2024-03-01T09:00:00Z"
+DAY2 = "2024-03-02T09:00:00Z"
+
+
+def run(proj: Project, *args: str, now: str = DAY1):
+    return cli(*args, cwd=proj.root, env=clean_env(ASSETBUILD_NOW=now))
+
+
+def doc(proj: Project, *args: str, now: str = DAY1):
+    r = run(proj, *args, "--json", now=now)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return json.loads(r.stdout)
+
+
+@pytest.fixture()
+def proj(tmp_path: Path) -> Project:
+    p = Project(tmp_path)
+    p.assetfile(ASSETFILE)
+    p.write("feed.txt", "v1")
+    assert run(p).returncode == 0
+    return p
+
+
+def test_a_build_is_a_run_and_a_null_build_records_nothing(proj: Project) -> None:
+    runs = doc(proj, "runs")["runs"]
+    assert len(runs) == 1
+    (r,) = runs
+    assert r["run"] == "000001" and r["command"] == "assetbuild" and r["ok"] and r["exit_status"] == 0
+    assert r["start"] == r["end"] == "2024-03-01T09:00:00Z"
+    assert r["counts"] == {"built": 3}
+    assert run(proj).returncode == 0  # a null build (the observation is unchanged... but observed)
+    runs = doc(proj, "runs")["runs"]
+    # an observation is an event: the second build is a run with 3 cached assets
+    assert [x["run"] for x in runs] == ["000002", "000001"] and runs[0]["counts"] == {"cached": 3}
+    assert run(proj, "-n").returncode == 0 and run(proj, "status").returncode == 0
+    assert len(doc(proj, "runs")["runs"]) == 2  # a dry run and status record nothing
+
+
+def test_log_lists_an_assets_events_newest_first(proj: Project) -> None:
+    proj.write("feed.txt", "v2")
+    assert run(proj, now=DAY2).returncode == 0
+    log = doc(proj, "log", "total")
+    assert log["asset"] == "total"
+    events = log["events"]
+    assert [(e["run"], e["kind"], e["time"]) for e in events] == [
+        ("000002", "materialized", "2024-03-02T09:00:00Z"), ("000001", "materialized", "2024-03-01T09:00:00Z")]
+    e = events[0]
+    assert set(e) >= {"run", "kind", "time", "duration_s", "key", "data_version", "metadata", "error"}
+    assert e["metadata"] == {"rows": {"type": "int", "value": 7}} and e["error"] is None
+    assert len(e["key"]) == 64 and len(e["data_version"]) == 64
+    assert e["inputs"] and e["inputs"][0][0] == "raw"
+    # report's bytes did not change ("2" both times): early cutoff, one event only
+    assert [x["run"] for x in doc(proj, "log", "report")["events"]] == ["000001"]
+    feed = doc(proj, "log", "feed")["events"]
+    assert [(x["kind"], x["data_version"]) for x in feed] == [("observed", "v2"), ("observed", "v1")]
+    assert [x["run"] for x in doc(proj, "log", "total", "-n", "1")["events"]] == ["000002"]
+    text = run(proj, "log", "total").stdout
+    assert text.splitlines()[0].split() == ["TIME", "RUN", "KIND", "DATA", "VERSION", "DURATION"]
+    assert "2024-03-02T09:00:00Z 000002  materialized" in text and "    rows: 7" in text
+
+
+def test_failures_skips_and_restores_are_events(proj: Project) -> None:
+    proj.write("feed.txt", "boom")
+    r = run(proj, now=DAY2)
+    assert r.returncode == 1
+    (failed,) = doc(proj, "log", "total")["events"][:1]
+    assert failed["kind"] == "failed" and failed["error"].startswith("ValueError: cannot total a boom")
+    (skipped,) = doc(proj, "log", "report")["events"][:1]
+    assert skipped["kind"] == "skipped" and "total" in (skipped["error"] or "")
+    runs = doc(proj, "runs")["runs"]
+    assert runs[0]["exit_status"] == 1 and runs[0]["ok"] is False and runs[0]["counts"]["failed"] == 1
+    proj.write("feed.txt", "v1")
+    (proj.root / "build" / "raw.json").unlink()
+    assert run(proj, now=DAY2).returncode == 0
+    assert doc(proj, "log", "raw")["events"][0]["kind"] == "restored"
+
+
+def test_runs_show_has_each_assets_outcome_and_log_lines(proj: Project) -> None:
+    shown = doc(proj, "runs", "show", "1")
+    assert shown["run"] == "000001"
+    assert [(e["asset"], e["kind"]) for e in shown["events"]] == [
+        ("feed", "observed"), ("raw", "materialized"), ("total", "materialized"), ("report", "materialized")]
+    assert shown["logs"]["raw"] == [[20, "read 2 characters"]]
+    text = run(proj, "runs", "show", "000001").stdout
+    assert text.startswith("run 000001: assetbuild\n") and "| read 2 characters" in text
+    r = run(proj, "runs", "show", "7")
+    assert r.returncode == 2 and "no run 7" in r.stderr and "the last is 000001" in r.stderr
+    r = run(proj, "runs", "show", "latest")
+    assert r.returncode == 2 and "not a run id" in r.stderr
+
+
+def test_log_of_an_unknown_asset_suggests(proj: Project) -> None:
+    r = run(proj, "log", "totl")
+    assert r.returncode == 2 and "did you mean 'total'" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_observe_is_a_run(proj: Project) -> None:
+    proj.write("feed.txt", "v9")
+    assert run(proj, "observe", now=DAY2).returncode == 0
+    last = doc(proj, "runs")["runs"][0]
+    assert last["command"] == "assetbuild observe" and last["counts"] == {}
+    assert doc(proj, "log", "feed")["events"][0]["data_version"] == "v9"
+
+
+def test_gc_keeps_the_newest_events_of_each_asset(proj: Project) -> None:
+    for i in range(4):
+        proj.write("feed.txt", f"w{i}")
+        assert run(proj).returncode == 0
+    assert len(doc(proj, "log", "raw")["events"]) == 5
+    proj.write("pyproject.toml", "[tool.assetbuild]\nhistory = 2\n")
+    r = run(proj, "cache", "gc")
+    assert r.returncode == 0, r.stderr
+    assert "history event(s)" in r.stdout
+    assert [e["run"] for e in doc(proj, "log", "raw")["events"]] == ["000005", "000004"]
+    # total and report kept the bytes of run 1 (early cutoff): their one event keeps run 1 too
+    assert [x["run"] for x in doc(proj, "runs")["runs"]] == ["000005", "000004", "000001"]
+    assert [e["run"] for e in doc(proj, "log", "feed")["events"]] == ["000005", "000004"]
+    proj.write("pyproject.toml", "[tool.assetbuild]\nhistory = -1\n")
+    r = run(proj, "cache", "gc")
+    assert r.returncode == 2 and "history must be a whole number" in r.stderr
+
+
+def test_the_python_api(proj: Project) -> None:
+    assert assetbuild.list_runs(project_dir=proj.root)[0]["run"] == "000001"
+    assert assetbuild.get_run(1, project_dir=proj.root)["counts"] == {"built": 3}
+    assert assetbuild.asset_log("raw", project_dir=proj.root)["events"][0]["kind"] == "materialized"
+    r = assetbuild.build(project_dir=proj.root, force=True)
+    assert r.ok
+    assert assetbuild.list_runs(project_dir=proj.root)[0]["command"].startswith("python: build(")
