@@ -236,6 +236,16 @@ def test_path_with_such_a_manager_is_a_definition_error(project, plugin):
     assert out.returncode == 2 and "AssetFile:3" in out.stderr and "Traceback" not in out.stderr
 
 
+def test_an_out_of_a_multi_asset_with_such_a_manager_is_a_definition_error(project, plugin):
+    project.write("AssetFile", 'from assetbuild import Out, multi_asset\n\n'
+                  '@multi_asset(outs={"site": Out(io="tree"), "n": Out(io="json")})\ndef split():\n'
+                  '    return {}, 1\n')
+    with pytest.raises(assetbuild.DefinitionError, match="outs of a multi-asset cannot do yet"):
+        project.build()
+    out = cli("build", cwd=project.root, env=plugin)
+    assert out.returncode == 2 and "AssetFile:3" in out.stderr and "Traceback" not in out.stderr
+
+
 def test_a_remote_hit_restores_only_where_the_data_is(proj, tmp_path):
     remote = str(tmp_path / "remote")
     assert proj.build(remote=remote, trust_remote_unsigned=True).ok

@@ -8,6 +8,7 @@ runs (``run_counter``), so a test can tell what ran, in this process or in a wor
 from __future__ import annotations
 
 import json
+import os
 import threading
 from pathlib import Path
 
@@ -370,15 +371,21 @@ def other_reader(unpolled):
     with Watching(project.root) as w:
         assert sorted(built(w.cycles[0])) == ["other_reader", "reader"]
         project.write("other.txt", "b")  # poll=None: not observed again until a file event
-        project.write("api.txt", "2")
+        _replace(project.root / "api.txt", "2")  # whole: a poll never reads it half-written
         c = w.wait(2)[1]
         assert c.changed == ("api",) and built(c) == ["reader"]
         assert w.settle(0.8) == 2  # polls of an unchanged version build nothing
-        project.write("api.txt", "3")
+        _replace(project.root / "api.txt", "3")
         assert built(w.wait(3)[2]) == ["reader"]
     assert assetbuild.load_value("reader", project_dir=project.root) == "3!"
     assert assetbuild.load_value("other_reader", project_dir=project.root) == "a?"
     assert assetbuild.load_value("api", project_dir=project.root)["version"] == "3"  # the poll's, recorded
+
+
+def _replace(path, text):
+    tmp = path.with_name(path.name + ".new")
+    tmp.write_text(text)
+    os.replace(tmp, path)
 
 
 # --- definitions ----------------------------------------------------------------------------------

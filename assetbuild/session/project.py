@@ -147,6 +147,11 @@ def _validate(graph: Graph, io_managers: dict[str, Any], project_dir: Path, cach
             known = ", ".join(sorted(io_managers))
             raise DefinitionError(f"asset {name!r}: unknown IO manager {d.io!r} (known: {known}; "
                                   "more come from plugins)", file=d.file, line=d.line)
+        if d.producer is not None and is_external(io_managers[d.io]):
+            raise DefinitionError(f"out {name!r} of multi-asset {d.producer!r}: io={d.io!r} writes its data "
+                                  "itself, outside the cache, which the outs of a multi-asset cannot do yet; "
+                                  "give this out an IO manager that stores bytes, or make it an @asset",
+                                  file=d.file, line=d.line)
         if d.path is not None and is_external(io_managers[d.io]):
             raise DefinitionError(f"asset {name!r}: io={d.io!r} writes its data itself, outside the cache; "
                                   "path= writes stored bytes to a file, and there are none: remove path=",
