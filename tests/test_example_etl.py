@@ -30,15 +30,18 @@ from projects import clean_env, cli
 import assetbuild
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "etl"
-MISSING = [m for m in ("pandas", "pyarrow", "assetbuild_pandas") if importlib.util.find_spec(m) is None]
+MISSING = [m for m in ("pandas", "pyarrow", "duckdb", "assetbuild_pandas", "assetbuild_duckdb")
+           if importlib.util.find_spec(m) is None]
 
 needs_the_libraries = pytest.mark.skipif(
-    bool(MISSING), reason=f"examples/etl needs {', '.join(MISSING)}: pip install -e "
-                          "plugins/assetbuild-pandas -r examples/etl/requirements.txt")
+    bool(MISSING), reason=f"examples/etl needs {', '.join(MISSING)}: pip install -e plugins/assetbuild-pandas "
+                          "-e plugins/assetbuild-duckdb -r examples/etl/requirements.txt")
 
 ALL = {"station_table", "raw_readings", "readings", "quality_gate", "monthly_stats",
-       "city_climate", "anomalies", "station_summary_csv", "report"}
-GATED = {"station_summary_csv", "report"}  # deps=["quality_gate"]: skipped when it fails
+       "city_climate", "anomalies", "station_summary_csv", "report", "warehouse_readings",
+       "station_extremes"}
+# deps=["quality_gate"] (and what reads the warehouse): skipped when it fails
+GATED = {"station_summary_csv", "report", "warehouse_readings", "station_extremes"}
 
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -72,10 +75,23 @@ def edit(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new), encoding="utf-8")
 
 
+WAREHOUSE = "warehouse.duckdb"  # a database file: its bytes differ between equal databases
+
+
 def outputs(project: Path) -> dict[str, bytes]:
+    """The files under build/, and the warehouse's tables as their rows (not the file's bytes)."""
     build_dir = project / "build"
-    return {p.relative_to(build_dir).as_posix(): p.read_bytes()
-            for p in sorted(build_dir.rglob("*")) if p.is_file()}
+    out = {p.relative_to(build_dir).as_posix(): p.read_bytes()
+           for p in sorted(build_dir.rglob("*")) if p.is_file() and p.name != WAREHOUSE}
+    if not (build_dir / WAREHOUSE).exists():  # nothing passed the quality gate yet
+        return out
+    import duckdb
+
+    with duckdb.connect(str(build_dir / WAREHOUSE), read_only=True) as db:
+        for (table,) in db.execute("select table_name from information_schema.tables order by 1").fetchall():
+            rows = db.execute(f'select * from "{table}" order by all').fetchall()
+            out[f"{WAREHOUSE}:{table}"] = repr(rows).encode()
+    return out
 
 
 def table_rows(readme: Path) -> list[tuple[str, set[str], set[str], set[str]]]:
