@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from .clock import now_ns
@@ -45,7 +45,6 @@ class RunRecorder:
         self.selection = tuple(selection)
         self.start_ns = now_ns()
         self.seq: int | None = None
-        self.counts: dict[str, int] = {}
         self.logs: dict[str, tuple[tuple[int, str], ...]] = {}
         self._index = 0
         # the heads the build writes, as written (LmdbStore keeps them while asked to)
@@ -62,8 +61,7 @@ class RunRecorder:
         return self._index
 
     def result(self, r: AssetResult) -> None:
-        """An asset's result: counted; unless it is cached, an event."""
-        self.counts[r.status] = self.counts.get(r.status, 0) + 1
+        """An asset's result that is not ``cached``: an event (its run counts the cached ones)."""
         if r.logs:
             self.logs[r.asset] = tuple(r.logs)
         kind = KINDS.get(r.status)
@@ -103,9 +101,13 @@ class RunRecorder:
                 self.store.put_event(Event(self._run(), o.source, "failed", start, end, o.duration_s, None, None,
                                            (), None, None, "", (), o.error, o.traceback, self._next()))
 
-    def finish(self, exit_status: int) -> None:
-        """Record the run, if anything in it was recorded."""
+    def finish(self, exit_status: int, outcomes: Mapping[str, str] | None = None) -> None:
+        """Record the run, if anything in it was recorded; ``outcomes``: asset -> status, of every
+        result (cached ones too), for its counts."""
         if self.seq is None:
             return
+        counts: dict[str, int] = {}
+        for status in (outcomes or {}).values():
+            counts[status] = counts.get(status, 0) + 1
         self.store.put_run(RunRecord(self.seq, self.command, self.selection, self.start_ns, now_ns(),
-                                     dict(self.counts), exit_status, dict(self.logs)))
+                                     counts, exit_status, dict(self.logs)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
@@ -108,7 +109,7 @@ class BuildResult:
     dry_run: bool = False
     observations: tuple[ObservationResult, ...] = ()
 
-    @property
+    @functools.cached_property  # once per result: the CLI, the reporter and the run's record ask
     def ok(self) -> bool:
         """Every selected asset is fresh at the end, or skipped by its own choice (``Skip``), or
         skipped without an error because a run produced no value for it or its upstream (a dry

@@ -406,12 +406,12 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
             nonlocal recorder
             rep.asset_finished(r, dry_run=dry_run)
             outcomes[r.asset] = r.status
-            if recorder is not None:
+            if recorder is not None and r.status != "cached":  # a null build: no call per asset
                 recorder.result(r)
             if not dry_run and len(outcomes) == len(plan):  # queued with the build's last writes
                 _record_summary(store, outcomes)
                 if recorder is not None:  # the run too: one transaction for the whole build
-                    recorder.finish(1 if "failed" in outcomes.values() else 0)
+                    recorder.finish(1 if "failed" in outcomes.values() else 0, outcomes)
                     recorder = None
             if observe:
                 _call_hook(hook.after_asset, result=r)
@@ -429,11 +429,11 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
         result = observer.with_logs(sched.build(plan, force=options.force, keep_going=options.keep_going,
                                                 dry_run=dry_run))
         clean_end = True
-        exit_status = 0 if result.ok else 1
         if not dry_run:
             _record_summary(store, {r.asset: r.status for r in result.results})
             if recorder is not None:
-                recorder.finish(exit_status)
+                exit_status = 0 if result.ok else 1
+                recorder.finish(exit_status, outcomes)
                 recorder = None
             store.flush()  # no-op unless the summary missed the scheduler's last batch
         rep.build_finished(result)
@@ -445,7 +445,7 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
     finally:
         if recorder is not None:  # the build ended early: what it recorded stays, with its run
             try:
-                recorder.finish(exit_status)
+                recorder.finish(exit_status, outcomes)
                 store.flush()
             except Exception:  # noqa: BLE001 - the error that ended the build is the one to report
                 pass

@@ -132,6 +132,7 @@ def _validate(graph: Graph, io_managers: dict[str, Any], project_dir: Path, cach
     """Checks that need the plugins or the file system layout: IO managers exist, output paths
     are distinct, are not sources, not inside a source directory and not inside the cache directory."""
     paths: dict[str, str] = {}
+    external = {n for n, m in io_managers.items() if is_external(m)}  # one test per manager, not per asset
     source_paths = {os.path.normpath(d.path) for d in graph.nodes.values() if isinstance(d, SourceDef)}
     source_dirs = {os.path.normpath(os.path.join(project_dir, p)): p for p in source_paths}
     # a source that is the project directory or above it contains every output
@@ -147,12 +148,12 @@ def _validate(graph: Graph, io_managers: dict[str, Any], project_dir: Path, cach
             known = ", ".join(sorted(io_managers))
             raise DefinitionError(f"asset {name!r}: unknown IO manager {d.io!r} (known: {known}; "
                                   "more come from plugins)", file=d.file, line=d.line)
-        if d.producer is not None and is_external(io_managers[d.io]):
+        if d.producer is not None and d.io in external:
             raise DefinitionError(f"out {name!r} of multi-asset {d.producer!r}: io={d.io!r} writes its data "
                                   "itself, outside the cache, which the outs of a multi-asset cannot do yet; "
                                   "give this out an IO manager that stores bytes, or make it an @asset",
                                   file=d.file, line=d.line)
-        if d.path is not None and is_external(io_managers[d.io]):
+        if d.path is not None and d.io in external:
             raise DefinitionError(f"asset {name!r}: io={d.io!r} writes its data itself, outside the cache; "
                                   "path= writes stored bytes to a file, and there are none: remove path=",
                                   file=d.file, line=d.line)
