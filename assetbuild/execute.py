@@ -379,15 +379,7 @@ def run_function(fn: Callable[..., Any], asset: str, io_name: str, io: Any, kwar
     ``io_context``: ``io`` keeps its data outside the cache; its ``handle_output`` writes the
     value and the output is the record of what it wrote (assetbuild.external). ``Skip``
     returned: a :class:`Skipped` if ``output_required`` is False, else a failure."""
-    if context is not None:
-        kwargs["context"] = context
-    t0 = time.perf_counter()
-    with _RealInterrupts() as interrupts:
-        try:
-            value = fn(**kwargs)
-        except BaseException as e:  # noqa: BLE001 - whatever the user's code raises fails the asset
-            raise AssetFailed(asset, _user_error(e, interrupts), user_traceback(e, is_user_file)) from e
-    duration = time.perf_counter() - t0
+    value, duration = call_user_function(fn, asset, kwargs, context=context, is_user_file=is_user_file)
     if isinstance(value, Skip):
         if output_required:
             raise AssetFailed(asset, f"returned {value!r}, but only an asset declared with output_required=False "
@@ -404,18 +396,42 @@ def run_function(fn: Callable[..., Any], asset: str, io_name: str, io: Any, kwar
     if io_context is not None:
         return _handle_output(asset, io_name, io, io_context, value, data_version, metadata, duration,
                               is_user_file)
+    return dump_value(asset, io_name, io, value, data_version, metadata, duration)
+
+
+def call_user_function(fn: Callable[..., Any], asset: str, kwargs: dict[str, Any], *, context: Any,
+                       is_user_file: Callable[[str], bool]) -> tuple[Any, float]:
+    """Call an asset's (or a multi-asset's) function: its value and how long it took;
+    AssetFailed, with the traceback trimmed to user code, if it raises."""
+    if context is not None:
+        kwargs["context"] = context
+    t0 = time.perf_counter()
+    with _RealInterrupts() as interrupts:
+        try:
+            value = fn(**kwargs)
+        except BaseException as e:  # noqa: BLE001 - whatever the user's code raises fails the asset
+            raise AssetFailed(asset, _user_error(e, interrupts), user_traceback(e, is_user_file)) from e
+    return value, time.perf_counter() - t0
+
+
+def dump_value(asset: str, io_name: str, io: Any, value: Any, data_version: str | None,
+               metadata: dict[str, Any], duration: float, out: str | None = None) -> Produced:
+    """A value as ``io``'s bytes (for ``out`` of a multi-asset ``asset``), with what ``io``
+    says of it under ``metadata`` (the asset's own wins); AssetFailed if ``io`` cannot."""
+    what = "its value" if out is None else f"its out {out!r}"
     with _RealInterrupts() as interrupts:  # an IO manager is user code too
         try:
             data = io.dump(value)
         except BaseException as e:  # noqa: BLE001
-            raise AssetFailed(asset, f"cannot store its value ({type(value).__module__}."
+            raise AssetFailed(asset, f"cannot store {what} ({type(value).__module__}."
                               f"{type(value).__qualname__}) with io={io_name!r}: "
                               f"{_user_error(e, interrupts)}") from e
     if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise AssetFailed(asset, f"IO manager {io_name!r} returned {type(data).__name__}, not bytes")
+        raise AssetFailed(asset, f"IO manager {io_name!r} returned {type(data).__name__}, not bytes"
+                          + (f" (out {out!r})" if out is not None else ""))
     data = bytes(data)
     digest = hashlib.sha256(data).hexdigest()
-    metadata = {**io_metadata(asset, io_name, io, value), **metadata}  # the asset's own wins
+    metadata = {**io_metadata(asset, io_name, io, value), **metadata}
     return Produced(data, digest, data_version or digest, duration, metadata)
 
 
@@ -467,15 +483,7 @@ def run_outs(fn: Callable[..., Any], producer: str, outs: tuple[tuple[str, str, 
              kwargs: dict[str, Any], *, is_user_file: Callable[[str], bool], context: Any = None) -> Any:
     """Call a multi-asset's function once and serialize each out it returned; ``outs`` is
     (out name, IO manager name, IO manager, required) in outs order. AssetFailed on any error."""
-    if context is not None:
-        kwargs["context"] = context
-    t0 = time.perf_counter()
-    with _RealInterrupts() as interrupts:
-        try:
-            value = fn(**kwargs)
-        except BaseException as e:  # noqa: BLE001 - whatever the user's code raises fails the run
-            raise AssetFailed(producer, _user_error(e, interrupts), user_traceback(e, is_user_file)) from e
-    duration = time.perf_counter() - t0
+    value, duration = call_user_function(fn, producer, kwargs, context=context, is_user_file=is_user_file)
     from .multirun import MultiProduced, split_outs
 
     values, missing = split_outs(producer, value, [(o, required) for o, _, _, required in outs])
@@ -491,19 +499,7 @@ def run_outs(fn: Callable[..., Any], producer: str, outs: tuple[tuple[str, str, 
             metadata.update(v.metadata)
             data_version = v.data_version
             v = v.value
-        with _RealInterrupts() as interrupts:  # an IO manager is user code too
-            try:
-                data = io.dump(v)
-            except BaseException as e:  # noqa: BLE001
-                raise AssetFailed(producer, f"cannot store its out {out!r} ({type(v).__module__}."
-                                  f"{type(v).__qualname__}) with io={io_name!r}: {_user_error(e, interrupts)}") from e
-        if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise AssetFailed(producer, f"IO manager {io_name!r} returned {type(data).__name__}, not bytes "
-                              f"(out {out!r})")
-        data = bytes(data)
-        digest = hashlib.sha256(data).hexdigest()
-        metadata = {**io_metadata(producer, io_name, io, v), **metadata}  # the out's own wins
-        produced[out] = Produced(data, digest, data_version or digest, duration, metadata)
+        produced[out] = dump_value(producer, io_name, io, v, data_version, metadata, duration, out)
     return MultiProduced(produced, missing, duration)
 def _user_error(exc: BaseException, interrupts: _RealInterrupts) -> str:
     """Why user code (an asset function, an IO manager) failed: one line. A real Ctrl-C that

@@ -281,3 +281,26 @@ def end_group(proc: subprocess.Popen) -> None:
         os.killpg(proc.pid, 9)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def things_to_edit(readme: Path, names: set[str]) -> list[tuple[str, list[str], list[set[str]]]]:
+    """The rows of an example README's "Things to edit" table (| Edit | Runs again | Written back
+    from the cache | Why |): each row's edit, its cells, and the asset names in backquotes in
+    its "Runs again" and "Written back" cells (each must name assets of ``names``, or say
+    "nothing"). The example tests read the table, so it and the tests cannot drift apart."""
+    import re
+
+    section = readme.read_text(encoding="utf-8").split("## Things to edit", 1)[1].split("\n## ", 1)[0]
+    lines = [ln for ln in section.splitlines() if ln.startswith("|")]
+    assert lines[0].startswith("| Edit | Runs again | Written back from the cache |"), lines[0]
+    rows = []
+    for line in lines[2:]:  # past the header and its |---| line
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        sets = []
+        for cell in cells[1:3]:
+            found = set(re.findall(r"`([^`]+)`", cell))
+            assert found or cell == "nothing", f"a cell names assets in backquotes, or says 'nothing': {cell!r}"
+            assert found <= names, f"not an asset of the example: {found - names}"
+            sets.append(found)
+        rows.append((cells[0], cells, sets))
+    return rows

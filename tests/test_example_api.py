@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from projects import clean_env, cli
+from projects import clean_env, cli, things_to_edit
 
 import assetbuild
 
@@ -72,21 +72,8 @@ def shop(tmp_path: Path):
 
 
 def table_rows(readme: Path) -> list[tuple[str, set[str], set[str]]]:
-    section = readme.read_text(encoding="utf-8").split("## Things to edit", 1)[1].split("\n## ", 1)[0]
-    lines = [ln for ln in section.splitlines() if ln.startswith("|")]
-    assert lines[0].startswith("| Edit | Runs again | Written back from the cache |"), lines[0]
-    rows = []
-    for line in lines[2:]:
-        cells = [c.strip() for c in line.strip("|").split("|")]
-        rows.append((cells[0], _names(cells[1]), _names(cells[2])))
-    return rows
-
-
-def _names(cell: str) -> set[str]:
-    names = set(re.findall(r"`([^`]+)`", cell))
-    assert names or cell == "nothing", f"a cell names assets in backquotes, or says 'nothing': {cell!r}"
-    assert names <= ALL, f"not an asset of the example: {names - ALL}"
-    return names
+    """(edit, runs again, written back) of each row of "Things to edit"."""
+    return [(edit, runs, back) for edit, _cells, (runs, back) in things_to_edit(readme, ALL)]
 
 
 def _later(shop: Shop, hours: int) -> None:

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from projects import clean_env, cli
+from projects import clean_env, cli, things_to_edit
 
 import assetbuild
 
@@ -96,22 +96,8 @@ def outputs(project: Path) -> dict[str, bytes]:
 
 def table_rows(readme: Path) -> list[tuple[str, set[str], set[str], set[str]]]:
     """(edit, runs again, of those: fails, written back) of each row of "Things to edit"."""
-    section = readme.read_text(encoding="utf-8").split("## Things to edit", 1)[1].split("\n## ", 1)[0]
-    lines = [ln for ln in section.splitlines() if ln.startswith("|")]
-    assert lines[0].startswith("| Edit | Runs again | Written back from the cache |"), lines[0]
-    rows = []
-    for line in lines[2:]:  # past the header and its |---| line
-        cells = [c.strip() for c in line.strip("|").split("|")]
-        fails = set(re.findall(r"`([^`]+)` \(fails\)", cells[1]))
-        rows.append((cells[0], _names(cells[1]), fails, _names(cells[2])))
-    return rows
-
-
-def _names(cell: str) -> set[str]:
-    names = set(re.findall(r"`([^`]+)`", cell))
-    assert names or cell == "nothing", f"a cell names assets in backquotes, or says 'nothing': {cell!r}"
-    assert names <= ALL, f"not an asset of the example: {names - ALL}"
-    return names
+    return [(edit, runs, set(re.findall(r"`([^`]+)` \(fails\)", cells[1])), back)
+            for edit, cells, (runs, back) in things_to_edit(readme, ALL)]
 
 
 def april_csv() -> str:
