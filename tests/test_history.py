@@ -99,6 +99,7 @@ def test_log_lists_an_assets_events_newest_first(proj: Project) -> None:
     text = run(proj, "log", "total").stdout
     assert text.splitlines()[0].split() == ["TIME", "RUN", "KIND", "DATA", "VERSION", "DURATION"]
     assert "2024-03-02T09:00:00Z 000002  materialized" in text and "    rows: 7" in text
+    assert "upstream-changed: raw: " in text  # why it ran
 
 
 def test_failures_skips_and_restores_are_events(proj: Project) -> None:
