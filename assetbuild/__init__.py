@@ -38,7 +38,7 @@ from .outs import Out, multi_asset
 __version__ = "0.1.0"
 
 _LAZY = {
-    "build": "session", "status": "session", "why": "session", "load_value": "session", "load_metadata": "session", "list_runs": "session", "get_run": "session", "asset_log": "session",
+    "build": "session", "status": "session", "why": "session", "load_value": "session", "load_metadata": "session", "list_runs": "session", "get_run": "session", "asset_log": "session", "asset_metric": "session", "diff": "session",
     "list_assets": "session", "describe_graph": "session", "clean": "session", "functions": "session",
     "open_project": "session", "watch_project": "session",
     "cache_stats": "session", "gc": "session", "verify": "session", "export_cache": "session",
@@ -47,7 +47,7 @@ _LAZY = {
     "get_plugin_manager": "plugins", "collect_io_managers": "plugins", "collect_executors": "plugins",
     "AssetbuildError": "errors", "DefinitionError": "errors", "CycleError": "errors",
     "AssetFailed": "errors", "StoreError": "errors", "CacheCorrupt": "errors", "PluginError": "errors",
-    "SelectionError": "errors", "ValueNotFound": "errors", "SourceMissing": "errors",
+    "SelectionError": "errors", "ValueNotFound": "errors", "VersionGone": "errors", "SourceMissing": "errors",
     "SourceUnusable": "errors", "ConfigError": "errors", "WorkerLost": "errors",
     "BuildResult": "reports", "AssetResult": "reports", "AssetStatus": "reports", "Reason": "reports",
     "ObservationResult": "reports", "MetadataValue": "metadata",

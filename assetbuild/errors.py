@@ -104,6 +104,13 @@ class ValueNotFound(AssetbuildError):
     """``show``/``load_value`` asked for an asset that has no stored value."""
 
 
+class VersionGone(ValueNotFound):
+    """An older version of an asset that the cache no longer holds (``cache gc`` dropped it):
+    said, never guessed from another version."""
+
+    exit_status = 1
+
+
 class ConfigError(AssetbuildError):
     """An option or ``[tool.assetbuild]`` setting is invalid (unknown executor, bad -j value...)."""
 

@@ -354,12 +354,17 @@ def graph(ctx: click.Context, fmt: str, **local: Any) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the value as JSON.")
 @click.option("--meta", is_flag=True, help="Print what its latest materialization recorded (metadata, time, data "
               "version, key) instead of its value.")
+@click.option("--version", "version", type=click.IntRange(min=0), default=None, metavar="N",
+              help="An older value: the N-th newest version (0 = current; `assetbuild log ASSET` lists them).")
+@click.option("--key", metavar="KEY", default=None, help="The value built under KEY (8 characters or more).")
 @click.pass_context
 @_handle_errors
-def show(ctx: click.Context, asset: str, meta: bool, **local: Any) -> None:
+def show(ctx: click.Context, asset: str, meta: bool, version: int | None, key: str | None, **local: Any) -> None:
     """Print the stored value of ASSET (its latest build; verified before it is loaded), the
     latest recorded observation of an observable source, or what a resource is (its version
-    and the assets that use it). With --meta, the metadata of its latest materialization."""
+    and the assets that use it). With --meta, the metadata of its latest materialization. With
+    --version N or --key KEY, an older value (one that cache gc dropped: exit status 1). The
+    value of an asset that is stale or failed now comes with a warning on stderr."""
     from .. import output, session
 
     opts, _ = _setup(ctx, local)
@@ -368,7 +373,9 @@ def show(ctx: click.Context, asset: str, meta: bool, **local: Any) -> None:
             info = session.load_metadata(asset, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"))
         return click.echo(output.format_metadata(info, as_json=bool(opts.get("as_json"))))
     with _prints_to_stderr():
-        value = session.load_value(asset, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"))
+        value = session.load_value(asset, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"),
+                                   version=version, key=key,
+                                   warn=lambda line: click.echo(line, err=True))
     text = output.format_value(asset, value, as_json=bool(opts.get("as_json")))
     if isinstance(text, bytes):  # as stored: no newline added
         sys.stdout.buffer.write(text)
@@ -403,13 +410,14 @@ def clean(ctx: click.Context, yes: bool, outputs: bool, **local: Any) -> None:
 
 
 from .cache import cache  # noqa: E402  (after cli: the group it joins)
-from .history import log, runs  # noqa: E402
+from .history import diff, log, runs  # noqa: E402
 from .observe import observe  # noqa: E402
 
 cli.add_command(cache)
 cli.add_command(observe)
 cli.add_command(runs)
 cli.add_command(log)
+cli.add_command(diff)
 
 
 def main() -> None:

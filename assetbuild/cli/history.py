@@ -59,14 +59,45 @@ def runs_show(ctx: click.Context, run_id: str, **local: Any) -> None:
 @_common
 @_json_option
 @_limit_option
+@click.option("--metric", metavar="NAME", default=None,
+              help="One numeric metadata entry across the history, oldest first (a sparkline on a terminal).")
 @click.pass_context
 @_handle_errors
-def log(ctx: click.Context, asset: str, limit: int, **local: Any) -> None:
+def log(ctx: click.Context, asset: str, limit: int, metric: str | None, **local: Any) -> None:
     """Show ASSET's recorded events, newest first: materialized, restored, failed, skipped or
     observed, with when, in which run, its data version, how long, and its metadata."""
     from .. import session
     from ..output import history
 
     opts, _ = _setup(ctx, local)
+    if metric is not None:
+        import sys
+
+        points = session.asset_metric(asset, metric, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"))
+        return click.echo(history.format_metric(points, as_json=bool(opts.get("as_json")),
+                                                sparkline=sys.stdout.isatty()))
     doc = session.asset_log(asset, limit, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"))
     click.echo(history.format_log(doc, as_json=bool(opts.get("as_json"))))
+
+
+@click.command(name="diff")
+@click.argument("asset")
+@_common
+@_json_option
+@click.option("--from", "from_version", type=click.IntRange(min=0), default=1, show_default=True, metavar="N",
+              help="The older version (0 = current, 1 = the one before...).")
+@click.option("--to", "to_version", type=click.IntRange(min=0), default=0, show_default=True, metavar="M",
+              help="The newer version.")
+@click.pass_context
+@_handle_errors
+def diff(ctx: click.Context, asset: str, from_version: int, to_version: int, **local: Any) -> None:
+    """Show how two versions of ASSET's value differ: text (and values shown as JSON) as a
+    unified diff, tables (lists of dicts, DataFrames) as the rows added and removed, bytes by
+    size and digest. Exit status 0 either way; 1 for a version cache gc dropped."""
+    from .. import session
+    from ..output import history
+
+    opts, _ = _setup(ctx, local)
+    doc = session.diff(asset, from_version, to_version, assetfile=opts.get("assetfile"),
+                       cache_dir=opts.get("cache_dir"))
+    click.echo(history.format_diff(doc, as_json=bool(opts.get("as_json"))))

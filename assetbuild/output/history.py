@@ -77,3 +77,44 @@ def _metadata_lines(e: dict[str, Any], indent: str) -> list[str]:
 
     typed = {k: MetadataValue(v["type"], v["value"]) for k, v in e["metadata"].items()}
     return render_metadata(typed, indent=indent)
+
+
+_SPARKS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline_of(values: list[float]) -> str:
+    """One block character per value, scaled between the smallest and the largest."""
+    lo, hi = min(values), max(values)
+    span = (hi - lo) or 1
+    return "".join(_SPARKS[min(len(_SPARKS) - 1, int((v - lo) / span * (len(_SPARKS) - 1) + 0.5))] for v in values)
+
+
+def format_metric(doc: dict[str, Any], *, as_json: bool = False, sparkline: bool = False) -> str:
+    """``log --metric``: the metric's points, oldest first; a sparkline above them on a terminal."""
+    if as_json:
+        return json.dumps(doc)
+    values = [p["value"] for p in doc["points"]]
+    lines = [f"{doc['asset']} {doc['metric']}: {sparkline_of(values)}"] if sparkline else []
+    lines += [f"{p['time']}  {p['run']}  {p['value']:g}" for p in doc["points"]]
+    return "\n".join(lines)
+
+
+def format_diff(doc: dict[str, Any], *, as_json: bool = False) -> str:
+    """``diff``: how two versions differ."""
+    if as_json:
+        return json.dumps(doc)
+    a, b = doc["from"], doc["to"]
+    head = (f"{doc['asset']}: version {a['version']} ({a['key'][:12]}, {a['built']}) -> "
+            f"version {b['version']} ({b['key'][:12]}, {b['built']})")
+    kind = doc["kind"]
+    if kind == "same":
+        return head + "\nno difference"
+    if kind == "bytes":
+        return head + (f"\nbytes differ: {doc['from']['size']} -> {doc['to']['size']} bytes, "
+                       f"sha256 {doc['from']['sha256'][:12]} -> {doc['to']['sha256'][:12]}")
+    if kind == "table":
+        lines = [head, f"{len(doc['removed'])} row(s) removed, {len(doc['added'])} added"]
+        lines += [f"- {json.dumps(r, sort_keys=True)}" for r in doc["removed"]]
+        lines += [f"+ {json.dumps(r, sort_keys=True)}" for r in doc["added"]]
+        return "\n".join(lines)
+    return "\n".join([head, *doc["lines"]])

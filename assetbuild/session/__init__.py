@@ -18,14 +18,15 @@ from __future__ import annotations
 from ..keys import KeyParts, short
 from ..reports import Reason
 from .building import BuildOptions, RemoteOptions, build
-from .history import asset_log, get_run, list_runs
+from .history import asset_log, asset_metric, get_run, list_runs
 from .maintenance import cache_stats, clean, export_cache, gc, import_cache, remote_key_pair, verify
 from .observing import observe
 from .project import CACHE_ENV, Project, open_project, resolve_cache_dir
 from .queries import describe_graph, functions, list_assets, load_metadata, load_value, status, why
+from .versions import diff
 from .watching import watch, watch_project
 
 __all__ = ["build", "status", "why", "load_value", "load_metadata", "list_assets", "describe_graph", "clean", "functions",
            "open_project", "Project", "resolve_cache_dir", "KeyParts", "Reason", "short",
            "cache_stats", "gc", "verify", "export_cache", "import_cache",
-           "watch", "watch_project", "observe", "list_runs", "get_run", "asset_log", "remote_key_pair", "CACHE_ENV", "BuildOptions", "RemoteOptions"]
+           "watch", "watch_project", "observe", "list_runs", "get_run", "asset_log", "asset_metric", "diff", "remote_key_pair", "CACHE_ENV", "BuildOptions", "RemoteOptions"]

@@ -67,6 +67,27 @@ def asset_log(asset: str, limit: int | None = 20, *, project_dir: str | os.PathL
     return {"asset": asset, "events": [event_json(e) for e in (events if limit is None else events[:limit])]}
 
 
+def asset_metric(asset: str, metric: str, *, project_dir: str | os.PathLike[str] = ".",
+                 assetfile: str | None = None, cache_dir: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """One numeric metadata entry of ``asset`` across its history, oldest first:
+    ``{"asset", "metric", "points": [{"time", "value", "run"}]}``. ValueNotFound if no recorded
+    event has it as a number (naming the numeric entries there are)."""
+    doc = asset_log(asset, None, project_dir=project_dir, assetfile=assetfile, cache_dir=cache_dir)
+    points, numeric = [], set()
+    for e in reversed(doc["events"]):
+        for name, entry in e["metadata"].items():
+            if entry["type"] in ("int", "float") and isinstance(entry["value"], (int, float)):
+                numeric.add(name)
+        entry = e["metadata"].get(metric)
+        if entry is not None and entry["type"] in ("int", "float") and isinstance(entry["value"], (int, float)):
+            points.append({"time": e["time"], "value": entry["value"], "run": e["run"]})
+    if not points:
+        known = ", ".join(sorted(numeric)) or "none"
+        raise ValueNotFound(f"no recorded event of {asset!r} has a number {metric!r} in its metadata "
+                            f"(numeric metadata: {known})")
+    return {"asset": asset, "metric": metric, "points": points}
+
+
 def _seq_of(run: str | int) -> int:
     try:
         seq = int(run)

@@ -6,7 +6,7 @@ None of these writes to the cache directory or runs an asset.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..definitions import AssetDef
@@ -144,11 +144,17 @@ def _resource_changes(graph: Graph, asset: str, head: Any) -> list[dict[str, Any
 
 
 def load_value(asset: str, *, project_dir: str | os.PathLike[str] = ".", assetfile: str | None = None,
-               cache_dir: str | os.PathLike[str] | None = None) -> Any:
+               cache_dir: str | os.PathLike[str] | None = None, version: int | None = None,
+               key: str | None = None, warn: Callable[[str], None] | None = None) -> Any:
     """The latest stored value of ``asset`` (verified against its digest before it is loaded);
     for an observable source, its latest recorded observation (``source``, ``version``,
     ``observed_ns``, ``metadata``); for a resource, which has no stored value, what it is
-    (``resource``, ``version``, ``used_by``, ``file``, ``line``)."""
+    (``resource``, ``version``, ``used_by``, ``file``, ``line``).
+
+    ``version=N``: the N-th newest version instead (0 = the current one); ``key=``: the version
+    built under that key (8 characters or more of it). One that ``cache gc`` dropped raises
+    ``VersionGone`` (exit status 1). ``warn``: called with a line when the value is not fresh
+    (the asset is stale, missing or failed now): its age and why."""
     with open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir) as project:
         if asset in project.graph.observable:
             return _latest_observation(project, asset)
@@ -165,8 +171,15 @@ def load_value(asset: str, *, project_dir: str | os.PathLike[str] = ".", assetfi
         store = open_store(project, readonly=True)
         try:
             head = store.get_head(asset)
+            if version is not None or key is not None:
+                from .versions import load_version, pick_version
+
+                place, k, when = pick_version(store, asset, head, version=version, key=key)
+                return load_version(project, store, asset, place, k, when, head)
             if head is None:
                 raise ValueNotFound(f"asset {asset!r} has never been built (run: assetbuild build {asset})")
+            if warn is not None:
+                _warn_if_not_fresh(project, store, asset, head, warn)
             data = store.read_blob(head.output_digest)
             io_name = head.io.split("@", 1)[0]
             io = project.io_managers.get(io_name)
@@ -180,6 +193,21 @@ def load_value(asset: str, *, project_dir: str | os.PathLike[str] = ".", assetfi
             return io.load(data)
         finally:
             store.close()
+
+
+def _warn_if_not_fresh(project: Any, store: Any, asset: str, head: Any, warn: Callable[[str], None]) -> None:
+    """Say so when the value about to be shown is not the asset's current one."""
+    from ..clock import format_duration, now_ns
+
+    plan = select(project.graph, [asset])
+    observations = observe_for(project, plan, store, record=False)
+    st = {s.asset: s for s in make_scheduler(project, store, record=False, observations=observations)
+          .status(plan)}[asset]
+    if st.state == "fresh":
+        return
+    why = "; ".join(f"{r.code}: {r.detail}" for r in st.reasons[:2])
+    age = format_duration(max(0, now_ns() - head.built_ns) / 1e9)
+    warn(f"warning: {asset!r} is {st.state} ({why}); this is its last good value, built {age} ago")
 
 
 def load_metadata(asset: str, *, project_dir: str | os.PathLike[str] = ".", assetfile: str | None = None,

@@ -1,0 +1,169 @@
+"""Older values: an asset's versions (its current value first, then each earlier materialization,
+newest first), loading one by its place or key, and comparing two (``show --version``, ``diff``).
+
+A version is a key the asset was built or restored under. Its value is loaded only while the
+store keeps its trace and bytes: a version ``cache gc`` dropped says so (``VersionGone``, exit
+status 1), it is never guessed from another one.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from ..errors import SelectionError, ValueNotFound, VersionGone
+from ..reports import Head
+
+# the kinds of events that leave a value current: its key is a version of the asset
+_VALUE_KINDS = ("materialized", "restored", "accepted")
+
+
+def versions_of(store: Any, asset: str, head: Head | None) -> list[tuple[str, int]]:
+    """(key, time in ns) of each version of ``asset``, the current one (its head) first, then
+    earlier ones newest first, each key once: from its history events and, for builds made
+    before events were recorded, its older history rows."""
+    seen: dict[str, int] = {}
+    if head is not None:
+        seen[head.key] = head.built_ns
+    rows = [(e.end_ns, e.run, e.key) for e in store.events(asset) if e.kind in _VALUE_KINDS and e.key]
+    rows += [(when, 0, key) for when, key in store.history(asset)]
+    for when, _run, key in sorted(rows, key=lambda r: (r[0], r[1]), reverse=True):
+        seen.setdefault(key, when)
+    return list(seen.items())
+
+
+def pick_version(store: Any, asset: str, head: Head | None, *, version: int | None = None,
+                 key: str | None = None) -> tuple[int, str, int]:
+    """(place, key, time) of the version asked for: the ``version``-th newest (0 = current) or
+    the one whose key is (or starts with, at least 8 characters) ``key``."""
+    versions = versions_of(store, asset, head)
+    if not versions:
+        raise ValueNotFound(f"asset {asset!r} has never been built (run: assetbuild build {asset})")
+    if key is not None:
+        hits = [(i, k, t) for i, (k, t) in enumerate(versions) if k == key or (len(key) >= 8 and k.startswith(key))]
+        if len(hits) != 1:
+            what = "no version" if not hits else f"{len(hits)} versions"
+            raise SelectionError(f"{what} of {asset!r} has the key {key!r} "
+                                 f"(assetbuild log {asset} lists its keys; give 8 characters or more)")
+        return hits[0]
+    n = 0 if version is None else version
+    if n < 0 or n >= len(versions):
+        raise VersionGone(f"asset {asset!r} has {len(versions)} recorded version(s) (0 to {len(versions) - 1}); "
+                          f"there is no version {n}")
+    k, t = versions[n]
+    return n, k, t
+
+
+def load_version(project: Any, store: Any, asset: str, place: int, key: str, when_ns: int,
+                 head: Head | None) -> Any:
+    """The value of one version (VersionGone if its trace or bytes are no longer stored)."""
+    from ..clock import iso_utc
+
+    trace: Any = head if head is not None and head.key == key else store.get_trace(key)
+    if trace is None or not store.has_blob(trace.output_digest, trace.size):
+        raise VersionGone(f"version {place} of {asset!r} (key {key[:12]}, built {iso_utc(when_ns)}) is no "
+                          "longer in the cache: cache gc dropped it")
+    data = store.read_blob(trace.output_digest)
+    io_name = trace.io.split("@", 1)[0]
+    io = project.io_managers.get(io_name)
+    if io is None:
+        raise ValueNotFound(f"asset {asset!r} was stored with IO manager {io_name!r}, which is not installed")
+    from ..io import is_external
+
+    if is_external(io):
+        if place != 0:
+            raise VersionGone(f"version {place} of {asset!r} is kept by io={io_name!r} outside the cache, "
+                              "which holds only its latest data")
+        from ..external import load_input
+        from .building import project_params
+
+        return load_input(io, asset, data, reader="", project_dir=str(project.project_dir), log=None,
+                          params=project_params(project).get(asset, ""))
+    return io.load(data)
+
+
+def diff_values(asset: str, old: Any, new: Any) -> dict[str, Any]:
+    """How two values of an asset differ: ``{"kind": "text"|"table"|"bytes"|"same", ...}``.
+    Text (and values shown as JSON or by their repr): the lines of a unified diff; tables (a
+    list of dicts, a DataFrame): the rows added and removed; bytes: sizes and digests."""
+    import hashlib
+    import json
+
+    if isinstance(old, (bytes, bytearray)) and isinstance(new, (bytes, bytearray)):
+        if old == new:
+            return {"kind": "same"}
+        return {"kind": "bytes", "from": {"size": len(old), "sha256": hashlib.sha256(old).hexdigest()},
+                "to": {"size": len(new), "sha256": hashlib.sha256(new).hexdigest()}}
+    old_rows, new_rows = _rows(old), _rows(new)
+    if old_rows is not None and new_rows is not None:
+        def keyed(rows: list[Any]) -> list[str]:
+            return [json.dumps(r, sort_keys=True, default=repr) for r in rows]
+
+        a, b = keyed(old_rows), keyed(new_rows)
+        from collections import Counter
+
+        removed, added = Counter(a) - Counter(b), Counter(b) - Counter(a)
+        if not removed and not added:
+            return {"kind": "same"}
+        return {"kind": "table", "removed": [json.loads(r) for r in sorted(removed.elements())],
+                "added": [json.loads(r) for r in sorted(added.elements())]}
+    a_text, b_text = _text(old), _text(new)
+    if a_text == b_text:
+        return {"kind": "same"}
+    import difflib
+
+    lines = list(difflib.unified_diff(a_text.splitlines(), b_text.splitlines(), "before", "after", lineterm=""))
+    return {"kind": "text", "lines": lines}
+
+
+def _rows(value: Any) -> list[Any] | None:
+    """A table's rows as plain dicts (a list of dicts, or a DataFrame), else None."""
+    to_dict = getattr(value, "to_dict", None)
+    if callable(to_dict) and hasattr(value, "columns"):
+        try:
+            return list(value.reset_index().to_dict("records"))
+        except (TypeError, ValueError):
+            return None
+    if isinstance(value, list) and value and all(isinstance(r, dict) for r in value):
+        return value
+    return None
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    import json
+
+    try:
+        return json.dumps(value, indent=2, sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError):
+        import pprint
+
+        return pprint.pformat(value)
+
+
+def diff(asset: str, from_version: int = 1, to_version: int = 0, *, project_dir: str | os.PathLike[str] = ".",
+         assetfile: str | None = None, cache_dir: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """How version ``to_version`` of ``asset`` differs from ``from_version`` (by default: the
+    current value against the one before): ``{"asset", "from": {"version", "key", "built"},
+    "to": {...}, "kind", ...}`` (see :func:`diff_values`)."""
+    from ..clock import iso_utc
+    from ..graph import select
+    from .project import open_project, open_store
+
+    with open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir) as project:
+        if asset not in project.graph.inputs:
+            select(project.graph, [asset])  # a SelectionError with a suggestion
+            raise SelectionError(f"{asset!r} is not an asset with stored values")
+        store = open_store(project, readonly=True)
+        try:
+            head = store.get_head(asset)
+            sides = []
+            for n in (from_version, to_version):
+                place, key, when = pick_version(store, asset, head, version=n)
+                sides.append(({"version": place, "key": key, "built": iso_utc(when)},
+                              load_version(project, store, asset, place, key, when, head)))
+        finally:
+            store.close()
+    (a_info, a), (b_info, b) = sides
+    return {"asset": asset, "from": a_info, "to": b_info, **diff_values(asset, a, b)}

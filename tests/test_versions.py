@@ -1,0 +1,124 @@
+"""Older values: ``show --version N`` / ``--key``, ``load_value(version=, key=)``, ``diff``, the
+warning when a shown value is not fresh, and ``log --metric``. Real builds with the real command;
+time by ASSETBUILD_NOW."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from projects import Project, clean_env, cli
+
+import assetbuild
+from assetbuild.errors import VersionGone
+
+ASSETFILE = '''
+note_src = source("note_src", "note.txt")
+n_src = source("n_src", "n.txt")
+
+
+@asset(io="text")
+def note(note_src):
+    return note_src.read_text()
+
+
+@asset(io="json")
+def rows(n_src):
+    n = int(n_src.read_text())
+    return Output([{"id": i, "square": i * i} for i in range(n)], metadata={"rows": n, "label": "x"})
+
+
+@asset(io="bytes")
+def blob(note_src):
+    return note_src.read_bytes() * 2
+'''
+
+def run(proj: Project, *args: str, day: int = 1):
+    return cli(*args, cwd=proj.root, env=clean_env(ASSETBUILD_NOW=f"2024-03-0{day}T09:00:00Z"))
+
+
+@pytest.fixture()
+def proj(tmp_path: Path) -> Project:
+    """Three builds: note 'one' -> 'two' -> 'three', rows of 2 -> 3 -> 3."""
+    p = Project(tmp_path)
+    p.assetfile(ASSETFILE)
+    for day, (text, n) in enumerate((("one\n", 2), ("two\n", 3), ("three\n", 3)), start=1):
+        p.write("note.txt", text)
+        p.write("n.txt", str(n))
+        assert run(p, day=day).returncode == 0
+    return p
+
+
+def test_show_an_older_version_by_place_or_key(proj: Project) -> None:
+    assert run(proj, "show", "note").stdout.rstrip("\n") == "three"
+    assert run(proj, "show", "note", "--version", "0").stdout.rstrip("\n") == "three"
+    assert run(proj, "show", "note", "--version", "2").stdout.rstrip("\n") == "one"
+    key = json.loads(run(proj, "log", "note", "--json").stdout)["events"][1]["key"]  # the second build's
+    assert run(proj, "show", "note", "--key", key[:10]).stdout.rstrip("\n") == "two"
+    assert assetbuild.load_value("note", project_dir=proj.root, version=1) == "two\n"
+    assert assetbuild.load_value("note", project_dir=proj.root, key=key) == "two\n"
+    r = run(proj, "show", "note", "--key", "abc")
+    assert r.returncode == 2 and "8 characters or more" in r.stderr
+    r = run(proj, "show", "note", "--version", "3")
+    assert r.returncode == 1 and "there is no version 3" in r.stderr
+
+
+def test_a_version_gc_dropped_says_so(proj: Project) -> None:
+    r = run(proj, "cache", "gc", "--max-size", "0")  # every entry no asset's latest build uses
+    assert r.returncode == 0, r.stderr
+    r = run(proj, "show", "note", "--version", "1")
+    assert r.returncode == 1 and "no longer in the cache: cache gc dropped it" in r.stderr
+    assert "Traceback" not in r.stderr
+    with pytest.raises(VersionGone):
+        assetbuild.load_value("note", project_dir=proj.root, version=2)
+    assert run(proj, "show", "note").stdout.rstrip("\n") == "three"  # the current one is always kept
+
+
+def test_diff_text_tables_and_bytes(proj: Project) -> None:
+    text = json.loads(run(proj, "diff", "note", "--json").stdout)
+    assert text["kind"] == "text" and text["from"]["version"] == 1 and text["to"]["version"] == 0
+    assert "-two" in text["lines"] and "+three" in text["lines"]
+    assert text["from"]["built"] == "2024-03-02T09:00:00Z" and text["to"]["built"] == "2024-03-03T09:00:00Z"
+    # rows: n.txt went 2 -> 3 -> 3, so it has two versions (the third build was cached)
+    table = json.loads(run(proj, "diff", "rows", "--json").stdout)
+    assert table["kind"] == "table" and table["removed"] == [] and table["added"] == [{"id": 2, "square": 4}]
+    assert json.loads(run(proj, "diff", "note", "--from", "0", "--json").stdout)["kind"] == "same"
+    blob = json.loads(run(proj, "diff", "blob", "--json").stdout)
+    assert blob["kind"] == "bytes" and blob["from"]["size"] == 8 and blob["to"]["size"] == 12
+    shown = run(proj, "diff", "rows").stdout
+    assert "0 row(s) removed, 1 added" in shown and '+ {"id": 2, "square": 4}' in shown
+    assert run(proj, "diff", "note").stdout.splitlines()[-2:] == ["-two", "+three"]
+    r = run(proj, "diff", "nope")
+    assert r.returncode == 2 and "no asset named 'nope'" in r.stderr
+
+
+def test_a_stale_value_is_shown_with_a_warning(proj: Project) -> None:
+    r = run(proj, "show", "note", day=5)
+    assert r.returncode == 0 and r.stderr == ""  # fresh: no warning
+    proj.assetfile(ASSETFILE.replace("return note_src.read_text()", "return note_src.read_text().upper()"))
+    r = run(proj, "show", "note", "--json", day=5)
+    assert r.returncode == 0 and json.loads(r.stdout) == "three\n"  # stdout keeps the value only
+    assert r.stderr.startswith("warning: 'note' is stale (code-changed")
+    assert "this is its last good value, built 2d ago" in r.stderr
+
+
+def test_log_metric(proj: Project) -> None:
+    doc = json.loads(run(proj, "log", "rows", "--metric", "rows", "--json").stdout)
+    assert doc == {"asset": "rows", "metric": "rows", "points": [
+        {"time": "2024-03-01T09:00:00Z", "value": 2, "run": "000001"},
+        {"time": "2024-03-02T09:00:00Z", "value": 3, "run": "000002"}]}  # run 3 kept the same bytes: cached
+    text = run(proj, "log", "rows", "--metric", "rows").stdout
+    assert text.splitlines() == ["2024-03-01T09:00:00Z  000001  2", "2024-03-02T09:00:00Z  000002  3"]
+    r = run(proj, "log", "rows", "--metric", "label")
+    assert r.returncode == 2 and "numeric metadata: rows" in r.stderr
+
+
+def test_sparkline() -> None:
+    from assetbuild.output.history import format_metric, sparkline_of
+
+    assert sparkline_of([1, 2, 3, 4, 5, 6, 7, 8]) == "▁▂▃▄▅▆▇█"
+    assert sparkline_of([5, 5]) == "▁▁"
+    doc = {"asset": "a", "metric": "m", "points": [{"time": "t", "value": 1, "run": "000001"},
+                                                     {"time": "t", "value": 3, "run": "000002"}]}
+    assert format_metric(doc, sparkline=True).splitlines()[0] == "a m: ▁█"
