@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -44,6 +45,7 @@ class RunRecorder:
         self.command = command
         self.selection = tuple(selection)
         self.start_ns = now_ns()
+        self._t0 = time.perf_counter()
         self.seq: int | None = None
         self.logs: dict[str, tuple[tuple[int, str], ...]] = {}
         self._index = 0
@@ -110,4 +112,4 @@ class RunRecorder:
         for status in (outcomes or {}).values():
             counts[status] = counts.get(status, 0) + 1
         self.store.put_run(RunRecord(self.seq, self.command, self.selection, self.start_ns, now_ns(),
-                                     counts, exit_status, dict(self.logs)))
+                                     counts, exit_status, dict(self.logs), time.perf_counter() - self._t0))

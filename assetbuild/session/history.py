@@ -101,7 +101,7 @@ def _seq_of(run: str | int) -> int:
 def run_json(r: RunRecord) -> dict[str, Any]:
     return {"run": run_id(r.seq), "command": r.command, "selection": list(r.selection),
             "start": iso_utc(r.start_ns), "end": iso_utc(r.end_ns),
-            "duration_s": round(max(0, r.end_ns - r.start_ns) / 1e9, 6),
+            "duration_s": round(r.duration_s or max(0, r.end_ns - r.start_ns) / 1e9, 6),
             "counts": dict(r.counts), "exit_status": r.exit_status, "ok": r.exit_status == 0}
 
 
