@@ -282,6 +282,22 @@ def state_of(name: str, decision: Decision) -> AssetStatus:
     return AssetStatus(name, "stale", decision.reasons)
 
 
+def failed_state(store: Any, st: AssetStatus, key: str) -> AssetStatus:
+    """``st``, or state ``failed`` when the asset's latest event in history is a failure under
+    ``key``, the key it would run under now: running it again would most likely fail again, and
+    a "stale" would hide that. The reason's detail is the error's first line; the reasons that
+    key has no trace follow it."""
+    events = getattr(store, "events", None)
+    if events is None:
+        return st
+    recorded = events(st.asset)
+    last = recorded[-1] if recorded else None
+    if last is None or last.kind != "failed" or last.key != key:
+        return st
+    first = (last.error or "").strip().splitlines()
+    return AssetStatus(st.asset, "failed", (Reason("failed", first[0] if first else "failed"),) + st.reasons)
+
+
 _WILL_FETCH = Reason("remote", "from the remote cache")
 
 

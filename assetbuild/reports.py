@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
 Status = Literal["built", "cached", "restored", "failed", "skipped"]
-State = Literal["fresh", "stale", "missing"]
+State = Literal["fresh", "stale", "missing", "failed"]  # failed: its current key's last run failed
 
 
 @dataclass(frozen=True)

@@ -272,7 +272,10 @@ def watch(ctx: click.Context, assets: tuple[str, ...], debounce: float | None, *
 @click.pass_context
 @_handle_errors
 def status(ctx: click.Context, assets: tuple[str, ...], check: bool, **local: Any) -> None:
-    """Say whether each asset is fresh, stale or missing, and why. Writes nothing.
+    """Say whether each asset is fresh, stale, missing or failed, and why. Writes nothing.
+
+    failed: the key it would run under now is the key its last run failed with (the reason
+    shows the error's first line); fix the code or inputs, or build again to retry.
 
     Reasons: never-built, code-changed, upstream-changed, source-changed, source-moved,
     source-missing, remote, output-missing, output-modified, volatile (runs on every build),
