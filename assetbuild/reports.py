@@ -203,7 +203,7 @@ class Event(NamedTuple):
 
     run: int  # the run's sequence number (its id is that number, zero-padded: run_id)
     asset: str
-    kind: str  # "materialized" | "restored" | "failed" | "skipped" | "observed"
+    kind: str  # "materialized" | "restored" | "failed" | "skipped" | "observed" | "accepted"
     start_ns: int
     end_ns: int
     duration_s: float
