@@ -185,6 +185,9 @@ class Head(NamedTuple):
     resources: tuple[tuple[str, str], ...] = ()  # KeyParts.resources (absent in heads of older versions)
     fan_in: tuple[tuple[str, int], ...] = ()  # KeyParts.fan_in (absent in heads of older versions)
     producer: str = ""  # KeyParts.producer: its multi-asset (absent in heads of older versions)
+    # (part label, short repr) of the plain data behind its global:/closure: code parts, so
+    # ``why`` can show a changed constant's old value (not in the key; absent in older heads)
+    code_values: tuple[tuple[str, str], ...] = ()
 
 
 class SkipRecord(NamedTuple):

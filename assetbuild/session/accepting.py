@@ -79,7 +79,7 @@ def accept(asset: str, *, project_dir: str | os.PathLike[str] = ".", assetfile: 
             _check_output(asset, head, d, sched, store)
             if dry_run:
                 return doc
-            _record(asset, head, d, store)  # type: ignore[arg-type]  # _check_output: not None
+            _record(asset, head, d, store, getattr(graph.nodes[asset], "fn", None))  # type: ignore[arg-type]  # _check_output: not None
             doc["accepted"] = True
             store.flush()
             return doc
@@ -123,10 +123,11 @@ def _check_output(asset: str, head: Head | None, d: Any, sched: Any, store: Any)
                                 "build it (accept records only what assetbuild wrote)")
 
 
-def _record(asset: str, head: Head, d: Any, store: Any) -> None:
+def _record(asset: str, head: Head, d: Any, store: Any, fn: Any) -> None:
     """The trace and head a build would have written, had it run and returned the same bytes
     (built when they were built: ``max_age`` still measures the data's age), and the event."""
     from ..clock import now_ns
+    from ..fingerprint.shown import shown_values
     from ..history import RunRecorder, command_line
 
     old = store.get_trace(head.key)
@@ -136,7 +137,8 @@ def _record(asset: str, head: Head, d: Any, store: Any) -> None:
                                  head.built_ns, metadata_json))
     new = Head(d.key, head.data_version, head.output_digest, p.code, p.code_parts, p.inputs, p.io, p.path,
                head.path_stat, head.built_ns, head.size, head.duration_s, p.sources, p.env, params=p.params,
-               resources=p.resources, fan_in=p.fan_in, producer=p.producer)
+               resources=p.resources, fan_in=p.fan_in, producer=p.producer,
+               code_values=shown_values(fn, p.code_parts))
     store.put_head(asset, new)
     store.add_history(asset, now_ns(), d.key)
     recorder = RunRecorder(store, command_line(f"accept({asset!r})"), [asset])
