@@ -292,11 +292,8 @@ def failed_state(store: Any, st: AssetStatus, key: str) -> AssetStatus:
     ``key``, the key it would run under now: running it again would most likely fail again, and
     a "stale" would hide that. The reason's detail is the error's first line; the reasons that
     key has no trace follow it."""
-    events = getattr(store, "events", None)
-    if events is None:
-        return st
-    recorded = events(st.asset)
-    last = recorded[-1] if recorded else None
+    last_event = getattr(store, "last_event", None)
+    last = last_event(st.asset) if last_event is not None else None
     if last is None or last.kind != "failed" or last.key != key:
         return st
     first = (last.error or "").strip().splitlines()

@@ -70,3 +70,22 @@ def test_status_json_and_check(proj: Project) -> None:
     text = cli("status", "total", cwd=proj.root, env=env)
     assert text.stdout.startswith("failed  total") and "cannot total a boom" in text.stdout
     assert cli("status", "--check", "total", cwd=proj.root, env=env).returncode == 1
+
+
+@pytest.mark.parametrize("kind", ["lmdb", "memory"])
+def test_last_event_is_the_newest_of_that_asset_only(tmp_path: Path, kind: str) -> None:
+    from assetbuild.reports import Event
+    from assetbuild.store import LmdbStore, MemoryStore
+
+    store = LmdbStore(tmp_path / "cache") if kind == "lmdb" else MemoryStore()
+    try:
+        assert store.last_event("a") is None
+        for run, asset, order in [(1, "a", 1), (1, "b", 2), (2, "a", 1), (2, "a", 2), (3, "b", 1), (300, "c", 1)]:
+            store.put_event(Event(run, asset, "failed", run, run, 0.0, error=f"{asset}{run}.{order}", order=order))
+        store.flush()
+        assert store.last_event("a").error == "a2.2"
+        assert store.last_event("b").error == "b3.1"
+        assert store.last_event("c").error == "c300.1"
+        assert store.last_event("d") is None
+    finally:
+        getattr(store, "close", lambda: None)()
