@@ -110,6 +110,8 @@ def test_cli_asks_or_needs_yes_and_refusals_exit_1(proj: Project) -> None:
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["accepted"] is True
     assert cli("status", "--check", cwd=proj.root, env=env).returncode == 0
+    runs = cli("runs", cwd=proj.root, env=env).stdout.splitlines()
+    assert "1 accepted" in runs[1] and "assetbuild accept top --yes --json" in runs[1]
     proj.write("raw.txt", "2 2")
     r = cli("accept", "report", "--yes", cwd=proj.root, env=env)
     assert r.returncode == 1 and r.stderr.count("\n") == 1 and "its input 'raw' is stale" in r.stderr
