@@ -89,3 +89,13 @@ def test_last_event_is_the_newest_of_that_asset_only(tmp_path: Path, kind: str) 
         assert store.last_event("d") is None
     finally:
         getattr(store, "close", lambda: None)()
+
+
+def test_a_first_build_that_failed_is_failed_not_missing(tmp_path: Path) -> None:
+    p = Project(tmp_path)
+    p.assetfile(ASSETFILE)
+    p.write("mode.txt", "boom")
+    assert not p.build().ok
+    st = p.status()
+    assert st["total"].state == "failed" and st["total"].reasons[1].code == "never-built"
+    assert st["report"].state == "missing"
