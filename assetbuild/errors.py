@@ -111,6 +111,14 @@ class VersionGone(ValueNotFound):
     exit_status = 1
 
 
+class AcceptRefused(AssetbuildError):
+    """``accept`` will not record an asset's output as its current key's result: the output is
+    missing or changed, an input is not up to date, or nothing can be accepted. Exit 1, like
+    ``status --check``: it is the project's state, not the command, that is wrong."""
+
+    exit_status = 1
+
+
 class ConfigError(AssetbuildError):
     """An option or ``[tool.assetbuild]`` setting is invalid (unknown executor, bad -j value...)."""
 

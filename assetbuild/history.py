@@ -90,6 +90,14 @@ class RunRecorder:
                                    r.key, None, (), r.data_version, None, "", reasons, r.error, r.traceback,
                                    self._next()))
 
+    def accepted(self, asset: str, head: Any, reasons: Sequence[tuple[str, str]]) -> None:
+        """``accept``: the asset's output recorded as the result of its current key (``head``,
+        as written), without running; ``reasons``: what had changed since it was built."""
+        end = now_ns()
+        self.store.put_event(Event(self._run(), asset, "accepted", end, end, 0.0, head.key, head.code,
+                                   tuple(head.inputs), head.data_version, head.size, "", tuple(reasons),
+                                   None, None, self._next()))
+
     def observed(self, observations: Iterable[ObservationResult]) -> None:
         """Observations made for this run: an event each, failed ones too."""
         for o in observations:

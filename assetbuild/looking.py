@@ -11,7 +11,7 @@ from .contracts import Decision, Files, TraceStore
 from .errors import SourceMissing
 from .graph import Graph
 from .known import Known, Unusable, unusable_status
-from .rebuild import state_of, would_do
+from .rebuild import failed_state, state_of, would_do
 from .reports import AssetResult, AssetStatus, ObservationResult
 from .skips import skip_note
 
@@ -40,6 +40,8 @@ class Looking:
                 out.append(unusable_status(name, e, self.graph.inputs, self.observations))  # or failed
                 continue
             st = state_of(name, d)
+            if d.action == "run" and d.key is not None:  # only an asset that would run can have failed
+                st = failed_state(self.store, st, d.key)
             note = skip_note(self.store.get_skip(name), d.head) if d.action == "run" else None
             out.append(st if note is None else AssetStatus(name, st.state, st.reasons + (note,)))
         return out

@@ -16,6 +16,7 @@ from .clock import now_ns
 from .contracts import Decision, Files, StatSig, TraceStore
 from .errors import SourceMissing
 from .fingerprint.refs import fold_code_refs, with_code_refs
+from .fingerprint.shown import shown_values
 from .keys import KeyParts
 from .manifest import decode_manifest
 from .metadata import encode_metadata
@@ -50,8 +51,9 @@ class Materializer:
                  code_ref_digest: Callable[[str], str] | None = None,
                  inputs: Mapping[str, Sequence[tuple[str | None, str]]] | None = None,
                  source_paths: Mapping[str, str] | None = None,
-                 code_files: Mapping[str, str] | None = None) -> None:
+                 code_files: Mapping[str, str] | None = None, nodes: Mapping[str, Any] | None = None) -> None:
         self.store = store
+        self.nodes = nodes or {}  # asset -> its definition: the function whose short values heads keep
         self.files = files
         self.io_tags = io_tags
         self.inputs = inputs or {}  # asset -> (parameter, upstream) in binding order
@@ -222,7 +224,15 @@ class Materializer:
         self.store.put_head(name, Head(
             key, trace.data_version, trace.output_digest, parts.code, parts.code_parts,
             parts.inputs, parts.io, parts.path, sig, now, trace.size, trace.duration_s, parts.sources, parts.env,
-            params=parts.params, resources=parts.resources, fan_in=parts.fan_in, producer=parts.producer))
+            params=parts.params, resources=parts.resources, fan_in=parts.fan_in, producer=parts.producer,
+            code_values=self.code_values(name, parts)))
+
+    def code_values(self, name: str, parts: KeyParts) -> tuple[tuple[str, str], ...]:
+        """The short values behind the asset's global:/closure: parts (``why`` shows them)."""
+        adef = self.nodes.get(name)
+        if adef is None or not parts.code_parts:
+            return ()
+        return shown_values(getattr(adef, "fn", None), parts.code_parts)
 
 
 def _metadata_json(metadata: dict[str, Any]) -> str:

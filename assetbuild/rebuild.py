@@ -24,6 +24,7 @@ from .clock import now_ns as clock_now_ns
 from .contracts import Action, Decision, Files, TraceStore
 from .definitions import AssetDef, SourceDef
 from .errors import CacheCorrupt
+from .fingerprint.shown import shown_values
 from .graph import Graph
 from .keys import KeyParts, env_parts, explain_change, make_key, resource_changes, source_key_path
 from .manifest import Manifest, decode_manifest, outputs_key_part
@@ -48,11 +49,15 @@ def head_parts(head: Head) -> KeyParts:
 
 
 def why_run(parts: KeyParts, head: Head | None, sources: frozenset[str] | set[str],
-            observed: frozenset[str] | set[str] = frozenset()) -> tuple[Reason, ...]:
-    """Reasons a key has no trace: what changed since the asset's latest build."""
+            observed: frozenset[str] | set[str] = frozenset(), fn: Any = None) -> tuple[Reason, ...]:
+    """Reasons a key has no trace: what changed since the asset's latest build. ``fn``: the
+    asset's function, whose short values of changed constants are shown beside the recorded ones."""
     if head is None:
         return (_NEVER_BUILT,)
-    reasons = explain_change(head_parts(head), parts, sources=sources, observed=observed)
+    values: tuple[Mapping[str, str], Mapping[str, str]] = ({}, {})
+    if fn is not None and head.code_values and head.code != parts.code:
+        values = (dict(head.code_values), dict(shown_values(fn, dict(head.code_values))))
+    reasons = explain_change(head_parts(head), parts, sources=sources, observed=observed, values=values)
     if not reasons and parts.sources and not head.sources:
         reasons = [Reason("key-changed", "keys now include the paths of the sources an asset reads "
                           "(its latest build was made by an older assetbuild)")]
@@ -153,7 +158,7 @@ class TraceRebuilder:
         key = make_key(name, parts)
         trace: Any = head if head is not None and head.key == key else self.store.get_trace(key)
         if trace is None:
-            return Decision("run", parts, key, why_run(parts, head, self.sources, self.observed), head=head)
+            return Decision("run", parts, key, why_run(parts, head, self.sources, self.observed, adef.fn), head=head)
         if adef.max_age is not None:
             expired = self._expired(trace, adef.max_age)
             if expired is not None:
@@ -280,6 +285,19 @@ def state_of(name: str, decision: Decision) -> AssetStatus:
     if decision.action == "run" and decision.never_built:
         return AssetStatus(name, "missing", decision.reasons)
     return AssetStatus(name, "stale", decision.reasons)
+
+
+def failed_state(store: Any, st: AssetStatus, key: str) -> AssetStatus:
+    """``st``, or state ``failed`` when the asset's latest event in history is a failure under
+    ``key``, the key it would run under now: running it again would most likely fail again, and
+    a "stale" would hide that. The reason's detail is the error's first line; the reasons that
+    key has no trace follow it."""
+    last_event = getattr(store, "last_event", None)
+    last = last_event(st.asset) if last_event is not None else None
+    if last is None or last.kind != "failed" or last.key != key:
+        return st
+    first = (last.error or "").strip().splitlines()
+    return AssetStatus(st.asset, "failed", (Reason("failed", first[0] if first else "failed"),) + st.reasons)
 
 
 _WILL_FETCH = Reason("remote", "from the remote cache")

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
 Status = Literal["built", "cached", "restored", "failed", "skipped"]
-State = Literal["fresh", "stale", "missing"]
+State = Literal["fresh", "stale", "missing", "failed"]  # failed: its current key's last run failed
 
 
 @dataclass(frozen=True)
@@ -185,6 +185,9 @@ class Head(NamedTuple):
     resources: tuple[tuple[str, str], ...] = ()  # KeyParts.resources (absent in heads of older versions)
     fan_in: tuple[tuple[str, int], ...] = ()  # KeyParts.fan_in (absent in heads of older versions)
     producer: str = ""  # KeyParts.producer: its multi-asset (absent in heads of older versions)
+    # (part label, short repr) of the plain data behind its global:/closure: code parts, so
+    # ``why`` can show a changed constant's old value (not in the key; absent in older heads)
+    code_values: tuple[tuple[str, str], ...] = ()
 
 
 class SkipRecord(NamedTuple):
@@ -203,7 +206,7 @@ class Event(NamedTuple):
 
     run: int  # the run's sequence number (its id is that number, zero-padded: run_id)
     asset: str
-    kind: str  # "materialized" | "restored" | "failed" | "skipped" | "observed"
+    kind: str  # "materialized" | "restored" | "failed" | "skipped" | "observed" | "accepted"
     start_ns: int
     end_ns: int
     duration_s: float

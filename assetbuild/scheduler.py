@@ -81,7 +81,8 @@ class Scheduler(Looking):
                                                                 io_tags=io_tags, params=params,
                                                                 check_output=check_output)
         self.outputs = Materializer(store, files, io_tags, code_refs=code_refs, code_ref_digest=code_ref_digest,
-                                    inputs=graph.inputs, source_paths=self._source_path, code_files=code_files)
+                                    inputs=graph.inputs, source_paths=self._source_path, code_files=code_files,
+                                    nodes=graph.nodes)
         self.known: dict[str, _Known] = {}
         self.blocked: dict[str, _Blocked] = {}
         self.observations = dict(observations or {})  # made before the build: versions are inputs

@@ -352,7 +352,7 @@ class ExecutorContract:
             (assetfile, "9", "return checks.validate(rows)"),
             (checks, "2", 'raise ValueError(f"boom: {len(rows)} rows")')], by_asset["bad"].traceback
         assert by_asset["after_bad"].status == "skipped" and by_asset["fine"].status == "built"
-        assert {s.asset: s.state for s in status(project_dir=root)}["bad"] == "missing"
+        assert {s.asset: s.state for s in status(project_dir=root)}["bad"] == "failed"  # no value; the failure is recorded
 
     def test_asset_code_cannot_end_the_build(self, tmp_path: Path) -> None:
         root = _write_project(tmp_path / "p", FAILURES, {"lib/__init__.py": "", "lib/checks.py": CHECKS})

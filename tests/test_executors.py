@@ -322,7 +322,7 @@ def test_a_crashed_worker_fails_its_asset_only(project):
     assert {n: st[n].status for n in ("innocent1", "innocent2", "after")} == dict.fromkeys(
         ("innocent1", "innocent2", "after"), "built")
     assert project.value("after") == 3
-    assert project.status()["crash"].state == "missing"  # nothing was recorded for it
+    assert project.status()["crash"].state == "failed"  # no value was recorded for it, the failure was
     r = project.build(jobs=2, executor="processes", keep_going=True)
     assert r.names("built") == [] and r.names("failed") == ["crash"]
 

@@ -142,7 +142,7 @@ def reader(b):
     assert res["a"].status == "failed" and res["b"].status == "failed"
     assert "did not return its out 'b'" in res["b"].error
     assert res["reader"].status == "skipped"
-    assert project.status()["a"].state == "missing"  # nothing was recorded
+    assert project.status()["a"].state == "failed"  # no value was recorded, the failure was
 
 
 @pytest.mark.parametrize("value, message", [

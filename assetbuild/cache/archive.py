@@ -163,9 +163,9 @@ def _entry_records(e: Any) -> tuple[str, str, Trace, Head | None]:
     head = None
     hd = e.get("head")
     if hd is not None:
-        # "sources", "env", "params", "resources", "fan_in" and "producer" came with later versions:
+        # "sources", "env", "params", "resources", "fan_in", "producer" and "code_values" came with later versions:
         # an older export has none
-        later = {"sources", "env", "params", "resources", "fan_in", "producer"}
+        later = {"sources", "env", "params", "resources", "fan_in", "producer", "code_values"}
         if not isinstance(hd, Mapping) or set(hd) - later != set(Head._fields) - later:
             raise ValueError("bad head record")
         if not _params_ok(hd.get("params", "")):
@@ -176,7 +176,7 @@ def _entry_records(e: Any) -> tuple[str, str, Trace, Head | None]:
                 for i in env_rows):
             raise ValueError("bad head env")
         pairs = {}
-        for field_name in ("inputs", "sources", "resources"):
+        for field_name in ("inputs", "sources", "resources", "code_values"):
             rows = hd.get(field_name, [])
             if not isinstance(rows, list) or not all(isinstance(i, list) and len(i) == 2
                                                      and all(isinstance(x, str) for x in i) for i in rows):

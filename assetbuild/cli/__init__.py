@@ -272,7 +272,10 @@ def watch(ctx: click.Context, assets: tuple[str, ...], debounce: float | None, *
 @click.pass_context
 @_handle_errors
 def status(ctx: click.Context, assets: tuple[str, ...], check: bool, **local: Any) -> None:
-    """Say whether each asset is fresh, stale or missing, and why. Writes nothing.
+    """Say whether each asset is fresh, stale, missing or failed, and why. Writes nothing.
+
+    failed: the key it would run under now is the key its last run failed with (the reason
+    shows the error's first line); fix the code or inputs, or build again to retry.
 
     Reasons: never-built, code-changed, upstream-changed, source-changed, source-moved,
     source-missing, remote, output-missing, output-modified, volatile (runs on every build),
@@ -407,6 +410,48 @@ def clean(ctx: click.Context, yes: bool, outputs: bool, **local: Any) -> None:
             raise click.UsageError(f"refusing to delete {plan.cache_dir} without --yes (no terminal to ask)")
         click.confirm(maintenance_output.format_clean(plan, asking=True), abort=True)
     click.echo(maintenance_output.format_clean(session.maintenance.clean_report(**kw)))
+
+
+@cli.command()
+@click.argument("asset")
+@_common
+@_json_option
+@_param_option
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_context
+@_handle_errors
+def accept(ctx: click.Context, asset: str, yes: bool, **local: Any) -> None:
+    """Record ASSET's stored output as the result of its current code and inputs, without
+    running it (like `dvc commit`): the escape hatch after a refactor that changes nothing.
+
+    `status` then says fresh, and its readers see the same data version as before. Recorded in
+    history as an event of kind accepted (see `assetbuild log ASSET`). Refuses, exit 1, when the
+    output is missing (never built, gone from the cache, its path output missing or edited), when
+    an input is not up to date (build it first) or its IO manager changed; exit 0 with nothing
+    written when ASSET is fresh already. Asks first on a terminal; without one, needs --yes.
+    """
+    import json
+
+    from .. import session
+
+    opts, rep = _setup(ctx, local)
+    kw = {"assetfile": opts.get("assetfile"), "cache_dir": opts.get("cache_dir"), "reporter": rep,
+          **_param_args(ctx, local)}
+    plan = session.accept(asset, dry_run=True, **kw)
+    if plan["fresh"]:
+        if opts.get("as_json"):
+            return click.echo(json.dumps(plan))
+        return click.echo(f"{asset} is fresh: nothing to accept")
+    changed = "; ".join(f"{r['code']}: {r['detail']}" for r in plan["reasons"])
+    if not yes:
+        if not sys.stdin.isatty():
+            raise click.UsageError(f"refusing to accept {asset!r} without --yes (no terminal to ask)")
+        click.confirm(f"accept the stored output of {asset!r} as the result of its current code and inputs "
+                      f"({changed})?", abort=True)
+    doc = session.accept(asset, **kw)
+    if opts.get("as_json"):
+        return click.echo(json.dumps(doc))
+    click.echo(f"accepted {asset}: its output is now the result of key {doc['key'][:12]} ({changed})")
 
 
 from .cache import cache  # noqa: E402  (after cli: the group it joins)

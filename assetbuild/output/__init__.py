@@ -426,7 +426,8 @@ def format_why(info: dict[str, Any], *, as_json: bool = False) -> str:
     lines += [f"  {r['code']}: {r['detail']}" for r in info["reasons"]]
     if info["code_changes"]:
         lines.append("  code parts changed since the last build:")
-        lines += [f"    {c['part']}: {short(c['old'])} -> {short(c['new'])}" for c in info["code_changes"]]
+        lines += [f"    {c['part']}: {c['old_value']} -> {c['new_value']}" if "old_value" in c
+                  else f"    {c['part']}: {short(c['old'])} -> {short(c['new'])}" for c in info["code_changes"]]
     if info["inputs"]:
         lines.append("  inputs:")
         for i in info["inputs"]:

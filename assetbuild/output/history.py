@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-_COUNTS = ("built", "restored", "cached", "failed", "skipped")
+_COUNTS = ("built", "restored", "cached", "failed", "skipped", "accepted")
 
 
 def format_runs(runs: list[dict[str, Any]], *, as_json: bool = False) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from ..keys import KeyParts, short
 from ..reports import Reason
+from .accepting import accept
 from .building import BuildOptions, RemoteOptions, build
 from .history import asset_log, asset_metric, get_run, list_runs
 from .maintenance import cache_stats, clean, export_cache, gc, import_cache, remote_key_pair, verify
@@ -29,4 +30,5 @@ from .watching import watch, watch_project
 __all__ = ["build", "status", "why", "load_value", "load_metadata", "list_assets", "describe_graph", "clean", "functions",
            "open_project", "Project", "resolve_cache_dir", "KeyParts", "Reason", "short",
            "cache_stats", "gc", "verify", "export_cache", "import_cache",
-           "watch", "watch_project", "observe", "list_runs", "get_run", "asset_log", "asset_metric", "diff", "remote_key_pair", "CACHE_ENV", "BuildOptions", "RemoteOptions"]
+           "watch", "watch_project", "observe", "list_runs", "get_run", "asset_log", "asset_metric", "diff",
+           "remote_key_pair", "accept", "CACHE_ENV", "BuildOptions", "RemoteOptions"]

@@ -93,11 +93,18 @@ def _why_one(project: Any, sched: Any, store: Any, asset: str, st: Any, resolved
     env = _env_changes(adef.env, head.env if head is not None else None)
     code_changes = []
     if head is not None:
+        from ..fingerprint.shown import shown_values
+        from ..keys import shown_parts
+
         old_parts = head.code_parts
-        for label in sorted(set(old_parts) | set(parts)):
-            o, n = old_parts.get(label), parts.get(label)
-            if o != n:
-                code_changes.append({"part": label, "old": o, "new": n})
+        was = dict(head.code_values)  # short values: shown when known before and now
+        now = dict(shown_values(adef.fn, was)) if was else {}
+        changed = [k for k in sorted(set(old_parts) | set(parts)) if old_parts.get(k) != parts.get(k)]
+        for label in shown_parts(changed):  # a dataclass once, as its class
+            change = {"part": label, "old": old_parts.get(label), "new": parts.get(label)}
+            if label in was and label in now:
+                change.update(old_value=was[label], new_value=now[label])
+            code_changes.append(change)
     return {"asset": asset, "state": st.state, "reasons": [r.to_json() for r in st.reasons],
             "file": adef.file, "line": adef.line, "code": code, "old_code": head.code if head else None,
             "code_changes": code_changes, "inputs": inputs, "io": adef.io, "path": adef.path,

@@ -466,6 +466,27 @@ class Index:
         except lmdb.Error as e:
             raise StoreError(f"cannot read the cache index at {self.root / 'db'}: {e}") from e
 
+    def last(self, db: bytes, prefix: bytes) -> tuple[bytes, bytes] | None:
+        """The (key, value) of ``db`` with the greatest key starting with ``prefix`` (a non-empty
+        prefix), found with one seek rather than a scan."""
+        if self.env is None or self.dbs.get(db) is None:
+            return None
+        try:
+            with self._begin(db=self.dbs[db]) as txn:
+                cur = txn.cursor()
+                if not cur.set_range(prefix + b"\xff" * 32):
+                    found = cur.last()
+                else:
+                    found = cur.prev()
+                if found and cur.key().startswith(prefix):
+                    return bytes(cur.key()), bytes(cur.value())
+                return None
+        except DAMAGE as e:
+            self._failed(e)
+            return None
+        except lmdb.Error as e:
+            raise StoreError(f"cannot read the cache index at {self.root / 'db'}: {e}") from e
+
     # --- writes ------------------------------------------------------------------------------
 
     def commit(self, items: Sequence[tuple[tuple[bytes, bytes], bytes | None]]) -> None:

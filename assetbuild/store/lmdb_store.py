@@ -288,6 +288,13 @@ class LmdbStore:
                 out.append(e)
         return out
 
+    def last_event(self, asset: str) -> Event | None:
+        """This project's latest recorded event of ``asset`` (one seek: ``status`` asks it of
+        every asset that would run)."""
+        row = self._index.last(b"events", history_prefix(self.project, asset))
+        e = decode_event(row[1]) if row is not None else None
+        return e if e is not None and e.asset == asset else None
+
     def put_run(self, run: RunRecord) -> None:
         self._batch.put(b"runs", run_key(self.project, run.seq), encode_run(run))
 

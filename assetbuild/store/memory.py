@@ -209,6 +209,10 @@ class MemoryStore:
     def events(self, asset: str) -> list[Event]:
         return [e for (name, _, _), e in sorted(self._rows("events").items()) if name == asset]
 
+    def last_event(self, asset: str) -> Event | None:
+        events = self.events(asset)
+        return events[-1] if events else None
+
     def put_run(self, run: RunRecord) -> None:
         self._put("runs", run.seq, RunRecord(*run))
 

@@ -181,7 +181,7 @@ def test_a_task_that_always_kills_its_worker_fails_clearly(tmp_path):
     st = {x.asset: x for x in r.results}
     assert st["doomed"].status == "failed" and "KilledWorker" in st["doomed"].error
     assert st["innocent"].status == "built" and st["after_doomed"].status == "skipped"
-    assert {s.asset: s.state for s in assetbuild.status(project_dir=root)}["doomed"] == "missing"
+    assert {s.asset: s.state for s in assetbuild.status(project_dir=root)}["doomed"] == "failed"
 
 
 def test_an_unreachable_scheduler_is_one_line_and_exit_2(tmp_path):

@@ -1,0 +1,118 @@
+"""``accept`` / ``assetbuild accept``: an asset's stored output becomes the result of its current
+code and inputs without running; refusals; the ``accepted`` event. Real builds, real store."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from projects import Project, clean_env, cli, run_counter, run_counts
+
+import assetbuild
+from assetbuild.errors import AcceptRefused
+
+
+def assetfile(runs: Path, *, top: str = "3", body: str = "return sorted(raw)[:TOP]") -> str:
+    return run_counter(runs) + f'''
+TOP = {top}
+raw_src = source("raw_src", "raw.txt")
+
+
+@asset(io="json")
+def raw(raw_src):
+    _ran("raw")
+    return [int(x) for x in open(raw_src).read().split()]
+
+
+@asset(io="json", path="out/top.json")
+def top(raw):
+    _ran("top")
+    {body}
+
+
+@asset(io="json")
+def report(top):
+    _ran("report")
+    return sum(top)
+'''
+
+
+@pytest.fixture()
+def proj(tmp_path: Path) -> Project:
+    p = Project(tmp_path)
+    p.runs = tmp_path / "runs"  # type: ignore[attr-defined]
+    p.assetfile(assetfile(p.runs))  # type: ignore[attr-defined]
+    p.write("raw.txt", "5 3 9 1")
+    p.built()
+    return p
+
+
+def test_accept_after_a_refactor_runs_nothing(proj: Project) -> None:
+    runs = proj.runs  # type: ignore[attr-defined]
+    proj.assetfile(assetfile(runs, body="out = sorted(raw)\n    return out[:TOP]"))  # same result
+    assert proj.status()["top"].state == "stale"
+    before = run_counts(runs)
+    doc = assetbuild.accept("top", project_dir=proj.root)
+    assert doc["accepted"] and doc["key"] != doc["old_key"]
+    assert any(r["code"] == "code-changed" for r in doc["reasons"])
+    assert {s.asset: s.state for s in assetbuild.status(project_dir=proj.root).__iter__()} == {
+        "raw": "fresh", "top": "fresh", "report": "fresh"}
+    assert proj.built() == [] and run_counts(runs) == before  # nothing ran, report kept its key
+    events = assetbuild.asset_log("top", project_dir=proj.root)["events"]
+    assert events[0]["kind"] == "accepted" and events[0]["key"] == doc["key"]
+    again = assetbuild.accept("top", project_dir=proj.root)
+    assert not again["accepted"] and again["fresh"]  # fresh: nothing written
+    assert len(assetbuild.asset_log("top", project_dir=proj.root)["events"]) == len(events)
+
+
+def test_dry_run_writes_nothing(proj: Project) -> None:
+    proj.assetfile(assetfile(proj.runs, body="return list(sorted(raw)[:TOP])"))  # type: ignore[attr-defined]
+    doc = assetbuild.accept("top", project_dir=proj.root, dry_run=True)
+    assert not doc["accepted"] and not doc["fresh"]
+    assert proj.status()["top"].state == "stale"
+
+
+def test_refuses_when_an_input_is_not_up_to_date(proj: Project) -> None:
+    proj.write("raw.txt", "5 3 9 1 0")
+    with pytest.raises(AcceptRefused, match="its input 'raw' is stale"):
+        assetbuild.accept("top", project_dir=proj.root)
+    assert proj.status()["top"].state == "stale"
+
+
+def test_refuses_when_the_output_is_missing(proj: Project) -> None:
+    proj.assetfile(assetfile(proj.runs, top="4"))  # type: ignore[attr-defined]
+    (proj.root / "out" / "top.json").unlink()
+    with pytest.raises(AcceptRefused, match="out/top.json is missing"):
+        assetbuild.accept("top", project_dir=proj.root)
+    (proj.root / "out" / "top.json").write_text("[1]")
+    with pytest.raises(AcceptRefused, match="changed outside assetbuild"):
+        assetbuild.accept("top", project_dir=proj.root)
+
+
+def test_refuses_what_was_never_built(tmp_path: Path) -> None:
+    p = Project(tmp_path)
+    p.assetfile(assetfile(tmp_path / "runs"))
+    p.write("raw.txt", "1")
+    p.built("raw")
+    with pytest.raises(AcceptRefused, match="never been built"):
+        assetbuild.accept("top", project_dir=tmp_path)
+
+
+def test_cli_asks_or_needs_yes_and_refusals_exit_1(proj: Project) -> None:
+    env = clean_env()
+    r = cli("accept", "top", cwd=proj.root, env=env)
+    assert r.returncode == 0 and "top is fresh: nothing to accept" in r.stdout
+    proj.assetfile(assetfile(proj.runs, body="res = sorted(raw)[:TOP]\n    return res"))  # type: ignore[attr-defined]
+    r = cli("accept", "top", cwd=proj.root, env=env)  # no terminal, no --yes
+    assert r.returncode == 2 and "without --yes" in r.stderr
+    r = cli("accept", "top", "--yes", "--json", cwd=proj.root, env=env)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["accepted"] is True
+    assert cli("status", "--check", cwd=proj.root, env=env).returncode == 0
+    runs = cli("runs", cwd=proj.root, env=env).stdout.splitlines()
+    assert "1 accepted" in runs[1] and "assetbuild accept top --yes --json" in runs[1]
+    proj.write("raw.txt", "2 2")
+    r = cli("accept", "report", "--yes", cwd=proj.root, env=env)
+    assert r.returncode == 1 and r.stderr.count("\n") == 1 and "its input 'raw' is stale" in r.stderr
+    assert "Traceback" not in r.stderr
