@@ -328,7 +328,7 @@ def status(ctx: click.Context, assets: tuple[str, ...], check: bool, **local: An
 @click.pass_context
 @_handle_errors
 def why(ctx: click.Context, asset: str, **local: Any) -> None:
-    """Explain one ASSET: which function or helper changed, which inputs changed (old and new),
+    """Explain ASSET (a glob, group:NAME or x+: each asset it selects): which function or helper changed, which inputs changed (old and new),
     which params changed (params-changed: threshold 3 -> 5; --param sets them as a build would)."""
     from .. import output, session
 
@@ -339,35 +339,43 @@ def why(ctx: click.Context, asset: str, **local: Any) -> None:
 
 
 @cli.command(name="list")
+@click.argument("assets", nargs=-1)
 @_common
 @_json_option
+@_exclude_option
 @click.pass_context
 @_handle_errors
-def list_cmd(ctx: click.Context, **local: Any) -> None:
-    """List sources and assets with their inputs, in build order."""
+def list_cmd(ctx: click.Context, assets: tuple[str, ...], **local: Any) -> None:
+    """List sources and assets with their inputs, in build order (ASSETS: only those, and the
+    sources and resources they use; same selection syntax as build)."""
     from .. import output, session
 
     opts, _ = _setup(ctx, local)
     with _prints_to_stderr():
-        rows = session.list_assets(assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"))
+        rows = session.list_assets(assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"),
+                                   assets=_selection(assets, opts))
     text = output.format_assets(rows, as_json=bool(opts.get("as_json")))
     if text:
         click.echo(text)
 
 
 @cli.command()
+@click.argument("assets", nargs=-1)
 @_common
 @click.option("--format", "fmt", type=click.Choice(["dot", "mermaid", "json"]), default="dot",
               show_default=True, help="Output format.")
+@_exclude_option
 @click.pass_context
 @_handle_errors
-def graph(ctx: click.Context, fmt: str, **local: Any) -> None:
-    """Print the dependency graph (pipe dot output to `dot -Tsvg`)."""
+def graph(ctx: click.Context, assets: tuple[str, ...], fmt: str, **local: Any) -> None:
+    """Print the dependency graph (pipe dot output to `dot -Tsvg`); ASSETS: only those (same
+    selection syntax as build: '+report' is report and everything it needs)."""
     from .. import output, session
 
     opts, _ = _setup(ctx, local)
     with _prints_to_stderr():
-        nodes = session.describe_graph(assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"))
+        nodes = session.describe_graph(assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"),
+                                       assets=_selection(assets, opts))
     click.echo(output.format_graph(nodes, fmt))
 
 
