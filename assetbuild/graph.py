@@ -354,6 +354,8 @@ def select(graph: Graph, patterns: Sequence[str], *, needs: bool = True) -> list
     (``--exclude``), before what the rest needs is added: a build still builds what it needs.
     No patterns (or only exclusions) means all. See ``selection``.
     """
+    if not patterns:  # the common case, and a null build's: no walk
+        return list(graph.order)
     items = [parse(p) for p in patterns]
     picked: set[str] = set()
     dropped: set[str] = set()

@@ -328,8 +328,9 @@ def status(ctx: click.Context, assets: tuple[str, ...], check: bool, **local: An
 @click.pass_context
 @_handle_errors
 def why(ctx: click.Context, asset: str, **local: Any) -> None:
-    """Explain ASSET (a glob, group:NAME or x+: each asset it selects): which function or helper changed, which inputs changed (old and new),
-    which params changed (params-changed: threshold 3 -> 5; --param sets them as a build would)."""
+    """Explain ASSET (a glob, group:NAME or x+: each asset it selects): which function or
+    helper changed, which inputs changed (old and new), which params changed (params-changed:
+    threshold 3 -> 5; --param sets them as a build would)."""
     from .. import output, session
 
     opts, rep = _setup(ctx, local)
