@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from .definitions import AssetDef, ObservableSourceDef, ResourceDef, SourceDef
 from .errors import CycleError, DefinitionError, SelectionError
 from .fanin import FanIn, is_fan_in
+from .selection import downstream, parse, upstream
 
 CONTEXT = "context"
 
@@ -345,45 +346,61 @@ def _find_cycle(remaining: set[str], inputs: dict[str, tuple[tuple[str | None, s
     return cycle
 
 
-def select(graph: Graph, patterns: Sequence[str]) -> list[str]:
-    """The assets matching ``patterns`` and everything upstream of them, in build order.
+def select(graph: Graph, patterns: Sequence[str], *, needs: bool = True) -> list[str]:
+    """The assets ``patterns`` select and (``needs``) everything upstream of them, in build order.
 
-    A pattern is an asset name, a glob over names (``raw/*``) or ``group:NAME``. No patterns means all.
+    An item is an asset name, a glob over names (``raw/*``) or ``group:NAME``, with ``+`` before
+    (and upstream), after (and downstream) or both; ``-ITEM`` takes its matches out of the selection
+    (``--exclude``), before what the rest needs is added: a build still builds what it needs.
+    No patterns (or only exclusions) means all. See ``selection``.
     """
-    if not patterns:
+    if not patterns:  # the common case, and a null build's: no walk
         return list(graph.order)
-    wanted: set[str] = set()
-    for pat in patterns:
-        if pat in graph.producers and pat not in graph.inputs:  # a multi-asset: all its outs
-            hits = list(graph.producers[pat])
-        elif pat.startswith("group:"):
-            g = pat[6:]
-            hits = [n for n in graph.order if getattr(graph.nodes[n], "group", None) == g]
-            if not hits:
-                groups = {grp for d in graph.nodes.values() if (grp := getattr(d, "group", None)) is not None}
-                raise SelectionError(f"no asset is in group {g!r}{_suggest(g, groups)}")
-        elif any(c in pat for c in "*?["):
-            hits = [n for n in graph.order if fnmatch.fnmatchcase(n, pat)]
-            if not hits:
-                raise SelectionError(f"no asset matches {pat!r}")
-        elif pat in graph.inputs:
-            hits = [pat]
-        elif pat in graph.nodes:
-            if isinstance(graph.nodes[pat], ObservableSourceDef):
-                raise SelectionError(f"{pat!r} is an observable source, not an asset; it is observed, never "
-                                     f"built (assetbuild observe {pat})")
-            raise SelectionError(f"{pat!r} is a source, not an asset; sources are never built")
-        elif pat in graph.resources:
-            raise SelectionError(f"{pat!r} is a resource, not an asset; resources are never built "
-                                 "(and store no value)")
-        else:
-            raise SelectionError(f"no asset named {pat!r}{_suggest(pat, graph.inputs)}")
-        wanted.update(hits)
-    stack = list(wanted)
-    while stack:
-        n = stack.pop()
-        for _, u in graph.inputs.get(n, ()):
-            if u not in wanted and u in graph.inputs:
-                wanted.add(u)
-                stack.append(u)
+    items = [parse(p) for p in patterns]
+    picked: set[str] = set()
+    dropped: set[str] = set()
+    for item in items:
+        base = _match(graph, item.pattern, source_ok=item.downstream)
+        hits = set(base)
+        if item.upstream:  # +x+: x, its upstream and its downstream (not the downstream's upstream)
+            hits |= upstream(graph.inputs, base)
+        if item.downstream:
+            hits |= downstream(graph.inputs, base)
+        (dropped if item.exclude else picked).update(h for h in hits if h in graph.inputs)
+    if not any(not i.exclude for i in items):
+        picked = set(graph.order)
+    wanted = picked - dropped
+    if needs:
+        wanted = upstream(graph.inputs, wanted)
     return [n for n in graph.order if n in wanted]
+
+
+def _match(graph: Graph, pat: str, *, source_ok: bool = False) -> list[str]:
+    """The nodes one pattern names: assets (``source_ok``: a source too, whose readers ``NAME+`` selects)."""
+    if pat in graph.producers and pat not in graph.inputs:  # a multi-asset: all its outs
+        return list(graph.producers[pat])
+    if pat.startswith("group:"):
+        g = pat[6:]
+        hits = [n for n in graph.order if getattr(graph.nodes[n], "group", None) == g]
+        if not hits:
+            groups = {grp for d in graph.nodes.values() if (grp := getattr(d, "group", None)) is not None}
+            raise SelectionError(f"no asset is in group {g!r}{_suggest(g, groups)}")
+        return hits
+    if any(c in pat for c in "*?["):
+        hits = [n for n in graph.order if fnmatch.fnmatchcase(n, pat)]
+        if not hits:
+            raise SelectionError(f"no asset matches {pat!r}")
+        return hits
+    if pat in graph.inputs:
+        return [pat]
+    if pat in graph.nodes:
+        if source_ok:
+            return [pat]
+        if isinstance(graph.nodes[pat], ObservableSourceDef):
+            raise SelectionError(f"{pat!r} is an observable source, not an asset; it is observed, never "
+                                 f"built (assetbuild observe {pat})")
+        raise SelectionError(f"{pat!r} is a source, not an asset; sources are never built")
+    if pat in graph.resources:
+        raise SelectionError(f"{pat!r} is a resource, not an asset; resources are never built "
+                             "(and store no value)")
+    raise SelectionError(f"no asset named {pat!r}{_suggest(pat, graph.inputs)}")

@@ -11,7 +11,7 @@ from .contracts import Decision, Files, TraceStore
 from .errors import SourceMissing
 from .graph import Graph
 from .known import Known, Unusable, unusable_status
-from .rebuild import failed_state, state_of, would_do
+from .rebuild import FORCED, failed_state, state_of, would_do
 from .reports import AssetResult, AssetStatus, ObservationResult
 from .skips import skip_note
 
@@ -26,6 +26,7 @@ class Looking:
     known: dict[str, Known]
     observations: Mapping[str, ObservationResult]
     _source_path: dict[str, str]
+    outputs: Any  # the Materializer: the data version readers' keys use
 
     def _decide(self, name: str, rebuilder: Any = None) -> Decision:
         raise NotImplementedError
@@ -63,4 +64,9 @@ class Looking:
         except Unusable as e:
             return AssetResult(name, "failed" if e.fails else "skipped",
                                error=e.why if e.fails else f"not run: {e.why}")
+        if d.reasons == FORCED and d.trace is not None and d.key is not None:
+            # forced, though its stored output is current: -n predicts that the run remakes it,
+            # so its readers that are not forced are predicted cached, as a build finds them
+            self.known[name] = Known(d.key, self.outputs.usable_version(d.trace.data_version),
+                                     d.trace.output_digest)
         return would_do(name, d, self.known[name].data_version)

@@ -271,8 +271,8 @@ class ForcingRebuilder:
 
     def decide(self, name: str, inputs: Sequence[tuple[str, str | None]]) -> Decision:
         d = self.inner.decide(name, inputs)
-        if d.key is None or (self.names is not None and name not in self.names):
-            return d
+        if self.names is not None and name not in self.names:
+            return d  # a dry run forces an asset whose key is not known yet too: it runs whatever its key
         return d._replace(action="run", reasons=FORCED)
 
 

@@ -17,7 +17,7 @@ import heapq
 import os
 import time
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,7 @@ from .known import known_observations
 from .looking import Looking
 from .materialize import Materializer, PathNotWritten
 from .multi import MultiRuns
+from .only import stored_inputs
 from .rebuild import CodeOf, TraceRebuilder
 from .reports import AssetResult, BuildResult, ObservationResult, Reason
 from .skips import no_output_result, settle_skip
@@ -99,12 +100,16 @@ class Scheduler(Looking):
 
     # --- public ------------------------------------------------------------------------------
 
-    def build(self, plan: Sequence[str], *, force: bool = False, keep_going: bool = False,
-              dry_run: bool = False) -> BuildResult:
+    def build(self, plan: Sequence[str], *, force: bool | Container[str] = False, keep_going: bool = False,
+              dry_run: bool = False, only: bool = False) -> BuildResult:
+        """``force``: True forces every planned asset, a set only those; ``only``: inputs outside
+        the plan are not decided, their stored values are used (``build --only``)."""
         t0 = time.perf_counter()
         if force:
-            self.rebuilder = self.rebuilder.forcing()
+            self.rebuilder = self.rebuilder.forcing(None if force is True else force)
             self._repairing = self.rebuilder
+        if only:
+            stored_inputs(self.graph, self.store, plan, self.known, self.blocked, self.outputs.usable_version)
         planned = self._planned = set(plan)
         for name in plan:
             for up in self._upstream(name):

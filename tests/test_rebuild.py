@@ -128,7 +128,9 @@ def test_an_unknown_input_leaves_the_key_unknown(setup):
     assert d.key is None and d.action == "run"
     assert [r.code for r in d.reasons] == ["never-built", "upstream-changed"]
     assert would_do("report", d, None).metadata == {"would": "run"}
-    assert rb.forcing().decide("report", [("clean", None)]).reasons == d.reasons  # nothing to force yet
+    forced = rb.forcing().decide("report", [("clean", None)])  # forced whatever its key: -n says it runs
+    assert forced.action == "run" and [r.code for r in forced.reasons] == ["forced"]
+    assert would_do("report", forced, None).metadata == {"would": "run"}
     built(store, "report", rb.decide("report", [("clean", "dv")]))
     d2 = rb.decide("report", [("clean", None)])
     assert [r.code for r in d2.reasons] == ["upstream-changed"]

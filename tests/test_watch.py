@@ -652,3 +652,13 @@ def said(gate):
         assert built(c) == ["said"] and project.value("said") == "old"  # what a clean build gives
     finally:
         w.__exit__(None, None, None)
+
+
+def test_watch_takes_a_selection_with_exclusions(chain):
+    """``raw+`` less ``final``: watching builds upper only, first and after each save."""
+    with Watching(chain.root, "raw+", "-final") as w:
+        assert built(w.cycles[0]) == ["upper"]
+        n = len(w.cycles)
+        edit(chain.root / "data/in.txt", "bye")
+        assert built(w.wait(n + 1)[-1]) == ["upper"]
+    assert not (chain.root / "out/final.txt").exists()

@@ -60,7 +60,8 @@ def _build_kwargs(opts: dict[str, Any]) -> dict[str, Any]:
         if value:
             options[flag.option] = value
             executor = executor or flag.executor
-    return {"force": bool(opts.get("force")), "keep_going": bool(opts.get("keep_going")),
+    return {"force": bool(opts.get("force")), "force_upstream": bool(opts.get("force_upstream")),
+            "only": bool(opts.get("only")), "keep_going": bool(opts.get("keep_going")),
             "dry_run": bool(opts.get("dry_run")), "jobs": opts.get("jobs"), "executor": executor,
             "executor_options": options or None, "timeout": opts.get("timeout")}
 
@@ -124,13 +125,30 @@ def _param_args(ctx: click.Context, local: dict[str, Any]) -> dict[str, Any]:
     return {"param_args": given}
 
 
+_exclude_option = click.option(
+    "--exclude", "exclude", metavar="SEL", multiple=True,
+    help="Leave out what SEL selects (same syntax as ASSETS; repeatable). What the rest needs is still built.")
+
+
+def _selection(assets: tuple[str, ...], opts: dict[str, Any]) -> tuple[str, ...]:
+    """ASSETS less each --exclude, as one selection (``-SEL`` items: see assetbuild.selection)."""
+    return (*assets, *(f"-{e}" for e in opts.get("exclude") or ()))
+
+
 _build_options = _options(
     click.option("-k", "--keep-going", is_flag=True, default=None,
                  help="After a failure, go on with everything that does not depend on it."),
     click.option("-n", "--dry-run", is_flag=True, default=None,
                  help="Say what would run and why; run nothing (observable sources are observed), "
                       "write nothing."),
-    click.option("--force", is_flag=True, default=None, help="Run the selected assets even if up to date."),
+    click.option("--force", is_flag=True, default=None,
+                 help="Run the selected assets even if up to date (not what they need: see --force-upstream)."),
+    click.option("--force-upstream", is_flag=True, default=None,
+                 help="Like --force, and also run everything the selected assets need."),
+    click.option("--only", is_flag=True, default=None,
+                 help="Run just the selected assets, against the stored values of their inputs, even "
+                      "stale ones (nothing upstream runs; a later full build reconciles)."),
+    _exclude_option,
     click.option("--json", "as_json", is_flag=True, default=None,
                  help="Print one JSON document with a result per asset."),
     _param_option,
@@ -218,13 +236,17 @@ def cli(ctx: click.Context, **opts: Any) -> None:
 def build(ctx: click.Context, assets: tuple[str, ...], **local: Any) -> None:
     """Build ASSETS and everything upstream of them (default: all).
 
-    An ASSET is a name, a glob over names ('raw/*') or group:NAME. Exit status 0 when every
+    An ASSET is a name, a glob over names ('raw/*') or group:NAME; +ASSET adds everything
+    upstream of it, ASSET+ everything downstream ('x+' builds x and what depends on it), +ASSET+
+    both. -n says exactly what would run.
+
+    Exit status 0 when every
     requested asset is fresh at the end, 1 when one failed, 2 for an error in the AssetFile.
     """
     from .. import output, session
 
     opts, rep = _setup(ctx, local)
-    result = session.build(assets, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"),
+    result = session.build(_selection(assets, opts), assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"),
                            reporter=rep, **_build_kwargs(opts), **_remote_kwargs(ctx, local, opts),
                            **_param_args(ctx, local))
     if opts.get("as_json"):
@@ -256,7 +278,7 @@ def watch(ctx: click.Context, assets: tuple[str, ...], debounce: float | None, *
     from .. import session
 
     opts, rep = _setup(ctx, local)
-    session.watch(assets, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"),
+    session.watch(_selection(assets, opts), assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"),
                   debounce_ms=debounce, reporter=rep, handle_signals=True, **_build_kwargs(opts),
                   **_remote_kwargs(ctx, local, opts), **_param_args(ctx, local))
 
@@ -267,6 +289,7 @@ def watch(ctx: click.Context, assets: tuple[str, ...], debounce: float | None, *
 @_json_option
 @_param_option
 @_remote_options
+@_exclude_option
 @click.option("--check", is_flag=True, help="Exit 1 when any selected asset is not fresh (stale, missing or failed), "
               "0 when all are: a CI gate, like make -q.")
 @click.pass_context
@@ -291,7 +314,7 @@ def status(ctx: click.Context, assets: tuple[str, ...], check: bool, **local: An
     opts, rep = _setup(ctx, local)
     remote = _remote_kwargs(ctx, local, opts)
     del remote["remote_read_only"]  # status uploads nothing
-    rows = session.status(assets, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"),
+    rows = session.status(_selection(assets, opts), assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"),
                           reporter=rep, **remote, **_param_args(ctx, local))
     text = output.format_status(rows, color=sys.stdout.isatty(), as_json=bool(opts.get("as_json")))
     if text:
@@ -308,8 +331,9 @@ def status(ctx: click.Context, assets: tuple[str, ...], check: bool, **local: An
 @click.pass_context
 @_handle_errors
 def why(ctx: click.Context, asset: str, **local: Any) -> None:
-    """Explain one ASSET: which function or helper changed, which inputs changed (old and new),
-    which params changed (params-changed: threshold 3 -> 5; --param sets them as a build would)."""
+    """Explain ASSET (a glob, group:NAME or x+: each asset it selects): which function or
+    helper changed, which inputs changed (old and new), which params changed (params-changed:
+    threshold 3 -> 5; --param sets them as a build would)."""
     from .. import output, session
 
     opts, rep = _setup(ctx, local)
@@ -319,35 +343,43 @@ def why(ctx: click.Context, asset: str, **local: Any) -> None:
 
 
 @cli.command(name="list")
+@click.argument("assets", nargs=-1)
 @_common
 @_json_option
+@_exclude_option
 @click.pass_context
 @_handle_errors
-def list_cmd(ctx: click.Context, **local: Any) -> None:
-    """List sources and assets with their inputs, in build order."""
+def list_cmd(ctx: click.Context, assets: tuple[str, ...], **local: Any) -> None:
+    """List sources and assets with their inputs, in build order (ASSETS: only those, and the
+    sources and resources they use; same selection syntax as build)."""
     from .. import output, session
 
     opts, _ = _setup(ctx, local)
     with _prints_to_stderr():
-        rows = session.list_assets(assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"))
+        rows = session.list_assets(assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"),
+                                   assets=_selection(assets, opts))
     text = output.format_assets(rows, as_json=bool(opts.get("as_json")))
     if text:
         click.echo(text)
 
 
 @cli.command()
+@click.argument("assets", nargs=-1)
 @_common
 @click.option("--format", "fmt", type=click.Choice(["dot", "mermaid", "json"]), default="dot",
               show_default=True, help="Output format.")
+@_exclude_option
 @click.pass_context
 @_handle_errors
-def graph(ctx: click.Context, fmt: str, **local: Any) -> None:
-    """Print the dependency graph (pipe dot output to `dot -Tsvg`)."""
+def graph(ctx: click.Context, assets: tuple[str, ...], fmt: str, **local: Any) -> None:
+    """Print the dependency graph (pipe dot output to `dot -Tsvg`); ASSETS: only those (same
+    selection syntax as build: '+report' is report and everything it needs)."""
     from .. import output, session
 
     opts, _ = _setup(ctx, local)
     with _prints_to_stderr():
-        nodes = session.describe_graph(assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"))
+        nodes = session.describe_graph(assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"),
+                                       assets=_selection(assets, opts))
     click.echo(output.format_graph(nodes, fmt))
 
 

@@ -111,10 +111,13 @@ def cache_verify(ctx: click.Context, **local: Any) -> None:
 @click.argument("assets", nargs=-1)
 @_common
 @_json_option
+@click.option("--exclude", "exclude", metavar="SEL", multiple=True,
+              help="Leave out what SEL selects (same syntax as ASSETS; repeatable).")
 @click.pass_context
 @_handle_errors
 def cache_export(ctx: click.Context, file: str, assets: tuple[str, ...], **local: Any) -> None:
     """Write the latest build of ASSETS and everything upstream (default: all) to FILE.
+    ASSETS is a selection as in build (x, 'raw/*', group:NAME, +x, x+).
 
     FILE is a tar archive (gzip if it ends in .gz or .tgz) of the entries and their bytes, with
     no path of this machine in it: `assetbuild cache import FILE` on another checkout, then a
@@ -124,6 +127,7 @@ def cache_export(ctx: click.Context, file: str, assets: tuple[str, ...], **local
     from ..output import maintenance as maintenance_output
 
     opts, rep = _setup(ctx, local)
+    assets = (*assets, *(f"-{e}" for e in opts.get("exclude") or ()))  # see assetbuild.selection
     r = session.export_cache(file, assets, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"),
                              reporter=rep)
     click.echo(maintenance_output.format_export(r, file, as_json=bool(opts.get("as_json"))))

@@ -414,12 +414,15 @@ def format_error_json(message: str, command: str | None) -> str:
     return json.dumps(doc)
 
 
-def format_why(info: dict[str, Any], *, as_json: bool = False) -> str:
-    """``why``: the state and reasons, the code parts and inputs that changed, the last build."""
+def format_why(info: dict[str, Any] | list[dict[str, Any]], *, as_json: bool = False) -> str:
+    """``why``: the state and reasons, the code parts and inputs that changed, the last build.
+    A list (``why`` of a glob or group): one block per asset, blank-line separated."""
     from ..keys import short
 
     if as_json:
         return json.dumps(info)
+    if isinstance(info, list):
+        return "\n\n".join(format_why(i) for i in info)
     if "outs" in info:  # a multi-asset: each of its outs
         return "\n".join(format_why(o) for o in info["outs"])
     lines = [f"{info['asset']}: {info['state']}  ({display_path(info['file'])}:{info['line']})"]

@@ -42,10 +42,13 @@ def format_run(run: dict[str, Any], *, as_json: bool = False) -> str:
     return "\n".join(lines)
 
 
-def format_log(log: dict[str, Any], *, as_json: bool = False) -> str:
-    """``log``: an asset's events, newest first, with metadata rendered by type."""
+def format_log(log: dict[str, Any] | list[dict[str, Any]], *, as_json: bool = False) -> str:
+    """``log``: an asset's events, newest first, with metadata rendered by type (a list, from a
+    glob or group: one block per asset, each under its name)."""
     if as_json:
         return json.dumps(log)
+    if isinstance(log, list):
+        return "\n\n".join(f"{one['asset']}:\n{format_log(one)}" for one in log)
     if not log["events"]:
         return f"{log['asset']}: no events recorded"
     lines = [f"{'TIME':<20} {'RUN':<7} {'KIND':<13} {'DATA VERSION':<12} {'DURATION':>8}"]

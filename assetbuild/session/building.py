@@ -50,6 +50,8 @@ class BuildOptions:
     params: dict[str, Any] | None = None  # build(params=...): asset -> {key: value}
     param_args: tuple[str, ...] = ()  # --param ASSET.KEY=VALUE items, below params=
     resources: dict[str, Any] | None = None  # resource name -> the object that replaces it
+    force_upstream: bool = False  # force what the selection needs too (force: the selected only)
+    only: bool = False  # run the selected only, against the stored values of their inputs
 
     @classmethod
     def from_keywords(cls, keywords: dict[str, Any]) -> BuildOptions:
@@ -320,8 +322,14 @@ def build(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "
           jobs: int | str | None = None, executor: str | None = None,
           executor_options: dict[str, str] | None = None, timeout: float | None = None,
           params: dict[str, Any] | None = None, param_args: Sequence[str] = (),
-          resources: dict[str, Any] | None = None) -> BuildResult:
+          resources: dict[str, Any] | None = None, force_upstream: bool = False, only: bool = False,
+          exclude: Sequence[str] = ()) -> BuildResult:
     """Build ``assets`` (default: all) and everything upstream of them; return what happened.
+
+    ``assets`` is a selection (``x``, ``raw/*``, ``group:g``, ``+x``, ``x+``, ``+x+``; see
+    ``graph.select``), less what ``exclude`` selects. ``force`` runs the selected assets even if
+    up to date; ``force_upstream`` also what they need. ``only`` runs just the selected assets,
+    against the stored values of their inputs, even stale ones (a later full build reconciles).
 
     A failing asset does not raise: it is a result with status "failed" (``result.ok`` is False).
     Definition and store errors raise ``AssetbuildError`` subclasses; Ctrl-C ends the workers
@@ -356,13 +364,14 @@ def build(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "
     options = BuildOptions(force=force, keep_going=keep_going, dry_run=dry_run, jobs=jobs, executor=executor,
                            executor_options=executor_options, timeout=timeout, params=params,
                            param_args=tuple(param_args), resources=resources,
+                           force_upstream=force_upstream, only=only,
                            remote=RemoteOptions(url=remote, read_only=remote_read_only,
                                                 trust_unsigned=trust_remote_unsigned, timeout=remote_timeout,
                                                 options=remote_options))
     rep = reporter or Reporter(verbosity=-2)
     with rep.stdout_for_json(), process_builds, open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir,
                                                              reporter=rep, plugin_manager=plugin_manager) as project:
-        return build_project(project, assets, options)
+        return build_project(project, [*assets, *(f"-{e}" for e in exclude)], options)
 
 
 def build_project(project: Project, assets: Sequence[str], options: BuildOptions,
@@ -372,9 +381,15 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
 
     Executors live for this one build: watch mode's next build gets fresh workers, which import
     the project's modules as they are then."""
-    plan = select(project.graph, assets)
+    plan = select(project.graph, assets, needs=not options.only)
     rep = project.reporter
     dry_run = options.dry_run
+    if options.only:
+        rep.warn(f"--only: {len(plan)} selected asset(s) run against the stored values of their inputs, "
+                 "even stale ones; a full build reconciles")
+    force: bool | set[str] = options.force or options.force_upstream
+    if options.force and not options.force_upstream and assets:
+        force = set(select(project.graph, assets, needs=False))  # the selected only, not what they need
     resources = (BuildResources(project, options.resources)  # IO managers may use any resource
                  if project.graph.uses or options.resources or project.graph.resources else None)
     runner = _runner(project, options)
@@ -426,8 +441,8 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
             recorder.observed(observations.values())
         sched = make_scheduler(project, store, record=not dry_run, runner=runner, observer=observer,
                                params=resolved, resources=resources, observations=observations)
-        result = observer.with_logs(sched.build(plan, force=options.force, keep_going=options.keep_going,
-                                                dry_run=dry_run))
+        result = observer.with_logs(sched.build(plan, force=force, keep_going=options.keep_going,
+                                                dry_run=dry_run, only=options.only))
         clean_end = True
         if not dry_run:
             _record_summary(store, {r.asset: r.status for r in result.results})

@@ -50,19 +50,24 @@ def get_run(run: str | int, *, project_dir: str | os.PathLike[str] = ".", assetf
 
 
 def asset_log(asset: str, limit: int | None = 20, *, project_dir: str | os.PathLike[str] = ".",
-              assetfile: str | None = None, cache_dir: str | os.PathLike[str] | None = None) -> dict[str, Any]:
-    """``{"asset", "events": [...]}``: the asset's events, newest first (at most ``limit``)."""
+              assetfile: str | None = None, cache_dir: str | os.PathLike[str] | None = None) -> Any:
+    """``{"asset", "events": [...]}``: the asset's events, newest first (at most ``limit``).
+    Any other selection (``raw/*``, ``group:g``, ``x+``): a list of those, one per asset it selects."""
     with open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir) as project:
         store = open_store(project, readonly=True)
         try:
             events = store.events(asset)
+            if not events and asset not in project.graph.nodes:
+                from ..graph import select
+
+                names = select(project.graph, [asset], needs=False)  # a SelectionError with a suggestion
+                return [_log_doc(n, store.events(n), limit) for n in names]
         finally:
             store.close()
-        if not events and asset not in project.graph.nodes:
-            from ..graph import select
+    return _log_doc(asset, events, limit)
 
-            select(project.graph, [asset])  # a SelectionError with a suggestion
-            raise SelectionError(f"no asset named {asset!r}")
+
+def _log_doc(asset: str, events: list[Any], limit: int | None) -> dict[str, Any]:
     events.reverse()
     return {"asset": asset, "events": [event_json(e) for e in (events if limit is None else events[:limit])]}
 
@@ -73,6 +78,8 @@ def asset_metric(asset: str, metric: str, *, project_dir: str | os.PathLike[str]
     ``{"asset", "metric", "points": [{"time", "value", "run"}]}``. ValueNotFound if no recorded
     event has it as a number (naming the numeric entries there are)."""
     doc = asset_log(asset, None, project_dir=project_dir, assetfile=assetfile, cache_dir=cache_dir)
+    if isinstance(doc, list):  # a glob or group: one metric follows one asset
+        raise SelectionError(f"log --metric follows one asset; {asset!r} selects {len(doc)}: name one of them")
     points, numeric = [], set()
     for e in reversed(doc["events"]):
         for name, entry in e["metadata"].items():

@@ -48,19 +48,26 @@ def status(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = 
 
 def why(asset: str, *, project_dir: str | os.PathLike[str] = ".", assetfile: str | None = None,
         cache_dir: str | os.PathLike[str] | None = None, reporter: Reporter | None = None,
-        params: dict[str, Any] | None = None, param_args: Sequence[str] = ()) -> dict[str, Any]:
+        params: dict[str, Any] | None = None, param_args: Sequence[str] = ()) -> Any:
     """One asset in detail: its state, what changed in its code parts, inputs, environment and
-    params since its last build (``params``/``param_args``: overrides, as in ``build``)."""
+    params since its last build (``params``/``param_args``: overrides, as in ``build``).
+
+    A name gives one dict (a multi-asset's: its outs under "outs"); any other selection
+    (``raw/*``, ``group:g``, ``x+``) gives a list: one dict per asset it selects, in build order."""
     rep = reporter or Reporter(verbosity=-2)
     with rep.stdout_for_json(), open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir,
                                              reporter=rep) as project:
         plan = select(project.graph, [asset])
+        one = asset in project.graph.inputs or asset in project.graph.producers
         resolved = project_params(project, args=param_args, given=params)
         store = open_store(project, readonly=True)
         try:
             observations = observe_for(project, plan, store, record=False)
             sched = make_scheduler(project, store, record=False, params=resolved, observations=observations)
             states = {s.asset: s for s in sched.status(plan)}
+            if not one:  # a glob, a group, x+ ...: each asset it selects
+                return [_why_one(project, sched, store, a, states[a], resolved, observations)
+                        for a in select(project.graph, [asset], needs=False)]
             outs = project.graph.producers.get(asset, ()) if asset not in project.graph.inputs else ()
             if outs:  # a multi-asset: each of its outs, explained as an asset
                 return {"asset": asset, "kind": "multi_asset",
@@ -255,12 +262,18 @@ def _latest_observation(project: Any, source: str) -> dict[str, Any]:
 
 
 def list_assets(*, project_dir: str | os.PathLike[str] = ".", assetfile: str | None = None,
-                cache_dir: str | os.PathLike[str] | None = None) -> list[dict[str, Any]]:
+                cache_dir: str | os.PathLike[str] | None = None, assets: Sequence[str] = ()) -> list[dict[str, Any]]:
     """Every source, observable source and asset (``kind``: "source", "observable_source",
     "asset") with its inputs and declared options, the assets in build order; then every
-    resource (``kind``: "resource") with the assets that use it."""
+    resource (``kind``: "resource") with the assets that use it. ``assets``: a selection: only
+    the assets it selects (not what they need), and the sources and resources those use."""
     with open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir) as project:
-        return _describe(project.graph, project_params(project))
+        rows = _describe(project.graph, project_params(project))
+        if not assets:
+            return rows
+        picked = set(select(project.graph, assets, needs=False))
+        used = {u for r in rows if r["name"] in picked for u in (*r["inputs"], *r["resources"])}
+        return [r for r in rows if r["name"] in (picked if r["kind"] == "asset" else used)]
 
 
 def functions(*, project_dir: str | os.PathLike[str] = ".", assetfile: str | None = None
@@ -318,7 +331,7 @@ def _first_line(doc: str | None) -> str | None:
 
 
 def describe_graph(*, project_dir: str | os.PathLike[str] = ".", assetfile: str | None = None,
-                   cache_dir: str | os.PathLike[str] | None = None) -> list[dict[str, Any]]:
-    """Nodes and edges for ``assetbuild graph``."""
-    return list_assets(project_dir=project_dir, assetfile=assetfile, cache_dir=cache_dir)
+                   cache_dir: str | os.PathLike[str] | None = None, assets: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """Nodes and edges for ``assetbuild graph`` (``assets``: a selection, as in ``list_assets``)."""
+    return list_assets(project_dir=project_dir, assetfile=assetfile, cache_dir=cache_dir, assets=assets)
 

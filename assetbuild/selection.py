@@ -1,0 +1,76 @@
+"""The selection syntax: what one item of a selection asks for, and the graph walks it needs.
+
+Pure and graph-agnostic (works on an ``inputs`` mapping), so ``graph.select`` and its tests
+share one reading of the syntax:
+
+- ``NAME``, ``glob/*``, ``group:NAME``: the matching assets (a multi-asset's name: its outs);
+- ``+SEL``: those and everything upstream; ``SEL+``: those and everything downstream;
+  ``+SEL+``: both;
+- ``-SEL`` (what ``--exclude SEL`` passes): taken out of the selection, after every other item.
+  A leading ``-`` is Bazel's target-pattern subtraction; asset names never start with one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import NamedTuple
+
+from .errors import SelectionError
+
+Inputs = Mapping[str, tuple[tuple[str | None, str], ...]]
+
+
+class Item(NamedTuple):
+    """One parsed selection item: the pattern matched against names, and what to add to it."""
+
+    pattern: str
+    upstream: bool = False
+    downstream: bool = False
+    exclude: bool = False
+
+
+def parse(text: str) -> Item:
+    """``"+raw/*+"`` -> ``Item("raw/*", True, True)``. An empty pattern is a SelectionError:
+    ``"+"`` alone would otherwise select nothing, silently."""
+    exclude = text.startswith("-")
+    body = text[1:] if exclude else text
+    up = body.startswith("+")
+    if up:
+        body = body[1:]
+    down = body.endswith("+")
+    if down:
+        body = body[:-1]
+    if not body or body.startswith(("+", "-")) or body.endswith("+"):
+        raise SelectionError(f"selection {text!r} names nothing: write NAME, glob/*, group:NAME, "
+                             "+NAME, NAME+ or +NAME+")
+    return Item(body, up, down, exclude)
+
+
+def upstream(inputs: Inputs, names: Iterable[str]) -> set[str]:
+    """``names`` and every asset they read, directly or not (sources are no assets: left out)."""
+    seen = {n for n in names if n in inputs}
+    stack = list(seen)
+    while stack:
+        for _, u in inputs.get(stack.pop(), ()):
+            if u not in seen and u in inputs:
+                seen.add(u)
+                stack.append(u)
+    return seen
+
+
+def downstream(inputs: Inputs, names: Iterable[str]) -> set[str]:
+    """Every asset that reads one of ``names``, directly or not, and those of ``names`` that are
+    assets (a source's readers are its downstream; the source itself is never built)."""
+    readers: dict[str, list[str]] = {}
+    for name, ins in inputs.items():
+        for _, u in ins:
+            readers.setdefault(u, []).append(name)
+    start = list(names)
+    seen = {n for n in start if n in inputs}
+    stack = start
+    while stack:
+        for r in readers.get(stack.pop(), ()):
+            if r not in seen:
+                seen.add(r)
+                stack.append(r)
+    return seen

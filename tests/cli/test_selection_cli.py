@@ -1,0 +1,171 @@
+"""Selections on the real command line: NAME, glob, group:NAME, +NAME, NAME+, +NAME+ and
+--exclude in build, -n, status, list, graph, log, why and cache export; build --only, --force
+and --force-upstream."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from projects import cli, write
+
+ASSETFILE = """\
+from assetbuild import asset, source
+
+raw = source("raw", "raw.txt")
+N = 1
+
+
+@asset(io="json", group="ingest")
+def a(raw):
+    return len(open(raw).read()) + N
+
+
+@asset(io="json", group="ingest")
+def b(a):
+    return a + 1
+
+
+@asset(io="json")
+def c(b):
+    return b * 2
+
+
+@asset(io="json")
+def d(a):
+    return a * 10
+
+
+@asset(io="json")
+def e():
+    return "alone"
+"""
+
+
+@pytest.fixture
+def proj(tmp_path):
+    root = write(tmp_path, {"AssetFile": ASSETFILE, "raw.txt": "xyz"})
+    r = cli("build", "-q", cwd=root)
+    assert r.returncode == 0, r.stderr
+    return root
+
+
+def ran(root: Path, *args: str) -> dict[str, str]:
+    """asset -> status of a build --json (a dry run: "would run" as "run")."""
+    r = cli("build", "--json", *args, cwd=root)
+    assert r.returncode == 0, r.stderr
+    out = {}
+    for res in json.loads(r.stdout)["results"]:
+        out[res["asset"]] = "run" if res.get("would") == "run" else res["status"]
+    return out
+
+
+def edit_n(root: Path, value: int) -> None:
+    p = root / "AssetFile"
+    p.write_text(p.read_text().replace("N = 1\n", f"N = {value}\n"))
+
+
+def test_build_selects_with_every_form(proj):
+    assert set(ran(proj, "c")) == {"a", "b", "c"}  # what c needs
+    assert set(ran(proj, "group:ingest")) == {"a", "b"}
+    assert set(ran(proj, "[cd]")) == {"a", "b", "c", "d"}
+    assert set(ran(proj, "+b")) == {"a", "b"}
+    assert set(ran(proj, "b+")) == {"a", "b", "c"}  # b, what depends on it, and what they need
+    assert set(ran(proj, "+b+")) == {"a", "b", "c"}
+    assert set(ran(proj, "raw+")) == {"a", "b", "c", "d"}  # a source's readers
+    assert set(ran(proj, "a+", "--exclude", "b+")) == {"a", "d"}
+    assert set(ran(proj, "--exclude", "group:ingest", "--exclude", "e")) == {"a", "b", "c", "d"}  # c, d need a, b
+
+
+def test_build_x_plus_builds_x_and_its_dependents(proj):
+    edit_n(proj, 2)  # a changes, so everything reading it does
+    assert ran(proj, "-n", "b+") == {"a": "run", "b": "skipped", "c": "skipped"}  # b, c: may run
+    assert ran(proj, "b+") == {"a": "built", "b": "built", "c": "built"}
+    assert ran(proj, "d") == {"a": "cached", "d": "built"}
+
+
+def test_force_forces_the_selected_only_and_force_upstream_what_they_need(proj):
+    assert ran(proj, "-n", "--force", "c") == {"a": "cached", "b": "cached", "c": "run"}
+    assert ran(proj, "--force", "c") == {"a": "cached", "b": "cached", "c": "built"}
+    assert ran(proj, "-n", "--force-upstream", "c") == {"a": "run", "b": "run", "c": "run"}
+    assert ran(proj, "--force-upstream", "c") == {"a": "built", "b": "built", "c": "built"}
+    # the issue's case: -n --force on a chain said "1 of 3 would run" where the build ran 3
+    assert ran(proj, "-n", "--force", "+c") == {"a": "run", "b": "run", "c": "run"}
+    assert ran(proj, "--force", "+c") == {"a": "built", "b": "built", "c": "built"}
+    # forced a remakes the same value: b (not forced) is cached, and -n says so
+    assert ran(proj, "-n", "--force", "a", "c") == {"a": "run", "b": "cached", "c": "run"}
+    assert ran(proj, "--force", "a", "c") == {"a": "built", "b": "cached", "c": "built"}
+    r = cli("build", "-n", "--force", "+c", cwd=proj)
+    assert "3 of 3 assets would run" in r.stdout
+
+
+def test_only_runs_the_selected_against_stored_inputs(proj):
+    edit_n(proj, 5)  # a is stale now: --only c must not rebuild it
+    edit = proj / "AssetFile"
+    edit.write_text(edit.read_text().replace("return b * 2", "return b * 3"))
+    r = cli("build", "--only", "c", "--json", cwd=proj)
+    assert r.returncode == 0, r.stderr
+    assert "--only" in r.stderr and "stored values" in r.stderr  # it says so
+    results = {x["asset"]: x["status"] for x in json.loads(r.stdout)["results"]}
+    assert results == {"c": "built"}
+    assert json.loads(cli("show", "c", "--json", cwd=proj).stdout) == (3 + 1 + 1) * 3  # a, b as stored
+    rows = {x["asset"]: x["state"] for x in json.loads(cli("status", "--json", cwd=proj).stdout)["assets"]}
+    assert rows["a"] == "stale" and rows["c"] == "stale"  # a full build reconciles
+    assert ran(proj, "c") == {"a": "built", "b": "built", "c": "built"}
+    assert json.loads(cli("show", "c", "--json", cwd=proj).stdout) == (3 + 5 + 1) * 3
+    log = json.loads(cli("log", "c", "--json", cwd=proj).stdout)
+    assert [e["kind"] for e in log["events"]][:2] == ["materialized", "materialized"]  # recorded as usual
+
+
+def test_only_with_an_input_never_built_does_not_run_its_reader(tmp_path):
+    root = write(tmp_path, {"AssetFile": ASSETFILE, "raw.txt": "xyz"})
+    r = cli("build", "--only", "b", "--json", cwd=root)
+    res = json.loads(r.stdout)["results"]
+    assert [(x["asset"], x["status"]) for x in res] == [("b", "skipped")]
+    assert "upstream 'a'" in res[0]["error"]
+
+
+def test_status_list_graph_and_export_take_selections(proj, tmp_path):
+    edit_n(proj, 3)
+    rows = json.loads(cli("status", "--json", "+b", "--exclude", "a", cwd=proj).stdout)["assets"]
+    assert [x["asset"] for x in rows] == ["a", "b"]  # a still shows: b needs it
+    r = cli("status", "--check", "e", cwd=proj)
+    assert r.returncode == 0
+    r = cli("status", "--check", "d+", cwd=proj)
+    assert r.returncode == 1
+    names = [x["name"] for x in json.loads(cli("list", "--json", "a+", "--exclude", "c", cwd=proj).stdout)["assets"]]
+    assert names == ["raw", "a", "b", "d"]
+    dot = cli("graph", "--format", "json", "+c", cwd=proj)
+    assert dot.returncode == 0, dot.stderr
+    assert {x["name"] for x in json.loads(dot.stdout)["nodes"]} == {"raw", "a", "b", "c"}
+    r = cli("cache", "export", str(tmp_path / "x.tar"), "group:ingest", "--exclude", "b", "--json", cwd=proj)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["entries"] == 1
+
+
+def test_why_and_log_on_a_glob_or_group_explain_each_match(proj):
+    edit_n(proj, 4)
+    r = cli("why", "group:ingest", "--json", cwd=proj)
+    assert r.returncode == 0, r.stderr
+    info = json.loads(r.stdout)
+    assert [x["asset"] for x in info] == ["a", "b"] and info[0]["state"] == "stale"
+    r = cli("why", "[ab]", cwd=proj)
+    assert r.returncode == 0 and r.stdout.startswith("a: stale") and "\n\nb: stale" in r.stdout
+    assert isinstance(json.loads(cli("why", "a", "--json", cwd=proj).stdout), dict)  # a name: one
+    log = json.loads(cli("log", "b+", "--json", cwd=proj).stdout)
+    assert [x["asset"] for x in log] == ["b", "c"] and all(x["events"] for x in log)
+    r = cli("log", "group:ingest", cwd=proj)
+    assert r.returncode == 0 and r.stdout.startswith("a:\n") and "\n\nb:\n" in r.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (("build", "zz+"), "no asset named 'zz'"),
+    (("build", "+"), "names nothing"),
+    (("build", "a", "--exclude", "nope"), "no asset named 'nope'"),
+    (("status", "raw"), "is a source"),
+    (("why", "q/*"), "no asset matches"),
+])
+def test_selection_errors_are_one_line_and_exit_2(proj, args, message):
+    r = cli(*args, cwd=proj)
+    assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr
