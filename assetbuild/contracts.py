@@ -35,6 +35,9 @@ class TraceStore(Protocol):
 
     def put_head(self, asset: str, head: Head) -> None: ...
 
+    def put_text(self, digest: str, text: bytes) -> None:
+        """Keep a source file's text under its sha256, once (``why``'s diff of a function)."""
+
     def delete_trace(self, key: str) -> None: ...
 
     def add_history(self, asset: str, when_ns: int, key: str) -> None: ...

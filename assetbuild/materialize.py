@@ -7,6 +7,7 @@ assets later in this build will read, so they are loaded from the store at most 
 
 from __future__ import annotations
 
+import hashlib
 import mmap
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -53,7 +54,8 @@ class Materializer:
                  source_paths: Mapping[str, str] | None = None,
                  code_files: Mapping[str, str] | None = None, nodes: Mapping[str, Any] | None = None) -> None:
         self.store = store
-        self.nodes = nodes or {}  # asset -> its definition: the function whose short values heads keep
+        self.nodes = nodes or {}
+        self._texts: dict[str, str] = {}  # source file -> sha256 of its text ("" unreadable), this build  # asset -> its definition: the function whose short values heads keep
         self.files = files
         self.io_tags = io_tags
         self.inputs = inputs or {}  # asset -> (parameter, upstream) in binding order
@@ -225,7 +227,28 @@ class Materializer:
             key, trace.data_version, trace.output_digest, parts.code, parts.code_parts,
             parts.inputs, parts.io, parts.path, sig, now, trace.size, trace.duration_s, parts.sources, parts.env,
             params=parts.params, resources=parts.resources, fan_in=parts.fan_in, producer=parts.producer,
-            code_values=self.code_values(name, parts)))
+            code_values=self.code_values(name, parts),
+            source_at=trace.source_at if isinstance(trace, Head) else self.source_at(name)))
+
+    def source_at(self, name: str) -> tuple[str, int] | tuple[()]:
+        """Where the asset's function is: its file's text, kept once per digest, and its first
+        line (``why`` diffs it against the function as it is now). Read once per file and build."""
+        adef = self.nodes.get(name)
+        code = getattr(getattr(adef, "fn", None), "__code__", None)
+        if code is None:
+            return ()
+        path = code.co_filename
+        digest = self._texts.get(path)
+        if digest is None:
+            try:
+                with open(path, "rb") as f:
+                    text = f.read()
+            except OSError:
+                self._texts[path] = ""
+                return ()
+            digest = self._texts[path] = hashlib.sha256(text).hexdigest()
+            self.store.put_text(digest, text)
+        return (digest, code.co_firstlineno) if digest else ()
 
     def code_values(self, name: str, parts: KeyParts) -> tuple[tuple[str, str], ...]:
         """The short values behind the asset's global:/closure: parts (``why`` shows them)."""

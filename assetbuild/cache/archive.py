@@ -165,7 +165,7 @@ def _entry_records(e: Any) -> tuple[str, str, Trace, Head | None]:
     if hd is not None:
         # "sources", "env", "params", "resources", "fan_in", "producer" and "code_values" came with later versions:
         # an older export has none
-        later = {"sources", "env", "params", "resources", "fan_in", "producer", "code_values"}
+        later = {"sources", "env", "params", "resources", "fan_in", "producer", "code_values", "source_at"}
         if not isinstance(hd, Mapping) or set(hd) - later != set(Head._fields) - later:
             raise ValueError("bad head record")
         if not _params_ok(hd.get("params", "")):
@@ -186,8 +186,12 @@ def _entry_records(e: Any) -> tuple[str, str, Trace, Head | None]:
         if not isinstance(fan_rows, list) or not all(
                 isinstance(i, list) and len(i) == 2 and isinstance(i[0], str) and type(i[1]) is int for i in fan_rows):
             raise ValueError("bad head fan_in")
+        at = hd.get("source_at", [])
+        if not (at == [] or (isinstance(at, list) and len(at) == 2 and isinstance(at[0], str)
+                             and type(at[1]) is int)):
+            raise ValueError("bad head source_at")
         head = Head(**{**hd, **pairs, "env": tuple(tuple(i) for i in env_rows), "path_stat": None,
-                       "fan_in": tuple((p, n) for p, n in fan_rows)})
+                       "fan_in": tuple((p, n) for p, n in fan_rows), "source_at": tuple(at)})
         _check_types(head, {"key": str, "data_version": str, "output_digest": str, "code": str,
                             "code_parts": dict, "io": str, "path": (str, type(None)), "built_ns": int,
                             "size": int, "duration_s": (int, float), "producer": str})

@@ -57,6 +57,7 @@ class GcReport:
     dropped_keys: list[str] = field(default_factory=list)
     events_dropped: int = 0  # history beyond the newest ``history`` events of each asset
     runs_dropped: int = 0  # runs none of whose events are kept
+    texts_dropped: int = 0  # source files' texts no latest build refers to
 
     def to_json(self) -> dict[str, Any]:
         d = dict(self.__dict__)
@@ -149,6 +150,8 @@ def gc(store: LmdbStore, *, max_size: int | None = None, older_than_s: float | N
     rep.leftover_dirs = [p.name for p in leftovers]
     if history is not None:  # the newest ``history`` events of each asset, and their runs
         rep.events_dropped, rep.runs_dropped = store.trim_history(history, dry_run=dry_run)
+    # the source texts of the latest builds (why diffs a function against them); no others
+    rep.texts_dropped = store.trim_texts({h.source_at[0] for _n, h in heads if h.source_at}, dry_run=dry_run)
     if dry_run:
         rep.index_bytes_after = rep.index_bytes_before
         rep.disk_bytes_after = rep.disk_bytes_before - sum(files[d][1] for d in freed if d in files) - rep.temp_bytes

@@ -431,6 +431,8 @@ def format_why(info: dict[str, Any] | list[dict[str, Any]], *, as_json: bool = F
         lines.append("  code parts changed since the last build:")
         lines += [f"    {c['part']}: {c['old_value']} -> {c['new_value']}" if "old_value" in c
                   else f"    {c['part']}: {short(c['old'])} -> {short(c['new'])}" for c in info["code_changes"]]
+    if info.get("source_diff"):
+        lines += [f"    {ln}" for ln in info["source_diff"]]
     if info["inputs"]:
         lines.append("  inputs:")
         for i in info["inputs"]:

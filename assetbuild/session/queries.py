@@ -112,6 +112,7 @@ def _why_one(project: Any, sched: Any, store: Any, asset: str, st: Any, resolved
             if label in was and label in now:
                 change.update(old_value=was[label], new_value=now[label])
             code_changes.append(change)
+    source_diff = _source_diff(store, adef.fn, head) if head is not None and code_changes else []
     return {"asset": asset, "state": st.state, "reasons": [r.to_json() for r in st.reasons],
             "file": adef.file, "line": adef.line, "code": code, "old_code": head.code if head else None,
             "code_changes": code_changes, "inputs": inputs, "io": adef.io, "path": adef.path,
@@ -122,7 +123,49 @@ def _why_one(project: Any, sched: Any, store: Any, asset: str, st: Any, resolved
             "last_built_ns": head.built_ns if head else None,
             "last_key": head.key if head else None,
             "last_skip": _last_skip(store.get_skip(asset)),
-            "history": len(store.history(asset)), "producer": adef.producer}
+            "history": len(store.history(asset)), "producer": adef.producer, "source_diff": source_diff}
+
+
+def _source_diff(store: Any, fn: Any, head: Any) -> list[str]:
+    """A unified diff of the asset's function as it was at its last build (from the file text
+    the store kept) and as it is now; [] when they read the same or the old text is not kept."""
+    code = getattr(fn, "__code__", None)
+    if code is None or not head.source_at:
+        return []
+    digest, first = head.source_at
+    old_text = store.get_text(digest)
+    try:
+        with open(code.co_filename, "rb") as f:
+            new_text = f.read()
+    except OSError:
+        return []
+    if old_text is None:
+        return []
+    old = _function_lines(old_text, first)
+    new = _function_lines(new_text, code.co_firstlineno)
+    if old is None or new is None or old == new:
+        return []
+    import difflib
+
+    name = getattr(fn, "__qualname__", "function")
+    return list(difflib.unified_diff(old, new, f"{name} (last build)", f"{name} (now)", lineterm=""))
+
+
+def _function_lines(text: bytes, first: int) -> list[str] | None:
+    """The lines of the function (decorators included) whose code starts at line ``first``."""
+    import ast
+
+    try:
+        source = text.decode("utf-8")
+        tree = ast.parse(source)
+    except (UnicodeDecodeError, SyntaxError, ValueError):
+        return None
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            start = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+            if start == first and node.end_lineno is not None:
+                return source.splitlines()[start - 1:node.end_lineno]
+    return None
 
 
 def _env_changes(names: tuple[str, ...], recorded: Any) -> list[dict[str, Any]]:

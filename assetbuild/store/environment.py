@@ -45,7 +45,7 @@ INITIAL_MAP_SIZE = 1 << 30
 MAX_MAP_SIZE = 1 << 40
 
 DBS = (b"meta", b"traces", b"heads", b"history", b"stat", b"blobs", b"used", b"observations", b"skips", b"events",
-       b"runs")
+       b"runs", b"texts")
 
 # LMDB errors that mean the index itself is damaged (as opposed to a full disk or a full map).
 # Everything else (no memory or address space, a read-only file system, no permission, the

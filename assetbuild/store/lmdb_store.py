@@ -269,6 +269,31 @@ class LmdbStore:
         self._batch.put(b"meta", b"run_seq", seq.to_bytes(8, "big"))
         return seq
 
+    def put_text(self, digest: str, text: bytes) -> None:
+        """Keep a source file's text (compressed) under its sha256, once."""
+        import zlib
+
+        k = bytes.fromhex(digest)
+        if self._get(b"texts", k) is None:
+            self._batch.put(b"texts", k, zlib.compress(text, 6))
+
+    def get_text(self, digest: str) -> bytes | None:
+        import zlib
+
+        raw = self._get(b"texts", bytes.fromhex(digest))
+        try:
+            return None if raw is None else zlib.decompress(raw)
+        except zlib.error:  # LMDB has no checksums: a damaged text is no text
+            return None
+
+    def trim_texts(self, live: set[str], *, dry_run: bool = False) -> int:
+        """Drop the kept source texts no head refers to (``live``: their digests); how many."""
+        dead = [bytes(k) for k, _v in self._index.scan(b"texts") if bytes(k).hex() not in live]
+        if not dry_run:
+            for k in dead:
+                self._batch.put(b"texts", k, None)
+        return len(dead)
+
     def keep_written_heads(self) -> dict[str, Head]:
         """From now on, keep each head this store writes (asset -> Head) in the dict returned."""
         if self.written_heads is None:

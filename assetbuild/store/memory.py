@@ -22,7 +22,7 @@ from ..errors import CacheCorrupt
 from ..reports import Event, Head, ObservationRecord, RunRecord, SkipRecord, Trace
 from .cas import digest_bytes, take_file_bytes
 
-_TABLES = ("traces", "heads", "history", "stat", "blobs", "observations", "skips", "events", "runs", "meta")
+_TABLES = ("traces", "heads", "history", "stat", "blobs", "observations", "skips", "events", "runs", "meta", "texts")
 _GONE = object()  # a pending delete
 
 
@@ -222,3 +222,11 @@ class MemoryStore:
     def get_run(self, seq: int) -> RunRecord | None:
         run: RunRecord | None = self._get("runs", seq)
         return run
+
+    def put_text(self, digest: str, text: bytes) -> None:
+        if self._get("texts", digest) is None:
+            self._put("texts", digest, bytes(text))
+
+    def get_text(self, digest: str) -> bytes | None:
+        text: bytes | None = self._get("texts", digest)
+        return text

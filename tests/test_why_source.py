@@ -1,0 +1,98 @@
+"""``why`` shows a changed function's source as a unified diff: the file text of its last build
+is kept once per digest in the store, and the function found in it by its first line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from projects import Project, clean_env, cli
+
+from assetbuild.session.queries import _function_lines
+
+ASSETFILE = '''
+TOP_N = 3
+
+
+@asset(io="json")
+def numbers():
+    return list(range(10))
+
+
+@asset(io="json")
+def top(numbers):
+    ranked = sorted(numbers, reverse=True)
+    return ranked[:TOP_N]
+'''
+
+
+def why(proj: Project) -> dict:
+    r = cli("why", "top", "--json", cwd=proj.root, env=clean_env())
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+@pytest.fixture()
+def proj(tmp_path: Path) -> Project:
+    p = Project(tmp_path)
+    p.assetfile(ASSETFILE)
+    assert cli(cwd=p.root, env=clean_env()).returncode == 0
+    return p
+
+
+def test_a_changed_body_is_shown_as_a_diff(proj: Project) -> None:
+    # lines added above move the function: it is found by where it starts, then and now
+    proj.assetfile("# a comment\n# and another\n" + ASSETFILE.replace("sorted(numbers, reverse=True)", "sorted(numbers)"))
+    diff = why(proj)["source_diff"]
+    assert "-    ranked = sorted(numbers, reverse=True)" in diff
+    assert "+    ranked = sorted(numbers)" in diff
+    assert diff[0] == "--- top (last build)" and diff[1] == "+++ top (now)"
+    text = cli("why", "top", cwd=proj.root, env=clean_env()).stdout
+    assert "    +    ranked = sorted(numbers)" in text
+
+
+def test_no_diff_when_the_function_reads_the_same(proj: Project) -> None:
+    proj.assetfile(ASSETFILE.replace("TOP_N = 3", "TOP_N = 5"))  # a global changed, not the body
+    info = why(proj)
+    assert info["state"] == "stale" and info["source_diff"] == []
+    assert [c["part"] for c in info["code_changes"]] == ["global:TOP_N"]
+
+
+def test_a_head_without_its_text_gives_no_diff(proj: Project, tmp_path: Path) -> None:
+    """An imported cache carries heads, not the file texts: why still works, without a diff."""
+    archive = tmp_path / "cache.tar"
+    assert cli("cache", "export", str(archive), cwd=proj.root, env=clean_env()).returncode == 0
+    other = Project(tmp_path / "other")
+    other.assetfile(ASSETFILE.replace("sorted(numbers, reverse=True)", "sorted(numbers)"))
+    assert cli("cache", "import", str(archive), cwd=other.root, env=clean_env()).returncode == 0
+    r = cli("why", "top", "--json", cwd=other.root, env=clean_env())
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["source_diff"] == []
+
+
+def test_function_lines_include_decorators_and_end_where_the_function_ends() -> None:
+    text = b"import x\n\n@a\n@b(1)\ndef f():\n    return 1\n\n\ndef g():\n    pass\n"
+    assert _function_lines(text, 3) == ["@a", "@b(1)", "def f():", "    return 1"]
+    assert _function_lines(text, 9) == ["def g():", "    pass"]
+    assert _function_lines(text, 5) is None  # no function starts there (f starts at its decorator)
+    assert _function_lines(b"def (:\n", 1) is None
+
+
+def test_gc_keeps_only_the_texts_of_the_latest_builds(proj: Project) -> None:
+    from assetbuild.store import LmdbStore
+
+    proj.assetfile(ASSETFILE.replace("sorted(numbers, reverse=True)", "sorted(numbers)"))
+    assert cli(cwd=proj.root, env=clean_env()).returncode == 0  # a second text: the edited AssetFile
+    r = cli("cache", "gc", "--json", cwd=proj.root, env=clean_env())
+    assert r.returncode == 0, r.stderr
+    # numbers was not rebuilt: its head still refers to the first text, top's to the second
+    assert json.loads(r.stdout)["texts_dropped"] == 0
+    with LmdbStore(proj.root / ".assetbuild", readonly=True) as s:
+        live = {h.source_at[0] for h in s.heads().values()}
+        assert len(live) == 2 and all(s.get_text(d) for d in live)
+    proj.assetfile(ASSETFILE.replace("sorted(numbers, reverse=True)", "sorted(numbers)")
+                   .replace("range(10)", "range(11)"))  # both rebuilt: one text for both heads
+    assert cli(cwd=proj.root, env=clean_env()).returncode == 0
+    r = cli("cache", "gc", "--json", cwd=proj.root, env=clean_env())
+    assert json.loads(r.stdout)["texts_dropped"] == 2
