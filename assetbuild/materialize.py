@@ -228,27 +228,40 @@ class Materializer:
             parts.inputs, parts.io, parts.path, sig, now, trace.size, trace.duration_s, parts.sources, parts.env,
             params=parts.params, resources=parts.resources, fan_in=parts.fan_in, producer=parts.producer,
             code_values=self.code_values(name, parts),
-            source_at=trace.source_at if isinstance(trace, Head) else self.source_at(name)))
+            source_at=trace.source_at if isinstance(trace, Head) else self.source_at(name, parts)))
 
-    def source_at(self, name: str) -> tuple[str, int] | tuple[()]:
-        """Where the asset's function is: its file's text, kept once per digest, and its first
-        line (``why`` diffs it against the function as it is now). Read once per file and build."""
-        adef = self.nodes.get(name)
-        code = getattr(getattr(adef, "fn", None), "__code__", None)
-        if code is None:
+    def source_at(self, name: str, parts: KeyParts) -> tuple[tuple[str, str, int], ...]:
+        """Where the asset's function and its helpers are: (code part, digest of its file's text,
+        its first line); each text kept once per digest (``why`` diffs a changed function against
+        it). Each file is read once per build."""
+        from .fingerprint.shown import function_of
+
+        fn = getattr(self.nodes.get(name), "fn", None)
+        if fn is None or not parts.code_parts:
             return ()
-        path = code.co_filename
+        out = []
+        for label in ("code", *(k for k in parts.code_parts if k.startswith("helper:"))):
+            code = getattr(function_of(fn, label), "__code__", None)
+            if code is None:
+                continue
+            digest = self._text_of(code.co_filename)
+            if digest:
+                out.append((label, digest, code.co_firstlineno))
+        return tuple(out)
+
+    def _text_of(self, path: str) -> str:
+        """The digest of a source file's text, kept in the store ("" if it cannot be read)."""
         digest = self._texts.get(path)
         if digest is None:
             try:
                 with open(path, "rb") as f:
                     text = f.read()
             except OSError:
-                self._texts[path] = ""
-                return ()
-            digest = self._texts[path] = hashlib.sha256(text).hexdigest()
-            self.store.put_text(digest, text)
-        return (digest, code.co_firstlineno) if digest else ()
+                text = b""
+            digest = self._texts[path] = hashlib.sha256(text).hexdigest() if text else ""
+            if text:
+                self.store.put_text(digest, text)
+        return digest
 
     def code_values(self, name: str, parts: KeyParts) -> tuple[tuple[str, str], ...]:
         """The short values behind the asset's global:/closure: parts (``why`` shows them)."""

@@ -188,9 +188,10 @@ class Head(NamedTuple):
     # (part label, short repr) of the plain data behind its global:/closure: code parts, so
     # ``why`` can show a changed constant's old value (not in the key; absent in older heads)
     code_values: tuple[tuple[str, str], ...] = ()
-    # (sha256 of the text of the file its function was in, the function's first line), the text
-    # kept once per digest in the store (``texts``): why shows a changed function's source diff
-    source_at: tuple[str, int] | tuple[()] = ()
+    # (code part, sha256 of the text of its file, its first line) of the asset's function ("code")
+    # and of each helper function ("helper:..."); the texts kept once per digest in the store
+    # (``texts``): why shows a changed function's source as a diff
+    source_at: tuple[tuple[str, str, int], ...] = ()
 
 
 class SkipRecord(NamedTuple):

@@ -47,7 +47,7 @@ def test_a_changed_body_is_shown_as_a_diff(proj: Project) -> None:
     diff = why(proj)["source_diff"]
     assert "-    ranked = sorted(numbers, reverse=True)" in diff
     assert "+    ranked = sorted(numbers)" in diff
-    assert diff[0] == "--- top (last build)" and diff[1] == "+++ top (now)"
+    assert diff[0] == "--- function (last build)" and diff[1] == "+++ function (now)"
     text = cli("why", "top", cwd=proj.root, env=clean_env()).stdout
     assert "    +    ranked = sorted(numbers)" in text
 
@@ -71,6 +71,19 @@ def test_a_head_without_its_text_gives_no_diff(proj: Project, tmp_path: Path) ->
     assert json.loads(r.stdout)["source_diff"] == []
 
 
+def test_a_changed_helper_is_shown_too(tmp_path: Path) -> None:
+    p = Project(tmp_path)
+    p.write("lib/__init__.py", "")
+    p.write("lib/clean.py", "def norm(x):\n    return x.strip()\n")
+    p.assetfile("from lib.clean import norm\n\n\n@asset(io='json')\ndef tidy():\n    return norm(' a ')\n")
+    assert cli(cwd=p.root, env=clean_env()).returncode == 0
+    p.write("lib/clean.py", "def norm(x):\n    return x.strip().upper()\n")
+    r = cli("why", "tidy", "--json", cwd=p.root, env=clean_env())
+    diff = json.loads(r.stdout)["source_diff"]
+    assert "--- helper:lib.clean.norm (last build)" in diff
+    assert "-    return x.strip()" in diff and "+    return x.strip().upper()" in diff
+
+
 def test_function_lines_include_decorators_and_end_where_the_function_ends() -> None:
     text = b"import x\n\n@a\n@b(1)\ndef f():\n    return 1\n\n\ndef g():\n    pass\n"
     assert _function_lines(text, 3) == ["@a", "@b(1)", "def f():", "    return 1"]
@@ -89,7 +102,7 @@ def test_gc_keeps_only_the_texts_of_the_latest_builds(proj: Project) -> None:
     # numbers was not rebuilt: its head still refers to the first text, top's to the second
     assert json.loads(r.stdout)["texts_dropped"] == 0
     with LmdbStore(proj.root / ".assetbuild", readonly=True) as s:
-        live = {h.source_at[0] for h in s.heads().values()}
+        live = {e[1] for h in s.heads().values() for e in h.source_at}
         assert len(live) == 2 and all(s.get_text(d) for d in live)
     proj.assetfile(ASSETFILE.replace("sorted(numbers, reverse=True)", "sorted(numbers)")
                    .replace("range(10)", "range(11)"))  # both rebuilt: one text for both heads

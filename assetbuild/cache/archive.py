@@ -187,11 +187,12 @@ def _entry_records(e: Any) -> tuple[str, str, Trace, Head | None]:
                 isinstance(i, list) and len(i) == 2 and isinstance(i[0], str) and type(i[1]) is int for i in fan_rows):
             raise ValueError("bad head fan_in")
         at = hd.get("source_at", [])
-        if not (at == [] or (isinstance(at, list) and len(at) == 2 and isinstance(at[0], str)
-                             and type(at[1]) is int)):
+        if not isinstance(at, list) or not all(
+                isinstance(e, list) and len(e) == 3 and isinstance(e[0], str) and isinstance(e[1], str)
+                and type(e[2]) is int for e in at):
             raise ValueError("bad head source_at")
         head = Head(**{**hd, **pairs, "env": tuple(tuple(i) for i in env_rows), "path_stat": None,
-                       "fan_in": tuple((p, n) for p, n in fan_rows), "source_at": tuple(at)})
+                       "fan_in": tuple((p, n) for p, n in fan_rows), "source_at": tuple(tuple(e) for e in at)})
         _check_types(head, {"key": str, "data_version": str, "output_digest": str, "code": str,
                             "code_parts": dict, "io": str, "path": (str, type(None)), "built_ns": int,
                             "size": int, "duration_s": (int, float), "producer": str})

@@ -151,7 +151,8 @@ def gc(store: LmdbStore, *, max_size: int | None = None, older_than_s: float | N
     if history is not None:  # the newest ``history`` events of each asset, and their runs
         rep.events_dropped, rep.runs_dropped = store.trim_history(history, dry_run=dry_run)
     # the source texts of the latest builds (why diffs a function against them); no others
-    rep.texts_dropped = store.trim_texts({h.source_at[0] for _n, h in heads if h.source_at}, dry_run=dry_run)
+    live_texts = {e[1] for _n, h in heads for e in h.source_at if isinstance(e, tuple) and len(e) == 3}
+    rep.texts_dropped = store.trim_texts(live_texts, dry_run=dry_run)
     if dry_run:
         rep.index_bytes_after = rep.index_bytes_before
         rep.disk_bytes_after = rep.disk_bytes_before - sum(files[d][1] for d in freed if d in files) - rep.temp_bytes

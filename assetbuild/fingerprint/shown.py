@@ -63,3 +63,27 @@ def shown_values(fn: Any, labels: Iterable[str]) -> tuple[tuple[str, str], ...]:
         if text is not None:
             out.append((label, text))
     return tuple(sorted(out))
+
+
+def function_of(fn: Any, label: str) -> Any:
+    """The function a code part of ``fn`` stands for: ``fn`` itself for "code", the helper for
+    "helper:<module>.<qualname>" (found among the loaded modules, or in ``fn``'s globals);
+    None for other parts and for helpers that cannot be reached (a nested function)."""
+    import sys
+
+    if label == "code":
+        return fn
+    kind, _, qual = label.partition(":")
+    if kind != "helper" or not qual:
+        return None
+    parts = qual.split(".")
+    for i in range(len(parts) - 1, 0, -1):
+        obj = sys.modules.get(".".join(parts[:i]))
+        if obj is None:
+            continue
+        for attr in parts[i:]:
+            obj = getattr(obj, attr, None)
+        if getattr(obj, "__code__", None) is not None:
+            return obj
+    obj = (getattr(fn, "__globals__", None) or {}).get(parts[-1])
+    return obj if getattr(obj, "__code__", None) is not None else None

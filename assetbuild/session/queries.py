@@ -112,7 +112,8 @@ def _why_one(project: Any, sched: Any, store: Any, asset: str, st: Any, resolved
             if label in was and label in now:
                 change.update(old_value=was[label], new_value=now[label])
             code_changes.append(change)
-    source_diff = _source_diff(store, adef.fn, head) if head is not None and code_changes else []
+    source_diff = _source_diff(store, adef.fn, head, [c["part"] for c in code_changes]) \
+        if head is not None and code_changes else []
     return {"asset": asset, "state": st.state, "reasons": [r.to_json() for r in st.reasons],
             "file": adef.file, "line": adef.line, "code": code, "old_code": head.code if head else None,
             "code_changes": code_changes, "inputs": inputs, "io": adef.io, "path": adef.path,
@@ -126,29 +127,35 @@ def _why_one(project: Any, sched: Any, store: Any, asset: str, st: Any, resolved
             "history": len(store.history(asset)), "producer": adef.producer, "source_diff": source_diff}
 
 
-def _source_diff(store: Any, fn: Any, head: Any) -> list[str]:
-    """A unified diff of the asset's function as it was at its last build (from the file text
-    the store kept) and as it is now; [] when they read the same or the old text is not kept."""
-    code = getattr(fn, "__code__", None)
-    if code is None or not head.source_at:
-        return []
-    digest, first = head.source_at
-    old_text = store.get_text(digest)
-    try:
-        with open(code.co_filename, "rb") as f:
-            new_text = f.read()
-    except OSError:
-        return []
-    if old_text is None:
-        return []
-    old = _function_lines(old_text, first)
-    new = _function_lines(new_text, code.co_firstlineno)
-    if old is None or new is None or old == new:
-        return []
+def _source_diff(store: Any, fn: Any, head: Any, changed: list[str]) -> list[str]:
+    """A unified diff of each changed function (the asset's, its helpers') as it was at the last
+    build (from the file text the store kept) and as it is now; [] when none can be shown."""
     import difflib
 
-    name = getattr(fn, "__qualname__", "function")
-    return list(difflib.unified_diff(old, new, f"{name} (last build)", f"{name} (now)", lineterm=""))
+    from ..fingerprint.shown import function_of
+
+    out: list[str] = []
+    recorded = {e[0]: e for e in head.source_at if isinstance(e, tuple) and len(e) == 3}
+    for label in changed:
+        if label not in recorded:
+            continue
+        _, digest, first = recorded[label]
+        now = getattr(function_of(fn, label), "__code__", None)
+        old_text = store.get_text(digest)
+        if now is None or old_text is None:
+            continue
+        try:
+            with open(now.co_filename, "rb") as f:
+                new_text = f.read()
+        except OSError:
+            continue
+        old = _function_lines(old_text, first)
+        new = _function_lines(new_text, now.co_firstlineno)
+        if old is None or new is None or old == new:
+            continue
+        name = "function" if label == "code" else label
+        out += difflib.unified_diff(old, new, f"{name} (last build)", f"{name} (now)", lineterm="")
+    return out
 
 
 def _function_lines(text: bytes, first: int) -> list[str] | None:
