@@ -170,3 +170,10 @@ def test_the_python_api(proj: Project) -> None:
     r = assetbuild.build(project_dir=proj.root, force=True)
     assert r.ok
     assert assetbuild.list_runs(project_dir=proj.root)[0]["command"].startswith("python: build(")
+
+
+def test_log_takes_a_selection_less_exclusions(proj: Project) -> None:
+    docs = doc(proj, "log", "r*", "--exclude", "report")
+    assert [d["asset"] for d in docs] == ["raw"]
+    docs = doc(proj, "log", "+report", "--exclude", "raw")
+    assert sorted(d["asset"] for d in docs) == ["report", "total"]

@@ -59,11 +59,14 @@ def runs_show(ctx: click.Context, run_id: str, **local: Any) -> None:
 @_common
 @_json_option
 @_limit_option
+@click.option("--exclude", "exclude", metavar="SEL", multiple=True,
+              help="Leave out what SEL selects (repeatable): log 'group:ml' --exclude train.")
 @click.option("--metric", metavar="NAME", default=None,
               help="One numeric metadata entry across the history, oldest first (a sparkline on a terminal).")
 @click.pass_context
 @_handle_errors
-def log(ctx: click.Context, asset: str, limit: int, metric: str | None, **local: Any) -> None:
+def log(ctx: click.Context, asset: str, limit: int, metric: str | None, exclude: tuple[str, ...],
+        **local: Any) -> None:
     """Show ASSET's recorded events, newest first: materialized, restored, failed, skipped or
     observed, with when, in which run, its data version, how long, and its metadata. A glob,
     group:NAME or x+ shows each asset it selects (--json: a list)."""
@@ -77,7 +80,8 @@ def log(ctx: click.Context, asset: str, limit: int, metric: str | None, **local:
         points = session.asset_metric(asset, metric, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"))
         return click.echo(history.format_metric(points, as_json=bool(opts.get("as_json")),
                                                 sparkline=sys.stdout.isatty()))
-    doc = session.asset_log(asset, limit, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"))
+    doc = session.asset_log(asset, limit, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"),
+                            exclude=exclude)
     click.echo(history.format_log(doc, as_json=bool(opts.get("as_json"))))
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from typing import Any
 
 from ..clock import iso_utc
@@ -50,12 +51,19 @@ def get_run(run: str | int, *, project_dir: str | os.PathLike[str] = ".", assetf
 
 
 def asset_log(asset: str, limit: int | None = 20, *, project_dir: str | os.PathLike[str] = ".",
-              assetfile: str | None = None, cache_dir: str | os.PathLike[str] | None = None) -> Any:
+              assetfile: str | None = None, cache_dir: str | os.PathLike[str] | None = None,
+              exclude: Sequence[str] = ()) -> Any:
     """``{"asset", "events": [...]}``: the asset's events, newest first (at most ``limit``).
-    Any other selection (``raw/*``, ``group:g``, ``x+``): a list of those, one per asset it selects."""
+    Any other selection (``raw/*``, ``group:g``, ``x+``), or one with ``exclude``: a list of
+    those, one per asset it selects."""
     with open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir) as project:
         store = open_store(project, readonly=True)
         try:
+            if exclude:
+                from ..graph import select
+
+                names = select(project.graph, [asset, *(f"-{e}" for e in exclude)], needs=False)
+                return [_log_doc(n, store.events(n), limit) for n in names]
             events = store.events(asset)
             if not events and asset not in project.graph.nodes:
                 from ..graph import select
