@@ -4,7 +4,7 @@ decisions a build acts on, acted on by nobody."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .contracts import Decision, Files, TraceStore
@@ -27,9 +27,7 @@ class Looking:
     observations: Mapping[str, ObservationResult]
     _source_path: dict[str, str]
     outputs: Any  # the Materializer: the data version readers' keys use
-
-    def _decide(self, name: str, rebuilder: Any = None) -> Decision:
-        raise NotImplementedError
+    _decide: Callable[..., Decision]  # the Scheduler's: the rebuilder's decision, recorded in ``known``
 
     def status(self, plan: Sequence[str]) -> list[AssetStatus]:
         """What a build would make of each asset: the rebuilder's decisions, acted on by nobody."""

@@ -107,7 +107,7 @@ def _seq_of(run: str | int) -> int:
     try:
         seq = int(run)
     except (TypeError, ValueError):
-        raise SelectionError(f"{run!r} is not a run id (a number, as `assetbuild runs` lists them)") from None
+        seq = 0
     if seq < 1:
         raise SelectionError(f"{run!r} is not a run id (a number, as `assetbuild runs` lists them)")
     return seq
