@@ -53,6 +53,10 @@ _LAZY = {
     "BuildResult": "reports", "AssetResult": "reports", "AssetStatus": "reports", "Reason": "reports",
     "ObservationResult": "reports", "MetadataValue": "metadata",
     "IOManager": "io", "OutputInfo": "io", "IOContext": "io",
+    "StaticPartitions": "partitions", "DailyPartitions": "partitions", "HourlyPartitions": "partitions",
+    "WeeklyPartitions": "partitions", "MonthlyPartitions": "partitions", "FilePartitions": "partitions",
+    "DynamicPartitions": "partitions", "In": "partitions", "TimeWindow": "partitions", "LastN": "partitions",
+    "AllPartitions": "partitions",
 }
 
 __all__ = ["asset", "multi_asset", "Out", "source", "observable_source", "Observation", "resource", "Output", "Skip",  # noqa: PLE0604

@@ -123,7 +123,9 @@ def _check_options(f: Callable[..., Any], aname: str, *, file: str, line: int, i
         if param not in pnames:
             raise DefinitionError(f"{what} {aname!r}: ins names parameter {param!r}, which the "
                                   "function does not have", file=file, line=line)
-        if not is_fan_in(target):
+        if type(target) is not str and type(target).__name__ == "In":  # In(asset, mapping=...): partitions
+            check_name(target.asset, f"input of {what} {aname!r}", file=file, line=line)  # type: ignore[attr-defined]
+        elif not is_fan_in(target):
             check_name(target, f"input of {what} {aname!r}", file=file, line=line)
         else:
             check_fan_in(target, aname, file=file, line=line)
@@ -213,3 +215,37 @@ def check_params(params: object, aname: str, *, file: str, line: int) -> dict[st
     import json
 
     return dict(json.loads(json.dumps(dict(params))))  # a copy: the caller's dict may change later
+
+
+def check_partitions(partitions: Any, aname: str, path: str | None, outputs: tuple[str, ...],
+                     ins: Mapping[str, Any], *, file: str, line: int) -> Any:
+    """``@asset(partitions=...)``: a definition, and a path (or outputs) naming ``{partition}``
+    (each partition writes its own file); ``{partition}`` without partitions is a mistake too."""
+    from .partitions import PartitionsDefinition
+
+    if partitions is None:
+        where = path if path is not None and "{partition}" in path else next(o for o in outputs if "{partition}" in o)
+        raise DefinitionError(f"asset {aname!r}: {where!r} names {{partition}}, but the asset has no partitions= "
+                              "(e.g. partitions=DailyPartitions(start='2024-01-01'))", file=file, line=line)
+    if not isinstance(partitions, PartitionsDefinition):
+        raise DefinitionError(f"asset {aname!r}: partitions= takes StaticPartitions, DailyPartitions (or Hourly, "
+                              f"Weekly, Monthly), FilePartitions or DynamicPartitions, got {partitions!r}",
+                              file=file, line=line)
+    if path is not None and "{partition}" not in path:
+        raise DefinitionError(f"asset {aname!r} is partitioned, but its path {path!r} lacks {{partition}}: every "
+                              f"partition would write the same file (e.g. path={_templated(path)!r})",
+                              file=file, line=line)
+    for o in outputs:
+        if "{partition}" not in o:
+            raise DefinitionError(f"asset {aname!r} is partitioned, but its output {o!r} lacks {{partition}}: "
+                                  "every partition would write the same file", file=file, line=line)
+    for param, target in ins.items():
+        if isinstance(target, str) and is_fan_in(target):
+            raise DefinitionError(f"asset {aname!r}: a partitioned asset cannot take a glob or group in ins "
+                                  f"({param}={target!r}); name each input", file=file, line=line)
+    return partitions
+
+
+def _templated(path: str) -> str:
+    stem, dot, ext = path.rpartition(".")
+    return f"{stem}/{{partition}}.{ext}" if dot and "/" not in ext else f"{path}/{{partition}}"

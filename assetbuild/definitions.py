@@ -32,7 +32,7 @@ class AssetDef:
 
     __slots__ = ("name", "fn", "params", "ins", "deps", "io", "path", "code_version", "group",
                  "description", "metadata", "executor", "file", "line", "timeout", "outputs", "volatile",
-                 "max_age", "env", "param_defaults", "producer", "output_required")
+                 "max_age", "env", "param_defaults", "producer", "output_required", "partitions", "partition")
 
     def __init__(self, name: str, fn: Callable[..., Any], params: tuple[tuple[str, bool], ...],
                  ins: dict[str, str], deps: tuple[str, ...], io: str, path: str | None,
@@ -64,6 +64,8 @@ class AssetDef:
         self.param_defaults = param_defaults if param_defaults is not None else {}
         self.producer: str | None = None  # an out of a multi-asset: the multi-asset's name
         self.output_required = output_required  # False: it may return Skip(reason) (or an out may be missing)
+        self.partitions: Any = None  # its PartitionsDefinition (assetbuild.partitions), if partitioned
+        self.partition: Any = None  # one partition's node (assetbuild.partitioned): its PartitionRef
 
     def __repr__(self) -> str:
         return f"<asset {self.name}>"
@@ -165,6 +167,11 @@ class AssetContext:
     for metadata."""
 
     outputs: tuple[str, ...] = ()
+    # a partitioned asset's partition (assetbuild.partitions): its key; (start, end) aware
+    # datetimes of a time partition; the file (a Path) of a file partition. None otherwise.
+    partition_key: str | None = None
+    partition_window: Any = None
+    partition_path: Any = None
 
     def __init__(self, asset: str, project_dir: Any, log: Any, params: Mapping[str, Any] | None = None) -> None:
         self.asset = asset
@@ -174,6 +181,22 @@ class AssetContext:
         # the asset's resolved params (``@asset(params=...)``), read-only: the values its key was
         # made from, so a function cannot change what a later asset or run sees
         self.params: Mapping[str, Any] = MappingProxyType(dict(params) if params else {})
+
+    def set_partition(self, ref: Any, project_dir: Any) -> None:
+        """Fill in the partition fields from the task's PartitionRef (assetbuild.partitioned)."""
+        self.asset = ref.asset
+        self.partition_key = ref.key
+        if ref.window is not None:
+            from datetime import datetime, timezone
+
+            tz: Any = timezone.utc
+            if ref.timezone not in ("UTC", "utc", "Z"):
+                from zoneinfo import ZoneInfo
+
+                tz = ZoneInfo(ref.timezone)
+            self.partition_window = (datetime.fromtimestamp(ref.window[0], tz), datetime.fromtimestamp(ref.window[1], tz))
+        if ref.path is not None:
+            self.partition_path = project_dir / ref.path
 
     def add_metadata(self, metadata: Mapping[str, Any]) -> None:
         """Merge ``metadata`` into what is recorded with this materialization."""
@@ -203,7 +226,8 @@ def asset(fn: Callable[..., Any] | None = None, *, name: str | None = None,
           executor: str | None = None, timeout: float | None = None,
           outputs: Iterable[str] | None = None, volatile: bool = False,
           max_age: float | str | None = None, env: Iterable[str] | None = None,
-          params: Mapping[str, Any] | None = None, output_required: bool = True) -> Any:
+          params: Mapping[str, Any] | None = None, output_required: bool = True,
+          partitions: Any = None) -> Any:
     """Declare ``fn`` as an asset named after it (or ``name``).
 
     A parameter named like another asset or source receives its value (a ``pathlib.Path`` for a
@@ -225,6 +249,9 @@ def asset(fn: Callable[..., Any] | None = None, *, name: str | None = None,
     ``context.params``, and they enter the key (going back to earlier values reuses earlier work).
     An ``ins`` glob (``"page/*"``) or ``"group:NAME"`` passes a dict ``{name: value}`` of every
     match, by name (assetbuild.fanin); ``output_required=False`` lets it return :class:`Skip`.
+    ``partitions`` (``DailyPartitions(...)``, ``StaticPartitions([...])``, ``FilePartitions(glob)``...)
+    makes one materialization per key, each with its own cache key; ``path`` must then contain
+    ``{partition}``, and ``context.partition_key`` says which one runs (assetbuild.partitions).
     """
     declared_params = params  # ``params`` below is the function's parameters (AssetDef.params)
 
@@ -244,6 +271,10 @@ def asset(fn: Callable[..., Any] | None = None, *, name: str | None = None,
         asset_def = AssetDef(aname, f, params, ins_map, dep_list, io_name, rel, code_version, group,
                              description, dict(metadata) if metadata else {}, executor, file, line, limit,
                              outs, volatile, age, env_names, defaults, output_required)
+        if partitions is not None or "{partition}" in (rel or "") or any("{partition}" in o for o in outs):
+            from .declared import check_partitions
+
+            asset_def.partitions = check_partitions(partitions, aname, rel, outs, ins_map, file=file, line=line)
         try:
             f.__assetbuild_asset__ = asset_def  # type: ignore[attr-defined]
         except (AttributeError, TypeError):

@@ -122,6 +122,11 @@ class Task:
     # several inputs (a glob or group in ``ins``): their entries in ``args`` and ``inputs`` are
     # keyed (parameter, upstream) and gathered into that dict before the call
     fan_in: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # {fan-in parameter: the dict's keys} where they are not the upstream names: the partition
+    # keys of an upstream's partitions (assetbuild.partitioned)
+    fan_labels: dict[str, tuple[str, ...]] | None = None
+    # the partition this run makes (a PartitionRef): context.partition_key and friends
+    partition: Any = None
     # False: the function may return Skip (``@asset(output_required=False)``)
     output_required: bool = True
     # a multi-asset's run: (out, IO manager name, IO manager, required) of each of its outs, in
@@ -181,8 +186,10 @@ def _run_task(task: Task, log: Any, logs: LogLines) -> Produced | Failed | Skipp
             except BaseException as e:  # noqa: BLE001 - the stored bytes no longer load (a changed class...)
                 return Failed(f"its input {up!r} could not be loaded: {_user_error(e, interrupts)}",
                               unloadable=up, duration_s=time.perf_counter() - t0)
-    for param, names in task.fan_in:  # {name: value}, in name order
-        kwargs[param] = {n: kwargs.pop((param, n)) for n in names}
+    labels = task.fan_labels or {}
+    for param, names in task.fan_in:  # {name: value}, in name order (or {partition key: value})
+        keys = labels.get(param, names)
+        kwargs[param] = {k: kwargs.pop((param, n)) for n, k in zip(names, keys)}
     if task.resources:
         from .resources import ResourceFailed, acquire
 
@@ -205,6 +212,8 @@ def _run_task(task: Task, log: Any, logs: LogLines) -> Produced | Failed | Skipp
         context = StagingContext(task.asset, Path(task.project_dir), log, task.outputs, task.staging,
                                  _decoded(task.params))
         io = StagedOutputs(task.asset, task.outputs, task.staging)
+    if context is not None and task.partition is not None:
+        context.set_partition(task.partition, Path(task.project_dir))
     io_context = None
     if is_external(io):
         if log is None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from .definitions import AssetDef, ObservableSourceDef, ResourceDef, SourceDef
 from .errors import CycleError, DefinitionError, SelectionError
@@ -44,6 +45,15 @@ class Graph:
     fan_in: dict[str, dict[str, str]] = field(default_factory=dict)
     # multi-asset name -> its outs (assets), in outs order; the name itself is no node
     producers: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # asset -> {param: its In(...) mapping} (assetbuild.partitions), as declared
+    mappings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # after partitions are expanded (assetbuild.partitioned): a partitioned asset -> its
+    # partitions (keys and nodes, in key order); each node's AssetDef has ``partition`` set
+    partitioned: dict[str, Any] = field(default_factory=dict)
+    # a node -> {fan-in param: the dict's keys} where they are partition keys, not node names
+    fan_labels: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
+    # a node -> params that receive None (a mapping that names no existing partition)
+    absent: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def observed_by(self, plan: Iterable[str]) -> list[str]:
         """The observable sources that assets of ``plan`` read (as a parameter or in deps), in
@@ -115,6 +125,7 @@ def resolve(decls: Sequence[AssetDef | SourceDef | ObservableSourceDef | Resourc
     asset_names: list[str] = []
     uses: dict[str, tuple[tuple[str, str], ...]] = {}
     fan_in: dict[str, dict[str, str]] = {}
+    mappings: dict[str, dict[str, Any]] = {}
     matcher = FanIn(nodes)
     for name, d in nodes.items():
         if not isinstance(d, AssetDef):
@@ -124,6 +135,10 @@ def resolve(decls: Sequence[AssetDef | SourceDef | ObservableSourceDef | Resourc
         used: list[tuple[str, str]] = []
         for param, has_default in d.params:
             target = d.ins.get(param)
+            if target is not None and type(target) is not str:  # In(asset, mapping=...): see partitioned
+                if target.mapping is not None:  # type: ignore[attr-defined]
+                    mappings.setdefault(name, {})[param] = target.mapping  # type: ignore[attr-defined]
+                target = target.asset  # type: ignore[attr-defined]
             if target is not None and is_fan_in(target):
                 bound += ((param, up) for up in matcher.expand(name, d, param, target))
                 fan_in.setdefault(name, {})[param] = target
@@ -168,7 +183,8 @@ def resolve(decls: Sequence[AssetDef | SourceDef | ObservableSourceDef | Resourc
     order = _toposort(asset_names, inputs, nodes)
     return Graph(nodes=nodes, inputs=inputs, order=order, wants_context=wants_context,
                  resources=resources, uses=uses, observable=tuple(observable), mtime_paths=mtime_paths,
-                 fan_in=fan_in, producers={p: tuple(outs) for p, outs in producers.items()})
+                 fan_in=fan_in, producers={p: tuple(outs) for p, outs in producers.items()},
+                 mappings=mappings)
 
 
 def _clash_of_out(d: AssetDef | SourceDef | ObservableSourceDef, prev: AssetDef | SourceDef | ObservableSourceDef
@@ -379,6 +395,8 @@ def _match(graph: Graph, pat: str, *, source_ok: bool = False) -> list[str]:
     """The nodes one pattern names: assets (``source_ok``: a source too, whose readers ``NAME+`` selects)."""
     if pat in graph.producers and pat not in graph.inputs:  # a multi-asset: all its outs
         return list(graph.producers[pat])
+    if pat in graph.partitioned:  # a partitioned asset: all its partitions
+        return list(graph.partitioned[pat].nodes)
     if pat.startswith("group:"):
         g = pat[6:]
         hits = [n for n in graph.order if getattr(graph.nodes[n], "group", None) == g]
@@ -403,4 +421,4 @@ def _match(graph: Graph, pat: str, *, source_ok: bool = False) -> list[str]:
     if pat in graph.resources:
         raise SelectionError(f"{pat!r} is a resource, not an asset; resources are never built "
                              "(and store no value)")
-    raise SelectionError(f"no asset named {pat!r}{_suggest(pat, graph.inputs)}")
+    raise SelectionError(f"no asset named {pat!r}{_suggest(pat, [*graph.inputs, *graph.partitioned])}")

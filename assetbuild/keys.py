@@ -27,7 +27,9 @@ from .reports import Reason
 # An out of a multi-asset has its out name as the asset name and its multi-asset's name
 # (KeyParts.producer) behind the str marker "multi", after the fan-in and before the nonce:
 # a plain asset's tuple never holds that marker, so no out's key can equal a plain asset's key,
-# and no plain asset's key changed when multi-assets came.
+# and no plain asset's key changed when multi-assets came. A partition's definition
+# (KeyParts.partition) follows behind the marker "partition", before the nonce; its key is in
+# the name (``daily[2024-01-01]``), which no unpartitioned asset's name can be.
 KEY_SCHEMA = 1
 
 # Interpreter identity: bytecode and pickles differ between minor versions and implementations.
@@ -63,6 +65,9 @@ class KeyParts:
     fan_in: tuple[tuple[str, int], ...] = ()
     # the multi-asset that produces this asset (an out of it); "" for a plain asset
     producer: str = ""
+    # a partition's definition beyond its key, which is in its node's name (``daily[2024-01-01]``):
+    # "daily:UTC" (a time zone changes the window), a file partition's path; "" unpartitioned
+    partition: str = ""
 
 
 def make_key(name: str, parts: KeyParts) -> str:
@@ -84,6 +89,8 @@ def make_key(name: str, parts: KeyParts) -> str:
         fields += ("fan_in", parts.fan_in)
     if parts.producer:  # behind its str marker, like env: see KEY_SCHEMA
         fields += ("multi", parts.producer)
+    if parts.partition:  # behind its str marker, like env: see KEY_SCHEMA
+        fields += ("partition", parts.partition)
     if parts.nonce:  # a str, where sources are a tuple: the two cannot be mistaken for each other
         fields += ("nonce:" + parts.nonce,)
     body = repr(fields)
@@ -231,6 +238,8 @@ def explain_change(old: KeyParts, new: KeyParts, *, sources: frozenset[str] | se
     if old.producer != new.producer:
         reasons.append(Reason("producer-changed", f"produced by {old.producer or 'itself'!r} -> "
                               f"{new.producer or 'itself'!r}"))
+    if old.partition != new.partition:
+        reasons.append(Reason("partition-changed", f"partitions {old.partition or 'none'} -> {new.partition or 'none'}"))
     if old.io != new.io:
         reasons.append(Reason("io-changed", f"IO manager {old.io} -> {new.io}"))
     if old.path != new.path:

@@ -228,7 +228,8 @@ class Materializer:
             parts.inputs, parts.io, parts.path, sig, now, trace.size, trace.duration_s, parts.sources, parts.env,
             params=parts.params, resources=parts.resources, fan_in=parts.fan_in, producer=parts.producer,
             code_values=self.code_values(name, parts),
-            source_at=trace.source_at if isinstance(trace, Head) else self.source_at(name, parts)))
+            source_at=trace.source_at if isinstance(trace, Head) else self.source_at(name, parts),
+            partition=parts.partition))
 
     def source_at(self, name: str, parts: KeyParts) -> tuple[tuple[str, str, int], ...]:
         """Where the asset's function and its helpers are: (code part, digest of its file's text,

@@ -45,7 +45,8 @@ def head_parts(head: Head) -> KeyParts:
                     tuple((n, p) for n, p in head.sources), env=tuple((n, v) for n, v in head.env),
                     params=head.params,
                     resources=tuple((n, v) for n, v in head.resources),
-                    fan_in=tuple((p, n) for p, n in head.fan_in), producer=head.producer)
+                    fan_in=tuple((p, n) for p, n in head.fan_in), producer=head.producer,
+                    partition=head.partition)
 
 
 def why_run(parts: KeyParts, head: Head | None, sources: frozenset[str] | set[str],
@@ -148,7 +149,8 @@ class TraceRebuilder:
                          params=(self.params.get(name) or declared_json(adef.param_defaults)) if adef.param_defaults else "",
                          resources=self._resource_versions(name) if self.graph.uses else (),
                          fan_in=self._fan_in(name) if self.graph.fan_in else (),
-                         producer=adef.producer or "")
+                         producer=adef.producer or "",
+                         partition=adef.partition.key_part if adef.partition is not None else "")
         head = self.store.get_head(name)
         if adef.volatile:
             return self._volatile(name, parts, head)
@@ -194,7 +196,8 @@ class TraceRebuilder:
         """A volatile asset runs, under a key no earlier build has (its readers' keys use its
         data version, so they rerun only if its bytes change)."""
         parts = KeyParts(parts.code, parts.code_parts, parts.inputs, parts.io, parts.path, parts.sources,
-                         secrets.token_hex(16), parts.env, parts.params, parts.resources, parts.fan_in)
+                         secrets.token_hex(16), parts.env, parts.params, parts.resources, parts.fan_in,
+                         parts.producer, parts.partition)
         known = all(dv is not None for _, dv in parts.inputs)  # a dry run may not know every input
         key = make_key(name, parts) if known else None
         return Decision("run", parts, key, (VOLATILE,) if head is not None else (_NEVER_BUILT, VOLATILE),

@@ -192,6 +192,7 @@ class Head(NamedTuple):
     # and of each helper function ("helper:..."); the texts kept once per digest in the store
     # (``texts``): why shows a changed function's source as a diff
     source_at: tuple[tuple[str, str, int], ...] = ()
+    partition: str = ""  # KeyParts.partition (absent in heads of older versions)
 
 
 class SkipRecord(NamedTuple):

@@ -138,7 +138,7 @@ def _record(asset: str, head: Head, d: Any, store: Any, fn: Any) -> None:
     new = Head(d.key, head.data_version, head.output_digest, p.code, p.code_parts, p.inputs, p.io, p.path,
                head.path_stat, head.built_ns, head.size, head.duration_s, p.sources, p.env, params=p.params,
                resources=p.resources, fan_in=p.fan_in, producer=p.producer,
-               code_values=shown_values(fn, p.code_parts))
+               code_values=shown_values(fn, p.code_parts), partition=p.partition)
     store.put_head(asset, new)
     store.add_history(asset, now_ns(), d.key)
     recorder = RunRecorder(store, command_line(f"accept({asset!r})"), [asset])

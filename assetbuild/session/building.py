@@ -180,19 +180,24 @@ def project_params(project: Project, *, args: Sequence[str] = (), given: Any = N
     graph = project.graph
     declared = {}
     for name in graph.order:
-        defaults = graph.nodes[name].param_defaults  # type: ignore[union-attr]
-        if defaults:  # a multi-asset's params are set by its name: its outs share one run
-            declared[graph.nodes[name].producer or name] = defaults  # type: ignore[union-attr]
+        d = graph.nodes[name]
+        defaults = d.param_defaults  # type: ignore[union-attr]
+        if defaults:  # a multi-asset's params are set by its name: its outs share one run; a partition's by its asset's
+            declared[d.producer or (d.partition.asset if d.partition is not None else name)] = defaults  # type: ignore[union-attr]
     table, where = params_table(project.project_dir)
     if not declared and table is None and not args and not given:
         return {}
     names: Any = graph.inputs
-    if graph.producers:
-        names = {n for n in graph.inputs if graph.nodes[n].producer is None} | set(graph.producers)  # type: ignore[union-attr]
+    if graph.producers or graph.partitioned:
+        names = {n for n in graph.inputs if graph.nodes[n].producer is None  # type: ignore[union-attr]
+                 and graph.nodes[n].partition is None} | set(graph.producers) | set(graph.partitioned)  # type: ignore[union-attr]
     resolved = resolve_params(declared, names, table=table, table_where=where, args=args, given=given)
     for producer, outs in graph.producers.items():
         if producer in resolved:
             resolved.update(dict.fromkeys(outs, resolved[producer]))
+    for asset, pset in graph.partitioned.items():
+        if asset in resolved:
+            resolved.update(dict.fromkeys(pset.nodes, resolved[asset]))
     return resolved
 
 
@@ -225,6 +230,13 @@ def make_scheduler(project: Project, store: Any, *, record: bool,
         if fan:
             bound = project.graph.inputs[adef.name]
             task.fan_in = tuple((p, tuple(up for q, up in bound if q == p)) for p in fan)
+            labels = project.graph.fan_labels.get(adef.name)
+            if labels:  # partitions of an upstream: the dict's keys are partition keys
+                task.fan_labels = labels
+        if adef.partition is not None:
+            task.partition = adef.partition
+            for p in project.graph.absent.get(adef.name, ()):  # a mapping that names no partition
+                task.args[p] = None
         if not adef.output_required:
             task.output_required = False
         if uses and resources is not None and adef.name in uses:

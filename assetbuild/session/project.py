@@ -251,6 +251,11 @@ def open_project(project_dir: str | os.PathLike[str] = ".", *, assetfile: str | 
         with _loading:  # the loader collects declarations in a module global
             loaded = load_assetfile(root, assetfile, cache_dir=cache)
         graph = resolve(loaded.decls)
+        if graph.mappings or any(graph.nodes[n].partitions is not None for n in graph.order):  # type: ignore[union-attr]
+            from ..partitioned import expand
+            from .partitioning import partition_env
+
+            graph = expand(graph, partition_env(root, cache))
         if plugin_manager is None:
             from ..plugins import get_plugin_manager
 

@@ -1,0 +1,244 @@
+"""The graph of partitions: each partitioned asset becomes one node per key (``daily[2024-01-01]``),
+each reading exactly the upstream partitions its mapping names.
+
+Everything downstream of this (keys, traces, heads, history, the scheduler, ``why``) works on
+nodes, so a partition is built, cached, explained and recorded like any asset, and its key
+covers only the upstream partitions it reads. ``Graph.partitioned`` keeps the asset's view
+(its definition, keys and nodes) for the commands that summarise it. Pure: the keys come from a
+``PartitionEnv`` the session fills in (the clock, the files a glob matches, dynamic keys).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from .definitions import AssetDef, SourceDef
+from .errors import DefinitionError
+from .graph import Graph
+from .partitions import (
+    FilePartitions,
+    Mapper,
+    MappingError,
+    PartitionEnv,
+    PartitionsDefinition,
+    TimeWindowPartitions,
+    node_name,
+    plan_mapping,
+)
+
+_SLOTS = AssetDef.__slots__
+
+
+class PartitionRef:
+    """One partition of an asset, as its node's ``AssetDef.partition`` and its task carry it:
+    small and picklable. ``window``: (start, end) epoch seconds of a time partition; ``path``:
+    the file of a file partition (relative to the project directory)."""
+
+    __slots__ = ("asset", "key", "kind", "window", "timezone", "path", "key_part")
+
+    def __init__(self, asset: str, key: str, kind: str, window: tuple[int, int] | None, timezone: str,
+                 path: str | None, key_part: str) -> None:
+        self.asset = asset
+        self.key = key
+        self.kind = kind
+        self.window = window
+        self.timezone = timezone
+        self.path = path
+        self.key_part = key_part
+
+    def __reduce__(self) -> Any:
+        return PartitionRef, (self.asset, self.key, self.kind, self.window, self.timezone, self.path, self.key_part)
+
+    def __repr__(self) -> str:
+        return f"<partition {self.asset}[{self.key}]>"
+
+
+@dataclass
+class PartitionSet:
+    """A partitioned asset's partitions at this build's "now": keys and node names, in key order."""
+
+    definition: PartitionsDefinition
+    keys: list[str]
+    nodes: list[str]
+
+
+def file_source(path: str) -> str:
+    """The name of the source node a file partition reads: never a valid asset name."""
+    return f"file:{path}"
+
+
+def _clone(d: AssetDef, node: str, ref: PartitionRef) -> AssetDef:
+    c = AssetDef.__new__(AssetDef)
+    for s in _SLOTS:
+        setattr(c, s, getattr(d, s))
+    c.name = node
+    if d.path is not None:
+        c.path = d.path.replace("{partition}", ref.key)
+    if d.outputs:
+        c.outputs = tuple(o.replace("{partition}", ref.key) for o in d.outputs)
+    c.partition = ref
+    return c
+
+
+def expand(graph: Graph, env: PartitionEnv) -> Graph:
+    """``graph`` with every partitioned asset replaced by its partition nodes (itself if there are
+    none). DefinitionError for partitions that do not map, an ``In`` mapping on an unpartitioned
+    upstream, or two partitions writing the same file."""
+    parted: dict[str, PartitionsDefinition] = {}
+    for name in graph.order:
+        defn = graph.nodes[name].partitions  # type: ignore[union-attr]
+        if defn is not None:
+            parted[name] = defn
+    if not parted:
+        for name, params in graph.mappings.items():
+            _no_mapping_here(graph, name, next(iter(params)))
+        return graph
+    keys_of: dict[str, list[str]] = {}
+    by_identity: dict[Any, list[str]] = {}
+    for name, defn in parted.items():
+        ident = defn.identity()
+        if ident not in by_identity:
+            by_identity[ident] = defn.keys(env)
+        keys_of[name] = by_identity[ident]
+
+    nodes: dict[str, Any] = {}
+    inputs: dict[str, tuple[tuple[str | None, str], ...]] = {}
+    order: list[str] = []
+    fan_in: dict[str, dict[str, str]] = {}
+    fan_labels: dict[str, dict[str, tuple[str, ...]]] = {}
+    absent: dict[str, tuple[str, ...]] = {}
+    wants_context: set[str] = set()
+    uses: dict[str, tuple[tuple[str, str], ...]] = {}
+    partitioned: dict[str, PartitionSet] = {}
+    for name, d in graph.nodes.items():
+        if name not in parted:
+            nodes[name] = d
+            continue
+        defn = parted[name]
+        keys = keys_of[name]
+        refs = _refs(name, defn, keys, env)
+        pset = partitioned[name] = PartitionSet(defn, keys, [node_name(name, k) for k in keys])
+        for node, ref in zip(pset.nodes, refs):
+            nodes[node] = _clone(d, node, ref)  # type: ignore[arg-type]
+            if ref.path is not None and isinstance(defn, FilePartitions):
+                src = file_source(ref.path)
+                if src not in nodes:
+                    nodes[src] = SourceDef(src, ref.path, d.file, d.line, f"a file of {defn.pattern}")
+
+    for name in graph.order:
+        d: AssetDef = graph.nodes[name]  # type: ignore[assignment]
+        defn_or_none = parted.get(name)
+        bound = graph.inputs[name]
+        declared = graph.mappings.get(name, {})
+        mappers: dict[tuple[str | None, str], Mapper] = {}
+        for param, up in bound:
+            updef = parted.get(up)
+            mapping = declared.get(param) if param is not None else None
+            if updef is None:
+                if mapping is not None:
+                    _no_mapping_here(graph, name, param)  # type: ignore[arg-type]
+                continue
+            if param is not None and param in graph.fan_in.get(name, {}):
+                raise DefinitionError(f"asset {name!r}: ins {graph.fan_in[name][param]!r} matches the partitioned "
+                                      f"asset {up!r}; name it in ins to read its partitions", file=d.file, line=d.line)
+            try:
+                plan = plan_mapping(defn_or_none, updef, mapping)
+            except MappingError as e:
+                raise DefinitionError(_mismatch(name, defn_or_none, up, updef, str(e)), file=d.file, line=d.line) from None
+            mappers[(param, up)] = Mapper(plan, defn_or_none, updef, mapping, keys_of.get(name, []), keys_of[up],
+                                          env.now_ns)
+        if defn_or_none is None:
+            order.append(name)
+            if name in graph.wants_context:
+                wants_context.add(name)
+            if name in graph.uses:
+                uses[name] = graph.uses[name]
+            if name in graph.fan_in:
+                fan_in[name] = dict(graph.fan_in[name])
+            if not mappers:
+                inputs[name] = bound
+                continue
+            _bind(name, None, bound, mappers, inputs, fan_in, fan_labels, absent, None)
+            continue
+        file_defn = defn_or_none if isinstance(defn_or_none, FilePartitions) else None
+        for key, node in zip(keys_of[name], partitioned[name].nodes):
+            order.append(node)
+            if name in graph.wants_context:
+                wants_context.add(node)
+            if name in graph.uses:
+                uses[node] = graph.uses[name]
+            src = file_source(file_defn.path(key)) if file_defn is not None else None
+            _bind(node, key, bound, mappers, inputs, fan_in, fan_labels, absent, src)
+    _check_paths(nodes, partitioned)
+    return replace(graph, nodes=nodes, inputs=inputs, order=order, wants_context=wants_context, uses=uses,
+                   fan_in=fan_in, partitioned=partitioned, fan_labels=fan_labels, absent=absent)
+
+
+def _bind(node: str, key: str | None, bound: tuple[tuple[str | None, str], ...],
+          mappers: dict[tuple[str | None, str], Mapper], inputs: dict[str, Any], fan_in: dict[str, dict[str, str]],
+          fan_labels: dict[str, dict[str, tuple[str, ...]]], absent: dict[str, tuple[str, ...]],
+          file_src: str | None) -> None:
+    """One node's inputs: a partitioned upstream becomes the partitions its mapping names."""
+    out: list[tuple[str | None, str]] = []
+    missing: list[str] = []
+    for param, up in bound:
+        m = mappers.get((param, up))
+        if m is None:
+            out.append((param, up))
+            continue
+        got = m(key)
+        if got.many:
+            out += ((param, node_name(up, k)) for k in got.keys)
+            if param is not None:
+                fan_in.setdefault(node, {})[param] = f"partitions of {up}"
+                fan_labels.setdefault(node, {})[param] = tuple(got.keys)
+        elif got.keys:
+            out.append((param, node_name(up, got.keys[0])))
+        elif param is not None:
+            missing.append(param)
+    if file_src is not None:
+        out.append((None, file_src))  # its file's contents are an input of this partition alone
+    inputs[node] = tuple(out)
+    if missing:
+        absent[node] = tuple(missing)
+
+
+def _refs(name: str, defn: PartitionsDefinition, keys: list[str], env: PartitionEnv) -> list[PartitionRef]:
+    kind = defn.kind
+    if isinstance(defn, TimeWindowPartitions):
+        wk, starts, ends = defn.windows(env.now_ns)
+        part = defn.key_part("")
+        return [PartitionRef(name, k, kind, (s, e), defn.timezone, None, part) for k, s, e in zip(wk, starts, ends)]
+    if isinstance(defn, FilePartitions):
+        return [PartitionRef(name, k, kind, None, "", p, p) for k in keys for p in (defn.path(k),)]
+    part = defn.key_part("") or kind
+    return [PartitionRef(name, k, kind, None, "", None, part) for k in keys]
+
+
+def _no_mapping_here(graph: Graph, name: str, param: str) -> None:
+    d = graph.nodes[name]
+    up = next(u for p, u in graph.inputs[name] if p == param)
+    raise DefinitionError(f"asset {name!r}: ins gives {param!r} a partition mapping, but {up!r} is not partitioned "
+                          "(only a partitioned upstream's partitions can be mapped); name it without In(...)",
+                          file=d.file, line=d.line)
+
+
+def _mismatch(name: str, down: PartitionsDefinition | None, up: str, updef: PartitionsDefinition, why: str) -> str:
+    mine = down.describe() if down is not None else "no partitions"
+    return (f"asset {name!r} ({mine}) reads {up!r} ({updef.describe()}): {why}; map them with "
+            f"ins={{'{up}': In('{up}', mapping=...)}} (TimeWindow, LastN, AllPartitions or a dict of keys)")
+
+
+def _check_paths(nodes: dict[str, Any], partitioned: dict[str, PartitionSet]) -> None:
+    """Two partitions (of one asset or two) that would write the same file: each file has one owner."""
+    seen: dict[str, str] = {}
+    for name, d in nodes.items():
+        if not isinstance(d, AssetDef):
+            continue
+        for p in (d.path,) if d.path is not None else d.outputs:
+            other = seen.setdefault(p.rstrip("/"), name)
+            if other != name:
+                raise DefinitionError(f"{other!r} and {name!r} both write {p}: a file in the project can have only "
+                                      "one owner (give their path= templates different directories)",
+                                      file=d.file, line=d.line)

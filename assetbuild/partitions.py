@@ -1,0 +1,611 @@
+"""Partitions: one key per slice of an asset (a day, a region, a file), and which slices of an
+upstream asset each slice reads.
+
+Pure, like the rest of L0: a definition turns what the session found (the build's "now", the
+files a glob matches, the stored dynamic keys: ``PartitionEnv``) into its keys, in order; a
+mapping turns a downstream key into upstream keys. Nothing here reads a clock or a disk.
+
+Time windows are computed on local wall-clock boundaries in the definition's zone and kept as
+UTC epoch seconds: a day is local midnight to local midnight (23 or 25 hours across a DST
+change); an hour that a DST change skips has no partition, and one it repeats is one
+partition two hours long.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+# Characters a static or dynamic key may not hold: "," and ".." separate keys on the command line
+# (``--partitions a..b``, ``a,b``), and a key is part of names, paths and messages.
+_BAD_KEY_CHARS = ("\n", "\r", "\0", ",", "[", "]")
+
+
+def check_key(key: object, what: str) -> str:
+    """A static or dynamic partition key: a non-empty str without separators (ValueError)."""
+    if not isinstance(key, str) or not key or key != key.strip():
+        raise ValueError(f"{what}: a partition key must be a non-empty string without surrounding "
+                         f"spaces, got {key!r}")
+    if ".." in key or any(c in key for c in _BAD_KEY_CHARS) or key.startswith(("/", ".")) or "\\" in key:
+        raise ValueError(f"{what}: partition key {key!r} may not contain ',', '..', '[', ']', a backslash "
+                         "or a line break, nor start with '/' or '.'")
+    return key
+
+
+@dataclass
+class PartitionEnv:
+    """What a definition's keys depend on outside the AssetFile: the build's "now" (nanoseconds,
+    from assetbuild.clock), the files a glob matches (``files(pattern)``: paths relative to the
+    project directory, '/'-separated), and the stored keys of each dynamic definition."""
+
+    now_ns: int
+    files: Callable[[str], Sequence[str]] = lambda pattern: ()
+    dynamic: Mapping[str, Sequence[str]] = field(default_factory=dict)
+
+
+class PartitionsDefinition:
+    """The slices of a partitioned asset. Subclasses give ``kind``, ``identity`` (equal
+    identities mean the same partitions: identity mapping by default) and ``keys``."""
+
+    kind = ""
+
+    def identity(self) -> tuple[Any, ...]:
+        raise NotImplementedError
+
+    def keys(self, env: PartitionEnv) -> list[str]:
+        raise NotImplementedError
+
+    def key_part(self, key: str) -> str:
+        """What a partition adds to its cache key besides its key (which is in its node's name)."""
+        return ""
+
+    def describe(self) -> str:
+        return self.kind
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PartitionsDefinition) and self.identity() == other.identity()
+
+    def __hash__(self) -> int:
+        return hash(self.identity())
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.describe()}>"
+
+
+class StaticPartitions(PartitionsDefinition):
+    """A fixed list of keys, in the order given: ``StaticPartitions(["eu", "us", "apac"])``."""
+
+    kind = "static"
+
+    def __init__(self, keys: Sequence[str]) -> None:
+        if isinstance(keys, (str, bytes)) or not isinstance(keys, Sequence) or not keys:
+            raise ValueError(f"StaticPartitions needs a non-empty list of keys, got {keys!r}")
+        seen: set[str] = set()
+        for k in keys:
+            check_key(k, "StaticPartitions")
+            if k in seen:
+                raise ValueError(f"StaticPartitions: key {k!r} is listed twice")
+            seen.add(k)
+        self._keys = list(keys)
+
+    def identity(self) -> tuple[Any, ...]:
+        return ("static", tuple(self._keys))
+
+    def keys(self, env: PartitionEnv | None = None) -> list[str]:
+        return list(self._keys)
+
+    def describe(self) -> str:
+        shown = ", ".join(self._keys[:4]) + (", ..." if len(self._keys) > 4 else "")
+        return f"static [{shown}]"
+
+
+class DynamicPartitions(PartitionsDefinition):
+    """Keys kept in the cache under ``name`` and changed from the command line
+    (``assetbuild partitions add NAME K...``, ``remove``), in the order they were added."""
+
+    kind = "dynamic"
+
+    def __init__(self, name: str) -> None:
+        if not isinstance(name, str) or not name or not name.replace("_", "a").replace("-", "a").isalnum():
+            raise ValueError(f"DynamicPartitions needs a name of letters, digits, '_' and '-', got {name!r}")
+        self.name = name
+
+    def identity(self) -> tuple[Any, ...]:
+        return ("dynamic", self.name)
+
+    def keys(self, env: PartitionEnv) -> list[str]:
+        return list(env.dynamic.get(self.name, ()))
+
+    def describe(self) -> str:
+        return f"dynamic {self.name!r}"
+
+
+_GLOB = "*?["
+
+
+class FilePartitions(PartitionsDefinition):
+    """One partition per file a glob matches (relative to the project directory; ``**`` crosses
+    directories). A key is the file's path relative to the glob's fixed directory: for
+    ``data/raw/*.csv``, the file's name. Each partition reads its file: its content digest is
+    an input of that partition alone (``context.partition_path`` is the file)."""
+
+    kind = "files"
+
+    def __init__(self, pattern: str) -> None:
+        if not isinstance(pattern, str) or not pattern.strip():
+            raise ValueError(f"FilePartitions needs a glob such as 'data/raw/*.csv', got {pattern!r}")
+        p = pattern.replace("\\", "/")
+        parts = [s for s in p.split("/") if s not in ("", ".")]
+        if p.startswith("/") or ".." in parts or not parts:
+            raise ValueError(f"FilePartitions: {pattern!r} must be relative to the project directory and stay "
+                             "inside it")
+        if not any(c in p for c in _GLOB):
+            raise ValueError(f"FilePartitions: {pattern!r} has no wildcard ('*', '?', '[...]'); it would match "
+                             "one file at most: declare a source() instead")
+        fixed: list[str] = []
+        for s in parts:
+            if any(c in s for c in _GLOB):
+                break
+            fixed.append(s)
+        self.pattern = "/".join(parts)
+        self.directory = "/".join(fixed)  # "" for a glob at the project's top
+
+    def identity(self) -> tuple[Any, ...]:
+        return ("files", self.pattern)
+
+    def keys(self, env: PartitionEnv) -> list[str]:
+        cut = len(self.directory) + 1 if self.directory else 0
+        return sorted(f[cut:] for f in env.files(self.pattern))
+
+    def path(self, key: str) -> str:
+        """The file of partition ``key``, relative to the project directory."""
+        return f"{self.directory}/{key}" if self.directory else key
+
+    def key_part(self, key: str) -> str:
+        return self.path(key)
+
+    def describe(self) -> str:
+        return f"files {self.pattern!r}"
+
+
+# --- time windows ---------------------------------------------------------------------------
+
+_FORMATS = {"hour": "%Y-%m-%d-%H:00", "day": "%Y-%m-%d", "week": "%Y-%m-%d", "month": "%Y-%m"}
+_STEP_S = {"hour": 3600, "day": 86400, "week": 7 * 86400}
+
+
+def _parse_start(value: Any, unit: str, what: str) -> Any:
+    """A naive local datetime from a date, a datetime, "YYYY-MM-DD", or a key in the unit's format."""
+    from datetime import date, datetime
+
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=None) if value.tzinfo is None else value
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day)
+    if isinstance(value, str):
+        for fmt in (_FORMATS[unit], "%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"):
+            try:
+                return datetime.strptime(value.strip(), fmt)
+            except ValueError:
+                continue
+    raise ValueError(f"{what}: {value!r} is not a date ('2024-01-01') or a key in this definition's format "
+                     f"({_FORMATS[unit]!r})")
+
+
+def _zone(name: str, what: str) -> Any:
+    from datetime import timezone
+
+    if name in ("UTC", "utc", "Z"):
+        return timezone.utc
+    try:
+        from zoneinfo import ZoneInfo
+
+        return ZoneInfo(name)
+    except Exception:  # noqa: BLE001 - ZoneInfoNotFoundError, ValueError for a bad name
+        raise ValueError(f"{what}: unknown time zone {name!r} (an IANA name such as 'Europe/Paris', or 'UTC')"
+                         ) from None
+
+
+class TimeWindowPartitions(PartitionsDefinition):
+    """Consecutive windows of one unit from ``start``; ``end=None``: up to the last complete window
+    (one whose end is at or before the build's "now"), else also not past ``end``.
+    ``timezone``: an IANA zone, default UTC. Use the unit classes: ``HourlyPartitions``,
+    ``DailyPartitions``, ``WeeklyPartitions``, ``MonthlyPartitions``."""
+
+    unit = ""
+
+    def __init__(self, start: Any, end: Any = None, timezone: str = "UTC") -> None:
+        what = type(self).__name__
+        self.kind = {"hour": "hourly", "day": "daily", "week": "weekly", "month": "monthly"}[self.unit]
+        self.fmt = _FORMATS[self.unit]
+        self.timezone = timezone
+        self.tz = _zone(timezone, what)
+        first = _parse_start(start, self.unit, what)
+        if first.tzinfo is not None:  # an aware start: its wall clock in this zone
+            first = first.astimezone(self.tz).replace(tzinfo=None)
+        self.start = self._align(first)
+        self.end = None
+        if end is not None:
+            last = _parse_start(end, self.unit, what)
+            self.end = last.astimezone(self.tz).replace(tzinfo=None) if last.tzinfo is not None else last
+            if self.end <= self.start:
+                raise ValueError(f"{what}: end {end!r} is not after start {start!r}")
+        self._cache: tuple[int, tuple[list[str], list[int], list[int]]] | None = None
+
+    # the first boundary at or after a naive local time
+    def _align(self, t: Any) -> Any:
+        from datetime import timedelta
+
+        if self.unit == "hour":
+            b = t.replace(minute=0, second=0, microsecond=0)
+        elif self.unit == "month":
+            b = t.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        else:
+            b = t.replace(hour=0, minute=0, second=0, microsecond=0)
+            if self.unit == "week":
+                b -= timedelta(days=b.weekday())  # weeks start on Monday (ISO 8601)
+        return b if b >= t else self._next(b)
+
+    def _next(self, b: Any) -> Any:
+        from datetime import timedelta
+
+        if self.unit == "month":
+            return b.replace(year=b.year + b.month // 12, month=b.month % 12 + 1)
+        return b + timedelta(seconds=_STEP_S[self.unit])
+
+    def identity(self) -> tuple[Any, ...]:
+        return (self.kind, self.start.isoformat(), self.end.isoformat() if self.end else None, self.timezone)
+
+    def same_grain(self, other: PartitionsDefinition) -> bool:
+        """Whether both cut time the same way (same unit and zone): keys name the same windows."""
+        return isinstance(other, TimeWindowPartitions) and other.unit == self.unit and other.timezone == self.timezone
+
+    def describe(self) -> str:
+        bits = [f"{self.kind} from {self.start.strftime(self.fmt)}"]
+        if self.end is not None:
+            bits.append(f"to {self.end.strftime(self.fmt)}")
+        if self.timezone != "UTC":
+            bits.append(self.timezone)
+        return " ".join(bits)
+
+    def _epoch(self, b: Any) -> int:
+        return int(b.replace(tzinfo=self.tz).timestamp())
+
+    def windows(self, now_ns: int) -> tuple[list[str], list[int], list[int]]:
+        """(keys, window starts, window ends) of the complete windows at ``now_ns``: epoch seconds."""
+        cached = self._cache
+        if cached is not None and cached[0] == now_ns:
+            return cached[1]
+        now_s = now_ns // 1_000_000_000
+        from datetime import timezone as _tz
+
+        utc = self.tz is _tz.utc
+        keys: list[str] = []
+        starts: list[int] = []
+        ends: list[int] = []
+        limit = self._epoch(self.end) if self.end is not None else None
+        b = self.start
+        s = self._epoch(b)
+        if utc and self.unit in ("hour", "day"):  # the common case, without a datetime per window
+            step = _STEP_S[self.unit]
+            day = b
+            from datetime import timedelta
+
+            while True:
+                date = day.strftime("%Y-%m-%d")
+                hours = range(day.hour, 24) if self.unit == "hour" else (None,)
+                for h in hours:
+                    e = s + step
+                    if e > now_s or (limit is not None and e > limit):
+                        result = (keys, starts, ends)
+                        self._cache = (now_ns, result)
+                        return result
+                    keys.append(date if h is None else f"{date}-{h:02d}:00")
+                    starts.append(s)
+                    ends.append(e)
+                    s = e
+                day = day.replace(hour=0) + timedelta(days=1)
+        while True:
+            nb = self._next(b)
+            e = self._epoch(nb)
+            if e > now_s or (limit is not None and e > limit):
+                break
+            if e > s:  # an hour a DST change skips has no window
+                keys.append(b.strftime(self.fmt))
+                starts.append(s)
+                ends.append(e)
+            b, s = nb, max(s, e)
+        result = (keys, starts, ends)
+        self._cache = (now_ns, result)
+        return result
+
+    def keys(self, env: PartitionEnv) -> list[str]:
+        return list(self.windows(env.now_ns)[0])
+
+    def window(self, key: str, now_ns: int) -> tuple[int, int] | None:
+        """(start, end) epoch seconds of ``key``'s window (None: no such complete window)."""
+        keys, starts, ends = self.windows(now_ns)
+        i = bisect_left(keys, key)  # keys sort as their windows do
+        if i < len(keys) and keys[i] == key:
+            return starts[i], ends[i]
+        return None
+
+    def key_part(self, key: str) -> str:
+        return f"{self.kind}:{self.timezone}"
+
+
+class HourlyPartitions(TimeWindowPartitions):
+    """One partition per hour, keyed ``%Y-%m-%d-%H:00``."""
+
+    unit = "hour"
+
+
+class DailyPartitions(TimeWindowPartitions):
+    """One partition per day, keyed ``%Y-%m-%d``."""
+
+    unit = "day"
+
+
+class WeeklyPartitions(TimeWindowPartitions):
+    """One partition per week, Monday to Monday, keyed by its Monday (``%Y-%m-%d``)."""
+
+    unit = "week"
+
+
+class MonthlyPartitions(TimeWindowPartitions):
+    """One partition per calendar month, keyed ``%Y-%m``."""
+
+    unit = "month"
+
+
+# --- mappings -------------------------------------------------------------------------------
+
+class PartitionMapping:
+    """Which upstream partitions a downstream partition reads."""
+
+    def describe(self) -> str:
+        return type(self).__name__
+
+
+class TimeWindow(PartitionMapping):
+    """The upstream windows overlapping the downstream one, moved by ``offset`` upstream windows:
+    ``TimeWindow(offset=-1)`` on a daily asset reading a daily one is yesterday's partition (the
+    parameter receives None where there is none, as for the first day)."""
+
+    def __init__(self, offset: int = 0) -> None:
+        if isinstance(offset, bool) or not isinstance(offset, int):
+            raise ValueError(f"TimeWindow(offset=...) takes an int, got {offset!r}")
+        self.offset = offset
+
+    def describe(self) -> str:
+        return f"TimeWindow(offset={self.offset})"
+
+
+class LastN(PartitionMapping):
+    """A dict of the last ``n`` upstream partitions, up to and including the one the downstream
+    partition matches (fewer at the start); read by an unpartitioned asset, the last ``n``."""
+
+    def __init__(self, n: int) -> None:
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"LastN(n) takes a positive int, got {n!r}")
+        self.n = n
+
+    def describe(self) -> str:
+        return f"LastN({self.n})"
+
+
+class AllPartitions(PartitionMapping):
+    """A dict of every upstream partition: each new partition reruns the reader."""
+
+    def describe(self) -> str:
+        return "AllPartitions()"
+
+
+class StaticMapping(PartitionMapping):
+    """``{downstream key: [upstream keys]}`` (or one key as a str): a dict of those that exist."""
+
+    def __init__(self, table: Mapping[str, Any]) -> None:
+        out: dict[str, tuple[str, ...]] = {}
+        for k, v in table.items():
+            if not isinstance(k, str):
+                raise ValueError(f"a partition mapping's keys are downstream partition keys (str), got {k!r}")
+            ups = (v,) if isinstance(v, str) else tuple(v) if isinstance(v, (list, tuple)) else None
+            if ups is None or not all(isinstance(u, str) for u in ups):
+                raise ValueError(f"a partition mapping maps {k!r} to {v!r}; give an upstream key or a list of them")
+            out[k] = ups
+        self.table = out
+
+    def describe(self) -> str:
+        return "a static mapping"
+
+
+class In:
+    """An input named with how its partitions map: ``ins={"prev": In("daily",
+    mapping=TimeWindow(offset=-1))}``. ``mapping`` is a ``TimeWindow``, ``LastN``,
+    ``AllPartitions`` or a dict ``{downstream key: [upstream keys]}``."""
+
+    __slots__ = ("asset", "mapping")
+
+    def __init__(self, asset: str, mapping: Any = None) -> None:
+        self.asset = asset
+        if isinstance(mapping, Mapping):
+            mapping = StaticMapping(mapping)
+        if mapping is not None and not isinstance(mapping, PartitionMapping):
+            raise ValueError(f"In({asset!r}, mapping=...) takes TimeWindow(...), LastN(n), AllPartitions() or "
+                             f"a dict of keys, got {mapping!r}")
+        self.mapping = mapping
+
+    def __repr__(self) -> str:
+        return f"In({self.asset!r}{', mapping=' + self.mapping.describe() if self.mapping else ''})"
+
+
+@dataclass
+class Mapped:
+    """What one downstream partition reads of one upstream asset: ``keys`` (upstream keys, in
+    order), and whether the parameter receives a dict (``many``) or one value (None if none)."""
+
+    keys: list[str]
+    many: bool
+
+
+class MappingError(ValueError):
+    """Two partitioned assets whose partitions do not map (the graph names the assets)."""
+
+
+def plan_mapping(down: PartitionsDefinition | None, up: PartitionsDefinition, mapping: PartitionMapping | None
+                 ) -> str:
+    """How a reader with ``down`` partitions reads an upstream with ``up`` partitions:
+    "identity", "overlap", "offset", "last", "all" or "static"; MappingError if they do not map."""
+    if down is None:
+        if mapping is None or isinstance(mapping, AllPartitions):
+            return "all"
+        if isinstance(mapping, LastN):
+            return "last"
+        raise MappingError(f"{mapping.describe()} needs a partitioned reader; an unpartitioned asset reads all "
+                           "partitions (or LastN(n))")
+    if isinstance(mapping, AllPartitions):
+        return "all"
+    if isinstance(mapping, StaticMapping):
+        return "static"
+    time = isinstance(down, TimeWindowPartitions) and isinstance(up, TimeWindowPartitions)
+    if isinstance(mapping, TimeWindow):
+        if not time:
+            raise MappingError("TimeWindow(...) maps time partitions to time partitions")
+        return "offset"
+    if isinstance(mapping, LastN):
+        if not time and down != up:
+            raise MappingError("LastN(n) between different partitions needs time partitions on both sides")
+        return "last"
+    if down == up or (time and down.same_grain(up)):  # type: ignore[attr-defined]
+        return "identity"
+    if time:
+        return "overlap"
+    raise MappingError("their partitions differ and no mapping says which of them each one reads")
+
+
+class Mapper:
+    """Upstream keys for each downstream key under one plan (``plan_mapping``). Time plans
+    need both sides' windows at the build's "now"."""
+
+    def __init__(self, plan: str, down: PartitionsDefinition | None, up: PartitionsDefinition,
+                 mapping: PartitionMapping | None, down_keys: Sequence[str], up_keys: Sequence[str],
+                 now_ns: int) -> None:
+        self.plan = plan
+        self.up_keys = list(up_keys)
+        self.down_keys = list(down_keys)
+        self.mapping = mapping
+        self._index = {k: i for i, k in enumerate(self.up_keys)}
+        self._down_index: dict[str, int] | None = None
+        self._windows: Any = None
+        self._aligned = down == up
+        if isinstance(up, TimeWindowPartitions) and isinstance(down, TimeWindowPartitions):
+            self._aligned = down.same_grain(up)
+            if not self._aligned:
+                _, us, ue = up.windows(now_ns)
+                dk, ds, de = down.windows(now_ns)
+                self._windows = (us, ue, dict(zip(dk, zip(ds, de))))
+
+    def _span(self, key: str) -> tuple[int, int]:
+        """[lo, hi) indexes of the upstream partitions whose windows overlap downstream ``key``'s."""
+        us, ue, down = self._windows
+        s, e = down[key]
+        return bisect_right(ue, s), bisect_left(us, e)
+
+    def _shifted(self, key: str, off: int) -> str | None:
+        """The key ``off`` windows away from ``key`` (same grain), if the upstream has it."""
+        i = self._index.get(key)
+        if i is not None:
+            j = i + off
+            return self.up_keys[j] if 0 <= j < len(self.up_keys) else None
+        if self._down_index is None:  # a key the upstream lacks: count in the reader's own windows
+            self._down_index = {k: n for n, k in enumerate(self.down_keys)}
+        j = self._down_index[key] + off
+        other = self.down_keys[j] if 0 <= j < len(self.down_keys) else None
+        return other if other is not None and other in self._index else None
+
+    def __call__(self, key: str | None) -> Mapped:
+        plan, ups = self.plan, self.up_keys
+        if plan == "all":
+            return Mapped(ups, True)
+        if key is None:  # an unpartitioned reader of LastN(n): the last n
+            assert isinstance(self.mapping, LastN)
+            return Mapped(ups[-self.mapping.n:], True)
+        if plan == "static":
+            assert isinstance(self.mapping, StaticMapping)
+            return Mapped([u for u in self.mapping.table.get(key, ()) if u in self._index], True)
+        if plan == "identity":
+            return Mapped([key] if key in self._index else [], False)
+        if plan == "overlap":
+            lo, hi = self._span(key)
+            return Mapped(ups[lo:hi], True)
+        if plan == "offset":
+            assert isinstance(self.mapping, TimeWindow)
+            off = self.mapping.offset
+            if self._aligned:
+                k = self._shifted(key, off)
+                return Mapped([k] if k is not None else [], False)
+            lo, hi = self._span(key)
+            return Mapped(ups[max(lo + off, 0):max(hi + off, 0)], True)
+        assert plan == "last" and isinstance(self.mapping, LastN)
+        n = self.mapping.n
+        if self._aligned:
+            keys = [k for k in (self._shifted(key, -i) for i in range(n - 1, -1, -1)) if k is not None]
+            return Mapped(keys, True)
+        lo, hi = self._span(key)
+        return Mapped(ups[max(hi - n, 0):hi], True)
+
+
+def node_name(asset: str, key: str) -> str:
+    """The name of one partition in the graph, the store and reports: ``daily[2024-01-01]``."""
+    return f"{asset}[{key}]"
+
+
+def split_node(name: str) -> tuple[str, str | None]:
+    """(asset, partition key) of a node name; (name, None) for an unpartitioned asset."""
+    i = name.find("[")
+    if i < 0 or not name.endswith("]"):
+        return name, None
+    return name[:i], name[i + 1:-1]
+
+
+def parse_keys(spec: str, keys: Sequence[str]) -> list[str]:
+    """The keys ``--partitions`` names: ``A..B`` (inclusive, in key order), ``a,b,c``, or one
+    key; ValueError naming the nearest valid keys for one that does not exist."""
+    if spec in keys:
+        return [spec]
+    index = {k: i for i, k in enumerate(keys)}
+    out: list[str] = []
+    for item in (s.strip() for s in spec.split(",")):
+        if not item:
+            continue
+        if ".." in item and item not in index:
+            a, b = (s.strip() for s in item.split("..", 1))
+            ia, ib = index.get(a), index.get(b)
+            for end, i in ((a, ia), (b, ib)):
+                if i is None:
+                    raise ValueError(unknown_key(end, keys))
+            assert ia is not None and ib is not None
+            if ia > ib:
+                raise ValueError(f"partition range {item!r} runs backwards: {a!r} comes after {b!r}")
+            out += keys[ia:ib + 1]
+        elif item in index:
+            out.append(item)
+        else:
+            raise ValueError(unknown_key(item, keys))
+    return list(dict.fromkeys(out))
+
+
+def unknown_key(key: str, keys: Sequence[str]) -> str:
+    """"no partition 'x'", with the nearest valid keys."""
+    if not keys:
+        return f"no partition {key!r}: there are no partitions"
+    i = bisect_left(sorted(keys), key)
+    ordered = sorted(keys)
+    near = ordered[max(i - 2, 0):i + 2]
+    import difflib
+
+    close = [k for k in difflib.get_close_matches(key, keys, n=3, cutoff=0.6) if k not in near]
+    shown = list(dict.fromkeys(close + near))[:4]
+    return f"no partition {key!r} (nearest: {', '.join(shown)}; {len(keys)} in all, {keys[0]} to {keys[-1]})"

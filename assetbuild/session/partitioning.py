@@ -1,0 +1,154 @@
+"""Partitions at the edge: what their keys depend on (the clock, the files a glob matches, the
+dynamic keys kept in the cache directory), and the verbs that change and list them.
+
+Dynamic keys live in ``partitions.json`` in the cache directory, written atomically under the
+cache's build lock: a project is opened (and its graph expanded) before its store is, and the
+file is small and read once per command.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError, SelectionError
+from ..partitions import PartitionEnv, check_key, parse_keys, unknown_key
+
+DYNAMIC_FILE = "partitions.json"
+
+
+def read_dynamic(cache_dir: Path) -> dict[str, list[str]]:
+    """Dynamic definition name -> its keys, in the order they were added ({}: none yet)."""
+    try:
+        raw = (cache_dir / DYNAMIC_FILE).read_bytes()
+    except FileNotFoundError:
+        return {}
+    try:
+        data = json.loads(raw)
+        if not isinstance(data, dict) or not all(isinstance(v, list) and all(isinstance(k, str) for k in v)
+                                                 for v in data.values()):
+            raise ValueError("not a table of key lists")
+    except ValueError as e:
+        raise ConfigError(f"{cache_dir / DYNAMIC_FILE} is damaged ({e}); fix or delete it, then add the dynamic "
+                          "partitions again") from None
+    return data
+
+
+def _glob_files(root: Path) -> Any:
+    import glob
+
+    def files(pattern: str) -> list[str]:
+        found = glob.glob(pattern, root_dir=root, recursive=True)
+        return [f.replace(os.sep, "/") for f in found if (root / f).is_file()]
+
+    return files
+
+
+def partition_env(root: Path, cache_dir: Path) -> PartitionEnv:
+    """What the project's partition keys depend on, read now."""
+    from ..clock import now_ns
+
+    return PartitionEnv(now_ns(), _glob_files(root), read_dynamic(cache_dir))
+
+
+def _dynamic_names(project: Any) -> dict[str, list[str]]:
+    """Dynamic definition name -> the partitioned assets that use it."""
+    from ..partitions import DynamicPartitions
+
+    out: dict[str, list[str]] = {}
+    for asset, pset in project.graph.partitioned.items():
+        if isinstance(pset.definition, DynamicPartitions):
+            out.setdefault(pset.definition.name, []).append(asset)
+    return out
+
+
+def change_dynamic(name: str, keys: Sequence[str], *, add: bool, project_dir: str | os.PathLike[str] = ".",
+                   assetfile: str | None = None, cache_dir: str | os.PathLike[str] | None = None) -> list[str]:
+    """Add ``keys`` to (or remove them from) the dynamic partitions ``name``; the keys it now has.
+    Adding a key it has, or removing one it lacks, changes nothing. ConfigError for a name no
+    asset uses or a bad key."""
+    from ..atomicfile import write_atomically
+    from .project import open_project, open_store
+
+    with open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir) as project:
+        names = _dynamic_names(project)
+        if name not in names:
+            known = ", ".join(sorted(names)) or "none in this project"
+            raise ConfigError(f"no dynamic partitions named {name!r} (DynamicPartitions({name!r})); known: {known}")
+        for k in keys:
+            try:
+                check_key(k, f"partitions {'add' if add else 'remove'} {name}")
+            except ValueError as e:
+                raise ConfigError(str(e)) from None
+        store = open_store(project, readonly=False)
+        try:
+            store.acquire_lock()
+            table = read_dynamic(project.cache_dir)
+            now = list(table.get(name, []))
+            if add:
+                now += [k for k in dict.fromkeys(keys) if k not in now]
+            else:
+                gone = set(keys)
+                now = [k for k in now if k not in gone]
+            table[name] = now
+            write_atomically(project.cache_dir / DYNAMIC_FILE, json.dumps(table, indent=1).encode())
+            return now
+        finally:
+            store.close()
+
+
+def partition_keys(asset: str, *, project_dir: str | os.PathLike[str] = ".", assetfile: str | None = None,
+                   cache_dir: str | os.PathLike[str] | None = None) -> list[str]:
+    """The keys of a partitioned asset now, in order (SelectionError for another name)."""
+    from .project import open_project
+
+    with open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir) as project:
+        return list(partition_set(project.graph, asset).keys)
+
+
+def partition_set(graph: Any, asset: str) -> Any:
+    """The PartitionSet of ``asset``; SelectionError if it is not a partitioned asset."""
+    pset = graph.partitioned.get(asset)
+    if pset is not None:
+        return pset
+    if asset in graph.inputs:
+        raise SelectionError(f"asset {asset!r} is not partitioned")
+    from ..graph import select
+
+    select(graph, [asset])  # the usual error for a name that is no asset
+    raise SelectionError(f"{asset!r} is not a partitioned asset")
+
+
+def partition_nodes(graph: Any, assets: Sequence[str], spec: str) -> list[str]:
+    """The nodes ``--partition K`` or ``--partitions A..B`` names in each partitioned asset of the
+    selection (all of them if the selection names none); SelectionError for an unknown key."""
+    from ..graph import select
+    from ..partitions import node_name
+
+    chosen = [a for a in select(graph, assets, needs=False)] if assets else []
+    names = {n for n in chosen}
+    parted = [a for a, p in graph.partitioned.items() if not names or set(p.nodes) & names]
+    if not parted:
+        raise SelectionError("--partition(s): the selection has no partitioned asset")
+    out: list[str] = []
+    for a in parted:
+        keys = graph.partitioned[a].keys
+        try:
+            picked = parse_keys(spec, keys)
+        except ValueError as e:
+            raise SelectionError(f"{a}: {e}") from None
+        out += [node_name(a, k) for k in picked]
+    return out
+
+
+def check_partition(graph: Any, asset: str, key: str) -> str:
+    """The node of one partition (``show daily --partition K``); SelectionError naming the nearest keys."""
+    from ..partitions import node_name
+
+    pset = partition_set(graph, asset)
+    if key not in set(pset.keys):
+        raise SelectionError(f"{asset}: {unknown_key(key, pset.keys)}")
+    return node_name(asset, key)
