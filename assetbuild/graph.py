@@ -393,6 +393,15 @@ def select(graph: Graph, patterns: Sequence[str], *, needs: bool = True) -> list
 
 def _match(graph: Graph, pat: str, *, source_ok: bool = False) -> list[str]:
     """The nodes one pattern names: assets (``source_ok``: a source too, whose readers ``NAME+`` selects)."""
+    if "[" in pat and pat.endswith("]") and graph.partitioned:  # one partition, by its node's name: not a glob
+        if pat in graph.inputs:
+            return [pat]
+        from .partitions import split_node, unknown_key
+
+        asset, key = split_node(pat)
+        pset = graph.partitioned.get(asset)
+        if pset is not None and key is not None:
+            raise SelectionError(f"{asset}: {unknown_key(key, pset.keys)}")
     if pat in graph.producers and pat not in graph.inputs:  # a multi-asset: all its outs
         return list(graph.producers[pat])
     if pat in graph.partitioned:  # a partitioned asset: all its partitions

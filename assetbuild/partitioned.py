@@ -68,15 +68,23 @@ def file_source(path: str) -> str:
     return f"file:{path}"
 
 
-def _clone(d: AssetDef, node: str, ref: PartitionRef) -> AssetDef:
-    c = AssetDef.__new__(AssetDef)
-    for s in _SLOTS:
-        setattr(c, s, getattr(d, s))
+_OWN = ("name", "path", "outputs", "partition")  # what differs between the partitions of an asset
+
+
+def _partition_class(d: AssetDef) -> type[AssetDef]:
+    """A subclass of AssetDef whose class attributes are ``d``'s unchanging fields (they shadow
+    the slots), so each partition's AssetDef sets only its own four: 90,000 partitions cost
+    milliseconds, not a copy of every field each."""
+    shared: dict[str, Any] = {s: getattr(d, s) for s in _SLOTS if s not in _OWN}
+    shared["fn"] = staticmethod(d.fn)  # a function in a class would become a method
+    return type(f"AssetDef[{d.name}]", (AssetDef,), {"__slots__": (), **shared})
+
+
+def _clone(cls: type[AssetDef], d: AssetDef, node: str, ref: PartitionRef) -> AssetDef:
+    c = cls.__new__(cls)
     c.name = node
-    if d.path is not None:
-        c.path = d.path.replace("{partition}", ref.key)
-    if d.outputs:
-        c.outputs = tuple(o.replace("{partition}", ref.key) for o in d.outputs)
+    c.path = d.path.replace("{partition}", ref.key) if d.path is not None else None
+    c.outputs = tuple(o.replace("{partition}", ref.key) for o in d.outputs) if d.outputs else ()
     c.partition = ref
     return c
 
@@ -119,8 +127,9 @@ def expand(graph: Graph, env: PartitionEnv) -> Graph:
         keys = keys_of[name]
         refs = _refs(name, defn, keys, env)
         pset = partitioned[name] = PartitionSet(defn, keys, [node_name(name, k) for k in keys])
+        cls = _partition_class(d)  # type: ignore[arg-type]
         for node, ref in zip(pset.nodes, refs):
-            nodes[node] = _clone(d, node, ref)  # type: ignore[arg-type]
+            nodes[node] = _clone(cls, d, node, ref)  # type: ignore[arg-type]
             if ref.path is not None and isinstance(defn, FilePartitions):
                 src = file_source(ref.path)
                 if src not in nodes:

@@ -141,7 +141,7 @@ class TraceRebuilder:
         code, code_parts = self.code_of(name)
         passed = self._passed.get(name)
         if passed is None:
-            passed = self._passed_sources(name)
+            passed = self._passed_sources(name, adef)
         # an unknown version (None) only ever reaches a dry run's parts, never a key
         where = outputs_key_part(adef.outputs) if adef.outputs else adef.path
         parts = KeyParts(code, code_parts, tuple(inputs), self.io_tags[adef.io], where, passed,  # type: ignore[arg-type]
@@ -245,11 +245,18 @@ class TraceRebuilder:
                 reasons.append(Reason(code, f"{_some(rels)} {'is' if len(rels) == 1 else 'are'} {verb}"))
         return "restore", tuple(reasons)
 
-    def _passed_sources(self, name: str) -> tuple[tuple[str, str], ...]:
+    def _passed_sources(self, name: str, adef: AssetDef) -> tuple[tuple[str, str], ...]:
         """(source, path in keys) of each source passed to one of the asset's parameters (a
-        ``deps=`` source is not passed: only its contents count)."""
+        ``deps=`` source is not passed: only its contents count). The partitions of an asset
+        pass the same sources (a file partition's file is no parameter's): found once."""
+        part = adef.partition
+        if part is not None and part.asset in self._passed:
+            out = self._passed[name] = self._passed[part.asset]
+            return out
         ups = dict.fromkeys(up for param, up in self.graph.inputs[name] if param is not None and up in self.sources)
         out = self._passed[name] = tuple((up, self._key_paths[up]) for up in ups)
+        if part is not None:
+            self._passed[part.asset] = out
         return out
 
 

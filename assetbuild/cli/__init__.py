@@ -14,7 +14,16 @@ from typing import Any
 
 import click
 
-from .options import _common, _handle_errors, _json_option, _options, _prints_to_stderr, _setup
+from .options import (
+    _common,
+    _handle_errors,
+    _json_option,
+    _options,
+    _partition_option,
+    _partitioned,
+    _prints_to_stderr,
+    _setup,
+)
 
 EXAMPLES = """\b
 Examples:
@@ -60,7 +69,11 @@ def _build_kwargs(opts: dict[str, Any]) -> dict[str, Any]:
         if value:
             options[flag.option] = value
             executor = executor or flag.executor
+    if opts.get("partition") is not None and opts.get("partitions") is not None:
+        raise click.UsageError("give --partition KEY or --partitions KEYS, not both")
+    parts = opts.get("partition") if opts.get("partition") is not None else opts.get("partitions")
     return {"force": bool(opts.get("force")), "force_upstream": bool(opts.get("force_upstream")),
+            "partitions": parts,
             "only": bool(opts.get("only")), "keep_going": bool(opts.get("keep_going")),
             "dry_run": bool(opts.get("dry_run")), "jobs": opts.get("jobs"), "executor": executor,
             "executor_options": options or None, "timeout": opts.get("timeout")}
@@ -149,6 +162,12 @@ _build_options = _options(
                  help="Run just the selected assets, against the stored values of their inputs, even "
                       "stale ones (nothing upstream runs; a later full build reconciles)."),
     _exclude_option,
+    click.option("--partition", "partition", metavar="KEY", default=None,
+                 help="Build one partition of the selected partitioned assets."),
+    click.option("--partitions", "partitions", metavar="KEYS", default=None,
+                 help="Build these partitions of the selected partitioned assets (of all, without a "
+                      "selection): A..B (inclusive, in key order) or a,b,c. A backfill: runs with -j, "
+                      "resumes where a killed one stopped."),
     click.option("--json", "as_json", is_flag=True, default=None,
                  help="Print one JSON document with a result per asset."),
     _param_option,
@@ -292,9 +311,11 @@ def watch(ctx: click.Context, assets: tuple[str, ...], debounce: float | None, *
 @_exclude_option
 @click.option("--check", is_flag=True, help="Exit 1 when any selected asset is not fresh (stale, missing or failed), "
               "0 when all are: a CI gate, like make -q.")
+@click.option("--partitions", "each_partition", is_flag=True,
+              help="List each partition of a partitioned asset (default: one line of counts per asset).")
 @click.pass_context
 @_handle_errors
-def status(ctx: click.Context, assets: tuple[str, ...], check: bool, **local: Any) -> None:
+def status(ctx: click.Context, assets: tuple[str, ...], check: bool, each_partition: bool, **local: Any) -> None:
     """Say whether each asset is fresh, stale, missing or failed, and why. Writes nothing.
 
     failed: the key it would run under now is the key its last run failed with (the reason
@@ -316,7 +337,8 @@ def status(ctx: click.Context, assets: tuple[str, ...], check: bool, **local: An
     del remote["remote_read_only"]  # status uploads nothing
     rows = session.status(_selection(assets, opts), assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"),
                           reporter=rep, **remote, **_param_args(ctx, local))
-    text = output.format_status(rows, color=sys.stdout.isatty(), as_json=bool(opts.get("as_json")))
+    text = output.format_status(rows, color=sys.stdout.isatty(), as_json=bool(opts.get("as_json")),
+                                each_partition=each_partition)
     if text:
         click.echo(text)
     if check and any(r.state != "fresh" for r in rows):
@@ -328,15 +350,17 @@ def status(ctx: click.Context, assets: tuple[str, ...], check: bool, **local: An
 @_common
 @_json_option
 @_param_option
+@_partition_option
 @click.pass_context
 @_handle_errors
-def why(ctx: click.Context, asset: str, **local: Any) -> None:
+def why(ctx: click.Context, asset: str, partition: str | None, **local: Any) -> None:
     """Explain ASSET (a glob, group:NAME or x+: each asset it selects): which function or
     helper changed, which inputs changed (old and new), which params changed (params-changed:
     threshold 3 -> 5; --param sets them as a build would)."""
     from .. import output, session
 
     opts, rep = _setup(ctx, local)
+    asset = _partitioned(asset, partition)
     info = session.why(asset, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"), reporter=rep,
                        **_param_args(ctx, local))
     click.echo(output.format_why(info, as_json=bool(opts.get("as_json"))))
@@ -392,9 +416,11 @@ def graph(ctx: click.Context, assets: tuple[str, ...], fmt: str, **local: Any) -
 @click.option("--version", "version", type=click.IntRange(min=0), default=None, metavar="N",
               help="An older value: the N-th newest version (0 = current; `assetbuild log ASSET` lists them).")
 @click.option("--key", metavar="KEY", default=None, help="The value built under KEY (8 characters or more).")
+@_partition_option
 @click.pass_context
 @_handle_errors
-def show(ctx: click.Context, asset: str, meta: bool, version: int | None, key: str | None, **local: Any) -> None:
+def show(ctx: click.Context, asset: str, meta: bool, version: int | None, key: str | None, partition: str | None,
+         **local: Any) -> None:
     """Print the stored value of ASSET (its latest build; verified before it is loaded), the
     latest recorded observation of an observable source, or what a resource is (its version
     and the assets that use it). With --meta, the metadata of its latest materialization. With
@@ -403,6 +429,7 @@ def show(ctx: click.Context, asset: str, meta: bool, version: int | None, key: s
     from .. import output, session
 
     opts, _ = _setup(ctx, local)
+    asset = _partitioned(asset, partition)
     if meta:
         with _prints_to_stderr():
             info = session.load_metadata(asset, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"))
@@ -450,9 +477,10 @@ def clean(ctx: click.Context, yes: bool, outputs: bool, **local: Any) -> None:
 @_json_option
 @_param_option
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@_partition_option
 @click.pass_context
 @_handle_errors
-def accept(ctx: click.Context, asset: str, yes: bool, **local: Any) -> None:
+def accept(ctx: click.Context, asset: str, yes: bool, partition: str | None, **local: Any) -> None:
     """Record ASSET's stored output as the result of its current code and inputs, without
     running it (like `dvc commit`): the escape hatch after a refactor that changes nothing.
 
@@ -467,6 +495,7 @@ def accept(ctx: click.Context, asset: str, yes: bool, **local: Any) -> None:
     from .. import session
 
     opts, rep = _setup(ctx, local)
+    asset = _partitioned(asset, partition)
     kw = {"assetfile": opts.get("assetfile"), "cache_dir": opts.get("cache_dir"), "reporter": rep,
           **_param_args(ctx, local)}
     plan = session.accept(asset, dry_run=True, **kw)
@@ -489,8 +518,10 @@ def accept(ctx: click.Context, asset: str, yes: bool, **local: Any) -> None:
 from .cache import cache  # noqa: E402  (after cli: the group it joins)
 from .history import diff, log, runs  # noqa: E402
 from .observe import observe  # noqa: E402
+from .partitions import partitions  # noqa: E402
 
 cli.add_command(cache)
+cli.add_command(partitions)
 cli.add_command(observe)
 cli.add_command(runs)
 cli.add_command(log)

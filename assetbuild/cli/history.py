@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from .options import _common, _handle_errors, _json_option, _setup
+from .options import _common, _handle_errors, _json_option, _partition_option, _partitioned, _setup
 
 _limit_option = click.option("-n", "--limit", type=click.IntRange(min=1), default=20, show_default=True,
                              help="Show at most this many, newest first.")
@@ -63,10 +63,11 @@ def runs_show(ctx: click.Context, run_id: str, **local: Any) -> None:
               help="Leave out what SEL selects (repeatable): log 'group:ml' --exclude train.")
 @click.option("--metric", metavar="NAME", default=None,
               help="One numeric metadata entry across the history, oldest first (a sparkline on a terminal).")
+@_partition_option
 @click.pass_context
 @_handle_errors
 def log(ctx: click.Context, asset: str, limit: int, metric: str | None, exclude: tuple[str, ...],
-        **local: Any) -> None:
+        partition: str | None, **local: Any) -> None:
     """Show ASSET's recorded events, newest first: materialized, restored, failed, skipped or
     observed, with when, in which run, its data version, how long, and its metadata. A glob,
     group:NAME or x+ shows each asset it selects (--json: a list)."""
@@ -74,6 +75,7 @@ def log(ctx: click.Context, asset: str, limit: int, metric: str | None, exclude:
     from ..output import history
 
     opts, _ = _setup(ctx, local)
+    asset = _partitioned(asset, partition)
     if metric is not None:
         import sys
 
@@ -93,9 +95,11 @@ def log(ctx: click.Context, asset: str, limit: int, metric: str | None, exclude:
               help="The older version (0 = current, 1 = the one before...).")
 @click.option("--to", "to_version", type=click.IntRange(min=0), default=0, show_default=True, metavar="M",
               help="The newer version.")
+@_partition_option
 @click.pass_context
 @_handle_errors
-def diff(ctx: click.Context, asset: str, from_version: int, to_version: int, **local: Any) -> None:
+def diff(ctx: click.Context, asset: str, from_version: int, to_version: int, partition: str | None,
+         **local: Any) -> None:
     """Show how two versions of ASSET's value differ: text (and values shown as JSON) as a
     unified diff, tables (lists of dicts, DataFrames) as the rows added and removed, bytes by
     size and digest. Exit status 0 either way; 1 for a version cache gc dropped."""
@@ -103,6 +107,7 @@ def diff(ctx: click.Context, asset: str, from_version: int, to_version: int, **l
     from ..output import history
 
     opts, _ = _setup(ctx, local)
+    asset = _partitioned(asset, partition)
     doc = session.diff(asset, from_version, to_version, assetfile=opts.get("assetfile"),
                        cache_dir=opts.get("cache_dir"))
     click.echo(history.format_diff(doc, as_json=bool(opts.get("as_json"))))

@@ -95,3 +95,13 @@ def _prints_to_stderr() -> contextlib.AbstractContextManager[object]:
     """While a command loads the project: what the AssetFile prints goes to stderr, so stdout
     carries the command's output only (a JSON document, a value piped to a file)."""
     return contextlib.redirect_stdout(sys.stderr)
+
+
+# --partition KEY: one partition of a partitioned ASSET (why, show, log, accept, diff)
+_partition_option = click.option("--partition", "partition", metavar="KEY", default=None,
+                                 help="One partition of ASSET, by its key (a partitioned asset).")
+
+
+def _partitioned(asset: str, partition: str | None) -> str:
+    """ASSET, or the name of its partition KEY (``daily[2024-01-01]``), as the session takes it."""
+    return asset if partition is None else f"{asset}[{partition}]"

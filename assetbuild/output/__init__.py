@@ -333,15 +333,33 @@ def _indent(text: str) -> str:
 
 # --- renderings of read-only views -------------------------------------------------------------
 
-def format_status(rows: list[AssetStatus], *, color: bool = False, as_json: bool = False) -> str:
+def format_status(rows: list[AssetStatus], *, color: bool = False, as_json: bool = False,
+                  each_partition: bool = False) -> str:
+    """One line per asset; a partitioned asset's partitions as one line of counts (and, with
+    ``each_partition``, a line per partition below it)."""
+    from .partitions import group_partitions
+
+    grouped = group_partitions(rows)
     if as_json:
-        return json.dumps({"assets": [r.to_json() for r in rows]})
-    width = max((len(r.asset) for r in rows), default=0)
+        return json.dumps({"assets": [g.to_json(each_partition) if not isinstance(g, AssetStatus) else g.to_json()
+                                      for g in grouped]})
+    width = max((len(g.asset) for g in grouped if isinstance(g, AssetStatus)), default=0)
     lines = []
-    for r in rows:
-        state = f"\x1b[{_COLORS[r.state]}m{r.state:<7}\x1b[0m" if color else f"{r.state:<7}"
-        why = "; ".join(f"{x.code}: {x.detail}" for x in r.reasons)
-        lines.append(f"{state} {r.asset:<{width}}  {why}".rstrip())
+
+    def shown(state: str) -> str:
+        return f"\x1b[{_COLORS[state]}m{state:<7}\x1b[0m" if color and state in _COLORS else f"{state:<7}"
+
+    for g in grouped:
+        if not isinstance(g, AssetStatus):
+            lines.append(f"{shown(g.state)} {g.asset}  partitioned  {g.counts_text()}")
+            if each_partition:
+                kw = max((len(k) for k, _ in g.rows), default=0)
+                for key, r in g.rows:
+                    why = "; ".join(f"{x.code}: {x.detail}" for x in r.reasons)
+                    lines.append(f"  {shown(r.state)} {key:<{kw}}  {why}".rstrip())
+            continue
+        why = "; ".join(f"{x.code}: {x.detail}" for x in g.reasons)
+        lines.append(f"{shown(g.state)} {g.asset:<{width}}  {why}".rstrip())
     return "\n".join(lines)
 
 

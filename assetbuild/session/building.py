@@ -52,6 +52,7 @@ class BuildOptions:
     resources: dict[str, Any] | None = None  # resource name -> the object that replaces it
     force_upstream: bool = False  # force what the selection needs too (force: the selected only)
     only: bool = False  # run the selected only, against the stored values of their inputs
+    partitions: str | None = None  # --partition(s): the keys of the selected partitioned assets to build
 
     @classmethod
     def from_keywords(cls, keywords: dict[str, Any]) -> BuildOptions:
@@ -335,7 +336,7 @@ def build(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "
           executor_options: dict[str, str] | None = None, timeout: float | None = None,
           params: dict[str, Any] | None = None, param_args: Sequence[str] = (),
           resources: dict[str, Any] | None = None, force_upstream: bool = False, only: bool = False,
-          exclude: Sequence[str] = ()) -> BuildResult:
+          exclude: Sequence[str] = (), partitions: str | None = None) -> BuildResult:
     """Build ``assets`` (default: all) and everything upstream of them; return what happened.
 
     ``assets`` is a selection (``x``, ``raw/*``, ``group:g``, ``+x``, ``x+``, ``+x+``; see
@@ -372,11 +373,15 @@ def build(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "
     that use one receive that object itself (with process workers, a pickled copy), which is
     never created or torn down; keys do not change (a declared ``version=`` stays). An unknown
     name is a ConfigError.
+
+    ``partitions`` builds only some partitions of the selected partitioned assets (of every
+    partitioned asset without a selection): one key, ``"A..B"`` (inclusive, in key order) or
+    ``"a,b,c"`` (a backfill). A key that does not exist is a SelectionError naming the nearest.
     """
     options = BuildOptions(force=force, keep_going=keep_going, dry_run=dry_run, jobs=jobs, executor=executor,
                            executor_options=executor_options, timeout=timeout, params=params,
                            param_args=tuple(param_args), resources=resources,
-                           force_upstream=force_upstream, only=only,
+                           force_upstream=force_upstream, only=only, partitions=partitions,
                            remote=RemoteOptions(url=remote, read_only=remote_read_only,
                                                 trust_unsigned=trust_remote_unsigned, timeout=remote_timeout,
                                                 options=remote_options))
@@ -393,6 +398,10 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
 
     Executors live for this one build: watch mode's next build gets fresh workers, which import
     the project's modules as they are then."""
+    if options.partitions is not None:
+        from .partitioning import partition_nodes
+
+        assets = partition_nodes(project.graph, assets, options.partitions)
     plan = select(project.graph, assets, needs=not options.only)
     rep = project.reporter
     dry_run = options.dry_run
@@ -463,6 +472,10 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
                 recorder.finish(exit_status, outcomes)
                 recorder = None
             store.flush()  # no-op unless the summary missed the scheduler's last batch
+            if project.graph.partitioned:
+                from .partitioning import drop_gone_partitions
+
+                drop_gone_partitions(project, store, plan)
         rep.build_finished(result)
         _call_hook(hook.after_build, result=result)
         return result

@@ -123,25 +123,39 @@ def partition_set(graph: Any, asset: str) -> Any:
 
 
 def partition_nodes(graph: Any, assets: Sequence[str], spec: str) -> list[str]:
-    """The nodes ``--partition K`` or ``--partitions A..B`` names in each partitioned asset of the
-    selection (all of them if the selection names none); SelectionError for an unknown key."""
+    """The selection ``--partition K`` or ``--partitions A..B`` makes of ``assets``: each selected
+    partitioned asset's partitions that ``spec`` names, and the selected unpartitioned assets;
+    without a selection, the named partitions of every partitioned asset whose keys ``spec``
+    names. SelectionError for a key that does not exist (naming the nearest)."""
     from ..graph import select
-    from ..partitions import node_name
+    from ..partitions import split_node
 
-    chosen = [a for a in select(graph, assets, needs=False)] if assets else []
-    names = {n for n in chosen}
-    parted = [a for a, p in graph.partitioned.items() if not names or set(p.nodes) & names]
-    if not parted:
+    if not graph.partitioned:
+        raise SelectionError("--partition(s): this project has no partitioned asset")
+    chosen = select(graph, assets, needs=False) if assets else []
+    by_asset: dict[str, None] = {}
+    plain: list[str] = []
+    for n in chosen:
+        asset, key = split_node(n)
+        if key is None:
+            plain.append(n)
+        else:
+            by_asset[asset] = None
+    if assets and not by_asset:
         raise SelectionError("--partition(s): the selection has no partitioned asset")
     out: list[str] = []
-    for a in parted:
-        keys = graph.partitioned[a].keys
+    errors: list[str] = []
+    for a in by_asset or graph.partitioned:
+        pset = graph.partitioned[a]
         try:
-            picked = parse_keys(spec, keys)
+            picked = parse_keys(spec, pset.keys)
         except ValueError as e:
-            raise SelectionError(f"{a}: {e}") from None
-        out += [node_name(a, k) for k in picked]
-    return out
+            errors.append(f"{a}: {e}")
+            continue
+        out += [f"{a}[{k}]" for k in picked]
+    if errors and (by_asset or not out):
+        raise SelectionError(errors[0])
+    return out + plain
 
 
 def check_partition(graph: Any, asset: str, key: str) -> str:
@@ -152,3 +166,41 @@ def check_partition(graph: Any, asset: str, key: str) -> str:
     if key not in set(pset.keys):
         raise SelectionError(f"{asset}: {unknown_key(key, pset.keys)}")
     return node_name(asset, key)
+
+
+def drop_gone_partitions(project: Any, store: Any, plan: Sequence[str]) -> list[str]:
+    """Forget the partitions of the planned assets whose keys no longer exist (a deleted file, a
+    removed dynamic key, a static key taken out): their heads go, and so do the files they wrote
+    into the project while those still hold what was written (a file changed since stays, with a
+    warning). Their history stays. Returns the partitions dropped."""
+    from ..cleaning import CleanReport, clean_outputs, recorded_outputs
+    from ..partitions import split_node
+
+    scan = getattr(store, "partition_heads", None)
+    if scan is None or not project.graph.partitioned:
+        return []
+    assets = {split_node(n)[0] for n in plan if "[" in n}
+    gone: dict[str, Any] = {}
+    for asset in sorted(assets):
+        pset = project.graph.partitioned.get(asset)
+        if pset is None:
+            continue
+        live = set(pset.nodes)
+        gone.update((n, h) for n, h in scan(asset).items() if n not in live)
+    if not gone:
+        return []
+    rep = project.reporter
+    recorded = recorded_outputs(gone, store.read_blob, store.get_stat, rep.warn)
+    report = CleanReport(project.cache_dir)
+    protected = [project.loaded.path.relative_to(project.project_dir).as_posix()] \
+        if project.loaded.path.is_relative_to(project.project_dir) else []
+    clean_outputs(project.project_dir.resolve(), recorded, cache_dir=project.cache_dir, protected=protected,
+                  dry_run=False, report=report)
+    for rel, why in report.kept:
+        rep.warn(f"{rel} belongs to a partition that no longer exists, but it was kept: {why}")
+    for n in gone:
+        store.delete_head(n)
+    store.flush()
+    rep.line(f"dropped {len(gone)} partition(s) that no longer exist: {', '.join(sorted(gone)[:5])}"
+             f"{' ...' if len(gone) > 5 else ''}")
+    return sorted(gone)

@@ -81,16 +81,25 @@ class Project:
         """A function name -> (code digest or "v:"+code_version, parts), warning once per asset."""
         fp = fp or self.fingerprinter()
         warned: set[str] = set()
+        by_asset: dict[str, tuple[str, dict[str, str]]] = {}  # a partitioned asset's, once for its partitions
 
         def code(name: str) -> tuple[str, dict[str, str]]:
             adef: AssetDef = self.graph.nodes[name]  # type: ignore[assignment]
             if adef.code_version is not None:
                 return "v:" + adef.code_version, {}
+            part = adef.partition
+            if part is not None:
+                done = by_asset.get(part.asset)
+                if done is not None:
+                    return done
+                name = part.asset
             f = fp.fingerprint_function(adef.fn, name)
             if f.warnings and name not in warned:
                 warned.add(name)
                 for w in f.warnings:
                     self.reporter.warn(w)
+            if part is not None:
+                by_asset[name] = (f.digest, f.parts)
             return f.digest, f.parts
 
         return code

@@ -137,6 +137,17 @@ class LmdbStore:
         return {name: h for raw, name, h in self._all_heads()
                 if (raw.startswith(prefix) if prefix else raw[:1] != b"\0")}
 
+    def partition_heads(self, asset: str) -> dict[str, Head]:
+        """This project's latest record of each partition of ``asset`` (``asset[KEY]``), found by
+        prefix: a partition whose key no longer exists is still here, until it is dropped."""
+        prefix = self._head_key(asset + "[")
+        out = {}
+        for k, v in self._index.scan(b"heads", prefix):
+            head = decode(v, Head)
+            if head is not None:
+                out[name_of_head_key(bytes(k))] = head
+        return out
+
     def all_heads(self) -> list[tuple[str, Head]]:
         """(asset name, latest record) of every project sharing this cache directory: what gc
         keeps, stats count and verify checks (a name appears once per project that has it)."""

@@ -129,6 +129,9 @@ class MemoryStore:
     def heads(self) -> dict[str, Head]:
         return self._rows("heads")
 
+    def partition_heads(self, asset: str) -> dict[str, Head]:
+        return {n: h for n, h in self._rows("heads").items() if n.startswith(asset + "[")}
+
     def add_history(self, asset: str, when_ns: int, key: str) -> None:
         self._put("history", (asset, when_ns), key)
 

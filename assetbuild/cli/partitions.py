@@ -1,0 +1,76 @@
+"""``assetbuild partitions``: list a partitioned asset's keys, and add or remove the keys of
+dynamic partitions (``DynamicPartitions("customers")``), which the cache keeps."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from .options import _common, _handle_errors, _json_option, _setup
+
+
+@click.group(epilog="""\b
+Examples:
+  assetbuild partitions list daily              # every key of 'daily', in order
+  assetbuild partitions add customers acme zeta # two new dynamic partitions
+  assetbuild partitions remove customers zeta   # its outputs go at the next build
+""")
+def partitions() -> None:
+    """List partition keys; add and remove dynamic ones."""
+
+
+@partitions.command(name="list")
+@click.argument("asset")
+@_common
+@_json_option
+@click.pass_context
+@_handle_errors
+def list_keys(ctx: click.Context, asset: str, **local: Any) -> None:
+    """Print ASSET's partition keys now, one per line, in key order (a time partition's up to the
+    last complete window at ASSETBUILD_NOW or the clock; a file partition's as the glob matches)."""
+    import json
+
+    from ..session.partitioning import partition_keys
+
+    opts, _ = _setup(ctx, local)
+    keys = partition_keys(asset, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"))
+    click.echo(json.dumps({"asset": asset, "partitions": keys}) if opts.get("as_json") else "\n".join(keys))
+
+
+def _change(ctx: click.Context, name: str, keys: tuple[str, ...], local: dict[str, Any], *, add: bool) -> None:
+    import json
+
+    from ..session.partitioning import change_dynamic
+
+    opts, _ = _setup(ctx, local)
+    now = change_dynamic(name, keys, add=add, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"))
+    if opts.get("as_json"):
+        return click.echo(json.dumps({"name": name, "partitions": now}))
+    click.echo(f"{name}: {len(now)} partition(s)")
+
+
+@partitions.command()
+@click.argument("name")
+@click.argument("keys", nargs=-1, required=True)
+@_common
+@_json_option
+@click.pass_context
+@_handle_errors
+def add(ctx: click.Context, name: str, keys: tuple[str, ...], **local: Any) -> None:
+    """Add KEYS to the dynamic partitions NAME (a key it has already is kept once). The next
+    build builds the new partitions."""
+    _change(ctx, name, keys, local, add=True)
+
+
+@partitions.command()
+@click.argument("name")
+@click.argument("keys", nargs=-1, required=True)
+@_common
+@_json_option
+@click.pass_context
+@_handle_errors
+def remove(ctx: click.Context, name: str, keys: tuple[str, ...], **local: Any) -> None:
+    """Remove KEYS from the dynamic partitions NAME. The next build of an asset using it drops
+    those partitions: their records, and the files they wrote while unchanged."""
+    _change(ctx, name, keys, local, add=False)

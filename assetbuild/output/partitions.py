@@ -1,0 +1,65 @@
+"""Partitioned assets in listings: a partition is a node (``daily[2024-01-01]``) to the engine,
+but people read one line per asset, with counts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..partitions import split_node
+from ..reports import AssetStatus
+
+STATES = ("fresh", "stale", "missing", "failed")
+
+
+class PartitionedStatus:
+    """The states of one partitioned asset's partitions: ``rows`` (key, status) in key order.
+    ``counts``: the four states, disjoint, adding up to the number of partitions (a state
+    other than these, such as overdue, counts as stale)."""
+
+    def __init__(self, asset: str) -> None:
+        self.asset = asset
+        self.rows: list[tuple[str, AssetStatus]] = []
+
+    @property
+    def counts(self) -> dict[str, int]:
+        out = dict.fromkeys(STATES, 0)
+        for _, r in self.rows:
+            out[r.state if r.state in out else "stale"] += 1
+        return out
+
+    @property
+    def state(self) -> str:
+        """fresh when every partition is; else failed, stale or missing, the first any partition is."""
+        c = self.counts
+        for s in ("failed", "stale", "missing"):
+            if c[s]:
+                return s
+        return "fresh"
+
+    def counts_text(self) -> str:
+        c = self.counts
+        return ", ".join(f"{c[s]} {s}" for s in STATES)
+
+    def to_json(self, each: bool = False) -> dict[str, Any]:
+        doc: dict[str, Any] = {"asset": self.asset, "state": self.state, "partitions": self.counts}
+        if each:
+            doc["partition_states"] = [{"partition": k, "state": r.state, "reasons": [x.to_json() for x in r.reasons]}
+                                       for k, r in self.rows]
+        return doc
+
+
+def group_partitions(rows: list[AssetStatus]) -> list[AssetStatus | PartitionedStatus]:
+    """``rows`` with each partitioned asset's partitions gathered where its first one was."""
+    out: list[AssetStatus | PartitionedStatus] = []
+    groups: dict[str, PartitionedStatus] = {}
+    for r in rows:
+        asset, key = split_node(r.asset)
+        if key is None:
+            out.append(r)
+            continue
+        g = groups.get(asset)
+        if g is None:
+            g = groups[asset] = PartitionedStatus(asset)
+            out.append(g)
+        g.rows.append((key, r))
+    return out
