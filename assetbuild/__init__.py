@@ -55,8 +55,8 @@ _LAZY = {
     "IOManager": "io", "OutputInfo": "io", "IOContext": "io",
     "StaticPartitions": "partitions", "DailyPartitions": "partitions", "HourlyPartitions": "partitions",
     "WeeklyPartitions": "partitions", "MonthlyPartitions": "partitions", "FilePartitions": "partitions",
-    "DynamicPartitions": "partitions", "In": "partitions", "TimeWindow": "partitions", "LastN": "partitions",
-    "AllPartitions": "partitions",
+    "DynamicPartitions": "partitions", "In": "mappings", "TimeWindow": "mappings", "LastN": "mappings",
+    "AllPartitions": "mappings",
 }
 
 __all__ = ["asset", "multi_asset", "Out", "source", "observable_source", "Observation", "resource", "Output", "Skip",  # noqa: PLE0604

@@ -16,16 +16,8 @@ from typing import Any
 from .definitions import AssetDef, SourceDef
 from .errors import DefinitionError
 from .graph import Graph
-from .partitions import (
-    FilePartitions,
-    Mapper,
-    MappingError,
-    PartitionEnv,
-    PartitionsDefinition,
-    TimeWindowPartitions,
-    node_name,
-    plan_mapping,
-)
+from .mappings import Mapper, MappingError, plan_mapping
+from .partitions import FilePartitions, PartitionEnv, PartitionsDefinition, TimeWindowPartitions, node_name
 
 _SLOTS = AssetDef.__slots__
 

@@ -1,57 +1,17 @@
-"""Partitions at the edge: what their keys depend on (the clock, the files a glob matches, the
-dynamic keys kept in the cache directory), and the verbs that change and list them.
-
-Dynamic keys live in ``partitions.json`` in the cache directory, written atomically under the
-cache's build lock: a project is opened (and its graph expanded) before its store is, and the
-file is small and read once per command.
-"""
+"""The verbs of partitions: which partitions ``--partition(s)`` selects, listing keys, changing
+dynamic keys (``partitions.json``, see ``partition_env``), and dropping partitions that no
+longer exist."""
 
 from __future__ import annotations
 
 import json
 import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, SelectionError
-from ..partitions import PartitionEnv, check_key, parse_keys, unknown_key
-
-DYNAMIC_FILE = "partitions.json"
-
-
-def read_dynamic(cache_dir: Path) -> dict[str, list[str]]:
-    """Dynamic definition name -> its keys, in the order they were added ({}: none yet)."""
-    try:
-        raw = (cache_dir / DYNAMIC_FILE).read_bytes()
-    except FileNotFoundError:
-        return {}
-    try:
-        data = json.loads(raw)
-        if not isinstance(data, dict) or not all(isinstance(v, list) and all(isinstance(k, str) for k in v)
-                                                 for v in data.values()):
-            raise ValueError("not a table of key lists")
-    except ValueError as e:
-        raise ConfigError(f"{cache_dir / DYNAMIC_FILE} is damaged ({e}); fix or delete it, then add the dynamic "
-                          "partitions again") from None
-    return data
-
-
-def _glob_files(root: Path) -> Any:
-    import glob
-
-    def files(pattern: str) -> list[str]:
-        found = glob.glob(pattern, root_dir=root, recursive=True)
-        return [f.replace(os.sep, "/") for f in found if (root / f).is_file()]
-
-    return files
-
-
-def partition_env(root: Path, cache_dir: Path) -> PartitionEnv:
-    """What the project's partition keys depend on, read now."""
-    from ..clock import now_ns
-
-    return PartitionEnv(now_ns(), _glob_files(root), read_dynamic(cache_dir))
+from ..partitions import check_key, parse_keys, unknown_key
+from .partition_env import DYNAMIC_FILE, read_dynamic
 
 
 def _dynamic_names(project: Any) -> dict[str, list[str]]:

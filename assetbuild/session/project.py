@@ -262,7 +262,7 @@ def open_project(project_dir: str | os.PathLike[str] = ".", *, assetfile: str | 
         graph = resolve(loaded.decls)
         if graph.mappings or any(graph.nodes[n].partitions is not None for n in graph.order):  # type: ignore[union-attr]
             from ..partitioned import expand
-            from .partitioning import partition_env
+            from .partition_env import partition_env
 
             graph = expand(graph, partition_env(root, cache))
         if plugin_manager is None:
