@@ -219,7 +219,8 @@ def _run_task(task: Task, log: Any, logs: LogLines) -> Produced | Failed | Skipp
         if log is None:
             log = _collecting_logger(task.asset, logs)
         io_context = IOContext(task.asset, Path(task.project_dir), log, params=_decoded(task.params),
-                               resources=_io_resources(task, log))
+                               resources=_io_resources(task, log),
+                               partition=task.partition.key if task.partition is not None else None)
     try:
         if task.outs:  # a multi-asset: one call, a Produced per out (assetbuild.multirun)
             produced: Any = run_outs(task.fn, task.asset, task.outs, kwargs,

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .io import IOContext, is_external
+from .partitions import split_node
 
 
 def record_bytes(io_name: str, data_version: str) -> bytes:
@@ -46,7 +47,8 @@ def load_input(io: Any, up: str, data: bytes, *, reader: str, project_dir: str, 
                params: str = "", resources: Mapping[str, Any] | None = None) -> Any:
     """An upstream's value through its external manager: ``io.load_input`` with its context."""
     ctx = IOContext(up, Path(project_dir), log if log is not None else _logger(up), params=decoded_params(params),
-                    resources=resources, data_version=recorded_version(data), reader=reader)
+                    resources=resources, data_version=recorded_version(data), reader=reader,
+                    partition=split_node(up)[1])
     return io.load_input(ctx)
 
 
@@ -72,7 +74,7 @@ class OutputChecker:
         if not callable(check):  # a manager that cannot tell: trust the record
             return None
         ctx = IOContext(asset, self.project_dir, _logger(asset), params=decoded_params(self.params(asset)),
-                        resources=self.resources, data_version=recorded)
+                        resources=self.resources, data_version=recorded, partition=split_node(asset)[1])
         try:
             now = check(ctx)
         except Exception as e:  # noqa: BLE001 - a manager's bug or an unreachable store: rebuild, say why

@@ -54,6 +54,9 @@ class Graph:
     fan_labels: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
     # a node -> params that receive None (a mapping that names no existing partition)
     absent: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # the graph as declared, one node per asset, when partitions were expanded: what ``list``
+    # and ``graph`` show (a partitioned asset once, with its partition count)
+    declared: Graph | None = None
 
     def observed_by(self, plan: Iterable[str]) -> list[str]:
         """The observable sources that assets of ``plan`` read (as a parameter or in deps), in

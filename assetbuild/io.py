@@ -99,8 +99,9 @@ class IOContext:
     """What an external IO manager's ``handle_output``, ``load_input`` and ``version`` receive.
 
     - ``asset``: the asset whose data this is (for ``load_input``: the upstream being read;
-      ``reader`` names the asset reading it);
-    - ``partition``: None (partitions come later);
+      ``reader`` names the asset reading it); for a partition, its node's name (``daily[2024-01-01]``),
+      so each partition's data has a name of its own;
+    - ``partition``: the partition's key (of ``asset``: the one written, checked or read), else None;
     - ``params``: the asset's resolved params (read-only), as its function gets them;
     - ``resources``: the build's resources by name (``context.resources["warehouse"]``), made on
       first use in this process like an asset's;

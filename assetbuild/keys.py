@@ -11,7 +11,7 @@ import hashlib
 import os
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .reports import Reason
 
@@ -37,9 +37,11 @@ INTERPRETER = f"{sys.implementation.cache_tag}-O{sys.flags.optimize}"
 _PREFIX = f"assetbuild-key/{KEY_SCHEMA}/{INTERPRETER}\n".encode()
 
 
-@dataclass(frozen=True)
-class KeyParts:
-    """What went into a key, kept with the latest build of an asset so `status`/`why` can explain."""
+class KeyParts(NamedTuple):
+    """What went into a key, kept with the latest build of an asset so `status`/`why` can explain.
+
+    A NamedTuple, not a frozen dataclass: a build makes one per asset (and per partition), and a
+    frozen dataclass costs an ``object.__setattr__`` per field to make."""
 
     code: str  # fingerprint digest, or "v:" + code_version
     code_parts: dict[str, str]  # fingerprint components (label -> digest); empty with code_version

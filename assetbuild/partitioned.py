@@ -173,7 +173,7 @@ def expand(graph: Graph, env: PartitionEnv) -> Graph:
             _bind(node, key, bound, mappers, inputs, fan_in, fan_labels, absent, src)
     _check_paths(nodes, partitioned)
     return replace(graph, nodes=nodes, inputs=inputs, order=order, wants_context=wants_context, uses=uses,
-                   fan_in=fan_in, partitioned=partitioned, fan_labels=fan_labels, absent=absent)
+                   fan_in=fan_in, partitioned=partitioned, fan_labels=fan_labels, absent=absent, declared=graph)
 
 
 def _bind(node: str, key: str | None, bound: tuple[tuple[str | None, str], ...],

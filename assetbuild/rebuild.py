@@ -70,7 +70,7 @@ def why_run(parts: KeyParts, head: Head | None, sources: frozenset[str] | set[st
 def _upstream_stale(parts: KeyParts, head: Head | None) -> Decision:
     """A dry run's decision while an upstream will rebuild: run, unless that output is unchanged."""
     unknown = [up for up, dv in parts.inputs if dv is None]
-    why = [Reason("upstream-changed", f"{', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} stale "
+    why = [Reason("upstream-changed", f"{_some(unknown)} {'is' if len(unknown) == 1 else 'are'} stale "
                   "(runs only if that output changes)")]
     if head is None:
         why.insert(0, _NEVER_BUILT)
@@ -130,6 +130,9 @@ class TraceRebuilder:
         fan = self.graph.fan_in.get(name)
         if not fan:
             return ()
+        labels = self.graph.fan_labels.get(name)
+        if labels is not None and len(labels) == len(fan):  # a partition's: its mapped keys, counted already
+            return tuple((p, len(labels[p])) for p in fan)
         bound = self.graph.inputs[name]
         return tuple((p, sum(1 for q, _ in bound if q == p)) for p in fan)
 

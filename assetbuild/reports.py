@@ -65,6 +65,15 @@ class AssetResult:
         return doc
 
 
+def cached_result(asset: str, key: str | None, data_version: str) -> AssetResult:
+    """``AssetResult(asset, "cached", key=key, data_version=data_version)``, made without the
+    frozen dataclass's ``object.__setattr__`` per field: a null build makes one per asset (and
+    per partition). The other fields are the class's defaults, as the constructor would set them."""
+    r = object.__new__(AssetResult)
+    r.__dict__.update(asset=asset, status="cached", key=key, data_version=data_version, metadata={})
+    return r
+
+
 @dataclass(frozen=True)
 class ObservationResult:
     """One call of an observable source's observe function: the version it returned (None if it

@@ -37,7 +37,7 @@ from .materialize import Materializer, PathNotWritten
 from .multi import MultiRuns
 from .only import stored_inputs
 from .rebuild import CodeOf, TraceRebuilder
-from .reports import AssetResult, BuildResult, ObservationResult, Reason
+from .reports import AssetResult, BuildResult, ObservationResult, Reason, cached_result
 from .skips import no_output_result, settle_skip
 
 _FROM_REMOTE = Reason("remote", "from the remote cache")
@@ -96,6 +96,7 @@ class Scheduler(Looking):
         self._late: list[tuple[str, Decision]] = []  # remote hits whose path output waits for its bytes
         self._results: dict[str, AssetResult] = {}
         self._planned: set[str] = set()
+        self._ups: dict[str, list[str]] = {}
         self.multi = MultiRuns(graph) if graph.producers else None  # outs of multi-assets run together
 
     # --- public ------------------------------------------------------------------------------
@@ -206,7 +207,7 @@ class Scheduler(Looking):
             if d.action == "fetch":  # its bytes may still be downloading: see _recheck_remote_hits
                 return AssetResult(name, "restored", key=d.key, data_version=d.reused.data_version,
                                    reasons=(_FROM_REMOTE,))
-            return AssetResult(name, "cached", key=d.key, data_version=d.reused.data_version)
+            return cached_result(name, d.key, d.reused.data_version)
         return self._restore(name, adef, d)
 
     def _restore(self, name: str, adef: AssetDef, d: Decision, why: tuple[Reason, ...] = ()) -> AssetResult | Job:
@@ -560,6 +561,8 @@ class Scheduler(Looking):
                 self.outputs.restore(name, d.parts.path or "", d)
             except (CacheCorrupt, PathNotWritten):
                 bad.add(d.known_key)  # rebuilt below: a failure to write then shows as its error
+        if not bad:  # (a build without a remote cache: no walk over every result)
+            return
         for name, r in list(self._results.items()):
             if r.status == "restored" and r.key in bad:
                 try:
@@ -573,8 +576,12 @@ class Scheduler(Looking):
         return self.graph.nodes[name]  # type: ignore[return-value]  # no cast(): a call per asset
 
     def _upstream(self, name: str) -> list[str]:
-        """Distinct upstream names (sources and assets) of ``name``, in parameter order."""
-        return list(dict.fromkeys(up for _, up in self.graph.inputs[name]))
+        """Distinct upstream names (sources and assets) of ``name``, in parameter order (found
+        once per build: the caller must not change the list)."""
+        ups = self._ups.get(name)
+        if ups is None:
+            ups = self._ups[name] = list(dict.fromkeys([up for _, up in self.graph.inputs[name]]))
+        return ups
 
     def _skipped(self, name: str, why: str) -> AssetResult:
         self.blocked[name] = _Blocked.NOT_BUILT

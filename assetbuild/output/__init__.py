@@ -54,6 +54,8 @@ class Reporter:
         self.color = _use_color(self.out)
         self.total = 0
         self.done = 0
+        self.partitions_total = 0
+        self.partitions_done = 0
         self._last_draw = 0.0
         self._status_shown = False
         self._current = ""
@@ -183,6 +185,9 @@ class Reporter:
     def build_started(self, assets: list[str], dry_run: bool) -> None:
         self.total = len(assets)
         self.done = 0
+        # a build of partitions (a backfill) numbers each partition's line: [120/365]
+        self.partitions_total = sum(1 for a in assets if a[-1:] == "]")
+        self.partitions_done = 0
 
     def asset_started(self, name: str) -> None:
         self._current = f"running {name}"
@@ -190,6 +195,10 @@ class Reporter:
 
     def asset_finished(self, r: AssetResult, dry_run: bool = False) -> None:
         self.done += 1
+        if self.partitions_total and r.asset[-1:] == "]":
+            self.partitions_done += 1
+            if r.status != "cached" and not dry_run:
+                r = _numbered(r, f"[{self.partitions_done}/{self.partitions_total}]")
         if self.verbosity < -1 or (self.watching and self.verbosity <= 0 and r.status in ("built", "restored")):
             return
         if dry_run and r.metadata.get("kind") != "observable_source":  # a failed observation: FAILED below
@@ -310,6 +319,19 @@ class Reporter:
         self.out.flush()
 
 
+def _count(node: dict[str, Any]) -> str:
+    n = node["partitions"]["count"]
+    return f"{n} partition{'' if n == 1 else 's'}"
+
+
+def _numbered(r: AssetResult, count: str) -> AssetResult:
+    """A partition's result as its line shows it in a build of partitions: its name followed by
+    its place among them (the result itself is not changed)."""
+    from dataclasses import replace
+
+    return replace(r, asset=f"{r.asset}  {count}")
+
+
 def _some(names: list[str] | tuple[str, ...], limit: int) -> str:
     """``a, b, c and 4 more``."""
     names = list(names)
@@ -371,6 +393,9 @@ def format_graph(nodes: list[dict[str, Any]], fmt: str) -> str:
         out = ["digraph assets {", "  rankdir=LR;"]
         for n in nodes:
             shape = {"source": "note", "resource": "component", "observable_source": "hexagon"}.get(n["kind"], "box")
+            if n.get("partitions"):  # one node for all its partitions, stacked
+                out.append(f'  "{n["name"]}" [shape=box3d, label="{n["name"]}\\n{_count(n)}"];')
+                continue
             out.append(f'  "{n["name"]}" [shape={shape}];')
         for n in nodes:
             for up in n["inputs"]:
@@ -383,7 +408,7 @@ def format_graph(nodes: list[dict[str, Any]], fmt: str) -> str:
         ids = {n["name"]: f"n{i}" for i, n in enumerate(nodes)}
         out = ["graph LR"]
         for n in nodes:
-            label = n["name"].replace('"', "'")
+            label = n["name"].replace('"', "'") + (f" ({_count(n)})" if n.get("partitions") else "")
             shape = {"source": '[("{}")]', "resource": '[/"{}"/]',
                      "observable_source": '{{{{"{}"}}}}'}.get(n["kind"], '["{}"]')
             out.append(f'  {ids[n["name"]]}' + shape.format(label))
@@ -484,6 +509,9 @@ def format_assets(rows: list[dict[str, Any]], *, as_json: bool = False) -> str:
             src = f"  (poll every {r['poll']:g} s)"
         desc = f"  # {r['description']}" if r.get("description") else ""
         by = f"  (out of {r['producer']})" if r.get("producer") else ""
+        if r.get("partitions"):
+            p = r["partitions"]
+            by += f"  [{p['definition']}: {p['count']} partition{'' if p['count'] == 1 else 's'}]"
         lines.append(f"{r['kind']:<{width}} {r['name']}{by}{src}{extra}{ins}{desc}")
     return "\n".join(lines)
 

@@ -460,6 +460,7 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
         observations = observe_for(project, plan, store, record=not dry_run, given=observed)
         if recorder is not None and observations:
             recorder.observed(observations.values())
+        unseen = _keys_changed(project, store, plan) if project.graph.partitioned and not dry_run else {}
         sched = make_scheduler(project, store, record=not dry_run, runner=runner, observer=observer,
                                params=resolved, resources=resources, observations=observations)
         result = observer.with_logs(sched.build(plan, force=force, keep_going=options.keep_going,
@@ -472,10 +473,8 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
                 recorder.finish(exit_status, outcomes)
                 recorder = None
             store.flush()  # no-op unless the summary missed the scheduler's last batch
-            if project.graph.partitioned:
-                from .partitioning import drop_gone_partitions
-
-                drop_gone_partitions(project, store, plan)
+            if unseen:
+                _drop_gone(project, store, unseen)
         rep.build_finished(result)
         _call_hook(hook.after_build, result=result)
         return result
@@ -495,6 +494,39 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
             if resources is not None:  # after the workers: nothing uses them any more
                 resources.close()
             store.close()
+
+
+def _keys_changed(project: Project, store: Any, plan: Sequence[str]) -> dict[str, str]:
+    """The planned partitioned assets whose partition keys are not those the store last held
+    only heads of (asset -> the digest of its keys now): after the build, their partitions that
+    no longer exist are dropped (``partitioning.drop_gone_partitions``). Marked unknown first, so
+    a build that ends early leaves them to the next. A null build reads one record per asset."""
+    import hashlib
+
+    from ..partitions import split_node
+
+    seen = getattr(store, "partition_keys_seen", None)
+    if seen is None:
+        return {}
+    out: dict[str, str] = {}
+    for asset in dict.fromkeys(split_node(n)[0] for n in plan if n.endswith("]")):
+        pset = project.graph.partitioned.get(asset)
+        if pset is None:
+            continue
+        digest = hashlib.sha256("\n".join(pset.keys).encode("utf-8", "surrogatepass")).hexdigest()
+        if seen(asset) != digest:
+            out[asset] = digest
+            store.put_partition_keys_seen(asset, None)
+    return out
+
+
+def _drop_gone(project: Project, store: Any, unseen: dict[str, str]) -> None:
+    from .partitioning import drop_gone_partitions
+
+    drop_gone_partitions(project, store, [n for a in unseen for n in project.graph.partitioned[a].nodes[:1]])
+    for asset, digest in unseen.items():
+        store.put_partition_keys_seen(asset, digest)
+    store.flush()
 
 
 def _record_summary(store: Any, outcomes: dict[str, str]) -> None:

@@ -146,7 +146,7 @@ def drop_gone_partitions(project: Any, store: Any, plan: Sequence[str]) -> list[
         if pset is None:
             continue
         live = set(pset.nodes)
-        gone.update((n, h) for n, h in scan(asset).items() if n not in live)
+        gone.update((n, h) for n, h in scan(asset, live).items() if n not in live)
     if not gone:
         return []
     rep = project.reporter

@@ -14,6 +14,7 @@ from ..errors import SelectionError, ValueNotFound
 from ..graph import Graph, select
 from ..io import is_external
 from ..output import Reporter
+from ..partitions import split_node
 from ..reports import AssetStatus
 from .building import RemoteOptions, make_scheduler, project_params, with_remote
 from .observing import observe_for
@@ -318,10 +319,10 @@ def list_assets(*, project_dir: str | os.PathLike[str] = ".", assetfile: str | N
     resource (``kind``: "resource") with the assets that use it. ``assets``: a selection: only
     the assets it selects (not what they need), and the sources and resources those use."""
     with open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir) as project:
-        rows = _describe(project.graph, project_params(project))
+        rows = _describe(project.graph.declared or project.graph, project_params(project), project.graph.partitioned)
         if not assets:
             return rows
-        picked = set(select(project.graph, assets, needs=False))
+        picked = {split_node(n)[0] for n in select(project.graph, assets, needs=False)}
         used = {u for r in rows if r["name"] in picked for u in (*r["inputs"], *r["resources"])}
         return [r for r in rows if r["name"] in (picked if r["kind"] == "asset" else used)]
 
@@ -330,10 +331,12 @@ def functions(*, project_dir: str | os.PathLike[str] = ".", assetfile: str | Non
               ) -> dict[str, Any]:
     """The plain function behind every asset, by name: for unit tests (``functions()["inc"](1) == 2``)."""
     with open_project(project_dir, assetfile=assetfile) as project:
-        return {name: project.graph.nodes[name].fn for name in project.graph.order}  # type: ignore[union-attr]
+        graph = project.graph.declared or project.graph  # a partitioned asset's function once
+        return {name: graph.nodes[name].fn for name in graph.order}  # type: ignore[union-attr]
 
 
-def _describe(graph: Graph, params: dict[str, str] | None = None) -> list[dict[str, Any]]:
+def _describe(graph: Graph, params: dict[str, str] | None = None, partitioned: dict[str, Any] | None = None
+              ) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for name in graph.sources:
         d: Any = graph.nodes[name]
@@ -345,7 +348,7 @@ def _describe(graph: Graph, params: dict[str, str] | None = None) -> list[dict[s
                     "description": o.description or _first_line(o.fn.__doc__), "file": o.file, "line": o.line})
     for name in graph.order:
         a: Any = graph.nodes[name]
-        out.append({"name": name, "kind": "asset", "inputs": graph.upstream(name), "io": a.io,
+        out.append({"name": name, "kind": "asset", "inputs": list(dict.fromkeys(graph.upstream(name))), "io": a.io,
                     "path": a.path, "outputs": list(a.outputs), "group": a.group,
                     "description": a.description or _first_line(a.fn.__doc__),
                     "code_version": a.code_version, "metadata": a.metadata, "file": a.file,
@@ -358,6 +361,13 @@ def _describe(graph: Graph, params: dict[str, str] | None = None) -> list[dict[s
             out[-1]["output_required"] = False
         if a.producer is not None:  # an out of a multi-asset
             out[-1]["producer"] = a.producer
+        pset = (partitioned or {}).get(name)
+        if pset is not None:  # one row for all its partitions (their keys: `partitions list`)
+            out[-1]["partitions"] = {"kind": pset.definition.kind, "definition": pset.definition.describe(),
+                                     "count": len(pset.keys)}
+            mapped = graph.mappings.get(name)
+            if mapped:
+                out[-1]["mappings"] = {p: m.describe() for p, m in mapped.items()}
     if graph.resources:
         out += _describe_resources(graph)
     return out

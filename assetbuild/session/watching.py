@@ -127,6 +127,10 @@ def _watch_set(project: Project) -> Any:
             sources.update((p, os.path.realpath(p)))  # a symlink's target changes too
         elif isinstance(d, AssetDef) and d.path is not None:
             outputs.add(os.path.join(root, d.path))
+    for pset in project.graph.partitioned.values():  # a new file in a FilePartitions glob's directory
+        directory = getattr(pset.definition, "directory", None)
+        if directory is not None:
+            sources.add(os.path.normpath(os.path.join(root, directory)))
     return WatchSet(frozenset(project.loaded.project_files()), frozenset(sources), frozenset(outputs))
 
 

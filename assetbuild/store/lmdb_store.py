@@ -20,7 +20,7 @@ import contextlib
 import json
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Container, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -137,16 +137,32 @@ class LmdbStore:
         return {name: h for raw, name, h in self._all_heads()
                 if (raw.startswith(prefix) if prefix else raw[:1] != b"\0")}
 
-    def partition_heads(self, asset: str) -> dict[str, Head]:
-        """This project's latest record of each partition of ``asset`` (``asset[KEY]``), found by
-        prefix: a partition whose key no longer exists is still here, until it is dropped."""
+    def partition_heads(self, asset: str, live: Container[str] = ()) -> dict[str, Head]:
+        """This project's latest record of each partition of ``asset`` (``asset[KEY]``) but those
+        named in ``live``, found by prefix: a partition whose key no longer exists is still here,
+        until it is dropped."""
         prefix = self._head_key(asset + "[")
         out = {}
         for k, v in self._index.scan(b"heads", prefix):
+            name = name_of_head_key(bytes(k))
+            if name in live:
+                continue
             head = decode(v, Head)
             if head is not None:
-                out[name_of_head_key(bytes(k))] = head
+                out[name] = head
         return out
+
+    def _keys_seen_key(self, asset: str) -> bytes:
+        return self._head_prefix + b"partition-keys\0" + name_key(asset)
+
+    def partition_keys_seen(self, asset: str) -> str | None:
+        """The digest of ``asset``'s partition keys when the store last held heads of no others
+        (None: not known; see session.building): while the keys stay those, nothing to drop."""
+        raw = self._get(b"meta", self._keys_seen_key(asset))
+        return raw.decode() if raw is not None else None
+
+    def put_partition_keys_seen(self, asset: str, digest: str | None) -> None:
+        self._batch.put(b"meta", self._keys_seen_key(asset), digest.encode() if digest is not None else None)
 
     def all_heads(self) -> list[tuple[str, Head]]:
         """(asset name, latest record) of every project sharing this cache directory: what gc

@@ -22,7 +22,8 @@ from ..errors import CacheCorrupt
 from ..reports import Event, Head, ObservationRecord, RunRecord, SkipRecord, Trace
 from .cas import digest_bytes, take_file_bytes
 
-_TABLES = ("traces", "heads", "history", "stat", "blobs", "observations", "skips", "events", "runs", "meta", "texts")
+_TABLES = ("traces", "heads", "history", "stat", "blobs", "observations", "skips", "events", "runs", "meta", "texts",
+           "partition_keys")
 _GONE = object()  # a pending delete
 
 
@@ -129,8 +130,14 @@ class MemoryStore:
     def heads(self) -> dict[str, Head]:
         return self._rows("heads")
 
-    def partition_heads(self, asset: str) -> dict[str, Head]:
-        return {n: h for n, h in self._rows("heads").items() if n.startswith(asset + "[")}
+    def partition_heads(self, asset: str, live: Any = ()) -> dict[str, Head]:
+        return {n: h for n, h in self._rows("heads").items() if n.startswith(asset + "[") and n not in live}
+
+    def partition_keys_seen(self, asset: str) -> str | None:
+        return self._rows("partition_keys").get(asset)
+
+    def put_partition_keys_seen(self, asset: str, digest: str | None) -> None:
+        self._put("partition_keys", asset, digest if digest is not None else _GONE)
 
     def add_history(self, asset: str, when_ns: int, key: str) -> None:
         self._put("history", (asset, when_ns), key)
