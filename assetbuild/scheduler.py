@@ -141,8 +141,21 @@ class Scheduler(Looking):
         """Fingerprint every planned asset before any runs: an asset that runs in this process
         may change a global another one reads (a counter, a cache object), and a key must come
         from the code and data as loaded, not from what ran before it in this build."""
-        self._codes = {name: self.fingerprint(name) for name in plan
-                       if isinstance(self.graph.nodes.get(name), AssetDef)}
+        codes = self._codes = {}
+        by_asset: dict[str, tuple[str, dict[str, str]]] = {}  # a partitioned asset's, for all its partitions
+        nodes = self.graph.nodes
+        for name in plan:
+            d = nodes.get(name)
+            if not isinstance(d, AssetDef):
+                continue
+            part = d.partition
+            if part is None:
+                codes[name] = self.fingerprint(name)
+                continue
+            code = by_asset.get(part.asset)
+            if code is None:
+                code = by_asset[part.asset] = self.fingerprint(name)
+            codes[name] = code
 
     def _code_of(self, name: str) -> tuple[str, dict[str, str]]:
         return self._codes.get(name) or self.fingerprint(name)

@@ -85,7 +85,7 @@ def _runner(project: Project, options: BuildOptions) -> Any:
         if problem is not None:
             raise ConfigError(f"--timeout: {problem}; use --executor processes")
     unlimited: list[AssetDef] = []
-    for name, d in project.graph.nodes.items():
+    for name, d in (project.graph.declared or project.graph).nodes.items():  # a partitioned asset once
         if not isinstance(d, AssetDef):
             continue
         problem = runner.time_limit_problem(d.executor)
@@ -503,15 +503,13 @@ def _keys_changed(project: Project, store: Any, plan: Sequence[str]) -> dict[str
     a build that ends early leaves them to the next. A null build reads one record per asset."""
     import hashlib
 
-    from ..partitions import split_node
-
     seen = getattr(store, "partition_keys_seen", None)
     if seen is None:
         return {}
     out: dict[str, str] = {}
-    for asset in dict.fromkeys(split_node(n)[0] for n in plan if n.endswith("]")):
-        pset = project.graph.partitioned.get(asset)
-        if pset is None:
+    planned = set(plan)
+    for asset, pset in project.graph.partitioned.items():
+        if not any(n in planned for n in pset.nodes):
             continue
         digest = hashlib.sha256("\n".join(pset.keys).encode("utf-8", "surrogatepass")).hexdigest()
         if seen(asset) != digest:

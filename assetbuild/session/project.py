@@ -282,8 +282,9 @@ def _validated_executors(graph: Graph, plugin_manager: Any) -> dict[str, Any]:
     from ..plugins import collect_executors
 
     executors = collect_executors(plugin_manager)
-    for name in graph.order:
-        d: AssetDef = graph.nodes[name]  # type: ignore[assignment]
+    declared = graph.declared or graph  # a partitioned asset once
+    for name in declared.order:
+        d: AssetDef = declared.nodes[name]  # type: ignore[assignment]
         if d.executor is not None and d.executor not in executors:
             known = ", ".join(sorted(executors))
             raise DefinitionError(f"asset {name!r}: unknown executor {d.executor!r} (known: {known}; "

@@ -1,0 +1,205 @@
+"""Building partitions as a backfill: in parallel, numbered lines, the listings that show a
+partitioned asset once, watch mode seeing a new file, and what executors and IO managers get.
+
+The partition semantics themselves (definitions, mappings, keys, status) have their own tests
+(tests/test_partitions*.py); these cover what the engine and the terminal make of them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import assetbuild
+from assetbuild.output import Reporter
+
+NOW = "2024-01-04T00:00:00Z"
+
+DAYS = """
+from assetbuild import asset, DailyPartitions, HourlyPartitions
+import os, time
+
+@asset(partitions=HourlyPartitions(start="2024-01-01"))
+def hourly(context):
+    return context.partition_window[0].hour
+
+@asset(partitions=DailyPartitions(start="2024-01-01"))
+def daily(context, hourly):
+    with open(os.path.join("runs", context.partition_key + "-" + str(os.getpid())), "w"):
+        pass
+    time.sleep(float(os.environ.get("SLOW", "0")))
+    return sum(hourly.values())
+
+@asset
+def report(daily):
+    return daily
+"""
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED")}
+    env["ASSETBUILD_NOW"] = NOW
+    env.update(extra)
+    return env
+
+
+def _cli(root: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "assetbuild", "-C", str(root), *args], capture_output=True,
+                          text=True, env=_env(**env), timeout=120)
+
+
+@pytest.fixture(autouse=True)
+def _now(monkeypatch) -> None:
+    monkeypatch.setenv("ASSETBUILD_NOW", NOW)  # the in-process calls' partitions too
+
+
+@pytest.fixture
+def days(tmp_path: Path) -> Path:
+    (tmp_path / "AssetFile").write_text(DAYS)
+    (tmp_path / "runs").mkdir()
+    return tmp_path
+
+
+def test_backfill_lines_are_numbered_among_the_partitions_of_the_build(days: Path) -> None:
+    r = _cli(days, "daily", "--partitions", "2024-01-02..2024-01-03")
+    assert r.returncode == 0, r.stderr
+    lines = [ln for ln in r.stdout.splitlines() if ln.startswith("built")]
+    assert len(lines) == 50  # 48 hours and 2 days
+    assert lines[0].split()[1:3] == ["hourly[2024-01-02-00:00]", "[1/50]"]  # (then its duration, if any)
+    assert lines[-1].split()[1:3] == ["daily[2024-01-03]", "[50/50]"]
+    # a plain build's lines keep their form: no counter without partitions in it
+    plain = _cli(days, "report")
+    assert "built     report\n" in plain.stdout or "built     report  (" in plain.stdout, plain.stdout
+    assert "[" not in [ln for ln in plain.stdout.splitlines() if ln.startswith("built     report")][0]
+
+
+def test_a_backfill_runs_partitions_in_parallel(days: Path) -> None:
+    assert _cli(days, "hourly").returncode == 0
+    r = _cli(days, "daily", "--partitions", "2024-01-01..2024-01-03", "-j", "2", SLOW="0.5")
+    assert r.returncode == 0, r.stderr
+    runs = sorted(p.name for p in (days / "runs").iterdir())
+    assert [n.rsplit("-", 1)[0] for n in runs] == ["2024-01-01", "2024-01-02", "2024-01-03"]
+    assert len({n.rsplit("-", 1)[1] for n in runs}) == 2, runs  # two worker processes shared them
+    again = _cli(days, "daily", "--partitions", "2024-01-01..2024-01-03", "-j", "2", "--json")
+    assert {x["status"] for x in json.loads(again.stdout)["results"]} == {"cached"}
+
+
+def test_list_and_graph_show_a_partitioned_asset_once_with_its_count(days: Path) -> None:
+    rows = assetbuild.list_assets(project_dir=days)
+    by_name = {r["name"]: r for r in rows}
+    assert list(by_name) == ["hourly", "daily", "report"]
+    assert by_name["daily"]["partitions"] == {"kind": "daily", "definition": "daily from 2024-01-01", "count": 3}
+    assert by_name["hourly"]["partitions"]["count"] == 72
+    assert by_name["daily"]["inputs"] == ["hourly"] and by_name["report"]["inputs"] == ["daily"]
+    text = _cli(days, "list").stdout
+    assert "asset daily  [daily from 2024-01-01: 3 partitions]  <- hourly" in text
+    dot = _cli(days, "graph").stdout
+    assert '"daily" [shape=box3d, label="daily\\n3 partitions"];' in dot
+    assert '"hourly" -> "daily";' in dot and '"daily" -> "report";' in dot
+    assert "2024-01-01" not in dot
+    assert set(assetbuild.functions(project_dir=days)) == {"hourly", "daily", "report"}
+
+
+def test_a_partitioned_asset_is_fingerprinted_once_not_per_partition(days: Path, monkeypatch) -> None:
+    from assetbuild.fingerprint.walk import Fingerprinter
+
+    calls: list[str] = []
+    real = Fingerprinter.fingerprint_function
+
+    def counting(self, fn, asset):  # noqa: ANN001, ANN202
+        calls.append(asset)
+        return real(self, fn, asset)
+
+    monkeypatch.setattr(Fingerprinter, "fingerprint_function", counting)
+    result = assetbuild.build(project_dir=days)
+    assert len(result.results) == 72 + 3 + 1
+    assert sorted(calls) == ["daily", "hourly", "report"]
+
+
+def test_unpartitioned_reader_receives_every_partition_by_key(days: Path, monkeypatch) -> None:
+    assetbuild.build(project_dir=days)
+    assert assetbuild.load_value("report", project_dir=days) == {"2024-01-01": 276, "2024-01-02": 276,
+                                                                  "2024-01-03": 276}
+    monkeypatch.setenv("ASSETBUILD_NOW", "2024-01-05T00:00:00Z")  # a day later: one new partition each
+    result = assetbuild.build(project_dir=days)
+    ran = sorted(r.asset for r in result.results if r.status == "built")
+    assert ran == ["daily[2024-01-04]", *(f"hourly[2024-01-04-{h:02d}:00]" for h in range(24)), "report"]
+
+
+STATIONS = """
+from assetbuild import asset, FilePartitions
+
+@asset(partitions=FilePartitions("data/raw/*.csv"), io="text", path="build/clean/{partition}.txt")
+def clean(context):
+    return context.partition_path.read_text().strip().upper()
+"""
+
+
+def test_watch_builds_the_partition_of_a_new_file(tmp_path: Path) -> None:
+    from tests.test_watch import Watching, built
+
+    (tmp_path / "AssetFile").write_text(STATIONS)
+    (tmp_path / "data" / "raw").mkdir(parents=True)
+    (tmp_path / "data" / "raw" / "a.csv").write_text("a\n")
+    with Watching(tmp_path) as w:
+        assert built(w.wait(1)[0]) == ["clean[a.csv]"]
+        (tmp_path / "data" / "raw" / "b.csv").write_text("b\n")
+        assert built(w.wait(2)[1]) == ["clean[b.csv]"]
+        (tmp_path / "data" / "raw" / "a.csv").write_text("a2\n")
+        assert built(w.wait(3)[2]) == ["clean[a.csv]"]
+    assert (tmp_path / "build" / "clean" / "b.csv.txt").read_text() == "B"
+    assert (tmp_path / "build" / "clean" / "a.csv.txt").read_text() == "A2"
+
+
+EXTERNAL = """
+from assetbuild import asset, StaticPartitions
+
+@asset(partitions=StaticPartitions(["eu", "us"]), io="seen")
+def sales(context):
+    return context.partition_key
+"""
+
+SEEN_PLUGIN = """
+import json
+from pathlib import Path
+from assetbuild import hookimpl
+from assetbuild.io import OutputInfo
+
+class Seen:
+    name = "seen"
+    io_version = "1"
+
+    def handle_output(self, context, value):
+        log = Path(context.project_dir) / "seen.jsonl"
+        with log.open("a") as f:
+            f.write(json.dumps([context.asset, context.partition, value]) + "\\n")
+        return OutputInfo(data_version=value)
+
+    def load_input(self, context):
+        return context.data_version
+
+@hookimpl
+def register_io_managers():
+    return [Seen()]
+"""
+
+
+def test_an_external_io_manager_learns_the_partition_it_writes(tmp_path: Path, monkeypatch) -> None:
+    from assetbuild.plugins import get_plugin_manager
+
+    (tmp_path / "AssetFile").write_text(EXTERNAL)
+    (tmp_path / "seen_plugin.py").write_text(SEEN_PLUGIN)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import seen_plugin  # type: ignore[import-not-found]
+
+    pm = get_plugin_manager()
+    pm.register(seen_plugin)
+    result = assetbuild.build(project_dir=tmp_path, plugin_manager=pm, reporter=Reporter(verbosity=-2))
+    assert result.ok, [r.error for r in result.results]
+    seen = [json.loads(line) for line in (tmp_path / "seen.jsonl").read_text().splitlines()]
+    assert seen == [["sales[eu]", "eu", "eu"], ["sales[us]", "us", "us"]]
