@@ -118,7 +118,7 @@ def expand(graph: Graph, env: PartitionEnv) -> Graph:
         defn = parted[name]
         keys = keys_of[name]
         refs = _refs(name, defn, keys, env)
-        pset = partitioned[name] = PartitionSet(defn, keys, [node_name(name, k) for k in keys])
+        pset = partitioned[name] = PartitionSet(defn, keys, [f"{name}[{k}]" for k in keys])  # node_name
         cls = _partition_class(d)  # type: ignore[arg-type]
         for node, ref in zip(pset.nodes, refs):
             nodes[node] = _clone(cls, d, node, ref)  # type: ignore[arg-type]
@@ -190,7 +190,7 @@ def _bind(node: str, key: str | None, bound: tuple[tuple[str | None, str], ...],
             continue
         got = m(key)
         if got.many:
-            out += ((param, node_name(up, k)) for k in got.keys)
+            out += [(param, f"{up}[{k}]") for k in got.keys]  # node_name
             if param is not None:
                 fan_in.setdefault(node, {})[param] = f"partitions of {up}"
                 fan_labels.setdefault(node, {})[param] = tuple(got.keys)

@@ -142,7 +142,8 @@ class TraceRebuilder:
     def decide(self, name: str, inputs: Sequence[tuple[str, str | None]]) -> Decision:
         adef: AssetDef = self.graph.nodes[name]  # type: ignore[assignment]  # no cast(): a call per asset
         code, code_parts = self.code_of(name)
-        passed = self._passed.get(name)
+        part = adef.partition
+        passed = self._passed.get(name if part is None else part.asset)  # a partition: its asset's
         if passed is None:
             passed = self._passed_sources(name, adef)
         # an unknown version (None) only ever reaches a dry run's parts, never a key
@@ -151,9 +152,9 @@ class TraceRebuilder:
                          env=env_parts(adef.env, self.environ) if adef.env else (),
                          params=(self.params.get(name) or declared_json(adef.param_defaults)) if adef.param_defaults else "",
                          resources=self._resource_versions(name) if self.graph.uses else (),
-                         fan_in=self._fan_in(name) if self.graph.fan_in else (),
+                         fan_in=self._fan_in(name) if name in self.graph.fan_in else (),
                          producer=adef.producer or "",
-                         partition=adef.partition.key_part if adef.partition is not None else "")
+                         partition=part.key_part if part is not None else "")
         head = self.store.get_head(name)
         if adef.volatile:
             return self._volatile(name, parts, head)
@@ -253,13 +254,8 @@ class TraceRebuilder:
         ``deps=`` source is not passed: only its contents count). The partitions of an asset
         pass the same sources (a file partition's file is no parameter's): found once."""
         part = adef.partition
-        if part is not None and part.asset in self._passed:
-            out = self._passed[name] = self._passed[part.asset]
-            return out
         ups = dict.fromkeys(up for param, up in self.graph.inputs[name] if param is not None and up in self.sources)
-        out = self._passed[name] = tuple((up, self._key_paths[up]) for up in ups)
-        if part is not None:
-            self._passed[part.asset] = out
+        out = self._passed[name if part is None else part.asset] = tuple((up, self._key_paths[up]) for up in ups)
         return out
 
 

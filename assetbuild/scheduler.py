@@ -113,7 +113,7 @@ class Scheduler(Looking):
             stored_inputs(self.graph, self.store, plan, self.known, self.blocked, self.outputs.usable_version)
         planned = self._planned = set(plan)
         for name in plan:
-            for up in self._upstream(name):
+            for up in self._upstream(name):  # kept for the loop (self._ups)
                 if up in planned:
                     self.outputs.add_reader(up)
         self._results = {}
@@ -257,8 +257,9 @@ class Scheduler(Looking):
         index = {n: i for i, n in enumerate(plan)}
         dependents: dict[str, list[str]] = {n: [] for n in plan}
         waiting: dict[str, int] = {}
+        all_ups = self._ups
         for name in plan:
-            ups = [up for up in self._upstream(name) if up in index]
+            ups = [up for up in (all_ups.get(name) or self._upstream(name)) if up in index]
             waiting[name] = len(ups)
             for up in ups:
                 dependents[up].append(name)

@@ -186,7 +186,7 @@ class Reporter:
         self.total = len(assets)
         self.done = 0
         # a build of partitions (a backfill) numbers each partition's line: [120/365]
-        self.partitions_total = sum(1 for a in assets if a[-1:] == "]")
+        self.partitions_total = sum(a[-1:] == "]" for a in assets)
         self.partitions_done = 0
 
     def asset_started(self, name: str) -> None:
@@ -237,7 +237,8 @@ class Reporter:
                 self.line(f"{self._c('skipped', 'skipped')}   {r.asset}: {why}")
         elif r.status == "cached" and self.verbosity > 0:
             self.line(f"{self._c('cached', 'cached')}    {r.asset}")
-        self._draw_status()
+        if self.live:  # (not a call per asset in a pipe)
+            self._draw_status()
 
     def build_finished(self, result: BuildResult) -> None:
         self._clear_status()
