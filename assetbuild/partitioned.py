@@ -111,21 +111,22 @@ def expand(graph: Graph, env: PartitionEnv) -> Graph:
     wants_context: set[str] = set()
     uses: dict[str, tuple[tuple[str, str], ...]] = {}
     partitioned: dict[str, PartitionSet] = {}
-    for name, d in graph.nodes.items():
+    for name, decl in graph.nodes.items():
         if name not in parted:
-            nodes[name] = d
+            nodes[name] = decl
             continue
         defn = parted[name]
         keys = keys_of[name]
         refs = _refs(name, defn, keys, env)
         pset = partitioned[name] = PartitionSet(defn, keys, [f"{name}[{k}]" for k in keys])  # node_name
-        cls = _partition_class(d)  # type: ignore[arg-type]
+        adef: AssetDef = decl  # type: ignore[assignment]  # only assets have partitions
+        cls = _partition_class(adef)
         for node, ref in zip(pset.nodes, refs):
-            nodes[node] = _clone(cls, d, node, ref)  # type: ignore[arg-type]
+            nodes[node] = _clone(cls, adef, node, ref)
             if ref.path is not None and isinstance(defn, FilePartitions):
                 src = file_source(ref.path)
                 if src not in nodes:
-                    nodes[src] = SourceDef(src, ref.path, d.file, d.line, f"a file of {defn.pattern}")
+                    nodes[src] = SourceDef(src, ref.path, adef.file, adef.line, f"a file of {defn.pattern}")
 
     for name in graph.order:
         d: AssetDef = graph.nodes[name]  # type: ignore[assignment]
@@ -169,8 +170,8 @@ def expand(graph: Graph, env: PartitionEnv) -> Graph:
                 wants_context.add(node)
             if name in graph.uses:
                 uses[node] = graph.uses[name]
-            src = file_source(file_defn.path(key)) if file_defn is not None else None
-            _bind(node, key, bound, mappers, inputs, fan_in, fan_labels, absent, src)
+            read = file_source(file_defn.path(key)) if file_defn is not None else None
+            _bind(node, key, bound, mappers, inputs, fan_in, fan_labels, absent, read)
     _check_paths(nodes, partitioned)
     return replace(graph, nodes=nodes, inputs=inputs, order=order, wants_context=wants_context, uses=uses,
                    fan_in=fan_in, partitioned=partitioned, fan_labels=fan_labels, absent=absent, declared=graph)

@@ -37,6 +37,7 @@ from .materialize import Materializer, PathNotWritten
 from .multi import MultiRuns
 from .only import stored_inputs
 from .rebuild import CodeOf, TraceRebuilder
+from .repairing import Repairing
 from .reports import AssetResult, BuildResult, ObservationResult, Reason, cached_result
 from .skips import no_output_result, settle_skip
 
@@ -47,7 +48,7 @@ class _InputRebuilt(Exception):
     """An upstream's stored output was unusable and has been rebuilt: decide again."""
 
 
-class Scheduler(Looking):
+class Scheduler(Looking, Repairing):
     """Builds a selection of a graph: up to ``jobs`` assets at once, longest remaining path first.
 
     Everything that touches the store, the files or the observer happens on the thread that
@@ -512,77 +513,6 @@ class Scheduler(Looking):
         self._drop_staging(job)
         self.blocked[job.name] = _Blocked.FAILED
         return job.failed(f"timed out after {job.timeout:g} s")
-
-    # --- repairing an unusable stored output ----------------------------------------------------
-
-    def _repair(self, name: str, key: str, err: BaseException) -> None:
-        """An asset's stored output turned out unusable after it was decided: forget its trace
-        and run it again now, before the asset that needed it goes on. Once per build: a second
-        failure, or a failed rerun, raises ``AssetFailed``."""
-        self._drop_corrupt(name, key, err)
-        self._rerun(name, self._repairing)  # forced: its trace is gone, but say so
-
-    def _rerun(self, name: str, rebuilder: Rebuilder) -> None:
-        """Run an already-finished asset again, now, replacing its result."""
-        try:
-            d = self._decide(name, rebuilder)
-        except _Unusable as e:
-            raise AssetFailed(name, e.why) from None
-        result = self._run_now(Job(name, self._asset(name), d))
-        self._results[name] = result
-        self.observer.asset_finished(result)
-        if result.status != "built":
-            raise AssetFailed(name, result.error or "failed", result.traceback or "")
-
-    def _drop_corrupt(self, name: str, key: str, err: BaseException) -> None:
-        """Forget a trace whose bytes are unusable, so the asset is rebuilt (once per build)."""
-        if name in self._repaired:
-            raise AssetFailed(name, f"its output cannot be stored and read back: {err}")
-        self.observer.warning(f"the stored output of {name!r} could not be used ({err}); rebuilding it")
-        self.store.delete_trace(key)
-        self._repaired.add(name)
-        self.outputs.forget(name)
-
-    def _run_now(self, job: Job) -> AssetResult:
-        """Run one job to its end, now, with nothing beside it."""
-        running: dict[Future[Any], Job] = {}
-        results: list[AssetResult] = []
-        job.isolated = True
-        self._submit(job, running, results.append)
-        if results:
-            return results[0]
-        (fut,) = running
-        assert self.runner is not None
-        with self.store.flushing_while_away(self.store.flush):
-            done = self.runner.wait([fut], time_left([job]))
-        if not done:
-            return self._timed_out(job, fut)
-        out = self._complete(job, fut)
-        if isinstance(out, Requeue):
-            return AssetResult(job.name, "failed", key=job.key, error="its inputs could not be loaded")
-        return out
-
-    def _recheck_remote_hits(self) -> None:
-        """Write the path outputs of remote hits, and run those whose bytes did not arrive intact.
-
-        A remote store answers a hit with the signed trace at once and downloads in the
-        background; ``settle()`` waits for the downloads and names the keys that failed."""
-        bad = set(self.store.settle())
-        for name, d in self._late:  # path outputs: downloaded concurrently meanwhile
-            if d.key in bad:
-                continue
-            try:
-                self.outputs.restore(name, d.parts.path or "", d)
-            except (CacheCorrupt, PathNotWritten):
-                bad.add(d.known_key)  # rebuilt below: a failure to write then shows as its error
-        if not bad:  # (a build without a remote cache: no walk over every result)
-            return
-        for name, r in list(self._results.items()):
-            if r.status == "restored" and r.key in bad:
-                try:
-                    self._rerun(name, self.rebuilder.forcing())
-                except AssetFailed:
-                    pass  # its failed result is recorded
 
     # --- helpers -----------------------------------------------------------------------------
 
