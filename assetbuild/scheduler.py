@@ -127,7 +127,8 @@ class Scheduler(Looking, Repairing):
                 for name in plan:
                     self._finish(self._dry_run(name), flush=False)
             else:
-                self._loop(plan, keep_going=keep_going, stopped_by=failed[0].asset if failed else None)
+                settled = 0 if failed else self._settle_cached(plan)
+                self._loop(plan[settled:], keep_going=keep_going, stopped_by=failed[0].asset if failed else None)
                 self._recheck_remote_hits()
         finally:
             if not dry_run:
@@ -193,6 +194,25 @@ class Scheduler(Looking, Repairing):
             self.known[name] = _Known(d.key or "", self.outputs.usable_version(d.trace.data_version),
                                       d.trace.output_digest)
         return d
+
+    def _settle_cached(self, plan: Sequence[str]) -> int:
+        """Settle the longest prefix of ``plan`` whose every asset is a cache hit, in plan order,
+        without the loop's queues and counters (a null build is all prefix); the length of that
+        prefix. The loop takes the rest, from the first asset that is not a hit, deciding it
+        again: the same decision, acted on there."""
+        nodes = self.graph.nodes
+        for i, name in enumerate(plan):
+            if nodes[name].producer is not None:  # type: ignore[union-attr]  # an out: its run is the loop's
+                return i
+            try:
+                d = self._decide(name)
+            except _Unusable:
+                return i
+            if d.action != "cached":
+                return i
+            self.outputs.reuse(name, d)
+            self._finish(cached_result(name, d.key, d.reused.data_version))
+        return len(plan)
 
     def _start(self, name: str) -> AssetResult | Job | None:
         """Decide one asset and act on it: its result (cached, restored, failed, skipped), or a

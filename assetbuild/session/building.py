@@ -13,7 +13,7 @@ from ..errors import ConfigError, DefinitionError, PluginError
 from ..graph import select
 from ..output import Reporter
 from ..reports import AssetResult, BuildResult, ObservationResult
-from .project import Project, open_project, open_store, process_builds
+from .project import Project, few_collections, open_project, open_store, process_builds
 
 
 @dataclass(frozen=True)
@@ -463,8 +463,9 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
         unseen = _keys_changed(project, store, plan) if project.graph.partitioned and not dry_run else {}
         sched = make_scheduler(project, store, record=not dry_run, runner=runner, observer=observer,
                                params=resolved, resources=resources, observations=observations)
-        result = observer.with_logs(sched.build(plan, force=force, keep_going=options.keep_going,
-                                                dry_run=dry_run, only=options.only))
+        with few_collections():
+            result = observer.with_logs(sched.build(plan, force=force, keep_going=options.keep_going,
+                                                    dry_run=dry_run, only=options.only))
         clean_end = True
         if not dry_run:
             _record_summary(store, {r.asset: r.status for r in result.results})

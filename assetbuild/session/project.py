@@ -242,6 +242,26 @@ def in_project_dir(root: Path) -> Iterator[None]:
 
 
 @contextmanager
+def few_collections() -> Iterator[None]:
+    """Fewer garbage collections while a build or look decides its assets: the loaded project
+    (modules, definitions, the graph) is frozen out of the collector's scans, and the youngest
+    generation may hold 50,000 objects before a collection. A null build of 90,000 partitions
+    makes a few objects per partition that all live to its end: with the default thresholds the
+    collector rescans them again and again (a fifth of the loop's time, measured). Cyclic garbage
+    an asset makes is still collected, later. Restored after, for the rest of the process."""
+    import gc
+
+    before = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(max(before[0], 50_000), *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+        gc.unfreeze()
+
+
+@contextmanager
 def open_project(project_dir: str | os.PathLike[str] = ".", *, assetfile: str | None = None,
                  cache_dir: str | os.PathLike[str] | None = None, reporter: Reporter | None = None,
                  plugin_manager: Any = None) -> Iterator[Project]:
@@ -264,7 +284,8 @@ def open_project(project_dir: str | os.PathLike[str] = ".", *, assetfile: str | 
             from ..partitioned import expand
             from .partition_env import partition_env
 
-            graph = expand(graph, partition_env(root, cache))
+            with few_collections():  # a node and a few objects per partition, all kept
+                graph = expand(graph, partition_env(root, cache))
         if plugin_manager is None:
             from ..plugins import get_plugin_manager
 

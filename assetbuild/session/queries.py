@@ -18,7 +18,7 @@ from ..partitions import split_node
 from ..reports import AssetStatus
 from .building import RemoteOptions, make_scheduler, project_params, with_remote
 from .observing import observe_for
-from .project import open_project, open_store
+from .project import few_collections, open_project, open_store
 
 
 def status(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = ".",
@@ -41,8 +41,9 @@ def status(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = 
         store = with_remote(project, open_store(project, readonly=True), settings, len(plan), fetch=False)
         try:
             observations = observe_for(project, plan, store, record=False)
-            return make_scheduler(project, store, record=False, params=resolved,
-                                  observations=observations).status(plan)
+            with few_collections():
+                return make_scheduler(project, store, record=False, params=resolved,
+                                      observations=observations).status(plan)
         finally:
             store.close()
 
