@@ -178,6 +178,35 @@ def shown_parts(labels: list[str]) -> list[str]:
     return mine or labels
 
 
+_PER_PARTITION = 3  # more changed partitions of one upstream than this: one reason for them
+
+
+def _by_partitioned_asset(reasons: list[Reason]) -> list[Reason]:
+    """Reasons about many partitions of one upstream as one: "hourly: 24 partitions changed
+    (hourly[2024-01-30-00:00] .. hourly[2024-01-30-23:00])" instead of 24 lines."""
+    from .partitions import split_node
+
+    groups: dict[tuple[str, str], list[Reason]] = {}
+    for r in reasons:
+        if r.code in ("upstream-changed", "input-added", "input-removed"):
+            asset, key = split_node(r.detail.split(" ", 1)[0].rstrip(":"))
+            if key is not None:
+                groups.setdefault((r.code, asset), []).append(r)
+    out: list[Reason] = []
+    done: set[tuple[str, str]] = set()
+    verbs = {"upstream-changed": "changed", "input-added": "are new inputs", "input-removed": "are no longer inputs"}
+    for r in reasons:
+        asset, key = split_node(r.detail.split(" ", 1)[0].rstrip(":"))
+        g = groups.get((r.code, asset)) if key is not None else None
+        if g is None or len(g) <= _PER_PARTITION:
+            out.append(r)
+        elif (r.code, asset) not in done:
+            done.add((r.code, asset))
+            first, last = (x.detail.split(" ", 1)[0].rstrip(":") for x in (g[0], g[-1]))
+            out.append(Reason(r.code, f"{asset}: {len(g)} partitions {verbs[r.code]} ({first} .. {last})"))
+    return out
+
+
 def explain_change(old: KeyParts, new: KeyParts, *, sources: frozenset[str] | set[str] = frozenset(),
                    observed: frozenset[str] | set[str] = frozenset(),
                    values: tuple[Mapping[str, str], Mapping[str, str]] = ({}, {})) -> list[Reason]:
@@ -212,8 +241,10 @@ def explain_change(old: KeyParts, new: KeyParts, *, sources: frozenset[str] | se
         elif before != dv:
             code = "source-changed" if up in sources else "upstream-changed"
             reasons.append(Reason(code, f"{up}: {short(before)} -> {short(dv)}"))
-    for up in old_in.keys() - new_in.keys():
+    for up in sorted(old_in.keys() - new_in.keys()):
         reasons.append(Reason("input-removed", f"{up} is no longer an input"))
+    if len(reasons) > _PER_PARTITION:
+        reasons = _by_partitioned_asset(reasons)
     old_src = dict(old.sources)
     for up, p in new.sources:
         before = old_src.get(up)

@@ -203,3 +203,17 @@ def test_an_external_io_manager_learns_the_partition_it_writes(tmp_path: Path, m
     assert result.ok, [r.error for r in result.results]
     seen = [json.loads(line) for line in (tmp_path / "seen.jsonl").read_text().splitlines()]
     assert seen == [["sales[eu]", "eu", "eu"], ["sales[us]", "us", "us"]]
+
+
+def test_status_partitions_lists_the_named_assets_partitions_not_what_they_need(days: Path) -> None:
+    assert _cli(days, "daily", "--partition", "2024-01-02").returncode == 0
+    text = _cli(days, "status", "daily", "--partitions").stdout.splitlines()
+    assert text[0].split() == ["missing", "hourly", "partitioned", "24", "fresh,", "0", "stale,", "48", "missing,",
+                               "0", "failed"]
+    assert text[1].split()[:3] == ["missing", "daily", "partitioned"]
+    assert [ln.split()[:2] for ln in text[2:]] == [["missing", "2024-01-01"], ["fresh", "2024-01-02"],
+                                                   ["missing", "2024-01-03"]]
+    doc = json.loads(_cli(days, "status", "daily", "--partitions", "--json").stdout)
+    assert {a["asset"]: "partition_states" in a for a in doc["assets"]} == {"hourly": False, "daily": True}
+    everything = _cli(days, "status", "--partitions").stdout.splitlines()
+    assert len(everything) == 1 + 72 + 1 + 3 + 1  # each partition of both, and report

@@ -109,3 +109,21 @@ def test_a_head_from_before_source_paths_explains_the_one_rerun():
     assert r.code == "key-changed" and "paths of the sources" in r.detail
     (r,) = why_run(now, old._replace(sources=(("raw", "old.txt"),)), {"raw"})
     assert r.code == "source-moved"
+
+
+def test_many_changed_partitions_of_one_upstream_are_one_reason() -> None:
+    from assetbuild.keys import KeyParts, explain_change
+
+    hours = [f"hourly[2024-01-30-{h:02d}:00]" for h in range(24)]
+    old = KeyParts("c", {}, tuple((h, "a" * 64) for h in hours) + (("other", "1" * 64),), "pickle@1", None)
+    new = KeyParts("c", {}, tuple((h, "b" * 64) for h in hours) + (("other", "2" * 64),), "pickle@1", None)
+    reasons = [(r.code, r.detail) for r in explain_change(old, new)]
+    assert reasons == [("upstream-changed", "hourly: 24 partitions changed (hourly[2024-01-30-00:00] .. "
+                                            "hourly[2024-01-30-23:00])"),
+                       ("upstream-changed", "other: 111111111111 -> 222222222222")]
+    few = KeyParts("c", {}, tuple((h, "b" * 64 if i < 2 else "a" * 64) for i, h in enumerate(hours)), "pickle@1", None)
+    base = KeyParts("c", {}, tuple((h, "a" * 64) for h in hours), "pickle@1", None)
+    assert [r.detail.split(":")[0] for r in explain_change(base, few)] == ["hourly[2024-01-30-00", "hourly[2024-01-30-01"]
+    added = KeyParts("c", {}, tuple((h, "a" * 64) for h in hours[:20]), "pickle@1", None)
+    assert [(r.code, r.detail) for r in explain_change(added, base)] == [
+        ("input-added", "hourly: 4 partitions are new inputs (hourly[2024-01-30-20:00] .. hourly[2024-01-30-23:00])")]

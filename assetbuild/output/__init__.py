@@ -16,7 +16,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from typing import Any, TextIO
 
 from ..reports import AssetResult, AssetStatus, BuildResult, WatchCycle, WatchSummary
@@ -357,15 +357,19 @@ def _indent(text: str) -> str:
 # --- renderings of read-only views -------------------------------------------------------------
 
 def format_status(rows: list[AssetStatus], *, color: bool = False, as_json: bool = False,
-                  each_partition: bool = False) -> str:
+                  each_partition: bool | Collection[str] = False) -> str:
     """One line per asset; a partitioned asset's partitions as one line of counts (and, with
-    ``each_partition``, a line per partition below it)."""
+    ``each_partition``, a line per partition below it: of every partitioned asset, or of those
+    named, when it names some of them; not of those a selection only needs)."""
     from .partitions import group_partitions
 
     grouped = group_partitions(rows)
+    if each_partition and not isinstance(each_partition, bool):
+        named = {g.asset for g in grouped if not isinstance(g, AssetStatus)} & set(each_partition)
+        each_partition = named or True
     if as_json:
-        return json.dumps({"assets": [g.to_json(each_partition) if not isinstance(g, AssetStatus) else g.to_json()
-                                      for g in grouped]})
+        return json.dumps({"assets": [g.to_json(each_partition is True or bool(each_partition and g.asset in each_partition))
+                                      if not isinstance(g, AssetStatus) else g.to_json() for g in grouped]})
     width = max((len(g.asset) for g in grouped if isinstance(g, AssetStatus)), default=0)
     lines = []
 
@@ -375,7 +379,7 @@ def format_status(rows: list[AssetStatus], *, color: bool = False, as_json: bool
     for g in grouped:
         if not isinstance(g, AssetStatus):
             lines.append(f"{shown(g.state)} {g.asset}  partitioned  {g.counts_text()}")
-            if each_partition:
+            if each_partition is True or (each_partition and g.asset in each_partition):
                 kw = max((len(k) for k, _ in g.rows), default=0)
                 for key, r in g.rows:
                     why = "; ".join(f"{x.code}: {x.detail}" for x in r.reasons)
