@@ -164,12 +164,16 @@ def expand(graph: Graph, env: PartitionEnv) -> Graph:
             _bind(name, None, bound, mappers, inputs, fan_in, fan_labels, absent, None)
             continue
         file_defn = defn_or_none if isinstance(defn_or_none, FilePartitions) else None
-        for key, node in zip(keys_of[name], partitioned[name].nodes):
-            order.append(node)
-            if name in graph.wants_context:
-                wants_context.add(node)
-            if name in graph.uses:
-                uses[node] = graph.uses[name]
+        these = partitioned[name].nodes
+        order += these
+        if name in graph.wants_context:
+            wants_context.update(these)
+        if name in graph.uses:
+            uses.update(dict.fromkeys(these, graph.uses[name]))
+        if not mappers and file_defn is None:  # its partitions read what the asset reads: one tuple for all
+            inputs.update(dict.fromkeys(these, bound))
+            continue
+        for key, node in zip(keys_of[name], these):
             read = file_source(file_defn.path(key)) if file_defn is not None else None
             _bind(node, key, bound, mappers, inputs, fan_in, fan_labels, absent, read)
     _check_paths(nodes, partitioned)

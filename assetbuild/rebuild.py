@@ -139,22 +139,51 @@ class TraceRebuilder:
     def forcing(self, names: Container[str] | None = None) -> ForcingRebuilder:
         return ForcingRebuilder(self, names)
 
-    def decide(self, name: str, inputs: Sequence[tuple[str, str | None]]) -> Decision:
-        adef: AssetDef = self.graph.nodes[name]  # type: ignore[assignment]  # no cast(): a call per asset
+    def _parts(self, name: str, adef: AssetDef, inputs: Sequence[tuple[str, str | None]]) -> KeyParts:
+        """What goes into ``name``'s key now (an unknown input version, None, only ever reaches a
+        dry run's parts, never a key)."""
         code, code_parts = self.code_of(name)
         part = adef.partition
         passed = self._passed.get(name if part is None else part.asset)  # a partition: its asset's
         if passed is None:
             passed = self._passed_sources(name, adef)
-        # an unknown version (None) only ever reaches a dry run's parts, never a key
         where = outputs_key_part(adef.outputs) if adef.outputs else adef.path
-        parts = KeyParts(code, code_parts, tuple(inputs), self.io_tags[adef.io], where, passed,  # type: ignore[arg-type]
-                         env=env_parts(adef.env, self.environ) if adef.env else (),
-                         params=(self.params.get(name) or declared_json(adef.param_defaults)) if adef.param_defaults else "",
-                         resources=self._resource_versions(name) if self.graph.uses else (),
-                         fan_in=self._fan_in(name) if name in self.graph.fan_in else (),
-                         producer=adef.producer or "",
-                         partition=part.key_part if part is not None else "")
+        return KeyParts(code, code_parts, tuple(inputs), self.io_tags[adef.io], where, passed,  # type: ignore[arg-type]
+                        env=env_parts(adef.env, self.environ) if adef.env else (),
+                        params=(self.params.get(name) or declared_json(adef.param_defaults)) if adef.param_defaults else "",
+                        resources=self._resource_versions(name) if self.graph.uses else (),
+                        fan_in=self._fan_in(name) if name in self.graph.fan_in else (),
+                        producer=adef.producer or "",
+                        partition=part.key_part if part is not None else "")
+
+    def cached_hit(self, name: str, inputs: Sequence[tuple[str, str]]) -> tuple[str, str, str] | None:
+        """(key, recorded data version, output digest) when ``decide`` would say "cached" because
+        the asset's latest build is for its key now and nothing else needs a look (no path
+        output or outputs=, no max_age, not volatile, its data in the cache); None: ask
+        ``decide``. The same key, without a Decision or a Head made: a null build asks this of
+        every asset (and partition) first."""
+        adef: AssetDef = self.graph.nodes[name]  # type: ignore[assignment]
+        if adef.path is not None or adef.outputs or adef.volatile or adef.max_age is not None \
+                or adef.io in self._external:
+            return None
+        entry = self._head_entry(name)
+        if entry is None:
+            return None
+        key = make_key(name, self._parts(name, adef, inputs))
+        if entry[0] != key or not self.store.has_blob(entry[2], entry[3]):
+            return None
+        return key, entry[1], entry[2]
+
+    def _head_entry(self, name: str) -> tuple[str, str, str, int] | None:
+        lean = getattr(self.store, "head_entry", None)
+        if lean is not None:
+            return lean(name)  # type: ignore[no-any-return]
+        head = self.store.get_head(name)
+        return None if head is None else (head.key, head.data_version, head.output_digest, head.size)
+
+    def decide(self, name: str, inputs: Sequence[tuple[str, str | None]]) -> Decision:
+        adef: AssetDef = self.graph.nodes[name]  # type: ignore[assignment]  # no cast(): a call per asset
+        parts = self._parts(name, adef, inputs)
         head = self.store.get_head(name)
         if adef.volatile:
             return self._volatile(name, parts, head)

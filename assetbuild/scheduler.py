@@ -113,7 +113,10 @@ class Scheduler(Looking, Repairing):
         if only:
             stored_inputs(self.graph, self.store, plan, self.known, self.blocked, self.outputs.usable_version)
         planned = self._planned = set(plan)
+        inputs = self.graph.inputs
         for name in plan:
+            if not inputs[name]:  # (most partitions of a source-less asset: no call)
+                continue
             for up in self._upstream(name):  # kept for the loop (self._ups)
                 if up in planned:
                     self.outputs.add_reader(up)
@@ -201,10 +204,19 @@ class Scheduler(Looking, Repairing):
         prefix. The loop takes the rest, from the first asset that is not a hit, deciding it
         again: the same decision, acted on there."""
         nodes = self.graph.nodes
+        hit = getattr(self.rebuilder, "cached_hit", None)  # not when forcing
+        usable = self.outputs.usable_version
         for i, name in enumerate(plan):
             if nodes[name].producer is not None:  # type: ignore[union-attr]  # an out: its run is the loop's
                 return i
             try:
+                inputs = self._input_versions(name)
+                found = hit(name, inputs) if hit is not None else None  # type: ignore[arg-type]
+                if found is not None:  # the common case, without a Decision
+                    key, dv, digest = found
+                    self.known[name] = _Known(key, usable(dv), digest)
+                    self._finish(cached_result(name, key, dv))
+                    continue
                 d = self._decide(name)
             except _Unusable:
                 return i

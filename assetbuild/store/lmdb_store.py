@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import marshal
 import os
 import time
 from collections.abc import Callable, Container, Iterator
@@ -27,12 +28,13 @@ from typing import Any
 from .. import clock
 from ..errors import CacheCorrupt, StoreError
 from ..reports import Event, Head, ObservationRecord, RunRecord, SkipRecord, Trace
-from .cas import INLINE_MAX, BlobFiles, digest_bytes, take_file_bytes
+from .cas import INLINE_MAX, BlobFiles, digest_bytes, is_digest, take_file_bytes
 from .compaction import compact_index, leftovers
 from .environment import DBS, INITIAL_MAP_SIZE, Index
 from .lock import BuildLock
 from .records import (
     DEFAULT_PROJECT,
+    RECORD,
     Batch,
     Committer,
     decode,
@@ -130,6 +132,24 @@ class LmdbStore:
         """This project's latest build of ``asset``."""
         raw = self._get(b"heads", self._head_key(asset))
         return None if raw is None else decode(raw, Head)
+
+    def head_entry(self, asset: str) -> tuple[str, str, str, int] | None:
+        """(key, data version, output digest, size) of ``asset``'s latest build, without making
+        the Head (a null build reads one per asset); None if there is none, or its record does
+        not decode as a Head's (``get_head`` then says which)."""
+        raw = self._get(b"heads", self._head_key(asset))
+        if raw is None:
+            return None
+        try:
+            rec = marshal.loads(raw)
+        except (ValueError, EOFError, TypeError):
+            return None
+        if type(rec) is not tuple or len(rec) < 13 or rec[0] != RECORD:
+            return None
+        key, dv, digest, size = rec[1], rec[2], rec[3], rec[11]
+        if type(key) is not str or type(dv) is not str or not is_digest(digest) or type(size) is not int:
+            return None
+        return key, dv, digest, size
 
     def heads(self) -> dict[str, Head]:
         """This project's latest record of each asset."""
