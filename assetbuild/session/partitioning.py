@@ -140,6 +140,8 @@ def drop_gone_partitions(project: Any, store: Any, plan: Sequence[str]) -> list[
     if scan is None or not project.graph.partitioned:
         return []
     assets = {split_node(n)[0] for n in plan if "[" in n}
+    # an asset with no partitions left (its last file deleted) has no node in any plan: drop it anyway
+    assets.update(a for a, pset in project.graph.partitioned.items() if not pset.nodes)
     gone: dict[str, Any] = {}
     for asset in sorted(assets):
         pset = project.graph.partitioned.get(asset)
