@@ -7,8 +7,19 @@ from datetime import datetime, timezone
 
 import pytest
 
-from assetbuild import (AllPartitions, DailyPartitions, DynamicPartitions, FilePartitions, HourlyPartitions, In,
-                        LastN, MonthlyPartitions, StaticPartitions, TimeWindow, WeeklyPartitions)
+from assetbuild import (
+    AllPartitions,
+    DailyPartitions,
+    DynamicPartitions,
+    FilePartitions,
+    HourlyPartitions,
+    In,
+    LastN,
+    MonthlyPartitions,
+    StaticPartitions,
+    TimeWindow,
+    WeeklyPartitions,
+)
 from assetbuild.mappings import Mapper, MappingError, plan_mapping
 from assetbuild.partitions import PartitionEnv, parse_keys, split_node
 

@@ -404,7 +404,9 @@ def graph(ctx: click.Context, assets: tuple[str, ...], fmt: str, **local: Any) -
     with _prints_to_stderr():
         nodes = session.describe_graph(assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"),
                                        assets=_selection(assets, opts))
-    click.echo(output.format_graph(nodes, fmt))
+    from ..output.partitions import partitioned_graph
+
+    click.echo(output.format_graph(partitioned_graph(nodes, fmt), fmt))
 
 
 @cli.command()

@@ -166,3 +166,18 @@ def drop_gone_partitions(project: Any, store: Any, plan: Sequence[str]) -> list[
     rep.line(f"dropped {len(gone)} partition(s) that no longer exist: {', '.join(sorted(gone)[:5])}"
              f"{' ...' if len(gone) > 5 else ''}")
     return sorted(gone)
+
+
+def whole_assets(graph: Any, plan: list[str]) -> list[str]:
+    """``plan`` with every partition of each partitioned asset it touches: ``status daily`` shows
+    the hourly asset it reads on one line whose counts add up to all of its partitions, not
+    only to the hours the daily partitions read."""
+    if not graph.partitioned:
+        return plan
+    from ..graph import select
+    from ..partitions import split_node
+
+    have = set(plan)
+    assets = dict.fromkeys(a for a, k in map(split_node, plan) if k is not None and a in graph.partitioned)
+    extra = [n for a in assets for n in graph.partitioned[a].nodes if n not in have]
+    return select(graph, [*plan, *extra]) if extra else plan

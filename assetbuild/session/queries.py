@@ -34,6 +34,10 @@ def status(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = 
     with rep.stdout_for_json(), open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir,
                                              reporter=rep) as project:
         plan = select(project.graph, assets)
+        if project.graph.partitioned:  # a partitioned asset's line counts all its partitions
+            from .partitioning import whole_assets
+
+            plan = whole_assets(project.graph, plan)
         resolved = project_params(project, args=param_args, given=params)
         settings = RemoteOptions(url=remote, trust_unsigned=trust_remote_unsigned, timeout=remote_timeout,
                                  options=remote_options)
