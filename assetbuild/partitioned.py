@@ -111,10 +111,11 @@ def expand(graph: Graph, env: PartitionEnv) -> Graph:
     wants_context: set[str] = set()
     uses: dict[str, tuple[tuple[str, str], ...]] = {}
     partitioned: dict[str, PartitionSet] = {}
-    for name, d in graph.nodes.items():
+    for name, any_def in graph.nodes.items():
         if name not in parted:
-            nodes[name] = d
+            nodes[name] = any_def
             continue
+        d = any_def
         defn = parted[name]
         keys = keys_of[name]
         refs = _refs(name, defn, keys, env)
@@ -128,7 +129,7 @@ def expand(graph: Graph, env: PartitionEnv) -> Graph:
                     nodes[src] = SourceDef(src, ref.path, d.file, d.line, f"a file of {defn.pattern}")
 
     for name in graph.order:
-        d: AssetDef = graph.nodes[name]  # type: ignore[assignment]
+        d = graph.nodes[name]
         defn_or_none = parted.get(name)
         bound = graph.inputs[name]
         declared = graph.mappings.get(name, {})
@@ -169,8 +170,8 @@ def expand(graph: Graph, env: PartitionEnv) -> Graph:
                 wants_context.add(node)
             if name in graph.uses:
                 uses[node] = graph.uses[name]
-            src = file_source(file_defn.path(key)) if file_defn is not None else None
-            _bind(node, key, bound, mappers, inputs, fan_in, fan_labels, absent, src)
+            file_src = file_source(file_defn.path(key)) if file_defn is not None else None
+            _bind(node, key, bound, mappers, inputs, fan_in, fan_labels, absent, file_src)
     _check_paths(nodes, partitioned)
     return replace(graph, nodes=nodes, inputs=inputs, order=order, wants_context=wants_context, uses=uses,
                    fan_in=fan_in, partitioned=partitioned, fan_labels=fan_labels, absent=absent)

@@ -217,16 +217,16 @@ def test_dynamic_partitions_add_and_remove(tmp_path) -> None:
     assert p.value("everyone") == ["acme"] and not (tmp_path / "out/zeta.json").exists()
 
 
-def test_gc_keeps_each_partitions_latest(timed: Project, monkeypatch) -> None:
+def test_gc_keeps_each_partitions_latest(timed: Project) -> None:
+    from assetbuild.session.maintenance import gc
+
     timed.built("daily")
     timed.write("knob.txt", "2024-01-02-05:00")
     timed.built("daily")
-    assetbuild.gc(project_dir=timed.root) if hasattr(assetbuild, "gc") else None
-    from assetbuild.session.maintenance import gc
-
-    gc(project_dir=timed.root)
-    for day in ("2024-01-01", "2024-01-02", "2024-01-03"):
-        assert timed.value(f"daily[{day}]") is not None
+    gc(max_size=0, project_dir=timed.root)  # everything that no latest build uses goes
+    for day, value in (("2024-01-01", 276), ("2024-01-02", 376), ("2024-01-03", 276)):
+        assert timed.value(f"daily[{day}]") == value
+    assert timed.value("hourly[2024-01-02-05:00]") == 105
     assert timed.built("daily") == []
 
 
@@ -241,3 +241,47 @@ def test_an_asset_with_no_partitions_left_is_selectable(tmp_path) -> None:
     assert r.ok
     assert not (tmp_path / "build/clean/a.csv.json").exists()
     assert p.built("total") == ["total"] and p.value("total") == {}
+
+
+def test_status_counts_every_partition_of_an_upstream_and_stale_ones(timed: Project, monkeypatch) -> None:
+    from assetbuild.output.partitions import group_partitions
+
+    timed.built("daily")
+    monkeypatch.setenv("ASSETBUILD_NOW", "2024-01-04T03:30:00Z")  # 3 hours more, no day more
+    groups = {g.asset: g for g in group_partitions(assetbuild.status(["daily"], project_dir=timed.root))}
+    assert groups["hourly"].counts == {"fresh": 72, "stale": 0, "missing": 3, "failed": 0}
+    assert groups["daily"].counts == {"fresh": 3, "stale": 0, "missing": 0, "failed": 0}
+    timed.write("knob.txt", "2024-01-02-05:00")
+    groups = {g.asset: g for g in group_partitions(assetbuild.status(["daily"], project_dir=timed.root))}
+    assert groups["hourly"].counts == {"fresh": 0, "stale": 72, "missing": 3, "failed": 0}
+    assert groups["hourly"].state == "stale" and sum(groups["daily"].counts.values()) == 3
+
+
+PARIS = '''
+from assetbuild import asset, DailyPartitions, HourlyPartitions
+
+hours = HourlyPartitions(start="2024-10-26", timezone="Europe/Paris")
+days = DailyPartitions(start="2024-10-26", timezone="Europe/Paris")
+
+
+@asset(partitions=hours, io="json")
+def hourly(context):
+    start, end = context.partition_window
+    return [start.isoformat(), end.timestamp() - start.timestamp()]
+
+
+@asset(partitions=days, io="json")
+def daily(context, hourly):
+    start, end = context.partition_window
+    return [len(hourly), end.timestamp() - start.timestamp(), sum(v[1] for v in hourly.values())]
+'''
+
+
+def test_dst_days_read_their_hours(tmp_path, monkeypatch) -> None:
+    p = Project(tmp_path)
+    p.write("AssetFile", PARIS)
+    monkeypatch.setenv("ASSETBUILD_NOW", "2024-10-28T00:00:00Z")
+    p.built()
+    assert p.value("daily[2024-10-26]") == [24, 86400, 86400]
+    assert p.value("daily[2024-10-27]") == [24, 90000, 90000]  # 25 hours: the repeated one is 2 hours long
+    assert p.value("hourly[2024-10-27-02:00]") == ["2024-10-27T02:00:00+02:00", 7200]
