@@ -235,10 +235,16 @@ def _mismatch(name: str, down: PartitionsDefinition | None, up: str, updef: Part
 def _check_paths(nodes: dict[str, Any], partitioned: dict[str, PartitionSet]) -> None:
     """Two partitions (of one asset or two) that would write the same file: each file has one owner."""
     seen: dict[str, str] = {}
+    globs = {a: ps.definition for a, ps in partitioned.items() if isinstance(ps.definition, FilePartitions)}
     for name, d in nodes.items():
         if not isinstance(d, AssetDef):
             continue
         for p in (d.path,) if d.path is not None else d.outputs:
+            for asset, defn in globs.items():
+                if defn.matches(p.rstrip("/")):
+                    raise DefinitionError(f"{name!r} writes {p}, which the glob {defn.pattern!r} of {asset!r} matches: "
+                                          "each build would add a partition for it (write it outside "
+                                          f"{defn.directory or 'the glob'}/)", file=d.file, line=d.line)
             other = seen.setdefault(p.rstrip("/"), name)
             if other != name:
                 raise DefinitionError(f"{other!r} and {name!r} both write {p}: a file in the project can have only "

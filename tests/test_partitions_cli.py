@@ -162,6 +162,14 @@ def x(context):
 def y(context):
     return 1
 ''', 10, "both write build/c.csv.json"),
+    "output_matches_its_glob": ('''
+from assetbuild import asset, FilePartitions
+
+
+@asset(partitions=FilePartitions("data/*.csv"), path="data/{partition}.out.csv", io="json")
+def x(context):
+    return 1
+''', 5, "which the glob 'data/*.csv' of 'x' matches"),
     "no_template": ('''
 from assetbuild import asset, DailyPartitions
 

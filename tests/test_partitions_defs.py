@@ -155,3 +155,12 @@ def test_mappings_that_do_not_map_are_errors() -> None:
     assert plan_mapping(StaticPartitions(["a"]), StaticPartitions(["a"]), None) == "identity"
     with pytest.raises(ValueError):
         In("x", mapping="nope")
+
+
+def test_file_glob_matches_like_glob() -> None:
+    files = FilePartitions("data/**/*.csv")
+    assert [files.matches(p) for p in ("data/c.csv", "data/a/b/c.csv", "data/c.csv.json", "x/data/c.csv")] == [
+        True, True, False, False]
+    files = FilePartitions("data/raw/[!x]?.csv")
+    assert [files.matches(p) for p in ("data/raw/ab.csv", "data/raw/xb.csv", "data/raw/a/b.csv")] == [
+        True, False, False]
