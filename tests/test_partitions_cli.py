@@ -103,6 +103,12 @@ def test_why_show_log_graph_per_partition(proj: Project) -> None:
     assert r.returncode == 0 and "materialized" in r.stdout, r.stderr
     r = cli("show", "daily", "--partition", "2024-02-01", cwd=proj.root, env=env())
     assert r.returncode == 2 and "nearest" in r.stderr
+    r = cli("show", "daily", cwd=proj.root, env=env())  # which partition's value?
+    assert r.returncode == 2 and "is partitioned" in r.stderr and "--partition KEY" in r.stderr, r.stderr
+    r = cli("why", "missing_one", "--partition", "x", cwd=proj.root, env=env())
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    r = cli("why", "slow", "--partition", "x", cwd=proj.root, env=env())
+    assert r.returncode == 2 and "'slow' is not partitioned" in r.stderr, r.stderr
     dot = cli("graph", cwd=proj.root, env=env()).stdout
     assert '"daily [5 partitions]"' in dot and "daily[2024" not in dot and '"file:data/**/*.csv"' in dot
     nodes = {n["name"]: n for n in json.loads(cli("graph", "--format", "json", cwd=proj.root, env=env()).stdout)["nodes"]}

@@ -181,3 +181,14 @@ def whole_assets(graph: Any, plan: list[str]) -> list[str]:
     assets = dict.fromkeys(a for a, k in map(split_node, plan) if k is not None and a in graph.partitioned)
     extra = [n for a in assets for n in graph.partitioned[a].nodes if n not in have]
     return select(graph, [*plan, *extra]) if extra else plan
+
+
+def one_partition_please(graph: Any, asset: str) -> None:
+    """SelectionError for a value asked of a whole partitioned asset (``show daily``): each
+    partition stores its own, so the message says how to name one."""
+    pset = graph.partitioned.get(asset)
+    if pset is None or asset in graph.inputs:
+        return
+    span = f"{len(pset.keys)} partitions, {pset.keys[0]} to {pset.keys[-1]}" if pset.keys else "no partitions now"
+    raise SelectionError(f"asset {asset!r} is partitioned: each partition has its own value; name one with "
+                         f"--partition KEY (or {asset}[KEY] from Python) ({span})")

@@ -235,6 +235,10 @@ def load_value(asset: str, *, project_dir: str | os.PathLike[str] = ".", assetfi
             raise SelectionError(f"{asset!r} is a multi-asset, which stores no value itself; name one of its outs "
                                  f"({outs})")
         if asset not in project.graph.inputs:
+            if project.graph.partitioned:
+                from .partitioning import one_partition_please
+
+                one_partition_please(project.graph, asset)
             select(project.graph, [asset])  # raises a SelectionError with a suggestion
         store = open_store(project, readonly=True)
         try:
@@ -288,6 +292,10 @@ def load_metadata(asset: str, *, project_dir: str | os.PathLike[str] = ".", asse
 
     with open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir) as project:
         if asset not in project.graph.inputs:
+            if project.graph.partitioned:
+                from .partitioning import one_partition_please
+
+                one_partition_please(project.graph, asset)
             select(project.graph, [asset])  # raises a SelectionError with a suggestion
         store = open_store(project, readonly=True)
         try:
