@@ -123,6 +123,7 @@ def plan_mapping(down: PartitionsDefinition | None, up: PartitionsDefinition, ma
     if isinstance(mapping, AllPartitions):
         return "all"
     if isinstance(mapping, StaticMapping):
+        _check_static(down, up, mapping)
         return "static"
     time = isinstance(down, TimeWindowPartitions) and isinstance(up, TimeWindowPartitions)
     if isinstance(mapping, TimeWindow):
@@ -138,6 +139,21 @@ def plan_mapping(down: PartitionsDefinition | None, up: PartitionsDefinition, ma
     if time:
         return "overlap"
     raise MappingError("their partitions differ and no mapping says which of them each one reads")
+
+
+def _check_static(down: PartitionsDefinition, up: PartitionsDefinition, mapping: StaticMapping) -> None:
+    """A static mapping naming a key that static partitions lack is a typo (keys that come and go,
+    files' or dynamic ones, are not checked: a missing one is simply not read)."""
+    from .partitions import StaticPartitions
+
+    for side, defn, keys in (("downstream", down, mapping.table), ("upstream", up,
+                                                                   [u for ups in mapping.table.values() for u in ups])):
+        if isinstance(defn, StaticPartitions):
+            have = set(defn.keys())
+            bad = [k for k in dict.fromkeys(keys) if k not in have]
+            if bad:
+                raise MappingError(f"the mapping names {side} key(s) {', '.join(map(repr, bad))} that "
+                                   f"{defn.describe()} lacks")
 
 
 class Mapper:

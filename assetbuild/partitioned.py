@@ -147,7 +147,8 @@ def expand(graph: Graph, env: PartitionEnv) -> Graph:
             try:
                 plan = plan_mapping(defn_or_none, updef, mapping)
             except MappingError as e:
-                raise DefinitionError(_mismatch(name, defn_or_none, up, updef, str(e)), file=d.file, line=d.line) from None
+                raise DefinitionError(_mismatch(name, defn_or_none, up, updef, str(e), mapping is not None),
+                                      file=d.file, line=d.line) from None
             mappers[(param, up)] = Mapper(plan, defn_or_none, updef, mapping, keys_of.get(name, []), keys_of[up],
                                           env.now_ns)
         if defn_or_none is None:
@@ -226,8 +227,11 @@ def _no_mapping_here(graph: Graph, name: str, param: str) -> None:
                           file=d.file, line=d.line)
 
 
-def _mismatch(name: str, down: PartitionsDefinition | None, up: str, updef: PartitionsDefinition, why: str) -> str:
+def _mismatch(name: str, down: PartitionsDefinition | None, up: str, updef: PartitionsDefinition, why: str,
+              mapped: bool = False) -> str:
     mine = down.describe() if down is not None else "no partitions"
+    if mapped:  # the mapping given is the mistake
+        return f"asset {name!r} ({mine}) reads {up!r} ({updef.describe()}): {why}"
     return (f"asset {name!r} ({mine}) reads {up!r} ({updef.describe()}): {why}; map them with "
             f"ins={{'{up}': In('{up}', mapping=...)}} (TimeWindow, LastN, AllPartitions or a dict of keys)")
 

@@ -176,6 +176,19 @@ from assetbuild import asset, FilePartitions
 def x(context):
     return 1
 ''', 5, "which the glob 'data/*.csv' of 'x' matches"),
+    "static_mapping_typo": ('''
+from assetbuild import asset, In, StaticPartitions
+
+
+@asset(partitions=StaticPartitions(["fr", "de", "us"]))
+def country(context):
+    return 1
+
+
+@asset(partitions=StaticPartitions(["eu", "us"]), ins={"c": In("country", mapping={"eu": ["fr", "nl"], "us": "us"})})
+def region(c):
+    return 1
+''', 10, "names upstream key(s) 'nl' that static [fr, de, us] lacks"),
     "no_template": ('''
 from assetbuild import asset, DailyPartitions
 

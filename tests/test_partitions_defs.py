@@ -140,9 +140,18 @@ def test_offset_last_n_and_static_mappings() -> None:
     assert _mapper(None, days, None, env)(None).keys == days.keys(env)
     assert _mapper(days, days, AllPartitions(), env)("2024-01-02").keys == days.keys(env)
     regions, countries = StaticPartitions(["eu", "us"]), StaticPartitions(["fr", "de", "us"])
-    m = In("x", mapping={"eu": ["fr", "de", "nl"], "us": "us"}).mapping
+    m = In("x", mapping={"eu": ["fr", "de"], "us": "us"}).mapping
     st = _mapper(regions, countries, m, env)
     assert st("eu").keys == ["fr", "de"] and st("us").keys == ["us"]
+    with pytest.raises(MappingError, match="upstream key.*'nl'"):  # a typo in a static key
+        plan_mapping(regions, countries, In("x", mapping={"eu": ["fr", "nl"]}).mapping)
+    with pytest.raises(MappingError, match="downstream key.*'asia'"):
+        plan_mapping(regions, countries, In("x", mapping={"asia": ["fr"]}).mapping)
+    # dynamic keys come and go: a key not there now is not read
+    dyn = DynamicPartitions("countries")
+    env = at("2024-01-10", dynamic={"countries": ["fr", "us"]})
+    m = In("x", mapping={"eu": ["fr", "de"], "us": "us"}).mapping
+    assert _mapper(regions, dyn, m, env)("eu").keys == ["fr"]
 
 
 def test_mappings_that_do_not_map_are_errors() -> None:
