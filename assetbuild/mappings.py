@@ -25,9 +25,10 @@ class PartitionMapping:
 
 
 class TimeWindow(PartitionMapping):
-    """The upstream windows overlapping the downstream one, moved by ``offset`` upstream windows:
-    ``TimeWindow(offset=-1)`` on a daily asset reading a daily one is yesterday's partition (the
-    parameter receives None where there is none, as for the first day)."""
+    """The upstream windows overlapping the downstream window ``offset`` downstream windows away:
+    ``TimeWindow(offset=-1)`` on a daily asset is yesterday's partition of a daily upstream (the
+    parameter receives None where there is none, as for the first day), and yesterday's 24
+    partitions of an hourly one (a dict, empty where there are none)."""
 
     def __init__(self, offset: int = 0) -> None:
         if isinstance(offset, bool) or not isinstance(offset, int):
@@ -171,6 +172,7 @@ class Mapper:
         self._down_index: dict[str, int] | None = None
         self._windows: Any = None
         self._aligned = down == up
+        self._down = down
         if isinstance(up, TimeWindowPartitions) and isinstance(down, TimeWindowPartitions):
             self._aligned = down.same_grain(up)
             if not self._aligned:
@@ -217,8 +219,10 @@ class Mapper:
             if self._aligned:
                 k = self._shifted(key, off)
                 return Mapped([k] if k is not None else [], False)
-            lo, hi = self._span(key)
-            return Mapped(ups[max(lo + off, 0):max(hi + off, 0)], True)
+            assert isinstance(self._down, TimeWindowPartitions)
+            us, ue, _ = self._windows
+            s, e = self._down.shifted_window(key, off)  # in the reader's windows: yesterday's hours
+            return Mapped(ups[bisect_right(ue, s):bisect_left(us, e)], True)
         assert plan == "last" and isinstance(self.mapping, LastN)
         n = self.mapping.n
         if self._aligned:

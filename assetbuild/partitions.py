@@ -287,6 +287,21 @@ class TimeWindowPartitions(PartitionsDefinition):
             return b.replace(year=b.year + b.month // 12, month=b.month % 12 + 1)
         return b + timedelta(seconds=_STEP_S[self.unit])
 
+    def shifted_window(self, key: str, by: int) -> tuple[int, int]:
+        """(start, end) epoch seconds of the window ``by`` windows away from ``key``'s, whether or not
+        that one is a partition (before ``start``, not yet complete): what ``TimeWindow(offset)``
+        reads of another grain."""
+        from datetime import datetime, timedelta
+
+        def shift(b: Any, n: int) -> Any:
+            if self.unit == "month":
+                m = b.year * 12 + b.month - 1 + n
+                return b.replace(year=m // 12, month=m % 12 + 1)
+            return b + timedelta(seconds=_STEP_S[self.unit] * n)
+
+        b = shift(datetime.strptime(key, self.fmt), by)
+        return self._epoch(b), self._epoch(shift(b, 1))
+
     def identity(self) -> tuple[Any, ...]:
         return (self.kind, self.start.isoformat(), self.end.isoformat() if self.end else None, self.timezone)
 

@@ -173,3 +173,18 @@ def test_file_glob_matches_like_glob() -> None:
     files = FilePartitions("data/raw/[!x]?.csv")
     assert [files.matches(p) for p in ("data/raw/ab.csv", "data/raw/xb.csv", "data/raw/a/b.csv")] == [
         True, False, False]
+
+
+def test_time_window_offset_across_grains_counts_the_readers_windows() -> None:
+    env = at("2024-03-05")
+    hours, days = HourlyPartitions(start="2024-01-01"), DailyPartitions(start="2024-01-01")
+    weeks, months = WeeklyPartitions(start="2024-01-01"), MonthlyPartitions(start="2024-01-01")
+    yesterday = _mapper(days, hours, TimeWindow(offset=-1), env)
+    got = yesterday("2024-01-03")
+    assert got.many and got.keys == [f"2024-01-02-{h:02d}:00" for h in range(24)]
+    assert yesterday("2024-01-01").keys == []  # before the first hour: an empty dict
+    assert _mapper(weeks, days, TimeWindow(offset=-1), env)("2024-01-08").keys == [
+        f"2024-01-0{d}" for d in range(1, 8)]
+    assert len(_mapper(months, days, TimeWindow(offset=-1), env)("2024-02").keys) == 31
+    assert _mapper(hours, days, TimeWindow(offset=-1), env)("2024-01-02-00:00").keys == ["2024-01-01"]
+    assert _mapper(hours, days, TimeWindow(offset=-1), env)("2024-01-02-05:00").keys == ["2024-01-02"]
