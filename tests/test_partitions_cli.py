@@ -62,8 +62,9 @@ def test_partition_options_and_bad_keys(proj: Project) -> None:
     r = cli("build", "daily", "--partitions", "2024-01-02..2024-01-04", cwd=proj.root, env=env())
     assert r.returncode == 0, r.stderr
     assert take_runs(proj.runs) == {"daily": 3}
-    r = cli("build", "daily", "--partitions", "2024-01-01,2024-01-05", cwd=proj.root, env=env())
+    r = cli("build", "daily", "--partitions", "2024-01-01,2024-01-05", "-j", "2", cwd=proj.root, env=env())
     assert r.returncode == 0 and take_runs(proj.runs) == {"daily": 2}
+    assert "2 built" in r.stdout, r.stdout
     r = cli("build", "clean", "--partition", "2024/a,b.csv", cwd=proj.root, env=env())  # a key holding ','
     assert r.returncode == 0, r.stderr
     assert take_runs(proj.runs) == {"clean": 1} and (proj.root / "build/2024/a,b.csv.json").is_file()
