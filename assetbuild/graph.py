@@ -405,6 +405,8 @@ def _match(graph: Graph, pat: str, *, source_ok: bool = False) -> list[str]:
         pset = graph.partitioned.get(asset)
         if pset is not None and key is not None:
             raise SelectionError(f"{asset}: {unknown_key(key, pset.keys)}")
+        if asset in graph.nodes and key is not None:
+            raise SelectionError(f"{asset!r} is not partitioned: name it without a partition key")
     if pat in graph.producers and pat not in graph.inputs:  # a multi-asset: all its outs
         return list(graph.producers[pat])
     if pat in graph.partitioned:  # a partitioned asset: all its partitions

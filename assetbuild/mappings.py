@@ -25,9 +25,10 @@ class PartitionMapping:
 
 
 class TimeWindow(PartitionMapping):
-    """The upstream windows overlapping the downstream one, moved by ``offset`` upstream windows:
-    ``TimeWindow(offset=-1)`` on a daily asset reading a daily one is yesterday's partition (the
-    parameter receives None where there is none, as for the first day)."""
+    """The upstream windows overlapping the downstream window ``offset`` downstream windows away:
+    ``TimeWindow(offset=-1)`` on a daily asset is yesterday's partition of a daily upstream (the
+    parameter receives None where there is none, as for the first day), and yesterday's 24
+    partitions of an hourly one (a dict, empty where there are none)."""
 
     def __init__(self, offset: int = 0) -> None:
         if isinstance(offset, bool) or not isinstance(offset, int):
@@ -123,6 +124,7 @@ def plan_mapping(down: PartitionsDefinition | None, up: PartitionsDefinition, ma
     if isinstance(mapping, AllPartitions):
         return "all"
     if isinstance(mapping, StaticMapping):
+        _check_static(down, up, mapping)
         return "static"
     time = isinstance(down, TimeWindowPartitions) and isinstance(up, TimeWindowPartitions)
     if isinstance(mapping, TimeWindow):
@@ -140,6 +142,21 @@ def plan_mapping(down: PartitionsDefinition | None, up: PartitionsDefinition, ma
     raise MappingError("their partitions differ and no mapping says which of them each one reads")
 
 
+def _check_static(down: PartitionsDefinition, up: PartitionsDefinition, mapping: StaticMapping) -> None:
+    """A static mapping naming a key that static partitions lack is a typo (keys that come and go,
+    files' or dynamic ones, are not checked: a missing one is simply not read)."""
+    from .partitions import StaticPartitions
+
+    for side, defn, keys in (("downstream", down, mapping.table), ("upstream", up,
+                                                                   [u for ups in mapping.table.values() for u in ups])):
+        if isinstance(defn, StaticPartitions):
+            have = set(defn.keys())
+            bad = [k for k in dict.fromkeys(keys) if k not in have]
+            if bad:
+                raise MappingError(f"the mapping names {side} key(s) {', '.join(map(repr, bad))} that "
+                                   f"{defn.describe()} lacks")
+
+
 class Mapper:
     """Upstream keys for each downstream key under one plan (``plan_mapping``). Time plans
     need both sides' windows at the build's "now"."""
@@ -155,6 +172,7 @@ class Mapper:
         self._down_index: dict[str, int] | None = None
         self._windows: Any = None
         self._aligned = down == up
+        self._down = down
         if isinstance(up, TimeWindowPartitions) and isinstance(down, TimeWindowPartitions):
             self._aligned = down.same_grain(up)
             if not self._aligned:
@@ -201,8 +219,10 @@ class Mapper:
             if self._aligned:
                 k = self._shifted(key, off)
                 return Mapped([k] if k is not None else [], False)
-            lo, hi = self._span(key)
-            return Mapped(ups[max(lo + off, 0):max(hi + off, 0)], True)
+            assert isinstance(self._down, TimeWindowPartitions)
+            us, ue, _ = self._windows
+            s, e = self._down.shifted_window(key, off)  # in the reader's windows: yesterday's hours
+            return Mapped(ups[bisect_right(ue, s):bisect_left(us, e)], True)
         assert plan == "last" and isinstance(self.mapping, LastN)
         n = self.mapping.n
         if self._aligned:

@@ -129,7 +129,7 @@ def expand(graph: Graph, env: PartitionEnv) -> Graph:
                     nodes[src] = SourceDef(src, ref.path, adef.file, adef.line, f"a file of {defn.pattern}")
 
     for name in graph.order:
-        d: AssetDef = graph.nodes[name]  # type: ignore[assignment]
+        d = graph.nodes[name]
         defn_or_none = parted.get(name)
         bound = graph.inputs[name]
         declared = graph.mappings.get(name, {})
@@ -147,7 +147,8 @@ def expand(graph: Graph, env: PartitionEnv) -> Graph:
             try:
                 plan = plan_mapping(defn_or_none, updef, mapping)
             except MappingError as e:
-                raise DefinitionError(_mismatch(name, defn_or_none, up, updef, str(e)), file=d.file, line=d.line) from None
+                raise DefinitionError(_mismatch(name, defn_or_none, up, updef, str(e), mapping is not None),
+                                      file=d.file, line=d.line) from None
             mappers[(param, up)] = Mapper(plan, defn_or_none, updef, mapping, keys_of.get(name, []), keys_of[up],
                                           env.now_ns)
         if defn_or_none is None:
@@ -230,8 +231,11 @@ def _no_mapping_here(graph: Graph, name: str, param: str) -> None:
                           file=d.file, line=d.line)
 
 
-def _mismatch(name: str, down: PartitionsDefinition | None, up: str, updef: PartitionsDefinition, why: str) -> str:
+def _mismatch(name: str, down: PartitionsDefinition | None, up: str, updef: PartitionsDefinition, why: str,
+              mapped: bool = False) -> str:
     mine = down.describe() if down is not None else "no partitions"
+    if mapped:  # the mapping given is the mistake
+        return f"asset {name!r} ({mine}) reads {up!r} ({updef.describe()}): {why}"
     return (f"asset {name!r} ({mine}) reads {up!r} ({updef.describe()}): {why}; map them with "
             f"ins={{'{up}': In('{up}', mapping=...)}} (TimeWindow, LastN, AllPartitions or a dict of keys)")
 
@@ -239,10 +243,16 @@ def _mismatch(name: str, down: PartitionsDefinition | None, up: str, updef: Part
 def _check_paths(nodes: dict[str, Any], partitioned: dict[str, PartitionSet]) -> None:
     """Two partitions (of one asset or two) that would write the same file: each file has one owner."""
     seen: dict[str, str] = {}
+    globs = {a: ps.definition for a, ps in partitioned.items() if isinstance(ps.definition, FilePartitions)}
     for name, d in nodes.items():
         if not isinstance(d, AssetDef):
             continue
         for p in (d.path,) if d.path is not None else d.outputs:
+            for asset, defn in globs.items():
+                if defn.matches(p.rstrip("/")):
+                    raise DefinitionError(f"{name!r} writes {p}, which the glob {defn.pattern!r} of {asset!r} matches: "
+                                          "each build would add a partition for it (write it outside "
+                                          f"{defn.directory or 'the glob'}/)", file=d.file, line=d.line)
             other = seen.setdefault(p.rstrip("/"), name)
             if other != name:
                 raise DefinitionError(f"{other!r} and {name!r} both write {p}: a file in the project can have only "

@@ -151,6 +151,7 @@ class FilePartitions(PartitionsDefinition):
             fixed.append(s)
         self.pattern = "/".join(parts)
         self.directory = "/".join(fixed)  # "" for a glob at the project's top
+        self._regex: Any = None
 
     def identity(self) -> tuple[Any, ...]:
         return ("files", self.pattern)
@@ -158,6 +159,37 @@ class FilePartitions(PartitionsDefinition):
     def keys(self, env: PartitionEnv) -> list[str]:
         cut = len(self.directory) + 1 if self.directory else 0
         return sorted(f[cut:] for f in env.files(self.pattern))
+
+    def matches(self, path: str) -> bool:
+        """Whether the glob matches ``path`` (relative to the project directory, '/'-separated), as
+        ``glob`` would: an output it matches would become a partition of the next build."""
+        import re
+
+        if self._regex is None:
+            out, p, i = [], self.pattern, 0
+            while i < len(p):
+                if p.startswith("**/", i):
+                    out.append("(?:[^/]*/)*")
+                    i += 3
+                elif p.startswith("**", i):
+                    out.append(".*")
+                    i += 2
+                elif p[i] == "*":
+                    out.append("[^/]*")
+                    i += 1
+                elif p[i] == "?":
+                    out.append("[^/]")
+                    i += 1
+                elif p[i] == "[" and "]" in p[i + 2:]:
+                    j = p.index("]", i + 2)
+                    body = p[i + 1:j]
+                    out.append("[" + ("^" + body[1:] if body.startswith("!") else body).replace("\\", "\\\\") + "]")
+                    i = j + 1
+                else:
+                    out.append(re.escape(p[i]))
+                    i += 1
+            self._regex = re.compile("".join(out) + r"\Z")
+        return self._regex.match(path) is not None
 
     def path(self, key: str) -> str:
         """The file of partition ``key``, relative to the project directory."""
@@ -254,6 +286,21 @@ class TimeWindowPartitions(PartitionsDefinition):
         if self.unit == "month":
             return b.replace(year=b.year + b.month // 12, month=b.month % 12 + 1)
         return b + timedelta(seconds=_STEP_S[self.unit])
+
+    def shifted_window(self, key: str, by: int) -> tuple[int, int]:
+        """(start, end) epoch seconds of the window ``by`` windows away from ``key``'s, whether or not
+        that one is a partition (before ``start``, not yet complete): what ``TimeWindow(offset)``
+        reads of another grain."""
+        from datetime import datetime, timedelta
+
+        def shift(b: Any, n: int) -> Any:
+            if self.unit == "month":
+                m = b.year * 12 + b.month - 1 + n
+                return b.replace(year=m // 12, month=m % 12 + 1)
+            return b + timedelta(seconds=_STEP_S[self.unit] * n)
+
+        b = shift(datetime.strptime(key, self.fmt), by)
+        return self._epoch(b), self._epoch(shift(b, 1))
 
     def identity(self) -> tuple[Any, ...]:
         return (self.kind, self.start.isoformat(), self.end.isoformat() if self.end else None, self.timezone)

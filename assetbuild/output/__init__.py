@@ -56,6 +56,7 @@ class Reporter:
         self.done = 0
         self.partitions_total = 0
         self.partitions_done = 0
+        self.backfill: frozenset[str] | None = None  # the partitions --partitions names: those numbered
         self._last_draw = 0.0
         self._status_shown = False
         self._current = ""
@@ -186,7 +187,8 @@ class Reporter:
         self.total = len(assets)
         self.done = 0
         # a build of partitions (a backfill) numbers each partition's line: [120/365]
-        self.partitions_total = sum(a[-1:] == "]" for a in assets)
+        backfill = self.backfill
+        self.partitions_total = len(backfill) if backfill is not None else sum(a[-1:] == "]" for a in assets)
         self.partitions_done = 0
 
     def asset_started(self, name: str) -> None:
@@ -195,7 +197,7 @@ class Reporter:
 
     def asset_finished(self, r: AssetResult, dry_run: bool = False) -> None:
         self.done += 1
-        if self.partitions_total and r.asset[-1:] == "]":
+        if self.partitions_total and r.asset[-1:] == "]" and (self.backfill is None or r.asset in self.backfill):
             self.partitions_done += 1
             if r.status != "cached" and not dry_run:
                 r = _numbered(r, f"[{self.partitions_done}/{self.partitions_total}]")

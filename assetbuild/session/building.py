@@ -452,6 +452,8 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
             if observe:
                 _call_hook(hook.after_asset, result=r)
 
+        if options.partitions is not None:  # a backfill: its partitions are numbered [n/N], not what they need
+            rep.backfill = frozenset(n for n in assets if n.endswith("]"))
         rep.build_started(plan, dry_run)
         observer = _Observer(rep, on_result)
         runner.make_logger = observer.live_logger
@@ -510,7 +512,7 @@ def _keys_changed(project: Project, store: Any, plan: Sequence[str]) -> dict[str
     out: dict[str, str] = {}
     planned = set(plan)
     for asset, pset in project.graph.partitioned.items():
-        if not any(n in planned for n in pset.nodes):
+        if pset.nodes and not any(n in planned for n in pset.nodes):  # (none left: its last file went)
             continue
         digest = hashlib.sha256("\n".join(pset.keys).encode("utf-8", "surrogatepass")).hexdigest()
         if seen(asset) != digest:

@@ -140,6 +140,8 @@ def drop_gone_partitions(project: Any, store: Any, plan: Sequence[str]) -> list[
     if scan is None or not project.graph.partitioned:
         return []
     assets = {split_node(n)[0] for n in plan if "[" in n}
+    # an asset with no partitions left (its last file deleted) has no node in any plan: drop it anyway
+    assets.update(a for a, pset in project.graph.partitioned.items() if not pset.nodes)
     gone: dict[str, Any] = {}
     for asset in sorted(assets):
         pset = project.graph.partitioned.get(asset)
@@ -164,3 +166,29 @@ def drop_gone_partitions(project: Any, store: Any, plan: Sequence[str]) -> list[
     rep.line(f"dropped {len(gone)} partition(s) that no longer exist: {', '.join(sorted(gone)[:5])}"
              f"{' ...' if len(gone) > 5 else ''}")
     return sorted(gone)
+
+
+def whole_assets(graph: Any, plan: list[str]) -> list[str]:
+    """``plan`` with every partition of each partitioned asset it touches: ``status daily`` shows
+    the hourly asset it reads on one line whose counts add up to all of its partitions, not
+    only to the hours the daily partitions read."""
+    if not graph.partitioned:
+        return plan
+    from ..graph import select
+    from ..partitions import split_node
+
+    have = set(plan)
+    assets = dict.fromkeys(a for a, k in map(split_node, plan) if k is not None and a in graph.partitioned)
+    extra = [n for a in assets for n in graph.partitioned[a].nodes if n not in have]
+    return select(graph, [*plan, *extra]) if extra else plan
+
+
+def one_partition_please(graph: Any, asset: str) -> None:
+    """SelectionError for a value asked of a whole partitioned asset (``show daily``): each
+    partition stores its own, so the message says how to name one."""
+    pset = graph.partitioned.get(asset)
+    if pset is None or asset in graph.inputs:
+        return
+    span = f"{len(pset.keys)} partitions, {pset.keys[0]} to {pset.keys[-1]}" if pset.keys else "no partitions now"
+    raise SelectionError(f"asset {asset!r} is partitioned: each partition has its own value; name one with "
+                         f"--partition KEY (or {asset}[KEY] from Python) ({span})")

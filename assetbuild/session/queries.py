@@ -35,6 +35,10 @@ def status(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = 
     with rep.stdout_for_json(), open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir,
                                              reporter=rep) as project:
         plan = select(project.graph, assets)
+        if project.graph.partitioned:  # a partitioned asset's line counts all its partitions
+            from .partitioning import whole_assets
+
+            plan = whole_assets(project.graph, plan)
         resolved = project_params(project, args=param_args, given=params)
         settings = RemoteOptions(url=remote, trust_unsigned=trust_remote_unsigned, timeout=remote_timeout,
                                  options=remote_options)
@@ -233,6 +237,10 @@ def load_value(asset: str, *, project_dir: str | os.PathLike[str] = ".", assetfi
             raise SelectionError(f"{asset!r} is a multi-asset, which stores no value itself; name one of its outs "
                                  f"({outs})")
         if asset not in project.graph.inputs:
+            if project.graph.partitioned:
+                from .partitioning import one_partition_please
+
+                one_partition_please(project.graph, asset)
             select(project.graph, [asset])  # raises a SelectionError with a suggestion
         store = open_store(project, readonly=True)
         try:
@@ -286,6 +294,10 @@ def load_metadata(asset: str, *, project_dir: str | os.PathLike[str] = ".", asse
 
     with open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir) as project:
         if asset not in project.graph.inputs:
+            if project.graph.partitioned:
+                from .partitioning import one_partition_please
+
+                one_partition_please(project.graph, asset)
             select(project.graph, [asset])  # raises a SelectionError with a suggestion
         store = open_store(project, readonly=True)
         try:
@@ -343,6 +355,15 @@ def _describe(graph: Graph, params: dict[str, str] | None = None, partitioned: d
         d: Any = graph.nodes[name]
         out.append({"name": name, "kind": "source", "path": d.path, "inputs": [],
                     "group": d.group, "description": d.description, "version": d.version})
+    globs: dict[str, str] = {}  # a FilePartitions asset -> the source row of its glob's files
+    for name, pset in (partitioned or {}).items():
+        pattern = getattr(pset.definition, "pattern", None)
+        if pattern is not None:
+            globs[name] = f"file:{pattern}"
+            if not any(r["name"] == globs[name] for r in out):
+                out.append({"name": globs[name], "kind": "source", "path": pattern, "inputs": [], "group": None,
+                            "description": "the files of a FilePartitions glob, one partition each",
+                            "version": "content"})
     for name in graph.observable:
         o: Any = graph.nodes[name]
         out.append({"name": name, "kind": "observable_source", "inputs": [], "poll": o.poll, "group": o.group,
@@ -369,6 +390,8 @@ def _describe(graph: Graph, params: dict[str, str] | None = None, partitioned: d
             mapped = graph.mappings.get(name)
             if mapped:
                 out[-1]["mappings"] = {p: m.describe() for p, m in mapped.items()}
+            if name in globs:  # each partition reads its file
+                out[-1]["inputs"] = [globs[name], *out[-1]["inputs"]]
     if graph.resources:
         out += _describe_resources(graph)
     return out

@@ -1,0 +1,240 @@
+"""Partitions through the real command: --partition/--partitions, bad keys, status text and
+JSON, why/show/log/graph per partition, ``partitions list/add/remove``, definition errors with
+file:line, and a killed backfill that resumes where it stopped."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+from projects import Project, clean_env, cli, end_group, run_counter, run_counts, start_cli, take_runs
+
+NOW = "2024-01-06T00:30:00Z"
+
+ASSETFILE = '''
+import time as _time
+
+from assetbuild import asset, source, DailyPartitions, FilePartitions, DynamicPartitions
+
+days = DailyPartitions(start="2024-01-01")
+slow = source("slow", "slow.txt")
+
+
+@asset(partitions=days, io="json")
+def daily(context, slow):
+    _ran("daily")
+    _time.sleep(float(slow.read_text()))
+    return context.partition_key
+
+
+@asset(partitions=FilePartitions("data/**/*.csv"), io="json", path="build/{partition}.json")
+def clean(context):
+    _ran("clean")
+    return context.partition_path.read_text()
+
+
+@asset(partitions=DynamicPartitions("customers"), io="json")
+def account(context):
+    return context.partition_key
+'''
+
+
+@pytest.fixture
+def proj(tmp_path) -> Project:
+    p = Project(tmp_path)
+    p.runs = tmp_path / "runs"
+    p.write("AssetFile", run_counter(p.runs) + ASSETFILE)
+    p.write("slow.txt", "0")
+    p.write("data/2024/a,b.csv", "ab")
+    p.write("data/c.csv", "c")
+    return p
+
+
+def env() -> dict[str, str]:
+    return clean_env(ASSETBUILD_NOW=NOW)
+
+
+def test_partition_options_and_bad_keys(proj: Project) -> None:
+    r = cli("build", "daily", "--partitions", "2024-01-02..2024-01-04", cwd=proj.root, env=env())
+    assert r.returncode == 0, r.stderr
+    assert take_runs(proj.runs) == {"daily": 3}
+    r = cli("build", "daily", "--partitions", "2024-01-01,2024-01-05", "-j", "2", cwd=proj.root, env=env())
+    assert r.returncode == 0 and take_runs(proj.runs) == {"daily": 2}
+    assert "2 built" in r.stdout, r.stdout
+    r = cli("build", "clean", "--partition", "2024/a,b.csv", cwd=proj.root, env=env())  # a key holding ','
+    assert r.returncode == 0, r.stderr
+    assert take_runs(proj.runs) == {"clean": 1} and (proj.root / "build/2024/a,b.csv.json").is_file()
+    r = cli("build", "daily", "--partition", "2024-01-09", cwd=proj.root, env=env())
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "no partition '2024-01-09'" in r.stderr and "nearest: " in r.stderr and "2024-01-05" in r.stderr
+    r = cli("build", "daily", "--partitions", "2024-01-03..2024-01-01", cwd=proj.root, env=env())
+    assert r.returncode == 2 and "backwards" in r.stderr
+
+
+def test_status_text_json_and_each_partition(proj: Project) -> None:
+    assert cli("build", "daily", "--partitions", "2024-01-01..2024-01-03", cwd=proj.root, env=env()).returncode == 0
+    r = cli("status", "daily", cwd=proj.root, env=env())
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == "missing daily partitioned 3 fresh, 0 stale, 2 missing, 0 failed".split()
+    doc = json.loads(cli("status", "daily", "--json", cwd=proj.root, env=env()).stdout)
+    assert doc["assets"] == [{"asset": "daily", "state": "missing",
+                              "partitions": {"fresh": 3, "stale": 0, "missing": 2, "failed": 0}}]
+    doc = json.loads(cli("status", "daily", "--json", "--partitions", cwd=proj.root, env=env()).stdout)
+    each = {e["partition"]: e["state"] for e in doc["assets"][0]["partition_states"]}
+    assert each == {"2024-01-01": "fresh", "2024-01-02": "fresh", "2024-01-03": "fresh", "2024-01-04": "missing",
+                    "2024-01-05": "missing"}
+    text = cli("status", "daily", "--partitions", cwd=proj.root, env=env()).stdout
+    assert "2024-01-04" in text and text.count("\n") >= 6
+    # a day later: one partition more, missing
+    r = cli("status", "daily", "--json", cwd=proj.root, env=clean_env(ASSETBUILD_NOW="2024-01-07T00:30:00Z"))
+    assert json.loads(r.stdout)["assets"][0]["partitions"]["missing"] == 3
+
+
+def test_why_show_log_graph_per_partition(proj: Project) -> None:
+    assert cli("build", cwd=proj.root, env=env()).returncode == 0
+    r = cli("why", "daily", "--partition", "2024-01-02", cwd=proj.root, env=env())
+    assert r.returncode == 0 and r.stdout.startswith("daily[2024-01-02]: fresh"), r.stdout + r.stderr
+    r = cli("show", "daily", "--partition", "2024-01-02", cwd=proj.root, env=env())
+    assert r.returncode == 0 and r.stdout.strip() == "2024-01-02"
+    r = cli("log", "daily", "--partition", "2024-01-02", cwd=proj.root, env=env())
+    assert r.returncode == 0 and "materialized" in r.stdout, r.stderr
+    r = cli("show", "daily", "--partition", "2024-02-01", cwd=proj.root, env=env())
+    assert r.returncode == 2 and "nearest" in r.stderr
+    r = cli("show", "daily", cwd=proj.root, env=env())  # which partition's value?
+    assert r.returncode == 2 and "is partitioned" in r.stderr and "--partition KEY" in r.stderr, r.stderr
+    r = cli("why", "missing_one", "--partition", "x", cwd=proj.root, env=env())
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    r = cli("why", "slow", "--partition", "x", cwd=proj.root, env=env())
+    assert r.returncode == 2 and "'slow' is not partitioned" in r.stderr, r.stderr
+    dot = cli("graph", cwd=proj.root, env=env()).stdout
+    assert 'label="daily\\n5 partitions"' in dot and "daily[2024" not in dot and '"file:data/**/*.csv"' in dot
+    nodes = {n["name"]: n for n in json.loads(cli("graph", "--format", "json", cwd=proj.root, env=env()).stdout)["nodes"]}
+    assert nodes["daily"]["partitions"]["count"] == 5 and nodes["clean"]["inputs"] == ["file:data/**/*.csv"]
+
+
+def test_partitions_list_add_remove(proj: Project) -> None:
+    r = cli("partitions", "list", "clean", cwd=proj.root, env=env())
+    assert r.returncode == 0 and r.stdout.split("\n")[:2] == ["2024/a,b.csv", "c.csv"]
+    assert cli("partitions", "add", "customers", "acme", "zeta", cwd=proj.root, env=env()).returncode == 0
+    r = cli("partitions", "list", "account", "--json", cwd=proj.root, env=env())
+    assert json.loads(r.stdout) == {"asset": "account", "partitions": ["acme", "zeta"]}
+    assert cli("partitions", "remove", "customers", "acme", cwd=proj.root, env=env()).returncode == 0
+    assert cli("partitions", "list", "account", cwd=proj.root, env=env()).stdout.split() == ["zeta"]
+    for args in (("add", "nope", "x"), ("add", "customers", "a,b"), ("list", "nothing")):
+        r = cli("partitions", *args, cwd=proj.root, env=env())
+        assert r.returncode == 2 and "Traceback" not in r.stderr, (args, r.stderr)
+
+
+ERRORS = {
+    "mismatched": ('''
+from assetbuild import asset, StaticPartitions
+
+
+@asset(partitions=StaticPartitions(["eu", "us"]))
+def x(context):
+    return 1
+
+
+@asset(partitions=StaticPartitions(["fr", "de"]))
+def y(x):
+    return 1
+''', 10, "no mapping says"),
+    "in_on_unpartitioned": ('''
+from assetbuild import asset, In, LastN
+
+
+@asset
+def x():
+    return 1
+
+
+@asset(ins={"x": In("x", mapping=LastN(2))})
+def y(x):
+    return 1
+''', 10, "'x' is not partitioned"),
+    "overlapping_globs": ('''
+from assetbuild import asset, FilePartitions
+
+
+@asset(partitions=FilePartitions("data/*.csv"), path="build/{partition}.json", io="json")
+def x(context):
+    return 1
+
+
+@asset(partitions=FilePartitions("data/c*.csv"), path="build/{partition}.json", io="json")
+def y(context):
+    return 1
+''', 10, "both write build/c.csv.json"),
+    "output_matches_its_glob": ('''
+from assetbuild import asset, FilePartitions
+
+
+@asset(partitions=FilePartitions("data/*.csv"), path="data/{partition}.out.csv", io="json")
+def x(context):
+    return 1
+''', 5, "which the glob 'data/*.csv' of 'x' matches"),
+    "static_mapping_typo": ('''
+from assetbuild import asset, In, StaticPartitions
+
+
+@asset(partitions=StaticPartitions(["fr", "de", "us"]))
+def country(context):
+    return 1
+
+
+@asset(partitions=StaticPartitions(["eu", "us"]), ins={"c": In("country", mapping={"eu": ["fr", "nl"], "us": "us"})})
+def region(c):
+    return 1
+''', 10, "names upstream key(s) 'nl' that static [fr, de, us] lacks"),
+    "no_template": ('''
+from assetbuild import asset, DailyPartitions
+
+
+@asset(partitions=DailyPartitions(start="2024-01-01"), path="build/day.json", io="json")
+def x(context):
+    return 1
+''', 5, "lacks {partition}"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ERRORS))
+def test_definition_errors_exit_2_with_file_and_line(tmp_path: Path, case: str) -> None:
+    text, line, words = ERRORS[case]
+    p = Project(tmp_path)
+    p.write("AssetFile", text)
+    p.write("data/c.csv", "c")
+    r = cli("build", cwd=tmp_path, env=env())
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert f"AssetFile:{line}:" in r.stderr and words in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
+def test_a_killed_backfill_reruns_only_what_did_not_finish(proj: Project, sig: int) -> None:
+    proj.write("slow.txt", "0.4")
+    proc = start_cli("build", "daily", "--partitions", "2024-01-01..2024-01-05", "-j", "1", cwd=proj.root,
+                     env=env())
+    deadline = time.monotonic() + 60
+    while run_counts(proj.runs).get("daily", 0) < 3 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.1)  # the third partition runs (0.4 s): the second's record is committed meanwhile
+    if sig == signal.SIGKILL:  # the build and its workers, at once
+        os.killpg(proc.pid, sig)
+    else:
+        proc.send_signal(sig)
+    proc.wait(timeout=60)
+    end_group(proc)
+    started = take_runs(proj.runs)["daily"]
+    assert 3 <= started < 5
+    r = cli("status", "daily", "--json", cwd=proj.root, env=env())
+    done = json.loads(r.stdout)["assets"][0]["partitions"]["fresh"]
+    assert done in (started - 1, started), (started, done)  # the one running when killed did not finish
+    r = cli("build", "daily", "--partitions", "2024-01-01..2024-01-05", "-j", "1", cwd=proj.root, env=env())
+    assert r.returncode == 0, r.stderr
+    rerun = take_runs(proj.runs)["daily"]
+    assert rerun == 5 - done, (started, done, rerun)  # what finished before the kill is not run again
+    r = cli("status", "daily", "--json", cwd=proj.root, env=env())
+    assert json.loads(r.stdout)["assets"][0]["partitions"]["fresh"] == 5
