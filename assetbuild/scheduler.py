@@ -98,6 +98,7 @@ class Scheduler(Looking, Repairing):
         self._results: dict[str, AssetResult] = {}
         self._planned: set[str] = set()
         self._ups: dict[str, list[str]] = {}
+        self._predecided: tuple[str, Decision] | None = None  # see _settle_cached
         self.multi = MultiRuns(graph) if graph.producers else None  # outs of multi-assets run together
 
     # --- public ------------------------------------------------------------------------------
@@ -189,8 +190,13 @@ class Scheduler(Looking, Repairing):
 
     def _decide(self, name: str, rebuilder: Rebuilder | None = None) -> Decision:
         """The rebuilder's decision, and what it tells this build of the asset's output."""
-        rb = rebuilder or (self._repairing if self._repaired else self.rebuilder)  # no forcing layer until a repair
-        d = rb.decide(name, self._input_versions(name))
+        pre = self._predecided
+        if pre is not None and pre[0] == name and rebuilder is None:
+            self._predecided = None
+            d = pre[1]  # made by _settle_cached, whose prefix ended here
+        else:
+            rb = rebuilder or (self._repairing if self._repaired else self.rebuilder)  # no forcing layer until a repair
+            d = rb.decide(name, self._input_versions(name))
         if d.action == "run" or d.trace is None:
             self.known[name] = _Known(d.key or "", None, None)
         else:
@@ -201,8 +207,8 @@ class Scheduler(Looking, Repairing):
     def _settle_cached(self, plan: Sequence[str]) -> int:
         """Settle the longest prefix of ``plan`` whose every asset is a cache hit, in plan order,
         without the loop's queues and counters (a null build is all prefix); the length of that
-        prefix. The loop takes the rest, from the first asset that is not a hit, deciding it
-        again: the same decision, acted on there."""
+        prefix. The loop takes the rest, from the first asset that is not a hit, whose decision
+        made here it acts on (``_predecided``)."""
         nodes = self.graph.nodes
         hit = getattr(self.rebuilder, "cached_hit", None)  # not when forcing
         usable = self.outputs.usable_version
@@ -220,7 +226,8 @@ class Scheduler(Looking, Repairing):
                 d = self._decide(name)
             except _Unusable:
                 return i
-            if d.action != "cached":
+            if d.action != "cached":  # the loop acts on this decision: deciding again is not always the
+                self._predecided = (name, d)  # same (a remote hit's trace is local by then)
                 return i
             self.outputs.reuse(name, d)
             self._finish(cached_result(name, d.key, d.reused.data_version))
