@@ -217,7 +217,7 @@ class Scheduler(Looking, Repairing):
                 return i
             try:
                 inputs = self._input_versions(name)
-                found = hit(name, inputs) if hit is not None else None  # type: ignore[arg-type]
+                found = hit(name, inputs) if hit is not None else None
                 if found is not None:  # the common case, without a Decision
                     key, dv, digest = found
                     self.known[name] = _Known(key, usable(dv), digest)
