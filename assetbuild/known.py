@@ -10,15 +10,15 @@ The scheduler keeps the records; status says what a blocked input means for an a
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from enum import Enum
+from typing import NamedTuple
 
 from .reports import AssetStatus, ObservationResult, Reason
 
 
-@dataclass
-class Known:
-    """What this build knows of an asset's output once it has been decided."""
+class Known(NamedTuple):
+    """What this build knows of an asset's output once it has been decided (a NamedTuple: a
+    build makes one per asset and partition)."""
 
     key: str
     data_version: str | None  # None: will change, unknown until it runs (dry runs)

@@ -116,6 +116,7 @@ class TraceRebuilder:
         self.observed = frozenset(graph.observable)  # observable sources: their versions are shown
         self._passed: dict[str, tuple[tuple[str, str], ...]] = {}
         self._manifests: dict[str, Manifest] = {}  # digest -> manifest of produced files
+        self._lean_head = getattr(store, "head_entry", None)  # a head's key and versions, without a Head
 
     def _resource_versions(self, name: str) -> tuple[tuple[str, str], ...]:
         """KeyParts.resources: (name, version) of each resource ``name`` uses that has a version."""
@@ -166,7 +167,8 @@ class TraceRebuilder:
         if adef.path is not None or adef.outputs or adef.volatile or adef.max_age is not None \
                 or adef.io in self._external:
             return None
-        entry = self._head_entry(name)
+        lean = self._lean_head
+        entry = lean(name) if lean is not None else self._head_entry(name)
         if entry is None:
             return None
         key = make_key(name, self._parts(name, adef, inputs))
@@ -175,9 +177,7 @@ class TraceRebuilder:
         return key, entry[1], entry[2]
 
     def _head_entry(self, name: str) -> tuple[str, str, str, int] | None:
-        lean = getattr(self.store, "head_entry", None)
-        if lean is not None:
-            return lean(name)  # type: ignore[no-any-return]
+        """(key, data version, output digest, size) of the latest build, from a store without ``head_entry``."""
         head = self.store.get_head(name)
         return None if head is None else (head.key, head.data_version, head.output_digest, head.size)
 

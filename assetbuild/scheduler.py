@@ -150,7 +150,14 @@ class Scheduler(Looking, Repairing):
         codes = self._codes = {}
         by_asset: dict[str, tuple[str, dict[str, str]]] = {}  # a partitioned asset's, for all its partitions
         nodes = self.graph.nodes
+        planned = self._planned
+        for asset, pset in self.graph.partitioned.items():  # its planned partitions at once
+            these = [n for n in pset.nodes if n in planned]
+            if these:
+                codes.update(dict.fromkeys(these, by_asset.get(asset) or by_asset.setdefault(asset, self.fingerprint(these[0]))))
         for name in plan:
+            if name in codes:
+                continue
             d = nodes.get(name)
             if not isinstance(d, AssetDef):
                 continue
@@ -212,16 +219,22 @@ class Scheduler(Looking, Repairing):
         nodes = self.graph.nodes
         hit = getattr(self.rebuilder, "cached_hit", None)  # not when forcing
         usable = self.outputs.usable_version
+        graph_inputs, known, results, finished = self.graph.inputs, self.known, self._results, self.observer.asset_finished
+        release = self.outputs.release
         for i, name in enumerate(plan):
             if nodes[name].producer is not None:  # type: ignore[union-attr]  # an out: its run is the loop's
                 return i
             try:
-                inputs = self._input_versions(name)
+                bound = graph_inputs[name]
+                inputs = self._input_versions(name) if bound else []
                 found = hit(name, inputs) if hit is not None else None
-                if found is not None:  # the common case, without a Decision
+                if found is not None:  # the common case, without a Decision: what _finish does, bar a flush
                     key, dv, digest = found
-                    self.known[name] = _Known(key, usable(dv), digest)
-                    self._finish(cached_result(name, key, dv))
+                    known[name] = _Known(key, usable(dv), digest)
+                    r = results[name] = cached_result(name, key, dv)
+                    finished(r)
+                    if bound:
+                        release(bound)
                     continue
                 d = self._decide(name)
             except _Unusable:
