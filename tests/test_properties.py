@@ -18,6 +18,7 @@ import shutil
 import tempfile
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -286,8 +287,8 @@ def test_fan_in_and_skips_are_minimal_and_correct(gen):
 
 # --- partitions -----------------------------------------------------------------------------------
 # Assets a0.. are unpartitioned or partitioned by one of six definitions: two static sets (R, C),
-# the files of data/*.txt (F), days (D), hours (H, from the evening of the 5th) and weeks (W), "now"
-# starting at 2024-01-06T01:00Z. Each reads up to two earlier assets through a mapping drawn from those
+# the files of data/*.txt (F), days (D), days in Paris (P), hours (H, from the evening of the 5th) and
+# weeks (W), "now" starting in the 60 hours after 2024-01-06T00:00Z. Each reads up to two earlier assets through a mapping drawn from those
 # that fit: identity, the overlapping windows, TimeWindow(offset=-1), LastN(k), AllPartitions, a static
 # dict; an unpartitioned reader reads every partition, or the last k. Edits change one file's value or
 # only its bytes, add or delete a file, change an asset's constants, or move "now" on by a day. The
@@ -295,22 +296,27 @@ def test_fan_in_and_skips_are_minimal_and_correct(gen):
 # the engine's) and predicts the nodes a build runs: a node runs iff the pair (its code, what it reads)
 # was never built before: its file's bytes, and the value of each upstream partition its mapping names.
 
-_T0 = datetime(2024, 1, 6, 1, tzinfo=timezone.utc)
+_T0 = datetime(2024, 1, 6, tzinfo=timezone.utc)
+_PARIS = ZoneInfo("Europe/Paris")
 _TIME = {"D": (datetime(2024, 1, 1, tzinfo=timezone.utc), timedelta(days=1), "%Y-%m-%d"),
+         "P": (datetime(2024, 1, 1, tzinfo=_PARIS), timedelta(days=1), "%Y-%m-%d"),  # days in Paris (UTC+1)
          "H": (datetime(2024, 1, 5, 21, tzinfo=timezone.utc), timedelta(hours=1), "%Y-%m-%d-%H:00"),
          "W": (datetime(2024, 1, 1, tzinfo=timezone.utc), timedelta(days=7), "%Y-%m-%d")}
 _STATIC = {"R": ["eu", "us", "apac"], "C": ["fr", "de", "es"]}
 _FILES = [f"f{k}.txt" for k in range(4)]
 # Keys a static dict may name (some never exist: a dict names keys, the mapping keeps those that do).
 _CANDIDATES = {**_STATIC, "F": _FILES, "D": [f"2024-01-0{d}" for d in range(1, 9)],
+               "P": ["2024-01-02", "2024-01-05", "2024-01-06"],
                "H": ["2024-01-05-21:00", "2024-01-05-23:00", "2024-01-06-00:00", "2024-01-06-05:00"],
                "W": ["2024-01-01", "2024-01-08"]}
 _DEFS = {"R": 'StaticPartitions(["eu", "us", "apac"])', "C": 'StaticPartitions(["fr", "de", "es"])',
          "F": 'FilePartitions("data/*.txt")', "D": 'DailyPartitions(start="2024-01-01")',
+         "P": 'DailyPartitions(start="2024-01-01", timezone="Europe/Paris")',
          "H": 'HourlyPartitions(start="2024-01-05-21:00")', "W": 'WeeklyPartitions(start="2024-01-01")'}
 # What a partition adds of its own, in the AssetFile and in the model.
 _OWN_TERM = {"R": "len(context.partition_key)", "C": "len(context.partition_key)",
              "F": "int(context.partition_path.read_text())", "D": "context.partition_window[0].day",
+             "P": "int(context.partition_key[-2:])",
              "H": "context.partition_window[0].hour", "W": "context.partition_window[0].day"}
 
 
@@ -329,7 +335,7 @@ def part_keys(p: str, now: datetime, files: dict[str, str]) -> list[str]:
 
 def window(p: str, key: str) -> tuple[datetime, datetime]:
     start, unit, fmt = _TIME[p]
-    s = datetime.strptime(key, fmt).replace(tzinfo=timezone.utc)
+    s = datetime.strptime(key, fmt).replace(tzinfo=start.tzinfo)
     return s, s + unit
 
 
@@ -385,7 +391,7 @@ def part_projects(draw):
     n = draw(st.integers(2, 5))
     assets: list[dict] = []
     for i in range(n):
-        p = draw(st.sampled_from([None, "R", "C", "F", "D", "H", "W"]))
+        p = draw(st.sampled_from([None, "R", "C", "F", "D", "P", "H", "W"]))
         ins: list[tuple] = []
         for j in draw(st.lists(st.integers(0, i - 1), max_size=2)) if i else []:
             up = assets[j]["p"]
@@ -408,7 +414,7 @@ def part_projects(draw):
         st.tuples(st.just("mod"), st.integers(0, n - 1), st.sampled_from([2, 3, 1000])),
         st.tuples(st.just("day"), st.just(0), st.just(0)),
     ), min_size=1, max_size=4))
-    return assets, files, edits
+    return assets, files, edits, _T0 + timedelta(hours=draw(st.integers(0, 60)))
 
 
 def render_parts(assets) -> str:
@@ -442,7 +448,7 @@ class PartModel:
             p, vals = a["p"], {}
             for key in keys[p] if p else [None]:
                 own = 0 if p is None else len(key) if p in _STATIC else int(files[key]) if p == "F" \
-                    else window(p, key)[0].hour if p == "H" else window(p, key)[0].day
+                    else window(p, key)[0].hour if p == "H" else int(key[-2:])
                 total, reads = own, []
                 for n, (j, m) in enumerate(a["ins"]):
                     up = assets[j]["p"]
@@ -470,10 +476,9 @@ class PartModel:
 @settings(max_examples=int(os.environ.get('PPROP_N', 30)), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(part_projects())
 def test_partitions_rerun_the_minimal_set_and_agree_with_a_clean_build(gen):
-    assets, files, edits = gen
+    assets, files, edits, now = gen
     root = Path(tempfile.mkdtemp(prefix="ab-prop-part-"))
     old_now = os.environ.get("ASSETBUILD_NOW")
-    now = _T0
     try:
         (root / "data").mkdir()
         model = PartModel()
