@@ -391,9 +391,13 @@ def part_projects(draw):
     n = draw(st.integers(2, 5))
     assets: list[dict] = []
     for i in range(n):
-        p = draw(st.sampled_from([None, "R", "C", "F", "D", "P", "H", "W"]))
+        ups = draw(st.lists(st.integers(0, i - 1), max_size=2)) if i else []
+        kinds = [None, "R", "C", "F", "D", "P", "H", "W"]
+        if ups:  # often the partitions of an upstream, or time of another grain: the default mappings
+            kinds += [assets[ups[0]]["p"]] * 4 + ["D", "H", "W"] * (assets[ups[0]]["p"] in _TIME)
+        p = draw(st.sampled_from(kinds))
         ins: list[tuple] = []
-        for j in draw(st.lists(st.integers(0, i - 1), max_size=2)) if i else []:
+        for j in ups:
             up = assets[j]["p"]
             table = {}
             if p is not None and up is not None:
@@ -404,7 +408,7 @@ def part_projects(draw):
             if (j, m) not in ins:
                 ins.append((j, m))
         assets.append({"name": f"a{i}", "p": p, "ins": ins, "c": draw(st.integers(0, 5)),
-                       "m": draw(st.sampled_from([2, 3, 1000]))})
+                       "m": draw(st.sampled_from([2, 3, 1000])), "path": p is not None and draw(st.booleans())})
     files = {f: str(draw(st.integers(0, 9))) for f in draw(st.lists(st.sampled_from(_FILES), unique=True, min_size=1))}
     edits = draw(st.lists(st.one_of(
         st.tuples(st.just("file"), st.sampled_from(_FILES), st.integers(0, 9)),  # one partition's input, or a new file
@@ -429,6 +433,7 @@ def render_parts(assets) -> str:
         ins = ", ".join(f'"i{n}": In("a{j}", mapping={mapping_source(m)})' for n, (j, m) in enumerate(a["ins"]))
         terms = [f"({x} or 0)" if one_value(p, assets[j]["p"], m) else f"_s({x})" for x, (j, m) in zip(params, a["ins"])]
         opts = f"partitions={p}, " if p else ""
+        opts += f'path="build/{a["name"]}/{{partition}}.json", ' if a["path"] else ""
         out.append(f'@asset({opts}io="json", ins={{{ins}}})\ndef {a["name"]}({", ".join((["context"] if p else []) + params)}):\n'
                    f'    return ({" + ".join([_OWN_TERM[p] if p else "abs(0)"] + terms)} + {a["c"]}) % {a["m"]}\n')
     return "\n".join(out)
@@ -473,10 +478,13 @@ class PartModel:
 
 
 @pytest.mark.slow
-@settings(max_examples=int(os.environ.get('PPROP_N', 30)), deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(part_projects())
-def test_partitions_rerun_the_minimal_set_and_agree_with_a_clean_build(gen):
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(part_projects(), st.sampled_from([1, 3]))
+def test_partitions_rerun_the_minimal_set_and_agree_with_a_clean_build(gen, jobs):
+    """Serially and with three threads. An asset with a path template writes one file per partition:
+    the files there are exactly those of the partitions that exist (a deleted file's are removed)."""
     assets, files, edits, now = gen
+    par = {"jobs": jobs, "executor": "threads"} if jobs > 1 else {}
     root = Path(tempfile.mkdtemp(prefix="ab-prop-part-"))
     old_now = os.environ.get("ASSETBUILD_NOW")
     try:
@@ -506,12 +514,18 @@ def test_partitions_rerun_the_minimal_set_and_agree_with_a_clean_build(gen):
             (root / "AssetFile").write_text(render_parts(assets))
             os.environ["ASSETBUILD_NOW"] = now.strftime("%Y-%m-%dT%H:%M:%SZ")
             values, runs = model.build(assets, files, now)
-            result = assetbuild.build(project_dir=root)
+            result = assetbuild.build(project_dir=root, **par)
             assert result.ok, [(r.asset, r.error) for r in result.results if r.error]
             assert sorted(result.names("built")) == sorted(runs), (step, now, files, render_parts(assets))
             assert {r.asset for r in result.results} == set(values)
             for node, v in values.items():
                 assert assetbuild.load_value(node, project_dir=root) == v, (node, step, render_parts(assets))
+            for a in assets:
+                if a["path"]:
+                    out = root / "build" / a["name"]
+                    written = {f.name: json.loads(f.read_text()) for f in out.iterdir()} if out.is_dir() else {}
+                    assert written == {f"{n[len(a['name']) + 1:-1]}.json": v for n, v in values.items()
+                                       if n.startswith(a["name"] + "[")}, (a["name"], step)
         # a from-scratch build in a fresh cache agrees with the incremental one, node by node
         fresh = assetbuild.build(project_dir=root, cache_dir=root / "fresh-cache")
         assert {r.asset: r.data_version for r in fresh.results} == \
