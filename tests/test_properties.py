@@ -286,33 +286,35 @@ def test_fan_in_and_skips_are_minimal_and_correct(gen):
 
 
 # --- partitions -----------------------------------------------------------------------------------
-# Assets a0.. are unpartitioned or partitioned by one of six definitions: two static sets (R, C),
-# the files of data/*.txt (F), days (D), days in Paris (P), hours (H, from the evening of the 5th) and
-# weeks (W), "now" starting in the 60 hours after 2024-01-06T00:00Z. Each reads up to two earlier assets through a mapping drawn from those
-# that fit: identity, the overlapping windows, TimeWindow(offset=-1), LastN(k), AllPartitions, a static
-# dict; an unpartitioned reader reads every partition, or the last k. Edits change one file's value or
-# only its bytes, add or delete a file, change an asset's constants, or move "now" on by a day. The
-# model computes every node's value from first principles (its own keys, windows and mappings, not
-# the engine's) and predicts the nodes a build runs: a node runs iff the pair (its code, what it reads)
-# was never built before: its file's bytes, and the value of each upstream partition its mapping names.
+# Assets a0.. are unpartitioned or partitioned by one of seven definitions: two static sets (R, C),
+# the files of data/*.txt (F), days (D), days in Paris (P: 2024-03-31 there is 23 hours long), hours
+# (H, from the evening of the 30th) and weeks (W). "Now" starts in the 60 hours after
+# 2024-03-31T00:00Z. Each asset reads up to two earlier ones through a mapping drawn from those
+# that fit: identity, the overlapping windows, TimeWindow(offset=-1), LastN(k), AllPartitions, a
+# static dict; an unpartitioned reader reads every partition, or the last k. Edits change one
+# file's value or only its bytes, add or delete a file, change an asset's constants, or move "now"
+# on by a day. The model computes every node's value from first principles (its own keys, windows
+# and mappings, not the engine's) and predicts the nodes a build runs: a node runs iff the pair
+# (its code, what it reads) was never built before: its file's bytes, and the value of each
+# upstream partition its mapping names.
 
-_T0 = datetime(2024, 1, 6, tzinfo=timezone.utc)
+_T0 = datetime(2024, 3, 31, tzinfo=timezone.utc)
 _PARIS = ZoneInfo("Europe/Paris")
-_TIME = {"D": (datetime(2024, 1, 1, tzinfo=timezone.utc), timedelta(days=1), "%Y-%m-%d"),
-         "P": (datetime(2024, 1, 1, tzinfo=_PARIS), timedelta(days=1), "%Y-%m-%d"),  # days in Paris (UTC+1)
-         "H": (datetime(2024, 1, 5, 21, tzinfo=timezone.utc), timedelta(hours=1), "%Y-%m-%d-%H:00"),
-         "W": (datetime(2024, 1, 1, tzinfo=timezone.utc), timedelta(days=7), "%Y-%m-%d")}
+_TIME = {"D": (datetime(2024, 3, 25, tzinfo=timezone.utc), timedelta(days=1), "%Y-%m-%d"),
+         "P": (datetime(2024, 3, 25, tzinfo=_PARIS), timedelta(days=1), "%Y-%m-%d"),  # wall-clock days
+         "H": (datetime(2024, 3, 30, 21, tzinfo=timezone.utc), timedelta(hours=1), "%Y-%m-%d-%H:00"),
+         "W": (datetime(2024, 3, 25, tzinfo=timezone.utc), timedelta(days=7), "%Y-%m-%d")}
 _STATIC = {"R": ["eu", "us", "apac"], "C": ["fr", "de", "es"]}
 _FILES = [f"f{k}.txt" for k in range(4)]
 # Keys a static dict may name (some never exist: a dict names keys, the mapping keeps those that do).
-_CANDIDATES = {**_STATIC, "F": _FILES, "D": [f"2024-01-0{d}" for d in range(1, 9)],
-               "P": ["2024-01-02", "2024-01-05", "2024-01-06"],
-               "H": ["2024-01-05-21:00", "2024-01-05-23:00", "2024-01-06-00:00", "2024-01-06-05:00"],
-               "W": ["2024-01-01", "2024-01-08"]}
+_CANDIDATES = {**_STATIC, "F": _FILES, "D": [f"2024-03-{d}" for d in range(25, 32)],
+               "P": ["2024-03-26", "2024-03-30", "2024-03-31", "2024-04-01"],
+               "H": ["2024-03-30-21:00", "2024-03-30-23:00", "2024-03-31-01:00", "2024-03-31-05:00"],
+               "W": ["2024-03-25", "2024-04-01"]}
 _DEFS = {"R": 'StaticPartitions(["eu", "us", "apac"])', "C": 'StaticPartitions(["fr", "de", "es"])',
-         "F": 'FilePartitions("data/*.txt")', "D": 'DailyPartitions(start="2024-01-01")',
-         "P": 'DailyPartitions(start="2024-01-01", timezone="Europe/Paris")',
-         "H": 'HourlyPartitions(start="2024-01-05-21:00")', "W": 'WeeklyPartitions(start="2024-01-01")'}
+         "F": 'FilePartitions("data/*.txt")', "D": 'DailyPartitions(start="2024-03-25")',
+         "P": 'DailyPartitions(start="2024-03-25", timezone="Europe/Paris")',
+         "H": 'HourlyPartitions(start="2024-03-30-21:00")', "W": 'WeeklyPartitions(start="2024-03-25")'}
 # What a partition adds of its own, in the AssetFile and in the model.
 _OWN_TERM = {"R": "len(context.partition_key)", "C": "len(context.partition_key)",
              "F": "int(context.partition_path.read_text())", "D": "context.partition_window[0].day",
@@ -349,8 +351,9 @@ def mapping_choices(down: str | None, up: str | None, k: int, table: dict) -> li
     if down == up:
         out += [("default",), ("last", k)] + ([("tw",)] if down in _TIME else [])
     elif down in _TIME and up in _TIME:
-        # ("tw",) only from a coarser reader: from a finer one see the xfail test at the end
-        out += [("default",), ("last", k)] + ([("tw",)] if _TIME[down][1] > _TIME[up][1] else [])
+        # ("tw",) only from a coarser reader in the same zone: otherwise see the xfail tests at the end
+        nested = _TIME[down][1] > _TIME[up][1] and "P" not in (down, up)
+        out += [("default",), ("last", k)] + ([("tw",)] if nested else [])
     return out
 
 
@@ -557,3 +560,21 @@ def test_an_hour_reads_yesterday_while_today_is_still_running(tmp_path, monkeypa
     assert assetbuild.build(project_dir=tmp_path).ok
     assert assetbuild.load_value("hour[2024-01-05-23:00]", project_dir=tmp_path) == {"2024-01-04": 4}
     assert assetbuild.load_value("hour[2024-01-06-00:00]", project_dir=tmp_path) == {"2024-01-05": 5}
+
+
+# The same, shrunk from a week (UTC) reading days in Paris: the week of 2024-03-25 overlaps Paris's
+# 1 April (from 22:00 UTC on the 31st), which is not complete at midnight UTC, so the week misses
+# 31 March, the day before it.
+@pytest.mark.xfail(strict=True, reason="TimeWindow(offset=-1) misses the upstream window before an overlapping "
+                                       "one that is not complete yet")
+def test_a_week_reads_the_days_before_its_own_in_another_zone(tmp_path, monkeypatch):
+    (tmp_path / "AssetFile").write_text(
+        "from assetbuild import asset, DailyPartitions, WeeklyPartitions, In, TimeWindow\n"
+        "@asset(partitions=DailyPartitions(start='2024-03-25', timezone='Europe/Paris'), io='json')\n"
+        "def day(context):\n    return context.partition_key\n"
+        "@asset(partitions=WeeklyPartitions(start='2024-03-25'), io='json',\n"
+        "       ins={'prev': In('day', mapping=TimeWindow(offset=-1))})\n"
+        "def week(prev):\n    return list(prev)\n")
+    monkeypatch.setenv("ASSETBUILD_NOW", "2024-04-01T00:00:00Z")
+    assert assetbuild.build(project_dir=tmp_path).ok
+    assert assetbuild.load_value("week[2024-03-25]", project_dir=tmp_path) == [f"2024-03-{d}" for d in range(25, 32)]
