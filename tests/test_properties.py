@@ -524,7 +524,8 @@ def test_partitions_rerun_the_minimal_set_and_agree_with_a_clean_build(gen, jobs
             for node, v in values.items():
                 assert assetbuild.load_value(node, project_dir=root) == v, (node, step, render_parts(assets))
             for a in assets:
-                if a["path"]:
+                # an asset left with no partitions keeps its files: see the xfail test at the end
+                if a["path"] and any(n.startswith(a["name"] + "[") for n in values):
                     out = root / "build" / a["name"]
                     written = {f.name: json.loads(f.read_text()) for f in out.iterdir()} if out.is_dir() else {}
                     assert written == {f"{n[len(a['name']) + 1:-1]}.json": v for n, v in values.items()
@@ -578,3 +579,20 @@ def test_a_week_reads_the_days_before_its_own_in_another_zone(tmp_path, monkeypa
     monkeypatch.setenv("ASSETBUILD_NOW", "2024-04-01T00:00:00Z")
     assert assetbuild.build(project_dir=tmp_path).ok
     assert assetbuild.load_value("week[2024-03-25]", project_dir=tmp_path) == [f"2024-03-{d}" for d in range(25, 32)]
+
+
+# Found by the model (shrunk): the files of the partitions that are gone are removed only for
+# assets the build plans a partition of, so deleting the last file of a glob leaves its output.
+@pytest.mark.xfail(strict=True, reason="the last partition of an asset is never dropped: its path output stays")
+def test_deleting_the_last_file_removes_its_output(tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "f0.txt").write_text("0")
+    (tmp_path / "AssetFile").write_text(
+        "from assetbuild import asset, FilePartitions\n"
+        "@asset(partitions=FilePartitions('data/*.txt'), io='json', path='build/{partition}.json')\n"
+        "def clean(context):\n    return int(context.partition_path.read_text())\n")
+    assert assetbuild.build(project_dir=tmp_path).ok
+    assert (tmp_path / "build" / "f0.txt.json").exists()
+    (tmp_path / "data" / "f0.txt").unlink()
+    assert assetbuild.build(project_dir=tmp_path).ok
+    assert not (tmp_path / "build" / "f0.txt.json").exists()
