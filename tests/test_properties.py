@@ -8,6 +8,9 @@ what a from-scratch evaluation gives).
 Some generated assets are multi-assets with two outs (``a3p`` and ``a3q`` of ``a3``), returned
 as a tuple or a dict: both outs run together (one function, one code), and their readers, which
 may read one out only, follow each out's own value (early cutoff per out).
+
+The same oracles hold per partition (``asset[KEY]`` nodes): random partition sets, mappings and
+edits (a file, a constant, the clock) rerun only the partitions that read a changed slice.
 """
 
 from __future__ import annotations
@@ -481,7 +484,7 @@ class PartModel:
 
 
 @pytest.mark.slow
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(part_projects(), st.sampled_from([1, 3]))
 def test_partitions_rerun_the_minimal_set_and_agree_with_a_clean_build(gen, jobs):
     """Serially and with three threads. An asset with a path template writes one file per partition:
