@@ -25,10 +25,11 @@ class PartitionMapping:
 
 
 class TimeWindow(PartitionMapping):
-    """The upstream windows overlapping the downstream window ``offset`` downstream windows away:
-    ``TimeWindow(offset=-1)`` on a daily asset is yesterday's partition of a daily upstream (the
-    parameter receives None where there is none, as for the first day), and yesterday's 24
-    partitions of an hourly one (a dict, empty where there are none)."""
+    """The upstream windows a downstream window reads, moved ``offset`` windows of the coarser of
+    the two grains: ``TimeWindow(offset=-1)`` on a daily asset is yesterday's partition of a daily
+    upstream (the parameter receives None where there is none, as for the first day), yesterday's
+    24 partitions of an hourly one, and, on an hourly asset reading a daily one, the day before
+    the hour's day (a dict, empty where there are none)."""
 
     def __init__(self, offset: int = 0) -> None:
         if isinstance(offset, bool) or not isinstance(offset, int):
@@ -157,6 +158,9 @@ def _check_static(down: PartitionsDefinition, up: PartitionsDefinition, mapping:
                                    f"{defn.describe()} lacks")
 
 
+_GRAIN = {"hour": 0, "day": 1, "week": 2, "month": 3}  # which unit is coarser (TimeWindow offsets)
+
+
 class Mapper:
     """Upstream keys for each downstream key under one plan (``plan_mapping``). Time plans
     need both sides' windows at the build's "now"."""
@@ -173,6 +177,7 @@ class Mapper:
         self._windows: Any = None
         self._aligned = down == up
         self._down = down
+        self._up = up
         if isinstance(up, TimeWindowPartitions) and isinstance(down, TimeWindowPartitions):
             self._aligned = down.same_grain(up)
             if not self._aligned:
@@ -219,10 +224,19 @@ class Mapper:
             if self._aligned:
                 k = self._shifted(key, off)
                 return Mapped([k] if k is not None else [], False)
-            assert isinstance(self._down, TimeWindowPartitions)
-            us, ue, _ = self._windows
-            s, e = self._down.shifted_window(key, off)  # in the reader's windows: yesterday's hours
-            return Mapped(ups[bisect_right(ue, s):bisect_left(us, e)], True)
+            down, up = self._down, self._up
+            assert isinstance(down, TimeWindowPartitions) and isinstance(up, TimeWindowPartitions)
+            us, ue, windows = self._windows
+            if _GRAIN[down.unit] >= _GRAIN[up.unit]:  # in the reader's windows: a day's yesterday's hours
+                s, e = down.shifted_window(key, off)
+                return Mapped(ups[bisect_right(ue, s):bisect_left(us, e)], True)
+            s, e = windows[key]  # in the upstream's: an hour's day moved back one day, a partition or not
+            first, last = up.key_at(s), up.key_at(e - 1)
+            grid = [first]
+            while grid[-1] != last:
+                grid.append(up.shift_key(grid[-1], 1))
+            moved = (up.shift_key(k, off) for k in grid)
+            return Mapped([k for k in moved if k in self._index], True)
         assert plan == "last" and isinstance(self.mapping, LastN)
         n = self.mapping.n
         if self._aligned:

@@ -287,6 +287,31 @@ class TimeWindowPartitions(PartitionsDefinition):
             return b.replace(year=b.year + b.month // 12, month=b.month % 12 + 1)
         return b + timedelta(seconds=_STEP_S[self.unit])
 
+    def key_at(self, epoch_s: int) -> str:
+        """The key of the window (on this definition's grid, a partition or not) holding an instant."""
+        from datetime import datetime, timedelta
+
+        local = datetime.fromtimestamp(epoch_s, self.tz).replace(tzinfo=None)
+        if self.unit == "hour":
+            b = local.replace(minute=0, second=0, microsecond=0)
+        elif self.unit == "month":
+            b = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        else:
+            b = local.replace(hour=0, minute=0, second=0, microsecond=0)
+            if self.unit == "week":
+                b -= timedelta(days=b.weekday())
+        return b.strftime(self.fmt)
+
+    def shift_key(self, key: str, by: int) -> str:
+        """The key ``by`` windows away from ``key`` on this definition's grid."""
+        from datetime import datetime, timedelta
+
+        b = datetime.strptime(key, self.fmt)
+        if self.unit == "month":
+            m = b.year * 12 + b.month - 1 + by
+            return b.replace(year=m // 12, month=m % 12 + 1).strftime(self.fmt)
+        return (b + timedelta(seconds=_STEP_S[self.unit] * by)).strftime(self.fmt)
+
     def shifted_window(self, key: str, by: int) -> tuple[int, int]:
         """(start, end) epoch seconds of the window ``by`` windows away from ``key``'s, whether or not
         that one is a partition (before ``start``, not yet complete): what ``TimeWindow(offset)``

@@ -354,9 +354,7 @@ def mapping_choices(down: str | None, up: str | None, k: int, table: dict) -> li
     if down == up:
         out += [("default",), ("last", k)] + ([("tw",)] if down in _TIME else [])
     elif down in _TIME and up in _TIME:
-        # ("tw",) only from a coarser reader in the same zone: otherwise see the xfail tests at the end
-        nested = _TIME[down][1] > _TIME[up][1] and "P" not in (down, up)
-        out += [("default",), ("last", k)] + ([("tw",)] if nested else [])
+        out += [("default",), ("last", k), ("tw",)]
     return out
 
 
@@ -387,8 +385,19 @@ def mapped(down: str | None, key: str | None, up: str, m: tuple, up_keys: list[s
     unit = _TIME[up][1]
     if m[0] == "default":  # the upstream windows that overlap this one
         return [u for u in up_keys if window(up, u)[0] < e and window(up, u)[1] > s]
-    if m[0] == "tw":  # those windows, each moved back by one upstream window
-        return [u for u in up_keys if window(up, u)[0] + unit < e and window(up, u)[1] + unit > s]
+    if m[0] == "tw":  # moved back one window of the coarser grain, a partition or not
+        if _TIME[down][1] >= unit:  # the reader's previous window, and the upstream windows overlapping it
+            ps, pe = s - _TIME[down][1], s  # (Paris days: wall-clock arithmetic, as ``window``)
+            return [u for u in up_keys if window(up, u)[0] < pe and window(up, u)[1] > ps]
+        grid_start, _, fmt = _TIME[up]  # the upstream grid's windows overlapping this one, each moved back one
+        t = grid_start
+        while t + unit <= s:
+            t += unit
+        overlapping = []
+        while t < e:
+            overlapping.append((t - unit).strftime(fmt))
+            t += unit
+        return [u for u in up_keys if u in overlapping]
     return [u for u in up_keys if window(up, u)[0] < e][-m[1]:]  # the last k up to this one
 
 
@@ -527,8 +536,7 @@ def test_partitions_rerun_the_minimal_set_and_agree_with_a_clean_build(gen, jobs
             for node, v in values.items():
                 assert assetbuild.load_value(node, project_dir=root) == v, (node, step, render_parts(assets))
             for a in assets:
-                # an asset left with no partitions keeps its files: see the xfail test at the end
-                if a["path"] and any(n.startswith(a["name"] + "[") for n in values):
+                if a["path"]:  # (an asset left with no partitions has no files left either)
                     out = root / "build" / a["name"]
                     written = {f.name: json.loads(f.read_text()) for f in out.iterdir()} if out.is_dir() else {}
                     assert written == {f"{n[len(a['name']) + 1:-1]}.json": v for n, v in values.items()
@@ -545,13 +553,9 @@ def test_partitions_rerun_the_minimal_set_and_agree_with_a_clean_build(gen, jobs
         shutil.rmtree(root, ignore_errors=True)
 
 
-# Found by the model above (shrunk): the finer reader's window overlaps an upstream window that is
-# not complete yet (today, at 01:00), and the engine shifts the overlapping windows that *exist*
-# (none) instead of the windows that overlap (today), so the hour reads nothing instead of
-# yesterday; a day later, once today is complete, the same hour reads yesterday. The model leaves
-# TimeWindow(offset=...) from a finer reader out of its draws until this passes (``mapping_choices``).
-@pytest.mark.xfail(strict=True, reason="TimeWindow(offset=-1) from a finer reader misses the upstream window "
-                                       "before one that is not complete yet")
+# Found by the model above (shrunk): a finer reader's TimeWindow(offset=-1) moves the upstream
+# windows it overlaps back one upstream window, whether or not they are partitions yet: at 01:00
+# today is not complete, and the hour still reads yesterday (and reads it again a day later).
 def test_an_hour_reads_yesterday_while_today_is_still_running(tmp_path, monkeypatch):
     (tmp_path / "AssetFile").write_text(
         "from assetbuild import asset, DailyPartitions, HourlyPartitions, In, TimeWindow\n"
@@ -566,12 +570,9 @@ def test_an_hour_reads_yesterday_while_today_is_still_running(tmp_path, monkeypa
     assert assetbuild.load_value("hour[2024-01-06-00:00]", project_dir=tmp_path) == {"2024-01-05": 5}
 
 
-# The same, shrunk from a week (UTC) reading days in Paris: the week of 2024-03-25 overlaps Paris's
-# 1 April (from 22:00 UTC on the 31st), which is not complete at midnight UTC, so the week misses
-# 31 March, the day before it.
-@pytest.mark.xfail(strict=True, reason="TimeWindow(offset=-1) misses the upstream window before an overlapping "
-                                       "one that is not complete yet")
-def test_a_week_reads_the_days_before_its_own_in_another_zone(tmp_path, monkeypatch):
+# A coarser reader moves its own window: a week (UTC) reading days in Paris with offset -1 reads
+# the days overlapping the week before (here only 25 March, which begins at 23:00 UTC on the 24th).
+def test_a_week_reads_the_days_overlapping_the_week_before_in_another_zone(tmp_path, monkeypatch):
     (tmp_path / "AssetFile").write_text(
         "from assetbuild import asset, DailyPartitions, WeeklyPartitions, In, TimeWindow\n"
         "@asset(partitions=DailyPartitions(start='2024-03-25', timezone='Europe/Paris'), io='json')\n"
@@ -581,12 +582,15 @@ def test_a_week_reads_the_days_before_its_own_in_another_zone(tmp_path, monkeypa
         "def week(prev):\n    return list(prev)\n")
     monkeypatch.setenv("ASSETBUILD_NOW", "2024-04-01T00:00:00Z")
     assert assetbuild.build(project_dir=tmp_path).ok
-    assert assetbuild.load_value("week[2024-03-25]", project_dir=tmp_path) == [f"2024-03-{d}" for d in range(25, 32)]
+    assert assetbuild.load_value("week[2024-03-25]", project_dir=tmp_path) == ["2024-03-25"]
+    monkeypatch.setenv("ASSETBUILD_NOW", "2024-04-08T00:00:00Z")
+    assert assetbuild.build(project_dir=tmp_path).ok
+    assert assetbuild.load_value("week[2024-04-01]", project_dir=tmp_path) == [f"2024-03-{d}" for d in range(25, 32)] \
+        + ["2024-04-01"]  # Paris's 1 April begins at 22:00 UTC on 31 March
 
 
-# Found by the model (shrunk): the files of the partitions that are gone are removed only for
-# assets the build plans a partition of, so deleting the last file of a glob leaves its output.
-@pytest.mark.xfail(strict=True, reason="the last partition of an asset is never dropped: its path output stays")
+# Found by the model (shrunk): deleting the last file of a glob removes its partition's output
+# too, though no partition of the asset is left to plan.
 def test_deleting_the_last_file_removes_its_output(tmp_path):
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "f0.txt").write_text("0")
