@@ -175,7 +175,7 @@ def test_file_glob_matches_like_glob() -> None:
         True, False, False]
 
 
-def test_time_window_offset_across_grains_counts_the_readers_windows() -> None:
+def test_time_window_offset_across_grains_counts_windows_of_the_coarser_grain() -> None:
     env = at("2024-03-05")
     hours, days = HourlyPartitions(start="2024-01-01"), DailyPartitions(start="2024-01-01")
     weeks, months = WeeklyPartitions(start="2024-01-01"), MonthlyPartitions(start="2024-01-01")
@@ -186,5 +186,11 @@ def test_time_window_offset_across_grains_counts_the_readers_windows() -> None:
     assert _mapper(weeks, days, TimeWindow(offset=-1), env)("2024-01-08").keys == [
         f"2024-01-0{d}" for d in range(1, 8)]
     assert len(_mapper(months, days, TimeWindow(offset=-1), env)("2024-02").keys) == 31
+    # a finer reader: the day of its hour, moved back a day (yesterday, for every hour of today)
     assert _mapper(hours, days, TimeWindow(offset=-1), env)("2024-01-02-00:00").keys == ["2024-01-01"]
-    assert _mapper(hours, days, TimeWindow(offset=-1), env)("2024-01-02-05:00").keys == ["2024-01-02"]
+    assert _mapper(hours, days, TimeWindow(offset=-1), env)("2024-01-02-05:00").keys == ["2024-01-01"]
+    assert _mapper(hours, days, TimeWindow(offset=-1), env)("2024-01-01-05:00").keys == []  # before the first day
+    assert _mapper(days, months, TimeWindow(offset=-1), env)("2024-02-10").keys == ["2024-01"]
+    # today (5 March) is not complete at "now", yet its hours read yesterday, a complete day
+    assert _mapper(hours, days, TimeWindow(offset=-1), at("2024-03-05T01:00:00"))("2024-03-05-00:00").keys == [
+        "2024-03-04"]

@@ -151,16 +151,37 @@ def test_an_unknown_crash_point_is_refused(tmp_path):
 
 # --- random SIGKILL ---------------------------------------------------------------------------
 
+_SPANS: dict[str, float] = {}
+
+
+def _span(tmp_path: Path, mode: str) -> float:
+    """How long a build in ``mode`` goes on after its first asset has run (measured once): kills
+    are drawn within it, so most land mid-build however fast the machine and the engine are."""
+    if mode not in _SPANS:
+        root = pipeline_project(tmp_path / f"span-{mode}", sleep=0.05, width=WIDTH)
+        p = start_cli(*MODES[mode], cwd=root, env=_env(tmp_path / f"span-remote-{mode}"))
+        try:
+            while not (root / "runs").is_dir() and p.poll() is None:
+                time.sleep(0.002)
+            t0 = time.monotonic()
+            p.wait(timeout=60)
+            _SPANS[mode] = time.monotonic() - t0
+        finally:
+            end_group(p)
+    return _SPANS[mode]
+
+
 def _kill_at_random(root: Path, remote: Path, rng: random.Random, mode: str) -> bool:
     """Start a build, wait until its first asset has run, SIGKILL it a random moment later.
     Whether the kill landed before the build ended."""
+    span = _span(root.parent, mode)
     p = start_cli(*MODES[mode], cwd=root, env=_env(remote))
     try:
         deadline = time.monotonic() + 60
         while not (root / "runs").is_dir() and p.poll() is None and time.monotonic() < deadline:
             time.sleep(0.002)
         try:
-            p.wait(timeout=rng.uniform(0.0, 0.8))
+            p.wait(timeout=rng.uniform(0.0, span))
         except subprocess.TimeoutExpired:
             pass
         killed = p.poll() is None
