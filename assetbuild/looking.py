@@ -16,6 +16,14 @@ from .reports import AssetResult, AssetStatus, ObservationResult
 from .skips import skip_note
 
 
+def _fresh(name: str) -> AssetStatus:
+    """``AssetStatus(name, "fresh")`` without the frozen dataclass's setattr per field (one per
+    asset and partition of a status)."""
+    st = object.__new__(AssetStatus)
+    st.__dict__.update(asset=name, state="fresh", reasons=())
+    return st
+
+
 class Looking:
     """Mixed into the Scheduler, whose decisions it reads."""
 
@@ -28,12 +36,23 @@ class Looking:
     _source_path: dict[str, str]
     outputs: Any  # the Materializer: the data version readers' keys use
     _decide: Callable[..., Decision]  # the Scheduler's: the rebuilder's decision, recorded in ``known``
+    _input_versions: Callable[[str], Any]
+    rebuilder: Any
 
     def status(self, plan: Sequence[str]) -> list[AssetStatus]:
         """What a build would make of each asset: the rebuilder's decisions, acted on by nobody."""
         out = []
+        hit = getattr(self.rebuilder, "cached_hit", None)  # a fresh asset without a Decision (as a build)
+        fresh = _fresh
         for name in plan:
             try:
+                if hit is not None:
+                    found = hit(name, self._input_versions(name) if self.graph.inputs[name] else [])
+                    if found is not None:
+                        key, dv, digest = found
+                        self.known[name] = Known(key, self.outputs.usable_version(dv), digest)
+                        out.append(fresh(name))
+                        continue
                 d = self._decide(name)
             except Unusable as e:  # a source it needs (directly or upstream) does not exist,
                 out.append(unusable_status(name, e, self.graph.inputs, self.observations))  # or failed

@@ -117,6 +117,7 @@ class TraceRebuilder:
         self._passed: dict[str, tuple[tuple[str, str], ...]] = {}
         self._manifests: dict[str, Manifest] = {}  # digest -> manifest of produced files
         self._lean_head = getattr(store, "head_entry", None)  # a head's key and versions, without a Head
+        self._nodes = graph.nodes
 
     def _resource_versions(self, name: str) -> tuple[tuple[str, str], ...]:
         """KeyParts.resources: (name, version) of each resource ``name`` uses that has a version."""
@@ -163,7 +164,7 @@ class TraceRebuilder:
         output or outputs=, no max_age, not volatile, its data in the cache); None: ask
         ``decide``. The same key, without a Decision or a Head made: a null build asks this of
         every asset (and partition) first."""
-        adef: AssetDef = self.graph.nodes[name]  # type: ignore[assignment]
+        adef: AssetDef = self._nodes[name]  # type: ignore[assignment]
         if adef.path is not None or adef.outputs or adef.volatile or adef.max_age is not None \
                 or adef.io in self._external:
             return None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import marshal
 import os
 import random
 import signal
@@ -683,3 +684,24 @@ def test_a_reader_sharing_the_environment_survives_the_map_growing(tmp_path):
             assert writer.index_info()["map_size"] > 1 << 20
             assert reader.get_trace(hexd(("key", 0))) == trace(0)
             assert reader.get_trace(hexd(("key", 2999))) == trace(2999, "x" * 500)
+
+
+def test_head_entry_is_the_heads_key_and_versions_or_none(tmp_path: Path) -> None:
+    """The null build's lean read of a head agrees with get_head, before and after a flush, and
+    says None where get_head does (no head, a record that does not decode)."""
+    s = LmdbStore(tmp_path)
+    try:
+        assert s.head_entry("a") is None
+        h = head(3)
+        s.put_head("a", h)
+        assert s.head_entry("a") == (h.key, h.data_version, h.output_digest, h.size)  # from the batch
+        s.flush()
+        assert s.head_entry("a") == (h.key, h.data_version, h.output_digest, h.size)  # from LMDB
+        assert s.head_entry("b") is None
+        s.raw_put("heads", b"b", b"\x00not marshal")
+        s.raw_put("heads", b"c", marshal.dumps((1, "k", "d")))  # a record too short to be a head
+        s.flush()
+        for name in ("b", "c"):
+            assert s.head_entry(name) is None and s.get_head(name) is None
+    finally:
+        s.close()

@@ -137,7 +137,19 @@ class LmdbStore:
         """(key, data version, output digest, size) of ``asset``'s latest build, without making
         the Head (a null build reads one per asset); None if there is none, or its record does
         not decode as a Head's (``get_head`` then says which)."""
-        raw = self._get(b"heads", self._head_key(asset))
+        b = asset.encode("utf-8", "surrogatepass")
+        k = self._head_prefix + (b if len(b) <= 400 else name_key(asset))  # _head_key, inline
+        index = self._index
+        db = index.dbs.get(b"heads")
+        if index.env is None or db is None:  # (as Index.get: no store yet)
+            return None
+        if not self._batch.writes:  # a null build's batch is empty: the reader's get, without _get's layers
+            try:
+                raw = index._reader().get(k, db=db)
+            except Exception:  # noqa: BLE001 - damage, a grown map...: _get handles and reports them
+                raw = self._get(b"heads", k)
+        else:
+            raw = self._get(b"heads", k)
         if raw is None:
             return None
         try:
