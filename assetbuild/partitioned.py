@@ -94,6 +94,7 @@ def expand(graph: Graph, env: PartitionEnv) -> Graph:
         for name, params in graph.mappings.items():
             _no_mapping_here(graph, name, next(iter(params)))
         return graph
+    _check_templates(graph, parted)
     keys_of: dict[str, list[str]] = {}
     by_identity: dict[Any, list[str]] = {}
     for name, defn in parted.items():
@@ -238,6 +239,21 @@ def _mismatch(name: str, down: PartitionsDefinition | None, up: str, updef: Part
         return f"asset {name!r} ({mine}) reads {up!r} ({updef.describe()}): {why}"
     return (f"asset {name!r} ({mine}) reads {up!r} ({updef.describe()}): {why}; map them with "
             f"ins={{'{up}': In('{up}', mapping=...)}} (TimeWindow, LastN, AllPartitions or a dict of keys)")
+
+
+def _check_templates(graph: Graph, parted: dict[str, PartitionsDefinition]) -> None:
+    """Two partitioned assets with one path template (``build/{partition}.json``) would write one
+    file for a key they share, as soon as they share one (a file both globs match, a dynamic key
+    added to both): refused when declared, not when the first such key arrives."""
+    seen: dict[str, str] = {}
+    for name in parted:
+        d: AssetDef = graph.nodes[name]  # type: ignore[assignment]
+        for t in (d.path,) if d.path is not None else d.outputs:
+            other = seen.setdefault(t.rstrip("/"), name)
+            if other != name:
+                raise DefinitionError(f"partitioned assets {other!r} and {name!r} both write {t}: a partition key "
+                                      "they share would be one file with two owners (give each its own directory)",
+                                      file=d.file, line=d.line)
 
 
 def _check_paths(nodes: dict[str, Any], partitioned: dict[str, PartitionSet]) -> None:

@@ -224,3 +224,19 @@ def test_status_partitions_lists_the_named_assets_partitions_not_what_they_need(
     assert {a["asset"]: "partition_states" in a for a in doc["assets"]} == {"hourly": False, "daily": True}
     everything = _cli(days, "status", "--partitions").stdout.splitlines()
     assert len(everything) == 1 + 72 + 1 + 3 + 1  # each partition of both, and report
+
+
+def test_two_partitioned_assets_with_one_path_template_are_refused_before_they_collide(tmp_path: Path) -> None:
+    (tmp_path / "data" / "a").mkdir(parents=True)
+    (tmp_path / "data" / "b").mkdir(parents=True)
+    (tmp_path / "data" / "a" / "x.csv").write_text("1")  # no file is in both directories yet
+    (tmp_path / "AssetFile").write_text(
+        "from assetbuild import asset, FilePartitions\n\n"
+        "@asset(partitions=FilePartitions('data/a/*.csv'), io='text', path='build/{partition}.txt')\n"
+        "def a(context):\n    return 'a'\n\n"
+        "@asset(partitions=FilePartitions('data/b/*.csv'), io='text', path='build/{partition}.txt')\n"
+        "def b(context):\n    return 'b'\n")
+    r = _cli(tmp_path)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "AssetFile:7" in r.stderr and "'a' and 'b' both write build/{partition}.txt" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr
