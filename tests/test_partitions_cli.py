@@ -168,7 +168,7 @@ def x(context):
 @asset(partitions=FilePartitions("data/c*.csv"), path="build/{partition}.json", io="json")
 def y(context):
     return 1
-''', 10, "both write build/c.csv.json"),
+''', 10, "'x' and 'y' both write build/{partition}.json"),
     "output_matches_its_glob": ('''
 from assetbuild import asset, FilePartitions
 
