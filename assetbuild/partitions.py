@@ -266,18 +266,20 @@ class TimeWindowPartitions(PartitionsDefinition):
                 raise ValueError(f"{what}: end {end!r} is not after start {start!r}")
         self._cache: tuple[int, tuple[list[str], list[int], list[int]]] | None = None
 
-    # the first boundary at or after a naive local time
-    def _align(self, t: Any) -> Any:
+    def _floor(self, t: Any) -> Any:
+        """The boundary at or before a naive local time: the start of the window holding it."""
         from datetime import timedelta
 
         if self.unit == "hour":
-            b = t.replace(minute=0, second=0, microsecond=0)
-        elif self.unit == "month":
-            b = t.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-        else:
-            b = t.replace(hour=0, minute=0, second=0, microsecond=0)
-            if self.unit == "week":
-                b -= timedelta(days=b.weekday())  # weeks start on Monday (ISO 8601)
+            return t.replace(minute=0, second=0, microsecond=0)
+        if self.unit == "month":
+            return t.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        b = t.replace(hour=0, minute=0, second=0, microsecond=0)
+        return b - timedelta(days=b.weekday()) if self.unit == "week" else b  # weeks start on Monday (ISO 8601)
+
+    def _align(self, t: Any) -> Any:
+        """The first boundary at or after a naive local time."""
+        b = self._floor(t)
         return b if b >= t else self._next(b)
 
     def _next(self, b: Any) -> Any:
@@ -289,18 +291,9 @@ class TimeWindowPartitions(PartitionsDefinition):
 
     def key_at(self, epoch_s: int) -> str:
         """The key of the window (on this definition's grid, a partition or not) holding an instant."""
-        from datetime import datetime, timedelta
+        from datetime import datetime
 
-        local = datetime.fromtimestamp(epoch_s, self.tz).replace(tzinfo=None)
-        if self.unit == "hour":
-            b = local.replace(minute=0, second=0, microsecond=0)
-        elif self.unit == "month":
-            b = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-        else:
-            b = local.replace(hour=0, minute=0, second=0, microsecond=0)
-            if self.unit == "week":
-                b -= timedelta(days=b.weekday())
-        return b.strftime(self.fmt)
+        return self._floor(datetime.fromtimestamp(epoch_s, self.tz).replace(tzinfo=None)).strftime(self.fmt)
 
     def shift_key(self, key: str, by: int) -> str:
         """The key ``by`` windows away from ``key`` on this definition's grid."""

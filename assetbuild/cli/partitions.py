@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from .options import _common, _handle_errors, _json_option, _setup
+from .options import _common, _handle_errors, _json_option, _options, _setup
 
 
 @click.group(epilog="""\b
@@ -50,13 +50,13 @@ def _change(ctx: click.Context, name: str, keys: tuple[str, ...], local: dict[st
     click.echo(f"{name}: {len(now)} partition(s)")
 
 
+# NAME KEYS... and the common options of `partitions add` and `partitions remove`
+_dynamic_keys = _options(click.argument("name"), click.argument("keys", nargs=-1, required=True), _common,
+                         _json_option, click.pass_context, _handle_errors)
+
+
 @partitions.command()
-@click.argument("name")
-@click.argument("keys", nargs=-1, required=True)
-@_common
-@_json_option
-@click.pass_context
-@_handle_errors
+@_dynamic_keys
 def add(ctx: click.Context, name: str, keys: tuple[str, ...], **local: Any) -> None:
     """Add KEYS to the dynamic partitions NAME (a key it has already is kept once). The next
     build builds the new partitions."""
@@ -64,12 +64,7 @@ def add(ctx: click.Context, name: str, keys: tuple[str, ...], **local: Any) -> N
 
 
 @partitions.command()
-@click.argument("name")
-@click.argument("keys", nargs=-1, required=True)
-@_common
-@_json_option
-@click.pass_context
-@_handle_errors
+@_dynamic_keys
 def remove(ctx: click.Context, name: str, keys: tuple[str, ...], **local: Any) -> None:
     """Remove KEYS from the dynamic partitions NAME. The next build of an asset using it drops
     those partitions: their records, and the files they wrote while unchanged."""
