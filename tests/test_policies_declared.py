@@ -167,3 +167,33 @@ def test_cli_source_freshness_exit_2(project: Project):
     r = cli("list", cwd=project.root)
     assert r.returncode == 2 and "AssetFile:2: source 's': freshness belongs to the assets that read it" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_each_partition_node_carries_its_assets_policy(project: Project, monkeypatch):
+    """The daemon evaluates partition nodes (``daily[2024-01-02]``) as assets of their own."""
+    from assetbuild.session.project import open_project
+
+    project.write("AssetFile", '''
+from assetbuild import asset, DailyPartitions
+
+
+@asset(partitions=DailyPartitions(start="2024-01-01"), path="out/{partition}.json", io="json", auto="eager",
+       freshness="2h")
+def daily(context):
+    return context.partition_key
+
+
+@asset(io="json", schedule="0 6 * * *")
+def summary(daily):
+    return len(daily)
+''')
+    monkeypatch.setenv("ASSETBUILD_NOW", "2024-01-03T12:00:00Z")
+    with open_project(project.root) as p:
+        nodes = p.graph.nodes
+        assert [n for n in nodes if n.startswith("daily[")] == ["daily[2024-01-01]", "daily[2024-01-02]"]
+        for n in ("daily[2024-01-01]", "daily[2024-01-02]"):
+            assert (nodes[n].auto, nodes[n].freshness, nodes[n].schedule) == ("eager", 7200.0, None)
+        assert (nodes["summary"].auto, nodes["summary"].schedule) == (None, "0 6 * * *")
+    rows = {a["name"]: a for a in json.loads(cli("list", "--json", cwd=project.root,
+                                                 env=clean_env(ASSETBUILD_NOW="2024-01-03T12:00:00Z")).stdout)["assets"]}
+    assert (rows["daily"]["auto"], rows["daily"]["freshness"]) == ("eager", 7200)
