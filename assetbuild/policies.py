@@ -111,7 +111,8 @@ class Request:
 
 
 def tick_requests(policies: Mapping[str, Policy], upstream: Mapping[str, Sequence[str]],
-                  changes: Mapping[str, Mapping[str, int]], due: Collection[str], now_ns: int) -> list[Request]:
+                  changes: Mapping[str, Mapping[str, int]], due: Collection[str], now_ns: int,
+                  new: Mapping[str, int] | None = None) -> list[Request]:
     """What one tick requests, sorted by asset name.
 
     ``policies``: every asset to consider, by node name (a partition's node ``asset[KEY]`` is an
@@ -121,14 +122,18 @@ def tick_requests(policies: Mapping[str, Policy], upstream: Mapping[str, Sequenc
     direct inputs that changed since its latest materialization (all of them for an asset never
     materialized), each with the time of the oldest such change in ns; for an upstream asset,
     the time its data changed (that materialization's end). ``due``: the assets whose schedule
-    :func:`due_schedules` says is owed now. ``now_ns``: the tick's time.
+    :func:`due_schedules` says is owed now. ``now_ns``: the tick's time. ``new``: nodes never
+    materialized that have no input to say so, with the time they appeared: a time partition's
+    node once its window has closed (its window's end; ``windows(now_ns)`` of
+    assetbuild.partitions lists only complete ones), an asset without inputs when first seen.
 
     What an asset lacks is what its inputs changed plus whatever its upstream assets lack; its
     lag and overdue state follow :func:`freshness_state`. An asset is requested when:
 
     - its schedule is due: ``"schedule: 0 9 * * *"``;
-    - it is eager and an input changed (``"eager: upstream orders changed"``) or an upstream
-      asset is requested this tick (``"eager: upstream orders requested"``);
+    - it is eager and an input changed (``"eager: upstream orders changed"``), an upstream
+      asset is requested this tick (``"eager: upstream orders requested"``) or it is new
+      (``"new partition 2024-03-02"``, ``"eager: new asset"``);
     - it is lazy and overdue (``"lazy: needed for its freshness 1h"``);
     - it is lazy and lacks a change older than the freshness of an overdue lazy or eager asset
       downstream of it, through lazy or eager assets only (an auto=None asset in between would
@@ -142,6 +147,8 @@ def tick_requests(policies: Mapping[str, Policy], upstream: Mapping[str, Sequenc
     oldest: dict[str, int | None] = {}  # the oldest change each asset lacks
     for a in order:
         times = list(changes.get(a, {}).values())
+        if new and a in new:
+            times.append(new[a])
         times += [t for u in upstream.get(a, ()) if u in policies for t in (oldest[u],) if t is not None]
         oldest[a] = min(times) if times else None
     reasons: dict[str, list[str]] = {a: [] for a in policies}
@@ -176,7 +183,10 @@ def tick_requests(policies: Mapping[str, Policy], upstream: Mapping[str, Sequenc
             reasons[a].insert(0, f"schedule: {p.schedule}")
         if p.auto == "eager":
             changed = sorted(changes.get(a, {}))
-            if changed:
+            if new and a in new:
+                key = a[a.index("[") + 1:-1] if a.endswith("]") and "[" in a else None
+                reasons[a].append(f"new partition {key}" if key is not None else "eager: new asset")
+            elif changed:
                 reasons[a].append(f"eager: upstream {', '.join(changed)} changed")
             else:
                 ups = sorted({u for u in upstream.get(a, ()) if u in requested})

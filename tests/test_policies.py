@@ -221,9 +221,24 @@ def test_requests_are_sorted_and_partition_nodes_are_assets():
     assert out[-1] == Request("summary", ("eager: upstream daily[2024-03-01], daily[2024-03-02] requested",))
 
 
+def test_a_new_partition_is_requested_by_an_eager_asset():
+    up = {"daily[2024-03-01]": [], "daily[2024-03-02]": [], "weekly": ["daily[2024-03-01]", "daily[2024-03-02]"]}
+    pol = {"daily[2024-03-01]": Policy(auto="eager"), "daily[2024-03-02]": Policy(auto="eager"),
+           "weekly": Policy(auto="lazy", freshness=3600)}
+    end = at("2024-03-03T00:00:00Z")
+    out = tick_requests(pol, up, {}, (), end, {"daily[2024-03-02]": end})
+    assert out == [Request("daily[2024-03-02]", ("new partition 2024-03-02",))]
+    out = tick_requests(pol, up, {}, (), end + 2 * H, {"daily[2024-03-02]": end})  # weekly lacks it for 2h
+    assert [r.reasons for r in out] == [("new partition 2024-03-02",), ("lazy: needed for its freshness 1h",)]
+    pol["x"] = Policy(auto="eager")
+    assert tick_requests(pol, up, {}, (), end, {"x": end})[-1] == Request("x", ("eager: new asset",))
+    pol["daily[2024-03-02]"] = Policy()
+    assert tick_requests(pol, up, {}, (), end, {"daily[2024-03-02]": end}) == []  # auto=None: never
+
+
 # --- the rule, against an independent model ----------------------------------------------------
 
-def model(policies, upstream, changes, due, now):
+def model(policies, upstream, changes, due, now, new=None):
     """The issue's rule written as plainly as possible: what each asset lacks is every change
     recorded on it or any asset upstream; then the least set closed under each policy's ask."""
     def ancestors(a):
@@ -236,7 +251,9 @@ def model(policies, upstream, changes, due, now):
             todo += [u for u in upstream.get(x, ()) if u in policies]
         return seen
 
-    lacks = {a: [t for x in ancestors(a) for t in changes.get(x, {}).values()] for a in policies}
+    new = new or {}
+    lacks = {a: [t for x in ancestors(a) for t in (*changes.get(x, {}).values(), *([new[x]] if x in new else []))]
+             for a in policies}
 
     def late(a, f):
         return f is not None and bool(lacks[a]) and now - min(lacks[a]) > f * NS
@@ -260,7 +277,7 @@ def model(policies, upstream, changes, due, now):
         for a, p in policies.items():
             if a in due and p.schedule is not None:
                 requested.add(a)
-            if p.auto == "eager" and (changes.get(a) or any(u in requested for u in upstream.get(a, ()))):
+            if p.auto == "eager" and (changes.get(a) or a in new or any(u in requested for u in upstream.get(a, ()))):
                 requested.add(a)
             if p.auto == "lazy" and late(a, p.freshness):
                 requested.add(a)
@@ -287,22 +304,23 @@ def scenarios(draw):
         if changed:
             changes[a] = {u: T0 + draw(st.integers(0, 4 * 3600)) * NS for u in changed}
     due = set(draw(st.lists(st.sampled_from(names), max_size=3)))
+    new = {a: T0 + draw(st.integers(0, 4 * 3600)) * NS for a in draw(st.lists(st.sampled_from(names), max_size=2))}
     now = T0 + draw(st.integers(0, 6 * 3600)) * NS
-    return policies, upstream, changes, due, now
+    return policies, upstream, changes, due, now, new
 
 
 @settings(max_examples=400, deadline=None)
 @given(scenarios())
 def test_tick_requests_match_the_model(scenario):
-    policies, upstream, changes, due, now = scenario
-    got = tick_requests(policies, upstream, changes, due, now)
-    assert [r.asset for r in got] == sorted(model(policies, upstream, changes, due, now))
+    policies, upstream, changes, due, now, new = scenario
+    got = tick_requests(policies, upstream, changes, due, now, new)
+    assert [r.asset for r in got] == sorted(model(policies, upstream, changes, due, now, new))
     for r in got:  # every request says why, in the words of the policy that asked
         p = policies[r.asset]
         assert r.reasons
         for reason in r.reasons:
             kind = reason.split(":")[0]
-            assert kind == "schedule" and p.schedule or kind == p.auto, (r, p)
+            assert kind == "schedule" and p.schedule or kind == p.auto or kind.startswith("new partition"), (r, p)
 
 
 @settings(max_examples=200, deadline=None)
@@ -311,17 +329,17 @@ def test_nothing_fresh_is_requested(scenario):
     """An asset that lacks nothing (no change on it or upstream, nothing upstream rebuilt for its
     schedule) and has no due schedule is never requested, nor one with auto=None and no due
     schedule; and the answer does not depend on the order policies are given in."""
-    policies, upstream, changes, due, now = scenario
-    got = tick_requests(policies, upstream, changes, due, now)
+    policies, upstream, changes, due, now, new = scenario
+    got = tick_requests(policies, upstream, changes, due, now, new)
     lacking = set()
     for a in sorted(policies, key=lambda n: int(n[1:])):  # a0, a1...: each after its inputs
-        if changes.get(a) or any(u in lacking for u in upstream[a]) or a in due and policies[a].schedule:
+        if changes.get(a) or a in new or any(u in lacking for u in upstream[a]) or a in due and policies[a].schedule:
             lacking.add(a)
     for r in got:
         p = policies[r.asset]
         if r.asset not in due or not p.schedule:
             assert p.auto is not None and r.asset in lacking, r
-    assert got == tick_requests(dict(reversed(list(policies.items()))), upstream, changes, due, now)
+    assert got == tick_requests(dict(reversed(list(policies.items()))), upstream, changes, due, now, new)
 
 
 @pytest.mark.parametrize("tz", ["UTC", "Asia/Kolkata"])
