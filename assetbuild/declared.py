@@ -249,3 +249,70 @@ def check_partitions(partitions: Any, aname: str, path: str | None, outputs: tup
 def _templated(path: str) -> str:
     stem, dot, ext = path.rpartition(".")
     return f"{stem}/{{partition}}.{ext}" if dot and "/" not in ext else f"{path}/{{partition}}"
+
+
+AUTO_MODES = ("eager", "lazy")
+_CRON_ALIASES = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
+
+
+def check_policy(aname: str, *, freshness: object, auto: object, schedule: object, timezone: object,
+                 file: str, line: int, what: str = "asset") -> tuple[float | None, str | None, str | None, str]:
+    """``freshness=``, ``auto=``, ``schedule=`` and ``timezone=`` (assetbuild.policies): when an
+    asset should be built, never what it is, so none of them enters a key. Called only when one
+    is given, so declaring an asset without a policy imports no cron library. Returns
+    (freshness in seconds, auto mode, cron expression, the schedule's IANA time zone)."""
+    fresh = None
+    if freshness is not None:
+        try:
+            fresh = parse_duration(freshness)
+        except ValueError as e:
+            raise DefinitionError(f"{what} {aname!r}: freshness {e}", file=file, line=line) from None
+    if auto is not None and auto not in AUTO_MODES:
+        raise DefinitionError(f"{what} {aname!r}: auto must be 'eager' (build as soon as an input changes), "
+                              f"'lazy' (only when a freshness needs it) or None (never automatically), got {auto!r}",
+                              file=file, line=line)
+    if schedule is not None:
+        schedule = check_cron(schedule, f"{what} {aname!r}", file=file, line=line)
+    tz = "UTC"
+    if timezone is not None:
+        if schedule is None:
+            raise DefinitionError(f"{what} {aname!r}: timezone= is the time zone of schedule=, and it has no "
+                                  "schedule; add schedule='0 9 * * *' or remove timezone=", file=file, line=line)
+        tz = check_timezone(timezone, f"{what} {aname!r}", file=file, line=line)
+    return fresh, auto, schedule, tz
+
+
+def check_cron(schedule: object, what: str, *, file: str | None = None, line: int | None = None) -> str:
+    """A standard five-field cron expression (minute hour day month weekday) or an alias such
+    as ``@daily``, checked by croniter (a maintained cron library, imported only here)."""
+    from croniter import croniter  # type: ignore[import-untyped]  # no stubs
+
+    text = schedule.strip() if isinstance(schedule, str) else None
+    if not text or (len(text.split()) != 5 and text not in _CRON_ALIASES) or not croniter.is_valid(text):
+        raise DefinitionError(f"{what}: schedule must be a cron expression of five fields (minute hour day "
+                              f"month weekday, e.g. '0 9 * * *') or @daily, @hourly..., got {schedule!r}",
+                              file=file, line=line)
+    return text
+
+
+def check_timezone(tz: object, what: str, *, file: str | None = None, line: int | None = None) -> str:
+    """An IANA time zone name (``"Europe/Paris"``, ``"UTC"``) that this machine knows."""
+    if isinstance(tz, str) and tz in ("UTC", "utc", "Z"):
+        return "UTC"
+    from zoneinfo import ZoneInfo
+
+    try:
+        if not isinstance(tz, str) or not tz:
+            raise ValueError
+        ZoneInfo(tz)
+    except (ValueError, KeyError, OSError):  # ZoneInfoNotFoundError is a KeyError
+        raise DefinitionError(f"{what}: timezone must be an IANA time zone name such as 'Europe/Paris' or "
+                              f"'UTC', got {tz!r}", file=file, line=line) from None
+    return tz
+
+
+def refuse_source_freshness(name: str, what: str, *, file: str, line: int) -> None:
+    """``freshness=`` on a source: a source changes when the outside world does, so a lag is a
+    property of what reads it."""
+    raise DefinitionError(f"{what} {name!r}: freshness belongs to the assets that read it, not to a source; "
+                          "declare it on them: @asset(freshness='1h')", file=file, line=line)

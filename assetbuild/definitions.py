@@ -32,7 +32,8 @@ class AssetDef:
 
     __slots__ = ("name", "fn", "params", "ins", "deps", "io", "path", "code_version", "group",
                  "description", "metadata", "executor", "file", "line", "timeout", "outputs", "volatile",
-                 "max_age", "env", "param_defaults", "producer", "output_required", "partitions", "partition")
+                 "max_age", "env", "param_defaults", "producer", "output_required", "partitions", "partition",
+                 "freshness", "auto", "schedule", "schedule_tz")
 
     def __init__(self, name: str, fn: Callable[..., Any], params: tuple[tuple[str, bool], ...],
                  ins: dict[str, str], deps: tuple[str, ...], io: str, path: str | None,
@@ -40,7 +41,9 @@ class AssetDef:
                  metadata: dict[str, Any], executor: str | None, file: str, line: int,
                  timeout: float | None = None, outputs: tuple[str, ...] = (), volatile: bool = False,
                  max_age: float | None = None, env: tuple[str, ...] = (),
-                 param_defaults: dict[str, Any] | None = None, output_required: bool = True) -> None:
+                 param_defaults: dict[str, Any] | None = None, output_required: bool = True,
+                 freshness: float | None = None, auto: str | None = None, schedule: str | None = None,
+                 schedule_tz: str = "UTC") -> None:
         self.name = name
         self.fn = fn
         self.params = params  # (parameter name, has a default), in call order
@@ -66,6 +69,11 @@ class AssetDef:
         self.output_required = output_required  # False: it may return Skip(reason) (or an out may be missing)
         self.partitions: Any = None  # its PartitionsDefinition (assetbuild.partitions), if partitioned
         self.partition: Any = None  # one partition's node (assetbuild.partitioned): its PartitionRef
+        # when to build it (assetbuild.policies), never what it is: none of these enters its key
+        self.freshness = freshness  # seconds: its data must include every upstream change older than that
+        self.auto = auto  # "eager", "lazy" or None (never automatically)
+        self.schedule = schedule  # a five-field cron expression, in the zone schedule_tz (IANA)
+        self.schedule_tz = schedule_tz
 
     def __repr__(self) -> str:
         return f"<asset {self.name}>"
@@ -227,7 +235,8 @@ def asset(fn: Callable[..., Any] | None = None, *, name: str | None = None,
           outputs: Iterable[str] | None = None, volatile: bool = False,
           max_age: float | str | None = None, env: Iterable[str] | None = None,
           params: Mapping[str, Any] | None = None, output_required: bool = True,
-          partitions: Any = None) -> Any:
+          partitions: Any = None, freshness: float | str | None = None, auto: str | None = None,
+          schedule: str | None = None, timezone: str | None = None) -> Any:
     """Declare ``fn`` as an asset named after it (or ``name``).
 
     A parameter named like another asset or source receives its value (a ``pathlib.Path`` for a
@@ -275,6 +284,11 @@ def asset(fn: Callable[..., Any] | None = None, *, name: str | None = None,
             from .declared import check_partitions
 
             asset_def.partitions = check_partitions(partitions, aname, rel, outs, ins_map, file=file, line=line)
+        if freshness is not None or auto is not None or schedule is not None or timezone is not None:
+            from .declared import check_policy
+
+            (asset_def.freshness, asset_def.auto, asset_def.schedule, asset_def.schedule_tz) = check_policy(
+                aname, freshness=freshness, auto=auto, schedule=schedule, timezone=timezone, file=file, line=line)
         try:
             f.__assetbuild_asset__ = asset_def  # type: ignore[attr-defined]
         except (AttributeError, TypeError):
@@ -292,7 +306,7 @@ def asset(fn: Callable[..., Any] | None = None, *, name: str | None = None,
 
 
 def source(name: str, path: str, *, description: str | None = None, group: str | None = None,
-           version: str = "content") -> SourceDef:
+           version: str = "content", freshness: object = None) -> SourceDef:
     """Declare a file or directory (relative to the project directory) that no asset builds.
 
     ``version`` says what counts as a change: ``"content"`` (the default) hashes the bytes (a
@@ -303,6 +317,10 @@ def source(name: str, path: str, *, description: str | None = None, group: str |
     frame = sys._getframe(1)
     file, line = frame.f_code.co_filename, frame.f_lineno
     check_name(name, "source", file=file, line=line)
+    if freshness is not None:  # accepted only to say where it belongs
+        from .declared import refuse_source_freshness
+
+        refuse_source_freshness(name, "source", file=file, line=line)
     if not isinstance(path, str) or not path:
         raise DefinitionError(f"source {name!r}: path must be a non-empty string", file=file, line=line)
     if version not in SOURCE_VERSIONS:
@@ -400,7 +418,7 @@ def resource(fn: Callable[..., Any] | None = None, *, name: str | None = None, v
 
 def observable_source(fn: Callable[..., Any] | None = None, *, name: str | None = None,
                       poll: float | str | None = None, group: str | None = None,
-                      description: str | None = None) -> Any:
+                      description: str | None = None, freshness: object = None) -> Any:
     """Declare ``fn`` as an observable source named after it (or ``name``).
 
     ``fn`` takes no parameter but an optional ``context`` and returns a version string, or
@@ -422,6 +440,10 @@ def observable_source(fn: Callable[..., Any] | None = None, *, name: str | None 
                            file=file, line=line)
         if code is None:
             raise DefinitionError(f"@observable_source needs a plain function, got {f!r}", file=file, line=line)
+        if freshness is not None:  # accepted only to say where it belongs
+            from .declared import refuse_source_freshness
+
+            refuse_source_freshness(sname, "observable source", file=file, line=line)
         if code.co_flags & 0x2A0:  # CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR
             kind = "an async function" if code.co_flags & 0x280 else "a generator function"
             raise DefinitionError(f"observable source {sname!r}: its observe function is {kind}; it must "

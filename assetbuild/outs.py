@@ -45,7 +45,9 @@ def multi_asset(fn: Callable[..., Any] | None = None, *, outs: Mapping[str, Out]
                 group: str | None = None, description: str | None = None,
                 metadata: Mapping[str, Any] | None = None, executor: str | None = None,
                 timeout: float | None = None, volatile: bool = False, max_age: float | str | None = None,
-                env: Iterable[str] | None = None, params: Mapping[str, Any] | None = None) -> Any:
+                env: Iterable[str] | None = None, params: Mapping[str, Any] | None = None,
+                freshness: float | str | None = None, auto: str | None = None, schedule: str | None = None,
+                timezone: str | None = None) -> Any:
     """Declare ``fn`` as a multi-asset: one function that makes several assets, its ``outs``.
 
     Each out (``outs={"train": Out(io="pickle"), "sales/eu": Out(path="eu.json")}``) is an asset
@@ -54,7 +56,8 @@ def multi_asset(fn: Callable[..., Any] | None = None, *, outs: Mapping[str, Out]
     as an ``@asset``'s do (``ins``, ``deps``, ``context``, ``params``, ``env``, resources...), and
     it runs once for all its outs; it returns a dict by out name, a tuple in ``outs`` order, or
     an ``Output(...)`` per out. The multi-asset's own name (the function's, or ``name``) is no
-    asset: selecting it means all its outs.
+    asset: selecting it means all its outs. ``freshness``, ``auto``, ``schedule`` and ``timezone``
+    (as for ``@asset``) apply to every out: they run together.
     """
     declared_params = params
 
@@ -68,6 +71,12 @@ def multi_asset(fn: Callable[..., Any] | None = None, *, outs: Mapping[str, Out]
             f, mname, file=file, line=line, ins=ins, deps=deps, io=None, path=None, code_version=code_version,
             executor=executor, timeout=timeout, outputs=None, volatile=volatile, max_age=max_age, env=env,
             params=declared_params, what="multi-asset")
+        policy = None
+        if freshness is not None or auto is not None or schedule is not None or timezone is not None:
+            from .declared import check_policy
+
+            policy = check_policy(mname, freshness=freshness, auto=auto, schedule=schedule, timezone=timezone,
+                                  file=file, line=line, what="multi-asset")
         out_defs = []
         for oname, o in _check_outs(outs, mname, file=file, line=line):
             meta = {**(metadata or {}), **(o.metadata or {})}
@@ -79,6 +88,8 @@ def multi_asset(fn: Callable[..., Any] | None = None, *, outs: Mapping[str, Out]
                          line, limit, (), volatile, age, env_names, defaults)
             d.producer = mname
             d.output_required = o.required
+            if policy is not None:
+                d.freshness, d.auto, d.schedule, d.schedule_tz = policy
             out_defs.append(d)
         try:
             f.__assetbuild_multi_asset__ = tuple(out_defs)  # type: ignore[attr-defined]

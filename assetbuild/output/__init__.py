@@ -519,8 +519,21 @@ def format_assets(rows: list[dict[str, Any]], *, as_json: bool = False) -> str:
         if r.get("partitions"):
             p = r["partitions"]
             by += f"  [{p['definition']}: {p['count']} partition{'' if p['count'] == 1 else 's'}]"
-        lines.append(f"{r['kind']:<{width}} {r['name']}{by}{src}{extra}{ins}{desc}")
+        lines.append(f"{r['kind']:<{width}} {r['name']}{by}{src}{extra}{ins}{_policy(r)}{desc}")
     return "\n".join(lines)
+
+
+def _policy(row: dict[str, Any]) -> str:
+    """``list``'s policy column (``  {eager, freshness 1h, schedule '0 9 * * *' UTC}``): empty
+    for an asset without one, so its row reads as before policies existed."""
+    from ..clock import format_duration
+
+    parts = [row["auto"]] if row.get("auto") else []
+    if row.get("freshness") is not None:
+        parts.append(f"freshness {format_duration(row['freshness'])}")
+    if row.get("schedule"):
+        parts.append(f"schedule {row['schedule']!r} {row.get('timezone', 'UTC')}")
+    return f"  {{{', '.join(parts)}}}" if parts else ""
 
 
 def format_metadata(info: dict[str, Any], *, as_json: bool = False) -> str:

@@ -383,6 +383,11 @@ def _describe(graph: Graph, params: dict[str, str] | None = None, partitioned: d
             out[-1]["output_required"] = False
         if a.producer is not None:  # an out of a multi-asset
             out[-1]["producer"] = a.producer
+        if a.freshness is not None or a.auto is not None or a.schedule is not None:  # when to build it
+            out[-1].update({k: v for k, v in (("freshness", a.freshness), ("auto", a.auto), ("schedule", a.schedule))
+                            if v is not None})
+            if a.schedule is not None and a.schedule_tz != "UTC":
+                out[-1]["timezone"] = a.schedule_tz
         pset = (partitioned or {}).get(name)
         if pset is not None:  # one row for all its partitions (their keys: `partitions list`)
             out[-1]["partitions"] = {"kind": pset.definition.kind, "definition": pset.definition.describe(),

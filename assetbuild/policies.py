@@ -1,0 +1,219 @@
+"""What the policies declared on assets (``freshness=``, ``auto=``, ``schedule=``) ask for at a
+moment: pure functions of plain data, which ``assetbuild run`` calls on each tick.
+
+Nothing here reads the store, the clock or the graph: the caller passes times (ns since the
+epoch, from assetbuild.clock.now_ns), names and relations, so every rule is tested alone and
+the daemon's only job is to gather those facts and build what :func:`tick_requests` returns.
+
+The rules (issue 14):
+
+- ``schedule``: once per scheduled time, at the first tick at or after it (:func:`due_schedules`).
+- freshness: an asset's data must include every upstream change older than ``freshness``; its
+  lag is the time since the oldest change it does not include (:func:`freshness_state`).
+- ``auto="eager"``: requested as soon as an input changed, or an input is requested this tick.
+- ``auto="lazy"``: requested only when overdue itself, or when it lacks a change older than an
+  overdue auto-materialized downstream asset's freshness allows (it is needed for that one).
+- ``auto=None``: never requested (unless its schedule is due); a freshness on it only reports.
+
+Nothing fresh under its policy is requested: each rule asks only for an asset that lacks
+something its policy says it must have now.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+
+from .clock import format_duration
+
+NS = 1_000_000_000
+
+
+def due_schedules(schedule: str, tz: str, last_run_ns: int | None, now_ns: int) -> list[int]:
+    """The scheduled time the tick at ``now_ns`` owes: ``[t]`` (ns) for the latest time ``t`` of
+    the cron ``schedule`` (in IANA zone ``tz``) with ``last_run_ns < t <= now_ns``, else ``[]``.
+
+    A scheduled time is honoured once, at the first tick at or after it: a tick at exactly
+    09:00 owes 09:00. A daemon that was down for three days owes only the latest time, not one
+    run per missed time (as Dagster does): building the same asset three times in a row would
+    produce the newest data three times. ``last_run_ns``: the ``now_ns`` of the last tick that
+    evaluated this schedule (or the scheduled time it honoured; either works, the interval is
+    half-open); None when the schedule was never evaluated, which owes the latest scheduled time
+    at or before now (a first ``run --once`` at 09:05 builds the 09:00 run). Cron times are
+    whole minutes; ``now_ns`` is compared at its second."""
+    from datetime import datetime, timezone
+
+    from croniter import croniter  # type: ignore[import-untyped]  # no stubs
+
+    zone: object = timezone.utc
+    if tz not in ("UTC", "utc", "Z"):
+        from zoneinfo import ZoneInfo
+
+        zone = ZoneInfo(tz)
+    # croniter's get_prev is strictly before its start: start one second after now's second
+    start = datetime.fromtimestamp(now_ns // NS + 1, tz=zone)  # type: ignore[arg-type]
+    latest = int(croniter(schedule, start).get_prev(float)) * NS
+    if latest > now_ns or (last_run_ns is not None and latest <= last_run_ns):
+        return []
+    return [latest]
+
+
+@dataclass(frozen=True)
+class Freshness:
+    """One asset's freshness at a moment: ``overdue`` when its lag exceeds its freshness;
+    ``lag_s`` (0.0 when it lacks nothing); ``detail`` for status (``"3h 10m behind; freshness 1h"``)."""
+
+    overdue: bool
+    lag_s: float
+    detail: str
+
+
+def freshness_state(freshness_s: float, materialized_ns: int | None, missing_ns: Sequence[int],
+                    now_ns: int) -> Freshness:
+    """The freshness of one asset with ``freshness_s`` (seconds) at ``now_ns``.
+
+    ``materialized_ns``: when its latest materialization ended (None: never). ``missing_ns``: the
+    times of the upstream changes, direct or transitive (a source version first seen, an
+    observation, an upstream materialization), that its data does not include; those at or
+    before ``materialized_ns`` are ignored, so passing every upstream change since some earlier
+    point is fine. A file source changes at its mtime or, if later, when assetbuild first saw
+    the version. Overdue when the oldest remaining change is more than ``freshness_s`` old; the
+    lag is measured from it (0 when nothing is missing, however long ago the asset was built)."""
+    pending = [t for t in missing_ns if materialized_ns is None or t > materialized_ns]
+    first = min(pending) if pending else None
+    lag = max(0.0, (now_ns - first) / NS) if first is not None else 0.0
+    overdue = _late(first, freshness_s, now_ns)
+    if pending:
+        detail = f"{format_duration(lag)} behind; freshness {format_duration(freshness_s)}"
+    else:
+        detail = f"up to date; freshness {format_duration(freshness_s)}"
+    return Freshness(overdue, lag, detail)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """One asset's declared policy, as :func:`tick_requests` reads it (from its AssetDef:
+    ``freshness``, ``auto``, ``schedule``)."""
+
+    auto: str | None = None  # "eager", "lazy" or None
+    freshness: float | None = None  # seconds
+    schedule: str | None = None  # for the reason's text; whether it is due is the caller's
+
+
+@dataclass(frozen=True)
+class Request:
+    """An asset a tick asks to materialize, and why: each reason as ``assetbuild ticks`` shows
+    it (``"eager: upstream orders changed"``, ``"lazy: needed for report's freshness 1h"``,
+    ``"schedule: 0 9 * * *"``)."""
+
+    asset: str
+    reasons: tuple[str, ...]
+
+
+def tick_requests(policies: Mapping[str, Policy], upstream: Mapping[str, Sequence[str]],
+                  changes: Mapping[str, Mapping[str, int]], due: Collection[str], now_ns: int,
+                  new: Mapping[str, int] | None = None) -> list[Request]:
+    """What one tick requests, sorted by asset name.
+
+    ``policies``: every asset to consider, by node name (a partition's node ``asset[KEY]`` is an
+    asset of its own here), assets without a policy included (``Policy()``), so requests can
+    see through them. ``upstream``: each asset's direct inputs (assets, sources, observable
+    sources; names not in ``policies`` are treated as sources). ``changes``: for each asset, its
+    direct inputs that changed since its latest materialization (all of them for an asset never
+    materialized), each with the time of the oldest such change in ns; for an upstream asset,
+    the time its data changed (that materialization's end). ``due``: the assets whose schedule
+    :func:`due_schedules` says is owed now. ``now_ns``: the tick's time. ``new``: nodes never
+    materialized that have no input to say so, with the time they appeared: a time partition's
+    node once its window has closed (its window's end; ``windows(now_ns)`` of
+    assetbuild.partitions lists only complete ones), an asset without inputs when first seen.
+
+    What an asset lacks is what its inputs changed plus whatever its upstream assets lack; its
+    lag and overdue state follow :func:`freshness_state`. An asset is requested when:
+
+    - its schedule is due: ``"schedule: 0 9 * * *"``;
+    - it is eager and an input changed (``"eager: upstream orders changed"``), an upstream
+      asset is requested this tick (``"eager: upstream orders requested"``) or it is new
+      (``"new partition 2024-03-02"``, ``"eager: new asset"``);
+    - it is lazy and overdue (``"lazy: needed for its freshness 1h"``);
+    - it is lazy and lacks a change older than the freshness of an overdue lazy or eager asset
+      downstream of it, through lazy or eager assets only (an auto=None asset in between would
+      not pass the new data on): ``"lazy: needed for report's freshness 1h"``.
+
+    An asset with ``auto=None`` and no due schedule is never requested (its freshness only
+    reports). Requests with no policy reason are never made, so an asset that lacks nothing
+    its policy asks for (fresh under its policy) is never requested.
+    """
+    order = _topological(policies, upstream)
+    oldest: dict[str, int | None] = {}  # the oldest change each asset lacks
+    for a in order:
+        times = list(changes.get(a, {}).values())
+        if new and a in new:
+            times.append(new[a])
+        times += [t for u in upstream.get(a, ()) if u in policies for t in (oldest[u],) if t is not None]
+        oldest[a] = min(times) if times else None
+    reasons: dict[str, list[str]] = {a: [] for a in policies}
+    # what lazy assets are needed for: the strictest freshness among the overdue lazy or eager
+    # assets each one feeds through lazy or eager assets only, walking from the bottom up
+    needed_by: dict[str, tuple[float, str]] = {}  # asset -> (that freshness, whose)
+    for a in reversed(order):
+        p = policies[a]
+        if p.auto not in ("lazy", "eager"):
+            continue
+        best = needed_by.get(a)
+        if p.freshness is not None and _late(oldest[a], p.freshness, now_ns):
+            if p.auto == "lazy":
+                reasons[a].append(f"lazy: needed for its freshness {format_duration(p.freshness)}")
+            if best is None or (p.freshness, a) < best:
+                best = (p.freshness, a)
+        if best is None:
+            continue
+        for u in upstream.get(a, ()):
+            if u in policies and policies[u].auto in ("lazy", "eager"):
+                prev = needed_by.get(u)
+                if prev is None or best < prev:
+                    needed_by[u] = best
+    for a in order:
+        need = needed_by.get(a)
+        if policies[a].auto == "lazy" and need is not None and not reasons[a] and _late(oldest[a], need[0], now_ns):
+            reasons[a].append(f"lazy: needed for {need[1]}'s freshness {format_duration(need[0])}")
+    requested: set[str] = set()
+    for a in order:
+        p = policies[a]
+        if a in due and p.schedule is not None:
+            reasons[a].insert(0, f"schedule: {p.schedule}")
+        if p.auto == "eager":
+            changed = sorted(changes.get(a, {}))
+            if new and a in new:
+                key = a[a.index("[") + 1:-1] if a.endswith("]") and "[" in a else None
+                reasons[a].append(f"new partition {key}" if key is not None else "eager: new asset")
+            elif changed:
+                reasons[a].append(f"eager: upstream {', '.join(changed)} changed")
+            else:
+                ups = sorted({u for u in upstream.get(a, ()) if u in requested})
+                if ups:
+                    reasons[a].append(f"eager: upstream {', '.join(ups)} requested")
+        if reasons[a]:
+            requested.add(a)
+    return [Request(a, tuple(reasons[a])) for a in sorted(requested)]
+
+
+def _late(oldest_ns: int | None, freshness_s: float, now_ns: int) -> bool:
+    """Whether a change at ``oldest_ns`` (None: none) is more than ``freshness_s`` old (exact: an
+    int against a float compares exactly in Python)."""
+    return oldest_ns is not None and now_ns - oldest_ns > freshness_s * NS
+
+
+def _topological(policies: Mapping[str, object], upstream: Mapping[str, Sequence[str]]) -> list[str]:
+    """The assets of ``policies``, each after its upstream assets, ties by name (deterministic)."""
+    from graphlib import TopologicalSorter
+
+    ts: TopologicalSorter[str] = TopologicalSorter()
+    for a in sorted(policies):
+        ts.add(a, *sorted(u for u in upstream.get(a, ()) if u in policies))
+    ts.prepare()
+    out: list[str] = []
+    while ts.is_active():
+        ready = sorted(ts.get_ready())
+        out += ready
+        ts.done(*ready)
+    return out

@@ -1,0 +1,358 @@
+"""The pure policy rules of assetbuild.policies: schedules due, freshness and lag, and what a
+tick requests, each rule alone and then against a small independent model over random
+graphs, policies and change times (hypothesis): never request what is fresh under its
+policy, always request what a policy requires."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from assetbuild.clock import parse_now
+from assetbuild.policies import Freshness, Policy, Request, due_schedules, freshness_state, tick_requests
+
+NS = 1_000_000_000
+H = 3600 * NS
+T0 = parse_now("2024-03-01T00:00:00Z")
+
+
+def at(text: str) -> int:
+    return parse_now(text)
+
+
+# --- schedules -------------------------------------------------------------------------------
+
+def test_a_tick_at_exactly_the_scheduled_time_owes_it():
+    nine = at("2024-03-01T09:00:00Z")
+    assert due_schedules("0 9 * * *", "UTC", None, nine) == [nine]
+    assert due_schedules("0 9 * * *", "UTC", at("2024-03-01T08:59:00Z"), nine) == [nine]
+    assert due_schedules("0 9 * * *", "UTC", at("2024-03-01T08:59:00Z"), nine + NS // 2) == [nine]
+
+
+def test_before_the_time_nothing_new_is_owed():
+    assert due_schedules("0 9 * * *", "UTC", at("2024-02-29T09:00:00Z"), at("2024-03-01T08:59:59Z")) == []
+
+
+def test_once_per_scheduled_time():
+    nine = at("2024-03-01T09:00:00Z")
+    assert due_schedules("0 9 * * *", "UTC", nine, nine) == []
+    assert due_schedules("0 9 * * *", "UTC", nine, at("2024-03-01T09:30:00Z")) == []
+    assert due_schedules("0 9 * * *", "UTC", at("2024-03-01T09:30:00Z"), at("2024-03-02T09:00:01Z")) == [
+        at("2024-03-02T09:00:00Z")]
+
+
+def test_a_daemon_down_for_three_days_owes_only_the_latest_time():
+    assert due_schedules("0 9 * * *", "UTC", at("2024-03-01T09:00:00Z"), at("2024-03-04T12:00:00Z")) == [
+        at("2024-03-04T09:00:00Z")]
+    assert due_schedules("*/15 * * * *", "UTC", at("2024-03-01T09:00:00Z"), at("2024-03-01T10:07:00Z")) == [
+        at("2024-03-01T10:00:00Z")]
+
+
+def test_never_evaluated_owes_the_latest_time_at_or_before_now():
+    assert due_schedules("0 9 * * *", "UTC", None, at("2024-03-01T08:00:00Z")) == [at("2024-02-29T09:00:00Z")]
+
+
+def test_the_schedule_is_read_in_its_time_zone():
+    # Paris is UTC+1 in winter and UTC+2 in summer: 09:00 there is 08:00Z, then 07:00Z
+    assert due_schedules("0 9 * * *", "Europe/Paris", at("2024-03-01T07:00:00Z"), at("2024-03-01T08:00:00Z")) == [
+        at("2024-03-01T08:00:00Z")]
+    assert due_schedules("0 9 * * *", "Europe/Paris", at("2024-07-01T06:00:00Z"), at("2024-07-01T07:00:00Z")) == [
+        at("2024-07-01T07:00:00Z")]
+    assert due_schedules("0 9 * * *", "Europe/Paris", at("2024-07-01T06:00:00Z"), at("2024-07-01T06:59:59Z")) == []
+
+
+SCHEDULES = ["0 9 * * *", "*/15 * * * *", "30 */6 * * *", "0 0 * * *", "5 9-17 * * 1-5", "@hourly"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(SCHEDULES), st.sampled_from(["UTC", "Europe/Paris", "America/New_York"]),
+       st.integers(0, 5 * 86400 - 1), st.one_of(st.none(), st.integers(1, 2 * 86400)))
+def test_due_schedules_against_minute_by_minute(schedule, tz, now_s, since_s):
+    """The latest matching minute in (last, now], found by checking every minute with croniter's
+    own matcher (a different path than get_prev), over weekdays and time zones."""
+    from zoneinfo import ZoneInfo
+
+    from croniter import croniter
+
+    now = at("2024-03-08T00:00:00Z") + now_s * NS + 123_456_789  # a Friday, and a fraction of a second
+    last = None if since_s is None else now - since_s * NS
+    zone = ZoneInfo(tz)
+    minute = now // (60 * NS) * 60
+    expected = []
+    floor = (last // NS) if last is not None else now // NS - 4 * 86400  # every schedule fires within 4 days
+    while minute > floor:
+        if croniter.match(schedule, datetime.fromtimestamp(minute, zone)) and (last is None or minute * NS > last):
+            expected = [minute * NS]
+            break
+        minute -= 60
+    assert due_schedules(schedule, tz, last, now) == expected
+
+
+# --- freshness -------------------------------------------------------------------------------
+
+def test_nothing_missing_is_fresh_however_old():
+    assert freshness_state(3600, T0, [], T0 + 100 * H) == Freshness(False, 0.0, "up to date; freshness 1h")
+    assert freshness_state(3600, None, [], T0) == Freshness(False, 0.0, "up to date; freshness 1h")
+
+
+def test_lag_counts_from_the_oldest_change_not_included():
+    now = at("2024-03-01T12:10:00Z")
+    f = freshness_state(3600, at("2024-03-01T08:00:00Z"),
+                        [at("2024-03-01T10:00:00Z"), at("2024-03-01T09:00:00Z"), at("2024-03-01T07:00:00Z")], now)
+    assert f == Freshness(True, 3 * 3600 + 600, "3h 10m behind; freshness 1h")  # 07:00 is included
+
+
+def test_overdue_only_beyond_the_freshness():
+    change = at("2024-03-01T09:00:00Z")
+    assert freshness_state(3600, None, [change], change + H) == Freshness(False, 3600.0, "1h behind; freshness 1h")
+    assert freshness_state(3600, None, [change], change + H + 1).overdue
+    assert freshness_state(1800, None, [change], change + H - 1).overdue
+    assert freshness_state(1800, change + 1, [change], change + 10 * H) == Freshness(
+        False, 0.0, "up to date; freshness 30m")
+
+
+# --- what a tick requests ----------------------------------------------------------------------
+
+UP = {"clean": ["orders"], "daily": ["clean"], "report": ["daily"], "other": ["clean"]}
+
+
+def reqs(policies, changes, due=(), now=T0 + 10 * H, upstream=UP):
+    return {r.asset: r.reasons for r in tick_requests(policies, upstream, changes, due, now)}
+
+
+def test_eager_requested_when_an_input_changed():
+    pol = {"clean": Policy(auto="eager"), "daily": Policy(), "report": Policy(), "other": Policy()}
+    assert reqs(pol, {"clean": {"orders": T0}}) == {"clean": ("eager: upstream orders changed",)}
+    assert reqs(pol, {}) == {}
+
+
+def test_eager_follows_an_input_requested_in_the_same_tick():
+    pol = {"clean": Policy(auto="eager"), "daily": Policy(auto="eager"), "report": Policy(auto="eager"),
+           "other": Policy()}
+    assert reqs(pol, {"clean": {"orders": T0}}) == {
+        "clean": ("eager: upstream orders changed",), "daily": ("eager: upstream clean requested",),
+        "report": ("eager: upstream daily requested",)}
+
+
+def test_eager_does_not_see_through_an_asset_that_is_not_built():
+    pol = {"clean": Policy(), "daily": Policy(auto="eager"), "report": Policy(), "other": Policy()}
+    assert reqs(pol, {"clean": {"orders": T0}}) == {}
+
+
+def test_auto_none_is_never_requested_even_overdue():
+    pol = {"clean": Policy(freshness=60), "daily": Policy(freshness=60), "report": Policy(), "other": Policy()}
+    assert reqs(pol, {"clean": {"orders": T0}}) == {}
+
+
+def test_lazy_requested_only_when_overdue():
+    pol = {"clean": Policy(auto="lazy", freshness=3600), "daily": Policy(), "report": Policy(), "other": Policy()}
+    change = T0
+    assert reqs(pol, {"clean": {"orders": change}}, now=change + H) == {}
+    assert reqs(pol, {"clean": {"orders": change}}, now=change + H + NS) == {
+        "clean": ("lazy: needed for its freshness 1h",)}
+
+
+def test_lazy_without_freshness_downstream_is_never_requested():
+    pol = {"clean": Policy(auto="lazy"), "daily": Policy(auto="lazy"), "report": Policy(auto="lazy"),
+           "other": Policy()}
+    assert reqs(pol, {"clean": {"orders": T0}}, now=T0 + 1000 * H) == {}
+
+
+def test_lazy_requested_for_a_downstream_assets_freshness():
+    pol = {"clean": Policy(auto="lazy"), "daily": Policy(auto="lazy"), "report": Policy(auto="lazy", freshness=3600),
+           "other": Policy(auto="lazy")}
+    ch = {"clean": {"orders": T0}}
+    assert reqs(pol, ch, now=T0 + H) == {}
+    assert reqs(pol, ch, now=T0 + 2 * H) == {
+        "clean": ("lazy: needed for report's freshness 1h",), "daily": ("lazy: needed for report's freshness 1h",),
+        "report": ("lazy: needed for its freshness 1h",)}  # not `other`: nothing downstream of it needs it
+
+
+def test_lazy_upstream_that_includes_every_late_change_is_not_requested():
+    """report lacks an old change of clean's (now included by clean) and a recent one of daily's
+    own input: clean is fresh for report's purpose, so only daily and report are requested."""
+    up = {"clean": ["orders"], "daily": ["clean", "prices"], "report": ["daily"]}
+    pol = {"clean": Policy(auto="lazy"), "daily": Policy(auto="lazy"), "report": Policy(auto="lazy", freshness=3600)}
+    ch = {"clean": {"orders": T0 + 9 * H + 1800 * NS}, "daily": {"prices": T0}}
+    assert reqs(pol, ch, upstream=up) == {"daily": ("lazy: needed for report's freshness 1h",),
+                                          "report": ("lazy: needed for its freshness 1h",)}
+
+
+def test_lazy_need_stops_at_an_asset_that_would_not_pass_the_data_on():
+    pol = {"clean": Policy(auto="lazy"), "daily": Policy(), "report": Policy(auto="lazy", freshness=3600),
+           "other": Policy()}
+    assert reqs(pol, {"clean": {"orders": T0}}) == {"report": ("lazy: needed for its freshness 1h",)}
+
+
+def test_eager_overdue_pulls_lazy_upstream_then_follows_it():
+    pol = {"clean": Policy(auto="lazy"), "daily": Policy(auto="eager", freshness=3600), "report": Policy(),
+           "other": Policy()}
+    assert reqs(pol, {"clean": {"orders": T0}}) == {"clean": ("lazy: needed for daily's freshness 1h",),
+                                                    "daily": ("eager: upstream clean requested",)}
+
+
+def test_the_strictest_downstream_freshness_is_named():
+    up = {"clean": ["orders"], "a": ["clean"], "b": ["clean"]}
+    pol = {"clean": Policy(auto="lazy"), "a": Policy(auto="lazy", freshness=7200), "b": Policy(auto="lazy",
+                                                                                              freshness=3600)}
+    assert reqs(pol, {"clean": {"orders": T0}}, upstream=up)["clean"] == ("lazy: needed for b's freshness 1h",)
+
+
+def test_schedule_requested_when_due_whatever_auto_says():
+    pol = {"clean": Policy(schedule="0 9 * * *"), "daily": Policy(auto="eager", schedule="@hourly"),
+           "report": Policy(), "other": Policy()}
+    assert reqs(pol, {}, due={"clean"}) == {"clean": ("schedule: 0 9 * * *",),
+                                            "daily": ("eager: upstream clean requested",)}
+    assert reqs(pol, {"daily": {"clean": T0}}, due={"daily"}) == {
+        "daily": ("schedule: @hourly", "eager: upstream clean changed")}
+    assert reqs(pol, {}, due={"report"}) == {}  # no schedule declared: nothing to be due
+
+
+def test_requests_are_sorted_and_partition_nodes_are_assets():
+    up = {"daily[2024-03-02]": ["events"], "daily[2024-03-01]": ["events"], "summary": ["daily[2024-03-01]",
+                                                                                      "daily[2024-03-02]"]}
+    pol = {n: Policy(auto="eager") for n in up}
+    out = tick_requests(pol, up, {"daily[2024-03-02]": {"events": T0}, "daily[2024-03-01]": {"events": T0}},
+                        (), T0)
+    assert [r.asset for r in out] == ["daily[2024-03-01]", "daily[2024-03-02]", "summary"]
+    assert out[-1] == Request("summary", ("eager: upstream daily[2024-03-01], daily[2024-03-02] requested",))
+
+
+def test_a_new_partition_is_requested_by_an_eager_asset():
+    up = {"daily[2024-03-01]": [], "daily[2024-03-02]": [], "weekly": ["daily[2024-03-01]", "daily[2024-03-02]"]}
+    pol = {"daily[2024-03-01]": Policy(auto="eager"), "daily[2024-03-02]": Policy(auto="eager"),
+           "weekly": Policy(auto="lazy", freshness=3600)}
+    end = at("2024-03-03T00:00:00Z")
+    out = tick_requests(pol, up, {}, (), end, {"daily[2024-03-02]": end})
+    assert out == [Request("daily[2024-03-02]", ("new partition 2024-03-02",))]
+    out = tick_requests(pol, up, {}, (), end + 2 * H, {"daily[2024-03-02]": end})  # weekly lacks it for 2h
+    assert [r.reasons for r in out] == [("new partition 2024-03-02",), ("lazy: needed for its freshness 1h",)]
+    pol["x"] = Policy(auto="eager")
+    assert tick_requests(pol, up, {}, (), end, {"x": end})[-1] == Request("x", ("eager: new asset",))
+    pol["daily[2024-03-02]"] = Policy()
+    assert tick_requests(pol, up, {}, (), end, {"daily[2024-03-02]": end}) == []  # auto=None: never
+
+
+# --- the rule, against an independent model ----------------------------------------------------
+
+def model(policies, upstream, changes, due, now, new=None):
+    """The issue's rule written as plainly as possible: what each asset lacks is every change
+    recorded on it or any asset upstream; then the least set closed under each policy's ask."""
+    def ancestors(a):
+        seen, todo = set(), [a]
+        while todo:
+            x = todo.pop()
+            if x in seen:
+                continue
+            seen.add(x)
+            todo += [u for u in upstream.get(x, ()) if u in policies]
+        return seen
+
+    new = new or {}
+    lacks = {a: [t for x in ancestors(a) for t in (*changes.get(x, {}).values(), *([new[x]] if x in new else []))]
+             for a in policies}
+
+    def late(a, f):
+        return f is not None and bool(lacks[a]) and now - min(lacks[a]) > f * NS
+
+    def feeds(x, d):  # a path x -> ... -> d whose assets after x are all lazy or eager
+        todo = [x]
+        seen = set()
+        while todo:
+            y = todo.pop()
+            for z in (z for z in policies if y in upstream.get(z, ())):
+                if z == d:
+                    return True
+                if z not in seen and policies[z].auto in ("lazy", "eager"):
+                    seen.add(z)
+                    todo.append(z)
+        return False
+
+    requested = set()
+    while True:
+        before = len(requested)
+        for a, p in policies.items():
+            if a in due and p.schedule is not None:
+                requested.add(a)
+            if p.auto == "eager" and (changes.get(a) or a in new or any(u in requested for u in upstream.get(a, ()))):
+                requested.add(a)
+            if p.auto == "lazy" and late(a, p.freshness):
+                requested.add(a)
+            if p.auto == "lazy" and any(q.auto in ("lazy", "eager") and late(d, q.freshness) and late(a, q.freshness)
+                                        and feeds(a, d) for d, q in policies.items()):
+                requested.add(a)
+        if len(requested) == before:
+            return requested
+
+
+@st.composite
+def scenarios(draw):
+    n = draw(st.integers(1, 8))
+    names = [f"a{i}" for i in range(n)]
+    sources = ["s0", "s1"]
+    upstream = {a: sorted(set(draw(st.lists(st.sampled_from(sources + names[:i]), max_size=3))))
+                for i, a in enumerate(names)}
+    policies = {a: Policy(auto=draw(st.sampled_from([None, "eager", "lazy"])),
+                          freshness=draw(st.sampled_from([None, 1800.0, 3600.0, 7200.0])),
+                          schedule=draw(st.sampled_from([None, "0 9 * * *"]))) for a in names}
+    changes = {}
+    for a in names:
+        changed = draw(st.lists(st.sampled_from(upstream[a]), unique=True)) if upstream[a] else []
+        if changed:
+            changes[a] = {u: T0 + draw(st.integers(0, 4 * 3600)) * NS for u in changed}
+    due = set(draw(st.lists(st.sampled_from(names), max_size=3)))
+    new = {a: T0 + draw(st.integers(0, 4 * 3600)) * NS for a in draw(st.lists(st.sampled_from(names), max_size=2))}
+    now = T0 + draw(st.integers(0, 6 * 3600)) * NS
+    return policies, upstream, changes, due, now, new
+
+
+@settings(max_examples=400, deadline=None)
+@given(scenarios())
+def test_tick_requests_match_the_model(scenario):
+    policies, upstream, changes, due, now, new = scenario
+    got = tick_requests(policies, upstream, changes, due, now, new)
+    assert [r.asset for r in got] == sorted(model(policies, upstream, changes, due, now, new))
+    for r in got:  # every request says why, in the words of the policy that asked
+        p = policies[r.asset]
+        assert r.reasons
+        for reason in r.reasons:
+            kind = reason.split(":")[0]
+            assert kind == "schedule" and p.schedule or kind == p.auto or kind.startswith("new partition"), (r, p)
+
+
+@settings(max_examples=200, deadline=None)
+@given(scenarios())
+def test_nothing_fresh_is_requested(scenario):
+    """An asset that lacks nothing (no change on it or upstream, nothing upstream rebuilt for its
+    schedule) and has no due schedule is never requested, nor one with auto=None and no due
+    schedule; and the answer does not depend on the order policies are given in."""
+    policies, upstream, changes, due, now, new = scenario
+    got = tick_requests(policies, upstream, changes, due, now, new)
+    lacking = set()
+    for a in sorted(policies, key=lambda n: int(n[1:])):  # a0, a1...: each after its inputs
+        if changes.get(a) or a in new or any(u in lacking for u in upstream[a]) or a in due and policies[a].schedule:
+            lacking.add(a)
+    for r in got:
+        p = policies[r.asset]
+        if r.asset not in due or not p.schedule:
+            assert p.auto is not None and r.asset in lacking, r
+    assert got == tick_requests(dict(reversed(list(policies.items()))), upstream, changes, due, now, new)
+
+
+@pytest.mark.parametrize("tz", ["UTC", "Asia/Kolkata"])
+def test_due_schedules_day_by_day(tz):
+    """Stepping a daemon through a week of hourly ticks: exactly one due time per day."""
+    last = None
+    got = []
+    start = datetime(2024, 3, 1, tzinfo=timezone.utc)
+    for h in range(7 * 24):
+        now = int((start + timedelta(hours=h)).timestamp()) * NS
+        due = due_schedules("0 9 * * *", tz, last, now)
+        if last is not None:
+            got += due
+        last = now
+    assert len(got) == 7
+    assert all(datetime.fromtimestamp(t // NS, timezone.utc).minute in (0, 30) for t in got)
