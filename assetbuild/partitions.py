@@ -293,7 +293,8 @@ class TimeWindowPartitions(PartitionsDefinition):
         """The key of the window (on this definition's grid, a partition or not) holding an instant."""
         from datetime import datetime
 
-        return self._floor(datetime.fromtimestamp(epoch_s, self.tz).replace(tzinfo=None)).strftime(self.fmt)
+        key: str = self._floor(datetime.fromtimestamp(epoch_s, self.tz).replace(tzinfo=None)).strftime(self.fmt)
+        return key
 
     def shift_key(self, key: str, by: int) -> str:
         """The key ``by`` windows away from ``key`` on this definition's grid."""
