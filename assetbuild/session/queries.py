@@ -237,11 +237,7 @@ def load_value(asset: str, *, project_dir: str | os.PathLike[str] = ".", assetfi
             raise SelectionError(f"{asset!r} is a multi-asset, which stores no value itself; name one of its outs "
                                  f"({outs})")
         if asset not in project.graph.inputs:
-            if project.graph.partitioned:
-                from .partitioning import one_partition_please
-
-                one_partition_please(project.graph, asset)
-            select(project.graph, [asset])  # raises a SelectionError with a suggestion
+            _not_one_asset(project.graph, asset)
         store = open_store(project, readonly=True)
         try:
             head = store.get_head(asset)
@@ -294,11 +290,7 @@ def load_metadata(asset: str, *, project_dir: str | os.PathLike[str] = ".", asse
 
     with open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir) as project:
         if asset not in project.graph.inputs:
-            if project.graph.partitioned:
-                from .partitioning import one_partition_please
-
-                one_partition_please(project.graph, asset)
-            select(project.graph, [asset])  # raises a SelectionError with a suggestion
+            _not_one_asset(project.graph, asset)
         store = open_store(project, readonly=True)
         try:
             head = store.get_head(asset)
@@ -346,6 +338,16 @@ def functions(*, project_dir: str | os.PathLike[str] = ".", assetfile: str | Non
     with open_project(project_dir, assetfile=assetfile) as project:
         graph = project.graph.declared or project.graph  # a partitioned asset's function once
         return {name: graph.nodes[name].fn for name in graph.order}  # type: ignore[union-attr]
+
+
+def _not_one_asset(graph: Graph, asset: str) -> None:
+    """Raise the SelectionError for a name that is not one asset's (show, show --meta), if it names
+    none: a partitioned asset's says to name a partition, an unknown name comes with a suggestion."""
+    if graph.partitioned:
+        from .partitioning import one_partition_please
+
+        one_partition_please(graph, asset)
+    select(graph, [asset])
 
 
 def _describe(graph: Graph, params: dict[str, str] | None = None, partitioned: dict[str, Any] | None = None
