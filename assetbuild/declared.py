@@ -47,6 +47,15 @@ def check_relpath(path: object, what: str, *, file: str | None = None, line: int
 UNKILLABLE_EXECUTORS = frozenset({"threads"})
 
 
+def check_duration(value: object, label: str, *, file: str, line: int) -> float:
+    """Seconds from a duration a declaration gives (``"90m"``, ``"1h"``, 3600: clock.parse_duration);
+    a DefinitionError "LABEL must be ..." at the declaration's line."""
+    try:
+        return parse_duration(value)
+    except ValueError as e:
+        raise DefinitionError(f"{label} {e}", file=file, line=line) from None
+
+
 def check_timeout(value: object, what: str, *, file: str | None = None, line: int | None = None) -> float | None:
     """A time limit in seconds: a positive finite number (None: no limit)."""
     if value is None:
@@ -172,10 +181,7 @@ def _check_options(f: Callable[..., Any], aname: str, *, file: str, line: int, i
             raise DefinitionError(f"{what} {aname!r}: max_age and volatile=True contradict each other "
                                   "(a volatile asset runs on every build); use one of them",
                                   file=file, line=line)
-        try:
-            age = parse_duration(max_age)
-        except ValueError as e:
-            raise DefinitionError(f"{what} {aname!r}: max_age {e}", file=file, line=line) from None
+        age = check_duration(max_age, f"{what} {aname!r}: max_age", file=file, line=line)
     env_names = check_env(env, aname, file=file, line=line) if env is not None else ()
     defaults = check_params(declared_params, aname, file=file, line=line) if declared_params is not None else None
     return fparams, ins_map, dep_list, io_name, rel, limit, age, env_names, defaults, outs
@@ -261,12 +267,8 @@ def check_policy(aname: str, *, freshness: object, auto: object, schedule: objec
     asset should be built, never what it is, so none of them enters a key. Called only when one
     is given, so declaring an asset without a policy imports no cron library. Returns
     (freshness in seconds, auto mode, cron expression, the schedule's IANA time zone)."""
-    fresh = None
-    if freshness is not None:
-        try:
-            fresh = parse_duration(freshness)
-        except ValueError as e:
-            raise DefinitionError(f"{what} {aname!r}: freshness {e}", file=file, line=line) from None
+    fresh = check_duration(freshness, f"{what} {aname!r}: freshness", file=file, line=line) \
+        if freshness is not None else None
     if auto is not None and auto not in AUTO_MODES:
         raise DefinitionError(f"{what} {aname!r}: auto must be 'eager' (build as soon as an input changes), "
                               f"'lazy' (only when a freshness needs it) or None (never automatically), got {auto!r}",

@@ -13,11 +13,11 @@ from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from .clock import parse_duration
 from .declared import (  # noqa: F401  (check_name, check_relpath and UNKILLABLE_EXECUTORS: imported from here too)
     UNKILLABLE_EXECUTORS,
     _check_options,
     _params_of,
+    check_duration,
     check_name,
     check_relpath,
 )
@@ -455,12 +455,8 @@ def observable_source(fn: Callable[..., Any] | None = None, *, name: str | None 
             raise DefinitionError(f"observable source {sname!r}: its observe function takes only 'context' "
                                   f"(got {got}); it reads the outside world, not other assets",
                                   file=file, line=line)
-        every = None
-        if poll is not None:
-            try:
-                every = parse_duration(poll)
-            except ValueError as e:
-                raise DefinitionError(f"observable source {sname!r}: poll {e}", file=file, line=line) from None
+        every = check_duration(poll, f"observable source {sname!r}: poll", file=file, line=line) \
+            if poll is not None else None
         d = ObservableSourceDef(sname, f, every, group, description, file, line)
         try:
             f.__assetbuild_observable_source__ = d  # type: ignore[attr-defined]
