@@ -240,3 +240,19 @@ def test_two_partitioned_assets_with_one_path_template_are_refused_before_they_c
     assert r.returncode == 2, r.stdout + r.stderr
     assert "AssetFile:7" in r.stderr and "'a' and 'b' both write build/{partition}.txt" in r.stderr, r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_status_shows_a_partitioned_asset_that_has_no_partitions_yet(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "AssetFile").write_text(
+        "from assetbuild import asset, FilePartitions\n\n"
+        "@asset(partitions=FilePartitions('data/*.csv'), io='json', path='build/{partition}.json')\n"
+        "def clean(context):\n    return 1\n")
+    text = _cli(tmp_path, "status").stdout
+    assert text.splitlines() == ["fresh   clean  partitioned  0 fresh, 0 stale, 0 missing, 0 failed"], text
+    doc = json.loads(_cli(tmp_path, "status", "clean", "--json").stdout)
+    assert doc == {"assets": [{"asset": "clean", "state": "fresh",
+                               "partitions": {"fresh": 0, "stale": 0, "missing": 0, "failed": 0}}]}
+    (tmp_path / "data" / "a.csv").write_text("1")  # the first file: one partition, no longer the empty row
+    assert _cli(tmp_path, "status").stdout.splitlines() == [
+        "missing clean  partitioned  0 fresh, 0 stale, 1 missing, 0 failed"]

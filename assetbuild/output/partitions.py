@@ -54,6 +54,10 @@ def group_partitions(rows: list[AssetStatus]) -> list[AssetStatus | PartitionedS
     groups: dict[str, PartitionedStatus] = {}
     for r in rows:
         asset, key = split_node(r.asset)
+        if key is None and r.reasons and r.reasons[0].code == "no-partitions":  # none yet: all counts 0
+            groups[asset] = PartitionedStatus(asset)
+            out.append(groups[asset])
+            continue
         if key is None:
             out.append(r)
             continue

@@ -30,7 +30,9 @@ def status(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = 
 
     With a remote cache (``remote`` or $ASSETBUILD_REMOTE), an asset it has is stale or missing
     with reason ``remote`` (a build restores it without running it). ``params`` and
-    ``param_args`` override declared params as in ``build``: the state a build with them would find."""
+    ``param_args`` override declared params as in ``build``: the state a build with them would find.
+    A partition is one row (``daily[2024-01-01]``); a partitioned asset with no partition yet is
+    one row of its own, state "fresh" with reason ``no-partitions``."""
     rep = reporter or Reporter(verbosity=-2)
     with rep.stdout_for_json(), open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir,
                                              reporter=rep) as project:
@@ -46,8 +48,9 @@ def status(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = 
         try:
             observations = observe_for(project, plan, store, record=False)
             with few_collections():
-                return make_scheduler(project, store, record=False, params=resolved,
+                rows = make_scheduler(project, store, record=False, params=resolved,
                                       observations=observations).status(plan)
+            return rows + _without_partitions(project.graph, assets)
         finally:
             store.close()
 
@@ -338,6 +341,16 @@ def functions(*, project_dir: str | os.PathLike[str] = ".", assetfile: str | Non
     with open_project(project_dir, assetfile=assetfile) as project:
         graph = project.graph.declared or project.graph  # a partitioned asset's function once
         return {name: graph.nodes[name].fn for name in graph.order}  # type: ignore[union-attr]
+
+
+def _without_partitions(graph: Graph, assets: Sequence[str]) -> list[AssetStatus]:
+    """A status row for each partitioned asset with no partition yet (a glob that matches no
+    file, a dynamic set with no key): it has no node to decide, yet a status should show it
+    (``status`` without a selection, or naming it). Reason code ``no-partitions``."""
+    from ..reports import Reason
+
+    return [AssetStatus(a, "fresh", (Reason("no-partitions", f"{p.definition.describe()}: no partitions yet"),))
+            for a, p in graph.partitioned.items() if not p.nodes and (not assets or a in assets)]
 
 
 def _not_one_asset(graph: Graph, asset: str) -> None:
