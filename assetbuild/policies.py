@@ -35,7 +35,7 @@ def due_schedules(schedule: str, tz: str, last_run_ns: int | None, now_ns: int) 
 
     A scheduled time is honoured once, at the first tick at or after it: a tick at exactly
     09:00 owes 09:00. A daemon that was down for three days owes only the latest time, not one
-    run per missed time (as Dagster does): building the same asset three times in a row would
+    run per missed time: building the same asset three times in a row would
     produce the newest data three times. ``last_run_ns``: the ``now_ns`` of the last tick that
     evaluated this schedule (or the scheduled time it honoured; either works, the interval is
     half-open); None when the schedule was never evaluated, which owes the latest scheduled time
