@@ -157,9 +157,16 @@ class AssetStatus:
     asset: str
     state: State
     reasons: tuple[Reason, ...] = ()
+    # its policy, when it declares one (``@asset(freshness=, auto=, schedule=)``): the keys of
+    # those it declares ("freshness" in seconds, "auto", "schedule"; "timezone" when not UTC)
+    policy: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"asset": self.asset, "state": self.state, "reasons": [r.to_json() for r in self.reasons]}
+        doc: dict[str, Any] = {"asset": self.asset, "state": self.state,
+                               "reasons": [r.to_json() for r in self.reasons]}
+        if self.policy is not None:
+            doc["policy"] = self.policy
+        return doc
 
 
 class Trace(NamedTuple):

@@ -197,3 +197,39 @@ def summary(daily):
     rows = {a["name"]: a for a in json.loads(cli("list", "--json", cwd=project.root,
                                                  env=clean_env(ASSETBUILD_NOW="2024-01-03T12:00:00Z")).stdout)["assets"]}
     assert (rows["daily"]["auto"], rows["daily"]["freshness"]) == ("eager", 7200)
+
+
+def test_status_verbose_shows_each_assets_policy(project: Project):
+    """``status -v`` shows the policy after the reasons (a partitioned asset's on its line);
+    ``status`` without -v reads as before; ``--json`` rows carry it as ``"policy"``."""
+    project.write("AssetFile", '''
+from assetbuild import asset, DailyPartitions
+
+
+@asset(io="json", freshness="1h", auto="lazy")
+def raw():
+    return 1
+
+
+@asset(io="json", partitions=DailyPartitions(start="2024-01-01"), schedule="0 9 * * *", timezone="Europe/Paris")
+def daily(raw):
+    return raw
+
+
+@asset(io="json")
+def plain(raw):
+    return raw
+''')
+    env = clean_env(ASSETBUILD_NOW="2024-01-03T00:00:00Z")
+    assert cli("build", cwd=project.root, env=env).returncode == 0
+    verbose = cli("status", "-v", cwd=project.root, env=env).stdout.splitlines()
+    assert verbose == ["fresh   raw      {lazy, freshness 1h}",
+                       "fresh   daily  partitioned  2 fresh, 0 stale, 0 missing, 0 failed  "
+                       "{schedule '0 9 * * *' Europe/Paris}",
+                       "fresh   plain"], verbose
+    assert cli("status", cwd=project.root, env=env).stdout.splitlines() == [
+        "fresh   raw", "fresh   daily  partitioned  2 fresh, 0 stale, 0 missing, 0 failed", "fresh   plain"]
+    rows = {r["asset"]: r for r in json.loads(cli("status", "--json", cwd=project.root, env=env).stdout)["assets"]}
+    assert rows["raw"]["policy"] == {"freshness": 3600.0, "auto": "lazy"}
+    assert rows["daily"]["policy"] == {"schedule": "0 9 * * *", "timezone": "Europe/Paris"}
+    assert "policy" not in rows["plain"]

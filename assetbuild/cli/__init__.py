@@ -338,7 +338,8 @@ def status(ctx: click.Context, assets: tuple[str, ...], check: bool, each_partit
     rows = session.status(_selection(assets, opts), assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"),
                           reporter=rep, **remote, **_param_args(ctx, local))
     text = output.format_status(rows, color=sys.stdout.isatty(), as_json=bool(opts.get("as_json")),
-                                each_partition=(assets or True) if each_partition else False)
+                                each_partition=(assets or True) if each_partition else False,
+                                verbose=rep.verbosity > 0)
     if text:
         click.echo(text)
     if check and any(r.state != "fresh" for r in rows):

@@ -359,7 +359,7 @@ def _indent(text: str) -> str:
 # --- renderings of read-only views -------------------------------------------------------------
 
 def format_status(rows: list[AssetStatus], *, color: bool = False, as_json: bool = False,
-                  each_partition: bool | Collection[str] = False) -> str:
+                  each_partition: bool | Collection[str] = False, verbose: bool = False) -> str:
     """One line per asset; a partitioned asset's partitions as one line of counts (and, with
     ``each_partition``, a line per partition below it: of every partitioned asset, or of those
     named, when it names some of them; not of those a selection only needs)."""
@@ -380,7 +380,8 @@ def format_status(rows: list[AssetStatus], *, color: bool = False, as_json: bool
 
     for g in grouped:
         if not isinstance(g, AssetStatus):
-            lines.append(f"{shown(g.state)} {g.asset}  partitioned  {g.counts_text()}")
+            policy = _policy(g.rows[0][1].policy or {}) if verbose and g.rows else ""
+            lines.append(f"{shown(g.state)} {g.asset}  partitioned  {g.counts_text()}{policy}")
             if each_partition is True or (each_partition and g.asset in each_partition):
                 kw = max((len(k) for k, _ in g.rows), default=0)
                 for key, r in g.rows:
@@ -388,7 +389,8 @@ def format_status(rows: list[AssetStatus], *, color: bool = False, as_json: bool
                     lines.append(f"  {shown(r.state)} {key:<{kw}}  {why}".rstrip())
             continue
         why = "; ".join(f"{x.code}: {x.detail}" for x in g.reasons)
-        lines.append(f"{shown(g.state)} {g.asset:<{width}}  {why}".rstrip())
+        policy = _policy(g.policy or {}) if verbose else ""
+        lines.append(f"{shown(g.state)} {g.asset:<{width}}  {why}{policy}".rstrip())
     return "\n".join(lines)
 
 
@@ -524,8 +526,8 @@ def format_assets(rows: list[dict[str, Any]], *, as_json: bool = False) -> str:
 
 
 def _policy(row: dict[str, Any]) -> str:
-    """``list``'s policy column (``  {eager, freshness 1h, schedule '0 9 * * *' UTC}``): empty
-    for an asset without one, so its row reads as before policies existed."""
+    """``list``'s policy column and ``status -v``'s (``  {eager, freshness 1h, schedule '0 9 * * *'
+    UTC}``): empty for an asset without one, so its row reads as before policies existed."""
     from ..clock import format_duration
 
     parts = [row["auto"]] if row.get("auto") else []

@@ -42,6 +42,8 @@ class PartitionedStatus:
 
     def to_json(self, each: bool = False) -> dict[str, Any]:
         doc: dict[str, Any] = {"asset": self.asset, "state": self.state, "partitions": self.counts}
+        if self.rows and self.rows[0][1].policy is not None:  # the asset's, as its partitions carry it
+            doc["policy"] = self.rows[0][1].policy
         if each:
             doc["partition_states"] = [{"partition": k, "state": r.state, "reasons": [x.to_json() for x in r.reasons]}
                                        for k, r in self.rows]

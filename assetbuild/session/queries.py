@@ -50,7 +50,7 @@ def status(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = 
             with few_collections():
                 rows = make_scheduler(project, store, record=False, params=resolved,
                                       observations=observations).status(plan)
-            return rows + _without_partitions(project.graph, assets)
+            return _with_policies(project.graph, rows) + _without_partitions(project.graph, assets)
         finally:
             store.close()
 
@@ -343,6 +343,31 @@ def functions(*, project_dir: str | os.PathLike[str] = ".", assetfile: str | Non
         return {name: graph.nodes[name].fn for name in graph.order}  # type: ignore[union-attr]
 
 
+def policy_of(a: Any) -> dict[str, Any] | None:
+    """The policy an asset declares, as ``list --json`` and ``status`` show it (None: none)."""
+    if a.freshness is None and a.auto is None and a.schedule is None:
+        return None
+    out = {k: v for k, v in (("freshness", a.freshness), ("auto", a.auto), ("schedule", a.schedule)) if v is not None}
+    if a.schedule is not None and a.schedule_tz != "UTC":
+        out["timezone"] = a.schedule_tz
+    return out
+
+
+def _with_policies(graph: Graph, rows: list[AssetStatus]) -> list[AssetStatus]:
+    """``rows`` with each asset's policy, for those that declare one (``status -v`` shows it)."""
+    from dataclasses import replace
+
+    declared = graph.declared or graph  # a partitioned asset's policy once, not per partition
+    own = {n: p for n in declared.order if (p := policy_of(declared.nodes[n])) is not None}
+    if not own:
+        return rows
+    policies = {n: own[n] for n in own if n in graph.nodes}
+    for asset, pset in graph.partitioned.items():
+        if asset in own:
+            policies.update(dict.fromkeys(pset.nodes, own[asset]))
+    return [replace(r, policy=policies[r.asset]) if r.asset in policies else r for r in rows]
+
+
 def _without_partitions(graph: Graph, assets: Sequence[str]) -> list[AssetStatus]:
     """A status row for each partitioned asset with no partition yet (a glob that matches no
     file, a dynamic set with no key): it has no node to decide, yet a status should show it
@@ -398,11 +423,9 @@ def _describe(graph: Graph, params: dict[str, str] | None = None, partitioned: d
             out[-1]["output_required"] = False
         if a.producer is not None:  # an out of a multi-asset
             out[-1]["producer"] = a.producer
-        if a.freshness is not None or a.auto is not None or a.schedule is not None:  # when to build it
-            out[-1].update({k: v for k, v in (("freshness", a.freshness), ("auto", a.auto), ("schedule", a.schedule))
-                            if v is not None})
-            if a.schedule is not None and a.schedule_tz != "UTC":
-                out[-1]["timezone"] = a.schedule_tz
+        policy = policy_of(a)  # when to build it
+        if policy is not None:
+            out[-1].update(policy)
         pset = (partitioned or {}).get(name)
         if pset is not None:  # one row for all its partitions (their keys: `partitions list`)
             out[-1]["partitions"] = {"kind": pset.definition.kind, "definition": pset.definition.describe(),
