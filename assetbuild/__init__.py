@@ -43,6 +43,7 @@ _LAZY = {
     "open_project": "session", "watch_project": "session",
     "cache_stats": "session", "gc": "session", "verify": "session", "export_cache": "session",
     "import_cache": "session", "observe": "session", "accept": "session",
+    "run_daemon": "session", "list_ticks": "session",
     "hookimpl": "hookspecs", "hookspec": "hookspecs",
     "get_plugin_manager": "plugins", "collect_io_managers": "plugins", "collect_executors": "plugins",
     "AssetbuildError": "errors", "DefinitionError": "errors", "CycleError": "errors",

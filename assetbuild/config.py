@@ -90,3 +90,18 @@ def history_setting(project_dir: Path) -> int:
         raise ConfigError(f"{project_dir / 'pyproject.toml'}: [tool.assetbuild] history must be a whole number "
                           f"of events to keep per asset (0 or more), got {value!r}")
     return value
+
+
+def retry_backoff_setting(project_dir: Path) -> float:
+    """``assetbuild run``'s wait after an asset's first failure before it is retried, in seconds
+    (doubled after each further failure): ``[tool.assetbuild]``'s ``retry_backoff`` ("5m", 300),
+    else 60."""
+    value = project_settings(project_dir).get("retry_backoff")
+    if value is None:
+        return 60.0
+    from .clock import parse_duration
+
+    try:
+        return parse_duration(value)
+    except ValueError as e:
+        raise ConfigError(f"{project_dir / 'pyproject.toml'} [tool.assetbuild] retry_backoff {e}") from None

@@ -166,3 +166,26 @@ def after_build(result: BuildResult) -> None:
 
     :param result: an ``assetbuild.BuildResult``.
     """
+
+
+@hookspec
+def asset_failed(result: AssetResult) -> None:
+    """Called once for each asset that failed in a build (of any command: ``build``, ``watch``,
+    ``run``), right after its ``after_asset``: an alert's hook, where ``after_asset`` sees every
+    outcome. Not for a ``Skip``.
+
+    :param result: an ``assetbuild.AssetResult`` with ``status == "failed"`` and its ``error``.
+    """
+
+
+@hookspec
+def asset_overdue(asset: str, lag_s: float, overdue: bool) -> None:
+    """Called by ``assetbuild run`` when an asset with a ``freshness`` policy becomes overdue
+    (``overdue=True``, with its lag), and once more when it recovers (``overdue=False``, with
+    ``lag_s`` 0.0): once per change, never on every tick. An implementation may take
+    ``asset`` and ``lag_s`` only.
+
+    :param asset: the asset (a partition's node, ``daily[2024-03-02]``).
+    :param lag_s: seconds since the oldest upstream change it does not include.
+    :param overdue: whether it is overdue now.
+    """

@@ -139,18 +139,27 @@ def tick_requests(policies: Mapping[str, Policy], upstream: Mapping[str, Sequenc
       downstream of it, through lazy or eager assets only (an auto=None asset in between would
       not pass the new data on): ``"lazy: needed for report's freshness 1h"``.
 
+    A lazy asset is requested only for a late change that its build (with its lazy and eager
+    upstream's) would bring in: one that came through an input that changed, or it is new. A
+    change stuck behind a stale auto=None asset keeps it overdue, but rebuilding it would not
+    help, so it is not requested.
+
     An asset with ``auto=None`` and no due schedule is never requested (its freshness only
     reports). Requests with no policy reason are never made, so an asset that lacks nothing
     its policy asks for (fresh under its policy) is never requested.
     """
     order = _topological(policies, upstream)
     oldest: dict[str, int | None] = {}  # the oldest change each asset lacks
+    fixable: dict[str, int | None] = {}  # ... of those a build of it and of its lazy/eager upstream brings
     for a in order:
-        times = list(changes.get(a, {}).values())
+        own = list(changes.get(a, {}).values())
         if new and a in new:
-            times.append(new[a])
-        times += [t for u in upstream.get(a, ()) if u in policies for t in (oldest[u],) if t is not None]
+            own.append(new[a])
+        ups = [u for u in upstream.get(a, ()) if u in policies]
+        times = own + [t for u in ups for t in (oldest[u],) if t is not None]
         oldest[a] = min(times) if times else None
+        times = own + [t for u in ups if policies[u].auto in ("lazy", "eager") for t in (fixable[u],) if t is not None]
+        fixable[a] = min(times) if times else None
     reasons: dict[str, list[str]] = {a: [] for a in policies}
     # what lazy assets are needed for: the strictest freshness among the overdue lazy or eager
     # assets each one feeds through lazy or eager assets only, walking from the bottom up
@@ -161,7 +170,7 @@ def tick_requests(policies: Mapping[str, Policy], upstream: Mapping[str, Sequenc
             continue
         best = needed_by.get(a)
         if p.freshness is not None and _late(oldest[a], p.freshness, now_ns):
-            if p.auto == "lazy":
+            if p.auto == "lazy" and _late(fixable[a], p.freshness, now_ns):
                 reasons[a].append(f"lazy: needed for its freshness {format_duration(p.freshness)}")
             if best is None or (p.freshness, a) < best:
                 best = (p.freshness, a)
@@ -174,7 +183,7 @@ def tick_requests(policies: Mapping[str, Policy], upstream: Mapping[str, Sequenc
                     needed_by[u] = best
     for a in order:
         need = needed_by.get(a)
-        if policies[a].auto == "lazy" and need is not None and not reasons[a] and _late(oldest[a], need[0], now_ns):
+        if policies[a].auto == "lazy" and need is not None and not reasons[a] and _late(fixable[a], need[0], now_ns):
             reasons[a].append(f"lazy: needed for {need[1]}'s freshness {format_duration(need[0])}")
     requested: set[str] = set()
     for a in order:

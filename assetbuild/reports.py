@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
 Status = Literal["built", "cached", "restored", "failed", "skipped"]
-State = Literal["fresh", "stale", "missing", "failed"]  # failed: its current key's last run failed
+# failed: its current key's last run failed; overdue: fresh or stale, and behind its freshness policy
+State = Literal["fresh", "stale", "missing", "failed", "overdue"]
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,7 @@ class BuildResult:
     duration_s: float
     dry_run: bool = False
     observations: tuple[ObservationResult, ...] = ()
+    run: int | None = None  # the sequence number of the run it recorded (None: it recorded none)
 
     @functools.cached_property  # once per result: the CLI, the reporter and the run's record ask
     def ok(self) -> bool:
@@ -160,12 +162,15 @@ class AssetStatus:
     # its policy, when it declares one (``@asset(freshness=, auto=, schedule=)``): the keys of
     # those it declares ("freshness" in seconds, "auto", "schedule"; "timezone" when not UTC)
     policy: dict[str, Any] | None = None
+    lag_s: float | None = None  # overdue: seconds since the oldest upstream change it does not include
 
     def to_json(self) -> dict[str, Any]:
         doc: dict[str, Any] = {"asset": self.asset, "state": self.state,
                                "reasons": [r.to_json() for r in self.reasons]}
         if self.policy is not None:
             doc["policy"] = self.policy
+        if self.lag_s is not None:
+            doc["lag_s"] = round(self.lag_s, 3)
         return doc
 
 

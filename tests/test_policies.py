@@ -184,7 +184,12 @@ def test_lazy_upstream_that_includes_every_late_change_is_not_requested():
 def test_lazy_need_stops_at_an_asset_that_would_not_pass_the_data_on():
     pol = {"clean": Policy(auto="lazy"), "daily": Policy(), "report": Policy(auto="lazy", freshness=3600),
            "other": Policy()}
-    assert reqs(pol, {"clean": {"orders": T0}}) == {"report": ("lazy: needed for its freshness 1h",)}
+    # report is overdue (orders changed 2h ago, behind daily), but building it would not bring
+    # the change in while daily (auto=None) is stale: nothing is requested
+    assert reqs(pol, {"clean": {"orders": T0}}) == {}
+    # an input of report's own that changed is what its build brings in
+    assert reqs(pol, {"clean": {"orders": T0}, "report": {"daily": T0}}) == {
+        "report": ("lazy: needed for its freshness 1h",)}
 
 
 def test_eager_overdue_pulls_lazy_upstream_then_follows_it():
@@ -240,7 +245,8 @@ def test_a_new_partition_is_requested_by_an_eager_asset():
 
 def model(policies, upstream, changes, due, now, new=None):
     """The issue's rule written as plainly as possible: what each asset lacks is every change
-    recorded on it or any asset upstream; then the least set closed under each policy's ask."""
+    recorded on it or any asset upstream (what a build of it would bring: those on it or reaching
+    it through lazy or eager assets); then the least set closed under each policy's ask."""
     def ancestors(a):
         seen, todo = set(), [a]
         while todo:
@@ -255,8 +261,20 @@ def model(policies, upstream, changes, due, now, new=None):
     lacks = {a: [t for x in ancestors(a) for t in (*changes.get(x, {}).values(), *([new[x]] if x in new else []))]
              for a in policies}
 
-    def late(a, f):
-        return f is not None and bool(lacks[a]) and now - min(lacks[a]) > f * NS
+    def reach(a):  # a, and what reaches it through lazy or eager assets only
+        seen, todo = {a}, [a]
+        while todo:
+            for u in upstream.get(todo.pop(), ()):
+                if u in policies and u not in seen and policies[u].auto in ("lazy", "eager"):
+                    seen.add(u)
+                    todo.append(u)
+        return seen
+
+    fixes = {a: [t for x in reach(a) for t in (*changes.get(x, {}).values(), *([new[x]] if x in new else []))]
+             for a in policies}
+
+    def late(a, f, lacked=lacks):
+        return f is not None and bool(lacked[a]) and now - min(lacked[a]) > f * NS
 
     def feeds(x, d):  # a path x -> ... -> d whose assets after x are all lazy or eager
         todo = [x]
@@ -279,10 +297,11 @@ def model(policies, upstream, changes, due, now, new=None):
                 requested.add(a)
             if p.auto == "eager" and (changes.get(a) or a in new or any(u in requested for u in upstream.get(a, ()))):
                 requested.add(a)
-            if p.auto == "lazy" and late(a, p.freshness):
+            if p.auto == "lazy" and late(a, p.freshness, fixes):
                 requested.add(a)
-            if p.auto == "lazy" and any(q.auto in ("lazy", "eager") and late(d, q.freshness) and late(a, q.freshness)
-                                        and feeds(a, d) for d, q in policies.items()):
+            if p.auto == "lazy" and any(q.auto in ("lazy", "eager") and late(d, q.freshness)
+                                        and late(a, q.freshness, fixes) and feeds(a, d)
+                                        for d, q in policies.items()):
                 requested.add(a)
         if len(requested) == before:
             return requested

@@ -35,6 +35,7 @@ Examples:
   assetbuild -C examples/etl     run in another project directory
   assetbuild watch               rebuild on every save, until Ctrl-C
   assetbuild observe             what each observable source's version is now
+  assetbuild run                 keep assets as fresh as their policies ask
 """
 
 
@@ -517,6 +518,7 @@ def accept(ctx: click.Context, asset: str, yes: bool, partition: str | None, **l
 
 
 from .cache import cache  # noqa: E402  (after cli: the group it joins)
+from .daemon import run, ticks  # noqa: E402
 from .history import diff, log, runs  # noqa: E402
 from .observe import observe  # noqa: E402
 from .partitions import partitions  # noqa: E402
@@ -524,6 +526,8 @@ from .partitions import partitions  # noqa: E402
 cli.add_command(cache)
 cli.add_command(partitions)
 cli.add_command(observe)
+cli.add_command(run)
+cli.add_command(ticks)
 cli.add_command(runs)
 cli.add_command(log)
 cli.add_command(diff)

@@ -22,7 +22,7 @@ from typing import Any, TextIO
 from ..reports import AssetResult, AssetStatus, BuildResult, WatchCycle, WatchSummary
 
 _COLORS = {"built": "32", "restored": "36", "failed": "31", "skipped": "33", "cached": "2",
-           "fresh": "32", "stale": "33", "missing": "31", "warn": "33"}
+           "fresh": "32", "stale": "33", "missing": "31", "overdue": "35", "warn": "33"}
 
 
 def _use_color(stream: TextIO) -> bool:
@@ -319,6 +319,24 @@ class Reporter:
         self._clear_status()
         self.out.write(f"stopped watching ({s.stopped_by}) after {s.builds} build{'s' * (s.builds != 1)}"
                        f"{failed} in {took}\n")
+        self.out.flush()
+
+    def daemon_tick(self, tick: Any, *, always: bool = False) -> None:
+        """``assetbuild run``: a JSON line per tick with --json; else a tick's lines (see
+        output.daemon) when it requested or held back something or failed, or ``always``."""
+        if self.verbosity < -1:
+            return
+        doc = tick.to_json()
+        if self.json_mode:
+            self.out.write(json.dumps(doc) + "\n")
+            self.out.flush()
+            return
+        if not (always or doc["requested"] or doc["deferred"] or doc["error"] or self.verbosity > 0):
+            return
+        from .daemon import tick_lines
+
+        self._clear_status()
+        self.out.write("\n".join(tick_lines(doc)) + "\n")
         self.out.flush()
 
 

@@ -19,6 +19,8 @@ from ..keys import KeyParts, short
 from ..reports import Reason
 from .accepting import accept
 from .building import BuildOptions, RemoteOptions, build
+from .daemon import RunSummary, Tick, list_ticks, run
+from .daemon import run as run_daemon  # the package's name for it: ``assetbuild.run_daemon``
 from .history import asset_log, asset_metric, get_run, list_runs
 from .maintenance import cache_stats, clean, export_cache, gc, import_cache, remote_key_pair, verify
 from .observing import observe
@@ -31,4 +33,5 @@ __all__ = ["build", "status", "why", "load_value", "load_metadata", "list_assets
            "open_project", "Project", "resolve_cache_dir", "KeyParts", "Reason", "short",
            "cache_stats", "gc", "verify", "export_cache", "import_cache",
            "watch", "watch_project", "observe", "list_runs", "get_run", "asset_log", "asset_metric", "diff",
-           "remote_key_pair", "accept", "CACHE_ENV", "BuildOptions", "RemoteOptions"]
+           "remote_key_pair", "accept", "CACHE_ENV", "BuildOptions", "RemoteOptions", "run", "run_daemon", "list_ticks",
+           "Tick", "RunSummary"]

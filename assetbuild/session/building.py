@@ -53,6 +53,7 @@ class BuildOptions:
     force_upstream: bool = False  # force what the selection needs too (force: the selected only)
     only: bool = False  # run the selected only, against the stored values of their inputs
     partitions: str | None = None  # --partition(s): the keys of the selected partitioned assets to build
+    tick: bool = False  # a tick of ``assetbuild run``: what its policies requested (with ``only``)
 
     @classmethod
     def from_keywords(cls, keywords: dict[str, Any]) -> BuildOptions:
@@ -405,7 +406,7 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
     plan = select(project.graph, assets, needs=not options.only)
     rep = project.reporter
     dry_run = options.dry_run
-    if options.only:
+    if options.only and not options.tick:
         rep.warn(f"--only: {len(plan)} selected asset(s) run against the stored values of their inputs, "
                  "even stale ones; a full build reconciles")
     force: bool | set[str] = options.force or options.force_upstream
@@ -431,8 +432,10 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
         _call_hook(hook.before_build, project_dir=str(project.project_dir), assets=list(plan),
                    dry_run=dry_run)
         observe = bool(hook.after_asset.get_hookimpls())
+        alert = bool(hook.asset_failed.get_hookimpls())
 
         outcomes: dict[str, str] = {}
+        recorded: list[int | None] = []  # the run's number, once recorded
         if not dry_run:
             from ..history import RunRecorder, command_line
 
@@ -448,9 +451,12 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
                 _record_summary(store, outcomes)
                 if recorder is not None:  # the run too: one transaction for the whole build
                     recorder.finish(1 if "failed" in outcomes.values() else 0, outcomes)
+                    recorded.append(recorder.seq)
                     recorder = None
             if observe:
                 _call_hook(hook.after_asset, result=r)
+            if alert and r.status == "failed":
+                _call_hook(hook.asset_failed, result=r)
 
         if options.partitions is not None:  # a backfill: its partitions are numbered [n/N], not what they need
             rep.backfill = frozenset(n for n in assets if n.endswith("]"))
@@ -474,7 +480,10 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
             if recorder is not None:
                 exit_status = 0 if result.ok else 1
                 recorder.finish(exit_status, outcomes)
+                recorded.append(recorder.seq)
                 recorder = None
+            if recorded and recorded[0] is not None:
+                result = replace(result, run=recorded[0])
             store.flush()  # no-op unless the summary missed the scheduler's last batch
             if unseen:
                 _drop_gone(project, store, unseen)

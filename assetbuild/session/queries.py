@@ -50,6 +50,7 @@ def status(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = 
             with few_collections():
                 rows = make_scheduler(project, store, record=False, params=resolved,
                                       observations=observations).status(plan)
+            rows = _overdue(project, store, observations, rows)
             return _with_policies(project.graph, rows) + _without_partitions(project.graph, assets)
         finally:
             store.close()
@@ -366,6 +367,29 @@ def _with_policies(graph: Graph, rows: list[AssetStatus]) -> list[AssetStatus]:
         if asset in own:
             policies.update(dict.fromkeys(pset.nodes, own[asset]))
     return [replace(r, policy=policies[r.asset]) if r.asset in policies else r for r in rows]
+
+
+def _overdue(project: Any, store: Any, observations: Any, rows: list[AssetStatus]) -> list[AssetStatus]:
+    """``rows`` with state ``overdue`` for each fresh or stale asset whose freshness policy it
+    misses: reason ``overdue`` first ("3h 10m behind; freshness 1h"), its lag in ``lag_s``.
+    A missing or failed asset keeps that state, which says more."""
+    from dataclasses import replace
+
+    from ..changes import ChangeTimes
+    from ..clock import now_ns
+    from ..reports import Reason
+    from .reconcile import current_versions, freshness_of
+
+    graph = project.graph
+    owners = [r.asset for r in rows if r.state in ("fresh", "stale")
+              and getattr(graph.nodes.get(r.asset), "freshness", None) is not None]
+    if not owners:
+        return rows
+    times = ChangeTimes(graph, store, current_versions(project, store, observations), now_ns(),
+                        str(project.project_dir))
+    late = {n: f for n, f in freshness_of(times, graph, owners).items() if f.overdue}
+    return [replace(r, state="overdue", reasons=(Reason("overdue", late[r.asset].detail), *r.reasons),
+                    lag_s=late[r.asset].lag_s) if r.asset in late else r for r in rows]
 
 
 def _without_partitions(graph: Graph, assets: Sequence[str]) -> list[AssetStatus]:

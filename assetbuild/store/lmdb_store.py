@@ -318,6 +318,22 @@ class LmdbStore:
         """The latest recorded skip of ``asset`` in this project, if any."""
         raw = self._get(b"skips", self._head_key(asset))
         return None if raw is None else decode_skip(raw)
+    # --- small records of this project (the daemon's ticks and state) ------------------------
+
+    def get_meta(self, name: bytes) -> bytes | None:
+        """This project's small record ``name`` (see assetbuild.ticks), None if absent."""
+        return self._get(b"meta", self._head_prefix + b"rec\0" + name)
+
+    def put_meta(self, name: bytes, value: bytes | None) -> None:
+        """Write (None: delete) this project's small record ``name``, in the batch."""
+        self._batch.put(b"meta", self._head_prefix + b"rec\0" + name, value)
+
+    def scan_meta(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+        """(name, value) of this project's committed small records whose name starts with ``prefix``."""
+        full = self._head_prefix + b"rec\0"
+        for k, v in self._index.scan(b"meta", full + prefix):
+            yield bytes(k)[len(full):], bytes(v)
+
     # --- history: events and runs -------------------------------------------------------------
 
     def next_run_seq(self) -> int:

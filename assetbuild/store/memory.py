@@ -208,6 +208,17 @@ class MemoryStore:
         return rec
     # --- history: events and runs -------------------------------------------------------------
 
+    def get_meta(self, name: bytes) -> bytes | None:
+        raw: bytes | None = self._get("meta", ("rec", name))
+        return raw
+
+    def put_meta(self, name: bytes, value: bytes | None) -> None:
+        self._put("meta", ("rec", name), value if value is not None else _GONE)
+
+    def scan_meta(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+        rows = sorted((k[1], v) for k, v in self._rows("meta").items() if isinstance(k, tuple) and k[0] == "rec")
+        return iter([(k, v) for k, v in rows if k.startswith(prefix)])
+
     def next_run_seq(self) -> int:
         seq = (self._get("meta", "run_seq") or 0) + 1
         self._put("meta", "run_seq", seq)

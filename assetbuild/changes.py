@@ -1,0 +1,181 @@
+"""When the upstream changes an asset's data does not include happened: the facts behind
+freshness (``status``'s ``overdue``, and each tick of ``assetbuild run``).
+
+A change is a new source version (a file source changes at its mtime or, if later, when
+assetbuild first saw that version: assetbuild.ticks keeps first sightings), a new observation,
+or an upstream materialization whose data differs. What an asset lacks follows the versions its
+latest materialization recorded: through an input at the version it read, it lacks that input's
+first change since (history says when), and whatever the input itself lacked then, so a change
+at a source reaches every asset downstream with its own time, not the time an intermediate
+asset was rebuilt. An intermediate rebuild whose data came out identical passes nothing on.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+from .definitions import AssetDef, ObservableSourceDef, SourceDef
+from .graph import Graph
+from .ticks import seen_versions
+
+DATA_KINDS = ("materialized", "restored", "accepted")  # events after which an asset holds new data
+
+
+class ChangeTimes:
+    """Answers, from the store as it is, when the changes each asset lacks happened (ns).
+
+    ``current(source)``: a source's or observable source's version now (None: unreadable,
+    which lacks nothing). ``now_ns``: a version never seen before counts as seen now."""
+
+    def __init__(self, graph: Graph, store: Any, current: Callable[[str], str | None], now_ns: int,
+                 project_dir: str) -> None:
+        self.graph = graph
+        self.store = store
+        self.current = current
+        self.now_ns = now_ns
+        self.root = project_dir
+        self._heads: dict[str, Any] = {}
+        self._after: dict[tuple[str, str], int | None] = {}
+        self._lacks: dict[str, int | None] = {}
+        self._seen: dict[str, list[tuple[str, int]]] = {}
+
+    def head(self, asset: str) -> Any:
+        if asset not in self._heads:
+            self._heads[asset] = self.store.get_head(asset)
+        return self._heads[asset]
+
+    def lacks(self, asset: str) -> int | None:
+        """The time of the oldest change ``asset``'s latest materialization does not include
+        (None: it includes everything, or it was never materialized: see :meth:`changed_inputs`)."""
+        if asset in self._lacks:
+            return self._lacks[asset]
+        self._lacks[asset] = None  # a cycle cannot happen in a graph; this guards a damaged history
+        head = self.head(asset)
+        out = self._oldest(head.inputs) if head is not None else None
+        self._lacks[asset] = out
+        return out
+
+    def changed_inputs(self, asset: str) -> dict[str, int]:
+        """Each direct input whose version differs from the one ``asset`` last read, with the
+        time of its oldest change since (for an asset never materialized: every input that has
+        data, with the time of that data)."""
+        head = self.head(asset)
+        if head is None:
+            out = {}
+            for _, up in self.graph.inputs.get(asset, ()):
+                t = self.data_time(up)
+                if t is not None:
+                    out[up] = t
+            return out
+        out = {}
+        for up, version in head.inputs:
+            if self.version_now(up) != version:
+                t = self.after(up, version)
+                out[up] = t if t is not None else self.now_ns
+        return out
+
+    def version_now(self, node: str) -> str | None:
+        d = self.graph.nodes.get(node)
+        if isinstance(d, (SourceDef, ObservableSourceDef)):
+            return self.current(node)
+        head = self.head(node)
+        return head.data_version if head is not None else None
+
+    def data_time(self, node: str) -> int | None:
+        """When ``node``'s current data appeared, as far as its readers are concerned: the
+        change time of a source's version, or an asset's oldest input change it holds
+        (its materialization time for an asset without inputs)."""
+        d = self.graph.nodes.get(node)
+        if isinstance(d, (SourceDef, ObservableSourceDef)):
+            version = self.current(node)
+            return None if version is None else self._source_time(node, version, d)
+        head = self.head(node)
+        if head is None:
+            return None
+        times = [t for up, _ in head.inputs for t in (self.data_time(up),) if t is not None]
+        return min(times) if times else head.built_ns
+
+    def after(self, node: str, version: str) -> int | None:
+        """The oldest change in ``node``'s data since it had ``version`` (None: none), what it
+        has lacked since then included."""
+        key = (node, version)
+        if key in self._after:
+            return self._after[key]
+        self._after[key] = None
+        d = self.graph.nodes.get(node)
+        if isinstance(d, (SourceDef, ObservableSourceDef)):
+            out = self._source_after(node, version, d)
+        elif isinstance(d, AssetDef):
+            out = self._asset_after(node, version)
+        else:
+            out = None
+        self._after[key] = out
+        return out
+
+    def _oldest(self, inputs: Any) -> int | None:
+        times = [t for up, v in inputs for t in (self.after(up, v),) if t is not None]
+        return min(times) if times else None
+
+    def _sightings(self, node: str, d: Any) -> list[tuple[str, int]]:
+        """(version, first seen ns) of ``node``'s recent versions, oldest first: for an
+        observable source its observations (history), for a file source assetbuild.ticks' log."""
+        if node in self._seen:
+            return self._seen[node]
+        if isinstance(d, ObservableSourceDef):
+            out: list[tuple[str, int]] = []
+            for e in self.store.events(node):
+                if e.kind == "observed" and e.data_version and (not out or out[-1][0] != e.data_version):
+                    out.append((e.data_version, e.end_ns))
+        else:
+            out = seen_versions(self.store, node)
+        self._seen[node] = out
+        return out
+
+    def _source_after(self, node: str, version: str, d: Any) -> int | None:
+        now = self.current(node)
+        if now is None or now == version:
+            return None
+        seen = self._sightings(node, d)
+        last = max((i for i, (v, _) in enumerate(seen) if v == version), default=None)
+        if last is not None and last + 1 < len(seen) and seen[last + 1][0] != now:
+            return seen[last + 1][1]
+        return self._source_time(node, now, d)
+
+    def _source_time(self, node: str, version: str, d: Any) -> int:
+        """A version's change time: when first seen (now, if never), or a file's mtime if later;
+        a file source never seen at all changed at its mtime."""
+        seen = self._sightings(node, d)
+        first = next((t for v, t in reversed(seen) if v == version), None)
+        if not isinstance(d, SourceDef):
+            return first if first is not None else self.now_ns
+        try:
+            mtime = os.stat(os.path.join(self.root, d.path)).st_mtime_ns
+        except OSError:
+            mtime = None
+        if first is None:
+            first = self.now_ns if seen or mtime is None else mtime
+        return max(first, mtime) if mtime is not None else first
+
+    def _asset_after(self, node: str, version: str) -> int | None:
+        head = self.head(node)
+        if head is None:
+            return None
+        if head.data_version == version:
+            return self.lacks(node)
+        events = [e for e in self.store.events(node) if e.kind in DATA_KINDS and e.data_version]
+        at = max((i for i, e in enumerate(events) if e.data_version == version), default=None)
+        times: list[int] = []
+        if at is None:  # that version's materialization is no longer in history
+            times.append(head.built_ns)
+        else:
+            later = next((e for e in events[at + 1:] if e.data_version != version), None)
+            times.append(later.end_ns if later is not None else head.built_ns)
+            t = self._oldest(events[at].inputs)
+            if t is not None:
+                times.append(t)
+        t = self.lacks(node)
+        if t is not None:
+            times.append(t)
+        return min(times)

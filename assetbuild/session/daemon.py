@@ -1,0 +1,406 @@
+"""``assetbuild run``: keep a project's assets as fresh as their policies ask, tick after tick.
+
+Each tick reloads the project (the same loader as watch mode: only changed modules cost
+anything), observes the observable sources whose ``poll`` is due, evaluates the policies
+(session.reconcile) and builds exactly what they request, as one run (``build --only``: the
+requested assets against the stored values of their other inputs). What a tick did is recorded
+(assetbuild.ticks), so ``assetbuild ticks`` can say why something ran, and so that ``--once``
+driven by cron remembers schedules, retries and alerts between processes.
+
+A failing asset never stops the daemon: it is retried on a later tick that still asks for it,
+after ``retry_backoff`` seconds, doubled after each further failure. One daemon per project:
+a second one finds the first's lock and says which process holds it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import AssetbuildError, DefinitionError
+from ..output import Reporter
+from ..policies import NS, Freshness, Request
+from ..reports import BuildResult, ObservationResult, run_id
+from .building import BuildOptions, build_project
+from .project import Project, open_project, open_store, process_builds, resolve_cache_dir
+
+MAX_BACKOFF_S = 86400.0  # a failing asset is retried at least once a day
+
+
+class DaemonRunning(AssetbuildError):
+    """Another ``assetbuild run`` keeps this project (exit 2)."""
+
+
+@dataclass
+class Tick:
+    """One tick: when (``now_ns``, by assetbuild.clock), how many assets it evaluated, what it
+    requested and why, what it held back (a retry's backoff, an upstream never materialized),
+    the build's result and run, the assets overdue after it, and an error that stopped it (an
+    AssetFile that does not load)."""
+
+    now_ns: int
+    evaluated: int = 0
+    requests: list[Request] = field(default_factory=list)
+    deferred: dict[str, str] = field(default_factory=dict)  # asset -> why it was not built now
+    result: BuildResult | None = None
+    overdue: dict[str, float] = field(default_factory=dict)  # asset -> lag_s
+    error: str | None = None
+    duration_s: float = 0.0
+    seq: int | None = None
+    exception: AssetbuildError | None = field(default=None, repr=False)  # what ``error`` describes
+
+    @property
+    def failed(self) -> list[str]:
+        return self.result.names("failed") if self.result is not None else []
+
+    def to_json(self) -> dict[str, Any]:
+        """The tick as ``ticks --json`` and ``run --json`` print it (and as it is recorded)."""
+        r = self.result
+        return {"seq": self.seq, "time_ns": self.now_ns, "evaluated": self.evaluated,
+                "requested": [{"asset": q.asset, "reasons": list(q.reasons)} for q in self.requests],
+                "deferred": dict(self.deferred),
+                "run": run_id(r.run) if r is not None and r.run is not None else None,
+                "outcomes": {x.asset: x.status for x in r.results} if r is not None else {},
+                "failed": self.failed, "overdue": dict(self.overdue), "error": self.error,
+                "duration_s": round(self.duration_s, 6)}
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """A whole ``assetbuild run``: its ticks, those in which an asset failed, and what stopped it."""
+
+    ticks: int
+    failed: int
+    stopped_by: str  # "once", "SIGINT", "SIGTERM", "KeyboardInterrupt" or "stop"
+
+
+def run(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = ".", assetfile: str | None = None,
+        cache_dir: str | os.PathLike[str] | None = None, tick_s: float = 30.0, once: bool = False,
+        jobs: int | str | None = None, reporter: Reporter | None = None, plugin_manager: Any = None,
+        stop: threading.Event | None = None, on_tick: Callable[[Tick], object] | None = None,
+        on_alert: str | None = None, handle_signals: bool = False) -> RunSummary:
+    """Keep the selected assets (default: all) as fresh as their policies ask: a tick every
+    ``tick_s`` seconds until ``stop`` is set (or a signal, with ``handle_signals``), or one tick
+    with ``once``. ``on_tick`` sees each :class:`Tick`; ``on_alert`` is a shell command run with
+    each alert (an asset overdue, recovered or failed) as JSON on its stdin."""
+    root = Path(project_dir).resolve()
+    if not root.is_dir():
+        raise DefinitionError(f"no such project directory: {project_dir}")
+    if not tick_s > 0:
+        raise DefinitionError(f"the tick must be a positive number of seconds, got {tick_s!r}")
+    cache = resolve_cache_dir(root, cache_dir)
+    rep = reporter or Reporter(verbosity=-2)
+    rep.watching = True  # a tick's lines replace the per-asset lines of its build
+    if plugin_manager is None:  # one for the whole run: plugins are not reloaded
+        from ..plugins import get_plugin_manager
+
+        plugin_manager = get_plugin_manager()
+    stop = stop or threading.Event()
+    state = _Signals(stop)
+    ticks = failed = 0
+    with _daemon_lock(root, assetfile, cache), (state.installed() if handle_signals else contextlib.nullcontext()):
+        try:
+            while True:
+                t = one_tick(root, assetfile, cache, assets, jobs=jobs, reporter=rep,
+                             plugin_manager=plugin_manager, on_alert=on_alert, state=state)
+                ticks += 1
+                failed += bool(t.failed or t.error)
+                if not (once and t.exception is not None):
+                    rep.daemon_tick(t, always=once)
+                if on_tick is not None:
+                    on_tick(t)
+                if once and t.exception is not None:  # one tick, and it could not load: its error
+                    raise t.exception
+                if once or stop.wait(tick_s):
+                    break
+        except KeyboardInterrupt:
+            state.interrupted = True
+    stopped = "once" if once and not state.signals and not state.interrupted else (
+        state.signals[0] if state.signals else "KeyboardInterrupt" if state.interrupted else "stop")
+    return RunSummary(ticks, failed, stopped)
+
+
+class _Signals:
+    """SIGINT and SIGTERM end the run: between ticks at once; during a build by interrupting it
+    (the engine keeps what finished and records the rest as not built), then the run exits 0."""
+
+    def __init__(self, stop: threading.Event) -> None:
+        self.stop = stop
+        self.building = False
+        self.interrupted = False
+        self.signals: list[str] = []
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[None]:
+        def handler(signum: int, frame: Any) -> None:
+            self.signals.append(signal.Signals(signum).name)
+            first = not self.stop.is_set()
+            self.stop.set()
+            if first and self.building:
+                raise KeyboardInterrupt
+
+        previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for s, h in previous.items():
+                signal.signal(s, h)
+
+
+@contextlib.contextmanager
+def _daemon_lock(root: Path, assetfile: str | None, cache: Path) -> Iterator[None]:
+    """Hold the project's daemon lock (a flock on a file in the cache directory, with the
+    holder's pid in it) for the run; ``DaemonRunning`` naming the holder if it is taken."""
+    import hashlib
+
+    from ..store import LmdbStore
+
+    LmdbStore(cache).close()  # a new cache directory is made a cache before the lock goes in
+    path = cache / f"run-{hashlib.sha256(_store_project(root, assetfile, cache).encode()).hexdigest()[:12]}.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+            raise DaemonRunning(f"another assetbuild run (pid {holder}) is keeping {root} up to date; "
+                                f"stop it first (its lock: {path})") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)
+
+
+def one_tick(root: Path, assetfile: str | None, cache: Path, assets: Sequence[str], *,
+             jobs: int | str | None, reporter: Reporter, plugin_manager: Any, on_alert: str | None = None,
+             state: _Signals | None = None) -> Tick:
+    """Reload, observe what is due, evaluate the policies, build what they request, record."""
+    from ..clock import now_ns
+    from ..output import describe_error
+
+    t0 = time.perf_counter()
+    tick = Tick(now_ns())
+    try:
+        with process_builds, open_project(root, assetfile=assetfile, cache_dir=cache, reporter=reporter,
+                                          plugin_manager=plugin_manager) as project:
+            _tick(project, assets, tick, jobs, on_alert, state)
+    except AssetbuildError as e:
+        if isinstance(e, DaemonRunning):
+            raise
+        tick.error = describe_error(e)
+        tick.exception = e
+        _record_error(root, assetfile, cache, tick)
+    tick.duration_s = time.perf_counter() - t0
+    return tick
+
+
+def _tick(project: Project, assets: Sequence[str], tick: Tick, jobs: int | str | None, on_alert: str | None,
+          state: _Signals | None) -> None:
+    from ..config import retry_backoff_setting
+    from ..graph import select
+    from .reconcile import current_versions, evaluate, policy_nodes
+
+    graph = project.graph
+    plan = select(graph, assets)
+    now = tick.now_ns
+    backoff = retry_backoff_setting(project.project_dir)
+    observed: dict[str, ObservationResult] = {}
+    store = open_store(project, readonly=False)
+    try:
+        store.acquire_lock(on_wait=lambda: project.reporter.warn(
+            f"another build or cache command is using {project.cache_dir}; waiting for it to finish"))
+        owners = policy_nodes(graph, plan)
+        if owners:
+            observed = _observe_due(project, store, plan, now)
+            current = current_versions(project, store, observed)
+            _note_sources(graph, store, plan, current, now)
+            ev = evaluate(project, store, plan, now, current, lambda a: _get(store, "schedule", a))
+            for owner in {graph.nodes[n].partition.asset if graph.nodes[n].partition else n  # type: ignore[union-attr]
+                          for n in owners if graph.nodes[n].schedule is not None}:  # type: ignore[union-attr]
+                _put(store, "schedule", owner, now)
+            tick.evaluated = ev.evaluated
+            tick.deferred.update(ev.waiting)
+            for r in ev.requests:
+                retry = _get(store, "retry", r.asset)
+                if retry is not None and retry["not_before"] > now:
+                    tick.deferred[r.asset] = (f"failed {retry['failures']} time(s); retried after "
+                                              f"{_when(retry['not_before'] - now)}")
+                else:
+                    tick.requests.append(r)
+        store.flush()
+    finally:
+        store.close()
+    if tick.requests:
+        options = BuildOptions(only=True, keep_going=True, jobs=jobs, tick=True)
+        if state is not None:
+            state.building = True
+        try:
+            tick.result = build_project(project, [r.asset for r in tick.requests], options, observed=observed)
+        finally:
+            if state is not None:
+                state.building = False
+    _after(project, plan, tick, backoff, on_alert)
+
+
+def _after(project: Project, plan: Sequence[str], tick: Tick, backoff: float, on_alert: str | None) -> None:
+    """Retry backoffs, overdue alerts (hooks and ``--on-alert``) and the tick's record."""
+    from ..changes import ChangeTimes
+    from .reconcile import current_versions, freshness_of, policy_nodes
+
+    graph = project.graph
+    now = tick.now_ns
+    alerts: list[dict[str, Any]] = []
+    hook = project.plugin_manager.hook
+    store = open_store(project, readonly=False)
+    try:
+        store.acquire_lock()
+        if tick.result is not None:
+            for r in tick.result.results:
+                if r.status == "failed":
+                    prev = _get(store, "retry", r.asset) or {"failures": 0}
+                    n = prev["failures"] + 1
+                    wait = min(backoff * 2 ** (n - 1), MAX_BACKOFF_S)
+                    _put(store, "retry", r.asset, {"failures": n, "not_before": now + int(wait * NS)})
+                    alerts.append({"event": "failed", "asset": r.asset, "error": r.error, "time_ns": now,
+                                   "failures": n, "retry_in_s": wait})
+                elif r.status in ("built", "cached", "restored") and _get(store, "retry", r.asset) is not None:
+                    _put(store, "retry", r.asset, None)
+        owners = [n for n in policy_nodes(graph, plan) if graph.nodes[n].freshness is not None]  # type: ignore[union-attr]
+        if owners:
+            times = ChangeTimes(graph, store, current_versions(project, store), now, str(project.project_dir))
+            states: Mapping[str, Freshness] = freshness_of(times, graph, owners)
+            for n, f in states.items():
+                if f.overdue:
+                    tick.overdue[n] = f.lag_s
+                was = bool(_get(store, "overdue", n))
+                if f.overdue != was:
+                    _put(store, "overdue", n, True if f.overdue else None)
+                    lag = f.lag_s if f.overdue else 0.0
+                    from .building import _call_hook
+
+                    _call_hook(hook.asset_overdue, asset=n, lag_s=lag, overdue=f.overdue)
+                    alerts.append({"event": "overdue" if f.overdue else "recovered", "asset": n,
+                                   "lag_s": lag, "detail": f.detail, "time_ns": now})
+        from ..ticks import put_tick
+
+        tick.seq = put_tick(store, {k: v for k, v in tick.to_json().items() if k != "seq"})
+        store.flush()
+    finally:
+        store.close()
+    if on_alert:
+        for a in alerts:
+            _alert(project, on_alert, a)
+
+
+def _record_error(root: Path, assetfile: str | None, cache: Path, tick: Tick) -> None:
+    """Record a tick that could not load the project (its store is found without loading it)."""
+    from ..store import LmdbStore
+    from ..ticks import put_tick
+
+    store = LmdbStore(cache, project=_store_project(root, assetfile, cache))
+    try:
+        store.acquire_lock()
+        tick.seq = put_tick(store, {k: v for k, v in tick.to_json().items() if k != "seq"})
+        store.flush()
+    finally:
+        store.close()
+
+
+def _observe_due(project: Project, store: Any, plan: Sequence[str], now: int) -> dict[str, ObservationResult]:
+    """Observe the observable sources ``plan`` reads whose ``poll`` interval has passed since
+    their last recorded observation (or that were never observed); record them."""
+    from .observing import _observe
+
+    due = []
+    for name in project.graph.observed_by(plan):
+        d = project.graph.nodes[name]
+        poll = getattr(d, "poll", None)
+        if poll is None:
+            continue
+        rec = store.get_observation(name)
+        if rec is None or now - rec.observed_ns >= poll * NS:
+            due.append(name)
+    return _observe(project, due, store, record=True) if due else {}
+
+
+def _note_sources(graph: Any, store: Any, plan: Sequence[str], current: Callable[[str], str | None], now: int) -> None:
+    """Record this tick's sighting of each source version the plan reads (assetbuild.ticks)."""
+    from ..definitions import ObservableSourceDef, SourceDef
+    from ..ticks import note_seen
+
+    seen: set[str] = set()
+    for n in plan:
+        for _, up in graph.inputs.get(n, ()):
+            if up in seen or not isinstance(graph.nodes.get(up), (SourceDef, ObservableSourceDef)):
+                continue
+            seen.add(up)
+            version = current(up)
+            if version is not None:
+                note_seen(store, up, version, now)
+
+
+def _alert(project: Project, command: str, event: dict[str, Any]) -> None:
+    """Run the ``--on-alert`` command with ``event`` as JSON on stdin; its failure is a warning."""
+    try:
+        done = subprocess.run(command, shell=True, input=json.dumps(event).encode(), cwd=project.project_dir,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        project.reporter.warn(f"--on-alert command failed: {e}")
+        return
+    if done.returncode != 0:
+        err = done.stderr.decode(errors="replace").strip().splitlines()
+        project.reporter.warn(f"--on-alert command exited {done.returncode}" + (f": {err[-1]}" if err else ""))
+
+
+def _get(store: Any, kind: str, name: str) -> Any:
+    from ..ticks import get_state
+
+    return get_state(store, kind, name)
+
+
+def _put(store: Any, kind: str, name: str, value: Any) -> None:
+    from ..ticks import put_state
+
+    put_state(store, kind, name, value)
+
+
+def _when(seconds_ns: int) -> str:
+    from ..clock import format_duration
+
+    return format_duration(seconds_ns / NS)
+
+
+def list_ticks(*, project_dir: str | os.PathLike[str] = ".", assetfile: str | None = None,
+               cache_dir: str | os.PathLike[str] | None = None, limit: int | None = 20) -> list[dict[str, Any]]:
+    """The project's recorded ticks, oldest first (the newest ``limit``; all with None), as
+    ``ticks --json`` prints them. Reads the store only: the AssetFile is not loaded."""
+    from ..store import LmdbStore
+    from ..ticks import list_ticks as stored
+
+    root = Path(project_dir).resolve()
+    if not root.is_dir():
+        raise DefinitionError(f"no such project directory: {project_dir}")
+    cache = resolve_cache_dir(root, cache_dir)
+    store = LmdbStore(cache, readonly=True, project=_store_project(root, assetfile, cache))
+    try:
+        return stored(store, limit)
+    finally:
+        store.close()
+
+
+def _store_project(root: Path, assetfile: str | None, cache: Path) -> str:
+    """The store's name for the project of ``root`` (as open_store names a loaded one)."""
+    from ..store import project_id
+
+    return project_id(root / (assetfile or "AssetFile"), cache)

@@ -1,0 +1,168 @@
+"""What the declared policies ask of a project at one moment: the facts gathered from the store
+(assetbuild.changes) handed to the pure rules (assetbuild.policies). ``assetbuild run`` calls
+:func:`evaluate` on each tick; ``status`` calls :func:`freshness_of` for its ``overdue`` state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..changes import ChangeTimes
+from ..definitions import AssetDef, SourceDef
+from ..graph import Graph
+from ..policies import NS, Freshness, Policy, Request, due_schedules, freshness_state, tick_requests
+
+
+def has_policy(d: Any) -> bool:
+    return isinstance(d, AssetDef) and (d.freshness is not None or d.auto is not None or d.schedule is not None)
+
+
+def policy_nodes(graph: Graph, plan: Iterable[str]) -> list[str]:
+    """The assets of ``plan`` that declare a policy (``freshness``, ``auto``, ``schedule``)."""
+    nodes = graph.nodes
+    return [n for n in plan if has_policy(nodes.get(n))]
+
+
+def scope_of(graph: Graph, nodes: Iterable[str]) -> list[str]:
+    """``nodes`` and every asset upstream of them (what their lag and requests depend on)."""
+    seen: set[str] = set()
+    todo = list(nodes)
+    while todo:
+        n = todo.pop()
+        if n in seen:
+            continue
+        seen.add(n)
+        todo += [up for _, up in graph.inputs.get(n, ()) if isinstance(graph.nodes.get(up), AssetDef)]
+    return sorted(seen)
+
+
+def current_versions(project: Any, store: Any, observed: Mapping[str, Any] | None = None) -> Callable[[str], str | None]:
+    """A source's version now (file sources through the stat cache, read-only), an observable
+    source's by ``observed`` (this tick's observations) or else its latest recorded observation;
+    None when it cannot be read."""
+    from ..errors import SourceMissing
+    from ..workspace import Workspace
+
+    files = Workspace(project.project_dir, store, record=False, by_mtime=project.graph.mtime_paths)
+    nodes = project.graph.nodes
+
+    def current(name: str) -> str | None:
+        d = nodes.get(name)
+        if isinstance(d, SourceDef):
+            try:
+                return files.source_version(d.path)
+            except SourceMissing:
+                return None
+        obs = observed.get(name) if observed else None
+        if obs is not None:
+            return obs.version if obs.ok else None
+        rec = store.get_observation(name)
+        return rec.version if rec is not None else None
+
+    return current
+
+
+@dataclass
+class Evaluation:
+    """One evaluation of the policies: the requests (what a tick builds, with reasons), those
+    waiting for an upstream asset that was never materialized, each policy asset's freshness
+    (assets that declare ``freshness``), and the schedules that were due."""
+
+    now_ns: int
+    evaluated: int
+    requests: list[Request] = field(default_factory=list)
+    waiting: dict[str, str] = field(default_factory=dict)  # asset -> why it cannot be built yet
+    freshness: dict[str, Freshness] = field(default_factory=dict)
+    due: list[str] = field(default_factory=list)
+
+
+def _new_time(times: ChangeTimes, d: AssetDef, node: str) -> int:
+    """When a node never materialized appeared: a time partition's window end, else the time of
+    the oldest data it would read (now, with no input)."""
+    part = d.partition
+    if part is not None and part.window is not None:
+        return int(part.window[1]) * NS
+    ins = times.changed_inputs(node)
+    return min(ins.values()) if ins else times.now_ns
+
+
+def freshness_of(times: ChangeTimes, graph: Graph, nodes: Sequence[str]) -> dict[str, Freshness]:
+    """The freshness of each of ``nodes`` that declares one (``status``'s overdue state)."""
+    out: dict[str, Freshness] = {}
+    for n in nodes:
+        d = graph.nodes.get(n)
+        if not isinstance(d, AssetDef) or d.freshness is None:
+            continue
+        head = times.head(n)
+        if head is None:
+            missing = [_new_time(times, d, n)]
+        else:
+            t = times.lacks(n)
+            missing = [t] if t is not None else []
+        out[n] = freshness_state(d.freshness, head.built_ns if head is not None else None, missing, times.now_ns)
+    return out
+
+
+def evaluate(project: Any, store: Any, plan: Sequence[str], now_ns: int,
+             current: Callable[[str], str | None], last_evaluated: Callable[[str], int | None]) -> Evaluation:
+    """What the policies of ``plan``'s assets ask at ``now_ns``. ``last_evaluated(asset)``: when
+    its schedule was last evaluated (None: never), for :func:`due_schedules`."""
+    graph: Graph = project.graph
+    owners = policy_nodes(graph, plan)
+    if not owners:
+        return Evaluation(now_ns, 0)
+    scope = scope_of(graph, owners)
+    times = ChangeTimes(graph, store, current, now_ns, str(project.project_dir))
+    policies: dict[str, Policy] = {}
+    upstream: dict[str, list[str]] = {}
+    changes: dict[str, dict[str, int]] = {}
+    new: dict[str, int] = {}
+    for n in scope:
+        d: AssetDef = graph.nodes[n]  # type: ignore[assignment]
+        policies[n] = Policy(d.auto, d.freshness, d.schedule)
+        upstream[n] = [up for _, up in graph.inputs.get(n, ())]
+        if times.head(n) is None:
+            new[n] = _new_time(times, d, n)
+        else:
+            ch = times.changed_inputs(n)
+            if ch:
+                changes[n] = ch
+    due = _due(graph, owners, now_ns, last_evaluated)
+    requests = tick_requests(policies, upstream, changes, due, now_ns, new)
+    wanted = {r.asset for r in requests}
+    ev = Evaluation(now_ns, len(scope), due=sorted(due))
+    for r in requests:  # --only builds against stored inputs: one never materialized blocks it
+        gone = sorted(up for up in upstream[r.asset] if up in policies and up not in wanted and times.head(up) is None)
+        if gone:
+            ev.waiting[r.asset] = f"upstream {', '.join(gone)} never materialized"
+        else:
+            ev.requests.append(r)
+    ev.freshness = freshness_of(times, graph, owners)
+    return ev
+
+
+def _due(graph: Graph, owners: Sequence[str], now_ns: int, last_evaluated: Callable[[str], int | None]) -> set[str]:
+    """The nodes whose schedule is due: an unpartitioned asset's own, or for a partitioned asset
+    the node of its newest complete partition (its schedule is evaluated once, by asset)."""
+    due: set[str] = set()
+    done: set[str] = set()
+    for n in owners:
+        d: AssetDef = graph.nodes[n]  # type: ignore[assignment]
+        if d.schedule is None:
+            continue
+        owner = d.partition.asset if d.partition is not None else n
+        if owner in done:
+            continue
+        done.add(owner)
+        if not due_schedules(d.schedule, d.schedule_tz or "UTC", last_evaluated(owner), now_ns):
+            continue
+        if d.partition is None:
+            due.add(n)
+        else:
+            pset = graph.partitioned.get(owner)
+            nodes = [x for x in (pset.nodes if pset is not None else ()) if x in owners]
+            if nodes:
+                due.add(nodes[-1])  # in key order: the newest complete partition
+    return due
