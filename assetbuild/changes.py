@@ -13,7 +13,7 @@ asset was rebuilt. An intermediate rebuild whose data came out identical passes 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from .definitions import AssetDef, ObservableSourceDef, SourceDef
@@ -46,15 +46,40 @@ class ChangeTimes:
             self._heads[asset] = self.store.get_head(asset)
         return self._heads[asset]
 
+    def prime(self, nodes: Iterable[str]) -> None:
+        """Work out what ``nodes`` and everything upstream of them lack, upstream first: each
+        asset then costs one look at its inputs, and a long chain no deep recursion."""
+        graph = self.graph
+        todo, closure = list(nodes), set()
+        while todo:
+            n = todo.pop()
+            if n not in closure and n not in self._lacks:
+                closure.add(n)
+                todo += [up for _, up in graph.inputs.get(n, ())]
+        for n in graph.order:
+            if n in closure:
+                self.lacks(n)
+
     def lacks(self, asset: str) -> int | None:
         """The time of the oldest change ``asset``'s latest materialization does not include
         (None: it includes everything, or it was never materialized: see :meth:`changed_inputs`)."""
-        if asset in self._lacks:
-            return self._lacks[asset]
-        self._lacks[asset] = None  # a cycle cannot happen in a graph; this guards a damaged history
+        memo = self._lacks
+        if asset in memo:
+            return memo[asset]
+        memo[asset] = None  # a cycle cannot happen in a graph; this guards a damaged history
         head = self.head(asset)
-        out = self._oldest(head.inputs) if head is not None else None
-        self._lacks[asset] = out
+        out = None
+        if head is not None:
+            nodes = self.graph.nodes
+            for up, version in head.inputs:
+                if isinstance(nodes.get(up), AssetDef):
+                    h = self.head(up)
+                    t = self.lacks(up) if h is not None and h.data_version == version else self.after(up, version)
+                else:
+                    t = self.after(up, version)
+                if t is not None and (out is None or t < out):
+                    out = t
+        memo[asset] = out
         return out
 
     def changed_inputs(self, asset: str) -> dict[str, int]:
@@ -119,17 +144,19 @@ class ChangeTimes:
         return min(times) if times else None
 
     def _sightings(self, node: str, d: Any) -> list[tuple[str, int]]:
-        """(version, first seen ns) of ``node``'s recent versions, oldest first: for an
-        observable source its observations (history), for a file source assetbuild.ticks' log."""
+        """(version, first seen ns) of ``node``'s recent versions, oldest first: what
+        assetbuild.ticks' log recorded, with an observable source's observations in history."""
         if node in self._seen:
             return self._seen[node]
-        if isinstance(d, ObservableSourceDef):
-            out: list[tuple[str, int]] = []
-            for e in self.store.events(node):
-                if e.kind == "observed" and e.data_version and (not out or out[-1][0] != e.data_version):
-                    out.append((e.data_version, e.end_ns))
-        else:
-            out = seen_versions(self.store, node)
+        seen = seen_versions(self.store, node)
+        if isinstance(d, ObservableSourceDef):  # observations a build made are in history too
+            seen += [(e.data_version, e.end_ns) for e in self.store.events(node)
+                     if e.kind == "observed" and e.data_version]
+            seen.sort(key=lambda vt: vt[1])
+        out: list[tuple[str, int]] = []
+        for v, t in seen:
+            if not out or out[-1][0] != v:
+                out.append((v, t))
         self._seen[node] = out
         return out
 

@@ -112,7 +112,7 @@ class Request:
 
 def tick_requests(policies: Mapping[str, Policy], upstream: Mapping[str, Sequence[str]],
                   changes: Mapping[str, Mapping[str, int]], due: Collection[str], now_ns: int,
-                  new: Mapping[str, int] | None = None) -> list[Request]:
+                  new: Mapping[str, int] | None = None, order: Sequence[str] | None = None) -> list[Request]:
     """What one tick requests, sorted by asset name.
 
     ``policies``: every asset to consider, by node name (a partition's node ``asset[KEY]`` is an
@@ -126,6 +126,8 @@ def tick_requests(policies: Mapping[str, Policy], upstream: Mapping[str, Sequenc
     materialized that have no input to say so, with the time they appeared: a time partition's
     node once its window has closed (its window's end; ``windows(now_ns)`` of
     assetbuild.partitions lists only complete ones), an asset without inputs when first seen.
+    ``order``: the assets of ``policies``, each after its upstream ones (the graph's order, which
+    the caller has; else one is made).
 
     What an asset lacks is what its inputs changed plus whatever its upstream assets lack; its
     lag and overdue state follow :func:`freshness_state`. An asset is requested when:
@@ -148,7 +150,7 @@ def tick_requests(policies: Mapping[str, Policy], upstream: Mapping[str, Sequenc
     reports). Requests with no policy reason are never made, so an asset that lacks nothing
     its policy asks for (fresh under its policy) is never requested.
     """
-    order = _topological(policies, upstream)
+    order = _topological(policies, upstream) if order is None else order
     oldest: dict[str, int | None] = {}  # the oldest change each asset lacks
     fixable: dict[str, int | None] = {}  # ... of those a build of it and of its lazy/eager upstream brings
     for a in order:

@@ -323,7 +323,8 @@ class Reporter:
 
     def daemon_tick(self, tick: Any, *, always: bool = False) -> None:
         """``assetbuild run``: a JSON line per tick with --json; else a tick's lines (see
-        output.daemon) when it requested or held back something or failed, or ``always``."""
+        output.daemon) when it requested or held back something or failed, or ``always``
+        (``--once``, unless -q)."""
         if self.verbosity < -1:
             return
         doc = tick.to_json()
@@ -331,7 +332,8 @@ class Reporter:
             self.out.write(json.dumps(doc) + "\n")
             self.out.flush()
             return
-        if not (always or doc["requested"] or doc["deferred"] or doc["error"] or self.verbosity > 0):
+        if not ((always and self.verbosity >= 0) or doc["requested"] or doc["deferred"] or doc["error"]
+                or self.verbosity > 0):
             return
         from .daemon import tick_lines
 

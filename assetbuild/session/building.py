@@ -54,6 +54,7 @@ class BuildOptions:
     only: bool = False  # run the selected only, against the stored values of their inputs
     partitions: str | None = None  # --partition(s): the keys of the selected partitioned assets to build
     tick: bool = False  # a tick of ``assetbuild run``: what its policies requested (with ``only``)
+    forced: frozenset[str] = frozenset()  # run these even when cached (a tick's due schedules)
 
     @classmethod
     def from_keywords(cls, keywords: dict[str, Any]) -> BuildOptions:
@@ -412,6 +413,8 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
     force: bool | set[str] = options.force or options.force_upstream
     if options.force and not options.force_upstream and assets:
         force = set(select(project.graph, assets, needs=False))  # the selected only, not what they need
+    if options.forced and force is not True:
+        force = (force or set()) | options.forced
     resources = (BuildResources(project, options.resources)  # IO managers may use any resource
                  if project.graph.uses or options.resources or project.graph.resources else None)
     runner = _runner(project, options)

@@ -57,6 +57,8 @@ class Tick:
     error: str | None = None
     duration_s: float = 0.0
     seq: int | None = None
+    due: list[str] = field(default_factory=list)  # nodes whose schedule was due
+    freshness: dict[str, Freshness] = field(default_factory=dict, repr=False)  # before its build
     exception: AssetbuildError | None = field(default=None, repr=False)  # what ``error`` describes
 
     @property
@@ -226,9 +228,8 @@ def _tick(project: Project, assets: Sequence[str], tick: Tick, jobs: int | str |
             current = current_versions(project, store, observed)
             _note_sources(graph, store, plan, current, now)
             ev = evaluate(project, store, plan, now, current, lambda a: _get(store, "schedule", a))
-            for owner in {graph.nodes[n].partition.asset if graph.nodes[n].partition else n  # type: ignore[union-attr]
-                          for n in owners if graph.nodes[n].schedule is not None}:  # type: ignore[union-attr]
-                _put(store, "schedule", owner, now)
+            tick.freshness = ev.freshness
+            tick.due = ev.due
             tick.evaluated = ev.evaluated
             tick.deferred.update(ev.waiting)
             for r in ev.requests:
@@ -242,7 +243,9 @@ def _tick(project: Project, assets: Sequence[str], tick: Tick, jobs: int | str |
     finally:
         store.close()
     if tick.requests:
-        options = BuildOptions(only=True, keep_going=True, jobs=jobs, tick=True)
+        # a due schedule materializes its asset even when its key has a trace: that is its point
+        options = BuildOptions(only=True, keep_going=True, jobs=jobs, tick=True,
+                               forced=frozenset(n for n in tick.due if n in {r.asset for r in tick.requests}))
         if state is not None:
             state.building = True
         try:
@@ -265,6 +268,11 @@ def _after(project: Project, plan: Sequence[str], tick: Tick, backoff: float, on
     store = open_store(project, readonly=False)
     try:
         store.acquire_lock()
+        outcomes = {r.asset: r.status for r in tick.result.results} if tick.result is not None else {}
+        for n in tick.due:  # a scheduled time is honoured once its build succeeded; until then it is owed
+            if outcomes.get(n) in ("built", "cached", "restored", "skipped"):
+                d = graph.nodes[n]
+                _put(store, "schedule", d.partition.asset if d.partition is not None else n, now)  # type: ignore[union-attr]
         if tick.result is not None:
             for r in tick.result.results:
                 if r.status == "failed":
@@ -278,8 +286,10 @@ def _after(project: Project, plan: Sequence[str], tick: Tick, backoff: float, on
                     _put(store, "retry", r.asset, None)
         owners = [n for n in policy_nodes(graph, plan) if graph.nodes[n].freshness is not None]  # type: ignore[union-attr]
         if owners:
-            times = ChangeTimes(graph, store, current_versions(project, store), now, str(project.project_dir))
-            states: Mapping[str, Freshness] = freshness_of(times, graph, owners)
+            states: Mapping[str, Freshness] = tick.freshness
+            if tick.result is not None:  # what the build changed: evaluated again
+                times = ChangeTimes(graph, store, current_versions(project, store), now, str(project.project_dir))
+                states = freshness_of(times, graph, owners)
             for n, f in states.items():
                 if f.overdue:
                     tick.overdue[n] = f.lag_s

@@ -91,6 +91,7 @@ def _new_time(times: ChangeTimes, d: AssetDef, node: str) -> int:
 def freshness_of(times: ChangeTimes, graph: Graph, nodes: Sequence[str]) -> dict[str, Freshness]:
     """The freshness of each of ``nodes`` that declares one (``status``'s overdue state)."""
     out: dict[str, Freshness] = {}
+    times.prime(n for n in nodes if getattr(graph.nodes.get(n), "freshness", None) is not None)
     for n in nodes:
         d = graph.nodes.get(n)
         if not isinstance(d, AssetDef) or d.freshness is None:
@@ -130,7 +131,9 @@ def evaluate(project: Any, store: Any, plan: Sequence[str], now_ns: int,
             if ch:
                 changes[n] = ch
     due = _due(graph, owners, now_ns, last_evaluated)
-    requests = tick_requests(policies, upstream, changes, due, now_ns, new)
+    in_scope = set(scope)
+    order = [n for n in graph.order if n in in_scope]
+    requests = tick_requests(policies, upstream, changes, due, now_ns, new, order)
     wanted = {r.asset for r in requests}
     ev = Evaluation(now_ns, len(scope), due=sorted(due))
     for r in requests:  # --only builds against stored inputs: one never materialized blocks it

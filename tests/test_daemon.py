@@ -1,0 +1,407 @@
+"""``assetbuild run`` as a process and as an API: one tick's requests, records and exit status;
+retries with backoff; alerts; one daemon per project; signals; ``assetbuild ticks``; and the
+``overdue`` state ``status`` shows. Time is stepped with ASSETBUILD_NOW, never slept."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from projects import Project, clean_env, cli, cli_cmd
+
+import assetbuild
+from assetbuild.session.daemon import DaemonRunning
+
+HOUR = 3600
+
+
+def at(hhmm: str) -> str:
+    return f"2024-03-02T{hhmm}:00Z"
+
+
+def set_mtime(path: Path, when: str) -> None:
+    from datetime import datetime
+
+    t = datetime.fromisoformat(when.replace("Z", "+00:00")).timestamp()
+    os.utime(path, (t, t))
+
+
+def write_source(project: Project, text: str, when: str, name: str = "orders.csv") -> None:
+    set_mtime(project.write(name, text), when)
+
+
+PIPELINE = """
+orders = source("orders", "orders.csv")
+
+@asset(auto="eager")
+def clean(orders):
+    _ran("clean")
+    return open(orders).read().upper()
+
+@asset(auto="lazy", freshness="1h")
+def report(clean):
+    _ran("report")
+    return len(clean)
+
+@asset
+def other(clean):
+    _ran("other")
+    return clean[:3]
+"""
+
+
+def pipeline(project: Project, extra: str = "") -> Path:
+    from projects import run_counter
+
+    runs = project.root / "runs"
+    project.assetfile(run_counter(runs) + PIPELINE + extra)
+    write_source(project, "a,b\n", at("07:00"))
+    return runs
+
+
+def tick(project: Project, when: str, monkeypatch, **kw):
+    monkeypatch.setenv("ASSETBUILD_NOW", when)
+    seen = []
+    assetbuild.run_daemon(project_dir=project.root, once=True, on_tick=seen.append, **kw)
+    return seen[0]
+
+
+def test_a_day_of_ticks_builds_what_the_policies_ask(project, monkeypatch):
+    from projects import take_runs
+
+    runs = pipeline(project)
+    t = tick(project, at("08:00"), monkeypatch)
+    assert [(r.asset, r.reasons) for r in t.requests] == [("clean", ("eager: new asset",))]
+    assert take_runs(runs) == {"clean": 1}
+    # report (lazy) is never built, so it lags since its data appeared; other has no policy
+    t = tick(project, at("08:30"), monkeypatch)
+    assert (t.requests, take_runs(runs)) == ([], {})
+    write_source(project, "c,d\n", at("08:40"))
+    t = tick(project, at("09:00"), monkeypatch)
+    assert [(r.asset, r.reasons) for r in t.requests] == [("clean", ("eager: upstream orders changed",))]
+    assert take_runs(runs) == {"clean": 1}
+    # the change was first seen at 09:00 (after its mtime): report lags from then
+    t = tick(project, at("10:00"), monkeypatch)
+    assert (t.requests, take_runs(runs)) == ([], {})
+    t = tick(project, at("10:01"), monkeypatch)
+    assert [(r.asset, r.reasons) for r in t.requests] == [("report", ("lazy: needed for its freshness 1h",))]
+    assert take_runs(runs) == {"report": 1}
+    assert t.overdue == {}  # built in this tick: no longer overdue
+    t = tick(project, at("23:00"), monkeypatch)
+    assert (t.requests, take_runs(runs)) == ([], {})  # nothing changed: nothing fresh is rebuilt
+    assert "other" not in project.status() or project.status()["other"].state == "missing"
+
+
+def test_ticks_are_recorded_and_listed(project, monkeypatch):
+    pipeline(project)
+    tick(project, at("08:00"), monkeypatch)
+    tick(project, at("08:30"), monkeypatch)
+    rows = assetbuild.list_ticks(project_dir=project.root)
+    assert [(r["seq"], r["time_ns"] // 10**9, [q["asset"] for q in r["requested"]]) for r in rows] == [
+        (1, 1709366400, ["clean"]), (2, 1709368200, [])]
+    assert rows[0]["run"] is not None and rows[0]["outcomes"] == {"clean": "built"}
+    out = cli("ticks", cwd=project.root)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == [
+        f"2024-03-02T08:00:00Z tick 1: 1 requested; 1 built (run {rows[0]['run']})",
+        "  clean  eager: new asset",
+        "2024-03-02T08:30:00Z tick 2: nothing to do (2 evaluated)"]
+    doc = json.loads(cli("ticks", "-n", "1", "--json", cwd=project.root).stdout)
+    assert [t["seq"] for t in doc["ticks"]] == [2]
+
+
+def test_status_shows_overdue_with_its_lag(project, monkeypatch):
+    pipeline(project)
+    tick(project, at("08:00"), monkeypatch)
+    monkeypatch.setenv("ASSETBUILD_NOW", at("08:05"))
+    assert project.built("report") == ["report"]
+    write_source(project, "c,d\n", at("08:40"))
+    tick(project, at("09:00"), monkeypatch)  # clean (eager) follows; report (lazy) is not due yet
+    env = clean_env(ASSETBUILD_NOW=at("11:10"))
+    out = cli("status", cwd=project.root, env=env)
+    assert out.stdout.splitlines()[1] == ("overdue report  overdue: 2h 10m behind; freshness 1h; "
+                                         "upstream-changed: " + out.stdout.splitlines()[1].split("upstream-changed: ")[1])
+    doc = json.loads(cli("status", "--json", cwd=project.root, env=env).stdout)
+    row = next(r for r in doc["assets"] if r["asset"] == "report")
+    assert (row["state"], row["lag_s"], row["reasons"][0]) == (
+        "overdue", 2 * HOUR + 600, {"code": "overdue", "detail": "2h 10m behind; freshness 1h"})
+    assert cli("status", "--check", "report", cwd=project.root, env=env).returncode == 1
+    # within its freshness it is only stale
+    doc = json.loads(cli("status", "--json", cwd=project.root, env=clean_env(ASSETBUILD_NOW=at("09:30"))).stdout)
+    assert next(r for r in doc["assets"] if r["asset"] == "report")["state"] == "stale"
+
+
+def test_a_change_reaches_downstream_with_its_own_time(project, monkeypatch):
+    """report lags from when orders changed, not from when clean was rebuilt."""
+    project.assetfile("""
+orders = source("orders", "orders.csv")
+
+@asset
+def clean(orders):
+    return open(orders).read()
+
+@asset(freshness="1h")
+def report(clean):
+    return len(clean)
+""")
+    write_source(project, "a\n", at("07:00"))
+    monkeypatch.setenv("ASSETBUILD_NOW", at("07:30"))
+    project.built()
+    write_source(project, "bb\n", at("08:00"))
+    monkeypatch.setenv("ASSETBUILD_NOW", at("10:00"))
+    assert project.built("clean") == ["clean"]  # a plain build sees the new version first
+    # no tick ever saw orders' versions: the change is dated by its mtime
+    st = project.status()["report"]
+    assert (st.state, st.lag_s) == ("overdue", 2 * HOUR)
+
+
+def test_identical_upstream_output_passes_no_change_on(project, monkeypatch):
+    project.assetfile("""
+orders = source("orders", "orders.csv")
+
+@asset
+def count(orders):
+    return len(open(orders).read())
+
+@asset(freshness="1h")
+def report(count):
+    return count * 2
+""")
+    write_source(project, "ab\n", at("07:00"))
+    monkeypatch.setenv("ASSETBUILD_NOW", at("07:30"))
+    project.built()
+    write_source(project, "cd\n", at("08:00"))  # same length: count's data is unchanged
+    monkeypatch.setenv("ASSETBUILD_NOW", at("08:10"))
+    assert project.built() == ["count"]
+    monkeypatch.setenv("ASSETBUILD_NOW", at("12:00"))
+    assert project.status()["report"].state == "fresh"
+
+
+def test_lag_counts_from_the_first_change_missed_not_the_latest(project, monkeypatch):
+    """An eager upstream that changes every hour: a lazy reader built at 00:00 lags since the
+    first change after that, however often the upstream changes since."""
+    project.assetfile("""
+feed = source("feed", "feed.txt")
+
+@asset(auto="eager")
+def parsed(feed):
+    return open(feed).read()
+
+@asset(freshness="3h")
+def summary(parsed):
+    return len(parsed)
+""")
+    write_source(project, "0\n", "2024-03-02T00:00:00Z", "feed.txt")
+    tick(project, "2024-03-02T00:00:00Z", monkeypatch)
+    monkeypatch.setenv("ASSETBUILD_NOW", "2024-03-02T00:00:00Z")
+    project.built("summary")
+    for h in range(1, 5):
+        write_source(project, f"{h}\n", f"2024-03-02T0{h}:00:00Z", "feed.txt")
+        t = tick(project, f"2024-03-02T0{h}:00:00Z", monkeypatch)
+        assert [r.asset for r in t.requests] == ["parsed"]
+    monkeypatch.setenv("ASSETBUILD_NOW", "2024-03-02T04:30:00Z")
+    st = project.status()["summary"]
+    assert (st.state, st.lag_s) == ("overdue", 3.5 * HOUR)  # since 01:00, the first change it lacks
+
+
+def test_a_failing_asset_is_retried_with_backoff(project, monkeypatch):
+    project.write("pyproject.toml", '[tool.assetbuild]\nretry_backoff = "10m"\n')
+    project.assetfile("""
+orders = source("orders", "orders.csv")
+
+@asset(auto="eager")
+def clean(orders):
+    text = open(orders).read()
+    if "bad" in text:
+        raise ValueError("bad row")
+    return text
+""")
+    write_source(project, "bad\n", at("07:00"))
+    alerts = project.root / "alerts.jsonl"
+    hook = f"cat >> {alerts}; echo >> {alerts}"
+    t = tick(project, at("08:00"), monkeypatch, on_alert=hook)
+    assert t.failed == ["clean"]
+    events = [json.loads(x) for x in alerts.read_text().split("\n") if x.strip()]
+    assert [(e["event"], e["asset"], e["failures"], e["retry_in_s"]) for e in events] == [("failed", "clean", 1, 600.0)]
+    assert "bad row" in events[0]["error"]
+    t = tick(project, at("08:05"), monkeypatch)  # within the backoff: held back, not run
+    assert (t.requests, t.failed) == ([], [])
+    assert t.deferred == {"clean": "failed 1 time(s); retried after 5m"}
+    t = tick(project, at("08:10"), monkeypatch)
+    assert t.failed == ["clean"]  # retried: fails again, the wait doubles
+    write_source(project, "good\n", at("08:25"))
+    t = tick(project, at("08:29"), monkeypatch)
+    assert t.deferred == {"clean": "failed 2 time(s); retried after 1m"}  # though its input changed
+    t = tick(project, at("08:30"), monkeypatch)
+    assert (t.result.names("built"), t.deferred) == (["clean"], {})
+    write_source(project, "bad again\n", at("08:40"))
+    t = tick(project, at("08:41"), monkeypatch)  # a success reset the count: 10 minutes again
+    assert t.failed == ["clean"]
+    t = tick(project, at("08:52"), monkeypatch)
+    assert t.failed == ["clean"]
+
+
+def test_once_exits_1_when_a_requested_asset_failed_and_2_when_the_assetfile_is_broken(project):
+    project.assetfile("""
+orders = source("orders", "orders.csv")
+
+@asset(auto="eager")
+def clean(orders):
+    raise ValueError("no")
+""")
+    write_source(project, "x\n", at("07:00"))
+    out = cli("run", "--once", cwd=project.root, env=clean_env(ASSETBUILD_NOW=at("08:00")))
+    assert out.returncode == 1, out.stderr
+    assert "clean  eager: new asset  [failed]" in out.stdout
+    project.write("AssetFile", "from assetbuild import asset\n@asset(auto='sometimes')\ndef a():\n    return 1\n")
+    out = cli("run", "--once", cwd=project.root, env=clean_env(ASSETBUILD_NOW=at("08:10")))
+    assert out.returncode == 2
+    assert out.stderr.startswith("assetbuild: error: AssetFile:2:") and "Traceback" not in out.stderr
+    rows = assetbuild.list_ticks(project_dir=project.root)
+    assert rows[-1]["error"].startswith("AssetFile:2:")  # recorded too
+
+
+def test_run_json_prints_one_line_per_tick(project):
+    pipeline(project)
+    out = cli("run", "--once", "--json", cwd=project.root, env=clean_env(ASSETBUILD_NOW=at("08:00")))
+    assert out.returncode == 0, out.stderr
+    (line,) = out.stdout.splitlines()
+    doc = json.loads(line)
+    assert (doc["requested"], doc["outcomes"], doc["failed"]) == (
+        [{"asset": "clean", "reasons": ["eager: new asset"]}], {"clean": "built"}, [])
+
+
+def test_selection_limits_what_a_tick_considers(project, monkeypatch):
+    pipeline(project, """
+@asset(auto="eager")
+def extra(orders):
+    return 1
+""")
+    t = tick(project, at("08:00"), monkeypatch, assets=["extra"])
+    assert [r.asset for r in t.requests] == ["extra"]
+
+
+def test_schedule_runs_once_per_time_and_a_failed_run_stays_owed(project, monkeypatch):
+    project.write("pyproject.toml", '[tool.assetbuild]\nretry_backoff = 60\n')
+    project.assetfile("""
+import os
+
+@asset(schedule="0 9 * * *")
+def morning():
+    if os.path.exists("broken"):
+        raise RuntimeError("down")
+    return 1
+""")
+    # the first tick owes the latest scheduled time before it (yesterday's 09:00), once
+    assert [r.asset for r in tick(project, at("08:58"), monkeypatch).requests] == ["morning"]
+    assert tick(project, at("08:59"), monkeypatch).requests == []
+    project.write("broken", "")
+    t = tick(project, at("09:00"), monkeypatch)
+    assert ([r.reasons for r in t.requests], t.failed) == ([("schedule: 0 9 * * *",)], ["morning"])
+    (project.root / "broken").unlink()
+    assert "morning" in tick(project, at("09:00"), monkeypatch).deferred
+    t = tick(project, at("09:02"), monkeypatch)
+    assert t.result.names("built") == ["morning"]
+    assert tick(project, at("09:03"), monkeypatch).requests == []
+    assert tick(project, "2024-03-03T08:00:00Z", monkeypatch).requests == []
+    assert [r.asset for r in tick(project, "2024-03-05T12:00:00Z", monkeypatch).requests] == ["morning"]  # once
+
+
+def test_an_observable_source_is_observed_on_its_poll(project, monkeypatch):
+    project.assetfile("""
+from assetbuild import observable_source
+
+@observable_source(poll=600)
+def api(context):
+    return open("api-version").read()
+
+@asset(auto="eager")
+def mirror(api):
+    return api
+""")
+    project.write("api-version", "1")
+    t = tick(project, at("08:00"), monkeypatch)
+    assert [r.asset for r in t.requests] == ["mirror"]
+    project.write("api-version", "2")
+    assert tick(project, at("08:05"), monkeypatch).requests == []  # not due: not observed
+    t = tick(project, at("08:10"), monkeypatch)
+    assert [(r.asset, r.reasons) for r in t.requests] == [("mirror", ("eager: upstream api changed",))]
+    assert project.value("mirror") == "2"
+
+
+def test_one_daemon_per_project(project, tmp_path):
+    pipeline(project)
+    first = subprocess.Popen(cli_cmd("run", "--tick", "3600"), cwd=project.root, env=clean_env(),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not list((project.root / ".assetbuild").glob("run-*.lock")) or not assetbuild.list_ticks(
+                project_dir=project.root):
+            assert time.monotonic() < deadline and first.poll() is None, first.communicate()
+            time.sleep(0.05)
+        out = cli("run", "--once", cwd=project.root)
+        assert out.returncode == 2
+        assert f"another assetbuild run (pid {first.pid}) is keeping" in out.stderr
+        with pytest.raises(DaemonRunning):
+            assetbuild.run_daemon(project_dir=project.root, once=True)
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(timeout=60) == 0
+    finally:
+        if first.poll() is None:
+            first.kill()
+    # the lock went with it
+    assert cli("run", "--once", cwd=project.root).returncode == 0
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_during_a_build_ends_the_run_cleanly(project, sig):
+    project.assetfile("""
+import time
+
+orders = source("orders", "orders.csv")
+
+@asset(auto="eager")
+def first(orders):
+    return 1
+
+@asset(auto="eager")
+def slow(first):
+    open("started", "w").close()
+    time.sleep(30)
+    return 2
+""")
+    write_source(project, "x\n", at("07:00"))
+    proc = subprocess.Popen(cli_cmd("run"), cwd=project.root, env=clean_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not (project.root / "started").exists():
+            assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
+            time.sleep(0.05)
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    st = {a: s.state for a, s in assetbuild.status(project_dir=project.root) and
+          {s.asset: s for s in assetbuild.status(project_dir=project.root)}.items()}
+    assert st == {"first": "fresh", "slow": "missing"}  # what finished is kept
+
+
+def test_run_help_teaches_and_bad_tick_is_a_usage_error(project):
+    out = subprocess.run([sys.executable, "-m", "assetbuild", "run", "--help"], capture_output=True, text=True,
+                         env=clean_env())
+    assert out.returncode == 0
+    for words in ("freshness", "auto=\"eager\"", "schedule=", "--once", "retry_backoff", "assetbuild ticks",
+                  "--on-alert"):
+        assert words in out.stdout, words
+    pipeline(project)
+    out = cli("run", "--tick", "soon", cwd=project.root)
+    assert out.returncode == 2 and "--tick" in out.stderr and "Traceback" not in out.stderr
