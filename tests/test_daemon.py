@@ -405,3 +405,56 @@ def test_run_help_teaches_and_bad_tick_is_a_usage_error(project):
     pipeline(project)
     out = cli("run", "--tick", "soon", cwd=project.root)
     assert out.returncode == 2 and "--tick" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_a_running_daemon_picks_up_code_changes(project, monkeypatch):
+    """Each tick reloads the AssetFile and the project modules it imports (as watch mode does):
+    an asset added while the daemon runs is built by the next tick, with a helper's new code."""
+    import threading
+
+    monkeypatch.setenv("ASSETBUILD_NOW", at("08:00"))
+    project.write("helpers.py", "def value():\n    return 1\n")
+    project.assetfile("""
+import helpers
+
+@asset(auto="eager")
+def first():
+    return helpers.value()
+""")
+    stop = threading.Event()
+    ticks: list = []
+    done = threading.Event()
+
+    def on_tick(t):
+        ticks.append(t)
+        if any(r.asset == "second" for r in t.requests) or len(ticks) > 200:
+            done.set()
+            stop.set()
+
+    runner = threading.Thread(target=assetbuild.run_daemon, kwargs=dict(
+        project_dir=project.root, tick_s=0.05, stop=stop, on_tick=on_tick), daemon=True)
+    runner.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not ticks:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        project.write("helpers.py", "def value():\n    return 2\n")
+        project.assetfile("""
+import helpers
+
+@asset(auto="eager")
+def first():
+    return helpers.value()
+
+@asset(auto="eager")
+def second(first):
+    return first * 10
+""")
+        assert done.wait(60), [t.to_json() for t in ticks[-3:]]
+    finally:
+        stop.set()
+        runner.join(60)
+    assert not runner.is_alive()
+    assert [r.asset for r in ticks[0].requests] == ["first"]
+    assert project.value("second") == 10  # first was not rebuilt: a code change is no input change

@@ -58,6 +58,7 @@ class Tick:
     duration_s: float = 0.0
     seq: int | None = None
     due: list[str] = field(default_factory=list)  # nodes whose schedule was due
+    selection: tuple[str, ...] = ()  # what ``run`` was asked to keep (empty: everything)
     freshness: dict[str, Freshness] = field(default_factory=dict, repr=False)  # before its build
     exception: AssetbuildError | None = field(default=None, repr=False)  # what ``error`` describes
 
@@ -68,7 +69,8 @@ class Tick:
     def to_json(self) -> dict[str, Any]:
         """The tick as ``ticks --json`` and ``run --json`` print it (and as it is recorded)."""
         r = self.result
-        return {"seq": self.seq, "time_ns": self.now_ns, "evaluated": self.evaluated,
+        return {"seq": self.seq, "time_ns": self.now_ns, "selection": list(self.selection),
+                "evaluated": self.evaluated,
                 "requested": [{"asset": q.asset, "reasons": list(q.reasons)} for q in self.requests],
                 "deferred": dict(self.deferred),
                 "run": run_id(r.run) if r is not None and r.run is not None else None,
@@ -192,7 +194,7 @@ def one_tick(root: Path, assetfile: str | None, cache: Path, assets: Sequence[st
     from ..output import describe_error
 
     t0 = time.perf_counter()
-    tick = Tick(now_ns())
+    tick = Tick(now_ns(), selection=tuple(assets))
     try:
         with process_builds, open_project(root, assetfile=assetfile, cache_dir=cache, reporter=reporter,
                                           plugin_manager=plugin_manager) as project:
