@@ -40,6 +40,7 @@ class ChangeTimes:
         self._after: dict[tuple[str, str], int | None] = {}
         self._lacks: dict[str, int | None] = {}
         self._seen: dict[str, list[tuple[str, int]]] = {}
+        self._data: dict[str, int | None] = {}
 
     def head(self, asset: str) -> Any:
         if asset not in self._heads:
@@ -109,18 +110,35 @@ class ChangeTimes:
         return head.data_version if head is not None else None
 
     def data_time(self, node: str) -> int | None:
-        """When ``node``'s current data appeared, as far as its readers are concerned: the
-        change time of a source's version, or an asset's oldest input change it holds
-        (its materialization time for an asset without inputs)."""
+        """When the data ``node`` holds now appeared, for a reader that has none of it: a
+        source version's change time; an asset's latest materialization; for an asset never
+        materialized, the oldest data it would read (None: it reads nothing that has data)."""
+        memo = self._data
+        if node in memo:
+            return memo[node]
         d = self.graph.nodes.get(node)
         if isinstance(d, (SourceDef, ObservableSourceDef)):
             version = self.current(node)
-            return None if version is None else self._source_time(node, version, d)
-        head = self.head(node)
-        if head is None:
-            return None
-        times = [t for up, _ in head.inputs for t in (self.data_time(up),) if t is not None]
-        return min(times) if times else head.built_ns
+            memo[node] = None if version is None else self._source_time(node, version, d)
+        elif not isinstance(d, AssetDef):
+            memo[node] = None
+        else:
+            head = self.head(node)
+            if head is not None:
+                memo[node] = head.built_ns
+            else:  # its upstream never materialized first, in the graph's order: no deep recursion
+                graph, todo, closure = self.graph, [node], set()
+                while todo:
+                    n = todo.pop()
+                    if n not in closure and n not in memo and isinstance(graph.nodes.get(n), AssetDef) \
+                            and self.head(n) is None:
+                        closure.add(n)
+                        todo += [up for _, up in graph.inputs.get(n, ())]
+                for n in graph.order:
+                    if n in closure:
+                        times = [t for _, up in graph.inputs.get(n, ()) for t in (self.data_time(up),) if t is not None]
+                        memo[n] = min(times) if times else None
+        return memo[node]
 
     def after(self, node: str, version: str) -> int | None:
         """The oldest change in ``node``'s data since it had ``version`` (None: none), what it

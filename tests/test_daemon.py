@@ -458,3 +458,30 @@ def second(first):
     assert not runner.is_alive()
     assert [r.asset for r in ticks[0].requests] == ["first"]
     assert project.value("second") == 10  # first was not rebuilt: a code change is no input change
+
+
+def test_an_asset_never_built_lags_since_the_data_it_would_read(project, monkeypatch):
+    """A failing upstream keeps its reader from ever being built: the reader still goes overdue
+    (and so alerts), counting from when the data it would read appeared."""
+    project.assetfile("""
+orders = source("orders", "orders.csv")
+
+@asset(auto="eager")
+def clean(orders):
+    raise ValueError("bad row")
+
+@asset(auto="eager", freshness="1h")
+def report(clean):
+    return 1
+
+@asset(auto="lazy", freshness="2h")
+def ping():
+    return 1
+""")
+    write_source(project, "x\n", at("07:00"))
+    assert tick(project, at("08:00"), monkeypatch).overdue == {}
+    t = tick(project, at("09:30"), monkeypatch)
+    assert t.overdue == {"report": 5400.0}  # orders first seen at 08:00
+    t = tick(project, at("10:01"), monkeypatch)  # ping reads nothing: it lags since first seen
+    assert [r.asset for r in t.requests if r.asset == "ping"] == ["ping"]
+    assert tick(project, at("12:02"), monkeypatch).overdue == {"report": 4 * HOUR + 120}

@@ -229,7 +229,8 @@ def _tick(project: Project, assets: Sequence[str], tick: Tick, jobs: int | str |
             observed = _observe_due(project, store, plan, now)
             current = current_versions(project, store, observed)
             _note_sources(graph, store, plan, current, now)
-            ev = evaluate(project, store, plan, now, current, lambda a: _get(store, "schedule", a))
+            ev = evaluate(project, store, plan, now, current, lambda a: _get(store, "schedule", a),
+                          lambda n: _appeared(store, n, now))
             tick.freshness = ev.freshness
             tick.due = ev.due
             tick.evaluated = ev.evaluated
@@ -284,8 +285,10 @@ def _after(project: Project, plan: Sequence[str], tick: Tick, backoff: float, on
                     _put(store, "retry", r.asset, {"failures": n, "not_before": now + int(wait * NS)})
                     alerts.append({"event": "failed", "asset": r.asset, "error": r.error, "time_ns": now,
                                    "failures": n, "retry_in_s": wait})
-                elif r.status in ("built", "cached", "restored") and _get(store, "retry", r.asset) is not None:
-                    _put(store, "retry", r.asset, None)
+                elif r.status in ("built", "cached", "restored"):
+                    for kind in ("retry", "appeared"):
+                        if _get(store, kind, r.asset) is not None:
+                            _put(store, kind, r.asset, None)
         owners = [n for n in policy_nodes(graph, plan) if graph.nodes[n].freshness is not None]  # type: ignore[union-attr]
         if owners:
             states: Mapping[str, Freshness] = tick.freshness
@@ -373,6 +376,16 @@ def _alert(project: Project, command: str, event: dict[str, Any]) -> None:
     if done.returncode != 0:
         err = done.stderr.decode(errors="replace").strip().splitlines()
         project.reporter.warn(f"--on-alert command exited {done.returncode}" + (f": {err[-1]}" if err else ""))
+
+
+def _appeared(store: Any, node: str, now: int) -> int:
+    """When a tick first saw ``node`` (never materialized, reading no data), remembered until it
+    is materialized (then forgotten by ``_after``)."""
+    seen = _get(store, "appeared", node)
+    if seen is None:
+        _put(store, "appeared", node, now)
+        return now
+    return int(seen)
 
 
 def _get(store: Any, kind: str, name: str) -> Any:

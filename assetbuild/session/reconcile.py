@@ -78,18 +78,23 @@ class Evaluation:
     due: list[str] = field(default_factory=list)
 
 
-def _new_time(times: ChangeTimes, d: AssetDef, node: str) -> int:
+def _new_time(times: ChangeTimes, d: AssetDef, node: str, appeared: Callable[[str], int | None] | None = None) -> int:
     """When a node never materialized appeared: a time partition's window end, else the time of
-    the oldest data it would read (now, with no input)."""
+    the oldest data it would read; with no such data, when ``run`` first saw it (``appeared``),
+    else now."""
     part = d.partition
     if part is not None and part.window is not None:
         return int(part.window[1]) * NS
-    ins = times.changed_inputs(node)
-    return min(ins.values()) if ins else times.now_ns
+    t = times.data_time(node)
+    if t is None and appeared is not None:
+        t = appeared(node)
+    return t if t is not None else times.now_ns
 
 
-def freshness_of(times: ChangeTimes, graph: Graph, nodes: Sequence[str]) -> dict[str, Freshness]:
-    """The freshness of each of ``nodes`` that declares one (``status``'s overdue state)."""
+def freshness_of(times: ChangeTimes, graph: Graph, nodes: Sequence[str],
+                 appeared: Callable[[str], int | None] | None = None) -> dict[str, Freshness]:
+    """The freshness of each of ``nodes`` that declares one (``status``'s overdue state);
+    ``appeared``: see :func:`_new_time`."""
     out: dict[str, Freshness] = {}
     times.prime(n for n in nodes if getattr(graph.nodes.get(n), "freshness", None) is not None)
     for n in nodes:
@@ -98,7 +103,7 @@ def freshness_of(times: ChangeTimes, graph: Graph, nodes: Sequence[str]) -> dict
             continue
         head = times.head(n)
         if head is None:
-            missing = [_new_time(times, d, n)]
+            missing = [_new_time(times, d, n, appeared)]
         else:
             t = times.lacks(n)
             missing = [t] if t is not None else []
@@ -107,9 +112,11 @@ def freshness_of(times: ChangeTimes, graph: Graph, nodes: Sequence[str]) -> dict
 
 
 def evaluate(project: Any, store: Any, plan: Sequence[str], now_ns: int,
-             current: Callable[[str], str | None], last_evaluated: Callable[[str], int | None]) -> Evaluation:
+             current: Callable[[str], str | None], last_evaluated: Callable[[str], int | None],
+             appeared: Callable[[str], int | None] | None = None) -> Evaluation:
     """What the policies of ``plan``'s assets ask at ``now_ns``. ``last_evaluated(asset)``: when
-    its schedule was last evaluated (None: never), for :func:`due_schedules`."""
+    its schedule was last evaluated (None: never), for :func:`due_schedules`; ``appeared(node)``:
+    when ``run`` first saw a node that was never materialized and reads no data."""
     graph: Graph = project.graph
     owners = policy_nodes(graph, plan)
     if not owners:
@@ -125,7 +132,7 @@ def evaluate(project: Any, store: Any, plan: Sequence[str], now_ns: int,
         policies[n] = Policy(d.auto, d.freshness, d.schedule)
         upstream[n] = [up for _, up in graph.inputs.get(n, ())]
         if times.head(n) is None:
-            new[n] = _new_time(times, d, n)
+            new[n] = _new_time(times, d, n, appeared)
         else:
             ch = times.changed_inputs(n)
             if ch:
@@ -142,7 +149,7 @@ def evaluate(project: Any, store: Any, plan: Sequence[str], now_ns: int,
             ev.waiting[r.asset] = f"upstream {', '.join(gone)} never materialized"
         else:
             ev.requests.append(r)
-    ev.freshness = freshness_of(times, graph, owners)
+    ev.freshness = freshness_of(times, graph, owners, appeared)
     return ev
 
 
