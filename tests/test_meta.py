@@ -22,13 +22,14 @@ LAYER = {
     "observations": 3, "external": 3, "spool": 3, "history": 3, "changes": 3, "ticks": 0,
     "capture": 3, "jsonform": 0, "multirun": 3, "metadata": 0,
     "executor": 3,
-    "plugins": 4, "session": 4, "cli": 4, "__main__": 4, "__init__": 4,
+    "plugins": 4, "session": 4, "cli": 4, "__main__": 4, "__init__": 4, "ui": 4,
     "testing": 4,
 }
 # Third-party imports allowed per module; everything else must be stdlib or our own.
 THIRD_PARTY = {"lmdb": {"store"}, "pluggy": {"hookspecs", "plugins"}, "click": {"cli"},
                "cloudpickle": {"builtin", "execute"}, "watchdog": {"watch"}, "fsspec": {"remote"}, "cryptography": {"remote"},
-               "tomli": {"config"}, "croniter": {"declared", "policies"}, "tomllib": {"config"}}  # tomllib: stdlib from 3.11, tomli before
+               "tomli": {"config"}, "croniter": {"declared", "policies"}, "tomllib": {"config"},
+               "starlette": {"ui"}, "uvicorn": {"ui"}, "markdown_it": {"ui"}}  # tomllib: stdlib from 3.11, tomli before
 STDLIB = set(sys.stdlib_module_names)
 
 

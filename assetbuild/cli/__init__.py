@@ -522,12 +522,14 @@ from .daemon import run, ticks  # noqa: E402
 from .history import diff, log, runs  # noqa: E402
 from .observe import observe  # noqa: E402
 from .partitions import partitions  # noqa: E402
+from .ui import ui  # noqa: E402
 
 cli.add_command(cache)
 cli.add_command(partitions)
 cli.add_command(observe)
 cli.add_command(run)
 cli.add_command(ticks)
+cli.add_command(ui)
 cli.add_command(runs)
 cli.add_command(log)
 cli.add_command(diff)

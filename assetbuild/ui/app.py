@@ -1,0 +1,165 @@
+"""``assetbuild ui``'s ASGI application (starlette): routes that read through ui.data and render
+with ui.pages, the build button's POST, and the event stream. No engine logic here.
+
+Needs the ``ui`` extra: ``pip install 'assetbuild[ui]'`` (starlette, uvicorn, markdown-it-py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from ..errors import AssetbuildError
+from . import data, pages
+from .builds import Builds, Events
+from .security import COOKIE, HEADER, HostCheck, allowed_hosts, same_token
+
+
+@dataclass
+class Settings:
+    where: data.Where
+    token: str
+    host: str = "127.0.0.1"
+    port: int = 8765
+    read_only: bool = False
+
+
+class UI:
+    """One server's state: its settings, its builds and the event streams open on it."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.events = Events()
+        self.builds = Builds(settings.where, self.events)
+        self.project = data.display_dir(settings.where)
+
+    def form_token(self, request: Request) -> str | None:
+        """The token a page embeds in its forms: None (no buttons) when read-only; the cookie's
+        when it holds this server's token, else none (a page opened without the printed URL
+        gets buttons that the server refuses, with a message saying why)."""
+        if self.settings.read_only:
+            return None
+        cookie = request.cookies.get(COOKIE)
+        return cookie if same_token(cookie, self.settings.token) else ""
+
+
+def create_app(settings: Settings) -> Any:
+    """The whole application, behind the Host header check."""
+    ui = UI(settings)
+
+    async def catalog(request: Request) -> Response:
+        given = request.query_params.get("token")
+        if given is not None:  # the printed URL: keep the token in a cookie, then a clean URL
+            if not same_token(given, settings.token):
+                return PlainTextResponse("wrong token: open the URL `assetbuild ui` printed", status_code=403)
+            resp = RedirectResponse("/", status_code=303)
+            resp.set_cookie(COOKIE, given, httponly=True, samesite="strict")
+            return resp
+        try:
+            rows = await run_in_threadpool(data.catalog, settings.where)
+        except AssetbuildError as e:
+            return _error("The project does not load", e, ui)
+        notice = {"started": "A build started: states change as it goes.",
+                  "busy": "A build is already running: wait for it to finish."}.get(request.query_params.get("build", ""), "")
+        return HTMLResponse(pages.catalog_page(rows, project=ui.project, token=ui.form_token(request), notice=notice))
+
+    async def asset(request: Request) -> Response:
+        name = request.path_params["name"]
+        try:
+            doc = await run_in_threadpool(data.asset_page, settings.where, name)
+        except AssetbuildError as e:
+            return _error(f"No asset {name}", e, ui, status=404)
+        return HTMLResponse(pages.asset_html(doc, project=ui.project, token=ui.form_token(request),
+                                             partition=request.query_params.get("partition")))
+
+    async def runs(request: Request) -> Response:
+        try:
+            rows = await run_in_threadpool(data.runs, settings.where)
+        except AssetbuildError as e:
+            return _error("The project does not load", e, ui)
+        return HTMLResponse(pages.runs_html(rows, project=ui.project))
+
+    async def run(request: Request) -> Response:
+        try:
+            doc = await run_in_threadpool(data.run, settings.where, request.path_params["run"])
+        except AssetbuildError as e:
+            return _error("No such run", e, ui, status=404)
+        return HTMLResponse(pages.run_html(doc, project=ui.project))
+
+    async def materialize(request: Request) -> Response:
+        if settings.read_only:
+            return PlainTextResponse("this server is read-only (assetbuild ui --read-only): it runs no builds",
+                                     status_code=403)
+        form = await _form(request)
+        given = request.headers.get(HEADER) or form.get("token")
+        if not same_token(given, settings.token):
+            return PlainTextResponse("refused: a build needs this server's token; open the URL `assetbuild ui` "
+                                     "printed", status_code=403)
+        assets = (form.get("assets") or "").split()
+        started = ui.builds.start(assets)
+        wants_json = "application/json" in request.headers.get("accept", "")
+        if wants_json:
+            return Response(json.dumps({"started": started}), status_code=202 if started else 409,
+                            media_type="application/json")
+        back = request.headers.get("referer") or "/"
+        path = "/" + back.split("/", 3)[3] if back.count("/") >= 3 else "/"
+        sep = "&" if "?" in path else "?"
+        return RedirectResponse(f"{path.split('#')[0]}{sep}build={'started' if started else 'busy'}",
+                                status_code=303)
+
+    async def events(request: Request) -> Response:
+        q = ui.events.subscribe()
+
+        async def stream() -> AsyncIterator[bytes]:
+            try:
+                yield b": connected\n\n"
+                while True:
+                    try:
+                        event = await asyncio.wait_for(q.get(), timeout=15)
+                    except asyncio.TimeoutError:
+                        yield b": keep-alive\n\n"
+                        continue
+                    if event is None:  # the server is stopping
+                        return
+                    yield f"data: {json.dumps(event)}\n\n".encode()
+            finally:
+                ui.events.unsubscribe(q)
+
+        return StreamingResponse(stream(), media_type="text/event-stream",
+                                 headers={"cache-control": "no-store", "x-accel-buffering": "no"})
+
+    async def wrong_method(request: Request) -> Response:
+        return PlainTextResponse("use POST, with this server's token", status_code=405)
+
+    routes = [Route("/", catalog), Route("/assets/{name:path}", asset), Route("/runs", runs),
+              Route("/runs/{run}", run), Route("/materialize", materialize, methods=["POST"]),
+              Route("/materialize", wrong_method, methods=["GET"]), Route("/events", events)]
+    app = Starlette(routes=routes)
+    app.state.ui = ui
+    return HostCheck(app, allowed_hosts(settings.host, settings.port))
+
+
+async def _form(request: Request) -> dict[str, str]:
+    """A url-encoded form's fields (the first value of each): the only kind the pages send."""
+    from urllib.parse import parse_qsl
+
+    body = (await request.body())[:65536].decode("utf-8", "replace")
+    out: dict[str, str] = {}
+    for k, v in parse_qsl(body, keep_blank_values=True):
+        out.setdefault(k, v)
+    return out
+
+
+def _error(title: str, e: Exception, ui: UI, status: int = 500) -> Response:
+    from ..output import describe_error
+
+    return HTMLResponse(pages.error_html(title, describe_error(e), project=ui.project), status_code=status)

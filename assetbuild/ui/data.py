@@ -1,0 +1,140 @@
+"""What the UI's pages show, read through the same session API as the CLI: each call loads the
+project as it is on disk (the loader's code cache makes an unchanged AssetFile cheap, and an
+edited one is simply read again) and reads the store in short read transactions."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from ..partitions import split_node
+
+
+@dataclass(frozen=True)
+class Where:
+    """The project the UI shows (as the CLI's -C, -f and --cache-dir name it)."""
+
+    project_dir: str
+    assetfile: str | None = None
+    cache_dir: str | None = None
+
+    def kw(self) -> dict[str, Any]:
+        return {"project_dir": self.project_dir, "assetfile": self.assetfile, "cache_dir": self.cache_dir}
+
+
+def states(where: Where) -> dict[str, dict[str, Any]]:
+    """Each declared asset's state, as ``status`` says it: ``{name: {"state", "reasons",
+    "partitions"}}``; a partitioned asset's from its partitions (``partitions``: key -> state)."""
+    from .. import session
+
+    out: dict[str, dict[str, Any]] = {}
+    for r in session.status(**where.kw()):
+        asset, key = split_node(r.asset)
+        if key is None:
+            out[asset] = {"state": r.state, "reasons": [x.to_json() for x in r.reasons], "partitions": None,
+                          "lag_s": r.lag_s}
+            continue
+        row = out.setdefault(asset, {"state": "fresh", "reasons": [], "partitions": {}, "lag_s": None})
+        row["partitions"][key] = r.state
+    for row in out.values():
+        parts = row["partitions"]
+        if parts:  # as status's line for a partitioned asset: the first of these any partition is
+            row["state"] = next((s for s in ("failed", "overdue", "stale", "missing") if s in parts.values()), "fresh")
+    return out
+
+
+def catalog(where: Where) -> list[dict[str, Any]]:
+    """Every source and asset: name, kind, group, state, last materialization (ISO time, None
+    if never), description, and for a partitioned asset its partition counts."""
+    from .. import session
+
+    rows = session.list_assets(**where.kw())
+    known = states(where)
+    last = last_materialized(where, [r["name"] for r in rows if r["kind"] == "asset"])
+    out = []
+    for r in rows:
+        if r["kind"] == "resource":
+            continue
+        st = known.get(r["name"], {})
+        state = st.get("state") if r["kind"] == "asset" else "source"
+        counts = None
+        if st.get("partitions") is not None:
+            counts = {s: list(st["partitions"].values()).count(s) for s in ("fresh", "stale", "missing", "failed", "overdue")}
+        out.append({"name": r["name"], "kind": r["kind"], "group": r.get("group"), "state": state,
+                    "last": last.get(r["name"]), "description": r.get("description"), "partitions": counts,
+                    "inputs": r.get("inputs", [])})
+    return out
+
+
+def last_materialized(where: Where, assets: list[str]) -> dict[str, str]:
+    """The time (ISO-8601 UTC) of each asset's latest materialization, from its head (the newest
+    of a partitioned asset's partitions)."""
+    from ..clock import iso_utc
+    from ..session.project import open_project, open_store
+
+    with open_project(where.project_dir, assetfile=where.assetfile, cache_dir=where.cache_dir) as project:
+        store = open_store(project, readonly=True)
+        try:
+            out: dict[str, int] = {}
+            wanted = set(assets)
+            for name in project.graph.order:
+                asset = split_node(name)[0]
+                if asset not in wanted:
+                    continue
+                head = store.get_head(name)
+                if head is not None and head.built_ns > out.get(asset, 0):
+                    out[asset] = head.built_ns
+        finally:
+            store.close()
+    return {a: iso_utc(t) for a, t in out.items()}
+
+
+def asset_page(where: Where, name: str) -> dict[str, Any]:
+    """Everything the asset page shows: its definition (``list`` row), state and reasons
+    (``why``), latest metadata, history (newest first) and, if partitioned, each partition's state."""
+    from .. import session
+    from ..errors import ValueNotFound
+
+    rows = {r["name"]: r for r in session.list_assets(**where.kw()) if r["kind"] != "resource"}
+    if name not in rows:
+        from ..errors import SelectionError
+
+        raise SelectionError(f"no asset or source named {name!r}")
+    definition = rows[name]
+    doc: dict[str, Any] = {"name": name, "definition": definition, "state": None, "why": None,
+                           "metadata": {}, "materialized_at": None, "history": [], "partitions": None}
+    if definition["kind"] != "asset":
+        return doc
+    st = states(where).get(name, {})
+    doc["state"] = st.get("state")
+    doc["partitions"] = st.get("partitions")
+    doc["reasons"] = st.get("reasons", [])
+    if st.get("partitions") is None:
+        doc["why"] = session.why(name, **where.kw())
+        try:
+            meta = session.load_metadata(name, **where.kw())
+            doc["metadata"], doc["materialized_at"] = meta["metadata"], meta["materialized_at"]
+        except ValueNotFound:
+            pass
+        log = session.asset_log(name, None, **where.kw())
+        doc["history"] = log["events"] if isinstance(log, dict) else []
+    return doc
+
+
+def runs(where: Where, limit: int = 50) -> list[dict[str, Any]]:
+    from .. import session
+
+    return session.list_runs(limit, **where.kw())
+
+
+def run(where: Where, run_id: str) -> dict[str, Any]:
+    from .. import session
+
+    return session.get_run(run_id, **where.kw())
+
+
+def display_dir(where: Where) -> str:
+    home = os.path.expanduser("~")
+    d = os.path.abspath(where.project_dir)
+    return "~" + d[len(home):] if d.startswith(home + os.sep) else d

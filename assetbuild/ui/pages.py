@@ -1,0 +1,229 @@
+"""The UI's pages as HTML strings, from the plain data of ui.data: no IO here, so every page
+can be checked for escaping and structure without a server.
+
+Elements the tests and scripts find: catalog rows and state elements carry ``data-asset`` and
+``data-state``; the asset page's history table is ``data-testid="history"``, each numeric
+metadata plot ``data-testid="plot-KEY"``, the partition grid ``data-testid="partitions"``, the
+materialize button ``data-testid="materialize"``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..clock import format_duration
+from .html import COLORS, FILTER_SCRIPT, STATES, esc, json_attr, markdown_html, page, state_badge
+from .plots import line_plot
+
+#: keeps each page's states in step with builds (server-sent events) and posts its forms
+LIVE_SCRIPT = """
+function abLive(){
+  const es=new EventSource('/events');
+  const set=(asset,state)=>{for(const el of document.querySelectorAll('[data-asset="'+CSS.escape(asset)+'"]')){
+    if(el.dataset.state==='source')continue;
+    el.dataset.state=state;const b=el.querySelector('.state');if(b){b.textContent=state;b.style.background=(window.abColors||{})[state]||'#888';}}};
+  es.onmessage=(m)=>{const e=JSON.parse(m.data);
+    if(e.type==='asset'&&!e.partition){set(e.asset,e.status==='running'?'running':(e.status==='failed'?'failed':e.status==='skipped'?'missing':'fresh'));}
+    if(e.type==='build-started'){for(const b of document.querySelectorAll('button[data-build]'))b.disabled=true;
+      const n=document.getElementById('build-note');if(n)n.textContent='building...';}
+    if(e.type==='build-finished'){for(const[a,s]of Object.entries(e.states||{}))set(a,s);
+      for(const b of document.querySelectorAll('button[data-build]'))b.disabled=false;
+      const n=document.getElementById('build-note');if(n)n.textContent=e.ok?'build finished':'build failed'+(e.error?': '+e.error:'');}};
+}
+document.addEventListener('DOMContentLoaded',abLive);
+"""
+
+
+def _colors_script() -> str:
+    return f"window.abColors={json.dumps({**COLORS, 'running': '#1565c0'})};"
+
+
+def _build_form(token: str | None, *, assets: str, label: str, testid: str) -> str:
+    """A POST form that starts a build (hidden when the server is read-only: ``token`` None)."""
+    if token is None:
+        return ""
+    return (f'<form class="inline" method="post" action="/materialize">'
+            f'<input type="hidden" name="token" value="{esc(token)}">'
+            f'<input type="hidden" name="assets" value="{esc(assets)}">'
+            f'<button type="submit" data-build data-testid="{esc(testid)}">{esc(label)}</button></form>'
+            f' <span id="build-note" class="muted"></span>')
+
+
+def catalog_page(rows: list[dict[str, Any]], *, project: str, token: str | None, notice: str = "") -> str:
+    groups = sorted({r["group"] for r in rows if r.get("group")})
+    body = [f'<h1>Assets <span class="muted">({sum(r["kind"] == "asset" for r in rows)})</span></h1>']
+    if notice:
+        body.append(f'<div class="notice" role="status">{esc(notice)}</div>')
+    body.append('<div class="filters">'
+                '<input id="q" type="search" placeholder="filter by name or text" oninput="abFilter()" '
+                'data-testid="filter">'
+                '<select id="group" onchange="abFilter()" data-testid="filter-group"><option value="">all groups</option>'
+                + "".join(f'<option value="{esc(g)}">{esc(g)}</option>' for g in groups) + "</select>"
+                '<select id="state" onchange="abFilter()" data-testid="filter-state"><option value="">all states</option>'
+                + "".join(f'<option value="{s}">{s}</option>' for s in STATES) + "</select>"
+                + _build_form(token, assets="", label="Materialize stale", testid="materialize-stale")
+                + "</div>")
+    body.append("<table><thead><tr><th>Asset</th><th>Group</th><th>Kind</th><th>State</th>"
+                "<th>Last materialized</th><th>Description</th></tr></thead><tbody>")
+    for r in rows:
+        state = r["state"] or "missing"
+        parts = r.get("partitions")
+        extra = (" " + esc(", ".join(f"{n} {s}" for s, n in parts.items() if n)) if parts else "")
+        kind = "partitioned" if parts is not None else r["kind"].replace("_", " ")
+        body.append(f'<tr data-asset="{esc(r["name"])}" data-state="{esc(state)}" data-group="{esc(r.get("group") or "")}" '
+                    f'data-text="{esc(r.get("description") or "")}">'
+                    f'<td><a href="/assets/{esc(r["name"])}">{esc(r["name"])}</a></td>'
+                    f'<td>{esc(r.get("group") or "")}</td><td>{esc(kind)}</td>'
+                    f'<td>{state_badge(state)}<span class="muted">{extra}</span></td>'
+                    f'<td class="mono">{esc(r.get("last") or "never")}</td>'
+                    f'<td>{esc(r.get("description") or "")}</td></tr>')
+    body.append("</tbody></table>")
+    return page("Assets", "".join(body), here="catalog", project=project,
+                script=_colors_script() + FILTER_SCRIPT + LIVE_SCRIPT)
+
+
+def _definition(d: dict[str, Any]) -> str:
+    items = [("kind", d.get("kind")), ("defined at", f"{d.get('file')}:{d.get('line')}" if d.get("file") else None),
+             ("description", d.get("description")), ("group", d.get("group")), ("io", d.get("io")),
+             ("path", d.get("path")), ("inputs", ", ".join(d.get("inputs") or []) or None),
+             ("params", json.dumps(d["params"]) if d.get("params") else None),
+             ("policy", _policy_text(d.get("policy")))]
+    return "<dl>" + "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in items if v) + "</dl>"
+
+
+def _policy_text(p: dict[str, Any] | None) -> str | None:
+    if not p:
+        return None
+    out = []
+    if p.get("auto"):
+        out.append(f"auto={p['auto']}")
+    if p.get("freshness") is not None:
+        out.append(f"freshness {format_duration(p['freshness'])}")
+    if p.get("schedule"):
+        out.append(f"schedule {p['schedule']}" + (f" ({p['timezone']})" if p.get("timezone") else ""))
+    return ", ".join(out)
+
+
+def metadata_html(entries: dict[str, Any]) -> str:
+    """The latest metadata, each entry rendered by its type: markdown as HTML (its raw HTML left
+    as text), tables as tables, urls as links (http and https only), paths as text, json folded."""
+    rows = []
+    for name, mv in entries.items():
+        t, v = getattr(mv, "type", "text"), getattr(mv, "value", mv)
+        if t == "md":
+            cell = f'<div class="md">{markdown_html(str(v))}</div>'
+        elif t == "table" and isinstance(v, dict):
+            head = "".join(f"<th>{esc(c)}</th>" for c in v.get("columns", []))
+            body = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in v.get("rows", []))
+            cell = f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+        elif t == "url" and str(v).lower().startswith(("http://", "https://")):
+            cell = f'<a href="{esc(v)}" rel="noopener noreferrer">{esc(v)}</a>'
+        elif t == "json":
+            cell = f"<details><summary>json</summary><pre>{esc(json.dumps(v, indent=2, sort_keys=True))}</pre></details>"
+        elif t == "float" and isinstance(v, float):
+            cell = esc(f"{v:.6g}")
+        else:
+            cell = f'<span class="{"mono" if t == "path" else ""}">{esc(v)}</span>'
+        rows.append(f'<tr data-meta="{esc(name)}"><th>{esc(name)}</th><td>{cell}</td></tr>')
+    return "<table>" + "".join(rows) + "</table>" if rows else '<p class="muted">none recorded</p>'
+
+
+def history_html(events: list[dict[str, Any]]) -> str:
+    rows = []
+    for e in events:
+        reasons = "; ".join(f"{r['code']}: {r['detail']}" for r in e.get("reasons", []))
+        rows.append(f'<tr data-kind="{esc(e["kind"])}"><td class="mono">{esc(e["time"])}</td><td>{esc(e["kind"])}</td>'
+                    f'<td><a href="/runs/{esc(e["run"])}">{esc(e["run"])}</a></td>'
+                    f'<td>{esc(round(e.get("duration_s") or 0, 3))} s</td>'
+                    f'<td>{esc(e.get("error") or reasons)}</td></tr>')
+    return ('<table data-testid="history"><thead><tr><th>Time</th><th>Event</th><th>Run</th><th>Took</th>'
+            f'<th>Why / error</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
+
+
+def plots_html(events: list[dict[str, Any]]) -> str:
+    """One line plot per numeric metadata entry over history (oldest first)."""
+    series: dict[str, list[tuple[str, float]]] = {}
+    for e in reversed(events):
+        for name, entry in e.get("metadata", {}).items():
+            if entry.get("type") in ("int", "float") and isinstance(entry.get("value"), (int, float)) \
+                    and not isinstance(entry.get("value"), bool):
+                series.setdefault(name, []).append((e["time"], float(entry["value"])))
+    return "".join(f'<figure data-testid="plot-{esc(name)}"><figcaption>{esc(name)}</figcaption>'
+                   f"{line_plot(points)}</figure>" for name, points in series.items())
+
+
+def partitions_html(name: str, parts: dict[str, str]) -> str:
+    """A grid of the partitions, coloured by state, in key order; a click selects one."""
+    cells = "".join(f'<a href="/assets/{esc(name)}?partition={esc(k)}" data-partition="{esc(k)}" '
+                    f'data-state="{esc(s)}" title="{esc(k)}: {esc(s)}" '
+                    f'style="width:14px;height:14px;display:inline-block;background:{COLORS.get(s, "#888")}"></a>'
+                    for k, s in parts.items())
+    return f'<div data-testid="partitions" style="display:flex;flex-wrap:wrap;gap:2px;max-width:900px">{cells}</div>'
+
+
+def asset_html(doc: dict[str, Any], *, project: str, token: str | None, partition: str | None = None) -> str:
+    name = doc["name"]
+    d = doc["definition"]
+    body = [f"<h1>{esc(name)}</h1>"]
+    if d["kind"] == "asset":
+        state = doc.get("state") or "missing"
+        reasons = "".join(f"<li><b>{esc(r['code'])}</b>: {esc(r['detail'])}</li>" for r in doc.get("reasons", []))
+        diff = ""
+        why = doc.get("why") or {}
+        for part in why.get("code_parts", []) if isinstance(why, dict) else []:
+            if part.get("diff"):
+                diff += f"<pre>{esc(chr(10).join(part['diff']))}</pre>"
+        body.append(f'<div data-asset="{esc(name)}" data-state="{esc(state)}">{state_badge(state)} '
+                    + _build_form(token, assets=name, label="Materialize", testid="materialize")
+                    + f"<ul>{reasons}</ul>{diff}</div>")
+    body.append(f"<h2>Definition</h2>{_definition(d)}")
+    if doc.get("partitions") is not None:
+        body.append(f"<h2>Partitions</h2>{partitions_html(name, doc['partitions'])}")
+        if partition:
+            body.append(f'<p>Selected partition: <b data-testid="partition-selected">{esc(partition)}</b> '
+                        f'({esc(doc["partitions"].get(partition, "unknown"))})</p>')
+    if d["kind"] == "asset" and doc.get("partitions") is None:
+        when = doc.get("materialized_at")
+        body.append("<h2>Latest metadata</h2>"
+                    + (f'<p class="muted">materialized {esc(when)}</p>' if when else "")
+                    + metadata_html(doc.get("metadata") or {}))
+        body.append(f"<h2>Plots</h2>{plots_html(doc.get('history') or []) or '<p class=muted>no numeric metadata</p>'}")
+        body.append(f"<h2>History</h2>{history_html(doc.get('history') or [])}")
+    return page(name, "".join(body), here="catalog", project=project, script=_colors_script() + LIVE_SCRIPT)
+
+
+def runs_html(rows: list[dict[str, Any]], *, project: str) -> str:
+    body = ["<h1>Runs</h1><table data-testid=\"runs\"><thead><tr><th>Run</th><th>Started</th><th>Command</th>"
+            "<th>Outcome</th><th>Took</th></tr></thead><tbody>"]
+    for r in rows:
+        counts = ", ".join(f"{n} {s}" for s, n in sorted(r["counts"].items()))
+        body.append(f'<tr data-run="{esc(r["run"])}"><td><a href="/runs/{esc(r["run"])}">{esc(r["run"])}</a></td>'
+                    f'<td class="mono">{esc(r["start"])}</td><td class="mono">{esc(r["command"])}</td>'
+                    f'<td>{"ok" if r["ok"] else "exit " + esc(r["exit_status"])}: {esc(counts)}</td>'
+                    f'<td>{esc(round(r["duration_s"], 3))} s</td></tr>')
+    body.append("</tbody></table>")
+    return page("Runs", "".join(body), here="runs", project=project)
+
+
+def run_html(doc: dict[str, Any], *, project: str) -> str:
+    body = [f'<h1>Run {esc(doc["run"])}</h1><p class="mono">{esc(doc["command"])}</p>',
+            f'<p>{esc(doc["start"])} · {"ok" if doc["ok"] else "exit " + esc(doc["exit_status"])} · '
+            f'{esc(round(doc["duration_s"], 3))} s</p><table data-testid="run-events"><thead><tr><th>Asset</th>'
+            "<th>Event</th><th>Why / error</th></tr></thead><tbody>"]
+    for e in doc.get("events", []):
+        reasons = "; ".join(f"{r['code']}: {r['detail']}" for r in e.get("reasons", []))
+        body.append(f'<tr data-asset="{esc(e["asset"])}"><td><a href="/assets/{esc(e["asset"])}">{esc(e["asset"])}</a></td>'
+                    f'<td>{esc(e["kind"])}</td><td>{esc(e.get("error") or reasons)}</td></tr>')
+    body.append("</tbody></table>")
+    for asset, lines in doc.get("logs", {}).items():
+        text = "\n".join(t for _, t in lines)
+        body.append(f'<h2>Log of {esc(asset)}</h2><pre data-log="{esc(asset)}">{esc(text)}</pre>')
+    return page(f"Run {doc['run']}", "".join(body), here="runs", project=project)
+
+
+def error_html(title: str, message: str, *, project: str) -> str:
+    return page(title, f'<h1>{esc(title)}</h1><p class="notice">{esc(message)}</p>', project=project)
+
+
+__all__ = ["catalog_page", "asset_html", "runs_html", "run_html", "error_html", "metadata_html", "json_attr"]

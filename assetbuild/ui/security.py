@@ -1,0 +1,67 @@
+"""Who may talk to the UI, and how it is checked, before any route runs.
+
+- Host header: only the address the server is bound to, or localhost, with its port. A page on
+  another site that rebinds its DNS name to 127.0.0.1 sends its own name: refused (403).
+- Actions: every state-changing request is a POST carrying this server's token (a random
+  secret made at start), in a form field ``token`` or a header ``X-Assetbuild-Token``. The
+  URL printed at start carries it; opening that URL sets a cookie holding it (HttpOnly,
+  SameSite=Strict), from which pages fill their forms. A cookie alone is not enough for a
+  POST: another site's form could send it along; only the same origin can read the page.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+COOKIE = "assetbuild_token"
+HEADER = "x-assetbuild-token"
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def same_token(given: str | None, token: str) -> bool:
+    return given is not None and hmac.compare_digest(given.encode(), token.encode())
+
+
+def allowed_hosts(host: str, port: int) -> frozenset[str]:
+    """The Host header values this server answers: its bound address and localhost's names,
+    with and without the port."""
+    names = {host, "localhost", "127.0.0.1", "[::1]"}
+    if ":" in host and not host.startswith("["):
+        names.add(f"[{host}]")
+    return frozenset({n for n in names} | {f"{n}:{port}" for n in names})
+
+
+class HostCheck:
+    """ASGI middleware: refuse (403) an HTTP request whose Host header is not one of ``hosts``."""
+
+    def __init__(self, app: ASGIApp, hosts: frozenset[str]) -> None:
+        self.app = app
+        self.hosts = hosts
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            host = next((v.decode("latin-1") for k, v in scope.get("headers", ()) if k == b"host"), "")
+            if host.lower() not in self.hosts:
+                await _refuse(send, "refused: this server answers only for its own address (Host header)")
+                return
+        await self.app(scope, receive, send)
+
+
+async def _refuse(send: Send, text: str) -> None:
+    body = text.encode()
+    await send({"type": "http.response.start", "status": 403,
+                "headers": [(b"content-type", b"text/plain; charset=utf-8"),
+                            (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,69 @@
+"""Serving the UI: uvicorn on the bound address, the URL (with this start's token) printed, a
+browser opened on request, and a clean stop on Ctrl-C or SIGTERM with pages and event streams
+open (the streams are told to end first, so the server does not wait for them)."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from typing import Any
+
+from .app import Settings, create_app
+from .security import new_token
+
+LOCAL = ("127.0.0.1", "localhost", "::1")
+
+
+def serve(settings: Settings, *, open_browser: bool = False, out: Any = None) -> None:
+    """Run the server until Ctrl-C or SIGTERM (then return: exit 0)."""
+    import uvicorn
+
+    out = out or sys.stdout
+    app = create_app(settings)
+    ui = app.app.state.ui
+    host = settings.host
+    shown = f"[{host}]" if ":" in host else host
+    url = f"http://{shown}:{settings.port}/" + ("" if settings.read_only else f"?token={settings.token}")
+    if host not in LOCAL:
+        print(f"assetbuild: warning: serving on {host}: anyone who can reach this address can see the project"
+              + ("" if settings.read_only else " and, with the URL's token, run its code"), file=sys.stderr)
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            ui.events.publish(None)  # end every event stream, so shutdown need not wait for them
+            super().handle_exit(sig, frame)
+
+    config = uvicorn.Config(app, host=host, port=settings.port, log_level="warning", access_log=False,
+                            timeout_graceful_shutdown=5, lifespan="off")
+    server = Server(config)
+    print(f"assetbuild ui: {url}" + (" (read-only)" if settings.read_only else "") + "  (Ctrl-C to stop)",
+          file=out, flush=True)
+    if open_browser:
+        import webbrowser
+
+        webbrowser.open(url)
+    # uvicorn stops on SIGINT/SIGTERM, then raises the signal again for the handler it found:
+    # this one, so that a stop is a return (exit 0), not an interrupt or a kill
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        previous = {s: signal.signal(s, _stopped) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        server.run()
+    except (_Stopped, KeyboardInterrupt):
+        pass
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+    ui.builds.join(timeout=5)
+
+
+class _Stopped(Exception):
+    """The server was asked to stop (after it did)."""
+
+
+def _stopped(signum: int, frame: Any) -> None:
+    raise _Stopped
+
+
+__all__ = ["serve", "Settings", "new_token"]

@@ -1,0 +1,257 @@
+"""``assetbuild ui`` served for real (uvicorn in a subprocess, on a free loopback port), spoken
+to over HTTP: the pages' states match ``status --json``, builds start from a POST with the
+token and stream their progress, and the refusals (Host header, token, read-only) hold."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import socket
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from projects import Project, clean_env, cli, cli_cmd
+
+pytest.importorskip("starlette", reason="the ui extra is not installed: pip install -e '.[ui]'")
+pytest.importorskip("uvicorn", reason="the ui extra is not installed: pip install -e '.[ui]'")
+
+ASSETFILE = """
+import time
+from assetbuild import MetadataValue
+
+orders = source("orders", "orders.csv")
+
+@asset(group="ingest", description="Orders, cleaned")
+def clean(orders):
+    text = open(orders).read()
+    return Output(text.upper(), metadata={
+        "rows": text.count("\\n"),
+        "note": MetadataValue.md("**bold** <script>window.pwned=1</script> [x](javascript:alert(1))"),
+        "link": MetadataValue.url("https://example.com/a?b=<c>"),
+    })
+
+@asset(group="metrics", description="How many orders")
+def report(clean):
+    if open("slow").read().strip() == "yes":
+        time.sleep(3)
+    return len(clean)
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, root: Path, *args: str) -> None:
+        self.port = free_port()
+        self.proc = subprocess.Popen(cli_cmd("ui", "--port", str(self.port), *args), cwd=root, env=clean_env(),
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        m = re.search(r"(http://\S+)", line)
+        assert m, (line, self.proc.stderr.read() if self.proc.poll() is not None else "")
+        self.url = m.group(1)
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.token = self.url.split("token=")[1] if "token=" in self.url else None
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                self.get("/runs")
+                break
+            except OSError:
+                assert time.monotonic() < deadline and self.proc.poll() is None
+                time.sleep(0.05)
+
+    def request(self, path: str, *, data: dict | None = None, headers: dict | None = None):
+        body = None if data is None else "&".join(f"{k}={v}" for k, v in data.items()).encode()
+        req = urllib.request.Request(self.base + path, data=body, headers=headers or {},
+                                     method="POST" if data is not None else "GET")
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return r.status, r.read().decode(), dict(r.headers)
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode(), dict(e.headers)
+
+    def get(self, path: str, **kw):
+        return self.request(path, **kw)
+
+    def stop(self, sig=signal.SIGINT) -> int:
+        self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout=30)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+
+
+@pytest.fixture
+def ui_project(project: Project) -> Project:
+    project.assetfile(ASSETFILE)
+    project.write("orders.csv", "a,b\n")
+    project.write("slow", "no")
+    assert cli(cwd=project.root).returncode == 0
+    project.write("orders.csv", "a,b\nc,d\n")  # clean and report are stale now
+    return project
+
+
+@pytest.fixture
+def server(ui_project):
+    s = Server(ui_project.root)
+    yield s
+    if s.proc.poll() is None:
+        s.stop()
+
+
+def rows(html: str) -> dict[str, str]:
+    return dict(re.findall(r'<tr data-asset="([^"]+)" data-state="([^"]+)"', html))
+
+
+def test_catalog_states_match_status(server, ui_project):
+    code, html, _ = server.get("/")
+    assert code == 200
+    status = json.loads(cli("status", "--json", cwd=ui_project.root).stdout)
+    assert rows(html) == {"orders": "source", **{r["asset"]: r["state"] for r in status["assets"]}}
+    assert rows(html)["clean"] == "stale"
+    assert 'data-group="ingest"' in html and "Orders, cleaned" in html
+    assert "cdn" not in html.lower() and "<script src" not in html  # nothing fetched from elsewhere
+
+
+def test_the_printed_url_sets_the_token_cookie(server):
+    req = urllib.request.Request(server.base + "/?token=" + server.token)
+    opener = urllib.request.build_opener(NoRedirect)
+    with pytest.raises(urllib.error.HTTPError) as e:
+        opener.open(req, timeout=30)
+    assert e.value.code == 303
+    cookie = e.value.headers["set-cookie"]
+    assert cookie.startswith(f"assetbuild_token={server.token}") and "HttpOnly" in cookie
+    assert "samesite=strict" in cookie.lower()
+    code, html, _ = server.get("/", headers={"Cookie": f"assetbuild_token={server.token}"})
+    assert f'name="token" value="{server.token}"' in html  # the forms carry it
+    code, html, _ = server.get("/")
+    assert server.token not in html  # not without the cookie
+    assert server.get("/?token=wrong")[0] == 403
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def test_refusals(server):
+    assert server.get("/", headers={"Host": "evil.example:80"})[0] == 403
+    assert server.get("/", headers={"Host": f"localhost:{server.port}"})[0] == 200
+    code, text, _ = server.request("/materialize", data={"token": "wrong", "assets": "clean"})
+    assert code == 403 and "token" in text
+    assert server.request("/materialize", data={"assets": "clean"})[0] == 403
+    assert server.get("/materialize")[0] == 405
+    code, _, _ = server.request("/materialize", data={"token": server.token},
+                                headers={"Host": "evil.example", "Accept": "application/json"})
+    assert code == 403
+
+
+def test_a_build_streams_its_progress_and_a_second_is_refused(server, ui_project):
+    ui_project.write("slow", "yes")
+    events: list[dict] = []
+    connected = threading.Event()
+
+    def listen():
+        with urllib.request.urlopen(server.base + "/events", timeout=60) as r:
+            for raw in r:
+                line = raw.decode().strip()
+                if line == ": connected":
+                    connected.set()
+                if line.startswith("data: "):
+                    events.append(json.loads(line[6:]))
+                    if events[-1]["type"] == "build-finished":
+                        return
+
+    t = threading.Thread(target=listen, daemon=True)
+    t.start()
+    assert connected.wait(30)
+    hdr = {"Accept": "application/json"}
+    code, body, _ = server.request("/materialize", data={"token": server.token}, headers=hdr)
+    assert (code, json.loads(body)) == (202, {"started": True})
+    code, body, _ = server.request("/materialize", data={"token": server.token}, headers=hdr)
+    assert (code, json.loads(body)) == (409, {"started": False})  # politely: one build at a time
+    t.join(60)
+    kinds = [(e["type"], e.get("asset"), e.get("status")) for e in events]
+    assert kinds[0] == ("build-started", None, None)
+    assert ("asset", "clean", "running") in kinds and ("asset", "clean", "built") in kinds
+    assert ("asset", "report", "built") in kinds
+    assert events[-1]["type"] == "build-finished" and events[-1]["ok"] is True
+    assert events[-1]["states"] == {"clean": "fresh", "report": "fresh"}
+    assert rows(server.get("/")[1]) == {"orders": "source", "clean": "fresh", "report": "fresh"}
+
+
+def test_read_only_has_no_buttons_and_refuses_builds(ui_project):
+    s = Server(ui_project.root, "--read-only")
+    try:
+        assert s.token is None and "read-only" not in s.url
+        for path in ("/", "/assets/clean"):
+            html = s.get(path)[1]
+            assert s.get(path)[0] == 200
+            assert "<button" not in html and 'action="/materialize"' not in html
+        code, text, _ = s.request("/materialize", data={"token": "x"})
+        assert code == 403 and "read-only" in text
+    finally:
+        assert s.stop() == 0
+
+
+def test_asset_page_renders_metadata_safely(server, ui_project):
+    assert cli(cwd=ui_project.root).returncode == 0
+    code, html, _ = server.get("/assets/clean")
+    assert code == 200
+    assert "<strong>bold</strong>" in html
+    assert "<script>window.pwned" not in html and "&lt;script&gt;window.pwned=1&lt;/script&gt;" in html
+    assert 'href="javascript:' not in html
+    assert 'href="https://example.com/a?b=&lt;c&gt;"' in html
+    assert html.count('data-testid="history"') == 1
+    history = html.split('data-testid="history"')[1].split("</table>")[0]
+    assert history.count("<tr data-kind=") == 2  # built twice
+    plot = html.split('data-testid="plot-rows"')[1].split("</figure>")[0]
+    assert plot.count("<circle") == 2  # one point per materialization with "rows"
+    assert "ingest" in html and "AssetFile:" in html  # the definition, file:line
+    assert server.get("/assets/nope")[0] == 404
+
+
+def test_runs_pages(server, ui_project):
+    assert cli(cwd=ui_project.root).returncode == 0
+    code, html, _ = server.get("/runs")
+    assert code == 200 and html.count("<tr data-run=") == 2
+    run = re.findall(r'<tr data-run="([^"]+)"', html)[0]
+    code, html, _ = server.get(f"/runs/{run}")
+    assert code == 200 and 'data-asset="clean"' in html
+    assert server.get("/runs/999999")[0] == 404
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_stops_cleanly_with_an_event_stream_open(ui_project, sig):
+    s = Server(ui_project.root)
+    stream = urllib.request.urlopen(s.base + "/events", timeout=60)
+    assert stream.readline().decode().strip() == ": connected"
+    t0 = time.monotonic()
+    assert s.stop(sig) == 0
+    assert time.monotonic() - t0 < 10
+    stream.close()
+
+
+def test_another_host_warns(ui_project):
+    port = free_port()
+    proc = subprocess.Popen(cli_cmd("ui", "--host", "0.0.0.0", "--port", str(port)), cwd=ui_project.root,
+                            env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert "0.0.0.0" in proc.stdout.readline()
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert "anyone who can reach this address" in err and proc.returncode == 0
