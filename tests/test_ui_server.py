@@ -7,16 +7,15 @@ from __future__ import annotations
 import json
 import re
 import signal
-import socket
 import subprocess
 import threading
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 from projects import Project, clean_env, cli, cli_cmd
+from uiserver import Server, free_port
 
 pytest.importorskip("starlette", reason="the ui extra is not installed: pip install -e '.[ui]'")
 pytest.importorskip("uvicorn", reason="the ui extra is not installed: pip install -e '.[ui]'")
@@ -42,54 +41,6 @@ def report(clean):
         time.sleep(3)
     return len(clean)
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    def __init__(self, root: Path, *args: str) -> None:
-        self.port = free_port()
-        self.proc = subprocess.Popen(cli_cmd("ui", "--port", str(self.port), *args), cwd=root, env=clean_env(),
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        line = self.proc.stdout.readline()
-        m = re.search(r"(http://\S+)", line)
-        assert m, (line, self.proc.stderr.read() if self.proc.poll() is not None else "")
-        self.url = m.group(1)
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.token = self.url.split("token=")[1] if "token=" in self.url else None
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                self.get("/runs")
-                break
-            except OSError:
-                assert time.monotonic() < deadline and self.proc.poll() is None
-                time.sleep(0.05)
-
-    def request(self, path: str, *, data: dict | None = None, headers: dict | None = None):
-        body = None if data is None else "&".join(f"{k}={v}" for k, v in data.items()).encode()
-        req = urllib.request.Request(self.base + path, data=body, headers=headers or {},
-                                     method="POST" if data is not None else "GET")
-        try:
-            with urllib.request.urlopen(req, timeout=30) as r:
-                return r.status, r.read().decode(), dict(r.headers)
-        except urllib.error.HTTPError as e:
-            return e.code, e.read().decode(), dict(e.headers)
-
-    def get(self, path: str, **kw):
-        return self.request(path, **kw)
-
-    def stop(self, sig=signal.SIGINT) -> int:
-        self.proc.send_signal(sig)
-        try:
-            return self.proc.wait(timeout=30)
-        finally:
-            if self.proc.poll() is None:
-                self.proc.kill()
 
 
 @pytest.fixture
@@ -198,7 +149,7 @@ def test_read_only_has_no_buttons_and_refuses_builds(ui_project):
         for path in ("/", "/assets/clean"):
             html = s.get(path)[1]
             assert s.get(path)[0] == 200
-            assert "<button" not in html and 'action="/materialize"' not in html
+            assert "<button" not in html and "<form" not in html
         code, text, _ = s.request("/materialize", data={"token": "x"})
         assert code == 403 and "read-only" in text
     finally:

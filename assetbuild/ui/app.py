@@ -105,7 +105,7 @@ def create_app(settings: Settings) -> Any:
             return PlainTextResponse("refused: a build needs this server's token; open the URL `assetbuild ui` "
                                      "printed", status_code=403)
         assets = (form.get("assets") or "").split()
-        started = ui.builds.start(assets)
+        started = ui.builds.start(assets, partitions=form.get("partition") or None)
         wants_json = "application/json" in request.headers.get("accept", "")
         if wants_json:
             return Response(json.dumps({"started": started}), status_code=202 if started else 409,
@@ -122,6 +122,9 @@ def create_app(settings: Settings) -> Any:
         async def stream() -> AsyncIterator[bytes]:
             try:
                 yield b": connected\n\n"
+                running = ui.builds.running
+                if running is not None:  # a page opened during a build: say so
+                    yield f"data: {json.dumps({'type': 'build-started', 'assets': list(running)})}\n\n".encode()
                 while True:
                     try:
                         event = await asyncio.wait_for(q.get(), timeout=15)

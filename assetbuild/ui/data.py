@@ -103,6 +103,7 @@ def asset_page(where: Where, name: str) -> dict[str, Any]:
         raise SelectionError(f"no asset or source named {name!r}")
     definition = rows[name]
     doc: dict[str, Any] = {"name": name, "definition": definition, "state": None, "why": None,
+                           "root": os.path.realpath(where.project_dir),
                            "metadata": {}, "materialized_at": None, "history": [], "partitions": None}
     if definition["kind"] != "asset":
         return doc

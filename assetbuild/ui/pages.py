@@ -31,7 +31,17 @@ function abLive(){
       for(const b of document.querySelectorAll('button[data-build]'))b.disabled=false;
       const n=document.getElementById('build-note');if(n)n.textContent=e.ok?'build finished':'build failed'+(e.error?': '+e.error:'');}};
 }
-document.addEventListener('DOMContentLoaded',abLive);
+function abForms(){
+  for(const f of document.querySelectorAll('form[action="/materialize"]')){
+    f.addEventListener('submit',async(ev)=>{ev.preventDefault();
+      const n=document.getElementById('build-note');
+      const r=await fetch(f.action,{method:'POST',body:new URLSearchParams(new FormData(f)),
+                                   headers:{'Accept':'application/json'}});
+      if(n)n.textContent=r.status===202?'building...':r.status===409?'a build is already running: wait for it to finish'
+                        :'refused ('+r.status+'): '+(await r.text());});
+  }
+}
+document.addEventListener('DOMContentLoaded',()=>{abLive();abForms();});
 """
 
 
@@ -39,13 +49,14 @@ def _colors_script() -> str:
     return f"window.abColors={json.dumps({**COLORS, 'running': '#1565c0'})};"
 
 
-def _build_form(token: str | None, *, assets: str, label: str, testid: str) -> str:
+def _build_form(token: str | None, *, assets: str, label: str, testid: str, partition: str | None = None) -> str:
     """A POST form that starts a build (hidden when the server is read-only: ``token`` None)."""
     if token is None:
         return ""
+    part = f'<input type="hidden" name="partition" value="{esc(partition)}">' if partition else ""
     return (f'<form class="inline" method="post" action="/materialize">'
             f'<input type="hidden" name="token" value="{esc(token)}">'
-            f'<input type="hidden" name="assets" value="{esc(assets)}">'
+            f'<input type="hidden" name="assets" value="{esc(assets)}">{part}'
             f'<button type="submit" data-build data-testid="{esc(testid)}">{esc(label)}</button></form>'
             f' <span id="build-note" class="muted"></span>')
 
@@ -83,8 +94,11 @@ def catalog_page(rows: list[dict[str, Any]], *, project: str, token: str | None,
                 script=_colors_script() + FILTER_SCRIPT + LIVE_SCRIPT)
 
 
-def _definition(d: dict[str, Any]) -> str:
-    items = [("kind", d.get("kind")), ("defined at", f"{d.get('file')}:{d.get('line')}" if d.get("file") else None),
+def _definition(d: dict[str, Any], root: str = "") -> str:
+    where = d.get("file")
+    if where and root and where.startswith(root.rstrip("/") + "/"):
+        where = where[len(root.rstrip("/")) + 1:]
+    items = [("kind", d.get("kind")), ("defined at", f"{where}:{d.get('line')}" if where else None),
              ("description", d.get("description")), ("group", d.get("group")), ("io", d.get("io")),
              ("path", d.get("path")), ("inputs", ", ".join(d.get("inputs") or []) or None),
              ("params", json.dumps(d["params"]) if d.get("params") else None),
@@ -175,9 +189,10 @@ def asset_html(doc: dict[str, Any], *, project: str, token: str | None, partitio
             if part.get("diff"):
                 diff += f"<pre>{esc(chr(10).join(part['diff']))}</pre>"
         body.append(f'<div data-asset="{esc(name)}" data-state="{esc(state)}">{state_badge(state)} '
-                    + _build_form(token, assets=name, label="Materialize", testid="materialize")
+                    + _build_form(token, assets=name, testid="materialize", partition=partition,
+                                  label=f"Materialize {partition}" if partition else "Materialize")
                     + f"<ul>{reasons}</ul>{diff}</div>")
-    body.append(f"<h2>Definition</h2>{_definition(d)}")
+    body.append(f"<h2>Definition</h2>{_definition(d, doc.get('root', ''))}")
     if doc.get("partitions") is not None:
         body.append(f"<h2>Partitions</h2>{partitions_html(name, doc['partitions'])}")
         if partition:

@@ -37,18 +37,18 @@ def serve(settings: Settings, *, open_browser: bool = False, out: Any = None) ->
     config = uvicorn.Config(app, host=host, port=settings.port, log_level="warning", access_log=False,
                             timeout_graceful_shutdown=5, lifespan="off")
     server = Server(config)
-    print(f"assetbuild ui: {url}" + (" (read-only)" if settings.read_only else "") + "  (Ctrl-C to stop)",
-          file=out, flush=True)
-    if open_browser:
-        import webbrowser
-
-        webbrowser.open(url)
     # uvicorn stops on SIGINT/SIGTERM, then raises the signal again for the handler it found:
     # this one, so that a stop is a return (exit 0), not an interrupt or a kill
     previous = {}
     if threading.current_thread() is threading.main_thread():
         previous = {s: signal.signal(s, _stopped) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
+        print(f"assetbuild ui: {url}" + (" (read-only)" if settings.read_only else "") + "  (Ctrl-C to stop)",
+              file=out, flush=True)
+        if open_browser:
+            import webbrowser
+
+            webbrowser.open(url)
         server.run()
     except (_Stopped, KeyboardInterrupt):
         pass

@@ -1,0 +1,173 @@
+"""The UI in a real browser: Playwright driving the system's Chromium (``apt-get install
+chromium``; browser downloads are impossible here), against ``assetbuild ui`` served for real.
+Screenshots of each page go to ``$ASSETBUILD_SCREENSHOTS`` (default: the test's tmp dir)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from projects import Project, clean_env, cli
+from uiserver import Server
+
+pytest.importorskip("starlette", reason="the ui extra is not installed: pip install -e '.[ui]'")
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (the test extra has it)")
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no system Chromium: apt-get install chromium "
+                                                         "(.ci/run installs it)")
+
+NOW = "2024-03-04T00:00:00Z"
+ASSETFILE = """
+import os
+import time
+from assetbuild import DailyPartitions, MetadataValue
+
+orders = source("orders", "orders.csv")
+
+@asset(group="ingest", description="Orders, cleaned")
+def clean(orders):
+    text = open(orders).read()
+    return Output(text.upper(), metadata={
+        "rows": text.count("\\n"),
+        "note": MetadataValue.md("<img src=x onerror=\\"window.pwned=1\\"> **fine**"),
+    })
+
+@asset(group="metrics", description="How many orders")
+def report(clean):
+    time.sleep(float(open("delay").read()))
+    return len(clean)
+
+version = source("version", "version.txt")
+
+@asset(partitions=DailyPartitions(start="2024-03-01"), group="metrics")
+def daily(context, version):
+    return context.partition_key + open(version).read()
+"""
+
+
+@pytest.fixture
+def browser():
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def shots(tmp_path) -> Path:
+    d = Path(os.environ.get("ASSETBUILD_SCREENSHOTS") or tmp_path / "shots")
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+@pytest.fixture
+def site(project: Project):
+    project.assetfile(ASSETFILE)
+    project.write("orders.csv", "a,b\n")
+    project.write("delay", "0")
+    project.write("version.txt", "1")
+    env = clean_env(ASSETBUILD_NOW=NOW)
+    assert cli(cwd=project.root, env=env).returncode == 0
+    project.write("orders.csv", "a,b\nc,d\n")
+    s = Server(project.root, env=env)
+    yield project, s, env
+    if s.proc.poll() is None:
+        s.stop()
+
+
+def states_of(page) -> dict[str, str]:
+    return {r.get_attribute("data-asset"): r.get_attribute("data-state") for r in page.locator("tr[data-asset]").all()}
+
+
+def test_catalog_filter_and_states_match_status(site, browser, shots):
+    project, server, env = site
+    page = browser.new_page()
+    page.goto(server.url)  # the printed URL: sets the token cookie, lands on the catalog
+    assert page.url.rstrip("/") == server.base
+    status = json.loads(cli("status", "--json", cwd=project.root, env=env).stdout)
+    expected = {r["asset"]: r["state"] for r in status["assets"]}
+    shown = states_of(page)
+    assert {a: s for a, s in shown.items() if s != "source"} == expected
+    page.screenshot(path=str(shots / "catalog.png"), full_page=True)
+    page.fill("[data-testid=filter]", "orders,")
+    page.fill("[data-testid=filter]", "clean")
+    assert [r.get_attribute("data-asset") for r in page.locator("tr[data-asset]:visible").all()] == ["clean"]
+    page.fill("[data-testid=filter]", "")
+    page.select_option("[data-testid=filter-group]", "metrics")
+    assert sorted(r.get_attribute("data-asset") for r in page.locator("tr[data-asset]:visible").all()) == [
+        "daily", "report"]
+
+
+def test_materialize_turns_the_state_fresh_without_reloading(site, browser, shots):
+    project, server, env = site
+    project.write("delay", "1")
+    page = browser.new_page()
+    page.goto(server.url)
+    page.goto(server.base + "/assets/report")
+    state = page.locator('div[data-asset="report"]')
+    assert state.get_attribute("data-state") == "stale"
+    page.evaluate("window.notReloaded = true")
+    page.click("[data-testid=materialize]")
+    page.locator('div[data-asset="report"][data-state="fresh"]').wait_for(timeout=30_000)
+    assert page.evaluate("window.notReloaded") is True  # changed in place, by the event stream
+    page.screenshot(path=str(shots / "asset.png"), full_page=True)
+
+
+def test_asset_page_history_plot_and_safe_metadata(site, browser):
+    project, server, env = site
+    assert cli(cwd=project.root, env=env).returncode == 0  # a second materialization of clean
+    page = browser.new_page()
+    page.goto(server.base + "/assets/clean")
+    assert page.locator("[data-testid=history] tbody tr").count() == 2
+    assert page.locator("[data-testid=plot-rows] circle").count() == 2
+    assert page.locator(".md strong").inner_text() == "fine"
+    assert page.evaluate("window.pwned === undefined")  # the img's handler never ran
+    assert "onerror" in page.locator(".md").inner_text()  # shown as text
+
+
+def test_partition_grid_selects_a_partition(site, browser, shots):
+    project, server, env = site
+    page = browser.new_page()
+    page.goto(server.base + "/assets/daily")
+    cells = page.locator("[data-testid=partitions] [data-partition]")
+    assert cells.count() == 3  # 2024-03-01 .. 03-03: the complete days at NOW
+    assert {c.get_attribute("data-state") for c in cells.all()} == {"fresh"}
+    page.click('[data-partition="2024-03-02"]')
+    assert page.locator("[data-testid=partition-selected]").inner_text() == "2024-03-02"
+    project.write("version.txt", "2")  # every partition is stale
+    page.goto(server.url)  # with the token cookie: buttons
+    page.goto(server.base + "/assets/daily?partition=2024-03-02")
+    page.click("[data-testid=materialize]")  # that partition only
+    page.locator("#build-note", has_text="build finished").wait_for(timeout=30_000)
+    status = json.loads(cli("status", "--json", "--partitions", "daily", cwd=project.root, env=env).stdout)
+    states = {p["partition"]: p["state"] for p in status["assets"][0]["partition_states"]}
+    assert states == {"2024-03-01": "stale", "2024-03-02": "fresh", "2024-03-03": "stale"}
+    page.screenshot(path=str(shots / "partitions.png"), full_page=True)
+
+
+def test_read_only_has_no_button_and_refuses_a_post(project, browser):
+    project.assetfile(ASSETFILE)
+    project.write("orders.csv", "a\n")
+    project.write("delay", "0")
+    s = Server(project.root, "--read-only", env=clean_env(ASSETBUILD_NOW=NOW))
+    try:
+        page = browser.new_page()
+        page.goto(s.url)
+        assert page.locator("button").count() == 0
+        resp = page.request.post(s.base + "/materialize", form={"token": "anything", "assets": "clean"})
+        assert resp.status == 403
+    finally:
+        s.stop()
+
+
+def test_wrong_token_and_foreign_host_are_refused(site, browser):
+    project, server, env = site
+    page = browser.new_page()
+    page.goto(server.url)
+    resp = page.request.post(server.base + "/materialize", form={"token": "wrong"})
+    assert resp.status == 403
+    resp = page.request.get(server.base + "/", headers={"Host": "rebound.example"})
+    assert resp.status == 403
