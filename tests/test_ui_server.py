@@ -206,3 +206,29 @@ def test_another_host_warns(ui_project):
         if proc.poll() is None:
             proc.kill()
     assert "anyone who can reach this address" in err and proc.returncode == 0
+
+
+def test_asset_page_shows_the_source_diff_of_a_changed_function(server, ui_project):
+    assert cli(cwd=ui_project.root).returncode == 0
+    ui_project.write("AssetFile", (ui_project.root / "AssetFile").read_text().replace(
+        "return len(clean)", "return len(clean) * 2"), dedent=False)
+    code, html, _ = server.get("/assets/report")
+    assert code == 200 and 'data-state="stale"' in html
+    diff = html.split('data-testid="source-diff">')[1].split("</pre>")[0]
+    assert "-    return len(clean)" in diff and "+    return len(clean) * 2" in diff
+
+
+def test_open_starts_a_browser_on_the_printed_url(ui_project):
+    import sys
+
+    opened = ui_project.root / "opened"
+    browser = f"{sys.executable} -c \"import sys; open({str(opened)!r}, 'w').write(sys.argv[1])\" %s"
+    s = Server(ui_project.root, "--open", env=clean_env(BROWSER=browser))
+    try:
+        deadline = time.monotonic() + 30
+        while not opened.exists() or not opened.read_text():
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert opened.read_text() == s.url
+    finally:
+        assert s.stop() == 0

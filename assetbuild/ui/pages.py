@@ -183,11 +183,9 @@ def asset_html(doc: dict[str, Any], *, project: str, token: str | None, partitio
     if d["kind"] == "asset":
         state = doc.get("state") or "missing"
         reasons = "".join(f"<li><b>{esc(r['code'])}</b>: {esc(r['detail'])}</li>" for r in doc.get("reasons", []))
-        diff = ""
-        why = doc.get("why") or {}
-        for part in why.get("code_parts", []) if isinstance(why, dict) else []:
-            if part.get("diff"):
-                diff += f"<pre>{esc(chr(10).join(part['diff']))}</pre>"
+        why = doc.get("why") if isinstance(doc.get("why"), dict) else {}
+        lines = why.get("source_diff") or []
+        diff = f'<pre data-testid="source-diff">{esc(chr(10).join(lines))}</pre>' if lines else ""
         body.append(f'<div data-asset="{esc(name)}" data-state="{esc(state)}">{state_badge(state)} '
                     + _build_form(token, assets=name, testid="materialize", partition=partition,
                                   label=f"Materialize {partition}" if partition else "Materialize")
