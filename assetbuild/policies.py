@@ -112,7 +112,8 @@ class Request:
 
 def tick_requests(policies: Mapping[str, Policy], upstream: Mapping[str, Sequence[str]],
                   changes: Mapping[str, Mapping[str, int]], due: Collection[str], now_ns: int,
-                  new: Mapping[str, int] | None = None, order: Sequence[str] | None = None) -> list[Request]:
+                  new: Mapping[str, int] | None = None, order: Sequence[str] | None = None,
+                  held: Collection[str] = ()) -> list[Request]:
     """What one tick requests, sorted by asset name.
 
     ``policies``: every asset to consider, by node name (a partition's node ``asset[KEY]`` is an
@@ -127,7 +128,9 @@ def tick_requests(policies: Mapping[str, Policy], upstream: Mapping[str, Sequenc
     node once its window has closed (its window's end; ``windows(now_ns)`` of
     assetbuild.partitions lists only complete ones), an asset without inputs when first seen.
     ``order``: the assets of ``policies``, each after its upstream ones (the graph's order, which
-    the caller has; else one is made).
+    the caller has; else one is made). ``held``: assets the caller will not build this tick
+    whatever their policy says (a retry's backoff, an upstream that was never materialized):
+    never requested, so an eager reader is not requested for them either.
 
     What an asset lacks is what its inputs changed plus whatever its upstream assets lack; its
     lag and overdue state follow :func:`freshness_state`. An asset is requested when:
@@ -203,7 +206,7 @@ def tick_requests(policies: Mapping[str, Policy], upstream: Mapping[str, Sequenc
                 ups = sorted({u for u in upstream.get(a, ()) if u in requested})
                 if ups:
                     reasons[a].append(f"eager: upstream {', '.join(ups)} requested")
-        if reasons[a]:
+        if reasons[a] and a not in held:
             requested.add(a)
     return [Request(a, tuple(reasons[a])) for a in sorted(requested)]
 

@@ -485,3 +485,46 @@ def ping():
     t = tick(project, at("10:01"), monkeypatch)  # ping reads nothing: it lags since first seen
     assert [r.asset for r in t.requests if r.asset == "ping"] == ["ping"]
     assert tick(project, at("12:02"), monkeypatch).overdue == {"report": 4 * HOUR + 120}
+
+
+def test_held_assets_pull_no_eager_readers(project, monkeypatch):
+    """clean is in its retry backoff, and a is never materialized: their eager readers are held
+    too, not requested (and built from what is stored) for them."""
+    project.write("pyproject.toml", '[tool.assetbuild]\nretry_backoff = "10m"\n')
+    project.assetfile("""
+orders = source("orders", "orders.csv")
+
+@asset(auto="eager")
+def clean(orders):
+    if "bad" in open(orders).read():
+        raise ValueError("bad")
+    return 1
+
+@asset(auto="eager")
+def daily(clean):
+    return clean + 1
+
+@asset
+def a():
+    return 1
+
+@asset(auto="eager")
+def b(a):
+    return a
+
+@asset(auto="eager")
+def c(b):
+    return b
+""")
+    write_source(project, "ok\n", at("07:00"))
+    t = tick(project, at("08:00"), monkeypatch)
+    assert [r.asset for r in t.requests] == ["clean", "daily"]
+    assert t.deferred == {"b": "upstream a never materialized", "c": "upstream b never materialized"}
+    write_source(project, "bad\n", at("08:10"))
+    assert tick(project, at("08:20"), monkeypatch).failed == ["clean"]
+    t = tick(project, at("08:25"), monkeypatch)
+    assert (t.requests, t.result) == ([], None)  # daily is not built for clean's sake
+    assert t.deferred["clean"].startswith("failed 1 time(s)")
+    assert set(t.deferred) == {"clean", "b", "c"}
+    rows = assetbuild.list_ticks(project_dir=project.root)
+    assert rows[-1]["duration_s"] > 0 and rows[-1]["duration_s"] == round(t.duration_s, 6)

@@ -17,6 +17,7 @@ from assetbuild.policies import Freshness, Policy, Request, due_schedules, fresh
 NS = 1_000_000_000
 H = 3600 * NS
 T0 = parse_now("2024-03-01T00:00:00Z")
+NOW = T0 + 2 * 3600 * NS
 
 
 def at(text: str) -> int:
@@ -375,3 +376,13 @@ def test_due_schedules_day_by_day(tz):
         last = now
     assert len(got) == 7
     assert all(datetime.fromtimestamp(t // NS, timezone.utc).minute in (0, 30) for t in got)
+
+
+def test_a_held_asset_is_not_requested_and_pulls_no_eager_reader():
+    pol = {"clean": Policy(auto="eager"), "daily": Policy(auto="eager"), "report": Policy(auto="eager")}
+    up = {"clean": ["orders"], "daily": ["clean"], "report": ["daily", "other_src"]}
+    assert [r.asset for r in tick_requests(pol, up, {"clean": {"orders": T0}}, (), NOW)] == ["clean", "daily", "report"]
+    assert tick_requests(pol, up, {"clean": {"orders": T0}}, (), NOW, held={"clean"}) == []
+    # a reader with a reason of its own is still requested
+    out = tick_requests(pol, up, {"clean": {"orders": T0}, "report": {"other_src": T0}}, (), NOW, held={"clean"})
+    assert out == [Request("report", ("eager: upstream other_src changed",))]

@@ -61,6 +61,7 @@ class Tick:
     selection: tuple[str, ...] = ()  # what ``run`` was asked to keep (empty: everything)
     freshness: dict[str, Freshness] = field(default_factory=dict, repr=False)  # before its build
     exception: AssetbuildError | None = field(default=None, repr=False)  # what ``error`` describes
+    t0: float = field(default_factory=time.perf_counter, repr=False)  # when it began (perf_counter)
 
     @property
     def failed(self) -> list[str]:
@@ -193,7 +194,6 @@ def one_tick(root: Path, assetfile: str | None, cache: Path, assets: Sequence[st
     from ..clock import now_ns
     from ..output import describe_error
 
-    t0 = time.perf_counter()
     tick = Tick(now_ns(), selection=tuple(assets))
     try:
         with process_builds, open_project(root, assetfile=assetfile, cache_dir=cache, reporter=reporter,
@@ -204,8 +204,10 @@ def one_tick(root: Path, assetfile: str | None, cache: Path, assets: Sequence[st
             raise
         tick.error = describe_error(e)
         tick.exception = e
+        tick.duration_s = time.perf_counter() - tick.t0
         _record_error(root, assetfile, cache, tick)
-    tick.duration_s = time.perf_counter() - t0
+    if tick.seq is None:  # not recorded (the record took its duration when it was written)
+        tick.duration_s = time.perf_counter() - tick.t0
     return tick
 
 
@@ -229,19 +231,19 @@ def _tick(project: Project, assets: Sequence[str], tick: Tick, jobs: int | str |
             observed = _observe_due(project, store, plan, now)
             current = current_versions(project, store, observed)
             _note_sources(graph, store, plan, current, now)
+            def backoff_of(asset: str) -> str | None:
+                retry = _get(store, "retry", asset)
+                if retry is None or retry["not_before"] <= now:
+                    return None
+                return f"failed {retry['failures']} time(s); retried after {_when(retry['not_before'] - now)}"
+
             ev = evaluate(project, store, plan, now, current, lambda a: _get(store, "schedule", a),
-                          lambda n: _appeared(store, n, now))
+                          lambda n: _appeared(store, n, now), backoff_of)
             tick.freshness = ev.freshness
             tick.due = ev.due
             tick.evaluated = ev.evaluated
             tick.deferred.update(ev.waiting)
-            for r in ev.requests:
-                retry = _get(store, "retry", r.asset)
-                if retry is not None and retry["not_before"] > now:
-                    tick.deferred[r.asset] = (f"failed {retry['failures']} time(s); retried after "
-                                              f"{_when(retry['not_before'] - now)}")
-                else:
-                    tick.requests.append(r)
+            tick.requests = ev.requests
         store.flush()
     finally:
         store.close()
@@ -309,6 +311,7 @@ def _after(project: Project, plan: Sequence[str], tick: Tick, backoff: float, on
                                    "lag_s": lag, "detail": f.detail, "time_ns": now})
         from ..ticks import put_tick
 
+        tick.duration_s = time.perf_counter() - tick.t0
         tick.seq = put_tick(store, {k: v for k, v in tick.to_json().items() if k != "seq"})
         store.flush()
     finally:

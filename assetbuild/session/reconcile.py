@@ -73,7 +73,7 @@ class Evaluation:
     now_ns: int
     evaluated: int
     requests: list[Request] = field(default_factory=list)
-    waiting: dict[str, str] = field(default_factory=dict)  # asset -> why it cannot be built yet
+    waiting: dict[str, str] = field(default_factory=dict)  # asset -> why it is not built now
     freshness: dict[str, Freshness] = field(default_factory=dict)
     due: list[str] = field(default_factory=list)
 
@@ -113,10 +113,13 @@ def freshness_of(times: ChangeTimes, graph: Graph, nodes: Sequence[str],
 
 def evaluate(project: Any, store: Any, plan: Sequence[str], now_ns: int,
              current: Callable[[str], str | None], last_evaluated: Callable[[str], int | None],
-             appeared: Callable[[str], int | None] | None = None) -> Evaluation:
+             appeared: Callable[[str], int | None] | None = None,
+             hold: Callable[[str], str | None] | None = None) -> Evaluation:
     """What the policies of ``plan``'s assets ask at ``now_ns``. ``last_evaluated(asset)``: when
     its schedule was last evaluated (None: never), for :func:`due_schedules`; ``appeared(node)``:
-    when ``run`` first saw a node that was never materialized and reads no data."""
+    when ``run`` first saw a node that was never materialized and reads no data; ``hold(asset)``:
+    why a requested asset may not be built now (a retry's backoff), else None. Held assets go to
+    ``waiting`` with that reason, and so do those whose upstream was never materialized."""
     graph: Graph = project.graph
     owners = policy_nodes(graph, plan)
     if not owners:
@@ -140,15 +143,25 @@ def evaluate(project: Any, store: Any, plan: Sequence[str], now_ns: int,
     due = _due(graph, owners, now_ns, last_evaluated)
     in_scope = set(scope)
     order = [n for n in graph.order if n in in_scope]
-    requests = tick_requests(policies, upstream, changes, due, now_ns, new, order)
-    wanted = {r.asset for r in requests}
     ev = Evaluation(now_ns, len(scope), due=sorted(due))
-    for r in requests:  # --only builds against stored inputs: one never materialized blocks it
-        gone = sorted(up for up in upstream[r.asset] if up in policies and up not in wanted and times.head(up) is None)
-        if gone:
-            ev.waiting[r.asset] = f"upstream {', '.join(gone)} never materialized"
-        else:
-            ev.requests.append(r)
+    # what cannot be built now is held, and the requests made again without it, until none is
+    # held anew: an eager reader of a held asset is not requested for it (held only grows)
+    while True:
+        requests = tick_requests(policies, upstream, changes, due, now_ns, new, order, held=ev.waiting)
+        wanted = {r.asset for r in requests}
+        fresh_holds = {}
+        for r in requests:
+            why = hold(r.asset) if hold is not None else None
+            gone = sorted(up for up in upstream[r.asset]
+                          if up in policies and up not in wanted and times.head(up) is None)
+            if why is None and gone:  # --only builds against stored inputs: one never materialized blocks it
+                why = f"upstream {', '.join(gone)} never materialized"
+            if why is not None:
+                fresh_holds[r.asset] = why
+        if not fresh_holds:
+            break
+        ev.waiting.update(fresh_holds)
+    ev.requests = requests
     ev.freshness = freshness_of(times, graph, owners, appeared)
     return ev
 
