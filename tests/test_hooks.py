@@ -77,6 +77,106 @@ def test_hook_after_build(project, pm):
     assert rec.calls[-1] == ("after_build", True, 2)
 
 
+
+class Alerts:
+    """A test plugin that records the alert hooks, with every argument."""
+
+    def __init__(self):
+        self.calls = []
+
+    @hookimpl
+    def after_asset(self, result):
+        if result.status == "failed":
+            self.calls.append(("after_asset", result.asset))
+
+    @hookimpl
+    def asset_failed(self, result):
+        self.calls.append(("asset_failed", result.asset, result.status, result.error))
+
+    @hookimpl
+    def asset_overdue(self, asset, lag_s, overdue):
+        self.calls.append(("asset_overdue", asset, lag_s, overdue))
+
+
+def _at(monkeypatch, when: str) -> None:
+    monkeypatch.setenv("ASSETBUILD_NOW", when)
+
+
+def _feed(project, text: str, mtime: str) -> None:
+    import os
+    from datetime import datetime
+
+    p = project.write("feed.txt", text)
+    t = datetime.fromisoformat(mtime.replace("Z", "+00:00")).timestamp()
+    os.utime(p, (t, t))
+
+
+def test_hook_asset_failed(project, pm, monkeypatch):
+    rec = Alerts()
+    pm.register(rec)
+    project.assetfile("""
+@asset(io="json", auto="eager")
+def good():
+    return 1
+
+@asset(io="json", auto="eager")
+def bad():
+    raise ValueError("on purpose")
+""")
+    _at(monkeypatch, "2024-03-04T00:00:00Z")
+    summary = assetbuild.run_daemon(project_dir=project.root, once=True, plugin_manager=pm)
+    assert (summary.ticks, summary.failed) == (1, 1)
+    assert rec.calls == [("after_asset", "bad"), ("asset_failed", "bad", "failed", "ValueError: on purpose")]
+    rec.calls.clear()
+    project.build(plugin_manager=pm, keep_going=True)  # any build: good is cached, bad fails again
+    assert rec.calls == [("after_asset", "bad"), ("asset_failed", "bad", "failed", "ValueError: on purpose")]
+
+
+def test_hook_asset_overdue(project, pm, monkeypatch):
+    rec = Alerts()
+
+    class Short:
+        """An implementation that takes only (asset, lag_s)."""
+
+        calls: list = []
+
+        @hookimpl
+        def asset_overdue(self, asset, lag_s):
+            self.calls.append((asset, lag_s))
+
+    short = Short()
+    pm.register(rec)
+    pm.register(short)
+    project.assetfile("""
+feed = source("feed", "feed.txt")
+
+@asset(io="json", freshness="1h")  # auto=None: the daemon never builds it, so it stays late
+def latest(feed):
+    return feed.read_text()
+""")
+    _feed(project, "one", "2024-03-04T00:00:00Z")
+    _at(monkeypatch, "2024-03-04T00:10:00Z")
+    project.built()
+    _feed(project, "two", "2024-03-04T01:00:00Z")
+
+    def tick(when: str) -> list:
+        _at(monkeypatch, when)
+        assetbuild.run_daemon(project_dir=project.root, once=True, plugin_manager=pm)
+        calls = list(rec.calls)
+        rec.calls.clear()
+        return calls
+
+    assert tick("2024-03-04T01:05:00Z") == []  # the new version, first seen now
+    assert tick("2024-03-04T02:05:00Z") == []  # an hour behind: not more than its freshness
+    assert tick("2024-03-04T02:06:00Z") == [("asset_overdue", "latest", 3660.0, True)]
+    assert tick("2024-03-04T02:30:00Z") == []  # still overdue: said once
+    assert tick("2024-03-04T05:00:00Z") == []
+    _at(monkeypatch, "2024-03-04T05:10:00Z")
+    assert project.built() == ["latest"]
+    assert tick("2024-03-04T05:15:00Z") == [("asset_overdue", "latest", 0.0, False)]
+    assert tick("2024-03-04T05:20:00Z") == []  # fresh: nothing more to say
+    assert short.calls == [("latest", 3660.0), ("latest", 0.0)]
+
 class Upper:
     name = "upper"
     version = "1"

@@ -55,7 +55,7 @@ def broken():
 
 
 def test_the_examples_make_a_working_plugin(tmp_path):
-    assert len(plugin_examples()) == 7  # one per hook, and the contract tests
+    assert len(plugin_examples()) == 9  # one per hook, and the contract tests
     env = install_examples(tmp_path)
     root = tmp_path / "project"
     (root / "lib").mkdir(parents=True)
@@ -68,10 +68,38 @@ def test_the_examples_make_a_working_plugin(tmp_path):
     assert r.returncode == 1, r.stderr
     assert f"hello: building 3 assets in {root}" in r.stderr
     assert "hello: broken failed: ValueError: on purpose" in r.stderr
+    assert r.stderr.count("hello: ALERT broken failed: ValueError: on purpose") == 1  # asset_failed
     assert "hello: failed, 2 built" in r.stderr
     assert (root / "out" / "report.txt").read_text() == "ADA,3\nGRACE,5"
     r = cli("--executor", "pool", "-j", "2", "rows", "--force", cwd=root, env=env)
     assert r.returncode == 0 and "hello: ok, 1 built" in r.stderr, r.stderr
+
+
+def test_the_overdue_example_alerts_once_each_way(tmp_path):
+    import os
+
+    env = install_examples(tmp_path)
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / "AssetFile").write_text('from assetbuild import asset, source\n\nfeed = source("feed", "feed.txt")\n\n\n'
+                                    '@asset(io="json", freshness="1h")\ndef latest(feed):\n    return feed.read_text()\n')
+    (root / "feed.txt").write_text("one")
+    os.utime(root / "feed.txt", (1709510400, 1709510400))  # 2024-03-04T00:00:00Z
+
+    def run(now: str, *args: str) -> str:
+        r = cli(*args, cwd=root, env={**env, "ASSETBUILD_NOW": now})
+        assert r.returncode == 0, r.stderr
+        return "\n".join(ln for ln in r.stderr.splitlines() if ln.startswith("hello: ") and "building" not in ln
+                         and not ln.startswith("hello: ok"))
+
+    run("2024-03-04T00:10:00Z", "build")
+    (root / "feed.txt").write_text("two")
+    os.utime(root / "feed.txt", (1709514000, 1709514000))  # 01:00
+    assert run("2024-03-04T01:00:00Z", "run", "--once") == ""  # first seen at 01:00
+    assert run("2024-03-04T03:00:00Z", "run", "--once") == "hello: latest is 2.0 h behind"
+    assert run("2024-03-04T04:00:00Z", "run", "--once") == ""  # still behind: said once
+    run("2024-03-04T04:10:00Z", "build")
+    assert run("2024-03-04T04:15:00Z", "run", "--once") == "hello: latest caught up"
 
 
 def test_the_contract_example_passes_against_the_examples(tmp_path):
