@@ -64,6 +64,10 @@ class Node:
     appears: int | None = None  # a time partition: exists once its window has closed
 
 
+def span(s: int | None) -> str:
+    return {1800: "30m", H: "1h"}[s or 0]
+
+
 def _min(times: list[int | None]) -> int | None:
     real = [t for t in times if t is not None]
     return min(real) if real else None
@@ -136,32 +140,33 @@ class Model:
             for u in n.inputs:
                 if u in names and n.auto and self.nodes[u].auto:
                     down[u] |= {n.name} | down[n.name]
-        self.reasons = reasons = {n.name: [] for n in live}
+        self.reasons = reasons = {n.name: [] for n in live}  # as `assetbuild ticks` words them
         for n in live:
             a = n.name
             if n.cron is not None:
-                _, period, offset = n.cron
+                cron, period, offset = n.cron
                 latest = (now - offset) // period * period + offset
                 if self.last_tick is None or latest > self.last_tick:
-                    reasons[a].append("schedule")
+                    reasons[a].append(f"schedule: {cron}")
             if n.auto == "eager":
-                if not self.hist[a] or changed[a] or any(reasons[u] for u in n.inputs if u in names):
-                    reasons[a].append("eager")
+                asked = sorted(u for u in n.inputs if u in names and reasons[u])
+                if not self.hist[a]:
+                    reasons[a].append(f"new partition {a[a.index('[') + 1:-1]}" if n.appears else "eager: new asset")
+                elif changed[a]:
+                    reasons[a].append(f"eager: upstream {', '.join(sorted(changed[a]))} changed")
+                elif asked:
+                    reasons[a].append(f"eager: upstream {', '.join(asked)} requested")
             if n.auto == "lazy":
+                # the strictest freshness of an overdue lazy/eager asset downstream (lenient last)
+                overdue = sorted((f, d) for d in down[a] for f in (self.nodes[d].freshness,) if late(oldest[d], f))
                 if late(oldest[a], n.freshness) and late(fixable[a], n.freshness):
-                    reasons[a].append("lazy: own")
-                for d in sorted(down[a]):
-                    f = self.nodes[d].freshness
-                    if late(oldest[d], f) and late(fixable[a], f):
-                        reasons[a].append(f"lazy: for {d}")
-                        break
-        held = {n.name for n in live if reasons[n.name] and any(
-            u in names and not self.hist[u] and not reasons[u] for u in n.inputs)}
+                    reasons[a].append(f"lazy: needed for its freshness {span(n.freshness)}")
+                elif overdue and late(fixable[a], overdue[0][0]):
+                    reasons[a].append(f"lazy: needed for {overdue[0][1]}'s freshness {span(overdue[0][0])}")
         out: dict[str, str] = {}
-        for n in live:
+        for n in live:  # built with --only: an upstream never materialized must be built with it
             a = n.name
-            if not reasons[a] or a in held or any(u in names and not self.hist[u] and u not in out
-                                                    for u in n.inputs):
+            if not reasons[a] or any(u in names and not self.hist[u] and u not in out for u in n.inputs):
                 continue
             reads = {w: self.current(w) for w in n.inputs}
             data = f"{a}({','.join(str(reads[w]) for w in n.inputs)})"
@@ -171,7 +176,7 @@ class Model:
                 out[a] = "built"
                 self.hist[a].append((data, reads, now))
         self.last_tick = now
-        return out, held
+        return out, {a for a, why in reasons.items() if why and a not in out}
 
     def fresh_under_policy(self, a: str) -> bool:
         """Whether ``a`` lacked nothing its policy asks for at the last tick (so must not be built)."""
@@ -242,12 +247,12 @@ def day_nodes() -> list[Node]:
               for k in range(3)]
     start = ts("2024-03-02T22:00:00Z")
     nodes += [Node(f"hourly[{iso(start + k * H)[:10]}-{iso(start + k * H)[11:16]}]", (), auto="eager",
-                   appears=start + (k + 1) * H) for k in range(30)]
+                   appears=start + (k + 1) * H) for k in range(40)]
     return nodes
 
 
-# (time, sources written a minute before it, the assets materialized: checked against the model
-# too, so a change to the model cannot silently agree with a changed engine)
+# (tick, sources written a minute before it, what the tick materializes). The model must predict
+# this table too, so the model and the engine cannot drift apart from the day together.
 DAY_STEPS: list[tuple[str, dict[str, str], dict[str, str]]] = [
     ("2024-03-02T06:00:00Z", {}, {"clean": "built", "daily[2024-03-01]": "built", "digest": "built"}),
     ("2024-03-02T07:00:00Z", {}, {}),  # report's lag is exactly its freshness: not late yet
@@ -272,6 +277,10 @@ DAY_STEPS: list[tuple[str, dict[str, str], dict[str, str]]] = [
     # the daemon was down from 08:00 to 21:00: 09:00 is owed once; report is 13h late
     ("2024-03-03T21:00:00Z", {}, {"digest": "built", "report": "built", "summary": "built",
                                   **{f"hourly[2024-03-03-{h:02d}:00]": "built" for h in range(8, 21)}}),
+    # 09:00 again, with nothing new for digest: its run is a cache hit
+    ("2024-03-04T09:00:00Z", {}, {"digest": "cached", "daily[2024-03-03]": "built",
+                                  **{f"hourly[2024-03-03-{h:02d}:00]": "built" for h in range(21, 24)},
+                                  **{f"hourly[2024-03-04-{h:02d}:00]": "built" for h in range(0, 9)}}),
 ]
 
 
@@ -290,7 +299,7 @@ def test_a_scripted_day_materializes_exactly_what_the_policies_require(tmp_path)
         got = tick["outcomes"]
         assert (when, got) == (when, predicted), tick
         assert (when, predicted) == (when, expected)
-        assert sorted(r["asset"] for r in tick["requested"]) == sorted(predicted), when
+        assert {r["asset"]: r["reasons"] for r in tick["requested"]} == {a: model.reasons[a] for a in predicted}
         assert set(tick["deferred"]) == held, when
         assert not [a for a in got if model.fresh_under_policy(a)], when
     # the never-built assets: summary held back until report existed; audit and idle never
@@ -302,3 +311,104 @@ def test_a_scripted_day_materializes_exactly_what_the_policies_require(tmp_path)
     assert ticks[0]["deferred"] == {"summary": "upstream report never materialized"}
     assert not any(a in t["outcomes"] for t in ticks for a in ("audit", "idle"))
     assert "audit" in ticks[-1]["overdue"] and "report" not in ticks[-1]["overdue"]
+
+
+# -- random graphs, policies and event times ---------------------------------------------------
+
+@st.composite
+def scenarios(draw):
+    """Sources s0.., assets a0.. reading one or two earlier nodes, random policies; then steps
+    (minutes later, the sources that change a minute before that tick)."""
+    sources = [f"s{i}" for i in range(draw(st.integers(1, 2)))]
+    nodes: list[Node] = []
+    for i in range(draw(st.integers(2, 5))):
+        ins = draw(st.lists(st.sampled_from(sources + [n.name for n in nodes]), min_size=1, max_size=2, unique=True))
+        nodes.append(Node(f"a{i}", tuple(ins), auto=draw(st.sampled_from([None, "eager", "lazy", "lazy"])),
+                          freshness=draw(st.sampled_from([None, 1800, H])),
+                          cron=draw(st.sampled_from([None] * 6 + [("0 * * * *", H, 0), ("30 * * * *", H, 1800)]))))
+    steps = draw(st.lists(st.tuples(st.integers(1, 150), st.sets(st.sampled_from(sources))), min_size=1, max_size=6))
+    return sources, nodes, steps
+
+
+def tick_in_process(root: Path, now: int, monkeypatch) -> dict:
+    from assetbuild import run_daemon
+
+    seen = []
+    monkeypatch.setenv("ASSETBUILD_NOW", iso(now))
+    run_daemon(project_dir=root, once=True, on_tick=seen.append)
+    (t,) = seen
+    assert t.error is None, t.error
+    return t.to_json()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(scenarios())
+def test_random_graphs_materialize_exactly_what_the_model_predicts(monkeypatch, scenario):
+    sources, nodes, steps = scenario
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        write_project(root, nodes, {s: f"{s}-v0" for s in sources})
+        model = Model(nodes, {s: f"{s}-v0" for s in sources})
+        t0 = ts("2024-03-02T06:00:00Z")
+        # the first tick, then a tick per asset 2h later (past every freshness: the lazy assets
+        # a freshness needs are first built; sources change only after that)
+        times = [(t0, set())] + [(t0 + 2 * H + k, set()) for k in range(len(nodes))]
+        now = times[-1][0]
+        for minutes, changed in steps:
+            now += minutes * 60
+            times.append((now, changed))
+        version = 0
+        for now, changed in times:
+            version += 1
+            for s in sorted(changed):
+                change_source(root, s, f"{s}-v{version}", now)
+                model.disk[s] = f"{s}-v{version}"
+            predicted, _ = model.tick(now)
+            tick = tick_in_process(root, now, monkeypatch)
+            got = {a: st_ for a, st_ in tick["outcomes"].items() if st_ != "skipped"}  # see the xfail below
+            assert got == predicted, (iso(now), tick, model.reasons)
+            assert not [a for a in got if model.fresh_under_policy(a)], iso(now)
+            assert {a: model.reasons[a] for a in got} == {
+                r["asset"]: r["reasons"] for r in tick["requested"] if r["asset"] in got}, iso(now)
+            for r in tick["requested"]:  # each reason is one its policy allows
+                n = model.nodes[r["asset"]]
+                allowed = {"schedule"} if n.cron else set()
+                allowed |= {"eager": {"eager"}, "lazy": {"lazy"}}.get(n.auto or "", set())
+                assert {why.split(":")[0] for why in r["reasons"]} <= allowed, r
+
+
+# -- where the engine and the issue disagree ---------------------------------------------------
+
+@pytest.mark.xfail(strict=True, reason="a lazy asset never materialized measures its lag from its inputs' "
+                   "current versions only, so a source changing more often than its freshness starves it")
+def test_a_never_built_lazy_asset_is_built_once_its_oldest_missing_change_is_late(tmp_path):
+    # l (lazy, freshness 1h) reads s; s is seen at 06:00, changes at 06:50. At 07:30 l still
+    # lacks the data of 06:00, 1h30m old: it is overdue and its build brings it in.
+    nodes = [Node("l", ("s",), auto="lazy", freshness=H)]
+    write_project(tmp_path, nodes, {"s": "v1"})
+    model = Model(nodes, {"s": "v1"})
+    for when, content in (("2024-03-02T06:00:00Z", None), ("2024-03-02T06:50:00Z", "v2"),
+                          ("2024-03-02T07:30:00Z", None)):
+        if content:
+            change_source(tmp_path, "s", content, ts(when))
+            model.disk["s"] = content
+        predicted, _ = model.tick(ts(when))
+        tick = run_once(tmp_path, ts(when))
+    assert predicted == {"l": "built"}
+    assert tick["outcomes"] == predicted  # got {}: nothing requested, and "overdue" is {}
+
+
+@pytest.mark.xfail(strict=True, reason="an eager asset downstream of a requested asset that is held back "
+                   "(its upstream never materialized) is requested too, and its build is skipped")
+def test_an_eager_asset_is_held_back_with_its_held_back_upstream(tmp_path):
+    # n (auto=None) was never built; l (lazy, freshness 1h) reads n and s; e (eager) reads l.
+    # At 08:00 l is late and requested but held back (n never materialized): e cannot be
+    # built either, so it must be held back too, not requested.
+    nodes = [Node("n", ("s",)), Node("l", ("n", "s"), auto="lazy", freshness=H), Node("e", ("l",), auto="eager")]
+    write_project(tmp_path, nodes, {"s": "v1"})
+    model = Model(nodes, {"s": "v1"})
+    for when in ("2024-03-02T06:00:00Z", "2024-03-02T08:00:00Z"):
+        predicted, held = model.tick(ts(when))
+        tick = run_once(tmp_path, ts(when))
+    assert (predicted, held) == ({}, {"l", "e"})
+    assert sorted(tick["deferred"]) == ["e", "l"]  # got {"l": ...}; requested [e], outcomes {"e": "skipped"}
