@@ -62,6 +62,7 @@ class Node:
     freshness: int | None = None
     cron: tuple[str, int, int] | None = None  # (text, period s, offset s): "0 9 * * *" = ("..", DAY, 9 * H)
     appears: int | None = None  # a time partition: exists once its window has closed
+    const: bool = False  # returns its name alone: a rebuild with new inputs keeps its data
 
 
 def span(s: int | None) -> str:
@@ -169,7 +170,7 @@ class Model:
             if not reasons[a] or any(u in names and not self.hist[u] and u not in out for u in n.inputs):
                 continue
             reads = {w: self.current(w) for w in n.inputs}
-            data = f"{a}({','.join(str(reads[w]) for w in n.inputs)})"
+            data = a if n.const else f"{a}({','.join(str(reads[w]) for w in n.inputs)})"
             if self.hist[a] and self.hist[a][-1][1] == reads:
                 out[a] = "cached"
             else:
@@ -200,6 +201,7 @@ def write_project(root: Path, nodes: list[Node], sources: dict[str, str], partit
         args = [f"auto={n.auto!r}"] + ([f"freshness={n.freshness}"] if n.freshness else [])
         args += [f"schedule={n.cron[0]!r}"] if n.cron else []
         lines += ["", f"@asset({', '.join(args)})", f"def {n.name}({', '.join(n.inputs)}):",
+                  f"    return '{n.name}'" if n.const else
                   f"    return '{n.name}(' + ','.join([{', '.join(f'_v({i})' for i in n.inputs)}]) + ')'"]
     (root / "AssetFile").write_text("\n".join(lines) + "\n" + partitions)
 
@@ -317,15 +319,16 @@ def test_a_scripted_day_materializes_exactly_what_the_policies_require(tmp_path)
 
 @st.composite
 def scenarios(draw):
-    """Sources s0.., assets a0.. reading one or two earlier nodes, random policies; then steps
-    (minutes later, the sources that change a minute before that tick)."""
+    """Sources s0.., assets a0.. reading one or two earlier nodes, random policies, some whose
+    data ignores their inputs; then steps (minutes later, the sources changed before that tick)."""
     sources = [f"s{i}" for i in range(draw(st.integers(1, 2)))]
     nodes: list[Node] = []
     for i in range(draw(st.integers(2, 5))):
         ins = draw(st.lists(st.sampled_from(sources + [n.name for n in nodes]), min_size=1, max_size=2, unique=True))
         nodes.append(Node(f"a{i}", tuple(ins), auto=draw(st.sampled_from([None, "eager", "lazy", "lazy"])),
                           freshness=draw(st.sampled_from([None, 1800, H])),
-                          cron=draw(st.sampled_from([None] * 6 + [("0 * * * *", H, 0), ("30 * * * *", H, 1800)]))))
+                          cron=draw(st.sampled_from([None] * 6 + [("0 * * * *", H, 0), ("30 * * * *", H, 1800)])),
+                          const=draw(st.sampled_from([False, False, True]))))
     steps = draw(st.lists(st.tuples(st.integers(1, 150), st.sets(st.sampled_from(sources))), min_size=1, max_size=6))
     return sources, nodes, steps
 
