@@ -110,22 +110,33 @@ class ChangeTimes:
         return head.data_version if head is not None else None
 
     def data_time(self, node: str) -> int | None:
-        """When the data ``node`` holds now appeared, for a reader that has none of it: a
-        source version's change time; an asset's latest materialization; for an asset never
-        materialized, the oldest data it would read (None: it reads nothing that has data)."""
+        """When the oldest data of ``node`` that a reader with none of it lacks appeared: a
+        source's first version seen (its current version's change time if none was recorded);
+        an asset's first recorded materialization (its latest, if history has none); for an
+        asset never materialized, the oldest data it would read (None: it reads nothing that has
+        data). A reader never materialized lacks it all: a source that keeps changing does not
+        make it look new."""
         memo = self._data
         if node in memo:
             return memo[node]
         d = self.graph.nodes.get(node)
         if isinstance(d, (SourceDef, ObservableSourceDef)):
             version = self.current(node)
-            memo[node] = None if version is None else self._source_time(node, version, d)
+            seen = self._sightings(node, d)
+            if version is None:
+                memo[node] = None
+            elif seen:
+                memo[node] = min(seen[0][1], self._source_time(node, version, d))
+            else:
+                memo[node] = self._source_time(node, version, d)
         elif not isinstance(d, AssetDef):
             memo[node] = None
         else:
             head = self.head(node)
             if head is not None:
-                memo[node] = head.built_ns
+                first = next((e.end_ns for e in self.store.events(node) if e.kind in DATA_KINDS and e.data_version),
+                             None)
+                memo[node] = head.built_ns if first is None else min(first, head.built_ns)
             else:  # its upstream never materialized first, in the graph's order: no deep recursion
                 graph, todo, closure = self.graph, [node], set()
                 while todo:

@@ -79,20 +79,26 @@ def test_a_day_of_ticks_builds_what_the_policies_ask(project, monkeypatch):
     t = tick(project, at("08:00"), monkeypatch)
     assert [(r.asset, r.reasons) for r in t.requests] == [("clean", ("eager: new asset",))]
     assert take_runs(runs) == {"clean": 1}
-    # report (lazy) is never built, so it lags since its data appeared; other has no policy
+    # report (lazy) was never built: it lacks all of orders' data, first seen at 08:00; other
+    # has no policy
     t = tick(project, at("08:30"), monkeypatch)
     assert (t.requests, take_runs(runs)) == ([], {})
     write_source(project, "c,d\n", at("08:40"))
-    t = tick(project, at("09:00"), monkeypatch)
+    t = tick(project, at("09:00"), monkeypatch)  # an hour: not more than its freshness
     assert [(r.asset, r.reasons) for r in t.requests] == [("clean", ("eager: upstream orders changed",))]
     assert take_runs(runs) == {"clean": 1}
-    # the change was first seen at 09:00 (after its mtime): report lags from then
-    t = tick(project, at("10:00"), monkeypatch)
-    assert (t.requests, take_runs(runs)) == ([], {})
-    t = tick(project, at("10:01"), monkeypatch)
+    t = tick(project, at("09:01"), monkeypatch)  # a change that keeps coming does not make it look new
     assert [(r.asset, r.reasons) for r in t.requests] == [("report", ("lazy: needed for its freshness 1h",))]
     assert take_runs(runs) == {"report": 1}
     assert t.overdue == {}  # built in this tick: no longer overdue
+    write_source(project, "e,f\n", at("09:10"))
+    t = tick(project, at("09:15"), monkeypatch)
+    assert [r.asset for r in t.requests] == ["clean"] and take_runs(runs) == {"clean": 1}
+    # the change was first seen at 09:15 (after its mtime): report lags from then
+    assert tick(project, at("10:15"), monkeypatch).requests == []
+    t = tick(project, at("10:16"), monkeypatch)
+    assert [(r.asset, r.reasons) for r in t.requests] == [("report", ("lazy: needed for its freshness 1h",))]
+    assert take_runs(runs) == {"report": 1}
     t = tick(project, at("23:00"), monkeypatch)
     assert (t.requests, take_runs(runs)) == ([], {})  # nothing changed: nothing fresh is rebuilt
     assert "other" not in project.status() or project.status()["other"].state == "missing"
