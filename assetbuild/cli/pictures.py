@@ -30,10 +30,9 @@ def asset_states(selection: tuple[str, ...], opts: dict[str, Any]) -> dict[str, 
 def write_picture(nodes: list[dict[str, Any]], fmt: str, states: dict[str, str], out: str | None) -> None:
     """Write the SVG or PNG of ``nodes`` (graph's rows) to ``out`` (a file; None: stdout)."""
     if fmt == "svg":
-        from ..ui.layout import graph_from_rows, layout
-        from ..ui.svg import render_svg
+        from ..ui.svg import lineage_svg
 
-        write_text(render_svg(layout(*graph_from_rows(nodes, states)), link_prefix=None), out)
+        write_text(lineage_svg(nodes, states, link_prefix=None), out)
         return
     data = _png(nodes, states)
     if out is None:

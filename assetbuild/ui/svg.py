@@ -15,9 +15,22 @@ Edges are ``<path class="edge" data-from data-to>`` with an arrowhead.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection, Iterable, Mapping
+from typing import Any
 from urllib.parse import quote
 
-from .layout import CHAR_W, DETAIL_H, FONT_SIZE, MAX_LABEL, PAD_X, Layout, PlacedNode, Route
+from .layout import (
+    CHAR_W,
+    DETAIL_H,
+    FONT_SIZE,
+    MAX_LABEL,
+    PAD_X,
+    Layout,
+    PlacedNode,
+    Route,
+    graph_from_rows,
+    layout,
+)
 
 # state -> (fill, stroke): the fill says the state at a glance, the stroke is its darker edge.
 STATE_COLORS: dict[str, tuple[str, str]] = {
@@ -37,9 +50,18 @@ _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 def esc(text: object) -> str:
     """``text`` safe in XML content and in a double-quoted attribute; characters XML cannot hold
-    at all (control characters) become U+FFFD."""
+    at all (control characters) become U+FFFD; tab and line ends as references, which an
+    attribute keeps (a parser turns them into spaces otherwise)."""
     s = _NOT_XML.sub("\ufffd", str(text))
-    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+    s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+    return s.replace("\t", "&#9;").replace("\n", "&#10;").replace("\r", "&#13;")
+
+
+def lineage_svg(rows: Iterable[Mapping[str, Any]], states: Mapping[str, str], *, collapse: Collection[str] = (),
+                link_prefix: str | None = "/assets/") -> str:
+    """The lineage picture of ``describe_graph``/``list_assets`` rows, each asset in its
+    ``states`` entry (a ``status`` state): what /graph and ``graph --format svg`` show."""
+    return render_svg(layout(*graph_from_rows(rows, states), collapse=collapse), link_prefix=link_prefix)
 
 
 def render_svg(lay: Layout, *, link_prefix: str | None = "/assets/", legend: bool = True,
