@@ -142,3 +142,8 @@ class WorkerLost(AssetbuildError):
 
 def _worker_lost(message: str, isolated: bool) -> WorkerLost:
     return WorkerLost(message, isolated=isolated)
+
+
+class ToolError(AssetbuildError):
+    """A program a command runs is not installed or failed (Graphviz's ``dot`` for ``graph
+    --format png``); the message says how to get it."""

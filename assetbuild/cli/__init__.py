@@ -392,21 +392,30 @@ def list_cmd(ctx: click.Context, assets: tuple[str, ...], **local: Any) -> None:
 @cli.command()
 @click.argument("assets", nargs=-1)
 @_common
-@click.option("--format", "fmt", type=click.Choice(["dot", "mermaid", "json"]), default="dot",
-              show_default=True, help="Output format.")
+@click.option("--format", "fmt", type=click.Choice(["dot", "mermaid", "json", "svg", "png"]), default="dot",
+              show_default=True, help="Output format. svg: a picture drawn by assetbuild itself, each asset "
+              "coloured by its status state (as the UI's /graph page); png: Graphviz's, needs `dot` installed.")
+@click.option("-o", "--output", "out", metavar="FILE", default=None,
+              help="Write to FILE instead of stdout (png needs it on a terminal).")
 @_exclude_option
 @click.pass_context
 @_handle_errors
-def graph(ctx: click.Context, assets: tuple[str, ...], fmt: str, **local: Any) -> None:
+def graph(ctx: click.Context, assets: tuple[str, ...], fmt: str, out: str | None, **local: Any) -> None:
     """Print the dependency graph (pipe dot output to `dot -Tsvg`); ASSETS: only those (same
-    selection syntax as build: '+report' is report and everything it needs)."""
+    selection syntax as build: '+report' is report and everything it needs). svg and png show
+    each asset's state (fresh, stale, missing, failed, overdue) as `status` finds it; read-only."""
     from .. import output, session
+    from . import pictures
 
+    pictures.refuse_png_to_terminal(fmt, out)
     opts, _ = _setup(ctx, local)
     with _prints_to_stderr():
         nodes = session.describe_graph(assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"),
                                        assets=_selection(assets, opts))
-    click.echo(output.format_graph(nodes, fmt))
+    if fmt in ("svg", "png"):
+        pictures.write_picture(nodes, fmt, pictures.asset_states(_selection(assets, opts), opts), out)
+        return
+    pictures.write_text(output.format_graph(nodes, fmt), out)
 
 
 @cli.command()

@@ -414,6 +414,11 @@ def format_status(rows: list[AssetStatus], *, color: bool = False, as_json: bool
     return "\n".join(lines)
 
 
+def _dot_id(name: str) -> str:
+    """``name`` as a quoted dot ID: a source's path may hold quotes and backslashes."""
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def format_graph(nodes: list[dict[str, Any]], fmt: str) -> str:
     """Render ``[{"name", "kind", "inputs": [...]}]`` as dot, mermaid or JSON."""
     if fmt == "json":
@@ -423,14 +428,14 @@ def format_graph(nodes: list[dict[str, Any]], fmt: str) -> str:
         for n in nodes:
             shape = {"source": "note", "resource": "component", "observable_source": "hexagon"}.get(n["kind"], "box")
             if n.get("partitions"):  # one node for all its partitions, stacked
-                out.append(f'  "{n["name"]}" [shape=box3d, label="{n["name"]}\\n{_count(n)}"];')
+                out.append(f'  {_dot_id(n["name"])} [shape=box3d, label="{_dot_id(n["name"])[1:-1]}\\n{_count(n)}"];')
                 continue
-            out.append(f'  "{n["name"]}" [shape={shape}];')
+            out.append(f'  {_dot_id(n["name"])} [shape={shape}];')
         for n in nodes:
             for up in n["inputs"]:
-                out.append(f'  "{up}" -> "{n["name"]}";')
+                out.append(f'  {_dot_id(up)} -> {_dot_id(n["name"])};')
             for user in n.get("used_by", ()):  # a resource: a dashed edge, it is no data
-                out.append(f'  "{n["name"]}" -> "{user}" [style=dashed];')
+                out.append(f'  {_dot_id(n["name"])} -> {_dot_id(user)} [style=dashed];')
         out.append("}")
         return "\n".join(out)
     if fmt == "mermaid":
