@@ -171,3 +171,32 @@ def test_wrong_token_and_foreign_host_are_refused(site, browser):
     assert resp.status == 403
     resp = page.request.get(server.base + "/", headers={"Host": "rebound.example"})
     assert resp.status == 403
+
+
+def test_lineage_graph_click_opens_the_asset_page(site, browser, shots):
+    project, server, env = site
+    page = browser.new_page(viewport={"width": 1100, "height": 700})
+    page.goto(server.base + "/graph")
+    nodes = page.locator("[data-testid=graph] g.node[data-asset]")
+    assert {n.get_attribute("data-asset"): n.get_attribute("data-state") for n in nodes.all()} == {
+        "orders": "source", "version": "source", "clean": "stale", "report": "stale", "daily": "fresh"}
+    page.screenshot(path=str(shots / "graph.png"), full_page=True)
+    page.click('[data-testid=graph] g.node[data-asset="report"]')
+    page.wait_for_url("**/assets/report")
+    assert page.locator("h1").inner_text() == "report"
+
+
+def test_runs_pages_in_the_browser(site, browser, shots):
+    project, server, env = site
+    page = browser.new_page()
+    page.goto(server.base + "/runs")
+    rows = page.locator("tr[data-run]")
+    assert rows.count() == 1
+    page.screenshot(path=str(shots / "runs.png"), full_page=True)
+    rows.first.locator("a").click()
+    assert page.locator("[data-testid=run-events] tr[data-asset]").count() == 5  # clean, report, 3 days
+    page.screenshot(path=str(shots / "run.png"), full_page=True)
+    page.click('[data-testid=run-events] a:text("daily[2024-03-02]")')  # a partition: its asset's page
+    page.wait_for_url("**/assets/daily?partition=2024-03-02")
+    assert page.locator("[data-testid=partition-selected]").inner_text() == "2024-03-02"
+    assert page.locator("[data-testid=history] tbody tr").count() == 1

@@ -232,3 +232,34 @@ def test_open_starts_a_browser_on_the_printed_url(ui_project):
         assert opened.read_text() == s.url
     finally:
         assert s.stop() == 0
+
+
+def test_without_the_ui_extra_it_says_how_to_install_it(ui_project, tmp_path):
+    """starlette hidden (as in an install without the extra): exit 2, the install command."""
+    blocker = tmp_path / "block"
+    blocker.mkdir()
+    (blocker / "sitecustomize.py").write_text(
+        "import sys\n"
+        "class _Hide:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in ('starlette', 'uvicorn'):\n"
+        "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
+        "sys.meta_path.insert(0, _Hide())\n")
+    out = cli("ui", cwd=ui_project.root, env=clean_env(PYTHONPATH=str(blocker)))
+    assert out.returncode == 2, out.stderr
+    assert "pip install 'assetbuild[ui]'" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_lineage_page(server, ui_project):
+    code, html, _ = server.get("/graph")
+    assert code == 200
+    svg = html.split('data-testid="graph"')[1]
+    nodes = dict(re.findall(r'<g class="node" data-asset="([^"]+)" data-kind="[^"]+" data-state="([^"]+)"', svg))
+    assert nodes == {"orders": "source", "clean": "stale", "report": "stale"}
+    assert 'href="/assets/report"' in svg and svg.count('class="edge"') == 2
+    code, html, _ = server.get("/graph?select=%2Bclean")  # +clean: clean and its upstream
+    nodes = re.findall(r'<g class="node" data-asset="([^"]+)"', html)
+    assert sorted(nodes) == ["clean", "orders"]
+    code, html, _ = server.get("/graph?collapse=metrics")
+    assert 'data-group="metrics"' in html and 'data-asset="report"' not in html
+    assert server.get("/graph?select=nope")[0] == 400

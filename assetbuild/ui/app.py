@@ -11,6 +11,7 @@ import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -19,6 +20,7 @@ from starlette.responses import HTMLResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Route
 
 from ..errors import AssetbuildError
+from ..partitions import split_node
 from . import data, pages
 from .builds import Builds, Events
 from .security import COOKIE, HEADER, HostCheck, allowed_hosts, same_token
@@ -74,12 +76,26 @@ def create_app(settings: Settings) -> Any:
 
     async def asset(request: Request) -> Response:
         name = request.path_params["name"]
+        asset_name, key = split_node(name)
+        if key is not None:  # a partition's node (a run's event names it): its asset's page, selected
+            return RedirectResponse(f"/assets/{quote(asset_name)}?partition={quote(key)}", status_code=303)
+        partition = request.query_params.get("partition")
         try:
-            doc = await run_in_threadpool(data.asset_page, settings.where, name)
+            doc = await run_in_threadpool(data.asset_page, settings.where, name, partition)
         except AssetbuildError as e:
             return _error(f"No asset {name}", e, ui, status=404)
         return HTMLResponse(pages.asset_html(doc, project=ui.project, token=ui.form_token(request),
-                                             partition=request.query_params.get("partition")))
+                                             partition=partition))
+
+    async def graph(request: Request) -> Response:
+        select = request.query_params.get("select") or None
+        collapse = tuple(request.query_params.getlist("collapse"))
+        try:
+            doc = await run_in_threadpool(data.graph, settings.where, select, collapse)
+        except AssetbuildError as e:
+            return _error("No such selection" if select else "The project does not load", e, ui,
+                          status=400 if select else 500)
+        return HTMLResponse(pages.graph_html(doc, project=ui.project, select=select, collapse=collapse))
 
     async def runs(request: Request) -> Response:
         try:
@@ -143,7 +159,7 @@ def create_app(settings: Settings) -> Any:
     async def wrong_method(request: Request) -> Response:
         return PlainTextResponse("use POST, with this server's token", status_code=405)
 
-    routes = [Route("/", catalog), Route("/assets/{name:path}", asset), Route("/runs", runs),
+    routes = [Route("/", catalog), Route("/graph", graph), Route("/assets/{name:path}", asset), Route("/runs", runs),
               Route("/runs/{run}", run), Route("/materialize", materialize, methods=["POST"]),
               Route("/materialize", wrong_method, methods=["GET"]), Route("/events", events)]
     app = Starlette(routes=routes)

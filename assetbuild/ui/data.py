@@ -90,9 +90,10 @@ def last_materialized(where: Where, assets: list[str]) -> dict[str, str]:
     return {a: iso_utc(t) for a, t in out.items()}
 
 
-def asset_page(where: Where, name: str) -> dict[str, Any]:
+def asset_page(where: Where, name: str, partition: str | None = None) -> dict[str, Any]:
     """Everything the asset page shows: its definition (``list`` row), state and reasons
-    (``why``), latest metadata, history (newest first) and, if partitioned, each partition's state."""
+    (``why``), latest metadata, history (newest first) and, if partitioned, each partition's
+    state; with ``partition``, that partition's state, reasons, metadata and history."""
     from .. import session
     from ..errors import ValueNotFound
 
@@ -111,15 +112,22 @@ def asset_page(where: Where, name: str) -> dict[str, Any]:
     doc["state"] = st.get("state")
     doc["partitions"] = st.get("partitions")
     doc["reasons"] = st.get("reasons", [])
-    if st.get("partitions") is None:
-        doc["why"] = session.why(name, **where.kw())
-        try:
-            meta = session.load_metadata(name, **where.kw())
-            doc["metadata"], doc["materialized_at"] = meta["metadata"], meta["materialized_at"]
-        except ValueNotFound:
-            pass
-        log = session.asset_log(name, None, **where.kw())
-        doc["history"] = log["events"] if isinstance(log, dict) else []
+    node = name
+    if st.get("partitions") is not None:
+        if partition is None or partition not in st["partitions"]:
+            return doc
+        node = f"{name}[{partition}]"
+        doc["partition_state"] = st["partitions"][partition]
+    doc["why"] = session.why(node, **where.kw())
+    if partition is not None and isinstance(doc["why"], dict):
+        doc["partition_reasons"] = doc["why"].get("reasons", [])
+    try:
+        meta = session.load_metadata(node, **where.kw())
+        doc["metadata"], doc["materialized_at"] = meta["metadata"], meta["materialized_at"]
+    except ValueNotFound:
+        pass
+    log = session.asset_log(node, None, **where.kw())
+    doc["history"] = log["events"] if isinstance(log, dict) else []
     return doc
 
 
@@ -139,3 +147,17 @@ def display_dir(where: Where) -> str:
     home = os.path.expanduser("~")
     d = os.path.abspath(where.project_dir)
     return "~" + d[len(home):] if d.startswith(home + os.sep) else d
+
+
+def graph(where: Where, select: str | None = None, collapse: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The lineage picture (ui.svg) of the whole project or of a selection (``+report+``: it,
+    its upstream and downstream), each asset coloured by its state; ``collapse``: groups drawn
+    as one node. Also every group, for the page's choices."""
+    from .. import session
+    from .svg import lineage_svg
+
+    rows = session.list_assets(**where.kw(), assets=[select] if select else ())
+    known = {a: s["state"] for a, s in states(where).items()}
+    groups = sorted({str(r["group"]) for r in rows if r.get("group") and r["kind"] != "resource"})
+    return {"svg": lineage_svg(rows, known, collapse=[g for g in collapse if g in groups], link_prefix="/assets/"),
+            "groups": groups, "assets": sum(r["kind"] == "asset" for r in rows)}

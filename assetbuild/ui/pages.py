@@ -22,7 +22,8 @@ function abLive(){
   const es=new EventSource('/events');
   const set=(asset,state)=>{for(const el of document.querySelectorAll('[data-asset="'+CSS.escape(asset)+'"]')){
     if(el.dataset.state==='source')continue;
-    el.dataset.state=state;const b=el.querySelector('.state');if(b){b.textContent=state;b.style.background=(window.abColors||{})[state]||'#888';}}};
+    el.dataset.state=state;const b=el.querySelector('.state');if(b){b.textContent=state;b.style.background=(window.abColors||{})[state]||'#888';}
+    const r=el.querySelector('rect.box'),c=(window.abSvgColors||{})[state];if(r&&c){r.setAttribute('fill',c[0]);r.setAttribute('stroke',c[1]);}}};
   es.onmessage=(m)=>{const e=JSON.parse(m.data);
     if(e.type==='asset'&&!e.partition){set(e.asset,e.status==='running'?'running':(e.status==='failed'?'failed':e.status==='skipped'?'missing':'fresh'));}
     if(e.type==='build-started'){for(const b of document.querySelectorAll('button[data-build]'))b.disabled=true;
@@ -194,9 +195,11 @@ def asset_html(doc: dict[str, Any], *, project: str, token: str | None, partitio
     if doc.get("partitions") is not None:
         body.append(f"<h2>Partitions</h2>{partitions_html(name, doc['partitions'])}")
         if partition:
+            reasons = "; ".join(f"{r['code']}: {r['detail']}" for r in doc.get("partition_reasons", []))
             body.append(f'<p>Selected partition: <b data-testid="partition-selected">{esc(partition)}</b> '
-                        f'({esc(doc["partitions"].get(partition, "unknown"))})</p>')
-    if d["kind"] == "asset" and doc.get("partitions") is None:
+                        f'{state_badge(doc["partitions"].get(partition, "unknown"))} '
+                        f'<span class="muted">{esc(reasons)}</span></p>')
+    if d["kind"] == "asset" and (doc.get("partitions") is None or partition in doc["partitions"]):
         when = doc.get("materialized_at")
         body.append("<h2>Latest metadata</h2>"
                     + (f'<p class="muted">materialized {esc(when)}</p>' if when else "")
@@ -204,6 +207,23 @@ def asset_html(doc: dict[str, Any], *, project: str, token: str | None, partitio
         body.append(f"<h2>Plots</h2>{plots_html(doc.get('history') or []) or '<p class=muted>no numeric metadata</p>'}")
         body.append(f"<h2>History</h2>{history_html(doc.get('history') or [])}")
     return page(name, "".join(body), here="catalog", project=project, script=_colors_script() + LIVE_SCRIPT)
+
+
+def graph_html(doc: dict[str, Any], *, project: str, select: str | None, collapse: tuple[str, ...]) -> str:
+    """The lineage page: the picture (asset nodes link to their pages), a selection box and
+    the groups that can be collapsed."""
+    from .svg import STATE_COLORS
+
+    boxes = "".join(f'<label><input type="checkbox" name="collapse" value="{esc(g)}"'
+                    f'{" checked" if g in collapse else ""} onchange="this.form.submit()"> {esc(g)}</label> '
+                    for g in doc["groups"])
+    form = (f'<form class="filters" method="get" action="/graph"><input name="select" value="{esc(select or "")}" '
+            f'placeholder="+name+ · group:g · raw/*" data-testid="graph-select"><button type="submit">Show</button>'
+            + (f'<span class="muted">collapse:</span> {boxes}' if boxes else "") + "</form>")
+    body = (f'<h1>Lineage <span class="muted">({doc["assets"]} assets)</span></h1>{form}'
+            f'<div data-testid="graph" style="overflow:auto;background:#fff">{doc["svg"]}</div>')
+    script = f"window.abSvgColors={json.dumps(STATE_COLORS)};" + _colors_script() + LIVE_SCRIPT
+    return page("Lineage", body, here="graph", project=project, script=script)
 
 
 def runs_html(rows: list[dict[str, Any]], *, project: str) -> str:
