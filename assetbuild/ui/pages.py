@@ -184,8 +184,8 @@ def asset_html(doc: dict[str, Any], *, project: str, token: str | None, partitio
     if d["kind"] == "asset":
         state = doc.get("state") or "missing"
         reasons = "".join(f"<li><b>{esc(r['code'])}</b>: {esc(r['detail'])}</li>" for r in doc.get("reasons", []))
-        why = doc.get("why") if isinstance(doc.get("why"), dict) else {}
-        lines = why.get("source_diff") or []
+        why = doc.get("why")
+        lines = (why.get("source_diff") if isinstance(why, dict) else None) or []
         diff = f'<pre data-testid="source-diff">{esc(chr(10).join(lines))}</pre>' if lines else ""
         body.append(f'<div data-asset="{esc(name)}" data-state="{esc(state)}">{state_badge(state)} '
                     + _build_form(token, assets=name, testid="materialize", partition=partition,
