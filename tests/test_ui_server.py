@@ -36,7 +36,8 @@ def clean(orders):
     })
 
 @asset(group="metrics", description="How many orders")
-def report(clean):
+def report(context, clean):
+    context.log.info("counting <b>orders</b>")
     if open("slow").read().strip() == "yes":
         time.sleep(3)
     return len(clean)
@@ -180,6 +181,8 @@ def test_runs_pages(server, ui_project):
     run = re.findall(r'<tr data-run="([^"]+)"', html)[0]
     code, html, _ = server.get(f"/runs/{run}")
     assert code == 200 and 'data-asset="clean"' in html
+    log = html.split('<pre data-log="report">')[1].split("</pre>")[0]
+    assert log == "counting &lt;b&gt;orders&lt;/b&gt;"  # the run's log lines, escaped
     assert server.get("/runs/999999")[0] == 404
 
 

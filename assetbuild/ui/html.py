@@ -10,9 +10,11 @@ import html
 import json
 from typing import Any
 
+from .svg import STATE_COLORS
+
 STATES = ("fresh", "stale", "missing", "failed", "overdue")
-COLORS = {"fresh": "#2e7d32", "stale": "#f9a825", "missing": "#c62828", "failed": "#6a1b9a",
-          "overdue": "#ef6c00", "source": "#607d8b"}
+#: a state's badge colour: the edge colour of its node in the lineage picture, so both agree
+COLORS = {state: stroke for state, (_fill, stroke) in STATE_COLORS.items()}
 
 STYLE = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;color:#1d2125;background:#fafbfc}

@@ -88,7 +88,7 @@ def catalog_page(rows: list[dict[str, Any]], *, project: str, token: str | None,
                     f'<td><a href="/assets/{esc(r["name"])}">{esc(r["name"])}</a></td>'
                     f'<td>{esc(r.get("group") or "")}</td><td>{esc(kind)}</td>'
                     f'<td>{state_badge(state)}<span class="muted">{extra}</span></td>'
-                    f'<td class="mono">{esc(r.get("last") or "never")}</td>'
+                    f'<td class="mono">{esc(r.get("last") or ("never" if r["kind"] == "asset" else ""))}</td>'
                     f'<td>{esc(r.get("description") or "")}</td></tr>')
     body.append("</tbody></table>")
     return page("Assets", "".join(body), here="catalog", project=project,
