@@ -68,7 +68,7 @@ def proj(tmp_path: Path) -> Project:
 def _nodes(svg: str) -> dict[str, ET.Element]:
     root = ET.fromstring(svg)  # well-formed XML, whatever the names hold
     assert root.tag == f"{SVG}svg"
-    return {e.get("data-asset"): e for e in root.iter() if e.get("data-asset") is not None}
+    return {e.get("data-node"): e for e in root.iter() if e.get("data-node") is not None}
 
 
 def test_svg_has_one_node_per_asset_with_its_status_state(proj: Project) -> None:
@@ -80,8 +80,9 @@ def test_svg_has_one_node_per_asset_with_its_status_state(proj: Project) -> None
     assets = {name: e.get("data-state") for name, e in nodes.items() if e.get("data-kind") == "asset"}
     assert assets == status
     assert status["per_file"] == "fresh" and status["report"] == "stale" and status["broken"] == "failed"
-    assert nodes["raw"].get("data-state") == "source"
-    assert nodes[f"file:{HOSTILE_GLOB}"].get("data-state") == "source"
+    assert (nodes["raw"].get("data-kind"), nodes["raw"].get("data-state")) == ("source", None)
+    assert nodes[f"file:{HOSTILE_GLOB}"].get("data-kind") == "source"
+    assert nodes["raw"].get("data-asset") is None  # [data-asset] is the assets only
     assert len(r.stdout.split('data-asset="report"')) == 2  # one element each
     # edges: one path per input, with an arrowhead
     edges = {(e.get("data-from"), e.get("data-to")) for e in ET.fromstring(r.stdout).iter(f"{SVG}path")

@@ -90,7 +90,8 @@ def test_catalog_filter_and_states_match_status(site, browser, shots):
     status = json.loads(cli("status", "--json", cwd=project.root, env=env).stdout)
     expected = {r["asset"]: r["state"] for r in status["assets"]}
     shown = states_of(page)
-    assert {a: s for a, s in shown.items() if s != "source"} == expected
+    assert shown == expected
+    assert page.locator('tr[data-node="orders"][data-kind="source"]').count() == 1
     page.screenshot(path=str(shots / "catalog.png"), full_page=True)
     page.fill("[data-testid=filter]", "orders,")
     page.fill("[data-testid=filter]", "clean")
@@ -179,7 +180,8 @@ def test_lineage_graph_click_opens_the_asset_page(site, browser, shots):
     page.goto(server.base + "/graph")
     nodes = page.locator("[data-testid=graph] g.node[data-asset]")
     assert {n.get_attribute("data-asset"): n.get_attribute("data-state") for n in nodes.all()} == {
-        "orders": "source", "version": "source", "clean": "stale", "report": "stale", "daily": "fresh"}
+        "clean": "stale", "report": "stale", "daily": "fresh"}
+    assert page.locator("[data-testid=graph] g.node[data-kind=source]").count() == 2
     page.screenshot(path=str(shots / "graph.png"), full_page=True)
     page.click('[data-testid=graph] g.node[data-asset="report"]')
     page.wait_for_url("**/assets/report")
@@ -217,12 +219,12 @@ def test_screens_of_the_shop_example(tmp_path, browser, shots):
         page = browser.new_page(viewport={"width": 1000, "height": 520})
         page.goto(s.url)
         status = json.loads(cli("status", "--json", cwd=shop, env=env).stdout)
-        shown = {a: st for a, st in states_of(page).items() if st != "source"}
+        shown = states_of(page)
         assert shown == {r["asset"]: r["state"] for r in status["assets"]}
         assert (shown["clean_orders"], shown["dashboard"]) == ("failed", "overdue")
         page.screenshot(path=str(shots / "ui-catalog.png"))
         page.goto(s.base + "/graph")
-        assert page.locator("[data-testid=graph] g.node[data-asset]").count() == 5
+        assert page.locator("[data-testid=graph] g.node[data-asset]").count() == 4
         page.screenshot(path=str(shots / "ui-lineage.png"))
     finally:
         s.stop()

@@ -63,14 +63,16 @@ def server(ui_project):
 
 
 def rows(html: str) -> dict[str, str]:
-    return dict(re.findall(r'<tr data-asset="([^"]+)" data-state="([^"]+)"', html))
+    """The catalog's asset rows: name -> state."""
+    return dict(re.findall(r'<tr data-node="[^"]+" data-asset="([^"]+)" data-state="([^"]+)"', html))
 
 
 def test_catalog_states_match_status(server, ui_project):
     code, html, _ = server.get("/")
     assert code == 200
     status = json.loads(cli("status", "--json", cwd=ui_project.root).stdout)
-    assert rows(html) == {"orders": "source", **{r["asset"]: r["state"] for r in status["assets"]}}
+    assert rows(html) == {r["asset"]: r["state"] for r in status["assets"]}
+    assert '<tr data-node="orders" data-kind="source"' in html  # sources are listed, not as assets
     assert rows(html)["clean"] == "stale"
     assert 'data-group="ingest"' in html and "Orders, cleaned" in html
     assert "cdn" not in html.lower() and "<script src" not in html  # nothing fetched from elsewhere
@@ -140,7 +142,7 @@ def test_a_build_streams_its_progress_and_a_second_is_refused(server, ui_project
     assert ("asset", "report", "built") in kinds
     assert events[-1]["type"] == "build-finished" and events[-1]["ok"] is True
     assert events[-1]["states"] == {"clean": "fresh", "report": "fresh"}
-    assert rows(server.get("/")[1]) == {"orders": "source", "clean": "fresh", "report": "fresh"}
+    assert rows(server.get("/")[1]) == {"clean": "fresh", "report": "fresh"}
 
 
 def test_read_only_has_no_buttons_and_refuses_builds(ui_project):
@@ -257,11 +259,12 @@ def test_lineage_page(server, ui_project):
     code, html, _ = server.get("/graph")
     assert code == 200
     svg = html.split('data-testid="graph"')[1]
-    nodes = dict(re.findall(r'<g class="node" data-asset="([^"]+)" data-kind="[^"]+" data-state="([^"]+)"', svg))
-    assert nodes == {"orders": "source", "clean": "stale", "report": "stale"}
+    nodes = dict(re.findall(r'data-asset="([^"]+)" data-state="([^"]+)"', svg))
+    assert nodes == {"clean": "stale", "report": "stale"}  # [data-asset]: the assets
+    assert '<g class="node" data-node="orders" data-kind="source">' in svg
     assert 'href="/assets/report"' in svg and svg.count('class="edge"') == 2
     code, html, _ = server.get("/graph?select=%2Bclean")  # +clean: clean and its upstream
-    nodes = re.findall(r'<g class="node" data-asset="([^"]+)"', html)
+    nodes = re.findall(r'<g class="node" data-node="([^"]+)"', html)
     assert sorted(nodes) == ["clean", "orders"]
     code, html, _ = server.get("/graph?collapse=metrics")
     assert 'data-group="metrics"' in html and 'data-asset="report"' not in html

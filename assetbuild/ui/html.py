@@ -42,8 +42,8 @@ FILTER_SCRIPT = """
 function abFilter(){
   const q=document.getElementById('q').value.toLowerCase(),
         g=document.getElementById('group').value, s=document.getElementById('state').value;
-  for(const row of document.querySelectorAll('tr[data-asset]')){
-    const ok=(!q||row.dataset.asset.toLowerCase().includes(q)||(row.dataset.text||'').toLowerCase().includes(q))
+  for(const row of document.querySelectorAll('tr[data-node]')){
+    const ok=(!q||row.dataset.node.toLowerCase().includes(q)||(row.dataset.text||'').toLowerCase().includes(q))
       &&(!g||row.dataset.group===g)&&(!s||row.dataset.state===s);
     row.hidden=!ok;
   }

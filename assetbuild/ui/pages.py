@@ -21,7 +21,6 @@ LIVE_SCRIPT = """
 function abLive(){
   const es=new EventSource('/events');
   const set=(asset,state)=>{for(const el of document.querySelectorAll('[data-asset="'+CSS.escape(asset)+'"]')){
-    if(el.dataset.state==='source')continue;
     el.dataset.state=state;const b=el.querySelector('.state');if(b){b.textContent=state;b.style.background=(window.abColors||{})[state]||'#888';}
     const r=el.querySelector('rect.box'),c=(window.abSvgColors||{})[state];if(r&&c){r.setAttribute('fill',c[0]);r.setAttribute('stroke',c[1]);}}};
   es.onmessage=(m)=>{const e=JSON.parse(m.data);
@@ -83,7 +82,9 @@ def catalog_page(rows: list[dict[str, Any]], *, project: str, token: str | None,
         parts = r.get("partitions")
         extra = (" " + esc(", ".join(f"{n} {s}" for s, n in parts.items() if n)) if parts else "")
         kind = "partitioned" if parts is not None else r["kind"].replace("_", " ")
-        body.append(f'<tr data-asset="{esc(r["name"])}" data-state="{esc(state)}" data-group="{esc(r.get("group") or "")}" '
+        mark = (f'data-asset="{esc(r["name"])}" data-state="{esc(state)}"' if r["kind"] == "asset"
+                else f'data-kind="{esc(r["kind"])}"')  # [data-asset] rows are the assets; every row is [data-node]
+        body.append(f'<tr data-node="{esc(r["name"])}" {mark} data-group="{esc(r.get("group") or "")}" '
                     f'data-text="{esc(r.get("description") or "")}">'
                     f'<td><a href="/assets/{esc(r["name"])}">{esc(r["name"])}</a></td>'
                     f'<td>{esc(r.get("group") or "")}</td><td>{esc(kind)}</td>'

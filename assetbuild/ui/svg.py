@@ -5,10 +5,11 @@ same picture. Self-contained: no external CSS, JavaScript or fonts, colours as a
 file opens anywhere (browser, image viewer, a README). Every name is escaped: a source's path is
 any text a file name can hold, ``<script>`` included. Pure (layer 0).
 
-Each node is a ``<g class="node">`` with ``data-asset`` (its name), ``data-kind`` and
-``data-state`` (fresh, stale, missing, failed, overdue; "source" for sources, "resource" for
-resources); an asset's is wrapped in ``<a href="PREFIX/NAME">`` so a click opens its page. A
-collapsed group is a ``<g class="node group">`` with ``data-group`` and its worst member's state.
+Each node is a ``<g class="node">`` with ``data-node`` (its name) and ``data-kind`` (asset,
+source, observable_source, resource); an asset's also has ``data-asset`` (its name) and
+``data-state`` (fresh, stale, missing, failed, overdue), so ``[data-asset]`` finds exactly the
+assets, and is wrapped in ``<a href="PREFIX/NAME">`` so a click opens its page. A collapsed group
+is a ``<g class="node group">`` with ``data-group`` and its worst member's state.
 Edges are ``<path class="edge" data-from data-to>`` with an arrowhead.
 """
 
@@ -145,7 +146,9 @@ def _node(n: PlacedNode, link_prefix: str | None) -> str:
         tip = f"group {n.group}: {len(n.members)} collapsed ({', '.join(n.members[:20])}" + \
               (", …)" if len(n.members) > 20 else ")") + f"; {n.state}"
     else:
-        attrs = f'class="node" data-asset="{esc(n.name)}" data-kind="{esc(n.kind)}" data-state="{esc(n.state)}"'
+        attrs = f'class="node" data-node="{esc(n.name)}" data-kind="{esc(n.kind)}"'
+        if n.kind == "asset":  # [data-asset] finds the assets, each with its state; every node is [data-node]
+            attrs += f' data-asset="{esc(n.name)}" data-state="{esc(n.state)}"'
         if n.group:
             attrs += f' data-group="{esc(n.group)}"'
         rx = {"source": 13, "observable_source": 13, "resource": 0}.get(n.kind, 4)
