@@ -228,3 +228,16 @@ def test_screens_of_the_shop_example(tmp_path, browser, shots):
         page.screenshot(path=str(shots / "ui-lineage.png"))
     finally:
         s.stop()
+
+
+def test_materialize_stale_from_the_catalog_turns_rows_fresh_without_reloading(site, browser):
+    project, server, env = site
+    page = browser.new_page()
+    page.goto(server.url)
+    assert states_of(page)["clean"] == "stale"
+    page.evaluate("window.notReloaded = true")
+    page.click("[data-testid=materialize-stale]")
+    page.locator('tr[data-asset="report"][data-state="fresh"]').wait_for(timeout=30_000)
+    page.locator('tr[data-asset="clean"][data-state="fresh"]').wait_for(timeout=30_000)
+    assert page.evaluate("window.notReloaded") is True
+    assert page.locator('tr[data-asset="clean"] .state').inner_text() == "fresh"
