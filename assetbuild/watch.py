@@ -348,16 +348,19 @@ def run_loop(watcher: Watcher, cycle: Callable[[list[str] | None], object], stat
 
 
 @contextmanager
-def stop_on_signals(state: LoopState, watcher: Watcher) -> Iterator[None]:
-    """SIGINT and SIGTERM stop the loop: while it waits, at once; during a build, by interrupting
-    the build (finished work is kept). Installed explicitly because a process started in the
-    background by a non-interactive shell inherits SIGINT ignored. Main thread only."""
+def stop_on_signals(state: LoopState, wake: Callable[[], object] | None = None) -> Iterator[None]:
+    """SIGINT and SIGTERM stop the loop: while it waits, at once (``wake`` ends a wait that
+    ``state.stop`` alone does not, such as the watcher's); during a build, by interrupting the
+    build (finished work is kept). Installed explicitly because a process started in the
+    background by a non-interactive shell inherits SIGINT ignored. Main thread only. Watch mode's
+    loop and ``assetbuild run``'s share it."""
 
     def handler(signum: int, frame: Any) -> None:
         state.signals.append(signal.Signals(signum).name)
         first = not state.stop.is_set()
         state.stop.set()
-        watcher.wake()
+        if wake is not None:
+            wake()
         if first and state.building:
             raise KeyboardInterrupt
 

@@ -18,14 +18,13 @@ import contextlib
 import fcntl
 import json
 import os
-import signal
 import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import AssetbuildError, DefinitionError
 from ..output import Reporter
@@ -33,6 +32,9 @@ from ..policies import NS, Freshness, Request
 from ..reports import BuildResult, ObservationResult, run_id
 from .building import BuildOptions, build_project
 from .project import Project, open_project, open_store, process_builds, resolve_cache_dir
+
+if TYPE_CHECKING:
+    from ..watch import LoopState
 
 MAX_BACKOFF_S = 86400.0  # a failing asset is retried at least once a day
 
@@ -110,10 +112,12 @@ def run(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "."
         from ..plugins import get_plugin_manager
 
         plugin_manager = get_plugin_manager()
+    from ..watch import LoopState, stop_on_signals
+
     stop = stop or threading.Event()
-    state = _Signals(stop)
+    state = LoopState(stop)  # as watch mode's loop: SIGINT and SIGTERM interrupt a build, or end a wait
     ticks = failed = 0
-    with _daemon_lock(root, assetfile, cache), (state.installed() if handle_signals else contextlib.nullcontext()):
+    with _daemon_lock(root, assetfile, cache), (stop_on_signals(state) if handle_signals else contextlib.nullcontext()):
         try:
             while True:
                 t = one_tick(root, assetfile, cache, assets, jobs=jobs, reporter=rep,
@@ -133,33 +137,6 @@ def run(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "."
     stopped = "once" if once and not state.signals and not state.interrupted else (
         state.signals[0] if state.signals else "KeyboardInterrupt" if state.interrupted else "stop")
     return RunSummary(ticks, failed, stopped)
-
-
-class _Signals:
-    """SIGINT and SIGTERM end the run: between ticks at once; during a build by interrupting it
-    (the engine keeps what finished and records the rest as not built), then the run exits 0."""
-
-    def __init__(self, stop: threading.Event) -> None:
-        self.stop = stop
-        self.building = False
-        self.interrupted = False
-        self.signals: list[str] = []
-
-    @contextlib.contextmanager
-    def installed(self) -> Iterator[None]:
-        def handler(signum: int, frame: Any) -> None:
-            self.signals.append(signal.Signals(signum).name)
-            first = not self.stop.is_set()
-            self.stop.set()
-            if first and self.building:
-                raise KeyboardInterrupt
-
-        previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            yield
-        finally:
-            for s, h in previous.items():
-                signal.signal(s, h)
 
 
 @contextlib.contextmanager
@@ -189,7 +166,7 @@ def _daemon_lock(root: Path, assetfile: str | None, cache: Path) -> Iterator[Non
 
 def one_tick(root: Path, assetfile: str | None, cache: Path, assets: Sequence[str], *,
              jobs: int | str | None, reporter: Reporter, plugin_manager: Any, on_alert: str | None = None,
-             state: _Signals | None = None) -> Tick:
+             state: LoopState | None = None) -> Tick:
     """Reload, observe what is due, evaluate the policies, build what they request, record."""
     from ..clock import now_ns
     from ..output import describe_error
@@ -212,7 +189,7 @@ def one_tick(root: Path, assetfile: str | None, cache: Path, assets: Sequence[st
 
 
 def _tick(project: Project, assets: Sequence[str], tick: Tick, jobs: int | str | None, on_alert: str | None,
-          state: _Signals | None) -> None:
+          state: LoopState | None) -> None:
     from ..config import retry_backoff_setting
     from ..graph import select
     from .reconcile import current_versions, evaluate, policy_nodes

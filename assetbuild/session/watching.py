@@ -96,7 +96,7 @@ def watch(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "
             on_cycle(c)
 
     t_start = time.perf_counter()
-    with stop_on_signals(state, watcher) if handle_signals else nullcontext(), rep.stdout_for_json():
+    with stop_on_signals(state, watcher.wake) if handle_signals else nullcontext(), rep.stdout_for_json():
         watcher.start()
         try:
             run_loop(watcher, cycle, state, poller)
