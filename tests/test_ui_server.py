@@ -269,3 +269,27 @@ def test_lineage_page(server, ui_project):
     code, html, _ = server.get("/graph?collapse=metrics")
     assert 'data-group="metrics"' in html and 'data-asset="report"' not in html
     assert server.get("/graph?select=nope")[0] == 400
+
+
+def test_a_port_in_use_is_one_clear_error(server, ui_project):
+    out = cli("ui", "--port", str(server.port), cwd=ui_project.root)
+    assert out.returncode == 2 and out.stdout == ""  # no URL printed for a server that is not there
+    assert out.stderr.strip() == (f"assetbuild: error: 127.0.0.1:{server.port} is in use (another assetbuild ui?): "
+                                  "pick another with --port")
+    assert server.get("/runs")[0] == 200  # the first one is untouched
+
+
+def test_port_0_serves_on_the_port_the_system_chose(ui_project):
+    proc = subprocess.Popen(cli_cmd("ui", "--port", "0"), cwd=ui_project.root, env=clean_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        url = re.search(r"(http://\S+)", proc.stdout.readline()).group(1)
+        port = int(url.split(":")[2].split("/")[0])
+        assert port != 0
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/runs", timeout=30) as r:
+            assert r.status == 200
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -4,9 +4,12 @@ open (the streams are told to end first, so the server does not wait for them)."
 
 from __future__ import annotations
 
+import errno
 import signal
+import socket
 import sys
 import threading
+from dataclasses import replace
 from typing import Any
 
 from .app import Settings, create_app
@@ -20,6 +23,8 @@ def serve(settings: Settings, *, open_browser: bool = False, out: Any = None) ->
     import uvicorn
 
     out = out or sys.stdout
+    sock = _bind(settings.host, settings.port)  # before anything is printed: a port in use is one clear error
+    settings = replace(settings, port=sock.getsockname()[1])  # --port 0: the port the system chose
     app = create_app(settings)
     ui = app.app.state.ui
     host = settings.host
@@ -49,13 +54,34 @@ def serve(settings: Settings, *, open_browser: bool = False, out: Any = None) ->
             import webbrowser
 
             webbrowser.open(url)
-        server.run()
+        server.run(sockets=[sock])
     except (_Stopped, KeyboardInterrupt):
         pass
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
+        sock.close()
     ui.builds.join(timeout=5)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host``:``port``; ConfigError (exit 2) naming the problem when the
+    port is taken or the address is not this machine's."""
+    from ..errors import ConfigError
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(128)
+    except OSError as e:
+        sock.close()
+        why = "is in use (another assetbuild ui?): pick another with --port" if e.errno == errno.EADDRINUSE \
+            else f"cannot be listened on: {e.strerror}"
+        raise ConfigError(f"{host}:{port} {why}") from None
+    sock.set_inheritable(True)
+    return sock
 
 
 class _Stopped(Exception):
