@@ -241,3 +241,19 @@ def test_materialize_stale_from_the_catalog_turns_rows_fresh_without_reloading(s
     page.locator('tr[data-asset="clean"][data-state="fresh"]').wait_for(timeout=30_000)
     assert page.evaluate("window.notReloaded") is True
     assert page.locator('tr[data-asset="clean"] .state').inner_text() == "fresh"
+
+
+def test_lineage_nodes_follow_a_build_without_reloading(site, browser):
+    project, server, env = site
+    page = browser.new_page()
+    page.goto(server.base + "/graph")
+    node = '[data-testid=graph] g.node[data-asset="clean"]'
+    assert page.locator(node).get_attribute("data-state") == "stale"
+    fill = page.locator(node + " rect.box").get_attribute("fill")
+    page.evaluate("window.notReloaded = true")
+    resp = page.request.post(server.base + "/materialize", form={"token": server.token},
+                             headers={"Accept": "application/json"})
+    assert resp.status == 202
+    page.locator(node + '[data-state="fresh"]').wait_for(timeout=30_000)
+    assert page.evaluate("window.notReloaded") is True
+    assert page.locator(node + " rect.box").get_attribute("fill") != fill  # recoloured in place
