@@ -162,7 +162,7 @@ def test_svg_parses_and_escapes_any_name(graph, hostile) -> None:
     edges = [(renamed[a], renamed[b]) for a, b in edges]
     svg = render_svg(layout(nodes, edges), link_prefix="/assets/")
     root = ET.fromstring(svg)
-    got = [e.get("data-asset") for e in root.iter() if e.get("data-asset") is not None]
+    got = [e.get("data-node") for e in root.iter() if e.get("data-node") is not None]
     # each attribute reads back as the name, but for characters XML cannot hold at all
     not_xml = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
     assert got == [not_xml.sub("\ufffd", n["name"]) for n in nodes]
@@ -176,7 +176,9 @@ def test_svg_links_and_states() -> None:
     root = ET.fromstring(svg)
     links = [e for e in root.iter("{http://www.w3.org/2000/svg}a")]
     assert [a.get("href") for a in links] == ["/assets/a/b%20c"]  # assets only, quoted
-    assert [e.get("data-state") for e in root.iter() if e.get("data-asset")] == ["source", "overdue"]
+    assert [e.get("data-state") for e in root.iter() if e.get("data-asset")] == ["overdue"]  # assets only
+    assert [(e.get("data-node"), e.get("data-kind")) for e in root.iter() if e.get("data-node")] == [
+        ("raw", "source"), ("a/b c", "asset")]
     assert "<a " not in render_svg(layout(nodes, [("raw", "a/b c")]), link_prefix=None)
     assert 'marker-end="url(#ab-arrow)"' in svg and "http://" not in svg.replace("http://www.w3.org/", "")
 
