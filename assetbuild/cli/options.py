@@ -82,6 +82,9 @@ def _handle_errors(f: Callable[..., Any]) -> Callable[..., Any]:
                 click.echo(output.format_error_json(output.describe_error(e), ctx.command.name))
             ctx.exit(e.exit_status)
         except KeyboardInterrupt:
+            from ..output.live import interrupted_newline
+
+            interrupted_newline(sys.stderr)  # the terminal echoed ^C after the status line: a line of its own
             click.echo("assetbuild: interrupted; finished work was recorded, the rest will run next time",
                        err=True)
             if opts.get("as_json"):

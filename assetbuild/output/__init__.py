@@ -57,9 +57,11 @@ class Reporter:
         self.partitions_total = 0
         self.partitions_done = 0
         self.backfill: frozenset[str] | None = None  # the partitions --partitions names: those numbered
-        self._last_draw = 0.0
-        self._status_shown = False
-        self._current = ""
+        self.started = time.perf_counter()  # the command's start, as the summary counts it
+        self._status: Any = None  # the live status line (output.live), made when first drawn
+        # an asset's expected duration (its last build's), for the status line's ETA: set by
+        # the build when it draws one; called on the build's thread when the asset starts
+        self.expected_of: Any = None
         self._asset_logs = asset_logs  # route context.log to our stream as "[asset] message"
         self._log_configured = False
         self.watching = False  # watch mode: one line per build (watch_cycle) replaces the per-asset lines
@@ -67,46 +69,52 @@ class Reporter:
     def _c(self, text: str, kind: str) -> str:
         return f"\x1b[{_COLORS[kind]}m{text}\x1b[0m" if self.color and kind in _COLORS else text
 
+    @property
+    def status(self) -> Any:
+        if self._status is None:
+            from .live import StatusLine
+
+            self._status = StatusLine(self.err)
+        return self._status
+
     def _clear_status(self) -> None:
-        if self._status_shown:
-            self.err.write("\r\x1b[K")
-            self._status_shown = False
+        if self._status is not None:
+            self._status.clear()
 
     def _draw_status(self, force: bool = False) -> None:
-        if not self.live:
+        if self.live:
+            self.status.draw(force)
+
+    @contextlib.contextmanager
+    def _above_status(self) -> Iterator[None]:
+        """Write a line above the live status line: cleared first, drawn again after (a long
+        asset's log line must not leave it blank); the ticker waits meanwhile."""
+        if self._status is None:
+            yield
             return
-        now = time.monotonic()
-        if not force and now - self._last_draw < 0.08:
-            return
-        self._last_draw = now
-        width = 0
-        try:
-            width = os.get_terminal_size(self.err.fileno()).columns
-        except (OSError, ValueError, AttributeError):
-            pass
-        width = width or 80  # a terminal that does not know its size reports 0
-        line = f"[{self.done}/{self.total}] {self._current}"
-        self.err.write("\r\x1b[K" + line[: max(width - 1, 10)])
-        self.err.flush()
-        self._status_shown = True
+        with self._status.lock:
+            self._status.clear()
+            yield
+            if self._status.running:
+                self._status.draw(force=True)
 
     def line(self, text: str) -> None:
         """A line of normal output (never in JSON mode)."""
         if self.json_mode or self.verbosity < 0:
             return
-        self._clear_status()
-        self.out.write(text + "\n")
-        self.out.flush()
+        with self._above_status():
+            self.out.write(text + "\n")
+            self.out.flush()
 
     def warn(self, message: str) -> None:
-        self._clear_status()
-        self.err.write(self._c("warning: ", "warn") + message + "\n")
-        self.err.flush()
+        with self._above_status():
+            self.err.write(self._c("warning: ", "warn") + message + "\n")
+            self.err.flush()
 
     def error(self, message: str) -> None:
-        self._clear_status()
-        self.err.write(self._c("error: ", "failed") + message + "\n")
-        self.err.flush()
+        with self._above_status():
+            self.err.write(self._c("error: ", "failed") + message + "\n")
+            self.err.flush()
 
     def asset_logger(self, name: str) -> Any:
         """The logger behind ``context.log`` (logging is imported only when an asset asks for it).
@@ -122,9 +130,9 @@ class Reporter:
             class _Handler(logging.Handler):
                 def emit(self, record: logging.LogRecord) -> None:
                     short = record.name.removeprefix("assetbuild.asset.")
-                    reporter._clear_status()
-                    reporter.err.write(f"[{short}] {record.getMessage()}\n")
-                    reporter.err.flush()
+                    with reporter._above_status():
+                        reporter.err.write(f"[{short}] {record.getMessage()}\n")
+                        reporter.err.flush()
 
             log = logging.getLogger("assetbuild.asset")
             log.handlers[:] = [_Handler()]
@@ -144,9 +152,9 @@ class Reporter:
 
         if level in (STDOUT, STDERR) and not self._asset_logs:
             stream = self.out if level == STDOUT else self.err
-            self._clear_status()
-            stream.write(f"[{name}] {text}\n")
-            stream.flush()
+            with self._above_status():
+                stream.write(f"[{name}] {text}\n")
+                stream.flush()
             return
         self.asset_logger(name).log(level, "%s", text)
 
@@ -190,13 +198,17 @@ class Reporter:
         backfill = self.backfill
         self.partitions_total = len(backfill) if backfill is not None else sum(a[-1:] == "]" for a in assets)
         self.partitions_done = 0
+        if self.live:
+            self.status.total, self.status.done = self.total, 0
 
     def asset_started(self, name: str) -> None:
-        self._current = f"running {name}"
-        self._draw_status(force=True)
+        if self.live:
+            self.status.start(name, self.expected_of(name) if self.expected_of is not None else None)
 
     def asset_finished(self, r: AssetResult, dry_run: bool = False) -> None:
         self.done += 1
+        if self._status is not None:
+            self._status.finish(r.asset)
         if self.partitions_total and r.asset[-1:] == "]" and (self.backfill is None or r.asset in self.backfill):
             self.partitions_done += 1
             if r.status != "cached" and not dry_run:
@@ -210,9 +222,8 @@ class Reporter:
                 verb = "may run      " if would == "maybe" else f"would {would:<7}"
                 self.line(f"{verb} {r.asset}  ({why})")
             return
-        if r.status == "built":
-            extra = f"  ({r.duration_s:.2f}s)" if r.duration_s >= 0.01 else ""
-            self.line(f"{self._c('built', 'built')}     {r.asset}{extra}")
+        if r.status == "built":  # every asset that ran says how long it took, however short
+            self.line(f"{self._c('built', 'built')}     {r.asset}  ({r.duration_s:.2f}s)")
             if self.verbosity > 0:
                 for x in r.reasons:
                     self.line(f"            {x.code}: {x.detail}")
@@ -226,11 +237,11 @@ class Reporter:
             self.line(f"{self._c('restored', 'restored')}  {r.asset}  ({why})")
         elif r.status == "failed":
             if not self.json_mode:
-                self._clear_status()
-                self.err.write(f"{self._c('FAILED', 'failed')}    {r.asset}: {r.error}\n")
-                if r.traceback:
-                    self.err.write(_indent(r.traceback))
-                self.err.flush()
+                with self._above_status():
+                    self.err.write(f"{self._c('FAILED', 'failed')}    {r.asset}: {r.error}\n")
+                    if r.traceback:
+                        self.err.write(_indent(r.traceback))
+                    self.err.flush()
         elif r.status == "skipped" and r.skip_reason is not None:  # no failure: said like a build
             self.line(f"{self._c('skipped', 'skipped')}   {r.asset}  ({r.skip_reason or 'Skip'})")
         elif r.status == "skipped":
@@ -243,7 +254,8 @@ class Reporter:
             self._draw_status()
 
     def build_finished(self, result: BuildResult) -> None:
-        self._clear_status()
+        if self._status is not None:
+            self._status.stop()
         if self.json_mode or self.verbosity < -1 or self.watching:
             return
         if result.dry_run:
@@ -256,7 +268,8 @@ class Reporter:
                       f"restored{extra}; nothing was run or written")
             return
         counts = ", ".join(f"{result.count(s)} {s}" for s in ("built", "cached", "restored", "failed", "skipped"))
-        text = f"{counts} in {result.duration_s:.2f}s"
+        # the command's time, loading the AssetFile and deciding included (not the build phase alone)
+        text = f"{counts} in {time.perf_counter() - self.started:.2f}s"
         if self.verbosity >= 0 or not result.ok:
             self._clear_status()
             self.out.write(text + "\n")
@@ -342,11 +355,6 @@ class Reporter:
         self.out.flush()
 
 
-def _count(node: dict[str, Any]) -> str:
-    n = node["partitions"]["count"]
-    return f"{n} partition{'' if n == 1 else 's'}"
-
-
 def _numbered(r: AssetResult, count: str) -> AssetResult:
     """A partition's result as its line shows it in a build of partitions: its name followed by
     its place among them (the result itself is not changed)."""
@@ -361,6 +369,9 @@ def _some(names: list[str] | tuple[str, ...], limit: int) -> str:
     if len(names) <= limit:
         return ", ".join(names)
     return ", ".join(names[:limit]) + f" and {len(names) - limit} more"
+
+
+from .graphs import format_graph as format_graph  # noqa: E402  (the graph's text forms live there)
 
 
 def describe_error(e: Exception) -> str:
@@ -412,47 +423,6 @@ def format_status(rows: list[AssetStatus], *, color: bool = False, as_json: bool
         policy = _policy(g.policy or {}) if verbose else ""
         lines.append(f"{shown(g.state)} {g.asset:<{width}}  {why}{policy}".rstrip())
     return "\n".join(lines)
-
-
-def _dot_id(name: str) -> str:
-    """``name`` as a quoted dot ID: a source's path may hold quotes and backslashes."""
-    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def format_graph(nodes: list[dict[str, Any]], fmt: str) -> str:
-    """Render ``[{"name", "kind", "inputs": [...]}]`` as dot, mermaid or JSON."""
-    if fmt == "json":
-        return json.dumps({"nodes": nodes}, indent=2)
-    if fmt == "dot":
-        out = ["digraph assets {", "  rankdir=LR;"]
-        for n in nodes:
-            shape = {"source": "note", "resource": "component", "observable_source": "hexagon"}.get(n["kind"], "box")
-            if n.get("partitions"):  # one node for all its partitions, stacked
-                out.append(f'  {_dot_id(n["name"])} [shape=box3d, label="{_dot_id(n["name"])[1:-1]}\\n{_count(n)}"];')
-                continue
-            out.append(f'  {_dot_id(n["name"])} [shape={shape}];')
-        for n in nodes:
-            for up in n["inputs"]:
-                out.append(f'  {_dot_id(up)} -> {_dot_id(n["name"])};')
-            for user in n.get("used_by", ()):  # a resource: a dashed edge, it is no data
-                out.append(f'  {_dot_id(n["name"])} -> {_dot_id(user)} [style=dashed];')
-        out.append("}")
-        return "\n".join(out)
-    if fmt == "mermaid":
-        ids = {n["name"]: f"n{i}" for i, n in enumerate(nodes)}
-        out = ["graph LR"]
-        for n in nodes:
-            label = n["name"].replace('"', "'") + (f" ({_count(n)})" if n.get("partitions") else "")
-            shape = {"source": '[("{}")]', "resource": '[/"{}"/]',
-                     "observable_source": '{{{{"{}"}}}}'}.get(n["kind"], '["{}"]')
-            out.append(f'  {ids[n["name"]]}' + shape.format(label))
-        for n in nodes:
-            for up in n["inputs"]:
-                out.append(f"  {ids[up]} --> {ids[n['name']]}")
-            for user in n.get("used_by", ()):
-                out.append(f"  {ids[n['name']]} -.-> {ids[user]}")
-        return "\n".join(out)
-    raise ValueError(f"unknown graph format {fmt!r}")
 
 
 # --- renderings of command results (the CLI echoes them) ---------------------------------------

@@ -60,3 +60,73 @@ def test_no_control_characters_in_a_pipe(tmp_path):
     lines = r.stdout.splitlines()
     assert len(lines) == 3 and lines[0].startswith("built     first  (0.") \
         and lines[1].startswith("built     second  (0.") and lines[2].startswith("2 built, 0 cached")
+
+
+LOGS_THEN_WAITS = """\
+import time
+from assetbuild import asset
+
+WAIT = 2.2
+
+@asset(io="json")
+def slow(context):
+    context.log.info("loading the model")
+    time.sleep(WAIT)
+    return 1
+"""
+
+
+def test_the_status_line_comes_back_after_a_log_line_and_counts_seconds(tmp_path):
+    (tmp_path / "AssetFile").write_text(LOGS_THEN_WAITS)
+    rc, out = run_in_pty([], tmp_path)
+    assert rc == 0, out
+    after_log = out.split("[slow] loading the model")[1]
+    # drawn again below the log line, then redrawn as the seconds pass (at least once a second)
+    assert "\r\x1b[K[0/1] running slow 0s" in after_log
+    assert "[0/1] running slow 1s" in after_log and "[0/1] running slow 2s" in after_log
+    assert "of ~" not in out  # no earlier build: no estimate
+    # the next build of it knows how long the last one took: an ETA
+    (tmp_path / "AssetFile").write_text(LOGS_THEN_WAITS.replace("WAIT = 2.2", "WAIT = 2.3"))
+    rc, out = run_in_pty([], tmp_path)
+    assert rc == 0 and "[0/1] running slow 1s of ~2s" in out, out
+
+
+def test_ctrl_c_starts_a_new_line(tmp_path):
+    import signal
+    import time
+
+    (tmp_path / "AssetFile").write_text(LOGS_THEN_WAITS.replace("WAIT = 2.2", "WAIT = 30"))
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "assetbuild"], cwd=tmp_path, stdin=slave, stdout=slave,
+                            stderr=slave, env=clean_env(TERM="xterm", COLUMNS="80"))
+    os.close(slave)
+    seen = b""
+    deadline = time.monotonic() + 60
+    while b"slow 1s" not in seen:
+        assert time.monotonic() < deadline, seen
+        seen += os.read(master, 4096)
+    proc.send_signal(signal.SIGINT)
+    while True:
+        try:
+            data = os.read(master, 4096)
+        except OSError:
+            break
+        if not data:
+            break
+        seen += data
+    os.close(master)
+    assert proc.wait(timeout=60) == 130
+    out = seen.decode(errors="replace")
+    before, _, _ = out.partition("assetbuild: interrupted")
+    assert before.endswith("\n") or before.endswith("\r\n"), repr(out[-300:])  # not after the status text
+
+
+def test_every_built_asset_shows_its_duration_and_the_summary_the_commands_time(tmp_path):
+    (tmp_path / "AssetFile").write_text("from assetbuild import asset\n\n@asset\ndef tiny():\n    return 1\n")
+    r = cli(cwd=tmp_path)
+    lines = r.stdout.splitlines()
+    assert lines[0] == "built     tiny  (0.00s)" or lines[0].startswith("built     tiny  (0.0"), lines
+    import re
+
+    took = float(re.fullmatch(r"1 built, 0 cached, 0 restored, 0 failed, 0 skipped in (\d+\.\d\d)s", lines[1]).group(1))
+    assert took >= 0.01  # the command's time (loading the AssetFile, deciding, writing), not the build phase's
