@@ -271,6 +271,15 @@ class ProcessExecutor:
         self.spool_dir: str | None = None  # set by the Runner: large outputs come back as files there
         self._lock = threading.Lock()
 
+    def warm(self) -> None:
+        """Start what workers are forked from now, while the build decides what to run: the
+        forkserver and its imports take a few tenths of a second, paid at the first task otherwise.
+        Its host hides ``__main__`` meanwhile (the server would import a script's main module)."""
+        if self._ctx.get_start_method() == "forkserver":
+            from multiprocessing import forkserver
+
+            forkserver.ensure_running()
+
     def _new_pool(self) -> Any:
         from concurrent.futures import ProcessPoolExecutor
 
@@ -414,6 +423,7 @@ class Runner:
         self.make_logger = make_logger
         self.timeout = timeout
         self.spool_dir: str | None = None  # the store's: executors on this machine return large outputs there
+        self.auto = False  # -j auto (not a number): the build may run a small plan serially instead
         self._live: dict[str, Any] = {}
 
     def _timed_executor(self, name: str | None) -> str | None:
@@ -455,6 +465,14 @@ class Runner:
                 ex.spool_dir = self.spool_dir
             self._live[name] = ex
         return ex
+
+    def warm(self) -> None:
+        """Let the default executor start its workers' machinery now (``warm``, if it has one)."""
+        ex = self.executor(None)
+        warm = getattr(ex, "warm", None)
+        if warm is not None:
+            with self._main_hidden(type(ex)):
+                warm()
 
     def submit(self, task: Task, executor: str | None = None) -> Future:
         if getattr(task, "timeout", None) is not None:

@@ -519,7 +519,7 @@ class Scheduler(Looking, Repairing):
                               "code; its result was not recorded (run the build again)")
         if getattr(outcome, "skipped", False):  # Skip returned, with output_required=False
             return settle_skip(name, job.key, outcome.reason, store=self.store, known=self.known, blocked=self.blocked,
-                               usable_version=self.outputs.usable_version, duration_s=time.perf_counter() - job.t0,
+                               usable_version=self.outputs.usable_version, duration_s=outcome.duration_s,
                                reasons=job.decision.reasons, metadata=outcome.metadata)
         if not outcome.ok and outcome.unloadable is not None:  # an input's bytes did not load
             up = outcome.unloadable
@@ -554,8 +554,8 @@ class Scheduler(Looking, Repairing):
         except PathNotWritten as e:
             return self._cannot_write(name, adef, job.key, e.err, job.t0)
         self.known[name] = _Known(job.key, self.outputs.usable_version(data_version), produced.digest)
-        return AssetResult(name, "built", key=job.key, data_version=data_version,
-                           duration_s=time.perf_counter() - job.t0, reasons=job.decision.reasons,
+        return AssetResult(name, "built", key=job.key, data_version=data_version,  # its run, as timed where it ran
+                           duration_s=produced.duration_s, reasons=job.decision.reasons,  # (no worker start-up)
                            metadata=produced.metadata)
 
     def _timed_out(self, job: Job, fut: Future[Any]) -> AssetResult:

@@ -246,6 +246,39 @@ def start_cluster(venv: Path) -> tuple[str, list[subprocess.Popen]]:
     return addr, [worker, sched]
 
 
+STARTUP_ASSETFILE = "from assetbuild import asset\n\n" + "".join(
+    f"@asset(io='json')\ndef a{i}():\n    return {i}\n\n" for i in range(10))
+
+
+def startup(runs: int, old: str | None) -> None:
+    """Cold builds of 10 trivial assets, whole processes, the trees and -j values interleaved:
+    what a parallel build pays to start, and the first asset's recorded duration."""
+    root = BENCH / "work" / "startup"
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    (root / "AssetFile").write_text(STARTUP_ASSETFILE)
+    trees = {"new": str(BENCH.parent)} | ({"old": old} if old else {})
+    env0 = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "ASSETBUILD_CACHE_DIR")}
+    times: dict[str, list[float]] = {}
+    first: dict[str, list[float]] = {}
+    for _ in range(runs):
+        for tree, path in trees.items():
+            for j in ("1", "2", "auto"):
+                shutil.rmtree(root / ".assetbuild", ignore_errors=True)
+                t = time.perf_counter()
+                r = subprocess.run([sys.executable, "-m", "assetbuild", "-j", j, "--json"], cwd=root,
+                                   env={**env0, "PYTHONPATH": path}, capture_output=True, text=True)
+                dt = time.perf_counter() - t
+                if r.returncode != 0:
+                    sys.exit(r.stderr[-2000:])
+                key = f"{tree} -j {j}"
+                times.setdefault(key, []).append(dt)
+                first.setdefault(key, []).append(max(x["duration_s"] for x in json.loads(r.stdout)["results"]))
+    print("| build | cold, median | longest asset duration recorded, median |\n|---|---|---|")
+    for key, ts in times.items():
+        print(f"| {key} | {statistics.median(ts):.2f} s | {statistics.median(first[key]):.3f} s |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=200)
@@ -258,9 +291,17 @@ def main() -> None:
                     "contains one of these substrings (e.g. '-j 2 (processes),doit -n 2')")
     ap.add_argument("--out", default=str(BENCH / "work" / "parallel.json"))
     ap.add_argument("--render", metavar="JSON", help="print the tables of an earlier report and exit")
+    ap.add_argument("--startup", action="store_true",
+                    help="only the start-up of a parallel build: 10 trivial assets, cold, -j 1, -j 2 and -j auto "
+                         "(with --old TREE also an older assetbuild tree, interleaved), then exit")
+    ap.add_argument("--old", default=None, metavar="TREE", help="with --startup: a tree holding an older "
+                    "assetbuild package (git archive COMMIT assetbuild | tar -x -C TREE)")
     args = ap.parse_args()
     if args.render:
         print(render(json.loads(Path(args.render).read_text())))
+        return
+    if args.startup:
+        startup(args.runs, args.old)
         return
     venv = Path(args.venv)
     work = BENCH / "work" / "parallel"
