@@ -5,13 +5,10 @@ are forked from before anything runs."""
 from __future__ import annotations
 
 import json
-import multiprocessing
-import os
 
 import pytest
 from projects import Project, clean_env, cli
 
-from assetbuild import get_plugin_manager, hookimpl
 from assetbuild.executors import start_method
 
 TINY = """
@@ -83,24 +80,56 @@ def _build_pids(project: Project, *args: str) -> dict:
     return {"pid": proc.pid, "values": values}
 
 
+PROBE = """
+import sys
+from multiprocessing import forkserver
+
+import assetbuild
+from assetbuild import get_plugin_manager, hookimpl
+
+seen = {}
+
+
+class Probe:
+    @hookimpl
+    def before_build(self, project_dir, assets, dry_run):
+        seen["server"] = forkserver._forkserver._forkserver_pid  # set once it was started
+
+
+pm = get_plugin_manager()
+pm.register(Probe())
+assert forkserver._forkserver._forkserver_pid is None
+first = assetbuild.build(project_dir=sys.argv[1], jobs=2, plugin_manager=pm)
+started_first = seen["server"] is not None
+second = assetbuild.build(project_dir=sys.argv[1], jobs=2, plugin_manager=pm)  # a null build
+print(first.ok, started_first, second.ok)
+"""
+
+
 @pytest.mark.skipif(start_method() != "forkserver", reason="workers start by spawn here: nothing to start early")
-def test_a_first_build_starts_the_forkserver_before_anything_runs(project: Project):
+def test_a_first_build_starts_the_forkserver_before_anything_runs(project: Project, tmp_path):
+    import subprocess
+    import sys
+
     project.assetfile(TINY)
-    seen = {}
+    script = tmp_path / "probe.py"
+    script.write_text(PROBE)
+    r = subprocess.run([sys.executable, str(script), str(project.root)], capture_output=True, text=True,
+                       env=clean_env(), timeout=120)  # a fresh interpreter: no forkserver yet
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["True", "True", "True"]
 
-    class Probe:
-        @hookimpl
-        def before_build(self, project_dir, assets, dry_run):
-            from multiprocessing import forkserver
 
-            seen["server"] = forkserver._forkserver._forkserver_pid  # set once it was started
+def test_a_null_build_starts_no_workers(project: Project, tmp_path):
+    project.assetfile(TINY)
+    assert project.built() == ["first", "second"]
+    script = tmp_path / "probe.py"
+    script.write_text(PROBE.replace("started_first = seen[\"server\"] is not None",
+                                    "started_first = seen[\"server\"] is None  # nothing to run: not started"))
+    import subprocess
+    import sys
 
-    pm = get_plugin_manager()
-    pm.register(Probe())
-    from multiprocessing import forkserver
-
-    if forkserver._forkserver._forkserver_pid is not None:
-        pytest.skip("a forkserver from an earlier test of this process is running already")
-    r = project.build(jobs=2, plugin_manager=pm)
-    assert r.ok and seen["server"] is not None
-    assert multiprocessing.parent_process() is None and os.getpid() != seen["server"]
+    r = subprocess.run([sys.executable, str(script), str(project.root)], capture_output=True, text=True,
+                       env=clean_env(), timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["True", "True", "True"]
