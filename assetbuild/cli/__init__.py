@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from .finding import OneErrorStyle, caller_path, close_command, help_command, unknown_word
 from .options import (
     _common,
     _handle_errors,
@@ -218,11 +219,15 @@ def _remote_kwargs(ctx: click.Context, local: dict[str, Any], opts: dict[str, An
             "remote_timeout": opts.get("remote_timeout"), "remote_options": _parse_remote_options(given)}
 
 
-class _DefaultToBuild(_TakesPluginOptions, click.Group):
-    """`assetbuild report` means `assetbuild build report`: a word that is not a command is an asset."""
+class _DefaultToBuild(_TakesPluginOptions, OneErrorStyle):
+    """`assetbuild report` means `assetbuild build report`: a word that is not a command is an
+    asset (one close to a command, that is no asset either, is said to be a typo: ``finding``)."""
 
     def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
         if args and args[0] not in self.commands and not args[0].startswith("-"):
+            near = close_command(args[0], self, ctx)
+            if near is not None:
+                ctx.meta["assetbuild.typo"] = (args[0], near)
             return "build", self.commands["build"], args
         return super().resolve_command(ctx, args)
 
@@ -266,9 +271,10 @@ def build(ctx: click.Context, assets: tuple[str, ...], **local: Any) -> None:
     from .. import output, session
 
     opts, rep = _setup(ctx, local)
-    result = session.build(_selection(assets, opts), assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"),
-                           reporter=rep, **_build_kwargs(opts), **_remote_kwargs(ctx, local, opts),
-                           **_param_args(ctx, local))
+    with unknown_word(ctx, assets):
+        result = session.build(_selection(assets, opts), assetfile=opts.get("assetfile"),
+                               cache_dir=opts.get("cache_dir"), reporter=rep, **_build_kwargs(opts),
+                               **_remote_kwargs(ctx, local, opts), **_param_args(ctx, local))
     if opts.get("as_json"):
         click.echo(output.format_build_json(result))
     if not result.dry_run and not result.ok:
@@ -409,6 +415,7 @@ def graph(ctx: click.Context, assets: tuple[str, ...], fmt: str, out: str | None
 
     pictures.refuse_png_to_terminal(fmt, out)
     opts, _ = _setup(ctx, local)
+    out = caller_path(opts, out) if out else out
     with _prints_to_stderr():
         nodes = session.describe_graph(assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"),
                                        assets=_selection(assets, opts))
@@ -533,6 +540,7 @@ from .observe import observe  # noqa: E402
 from .partitions import partitions  # noqa: E402
 from .ui import ui  # noqa: E402
 
+cli.add_command(help_command)
 cli.add_command(cache)
 cli.add_command(partitions)
 cli.add_command(observe)
