@@ -18,12 +18,13 @@ from .finding import OneErrorStyle, caller_path, close_command, help_command, un
 from .options import (
     _common,
     _handle_errors,
-    _json_option,
     _options,
     _partition_option,
     _partitioned,
     _prints_to_stderr,
     _setup,
+    describe_option,
+    json_option,
 )
 
 EXAMPLES = """\b
@@ -171,7 +172,8 @@ _build_options = _options(
                       "selection): A..B (inclusive, in key order) or a,b,c. A backfill: runs with -j, "
                       "resumes where a killed one stopped."),
     click.option("--json", "as_json", is_flag=True, default=None,
-                 help="Print one JSON document with a result per asset."),
+                 help="Print one JSON document: ok, and a result per asset (status, key, data_version, "
+                      "duration_s, error, metadata); stdout holds nothing else."),
     _param_option,
     *_parallel_options,
 )
@@ -309,10 +311,14 @@ def watch(ctx: click.Context, assets: tuple[str, ...], debounce: float | None, *
                   **_remote_kwargs(ctx, local, opts), **_param_args(ctx, local))
 
 
+describe_option(watch, "as_json", "Print one JSON line per build that ran something (time, changed, ok, error, "
+                "results, duration_s) instead of the text lines; no summary at the end.")
+
+
 @cli.command()
 @click.argument("assets", nargs=-1)
 @_common
-@_json_option
+@json_option('Print one JSON document, {"assets": [...]}: each one\'s state and reasons.')
 @_param_option
 @_remote_options
 @_exclude_option
@@ -356,7 +362,7 @@ def status(ctx: click.Context, assets: tuple[str, ...], check: bool, each_partit
 @cli.command()
 @click.argument("asset")
 @_common
-@_json_option
+@json_option("Print the explanation as one JSON document (a list for a glob or group).")
 @_param_option
 @_partition_option
 @click.pass_context
@@ -377,7 +383,7 @@ def why(ctx: click.Context, asset: str, partition: str | None, **local: Any) -> 
 @cli.command(name="list")
 @click.argument("assets", nargs=-1)
 @_common
-@_json_option
+@json_option('Print one JSON document, {"assets": [...]}: each one\'s kind, inputs and path.')
 @_exclude_option
 @click.pass_context
 @_handle_errors
@@ -428,7 +434,7 @@ def graph(ctx: click.Context, assets: tuple[str, ...], fmt: str, out: str | None
 @cli.command()
 @click.argument("asset")
 @_common
-@click.option("--json", "as_json", is_flag=True, help="Print the value as JSON.")
+@json_option("Print the value as JSON (with --meta: what its materialization recorded).")
 @click.option("--meta", is_flag=True, help="Print what its latest materialization recorded (metadata, time, data "
               "version, key) instead of its value.")
 @click.option("--version", "version", type=click.IntRange(min=0), default=None, metavar="N",
@@ -492,7 +498,7 @@ def clean(ctx: click.Context, yes: bool, outputs: bool, **local: Any) -> None:
 @cli.command()
 @click.argument("asset")
 @_common
-@_json_option
+@json_option("Print what was accepted (or that ASSET is fresh already) as one JSON document.")
 @_param_option
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @_partition_option

@@ -38,7 +38,24 @@ _common = _options(
 )
 
 
-_json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+def json_option(help: str) -> Callable[..., Any]:
+    """``--json``, with what it prints for this command (one document, a line per build...)."""
+    return click.option("--json", "as_json", is_flag=True, help=help)
+
+
+def _json_option(help_or_command: Any) -> Any:
+    """``@_json_option("what it prints")``: ``json_option``; bare ``@_json_option``: the generic
+    help, for a command whose --json is not described yet (test_first_hour_cli finds them)."""
+    if isinstance(help_or_command, str):
+        return json_option(help_or_command)
+    return json_option("Print one JSON document.")(help_or_command)
+
+
+def describe_option(command: click.Command, name: str, help: str) -> None:
+    """Give a shared option this command's own help (``watch``'s --json prints a line per build)."""
+    for p in command.params:
+        if p.name == name and isinstance(p, click.Option):
+            p.help = help
 
 
 def _merged(ctx: click.Context, local: dict[str, Any]) -> dict[str, Any]:
