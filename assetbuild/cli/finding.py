@@ -151,8 +151,7 @@ class _OneLineUsageError(click.UsageError):
     """A usage error printed as ``assetbuild: error: ...``, as every other error is."""
 
     def __init__(self, original: click.UsageError) -> None:
-        super().__init__(original.format_message(), original.ctx)
-        self.exit_code = 2
+        super().__init__(original.format_message(), original.ctx)  # exit status 2, as UsageError's
         self.hint = type(original) is not click.UsageError  # click's own (an unknown option...)
 
     def show(self, file: Any = None) -> None:
