@@ -49,7 +49,7 @@ _LAZY = {
     "AssetbuildError": "errors", "DefinitionError": "errors", "CycleError": "errors",
     "AssetFailed": "errors", "StoreError": "errors", "CacheCorrupt": "errors", "PluginError": "errors",
     "SelectionError": "errors", "ValueNotFound": "errors", "VersionGone": "errors", "AcceptRefused": "errors",
-    "SourceMissing": "errors",
+    "SourceMissing": "errors", "ProjectNotFound": "errors",
     "SourceUnusable": "errors", "ConfigError": "errors", "WorkerLost": "errors",
     "BuildResult": "reports", "AssetResult": "reports", "AssetStatus": "reports", "Reason": "reports",
     "ObservationResult": "reports", "MetadataValue": "metadata",
@@ -63,6 +63,11 @@ _LAZY = {
 __all__ = ["asset", "multi_asset", "Out", "source", "observable_source", "Observation", "resource", "Output", "Skip",  # noqa: PLE0604
            "AssetContext",
            "ResourceContext", "__version__", *_LAZY]
+
+
+def __dir__() -> list[str]:
+    """What ``dir(assetbuild)`` and completion list: the names imported on first use too."""
+    return sorted({*globals(), *_LAZY})
 
 
 def __getattr__(name: str) -> Any:

@@ -26,15 +26,37 @@ class DefinitionError(AssetbuildError):
     """
 
     def __init__(self, message: str, *, file: str | None = None, line: int | None = None,
-                 detail: str | None = None) -> None:
+                 detail: str | None = None, excerpt: str | None = None) -> None:
         self.message = message
         self.file = file
         self.line = line
         self.detail = detail  # full traceback text, shown with -v
+        # the source line and its caret, as Python shows a SyntaxError: shown below the one line
+        self.excerpt = excerpt
         where = ""
         if file:
             where = f"{file}:{line}: " if line else f"{file}: "
         super().__init__(f"{where}{message}")
+
+
+def syntax_excerpt(exc: SyntaxError) -> str | None:
+    """The lines Python prints between a SyntaxError's location and its message: the source
+    line and the caret under the fault (None when Python has no source line to show)."""
+    import traceback
+
+    lines = "".join(traceback.format_exception_only(type(exc), exc)).rstrip("\n").splitlines()
+    body = [ln for ln in lines[1:-1] if ln.strip()]
+    return "\n".join(body) if body and lines[0].lstrip().startswith("File ") else None
+
+
+class ProjectNotFound(DefinitionError):
+    """No AssetFile where one was looked for. ``str()`` speaks the Python API's words
+    (``project_dir=``, ``assetfile=``); ``cli_message`` is what the command line says instead
+    (``-C DIR``, ``-f FILE``), so each caller is told what it can change."""
+
+    def __init__(self, message: str, *, api_hint: str, cli_hint: str) -> None:
+        self.cli_message = f"{message} ({cli_hint})"
+        super().__init__(f"{message} ({api_hint})")
 
 
 class CycleError(DefinitionError):

@@ -32,7 +32,7 @@ from typing import Any
 from . import definitions
 from .atomicfile import write_atomically
 from .definitions import AssetDef, ObservableSourceDef, ResourceDef, SourceDef
-from .errors import DefinitionError, describe_exception
+from .errors import DefinitionError, ProjectNotFound, describe_exception, syntax_excerpt
 from .workspace import RACY_NS
 
 ASSETFILE_MODULE = "__assetfile__"
@@ -420,8 +420,9 @@ def find_assetfile(project_dir: Path, assetfile: str | os.PathLike[str] | None) 
         return p
     p = project_dir / "AssetFile"
     if not p.is_file():
-        raise DefinitionError(f"no AssetFile in {project_dir} (use -C DIR to run in another directory, "
-                              "or -f FILE to name the file)")
+        raise ProjectNotFound(f"no AssetFile in {project_dir}",
+                              api_hint="pass project_dir= to load another directory, or assetfile= to name the file",
+                              cli_hint="use -C DIR to run in another directory, or -f FILE to name the file")
     return p
 
 
@@ -458,7 +459,8 @@ def _compile_cached(path: Path, source: bytes, digest: str, cache_dir: Path | No
     try:
         code = compile(source, str(path), "exec", dont_inherit=True)
     except SyntaxError as e:
-        raise DefinitionError(f"syntax error: {e.msg}", file=str(path), line=e.lineno) from None
+        raise DefinitionError(f"syntax error: {e.msg}", file=str(path), line=e.lineno, excerpt=syntax_excerpt(e),
+                              detail="".join(traceback.format_exception_only(type(e), e))) from None
     except ValueError as e:  # e.g. null bytes
         raise DefinitionError(f"cannot compile: {e}", file=str(path)) from None
     objs = _code_objects(code)
@@ -479,7 +481,7 @@ def _loading_error(exc: BaseException, path: Path, project_dir: Path) -> Definit
     detail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     if isinstance(exc, SyntaxError) and exc.filename:  # in a module the AssetFile imports
         return DefinitionError(f"syntax error: {exc.msg}", file=exc.filename, line=exc.lineno,
-                               detail=detail)
+                               detail=detail, excerpt=syntax_excerpt(exc))
     return DefinitionError(f"error while loading the AssetFile: {what}",
                            file=where.filename if where else str(path),
                            line=where.lineno if where else None, detail=detail)

@@ -14,15 +14,17 @@ from typing import Any
 
 import click
 
+from .finding import OneErrorStyle, caller_path, close_command, help_command, unknown_word
 from .options import (
     _common,
     _handle_errors,
-    _json_option,
     _options,
     _partition_option,
     _partitioned,
     _prints_to_stderr,
     _setup,
+    describe_option,
+    json_option,
 )
 
 EXAMPLES = """\b
@@ -170,7 +172,8 @@ _build_options = _options(
                       "selection): A..B (inclusive, in key order) or a,b,c. A backfill: runs with -j, "
                       "resumes where a killed one stopped."),
     click.option("--json", "as_json", is_flag=True, default=None,
-                 help="Print one JSON document with a result per asset."),
+                 help="Print one JSON document: ok, and a result per asset (status, key, data_version, "
+                      "duration_s, error, metadata); stdout holds nothing else."),
     _param_option,
     *_parallel_options,
 )
@@ -218,11 +221,15 @@ def _remote_kwargs(ctx: click.Context, local: dict[str, Any], opts: dict[str, An
             "remote_timeout": opts.get("remote_timeout"), "remote_options": _parse_remote_options(given)}
 
 
-class _DefaultToBuild(_TakesPluginOptions, click.Group):
-    """`assetbuild report` means `assetbuild build report`: a word that is not a command is an asset."""
+class _DefaultToBuild(_TakesPluginOptions, OneErrorStyle):
+    """`assetbuild report` means `assetbuild build report`: a word that is not a command is an
+    asset (one close to a command, that is no asset either, is said to be a typo: ``finding``)."""
 
     def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
         if args and args[0] not in self.commands and not args[0].startswith("-"):
+            near = close_command(args[0], self, ctx)
+            if near is not None:
+                ctx.meta["assetbuild.typo"] = (args[0], near)
             return "build", self.commands["build"], args
         return super().resolve_command(ctx, args)
 
@@ -266,9 +273,10 @@ def build(ctx: click.Context, assets: tuple[str, ...], **local: Any) -> None:
     from .. import output, session
 
     opts, rep = _setup(ctx, local)
-    result = session.build(_selection(assets, opts), assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"),
-                           reporter=rep, **_build_kwargs(opts), **_remote_kwargs(ctx, local, opts),
-                           **_param_args(ctx, local))
+    with unknown_word(ctx, assets):
+        result = session.build(_selection(assets, opts), assetfile=opts.get("assetfile"),
+                               cache_dir=opts.get("cache_dir"), reporter=rep, **_build_kwargs(opts),
+                               **_remote_kwargs(ctx, local, opts), **_param_args(ctx, local))
     if opts.get("as_json"):
         click.echo(output.format_build_json(result))
     if not result.dry_run and not result.ok:
@@ -303,10 +311,14 @@ def watch(ctx: click.Context, assets: tuple[str, ...], debounce: float | None, *
                   **_remote_kwargs(ctx, local, opts), **_param_args(ctx, local))
 
 
+describe_option(watch, "as_json", "Print one JSON line per build that ran something (time, changed, ok, error, "
+                "results, duration_s) instead of the text lines; no summary at the end.")
+
+
 @cli.command()
 @click.argument("assets", nargs=-1)
 @_common
-@_json_option
+@json_option('Print one JSON document, {"assets": [...]}: each one\'s state and reasons.')
 @_param_option
 @_remote_options
 @_exclude_option
@@ -350,7 +362,7 @@ def status(ctx: click.Context, assets: tuple[str, ...], check: bool, each_partit
 @cli.command()
 @click.argument("asset")
 @_common
-@_json_option
+@json_option("Print the explanation as one JSON document (a list for a glob or group).")
 @_param_option
 @_partition_option
 @click.pass_context
@@ -371,7 +383,7 @@ def why(ctx: click.Context, asset: str, partition: str | None, **local: Any) -> 
 @cli.command(name="list")
 @click.argument("assets", nargs=-1)
 @_common
-@_json_option
+@json_option('Print one JSON document, {"assets": [...]}: each one\'s kind, inputs and path.')
 @_exclude_option
 @click.pass_context
 @_handle_errors
@@ -409,6 +421,7 @@ def graph(ctx: click.Context, assets: tuple[str, ...], fmt: str, out: str | None
 
     pictures.refuse_png_to_terminal(fmt, out)
     opts, _ = _setup(ctx, local)
+    out = caller_path(opts, out) if out else out
     with _prints_to_stderr():
         nodes = session.describe_graph(assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"),
                                        assets=_selection(assets, opts))
@@ -421,7 +434,7 @@ def graph(ctx: click.Context, assets: tuple[str, ...], fmt: str, out: str | None
 @cli.command()
 @click.argument("asset")
 @_common
-@click.option("--json", "as_json", is_flag=True, help="Print the value as JSON.")
+@json_option("Print the value as JSON (with --meta: what its materialization recorded).")
 @click.option("--meta", is_flag=True, help="Print what its latest materialization recorded (metadata, time, data "
               "version, key) instead of its value.")
 @click.option("--version", "version", type=click.IntRange(min=0), default=None, metavar="N",
@@ -485,7 +498,7 @@ def clean(ctx: click.Context, yes: bool, outputs: bool, **local: Any) -> None:
 @cli.command()
 @click.argument("asset")
 @_common
-@_json_option
+@json_option("Print what was accepted (or that ASSET is fresh already) as one JSON document.")
 @_param_option
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @_partition_option
@@ -533,6 +546,7 @@ from .observe import observe  # noqa: E402
 from .partitions import partitions  # noqa: E402
 from .ui import ui  # noqa: E402
 
+cli.add_command(help_command)
 cli.add_command(cache)
 cli.add_command(partitions)
 cli.add_command(observe)
@@ -546,39 +560,13 @@ cli.add_command(diff)
 
 def main() -> None:
     """Console-script entry point."""
+    from .exiting import _exit_now
+
     try:
         cli(prog_name="assetbuild")
     except SystemExit as e:
         _exit_now(e.code)
         raise
-
-
-def _exit_now(code: Any) -> None:
-    """End the process without the interpreter's teardown, which frees every object one by one:
-    0.2 s after a build of 90,000 partitions, for nothing. Only when nothing else would run at
-    exit: no other thread, no worker process, no atexit callback but logging's (an asset's code
-    that registered one keeps the normal exit). Returns when that is not so."""
-    import atexit
-    import os
-    import threading
-
-    count = getattr(atexit, "_ncallbacks", None)
-    if count is None or count() > ("logging" in sys.modules) or threading.active_count() != 1 \
-            or "multiprocessing" in sys.modules:
-        return
-    status = code if isinstance(code, int) else 0 if code is None else 1
-    if not isinstance(code, int) and code is not None:  # sys.exit("message") prints it, as Python would
-        print(code, file=sys.stderr)
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except (OSError, ValueError):  # a closed pipe: the normal exit would say so, and fail
-        return
-    if "logging" in sys.modules:
-        import logging
-
-        logging.shutdown()
-    os._exit(status)
 
 
 if __name__ == "__main__":

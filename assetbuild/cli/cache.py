@@ -42,7 +42,7 @@ def cache() -> None:
 
 @cache.command(name="stats")
 @_common
-@_json_option
+@_json_option("Print the counts as one JSON document.")
 @click.pass_context
 @_handle_errors
 def cache_stats(ctx: click.Context, **local: Any) -> None:
@@ -63,7 +63,7 @@ def cache_stats(ctx: click.Context, **local: Any) -> None:
 @click.option("--older-than", metavar="DAYS", type=click.FloatRange(min=0),
               help="Drop entries not used for DAYS days.")
 @click.option("-n", "--dry-run", "gc_dry_run", is_flag=True, help="Say what would be dropped; change nothing.")
-@_json_option
+@_json_option("Print what was dropped (or would be, with -n) as one JSON document.")
 @click.pass_context
 @_handle_errors
 def cache_gc(ctx: click.Context, max_size: int | None, older_than: float | None, gc_dry_run: bool,
@@ -87,7 +87,7 @@ def cache_gc(ctx: click.Context, max_size: int | None, older_than: float | None,
 
 @cache.command(name="verify")
 @_common
-@_json_option
+@_json_option("Print what was checked and what was dropped as one JSON document.")
 @click.pass_context
 @_handle_errors
 def cache_verify(ctx: click.Context, **local: Any) -> None:
@@ -110,7 +110,7 @@ def cache_verify(ctx: click.Context, **local: Any) -> None:
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.argument("assets", nargs=-1)
 @_common
-@_json_option
+@_json_option("Print what was written to FILE as one JSON document.")
 @click.option("--exclude", "exclude", metavar="SEL", multiple=True,
               help="Leave out what SEL selects (same syntax as ASSETS; repeatable).")
 @click.pass_context
@@ -125,8 +125,10 @@ def cache_export(ctx: click.Context, file: str, assets: tuple[str, ...], **local
     """
     from .. import session
     from ..output import maintenance as maintenance_output
+    from .finding import caller_path
 
     opts, rep = _setup(ctx, local)
+    file = caller_path(opts, file)  # relative to where the command started, wherever the project is
     assets = (*assets, *(f"-{e}" for e in opts.get("exclude") or ()))  # see assetbuild.selection
     r = session.export_cache(file, assets, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"),
                              reporter=rep)
@@ -136,7 +138,7 @@ def cache_export(ctx: click.Context, file: str, assets: tuple[str, ...], **local
 @cache.command(name="import")
 @click.argument("file", type=click.Path(dir_okay=False))
 @_common
-@_json_option
+@_json_option("Print what was added and what was skipped as one JSON document.")
 @click.pass_context
 @_handle_errors
 def cache_import(ctx: click.Context, file: str, **local: Any) -> None:
@@ -147,8 +149,10 @@ def cache_import(ctx: click.Context, file: str, **local: Any) -> None:
     """
     from .. import session
     from ..output import maintenance as maintenance_output
+    from .finding import caller_path
 
     opts, rep = _setup(ctx, local)
+    file = caller_path(opts, file)
     r = session.import_cache(file, cache_dir=opts.get("cache_dir"), assetfile=opts.get("assetfile"), reporter=rep)
     click.echo(maintenance_output.format_import(r, file, as_json=bool(opts.get("as_json"))))
     if r["skipped"] or r["rejected_blobs"]:
@@ -158,7 +162,7 @@ def cache_import(ctx: click.Context, file: str, **local: Any) -> None:
 @cache.command(name="keygen")
 @click.option("--public-of-env", is_flag=True,
               help="Print the public key of $ASSETBUILD_CACHE_SIGNING_KEY instead of a new pair.")
-@_json_option
+@_json_option("Print the key pair as one JSON document (on stdout, the secret included).")
 @click.pass_context
 @_handle_errors
 def cache_keygen(ctx: click.Context, public_of_env: bool, **local: Any) -> None:

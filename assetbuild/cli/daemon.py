@@ -20,7 +20,7 @@ Examples:
 """)
 @click.argument("assets", nargs=-1)
 @_common
-@_json_option
+@_json_option("Print one JSON line per tick (what it requested and why, its run, what was overdue) instead of its text lines.")
 @click.option("--tick", "tick_s", metavar="SECONDS", default="30",
               help="Time between ticks: seconds or a duration such as 5m [default: 30].")
 @click.option("--once", is_flag=True, help="Run one tick and exit: 0, or 1 if a requested asset failed.")
@@ -73,7 +73,7 @@ Examples:
   assetbuild ticks -n 100 --json       the last 100, as JSON
 """)
 @_common
-@_json_option
+@_json_option('Print one JSON document, {"ticks": [...]}, oldest first.')
 @click.option("-n", "limit", metavar="N", type=click.IntRange(min=1), default=20, show_default=True,
               help="Show the newest N ticks.")
 @click.pass_context

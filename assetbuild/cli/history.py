@@ -20,7 +20,7 @@ Examples:
   assetbuild log report -n 5      # the last 5 events of one asset
 """)
 @_common
-@_json_option
+@_json_option('Print one JSON document, {"runs": [...]}, newest first.')
 @_limit_option
 @click.pass_context
 @_handle_errors
@@ -40,7 +40,7 @@ def runs(ctx: click.Context, limit: int, **local: Any) -> None:
 @runs.command(name="show")
 @click.argument("run_id")
 @_common
-@_json_option
+@_json_option("Print the run as one JSON document.")
 @click.pass_context
 @_handle_errors
 def runs_show(ctx: click.Context, run_id: str, **local: Any) -> None:
@@ -57,7 +57,7 @@ def runs_show(ctx: click.Context, run_id: str, **local: Any) -> None:
 @click.command(name="log")
 @click.argument("asset")
 @_common
-@_json_option
+@_json_option("Print the events as one JSON document (a list for a glob or group; with --metric, its points).")
 @_limit_option
 @click.option("--exclude", "exclude", metavar="SEL", multiple=True,
               help="Leave out what SEL selects (repeatable): log 'group:ml' --exclude train.")
@@ -90,7 +90,7 @@ def log(ctx: click.Context, asset: str, limit: int, metric: str | None, exclude:
 @click.command(name="diff")
 @click.argument("asset")
 @_common
-@_json_option
+@_json_option("Print the difference as one JSON document.")
 @click.option("--from", "from_version", type=click.IntRange(min=0), default=1, show_default=True, metavar="N",
               help="The older version (0 = current, 1 = the one before...).")
 @click.option("--to", "to_version", type=click.IntRange(min=0), default=0, show_default=True, metavar="M",

@@ -38,7 +38,7 @@ Examples:
 """)
 @click.argument("names", nargs=-1)
 @_common
-@_json_option
+@_json_option('Print one JSON document, {"ok", "observations": [...]}, instead of the lines.')
 @click.pass_context
 @_handle_errors
 def observe(ctx: click.Context, names: tuple[str, ...], **local: Any) -> None:

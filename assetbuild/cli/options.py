@@ -38,7 +38,24 @@ _common = _options(
 )
 
 
-_json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+def json_option(help: str) -> Callable[..., Any]:
+    """``--json``, with what it prints for this command (one document, a line per build...)."""
+    return click.option("--json", "as_json", is_flag=True, help=help)
+
+
+def _json_option(help_or_command: Any) -> Any:
+    """``@_json_option("what it prints")``: ``json_option``; bare ``@_json_option``: the generic
+    help, for a command whose --json is not described yet (test_first_hour_cli finds them)."""
+    if isinstance(help_or_command, str):
+        return json_option(help_or_command)
+    return json_option("Print one JSON document.")(help_or_command)
+
+
+def describe_option(command: click.Command, name: str, help: str) -> None:
+    """Give a shared option this command's own help (``watch``'s --json prints a line per build)."""
+    for p in command.params:
+        if p.name == name and isinstance(p, click.Option):
+            p.help = help
 
 
 def _merged(ctx: click.Context, local: dict[str, Any]) -> dict[str, Any]:
@@ -50,8 +67,11 @@ def _merged(ctx: click.Context, local: dict[str, Any]) -> dict[str, Any]:
 
 
 def _setup(ctx: click.Context, local: dict[str, Any]) -> tuple[dict[str, Any], Any]:
-    """The command's options (given before or after its name), -C applied, and the reporter."""
+    """The command's options (given before or after its name), the project directory made the
+    working directory (-C, else -f's directory, else the nearest one above holding an
+    AssetFile: see ``finding``), and the reporter."""
     from ..output import Reporter
+    from .finding import place_project
 
     opts = _merged(ctx, local)
     if opts.get("directory"):
@@ -60,6 +80,8 @@ def _setup(ctx: click.Context, local: dict[str, Any]) -> tuple[dict[str, Any], A
         except OSError as e:
             raise click.UsageError(f"-C {opts['directory']}: {e.strerror}") from None
     verbosity = -1 if opts.get("quiet") else (1 if opts.get("verbose") else 0)
+    place_project(opts, command=ctx.command.name,
+                  say=lambda line: None if verbosity < 0 else click.echo(line, err=True))
     return opts, Reporter(verbosity=verbosity, json_mode=bool(opts.get("as_json")), asset_logs=True)
 
 
@@ -76,8 +98,20 @@ def _handle_errors(f: Callable[..., Any]) -> Callable[..., Any]:
         verbose = opts.get("verbose")
         try:
             return f(*args, **kwargs)
+        except click.UsageError as e:  # one style for every error; a --json consumer gets its document
+            click.echo(f"assetbuild: error: {e.format_message()}", err=True)
+            if opts.get("as_json"):
+                click.echo(output.format_error_json(e.format_message(), ctx.command.name))
+            ctx.exit(2)
         except AssetbuildError as e:
+            from ..errors import ProjectNotFound
+
+            if isinstance(e, ProjectNotFound):  # the command line's words: -C DIR, -f FILE
+                e = AssetbuildError(e.cli_message)
             click.echo(output.format_error(e, verbose=bool(verbose)), err=True)
+            excerpt = getattr(e, "excerpt", None)
+            if excerpt and not (verbose and getattr(e, "detail", None)):  # -v: the traceback shows it
+                click.echo(excerpt, err=True)
             if opts.get("as_json"):  # a consumer of --json always gets one document
                 click.echo(output.format_error_json(output.describe_error(e), ctx.command.name))
             ctx.exit(e.exit_status)

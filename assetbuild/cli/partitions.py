@@ -23,7 +23,7 @@ def partitions() -> None:
 @partitions.command(name="list")
 @click.argument("asset")
 @_common
-@_json_option
+@_json_option('Print one JSON document, {"asset", "partitions": [keys in order]}.')
 @click.pass_context
 @_handle_errors
 def list_keys(ctx: click.Context, asset: str, **local: Any) -> None:
@@ -52,7 +52,8 @@ def _change(ctx: click.Context, name: str, keys: tuple[str, ...], local: dict[st
 
 # NAME KEYS... and the common options of `partitions add` and `partitions remove`
 _dynamic_keys = _options(click.argument("name"), click.argument("keys", nargs=-1, required=True), _common,
-                         _json_option, click.pass_context, _handle_errors)
+                         _json_option('Print one JSON document, {"name", "partitions": [its keys now]}.'),
+                         click.pass_context, _handle_errors)
 
 
 @partitions.command()

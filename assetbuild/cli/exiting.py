@@ -1,0 +1,34 @@
+"""How the command ends: without the interpreter's teardown when nothing else would run at exit."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+
+def _exit_now(code: Any) -> None:
+    """End the process without the interpreter's teardown, which frees every object one by one:
+    0.2 s after a build of 90,000 partitions, for nothing. Only when nothing else would run at
+    exit: no other thread, no worker process, no atexit callback but logging's (an asset's code
+    that registered one keeps the normal exit). Returns when that is not so."""
+    import atexit
+    import os
+    import threading
+
+    count = getattr(atexit, "_ncallbacks", None)
+    if count is None or count() > ("logging" in sys.modules) or threading.active_count() != 1 \
+            or "multiprocessing" in sys.modules:
+        return
+    status = code if isinstance(code, int) else 0 if code is None else 1
+    if not isinstance(code, int) and code is not None:  # sys.exit("message") prints it, as Python would
+        print(code, file=sys.stderr)
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):  # a closed pipe: the normal exit would say so, and fail
+        return
+    if "logging" in sys.modules:
+        import logging
+
+        logging.shutdown()
+    os._exit(status)

@@ -1,0 +1,181 @@
+"""How the command line finds the project, and how it answers a user who asks for help or
+mistypes a command.
+
+- The project directory: ``-C DIR``; else the directory of ``-f FILE`` (the AssetFile's own
+  imports then work); else the nearest directory holding an AssetFile, from the working
+  directory upward, as git finds its repository (``search_project``).
+- ``assetbuild help [COMMAND...]``: a command, so that ``help`` is never taken for an asset.
+- A bare word that is no asset but close to a command: ``did you mean 'status'?``.
+- Every usage error, click's own included, is one ``assetbuild: error: ...`` line, exit 2,
+  as our errors are (``OneErrorStyle``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+
+# A directory that holds one of these is a repository's root: the search stops there, as an
+# AssetFile above it belongs to another project.
+REPOSITORY_MARKERS = (".git", ".hg")
+# Commands that must not move to a project found above (``init`` writes where it is asked to).
+NO_SEARCH = frozenset({"init"})
+
+
+def search_project(start: Path) -> Path | None:
+    """The nearest directory holding an AssetFile, from ``start`` upward; None when there is
+    none before a repository's root (a directory holding .git or .hg, itself searched) or a
+    file system boundary (a mount point: the parent's st_dev differs), or the root."""
+    here = start
+    try:
+        device = here.stat().st_dev
+    except OSError:
+        return None
+    while True:
+        if (here / "AssetFile").is_file():
+            return here
+        if any(os.path.lexists(here / m) for m in REPOSITORY_MARKERS):
+            return None
+        parent = here.parent
+        if parent == here:
+            return None
+        try:
+            if parent.stat().st_dev != device:
+                return None
+        except OSError:
+            return None
+        here = parent
+
+
+def place_project(opts: dict[str, Any], *, command: str | None, say: Any) -> None:
+    """Make the project directory the working directory, after ``-C`` was applied: the
+    directory of ``-f FILE`` when -C is not given, else the nearest one above holding an
+    AssetFile (``say`` tells the user which, once). Paths the user gave relative to where
+    the command started (``--cache-dir``, ASSETBUILD_CACHE_DIR, ``-f``) keep their meaning;
+    ``opts["caller_dir"]`` is that directory, for the commands' own FILE arguments."""
+    if opts.get("directory"):
+        if opts.get("assetfile") or command in NO_SEARCH:
+            return  # -C DIR -f FILE: FILE is read from DIR, as make -C does
+    elif opts.get("assetfile"):
+        folder = os.path.dirname(opts["assetfile"])
+        if folder and os.path.isdir(folder):
+            _move(opts, Path(folder).resolve())
+            opts["assetfile"] = os.path.basename(opts["assetfile"])
+        return
+    if command in NO_SEARCH:
+        return
+    here = Path.cwd()
+    if (here / "AssetFile").is_file():
+        return
+    found = search_project(here)
+    if found is None:
+        return  # the command says there is no AssetFile here, if it needs one
+    _move(opts, found)
+    say(f"(using AssetFile in {os.path.relpath(found, here)})")
+
+
+def _move(opts: dict[str, Any], project: Path) -> None:
+    caller = os.getcwd()
+    if opts.get("cache_dir"):
+        opts["cache_dir"] = os.path.join(caller, os.path.expanduser(opts["cache_dir"]))
+    os.chdir(project)
+    opts["caller_dir"] = caller
+
+
+def caller_path(opts: dict[str, Any], path: str) -> str:
+    """A FILE argument as the user meant it: relative to where the command started, also when
+    the project was found elsewhere (``place_project``)."""
+    caller = opts.get("caller_dir")
+    return os.path.join(caller, path) if caller else path
+
+
+# --- help, and a mistyped command -------------------------------------------------------------
+
+def close_command(word: str, group: click.Group, ctx: click.Context) -> str | None:
+    """The command ``word`` looks like a typo of (difflib's closest), or None."""
+    if not word or not word.replace("-", "").replace("_", "").isalnum():
+        return None  # a glob, group:NAME, +x...: a selection, never a command
+    names = group.list_commands(ctx)
+    hits = difflib.get_close_matches(word, names, n=1, cutoff=0.75)
+    return hits[0] if hits else None
+
+
+@contextlib.contextmanager
+def unknown_word(ctx: click.Context, assets: tuple[str, ...]) -> Iterator[None]:
+    """Around a build the group chose for a bare word (``assetbuild stauts``): if that word
+    names no asset and is close to a command, say so rather than "no asset named"."""
+    from ..errors import SelectionError
+
+    try:
+        yield
+    except SelectionError as e:
+        typo = ctx.meta.get("assetbuild.typo")
+        if typo is None or typo[0] not in assets or f"no asset named {typo[0]!r}" not in str(e):
+            raise
+        raise SelectionError(f"no asset or command {typo[0]!r}; did you mean {typo[1]!r}?") from None
+
+
+@click.command(name="help")
+@click.argument("command", nargs=-1)
+@click.pass_context
+def help_command(ctx: click.Context, command: tuple[str, ...]) -> None:
+    """Show the help of COMMAND (`assetbuild help cache gc`), or of assetbuild itself."""
+    parent = ctx.find_root()
+    group: click.Command = parent.command
+    path: list[str] = []
+    for i, word in enumerate(command):
+        sub = group.get_command(parent, word) if isinstance(group, click.Group) else None
+        if sub is None:
+            where = " ".join(["assetbuild", *path])
+            near = close_command(word, group, parent) if isinstance(group, click.Group) else None
+            hint = f"; did you mean {near!r}?" if near else f" (`{where} --help` lists them)"
+            raise click.UsageError(f"no command {word!r} in {where}{hint}")
+        if i < len(command) - 1:
+            parent = click.Context(sub, info_name=word, parent=parent)
+        group = sub
+        path.append(word)
+    # parsing --help prints the help as `COMMAND --help` does (plugins' options included)
+    group.make_context(path[-1] if path else parent.info_name, ["--help"],
+                       parent=parent if path else None)
+
+
+# --- one error style --------------------------------------------------------------------------
+
+class _OneLineUsageError(click.UsageError):
+    """A usage error printed as ``assetbuild: error: ...``, as every other error is."""
+
+    def __init__(self, original: click.UsageError) -> None:
+        super().__init__(original.format_message(), original.ctx)  # exit status 2, as UsageError's
+        self.hint = type(original) is not click.UsageError  # click's own (an unknown option...)
+
+    def show(self, file: Any = None) -> None:
+        text = f"assetbuild: error: {self.format_message()}"
+        if self.hint and self.ctx is not None:
+            text += f" (see {self.ctx.command_path} --help)"
+        click.echo(text, err=True)
+
+
+class OneErrorStyle(click.Group):
+    """The root group: turns every usage error (an unknown option, a bad value, a refused
+    command) into one ``assetbuild: error:`` line, exit 2; ``--help`` is untouched."""
+
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as e:
+            raise _OneLineUsageError(e) from None
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except _OneLineUsageError:
+            raise
+        except click.UsageError as e:
+            raise _OneLineUsageError(e) from None
