@@ -490,6 +490,9 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
             store.flush()  # no-op unless the summary missed the scheduler's last batch
             if unseen:
                 _drop_gone(project, store, unseen)
+            from .orphans import notice_removed
+
+            notice_removed(project, store)
         rep.build_finished(result)
         _call_hook(hook.after_build, result=result)
         return result
