@@ -32,7 +32,7 @@ def test_init_overwrites_nothing(tmp_path):
     (tmp_path / "data" / "words.txt").write_text("mine\n")
     r = cli("init", cwd=tmp_path)
     assert r.returncode == 2
-    assert r.stderr == (f"assetbuild: error: data/words.txt exists: assetbuild init writes "
+    assert r.stderr == ("assetbuild: error: data/words.txt exists: assetbuild init writes "
                         "a new project and overwrites nothing\n")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]  # nothing written
     assert (tmp_path / "data" / "words.txt").read_text() == "mine\n"

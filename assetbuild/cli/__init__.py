@@ -598,4 +598,5 @@ def _exit_now(code: Any) -> None:
 if __name__ == "__main__":
     main()
 from .init import init  # noqa: E402
+
 cli.add_command(init)

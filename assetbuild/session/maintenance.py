@@ -169,7 +169,6 @@ def gc(*, max_size: int | None = None, older_than_days: float | None = None, dry
         if store is None:
             return GcReport(dry_run=dry_run)
         from ..config import history_setting
-
         from .orphans import drop_removed_heads
 
         removed = [] if removed_after_days is None else drop_removed_heads(store, removed_after_days,
