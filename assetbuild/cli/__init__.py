@@ -457,32 +457,22 @@ def show(ctx: click.Context, asset: str, meta: bool, version: int | None, key: s
         click.echo(text)
 
 
-@cli.command()
+from .cleaning import CLEAN_HELP, clean_options, clean_orphans_command  # noqa: E402
+
+
+@cli.command(help=CLEAN_HELP)
 @_common
-@click.option("--keep-outputs", is_flag=True, help="Keep the files assetbuild wrote into the project (path=, "
-              "outputs=); by default they go with the cache, each only if unchanged since (edited ones stay).")
-@click.option("--outputs", is_flag=True, hidden=True, help="The default now: accepted, does nothing.")
-@click.option("--orphans", is_flag=True, help="Delete only the files written by assets no longer in the "
-              "AssetFile (each only if unchanged since); the cache stays.")
+@clean_options
 @click.option("-n", "--dry-run", is_flag=True, default=None, help="List what would be deleted; delete nothing.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_context
 @_handle_errors
 def clean(ctx: click.Context, yes: bool, outputs: bool, keep_outputs: bool, orphans: bool, **local: Any) -> None:
-    """Delete the cache directory and the files assetbuild wrote into the project (path outputs,
-    outputs=), as make clean would. A file is deleted only if it still holds what assetbuild
-    recorded writing; one changed since stays, with a warning. -v lists each file deleted.
-
-    --keep-outputs deletes the cache alone; --orphans deletes only what assets removed from the
-    AssetFile wrote (a build says when there are some) and keeps the cache.
-    """
     from .. import session
     from ..output import maintenance as maintenance_output
 
     opts, rep = _setup(ctx, local)
     if orphans:
-        from .cleaning import clean_orphans_command
-
         return clean_orphans_command(opts, rep, yes)
     kw = {"cache_dir": opts.get("cache_dir"), "assetfile": opts.get("assetfile"), "outputs": not keep_outputs,
           "reporter": rep}

@@ -8,8 +8,27 @@ from typing import Any
 
 import click
 
+CLEAN_HELP = """Delete the cache directory and the files assetbuild wrote into the project (path
+outputs, outputs=), as make clean would. A file is deleted only if it still holds what assetbuild
+recorded writing; one changed since stays, with a warning. -v lists each file deleted.
+
+--keep-outputs deletes the cache alone; --orphans deletes only what assets removed from the
+AssetFile wrote (a build says when there are some) and keeps the cache.
+"""
+
+
+def clean_options(f: Any) -> Any:
+    """``clean``'s options about the project's files (the others are declared with the command)."""
+    f = click.option("--orphans", is_flag=True, help="Delete only the files written by assets no longer in "
+                     "the AssetFile (each only if unchanged since); the cache stays.")(f)
+    f = click.option("--outputs", is_flag=True, hidden=True, help="The default now: accepted, does nothing.")(f)
+    return click.option("--keep-outputs", is_flag=True, help="Keep the files assetbuild wrote into the project "
+                        "(path=, outputs=); by default they go with the cache, each only if unchanged since "
+                        "(edited ones stay).")(f)
+
 
 def clean_orphans_command(opts: dict[str, Any], rep: Any, yes: bool) -> None:
+    """``clean --orphans``: list, ask (or need --yes without a terminal), delete, say what went."""
     from ..session.orphans import clean_orphans
 
     kw = {"assetfile": opts.get("assetfile"), "cache_dir": opts.get("cache_dir"), "reporter": rep}
