@@ -122,3 +122,35 @@ def test_an_asset_back_in_the_assetfile_is_not_dropped(tmp_path):
     r = _ok("cache", "gc", "--removed-after", "0", cwd=root, env=_env(ASSETBUILD_NOW="2027-01-01T00:00:00Z"))
     assert "removed asset" not in r.stdout
     assert "fresh   title" in _ok("status", cwd=root).stdout
+
+
+PARTITIONED = '''
+from assetbuild import StaticPartitions, asset
+
+regions = StaticPartitions(["eu", "us", "apac"])
+
+
+@asset(partitions=regions, io="text", path="out/{partition}.txt")
+def per_region(context):
+    return context.partition_key
+
+
+@asset(io="text", path="out/all.txt")
+def total():
+    return "all"
+'''
+
+
+def test_partitions_are_not_removed_assets_until_their_asset_is(tmp_path):
+    root = tmp_path / "p"
+    root.mkdir()
+    (root / "AssetFile").write_text(PARTITIONED)
+    assert "removed" not in _ok("build", cwd=root).stderr
+    (root / "AssetFile").write_text(PARTITIONED.replace('"us", ', ""))  # a key gone: dropped, not removed
+    r = _ok("build", cwd=root)
+    assert "removed assets" not in r.stderr and not (root / "out" / "us.txt").exists()
+    (root / "AssetFile").write_text(PARTITIONED.split("@asset(partitions")[0] + "@asset" + PARTITIONED.split("@asset")[2])
+    r = _ok("build", cwd=root)
+    assert r.stderr == "warning: 2 outputs of removed assets (assetbuild clean --orphans)\n"
+    _ok("clean", "--orphans", "--yes", cwd=root)
+    assert sorted(p.name for p in (root / "out").iterdir()) == ["all.txt"]

@@ -35,8 +35,10 @@ def _base(name: str) -> str:
 
 
 def _declared(project: Any) -> set[str]:
+    """The AssetFile's names, a partitioned asset once (not its partitions: a null build of
+    90,000 partitions hashes a few names, and partitions that are gone are dropped elsewhere)."""
     graph = project.graph.declared or project.graph
-    return set(graph.nodes) | set(graph.producers) | set(project.graph.nodes)
+    return set(graph.nodes) | set(graph.producers)
 
 
 def removed_heads(project: Any, store: Any) -> dict[str, Any]:
