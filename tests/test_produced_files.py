@@ -344,14 +344,14 @@ def a():
         assetbuild.build(project_dir=root)
 
 
-def test_clean_keeps_produced_files_like_path_outputs(tmp_path, runs):
+def test_clean_keep_outputs_keeps_produced_files_like_path_outputs(tmp_path, runs):
     root = _project(tmp_path / "p")
     assert _build(root).ok
     before = _files(root)
     stage = root / ".assetbuild" / "staging" / "killed.abc"
     stage.mkdir()
     (stage / "half.txt").write_text("left by a killed build")
-    p = subprocess.run([sys.executable, "-m", "assetbuild", "-C", str(root), "clean", "--yes"],
+    p = subprocess.run([sys.executable, "-m", "assetbuild", "-C", str(root), "clean", "--yes", "--keep-outputs"],
                        capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr
     assert not (root / ".assetbuild").exists() and "kept" not in p.stderr

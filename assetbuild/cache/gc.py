@@ -58,6 +58,7 @@ class GcReport:
     events_dropped: int = 0  # history beyond the newest ``history`` events of each asset
     runs_dropped: int = 0  # runs none of whose events are kept
     texts_dropped: int = 0  # source files' texts no latest build refers to
+    removed_heads: list[str] = field(default_factory=list)  # heads of assets gone from the AssetFile (--removed-after)
 
     def to_json(self) -> dict[str, Any]:
         d = dict(self.__dict__)

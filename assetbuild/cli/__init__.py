@@ -470,21 +470,25 @@ def show(ctx: click.Context, asset: str, meta: bool, version: int | None, key: s
         click.echo(text)
 
 
-@cli.command()
+from .cleaning import CLEAN_HELP, clean_options, clean_orphans_command  # noqa: E402
+
+
+@cli.command(help=CLEAN_HELP)
 @_common
-@click.option("--outputs", is_flag=True, help="Also delete the files assetbuild wrote into the project (path=, "
-              "outputs=) as the cache records them, each only if unchanged since; edited ones stay.")
+@clean_options
 @click.option("-n", "--dry-run", is_flag=True, default=None, help="List what would be deleted; delete nothing.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_context
 @_handle_errors
-def clean(ctx: click.Context, yes: bool, outputs: bool, **local: Any) -> None:
-    """Delete the cache directory; with --outputs also the files assetbuild wrote into the project."""
+def clean(ctx: click.Context, yes: bool, outputs: bool, keep_outputs: bool, orphans: bool, **local: Any) -> None:
     from .. import session
     from ..output import maintenance as maintenance_output
 
     opts, rep = _setup(ctx, local)
-    kw = {"cache_dir": opts.get("cache_dir"), "assetfile": opts.get("assetfile"), "outputs": outputs, "reporter": rep}
+    if orphans:
+        return clean_orphans_command(opts, rep, yes)
+    kw = {"cache_dir": opts.get("cache_dir"), "assetfile": opts.get("assetfile"), "outputs": not keep_outputs,
+          "reporter": rep}
     plan = session.maintenance.clean_report(dry_run=True, **kw)
     if opts.get("dry_run") or plan.nothing_to_do:
         return click.echo(maintenance_output.format_clean(plan))
@@ -492,7 +496,7 @@ def clean(ctx: click.Context, yes: bool, outputs: bool, **local: Any) -> None:
         if not sys.stdin.isatty():
             raise click.UsageError(f"refusing to delete {plan.cache_dir} without --yes (no terminal to ask)")
         click.confirm(maintenance_output.format_clean(plan, asking=True), abort=True)
-    click.echo(maintenance_output.format_clean(session.maintenance.clean_report(**kw)))
+    click.echo(maintenance_output.format_clean(session.maintenance.clean_report(**kw), verbose=rep.verbosity > 0))
 
 
 @cli.command()
@@ -571,3 +575,6 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+from .init import init  # noqa: E402
+
+cli.add_command(init)

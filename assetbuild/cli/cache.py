@@ -62,15 +62,19 @@ def cache_stats(ctx: click.Context, **local: Any) -> None:
                    "(bytes, or 500M, 2G: powers of 1024).")
 @click.option("--older-than", metavar="DAYS", type=click.FloatRange(min=0),
               help="Drop entries not used for DAYS days.")
+@click.option("--removed-after", metavar="DAYS", type=click.FloatRange(min=0), default=7, show_default=True,
+              help="Drop the latest builds of assets that builds have seen gone from the AssetFile "
+                   "for DAYS days, and so their entries.")
 @click.option("-n", "--dry-run", "gc_dry_run", is_flag=True, help="Say what would be dropped; change nothing.")
 @_json_option("Print what was dropped (or would be, with -n) as one JSON document.")
 @click.pass_context
 @_handle_errors
 def cache_gc(ctx: click.Context, max_size: int | None, older_than: float | None, gc_dry_run: bool,
-             **local: Any) -> None:
+             removed_after: float, **local: Any) -> None:
     """Drop old outputs, keeping every asset's latest build; reclaim the disk space.
 
-    An entry that is some asset's latest build is always kept. Others are dropped least recently
+    An entry that is some asset's latest build is always kept, unless the asset was removed
+    from the AssetFile --removed-after days ago or more (as builds saw it). Others are dropped least recently
     used first (used = last the latest build of its asset, or built). Always swept: blobs nothing
     refers to, temp files left by a killed build, and compiled AssetFiles but the 8 newest.
     The index is then compacted (LMDB keeps freed pages otherwise). Takes the build lock: waits
@@ -81,7 +85,7 @@ def cache_gc(ctx: click.Context, max_size: int | None, older_than: float | None,
 
     opts, rep = _setup(ctx, local)
     r = session.gc(max_size=max_size, older_than_days=older_than, dry_run=gc_dry_run,
-                   cache_dir=opts.get("cache_dir"), reporter=rep)
+                   cache_dir=opts.get("cache_dir"), reporter=rep, removed_after_days=removed_after)
     click.echo(maintenance_output.format_gc(r, max_size, as_json=bool(opts.get("as_json"))))
 
 

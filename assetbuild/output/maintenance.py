@@ -8,9 +8,10 @@ import json
 from typing import Any
 
 
-def format_clean(report: Any, *, asking: bool = False) -> str:
+def format_clean(report: Any, *, asking: bool = False, verbose: bool = False) -> str:
     """``clean`` (a ``CleanReport``): nothing there; the question before deleting (``asking``);
-    with ``-n`` the files that would go and those that would stay; else what went."""
+    with ``-n`` the files that would go and those that would stay; else what went (``verbose``:
+    each file deleted, on a line of its own)."""
     cache, n, kept = report.cache_dir, len(report.deleted), len(report.kept) + len(report.refused)
 
     def files(k: int) -> str:
@@ -40,6 +41,8 @@ def format_clean(report: Any, *, asking: bool = False) -> str:
         line += (f"; deleted {files(n)} assetbuild wrote into the project"
                  + (f" and {dirs} emptied output director{'y' if dirs == 1 else 'ies'}" if dirs else "")
                  + f", kept {kept}" + (" (changed since, or not safe to delete)" if kept else ""))
+        if verbose:
+            line += "".join(f"\n  deleted {p}" for p in report.deleted)
     return line
 
 
@@ -89,6 +92,10 @@ def format_gc(r: Any, max_size: int | None, *, as_json: bool = False) -> str:
                 if r.events_dropped or r.runs_dropped else ""),
              f"on disk: {mib(r.disk_bytes_before)} -> {mib(r.disk_bytes_after)}"
              + ("" if r.dry_run else f" (index {mib(r.index_bytes_before)} -> {mib(r.index_bytes_after)})")]
+    gone = getattr(r, "removed_heads", None)
+    if gone:
+        lines.insert(0, f"{verb} the latest builds of {len(gone)} removed asset(s): " + ", ".join(gone[:5])
+                     + (", ..." if len(gone) > 5 else ""))
     left = r.output_bytes_before - r.output_bytes_freed
     if max_size is not None and left > max_size:
         lines.append(f"the assets' latest builds alone take {mib(left)}, more than --max-size "

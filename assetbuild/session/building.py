@@ -310,8 +310,32 @@ def with_remote(project: Project, store: Any, remote: RemoteOptions, expected: i
     if cfg is None:
         return store
     rep = project.reporter
+    missing = _missing_remote_library(cfg.url)
+    if missing is not None:  # asked for by name: an error; inherited from the environment: local alone
+        install = f"{missing}, which is not installed: pip install 'assetbuild[remote]'"
+        if remote.url is not None:
+            store.close()  # the caller opened it for this build, which ends here
+            raise ConfigError(f"the remote cache {cfg.url} needs {install}")
+        rep.warn(f"the remote cache {cfg.url} ($ASSETBUILD_REMOTE) needs {install}; building with the local "
+                 "cache alone")
+        return store
     return open_remote(store, cfg, warn=rep.warn, note=rep.line if rep.verbosity > 0 and fetch else None,
                        expected=expected, fetch=fetch)
+
+
+def _missing_remote_library(url: str) -> str | None:
+    """The client library a remote URL needs that cannot be imported (fsspec; s3fs for s3://),
+    found without importing it; None if all are there."""
+    from importlib.util import find_spec
+
+    protocol = url.split("://", 1)[0].lower() if "://" in url else "file"
+    for name in ("fsspec", "s3fs") if protocol in ("s3", "s3a") else ("fsspec",):
+        try:
+            if find_spec(name) is None:
+                return name
+        except (ImportError, ValueError):
+            return name
+    return None
 
 
 class BuildResources:
@@ -514,6 +538,9 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
             store.flush()  # no-op unless the summary missed the scheduler's last batch
             if unseen:
                 _drop_gone(project, store, unseen)
+            from .orphans import notice_removed
+
+            notice_removed(project, store)
         rep.build_finished(result)
         _call_hook(hook.after_build, result=result)
         return result

@@ -155,9 +155,11 @@ def cache_stats(*, project_dir: str | os.PathLike[str] = ".", cache_dir: str | o
 
 def gc(*, max_size: int | None = None, older_than_days: float | None = None, dry_run: bool = False,
        project_dir: str | os.PathLike[str] = ".", cache_dir: str | os.PathLike[str] | None = None,
-       reporter: Reporter | None = None) -> Any:
+       reporter: Reporter | None = None, removed_after_days: float | None = 7) -> Any:
     """Drop least recently used entries no asset's latest build uses; sweep orphans; compact.
 
+    First, the heads of this project's assets that builds have seen gone from the AssetFile for
+    ``removed_after_days`` days or more are dropped (None: kept), so their entries can go too.
     Returns a ``GcReport`` (``.to_json()``). See ``assetbuild.cache.gc`` for the rules.
     """
     from ..cache import GcReport
@@ -167,10 +169,15 @@ def gc(*, max_size: int | None = None, older_than_days: float | None = None, dry
         if store is None:
             return GcReport(dry_run=dry_run)
         from ..config import history_setting
+        from .orphans import drop_removed_heads
 
+        removed = [] if removed_after_days is None else drop_removed_heads(store, removed_after_days,
+                                                                            dry_run=dry_run)
         older = None if older_than_days is None else older_than_days * 86400
-        return collect(store, max_size=max_size, older_than_s=older, dry_run=dry_run,
+        report = collect(store, max_size=max_size, older_than_s=older, dry_run=dry_run,
                        history=history_setting(Path(project_dir)))
+        report.removed_heads = removed
+        return report
 
 
 def verify(*, project_dir: str | os.PathLike[str] = ".", cache_dir: str | os.PathLike[str] | None = None,

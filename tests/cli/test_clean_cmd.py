@@ -59,7 +59,7 @@ def test_dry_run_lists_what_would_go_and_what_would_stay(proj, args):
 def test_yes_deletes_and_says_how_many_were_deleted_and_kept(proj):
     (proj / "model.pkl").write_text("tuned by hand")
     (proj / "eval" / "metrics.json").write_text("{}")
-    r = cli("clean", "--outputs", "--yes", cwd=proj)
+    r = cli("clean", "--yes", cwd=proj)  # the default now
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == (f"deleted {proj / '.assetbuild'}; deleted 2 files assetbuild wrote into the "
                                 "project, kept 2 (changed since, or not safe to delete)")
@@ -109,7 +109,7 @@ def _answer_in_pty(args: list[str], cwd: Path, answer: bytes) -> tuple[int, str]
 def test_the_question_on_a_terminal_counts_the_files(proj):
     (proj / "model.pkl").write_text("tuned by hand")
     before = _files(proj)
-    rc, out = _answer_in_pty(["clean", "--outputs"], proj, b"n\n")
+    rc, out = _answer_in_pty(["clean"], proj, b"n\n")
     assert (f"Delete {proj / '.assetbuild'} and everything cached in it, and 3 files assetbuild wrote into the "
             "project (1 changed since stay)? [y/N]") in out.replace("\r\n", " ").replace("\n", " ")
     assert rc == 1 and _files(proj) == before
@@ -121,5 +121,6 @@ def test_help_says_what_outputs_and_dry_run_do():
     r = cli("clean", "--help", cwd=".")
     assert r.returncode == 0
     text = " ".join(r.stdout.split())
-    assert "--outputs Also delete the files assetbuild wrote into the project" in text
+    assert "--keep-outputs Keep the files assetbuild wrote into the project" in text
+    assert "--outputs" not in text.replace("--keep-outputs", "")  # the old flag: accepted, not shown
     assert "edited ones stay" in text and "-n, --dry-run List what would be deleted; delete nothing." in text

@@ -191,7 +191,7 @@ def test_clean_asks_or_needs_yes(proj):
     assert r.returncode == 2 and "--yes" in r.stderr and (proj / ".assetbuild").exists()
     r = cli("clean", "--yes", cwd=proj)
     assert r.returncode == 0 and not (proj / ".assetbuild").exists()
-    assert (proj / "out/total.txt").exists()  # path outputs stay
+    assert not (proj / "out/total.txt").exists()  # path outputs go too, unless --keep-outputs
 
 
 def test_cache_dir_option_and_env(proj, tmp_path_factory):

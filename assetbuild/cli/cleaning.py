@@ -1,0 +1,57 @@
+"""``assetbuild clean --orphans``: the files written by assets no longer in the AssetFile (see
+``session.orphans``), deleted as ``clean`` deletes outputs, each only if unchanged since."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+CLEAN_HELP = """Delete the cache directory and the files assetbuild wrote into the project (path
+outputs, outputs=), as make clean would. A file is deleted only if it still holds what assetbuild
+recorded writing; one changed since stays, with a warning. -v lists each file deleted.
+
+--keep-outputs deletes the cache alone; --orphans deletes only what assets removed from the
+AssetFile wrote (a build says when there are some) and keeps the cache.
+"""
+
+
+def clean_options(f: Any) -> Any:
+    """``clean``'s options about the project's files (the others are declared with the command)."""
+    f = click.option("--orphans", is_flag=True, help="Delete only the files written by assets no longer in "
+                     "the AssetFile (each only if unchanged since); the cache stays.")(f)
+    f = click.option("--outputs", is_flag=True, hidden=True, help="The default now: accepted, does nothing.")(f)
+    return click.option("--keep-outputs", is_flag=True, help="Keep the files assetbuild wrote into the project "
+                        "(path=, outputs=); by default they go with the cache, each only if unchanged since "
+                        "(edited ones stay).")(f)
+
+
+def clean_orphans_command(opts: dict[str, Any], rep: Any, yes: bool) -> None:
+    """``clean --orphans``: list, ask (or need --yes without a terminal), delete, say what went."""
+    from ..session.orphans import clean_orphans
+
+    kw = {"assetfile": opts.get("assetfile"), "cache_dir": opts.get("cache_dir"), "reporter": rep}
+    plan = clean_orphans(dry_run=True, **kw)
+    stays = [f"{p} ({why})" for p, why in (*plan.kept, *plan.refused)]
+    if opts.get("dry_run") or not plan.deleted:
+        lines = [f"would delete {_files(len(plan.deleted))} written by removed assets" + (":" if plan.deleted else "")]
+        lines += [f"  {p}" for p in plan.deleted]
+        if stays:
+            lines.append(f"would keep {_files(len(stays))} (changed since, or not safe to delete):")
+            lines += [f"  {s}" for s in stays]
+        return click.echo("\n".join(lines) if plan.deleted or stays else "no outputs of removed assets to delete")
+    if not yes:
+        if not sys.stdin.isatty():
+            raise click.UsageError(f"refusing to delete {_files(len(plan.deleted))} without --yes (no terminal to ask)")
+        click.confirm(f"Delete {_files(len(plan.deleted))} written by assets no longer in the AssetFile?", abort=True)
+    done = clean_orphans(**kw)
+    kept = [f"{p} ({why})" for p, why in (*done.kept, *done.refused)]
+    if kept:
+        rep.warn(f"kept {_files(len(kept))} written by removed assets: " + ", ".join(kept[:5]))
+    click.echo(f"deleted {_files(len(done.deleted))} written by removed assets"
+               + "".join(f"\n  deleted {p}" for p in done.deleted if rep.verbosity > 0))
+
+
+def _files(n: int) -> str:
+    return f"{n} file{'' if n == 1 else 's'}"

@@ -1,0 +1,129 @@
+"""Assets removed from the AssetFile: their heads stay in the store and their path outputs on
+disk, until someone says otherwise. Three pieces, all keyed on the project's store records:
+
+- a build notices (``notice_removed``): when the AssetFile's set of asset names differs from the
+  one recorded last time, it looks at this project's heads, records when each head's asset was
+  first seen gone (``removed\\0NAME`` -> nanoseconds, $ASSETBUILD_NOW honoured), forgets the
+  record of an asset that is back, and warns once: ``3 outputs of removed assets (assetbuild
+  clean --orphans)`` when files such an asset wrote are still on disk as written. A null build
+  reads one record and writes nothing;
+- ``clean --orphans`` (``clean_orphans``) deletes those files, each only if unchanged since;
+- ``cache gc --removed-after DAYS`` (``drop_removed_heads``) drops the heads of assets gone for
+  that long, so gc can collect their entries. The AssetFile need not load: the time is recorded.
+
+Why a recorded time rather than "not in the AssetFile now": gc runs without the AssetFile, and an
+asset commented out for a day must not lose its cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+from ..output import Reporter
+from .project import open_project, open_store
+
+_NAMES = b"asset-names"  # the digest of the AssetFile's asset names when last looked at
+_REMOVED = b"removed\0"  # removed\0NAME -> when NAME's asset was first seen gone (ns, ASCII)
+
+
+def _base(name: str) -> str:
+    """A head's asset: a partition's head is ``asset[KEY]``."""
+    return name.split("[", 1)[0] if name.endswith("]") else name
+
+
+def _declared(project: Any) -> set[str]:
+    """The AssetFile's names, a partitioned asset once (not its partitions: a null build of
+    90,000 partitions hashes a few names, and partitions that are gone are dropped elsewhere)."""
+    graph = project.graph.declared or project.graph
+    return set(graph.nodes) | set(graph.producers)
+
+
+def removed_heads(project: Any, store: Any) -> dict[str, Any]:
+    """This project's heads (name -> Head) whose asset is no longer in the AssetFile."""
+    names = _declared(project)
+    return {n: h for n, h in store.heads().items() if n not in names and _base(n) not in names}
+
+
+def notice_removed(project: Any, store: Any) -> None:
+    """After a build (the store writable, under the build lock): see the note at the top."""
+    from ..clock import now_ns
+
+    get_meta = getattr(store, "get_meta", None)
+    if get_meta is None:
+        return
+    digest = hashlib.sha256("\n".join(sorted(_declared(project))).encode("utf-8", "surrogatepass")).digest()
+    if get_meta(_NAMES) == digest:
+        return  # the same assets as last time: nothing new is gone
+    gone = removed_heads(project, store)
+    recorded = {bytes(k)[len(_REMOVED):].decode("utf-8", "surrogatepass") for k, _v in store.scan_meta(_REMOVED)}
+    now = str(now_ns()).encode()
+    for name in sorted(set(gone) - recorded):
+        store.put_meta(_REMOVED + name.encode("utf-8", "surrogatepass"), now)
+    for name in sorted(recorded - set(gone)):  # back in the AssetFile, or its head dropped
+        store.put_meta(_REMOVED + name.encode("utf-8", "surrogatepass"), None)
+    store.put_meta(_NAMES, digest)
+    store.flush()
+    if gone:
+        n = len(_orphan_report(project, store, gone, dry_run=True).deleted)
+        if n:
+            project.reporter.warn(f"{n} output{'' if n == 1 else 's'} of removed assets (assetbuild clean --orphans)")
+
+
+def _orphan_report(project: Any, store: Any, gone: dict[str, Any], *, dry_run: bool) -> Any:
+    from ..cleaning import CleanReport, clean_outputs, recorded_outputs
+
+    root = Path(project.project_dir).resolve()
+    report = CleanReport(project.cache_dir, dry_run=dry_run, outputs=True, cache_existed=True)
+    recorded = recorded_outputs(gone, store.read_blob, store.get_stat, lambda m: None)
+    try:
+        af = [Path(os.path.realpath(project.loaded.path)).relative_to(root).as_posix()]
+    except (ValueError, AttributeError):
+        af = []
+    clean_outputs(root, recorded, cache_dir=project.cache_dir, protected=af, dry_run=dry_run, report=report)
+    return report
+
+
+def clean_orphans(*, project_dir: str | os.PathLike[str] = ".", assetfile: str | os.PathLike[str] | None = None,
+                  cache_dir: str | os.PathLike[str] | None = None, dry_run: bool = False,
+                  reporter: Reporter | None = None) -> Any:
+    """Delete the files that assets no longer in the AssetFile wrote into the project, each only
+    if unchanged since (``dry_run``: list them). The cache stays. Returns a ``CleanReport``."""
+    with open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir, reporter=reporter) as project:
+        from ..cleaning import CleanReport
+
+        if not ((project.cache_dir / "STORE").exists() or (project.cache_dir / "db").is_dir()):
+            return CleanReport(project.cache_dir, dry_run=dry_run, outputs=True)
+        store = open_store(project, readonly=dry_run)
+        try:
+            if not dry_run:
+                store.acquire_lock(on_wait=lambda: project.reporter.warn(
+                    f"another build or cache command is using {project.cache_dir}; waiting for it to finish"))
+            return _orphan_report(project, store, removed_heads(project, store), dry_run=dry_run)
+        finally:
+            store.close()
+
+
+def drop_removed_heads(store: Any, days: float, *, dry_run: bool = False) -> list[str]:
+    """Drop (``dry_run``: list) the heads of assets recorded as gone ``days`` or more ago, and
+    their records; the names, sorted. Their entries are then gc's to collect like any other."""
+    from ..clock import now_ns
+
+    limit = now_ns() - int(days * 86400e9)
+    out = []
+    for key, value in list(store.scan_meta(_REMOVED)):
+        try:
+            when = int(value)
+        except ValueError:
+            continue
+        if when <= limit:
+            name = bytes(key)[len(_REMOVED):].decode("utf-8", "surrogatepass")
+            out.append(name)
+            if not dry_run:
+                store.delete_head(name)
+                store.put_meta(bytes(key), None)
+    if out and not dry_run:
+        store.flush()
+    return sorted(out)

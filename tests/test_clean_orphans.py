@@ -1,0 +1,156 @@
+"""``clean`` deletes the path outputs assetbuild wrote (``--keep-outputs`` keeps them); outputs of
+assets removed from the AssetFile: the build's one warning, ``clean --orphans``, and
+``cache gc --removed-after``, on real projects through the real command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from projects import clean_env, cli
+
+ASSETFILE = '''
+from assetbuild import asset, source
+
+raw = source("raw", "data/raw.txt")
+
+
+@asset(io="text", path="out/upper.txt")
+def upper(raw):
+    return raw.read_text().upper()
+
+
+@asset(io="text", path="out/lower.txt")
+def lower(raw):
+    return raw.read_text().lower()
+
+
+@asset(io="text", path="out/title.txt")
+def title(raw):
+    return raw.read_text().title()
+'''
+
+
+def _project(tmp_path: Path) -> Path:
+    root = tmp_path / "p"
+    (root / "data").mkdir(parents=True)
+    (root / "data" / "raw.txt").write_text("Hello There\n")
+    (root / "AssetFile").write_text(ASSETFILE)
+    return root
+
+
+def _env(**extra: str) -> dict[str, str]:
+    return clean_env(**{"ASSETBUILD_NOW": "2026-01-01T00:00:00Z", **extra})
+
+
+def _ok(*args: str, cwd: Path, env: dict[str, str] | None = None):
+    r = cli(*args, cwd=cwd, env=env or _env())
+    assert r.returncode == 0, r.stdout + r.stderr
+    return r
+
+
+def test_clean_deletes_the_outputs_it_wrote_but_not_an_edited_one(tmp_path):
+    root = _project(tmp_path)
+    _ok("build", cwd=root)
+    (root / "out" / "lower.txt").write_text("mine now\n")
+    r = _ok("-v", "clean", "--yes", cwd=root)
+    assert not (root / ".assetbuild").exists()
+    assert sorted(p.name for p in (root / "out").iterdir()) == ["lower.txt"]
+    assert (root / "out" / "lower.txt").read_text() == "mine now\n"
+    assert "  deleted out/title.txt\n" in r.stdout and "  deleted out/upper.txt\n" in r.stdout
+    assert "lower.txt (edited)" in r.stderr
+    assert (root / "data" / "raw.txt").exists() and (root / "AssetFile").exists()
+
+
+def test_keep_outputs_deletes_the_cache_alone_and_outputs_is_still_accepted(tmp_path):
+    root = _project(tmp_path)
+    _ok("build", cwd=root)
+    r = _ok("clean", "--yes", "--keep-outputs", cwd=root)
+    assert not (root / ".assetbuild").exists() and "deleted" in r.stdout
+    assert sorted(p.name for p in (root / "out").iterdir()) == ["lower.txt", "title.txt", "upper.txt"]
+    _ok("build", cwd=root)
+    _ok("clean", "--yes", "--outputs", cwd=root)  # the old spelling of the default
+    assert not (root / "out" / "upper.txt").exists()
+
+
+def test_a_build_warns_once_of_outputs_of_removed_assets_and_clean_orphans_deletes_them(tmp_path):
+    root = _project(tmp_path)
+    _ok("build", cwd=root)
+    af = root / "AssetFile"
+    af.write_text(ASSETFILE.split("@asset(io=\"text\", path=\"out/lower.txt\")")[0])  # upper alone stays
+    (root / "out" / "title.txt").write_text("edited by hand\n")
+    r = _ok("build", cwd=root)
+    assert r.stderr == "warning: 1 output of removed assets (assetbuild clean --orphans)\n"  # title: edited
+    r = _ok("build", cwd=root)
+    assert "removed assets" not in r.stderr  # once
+    r = _ok("clean", "--orphans", "-n", cwd=root)
+    assert r.stdout.splitlines()[:2] == ["would delete 1 file written by removed assets:", "  out/lower.txt"]
+    assert (root / "out" / "lower.txt").exists()
+    r = _ok("-v", "clean", "--orphans", "--yes", cwd=root)
+    assert r.stdout == "deleted 1 file written by removed assets\n  deleted out/lower.txt\n"
+    assert sorted(p.name for p in (root / "out").iterdir()) == ["title.txt", "upper.txt"]
+    assert (root / ".assetbuild").is_dir()  # the cache stays
+    assert "fresh" in _ok("status", cwd=root).stdout
+
+
+def test_cache_gc_drops_the_heads_of_assets_gone_for_removed_after_days(tmp_path):
+    root = _project(tmp_path)
+    _ok("build", cwd=root)
+    (root / "AssetFile").write_text(ASSETFILE.split("@asset(io=\"text\", path=\"out/title.txt\")")[0])
+    r = _ok("build", cwd=root)  # title noticed gone on 2026-01-01
+    assert "1 output of removed assets (assetbuild clean --orphans)" in r.stderr
+    r = _ok("cache", "gc", "--json", cwd=root, env=_env(ASSETBUILD_NOW="2026-01-07T23:00:00Z"))
+    assert '"removed_heads": []' in r.stdout  # not 7 days yet
+    r = _ok("cache", "gc", "--removed-after", "10", cwd=root, env=_env(ASSETBUILD_NOW="2026-01-08T00:00:00Z"))
+    assert "removed asset" not in r.stdout
+    r = _ok("cache", "gc", "--older-than", "1", cwd=root, env=_env(ASSETBUILD_NOW="2026-01-08T00:00:00Z"))
+    assert r.stdout.startswith("dropped the latest builds of 1 removed asset(s): title\n"), r.stdout
+    assert "dropped 1 of 3 entries" in r.stdout  # its entry, no longer a latest build, is collected
+    # its head gone: clean --orphans no longer knows the file, which stays
+    assert _ok("clean", "--orphans", cwd=root).stdout == "no outputs of removed assets to delete\n"
+    assert (root / "out" / "title.txt").exists()
+
+
+def test_an_asset_back_in_the_assetfile_is_not_dropped(tmp_path):
+    root = _project(tmp_path)
+    _ok("build", cwd=root)
+    af = root / "AssetFile"
+    af.write_text(ASSETFILE.split("@asset(io=\"text\", path=\"out/title.txt\")")[0])
+    _ok("build", cwd=root)
+    af.write_text(ASSETFILE)
+    r = _ok("build", cwd=root)
+    assert "removed" not in r.stderr
+    r = _ok("cache", "gc", "--removed-after", "0", cwd=root, env=_env(ASSETBUILD_NOW="2027-01-01T00:00:00Z"))
+    assert "removed asset" not in r.stdout
+    assert "fresh   title" in _ok("status", cwd=root).stdout
+
+
+PARTITIONED = '''
+from assetbuild import StaticPartitions, asset
+
+regions = StaticPartitions(["eu", "us", "apac"])
+
+
+@asset(partitions=regions, io="text", path="out/{partition}.txt")
+def per_region(context):
+    return context.partition_key
+
+
+@asset(io="text", path="out/all.txt")
+def total():
+    return "all"
+'''
+
+
+def test_partitions_are_not_removed_assets_until_their_asset_is(tmp_path):
+    root = tmp_path / "p"
+    root.mkdir()
+    (root / "AssetFile").write_text(PARTITIONED)
+    assert "removed" not in _ok("build", cwd=root).stderr
+    (root / "AssetFile").write_text(PARTITIONED.replace('"us", ', ""))  # a key gone: dropped, not removed
+    r = _ok("build", cwd=root)
+    assert "removed assets" not in r.stderr and not (root / "out" / "us.txt").exists()
+    (root / "AssetFile").write_text(PARTITIONED.split("@asset(partitions")[0] + "@asset" + PARTITIONED.split("@asset")[2])
+    r = _ok("build", cwd=root)
+    assert r.stderr == "warning: 2 outputs of removed assets (assetbuild clean --orphans)\n"
+    _ok("clean", "--orphans", "--yes", cwd=root)
+    assert sorted(p.name for p in (root / "out").iterdir()) == ["all.txt"]

@@ -1,0 +1,41 @@
+"""``assetbuild init [DIR]``: the starter project builds, its test passes, and init overwrites
+nothing (exit 2 naming the file, nothing written)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from projects import clean_env, cli
+
+
+def test_the_starter_project_builds_and_its_test_passes(tmp_path):
+    r = cli("init", "proj", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    root = tmp_path / "proj"
+    assert r.stdout == ("wrote a starter project in proj: AssetFile, data/words.txt, .gitignore, tests/test_assets.py\n"
+                        "next: cd proj && assetbuild && python -m pytest tests\n")
+    assert (root / ".gitignore").read_text().splitlines()[1:] == [".assetbuild/", "build/"]
+    b = cli("build", cwd=root)
+    assert b.returncode == 0, b.stderr
+    assert "2 built" in b.stdout
+    assert json.loads((root / "build" / "top.json").read_text()) == [["the", 4], ["dog", 2], ["fox", 2]]
+    assert "fresh   top" in cli("status", cwd=root).stdout
+    t = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"], cwd=root,
+                       capture_output=True, text=True, env=clean_env(), timeout=120)
+    assert t.returncode == 0 and "2 passed" in t.stdout, t.stdout + t.stderr
+
+
+def test_init_overwrites_nothing(tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "words.txt").write_text("mine\n")
+    r = cli("init", cwd=tmp_path)
+    assert r.returncode == 2
+    assert r.stderr == ("assetbuild: error: data/words.txt exists: assetbuild init writes "
+                        "a new project and overwrites nothing\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]  # nothing written
+    assert (tmp_path / "data" / "words.txt").read_text() == "mine\n"
+    r = cli("init", cwd=tmp_path / "data")  # none of its files there: a project inside data/
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.endswith("next: assetbuild && python -m pytest tests\n")

@@ -1,0 +1,64 @@
+"""A remote cache whose client library (fsspec) is not installed: named on the command line it is
+an error (exit 2, the install command); inherited from $ASSETBUILD_REMOTE the build warns and
+uses the local cache alone. fsspec is hidden as in an install without the ``remote`` extra."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from projects import clean_env, cli
+
+ASSETFILE = '''
+from assetbuild import asset
+
+
+@asset(io="text", path="out/hello.txt")
+def hello():
+    return "hello"
+'''
+
+
+@pytest.fixture
+def setup(tmp_path: Path):
+    root = tmp_path / "p"
+    root.mkdir()
+    (root / "AssetFile").write_text(ASSETFILE)
+    blocker = tmp_path / "block"
+    blocker.mkdir()
+    (blocker / "sitecustomize.py").write_text(
+        "import sys\n"
+        "class _Hide:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in ('fsspec', 's3fs'):\n"
+        "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
+        "sys.meta_path.insert(0, _Hide())\n")
+    remote = tmp_path / "remote"
+    remote.mkdir()
+    return root, str(blocker), remote.as_uri()
+
+
+def test_an_explicit_remote_without_fsspec_is_exit_2_with_the_install_command(setup):
+    root, blocker, url = setup
+    r = cli("build", "--remote", url, "--trust-remote-unsigned", cwd=root, env=clean_env(PYTHONPATH=blocker))
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert r.stderr == (f"assetbuild: error: the remote cache {url} needs fsspec, which is not installed: "
+                        "pip install 'assetbuild[remote]'\n")
+    assert not (root / "out").exists()
+
+
+def test_a_remote_from_the_environment_without_fsspec_warns_and_builds_locally(setup):
+    root, blocker, url = setup
+    r = cli("build", "--trust-remote-unsigned", cwd=root, env=clean_env(PYTHONPATH=blocker, ASSETBUILD_REMOTE=url))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stderr == (f"warning: the remote cache {url} ($ASSETBUILD_REMOTE) needs fsspec, which is not "
+                        "installed: pip install 'assetbuild[remote]'; building with the local cache alone\n")
+    assert (root / "out" / "hello.txt").read_text() == "hello"
+    assert not any(Path(url.removeprefix("file://")).iterdir())  # nothing uploaded
+
+
+def test_with_fsspec_the_same_remote_is_used(setup):
+    root, _blocker, url = setup
+    r = cli("build", "--remote", url, "--trust-remote-unsigned", cwd=root)
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    assert any(Path(url.removeprefix("file://")).iterdir())
