@@ -1,0 +1,86 @@
+"""What status, why and ``-n`` say must be true: they build nothing, so they never say an
+upstream "did not build"; a dry run that meets a missing source says the build would fail, and
+exits 1; a missing asset has one reason; a path output that holds assetbuild's own earlier output
+is no user's edit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from projects import cli
+
+CHAIN = '''from assetbuild import asset, source
+
+events = source("events", "data/events.csv")
+
+TOP_N = 3
+
+
+@asset(io="json", group="ingest")
+def parsed(events):
+    return events.read_text().splitlines()
+
+
+@asset(io="json", group="ingest")
+def cleaned(parsed):
+    return [r for r in parsed if r][:TOP_N]
+
+
+@asset(io="json", group="metrics")
+def counts(cleaned):
+    return len(cleaned)
+
+
+@asset(io="json", group="metrics")
+def longest(cleaned):
+    return max(cleaned, key=len)
+
+
+@asset(io="json", group="report", path="build/report.json")
+def report(counts, longest):
+    return {"n": counts, "longest": longest}
+'''
+
+
+def project(root: Path, *, data: bool = True) -> Path:
+    (root / "AssetFile").write_text(CHAIN)
+    (root / "data").mkdir()
+    if data:
+        (root / "data" / "events.csv").write_text("a\nbb\nccc\ndddd\n")
+    return root
+
+
+def test_after_clean_a_missing_asset_has_one_reason(tmp_path):
+    root = project(tmp_path)
+    assert cli("-q", cwd=root).returncode == 0
+    assert cli("clean", "-y", cwd=root).returncode == 0
+    r = cli("status", cwd=root)
+    assert r.stdout == (
+        "missing parsed   never-built: no earlier build of this asset\n"
+        "missing cleaned  never-built: no earlier build of this asset\n"
+        "missing counts   never-built: no earlier build of this asset\n"
+        "missing longest  never-built: no earlier build of this asset\n"
+        "missing report   never-built: no earlier build of this asset\n")
+
+
+def test_a_path_output_assetbuild_wrote_under_the_reverted_code_is_no_users_edit(tmp_path):
+    root = project(tmp_path)
+    assert cli("-q", cwd=root).returncode == 0
+    (root / "AssetFile").write_text(CHAIN.replace("TOP_N = 3", "TOP_N = 4"))
+    assert cli("-q", cwd=root).returncode == 0
+    four = (root / "build" / "report.json").read_bytes()
+    (root / "AssetFile").write_text(CHAIN)  # the revert (git checkout AssetFile)
+    r = cli("status", cwd=root)
+    assert "outside assetbuild" not in r.stdout
+    lines = r.stdout.splitlines()
+    assert lines[:4] == ["fresh   parsed", "fresh   cleaned", "fresh   counts", "fresh   longest"]
+    assert lines[4].startswith("stale   report   upstream-changed: counts: ")
+    why = cli("why", "report", cwd=root).stdout
+    assert "upstream-changed: counts: " in why and "output-modified" not in why
+    r = cli("-v", cwd=root)
+    assert "restored  report  (upstream-changed" in r.stdout
+    assert (root / "build" / "report.json").read_bytes() != four
+    assert cli("status", cwd=root).stdout.endswith("fresh   report\n")
+    # a file the user did change is still said to be changed
+    (root / "build" / "report.json").write_text("{}")
+    assert "output-modified: build/report.json was changed outside assetbuild" in cli("status", cwd=root).stdout
