@@ -84,3 +84,49 @@ def test_a_path_output_assetbuild_wrote_under_the_reverted_code_is_no_users_edit
     # a file the user did change is still said to be changed
     (root / "build" / "report.json").write_text("{}")
     assert "output-modified: build/report.json was changed outside assetbuild" in cli("status", cwd=root).stdout
+
+
+MISSING = "source 'events' does not exist: data/events.csv"
+
+
+def test_a_dry_run_with_a_missing_source_says_the_build_would_fail_and_exits_1(tmp_path):
+    root = project(tmp_path, data=False)
+    r = cli("-n", cwd=root)
+    assert r.returncode == 1, r.stderr
+    assert r.stdout == (
+        f"would fail    parsed  ({MISSING})\n"
+        f"would skip    cleaned  (upstream 'parsed' cannot be built: {MISSING})\n"
+        f"would skip    counts  (upstream 'cleaned' cannot be built: {MISSING})\n"
+        f"would skip    longest  (upstream 'cleaned' cannot be built: {MISSING})\n"
+        f"would skip    report  (upstream 'counts' cannot be built: {MISSING})\n"
+        "dry run: the build would fail: 1 asset would fail (parsed), 4 would be skipped; "
+        "0 of 5 assets would run or be restored; nothing was run or written\n")
+    real = cli(cwd=root)  # and the build does fail
+    assert real.returncode == 1 and "FAILED    parsed: " + MISSING in real.stderr
+
+
+def test_a_dry_run_that_predicts_a_failure_is_not_ok_through_the_api(tmp_path):
+    import assetbuild
+
+    root = project(tmp_path, data=False)
+    dry = assetbuild.build(dry_run=True, project_dir=root)
+    assert not dry.ok and dry.by_asset()["parsed"] == "failed"
+    (root / "data" / "events.csv").write_text("a\n")
+    assert assetbuild.build(dry_run=True, project_dir=root).ok
+
+
+def test_status_builds_nothing_and_says_so(tmp_path):
+    root = project(tmp_path, data=False)
+    r = cli("status", cwd=root)
+    assert "did not build" not in r.stdout and "failed" not in r.stdout
+    assert r.stdout == (
+        f"stale   parsed   source-missing: {MISSING}\n"
+        f"stale   cleaned  source-missing: upstream 'parsed' cannot be built: {MISSING}\n"
+        f"stale   counts   source-missing: upstream 'cleaned' cannot be built: {MISSING}\n"
+        f"stale   longest  source-missing: upstream 'cleaned' cannot be built: {MISSING}\n"
+        f"stale   report   source-missing: upstream 'counts' cannot be built: {MISSING}\n")
+    why = cli("why", "counts", cwd=root).stdout
+    assert f"source-missing: upstream 'cleaned' cannot be built: {MISSING}" in why
+    # a build says what happened
+    r = cli("-k", "-v", cwd=root)
+    assert "skipped   cleaned: not run: upstream 'parsed' failed" in r.stdout

@@ -205,10 +205,9 @@ class Reporter:
             return
         if dry_run and r.metadata.get("kind") != "observable_source":  # a failed observation: FAILED below
             if r.status != "cached" and not self.json_mode:
-                would = r.metadata.get("would", "run")
-                why = "; ".join(f"{x.code}: {x.detail}" for x in r.reasons) or (r.error or "")
-                verb = "may run      " if would == "maybe" else f"would {would:<7}"
-                self.line(f"{verb} {r.asset}  ({why})")
+                from .dryrun import dry_run_line
+
+                self.line(dry_run_line(r) or "")
             return
         if r.status == "built":
             extra = f"  ({r.duration_s:.2f}s)" if r.duration_s >= 0.01 else ""
@@ -247,13 +246,9 @@ class Reporter:
         if self.json_mode or self.verbosity < -1 or self.watching:
             return
         if result.dry_run:
-            would = [r.metadata.get("would") for r in result.results
-                     if r.status != "cached" and r.metadata.get("kind") != "observable_source"]
-            maybe = would.count("maybe")
-            extra = f" ({maybe} more may run, if an upstream's output changes)" if maybe else ""
-            n = sum(1 for r in result.results if r.metadata.get("kind") != "observable_source")
-            self.line(f"dry run: {len(would) - maybe} of {n} assets would run or be "
-                      f"restored{extra}; nothing was run or written")
+            from .dryrun import dry_run_summary
+
+            self.line(dry_run_summary(result))
             return
         counts = ", ".join(f"{result.count(s)} {s}" for s in ("built", "cached", "restored", "failed", "skipped"))
         text = f"{counts} in {result.duration_s:.2f}s"
