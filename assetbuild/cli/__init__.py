@@ -271,7 +271,7 @@ def build(ctx: click.Context, assets: tuple[str, ...], **local: Any) -> None:
                            **_param_args(ctx, local))
     if opts.get("as_json"):
         click.echo(output.format_build_json(result))
-    if not result.dry_run and not result.ok:
+    if not result.ok:  # -n too, when it predicts a failure
         ctx.exit(1)
 
 
