@@ -165,6 +165,7 @@ class AssetStatus:
     # those it declares ("freshness" in seconds, "auto", "schedule"; "timezone" when not UTC)
     policy: dict[str, Any] | None = None
     lag_s: float | None = None  # overdue: seconds since the oldest upstream change it does not include
+    context: bool = False  # not selected: upstream of the selection, shown as context (status -v)
 
     def to_json(self) -> dict[str, Any]:
         doc: dict[str, Any] = {"asset": self.asset, "state": self.state,
@@ -173,6 +174,8 @@ class AssetStatus:
             doc["policy"] = self.policy
         if self.lag_s is not None:
             doc["lag_s"] = round(self.lag_s, 3)
+        if self.context:
+            doc["context"] = True
         return doc
 
 
