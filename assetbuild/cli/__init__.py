@@ -380,11 +380,11 @@ def list_cmd(ctx: click.Context, assets: tuple[str, ...], **local: Any) -> None:
     sources and resources they use; same selection syntax as build)."""
     from .. import output, session
 
-    opts, _ = _setup(ctx, local)
+    opts, rep = _setup(ctx, local)
     with _prints_to_stderr():
         rows = session.list_assets(assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"),
                                    assets=_selection(assets, opts))
-    text = output.format_assets(rows, as_json=bool(opts.get("as_json")))
+    text = output.format_assets(rows, as_json=bool(opts.get("as_json")), verbose=rep.verbosity > 0)
     if text:
         click.echo(text)
 
