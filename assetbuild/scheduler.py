@@ -40,6 +40,7 @@ from .rebuild import CodeOf, TraceRebuilder
 from .repairing import Repairing
 from .reports import AssetResult, BuildResult, ObservationResult, Reason, cached_result
 from .skips import no_output_result, settle_skip
+from .stopping import stop_at_first_failure
 
 _FROM_REMOTE = Reason("remote", "from the remote cache")
 
@@ -131,8 +132,11 @@ class Scheduler(Looking, Repairing):
             self.observer.asset_finished(r)
         try:
             if dry_run:
+                dry = {name: self._dry_run(name) for name in plan}
+                if not keep_going:  # what a build that stops at its first failure would not reach
+                    dry = stop_at_first_failure(plan, dry, self.graph.inputs, self.jobs, failed[0].asset if failed else None)
                 for name in plan:
-                    self._finish(self._dry_run(name), flush=False)
+                    self._finish(dry[name], flush=False)
             else:
                 settled = 0 if failed else self._settle_cached(plan)
                 self._loop(plan[settled:], keep_going=keep_going, stopped_by=failed[0].asset if failed else None)

@@ -130,3 +130,27 @@ def test_status_builds_nothing_and_says_so(tmp_path):
     # a build says what happened
     r = cli("-k", "-v", cwd=root)
     assert "skipped   cleaned: not run: upstream 'parsed' failed" in r.stdout
+
+
+def test_a_dry_run_says_what_a_build_that_stops_at_the_failure_skips(tmp_path):
+    root = project(tmp_path, data=False)
+    (root / "AssetFile").write_text(CHAIN + '''
+
+other = source("other", "other.txt")
+
+
+@asset(io="json")
+def elsewhere(other):
+    return other.read_text()
+''')
+    (root / "other.txt").write_text("x")
+    r = cli("-n", cwd=root)
+    assert r.returncode == 1
+    assert "would skip    elsewhere  (the build stops when 'parsed' fails; -k keeps going)\n" in r.stdout
+    assert r.stdout.endswith("1 asset would fail (parsed), 5 would be skipped; 0 of 6 assets would run or be "
+                             "restored; nothing was run or written\n")
+    k = cli("-n", "-k", cwd=root)
+    assert "would run     elsewhere  (never-built: no earlier build of this asset)\n" in k.stdout
+    assert "1 of 6 assets would run" in k.stdout
+    real = cli("-v", cwd=root)
+    assert "skipped   elsewhere: not run: the build stopped after 'parsed' failed" in real.stdout
