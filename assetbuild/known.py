@@ -45,6 +45,36 @@ class Unusable(Exception):
         self.no_output = no_output  # an upstream skipped with nothing before: skipped too, no failure
 
 
+def source_unusable(name: str, why: str, blocked: dict[str, Blocked], causes: dict[str, str]) -> Unusable:
+    """``name`` reads a source that is missing (``why``): it fails, and that is the first cause
+    its readers name when a command that builds nothing explains them (see ``input_unusable``)."""
+    blocked[name] = Blocked.FAILED
+    causes[name] = why
+    return Unusable(why, fails=True)
+
+
+def input_unusable(name: str, up: str, blocked: dict[str, Blocked], causes: dict[str, str],
+                   predicting: bool) -> Unusable:
+    """``name`` cannot use ``up``, which has no output this build: ``name`` is blocked too. A
+    build says what happened to ``up`` ("upstream 'x' failed"); a command that builds nothing
+    (status, why, -n: ``predicting``) must not say an upstream failed or did not build: it says
+    what a build would find, with the first cause ("upstream 'parsed' cannot be built: source
+    'events' does not exist: data/events.csv")."""
+    b = blocked[up]
+    none = b is Blocked.NO_OUTPUT  # skipped with nothing before: no failure
+    blocked[name] = Blocked.NO_OUTPUT if none else Blocked.NOT_BUILT
+    cause = causes.get(up)
+    if cause is not None:
+        causes[name] = cause
+    if predicting and b is Blocked.FAILED or (predicting and b is Blocked.NOT_BUILT and cause is not None):
+        why = f"upstream {up!r} cannot be built" + (f": {cause}" if cause else "")
+    elif predicting and b is Blocked.NOT_BUILT:
+        why = f"upstream {up!r} would not be built"
+    else:
+        why = f"upstream {up!r} {b.value}"
+    return Unusable(why, fails=False, no_output=none)
+
+
 def known_observations(observations: Mapping[str, ObservationResult], known: dict[str, Known],
                        blocked: dict[str, Blocked]) -> None:
     """Enter a build's observations: a version is known like a decided asset's data version (no

@@ -38,9 +38,11 @@ class Looking:
     _decide: Callable[..., Decision]  # the Scheduler's: the rebuilder's decision, recorded in ``known``
     _input_versions: Callable[[str], Any]
     rebuilder: Any
+    predicting: bool
 
     def status(self, plan: Sequence[str]) -> list[AssetStatus]:
         """What a build would make of each asset: the rebuilder's decisions, acted on by nobody."""
+        self.predicting = True  # builds nothing: says what a build would find
         out = []
         hit = getattr(self.rebuilder, "cached_hit", None)  # a fresh asset without a Decision (as a build)
         fresh = _fresh

@@ -69,12 +69,12 @@ def why_run(parts: KeyParts, head: Head | None, sources: frozenset[str] | set[st
 
 def _upstream_stale(parts: KeyParts, head: Head | None) -> Decision:
     """A dry run's decision while an upstream will rebuild: run, unless that output is unchanged."""
+    if head is None:  # missing: that is the one reason (it runs whatever its upstream makes)
+        return Decision("run", parts, reasons=(_NEVER_BUILT,), head=head)
     unknown = [up for up, dv in parts.inputs if dv is None]
     why = [Reason("upstream-changed", f"{_some(unknown)} {'is' if len(unknown) == 1 else 'are'} stale "
                   "(runs only if that output changes)")]
-    if head is None:
-        why.insert(0, _NEVER_BUILT)
-    elif parts.resources != head.resources:  # known now, whatever the upstream makes
+    if parts.resources != head.resources:  # known now, whatever the upstream makes
         why += resource_changes(head.resources, parts.resources)
     return Decision("run", parts, reasons=tuple(why), head=head)
 
@@ -221,10 +221,21 @@ class TraceRebuilder:
             if state == "missing":
                 reasons = (Reason("output-missing", f"{path} is missing"),)
             elif state == "modified":
-                reasons = (Reason("output-modified", f"{path} was changed outside assetbuild"),)
+                reasons = (self._holds_latest(name, adef, parts, head, key, path)
+                           or (Reason("output-modified", f"{path} was changed outside assetbuild"),))
         # a remote trace is fetched (its reasons: whether its path output must be written too)
         action: Action = "fetch" if origin != "local" else "restore" if reasons else "cached"
         return Decision(action, parts, key, reasons, trace, origin, head, sig)
+
+    def _holds_latest(self, name: str, adef: AssetDef, parts: KeyParts, head: Head | None, key: str,
+                      path: str) -> tuple[Reason, ...]:
+        """Why a path output that is not this key's output is restored, when the file holds
+        the output of the asset's latest build, under another key (a build, then a revert of
+        the code or data): assetbuild wrote it, so what changed is the key, not the file.
+        Empty when the file holds anything else (changed outside assetbuild)."""
+        if head is None or head.key == key or self.files.path_state(path, head.output_digest, head.path_stat)[0] != "ok":
+            return ()
+        return why_run(parts, head, self.sources, self.observed, adef.fn)
 
     def _volatile(self, name: str, parts: KeyParts, head: Head | None) -> Decision:
         """A volatile asset runs, under a key no earlier build has (its readers' keys use its

@@ -124,8 +124,10 @@ class BuildResult:
     def ok(self) -> bool:
         """Every selected asset is fresh at the end, or skipped by its own choice (``Skip``), or
         skipped without an error because a run produced no value for it or its upstream (a dry
-        run is ok once the AssetFile loads)."""
-        return self.dry_run or all(r.status != "failed" and (r.status != "skipped" or r.skip_reason is not None
+        run is ok unless it predicts a failure: a missing source, a failed observation)."""
+        if self.dry_run:
+            return all(r.status != "failed" for r in self.results)
+        return all(r.status != "failed" and (r.status != "skipped" or r.skip_reason is not None
                                                              or r.error is None)
                                    for r in self.results)
 
@@ -163,6 +165,7 @@ class AssetStatus:
     # those it declares ("freshness" in seconds, "auto", "schedule"; "timezone" when not UTC)
     policy: dict[str, Any] | None = None
     lag_s: float | None = None  # overdue: seconds since the oldest upstream change it does not include
+    context: bool = False  # not selected: upstream of the selection, shown as context (status -v)
 
     def to_json(self) -> dict[str, Any]:
         doc: dict[str, Any] = {"asset": self.asset, "state": self.state,
@@ -171,6 +174,8 @@ class AssetStatus:
             doc["policy"] = self.policy
         if self.lag_s is not None:
             doc["lag_s"] = round(self.lag_s, 3)
+        if self.context:
+            doc["context"] = True
         return doc
 
 

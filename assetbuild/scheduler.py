@@ -31,7 +31,7 @@ from .jobs import Job, Requeue, critical_path, time_left
 from .known import Blocked as _Blocked
 from .known import Known as _Known
 from .known import Unusable as _Unusable
-from .known import known_observations
+from .known import input_unusable, known_observations, source_unusable
 from .looking import Looking
 from .materialize import Materializer, PathNotWritten
 from .multi import MultiRuns
@@ -40,6 +40,7 @@ from .rebuild import CodeOf, TraceRebuilder
 from .repairing import Repairing
 from .reports import AssetResult, BuildResult, ObservationResult, Reason, cached_result
 from .skips import no_output_result, settle_skip
+from .stopping import stop_at_first_failure
 
 _FROM_REMOTE = Reason("remote", "from the remote cache")
 
@@ -87,6 +88,8 @@ class Scheduler(Looking, Repairing):
                                     nodes=graph.nodes)
         self.known: dict[str, _Known] = {}
         self.blocked: dict[str, _Blocked] = {}
+        self.causes: dict[str, str] = {}  # blocked asset -> the first cause (a missing source)
+        self.predicting = False  # status, why, -n: nothing is built (see known.input_unusable)
         self.observations = dict(observations or {})  # made before the build: versions are inputs
         known_observations(self.observations, self.known, self.blocked)
         self._repaired: set[str] = set()  # assets whose stored output was unusable: rebuilt once
@@ -113,6 +116,7 @@ class Scheduler(Looking, Repairing):
             self._repairing = self.rebuilder
         if only:
             stored_inputs(self.graph, self.store, plan, self.known, self.blocked, self.outputs.usable_version)
+        self.predicting = dry_run
         planned = self._planned = set(plan)
         inputs = self.graph.inputs
         for name in plan:
@@ -128,8 +132,11 @@ class Scheduler(Looking, Repairing):
             self.observer.asset_finished(r)
         try:
             if dry_run:
+                dry = {name: self._dry_run(name) for name in plan}
+                if not keep_going:  # what a build that stops at its first failure would not reach
+                    dry = stop_at_first_failure(plan, dry, self.graph.inputs, self.jobs, failed[0].asset if failed else None)
                 for name in plan:
-                    self._finish(self._dry_run(name), flush=False)
+                    self._finish(dry[name], flush=False)
             else:
                 settled = 0 if failed else self._settle_cached(plan)
                 self._loop(plan[settled:], keep_going=keep_going, stopped_by=failed[0].asset if failed else None)
@@ -182,13 +189,9 @@ class Scheduler(Looking, Repairing):
                 try:
                     dv: str | None = self.files.source_version(self._source_path[up])
                 except SourceMissing as e:
-                    self.blocked[name] = _Blocked.FAILED
-                    raise _Unusable(f"source {up!r} {e.problem}", fails=True) from None
+                    raise source_unusable(name, f"source {up!r} {e.problem}", self.blocked, self.causes) from None
             elif up in self.blocked:
-                why = f"upstream {up!r} {self.blocked[up].value}"
-                none = self.blocked[up] is _Blocked.NO_OUTPUT  # skipped with nothing before: no failure
-                self.blocked[name] = _Blocked.NO_OUTPUT if none else _Blocked.NOT_BUILT
-                raise _Unusable(why, fails=False, no_output=none)
+                raise input_unusable(name, up, self.blocked, self.causes, self.predicting)
             else:
                 known = self.known.get(up)
                 dv = known.data_version if known else None

@@ -104,7 +104,8 @@ def test_list_and_graph_show_a_partitioned_asset_once_with_its_count(days: Path)
     assert by_name["hourly"]["partitions"]["count"] == 72
     assert by_name["daily"]["inputs"] == ["hourly"] and by_name["report"]["inputs"] == ["daily"]
     text = _cli(days, "list").stdout
-    assert "asset daily  [daily from 2024-01-01: 3 partitions]  <- hourly" in text
+    rows = {ln.split()[0]: " ".join(ln.split()) for ln in text.splitlines()}  # aligned columns
+    assert rows["daily"] == "daily asset - pickle - hourly [daily from 2024-01-01: 3 partitions]"
     dot = _cli(days, "graph").stdout
     assert '"daily" [shape=box3d, label="daily\\n3 partitions"];' in dot
     assert '"hourly" -> "daily";' in dot and '"daily" -> "report";' in dot
@@ -214,14 +215,19 @@ def test_an_external_io_manager_learns_the_partition_it_writes(tmp_path: Path, m
 
 def test_status_partitions_lists_the_named_assets_partitions_not_what_they_need(days: Path) -> None:
     assert _cli(days, "daily", "--partition", "2024-01-02").returncode == 0
-    text = _cli(days, "status", "daily", "--partitions").stdout.splitlines()
+    text = _cli(days, "status", "+daily").stdout.splitlines()  # +: and its upstream
     assert text[0].split() == ["missing", "hourly", "partitioned", "24", "fresh,", "0", "stale,", "48", "missing,",
                                "0", "failed"]
-    assert text[1].split()[:3] == ["missing", "daily", "partitioned"]
-    assert [ln.split()[:2] for ln in text[2:]] == [["missing", "2024-01-01"], ["fresh", "2024-01-02"],
+    assert [ln.split()[:3] for ln in text[1:]] == [["missing", "daily", "partitioned"]]
+    text = _cli(days, "status", "daily", "--partitions").stdout.splitlines()  # what was selected
+    assert text[0].split()[:3] == ["missing", "daily", "partitioned"]
+    assert [ln.split()[:2] for ln in text[1:]] == [["missing", "2024-01-01"], ["fresh", "2024-01-02"],
                                                    ["missing", "2024-01-03"]]
+    text = _cli(days, "status", "-v", "daily", "--partitions").stdout.splitlines()  # its upstream as context
+    assert text[4] == "upstream of the selection (a build of it decides these too):"
+    assert text[5].split()[:2] == ["missing", "hourly"] and len(text) == 6  # its partitions: not named
     doc = json.loads(_cli(days, "status", "daily", "--partitions", "--json").stdout)
-    assert {a["asset"]: "partition_states" in a for a in doc["assets"]} == {"hourly": False, "daily": True}
+    assert {a["asset"]: "partition_states" in a for a in doc["assets"]} == {"daily": True}
     everything = _cli(days, "status", "--partitions").stdout.splitlines()
     assert len(everything) == 1 + 72 + 1 + 3 + 1  # each partition of both, and report
 

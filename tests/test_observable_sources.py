@@ -268,8 +268,8 @@ def test_failures_on_the_command_line_exit_1(proj):
     doc = json.loads(r.stdout)
     assert doc["ok"] is False and doc["results"][0]["status"] == "failed"
     r = cli("-n", cwd=proj.root)
-    assert r.returncode == 0 and "FAILED    orders_api" in r.stderr
-    assert "would run     orders  (not run: upstream 'orders_api' could not be observed)" in r.stdout
+    assert r.returncode == 1 and "FAILED    orders_api" in r.stderr  # -n predicts the failure
+    assert "would skip    orders  (upstream 'orders_api' could not be observed)" in r.stdout
 
 
 # --- assetbuild observe -------------------------------------------------------------------------

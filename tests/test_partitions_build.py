@@ -87,7 +87,7 @@ def test_partitions_option_builds_a_range_and_status_counts(timed: Project) -> N
     built = timed.built("daily", partitions="2024-01-02..2024-01-03")
     assert sorted(n for n in built if n.startswith("daily")) == ["daily[2024-01-02]", "daily[2024-01-03]"]
     assert sum(n.startswith("hourly") for n in built) == 48
-    rows = assetbuild.status(["daily"], project_dir=timed.root)
+    rows = assetbuild.status(["+daily"], project_dir=timed.root)
     st = {r.asset: r.state for r in rows}
     assert st["daily[2024-01-01]"] == "missing" and st["daily[2024-01-02]"] == "fresh"
     with pytest.raises(Exception, match="nearest"):
@@ -248,11 +248,11 @@ def test_status_counts_every_partition_of_an_upstream_and_stale_ones(timed: Proj
 
     timed.built("daily")
     monkeypatch.setenv("ASSETBUILD_NOW", "2024-01-04T03:30:00Z")  # 3 hours more, no day more
-    groups = {g.asset: g for g in group_partitions(assetbuild.status(["daily"], project_dir=timed.root))}
+    groups = {g.asset: g for g in group_partitions(assetbuild.status(["+daily"], project_dir=timed.root))}
     assert groups["hourly"].counts == {"fresh": 72, "stale": 0, "missing": 3, "failed": 0}
     assert groups["daily"].counts == {"fresh": 3, "stale": 0, "missing": 0, "failed": 0}
     timed.write("knob.txt", "2024-01-02-05:00")
-    groups = {g.asset: g for g in group_partitions(assetbuild.status(["daily"], project_dir=timed.root))}
+    groups = {g.asset: g for g in group_partitions(assetbuild.status(["+daily"], project_dir=timed.root))}
     assert groups["hourly"].counts == {"fresh": 0, "stale": 72, "missing": 3, "failed": 0}
     assert groups["hourly"].state == "stale" and sum(groups["daily"].counts.values()) == 3
 

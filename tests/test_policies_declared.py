@@ -123,10 +123,10 @@ def test_list_shows_policies(project: Project):
     project.write("orders.csv", "1\n")
     r = cli("list", cwd=project.root)
     assert r.returncode == 0, r.stderr
-    lines = {line.split()[1]: line for line in r.stdout.splitlines()}
-    assert lines["clean"] == "asset  clean  <- orders"  # no policy: the row as before
-    assert lines["daily"] == "asset  daily  <- clean  {eager}"
-    assert lines["report"] == "asset  report  <- daily  {lazy, freshness 1h, schedule '0 9 * * *' Europe/Paris}"
+    lines = {line.split()[0]: " ".join(line.split()) for line in r.stdout.splitlines()}  # aligned columns
+    assert lines["clean"] == "clean asset - json - orders"  # no policy: the row as before
+    assert lines["daily"] == "daily asset - json - clean {eager}"
+    assert lines["report"] == "report asset - json - daily {lazy, freshness 1h, schedule '0 9 * * *' Europe/Paris}"
     rows = {a["name"]: a for a in json.loads(cli("list", "--json", cwd=project.root).stdout)["assets"]}
     assert not {"freshness", "auto", "schedule", "timezone"} & set(rows["clean"])
     assert rows["daily"]["auto"] == "eager" and not {"freshness", "schedule"} & set(rows["daily"])

@@ -508,7 +508,8 @@ def test_list_and_graph_show_resources_and_their_users(project, tmp_path):
     mermaid = cli("graph", "--format", "mermaid", cwd=project.root).stdout
     assert '[/"warehouse"/]' in mermaid and "-.->" in mermaid
     text = cli("list", cwd=project.root).stdout
-    assert "resource warehouse  (version '1')  -> users, orders, report_db, spare" in text
+    rows = {line.split()[0]: " ".join(line.split()) for line in text.splitlines()}  # aligned columns
+    assert rows["warehouse"] == "warehouse resource - - - - (version '1') used by users, orders, report_db, spare"
 
 
 # --- watch mode ------------------------------------------------------------------------------------

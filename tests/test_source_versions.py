@@ -111,7 +111,8 @@ def test_list_shows_the_policy(proj: Project) -> None:
     rows = {a["name"]: a for a in json.loads(r.stdout)["assets"]}
     assert rows["big"]["version"] == "mtime" and rows["small"]["version"] == "content"
     text = cli("list", cwd=proj.root, env=clean_env()).stdout
-    assert "data/big.bin (by mtime)" in text and "data/small.bin (by mtime)" not in text
+    rows = {ln.split()[0]: " ".join(ln.split()) for ln in text.splitlines()}
+    assert rows["big"] == "big source - - data/big.bin - (by mtime)" and "(by mtime)" not in rows["small"]
 
 
 def test_a_bad_policy_is_a_definition_error(tmp_path: Path) -> None:

@@ -279,7 +279,7 @@ def build(ctx: click.Context, assets: tuple[str, ...], **local: Any) -> None:
                                **_remote_kwargs(ctx, local, opts), **_param_args(ctx, local))
     if opts.get("as_json"):
         click.echo(output.format_build_json(result))
-    if not result.dry_run and not result.ok:
+    if not result.ok:  # -n too, when it predicts a failure
         ctx.exit(1)
 
 
@@ -392,11 +392,11 @@ def list_cmd(ctx: click.Context, assets: tuple[str, ...], **local: Any) -> None:
     sources and resources they use; same selection syntax as build)."""
     from .. import output, session
 
-    opts, _ = _setup(ctx, local)
+    opts, rep = _setup(ctx, local)
     with _prints_to_stderr():
         rows = session.list_assets(assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"),
                                    assets=_selection(assets, opts))
-    text = output.format_assets(rows, as_json=bool(opts.get("as_json")))
+    text = output.format_assets(rows, as_json=bool(opts.get("as_json")), verbose=rep.verbosity > 0)
     if text:
         click.echo(text)
 

@@ -16,10 +16,10 @@ import json
 import os
 import sys
 import time
-from collections.abc import Collection, Iterator
+from collections.abc import Iterator
 from typing import Any, TextIO
 
-from ..reports import AssetResult, AssetStatus, BuildResult, WatchCycle, WatchSummary
+from ..reports import AssetResult, BuildResult, WatchCycle, WatchSummary
 
 _COLORS = {"built": "32", "restored": "36", "failed": "31", "skipped": "33", "cached": "2",
            "fresh": "32", "stale": "33", "missing": "31", "overdue": "35", "warn": "33"}
@@ -217,10 +217,9 @@ class Reporter:
             return
         if dry_run and r.metadata.get("kind") != "observable_source":  # a failed observation: FAILED below
             if r.status != "cached" and not self.json_mode:
-                would = r.metadata.get("would", "run")
-                why = "; ".join(f"{x.code}: {x.detail}" for x in r.reasons) or (r.error or "")
-                verb = "may run      " if would == "maybe" else f"would {would:<7}"
-                self.line(f"{verb} {r.asset}  ({why})")
+                from .dryrun import dry_run_line
+
+                self.line(dry_run_line(r) or "")
             return
         if r.status == "built":  # every asset that ran says how long it took, however short
             self.line(f"{self._c('built', 'built')}     {r.asset}  ({r.duration_s:.2f}s)")
@@ -259,13 +258,9 @@ class Reporter:
         if self.json_mode or self.verbosity < -1 or self.watching:
             return
         if result.dry_run:
-            would = [r.metadata.get("would") for r in result.results
-                     if r.status != "cached" and r.metadata.get("kind") != "observable_source"]
-            maybe = would.count("maybe")
-            extra = f" ({maybe} more may run, if an upstream's output changes)" if maybe else ""
-            n = sum(1 for r in result.results if r.metadata.get("kind") != "observable_source")
-            self.line(f"dry run: {len(would) - maybe} of {n} assets would run or be "
-                      f"restored{extra}; nothing was run or written")
+            from .dryrun import dry_run_summary
+
+            self.line(dry_run_summary(result))
             return
         counts = ", ".join(f"{result.count(s)} {s}" for s in ("built", "cached", "restored", "failed", "skipped"))
         # the command's time, loading the AssetFile and deciding included (not the build phase alone)
@@ -389,40 +384,8 @@ def _indent(text: str) -> str:
 
 # --- renderings of read-only views -------------------------------------------------------------
 
-def format_status(rows: list[AssetStatus], *, color: bool = False, as_json: bool = False,
-                  each_partition: bool | Collection[str] = False, verbose: bool = False) -> str:
-    """One line per asset; a partitioned asset's partitions as one line of counts (and, with
-    ``each_partition``, a line per partition below it: of every partitioned asset, or of those
-    named, when it names some of them; not of those a selection only needs)."""
-    from .partitions import group_partitions
-
-    grouped = group_partitions(rows)
-    if each_partition and not isinstance(each_partition, bool):
-        named = {g.asset for g in grouped if not isinstance(g, AssetStatus)} & set(each_partition)
-        each_partition = named or True
-    if as_json:
-        return json.dumps({"assets": [g.to_json(each_partition is True or bool(each_partition and g.asset in each_partition))
-                                      if not isinstance(g, AssetStatus) else g.to_json() for g in grouped]})
-    width = max((len(g.asset) for g in grouped if isinstance(g, AssetStatus)), default=0)
-    lines = []
-
-    def shown(state: str) -> str:
-        return f"\x1b[{_COLORS[state]}m{state:<7}\x1b[0m" if color and state in _COLORS else f"{state:<7}"
-
-    for g in grouped:
-        if not isinstance(g, AssetStatus):
-            policy = _policy(g.rows[0][1].policy or {}) if verbose and g.rows else ""
-            lines.append(f"{shown(g.state)} {g.asset}  partitioned  {g.counts_text()}{policy}")
-            if each_partition is True or (each_partition and g.asset in each_partition):
-                kw = max((len(k) for k, _ in g.rows), default=0)
-                for key, r in g.rows:
-                    why = "; ".join(f"{x.code}: {x.detail}" for x in r.reasons)
-                    lines.append(f"  {shown(r.state)} {key:<{kw}}  {why}".rstrip())
-            continue
-        why = "; ".join(f"{x.code}: {x.detail}" for x in g.reasons)
-        policy = _policy(g.policy or {}) if verbose else ""
-        lines.append(f"{shown(g.state)} {g.asset:<{width}}  {why}{policy}".rstrip())
-    return "\n".join(lines)
+from .listing import format_assets as format_assets  # noqa: E402  (status and list: output.listing)
+from .listing import format_status as format_status  # noqa: E402
 
 
 # --- renderings of command results (the CLI echoes them) ---------------------------------------
@@ -493,44 +456,6 @@ def format_why(info: dict[str, Any] | list[dict[str, Any]], *, as_json: bool = F
     if info["last_key"]:
         lines.append(f"  last built with key {short(info['last_key'])}; {info['history']} build(s) recorded")
     return "\n".join(lines)
-
-
-def format_assets(rows: list[dict[str, Any]], *, as_json: bool = False) -> str:
-    """``list``: one line per source and asset, in build order."""
-    if as_json:
-        return json.dumps({"assets": rows})
-    lines = []
-    width = max((len(r["kind"]) for r in rows), default=6)
-    for r in rows:
-        written = r.get("outputs") or ([r["path"]] if r.get("path") else [])
-        extra = f" -> {', '.join(written)}" if written and r["kind"] == "asset" else ""
-        src = f"  {r['path']}{' (by mtime)' if r.get('version') == 'mtime' else ''}" if r["kind"] == "source" else ""
-        ins = f"  <- {', '.join(r['inputs'])}" if r["inputs"] else ""
-        if r["kind"] == "resource":
-            src = f"  (version {r['version']!r})" if r.get("version") else ""
-            ins = f"  -> {', '.join(r['used_by'])}" if r.get("used_by") else "  (unused)"
-        elif r["kind"] == "observable_source" and r.get("poll"):
-            src = f"  (poll every {r['poll']:g} s)"
-        desc = f"  # {r['description']}" if r.get("description") else ""
-        by = f"  (out of {r['producer']})" if r.get("producer") else ""
-        if r.get("partitions"):
-            p = r["partitions"]
-            by += f"  [{p['definition']}: {p['count']} partition{'' if p['count'] == 1 else 's'}]"
-        lines.append(f"{r['kind']:<{width}} {r['name']}{by}{src}{extra}{ins}{_policy(r)}{desc}")
-    return "\n".join(lines)
-
-
-def _policy(row: dict[str, Any]) -> str:
-    """``list``'s policy column and ``status -v``'s (``  {eager, freshness 1h, schedule '0 9 * * *'
-    UTC}``): empty for an asset without one, so its row reads as before policies existed."""
-    from ..clock import format_duration
-
-    parts = [row["auto"]] if row.get("auto") else []
-    if row.get("freshness") is not None:
-        parts.append(f"freshness {format_duration(row['freshness'])}")
-    if row.get("schedule"):
-        parts.append(f"schedule {row['schedule']!r} {row.get('timezone', 'UTC')}")
-    return f"  {{{', '.join(parts)}}}" if parts else ""
 
 
 def format_metadata(info: dict[str, Any], *, as_json: bool = False) -> str:

@@ -51,6 +51,7 @@ def status(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = 
                 rows = make_scheduler(project, store, record=False, params=resolved,
                                       observations=observations).status(plan)
             rows = _overdue(project, store, observations, rows)
+            rows = _selected(project.graph, assets, rows, context=rep.verbosity > 0)
             return _with_policies(project.graph, rows) + _without_partitions(project.graph, assets)
         finally:
             store.close()
@@ -392,6 +393,25 @@ def _overdue(project: Any, store: Any, observations: Any, rows: list[AssetStatus
                     lag_s=late[r.asset].lag_s) if r.asset in late else r for r in rows]
 
 
+def _selected(graph: Graph, assets: Sequence[str], rows: list[AssetStatus], *, context: bool) -> list[AssetStatus]:
+    """The rows of what ``assets`` selects: a selection shows what was selected (``+x`` selects
+    x's upstream too). The assets it needs are decided (a status is a build's decisions) but not
+    shown, unless ``context`` (``-v``), marked as such."""
+    if not assets:
+        return rows
+    picked = select(graph, assets, needs=False)
+    if graph.partitioned:
+        from .partitioning import whole_assets
+
+        picked = whole_assets(graph, picked)
+    chosen = set(picked)
+    if not context:
+        return [r for r in rows if r.asset in chosen]
+    from dataclasses import replace
+
+    return [r if r.asset in chosen else replace(r, context=True) for r in rows]
+
+
 def _without_partitions(graph: Graph, assets: Sequence[str]) -> list[AssetStatus]:
     """A status row for each partitioned asset with no partition yet (a glob that matches no
     file, a dynamic set with no key): it has no node to decide, yet a status should show it
@@ -441,6 +461,9 @@ def _describe(graph: Graph, params: dict[str, str] | None = None, partitioned: d
                     "line": a.line, "volatile": a.volatile, "max_age": a.max_age, "env": list(a.env),
                     "params": _params_value((params or {}).get(name, "")),
                     "resources": [r for _, r in graph.uses.get(name, ())]})
+        deps = [u for p, u in graph.inputs.get(name, ()) if p is None]  # deps=: read by no parameter
+        if deps:  # ("inputs" has them too, as before)
+            out[-1]["deps"] = list(dict.fromkeys(deps))
         if name in graph.fan_in:  # parameter -> its glob or group; "inputs" has every match
             out[-1]["fan_in"] = dict(graph.fan_in[name])
         if not a.output_required:

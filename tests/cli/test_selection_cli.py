@@ -129,7 +129,7 @@ def test_only_with_an_input_never_built_does_not_run_its_reader(tmp_path):
 def test_status_list_graph_and_export_take_selections(proj, tmp_path):
     edit_n(proj, 3)
     rows = json.loads(cli("status", "--json", "+b", "--exclude", "a", cwd=proj).stdout)["assets"]
-    assert [x["asset"] for x in rows] == ["a", "b"]  # a still shows: b needs it
+    assert [x["asset"] for x in rows] == ["b"]  # a selection shows what it selects (a is decided, not shown)
     r = cli("status", "--check", "e", cwd=proj)
     assert r.returncode == 0
     r = cli("status", "--check", "d+", cwd=proj)

@@ -105,8 +105,8 @@ def test_a_source_that_is_not_a_regular_file_fails_its_readers_with_one_line(tmp
     culprit = setup(data)
     source_path = "data/dir" if culprit.startswith("data/dir/") else culprit
     (tmp_path / "AssetFile").write_text(ASSETFILE.format(path=source_path))
-    # The same exit statuses as for a missing source: a build fails, a dry run and status report it.
-    for args, status in ((["build"], 1), (["build", "-n"], 0), (["status"], 0), (["build", "-k"], 1)):
+    # The same exit statuses as for a missing source: a build fails, a dry run predicts it, status reports it.
+    for args, status in ((["build"], 1), (["build", "-n"], 1), (["status"], 0), (["build", "-k"], 1)):
         try:
             r = cli(*args, cwd=tmp_path, timeout=TIMEOUT)
         except subprocess.TimeoutExpired:

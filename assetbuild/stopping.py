@@ -1,0 +1,78 @@
+"""What a dry run predicts of a build that stops at its first failure (no ``-k``).
+
+A build without ``keep_going`` stops deciding and starting assets once one fails: jobs already
+running finish, everything else is skipped ("the build stopped after 'x' failed"). A missing
+source fails its reader when that reader is decided, that is when its upstream assets are done,
+so what else runs depends on the order the loop decides and starts work. This replays that
+order over a dry run's predictions: ready assets are decided in plan order, a cache hit or a
+restore finishes at once, an asset that would run takes one of ``jobs`` workers and finishes in
+the order it started. With one worker that is the build's order exactly; with more, the
+longest-path order and the durations can change which of the other assets start first.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import deque
+from collections.abc import Mapping, Sequence
+
+from .reports import AssetResult
+
+
+def _takes_a_worker(r: AssetResult) -> bool:
+    return r.status == "skipped" and r.metadata.get("would") in ("run", "maybe")
+
+
+def stop_at_first_failure(plan: Sequence[str], results: Mapping[str, AssetResult],
+                          inputs: Mapping[str, Sequence[tuple[str | None, str]]], jobs: int,
+                          stopped_by: str | None = None) -> dict[str, AssetResult]:
+    """``results`` (a dry run's, by asset) with each asset a build without ``-k`` would not
+    reach skipped, as that build says it. ``stopped_by``: a failure before any asset (an
+    observable source's observation), which stops the build before it decides anything."""
+    index = {n: i for i, n in enumerate(plan)}
+    dependents: dict[str, list[str]] = {n: [] for n in plan}
+    waiting: dict[str, int] = {}
+    for name in plan:
+        ups = {up for _, up in inputs.get(name, ()) if up in index}
+        waiting[name] = len(ups)
+        for up in ups:
+            dependents[up].append(name)
+    ready = [(index[n], n) for n in plan if waiting[n] == 0]
+    heapq.heapify(ready)
+    runq: list[tuple[int, str]] = []
+    running: deque[str] = deque()
+    reached: set[str] = set()
+    stopped = stopped_by
+
+    def finish(name: str) -> None:
+        reached.add(name)
+        for d in dependents[name]:
+            waiting[d] -= 1
+            if waiting[d] == 0:
+                heapq.heappush(ready, (index[d], d))
+
+    while True:
+        while ready and stopped is None:
+            _, name = heapq.heappop(ready)
+            r = results[name]
+            if _takes_a_worker(r):
+                heapq.heappush(runq, (index[name], name))
+                continue
+            finish(name)
+            if r.status == "failed":
+                stopped = name
+        while stopped is None and runq and len(running) < max(1, jobs):
+            running.append(heapq.heappop(runq)[1])
+        if not running:
+            break
+        finish(running.popleft())
+    if stopped is None:
+        return dict(results)
+    why = f"not run: the build stops when {stopped!r} fails; -k keeps going"
+    return {n: r if n in reached or _blocked(r) else AssetResult(n, "skipped", error=why)
+            for n, r in results.items()}
+
+
+def _blocked(r: AssetResult) -> bool:
+    """Skipped already, because an input cannot be built: that reason names the cause."""
+    return r.status == "skipped" and "would" not in r.metadata

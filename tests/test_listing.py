@@ -1,0 +1,95 @@
+"""``list`` prints aligned columns (name, kind, group, io, path, inputs; deps apart from the
+inputs), descriptions with ``-v``; ``status`` with a selection shows what was selected (the
+assets it needs only with ``+``, or under ``-v`` as context)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from projects import cli
+
+ASSETFILE = '''from assetbuild import asset, source
+
+events = source("events", "data/events.csv", description="the raw export")
+
+
+@asset(io="json", group="ingest")
+def parsed(events):
+    """Rows of the export."""
+    return events.read_text().splitlines()
+
+
+@asset(io="json", group="ingest")
+def checked(parsed):
+    return bool(parsed)
+
+
+@asset(io="json", group="metrics", deps=["checked"])
+def counts(parsed):
+    """How many rows."""
+    return len(parsed)
+
+
+@asset(io="text", group="report", path="build/report.txt")
+def report(counts):
+    return f"{counts} rows"
+'''
+
+
+def project(root: Path) -> Path:
+    (root / "AssetFile").write_text(ASSETFILE)
+    (root / "data").mkdir()
+    (root / "data" / "events.csv").write_text("a\nb\n")
+    return root
+
+
+def test_list_prints_aligned_columns_with_deps_apart(tmp_path):
+    root = project(tmp_path)
+    r = cli("list", cwd=root)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == (
+        "NAME     KIND    GROUP    IO    PATH              INPUTS  DEPS\n"
+        "events   source  -        -     data/events.csv   -       -\n"
+        "parsed   asset   ingest   json  -                 events  -\n"
+        "checked  asset   ingest   json  -                 parsed  -\n"
+        "counts   asset   metrics  json  -                 parsed  checked\n"
+        "report   asset   report   text  build/report.txt  counts  -\n")
+
+
+def test_list_v_adds_descriptions(tmp_path):
+    root = project(tmp_path)
+    lines = cli("list", "-v", cwd=root).stdout.splitlines()
+    assert lines[1] == "events   source  -        -     data/events.csv   -       -  # the raw export"
+    assert lines[2] == "parsed   asset   ingest   json  -                 events  -  # Rows of the export."
+    assert lines[3] == "checked  asset   ingest   json  -                 parsed  -"
+
+
+def test_list_json_keeps_its_inputs_and_adds_deps(tmp_path):
+    root = project(tmp_path)
+    rows = {a["name"]: a for a in json.loads(cli("list", "--json", cwd=root).stdout)["assets"]}
+    assert rows["counts"]["inputs"] == ["parsed", "checked"]  # as before
+    assert rows["counts"]["deps"] == ["checked"] and "deps" not in rows["parsed"]
+    assert rows["parsed"]["description"] == "Rows of the export."
+
+
+def test_status_of_a_group_shows_the_group(tmp_path):
+    root = project(tmp_path)
+    assert cli("-q", cwd=root).returncode == 0
+    assert cli("status", "group:metrics", cwd=root).stdout == "fresh   counts\n"
+    assert cli("status", "+counts", cwd=root).stdout == (
+        "fresh   parsed\nfresh   checked\nfresh   counts\n")  # + selects the upstream too
+    (root / "data" / "events.csv").write_text("a\nb\nc\n")
+    assert cli("status", "report", cwd=root).stdout == (
+        "stale   report  upstream-changed: counts is stale (runs only if that output changes)\n")
+    r = cli("status", "-v", "group:metrics", cwd=root)
+    assert r.stdout == (
+        "stale   counts   upstream-changed: parsed, checked are stale (runs only if that output changes)\n"
+        "upstream of the selection (a build of it decides these too):\n"
+        "stale   parsed   source-changed: events: 911169ddaaf1 -> 880553fca8fc\n"
+        "stale   checked  upstream-changed: parsed is stale (runs only if that output changes)\n")
+    doc = json.loads(cli("status", "--json", "-v", "group:metrics", cwd=root).stdout)
+    assert [(a["asset"], a.get("context", False)) for a in doc["assets"]] == [
+        ("counts", False), ("parsed", True), ("checked", True)]
+    doc = json.loads(cli("status", "--json", "group:metrics", cwd=root).stdout)
+    assert [a["asset"] for a in doc["assets"]] == ["counts"]
