@@ -26,13 +26,17 @@ import queue
 import sys
 import threading
 import types
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager, nullcontext
 from typing import Any
 
 from .errors import ConfigError, WorkerLost
 from .executor import Outcome, Task, run_serialized
+
+
+AUTO_SERIAL_MAX = 32  # -j auto: a plan this small, without a slow asset in its history, runs serially
+SLOW_S = 1.0  # ... slow: a latest build that took this long
 
 
 def parse_jobs(value: str | int | None) -> int:
@@ -465,6 +469,22 @@ class Runner:
                 ex.spool_dir = self.spool_dir
             self._live[name] = ex
         return ex
+
+    def prepare(self, plan: Sequence[str], last_duration: Callable[[str], float | None]) -> None:
+        """Before the build decides: with ``-j auto``, a small plan whose assets never took long
+        (``last_duration``: an asset's latest build's, None if never built) runs serially, as
+        worker start-up would cost more than it saves. Otherwise, when the plan's first asset was
+        never built (a first build: most of it will run), what process workers are forked from
+        starts now, in the background; a build that may be all cache hits (a null build) does
+        not pay for workers it would not use."""
+        if self.default != "processes" or not plan:
+            return
+        if self.auto and len(plan) <= AUTO_SERIAL_MAX and not any(
+                (last_duration(n) or 0.0) >= SLOW_S for n in plan):
+            self.default, self.jobs = "serial", 1
+            return
+        if last_duration(plan[0]) is None:
+            self.warm()
 
     def warm(self) -> None:
         """Let the default executor start its workers' machinery now (``warm``, if it has one)."""

@@ -387,7 +387,6 @@ def _indent(text: str) -> str:
 from .listing import format_assets as format_assets  # noqa: E402  (status and list: output.listing)
 from .listing import format_status as format_status  # noqa: E402
 
-
 # --- renderings of command results (the CLI echoes them) ---------------------------------------
 
 def format_build_json(result: BuildResult) -> str:

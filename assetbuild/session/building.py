@@ -268,26 +268,6 @@ def make_scheduler(project: Project, store: Any, *, record: bool,
                      observations=observations, check_output=checker if checker.names else None)
 
 
-AUTO_SERIAL_MAX = 32  # -j auto: a plan this small, without a slow asset in its history, runs serially
-SLOW_S = 1.0  # ... slow: a latest build that took this long
-
-
-def _start_workers(runner: Any, plan: Sequence[str], store: Any) -> None:
-    """Before deciding: with ``-j auto``, a small plan whose assets never took long runs serially
-    (worker start-up would cost more than it saves). Otherwise, when the plan's first asset was
-    never built (a first build: most of it will run), what process workers are forked from starts
-    now, in the background, while the build decides; a build that may be all cache hits (a null
-    build) does not pay for workers it would not use."""
-    if runner.default != "processes" or not plan:
-        return
-    if runner.auto and len(plan) <= AUTO_SERIAL_MAX and not any(
-            getattr(store.get_head(n), "duration_s", 0.0) >= SLOW_S for n in plan):
-        runner.default, runner.jobs = "serial", 1
-        return
-    if store.get_head(plan[0]) is None:
-        runner.warm()
-
-
 def _call_hook(caller: Any, **kwargs: Any) -> Any:
     """Call a lifecycle hook; a plugin that raises becomes a PluginError naming the hook."""
     try:
@@ -471,7 +451,7 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
     store = with_remote(project, store, options.remote, len(plan), fetch=not dry_run)
     if not dry_run:
         runner.spool_dir = str(store.spool_dir())
-        _start_workers(runner, plan, store)
+        runner.prepare(plan, lambda n: getattr(store.get_head(n), "duration_s", None))
     try:
         if not dry_run:
             project.loaded.save_code_cache()
