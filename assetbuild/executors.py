@@ -34,7 +34,6 @@ from typing import Any
 from .errors import ConfigError, WorkerLost
 from .executor import Outcome, Task, run_serialized
 
-
 AUTO_SERIAL_MAX = 32  # -j auto: a plan this small, without a slow asset in its history, runs serially
 SLOW_S = 1.0  # ... slow: a latest build that took this long
 
