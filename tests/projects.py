@@ -176,6 +176,20 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def hiding(where: Path, *packages: str) -> str:
+    """A directory for PYTHONPATH whose sitecustomize makes ``packages`` unimportable, as in an
+    install without them (an extra not installed): ModuleNotFoundError naming the package."""
+    where.mkdir(parents=True, exist_ok=True)
+    (where / "sitecustomize.py").write_text(
+        "import sys\n"
+        "class _Hide:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        f"        if name.split('.')[0] in {tuple(packages)!r}:\n"
+        "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
+        "sys.meta_path.insert(0, _Hide())\n")
+    return str(where)
+
+
 def cli_cmd(*args: str) -> list[str]:
     """The command line of the real ``assetbuild`` command, in this interpreter."""
     return [sys.executable, "-m", "assetbuild", *args]

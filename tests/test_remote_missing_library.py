@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from projects import clean_env, cli
+from projects import clean_env, cli, hiding
 
 ASSETFILE = '''
 from assetbuild import asset
@@ -24,18 +24,10 @@ def setup(tmp_path: Path):
     root = tmp_path / "p"
     root.mkdir()
     (root / "AssetFile").write_text(ASSETFILE)
-    blocker = tmp_path / "block"
-    blocker.mkdir()
-    (blocker / "sitecustomize.py").write_text(
-        "import sys\n"
-        "class _Hide:\n"
-        "    def find_spec(self, name, path=None, target=None):\n"
-        "        if name.split('.')[0] in ('fsspec', 's3fs'):\n"
-        "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
-        "sys.meta_path.insert(0, _Hide())\n")
+    blocker = hiding(tmp_path / "block", "fsspec", "s3fs")
     remote = tmp_path / "remote"
     remote.mkdir()
-    return root, str(blocker), remote.as_uri()
+    return root, blocker, remote.as_uri()
 
 
 def test_an_explicit_remote_without_fsspec_is_exit_2_with_the_install_command(setup):

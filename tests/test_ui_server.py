@@ -14,7 +14,7 @@ import urllib.error
 import urllib.request
 
 import pytest
-from projects import Project, clean_env, cli, cli_cmd
+from projects import Project, clean_env, cli, cli_cmd, hiding
 from uiserver import Server, free_port
 
 pytest.importorskip("starlette", reason="the ui extra is not installed: pip install -e '.[ui]'")
@@ -241,16 +241,7 @@ def test_open_starts_a_browser_on_the_printed_url(ui_project):
 
 def test_without_the_ui_extra_it_says_how_to_install_it(ui_project, tmp_path):
     """starlette hidden (as in an install without the extra): exit 2, the install command."""
-    blocker = tmp_path / "block"
-    blocker.mkdir()
-    (blocker / "sitecustomize.py").write_text(
-        "import sys\n"
-        "class _Hide:\n"
-        "    def find_spec(self, name, path=None, target=None):\n"
-        "        if name.split('.')[0] in ('starlette', 'uvicorn'):\n"
-        "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
-        "sys.meta_path.insert(0, _Hide())\n")
-    out = cli("ui", cwd=ui_project.root, env=clean_env(PYTHONPATH=str(blocker)))
+    out = cli("ui", cwd=ui_project.root, env=clean_env(PYTHONPATH=hiding(tmp_path / "block", "starlette", "uvicorn")))
     assert out.returncode == 2, out.stderr
     assert "pip install 'assetbuild[ui]'" in out.stderr and "Traceback" not in out.stderr
 
