@@ -54,7 +54,9 @@ def notice_removed(project: Any, store: Any) -> None:
     get_meta = getattr(store, "get_meta", None)
     if get_meta is None:
         return
-    digest = hashlib.sha256("\n".join(sorted(_declared(project))).encode("utf-8", "surrogatepass")).digest()
+    graph = project.graph.declared or project.graph
+    # the names in declaration order (no sort on a null build: an AssetFile reordered costs one look)
+    digest = hashlib.sha256("\n".join([*graph.nodes, "", *graph.producers]).encode("utf-8", "surrogatepass")).digest()
     if get_meta(_NAMES) == digest:
         return  # the same assets as last time: nothing new is gone
     gone = removed_heads(project, store)
