@@ -243,9 +243,10 @@ def in_project_dir(root: Path) -> Iterator[None]:
 
 @contextmanager
 def few_collections() -> Iterator[None]:
-    """Fewer garbage collections while a build or look decides its assets: the loaded project
-    (modules, definitions, the graph) is frozen out of the collector's scans, and the youngest
-    generation may hold 50,000 objects before a collection. A null build of 90,000 partitions
+    """Fewer garbage collections while a project loads and while a build or look decides its
+    assets: what exists already (modules, definitions, the graph) is frozen out of the
+    collector's scans, and the youngest generation may hold 50,000 objects before a
+    collection. A null build of 90,000 partitions
     makes a few objects per partition that all live to its end: with the default thresholds the
     collector rescans them again and again (a fifth of the loop's time, measured). Cyclic garbage
     an asset makes is still collected, later. Restored after, for the rest of the process."""
@@ -277,14 +278,14 @@ def open_project(project_dir: str | os.PathLike[str] = ".", *, assetfile: str | 
     cache = resolve_cache_dir(root, cache_dir)  # a relative cache_dir: from the caller's directory
     reporter = reporter or Reporter(verbosity=-2)
     with in_project_dir(root), ProjectImports(root):
-        with _loading:  # the loader collects declarations in a module global
-            loaded = load_assetfile(root, assetfile, cache_dir=cache)
-        graph = resolve(loaded.decls)
-        if graph.mappings or any(graph.nodes[n].partitions is not None for n in graph.order):  # type: ignore[union-attr]
-            from ..partitioned import expand
-            from .partition_env import partition_env
+        with few_collections():  # a function, a definition and a node per asset, all kept
+            with _loading:  # the loader collects declarations in a module global
+                loaded = load_assetfile(root, assetfile, cache_dir=cache)
+            graph = resolve(loaded.decls)
+            if graph.mappings or any(graph.nodes[n].partitions is not None for n in graph.order):  # type: ignore[union-attr]
+                from ..partitioned import expand
+                from .partition_env import partition_env
 
-            with few_collections():  # a node and a few objects per partition, all kept
                 graph = expand(graph, partition_env(root, cache))
         if plugin_manager is None:
             from ..plugins import get_plugin_manager
