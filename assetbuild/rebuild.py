@@ -117,6 +117,8 @@ class TraceRebuilder:
         self._passed: dict[str, tuple[tuple[str, str], ...]] = {}
         self._manifests: dict[str, Manifest] = {}  # digest -> manifest of produced files
         self._lean_head = getattr(store, "head_entry", None)  # a head's key and versions, without a Head
+        # whether a path output still has the stat signature its head recorded: one stat, no hash
+        self._path_unchanged = getattr(files, "path_unchanged", None)
         self._nodes = graph.nodes
 
     def _resource_versions(self, name: str) -> tuple[tuple[str, str], ...]:
@@ -160,13 +162,14 @@ class TraceRebuilder:
 
     def cached_hit(self, name: str, inputs: Sequence[tuple[str, str]]) -> tuple[str, str, str] | None:
         """(key, recorded data version, output digest) when ``decide`` would say "cached" because
-        the asset's latest build is for its key now and nothing else needs a look (no path
-        output or outputs=, no max_age, not volatile, its data in the cache); None: ask
-        ``decide``. The same key, without a Decision or a Head made: a null build asks this of
-        every asset (and partition) first."""
+        the asset's latest build is for its key now and nothing else needs a look (no outputs=,
+        no max_age, not volatile, its data in the cache, its path output if any with the stat
+        signature recorded in its head); None: ask ``decide``. The same key, without a Decision
+        or a Head made: a null build asks this of every asset (and partition) first."""
         adef: AssetDef = self._nodes[name]  # type: ignore[assignment]
-        if adef.path is not None or adef.outputs or adef.volatile or adef.max_age is not None \
-                or adef.io in self._external:
+        path = adef.path
+        if adef.outputs or adef.volatile or adef.max_age is not None or adef.io in self._external \
+                or (path is not None and self._path_unchanged is None):
             return None
         lean = self._lean_head
         entry = lean(name) if lean is not None else self._head_entry(name)
@@ -175,12 +178,15 @@ class TraceRebuilder:
         key = make_key(name, self._parts(name, adef, inputs))
         if entry[0] != key or not self.store.has_blob(entry[2], entry[3]):
             return None
+        if path is not None and (entry[4] is None or not self._path_unchanged(path, entry[4])):  # type: ignore[misc]
+            return None  # missing, edited or touched: decide says which (and hashes it)
         return key, entry[1], entry[2]
 
-    def _head_entry(self, name: str) -> tuple[str, str, str, int] | None:
-        """(key, data version, output digest, size) of the latest build, from a store without ``head_entry``."""
+    def _head_entry(self, name: str) -> tuple[str, str, str, int, tuple[int, int, int, int] | None] | None:
+        """``head_entry``'s answer, from a store without it."""
         head = self.store.get_head(name)
-        return None if head is None else (head.key, head.data_version, head.output_digest, head.size)
+        return None if head is None else (head.key, head.data_version, head.output_digest, head.size,
+                                          head.path_stat if type(head.path_stat) is tuple else None)
 
     def decide(self, name: str, inputs: Sequence[tuple[str, str | None]]) -> Decision:
         adef: AssetDef = self.graph.nodes[name]  # type: ignore[assignment]  # no cast(): a call per asset

@@ -224,6 +224,14 @@ class Workspace:
             return "modified", sig
         return ("ok" if same else "modified"), sig
 
+    def path_unchanged(self, rel: str, recorded: StatSig) -> bool:
+        """Whether a path output's stat signature is ``recorded``: ``path_state``'s "ok" without
+        a hash (False: ask ``path_state``, which says what it is instead)."""
+        try:
+            return stat_sig(os.stat(self.abspath(rel))) == recorded
+        except OSError:
+            return False
+
     def write_path(self, rel: str, data: bytes) -> StatSig:
         """Write ``data`` to the workspace path atomically (temp file + rename); return its stat.
 

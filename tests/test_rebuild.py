@@ -4,6 +4,8 @@ run derive from the same decision."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from assetbuild.definitions import AssetDef, SourceDef
@@ -96,6 +98,34 @@ def test_a_path_output_missing_or_edited_is_restored(setup):
     d3 = rb.decide("report", [("clean", "dv")])
     assert (d3.action, d3.reasons[0].code) == ("restore", "output-missing")
     assert state_of("report", d3).state == "stale" and would_do("report", d3, None).metadata == {"would": "restore"}
+
+
+def test_a_path_output_is_a_cached_hit_only_with_its_recorded_stat(setup):
+    """cached_hit (a null build's lean look) says "cached" for a path output only while the
+    file has the stat signature its head recorded; a touched, edited or missing file is left
+    to decide, which hashes it (a touch with the same bytes is still cached, under its new
+    signature), and so is a path output on a Files without path_unchanged."""
+    rb, store, files, _, root = setup
+    d = rb.decide("report", [("clean", "dv")])
+    sig = files.write_path("out/report.txt", b"bytes")
+    built(store, "report", d, b"bytes", sig)
+    assert rb.cached_hit("report", [("clean", "dv")]) == (d.key, store.get_head("report").data_version,
+                                                          store.get_head("report").output_digest)
+    assert rb.cached_hit("report", [("clean", "other")]) is None  # another key
+    st = (root / "out/report.txt").stat()
+    os.utime(root / "out/report.txt", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # touched, same bytes
+    assert rb.cached_hit("report", [("clean", "dv")]) is None
+    touched = rb.decide("report", [("clean", "dv")])
+    assert touched.action == "cached" and touched.path_sig != sig
+    store.put_head("report", store.get_head("report")._replace(path_stat=touched.path_sig))  # as reuse records it
+    assert rb.cached_hit("report", [("clean", "dv")]) is not None
+    (root / "out/report.txt").unlink()
+    assert rb.cached_hit("report", [("clean", "dv")]) is None
+    assert rb.decide("report", [("clean", "dv")]).action == "restore"
+    files.write_path("out/report.txt", b"bytes")
+    bare = TraceRebuilder(rb.graph, store, object(), code_of=rb.code_of, io_tags=rb.io_tags)  # no path_unchanged
+    assert rb.cached_hit("report", [("clean", "dv")]) is None  # rewritten: a new signature
+    assert bare.cached_hit("report", [("clean", "dv")]) is None
 
 
 def test_bytes_gone_from_the_store_run(setup):

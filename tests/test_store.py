@@ -694,9 +694,12 @@ def test_head_entry_is_the_heads_key_and_versions_or_none(tmp_path: Path) -> Non
         assert s.head_entry("a") is None
         h = head(3)
         s.put_head("a", h)
-        assert s.head_entry("a") == (h.key, h.data_version, h.output_digest, h.size)  # from the batch
+        want = (h.key, h.data_version, h.output_digest, h.size, h.path_stat)
+        assert s.head_entry("a") == want  # from the batch
         s.flush()
-        assert s.head_entry("a") == (h.key, h.data_version, h.output_digest, h.size)  # from LMDB
+        assert s.head_entry("a") == want  # from LMDB
+        s.put_head("p", h._replace(path_stat=(1, 2, 3, 4)))
+        assert s.head_entry("p")[4] == (1, 2, 3, 4)  # a path output's recorded signature
         assert s.head_entry("b") is None
         s.raw_put("heads", b"b", b"\x00not marshal")
         s.raw_put("heads", b"c", marshal.dumps((1, "k", "d")))  # a record too short to be a head

@@ -133,10 +133,11 @@ class LmdbStore:
         raw = self._get(b"heads", self._head_key(asset))
         return None if raw is None else decode(raw, Head)
 
-    def head_entry(self, asset: str) -> tuple[str, str, str, int] | None:
-        """(key, data version, output digest, size) of ``asset``'s latest build, without making
-        the Head (a null build reads one per asset); None if there is none, or its record does
-        not decode as a Head's (``get_head`` then says which)."""
+    def head_entry(self, asset: str) -> tuple[str, str, str, int, tuple[int, int, int, int] | None] | None:
+        """(key, data version, output digest, size, path output's stat signature) of ``asset``'s
+        latest build, without making the Head (a null build reads one per asset); None if there
+        is none, or its record does not decode as a Head's (``get_head`` then says which). The
+        signature is None unless the record holds a tuple there (as a Head's ``path_stat``)."""
         b = asset.encode("utf-8", "surrogatepass")
         k = self._head_prefix + (b if len(b) <= 400 else name_key(asset))  # _head_key, inline
         index = self._index
@@ -158,10 +159,10 @@ class LmdbStore:
             return None
         if type(rec) is not tuple or len(rec) < 13 or rec[0] != RECORD:
             return None
-        key, dv, digest, size = rec[1], rec[2], rec[3], rec[11]
+        key, dv, digest, size, sig = rec[1], rec[2], rec[3], rec[11], rec[9]
         if type(key) is not str or type(dv) is not str or not is_digest(digest) or type(size) is not int:
             return None
-        return key, dv, digest, size
+        return key, dv, digest, size, sig if type(sig) is tuple else None
 
     def heads(self) -> dict[str, Head]:
         """This project's latest record of each asset."""
