@@ -164,10 +164,12 @@ def _check_options(f: Callable[..., Any], aname: str, *, file: str, line: int, i
         io_name = "pickle"
     if not isinstance(io_name, str) or not io_name:
         raise DefinitionError(f"{what} {aname!r}: io must be an IO manager name", file=file, line=line)
-    rel = check_relpath(path, f"{what} {aname!r} path", file=file, line=line) if path is not None else None
+    # (a plain path, or no timeout, is the common case: no message is formatted for it)
+    rel = path if path is None or (type(path) is str and _PLAIN_PATH_RE.match(path)) else \
+        check_relpath(path, f"{what} {aname!r} path", file=file, line=line)
     if code_version is not None and not isinstance(code_version, str):
         raise DefinitionError(f"{what} {aname!r}: code_version must be a str", file=file, line=line)
-    limit = check_timeout(timeout, f"{what} {aname!r}: timeout", file=file, line=line)
+    limit = None if timeout is None else check_timeout(timeout, f"{what} {aname!r}: timeout", file=file, line=line)
     if limit is not None and executor in UNKILLABLE_EXECUTORS:
         raise DefinitionError(f"{what} {aname!r}: the {executor!r} executor cannot stop a running "
                               "asset, so it cannot enforce timeout=; use executor='processes'",

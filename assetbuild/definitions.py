@@ -280,7 +280,7 @@ def asset(fn: Callable[..., Any] | None = None, *, name: str | None = None,
         asset_def = AssetDef(aname, f, params, ins_map, dep_list, io_name, rel, code_version, group,
                              description, dict(metadata) if metadata else {}, executor, file, line, limit,
                              outs, volatile, age, env_names, defaults, output_required)
-        if partitions is not None or "{partition}" in (rel or "") or any("{partition}" in o for o in outs):
+        if partitions is not None or "{partition}" in (rel or "") or (outs and any("{partition}" in o for o in outs)):
             from .declared import check_partitions
 
             asset_def.partitions = check_partitions(partitions, aname, rel, outs, ins_map, file=file, line=line)
