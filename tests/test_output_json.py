@@ -1,0 +1,35 @@
+"""``build --json``'s document (assetbuild.output.format_build_json): the text it writes for a
+cached result without encoding a dict must be exactly ``json.dumps(result.to_json())``'s."""
+
+from __future__ import annotations
+
+import json
+
+from assetbuild.output import format_build_json
+from assetbuild.reports import AssetResult, BuildResult, ObservationResult, cached_result
+
+ODD = 'q"u\\o/té✓\u2028\x00\n'  # quotes, escapes, non-ASCII, a control character
+
+
+def results() -> tuple[AssetResult, ...]:
+    return (cached_result("t1", "ab" * 32, "cd" * 32), cached_result(ODD, ODD, ODD),
+            cached_result("no_key", None, "v"),
+            AssetResult("built", "built", key="k", data_version="d", duration_s=1.23456789, metadata={"rows": 3}),
+            AssetResult("timed", "cached", key="k", data_version="d", duration_s=0.5),
+            AssetResult("failed", "failed", error="boom"),
+            AssetResult("skipped", "skipped", skip_reason="nothing new"))
+
+
+def test_a_builds_document_is_json_dumps_of_its_to_json_byte_for_byte() -> None:
+    observed = (ObservationResult("api", "v1", changed=True), ObservationResult("db", None, error="down"))
+    for result in (BuildResult(results(), 0.5), BuildResult(results()[:3], 0.1), BuildResult((), 0.0),
+                   BuildResult(results()[:1], 0.2, observations=observed)):
+        text = format_build_json(result)
+        assert text == json.dumps(result.to_json())
+        assert json.loads(text)["ok"] is result.ok
+
+
+def test_a_dry_runs_document_says_what_each_asset_would_do() -> None:
+    would = AssetResult("x", "skipped", key="k", metadata={"would": "run"})
+    doc = json.loads(format_build_json(BuildResult((would, cached_result("y", "k", "v")), 0.1, dry_run=True)))
+    assert doc["dry_run"] is True and [e["would"] for e in doc["results"]] == ["run", None]
