@@ -32,6 +32,7 @@ _CHUNK = 1 << 20
 _SPOOL_MIN = 1 << 20  # a produced file from this size on is copied into the store, never read whole
 RACY_NS = 2_000_000_000  # signatures of files modified more recently than this are not recorded
 StatSig = tuple[int, int, int, int]
+_WINDOWS = os.sep != "/"  # where an absolute path need not start with "/" (a drive letter, a UNC share)
 
 
 class StatCache(Protocol):
@@ -103,7 +104,8 @@ class Workspace:
         self._staging_root: str | None = None
 
     def abspath(self, rel: str) -> str:
-        return rel if rel[:1] == "/" or os.path.isabs(rel) else self._root_s + os.sep + rel
+        # (on POSIX a leading '/' is what isabs tests: no call for each source and path output)
+        return rel if rel[:1] == "/" or (_WINDOWS and os.path.isabs(rel)) else self._root_s + os.sep + rel
 
     def _cache_name(self, abspath: str) -> str:
         # Relative names keep the stat cache valid when the project moves (it only costs a re-stat).
