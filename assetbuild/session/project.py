@@ -204,13 +204,27 @@ def _validate(graph: Graph, io_managers: dict[str, Any], project_dir: Path, cach
 def _check_cache_outside_sources(cache_dir: Path, source_dirs: dict[str, str]) -> None:
     """A cache directory inside a declared source changes that source on every build, so
     every build would rebuild its readers: refuse it (StoreError, exit 2)."""
-    sources = {os.path.realpath(p): rel for p, rel in source_dirs.items()}
+    parents: dict[str, str] = {}
+    sources = {_realpath(p, parents): rel for p, rel in source_dirs.items()}
     sources.update(source_dirs)
     for where in (cache_dir.resolve(), *cache_dir.resolve().parents):
         rel = sources.get(str(where))
         if rel is not None:
             raise StoreError(f"the cache directory {cache_dir} is inside the declared source {rel}: every "
                              "build would change that source; use a cache directory outside it")
+
+
+def _realpath(path: str, parents: dict[str, str]) -> str:
+    """``os.path.realpath(path)`` of a normalised absolute path, its directory resolved once for
+    all the sources in it (``parents``: this check's): a source that is no symlink itself costs
+    one lstat, not one per component of its path."""
+    parent, base = os.path.split(path)
+    if not base or not parent or os.path.islink(path):
+        return os.path.realpath(path)
+    resolved = parents.get(parent)
+    if resolved is None:
+        resolved = parents[parent] = os.path.realpath(parent)
+    return os.path.join(resolved, base)
 
 
 @contextmanager
