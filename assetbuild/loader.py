@@ -36,7 +36,7 @@ from .errors import DefinitionError, ProjectNotFound, describe_exception, syntax
 from .workspace import RACY_NS
 
 ASSETFILE_MODULE = "__assetfile__"
-_CODE_CACHE_VERSION = 1
+_CODE_CACHE_VERSION = 2  # 2: the nested code objects are kept too (marshal keeps them shared)
 _MODULES_CACHE_VERSION = 1
 MODULES_CACHE_PREFIX = "modules-"  # <cache>/code/modules-<tag>.bin: ProjectModuleFinder's entries
 _TAG = f"{sys.implementation.cache_tag}-{sys.flags.optimize}"
@@ -449,11 +449,12 @@ def _compile_cached(path: Path, source: bytes, digest: str, cache_dir: Path | No
     if cache_file is not None:
         try:
             raw = cache_file.read_bytes()
-            version, filename, code, digests = marshal.loads(raw)
-            if version == _CODE_CACHE_VERSION and filename == str(path):
-                objs = _code_objects(code)
-                if len(objs) == len(digests):
-                    return code, {id(o): d for o, d in zip(objs, digests)}, objs, None
+            version, filename, code, digests, objs = marshal.loads(raw)
+            # objs: _code_objects(code), the very objects in code's constants (marshal writes a
+            # shared object once and refers to it), without walking 10,000 functions' constants
+            if version == _CODE_CACHE_VERSION and filename == str(path) and type(objs) is list \
+                    and len(objs) == len(digests):
+                return code, {id(o): d for o, d in zip(objs, digests)}, objs, None
         except (OSError, ValueError, EOFError, TypeError):
             pass
     try:
@@ -467,7 +468,7 @@ def _compile_cached(path: Path, source: bytes, digest: str, cache_dir: Path | No
     digests = [code_digest(o) for o in objs]
     pending = None
     if cache_file is not None:
-        pending = (cache_file, marshal.dumps((_CODE_CACHE_VERSION, str(path), code, digests)))
+        pending = (cache_file, marshal.dumps((_CODE_CACHE_VERSION, str(path), code, digests, objs)))
     return code, {id(o): d for o, d in zip(objs, digests)}, objs, pending
 
 

@@ -64,6 +64,39 @@ def test_code_cache_is_written_only_after_a_clean_load(project):
     assert loaded.code_digests and loaded._pending_cache is None
 
 
+def test_cached_code_maps_each_nested_code_object_to_its_digest(project):
+    """The code cache keeps the nested code objects beside their digests: loaded from it, each
+    digest belongs to the very code object the loaded functions run, as a fresh compile says;
+    a cache file of the older format (no list of objects) is compiled again and replaced."""
+    import marshal
+    import types
+
+    from assetbuild.fingerprint import code_digest
+    from assetbuild.loader import _code_objects
+
+    project.assetfile("@asset\ndef a():\n    def inner():\n        return 1\n    return inner()\n\n\n"
+                      "@asset\ndef b(a):\n    return [x for x in range(a)]\n")
+    project.build()
+    (cache,) = (project.root / ".assetbuild/code").iterdir()
+    path = project.root / "AssetFile"
+    fresh = [code_digest(o) for o in _code_objects(compile(path.read_bytes(), str(path), "exec", dont_inherit=True))]
+    for _ in range(2):  # from the cache the build wrote, then from the one a load replaced
+        with ProjectImports(project.root):
+            loaded = load_assetfile(project.root, cache_dir=project.root / ".assetbuild")
+        assert loaded._pending_cache is None  # from the cache
+        kept = loaded.module.__dict__["__assetbuild_code_objects__"]
+        assert [loaded.code_digests[id(o)] for o in kept] == fresh and len(kept) == len(loaded.code_digests)
+        a, b = loaded.module.a.__code__, loaded.module.b.__code__
+        inner = next(k for k in a.co_consts if isinstance(k, types.CodeType))
+        assert all(any(o is c for o in kept) for c in (a, b, inner))  # the objects the functions run
+        _, filename, code, digests, _ = marshal.loads(cache.read_bytes())
+        cache.write_bytes(marshal.dumps((1, filename, code, digests)))  # as the older format wrote it
+        with ProjectImports(project.root):
+            old = load_assetfile(project.root, cache_dir=project.root / ".assetbuild")
+        assert old._pending_cache is not None  # compiled again
+        old.save_code_cache()
+
+
 def test_corrupt_code_cache_is_ignored(project):
     project.assetfile("@asset(io='json')\ndef a():\n    return 1\n")
     project.build()
