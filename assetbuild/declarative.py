@@ -17,8 +17,11 @@ from __future__ import annotations
 
 import ast
 import builtins
+import gc
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+
+from .outline import outline
 
 # assetbuild.__all__, split in two: declarations (callable while loading) and the engine (a call
 # would build, read the cache or load plugins). tests/test_declarative.py keeps them in step.
@@ -93,18 +96,42 @@ def refusal(source: str | bytes, filename: str,
 def facts(source: str | bytes, filename: str,
           project_modules: Mapping[str, Collection[str]] | None = None, package: str = "") -> Facts:
     """The refusal, imports and exports of one module (see ``Facts``); never raises."""
+    collecting = gc.isenabled()
+    gc.disable()  # a big tree is hundreds of thousands of objects: the collector would triple the time
     try:
-        tree = ast.parse(source, filename)
+        tree = _parse(source, filename)
+        if isinstance(tree, Refusal):
+            return Facts(tree, (), frozenset())
+        checker = _Checker(project_modules or {}, package)
+        try:
+            checker.module(tree.body)
+        except _Refused as r:
+            return Facts(Refusal(filename, r.line, r.reason), tuple(dict.fromkeys(checker.imports)), frozenset())
+        exports = frozenset(n for n, b in checker.scope.items() if b[0] in ("value", "def", "class"))
+        return Facts(None, tuple(dict.fromkeys(checker.imports)), exports)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _parse(source: str | bytes, filename: str) -> ast.Module | Refusal:
+    """The module's tree, its top-level function bodies left out when ``outline`` may (it is
+    used only if each of them parsed as a function where it was), else the whole file's."""
+    short, lines = outline(source)
+    if lines:
+        try:
+            tree = ast.parse(short, filename)
+        except (SyntaxError, ValueError):
+            pass
+        else:
+            defs = {n.lineno for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+            if defs.issuperset(lines):
+                return tree
+    try:
+        return ast.parse(source, filename)
     except (SyntaxError, ValueError) as e:  # ValueError: a NUL byte in the source
         line = getattr(e, "lineno", None) or 1
-        return Facts(Refusal(filename, line, f"does not parse ({getattr(e, 'msg', e)})"), (), frozenset())
-    checker = _Checker(project_modules or {}, package)
-    try:
-        checker.module(tree.body)
-    except _Refused as r:
-        return Facts(Refusal(filename, r.line, r.reason), tuple(dict.fromkeys(checker.imports)), frozenset())
-    exports = frozenset(n for n, b in checker.scope.items() if b[0] in ("value", "def", "class"))
-    return Facts(None, tuple(dict.fromkeys(checker.imports)), exports)
+        return Refusal(filename, line, f"does not parse ({getattr(e, 'msg', e)})")
 
 
 class _Refused(Exception):

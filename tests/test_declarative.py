@@ -4,6 +4,7 @@ on the real AssetFiles of this repository."""
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 import textwrap
@@ -13,7 +14,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from assetbuild import declarative
 from assetbuild.declarative import DECLARATIONS, ENGINE, Refusal, facts, refusal
+from assetbuild.outline import outline
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = {"config": {"THRESHOLD", "SETTINGS", "helper", "Shape"}, "lib": set(), "lib.cleaning": {"VALID"}}
@@ -407,6 +410,16 @@ GOOD = [
     "@asset(io='json', deps=[A0])\ndef f{i}(x=A0, *, y=B0[0]):\n    return open(x).read()",
     "@multi_asset(outs={{'a': Out()}})\ndef g{i}():\n    return os.environ",
     "class K{i}:\n    N = A0\n    def m(self, z=N):\n        return z",
+    # bodies the outline must keep (a string or bracket crosses a line that starts at column 0)
+    "def s{i}():\n    return '''\nX = os.environ['A']\ndef t():\n    pass\n'''",
+    "def b{i}():\n    return (1 +\n2)",
+    "async def c{i}():\n    x = 1\n# a comment at column 0\n    return x",
+    "def d{i}(): return os.getenv('X')",
+    "def e{i}():\n    '''Doc.'''\n    return A0",
+    "def h{i}(a,\n       b=A0):\n    return a",
+    'S{i} = """\ndef inside_a_string():\n    return 1\n"""',
+    "@asset(io='json', path=\"out/p{i}.json\")\ndef p{i}(n):\n    return n",
+    "@asset(\n    io='json')\ndef q{i}(n):\n    return n",
 ]
 BAD = [  # (statement, line of the refusal within it)
     ("X = os.getenv('HOME')", 1),
@@ -456,6 +469,88 @@ def refused_modules(draw):
     return _source(statements), line
 
 
+def full_parse_verdict(src: str) -> tuple[int, str] | None:
+    """The verdict on the whole file's tree, every body parsed (what the outline must not change)."""
+    checker = declarative._Checker(PROJECT, "")
+    try:
+        checker.module(ast.parse(src).body)
+    except declarative._Refused as r:
+        return r.line, r.reason
+    return None
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(accepted_modules(), refused_modules().map(lambda case: case[0])))
+def test_leaving_bodies_out_changes_no_verdict(src):
+    got = check(src)
+    assert (None if got is None else (got.line, got.reason)) == full_parse_verdict(src)
+    short, _ = outline(src)
+    assert short.count("\n") >= src.count("\n")  # every line where it was
+
+
+def test_the_outline_leaves_out_only_safe_bodies():
+    src = textwrap.dedent('''\
+        from assetbuild import asset
+
+        @asset(io="json")
+        def plain(x):
+            y = [x,
+                 x]
+            return y
+
+        def quoted(x):
+            return "a"
+
+        def bracket(x):
+            return (x +
+        1)
+        X = 1
+        ''')
+    short, lines = outline(src)
+    assert lines == [4]
+    assert short.splitlines()[3:8] == ["def plain(x):", "    ...", "", "", ""]
+    assert short.splitlines()[8:] == src.splitlines()[8:]
+    assert outline(src.encode())[1] == [4]
+    assert outline(b"# -*- coding: latin-1 -*-\ndef f():\n    pass\n")[1] == []
+
+
+@pytest.mark.parametrize("src", [
+    # a format string whose text looks like a decorator or a function: its fields are code
+    "X = f'''\n@asset(io=\"{open('f').read()}\")\n'''\n",
+    "X = f'''\ndef f():\n    {open(x).read()}\n'''\n",
+    "X = f'''\n@asset()\ndef f():\n    {open(x).read()}\n'''\n",
+    # a continued line that makes a decorator-looking line an operand: the call stays a call
+    "Y = 1\nX = Y \\\n@open(k=\"v\")\n",
+])
+def test_what_looks_like_a_decorator_or_a_body_inside_code_is_still_checked(src):
+    src = "from assetbuild import asset\n" + src + "\ndef g():\n    pass\n"  # a body to leave out
+    assert outline(src)[1]
+    got = refusal(src, "AssetFile")
+    assert got is not None and "open" in got.reason, got
+    assert full_parse_verdict(src) is not None
+
+
+def test_a_syntax_error_is_found_outside_a_left_out_body():
+    src = "from assetbuild import asset\n\ndef f(x):\n    return x\n\nX = (\n"
+    got = refusal(src, "AssetFile")
+    assert got is not None and got.line == 6 and "parse" in got.reason
+
+
+def test_the_check_leaves_the_garbage_collector_as_it_found_it():
+    import gc
+
+    assert gc.isenabled()
+    refusal("X = 1\n", "m.py")
+    refusal("X = (\n", "m.py")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        refusal("X = 1\n", "m.py")
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(accepted_modules())
 def test_random_declarative_modules_are_accepted(src):
@@ -480,6 +575,7 @@ def test_the_generated_benchmark_assetfile_is_accepted(tmp_path):
     src = (tmp_path / "assetbuild/AssetFile").read_bytes()
     assert b"@asset(" in src and b"source(" in src
     assert refusal(src, "AssetFile") is None
+    assert len(outline(src)[1]) == 50  # every body left out: the check stays cheap on big files
 
 
 def test_the_demo_is_accepted():
