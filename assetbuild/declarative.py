@@ -71,8 +71,8 @@ class Facts:
 
     ``imports``: the absolute names of the modules it may load, in order, for the caller to find
     the project modules among them (``import a.b`` gives ``a`` and ``a.b``, since both run;
-    ``from a import b`` gives ``a`` and ``a.b``, since ``b`` may be a submodule; a relative import
-    that ``package`` cannot resolve keeps its dots). ``exports``: the names its last module-level
+    ``from a.b import c`` gives ``a``, ``a.b`` and ``a.b.c``, since ``c`` may be a submodule; a
+    relative import that ``package`` cannot resolve keeps its dots). ``exports``: the names its last module-level
     binding gives a static value (an assignment, ``def`` or ``class``; never an import): what other
     modules may read from it, given as ``project_modules[name]`` to their check.
     """
@@ -88,7 +88,8 @@ def refusal(source: str | bytes, filename: str,
 
     ``project_modules`` maps each project module's dotted name to its ``Facts.exports``: reading
     those names (``config.THRESHOLD``, ``from config import THRESHOLD``) is static, provided the
-    caller checks those modules too. ``package`` resolves relative imports (``""`` at top level).
+    caller checks those modules too. ``package`` resolves relative imports: ``""`` for a top-level
+    module or the AssetFile, ``"pkg"`` for ``pkg/mod.py`` and for ``pkg/__init__.py`` itself.
     """
     return facts(source, filename, project_modules, package).refusal
 
@@ -296,7 +297,7 @@ class _Checker:
         if not node.level:
             return node.module or ""
         parts = self.package.split(".") if self.package else []
-        if node.level - 1 > len(parts) or (not parts):
+        if node.level > len(parts):  # beyond the top-level package: unresolved, never a project module
             return "." * node.level + (node.module or "")
         base = parts[: len(parts) - node.level + 1]
         return ".".join([*base, *([node.module] if node.module else [])])
@@ -325,12 +326,13 @@ class _Checker:
             if any(a.name == "annotations" for a in node.names):
                 self.lazy_annotations = True
             return
-        self.imports.append(module)
+        parts = module.split(".")
+        self.imports += [".".join(parts[:k]) for k in range(1, len(parts) + 1) if parts[k - 1]] or [module]
         if node.names[0].name == "*":
             self.star(node, module)
             return
         for alias in node.names:
-            self.imports.append(f"{module}.{alias.name}")
+            self.imports.append(module + alias.name if module.endswith(".") else f"{module}.{alias.name}")
             self.scope[alias.asname or alias.name] = self.name_binding(module, alias.name)
 
     def name_binding(self, module: str, name: str) -> _Binding:

@@ -381,6 +381,9 @@ def test_facts_gives_imports_and_exports():
     assert f.imports == ("os", "os.path", "lib", "lib.cleaning", "pkg", "pkg.sibling", "pkg.inner",
                          "pkg.inner.thing", "assetbuild", "assetbuild.source", "x", "x.A")
     assert f.exports == {"B", "os", "f", "C"}  # A's last binding is an import
+    assert facts("from . import a\nfrom ..b import c\n", "AssetFile").imports == (".", ".a", "..b", "..b.c")
+    assert facts("from .. import a\n", "pkg/mod.py", None, package="pkg").imports == ("..", "..a")
+    assert facts("from .. import a\n", "p/q/m.py", None, package="p.q").imports == ("p", "p.a")
     star = facts("A = 1\nfrom x import *\nB = 2\n", "m.py")
     assert star.refusal is None and star.exports == {"B"}
     assert facts("X = open('f')\n", "m.py").exports == frozenset()
