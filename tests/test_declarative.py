@@ -437,11 +437,8 @@ BAD = [  # (statement, line of the refusal within it)
     ("if A0:\n    pass", 1),
 ]
 # Where a refused piece may hide inside an accepted statement: (template, lines before the hole's).
-HOLES = [
-    ("@asset(io={})\ndef hole():\n    pass", 0),
-    ("def hole(x={}):\n    pass", 0),
-    ("class Hole:\n    V = {}", 1),
-]
+HOLES = [("@asset(io={})\ndef hole():\n    pass", 0), ("def hole(x={}):\n    pass", 0),
+         ("class Hole:\n    V = {}", 1), ("class Hole:\n    def m(self, x={}):\n        pass", 1)]
 BAD_EXPRESSIONS = ["os.getenv('X')", "os.environ['X']", "open('f').read()", "[i for i in A0]", "(lambda: 1)"]
 
 
@@ -542,16 +539,13 @@ def test_a_syntax_error_is_found_outside_a_left_out_body():
 def test_the_check_leaves_the_garbage_collector_as_it_found_it():
     import gc
 
-    assert gc.isenabled()
-    refusal("X = 1\n", "m.py")
-    refusal("X = (\n", "m.py")
-    assert gc.isenabled()
-    gc.disable()
-    try:
-        refusal("X = 1\n", "m.py")
-        assert not gc.isenabled()
-    finally:
-        gc.enable()
+    for enabled in (True, False):
+        (gc.enable if enabled else gc.disable)()
+        try:
+            assert refusal("X = 1\n", "m.py") is None and refusal("X = (\n", "m.py") is not None
+            assert gc.isenabled() == enabled
+        finally:
+            gc.enable()
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
