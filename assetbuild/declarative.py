@@ -72,9 +72,12 @@ class Facts:
     ``imports``: the absolute names of the modules it may load, in order, for the caller to find
     the project modules among them (``import a.b`` gives ``a`` and ``a.b``, since both run;
     ``from a.b import c`` gives ``a``, ``a.b`` and ``a.b.c``, since ``c`` may be a submodule; a
-    relative import that ``package`` cannot resolve keeps its dots). ``exports``: the names its last module-level
-    binding gives a static value (an assignment, ``def`` or ``class``; never an import): what other
-    modules may read from it, given as ``project_modules[name]`` to their check.
+    relative import that ``package`` cannot resolve keeps its dots). ``exports``: the names whose
+    last module-level binding is static (an assignment, ``def``, ``class``, or a name another
+    project module exports; never another import): what other modules may read from it, given as
+    ``project_modules[name]`` to their check. Exports depend on the exports of the modules it
+    imports from: start every project module at ``frozenset()`` and recheck until none grows.
+    Empty when refused.
     """
 
     refusal: Refusal | None

@@ -389,6 +389,22 @@ def test_facts_gives_imports_and_exports():
     assert facts("X = open('f')\n", "m.py").exports == frozenset()
 
 
+def test_exports_reach_through_project_modules_to_a_fixed_point():
+    a, b, top = "X = {'k': 1}\n", "from a import X\n", "import b\nY = b.X['k']\n"
+    empty = {"a": frozenset(), "b": frozenset()}
+    assert facts(b, "b.py", empty).exports == frozenset()  # before a's exports are known
+    ea = facts(a, "a.py", empty).exports
+    eb = facts(b, "b.py", {"a": ea, "b": frozenset()}).exports
+    assert (ea, eb) == ({"X"}, {"X"})
+    assert refusal(top, "AssetFile", {"a": ea, "b": frozenset()}) is not None
+    assert refusal(top, "AssetFile", {"a": ea, "b": eb}) is None
+    # a project module that imports the environment never exports it
+    eb = facts("from os import environ\nimport os\n", "b.py").exports
+    assert eb == frozenset()
+    for read in ("b.environ['HOME']", "b.os.environ", "b.os"):
+        assert refusal(f"import b\nY = {read}\n", "AssetFile", {"b": eb}) is not None
+
+
 def test_the_declaration_names_are_assetbuild_s_public_names():
     """A new public name must be sorted: a declaration (callable at load) or the engine."""
     import assetbuild
