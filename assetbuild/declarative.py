@@ -206,7 +206,7 @@ class _Checker:
     def statement(self, stmt: ast.stmt, scope: _Scope, in_class: bool) -> None:
         if isinstance(stmt, ast.Pass):
             return
-        where = "a class body" if in_class else "module level"
+        where = "in a class body" if in_class else "at module level"
         if isinstance(stmt, ast.Expr):
             if not isinstance(stmt.value, ast.Constant):
                 self.value(stmt.value, scope, where)
@@ -240,7 +240,7 @@ class _Checker:
             "a match statement" if type(stmt).__name__ == "Match" else
             "a try statement" if type(stmt).__name__ == "TryStar" else
             "a type alias" if type(stmt).__name__ == "TypeAlias" else f"a {type(stmt).__name__} statement")
-        raise _Refused(stmt, f"{word} at {where} runs code on every load")
+        raise _Refused(stmt, f"{word} {where} runs code on every load")
 
     def bind_target(self, target: ast.expr, scope: _Scope) -> None:
         if isinstance(target, ast.Name):
@@ -388,8 +388,7 @@ class _Checker:
 
     def value(self, node: ast.expr, scope: _Scope, where: str = "") -> None:
         """Refuse unless evaluating ``node`` is static (see the module's docstring)."""
-        at = "" if not where else f" at {where}" if where.endswith("level") or where.startswith("a class") \
-            else f" in {where}"
+        at = "" if not where else f" {where}" if where.startswith(("at ", "in ")) else f" in {where}"
         if isinstance(node, ast.Constant):
             return
         if isinstance(node, ast.Name):
@@ -517,7 +516,7 @@ class _Checker:
                 raise _Refused(base, f"{_dotted(whole)}{at} reads an object imported from {detail} on every load "
                                      "(it may hold the environment, a file or the clock)")
             raise _Refused(base, f"{_dotted(whole)}{at}: " + self.opaque(base.id, kind, detail, ""))
-        self.value(base, scope, at.removeprefix(" in ").removeprefix(" at "))
+        self.value(base, scope, at.removeprefix(" "))
 
     def annotation(self, node: ast.expr, scope: _Scope) -> None:
         """Annotations run at load without ``from __future__ import annotations``: types only."""
