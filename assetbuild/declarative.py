@@ -86,19 +86,20 @@ class Facts:
 
 
 def refusal(source: str | bytes, filename: str,
-            project_modules: Mapping[str, Collection[str]] | None = None, package: str = "") -> Refusal | None:
+            project_modules: Mapping[str, Collection[str]] | Collection[str] | None = None, package: str = "") -> Refusal | None:
     """None when ``source`` is declarative, else the first construct that runs code at load.
 
     ``project_modules`` maps each project module's dotted name to its ``Facts.exports``: reading
     those names (``config.THRESHOLD``, ``from config import THRESHOLD``) is static, provided the
-    caller checks those modules too. ``package`` resolves relative imports: ``""`` for a top-level
-    module or the AssetFile, ``"pkg"`` for ``pkg/mod.py`` and for ``pkg/__init__.py`` itself.
+    caller checks those modules too (given only their names, no name of theirs is readable).
+    ``package`` resolves relative imports: ``""`` for a top-level module or the AssetFile,
+    ``"pkg"`` for ``pkg/mod.py`` and for ``pkg/__init__.py`` itself.
     """
     return facts(source, filename, project_modules, package).refusal
 
 
 def facts(source: str | bytes, filename: str,
-          project_modules: Mapping[str, Collection[str]] | None = None, package: str = "") -> Facts:
+          project_modules: Mapping[str, Collection[str]] | Collection[str] | None = None, package: str = "") -> Facts:
     """The refusal, imports and exports of one module (see ``Facts``); never raises."""
     collecting = gc.isenabled()
     gc.disable()  # a big tree is hundreds of thousands of objects: the collector would triple the time
@@ -106,7 +107,8 @@ def facts(source: str | bytes, filename: str,
         tree = _parse(source, filename)
         if isinstance(tree, Refusal):
             return Facts(tree, (), frozenset())
-        checker = _Checker(project_modules or {}, package)
+        project = project_modules if isinstance(project_modules, Mapping) else dict.fromkeys(project_modules or ())
+        checker = _Checker({m: names or () for m, names in project.items()}, package)
         try:
             checker.module(tree.body)
         except _Refused as r:

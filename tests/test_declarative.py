@@ -357,6 +357,8 @@ def test_without_project_modules_a_module_attribute_is_refused():
     assert check("import config\nX = config.THRESHOLD") is None
     assert check("import config\nX = config.THRESHOLD", project={}) is not None
     assert check("from config import THRESHOLD\nX = THRESHOLD", project=None) is not None
+    assert check("import config\nX = config.THRESHOLD", project={"config"}) is not None  # names only
+    assert check("from config import THRESHOLD\nX = 1", project=["config"]) is None
 
 
 def test_facts_gives_imports_and_exports():
