@@ -261,14 +261,16 @@ def bench_size(workload: str, n: int, args: argparse.Namespace, tools: Tools, lo
 
 
 def measure_help(tools: Tools, runs: int) -> dict:
+    """``assetbuild --help`` and two bare interpreters for scale, taking turns (after one warm-up each)."""
     py = str(tools.venv / "bin" / "python")
-    out = {}
-    for label, argv in (("assetbuild --help", tools.ab + ["--help"]),
-                        ("python -c pass", [py, "-c", "pass"]),
-                        ("python -c 'import click'", [py, "-c", "import click"])):
-        times = [tools.run(argv, REPO)[0] for _ in range(runs + 1)][1:]
-        out[label] = {"median": statistics.median(times), "min": min(times), "max": max(times), "runs": len(times)}
-    return out
+    cmds = {"assetbuild --help": tools.ab + ["--help"], "python -c pass": [py, "-c", "pass"],
+            "python -c 'import click'": [py, "-c", "import click"]}
+    times: dict[str, list[float]] = {label: [] for label in cmds}
+    for _ in range(runs + 1):
+        for label, argv in cmds.items():
+            times[label].append(tools.run(argv, REPO)[0])
+    return {label: {"median": statistics.median(ts[1:]), "min": min(ts[1:]), "max": max(ts[1:]), "runs": len(ts) - 1}
+            for label, ts in times.items()}
 
 
 def measure_watch(tools: Tools, edits: int, log) -> dict:
@@ -537,7 +539,8 @@ def main() -> None:
         log(f"--help: {data['help']}")
     if "assetbuild" in a.tools and "watch" in a.scenarios:
         data["watch"] = measure_watch(tools, a.watch_edits, log)
-    for wl in a.workload:
+    builds = any(x in a.scenarios for x in SCENARIOS + ("rss", "profile"))
+    for wl in a.workload if builds else []:  # `--scenarios help,watch` builds nothing
         data["workloads"][wl] = {"sizes": {}}
         for n in sizes:
             if a.wait_idle is not None:
