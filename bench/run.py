@@ -96,18 +96,19 @@ class Tools:
         return out
 
 
-def console_script(venv: Path) -> Path:
-    """bench/work/bin/assetbuild: what pip writes for pyproject's ``[project.scripts]`` entry.
+def console_script(venv: Path, name: str = "assetbuild", prelude: str = "") -> Path:
+    """bench/work/bin/<name>: what pip writes for pyproject's ``[project.scripts]`` entry.
 
     For a venv that runs assetbuild from PYTHONPATH rather than an install: ``python -m assetbuild``
-    would time runpy and ``__main__`` too, and miss a change of the entry point.
+    would time runpy and ``__main__`` too, and miss a change of the entry point. ``prelude``: lines
+    run before the entry point is imported.
     """
     m = re.search(r'^assetbuild\s*=\s*"([\w.]+):(\w+)"', (REPO / "pyproject.toml").read_text(), re.M)
     if not m:
         raise SystemExit("pyproject.toml declares no assetbuild console script")
-    path = BENCH / "work" / "bin" / "assetbuild"
+    path = BENCH / "work" / "bin" / name
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f"#!{venv / 'bin' / 'python'}\nimport re\nimport sys\nfrom {m.group(1)} import {m.group(2)}\n"
+    path.write_text(f"#!{venv / 'bin' / 'python'}\nimport re\nimport sys\n{prelude}from {m.group(1)} import {m.group(2)}\n"
                     "if __name__ == '__main__':\n"
                     "    sys.argv[0] = re.sub(r'(-script\\.pyw|\\.exe)?$', '', sys.argv[0])\n"
                     f"    sys.exit({m.group(2)}())\n")
@@ -324,7 +325,10 @@ def profile(tools: Tools, workload: str, n: int, top: int, log) -> dict:
     pdir.mkdir(parents=True, exist_ok=True)
     py = str(tools.venv / "bin" / "python")
     out: dict = {"workload": workload, "n": n}
-    prog = tools.ab
+    # assetbuild ends with os._exit when nothing is registered with atexit, before cProfile could
+    # write its file: an atexit callback keeps the normal exit (not profiled either way).
+    prog = [str(console_script(tools.venv, "assetbuild-profiled",
+                               "import atexit\natexit.register(lambda: None)  # the normal exit, for cProfile\n"))]
     for scen in ("cold", "null"):
         if scen == "cold":
             reset("assetbuild", d)
@@ -355,7 +359,7 @@ def profile(tools: Tools, workload: str, n: int, top: int, log) -> dict:
                     reset("assetbuild", d)
                 part = pdir / f"{scen}-{n}.pyspy.{k}.txt"
                 el, _ = tools.run([str(spy), "record", "--function", "-r", "250", "-f", "raw",
-                                   "-o", str(part), "--", py] + prog + ["--json"], d)
+                                   "-o", str(part), "--", py] + tools.ab + ["--json"], d)
                 pooled.append(part.read_text())
                 part.unlink()
                 walls.append(el)
@@ -388,7 +392,7 @@ def pyspy_shares(path: Path, top: int) -> dict:
             "self": [{"func": f, "share": c / total} for f, c in sorted(own.items(), key=lambda x: -x[1])[:top]]}
 
 
-_PLUMBING = ("click/", "(assetbuild:", "bin/assetbuild", "contextlib.py", "assetbuild/cli.py", "builtins.exec",
+_PLUMBING = ("click/", "(assetbuild:", "bin/assetbuild", "contextlib.py", "assetbuild/cli/", "builtins.exec",
              "_find_and_load_unlocked", "_load_unlocked", "exec_module", "_call_with_frames_removed",
              "_handle_fromlist", "builtins.__import__", "builtins.next")
 
@@ -420,7 +424,9 @@ def _fname(func: tuple[str, int, str]) -> str:
                 file = "stdlib:" + file.split("/", 1)[1]
             break
     file = file.replace(str(REPO) + "/", "")
-    if "/bench/work/" in file or file.endswith("AssetFile"):
+    if "/bench/work/bin/" in file or file.startswith("bench/work/bin/"):
+        file = "bin/assetbuild"
+    elif "/bench/work/" in file and file.endswith("AssetFile"):
         file = "AssetFile"
     return f"{file}:{line}({name})"
 
@@ -549,8 +555,11 @@ def main() -> None:
     big = max(sizes)
     if "rss" in a.scenarios:
         data["rss"] = peak_rss(tools, a.workload[0], big, a.tools, log)
-    if "profile" in a.scenarios and "assetbuild" in a.tools:
-        data["profile"] = profile(tools, a.workload[0], big, 20, log)
+    if "profile" in a.scenarios and "assetbuild" in a.tools and a.workload:
+        try:
+            data["profile"] = profile(tools, a.workload[0], big, 20, log)
+        except (Exception, SystemExit) as e:  # the measurements above are worth keeping
+            log(f"profiling failed, the report has no profile: {e!r}"[:2000])
     data["elapsed_s"] = time.perf_counter() - t_start
     t_trash = time.perf_counter()
     shutil.rmtree(TRASH, ignore_errors=True)
