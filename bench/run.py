@@ -561,10 +561,11 @@ def main() -> None:
         except (Exception, SystemExit) as e:  # the measurements above are worth keeping
             log(f"profiling failed, the report has no profile: {e!r}"[:2000])
     data["elapsed_s"] = time.perf_counter() - t_start
-    t_trash = time.perf_counter()
-    shutil.rmtree(TRASH, ignore_errors=True)
-    log(f"deleted the old outputs in {TRASH} in {time.perf_counter() - t_trash:.1f}s")
-    (BENCH / "work" / ".trash-deleted").write_text(str(time.time()))
+    if TRASH.exists():
+        t_trash = time.perf_counter()
+        shutil.rmtree(TRASH, ignore_errors=True)
+        log(f"deleted the old outputs in {TRASH} in {time.perf_counter() - t_trash:.1f}s")
+        (BENCH / "work" / ".trash-deleted").write_text(str(time.time()))
 
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(report.render(data, report.kept_analysis(out)))
