@@ -1,17 +1,19 @@
 """Time assetbuild, GNU make and doit side by side on the same synthetic graphs; write RESULTS.md.
 
-For each size N: cold build (no outputs, no build state), null build (nothing to do), and three
+Two workloads (``--workload``, see bench/README.md): ``layered`` and ``files``. For each workload
+and size N: cold build (no outputs, no build state), null build (nothing to do), and three
 incremental builds after editing ONE root input: a typical root ("incr-small"), the root that
 reaches most targets ("incr-large"), and an edit of that root's file that leaves its value as it
 was ("cutoff": extra trailing newlines). Every timing is the wall time of a whole process, median
 of --runs runs after one warm-up; the tools take turns within each round. After every scenario,
 each tool's out/ files are checked byte for byte against the expected values (and so against each
 other). Also: ``assetbuild --help`` wall time, peak RSS at the largest size, and cProfile profiles
-of assetbuild's cold and null builds at the largest size.
+of assetbuild's cold and null builds at the largest size, and watch mode's latency
+(bench/watch_latency.py). The report opens with issue 16's targets and a verdict for each.
 
-    python bench/run.py                      # 100, 1000, 10000 (5-10 minutes here)
-    python bench/run.py --quick              # 100 and 1000 only
-    python bench/run.py --sizes 10000 --runs 7 --tools assetbuild,make
+    python bench/run.py                      # both workloads at 100, 1000, 10000 (10-20 minutes here)
+    python bench/run.py --sizes 1000,10000 --runs 3 --scenarios null,incr-small   # 1-2 minutes
+    python bench/run.py --sizes 10000 --runs 7 --tools assetbuild,make --workload files
 """
 
 from __future__ import annotations
@@ -35,24 +37,13 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import generate  # noqa: E402
+import report  # noqa: E402
+from report import SCENARIOS  # noqa: E402
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
-SCENARIOS = ("cold", "null", "incr-small", "incr-large", "cutoff")
-SCENARIO_TEXT = {
-    "cold": "cold build: no out/, no build state",
-    "null": "null build: everything up to date",
-    "incr-small": "one root input's value changed (typical root)",
-    "incr-large": "one root input's value changed (root reaching most targets)",
-    "cutoff": "one root input's bytes changed, value unchanged (trailing newline)",
-}
-# The issue's targets (assetbuild at N=10,000) and the peers as measured earlier on this machine.
-TARGETS = {"null": 0.15, "cold": 1.5, "incr-small": 0.2, "incr-large": 0.2, "help": 0.100, "rss_mb": 100}
-EARLIER_PEERS = {"null": "make 0.07 s, doit 0.66 s", "cold": "make 3.6 s, doit 2.2 s",
-                 "incr-small": "make 0.13 s, doit 0.77 s (44 targets)",
-                 "incr-large": "make 0.13 s, doit 0.77 s (44 targets)"}
-ANALYSIS_BEGIN = "<!-- analysis:begin (kept by bench/run.py when it rewrites this file) -->"
-ANALYSIS_END = "<!-- analysis:end -->"
+EXTRAS = ("help", "watch", "rss", "profile")  # measures beside the build scenarios (--scenarios)
+QUICK_OUT = BENCH / "work" / "QUICK.md"
 
 
 # --- processes -------------------------------------------------------------------------------
@@ -67,7 +58,10 @@ class Tools:
         self.env.pop("MAKEFLAGS", None)
         self.env["PATH"] = f"{venv / 'bin'}{os.pathsep}{self.env.get('PATH', '')}"
         self.last_cpu = 0.0
-        self.cmd = {"assetbuild": [str(venv / "bin" / "assetbuild"), "--json"],
+        script = venv / "bin" / "assetbuild"
+        # The console script as a user runs it; without one (assetbuild on PYTHONPATH), the same script.
+        self.ab = [str(script if script.exists() else console_script(venv))]
+        self.cmd = {"assetbuild": self.ab + ["--json"],
                     "make": ["make"],
                     "doit": [str(venv / "bin" / "doit")]}
 
@@ -93,9 +87,33 @@ class Tools:
         if tool == "doit":
             out = subprocess.run(self.cmd["doit"] + ["--version"], capture_output=True, text=True).stdout
             return "doit " + out.split()[0]
-        out = subprocess.run([self.cmd["assetbuild"][0], "--version"], capture_output=True, text=True,
+        out = subprocess.run(self.ab + ["--version"], capture_output=True, text=True,
                              env=self.env).stdout.strip()
+        if not out:  # click's --version reads the installed distribution's metadata
+            out = subprocess.run([str(self.venv / "bin" / "python"), "-c",
+                                  "import assetbuild; print('assetbuild', assetbuild.__version__, '(not installed)')"],
+                                 capture_output=True, text=True, env=self.env).stdout.strip()
         return out
+
+
+def console_script(venv: Path, name: str = "assetbuild", prelude: str = "") -> Path:
+    """bench/work/bin/<name>: what pip writes for pyproject's ``[project.scripts]`` entry.
+
+    For a venv that runs assetbuild from PYTHONPATH rather than an install: ``python -m assetbuild``
+    would time runpy and ``__main__`` too, and miss a change of the entry point. ``prelude``: lines
+    run before the entry point is imported.
+    """
+    m = re.search(r'^assetbuild\s*=\s*"([\w.]+):(\w+)"', (REPO / "pyproject.toml").read_text(), re.M)
+    if not m:
+        raise SystemExit("pyproject.toml declares no assetbuild console script")
+    path = BENCH / "work" / "bin" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"#!{venv / 'bin' / 'python'}\nimport re\nimport sys\n{prelude}from {m.group(1)} import {m.group(2)}\n"
+                    "if __name__ == '__main__':\n"
+                    "    sys.argv[0] = re.sub(r'(-script\\.pyw|\\.exe)?$', '', sys.argv[0])\n"
+                    f"    sys.exit({m.group(2)}())\n")
+    path.chmod(0o755)
+    return path
 
 
 TRASH = BENCH / "work" / "trash"
@@ -129,10 +147,13 @@ def reset(tool: str, d: Path) -> None:
 
 
 def mtimes(d: Path) -> dict[str, int]:
-    try:
-        return {e.name: e.stat().st_mtime_ns for e in os.scandir(d / "out") if e.name.endswith(".txt")}
-    except FileNotFoundError:
-        return {}
+    out: dict[str, int] = {}
+    for top, _dirs, files in os.walk(d / "out"):
+        for f in files:
+            if f.endswith(".txt"):
+                p = os.path.join(top, f)
+                out[p] = os.stat(p).st_mtime_ns
+    return out
 
 
 def changed(before: dict[str, int], after: dict[str, int]) -> int:
@@ -148,31 +169,33 @@ def built_count(stdout: str) -> int:
 
 def check_outputs(g: generate.Graph, inputs: list[int], dirs: dict[str, Path], what: str) -> None:
     """Every tool's out/ holds exactly the expected bytes (so the tools agree byte for byte)."""
-    expected = {f"{generate.t(i)}.txt": str(v).encode() for i, v in enumerate(g.values(inputs))}
     for tool, d in dirs.items():
-        names = {e.name for e in os.scandir(d / "out") if not e.name.startswith(".")}
-        if names != set(expected):
-            raise SystemExit(f"{what}: {tool} out/ has {len(names)} files, expected {len(expected)} "
-                             f"(extra {sorted(names - set(expected))[:5]}, missing {sorted(set(expected) - names)[:5]})")
-        bad = [n for n, b in expected.items() if (d / "out" / n).read_bytes() != b]
+        bad = generate.output_mismatches(g, d, inputs)
         if bad:
-            raise SystemExit(f"{what}: {tool} wrote wrong values for {len(bad)} targets, e.g. {bad[:5]}")
+            raise SystemExit(f"{what}: {tool}'s out/ is not what it should be: {bad[:10]}")
 
 
 # --- scenarios -------------------------------------------------------------------------------
 
 
-def bench_size(n: int, args: argparse.Namespace, tools: Tools, log) -> dict:
-    root = BENCH / "work" / str(n)
+def work_dir(workload: str, n: int) -> Path:
+    return BENCH / "work" / workload / str(n)
+
+
+def bench_size(workload: str, n: int, args: argparse.Namespace, tools: Tools, log) -> dict:
+    root = work_dir(workload, n)
     t0 = time.perf_counter()
-    g = generate.make_graph(n, args.seed)
+    g = generate.make_graph(n, args.seed, workload)
     meta = generate.write_project(g, root, tuple(args.tools), remove=discard)
-    log(f"N={n}: generated in {time.perf_counter() - t0:.1f}s: width {meta['width']}, {meta['roots']} roots, "
-        f"{meta['edges']} edges, {meta['layers']} layers, incremental roots {meta['incremental']}")
+    log(f"{workload} N={n}: generated in {time.perf_counter() - t0:.1f}s: {meta['roots']} roots "
+        f"({meta['readers']} reading a file), {meta['edges']} edges, longest chain {meta['depth']}, "
+        f"incremental roots {meta['incremental']}")
     dirs = {tool: root / tool for tool in args.tools}
+    n = f"{workload} N={n}"  # from here on, only a label in messages
     inputs = list(g.inputs)
     rounds = args.warmup + args.runs
-    res: dict = {"graph": {k: v for k, v in meta.items() if k not in ("deps", "inputs")}, "scenarios": {}}
+    res: dict = {"graph": {k: v for k, v in meta.items() if k not in ("deps", "inputs", "readers_at")},
+                 "scenarios": {}}
 
     def measure(scen: str, prepare, count: str, extra: dict | None = None) -> None:
         """``rounds`` rounds in which each tool takes its turn: prepare(k, tool, dir), then build."""
@@ -198,19 +221,26 @@ def bench_size(n: int, args: argparse.Namespace, tools: Tools, log) -> dict:
                      "mtime_changed": sorted(set(a["mtime"])), "loadavg": [load0, load1]}
             entry.update(extra or {})
             res["scenarios"].setdefault(scen, {})[tool] = entry
-            log(f"  N={n} {scen:<10} {tool:<10} median {entry['median']:.3f}s  "
+            log(f"  {n} {scen:<10} {tool:<10} median {entry['median']:.3f}s  "
                 f"[{entry['min']:.3f}-{entry['max']:.3f}]  cpu {entry['cpu_median']:.3f}s  "
                 f"reran {entry['reran']}  (load {load0:.1f}->{load1:.1f})")
 
-    measure("cold", lambda k, tool, d: reset(tool, d), "files")
-    check_outputs(g, inputs, dirs, f"N={n} after cold builds")
-    measure("null", lambda k, tool, d: None, "mtime")
-    check_outputs(g, inputs, dirs, f"N={n} after null builds")
+    if "cold" in args.scenarios:
+        measure("cold", lambda k, tool, d: reset(tool, d), "files")
+    else:  # the other scenarios start from a built project
+        for tool, d in dirs.items():
+            tools.build(tool, d)
+    check_outputs(g, inputs, dirs, f"{n} after cold builds")
+    if "null" in args.scenarios:
+        measure("null", lambda k, tool, d: None, "mtime")
+        check_outputs(g, inputs, dirs, f"{n} after null builds")
 
     # incremental: edit one root's input file the same way in every tool's directory, rebuild
     for scen, which, same_value in (("incr-small", "small", False), ("incr-large", "large", False),
                                     ("cutoff", "large", True)):
-        r = meta["incremental"][which]["root"]
+        if scen not in args.scenarios:
+            continue
+        r = meta["incremental"][which]["input"]
         base = inputs[r]
         texts = []
         for k in range(rounds):
@@ -222,29 +252,45 @@ def bench_size(n: int, args: argparse.Namespace, tools: Tools, log) -> dict:
             inputs[r] = base + rounds  # the value after the last round
 
         def edit(k: int, tool: str, d: Path, r: int = r, texts: list[str] = texts) -> None:
-            (d / "inputs" / f"{generate.inp(r)}.txt").write_text(texts[k])
+            (d / g.input_path(r)).write_text(texts[k])
 
-        measure(scen, edit, "mtime", {"root": r, "reach": meta["incremental"][which]["reach"]})
-        check_outputs(g, inputs, dirs, f"N={n} after {scen}")
+        measure(scen, edit, "mtime", {"root": meta["incremental"][which]["root"], "input": r,
+                                      "reach": meta["incremental"][which]["reach"]})
+        check_outputs(g, inputs, dirs, f"{n} after {scen}")
     res["verified"] = True
     return res
 
 
 def measure_help(tools: Tools, runs: int) -> dict:
+    """``assetbuild --help`` and two bare interpreters for scale, taking turns (after one warm-up each)."""
     py = str(tools.venv / "bin" / "python")
-    out = {}
-    for label, argv in (("assetbuild --help", [tools.cmd["assetbuild"][0], "--help"]),
-                        ("python -c pass", [py, "-c", "pass"]),
-                        ("python -c 'import click'", [py, "-c", "import click"])):
-        times = [tools.run(argv, REPO)[0] for _ in range(runs + 1)][1:]
-        out[label] = {"median": statistics.median(times), "min": min(times), "max": max(times), "runs": len(times)}
+    cmds = {"assetbuild --help": tools.ab + ["--help"], "python -c pass": [py, "-c", "pass"],
+            "python -c 'import click'": [py, "-c", "import click"]}
+    times: dict[str, list[float]] = {label: [] for label in cmds}
+    for _ in range(runs + 1):
+        for label, argv in cmds.items():
+            times[label].append(tools.run(argv, REPO)[0])
+    return {label: {"median": statistics.median(ts[1:]), "min": min(ts[1:]), "max": max(ts[1:]), "runs": len(ts) - 1}
+            for label, ts in times.items()}
+
+
+def measure_watch(tools: Tools, edits: int, log) -> dict:
+    """bench/watch_latency.py's measurement (both modes) in the bench venv, as a subprocess."""
+    argv = [str(tools.venv / "bin" / "python"), str(BENCH / "watch_latency.py"), "--json", "--edits", str(edits)]
+    p = subprocess.run(argv, cwd=REPO, env=tools.env, capture_output=True, text=True, timeout=600)
+    if p.returncode != 0:
+        log(f"watch latency failed (exit {p.returncode}): {p.stderr[-1000:]}")
+        return {"error": f"bench/watch_latency.py exited {p.returncode}"}
+    out = json.loads(p.stdout.strip().splitlines()[-1])
+    out["edits"] = edits
+    log("watch latency: " + ", ".join(f"{k} median {v['median'] * 1000:.1f} ms" for k, v in out["modes"].items()))
     return out
 
 
-def peak_rss(tools: Tools, n: int, tool_list: list[str], log) -> dict:
+def peak_rss(tools: Tools, workload: str, n: int, tool_list: list[str], log) -> dict:
     """Max RSS (MB) of the cold and the null build of each tool, via /usr/bin/time -v if present."""
-    root = BENCH / "work" / str(n)
-    out: dict = {}
+    root = work_dir(workload, n)
+    out: dict = {"workload": workload, "n": n}
     timev = shutil.which("time", path="/usr/bin")
     for tool in tool_list:
         d = root / tool
@@ -267,23 +313,27 @@ def peak_rss(tools: Tools, n: int, tool_list: list[str], log) -> dict:
                 if kb == before:
                     kb = -1
             out.setdefault(tool, {})[scen] = kb / 1024
-            log(f"  N={n} peak RSS {tool} {scen}: {kb / 1024:.1f} MB")
+            log(f"  {workload} N={n} peak RSS {tool} {scen}: {kb / 1024:.1f} MB")
     out["method"] = how
     return out
 
 
-def profile(tools: Tools, n: int, top: int, log) -> dict:
+def profile(tools: Tools, workload: str, n: int, top: int, log) -> dict:
     """cProfile of assetbuild's cold and null builds at size n; top entries by tottime and cumtime."""
-    d = BENCH / "work" / str(n) / "assetbuild"
+    d = work_dir(workload, n) / "assetbuild"
     pdir = BENCH / "work" / "profiles"
     pdir.mkdir(parents=True, exist_ok=True)
     py = str(tools.venv / "bin" / "python")
-    out = {}
+    out: dict = {"workload": workload, "n": n}
+    # assetbuild ends with os._exit when nothing is registered with atexit, before cProfile could
+    # write its file: an atexit callback keeps the normal exit (not profiled either way).
+    prog = [str(console_script(tools.venv, "assetbuild-profiled",
+                               "import atexit\natexit.register(lambda: None)  # the normal exit, for cProfile\n"))]
     for scen in ("cold", "null"):
         if scen == "cold":
             reset("assetbuild", d)
         prof = pdir / f"{scen}-{n}.prof"
-        el, _ = tools.run([py, "-m", "cProfile", "-o", str(prof), tools.cmd["assetbuild"][0], "--json"], d)
+        el, _ = tools.run([py, "-m", "cProfile", "-o", str(prof)] + prog + ["--json"], d)
         st = pstats.Stats(str(prof), stream=io.StringIO())
         total = st.total_tt
         rows = []
@@ -309,7 +359,7 @@ def profile(tools: Tools, n: int, top: int, log) -> dict:
                     reset("assetbuild", d)
                 part = pdir / f"{scen}-{n}.pyspy.{k}.txt"
                 el, _ = tools.run([str(spy), "record", "--function", "-r", "250", "-f", "raw",
-                                   "-o", str(part), "--", py, tools.cmd["assetbuild"][0], "--json"], d)
+                                   "-o", str(part), "--", py] + tools.ab + ["--json"], d)
                 pooled.append(part.read_text())
                 part.unlink()
                 walls.append(el)
@@ -342,7 +392,7 @@ def pyspy_shares(path: Path, top: int) -> dict:
             "self": [{"func": f, "share": c / total} for f, c in sorted(own.items(), key=lambda x: -x[1])[:top]]}
 
 
-_PLUMBING = ("click/", "(assetbuild:", "bin/assetbuild", "contextlib.py", "assetbuild/cli.py", "builtins.exec",
+_PLUMBING = ("click/", "(assetbuild:", "bin/assetbuild", "contextlib.py", "assetbuild/cli/", "builtins.exec",
              "_find_and_load_unlocked", "_load_unlocked", "exec_module", "_call_with_frames_removed",
              "_handle_fromlist", "builtins.__import__", "builtins.next")
 
@@ -374,7 +424,9 @@ def _fname(func: tuple[str, int, str]) -> str:
                 file = "stdlib:" + file.split("/", 1)[1]
             break
     file = file.replace(str(REPO) + "/", "")
-    if "/bench/work/" in file or file.endswith("AssetFile"):
+    if "/bench/work/bin/" in file or file.startswith("bench/work/bin/"):
+        file = "bin/assetbuild"
+    elif "/bench/work/" in file and file.endswith("AssetFile"):
         file = "AssetFile"
     return f"{file}:{line}({name})"
 
@@ -410,155 +462,6 @@ def machine(tools: Tools, tool_list: list[str]) -> dict:
             "assetbuild_commit": git.stdout.strip() + (" + uncommitted changes in assetbuild/" if dirty else "")}
 
 
-def fmt_s(x: float | None) -> str:
-    if x is None:
-        return "-"
-    return f"{x:.3f} s" if x < 10 else f"{x:.1f} s"
-
-
-def verdict(measured: float, target: float) -> str:
-    if measured <= target:
-        return "met"
-    return f"**missed** ({measured / target:.1f}x the target)"
-
-
-def render(data: dict, old_analysis: str | None) -> str:
-    m = data["machine"]
-    tl = data["tools"]
-    L: list[str] = []
-    L.append("# Benchmark results: assetbuild vs GNU make vs doit\n")
-    L.append("Generated by `bench/run.py` (see bench/README.md for the workload and how to reproduce); "
-             "the analysis section below is written by hand and kept when the file is regenerated.\n")
-    L.append(f"- Date: {m['date']}")
-    L.append(f"- Machine: {m['nproc']} CPUs (`nproc`), {m['cpu']}, {m['memory']} RAM, {m['kernel']}")
-    L.append(f"- {m['python']} (bench venv {data['venv']}); /bin/sh is {m['bin_sh']}")
-    L.append("- Tools: " + "; ".join(m["versions"][t] for t in tl))
-    L.append(f"- assetbuild commit: {m['assetbuild_commit']}")
-    L.append(f"- Command: `{data['argv']}` ({data['runs']} measured runs after {data['warmup']} warm-up; "
-             f"medians; total bench time {data['elapsed_s'] / 60:.1f} min)")
-    L.append("- All tools run serially (make without -j, doit without -n, assetbuild builds one asset at a time). "
-             "Every scenario ended with each tool's out/ files checked byte for byte against the expected "
-             "values: " + ("**all identical**." if all(s.get("verified") for s in data["sizes"].values()) else "FAILED."))
-    L.append("")
-
-    L.append("## Headline: median wall time of the whole process\n")
-    head = "| N | scenario | " + " | ".join(tl) + " | targets rerun (" + " / ".join(tl) + ") |"
-    L.append(head)
-    L.append("|" + "---|" * (3 + len(tl)))
-    for n, s in data["sizes"].items():
-        for scen in SCENARIOS:
-            row = s["scenarios"].get(scen, {})
-            cells = []
-            for t in tl:
-                e = row.get(t)
-                cells.append(f"{fmt_s(e['median'])}" if e else "-")
-            reran = " / ".join(",".join(map(str, row[t]["reran"])) if t in row else "-" for t in tl)
-            L.append(f"| {int(n):,} | {scen} | " + " | ".join(cells) + f" | {reran} |")
-    L.append("")
-    L.append("Scenarios: " + "; ".join(f"**{k}** = {v}" for k, v in SCENARIO_TEXT.items()) + ". "
-             "\"targets rerun\": assetbuild counts `built` in its `--json` result; make and doit count out/ "
-             "files whose mtime changed (cold: files written).")
-    L.append("")
-    L.append("Spread: min-max wall time of the measured runs, and in parentheses the median CPU time "
-             "(user+sys of the process and its children), which other load on the machine disturbs less. "
-             "Last column: the 1-minute load average before/after the scenario (the larger).\n")
-    L.append("| N | scenario | " + " | ".join(tl) + " | load avg |")
-    L.append("|" + "---|" * (3 + len(tl)))
-    for n, s in data["sizes"].items():
-        for scen in SCENARIOS:
-            row = s["scenarios"].get(scen, {})
-            cells = [f"{row[t]['min']:.3f}-{row[t]['max']:.3f} ({row[t]['cpu_median']:.3f})" if t in row else "-"
-                     for t in tl]
-            load = max(max(row[t]["loadavg"]) for t in row) if row else 0
-            L.append(f"| {int(n):,} | {scen} | " + " | ".join(cells) + f" | {load:.1f} |")
-    L.append("")
-    L.append("Graphs:\n")
-    L.append("| N | width | roots | edges | layers | targets with no input | incr-small root (reach) | incr-large root (reach) |")
-    L.append("|---|---|---|---|---|---|---|---|")
-    for n, s in data["sizes"].items():
-        gr = s["graph"]
-        inc = gr["incremental"]
-        L.append(f"| {int(n):,} | {gr['width']} | {gr['roots']} | {gr['edges']} | {gr['layers']} | "
-                 f"{gr['no_input_targets']} | t{inc['small']['root']:05d} ({inc['small']['reach']}) | "
-                 f"t{inc['large']['root']:05d} ({inc['large']['reach']}) |")
-    L.append("")
-
-    big = str(max(int(k) for k in data["sizes"])) if data["sizes"] else None
-    L.append(f"## The issue's targets (assetbuild at N={int(big):,})\n" if big else "## Targets\n")
-    L.append("| what | target | assetbuild | verdict | peers now | peers measured earlier |")
-    L.append("|---|---|---|---|---|---|")
-    if big and "assetbuild" in tl:
-        sc = data["sizes"][big]["scenarios"]
-        for scen, label in (("null", "null build"), ("cold", "cold build"),
-                            ("incr-small", "incremental, typical root"),
-                            ("incr-large", "incremental, largest root")):
-            a = sc[scen]["assetbuild"]
-            peers = ", ".join(f"{t} {fmt_s(sc[scen][t]['median'])}" for t in tl if t != "assetbuild")
-            extra = f" ({a['reran'][0]} built)" if scen.startswith("incr") and a["reran"] else ""
-            L.append(f"| {label} | <= {TARGETS[scen]} s | {fmt_s(a['median'])}{extra} | "
-                     f"{verdict(a['median'], TARGETS[scen])} | {peers} | {EARLIER_PEERS[scen]} |")
-    h = data.get("help", {}).get("assetbuild --help")
-    if h:
-        L.append(f"| `assetbuild --help` | <= 100 ms | {h['median'] * 1000:.0f} ms | "
-                 f"{verdict(h['median'], TARGETS['help'])} | | |")
-    rss = data.get("rss", {})
-    if "assetbuild" in rss:
-        for scen in ("null", "cold"):
-            v = rss["assetbuild"][scen]
-            peers = ", ".join(f"{t} {rss[t][scen]:.0f} MB" for t in tl if t != "assetbuild" and t in rss)
-            L.append(f"| peak RSS, {scen} build | <= 100 MB | {v:.0f} MB | {verdict(v, TARGETS['rss_mb'])} | {peers} | |")
-    L.append("")
-    if data.get("help"):
-        L.append("Start-up (median of "
-                 f"{data['help']['assetbuild --help']['runs']} runs after a warm-up): " +
-                 "; ".join(f"`{k}` {v['median'] * 1000:.0f} ms" for k, v in data["help"].items()) + ".")
-        L.append("")
-    if rss:
-        L.append(f"Peak RSS measured with {rss.get('method')} at N={int(big):,} (one run each).")
-        L.append("")
-
-    if data.get("profile"):
-        L.append(f"## Where assetbuild's time goes (profiles at N={int(big):,})\n")
-        L.append("Two profiles per build: cProfile (deterministic; it roughly doubles the run time of "
-                 "call-heavy Python, so read shares, not seconds) and, when py-spy is installed in the bench "
-                 "venv, a py-spy sampling profile (250 Hz, which adds about a third to the run time; shares of samples). ")
-        L.append("cProfile shares are of the profiler's total. Full listings: `bench/work/profiles/*.txt`.\n")
-        for scen in ("null", "cold"):
-            p = data["profile"][scen]
-            tot = p["total_tt"]
-            L.append(f"### {scen} build: {p['wall_under_profiler']:.2f} s under the profiler, "
-                     f"{tot:.2f} s profiled\n")
-            L.append("By cumulative time (CLI/click plumbing and the import machinery's inner frames left out; "
-                     "`_find_and_load` = all imports):\n")
-            L.append("| cumtime | share | calls | function |")
-            L.append("|---:|---:|---:|---|")
-            for r in p["by_cumtime"]:
-                L.append(f"| {r['cumtime']:.3f} | {100 * r['cumtime'] / tot:.0f}% | {r['ncalls']} | `{r['func']}` |")
-            L.append("")
-            L.append("By own time (tottime):\n")
-            L.append("| tottime | share | calls | function |")
-            L.append("|---:|---:|---:|---|")
-            for r in p["by_tottime"]:
-                L.append(f"| {r['tottime']:.3f} | {100 * r['tottime'] / tot:.1f}% | {r['ncalls']} | `{r['func']}` |")
-            L.append("")
-            sp = p.get("pyspy")
-            if sp:
-                L.append(f"py-spy (250 Hz, {sp.get('runs', 1)} runs pooled, {sp['samples']} samples, "
-                         f"{sp['wall']:.2f} s per run; aggregated by function; CLI/click plumbing frames left out "
-                         "of the inclusive list):\n")
-                L.append("| inclusive | function | | self | function |")
-                L.append("|---:|---|---|---:|---|")
-                for a, b in zip(sp["inclusive"], sp["self"]):
-                    L.append(f"| {100 * a['share']:.1f}% | `{a['func']}` | | {100 * b['share']:.1f}% | `{b['func']}` |")
-                L.append("")
-
-    L.append("## Analysis\n")
-    L.append(old_analysis if old_analysis is not None else
-             f"{ANALYSIS_BEGIN}\n(not written yet)\n{ANALYSIS_END}")
-    L.append("")
-    return "\n".join(L)
-
-
 def wait_idle(limit: float, log, max_wait: float = 600.0) -> None:
     t0 = time.monotonic()
     while os.getloadavg()[0] >= limit and time.monotonic() - t0 < max_wait:
@@ -568,28 +471,48 @@ def wait_idle(limit: float, log, max_wait: float = 600.0) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--workload", default=",".join(generate.WORKLOADS),
+                    help=f"comma-separated workloads [{','.join(generate.WORKLOADS)}]")
     ap.add_argument("--sizes", default="100,1000,10000", help="comma-separated N [100,1000,10000]")
     ap.add_argument("--quick", action="store_true", help="sizes 100 and 1000 only")
+    ap.add_argument("--scenarios", default=",".join(SCENARIOS + EXTRAS),
+                    help=f"what to measure [{','.join(SCENARIOS + EXTRAS)}]; without cold, an unmeasured "
+                         "build first; rss and profile run at the largest size of the first workload")
     ap.add_argument("--runs", type=int, default=5, help="measured runs per timing (median) [5]")
     ap.add_argument("--warmup", type=int, default=1, help="warm-up runs before measuring [1]")
     ap.add_argument("--tools", default="assetbuild,make,doit")
-    ap.add_argument("--out", default=str(BENCH / "RESULTS.md"), help="report to write [bench/RESULTS.md]")
+    ap.add_argument("--out", default=None,
+                    help="report to write [bench/RESULTS.md for a full run, else bench/work/QUICK.md]")
     ap.add_argument("--venv", default=os.environ.get("BENCH_VENV", "/tmp/venv-bench"),
                     help="venv with assetbuild (editable) and doit [/tmp/venv-bench or $BENCH_VENV]")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--help-runs", type=int, default=15, help="runs of `assetbuild --help` [15]")
+    ap.add_argument("--watch-edits", type=int, default=20, help="edits per watch-latency mode [20]")
     ap.add_argument("--wait-idle", type=float, default=None, metavar="LOAD",
                     help="before each size, wait (at most 10 min) until the 1-minute load average is below LOAD")
     ap.add_argument("--no-profile", dest="profile", action="store_false",
-                    help="skip the cProfile runs at the largest size")
+                    help="skip the cProfile runs at the largest size (the same as leaving profile out of --scenarios)")
     a = ap.parse_args()
-    if a.runs < 5:
-        print("note: the issue asks for at least 5 measured runs", file=sys.stderr)
-    sizes = [100, 1000] if a.quick else [int(x.replace("_", "").replace(",", "")) for x in a.sizes.split(",") if x]
+    sizes = [100, 1000] if a.quick else [int(x.replace("_", "")) for x in a.sizes.split(",") if x]
     a.tools = [x for x in a.tools.split(",") if x]
+    a.workload = [x for x in a.workload.split(",") if x]
+    a.scenarios = [x for x in a.scenarios.split(",") if x]
     for x in a.tools:
         if x not in generate.TOOLS:
             ap.error(f"unknown tool {x!r}")
+    for x in a.workload:
+        if x not in generate.WORKLOADS:
+            ap.error(f"unknown workload {x!r} (known: {', '.join(generate.WORKLOADS)})")
+    for x in a.scenarios:
+        if x not in SCENARIOS + EXTRAS:
+            ap.error(f"unknown scenario {x!r} (known: {', '.join(SCENARIOS + EXTRAS)})")
+    if not a.profile and "profile" in a.scenarios:
+        a.scenarios.remove("profile")
+    full = (not a.quick and sizes == [100, 1000, 10000] and a.runs >= 5 and set(a.scenarios) == set(SCENARIOS + EXTRAS)
+            and set(a.workload) == set(generate.WORKLOADS) and set(a.tools) == set(generate.TOOLS))
+    if a.runs < 5:
+        print("note: the issue asks for at least 5 measured runs", file=sys.stderr)
+    out = Path(a.out) if a.out else BENCH / "RESULTS.md" if full else QUICK_OUT
     venv = Path(a.venv)
     tools = Tools(venv)
     missing = [t for t in a.tools if t != "make" and not Path(tools.cmd[t][0]).exists()]
@@ -599,7 +522,7 @@ def main() -> None:
 
     t_start = time.perf_counter()
     stamp = BENCH / "work" / ".trash-deleted"
-    if stamp.exists():  # inodes freed by the previous run's clean-up slow file creation for a while
+    if stamp.exists() and "cold" in a.scenarios:  # inodes freed by the previous run's clean-up slow file creation
         # ext4 skips an inode freed less than 60 s ago, or less than 360 s ago while its inode table
         # block is not yet written back (fs/ext4/ialloc.c, recently_deleted()).
         pause = 360 - (time.time() - float(stamp.read_text() or 0))
@@ -612,38 +535,41 @@ def main() -> None:
         print(f"[{time.perf_counter() - t_start:6.1f}s] {msg}", flush=True)
 
     data: dict = {"argv": " ".join(["python", "bench/run.py"] + sys.argv[1:]), "runs": a.runs,
-                  "warmup": a.warmup, "tools": a.tools, "venv": str(venv),
-                  "machine": machine(tools, a.tools), "sizes": {}}
+                  "warmup": a.warmup, "tools": a.tools, "venv": str(venv), "assetbuild_cmd": " ".join(tools.ab),
+                  "scenarios": a.scenarios, "machine": machine(tools, a.tools), "workloads": {}}
     log(f"machine: {data['machine']}")
-    if "assetbuild" in a.tools:
+    if "assetbuild" in a.tools and "help" in a.scenarios:
         if a.wait_idle is not None:
             wait_idle(a.wait_idle, log)
         data["help"] = measure_help(tools, a.help_runs)
         log(f"--help: {data['help']}")
-    for n in sizes:
-        if a.wait_idle is not None:
-            wait_idle(a.wait_idle, log)
-        data["sizes"][str(n)] = bench_size(n, a, tools, log)
+    if "assetbuild" in a.tools and "watch" in a.scenarios:
+        data["watch"] = measure_watch(tools, a.watch_edits, log)
+    builds = any(x in a.scenarios for x in SCENARIOS + ("rss", "profile"))
+    for wl in a.workload if builds else []:  # `--scenarios help,watch` builds nothing
+        data["workloads"][wl] = {"sizes": {}}
+        for n in sizes:
+            if a.wait_idle is not None:
+                wait_idle(a.wait_idle, log)
+            data["workloads"][wl]["sizes"][str(n)] = bench_size(wl, n, a, tools, log)
     big = max(sizes)
-    data["rss"] = peak_rss(tools, big, a.tools, log)
-    if a.profile and "assetbuild" in a.tools:
-        data["profile"] = profile(tools, big, 20, log)
+    if "rss" in a.scenarios:
+        data["rss"] = peak_rss(tools, a.workload[0], big, a.tools, log)
+    if "profile" in a.scenarios and "assetbuild" in a.tools and a.workload:
+        try:
+            data["profile"] = profile(tools, a.workload[0], big, 20, log)
+        except (Exception, SystemExit) as e:  # the measurements above are worth keeping
+            log(f"profiling failed, the report has no profile: {e!r}"[:2000])
     data["elapsed_s"] = time.perf_counter() - t_start
-    t_trash = time.perf_counter()
-    shutil.rmtree(TRASH, ignore_errors=True)
-    log(f"deleted the old outputs in {TRASH} in {time.perf_counter() - t_trash:.1f}s")
-    (BENCH / "work" / ".trash-deleted").write_text(str(time.time()))
+    if TRASH.exists():
+        t_trash = time.perf_counter()
+        shutil.rmtree(TRASH, ignore_errors=True)
+        log(f"deleted the old outputs in {TRASH} in {time.perf_counter() - t_trash:.1f}s")
+        (BENCH / "work" / ".trash-deleted").write_text(str(time.time()))
 
-    out = Path(a.out)
-    old = None
-    if out.exists():
-        text = out.read_text()
-        i, j = text.find(ANALYSIS_BEGIN), text.find(ANALYSIS_END)
-        if i >= 0 and j > i:
-            old = text[i:j + len(ANALYSIS_END)]
-    out.write_text(render(data, old))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(report.render(data, report.kept_analysis(out)))
     raw = BENCH / "work" / f"{out.stem}.json"  # RESULTS.md -> bench/work/RESULTS.json
-    raw.parent.mkdir(parents=True, exist_ok=True)
     raw.write_text(json.dumps(data, indent=1))
     log(f"wrote {out} and {raw}")
 
