@@ -20,6 +20,7 @@ import builtins
 import gc
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from .outline import outline
 
@@ -435,9 +436,9 @@ class _Checker:
             if node.format_spec is not None:
                 self.value(node.format_spec, scope, where)
         elif isinstance(node, ast.Slice):
-            for v in (node.lower, node.upper, node.step):
-                if v is not None:
-                    self.value(v, scope, where)
+            for part in (node.lower, node.upper, node.step):
+                if part is not None:
+                    self.value(part, scope, where)
         else:
             word = _EXPRESSION_WORDS.get(type(node), f"a {type(node).__name__} expression")
             raise _Refused(node, f"{word}{at} runs code on every load")
@@ -577,7 +578,7 @@ class _Checker:
         return False
 
 
-class _ClassScope(dict):
+class _ClassScope(dict[str, _Binding]):
     """A class body's names, falling back to the module's (as Python resolves them there)."""
 
     def __init__(self, outer: _Scope) -> None:
@@ -587,7 +588,7 @@ class _ClassScope(dict):
     def __missing__(self, key: str) -> _Binding:
         return self.outer[key]
 
-    def get(self, key, default=None):  # type: ignore[override]
+    def get(self, key: str, default: Any = None) -> Any:
         return self[key] if key in self else self.outer.get(key, default)
 
     def __contains__(self, key: object) -> bool:
