@@ -1,5 +1,5 @@
 """``python -m assetbuild``: the same as the ``assetbuild`` command."""
 
-from .cli import main
+from .entry import main
 
 main()

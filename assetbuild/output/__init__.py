@@ -65,6 +65,7 @@ class Reporter:
         self._asset_logs = asset_logs  # route context.log to our stream as "[asset] message"
         self._log_configured = False
         self.watching = False  # watch mode: one line per build (watch_cycle) replaces the per-asset lines
+        self.said = 0  # lines written by line, warn and error (a null build's snapshot needs none)
 
     def _c(self, text: str, kind: str) -> str:
         return f"\x1b[{_COLORS[kind]}m{text}\x1b[0m" if self.color and kind in _COLORS else text
@@ -100,6 +101,7 @@ class Reporter:
 
     def line(self, text: str) -> None:
         """A line of normal output (never in JSON mode)."""
+        self.said += 1
         if self.json_mode or self.verbosity < 0:
             return
         with self._above_status():
@@ -107,11 +109,13 @@ class Reporter:
             self.out.flush()
 
     def warn(self, message: str) -> None:
+        self.said += 1
         with self._above_status():
             self.err.write(self._c("warning: ", "warn") + message + "\n")
             self.err.flush()
 
     def error(self, message: str) -> None:
+        self.said += 1
         with self._above_status():
             self.err.write(self._c("error: ", "failed") + message + "\n")
             self.err.flush()

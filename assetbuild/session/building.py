@@ -500,6 +500,9 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
         if recorder is not None and observations:
             recorder.observed(observations.values())
         unseen = _keys_changed(project, store, plan) if project.graph.partitioned and not dry_run else {}
+        from .snapshots import recorder_for
+
+        snap = None if dry_run else recorder_for(project, assets, options)  # the null build's snapshot
         sched = make_scheduler(project, store, record=not dry_run, runner=runner, observer=observer,
                                params=resolved, resources=resources, observations=observations)
         with few_collections():
@@ -521,6 +524,8 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
             from .orphans import notice_removed
 
             notice_removed(project, store)
+            if snap is not None:
+                snap.finish(result, store, sched, rep.said)
         rep.build_finished(result)
         _call_hook(hook.after_build, result=result)
         return result

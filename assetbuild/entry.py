@@ -1,0 +1,122 @@
+"""The ``assetbuild`` command's entry point: a null build answered from the snapshot, else the CLI.
+
+``assetbuild``, ``assetbuild build``, with ``--json``, ``-q`` and ``-C DIR`` and nothing else,
+in a directory holding an AssetFile, first asks ``assetbuild.snapshot`` whether the last build
+proved this one would find every asset cached. If so it prints what that build would print and
+exits, having imported neither click nor the engine; on any doubt the CLI runs as always.
+
+- ``ASSETBUILD_SNAPSHOT=0``: never answer from the snapshot (the full path always runs).
+- ``ASSETBUILD_SNAPSHOT=explain``: say on stderr whether the snapshot answered, and if not why.
+- ``ASSETBUILD_CHECK_SNAPSHOT=1``: run the full path even when the snapshot would answer, and
+  fail if its decisions differ from the snapshot's (the tests set it).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+_STARTED = time.perf_counter()
+# sys.path as the command started (a build records it; loading a project changes it meanwhile)
+START_PATH = list(sys.path)
+
+_FLAGS = {"--json": "json", "-q": "quiet", "--quiet": "quiet"}
+
+
+def fast_form(argv: list[str]) -> dict[str, object] | None:
+    """The options of a command line the snapshot may answer (a plain build of everything), or
+    None: ``[-C DIR] [build] [--json] [-q]``, the options in any order after the command."""
+    form: dict[str, object] = {"json": False, "quiet": False, "directory": None}
+    args = list(argv)
+    if args[:1] in (["-C"], ["--directory"]) and len(args) >= 2:
+        form["directory"] = args[1]
+        args = args[2:]
+    if args[:1] == ["build"]:
+        args = args[1:]
+    for a in args:
+        flag = _FLAGS.get(a)
+        if flag is None:
+            return None
+        form[flag] = True
+    return form
+
+
+def try_snapshot(form: dict[str, object], mode: str) -> bool:
+    """Answer from the snapshot if it proves a null build: print what the build would and return
+    True; else False (with ``mode == "explain"``, saying why on stderr)."""
+    from . import snapshot
+
+    directory = form["directory"]
+    project_dir = os.path.abspath(str(directory)) if directory else os.getcwd()
+    lock = None
+    if not os.path.isfile(os.path.join(project_dir, "AssetFile")):
+        reason: str | None = "no AssetFile in the working directory (the CLI searches above it)"
+        rec = None
+    elif os.environ.get("ASSETBUILD_CACHE_DIR"):
+        reason, rec = "ASSETBUILD_CACHE_DIR is set (the snapshot serves the default cache only)", None
+    else:
+        cache_dir = os.path.join(project_dir, ".assetbuild")
+        rec = snapshot.read(cache_dir)
+        reason = snapshot.answer(rec, project_dir, START_PATH)
+        if reason is None and rec is not None:  # it holds while no build may write: checked under its lock
+            lock = _shared_lock(os.path.join(cache_dir, "lock"))
+            if lock is None:
+                reason = "another build or cache command is running"
+            elif snapshot.lmdb_state(os.path.join(cache_dir, "db", "data.mdb")) != tuple(rec["store"]):
+                reason = "the cache's index changed since the snapshot"
+
+    check = os.environ.get("ASSETBUILD_CHECK_SNAPSHOT", "") not in ("", "0")
+    if mode == "explain":
+        sys.stderr.write(f"snapshot: {'answers' if reason is None else 'not used: ' + reason}"
+                         f"{' (checked against the full path)' if check and reason is None else ''}\n")
+    if reason is not None or rec is None or check:
+        if lock is not None:  # the full path takes the build lock itself: ours must not block it
+            os.close(lock)
+        if check and reason is None:
+            snapshot.EXPECTED = rec
+        return False
+    if form["json"]:
+        sys.stdout.write(rec["json"] + "\n")
+    elif not form["quiet"]:
+        n = rec["count"]
+        sys.stdout.write(f"0 built, {n} cached, 0 restored, 0 failed, 0 skipped in "
+                         f"{time.perf_counter() - _STARTED:.2f}s\n")
+    return True
+
+
+def _shared_lock(path: str) -> int | None:
+    """The build lock taken shared until exit (builds take it exclusive), or None if a build or
+    cache command holds it (or the cache has no lock file: nothing was built there)."""
+    import fcntl
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def main() -> None:
+    """Console-script entry point."""
+    mode = os.environ.get("ASSETBUILD_SNAPSHOT", "1")
+    form = fast_form(sys.argv[1:]) if mode != "0" else None
+    if form is not None:
+        from . import snapshot
+
+        snapshot.INTENT = form  # a full build of this form may write the next snapshot
+        if try_snapshot(form, mode):
+            try:
+                sys.stdout.flush()
+            except (OSError, ValueError):
+                sys.exit(1)
+            os._exit(0)
+    from .cli import main as cli_main
+
+    cli_main()
+

@@ -1,0 +1,198 @@
+"""The null build's snapshot: a proof, checked in a few milliseconds, that a build would find
+every asset cached, so the command can say so without loading the AssetFile.
+
+A build of the whole project that found every asset cached writes the snapshot
+(``session.snapshots``): everything that build's decision read, as it was when it decided.
+
+- the interpreter, ``sys.path`` as the command started, and the modification time of each of
+  its directories (a package installed, removed or upgraded changes its site directory; a new
+  module that would shadow an import changes the directory it is created in);
+- the stat signature (size, mtime, ctime, inode) of every file whose content the decision
+  used: the AssetFile and the project's modules (read and found identical to what was
+  loaded), pyproject.toml, assetbuild's own modules and the plugins', the sources, the path
+  outputs; and the directories holding the project's modules;
+- the environment variables that can change a decision (``ASSETBUILD_*``, ``PYTHON*``, and
+  those assets declare with ``env=``);
+- the identity of the cache's index file and its last committed transaction: any write to
+  the index since (a build, ``accept``, ``clean``, a new dynamic partition) refuses it;
+- the outputs kept as files in the cache, which must still be there at their size.
+
+``answer`` accepts the snapshot only when all of these are as recorded and no signature is
+"racy" (git's rule: a file modified within ``RACY_NS`` of the moment it was recorded may
+change again without its signature changing). Anything else is a refusal, with its reason:
+the full path runs, and it may write a new snapshot.
+
+What the snapshot cannot see is refused when it is written (``refused``): an AssetFile or
+project module that runs code at load time (``assetbuild.declarative``), observable sources,
+volatile or expiring assets, time or file partitions, directory sources, IO managers that
+keep data outside the cache, plugins with build hooks, a remote cache, warnings.
+
+Standard library only, and nothing imported that a start-up does not already have: this
+module runs before click and the engine are imported.
+"""
+
+from __future__ import annotations
+
+import marshal
+import os
+import sys
+from typing import Any
+
+FORMAT = 1
+FILE = "snapshot"  # in the cache directory
+RACY_NS = 2_000_000_000  # as workspace.RACY_NS: a signature this close to its recording is not trusted
+ENV_PREFIXES = ("ASSETBUILD_", "PYTHON")
+# variables about the snapshot itself, or that change no decision
+ENV_IGNORED = frozenset({"ASSETBUILD_SNAPSHOT", "ASSETBUILD_CHECK_SNAPSHOT", "PYTHONUNBUFFERED",
+                         "PYTHONDONTWRITEBYTECODE"})
+_LMDB_MAGIC = 0xBEEFC0DE
+
+Sig = tuple[int, int, int, int]
+
+# Set by the entry point (``assetbuild.entry``) for the command line of a plain build: such a
+# build may write the next snapshot. EXPECTED: the snapshot the entry would have answered from,
+# under ASSETBUILD_CHECK_SNAPSHOT=1, which the build's own decisions must then match.
+INTENT: dict[str, Any] | None = None
+EXPECTED: dict[str, Any] | None = None
+
+
+def sig_of(path: str) -> Sig | None:
+    """(size, mtime_ns, ctime_ns, inode) of a file, following symlinks; None if it is missing."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+
+
+def dir_time(path: str) -> int | None:
+    """A directory's modification time (ns): it changes when an entry is added, removed or renamed."""
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return None
+
+
+def lmdb_state(data_file: str) -> tuple[int, int, int] | None:
+    """(device, inode, last committed transaction id) of an LMDB data file, read from its two
+    meta pages (the newer one is current) without opening the environment; None when the file
+    is missing or is not an LMDB file of the format this reads (the caller then refuses)."""
+    try:
+        fd = os.open(data_file, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        first = os.pread(fd, 160, 0)
+        if len(first) < 152 or int.from_bytes(first[16:20], "little") != _LMDB_MAGIC:
+            return None
+        page_size = int.from_bytes(first[40:44], "little")  # the free DB's md_pad holds the page size
+        if page_size < 512 or page_size & (page_size - 1):
+            return None
+        second = os.pread(fd, 160, page_size)
+    finally:
+        os.close(fd)
+    ids = [int.from_bytes(first[144:152], "little")]
+    if len(second) >= 152 and int.from_bytes(second[16:20], "little") == _LMDB_MAGIC:
+        ids.append(int.from_bytes(second[144:152], "little"))
+    return st.st_dev, st.st_ino, max(ids)
+
+
+def watched_env(declared: Any = ()) -> dict[str, str | None]:
+    """The environment variables that can change a decision: every ``ASSETBUILD_*`` and
+    ``PYTHON*`` one set now (bar ``ENV_IGNORED``), and the ``declared`` names (None: unset)."""
+    env = os.environ
+    out: dict[str, str | None] = {n: v for n, v in env.items()
+                                  if n.startswith(ENV_PREFIXES) and n not in ENV_IGNORED}
+    for n in declared:
+        out[n] = env.get(n)
+    return out
+
+
+def is_racy(sig: Sig | None, recorded_ns: int) -> bool:
+    """Whether a signature taken at ``recorded_ns`` could hide a later change: its file was
+    modified (mtime or ctime) less than RACY_NS before."""
+    return sig is not None and max(sig[1], sig[2]) > recorded_ns - RACY_NS
+
+
+def cache_file(cache_dir: str) -> str:
+    return os.path.join(cache_dir, FILE)
+
+
+def read(cache_dir: str) -> dict[str, Any] | None:
+    """The snapshot in ``cache_dir``, or None (missing, unreadable, another format)."""
+    try:
+        with open(cache_file(cache_dir), "rb") as f:
+            rec = marshal.loads(f.read())
+    except (OSError, EOFError, ValueError, TypeError):
+        return None
+    if not isinstance(rec, dict) or rec.get("format") != FORMAT:
+        return None
+    return rec
+
+
+def interpreter() -> tuple[Any, ...]:
+    """What identifies the running interpreter (its version, path and flags that change code)."""
+    return (sys.version, sys.executable, sys.implementation.cache_tag, sys.flags.optimize)
+
+
+def answer(rec: dict[str, Any] | None, project_dir: str, start_path: list[str]) -> str | None:
+    """None when ``rec`` proves that a build of the whole project in ``project_dir``, started
+    with ``start_path`` as ``sys.path``, would find every asset cached; else why not (one line).
+
+    The cheap checks come first; the stat of each recorded file last."""
+    if rec is None:
+        return "no snapshot (the last build did not record one)"
+    refused = rec.get("refused")
+    if refused:
+        return str(refused)
+    if rec["project"] != project_dir:
+        return "the snapshot is of another project directory"
+    if rec["interpreter"] != list(interpreter()):
+        return "another Python interpreter"
+    if rec["path"] != start_path:
+        return "sys.path differs"
+    if rec["env"] != watched_env(rec["declared_env"]):
+        return "an environment variable that can change a decision differs"
+    state = lmdb_state(os.path.join(rec["cache"], "db", "data.mdb"))
+    if state is None or list(state) != rec["store"]:
+        return "the cache's index changed since the snapshot"
+    written = rec["written_ns"]
+    for path, recorded in rec["dirs"]:
+        if dir_time(path) != recorded:
+            return f"a directory changed: {path}"
+    for path, recorded in rec["files"]:
+        now = sig_of(path)
+        if recorded is None:
+            if now is not None:
+                return f"a file appeared: {path}"
+            continue
+        if now is None or list(now) != recorded:
+            return f"a file changed: {path}"
+        if is_racy(now, written):
+            return f"a file changed too recently to trust its signature: {path}"
+    for path, size in rec["blobs"]:
+        now = sig_of(path)
+        if now is None or now[0] != size:
+            return f"a stored output is gone from the cache: {path}"
+    return None
+
+
+def write(cache_dir: str, rec: dict[str, Any]) -> None:
+    """Write ``rec`` (which ``answer`` reads) to ``cache_dir``, whole or not at all; a cache that
+    cannot be written only costs the next build its fast path."""
+    from .atomicfile import write_atomically
+
+    rec = {**rec, "format": FORMAT}
+    try:
+        write_atomically(cache_file(cache_dir), marshal.dumps(rec))
+    except (OSError, ValueError):
+        discard(cache_dir)
+
+
+def discard(cache_dir: str) -> None:
+    """Remove the snapshot: what it recorded no longer holds (a build that was not null)."""
+    try:
+        os.unlink(cache_file(cache_dir))
+    except OSError:
+        pass
