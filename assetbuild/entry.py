@@ -74,10 +74,15 @@ def try_snapshot(form: dict[str, object], mode: str) -> bool:
         if lock is not None:  # the full path takes the build lock itself: ours must not block it
             os.close(lock)
         if check and reason is None:
-            snapshot.EXPECTED = rec
+            snapshot.EXPECTED = snapshot.read_results(cache_dir, rec) if rec is not None else None
         return False
     if form["json"]:
-        sys.stdout.write(rec["json"] + "\n")
+        results = snapshot.read_results(cache_dir, rec)
+        if results is None:
+            if mode == "explain":
+                sys.stderr.write("snapshot: its results are gone; the full path runs\n")
+            return False
+        sys.stdout.write(results["json"] + "\n")
     elif not form["quiet"]:
         n = rec["count"]
         sys.stdout.write(f"0 built, {n} cached, 0 restored, 0 failed, 0 skipped in "
@@ -110,6 +115,7 @@ def main() -> None:
         from . import snapshot
 
         snapshot.INTENT = form  # a full build of this form may write the next snapshot
+        snapshot.START_PATH = START_PATH
         if try_snapshot(form, mode):
             try:
                 sys.stdout.flush()

@@ -40,6 +40,7 @@ from typing import Any
 
 FORMAT = 1
 FILE = "snapshot"  # in the cache directory
+RESULTS_FILE = "snapshot.results"  # each asset's (name, key, data version) and the --json document
 RACY_NS = 2_000_000_000  # as workspace.RACY_NS: a signature this close to its recording is not trusted
 ENV_PREFIXES = ("ASSETBUILD_", "PYTHON")
 # variables about the snapshot itself, or that change no decision
@@ -54,6 +55,7 @@ Sig = tuple[int, int, int, int]
 # under ASSETBUILD_CHECK_SNAPSHOT=1, which the build's own decisions must then match.
 INTENT: dict[str, Any] | None = None
 EXPECTED: dict[str, Any] | None = None
+START_PATH: list[str] = []  # sys.path as the command started, before a project changed it
 
 
 def sig_of(path: str) -> Sig | None:
@@ -178,21 +180,38 @@ def answer(rec: dict[str, Any] | None, project_dir: str, start_path: list[str]) 
     return None
 
 
-def write(cache_dir: str, rec: dict[str, Any]) -> None:
-    """Write ``rec`` (which ``answer`` reads) to ``cache_dir``, whole or not at all; a cache that
-    cannot be written only costs the next build its fast path."""
+def read_results(cache_dir: str, rec: dict[str, Any]) -> dict[str, Any] | None:
+    """The results that go with ``rec`` (only ``--json`` and the check read them: kept apart, so
+    a plain null build does not load a document of every asset); None if they are not its own."""
+    try:
+        with open(os.path.join(cache_dir, RESULTS_FILE), "rb") as f:
+            res = marshal.loads(f.read())
+    except (OSError, EOFError, ValueError, TypeError):
+        return None
+    if not isinstance(res, dict) or res.get("written_ns") != rec.get("written_ns"):
+        return None
+    return res
+
+
+def write(cache_dir: str, rec: dict[str, Any], results: dict[str, Any] | None = None) -> None:
+    """Write ``rec`` (which ``answer`` reads) and its ``results`` to ``cache_dir``, each whole or
+    not at all, the results first; a cache that cannot be written costs the next build its fast path."""
     from .atomicfile import write_atomically
 
     rec = {**rec, "format": FORMAT}
     try:
+        if results is not None:
+            write_atomically(os.path.join(cache_dir, RESULTS_FILE),
+                             marshal.dumps({**results, "written_ns": rec.get("written_ns")}))
         write_atomically(cache_file(cache_dir), marshal.dumps(rec))
     except (OSError, ValueError):
         discard(cache_dir)
 
 
 def discard(cache_dir: str) -> None:
-    """Remove the snapshot: what it recorded no longer holds (a build that was not null)."""
-    try:
-        os.unlink(cache_file(cache_dir))
-    except OSError:
-        pass
+    """Remove the snapshot and its results (one that could not be written whole)."""
+    for name in (FILE, RESULTS_FILE):
+        try:
+            os.unlink(os.path.join(cache_dir, name))
+        except OSError:
+            pass

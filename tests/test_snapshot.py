@@ -212,3 +212,25 @@ def cli_python(code: str, cwd: Path):
     import subprocess
 
     return subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True, env=clean_env())
+
+
+def test_the_check_fails_when_the_snapshot_would_have_answered_wrongly(tmp_path: Path) -> None:
+    import marshal
+
+    root = project(tmp_path)
+    settled(root)
+    results = root / ".assetbuild" / "snapshot.results"
+    doc = marshal.loads(results.read_bytes())
+    doc["results"][0][1] = "0" * 64  # a key the full path will not find
+    results.write_bytes(marshal.dumps(doc))
+    r = cli(cwd=root, env=clean_env(ASSETBUILD_CHECK_SNAPSHOT="1"))
+    assert r.returncode != 0 and "snapshot disagrees with the full build" in r.stderr, r.stderr
+    assert cli(cwd=root).returncode == 0  # without the check: answered, as recorded
+
+
+def test_clean_removes_it(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    settled(root)
+    assert (root / ".assetbuild" / "snapshot").is_file() and (root / ".assetbuild" / "snapshot.results").is_file()
+    assert cli("clean", "--yes", "--keep-outputs", cwd=root).returncode == 0
+    assert not (root / ".assetbuild").exists() or not any((root / ".assetbuild").iterdir())

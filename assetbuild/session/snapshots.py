@@ -154,10 +154,10 @@ class Recorder:
         if rec is None:
             snapshot.write(self.cache_dir, {"refused": reason, "checked": (self.previous or {}).get("checked", {})})
         else:
-            snapshot.write(self.cache_dir, rec)
+            results = {"results": rec.pop("results"), "json": rec.pop("json")}
+            snapshot.write(self.cache_dir, rec, results)
 
     def _record(self, result: Any, store: Any, sched: Any, triples: list[Any]) -> tuple[dict[str, Any] | None, str]:
-        from ..entry import START_PATH
         from ..output import format_build_json
 
         static, checked = _static_refusal(self.project, self.previous)
@@ -185,7 +185,7 @@ class Recorder:
         root = str(self.project.project_dir)
         pyproject = os.path.join(root, "pyproject.toml")
         files[pyproject] = snapshot.sig_of(pyproject)
-        dirs = {os.path.abspath(p or "."): None for p in START_PATH}
+        dirs = {os.path.abspath(p or "."): None for p in snapshot.START_PATH}
         dirs[root] = None
         for f in known:
             dirs[os.path.dirname(f)] = None
@@ -217,7 +217,7 @@ class Recorder:
         if any(snapshot.is_racy(s, written) for s in files.values() if s is not None):
             return None, "a file was modified too recently to trust its signature"
         return {"project": root, "cache": self.cache_dir, "interpreter": list(snapshot.interpreter()),
-                "path": list(START_PATH), "env": snapshot.watched_env(declared), "declared_env": declared,
+                "path": list(snapshot.START_PATH), "env": snapshot.watched_env(declared), "declared_env": declared,
                 "store": list(state), "written_ns": written,
                 "dirs": [[d, snapshot.dir_time(d)] for d in dirs],
                 "files": [[f, list(s) if s is not None else None] for f, s in files.items()],
