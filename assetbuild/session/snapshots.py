@@ -189,10 +189,7 @@ class Recorder:
         dirs[root] = None
         for f in known:
             dirs[os.path.dirname(f)] = None
-        own = _own_files()
-        for d in own[1]:
-            dirs[d] = None
-        for f in own[0]:
+        for f in _own_files():  # (not their directories: a new module changes nothing until one imports it)
             files[f] = snapshot.sig_of(f)
         for plugin in self.project.plugin_manager.get_plugins():
             f = getattr(plugin, "__file__", None)
@@ -225,12 +222,10 @@ class Recorder:
                 "json": format_build_json(result), "checked": checked}, ""
 
 
-def _own_files() -> tuple[list[str], list[str]]:
-    """assetbuild's own modules and directories: an edit or a new module refuses the snapshot."""
+def _own_files() -> list[str]:
+    """assetbuild's own modules: an edit refuses the snapshot."""
     files: list[str] = []
-    dirs: list[str] = []
     for here, subdirs, names in os.walk(_OWN):
         subdirs[:] = [s for s in subdirs if s != "__pycache__"]
-        dirs.append(here)
         files.extend(os.path.join(here, n) for n in names if n.endswith(".py"))
-    return files, dirs
+    return files
