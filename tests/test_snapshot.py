@@ -158,6 +158,8 @@ def test_an_assetfile_that_reads_the_environment_at_load_is_refused(tmp_path: Pa
     assert status == 0 and "0 built, 3 cached" in out
     assert line.startswith("snapshot: not used: AssetFile:"), line
     assert "only declares" in line
+    rec = snapshot.read(str(root / ".assetbuild"))  # the verdict is kept: the next build does not parse again
+    assert rec is not None and any(v.startswith("AssetFile:") for v in rec["checked"].values())
 
 
 def test_a_project_it_cannot_see_is_refused(tmp_path: Path) -> None:

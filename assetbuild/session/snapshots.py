@@ -93,9 +93,10 @@ def _static_refusal(project: Any, previous: dict[str, Any] | None) -> tuple[str 
                 exports[m], grew = found.exports, True
         if not grew:
             break
-    out: dict[str, str] = {}
+    out: dict[str, str] = {}  # the verdicts of these files only: the cache does not grow with each edit
+    context = hashlib.sha256(repr(sorted((k, sorted(v)) for k, v in exports.items())).encode()).hexdigest()
     for f, b in sources.items():
-        d = digests[f] + ":" + hashlib.sha256(repr(sorted((k, sorted(v)) for k, v in exports.items())).encode()).hexdigest()
+        d = digests[f] + ":" + context  # a file's verdict depends on what the modules it reads export
         if d not in checked:
             found = facts(b, os.path.relpath(f, project.project_dir), exports)
             checked[d] = str(found.refusal) if found.refusal is not None else ""
@@ -115,6 +116,7 @@ class Recorder:
         self.previous = snapshot.read(self.cache_dir)
         self.refused = refusal(project)
         self.files: dict[str, Any] = {}
+        self.checked: dict[str, str] | None = None  # the static check's verdicts, by source digest
         self.started_ns = 0
 
     def before(self) -> None:
@@ -152,7 +154,8 @@ class Recorder:
         if reason is None:
             rec, reason = self._record(result, store, sched, triples)
         if rec is None:
-            snapshot.write(self.cache_dir, {"refused": reason, "checked": (self.previous or {}).get("checked", {})})
+            checked = self.checked if self.checked is not None else (self.previous or {}).get("checked", {})
+            snapshot.write(self.cache_dir, {"refused": reason, "checked": checked})
         else:
             results = {"results": rec.pop("results"), "json": rec.pop("json")}
             snapshot.write(self.cache_dir, rec, results)
@@ -161,6 +164,7 @@ class Recorder:
         from ..output import format_build_json
 
         static, checked = _static_refusal(self.project, self.previous)
+        self.checked = checked  # kept in a refusal too: a file that does not only declare is parsed once
         if static is not None:
             return None, static
         for p, before in self.files.items():  # unchanged while the build read them, and not racy
