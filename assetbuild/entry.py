@@ -50,6 +50,7 @@ def try_snapshot(form: dict[str, object], mode: str) -> bool:
     directory = form["directory"]
     project_dir = os.path.abspath(str(directory)) if directory else os.getcwd()
     lock = None
+    results = None
     if not os.path.isfile(os.path.join(project_dir, "AssetFile")):
         reason: str | None = "no AssetFile in the working directory (the CLI searches above it)"
         rec = None
@@ -58,13 +59,17 @@ def try_snapshot(form: dict[str, object], mode: str) -> bool:
     else:
         cache_dir = os.path.join(project_dir, ".assetbuild")
         rec = snapshot.read(cache_dir)
-        reason = snapshot.answer(rec, project_dir, START_PATH)
-        if reason is None and rec is not None:  # it holds while no build may write: checked under its lock
-            lock = _shared_lock(os.path.join(cache_dir, "lock"))
-            if lock is None:
-                reason = "another build or cache command is running"
-            elif snapshot.lmdb_state(os.path.join(cache_dir, "db", "data.mdb")) != tuple(rec["store"]):
-                reason = "the cache's index changed since the snapshot"
+        usable = rec is not None and not rec.get("refused")
+        # the answer holds while no build may write: taken under the build lock, shared
+        lock = _shared_lock(os.path.join(cache_dir, "lock")) if usable else None
+        if usable and lock is None:
+            reason = "another build or cache command is running"
+        else:
+            reason = snapshot.answer(rec, project_dir, START_PATH)
+        if reason is None and rec is not None and form["json"]:
+            results = snapshot.read_results(cache_dir, rec)
+            if results is None:
+                reason = "its results file is missing or is not its own"
 
     check = os.environ.get("ASSETBUILD_CHECK_SNAPSHOT", "") not in ("", "0")
     if mode == "explain":
@@ -76,12 +81,7 @@ def try_snapshot(form: dict[str, object], mode: str) -> bool:
         if check and reason is None:
             snapshot.EXPECTED = snapshot.read_results(cache_dir, rec) if rec is not None else None
         return False
-    if form["json"]:
-        results = snapshot.read_results(cache_dir, rec)
-        if results is None:
-            if mode == "explain":
-                sys.stderr.write("snapshot: its results are gone; the full path runs\n")
-            return False
+    if results is not None:  # (read for --json only)
         sys.stdout.write(results["json"] + "\n")
     elif not form["quiet"]:
         n = rec["count"]

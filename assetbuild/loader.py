@@ -488,6 +488,11 @@ def _loading_error(exc: BaseException, path: Path, project_dir: Path) -> Definit
                            line=where.lineno if where else None, detail=detail)
 
 
+def assetfile_digest(source: bytes) -> str:
+    """``Loaded.source_digest`` of an AssetFile holding ``source`` (for this interpreter)."""
+    return hashlib.sha256(source + _TAG.encode()).hexdigest()
+
+
 def load_assetfile(project_dir: Path, assetfile: str | os.PathLike[str] | None = None, *,
                    cache_dir: Path | None = None) -> Loaded:
     """Execute the AssetFile and collect its declarations. Call inside ``ProjectImports``.
@@ -497,7 +502,7 @@ def load_assetfile(project_dir: Path, assetfile: str | os.PathLike[str] | None =
     """
     path = find_assetfile(project_dir, assetfile)
     source = path.read_bytes()
-    digest = hashlib.sha256(source + _TAG.encode()).hexdigest()
+    digest = assetfile_digest(source)
     code, code_digests, keep_alive, pending = _compile_cached(path, source, digest, cache_dir)
     forget_project_modules(project_dir)
     module = types.ModuleType(ASSETFILE_MODULE)

@@ -236,3 +236,12 @@ def test_clean_removes_it(tmp_path: Path) -> None:
     assert (root / ".assetbuild" / "snapshot").is_file() and (root / ".assetbuild" / "snapshot.results").is_file()
     assert cli("clean", "--yes", "--keep-outputs", cwd=root).returncode == 0
     assert not (root / ".assetbuild").exists() or not any((root / ".assetbuild").iterdir())
+
+
+def test_json_without_its_results_file_falls_back_without_waiting_on_itself(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    settled(root)
+    (root / ".assetbuild" / "snapshot.results").unlink()
+    out, line, status = explain(root, "--json")  # the full path takes the build lock: ours is released
+    assert status == 0 and '"status": "cached"' in out
+    assert line == "snapshot: not used: its results file is missing or is not its own", line

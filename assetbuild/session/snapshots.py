@@ -72,37 +72,37 @@ def refusal(project: Any) -> str | None:
     return None
 
 
-def _static_refusal(project: Any, previous: dict[str, Any] | None) -> tuple[str | None, dict[str, str]]:
-    """The declarative check of the AssetFile and the project modules it imported, each cached by
-    its source digest in the previous snapshot: (the first refusal, the digests checked)."""
+def _static_refusal(project: Any, previous: dict[str, Any] | None, contents: dict[str, bytes],
+                    digests: dict[str, str]) -> tuple[str | None, dict[str, str]]:
+    """The declarative check of the AssetFile and the project modules it imported (``contents``:
+    file -> bytes, as loaded, with their loader's ``digests``), each verdict cached by digest in
+    the previous snapshot: (the first refusal, the verdicts of these files)."""
     from ..declarative import facts
 
     loaded = project.loaded
-    checked: dict[str, str] = dict((previous or {}).get("checked") or {})
-    files = [(str(loaded.path), None)] + [(getattr(sys.modules.get(m), "__file__", None), m)
-                                          for m in sorted(loaded.project_modules)]
-    sources = {f: Path(f).read_bytes() for f, _ in files if f}
-    digests = {f: hashlib.sha256(b).hexdigest() for f, b in sources.items()}
-    exports: dict[str, frozenset[str]] = {m: frozenset() for f, m in files if f and m}
-    names = {f: m for f, m in files if f and m}
+    checked: dict[str, str] = (previous or {}).get("checked") or {}
+    names = {f: m for m in sorted(loaded.project_modules)
+             if (f := getattr(sys.modules.get(m), "__file__", None))}
+    exports: dict[str, frozenset[str]] = dict.fromkeys(names.values(), frozenset())
     for _ in range(len(exports) + 1):  # exports only grow: a fixed point within as many rounds
         grew = False
         for f, m in names.items():
-            found = facts(sources[f], os.path.relpath(f, project.project_dir), exports)
+            found = facts(contents[f], os.path.relpath(f, project.project_dir), exports)
             if found.exports != exports[m]:
                 exports[m], grew = found.exports, True
         if not grew:
             break
     out: dict[str, str] = {}  # the verdicts of these files only: the cache does not grow with each edit
     context = hashlib.sha256(repr(sorted((k, sorted(v)) for k, v in exports.items())).encode()).hexdigest()
-    for f, b in sources.items():
+    for f in [str(loaded.path), *names]:
         d = digests[f] + ":" + context  # a file's verdict depends on what the modules it reads export
-        if d not in checked:
-            found = facts(b, os.path.relpath(f, project.project_dir), exports)
-            checked[d] = str(found.refusal) if found.refusal is not None else ""
-        out[d] = checked[d]
-        if checked[d]:
-            return checked[d] + " (the fast null build needs an AssetFile that only declares)", out
+        verdict = checked.get(d)
+        if verdict is None:
+            found = facts(contents[f], os.path.relpath(f, project.project_dir), exports)
+            verdict = str(found.refusal) if found.refusal is not None else ""
+        out[d] = verdict
+        if verdict:
+            return verdict + " (the fast null build needs an AssetFile that only declares)", out
     return None, out
 
 
@@ -161,12 +161,9 @@ class Recorder:
             snapshot.write(self.cache_dir, rec, results)
 
     def _record(self, result: Any, store: Any, sched: Any, triples: list[Any]) -> tuple[dict[str, Any] | None, str]:
+        from ..loader import assetfile_digest
         from ..output import format_build_json
 
-        static, checked = _static_refusal(self.project, self.previous)
-        self.checked = checked  # kept in a refusal too: a file that does not only declare is parsed once
-        if static is not None:
-            return None, static
         for p, before in self.files.items():  # unchanged while the build read them, and not racy
             now = snapshot.sig_of(p)
             if now != before or now is None or snapshot.is_racy(now, self.started_ns):
@@ -174,18 +171,25 @@ class Recorder:
         files: dict[str, Any] = dict(self.files)
         loaded = self.project.loaded
         known = {str(loaded.path): loaded.source_digest, **loaded.module_sources}
-        from ..loader import _TAG
-
+        contents: dict[str, bytes] = {}
         for f, digest in known.items():  # what was loaded is what is there now
             before = snapshot.sig_of(f)
             try:
-                data = Path(f).read_bytes()
+                data = contents[f] = Path(f).read_bytes()
             except OSError:
                 return None, f"{f} cannot be read"
-            ok = hashlib.sha256(data + (_TAG.encode() if f == str(loaded.path) else b"")).hexdigest() == digest
-            if not ok or snapshot.sig_of(f) != before or snapshot.is_racy(before, time.time_ns()):
+            found = assetfile_digest(data) if f == str(loaded.path) else hashlib.sha256(data).hexdigest()
+            if found != digest or snapshot.sig_of(f) != before or snapshot.is_racy(before, time.time_ns()):
                 return None, f"{f} changed since it was loaded, or too recently to trust"
             files[f] = before
+        for m in loaded.project_modules:  # every one must be a file read above, or an edit could go unseen
+            f = getattr(sys.modules.get(m), "__file__", None)
+            if f and f not in contents:
+                return None, f"project module {m!r} was not loaded from its source by assetbuild"
+        static, checked = _static_refusal(self.project, self.previous, contents, known)
+        self.checked = checked  # kept in a refusal too: a file that does not only declare is parsed once
+        if static is not None:
+            return None, static
         root = str(self.project.project_dir)
         pyproject = os.path.join(root, "pyproject.toml")
         files[pyproject] = snapshot.sig_of(pyproject)
@@ -201,8 +205,8 @@ class Recorder:
                 files[f] = snapshot.sig_of(f)
         blobs = []
         cas = os.path.join(self.cache_dir, "cas")
-        for k in getattr(sched, "known", {}).values():
-            digest = getattr(k, "digest", None)
+        for k in sched.known.values():
+            digest = k.digest
             if digest:
                 p = os.path.join(cas, digest[:2], digest[2:])
                 sig = snapshot.sig_of(p)
