@@ -8,7 +8,8 @@ exits, having imported neither click nor the engine; on any doubt the CLI runs a
 - ``ASSETBUILD_SNAPSHOT=0``: never answer from the snapshot (the full path always runs).
 - ``ASSETBUILD_SNAPSHOT=explain``: say on stderr whether the snapshot answered, and if not why.
 - ``ASSETBUILD_CHECK_SNAPSHOT=1``: run the full path even when the snapshot would answer, and
-  fail if its decisions differ from the snapshot's (the tests set it).
+  decide every asset even when it would leave some cached (an incremental build); fail if
+  the build's decisions differ from what the snapshot would have said (the tests set it).
 """
 
 from __future__ import annotations
@@ -116,6 +117,7 @@ def main() -> None:
 
         snapshot.INTENT = form  # a full build of this form may write the next snapshot
         snapshot.START_PATH = START_PATH
+        snapshot.CHECK = os.environ.get("ASSETBUILD_CHECK_SNAPSHOT", "") not in ("", "0")
         if try_snapshot(form, mode):
             try:
                 sys.stdout.flush()

@@ -7,20 +7,28 @@ A build of the whole project that found every asset cached writes the snapshot
 - the interpreter, ``sys.path`` as the command started, and the modification time of each of
   its directories (a package installed, removed or upgraded changes its site directory; a new
   module that would shadow an import changes the directory it is created in);
-- the stat signature (size, mtime, ctime, inode) of every file whose content the decision
-  used: the AssetFile and the project's modules (read and found identical to what was
-  loaded), pyproject.toml, assetbuild's own modules and the plugins', the sources, the path
-  outputs; and the directories holding the project's modules;
+- the stat signature (size, mtime, ctime, inode, device) of every file whose content the
+  decision used: the code (``files``: the AssetFile and the project's modules, read and found
+  identical to what was loaded, pyproject.toml, assetbuild's own modules and the plugins') and
+  the data (``data``: the sources and the path outputs); and the directories holding the
+  project's modules;
 - the environment variables that can change a decision (``ASSETBUILD_*``, ``PYTHON*``, and
   those assets declare with ``env=``);
 - the identity of the cache's index file and its last committed transaction: any write to
   the index since (a build, ``accept``, ``clean``, a new dynamic partition) refuses it;
 - the outputs kept as files in the cache, which must still be there at their size.
 
-``answer`` accepts the snapshot only when all of these are as recorded and no signature is
-"racy" (git's rule: a file modified within ``RACY_NS`` of the moment it was recorded may
-change again without its signature changing). Anything else is a refusal, with its reason:
-the full path runs, and it may write a new snapshot.
+``changes`` compares all of these with the record. A signature is trusted only when it is not
+"racy" (git's rule): a file modified in the same tick of the filesystem's clock as the moment
+its signature was taken may change again without its signature changing. The record keeps
+that moment as the filesystem saw it (the build lock file, touched before the first
+signature: ``probe``), so a file on the cache's filesystem is racy when its mtime or ctime is
+not older than the probe's; a file on another filesystem, when it is within ``RACY_NS`` of it.
+
+- Anything but data changed: a refusal, with its reason; the full path runs.
+- Only data files changed (or are racy): the build decides just the assets that read them,
+  and what is downstream; the rest are cached as recorded (``session.snapshots``).
+- Nothing changed: ``answer`` says so, and the entry point prints the null build's output.
 
 What the snapshot cannot see is refused when it is written (``refused``): an AssetFile or
 project module that runs code at load time (``assetbuild.declarative``), observable sources,
@@ -38,33 +46,46 @@ import os
 import sys
 from typing import Any
 
-FORMAT = 1
+FORMAT = 2
 FILE = "snapshot"  # in the cache directory
 RESULTS_FILE = "snapshot.results"  # each asset's (name, key, data version) and the --json document
-RACY_NS = 2_000_000_000  # as workspace.RACY_NS: a signature this close to its recording is not trusted
+RACY_NS = 2_000_000_000  # as workspace.RACY_NS: off the cache's filesystem, a signature this close to its probe is not trusted
 ENV_PREFIXES = ("ASSETBUILD_", "PYTHON")
 # variables about the snapshot itself, or that change no decision
 ENV_IGNORED = frozenset({"ASSETBUILD_SNAPSHOT", "ASSETBUILD_CHECK_SNAPSHOT", "PYTHONUNBUFFERED",
                          "PYTHONDONTWRITEBYTECODE"})
 _LMDB_MAGIC = 0xBEEFC0DE
 
-Sig = tuple[int, int, int, int]
+Sig = tuple[int, int, int, int, int]
 
 # Set by the entry point (``assetbuild.entry``) for the command line of a plain build: such a
 # build may write the next snapshot. EXPECTED: the snapshot the entry would have answered from,
 # under ASSETBUILD_CHECK_SNAPSHOT=1, which the build's own decisions must then match.
 INTENT: dict[str, Any] | None = None
 EXPECTED: dict[str, Any] | None = None
+CHECK = False  # ASSETBUILD_CHECK_SNAPSHOT: an incremental build decides every asset, and compares
 START_PATH: list[str] = []  # sys.path as the command started, before a project changed it
 
 
 def sig_of(path: str) -> Sig | None:
-    """(size, mtime_ns, ctime_ns, inode) of a file, following symlinks; None if it is missing."""
+    """(size, mtime_ns, ctime_ns, inode, device) of a file, following symlinks; None if it is missing."""
     try:
         st = os.stat(path)
     except OSError:
         return None
-    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
+
+
+def probe(path: str) -> tuple[int, int] | None:
+    """Touch ``path`` (an existing file) and return (device, mtime_ns): the filesystem's clock
+    now, as it stamps the files it modifies. Signatures taken after this call are racy when
+    their file's times are not older (``is_racy``). None if it cannot be touched."""
+    try:
+        os.utime(path)
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_mtime_ns
 
 
 def dir_time(path: str) -> int | None:
@@ -111,10 +132,14 @@ def watched_env(declared: Any = ()) -> dict[str, str | None]:
     return out
 
 
-def is_racy(sig: Sig | None, recorded_ns: int) -> bool:
-    """Whether a signature taken at ``recorded_ns`` could hide a later change: its file was
-    modified (mtime or ctime) less than RACY_NS before."""
-    return sig is not None and max(sig[1], sig[2]) > recorded_ns - RACY_NS
+def is_racy(sig: Sig | list[int] | None, probe: tuple[int, int] | list[int]) -> bool:
+    """Whether a signature taken after ``probe`` (device, mtime_ns) could hide a later change:
+    its file was modified (mtime or ctime) in the probe's clock tick or after it; on another
+    device, less than RACY_NS before it."""
+    if sig is None:
+        return False
+    latest = max(sig[1], sig[2])
+    return latest >= probe[1] if sig[4] == probe[0] else latest > probe[1] - RACY_NS
 
 
 def cache_file(cache_dir: str) -> str:
@@ -140,7 +165,20 @@ def interpreter() -> tuple[Any, ...]:
 
 def answer(rec: dict[str, Any] | None, project_dir: str, start_path: list[str]) -> str | None:
     """None when ``rec`` proves that a build of the whole project in ``project_dir``, started
-    with ``start_path`` as ``sys.path``, would find every asset cached; else why not (one line).
+    with ``start_path`` as ``sys.path``, would find every asset cached; else why not (one line)."""
+    found = changes(rec, project_dir, start_path, first=True)
+    if isinstance(found, str):
+        return found
+    return f"a source or path output changed, or is too recent to trust: {found[0]}" if found else None
+
+
+def changes(rec: dict[str, Any] | None, project_dir: str, start_path: list[str], *, first: bool = False,
+            data: dict[str, Sig | None] | None = None) -> str | list[str]:
+    """What changed since ``rec`` for a build of the whole project in ``project_dir`` started
+    with ``start_path``: why the snapshot cannot serve it (one line), or the data files
+    (sources, path outputs) that changed or whose recorded signature is racy, in record order
+    (empty: a null build). ``first``: stop at the first such file. ``data``: their signatures
+    as the caller just took them (else taken here).
 
     The cheap checks come first; the stat of each recorded file last."""
     if rec is None:
@@ -159,7 +197,6 @@ def answer(rec: dict[str, Any] | None, project_dir: str, start_path: list[str]) 
     state = lmdb_state(os.path.join(rec["cache"], "db", "data.mdb"))
     if state is None or list(state) != rec["store"]:
         return "the cache's index changed since the snapshot"
-    written = rec["written_ns"]
     for path, recorded in rec["dirs"]:
         if dir_time(path) != recorded:
             return f"a directory changed: {path}"
@@ -171,13 +208,19 @@ def answer(rec: dict[str, Any] | None, project_dir: str, start_path: list[str]) 
             continue
         if now is None or list(now) != recorded:
             return f"a file changed: {path}"
-        if is_racy(now, written):
-            return f"a file changed too recently to trust its signature: {path}"
     for path, size in rec["blobs"]:
         now = sig_of(path)
         if now is None or now[0] != size:
             return f"a stored output is gone from the cache: {path}"
-    return None
+    out: list[str] = []
+    probe_at = rec["probe"]
+    for path, recorded in rec["data"]:
+        now = data[path] if data is not None and path in data else sig_of(path)
+        if (list(now) if now is not None else None) != recorded or is_racy(recorded, probe_at):
+            out.append(path)
+            if first:
+                break
+    return out
 
 
 def read_results(cache_dir: str, rec: dict[str, Any]) -> dict[str, Any] | None:

@@ -65,7 +65,7 @@ class Reporter:
         self._asset_logs = asset_logs  # route context.log to our stream as "[asset] message"
         self._log_configured = False
         self.watching = False  # watch mode: one line per build (watch_cycle) replaces the per-asset lines
-        self.said = 0  # lines written by line, warn and error (a null build's snapshot needs none)
+        self.said = 0  # lines written by line, warn and error but for results (a snapshot needs none)
 
     def _c(self, text: str, kind: str) -> str:
         return f"\x1b[{_COLORS[kind]}m{text}\x1b[0m" if self.color and kind in _COLORS else text
@@ -210,6 +210,11 @@ class Reporter:
             self.status.start(name, self.expected_of(name) if self.expected_of is not None else None)
 
     def asset_finished(self, r: AssetResult, dry_run: bool = False) -> None:
+        said = self.said
+        self._asset_lines(r, dry_run)
+        self.said = said  # (``said`` counts what a build says besides its results)
+
+    def _asset_lines(self, r: AssetResult, dry_run: bool) -> None:
         self.done += 1
         if self._status is not None:
             self._status.finish(r.asset)

@@ -505,9 +505,15 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
         snap = None if dry_run else recorder_for(project, assets, options)  # the null build's snapshot
         sched = make_scheduler(project, store, record=not dry_run, runner=runner, observer=observer,
                                params=resolved, resources=resources, observations=observations)
+        affected = snap.affected if snap is not None and not snap.checking else None
         with few_collections():
-            result = observer.with_logs(sched.build(plan, force=force, keep_going=options.keep_going,
-                                                    dry_run=dry_run, only=options.only))
+            if affected is None:
+                result = observer.with_logs(sched.build(plan, force=force, keep_going=options.keep_going,
+                                                        dry_run=dry_run, only=options.only))
+            else:  # the snapshot holds for the rest: decided are what a changed data file reaches
+                result = snap.merged(observer.with_logs(sched.build(  # type: ignore[union-attr]
+                    [n for n in plan if n in affected], keep_going=options.keep_going, only=True)), plan)
+                outcomes.update((r.asset, r.status) for r in result.results)
         clean_end = True
         if not dry_run:
             _record_summary(store, {r.asset: r.status for r in result.results})

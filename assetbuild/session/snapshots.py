@@ -1,10 +1,18 @@
-"""Writing the null build's snapshot (``assetbuild.snapshot``) at the end of a build that may.
+"""The snapshot (``assetbuild.snapshot``) in a full build: what it lets the build skip, and
+writing the next one.
 
-A build records one only when the command line was a plain build of everything
-(``snapshot.INTENT``, set by the entry point), every asset came out cached, nothing was said
-but the summary, and everything its decision read is something the snapshot can check again
-(see ``refusal``). What it records is what the decision read as it was *before* deciding,
-and still is after: a source or output modified during the build leaves no snapshot.
+A build may use and write one only when the command line was a plain build of everything
+(``snapshot.INTENT``, set by the entry point). Then:
+
+- Before deciding (``Recorder.before``, under the build lock), it takes the signature of every
+  source and path output. When the previous snapshot holds for everything else, only the
+  assets reading a data file that changed (a source, or its own path output), and what is
+  downstream of them, are decided (``affected``); the others are cached as it recorded, and
+  their stored values are what the affected ones read (as with ``--only``).
+- After a build in which every asset succeeded and nothing was said but the results and
+  the summary, it writes the next snapshot, if everything its decision read is something a
+  snapshot can check again (see ``refusal``): the data as it was before deciding (and still
+  is after, bar the path outputs this build wrote), the code as it was loaded.
 """
 
 from __future__ import annotations
@@ -107,23 +115,31 @@ def _static_refusal(project: Any, previous: dict[str, Any] | None, contents: dic
 
 
 class Recorder:
-    """Takes the snapshot's signatures before the build decides (``before``) and writes it after
-    (``finish``), if they did not change meanwhile."""
+    """Takes the data's signatures before the build decides, and which assets it need decide
+    (``before``); writes the next snapshot after (``finish``), if they did not change meanwhile."""
 
     def __init__(self, project: Any) -> None:
         self.project = project
         self.cache_dir = str(project.cache_dir)
         self.previous = snapshot.read(self.cache_dir)
         self.refused = refusal(project)
-        self.files: dict[str, Any] = {}
+        self.data: dict[str, Any] = {}  # source and path output -> signature before deciding
+        self.owner: dict[str, str] = {}  # source and path output -> its node
         self.checked: dict[str, str] | None = None  # the static check's verdicts, by source digest
-        self.started_ns = 0
+        self.probe: tuple[int, int] | None = None
+        self.affected: set[str] | None = None  # None: decide every asset
+        self.recorded: dict[str, list[Any]] = {}  # the previous snapshot's results, by asset
+        self.checking = snapshot.CHECK  # decide every asset even so, and compare with ``affected``
 
     def before(self) -> None:
-        """Signatures of the sources and path outputs, before anything reads them."""
+        """Signatures of the sources and path outputs, before anything reads them; then the
+        assets the previous snapshot leaves to decide."""
         if self.refused is not None:
             return
-        self.started_ns = time.time_ns()
+        self.probe = snapshot.probe(os.path.join(self.cache_dir, "lock"))
+        if self.probe is None:
+            self.refused = "the cache's lock file cannot be touched"
+            return
         root = str(self.project.project_dir)
         for name, d in self.project.graph.nodes.items():
             rel = d.path if isinstance(d, (SourceDef, AssetDef)) else None
@@ -133,11 +149,46 @@ class Recorder:
             if isinstance(d, SourceDef) and os.path.isdir(p):
                 self.refused = f"source {name!r} is a directory"
                 return
-            self.files[p] = snapshot.sig_of(p)
+            self.data[p] = snapshot.sig_of(p)
+            self.owner[p] = name
+        self.affected = self._affected(root)
+
+    def _affected(self, root: str) -> set[str] | None:
+        """The assets to decide: those reading a changed data file, their path output's
+        owner, and everything downstream; None when the previous snapshot does not hold."""
+        prev, graph = self.previous, self.project.graph
+        if prev is None or prev.get("refused") or graph.partitioned or graph.producers:
+            return None
+        found = snapshot.changes(prev, root, snapshot.START_PATH, data=self.data)
+        if isinstance(found, str) or {p for p, _ in prev["data"]} != set(self.data):
+            return None
+        results = snapshot.read_results(self.cache_dir, prev)
+        if results is None or len(results["results"]) != len(graph.order):
+            return None
+        self.recorded = {r[0]: r for r in results["results"]}
+        affected = {self.owner[p] for p in found}  # the changed sources and path outputs' owners
+        inputs = graph.inputs
+        for name in graph.order:  # (dependencies first) and what reads them
+            if name not in affected and any(up in affected for _, up in inputs[name]):
+                affected.add(name)
+        return affected.intersection(graph.order)
+
+    def merged(self, result: Any, plan: list[str]) -> Any:
+        """The build's result over ``plan``: the affected assets' results as decided, the
+        others cached as the previous snapshot recorded them."""
+        from dataclasses import replace
+
+        from ..reports import cached_result
+
+        ran = {r.asset: r for r in result.results}
+        rec = self.recorded
+        return replace(result, results=tuple(ran[n] if n in ran else cached_result(n, rec[n][1], rec[n][2])
+                                             for n in plan))
 
     def finish(self, result: Any, store: Any, sched: Any, said: int) -> None:
-        """Write the snapshot if this build proved a null build, else a refusal saying why; and
-        under ASSETBUILD_CHECK_SNAPSHOT, fail if the snapshot answered what this build did not."""
+        """Write the snapshot if this build succeeded and can be proved again, else a refusal
+        saying why; under ASSETBUILD_CHECK_SNAPSHOT, fail if the snapshot would have answered or
+        skipped what this build did not find cached."""
         triples = [[r.asset, r.key, r.data_version] for r in result.results]
         null = result.ok and all(r.status == "cached" for r in result.results)
         expected = snapshot.EXPECTED
@@ -145,11 +196,17 @@ class Recorder:
             raise RuntimeError("the null build's snapshot disagrees with the full build: it would have "
                                "answered every asset cached with its recorded keys, and the build "
                                f"{'found them so with other keys' if null else 'did not find every asset cached'}")
+        if self.checking and self.affected is not None:
+            wrong = [r.asset for r in result.results if r.asset not in self.affected
+                     and (r.status != "cached" or self.recorded[r.asset] != [r.asset, r.key, r.data_version])]
+            if wrong:
+                raise RuntimeError(f"the snapshot disagrees with the full build: it would have taken {wrong[0]!r} "
+                                   "as cached with its recorded key, and the build did not")
         reason = self.refused
-        if reason is None and not null:
-            reason = "the last build was not a null build"
+        if reason is None and not (result.ok and all(r.status in ("cached", "built", "restored") for r in result.results)):
+            reason = "the last build did not succeed"
         if reason is None and said:
-            reason = "the last build printed more than its summary"
+            reason = "the last build printed more than its results and summary"
         rec: dict[str, Any] | None = None
         if reason is None:
             rec, reason = self._record(result, store, sched, triples)
@@ -160,27 +217,46 @@ class Recorder:
             results = {"results": rec.pop("results"), "json": rec.pop("json")}
             snapshot.write(self.cache_dir, rec, results)
 
+    def _data_after(self, result: Any) -> tuple[dict[str, Any] | None, str]:
+        """The data files' signatures to record: each as taken before the build decided, but
+        the path outputs this build wrote, as they are now. (A file modified during the build
+        needs no second look: its signature now differs from, or is racy against, the one
+        recorded, so the next build decides its readers again.)"""
+        root = str(self.project.project_dir)
+        nodes = self.project.graph.nodes
+        data = dict(self.data)
+        for r in result.results:
+            if r.status != "cached":
+                rel = getattr(nodes.get(r.asset), "path", None)
+                if rel:
+                    p = os.path.join(root, rel)
+                    now = data[p] = snapshot.sig_of(p)
+                    if now is None:
+                        return None, f"{p} is gone after the build wrote it"
+        return data, ""
+
     def _record(self, result: Any, store: Any, sched: Any, triples: list[Any]) -> tuple[dict[str, Any] | None, str]:
         from ..loader import assetfile_digest
         from ..output import format_build_json
+        from ..reports import BuildResult, cached_result
 
-        for p, before in self.files.items():  # unchanged while the build read them, and not racy
-            now = snapshot.sig_of(p)
-            if now != before or now is None or snapshot.is_racy(now, self.started_ns):
-                return None, f"{p} changed during the build, or too recently to trust"
-        files: dict[str, Any] = dict(self.files)
+        assert self.probe is not None
+        data, why = self._data_after(result)
+        if data is None:
+            return None, why
+        files: dict[str, Any] = {}
         loaded = self.project.loaded
         known = {str(loaded.path): loaded.source_digest, **loaded.module_sources}
         contents: dict[str, bytes] = {}
         for f, digest in known.items():  # what was loaded is what is there now
             before = snapshot.sig_of(f)
             try:
-                data = contents[f] = Path(f).read_bytes()
+                data_f = contents[f] = Path(f).read_bytes()
             except OSError:
                 return None, f"{f} cannot be read"
-            found = assetfile_digest(data) if f == str(loaded.path) else hashlib.sha256(data).hexdigest()
-            if found != digest or snapshot.sig_of(f) != before or snapshot.is_racy(before, time.time_ns()):
-                return None, f"{f} changed since it was loaded, or too recently to trust"
+            found = assetfile_digest(data_f) if f == str(loaded.path) else hashlib.sha256(data_f).hexdigest()
+            if found != digest or snapshot.sig_of(f) != before:
+                return None, f"{f} changed since it was loaded"
             files[f] = before
         for m in loaded.project_modules:  # every one must be a file read above, or an edit could go unseen
             f = getattr(sys.modules.get(m), "__file__", None)
@@ -203,7 +279,9 @@ class Recorder:
             f = getattr(plugin, "__file__", None)
             if f:
                 files[f] = snapshot.sig_of(f)
-        blobs = []
+        if any(snapshot.is_racy(s, self.probe) for s in files.values()):
+            return None, "a file of the project's code was modified too recently to trust its signature"
+        blobs = {p: size for p, size in (self.previous or {}).get("blobs", ())} if self.affected is not None else {}
         cas = os.path.join(self.cache_dir, "cas")
         for k in sched.known.values():
             digest = k.digest
@@ -211,23 +289,22 @@ class Recorder:
                 p = os.path.join(cas, digest[:2], digest[2:])
                 sig = snapshot.sig_of(p)
                 if sig is not None:
-                    blobs.append([p, sig[0]])
+                    blobs[p] = sig[0]
         store.flush()
         state = snapshot.lmdb_state(os.path.join(self.cache_dir, "db", "data.mdb"))
         info = store.index_info() if hasattr(store, "index_info") else {}
         if state is None or info.get("last_txnid") != state[2]:
             return None, "the cache index's transaction could not be read"
         declared = sorted({n for d in self.project.graph.nodes.values() for n in getattr(d, "env", ()) or ()})
-        written = time.time_ns()
-        if any(snapshot.is_racy(s, written) for s in files.values() if s is not None):
-            return None, "a file was modified too recently to trust its signature"
+        null = BuildResult(tuple(cached_result(a, k, dv) for a, k, dv in triples), 0.0)  # what the next prints
         return {"project": root, "cache": self.cache_dir, "interpreter": list(snapshot.interpreter()),
                 "path": list(snapshot.START_PATH), "env": snapshot.watched_env(declared), "declared_env": declared,
-                "store": list(state), "written_ns": written,
+                "store": list(state), "written_ns": time.time_ns(), "probe": list(self.probe),
                 "dirs": [[d, snapshot.dir_time(d)] for d in dirs],
                 "files": [[f, list(s) if s is not None else None] for f, s in files.items()],
-                "blobs": blobs, "count": len(triples), "results": triples,
-                "json": format_build_json(result), "checked": checked}, ""
+                "data": [[f, list(s) if s is not None else None] for f, s in data.items()],
+                "blobs": [[p, size] for p, size in blobs.items()], "count": len(triples), "results": triples,
+                "json": format_build_json(null), "checked": checked}, ""
 
 
 def _own_files() -> list[str]:
