@@ -3,7 +3,8 @@ definitions, so the null-build fast path may skip executing it (issue 16, point 
 
 The check reads the source only (``ast``); it never imports anything. It accepts imports,
 assignments of static expressions, ``def``/``class`` whose load-time parts are static and
-assetbuild's decorators; it refuses everything else with a line and a reason. A refusal costs
+assetbuild's decorators, and two stdlib forms (``staticforms``: a literal ``re.compile``, an ``if
+TYPE_CHECKING:`` of imports); it refuses everything else with a line and a reason. A refusal costs
 speed only (the full path runs); a wrong acceptance gives a stale build, so every doubt refuses.
 
 A *static* value is built from constants, containers, operators, f-strings, names this module
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .outline import outline
+from .staticforms import is_regex_compile, is_type_checking, regex_refusal, type_checking_refusal
 
 # assetbuild.__all__, split in two: declarations (callable while loading) and the engine (a call
 # would build, read the cache or load plugins). tests/test_declarative.py keeps them in step.
@@ -194,6 +196,7 @@ class _Checker:
         self.imports: list[str] = []
         self.lazy_annotations = False
         self.star_line = 0  # the last star import not from assetbuild
+        self.type_checking: set[str] = set()  # names bound by ``from typing import TYPE_CHECKING``
 
     # statements
 
@@ -203,6 +206,9 @@ class _Checker:
                 self.import_(stmt)
             elif isinstance(stmt, ast.ImportFrom):
                 self.import_from(stmt)
+            elif isinstance(stmt, ast.If) and is_type_checking(stmt.test, self.scope.get, self.type_checking.__contains__):
+                if (blame := type_checking_refusal(stmt)) is not None:
+                    raise _Refused(*blame)
             else:
                 self.statement(stmt, self.scope, in_class=False)
 
@@ -339,6 +345,8 @@ class _Checker:
             return
         for alias in node.names:
             self.imports.append(module + alias.name if module.endswith(".") else f"{module}.{alias.name}")
+            typing = (module, alias.name) == ("typing", "TYPE_CHECKING") and not self.is_project("typing")
+            (self.type_checking.add if typing else self.type_checking.discard)(alias.asname or alias.name)
             self.scope[alias.asname or alias.name] = self.name_binding(module, alias.name)
 
     def name_binding(self, module: str, name: str) -> _Binding:
@@ -401,6 +409,9 @@ class _Checker:
         elif isinstance(node, ast.Subscript):
             self.readable(node.value, scope, at, node)
             self.value(node.slice, scope, where)
+        elif isinstance(node, ast.Call) and is_regex_compile(node, scope.get):
+            if (blame := regex_refusal(node, scope.get, at)) is not None:
+                raise _Refused(*blame)
         elif isinstance(node, ast.Call):
             if self.callable_from_assetbuild(node.func, scope) is None:
                 raise _Refused(node, f"a call{at} ({_dotted(node.func)}) runs code on every load; "
@@ -414,20 +425,10 @@ class _Checker:
                 if k is not None:
                     self.value(k, scope, where)
                 self.value(v, scope, where)
-        elif isinstance(node, ast.UnaryOp):
-            self.value(node.operand, scope, where)
-        elif isinstance(node, ast.BinOp):
-            self.value(node.left, scope, where)
-            self.value(node.right, scope, where)
-        elif isinstance(node, ast.BoolOp):
-            for v in node.values:
-                self.value(v, scope, where)
-        elif isinstance(node, ast.Compare):
-            for v in [node.left, *node.comparators]:
-                self.value(v, scope, where)
-        elif isinstance(node, ast.IfExp):
-            for v in (node.test, node.body, node.orelse):
-                self.value(v, scope, where)
+        elif isinstance(node, (ast.UnaryOp, ast.BinOp, ast.BoolOp, ast.Compare, ast.IfExp)):
+            for v in ast.iter_child_nodes(node):  # the operands, in order (operators are not expressions)
+                if isinstance(v, ast.expr):
+                    self.value(v, scope, where)
         elif isinstance(node, ast.JoinedStr):
             for v in node.values:
                 self.value(v, scope, where)
