@@ -397,3 +397,30 @@ def test_the_check_decides_every_asset_and_fails_on_a_wrong_record(as_the_comman
     (root / "data" / "other.txt").write_text("a b c d\n")
     with pytest.raises(RuntimeError, match="snapshot disagrees with the full build: it would have taken 'total'"):
         _build_as_the_command_would(root)
+
+
+def test_a_verdict_of_the_static_check_is_reused_only_by_the_same_check(as_the_command: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from assetbuild.session import snapshots
+
+    root = as_the_command
+    cache = str(root / ".assetbuild")
+    for _ in range(3):
+        _build_as_the_command_would(root)
+
+    def tamper() -> None:  # as if an older check had refused the AssetFile
+        rec = snapshot.read(cache)
+        assert rec is not None and rec["checked"] and not rec.get("refused")
+        snapshot.write(cache, {**rec, "checked": dict.fromkeys(rec["checked"], "AssetFile:1: tampered")})
+
+    tamper()
+    (root / "data" / "other.txt").write_text("x\n")  # a build that records again
+    _build_as_the_command_would(root)
+    assert (snapshot.read(cache) or {}).get("refused", "").startswith("AssetFile:1: tampered")  # reused
+    _build_as_the_command_would(root)
+    assert (snapshot.read(cache) or {}).get("refused", "").startswith("AssetFile:1: tampered")  # and kept
+    monkeypatch.setattr(snapshots, "_checker_digest", lambda: "another check")
+    (root / "data" / "other.txt").write_text("x y\n")
+    _build_as_the_command_would(root)
+    rec = snapshot.read(cache)
+    assert rec is not None and not rec.get("refused") and set(rec["checked"].values()) == {""}

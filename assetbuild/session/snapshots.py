@@ -83,8 +83,9 @@ def refusal(project: Any) -> str | None:
 def _static_refusal(project: Any, previous: dict[str, Any] | None, contents: dict[str, bytes],
                     digests: dict[str, str]) -> tuple[str | None, dict[str, str]]:
     """The declarative check of the AssetFile and the project modules it imported (``contents``:
-    file -> bytes, as loaded, with their loader's ``digests``), each verdict cached by digest in
-    the previous snapshot: (the first refusal, the verdicts of these files)."""
+    file -> bytes, as loaded, with their loader's ``digests``), each verdict cached in the
+    previous snapshot by the file's digest, what the modules it reads export, and the check's
+    own code: (the first refusal, the verdicts of these files)."""
     from ..declarative import facts
 
     loaded = project.loaded
@@ -101,7 +102,8 @@ def _static_refusal(project: Any, previous: dict[str, Any] | None, contents: dic
         if not grew:
             break
     out: dict[str, str] = {}  # the verdicts of these files only: the cache does not grow with each edit
-    context = hashlib.sha256(repr(sorted((k, sorted(v)) for k, v in exports.items())).encode()).hexdigest()
+    context = hashlib.sha256(repr(sorted((k, sorted(v)) for k, v in exports.items())).encode()
+                             + _checker_digest().encode()).hexdigest()
     for f in [str(loaded.path), *names]:
         d = digests[f] + ":" + context  # a file's verdict depends on what the modules it reads export
         verdict = checked.get(d)
@@ -112,6 +114,14 @@ def _static_refusal(project: Any, previous: dict[str, Any] | None, contents: dic
         if verdict:
             return verdict + " (the fast null build needs an AssetFile that only declares)", out
     return None, out
+
+
+def _checker_digest() -> str:
+    """The static check's own code: a verdict cached by an older check is not reused."""
+    h = hashlib.sha256()
+    for name in ("declarative.py", "outline.py", "staticforms.py"):
+        h.update(Path(_OWN, name).read_bytes())
+    return h.hexdigest()
 
 
 class Recorder:
