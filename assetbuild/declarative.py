@@ -426,9 +426,9 @@ class _Checker:
                     self.value(k, scope, where)
                 self.value(v, scope, where)
         elif isinstance(node, (ast.UnaryOp, ast.BinOp, ast.BoolOp, ast.Compare, ast.IfExp)):
-            for v in ast.iter_child_nodes(node):  # the operands, in order (operators are not expressions)
-                if isinstance(v, ast.expr):
-                    self.value(v, scope, where)
+            for operand in ast.iter_child_nodes(node):  # in order (operators are not expressions)
+                if isinstance(operand, ast.expr):
+                    self.value(operand, scope, where)
         elif isinstance(node, ast.JoinedStr):
             for v in node.values:
                 self.value(v, scope, where)
