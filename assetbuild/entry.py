@@ -81,9 +81,11 @@ def try_snapshot(form: dict[str, object], mode: str) -> bool:
             os.close(lock)
         if check and reason is None:
             snapshot.EXPECTED = snapshot.read_results(cache_dir, rec) if rec is not None else None
+        if rec is not None and not rec.get("refused"):  # the build's recorder starts from it
+            snapshot.PREVIOUS = rec
         return False
     if results is not None:  # (read for --json only)
-        sys.stdout.write(results["json"] + "\n")
+        sys.stdout.write(snapshot.null_json(results["results"]) + "\n")
     elif not form["quiet"]:
         n = rec["count"]
         sys.stdout.write(f"0 built, {n} cached, 0 restored, 0 failed, 0 skipped in "

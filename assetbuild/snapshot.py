@@ -20,10 +20,13 @@ A build of the whole project that found every asset cached writes the snapshot
 
 ``changes`` compares all of these with the record. A signature is trusted only when it is not
 "racy" (git's rule): a file modified in the same tick of the filesystem's clock as the moment
-its signature was taken may change again without its signature changing. The record keeps
-that moment as the filesystem saw it (the build lock file, touched before the first
-signature: ``probe``), so a file on the cache's filesystem is racy when its mtime or ctime is
-not older than the probe's; a file on another filesystem, when it is within ``RACY_NS`` of it.
+its signature was taken may change again without its signature changing. The build that
+records takes that moment as the filesystem sees it (the build lock file, touched before the
+first signature: ``probe``), so a file on the cache's filesystem is racy when its mtime or
+ctime is not older than the probe's; a file on another filesystem, when it is within
+``RACY_NS`` of it. Racy code refuses the record; racy data is listed in it (``racy``) and
+counts as changed. A path output the build wrote is compared as the full path compares it:
+with the signature its head recorded as it was written.
 
 - Anything but data changed: a refusal, with its reason; the full path runs.
 - Only data files changed (or are racy): the build decides just the assets that read them,
@@ -46,9 +49,9 @@ import os
 import sys
 from typing import Any
 
-FORMAT = 2
+FORMAT = 3
 FILE = "snapshot"  # in the cache directory
-RESULTS_FILE = "snapshot.results"  # each asset's (name, key, data version) and the --json document
+RESULTS_FILE = "snapshot.results"  # each asset's (name, key, data version), in build order
 RACY_NS = 2_000_000_000  # as workspace.RACY_NS: off the cache's filesystem, a signature this close to its probe is not trusted
 ENV_PREFIXES = ("ASSETBUILD_", "PYTHON")
 # variables about the snapshot itself, or that change no decision
@@ -63,6 +66,7 @@ Sig = tuple[int, int, int, int, int]
 # under ASSETBUILD_CHECK_SNAPSHOT=1, which the build's own decisions must then match.
 INTENT: dict[str, Any] | None = None
 EXPECTED: dict[str, Any] | None = None
+PREVIOUS: dict[str, Any] | None = None  # the snapshot the entry read and did not answer from
 CHECK = False  # ASSETBUILD_CHECK_SNAPSHOT: an incremental build decides every asset, and compares
 START_PATH: list[str] = []  # sys.path as the command started, before a project changed it
 
@@ -213,10 +217,10 @@ def changes(rec: dict[str, Any] | None, project_dir: str, start_path: list[str],
         if now is None or now[0] != size:
             return f"a stored output is gone from the cache: {path}"
     out: list[str] = []
-    probe_at = rec["probe"]
+    racy = set(rec["racy"])
     for path, recorded in rec["data"]:
         now = data[path] if data is not None and path in data else sig_of(path)
-        if (list(now) if now is not None else None) != recorded or is_racy(recorded, probe_at):
+        if (list(now) if now is not None else None) != recorded or path in racy:
             out.append(path)
             if first:
                 break
@@ -234,6 +238,20 @@ def read_results(cache_dir: str, rec: dict[str, Any]) -> dict[str, Any] | None:
     if not isinstance(res, dict) or res.get("written_ns") != rec.get("written_ns"):
         return None
     return res
+
+
+def cached_entry(asset: str, key: str, data_version: str) -> str:
+    """A cached result's entry in the ``--json`` document, as ``json.dumps`` writes it."""
+    from json.encoder import encode_basestring_ascii as quoted  # what json.dumps writes a str with
+
+    return (f'{{"asset": {quoted(asset)}, "status": "cached", "key": {quoted(key)}, "data_version": '
+            f'{quoted(data_version)}, "duration_s": 0.0, "error": null, "metadata": {{}}}}')
+
+
+def null_json(results: list[list[str]]) -> str:
+    """The ``--json`` document of a null build whose results are ``results`` ((asset, key,
+    data version) each): what the full path prints (``output.format_build_json``)."""
+    return '{"ok": true, "results": [' + ", ".join([cached_entry(*r) for r in results]) + "]}"
 
 
 def write(cache_dir: str, rec: dict[str, Any], results: dict[str, Any] | None = None) -> None:

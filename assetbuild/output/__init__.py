@@ -414,15 +414,14 @@ def _build_json_text(result: BuildResult) -> str:
     """``json.dumps(result.to_json())``, byte for byte, with each cached result's entry written
     from its three strings rather than built as a dict and encoded key by key: a null build
     has one per asset (and per partition), and this is most of its ``--json`` time."""
-    from json.encoder import encode_basestring_ascii as quoted  # what json.dumps writes a str with
+    from ..snapshot import cached_entry
 
     entries = []
     add = entries.append
     for r in result.results:
         if r.status == "cached" and r.duration_s == 0.0 and r.error is None and r.skip_reason is None \
                 and type(r.key) is str and type(r.data_version) is str and type(r.asset) is str:
-            add(f'{{"asset": {quoted(r.asset)}, "status": "cached", "key": {quoted(r.key)}, "data_version": '
-                f'{quoted(r.data_version)}, "duration_s": 0.0, "error": null, "metadata": {{}}}}')
+            add(cached_entry(r.asset, r.key, r.data_version))
         else:
             add(json.dumps(r.to_json()))
     text = f'{{"ok": {"true" if result.ok else "false"}, "results": [{", ".join(entries)}]'

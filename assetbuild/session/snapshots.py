@@ -131,7 +131,9 @@ class Recorder:
     def __init__(self, project: Any) -> None:
         self.project = project
         self.cache_dir = str(project.cache_dir)
-        self.previous = snapshot.read(self.cache_dir)
+        previous = snapshot.PREVIOUS  # (not read twice: changes() checks it under the build lock)
+        self.previous = previous if previous is not None and previous["cache"] == self.cache_dir \
+            else snapshot.read(self.cache_dir)
         self.refused = refusal(project)
         self.data: dict[str, Any] = {}  # source and path output -> signature before deciding
         self.owner: dict[str, str] = {}  # source and path output -> its node
@@ -224,17 +226,21 @@ class Recorder:
             checked = self.checked if self.checked is not None else (self.previous or {}).get("checked", {})
             snapshot.write(self.cache_dir, {"refused": reason, "checked": checked})
         else:
-            results = {"results": rec.pop("results"), "json": rec.pop("json")}
+            results = {"results": rec.pop("results")}
             snapshot.write(self.cache_dir, rec, results)
 
-    def _data_after(self, result: Any) -> tuple[dict[str, Any] | None, str]:
-        """The data files' signatures to record: each as taken before the build decided, but
-        the path outputs this build wrote, as they are now. (A file modified during the build
-        needs no second look: its signature now differs from, or is racy against, the one
-        recorded, so the next build decides its readers again.)"""
+    def _data_after(self, result: Any, store: Any) -> tuple[dict[str, Any] | None, list[str], str]:
+        """The data files' signatures to record, and those that are racy: each as taken before
+        the build decided, but the path outputs this build wrote, as they are now, if that is
+        the signature their head recorded as they were written (what the full path compares
+        them with: a file it wrote is not racy to it), else racy. (A file modified during the
+        build needs no second look: its signature now differs from the one recorded, or it is
+        racy, so the next build decides its readers again.)"""
+        assert self.probe is not None
         root = str(self.project.project_dir)
         nodes = self.project.graph.nodes
         data = dict(self.data)
+        racy = {p for p, sig in data.items() if snapshot.is_racy(sig, self.probe)}
         for r in result.results:
             if r.status != "cached":
                 rel = getattr(nodes.get(r.asset), "path", None)
@@ -242,16 +248,19 @@ class Recorder:
                     p = os.path.join(root, rel)
                     now = data[p] = snapshot.sig_of(p)
                     if now is None:
-                        return None, f"{p} is gone after the build wrote it"
-        return data, ""
+                        return None, [], f"{p} is gone after the build wrote it"
+                    head = store.get_head(r.asset)
+                    if head is not None and head.path_stat is not None and list(head.path_stat) == list(now[:4]):
+                        racy.discard(p)
+                    else:
+                        racy.add(p)
+        return data, sorted(racy), ""
 
     def _record(self, result: Any, store: Any, sched: Any, triples: list[Any]) -> tuple[dict[str, Any] | None, str]:
         from ..loader import assetfile_digest
-        from ..output import format_build_json
-        from ..reports import BuildResult, cached_result
 
         assert self.probe is not None
-        data, why = self._data_after(result)
+        data, racy, why = self._data_after(result, store)
         if data is None:
             return None, why
         files: dict[str, Any] = {}
@@ -306,15 +315,14 @@ class Recorder:
         if state is None or info.get("last_txnid") != state[2]:
             return None, "the cache index's transaction could not be read"
         declared = sorted({n for d in self.project.graph.nodes.values() for n in getattr(d, "env", ()) or ()})
-        null = BuildResult(tuple(cached_result(a, k, dv) for a, k, dv in triples), 0.0)  # what the next prints
         return {"project": root, "cache": self.cache_dir, "interpreter": list(snapshot.interpreter()),
                 "path": list(snapshot.START_PATH), "env": snapshot.watched_env(declared), "declared_env": declared,
-                "store": list(state), "written_ns": time.time_ns(), "probe": list(self.probe),
+                "store": list(state), "written_ns": time.time_ns(), "racy": racy,
                 "dirs": [[d, snapshot.dir_time(d)] for d in dirs],
                 "files": [[f, list(s) if s is not None else None] for f, s in files.items()],
                 "data": [[f, list(s) if s is not None else None] for f, s in data.items()],
                 "blobs": [[p, size] for p, size in blobs.items()], "count": len(triples), "results": triples,
-                "json": format_build_json(null), "checked": checked}, ""
+                "checked": checked}, ""
 
 
 def _own_files() -> list[str]:
