@@ -1,0 +1,142 @@
+"""Incremental builds through the snapshot: when only sources or path outputs changed, the build
+decides just what they reach. Real commands in twin projects: one uses the snapshot, the other
+never does (``ASSETBUILD_SNAPSHOT=0``), and they must print, store and write the same."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from projects import clean_env, cli, cli_cmd, write
+
+ASSETFILE = '''\
+import time
+
+from assetbuild import asset, source
+
+raw = source("raw", "data/raw.txt")
+other = source("other", "data/other.txt")
+
+
+@asset(io="json")
+def parsed(raw):
+    return [int(x) for x in raw.read_text().split()]
+
+
+@asset(io="json", path="out/total.json")
+def total(parsed):
+    return sum(parsed)
+
+
+@asset(io="json", path="out/count.json")
+def count(other):
+    text = other.read_text()
+    if text.startswith("sleep"):
+        time.sleep(60)
+    return len(text.split())
+
+
+@asset(io="json")
+def summary(total, count):
+    return {"total": total, "count": count}
+'''
+
+SNAPSHOT = {"ASSETBUILD_CHECK_SNAPSHOT": "0"}
+FULL = {"ASSETBUILD_SNAPSHOT": "0", "ASSETBUILD_CHECK_SNAPSHOT": "0"}
+
+
+@pytest.fixture
+def twins(tmp_path: Path) -> tuple[Path, Path]:
+    """The same project twice, built and settled: the first answers from its snapshot."""
+    a = write(tmp_path / "snap", {"AssetFile": ASSETFILE, "data/raw.txt": "1 2 3\n", "data/other.txt": "a b\n"})
+    b = tmp_path / "full"
+    shutil.copytree(a, b)
+    for root, env in ((a, SNAPSHOT), (b, FULL)):
+        assert cli(cwd=root, env=clean_env(**env)).returncode == 0
+    assert explain(a)[1] == "snapshot: answers"
+    return a, b
+
+
+def explain(root: Path, *args: str) -> tuple[str, str, int]:
+    r = cli(*args, cwd=root, env=clean_env(ASSETBUILD_SNAPSHOT="explain", **SNAPSHOT))
+    return r.stdout, next((ln for ln in r.stderr.splitlines() if ln.startswith("snapshot:")), ""), r.returncode
+
+
+def decisions(doc: str) -> list[tuple[str, str, str | None, str | None, str | None]]:
+    """What a ``--json`` document says of each asset, without timings."""
+    return [(r["asset"], r["status"], r["key"], r["data_version"], r["error"]) for r in json.loads(doc)["results"]]
+
+
+def both(a: Path, b: Path, edit, *args: str) -> tuple[subprocess.CompletedProcess[str], subprocess.CompletedProcess[str]]:
+    edit(a)
+    edit(b)
+    return (cli(*args, cwd=a, env=clean_env(**SNAPSHOT)), cli(*args, cwd=b, env=clean_env(**FULL)))
+
+
+def outputs(root: Path) -> dict[str, str]:
+    return {p.name: p.read_text() for p in sorted((root / "out").iterdir())}
+
+
+def test_an_incremental_build_says_and_stores_what_the_full_path_does(twins: tuple[Path, Path]) -> None:
+    a, b = twins
+    _, line, _ = explain(a)
+    assert line == "snapshot: answers"
+    fast, full = both(a, b, lambda r: (r / "data" / "other.txt").write_text("a b c\n"), "--json")
+    assert fast.returncode == full.returncode == 0
+    assert decisions(fast.stdout) == decisions(full.stdout)
+    assert {d[0]: d[1] for d in decisions(fast.stdout)} == {"parsed": "cached", "total": "cached",
+                                                            "count": "built", "summary": "built"}
+    assert outputs(a) == outputs(b) == {"count.json": "3", "total.json": "6"}
+    fast, full = both(a, b, lambda r: (r / "data" / "raw.txt").write_text("4 5\n"))
+    assert fast.stdout.split(" in ")[0] == full.stdout.split(" in ")[0]
+    assert "built     total" in fast.stdout and "built     count" not in fast.stdout
+    _, line, _ = explain(a)
+    assert line == "snapshot: answers"  # the build that wrote recorded the next snapshot
+    import assetbuild
+
+    runs = assetbuild.list_runs(project_dir=a)  # the run's record counts every asset, as the full path's
+    assert runs[0]["counts"] == assetbuild.list_runs(project_dir=b)[0]["counts"] == {"built": 3, "cached": 1}
+
+
+def test_a_failure_in_an_incremental_build(twins: tuple[Path, Path]) -> None:
+    a, b = twins
+    fast, full = both(a, b, lambda r: (r / "data" / "raw.txt").write_text("1 x\n"), "--json")
+    assert fast.returncode == full.returncode == 1
+    assert decisions(fast.stdout) == decisions(full.stdout)
+    _, line, status = explain(a)
+    assert status == 1 and line == "snapshot: not used: the last build did not succeed"
+    fast, full = both(a, b, lambda r: (r / "data" / "raw.txt").write_text("7\n"), "--json")
+    assert fast.returncode == full.returncode == 0 and decisions(fast.stdout) == decisions(full.stdout)
+    assert outputs(a) == outputs(b)
+    assert explain(a)[1] == "snapshot: answers"
+
+
+def test_a_killed_incremental_build_loses_nothing(twins: tuple[Path, Path]) -> None:
+    a, b = twins
+    (a / "data" / "raw.txt").write_text("10 20\n")  # total runs and is recorded before count sleeps
+    (a / "data" / "other.txt").write_text("sleep a\n")
+    proc = subprocess.Popen(cli_cmd(), cwd=a, env=clean_env(**SNAPSHOT), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while (a / "out" / "total.json").read_text() != "30" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)  # (finished work is committed while an asset runs: at most 0.25 s later)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+    fast, full = both(a, b, lambda r: ((r / "data" / "raw.txt").write_text("10 20\n"),
+                                       (r / "data" / "other.txt").write_text("x y z w\n")), "--json")
+    assert fast.returncode == full.returncode == 0
+    kept = ("parsed", "total")  # built by the killed build, and kept
+    assert [d for d in decisions(fast.stdout) if d[0] not in kept] == [d for d in decisions(full.stdout) if d[0] not in kept]
+    assert [d[1:4] for d in decisions(fast.stdout) if d[0] in kept] == \
+        [("cached", *d[2:4]) for d in decisions(full.stdout) if d[0] in kept]
+    assert outputs(a) == outputs(b) == {"count.json": "4", "total.json": "30"}
+    assert explain(a)[1] == "snapshot: answers"
