@@ -7,7 +7,8 @@ Entry points are read straight from the ``entry_points.txt`` files of the distri
 ``sys.path``: importing ``importlib.metadata`` (which pluggy's loader does) costs 20-45 ms, a
 tenth of a whole null build, on every run. The format is the documented one (an INI section per
 group, ``name = module[:attr]`` lines); the first distribution of a name on ``sys.path`` wins,
-as with ``importlib.metadata``.
+as with ``importlib.metadata``. pluggy and the hook specs are imported by the first manager
+built: ``assetbuild --help`` with no plugin installed builds none (``installed_plugins``).
 """
 
 from __future__ import annotations
