@@ -7,7 +7,8 @@ Entry points are read straight from the ``entry_points.txt`` files of the distri
 ``sys.path``: importing ``importlib.metadata`` (which pluggy's loader does) costs 20-45 ms, a
 tenth of a whole null build, on every run. The format is the documented one (an INI section per
 group, ``name = module[:attr]`` lines); the first distribution of a name on ``sys.path`` wins,
-as with ``importlib.metadata``.
+as with ``importlib.metadata``. pluggy and the hook specs are imported by the first manager
+built: ``assetbuild --help`` with no plugin installed builds none (``installed_plugins``).
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ import importlib
 import os
 import sys
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pluggy
-
-from . import hookspecs
 from .errors import PluginError
+
+if TYPE_CHECKING:  # imported by the functions that use them: see installed_plugins
+    import pluggy
+
+    from . import hookspecs
 
 BUILTIN_PLUGINS = ("assetbuild.builtin.io_managers", "assetbuild.builtin.executors")
 ENTRY_POINT_GROUP = "assetbuild"
@@ -33,26 +36,39 @@ def get_plugin_manager(*, autoload: bool | None = None, builtins: bool = True) -
     ``builtins=False``: installed plugins only, for the command line's options, which it needs
     before parsing any argument (``--help``): the built-ins import the executors and contribute
     no options."""
+    import pluggy
+
+    from . import hookspecs
+
     pm = pluggy.PluginManager("assetbuild")
     pm.add_hookspecs(hookspecs)
     for name in BUILTIN_PLUGINS if builtins else ():
         pm.register(importlib.import_module(name), name=name)
+    for name, value, dist in installed_plugins(autoload=autoload):  # the built-ins: registered above
+        if pm.get_plugin(name) is not None or pm.is_blocked(name):
+            continue
+        try:
+            module, _, attr = value.split("[", 1)[0].partition(":")  # drop "[extras]"
+            plugin: Any = importlib.import_module(module.strip())
+            for part in filter(None, attr.strip().split(".")):
+                plugin = getattr(plugin, part)
+            pm.register(plugin, name=name)
+        except Exception as e:  # noqa: BLE001 - a broken plugin must say which one it is
+            raise PluginError(f"cannot load the assetbuild plugin {name!r} ({value}) of {dist}: "
+                              f"{type(e).__name__}: {e}") from e
+    return pm
+
+
+def installed_plugins(*, autoload: bool | None = None) -> list[tuple[str, str, str]]:
+    """The entry points ``get_plugin_manager`` loads, (name, value, distribution): none when
+    autoloading is off (``autoload=False``, or None and ASSETBUILD_DISABLE_PLUGIN_AUTOLOAD set);
+    the built-ins left out (registered by name, or not at all). Reads files only: the command
+    line asks it before building a plugin manager (and importing pluggy) for ``--help``."""
     if autoload is None:
         autoload = not os.environ.get("ASSETBUILD_DISABLE_PLUGIN_AUTOLOAD")
-    if autoload:
-        for name, value, dist in entry_points(ENTRY_POINT_GROUP):
-            if pm.get_plugin(name) is not None or pm.is_blocked(name) or name in BUILTIN_PLUGINS:
-                continue  # the built-ins are declared as entry points too: registered above, or left out
-            try:
-                module, _, attr = value.split("[", 1)[0].partition(":")  # drop "[extras]"
-                plugin: Any = importlib.import_module(module.strip())
-                for part in filter(None, attr.strip().split(".")):
-                    plugin = getattr(plugin, part)
-                pm.register(plugin, name=name)
-            except Exception as e:  # noqa: BLE001 - a broken plugin must say which one it is
-                raise PluginError(f"cannot load the assetbuild plugin {name!r} ({value}) of {dist}: "
-                                  f"{type(e).__name__}: {e}") from e
-    return pm
+    if not autoload:
+        return []
+    return [e for e in entry_points(ENTRY_POINT_GROUP) if e[0] not in BUILTIN_PLUGINS]
 
 
 _SCANNED: dict[tuple[str, tuple[tuple[str, int], ...]], list[tuple[str, str, str]]] = {}
@@ -153,6 +169,8 @@ def collect_executors(pm: pluggy.PluginManager) -> dict[str, Any]:
 def collect_options(pm: pluggy.PluginManager, taken: Iterable[str] = ()) -> list[hookspecs.ExecutorFlag]:
     """Every command-line option contributed through ``register_options``; a flag in ``taken``
     (the command line's own) or contributed twice is a PluginError naming the plugin."""
+    from . import hookspecs
+
     found: dict[str, str] = dict.fromkeys(taken, "assetbuild")
     flags: list[hookspecs.ExecutorFlag] = []
     for impl in pm.hook.register_options.get_hookimpls():

@@ -515,6 +515,24 @@ def test_entry_point_scan_agrees_with_importlib_metadata():
     assert {(n, v) for n, v, _ in entry_points("console_scripts")} >= {("assetbuild", "assetbuild.entry:main")}
 
 
+def test_installed_plugins_are_the_entry_points_a_plugin_manager_loads(tmp_path, monkeypatch):
+    """What the command line asks before building a plugin manager for its options: the
+    installed plugins, the built-ins left out, none when autoloading is off."""
+    from assetbuild.plugins import BUILTIN_PLUGINS, installed_plugins
+
+    env = installed_plugin(tmp_path, "tagging_plugin", TAGGING_PLUGIN)
+    monkeypatch.syspath_prepend(env["PYTHONPATH"])
+    monkeypatch.delenv("ASSETBUILD_DISABLE_PLUGIN_AUTOLOAD")
+    found = installed_plugins()
+    assert ("tagging_plugin", "tagging_plugin", "tagging_plugin") in found
+    assert not {name for name, _, _ in found} & set(BUILTIN_PLUGINS)
+    loaded = {name for name, _ in get_plugin_manager(builtins=False).list_name_plugin()}
+    assert loaded == {name for name, _, _ in found}
+    assert installed_plugins(autoload=False) == []
+    monkeypatch.setenv("ASSETBUILD_DISABLE_PLUGIN_AUTOLOAD", "1")
+    assert installed_plugins() == [] and installed_plugins(autoload=True) == found
+
+
 def test_a_failing_hook_is_a_plugin_error_and_finished_work_is_kept(project, pm):
     class Broken:
         @hookimpl

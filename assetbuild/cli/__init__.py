@@ -8,7 +8,6 @@ definition error; 130 interrupted.
 from __future__ import annotations
 
 import functools
-import json
 import sys
 from typing import Any
 
@@ -86,6 +85,10 @@ def _build_kwargs(opts: dict[str, Any]) -> dict[str, Any]:
 def _plugin_flags() -> tuple[tuple[Any, ...], Exception | None]:
     """The options installed plugins contribute (``register_options``), and the error of a broken
     plugin (a flag already taken)."""
+    from ..plugins import installed_plugins
+
+    if not installed_plugins():  # none to ask: no plugin manager (nor pluggy) to build
+        return (), None
     from ..errors import PluginError
     from ..plugins import collect_options, get_plugin_manager
 
@@ -200,6 +203,8 @@ _remote_options = _options(
 
 
 def _parse_remote_options(items: Any) -> dict[str, Any] | None:
+    import json
+
     out: dict[str, Any] = {}
     for item in items or ():
         k, sep, v = item.partition("=")

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
@@ -89,6 +88,8 @@ def ticks(ctx: click.Context, limit: int, **local: Any) -> None:
     opts, _ = _setup(ctx, local)
     rows = list_ticks(assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"), limit=limit)
     if opts.get("as_json"):
+        import json
+
         click.echo(json.dumps({"ticks": rows}))
         return
     if not rows:

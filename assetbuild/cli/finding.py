@@ -13,13 +13,14 @@ mistypes a command.
 from __future__ import annotations
 
 import contextlib
-import difflib
 import os
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:  # pathlib and difflib are imported where used: `assetbuild --help` needs neither
+    from pathlib import Path
 
 # A directory that holds one of these is a repository's root: the search stops there, as an
 # AssetFile above it belongs to another project.
@@ -59,6 +60,8 @@ def place_project(opts: dict[str, Any], *, command: str | None, say: Any) -> Non
     AssetFile (``say`` tells the user which, once). Paths the user gave relative to where
     the command started (``--cache-dir``, ASSETBUILD_CACHE_DIR, ``-f``) keep their meaning;
     ``opts["caller_dir"]`` is that directory, for the commands' own FILE arguments."""
+    from pathlib import Path
+
     if opts.get("directory"):
         if opts.get("assetfile") or command in NO_SEARCH:
             return  # -C DIR -f FILE: FILE is read from DIR, as make -C does
@@ -101,6 +104,8 @@ def close_command(word: str, group: click.Group, ctx: click.Context) -> str | No
     """The command ``word`` looks like a typo of (difflib's closest), or None."""
     if not word or not word.replace("-", "").replace("_", "").isalnum():
         return None  # a glob, group:NAME, +x...: a selection, never a command
+    import difflib
+
     names = group.list_commands(ctx)
     hits = difflib.get_close_matches(word, names, n=1, cutoff=0.75)
     return hits[0] if hits else None

@@ -5,7 +5,6 @@ calls an asset as a plain function. It writes new files only: a name already the
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import click
@@ -87,6 +86,8 @@ def init(ctx: click.Context, target: str, **local: Any) -> None:
 
     Nothing is overwritten: if any of those files exists, exit 2 and nothing is written.
     """
+    from pathlib import Path  # here: `assetbuild --help` loads this module, and needs no pathlib
+
     from ..errors import ConfigError
 
     _setup(ctx, local)

@@ -4,7 +4,6 @@ document)."""
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any
 
@@ -17,6 +16,8 @@ def format_observations(results: list[Any], *, as_json: bool = False) -> str:
     """``name  version`` per successful observation (in declaration order), or the JSON document
     ``{"ok", "observations": [{"source", "version", "changed", "error"}]}``."""
     if as_json:
+        import json
+
         return json.dumps({"ok": all(o.ok for o in results), "observations": [o.to_json() for o in results]})
     width = max((len(o.source) for o in results if o.ok), default=0)
     return "\n".join(f"{o.source:<{width}}  {o.version}" for o in results if o.ok)

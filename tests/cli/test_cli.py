@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -207,6 +208,22 @@ def test_help_teaches(tmp_path):
     assert r.returncode == 0 and "Examples:" in r.stdout and "status" in r.stdout
     r = cli("build", "--help", cwd=tmp_path)
     assert "--keep-going" in r.stdout and "Exit status" in r.stdout
+
+
+def test_help_imports_click_and_the_command_line_only(tmp_path):
+    """`assetbuild --help` (no plugin installed) loads no plugin manager, no engine, no store:
+    its cost is the interpreter's and click's start-up, and the commands' declarations."""
+    code = ("import contextlib, io, json, sys\n"
+            "sys.argv = ['assetbuild', '--help']\n"
+            "from assetbuild.cli import cli\n"
+            "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+            "    cli.main(prog_name='assetbuild', standalone_mode=False)\n"
+            "heavy = ('pluggy', 'lmdb', 'cloudpickle', 'assetbuild.hookspecs', 'assetbuild.definitions',\n"
+            "         'assetbuild.session', 'assetbuild.store', 'assetbuild.output')\n"
+            "print(json.dumps(['Usage: assetbuild' in out.getvalue(), [m for m in heavy if m in sys.modules]]))\n")
+    r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=clean_env(), capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == [True, []]
 
 
 def test_local_module_edit_within_the_same_second_is_seen(tmp_path):
