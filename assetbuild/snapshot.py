@@ -47,7 +47,10 @@ from __future__ import annotations
 import marshal
 import os
 import sys
-from typing import Any
+
+TYPE_CHECKING = False  # (importing typing costs the fast path milliseconds: annotations only)
+if TYPE_CHECKING:
+    from typing import Any
 
 FORMAT = 3
 FILE = "snapshot"  # in the cache directory
