@@ -99,3 +99,21 @@ def test_type_checkers_see_every_public_name_from_its_submodule() -> None:
                     seen.update({a.name: str(imp.module) for a in imp.names})
     assert seen == assetbuild._LAZY
     assert set(assetbuild.__all__) == {"__version__", *assetbuild._LAZY}  # __all__ is written out for them
+
+
+def test_a_build_imports_the_session_modules_it_needs_only() -> None:
+    got = loaded_after("import assetbuild.session.building")
+    session = {m for m in got["own"] if m.startswith("assetbuild.session.")}
+    assert not session & {"assetbuild.session.daemon", "assetbuild.session.queries", "assetbuild.session.maintenance",
+                          "assetbuild.session.watching", "assetbuild.session.accepting"}, sorted(session)
+
+
+def test_every_name_of_the_session_package_resolves() -> None:
+    import assetbuild.session as session
+
+    names = fresh("import json, assetbuild.session as s\n"
+                  "print(json.dumps(sorted(n for n in s.__all__ if getattr(s, n, None) is None)))")
+    assert names == []
+    assert session.run_daemon is session.daemon.run and session.maintenance.clean_report  # modules as attributes
+    with pytest.raises(AttributeError, match="has no attribute 'nothing'"):
+        session.nothing  # noqa: B018
