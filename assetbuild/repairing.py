@@ -37,6 +37,16 @@ class Repairing:
     _timed_out: Callable[[Job, Future[Any]], AssetResult]
 
 
+    @property
+    def repaired(self) -> frozenset[str]:
+        """The assets this build built again because their stored value was unusable."""
+        return frozenset(self._repaired)
+
+    def result_of(self, name: str) -> AssetResult | None:
+        """What this build did with ``name``, planned or not (an input outside an ``only``
+        plan is built again when its stored value is unusable); None if nothing."""
+        return self._results.get(name)
+
     def _repair(self, name: str, key: str, err: BaseException) -> None:
         """An asset's stored output turned out unusable after it was decided: forget its trace
         and run it again now, before the asset that needed it goes on. Once per build: a second

@@ -512,7 +512,7 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
                                                         dry_run=dry_run, only=options.only))
             else:  # the snapshot holds for the rest: decided are what a changed data file reaches
                 result = snap.merged(observer.with_logs(sched.build(  # type: ignore[union-attr]
-                    [n for n in plan if n in affected], keep_going=options.keep_going, only=True)), plan)
+                    [n for n in plan if n in affected], keep_going=options.keep_going, only=True)), plan, sched)
                 outcomes.update((r.asset, r.status) for r in result.results)
         clean_end = True
         if not dry_run:

@@ -119,6 +119,19 @@ class Distributions:
         self._versions: dict[str, str | None] = {}
         self._table: _Table | None = None
         self._file_tried: Path | None = None
+        # the metadata files versions were read from one by one: editing one in place changes a
+        # version without changing a sys.path entry's time (the null build's snapshot watches them)
+        self.metadata_files: set[str] = set()
+
+    def _note_metadata(self, dist: Any) -> None:
+        where = getattr(dist, "_path", None)  # a PathDistribution's directory (*.dist-info, *.egg-info)
+        for name in ("METADATA", "PKG-INFO"):
+            f = os.path.join(str(where), name) if where is not None else None
+            if f is not None and os.path.isfile(f):
+                self.metadata_files.add(f)
+                return
+        if where is not None and os.path.isfile(str(where)):  # an egg-info that is one file
+            self.metadata_files.add(str(where))
 
     def refresh(self) -> None:
         """Forget what was looked up if a package was installed or removed since (cheap: a
@@ -151,7 +164,9 @@ class Distributions:
                 from importlib import metadata
 
                 try:
-                    version = metadata.version(top)
+                    dist = metadata.distribution(top)
+                    version = dist.version
+                    self._note_metadata(dist)
                 except metadata.PackageNotFoundError:
                     self._table = _Table.scan()
                     if path is not None and persist:

@@ -116,6 +116,19 @@ def _static_refusal(project: Any, previous: dict[str, Any] | None, contents: dic
     return None, out
 
 
+def _agrees(r: Any, recorded: list[Any], sched: Any) -> bool:
+    """Whether the full path's result ``r`` for an asset the snapshot would have left cached
+    as ``recorded`` says the same: cached with its key and version; or built again under its
+    key because its stored value was unusable (an incremental build rebuilds it too, when an
+    asset it decides reads it); or not run because the build stopped at a failure first (an
+    incremental build reports it cached: it is up to date)."""
+    if r.status == "cached":
+        return recorded == [r.asset, r.key, r.data_version]
+    if r.asset in sched.repaired:
+        return bool(r.key == recorded[1])
+    return r.status == "skipped" and (r.error or "").startswith("not run: the build stopped after")
+
+
 def _checker_digest() -> str:
     """The static check's own code: a verdict cached by an older check is not reused."""
     h = hashlib.sha256()
@@ -136,7 +149,7 @@ class Recorder:
             else snapshot.read(self.cache_dir)
         self.refused = refusal(project)
         self.data: dict[str, Any] = {}  # source and path output -> signature before deciding
-        self.owner: dict[str, str] = {}  # source and path output -> its node
+        self.owner: dict[str, list[str]] = {}  # source and path output -> its nodes (two sources may name one file)
         self.checked: dict[str, str] | None = None  # the static check's verdicts, by source digest
         self.probe: tuple[int, int] | None = None
         self.affected: set[str] | None = None  # None: decide every asset
@@ -162,7 +175,7 @@ class Recorder:
                 self.refused = f"source {name!r} is a directory"
                 return
             self.data[p] = snapshot.sig_of(p)
-            self.owner[p] = name
+            self.owner.setdefault(p, []).append(name)
         self.affected = self._affected(root)
 
     def _affected(self, root: str) -> set[str] | None:
@@ -178,24 +191,25 @@ class Recorder:
         if results is None or len(results["results"]) != len(graph.order):
             return None
         self.recorded = {r[0]: r for r in results["results"]}
-        affected = {self.owner[p] for p in found}  # the changed sources and path outputs' owners
+        affected = {name for p in found for name in self.owner[p]}  # the changed sources, and outputs' owners
         inputs = graph.inputs
         for name in graph.order:  # (dependencies first) and what reads them
             if name not in affected and any(up in affected for _, up in inputs[name]):
                 affected.add(name)
         return affected.intersection(graph.order)
 
-    def merged(self, result: Any, plan: list[str]) -> Any:
+    def merged(self, result: Any, plan: list[str], sched: Any) -> Any:
         """The build's result over ``plan``: the affected assets' results as decided, the
-        others cached as the previous snapshot recorded them."""
+        others cached as the previous snapshot recorded them, bar those the build ran even so
+        (an input whose stored value turned out unusable is built again, as the full path does)."""
         from dataclasses import replace
 
         from ..reports import cached_result
 
         ran = {r.asset: r for r in result.results}
         rec = self.recorded
-        return replace(result, results=tuple(ran[n] if n in ran else cached_result(n, rec[n][1], rec[n][2])
-                                             for n in plan))
+        return replace(result, results=tuple(
+            ran[n] if n in ran else sched.result_of(n) or cached_result(n, rec[n][1], rec[n][2]) for n in plan))
 
     def finish(self, result: Any, store: Any, sched: Any, said: int) -> None:
         """Write the snapshot if this build succeeded and can be proved again, else a refusal
@@ -210,7 +224,7 @@ class Recorder:
                                f"{'found them so with other keys' if null else 'did not find every asset cached'}")
         if self.checking and self.affected is not None:
             wrong = [r.asset for r in result.results if r.asset not in self.affected
-                     and (r.status != "cached" or self.recorded[r.asset] != [r.asset, r.key, r.data_version])]
+                     and not _agrees(r, self.recorded[r.asset], sched)]
             if wrong:
                 raise RuntimeError(f"the snapshot disagrees with the full build: it would have taken {wrong[0]!r} "
                                    "as cached with its recorded key, and the build did not")
@@ -292,7 +306,20 @@ class Recorder:
         dirs[root] = None
         for f in known:
             dirs[os.path.dirname(f)] = None
+        starts = [os.path.abspath(p or ".") for p in snapshot.START_PATH]
+        for m in loaded.project_modules:  # each package of a project module, wherever on sys.path:
+            parts = m.split(".")[:-1]      # another portion of it could become the one imported
+            for i in range(1, len(parts) + 1):
+                for start in starts:
+                    dirs[os.path.join(start, *parts[:i])] = None
         for f in _own_files():  # (not their directories: a new module changes nothing until one imports it)
+            files[f] = snapshot.sig_of(f)
+        from .distributions import DISTRIBUTIONS
+
+        metadata = set(DISTRIBUTIONS.metadata_files)  # the versions keys name, each read from one
+        if self.affected is not None:  # (what this build did not fingerprint: as the last one read it)
+            metadata.update((self.previous or {}).get("metadata", ()))
+        for f in metadata:
             files[f] = snapshot.sig_of(f)
         for plugin in self.project.plugin_manager.get_plugins():
             f = getattr(plugin, "__file__", None)
@@ -322,6 +349,7 @@ class Recorder:
                 "files": [[f, list(s) if s is not None else None] for f, s in files.items()],
                 "data": [[f, list(s) if s is not None else None] for f, s in data.items()],
                 "blobs": [[p, size] for p, size in blobs.items()], "count": len(triples), "results": triples,
+                "metadata": sorted(metadata),
                 "checked": checked}, ""
 
 
