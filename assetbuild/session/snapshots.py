@@ -300,8 +300,10 @@ class Recorder:
         if static is not None:
             return None, static
         root = str(self.project.project_dir)
-        pyproject = os.path.join(root, "pyproject.toml")
-        files[pyproject] = snapshot.sig_of(pyproject)
+        from .partition_env import DYNAMIC_FILE
+
+        for f in (os.path.join(root, "pyproject.toml"), os.path.join(self.cache_dir, DYNAMIC_FILE)):
+            files[f] = snapshot.sig_of(f)  # (the dynamic partitions' keys: ``assetbuild partitions add``)
         dirs = {os.path.abspath(p or "."): None for p in snapshot.START_PATH}
         dirs[root] = None
         for f in known:
