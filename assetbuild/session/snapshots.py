@@ -11,8 +11,8 @@ A build may use and write one only when the command line was a plain build of ev
   their stored values are what the affected ones read (as with ``--only``).
 - After a build in which every asset succeeded and nothing was said but the results and
   the summary, it writes the next snapshot, if everything its decision read is something a
-  snapshot can check again (see ``refusal``): the data as it was before deciding (and still
-  is after, bar the path outputs this build wrote), the code as it was loaded.
+  snapshot can check again (see ``refusal``): the data as it was before deciding (the path
+  outputs this build wrote, as it wrote them), the code as it was loaded.
 """
 
 from __future__ import annotations
@@ -188,9 +188,9 @@ class Recorder:
         if isinstance(found, str) or {p for p, _ in prev["data"]} != set(self.data):
             return None
         results = snapshot.read_results(self.cache_dir, prev)
-        if results is None or len(results["results"]) != len(graph.order):
+        self.recorded = {r[0]: r for r in results["results"]} if results is not None else {}
+        if self.recorded.keys() != set(graph.order):
             return None
-        self.recorded = {r[0]: r for r in results["results"]}
         affected = {name for p in found for name in self.owner[p]}  # the changed sources, and outputs' owners
         inputs = graph.inputs
         for name in graph.order:  # (dependencies first) and what reads them
