@@ -436,3 +436,16 @@ def test_a_verdict_of_the_static_check_is_reused_only_by_the_same_check(as_the_c
     _build_as_the_command_would(root)
     rec = snapshot.read(cache)
     assert rec is not None and not rec.get("refused") and set(rec["checked"].values()) == {""}
+
+
+def test_a_module_level_name_from_a_relative_import_is_known(tmp_path: Path) -> None:
+    """``lib/steps.py`` reads ``K`` of ``.util`` at module level: the static check resolves the
+    relative import from the module's package, and the snapshot answers."""
+    root = write(tmp_path, {
+        "AssetFile": 'from assetbuild import asset\n\nfrom lib.steps import f\n\n\n@asset(io="json")\ndef a():\n'
+                     "    return f(2)\n",
+        "lib/__init__.py": "", "lib/util.py": "K = 3\n",
+        "lib/steps.py": "from .util import K\n\nY = K\n\n\ndef f(x):\n    return x * Y\n"})
+    assert cli(cwd=root).returncode == 0
+    _, line, _ = explain(root)
+    assert line == "snapshot: answers", line

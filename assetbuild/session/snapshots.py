@@ -96,7 +96,7 @@ def _static_refusal(project: Any, previous: dict[str, Any] | None, contents: dic
     for _ in range(len(exports) + 1):  # exports only grow: a fixed point within as many rounds
         grew = False
         for f, m in names.items():
-            found = facts(contents[f], os.path.relpath(f, project.project_dir), exports)
+            found = facts(contents[f], os.path.relpath(f, project.project_dir), exports, _package(f, m))
             if found.exports != exports[m]:
                 exports[m], grew = found.exports, True
         if not grew:
@@ -105,15 +105,21 @@ def _static_refusal(project: Any, previous: dict[str, Any] | None, contents: dic
     context = hashlib.sha256(repr(sorted((k, sorted(v)) for k, v in exports.items())).encode()
                              + _checker_digest().encode()).hexdigest()
     for f in [str(loaded.path), *names]:
-        d = digests[f] + ":" + context  # a file's verdict depends on what the modules it reads export
+        package = _package(f, names[f]) if f in names else ""  # (where its relative imports start)
+        d = f"{digests[f]}:{context}:{package}"  # a verdict depends on what the modules it reads export
         verdict = checked.get(d)
         if verdict is None:
-            found = facts(contents[f], os.path.relpath(f, project.project_dir), exports)
+            found = facts(contents[f], os.path.relpath(f, project.project_dir), exports, package)
             verdict = str(found.refusal) if found.refusal is not None else ""
         out[d] = verdict
         if verdict:
             return verdict + " (the fast null build needs an AssetFile that only declares)", out
     return None, out
+
+
+def _package(file: str, module: str) -> str:
+    """The package a module's relative imports start from: itself for a package's __init__."""
+    return module if os.path.basename(file) == "__init__.py" else module.rpartition(".")[0]
 
 
 def _agrees(r: Any, recorded: list[Any], sched: Any) -> bool:
