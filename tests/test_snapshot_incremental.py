@@ -9,11 +9,14 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 from projects import clean_env, cli, cli_cmd, write
+
+from assetbuild import snapshot
 
 ASSETFILE = '''\
 import time
@@ -140,3 +143,122 @@ def test_a_killed_incremental_build_loses_nothing(twins: tuple[Path, Path]) -> N
         [("cached", *d[2:4]) for d in decisions(full.stdout) if d[0] in kept]
     assert outputs(a) == outputs(b) == {"count.json": "4", "total.json": "30"}
     assert explain(a)[1] == "snapshot: answers"
+
+
+# --- through the Python API, with the entry point's intent: which assets the build decides ---
+
+class _Seen:
+    """A reporter that keeps the name of each asset the build decided (cached ones too)."""
+
+    def __new__(cls):
+        from assetbuild.output import Reporter
+
+        class Seen(Reporter):
+            def __init__(self) -> None:
+                super().__init__(verbosity=-2)
+                self.seen: list[str] = []
+
+            def asset_finished(self, r, dry_run: bool = False) -> None:  # type: ignore[no-untyped-def]
+                self.seen.append(r.asset)
+                super().asset_finished(r, dry_run)
+
+        return Seen()
+
+
+def _build_as_the_command_would(root: Path):  # type: ignore[no-untyped-def]
+    """A build through the Python API with the entry point's intent set, so it uses the snapshot."""
+    import assetbuild
+
+    rep = _Seen()
+    result = assetbuild.build(project_dir=root, reporter=rep)
+    return result, rep.seen
+
+
+@pytest.fixture
+def as_the_command(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    root = write(tmp_path, {"AssetFile": ASSETFILE, "data/raw.txt": "1 2 3\n", "data/other.txt": "a b\n"})
+    monkeypatch.setattr(snapshot, "INTENT", {"json": False, "quiet": True, "directory": str(root)})
+    monkeypatch.setattr(snapshot, "START_PATH", list(sys.path))
+    monkeypatch.setattr(snapshot, "CHECK", False)
+    monkeypatch.chdir(root)
+    return root
+
+
+def test_an_edit_of_a_source_decides_only_what_it_reaches(as_the_command: Path) -> None:
+    root = as_the_command
+    _, seen = _build_as_the_command_would(root)
+    assert sorted(seen) == ["count", "parsed", "summary", "total"]
+    _, seen = _build_as_the_command_would(root)
+    assert seen == []  # (the command would not have loaded the AssetFile at all)
+    (root / "data" / "other.txt").write_text("a b c\n")
+    result, seen = _build_as_the_command_would(root)
+    assert sorted(seen) == ["count", "summary"]
+    by = {r.asset: r for r in result.results}
+    assert len(by) == len(result.results) == 4
+    assert {a: r.status for a, r in by.items()} == {"parsed": "cached", "total": "cached",
+                                                   "count": "built", "summary": "built"}
+    snapshot.INTENT = None  # the full path, deciding every asset: the same keys and versions
+    import assetbuild
+
+    full = assetbuild.build(project_dir=root)
+    assert [(r.asset, r.status, r.key, r.data_version) for r in full.results] == \
+        [(r.asset, "cached", r.key, r.data_version) for r in result.results]
+    assert assetbuild.load_value("summary", project_dir=root) == {"total": 6, "count": 3}
+
+
+def test_a_deleted_path_output_is_restored_alone(as_the_command: Path) -> None:
+    root = as_the_command
+    for _ in range(3):
+        _build_as_the_command_would(root)
+    (root / "out" / "total.json").unlink()
+    result, seen = _build_as_the_command_would(root)
+    assert sorted(seen) == ["summary", "total"]
+    assert {r.asset: r.status for r in result.results}["total"] == "restored"
+    assert (root / "out" / "total.json").read_text().strip() == "6"
+
+
+def test_the_check_decides_every_asset_and_fails_on_a_wrong_record(as_the_command: Path) -> None:
+    import marshal
+
+    root = as_the_command
+    for _ in range(3):
+        _build_as_the_command_would(root)
+    (root / "data" / "other.txt").write_text("a\n")
+    snapshot.CHECK = True
+    _, seen = _build_as_the_command_would(root)  # a right record: every asset decided, and agreed
+    assert sorted(seen) == ["count", "parsed", "summary", "total"]
+    _build_as_the_command_would(root)
+    results = root / ".assetbuild" / "snapshot.results"
+    doc = marshal.loads(results.read_bytes())
+    doc["results"] = [[a, "0" * 64 if a == "total" else k, dv] for a, k, dv in doc["results"]]
+    results.write_bytes(marshal.dumps(doc))
+    (root / "data" / "other.txt").write_text("a b c d\n")
+    with pytest.raises(RuntimeError, match="snapshot disagrees with the full build: it would have taken 'total'"):
+        _build_as_the_command_would(root)
+
+
+def test_a_verdict_of_the_static_check_is_reused_only_by_the_same_check(as_the_command: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from assetbuild.session import snapshots
+
+    root = as_the_command
+    cache = str(root / ".assetbuild")
+    for _ in range(3):
+        _build_as_the_command_would(root)
+
+    def tamper() -> None:  # as if an older check had refused the AssetFile
+        rec = snapshot.read(cache)
+        assert rec is not None and rec["checked"] and not rec.get("refused")
+        snapshot.write(cache, {**rec, "checked": dict.fromkeys(rec["checked"], "AssetFile:1: tampered")})
+
+    tamper()
+    (root / "data" / "other.txt").write_text("x\n")  # a build that records again
+    _build_as_the_command_would(root)
+    assert (snapshot.read(cache) or {}).get("refused", "").startswith("AssetFile:1: tampered")  # reused
+    _build_as_the_command_would(root)
+    assert (snapshot.read(cache) or {}).get("refused", "").startswith("AssetFile:1: tampered")  # and kept
+    monkeypatch.setattr(snapshots, "_checker_digest", lambda: "another check")
+    (root / "data" / "other.txt").write_text("x y\n")
+    _build_as_the_command_would(root)
+    rec = snapshot.read(cache)
+    assert rec is not None and not rec.get("refused") and set(rec["checked"].values()) == {""}
