@@ -333,7 +333,11 @@ REFUSED = {
 
 @pytest.mark.parametrize("name", list(REFUSED))
 def test_refused(name):
-    src, line, word = REFUSED[name]
+    assert_refused(name, *REFUSED[name])
+
+
+def assert_refused(name: str, src: str, line: int, word: str) -> None:
+    """``src`` is refused at ``line``, with ``word`` in the reason, in one line (tests/test_staticforms.py too)."""
     got = check(src)
     assert got is not None, f"{name} was accepted"
     assert (got.filename, got.line) == ("AssetFile", line), str(got)

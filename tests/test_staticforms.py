@@ -4,19 +4,14 @@ the example projects that use them."""
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import pytest
+from test_declarative import assert_refused, check
 
-from assetbuild.declarative import Refusal, facts, refusal
+from assetbuild.declarative import facts, refusal
 
 ROOT = Path(__file__).resolve().parent.parent
-PROJECT = {"config": {"THRESHOLD"}}
-
-
-def check(src: str, project=PROJECT) -> Refusal | None:
-    return refusal(textwrap.dedent(src), "AssetFile", project)
 
 
 ACCEPTED = {
@@ -165,12 +160,7 @@ REFUSED = {
 
 @pytest.mark.parametrize("name", list(REFUSED))
 def test_refused(name):
-    src, line, word = REFUSED[name]
-    got = check(src)
-    assert got is not None, f"{name} was accepted"
-    assert (got.filename, got.line) == ("AssetFile", line), str(got)
-    assert word in got.reason, str(got)
-    assert str(got) == f"AssetFile:{line}: {got.reason}" and "\n" not in str(got)
+    assert_refused(name, *REFUSED[name])
 
 
 def test_a_project_module_named_like_the_stdlib_is_not_the_stdlib():
