@@ -1,21 +1,23 @@
-"""The null build's snapshot: a proof, checked in a few milliseconds, that a build would find
-every asset cached, so the command can say so without loading the AssetFile.
+"""The build's snapshot: a proof, checked in a few milliseconds, that a build would find every
+asset cached, so the command can say so without loading the AssetFile; or that only the
+assets reading some changed sources or path outputs need deciding.
 
-A build of the whole project that found every asset cached writes the snapshot
-(``session.snapshots``): everything that build's decision read, as it was when it decided.
+A build of the whole project that succeeded writes the snapshot (``session.snapshots``):
+everything that build's decision read, as it was when it decided.
 
 - the interpreter, ``sys.path`` as the command started, and the modification time of each of
   its directories (a package installed, removed or upgraded changes its site directory; a new
-  module that would shadow an import changes the directory it is created in);
+  module that would shadow an import changes the directory it is created in), and of each
+  project module's package directory on every one of them (another portion of a package);
 - the stat signature (size, mtime, ctime, inode, device) of every file whose content the
   decision used: the code (``files``: the AssetFile and the project's modules, read and found
-  identical to what was loaded, pyproject.toml, assetbuild's own modules and the plugins') and
-  the data (``data``: the sources and the path outputs); and the directories holding the
-  project's modules;
+  identical to what was loaded, pyproject.toml, assetbuild's own modules and the plugins', the
+  metadata files library versions were read from, the dynamic partitions' keys) and the data
+  (``data``: the sources and the path outputs); and the directories holding the project's modules;
 - the environment variables that can change a decision (``ASSETBUILD_*``, ``PYTHON*``, and
   those assets declare with ``env=``);
 - the identity of the cache's index file and its last committed transaction: any write to
-  the index since (a build, ``accept``, ``clean``, a new dynamic partition) refuses it;
+  the index since (a build, ``accept``, ``clean``) refuses it;
 - the outputs kept as files in the cache, which must still be there at their size.
 
 ``changes`` compares all of these with the record. A signature is trusted only when it is not
@@ -50,6 +52,7 @@ import sys
 
 TYPE_CHECKING = False  # (importing typing costs the fast path milliseconds: annotations only)
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 FORMAT = 3
@@ -243,18 +246,23 @@ def read_results(cache_dir: str, rec: dict[str, Any]) -> dict[str, Any] | None:
     return res
 
 
-def cached_entry(asset: str, key: str, data_version: str) -> str:
-    """A cached result's entry in the ``--json`` document, as ``json.dumps`` writes it."""
+def cached_entries() -> Callable[[str, str, str], str]:
+    """A function (asset, key, data version) -> that cached result's entry in the ``--json``
+    document, as ``json.dumps`` writes it (``output.format_build_json`` uses it too)."""
     from json.encoder import encode_basestring_ascii as quoted  # what json.dumps writes a str with
 
-    return (f'{{"asset": {quoted(asset)}, "status": "cached", "key": {quoted(key)}, "data_version": '
-            f'{quoted(data_version)}, "duration_s": 0.0, "error": null, "metadata": {{}}}}')
+    def entry(asset: str, key: str, data_version: str) -> str:
+        return (f'{{"asset": {quoted(asset)}, "status": "cached", "key": {quoted(key)}, "data_version": '
+                f'{quoted(data_version)}, "duration_s": 0.0, "error": null, "metadata": {{}}}}')
+
+    return entry
 
 
 def null_json(results: list[list[str]]) -> str:
     """The ``--json`` document of a null build whose results are ``results`` ((asset, key,
-    data version) each): what the full path prints (``output.format_build_json``)."""
-    return '{"ok": true, "results": [' + ", ".join([cached_entry(*r) for r in results]) + "]}"
+    data version) each): what the full path prints."""
+    entry = cached_entries()
+    return '{"ok": true, "results": [' + ", ".join([entry(*r) for r in results]) + "]}"
 
 
 def write(cache_dir: str, rec: dict[str, Any], results: dict[str, Any] | None = None) -> None:

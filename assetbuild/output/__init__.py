@@ -414,8 +414,9 @@ def _build_json_text(result: BuildResult) -> str:
     """``json.dumps(result.to_json())``, byte for byte, with each cached result's entry written
     from its three strings rather than built as a dict and encoded key by key: a null build
     has one per asset (and per partition), and this is most of its ``--json`` time."""
-    from ..snapshot import cached_entry
+    from ..snapshot import cached_entries
 
+    cached_entry = cached_entries()
     entries = []
     add = entries.append
     for r in result.results:
