@@ -333,6 +333,14 @@ class Recorder:
             f = getattr(plugin, "__file__", None)
             if f:
                 files[f] = snapshot.sig_of(f)
+        carried: dict[str, Any] = {}
+        if self.affected is not None and self.previous is not None:
+            # what this build did not read because it decided only some assets (a module imported
+            # inside another asset's function): as the last snapshot recorded it, and this build
+            # found it (``changes``), not as it may be now
+            for f, sig in self.previous["files"]:
+                files.setdefault(f, sig)
+            carried = {d: t for d, t in self.previous["dirs"] if d not in dirs}
         if any(snapshot.is_racy(s, self.probe) for s in files.values()):
             return None, "a file of the project's code was modified too recently to trust its signature"
         blobs = {p: size for p, size in (self.previous or {}).get("blobs", ())} if self.affected is not None else {}
@@ -353,7 +361,7 @@ class Recorder:
         return {"project": root, "cache": self.cache_dir, "interpreter": list(snapshot.interpreter()),
                 "path": list(snapshot.START_PATH), "env": snapshot.watched_env(declared), "declared_env": declared,
                 "store": list(state), "written_ns": time.time_ns(), "racy": racy,
-                "dirs": [[d, snapshot.dir_time(d)] for d in dirs],
+                "dirs": [[d, snapshot.dir_time(d)] for d in dirs] + [[d, t] for d, t in carried.items()],
                 "files": [[f, list(s) if s is not None else None] for f, s in files.items()],
                 "data": [[f, list(s) if s is not None else None] for f, s in data.items()],
                 "blobs": [[p, size] for p, size in blobs.items()], "count": len(triples), "results": triples,
