@@ -117,6 +117,8 @@ def main() -> None:
     if form is not None:
         from . import snapshot
 
+        if form["directory"]:  # (absolute now: the CLI changes into it before building)
+            form["directory"] = os.path.abspath(str(form["directory"]))
         snapshot.INTENT = form  # a full build of this form may write the next snapshot
         snapshot.START_PATH = START_PATH
         snapshot.CHECK = os.environ.get("ASSETBUILD_CHECK_SNAPSHOT", "") not in ("", "0")

@@ -304,3 +304,10 @@ def test_a_module_level_name_from_a_relative_import_is_known(tmp_path: Path) -> 
     assert cli(cwd=root).returncode == 0
     _, line, _ = explain(root)
     assert line == "snapshot: answers", line
+
+
+def test_a_relative_directory_option_records_and_answers(tmp_path: Path) -> None:
+    project(tmp_path / "proj")
+    assert cli("-C", "proj", cwd=tmp_path).returncode == 0
+    r = cli("-C", "proj", "-q", cwd=tmp_path, env=clean_env(ASSETBUILD_SNAPSHOT="explain"))
+    assert "snapshot: answers" in r.stderr, r.stderr
