@@ -30,6 +30,8 @@ from assetbuild import snapshot
 
 RACY_S = snapshot.RACY_NS / 1e9 + 0.1
 NOW = "2026-03-01T09:00:00Z"
+# CI runs a few fixed examples; a longer hunt: AB_AGREEMENT_EXAMPLES=200 (random examples)
+EXAMPLES = int(os.environ.get("AB_AGREEMENT_EXAMPLES", "0"))
 
 
 # --- the project -------------------------------------------------------------------------------
@@ -44,18 +46,28 @@ class Spec:
     paths: tuple[bool, ...]  # per asset: a text asset with a path output
     env_asset: int  # the asset that declares env=["AB_SCALE"]
     fakelib: bool  # lib/helpers.py imports an installed library (fakelib, on PYTHONPATH)
+    lazy_asset: int  # the asset that imports lib.extra inside its function, not at load time
+    big_asset: int | None  # the asset whose output is a file in the cache (larger than INLINE_MAX)
 
 
 def _asset(spec: Spec, j: int, const: int) -> str:
     deps = spec.deps[j]
     args = ", ".join(deps)
-    values = ", ".join(f"int({d}.read_text())" if d.startswith("s") else f"int({d})" for d in deps)
+    values = ", ".join(f"int({d}.read_text().split()[0])" if d.startswith("s") else f"int(str({d}).split()[0])"
+                       for d in deps)
     env = ', env=["AB_SCALE"]' if j == spec.env_asset else ""
-    scale = ' * int(os.environ.get("AB_SCALE", "1"))' if j == spec.env_asset else ""
-    if spec.paths[j]:
-        return (f'@asset(io="text", path="out/a{j}.txt"{env})\ndef a{j}({args}):\n'
-                f'    return str(mix({values}) + {const}{scale}) + "\\n"\n')
-    return f'@asset(io="json"{env})\ndef a{j}({args}):\n    return mix({values}) + {const}{scale}\n'
+    value = f"mix({values}) + {const}"
+    if j == spec.env_asset:
+        value += ' * int(os.environ.get("AB_SCALE", "1"))'
+    lazy = "    from lib.extra import shift\n\n" if j == spec.lazy_asset else ""
+    if j == spec.lazy_asset:
+        value = f"shift({value})"
+    pad = ' + " " + "x" * 70000' if j == spec.big_asset else ""  # str(value) first: dependents read it
+    if spec.paths[j] or pad:
+        path = f', path="out/a{j}.txt"' if spec.paths[j] else ""
+        return (f'@asset(io="text"{path}{env})\ndef a{j}({args}):\n{lazy}'
+                f'    return str({value}){pad} + "\\n"\n')
+    return f'@asset(io="json"{env})\ndef a{j}({args}):\n{lazy}    return {value}\n'
 
 
 def assetfile(spec: Spec, consts: dict[int, int]) -> str:
@@ -71,6 +83,10 @@ def helpers(spec: Spec, factor: int) -> str:
     base = " + fakelib.BASE" if spec.fakelib else ""
     return (f'"""The project\'s helper."""\n\n{lib}FACTOR = {factor}\n\n\n'
             f"def mix(*xs):\n    return (sum(xs) * FACTOR{base}) % 1000003\n")
+
+
+def extra(offset: int) -> str:
+    return f'"""Imported inside an asset\'s function only."""\n\n\ndef shift(x):\n    return x + {offset}\n'
 
 
 def install_fakelib(site: Path, version: str) -> None:
@@ -120,6 +136,7 @@ class Twins:
     full: Copy
     consts: dict[int, int] = field(default_factory=dict)
     factor: int = 3
+    offset: int = 0  # lib/extra.py's
     version: int = 0  # fakelib 1.<version>
     answered: int = 0  # builds the snapshot answered, unchecked and checked
     checked: int = 0
@@ -133,6 +150,7 @@ class Twins:
             c.write("AssetFile", assetfile(spec, twins.consts))
             c.write("lib/__init__.py", "")
             c.write("lib/helpers.py", helpers(spec, twins.factor))
+            c.write("lib/extra.py", extra(twins.offset))
             for i, v in enumerate(spec.sources):
                 c.write(f"data/in{i}.txt", f"{v}\n")
             c.site.mkdir(parents=True)
@@ -145,63 +163,95 @@ class Twins:
         return self.snap, self.full
 
     def apply(self, edit: tuple) -> None:
-        """Make one edit, the same in both copies."""
+        """Make one edit, the same in both copies; then move the shared state."""
         self.log.append(repr(edit))
         kind, *args = edit
-        spec = self.spec
         for c in self.copies:
-            root = c.root
-            if kind == "input":
-                i, value = args
-                c.write(f"data/in{i % len(spec.sources)}.txt", f"{value}\n")
-            elif kind == "touch":
-                os.utime(root / self._file(args[0]))
-            elif kind == "same-size":
-                target, digit = args
-                p = root / self._file(target)
-                before = p.stat()
-                p.write_text(self._same_size_text(target, digit, p.read_text()))
-                os.utime(p, ns=(before.st_atime_ns, before.st_mtime_ns))
-                assert p.stat().st_size == before.st_size
-            elif kind == "body":
-                j, const = args
-                self.consts[j % len(spec.deps)] = const
-                c.write("AssetFile", assetfile(spec, self.consts))
-            elif kind == "helper":
-                self.factor = args[0]
-                c.write("lib/helpers.py", helpers(spec, self.factor))
-            elif kind == "shadow":
-                if spec.fakelib and args[0] % 2:  # a project module named as the installed library
-                    c.write("fakelib.py", f'"""Shadows the installed fakelib."""\n\nBASE = {args[0]}\n')
-                else:  # a package beats a module of its name in the same directory
-                    c.write("lib/helpers/__init__.py", helpers(spec, args[0] % 9 + 1))
-            elif kind == "env":
-                name, value = args
-                if value is None:
-                    c.env.pop(name, None)
-                else:
-                    c.env[name] = value
-            elif kind == "bump" and spec.fakelib:
-                install_fakelib(c.site, f"1.{self.version + 1}")
-            elif kind == "drop":
-                (root / "out" / f"a{args[0] % len(spec.deps)}.txt").unlink(missing_ok=True)
-        # the shared state moves once, after both copies
-        if kind == "same-size":
-            target, digit = args
+            self._apply(c, kind, args)
+        spec = self.spec
+        if kind == "body":
+            self.consts[args[0] % len(spec.deps)] = args[1]
+        elif kind == "helper":
+            self.factor = args[0]
+        elif kind == "extra":
+            self.offset = args[0]
+        elif kind == "bump" and spec.fakelib:
+            self.version += 1
+        elif kind == "same-size":
+            target, digit, _ = args
             if target == "assetfile":
                 j = digit % len(spec.deps)
                 self.consts[j] = self._same_digits(self.consts.get(j, 0), digit)
             elif target == "helpers":
                 self.factor = digit % 9 + 1
-        elif kind == "bump" and spec.fakelib:
-            self.version += 1
+            elif target == "extra":
+                self.offset = self._same_digits(self.offset, digit)
+
+    def _apply(self, c: Copy, kind: str, args: list) -> None:
+        spec, root = self.spec, c.root
+        if kind == "input":
+            c.write(f"data/in{args[0] % len(spec.sources)}.txt", f"{args[1]}\n")
+        elif kind == "touch":
+            p = root / self._file(args[0])
+            if p.exists():
+                os.utime(p)
+        elif kind == "same-size":
+            target, digit, atomic = args
+            p = root / self._file(target)
+            if not p.exists():
+                return
+            before = p.stat()
+            text = self._same_size_text(target, digit, p.read_text())
+            if atomic:  # an editor's save: a new file renamed over the old (a new inode)
+                tmp = p.with_name(p.name + ".new")
+                tmp.write_text(text)
+                os.replace(tmp, p)
+            else:
+                p.write_text(text)
+            os.utime(p, ns=(before.st_atime_ns, before.st_mtime_ns))
+            assert p.stat().st_size == before.st_size and p.stat().st_mtime_ns == before.st_mtime_ns
+        elif kind == "body":
+            c.write("AssetFile", assetfile(spec, {**self.consts, args[0] % len(spec.deps): args[1]}))
+        elif kind == "helper":
+            c.write("lib/helpers.py", helpers(spec, args[0]))
+        elif kind == "extra":
+            c.write("lib/extra.py", extra(args[0]))
+        elif kind == "shadow":
+            which, value = args
+            if which == "library" and spec.fakelib:  # a project module named as the installed library
+                c.write("fakelib.py", f'"""Shadows the installed fakelib."""\n\nBASE = {value}\n')
+            elif which == "extra":  # a package beats a module of its name in the same directory
+                c.write("lib/extra/__init__.py", extra(value + 100))
+            else:
+                c.write("lib/helpers/__init__.py", helpers(spec, value))
+        elif kind == "env":
+            name, value = args
+            if value is None:
+                c.env.pop(name, None)
+            else:
+                c.env[name] = value
+        elif kind == "bump" and spec.fakelib:  # as pip upgrades: a new dist-info directory
+            install_fakelib(c.site, f"1.{self.version + 1}")
+        elif kind == "libsource" and spec.fakelib:  # a library's code, its version unchanged
+            (c.site / "fakelib" / "__init__.py").write_text(f"BASE = {args[0]}\n")
+        elif kind == "drop":
+            (root / "out" / f"a{args[0] % len(spec.deps)}.txt").unlink(missing_ok=True)
+        elif kind == "scribble":
+            p = root / "out" / f"a{args[0] % len(spec.deps)}.txt"
+            if p.exists():
+                p.write_text("scribbled\n")
+        elif kind == "dropblob":
+            for blob in (root / ".assetbuild" / "cas").glob("??/*"):
+                blob.unlink()
 
     def _file(self, target: str) -> str:
-        if target == "assetfile":
-            return "AssetFile"
-        if target == "helpers":
-            return "lib/helpers.py"
-        return f"data/in{int(target[5:]) % len(self.spec.sources)}.txt"  # inputN
+        fixed = {"assetfile": "AssetFile", "helpers": "lib/helpers.py", "extra": "lib/extra.py"}
+        if target in fixed:
+            return fixed[target]
+        n = int(target[-1])
+        if target.startswith("input"):
+            return f"data/in{n % len(self.spec.sources)}.txt"
+        return f"out/a{n}.txt"  # outputN
 
     @staticmethod
     def _same_digits(old: int, digit: int) -> int:
@@ -214,7 +264,11 @@ class Twins:
             return assetfile(self.spec, consts)
         if target == "helpers":
             return helpers(self.spec, digit % 9 + 1)
-        return str(digit % 10) * len(old.strip()) + "\n"
+        if target == "extra":
+            return extra(self._same_digits(self.offset, digit))
+        if target.startswith("input"):
+            return str(digit) * len(old.strip()) + "\n"
+        return old[:-2] + str(digit) + "\n" if len(old) >= 2 else old  # an output's last digit
 
     def build(self, check: bool = False) -> None:
         """Build both copies (at once: they share nothing) and require them to agree."""
@@ -253,54 +307,104 @@ def specs(draw: st.DrawFn) -> Spec:
         pool = names + [f"a{k}" for k in range(j)]
         deps.append(tuple(draw(st.lists(st.sampled_from(pool), min_size=1, max_size=3, unique=True))))
     paths = tuple(draw(st.lists(st.booleans(), min_size=n, max_size=n)))
-    return Spec(sources, tuple(deps), paths, draw(st.integers(0, n - 1)), draw(st.booleans()))
+    return Spec(sources, tuple(deps), paths, env_asset=draw(st.integers(0, n - 1)), fakelib=draw(st.booleans()),
+                lazy_asset=draw(st.integers(0, n - 1)), big_asset=draw(st.none() | st.integers(0, n - 1)))
 
 
-FILES = st.sampled_from(["assetfile", "helpers", "input0", "input1", "input2"])
+FILES = st.sampled_from(["assetfile", "helpers", "extra", "input0", "input1", "input2", "output0", "output1",
+                         "output2", "output3"])
 EDITS = st.one_of(
     st.tuples(st.just("input"), st.integers(0, 2), st.integers(0, 999)),
     st.tuples(st.just("touch"), FILES),
-    st.tuples(st.just("same-size"), FILES, st.integers(0, 9)),
+    st.tuples(st.just("same-size"), FILES, st.integers(0, 9), st.booleans()),
     st.tuples(st.just("body"), st.integers(0, 11), st.integers(0, 99)),
     st.tuples(st.just("helper"), st.integers(1, 9)),
-    st.tuples(st.just("shadow"), st.integers(1, 9)),
+    st.tuples(st.just("extra"), st.integers(0, 99)),
+    st.tuples(st.just("shadow"), st.sampled_from(["library", "helpers", "extra"]), st.integers(1, 9)),
     st.tuples(st.just("env"), st.just("AB_SCALE"), st.sampled_from([None, "1", "2", "3"])),
     st.tuples(st.just("env"), st.just("ASSETBUILD_NOW"), st.sampled_from([None, NOW, "2026-03-02T09:00:00Z"])),
     st.tuples(st.just("bump")),
+    st.tuples(st.just("libsource"), st.integers(0, 9)),
     st.tuples(st.just("drop"), st.integers(0, 11)),
+    st.tuples(st.just("scribble"), st.integers(0, 11)),
+    st.tuples(st.just("dropblob")),
     st.tuples(st.just("none")),
 )
-STEPS = st.lists(st.tuples(EDITS, st.booleans()), max_size=3)  # (edit, build under ASSETBUILD_CHECK_SNAPSHOT)
+# a build after one or two edits (the second may undo the first), maybe under ASSETBUILD_CHECK_SNAPSHOT
+STEPS = st.lists(st.tuples(st.lists(EDITS, min_size=1, max_size=2), st.booleans()), max_size=3)
 
 
 @pytest.mark.slow
 def test_the_snapshot_and_the_full_path_agree_on_every_decision() -> None:
-    """Random edits before the snapshot is recorded, then after: each build must agree, and the
-    edits made once a snapshot stands are the ones it must refuse (or answer rightly)."""
+    """Random edits before a snapshot is recorded, then after it: every build must agree. The
+    first edits after the snapshot are the ones it must see (or answer rightly despite)."""
     totals = {"answered": 0, "checked": 0, "examples": 0}
 
-    @settings(max_examples=5, deadline=None, database=None, derandomize=True,
+    @settings(max_examples=EXAMPLES or 8, deadline=None, database=None, derandomize=not EXAMPLES,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
     @given(spec=specs(), before=STEPS, after=STEPS.filter(bool))
     def run(spec: Spec, before: list, after: list) -> None:
         with tempfile.TemporaryDirectory(prefix="ab-agree-") as tmp:
             twins = Twins.make(Path(tmp), spec)
             twins.build()
-            for edit, check in before:
-                twins.apply(edit)
+            for edits, check in before:
+                for edit in edits:
+                    twins.apply(edit)
                 twins.build(check)
             # a null build once nothing is racy records the snapshot; the next one is answered
+            # (every other example under the check: the full path runs and compares)
             time.sleep(RACY_S)
             twins.apply(("none",))
             twins.build()
             twins.apply(("none",))
-            twins.build()
-            for edit, check in after:
-                twins.apply(edit)
+            twins.build(check=totals["examples"] % 2 == 1)
+            for edits, check in after:
+                for edit in edits:
+                    twins.apply(edit)
                 twins.build(check)
-            totals["answered"] += twins.answered
-            totals["checked"] += twins.checked
+            for k in ("answered", "checked"):
+                totals[k] += getattr(twins, k)
             totals["examples"] += 1
 
     run()
-    assert totals["answered"] >= totals["examples"] > 0, totals  # else agreement proves nothing of the fast path
+    # else agreement proves nothing of the fast path, or of the check
+    assert totals["answered"] > totals["checked"] > 0, totals
+
+
+# --- disagreements the property test found, each in its smallest form --------------------------
+
+LIBRARY_PROJECT = {
+    "AssetFile": "from assetbuild import asset\n\nimport fakelib\n\n\n"
+                 '@asset(io="json")\ndef a0():\n    return fakelib.BASE\n',
+}
+
+
+@pytest.mark.xfail(strict=True, reason="issue 16: the snapshot records each sys.path directory's time, "
+                   "not the metadata files the full path reads a library's version from")
+@pytest.mark.parametrize("meta", ["fakelib.egg-info/PKG-INFO", "fakelib-1.0.dist-info/METADATA"])
+def test_a_library_version_changed_in_its_metadata_in_place(tmp_path: Path, meta: str) -> None:
+    """A development install's egg-info (setuptools rewrites its PKG-INFO in place when the
+    version is bumped) or a dist-info whose METADATA is rewritten: the sys.path directory does
+    not change, the version in the key does. The snapshot must not answer with the old key."""
+    root, site = tmp_path / "proj", tmp_path / "site"
+    for rel, text in LIBRARY_PROJECT.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    (site / "fakelib").mkdir(parents=True)
+    (site / "fakelib" / "__init__.py").write_text("BASE = 5\n")
+    (site / meta).parent.mkdir()
+    (site / meta).write_text("Metadata-Version: 2.1\nName: fakelib\nVersion: 1.0\n")
+    (site / meta).with_name("top_level.txt").write_text("fakelib\n")
+    path = os.pathsep.join(p for p in (str(site), os.environ.get("PYTHONPATH")) if p)
+
+    def keys(mode: str) -> dict[str, str]:
+        r = subprocess.run(cli_cmd("--json"), cwd=root, capture_output=True, text=True,
+                           env={**clean_env(ASSETBUILD_SNAPSHOT=mode), "PYTHONPATH": path})
+        assert r.returncode == 0, r.stderr
+        return {e["asset"]: e["key"] for e in json.loads(r.stdout)["results"]}
+
+    keys("1")
+    time.sleep(RACY_S)
+    keys("1")  # a null build: records the snapshot
+    (site / meta).write_text("Metadata-Version: 2.1\nName: fakelib\nVersion: 1.1\n")
+    assert keys("1") == keys("0")  # what the snapshot answers is what the full path decides
