@@ -434,3 +434,25 @@ def test_a_namespace_package_portion_that_becomes_a_regular_package(tmp_path: Pa
     (site / "nsp" / "__init__.py").write_text("")
     (site / "nsp" / "helpers.py").write_text("def mix(x):\n    return x + 2\n")
     assert _keys(root, site, "1") == _keys(root, site, "0")  # the snapshot's answer is the full path's
+
+
+@pytest.mark.xfail(strict=True, reason="issue 16: an incremental build reports an unaffected asset cached as "
+                   "recorded even when the build rebuilt it (its stored value was corrupt)")
+def test_an_upstream_rebuilt_in_an_incremental_build_is_reported_built() -> None:
+    """``a0``'s value is a file in the cache, and ``a1`` reads it and a source. The file is
+    damaged (same size), then the source edited: the incremental build decides ``a1``, finds
+    ``a0``'s stored value corrupt and builds ``a0`` again, as the full path does. Both must
+    then say ``a0`` was built."""
+    spec = Spec(sources=(3, 4), deps=(("s0",), ("a0", "s1")), paths=(False, False), env_asset=1,
+                fakelib=False, lazy_asset=1, big_asset=0)
+    with tempfile.TemporaryDirectory(prefix="ab-agree-") as tmp:
+        twins = Twins.make(Path(tmp), spec)
+        twins.build()  # records a snapshot (its sources were written before the build)
+        for c in twins.copies:
+            (blob,) = (c.root / ".assetbuild" / "cas").glob("??/*")
+            data = bytearray(blob.read_bytes())
+            data[0] ^= 1  # a digit still: the size is the same
+            blob.chmod(0o644)
+            blob.write_bytes(bytes(data))
+        twins.apply(("input", 1, 77))
+        twins.build()
