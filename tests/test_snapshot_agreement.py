@@ -47,6 +47,7 @@ class Spec:
     fakelib: bool  # lib/helpers.py imports an installed library (fakelib, on PYTHONPATH)
     lazy_asset: int  # the asset that imports lib.extra inside its function, not at load time
     big_asset: int | None  # the asset whose output is a file in the cache (larger than INLINE_MAX)
+    mtime_source: int | None = None  # the source versioned by size and mtime, not by its bytes
 
 
 def _asset(spec: Spec, j: int, const: int) -> str:
@@ -72,7 +73,9 @@ def _asset(spec: Spec, j: int, const: int) -> str:
 def assetfile(spec: Spec, consts: dict[int, int]) -> str:
     parts = ['"""A random project (tests/test_snapshot_agreement.py)."""\n\nimport os\n\n'
              "from assetbuild import asset, source\n\nfrom lib.helpers import mix\n\n"]
-    parts += [f's{i} = source("s{i}", "data/in{i}.txt")\n' for i in range(len(spec.sources))]
+    for i in range(len(spec.sources)):
+        version = ', version="mtime"' if i == spec.mtime_source else ""
+        parts.append(f's{i} = source("s{i}", "data/in{i}.txt"{version})\n')
     parts += ["\n\n" + _asset(spec, j, consts.get(j, 0)) for j in range(len(spec.deps))]
     return "".join(parts)
 
@@ -140,6 +143,7 @@ class Twins:
     answered: int = 0  # builds the snapshot answered (a null build), unchecked and checked
     checked: int = 0
     incremental: int = 0  # builds in which only data files changed (the rest cached as recorded)
+    lenient: bool = True  # see _undecided_as_cached
     log: list[str] = field(default_factory=list)
 
     @classmethod
@@ -156,6 +160,7 @@ class Twins:
             c.site.mkdir(parents=True)
             if spec.fakelib:
                 install_fakelib(c.site, "1.0")
+        twins._same_times()
         return twins
 
     @property
@@ -168,6 +173,7 @@ class Twins:
         kind, *args = edit
         for c in self.copies:
             self._apply(c, kind, args)
+        self._same_times()
         spec = self.spec
         if kind == "body":
             self.consts[args[0] % len(spec.deps)] = args[1]
@@ -186,6 +192,15 @@ class Twins:
                 self.factor = digit % 9 + 1
             elif target == "extra":
                 self.offset = self._same_digits(self.offset, digit)
+
+    def _same_times(self) -> None:
+        """The full copy's inputs get the snapshot copy's mtimes: an mtime-versioned source's
+        data version, and so its readers' keys, are then the same in both."""
+        for i in range(len(self.spec.sources)):
+            snap, full = (c.root / "data" / f"in{i}.txt" for c in self.copies)
+            if snap.exists() and full.exists():
+                st = snap.stat()
+                os.utime(full, ns=(st.st_atime_ns, st.st_mtime_ns))
 
     def _apply(self, c: Copy, kind: str, args: list) -> None:
         spec, root = self.spec, c.root
@@ -274,13 +289,27 @@ class Twins:
             return str(digit) * len(old.strip()) + "\n"
         return old[:-2] + str(digit) + "\n" if len(old) >= 2 else old  # an output's last digit
 
+    def _failing(self) -> bool:
+        """Whether an input is missing or not a number (its readers fail, the build stops)."""
+        for i in range(len(self.spec.sources)):
+            try:
+                int((self.snap.root / "data" / f"in{i}.txt").read_text().split()[0])
+            except (OSError, ValueError, IndexError):
+                return True
+        return False
+
     def build(self, check: bool = False) -> None:
         """Build both copies (at once: they share nothing) and require them to agree."""
+        if self.lenient and self._failing():
+            check = False  # (the same known disagreement, as the check sees it: it raises)
         procs = [c.start(check and c.snapshot_on) for c in self.copies]
         (snap_out, snap_err), (full_out, full_err) = (p.communicate(timeout=120) for p in procs)
         where = f"after {self.log}"
         assert procs[0].returncode == procs[1].returncode, f"{where}\n{snap_err}\n---\n{full_err}"
-        assert normalised(snap_out, self.snap) == normalised(full_out, self.full), f"{where}\n{snap_err}"
+        snap_doc, full_doc = normalised(snap_out, self.snap), normalised(full_out, self.full)
+        if self.lenient:
+            _undecided_as_cached(snap_doc, full_doc)
+        assert snap_doc == full_doc, f"{where}\n{snap_err}"
         assert tree_bytes(self.snap.root) == tree_bytes(self.full.root), where
         line = next((ln for ln in snap_err.splitlines() if ln.startswith("snapshot:")), "")
         assert line, snap_err
@@ -290,6 +319,23 @@ class Twins:
         elif line.startswith("snapshot: not used: a source or path output changed"):
             self.incremental += 1
         self.log.append(line)
+
+
+def _undecided_as_cached(snap: dict, full: dict) -> None:
+    """A known disagreement, left out here so that the others show (its own test is
+    test_an_incremental_build_that_stops_reports_the_undecided_as_the_full_path): when a build
+    stops at a failure, the full path reports the assets it did not reach as skipped, an
+    incremental build those it did not have to decide as cached. Such results are dropped."""
+    for doc in (snap, full):
+        doc.setdefault("results", [])
+    pairs = list(zip(snap["results"], full["results"]))
+    if len(pairs) != len(full["results"]):
+        return
+    keep = [i for i, (a, b) in enumerate(pairs) if not (
+        a.get("status") == "cached" and b.get("status") == "skipped"
+        and str(b.get("error")).startswith("not run: the build stopped after"))]
+    snap["results"] = [snap["results"][i] for i in keep]
+    full["results"] = [full["results"][i] for i in keep]
 
 
 def normalised(doc: str, copy: Copy) -> dict:
@@ -316,7 +362,8 @@ def specs(draw: st.DrawFn) -> Spec:
         deps.append(tuple(draw(st.lists(st.sampled_from(pool), min_size=1, max_size=3, unique=True))))
     paths = tuple(draw(st.lists(st.booleans(), min_size=n, max_size=n)))
     return Spec(sources, tuple(deps), paths, env_asset=draw(st.integers(0, n - 1)), fakelib=draw(st.booleans()),
-                lazy_asset=draw(st.integers(0, n - 1)), big_asset=draw(st.none() | st.integers(0, n - 1)))
+                lazy_asset=draw(st.integers(0, n - 1)), big_asset=draw(st.none() | st.integers(0, n - 1)),
+                mtime_source=draw(st.none() | st.integers(0, len(sources) - 1)))
 
 
 FILES = st.sampled_from(["assetfile", "helpers", "extra", "input0", "input1", "input2", "output0", "output1",
@@ -350,7 +397,7 @@ def test_the_snapshot_and_the_full_path_agree_on_every_decision() -> None:
     other example under the check: the full path runs too, and compares)."""
     totals = {"answered": 0, "checked": 0, "incremental": 0, "examples": 0}
 
-    @settings(max_examples=EXAMPLES or 20, deadline=None, database=None, derandomize=not EXAMPLES,
+    @settings(max_examples=EXAMPLES or 30, deadline=None, database=None, derandomize=not EXAMPLES,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
     @given(spec=specs(), before=STEPS, after=STEPS.filter(bool))
     def run(spec: Spec, before: list, after: list) -> None:
@@ -473,3 +520,22 @@ def test_a_file_two_sources_declare_changes_the_readers_of_both(tmp_path: Path) 
         "data/raw.txt": "abc\n"})
     (root / "data" / "raw.txt").write_text("xyz\n")
     assert _keys(root, tmp_path / "site", "1") == _keys(root, tmp_path / "site", "0")
+
+
+@pytest.mark.xfail(strict=True, reason="issue 16: an incremental build that stops at a failure reports the "
+                   "assets it did not decide as cached as recorded, the full path as not run (skipped); under "
+                   "ASSETBUILD_CHECK_SNAPSHOT the check takes those for a disagreement and raises")
+@pytest.mark.parametrize("check", [False, True], ids=["incremental", "checked"])
+def test_an_incremental_build_that_stops_reports_the_undecided_as_the_full_path(check: bool) -> None:
+    """``a0`` and ``a1`` read ``s0``, ``a2`` reads ``s1``. ``s0``'s file is deleted: ``a0``
+    fails and the build stops (no ``-k``). The full path says ``a1`` and ``a2`` were not run;
+    the incremental build must say the same of ``a2``, not that it is cached; and under the
+    check, the build must fail as the full path does, not raise."""
+    spec = Spec(sources=(0, 0), deps=(("s0",), ("s0",), ("s1",)), paths=(False,) * 3, env_asset=0,
+                fakelib=False, lazy_asset=0, big_asset=None)
+    with tempfile.TemporaryDirectory(prefix="ab-agree-") as tmp:
+        twins = Twins.make(Path(tmp), spec)
+        twins.lenient = False
+        twins.build()  # records a snapshot
+        twins.apply(("input", 0, None))
+        twins.build(check)
