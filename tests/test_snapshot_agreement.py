@@ -252,7 +252,9 @@ class Twins:
         elif kind == "bump" and spec.fakelib:  # as pip upgrades: a new dist-info directory
             install_fakelib(c.site, f"1.{self.version + 1}")
         elif kind == "libsource" and spec.fakelib:  # a library's code, its version unchanged
-            (c.site / "fakelib" / "__init__.py").write_text(f"BASE = {args[0]}\n")
+            # (each edit a new size: a same-size edit in the second of a .pyc's source mtime would
+            # run the stale .pyc, in one copy and not the other if only one imported in between)
+            (c.site / "fakelib" / "__init__.py").write_text(f"BASE = {args[0]}\n" + "#" * len(self.log) + "\n")
         elif kind == "drop":
             (root / "out" / f"a{args[0] % len(spec.deps)}.txt").unlink(missing_ok=True)
         elif kind == "scribble":
