@@ -11,6 +11,11 @@ it must refuse it, answer rightly (a null build), or decide rightly which assets
 data files reach (an incremental build). The snapshot copy says on stderr whether the snapshot
 answered; the run fails if it never answered, or never left a build incremental, or never ran
 under ``ASSETBUILD_CHECK_SNAPSHOT`` when it answered: agreement would then prove nothing of it.
+
+The disagreements found so far are the tests at the end, each in its smallest form (expected to
+fail until the snapshot is fixed). One of them, how a build that stops at a failure reports the
+assets it did not decide, is left out of the property test (``Twins.lenient``) so that it can
+still find the others.
 """
 
 from __future__ import annotations
@@ -107,7 +112,7 @@ def install_fakelib(site: Path, version: str) -> None:
 
 @dataclass
 class Copy:
-    """One copy of the project, its variable environment, and what its builds said."""
+    """One copy of the project: its directory, its site directory (PYTHONPATH), its variables."""
 
     root: Path
     site: Path
@@ -120,10 +125,10 @@ class Copy:
         p.write_text(text)
 
     def start(self, check: bool) -> subprocess.Popen[str]:
-        extra = {"ASSETBUILD_SNAPSHOT": "explain" if self.snapshot_on else "0", **self.env}
+        variables = {"ASSETBUILD_SNAPSHOT": "explain" if self.snapshot_on else "0", **self.env}
         if check:
-            extra["ASSETBUILD_CHECK_SNAPSHOT"] = "1"
-        env = clean_env(**extra)
+            variables["ASSETBUILD_CHECK_SNAPSHOT"] = "1"
+        env = clean_env(**variables)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(self.site), os.environ.get("PYTHONPATH")) if p)
         return subprocess.Popen(cli_cmd("--json"), cwd=self.root, env=env, text=True,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -410,7 +415,7 @@ def test_the_snapshot_and_the_full_path_agree_on_every_decision() -> None:
                 for edit in edits:
                     twins.apply(edit)
                 twins.build(check)
-            twins.apply(("none",))  # records a snapshot without racy outputs (a build wrote them)
+            twins.apply(("none",))  # decides again the outputs the last build wrote (racy), records
             twins.build()
             twins.apply(("none",))
             twins.build(check=totals["examples"] % 2 == 1)
