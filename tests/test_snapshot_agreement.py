@@ -52,6 +52,7 @@ class Spec:
     lazy_asset: int  # the asset that imports lib.extra inside its function, not at load time
     big_asset: int | None  # the asset whose output is a file in the cache (larger than INLINE_MAX)
     mtime_source: int | None = None  # the source versioned by size and mtime, not by its bytes
+    parted_source: int | None = None  # the source a statically partitioned asset reads (no reader of its own)
 
 
 def _asset(spec: Spec, j: int, const: int) -> str:
@@ -76,11 +77,16 @@ def _asset(spec: Spec, j: int, const: int) -> str:
 
 def assetfile(spec: Spec, consts: dict[int, int]) -> str:
     parts = ['"""A random project (tests/test_snapshot_agreement.py)."""\n\nimport os\n\n'
-             "from assetbuild import asset, source\n\nfrom lib.helpers import mix\n\n"]
+             "from assetbuild import StaticPartitions, asset, source\n\nfrom lib.helpers import mix\n\n"]
     for i in range(len(spec.sources)):
         version = ', version="mtime"' if i == spec.mtime_source else ""
         parts.append(f's{i} = source("s{i}", "data/in{i}.txt"{version})\n')
     parts += ["\n\n" + _asset(spec, j, consts.get(j, 0)) for j in range(len(spec.deps))]
+    if spec.parted_source is not None:
+        src = f"s{spec.parted_source}"
+        parts.append(f'\n\n@asset(partitions=StaticPartitions(["p", "q"]), io="text", path="out/p_{{partition}}.txt")\n'
+                     f"def parted(context, {src}):\n"
+                     f"    return str(mix(int({src}.read_text().split()[0]), len(context.partition_key) + 1)) + \"\\n\"\n")
     return "".join(parts)
 
 
@@ -271,6 +277,8 @@ class Twins:
         fixed = {"assetfile": "AssetFile", "helpers": "lib/helpers.py", "extra": "lib/extra.py"}
         if target in fixed:
             return fixed[target]
+        if target == "outputp":
+            return "out/p_p.txt"
         n = int(target[-1])
         if target.startswith("input"):
             return f"data/in{n % len(self.spec.sources)}.txt"
@@ -309,8 +317,9 @@ class Twins:
         if line.startswith("snapshot: answers"):
             self.answered += 1
             self.checked += check
-        elif line.startswith("snapshot: not used: a source or path output changed") and not check:
-            self.incremental += 1  # (under the check such a build decides every asset)
+        elif line.startswith("snapshot: not used: a source or path output changed") and not (
+                check or self.spec.parted_source is not None):
+            self.incremental += 1  # (under the check, or with partitions, such a build decides every asset)
         self.log.append(line)
 
 
@@ -356,11 +365,12 @@ def specs(draw: st.DrawFn) -> Spec:
     paths = tuple(draw(st.lists(st.booleans(), min_size=n, max_size=n)))
     return Spec(sources, tuple(deps), paths, env_asset=draw(st.integers(0, n - 1)), fakelib=draw(st.booleans()),
                 lazy_asset=draw(st.integers(0, n - 1)), big_asset=draw(st.none() | st.integers(0, n - 1)),
-                mtime_source=draw(st.none() | st.integers(0, len(sources) - 1)))
+                mtime_source=draw(st.none() | st.integers(0, len(sources) - 1)),
+                parted_source=draw(st.sampled_from([None, None, None, 0])))
 
 
 FILES = st.sampled_from(["assetfile", "helpers", "extra", "input0", "input1", "input2", "output0", "output1",
-                         "output2", "output3"])
+                         "output2", "output3", "outputp"])
 EDITS = st.one_of(
     st.tuples(st.just("input"), st.integers(0, 2), st.integers(0, 999) | st.integers(0, 999) | st.integers(0, 999)
               | st.sampled_from(["oops", None])),
@@ -543,3 +553,22 @@ def test_a_dynamic_partition_added_or_removed(tmp_path: Path, change: str) -> No
     args = ("add", "customers", "zeta") if change == "add" else ("remove", "customers", "acme")
     assert cli("partitions", *args, cwd=root).returncode == 0
     assert _keys(root, site, "1") == _keys(root, site, "0")  # the snapshot's answer is the full path's
+
+
+@pytest.mark.xfail(strict=True, reason="issue 16: a snapshot recorded by an incremental build lists only the "
+                   "project modules that build read: one imported inside an undecided asset's function is left out")
+def test_a_module_imported_inside_an_asset_after_an_incremental_build() -> None:
+    """``a0`` imports ``lib.extra`` inside its function (the fingerprint reads it; loading the
+    AssetFile does not). ``a1``'s path output is deleted: the incremental build restores it,
+    decides nothing else, and records the next snapshot. Then ``lib/extra.py`` is edited: ``a0``'s
+    key changes, and the snapshot must not answer."""
+    spec = Spec(sources=(0,), deps=(("s0",), ("s0",)), paths=(False, True), env_asset=1,
+                fakelib=False, lazy_asset=0, big_asset=None)
+    with tempfile.TemporaryDirectory(prefix="ab-agree-") as tmp:
+        twins = Twins.make(Path(tmp), spec)
+        twins.build()
+        twins.apply(("drop", 1))
+        twins.build()
+        assert twins.incremental == 1
+        twins.apply(("extra", 1))
+        twins.build()
