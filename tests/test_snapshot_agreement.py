@@ -533,8 +533,6 @@ def test_a_build_that_stops_at_a_failure_agrees_but_for_what_it_did_not_run(chec
         assert twins.incremental == (not check)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 16: dynamic partitions are kept in the cache directory's "
-                   "partitions.json, which the snapshot does not record (it expects them in the index)")
 @pytest.mark.parametrize("change", ["add", "remove"])
 def test_a_dynamic_partition_added_or_removed(tmp_path: Path, change: str) -> None:
     """``assetbuild partitions add customers zeta`` (or ``remove customers acme``) after a null
