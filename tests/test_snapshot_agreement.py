@@ -53,6 +53,7 @@ class Spec:
     big_asset: int | None  # the asset whose output is a file in the cache (larger than INLINE_MAX)
     mtime_source: int | None = None  # the source versioned by size and mtime, not by its bytes
     parted_source: int | None = None  # the source a statically partitioned asset reads (no reader of its own)
+    deps_only: int | None = None  # the asset that also declares deps=["s0"] (in its key, not passed)
 
 
 def _asset(spec: Spec, j: int, const: int) -> str:
@@ -61,6 +62,8 @@ def _asset(spec: Spec, j: int, const: int) -> str:
     values = ", ".join(f"int({d}.read_text().split()[0])" if d.startswith("s") else f"int(str({d}).split()[0])"
                        for d in deps)
     env = ', env=["AB_SCALE"]' if j == spec.env_asset else ""
+    if j == spec.deps_only and "s0" not in deps:
+        env += ', deps=["s0"]'
     value = f"mix({values}) + {const}"
     if j == spec.env_asset:
         value += ' * int(os.environ.get("AB_SCALE", "1"))'
@@ -366,7 +369,8 @@ def specs(draw: st.DrawFn) -> Spec:
     return Spec(sources, tuple(deps), paths, env_asset=draw(st.integers(0, n - 1)), fakelib=draw(st.booleans()),
                 lazy_asset=draw(st.integers(0, n - 1)), big_asset=draw(st.none() | st.integers(0, n - 1)),
                 mtime_source=draw(st.none() | st.integers(0, len(sources) - 1)),
-                parted_source=draw(st.sampled_from([None, None, None, 0])))
+                parted_source=draw(st.sampled_from([None, None, None, 0])),
+                deps_only=draw(st.none() | st.integers(0, n - 1)))
 
 
 FILES = st.sampled_from(["assetfile", "helpers", "extra", "input0", "input1", "input2", "output0", "output1",
