@@ -561,8 +561,6 @@ def test_a_dynamic_partition_added_or_removed(tmp_path: Path, change: str) -> No
     assert _keys(root, site, "1") == _keys(root, site, "0")  # the snapshot's answer is the full path's
 
 
-@pytest.mark.xfail(strict=True, reason="issue 16: a snapshot recorded by an incremental build lists only the "
-                   "project modules that build read: one imported inside an undecided asset's function is left out")
 def test_a_module_imported_inside_an_asset_after_an_incremental_build() -> None:
     """``a0`` imports ``lib.extra`` inside its function (the fingerprint reads it; loading the
     AssetFile does not). ``a1``'s path output is deleted: the incremental build restores it,
