@@ -55,19 +55,24 @@ class Spec:
     parted_source: int | None = None  # the source a statically partitioned asset reads (no reader of its own)
     deps_only: int | None = None  # the asset that also declares deps=["s0"] (in its key, not passed)
     elsewhere: str | None = None  # built from the directory above, with -C and its "absolute" or "relative" path
+    module_import: bool = False  # ``import lib.helpers as h`` and ``h.mix(...)``, not ``from ... import mix``
+    bound: int | None = None  # the asset whose first input is bound through ins= to a parameter named x
 
 
 def _asset(spec: Spec, j: int, const: int) -> str:
     deps = spec.deps[j]
-    args = ", ".join(deps)
-    values = ", ".join(f"int({d}.read_text().split()[0])" if d.startswith("s") else f"int(str({d}).split()[0])"
-                       for d in deps)
+    params = ["x", *deps[1:]] if j == spec.bound else list(deps)
+    args = ", ".join(params)
+    values = ", ".join(f"int({p}.read_text().split()[0])" if d.startswith("s") else f"int(str({p}).split()[0])"
+                       for p, d in zip(params, deps))
     env = ', env=["AB_SCALE"]' if j == spec.env_asset else ""
+    if j == spec.bound:
+        env += f', ins={{"x": "{deps[0]}"}}'
     if j == spec.deps_only and "s0" not in deps:
         env += ', deps=["s0"]'
-    value = f"mix({values}) + {const}"
+    value = f"{'h.' if spec.module_import else ''}mix({values}) + {const}"
     if j == spec.env_asset:
-        value += ' * int(os.environ.get("AB_SCALE", "1"))'
+        value = f'({value}) * int(os.environ.get("AB_SCALE", "1"))'
     lazy = "    from lib.extra import shift\n\n" if j == spec.lazy_asset else ""
     if j == spec.lazy_asset:
         value = f"shift({value})"
@@ -81,7 +86,8 @@ def _asset(spec: Spec, j: int, const: int) -> str:
 
 def assetfile(spec: Spec, consts: dict[int, int]) -> str:
     parts = ['"""A random project (tests/test_snapshot_agreement.py)."""\n\nimport os\n\n'
-             "from assetbuild import StaticPartitions, asset, source\n\nfrom lib.helpers import mix\n\n"]
+             "from assetbuild import StaticPartitions, asset, source\n\n"
+             + ("import lib.helpers as h\n\n" if spec.module_import else "from lib.helpers import mix\n\n")]
     for i in range(len(spec.sources)):
         version = ', version="mtime"' if i == spec.mtime_source else ""
         parts.append(f's{i} = source("s{i}", "data/in{i}.txt"{version})\n')
@@ -90,7 +96,8 @@ def assetfile(spec: Spec, consts: dict[int, int]) -> str:
         src = f"s{spec.parted_source}"
         parts.append(f'\n\n@asset(partitions=StaticPartitions(["p", "q"]), io="text", path="out/p_{{partition}}.txt")\n'
                      f"def parted(context, {src}):\n"
-                     f"    return str(mix(int({src}.read_text().split()[0]), len(context.partition_key) + 1)) + \"\\n\"\n")
+                     f"    return str({'h.' if spec.module_import else ''}mix(int({src}.read_text().split()[0]), "
+                     "len(context.partition_key) + 1)) + \"\\n\"\n")
     return "".join(parts)
 
 
@@ -374,7 +381,8 @@ def specs(draw: st.DrawFn) -> Spec:
                 lazy_asset=draw(st.integers(0, n - 1)), big_asset=draw(st.none() | st.integers(0, n - 1)),
                 mtime_source=draw(st.none() | st.integers(0, len(sources) - 1)),
                 parted_source=draw(st.sampled_from([None, None, None, 0])),
-                deps_only=draw(st.none() | st.integers(0, n - 1)), elsewhere=draw(st.sampled_from([None, None, "absolute", "relative"])))
+                deps_only=draw(st.none() | st.integers(0, n - 1)), elsewhere=draw(st.sampled_from([None, None, "absolute", "relative"])),
+                module_import=draw(st.booleans()), bound=draw(st.none() | st.integers(0, n - 1)))
 
 
 FILES = st.sampled_from(["assetfile", "helpers", "extra", "input0", "input1", "input2", "output0", "output1",
