@@ -12,8 +12,8 @@ data files reach (an incremental build). The snapshot copy says on stderr whethe
 answered; the run fails if it never answered, or never left a build incremental, or never ran
 under ``ASSETBUILD_CHECK_SNAPSHOT`` when it answered: agreement would then prove nothing of it.
 
-The disagreements it found are the tests at the end, each in its smallest form (one is
-expected to fail until the snapshot is fixed). One difference is accepted: how a build that
+The disagreements it found are the tests at the end, each in its smallest form (all fixed
+in the snapshot since). One difference is accepted: how a build that
 stops at a failure reports the assets it did not run (``_undecided_as_cached``).
 """
 
@@ -586,8 +586,6 @@ def test_a_module_imported_inside_an_asset_after_an_incremental_build() -> None:
         twins.build()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 16: with a relative -C the build resolves the directory after the "
-                   "CLI changed into it (session.snapshots.wanted), so it never records a snapshot")
 def test_a_relative_directory_option_gets_the_fast_path(tmp_path: Path) -> None:
     """``assetbuild -C proj``, run twice from the directory above: the second build is a null
     build and records a snapshot, so the third is answered from it, as with an absolute -C."""
