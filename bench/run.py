@@ -326,9 +326,12 @@ def profile(tools: Tools, workload: str, n: int, top: int, log) -> dict:
     py = str(tools.venv / "bin" / "python")
     out: dict = {"workload": workload, "n": n}
     # assetbuild ends with os._exit when nothing is registered with atexit, before cProfile could
-    # write its file: an atexit callback keeps the normal exit (not profiled either way).
+    # write its file: an atexit callback keeps the normal exit (not profiled either way). The null
+    # build answered from the snapshot always ends so: profiled is the full path's
+    # (ASSETBUILD_SNAPSHOT=0), what an edit of the AssetFile costs.
     prog = [str(console_script(tools.venv, "assetbuild-profiled",
-                               "import atexit\natexit.register(lambda: None)  # the normal exit, for cProfile\n"))]
+                               "import atexit\natexit.register(lambda: None)  # the normal exit, for cProfile\n"
+                               "import os\nos.environ['ASSETBUILD_SNAPSHOT'] = '0'  # the full path\n"))]
     for scen in ("cold", "null"):
         if scen == "cold":
             reset("assetbuild", d)
