@@ -502,17 +502,17 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
         unseen = _keys_changed(project, store, plan) if project.graph.partitioned and not dry_run else {}
         from .snapshots import recorder_for
 
-        snap = None if dry_run else recorder_for(project, assets, options)  # the null build's snapshot
+        snap = None if dry_run else recorder_for(project, assets, options)  # the snapshot, used and written
         sched = make_scheduler(project, store, record=not dry_run, runner=runner, observer=observer,
                                params=resolved, resources=resources, observations=observations)
-        affected = snap.affected if snap is not None and not snap.checking else None
         with few_collections():
-            if affected is None:
+            if snap is None or snap.affected is None or snap.checking:
                 result = observer.with_logs(sched.build(plan, force=force, keep_going=options.keep_going,
                                                         dry_run=dry_run, only=options.only))
             else:  # the snapshot holds for the rest: decided are what a changed data file reaches
-                result = snap.merged(observer.with_logs(sched.build(  # type: ignore[union-attr]
-                    [n for n in plan if n in affected], keep_going=options.keep_going, only=True)), plan, sched)
+                decide = [n for n in plan if n in snap.affected]
+                result = snap.merged(observer.with_logs(sched.build(decide, keep_going=options.keep_going,
+                                                                    only=True)), plan, sched)
                 outcomes.update((r.asset, r.status) for r in result.results)
         clean_end = True
         if not dry_run:

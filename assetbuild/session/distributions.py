@@ -125,13 +125,13 @@ class Distributions:
 
     def _note_metadata(self, dist: Any) -> None:
         where = getattr(dist, "_path", None)  # a PathDistribution's directory (*.dist-info, *.egg-info)
-        for name in ("METADATA", "PKG-INFO"):
-            f = os.path.join(str(where), name) if where is not None else None
-            if f is not None and os.path.isfile(f):
+        if where is None:
+            return
+        where = str(where)
+        for f in (os.path.join(where, "METADATA"), os.path.join(where, "PKG-INFO"), where):  # (or a one-file egg-info)
+            if os.path.isfile(f):
                 self.metadata_files.add(f)
                 return
-        if where is not None and os.path.isfile(str(where)):  # an egg-info that is one file
-            self.metadata_files.add(str(where))
 
     def refresh(self) -> None:
         """Forget what was looked up if a package was installed or removed since (cheap: a
