@@ -234,13 +234,17 @@ class Committer:
     thread uses the store: ``leave`` waits for a commit in progress, and raises its error.
 
     One committer thread per store serves every stay (a build of 10,000 serial assets enters
-    10,000 times: a thread per stay cost more than the assets)."""
+    10,000 times: a thread per stay cost more than the assets). Nor does a stay wake it: the
+    thread sleeps until the batch is due and then commits if the build's thread is away; only
+    a stay due earlier than that wakes it (after a commit, or when it slept with nothing due).
+    Waking it on every stay cost two thread switches an asset: 20% of a cold build's time."""
 
     def __init__(self, after: Callable[[], None]) -> None:
         self._cond = threading.Condition()
         self._after = after  # run in the committer thread after each commit (drop its reader)
         self._flush: Callable[[], None] | None = None  # set while away and not yet committed
         self._due = 0.0
+        self._wake_at: float | None = None  # when the sleeping thread wakes (None: when woken)
         self._busy = False
         self._failed: BaseException | None = None
         self._stopped = False
@@ -250,7 +254,8 @@ class Committer:
     def enter(self, flush: Callable[[], None], due: float) -> None:
         with self._cond:
             self._flush, self._due, self._failed = flush, due, None
-            self._cond.notify_all()
+            if self._wake_at is None or due < self._wake_at:
+                self._cond.notify_all()
 
     def leave(self) -> None:
         with self._cond:
@@ -270,12 +275,12 @@ class Committer:
     def _run(self) -> None:
         with self._cond:
             while not self._stopped:
-                if self._flush is None:
-                    self._cond.wait()
-                    continue
-                delay = self._due - time.monotonic()
-                if delay > 0:
-                    self._cond.wait(delay)
+                now = time.monotonic()
+                if self._flush is None or self._due > now:
+                    # asleep until the batch is due (the last stay's due, if no stay is on)
+                    self._wake_at = self._due if self._due > now else None
+                    self._cond.wait(None if self._wake_at is None else self._wake_at - now)
+                    self._wake_at = None
                     continue
                 flush, self._flush, self._busy = self._flush, None, True  # one commit per stay
                 self._cond.release()

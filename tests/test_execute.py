@@ -1,0 +1,71 @@
+"""Telling a real Ctrl-C from asset code's own KeyboardInterrupt (``execute._RealInterrupts``),
+alone and inside a build's ``noting_interrupts`` block, with real signals sent to this process."""
+
+from __future__ import annotations
+
+import _signal
+import os
+import signal
+
+import pytest
+
+from assetbuild.execute import _RealInterrupts, noting_interrupts
+
+
+@pytest.fixture
+def received():
+    """A Python-level SIGINT handler that records the signal instead of raising."""
+    got: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: got.append(signum))
+    yield got
+    signal.signal(signal.SIGINT, previous)
+
+
+def _interrupt() -> None:
+    os.kill(os.getpid(), signal.SIGINT)  # the handler runs at the next bytecode boundary
+    for _ in range(1000):
+        pass
+
+
+def test_a_signal_in_the_block_is_seen_and_still_handled(received):
+    with _RealInterrupts() as interrupts:
+        _interrupt()
+    assert interrupts.seen and received == [signal.SIGINT]
+    with _RealInterrupts() as quiet:
+        pass
+    assert not quiet.seen
+
+
+def test_inside_a_build_block_each_asset_sees_only_its_own_signals(received):
+    with noting_interrupts():
+        with _RealInterrupts() as first:
+            _interrupt()
+        with _RealInterrupts() as second:
+            pass
+    assert first.seen and not second.seen
+    assert received == [signal.SIGINT]
+
+
+def test_inside_a_build_block_an_asset_sets_no_handler(received, monkeypatch):
+    with noting_interrupts():
+        calls = []
+        real = _signal.signal
+        monkeypatch.setattr(_signal, "signal", lambda *a: calls.append(a) or real(*a))
+        for _ in range(3):
+            with _RealInterrupts():
+                pass
+        monkeypatch.undo()
+    assert calls == []
+
+
+def test_handlers_are_put_back(received):
+    before = signal.getsignal(signal.SIGINT)
+    with noting_interrupts():
+        wrapped = signal.getsignal(signal.SIGINT)
+        with _RealInterrupts():
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # the asset's own handler
+        assert signal.getsignal(signal.SIGINT) is wrapped  # undone when the asset ends
+    assert signal.getsignal(signal.SIGINT) is before
+    with _RealInterrupts():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    assert signal.getsignal(signal.SIGINT) is before
