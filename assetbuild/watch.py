@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-DEFAULT_DEBOUNCE_MS = 50
+DEFAULT_DEBOUNCE_MS = 20
 _POLL_S = 0.5  # PollingObserver interval when inotify is out of watches
 _WAKE_S = 0.2  # how often a waiting loop looks at a stop event set by another thread
 

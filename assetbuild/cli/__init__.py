@@ -294,7 +294,7 @@ def build(ctx: click.Context, assets: tuple[str, ...], **local: Any) -> None:
 @_build_options
 @_remote_options
 @click.option("--debounce", metavar="MS", type=click.FloatRange(min=0), default=None,
-              help="Wait until no file changed for MS milliseconds before rebuilding [default: 50].")
+              help="Wait until no file changed for MS milliseconds before rebuilding [default: 20].")
 @click.pass_context
 @_handle_errors
 def watch(ctx: click.Context, assets: tuple[str, ...], debounce: float | None, **local: Any) -> None:

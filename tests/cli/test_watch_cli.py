@@ -193,3 +193,13 @@ def test_json_lines(proj):
         w.kill()
     assert rc == 0 and err == ""
     assert all(json.loads(line) for line in out.splitlines())  # nothing but JSON on stdout
+
+
+def test_help_states_the_default_debounce():
+    from click.testing import CliRunner
+
+    from assetbuild.cli import cli
+    from assetbuild.watch import DEFAULT_DEBOUNCE_MS
+
+    out = CliRunner().invoke(cli, ["watch", "--help"]).output
+    assert f"[default: {DEFAULT_DEBOUNCE_MS}]" in " ".join(out.split())
