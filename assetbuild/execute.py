@@ -30,6 +30,7 @@ from typing import Any
 
 from .definitions import AssetContext, Output, Skip
 from .errors import AssetFailed, describe_exception
+from .interrupts import RealInterrupts
 from .io import IOContext, is_external
 from .spool import read_stored_file, write_spool_file
 
@@ -180,7 +181,7 @@ def _run_task(task: Task, log: Any, logs: LogLines) -> Produced | Failed | Skipp
             except (OSError, ValueError) as e:
                 return Failed(f"its input {up!r} could not be read: {e}", unloadable=up,
                               duration_s=time.perf_counter() - t0)
-        with _RealInterrupts() as interrupts:
+        with RealInterrupts() as interrupts:
             try:
                 kwargs[param] = _load_input(task, io, up, data, log) if is_external(io) else io.load(data)
             except BaseException as e:  # noqa: BLE001 - the stored bytes no longer load (a changed class...)
@@ -416,7 +417,7 @@ def call_user_function(fn: Callable[..., Any], asset: str, kwargs: dict[str, Any
     if context is not None:
         kwargs["context"] = context
     t0 = time.perf_counter()
-    with _RealInterrupts() as interrupts:
+    with RealInterrupts() as interrupts:
         try:
             value = fn(**kwargs)
         except BaseException as e:  # noqa: BLE001 - whatever the user's code raises fails the asset
@@ -429,7 +430,7 @@ def dump_value(asset: str, io_name: str, io: Any, value: Any, data_version: str 
     """A value as ``io``'s bytes (for ``out`` of a multi-asset ``asset``), with what ``io``
     says of it under ``metadata`` (the asset's own wins); AssetFailed if ``io`` cannot."""
     what = "its value" if out is None else f"its out {out!r}"
-    with _RealInterrupts() as interrupts:  # an IO manager is user code too
+    with RealInterrupts() as interrupts:  # an IO manager is user code too
         try:
             data = io.dump(value)
         except BaseException as e:  # noqa: BLE001
@@ -453,7 +454,7 @@ def _handle_output(asset: str, io_name: str, io: Any, io_context: IOContext, val
     if data_version is not None:
         raise AssetFailed(asset, f"io={io_name!r} gives the data version of what it writes, so "
                           "Output(data_version=...) cannot be used with it")
-    with _RealInterrupts() as interrupts:
+    with RealInterrupts() as interrupts:
         try:
             info = io.handle_output(io_context, value)
         except BaseException as e:  # noqa: BLE001 - an IO manager is user code too
@@ -477,7 +478,7 @@ def io_metadata(asset: str, io_name: str, io: Any, value: Any) -> dict[str, Any]
     describe = getattr(io, "metadata", None)
     if not callable(describe):
         return {}
-    with _RealInterrupts() as interrupts:
+    with RealInterrupts() as interrupts:
         try:
             extra = describe(value)
         except BaseException as e:  # noqa: BLE001 - an IO manager is user code too
@@ -511,7 +512,7 @@ def run_outs(fn: Callable[..., Any], producer: str, outs: tuple[tuple[str, str, 
             v = v.value
         produced[out] = dump_value(producer, io_name, io, v, data_version, metadata, duration, out)
     return MultiProduced(produced, missing, duration)
-def _user_error(exc: BaseException, interrupts: _RealInterrupts) -> str:
+def _user_error(exc: BaseException, interrupts: RealInterrupts) -> str:
     """Why user code (an asset function, an IO manager) failed: one line. A real Ctrl-C that
     came while it ran is raised again as KeyboardInterrupt, even if the code turned it into
     something else."""
@@ -533,71 +534,6 @@ def _not_an_exception(exc: BaseException) -> str:
     if isinstance(exc, GeneratorExit):
         return "raised GeneratorExit outside a generator: an asset cannot end assetbuild"
     return f"raised {describe_exception(exc)}, which is not an Exception: an asset cannot end assetbuild"
-
-
-class _Noter:
-    """A SIGINT or SIGTERM handler that counts the signals, then calls the handler it wraps."""
-
-    __slots__ = ("previous", "count")
-
-    def __init__(self, previous: Any) -> None:
-        self.previous = previous
-        self.count = 0
-
-    def __call__(self, signum: int, frame: Any) -> Any:
-        self.count += 1
-        return self.previous(signum, frame)
-
-
-class _RealInterrupts:
-    """Tells a real Ctrl-C from a KeyboardInterrupt that asset code raises itself.
-
-    Only the main thread receives signals, so only there can a KeyboardInterrupt come from
-    outside (Python's SIGINT handler, or watch's SIGINT/SIGTERM handler, raises it inside
-    whatever runs): while the asset runs, every Python-level handler of SIGINT and SIGTERM is
-    wrapped to count the signals (``_Noter``), and ``seen`` says whether one came. Anywhere else
-    (a thread, a process worker, which ignores SIGINT) a KeyboardInterrupt is the asset's own.
-
-    A block inside another (a build wraps its whole run: ``noting_interrupts``) finds the
-    wrappers in place and only reads their counts: setting a handler is a system call, and a
-    serial build of 10,000 assets made 60,000 of them. Handlers the asset's code set are
-    undone either way when the block ends."""
-
-    def __enter__(self) -> _RealInterrupts:
-        import _signal  # signal's own functions convert every handler to an enum: 3x the cost
-        import threading
-
-        self._installed: list[tuple[int, _Noter]] = []
-        self._kept: list[tuple[int, _Noter, int]] = []
-        if threading.current_thread() is not threading.main_thread():
-            return self
-        for sig in (_signal.SIGINT, _signal.SIGTERM):
-            handler = _signal.getsignal(sig)
-            if isinstance(handler, _Noter):
-                self._kept.append((sig, handler, handler.count))
-            elif callable(handler):  # SIG_DFL, SIG_IGN and None do not raise in Python code
-                noter = _Noter(handler)
-                _signal.signal(sig, noter)
-                self._installed.append((sig, noter))
-        return self
-
-    @property
-    def seen(self) -> bool:
-        return any(n.count for _, n in self._installed) or any(n.count != c for _, n, c in self._kept)
-
-    def __exit__(self, *exc: object) -> None:
-        import _signal
-
-        for sig, noter, _ in self._kept:
-            if _signal.getsignal(sig) is not noter:
-                _signal.signal(sig, noter)
-        for sig, noter in self._installed:
-            _signal.signal(sig, noter.previous)
-
-
-def noting_interrupts() -> _RealInterrupts:
-    """A block around a whole build, so that each asset's ``_RealInterrupts`` costs no system call."""
-    return _RealInterrupts()
 
 
 def is_user_file_for(project_dir: str) -> Callable[[str], bool]:

@@ -23,7 +23,8 @@ from typing import Any
 
 from .clock import now_ns
 from .definitions import AssetContext, ObservableSourceDef, Observation
-from .execute import _collecting_logger, _RealInterrupts, _user_error, is_user_file_for, user_traceback
+from .execute import _collecting_logger, _user_error, is_user_file_for, user_traceback
+from .interrupts import RealInterrupts
 from .reports import ObservationRecord, ObservationResult
 
 _RETURN = "return a version string, or Observation(version, value=None, metadata=None)"
@@ -41,7 +42,7 @@ def observe_source(d: ObservableSourceDef, project_dir: str | Path) -> Observati
         kwargs["context"] = context
     else:
         context = None
-    with _RealInterrupts() as interrupts:
+    with RealInterrupts() as interrupts:
         try:
             returned = d.fn(**kwargs)
         except BaseException as e:  # noqa: BLE001 - whatever the user's code raises fails the source

@@ -3,7 +3,6 @@ and ``build`` itself (also each cycle of watch mode, through ``build_project``).
 
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -14,6 +13,7 @@ from ..errors import ConfigError, DefinitionError, PluginError
 from ..graph import select
 from ..output import Reporter
 from ..reports import AssetResult, BuildResult, ObservationResult
+from .observer import BuildObserver
 from .project import Project, few_collections, open_project, open_store, process_builds
 
 
@@ -107,84 +107,6 @@ def _runner(project: Project, options: BuildOptions) -> Any:
     return runner
 
 
-@functools.cache
-def _live_logger_class() -> type:
-    """A logger that hands each record to the build's observer itself: no class and handler
-    to make, lock and register for each asset (7 ms a thousand assets, against 0.5 ms).
-    Handlers the asset's code adds still get the records."""
-    import logging
-
-    class LiveLogger(logging.Logger):
-        def __init__(self, asset: str, observer: _Observer) -> None:
-            super().__init__(f"assetbuild.asset.{asset}", logging.DEBUG)
-            self.propagate = False
-            self._asset, self._observer = asset, observer
-
-        def callHandlers(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
-            text = record.getMessage()
-            if record.exc_info and record.exc_info[0] is not None:
-                import traceback
-
-                text += "\n" + "".join(traceback.format_exception(*record.exc_info)).rstrip()
-            self._observer.asset_line(self._asset, record.levelno, text)
-            if self.handlers:  # (none: logging's last resort would print the record again)
-                super().callHandlers(record)
-
-    return LiveLogger
-
-
-class _Observer:
-    """A build's one observer channel: the terminal reporter, and ``finished`` (the build's
-    bookkeeping and the after_asset hook) for each result.
-
-    It also keeps each asset's log and output lines (``asset_line``: as an inline executor's
-    task writes them; ``asset_logs``: collected by a worker, replayed when it ends) and hands
-    them on with the asset's result (``AssetResult.logs``)."""
-
-    def __init__(self, reporter: Reporter, finished: Callable[[AssetResult], None] | None = None) -> None:
-        self.reporter = reporter
-        self.finished = finished
-        self.lines: dict[str, list[tuple[int, str]]] = {}
-        self.logged: dict[str, AssetResult] = {}  # the results that carry lines
-
-    def asset_started(self, name: str) -> None:
-        self.lines.pop(name, None)  # a run again (a lost worker...) keeps its last run's lines
-        self.reporter.asset_started(name)
-
-    def asset_finished(self, result: AssetResult) -> None:
-        lines = self.lines.pop(result.asset, None)
-        if lines:
-            result = self.logged[result.asset] = replace(result, logs=tuple(lines))
-        if self.finished is not None:
-            self.finished(result)
-
-    def asset_line(self, name: str, level: int, text: str) -> None:
-        from ..capture import MAX_LINES
-
-        kept = self.lines.setdefault(name, [])
-        if len(kept) < MAX_LINES:
-            kept.append((level, text))
-        self.reporter.asset_line(name, level, text)
-
-    def asset_logs(self, name: str, lines: list[tuple[int, str]]) -> None:
-        for level, text in lines:
-            self.asset_line(name, level, text)
-
-    def live_logger(self, name: str) -> Any:
-        """The logger an inline executor's task gets: ``context.log`` and printed lines, here
-        as they are written."""
-        return _live_logger_class()(name, self)
-
-    def with_logs(self, result: BuildResult) -> BuildResult:
-        """``result`` with each asset's result as observed (with its lines)."""
-        if not self.logged:  # (a null build: nothing to replace)
-            return result
-        return replace(result, results=tuple(self.logged.get(r.asset, r) for r in result.results))
-
-    def warning(self, message: str) -> None:
-        self.reporter.warn(message)
-
-
 def project_params(project: Project, *, args: Sequence[str] = (), given: Any = None) -> dict[str, str]:
     """Asset -> the canonical JSON of its params for this build or look: the declared defaults,
     then ``[tool.assetbuild.params.ASSET]``, then ``--param`` items (``args``), then ``params=``
@@ -218,7 +140,7 @@ def project_params(project: Project, *, args: Sequence[str] = (), given: Any = N
 
 def make_scheduler(project: Project, store: Any, *, record: bool,
                    on_result: Callable[[AssetResult], None] | None = None, runner: Any = None,
-                   observer: _Observer | None = None, params: dict[str, str] | None = None,
+                   observer: BuildObserver | None = None, params: dict[str, str] | None = None,
                    resources: Any = None, observations: Mapping[str, ObservationResult] | None = None
                    ) -> Any:
     """The scheduler of one build, or of a read-only look (status, why: ``record=False``, no runner).
@@ -273,7 +195,7 @@ def make_scheduler(project: Project, store: Any, *, record: bool,
     return Scheduler(project.graph, store=store, files=files,
                      io_managers=project.io_managers, fingerprint=project.code_of(fp), runner=runner,
                      make_task=make_task, jobs=runner.jobs if runner is not None else 1,
-                     observer=observer or _Observer(project.reporter, on_result),
+                     observer=observer or BuildObserver(project.reporter, on_result),
                      code_files=project.loaded.module_sources,
                      code_refs=project.code_refs(), code_ref_digest=fp.fingerprint_reference, params=resolved,
                      observations=observations, check_output=checker if checker.names else None)
@@ -503,7 +425,7 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
         if rep.live:  # the status line's ETA: how long each asset's latest build took
             rep.expected_of = lambda name: getattr(store.get_head(name), "duration_s", None)
         rep.build_started(plan, dry_run)
-        observer = _Observer(rep, on_result)
+        observer = BuildObserver(rep, on_result)
         runner.make_logger = observer.live_logger
         from .observing import observe_for
 
@@ -516,7 +438,7 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
         snap = None if dry_run else recorder_for(project, assets, options)  # the snapshot, used and written
         sched = make_scheduler(project, store, record=not dry_run, runner=runner, observer=observer,
                                params=resolved, resources=resources, observations=observations)
-        from ..execute import noting_interrupts
+        from ..interrupts import noting_interrupts
 
         # few collections for the bookkeeping after the build too: it reads every head, and a
         # collection once the build's objects are unfrozen scans them all

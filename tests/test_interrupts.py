@@ -1,4 +1,4 @@
-"""Telling a real Ctrl-C from asset code's own KeyboardInterrupt (``execute._RealInterrupts``),
+"""Telling a real Ctrl-C from asset code's own KeyboardInterrupt (``interrupts.RealInterrupts``),
 alone and inside a build's ``noting_interrupts`` block, with real signals sent to this process."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import signal
 
 import pytest
 
-from assetbuild.execute import _RealInterrupts, noting_interrupts
+from assetbuild.interrupts import RealInterrupts, noting_interrupts
 
 
 @pytest.fixture
@@ -28,19 +28,19 @@ def _interrupt() -> None:
 
 
 def test_a_signal_in_the_block_is_seen_and_still_handled(received):
-    with _RealInterrupts() as interrupts:
+    with RealInterrupts() as interrupts:
         _interrupt()
     assert interrupts.seen and received == [signal.SIGINT]
-    with _RealInterrupts() as quiet:
+    with RealInterrupts() as quiet:
         pass
     assert not quiet.seen
 
 
 def test_inside_a_build_block_each_asset_sees_only_its_own_signals(received):
     with noting_interrupts():
-        with _RealInterrupts() as first:
+        with RealInterrupts() as first:
             _interrupt()
-        with _RealInterrupts() as second:
+        with RealInterrupts() as second:
             pass
     assert first.seen and not second.seen
     assert received == [signal.SIGINT]
@@ -52,7 +52,7 @@ def test_inside_a_build_block_an_asset_sets_no_handler(received, monkeypatch):
         real = _signal.signal
         monkeypatch.setattr(_signal, "signal", lambda *a: calls.append(a) or real(*a))
         for _ in range(3):
-            with _RealInterrupts():
+            with RealInterrupts():
                 pass
         monkeypatch.undo()
     assert calls == []
@@ -62,10 +62,10 @@ def test_handlers_are_put_back(received):
     before = signal.getsignal(signal.SIGINT)
     with noting_interrupts():
         wrapped = signal.getsignal(signal.SIGINT)
-        with _RealInterrupts():
+        with RealInterrupts():
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # the asset's own handler
         assert signal.getsignal(signal.SIGINT) is wrapped  # undone when the asset ends
     assert signal.getsignal(signal.SIGINT) is before
-    with _RealInterrupts():
+    with RealInterrupts():
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     assert signal.getsignal(signal.SIGINT) is before

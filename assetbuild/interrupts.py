@@ -1,0 +1,71 @@
+"""Telling a real Ctrl-C from a KeyboardInterrupt that user code (an asset, an IO manager, an
+observation) raises itself: the first stops assetbuild, the second fails the asset."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class _Noter:
+    """A SIGINT or SIGTERM handler that counts the signals, then calls the handler it wraps."""
+
+    __slots__ = ("previous", "count")
+
+    def __init__(self, previous: Any) -> None:
+        self.previous = previous
+        self.count = 0
+
+    def __call__(self, signum: int, frame: Any) -> Any:
+        self.count += 1
+        return self.previous(signum, frame)
+
+
+class RealInterrupts:
+    """Tells a real Ctrl-C from a KeyboardInterrupt that asset code raises itself.
+
+    Only the main thread receives signals, so only there can a KeyboardInterrupt come from
+    outside (Python's SIGINT handler, or watch's SIGINT/SIGTERM handler, raises it inside
+    whatever runs): while the asset runs, every Python-level handler of SIGINT and SIGTERM is
+    wrapped to count the signals (``_Noter``), and ``seen`` says whether one came. Anywhere else
+    (a thread, a process worker, which ignores SIGINT) a KeyboardInterrupt is the asset's own.
+
+    A block inside another (a build wraps its whole run: ``noting_interrupts``) finds the
+    wrappers in place and only reads their counts: setting a handler is a system call, and a
+    serial build of 10,000 assets made 60,000 of them. Handlers the asset's code set are
+    undone either way when the block ends."""
+
+    def __enter__(self) -> RealInterrupts:
+        import _signal  # signal's own functions convert every handler to an enum: 3x the cost
+        import threading
+
+        self._installed: list[tuple[int, _Noter]] = []
+        self._kept: list[tuple[int, _Noter, int]] = []
+        if threading.current_thread() is not threading.main_thread():
+            return self
+        for sig in (_signal.SIGINT, _signal.SIGTERM):
+            handler = _signal.getsignal(sig)
+            if isinstance(handler, _Noter):
+                self._kept.append((sig, handler, handler.count))
+            elif callable(handler):  # SIG_DFL, SIG_IGN and None do not raise in Python code
+                noter = _Noter(handler)
+                _signal.signal(sig, noter)
+                self._installed.append((sig, noter))
+        return self
+
+    @property
+    def seen(self) -> bool:
+        return any(n.count for _, n in self._installed) or any(n.count != c for _, n, c in self._kept)
+
+    def __exit__(self, *exc: object) -> None:
+        import _signal
+
+        for sig, noter, _ in self._kept:
+            if _signal.getsignal(sig) is not noter:
+                _signal.signal(sig, noter)
+        for sig, noter in self._installed:
+            _signal.signal(sig, noter.previous)
+
+
+def noting_interrupts() -> RealInterrupts:
+    """A block around a whole build, so that each asset's ``RealInterrupts`` costs no system call."""
+    return RealInterrupts()
