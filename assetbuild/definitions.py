@@ -25,6 +25,9 @@ from .errors import DefinitionError
 
 # The loader points this at a list while it executes an AssetFile; every declaration is appended.
 _collector: list[AssetDef | SourceDef | ObservableSourceDef | ResourceDef] | None = None
+# ... and, to load a slice of a project the snapshot proved unchanged, at the names of the
+# assets it needs: the others' functions are defined as usual, and declare nothing.
+_wanted: frozenset[str] | None = None
 
 
 class AssetDef:
@@ -265,6 +268,8 @@ def asset(fn: Callable[..., Any] | None = None, *, name: str | None = None,
     declared_params = params  # ``params`` below is the function's parameters (AssetDef.params)
 
     def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
+        if _wanted is not None and (name if name is not None else getattr(f, "__name__", None)) not in _wanted:
+            return f
         code = getattr(f, "__code__", None)
         file = code.co_filename if code else "<unknown>"
         line = code.co_firstlineno if code else 0

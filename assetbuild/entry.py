@@ -66,7 +66,19 @@ def try_snapshot(form: dict[str, object], mode: str) -> bool:
         if usable and lock is None:
             reason = "another build or cache command is running"
         else:
-            reason = snapshot.answer(rec, project_dir, START_PATH)
+            found = snapshot.changes(rec, project_dir, START_PATH, first=True)
+            if isinstance(found, str):
+                reason = found
+            elif not found:
+                reason = None
+            else:  # only data changed: the build may load just the assets it decides
+                reason = f"a source or path output changed, or is too recent to trust: {found[0]}"
+                if rec is not None and lock is not None:
+                    _slice(rec, cache_dir, project_dir)
+                sliced = snapshot.SLICE
+                if sliced is not None:
+                    reason += (f"; the build loads {len(sliced['affected'])} of the {len(sliced['graph']['order'])} "
+                               f"assets, and {len(sliced['frontier'])} they read")
         if reason is None and rec is not None and form["json"]:
             results = snapshot.read_results(cache_dir, rec)
             if results is None:
@@ -91,6 +103,22 @@ def try_snapshot(form: dict[str, object], mode: str) -> bool:
         sys.stdout.write(f"0 built, {n} cached, 0 restored, 0 failed, 0 skipped in "
                          f"{time.perf_counter() - _STARTED:.2f}s\n")
     return True
+
+
+def _slice(rec: dict[str, object], cache_dir: str, project_dir: str) -> None:
+    """Only data changed: under the shared lock, take every data file's signature after touching
+    the probe (the build records them) and say which slice of the project the build loads."""
+    from . import snapshot
+
+    graph = snapshot.read_graph(cache_dir, rec)
+    if graph is None or graph["slices"] is not None or snapshot.CHECK:
+        return
+    probe = snapshot.probe(os.path.join(cache_dir, "lock"))
+    taken: dict[str, snapshot.Sig | None] = {}
+    found = snapshot.changes(rec, project_dir, START_PATH, taken=taken)
+    if probe is None or not isinstance(found, list) or not found:
+        return
+    snapshot.PROBE, snapshot.DATA, snapshot.SLICE = probe, taken, {**snapshot.slice_of(graph, found), "graph": graph}
 
 
 def _shared_lock(path: str) -> int | None:

@@ -87,6 +87,11 @@ class StoreError(AssetbuildError):
     """The cache directory cannot be used (newer format, permissions, disk full...)."""
 
 
+class SliceInsufficient(Exception):
+    """A build of a sliced project (``session.project.stand_in``) found it needs more of the
+    project than the slice: the build starts over with the whole project loaded."""
+
+
 class CacheCorrupt(AssetbuildError):
     """A stored blob is missing or does not hash to its digest. Never loaded; the asset is rebuilt."""
 

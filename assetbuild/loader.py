@@ -494,8 +494,9 @@ def assetfile_digest(source: bytes) -> str:
 
 
 def load_assetfile(project_dir: Path, assetfile: str | os.PathLike[str] | None = None, *,
-                   cache_dir: Path | None = None) -> Loaded:
+                   cache_dir: Path | None = None, wanted: frozenset[str] | None = None) -> Loaded:
     """Execute the AssetFile and collect its declarations. Call inside ``ProjectImports``.
+    ``wanted``: declare only these of its assets (``definitions._wanted``).
 
     Nothing is written: ``Loaded.save_code_cache()`` keeps the compiled code once the caller has
     validated the definitions.
@@ -509,8 +510,8 @@ def load_assetfile(project_dir: Path, assetfile: str | os.PathLike[str] | None =
     module.__file__ = str(path)
     module.__dict__["__builtins__"] = __builtins__
     collected: list[AssetDef | SourceDef | ObservableSourceDef | ResourceDef] = []
-    previous = definitions._collector
-    definitions._collector = collected
+    previous = definitions._collector, definitions._wanted
+    definitions._collector, definitions._wanted = collected, wanted
     try:
         exec(code, module.__dict__)
     except DefinitionError:
@@ -518,7 +519,7 @@ def load_assetfile(project_dir: Path, assetfile: str | os.PathLike[str] | None =
     except (Exception, SystemExit) as e:  # noqa: BLE001 - any failure of user code is a definition error
         raise _loading_error(e, path, project_dir) from None
     finally:
-        definitions._collector = previous
+        definitions._collector, definitions._wanted = previous
     module.__dict__["__assetbuild_code_objects__"] = keep_alive  # ids in code_digests stay valid
     modules = project_module_names(project_dir)
     sources = loaded_sources(modules)

@@ -11,7 +11,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from .contracts import Decision, Rebuilder, Runner, TraceStore
-from .errors import AssetFailed, CacheCorrupt
+from .errors import AssetFailed, CacheCorrupt, SliceInsufficient
 from .jobs import Job, Requeue, time_left
 from .known import Unusable as _Unusable
 from .materialize import PathNotWritten
@@ -35,6 +35,7 @@ class Repairing:
     _submit: Callable[..., None]
     _complete: Callable[[Job, Future[Any]], AssetResult | Requeue]
     _timed_out: Callable[[Job, Future[Any]], AssetResult]
+    standins: frozenset[str] = frozenset()  # a sliced project's frontier (session.project.stand_in)
 
 
     @property
@@ -50,8 +51,12 @@ class Repairing:
     def _repair(self, name: str, key: str, err: BaseException) -> None:
         """An asset's stored output turned out unusable after it was decided: forget its trace
         and run it again now, before the asset that needed it goes on. Once per build: a second
-        failure, or a failed rerun, raises ``AssetFailed``."""
+        failure, or a failed rerun, raises ``AssetFailed``. A stand-in of a sliced project
+        cannot be run: ``SliceInsufficient`` once its trace is dropped (the build loads the whole
+        project and starts over, and that build runs it)."""
         self._drop_corrupt(name, key, err)
+        if name in self.standins:
+            raise SliceInsufficient(f"the stored value of {name!r}, which the snapshot took as current, is unusable")
         self._rerun(name, self._repairing)  # forced: its trace is gone, but say so
 
     def _rerun(self, name: str, rebuilder: Rebuilder) -> None:

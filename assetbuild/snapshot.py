@@ -55,9 +55,10 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-FORMAT = 3
+FORMAT = 4
 FILE = "snapshot"  # in the cache directory
 RESULTS_FILE = "snapshot.results"  # each asset's (name, key, data version), in build order
+GRAPH_FILE = "snapshot.graph"  # each asset's inputs and each data file's nodes: what a slice needs
 RACY_NS = 2_000_000_000  # as workspace.RACY_NS: off the cache's filesystem, a signature this close to its probe is not trusted
 ENV_PREFIXES = ("ASSETBUILD_", "PYTHON")
 # variables about the snapshot itself, or that change no decision
@@ -75,6 +76,12 @@ EXPECTED: dict[str, Any] | None = None
 PREVIOUS: dict[str, Any] | None = None  # the snapshot the entry read and did not answer from
 CHECK = False  # ASSETBUILD_CHECK_SNAPSHOT: an incremental build decides every asset, and compares
 START_PATH: list[str] = []  # sys.path as the command started, before a project changed it
+# Set by the entry point when only data changed: the probe it touched, then the data files'
+# signatures it took (every one, after the probe), and the slice of the project that the build
+# loads and decides (``slice_of``).
+PROBE: tuple[int, int] | None = None
+DATA: dict[str, Sig | None] | None = None
+SLICE: dict[str, Any] | None = None
 
 
 def sig_of(path: str) -> Sig | None:
@@ -183,12 +190,13 @@ def answer(rec: dict[str, Any] | None, project_dir: str, start_path: list[str]) 
 
 
 def changes(rec: dict[str, Any] | None, project_dir: str, start_path: list[str], *, first: bool = False,
-            data: dict[str, Sig | None] | None = None) -> str | list[str]:
+            data: dict[str, Sig | None] | None = None, taken: dict[str, Sig | None] | None = None
+            ) -> str | list[str]:
     """What changed since ``rec`` for a build of the whole project in ``project_dir`` started
     with ``start_path``: why the snapshot cannot serve it (one line), or the data files
     (sources, path outputs) that changed or whose recorded signature is racy, in record order
     (empty: a null build). ``first``: stop at the first such file. ``data``: their signatures
-    as the caller just took them (else taken here).
+    as the caller just took them (else taken here, and put in ``taken`` if given).
 
     The cheap checks come first; the stat of each recorded file last."""
     if rec is None:
@@ -226,6 +234,8 @@ def changes(rec: dict[str, Any] | None, project_dir: str, start_path: list[str],
     racy = set(rec["racy"])
     for path, recorded in rec["data"]:
         now = data[path] if data is not None and path in data else sig_of(path)
+        if taken is not None:
+            taken[path] = now
         if (list(now) if now is not None else None) != recorded or path in racy:
             out.append(path)
             if first:
@@ -244,6 +254,35 @@ def read_results(cache_dir: str, rec: dict[str, Any]) -> dict[str, Any] | None:
     if not isinstance(res, dict) or res.get("written_ns") != rec.get("written_ns"):
         return None
     return res
+
+
+def read_graph(cache_dir: str, rec: dict[str, Any]) -> dict[str, Any] | None:
+    """The graph that goes with ``rec`` (``order``: the assets in build order; ``inputs``: the
+    upstream names of each, in that order; ``owners``: each data file's nodes; ``slices``:
+    None, or why the project cannot be loaded in part); None if it is not its own."""
+    try:
+        with open(os.path.join(cache_dir, GRAPH_FILE), "rb") as f:
+            graph = marshal.loads(f.read())
+    except (OSError, EOFError, ValueError, TypeError):
+        return None
+    if not isinstance(graph, dict) or graph.get("written_ns") != rec.get("written_ns"):
+        return None
+    return graph
+
+
+def slice_of(graph: dict[str, Any], changed: list[str]) -> dict[str, Any]:
+    """What a build after ``changed`` data files must decide: ``affected``, the assets that read
+    one (as a source, or as their own path output) and everything downstream of them; and
+    ``frontier``, the other assets they read, whose stored values the snapshot proves current."""
+    owners = graph["owners"]
+    affected = {name for p in changed for name in owners.get(p, ())}
+    order, inputs = graph["order"], graph["inputs"]
+    for name, ups in zip(order, inputs):  # (dependencies first) and what reads them
+        if name not in affected and any(up in affected for up in ups):
+            affected.add(name)
+    assets = affected.intersection(order)
+    frontier = {up for name, ups in zip(order, inputs) if name in assets for up in ups if up not in affected}
+    return {"affected": assets, "frontier": frontier.intersection(order), "changed": changed}
 
 
 def cached_entries() -> Callable[[str, str, str], str]:
@@ -265,16 +304,18 @@ def null_json(results: list[list[str]]) -> str:
     return '{"ok": true, "results": [' + ", ".join([entry(*r) for r in results]) + "]}"
 
 
-def write(cache_dir: str, rec: dict[str, Any], results: dict[str, Any] | None = None) -> None:
-    """Write ``rec`` (which ``answer`` reads) and its ``results`` to ``cache_dir``, each whole or
-    not at all, the results first; a cache that cannot be written costs the next build its fast path."""
+def write(cache_dir: str, rec: dict[str, Any], results: dict[str, Any] | None = None,
+          graph: dict[str, Any] | None = None) -> None:
+    """Write ``rec`` (which ``answer`` reads), its ``results`` and its ``graph`` to ``cache_dir``,
+    each whole or not at all, ``rec`` last; a cache that cannot be written costs the next build
+    its fast path."""
     from .atomicfile import write_atomically
 
     rec = {**rec, "format": FORMAT}
     try:
-        if results is not None:
-            write_atomically(os.path.join(cache_dir, RESULTS_FILE),
-                             marshal.dumps({**results, "written_ns": rec.get("written_ns")}))
+        for name, doc in ((RESULTS_FILE, results), (GRAPH_FILE, graph)):
+            if doc is not None:
+                write_atomically(os.path.join(cache_dir, name), marshal.dumps({**doc, "written_ns": rec.get("written_ns")}))
         write_atomically(cache_file(cache_dir), marshal.dumps(rec))
     except (OSError, ValueError):
         discard(cache_dir)
@@ -282,7 +323,7 @@ def write(cache_dir: str, rec: dict[str, Any], results: dict[str, Any] | None = 
 
 def discard(cache_dir: str) -> None:
     """Remove the snapshot and its results (one that could not be written whole)."""
-    for name in (FILE, RESULTS_FILE):
+    for name in (FILE, RESULTS_FILE, GRAPH_FILE):
         try:
             os.unlink(os.path.join(cache_dir, name))
         except OSError:

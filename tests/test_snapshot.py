@@ -200,7 +200,7 @@ def test_a_source_edited_as_the_build_starts_is_decided_again(tmp_path: Path) ->
     out, line, _ = explain(root)
     assert line.startswith(f"snapshot: not used: {DATA}"), line  # (its signature changed)
     _, line, _ = explain(root)
-    assert line == f"snapshot: not used: {DATA}, or is too recent to trust: {raw}", line
+    assert line.startswith(f"snapshot: not used: {DATA}, or is too recent to trust: {raw}; the build loads"), line
     rec = snapshot.read(str(root / ".assetbuild"))
     assert rec is not None and rec["racy"] == [str(raw)]
 
@@ -311,3 +311,11 @@ def test_a_relative_directory_option_records_and_answers(tmp_path: Path) -> None
     assert cli("-C", "proj", cwd=tmp_path).returncode == 0
     r = cli("-C", "proj", "-q", cwd=tmp_path, env=clean_env(ASSETBUILD_SNAPSHOT="explain"))
     assert "snapshot: answers" in r.stderr, r.stderr
+
+
+def test_the_cache_layout_knows_every_snapshot_file():
+    """``clean`` removes (and ``check_cache_dir`` accepts) what the store layout names."""
+    from assetbuild import snapshot
+    from assetbuild.store import cachedir
+
+    assert set(cachedir._SNAPSHOT_FILES) == {snapshot.FILE, snapshot.RESULTS_FILE, snapshot.GRAPH_FILE}

@@ -145,6 +145,80 @@ def test_a_killed_incremental_build_loses_nothing(twins: tuple[Path, Path]) -> N
     assert explain(a)[1] == "snapshot: answers"
 
 
+# --- a slice: the build loads only the assets it decides, and stand-ins for what they read ---
+
+def test_the_build_loads_only_the_assets_it_decides(twins: tuple[Path, Path]) -> None:
+    a, b = twins
+    for edit, loads in ((("other.txt", "a b c\n"),), "2 of the 4 assets, and 1 they read"), \
+                       ((("raw.txt", "5\n"), ("other.txt", "c\n")), "4 of the 4 assets, and 0 they read"), \
+                       ((("raw.txt", "6\n"),), "3 of the 4 assets, and 1 they read"):
+        for name, text in edit:
+            (a / "data" / name).write_text(text)
+            (b / "data" / name).write_text(text)
+        fast = cli("--json", cwd=a, env=clean_env(ASSETBUILD_SNAPSHOT="explain", **SNAPSHOT))
+        full = cli("--json", cwd=b, env=clean_env(**FULL))
+        assert f"; the build loads {loads}\n" in fast.stderr
+        assert fast.returncode == full.returncode == 0 and decisions(fast.stdout) == decisions(full.stdout)
+        assert outputs(a) == outputs(b)
+        assert explain(a)[1] == "snapshot: answers"  # a slice's build records the next snapshot
+    assert outputs(a) == {"count.json": "1", "total.json": "6"}
+
+
+LARGE = ASSETFILE.replace('@asset(io="json")\ndef summary(total, count):', (
+    "@asset\ndef blob(count):\n    return bytes(range(256)) * 1024 * count  # stored as a file of the cache\n\n\n"
+    '@asset(io="json")\ndef summary(total, count, blob):'))
+
+
+def test_a_stand_in_whose_stored_value_is_unusable_sends_the_build_to_the_whole_project(tmp_path: Path) -> None:
+    """``blob`` is read, not decided, when only ``raw`` changed; its stored file corrupted (same
+    size, so the snapshot still holds) is found when ``summary`` reads it: the build starts over
+    with the whole project loaded, and repairs it as the full path does."""
+    assert "def blob(count)" in LARGE
+    roots = []
+    for name, env in (("snap", SNAPSHOT), ("full", FULL)):
+        root = write(tmp_path / name, {"AssetFile": LARGE, "data/raw.txt": "1 2 3\n", "data/other.txt": "a b\n"})
+        for _ in range(2):
+            assert cli(cwd=root, env=clean_env(**env)).returncode == 0
+        blobs = [p for p in (root / ".assetbuild" / "cas").rglob("*") if p.is_file() and p.stat().st_size > 65536]
+        assert len(blobs) == 1
+        data = bytearray(blobs[0].read_bytes())
+        data[1000] ^= 0xFF
+        blobs[0].write_bytes(bytes(data))
+        (root / "data" / "raw.txt").write_text("4\n")
+        roots.append(root)
+    a, b = roots
+    fast = cli(cwd=a, env=clean_env(ASSETBUILD_SNAPSHOT="explain", **SNAPSHOT))
+    full = cli(cwd=b, env=clean_env(**FULL))
+    assert "the build loads 3 of the 5 assets, and 2 they read" in fast.stderr  # parsed, total, summary
+    assert fast.returncode == full.returncode == 0, fast.stderr
+    said = [sorted(ln.split(" in ")[0] for ln in (r.stdout + r.stderr).splitlines() if not ln.startswith("snapshot:"))
+            for r in (fast, full)]
+    assert said[0] == said[1]
+    assert any("stored output of 'blob' could not be used" in ln for ln in said[0])
+    assert "4 built, 1 cached, 0 restored, 0 failed, 0 skipped" in said[0]  # as the full path: count is cached
+    import assetbuild
+
+    runs = [assetbuild.list_runs(project_dir=r) for r in (a, b)]
+    assert len(runs[0]) == len(runs[1]) and runs[0][0]["counts"] == runs[1][0]["counts"]
+    assert explain(a)[1] == "snapshot: not used: the last build printed more than its results and summary"
+    assert explain(a)[1] == "snapshot: answers"
+
+
+def test_a_project_with_params_is_not_loaded_in_part(tmp_path: Path) -> None:
+    text = ASSETFILE.replace('@asset(io="json", path="out/count.json")',
+                             '@asset(io="json", path="out/count.json", params={"k": 1})')
+    assert text != ASSETFILE
+    a = write(tmp_path / "snap", {"AssetFile": text, "data/raw.txt": "1\n", "data/other.txt": "a\n"})
+    for _ in range(2):
+        assert cli(cwd=a, env=clean_env(**SNAPSHOT)).returncode == 0
+    (a / "data" / "other.txt").write_text("a b\n")
+    out, line, status = explain(a, "--json")
+    assert status == 0 and line.startswith("snapshot: not used: a source or path output changed")
+    assert "the build loads" not in line
+    assert {d[0]: d[1] for d in decisions(out)} == {"parsed": "cached", "total": "cached", "count": "built",
+                                                    "summary": "built"}
+
+
 # --- through the Python API, with the entry point's intent: which assets the build decides ---
 
 class _Seen:
@@ -262,3 +336,69 @@ def test_a_verdict_of_the_static_check_is_reused_only_by_the_same_check(as_the_c
     _build_as_the_command_would(root)
     rec = snapshot.read(cache)
     assert rec is not None and not rec.get("refused") and set(rec["checked"].values()) == {""}
+
+
+def _look_as_the_entry_point(root: Path) -> dict:
+    """What the entry point does when only data changed: the probe, every data file's signature,
+    and the slice (``entry._slice``)."""
+    from assetbuild import entry
+
+    cache = str(root / ".assetbuild")
+    rec = snapshot.read(cache)
+    assert rec is not None and not rec.get("refused")
+    entry._slice(rec, cache, str(root))
+    assert snapshot.SLICE is not None
+    return snapshot.SLICE
+
+
+def test_a_slice_that_no_longer_holds_sends_the_build_to_the_whole_project(as_the_command: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The AssetFile edited between the entry point's look and the build's lock: the slice was
+    loaded from the new file, but the build finds the snapshot refused and starts over whole."""
+    import assetbuild
+
+    root = as_the_command
+    for _ in range(2):
+        _build_as_the_command_would(root)
+    runs = len(assetbuild.list_runs(project_dir=root))
+    (root / "data" / "other.txt").write_text("a b c\n")
+    for name in ("PROBE", "DATA", "SLICE"):
+        monkeypatch.setattr(snapshot, name, None)
+    sliced = _look_as_the_entry_point(root)
+    assert sliced["affected"] == {"count", "summary"} and sliced["frontier"] == {"total"}
+    (root / "AssetFile").write_text(ASSETFILE.replace("return sum(parsed)", "return sum(parsed) * 10"))
+    from assetbuild.session import project
+
+    stood_in: list[str] = []
+    real = project.stand_in
+    monkeypatch.setattr(project, "stand_in", lambda d: stood_in.append(d.name) or real(d))
+    result, seen = _build_as_the_command_would(root)
+    assert stood_in == ["total"]  # the slice was loaded first
+    assert sorted(seen) == ["count", "parsed", "summary", "total"]  # every asset decided: the whole project
+    assert {r.asset: r.status for r in result.results} == {"parsed": "cached", "total": "built",
+                                                          "count": "built", "summary": "built"}
+    assert assetbuild.load_value("summary", project_dir=root) == {"total": 60, "count": 3}
+    assert len(assetbuild.list_runs(project_dir=root)) == runs + 1  # one run: the one that started over
+    assert snapshot.SLICE is None  # taken once
+
+
+def test_a_slice_is_used_only_by_the_build_it_was_found_for(as_the_command: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from assetbuild.session import snapshots
+
+    root = as_the_command
+    for _ in range(2):
+        _build_as_the_command_would(root)
+    (root / "data" / "other.txt").write_text("a b c\n")
+    for name in ("PROBE", "DATA", "SLICE"):
+        monkeypatch.setattr(snapshot, name, None)
+    sliced = _look_as_the_entry_point(root)
+    from assetbuild.session.building import BuildOptions
+
+    assert snapshots.take_slice(root, None, None, ["count"], BuildOptions()) is None  # a selection
+    snapshot.SLICE = sliced
+    assert snapshots.take_slice(root, None, root / "elsewhere", [], BuildOptions()) is None  # another cache
+    snapshot.SLICE = sliced
+    assert snapshots.take_slice(root, None, None, [], BuildOptions(force=True)) is None
+    snapshot.SLICE = sliced
+    assert snapshots.take_slice(root, None, None, [], BuildOptions()) is sliced
+    assert snapshots.take_slice(root, None, None, [], BuildOptions()) is None

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..definitions import AssetDef
-from ..errors import ConfigError, DefinitionError, PluginError
+from ..errors import ConfigError, DefinitionError, PluginError, SliceInsufficient
 from ..graph import select
 from ..output import Reporter
 from ..reports import AssetResult, BuildResult, ObservationResult
@@ -346,15 +346,29 @@ def build(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "
                                                 trust_unsigned=trust_remote_unsigned, timeout=remote_timeout,
                                                 options=remote_options))
     rep = reporter or Reporter(verbosity=-2)
+    selection = [*assets, *(f"-{e}" for e in exclude)]
+    from .snapshots import take_slice
+
+    sliced = None if plugin_manager is not None else take_slice(project_dir, assetfile, cache_dir, selection, options)
+    earlier = None
+    if sliced is not None:  # only data changed: load the assets to decide, and what they read
+        try:
+            with rep.stdout_for_json(), process_builds, open_project(project_dir, reporter=rep, sliced=sliced) as project:
+                return build_project(project, selection, options)
+        except SliceInsufficient as e:  # more is needed than the slice: the whole project, as any build
+            earlier = getattr(e, "done", None)
     with rep.stdout_for_json(), process_builds, open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir,
                                                              reporter=rep, plugin_manager=plugin_manager) as project:
-        return build_project(project, [*assets, *(f"-{e}" for e in exclude)], options)
+        return build_project(project, selection, options, earlier=earlier)
 
 
 def build_project(project: Project, assets: Sequence[str], options: BuildOptions,
-                  observed: Mapping[str, ObservationResult] | None = None) -> BuildResult:
+                  observed: Mapping[str, ObservationResult] | None = None,
+                  earlier: Mapping[str, AssetResult] | None = None) -> BuildResult:
     """``build`` on an open project (watch mode reads what to watch between loading and building).
     ``observed``: observations already made for this build (watch mode's polls): not made again.
+    ``earlier``: what this command ran before it started over (``SliceInsufficient``): those
+    assets are found cached now, and reported, counted and recorded as that run left them.
 
     Executors live for this one build: watch mode's next build gets fresh workers, which import
     the project's modules as they are then."""
@@ -362,7 +376,8 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
         from .partitioning import partition_nodes
 
         assets = partition_nodes(project.graph, assets, options.partitions)
-    plan = select(project.graph, assets, needs=not options.only)
+    sliced = project.sliced
+    plan = select(project.graph, assets, needs=not options.only) if sliced is None else sliced["graph"]["order"]
     rep = project.reporter
     dry_run = options.dry_run
     if options.only and not options.tick:
@@ -385,11 +400,18 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
     if not dry_run:
         runner.spool_dir = str(store.spool_dir())
         runner.prepare(plan, lambda n: getattr(store.get_head(n), "duration_s", None))
+    snap = None  # the snapshot, used and written
     try:
         if not dry_run:
             project.loaded.save_code_cache()
             store.acquire_lock(on_wait=lambda: rep.warn(
                 f"another build or cache command is using {project.cache_dir}; waiting for it to finish"))
+            from .snapshots import recorder_for
+
+            with few_collections():
+                snap = recorder_for(project, assets, options)
+        if sliced is not None and (snap is None or snap.affected is None):
+            raise SliceInsufficient("this build does not use the snapshot")
         hook = project.plugin_manager.hook
         _call_hook(hook.before_build, project_dir=str(project.project_dir), assets=list(plan),
                    dry_run=dry_run)
@@ -405,7 +427,10 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
 
         def on_result(r: Any) -> None:
             nonlocal recorder
-            rep.asset_finished(r, dry_run=dry_run)
+            if earlier and r.asset in earlier and r.status == "cached":
+                r = earlier[r.asset]  # (its line was shown then)
+            else:
+                rep.asset_finished(r, dry_run=dry_run)
             outcomes[r.asset] = r.status
             if recorder is not None and r.status != "cached":  # a null build: no call per asset
                 recorder.result(r)
@@ -433,11 +458,10 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
         if recorder is not None and observations:
             recorder.observed(observations.values())
         unseen = _keys_changed(project, store, plan) if project.graph.partitioned and not dry_run else {}
-        from .snapshots import recorder_for
-
-        snap = None if dry_run else recorder_for(project, assets, options)  # the snapshot, used and written
         sched = make_scheduler(project, store, record=not dry_run, runner=runner, observer=observer,
                                params=resolved, resources=resources, observations=observations)
+        if sliced is not None:
+            sched.standins = frozenset(sliced["frontier"])
         from ..interrupts import noting_interrupts
 
         # few collections for the bookkeeping after the build too: it reads every head, and a
@@ -448,9 +472,17 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
                                                         dry_run=dry_run, only=options.only))
             else:  # the snapshot holds for the rest: decided are what a changed data file reaches
                 decide = [n for n in plan if n in snap.affected]
-                result = snap.merged(observer.with_logs(sched.build(decide, keep_going=options.keep_going,
-                                                                    only=True)), plan, sched)
+                try:
+                    built = sched.build(decide, keep_going=options.keep_going, only=True)
+                except SliceInsufficient as e:  # before the first asset (``Recorder.before``), or from one
+                    e.done = {r.asset: r for n in decide if (r := sched.result_of(n)) is not None and r.status != "cached"}
+                    recorder = None  # the command's run is the one that starts over
+                    raise
+                result = snap.merged(observer.with_logs(built), plan, sched)
                 outcomes.update((r.asset, r.status) for r in result.results)
+            if earlier:
+                result = replace(result, results=tuple(earlier[r.asset] if r.asset in earlier and r.status == "cached"
+                                                       else r for r in result.results))
             clean_end = True
             if not dry_run:
                 _record_summary(store, {r.asset: r.status for r in result.results})
@@ -464,9 +496,10 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
                 store.flush()  # no-op unless the summary missed the scheduler's last batch
                 if unseen:
                     _drop_gone(project, store, unseen)
-                from .orphans import notice_removed
+                if sliced is None:  # (a slice's asset names are the snapshot's: none removed)
+                    from .orphans import notice_removed
 
-                notice_removed(project, store)
+                    notice_removed(project, store)
                 if snap is not None:
                     snap.finish(result, store, sched, rep.said)
         rep.build_finished(result)

@@ -62,6 +62,9 @@ class Project:
     plugin_manager: Any
     reporter: Reporter
     executors: dict[str, Any] = field(default_factory=dict)  # name -> executor class
+    # loaded in part (``snapshot.slice_of``): only the assets a build must decide, and as
+    # stand-ins the ones they read; the rest of the graph is the snapshot's
+    sliced: dict[str, Any] | None = None
 
     def fingerprinter(self, *, persist: bool = False) -> Any:
         """The project's fingerprinter. ``persist``: the map of import names to distributions
@@ -279,12 +282,15 @@ def few_collections() -> Iterator[None]:
 @contextmanager
 def open_project(project_dir: str | os.PathLike[str] = ".", *, assetfile: str | None = None,
                  cache_dir: str | os.PathLike[str] | None = None, reporter: Reporter | None = None,
-                 plugin_manager: Any = None) -> Iterator[Project]:
+                 plugin_manager: Any = None, sliced: dict[str, Any] | None = None) -> Iterator[Project]:
     """Load and validate a project; its modules stay importable, and the project directory is
     the working directory (``in_project_dir``), until the block ends.
 
     Nothing is written: a build saves the compiled AssetFile once the store has accepted the
     cache directory (``project.loaded.save_code_cache()``).
+
+    ``sliced`` (``snapshot.slice_of``): declare only its ``affected`` assets, and its
+    ``frontier`` as stand-ins without inputs (``stand_in``); every source and resource.
     """
     root = Path(project_dir).resolve()
     if not root.is_dir():
@@ -294,8 +300,13 @@ def open_project(project_dir: str | os.PathLike[str] = ".", *, assetfile: str | 
     with in_project_dir(root), ProjectImports(root):
         with few_collections():  # a function, a definition and a node per asset, all kept
             with _loading:  # the loader collects declarations in a module global
-                loaded = load_assetfile(root, assetfile, cache_dir=cache)
-            graph = resolve(loaded.decls)
+                loaded = load_assetfile(root, assetfile, cache_dir=cache,
+                                        wanted=None if sliced is None else frozenset(sliced["affected"] | sliced["frontier"]))
+            decls = loaded.decls
+            if sliced is not None:
+                frontier = sliced["frontier"]
+                decls = [stand_in(d) if isinstance(d, AssetDef) and d.name in frontier else d for d in decls]
+            graph = resolve(decls)
             if graph.mappings or any(graph.nodes[n].partitions is not None for n in graph.order):  # type: ignore[union-attr]
                 from ..partitioned import expand
                 from .partition_env import partition_env
@@ -310,7 +321,17 @@ def open_project(project_dir: str | os.PathLike[str] = ".", *, assetfile: str | 
         io_managers = collect_io_managers(plugin_manager)
         _validate(graph, io_managers, root, cache)
         executors = _validated_executors(graph, plugin_manager)
-        yield Project(root, cache, loaded, graph, io_managers, plugin_manager, reporter, executors)
+        yield Project(root, cache, loaded, graph, io_managers, plugin_manager, reporter, executors, sliced)
+
+
+def stand_in(d: AssetDef) -> AssetDef:
+    """A frontier asset of a slice: its readers get its stored value, which the snapshot proves
+    current; it is never decided (the scheduler's ``standins``), so it reads nothing."""
+    import copy
+
+    s = copy.copy(d)
+    s.params, s.ins, s.deps = (), {}, ()
+    return s
 
 
 def _validated_executors(graph: Graph, plugin_manager: Any) -> dict[str, Any]:

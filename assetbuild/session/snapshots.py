@@ -26,6 +26,7 @@ from typing import Any
 
 from .. import snapshot
 from ..definitions import AssetDef, ObservableSourceDef, SourceDef
+from ..errors import SliceInsufficient
 from ..io import is_external
 
 _BUILD_HOOKS = ("before_build", "after_asset", "after_build", "asset_failed")
@@ -43,14 +44,31 @@ def recorder_for(project: Any, assets: Any, options: Any) -> Recorder | None:
 
 def wanted(project: Any, assets: Any, options: Any) -> bool:
     """Whether this build may write the snapshot (or check the one the entry point read)."""
+    expected = _intended(assets, options)
+    return expected is not None and str(project.project_dir) == expected \
+        and Path(project.cache_dir) == Path(expected) / ".assetbuild"
+
+
+def _intended(assets: Any, options: Any) -> str | None:
+    """The project directory of the plain build of everything the entry point saw, if this
+    build is one (see ``snapshot.INTENT``); else None."""
     intent = snapshot.INTENT
     if intent is None or assets or options.dry_run or options.force or options.force_upstream \
             or options.only or options.partitions is not None or options.params or options.param_args \
             or options.resources or options.forced or options.tick or options.remote.url is not None:
-        return False
+        return None
     where = intent.get("directory")
-    expected = os.path.abspath(str(where)) if where else os.getcwd()
-    return str(project.project_dir) == expected and Path(project.cache_dir) == Path(expected) / ".assetbuild"
+    return os.path.abspath(str(where)) if where else os.getcwd()
+
+
+def take_slice(project_dir: Any, assetfile: Any, cache_dir: Any, assets: Any, options: Any) -> dict[str, Any] | None:
+    """The slice the entry point found (``snapshot.SLICE``) if this build is the one it was
+    found for, else None; taken once (a later build in this process loads the whole project)."""
+    sliced, snapshot.SLICE = snapshot.SLICE, None
+    if sliced is None or assetfile is not None or cache_dir is not None:
+        return None
+    expected = _intended(assets, options)
+    return sliced if expected is not None and os.path.realpath(str(project_dir)) == os.path.realpath(expected) else None
 
 
 def refusal(project: Any) -> str | None:
@@ -77,6 +95,23 @@ def refusal(project: Any) -> str | None:
         impls = getattr(hook, h).get_hookimpls()
         if impls:
             return f"a plugin implements the {h} hook ({impls[0].plugin_name})"
+    return None
+
+
+def slice_refusal(project: Any) -> str | None:
+    """Why an incremental build of this project cannot load just the assets it decides
+    (``session.project.stand_in``): something a slice would not see the whole of; None if it can."""
+    from ..config import params_table
+
+    graph = project.graph
+    if graph.partitioned or graph.producers:
+        return "the project has partitioned assets or multi-assets"
+    if graph.fan_in:
+        return "an asset takes the matches of a pattern or group (fan-in)"
+    if graph.uses or graph.resources:
+        return "the project declares resources"
+    if any(graph.nodes[n].param_defaults for n in graph.order) or params_table(project.project_dir)[0] is not None:
+        return "the project declares params"
     return None
 
 
@@ -155,7 +190,7 @@ class Recorder:
             else snapshot.read(self.cache_dir)
         self.refused = refusal(project)
         self.data: dict[str, Any] = {}  # source and path output -> signature before deciding
-        self.owner: dict[str, list[str]] = {}  # source and path output -> its nodes (two sources may name one file)
+        self.graph: dict[str, Any] = {}  # what a slice needs (``snapshot.read_graph``), as this build found it
         self.checked: dict[str, str] | None = None  # the static check's verdicts, by source digest
         self.probe: tuple[int, int] | None = None
         self.affected: set[str] | None = None  # None: decide every asset
@@ -164,7 +199,16 @@ class Recorder:
 
     def before(self) -> None:
         """Signatures of the sources and path outputs, before anything reads them; then the
-        assets the previous snapshot leaves to decide."""
+        assets the previous snapshot leaves to decide. A sliced project takes the signatures
+        the entry point took, and the graph the previous snapshot recorded: if that no longer
+        holds, or more must be decided than the slice holds, ``SliceInsufficient``."""
+        sliced = self.project.sliced
+        if sliced is not None:
+            self.probe, self.data, self.graph = snapshot.PROBE, dict(snapshot.DATA or {}), sliced["graph"]
+            self.affected = None if self.refused is not None or self.probe is None else self._affected()
+            if self.affected is None or not self.affected <= sliced["affected"]:
+                raise SliceInsufficient("the snapshot no longer holds, or more changed since the entry point looked")
+            return
         if self.refused is not None:
             return
         self.probe = snapshot.probe(os.path.join(self.cache_dir, "lock"))
@@ -172,6 +216,7 @@ class Recorder:
             self.refused = "the cache's lock file cannot be touched"
             return
         root = str(self.project.project_dir)
+        owners: dict[str, list[str]] = {}  # source and path output -> its nodes (two sources may name one file)
         for name, d in self.project.graph.nodes.items():
             rel = d.path if isinstance(d, (SourceDef, AssetDef)) else None
             if rel is None:
@@ -181,28 +226,27 @@ class Recorder:
                 self.refused = f"source {name!r} is a directory"
                 return
             self.data[p] = snapshot.sig_of(p)
-            self.owner.setdefault(p, []).append(name)
-        self.affected = self._affected(root)
+            owners.setdefault(p, []).append(name)
+        graph = self.project.graph
+        order = graph.order
+        self.graph = {"order": order, "inputs": [[up for _, up in graph.inputs[n]] for n in order],
+                      "owners": owners, "slices": slice_refusal(self.project)}
+        self.affected = self._affected()
 
-    def _affected(self, root: str) -> set[str] | None:
+    def _affected(self) -> set[str] | None:
         """The assets to decide: those reading a changed data file, their path output's
         owner, and everything downstream; None when the previous snapshot does not hold."""
         prev, graph = self.previous, self.project.graph
         if prev is None or prev.get("refused") or graph.partitioned or graph.producers:
             return None
-        found = snapshot.changes(prev, root, snapshot.START_PATH, data=self.data)
-        if isinstance(found, str) or {p for p, _ in prev["data"]} != set(self.data):
+        found = snapshot.changes(prev, str(self.project.project_dir), snapshot.START_PATH, data=self.data)
+        if isinstance(found, str) or {p for p, _ in prev["data"]} != self.data.keys():
             return None
         results = snapshot.read_results(self.cache_dir, prev)
         self.recorded = {r[0]: r for r in results["results"]} if results is not None else {}
-        if self.recorded.keys() != set(graph.order):
+        if self.recorded.keys() != set(self.graph["order"]):
             return None
-        affected = {name for p in found for name in self.owner[p]}  # the changed sources, and outputs' owners
-        inputs = graph.inputs
-        for name in graph.order:  # (dependencies first) and what reads them
-            if name not in affected and any(up in affected for _, up in inputs[name]):
-                affected.add(name)
-        return affected.intersection(graph.order)
+        return set(snapshot.slice_of(self.graph, found)["affected"])
 
     def merged(self, result: Any, plan: list[str], sched: Any) -> Any:
         """The build's result over ``plan``: the affected assets' results as decided, the
@@ -247,7 +291,7 @@ class Recorder:
             snapshot.write(self.cache_dir, {"refused": reason, "checked": checked})
         else:
             results = {"results": rec.pop("results")}
-            snapshot.write(self.cache_dir, rec, results)
+            snapshot.write(self.cache_dir, rec, results, self.graph)
 
     def _data_after(self, result: Any, store: Any) -> tuple[dict[str, Any] | None, list[str], str]:
         """The data files' signatures to record, and those that are racy: each as taken before
@@ -357,7 +401,8 @@ class Recorder:
         info = store.index_info() if hasattr(store, "index_info") else {}
         if state is None or info.get("last_txnid") != state[2]:
             return None, "the cache index's transaction could not be read"
-        declared = sorted({n for d in self.project.graph.nodes.values() for n in getattr(d, "env", ()) or ()})
+        declared = sorted({n for d in self.project.graph.nodes.values() for n in getattr(d, "env", ()) or ()}) \
+            if self.project.sliced is None else (self.previous or {})["declared_env"]
         return {"project": root, "cache": self.cache_dir, "interpreter": list(snapshot.interpreter()),
                 "path": list(snapshot.START_PATH), "env": snapshot.watched_env(declared), "declared_env": declared,
                 "store": list(state), "written_ns": time.time_ns(), "racy": racy,

@@ -15,7 +15,8 @@ from ..errors import StoreError
 
 # Names the store layout creates at the top of a cache directory: exact names, then prefixes
 # (temp files of a write in progress, indexes moved aside, a compaction's copies).
-_LAYOUT_NAMES = frozenset({"STORE", "db", "cas", "lock", "code", "staging", "snapshot", "snapshot.results"})  # snapshot: assetbuild.snapshot
+_SNAPSHOT_FILES = ("snapshot", "snapshot.results", "snapshot.graph")  # assetbuild.snapshot
+_LAYOUT_NAMES = frozenset({"STORE", "db", "cas", "lock", "code", "staging", *_SNAPSHOT_FILES})
 _LAYOUT_PREFIXES = ("STORE.tmp", ".STORE.tmp", "db.corrupt-", "db.old-", "db.compact-")
 _INDEX_FILES = frozenset({"data.mdb", "lock.mdb"})
 _HEX2 = re.compile(r"[0-9a-f]{2}\Z")
@@ -24,7 +25,7 @@ _HEX62 = re.compile(r"[0-9a-f]{62}\Z")
 
 def _is_layout_name(name: str) -> bool:
     return name in _LAYOUT_NAMES or name.startswith(_LAYOUT_PREFIXES) or _is_temp_of(name, "STORE") \
-        or _is_temp_of(name, "snapshot") or _is_temp_of(name, "snapshot.results")
+        or any(_is_temp_of(name, f) for f in _SNAPSHOT_FILES)
 
 
 def _is_temp_of(name: str, base: str | None = None) -> bool:
@@ -91,9 +92,8 @@ def clear_cache_dir(cache_dir: Path) -> list[Path]:
                                            and e.is_dir(follow_symlinks=False)):
             kept.append(p)
         elif e.is_symlink() or not e.is_dir():
-            _remove_file(p, kept, e.name in ("STORE", "lock", "snapshot", "snapshot.results") or e.name.startswith(_LAYOUT_PREFIXES)
-                         or _is_temp_of(e.name, "STORE") or _is_temp_of(e.name, "snapshot")
-                         or _is_temp_of(e.name, "snapshot.results"))
+            _remove_file(p, kept, e.name in ("STORE", "lock", *_SNAPSHOT_FILES) or e.name.startswith(_LAYOUT_PREFIXES)
+                         or _is_temp_of(e.name, "STORE") or any(_is_temp_of(e.name, f) for f in _SNAPSHOT_FILES))
         elif e.name == "cas":
             for sub in sorted(os.scandir(p), key=lambda e: e.name):
                 if (_HEX2.match(sub.name) or sub.name == "tmp") and sub.is_dir(follow_symlinks=False):
