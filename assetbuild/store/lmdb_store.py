@@ -164,11 +164,25 @@ class LmdbStore:
             return None
         return key, dv, digest, size, sig if type(sig) is tuple else None
 
-    def heads(self) -> dict[str, Head]:
-        """This project's latest record of each asset."""
+    def heads(self, skip: Callable[[str], bool] | None = None) -> dict[str, Head]:
+        """This project's latest record of each asset; ``skip(name)`` true: that one is left out
+        unread (a build after the AssetFile changed asks for the few heads of removed assets:
+        decoding all 10,000 took 0.1 s of a cold build)."""
         prefix = self._head_prefix
-        return {name: h for raw, name, h in self._all_heads()
-                if (raw.startswith(prefix) if prefix else raw[:1] != b"\0")}
+        if skip is None:
+            return {name: h for raw, name, h in self._all_heads()
+                    if (raw.startswith(prefix) if prefix else raw[:1] != b"\0")}
+        out = {}
+        for k, v in list(self._index.scan(b"heads", prefix)):
+            raw = bytes(k)
+            if not prefix and raw[:1] == b"\0":
+                continue
+            name = name_of_head_key(raw)
+            if not skip(name):
+                head = decode(v, Head)
+                if head is not None:
+                    out[name] = head
+        return out
 
     def partition_heads(self, asset: str, live: Container[str] = ()) -> dict[str, Head]:
         """This project's latest record of each partition of ``asset`` (``asset[KEY]``) but those
