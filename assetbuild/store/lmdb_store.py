@@ -165,22 +165,14 @@ class LmdbStore:
         return key, dv, digest, size, sig if type(sig) is tuple else None
 
     def heads(self, skip: Callable[[str], bool] | None = None) -> dict[str, Head]:
-        """This project's latest record of each asset; ``skip(name)`` true: that one is left out
-        unread (a build after the AssetFile changed asks for the few heads of removed assets:
-        decoding all 10,000 took 0.1 s of a cold build)."""
-        prefix = self._head_prefix
-        if skip is None:
-            return {name: h for raw, name, h in self._all_heads()
-                    if (raw.startswith(prefix) if prefix else raw[:1] != b"\0")}
-        out = {}
+        """This project's latest record of each asset, less those ``skip(name)`` leaves out unread
+        (a build after an AssetFile edit wants removed assets' heads: decoding all 10,000 took 0.1 s)."""
+        prefix, out = self._head_prefix, {}
         for k, v in list(self._index.scan(b"heads", prefix)):
             raw = bytes(k)
-            if not prefix and raw[:1] == b"\0":
-                continue
             name = name_of_head_key(raw)
-            if not skip(name):
-                head = decode(v, Head)
-                if head is not None:
+            if (prefix or raw[:1] != b"\0") and (skip is None or not skip(name)):
+                if (head := decode(v, Head)) is not None:
                     out[name] = head
         return out
 
