@@ -115,6 +115,22 @@ def test_records_survive_close_and_reopen(ids, meta):
             assert dict(s.iter_traces()) == {hexd(("key", i)): trace(i, meta) for i in ids}
 
 
+def test_heads_skip_leaves_heads_out_unread(tmp_path):
+    """``heads(skip=...)``: the same heads as ``heads()`` less the skipped ones, of this project
+    only; a record that does not decode is left out either way."""
+    with LmdbStore(tmp_path, project="/p/one") as s, LmdbStore(tmp_path, project="/p/two") as other:
+        for i in range(6):
+            s.put_head(f"a{i}", head(i))
+        other.put_head("a9", head(9))
+        other.flush()
+        s.flush()
+        s.raw_put("heads", s._head_key("bad"), b"not a head")  # noqa: SLF001 - the project's key
+        assert set(s.heads()) == {f"a{i}" for i in range(6)}
+        assert s.heads(skip=lambda n: n in {"a1", "a4", "bad"}) == {f"a{i}": head(i) for i in (0, 2, 3, 5)}
+        assert s.heads(skip=lambda n: False) == s.heads()
+        assert other.heads(skip=lambda n: False) == {"a9": head(9)}
+
+
 def test_deletes_and_unflushed_writes(tmp_path):
     with LmdbStore(tmp_path) as s:
         s.put_trace(hexd(1), trace(1))

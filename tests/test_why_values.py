@@ -112,3 +112,31 @@ def test_values_travel_with_an_exported_cache(tmp_path: Path) -> None:
     assert dict(stored_head(q.root, "top").code_values)["global:TOP_N"] == "3"
     write(q, top="4")
     assert "global:TOP_N: 3 -> 4" in reason(q, "top")
+
+
+TOP = 3
+
+
+def test_a_head_shows_the_values_of_global_and_closure_parts_only():
+    """``Materializer.code_values`` on real fingerprint parts: a global's and a closure's short
+    values, nothing for the parts that hold no value (code, names, objects)."""
+    from types import SimpleNamespace
+
+    from assetbuild.fingerprint import Fingerprinter
+    from assetbuild.materialize import Materializer
+
+    step = 2
+
+    def with_both(x):
+        return int(x) * TOP + step
+
+    def with_none(x):
+        return str(int(x) + 1)
+
+    m = Materializer(None, None, {}, nodes={"both": SimpleNamespace(fn=with_both),  # type: ignore[arg-type]
+                                            "none": SimpleNamespace(fn=with_none)})
+    for name, fn, shown in (("both", with_both, (("closure:step", "2"), ("global:TOP", "3"))), ("none", with_none, ())):
+        fp = Fingerprinter(is_project_module=lambda mod: mod == __name__, distribution_version=lambda top: "1.0")
+        parts = fp.fingerprint_function(fn, name).parts
+        assert any(not p.startswith(("global:", "closure:")) for p in parts)
+        assert m.code_values(name, SimpleNamespace(code_parts=parts)) == shown  # type: ignore[arg-type]

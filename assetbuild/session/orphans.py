@@ -44,7 +44,8 @@ def _declared(project: Any) -> set[str]:
 def removed_heads(project: Any, store: Any) -> dict[str, Any]:
     """This project's heads (name -> Head) whose asset is no longer in the AssetFile."""
     names = _declared(project)
-    return {n: h for n, h in store.heads().items() if n not in names and _base(n) not in names}
+    gone: dict[str, Any] = store.heads(skip=lambda n: n in names or _base(n) in names)  # the rest unread
+    return gone
 
 
 def notice_removed(project: Any, store: Any) -> None:

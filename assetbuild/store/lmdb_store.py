@@ -164,11 +164,17 @@ class LmdbStore:
             return None
         return key, dv, digest, size, sig if type(sig) is tuple else None
 
-    def heads(self) -> dict[str, Head]:
-        """This project's latest record of each asset."""
-        prefix = self._head_prefix
-        return {name: h for raw, name, h in self._all_heads()
-                if (raw.startswith(prefix) if prefix else raw[:1] != b"\0")}
+    def heads(self, skip: Callable[[str], bool] | None = None) -> dict[str, Head]:
+        """This project's latest record of each asset, less those ``skip(name)`` leaves out unread
+        (a build after an AssetFile edit wants removed assets' heads: decoding all 10,000 took 0.1 s)."""
+        prefix, out = self._head_prefix, {}
+        for k, v in list(self._index.scan(b"heads", prefix)):
+            raw = bytes(k)
+            name = name_of_head_key(raw)
+            if (prefix or raw[:1] != b"\0") and (skip is None or not skip(name)):
+                if (head := decode(v, Head)) is not None:
+                    out[name] = head
+        return out
 
     def partition_heads(self, asset: str, live: Container[str] = ()) -> dict[str, Head]:
         """This project's latest record of each partition of ``asset`` (``asset[KEY]``) but those

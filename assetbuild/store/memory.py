@@ -127,8 +127,9 @@ class MemoryStore:
     def delete_head(self, asset: str) -> None:
         self._put("heads", asset, _GONE)
 
-    def heads(self) -> dict[str, Head]:
-        return self._rows("heads")
+    def heads(self, skip: Callable[[str], bool] | None = None) -> dict[str, Head]:
+        rows: dict[str, Head] = self._rows("heads")
+        return rows if skip is None else {n: h for n, h in rows.items() if not skip(n)}
 
     def partition_heads(self, asset: str, live: Any = ()) -> dict[str, Head]:
         return {n: h for n, h in self._rows("heads").items() if n.startswith(asset + "[") and n not in live}

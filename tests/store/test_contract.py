@@ -142,6 +142,7 @@ def test_traces_heads_and_history_round_trip(subject: Subject) -> None:
     for i in range(3):
         assert s.history(f"asset{i}") == [(1000 + i, hexd(("old", i))), (2000 + i, hexd(("key", i)))]
     assert s.heads() == {f"asset{i}": a_head(i) for i in range(3)}
+    assert s.heads(skip=lambda name: name != "asset1") == {"asset1": a_head(1)}  # the others unread
 
 
 def test_put_head_replaces_the_latest_build(subject: Subject) -> None:
