@@ -246,28 +246,26 @@ def changes(rec: dict[str, Any] | None, project_dir: str, start_path: list[str],
 def read_results(cache_dir: str, rec: dict[str, Any]) -> dict[str, Any] | None:
     """The results that go with ``rec`` (only ``--json`` and the check read them: kept apart, so
     a plain null build does not load a document of every asset); None if they are not its own."""
-    try:
-        with open(os.path.join(cache_dir, RESULTS_FILE), "rb") as f:
-            res = marshal.loads(f.read())
-    except (OSError, EOFError, ValueError, TypeError):
-        return None
-    if not isinstance(res, dict) or res.get("written_ns") != rec.get("written_ns"):
-        return None
-    return res
+    return _companion(cache_dir, RESULTS_FILE, rec)
 
 
 def read_graph(cache_dir: str, rec: dict[str, Any]) -> dict[str, Any] | None:
     """The graph that goes with ``rec`` (``order``: the assets in build order; ``inputs``: the
     upstream names of each, in that order; ``owners``: each data file's nodes; ``slices``:
     None, or why the project cannot be loaded in part); None if it is not its own."""
+    return _companion(cache_dir, GRAPH_FILE, rec)
+
+
+def _companion(cache_dir: str, name: str, rec: dict[str, Any]) -> dict[str, Any] | None:
+    """The document ``name`` written with ``rec`` (the same ``written_ns``), or None."""
     try:
-        with open(os.path.join(cache_dir, GRAPH_FILE), "rb") as f:
-            graph = marshal.loads(f.read())
+        with open(os.path.join(cache_dir, name), "rb") as f:
+            doc = marshal.loads(f.read())
     except (OSError, EOFError, ValueError, TypeError):
         return None
-    if not isinstance(graph, dict) or graph.get("written_ns") != rec.get("written_ns"):
+    if not isinstance(doc, dict) or doc.get("written_ns") != rec.get("written_ns"):
         return None
-    return graph
+    return doc
 
 
 def slice_of(graph: dict[str, Any], changed: list[str]) -> dict[str, Any]:
