@@ -15,7 +15,6 @@ record a head, explain it in ``status``) never looks anything up again.
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Callable, Container, Mapping, Sequence
 from typing import Any
 
@@ -246,6 +245,8 @@ class TraceRebuilder:
     def _volatile(self, name: str, parts: KeyParts, head: Head | None) -> Decision:
         """A volatile asset runs, under a key no earlier build has (its readers' keys use its
         data version, so they rerun only if its bytes change)."""
+        import secrets  # (only volatile assets: not on every build's start)
+
         parts = KeyParts(parts.code, parts.code_parts, parts.inputs, parts.io, parts.path, parts.sources,
                          secrets.token_hex(16), parts.env, parts.params, parts.resources, parts.fan_in,
                          parts.producer, parts.partition)

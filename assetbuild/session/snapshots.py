@@ -121,8 +121,6 @@ def _static_refusal(project: Any, previous: dict[str, Any] | None, contents: dic
     file -> bytes, as loaded, with their loader's ``digests``), each verdict cached in the
     previous snapshot by the file's digest, what the modules it reads export, and the check's
     own code: (the first refusal, the verdicts of these files)."""
-    from ..declarative import facts
-
     loaded = project.loaded
     checked: dict[str, str] = (previous or {}).get("checked") or {}
     names = {f: m for m in sorted(loaded.project_modules)
@@ -131,7 +129,7 @@ def _static_refusal(project: Any, previous: dict[str, Any] | None, contents: dic
     for _ in range(len(exports) + 1):  # exports only grow: a fixed point within as many rounds
         grew = False
         for f, m in names.items():
-            found = facts(contents[f], os.path.relpath(f, project.project_dir), exports, _package(f, m))
+            found = _facts(contents[f], os.path.relpath(f, project.project_dir), exports, _package(f, m))
             if found.exports != exports[m]:
                 exports[m], grew = found.exports, True
         if not grew:
@@ -144,12 +142,20 @@ def _static_refusal(project: Any, previous: dict[str, Any] | None, contents: dic
         d = f"{digests[f]}:{context}:{package}"  # a verdict depends on what the modules it reads export
         verdict = checked.get(d)
         if verdict is None:
-            found = facts(contents[f], os.path.relpath(f, project.project_dir), exports, package)
+            found = _facts(contents[f], os.path.relpath(f, project.project_dir), exports, package)
             verdict = str(found.refusal) if found.refusal is not None else ""
         out[d] = verdict
         if verdict:
             return verdict + " (the fast null build needs an AssetFile that only declares)", out
     return None, out
+
+
+def _facts(source: bytes, name: str, exports: dict[str, frozenset[str]], package: str) -> Any:
+    """``declarative.facts``, imported on first use: a build whose verdicts are all known does
+    not import it (nor ast)."""
+    from ..declarative import facts
+
+    return facts(source, name, exports, package)
 
 
 def _package(file: str, module: str) -> str:

@@ -32,17 +32,30 @@ One job per module (see RELIABILITY-NOTES §1 for the rules they keep):
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from .cachedir import check_cache_dir, clear_cache_dir, is_cache_dir
 from .cas import INLINE_MAX, digest_bytes
 from .environment import INITIAL_MAP_SIZE, MAX_MAP_SIZE, STORE_FORMAT, check_data_file
 from .failures import describe_open_error
 from .lmdb_store import LmdbStore
 from .lock import BuildLock, BuildRunning, no_build_running
-from .memory import MemoryStore
 from .records import DEFAULT_PROJECT, project_id
+
+if TYPE_CHECKING:
+    from .memory import MemoryStore
 
 __all__ = [
     "DEFAULT_PROJECT", "INITIAL_MAP_SIZE", "INLINE_MAX", "MAX_MAP_SIZE", "STORE_FORMAT", "BuildLock",
     "BuildRunning", "LmdbStore", "MemoryStore", "check_cache_dir", "check_data_file", "clear_cache_dir",
     "describe_open_error", "digest_bytes", "is_cache_dir", "no_build_running", "project_id",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``MemoryStore`` on first use: the tests' and embedders' store, which no build imports."""
+    if name == "MemoryStore":
+        from .memory import MemoryStore
+
+        return MemoryStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
