@@ -5,6 +5,8 @@ Anything raised that is not an ``AssetbuildError`` is a bug in assetbuild and sh
 
 from __future__ import annotations
 
+from typing import Any
+
 
 def describe_exception(exc: BaseException) -> str:
     """Any exception in one line, ``Type: message`` (the type alone when it says nothing): how
@@ -89,7 +91,12 @@ class StoreError(AssetbuildError):
 
 class SliceInsufficient(Exception):
     """A build of a sliced project (``session.project.stand_in``) found it needs more of the
-    project than the slice: the build starts over with the whole project loaded."""
+    project than the slice: the build starts over with the whole project loaded. ``done``: the
+    results of what it ran first (by asset), which the whole build reports as this command's."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(why)
+        self.done: dict[str, Any] = {}
 
 
 class CacheCorrupt(AssetbuildError):

@@ -356,7 +356,7 @@ def build(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "
             with rep.stdout_for_json(), process_builds, open_project(project_dir, reporter=rep, sliced=sliced) as project:
                 return build_project(project, selection, options)
         except SliceInsufficient as e:  # more is needed than the slice: the whole project, as any build
-            earlier = getattr(e, "done", None)
+            earlier = e.done
     with rep.stdout_for_json(), process_builds, open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir,
                                                              reporter=rep, plugin_manager=plugin_manager) as project:
         return build_project(project, selection, options, earlier=earlier)

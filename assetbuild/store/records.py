@@ -237,7 +237,8 @@ class Committer:
     10,000 times: a thread per stay cost more than the assets). Nor does a stay wake it: the
     thread sleeps until the batch is due and then commits if the build's thread is away; only
     a stay due earlier than that wakes it (after a commit, or when it slept with nothing due).
-    Waking it on every stay cost two thread switches an asset: 20% of a cold build's time."""
+    Waking it on every stay cost two thread switches an asset (a cold build of 10,000 assets
+    made 76,000 futex calls; now 5,900)."""
 
     def __init__(self, after: Callable[[], None]) -> None:
         self._cond = threading.Condition()
