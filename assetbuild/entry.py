@@ -3,7 +3,9 @@
 ``assetbuild``, ``assetbuild build``, with ``--json``, ``-q`` and ``-C DIR`` and nothing else,
 in a directory holding an AssetFile, first asks ``assetbuild.snapshot`` whether the last build
 proved this one would find every asset cached. If so it prints what that build would print and
-exits, having imported neither click nor the engine; on any doubt the CLI runs as always.
+exits, having imported neither click nor the engine. If not, that build runs without click
+(``plain_build``: it has no option to parse), which an incremental build feels; every other
+command line goes to the CLI.
 
 - ``ASSETBUILD_SNAPSHOT=0``: never answer from the snapshot (the full path always runs).
 - ``ASSETBUILD_SNAPSHOT=explain``: say on stderr whether the snapshot answered, and if not why.
@@ -52,12 +54,14 @@ def try_snapshot(form: dict[str, object], mode: str) -> bool:
     project_dir = os.path.abspath(str(directory)) if directory else os.getcwd()
     lock = None
     results = None
+    form["plain"] = False
     if not os.path.isfile(os.path.join(project_dir, "AssetFile")):
         reason: str | None = "no AssetFile in the working directory (the CLI searches above it)"
         rec = None
     elif os.environ.get("ASSETBUILD_CACHE_DIR"):
         reason, rec = "ASSETBUILD_CACHE_DIR is set (the snapshot serves the default cache only)", None
     else:
+        form["plain"] = True  # the CLI would build this project with the defaults: plain_build may
         cache_dir = os.path.join(project_dir, ".assetbuild")
         rec = snapshot.read(cache_dir)
         usable = rec is not None and not rec.get("refused")
@@ -121,6 +125,39 @@ def _slice(rec: dict[str, object], cache_dir: str, project_dir: str) -> None:
     snapshot.PROBE, snapshot.DATA, snapshot.SLICE = probe, taken, {**snapshot.slice_of(graph, found), "graph": graph}
 
 
+def plain_build(form: dict[str, object]) -> None:
+    """Build as the CLI's ``build`` would for the fast form, without importing click: every
+    option but these at its default, which is ``session.build``'s own (``tests/test_entry.py``
+    holds the CLI to that); the same output, errors and exit status. Ends the process."""
+    from . import output, session
+    from .errors import AssetbuildError
+    from .exiting import exit_now
+
+    as_json = bool(form["json"])
+    status = 0
+    try:
+        if form["directory"]:
+            os.chdir(str(form["directory"]))
+        reporter = output.Reporter(verbosity=-1 if form["quiet"] else 0, json_mode=as_json, asset_logs=True)
+        try:
+            result = session.build((), reporter=reporter)
+        except (AssetbuildError, KeyboardInterrupt) as e:
+            status = output.report_error(e, as_json=as_json, command="build")
+        else:
+            if as_json:
+                sys.stdout.write(output.format_build_json(result) + "\n")
+            status = 0 if result.ok else 1  # -n too, when it predicts a failure
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader went away: as click does, quietly, status 1
+        sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - nothing may write to the pipe again
+        status = 1
+    except KeyboardInterrupt:  # before the build started (click says "Aborted!")
+        sys.stderr.write("\nAborted!\n")
+        status = 1
+    exit_now(status)
+    sys.exit(status)
+
+
 def _shared_lock(path: str) -> int | None:
     """The build lock taken shared until exit (builds take it exclusive), or None if a build or
     cache command holds it (or the cache has no lock file: nothing was built there)."""
@@ -156,6 +193,8 @@ def main() -> None:
             except (OSError, ValueError):
                 sys.exit(1)
             os._exit(0)
+        if form["plain"]:
+            plain_build(form)
     from .cli import main as cli_main
 
     cli_main()

@@ -1,4 +1,4 @@
-"""How the command ends: the CLI skips the interpreter's teardown (``cli._exit_now``) only when
+"""How the command ends: the CLI skips the interpreter's teardown (``exiting.exit_now``) only when
 nothing else would run at exit, and never loses output or the exit status doing so."""
 
 from __future__ import annotations

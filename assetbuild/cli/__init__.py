@@ -569,12 +569,12 @@ cli.add_command(diff)
 
 def main() -> None:
     """Console-script entry point."""
-    from .exiting import _exit_now
+    from ..exiting import exit_now
 
     try:
         cli(prog_name="assetbuild")
     except SystemExit as e:
-        _exit_now(e.code)
+        exit_now(e.code)
         raise
 
 

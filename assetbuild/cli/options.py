@@ -103,27 +103,9 @@ def _handle_errors(f: Callable[..., Any]) -> Callable[..., Any]:
             if opts.get("as_json"):
                 click.echo(output.format_error_json(e.format_message(), ctx.command.name))
             ctx.exit(2)
-        except AssetbuildError as e:
-            from ..errors import ProjectNotFound
-
-            if isinstance(e, ProjectNotFound):  # the command line's words: -C DIR, -f FILE
-                e = AssetbuildError(e.cli_message)
-            click.echo(output.format_error(e, verbose=bool(verbose)), err=True)
-            excerpt = getattr(e, "excerpt", None)
-            if excerpt and not (verbose and getattr(e, "detail", None)):  # -v: the traceback shows it
-                click.echo(excerpt, err=True)
-            if opts.get("as_json"):  # a consumer of --json always gets one document
-                click.echo(output.format_error_json(output.describe_error(e), ctx.command.name))
-            ctx.exit(e.exit_status)
-        except KeyboardInterrupt:
-            from ..output.live import interrupted_newline
-
-            interrupted_newline(sys.stderr)  # the terminal echoed ^C after the status line: a line of its own
-            click.echo("assetbuild: interrupted; finished work was recorded, the rest will run next time",
-                       err=True)
-            if opts.get("as_json"):
-                click.echo(output.format_error_json("interrupted", ctx.command.name))
-            ctx.exit(130)
+        except (AssetbuildError, KeyboardInterrupt) as e:
+            ctx.exit(output.report_error(e, verbose=bool(verbose), as_json=bool(opts.get("as_json")),
+                                         command=ctx.command.name))
 
     return wrapper
 

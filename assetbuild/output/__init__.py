@@ -446,6 +446,42 @@ def format_error(e: Exception, *, verbose: bool = False) -> str:
     return line
 
 
+def report_error(e: BaseException, *, verbose: bool = False, as_json: bool = False,
+                 command: str | None = None) -> int:
+    """Print a command's failure as every command does, and return its exit status: for an
+    AssetbuildError, one line on stderr (the traceback above it with -v) and the file's excerpt;
+    for an interrupt, what was kept; with --json, the one document on stdout as well. The CLI
+    and the entry point's plain build (``entry.plain_build``) both end this way."""
+    from ..errors import AssetbuildError, ProjectNotFound
+
+    if isinstance(e, AssetbuildError):
+        if isinstance(e, ProjectNotFound):  # the command line's words: -C DIR, -f FILE
+            e = AssetbuildError(e.cli_message)
+        lines = [format_error(e, verbose=verbose)]
+        excerpt = getattr(e, "excerpt", None)
+        if excerpt and not (verbose and getattr(e, "detail", None)):  # -v: the traceback shows it
+            lines.append(excerpt)
+        message, status = describe_error(e), e.exit_status
+    elif isinstance(e, KeyboardInterrupt):
+        from .live import interrupted_newline
+
+        interrupted_newline(sys.stderr)  # the terminal echoed ^C after the status line: a line of its own
+        lines = ["assetbuild: interrupted; finished work was recorded, the rest will run next time"]
+        message, status = "interrupted", 130
+    else:
+        raise TypeError(f"not a failure a command reports: {e!r}")
+    for line in lines:
+        _echo(line, sys.stderr)
+    if as_json:  # a consumer of --json always gets one document
+        _echo(format_error_json(message, command), sys.stdout)
+    return status
+
+
+def _echo(line: str, stream: TextIO) -> None:
+    stream.write(line + "\n")
+    stream.flush()
+
+
 def format_error_json(message: str, command: str | None) -> str:
     """The one document a ``--json`` consumer gets when a command fails (``build``'s has results)."""
     doc: dict[str, Any] = {"ok": False, "error": message}

@@ -1,0 +1,125 @@
+"""The entry point's plain build (``entry.plain_build``): the fast form's build run without
+click, which must be the CLI's ``build`` in every way a user sees: the same call of
+``session.build``, the same output, errors and exit statuses. Real commands in twin projects:
+one through the plain build, the other through the CLI (``ASSETBUILD_SNAPSHOT=0``)."""
+
+from __future__ import annotations
+
+import inspect
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from projects import clean_env, cli, write
+
+import assetbuild.session as session_api
+from assetbuild.cli import cli as click_cli
+from assetbuild.session.building import build
+
+ASSETFILE = '''\
+from assetbuild import asset, source
+
+raw = source("raw", "data/raw.txt")
+
+
+@asset(io="json", path="out/total.json")
+def total(raw):
+    return sum(int(x) for x in raw.read_text().split())
+
+
+@asset(io="json")
+def checked(total):
+    if total > 100:
+        raise ValueError(f"total too large: {total}")
+    return total
+'''
+
+
+@pytest.mark.parametrize("args", [[], ["build"], ["--json"], ["build", "-q", "--json"], ["-q"]])
+def test_the_cli_calls_session_build_with_its_defaults(args: list[str], tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the plain build relies on: for the fast form, the CLI passes session.build nothing
+    but the selection, the reporter and each keyword's own default (a new CLI option that
+    changed a default for every build would fail here, not go unseen by the plain build)."""
+    write(tmp_path, {"AssetFile": ASSETFILE, "data/raw.txt": "1 2\n"})
+    monkeypatch.chdir(tmp_path)
+    calls: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
+
+    def recording(*a: Any, **kw: Any) -> Any:
+        calls.append((a, kw))
+        raise KeyboardInterrupt  # (stops the command; its message is the CLI's own)
+
+    monkeypatch.setattr(session_api, "build", recording, raising=False)
+    result = CliRunner().invoke(click_cli, args)
+    assert result.exit_code == 130, result.output
+    [(a, kw)] = calls
+    assert tuple(a[0]) == ()
+    defaults = {n: p.default for n, p in inspect.signature(build).parameters.items()}
+    for name, value in kw.items():
+        if name != "reporter":
+            assert value == defaults[name], f"the CLI passes {name}={value!r}, the default is {defaults[name]!r}"
+
+
+def _normal(text: str, project: Path | None = None) -> str:
+    """Durations vary between runs; the twins' directories differ."""
+    if project is not None:
+        text = text.replace(str(project), "<project>")
+    return re.sub(r"\d+\.\d+s\b", "T", re.sub(r'"duration_s": [0-9.e-]+', '"duration_s": T', text))
+
+
+def _twins(tmp_path: Path, files: dict[str, str]) -> tuple[Path, Path]:
+    a = write(tmp_path / "plain", files)
+    b = tmp_path / "cli"
+    shutil.copytree(a, b)
+    return a, b
+
+
+def _same(a: Path, b: Path, *args: str, **env: str) -> tuple[str, str, int]:
+    """Run the command in both twins (the plain build in ``a``, the CLI in ``b``); they must
+    print the same and end with the same status. Returns the plain build's."""
+    plain = cli(*args, cwd=a, env=clean_env(ASSETBUILD_SNAPSHOT="explain", **env))
+    full = cli(*args, cwd=b, env=clean_env(ASSETBUILD_SNAPSHOT="0", **env))
+    plain_err = "\n".join(ln for ln in plain.stderr.splitlines() if not ln.startswith("snapshot:"))
+    assert (plain.returncode, _normal(plain.stdout, a), _normal(plain_err, a).strip()) == \
+        (full.returncode, _normal(full.stdout, b), _normal(full.stderr, b).strip())
+    return plain.stdout, plain.stderr, plain.returncode
+
+
+@pytest.mark.parametrize("json_flag", [[], ["--json"]])
+def test_the_plain_build_prints_and_ends_as_the_cli(tmp_path: Path, json_flag: list[str]) -> None:
+    a, b = _twins(tmp_path, {"AssetFile": ASSETFILE, "data/raw.txt": "1 2\n"})
+    out, err, status = _same(a, b, *json_flag)
+    assert status == 0 and ("2 built" in out or '"status": "built"' in out), out
+    assert "snapshot: not used" in err, err  # (the plain build ran: the entry looked first)
+    for p in (a, b):  # an asset that fails: status 1, its error in both
+        (p / "data/raw.txt").write_text("100 200\n")
+    out, _, status = _same(a, b, *json_flag)
+    assert status == 1 and "total too large: 300" in out + _, out
+    _same(a, b, "-q", *json_flag)  # -q: the failure still reported
+    for p in (a, b):  # an AssetFile that does not load: status 2, one line naming it
+        (p / "AssetFile").write_text(ASSETFILE + "\n@asset(\n")
+    out, err, status = _same(a, b, *json_flag)
+    assert status == 2 and "AssetFile:" in err, err
+    if json_flag:
+        assert out.startswith('{"ok": false, "error": ') and '"results": []' in out, out
+
+
+def test_the_plain_build_with_a_directory(tmp_path: Path) -> None:
+    a, b = _twins(tmp_path / "p", {"AssetFile": ASSETFILE, "data/raw.txt": "1 2\n"})
+    plain = cli("-C", str(a), "build", cwd=tmp_path, env=clean_env(ASSETBUILD_SNAPSHOT="explain"))
+    full = cli("-C", str(b), "build", cwd=tmp_path, env=clean_env(ASSETBUILD_SNAPSHOT="0"))
+    assert plain.returncode == full.returncode == 0
+    assert _normal(plain.stdout) == _normal(full.stdout)
+    assert (a / "out/total.json").read_text() == "3"
+
+
+def test_the_plain_build_imports_no_click(tmp_path: Path) -> None:
+    write(tmp_path, {"AssetFile": ASSETFILE, "data/raw.txt": "1 2\n"})
+    r = cli(cwd=tmp_path, env=clean_env(PYTHONPROFILEIMPORTTIME="1"))
+    assert r.returncode == 0, r.stderr
+    imported = {ln.rsplit("|", 1)[-1].strip() for ln in r.stderr.splitlines() if ln.startswith("import time:")}
+    assert "assetbuild.scheduler" in imported  # (it built: the list is the build's)
+    assert not {m for m in imported if m == "click" or m.startswith(("click.", "assetbuild.cli"))}
