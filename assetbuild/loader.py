@@ -22,7 +22,6 @@ import os
 import sys
 import threading
 import time
-import traceback
 import types
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -460,6 +459,8 @@ def _compile_cached(path: Path, source: bytes, digest: str, cache_dir: Path | No
     try:
         code = compile(source, str(path), "exec", dont_inherit=True)
     except SyntaxError as e:
+        import traceback  # (on failures only: a build that loads does not import it)
+
         raise DefinitionError(f"syntax error: {e.msg}", file=str(path), line=e.lineno, excerpt=syntax_excerpt(e),
                               detail="".join(traceback.format_exception_only(type(e), e))) from None
     except ValueError as e:  # e.g. null bytes
@@ -473,6 +474,8 @@ def _compile_cached(path: Path, source: bytes, digest: str, cache_dir: Path | No
 
 
 def _loading_error(exc: BaseException, path: Path, project_dir: Path) -> DefinitionError:
+    import traceback
+
     root = os.path.join(str(project_dir), "")
     frames = traceback.extract_tb(exc.__traceback__)
     user = [f for f in frames if f.filename == str(path) or

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
@@ -308,3 +309,16 @@ class WatchSummary:
     failed: int  # builds that ended with a failed asset or an error
     duration_s: float
     stopped_by: str  # "SIGINT", "SIGTERM", "KeyboardInterrupt" or "stop"
+
+
+def build_summary(statuses: Iterable[str]) -> dict[str, Any]:
+    """What ``cache stats`` reports of the last build: counts per status and the hit rate
+    (reused / (reused + run); None when nothing was decided)."""
+    counts = {s: 0 for s in ("built", "cached", "restored", "failed", "skipped")}
+    for s in statuses:
+        counts[s] = counts.get(s, 0) + 1
+    reused = counts["cached"] + counts["restored"]
+    decided = reused + counts["built"] + counts["failed"]
+    return {"assets": sum(counts.values()), **counts,
+            "hit_rate": round(reused / decided, 4) if decided else None}
+

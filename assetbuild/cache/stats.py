@@ -3,8 +3,9 @@ rate of the last build. Reads only."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
+
+from ..reports import build_summary as build_summary  # (a build writes it: kept with the results)
 
 if TYPE_CHECKING:
     from ..store import LmdbStore
@@ -37,16 +38,3 @@ def stats(store: LmdbStore) -> dict[str, Any]:
         "disk_bytes": store.file_size() + sum(s for _, s in files) + sum(s for _, s in temps),
         "last_build": store.get_build_summary(),
     }
-
-
-def build_summary(statuses: Iterable[str]) -> dict[str, Any]:
-    """What ``stats`` reports of the last build: counts per status and the hit rate
-    (reused / (reused + run); None when nothing was decided)."""
-    counts = {s: 0 for s in ("built", "cached", "restored", "failed", "skipped")}
-    for s in statuses:
-        counts[s] = counts.get(s, 0) + 1
-    reused = counts["cached"] + counts["restored"]
-    decided = reused + counts["built"] + counts["failed"]
-    return {"assets": sum(counts.values()), **counts,
-            "hit_rate": round(reused / decided, 4) if decided else None}
-

@@ -557,6 +557,6 @@ def _drop_gone(project: Project, store: Any, unseen: dict[str, str]) -> None:
 def _record_summary(store: Any, outcomes: dict[str, str]) -> None:
     """The last build's counts and hit rate for `cache stats`; written only when they changed,
     so a repeated null build still writes nothing."""
-    from ..cache import build_summary
+    from ..reports import build_summary
 
     store.put_build_summary(build_summary(outcomes.values()))

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from pathlib import Path
 
 from ..atomicfile import TEMP_SUFFIX
@@ -107,6 +106,8 @@ def clear_cache_dir(cache_dir: Path) -> list[Path]:
         elif e.name == "staging":  # what running assets wrote (outputs=), one directory per run
             for sub in os.scandir(p):
                 if sub.is_dir(follow_symlinks=False):
+                    import shutil  # (only here: a build imports this module)
+
                     shutil.rmtree(sub.path, ignore_errors=True)
                 else:
                     kept.append(Path(sub.path))

@@ -27,7 +27,6 @@ import os
 import struct
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -172,7 +171,7 @@ class Index:
             info = self._read_store_file()  # again: another process may have created it meanwhile
             self._check_format(info)
             if info is None and not self.readonly:
-                info = {"format": STORE_FORMAT, "db_id": uuid.uuid4().hex}
+                info = {"format": STORE_FORMAT, "db_id": os.urandom(16).hex()}
                 try:
                     self._write_store_file(info)
                 except OSError as e:
@@ -321,7 +320,7 @@ class Index:
         if self.readonly:
             self.warn(f"the cache index at {dbdir} is damaged ({problem}); reading it as empty")
             return
-        stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{os.urandom(3).hex()}"
         aside = self.root / f"db.corrupt-{stamp}"
         try:
             os.replace(dbdir, aside)
