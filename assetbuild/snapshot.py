@@ -55,7 +55,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-FORMAT = 4
+FORMAT = 5  # 5: signatures are tuples, compared as taken (4: lists)
 FILE = "snapshot"  # in the cache directory
 RESULTS_FILE = "snapshot.results"  # each asset's (name, key, data version), in build order
 GRAPH_FILE = "snapshot.graph"  # each asset's inputs and each data file's nodes: what a slice needs
@@ -224,7 +224,7 @@ def changes(rec: dict[str, Any] | None, project_dir: str, start_path: list[str],
             if now is not None:
                 return f"a file appeared: {path}"
             continue
-        if now is None or list(now) != recorded:
+        if now is None or now != recorded:
             return f"a file changed: {path}"
     for path, size in rec["blobs"]:
         now = sig_of(path)
@@ -236,7 +236,7 @@ def changes(rec: dict[str, Any] | None, project_dir: str, start_path: list[str],
         now = data[path] if data is not None and path in data else sig_of(path)
         if taken is not None:
             taken[path] = now
-        if (list(now) if now is not None else None) != recorded or path in racy:
+        if now != recorded or path in racy:
             out.append(path)
             if first:
                 break

@@ -413,8 +413,7 @@ class Recorder:
                 "path": list(snapshot.START_PATH), "env": snapshot.watched_env(declared), "declared_env": declared,
                 "store": list(state), "written_ns": time.time_ns(), "racy": racy,
                 "dirs": [[d, snapshot.dir_time(d)] for d in dirs] + [[d, t] for d, t in carried.items()],
-                "files": [[f, list(s) if s is not None else None] for f, s in files.items()],
-                "data": [[f, list(s) if s is not None else None] for f, s in data.items()],
+                "files": [[f, s] for f, s in files.items()], "data": [[f, s] for f, s in data.items()],
                 "blobs": [[p, size] for p, size in blobs.items()], "count": len(triples), "results": triples,
                 "metadata": sorted(metadata),
                 "checked": checked}, ""
