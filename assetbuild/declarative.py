@@ -23,33 +23,10 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .outline import outline
+from .declarations import DECLARATIONS, DECLARING_SUBMODULES, ENGINE
+from .outline import first_line, parse_outlined
 from .staticforms import is_regex_compile, is_type_checking, regex_refusal, type_checking_refusal
 
-# assetbuild.__all__, split in two: declarations (callable while loading) and the engine (a call
-# would build, read the cache or load plugins). tests/test_declarative.py keeps them in step.
-DECLARATIONS = frozenset({
-    "asset", "multi_asset", "Out", "source", "observable_source", "Observation", "resource", "Output",
-    "Skip", "AssetContext", "ResourceContext", "__version__", "hookimpl", "hookspec",
-    "AssetbuildError", "DefinitionError", "CycleError", "AssetFailed", "StoreError", "CacheCorrupt",
-    "PluginError", "SelectionError", "ValueNotFound", "VersionGone", "AcceptRefused", "SourceMissing",
-    "ProjectNotFound", "SourceUnusable", "ConfigError", "WorkerLost", "BuildResult", "AssetResult",
-    "AssetStatus", "Reason", "ObservationResult", "MetadataValue", "IOManager", "OutputInfo",
-    "IOContext", "StaticPartitions", "DailyPartitions", "HourlyPartitions", "WeeklyPartitions",
-    "MonthlyPartitions", "FilePartitions", "DynamicPartitions", "In", "TimeWindow", "LastN",
-    "AllPartitions",
-})
-ENGINE = frozenset({
-    "build", "status", "why", "load_value", "load_metadata", "list_runs", "get_run", "asset_log",
-    "asset_metric", "diff", "list_assets", "describe_graph", "clean", "functions", "open_project",
-    "watch_project", "cache_stats", "gc", "verify", "export_cache", "import_cache", "observe", "accept",
-    "run_daemon", "list_ticks", "get_plugin_manager", "collect_io_managers", "collect_executors",
-})
-# Submodules whose public names are the declarations above (``from assetbuild.partitions import
-# DailyPartitions``, ``assetbuild.partitions.DailyPartitions``).
-DECLARING_SUBMODULES = frozenset({
-    "definitions", "outs", "partitions", "mappings", "metadata", "io", "errors", "reports", "hookspecs",
-})
 _TYPING = frozenset({"typing", "typing_extensions", "collections.abc", "collections", "builtins", "types"})
 # A builtin is a value like a constant (``dtype=int``), unless a star import may have replaced it.
 _BUILTINS = frozenset(n for n in dir(builtins) if not n.startswith("__"))
@@ -81,11 +58,16 @@ class Facts:
     ``project_modules[name]`` to their check. Exports depend on the exports of the modules it
     imports from: start every project module at ``frozenset()`` and recheck until none grows.
     Empty when refused.
+
+    ``asset_defs``: (name, first line, last line: 0 for the end of the file) of each module-level
+    ``def`` declaring only the asset of its own name (its decorators are ``@asset`` without
+    ``name=``), up to the next statement: what a build loading part of the project leaves out.
     """
 
     refusal: Refusal | None
     imports: tuple[str, ...]
     exports: frozenset[str]
+    asset_defs: tuple[tuple[str, int, int], ...] = ()
 
 
 def refusal(source: str | bytes, filename: str,
@@ -117,27 +99,15 @@ def facts(source: str | bytes, filename: str,
         except _Refused as r:
             return Facts(Refusal(filename, r.line, r.reason), tuple(dict.fromkeys(checker.imports)), frozenset())
         exports = frozenset(n for n, b in checker.scope.items() if b[0] in ("value", "def", "class"))
-        return Facts(None, tuple(dict.fromkeys(checker.imports)), exports)
+        return Facts(None, tuple(dict.fromkeys(checker.imports)), exports, checker.asset_defs(tree.body))
     finally:
         if collecting:
             gc.enable()
 
 
 def _parse(source: str | bytes, filename: str) -> ast.Module | Refusal:
-    """The module's tree, its top-level function bodies left out when ``outline`` may (it is
-    used only if each of them parsed as a function where it was), else the whole file's."""
-    short, lines = outline(source)
-    if lines:
-        try:
-            tree = ast.parse(short, filename)
-        except (SyntaxError, ValueError):
-            pass
-        else:
-            defs = {n.lineno for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
-            if defs.issuperset(lines):
-                return tree
     try:
-        return ast.parse(source, filename)
+        return parse_outlined(source, filename)
     except (SyntaxError, ValueError) as e:  # ValueError: a NUL byte in the source
         line = getattr(e, "lineno", None) or 1
         return Refusal(filename, line, f"does not parse ({getattr(e, 'msg', e)})")
@@ -197,11 +167,15 @@ class _Checker:
         self.lazy_annotations = False
         self.star_line = 0  # the last star import not from assetbuild
         self.type_checking: set[str] = set()  # names bound by ``from typing import TYPE_CHECKING``
+        self.plain_assets: list[int] = []  # the indices of the statements ``asset_defs`` reports
 
     # statements
 
     def module(self, body: list[ast.stmt]) -> None:
-        for stmt in body:
+        for i, stmt in enumerate(body):
+            if isinstance(stmt, ast.FunctionDef) and stmt.decorator_list \
+                    and all(self.plain_asset(d) for d in stmt.decorator_list):
+                self.plain_assets.append(i)  # (its decorators as the scope stands before it binds)
             if isinstance(stmt, ast.Import):
                 self.import_(stmt)
             elif isinstance(stmt, ast.ImportFrom):
@@ -211,6 +185,23 @@ class _Checker:
                     raise _Refused(*blame)
             else:
                 self.statement(stmt, self.scope, in_class=False)
+
+    def plain_asset(self, dec: ast.expr) -> bool:
+        """Whether ``dec`` is assetbuild's ``@asset``, naming no other asset (no ``name=``, and
+        nothing unpacked that could)."""
+        target = dec.func if isinstance(dec, ast.Call) else dec
+        if self.callable_from_assetbuild(target, self.scope) != "asset":
+            return False
+        return not isinstance(dec, ast.Call) or (not dec.args and all(k.arg not in (None, "name") for k in dec.keywords))
+
+    def asset_defs(self, body: list[ast.stmt]) -> tuple[tuple[str, int, int], ...]:
+        """``Facts.asset_defs``, once the whole module was checked."""
+        out = []
+        for i in self.plain_assets:
+            fn = body[i]
+            assert isinstance(fn, ast.FunctionDef)
+            out.append((fn.name, first_line(fn), first_line(body[i + 1]) - 1 if i + 1 < len(body) else 0))
+        return tuple(out)
 
     def statement(self, stmt: ast.stmt, scope: _Scope, in_class: bool) -> None:
         if isinstance(stmt, ast.Pass):
@@ -594,3 +585,4 @@ class _ClassScope(dict[str, _Binding]):
 
     def __contains__(self, key: object) -> bool:
         return dict.__contains__(self, key) or key in self.outer
+

@@ -122,7 +122,10 @@ def _slice(rec: dict[str, object], cache_dir: str, project_dir: str) -> None:
     found = snapshot.changes(rec, project_dir, START_PATH, taken=taken)
     if probe is None or not isinstance(found, list) or not found:
         return
-    snapshot.PROBE, snapshot.DATA, snapshot.SLICE = probe, taken, {**snapshot.slice_of(graph, found), "graph": graph}
+    snapshot.PROBE, snapshot.DATA = probe, taken
+    defs_of = rec.get("asset_defs_of")  # [the AssetFile's digest, the check's] they were found with
+    snapshot.SLICE = {**snapshot.slice_of(graph, found), "graph": graph,
+                      "asset_defs": (defs_of[0] if isinstance(defs_of, list) else None, rec.get("asset_defs") or ())}
 
 
 def plain_build(form: dict[str, object]) -> None:

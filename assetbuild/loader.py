@@ -19,6 +19,7 @@ import importlib.machinery
 import importlib.util
 import marshal
 import os
+import re
 import sys
 import threading
 import time
@@ -356,6 +357,7 @@ class Loaded:
     # finds and reads the project modules imported inside functions (it adds to module_sources)
     module_finder: ProjectModuleFinder | None = None
     _pending_cache: tuple[Path, bytes] | None = None
+    partial: bool = False  # the definitions of unwanted assets were left out (``_leaving_out``)
 
     def save_code_cache(self) -> None:
         """Keep the compiled AssetFile for the next run (only once it has loaded cleanly), and
@@ -473,6 +475,54 @@ def _compile_cached(path: Path, source: bytes, digest: str, cache_dir: Path | No
     return code, {id(o): d for o, d in zip(objs, digests)}, objs, pending
 
 
+_COOKIE = re.compile(r"^[ \t\f]*#.*?coding[:=]")  # PEP 263: another encoding than UTF-8 may be declared
+# Names through which code reaches a module's globals without naming them: a left-out
+# definition could be what it finds.
+_DYNAMIC = frozenset({"globals", "vars", "locals", "eval", "exec", "__import__"})
+
+
+def _leaving_out(path: Path, source: bytes, left: list[Any]
+                 ) -> tuple[types.CodeType, dict[int, bytes], list[Any]] | None:
+    """The AssetFile compiled without ``left`` ((name, first line, last line or 0) of
+    definitions that each declare only the asset of their name, ``Facts.asset_defs``): their
+    lines blank, so every other line, and the code compiled from it, is what the whole file
+    gives. Then the code digests, as ``_compile_cached``. None (load the whole file) when
+    nothing is left out, the file is not plain UTF-8 with \\n or \\r\\n line ends, it does not
+    compile so, or the code that stays names a definition left out, or could reach it by name
+    (``_DYNAMIC``): it would find a NameError, and its key another function."""
+    from .fingerprint import code_digest
+
+    if not left or source.startswith(b"\xef\xbb\xbf") or (b"\r" in source and source.count(b"\r") != source.count(b"\r\n")):
+        return None
+    try:
+        lines = source.decode("utf-8").split("\n")
+    except UnicodeDecodeError:
+        return None
+    if any(_COOKIE.match(line) for line in lines[:2]):
+        return None
+    n = len(lines)
+    spans: list[list[int]] = []  # adjacent definitions as one span: a few, not one per asset
+    for _name, first, last in left:  # in the file's order (``Facts.asset_defs``)
+        last = last or n
+        if not 0 < first <= last <= n or (spans and first <= spans[-1][1]) or lines[first - 1][:1] != "@":
+            return None  # (each starts with its first decorator: spans of another file would not)
+        if spans and first == spans[-1][1] + 1:
+            spans[-1][1] = last
+        else:
+            spans.append([first, last])
+    for first, last in spans:
+        lines[first - 1:last] = [""] * (last - first + 1)
+    try:
+        code = compile("\n".join(lines), str(path), "exec", dont_inherit=True)
+    except (SyntaxError, ValueError):
+        return None
+    objs = _code_objects(code)
+    gone = _DYNAMIC.union(d[0] for d in left)
+    if any(not gone.isdisjoint(c.co_names) for c in (code, *objs)):
+        return None
+    return code, {id(o): code_digest(o) for o in objs}, objs
+
+
 def _loading_error(exc: BaseException, path: Path, project_dir: Path) -> DefinitionError:
     import traceback
 
@@ -497,9 +547,12 @@ def assetfile_digest(source: bytes) -> str:
 
 
 def load_assetfile(project_dir: Path, assetfile: str | os.PathLike[str] | None = None, *,
-                   cache_dir: Path | None = None, wanted: frozenset[str] | None = None) -> Loaded:
+                   cache_dir: Path | None = None, wanted: frozenset[str] | None = None,
+                   asset_defs: tuple[str | None, Any] | None = None) -> Loaded:
     """Execute the AssetFile and collect its declarations. Call inside ``ProjectImports``.
-    ``wanted``: declare only these of its assets (``definitions._wanted``).
+    ``wanted``: declare only these of its assets (``definitions._wanted``); with ``asset_defs``
+    (the digest of the AssetFile they were found in, and its ``declarative.Facts.asset_defs``),
+    leave the definitions of the others out of what runs (``_leaving_out``).
 
     Nothing is written: ``Loaded.save_code_cache()`` keeps the compiled code once the caller has
     validated the definitions.
@@ -507,7 +560,13 @@ def load_assetfile(project_dir: Path, assetfile: str | os.PathLike[str] | None =
     path = find_assetfile(project_dir, assetfile)
     source = path.read_bytes()
     digest = assetfile_digest(source)
-    code, code_digests, keep_alive, pending = _compile_cached(path, source, digest, cache_dir)
+    part = None
+    if wanted is not None and asset_defs is not None and asset_defs[0] == digest:
+        part = _leaving_out(path, source, [d for d in asset_defs[1] if d[0] not in wanted])
+    if part is not None:
+        code, code_digests, keep_alive, pending = *part, None
+    else:
+        code, code_digests, keep_alive, pending = _compile_cached(path, source, digest, cache_dir)
     forget_project_modules(project_dir)
     module = types.ModuleType(ASSETFILE_MODULE)
     module.__file__ = str(path)
@@ -528,5 +587,5 @@ def load_assetfile(project_dir: Path, assetfile: str | os.PathLike[str] | None =
     sources = loaded_sources(modules)
     return Loaded(path=path, project_dir=project_dir, decls=collected, module=module,
                   source_digest=digest, project_modules=modules, code_digests=code_digests,
-                  module_sources=sources, _pending_cache=pending,
+                  module_sources=sources, _pending_cache=pending, partial=part is not None,
                   module_finder=ProjectModuleFinder(project_dir, cache_dir, sources))

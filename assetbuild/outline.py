@@ -5,13 +5,15 @@ A body is left out only when that cannot change how the rest of the file is read
 is one line ending in ``:`` and, like every line of the body, holds no quote, ``#`` or backslash
 and balances its brackets (so no string, comment or bracket starts or ends there). Likewise the
 string literals of a decorator line made of nothing else (``@asset(io="text")`` becomes
-``@asset()``: constants are always static, the call stays). The lines stay where they were (a
+``@asset()``: constants are always static, the call stays), unless one is a ``name=`` (which
+``declarative.Facts.asset_defs`` must see). The lines stay where they were (a
 refusal's line is the file's), and a syntax error inside a left-out part is compile's to report
 when the file is loaded. Anything else is kept as it is.
 """
 
 from __future__ import annotations
 
+import ast
 import re
 
 _DEF = re.compile(r"^(?:async[ \t]+)?def[ \t][^\n]*\n", re.M)
@@ -22,6 +24,7 @@ _COOKIE = re.compile(rb"^[ \t\f]*#.*?coding[:=]", re.M)
 # (``@asset(io="text", path="out/t1.txt")``): its arguments are left out, its call kept. No brace
 # and no backslash: should the line sit inside a (format) string, only that string's text changes.
 _ARG = r"""[ \t]*(?:\w+[ \t]*=[ \t]*)?(?:"[^"\\\n{}]*"|'[^'\\\n{}]*')[ \t]*"""
+_NAME_ARG = re.compile(r"[(,][ \t]*name[ \t]*=")
 _DECORATOR = re.compile(rf"^(@[ \t]*[A-Za-z_][\w.]*[ \t]*\(){_ARG}(?:,{_ARG})*,?[ \t]*\)[ \t]*(?=\r?$)", re.M)
 
 
@@ -59,9 +62,36 @@ def outline(source: str | bytes) -> tuple[str | bytes, list[int]]:
         pieces += [text[kept:start], "    ...\n", "\n" * (body.count("\n") - 1)]
         kept = end
     pieces.append(text[kept:])
-    return _DECORATOR.sub(r"\1)", "".join(pieces)), lines
+    return _DECORATOR.sub(_call_kept, "".join(pieces)), lines
+
+
+def _call_kept(m: re.Match[str]) -> str:
+    return m.group() if _NAME_ARG.search(m.group()) else m.group(1) + ")"
 
 
 def _balanced(text: str) -> bool:
     return (text.count("(") == text.count(")") and text.count("[") == text.count("]")
             and text.count("{") == text.count("}"))
+
+
+def parse_outlined(source: str | bytes, filename: str) -> ast.Module:
+    """The module's tree, its top-level function bodies left out when ``outline`` may (it is
+    used only if each of them parsed as a function where it was), else the whole file's.
+    Raises what ``ast.parse`` raises."""
+    short, lines = outline(source)
+    if lines:
+        try:
+            tree = ast.parse(short, filename)
+        except (SyntaxError, ValueError):
+            pass
+        else:
+            defs = {n.lineno for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+            if defs.issuperset(lines):
+                return tree
+    return ast.parse(source, filename)
+
+
+def first_line(stmt: ast.stmt) -> int:
+    """The line a statement starts on: its first decorator's, for a decorated one."""
+    decorators: list[ast.expr] = getattr(stmt, "decorator_list", None) or []
+    return min([stmt.lineno, *(d.lineno for d in decorators)])

@@ -626,3 +626,62 @@ def test_every_example_gets_a_verdict(path):
     assert got is None or 1 <= got.line <= len(path.read_text().splitlines())
     if path.parent.name == "daemon":
         assert got is None  # a partitioned, declarative AssetFile
+
+
+# --- asset_defs: the definitions a build that loads part of the project may leave out ---
+
+ASSET_DEFS = '''\
+import assetbuild as ab
+from assetbuild import asset as declare, source
+x = source("x", "a.txt")
+
+
+@declare(io="text")
+def a(x):
+    return 1
+
+# a comment between two definitions
+
+@ab.asset
+@declare(path="o.txt")
+def b(a):
+    return 2
+@declare(name="zz")
+def c(b):
+    return 3
+@declare(io="text", name="yy")
+def c2(b):
+    return 3
+
+def helper():
+    return 4
+
+
+@declare(**{"io": "text"})
+def d(b):
+    return 5
+
+
+@declare
+def e(
+   b,
+):
+    return """
+text"""
+'''
+
+
+def test_asset_defs_are_the_definitions_of_the_asset_of_their_own_name() -> None:
+    """Each from its first decorator to the line before the next statement (0: the file's
+    end); never one that names another asset (``name=``, given plainly or unpacked), nor a
+    plain function."""
+    found = facts(ASSET_DEFS, "AssetFile", {}, "")
+    assert found.refusal is None
+    assert found.asset_defs == (("a", 6, 11), ("b", 12, 15), ("e", 32, 0))
+    lines = ASSET_DEFS.split("\n")
+    assert lines[5] == '@declare(io="text")' and lines[11] == "@ab.asset" and lines[31] == "@declare"
+    assert lines[15].startswith("@declare(name=")  # (where c starts: b ends the line before)
+
+
+def test_asset_defs_of_a_refused_module_are_none() -> None:
+    assert facts("import time\n\nT = time.time()\n\n@asset\ndef a():\n    return 1\n", "AssetFile").asset_defs == ()

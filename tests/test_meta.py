@@ -13,7 +13,7 @@ PKG = Path(__file__).resolve().parent.parent / "assetbuild"
 
 LAYER = {
     "errors": 0, "outs": 0, "clock": 0, "crashpoints": 0, "manifest": 0, "definitions": 0, "declared": 0, "fanin": 0, "selection": 0, "graph": 0, "fingerprint": 0, "keys": 0, "reports": 0, "params": 0,
-    "partitions": 0, "mappings": 0, "partitioned": 0, "policies": 0, "declarative": 0, "outline": 0, "staticforms": 0,
+    "partitions": 0, "mappings": 0, "partitioned": 0, "policies": 0, "declarative": 0, "declarations": 0, "outline": 0, "staticforms": 0,
     "io": 1, "rebuild": 1, "hookspecs": 1, "contracts": 1,
     "materialize": 2, "jobs": 2, "known": 2, "skips": 2, "only": 2, "multi": 2, "looking": 2, "repairing": 2, "stopping": 2,
     "scheduler": 2,

@@ -402,3 +402,42 @@ def test_a_slice_is_used_only_by_the_build_it_was_found_for(as_the_command: Path
     snapshot.SLICE = sliced
     assert snapshots.take_slice(root, None, None, [], BuildOptions()) is sliced
     assert snapshots.take_slice(root, None, None, [], BuildOptions()) is None
+
+
+def _loads(monkeypatch: pytest.MonkeyPatch) -> list:
+    """The Loaded of each AssetFile load from now on."""
+    from assetbuild.session import project
+
+    loads: list = []
+    real = project.load_assetfile
+    monkeypatch.setattr(project, "load_assetfile", lambda *a, **k: loads.append(real(*a, **k)) or loads[-1])
+    return loads
+
+
+@pytest.mark.parametrize("names_parsed", [False, True])
+def test_a_slice_runs_only_the_definitions_it_declares(as_the_command: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       names_parsed: bool) -> None:
+    """The definitions of the assets outside the slice are left out of what runs (the snapshot
+    recorded where each is); unless code that runs names one (``summary`` calling ``parsed``):
+    then the whole file runs, as without a slice. The values are the full path's either way."""
+    root = as_the_command
+    if names_parsed:
+        (root / "AssetFile").write_text(ASSETFILE.replace(
+            'return {"total": total, "count": count}', 'return {"total": total, "count": count, "f": parsed.__name__}'))
+    for _ in range(2):
+        _build_as_the_command_would(root)
+    (root / "data" / "other.txt").write_text("a b c\n")
+    for name in ("PROBE", "DATA", "SLICE"):
+        monkeypatch.setattr(snapshot, name, None)
+    sliced = _look_as_the_entry_point(root)
+    assert [d[0] for d in sliced["asset_defs"][1]] == ["parsed", "total", "count", "summary"]
+    loads = _loads(monkeypatch)
+    result, seen = _build_as_the_command_would(root)
+    assert [loaded.partial for loaded in loads] == [not names_parsed]
+    assert sorted(seen) == ["count", "summary"]
+    import assetbuild
+
+    expected = {"total": 6, "count": 3, **({"f": "parsed"} if names_parsed else {})}
+    assert assetbuild.load_value("summary", project_dir=root) == expected
+    assert {r.asset: r.status for r in result.results} == {"parsed": "cached", "total": "cached",
+                                                          "count": "built", "summary": "built"}

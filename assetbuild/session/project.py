@@ -290,7 +290,8 @@ def open_project(project_dir: str | os.PathLike[str] = ".", *, assetfile: str | 
     cache directory (``project.loaded.save_code_cache()``).
 
     ``sliced`` (``snapshot.slice_of``): declare only its ``affected`` assets, and its
-    ``frontier`` as stand-ins without inputs (``stand_in``); every source and resource.
+    ``frontier`` as stand-ins without inputs (``stand_in``); every source and resource. With
+    its ``asset_defs`` (the snapshot's), the definitions of the other assets do not even run.
     """
     root = Path(project_dir).resolve()
     if not root.is_dir():
@@ -301,7 +302,8 @@ def open_project(project_dir: str | os.PathLike[str] = ".", *, assetfile: str | 
         with few_collections():  # a function, a definition and a node per asset, all kept
             with _loading:  # the loader collects declarations in a module global
                 loaded = load_assetfile(root, assetfile, cache_dir=cache,
-                                        wanted=None if sliced is None else frozenset(sliced["affected"] | sliced["frontier"]))
+                                        wanted=None if sliced is None else frozenset(sliced["affected"] | sliced["frontier"]),
+                                        asset_defs=None if sliced is None else sliced.get("asset_defs"))
             decls = loaded.decls
             if sliced is not None:
                 frontier = sliced["frontier"]

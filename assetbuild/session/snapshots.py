@@ -116,13 +116,17 @@ def slice_refusal(project: Any) -> str | None:
 
 
 def _static_refusal(project: Any, previous: dict[str, Any] | None, contents: dict[str, bytes],
-                    digests: dict[str, str]) -> tuple[str | None, dict[str, str]]:
+                    digests: dict[str, str]) -> tuple[str | None, dict[str, str], list[Any]]:
     """The declarative check of the AssetFile and the project modules it imported (``contents``:
     file -> bytes, as loaded, with their loader's ``digests``), each verdict cached in the
     previous snapshot by the file's digest, what the modules it reads export, and the check's
-    own code: (the first refusal, the verdicts of these files)."""
+    own code: (the first refusal, the verdicts of these files, and [the AssetFile's ``asset_defs``,
+    [its digest, the check's]]: kept in the snapshot, so each AssetFile is parsed once)."""
     loaded = project.loaded
     checked: dict[str, str] = (previous or {}).get("checked") or {}
+    checker = _checker_digest()
+    asset_defs = (previous or {}).get("asset_defs") \
+        if (previous or {}).get("asset_defs_of") == [loaded.source_digest, checker] else None
     names = {f: m for m in sorted(loaded.project_modules)
              if (f := getattr(sys.modules.get(m), "__file__", None))}
     exports: dict[str, frozenset[str]] = dict.fromkeys(names.values(), frozenset())
@@ -136,18 +140,20 @@ def _static_refusal(project: Any, previous: dict[str, Any] | None, contents: dic
             break
     out: dict[str, str] = {}  # the verdicts of these files only: the cache does not grow with each edit
     context = hashlib.sha256(repr(sorted((k, sorted(v)) for k, v in exports.items())).encode()
-                             + _checker_digest().encode()).hexdigest()
+                             + checker.encode()).hexdigest()
     for f in [str(loaded.path), *names]:
         package = _package(f, names[f]) if f in names else ""  # (where its relative imports start)
         d = f"{digests[f]}:{context}:{package}"  # a verdict depends on what the modules it reads export
         verdict = checked.get(d)
-        if verdict is None:
+        if verdict is None or (verdict == "" and asset_defs is None and f == str(loaded.path)):
             found = _facts(contents[f], os.path.relpath(f, project.project_dir), exports, package)
-            verdict = str(found.refusal) if found.refusal is not None else ""
+            verdict = verdict if verdict is not None else str(found.refusal) if found.refusal is not None else ""
+            if f == str(loaded.path):  # (an accepted AssetFile whose definitions were not located yet)
+                asset_defs = [list(x) for x in found.asset_defs]
         out[d] = verdict
         if verdict:
-            return verdict + " (the fast null build needs an AssetFile that only declares)", out
-    return None, out
+            return verdict + " (the fast null build needs an AssetFile that only declares)", out, [[], None]
+    return None, out, [asset_defs or [], [loaded.source_digest, checker]]
 
 
 def _facts(source: bytes, name: str, exports: dict[str, frozenset[str]], package: str) -> Any:
@@ -179,7 +185,7 @@ def _agrees(r: Any, recorded: list[Any], sched: Any) -> bool:
 def _checker_digest() -> str:
     """The static check's own code: a verdict cached by an older check is not reused."""
     h = hashlib.sha256()
-    for name in ("declarative.py", "outline.py", "staticforms.py"):
+    for name in ("declarative.py", "declarations.py", "outline.py", "staticforms.py"):
         h.update(Path(_OWN, name).read_bytes())
     return h.hexdigest()
 
@@ -351,7 +357,7 @@ class Recorder:
             f = getattr(sys.modules.get(m), "__file__", None)
             if f and f not in contents:
                 return None, f"project module {m!r} was not loaded from its source by assetbuild"
-        static, checked = _static_refusal(self.project, self.previous, contents, known)
+        static, checked, asset_defs = _static_refusal(self.project, self.previous, contents, known)
         self.checked = checked  # kept in a refusal too: a file that does not only declare is parsed once
         if static is not None:
             return None, static
@@ -415,8 +421,8 @@ class Recorder:
                 "dirs": [[d, snapshot.dir_time(d)] for d in dirs] + [[d, t] for d, t in carried.items()],
                 "files": [[f, s] for f, s in files.items()], "data": [[f, s] for f, s in data.items()],
                 "blobs": [[p, size] for p, size in blobs.items()], "count": len(triples), "results": triples,
-                "metadata": sorted(metadata),
-                "checked": checked}, ""
+                "metadata": sorted(metadata), "checked": checked,
+                "asset_defs": asset_defs[0], "asset_defs_of": asset_defs[1]}, ""
 
 
 def _path_stat(store: Any, asset: str) -> Any:
