@@ -6,8 +6,9 @@ loop, decisions and runner it uses.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
+from types import MappingProxyType
 from typing import Any
 
 from .contracts import Decision, Rebuilder, Runner, TraceStore
@@ -47,6 +48,10 @@ class Repairing:
         """What this build did with ``name``, planned or not (an input outside an ``only``
         plan is built again when its stored value is unusable); None if nothing."""
         return self._results.get(name)
+
+    def results_so_far(self) -> Mapping[str, AssetResult]:
+        """``result_of`` of every asset this build did something with (a read-only view)."""
+        return MappingProxyType(self._results)
 
     def _repair(self, name: str, key: str, err: BaseException) -> None:
         """An asset's stored output turned out unusable after it was decided: forget its trace

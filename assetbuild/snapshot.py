@@ -55,7 +55,10 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-FORMAT = 5  # 5: signatures are tuples, compared as taken (4: lists)
+FORMAT = 6  # 6: the graph is linked by graph_ns (5: by written_ns); 5: signatures are tuples
+# marshal's version 2 keeps no references: these documents load in half the time of version 4's
+# (10,000 assets: the record 10.4 -> 5.7 ms, the results 5.5 -> 2.1 ms), a little larger
+MARSHAL_VERSION = 2
 FILE = "snapshot"  # in the cache directory
 RESULTS_FILE = "snapshot.results"  # each asset's (name, key, data version), in build order
 GRAPH_FILE = "snapshot.graph"  # each asset's inputs and each data file's nodes: what a slice needs
@@ -159,6 +162,14 @@ def is_racy(sig: Sig | list[int] | None, probe: tuple[int, int] | list[int]) -> 
     return latest >= probe[1] if sig[4] == probe[0] else latest > probe[1] - RACY_NS
 
 
+def racy_paths(sigs: dict[str, Sig | None], probe: tuple[int, int]) -> set[str]:
+    """The paths whose signature ``is_racy``: the same rule, without a call per file (10,000)."""
+    dev, tick = probe
+    far = tick - RACY_NS
+    return {p for p, s in sigs.items() if s is not None and (
+        (s[1] >= tick or s[2] >= tick) if s[4] == dev else (s[1] > far or s[2] > far))}
+
+
 def cache_file(cache_dir: str) -> str:
     return os.path.join(cache_dir, FILE)
 
@@ -252,18 +263,19 @@ def read_results(cache_dir: str, rec: dict[str, Any]) -> dict[str, Any] | None:
 def read_graph(cache_dir: str, rec: dict[str, Any]) -> dict[str, Any] | None:
     """The graph that goes with ``rec`` (``order``: the assets in build order; ``inputs``: the
     upstream names of each, in that order; ``owners``: each data file's nodes; ``slices``:
-    None, or why the project cannot be loaded in part); None if it is not its own."""
-    return _companion(cache_dir, GRAPH_FILE, rec)
+    None, or why the project cannot be loaded in part); None if it is not its own. A record
+    may keep the graph of an earlier one (``graph_ns``): a sliced build does not change it."""
+    return _companion(cache_dir, GRAPH_FILE, rec, "graph_ns")
 
 
-def _companion(cache_dir: str, name: str, rec: dict[str, Any]) -> dict[str, Any] | None:
-    """The document ``name`` written with ``rec`` (the same ``written_ns``), or None."""
+def _companion(cache_dir: str, name: str, rec: dict[str, Any], link: str = "written_ns") -> dict[str, Any] | None:
+    """The document ``name`` written with ``rec`` (its ``written_ns`` is ``rec[link]``), or None."""
     try:
         with open(os.path.join(cache_dir, name), "rb") as f:
             doc = marshal.loads(f.read())
     except (OSError, EOFError, ValueError, TypeError):
         return None
-    if not isinstance(doc, dict) or doc.get("written_ns") != rec.get("written_ns"):
+    if not isinstance(doc, dict) or doc.get("written_ns") != rec.get(link):
         return None
     return doc
 
@@ -306,15 +318,18 @@ def write(cache_dir: str, rec: dict[str, Any], results: dict[str, Any] | None = 
           graph: dict[str, Any] | None = None) -> None:
     """Write ``rec`` (which ``answer`` reads), its ``results`` and its ``graph`` to ``cache_dir``,
     each whole or not at all, ``rec`` last; a cache that cannot be written costs the next build
-    its fast path."""
+    its fast path. Without ``graph``, ``rec`` keeps the one its ``graph_ns`` names, if any."""
     from .atomicfile import write_atomically
 
     rec = {**rec, "format": FORMAT}
+    if graph is not None:
+        rec["graph_ns"] = rec.get("written_ns")
     try:
         for name, doc in ((RESULTS_FILE, results), (GRAPH_FILE, graph)):
             if doc is not None:
-                write_atomically(os.path.join(cache_dir, name), marshal.dumps({**doc, "written_ns": rec.get("written_ns")}))
-        write_atomically(cache_file(cache_dir), marshal.dumps(rec))
+                write_atomically(os.path.join(cache_dir, name),
+                                 marshal.dumps({**doc, "written_ns": rec.get("written_ns")}, MARSHAL_VERSION))
+        write_atomically(cache_file(cache_dir), marshal.dumps(rec, MARSHAL_VERSION))
     except (OSError, ValueError):
         discard(cache_dir)
 

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import lmdb
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from projects import clean_env, cli, write
 
 from assetbuild import snapshot
@@ -222,6 +224,16 @@ def test_racy_signatures() -> None:
     other = [10, 4_000_000_000, 4_000_000_000, 1, 8]  # another filesystem: RACY_NS of margin
     assert snapshot.is_racy(other, probe) and not snapshot.is_racy([10, 1, 1, 1, 8], probe)
     assert not snapshot.is_racy(None, probe)
+
+
+_TIMES = st.integers(0, 8_000_000_000)
+
+
+@given(st.dictionaries(st.text(max_size=3), st.none() | st.tuples(st.integers(0, 9), _TIMES, _TIMES, st.integers(0, 9),
+                                                                   st.integers(7, 8))),
+       st.tuples(st.integers(7, 8), _TIMES))
+def test_racy_paths_is_is_racy_for_each(sigs: dict, probe: tuple[int, int]) -> None:
+    assert snapshot.racy_paths(sigs, probe) == {p for p, s in sigs.items() if snapshot.is_racy(s, probe)}
 
 
 def test_lmdb_state_reads_the_last_committed_transaction(tmp_path: Path) -> None:

@@ -149,6 +149,8 @@ def test_a_killed_incremental_build_loses_nothing(twins: tuple[Path, Path]) -> N
 
 def test_the_build_loads_only_the_assets_it_decides(twins: tuple[Path, Path]) -> None:
     a, b = twins
+    graph = a / ".assetbuild" / snapshot.GRAPH_FILE
+    written = graph.stat().st_ino, graph.stat().st_mtime_ns
     for edit, loads in ((("other.txt", "a b c\n"),), "2 of the 4 assets, and 1 they read"), \
                        ((("raw.txt", "5\n"), ("other.txt", "c\n")), "4 of the 4 assets, and 0 they read"), \
                        ((("raw.txt", "6\n"),), "3 of the 4 assets, and 1 they read"):
@@ -162,6 +164,7 @@ def test_the_build_loads_only_the_assets_it_decides(twins: tuple[Path, Path]) ->
         assert outputs(a) == outputs(b)
         assert explain(a)[1] == "snapshot: answers"  # a slice's build records the next snapshot
     assert outputs(a) == {"count.json": "1", "total.json": "6"}
+    assert (graph.stat().st_ino, graph.stat().st_mtime_ns) == written  # kept by each record (graph_ns), not rewritten
 
 
 LARGE = ASSETFILE.replace('@asset(io="json")\ndef summary(total, count):', (
