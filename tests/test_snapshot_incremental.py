@@ -316,7 +316,7 @@ def test_the_check_decides_every_asset_and_fails_on_a_wrong_record(as_the_comman
 
 def test_a_verdict_of_the_static_check_is_reused_only_by_the_same_check(as_the_command: Path,
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    from assetbuild.session import snapshots
+    from assetbuild.session import checking
 
     root = as_the_command
     cache = str(root / ".assetbuild")
@@ -334,7 +334,7 @@ def test_a_verdict_of_the_static_check_is_reused_only_by_the_same_check(as_the_c
     assert (snapshot.read(cache) or {}).get("refused", "").startswith("AssetFile:1: tampered")  # reused
     _build_as_the_command_would(root)
     assert (snapshot.read(cache) or {}).get("refused", "").startswith("AssetFile:1: tampered")  # and kept
-    monkeypatch.setattr(snapshots, "_checker_digest", lambda: "another check")
+    monkeypatch.setattr(checking, "_checker_digest", lambda: "another check")
     (root / "data" / "other.txt").write_text("x y\n")
     _build_as_the_command_would(root)
     rec = snapshot.read(cache)

@@ -509,6 +509,8 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
         exit_status = 130
         raise
     finally:
+        if snap is not None:
+            snap.close()
         if recorder is not None:  # the build ended early: what it recorded stays, with its run
             try:
                 recorder.finish(exit_status, outcomes)

@@ -115,60 +115,6 @@ def slice_refusal(project: Any) -> str | None:
     return None
 
 
-def _static_refusal(project: Any, previous: dict[str, Any] | None, contents: dict[str, bytes],
-                    digests: dict[str, str]) -> tuple[str | None, dict[str, str], list[Any]]:
-    """The declarative check of the AssetFile and the project modules it imported (``contents``:
-    file -> bytes, as loaded, with their loader's ``digests``), each verdict cached in the
-    previous snapshot by the file's digest, what the modules it reads export, and the check's
-    own code: (the first refusal, the verdicts of these files, and [the AssetFile's ``asset_defs``,
-    [its digest, the check's]]: kept in the snapshot, so each AssetFile is parsed once)."""
-    loaded = project.loaded
-    checked: dict[str, str] = (previous or {}).get("checked") or {}
-    checker = _checker_digest()
-    asset_defs = (previous or {}).get("asset_defs") \
-        if (previous or {}).get("asset_defs_of") == [loaded.source_digest, checker] else None
-    names = {f: m for m in sorted(loaded.project_modules)
-             if (f := getattr(sys.modules.get(m), "__file__", None))}
-    exports: dict[str, frozenset[str]] = dict.fromkeys(names.values(), frozenset())
-    for _ in range(len(exports) + 1):  # exports only grow: a fixed point within as many rounds
-        grew = False
-        for f, m in names.items():
-            found = _facts(contents[f], os.path.relpath(f, project.project_dir), exports, _package(f, m))
-            if found.exports != exports[m]:
-                exports[m], grew = found.exports, True
-        if not grew:
-            break
-    out: dict[str, str] = {}  # the verdicts of these files only: the cache does not grow with each edit
-    context = hashlib.sha256(repr(sorted((k, sorted(v)) for k, v in exports.items())).encode()
-                             + checker.encode()).hexdigest()
-    for f in [str(loaded.path), *names]:
-        package = _package(f, names[f]) if f in names else ""  # (where its relative imports start)
-        d = f"{digests[f]}:{context}:{package}"  # a verdict depends on what the modules it reads export
-        verdict = checked.get(d)
-        if verdict is None or (verdict == "" and asset_defs is None and f == str(loaded.path)):
-            found = _facts(contents[f], os.path.relpath(f, project.project_dir), exports, package)
-            verdict = verdict if verdict is not None else str(found.refusal) if found.refusal is not None else ""
-            if f == str(loaded.path):  # (an accepted AssetFile whose definitions were not located yet)
-                asset_defs = [list(x) for x in found.asset_defs]
-        out[d] = verdict
-        if verdict:
-            return verdict + " (the fast null build needs an AssetFile that only declares)", out, [[], None]
-    return None, out, [asset_defs or [], [loaded.source_digest, checker]]
-
-
-def _facts(source: bytes, name: str, exports: dict[str, frozenset[str]], package: str) -> Any:
-    """``declarative.facts``, imported on first use: a build whose verdicts are all known does
-    not import it (nor ast)."""
-    from ..declarative import facts
-
-    return facts(source, name, exports, package)
-
-
-def _package(file: str, module: str) -> str:
-    """The package a module's relative imports start from: itself for a package's __init__."""
-    return module if os.path.basename(file) == "__init__.py" else module.rpartition(".")[0]
-
-
 def _agrees(r: Any, recorded: list[Any], sched: Any) -> bool:
     """Whether the full path's result ``r`` for an asset the snapshot would have left cached
     as ``recorded`` says the same: cached with its key and version; or built again under its
@@ -180,14 +126,6 @@ def _agrees(r: Any, recorded: list[Any], sched: Any) -> bool:
     if r.asset in sched.repaired:
         return bool(r.key == recorded[1])
     return r.status == "skipped" and (r.error or "").startswith("not run: the build stopped after")
-
-
-def _checker_digest() -> str:
-    """The static check's own code: a verdict cached by an older check is not reused."""
-    h = hashlib.sha256()
-    for name in ("declarative.py", "declarations.py", "outline.py", "staticforms.py"):
-        h.update(Path(_OWN, name).read_bytes())
-    return h.hexdigest()
 
 
 class Recorder:
@@ -208,6 +146,7 @@ class Recorder:
         self.affected: set[str] | None = None  # None: decide every asset
         self.recorded: dict[str, list[Any]] = {}  # the previous snapshot's results, by asset
         self.checking = snapshot.CHECK  # decide every asset even so, and compare with ``affected``
+        self.beside: Any = None  # the declarative check, running beside the build (``checking.Beside``)
 
     def before(self) -> None:
         """Signatures of the sources and path outputs, before anything reads them; then the
@@ -223,6 +162,10 @@ class Recorder:
             return
         if self.refused is not None:
             return
+        from .checking import Beside, beside_worth_it
+
+        if beside_worth_it(self.project, self.previous):
+            self.beside = Beside(self.project, self.previous)
         self.probe = snapshot.probe(os.path.join(self.cache_dir, "lock"))
         if self.probe is None:
             self.refused = "the cache's lock file cannot be touched"
@@ -321,6 +264,11 @@ class Recorder:
                 rec["graph_ns"] = kept
             snapshot.write(self.cache_dir, rec, results, None if kept is not None else self.graph)
 
+    def close(self) -> None:
+        """End what still runs for it (the check beside a build that ended early)."""
+        if self.beside is not None:
+            self.beside.close()
+
     def _data_after(self, result: Any, store: Any) -> tuple[dict[str, Any] | None, list[str], str]:
         """The data files' signatures to record, and those that are racy: each as taken before
         the build decided, but the path outputs this build wrote, as they are now, if that is
@@ -373,7 +321,9 @@ class Recorder:
             f = getattr(sys.modules.get(m), "__file__", None)
             if f and f not in contents:
                 return None, f"project module {m!r} was not loaded from its source by assetbuild"
-        static, checked, asset_defs = _static_refusal(self.project, self.previous, contents, known)
+        from .checking import verdicts
+
+        static, checked, asset_defs = verdicts(self.project, self.previous, contents, known, self.beside)
         self.checked = checked  # kept in a refusal too: a file that does not only declare is parsed once
         if static is not None:
             return None, static
