@@ -18,6 +18,7 @@ which the store then renames into place (:func:`run_payload`, ``SPOOL_MIN``).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import sys
@@ -536,6 +537,7 @@ def _not_an_exception(exc: BaseException) -> str:
     return f"raised {describe_exception(exc)}, which is not an Exception: an asset cannot end assetbuild"
 
 
+@functools.lru_cache(maxsize=8)  # (asked once per asset run)
 def is_user_file_for(project_dir: str) -> Callable[[str], bool]:
     """A predicate: is this filename the AssetFile or a project module (not an installed package)?"""
     root = os.path.join(project_dir, "")

@@ -17,7 +17,7 @@ import heapq
 import os
 import time
 from collections import deque
-from collections.abc import Callable, Container, Mapping, Sequence
+from collections.abc import Callable, Collection, Container, Mapping, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -371,9 +371,12 @@ class Scheduler(Looking, Repairing):
                 if ready and stopped is None:
                     continue
                 break
-            # 3. wait for a job to end (or a deadline), committing finished work meanwhile
-            with self.store.flushing_while_away(self.store.flush):
-                done = runner.wait(list(running), time_left(running.values()))
+            # 3. wait for a job to end (or a deadline), committing finished work meanwhile; a
+            # serial job has ended already (no wait, nothing to commit meanwhile)
+            done: Collection[Future[Any]] = [f for f in running if f.done()]
+            if not done:
+                with self.store.flushing_while_away(self.store.flush):
+                    done = runner.wait(list(running), time_left(running.values()))
             for fut in sorted(done, key=lambda f: index[running[f].name]):
                 job = running.pop(fut)
                 out = self._complete(job, fut)

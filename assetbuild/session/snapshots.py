@@ -367,9 +367,13 @@ class Recorder:
             return None, "a file of the project's code was modified too recently to trust its signature"
         blobs = {p: size for p, size in (self.previous or {}).get("blobs", ())} if self.affected is not None else {}
         cas = os.path.join(self.cache_dir, "cas")
+        try:  # (small outputs are kept in the index: no stat for a file that is in no directory)
+            prefixes = set(os.listdir(cas))
+        except OSError:
+            prefixes = set()
         for k in sched.known.values():
             digest = k.digest
-            if digest:
+            if digest and digest[:2] in prefixes:
                 p = os.path.join(cas, digest[:2], digest[2:])
                 sig = snapshot.sig_of(p)
                 if sig is not None:
