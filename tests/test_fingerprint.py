@@ -1682,3 +1682,27 @@ def test_a_big_constant_that_holds_a_project_module(local_modules):
     assert one.warnings == ()
     lib.X = 2
     assert digest(src, fplib=lib) != one.digest
+
+
+def test_normalized_bytecode_is_computed_once_per_shape_and_is_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``_code_stream`` keeps what ``_normalized`` gives per (bytecode, exception table, number
+    of constants): for every code object of assetbuild's own modules (thousands of shapes, the
+    cache emptied as it fills), the kept result is the one computed afresh, and digests do not
+    depend on what the cache held."""
+    from assetbuild.fingerprint import bytecode
+    from assetbuild.loader import _code_objects
+
+    monkeypatch.setattr(bytecode, "_STREAMS_MAX", 500)
+
+    codes = []
+    for path in sorted(Path(assetbuild.__file__).parent.rglob("*.py")):
+        module = compile(path.read_bytes(), str(path), "exec", dont_inherit=True)
+        codes += [module, *_code_objects(module)]
+    assert len(codes) > bytecode._STREAMS_MAX  # (the cache fills and is emptied on the way)
+    first = [code_digest(c) for c in codes]
+    for c in codes:
+        assert bytecode._code_stream(c) == bytecode._normalized(c)
+    bytecode._STREAMS.clear()
+    assert [code_digest(c) for c in reversed(codes)] == first[::-1]
+    alike = [compile(f"def f(x):\n    return x + {i}\n", "<alike>", "exec").co_consts[0] for i in range(3)]
+    assert len({bytecode._code_stream(c)[0] for c in alike}) == 1 and len({code_digest(c) for c in alike}) == 3

@@ -100,7 +100,26 @@ _LOAD_SMALL_INT = opcode.opmap.get("LOAD_SMALL_INT", -1)  # 3.14+
 _ints4 = struct.Struct("<4Q").pack  # co_flags and the argument counts: small non-negative ints
 
 
+# _code_stream's results by what they depend on (the bytecode, the exception table, how many
+# constants): functions of one shape (assets made alike, differing in their constants) are
+# normalized once. Bounded: emptied when full.
+_STREAMS: dict[tuple[bytes, bytes, int], tuple[bytes, dict[int, int]]] = {}
+_STREAMS_MAX = 4096
+
+
 def _code_stream(code: types.CodeType) -> tuple[bytes, dict[int, int]]:
+    """``_normalized(code)``, computed once per shape (``_STREAMS``); the rank map is shared:
+    read it, never change it."""
+    shape = (code.co_code, getattr(code, "co_exceptiontable", b""), len(code.co_consts))
+    found = _STREAMS.get(shape)
+    if found is None:
+        if len(_STREAMS) >= _STREAMS_MAX:
+            _STREAMS.clear()
+        found = _STREAMS[shape] = _normalized(code)
+    return found
+
+
+def _normalized(code: types.CodeType) -> tuple[bytes, dict[int, int]]:
     """The instructions of ``code`` in a form that does not depend on line structure.
 
     Each instruction becomes a 2-byte opcode and a 4-byte full argument (EXTENDED_ARG folded in,
