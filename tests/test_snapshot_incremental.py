@@ -354,6 +354,16 @@ def _look_as_the_entry_point(root: Path) -> dict:
     return snapshot.SLICE
 
 
+def _sliced_after_an_edit(root: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
+    """Built and settled, then ``other.txt`` edited: the slice the entry point finds."""
+    for _ in range(2):
+        _build_as_the_command_would(root)
+    (root / "data" / "other.txt").write_text("a b c\n")
+    for name in ("PROBE", "DATA", "SLICE"):
+        monkeypatch.setattr(snapshot, name, None)
+    return _look_as_the_entry_point(root)
+
+
 def test_a_slice_that_no_longer_holds_sends_the_build_to_the_whole_project(as_the_command: Path,
                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     """The AssetFile edited between the entry point's look and the build's lock: the slice was
@@ -389,12 +399,7 @@ def test_a_slice_is_used_only_by_the_build_it_was_found_for(as_the_command: Path
     from assetbuild.session import snapshots
 
     root = as_the_command
-    for _ in range(2):
-        _build_as_the_command_would(root)
-    (root / "data" / "other.txt").write_text("a b c\n")
-    for name in ("PROBE", "DATA", "SLICE"):
-        monkeypatch.setattr(snapshot, name, None)
-    sliced = _look_as_the_entry_point(root)
+    sliced = _sliced_after_an_edit(root, monkeypatch)
     from assetbuild.session.building import BuildOptions
 
     assert snapshots.take_slice(root, None, None, ["count"], BuildOptions()) is None  # a selection
@@ -427,12 +432,7 @@ def test_a_slice_runs_only_the_definitions_it_declares(as_the_command: Path, mon
     if names_parsed:
         (root / "AssetFile").write_text(ASSETFILE.replace(
             'return {"total": total, "count": count}', 'return {"total": total, "count": count, "f": parsed.__name__}'))
-    for _ in range(2):
-        _build_as_the_command_would(root)
-    (root / "data" / "other.txt").write_text("a b c\n")
-    for name in ("PROBE", "DATA", "SLICE"):
-        monkeypatch.setattr(snapshot, name, None)
-    sliced = _look_as_the_entry_point(root)
+    sliced = _sliced_after_an_edit(root, monkeypatch)
     assert [d[0] for d in sliced["asset_defs"][1]] == ["parsed", "total", "count", "summary"]
     loads = _loads(monkeypatch)
     result, seen = _build_as_the_command_would(root)
