@@ -92,3 +92,14 @@ def test_a_build_uses_the_check_beside_and_records_its_verdicts(big: Path, monke
     (big / "raw.txt").write_text("xy\n")
     assert assetbuild.build(project_dir=big).ok
     assert len(started) == 1  # known now: no second process
+
+
+def test_a_module_of_the_project_does_not_stand_in_for_one_the_check_imports(big: Path) -> None:
+    """The process is isolated: an ``ast.py`` in the project's directory (its working directory)
+    is not the standard library's ``ast`` there."""
+    (big / "ast.py").write_text("raise ImportError('the project shadows ast')\n")
+    with open_project(big) as project:
+        contents, _ = _inputs(project)
+        beside = checking.Beside(project, None)
+        found = beside.answer(checking.module_files(project), contents)
+        assert found is not None and found[0] is None

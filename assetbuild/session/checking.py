@@ -101,7 +101,6 @@ def _checker_digest() -> str:
     return h.hexdigest()
 
 
-
 def beside_worth_it(project: Any, previous: dict[str, Any] | None) -> bool:
     """Whether to check beside the build: a big AssetFile, whose verdict and definitions the
     previous snapshot does not hold."""
@@ -122,10 +121,12 @@ class Beside:
         request = {"assetfile": str(loaded.path), "names": self.names, "root": str(project.project_dir),
                    "previous": {"checked": (previous or {}).get("checked")},  # (its definitions: not this file's)
                    "digests": {str(loaded.path): loaded.source_digest, **loaded.module_sources}}
+        # isolated (-I): no module of the project's directory or of PYTHONPATH can stand in for
+        # one the check imports (the standard library's, and assetbuild's, found here)
         code = (f"import sys; sys.path.insert(0, {os.path.dirname(_OWN)!r}); "
                 "from assetbuild.session.checking import _serve; _serve()")
         self.proc: subprocess.Popen[bytes] | None = subprocess.Popen(
-            [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            [sys.executable, "-I", "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL, close_fds=True)
         stdin, self.proc.stdin = self.proc.stdin, None  # written now, and closed: communicate() reads only
         assert stdin is not None
