@@ -1,0 +1,95 @@
+"""A/B of whole ``assetbuild`` processes between source trees, taking turns in rounds.
+
+This machine's speed drifts by a third between sittings, so only runs that take turns in one
+sitting compare two versions. Each TREE is a checkout of this repository: its ``assetbuild/``
+is put on PYTHONPATH, and its bytecode is compiled first (a tree without ``.pyc`` files, with
+PYTHONDONTWRITEBYTECODE set, would compile every module on every run).
+
+    python bench/ab_trees.py --project DIR --mode incr --input inputs/i00398.txt OLD_TREE NEW_TREE
+    python bench/ab_trees.py --project DIR --mode cold --scratch /dev/shm/ab OLD_TREE NEW_TREE
+
+Modes: ``incr`` writes a new number to ``--input`` (relative to DIR) before each build;
+``null`` builds as it is; ``cold`` builds a fresh copy of DIR without ``.assetbuild/`` and
+``out/`` under ``--scratch`` each time. Every round gives each tree two warm-up builds (the
+first after another tree's refuses the snapshot: another sys.path) and ``--runs`` timed ones
+(cold: no warm-up). ``--args`` are passed to ``assetbuild`` (``--json``, as bench/run.py does).
+Prints, per tree, the median and the minimum wall and CPU time of the whole process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import compileall
+import os
+import random
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ENTRY = "import sys; sys.argv = ['assetbuild'] + sys.argv[1:]; from assetbuild.entry import main; main()"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("trees", nargs="+", help="checkouts of this repository to compare")
+    ap.add_argument("--project", required=True, type=Path, help="a generated project (bench/generate.py)")
+    ap.add_argument("--mode", choices=("incr", "null", "cold"), default="incr")
+    ap.add_argument("--input", default="inputs/i00398.txt", help="incr: the input file to rewrite")
+    ap.add_argument("--scratch", type=Path, default=None, help="cold: where the fresh copies go (tmpfs: /dev/shm/...)")
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--runs", type=int, default=4, help="timed builds per tree and round")
+    ap.add_argument("--args", default="", help="arguments for assetbuild, e.g. --json")
+    ap.add_argument("--python", default=sys.executable)
+    a = ap.parse_args()
+    trees = [str(Path(t).resolve()) for t in a.trees]
+    for t in trees:
+        compileall.compile_dir(os.path.join(t, "assetbuild"), quiet=1)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "ASSETBUILD_CACHE_DIR")}
+    cmd = [a.python, "-c", ENTRY, *a.args.split()]
+    wall: dict[str, list[float]] = {t: [] for t in trees}
+    cpu: dict[str, list[float]] = {t: [] for t in trees}
+    scratch = a.scratch or Path(tempfile.gettempdir())
+
+    def run(tree: str, where: Path) -> tuple[float, float]:
+        if a.mode == "incr":
+            (where / a.input).write_text(f"{random.randrange(10 ** 6)}\n")
+        r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0 = time.perf_counter()
+        subprocess.run(cmd, cwd=where, env={**env, "PYTHONPATH": tree}, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, check=True)
+        t1 = time.perf_counter()
+        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return t1 - t0, (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+
+    for _ in range(a.rounds):
+        for tree in trees:
+            if a.mode == "cold":
+                for _ in range(a.runs):
+                    scratch.mkdir(parents=True, exist_ok=True)
+                    copy = Path(tempfile.mkdtemp(dir=scratch))
+                    shutil.copytree(a.project, copy, dirs_exist_ok=True,
+                                    ignore=shutil.ignore_patterns(".assetbuild", "out"))
+                    w, c = run(tree, copy)
+                    shutil.rmtree(copy)
+                    wall[tree].append(w)
+                    cpu[tree].append(c)
+                continue
+            run(tree, a.project)
+            run(tree, a.project)
+            for _ in range(a.runs):
+                w, c = run(tree, a.project)
+                wall[tree].append(w)
+                cpu[tree].append(c)
+    for tree in trees:
+        w, c = wall[tree], cpu[tree]
+        print(f"{tree}: wall median {statistics.median(w) * 1000:.0f} ms (min {min(w) * 1000:.0f}), "
+              f"cpu median {statistics.median(c) * 1000:.0f} ms (min {min(c) * 1000:.0f}), n={len(w)}")
+
+
+if __name__ == "__main__":
+    main()
