@@ -16,6 +16,7 @@ command line goes to the CLI.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import time
@@ -53,7 +54,7 @@ def try_snapshot(form: dict[str, object], mode: str) -> bool:
     directory = form["directory"]
     project_dir = os.path.abspath(str(directory)) if directory else os.getcwd()
     lock = None
-    results = None
+    document = None
     form["plain"] = False
     if not os.path.isfile(os.path.join(project_dir, "AssetFile")):
         reason: str | None = "no AssetFile in the working directory (the CLI searches above it)"
@@ -84,8 +85,8 @@ def try_snapshot(form: dict[str, object], mode: str) -> bool:
                     reason += (f"; the build loads {len(sliced['affected'])} of the {len(sliced['graph']['order'])} "
                                f"assets, and {len(sliced['frontier'])} they read")
         if reason is None and rec is not None and form["json"]:
-            results = snapshot.read_results(cache_dir, rec)
-            if results is None:
+            document = snapshot.null_document(cache_dir, rec)
+            if document is None:
                 reason = "its results file is missing or is not its own"
 
     check = os.environ.get("ASSETBUILD_CHECK_SNAPSHOT", "") not in ("", "0")
@@ -100,8 +101,8 @@ def try_snapshot(form: dict[str, object], mode: str) -> bool:
         if rec is not None and not rec.get("refused"):  # the build's recorder starts from it
             snapshot.PREVIOUS = rec
         return False
-    if results is not None:  # (read for --json only)
-        sys.stdout.write(snapshot.null_json(results["results"]) + "\n")
+    if document is not None:  # (read for --json only)
+        sys.stdout.write(document + "\n")
     elif not form["quiet"]:
         n = rec["count"]
         sys.stdout.write(f"0 built, {n} cached, 0 restored, 0 failed, 0 skipped in "
@@ -190,7 +191,16 @@ def main() -> None:
         snapshot.INTENT = form  # a full build of this form may write the next snapshot
         snapshot.START_PATH = START_PATH
         snapshot.CHECK = os.environ.get("ASSETBUILD_CHECK_SNAPSHOT", "") not in ("", "0")
-        if try_snapshot(form, mode):
+        # No collection while looking: all it allocates (the record, the graph, the signatures)
+        # lives on, and at 10,000 assets the collector would rescan it dozens of times; frozen
+        # after, so the build's collections do not scan it either.
+        gc.disable()
+        try:
+            answered = try_snapshot(form, mode)
+        finally:
+            gc.freeze()
+            gc.enable()
+        if answered:
             try:
                 sys.stdout.flush()
             except (OSError, ValueError):

@@ -123,3 +123,34 @@ def test_the_plain_build_imports_no_click(tmp_path: Path) -> None:
     imported = {ln.rsplit("|", 1)[-1].strip() for ln in r.stderr.splitlines() if ln.startswith("import time:")}
     assert "assetbuild.scheduler" in imported  # (it built: the list is the build's)
     assert not {m for m in imported if m == "click" or m.startswith(("click.", "assetbuild.cli"))}
+
+
+GC_ASSETFILE = '''\
+import gc
+
+from assetbuild import asset, source
+
+raw = source("raw", "data/raw.txt")
+
+
+@asset(io="json", path="out/on.json")
+def on(raw):
+    return [raw.read_text(), gc.isenabled()]
+'''
+
+
+def test_assets_run_with_the_collector_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The entry point looks with the garbage collector off: the assets it then builds, whole
+    or in a slice, run with it on (cyclic garbage an asset makes is collected)."""
+    monkeypatch.setenv("ASSETBUILD_CHECK_SNAPSHOT", "0")  # (tests/conftest.py: no slices under the check)
+    root = write(tmp_path, {"AssetFile": GC_ASSETFILE, "data/raw.txt": "1\n"})
+    r = cli(cwd=root, env=clean_env(ASSETBUILD_SNAPSHOT="explain"))
+    assert r.returncode == 0 and "1 built" in r.stdout, r.stdout + r.stderr
+    assert (root / "out/on.json").read_text() == '["1\\n",true]'
+    cli(cwd=root)  # (decides again what the first build wrote in its clock tick)
+    for n in range(2, 4):
+        (root / "data/raw.txt").write_text(f"{n}\n")
+        r = cli(cwd=root, env=clean_env(ASSETBUILD_SNAPSHOT="explain"))
+        assert r.returncode == 0 and "1 built" in r.stdout, r.stdout + r.stderr
+        assert (root / "out/on.json").read_text() == f'["{n}\\n",true]'
+    assert "the build loads 1 of the 1 assets" in r.stderr, r.stderr  # (a slice, by then)

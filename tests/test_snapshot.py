@@ -305,6 +305,33 @@ def test_json_without_its_results_file_falls_back_without_waiting_on_itself(tmp_
     assert line == "snapshot: not used: its results file is missing or is not its own", line
 
 
+def test_the_null_document_is_kept_for_the_next_null_build(tmp_path: Path) -> None:
+    """The first null ``--json`` build keeps the document it prints; the next ones print it as
+    kept (their record's own: they read no results), the full path's byte for byte. One kept
+    for another record is not used, nor one that is not whole."""
+    root = project(tmp_path)
+    settled(root)
+    cache = root / ".assetbuild"
+    kept = cache / snapshot.NULL_JSON_FILE
+    assert not kept.exists()  # (plain builds print no document)
+    first = cli("--json", cwd=root)
+    assert first.returncode == 0 and kept.is_file()
+    results = (cache / snapshot.RESULTS_FILE).read_bytes()
+    (cache / snapshot.RESULTS_FILE).unlink()
+    out, line, status = explain(root, "--json")
+    assert (status, line, out) == (0, "snapshot: answers", first.stdout)
+    (cache / snapshot.RESULTS_FILE).write_bytes(results)
+    stamp, _, document = kept.read_bytes().partition(b"\n")
+    for other in (b"1" + stamp + b"\n" + document.replace(b"cached", b"CACHED"),  # another record's
+                  stamp + b"\n" + document[:-1]):  # cut short
+        kept.write_bytes(other)
+        out, line, status = explain(root, "--json")
+        assert (status, line, out) == (0, "snapshot: answers", first.stdout)
+        assert kept.read_bytes() == stamp + b"\n" + document  # made again, and kept
+    full = cli("--json", cwd=root, env=clean_env(ASSETBUILD_SNAPSHOT="0"))
+    assert full.stdout == first.stdout
+
+
 def test_a_module_level_name_from_a_relative_import_is_known(tmp_path: Path) -> None:
     """``lib/steps.py`` reads ``K`` of ``.util`` at module level: the static check resolves the
     relative import from the module's package, and the snapshot answers."""
@@ -330,4 +357,5 @@ def test_the_cache_layout_knows_every_snapshot_file():
     from assetbuild import snapshot
     from assetbuild.store import cachedir
 
-    assert set(cachedir._SNAPSHOT_FILES) == {snapshot.FILE, snapshot.RESULTS_FILE, snapshot.GRAPH_FILE}
+    assert set(cachedir._SNAPSHOT_FILES) == {snapshot.FILE, snapshot.RESULTS_FILE, snapshot.GRAPH_FILE,
+                                             snapshot.NULL_JSON_FILE}

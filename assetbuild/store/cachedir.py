@@ -14,7 +14,7 @@ from ..errors import StoreError
 
 # Names the store layout creates at the top of a cache directory: exact names, then prefixes
 # (temp files of a write in progress, indexes moved aside, a compaction's copies).
-_SNAPSHOT_FILES = ("snapshot", "snapshot.results", "snapshot.graph")  # assetbuild.snapshot
+_SNAPSHOT_FILES = ("snapshot", "snapshot.results", "snapshot.graph", "snapshot.json")  # assetbuild.snapshot
 _LAYOUT_NAMES = frozenset({"STORE", "db", "cas", "lock", "code", "staging", *_SNAPSHOT_FILES})
 _LAYOUT_PREFIXES = ("STORE.tmp", ".STORE.tmp", "db.corrupt-", "db.old-", "db.compact-")
 _INDEX_FILES = frozenset({"data.mdb", "lock.mdb"})
