@@ -47,6 +47,7 @@ module runs before click and the engine are imported.
 
 from __future__ import annotations
 
+import gc
 import marshal
 import os
 import sys
@@ -180,12 +181,24 @@ def read(cache_dir: str) -> dict[str, Any] | None:
     """The snapshot in ``cache_dir``, or None (missing, unreadable, another format)."""
     try:
         with open(cache_file(cache_dir), "rb") as f:
-            rec = marshal.loads(f.read())
+            rec = _loads(f.read())
     except (OSError, EOFError, ValueError, TypeError):
         return None
     if not isinstance(rec, dict) or rec.get("format") != FORMAT:
         return None
     return rec
+
+
+def _loads(data: bytes) -> Any:
+    """``marshal.loads`` with the garbage collector off: all it makes lives on (at 10,000 assets,
+    tens of thousands of lists, which collections midway would scan for nothing)."""
+    if not gc.isenabled():
+        return marshal.loads(data)
+    gc.disable()
+    try:
+        return marshal.loads(data)
+    finally:
+        gc.enable()
 
 
 def interpreter() -> tuple[Any, ...]:
@@ -274,7 +287,7 @@ def _companion(cache_dir: str, name: str, rec: dict[str, Any], link: str = "writ
     """The document ``name`` written with ``rec`` (its ``written_ns`` is ``rec[link]``), or None."""
     try:
         with open(os.path.join(cache_dir, name), "rb") as f:
-            doc = marshal.loads(f.read())
+            doc = _loads(f.read())
     except (OSError, EOFError, ValueError, TypeError):
         return None
     if not isinstance(doc, dict) or doc.get("written_ns") != rec.get(link):

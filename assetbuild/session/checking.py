@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import marshal
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -123,6 +122,8 @@ class Beside:
                    "digests": {str(loaded.path): loaded.source_digest, **loaded.module_sources}}
         # isolated (-I): no module of the project's directory or of PYTHONPATH can stand in for
         # one the check imports (the standard library's, and assetbuild's, found here)
+        import subprocess  # (here: only a build of a large AssetFile starts one)
+
         code = (f"import sys; sys.path.insert(0, {os.path.dirname(_OWN)!r}); "
                 "from assetbuild.session.checking import _serve; _serve()")
         self.proc: subprocess.Popen[bytes] | None = subprocess.Popen(

@@ -201,6 +201,9 @@ class Recorder:
         self.recorded = {r[0]: r for r in results["results"]} if results is not None else {}
         if self.recorded.keys() != set(self.graph["order"]):
             return None
+        sliced = self.project.sliced
+        if sliced is not None and found == sliced["changed"]:  # (the entry point's slice of the same graph)
+            return set(sliced["affected"])
         return set(snapshot.slice_of(self.graph, found)["affected"])
 
     def merged(self, result: Any, plan: list[str], sched: Any) -> Any:

@@ -10,7 +10,6 @@ A compaction killed between its two renames is undone by the next open (``Index.
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import lmdb
@@ -41,10 +40,10 @@ def compact_index(index: Index) -> tuple[int, int]:
             os.close(fd)
         after = (tmp / "data.mdb").stat().st_size
     except (OSError, lmdb.Error) as e:
-        shutil.rmtree(tmp, ignore_errors=True)
+        _remove_tree(tmp)
         raise StoreError(disk_message(root, f"cannot compact the cache index at {dbdir}", e)) from e
     if after >= before:
-        shutil.rmtree(tmp, ignore_errors=True)
+        _remove_tree(tmp)
         return before, before
     aside = root / f"db.old-{os.getpid()}"
     with open_lock(root, shared=False):
@@ -53,8 +52,15 @@ def compact_index(index: Index) -> tuple[int, int]:
         os.replace(tmp, dbdir)
         fsync_dir(root)
         index.attach()
-    shutil.rmtree(aside, ignore_errors=True)
+    _remove_tree(aside)
     return before, after
+
+
+
+def _remove_tree(path: Path) -> None:
+    import shutil  # (here: every build imports this module, and few compact)
+
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def leftovers(root: Path) -> list[Path]:
