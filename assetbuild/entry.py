@@ -126,7 +126,7 @@ def _slice(rec: dict[str, object], cache_dir: str, project_dir: str) -> None:
     snapshot.PROBE, snapshot.DATA = probe, taken
     defs_of = rec.get("asset_defs_of")  # [the AssetFile's digest, the check's] they were found with
     snapshot.SLICE = {**snapshot.slice_of(graph, found), "graph": graph,
-                      "asset_defs": (defs_of[0] if isinstance(defs_of, list) else None, rec.get("asset_defs") or ())}
+                      "asset_defs": (defs_of[0] if isinstance(defs_of, list) else None, graph.get("asset_defs") or ())}
 
 
 def plain_build(form: dict[str, object]) -> None:

@@ -444,3 +444,39 @@ def test_a_slice_runs_only_the_definitions_it_declares(as_the_command: Path, mon
     assert assetbuild.load_value("summary", project_dir=root) == expected
     assert {r.asset: r.status for r in result.results} == {"parsed": "cached", "total": "cached",
                                                           "count": "built", "summary": "built"}
+
+
+def test_the_definitions_are_kept_with_the_graph(as_the_command: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where each asset's definition is (a slice's ``asset_defs``) is kept in the graph, which a
+    null build does not read. A full build of the same AssetFile takes them from there instead
+    of parsing it again; a sliced build keeps the graph's file as it is."""
+    from assetbuild.session import checking
+
+    root = as_the_command
+    cache = root / ".assetbuild"
+    for _ in range(2):
+        _build_as_the_command_would(root)
+    rec = snapshot.read(str(cache))
+    assert rec is not None and not rec.get("refused") and "asset_defs" not in rec
+    graph = snapshot.read_graph(str(cache), rec)
+    assert graph is not None and [d[0] for d in graph["asset_defs"]] == ["parsed", "total", "count", "summary"]
+    parsed: list[str] = []
+    real = checking._facts
+    monkeypatch.setattr(checking, "_facts", lambda source, name, *a: parsed.append(name) or real(source, name, *a))
+    monkeypatch.setenv("ASSETBUILD_TEST_FULL", "1")  # a watched variable: the build decides every asset
+    result, seen = _build_as_the_command_would(root)
+    assert result.ok and sorted(seen) == ["count", "parsed", "summary", "total"]
+    after = snapshot.read(str(cache))
+    assert after is not None and after["graph_ns"] == after["written_ns"] != rec["written_ns"]  # a graph of its own
+    assert (snapshot.read_graph(str(cache), after) or {}).get("asset_defs") == graph["asset_defs"]
+    assert parsed == []  # (its verdict and its definitions were known)
+    kept = (cache / snapshot.GRAPH_FILE).read_bytes()
+    (root / "data" / "other.txt").write_text("a b c\n")
+    for name in ("PROBE", "DATA", "SLICE"):
+        monkeypatch.setattr(snapshot, name, None)
+    _look_as_the_entry_point(root)
+    result, seen = _build_as_the_command_would(root)
+    assert result.ok and sorted(seen) == ["count", "summary"]
+    last = snapshot.read(str(cache))
+    assert last is not None and last["graph_ns"] == after["graph_ns"] != last["written_ns"]
+    assert (cache / snapshot.GRAPH_FILE).read_bytes() == kept and parsed == []

@@ -262,10 +262,12 @@ class Recorder:
             snapshot.write(self.cache_dir, {"refused": reason, "checked": checked})
         else:
             results = {"results": rec.pop("results")}
+            asset_defs = rec.pop("asset_defs")
             kept = self.graph.get("written_ns")  # the last snapshot's graph (a slice's): its file stays
-            if kept is not None:
-                rec["graph_ns"] = kept
-            snapshot.write(self.cache_dir, rec, results, None if kept is not None else self.graph)
+            graph: dict[str, Any] | None = {**self.graph, "asset_defs": asset_defs}
+            if kept is not None and self.graph.get("asset_defs") == asset_defs:
+                rec["graph_ns"], graph = kept, None
+            snapshot.write(self.cache_dir, rec, results, graph)
 
     def close(self) -> None:
         """End what still runs for it (the check beside a build that ended early)."""
@@ -326,7 +328,7 @@ class Recorder:
                 return None, f"project module {m!r} was not loaded from its source by assetbuild"
         from .checking import verdicts
 
-        static, checked, asset_defs = verdicts(self.project, self.previous, contents, known, self.beside)
+        static, checked, asset_defs = verdicts(self.project, self._previous_with_defs(), contents, known, self.beside)
         self.checked = checked  # kept in a refusal too: a file that does not only declare is parsed once
         if static is not None:
             return None, static
@@ -396,6 +398,19 @@ class Recorder:
                 "blobs": [[p, size] for p, size in blobs.items()], "count": len(triples), "results": triples,
                 "metadata": sorted(metadata), "checked": checked,
                 "asset_defs": asset_defs[0], "asset_defs_of": asset_defs[1]}, ""
+
+
+    def _previous_with_defs(self) -> dict[str, Any] | None:
+        """The previous record, with the ``asset_defs`` its graph keeps if they are of the
+        AssetFile loaded (``checking.check`` takes them instead of parsing it again)."""
+        prev = self.previous
+        of = (prev or {}).get("asset_defs_of")
+        if prev is None or not isinstance(of, list) or of[0] != self.project.loaded.source_digest:
+            return prev
+        kept = self.graph.get("written_ns")  # (a slice's graph is the previous one)
+        graph = self.graph if kept is not None and kept == prev.get("graph_ns") else snapshot.read_graph(self.cache_dir, prev)
+        defs = (graph or {}).get("asset_defs")
+        return prev if defs is None else {**prev, "asset_defs": defs}
 
 
 def _path_stat(store: Any, asset: str) -> Any:
