@@ -399,7 +399,6 @@ class Recorder:
                 "metadata": sorted(metadata), "checked": checked,
                 "asset_defs": asset_defs[0], "asset_defs_of": asset_defs[1]}, ""
 
-
     def _previous_with_defs(self) -> dict[str, Any] | None:
         """The previous record, with the ``asset_defs`` its graph keeps if they are of the
         AssetFile loaded (``checking.check`` takes them instead of parsing it again)."""
