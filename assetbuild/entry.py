@@ -125,8 +125,9 @@ def _slice(rec: dict[str, object], cache_dir: str, project_dir: str) -> None:
         return
     snapshot.PROBE, snapshot.DATA = probe, taken
     defs_of = rec.get("asset_defs_of")  # [the AssetFile's digest, the check's] they were found with
+    digest, checker = defs_of if isinstance(defs_of, list) and len(defs_of) == 2 else (None, None)
     snapshot.SLICE = {**snapshot.slice_of(graph, found), "graph": graph,
-                      "asset_defs": (defs_of[0] if isinstance(defs_of, list) else None, graph.get("asset_defs") or ())}
+                      "asset_defs": (digest, graph.get("asset_defs") or (), checker)}
 
 
 def plain_build(form: dict[str, object]) -> None:

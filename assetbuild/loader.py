@@ -1,8 +1,7 @@
 """Finds and executes an AssetFile in a fresh namespace, and imports the project's own modules afresh.
 
-- The compiled AssetFile (and the static digests of its code objects) is cached by content
-  digest under ``<cache>/code/``: compiling 10,000 functions costs about a second, unmarshalling
-  them a few milliseconds.
+- The compiled AssetFile (and the static digests of its code objects), or the slice of it a
+  build needs, comes from ``assetbuild.compiled``, which keeps them under ``<cache>/code/``.
 - Project modules (files under the project directory, outside site-packages) are compiled from
   their source on every load and never through ``.pyc`` files: a timestamp-validated ``.pyc`` can
   hide an edit that keeps the size and lands within the same second.
@@ -19,7 +18,6 @@ import importlib.machinery
 import importlib.util
 import marshal
 import os
-import re
 import sys
 import threading
 import time
@@ -31,15 +29,14 @@ from typing import Any
 
 from . import definitions
 from .atomicfile import write_atomically
+from .compiled import SLICE_CACHE_PREFIX, TAG, compile_cached, prune_slices, slice_compiled
 from .definitions import AssetDef, ObservableSourceDef, ResourceDef, SourceDef
 from .errors import DefinitionError, ProjectNotFound, describe_exception, syntax_excerpt
 from .workspace import RACY_NS
 
 ASSETFILE_MODULE = "__assetfile__"
-_CODE_CACHE_VERSION = 2  # 2: the nested code objects are kept too (marshal keeps them shared)
 _MODULES_CACHE_VERSION = 1
 MODULES_CACHE_PREFIX = "modules-"  # <cache>/code/modules-<tag>.bin: ProjectModuleFinder's entries
-_TAG = f"{sys.implementation.cache_tag}-{sys.flags.optimize}"
 
 
 _OWN_PACKAGE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "")
@@ -195,7 +192,7 @@ class ProjectModuleFinder:
         from .fingerprint import FINGERPRINT_VERSION  # the digests kept are in its format
 
         self.root = os.path.join(str(project_dir), "")
-        self._file = (cache_dir / "code" / f"{MODULES_CACHE_PREFIX}{_TAG}-f{FINGERPRINT_VERSION}.bin"
+        self._file = (cache_dir / "code" / f"{MODULES_CACHE_PREFIX}{TAG}-f{FINGERPRINT_VERSION}.bin"
                       if cache_dir is not None else None)
         self._disk: dict[str, tuple[Any, ...]] | None = None
         # file -> sha256 of the source each module read was digested from (Loaded.module_sources)
@@ -357,7 +354,7 @@ class Loaded:
     # finds and reads the project modules imported inside functions (it adds to module_sources)
     module_finder: ProjectModuleFinder | None = None
     _pending_cache: tuple[Path, bytes] | None = None
-    partial: bool = False  # the definitions of unwanted assets were left out (``_leaving_out``)
+    partial: bool = False  # the definitions of unwanted assets were left out (``compiled.leaving_out``)
 
     def save_code_cache(self) -> None:
         """Keep the compiled AssetFile for the next run (only once it has loaded cleanly), and
@@ -372,7 +369,9 @@ class Loaded:
             cache_file.parent.mkdir(parents=True, exist_ok=True)
             write_atomically(cache_file, payload)
         except OSError:
-            pass  # a cache we cannot write only costs time
+            return  # a cache we cannot write only costs time
+        if cache_file.name.startswith(SLICE_CACHE_PREFIX):
+            prune_slices(cache_file.parent)
 
     def is_project_module(self, name: str) -> bool:
         """Whether ``name`` is the AssetFile or a project module it imported (a module imported
@@ -427,102 +426,6 @@ def find_assetfile(project_dir: Path, assetfile: str | os.PathLike[str] | None) 
     return p
 
 
-def _code_objects(code: types.CodeType) -> list[types.CodeType]:
-    """Every code object under ``code`` (itself excluded), depth first, in co_consts order."""
-    out: list[types.CodeType] = []
-    stack = [code]
-    while stack:
-        c = stack.pop()
-        nested = [k for k in c.co_consts if isinstance(k, types.CodeType)]
-        out.extend(nested)
-        stack.extend(reversed(nested))
-    return out
-
-
-def _compile_cached(path: Path, source: bytes, digest: str, cache_dir: Path | None
-                    ) -> tuple[types.CodeType, dict[int, bytes], list[Any], tuple[Path, bytes] | None]:
-    """Compiled AssetFile plus static code digests, from the code cache when possible."""
-    from .fingerprint import FINGERPRINT_VERSION, code_digest
-
-    # The cached digests are only valid for the fingerprint format that computed them.
-    name = f"{digest[:40]}-{_TAG}-f{FINGERPRINT_VERSION}.bin"
-    cache_file = cache_dir / "code" / name if cache_dir is not None else None
-    if cache_file is not None:
-        try:
-            raw = cache_file.read_bytes()
-            version, filename, code, digests, objs = marshal.loads(raw)
-            # objs: _code_objects(code), the very objects in code's constants (marshal writes a
-            # shared object once and refers to it), without walking 10,000 functions' constants
-            if version == _CODE_CACHE_VERSION and filename == str(path) and type(objs) is list \
-                    and len(objs) == len(digests):
-                return code, {id(o): d for o, d in zip(objs, digests)}, objs, None
-        except (OSError, ValueError, EOFError, TypeError):
-            pass
-    try:
-        code = compile(source, str(path), "exec", dont_inherit=True)
-    except SyntaxError as e:
-        import traceback  # (on failures only: a build that loads does not import it)
-
-        raise DefinitionError(f"syntax error: {e.msg}", file=str(path), line=e.lineno, excerpt=syntax_excerpt(e),
-                              detail="".join(traceback.format_exception_only(type(e), e))) from None
-    except ValueError as e:  # e.g. null bytes
-        raise DefinitionError(f"cannot compile: {e}", file=str(path)) from None
-    objs = _code_objects(code)
-    digests = [code_digest(o) for o in objs]
-    pending = None
-    if cache_file is not None:
-        pending = (cache_file, marshal.dumps((_CODE_CACHE_VERSION, str(path), code, digests, objs)))
-    return code, {id(o): d for o, d in zip(objs, digests)}, objs, pending
-
-
-_COOKIE = re.compile(r"^[ \t\f]*#.*?coding[:=]")  # PEP 263: another encoding than UTF-8 may be declared
-# Names through which code reaches a module's globals without naming them: a left-out
-# definition could be what it finds.
-_DYNAMIC = frozenset({"globals", "vars", "locals", "eval", "exec", "__import__"})
-
-
-def _leaving_out(path: Path, source: bytes, left: list[Any]
-                 ) -> tuple[types.CodeType, dict[int, bytes], list[Any]] | None:
-    """The AssetFile compiled without ``left`` ((name, first line, last line or 0) of
-    definitions that each declare only the asset of their name, ``Facts.asset_defs``): their
-    lines blank, so every other line, and the code compiled from it, is what the whole file
-    gives. Then the code digests, as ``_compile_cached``. None (load the whole file) when
-    nothing is left out, the file is not plain UTF-8 with \\n or \\r\\n line ends, it does not
-    compile so, or the code that stays names a definition left out, or could reach it by name
-    (``_DYNAMIC``): it would find a NameError, and its key another function."""
-    from .fingerprint import code_digest
-
-    if not left or source.startswith(b"\xef\xbb\xbf") or (b"\r" in source and source.count(b"\r") != source.count(b"\r\n")):
-        return None
-    try:
-        lines = source.decode("utf-8").split("\n")
-    except UnicodeDecodeError:
-        return None
-    if any(_COOKIE.match(line) for line in lines[:2]):
-        return None
-    n = len(lines)
-    spans: list[list[int]] = []  # adjacent definitions as one span: a few, not one per asset
-    for _name, first, last in left:  # in the file's order (``Facts.asset_defs``)
-        last = last or n
-        if not 0 < first <= last <= n or (spans and first <= spans[-1][1]) or lines[first - 1][:1] != "@":
-            return None  # (each starts with its first decorator: spans of another file would not)
-        if spans and first == spans[-1][1] + 1:
-            spans[-1][1] = last
-        else:
-            spans.append([first, last])
-    for first, last in spans:
-        lines[first - 1:last] = [""] * (last - first + 1)
-    try:
-        code = compile("\n".join(lines), str(path), "exec", dont_inherit=True)
-    except (SyntaxError, ValueError):
-        return None
-    objs = _code_objects(code)
-    gone = _DYNAMIC.union(d[0] for d in left)
-    if any(not gone.isdisjoint(c.co_names) for c in (code, *objs)):
-        return None
-    return code, {id(o): code_digest(o) for o in objs}, objs
-
-
 def _loading_error(exc: BaseException, path: Path, project_dir: Path) -> DefinitionError:
     import traceback
 
@@ -543,16 +446,16 @@ def _loading_error(exc: BaseException, path: Path, project_dir: Path) -> Definit
 
 def assetfile_digest(source: bytes) -> str:
     """``Loaded.source_digest`` of an AssetFile holding ``source`` (for this interpreter)."""
-    return hashlib.sha256(source + _TAG.encode()).hexdigest()
+    return hashlib.sha256(source + TAG.encode()).hexdigest()
 
 
 def load_assetfile(project_dir: Path, assetfile: str | os.PathLike[str] | None = None, *,
                    cache_dir: Path | None = None, wanted: frozenset[str] | None = None,
-                   asset_defs: tuple[str | None, Any] | None = None) -> Loaded:
+                   asset_defs: tuple[Any, ...] | None = None) -> Loaded:
     """Execute the AssetFile and collect its declarations. Call inside ``ProjectImports``.
     ``wanted``: declare only these of its assets (``definitions._wanted``); with ``asset_defs``
-    (the digest of the AssetFile they were found in, and its ``declarative.Facts.asset_defs``),
-    leave the definitions of the others out of what runs (``_leaving_out``).
+    (the digest of the AssetFile they were found in, its ``declarative.Facts.asset_defs``, and
+    the check's digest), leave the definitions of the others out of what runs (``compiled.leaving_out``).
 
     Nothing is written: ``Loaded.save_code_cache()`` keeps the compiled code once the caller has
     validated the definitions.
@@ -562,11 +465,11 @@ def load_assetfile(project_dir: Path, assetfile: str | os.PathLike[str] | None =
     digest = assetfile_digest(source)
     part = None
     if wanted is not None and asset_defs is not None and asset_defs[0] == digest:
-        part = _leaving_out(path, source, [d for d in asset_defs[1] if d[0] not in wanted])
+        part = slice_compiled(path, source, digest, wanted, asset_defs, cache_dir)
     if part is not None:
-        code, code_digests, keep_alive, pending = *part, None
+        code, code_digests, keep_alive, pending = part
     else:
-        code, code_digests, keep_alive, pending = _compile_cached(path, source, digest, cache_dir)
+        code, code_digests, keep_alive, pending = compile_cached(path, source, digest, cache_dir)
     forget_project_modules(project_dir)
     module = types.ModuleType(ASSETFILE_MODULE)
     module.__file__ = str(path)

@@ -1689,8 +1689,8 @@ def test_normalized_bytecode_is_computed_once_per_shape_and_is_the_same(monkeypa
     of constants): for every code object of assetbuild's own modules (thousands of shapes, the
     cache emptied as it fills), the kept result is the one computed afresh, and digests do not
     depend on what the cache held."""
+    from assetbuild.compiled import code_objects as _code_objects
     from assetbuild.fingerprint import bytecode
-    from assetbuild.loader import _code_objects
 
     monkeypatch.setattr(bytecode, "_STREAMS_MAX", 500)
 

@@ -71,8 +71,8 @@ def test_cached_code_maps_each_nested_code_object_to_its_digest(project):
     import marshal
     import types
 
+    from assetbuild.compiled import code_objects as _code_objects
     from assetbuild.fingerprint import code_digest
-    from assetbuild.loader import _code_objects
 
     project.assetfile("@asset\ndef a():\n    def inner():\n        return 1\n    return inner()\n\n\n"
                       "@asset\ndef b(a):\n    return [x for x in range(a)]\n")
@@ -136,88 +136,3 @@ def inc(x=0):
     fns = assetbuild.functions(project_dir=project.root)
     assert list(fns) == ["inc"] and fns["inc"](1) == 2
     assert not (project.root / ".assetbuild").exists()  # nothing built, nothing written
-
-
-# --- a slice's load: the definitions of unwanted assets left out (loader._leaving_out) ---
-
-SLICED = '''\
-from assetbuild import asset, source
-
-raw = source("raw", "raw.txt")
-SCALE = 3
-
-
-def helper(x):
-    return x * SCALE
-
-
-@asset(io="json")
-def a(raw):
-    return helper(len(raw.read_text()))
-
-
-@asset(io="json")
-def b(a):
-    """Reads a."""
-    return [a, {"k": (1, 2.5)}]
-
-
-@asset(io="json")
-def c(b):
-    return b * 2
-'''
-
-
-def _defs(source: str) -> list:
-    from assetbuild.declarative import facts
-
-    return [list(d) for d in facts(source, "AssetFile").asset_defs]
-
-
-def test_leaving_out_gives_the_whole_files_code_for_what_stays(tmp_path) -> None:
-    """The kept functions compile to what the whole file gives (same digests, same lines), and
-    the left-out names are not bound; CRLF line ends too."""
-    from assetbuild.fingerprint import code_digest
-    from assetbuild.loader import _code_objects, _leaving_out
-
-    for text in (SLICED, SLICED.replace("\n", "\r\n")):
-        path = tmp_path / "AssetFile"
-        whole = compile(text.encode(), str(path), "exec", dont_inherit=True)
-        full = {o.co_name: (code_digest(o), o.co_firstlineno) for o in _code_objects(whole)}
-        left = [d for d in _defs(SLICED) if d[0] in ("a", "c")]
-        assert [d[0] for d in left] == ["a", "c"]
-        code, digests, objs = _leaving_out(path, text.encode(), left)
-        kept = {o.co_name: (digests[id(o)], o.co_firstlineno) for o in objs}
-        assert kept == {n: full[n] for n in ("helper", "b")}
-        namespace: dict = {}
-        exec(code, namespace)
-        assert "b" in namespace and "helper" in namespace and "a" not in namespace and "c" not in namespace
-
-
-@pytest.mark.parametrize("why,text,left", [
-    ("a kept asset calls a left-out one", SLICED.replace("return b * 2", "return a(b)"), ["a"]),
-    ("a kept function reaches the module's names", SLICED.replace("return b * 2", 'return globals()["a"]'), ["a"]),
-    ("a kept function may evaluate one", SLICED.replace("return b * 2", 'return eval("a")'), ["a"]),
-    ("lone CR line ends", SLICED.replace("\n", "\r"), ["a"]),
-    ("another encoding declared", "# -*- coding: latin-1 -*-\n" + SLICED, ["a"]),
-    ("a byte order mark", "\ufeff" + SLICED, ["a"]),
-    ("nothing to leave out", SLICED, []),
-])
-def test_leaving_out_loads_the_whole_file_on_any_doubt(tmp_path, why: str, text: str, left: list) -> None:
-    from assetbuild.loader import _leaving_out
-
-    defs = [d for d in _defs(text.removeprefix("\ufeff")) if d[0] in left] if "\r" not in text.replace("\r\n", "") \
-        else [["a", 11, 14]]
-    assert len(defs) == len(left), why
-    assert _leaving_out(tmp_path / "AssetFile", text.encode(), defs) is None, why
-
-
-def test_leaving_out_refuses_spans_that_are_not_this_files(tmp_path) -> None:
-    """Spans that do not match the file (out of range, overlapping, or cutting a statement in
-    two) never load something else: None, or a compile error turned into None."""
-    from assetbuild.loader import _leaving_out
-
-    path, source = tmp_path / "AssetFile", SLICED.encode()
-    n = SLICED.count("\n") + 1
-    for bad in ([["a", 0, 3]], [["a", 5, n + 1]], [["a", 11, 16], ["b", 15, 20]], [["a", 12, 13]], [["b", 9, 7]]):
-        assert _leaving_out(path, source, bad) is None, bad

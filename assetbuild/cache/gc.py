@@ -206,10 +206,13 @@ def _listed_files(store: LmdbStore, traces: list[Any]) -> set[str]:
 
 def _old_code_cache(cache_dir: Path) -> list[tuple[Path, int]]:
     """Compiled AssetFiles beyond the ``CODE_CACHE_KEEP`` most recently written: one is added
-    per AssetFile version, and a dropped one only costs a compile when that version returns."""
+    per AssetFile version, and a dropped one only costs a compile when that version returns.
+    Compiled slices are not among them: the loader keeps the newest few itself."""
+    from ..compiled import SLICE_CACHE_PREFIX
+
     try:
         found = [(st.st_mtime_ns, Path(e.path), st.st_size) for e in os.scandir(cache_dir / "code")
-                 if not e.name.startswith(".") and e.is_file() and (st := e.stat())]
+                 if not e.name.startswith((".", SLICE_CACHE_PREFIX)) and e.is_file() and (st := e.stat())]
     except FileNotFoundError:
         return []
     found.sort(reverse=True)
