@@ -96,6 +96,7 @@ def test_a_compiled_slice_is_kept_for_the_same_slice(tmp_path, monkeypatch: pyte
     ``cache gc`` counts only whole AssetFiles against its own limit."""
     from assetbuild import compiled, loader
     from assetbuild.cache.gc import _old_code_cache
+    from assetbuild.fingerprint import code_digest
 
     (tmp_path / "raw.txt").write_text("xy")
     cache = tmp_path / ".assetbuild"
@@ -111,8 +112,11 @@ def test_a_compiled_slice_is_kept_for_the_same_slice(tmp_path, monkeypatch: pyte
             loaded = loader.load_assetfile(tmp_path, cache_dir=cache, wanted=frozenset(wanted), asset_defs=defs)
             loaded.save_code_cache()
         assert loaded.partial
-        whole = {o.co_name: o.co_firstlineno for o in compiled.code_objects(compile(text, "AssetFile", "exec"))}
-        return sorted(d.name for d in loaded.decls if d.name != "raw"), loaded.module.__dict__["b"].__code__.co_firstlineno == whole["b"]
+        whole = {o.co_name: (o.co_firstlineno, code_digest(o))
+                 for o in compiled.code_objects(compile(text, str(tmp_path / "AssetFile"), "exec", dont_inherit=True))}
+        b = loaded.module.__dict__["b"].__code__  # as the whole file gives it, its digest kept by its id
+        same = (b.co_firstlineno, loaded.code_digests.get(id(b))) == whole["b"]
+        return sorted(d.name for d in loaded.decls if d.name != "raw"), same
 
     assert load({"b", "a"}) == (["a", "b"], True) and len(done) == 1
     slices = sorted(p.name for p in (cache / "code").iterdir() if p.name.startswith(compiled.SLICE_CACHE_PREFIX))
