@@ -204,18 +204,26 @@ def _watch_first_build(cwd: Path, e: dict[str, str], *before: str) -> tuple[int,
     proc = subprocess.Popen([sys.executable, "-m", "assetbuild", *before, "watch"], cwd=cwd, env=e,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(ln) for ln in proc.stdout], daemon=True).start()
+    errors: list[str] = []
+    # each pipe read by a thread of its own till the end (communicate() would close stdout under
+    # the reader, whose thread then fails)
+    readers = [threading.Thread(target=lambda: [lines.put(ln) for ln in proc.stdout], daemon=True),
+               threading.Thread(target=lambda: errors.extend(proc.stderr), daemon=True)]
+    for t in readers:
+        t.start()
     try:
         seen = []
         while not any("built" in ln for ln in seen):
             seen.append(lines.get(timeout=60))
         proc.send_signal(signal.SIGINT)
-        rest, err = proc.communicate(timeout=30)
+        proc.wait(timeout=30)
+        for t in readers:
+            t.join(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    return proc.returncode, "".join(seen), err
+    return proc.returncode, "".join(seen), "".join(errors)
 
 
 @pytest.mark.parametrize("what", sorted(PLANTED))
