@@ -57,11 +57,9 @@ def code_objects(code: types.CodeType) -> list[types.CodeType]:
 def compile_cached(path: Path, source: bytes, digest: str, cache_dir: Path | None
                    ) -> tuple[types.CodeType, dict[int, bytes], list[Any], tuple[Path, bytes] | None]:
     """Compiled AssetFile plus static code digests, from the code cache when possible."""
-    from .fingerprint import FINGERPRINT_VERSION, code_digest
+    from .fingerprint import code_digest
 
-    # The cached digests are only valid for the fingerprint format that computed them.
-    name = f"{digest[:40]}-{TAG}-f{FINGERPRINT_VERSION}.bin"
-    cache_file = cache_dir / "code" / name if cache_dir is not None else None
+    cache_file = _cache_file(cache_dir, digest[:40])
     if cache_file is not None:
         found = _read_code_cache(cache_file, path)
         if found is not None:
@@ -76,11 +74,24 @@ def compile_cached(path: Path, source: bytes, digest: str, cache_dir: Path | Non
     except ValueError as e:  # e.g. null bytes
         raise DefinitionError(f"cannot compile: {e}", file=str(path)) from None
     objs = code_objects(code)
-    digests = [code_digest(o) for o in objs]
-    pending = None
-    if cache_file is not None:
-        pending = (cache_file, marshal.dumps((CODE_CACHE_VERSION, str(path), code, digests, objs)))
-    return code, {id(o): d for o, d in zip(objs, digests)}, objs, pending
+    by_id = {id(o): code_digest(o) for o in objs}
+    return code, by_id, objs, _entry(cache_file, path, code, by_id, objs)
+
+
+def _cache_file(cache_dir: Path | None, stem: str) -> Path | None:
+    """Where the code cache keeps the code named ``stem``: digests are only valid for the
+    interpreter and the fingerprint format that computed them."""
+    from .fingerprint import FINGERPRINT_VERSION
+
+    return None if cache_dir is None else cache_dir / "code" / f"{stem}-{TAG}-f{FINGERPRINT_VERSION}.bin"
+
+
+def _entry(cache_file: Path | None, path: Path, code: types.CodeType, digests: dict[int, bytes],
+           objs: list[Any]) -> tuple[Path, bytes] | None:
+    """What to write to ``cache_file`` (``_read_code_cache`` reads it back), or None without one."""
+    if cache_file is None:
+        return None
+    return cache_file, marshal.dumps((CODE_CACHE_VERSION, str(path), code, [digests[id(o)] for o in objs], objs))
 
 
 def _read_code_cache(cache_file: Path, path: Path) -> tuple[types.CodeType, dict[int, bytes], list[Any]] | None:
@@ -106,24 +117,20 @@ def slice_compiled(path: Path, source: bytes, digest: str, wanted: frozenset[str
     (``asset_defs``: its digest, the definitions, the check's digest), the same assets wanted,
     the same rules (a repeated edit of one data file loads one slice: 4-15 ms of compiling at
     10,000 assets). (code, digests, objects, what to keep in the cache) or None."""
-    from .fingerprint import FINGERPRINT_VERSION
-
+    _, defs, checker = asset_defs
     cache_file = None
-    checker = asset_defs[2] if len(asset_defs) > 2 else None
-    if cache_dir is not None and isinstance(checker, str):
+    if isinstance(checker, str):  # (a record without it: compiled, not kept)
         key = hashlib.sha256("\0".join([digest, checker, repr(sorted(_DYNAMIC)), *sorted(wanted)]).encode())
-        cache_file = cache_dir / "code" / f"{SLICE_CACHE_PREFIX}{key.hexdigest()[:40]}-{TAG}-f{FINGERPRINT_VERSION}.bin"
+        cache_file = _cache_file(cache_dir, SLICE_CACHE_PREFIX + key.hexdigest()[:40])
+    if cache_file is not None:
         found = _read_code_cache(cache_file, path)
         if found is not None:
             return *found, None
-    part = leaving_out(path, source, [d for d in asset_defs[1] if d[0] not in wanted])
+    part = leaving_out(path, source, [d for d in defs if d[0] not in wanted])
     if part is None:
         return None
     code, digests, objs = part
-    pending = None
-    if cache_file is not None:
-        pending = (cache_file, marshal.dumps((CODE_CACHE_VERSION, str(path), code, [digests[id(o)] for o in objs], objs)))
-    return code, digests, objs, pending
+    return code, digests, objs, _entry(cache_file, path, code, digests, objs)
 
 
 _COOKIE = re.compile(r"^[ \t\f]*#.*?coding[:=]")  # PEP 263: another encoding than UTF-8 may be declared
