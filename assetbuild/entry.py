@@ -1,5 +1,8 @@
 """The ``assetbuild`` command's entry point: a null build answered from the snapshot, else the CLI.
 
+``assetbuild [COMMAND...] --help`` prints the kept help (``assetbuild.helptext``) when click
+would print the same.
+
 ``assetbuild``, ``assetbuild build``, with ``--json``, ``-q`` and ``-C DIR`` and nothing else,
 in a directory holding an AssetFile, first asks ``assetbuild.snapshot`` whether the last build
 proved this one would find every asset cached. If so it prints what that build would print and
@@ -182,6 +185,18 @@ def _shared_lock(path: str) -> int | None:
 
 def main() -> None:
     """Console-script entry point."""
+    if sys.argv[-1:] in (["--help"], ["-h"]):
+        from .helptext import kept
+
+        text = kept(sys.argv[1:])
+        if text is not None:  # what click would print (``helptext``), without importing it
+            try:
+                sys.stdout.write(text)
+                sys.stdout.flush()
+            except BrokenPipeError:  # the reader went away: as click does, quietly, status 1
+                sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - the exit flushes it
+                sys.exit(1)
+            sys.exit(0)
     mode = os.environ.get("ASSETBUILD_SNAPSHOT", "1")
     form = fast_form(sys.argv[1:]) if mode != "0" else None
     if form is not None:

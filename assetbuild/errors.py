@@ -5,7 +5,9 @@ Anything raised that is not an ``AssetbuildError`` is a bug in assetbuild and sh
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False  # (typing is not imported for annotations: `assetbuild --help` loads this)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def describe_exception(exc: BaseException) -> str:

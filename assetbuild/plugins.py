@@ -16,12 +16,14 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
 
 from .errors import PluginError
 
+TYPE_CHECKING = False  # typing is not imported either: `assetbuild --help` asks installed_plugins
 if TYPE_CHECKING:  # imported by the functions that use them: see installed_plugins
+    from collections.abc import Callable, Iterable
+    from typing import Any
+
     import pluggy
 
     from . import hookspecs
