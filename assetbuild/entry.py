@@ -1,7 +1,7 @@
 """The ``assetbuild`` command's entry point: a null build answered from the snapshot, else the CLI.
 
-``assetbuild [COMMAND...] --help`` prints the kept help (``assetbuild.helptext``) when click
-would print the same.
+``assetbuild [COMMAND...] --help`` and ``assetbuild --version`` print what click would
+(``assetbuild.helptext``) without importing it, when they can know it.
 
 ``assetbuild``, ``assetbuild build``, with ``--json``, ``-q`` and ``-C DIR`` and nothing else,
 in a directory holding an AssetFile, first asks ``assetbuild.snapshot`` whether the last build
@@ -185,7 +185,7 @@ def _shared_lock(path: str) -> int | None:
 
 def main() -> None:
     """Console-script entry point."""
-    if sys.argv[-1:] in (["--help"], ["-h"]):
+    if sys.argv[-1:] in (["--help"], ["-h"], ["--version"]):
         from .helptext import kept
 
         text = kept(sys.argv[1:])

@@ -1,4 +1,4 @@
-"""``assetbuild [COMMAND...] --help`` without importing click: the help click renders, kept.
+"""``assetbuild [COMMAND...] --help`` and ``--version`` without importing click: the help click renders, kept.
 
 click and the command line's modules take 40-60 ms to import, three times the interpreter's
 start, for a page of text that changes only with assetbuild's source. ``kept_help.py`` holds
@@ -19,8 +19,12 @@ MAX_CONTENT_WIDTH = 100  # the command line's context_settings (assetbuild.cli; 
 
 
 def kept(argv: list[str]) -> str | None:
-    """The help ``assetbuild`` would print for ``argv`` (``[COMMAND...] --help``) as click would
-    render it, or None when only click can say (another command line, width, click or a plugin)."""
+    """What ``assetbuild`` would print for ``argv`` (``[COMMAND...] --help``, or ``--version``)
+    as click would, or None when only click can say (another command line, width, click or a
+    plugin; no installed distribution's version)."""
+    if argv == ["--version"]:  # click's version_option, from the distribution's metadata
+        version = dist_version("assetbuild")
+        return None if version is None else f"assetbuild, version {version}\n"
     if not argv or argv[-1] not in HELP_FLAGS:
         return None
     from . import kept_help

@@ -59,6 +59,21 @@ def test_the_command_prints_what_click_prints(tmp_path, args, columns, kept):
     assert fast.stderr.endswith(f"click imported: {not (kept and SERVED)}"), fast.stderr
 
 
+def test_the_version_is_the_installed_distribution_s_as_click_says_it(tmp_path):
+    fast = _help("entry", ["--version"], tmp_path)
+    slow = _help("cli", ["--version"], tmp_path)
+    assert fast.returncode == slow.returncode == 0, fast.stderr + slow.stderr
+    assert fast.stdout == slow.stdout == f"assetbuild, version {helptext.dist_version('assetbuild')}\n"
+    assert fast.stderr.endswith("click imported: False"), fast.stderr
+
+
+def test_without_an_installed_distribution_the_version_is_click_s_to_say(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys, "path", [str(tmp_path)])
+    assert helptext.dist_version("assetbuild") is None and helptext.kept(["--version"]) is None
+    (tmp_path / "assetbuild-9.1.dist-info").mkdir()
+    assert helptext.kept(["--version"]) == "assetbuild, version 9.1\n"
+
+
 def test_a_closed_pipe_ends_quietly_with_status_1(tmp_path):
     """As click does: `assetbuild --help | head -1`."""
     code = HELP.format(module="entry")
