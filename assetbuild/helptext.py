@@ -1,11 +1,13 @@
-"""``assetbuild [COMMAND...] --help`` and ``--version`` without importing click: the help click renders, kept.
+"""``assetbuild [COMMAND...] --help`` and ``--version`` without importing click.
 
 click and the command line's modules take 40-60 ms to import, three times the interpreter's
 start, for a page of text that changes only with assetbuild's source. ``kept_help.py`` holds
 each command's help as click renders it (``python -m assetbuild.cli.keep_help`` writes it
-again; tests/test_helptext.py fails when it is stale). The entry point prints it only when click would
-print the same: the click it was rendered with is the one installed, the terminal gives a width
-it was rendered at, and no plugin is installed (plugins add options). Otherwise click renders.
+again; tests/test_helptext.py fails when it is stale). The entry point prints it only when
+click would print the same: the click it was rendered with is the one installed, the terminal
+gives a width it was rendered at, and no plugin is installed (plugins add options). Otherwise
+click renders it. ``--version`` is read from the installed distribution's metadata, as click
+reads it.
 """
 
 from __future__ import annotations
@@ -57,7 +59,8 @@ def formatter_width() -> int:
 
 def dist_version(name: str) -> str | None:
     """The version of the first distribution ``name`` on ``sys.path`` (as ``importlib.metadata``
-    finds it), from its ``.dist-info`` directory's name; None if there is none."""
+    finds it), from its ``.dist-info`` directory's name; None if there is none, or the first
+    is an ``.egg-info``."""
     wanted = _normal(name)
     for entry in sys.path:
         try:
@@ -65,10 +68,15 @@ def dist_version(name: str) -> str | None:
         except OSError:
             continue
         for meta in names:
-            if meta.endswith(".dist-info"):
-                dist, _, version = meta[:-len(".dist-info")].rpartition("-")
-                if _normal(dist) == wanted:
-                    return version
+            stem, _, kind = meta.rpartition(".")
+            if kind == "dist-info":  # NAME-VERSION.dist-info
+                dist, _, version = stem.rpartition("-")
+            elif kind == "egg-info":  # NAME[-VERSION[-pyX.Y]].egg-info: click reads its PKG-INFO
+                dist, version = stem.split("-", 1)[0], None
+            else:
+                continue
+            if _normal(dist) == wanted:
+                return version
     return None
 
 

@@ -105,10 +105,13 @@ def test_a_distribution_version_is_read_from_the_first_dist_info_on_the_path(tmp
     (first / "Foo_Bar-2.1.0.dist-info").mkdir(parents=True)
     (second / "foo_bar-3.0.dist-info").mkdir(parents=True)
     (second / "foo_bar_baz-9.dist-info").mkdir()
+    (first / "eggy.egg-info").mkdir()
+    (second / "eggy-1.0.dist-info").mkdir()
     monkeypatch.setattr(sys, "path", [str(tmp_path / "missing"), str(first), str(second)])
     assert helptext.dist_version("foo-bar") == "2.1.0"
     assert helptext.dist_version("foo.bar.baz") == "9"
     assert helptext.dist_version("foo") is None
+    assert helptext.dist_version("eggy") is None  # the first is an egg: importlib.metadata would read it
 
 
 def test_the_kept_help_is_a_data_file():
