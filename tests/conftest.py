@@ -20,6 +20,27 @@ def _isolated_environment(monkeypatch):
     monkeypatch.setenv("ASSETBUILD_CHECK_SNAPSHOT", "1")
 
 
+@pytest.fixture(scope="module")
+def s3_server():
+    """moto's S3 on a free loopback port, for the whole module that asks for it."""
+    import gc
+
+    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+
+    srv = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    srv.start()
+    host, port = srv.get_host_and_port()
+    yield f"http://{host}:{port}"
+    srv.stop()
+    # botocore's service models (the server's, and each client's) are then cyclic garbage of
+    # about a million objects, freed by a second collection once the first has run what held
+    # them: collected here, not by the collections pytest makes at exit, which took 3-4 s a
+    # worker and passed execnet's 5 s limit for a worker's shutdown (it then interrupts the
+    # worker: a KeyboardInterrupt in a weakref callback).
+    gc.collect()
+    gc.collect()
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Project:
     root = tmp_path / "proj"

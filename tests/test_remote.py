@@ -94,18 +94,6 @@ def checkouts(tmp_path, monkeypatch):
     return lambda: Checkout(tmp_path / f"checkout{next(n)}", runs)
 
 
-@pytest.fixture(scope="module")
-def s3_server():
-    """moto's S3 on a free loopback port, for the whole module."""
-    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
-
-    srv = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    srv.start()
-    host, port = srv.get_host_and_port()
-    yield f"http://{host}:{port}"
-    srv.stop()
-
-
 @pytest.fixture
 def s3_env(s3_server, monkeypatch):
     monkeypatch.setenv("AWS_ENDPOINT_URL", s3_server)

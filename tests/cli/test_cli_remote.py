@@ -94,17 +94,6 @@ def test_bad_remote_option_is_a_usage_error(make, tmp_path):
     assert r.returncode == 2 and "KEY=VALUE" in r.stderr
 
 
-@pytest.fixture(scope="module")
-def s3():
-    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
-
-    srv = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    srv.start()
-    host, port = srv.get_host_and_port()
-    yield f"http://{host}:{port}"
-    srv.stop()
-
-
 def s3_env(tmp_path: Path, endpoint: str) -> dict[str, str]:
     return env(tmp_path, AWS_ENDPOINT_URL=endpoint, AWS_ACCESS_KEY_ID="testing",
                AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1")
@@ -127,19 +116,19 @@ def _keys(endpoint: str, bucket: str) -> list[str]:
     return [o["Key"] for o in c.list_objects_v2(Bucket=bucket).get("Contents", [])]
 
 
-def test_s3_read_only_then_writer_then_fresh_checkout(make, tmp_path, s3):
-    bucket = _bucket(s3)
+def test_s3_read_only_then_writer_then_fresh_checkout(make, tmp_path, s3_server):
+    bucket = _bucket(s3_server)
     url = f"s3://{bucket}/ci"
-    e = s3_env(tmp_path, s3)
+    e = s3_env(tmp_path, s3_server)
     # a pull request: read-only, nothing there yet, nothing uploaded
     r = cli("--remote", url, "--remote-read-only", cwd=make(), env=e)
     assert r.returncode == 0 and warnings(r.stderr) == [], r.stderr
-    assert _keys(s3, bucket) == []
+    assert _keys(s3_server, bucket) == []
     take_runs(tmp_path / "runs")
     # the main branch: writes
     r = cli("build", "--remote", url, cwd=make(), env=e)
     assert r.returncode == 0, r.stderr
-    assert len([k for k in _keys(s3, bucket) if "/records/" in k]) == 3
+    assert len([k for k in _keys(s3_server, bucket) if "/records/" in k]) == 3
     take_runs(tmp_path / "runs")
     # a fresh checkout elsewhere, read-only: everything from the server, nothing runs
     b = make()
@@ -151,7 +140,7 @@ def test_s3_read_only_then_writer_then_fresh_checkout(make, tmp_path, s3):
     assert (b / "out/total.txt").read_text() == "6 150000"
 
 
-def test_s3_server_down_one_warning(make, tmp_path, s3):
+def test_s3_server_down_one_warning(make, tmp_path, s3_server):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -163,14 +152,14 @@ def test_s3_server_down_one_warning(make, tmp_path, s3):
     assert "is unavailable" in w and "building locally" in w
 
 
-def test_s3_endpoint_and_credentials_as_options(make, tmp_path, s3):
+def test_s3_endpoint_and_credentials_as_options(make, tmp_path, s3_server):
     """No AWS variables at all: endpoint and credentials given as fsspec storage options."""
-    bucket = _bucket(s3)
+    bucket = _bucket(s3_server)
     e = env(tmp_path)
     for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"):
         e.pop(k, None)
     e["AWS_CONFIG_FILE"] = e["AWS_SHARED_CREDENTIALS_FILE"] = str(tmp_path / "none")
-    opts = ["--remote", f"s3://{bucket}/x", "--remote-option", f"endpoint_url={s3}",
+    opts = ["--remote", f"s3://{bucket}/x", "--remote-option", f"endpoint_url={s3_server}",
             "--remote-option", "key=testing", "--remote-option", "secret=testing"]
     r = cli(*opts, cwd=make(), env=e)
     assert r.returncode == 0 and warnings(r.stderr) == [], r.stderr
