@@ -164,6 +164,43 @@ def test_fresh_checkout_gets_every_output_from_the_remote(checkouts, remote):
     assert b.ran == set() and r.by_asset() == dict.fromkeys(ALL, "cached")
 
 
+def test_the_next_build_in_a_process_reaches_the_remote_with_the_same_client(checkouts, s3_env, monkeypatch):
+    """A watch cycle, or a tick of `assetbuild run`, reuses the S3 client the last build made (a
+    new one and its first listing took 120-360 ms); other AWS credentials get a client of their own."""
+    from assetbuild.remote import transport
+
+    monkeypatch.setattr(transport, "_KEPT", {})
+    bucket = f"b{uuid.uuid4().hex[:12]}"
+    _s3fs().mkdir(bucket)
+    url = f"s3://{bucket}/team"
+    a = checkouts()
+    assert a.build(url).ok and a.ran == ALL
+    (kept,) = transport._KEPT.values()
+    b = checkouts()
+    r = b.build(url)
+    assert r.by_asset() == dict.fromkeys(ALL, "restored") and b.ran == set()  # through the kept client
+    assert list(transport._KEPT.values()) == [kept]
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "another")  # (moto takes any)
+    c = checkouts()
+    assert c.build(url).by_asset() == dict.fromkeys(ALL, "restored")
+    assert len(transport._KEPT) == 2 and kept in transport._KEPT.values()
+
+
+def test_a_process_keeps_the_newest_clients_only(tmp_path, monkeypatch):
+    from assetbuild.remote import transport
+
+    monkeypatch.setattr(transport, "_KEPT", {})
+    urls = [f"file://{tmp_path / str(i)}" for i in range(transport._KEPT_MAX + 2)]
+    first = transport._file_system(urls[0], {})
+    for url in urls[1:transport._KEPT_MAX]:
+        transport._file_system(url, {})
+    assert transport._file_system(urls[0], {}) is first  # kept, and now the newest
+    for url in urls[transport._KEPT_MAX:]:
+        transport._file_system(url, {})
+    kept_urls = [key[1] for key in transport._KEPT]
+    assert len(kept_urls) == transport._KEPT_MAX and urls[0] in kept_urls and urls[1] not in kept_urls
+
+
 def test_lookups_are_one_listing_and_batched_prefetch(checkouts, tmp_path):
     """Misses are answered by one listing; hits by records prefetched in batches, not one request each."""
     from assetbuild import remote as remote_mod
