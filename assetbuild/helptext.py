@@ -81,4 +81,9 @@ def dist_version(name: str) -> str | None:
 
 
 def _normal(name: str) -> str:
-    return name.lower().replace("-", "_").replace(".", "_")
+    """A distribution's name as importlib.metadata compares them (``session.distributions``'
+    ``_normalize``, without importing ``re``): runs of ``-``, ``_`` and ``.`` are one ``_``."""
+    out = name.lower().replace("-", "_").replace(".", "_")
+    while "__" in out:
+        out = out.replace("__", "_")
+    return out

@@ -101,6 +101,9 @@ def test_only_a_kept_command_line_and_width_are_answered(monkeypatch):
 
 
 def test_a_distribution_version_is_read_from_the_first_dist_info_on_the_path(tmp_path, monkeypatch):
+    from assetbuild.session.distributions import _normalize
+
+    assert [helptext._normal(n) for n in ("A-b", "a__B", "a.-_b", "x")] == [_normalize(n) for n in ("A-b", "a__B", "a.-_b", "x")]
     first, second = tmp_path / "a", tmp_path / "b"
     (first / "Foo_Bar-2.1.0.dist-info").mkdir(parents=True)
     (second / "foo_bar-3.0.dist-info").mkdir(parents=True)
@@ -109,7 +112,7 @@ def test_a_distribution_version_is_read_from_the_first_dist_info_on_the_path(tmp
     (second / "eggy-1.0.dist-info").mkdir()
     monkeypatch.setattr(sys, "path", [str(tmp_path / "missing"), str(first), str(second)])
     assert helptext.dist_version("foo-bar") == "2.1.0"
-    assert helptext.dist_version("foo.bar.baz") == "9"
+    assert helptext.dist_version("foo.bar.baz") == "9" == helptext.dist_version("Foo-_Bar..baz")
     assert helptext.dist_version("foo") is None
     assert helptext.dist_version("eggy") is None  # the first is an egg: importlib.metadata would read it
 
