@@ -60,30 +60,8 @@ def formatter_width() -> int:
 def dist_version(name: str) -> str | None:
     """The version of the first distribution ``name`` on ``sys.path`` (as ``importlib.metadata``
     finds it), from its ``.dist-info`` directory's name; None if there is none, or the first
-    is an ``.egg-info``."""
-    wanted = _normal(name)
-    for entry in sys.path:
-        try:
-            names = os.listdir(entry or ".")
-        except OSError:
-            continue
-        for meta in names:
-            stem, _, kind = meta.rpartition(".")
-            if kind == "dist-info":  # NAME-VERSION.dist-info
-                dist, _, version = stem.rpartition("-")
-            elif kind == "egg-info":  # NAME[-VERSION[-pyX.Y]].egg-info: click reads its PKG-INFO
-                dist, version = stem.split("-", 1)[0], None
-            else:
-                continue
-            if _normal(dist) == wanted:
-                return version
-    return None
+    is an ``.egg-info`` (``plugins.distributions``)."""
+    from .plugins import distribution_name, distributions
 
-
-def _normal(name: str) -> str:
-    """A distribution's name as importlib.metadata compares them (``session.distributions``'
-    ``_normalize``, without importing ``re``): runs of ``-``, ``_`` and ``.`` are one ``_``."""
-    out = name.lower().replace("-", "_").replace(".", "_")
-    while "__" in out:
-        out = out.replace("__", "_")
-    return out
+    wanted = distribution_name(name)
+    return next((version for dist, version, _ in distributions() if dist == wanted), None)

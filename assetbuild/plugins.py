@@ -74,6 +74,7 @@ def installed_plugins(*, autoload: bool | None = None) -> list[tuple[str, str, s
 
 
 _SCANNED: dict[tuple[str, tuple[tuple[str, int], ...]], list[tuple[str, str, str]]] = {}
+_DISTRIBUTIONS: dict[tuple[tuple[str, int], ...], list[tuple[str, str | None, str]]] = {}
 
 
 def entry_points(group: str) -> list[tuple[str, str, str]]:
@@ -82,48 +83,86 @@ def entry_points(group: str) -> list[tuple[str, str, str]]:
     Kept while ``sys.path`` and the modification times of its directories stay the same
     (installing or removing a distribution changes its directory's): the command line scans
     once for plugins' options, and the build's plugin manager reuses that scan."""
+    key = (group, _path_stamp())
+    if key not in _SCANNED:
+        _SCANNED[key] = _scan_entry_points(group)
+    return list(_SCANNED[key])
+
+
+def distributions() -> list[tuple[str, str | None, str]]:
+    """(name, version, metadata directory) of each distribution on ``sys.path``, found by its
+    ``.dist-info`` or ``.egg-info`` directory, the first of a name winning (as
+    ``importlib.metadata`` finds them); the name as ``distribution_name`` gives it; the version
+    None for an ``.egg-info``, whose directory's name need not carry it. Read from directory
+    names only, and kept as ``entry_points`` are."""
+    key = _path_stamp()
+    found = _DISTRIBUTIONS.get(key)
+    if found is None:
+        found = _DISTRIBUTIONS[key] = _scan_distributions()
+    return found
+
+
+def distribution_name(name: str) -> str:
+    """A distribution's name as importlib.metadata compares them: lower case, each run of ``-``,
+    ``_`` and ``.`` one ``_`` (``PyYAML`` is ``pyyaml``; without ``re``, which ``--help`` spares)."""
+    out = name.lower().replace("-", "_").replace(".", "_")
+    while "__" in out:
+        out = out.replace("__", "_")
+    return out
+
+
+def _path_stamp() -> tuple[tuple[str, int], ...]:
     stamp = []
     for entry in sys.path:
         try:
             stamp.append((entry, os.stat(entry or ".").st_mtime_ns))
         except OSError:
             stamp.append((entry, -1))
-    key = (group, tuple(stamp))
-    if key not in _SCANNED:
-        _SCANNED[key] = _scan_entry_points(group)
-    return list(_SCANNED[key])
+    return tuple(stamp)
 
 
-def _scan_entry_points(group: str) -> list[tuple[str, str, str]]:
-    found: list[tuple[str, str, str]] = []
-    seen_dists: set[str] = set()
+def _scan_distributions() -> list[tuple[str, str | None, str]]:
+    found: list[tuple[str, str | None, str]] = []
+    seen: set[str] = set()
     for entry in sys.path:
         try:
             names = sorted(os.listdir(entry or "."))
         except OSError:
             continue
         for meta in names:
-            if not meta.endswith((".dist-info", ".egg-info")):
+            stem, _, kind = meta.rpartition(".")
+            version: str | None
+            if kind == "dist-info":  # NAME-VERSION.dist-info
+                dist, _, version = stem.rpartition("-")
+            elif kind == "egg-info":  # NAME[-VERSION[-pyX.Y]].egg-info
+                dist, version = stem.split("-", 1)[0], None
+            else:
                 continue
-            dist = meta.rsplit(".", 1)[0].split("-", 1)[0].lower().replace("-", "_").replace(".", "_")
-            if dist in seen_dists:
+            dist = distribution_name(dist)
+            if dist and dist not in seen:
+                seen.add(dist)
+                found.append((dist, version, os.path.join(entry or ".", meta)))
+    return found
+
+
+def _scan_entry_points(group: str) -> list[tuple[str, str, str]]:
+    found: list[tuple[str, str, str]] = []
+    for dist, _, meta in distributions():
+        try:
+            with open(os.path.join(meta, "entry_points.txt"), encoding="utf-8") as f:
+                text = f.read()
+        except OSError:
+            continue
+        section = None
+        for raw in text.splitlines():
+            line = raw.strip()
+            if not line or line[0] in "#;":
                 continue
-            seen_dists.add(dist)
-            try:
-                with open(os.path.join(entry or ".", meta, "entry_points.txt"), encoding="utf-8") as f:
-                    text = f.read()
-            except OSError:
-                continue
-            section = None
-            for raw in text.splitlines():
-                line = raw.strip()
-                if not line or line[0] in "#;":
-                    continue
-                if line.startswith("[") and line.endswith("]"):
-                    section = line[1:-1].strip()
-                elif section == group and "=" in line:
-                    name, _, value = line.partition("=")
-                    found.append((name.strip(), value.strip(), dist))
+            if line.startswith("[") and line.endswith("]"):
+                section = line[1:-1].strip()
+            elif section == group and "=" in line:
+                name, _, value = line.partition("=")
+                found.append((name.strip(), value.strip(), dist))
     return found
 
 

@@ -101,9 +101,9 @@ def test_only_a_kept_command_line_and_width_are_answered(monkeypatch):
 
 
 def test_a_distribution_version_is_read_from_the_first_dist_info_on_the_path(tmp_path, monkeypatch):
-    from assetbuild.session.distributions import _normalize
+    from assetbuild.plugins import distribution_name
 
-    assert [helptext._normal(n) for n in ("A-b", "a__B", "a.-_b", "x")] == [_normalize(n) for n in ("A-b", "a__B", "a.-_b", "x")]
+    assert [distribution_name(n) for n in ("A-b", "a__B", "a.-_b", "x", "PyYAML")] == ["a_b", "a_b", "a_b", "x", "pyyaml"]
     first, second = tmp_path / "a", tmp_path / "b"
     (first / "Foo_Bar-2.1.0.dist-info").mkdir(parents=True)
     (second / "foo_bar-3.0.dist-info").mkdir(parents=True)

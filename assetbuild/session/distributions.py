@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 import threading
 from pathlib import Path
 from typing import Any
+
+from ..plugins import distribution_name
 
 MAP_FILE = ("code", ".distributions.json")  # under the cache directory; `clean` removes it
 _FORMAT = 2
@@ -100,9 +101,7 @@ def _import_names(dist: Any) -> set[str]:
     return tops
 
 
-def _normalize(name: str) -> str:
-    """A distribution name as importlib.metadata compares them (``PyYAML`` = ``pyyaml``)."""
-    return re.sub(r"[-_.]+", "_", name).lower()
+_normalize = distribution_name  # as importlib.metadata compares names (``PyYAML`` = ``pyyaml``)
 
 
 class Distributions:
