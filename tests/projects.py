@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import assetbuild
@@ -285,12 +286,36 @@ def start_cli(*args: str, cwd: Path, env: dict[str, str] | None = None, **kw) ->
     return subprocess.Popen(cli_cmd(*args), cwd=cwd, env=env or clean_env(), start_new_session=True, **kw)
 
 
-def end_group(proc: subprocess.Popen) -> None:
-    """Kill ``proc`` if it still runs, then anything left in its process group (the workers and
-    forkserver of a SIGKILLed build), so they do not outlive the test."""
+def session_members(sid: int) -> list[int]:
+    """Live processes of session ``sid`` (zombies excluded: they have exited)."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        pid = int(entry)
+        try:
+            if os.getsid(pid) != sid:
+                continue
+            with open(f"/proc/{pid}/stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if state != "Z":
+            out.append(pid)
+    return out
+
+
+def end_group(proc: subprocess.Popen, wait: float = 5.0) -> None:
+    """Kill ``proc`` (started by ``start_cli``) if it still runs, give what it started up to
+    ``wait`` seconds to end on its own, then kill what is left of its session (the workers and
+    forkserver of a SIGKILLed build), so nothing outlives the test. The wait matters: killed at
+    once, multiprocessing's resource tracker leaves the pools' named semaphores in /dev/shm."""
     if proc.poll() is None:
         proc.kill()
     proc.wait()
+    deadline = time.monotonic() + wait
+    while session_members(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
     try:
         os.killpg(proc.pid, 9)
     except (ProcessLookupError, PermissionError):

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from projects import clean_env, cli
+from projects import clean_env, cli, session_members
 
 from assetbuild.errors import ConfigError, DefinitionError
 
@@ -36,25 +36,6 @@ def slow2():
     time.sleep(120)
     return 2
 """
-
-
-def _session_members(sid: int) -> list[int]:
-    """Live processes of session ``sid`` (zombies excluded: they have exited)."""
-    out = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        pid = int(entry)
-        try:
-            if os.getsid(pid) != sid:
-                continue
-            with open(f"/proc/{pid}/stat") as f:
-                state = f.read().rsplit(")", 1)[1].split()[0]
-        except (OSError, IndexError):
-            continue
-        if state != "Z":
-            out.append(pid)
-    return out
 
 
 def _describe(pids: list[int]) -> list[str]:
@@ -87,15 +68,15 @@ def test_workers_forkserver_and_tracker_exit_when_the_build_is_killed(project, j
             assert time.monotonic() < deadline, "the assets never started"
             assert proc.poll() is None, "the build ended before its assets started"
             time.sleep(0.05)
-        before = _session_members(sid)
+        before = session_members(sid)
         assert len(before) >= 3, _describe(before)  # the build, the forkserver, the workers...
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         t0 = time.monotonic()
-        left = _session_members(sid)
+        left = session_members(sid)
         while left and time.monotonic() - t0 < 5:
             time.sleep(0.05)
-            left = _session_members(sid)
+            left = session_members(sid)
         assert not left, f"still running 5 s after the build was killed: {_describe(left)}"
     finally:
         try:
