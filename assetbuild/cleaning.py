@@ -218,12 +218,13 @@ def _changed(dir_fd: int, name: str, st: os.stat_result, candidates: list[Writte
     return "edited"
 
 
-def clean_outputs(root: Path, recorded: Recorded, *, cache_dir: Path | None, protected: Iterable[str] = (),
+def clean_outputs(root: Path, recorded: Recorded, *, cache_dir: Path | None, protected: Mapping[str, str] | None = None,
                   dry_run: bool, report: CleanReport) -> None:
     """Delete (``dry_run``: list) in ``report`` the recorded files that are unchanged, then remove
-    the emptied declared directories. ``root`` must be resolved; ``protected`` (project-relative,
-    the AssetFile) and the recorded sources are never deleted, nor anything inside them."""
-    keep = {p.rstrip("/"): "the AssetFile" for p in protected}
+    the emptied declared directories. ``root`` must be resolved; ``protected`` (project-relative
+    path -> whose it is: the AssetFile, what a loaded project claims) and the recorded sources
+    are never deleted, nor anything inside them."""
+    keep = {p.rstrip("/"): what for p, what in (protected or {}).items()}
     keep.update((p.rstrip("/") or ".", f"a source of asset {a!r}") for p, a in recorded.sources
                 if isinstance(p, str))
     cache_rel: str | None = None

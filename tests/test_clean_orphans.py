@@ -92,6 +92,28 @@ def test_a_build_warns_once_of_outputs_of_removed_assets_and_clean_orphans_delet
     assert "fresh" in _ok("status", cwd=root).stdout
 
 
+def test_a_renamed_asset_keeps_its_output_and_a_source_reading_a_removed_ones_keeps_it(tmp_path):
+    """A file the AssetFile claims now is nobody's orphan: the asset renamed that writes the same
+    path, the source that now reads what a removed asset wrote."""
+    root = _project(tmp_path)
+    _ok("build", cwd=root)
+    af = root / "AssetFile"
+    af.write_text(ASSETFILE.replace("def upper(", "def shout("))
+    r = _ok("build", cwd=root)
+    assert "removed assets" not in r.stderr, r.stderr
+    r = _ok("clean", "--orphans", "--yes", cwd=root)
+    assert "out/upper.txt (an output of asset 'shout'; recorded for asset 'upper')" in r.stdout + r.stderr
+    assert (root / "out" / "upper.txt").read_text() == "HELLO THERE\n"
+    assert _ok("status", "shout", cwd=root).stdout.split()[0] == "fresh"
+    af.write_text(ASSETFILE.split('@asset(io="text", path="out/lower.txt")')[0].replace("def upper(", "def shout(")
+                  + 'low = source("low", "out/lower.txt")\n')
+    r = _ok("build", cwd=root)
+    assert r.stderr == "warning: 1 output of removed assets (assetbuild clean --orphans)\n"  # title's, not lower's
+    r = _ok("clean", "--orphans", "--yes", cwd=root)
+    assert "out/lower.txt (the source 'low'; recorded for asset 'lower')" in r.stdout + r.stderr
+    assert sorted(p.name for p in (root / "out").iterdir()) == ["lower.txt", "upper.txt"]
+
+
 def test_cache_gc_drops_the_heads_of_assets_gone_for_removed_after_days(tmp_path):
     root = _project(tmp_path)
     _ok("build", cwd=root)

@@ -1,5 +1,6 @@
 """session.project's path checks: the cache directory inside a declared source is refused,
-whatever symlinks the source's path goes through (each source's directory is resolved once)."""
+whatever symlinks the source's path goes through (each source's directory is resolved once); no
+output may be the project's own code or nest in another asset's file; ``Project.claims``."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ import os
 from pathlib import Path
 
 import pytest
+from projects import clean_env, cli
 
 from assetbuild.errors import StoreError
-from assetbuild.session.project import _check_cache_outside_sources, _realpath
+from assetbuild.session.project import _check_cache_outside_sources, _realpath, open_project
 
 
 def test_realpath_with_shared_parents_is_os_realpath(tmp_path: Path) -> None:
@@ -34,3 +36,61 @@ def test_a_cache_inside_a_source_reached_through_a_symlink_is_refused(tmp_path: 
     with pytest.raises(StoreError, match="inside the declared source inputs/data"):
         _check_cache_outside_sources(tmp_path / "data" / "sub" / ".cache", sources)
     _check_cache_outside_sources(tmp_path / ".assetbuild", sources)  # outside every source: accepted
+
+
+CODE = """
+from assetbuild import asset
+import lib.helpers
+
+@asset({decl})
+def a({param}):
+    return "A\\n"
+"""
+
+
+@pytest.mark.parametrize(("decl", "words"), [
+    ('io="text", path="AssetFile"', "writes AssetFile, which is the AssetFile"),
+    ('io="text", path="lib/helpers.py"', "writes lib/helpers.py, which is the project module lib/helpers.py"),
+    ('io="text", path="lib"', "writes lib, which is a directory holding the project module lib/__init__.py"),
+    ('outputs=["AssetFile"]', "writes AssetFile (outputs=), which is the AssetFile"),
+    ('outputs=["lib/"]', "writes lib/ (outputs=), which is a directory holding the project module lib/__init__.py"),
+])
+def test_an_output_that_is_the_projects_code_is_refused_and_nothing_is_written(tmp_path: Path, decl: str,
+                                                                              words: str) -> None:
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "__init__.py").write_text("")
+    (tmp_path / "lib" / "helpers.py").write_text("X = 1\n")
+    text = CODE.format(decl=decl, param="context" if "outputs" in decl else "")
+    (tmp_path / "AssetFile").write_text(text)
+    r = cli("build", cwd=tmp_path, env=clean_env())
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert f"AssetFile:5: asset 'a' {words}: the build would overwrite the project's own code" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr
+    assert (tmp_path / "AssetFile").read_text() == text and (tmp_path / "lib" / "helpers.py").read_text() == "X = 1\n"
+
+
+def test_a_path_output_inside_another_assets_file_is_refused_whatever_the_order(tmp_path: Path) -> None:
+    a = '@asset(io="text", path="build/x.txt")\ndef a():\n    return "a"\n'
+    b = '@asset(io="text", path="build/x.txt/y")\ndef b():\n    return "b"\n'
+    for first, second, inner, outer, line in ((a, b, "b", "a", 5), (b, a, "b", "a", 2)):
+        (tmp_path / "AssetFile").write_text("from assetbuild import asset\n" + first + second)
+        r = cli("build", cwd=tmp_path, env=clean_env())
+        assert r.returncode == 2, r.stdout + r.stderr
+        assert (f"AssetFile:{line}: asset {inner!r} writes build/x.txt/y, inside build/x.txt, which asset "
+                f"{outer!r} writes as a file") in r.stderr, r.stderr
+        assert not (tmp_path / "build").exists()
+
+
+def test_claims_name_the_code_the_outputs_and_the_sources(tmp_path: Path) -> None:
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "__init__.py").write_text("")
+    (tmp_path / "lib" / "helpers.py").write_text("X = 1\n")
+    (tmp_path / "AssetFile").write_text(
+        "from assetbuild import asset, source\nimport lib.helpers\nraw = source('raw', 'data/raw.txt')\n"
+        "@asset(io='text', path='out/a.txt')\ndef a(raw):\n    return ''\n"
+        "@asset(outputs=['site/'])\ndef b(context):\n    return None\n")
+    with open_project(tmp_path) as project:
+        assert project.claims() == {
+            "AssetFile": "the AssetFile", "lib/__init__.py": "the project module lib/__init__.py",
+            "lib/helpers.py": "the project module lib/helpers.py", "data/raw.txt": "the source 'raw'",
+            "out/a.txt": "an output of asset 'a'", "site": "an output of asset 'b'"}

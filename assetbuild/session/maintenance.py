@@ -94,12 +94,12 @@ def _names(items: Iterable[str], most: int = 5) -> str:
     return ", ".join(names[:most]) + (f", ... ({len(names) - most} more)" if len(names) > most else "")
 
 
-def _inside(root: Path, path: Path) -> list[str]:
-    """``path`` relative to the project, if it lies inside it."""
+def _inside(root: Path, path: Path) -> dict[str, str]:
+    """The AssetFile ``path`` relative to the project, if it lies inside it."""
     try:
-        return [Path(os.path.realpath(path)).relative_to(root).as_posix()]
+        return {Path(os.path.realpath(path)).relative_to(root).as_posix(): "the AssetFile"}
     except ValueError:
-        return []
+        return {}
 
 
 def _written_files(cache: Path, project: str, warn: Callable[[str], None]) -> Recorded:

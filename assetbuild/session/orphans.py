@@ -81,11 +81,9 @@ def _orphan_report(project: Any, store: Any, gone: dict[str, Any], *, dry_run: b
     root = Path(project.project_dir).resolve()
     report = CleanReport(project.cache_dir, dry_run=dry_run, outputs=True, cache_existed=True)
     recorded = recorded_outputs(gone, store.read_blob, store.get_stat, lambda m: None)
-    try:
-        af = [Path(os.path.realpath(project.loaded.path)).relative_to(root).as_posix()]
-    except (ValueError, AttributeError):
-        af = []
-    clean_outputs(root, recorded, cache_dir=project.cache_dir, protected=af, dry_run=dry_run, report=report)
+    # what the AssetFile claims now stays: a renamed asset's output, a source reading a removed one's
+    clean_outputs(root, recorded, cache_dir=project.cache_dir, protected=project.claims(), dry_run=dry_run,
+                  report=report)
     return report
 
 

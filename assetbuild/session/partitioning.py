@@ -154,9 +154,7 @@ def drop_gone_partitions(project: Any, store: Any, plan: Sequence[str]) -> list[
     rep = project.reporter
     recorded = recorded_outputs(gone, store.read_blob, store.get_stat, rep.warn)
     report = CleanReport(project.cache_dir)
-    protected = [project.loaded.path.relative_to(project.project_dir).as_posix()] \
-        if project.loaded.path.is_relative_to(project.project_dir) else []
-    clean_outputs(project.project_dir.resolve(), recorded, cache_dir=project.cache_dir, protected=protected,
+    clean_outputs(project.project_dir.resolve(), recorded, cache_dir=project.cache_dir, protected=project.claims(),
                   dry_run=False, report=report)
     for rel, why in report.kept:
         rep.warn(f"{rel} belongs to a partition that no longer exists, but it was kept: {why}")

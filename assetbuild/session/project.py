@@ -107,6 +107,20 @@ class Project:
 
         return code
 
+    def claims(self) -> dict[str, str]:
+        """Project-relative paths the project owns now -> whose they are, in words: its code
+        (``code_files``), each asset's declared outputs (a directory one owns what lies in it)
+        and each source. ``clean --orphans`` and dropped partitions delete what a removed
+        asset wrote only where nothing here claims it (an asset renamed keeps its path)."""
+        out = code_files(self.loaded, self.project_dir)
+        for d in self.graph.nodes.values():
+            if isinstance(d, SourceDef):
+                out.setdefault(os.path.normpath(d.path).replace(os.sep, "/"), f"the source {d.name!r}")
+            elif isinstance(d, AssetDef):
+                for o in (d.outputs or (() if d.path is None else (d.path,))):
+                    out.setdefault(o.rstrip("/"), f"an output of asset {d.name!r}")
+        return out
+
     def code_refs(self) -> Any:
         """Stored bytes -> the names of the project code they refer to (pickle references).
 
@@ -140,10 +154,27 @@ def _distribution_version(top: str) -> str | None:
     return DISTRIBUTIONS.version(top)
 
 
-def _validate(graph: Graph, io_managers: dict[str, Any], project_dir: Path, cache_dir: Path) -> None:
+def code_files(loaded: Loaded, project_dir: Path) -> dict[str, str]:
+    """The project's code inside the project directory, project-relative -> what it is: the
+    AssetFile and the project modules it imported (no output may be one of them)."""
+    out: dict[str, str] = {}
+    for f in (str(loaded.path), *loaded.module_sources):
+        try:
+            rel = Path(os.path.realpath(f)).relative_to(project_dir).as_posix()
+        except ValueError:
+            continue
+        out[rel] = "the AssetFile" if f == str(loaded.path) else f"the project module {rel}"
+    return out
+
+
+def _validate(graph: Graph, io_managers: dict[str, Any], project_dir: Path, cache_dir: Path,
+              code: dict[str, str] | None = None) -> None:
     """Checks that need the plugins or the file system layout: IO managers exist, output paths
-    are distinct, are not sources, not inside a source directory and not inside the cache directory."""
+    are distinct, are not sources, not the project's ``code`` (``code_files``), not inside a
+    source directory and not inside the cache directory."""
     paths: dict[str, str] = {}
+    code = code or {}
+    code_dirs = {"/".join(rel.split("/")[:i]) for rel in code for i in range(1, rel.count("/") + 1)}
     external = {n for n, m in io_managers.items() if is_external(m)}  # one test per manager, not per asset
     source_paths = {os.path.normpath(d.path) for d in graph.nodes.values() if isinstance(d, SourceDef)}
     source_dirs = {os.path.normpath(os.path.join(project_dir, p)): p for p in source_paths}
@@ -177,6 +208,10 @@ def _validate(graph: Graph, io_managers: dict[str, Any], project_dir: Path, cach
             if d.path in source_paths:
                 raise DefinitionError(f"asset {name!r} writes {d.path}, which is a declared source",
                                       file=d.file, line=d.line)
+            if d.path in code or d.path in code_dirs:
+                what = code.get(d.path) or f"a directory holding {_code_inside(code, d.path)}"
+                raise DefinitionError(f"asset {name!r} writes {d.path}, which is {what}: the build would "
+                                      "overwrite the project's own code", file=d.file, line=d.line)
             # each build would change the source: a loop. Look up the output's ancestors (a few
             # lookups) rather than test every source (10,000 outputs x 500 sources = 5M tests).
             inside = around
@@ -194,6 +229,11 @@ def _validate(graph: Graph, io_managers: dict[str, Any], project_dir: Path, cach
                 raise DefinitionError(f"asset {name!r} writes {d.path}, inside the cache directory",
                                       file=d.file, line=d.line)
         for out in d.outputs:  # a file the function writes itself (a directory ends with '/')
+            bare = out.rstrip("/")
+            if bare in code or (out.endswith("/") and bare in code_dirs):
+                what = code.get(bare) or f"a directory holding {_code_inside(code, bare)}"
+                raise DefinitionError(f"asset {name!r} writes {out} (outputs=), which is {what}: the build "
+                                      "would overwrite the project's own code", file=d.file, line=d.line)
             if cache_rel is not None and (out.rstrip("/") + "/").startswith(cache_rel):
                 raise DefinitionError(f"asset {name!r} writes {out} (outputs=), inside the cache directory",
                                       file=d.file, line=d.line)
@@ -201,7 +241,22 @@ def _validate(graph: Graph, io_managers: dict[str, Any], project_dir: Path, cach
                 raise DefinitionError(f"asset {name!r} writes the directory {out} (outputs=), which holds the "
                                       "cache directory: each build would remove the cache's files",
                                       file=d.file, line=d.line)
+    for path, name in paths.items():  # a path is a file or a directory, not both (a few lookups each)
+        parent = path
+        while "/" in parent:
+            parent = parent.rsplit("/", 1)[0]
+            if parent in paths:
+                d = graph.nodes[name]
+                raise DefinitionError(f"asset {name!r} writes {path}, inside {parent}, which asset "
+                                      f"{paths[parent]!r} writes as a file: declare paths that do not nest",
+                                      file=d.file, line=d.line)
     _check_cache_outside_sources(cache_dir, source_dirs)  # after the outputs: theirs is the finer message
+
+
+def _code_inside(code: dict[str, str], directory: str) -> str:
+    """The first of the project's code files under ``directory``, in words."""
+    rel = min((r for r in code if r.startswith(directory + "/")), default=directory)
+    return code.get(rel, rel)
 
 
 def _check_cache_outside_sources(cache_dir: Path, source_dirs: dict[str, str]) -> None:
@@ -321,7 +376,7 @@ def open_project(project_dir: str | os.PathLike[str] = ".", *, assetfile: str | 
         from ..plugins import collect_io_managers
 
         io_managers = collect_io_managers(plugin_manager)
-        _validate(graph, io_managers, root, cache)
+        _validate(graph, io_managers, root, cache, code_files(loaded, root))
         executors = _validated_executors(graph, plugin_manager)
         yield Project(root, cache, loaded, graph, io_managers, plugin_manager, reporter, executors, sliced)
 
