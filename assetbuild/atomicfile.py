@@ -122,6 +122,11 @@ def open_dir_below(root: str | os.PathLike[str], parts: Sequence[str], *, create
     return fd
 
 
+def is_temp_name(name: str) -> bool:
+    """Whether ``name`` is a temp file's name as ``create_temp_beside`` makes them."""
+    return _TEMP_NAME.match(name) is not None
+
+
 def sweep_temps(directory: str | os.PathLike[str]) -> int:
     """Remove the temp files killed writers left in ``directory`` (never one a live writer holds,
     never anything but a regular file); return how many."""

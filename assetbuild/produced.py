@@ -19,6 +19,7 @@ import contextlib
 import errno
 import hashlib
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -142,10 +143,25 @@ def _entry(staging: str, full: str) -> FileEntry:
 # --- staging directories ------------------------------------------------------------------------
 
 def new_staging(root: str, asset: str) -> str:
-    """A new, empty staging directory for one run of ``asset`` under ``root``."""
+    """A new, empty staging directory for one run of ``asset`` under ``root``: ``<asset>.``
+    and mkdtemp's 8 characters (``is_staging_name``). A ``root`` that is not a directory of
+    its own (a symlink) is refused (StoreError): an asset's files are not written through it."""
     os.makedirs(root, exist_ok=True)
+    if not stat.S_ISDIR(os.lstat(root).st_mode):
+        from .errors import StoreError
+
+        raise StoreError(f"{root} is a symlink, not a directory: assetbuild writes no output through a "
+                         "symlink in its cache directory; remove it")
     prefix = asset.replace("/", "-")[:40] + "."
     return tempfile.mkdtemp(prefix=prefix, dir=root)
+
+
+def is_staging_name(name: str) -> bool:
+    """Whether ``name`` is one ``new_staging`` gives (``<asset>.`` and 8 of mkdtemp's characters)."""
+    return _STAGING_NAME.match(name) is not None
+
+
+_STAGING_NAME = re.compile(r".+\.[a-z0-9_]{8}\Z", re.S)
 
 
 def remove_tree(path: str | None) -> None:
@@ -154,13 +170,17 @@ def remove_tree(path: str | None) -> None:
 
 
 def sweep_staging(root: str) -> None:
-    """Remove staging directories a killed build left (the caller holds the build lock)."""
+    """Remove the staging directories a killed build left (the caller holds the build lock):
+    directories named as ``new_staging`` names them, and nothing through a symlink."""
     try:
-        names = os.listdir(root)
+        if not stat.S_ISDIR(os.lstat(root).st_mode):
+            return
+        entries = list(os.scandir(root))
     except OSError:
         return
-    for n in names:
-        remove_tree(os.path.join(root, n))
+    for e in entries:
+        if is_staging_name(e.name) and e.is_dir(follow_symlinks=False):
+            remove_tree(e.path)
 
 
 # --- the files in the project -------------------------------------------------------------------

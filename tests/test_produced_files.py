@@ -348,7 +348,7 @@ def test_clean_keep_outputs_keeps_produced_files_like_path_outputs(tmp_path, run
     root = _project(tmp_path / "p")
     assert _build(root).ok
     before = _files(root)
-    stage = root / ".assetbuild" / "staging" / "killed.abc"
+    stage = root / ".assetbuild" / "staging" / "a.k1lled_x"  # as new_staging names them
     stage.mkdir()
     (stage / "half.txt").write_text("left by a killed build")
     p = subprocess.run([sys.executable, "-m", "assetbuild", "-C", str(root), "clean", "--yes", "--keep-outputs"],

@@ -104,11 +104,11 @@ def clear_cache_dir(cache_dir: Path) -> list[Path]:
                     kept.append(Path(sub.path))
             _remove_dir(p, kept)
         elif e.name == "staging":  # what running assets wrote (outputs=), one directory per run
-            for sub in os.scandir(p):
-                if sub.is_dir(follow_symlinks=False):
-                    import shutil  # (only here: a build imports this module)
+            from ..produced import is_staging_name, remove_tree  # (only here: a build imports this module)
 
-                    shutil.rmtree(sub.path, ignore_errors=True)
+            for sub in os.scandir(p):
+                if is_staging_name(sub.name) and sub.is_dir(follow_symlinks=False):
+                    remove_tree(sub.path)
                 else:
                     kept.append(Path(sub.path))
             _remove_dir(p, kept)

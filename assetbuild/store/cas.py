@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..atomicfile import write_atomically
+from ..atomicfile import is_temp_name, write_atomically
 from ..errors import CacheCorrupt, StoreError
 from .failures import disk_message
 
@@ -122,21 +122,29 @@ class BlobFiles:
         return self.dir / "tmp"
 
     def files(self) -> Iterator[tuple[str | None, Path, int]]:
-        """(digest, path, size) of every file under cas/; digest None for anything else there
-        (``.*.assetbuild-tmp`` of a write in progress or of a killed one, stray files)."""
+        """(digest, path, size) of the store's files under cas/: blobs, and with digest None
+        the temp files of a write in progress or of a killed one (``atomicfile``'s names, in
+        a blob directory or ``tmp/``). Anything else there is not the store's: not listed, so
+        ``cache gc`` never deletes it."""
         if not self.dir.is_dir():
             return
         for sub in sorted(os.scandir(self.dir), key=lambda e: e.name):
-            if not sub.is_dir(follow_symlinks=False):
+            if not (sub.name == "tmp" or (len(sub.name) == 2 and is_digest(sub.name + "0" * 62))) \
+                    or not sub.is_dir(follow_symlinks=False):
                 continue
             for e in sorted(os.scandir(sub.path), key=lambda e: e.name):
+                if e.is_dir(follow_symlinks=False):
+                    continue
+                dg: str | None = sub.name + e.name
+                if sub.name == "tmp" or not is_digest(dg) or not e.is_file(follow_symlinks=False):
+                    if not (is_temp_name(e.name) or e.name.startswith(".tmp-")):  # (.tmp-: cache import's)
+                        continue
+                    dg = None
                 try:
                     size = e.stat(follow_symlinks=False).st_size
                 except OSError:
                     continue
-                dg = sub.name + e.name
-                yield (dg if len(sub.name) == 2 and is_digest(dg) and e.is_file(follow_symlinks=False)
-                       else None), Path(e.path), size
+                yield dg, Path(e.path), size
 
 
 def take_file_bytes(src: str | os.PathLike[str]) -> bytes:

@@ -1,14 +1,20 @@
 """``clear_cache_dir`` (``assetbuild clean``): what it trusts a directory with. A directory that
 only looks like a cache (a ``db`` entry, no index) loses no tree; a cache directory that is a
-symlink is emptied, and the link and its target stay."""
+symlink is emptied, and the link and its target stay. ``cache gc`` and a build's sweep of
+staging directories delete only the names the store gives, and nothing through a symlink."""
 
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 
+import pytest
+
 import assetbuild
+from assetbuild.errors import StoreError
 from assetbuild.output import Reporter
+from assetbuild.produced import new_staging, sweep_staging
 
 ASSETFILE = 'from assetbuild import asset\n\n\n@asset(io="json")\ndef one():\n    return 1\n'
 
@@ -50,3 +56,61 @@ def test_a_symlinked_cache_directory_is_emptied_and_the_link_stays(tmp_path):
     assetbuild.clean(project_dir=proj, reporter=_quiet())
     assert (proj / ".assetbuild").is_symlink() and target.is_dir() and _tree(target) == []
     assert assetbuild.build(project_dir=proj, reporter=_quiet()).names("built") == ["one"]
+
+
+BLOB = 'from assetbuild import asset\n\n\n@asset(io="bytes")\ndef big():\n    return b"x" * 100_000\n'
+
+
+def test_gc_deletes_only_the_stores_files_under_cas_even_through_a_symlink(tmp_path):
+    """cas/ moved to another disk and linked: gc deletes blobs nothing refers to and temp files,
+    never a file or directory it did not name (someone's photos beside the blobs)."""
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    (proj / "AssetFile").write_text(BLOB)
+    assert assetbuild.build(project_dir=proj, reporter=_quiet()).ok
+    disk = tmp_path / "bigdisk"
+    os.rename(proj / ".assetbuild" / "cas", disk)
+    (proj / ".assetbuild" / "cas").symlink_to(disk, target_is_directory=True)
+    blob = next(p for p in disk.rglob("*") if p.is_file())
+    (disk / "photos").mkdir()
+    (disk / "photos" / "cat.jpg").write_text("keep")
+    (disk / "ab").mkdir(exist_ok=True)
+    (disk / "ab" / "notes.txt").write_text("keep")
+    (disk / "ab" / ("c" * 62)).write_text("a blob nothing refers to")
+    (disk / "ab" / ".x.0123456789abcdef.assetbuild-tmp").write_text("a killed write")
+    report = assetbuild.gc(project_dir=proj, reporter=_quiet())
+    assert report.temp_files == 1
+    assert sorted(p.relative_to(disk).as_posix() for p in disk.rglob("*") if p.is_file()) == \
+        sorted(["photos/cat.jpg", "ab/notes.txt", blob.relative_to(disk).as_posix()])
+    assert assetbuild.build(project_dir=proj, reporter=_quiet()).names("cached") == ["big"]
+
+
+def test_staging_sweeps_only_its_own_directories_and_writes_nothing_through_a_symlink(tmp_path):
+    root = tmp_path / "staging"
+    mine = new_staging(str(root), "report")
+    (root / "project-x").mkdir()
+    (root / "project-x" / "notes.txt").write_text("keep")
+    (root / "a.file.12345678").write_text("a file, not a staging directory")
+    sweep_staging(str(root))
+    assert not os.path.exists(mine)
+    assert sorted(p.name for p in root.iterdir()) == ["a.file.12345678", "project-x"]
+    elsewhere = tmp_path / "scratch"
+    (elsewhere / "o.abcd1234").mkdir(parents=True)
+    link = tmp_path / "linked"
+    link.symlink_to(elsewhere, target_is_directory=True)
+    sweep_staging(str(link))
+    assert (elsewhere / "o.abcd1234").is_dir()
+    with pytest.raises(StoreError, match="is a symlink, not a directory: assetbuild writes no output through"):
+        new_staging(str(link), "report")
+    assert [p.name for p in elsewhere.iterdir()] == ["o.abcd1234"]
+
+
+def test_clean_keeps_what_it_did_not_create_in_staging(tmp_path):
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    (proj / "AssetFile").write_text(ASSETFILE)
+    assert assetbuild.build(project_dir=proj, reporter=_quiet()).ok
+    new_staging(str(proj / ".assetbuild" / "staging"), "one")
+    (proj / ".assetbuild" / "staging" / "project-x").mkdir()
+    assetbuild.clean(project_dir=proj, reporter=_quiet())
+    assert _tree(proj / ".assetbuild") == ["staging", "staging/project-x"]
