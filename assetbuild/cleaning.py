@@ -68,6 +68,7 @@ class CleanReport:
     kept: list[tuple[str, str]] = field(default_factory=list)
     refused: list[tuple[str, str]] = field(default_factory=list)
     dirs: list[str] = field(default_factory=list)
+    other_projects: int = 0  # heads of other projects sharing the cache directory (clean: all_projects)
 
     @property
     def nothing_to_do(self) -> bool:
@@ -76,7 +77,8 @@ class CleanReport:
     def to_json(self) -> dict[str, Any]:
         return {"cache_dir": str(self.cache_dir), "dry_run": self.dry_run, "cache_existed": self.cache_existed,
                 "cache_deleted": self.cache_deleted, "deleted": list(self.deleted),
-                "kept": [{"path": p, "why": w} for p, w in (*self.kept, *self.refused)], "dirs": list(self.dirs)}
+                "kept": [{"path": p, "why": w} for p, w in (*self.kept, *self.refused)], "dirs": list(self.dirs),
+                "other_projects": self.other_projects}
 
 
 @dataclass

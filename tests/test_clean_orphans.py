@@ -176,3 +176,35 @@ def test_partitions_are_not_removed_assets_until_their_asset_is(tmp_path):
     assert r.stderr == "warning: 2 outputs of removed assets (assetbuild clean --orphans)\n"
     _ok("clean", "--orphans", "--yes", cwd=root)
     assert sorted(p.name for p in (root / "out").iterdir()) == ["all.txt"]
+
+
+def test_clean_refuses_a_cache_directory_other_projects_share_unless_all_projects(tmp_path):
+    """Projects may share one cache directory; clean in one of them would delete the others'
+    latest builds: refused (exit 2, nothing deleted, -n says so too) unless --all-projects."""
+    shared = tmp_path / "shared"
+    roots = []
+    for name in ("a", "b"):
+        root = tmp_path / name
+        root.mkdir()
+        (root / "AssetFile").write_text(f'from assetbuild import asset\n\n@asset(io="text", path="build/{name}.txt")\n'
+                                        f'def {name}():\n    return "{name}"\n')
+        roots.append(root)
+    env = _env(ASSETBUILD_CACHE_DIR=str(shared))
+    a, b = roots
+    for root in roots:
+        _ok("build", cwd=root, env=env)
+    for args in (("clean", "--yes"), ("clean", "-n"), ("clean", "--keep-outputs", "--yes")):
+        r = cli(*args, cwd=a, env=env)
+        assert r.returncode == 2, r.stdout + r.stderr
+        assert r.stderr == (f"assetbuild: error: {shared} is shared: it also holds the latest builds of 1 asset of other "
+                            "projects, which clean would delete too; nothing was deleted (--all-projects deletes it "
+                            "anyway; assetbuild cache gc trims it and keeps every project's latest builds)\n")
+    assert (a / "build" / "a.txt").exists() and _ok("status", cwd=b, env=env).stdout.split()[0] == "fresh"
+    r = _ok("clean", "-n", "--all-projects", cwd=a, env=env)
+    assert r.stdout.splitlines()[0] == f"would delete what assetbuild stored in {shared} (the latest builds of 1 asset of other projects too)"
+    _ok("clean", "--yes", "--all-projects", cwd=a, env=env)
+    assert not shared.exists() and not (a / "build" / "a.txt").exists()
+    assert "never-built" in _ok("status", cwd=b, env=env).stdout
+    _ok("build", cwd=b, env=env)
+    _ok("clean", "--yes", cwd=b, env=env)  # alone in it now: no flag needed
+    assert not shared.exists() and not (b / "build" / "b.txt").exists()

@@ -485,7 +485,8 @@ from .cleaning import CLEAN_HELP, clean_options, clean_orphans_command  # noqa: 
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_context
 @_handle_errors
-def clean(ctx: click.Context, yes: bool, outputs: bool, keep_outputs: bool, orphans: bool, **local: Any) -> None:
+def clean(ctx: click.Context, yes: bool, outputs: bool, keep_outputs: bool, orphans: bool, all_projects: bool,
+          **local: Any) -> None:
     from .. import session
     from ..output import maintenance as maintenance_output
 
@@ -493,7 +494,7 @@ def clean(ctx: click.Context, yes: bool, outputs: bool, keep_outputs: bool, orph
     if orphans:
         return clean_orphans_command(opts, rep, yes)
     kw = {"cache_dir": opts.get("cache_dir"), "assetfile": opts.get("assetfile"), "outputs": not keep_outputs,
-          "reporter": rep}
+          "reporter": rep, "all_projects": all_projects}
     plan = session.maintenance.clean_report(dry_run=True, **kw)
     if opts.get("dry_run") or plan.nothing_to_do:
         return click.echo(maintenance_output.format_clean(plan))

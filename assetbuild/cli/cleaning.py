@@ -21,6 +21,8 @@ def clean_options(f: Any) -> Any:
     """``clean``'s options about the project's files (the others are declared with the command)."""
     f = click.option("--orphans", is_flag=True, help="Delete only the files written by assets no longer in "
                      "the AssetFile (each only if unchanged since); the cache stays.")(f)
+    f = click.option("--all-projects", is_flag=True, help="Delete a cache directory other projects share too "
+                     "(refused without it: their latest builds would go).")(f)
     f = click.option("--outputs", is_flag=True, hidden=True, help="The default now: accepted, does nothing.")(f)
     return click.option("--keep-outputs", is_flag=True, help="Keep the files assetbuild wrote into the project "
                         "(path=, outputs=); by default they go with the cache, each only if unchanged since "

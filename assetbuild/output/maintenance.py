@@ -22,10 +22,12 @@ def format_clean(report: Any, *, asking: bool = False, verbose: bool = False) ->
             " (it holds the record of what assetbuild wrote into the project)" if report.outputs else "")
     outputs = (f"{files(n)} assetbuild wrote into the project" + (f" ({kept} changed since stay)" if kept else "")
                if report.outputs else "")
+    k = report.other_projects
+    others = f" (the latest builds of {k} asset{'' if k == 1 else 's'} of other projects too)" if k else ""
     if asking:
-        return f"Delete {cache} and everything cached in it" + (f", and {outputs}" if outputs else "") + "?"
+        return f"Delete {cache} and everything cached in it{others}" + (f", and {outputs}" if outputs else "") + "?"
     if report.dry_run:
-        lines = [f"would delete what assetbuild stored in {cache}"]
+        lines = [f"would delete what assetbuild stored in {cache}{others}"]
         if report.outputs:
             lines.append(f"would delete {files(n)} assetbuild wrote into the project" + (":" if n else ""))
             lines += [f"  {p}" for p in report.deleted]

@@ -23,16 +23,18 @@ if TYPE_CHECKING:
 @overload
 def clean(*, project_dir: str | os.PathLike[str] = ..., cache_dir: str | os.PathLike[str] | None = ...,
           assetfile: str | os.PathLike[str] | None = ..., outputs: Literal[False] = ...,
-          dry_run: Literal[False] = ..., reporter: Reporter | None = ...) -> Path: ...
+          dry_run: Literal[False] = ..., reporter: Reporter | None = ..., all_projects: bool = ...) -> Path: ...
 @overload
 def clean(*, project_dir: str | os.PathLike[str] = ..., cache_dir: str | os.PathLike[str] | None = ...,
           assetfile: str | os.PathLike[str] | None = ..., outputs: bool = ..., dry_run: bool = ...,
-          reporter: Reporter | None = ...) -> CleanReport: ...
+          reporter: Reporter | None = ..., all_projects: bool = ...) -> CleanReport: ...
 def clean(*, project_dir: str | os.PathLike[str] = ".", cache_dir: str | os.PathLike[str] | None = None,
           assetfile: str | os.PathLike[str] | None = None, outputs: bool = False, dry_run: bool = False,
-          reporter: Reporter | None = None) -> Path | CleanReport:
+          reporter: Reporter | None = None, all_projects: bool = False) -> Path | CleanReport:
     """Delete what assetbuild created in the project's cache directory; returns the cache
-    directory. Files assetbuild did not create there are kept, with a warning.
+    directory. Files assetbuild did not create there are kept, with a warning. A cache directory
+    that other projects share (their latest builds are in it) is refused (StoreError), nothing
+    deleted, unless ``all_projects``: their builds would go too.
 
     ``outputs=True`` first deletes the files assetbuild wrote into the project (path outputs, and
     the files of ``outputs=``) as the cache records them for this project (its AssetFile:
@@ -40,13 +42,13 @@ def clean(*, project_dir: str | os.PathLike[str] = ".", cache_dir: str | os.Path
     nothing. With either, returns a ``CleanReport`` (``.deleted``, ``.kept``, ``.refused``...).
     """
     report = clean_report(project_dir=project_dir, cache_dir=cache_dir, assetfile=assetfile,
-                          outputs=outputs, dry_run=dry_run, reporter=reporter)
+                          outputs=outputs, dry_run=dry_run, reporter=reporter, all_projects=all_projects)
     return report if outputs or dry_run else report.cache_dir
 
 
 def clean_report(*, project_dir: str | os.PathLike[str] = ".", cache_dir: str | os.PathLike[str] | None = None,
                  assetfile: str | os.PathLike[str] | None = None, outputs: bool = False, dry_run: bool = False,
-                 reporter: Reporter | None = None) -> CleanReport:
+                 reporter: Reporter | None = None, all_projects: bool = False) -> CleanReport:
     """``clean``, returning its report in every case (the command prints it). Warnings (what is
     kept) go to ``reporter``, except in a dry run, whose report lists them."""
     from ..cleaning import CleanReport, clean_outputs
@@ -60,12 +62,19 @@ def clean_report(*, project_dir: str | os.PathLike[str] = ".", cache_dir: str | 
         raise StoreError(f"{cache} does not look like an assetbuild cache (no STORE file); not deleting it")
     try:
         with no_build_running(cache):
-            if outputs and report.cache_existed:
+            if report.cache_existed:
                 af = Path(assetfile) if assetfile is not None else Path("AssetFile")
                 af = af if af.is_absolute() else root / af
-                recorded = _written_files(cache, project_id(af, cache), (lambda m: None) if dry_run else rep.warn)
-                clean_outputs(root, recorded, cache_dir=cache, protected=_inside(root, af), dry_run=dry_run,
-                              report=report)
+                recorded, others = _written_files(cache, project_id(af, cache),
+                                                  (lambda m: None) if dry_run else rep.warn, outputs=outputs)
+                report.other_projects = others
+                if others and not all_projects:
+                    raise StoreError(f"{cache} is shared: it also holds the latest builds of {_count(others, 'asset')} "
+                                     "of other projects, which clean would delete too; nothing was deleted (--all-projects "
+                                     "deletes it anyway; assetbuild cache gc trims it and keeps every project's latest builds)")
+                if outputs:
+                    clean_outputs(root, recorded, cache_dir=cache, protected=_inside(root, af), dry_run=dry_run,
+                                  report=report)
             if not dry_run:
                 report.cache_kept = clear_cache_dir(cache)
                 report.cache_deleted = report.cache_existed and not cache.exists()
@@ -102,20 +111,26 @@ def _inside(root: Path, path: Path) -> dict[str, str]:
         return {}
 
 
-def _written_files(cache: Path, project: str, warn: Callable[[str], None]) -> Recorded:
-    """What this project's latest builds wrote into the project, from the store's records (not
-    the AssetFile, which may be gone or broken): heads are scoped by the project's id."""
+def _written_files(cache: Path, project: str, warn: Callable[[str], None], *,
+                   outputs: bool) -> tuple[Recorded, int]:
+    """What this project's latest builds wrote into the project (``outputs``; else nothing), from
+    the store's records (not the AssetFile, which may be gone or broken): heads are scoped by the
+    project's id. And how many heads other projects sharing the cache directory have there (a
+    damaged index, which reads as empty, says none: deleting it alone is how to recover)."""
     from ..cleaning import Recorded, recorded_outputs
     from ..store import LmdbStore
 
     if not ((cache / "STORE").exists() or (cache / "db").is_dir()):
-        return Recorded()
+        return Recorded(), 0
     damage: list[str] = []  # the store reads a damaged index as empty: its records would say "nothing"
     with LmdbStore(cache, readonly=True, warn=damage.append, project=project) as store:
         if not damage:
-            return recorded_outputs(store.heads(), store.read_blob, store.get_stat, warn)
+            written = recorded_outputs(store.heads(), store.read_blob, store.get_stat, warn) if outputs else Recorded()
+            return written, store.other_projects_heads()
+    if not outputs:
+        return Recorded(), 0
     raise StoreError(f"cannot tell which files assetbuild wrote into the project: {damage[0]}; nothing was "
-                     "deleted (assetbuild clean without --outputs deletes the cache alone)")
+                     "deleted (assetbuild clean --keep-outputs deletes the cache alone)")
 
 
 @contextmanager
