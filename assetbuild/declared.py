@@ -167,6 +167,10 @@ def _check_options(f: Callable[..., Any], aname: str, *, file: str, line: int, i
     # (a plain path, or no timeout, is the common case: no message is formatted for it)
     rel = path if path is None or (type(path) is str and _PLAIN_PATH_RE.match(path)) else \
         check_relpath(path, f"{what} {aname!r} path", file=file, line=line)
+    if rel is not path and isinstance(path, str) and path.rstrip().endswith(("/", "\\")):
+        raise DefinitionError(f"{what} {aname!r}: path={path!r} names a directory; path= writes one file (the "
+                              "returned value). Name the file, or declare a directory the function fills itself "
+                              f"with outputs=[{path!r}]", file=file, line=line)
     if code_version is not None and not isinstance(code_version, str):
         raise DefinitionError(f"{what} {aname!r}: code_version must be a str", file=file, line=line)
     limit = None if timeout is None else check_timeout(timeout, f"{what} {aname!r}: timeout", file=file, line=line)

@@ -14,6 +14,8 @@ def json_form(asset: str, value: Any, where: str = "value", path: frozenset[int]
     """``value`` as JSON data for ``show --json``: bytes become ``{"__bytes__": base64}``,
     tuples lists; ValueNotFound says which part (``value["rows"][3]``) cannot be shown."""
     if isinstance(value, _JSON_SCALARS):
+        if isinstance(value, float) and value - value != 0:  # nan, inf, -inf: JSON has no number for them
+            _not_json(asset, f"{where} is {value!r}, a float", None)
         return value
     if isinstance(value, (bytes, bytearray, memoryview)):
         import base64

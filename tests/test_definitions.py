@@ -60,6 +60,15 @@ def test_path_is_normalised():
     assert check_relpath("./build//x.txt", "path") == "build/x.txt"
 
 
+@pytest.mark.parametrize("path", ["build/", "build/x/", "build\\"])
+def test_a_path_naming_a_directory_is_refused(path):
+    """path= writes one file: 'build/' used to write a file named build."""
+    with pytest.raises(DefinitionError, match=r"names a directory; path= writes one file .* outputs="):
+        @asset(io="text", path=path)
+        def a():
+            return ""
+
+
 def test_star_args_are_refused():
     with pytest.raises(DefinitionError, match=r"\*args"):
         @asset

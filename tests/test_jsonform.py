@@ -25,6 +25,9 @@ def test_bytes_and_tuples_have_a_form():
     ({(1, 2): "x"}, "a key of value, (1, 2), is of type tuple"),
     (object(), "value is of type object"),
     ({"when": __import__("datetime").date(2026, 1, 1)}, "value['when'] is of type datetime.date"),
+    ({"loss": float("nan")}, "value['loss'] is nan, a float"),
+    ([1.0, float("-inf")], "value[1] is -inf, a float"),
+    (float("inf"), "value is inf, a float"),
 ])
 def test_a_part_without_a_form_is_named(value, where):
     with pytest.raises(ValueNotFound, match="cannot be shown as JSON") as e:
