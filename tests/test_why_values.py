@@ -140,3 +140,21 @@ def test_a_head_shows_the_values_of_global_and_closure_parts_only():
         parts = fp.fingerprint_function(fn, name).parts
         assert any(not p.startswith(("global:", "closure:")) for p in parts)
         assert m.code_values(name, SimpleNamespace(code_parts=parts)) == shown  # type: ignore[arg-type]
+
+
+def test_an_input_that_runs_first_may_change_and_is_never_called_the_same(tmp_path: Path) -> None:
+    """Its data version is known only once it runs: ``changed`` is None (JSON null), ``[may
+    change]``, whether the reader was built before or never."""
+    p = Project(tmp_path)
+    p.assetfile('@asset(io="json")\ndef a():\n    return 1\n\n@asset(io="json")\ndef b(a):\n    return a + 1\n')
+    info = assetbuild.why("b", project_dir=tmp_path)
+    assert [(i["name"], i["old"], i["new"], i["changed"]) for i in info["inputs"]] == [("a", None, None, None)]
+    r = cli("why", "b", cwd=tmp_path, env=clean_env())
+    assert "    a (asset): - -> (once it runs)  [may change]" in r.stdout, r.stdout
+    p.built()
+    p.assetfile('@asset(io="json")\ndef a():\n    return 2\n\n@asset(io="json")\ndef b(a):\n    return a + 1\n')
+    info = assetbuild.why("b", project_dir=tmp_path)
+    assert info["inputs"][0]["changed"] is None and info["inputs"][0]["old"] is not None
+    p.built()
+    info = assetbuild.why("b", project_dir=tmp_path)
+    assert info["inputs"][0]["changed"] is False and info["inputs"][0]["new"] == info["inputs"][0]["old"]

@@ -512,12 +512,12 @@ def format_why(info: dict[str, Any] | list[dict[str, Any]], *, as_json: bool = F
     if info["inputs"]:
         lines.append("  inputs:")
         for i in info["inputs"]:
-            mark = "changed" if i["changed"] else "same"
+            mark = "may change" if i["changed"] is None else "changed" if i["changed"] else "same"
             if i["kind"] == "observable_source":  # a version is the user's string: shown as it is
                 old = "-" if i["old"] is None else repr(i["old"])
                 new = "(failed)" if i["new"] is None else repr(i["new"])
             else:
-                old, new = short(i["old"]), short(i["new"]) if i["new"] else "(will change)"
+                old, new = short(i["old"]), short(i["new"]) if i["new"] else "(once it runs)"
             lines.append(f"    {i['name']} ({i['kind']}): {old} -> {new}  [{mark}]")
     if info["last_key"]:
         lines.append(f"  last built with key {short(info['last_key'])}; {info['history']} build(s) recorded")

@@ -105,9 +105,9 @@ def _why_one(project: Any, sched: Any, store: Any, asset: str, st: Any, resolved
     for _, up in project.graph.inputs[asset]:
         new = sched.version_of(up)
         kind = "source" if up in sched.sources else "observable_source" if up in observations else "asset"
-        inputs.append({"name": up, "kind": kind,
+        inputs.append({"name": up, "kind": kind,  # changed None: the input runs first, its bytes decide
                        "old": old_inputs.get(up), "new": new,
-                       "changed": old_inputs.get(up) != new})
+                       "changed": None if new is None else old_inputs.get(up) != new})
     env = _env_changes(adef.env, head.env if head is not None else None)
     code_changes = []
     if head is not None:
