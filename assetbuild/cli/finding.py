@@ -7,7 +7,7 @@ mistypes a command.
 - ``assetbuild help [COMMAND...]``: a command, so that ``help`` is never taken for an asset.
 - A bare word that is no asset but close to a command: ``did you mean 'status'?``.
 - Every usage error, click's own included, is one ``assetbuild: error: ...`` line, exit 2,
-  as our errors are (``OneErrorStyle``).
+  as our errors are, and with ``--json`` one document on stdout too (``OneErrorStyle``).
 """
 
 from __future__ import annotations
@@ -153,29 +153,54 @@ def help_command(ctx: click.Context, command: tuple[str, ...]) -> None:
 # --- one error style --------------------------------------------------------------------------
 
 class _OneLineUsageError(click.UsageError):
-    """A usage error printed as ``assetbuild: error: ...``, as every other error is."""
+    """A usage error printed as ``assetbuild: error: ...``, as every other error is; with
+    ``--json`` for a command that has it, also the one document on stdout (``_handle_errors``
+    prints it for the errors the commands find themselves)."""
 
-    def __init__(self, original: click.UsageError) -> None:
+    def __init__(self, original: click.UsageError, argv: list[str]) -> None:
         super().__init__(original.format_message(), original.ctx)  # exit status 2, as UsageError's
         self.hint = type(original) is not click.UsageError  # click's own (an unknown option...)
+        self.as_json = _asks_for_json(original.ctx, argv)
 
     def show(self, file: Any = None) -> None:
         text = f"assetbuild: error: {self.format_message()}"
         if self.hint and self.ctx is not None:
             text += f" (see {self.ctx.command_path} --help)"
         click.echo(text, err=True)
+        if self.as_json and self.ctx is not None:
+            from ..output import format_error_json
+
+            # the root command's own options failed: what it runs is a build
+            command = "build" if self.ctx.parent is None else self.ctx.command.name
+            click.echo(format_error_json(self.format_message(), command))
+
+
+def _asks_for_json(ctx: click.Context | None, argv: list[str]) -> bool:
+    """Whether the command line asks the command at fault for --json (before or after its
+    name; not after ``--``). Read from the words: click failed before it knew its options."""
+    if ctx is None or not any(p.name == "as_json" for p in ctx.command.params):
+        return False
+    words = argv[:argv.index("--")] if "--" in argv else argv
+    return "--json" in words
+
+
+_ARGV = "assetbuild.argv"  # ctx.meta: the root command's arguments, as given
 
 
 class OneErrorStyle(click.Group):
     """The root group: turns every usage error (an unknown option, a bad value, a refused
-    command) into one ``assetbuild: error:`` line, exit 2; ``--help`` is untouched."""
+    command) into one ``assetbuild: error:`` line, exit 2 (and a --json document when asked
+    for); ``--help`` is untouched."""
 
     def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
                      **extra: Any) -> click.Context:
+        argv = list(args)  # (click's parser consumes the list it is given)
         try:
-            return super().make_context(info_name, args, parent=parent, **extra)
+            ctx = super().make_context(info_name, args, parent=parent, **extra)
         except click.UsageError as e:
-            raise _OneLineUsageError(e) from None
+            raise _OneLineUsageError(e, argv) from None
+        ctx.meta[_ARGV] = argv
+        return ctx
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -183,4 +208,4 @@ class OneErrorStyle(click.Group):
         except _OneLineUsageError:
             raise
         except click.UsageError as e:
-            raise _OneLineUsageError(e) from None
+            raise _OneLineUsageError(e, ctx.meta.get(_ARGV, [])) from None
