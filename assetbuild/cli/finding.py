@@ -5,6 +5,7 @@ mistypes a command.
   imports then work); else the nearest directory holding an AssetFile, from the working
   directory upward, as git finds its repository (``search_project``).
 - ``assetbuild help [COMMAND...]``: a command, so that ``help`` is never taken for an asset.
+- A group without its command (``assetbuild cache``): a usage error naming its commands.
 - A bare word that is no asset but close to a command: ``did you mean 'status'?``.
 - Every usage error, click's own included, is one ``assetbuild: error: ...`` line, exit 2,
   as our errors are, and with ``--json`` one document on stdout too (``OneErrorStyle``).
@@ -182,6 +183,24 @@ def _asks_for_json(ctx: click.Context | None, argv: list[str]) -> bool:
         return False
     words = argv[:argv.index("--")] if "--" in argv else argv
     return "--json" in words
+
+
+class CommandGroup(click.Group):
+    """A group that does nothing itself (``cache``, ``partitions``): without a command, one
+    usage error naming its commands, exit 2, as every usage error is. (click would print the
+    whole help instead: as the error's message since click 8.2, with status 0 before.)"""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("no_args_is_help", False)
+        super().__init__(*args, **kwargs)
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args and not ctx.resilient_parsing:
+            names = [n for n in self.list_commands(ctx) if not getattr(self.get_command(ctx, n), "hidden", False)]
+            listed = ", ".join(names[:-1]) + f" or {names[-1]}" if len(names) > 1 else "".join(names)
+            raise click.UsageError(f"{ctx.command_path} needs a command: {listed} "
+                                   f"(`{ctx.command_path} --help` says what each does)", ctx)
+        return super().parse_args(ctx, args)
 
 
 _ARGV = "assetbuild.argv"  # ctx.meta: the root command's arguments, as given

@@ -207,6 +207,15 @@ def test_click_usage_errors_are_one_line(tmp_path, args):
     assert "Usage:" not in r.stderr and "Error:" not in r.stderr
 
 
+@pytest.mark.parametrize(("group", "commands"), [("cache", "export, gc, import, keygen, stats or verify"),
+                                                 ("partitions", "add, list or remove")])
+def test_a_group_without_its_command_names_them_in_one_line(tmp_path, group, commands):
+    r = cli(group, cwd=tmp_path)
+    assert (r.returncode, r.stdout) == (2, "")
+    assert r.stderr == (f"assetbuild: error: assetbuild {group} needs a command: {commands} "
+                        f"(`assetbuild {group} --help` says what each does)\n")
+
+
 @pytest.mark.parametrize("args", [("--json", "--timeout", "0"), ("build", "--json", "--timeout", "abc"),
                                   ("--json", "--frobnicate"), ("status", "--json", "--frob"),
                                   ("--json", "status", "--frob"), ("cache", "stats", "--json", "--frob"),
