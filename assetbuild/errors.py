@@ -91,6 +91,17 @@ class StoreError(AssetbuildError):
     """The cache directory cannot be used (newer format, permissions, disk full...)."""
 
 
+class CannotWrite(StoreError):
+    """A file the user named for a command to write (``cache export FILE``, ``graph -o FILE``,
+    ``init DIR``'s files) cannot be written: its directory is missing, it is a directory, no
+    permission, the disk is full. One message for all, ``cannot write PATH: reason``, exit 2.
+    A ``StoreError`` because ``export_cache`` raised that before it had a class of its own."""
+
+    def __init__(self, path: object, error: OSError) -> None:
+        self.path = str(path)
+        super().__init__(f"cannot write {path}: {error.strerror or error}")
+
+
 class SliceInsufficient(Exception):
     """A build of a sliced project (``session.project.stand_in``) found it needs more of the
     project than the slice: the build starts over with the whole project loaded. ``done``: the

@@ -4,6 +4,7 @@ nothing (exit 2 naming the file, nothing written)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -39,3 +40,38 @@ def test_init_overwrites_nothing(tmp_path):
     r = cli("init", cwd=tmp_path / "data")  # none of its files there: a project inside data/
     assert r.returncode == 0, r.stderr
     assert r.stdout.endswith("next: assetbuild && python -m pytest tests\n")
+
+
+def _tree(root):
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+
+def test_a_file_where_init_needs_a_directory_is_one_line_and_nothing_is_written(tmp_path):
+    (tmp_path / "f").write_text("mine\n")
+    (tmp_path / "p").mkdir()
+    (tmp_path / "p" / "tests").write_text("mine\n")  # where tests/test_assets.py goes
+    (tmp_path / "q" / "AssetFile").mkdir(parents=True)  # a directory where a file goes
+    before = _tree(tmp_path)
+    for target, message in (
+            ("f/sub", "f exists and is not a directory, so f/sub/AssetFile cannot be written"),
+            ("p", "p/tests exists and is not a directory, so p/tests/test_assets.py cannot be written"),
+            ("q", "q/AssetFile exists")):
+        r = cli("init", target, cwd=tmp_path)
+        assert (r.returncode, r.stdout) == (2, "")
+        assert r.stderr == f"assetbuild: error: {message}: assetbuild init writes a new project and overwrites nothing\n"
+    assert _tree(tmp_path) == before  # nothing written, none of the files init checks first
+
+
+def test_an_error_while_writing_removes_what_init_wrote(tmp_path):
+    """A path the system refuses half-way (longer than PATH_MAX from data/words.txt on, after
+    the directories and the AssetFile are made): one line naming it, nothing left behind."""
+    room = os.pathconf(tmp_path, "PC_PATH_MAX") - 1 - len("/AssetFile")  # the longest the AssetFile's may be
+    parts, left = [], room - 2
+    while left > 0:  # components of 200 characters at most (NAME_MAX)
+        parts.append("d" * min(200, left))
+        left -= len(parts[-1]) + 1
+    target = "/".join(parts)
+    r = cli("init", target, cwd=tmp_path)
+    assert (r.returncode, r.stdout) == (2, "")
+    assert r.stderr == f"assetbuild: error: cannot write {target}/data/words.txt: File name too long\n"
+    assert _tree(tmp_path) == []

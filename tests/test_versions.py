@@ -11,7 +11,7 @@ import pytest
 from projects import Project, clean_env, cli
 
 import assetbuild
-from assetbuild.errors import VersionGone
+from assetbuild.errors import ValueNotFound, VersionGone
 
 ASSETFILE = '''
 note_src = source("note_src", "note.txt")
@@ -60,8 +60,20 @@ def test_show_an_older_version_by_place_or_key(proj: Project) -> None:
     assert assetbuild.load_value("note", project_dir=proj.root, key=key) == "two\n"
     r = run(proj, "show", "note", "--key", "abc")
     assert r.returncode == 2 and "8 characters or more" in r.stderr
-    r = run(proj, "show", "note", "--version", "3")
-    assert r.returncode == 1 and "there is no version 3" in r.stderr
+
+
+def test_a_version_never_recorded_is_a_usage_error(proj: Project) -> None:
+    """Exit 2, one line naming it; exit 1 is for a version that was, and that cache gc dropped."""
+    for args in (("show", "note", "--version", "3"), ("diff", "note", "--from", "3")):
+        r = run(proj, *args)
+        assert (r.returncode, r.stdout) == (2, "")
+        assert r.stderr == ("assetbuild: error: asset 'note' has 3 recorded version(s) (0 to 2); "
+                            "there is no version 3\n")
+    r = run(proj, "show", "note", "--key", "0123456789ab")
+    assert r.returncode == 2 and r.stderr.startswith("assetbuild: error: no version of 'note' has the key")
+    with pytest.raises(ValueNotFound) as e:
+        assetbuild.load_value("note", project_dir=proj.root, version=3)
+    assert not isinstance(e.value, VersionGone)
 
 
 def test_a_version_gc_dropped_says_so(proj: Project) -> None:

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from .. import clock
 from ..atomicfile import atomic_writer
-from ..errors import CacheCorrupt, StoreError
+from ..errors import CacheCorrupt, CannotWrite, StoreError
 from ..reports import Head, Trace
 
 if TYPE_CHECKING:
@@ -96,7 +96,7 @@ def export_archive(store: LmdbStore, assets: Iterable[str], dest: Path,
             manifest = {"format": EXPORT_FORMAT, "version": EXPORT_VERSION, "entries": entries}
             _add_member(tar, "MANIFEST.json", json.dumps(manifest, indent=1, sort_keys=True).encode())
     except OSError as e:
-        raise StoreError(f"cannot write {dest}: {e.strerror or e}") from e
+        raise CannotWrite(dest, e) from e
     return {"file": str(dest), "entries": len(entries), "blobs": len(written), "bytes": nbytes,
             "never_built": never}
 

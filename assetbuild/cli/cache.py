@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from .finding import CommandGroup
 from .options import _common, _handle_errors, _json_option, _setup
 
 # --- assetbuild cache ... ----------------------------------------------------------------------
@@ -22,7 +23,7 @@ def _size_arg(ctx: click.Context, param: click.Parameter, value: str | None) -> 
         raise click.BadParameter(str(e)) from None
 
 
-@click.group(epilog="""\b
+@click.group(cls=CommandGroup, epilog="""\b
 Examples:
   assetbuild cache stats
   assetbuild cache gc --max-size 2G --older-than 30

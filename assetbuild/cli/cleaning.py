@@ -36,18 +36,20 @@ def clean_orphans_command(opts: dict[str, Any], rep: Any, yes: bool) -> None:
     kw = {"assetfile": opts.get("assetfile"), "cache_dir": opts.get("cache_dir"), "reporter": rep}
     plan = clean_orphans(dry_run=True, **kw)
     stays = [f"{p} ({why})" for p, why in (*plan.kept, *plan.refused)]
-    if opts.get("dry_run") or not plan.deleted:
+    if not plan.deleted and not stays:
+        return click.echo("no outputs of removed assets to delete")
+    if opts.get("dry_run"):
         lines = [f"would delete {_files(len(plan.deleted))} written by removed assets" + (":" if plan.deleted else "")]
         lines += [f"  {p}" for p in plan.deleted]
         if stays:
             lines.append(f"would keep {_files(len(stays))} (changed since, or not safe to delete):")
             lines += [f"  {s}" for s in stays]
-        return click.echo("\n".join(lines) if plan.deleted or stays else "no outputs of removed assets to delete")
-    if not yes:
+        return click.echo("\n".join(lines))
+    if plan.deleted and not yes:
         if not sys.stdin.isatty():
             raise click.UsageError(f"refusing to delete {_files(len(plan.deleted))} without --yes (no terminal to ask)")
         click.confirm(f"Delete {_files(len(plan.deleted))} written by assets no longer in the AssetFile?", abort=True)
-    done = clean_orphans(**kw)
+    done = clean_orphans(**kw) if plan.deleted else plan  # none to delete: said as a real run says it
     kept = [f"{p} ({why})" for p, why in (*done.kept, *done.refused)]
     if kept:
         rep.warn(f"kept {_files(len(kept))} written by removed assets: " + ", ".join(kept[:5]))

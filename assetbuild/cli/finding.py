@@ -5,9 +5,10 @@ mistypes a command.
   imports then work); else the nearest directory holding an AssetFile, from the working
   directory upward, as git finds its repository (``search_project``).
 - ``assetbuild help [COMMAND...]``: a command, so that ``help`` is never taken for an asset.
+- A group without its command (``assetbuild cache``): a usage error naming its commands.
 - A bare word that is no asset but close to a command: ``did you mean 'status'?``.
 - Every usage error, click's own included, is one ``assetbuild: error: ...`` line, exit 2,
-  as our errors are (``OneErrorStyle``).
+  as our errors are, and with ``--json`` one document on stdout too (``OneErrorStyle``).
 """
 
 from __future__ import annotations
@@ -153,29 +154,72 @@ def help_command(ctx: click.Context, command: tuple[str, ...]) -> None:
 # --- one error style --------------------------------------------------------------------------
 
 class _OneLineUsageError(click.UsageError):
-    """A usage error printed as ``assetbuild: error: ...``, as every other error is."""
+    """A usage error printed as ``assetbuild: error: ...``, as every other error is; with
+    ``--json`` for a command that has it, also the one document on stdout (``_handle_errors``
+    prints it for the errors the commands find themselves)."""
 
-    def __init__(self, original: click.UsageError) -> None:
+    def __init__(self, original: click.UsageError, argv: list[str]) -> None:
         super().__init__(original.format_message(), original.ctx)  # exit status 2, as UsageError's
         self.hint = type(original) is not click.UsageError  # click's own (an unknown option...)
+        self.as_json = _asks_for_json(original.ctx, argv)
 
     def show(self, file: Any = None) -> None:
         text = f"assetbuild: error: {self.format_message()}"
         if self.hint and self.ctx is not None:
             text += f" (see {self.ctx.command_path} --help)"
         click.echo(text, err=True)
+        if self.as_json and self.ctx is not None:
+            from ..output import format_error_json
+
+            # the root command's own options failed: what it runs is a build
+            command = "build" if self.ctx.parent is None else self.ctx.command.name
+            click.echo(format_error_json(self.format_message(), command))
+
+
+def _asks_for_json(ctx: click.Context | None, argv: list[str]) -> bool:
+    """Whether the command line asks the command at fault for --json (before or after its
+    name; not after ``--``). Read from the words: click failed before it knew its options."""
+    if ctx is None or not any(p.name == "as_json" for p in ctx.command.params):
+        return False
+    words = argv[:argv.index("--")] if "--" in argv else argv
+    return "--json" in words
+
+
+class CommandGroup(click.Group):
+    """A group that does nothing itself (``cache``, ``partitions``): without a command, one
+    usage error naming its commands, exit 2, as every usage error is. (click would print the
+    whole help instead: as the error's message since click 8.2, with status 0 before.)"""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("no_args_is_help", False)
+        super().__init__(*args, **kwargs)
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args and not ctx.resilient_parsing:
+            names = [n for n in self.list_commands(ctx) if not getattr(self.get_command(ctx, n), "hidden", False)]
+            listed = ", ".join(names[:-1]) + f" or {names[-1]}" if len(names) > 1 else "".join(names)
+            raise click.UsageError(f"{ctx.command_path} needs a command: {listed} "
+                                   f"(`{ctx.command_path} --help` says what each does)", ctx)
+        return super().parse_args(ctx, args)
+
+
+_ARGV = "assetbuild.argv"  # ctx.meta: the root command's arguments, as given
 
 
 class OneErrorStyle(click.Group):
     """The root group: turns every usage error (an unknown option, a bad value, a refused
-    command) into one ``assetbuild: error:`` line, exit 2; ``--help`` is untouched."""
+    command) into one ``assetbuild: error:`` line, exit 2 (and a --json document when asked
+    for); ``--help`` is untouched."""
 
     def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
                      **extra: Any) -> click.Context:
+        argv = list(args)  # (click's parser consumes the list it is given)
         try:
-            return super().make_context(info_name, args, parent=parent, **extra)
+            ctx = super().make_context(info_name, args, parent=parent, **extra)
         except click.UsageError as e:
-            raise _OneLineUsageError(e) from None
+            raise _OneLineUsageError(e, argv) from None
+        ctx.meta[_ARGV] = argv
+        return ctx
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -183,4 +227,4 @@ class OneErrorStyle(click.Group):
         except _OneLineUsageError:
             raise
         except click.UsageError as e:
-            raise _OneLineUsageError(e) from None
+            raise _OneLineUsageError(e, ctx.meta.get(_ARGV, [])) from None

@@ -1,15 +1,20 @@
 """``assetbuild init [DIR]``: a starter project to edit rather than a blank page: an AssetFile
 with a source, two assets and a path output, a data file, a .gitignore and a first test that
-calls an asset as a plain function. It writes new files only: a name already there is an error
-(exit 2) and nothing is written."""
+calls an asset as a plain function. It writes new files only: every path it would write is
+checked first, and a name already there (or a file where it needs a directory) is an error
+(exit 2) with nothing written; an error while writing removes what it wrote."""
 
 from __future__ import annotations
 
-from typing import Any
+import os
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from .options import _common, _handle_errors, _setup
+
+if TYPE_CHECKING:  # pathlib is imported where used: `assetbuild --help` loads this module
+    from pathlib import Path
 
 ASSETFILE = '''\
 """A starter project: data/words.txt -> counts -> top, also written to build/top.json.
@@ -84,22 +89,65 @@ def init(ctx: click.Context, target: str, **local: Any) -> None:
     with a source, two assets and a path output, data/words.txt, a .gitignore for the cache
     directory and the outputs, and tests/test_assets.py calling an asset as a plain function.
 
-    Nothing is overwritten: if any of those files exists, exit 2 and nothing is written.
+    Nothing is overwritten: if any of those files exists, or a file is where a directory is
+    needed, exit 2 and nothing is written.
     """
     from pathlib import Path  # here: `assetbuild --help` loads this module, and needs no pathlib
 
-    from ..errors import ConfigError
-
     _setup(ctx, local)
     root = Path(target)
-    for rel in FILES:
-        if (root / rel).exists() or (root / rel).is_symlink():
-            raise ConfigError(f"{root / rel} exists: assetbuild init writes a new project and overwrites nothing")
-    for rel, text in FILES.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "x", encoding="utf-8") as f:  # "x": a file that appeared meanwhile stays
-            f.write(text)
+    write_project(root, _directories_to_make(root))
     where = "" if root.resolve() == Path.cwd().resolve() else f"cd {target} && "
     click.echo(f"wrote a starter project in {root}: " + ", ".join(FILES)
                + f"\nnext: {where}assetbuild && python -m pytest tests")
+
+
+def _directories_to_make(root: Path) -> list[Path]:
+    """The directories init must create, outermost first, once every path it will write is
+    checked: a ConfigError names the first in the way (one of its files there already, or
+    something that is not a directory where it needs one), before anything is written."""
+    from ..errors import ConfigError
+
+    make: list[Path] = []
+    for rel in FILES:
+        path = root / rel
+        for d in reversed(path.parents):
+            if d in make or os.path.isdir(d):
+                continue
+            if os.path.lexists(d):
+                raise ConfigError(f"{d} exists and is not a directory, so {path} cannot be written: "
+                                  "assetbuild init writes a new project and overwrites nothing")
+            make.append(d)
+        if os.path.lexists(path):
+            raise ConfigError(f"{path} exists: assetbuild init writes a new project and overwrites nothing")
+    return make
+
+
+def write_project(root: Path, directories: list[Path]) -> None:
+    """Create ``directories`` and write FILES under ``root``; on any error remove what was made
+    (a CannotWrite naming the path for an OSError), so a failed init leaves nothing behind."""
+    from ..errors import CannotWrite
+
+    made: list[Path] = []
+    path = root
+    try:
+        for path in directories:
+            os.mkdir(path)
+            made.append(path)
+        for rel, text in FILES.items():
+            path = root / rel
+            with open(path, "x", encoding="utf-8") as f:  # "x": a file that appeared meanwhile stays
+                made.append(path)
+                f.write(text)
+    except BaseException as e:
+        for p in reversed(made):
+            try:
+                if p in directories:
+                    p.rmdir()
+                else:
+                    p.unlink()
+            except OSError:
+                pass  # (what cannot be removed stays: the error below names what failed first)
+        if isinstance(e, OSError):
+            raise CannotWrite(path, e) from e
+        raise

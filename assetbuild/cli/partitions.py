@@ -7,10 +7,11 @@ from typing import Any
 
 import click
 
+from .finding import CommandGroup
 from .options import _common, _handle_errors, _json_option, _options, _setup
 
 
-@click.group(epilog="""\b
+@click.group(cls=CommandGroup, epilog="""\b
 Examples:
   assetbuild partitions list daily              # every key of 'daily', in order
   assetbuild partitions add customers acme zeta # two new dynamic partitions

@@ -38,8 +38,7 @@ def write_picture(nodes: list[dict[str, Any]], fmt: str, states: dict[str, str],
     if out is None:
         _binary_stdout().write(data)
     else:
-        with open(out, "wb") as f:
-            f.write(data)
+        _write_file(out, data)
 
 
 def write_text(text: str, out: str | None) -> None:
@@ -47,8 +46,20 @@ def write_text(text: str, out: str | None) -> None:
     if out is None:
         click.echo(text)
     else:
-        with open(out, "w", encoding="utf-8") as f:
-            f.write(text + "\n")
+        _write_file(out, (text + "\n").encode("utf-8"))
+
+
+def _write_file(out: str, data: bytes) -> None:
+    """``data`` to the file the user named; a missing directory, a directory in its place...
+    is the user's to fix, said as ``cache export`` says it (``CannotWrite``). Written in place,
+    not atomically: ``-o /dev/stdout`` or a FIFO must stay what they are."""
+    from ..errors import CannotWrite
+
+    try:
+        with open(out, "wb") as f:
+            f.write(data)
+    except OSError as e:
+        raise CannotWrite(out, e) from e
 
 
 def refuse_png_to_terminal(fmt: str, out: str | None) -> None:

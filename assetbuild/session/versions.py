@@ -3,7 +3,8 @@ newest first), loading one by its place or key, and comparing two (``show --vers
 
 A version is a key the asset was built or restored under. Its value is loaded only while the
 store keeps its trace and bytes: a version ``cache gc`` dropped says so (``VersionGone``, exit
-status 1), it is never guessed from another one.
+status 1), it is never guessed from another one. A version or key never recorded is a usage
+error (``ValueNotFound``, ``SelectionError``: exit status 2).
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ def versions_of(store: Any, asset: str, head: Head | None) -> list[tuple[str, in
 def pick_version(store: Any, asset: str, head: Head | None, *, version: int | None = None,
                  key: str | None = None) -> tuple[int, str, int]:
     """(place, key, time) of the version asked for: the ``version``-th newest (0 = current) or
-    the one whose key is (or starts with, at least 8 characters) ``key``."""
+    the one whose key is (or starts with, at least 8 characters) ``key``; ValueNotFound or
+    SelectionError if there is none."""
     versions = versions_of(store, asset, head)
     if not versions:
         raise ValueNotFound(f"asset {asset!r} has never been built (run: assetbuild build {asset})")
@@ -47,9 +49,9 @@ def pick_version(store: Any, asset: str, head: Head | None, *, version: int | No
                                  f"(assetbuild log {asset} lists its keys; give 8 characters or more)")
         return hits[0]
     n = 0 if version is None else version
-    if n < 0 or n >= len(versions):
-        raise VersionGone(f"asset {asset!r} has {len(versions)} recorded version(s) (0 to {len(versions) - 1}); "
-                          f"there is no version {n}")
+    if n < 0 or n >= len(versions):  # never recorded: the caller's mistake, not a version gc dropped
+        raise ValueNotFound(f"asset {asset!r} has {len(versions)} recorded version(s) (0 to {len(versions) - 1}); "
+                            f"there is no version {n}")
     k, t = versions[n]
     return n, k, t
 

@@ -1,6 +1,6 @@
 """``assetbuild clean --outputs`` as a user runs it (real command, real project): the refusal
 without a terminal, the question on one (with the number of files), ``-n`` listing what would go,
-the summary line and the one warning naming the edited files, ``--help``."""
+the summary line and the one warning naming the edited files (``--orphans`` too), ``--help``."""
 
 from __future__ import annotations
 
@@ -69,6 +69,23 @@ def test_yes_deletes_and_says_how_many_were_deleted_and_kept(proj):
     assert _files(proj) == ["AssetFile", "eval", "eval/metrics.json", "model.pkl", "out", "params.txt"]
     r = cli("clean", "--outputs", "--yes", cwd=proj)
     assert r.returncode == 0 and r.stdout.startswith("nothing to clean"), r.stdout
+
+
+def test_orphans_with_nothing_deletable_says_what_it_did_not_what_it_would(proj):
+    """A real run that finds only edited files of removed assets: no dry-run wording."""
+    (proj / "AssetFile").write_text('from assetbuild import source\n\nparams = source("params", "params.txt")\n')
+    assert cli(cwd=proj).returncode == 0  # the build notices the three assets gone
+    for f in WRITTEN:
+        (proj / f).write_text("mine now")
+    before = _files(proj)
+    r = cli("clean", "--orphans", "--yes", cwd=proj)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "deleted 0 files written by removed assets\n"
+    assert r.stderr.startswith("warning: kept 4 files written by removed assets: ") and "model.pkl (edited)" in r.stderr
+    assert _files(proj) == before
+    r = cli("clean", "--orphans", "-n", cwd=proj)  # -n keeps its own words
+    assert r.stdout.splitlines()[:2] == ["would delete 0 files written by removed assets",
+                                         "would keep 4 files (changed since, or not safe to delete):"]
 
 
 def test_from_another_directory_with_C(proj, tmp_path):

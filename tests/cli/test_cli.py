@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -179,6 +180,29 @@ def test_why_show_list_graph(proj):
     doc = json.loads(cli("graph", "--format", "json", cwd=proj).stdout)
     assert {n["name"] for n in doc["nodes"]} == {"raw", "numbers", "total"}
     assert "graph LR" in cli("graph", "--format", "mermaid", cwd=proj).stdout
+
+
+@pytest.mark.parametrize("fmt", ["dot", "mermaid", "json", "svg", "png"])
+def test_graph_to_a_file_it_cannot_write_is_one_line(proj, fmt):
+    if fmt == "png" and shutil.which("dot") is None:
+        pytest.skip("Graphviz's dot is not installed (apt-get install graphviz)")
+    (proj / "somedir").mkdir()
+    for out, reason in ((proj / "nodir" / "g.out", "No such file or directory"), (proj / "somedir", "Is a directory"),
+                        (proj / "raw.txt" / "g.out", "Not a directory")):
+        r = cli("graph", "--format", fmt, "-o", str(out), cwd=proj)
+        assert (r.returncode, r.stdout) == (2, "")
+        assert r.stderr == f"assetbuild: error: cannot write {out}: {reason}\n"
+    r = cli("graph", "-v", "-o", "somedir", cwd=proj)  # -v: the traceback, above the same line
+    assert r.returncode == 2 and "IsADirectoryError" in r.stderr
+    assert r.stderr.endswith("assetbuild: error: cannot write somedir: Is a directory\n")
+
+
+def test_cache_export_says_a_file_it_cannot_write_as_graph_does(proj):
+    assert cli(cwd=proj).returncode == 0
+    out = proj / "nodir" / "cache.tar"
+    r = cli("cache", "export", str(out), cwd=proj)
+    assert (r.returncode, r.stdout) == (2, "")
+    assert r.stderr == f"assetbuild: error: cannot write {out}: No such file or directory\n"
 
 
 def test_show_never_built_is_a_clear_error(proj):

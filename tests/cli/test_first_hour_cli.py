@@ -207,6 +207,34 @@ def test_click_usage_errors_are_one_line(tmp_path, args):
     assert "Usage:" not in r.stderr and "Error:" not in r.stderr
 
 
+@pytest.mark.parametrize(("group", "commands"), [("cache", "export, gc, import, keygen, stats or verify"),
+                                                 ("partitions", "add, list or remove")])
+def test_a_group_without_its_command_names_them_in_one_line(tmp_path, group, commands):
+    r = cli(group, cwd=tmp_path)
+    assert (r.returncode, r.stdout) == (2, "")
+    assert r.stderr == (f"assetbuild: error: assetbuild {group} needs a command: {commands} "
+                        f"(`assetbuild {group} --help` says what each does)\n")
+
+
+@pytest.mark.parametrize("args", [("--json", "--timeout", "0"), ("build", "--json", "--timeout", "abc"),
+                                  ("--json", "--frobnicate"), ("status", "--json", "--frob"),
+                                  ("--json", "status", "--frob"), ("cache", "stats", "--json", "--frob"),
+                                  ("show", "--json")])
+def test_click_usage_errors_with_json_print_the_document_too(tmp_path, args):
+    r = cli(*args, cwd=tmp_path)
+    assert r.returncode == 2
+    assert r.stderr == cli(*(a for a in args if a != "--json"), cwd=tmp_path).stderr  # the same line
+    message = r.stderr[len("assetbuild: error: "):r.stderr.rindex(" (see ")]
+    build = args[0] in ("--json", "build") and "status" not in args
+    assert json.loads(r.stdout) == {"ok": False, "error": message, **({"results": []} if build else {})}
+
+
+@pytest.mark.parametrize("args", [("--json", "init", "--frob"), ("build", "--", "--json")])
+def test_no_document_for_a_command_without_json(tmp_path, args):
+    r = cli(*args, cwd=tmp_path)  # init has no --json; after --, --json is an asset's name
+    assert r.returncode == 2 and r.stdout == "" and r.stderr.count("\n") == 1
+
+
 def test_unknown_option_names_the_help_to_read(tmp_path):
     r = cli("status", "--bogus", cwd=tmp_path)
     assert r.stderr.rstrip("\n").endswith("(see assetbuild status --help)")
