@@ -223,16 +223,20 @@ def test_nothing_in_the_cache_directory_is_deleted_through_a_record(tmp_path):
 
 
 def test_heads_are_scoped_to_the_project(tmp_path):
-    """Two AssetFiles in one directory share the cache: each clean deletes its own files only."""
+    """Two AssetFiles in one directory share the cache: each clean deletes its own files only
+    (and the cache, which the other's builds are in too, only when told: all_projects)."""
     root = _project(tmp_path / "p", "a.AssetFile")
     (root / "b.AssetFile").write_text(ASSETFILE.replace('"eval/"', '"report/"').replace("model.pkl", "b.pkl")
                                       .replace("out/clean.txt", "out/b.txt"))
     quiet = Reporter(out=io.StringIO(), err=io.StringIO(), verbosity=-2)
     for af in ("a.AssetFile", "b.AssetFile"):
         assert assetbuild.build(project_dir=root, assetfile=af, reporter=quiet).ok
-    report = assetbuild.clean(project_dir=root, assetfile="a.AssetFile", outputs=True, dry_run=True)
-    assert report.deleted == WRITTEN
-    report = assetbuild.clean(project_dir=root, assetfile="b.AssetFile", outputs=True, reporter=quiet)
+    with pytest.raises(StoreError, match="is shared: it also holds the latest builds of 3 assets of other projects"):
+        assetbuild.clean(project_dir=root, assetfile="a.AssetFile", outputs=True, dry_run=True)
+    report = assetbuild.clean(project_dir=root, assetfile="a.AssetFile", outputs=True, dry_run=True, all_projects=True)
+    assert report.deleted == WRITTEN and report.other_projects == 3
+    report = assetbuild.clean(project_dir=root, assetfile="b.AssetFile", outputs=True, reporter=quiet,
+                              all_projects=True)
     assert report.deleted == ["b.pkl", "out/b.txt", "report/metrics.json", "report/plots/a.csv"]
     assert all((root / f).is_file() for f in WRITTEN)
 

@@ -125,8 +125,9 @@ def _written_files(cache: Path, project: str, warn: Callable[[str], None], *,
     damage: list[str] = []  # the store reads a damaged index as empty: its records would say "nothing"
     with LmdbStore(cache, readonly=True, warn=damage.append, project=project) as store:
         if not damage:
-            written = recorded_outputs(store.heads(), store.read_blob, store.get_stat, warn) if outputs else Recorded()
-            return written, store.other_projects_heads()
+            mine = store.heads()
+            written = recorded_outputs(mine, store.read_blob, store.get_stat, warn) if outputs else Recorded()
+            return written, len(store.all_heads()) - len(mine)
     if not outputs:
         return Recorded(), 0
     raise StoreError(f"cannot tell which files assetbuild wrote into the project: {damage[0]}; nothing was "

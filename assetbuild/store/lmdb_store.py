@@ -208,13 +208,6 @@ class LmdbStore:
         keeps, stats count and verify checks (a name appears once per project that has it)."""
         return [(name, h) for _raw, name, h in self._all_heads()]
 
-    def other_projects_heads(self) -> int:
-        """How many heads belong to other projects sharing this cache directory (keys only)."""
-        prefix = self._head_prefix
-        if not prefix:  # the default project's keys have none; every other project's start with NUL
-            return sum(1 for k, _v in self._index.scan(b"heads", b"\0"))
-        return sum(1 for k, _v in self._index.scan(b"heads") if not bytes(k).startswith(prefix))
-
     def _all_heads(self) -> list[tuple[bytes, str, Head]]:
         out: list[tuple[bytes, str, Head]] = []
         for k, v in list(self._index.scan(b"heads")):
