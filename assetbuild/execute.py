@@ -136,8 +136,16 @@ class Task:
     outs: tuple[tuple[str, str, Any, bool], ...] = ()
 
     def run(self, log: Any = None) -> Produced | Failed | Skipped:
-        """Run it here, now (see :func:`run_task`): what an executor calls in its worker."""
-        return run_task(self, log)
+        """Run it here, now (see :func:`run_task`): what an executor calls in its worker. The
+        project modules the function imported as it ran (compiled from their files as they were
+        then) are its ``project_code``, which the build checks against the code it keyed."""
+        from .loader import compiled_mark, compiled_since
+
+        mark = compiled_mark()
+        outcome = run_task(self, log)
+        if outcome.project_code is None:
+            outcome.project_code = compiled_since(mark) or None
+        return outcome
 
     def to_bytes(self, by_value: Iterable[str] = ()) -> bytes:
         """The task as bytes for another process or machine (see :func:`dump_task`); the worker

@@ -50,6 +50,9 @@ def _is_installed(path: str) -> bool:
 # Names of every module a _ProjectLoader imported, from any project: the next load forgets them
 # all, so a package of the same name in another project (or another checkout) is never reused.
 _LOADED_BY_US: set[str] = set()
+# (file, sha256 hex of the source) of each project module compiled, in order: what an asset that
+# imports one as it runs in this process really ran (``compiled_since``); emptied with the modules.
+_COMPILED: list[tuple[str, str]] = []
 
 
 class _ProjectLoader(importlib.machinery.SourceFileLoader):
@@ -67,6 +70,7 @@ class _ProjectLoader(importlib.machinery.SourceFileLoader):
         source = self.get_data(path)
         digest = hashlib.sha256(source).digest()
         self.source_digest = digest.hex()
+        _COMPILED.append((path, self.source_digest))
         hit = self._compiled.pop(path, None)
         if hit is not None and hit[0] == digest:
             code = hit[1]
@@ -162,12 +166,24 @@ def loaded_sources(names: Iterable[str] | None = None) -> dict[str, str]:
     return out
 
 
+def compiled_mark() -> int:
+    """Where the list of compiled project modules ends now (``compiled_since``)."""
+    return len(_COMPILED)
+
+
+def compiled_since(mark: int) -> dict[str, str]:
+    """File -> sha256 of the source of each project module this process compiled since ``mark``:
+    an import inside an asset running here reads the file as it is then, maybe not as keyed."""
+    return dict(_COMPILED[mark:])
+
+
 def forget_project_modules(project_dir: Path) -> None:
     """Drop the project's modules (and any other project's we imported) from sys.modules, so the
     next load imports them afresh from this project's files."""
     for name in project_module_names(project_dir) | _LOADED_BY_US:
         sys.modules.pop(name, None)
     _LOADED_BY_US.clear()
+    _COMPILED.clear()
     importlib.invalidate_caches()
 
 

@@ -122,9 +122,9 @@ class Materializer:
         return None
 
     def code_changed_during_run(self, outcome: Any) -> str | None:
-        """The first project file whose code, as a worker process ran it, is not the code the
-        keys were made from (the worker imported it after an edit). Executors in this process
-        run the loaded modules themselves and report nothing."""
+        """The first project file whose code, as the asset ran it, is not the code the keys were
+        made from: a worker process imported it after an edit, or the function imported it here
+        as it ran (``Task.run``: the modules loaded before are the ones keyed)."""
         ran: dict[str, str] | None = getattr(outcome, "project_code", None)
         if not ran:
             return None

@@ -521,7 +521,7 @@ class Scheduler(Looking, Repairing):
         edited = self.outputs.code_changed_during_run(outcome)
         if edited is not None:  # also before an "unloadable" input: the code, not the bytes, differs
             self.blocked[name] = _Blocked.FAILED
-            return job.failed(f"{edited} changed while {name!r} was running, and its worker ran the changed "
+            return job.failed(f"{edited} changed while {name!r} was running, and the asset ran the changed "
                               "code; its result was not recorded (run the build again)")
         if getattr(outcome, "skipped", False):  # Skip returned, with output_required=False
             return settle_skip(name, job.key, outcome.reason, store=self.store, known=self.known, blocked=self.blocked,

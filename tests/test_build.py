@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
 
 import assetbuild
+from assetbuild.fingerprint import Fingerprinter
+from assetbuild.output import Reporter
 
 CHAIN = """
 raw = source("raw", "raw.txt")
@@ -443,3 +446,42 @@ def test_a_relocated_project_with_sources_runs_nothing(renamed, tmp_path_factory
     shutil.copytree(renamed.root, moved)
     r = assetbuild.build(project_dir=moved)
     assert r.ok and r.names("built") == [] and len(r.names("cached")) == 4
+
+
+def test_reordering_a_dict_constant_rebuilds_what_iterates_it(project):
+    """A dict's order is part of its value: the header a loop over it writes changes."""
+    text = '''
+COLUMNS = {%s}
+
+@asset(io="text", path="out/header.csv")
+def header():
+    return ",".join(COLUMNS) + "\\n"
+'''
+    project.assetfile(text % '"id": int, "name": str')
+    assert project.built() == ["header"]
+    project.assetfile(text % '"name": str, "id": int')
+    assert project.built() == ["header"]
+    assert (project.root / "out" / "header.csv").read_text() == "name,id\n"
+    project.assetfile(text % '"name": str, "id": int')
+    assert project.built() == []
+
+
+def test_a_bare_object_sentinel_is_fingerprinted_without_a_warning(project):
+    """``_MISSING = object()`` as a default: its identity is all it has, nothing to warn about."""
+    project.assetfile('''
+_MISSING = object()
+
+def get(d, k, default=_MISSING):
+    return d.get(k) if default is _MISSING else d.get(k, default)
+
+@asset(io="json")
+def a():
+    return get({"k": 1}, "k")
+''')
+    err = io.StringIO()
+    assert assetbuild.build(project_dir=project.root, reporter=Reporter(out=io.StringIO(), err=err)).ok
+    assert err.getvalue() == ""
+    fp = Fingerprinter(is_project_module=lambda m: False, distribution_version=lambda top: None)
+    ns: dict = {}
+    exec("_MISSING = object()\ndef get(default=_MISSING):\n    return default is _MISSING\n", ns)
+    assert fp.fingerprint_function(ns["get"], "get").warnings == ()

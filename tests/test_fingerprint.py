@@ -307,10 +307,20 @@ def test_only_whole_path_components_are_made_relative():
         fp(src.format("/else/proj2/data"), fingerprinter=make_fp(project_dir="/else/proj")).digest
 
 
-def test_dict_and_set_order_do_not_matter():
+def test_set_order_does_not_matter_and_dict_order_does():
+    """A set's order is the hash seed's; a dict's is its insertion order, which a loop over it, a
+    join or a list of it sees: ",".join(COLUMNS) of {"id": int, "name": str} is "id,name"."""
     one = load("D = {'a': 1, 'b': [1, 2]}\nS = {3, 'x', (1, 2)}\ndef a():\n    return D, S\n")
-    two = load("D = {'b': [1, 2], 'a': 1}\nS = {(1, 2), 'x', 3}\ndef a():\n    return D, S\n")
+    two = load("D = {'a': 1, 'b': [1, 2]}\nS = {(1, 2), 'x', 3}\ndef a():\n    return D, S\n")
+    swapped = load("D = {'b': [1, 2], 'a': 1}\nS = {3, 'x', (1, 2)}\ndef a():\n    return D, S\n")
     assert make_fp().fingerprint_function(one["a"], "a") == make_fp().fingerprint_function(two["a"], "a")
+    assert make_fp().fingerprint_function(one["a"], "a") != make_fp().fingerprint_function(swapped["a"], "a")
+    for text in ("COLUMNS = {{{}}}\ndef a(x=COLUMNS):\n    return x\n",  # a default, a dict in a list
+                 "COLUMNS = [{{{}}}]\ndef a():\n    return COLUMNS\n",
+                 "import types\nCOLUMNS = types.MappingProxyType({{{}}})\ndef a():\n    return COLUMNS\n"):
+        digests = {make_fp().fingerprint_function(load(text.format(order))["a"], "a").digest
+                   for order in ("'id': int, 'name': str", "'name': str, 'id': int")}
+        assert len(digests) == 2, text
 
 
 # Hypothesis: random blank lines, comment lines, trailing comments and leading offsets keep the digest.
@@ -568,8 +578,8 @@ def oracle(v):
         return (t.__name__, tuple(oracle(x) for x in v))
     if t in (set, frozenset):
         return (t.__name__, tuple(sorted((oracle(x) for x in v), key=repr)))
-    if t is dict:
-        return ("dict", tuple(sorted(((oracle(k), oracle(x)) for k, x in v.items()), key=repr)))
+    if t is dict:  # in its order: iteration sees it
+        return ("dict", tuple((oracle(k), oracle(x)) for k, x in v.items()))
     return (t.__name__, v)
 
 
@@ -586,8 +596,9 @@ def test_plain_data_digest_equal_iff_canonically_equal(v1, v2):
 
 @settings(max_examples=50, deadline=None)
 @given(st.dictionaries(st.text(max_size=4), values, max_size=6), st.sets(hashables, max_size=6))
-def test_insertion_order_of_dicts_and_sets_does_not_matter(d, s):
-    assert value_digest(d) == value_digest(dict(reversed(list(d.items()))))
+def test_insertion_order_of_sets_does_not_matter_and_of_dicts_does(d, s):
+    reordered = dict(reversed(list(d.items())))
+    assert (value_digest(d) == value_digest(reordered)) == (list(d) == list(reordered))
     backwards: set = set()
     for x in reversed(list(s)):  # another insertion history, hence possibly another iteration order
         backwards.add(x)
@@ -1606,25 +1617,25 @@ PINNED_VALUE_DIGESTS = {  # name -> the first 16 hex digits of fingerprint_refer
     "none": "60caf65f1f289d60", "bools": "8625e44de9dae661", "int": "06b67cc8168973ae",
     "floats": "d6717a28d185b32a", "complex": "16cba5f38366ce4b", "str": "e0016c3bc6a5816d",
     "bytes": "1ce8e2cdedd34274", "singletons": "0792b753b5f058dd", "list": "98026867861d849a",
-    "dict": "9eba0a3d56de305c", "set": "d41cf94cb5520177", "frozenset": "c8ec2a0b2cdd1572",
+    "dict": "982c2104c0ecb5ee", "set": "d41cf94cb5520177", "frozenset": "c8ec2a0b2cdd1572",
     "big_list": "796ad40cc0b31fef", "cycle": "d5e88b0b49d7aac4", "deep": "de6d074b2007b5ce",
     "bytearray": "df76b166cbce6cb0", "range": "86ce76f20b179c7f", "slice": "792f7f79975002f1",
-    "pattern": "23dcf4fcc726df41", "mappingproxy": "6d400117c91b9238", "namespace": "d5f0593fd08241d1",
-    "partial": "cf05b8892ba5501f", "builtin": "015f35cd0934fb60", "c_function": "5c43c4c9473daa36",
+    "pattern": "23dcf4fcc726df41", "mappingproxy": "871286656b75469e", "namespace": "d5f0593fd08241d1",
+    "partial": "26c9e83b4749bcd7", "builtin": "015f35cd0934fb60", "c_function": "5c43c4c9473daa36",
     "c_classmethod": "630508c3f7d14572", "method_descriptor": "6bf38396b045ff2a",
     "staticmethod": "a4eba184e1161ac2", "classmethod": "4bf209905284ad4f", "property": "ed50de3122a6150d",
     "bound_to_instance": "9919a20ac79cdfca", "module": "bbc9d426aea7aa21",
     "project_module": "621f18b0010c9b86", "class": "a3cefbcee6bd1f90", "union": "c08db193a879d1ec",
-    "typing": "3474feee65f95e6e", "sentinel": "85cde25300270b70", "object": "4634bd1218594bb5",
+    "typing": "3474feee65f95e6e", "sentinel": "85cde25300270b70", "object": "52689ea953a434d6",
     "pure_path": "e3f01939bce242a0", "datetime": "d83657ca1f3960b2", "aware": "a0f362b871a16363",
     "date": "a00e29c59c818d31", "time": "577e0dcbf8af2407", "timedelta": "08df23367a97ae08",
     "timezone": "31402b976a4f0a07", "decimal": "9911c209286a15e5", "uuid": "6e045cd9b3fbc1e9",
-    "fraction": "ebb4d8cede88006f", "ordered_dict": "9dd444d6903ae0a7", "defaultdict": "c55c6ace9b1b8ef9",
-    "counter": "cdd6133ea85e1b81", "deque": "d256ba63f2c5ebe5", "logger": "f307009e80e0b5ea",
+    "fraction": "ebb4d8cede88006f", "ordered_dict": "9dd444d6903ae0a7", "defaultdict": "b70301988a7b276d",
+    "counter": "2662ea6aee596846", "deque": "d256ba63f2c5ebe5", "logger": "f307009e80e0b5ea",
     "namedtuple": "31f59b7388cc8be8", "tuplegetter": "f06d23efa04e8b7f", "enum": "bdba5f1676fe98ad",
     "dataclass": "787dde0a28b3bf66", "scalar": "abaec65916c596b1", "path_like": "a132b164fb6ab51e",
     "instance": "72bc7acbd4c2cd61", "list_subclass": "2dc1ddd8d549a867",
-    "dict_subclass": "19b608197a3bd7f4", "exception": "da05fa3635c3b584",
+    "dict_subclass": "6a6fbaebdb8fadd0", "exception": "da05fa3635c3b584",
 }
 
 
@@ -1648,8 +1659,10 @@ def _value_digests() -> dict[str, str]:
 
 
 def test_the_encoding_of_every_kind_of_value_is_pinned():
-    """The same digests on every Python version: a change of encoding changes every key (and
-    bumps FINGERPRINT_VERSION with new values here)."""
+    """The same digests on every Python version. A change of encoding changes keys: one that
+    changes what an existing tag means changes every key and bumps FINGERPRINT_VERSION; one made
+    with new tags (a dict's items in order: DICT_IN_ORDER) changes only the keys holding such
+    values, and no new encoding can equal an old one. Either records new values here."""
     assert _value_digests() == PINNED_VALUE_DIGESTS
 
 

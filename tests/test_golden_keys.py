@@ -2,7 +2,8 @@
 by accident (every key would change, and every user's cache would rebuild from scratch).
 
 A change of key on purpose bumps ``KEY_SCHEMA`` or ``FINGERPRINT_VERSION`` and records the new
-digests here. Bytecode differs between Python minor versions, so the digests are recorded per
+digests here (or, for an encoding with new tags that changes only the keys holding such values,
+records them alone). Bytecode differs between Python minor versions, so the digests are recorded per
 interpreter (``keys.INTERPRETER``); to record them for another one, run
 
     ASSETBUILD_RECORD_GOLDEN=1 python -m pytest -q -s tests/test_golden_keys.py
@@ -173,9 +174,10 @@ GOLDEN: dict[str, dict[str, dict[str, str]]] = {
             "lazy_lib": "51c4747cddc40fdc9337d3a3b06bed0c82608660e1fea62d42ebd99726f22041",
             "numbers": "55ec59c327f4994249d90bfc212c1728a283f879b0a287ced73c8f9a4f2260c9",
             "pinned": "5ef8eabf9fca74cda73419e13e2495697da8dee93ebf6d9c1abc26eb8327f70e",
-            "priced": "bbdca185ecc3d59e19bdd5a5437bfb75835fd3f2d927ef4a603391874333d3b5",
+            # priced and scaled read the dict RATES: keys changed when a dict's order entered them
+            "priced": "6ed2a9ed90952949cdc438fbb3673849033542c20550d4faeaca8d38336fccda",
             "report": "321c85c8e5461b3b38ef9029c152abe1179cc1ce6617fae6f02326ededaab604",
-            "scaled": "422f4ab48530e3eba936c5f7fc0a8a8501a29708e56df573bede30b2d2573433",
+            "scaled": "93f45c25d68fa3eab8d1e186d11a45addcff3a35a0c621e9d8e5334065d36d92",
             "unit_total": "1d309dd089ac7ef7809d2cfcc49d84b7628fb3513eb542b77047e056b03c86e4",
             "units": "25a177dc786ab01cf542c82f14839c2dda74e8bdb06ad945ebfd9beef4a1ba33",
         },

@@ -41,7 +41,9 @@ class ValueTag:
     NOT_IMPLEMENTED: Final = b"I"
     TUPLE: Final = b"("
     LIST: Final = b"["
-    DICT: Final = b"{"
+    DICT: Final = b"{"  # sorted by encoding: keyword-only defaults, whose order means nothing
+    DICT_IN_ORDER: Final = b"}"  # a dict's items in its order (iteration sees it: ",".join(COLUMNS));
+    # a dict was b"{" with its items sorted before: a new tag, so no key made then matches one now
     SET: Final = b"<"
     FROZENSET: Final = b">"
     BYTEARRAY: Final = b"a"
@@ -75,7 +77,7 @@ class ValueTag:
     SINGLEDISPATCH: Final = b"sd"
     # Objects by value.
     PATTERN: Final = b"re"
-    MAPPINGPROXY: Final = b"mp"
+    MAPPINGPROXY_IN_ORDER: Final = b"mo"  # (was b"mp", sorted: a new tag, so no old key can match)
     RANGE: Final = b"rg"
     SLICE: Final = b"sl"
     DATACLASS_INTERNAL: Final = b"dc"  # a dataclasses.Field, the dataclass parameters
@@ -89,7 +91,7 @@ class ValueTag:
     SCALAR: Final = b"sc"  # an instance of a stateless subclass of int, float, str...
     PATH_LIKE: Final = b"pl"
     INSTANCE: Final = b"ob"  # an instance of a project class
-    BASE_DICT: Final = b"bd"  # ... the items of its dict base
+    BASE_DICT_IN_ORDER: Final = b"bo"  # ... the items of its dict base, in order (was b"bd", sorted)
     BASE_VALUE: Final = b"bb"  # ... the value of another built-in base
     BASE_EXCEPTION: Final = b"be"  # ... an exception's args
     DATETIME: Final = b"dt"

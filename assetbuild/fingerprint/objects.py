@@ -34,6 +34,9 @@ class Encoder(Protocol):
     def encode_sorted(self, elems: list[Any], pairs: bool, out: _Out, node: _Node, where: str,
                       depth: int) -> None: ...
 
+    def encode_in_order(self, pairs: list[tuple[Any, Any]], out: _Out, node: _Node, where: str,
+                        depth: int) -> None: ...
+
     def encode_object(self, v: Any, module: Any, qualname: str, out: _Out, node: _Node,
                       where: str) -> str: ...
 
@@ -180,8 +183,8 @@ def _pattern(e: Encoder, v: Any, t: type, out: _Out, node: _Node, where: str, de
 
 def _mappingproxy(e: Encoder, v: Any, t: type, out: _Out, node: _Node, where: str,
                   depth: int) -> None:
-    out.buf += ValueTag.MAPPINGPROXY + _u64(len(v))
-    e.encode_sorted(list(v.items()), True, out, node, where, depth)
+    out.buf += ValueTag.MAPPINGPROXY_IN_ORDER + _u64(len(v))
+    e.encode_in_order(list(v.items()), out, node, where, depth)
 
 
 def _bytearray(e: Encoder, v: Any, t: type, out: _Out, node: _Node, where: str, depth: int) -> None:
@@ -375,8 +378,8 @@ def _builtin_base(e: Encoder, v: Any, t: type, out: _Out, node: _Node, where: st
     for base in t.__mro__:
         if base in _VALUE_BASES:
             if base is dict:
-                out.buf += ValueTag.BASE_DICT
-                e.encode_sorted(list(dict.items(v)), True, out, node, where, depth)
+                out.buf += ValueTag.BASE_DICT_IN_ORDER
+                e.encode_in_order(list(dict.items(v)), out, node, where, depth)
             else:
                 out.buf += ValueTag.BASE_VALUE
                 e.encode(base(v), out, node, where, depth + 1)

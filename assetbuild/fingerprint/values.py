@@ -198,18 +198,25 @@ class ValueEncoder:
             return
         self._active.add(key)
         try:
-            if t is dict:
-                out.buf += ValueTag.DICT + _u64(len(v))
-                self.encode_sorted(list(v.items()), True, out, node, where, depth)
+            if t is dict:  # in its order: a loop over it, join or list of it sees the order
+                out.buf += ValueTag.DICT_IN_ORDER + _u64(len(v))
+                self.encode_in_order(list(v.items()), out, node, where, depth)
             else:
                 out.buf += (ValueTag.SET if t is set else ValueTag.FROZENSET) + _u64(len(v))
                 self.encode_sorted(list(v), False, out, node, where, depth)
         finally:
             self._active.discard(key)
 
+    def encode_in_order(self, pairs: list[tuple[Any, Any]], out: _Out, node: _Node, where: str, depth: int) -> None:
+        """A mapping's (key, value) pairs in its own order (a dict's is its insertion order, the
+        same in every process that builds it the same way)."""
+        for k, x in pairs:
+            self.encode(k, out, node, where, depth + 1)
+            self.encode(x, out, node, where, depth + 1)
+
     def encode_sorted(self, elems: list[Any], pairs: bool, out: _Out, node: _Node, where: str,
                       depth: int) -> None:
-        """The elements (or (key, value) pairs) in the order of their encodings: sets, dicts and
+        """The elements (or (key, value) pairs) in the order of their encodings: sets and
         namespaces have no order of their own that is stable across processes."""
         encs: list[_Enc] = []
         plain = True
@@ -407,6 +414,9 @@ class ValueEncoder:
         sentinel = _SENTINELS.get(id(v))
         if sentinel is not None and sentinel[0] is v:
             out.buf += ValueTag.SENTINEL + _e_str(sentinel[1])
+            return None
+        if t is object:  # a bare object(): a sentinel (_MISSING = object()), its identity all it has
+            out.buf += ValueTag.SENTINEL + _e_str("object()")
             return None
         if depth > _CONTAINER_DEPTH_LIMIT:
             self.mark_bad(out, node, where, "data nested too deeply")

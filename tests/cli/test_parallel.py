@@ -186,7 +186,7 @@ def test_code_edited_during_a_process_build_is_never_recorded_under_the_old_key(
     st = _statuses(r)
     assert r.returncode == 1 and st["gate"][0] == "built", (r.stdout, r.stderr)
     assert st["said"][0] == "failed" and st["said"][1].startswith(
-        "lib/words.py changed while 'said' was running, and its worker ran the changed code"), st
+        "lib/words.py changed while 'said' was running, and the asset ran the changed code"), st
     assert "Traceback" not in r.stderr
     (proj / "lib/words.py").write_text("def word():\n    return 'old'\n")  # the edit is undone
     # nothing went to the remote cache either: a fresh checkout runs `said` (not restored)
@@ -231,3 +231,24 @@ def test_a_helper_edited_into_a_syntax_error_during_a_process_build_fails_only_i
     (tmp_path / "lib/words.py").write_text("def word():\n    return 'old'\n")
     r = cli("-j", "2", "--json", cwd=tmp_path)
     assert _statuses(r)["said"] == ("built", None) and cli("show", "said", cwd=tmp_path).stdout.strip() == "old"
+
+
+@pytest.mark.parametrize("args", [(), ("-j", "2", "--executor", "threads")], ids=["serial", "threads"])
+def test_a_module_an_asset_imports_as_it_runs_here_edited_during_the_build_is_never_recorded(tmp_path, args):
+    """In the build's own process, the modules loaded before the build are the ones keyed; one an
+    asset imports inside its function is compiled from its file as it is then: edited after the
+    keys were made, the asset ran other code than its key says, so it fails and nothing is kept."""
+    _words_project(tmp_path, gate_uses_word=False)
+    text = (tmp_path / "AssetFile").read_text().replace("from lib.words import word\n", "")
+    (tmp_path / "AssetFile").write_text(text.replace("def said(gate):\n", "def said(gate):\n    from lib.words import word\n"))
+    r = _build_while_editing(tmp_path, *args, edit="'new'")
+    st = _statuses(r)
+    assert r.returncode == 1 and st["gate"][0] == "built", (r.stdout, r.stderr)
+    assert st["said"][0] == "failed" and st["said"][1].startswith(
+        "lib/words.py changed while 'said' was running, and the asset ran the changed code"), st
+    (tmp_path / "lib/words.py").write_text("def word():\n    return 'old'\n")  # the edit is undone
+    r = cli("--json", *args, cwd=tmp_path)
+    assert r.returncode == 0 and _statuses(r)["said"] == ("built", None), r.stdout
+    assert cli("show", "said", cwd=tmp_path).stdout.strip() == "old"  # what a clean build gives
+    r = cli("--json", *args, cwd=tmp_path)  # and it stays built: no needless failure without an edit
+    assert _statuses(r) == {"gate": ("cached", None), "said": ("cached", None)}, r.stdout
