@@ -166,6 +166,26 @@ def loaded_sources(names: Iterable[str] | None = None) -> dict[str, str]:
     return out
 
 
+def shadowing_files(project_dir: Path) -> list[tuple[str, str]]:
+    """(file, module) of each top-level project module or package named like a module this
+    process imported from elsewhere first (``json.py``): ``import json`` means that one here and
+    the project's file in a fresh process (a worker), so the two would run other code under one key."""
+    root = os.path.join(str(project_dir), "")
+    try:
+        entries = sorted(os.listdir(project_dir))
+    except OSError:
+        return []
+    out = []
+    for entry in entries:
+        name = entry[:-3] if entry.endswith(".py") else entry
+        if name == entry and not os.path.isfile(os.path.join(root, entry, "__init__.py")):
+            continue
+        f = getattr(sys.modules.get(name), "__file__", None)
+        if f and not _in_project(f, root):
+            out.append((entry, name))
+    return out
+
+
 def compiled_mark() -> int:
     """Where the list of compiled project modules ends now (``compiled_since``)."""
     return len(_COMPILED)

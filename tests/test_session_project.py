@@ -94,3 +94,22 @@ def test_claims_name_the_code_the_outputs_and_the_sources(tmp_path: Path) -> Non
             "AssetFile": "the AssetFile", "lib/__init__.py": "the project module lib/__init__.py",
             "lib/helpers.py": "the project module lib/helpers.py", "data/raw.txt": "the source 'raw'",
             "out/a.txt": "an output of asset 'a'", "site": "an output of asset 'b'"}
+
+
+def test_a_project_file_named_like_a_module_assetbuild_imported_first_is_warned_about(tmp_path: Path) -> None:
+    """json.py beside the AssetFile: the build's process has the standard library's json already,
+    a worker process would import the project's, so the two would run other code under one key."""
+    (tmp_path / "json.py").write_text("def dumps(x):\n    return 'SHADOW'\n")
+    (tmp_path / "helpers").mkdir()
+    (tmp_path / "helpers" / "__init__.py").write_text("")
+    (tmp_path / "AssetFile").write_text("import json\nimport helpers\nfrom assetbuild import asset\n\n"
+                                        "@asset(io='text')\ndef j():\n    return json.dumps({'a': 1})\n")
+    # (from another directory: ``python -m`` puts its working directory first on sys.path)
+    r = cli("-C", str(tmp_path), "build", cwd=tmp_path.parent, env=clean_env())
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == ("warning: json.py in the project has the name of the module 'json', which assetbuild imported "
+                        "first: `import json` gives that one in the build's process and yours in a worker process "
+                        "(-j), under the same key; rename json.py\n"), r.stderr
+    (tmp_path / "json.py").rename(tmp_path / "jsonish.py")
+    r = cli("-C", str(tmp_path), "build", cwd=tmp_path.parent, env=clean_env())
+    assert r.returncode == 0 and r.stderr == "", r.stderr  # helpers/: the project's own package, imported from it

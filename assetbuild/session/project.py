@@ -19,7 +19,7 @@ from ..definitions import AssetDef, SourceDef
 from ..errors import DefinitionError, StoreError
 from ..graph import Graph, resolve
 from ..io import is_external
-from ..loader import Loaded, ProjectImports, load_assetfile
+from ..loader import Loaded, ProjectImports, load_assetfile, shadowing_files
 from ..output import Reporter
 
 CACHE_ENV = "ASSETBUILD_CACHE_DIR"
@@ -359,6 +359,10 @@ def open_project(project_dir: str | os.PathLike[str] = ".", *, assetfile: str | 
                 loaded = load_assetfile(root, assetfile, cache_dir=cache,
                                         wanted=None if sliced is None else frozenset(sliced["affected"] | sliced["frontier"]),
                                         asset_defs=None if sliced is None else sliced.get("asset_defs"))
+            for entry, name in shadowing_files(root):
+                reporter.warn(f"{entry} in the project has the name of the module {name!r}, which assetbuild "
+                              f"imported first: `import {name}` gives that one in the build's process and "
+                              f"yours in a worker process (-j), under the same key; rename {entry}")
             decls = loaded.decls
             if sliced is not None:
                 frontier = sliced["frontier"]
