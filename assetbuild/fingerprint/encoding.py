@@ -123,6 +123,7 @@ class PartTag:
     CLASS: Final = b"k"  # metaclass and bases
     MEMBERS: Final = b"m"  # an enum's members
     ATTRIBUTE: Final = b"a"  # a class attribute
+    STATE: Final = b"s"  # an attribute set on a function (its ``__dict__``)
     # The first byte of a part's body.
     FUNCTION: Final = b"F"  # then the code digest, defaults, keyword defaults
     LEAF: Final = b"L"  # a function that reads only builtins: code digest and names

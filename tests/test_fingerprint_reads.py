@@ -1,0 +1,191 @@
+"""Reads the names in bytecode do not show: attributes set on a function, a project module's
+``__getattr__``, and project modules read by a computed name (``getattr(module, name)``).
+
+End to end first: real projects in ``tmp_path``, built by the real command (a fresh process each
+time), edited, built again; an unchanged project stays cached. Then the fingerprint itself, on
+functions made with ``compile`` + ``exec`` (``test_fingerprint``'s helpers).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import textwrap
+
+import pytest
+from projects import cli
+from test_fingerprint import digest, fp, load, make_fp
+
+# ------------------------------------------------------------------------------------------------
+# End to end: edit, build, rebuilt with the from-scratch result; unchanged, cached
+
+# case -> (files, asset, (file, old, new) of the edit, output before, output after)
+CASES = {
+    "function attribute": (
+        {"AssetFile": """
+            from assetbuild import asset
+
+            def threshold():
+                return threshold.value
+            threshold.value = 10
+
+            @asset(io="text", path="out/fattr.txt")
+            def fattr():
+                return f"{threshold()}\\n"
+         """},
+        "fattr", ("AssetFile", "threshold.value = 10", "threshold.value = 20"), "10\n", "20\n"),
+}
+
+
+def _build(root) -> tuple[dict[str, str], str]:
+    """The real command, in a fresh process: each asset's status, and what it printed on stderr."""
+    r = cli("build", "--json", cwd=root)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return {x["asset"]: x["status"] for x in json.loads(r.stdout)["results"]}, r.stderr
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_an_edit_the_names_do_not_show_rebuilds_and_nothing_else_does(project, case):
+    files, asset, (rel, old, new), before, after = CASES[case]
+    for path, text in files.items():
+        project.write(path, text)
+    out = project.root / "out" / f"{asset}.txt"
+    assert _build(project.root) == ({asset: "built"}, "")
+    assert out.read_text() == before
+    assert _build(project.root) == ({asset: "cached"}, "")  # a second fresh process: no rebuild
+    text = (project.root / rel).read_text()
+    assert text.count(old) == 1
+    (project.root / rel).write_text(text.replace(old, new))
+    assert _build(project.root) == ({asset: "built"}, "")
+    assert out.read_text() == after
+    assert _build(project.root) == ({asset: "cached"}, "")
+
+
+# ------------------------------------------------------------------------------------------------
+# Attributes set on a function
+
+
+ATTRIBUTE = """
+    def threshold():
+        return threshold.value
+    threshold.value = {!r}
+    def a():
+        return threshold()
+"""
+
+
+def test_a_function_attribute_counts_by_value():
+    one = fp(ATTRIBUTE.format(10))
+    assert one.warnings == () and "helper:AssetFile.threshold" in one.parts
+    assert digest(ATTRIBUTE.format(10)) == one.digest
+    assert digest(ATTRIBUTE.format(20)) != one.digest
+    assert digest(ATTRIBUTE.format({"k": (1, 2)})) != digest(ATTRIBUTE.format({"k": (1, 3)}))
+    # The asset function's own attributes are parts of their own.
+    own = fp("def a():\n    return a.limit\na.limit = 3\n")
+    assert "attribute:limit" in own.parts and own.warnings == ()
+    assert fp("def a():\n    return a.limit\na.limit = 4\n").parts["attribute:limit"] != own.parts["attribute:limit"]
+
+
+def test_a_function_attribute_that_cannot_be_encoded_warns_naming_it():
+    f = fp("import threading\ndef h():\n    return h.lock\nh.lock = threading.Lock()\ndef a():\n    return h()\n")
+    assert len(f.warnings) == 1
+    assert "asset 'a': function attribute 'lock' of helper 'AssetFile.h'" in f.warnings[0]
+
+
+def test_a_function_with_attributes_takes_the_full_walk_whoever_reaches_it_first():
+    """The shortcuts for functions that read nothing must not leave the attributes out: the
+    digest would then depend on whether another asset reached the function first."""
+    ns = load("def a(x):\n    return x\na.scale = 2\ndef b():\n    return a\n")
+    direct = make_fp().fingerprint_function(ns["a"], "a")
+    walker = make_fp()
+    walker.fingerprint_function(ns["b"], "b")  # memoizes a as a helper node
+    assert walker.fingerprint_function(ns["a"], "a") == direct
+    assert "attribute:scale" in direct.parts
+    ns["a"].scale = 3
+    assert make_fp().fingerprint_function(ns["a"], "a").digest != direct.digest
+
+
+def _without(fn, *names):
+    """``fn``'s fingerprint helper digest with ``names`` deleted from its ``__dict__`` meanwhile."""
+    saved = {n: fn.__dict__.pop(n) for n in names}
+    try:
+        return make_fp().fingerprint_function(fn, "x").digest
+    finally:
+        fn.__dict__.update(saved)
+
+
+def test_what_decorators_set_keeps_the_digest_it_had():
+    """``functools.wraps``' ``__wrapped__`` (the closure holds it), ``abc.abstractmethod``'s and
+    typing's markers, ``singledispatch``'s registry: none of them adds a part; keys of projects
+    that only decorate do not change."""
+    ns = load("""
+        import abc
+        import functools
+        import typing
+        def traced(fn):
+            @functools.wraps(fn)
+            def wrapper(*args):
+                return fn(*args)
+            return wrapper
+        @traced
+        def h(v):
+            return v + 1
+        class Base(abc.ABC):
+            @abc.abstractmethod
+            def m(self):
+                return 1
+        @typing.final
+        def fin():
+            return 2
+        @functools.singledispatch
+        def show(x):
+            return "x"
+        @show.register
+        def _(x: int):
+            return "int"
+    """)
+    h, m, fin, show = ns["h"], ns["Base"].__dict__["m"], ns["fin"], ns["show"]
+    assert set(h.__dict__) == {"__wrapped__"} and make_fp().fingerprint_function(h, "x").digest == _without(h, "__wrapped__")
+    assert make_fp().fingerprint_function(m, "x").digest == _without(m, "__isabstractmethod__")
+    assert make_fp().fingerprint_function(fin, "x").digest == _without(fin, "__final__")
+    f = make_fp().fingerprint_function(show, "x")
+    assert not [p for p in f.parts if p.startswith("attribute:")] and f.warnings == ()
+    # assetbuild's own declarations are in the key already (inputs, IO manager, path...).
+    declared = load("from assetbuild import asset\n@asset\ndef a():\n    return 1\n")["a"]
+    assert "__assetbuild_asset__" in declared.__dict__
+    assert make_fp().fingerprint_function(declared, "a").digest == _without(declared, "__assetbuild_asset__")
+
+
+def test_wrapped_counts_when_the_closure_does_not_hold_it():
+    """A wrapper that calls ``__wrapped__`` through its own attribute: what it wraps is only
+    there."""
+    src = """
+        import functools
+        def traced(fn):
+            @functools.wraps(fn)
+            def wrapper(*args):
+                return wrapper.__wrapped__(*args)
+            return wrapper
+        @traced
+        def h(v):
+            return v + 1
+        def a(x):
+            return h(x)
+    """
+    assert digest(src) != digest(src.replace("v + 1", "v + 2"))
+
+
+def test_attributes_copied_by_functools_wraps_count():
+    src = textwrap.dedent("""
+        import functools
+        def base():
+            return base.n
+        base.n = {}
+        @functools.wraps(base)
+        def copy():
+            return copy.n
+        def a():
+            return copy()
+    """)
+    assert digest(src.format(1)) != digest(src.format(2))
+    assert functools.WRAPPER_UPDATES == ("__dict__",)  # (why copy has n of its own)
