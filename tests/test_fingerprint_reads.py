@@ -15,6 +15,9 @@ import textwrap
 import pytest
 from projects import cli
 from test_fingerprint import digest, fp, load, make_fp
+from test_fingerprint_imports import Lab, _write
+
+from assetbuild.loader import forget_project_modules
 
 # ------------------------------------------------------------------------------------------------
 # End to end: edit, build, rebuilt with the from-scratch result; unchanged, cached
@@ -34,6 +37,22 @@ CASES = {
                 return f"{threshold()}\\n"
          """},
         "fattr", ("AssetFile", "threshold.value = 10", "threshold.value = 20"), "10\n", "20\n"),
+    "module __getattr__": (
+        {"settings.py": """
+            def __getattr__(name):  # PEP 562: RATE is made on demand, never held
+                if name == "RATE":
+                    return 5
+                raise AttributeError(name)
+         """,
+         "AssetFile": """
+            from assetbuild import asset
+            import settings
+
+            @asset(io="text", path="out/rate.txt")
+            def rate():
+                return f"{settings.RATE}\\n"
+         """},
+        "rate", ("settings.py", "return 5", "return 6"), "5\n", "6\n"),
 }
 
 
@@ -189,3 +208,57 @@ def test_attributes_copied_by_functools_wraps_count():
     """)
     assert digest(src.format(1)) != digest(src.format(2))
     assert functools.WRAPPER_UPDATES == ("__dict__",)  # (why copy has n of its own)
+
+
+# ------------------------------------------------------------------------------------------------
+# Project modules, with the loader's finder (as a build has it)
+
+
+@pytest.fixture
+def lab(tmp_path):
+    root = tmp_path / "proj"
+    root.mkdir()
+    yield Lab(root, tmp_path / "cache")
+    forget_project_modules(root)
+
+
+LAZY_SETTINGS = """
+    _RATES = {"RATE": 5}
+    def __getattr__(name):
+        try:
+            return _RATES[name]
+        except KeyError:
+            raise AttributeError(name) from None
+"""
+
+
+def test_a_module_getattr_counts_as_a_helper(lab):
+    _write(lab.root, {"settings.py": LAZY_SETTINGS})
+    src = "import settings\ndef a():\n    return settings.RATE\n"
+    one = lab.fp(src)
+    assert one.warnings == () and "helper:settings.__getattr__" in one.parts
+    assert lab.fp(src) == one  # the same in a fresh fingerprinter
+    _write(lab.root, {"settings.py": LAZY_SETTINGS.replace('"RATE": 5', '"RATE": 6')})
+    forget_project_modules(lab.root)
+    assert lab.fp(src).digest != one.digest
+
+
+def test_a_module_getattr_counts_when_the_module_is_an_attribute_of_a_package(lab):
+    _write(lab.root, {"pkg/__init__.py": "", "pkg/settings.py": LAZY_SETTINGS})
+    src = "import pkg.settings\ndef a():\n    return pkg.settings.RATE\n"
+    one = lab.fp(src)
+    assert one.warnings == () and "helper:pkg.settings.__getattr__" in one.parts
+    _write(lab.root, {"pkg/settings.py": LAZY_SETTINGS.replace('"RATE": 5', '"RATE": 7')})
+    forget_project_modules(lab.root)
+    assert lab.fp(src).digest != one.digest
+
+
+def test_a_module_without_getattr_is_read_by_names_as_before(lab):
+    """Only the names the code reads count: an edit elsewhere in the module reruns nothing."""
+    _write(lab.root, {"plain.py": "RATE = 5\nOTHER = 1\n"})
+    src = "import plain\ndef a():\n    return plain.RATE\n"
+    one = lab.fp(src)
+    assert not [p for p in one.parts if p.startswith("helper:")]
+    _write(lab.root, {"plain.py": "RATE = 5\nOTHER = 2\n"})
+    forget_project_modules(lab.root)
+    assert lab.fp(src).digest == one.digest

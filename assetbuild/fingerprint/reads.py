@@ -1,9 +1,18 @@
 """Reads that the names in a function's bytecode do not show.
 
-The walk follows a function by what its code names: a global, an attribute of a project module.
-A function's own attributes are not named anywhere (``def f(): return f.limit`` names ``f`` and
-``limit``, and ``limit`` is in ``f.__dict__``), so they are part of the function's state, like
-its defaults and closure. This module says which of them count.
+The walk follows a function by what its code names: a global, an attribute of a project module
+(``values`` encodes such a module by the names the code reads from it). Two kinds of read
+escape that list:
+
+* A function's own attributes (``def f(): return f.limit`` names ``f`` and ``limit``; the value
+  is in ``f.__dict__``): the function's state, like its defaults and closure
+  (``function_state``, encoded by the walk).
+* A module's ``__getattr__`` (PEP 562): ``settings.RATE`` names ``RATE``, which the module does
+  not hold; ``__getattr__`` makes it. A project module that defines one counts it too, as a
+  helper, whenever code reads the module by name.
+
+The module rule depends only on the module's code, never on which attributes it holds when the
+key is made, so keys are the same in every process.
 
 Layer L0: stdlib only, no disk, no clock.
 """
@@ -12,6 +21,10 @@ from __future__ import annotations
 
 import types
 from typing import Any
+
+from .encoding import ValueTag
+from .nodes import _attr, _Node, _Out
+from .values import ValueEncoder
 
 # Attributes decorators set that do not change what the function does, or that count elsewhere:
 # abc.abstractmethod's marker (the class's ``__abstractmethods__`` counts), typing's markers
@@ -50,3 +63,31 @@ def function_state(fn: types.FunctionType) -> list[tuple[str, Any]]:
                 break
     return [(name, d[name]) for name in sorted(k for k in d if type(k) is str)
             if name not in skip and not name.startswith(_OWN_PREFIX)]
+
+
+class ReadsEncoder(ValueEncoder):
+    """The value encoder, with the module rule of this module's doc.
+
+    A project module imported with the AssetFile is encoded by ``ValueEncoder`` from the names
+    the code reads; when it defines ``__getattr__``, that encoding is wrapped
+    (``ValueTag.MODULE_READS``) and followed by what those reads can reach.
+    Every other module is encoded as before, so keys of code without these reads do not change.
+    """
+
+    def encode_module(self, m: types.ModuleType, out: _Out, node: _Node, where: str,
+                      depth: int) -> str:
+        name = _attr(m, "__name__")
+        if not isinstance(name, str) or not self.is_project(name) or (
+                self.closures is not None and not self._is_project_module(name)):
+            # Not by names: a library by version, or read from its file already (whole).
+            return super().encode_module(m, out, node, where, depth)
+        ns = _attr(m, "__dict__")
+        hook = ns.get("__getattr__") if isinstance(ns, dict) else None
+        if hook is None:
+            return super().encode_module(m, out, node, where, depth)
+        out.buf += ValueTag.MODULE_READS
+        label = super().encode_module(m, out, node, where, depth)
+        out.buf += ValueTag.TRUE
+        self.encode(hook, out, node, f"__getattr__ of module '{name}'", depth + 1)
+        out.buf += ValueTag.FALSE  # no read by a computed name
+        return label

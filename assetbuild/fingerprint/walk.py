@@ -25,8 +25,7 @@ from .encoding import FINGERPRINT_VERSION, PartTag, ValueTag, _e_bytes, _e_int, 
 from .imports import Import, ModuleFinder, absolute_name, code_imports
 from .nodes import NodeTable, _final, _label, _local, _Node, _Out, _render, _type_name
 from .objects import encode_dispatch_registry
-from .reads import function_state
-from .values import ValueEncoder
+from .reads import ReadsEncoder, function_state
 
 
 @dataclass(frozen=True)
@@ -81,7 +80,7 @@ class Fingerprinter:
         self._code_digests: dict[int, bytes] = {} if code_digests is None else code_digests
         self._keep: list[Any] = []
         self._nodes = NodeTable()
-        self._values = ValueEncoder(self._nodes, is_project_module=is_project_module,
+        self._values = ReadsEncoder(self._nodes, is_project_module=is_project_module,
                                     distribution_version=distribution_version,
                                     project_dir=project_dir, modules=modules)
         self._encode = self._values.encode
