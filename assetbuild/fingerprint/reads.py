@@ -1,7 +1,7 @@
 """Reads that the names in a function's bytecode do not show.
 
 The walk follows a function by what its code names: a global, an attribute of a project module
-(``values`` encodes such a module by the names the code reads from it). Two kinds of read
+(``values`` encodes such a module by the names the code reads from it). Three kinds of read
 escape that list:
 
 * A function's own attributes (``def f(): return f.limit`` names ``f`` and ``limit``; the value
@@ -10,9 +10,13 @@ escape that list:
 * A module's ``__getattr__`` (PEP 562): ``settings.RATE`` names ``RATE``, which the module does
   not hold; ``__getattr__`` makes it. A project module that defines one counts it too, as a
   helper, whenever code reads the module by name.
+* An attribute read by a computed name (``getattr(transforms, "f_" + kind)``, ``vars(m)``,
+  ``m.__dict__``): no name says which. When a function's code names one of ``DYNAMIC_READS``,
+  every project module it reads counts whole, by its file and the project modules that file
+  imports (as a module imported inside a function does: ``imports``).
 
-The module rule depends only on the module's code, never on which attributes it holds when the
-key is made, so keys are the same in every process.
+Both module rules depend only on the module's code and the reading function's code, never on
+what the module holds when the key is made, so keys are the same in every process.
 
 Layer L0: stdlib only, no disk, no clock.
 """
@@ -36,6 +40,13 @@ _OWN_PREFIX = "__assetbuild_"
 # What functools.singledispatch sets on its wrapper: the registry counts as the function's code
 # (``objects.encode_dispatch_registry``), the base function with it.
 _DISPATCH = frozenset({"register", "dispatch", "registry", "_clear_cache", "__wrapped__"})
+
+# Names through which code reads attributes by a computed name: builtins, attributes, and the
+# helpers of ``operator`` and ``inspect`` that do it. Any of them in a function's names (as a
+# global or an attribute: a superset, never a miss) makes the project modules it reads count
+# whole.
+DYNAMIC_READS = frozenset({"getattr", "hasattr", "vars", "dir", "__dict__", "__getattribute__",
+                           "attrgetter", "methodcaller", "getmembers", "getattr_static"})
 
 
 def function_state(fn: types.FunctionType) -> list[tuple[str, Any]]:
@@ -66,11 +77,11 @@ def function_state(fn: types.FunctionType) -> list[tuple[str, Any]]:
 
 
 class ReadsEncoder(ValueEncoder):
-    """The value encoder, with the module rule of this module's doc.
+    """The value encoder, with the two module rules of this module's doc.
 
     A project module imported with the AssetFile is encoded by ``ValueEncoder`` from the names
-    the code reads; when it defines ``__getattr__``, that encoding is wrapped
-    (``ValueTag.MODULE_READS``) and followed by what those reads can reach.
+    the code reads; when it defines ``__getattr__``, or the code reads by a computed name, that
+    encoding is wrapped (``ValueTag.MODULE_READS``) and followed by what those reads can reach.
     Every other module is encoded as before, so keys of code without these reads do not change.
     """
 
@@ -83,11 +94,22 @@ class ReadsEncoder(ValueEncoder):
             return super().encode_module(m, out, node, where, depth)
         ns = _attr(m, "__dict__")
         hook = ns.get("__getattr__") if isinstance(ns, dict) else None
-        if hook is None:
+        dynamic = not DYNAMIC_READS.isdisjoint(node.names)
+        if hook is None and not dynamic:
             return super().encode_module(m, out, node, where, depth)
         out.buf += ValueTag.MODULE_READS
         label = super().encode_module(m, out, node, where, depth)
-        out.buf += ValueTag.TRUE
-        self.encode(hook, out, node, f"__getattr__ of module '{name}'", depth + 1)
-        out.buf += ValueTag.FALSE  # no read by a computed name
+        if hook is None:
+            out.buf += ValueTag.FALSE
+        else:
+            out.buf += ValueTag.TRUE
+            self.encode(hook, out, node, f"__getattr__ of module '{name}'", depth + 1)
+        if not dynamic:
+            out.buf += ValueTag.FALSE
+        elif self.closures is None:  # no finder: its file cannot be read
+            out.buf += ValueTag.TRUE
+            self.mark_bad(out, node, where, f"module {name}: attributes read by a computed name")
+        else:
+            out.buf += ValueTag.TRUE
+            self.encode_module_source(name, (), out, node, where)
         return label
