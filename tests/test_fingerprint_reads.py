@@ -13,7 +13,7 @@ import json
 import textwrap
 
 import pytest
-from projects import cli
+from projects import clean_env, cli
 from test_fingerprint import digest, fp, load, make_fp
 from test_fingerprint_imports import Lab, _write
 
@@ -70,9 +70,9 @@ CASES = {
 }
 
 
-def _build(root) -> tuple[dict[str, str], str]:
+def _build(root, **env: str) -> tuple[dict[str, str], str]:
     """The real command, in a fresh process: each asset's status, and what it printed on stderr."""
-    r = cli("build", "--json", cwd=root)
+    r = cli("build", "--json", cwd=root, env=clean_env(**env))
     assert r.returncode == 0, r.stdout + r.stderr
     return {x["asset"]: x["status"] for x in json.loads(r.stdout)["results"]}, r.stderr
 
@@ -92,6 +92,32 @@ def test_an_edit_the_names_do_not_show_rebuilds_and_nothing_else_does(project, c
     assert _build(project.root) == ({asset: "built"}, "")
     assert out.read_text() == after
     assert _build(project.root) == ({asset: "cached"}, "")
+
+
+def test_all_three_stay_cached_under_every_hash_seed(project):
+    """Sets and dicts among the function's attributes, a module's __getattr__, a module read whole:
+    nothing the new parts encode depends on the process's hash seed."""
+    for files, _, _, _, _ in CASES.values():
+        for path, text in files.items():
+            if path != "AssetFile":
+                project.write(path, text)
+    project.write("AssetFile", """
+        from assetbuild import asset
+        import settings, transforms
+
+        def threshold():
+            return threshold.value + len(threshold.names) + len(threshold.table)
+        threshold.value = 10
+        threshold.names = {"alpha", "beta", "gamma", "delta"}
+        threshold.table = {"x": frozenset({"p", "q", "r"}), "y": 2}
+
+        @asset(io="json")
+        def every():
+            return [threshold(), settings.RATE, getattr(transforms, "transform_upper")("a")]
+    """)
+    assert _build(project.root, PYTHONHASHSEED="0") == ({"every": "built"}, "")
+    for seed in ("1", "2", "3"):
+        assert _build(project.root, PYTHONHASHSEED=seed) == ({"every": "cached"}, ""), seed
 
 
 # ------------------------------------------------------------------------------------------------
