@@ -59,6 +59,11 @@ def function_state(fn: types.FunctionType) -> list[tuple[str, Any]]:
     d = fn.__dict__
     if not d:
         return []
+    for name in d:
+        if type(name) is not str or not name.startswith(_OWN_PREFIX):
+            break
+    else:  # only assetbuild's declarations: every asset function (worth the shortcut)
+        return []
     skip: frozenset[str] = _MARKERS
     if type(d.get("registry")) is types.MappingProxyType and callable(d.get("dispatch")):
         skip = _MARKERS | _DISPATCH

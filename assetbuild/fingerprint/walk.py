@@ -96,16 +96,15 @@ class Fingerprinter:
         """Fingerprint ``fn``, the function of asset ``asset``."""
         if not isinstance(fn, types.FunctionType):
             raise TypeError(f"asset {asset!r}: expected a function, got {_type_name(fn)}")
-        # Attributes set on the function are state the shortcuts below do not encode.
-        stateless = not (fn.__dict__ and function_state(fn))
-        if stateless and not (fn.__defaults__ or fn.__kwdefaults__ or fn.__closure__):
+        # Neither shortcut encodes attributes set on the function: one that has some walks.
+        if not (fn.__defaults__ or fn.__kwdefaults__ or fn.__closure__):
             leaf = self._leaf(fn)
-            if leaf is not None:
+            if leaf is not None and not (fn.__dict__ and function_state(fn)):
                 return leaf
         node = self._nodes.by_id.get(id(fn))
         if node is None:
-            if stateless and not (fn.__defaults__ or fn.__kwdefaults__ or fn.__closure__
-                                  or self._names_of(fn.__code__)):
+            if not (fn.__defaults__ or fn.__kwdefaults__ or fn.__closure__
+                    or self._names_of(fn.__code__) or (fn.__dict__ and function_state(fn))):
                 # Fast path, same result as the general one: only the code part.
                 static = _code_digest(fn.__code__, self._code_digests, self._keep)
                 code = _sha256(_CODE_HEAD + static + _NO_DEFAULTS)
@@ -472,13 +471,14 @@ class Fingerprinter:
         bindings = []
         label_bytes = self._label_bytes
         rendered = root.rendered or [_render(item[3], _final) for item in root.items]
-        code_section, closure_section = PartTag.CODE, PartTag.CLOSURE  # read once, not per item
+        # The section tags, read once rather than per item.
+        code_section, closure_section, state_section = PartTag.CODE, PartTag.CLOSURE, PartTag.STATE
         for (section, key, head, _, refers), body in zip(root.items, rendered):
             if section == code_section:
                 label = "code"
             elif section == closure_section:
                 label = f"closure:{key}"
-            elif section == PartTag.STATE:
+            elif section == state_section:
                 label = f"attribute:{key}"
             elif isinstance(refers, _Node):
                 label = labels[id(refers)]
