@@ -23,8 +23,9 @@ Why the main rules are what they are (RELIABILITY-NOTES.md §5 has the measureme
   ``repr`` embeds memory addresses, set order follows ``PYTHONHASHSEED``, and ``str`` confuses
   ``1``, ``'1'`` and ``True``. Sets and dict items are sorted by their encoded bytes. Floats are
   encoded with ``float.hex``, so ``-0.0`` and ``0.0`` differ.
-* **Part of a function's behaviour is outside its code object**: defaults, closure cells, the
-  globals its code (and nested code) names, and the modules it imports inside its body.
+* **Part of a function's behaviour is outside its code object**: defaults, closure cells,
+  attributes set on it, the globals its code (and nested code) names, and the modules it
+  imports inside its body.
 
   - Project code is every module loaded from under the project directory, with or without
     ``__init__.py`` (a ``src/`` folder is a namespace package), outside site-packages.
@@ -34,6 +35,9 @@ Why the main rules are what they are (RELIABILITY-NOTES.md §5 has the measureme
     file, never imported: its code and that of every module importing it runs (``imports``).
     So is a submodule not imported with the AssetFile that code reaches as an attribute of a
     package. Neither depends on whether something imported the module since.
+  - A project module imported with the AssetFile counts by the names the code reads from it,
+    plus its ``__getattr__`` if it defines one; read whole from its file when the code reads
+    attributes by a computed name (``getattr``, ``vars``... : ``reads``).
   - Instances of project classes (and dataclass instances) count by their class and their full
     state: ``__dict__`` (attributes set after construction too), slots, the items of a built-in
     base such as ``list``, an exception's ``args``.
@@ -54,8 +58,8 @@ Why the main rules are what they are (RELIABILITY-NOTES.md §5 has the measureme
 Known limits:
 
 * What the code cannot name stays invisible: files read without a ``source``, environment
-  variables, ``globals()[...]``, ``getattr(module, computed_name)``,
-  ``importlib.import_module(...)``.
+  variables, ``globals()[...]``, ``importlib.import_module(...)``, and a project module one
+  function reads and passes to another that calls ``getattr`` on it.
 * A few line-dependent compiler choices are not normalized. Example: on 3.11+, ``x, y = y, x``
   split over two lines keeps a ``SWAP``. These cause a spurious rebuild, never a missed one.
 * A project module read from its file counts whole (any code edit in it reruns the assets that
@@ -75,6 +79,8 @@ The package, one responsibility per module (this file only re-exports the public
 * ``objects`` — the encoders of every other object (callables, descriptors, stdlib value types,
   instances), and the table that picks one by type.
 * ``refs`` — the project code pickle bytes name, and the data version that covers it.
+* ``reads`` — what the names in bytecode do not show: a function's attributes, a module's
+  ``__getattr__``, modules read by a computed name (the ``ReadsEncoder`` the walk uses).
 * ``imports`` — import statements read from bytecode, and project modules digested from their
   files (behind a ``ModuleFinder``: the loader's) without being imported.
 * ``walk`` — the ``Fingerprinter``: the graph walk, Tarjan components, assembly of the parts and

@@ -64,6 +64,10 @@ class ValueTag:
     # A project module read from its source file (``imports``): then the digest of every module
     # its import runs, itself included (``MODULE_CLOSURE``).
     MODULE_SOURCE: Final = b"Q"
+    # A project module some reads of which its names do not show (``reads``): this tag, its
+    # PROJECT_MODULE encoding, then its ``__getattr__`` (TRUE and the value, or FALSE), then,
+    # when the code reads attributes by a computed name, TRUE and its MODULE_SOURCE (or FALSE).
+    MODULE_READS: Final = b"pr"
     # Callables and descriptors.
     BOUND_METHOD: Final = b"mb"
     STATICMETHOD: Final = b"@s"
@@ -125,6 +129,7 @@ class PartTag:
     CLASS: Final = b"k"  # metaclass and bases
     MEMBERS: Final = b"m"  # an enum's members
     ATTRIBUTE: Final = b"a"  # a class attribute
+    STATE: Final = b"s"  # an attribute set on a function (its ``__dict__``)
     # The first byte of a part's body.
     FUNCTION: Final = b"F"  # then the code digest, defaults, keyword defaults
     LEAF: Final = b"L"  # a function that reads only builtins: code digest and names

@@ -25,7 +25,7 @@ from .encoding import FINGERPRINT_VERSION, PartTag, ValueTag, _e_bytes, _e_int, 
 from .imports import Import, ModuleFinder, absolute_name, code_imports
 from .nodes import NodeTable, _final, _label, _local, _Node, _Out, _render, _type_name
 from .objects import encode_dispatch_registry
-from .values import ValueEncoder
+from .reads import ReadsEncoder, function_state
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,8 @@ class Fingerprint:
     """The code fingerprint of one asset function.
 
     Part labels, all direct references of the function except the reached helpers: ``code`` (its
-    code, defaults and keyword defaults), ``closure:<name>``, ``global:<name>`` (a value),
+    code, defaults and keyword defaults), ``closure:<name>``, ``attribute:<name>`` (set on the
+    function: ``reads.function_state``), ``global:<name>`` (a value),
     ``module:<name>``, ``object:<module>.<qualname>`` (non-project code, by name and version),
     ``helper:<module>.<qualname>`` (every project function or class reached, directly or not, with
     its full recursive digest; ``#2``... tells apart two helpers with one label), and ``names``
@@ -79,7 +80,7 @@ class Fingerprinter:
         self._code_digests: dict[int, bytes] = {} if code_digests is None else code_digests
         self._keep: list[Any] = []
         self._nodes = NodeTable()
-        self._values = ValueEncoder(self._nodes, is_project_module=is_project_module,
+        self._values = ReadsEncoder(self._nodes, is_project_module=is_project_module,
                                     distribution_version=distribution_version,
                                     project_dir=project_dir, modules=modules)
         self._encode = self._values.encode
@@ -95,14 +96,15 @@ class Fingerprinter:
         """Fingerprint ``fn``, the function of asset ``asset``."""
         if not isinstance(fn, types.FunctionType):
             raise TypeError(f"asset {asset!r}: expected a function, got {_type_name(fn)}")
+        # Neither shortcut encodes attributes set on the function: one that has some walks.
         if not (fn.__defaults__ or fn.__kwdefaults__ or fn.__closure__):
             leaf = self._leaf(fn)
-            if leaf is not None:
+            if leaf is not None and not (fn.__dict__ and function_state(fn)):
                 return leaf
         node = self._nodes.by_id.get(id(fn))
         if node is None:
             if not (fn.__defaults__ or fn.__kwdefaults__ or fn.__closure__
-                    or self._names_of(fn.__code__)):
+                    or self._names_of(fn.__code__) or (fn.__dict__ and function_state(fn))):
                 # Fast path, same result as the general one: only the code part.
                 static = _code_digest(fn.__code__, self._code_digests, self._keep)
                 code = _sha256(_CODE_HEAD + static + _NO_DEFAULTS)
@@ -362,6 +364,11 @@ class Fingerprinter:
                 else:
                     self._encode(value, out, node, f"closure variable '{name}'", 0)
                 items.append((PartTag.CLOSURE, name, PartTag.CLOSURE + _e_str(name), out.finish(), None))
+        if fn.__dict__:
+            for name, value in function_state(fn):
+                out = _Out()
+                self._encode(value, out, node, f"function attribute '{name}'", 0)
+                items.append((PartTag.STATE, name, PartTag.STATE + _e_str(name), out.finish(), None))
         if names:
             g = fn.__globals__
             b = _builtins_of(fn)
@@ -464,12 +471,15 @@ class Fingerprinter:
         bindings = []
         label_bytes = self._label_bytes
         rendered = root.rendered or [_render(item[3], _final) for item in root.items]
-        code_section, closure_section = PartTag.CODE, PartTag.CLOSURE  # read once, not per item
+        # The section tags, read once rather than per item.
+        code_section, closure_section, state_section = PartTag.CODE, PartTag.CLOSURE, PartTag.STATE
         for (section, key, head, _, refers), body in zip(root.items, rendered):
             if section == code_section:
                 label = "code"
             elif section == closure_section:
                 label = f"closure:{key}"
+            elif section == state_section:
+                label = f"attribute:{key}"
             elif isinstance(refers, _Node):
                 label = labels[id(refers)]
                 bindings.append(head + (label_bytes.get(label) or self._encode_label(label)))
