@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any, Protocol
 
-from .atomicfile import sweep_temps, write_atomically
+from .atomicfile import make_way, sweep_temps, write_atomically
 from .errors import SourceMissing, SourceUnusable
 
 _CHUNK = 1 << 20
@@ -246,7 +246,11 @@ class Workspace:
             os.makedirs(d, exist_ok=True)
             sweep_temps(d)
             self._dirs.add(d)
-        return stat_sig(write_atomically(p, data, crash_at="path-rename"))
+        try:
+            return stat_sig(write_atomically(p, data, crash_at="path-rename"))
+        except IsADirectoryError:  # a directory where the file goes: only an empty one makes way
+            make_way(p)
+            return stat_sig(write_atomically(p, data, crash_at="path-rename"))
 
 
     # --- files an asset writes itself (assetbuild.produced) ------------------------------------

@@ -246,6 +246,25 @@ def test_files_a_run_no_longer_writes_are_removed(tmp_path, runs):
     assert set(_files(root)) == FILES - {"eval/plots/p2.csv"}
 
 
+def test_a_directory_inside_a_declared_directory_goes_whether_the_asset_runs_or_is_restored(tmp_path, runs):
+    """Under a declared directory, the asset's own, a directory where one of its files goes is
+    removed with what it holds (as any file there it did not write), on a restore and on a run."""
+    root = _project(tmp_path / "p")
+    assert _build(root).ok
+    for edit in (None, "0.95"):
+        if edit:  # a run this time
+            (root / "AssetFile").write_text(PIPELINE.replace('"acc": 0.9', f'"acc": {edit}'))
+        (root / "eval" / "metrics.json").unlink()
+        (root / "eval" / "metrics.json" / "x").mkdir(parents=True)
+        (root / "eval" / "metrics.json" / "x" / "y.txt").write_text("stray")
+        dry = assetbuild.build(project_dir=root, dry_run=True)
+        assert {x.asset: x.metadata.get("would") for x in dry.results}["evaluate"] == ("run" if edit else "restore")
+        r = _build(root)
+        assert r.ok, [(x.asset, x.error) for x in r.results]
+        assert (root / "eval" / "metrics.json").is_file()
+    assert '"acc": 0.95' in (root / "eval" / "metrics.json").read_text()
+
+
 def test_writes_outside_the_declared_outputs_warn_once(tmp_path):
     root = _project(tmp_path / "p", '''
 from assetbuild import asset
