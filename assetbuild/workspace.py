@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any, Protocol
 
-from .atomicfile import make_way, sweep_temps, write_atomically
+from .atomicfile import IN_THE_WAY, dir_in_the_way, make_way, sweep_temps, write_atomically
 from .errors import SourceMissing, SourceUnusable
 
 _CHUNK = 1 << 20
@@ -251,6 +251,11 @@ class Workspace:
         except IsADirectoryError:  # a directory where the file goes: only an empty one makes way
             make_way(p)
             return stat_sig(write_atomically(p, data, crash_at="path-rename"))
+
+    def in_the_way(self, rel: str) -> str | None:
+        """Why the file ``rel`` (a path output, a declared file output) cannot be written without
+        deleting what assetbuild did not write; None if nothing stands in its way."""
+        return IN_THE_WAY if dir_in_the_way(self.abspath(rel)) else None
 
 
     # --- files an asset writes itself (assetbuild.produced) ------------------------------------
