@@ -10,6 +10,10 @@ name is drawn. The rename replaces a symlink at the destination itself, never it
 
 A writer holds an ``flock`` on its temp file until the rename, so the leftover of a killed
 writer (unlocked) can be told from a live one and swept (``sweep_temps``).
+
+A rename cannot put a file where a directory is. An output's writer asks ``make_way``, which
+removes an empty directory only: one holding files holds the user's files, which assetbuild
+never deletes (``dir_in_the_way`` lets a build say so before it runs anything).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import errno
 import fcntl
 import os
 import re
+import stat
 from collections.abc import Iterator, Sequence
 from typing import BinaryIO
 
@@ -154,6 +159,38 @@ def sweep_temps(directory: str | os.PathLike[str]) -> int:
         finally:
             os.close(fd)  # releases our lock
     return removed
+
+
+IN_THE_WAY = ("a directory that holds other files is in its place, and assetbuild deletes no file it did not "
+              "write; move it away")
+
+
+def dir_in_the_way(path: str) -> bool:
+    """Whether a directory that holds anything stands at ``path``, where assetbuild writes a
+    file: its files are the user's, never deleted (an empty one is replaced, a symlink is
+    replaced as a link: neither loses anything)."""
+    try:
+        if not stat.S_ISDIR(os.lstat(path).st_mode):
+            return False
+        with os.scandir(path) as it:
+            return next(it, None) is not None
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True  # a directory it cannot list: rmdir could not remove it either
+
+
+def make_way(path: str) -> None:
+    """Remove an empty directory at ``path`` so a file can take its place (nothing else there
+    is touched); ``IsADirectoryError`` naming it when it holds anything (``IN_THE_WAY``)."""
+    try:
+        os.rmdir(path)  # a file, a symlink or nothing there: ENOTDIR or ENOENT, and nothing done
+    except (FileNotFoundError, NotADirectoryError):
+        pass
+    except OSError as e:
+        if e.errno in (errno.ENOTEMPTY, errno.EEXIST):
+            raise IsADirectoryError(errno.EISDIR, IN_THE_WAY, path) from None
+        raise
 
 
 def _lock(fd: int) -> bool:

@@ -1,6 +1,7 @@
 """Deleting the files assetbuild wrote into a project (``assetbuild clean --outputs``): path
-outputs and the files of ``outputs=``, as the store's records of the project name them, each
-only while it still holds what assetbuild wrote.
+outputs and the files of ``outputs=``, as the store's records of the project name them (its
+heads, and the notes of files an asset stopped writing: assetbuild.moved), each only while it
+still holds what assetbuild wrote.
 
 Every path comes from a record, which may be corrupt or crafted, so nothing is trusted:
 
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from .manifest import FILES_IO, decode_manifest, is_dir_output, normal_mode, output_path, owner_of
+from .moved import LeftFile
 
 StatSig = tuple[int, int, int, int]
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
@@ -122,6 +124,16 @@ def recorded_outputs(heads: Mapping[str, Any], read_manifest: Callable[[str], by
             sig = head.path_stat if _is_sig(head.path_stat) else None
             files.append(Written(head.path, asset, head.output_digest, sig))
     return out
+
+
+def add_left(recorded: Recorded, left: Iterable[LeftFile]) -> Recorded:
+    """``recorded`` with the files that replaced heads left behind (assetbuild.moved): they go
+    as outputs of removed assets go, each only while it holds what was written."""
+    for f in left:
+        recorded.files.append(Written(f.path, f.asset, f.digest, f.sig, f.mode, f.size))
+        if f.under is not None:
+            recorded.dirs.append(f.under)
+    return recorded
 
 
 def _is_sig(x: object) -> bool:

@@ -155,6 +155,11 @@ class Files(Protocol):
 
     def write_path(self, rel: str, data: bytes) -> StatSig: ...
 
+    def in_the_way(self, rel: str) -> str | None:
+        """Why the file ``rel`` cannot be written without deleting what assetbuild did not write
+        (a directory holding files in its place); None if nothing is in its way. Optional: a
+        Files without it is asked nothing."""
+
     # files an asset writes itself (``outputs=``; see assetbuild.produced)
     def staging_dir(self, asset: str) -> str: ...
 

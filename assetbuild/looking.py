@@ -10,7 +10,8 @@ from typing import Any
 from .contracts import Decision, Files, TraceStore
 from .errors import SourceMissing
 from .graph import Graph
-from .known import Known, Unusable, unusable_status
+from .known import Blocked, Known, Unusable, unusable_status
+from .manifest import is_dir_output
 from .rebuild import FORCED, failed_state, state_of, would_do
 from .reports import AssetResult, AssetStatus, ObservationResult
 from .skips import skip_note
@@ -32,6 +33,8 @@ class Looking:
     files: Files
     sources: set[str]
     known: dict[str, Known]
+    blocked: dict[str, Blocked]
+    causes: dict[str, str]
     observations: Mapping[str, ObservationResult]
     _source_path: dict[str, str]
     outputs: Any  # the Materializer: the data version readers' keys use
@@ -76,10 +79,29 @@ class Looking:
         known = self.known.get(name)
         return known.data_version if known else None
 
+    def _decide_to_write(self, name: str) -> Decision:
+        """``_decide``, for a build that acts on it: ``Unusable`` (the asset fails, before it
+        runs) when a file it would write (a path output, a declared file output) has a directory
+        holding other files in its place. Those files are the user's, never deleted; ``-n`` asks
+        this too, so it predicts the failure the build then has."""
+        d = self._decide(name)
+        if d.action == "cached":
+            return d
+        in_the_way = getattr(self.files, "in_the_way", None)
+        adef: Any = self.graph.nodes[name]
+        for rel in (adef.path,) if adef.path is not None else (o for o in adef.outputs if not is_dir_output(o)):
+            why = in_the_way(rel) if in_the_way is not None else None
+            if why is not None:
+                why = f"cannot write its output {rel}: {why}"
+                self.blocked[name] = Blocked.FAILED
+                self.causes[name] = why
+                raise Unusable(why, fails=True)
+        return d
+
     def _dry_run(self, name: str) -> AssetResult:
         """What a build would do with one asset, as a result with ``metadata["would"]``."""
         try:
-            d = self._decide(name)
+            d = self._decide_to_write(name)
         except Unusable as e:
             return AssetResult(name, "failed" if e.fails else "skipped",
                                error=e.why if e.fails else f"not run: {e.why}")

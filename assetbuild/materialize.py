@@ -21,6 +21,7 @@ from .fingerprint.shown import shown_values
 from .keys import KeyParts
 from .manifest import decode_manifest
 from .metadata import encode_metadata
+from .moved import MovedOutputs
 from .reports import Head, Trace
 
 
@@ -57,6 +58,7 @@ class Materializer:
         self.nodes = nodes or {}
         self._texts: dict[str, str] = {}  # source file -> sha256 of its text ("" unreadable), this build  # asset -> its definition: the function whose short values heads keep
         self.files = files
+        self.moved = MovedOutputs(store)  # what replaced heads leave behind: this build's notes
         self.io_tags = io_tags
         self.inputs = inputs or {}  # asset -> (parameter, upstream) in binding order
         self.source_paths = source_paths or {}
@@ -146,7 +148,7 @@ class Materializer:
         """Make a reused trace the asset's latest build, unless it already is, unchanged."""
         head = d.head
         if head is None or head.key != d.key or (d.path_sig is not None and d.path_sig != head.path_stat):
-            self.put_head(name, d.known_key, d.parts, d.reused, d.path_sig)
+            self.put_head(name, d.known_key, d.parts, d.reused, d.path_sig, before=head)
 
     def restore(self, name: str, path: str, d: Decision, data: bytes | None = None) -> None:
         """Write a reused trace's bytes (``data``, else read from the store: ``CacheCorrupt`` if
@@ -154,7 +156,7 @@ class Materializer:
         if data is None:
             data = self.store.read_blob(d.reused.output_digest)
         sig = _write(self.files, path, data)
-        self.put_head(name, d.known_key, d.parts, d.reused, sig)
+        self.put_head(name, d.known_key, d.parts, d.reused, sig, before=d.head)
         self.keep(name, data)
 
     def restore_files(self, name: str, d: Decision, data: bytes) -> None:
@@ -168,7 +170,7 @@ class Materializer:
                                            lambda digest: self.store.blob_file(digest))
         except OSError as e:
             raise PathNotWritten(e) from e
-        self.put_head(name, d.known_key, d.parts, d.reused, None)
+        self.put_head(name, d.known_key, d.parts, d.reused, None, before=d.head)
 
     def record(self, name: str, d: Decision, path: str | None, produced: Any, staging: str | None = None) -> str:
         """Store a built output (bytes, path output, trace, head, history); its data version.
@@ -200,7 +202,7 @@ class Materializer:
         trace = Trace(data_version, produced.digest, d.parts.io, size, produced.duration_s, now,
                       _metadata_json(produced.metadata))
         self.store.put_trace(d.known_key, trace)
-        self.put_head(name, d.known_key, d.parts, trace, sig, now=now)
+        self.put_head(name, d.known_key, d.parts, trace, sig, now=now, before=d.head)
         self.store.add_history(name, now, d.known_key)
         if spooled is None:  # a spooled one is read when needed
             self.keep(name, produced.data)
@@ -219,17 +221,21 @@ class Materializer:
                 return self.code_refs(view)  # type: ignore[arg-type]  # a map reads like bytes
 
     def put_head(self, name: str, key: str, parts: KeyParts, trace: Trace | Head, sig: StatSig | None,
-                 now: int | None = None) -> None:
-        """Record ``key`` as the asset's latest build; ``trace`` is a Trace or the current Head."""
+                 now: int | None = None, *, before: Head | None) -> None:
+        """Record ``key`` as the asset's latest build, replacing ``before``; ``trace`` is a Trace
+        or the current Head. Files ``before`` wrote where the new head writes none are noted
+        (assetbuild.moved): ``clean --orphans`` deletes them, a build warns of them."""
         if now is None:  # reused work: keep the time it was built
             now = trace.built_ns if isinstance(trace, Head) else trace.created_ns
-        self.store.put_head(name, Head(
+        head = Head(
             key, trace.data_version, trace.output_digest, parts.code, parts.code_parts,
             parts.inputs, parts.io, parts.path, sig, now, trace.size, trace.duration_s, parts.sources, parts.env,
             params=parts.params, resources=parts.resources, fan_in=parts.fan_in, producer=parts.producer,
             code_values=self.code_values(name, parts),
             source_at=trace.source_at if isinstance(trace, Head) else self.source_at(name, parts),
-            partition=parts.partition))
+            partition=parts.partition)
+        self.moved.replacing(name, before, head)
+        self.store.put_head(name, head)
 
     def source_at(self, name: str, parts: KeyParts) -> tuple[tuple[str, str, int], ...]:
         """Where the asset's function and its helpers are: (code part, digest of its file's text,

@@ -10,7 +10,9 @@ directory holds beyond them. Placed files' stat signatures go to the stat cache,
 them again costs one ``stat`` per file and no read.
 
 Nothing is ever deleted outside a declared output: a declared directory that is a symlink is
-replaced, not followed, and the walk of a declared directory follows no symlink.
+replaced, not followed, and the walk of a declared directory follows no symlink. A directory
+standing where a declared file goes is replaced only when empty: one that holds files is the
+user's, and the asset fails naming it (the build checks before it runs: ``-n`` predicts it).
 """
 
 from __future__ import annotations
@@ -24,10 +26,11 @@ import shutil
 import stat
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from .atomicfile import atomic_writer, create_temp_beside, write_atomically
+from .atomicfile import atomic_writer, create_temp_beside, make_way, write_atomically
 from .definitions import AssetContext
 from .manifest import FileEntry, Manifest, encode_manifest, is_dir_output, normal_mode, output_path
 
@@ -285,15 +288,26 @@ def _clear_way(root: str, rel: str, outputs: Sequence[str]) -> None:
             raise NotADirectoryError(errno.ENOTDIR, "not a directory", here)
 
 
+def _in_declared_dir(rel: str, outputs: Sequence[str]) -> bool:
+    return any(rel.startswith(d) for d in outputs if is_dir_output(d))
+
+
+def _writing_over_dirs(write: Callable[[], object], dst: str, rel: str, outputs: Sequence[str]) -> None:
+    """``write()`` the file ``rel``; if a directory stands at ``dst``, make way and write again:
+    inside a declared directory (the asset's own) it goes with what it holds; elsewhere (a
+    declared file output) only an empty one goes, else ``IsADirectoryError`` (``make_way``)."""
+    try:
+        write()
+    except IsADirectoryError:
+        if _in_declared_dir(rel, outputs):
+            shutil.rmtree(dst)
+        else:
+            make_way(dst)
+        write()
+
+
 def _put_in_place(src: str, dst: str) -> None:
     """Move ``src`` to ``dst`` (a rename; across file systems a copy beside ``dst`` then a rename)."""
-    try:
-        st = os.lstat(dst)
-    except FileNotFoundError:
-        pass
-    else:
-        if stat.S_ISDIR(st.st_mode):
-            raise IsADirectoryError(errno.EISDIR, "is a directory (the asset writes a file here)", dst)
     try:
         os.replace(src, dst)
     except OSError as e:
@@ -329,7 +343,8 @@ def place_outputs(root: str, staging: str, manifest: Manifest,
     for entry in manifest.files:
         dst = root + os.sep + entry.path
         _clear_way(root, entry.path, manifest.outputs)
-        _put_in_place(staging + os.sep + entry.path, dst)
+        _writing_over_dirs(partial(_put_in_place, staging + os.sep + entry.path, dst), dst, entry.path,
+                           manifest.outputs)
         placed(entry.path, os.stat(dst), entry)
     remove_extras(root, manifest)
 
@@ -381,14 +396,10 @@ def restore_outputs(root: str, manifest: Manifest, problems: Iterable[tuple[str,
         for entry in todo:
             dst = root + os.sep + entry.path
             _clear_way(root, entry.path, manifest.outputs)
-            with contextlib.suppress(OSError):
-                if os.path.isdir(dst) and not os.path.islink(dst):
-                    shutil.rmtree(dst)  # a directory where the asset's file belongs (inside its outputs)
             src = blob_file(entry.digest)
-            if src is not None:
-                _copy_verified(str(src), dst, entry.digest)
-            else:
-                write_atomically(dst, read_blob(entry.digest))
+            write = (partial(_copy_verified, str(src), dst, entry.digest) if src is not None
+                     else partial(write_atomically, dst, read_blob(entry.digest)))
+            _writing_over_dirs(write, dst, entry.path, manifest.outputs)
             os.chmod(dst, entry.mode & ~_umask())
             placed(entry.path, os.stat(dst), entry)
     if extras:

@@ -256,14 +256,14 @@ class Scheduler(Looking, Repairing):
         if adef.producer is not None and self.multi is not None and self.multi.covers(name):
             return None
         try:
-            d = self._decide(name)
+            d = self._decide_to_write(name)
         except _Unusable as e:
             if e.no_output:
                 return no_output_result(name, e.why)
             return AssetResult(name, "failed", error=e.why) if e.fails else self._skipped(name, e.why)
         if d.action == "run":
             if adef.producer is not None and self.multi is not None:
-                self.multi.join(name, self._decide, {n for n in self._planned if n not in self._results})
+                self.multi.join(name, self._decide_to_write, {n for n in self._planned if n not in self._results})
             return Job(name, adef, d)
         if d.action == "fetch" and adef.outputs:  # its readers read its files: write them now
             return self._restore(name, adef, d, (_FROM_REMOTE,))

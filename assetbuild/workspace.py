@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any, Protocol
 
-from .atomicfile import sweep_temps, write_atomically
+from .atomicfile import IN_THE_WAY, dir_in_the_way, make_way, sweep_temps, write_atomically
 from .errors import SourceMissing, SourceUnusable
 
 _CHUNK = 1 << 20
@@ -246,7 +246,16 @@ class Workspace:
             os.makedirs(d, exist_ok=True)
             sweep_temps(d)
             self._dirs.add(d)
-        return stat_sig(write_atomically(p, data, crash_at="path-rename"))
+        try:
+            return stat_sig(write_atomically(p, data, crash_at="path-rename"))
+        except IsADirectoryError:  # a directory where the file goes: only an empty one makes way
+            make_way(p)
+            return stat_sig(write_atomically(p, data, crash_at="path-rename"))
+
+    def in_the_way(self, rel: str) -> str | None:
+        """Why the file ``rel`` (a path output, a declared file output) cannot be written without
+        deleting what assetbuild did not write; None if nothing stands in its way."""
+        return IN_THE_WAY if dir_in_the_way(self.abspath(rel)) else None
 
 
     # --- files an asset writes itself (assetbuild.produced) ------------------------------------

@@ -29,6 +29,8 @@ from assetbuild.atomicfile import (
     TEMP_SUFFIX,
     atomic_writer,
     create_temp_beside,
+    dir_in_the_way,
+    make_way,
     open_dir_below,
     sweep_temps,
     write_atomically,
@@ -189,6 +191,26 @@ def test_a_failed_write_leaves_the_old_file_and_no_temp(tmp_path):
         raise RuntimeError("the writer failed")
     assert (tmp_path / "out").read_bytes() == b"old"
     assert sorted(os.listdir(tmp_path)) == ["out"]
+
+
+def test_make_way_removes_an_empty_directory_only(tmp_path, trap):
+    """A file may take an empty directory's place; a directory holding anything stays, whole, and
+    says so; a symlink to a directory is no directory in the way (a rename replaces the link)."""
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "full" / "sub").mkdir(parents=True)
+    (tmp_path / "full" / "notes.txt").write_text("mine")
+    trap.plant(tmp_path / "link", "dir")
+    (tmp_path / "file").write_text("x")
+    assert [dir_in_the_way(str(tmp_path / n)) for n in ("empty", "full", "link", "file", "none")] == \
+        [False, True, False, False, False]
+    for name in ("empty", "link", "file", "none"):
+        make_way(str(tmp_path / name))
+    assert not (tmp_path / "empty").exists() and (tmp_path / "link").is_symlink() and (tmp_path / "file").is_file()
+    trap.assert_untouched()
+    with pytest.raises(IsADirectoryError) as e:
+        make_way(str(tmp_path / "full"))
+    assert e.value.filename == str(tmp_path / "full") and "move it away" in e.value.strerror
+    assert (tmp_path / "full" / "notes.txt").read_text() == "mine" and (tmp_path / "full" / "sub").is_dir()
 
 
 def test_durable_writes_land(tmp_path):

@@ -1,6 +1,7 @@
-"""``clean`` deletes the path outputs assetbuild wrote (``--keep-outputs`` keeps them); outputs of
-assets removed from the AssetFile: the build's one warning, ``clean --orphans``, and
-``cache gc --removed-after``, on real projects through the real command."""
+"""``clean`` deletes the path outputs assetbuild wrote (``--keep-outputs`` keeps them); orphaned
+outputs, of assets removed from the AssetFile or left at a path an asset no longer writes: the
+build's one warning, ``clean --orphans``, and ``cache gc --removed-after``, on real projects
+through the real command."""
 
 from __future__ import annotations
 
@@ -28,6 +29,10 @@ def lower(raw):
 def title(raw):
     return raw.read_text().title()
 '''
+
+
+ONE_ORPHAN = ("warning: 1 orphaned output: a file assetbuild wrote that no asset writes now "
+              "(assetbuild clean --orphans)\n")
 
 
 def _project(tmp_path: Path) -> Path:
@@ -79,14 +84,14 @@ def test_a_build_warns_once_of_outputs_of_removed_assets_and_clean_orphans_delet
     af.write_text(ASSETFILE.split("@asset(io=\"text\", path=\"out/lower.txt\")")[0])  # upper alone stays
     (root / "out" / "title.txt").write_text("edited by hand\n")
     r = _ok("build", cwd=root)
-    assert r.stderr == "warning: 1 output of removed assets (assetbuild clean --orphans)\n"  # title: edited
+    assert r.stderr == ONE_ORPHAN  # title: edited
     r = _ok("build", cwd=root)
-    assert "removed assets" not in r.stderr  # once
+    assert "orphaned" not in r.stderr  # once
     r = _ok("clean", "--orphans", "-n", cwd=root)
-    assert r.stdout.splitlines()[:2] == ["would delete 1 file written by removed assets:", "  out/lower.txt"]
+    assert r.stdout.splitlines()[:2] == ["would delete 1 orphaned output:", "  out/lower.txt"]
     assert (root / "out" / "lower.txt").exists()
     r = _ok("-v", "clean", "--orphans", "--yes", cwd=root)
-    assert r.stdout == "deleted 1 file written by removed assets\n  deleted out/lower.txt\n"
+    assert r.stdout == "deleted 1 orphaned output\n  deleted out/lower.txt\n"
     assert sorted(p.name for p in (root / "out").iterdir()) == ["title.txt", "upper.txt"]
     assert (root / ".assetbuild").is_dir()  # the cache stays
     assert "fresh" in _ok("status", cwd=root).stdout
@@ -100,7 +105,7 @@ def test_a_renamed_asset_keeps_its_output_and_a_source_reading_a_removed_ones_ke
     af = root / "AssetFile"
     af.write_text(ASSETFILE.replace("def upper(", "def shout("))
     r = _ok("build", cwd=root)
-    assert "removed assets" not in r.stderr, r.stderr
+    assert "orphaned" not in r.stderr, r.stderr
     r = _ok("clean", "--orphans", "--yes", cwd=root)
     assert "out/upper.txt (an output of asset 'shout'; recorded for asset 'upper')" in r.stdout + r.stderr
     assert (root / "out" / "upper.txt").read_text() == "HELLO THERE\n"
@@ -108,7 +113,7 @@ def test_a_renamed_asset_keeps_its_output_and_a_source_reading_a_removed_ones_ke
     af.write_text(ASSETFILE.split('@asset(io="text", path="out/lower.txt")')[0].replace("def upper(", "def shout(")
                   + 'low = source("low", "out/lower.txt")\n')
     r = _ok("build", cwd=root)
-    assert r.stderr == "warning: 1 output of removed assets (assetbuild clean --orphans)\n"  # title's, not lower's
+    assert r.stderr == ONE_ORPHAN  # title's, not lower's
     r = _ok("clean", "--orphans", "--yes", cwd=root)
     assert "out/lower.txt (the source 'low'; recorded for asset 'lower')" in r.stdout + r.stderr
     assert sorted(p.name for p in (root / "out").iterdir()) == ["lower.txt", "upper.txt"]
@@ -119,7 +124,7 @@ def test_cache_gc_drops_the_heads_of_assets_gone_for_removed_after_days(tmp_path
     _ok("build", cwd=root)
     (root / "AssetFile").write_text(ASSETFILE.split("@asset(io=\"text\", path=\"out/title.txt\")")[0])
     r = _ok("build", cwd=root)  # title noticed gone on 2026-01-01
-    assert "1 output of removed assets (assetbuild clean --orphans)" in r.stderr
+    assert ONE_ORPHAN in r.stderr
     r = _ok("cache", "gc", "--json", cwd=root, env=_env(ASSETBUILD_NOW="2026-01-07T23:00:00Z"))
     assert '"removed_heads": []' in r.stdout  # not 7 days yet
     r = _ok("cache", "gc", "--removed-after", "10", cwd=root, env=_env(ASSETBUILD_NOW="2026-01-08T00:00:00Z"))
@@ -128,7 +133,7 @@ def test_cache_gc_drops_the_heads_of_assets_gone_for_removed_after_days(tmp_path
     assert r.stdout.startswith("dropped the latest builds of 1 removed asset(s): title\n"), r.stdout
     assert "dropped 1 of 3 entries" in r.stdout  # its entry, no longer a latest build, is collected
     # its head gone: clean --orphans no longer knows the file, which stays
-    assert _ok("clean", "--orphans", cwd=root).stdout == "no outputs of removed assets to delete\n"
+    assert _ok("clean", "--orphans", cwd=root).stdout == "no orphaned outputs to delete\n"
     assert (root / "out" / "title.txt").exists()
 
 
@@ -144,6 +149,83 @@ def test_an_asset_back_in_the_assetfile_is_not_dropped(tmp_path):
     r = _ok("cache", "gc", "--removed-after", "0", cwd=root, env=_env(ASSETBUILD_NOW="2027-01-01T00:00:00Z"))
     assert "removed asset" not in r.stdout
     assert "fresh   title" in _ok("status", cwd=root).stdout
+
+
+MOVING = '''
+from assetbuild import asset
+
+
+@asset(io="text", path="out/report_v1.txt")
+def report():
+    return "r\\n"
+
+
+@asset(outputs=["out/model_v1.bin", "plots_v1/"])
+def train(context):
+    context.out("out/model_v1.bin").write_bytes(b"M\\n")
+    (context.out("plots_v1/") / "roc.csv").write_text("0,1\\n")
+'''
+
+
+def _moved(tmp_path: Path) -> Path:
+    """A project built once, then its outputs' paths changed (v1 -> v2) and built again."""
+    root = tmp_path / "p"
+    root.mkdir()
+    (root / "AssetFile").write_text(MOVING)
+    _ok("build", cwd=root)
+    (root / "AssetFile").write_text(MOVING.replace("_v1", "_v2"))
+    return root
+
+
+def _tree(root: Path) -> list[str]:
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*")
+                  if p.is_file() and ".assetbuild" not in p.parts and p.name != "AssetFile")
+
+
+def test_files_at_a_path_an_asset_no_longer_writes_are_orphans(tmp_path):
+    """path= and outputs= changed: the old files are named in the build's one warning, and clean
+    --orphans deletes them (and the emptied declared directory), except one edited since."""
+    root = _moved(tmp_path)
+    r = _ok("build", cwd=root)
+    assert r.stderr == ("warning: 3 orphaned outputs: files assetbuild wrote that no asset writes now "
+                        "(assetbuild clean --orphans)\n")
+    assert "orphaned" not in _ok("build", cwd=root).stderr  # once
+    (root / "out" / "model_v1.bin").write_bytes(b"mine now\n")
+    r = _ok("clean", "--orphans", "-n", cwd=root)
+    assert r.stdout.splitlines() == ["would delete 2 orphaned outputs:", "  out/report_v1.txt", "  plots_v1/roc.csv",
+                                     "would keep 1 file (changed since, or not safe to delete):",
+                                     "  out/model_v1.bin (edited)"]
+    r = _ok("-v", "clean", "--orphans", "--yes", cwd=root)
+    assert r.stdout == "deleted 2 orphaned outputs\n  deleted out/report_v1.txt\n  deleted plots_v1/roc.csv\n"
+    assert _tree(root) == ["out/model_v1.bin", "out/model_v2.bin", "out/report_v2.txt", "plots_v2/roc.csv"]
+    assert not (root / "plots_v1").exists() and (root / ".assetbuild").is_dir()
+    assert _ok("status", cwd=root).stdout.split()[::2] == ["fresh", "fresh"]
+    r = _ok("clean", "--orphans", "--yes", cwd=root)  # the edited one is still kept, and said
+    assert r.stdout == "deleted 0 orphaned outputs\n" and "out/model_v1.bin (edited)" in r.stderr
+
+
+def test_clean_deletes_the_files_an_asset_no_longer_writes_too(tmp_path):
+    root = _moved(tmp_path)
+    _ok("build", cwd=root)
+    r = _ok("clean", "--yes", cwd=root)
+    assert "deleted 6 files assetbuild wrote into the project and 2 emptied output directories, kept 0" in r.stdout
+    assert _tree(root) == []
+
+
+def test_a_path_written_again_or_claimed_now_is_no_orphan(tmp_path):
+    """Back to v1: v1 is the output again, v2 is the orphan. A path the AssetFile claims now (an
+    asset not built yet) stays."""
+    root = _moved(tmp_path)
+    _ok("build", cwd=root)
+    (root / "AssetFile").write_text(MOVING)
+    assert "3 orphaned outputs" in _ok("build", cwd=root).stderr
+    (root / "AssetFile").write_text(MOVING + '\n\n@asset(io="text", path="out/report_v2.txt")\n'
+                                    'def successor():\n    return "s\\n"\n')
+    r = _ok("clean", "--orphans", "--yes", cwd=root)
+    assert "out/report_v2.txt (an output of asset 'successor'; recorded for asset 'report')" in r.stderr
+    assert _tree(root) == ["out/model_v1.bin", "out/report_v1.txt", "out/report_v2.txt", "plots_v1/roc.csv"]
+    _ok("build", "successor", cwd=root)  # writes the path: no longer noted as left behind
+    assert _ok("clean", "--orphans", cwd=root).stdout == "no orphaned outputs to delete\n"
 
 
 PARTITIONED = '''
@@ -170,10 +252,11 @@ def test_partitions_are_not_removed_assets_until_their_asset_is(tmp_path):
     assert "removed" not in _ok("build", cwd=root).stderr
     (root / "AssetFile").write_text(PARTITIONED.replace('"us", ', ""))  # a key gone: dropped, not removed
     r = _ok("build", cwd=root)
-    assert "removed assets" not in r.stderr and not (root / "out" / "us.txt").exists()
+    assert "orphaned" not in r.stderr and not (root / "out" / "us.txt").exists()
     (root / "AssetFile").write_text(PARTITIONED.split("@asset(partitions")[0] + "@asset" + PARTITIONED.split("@asset")[2])
     r = _ok("build", cwd=root)
-    assert r.stderr == "warning: 2 outputs of removed assets (assetbuild clean --orphans)\n"
+    assert r.stderr == ("warning: 2 orphaned outputs: files assetbuild wrote that no asset writes now "
+                        "(assetbuild clean --orphans)\n")
     _ok("clean", "--orphans", "--yes", cwd=root)
     assert sorted(p.name for p in (root / "out").iterdir()) == ["all.txt"]
 

@@ -15,7 +15,7 @@ LAYER = {
     "errors": 0, "outs": 0, "clock": 0, "crashpoints": 0, "manifest": 0, "definitions": 0, "declared": 0, "fanin": 0, "selection": 0, "graph": 0, "fingerprint": 0, "keys": 0, "reports": 0, "params": 0,
     "partitions": 0, "mappings": 0, "partitioned": 0, "policies": 0, "declarative": 0, "declarations": 0, "outline": 0, "staticforms": 0,
     "io": 1, "rebuild": 1, "hookspecs": 1, "contracts": 1,
-    "materialize": 2, "jobs": 2, "known": 2, "skips": 2, "only": 2, "multi": 2, "looking": 2, "repairing": 2, "stopping": 2,
+    "materialize": 2, "moved": 2, "jobs": 2, "known": 2, "skips": 2, "only": 2, "multi": 2, "looking": 2, "repairing": 2, "stopping": 2,
     "scheduler": 2,
     "loader": 3, "compiled": 3, "atomicfile": 3, "store": 3, "remote": 3, "cache": 3, "workspace": 3, "execute": 3, "output": 3, "builtin": 3, "watch": 3,
     "executors": 3, "config": 3, "produced": 3, "cleaning": 3, "resources": 3,

@@ -246,6 +246,50 @@ def test_files_a_run_no_longer_writes_are_removed(tmp_path, runs):
     assert set(_files(root)) == FILES - {"eval/plots/p2.csv"}
 
 
+def test_a_directory_of_the_users_in_place_of_a_declared_file_is_kept_and_fails_the_asset(tmp_path, runs):
+    """A declared file output replaced by a directory holding the user's file: not assetbuild's to
+    delete. The asset fails before it runs, as -n says, and its readers are skipped; emptied,
+    the directory is replaced by the stored file."""
+    root = _project(tmp_path / "p")
+    assert _build(root).ok
+    take_runs(runs)
+    (root / "summary.txt").unlink()
+    (root / "summary.txt").mkdir()
+    (root / "summary.txt" / "notes.txt").write_text("mine")
+    why = ("cannot write its output summary.txt: a directory that holds other files is in its place, and "
+           "assetbuild deletes no file it did not write; move it away")
+    dry = assetbuild.build(project_dir=root, dry_run=True)
+    real = _build(root)
+    for r in (dry, real):
+        assert not r.ok
+        assert {x.asset: (x.status, x.error) for x in r.results}["evaluate"] == ("failed", why)
+        assert {x.asset: x.status for x in r.results}["report"] == "skipped"
+    assert take_runs(runs) == {} and (root / "summary.txt" / "notes.txt").read_text() == "mine"
+    (root / "summary.txt" / "notes.txt").unlink()
+    r = _build(root)
+    assert r.ok and r.names("restored") == ["evaluate"] and take_runs(runs) == {}
+    assert (root / "summary.txt").read_text() == "ok"
+
+
+def test_a_directory_inside_a_declared_directory_goes_whether_the_asset_runs_or_is_restored(tmp_path, runs):
+    """Under a declared directory, the asset's own, a directory where one of its files goes is
+    removed with what it holds (as any file there it did not write), on a restore and on a run."""
+    root = _project(tmp_path / "p")
+    assert _build(root).ok
+    for edit in (None, "0.95"):
+        if edit:  # a run this time
+            (root / "AssetFile").write_text(PIPELINE.replace('"acc": 0.9', f'"acc": {edit}'))
+        (root / "eval" / "metrics.json").unlink()
+        (root / "eval" / "metrics.json" / "x").mkdir(parents=True)
+        (root / "eval" / "metrics.json" / "x" / "y.txt").write_text("stray")
+        dry = assetbuild.build(project_dir=root, dry_run=True)
+        assert {x.asset: x.metadata.get("would") for x in dry.results}["evaluate"] == ("run" if edit else "restore")
+        r = _build(root)
+        assert r.ok, [(x.asset, x.error) for x in r.results]
+        assert (root / "eval" / "metrics.json").is_file()
+    assert '"acc": 0.95' in (root / "eval" / "metrics.json").read_text()
+
+
 def test_writes_outside_the_declared_outputs_warn_once(tmp_path):
     root = _project(tmp_path / "p", '''
 from assetbuild import asset

@@ -356,6 +356,29 @@ def test_path_writes_leave_no_temporary_files(outputs):
     assert names == ["out/deep", "out/deep/big.bin", "out/small.txt"]
 
 
+def test_a_directory_in_place_of_a_path_output_is_replaced_only_when_empty(outputs):
+    """A directory holding a file of the user's where a path output goes: the asset fails before
+    it runs (a restore, then a run), as -n says, and the file stays; emptied, it makes way."""
+    out = outputs.root / "out/small.txt"
+    out.unlink()
+    out.mkdir()
+    (out / "notes.txt").write_text("mine\n")
+    why = ("cannot write its output out/small.txt: a directory that holds other files is in its place, and "
+           "assetbuild deletes no file it did not write; move it away")
+    for edit in ("", "small output again"):
+        if edit:  # its code changed: it would run, and still fail before it does
+            outputs.assetfile(run_counter(outputs.root / "runs") + OUTPUTS.replace("small output", edit))
+        dry = outputs.build(dry_run=True, keep_going=True)
+        assert {r.asset: (r.status, r.error) for r in dry.results}["small"] == ("failed", why)
+        r = outputs.build(keep_going=True)
+        assert not r.ok and {x.asset: (x.status, x.error) for x in r.results}["small"] == ("failed", why)
+        assert (out / "notes.txt").read_text() == "mine\n"
+        assert run_counts(outputs.root / "runs") == {"small": 1, "big": 1, "size": 1}
+    (out / "notes.txt").unlink()
+    assert outputs.build().names("built") == ["small"]
+    assert out.read_text() == "small output again\n"
+
+
 # --- relocation -------------------------------------------------------------------------------
 
 RELOCATABLE = """

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from .. import clock
 from ..atomicfile import atomic_writer
 from ..errors import CacheCorrupt, CannotWrite, StoreError
+from ..moved import MovedOutputs
 from ..reports import Head, Trace
 
 if TYPE_CHECKING:
@@ -275,6 +276,7 @@ def import_archive(store: LmdbStore, src: Path, warn: Callable[[str], None] = la
     except StoreError as e:
         raise StoreError(f"cannot import {src}: {e}") from None
     now = clock.now_ns()
+    moved = MovedOutputs(store)
     imported = skipped = heads_added = present = 0
     for entry in entries:
         try:
@@ -299,6 +301,7 @@ def import_archive(store: LmdbStore, src: Path, warn: Callable[[str], None] = la
             store.put_used(key, now)
             imported += 1
         if head is not None and store.get_head(asset) is None:
+            moved.replacing(asset, None, head)  # what it writes is no longer noted as left behind
             store.put_head(asset, head)
             heads_added += 1
     store.flush()

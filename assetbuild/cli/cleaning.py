@@ -1,4 +1,5 @@
-"""``assetbuild clean --orphans``: the files written by assets no longer in the AssetFile (see
+"""``assetbuild clean --orphans``: orphaned outputs, the files assetbuild wrote that no asset writes
+now (an asset removed from the AssetFile, or a ``path=``/``outputs=`` changed; see
 ``session.orphans``), deleted as ``clean`` deletes outputs, each only if unchanged since."""
 
 from __future__ import annotations
@@ -12,15 +13,17 @@ CLEAN_HELP = """Delete the cache directory and the files assetbuild wrote into t
 outputs, outputs=), as make clean would. A file is deleted only if it still holds what assetbuild
 recorded writing; one changed since stays, with a warning. -v lists each file deleted.
 
---keep-outputs deletes the cache alone; --orphans deletes only what assets removed from the
-AssetFile wrote (a build says when there are some) and keeps the cache.
+--keep-outputs deletes the cache alone; --orphans deletes only orphaned outputs, the files
+assetbuild wrote that no asset writes now (an asset removed from the AssetFile, or its path= or
+outputs= changed; a build says when there are some), and keeps the cache.
 """
 
 
 def clean_options(f: Any) -> Any:
     """``clean``'s options about the project's files (the others are declared with the command)."""
-    f = click.option("--orphans", is_flag=True, help="Delete only the files written by assets no longer in "
-                     "the AssetFile (each only if unchanged since); the cache stays.")(f)
+    f = click.option("--orphans", is_flag=True, help="Delete only orphaned outputs: files assetbuild wrote that "
+                     "no asset writes now (removed assets, a changed path= or outputs=), each only if unchanged "
+                     "since and not claimed by the AssetFile now; the cache stays.")(f)
     f = click.option("--all-projects", is_flag=True, help="Delete a cache directory other projects share too "
                      "(refused without it: their latest builds would go).")(f)
     f = click.option("--outputs", is_flag=True, hidden=True, help="The default now: accepted, does nothing.")(f)
@@ -31,15 +34,15 @@ def clean_options(f: Any) -> Any:
 
 def clean_orphans_command(opts: dict[str, Any], rep: Any, yes: bool) -> None:
     """``clean --orphans``: list, ask (or need --yes without a terminal), delete, say what went."""
-    from ..session.orphans import clean_orphans
+    from ..session.orphans import clean_orphans, orphaned
 
     kw = {"assetfile": opts.get("assetfile"), "cache_dir": opts.get("cache_dir"), "reporter": rep}
     plan = clean_orphans(dry_run=True, **kw)
     stays = [f"{p} ({why})" for p, why in (*plan.kept, *plan.refused)]
     if not plan.deleted and not stays:
-        return click.echo("no outputs of removed assets to delete")
+        return click.echo("no orphaned outputs to delete")
     if opts.get("dry_run"):
-        lines = [f"would delete {_files(len(plan.deleted))} written by removed assets" + (":" if plan.deleted else "")]
+        lines = [f"would delete {orphaned(len(plan.deleted))}" + (":" if plan.deleted else "")]
         lines += [f"  {p}" for p in plan.deleted]
         if stays:
             lines.append(f"would keep {_files(len(stays))} (changed since, or not safe to delete):")
@@ -48,12 +51,13 @@ def clean_orphans_command(opts: dict[str, Any], rep: Any, yes: bool) -> None:
     if plan.deleted and not yes:
         if not sys.stdin.isatty():
             raise click.UsageError(f"refusing to delete {_files(len(plan.deleted))} without --yes (no terminal to ask)")
-        click.confirm(f"Delete {_files(len(plan.deleted))} written by assets no longer in the AssetFile?", abort=True)
+        click.confirm(f"Delete {orphaned(len(plan.deleted))} (files assetbuild wrote that no asset writes now)?",
+                      abort=True)
     done = clean_orphans(**kw) if plan.deleted else plan  # none to delete: said as a real run says it
     kept = [f"{p} ({why})" for p, why in (*done.kept, *done.refused)]
     if kept:
-        rep.warn(f"kept {_files(len(kept))} written by removed assets: " + ", ".join(kept[:5]))
-    click.echo(f"deleted {_files(len(done.deleted))} written by removed assets"
+        rep.warn(f"kept {orphaned(len(kept))}: " + ", ".join(kept[:5]))
+    click.echo(f"deleted {orphaned(len(done.deleted))}"
                + "".join(f"\n  deleted {p}" for p in done.deleted if rep.verbosity > 0))
 
 

@@ -129,6 +129,7 @@ def _record(asset: str, head: Head, d: Any, store: Any, fn: Any) -> None:
     from ..clock import now_ns
     from ..fingerprint.shown import shown_values
     from ..history import RunRecorder, command_line
+    from ..moved import MovedOutputs
 
     old = store.get_trace(head.key)
     metadata_json = old.metadata_json if old is not None else ""
@@ -139,6 +140,7 @@ def _record(asset: str, head: Head, d: Any, store: Any, fn: Any) -> None:
                head.path_stat, head.built_ns, head.size, head.duration_s, p.sources, p.env, params=p.params,
                resources=p.resources, fan_in=p.fan_in, producer=p.producer,
                code_values=shown_values(fn, p.code_parts), partition=p.partition)
+    MovedOutputs(store).replacing(asset, head, new)  # a path= changed: the old file is noted
     store.put_head(asset, new)
     store.add_history(asset, now_ns(), d.key)
     recorder = RunRecorder(store, command_line(f"accept({asset!r})"), [asset])

@@ -499,7 +499,7 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
                 if sliced is None:  # (a slice's asset names are the snapshot's: none removed)
                     from .orphans import notice_removed
 
-                    notice_removed(project, store)
+                    notice_removed(project, store, sched.outputs.moved.noted)
                 if snap is not None:
                     snap.finish(result, store, sched, rep.said)
         rep.build_finished(result)

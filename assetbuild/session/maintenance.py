@@ -113,11 +113,13 @@ def _inside(root: Path, path: Path) -> dict[str, str]:
 
 def _written_files(cache: Path, project: str, warn: Callable[[str], None], *,
                    outputs: bool) -> tuple[Recorded, int]:
-    """What this project's latest builds wrote into the project (``outputs``; else nothing), from
-    the store's records (not the AssetFile, which may be gone or broken): heads are scoped by the
-    project's id. And how many heads other projects sharing the cache directory have there (a
-    damaged index, which reads as empty, says none: deleting it alone is how to recover)."""
-    from ..cleaning import Recorded, recorded_outputs
+    """What this project's latest builds wrote into the project (``outputs``; else nothing), and
+    the files its assets stopped writing (assetbuild.moved), from the store's records (not the
+    AssetFile, which may be gone or broken): heads and notes are scoped by the project's id. And
+    how many heads other projects sharing the cache directory have there (a damaged index, which
+    reads as empty, says none: deleting it alone is how to recover)."""
+    from ..cleaning import Recorded, add_left, recorded_outputs
+    from ..moved import left_files
     from ..store import LmdbStore
 
     if not ((cache / "STORE").exists() or (cache / "db").is_dir()):
@@ -126,7 +128,8 @@ def _written_files(cache: Path, project: str, warn: Callable[[str], None], *,
     with LmdbStore(cache, readonly=True, warn=damage.append, project=project) as store:
         if not damage:
             mine = store.heads()
-            written = recorded_outputs(mine, store.read_blob, store.get_stat, warn) if outputs else Recorded()
+            written = (add_left(recorded_outputs(mine, store.read_blob, store.get_stat, warn), left_files(store))
+                       if outputs else Recorded())
             return written, len(store.all_heads()) - len(mine)
     if not outputs:
         return Recorded(), 0

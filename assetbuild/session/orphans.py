@@ -1,13 +1,18 @@
-"""Assets removed from the AssetFile: their heads stay in the store and their path outputs on
-disk, until someone says otherwise. Three pieces, all keyed on the project's store records:
+"""Orphaned outputs: files assetbuild wrote that no asset writes now. An asset removed from the
+AssetFile leaves its head in the store and its files on disk; an asset whose ``path=`` or
+``outputs=`` changed leaves its old files, noted when its head was replaced (assetbuild.moved).
+They stay until someone says otherwise. Three pieces, all keyed on the project's store records:
 
 - a build notices (``notice_removed``): when the AssetFile's set of asset names differs from the
   one recorded last time, it looks at this project's heads, records when each head's asset was
   first seen gone (``removed\\0NAME`` -> nanoseconds, $ASSETBUILD_NOW honoured), forgets the
-  record of an asset that is back, and warns once: ``3 outputs of removed assets (assetbuild
-  clean --orphans)`` when files such an asset wrote are still on disk as written. A null build
-  reads one record and writes nothing;
-- ``clean --orphans`` (``clean_orphans``) deletes those files, each only if unchanged since;
+  record of an asset that is back; then, or when the build noted files left behind, it warns
+  once: ``3 orphaned outputs: files assetbuild wrote that no asset writes now (assetbuild clean
+  --orphans)`` when such files are still on disk as written. A null build reads one record and
+  writes nothing;
+- ``clean --orphans`` (``clean_orphans``) deletes those files, each only if unchanged since and
+  only where the AssetFile claims nothing now, and forgets the notes of the files it deleted or
+  found gone;
 - ``cache gc --removed-after DAYS`` (``drop_removed_heads``) drops the heads of assets gone for
   that long, so gc can collect their entries. The AssetFile need not load: the time is recorded.
 
@@ -48,8 +53,9 @@ def removed_heads(project: Any, store: Any) -> dict[str, Any]:
     return gone
 
 
-def notice_removed(project: Any, store: Any) -> None:
-    """After a build (the store writable, under the build lock): see the note at the top."""
+def notice_removed(project: Any, store: Any, moved: int = 0) -> None:
+    """After a build (the store writable, under the build lock, the build's writes committed):
+    see the note at the top. ``moved``: how many files the build noted left behind."""
     from ..clock import now_ns
 
     get_meta = getattr(store, "get_meta", None)
@@ -58,32 +64,49 @@ def notice_removed(project: Any, store: Any) -> None:
     graph = project.graph.declared or project.graph
     # the names in declaration order (no sort on a null build: an AssetFile reordered costs one look)
     digest = hashlib.sha256("\n".join([*graph.nodes, "", *graph.producers]).encode("utf-8", "surrogatepass")).digest()
-    if get_meta(_NAMES) == digest:
-        return  # the same assets as last time: nothing new is gone
+    same = get_meta(_NAMES) == digest  # the same assets as last time: nothing new is gone
+    if same and not moved:
+        return
     gone = removed_heads(project, store)
-    recorded = {bytes(k)[len(_REMOVED):].decode("utf-8", "surrogatepass") for k, _v in store.scan_meta(_REMOVED)}
-    now = str(now_ns()).encode()
-    for name in sorted(set(gone) - recorded):
-        store.put_meta(_REMOVED + name.encode("utf-8", "surrogatepass"), now)
-    for name in sorted(recorded - set(gone)):  # back in the AssetFile, or its head dropped
-        store.put_meta(_REMOVED + name.encode("utf-8", "surrogatepass"), None)
-    store.put_meta(_NAMES, digest)
-    store.flush()
-    if gone:
+    if not same:
+        recorded = {bytes(k)[len(_REMOVED):].decode("utf-8", "surrogatepass") for k, _v in store.scan_meta(_REMOVED)}
+        now = str(now_ns()).encode()
+        for name in sorted(set(gone) - recorded):
+            store.put_meta(_REMOVED + name.encode("utf-8", "surrogatepass"), now)
+        for name in sorted(recorded - set(gone)):  # back in the AssetFile, or its head dropped
+            store.put_meta(_REMOVED + name.encode("utf-8", "surrogatepass"), None)
+        store.put_meta(_NAMES, digest)
+        store.flush()
+    if gone or moved:
         n = len(_orphan_report(project, store, gone, dry_run=True).deleted)
         if n:
-            project.reporter.warn(f"{n} output{'' if n == 1 else 's'} of removed assets (assetbuild clean --orphans)")
+            project.reporter.warn(f"{orphaned(n)}: {'a file' if n == 1 else 'files'} assetbuild wrote that no "
+                                  "asset writes now (assetbuild clean --orphans)")
+
+
+def orphaned(n: int) -> str:
+    """``1 orphaned output``, ``3 orphaned outputs``."""
+    return f"{n} orphaned output{'' if n == 1 else 's'}"
 
 
 def _orphan_report(project: Any, store: Any, gone: dict[str, Any], *, dry_run: bool) -> Any:
-    from ..cleaning import CleanReport, clean_outputs, recorded_outputs
+    """Delete (``dry_run``: list) what removed assets' heads and the notes of files left behind
+    name, except what the AssetFile claims now; a real run forgets the notes of the files it
+    deleted or found gone (those it kept, edited or claimed, are still noted)."""
+    from ..cleaning import CleanReport, add_left, clean_outputs, recorded_outputs
+    from ..moved import forget_left, left_files
 
     root = Path(project.project_dir).resolve()
     report = CleanReport(project.cache_dir, dry_run=dry_run, outputs=True, cache_existed=True)
-    recorded = recorded_outputs(gone, store.read_blob, store.get_stat, lambda m: None)
+    left = left_files(store)
+    recorded = add_left(recorded_outputs(gone, store.read_blob, store.get_stat, lambda m: None), left)
     # what the AssetFile claims now stays: a renamed asset's output, a source reading a removed one's
     clean_outputs(root, recorded, cache_dir=project.cache_dir, protected=project.claims(), dry_run=dry_run,
                   report=report)
+    if not dry_run and left:
+        stays = {p for p, _ in (*report.kept, *report.refused)}
+        forget_left(store, [f.path for f in left if f.path not in stays])
+        store.flush()
     return report
 
 

@@ -80,11 +80,11 @@ def test_orphans_with_nothing_deletable_says_what_it_did_not_what_it_would(proj)
     before = _files(proj)
     r = cli("clean", "--orphans", "--yes", cwd=proj)
     assert r.returncode == 0, r.stderr
-    assert r.stdout == "deleted 0 files written by removed assets\n"
-    assert r.stderr.startswith("warning: kept 4 files written by removed assets: ") and "model.pkl (edited)" in r.stderr
+    assert r.stdout == "deleted 0 orphaned outputs\n"
+    assert r.stderr.startswith("warning: kept 4 orphaned outputs: ") and "model.pkl (edited)" in r.stderr
     assert _files(proj) == before
     r = cli("clean", "--orphans", "-n", cwd=proj)  # -n keeps its own words
-    assert r.stdout.splitlines()[:2] == ["would delete 0 files written by removed assets",
+    assert r.stdout.splitlines()[:2] == ["would delete 0 orphaned outputs",
                                          "would keep 4 files (changed since, or not safe to delete):"]
 
 

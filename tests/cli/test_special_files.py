@@ -1,7 +1,8 @@
 """Sources that are not regular files, through the real command: a FIFO would block a read
 forever, /dev/zero never ends, a symlink loop cannot be opened. Each must give one clear line
 naming the file, fail the assets that read it like a missing source, and never hang: every command runs
-under a timeout, and a hang fails the test."""
+under a timeout, and a hang fails the test. And outputs whose place holds something else: a FIFO
+is replaced, a directory holding the user's files is never deleted (the asset fails, -n says so)."""
 
 from __future__ import annotations
 
@@ -133,3 +134,46 @@ def test_an_output_replaced_by_a_fifo_is_restored_without_hanging(tmp_path):
     assert "Traceback" not in st.stdout + st.stderr
     assert r.returncode == 0, r.stdout + r.stderr
     assert (tmp_path / "out" / "a.txt").read_text() == "a\n"
+
+
+IN_THE_WAY = """\
+from assetbuild import asset
+
+
+@asset(outputs=["model.bin"])
+def train(context):
+    context.out("model.bin").write_bytes(b"MODEL\\n")
+
+
+@asset(io="text", path="report.txt")
+def report():
+    return "r\\n"
+"""
+
+
+def test_a_directory_of_the_users_files_in_place_of_an_output_fails_the_asset_and_stays(tmp_path):
+    """Both kinds of file output, replaced by a directory holding a file of the user's: -n says
+    the asset would fail, the build fails it with one line naming the path (exit 1), the user's
+    file stays; emptied, the directory is replaced by the output."""
+    (tmp_path / "AssetFile").write_text(IN_THE_WAY)
+    assert cli(cwd=tmp_path, timeout=TIMEOUT).returncode == 0
+    for rel in ("model.bin", "report.txt"):
+        (tmp_path / rel).unlink()
+        (tmp_path / rel).mkdir()
+        (tmp_path / rel / "notes.txt").write_text("my notes\n")
+    why = "a directory that holds other files is in its place, and assetbuild deletes no file it did not write; move it away"
+    dry = cli("-n", "-k", cwd=tmp_path, timeout=TIMEOUT)
+    assert dry.returncode == 1, dry.stdout + dry.stderr
+    assert f"would fail    train  (cannot write its output model.bin: {why})" in dry.stdout
+    assert f"would fail    report  (cannot write its output report.txt: {why})" in dry.stdout
+    r = cli("-k", cwd=tmp_path, timeout=TIMEOUT)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert r.stderr.splitlines() == [f"FAILED    train: cannot write its output model.bin: {why}",
+                                     f"FAILED    report: cannot write its output report.txt: {why}"]
+    for rel in ("model.bin", "report.txt"):
+        assert (tmp_path / rel / "notes.txt").read_text() == "my notes\n"
+        (tmp_path / rel / "notes.txt").unlink()  # an empty directory: nothing of the user's is lost
+    assert "would restore train" in cli("-n", cwd=tmp_path, timeout=TIMEOUT).stdout
+    r = cli(cwd=tmp_path, timeout=TIMEOUT)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert (tmp_path / "model.bin").read_bytes() == b"MODEL\n" and (tmp_path / "report.txt").read_text() == "r\n"
