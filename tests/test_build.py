@@ -326,9 +326,11 @@ def report():
     return "hi"
 """)
     (project.root / "build/report.md").mkdir(parents=True)
+    (project.root / "build/report.md/notes.txt").write_text("mine")  # (an empty directory makes way)
     r = project.build()
     (res,) = r.results
     assert res.status == "failed" and "cannot write its output build/report.md" in res.error
+    assert (project.root / "build/report.md/notes.txt").read_text() == "mine"
 
 
 def test_output_path_inside_the_cache_or_onto_a_source_is_refused(project):
