@@ -33,6 +33,7 @@ from .definitions import AssetContext, Output, Skip
 from .errors import AssetFailed, describe_exception
 from .interrupts import RealInterrupts
 from .io import IOContext, is_external
+from .loader import compiled_mark, compiled_since
 from .spool import read_stored_file, write_spool_file
 
 LogLines = list[tuple[int, str]]  # (logging level, formatted message), in order
@@ -139,12 +140,10 @@ class Task:
         """Run it here, now (see :func:`run_task`): what an executor calls in its worker. The
         project modules the function imported as it ran (compiled from their files as they were
         then) are its ``project_code``, which the build checks against the code it keyed."""
-        from .loader import compiled_mark, compiled_since
-
         mark = compiled_mark()
         outcome = run_task(self, log)
-        if outcome.project_code is None:
-            outcome.project_code = compiled_since(mark) or None
+        if outcome.project_code is None and compiled_mark() != mark:
+            outcome.project_code = compiled_since(mark)
         return outcome
 
     def to_bytes(self, by_value: Iterable[str] = ()) -> bytes:

@@ -131,6 +131,8 @@ class MovedOutputs:
             return
         if self._left is None:
             self._left = {f.path for f in left_files(self.store)}
+        if before is None and not self._left:
+            return  # a first build of it, and no note it could take back (a cold build: every asset)
         read, stat = self.store.read_blob, self.store.get_stat
         now = {f.path for f in head_files(asset, after, read, stat) or ()}
         for p in sorted(now & self._left):
