@@ -88,7 +88,7 @@ def _decode(path: str, raw: bytes) -> LeftFile | None:
         sig = tuple(doc["sig"]) if _is_sig(doc["sig"]) else None
         ints = [v if type(v) is int else None for v in (doc["mode"], doc["size"])]
         under = doc["under"] if isinstance(doc["under"], str) else None
-        return LeftFile(path, doc["asset"], doc["digest"], sig, ints[0], ints[1], under)  # type: ignore[arg-type]
+        return LeftFile(path, doc["asset"], doc["digest"], sig, ints[0], ints[1], under)
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
 
