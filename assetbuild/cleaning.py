@@ -28,9 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from .manifest import FILES_IO, decode_manifest, is_dir_output, normal_mode, output_path, owner_of
-from .moved import LeftFile
+from .moved import LeftFile, StatSig, is_stat_sig
 
-StatSig = tuple[int, int, int, int]
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 _CHUNK = 1 << 20
 
@@ -121,7 +120,7 @@ def recorded_outputs(heads: Mapping[str, Any], read_manifest: Callable[[str], by
                 files.append(Written(entry.path, asset, entry.digest, sig, entry.mode, entry.size))
             dirs.extend(output_path(d) for d in manifest.outputs if isinstance(d, str) and is_dir_output(d))
         elif head.path is not None:
-            sig = head.path_stat if _is_sig(head.path_stat) else None
+            sig = head.path_stat if is_stat_sig(head.path_stat) else None
             files.append(Written(head.path, asset, head.output_digest, sig))
     return out
 
@@ -134,10 +133,6 @@ def add_left(recorded: Recorded, left: Iterable[LeftFile]) -> Recorded:
         if f.under is not None:
             recorded.dirs.append(f.under)
     return recorded
-
-
-def _is_sig(x: object) -> bool:
-    return isinstance(x, tuple) and len(x) == 4 and all(type(v) is int for v in x)
 
 
 class _Unsafe(Exception):

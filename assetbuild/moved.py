@@ -41,7 +41,8 @@ class LeftFile(NamedTuple):
     under: str | None = None  # the declared directory output it lay in (clean removes it emptied)
 
 
-def _is_sig(x: object) -> bool:
+def is_stat_sig(x: object) -> bool:
+    """A recorded stat signature: four ints (a list once it went through JSON)."""
     return isinstance(x, (tuple, list)) and len(x) == 4 and all(type(v) is int for v in x)
 
 
@@ -66,7 +67,7 @@ def head_files(asset: str, head: Head, read_blob: Callable[[str], bytes],
         return out
     if not isinstance(head.path, str):
         return []
-    return [LeftFile(head.path, asset, head.output_digest, head.path_stat if _is_sig(head.path_stat) else None)]
+    return [LeftFile(head.path, asset, head.output_digest, head.path_stat if is_stat_sig(head.path_stat) else None)]
 
 
 def _name(path: str) -> bytes:
@@ -85,7 +86,7 @@ def _decode(path: str, raw: bytes) -> LeftFile | None:
         doc = json.loads(raw)
         if doc.get("v") != _VERSION or not isinstance(doc["asset"], str) or not isinstance(doc["digest"], str):
             return None
-        sig = tuple(doc["sig"]) if _is_sig(doc["sig"]) else None
+        sig = tuple(doc["sig"]) if is_stat_sig(doc["sig"]) else None
         ints = [v if type(v) is int else None for v in (doc["mode"], doc["size"])]
         under = doc["under"] if isinstance(doc["under"], str) else None
         return LeftFile(path, doc["asset"], doc["digest"], sig, ints[0], ints[1], under)
