@@ -255,7 +255,17 @@ class Workspace:
     def in_the_way(self, rel: str) -> str | None:
         """Why the file ``rel`` (a path output, a declared file output) cannot be written without
         deleting what assetbuild did not write; None if nothing stands in its way."""
-        return IN_THE_WAY if dir_in_the_way(self.abspath(rel)) else None
+        if not dir_in_the_way(self.abspath(rel)):
+            return None
+        parts = rel.split("/")
+        for i in range(1, len(parts)):  # (only now: a file where a parent directory goes says so)
+            above = "/".join(parts[:i])
+            try:
+                if not stat.S_ISDIR(os.stat(self.abspath(above)).st_mode):
+                    return f"{above} is a file, where a directory must be; move it away"
+            except OSError:
+                break
+        return IN_THE_WAY
 
 
     # --- files an asset writes itself (assetbuild.produced) ------------------------------------

@@ -379,6 +379,21 @@ def test_a_directory_in_place_of_a_path_output_is_replaced_only_when_empty(outpu
     assert out.read_text() == "small output again\n"
 
 
+def test_a_file_where_an_outputs_directory_goes_is_named_by_build_and_dry_run(outputs):
+    """out/deep is a file of the user's where the directory of out/deep/big.bin goes: -n and the
+    build both fail the asset naming that file, which stays."""
+    import shutil
+
+    shutil.rmtree(outputs.root / "out/deep")
+    (outputs.root / "out/deep").write_text("mine\n")
+    why = "cannot write its output out/deep/big.bin: out/deep is a file, where a directory must be; move it away"
+    dry = outputs.build(dry_run=True, keep_going=True)
+    assert {r.asset: (r.status, r.error) for r in dry.results}["big"] == ("failed", why)
+    r = outputs.build(keep_going=True)
+    assert {x.asset: (x.status, x.error) for x in r.results}["big"] == ("failed", why)
+    assert (outputs.root / "out/deep").read_text() == "mine\n"
+
+
 # --- relocation -------------------------------------------------------------------------------
 
 RELOCATABLE = """
