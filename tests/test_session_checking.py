@@ -105,3 +105,40 @@ def test_a_module_of_the_project_does_not_stand_in_for_one_the_check_imports(big
         beside = checking.Beside(project, None)
         found = beside.answer(checking.module_files(project), contents)
         assert found is not None and found[0] is None
+
+
+def test_the_modules_exports_are_kept_and_found_again_only_when_a_module_changes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the project's modules export (a fixed point over them: ``helpers`` re-exports a
+    name of ``base``) is kept in the verdicts by the modules' bytes: the next check with them
+    parses no module, and one with a module edited, or kept exports of other modules, parses
+    them again and finds what a fresh check finds."""
+    root = write(tmp_path, {
+        "AssetFile": 'from assetbuild import asset\nfrom helpers import K\n\n@asset\ndef a():\n    return K\n',
+        "helpers.py": "from base import K\n", "base.py": "K = 3\n"})
+    with open_project(root) as project:
+        contents, digests = _inputs(project)
+        names = checking.module_files(project)
+    assert sorted(names.values()) == ["base", "helpers"]
+    assetfile = str(root / "AssetFile")
+    fresh = checking.check(assetfile, names, str(root), None, contents, digests)
+    kept = [k for k in fresh[1] if k.startswith(checking.EXPORTS)]
+    assert fresh[0] is None and len(kept) == 1 and fresh[1][kept[0]] == "base K\nhelpers K"
+    previous = {"checked": fresh[1], "asset_defs": fresh[2][0], "asset_defs_of": fresh[2][1]}
+    parsed: list[str] = []
+    real = checking._facts
+    monkeypatch.setattr(checking, "_facts", lambda source, name, *a: parsed.append(name) or real(source, name, *a))
+    assert checking.check(assetfile, names, str(root), previous, contents, digests) == fresh
+    assert parsed == []  # every verdict and the exports known: nothing parsed
+
+    edited = {**contents, str(root / "base.py"): b"K = 3\nJ = 4\n"}
+    redigested = {**digests, str(root / "base.py"): "another digest"}
+    again = checking.check(assetfile, names, str(root), previous, edited, redigested)
+    assert sorted(set(parsed)) == ["AssetFile", "base.py", "helpers.py"]
+    assert again == checking.check(assetfile, names, str(root), None, edited, redigested)
+    assert again[1][next(k for k in again[1] if k.startswith(checking.EXPORTS))] == "base J K\nhelpers K"
+
+    parsed.clear()  # exports kept for another set of modules (a tampered record): found again
+    tampered = {k: ("elsewhere X" if k.startswith(checking.EXPORTS) else v) for k, v in fresh[1].items()}
+    assert checking.check(assetfile, names, str(root), {**previous, "checked": tampered}, contents, digests) == fresh
+    assert sorted(set(parsed)) == ["base.py", "helpers.py"]

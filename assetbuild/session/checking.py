@@ -14,11 +14,13 @@ import hashlib
 import marshal
 import os
 import sys
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
 _OWN = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the assetbuild package
 BESIDE_MIN_BYTES = 256 * 1024  # a smaller AssetFile is checked here sooner than a process starts
+EXPORTS = "exports:"  # a ``checked`` key of the modules' exports (``_exports``); the others: a file's verdict
 
 Verdicts = tuple[str | None, dict[str, str], list[Any]]
 
@@ -52,16 +54,8 @@ def check(assetfile: str, names: dict[str, str], root: str, previous: dict[str, 
     checker = _checker_digest()
     asset_defs = (previous or {}).get("asset_defs") \
         if (previous or {}).get("asset_defs_of") == [digests[assetfile], checker] else None
-    exports: dict[str, frozenset[str]] = dict.fromkeys(names.values(), frozenset())
-    for _ in range(len(exports) + 1):  # exports only grow: a fixed point within as many rounds
-        grew = False
-        for f, m in names.items():
-            found = _facts(contents[f], os.path.relpath(f, root), exports, _package(f, m))
-            if found.exports != exports[m]:
-                exports[m], grew = found.exports, True
-        if not grew:
-            break
     out: dict[str, str] = {}  # the verdicts of these files only: the cache does not grow with each edit
+    exports = _exports(names, root, contents, digests, checker, checked, out)
     context = hashlib.sha256(repr(sorted((k, sorted(v)) for k, v in exports.items())).encode()
                              + checker.encode()).hexdigest()
     for f in [assetfile, *names]:
@@ -77,6 +71,45 @@ def check(assetfile: str, names: dict[str, str], root: str, previous: dict[str, 
         if verdict:
             return verdict + " (the fast null build needs an AssetFile that only declares)", out, [[], None]
     return None, out, [asset_defs or [], [digests[assetfile], checker]]
+
+
+def _exports(names: dict[str, str], root: str, contents: dict[str, bytes], digests: dict[str, str],
+             checker: str, checked: dict[str, str], out: dict[str, str]) -> dict[str, frozenset[str]]:
+    """What each project module in ``names`` exports to the check of the files importing it: a
+    fixed point over them all, cached in ``checked`` (and put in ``out``) under ``EXPORTS`` and
+    a digest of every module's name, package and bytes, and of the check. Without the cache,
+    every build that records a snapshot would parse every module the AssetFile imports."""
+    exports: dict[str, frozenset[str]] = dict.fromkeys(names.values(), frozenset())
+    if not names:
+        return exports
+    key = EXPORTS + hashlib.sha256(repr(sorted((m, _package(f, m), digests[f]) for f, m in names.items())).encode()
+                                   + checker.encode()).hexdigest()
+    kept = _decode_exports(checked.get(key), exports.keys())
+    if kept is not None:
+        out[key] = checked[key]
+        return kept
+    for _ in range(len(exports) + 1):  # exports only grow: a fixed point within as many rounds
+        grew = False
+        for f, m in names.items():
+            found = _facts(contents[f], os.path.relpath(f, root), exports, _package(f, m))
+            if found.exports != exports[m]:
+                exports[m], grew = found.exports, True
+        if not grew:
+            break
+    out[key] = "\n".join(" ".join([m, *sorted(exports[m])]) for m in sorted(exports))
+    return exports
+
+
+def _decode_exports(text: str | None, modules: Collection[str]) -> dict[str, frozenset[str]] | None:
+    """The exports ``_exports`` kept as ``text`` (a line per module: its name, then the names
+    it exports), if they are of exactly ``modules``; else None (then they are found again)."""
+    if not text:
+        return None
+    found: dict[str, frozenset[str]] = {}
+    for line in text.split("\n"):
+        m, *exported = line.split(" ")
+        found[m] = frozenset(exported)
+    return found if found.keys() == set(modules) else None
 
 
 def _facts(source: bytes, name: str, exports: dict[str, frozenset[str]], package: str) -> Any:
