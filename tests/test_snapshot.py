@@ -226,6 +226,31 @@ def test_racy_signatures() -> None:
     assert not snapshot.is_racy(None, probe)
 
 
+def test_a_record_whose_data_does_not_fit_its_paths_is_no_record(tmp_path: Path) -> None:
+    """The data's signatures are packed bytes beside the paths: a record where they disagree
+    (a damaged or foreign file) is not read, and the build decides on the full path."""
+    root = project(tmp_path)
+    settled(root)
+    cache = str(root / ".assetbuild")
+    rec = snapshot.read(cache)
+    assert rec is not None and len(rec["data"][1]) == 40 * len(rec["data"][0]) > 0
+    snapshot.write(cache, {**rec, "data": [rec["data"][0], rec["data"][1][:-1]]})
+    assert snapshot.read(cache) is None
+    out, line, status = explain(root)
+    assert status == 0 and "0 built, 3 cached" in out and line.startswith("snapshot: not used: no snapshot"), line
+
+
+@given(st.lists(st.none() | st.tuples(st.integers(0, 2**63 - 1), st.integers(-2**63, 2**63 - 1),
+                                      st.integers(-2**63, 2**63 - 1), st.integers(1, 2**64 - 1),
+                                      st.integers(0, 2**64 - 1))))
+def test_packed_signatures_unpack_to_themselves(sigs: list) -> None:
+    import struct
+
+    packed = snapshot.packed_sigs(sigs)
+    back = [None if s == (0, 0, 0, 0, 0) else s for s in struct.iter_unpack(snapshot.SIG_FORMAT, packed)]
+    assert back == sigs
+
+
 _TIMES = st.integers(0, 8_000_000_000)
 
 

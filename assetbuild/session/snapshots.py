@@ -195,7 +195,7 @@ class Recorder:
         if prev is None or prev.get("refused") or graph.partitioned or graph.producers:
             return None
         found = snapshot.changes(prev, str(self.project.project_dir), snapshot.START_PATH, data=self.data)
-        if isinstance(found, str) or {p for p, _ in prev["data"]} != self.data.keys():
+        if isinstance(found, str) or set(prev["data"][0]) != self.data.keys():
             return None
         results = snapshot.read_results(self.cache_dir, prev)
         self.recorded = {r[0]: r for r in results["results"]} if results is not None else {}
@@ -388,13 +388,17 @@ class Recorder:
         info = store.index_info() if hasattr(store, "index_info") else {}
         if state is None or info.get("last_txnid") != state[2]:
             return None, "the cache index's transaction could not be read"
+        try:
+            packed = snapshot.packed_sigs(data.values())
+        except ValueError as e:
+            return None, str(e)
         declared = sorted({n for d in self.project.graph.nodes.values() for n in getattr(d, "env", ()) or ()}) \
             if self.project.sliced is None else (self.previous or {})["declared_env"]
         return {"project": root, "cache": self.cache_dir, "interpreter": list(snapshot.interpreter()),
                 "path": list(snapshot.START_PATH), "env": snapshot.watched_env(declared), "declared_env": declared,
                 "store": list(state), "written_ns": time.time_ns(), "racy": racy,
                 "dirs": [[d, snapshot.dir_time(d)] for d in dirs] + [[d, t] for d, t in carried.items()],
-                "files": [[f, s] for f, s in files.items()], "data": [[f, s] for f, s in data.items()],
+                "files": [[f, s] for f, s in files.items()], "data": [list(data), packed],
                 "blobs": [[p, size] for p, size in blobs.items()], "count": len(triples), "results": triples,
                 "metadata": sorted(metadata), "checked": checked,
                 "asset_defs": asset_defs[0], "asset_defs_of": asset_defs[1]}, ""
