@@ -37,6 +37,36 @@ CASES = {
                 return f"{threshold()}\\n"
          """},
         "fattr", ("AssetFile", "threshold.value = 10", "threshold.value = 20"), "10\n", "20\n"),
+    "attribute of a functools.cache function": (
+        {"AssetFile": """
+            import functools
+            from assetbuild import asset
+
+            @functools.cache
+            def scaled(x):
+                return x * 2
+            scaled.threshold = 10
+
+            @asset(io="text", path="out/cached.txt")
+            def cached():
+                return f"{scaled(1) + scaled.threshold}\\n"
+         """},
+        "cached", ("AssetFile", "scaled.threshold = 10", "scaled.threshold = 20"), "12\n", "22\n"),
+    "attribute of a functools.partial": (
+        {"AssetFile": """
+            import functools
+            from assetbuild import asset
+
+            def add(x, y):
+                return x + y
+            add_one = functools.partial(add, 1)
+            add_one.offset = 10
+
+            @asset(io="text", path="out/part.txt")
+            def part():
+                return f"{add_one(1) + add_one.offset}\\n"
+         """},
+        "part", ("AssetFile", "add_one.offset = 10", "add_one.offset = 20"), "12\n", "22\n"),
     "module __getattr__": (
         {"settings.py": """
             def __getattr__(name):  # PEP 562: RATE is made on demand, never held
@@ -143,6 +173,55 @@ def test_a_function_attribute_counts_by_value():
     own = fp("def a():\n    return a.limit\na.limit = 3\n")
     assert "attribute:limit" in own.parts and own.warnings == ()
     assert fp("def a():\n    return a.limit\na.limit = 4\n").parts["attribute:limit"] != own.parts["attribute:limit"]
+
+
+WRAPPED = """
+    import functools
+    def add(x, y):
+        return x + y
+    @functools.lru_cache(maxsize=8)
+    def cached(x):
+        return x * 2
+    part = functools.update_wrapper(functools.partial(add, 1), add)
+    {}
+    def a():
+        return cached(1) + part(2) + cached.limit + part.limit
+"""
+
+
+@pytest.mark.parametrize("target", ["cached", "part"])
+def test_an_attribute_of_a_cache_or_partial_wrapper_counts_by_value(target):
+    """Code reads ``cached.limit`` from the wrapper's ``__dict__``; the wrapped function's
+    metadata that ``update_wrapper`` copies there (and ``__wrapped__``) adds nothing."""
+    other = "part" if target == "cached" else "cached"
+    base = WRAPPED.format(f"{other}.limit = 0\n    {target}.limit = {{}}")
+    one = fp(base.format(10))
+    assert one.warnings == ()
+    assert digest(base.format(10)) == one.digest
+    assert digest(base.format(20)) != one.digest
+    assert digest(base.format("{'k': (1, 2)}")) != digest(base.format("{'k': (1, 3)}"))
+    locked = fp(base.format("__import__('threading').Lock()"))
+    assert len(locked.warnings) == 1 and f"global '{target}', attribute 'limit'" in locked.warnings[0]
+
+
+def test_a_cache_or_partial_wrapper_without_attributes_keeps_its_encoding():
+    """Only what is set on the wrapper beyond what functools puts there counts: a wrapper
+    without such attributes is encoded as before (no WRAPPER_STATE)."""
+    from assetbuild.fingerprint.encoding import ValueTag
+    from assetbuild.fingerprint.nodes import _Node, _Out
+
+    ns = load(WRAPPED.format("pass"))
+    encoder = make_fp()._values
+    for name, tag in (("cached", ValueTag.LRU_CACHE), ("part", ValueTag.PARTIAL)):
+        out = _Out()
+        encoder.encode(ns[name], out, _Node(None), name, 0)
+        first = out.segs[0] if out.segs else bytes(out.buf)
+        assert first.startswith(tag), (name, first[:4])
+        ns[name].limit = 1
+        out = _Out()
+        encoder.encode(ns[name], out, _Node(None), name, 0)
+        first = out.segs[0] if out.segs else bytes(out.buf)
+        assert first.startswith(ValueTag.WRAPPER_STATE), (name, first[:4])
 
 
 def test_a_function_attribute_that_cannot_be_encoded_warns_naming_it():
