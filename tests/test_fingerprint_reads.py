@@ -97,6 +97,25 @@ CASES = {
                 return getattr(transforms, "transform_" + "upper")("abc") + "\\n"
          """},
         "dyn", ("transforms.py", "s.upper()", 's.upper() + "!"'), "ABC\n", "ABC!\n"),
+    "module passed to a helper that calls getattr": (
+        {"transforms.py": """
+            def transform_upper(s):
+                return s.upper()
+         """,
+         "readers.py": """
+            def call(module, name, s):
+                return getattr(module, name)(s)
+         """,
+         "AssetFile": """
+            from assetbuild import asset
+            import readers
+            import transforms
+
+            @asset(io="text", path="out/passed.txt")
+            def passed():
+                return readers.call(transforms, "transform_upper", "abc") + "\\n"
+         """},
+        "passed", ("transforms.py", "s.upper()", 's.upper() + "!"'), "ABC\n", "ABC!\n"),
 }
 
 
@@ -447,15 +466,51 @@ def test_a_module_read_only_by_name_still_counts_only_what_is_read(lab):
     assert lab.fp(src).digest == one.digest
 
 
-@pytest.mark.xfail(strict=True, reason="known limit: a module passed to a helper that reads it by "
-                   "a computed name counts by the names the reader's code reads (README)")
-def test_a_module_passed_to_a_helper_that_reads_it_by_a_computed_name(lab):
+PASSED = {
+    "to a helper": ("def call(module, name, s):\n    return getattr(module, name)(s)\n"
+                    "def a(s):\n    return call(transforms, 'transform_upper', s)\n"),
+    "two calls down": ("def call(module, name, s):\n    return getattr(module, name)(s)\n"
+                       "def run(module, s):\n    return call(module, 'transform_upper', s)\n"
+                       "def a(s):\n    return run(transforms, s)\n"),
+    "in a container": ("import operator\nMODULES = [transforms]\n"
+                       "def call(module, name, s):\n    return operator.attrgetter(name)(module)(s)\n"
+                       "def a(s):\n    return call(MODULES[0], 'transform_upper', s)\n"),
+    "by a helper that reads it by name": (
+        "def pick():\n    return transforms\n"
+        "def call(module, name, s):\n    return getattr(module, name)(s)\n"
+        "def a(s):\n    return call(pick(), 'transform_upper', s)\n"),
+}
+
+
+@pytest.mark.parametrize("shape", list(PASSED))
+def test_a_module_passed_to_a_helper_that_reads_it_by_a_computed_name(lab, shape):
+    """The module is read by name in one function and by a computed name in another: it counts
+    whole, as the asset reaches a reader by a computed name."""
+    _write(lab.root, {"transforms.py": TRANSFORMS, "lib/__init__.py": "", "lib/words.py": "SUFFIX = ''\n"})
+    src = "import transforms\n" + PASSED[shape]
+    one = lab.fp(src)
+    assert one.warnings == () and "modules:read by a computed name" in one.parts
+    assert lab.fp(src) == one
+    _edit(lab, "transforms.py", "return s.lower()", "return s.lower()  # a comment")
+    assert lab.fp(src).digest == one.digest
+    _edit(lab, "transforms.py", "return s.upper() + SUFFIX", "return s.upper() + SUFFIX + '!'")
+    two = lab.fp(src)
+    assert two.digest != one.digest
+    _edit(lab, "lib/words.py", "SUFFIX = ''", "SUFFIX = '?'")
+    assert lab.fp(src).digest != two.digest
+
+
+def test_an_asset_that_reaches_no_reader_by_a_computed_name_keeps_its_key(lab):
+    """The part is the asset's, not the module's: another asset of the same project that reads
+    the module by name and reaches no such reader counts only what it reads."""
     _write(lab.root, {"transforms.py": TRANSFORMS, "lib/__init__.py": "", "lib/words.py": "SUFFIX = ''\n"})
     src = ("import transforms\ndef call(module, name, s):\n    return getattr(module, name)(s)\n"
-           "def a(s):\n    return call(transforms, 'transform_upper', s)\n")
-    one = lab.fp(src)
+           "def a(s):\n    return call(transforms, 'transform_upper', s)\n"
+           "def b(s):\n    return transforms.transform_lower(s)\n")
+    fp_b = lab.fp(src, "b")
+    assert "modules:read by a computed name" not in fp_b.parts
     _edit(lab, "transforms.py", "return s.upper() + SUFFIX", "return s.upper() + SUFFIX + '!'")
-    assert lab.fp(src).digest != one.digest
+    assert lab.fp(src, "b").digest == fp_b.digest
 
 
 def test_without_a_finder_a_module_read_by_a_computed_name_warns(tmp_path):

@@ -26,7 +26,7 @@ from __future__ import annotations
 import types
 from typing import Any
 
-from .encoding import ValueTag
+from .encoding import ValueTag, _e_str, _u64
 from .nodes import _attr, _Node, _Out
 from .values import ValueEncoder
 
@@ -81,6 +81,11 @@ def function_state(fn: types.FunctionType) -> list[tuple[str, Any]]:
             if name not in skip and not name.startswith(_OWN_PREFIX)]
 
 
+def reads_by_computed_name(node: _Node) -> bool:
+    """Whether ``node``'s code names one of ``DYNAMIC_READS``."""
+    return not DYNAMIC_READS.isdisjoint(node.names)
+
+
 class ReadsEncoder(ValueEncoder):
     """The value encoder, with the two module rules of this module's doc.
 
@@ -100,6 +105,10 @@ class ReadsEncoder(ValueEncoder):
         ns = _attr(m, "__dict__")
         hook = ns.get("__getattr__") if isinstance(ns, dict) else None
         dynamic = not DYNAMIC_READS.isdisjoint(node.names)
+        if not dynamic:  # by names here: whole if the asset reaches a reader by a computed name
+            if node.modules is None:
+                node.modules = set()
+            node.modules.add(name)
         if hook is None and not dynamic:
             return super().encode_module(m, out, node, where, depth)
         out.buf += ValueTag.MODULE_READS
@@ -118,3 +127,16 @@ class ReadsEncoder(ValueEncoder):
             out.buf += ValueTag.TRUE
             self.encode_module_source(name, (), out, node, where)
         return label
+
+    def modules_read_whole(self, names: list[str]) -> tuple[bytes, tuple[str, ...]]:
+        """The encoding of project modules ``names`` (sorted) by their files and the project
+        modules those import, as ``encode_module_source``; and warning phrases (without the
+        loader's finder no file can be read: each module gets one)."""
+        body = bytearray(ValueTag.MODULE_READS + _u64(len(names)))
+        for name in names:
+            body += _e_str(name)
+        if self.closures is None:
+            return bytes(body), tuple(f"module {name}: attributes read by a computed name"
+                                      for name in names)
+        digest, phrases = self.closures.closure(tuple(names))
+        return bytes(body + ValueTag.MODULE_SOURCE + digest), phrases
