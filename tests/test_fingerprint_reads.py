@@ -116,6 +116,32 @@ CASES = {
                 return readers.call(transforms, "transform_upper", "abc") + "\\n"
          """},
         "passed", ("transforms.py", "s.upper()", 's.upper() + "!"'), "ABC\n", "ABC!\n"),
+    "globals()[name]": (
+        {"AssetFile": """
+            from assetbuild import asset
+
+            LIMIT = 10
+
+            @asset(io="text", path="out/glob.txt")
+            def glob():
+                return f"{globals()['LI' + 'MIT']}\\n"
+         """},
+        "glob", ("AssetFile", "LIMIT = 10", "LIMIT = 20"), "10\n", "20\n"),
+    "importlib.import_module(computed name)": (
+        {"transforms.py": """
+            def transform_upper(s):
+                return s.upper()
+         """,
+         "AssetFile": """
+            import importlib
+            from assetbuild import asset
+            import transforms  # imported with the AssetFile
+
+            @asset(io="text", path="out/imp.txt")
+            def imp():
+                return importlib.import_module("trans" + "forms").transform_upper("abc") + "\\n"
+         """},
+        "imp", ("transforms.py", "s.upper()", 's.upper() + "!"'), "ABC\n", "ABC!\n"),
 }
 
 
@@ -526,3 +552,76 @@ def test_without_a_finder_a_module_read_by_a_computed_name_warns(tmp_path):
     finally:
         del sys.modules["fplib"]
     assert len(f.warnings) == 1 and "module fplib: attributes read by a computed name" in f.warnings[0]
+
+
+# ------------------------------------------------------------------------------------------------
+# Globals and modules found by a computed name
+
+
+@pytest.mark.parametrize("body", [
+    "return globals()[name]",
+    "return globals().get(name)",
+    "return eval(name)",
+])
+def test_a_global_read_by_a_computed_name_counts_every_global(body):
+    """The leaf shortcut (``globals`` is a builtin) does not apply; every global counts by value,
+    the import system's bookkeeping does not."""
+    src = f"THRESH = {{}}\nOTHER = 1\ndef a(name):\n    {body}\n"
+    one = fp(src.format(10))
+    # eval can import too: without the loader's finder, that is not seen, and it says so
+    assert [w for w in one.warnings if "modules imported by a computed name" not in w] == []
+    assert bool(one.warnings) == ("eval" in body)
+    assert "global:THRESH" in one.parts and "global:__file__" not in one.parts
+    assert digest(src.format(10)) == one.digest
+    assert digest(src.format(20)) != one.digest
+    assert digest(src.format(10), filename="/elsewhere/AssetFile") == one.digest
+
+
+def test_a_helper_that_reads_its_module_globals_by_a_computed_name(lab):
+    _write(lab.root, {"helpers.py": "RATE = 5\ndef pick(name):\n    return globals()[name]\n"})
+    src = "import helpers\ndef a():\n    return helpers.pick('RATE')\n"
+    one = lab.fp(src)
+    assert one.warnings == ()
+    _edit(lab, "helpers.py", "RATE = 5", "RATE = 5  # a comment")
+    assert lab.fp(src).digest == one.digest
+    _edit(lab, "helpers.py", "RATE = 5", "RATE = 6")
+    assert lab.fp(src).digest != one.digest
+
+
+@pytest.mark.parametrize("body", [
+    "return importlib.import_module('trans' + kind).transform_upper(s)",
+    "return import_module('trans' + kind).transform_upper(s)",
+    "return __import__('trans' + kind).transform_upper(s)",
+    "return sys.modules['trans' + kind].transform_upper(s)",
+    "return modules['trans' + kind].transform_upper(s)",
+])
+def test_a_module_imported_by_a_computed_name_counts_every_project_module(lab, body):
+    _write(lab.root, {"transforms.py": TRANSFORMS, "lib/__init__.py": "", "lib/words.py": "SUFFIX = ''\n"})
+    src = ("import importlib\nimport sys\nfrom importlib import import_module\nfrom sys import modules\n"
+           "import transforms as _loaded\n"  # imported with the AssetFile, under another name
+           f"def a(s, kind='forms'):\n    {body}\n")
+    one = lab.fp(src)
+    assert one.warnings == () and "modules:imported by a computed name" in one.parts
+    assert lab.fp(src) == one
+    _edit(lab, "transforms.py", "return s.lower()", "return s.lower()  # a comment")
+    assert lab.fp(src).digest == one.digest
+    _edit(lab, "transforms.py", "return s.lower()", "return s.lower() + '!'")
+    two = lab.fp(src)
+    assert two.digest != one.digest
+    _edit(lab, "lib/words.py", "SUFFIX = ''", "SUFFIX = '?'")
+    assert lab.fp(src).digest != two.digest
+
+
+def test_an_attribute_named_modules_is_not_sys_modules(lab):
+    """``model.modules`` (a common method name) alone does not make every module count."""
+    _write(lab.root, {"transforms.py": TRANSFORMS, "lib/__init__.py": "", "lib/words.py": "SUFFIX = ''\n"})
+    src = "import transforms\ndef a(model):\n    return list(model.modules())\n"
+    one = lab.fp(src)
+    assert "modules:imported by a computed name" not in one.parts
+    _edit(lab, "transforms.py", "return s.lower()", "return s.lower() + '!'")
+    assert lab.fp(src).digest == one.digest
+
+
+def test_without_a_finder_a_module_imported_by_a_computed_name_warns():
+    f = fp("import importlib\ndef a(name):\n    return importlib.import_module(name)\n")
+    assert f.warnings and "modules imported by a computed name" in f.warnings[0]

@@ -23,6 +23,7 @@ Layer L0: stdlib only, no disk, no clock.
 
 from __future__ import annotations
 
+import sys
 import types
 from typing import Any
 
@@ -47,6 +48,59 @@ _DISPATCH = frozenset({"register", "dispatch", "registry", "_clear_cache", "__wr
 # whole.
 DYNAMIC_READS = frozenset({"getattr", "hasattr", "vars", "dir", "__dict__", "__getattribute__",
                            "attrgetter", "methodcaller", "getmembers", "getattr_static"})
+
+
+# Names through which code reads its module's globals by a computed name (``globals()[name]``,
+# ``globals().get(name)``, ``eval(name)``): any of them in a function's names makes every global
+# of its module count, by value, as if the code named each (``globals_read``).
+GLOBALS_READS = frozenset({"globals", "eval", "exec"})
+# Names through which code imports a module by a computed name (``importlib.import_module(name)``,
+# ``__import__(name)``, a loader's ``exec_module``, ``runpy``; ``eval``/``exec`` can do it too).
+# ``sys.modules[name]`` is found by value (``imports_by_computed_name``): ``modules`` alone is
+# too common an attribute name.
+IMPORT_READS = frozenset({"import_module", "__import__", "exec_module", "run_module", "eval", "exec"})
+# Globals every module has that the import system or the loader sets: not what code computes.
+_BOOKKEEPING = frozenset({"__name__", "__doc__", "__package__", "__loader__", "__spec__",
+                          "__file__", "__cached__", "__builtins__", "__path__"})
+
+
+def globals_read(fn: types.FunctionType, names: tuple[str, ...]) -> tuple[str, ...]:
+    """The global names whose values count for ``fn``: the names its code reads, and, when it
+    names one of ``GLOBALS_READS``, every global of its module as well.
+
+    ``globals()[name]`` finds any of them, and which one no name says, so all count, by value
+    like a named global (project functions recursed, data by value, what cannot be encoded
+    warns). That is the module's state when the key is made, so it also covers a global set from
+    outside the module's code. Left out: the import system's bookkeeping (``__file__``,
+    ``__spec__``...) and assetbuild's own (``__assetbuild_...``). The AssetFile is then never
+    loaded in part (``compiled.leaving_out`` refuses: its globals would differ).
+    """
+    if GLOBALS_READS.isdisjoint(names):
+        return names
+    extra = [k for k in fn.__globals__ if type(k) is str and k not in _BOOKKEEPING
+             and not k.startswith(_OWN_PREFIX)]
+    return tuple(sorted(set(names).union(extra)))
+
+
+def imports_by_computed_name(fn: types.FunctionType, names: tuple[str, ...]) -> bool:
+    """Whether ``fn``'s code may import a module by a name it computes: it names one of
+    ``IMPORT_READS``, or reads ``sys.modules`` (``sys.modules[name]``, ``from sys import
+    modules``): a global or closure value that is ``sys.modules``, or ``sys`` with ``modules``
+    among its names. A superset, never a miss of those spellings."""
+    if not IMPORT_READS.isdisjoint(names):
+        return True
+    found = sys.modules
+    values = [fn.__globals__.get(n) for n in names]
+    for cell in fn.__closure__ or ():
+        try:
+            values.append(cell.cell_contents)
+        except ValueError:  # an empty cell
+            continue
+    importers = (_attr(sys.modules.get("importlib"), "import_module"), __import__)
+    for v in values:
+        if v is found or (v is sys and "modules" in names) or any(v is f for f in importers):
+            return True
+    return False
 
 
 def function_state(fn: types.FunctionType) -> list[tuple[str, Any]]:
@@ -84,6 +138,9 @@ def function_state(fn: types.FunctionType) -> list[tuple[str, Any]]:
 def reads_by_computed_name(node: _Node) -> bool:
     """Whether ``node``'s code names one of ``DYNAMIC_READS``."""
     return not DYNAMIC_READS.isdisjoint(node.names)
+
+
+_EVERY_MODULE_LABEL = "modules:imported by a computed name"  # no module:<name> has a space
 
 
 class ReadsEncoder(ValueEncoder):
@@ -127,6 +184,22 @@ class ReadsEncoder(ValueEncoder):
             out.buf += ValueTag.TRUE
             self.encode_module_source(name, (), out, node, where)
         return label
+
+    def encode_every_project_module(self, out: _Out, node: _Node, where: str) -> str:
+        """Every project module imported with the AssetFile, whole (``modules_read_whole``): what
+        an import by a computed name can return. Those modules are the ones in ``sys.modules``
+        the loader imported (the same set in every process); a project module nothing imported
+        with the AssetFile is not among them, and stays unseen."""
+        if self.closures is None:  # no finder: no module can be read from its file
+            self.mark_bad(out, node, where, "modules imported by a computed name")
+            return _EVERY_MODULE_LABEL
+        names = sorted(n for n in list(sys.modules)
+                       if n != "__assetfile__" and self._is_project_module(n))
+        enc, phrases = self.modules_read_whole(names)
+        out.buf += enc
+        for phrase in phrases:
+            node.bad.setdefault(where, set()).add(phrase)
+        return _EVERY_MODULE_LABEL
 
     def modules_read_whole(self, names: list[str]) -> tuple[bytes, tuple[str, ...]]:
         """The encoding of project modules ``names`` (sorted) by their files and the project

@@ -25,7 +25,15 @@ from .encoding import FINGERPRINT_VERSION, PartTag, ValueTag, _e_bytes, _e_int, 
 from .imports import Import, ModuleFinder, absolute_name, code_imports
 from .nodes import NodeTable, _final, _label, _local, _Node, _Out, _render, _type_name
 from .objects import encode_dispatch_registry
-from .reads import ReadsEncoder, function_state, reads_by_computed_name
+from .reads import (
+    GLOBALS_READS,
+    IMPORT_READS,
+    ReadsEncoder,
+    function_state,
+    globals_read,
+    imports_by_computed_name,
+    reads_by_computed_name,
+)
 
 
 @dataclass(frozen=True)
@@ -175,7 +183,7 @@ class Fingerprinter:
         that shadows a builtin makes the function take the full walk.
         """
         names = self._names_of(fn.__code__)
-        if not names:
+        if not names or not _BY_COMPUTED_NAME.isdisjoint(names):  # builtins that read more
             return None
         g = fn.__globals__
         b = _builtins_of(fn)
@@ -374,7 +382,7 @@ class Fingerprinter:
             g = fn.__globals__
             b = _builtins_of(fn)
             section = PartTag.GLOBAL
-            for name in names:
+            for name in globals_read(fn, names):
                 if name in g:
                     value = g[name]
                 elif name in b:
@@ -385,6 +393,11 @@ class Fingerprinter:
                 refers = self._encode(value, out, node, f"global '{name}'", 0)
                 items.append((section, name, section + _e_str(name), out.finish(), refers))
             self._import_items(node, fn)
+            if imports_by_computed_name(fn, names):
+                out = _Out()
+                label = self._values.encode_every_project_module(
+                    out, node, "modules imported by a computed name")
+                items.append((PartTag.IMPORT, "*", PartTag.IMPORT + _e_str("*"), out.finish(), label))
 
     def _build_class(self, node: _Node, cls: type) -> None:
         out = _Out()
@@ -564,6 +577,7 @@ def _builtins_of(fn: Any) -> dict[str, Any]:
     return b if isinstance(b, dict) else builtins.__dict__
 
 
+_BY_COMPUTED_NAME = GLOBALS_READS | IMPORT_READS
 _WHOLE_LABEL = "modules:read by a computed name"  # no module:<name> label has a space
 _DIGEST_SEED = _e_bytes(PartTag.DOMAIN) + _e_int(FINGERPRINT_VERSION)
 _CODE_LABEL = _e_str("code")
