@@ -13,9 +13,18 @@ escape that list:
 * An attribute read by a computed name (``getattr(transforms, "f_" + kind)``, ``vars(m)``,
   ``m.__dict__``): no name says which. When a function's code names one of ``DYNAMIC_READS``,
   every project module it reads counts whole, by its file and the project modules that file
-  imports (as a module imported inside a function does: ``imports``).
+  imports (as a module imported inside a function does: ``imports``). A module one function
+  reads by name and passes to another that reads it so is not read by the reader's names: when
+  an asset reaches any such reader, every project module it reads by name counts whole too
+  (``Fingerprinter._modules_read_whole``, from ``_Node.modules``).
+* Globals read by a computed name (``globals()[name]``, ``eval``): every global of the
+  function's module counts by value (``globals_read``).
+* A module imported by a computed name (``import_module(name)``, ``sys.modules[name]``): every
+  project module imported with the AssetFile counts whole (``imports_by_computed_name``,
+  ``ReadsEncoder.encode_every_project_module``).
 
-Both module rules depend only on the module's code and the reading function's code, never on
+(Attributes set on ``functools`` wrappers, ``partial`` and ``lru_cache``, are encoded with the
+wrapper: ``objects``.) The module rules depend only on the module's code and the reading function's code, never on
 what the module holds when the key is made, so keys are the same in every process.
 
 Layer L0: stdlib only, no disk, no clock.
