@@ -78,6 +78,9 @@ class ValueTag:
     SLOT_DESCRIPTOR: Final = b"@d"
     PARTIAL: Final = b"fp"
     LRU_CACHE: Final = b"lc"
+    # Before a PARTIAL or LRU_CACHE: the attributes set on that wrapper (count, name and value of
+    # each); absent when it has none, so those keep the encoding they had.
+    WRAPPER_STATE: Final = b"ws"
     SINGLEDISPATCH: Final = b"sd"
     # Objects by value.
     PATTERN: Final = b"re"

@@ -22,8 +22,8 @@ from .encoding import ValueTag
 class _Node:
     """A project function or class: recursed into, memoized, one vertex of the reference graph."""
 
-    __slots__ = ("bad", "children", "digest", "index", "items", "label", "low", "names", "obj",
-                 "on_stack", "rendered")
+    __slots__ = ("bad", "children", "digest", "index", "items", "label", "low", "modules", "names",
+                 "obj", "on_stack", "rendered")
 
     def __init__(self, obj: object) -> None:
         self.obj = obj  # strong reference: ids in the memo must not be reused
@@ -37,6 +37,9 @@ class _Node:
         self.children: set[_Node] = set()
         self.bad: dict[str, set[str]] = {}  # where -> phrases ("an instance of x.Y")
         self.names: tuple[str, ...] = ()
+        # Project modules imported with the AssetFile that its parts encode by the names it reads
+        # (``reads``: they count whole when a reader by a computed name is reached too).
+        self.modules: set[str] | None = None
         self.digest = b""  # set when its strongly connected component is finished
         self.rendered: list[bytes] | None = None  # items with final digests, once known
 

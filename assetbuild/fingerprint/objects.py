@@ -139,7 +139,38 @@ def _property(e: Encoder, v: Any, t: type, out: _Out, node: _Node, where: str, d
         e.encode(f, out, node, where, depth + 1)
 
 
+# What ``functools.update_wrapper`` and ``lru_cache`` put in a wrapper's ``__dict__``: copies of
+# the wrapped function's metadata (its code counts, its docstring does not), the function itself
+# and lru_cache's ``cache_parameters`` (both encoded by the wrapper's encoder).
+_WRAPPER_METADATA = frozenset({*functools.WRAPPER_ASSIGNMENTS, "__type_params__"})
+
+
+def _wrapper_state(e: Encoder, v: Any, wrapped: Any, out: _Out, node: _Node, where: str,
+                   depth: int) -> None:
+    """The attributes set on a ``partial`` or ``lru_cache`` wrapper (``f.threshold = 10``), which
+    code reads as ``f.threshold``: ``WRAPPER_STATE``, their count, then name and value of each
+    in name order. Nothing when there are none, so the keys of wrappers without attributes stay
+    what they were; with some, the new leading tag makes the encoding one no earlier key has."""
+    d = _attr(v, "__dict__")
+    if not d or type(d) is not dict:
+        return
+    state = []
+    for name in sorted(k for k in d if type(k) is str):
+        value = d[name]
+        if name in _WRAPPER_METADATA or (name == "__wrapped__" and value is wrapped) or (
+                name == "cache_parameters" and _attr(value, "__module__") == "functools"):
+            continue
+        state.append((name, value))
+    if not state:
+        return
+    out.buf += ValueTag.WRAPPER_STATE + _u64(len(state))
+    for name, value in state:
+        out.buf += _e_str(name)
+        e.encode(value, out, node, f"{where}, attribute '{name}'", depth + 1)
+
+
 def _partial(e: Encoder, v: Any, t: type, out: _Out, node: _Node, where: str, depth: int) -> None:
+    _wrapper_state(e, v, v.func, out, node, where, depth)
     out.buf += ValueTag.PARTIAL
     e.encode(v.func, out, node, where, depth + 1)
     e.encode(v.args, out, node, where, depth + 1)
@@ -148,6 +179,7 @@ def _partial(e: Encoder, v: Any, t: type, out: _Out, node: _Node, where: str, de
 
 def _lru_cache(e: Encoder, v: Any, t: type, out: _Out, node: _Node, where: str, depth: int) -> None:
     """``@functools.cache`` / ``lru_cache`` around a function: the function and the parameters."""
+    _wrapper_state(e, v, v.__wrapped__, out, node, where, depth)
     out.buf += ValueTag.LRU_CACHE
     e.encode(v.__wrapped__, out, node, where, depth + 1)
     e.encode(v.cache_parameters(), out, node, where, depth + 1)

@@ -13,9 +13,18 @@ escape that list:
 * An attribute read by a computed name (``getattr(transforms, "f_" + kind)``, ``vars(m)``,
   ``m.__dict__``): no name says which. When a function's code names one of ``DYNAMIC_READS``,
   every project module it reads counts whole, by its file and the project modules that file
-  imports (as a module imported inside a function does: ``imports``).
+  imports (as a module imported inside a function does: ``imports``). A module one function
+  reads by name and passes to another that reads it so is not read by the reader's names: when
+  an asset reaches any such reader, every project module it reads by name counts whole too
+  (``Fingerprinter._modules_read_whole``, from ``_Node.modules``).
+* Globals read by a computed name (``globals()[name]``, ``eval``): every global of the
+  function's module counts by value (``globals_read``).
+* A module imported by a computed name (``import_module(name)``, ``sys.modules[name]``): every
+  project module imported with the AssetFile counts whole (``imports_by_computed_name``,
+  ``ReadsEncoder.encode_every_project_module``).
 
-Both module rules depend only on the module's code and the reading function's code, never on
+(Attributes set on ``functools`` wrappers, ``partial`` and ``lru_cache``, are encoded with the
+wrapper: ``objects``.) The module rules depend only on the module's code and the reading function's code, never on
 what the module holds when the key is made, so keys are the same in every process.
 
 Layer L0: stdlib only, no disk, no clock.
@@ -23,10 +32,11 @@ Layer L0: stdlib only, no disk, no clock.
 
 from __future__ import annotations
 
+import sys
 import types
 from typing import Any
 
-from .encoding import ValueTag
+from .encoding import ValueTag, _e_str, _u64
 from .nodes import _attr, _Node, _Out
 from .values import ValueEncoder
 
@@ -47,6 +57,59 @@ _DISPATCH = frozenset({"register", "dispatch", "registry", "_clear_cache", "__wr
 # whole.
 DYNAMIC_READS = frozenset({"getattr", "hasattr", "vars", "dir", "__dict__", "__getattribute__",
                            "attrgetter", "methodcaller", "getmembers", "getattr_static"})
+
+
+# Names through which code reads its module's globals by a computed name (``globals()[name]``,
+# ``globals().get(name)``, ``eval(name)``): any of them in a function's names makes every global
+# of its module count, by value, as if the code named each (``globals_read``).
+GLOBALS_READS = frozenset({"globals", "eval", "exec"})
+# Names through which code imports a module by a computed name (``importlib.import_module(name)``,
+# ``__import__(name)``, a loader's ``exec_module``, ``runpy``; ``eval``/``exec`` can do it too).
+# ``sys.modules[name]`` is found by value (``imports_by_computed_name``): ``modules`` alone is
+# too common an attribute name.
+IMPORT_READS = frozenset({"import_module", "__import__", "exec_module", "run_module", "eval", "exec"})
+# Globals every module has that the import system or the loader sets: not what code computes.
+_BOOKKEEPING = frozenset({"__name__", "__doc__", "__package__", "__loader__", "__spec__",
+                          "__file__", "__cached__", "__builtins__", "__path__"})
+
+
+def globals_read(fn: types.FunctionType, names: tuple[str, ...]) -> tuple[str, ...]:
+    """The global names whose values count for ``fn``: the names its code reads, and, when it
+    names one of ``GLOBALS_READS``, every global of its module as well.
+
+    ``globals()[name]`` finds any of them, and which one no name says, so all count, by value
+    like a named global (project functions recursed, data by value, what cannot be encoded
+    warns). That is the module's state when the key is made, so it also covers a global set from
+    outside the module's code. Left out: the import system's bookkeeping (``__file__``,
+    ``__spec__``...) and assetbuild's own (``__assetbuild_...``). The AssetFile is then never
+    loaded in part (``compiled.leaving_out`` refuses: its globals would differ).
+    """
+    if GLOBALS_READS.isdisjoint(names):
+        return names
+    extra = [k for k in fn.__globals__ if type(k) is str and k not in _BOOKKEEPING
+             and not k.startswith(_OWN_PREFIX)]
+    return tuple(sorted(set(names).union(extra)))
+
+
+def imports_by_computed_name(fn: types.FunctionType, names: tuple[str, ...]) -> bool:
+    """Whether ``fn``'s code may import a module by a name it computes: it names one of
+    ``IMPORT_READS``, or reads ``sys.modules`` (``sys.modules[name]``, ``from sys import
+    modules``): a global or closure value that is ``sys.modules``, or ``sys`` with ``modules``
+    among its names. A superset, never a miss of those spellings."""
+    if not IMPORT_READS.isdisjoint(names):
+        return True
+    found = sys.modules
+    values = [fn.__globals__.get(n) for n in names]
+    for cell in fn.__closure__ or ():
+        try:
+            values.append(cell.cell_contents)
+        except ValueError:  # an empty cell
+            continue
+    importers = (_attr(sys.modules.get("importlib"), "import_module"), __import__)
+    for v in values:
+        if v is found or (v is sys and "modules" in names) or any(v is f for f in importers):
+            return True
+    return False
 
 
 def function_state(fn: types.FunctionType) -> list[tuple[str, Any]]:
@@ -81,6 +144,14 @@ def function_state(fn: types.FunctionType) -> list[tuple[str, Any]]:
             if name not in skip and not name.startswith(_OWN_PREFIX)]
 
 
+def reads_by_computed_name(node: _Node) -> bool:
+    """Whether ``node``'s code names one of ``DYNAMIC_READS``."""
+    return not DYNAMIC_READS.isdisjoint(node.names)
+
+
+_EVERY_MODULE_LABEL = "modules:imported by a computed name"  # no module:<name> has a space
+
+
 class ReadsEncoder(ValueEncoder):
     """The value encoder, with the two module rules of this module's doc.
 
@@ -100,6 +171,10 @@ class ReadsEncoder(ValueEncoder):
         ns = _attr(m, "__dict__")
         hook = ns.get("__getattr__") if isinstance(ns, dict) else None
         dynamic = not DYNAMIC_READS.isdisjoint(node.names)
+        if not dynamic:  # by names here: whole if the asset reaches a reader by a computed name
+            if node.modules is None:
+                node.modules = set()
+            node.modules.add(name)
         if hook is None and not dynamic:
             return super().encode_module(m, out, node, where, depth)
         out.buf += ValueTag.MODULE_READS
@@ -118,3 +193,32 @@ class ReadsEncoder(ValueEncoder):
             out.buf += ValueTag.TRUE
             self.encode_module_source(name, (), out, node, where)
         return label
+
+    def encode_every_project_module(self, out: _Out, node: _Node, where: str) -> str:
+        """Every project module imported with the AssetFile, whole (``modules_read_whole``): what
+        an import by a computed name can return. Those modules are the ones in ``sys.modules``
+        the loader imported (the same set in every process); a project module nothing imported
+        with the AssetFile is not among them, and stays unseen."""
+        if self.closures is None:  # no finder: no module can be read from its file
+            self.mark_bad(out, node, where, "modules imported by a computed name")
+            return _EVERY_MODULE_LABEL
+        names = sorted(n for n in list(sys.modules)
+                       if n != "__assetfile__" and self._is_project_module(n))
+        enc, phrases = self.modules_read_whole(names)
+        out.buf += enc
+        for phrase in phrases:
+            node.bad.setdefault(where, set()).add(phrase)
+        return _EVERY_MODULE_LABEL
+
+    def modules_read_whole(self, names: list[str]) -> tuple[bytes, tuple[str, ...]]:
+        """The encoding of project modules ``names`` (sorted) by their files and the project
+        modules those import, as ``encode_module_source``; and warning phrases (without the
+        loader's finder no file can be read: each module gets one)."""
+        body = bytearray(ValueTag.MODULE_READS + _u64(len(names)))
+        for name in names:
+            body += _e_str(name)
+        if self.closures is None:
+            return bytes(body), tuple(f"module {name}: attributes read by a computed name"
+                                      for name in names)
+        digest, phrases = self.closures.closure(tuple(names))
+        return bytes(body + ValueTag.MODULE_SOURCE + digest), phrases

@@ -148,6 +148,9 @@ class ValueEncoder:
         return s
 
     def _container(self, v: Any, t: type, out: _Out, node: _Node, where: str, depth: int) -> None:
+        if v is sys.modules:  # ``from sys import modules``: a name, never every module by value
+            out.buf += ValueTag.SENTINEL + _e_str("sys.modules")  # (``reads``: imports by name)
+            return
         if depth == 0 and len(v) >= 8:  # big constants shared by many assets: encode once
             hit = self._data.get(id(v))
             if hit is not None:

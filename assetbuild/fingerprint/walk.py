@@ -25,7 +25,15 @@ from .encoding import FINGERPRINT_VERSION, PartTag, ValueTag, _e_bytes, _e_int, 
 from .imports import Import, ModuleFinder, absolute_name, code_imports
 from .nodes import NodeTable, _final, _label, _local, _Node, _Out, _render, _type_name
 from .objects import encode_dispatch_registry
-from .reads import ReadsEncoder, function_state
+from .reads import (
+    GLOBALS_READS,
+    IMPORT_READS,
+    ReadsEncoder,
+    function_state,
+    globals_read,
+    imports_by_computed_name,
+    reads_by_computed_name,
+)
 
 
 @dataclass(frozen=True)
@@ -37,7 +45,8 @@ class Fingerprint:
     function: ``reads.function_state``), ``global:<name>`` (a value),
     ``module:<name>``, ``object:<module>.<qualname>`` (non-project code, by name and version),
     ``helper:<module>.<qualname>`` (every project function or class reached, directly or not, with
-    its full recursive digest; ``#2``... tells apart two helpers with one label), and ``names``
+    its full recursive digest; ``#2``... tells apart two helpers with one label),
+    ``modules:read by a computed name`` (``Fingerprinter._modules_read_whole``), and ``names``
     (which global name is bound to which part). The digest changes exactly when some part does.
     """
 
@@ -174,7 +183,7 @@ class Fingerprinter:
         that shadows a builtin makes the function take the full walk.
         """
         names = self._names_of(fn.__code__)
-        if not names:
+        if not names or not _BY_COMPUTED_NAME.isdisjoint(names):  # builtins that read more
             return None
         g = fn.__globals__
         b = _builtins_of(fn)
@@ -373,7 +382,7 @@ class Fingerprinter:
             g = fn.__globals__
             b = _builtins_of(fn)
             section = PartTag.GLOBAL
-            for name in names:
+            for name in globals_read(fn, names):
                 if name in g:
                     value = g[name]
                 elif name in b:
@@ -384,6 +393,11 @@ class Fingerprinter:
                 refers = self._encode(value, out, node, f"global '{name}'", 0)
                 items.append((section, name, section + _e_str(name), out.finish(), refers))
             self._import_items(node, fn)
+            if imports_by_computed_name(fn, names):
+                out = _Out()
+                label = self._values.encode_every_project_module(
+                    out, node, "modules imported by a computed name")
+                items.append((PartTag.IMPORT, "*", PartTag.IMPORT + _e_str("*"), out.finish(), label))
 
     def _build_class(self, node: _Node, cls: type) -> None:
         out = _Out()
@@ -468,6 +482,9 @@ class Fingerprinter:
                     part = f"helper:{label}" if i == 0 else f"helper:{label}#{i + 1}"
                     labels[id(n)] = part
                     raw[part] = n.digest
+        whole = self._modules_read_whole(root, reached)
+        if whole is not None:
+            raw[_WHOLE_LABEL] = whole[0]
         bindings = []
         label_bytes = self._label_bytes
         rendered = root.rendered or [_render(item[3], _final) for item in root.items]
@@ -514,7 +531,36 @@ class Fingerprinter:
                         f"asset '{asset}': {where}{helper} ({'; '.join(sorted(phrases))}) cannot "
                         f"be fingerprinted; changes to it will not rebuild '{asset}' — pass "
                         f"code_version=... to @asset, or declare the data as a source")
+        if whole is not None and whole[1]:
+            warnings.add(f"asset '{asset}': modules read by a computed name "
+                         f"({'; '.join(whole[1])}) cannot be fingerprinted; changes to them will "
+                         f"not rebuild '{asset}' — pass code_version=... to @asset")
         return Fingerprint(digest=hexdigest, parts=parts, warnings=tuple(sorted(warnings)))
+
+    def _modules_read_whole(self, root: _Node, reached: list[_Node]) -> tuple[bytes, tuple[str, ...]] | None:
+        """(digest, warning phrases) of every project module the asset reaches by names, read
+        whole, when it also reaches code that reads attributes by a computed name; else None.
+
+        A module is a value like any other: one function can read it by name and pass it to a
+        helper that calls ``getattr(module, name)``, and what that reads, no name in either says.
+        Which module flows to which reader is not known without running the code, so the rule is
+        by reach: when any function the asset reaches (itself included) names one of
+        ``reads.DYNAMIC_READS``, every project module its parts encode by names
+        (``_Node.modules``) counts whole too. A module reached only from elsewhere (a library
+        that returns one, a frame's globals) stays unseen. The part is added only then, so the
+        keys of every other asset stay what they were.
+        """
+        nodes = [root, *[n for n in reached if n is not root]]
+        if not any(reads_by_computed_name(n) for n in nodes):
+            return None
+        modules: set[str] = set()
+        for n in nodes:
+            if n.modules:
+                modules.update(n.modules)
+        if not modules:
+            return None
+        enc, phrases = self._values.modules_read_whole(sorted(modules))
+        return _sha256(enc).digest(), phrases
 
     def _encode_label(self, label: str) -> bytes:
         enc = self._label_bytes[label] = _e_str(label)
@@ -531,6 +577,8 @@ def _builtins_of(fn: Any) -> dict[str, Any]:
     return b if isinstance(b, dict) else builtins.__dict__
 
 
+_BY_COMPUTED_NAME = GLOBALS_READS | IMPORT_READS
+_WHOLE_LABEL = "modules:read by a computed name"  # no module:<name> label has a space
 _DIGEST_SEED = _e_bytes(PartTag.DOMAIN) + _e_int(FINGERPRINT_VERSION)
 _CODE_LABEL = _e_str("code")
 # The code part of a function without defaults, closure or globals, and of a leaf (see _leaf).
