@@ -539,6 +539,23 @@ def test_an_asset_that_reaches_no_reader_by_a_computed_name_keeps_its_key(lab):
     assert lab.fp(src, "b").digest == fp_b.digest
 
 
+@pytest.mark.parametrize("holder", [
+    "class Runner:\n    mod = transforms\n    def run(self, s):\n        return self.mod.transform_upper(s)\n",
+    "class Runner:\n    mods = {'t': transforms}\n    def run(self, s):\n        return self.mods['t'].transform_upper(s)\n",
+])
+def test_a_module_held_by_a_class_counts_whole(lab, holder):
+    """A module kept as a class attribute is read through ``self`` by the class's methods: no
+    name of the class's says which attributes, so it counts whole (a comment still does not)."""
+    _write(lab.root, {"transforms.py": TRANSFORMS, "lib/__init__.py": "", "lib/words.py": "SUFFIX = ''\n"})
+    src = "import transforms\n" + holder + "def a(s):\n    return Runner().run(s)\n"
+    one = lab.fp(src)
+    assert one.warnings == () and lab.fp(src) == one
+    _edit(lab, "transforms.py", "return s.lower()", "return s.lower()  # a comment")
+    assert lab.fp(src).digest == one.digest
+    _edit(lab, "transforms.py", "return s.upper() + SUFFIX", "return s.upper() + SUFFIX + '!'")
+    assert lab.fp(src).digest != one.digest
+
+
 def test_without_a_finder_a_module_read_by_a_computed_name_warns(tmp_path):
     """A Fingerprinter without the loader's finder cannot read the module's file: it says so."""
     import sys

@@ -1,8 +1,8 @@
 """Reads that the names in a function's bytecode do not show.
 
 The walk follows a function by what its code names: a global, an attribute of a project module
-(``values`` encodes such a module by the names the code reads from it). Three kinds of read
-escape that list:
+(``values`` encodes such a module by the names the code reads from it). These reads escape
+that list:
 
 * A function's own attributes (``def f(): return f.limit`` names ``f`` and ``limit``; the value
   is in ``f.__dict__``): the function's state, like its defaults and closure
@@ -16,7 +16,9 @@ escape that list:
   imports (as a module imported inside a function does: ``imports``). A module one function
   reads by name and passes to another that reads it so is not read by the reader's names: when
   an asset reaches any such reader, every project module it reads by name counts whole too
-  (``Fingerprinter._modules_read_whole``, from ``_Node.modules``).
+  (``Fingerprinter._modules_read_whole``, from ``_Node.modules``). A module a class holds
+  (``class C: mod = transforms``, read as ``self.mod.f``) counts whole as well: a class has no
+  names of its own, its methods read through ``self``.
 * Globals read by a computed name (``globals()[name]``, ``eval``): every global of the
   function's module counts by value (``globals_read``).
 * A module imported by a computed name (``import_module(name)``, ``sys.modules[name]``): every
@@ -24,8 +26,9 @@ escape that list:
   ``ReadsEncoder.encode_every_project_module``).
 
 (Attributes set on ``functools`` wrappers, ``partial`` and ``lru_cache``, are encoded with the
-wrapper: ``objects``.) The module rules depend only on the module's code and the reading function's code, never on
-what the module holds when the key is made, so keys are the same in every process.
+wrapper: ``objects``.) The module rules depend only on the module's code and the reading
+function's code, never on what the module holds when the key is made, so keys are the same in
+every process.
 
 Layer L0: stdlib only, no disk, no clock.
 """
@@ -170,7 +173,10 @@ class ReadsEncoder(ValueEncoder):
             return super().encode_module(m, out, node, where, depth)
         ns = _attr(m, "__dict__")
         hook = ns.get("__getattr__") if isinstance(ns, dict) else None
-        dynamic = not DYNAMIC_READS.isdisjoint(node.names)
+        # A class's own value (``class C: mod = transforms``, read as ``self.mod.f`` in a
+        # method) has no names of its own to go by: which attributes are read is the methods'
+        # business, through ``self``. It counts whole, as a read by a computed name does.
+        dynamic = not DYNAMIC_READS.isdisjoint(node.names) or isinstance(node.obj, type)
         if not dynamic:  # by names here: whole if the asset reaches a reader by a computed name
             if node.modules is None:
                 node.modules = set()
