@@ -78,6 +78,8 @@ def cache_gc(ctx: click.Context, max_size: int | None, older_than: float | None,
     from the AssetFile --removed-after days ago or more (as builds saw it). Others are dropped least recently
     used first (used = last the latest build of its asset, or built). Always swept: blobs nothing
     refers to, temp files left by a killed build, and compiled AssetFiles but the 8 newest.
+    The history keeps the newest events of each asset ([tool.assetbuild] history, 100) and their
+    runs; an older version whose records go is then "trimmed" to show --version and diff.
     The index is then compacted (LMDB keeps freed pages otherwise). Takes the build lock: waits
     for a running build.
     """
