@@ -59,7 +59,9 @@ def test_show_an_older_version_by_place_or_key(proj: Project) -> None:
     assert assetbuild.load_value("note", project_dir=proj.root, version=1) == "two\n"
     assert assetbuild.load_value("note", project_dir=proj.root, key=key) == "two\n"
     r = run(proj, "show", "note", "--key", "abc")
-    assert r.returncode == 2 and "8 characters or more" in r.stderr
+    assert r.returncode == 2 and "(assetbuild log note --json lists its keys; give 8 characters or more)" in r.stderr
+    assert key[:12] not in run(proj, "log", "note").stdout  # (the table shows data versions, not keys)
+    assert "`assetbuild log ASSET --json` lists keys" in " ".join(run(proj, "show", "--help").stdout.split())
 
 
 def test_a_version_never_recorded_is_a_usage_error(proj: Project) -> None:

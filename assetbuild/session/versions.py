@@ -50,7 +50,7 @@ def pick_version(store: Any, asset: str, head: Head | None, *, version: int | No
             what = "no version" if not hits else f"{len(hits)} versions"
             also = f"; {older}, whose keys are no longer known" if older and not hits else ""
             raise SelectionError(f"{what} of {asset!r} has the key {key!r} "
-                                 f"(assetbuild log {asset} lists its keys; give 8 characters or more){also}")
+                                 f"(assetbuild log {asset} --json lists its keys; give 8 characters or more){also}")
         return hits[0]
     n = 0 if version is None else version
     if len(versions) <= n < len(versions) + trimmed:  # it was recorded: said so, exit status 1
