@@ -53,6 +53,7 @@ if TYPE_CHECKING:
         StoreError,
         ValueNotFound,
         VersionGone,
+        VersionTrimmed,
         WorkerLost,
     )
     from .hookspecs import hookimpl, hookspec
@@ -113,8 +114,8 @@ _FROM = {
     "hookspecs": ("hookimpl", "hookspec"),
     "plugins": ("get_plugin_manager", "collect_io_managers", "collect_executors"),
     "errors": ("AssetbuildError", "DefinitionError", "CycleError", "AssetFailed", "StoreError", "CacheCorrupt",
-               "PluginError", "SelectionError", "ValueNotFound", "VersionGone", "AcceptRefused", "SourceMissing",
-               "ProjectNotFound", "SourceUnusable", "ConfigError", "WorkerLost"),
+               "PluginError", "SelectionError", "ValueNotFound", "VersionGone", "VersionTrimmed", "AcceptRefused",
+               "SourceMissing", "ProjectNotFound", "SourceUnusable", "ConfigError", "WorkerLost"),
     "reports": ("BuildResult", "AssetResult", "AssetStatus", "Reason", "ObservationResult"),
     "metadata": ("MetadataValue",),
     "io": ("IOManager", "OutputInfo", "IOContext"),
@@ -139,9 +140,9 @@ __all__ = [
     "export_cache", "import_cache", "observe", "accept", "run_daemon", "list_ticks", "hookimpl", "hookspec",
     "get_plugin_manager", "collect_io_managers", "collect_executors", "AssetbuildError", "DefinitionError",
     "CycleError", "AssetFailed", "StoreError", "CacheCorrupt", "PluginError", "SelectionError",
-    "ValueNotFound", "VersionGone", "AcceptRefused", "SourceMissing", "ProjectNotFound", "SourceUnusable",
-    "ConfigError", "WorkerLost", "BuildResult", "AssetResult", "AssetStatus", "Reason", "ObservationResult",
-    "MetadataValue", "IOManager", "OutputInfo", "IOContext", "StaticPartitions", "DailyPartitions",
+    "ValueNotFound", "VersionGone", "VersionTrimmed", "AcceptRefused", "SourceMissing", "ProjectNotFound",
+    "SourceUnusable", "ConfigError", "WorkerLost", "BuildResult", "AssetResult", "AssetStatus", "Reason",
+    "ObservationResult", "MetadataValue", "IOManager", "OutputInfo", "IOContext", "StaticPartitions", "DailyPartitions",
     "HourlyPartitions", "WeeklyPartitions", "MonthlyPartitions", "FilePartitions", "DynamicPartitions",
     "In", "TimeWindow", "LastN", "AllPartitions",
 ]

@@ -158,6 +158,11 @@ class VersionGone(ValueNotFound):
     exit_status = 1
 
 
+class VersionTrimmed(VersionGone):
+    """An older version of an asset whose record ``cache gc`` trimmed from the history (it keeps
+    the newest events of each asset): it was recorded, unlike a number past every version."""
+
+
 class AcceptRefused(AssetbuildError):
     """``accept`` will not record an asset's output as its current key's result: the output is
     missing or changed, an input is not up to date, or nothing can be accepted. Exit 1, like

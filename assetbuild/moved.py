@@ -6,7 +6,8 @@ When a build replaces a head by one whose declared place differs (``Head.path``:
 or the ``outputs=`` key part), each file the old head wrote and the new one does not is noted in
 the project's small records as ``left\\0PATH`` -> what assetbuild wrote there (asset, sha256,
 stat signature, mode, size, and the declared directory it lay in), in the batch that moves the
-head. A head that writes PATH again drops the note. ``clean`` and ``clean --orphans`` treat such
+head. A head that writes PATH again drops the note, and so does a build or ``cache gc`` that
+finds PATH gone, deleted by hand (session.orphans.forget_gone_left). ``clean`` and ``clean --orphans`` treat such
 a file as an output of a removed asset: deleted only while it holds what was written
 (assetbuild.cleaning, session.orphans), never where the AssetFile claims the path now.
 

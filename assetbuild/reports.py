@@ -260,6 +260,10 @@ class Event(NamedTuple):
     order: int = 0  # its place among the run's events (1, 2...): "in the order they happened"
 
 
+# the kinds of events that leave a value current: their keys are versions of the asset
+VALUE_KINDS = ("materialized", "restored", "accepted")
+
+
 class RunRecord(NamedTuple):
     """One command that built, restored or observed something: what was asked, when, how it
     ended, how many assets came out how, and each asset's log lines."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from projects import clean_env, cli
 
 ASSETFILE = '''
@@ -291,3 +292,64 @@ def test_clean_refuses_a_cache_directory_other_projects_share_unless_all_project
     _ok("build", cwd=b, env=env)
     _ok("clean", "--yes", cwd=b, env=env)  # alone in it now: no flag needed
     assert not shared.exists() and not (b / "build" / "b.txt").exists()
+
+
+FED = '''
+from assetbuild import asset, source
+
+raw = source("raw", "data/raw.txt")
+
+
+@asset(io="text", path="out/report_v1.txt")
+def report(raw):
+    return raw.read_text()
+
+
+@asset(io="text", path="out/kept_v1.txt")
+def kept():
+    return "k\\n"
+'''
+
+
+def _fed_and_moved(tmp_path: Path) -> Path:
+    """Built, its paths changed (v1 -> v2) and built again: two orphaned outputs; then the user
+    deletes one of them by hand."""
+    root = _project(tmp_path)
+    (root / "AssetFile").write_text(FED)
+    _ok("build", cwd=root)
+    (root / "AssetFile").write_text(FED.replace("_v1", "_v2"))
+    assert "2 orphaned outputs" in _ok("build", cwd=root).stderr
+    (root / "out" / "report_v1.txt").unlink()
+    return root
+
+
+def _came_back(root: Path) -> list[str]:
+    """The user puts a file of their own where the deleted one was, with the very same bytes:
+    what clean --orphans would delete then."""
+    (root / "out" / "report_v1.txt").write_text("Hello There\n")
+    return _ok("clean", "--orphans", "-n", cwd=root).stdout.splitlines()
+
+
+@pytest.mark.parametrize("edit", ["data", "code"])
+def test_a_build_forgets_an_orphaned_output_deleted_by_hand(tmp_path, edit):
+    """Its note goes with the next build that records something (a data edit: the build of a
+    slice; a code edit: the full one), so a file of the user's at that path later is theirs."""
+    root = _fed_and_moved(tmp_path)
+    assert _ok("build", cwd=root).stderr == ""  # a null build: nothing to say, nothing written
+    if edit == "data":
+        (root / "data" / "raw.txt").write_text("Hello Again\n")
+    else:
+        (root / "AssetFile").write_text(FED.replace("_v1", "_v2").replace("return raw.read_text()",
+                                                                          "return raw.read_text() + '.'"))
+    r = _ok("build", cwd=root)
+    assert "report" in r.stdout and r.stderr == ""
+    assert _came_back(root) == ["would delete 1 orphaned output:", "  out/kept_v1.txt"]
+
+
+def test_cache_gc_forgets_an_orphaned_output_deleted_by_hand(tmp_path):
+    root = _fed_and_moved(tmp_path)
+    _ok("cache", "gc", "-n", cwd=root)  # a dry run forgets nothing
+    assert _came_back(root) == ["would delete 2 orphaned outputs:", "  out/kept_v1.txt", "  out/report_v1.txt"]
+    (root / "out" / "report_v1.txt").unlink()
+    _ok("cache", "gc", cwd=root)
+    assert _came_back(root) == ["would delete 1 orphaned output:", "  out/kept_v1.txt"]

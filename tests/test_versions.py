@@ -11,7 +11,7 @@ import pytest
 from projects import Project, clean_env, cli
 
 import assetbuild
-from assetbuild.errors import ValueNotFound, VersionGone
+from assetbuild.errors import SelectionError, ValueNotFound, VersionGone, VersionTrimmed
 
 ASSETFILE = '''
 note_src = source("note_src", "note.txt")
@@ -59,7 +59,9 @@ def test_show_an_older_version_by_place_or_key(proj: Project) -> None:
     assert assetbuild.load_value("note", project_dir=proj.root, version=1) == "two\n"
     assert assetbuild.load_value("note", project_dir=proj.root, key=key) == "two\n"
     r = run(proj, "show", "note", "--key", "abc")
-    assert r.returncode == 2 and "8 characters or more" in r.stderr
+    assert r.returncode == 2 and "(assetbuild log note --json lists its keys; give 8 characters or more)" in r.stderr
+    assert key[:12] not in run(proj, "log", "note").stdout  # (the table shows data versions, not keys)
+    assert "`assetbuild log ASSET --json` lists keys" in " ".join(run(proj, "show", "--help").stdout.split())
 
 
 def test_a_version_never_recorded_is_a_usage_error(proj: Project) -> None:
@@ -85,6 +87,61 @@ def test_a_version_gc_dropped_says_so(proj: Project) -> None:
     with pytest.raises(VersionGone):
         assetbuild.load_value("note", project_dir=proj.root, version=2)
     assert run(proj, "show", "note").stdout.rstrip("\n") == "three"  # the current one is always kept
+
+
+TRIMMED = ("version {n} of 'note' is no longer recorded: cache gc trimmed it from the history, which keeps the "
+           "newest events of each asset ([tool.assetbuild] history); 'note' has 1 recorded version(s) (0 to 0)")
+
+
+def test_a_version_gc_trimmed_from_the_history_says_so(proj: Project) -> None:
+    """Its events trimmed and its entry dropped, nothing lists version 1 or 2 any more: they
+    were recorded, so they say so (exit 1, like a dropped one), unlike version 3 (exit 2)."""
+    proj.write("pyproject.toml", "[tool.assetbuild]\nhistory = 1\n")
+    dry = json.loads(run(proj, "cache", "gc", "-n", "--max-size", "0", "--json").stdout)
+    assert dry["versions_trimmed"] == 5  # note's 1 and 2, blob's 1 and 2, rows' 1
+    r = run(proj, "show", "note", "--version", "1")
+    assert r.returncode == 0 and r.stdout.rstrip("\n") == "two"  # a dry run trims nothing
+    r = run(proj, "cache", "gc", "--max-size", "0")
+    assert r.returncode == 0, r.stderr
+    assert "the last records of 5 older version(s) (show/diff --version: trimmed)" in r.stdout
+    for n in (1, 2):
+        for args in (("show", "note", "--version", str(n)), ("diff", "note", "--from", str(n))):
+            r = run(proj, *args)
+            assert (r.returncode, r.stdout, r.stderr) == (1, "", f"assetbuild: error: {TRIMMED.format(n=n)}\n")
+            r = run(proj, *args, "--json")
+            assert r.returncode == 1 and json.loads(r.stdout) == {"ok": False, "error": TRIMMED.format(n=n)}
+    r = run(proj, "show", "note", "--version", "3")
+    assert (r.returncode, r.stderr) == (2, "assetbuild: error: asset 'note' has 1 recorded version(s) (0 to 0) and "
+                                           "2 older one(s) trimmed by cache gc (1 to 2); there is no version 3\n")
+    r = run(proj, "show", "note", "--key", "0123456789ab")
+    assert r.returncode == 2 and r.stderr.endswith("; 2 older one(s) trimmed by cache gc, whose keys are no longer "
+                                                   "known\n")
+    with pytest.raises(VersionTrimmed):
+        assetbuild.load_value("note", project_dir=proj.root, version=2)
+    with pytest.raises(SelectionError):
+        assetbuild.load_value("note", project_dir=proj.root, key="0123456789ab")
+    assert "trimmed" not in run(proj, "cache", "gc").stdout  # counted once: nothing more trimmed
+    # a new build shifts the numbers: the trimmed ones are now 2 and 3
+    proj.write("note.txt", "four\n")
+    assert run(proj, day=4).returncode == 0
+    assert run(proj, "show", "note", "--version", "1").stdout.rstrip("\n") == "three"
+    assert run(proj, "show", "note", "--version", "3").returncode == 1
+    assert run(proj, "show", "note", "--version", "4").returncode == 2
+
+
+def test_events_trimmed_while_entries_are_kept_lose_no_version(proj: Project) -> None:
+    """gc trims the events of versions 1 and 2, but keeps their entries (and the history rows
+    that list them): their values still load. A later gc that drops the entries takes their
+    last records: then, and only then, they are trimmed."""
+    proj.write("pyproject.toml", "[tool.assetbuild]\nhistory = 1\n")
+    r = run(proj, "cache", "gc", "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["events_dropped"] == 5  # note 2, blob 2, rows 1
+    assert json.loads(r.stdout)["versions_trimmed"] == 0
+    assert run(proj, "show", "note", "--version", "2").stdout.rstrip("\n") == "one"
+    r = run(proj, "cache", "gc", "--max-size", "0", "--json")
+    assert json.loads(r.stdout)["events_dropped"] == 0 and json.loads(r.stdout)["versions_trimmed"] == 5
+    r = run(proj, "show", "note", "--version", "2")
+    assert (r.returncode, r.stderr) == (1, f"assetbuild: error: {TRIMMED.format(n=2)}\n")
 
 
 def test_diff_text_tables_and_bytes(proj: Project) -> None:

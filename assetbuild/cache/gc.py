@@ -57,6 +57,7 @@ class GcReport:
     dropped_keys: list[str] = field(default_factory=list)
     events_dropped: int = 0  # history beyond the newest ``history`` events of each asset
     runs_dropped: int = 0  # runs none of whose events are kept
+    versions_trimmed: int = 0  # assets' older versions no record lists any more (show/diff: trimmed)
     texts_dropped: int = 0  # source files' texts no latest build refers to
     removed_heads: list[str] = field(default_factory=list)  # heads of assets gone from the AssetFile (--removed-after)
 
@@ -76,8 +77,10 @@ def gc(store: LmdbStore, *, max_size: int | None = None, older_than_s: float | N
     the stored outputs (inline and files) fit. Always swept: blobs no entry or head refers to
     (orphans of a killed build), temp files under cas/, entries whose blob is gone,
     leftover directories of a killed compaction or a moved-aside index, compiled AssetFiles
-    beyond the ``CODE_CACHE_KEEP`` newest. Then the index is
-    compacted so the freed pages go back to the disk.
+    beyond the ``CODE_CACHE_KEEP`` newest. ``history``: the events of each asset but the newest
+    that many, and the runs no kept event belongs to (store.trimming: the versions this takes
+    out of an asset's list are counted, so show and diff say a version was trimmed). Then the
+    index is compacted so the freed pages go back to the disk.
     """
     now_ns = clock.now_ns() if now_ns is None else now_ns
     rep = GcReport(dry_run=dry_run)
@@ -149,8 +152,9 @@ def gc(store: LmdbStore, *, max_size: int | None = None, older_than_s: float | N
     rep.code_bytes = sum(size for _p, size in old_code)
     leftovers = store.leftovers()
     rep.leftover_dirs = [p.name for p in leftovers]
-    if history is not None:  # the newest ``history`` events of each asset, and their runs
-        rep.events_dropped, rep.runs_dropped = store.trim_history(history, dry_run=dry_run)
+    # the newest ``history`` events of each asset and their runs; the history rows of dropped entries
+    trim = store.trim_history(history, dropped=dropped, protected=protected_keys, dry_run=dry_run)
+    rep.events_dropped, rep.runs_dropped, rep.versions_trimmed = trim.events, trim.runs, trim.versions
     # the source texts of the latest builds (why diffs a function against them); no others
     live_texts = {e[1] for _n, h in heads for e in h.source_at if isinstance(e, tuple) and len(e) == 3}
     rep.texts_dropped = store.trim_texts(live_texts, dry_run=dry_run)
@@ -159,13 +163,10 @@ def gc(store: LmdbStore, *, max_size: int | None = None, older_than_s: float | N
         rep.disk_bytes_after = rep.disk_bytes_before - sum(files[d][1] for d in freed if d in files) - rep.temp_bytes
         return rep
 
-    # 1. one transaction: traces, their use times and history rows, inline blobs.
+    # 1. one transaction: traces, their use times, history (trimmed above), inline blobs.
     for key in dropped:
         store.delete_trace(key)
         store.delete_used(key)
-    for raw, key in store.iter_history():
-        if key in dropped:
-            store.delete_history_row(raw)
     live_keys = set(traces) - dropped
     for key in used:
         if key not in live_keys:

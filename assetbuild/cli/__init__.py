@@ -443,8 +443,10 @@ def graph(ctx: click.Context, assets: tuple[str, ...], fmt: str, out: str | None
 @click.option("--meta", is_flag=True, help="Print what its latest materialization recorded (metadata, time, data "
               "version, key) instead of its value.")
 @click.option("--version", "version", type=click.IntRange(min=0), default=None, metavar="N",
-              help="An older value: the N-th newest version (0 = current; `assetbuild log ASSET` lists them).")
-@click.option("--key", metavar="KEY", default=None, help="The value built under KEY (8 characters or more).")
+              help="An older value: the N-th newest version (0 = current, 1 = the one before...; a key built "
+                   "or restored again counts once, a failed run not at all).")
+@click.option("--key", metavar="KEY", default=None,
+              help="The value built under KEY (8 characters or more; `assetbuild log ASSET --json` lists keys).")
 @_partition_option
 @click.pass_context
 @_handle_errors
@@ -453,9 +455,9 @@ def show(ctx: click.Context, asset: str, meta: bool, version: int | None, key: s
     """Print the stored value of ASSET (its latest build; verified before it is loaded), the
     latest recorded observation of an observable source, or what a resource is (its version
     and the assets that use it). With --meta, the metadata of its latest materialization. With
-    --version N or --key KEY, an older value (one that cache gc dropped: exit status 1; one
-    never recorded: 2). The
-    value of an asset that is stale or failed now comes with a warning on stderr."""
+    --version N or --key KEY, an older value (one that cache gc dropped, or trimmed from the
+    history: exit status 1; one never recorded: 2). The value of an asset that is stale or
+    failed now comes with a warning on stderr."""
     from .. import output, session
 
     opts, _ = _setup(ctx, local)

@@ -77,7 +77,10 @@ def cache_gc(ctx: click.Context, max_size: int | None, older_than: float | None,
     An entry that is some asset's latest build is always kept, unless the asset was removed
     from the AssetFile --removed-after days ago or more (as builds saw it). Others are dropped least recently
     used first (used = last the latest build of its asset, or built). Always swept: blobs nothing
-    refers to, temp files left by a killed build, and compiled AssetFiles but the 8 newest.
+    refers to, temp files left by a killed build, compiled AssetFiles but the 8 newest, and the
+    notes of orphaned outputs deleted by hand. The history keeps the newest events of each asset
+    ([tool.assetbuild] history, 100) and the runs they belong to; show --version and diff then
+    call an older version whose last record went "trimmed" (exit status 1).
     The index is then compacted (LMDB keeps freed pages otherwise). Takes the build lock: waits
     for a running build.
     """

@@ -102,8 +102,8 @@ def diff(ctx: click.Context, asset: str, from_version: int, to_version: int, par
          **local: Any) -> None:
     """Show how two versions of ASSET's value differ: text (and values shown as JSON) as a
     unified diff, tables (lists of dicts, DataFrames) as the rows added and removed, bytes by
-    size and digest. Exit status 0 either way; 1 for a version cache gc dropped, 2 for one
-    never recorded."""
+    size and digest. Exit status 0 either way; 1 for a version cache gc dropped or trimmed
+    from the history, 2 for one never recorded."""
     from .. import session
     from ..output import history
 

@@ -91,7 +91,9 @@ def format_gc(r: Any, max_size: int | None, *, as_json: bool = False) -> str:
              + (f", {r.code_files} old compiled AssetFile(s)" if r.code_files else "")
              + (f", {len(r.leftover_dirs)} leftover dir(s)" if r.leftover_dirs else "")
              + (f", {r.events_dropped} history event(s) and {r.runs_dropped} run(s) beyond the kept history"
-                if r.events_dropped or r.runs_dropped else ""),
+                if r.events_dropped or r.runs_dropped else "")
+             + (f", the last records of {r.versions_trimmed} older version(s) (show/diff --version: trimmed)"
+                if getattr(r, "versions_trimmed", 0) else ""),
              f"on disk: {mib(r.disk_bytes_before)} -> {mib(r.disk_bytes_after)}"
              + ("" if r.dry_run else f" (index {mib(r.index_bytes_before)} -> {mib(r.index_bytes_after)})")]
     gone = getattr(r, "removed_heads", None)

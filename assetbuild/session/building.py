@@ -496,10 +496,13 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
                 store.flush()  # no-op unless the summary missed the scheduler's last batch
                 if unseen:
                     _drop_gone(project, store, unseen)
-                if sliced is None:  # (a slice's asset names are the snapshot's: none removed)
-                    from .orphans import notice_removed
+                from .orphans import forget_gone_left, notice_removed
 
-                    notice_removed(project, store, sched.outputs.moved.noted)
+                wrote = bool(recorded) and recorded[0] is not None
+                if sliced is None:  # (a slice's asset names are the snapshot's: none removed)
+                    notice_removed(project, store, sched.outputs.moved.noted, wrote=wrote)
+                elif wrote:  # (nor any path changed: the notes of files deleted by hand only)
+                    forget_gone_left(project.project_dir, store)
                 if snap is not None:
                     snap.finish(result, store, sched, rep.said)
         rep.build_finished(result)

@@ -178,7 +178,8 @@ def gc(*, max_size: int | None = None, older_than_days: float | None = None, dry
     """Drop least recently used entries no asset's latest build uses; sweep orphans; compact.
 
     First, the heads of this project's assets that builds have seen gone from the AssetFile for
-    ``removed_after_days`` days or more are dropped (None: kept), so their entries can go too.
+    ``removed_after_days`` days or more are dropped (None: kept), so their entries can go too,
+    and the notes of files its assets left behind that were deleted by hand since.
     Returns a ``GcReport`` (``.to_json()``). See ``assetbuild.cache.gc`` for the rules.
     """
     from ..cache import GcReport
@@ -188,10 +189,11 @@ def gc(*, max_size: int | None = None, older_than_days: float | None = None, dry
         if store is None:
             return GcReport(dry_run=dry_run)
         from ..config import history_setting
-        from .orphans import drop_removed_heads
+        from .orphans import drop_removed_heads, forget_gone_left
 
         removed = [] if removed_after_days is None else drop_removed_heads(store, removed_after_days,
                                                                             dry_run=dry_run)
+        forget_gone_left(Path(project_dir).resolve(), store, dry_run=dry_run)  # files deleted by hand
         older = None if older_than_days is None else older_than_days * 86400
         report = collect(store, max_size=max_size, older_than_s=older, dry_run=dry_run,
                        history=history_setting(Path(project_dir)))

@@ -8,8 +8,9 @@ They stay until someone says otherwise. Three pieces, all keyed on the project's
   first seen gone (``removed\\0NAME`` -> nanoseconds, $ASSETBUILD_NOW honoured), forgets the
   record of an asset that is back; then, or when the build noted files left behind, it warns
   once: ``3 orphaned outputs: files assetbuild wrote that no asset writes now (assetbuild clean
-  --orphans)`` when such files are still on disk as written. A null build reads one record and
-  writes nothing;
+  --orphans)`` when such files are still on disk as written. A build that recorded something
+  also drops the notes of files deleted by hand (``forget_gone_left``; ``cache gc`` does too). A
+  null build reads one record and writes nothing;
 - ``clean --orphans`` (``clean_orphans``) deletes those files, each only if unchanged since and
   only where the AssetFile claims nothing now, and forgets the notes of the files it deleted or
   found gone;
@@ -53,9 +54,10 @@ def removed_heads(project: Any, store: Any) -> dict[str, Any]:
     return gone
 
 
-def notice_removed(project: Any, store: Any, moved: int = 0) -> None:
+def notice_removed(project: Any, store: Any, moved: int = 0, *, wrote: bool = False) -> None:
     """After a build (the store writable, under the build lock, the build's writes committed):
-    see the note at the top. ``moved``: how many files the build noted left behind."""
+    see the note at the top. ``moved``: how many files the build noted left behind; ``wrote``:
+    the build recorded something (not a null build, which must write nothing)."""
     from ..clock import now_ns
 
     get_meta = getattr(store, "get_meta", None)
@@ -65,6 +67,8 @@ def notice_removed(project: Any, store: Any, moved: int = 0) -> None:
     # the names in declaration order (no sort on a null build: an AssetFile reordered costs one look)
     digest = hashlib.sha256("\n".join([*graph.nodes, "", *graph.producers]).encode("utf-8", "surrogatepass")).digest()
     same = get_meta(_NAMES) == digest  # the same assets as last time: nothing new is gone
+    if wrote or moved or not same:
+        forget_gone_left(project.project_dir, store)
     if same and not moved:
         return
     gone = removed_heads(project, store)
@@ -82,6 +86,26 @@ def notice_removed(project: Any, store: Any, moved: int = 0) -> None:
         if n:
             project.reporter.warn(f"{orphaned(n)}: {'a file' if n == 1 else 'files'} assetbuild wrote that no "
                                   "asset writes now (assetbuild clean --orphans)")
+
+
+def forget_gone_left(root: str | os.PathLike[str], store: Any, *, dry_run: bool = False) -> list[str]:
+    """Drop the notes (assetbuild.moved) of files no longer in the project, deleted by hand: they
+    are no orphans now, and a file someone puts there later is theirs, not one assetbuild wrote
+    (the same bytes would pass for it). A prefix scan of the notes, one lstat each. The paths."""
+    from ..moved import forget_left, left_files
+
+    gone = []
+    for f in left_files(store):
+        try:
+            os.lstat(os.path.join(root, f.path))
+        except (FileNotFoundError, NotADirectoryError):
+            gone.append(f.path)
+        except OSError:  # cannot tell (no permission...): kept
+            continue
+    if gone and not dry_run:
+        forget_left(store, gone)
+        store.flush()
+    return gone
 
 
 def orphaned(n: int) -> str:

@@ -228,7 +228,8 @@ def load_value(asset: str, *, project_dir: str | os.PathLike[str] = ".", assetfi
 
     ``version=N``: the N-th newest version instead (0 = the current one); ``key=``: the version
     built under that key (8 characters or more of it). One that ``cache gc`` dropped raises
-    ``VersionGone`` (exit status 1); one never recorded ``ValueNotFound`` (a version) or
+    ``VersionGone`` (exit status 1), one whose record it trimmed from the history
+    ``VersionTrimmed`` (a VersionGone); one never recorded ``ValueNotFound`` (a version) or
     ``SelectionError`` (a key), exit status 2. ``warn``: called with a line when the value is not fresh
     (the asset is stale, missing or failed now): its age and why."""
     with open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir) as project:

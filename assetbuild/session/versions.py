@@ -3,8 +3,9 @@ newest first), loading one by its place or key, and comparing two (``show --vers
 
 A version is a key the asset was built or restored under. Its value is loaded only while the
 store keeps its trace and bytes: a version ``cache gc`` dropped says so (``VersionGone``, exit
-status 1), it is never guessed from another one. A version or key never recorded is a usage
-error (``ValueNotFound``, ``SelectionError``: exit status 2).
+status 1), it is never guessed from another one; so does one whose every record gc trimmed from
+the history (``VersionTrimmed``: the store counts them, see store.trimming). A version or key
+never recorded is a usage error (``ValueNotFound``, ``SelectionError``: exit status 2).
 """
 
 from __future__ import annotations
@@ -12,11 +13,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ..errors import SelectionError, ValueNotFound, VersionGone
-from ..reports import Head
-
-# the kinds of events that leave a value current: its key is a version of the asset
-_VALUE_KINDS = ("materialized", "restored", "accepted")
+from ..errors import SelectionError, ValueNotFound, VersionGone, VersionTrimmed
+from ..reports import VALUE_KINDS, Head
 
 
 def versions_of(store: Any, asset: str, head: Head | None) -> list[tuple[str, int]]:
@@ -26,7 +24,7 @@ def versions_of(store: Any, asset: str, head: Head | None) -> list[tuple[str, in
     seen: dict[str, int] = {}
     if head is not None:
         seen[head.key] = head.built_ns
-    rows = [(e.end_ns, e.run, e.key) for e in store.events(asset) if e.kind in _VALUE_KINDS and e.key]
+    rows = [(e.end_ns, e.run, e.key) for e in store.events(asset) if e.kind in VALUE_KINDS and e.key]
     rows += [(when, 0, key) for when, key in store.history(asset)]
     for when, _run, key in sorted(rows, key=lambda r: (r[0], r[1]), reverse=True):
         seen.setdefault(key, when)
@@ -37,21 +35,31 @@ def pick_version(store: Any, asset: str, head: Head | None, *, version: int | No
                  key: str | None = None) -> tuple[int, str, int]:
     """(place, key, time) of the version asked for: the ``version``-th newest (0 = current) or
     the one whose key is (or starts with, at least 8 characters) ``key``; ValueNotFound or
-    SelectionError if there is none."""
+    SelectionError if there is none, VersionTrimmed for a place ``cache gc`` trimmed from the
+    history (store.trimming)."""
     versions = versions_of(store, asset, head)
-    if not versions:
+    count = getattr(store, "trimmed_versions", None)
+    trimmed = count(asset) if count is not None else 0
+    if not versions and not trimmed:
         raise ValueNotFound(f"asset {asset!r} has never been built (run: assetbuild build {asset})")
+    listed = f"{len(versions)} recorded version(s) (0 to {len(versions) - 1})" if versions else "no recorded version"
+    older = f"{trimmed} older one(s) trimmed by cache gc" if trimmed else ""
     if key is not None:
         hits = [(i, k, t) for i, (k, t) in enumerate(versions) if k == key or (len(key) >= 8 and k.startswith(key))]
         if len(hits) != 1:
             what = "no version" if not hits else f"{len(hits)} versions"
+            also = f"; {older}, whose keys are no longer known" if older and not hits else ""
             raise SelectionError(f"{what} of {asset!r} has the key {key!r} "
-                                 f"(assetbuild log {asset} lists its keys; give 8 characters or more)")
+                                 f"(assetbuild log {asset} --json lists its keys; give 8 characters or more){also}")
         return hits[0]
     n = 0 if version is None else version
+    if len(versions) <= n < len(versions) + trimmed:  # it was recorded: said so, exit status 1
+        raise VersionTrimmed(f"version {n} of {asset!r} is no longer recorded: cache gc trimmed it from the "
+                             f"history, which keeps the newest events of each asset ([tool.assetbuild] history); "
+                             f"{asset!r} has {listed}")
     if n < 0 or n >= len(versions):  # never recorded: the caller's mistake, not a version gc dropped
-        raise ValueNotFound(f"asset {asset!r} has {len(versions)} recorded version(s) (0 to {len(versions) - 1}); "
-                            f"there is no version {n}")
+        span = f" and {older} ({len(versions)} to {len(versions) + trimmed - 1})" if trimmed else ""
+        raise ValueNotFound(f"asset {asset!r} has {listed}{span}; there is no version {n}")
     k, t = versions[n]
     return n, k, t
 

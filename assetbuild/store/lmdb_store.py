@@ -57,6 +57,7 @@ from .records import (
     run_key,
     runs_prefix,
 )
+from .trimming import HistoryTrim, trim_history, trimmed_count
 
 RECORD_DBS = tuple(db.decode() for db in DBS)
 
@@ -418,24 +419,16 @@ class LmdbStore:
         raw = self._get(b"runs", run_key(self.project, seq))
         return None if raw is None else decode_run(raw)
 
-    def trim_history(self, keep: int, *, dry_run: bool = False) -> tuple[int, int]:
-        """Keep the ``keep`` newest events of each asset (of every project here), and the runs
-        some kept event belongs to; (events, runs) dropped (or that would be, with ``dry_run``)."""
-        by_asset: dict[bytes, list[bytes]] = {}
-        for k, _v in self._index.scan(b"events"):
-            k = bytes(k)
-            by_asset.setdefault(k[:16], []).append(k)
-        drop = [k for keys in by_asset.values() for k in (sorted(keys)[:-keep] if keep > 0 else keys)]
-        dropped = set(drop)
-        live_runs = {k[16:24] for keys in by_asset.values() for k in keys if k not in dropped}
-        runs = [bytes(k) for k, _v in self._index.scan(b"runs")]
-        dead_runs = [k for k in runs if k[16:24] not in live_runs]
-        if not dry_run:
-            for k in drop:
-                self._batch.put(b"events", k, None)
-            for k in dead_runs:
-                self._batch.put(b"runs", k, None)
-        return len(drop), len(dead_runs)
+    def trim_history(self, keep: int | None, *, dropped: Container[str] = (), protected: Container[str] = (),
+                     dry_run: bool = False) -> HistoryTrim:
+        """Keep the ``keep`` newest events of each asset (of every project here) and their runs;
+        drop the history rows of the traces in ``dropped``; count the versions no longer listed
+        (see ``trimming``)."""
+        return trim_history(self._index, self._batch, keep, dropped=dropped, protected=protected, dry_run=dry_run)
+
+    def trimmed_versions(self, asset: str) -> int:
+        """How many of ``asset``'s versions ``cache gc`` trimmed from its history (committed)."""
+        return trimmed_count(self._index, history_prefix(self.project, asset))
 
     def delete_trace(self, key: str) -> None:
         self._batch.put(b"traces", bytes.fromhex(key), None)
@@ -551,14 +544,6 @@ class LmdbStore:
         """(digest, path, size) of every file under cas/; digest None for anything else there
         (``.*.assetbuild-tmp`` of a write in progress or of a killed one, stray files)."""
         return self._blobs.files()
-
-    def iter_history(self) -> Iterator[tuple[bytes, str]]:
-        """(raw row key, trace key) of every history row."""
-        for k, v in self._index.scan(b"history"):
-            yield k, bytes(v).hex()
-
-    def delete_history_row(self, raw_key: bytes) -> None:
-        self._batch.put(b"history", raw_key, None)
 
     def compact(self) -> tuple[int, int]:
         """Replace db/ by a compacted copy (see ``compaction``); the data file's size before and after."""
