@@ -138,6 +138,18 @@ def test_cache_gc_drops_the_heads_of_assets_gone_for_removed_after_days(tmp_path
     assert (root / "out" / "title.txt").exists()
 
 
+def test_cache_gc_of_a_project_whose_assetfile_has_another_name_drops_its_removed_heads(tmp_path):
+    """``-f pipelines.py``: gc finds the heads of that project, not of an ./AssetFile's."""
+    root = _project(tmp_path)
+    (root / "AssetFile").rename(root / "pipelines.py")
+    _ok("-f", "pipelines.py", "build", cwd=root)
+    (root / "pipelines.py").write_text(ASSETFILE.split("@asset(io=\"text\", path=\"out/title.txt\")")[0])
+    _ok("-f", "pipelines.py", "build", cwd=root)  # title noticed gone
+    r = _ok("cache", "gc", "-f", "pipelines.py", "--removed-after", "0", cwd=root,
+            env=_env(ASSETBUILD_NOW="2026-01-08T00:00:00Z"))
+    assert r.stdout.startswith("dropped the latest builds of 1 removed asset(s): title\n"), r.stdout
+
+
 def test_an_asset_back_in_the_assetfile_is_not_dropped(tmp_path):
     root = _project(tmp_path)
     _ok("build", cwd=root)

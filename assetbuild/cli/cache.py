@@ -89,7 +89,8 @@ def cache_gc(ctx: click.Context, max_size: int | None, older_than: float | None,
 
     opts, rep = _setup(ctx, local)
     r = session.gc(max_size=max_size, older_than_days=older_than, dry_run=gc_dry_run,
-                   cache_dir=opts.get("cache_dir"), reporter=rep, removed_after_days=removed_after)
+                   cache_dir=opts.get("cache_dir"), reporter=rep, removed_after_days=removed_after,
+                   assetfile=opts.get("assetfile"))
     click.echo(maintenance_output.format_gc(r, max_size, as_json=bool(opts.get("as_json"))))
 
 

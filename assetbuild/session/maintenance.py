@@ -174,18 +174,20 @@ def cache_stats(*, project_dir: str | os.PathLike[str] = ".", cache_dir: str | o
 
 def gc(*, max_size: int | None = None, older_than_days: float | None = None, dry_run: bool = False,
        project_dir: str | os.PathLike[str] = ".", cache_dir: str | os.PathLike[str] | None = None,
-       reporter: Reporter | None = None, removed_after_days: float | None = 7) -> Any:
+       reporter: Reporter | None = None, removed_after_days: float | None = 7,
+       assetfile: str | os.PathLike[str] | None = None) -> Any:
     """Drop least recently used entries no asset's latest build uses; sweep orphans; compact.
 
-    First, the heads of this project's assets that builds have seen gone from the AssetFile for
-    ``removed_after_days`` days or more are dropped (None: kept), so their entries can go too,
-    and the notes of files its assets left behind that were deleted by hand since.
+    First, the heads of this project's assets (the project of ``assetfile``, default
+    ./AssetFile) that builds have seen gone from the AssetFile for ``removed_after_days`` days
+    or more are dropped (None: kept), so their entries can go too, and the notes of files its
+    assets left behind that were deleted by hand since.
     Returns a ``GcReport`` (``.to_json()``). See ``assetbuild.cache.gc`` for the rules.
     """
     from ..cache import GcReport
     from ..cache import gc as collect
 
-    with _maintained_store(project_dir, cache_dir, reporter) as store:
+    with _maintained_store(project_dir, cache_dir, reporter, assetfile=assetfile) as store:
         if store is None:
             return GcReport(dry_run=dry_run)
         from ..config import history_setting
