@@ -467,30 +467,33 @@ def test_a_script_without_a_main_guard_does_not_rebuild_itself(tmp_path):
     assert out.stdout.strip() == "['a', 'b']"
 
 
-@pytest.mark.slow
-def test_two_jobs_are_faster_than_one_on_cpu_bound_assets(project):
-    """Loose on purpose (a shared 2-core machine): the real figures are in bench/RESULTS.md."""
+def test_two_jobs_run_two_cpu_bound_assets_at_once(project):
+    """With -j 2, two workers run assets at the same time: some two assets' runs overlap, in
+    two processes. (Whether that makes the build faster depends on the machine's other work:
+    the figures are in bench/RESULTS.md, `bench/parallel.py`.)"""
     if len(os.sched_getaffinity(0)) < 2:
         pytest.skip("needs two CPUs")
-    body = "\n".join(f"@asset(io='json')\ndef a{i}():\n    return burn({i})\n" for i in range(8))
+    body = "\n".join(f"@asset(io='json')\ndef a{i}():\n    return burn({i})\n" for i in range(6))
     project.assetfile("""
+import os
 import time
 
 def burn(seed):
-    t = time.process_time()
+    start, t = time.time(), time.process_time()
     x = seed
-    while time.process_time() - t < 0.25:
+    while time.process_time() - t < 0.1:
         x = (x * 31 + 7) % 1000003
-    return x
+    return [os.getpid(), start, time.time()]
 """ + body)
-    pairs = []
-    for _ in range(3):  # other work on the machine can take a CPU away for a while: retry
-        one = project.build(jobs=1, executor="processes", force=True).duration_s
-        two = project.build(jobs=2, executor="processes", force=True).duration_s
-        pairs.append((round(one, 2), round(two, 2)))
-        if two < 0.85 * one:
+    tries = []
+    for _ in range(3):  # a worker that starts late (a loaded machine) may find no task left: again
+        assert project.build(jobs=2, executor="processes", force=True).ok
+        runs = sorted(project.value(f"a{i}") for i in range(6))
+        assert os.getpid() not in {pid for pid, _, _ in runs} and len({pid for pid, _, _ in runs}) <= 2
+        if any(a[0] != b[0] and a[1] < b[2] and b[1] < a[2] for a in runs for b in runs):
             return
-    pytest.fail(f"-j 2 was never 15% faster than -j 1 (seconds, -j 1 vs -j 2): {pairs}")
+        tries.append(runs)
+    pytest.fail(f"no two assets ran at once in three builds at -j 2 (pid, start, end): {tries}")
 
 
 def test_watch_with_workers_runs_the_edited_helper(project):
