@@ -75,6 +75,17 @@ def test_partition_options_and_bad_keys(proj: Project) -> None:
     assert r.returncode == 2 and "backwards" in r.stderr
 
 
+@pytest.mark.parametrize("spec", ["", ",", " , ,"])
+def test_partitions_naming_no_key_is_a_usage_error_not_the_whole_project(proj: Project, spec: str) -> None:
+    """An empty key list once selected nothing, which a build takes as "everything": `assetbuild
+    daily --partitions ,` ran every asset of the project."""
+    for option in ("--partitions", "--partition"):
+        r = cli("build", "daily", option, spec, cwd=proj.root, env=env())
+        assert r.returncode == 2, (r.stdout, r.stderr)
+        assert "names no partition" in r.stderr and "Traceback" not in r.stderr
+        assert take_runs(proj.runs) == {}
+
+
 def test_status_text_json_and_each_partition(proj: Project) -> None:
     assert cli("build", "daily", "--partitions", "2024-01-01..2024-01-03", cwd=proj.root, env=env()).returncode == 0
     r = cli("status", "daily", cwd=proj.root, env=env())

@@ -92,6 +92,8 @@ def partition_nodes(graph: Any, assets: Sequence[str], spec: str) -> list[str]:
 
     if not graph.partitioned:
         raise SelectionError("--partition(s): this project has no partitioned asset")
+    if not any(s.strip() for s in spec.split(",")):  # no key selects nothing, which a build takes as all
+        raise SelectionError(f"--partition(s) {spec!r} names no partition key")
     chosen = select(graph, assets, needs=False) if assets else []
     by_asset: dict[str, None] = {}
     plain: list[str] = []
