@@ -133,7 +133,11 @@ def test_partitions_list_add_remove(proj: Project) -> None:
     assert cli("partitions", "add", "customers", "acme", "zeta", cwd=proj.root, env=env()).returncode == 0
     r = cli("partitions", "list", "account", "--json", cwd=proj.root, env=env())
     assert json.loads(r.stdout) == {"asset": "account", "partitions": ["acme", "zeta"]}
-    assert cli("partitions", "remove", "customers", "acme", cwd=proj.root, env=env()).returncode == 0
+    r = cli("partitions", "remove", "customers", "acme", cwd=proj.root, env=env())
+    assert r.returncode == 0 and "warning" not in r.stderr, r.stderr
+    assert cli("partitions", "list", "account", cwd=proj.root, env=env()).stdout.split() == ["zeta"]
+    r = cli("partitions", "remove", "customers", "zta", "acme", cwd=proj.root, env=env())  # a typo, and done already
+    assert r.returncode == 0 and "warning: customers has no key 'zta', 'acme' to remove (it has 1)" in r.stderr, r.stderr
     assert cli("partitions", "list", "account", cwd=proj.root, env=env()).stdout.split() == ["zeta"]
     for args in (("add", "nope", "x"), ("add", "customers", "a,b"), ("list", "nothing")):
         r = cli("partitions", *args, cwd=proj.root, env=env())

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..errors import ConfigError, SelectionError
@@ -26,10 +26,12 @@ def _dynamic_names(project: Any) -> dict[str, list[str]]:
 
 
 def change_dynamic(name: str, keys: Sequence[str], *, add: bool, project_dir: str | os.PathLike[str] = ".",
-                   assetfile: str | None = None, cache_dir: str | os.PathLike[str] | None = None) -> list[str]:
+                   assetfile: str | None = None, cache_dir: str | os.PathLike[str] | None = None,
+                   warn: Callable[[str], None] | None = None) -> list[str]:
     """Add ``keys`` to (or remove them from) the dynamic partitions ``name``; the keys it now has.
-    Adding a key it has, or removing one it lacks, changes nothing. ConfigError for a name no
-    asset uses or a bad key."""
+    Adding a key it has, or removing one it lacks, changes nothing; ``warn`` hears of a key
+    removed that it lacks (a typo would otherwise go unseen). ConfigError for a name no asset
+    uses or a bad key."""
     from ..atomicfile import write_atomically
     from .project import open_project, open_store
 
@@ -52,6 +54,9 @@ def change_dynamic(name: str, keys: Sequence[str], *, add: bool, project_dir: st
                 now += [k for k in dict.fromkeys(keys) if k not in now]
             else:
                 gone = set(keys)
+                lacking = [k for k in dict.fromkeys(keys) if k not in now]
+                if lacking and warn is not None:
+                    warn(f"{name} has no key {', '.join(map(repr, lacking))} to remove (it has {len(now)})")
                 now = [k for k in now if k not in gone]
             table[name] = now
             write_atomically(project.cache_dir / DYNAMIC_FILE, json.dumps(table, indent=1).encode())
