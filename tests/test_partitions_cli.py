@@ -144,6 +144,24 @@ def test_partitions_list_add_remove(proj: Project) -> None:
         assert r.returncode == 2 and "Traceback" not in r.stderr, (args, r.stderr)
 
 
+def test_dry_run_says_which_gone_partitions_a_build_would_drop(proj: Project) -> None:
+    """A build drops the partitions of a removed key and deletes the files they wrote: -n, which
+    predicts the same command, says so and deletes nothing."""
+    assert cli(cwd=proj.root, env=env()).returncode == 0
+    (proj.root / "data/c.csv").unlink()
+    r = cli("-n", cwd=proj.root, env=env())
+    assert r.returncode == 0, r.stderr
+    assert "would drop 1 partition(s) that no longer exist: clean[c.csv] (1 file(s) they wrote: build/c.csv.json)" \
+        in r.stdout, r.stdout
+    assert (proj.root / "build/c.csv.json").is_file()
+    r = cli("-n", cwd=proj.root, env=env())  # still predicted: nothing was dropped
+    assert "would drop 1 partition(s)" in r.stdout
+    r = cli(cwd=proj.root, env=env())
+    assert "dropped 1 partition(s) that no longer exist: clean[c.csv]" in r.stdout
+    assert not (proj.root / "build/c.csv.json").exists()
+    assert "drop" not in cli("-n", cwd=proj.root, env=env()).stdout
+
+
 ERRORS = {
     "mismatched": ('''
 from assetbuild import asset, StaticPartitions

@@ -135,11 +135,12 @@ def check_partition(graph: Any, asset: str, key: str) -> str:
     return node_name(asset, key)
 
 
-def drop_gone_partitions(project: Any, store: Any, plan: Sequence[str]) -> list[str]:
+def drop_gone_partitions(project: Any, store: Any, plan: Sequence[str], *, dry_run: bool = False) -> list[str]:
     """Forget the partitions of the planned assets whose keys no longer exist (a deleted file, a
     removed dynamic key, a static key taken out): their heads go, and so do the files they wrote
     into the project while those still hold what was written (a file changed since stays, with a
-    warning). Their history stays. Returns the partitions dropped."""
+    warning). Their history stays. Returns the partitions dropped; with ``dry_run``, says what
+    would go (``-n``) and changes nothing."""
     from ..cleaning import CleanReport, clean_outputs, recorded_outputs
     from ..partitions import split_node
 
@@ -160,16 +161,21 @@ def drop_gone_partitions(project: Any, store: Any, plan: Sequence[str]) -> list[
         return []
     rep = project.reporter
     recorded = recorded_outputs(gone, store.read_blob, store.get_stat, rep.warn)
-    report = CleanReport(project.cache_dir)
+    report = CleanReport(project.cache_dir, dry_run=dry_run)
     clean_outputs(project.project_dir.resolve(), recorded, cache_dir=project.cache_dir, protected=project.claims(),
-                  dry_run=False, report=report)
+                  dry_run=dry_run, report=report)
+    names = f"{', '.join(sorted(gone)[:5])}{' ...' if len(gone) > 5 else ''}"
+    if dry_run:
+        files = (f" ({len(report.deleted)} file(s) they wrote: {', '.join(report.deleted[:5])}"
+                 f"{' ...' if len(report.deleted) > 5 else ''})") if report.deleted else ""
+        rep.line(f"would drop {len(gone)} partition(s) that no longer exist: {names}{files}")
+        return sorted(gone)
     for rel, why in report.kept:
         rep.warn(f"{rel} belongs to a partition that no longer exists, but it was kept: {why}")
     for n in gone:
         store.delete_head(n)
     store.flush()
-    rep.line(f"dropped {len(gone)} partition(s) that no longer exist: {', '.join(sorted(gone)[:5])}"
-             f"{' ...' if len(gone) > 5 else ''}")
+    rep.line(f"dropped {len(gone)} partition(s) that no longer exist: {names}")
     return sorted(gone)
 
 
