@@ -86,7 +86,9 @@ class ChangeTimes:
     def changed_inputs(self, asset: str) -> dict[str, int]:
         """Each direct input whose version differs from the one ``asset`` last read, with the
         time of its oldest change since (for an asset never materialized: every input that has
-        data, with the time of that data)."""
+        data, with the time of that data). An input it read that it reads no more (a partition
+        gone: a file deleted, a dynamic key removed) changed now; one it reads now but did not
+        then, when its data appeared (a partition built outside ``run``)."""
         head = self.head(asset)
         if head is None:
             out = {}
@@ -96,9 +98,17 @@ class ChangeTimes:
                     out[up] = t
             return out
         out = {}
+        now_inputs = {up for _, up in self.graph.inputs.get(asset, ())}
         for up, version in head.inputs:
-            if self.version_now(up) != version:
+            if up not in now_inputs:
+                out[up] = self.now_ns
+            elif self.version_now(up) != version:
                 t = self.after(up, version)
+                out[up] = t if t is not None else self.now_ns
+        read = {up for up, _ in head.inputs}
+        for up in sorted(now_inputs - read):
+            if self.version_now(up) is not None:
+                t = self.data_time(up)
                 out[up] = t if t is not None else self.now_ns
         return out
 

@@ -201,14 +201,35 @@ def tick_requests(policies: Mapping[str, Policy], upstream: Mapping[str, Sequenc
                 key = a[a.index("[") + 1:-1] if a.endswith("]") and "[" in a else None
                 reasons[a].append(f"new partition {key}" if key is not None else "eager: new asset")
             elif changed:
-                reasons[a].append(f"eager: upstream {', '.join(changed)} changed")
+                reasons[a].append(f"eager: upstream {_names(changed)} changed")
             else:
                 ups = sorted({u for u in upstream.get(a, ()) if u in requested})
                 if ups:
-                    reasons[a].append(f"eager: upstream {', '.join(ups)} requested")
+                    reasons[a].append(f"eager: upstream {_names(ups)} requested")
         if reasons[a] and a not in held:
             requested.add(a)
     return [Request(a, tuple(reasons[a])) for a in sorted(requested)]
+
+
+def _names(nodes: Sequence[str]) -> str:
+    """Sorted node names, joined; more than 3 partitions of one asset as its first and last with
+    the count (``hourly[2024-03-01-00:00] .. hourly[2024-03-01-23:00] (24 partitions)``), not a
+    line of 24 names."""
+    from .partitions import split_node
+
+    groups: dict[str, list[str]] = {}
+    for n in nodes:
+        asset, key = split_node(n)
+        groups.setdefault(asset if key is not None else n, []).append(n)
+    out: list[str] = []
+    for n in nodes:
+        asset, key = split_node(n)
+        g = groups[asset if key is not None else n]
+        if key is None or len(g) <= 3:
+            out.append(n)
+        elif n == g[0]:
+            out.append(f"{g[0]} .. {g[-1]} ({len(g)} partitions)")
+    return ", ".join(out)
 
 
 def _late(oldest_ns: int | None, freshness_s: float, now_ns: int) -> bool:

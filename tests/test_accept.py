@@ -116,3 +116,22 @@ def test_cli_asks_or_needs_yes_and_refusals_exit_1(proj: Project) -> None:
     r = cli("accept", "report", "--yes", cwd=proj.root, env=env)
     assert r.returncode == 1 and r.stderr.count("\n") == 1 and "its input 'raw' is stale" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_accepting_a_whole_partitioned_asset_names_the_partition_option(tmp_path: Path) -> None:
+    """`accept daily` once said "'daily' is not an asset"; it is one, with a value per partition."""
+    p = Project(tmp_path)
+    p.assetfile('''
+from assetbuild import StaticPartitions
+
+@asset(partitions=StaticPartitions(["eu", "us"]), io="json")
+def regional(context):
+    return context.partition_key
+''')
+    assert cli(cwd=tmp_path).returncode == 0
+    r = cli("accept", "regional", "--yes", cwd=tmp_path)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "'regional' is partitioned" in r.stderr and "--partition KEY" in r.stderr, r.stderr
+    assert "not an asset" not in r.stderr
+    r = cli("accept", "regional", "--partition", "eu", "--yes", cwd=tmp_path)
+    assert r.returncode == 0 and "regional[eu] is fresh: nothing to accept" in r.stdout, (r.stdout, r.stderr)

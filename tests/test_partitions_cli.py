@@ -75,6 +75,17 @@ def test_partition_options_and_bad_keys(proj: Project) -> None:
     assert r.returncode == 2 and "backwards" in r.stderr
 
 
+@pytest.mark.parametrize("spec", ["", ",", " , ,"])
+def test_partitions_naming_no_key_is_a_usage_error_not_the_whole_project(proj: Project, spec: str) -> None:
+    """An empty key list once selected nothing, which a build takes as "everything": `assetbuild
+    daily --partitions ,` ran every asset of the project."""
+    for option in ("--partitions", "--partition"):
+        r = cli("build", "daily", option, spec, cwd=proj.root, env=env())
+        assert r.returncode == 2, (r.stdout, r.stderr)
+        assert "names no partition" in r.stderr and "Traceback" not in r.stderr
+        assert take_runs(proj.runs) == {}
+
+
 def test_status_text_json_and_each_partition(proj: Project) -> None:
     assert cli("build", "daily", "--partitions", "2024-01-01..2024-01-03", cwd=proj.root, env=env()).returncode == 0
     r = cli("status", "daily", cwd=proj.root, env=env())
@@ -122,11 +133,33 @@ def test_partitions_list_add_remove(proj: Project) -> None:
     assert cli("partitions", "add", "customers", "acme", "zeta", cwd=proj.root, env=env()).returncode == 0
     r = cli("partitions", "list", "account", "--json", cwd=proj.root, env=env())
     assert json.loads(r.stdout) == {"asset": "account", "partitions": ["acme", "zeta"]}
-    assert cli("partitions", "remove", "customers", "acme", cwd=proj.root, env=env()).returncode == 0
+    r = cli("partitions", "remove", "customers", "acme", cwd=proj.root, env=env())
+    assert r.returncode == 0 and "warning" not in r.stderr, r.stderr
+    assert cli("partitions", "list", "account", cwd=proj.root, env=env()).stdout.split() == ["zeta"]
+    r = cli("partitions", "remove", "customers", "zta", "acme", cwd=proj.root, env=env())  # a typo, and done already
+    assert r.returncode == 0 and "warning: customers has no key 'zta', 'acme' to remove (it has 1)" in r.stderr, r.stderr
     assert cli("partitions", "list", "account", cwd=proj.root, env=env()).stdout.split() == ["zeta"]
     for args in (("add", "nope", "x"), ("add", "customers", "a,b"), ("list", "nothing")):
         r = cli("partitions", *args, cwd=proj.root, env=env())
         assert r.returncode == 2 and "Traceback" not in r.stderr, (args, r.stderr)
+
+
+def test_dry_run_says_which_gone_partitions_a_build_would_drop(proj: Project) -> None:
+    """A build drops the partitions of a removed key and deletes the files they wrote: -n, which
+    predicts the same command, says so and deletes nothing."""
+    assert cli(cwd=proj.root, env=env()).returncode == 0
+    (proj.root / "data/c.csv").unlink()
+    r = cli("-n", cwd=proj.root, env=env())
+    assert r.returncode == 0, r.stderr
+    assert "would drop 1 partition(s) that no longer exist: clean[c.csv] (1 file(s) they wrote: build/c.csv.json)" \
+        in r.stdout, r.stdout
+    assert (proj.root / "build/c.csv.json").is_file()
+    r = cli("-n", cwd=proj.root, env=env())  # still predicted: nothing was dropped
+    assert "would drop 1 partition(s)" in r.stdout
+    r = cli(cwd=proj.root, env=env())
+    assert "dropped 1 partition(s) that no longer exist: clean[c.csv]" in r.stdout
+    assert not (proj.root / "build/c.csv.json").exists()
+    assert "drop" not in cli("-n", cwd=proj.root, env=env()).stdout
 
 
 ERRORS = {

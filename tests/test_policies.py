@@ -227,6 +227,24 @@ def test_requests_are_sorted_and_partition_nodes_are_assets():
     assert out[-1] == Request("summary", ("eager: upstream daily[2024-03-01], daily[2024-03-02] requested",))
 
 
+def test_many_partitions_of_one_upstream_are_named_as_a_range():
+    """A day reading its 24 hours once listed all 24 names in its reason; more than 3 partitions
+    of one asset are now its first and last, with the count."""
+    hours = [f"hourly[2024-03-01-{h:02d}:00]" for h in range(24)]
+    up = {**{h: ["events"] for h in hours}, "daily[2024-03-01]": hours + ["other"], "other": ["events"]}
+    pol = {n: Policy(auto="eager") for n in up}
+    out = {r.asset: r.reasons for r in tick_requests(pol, up, {h: {"events": T0} for h in hours[:3]}, (), T0)}
+    assert out["daily[2024-03-01]"] == ("eager: upstream hourly[2024-03-01-00:00], hourly[2024-03-01-01:00], "
+                                        "hourly[2024-03-01-02:00] requested",)
+    changes = {**{h: {"events": T0} for h in hours}, "other": {"events": T0}}
+    out = {r.asset: r.reasons for r in tick_requests(pol, up, changes, (), T0)}
+    assert out["daily[2024-03-01]"] == ("eager: upstream hourly[2024-03-01-00:00] .. hourly[2024-03-01-23:00] "
+                                        "(24 partitions), other requested",)
+    out = {r.asset: r.reasons for r in tick_requests(pol, up, {"daily[2024-03-01]": {h: T0 for h in hours}}, (), T0)}
+    assert out["daily[2024-03-01]"] == ("eager: upstream hourly[2024-03-01-00:00] .. hourly[2024-03-01-23:00] "
+                                        "(24 partitions) changed",)
+
+
 def test_a_new_partition_is_requested_by_an_eager_asset():
     up = {"daily[2024-03-01]": [], "daily[2024-03-02]": [], "weekly": ["daily[2024-03-01]", "daily[2024-03-02]"]}
     pol = {"daily[2024-03-01]": Policy(auto="eager"), "daily[2024-03-02]": Policy(auto="eager"),

@@ -149,6 +149,31 @@ def test_partition_grid_selects_a_partition(site, browser, shots):
     page.screenshot(path=str(shots / "partitions.png"), full_page=True)
 
 
+def test_partition_keys_with_url_characters_select_themselves(project, browser):
+    """A static key may hold '&', '+', '#', '%' or a space: each cell's link selects that key,
+    not what a browser reads from the raw text (``a&b`` as partition ``a`` and a parameter)."""
+    keys = ["a&b", "c+d", "e#f", "g%41", "h i"]
+    project.assetfile(f"""
+from assetbuild import StaticPartitions
+
+@asset(partitions=StaticPartitions({keys!r}))
+def per_key(context):
+    return context.partition_key
+""")
+    assert cli(cwd=project.root).returncode == 0
+    s = Server(project.root)
+    try:
+        page = browser.new_page()
+        for key in keys:
+            page.goto(s.base + "/assets/per_key")
+            page.locator("[data-testid=partitions] [data-partition]").nth(keys.index(key)).click()
+            page.locator("[data-testid=partition-selected]").wait_for()
+            assert page.locator("[data-testid=partition-selected]").inner_text() == key
+            assert page.locator("[data-testid=partition-selected] + .state").inner_text() == "fresh"
+    finally:
+        s.stop()
+
+
 def test_read_only_has_no_button_and_refuses_a_post(project, browser):
     project.assetfile(ASSETFILE)
     project.write("orders.csv", "a\n")

@@ -14,7 +14,7 @@ from .options import _common, _handle_errors, _json_option, _setup
 Examples:
   assetbuild run                       a tick every 30 s, until Ctrl-C or SIGTERM
   assetbuild run --once                one tick (cron, CI, tests with ASSETBUILD_NOW)
-  assetbuild run --tick 5m report+     keep report and what it needs, every 5 minutes
+  assetbuild run --tick 5m report      keep report and what it needs, every 5 minutes
   assetbuild run --on-alert 'mail -s assetbuild me@example.com'
 """)
 @click.argument("assets", nargs=-1)

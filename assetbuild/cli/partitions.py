@@ -44,8 +44,9 @@ def _change(ctx: click.Context, name: str, keys: tuple[str, ...], local: dict[st
 
     from ..session.partitioning import change_dynamic
 
-    opts, _ = _setup(ctx, local)
-    now = change_dynamic(name, keys, add=add, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"))
+    opts, rep = _setup(ctx, local)
+    now = change_dynamic(name, keys, add=add, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"),
+                         warn=rep.warn)
     if opts.get("as_json"):
         return click.echo(json.dumps({"name": name, "partitions": now}))
     click.echo(f"{name}: {len(now)} partition(s)")
@@ -69,5 +70,6 @@ def add(ctx: click.Context, name: str, keys: tuple[str, ...], **local: Any) -> N
 @_dynamic_keys
 def remove(ctx: click.Context, name: str, keys: tuple[str, ...], **local: Any) -> None:
     """Remove KEYS from the dynamic partitions NAME. The next build of an asset using it drops
-    those partitions: their records, and the files they wrote while unchanged."""
+    those partitions: their records, and the files they wrote while unchanged. A key it does not
+    have is named in a warning."""
     _change(ctx, name, keys, local, add=False)

@@ -23,6 +23,7 @@ from ..output import Reporter
 from ..reports import Head, Trace
 from .building import make_scheduler, project_params
 from .observing import observe_for
+from .partitioning import one_partition_please
 from .project import open_project, open_store
 
 
@@ -45,6 +46,7 @@ def accept(asset: str, *, project_dir: str | os.PathLike[str] = ".", assetfile: 
                 raise SelectionError(f"{asset!r} is a multi-asset; accept each of its outs "
                                      f"({', '.join(graph.producers[asset])})")
             select(graph, [asset])  # raises a SelectionError with a suggestion
+            one_partition_please(graph, asset)  # a partitioned asset: name the partition
             raise SelectionError(f"{asset!r} is not an asset; only an asset's output can be accepted")
         if graph.nodes[asset].volatile:  # type: ignore[union-attr]
             raise AcceptRefused(f"cannot accept {asset!r}: it is volatile (it runs on every build)")

@@ -457,7 +457,7 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
         observations = observe_for(project, plan, store, record=not dry_run, given=observed)
         if recorder is not None and observations:
             recorder.observed(observations.values())
-        unseen = _keys_changed(project, store, plan) if project.graph.partitioned and not dry_run else {}
+        unseen = _keys_changed(project, store, plan, mark=not dry_run) if project.graph.partitioned else {}
         sched = make_scheduler(project, store, record=not dry_run, runner=runner, observer=observer,
                                params=resolved, resources=resources, observations=observations)
         if sliced is not None:
@@ -505,6 +505,10 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
                     forget_gone_left(project.project_dir, store)
                 if snap is not None:
                     snap.finish(result, store, sched, rep.said)
+            elif unseen:  # -n says what the build would drop, and drops nothing
+                from .partitioning import drop_gone_partitions
+
+                drop_gone_partitions(project, store, _firsts(project, unseen), dry_run=True)
         rep.build_finished(result)
         _call_hook(hook.after_build, result=result)
         return result
@@ -528,11 +532,12 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
             store.close()
 
 
-def _keys_changed(project: Project, store: Any, plan: Sequence[str]) -> dict[str, str]:
+def _keys_changed(project: Project, store: Any, plan: Sequence[str], *, mark: bool = True) -> dict[str, str]:
     """The planned partitioned assets whose partition keys are not those the store last held
     only heads of (asset -> the digest of its keys now): after the build, their partitions that
-    no longer exist are dropped (``partitioning.drop_gone_partitions``). Marked unknown first, so
-    a build that ends early leaves them to the next. A null build reads one record per asset."""
+    no longer exist are dropped (``partitioning.drop_gone_partitions``). Marked unknown first
+    (``mark``; not in a dry run), so a build that ends early leaves them to the next. A null
+    build reads one record per asset."""
     import hashlib
 
     seen = getattr(store, "partition_keys_seen", None)
@@ -546,14 +551,20 @@ def _keys_changed(project: Project, store: Any, plan: Sequence[str]) -> dict[str
         digest = hashlib.sha256("\n".join(pset.keys).encode("utf-8", "surrogatepass")).hexdigest()
         if seen(asset) != digest:
             out[asset] = digest
-            store.put_partition_keys_seen(asset, None)
+            if mark:
+                store.put_partition_keys_seen(asset, None)
     return out
+
+
+def _firsts(project: Project, assets: Mapping[str, str]) -> list[str]:
+    """One node of each of ``assets`` (partitioned): the plan ``drop_gone_partitions`` looks at."""
+    return [n for a in assets for n in project.graph.partitioned[a].nodes[:1]]
 
 
 def _drop_gone(project: Project, store: Any, unseen: dict[str, str]) -> None:
     from .partitioning import drop_gone_partitions
 
-    drop_gone_partitions(project, store, [n for a in unseen for n in project.graph.partitioned[a].nodes[:1]])
+    drop_gone_partitions(project, store, _firsts(project, unseen))
     for asset, digest in unseen.items():
         store.put_partition_keys_seen(asset, digest)
     store.flush()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..errors import ConfigError, SelectionError
@@ -26,10 +26,12 @@ def _dynamic_names(project: Any) -> dict[str, list[str]]:
 
 
 def change_dynamic(name: str, keys: Sequence[str], *, add: bool, project_dir: str | os.PathLike[str] = ".",
-                   assetfile: str | None = None, cache_dir: str | os.PathLike[str] | None = None) -> list[str]:
+                   assetfile: str | None = None, cache_dir: str | os.PathLike[str] | None = None,
+                   warn: Callable[[str], None] | None = None) -> list[str]:
     """Add ``keys`` to (or remove them from) the dynamic partitions ``name``; the keys it now has.
-    Adding a key it has, or removing one it lacks, changes nothing. ConfigError for a name no
-    asset uses or a bad key."""
+    Adding a key it has, or removing one it lacks, changes nothing; ``warn`` hears of a key
+    removed that it lacks (a typo would otherwise go unseen). ConfigError for a name no asset
+    uses or a bad key."""
     from ..atomicfile import write_atomically
     from .project import open_project, open_store
 
@@ -52,6 +54,9 @@ def change_dynamic(name: str, keys: Sequence[str], *, add: bool, project_dir: st
                 now += [k for k in dict.fromkeys(keys) if k not in now]
             else:
                 gone = set(keys)
+                lacking = [k for k in dict.fromkeys(keys) if k not in now]
+                if lacking and warn is not None:
+                    warn(f"{name} has no key {', '.join(map(repr, lacking))} to remove (it has {len(now)})")
                 now = [k for k in now if k not in gone]
             table[name] = now
             write_atomically(project.cache_dir / DYNAMIC_FILE, json.dumps(table, indent=1).encode())
@@ -92,6 +97,8 @@ def partition_nodes(graph: Any, assets: Sequence[str], spec: str) -> list[str]:
 
     if not graph.partitioned:
         raise SelectionError("--partition(s): this project has no partitioned asset")
+    if not any(s.strip() for s in spec.split(",")):  # no key selects nothing, which a build takes as all
+        raise SelectionError(f"--partition(s) {spec!r} names no partition key")
     chosen = select(graph, assets, needs=False) if assets else []
     by_asset: dict[str, None] = {}
     plain: list[str] = []
@@ -128,11 +135,12 @@ def check_partition(graph: Any, asset: str, key: str) -> str:
     return node_name(asset, key)
 
 
-def drop_gone_partitions(project: Any, store: Any, plan: Sequence[str]) -> list[str]:
+def drop_gone_partitions(project: Any, store: Any, plan: Sequence[str], *, dry_run: bool = False) -> list[str]:
     """Forget the partitions of the planned assets whose keys no longer exist (a deleted file, a
     removed dynamic key, a static key taken out): their heads go, and so do the files they wrote
     into the project while those still hold what was written (a file changed since stays, with a
-    warning). Their history stays. Returns the partitions dropped."""
+    warning). Their history stays. Returns the partitions dropped; with ``dry_run``, says what
+    would go (``-n``) and changes nothing."""
     from ..cleaning import CleanReport, clean_outputs, recorded_outputs
     from ..partitions import split_node
 
@@ -153,16 +161,21 @@ def drop_gone_partitions(project: Any, store: Any, plan: Sequence[str]) -> list[
         return []
     rep = project.reporter
     recorded = recorded_outputs(gone, store.read_blob, store.get_stat, rep.warn)
-    report = CleanReport(project.cache_dir)
+    report = CleanReport(project.cache_dir, dry_run=dry_run)
     clean_outputs(project.project_dir.resolve(), recorded, cache_dir=project.cache_dir, protected=project.claims(),
-                  dry_run=False, report=report)
+                  dry_run=dry_run, report=report)
+    names = f"{', '.join(sorted(gone)[:5])}{' ...' if len(gone) > 5 else ''}"
+    if dry_run:
+        files = (f" ({len(report.deleted)} file(s) they wrote: {', '.join(report.deleted[:5])}"
+                 f"{' ...' if len(report.deleted) > 5 else ''})") if report.deleted else ""
+        rep.line(f"would drop {len(gone)} partition(s) that no longer exist: {names}{files}")
+        return sorted(gone)
     for rel, why in report.kept:
         rep.warn(f"{rel} belongs to a partition that no longer exists, but it was kept: {why}")
     for n in gone:
         store.delete_head(n)
     store.flush()
-    rep.line(f"dropped {len(gone)} partition(s) that no longer exist: {', '.join(sorted(gone)[:5])}"
-             f"{' ...' if len(gone) > 5 else ''}")
+    rep.line(f"dropped {len(gone)} partition(s) that no longer exist: {names}")
     return sorted(gone)
 
 

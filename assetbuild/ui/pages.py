@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import quote
 
 from ..clock import format_duration
 from .html import COLORS, FILTER_SCRIPT, STATES, esc, json_attr, markdown_html, page, state_badge
@@ -170,8 +171,9 @@ def plots_html(events: list[dict[str, Any]]) -> str:
 
 
 def partitions_html(name: str, parts: dict[str, str]) -> str:
-    """A grid of the partitions, coloured by state, in key order; a click selects one."""
-    cells = "".join(f'<a href="/assets/{esc(name)}?partition={esc(k)}" data-partition="{esc(k)}" '
+    """A grid of the partitions, coloured by state, in key order; a click selects one (the key
+    URL-quoted: a static key may hold '&', '+', '#' or '%')."""
+    cells = "".join(f'<a href="/assets/{esc(name)}?partition={esc(quote(k, safe=""))}" data-partition="{esc(k)}" '
                     f'data-state="{esc(s)}" title="{esc(k)}: {esc(s)}" '
                     f'style="width:14px;height:14px;display:inline-block;background:{COLORS.get(s, "#888")}"></a>'
                     for k, s in parts.items())
