@@ -115,8 +115,9 @@ def test_why_show_log_graph_per_partition(proj: Project) -> None:
     assert r.returncode == 0 and "materialized" in r.stdout, r.stderr
     r = cli("show", "daily", "--partition", "2024-02-01", cwd=proj.root, env=env())
     assert r.returncode == 2 and "nearest" in r.stderr
-    r = cli("show", "daily", cwd=proj.root, env=env())  # which partition's value?
-    assert r.returncode == 2 and "is partitioned" in r.stderr and "--partition KEY" in r.stderr, r.stderr
+    for command in ("show", "diff"):  # which partition's value?
+        r = cli(command, "daily", cwd=proj.root, env=env())
+        assert r.returncode == 2 and "is partitioned" in r.stderr and "--partition KEY" in r.stderr, r.stderr
     r = cli("why", "missing_one", "--partition", "x", cwd=proj.root, env=env())
     assert r.returncode == 2 and "Traceback" not in r.stderr
     r = cli("why", "slow", "--partition", "x", cwd=proj.root, env=env())

@@ -163,6 +163,9 @@ def diff(asset: str, from_version: int = 1, to_version: int = 0, *, project_dir:
 
     with open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir) as project:
         if asset not in project.graph.inputs:
+            from .partitioning import one_partition_please
+
+            one_partition_please(project.graph, asset)  # a partitioned asset: name the partition
             select(project.graph, [asset])  # a SelectionError with a suggestion
             raise SelectionError(f"{asset!r} is not an asset with stored values")
         store = open_store(project, readonly=True)
