@@ -34,6 +34,8 @@ CodeOf = Callable[[str], tuple[str, dict[str, str]]]  # asset -> (fingerprint, i
 
 FORCED = (Reason("forced", "--force"),)
 _FROM_REMOTE = Reason("remote", "the remote cache has it: a build restores it without running it")
+_STORED_BEFORE = Reason("stored-before", "its latest build was of other inputs; the value stored for these "
+                                         "becomes its latest at the next build, without running it")
 VOLATILE = Reason("volatile", "runs on every build")
 _NEVER_BUILT = Reason("never-built", "no earlier build of this asset")
 
@@ -338,7 +340,11 @@ def state_of(name: str, decision: Decision) -> AssetStatus:
     if decision.action == "fetch":  # not here, on the remote cache
         return AssetStatus(name, "stale" if decision.head is not None else "missing", (_FROM_REMOTE,))
     if decision.action == "cached":
-        return AssetStatus(name, "fresh")
+        # A revert (of a source, of code) back to inputs built before: their value is stored,
+        # but the latest build, whose value show and load_value give, is of the others.
+        head = decision.head
+        return AssetStatus(name, "fresh") if head is None or head.key == decision.key \
+            else AssetStatus(name, "stale", (_STORED_BEFORE,))
     if decision.action == "run" and decision.never_built:
         return AssetStatus(name, "missing", decision.reasons)
     return AssetStatus(name, "stale", decision.reasons)

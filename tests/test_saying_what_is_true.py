@@ -1,7 +1,7 @@
 """What status, why and ``-n`` say must be true: they build nothing, so they never say an
 upstream "did not build"; a dry run that meets a missing source says the build would fail, and
 exits 1; a missing asset has one reason; a path output that holds assetbuild's own earlier output
-is no user's edit."""
+is no user's edit; an asset whose latest value is not its current inputs' is not called fresh."""
 
 from __future__ import annotations
 
@@ -73,7 +73,9 @@ def test_a_path_output_assetbuild_wrote_under_the_reverted_code_is_no_users_edit
     r = cli("status", cwd=root)
     assert "outside assetbuild" not in r.stdout
     lines = r.stdout.splitlines()
-    assert lines[:4] == ["fresh   parsed", "fresh   cleaned", "fresh   counts", "fresh   longest"]
+    assert lines[0] == "fresh   parsed"  # its key never changed
+    stored = "stored-before: its latest build was of other inputs; the value stored for these"
+    assert all(ln.split()[0] == "stale" and stored in ln for ln in lines[1:4]), lines  # see below
     assert lines[4].startswith("stale   report   upstream-changed: counts: ")
     why = cli("why", "report", cwd=root).stdout
     assert "upstream-changed: counts: " in why and "output-modified" not in why
@@ -84,6 +86,31 @@ def test_a_path_output_assetbuild_wrote_under_the_reverted_code_is_no_users_edit
     # a file the user did change is still said to be changed
     (root / "build" / "report.json").write_text("{}")
     assert "output-modified: build/report.json was changed outside assetbuild" in cli("status", cwd=root).stdout
+
+
+def test_after_a_revert_the_latest_value_is_not_called_fresh_until_a_build_takes_the_stored_one(tmp_path):
+    """Inputs reverted to ones built before: the value for them is stored, and a build takes it
+    without running anything; until then the asset's latest value (what show and load_value
+    give) is the other inputs', so status says stale, and show warns."""
+    import assetbuild
+
+    root = project(tmp_path)
+    events = root / "data" / "events.csv"
+    assert cli("-q", cwd=root).returncode == 0
+    events.write_text("a\nbb\n")
+    assert cli("-q", cwd=root).returncode == 0
+    events.write_text("a\nbb\nccc\ndddd\n")  # back to the first build's data
+    r = cli("status", "parsed", cwd=root)
+    assert r.stdout.startswith("stale   parsed  stored-before: its latest build was of other inputs"), r.stdout
+    assert assetbuild.load_value("parsed", project_dir=root) == ["a", "bb"]  # the latest build's, as said
+    r = cli("show", "parsed", cwd=root)
+    assert r.returncode == 0 and "warning: 'parsed' is stale (stored-before: " in r.stderr, r.stderr
+    r = cli(cwd=root)
+    assert r.returncode == 0 and "0 built" in r.stdout, r.stdout  # nothing ran
+    assert cli("status", "parsed", cwd=root).stdout == "fresh   parsed\n"
+    assert assetbuild.load_value("parsed", project_dir=root) == ["a", "bb", "ccc", "dddd"]
+    r = cli("show", "parsed", cwd=root)
+    assert r.stderr == "" and "'dddd'" in r.stdout
 
 
 MISSING = "source 'events' does not exist: data/events.csv"
