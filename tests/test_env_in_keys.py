@@ -76,7 +76,8 @@ def test_unset_and_empty_differ_and_going_back_reuses(proj, monkeypatch):
     assert sorted(proj.built()) == ["region", "region_reader"]
     take_runs(proj.runs)
     monkeypatch.delenv("REGION")  # back to unset: the first build's outputs are reused
-    assert proj.status()["region"].state == "fresh"  # its key has a trace: nothing to run
+    st = proj.status()["region"]  # its key has a trace: nothing to run, but the latest value is "us"'s
+    assert st.state == "stale" and [r.code for r in st.reasons] == ["stored-before"]
     r = proj.build()
     assert r.ok and r.names("built") == []
     assert take_runs(proj.runs) == {}

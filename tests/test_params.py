@@ -104,9 +104,12 @@ def test_going_back_to_earlier_params_reuses_the_earlier_output(proj):
     proj.built(params={"big_ones": {"threshold": 5}})
     assert proj.value("reader") == 50
     take_runs(proj.runs)
-    assert proj.status()["big_ones"].state == "fresh"  # the defaults' key has a trace: nothing to run
+    st = proj.status()["big_ones"]  # the defaults' key has a trace: nothing to run, but the
+    assert st.state == "stale" and [r.code for r in st.reasons] == ["stored-before"]  # latest is 5's
+    assert proj.value("reader") == 50
     r = proj.build()  # the defaults again: their traces are found, nothing runs
     assert r.ok and r.names("built") == [] and take_runs(proj.runs) == {}
+    assert proj.status()["big_ones"].state == "fresh"
     assert proj.value("big_ones") == {"threshold": 3, "region": "eu"} and proj.value("reader") == 30
     r = proj.build(params={"big_ones": {"threshold": 5}})
     assert r.ok and r.names("built") == [] and take_runs(proj.runs) == {}
@@ -350,8 +353,8 @@ def test_param_on_build_dry_run_status_and_why(proj):
     assert proj.value("sales/monthly") == ["us", [1, 2]]
     r = cli("--param", "big_ones.threshold=5", "--param", "sales/monthly.region=us", cwd=proj.root, env=env)
     assert r.returncode == 0 and "0 built" in r.stdout + r.stderr, r.stdout + r.stderr
-    r = cli("why", "big_ones", cwd=proj.root, env=env)  # the defaults again: built before, so fresh
-    assert "big_ones: fresh" in r.stdout and "params-changed" not in r.stdout
+    r = cli("why", "big_ones", cwd=proj.root, env=env)  # the defaults again: built before, stored
+    assert "big_ones: stale" in r.stdout and "stored-before: " in r.stdout and "params-changed" not in r.stdout
     r = cli("why", "big_ones", "--param", "big_ones.threshold=6", cwd=proj.root, env=env)
     assert "params-changed: threshold 5 -> 6" in r.stdout
 
