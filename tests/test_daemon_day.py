@@ -10,8 +10,8 @@ from the issue's rules, in plain Python over the model's own record of what was 
 - a source version changes when a tick first sees it (its mtime is set before that tick);
 - an asset lacks every upstream change, direct or transitive, that the data it read did not
   include: a newer source version, an upstream materialization with other data, and what that
-  upstream lacked; an asset never materialized lacks everything its inputs with data hold,
-  since the oldest of it;
+  upstream lacked; an asset never materialized lacks everything its inputs hold or, for one
+  never materialized either, would read, since the oldest of it;
 - eager: an input changed since it read it, an upstream asset is requested this tick, or new;
 - lazy: it is late for its own freshness, or for that of an overdue lazy/eager asset
   downstream through lazy/eager assets only, with a late change its build (and its lazy/eager
@@ -102,11 +102,13 @@ class Model:
         return _min([*later, *(self.change_since(w, r) for w, r in hist[i][1].items())])
 
     def first_time(self, node: str) -> int | None:
-        """When the oldest change in ``node``'s current data happened (its world's beginning)."""
+        """When the oldest change in ``node``'s current data happened (its world's beginning);
+        for an asset never materialized, that of the data it would read: its first build brings
+        that in, and a reader's build that waits for it (in the same tick) does too."""
         if node in self.versions:
             return self.versions[node][0][1] if self.versions[node] else None
         if not self.hist[node]:
-            return None
+            return _min([self.first_time(w) for w in self.nodes[node].inputs])
         reads = self.hist[node][-1][1]
         return _min([self.first_time(w) for w in reads]) if reads else self.hist[node][0][2]
 
@@ -388,7 +390,7 @@ def test_random_graphs_materialize_exactly_what_the_model_predicts(monkeypatch, 
                 assert {why.split(":")[0] for why in r["reasons"]} <= allowed, r
 
 
-# -- two cases the random graphs found (kept as plain tests) ------------------------------------
+# -- cases the random graphs found (kept as plain tests) ----------------------------------------
 
 def test_a_never_built_lazy_asset_is_built_once_its_oldest_missing_change_is_late(tmp_path):
     # l (lazy, freshness 1h) reads s; s is seen at 06:00, changes at 06:50. At 07:30 l still
@@ -419,3 +421,20 @@ def test_an_eager_asset_is_held_back_with_its_held_back_upstream(tmp_path):
         tick = run_once(tmp_path, ts(when))
     assert (predicted, held) == ({}, {"l", "e"})
     assert sorted(tick["deferred"]) == ["e", "l"]  # got {"l": ...}; requested [e], outcomes {"e": "skipped"}
+
+
+def test_a_never_built_lazy_reader_of_a_scheduled_asset_built_in_the_same_tick(tmp_path):
+    # a0 (lazy, freshness 30m) reads s; a2 (hourly schedule) reads s and a0; a3 (lazy, 30m)
+    # reads a2. At 06:00 a2 is due but held back (a0 never materialized). At 06:31 a0 is
+    # overdue, so a2 is built with it; a3 lacks the data of 06:00 that a2 now brings, 31
+    # minutes old: it is overdue, and built in the same tick, after a2.
+    nodes = [Node("a0", ("s",), auto="lazy", freshness=1800), Node("a2", ("s", "a0"), cron=("0 * * * *", H, 0)),
+             Node("a3", ("a2",), auto="lazy", freshness=1800)]
+    write_project(tmp_path, nodes, {"s": "v1"})
+    model = Model(nodes, {"s": "v1"})
+    for when in ("2024-03-02T06:00:00Z", "2024-03-02T06:31:00Z"):
+        predicted, held = model.tick(ts(when))
+        tick = run_once(tmp_path, ts(when))
+        assert tick["outcomes"] == predicted, when
+    assert predicted == {"a0": "built", "a2": "built", "a3": "built"}
+    assert model.reasons["a3"] == ["lazy: needed for its freshness 30m"]
