@@ -321,7 +321,13 @@ def test_show_prints_the_latest_observation(proj):
     assert proj.value("orders_api") == {"source": "orders_api", "version": "etag1",
                                         "observed_ns": 1709283600 * 10**9, "metadata": {"etag": "etag1"}}
     r = cli("show", "orders_api", "--json", cwd=proj.root)
-    assert r.returncode == 0 and json.loads(r.stdout)["version"] == "etag1"
+    assert r.returncode == 0 and json.loads(r.stdout)["version"] == "etag1" and r.stderr == ""
+    proj.write("api.txt", "fail-503")  # a later observation fails: the one shown is older, and said so
+    assert not proj.build().ok
+    r = cli("show", "orders_api", cwd=proj.root)
+    assert r.returncode == 0 and "etag1" in r.stdout
+    assert r.stderr.startswith("warning: the latest observation of 'orders_api' failed (RuntimeError: the API "
+                               "answered fail-503); this is the last one that succeeded, made "), r.stderr
 
 
 # --- list and graph -----------------------------------------------------------------------------

@@ -234,7 +234,7 @@ def load_value(asset: str, *, project_dir: str | os.PathLike[str] = ".", assetfi
     (the asset is stale, missing or failed now): its age and why."""
     with open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir) as project:
         if asset in project.graph.observable:
-            return _latest_observation(project, asset)
+            return _latest_observation(project, asset, warn)
         if asset in project.graph.resources:
             r = project.graph.resources[asset]
             return {"resource": asset, "version": r.version, "file": r.file, "line": r.line,
@@ -310,16 +310,26 @@ def load_metadata(asset: str, *, project_dir: str | os.PathLike[str] = ".", asse
             "materialized_at": iso_utc(head.built_ns), "data_version": head.data_version, "key": head.key}
 
 
-def _latest_observation(project: Any, source: str) -> dict[str, Any]:
+def _latest_observation(project: Any, source: str, warn: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """The source's latest recorded observation; ``warn``: called with a line when a later one
+    failed (the readers' builds then failed or were skipped: this is what they last read)."""
     import json
 
     store = open_store(project, readonly=True)
     try:
         rec = store.get_observation(source)
+        last = store.last_event(source) if warn is not None and hasattr(store, "last_event") else None
     finally:
         store.close()
     if rec is None:
         raise ValueNotFound(f"observable source {source!r} has never been observed (run: assetbuild observe {source})")
+    if warn is not None and last is not None and last.kind == "failed":
+        from ..clock import format_duration, now_ns
+
+        first = (last.error or "failed").strip().splitlines()[0]
+        age = format_duration(max(0, now_ns() - rec.observed_ns) / 1e9)
+        warn(f"warning: the latest observation of {source!r} failed ({first}); this is the last one that "
+             f"succeeded, made {age} ago")
     return {"source": source, "version": rec.version, "observed_ns": rec.observed_ns,
             "metadata": json.loads(rec.metadata_json)}
 
