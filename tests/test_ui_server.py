@@ -176,6 +176,29 @@ def test_asset_page_renders_metadata_safely(server, ui_project):
     assert server.get("/assets/nope")[0] == 404
 
 
+def test_a_partition_that_does_not_exist_is_not_found(project):
+    """A partitioned asset's page for a key it does not have is a 404 naming the key, not a page
+    that offers to materialize it."""
+    project.assetfile("""
+from assetbuild import StaticPartitions
+
+@asset(partitions=StaticPartitions(["a", "b"]))
+def per_key(context):
+    return context.partition_key
+""")
+    assert cli(cwd=project.root).returncode == 0
+    s = Server(project.root)
+    try:
+        code, html, _ = s.get("/assets/per_key?partition=b")
+        assert code == 200 and 'data-testid="partition-selected"' in html
+        code, html, _ = s.get("/assets/per_key?partition=zz%3Cb%3E")
+        assert code == 404 and "No partition zz&lt;b&gt; of per_key" in html
+        assert "has no partition &#x27;zz&lt;b&gt;&#x27; now (2 partitions)" in html, html
+        assert "<b>" not in html and 'name="partition"' not in html
+    finally:
+        s.stop()
+
+
 def test_runs_pages(server, ui_project):
     assert cli(cwd=ui_project.root).returncode == 0
     code, html, _ = server.get("/runs")

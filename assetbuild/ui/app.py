@@ -83,7 +83,8 @@ def create_app(settings: Settings) -> Any:
         try:
             doc = await run_in_threadpool(data.asset_page, settings.where, name, partition)
         except AssetbuildError as e:
-            return _error(f"No asset {name}", e, ui, status=404)
+            title = f"No partition {partition} of {name}" if isinstance(e, data.UnknownPartition) else f"No asset {name}"
+            return _error(title, e, ui, status=404)
         return HTMLResponse(pages.asset_html(doc, project=ui.project, token=ui.form_token(request),
                                              partition=partition))
 

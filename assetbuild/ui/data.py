@@ -8,6 +8,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import SelectionError
 from ..partitions import split_node
 
 
@@ -90,6 +91,10 @@ def last_materialized(where: Where, assets: list[str]) -> dict[str, str]:
     return {a: iso_utc(t) for a, t in out.items()}
 
 
+class UnknownPartition(SelectionError):
+    """The asset page of a partition key the asset does not have (now)."""
+
+
 def asset_page(where: Where, name: str, partition: str | None = None) -> dict[str, Any]:
     """Everything the asset page shows: its definition (``list`` row), state and reasons
     (``why``), latest metadata, history (newest first) and, if partitioned, each partition's
@@ -114,8 +119,11 @@ def asset_page(where: Where, name: str, partition: str | None = None) -> dict[st
     doc["reasons"] = st.get("reasons", [])
     node = name
     if st.get("partitions") is not None:
-        if partition is None or partition not in st["partitions"]:
+        if partition is None:
             return doc
+        if partition not in st["partitions"]:  # (a Materialize button for it would fail the build)
+            raise UnknownPartition(f"asset {name!r} has no partition {partition!r} now "
+                                   f"({len(st['partitions'])} partitions)")
         node = f"{name}[{partition}]"
         doc["partition_state"] = st["partitions"][partition]
     doc["why"] = session.why(node, **where.kw())
