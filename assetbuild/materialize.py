@@ -151,11 +151,12 @@ class Materializer:
             self.put_head(name, d.known_key, d.parts, d.reused, d.path_sig, before=head)
 
     def restore(self, name: str, path: str, d: Decision, data: bytes | None = None) -> None:
-        """Write a reused trace's bytes (``data``, else read from the store: ``CacheCorrupt`` if
-        they are not intact) back to its path output (``PathNotWritten``)."""
+        """Make a reused trace the asset's latest build again: its bytes (``data``, else read
+        from the store: ``CacheCorrupt`` if they are not intact) written back to its path output
+        (``PathNotWritten``), if it has one (``path``)."""
         if data is None:
             data = self.store.read_blob(d.reused.output_digest)
-        sig = _write(self.files, path, data)
+        sig = _write(self.files, path, data) if path else None
         self.put_head(name, d.known_key, d.parts, d.reused, sig, before=d.head)
         self.keep(name, data)
 

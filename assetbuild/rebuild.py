@@ -35,7 +35,7 @@ CodeOf = Callable[[str], tuple[str, dict[str, str]]]  # asset -> (fingerprint, i
 FORCED = (Reason("forced", "--force"),)
 _FROM_REMOTE = Reason("remote", "the remote cache has it: a build restores it without running it")
 _STORED_BEFORE = Reason("stored-before", "its latest build was of other inputs; the value stored for these "
-                                         "becomes its latest at the next build, without running it")
+                                         "becomes its latest again, without running it")
 VOLATILE = Reason("volatile", "runs on every build")
 _NEVER_BUILT = Reason("never-built", "no earlier build of this asset")
 
@@ -230,6 +230,12 @@ class TraceRebuilder:
             elif state == "modified":
                 reasons = (self._holds_latest(name, adef, parts, head, key, path)
                            or (Reason("output-modified", f"{path} was changed outside assetbuild"),))
+        if not reasons and origin == "local" and head is not None and head.key != key \
+                and head.data_version != trace.data_version:
+            # inputs back to ones built before (a source or code reverted) that gave another
+            # value: it is stored, and becomes the latest again (the one show gives), without a
+            # run (the same value: the head moves, and that is all a reader could see)
+            reasons = (_STORED_BEFORE,)
         # a remote trace is fetched (its reasons: whether its path output must be written too)
         action: Action = "fetch" if origin != "local" else "restore" if reasons else "cached"
         return Decision(action, parts, key, reasons, trace, origin, head, sig)
@@ -340,11 +346,7 @@ def state_of(name: str, decision: Decision) -> AssetStatus:
     if decision.action == "fetch":  # not here, on the remote cache
         return AssetStatus(name, "stale" if decision.head is not None else "missing", (_FROM_REMOTE,))
     if decision.action == "cached":
-        # A revert (of a source, of code) back to inputs built before: their value is stored,
-        # but the latest build, whose value show and load_value give, is of the others.
-        head = decision.head
-        return AssetStatus(name, "fresh") if head is None or head.key == decision.key \
-            else AssetStatus(name, "stale", (_STORED_BEFORE,))
+        return AssetStatus(name, "fresh")
     if decision.action == "run" and decision.never_built:
         return AssetStatus(name, "missing", decision.reasons)
     return AssetStatus(name, "stale", decision.reasons)

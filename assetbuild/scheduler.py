@@ -299,7 +299,7 @@ class Scheduler(Looking, Repairing):
         if not adef.outputs:
             self.observer.asset_started(name)
             try:
-                self.outputs.restore(name, d.parts.path or "", d, data)  # a restore is of a path output
+                self.outputs.restore(name, d.parts.path or "", d, data)  # its path output, if any
             except PathNotWritten as e:
                 return self._cannot_write(name, adef, d.known_key, e.err, t0)
         return AssetResult(name, "restored", key=d.key, data_version=d.reused.data_version,

@@ -323,15 +323,15 @@ def end_group(proc: subprocess.Popen, wait: float = 5.0) -> None:
 
 
 def things_to_edit(readme: Path, names: set[str]) -> list[tuple[str, list[str], list[set[str]]]]:
-    """The rows of an example README's "Things to edit" table (| Edit | Runs again | Written back
+    """The rows of an example README's "Things to edit" table (| Edit | Runs again | Restored
     from the cache | Why |): each row's edit, its cells, and the asset names in backquotes in
-    its "Runs again" and "Written back" cells (each must name assets of ``names``, or say
+    its "Runs again" and "Restored" cells (each must name assets of ``names``, or say
     "nothing"). The example tests read the table, so it and the tests cannot drift apart."""
     import re
 
     section = readme.read_text(encoding="utf-8").split("## Things to edit", 1)[1].split("\n## ", 1)[0]
     lines = [ln for ln in section.splitlines() if ln.startswith("|")]
-    assert lines[0].startswith("| Edit | Runs again | Written back from the cache |"), lines[0]
+    assert lines[0].startswith("| Edit | Runs again | Restored from the cache |"), lines[0]
     rows = []
     for line in lines[2:]:  # past the header and its |---| line
         cells = [c.strip() for c in line.strip("|").split("|")]

@@ -65,8 +65,11 @@ def test_revert_runs_nothing(chain):
     assert chain.built() == ["parsed", "total", "report"]
     chain.write("raw.txt", "1 2 3")
     r = chain.build()
-    # report's file was rewritten by the second build: restored from the store, nothing ran
-    assert r.names("built") == [] and r.names("restored") == ["report"]
+    # nothing ran: every value is back to the first build's, stored (report's file was
+    # rewritten by the second build: written back too)
+    assert r.names("built") == [] and r.names("restored") == ["parsed", "total", "report"]
+    assert [x.reasons[0].code for x in r.results[:2]] == ["stored-before", "stored-before"]
+    assert chain.build().names("cached") == ["parsed", "total", "report"]
     assert (chain.root / "build/report.txt").read_text() == "total=6\n"
 
 

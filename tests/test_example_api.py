@@ -72,7 +72,7 @@ def shop(tmp_path: Path):
 
 
 def table_rows(readme: Path) -> list[tuple[str, set[str], set[str]]]:
-    """(edit, runs again, written back) of each row of "Things to edit"."""
+    """(edit, runs again, restored) of each row of "Things to edit"."""
     return [(edit, runs, back) for edit, _cells, (runs, back) in things_to_edit(readme, ALL)]
 
 

@@ -3,7 +3,7 @@
 The project is copied to ``tmp_path``. The real command builds it twice (the second build runs
 nothing), then each row of its README's "Things to edit" table is applied in order and checked:
 exactly the assets the row names run again (and fail, where it says so), and exactly those it
-names are written back. The table is read from the README, so the test and the documentation
+names are restored. The table is read from the README, so the test and the documentation
 cannot drift apart; every row needs an edit below, and every edit below needs a row. Then the
 files equal those of a from-scratch build. The Python API checks its logs and metadata, and two
 copies of the project in one process.
@@ -95,7 +95,7 @@ def outputs(project: Path) -> dict[str, bytes]:
 
 
 def table_rows(readme: Path) -> list[tuple[str, set[str], set[str], set[str]]]:
-    """(edit, runs again, of those: fails, written back) of each row of "Things to edit"."""
+    """(edit, runs again, of those: fails, restored) of each row of "Things to edit"."""
     return [(edit, runs, set(re.findall(r"`([^`]+)` \(fails\)", cells[1])), back)
             for edit, cells, (runs, back) in things_to_edit(readme, ALL)]
 

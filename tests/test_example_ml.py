@@ -2,7 +2,7 @@
 
 The project is copied to ``tmp_path`` and its data generated there. It is built twice (the second
 build runs nothing), then each row of its README's "Things to edit" table is applied in order and
-checked: exactly the assets the row names run again, and exactly those it names are written back.
+checked: exactly the assets the row names run again, and exactly those it names are restored.
 The table is read from the README, so the test and the documentation cannot drift apart; every row
 needs an edit below, and every edit below needs a row.
 
@@ -77,7 +77,7 @@ def files_under(root: Path) -> dict[str, bytes]:
 
 
 def table_rows(readme: Path) -> list[tuple[str, set[str], set[str]]]:
-    """(edit, runs again, written back) of each row of "Things to edit"."""
+    """(edit, runs again, restored) of each row of "Things to edit"."""
     return [(edit, runs, back) for edit, _cells, (runs, back) in things_to_edit(readme, ALL)]
 
 

@@ -4,7 +4,7 @@ reports by the month, each asset partitioned.
 The project is copied to ``tmp_path`` and built by the real command with ``ASSETBUILD_NOW`` fixed
 (so the time partitions are the same on every run): twice (the second build runs nothing), then
 each row of its README's "Things to edit" table is applied in order and checked: exactly the
-partitions the row names run again, and exactly those it names are written back. The table is
+partitions the row names run again, and exactly those it names are restored. The table is
 read from the README, so the test and the documentation cannot drift apart; every row needs an
 edit below, and every edit below needs a row. The README's quoted command output is compared with
 the real output at the point of the story where it was taken (digests aside: keys hold bytecode,
@@ -70,10 +70,10 @@ def names_in(cell: str, known: set[str]) -> set[str]:
 
 
 def table_rows(readme: Path) -> list[tuple[str, str, str]]:
-    """(edit, runs again, written back) cells of each row of "Things to edit"."""
+    """(edit, runs again, restored) cells of each row of "Things to edit"."""
     section = readme.read_text(encoding="utf-8").split("## Things to edit", 1)[1].split("\n## ", 1)[0]
     lines = [ln for ln in section.splitlines() if ln.startswith("|")]
-    assert lines[0].startswith("| Edit | Runs again | Written back from the cache | Why |"), lines[0]
+    assert lines[0].startswith("| Edit | Runs again | Restored from the cache | Why |"), lines[0]
     rows = []
     for line in lines[2:]:
         cells = [c.strip() for c in line.strip("|").split("|")]

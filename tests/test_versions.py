@@ -162,6 +162,20 @@ def test_diff_text_tables_and_bytes(proj: Project) -> None:
     assert r.returncode == 2 and "no asset named 'nope'" in r.stderr
 
 
+def test_after_a_revert_the_value_back_is_the_version_before_the_next(proj: Project) -> None:
+    """A build that goes back to a stored value (the note reverted to 'one') makes it the latest
+    again, and records that: the next build's diff compares with it, not with 'three'."""
+    proj.write("note.txt", "one\n")
+    r = run(proj, "-v", day=4)
+    assert r.returncode == 0 and "restored  note  (stored-before" in r.stdout, r.stdout
+    assert run(proj, "show", "note").stdout.rstrip("\n") == "one"
+    proj.write("note.txt", "four\n")
+    assert run(proj, day=5).returncode == 0
+    assert run(proj, "diff", "note").stdout.splitlines()[-2:] == ["-one", "+four"]
+    events = json.loads(run(proj, "log", "note", "--json").stdout)["events"]
+    assert [e["kind"] for e in events[:2]] == ["materialized", "restored"]
+
+
 def test_a_stale_value_is_shown_with_a_warning(proj: Project) -> None:
     r = run(proj, "show", "note", day=5)
     assert r.returncode == 0 and r.stderr == ""  # fresh: no warning
