@@ -34,8 +34,8 @@ CodeOf = Callable[[str], tuple[str, dict[str, str]]]  # asset -> (fingerprint, i
 
 FORCED = (Reason("forced", "--force"),)
 _FROM_REMOTE = Reason("remote", "the remote cache has it: a build restores it without running it")
-_STORED_BEFORE = Reason("stored-before", "its latest build was of other inputs; the value stored for these "
-                                         "becomes its latest again, without running it")
+_STORED_BEFORE = Reason("stored-before", "its inputs are back to ones built before; their stored value is taken, "
+                                         "without a run")
 VOLATILE = Reason("volatile", "runs on every build")
 _NEVER_BUILT = Reason("never-built", "no earlier build of this asset")
 

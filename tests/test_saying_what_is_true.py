@@ -74,7 +74,7 @@ def test_a_path_output_assetbuild_wrote_under_the_reverted_code_is_no_users_edit
     assert "outside assetbuild" not in r.stdout
     lines = r.stdout.splitlines()
     assert lines[0] == "fresh   parsed"  # its key never changed
-    stored = "stored-before: its latest build was of other inputs; the value stored for these"
+    stored = "stored-before: its inputs are back to ones built before; their stored value is taken"
     assert all(ln.split()[0] == "stale" and stored in ln for ln in lines[1:4]), lines  # see below
     assert lines[4].startswith("stale   report   upstream-changed: counts: ")
     why = cli("why", "report", cwd=root).stdout
@@ -101,7 +101,7 @@ def test_after_a_revert_the_latest_value_is_not_called_fresh_until_a_build_takes
     assert cli("-q", cwd=root).returncode == 0
     events.write_text("a\nbb\nccc\ndddd\n")  # back to the first build's data
     r = cli("status", "parsed", cwd=root)
-    assert r.stdout.startswith("stale   parsed  stored-before: its latest build was of other inputs"), r.stdout
+    assert r.stdout.startswith("stale   parsed  stored-before: its inputs are back to ones built before"), r.stdout
     assert assetbuild.load_value("parsed", project_dir=root) == ["a", "bb"]  # the latest build's, as said
     r = cli("show", "parsed", cwd=root)
     assert r.returncode == 0 and "warning: 'parsed' is stale (stored-before: " in r.stderr, r.stderr
