@@ -92,8 +92,9 @@ class Decision(NamedTuple):
 
     ``run``: no usable trace for the key (or forced); ``cached``: the trace's output is here and
     so is its path output; ``restore``: the trace is here but its path output is missing or was
-    edited, so the stored bytes are written back; ``fetch``: the trace came from a remote cache
-    (``origin``), whose bytes arrive in the background.
+    edited, so the stored bytes are written back, or its value is not the latest build's (inputs
+    reverted: ``stored-before``), so it becomes the latest again; ``fetch``: the trace came from
+    a remote cache (``origin``), whose bytes arrive in the background.
 
     A NamedTuple, not a frozen dataclass: a null build makes one per asset, and a frozen
     dataclass costs a ``object.__setattr__`` per field to make.

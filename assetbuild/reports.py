@@ -25,7 +25,8 @@ class Reason:
 
 @dataclass(frozen=True)
 class Decision:
-    """The rebuilder's verdict for one asset: run it, reuse it, or restore its path output."""
+    """The rebuilder's verdict for one asset: run it, reuse it, or restore it (its path output, or
+    a stored value that is not its latest build's)."""
 
     action: Literal["run", "cached", "restore"]
     reasons: tuple[Reason, ...] = ()
