@@ -237,6 +237,9 @@ class ProjectModuleFinder:
         self._persist = False  # a build turns it on (keep_on_disk): status and dry runs write nothing
         self._dirty = False
         self._found: dict[str, tuple[Any, str | None, list[str] | None]] = {}
+        self._listing: tuple[str, ...] | None = None
+        self._cache = os.path.realpath(cache_dir) if cache_dir is not None else None
+        self.listed: set[str] = set()  # the folders ``project_modules`` listed
 
     def locate(self, name: str) -> Any:
         from .fingerprint.imports import MISSING, OUTSIDE, PROJECT, ModuleLocation
@@ -307,6 +310,41 @@ class ProjectModuleFinder:
             self._remember(origin, entry)
             self.sources[origin] = sha
             return ModuleSource(entry[2], entry[3])
+
+    def project_modules(self) -> tuple[str, ...]:
+        """Every module an import by a computed name could find in the project, imported or not:
+        the ``.py`` files under the project directory and each other ``sys.path`` folder inside
+        it, by dotted name (a folder or file whose name has a dot cannot be reached;
+        ``__pycache__`` holds no source).
+        The folders listed go to ``listed``: a build's snapshot records them, so a module
+        added to one is seen."""
+        if self._listing is None:
+            names: set[str] = set()
+            seen: set[str] = set()
+
+            def walk(folder: str, prefix: str) -> None:
+                real = os.path.realpath(folder)
+                if real in seen or real == self._cache:  # (a symlink back up the tree; the cache's blobs)
+                    return
+                seen.add(real)
+                self.listed.add(folder)
+                try:
+                    entries = sorted((e.name, e.is_dir()) for e in os.scandir(folder))
+                except OSError:
+                    return
+                for name, is_dir in entries:
+                    if is_dir and "." not in name and name != "__pycache__":
+                        walk(os.path.join(folder, name), f"{prefix}{name}.")
+                    elif not is_dir and name.endswith(".py") and "." not in name[:-3]:
+                        names.add(prefix[:-1] if name == "__init__.py" else prefix + name[:-3])
+
+            folders = [self.root[:-1]]  # (importable while the project is loaded: ``ProjectImports``)
+            folders += [os.path.abspath(e or ".") for e in list(sys.path)]
+            for folder in dict.fromkeys(folders):
+                if folder == self.root[:-1] or _in_project(os.path.join(folder, ""), self.root):
+                    walk(folder, "")
+            self._listing = tuple(sorted(n for n in names if n))
+        return self._listing
 
     def _disk_entries(self) -> dict[str, tuple[Any, ...]]:
         if self._disk is None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import sys
 import textwrap
 
 import pytest
@@ -142,6 +143,21 @@ CASES = {
                 return importlib.import_module("trans" + "forms").transform_upper("abc") + "\\n"
          """},
         "imp", ("transforms.py", "s.upper()", 's.upper() + "!"'), "ABC\n", "ABC!\n"),
+    "a module nothing imported with the AssetFile, imported by a computed name": (
+        {"models/__init__.py": "",
+         "models/small.py": """
+            def predict(x):
+                return x + 1
+         """,
+         "AssetFile": """
+            import importlib
+            from assetbuild import asset
+
+            @asset(io="text", path="out/pick.txt")
+            def pick():
+                return f"{importlib.import_module('models.' + 'small').predict(1)}\\n"
+         """},
+        "pick", ("models/small.py", "x + 1", "x + 2"), "2\n", "3\n"),
 }
 
 
@@ -627,6 +643,42 @@ def test_a_module_imported_by_a_computed_name_counts_every_project_module(lab, b
     assert two.digest != one.digest
     _edit(lab, "lib/words.py", "SUFFIX = ''", "SUFFIX = '?'")
     assert lab.fp(src).digest != two.digest
+
+
+def test_a_module_only_in_the_project_folders_counts_for_an_import_by_a_computed_name(lab):
+    """Nothing imported ``models`` with the AssetFile: the asset picks one by name when it runs.
+    Each module the project's folders hold counts, and one added there; folders and files no
+    dotted name reaches (``.venv``, ``data.old``, ``__pycache__``) do not."""
+    _write(lab.root, {"models/__init__.py": "", "models/small.py": "def predict(x):\n    return x + 1\n",
+                      ".venv/lib/site.py": "X = 1\n", "data.old/m.py": "X = 1\n",
+                      "models/__pycache__/stray.py": "X = 1\n"})
+    src = "import importlib\ndef a(name):\n    return importlib.import_module('models.' + name).predict(1)\n"
+    one = lab.fp(src)
+    assert one.warnings == () and "models" not in sys.modules
+    _edit(lab, "models/small.py", "x + 1", "x + 1  # a comment")
+    assert lab.fp(src).digest == one.digest
+    for rel in (".venv/lib/site.py", "data.old/m.py", "models/__pycache__/stray.py"):
+        _edit(lab, rel, "X = 1", "X = 2")
+        assert lab.fp(src).digest == one.digest, rel
+    _edit(lab, "models/small.py", "x + 1", "x + 2")
+    two = lab.fp(src)
+    assert two.digest != one.digest
+    _write(lab.root, {"models/large.py": "def predict(x):\n    return x * 10\n"})
+    assert lab.fp(src).digest != two.digest
+
+
+def test_a_module_added_to_the_project_is_seen_by_the_next_fast_build(project):
+    """The snapshot records the folders listed for an import by a computed name: a module added
+    to one makes the next build decide again (without the check, as a user's build runs)."""
+    files = CASES["a module nothing imported with the AssetFile, imported by a computed name"][0]
+    for path, text in files.items():
+        project.write(path, text)
+    project.write("extras/notes.txt", "no module here yet\n")  # a folder no module was read from
+    assert _build(project.root) == ({"pick": "built"}, "")
+    assert _build(project.root, ASSETBUILD_CHECK_SNAPSHOT="0") == ({"pick": "cached"}, "")
+    project.write("extras/large.py", "def predict(x):\n    return x * 10\n")
+    assert _build(project.root, ASSETBUILD_CHECK_SNAPSHOT="0") == ({"pick": "built"}, "")
+    assert _build(project.root, ASSETBUILD_CHECK_SNAPSHOT="0") == ({"pick": "cached"}, "")
 
 
 def test_an_attribute_named_modules_is_not_sys_modules(lab):

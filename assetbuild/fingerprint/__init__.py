@@ -58,10 +58,10 @@ Why the main rules are what they are (RELIABILITY-NOTES.md §5 has the measureme
 Known limits:
 
 * What the code cannot name stays invisible: files read without a ``source``, environment
-  variables, a project module not imported with the AssetFile that code imports by a computed
-  name, globals reached through frames or ``__globals__``, and modules libraries hand back.
+  variables, globals reached through frames or ``__globals__``, and modules libraries hand back.
   (``globals()[...]``, ``import_module(...)``, ``sys.modules[...]`` and a module passed to a
-  helper that calls ``getattr`` on it are counted conservatively: ``reads``.)
+  helper that calls ``getattr`` on it are counted conservatively: ``reads``; an import by a
+  computed name counts every module the project's folders hold.)
 * A few line-dependent compiler choices are not normalized. Example: on 3.11+, ``x, y = y, x``
   split over two lines keeps a ``SWAP``. These cause a spurious rebuild, never a missed one.
 * A project module read from its file counts whole (any code edit in it reruns the assets that

@@ -62,6 +62,10 @@ class ModuleFinder(Protocol):
         """The code of project module ``name`` (located PROJECT, not a namespace package)."""
         ...
 
+    def project_modules(self) -> tuple[str, ...]:
+        """Every module name an import could find in the project's folders, imported or not."""
+        ...
+
 
 def code_imports(code: types.CodeType) -> tuple[Import, ...]:
     """Every import statement in ``code`` and its nested code, sorted: (name, level, fromlist).
@@ -140,6 +144,11 @@ class ModuleClosures:
 
     def is_project(self, name: str) -> bool:
         return self.locate(name).kind == PROJECT
+
+    def project_modules(self) -> tuple[str, ...]:
+        """The finder's ``project_modules``, those an import finds in the project (``is_project``:
+        a module of the same name earlier on ``sys.path`` is what the import gets)."""
+        return tuple(n for n in self._finder.project_modules() if self.is_project(n))
 
     def submodules(self, name: str, fromlist: tuple[str, ...]) -> list[str]:
         """The names of ``from name import ...`` that are modules of package ``name`` (the others

@@ -22,8 +22,8 @@ that list:
 * Globals read by a computed name (``globals()[name]``, ``eval``): every global of the
   function's module counts by value (``globals_read``).
 * A module imported by a computed name (``import_module(name)``, ``sys.modules[name]``): every
-  project module imported with the AssetFile counts whole (``imports_by_computed_name``,
-  ``ReadsEncoder.encode_every_project_module``).
+  project module counts whole, imported with the AssetFile or only found in the project's
+  folders (``imports_by_computed_name``, ``ReadsEncoder.encode_every_project_module``).
 
 (Attributes set on ``functools`` wrappers, ``partial`` and ``lru_cache``, are encoded with the
 wrapper: ``objects``.) The module rules depend only on the module's code and the reading
@@ -201,15 +201,15 @@ class ReadsEncoder(ValueEncoder):
         return label
 
     def encode_every_project_module(self, out: _Out, node: _Node, where: str) -> str:
-        """Every project module imported with the AssetFile, whole (``modules_read_whole``): what
-        an import by a computed name can return. Those modules are the ones in ``sys.modules``
-        the loader imported (the same set in every process); a project module nothing imported
-        with the AssetFile is not among them, and stays unseen."""
+        """Every project module, whole (``modules_read_whole``): what an import by a computed
+        name can return. Those imported with the AssetFile (in ``sys.modules``), and every other
+        one the project's folders hold (the finder's listing: a module nothing imported yet, as
+        ``import_module(f"models.{name}")`` picks one). The same set in every process."""
         if self.closures is None:  # no finder: no module can be read from its file
             self.mark_bad(out, node, where, "modules imported by a computed name")
             return _EVERY_MODULE_LABEL
-        names = sorted(n for n in list(sys.modules)
-                       if n != "__assetfile__" and self._is_project_module(n))
+        names = sorted({n for n in list(sys.modules) if n != "__assetfile__" and self._is_project_module(n)}
+                       .union(self.closures.project_modules()))
         enc, phrases = self.modules_read_whole(names)
         out.buf += enc
         for phrase in phrases:

@@ -342,6 +342,9 @@ class Recorder:
         for f in known:
             dirs[os.path.dirname(f)] = None
         starts = [os.path.abspath(p or ".") for p in snapshot.START_PATH]
+        finder = loaded.module_finder  # the folders it listed for an import by a computed name
+        for d in sorted(finder.listed) if finder is not None else ():
+            dirs[d] = None  # (a module added to one changes the keys of the assets doing such an import)
         for m in loaded.project_modules:  # each package of a project module, wherever on sys.path:
             parts = m.split(".")[:-1]      # another portion of it could become the one imported
             for i in range(1, len(parts) + 1):
