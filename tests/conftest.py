@@ -5,7 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from fingerprint_lab import Lab
 from projects import Project
+
+from assetbuild.loader import forget_project_modules
 
 
 @pytest.fixture(autouse=True)
@@ -48,3 +51,13 @@ def project(tmp_path: Path) -> Project:
     return Project(root)
 
 
+
+
+@pytest.fixture
+def lab(tmp_path):
+    """A project directory to fingerprint functions in (``fingerprint_lab.Lab``); its modules
+    are forgotten after the test."""
+    root = tmp_path / "proj"
+    root.mkdir()
+    yield Lab(root, tmp_path / "cache")
+    forget_project_modules(root)

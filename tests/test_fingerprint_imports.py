@@ -10,7 +10,6 @@ that do not depend on what the process imported before (in this process and in f
 
 from __future__ import annotations
 
-import importlib
 import io
 import json
 import os
@@ -18,18 +17,16 @@ import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
 
 import pytest
+from fingerprint_lab import write_files
 from projects import REPO
 
 import assetbuild
-from assetbuild.fingerprint import Fingerprinter
 from assetbuild.fingerprint.imports import code_imports
 from assetbuild.loader import (
     ProjectImports,
     ProjectModuleFinder,
-    forget_project_modules,
     project_module_names,
 )
 from assetbuild.output import Reporter
@@ -228,45 +225,6 @@ def fine():
 # The fingerprint: a Fingerprinter with the loader's finder over a project in tmp_path
 
 
-def _write(root: Path, files: dict[str, str]) -> None:
-    for rel, text in files.items():
-        p = root / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(textwrap.dedent(text))
-
-
-class Lab:
-    """A project directory, importable, with functions to fingerprint."""
-
-    def __init__(self, root: Path, cache: Path | None = None) -> None:
-        self.root = root
-        self.cache = cache
-
-    def fp(self, src: str, fn: str = "a", versions: dict[str, str] | None = None, *,
-           then_import: str | None = None):
-        """Fingerprint ``fn`` of ``src`` (run as the AssetFile) with a fresh Fingerprinter;
-        ``then_import`` a module first, after the AssetFile has loaded (as an asset run would)."""
-        ns: dict = {"__name__": "__assetfile__"}
-        with ProjectImports(self.root):
-            exec(compile(textwrap.dedent(src), str(self.root / "AssetFile"), "exec"), ns)  # noqa: S102
-            loaded = project_module_names(self.root)
-            if then_import:
-                importlib.import_module(then_import)
-                assert then_import in sys.modules
-            finder = ProjectModuleFinder(self.root, self.cache)
-            finder.keep_on_disk()
-            f = Fingerprinter(is_project_module=lambda m: m == "__assetfile__" or m in loaded,
-                              distribution_version=(versions or {}).get, project_dir=str(self.root),
-                              modules=finder)
-            return f.fingerprint_function(ns[fn], fn)
-
-
-@pytest.fixture
-def lab(tmp_path):
-    root = tmp_path / "proj"
-    root.mkdir()
-    yield Lab(root, tmp_path / "cache")
-    forget_project_modules(root)
 
 
 LAZY = "def a(x):\n    from src.train import train\n    return train(x)\n"
@@ -296,30 +254,30 @@ def test_transitive_relative_and_package_imports_count_comments_do_not(lab):
         "src/pipeline/late.py": "def m(x):\n    return x\n",
         "src/pipeline/deep.py": "def g(x):\n    return x + 1\n",
     }
-    _write(lab.root, files)
+    write_files(lab.root, files)
     src = "def a(x):\n    from src.pipeline.steps import h\n    return h(x)\n"
     first = lab.fp(src)
     assert first.warnings == () and "module:src.pipeline.steps" in first.parts
     seen = {first.digest}
     for rel, text in files.items():
-        _write(lab.root, {rel: "# a comment\n" + text.replace("\n", "\n\n")})  # no new code
+        write_files(lab.root, {rel: "# a comment\n" + text.replace("\n", "\n\n")})  # no new code
         assert lab.fp(src).digest == first.digest, rel
-        _write(lab.root, {rel: text + "EXTRA = 2\n"})
+        write_files(lab.root, {rel: text + "EXTRA = 2\n"})
         seen.add(lab.fp(src).digest)
-        _write(lab.root, {rel: text})
+        write_files(lab.root, {rel: text})
     assert len(seen) == len(files) + 1  # each module, reached by every kind of import, counts
     assert lab.fp(src).digest == first.digest
     assert not [m for m in sys.modules if m.startswith("src")]
 
 
 def test_fingerprinting_imports_nothing_and_runs_nothing(lab):
-    _write(lab.root, {"src/train.py": "raise SystemExit('imported!')\ndef train(x):\n    return x\n"})
+    write_files(lab.root, {"src/train.py": "raise SystemExit('imported!')\ndef train(x):\n    return x\n"})
     f = lab.fp(LAZY)
     assert f.warnings == () and "src.train" not in sys.modules and "src" not in sys.modules
 
 
 def test_digest_is_the_same_before_and_after_the_module_is_imported(lab):
-    _write(lab.root, {"src/train.py": "from src.util import u\ndef train(x):\n    return u(x)\n",
+    write_files(lab.root, {"src/train.py": "from src.util import u\ndef train(x):\n    return u(x)\n",
                       "src/util.py": "def u(x):\n    return x\n",
                       "src/other.py": "def o():\n    return 1\n"})
     text = ("import src.other\n"  # src (a namespace package) is imported with the AssetFile
@@ -331,12 +289,12 @@ def test_digest_is_the_same_before_and_after_the_module_is_imported(lab):
     after = {n: lab.fp(text, n, then_import="src.train") for n in names}  # an asset ran before
     assert after == before
     assert all(f.warnings == () for f in before.values())
-    _write(lab.root, {"src/util.py": "def u(x):\n    return -x\n"})
+    write_files(lab.root, {"src/util.py": "def u(x):\n    return -x\n"})
     assert all(lab.fp(text, n).digest != before[n].digest for n in names)
 
 
 def test_import_cycles_terminate_and_do_not_depend_on_the_entry(lab):
-    _write(lab.root, {"src/a.py": "from src import b\ndef fa():\n    return b.fb()\n",
+    write_files(lab.root, {"src/a.py": "from src import b\ndef fa():\n    return b.fb()\n",
                       "src/b.py": "def fb():\n    from src.a import fa\n    return 1\n"})
     one = lab.fp("def a():\n    from src.a import fa\n    return fa()\n")
     two = lab.fp("def a():\n    from src.b import fb\n    import src.a\n    return fb()\n")
@@ -346,8 +304,8 @@ def test_import_cycles_terminate_and_do_not_depend_on_the_entry(lab):
 
 def test_libraries_count_by_version_and_are_not_imported(lab, tmp_path):
     site = tmp_path / "site"
-    _write(site, {"fakelib/__init__.py": "raise SystemExit('imported!')\n"})
-    _write(lab.root, {"src/train.py": "import fakelib\ndef train(x):\n    return fakelib.fit(x)\n"})
+    write_files(site, {"fakelib/__init__.py": "raise SystemExit('imported!')\n"})
+    write_files(lab.root, {"src/train.py": "import fakelib\ndef train(x):\n    return fakelib.fit(x)\n"})
     sys.path.append(str(site))
     try:
         direct = "def a(x):\n    import fakelib.sub\n    return fakelib.sub.fit(x)\n"
@@ -365,7 +323,7 @@ def test_finder_cache_reads_no_source_for_an_unchanged_file(lab, monkeypatch):
     import assetbuild.loader as loader
 
     path = lab.root / "src" / "train.py"
-    _write(lab.root, {"src/train.py": "def train(x):\n    return x\n"})
+    write_files(lab.root, {"src/train.py": "def train(x):\n    return x\n"})
     old = time.time_ns() - 10 * 10**9
     os.utime(path, ns=(old, old))  # old enough to be recorded (not racy)
     first = lab.fp(LAZY)
@@ -396,7 +354,7 @@ def test_status_writes_no_module_cache_and_a_build_does(project):
 def test_a_recent_file_is_never_trusted_by_its_signature(lab):
     """git's racy-clean rule: an edit within the same timestamp tick keeps size and mtime."""
     path = lab.root / "src" / "train.py"
-    _write(lab.root, {"src/train.py": "def train(x):\n    return 1\n"})
+    write_files(lab.root, {"src/train.py": "def train(x):\n    return 1\n"})
     st = os.stat(path)
     first = lab.fp(LAZY)
     path.write_text("def train(x):\n    return 2\n")
@@ -407,15 +365,15 @@ def test_a_recent_file_is_never_trusted_by_its_signature(lab):
 def test_a_project_package_named_like_a_stdlib_module_is_project_code(lab):
     """``test`` is a stdlib package; a regular package of that name in the project comes first on
     ``sys.path``, so that is what the function imports, and what counts."""
-    _write(lab.root, {"test/__init__.py": "", "test/helpers.py": "def k(x):\n    return x\n"})
+    write_files(lab.root, {"test/__init__.py": "", "test/helpers.py": "def k(x):\n    return x\n"})
     text = "def a(x):\n    from test.helpers import k\n    return k(x)\n"
     first = lab.fp(text)
-    _write(lab.root, {"test/helpers.py": "def k(x):\n    return -x\n"})
+    write_files(lab.root, {"test/helpers.py": "def k(x):\n    return -x\n"})
     assert lab.fp(text).digest != first.digest and first.warnings == ()
 
 
 def test_namespace_packages_are_project_modules(lab):
-    _write(lab.root, {"src/h.py": "def f():\n    return 1\n"})
+    write_files(lab.root, {"src/h.py": "def f():\n    return 1\n"})
     with ProjectImports(lab.root):
         import src.h  # noqa: F401
         names = project_module_names(lab.root)
@@ -451,7 +409,7 @@ print(json.dumps(out))
 
 def test_digests_are_the_same_in_fresh_processes_whatever_was_imported_first(tmp_path):
     root = tmp_path / "proj"
-    _write(root, {
+    write_files(root, {
         "src/train.py": "from src.pkg import mod\ndef train(x):\n    return mod.m(x)\n",
         "src/pkg/__init__.py": "",
         "src/pkg/mod.py": "from . import other\ndef m(x):\n    return other.o(x)\n",

@@ -14,9 +14,9 @@ import sys
 import textwrap
 
 import pytest
+from fingerprint_lab import write_files
 from projects import clean_env, cli
 from test_fingerprint import digest, fp, load, make_fp
-from test_fingerprint_imports import Lab, _write
 
 from assetbuild.loader import forget_project_modules
 
@@ -394,13 +394,6 @@ def test_attributes_copied_by_functools_wraps_count():
 # Project modules, with the loader's finder (as a build has it)
 
 
-@pytest.fixture
-def lab(tmp_path):
-    root = tmp_path / "proj"
-    root.mkdir()
-    yield Lab(root, tmp_path / "cache")
-    forget_project_modules(root)
-
 
 LAZY_SETTINGS = """
     _RATES = {"RATE": 5}
@@ -413,33 +406,33 @@ LAZY_SETTINGS = """
 
 
 def test_a_module_getattr_counts_as_a_helper(lab):
-    _write(lab.root, {"settings.py": LAZY_SETTINGS})
+    write_files(lab.root, {"settings.py": LAZY_SETTINGS})
     src = "import settings\ndef a():\n    return settings.RATE\n"
     one = lab.fp(src)
     assert one.warnings == () and "helper:settings.__getattr__" in one.parts
     assert lab.fp(src) == one  # the same in a fresh fingerprinter
-    _write(lab.root, {"settings.py": LAZY_SETTINGS.replace('"RATE": 5', '"RATE": 6')})
+    write_files(lab.root, {"settings.py": LAZY_SETTINGS.replace('"RATE": 5', '"RATE": 6')})
     forget_project_modules(lab.root)
     assert lab.fp(src).digest != one.digest
 
 
 def test_a_module_getattr_counts_when_the_module_is_an_attribute_of_a_package(lab):
-    _write(lab.root, {"pkg/__init__.py": "", "pkg/settings.py": LAZY_SETTINGS})
+    write_files(lab.root, {"pkg/__init__.py": "", "pkg/settings.py": LAZY_SETTINGS})
     src = "import pkg.settings\ndef a():\n    return pkg.settings.RATE\n"
     one = lab.fp(src)
     assert one.warnings == () and "helper:pkg.settings.__getattr__" in one.parts
-    _write(lab.root, {"pkg/settings.py": LAZY_SETTINGS.replace('"RATE": 5', '"RATE": 7')})
+    write_files(lab.root, {"pkg/settings.py": LAZY_SETTINGS.replace('"RATE": 5', '"RATE": 7')})
     forget_project_modules(lab.root)
     assert lab.fp(src).digest != one.digest
 
 
 def test_a_module_without_getattr_is_read_by_names_as_before(lab):
     """Only the names the code reads count: an edit elsewhere in the module reruns nothing."""
-    _write(lab.root, {"plain.py": "RATE = 5\nOTHER = 1\n"})
+    write_files(lab.root, {"plain.py": "RATE = 5\nOTHER = 1\n"})
     src = "import plain\ndef a():\n    return plain.RATE\n"
     one = lab.fp(src)
     assert not [p for p in one.parts if p.startswith("helper:")]
-    _write(lab.root, {"plain.py": "RATE = 5\nOTHER = 2\n"})
+    write_files(lab.root, {"plain.py": "RATE = 5\nOTHER = 2\n"})
     forget_project_modules(lab.root)
     assert lab.fp(src).digest == one.digest
 
@@ -474,7 +467,7 @@ def _edit(lab, rel: str, old: str, new: str) -> None:
     'return getattr(pkg.transforms, "transform_" + kind)(s)',  # a module that is an attribute
 ])
 def test_a_module_read_by_a_computed_name_counts_whole(lab, body):
-    _write(lab.root, {"transforms.py": TRANSFORMS, "pkg/__init__.py": "", "pkg/transforms.py": TRANSFORMS,
+    write_files(lab.root, {"transforms.py": TRANSFORMS, "pkg/__init__.py": "", "pkg/transforms.py": TRANSFORMS,
                       "lib/__init__.py": "", "lib/words.py": "SUFFIX = ''\n"})
     src = f"import inspect\nimport transforms\nimport pkg.transforms\ndef a(s, kind):\n    {body}\n"
     target = "pkg/transforms.py" if "pkg." in body else "transforms.py"
@@ -490,7 +483,7 @@ def test_a_module_read_by_a_computed_name_counts_whole(lab, body):
 
 
 def test_a_helper_that_reads_a_module_by_a_computed_name_counts_it_whole(lab):
-    _write(lab.root, {"transforms.py": TRANSFORMS, "lib/__init__.py": "", "lib/words.py": "SUFFIX = ''\n"})
+    write_files(lab.root, {"transforms.py": TRANSFORMS, "lib/__init__.py": "", "lib/words.py": "SUFFIX = ''\n"})
     src = ("import transforms\ndef pick(kind):\n    return getattr(transforms, 'transform_' + kind)\n"
            "def a(s):\n    return pick('upper')(s)\n")
     one = lab.fp(src)
@@ -501,7 +494,7 @@ def test_a_helper_that_reads_a_module_by_a_computed_name_counts_it_whole(lab):
 def test_a_module_read_only_by_name_still_counts_only_what_is_read(lab):
     """Without a read by a computed name, an edit to a function the code does not name reruns
     nothing, as before."""
-    _write(lab.root, {"transforms.py": TRANSFORMS, "lib/__init__.py": "", "lib/words.py": "SUFFIX = ''\n"})
+    write_files(lab.root, {"transforms.py": TRANSFORMS, "lib/__init__.py": "", "lib/words.py": "SUFFIX = ''\n"})
     src = "import transforms\ndef a(s):\n    return transforms.transform_lower(s)\n"
     one = lab.fp(src)
     _edit(lab, "transforms.py", "return s.upper() + SUFFIX", "return s.upper() + SUFFIX + '!'")
@@ -528,7 +521,7 @@ PASSED = {
 def test_a_module_passed_to_a_helper_that_reads_it_by_a_computed_name(lab, shape):
     """The module is read by name in one function and by a computed name in another: it counts
     whole, as the asset reaches a reader by a computed name."""
-    _write(lab.root, {"transforms.py": TRANSFORMS, "lib/__init__.py": "", "lib/words.py": "SUFFIX = ''\n"})
+    write_files(lab.root, {"transforms.py": TRANSFORMS, "lib/__init__.py": "", "lib/words.py": "SUFFIX = ''\n"})
     src = "import transforms\n" + PASSED[shape]
     one = lab.fp(src)
     assert one.warnings == () and "modules:read by a computed name" in one.parts
@@ -545,7 +538,7 @@ def test_a_module_passed_to_a_helper_that_reads_it_by_a_computed_name(lab, shape
 def test_an_asset_that_reaches_no_reader_by_a_computed_name_keeps_its_key(lab):
     """The part is the asset's, not the module's: another asset of the same project that reads
     the module by name and reaches no such reader counts only what it reads."""
-    _write(lab.root, {"transforms.py": TRANSFORMS, "lib/__init__.py": "", "lib/words.py": "SUFFIX = ''\n"})
+    write_files(lab.root, {"transforms.py": TRANSFORMS, "lib/__init__.py": "", "lib/words.py": "SUFFIX = ''\n"})
     src = ("import transforms\ndef call(module, name, s):\n    return getattr(module, name)(s)\n"
            "def a(s):\n    return call(transforms, 'transform_upper', s)\n"
            "def b(s):\n    return transforms.transform_lower(s)\n")
@@ -562,7 +555,7 @@ def test_an_asset_that_reaches_no_reader_by_a_computed_name_keeps_its_key(lab):
 def test_a_module_held_by_a_class_counts_whole(lab, holder):
     """A module kept as a class attribute is read through ``self`` by the class's methods: no
     name of the class's says which attributes, so it counts whole (a comment still does not)."""
-    _write(lab.root, {"transforms.py": TRANSFORMS, "lib/__init__.py": "", "lib/words.py": "SUFFIX = ''\n"})
+    write_files(lab.root, {"transforms.py": TRANSFORMS, "lib/__init__.py": "", "lib/words.py": "SUFFIX = ''\n"})
     src = "import transforms\n" + holder + "def a(s):\n    return Runner().run(s)\n"
     one = lab.fp(src)
     assert one.warnings == () and lab.fp(src) == one
@@ -611,7 +604,7 @@ def test_a_global_read_by_a_computed_name_counts_every_global(body):
 
 
 def test_a_helper_that_reads_its_module_globals_by_a_computed_name(lab):
-    _write(lab.root, {"helpers.py": "RATE = 5\ndef pick(name):\n    return globals()[name]\n"})
+    write_files(lab.root, {"helpers.py": "RATE = 5\ndef pick(name):\n    return globals()[name]\n"})
     src = "import helpers\ndef a():\n    return helpers.pick('RATE')\n"
     one = lab.fp(src)
     assert one.warnings == ()
@@ -629,7 +622,7 @@ def test_a_helper_that_reads_its_module_globals_by_a_computed_name(lab):
     "return modules['trans' + kind].transform_upper(s)",
 ])
 def test_a_module_imported_by_a_computed_name_counts_every_project_module(lab, body):
-    _write(lab.root, {"transforms.py": TRANSFORMS, "lib/__init__.py": "", "lib/words.py": "SUFFIX = ''\n"})
+    write_files(lab.root, {"transforms.py": TRANSFORMS, "lib/__init__.py": "", "lib/words.py": "SUFFIX = ''\n"})
     src = ("import importlib\nimport sys\nfrom importlib import import_module\nfrom sys import modules\n"
            "import transforms as _loaded\n"  # imported with the AssetFile, under another name
            f"def a(s, kind='forms'):\n    {body}\n")
@@ -649,7 +642,7 @@ def test_a_module_only_in_the_project_folders_counts_for_an_import_by_a_computed
     """Nothing imported ``models`` with the AssetFile: the asset picks one by name when it runs.
     Each module the project's folders hold counts, and one added there; folders and files no
     dotted name reaches (``.venv``, ``data.old``, ``__pycache__``) do not."""
-    _write(lab.root, {"models/__init__.py": "", "models/small.py": "def predict(x):\n    return x + 1\n",
+    write_files(lab.root, {"models/__init__.py": "", "models/small.py": "def predict(x):\n    return x + 1\n",
                       ".venv/lib/site.py": "X = 1\n", "data.old/m.py": "X = 1\n",
                       "models/__pycache__/stray.py": "X = 1\n"})
     src = "import importlib\ndef a(name):\n    return importlib.import_module('models.' + name).predict(1)\n"
@@ -663,7 +656,7 @@ def test_a_module_only_in_the_project_folders_counts_for_an_import_by_a_computed
     _edit(lab, "models/small.py", "x + 1", "x + 2")
     two = lab.fp(src)
     assert two.digest != one.digest
-    _write(lab.root, {"models/large.py": "def predict(x):\n    return x * 10\n"})
+    write_files(lab.root, {"models/large.py": "def predict(x):\n    return x * 10\n"})
     assert lab.fp(src).digest != two.digest
 
 
@@ -683,7 +676,7 @@ def test_a_module_added_to_the_project_is_seen_by_the_next_fast_build(project):
 
 def test_an_attribute_named_modules_is_not_sys_modules(lab):
     """``model.modules`` (a common method name) alone does not make every module count."""
-    _write(lab.root, {"transforms.py": TRANSFORMS, "lib/__init__.py": "", "lib/words.py": "SUFFIX = ''\n"})
+    write_files(lab.root, {"transforms.py": TRANSFORMS, "lib/__init__.py": "", "lib/words.py": "SUFFIX = ''\n"})
     src = "import transforms\ndef a(model):\n    return list(model.modules())\n"
     one = lab.fp(src)
     assert "modules:imported by a computed name" not in one.parts
