@@ -56,7 +56,8 @@ class CleanReport:
     (path, why) of recorded files changed since, left in place; ``refused``: (path, why) of
     recorded paths never touched (outside the project, through a symlink, under .git...);
     ``dirs``: emptied directory outputs removed; ``cache_existed``/``cache_deleted``: the cache
-    directory before, and whether it is gone (else ``cache_kept`` names what is not the store's).
+    directory before, and whether it is gone (else ``cache_kept`` names what is not the store's);
+    ``compiled``: the compiled AssetFile kept beside it (``compiled.beside_file``), gone with the cache.
     """
 
     cache_dir: Path
@@ -69,6 +70,7 @@ class CleanReport:
     kept: list[tuple[str, str]] = field(default_factory=list)
     refused: list[tuple[str, str]] = field(default_factory=list)
     dirs: list[str] = field(default_factory=list)
+    compiled: list[str] = field(default_factory=list)
     other_projects: int = 0  # heads of other projects sharing the cache directory (clean: all_projects)
 
     @property
@@ -79,7 +81,7 @@ class CleanReport:
         return {"cache_dir": str(self.cache_dir), "dry_run": self.dry_run, "cache_existed": self.cache_existed,
                 "cache_deleted": self.cache_deleted, "deleted": list(self.deleted),
                 "kept": [{"path": p, "why": w} for p, w in (*self.kept, *self.refused)], "dirs": list(self.dirs),
-                "other_projects": self.other_projects}
+                "compiled": list(self.compiled), "other_projects": self.other_projects}
 
 
 @dataclass

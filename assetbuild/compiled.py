@@ -2,6 +2,10 @@
 
 - Whole (``compile_cached``): cached by the file's digest, with the static digests of its code
   objects: compiling 10,000 functions costs about a second, unmarshalling them a few milliseconds.
+  Also kept beside the AssetFile, in ``__pycache__/`` as Python keeps a module's bytecode
+  (``beside_file``): compiled code is not build state, so a build with a new cache directory
+  (``.assetbuild`` deleted, another ``ASSETBUILD_CACHE_DIR``) does not compile the file again.
+  Not written when Python writes no bytecode (``PYTHONDONTWRITEBYTECODE``, ``-B``).
 - A slice (``slice_compiled``): the definitions of the assets a build does not need left out
   (``leaving_out``), their lines blanked, so every kept line, and the code compiled from it, is
   what the whole file gives. Cached by the file, the check that located the definitions and the
@@ -21,7 +25,7 @@ from typing import Any
 
 from .errors import DefinitionError, syntax_excerpt
 
-CODE_CACHE_VERSION = 2  # 2: the nested code objects are kept too (marshal keeps them shared)
+CODE_CACHE_VERSION = 3  # 3: the source's digest is kept (the file beside the AssetFile has one name); 2: the nested code objects too
 SLICE_CACHE_PREFIX = "slice-"  # <cache>/code/slice-<key>-<tag>.bin: compiled slices (``slice_compiled``)
 SLICE_CACHE_KEEP = 16  # the newest slices kept (each write prunes; ``cache gc`` leaves them)
 TAG = f"{sys.implementation.cache_tag}-{sys.flags.optimize}"
@@ -54,16 +58,39 @@ def code_objects(code: types.CodeType) -> list[types.CodeType]:
     return out
 
 
+def beside_file(path: Path) -> Path:
+    """Where the AssetFile at ``path`` is kept compiled beside it (one file, rewritten when it changes)."""
+    from .fingerprint import FINGERPRINT_VERSION
+
+    return path.parent / "__pycache__" / f"{path.name}.{TAG}-f{FINGERPRINT_VERSION}.assetbuild"
+
+
+def kept_beside(path: Path) -> list[Path]:
+    """Every file ``beside_file`` keeps for the AssetFile at ``path`` (any interpreter, any
+    format): what ``clean`` deletes with the cache."""
+    try:
+        found = os.scandir(path.parent / "__pycache__")
+    except OSError:
+        return []
+    with found:
+        return sorted(Path(e.path) for e in found
+                      if e.name.startswith(path.name + ".") and e.name.endswith(".assetbuild")
+                      and e.is_file(follow_symlinks=False))
+
+
 def compile_cached(path: Path, source: bytes, digest: str, cache_dir: Path | None
-                   ) -> tuple[types.CodeType, dict[int, bytes], list[Any], tuple[Path, bytes] | None]:
-    """Compiled AssetFile plus static code digests, from the code cache when possible."""
+                   ) -> tuple[types.CodeType, dict[int, bytes], list[Any], list[tuple[Path, bytes]]]:
+    """Compiled AssetFile plus static code digests, from the code cache or the file beside the
+    AssetFile when possible; and what to keep where (``Loaded.save_code_cache``)."""
     from .fingerprint import code_digest
 
     cache_file = _cache_file(cache_dir, digest[:40])
-    if cache_file is not None:
-        found = _read_code_cache(cache_file, path)
+    beside = beside_file(path)
+    for where in (cache_file, beside):
+        found = None if where is None else _read_code_cache(where, path, digest)
         if found is not None:
-            return *found, None
+            code, digests, objs, raw = found
+            return code, digests, objs, [(cache_file, raw)] if where is beside and cache_file is not None else []
     try:
         code = compile(source, str(path), "exec", dont_inherit=True)
     except SyntaxError as e:
@@ -75,7 +102,9 @@ def compile_cached(path: Path, source: bytes, digest: str, cache_dir: Path | Non
         raise DefinitionError(f"cannot compile: {e}", file=str(path)) from None
     objs = code_objects(code)
     by_id = {id(o): code_digest(o) for o in objs}
-    return code, by_id, objs, _entry(cache_file, path, code, by_id, objs)
+    payload = _payload(path, digest, code, by_id, objs)
+    keep = [] if sys.dont_write_bytecode else [(beside, payload)]
+    return code, by_id, objs, keep if cache_file is None else [(cache_file, payload), *keep]
 
 
 def _cache_file(cache_dir: Path | None, stem: str) -> Path | None:
@@ -86,32 +115,34 @@ def _cache_file(cache_dir: Path | None, stem: str) -> Path | None:
     return None if cache_dir is None else cache_dir / "code" / f"{stem}-{TAG}-f{FINGERPRINT_VERSION}.bin"
 
 
-def _entry(cache_file: Path | None, path: Path, code: types.CodeType, digests: dict[int, bytes],
-           objs: list[Any]) -> tuple[Path, bytes] | None:
-    """What to write to ``cache_file`` (``_read_code_cache`` reads it back), or None without one."""
-    if cache_file is None:
-        return None
-    return cache_file, marshal.dumps((CODE_CACHE_VERSION, str(path), code, [digests[id(o)] for o in objs], objs))
+def _payload(path: Path, digest: str, code: types.CodeType, digests: dict[int, bytes], objs: list[Any]) -> bytes:
+    """What the code cache keeps of the AssetFile at ``path`` whose source has ``digest``
+    (``_read_code_cache`` reads it back)."""
+    return marshal.dumps((CODE_CACHE_VERSION, str(path), digest, code, [digests[id(o)] for o in objs], objs))
 
 
-def _read_code_cache(cache_file: Path, path: Path) -> tuple[types.CodeType, dict[int, bytes], list[Any]] | None:
-    """(code, its code objects' digests by id, the objects) kept in ``cache_file`` for the
-    AssetFile at ``path``; None if there is none, or not of this format and file."""
+def _read_code_cache(cache_file: Path, path: Path, digest: str
+                     ) -> tuple[types.CodeType, dict[int, bytes], list[Any], bytes] | None:
+    """(code, its code objects' digests by id, the objects, the bytes read) kept in
+    ``cache_file`` for the AssetFile at ``path`` with source ``digest``; None if there is none,
+    or not of this format, file and source."""
     try:
-        version, filename, code, digests, objs = marshal.loads(cache_file.read_bytes())
+        raw = cache_file.read_bytes()
+        version, filename, source_digest, code, digests, objs = marshal.loads(raw)
     except (OSError, ValueError, EOFError, TypeError):
         return None
     # objs: code_objects(code), the very objects in code's constants (marshal writes a shared
     # object once and refers to it), without walking 10,000 functions' constants
-    if version != CODE_CACHE_VERSION or filename != str(path) or type(objs) is not list \
+    if version != CODE_CACHE_VERSION or filename != str(path) or source_digest != digest \
+            or type(code) is not types.CodeType or type(objs) is not list \
             or type(digests) is not list or len(objs) != len(digests):
         return None
-    return code, {id(o): d for o, d in zip(objs, digests)}, objs
+    return code, {id(o): d for o, d in zip(objs, digests)}, objs, raw
 
 
 def slice_compiled(path: Path, source: bytes, digest: str, wanted: frozenset[str], asset_defs: tuple[Any, ...],
                    cache_dir: Path | None
-                   ) -> tuple[types.CodeType, dict[int, bytes], list[Any], tuple[Path, bytes] | None] | None:
+                   ) -> tuple[types.CodeType, dict[int, bytes], list[Any], list[tuple[Path, bytes]]] | None:
     """``leaving_out`` of the definitions of the assets not ``wanted``, from the code cache when
     this slice was compiled before: the same AssetFile, its definitions found by the same check
     (``asset_defs``: its digest, the definitions, the check's digest), the same assets wanted,
@@ -123,14 +154,14 @@ def slice_compiled(path: Path, source: bytes, digest: str, wanted: frozenset[str
         key = hashlib.sha256("\0".join([digest, checker, repr(sorted(_DYNAMIC)), *sorted(wanted)]).encode())
         cache_file = _cache_file(cache_dir, SLICE_CACHE_PREFIX + key.hexdigest()[:40])
     if cache_file is not None:
-        found = _read_code_cache(cache_file, path)
+        found = _read_code_cache(cache_file, path, digest)
         if found is not None:
-            return *found, None
+            return *found[:3], []
     part = leaving_out(path, source, [d for d in defs if d[0] not in wanted])
     if part is None:
         return None
     code, digests, objs = part
-    return code, digests, objs, _entry(cache_file, path, code, digests, objs)
+    return code, digests, objs, [] if cache_file is None else [(cache_file, _payload(path, digest, code, digests, objs))]
 
 
 _COOKIE = re.compile(r"^[ \t\f]*#.*?coding[:=]")  # PEP 263: another encoding than UTF-8 may be declared

@@ -427,7 +427,7 @@ class Loaded:
     module_sources: dict[str, str] = field(default_factory=dict)
     # finds and reads the project modules imported inside functions (it adds to module_sources)
     module_finder: ProjectModuleFinder | None = None
-    _pending_cache: tuple[Path, bytes] | None = None
+    _pending_cache: list[tuple[Path, bytes]] = field(default_factory=list)
     partial: bool = False  # the definitions of unwanted assets were left out (``compiled.leaving_out``)
 
     def save_code_cache(self) -> None:
@@ -435,17 +435,15 @@ class Loaded:
         from now on the digests of the modules fingerprinting reads from their files."""
         if self.module_finder is not None:
             self.module_finder.keep_on_disk()
-        if self._pending_cache is None:
-            return
-        cache_file, payload = self._pending_cache
-        self._pending_cache = None
-        try:
-            cache_file.parent.mkdir(parents=True, exist_ok=True)
-            write_atomically(cache_file, payload)
-        except OSError:
-            return  # a cache we cannot write only costs time
-        if cache_file.name.startswith(SLICE_CACHE_PREFIX):
-            prune_slices(cache_file.parent)
+        pending, self._pending_cache = self._pending_cache, []
+        for cache_file, payload in pending:
+            try:
+                cache_file.parent.mkdir(parents=True, exist_ok=True)
+                write_atomically(cache_file, payload)
+            except OSError:
+                continue  # a cache we cannot write only costs time (a read-only project or cache)
+            if cache_file.name.startswith(SLICE_CACHE_PREFIX):
+                prune_slices(cache_file.parent)
 
     def is_project_module(self, name: str) -> bool:
         """Whether ``name`` is the AssetFile or a project module it imported (a module imported

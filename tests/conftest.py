@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,10 @@ def _isolated_environment(monkeypatch):
     monkeypatch.delenv("ASSETBUILD_NOW", raising=False)  # the wall clock, unless a test steps time
     monkeypatch.setenv("ASSETBUILD_DISABLE_PLUGIN_AUTOLOAD", "1")
     monkeypatch.setenv("ASSETBUILD_CHECK_SNAPSHOT", "1")
+    # in this process, no bytecode written (the compiled AssetFile beside it either) whatever
+    # PYTHONDONTWRITEBYTECODE says: the same files in every test run (the commands a test
+    # starts run with it unset, as a user's do)
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
 
 
 @pytest.fixture(scope="module")

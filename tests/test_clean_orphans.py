@@ -191,8 +191,10 @@ def _moved(tmp_path: Path) -> Path:
 
 
 def _tree(root: Path) -> list[str]:
+    """The project's files but the AssetFile and the caches (``.assetbuild``, the compiled AssetFile)."""
     return sorted(p.relative_to(root).as_posix() for p in root.rglob("*")
-                  if p.is_file() and ".assetbuild" not in p.parts and p.name != "AssetFile")
+                  if p.is_file() and ".assetbuild" not in p.parts and "__pycache__" not in p.parts
+                  and p.name != "AssetFile")
 
 
 def test_files_at_a_path_an_asset_no_longer_writes_are_orphans(tmp_path):

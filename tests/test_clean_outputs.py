@@ -93,6 +93,29 @@ def test_without_outputs_the_project_is_untouched(tmp_path):
     assert _tree(root) == before and not (root / ".assetbuild").exists()
 
 
+def test_the_compiled_assetfile_kept_beside_it_goes_with_the_cache(tmp_path, monkeypatch):
+    """The AssetFile's compiled code kept in ``__pycache__`` is a cache: listed by a dry run,
+    deleted with the cache directory (with or without the outputs), and ``__pycache__`` with it
+    when nothing else is there."""
+    import sys
+
+    from assetbuild.compiled import beside_file
+
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    root = _built(tmp_path)
+    kept = beside_file(root / "AssetFile")
+    assert kept.is_file()
+    rel = kept.relative_to(root).as_posix()
+    assert assetbuild.clean(project_dir=root, outputs=True, dry_run=True).compiled == [rel] and kept.is_file()
+    assetbuild.clean(project_dir=root)
+    assert not kept.parent.exists() and not (root / ".assetbuild").exists()
+    assetbuild.build(project_dir=root)
+    (kept.parent / "helper.cpython-311.pyc").write_bytes(b"Python's own")
+    report, _ = _clean(root)
+    assert report.deleted == WRITTEN and report.compiled == [rel]
+    assert not kept.exists() and (kept.parent / "helper.cpython-311.pyc").is_file()
+
+
 def test_dry_run_lists_and_deletes_nothing(tmp_path):
     root = _built(tmp_path)
     before = _tree(root)

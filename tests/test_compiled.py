@@ -132,3 +132,43 @@ def test_a_compiled_slice_is_kept_for_the_same_slice(tmp_path, monkeypatch: pyte
     kept = [p for p in (cache / "code").iterdir() if p.name.startswith(compiled.SLICE_CACHE_PREFIX)]
     assert len(kept) == compiled.SLICE_CACHE_KEEP
     assert not any(p.name.startswith(compiled.SLICE_CACHE_PREFIX) for p, _ in _old_code_cache(cache))
+
+
+def test_the_compiled_assetfile_is_kept_beside_it_for_a_new_cache_directory(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Compiled code is not build state: kept in ``__pycache__`` beside the AssetFile (as Python
+    keeps a module's bytecode), it serves a load with another cache directory, which then keeps
+    it too. An edited AssetFile, or garbage there, is compiled again; nothing is written beside
+    it when Python writes no bytecode."""
+    import sys
+
+    from assetbuild import compiled, loader
+
+    (tmp_path / "raw.txt").write_text("xy")
+    assetfile = tmp_path / "AssetFile"
+    assetfile.write_text(SLICED)
+    beside = compiled.beside_file(assetfile)
+    compiles: list[int] = []
+    monkeypatch.setattr(compiled, "compile", lambda *a, **k: compiles.append(1) or compile(*a, **k), raising=False)
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+
+    def load(cache: str) -> tuple[list[str], list[bytes]]:
+        with loader.ProjectImports(tmp_path):
+            loaded = loader.load_assetfile(tmp_path, cache_dir=tmp_path / cache)
+            loaded.save_code_cache()
+        return sorted(d.name for d in loaded.decls), sorted(loaded.code_digests.values())
+
+    first = load("c1")
+    assert len(compiles) == 1 and beside.parent.name == "__pycache__" and beside.is_file()
+    assert load("c2") == first and len(compiles) == 1  # not compiled again
+    assert len(list((tmp_path / "c2" / "code").iterdir())) == 1  # and the new cache keeps it
+    assert load("c2") == first and len(compiles) == 1
+    assetfile.write_text(SLICED.replace("return b * 2", "return b * 3"))
+    edited = load("c3")
+    assert len(compiles) == 2 and edited != first  # another source: compiled again, kept beside it
+    assert load("c4") == edited and len(compiles) == 2
+    beside.write_bytes(b"garbage")
+    assert load("c5") == edited and len(compiles) == 3
+    beside.unlink()
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    assert load("c6") == edited and len(compiles) == 4 and not beside.exists()
+    assert load("c6") == edited and len(compiles) == 4  # (its cache directory keeps it, as before)

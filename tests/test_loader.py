@@ -61,7 +61,7 @@ def test_code_cache_is_written_only_after_a_clean_load(project):
     # a second load uses the cache: the same code objects' digests come back from it
     with ProjectImports(project.root):
         loaded = load_assetfile(project.root, cache_dir=project.root / ".assetbuild")
-    assert loaded.code_digests and loaded._pending_cache is None
+    assert loaded.code_digests and loaded._pending_cache == []
 
 
 def test_cached_code_maps_each_nested_code_object_to_its_digest(project):
@@ -83,17 +83,17 @@ def test_cached_code_maps_each_nested_code_object_to_its_digest(project):
     for _ in range(2):  # from the cache the build wrote, then from the one a load replaced
         with ProjectImports(project.root):
             loaded = load_assetfile(project.root, cache_dir=project.root / ".assetbuild")
-        assert loaded._pending_cache is None  # from the cache
+        assert loaded._pending_cache == []  # from the cache
         kept = loaded.module.__dict__["__assetbuild_code_objects__"]
         assert [loaded.code_digests[id(o)] for o in kept] == fresh and len(kept) == len(loaded.code_digests)
         a, b = loaded.module.a.__code__, loaded.module.b.__code__
         inner = next(k for k in a.co_consts if isinstance(k, types.CodeType))
         assert all(any(o is c for o in kept) for c in (a, b, inner))  # the objects the functions run
-        _, filename, code, digests, _ = marshal.loads(cache.read_bytes())
+        _, filename, _, code, digests, _ = marshal.loads(cache.read_bytes())
         cache.write_bytes(marshal.dumps((1, filename, code, digests)))  # as the older format wrote it
         with ProjectImports(project.root):
             old = load_assetfile(project.root, cache_dir=project.root / ".assetbuild")
-        assert old._pending_cache is not None  # compiled again
+        assert old._pending_cache  # compiled again (or taken from beside the AssetFile), to be kept
         old.save_code_cache()
 
 

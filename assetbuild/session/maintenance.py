@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
 
@@ -75,6 +75,7 @@ def clean_report(*, project_dir: str | os.PathLike[str] = ".", cache_dir: str | 
                 if outputs:
                     clean_outputs(root, recorded, cache_dir=cache, protected=_inside(root, af), dry_run=dry_run,
                                   report=report)
+            _clean_compiled(root, Path(assetfile) if assetfile is not None else Path("AssetFile"), report)
             if not dry_run:
                 report.cache_kept = clear_cache_dir(cache)
                 report.cache_deleted = report.cache_existed and not cache.exists()
@@ -92,6 +93,21 @@ def clean_report(*, project_dir: str | os.PathLike[str] = ".", cache_dir: str | 
         rep.warn(f"kept {_count(len(report.cache_kept), 'entry', 'entries')} of {cache} that assetbuild did not "
                  "create: " + _names(str(p.relative_to(cache)) for p in report.cache_kept))
     return report
+
+
+def _clean_compiled(root: Path, assetfile: Path, report: CleanReport) -> None:
+    """Delete the AssetFile's compiled code kept beside it (``compiled.beside_file``), a cache
+    as the cache directory is (``report.compiled``); then ``__pycache__`` if that left it empty."""
+    from ..compiled import kept_beside
+
+    af = assetfile if assetfile.is_absolute() else root / assetfile
+    for p in kept_beside(af):
+        report.compiled.append(os.path.relpath(p, root).replace(os.sep, "/"))
+        if not report.dry_run:
+            with suppress(OSError):
+                p.unlink()
+            with suppress(OSError):
+                p.parent.rmdir()  # (only if empty: Python's own bytecode stays)
 
 
 def _count(n: int, one: str, many: str | None = None) -> str:
