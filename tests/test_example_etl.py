@@ -28,6 +28,7 @@ import pytest
 from projects import clean_env, cli, things_to_edit
 
 import assetbuild
+from assetbuild.compiled import beside_file
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "etl"
 MISSING = [m for m in ("pandas", "pyarrow", "duckdb", "assetbuild_pandas", "assetbuild_duckdb")
@@ -176,8 +177,10 @@ def test_example_builds_twice_then_each_row_of_its_table(tmp_path):
 
     second, _ = build(project)
     assert set(second.values()) == {"cached"}, second
-    # Project modules are compiled from source, never through .pyc files (loader.py).
-    assert not list(project.rglob("__pycache__"))
+    # Project modules are compiled from source, never through .pyc files (loader.py); only the
+    # compiled AssetFile is kept beside it (compiled.beside_file).
+    assert not list(project.rglob("*.pyc"))
+    assert [p.name for p in project.rglob("__pycache__/*")] == [beside_file(project / "AssetFile").name]
 
     for text, runs, fails, written_back in table_rows(project / "README.md"):
         (apply,) = [fn for phrase, fn in EDITS.items() if phrase in text]

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 import assetbuild
+from assetbuild.compiled import beside_file
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
 # An example that needs more than a copy of itself (libraries, generated data, a server) has a
@@ -160,8 +161,10 @@ def test_example_with_the_cli(name, tmp_path):
                      second.stdout, re.M), second.stdout + second.stderr
     assert "warning" not in first.stderr + second.stderr
 
-    # Project modules are compiled from source, never through .pyc files (loader.py).
-    assert not list(project.rglob("__pycache__"))
+    # Project modules are compiled from source, never through .pyc files (loader.py); only the
+    # compiled AssetFile is kept beside it (compiled.beside_file).
+    assert not list(project.rglob("*.pyc"))
+    assert [p.name for p in project.rglob("__pycache__/*")] == [beside_file(project / "AssetFile").name]
 
 
 # --- site ----------------------------------------------------------------------------------------

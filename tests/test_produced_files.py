@@ -85,10 +85,12 @@ def _build(root: Path, **kw):
 
 
 def _files(root: Path) -> dict[str, bytes]:
+    """The project's files but the caches (``.assetbuild``, the compiled AssetFile in ``__pycache__``)
+    and the two the tests write."""
     out = {}
     for p in sorted(root.rglob("*")):
         rel = p.relative_to(root).as_posix()
-        if p.is_file() and not rel.startswith((".assetbuild", "AssetFile", "params.txt")):
+        if p.is_file() and not rel.startswith((".assetbuild", "__pycache__", "AssetFile", "params.txt")):
             out[rel] = p.read_bytes()
     return out
 
