@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
+import pytest
 from projects import clean_env, cli
 
 
@@ -17,7 +19,8 @@ def test_the_starter_project_builds_and_its_test_passes(tmp_path):
     root = tmp_path / "proj"
     assert r.stdout == ("wrote a starter project in proj: AssetFile, data/words.txt, .gitignore, tests/test_assets.py\n"
                         "next: cd proj && assetbuild && python -m pytest tests\n")
-    assert (root / ".gitignore").read_text().splitlines()[1:] == [".assetbuild/", "build/"]
+    assert [ln for ln in (root / ".gitignore").read_text().splitlines() if not ln.startswith("#")] == [
+        ".assetbuild/", "build/", "__pycache__/"]
     b = cli("build", cwd=root)
     assert b.returncode == 0, b.stderr
     assert "2 built" in b.stdout
@@ -26,6 +29,14 @@ def test_the_starter_project_builds_and_its_test_passes(tmp_path):
     t = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"], cwd=root,
                        capture_output=True, text=True, env=clean_env(), timeout=120)
     assert t.returncode == 0 and "2 passed" in t.stdout, t.stdout + t.stderr
+    # git sees the starter files only: what the build and the test wrote is ignored
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed: the .gitignore is not checked against it")
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True, timeout=60)
+    seen = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=root, capture_output=True,
+                          text=True, check=True, timeout=60).stdout
+    assert sorted(ln[3:] for ln in seen.splitlines()) == [".gitignore", "AssetFile", "data/words.txt",
+                                                          "tests/test_assets.py"]
 
 
 def test_init_overwrites_nothing(tmp_path):

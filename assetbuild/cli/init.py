@@ -49,6 +49,8 @@ GITIGNORE = """\
 # assetbuild's cache directory, and the files the assets write (path= outputs)
 .assetbuild/
 build/
+# compiled Python, and the compiled AssetFile assetbuild keeps beside it
+__pycache__/
 """
 
 TEST = '''\
