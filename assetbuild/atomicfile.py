@@ -11,6 +11,13 @@ name is drawn. The rename replaces a symlink at the destination itself, never it
 A writer holds an ``flock`` on its temp file until the rename, so the leftover of a killed
 writer (unlocked) can be told from a live one and swept (``sweep_temps``).
 
+A rename that replaces a file frees the old file's blocks before it returns, when it drops the
+old file's last link: 0.1-0.4 ms for a small file on ext4 here, 50-100 ms for one of 200 MB.
+So the replaced file is first opened (``O_PATH``: no read permission needed, nothing read), which
+keeps it alive past the rename, and that descriptor is closed by a thread of its own
+(``_close_later``): the blocks are freed there, beside the build, instead of before the next
+asset runs. ``close_replaced`` waits for them (before a fast exit, which needs no other thread).
+
 A rename cannot put a file where a directory is. An output's writer asks ``make_way``, which
 removes an empty directory only: one holding files holds the user's files, which assetbuild
 never deletes (``dir_in_the_way`` lets a build say so before it runs anything).
@@ -18,6 +25,7 @@ never deletes (``dir_in_the_way`` lets a build say so before it runs anything).
 
 from __future__ import annotations
 
+import _thread
 import contextlib
 import errno
 import fcntl
@@ -25,7 +33,7 @@ import os
 import re
 import stat
 from collections.abc import Iterator, Sequence
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from .crashpoints import crash_point
 
@@ -218,10 +226,20 @@ def _commit(fd: int, tmp: str, dest: str | os.PathLike[str], *, durable: bool, d
         os.fsync(fd)
     if crash_at is not None:
         crash_point(crash_at)
-    if dir_fd is None:
-        os.replace(tmp, dest)
-    else:
-        os.replace(tmp, dest, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    old: int | None = None
+    if _HOLD is not None:
+        try:  # the file replaced, kept alive past the rename: its blocks are freed by _close_later
+            old = os.open(dest, _HOLD, dir_fd=dir_fd)
+        except OSError:
+            pass  # nothing there: the rename frees nothing
+    try:
+        if dir_fd is None:
+            os.replace(tmp, dest)
+        else:
+            os.replace(tmp, dest, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    finally:
+        if old is not None:
+            _close_later(old)
     st = os.fstat(fd)  # the same inode, now at dest (its ctime already updated by the rename)
     if durable:
         if dir_fd is not None:
@@ -233,6 +251,56 @@ def _commit(fd: int, tmp: str, dest: str | os.PathLike[str], *, durable: bool, d
             finally:
                 os.close(dfd)
     return st
+
+
+# Only where O_PATH holds a file without opening it (Linux): elsewhere a FIFO or a device at the
+# destination would be opened for real, and the rename frees the old file itself, as before.
+_HOLD = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC if hasattr(os, "O_PATH") else None
+_closing: list[Any] = []  # [the queue of descriptors, the thread closing them], while it runs
+_starting = _thread.allocate_lock()
+
+
+def _close_later(fd: int) -> None:
+    """Close ``fd`` in the closing thread (started on first use): the file it holds, replaced by
+    a rename, is freed there."""
+    with _starting:
+        if not _closing:
+            import queue
+            import threading
+
+            q: queue.SimpleQueue[int | None] = queue.SimpleQueue()
+            thread = threading.Thread(target=_closer, args=(q,), name="assetbuild-closer", daemon=True)
+            thread.start()
+            _closing[:] = [q, thread]
+        _closing[0].put(fd)
+
+
+def _closer(q: Any) -> None:
+    while (fd := q.get()) is not None:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+
+
+def close_replaced() -> None:
+    """Wait until every replaced file handed to the closing thread is freed, and end the thread."""
+    with _starting:
+        if not _closing:
+            return
+        q, thread = _closing
+        _closing.clear()
+    q.put(None)
+    thread.join()
+
+
+def _forked() -> None:
+    """In a forked child: no closing thread (it starts its own), and a lock no thread holds."""
+    global _starting
+    _starting = _thread.allocate_lock()
+    _closing.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forked)
 
 
 def _discard(tmp: str, dir_fd: int | None) -> None:

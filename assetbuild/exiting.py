@@ -15,6 +15,9 @@ def exit_now(code: Any) -> None:
     import os
     import threading
 
+    files = sys.modules.get("assetbuild.atomicfile")
+    if files is not None:  # (its thread frees the files writes replaced: done before the count)
+        files.close_replaced()
     count = getattr(atexit, "_ncallbacks", None)
     if count is None or count() > ("logging" in sys.modules) or threading.active_count() != 1 \
             or "multiprocessing" in sys.modules:

@@ -184,6 +184,57 @@ def test_new_files_get_the_usual_permissions(tmp_path):
         assert stat.S_IMODE(os.stat(tmp_path / name).st_mode) == 0o666 & ~umask()
 
 
+def _fds() -> set[str]:
+    return set(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.skipif(not hasattr(os, "O_PATH") or not os.path.isdir("/proc/self/fd"),
+                    reason="the replaced file is held only where O_PATH exists (Linux)")
+def test_a_replaced_file_is_freed_by_the_closing_thread_and_nothing_leaks(tmp_path):
+    """The file a write replaces is held past the rename and closed by a thread of its own: after
+    ``close_replaced`` every such descriptor is closed and the thread is gone; readers of the
+    destination see the new bytes at once; a symlink or a FIFO there is held, never opened."""
+    atomicfile.close_replaced()  # (what earlier tests replaced)
+    before = _fds()
+    for i in range(50):
+        (tmp_path / f"out{i}").write_bytes(b"old" * 1000)
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "link").symlink_to(tmp_path / "out0")
+    threads = threading.active_count()
+    for i in range(50):
+        write_atomically(tmp_path / f"out{i}", b"new")
+        assert (tmp_path / f"out{i}").read_bytes() == b"new"
+    write_atomically(tmp_path / "fifo", b"was a fifo")  # O_PATH: opening it would block
+    write_atomically(tmp_path / "link", b"was a link")
+    assert threading.active_count() == threads + 1  # the closing thread
+    atomicfile.close_replaced()
+    assert threading.active_count() == threads and _fds() == before
+    assert (tmp_path / "fifo").read_bytes() == b"was a fifo" and (tmp_path / "out0").read_bytes() == b"new"
+    write_atomically(tmp_path / "out1", b"again")  # a new thread, after the last one ended
+    atomicfile.close_replaced()
+    assert _fds() == before and (tmp_path / "out1").read_bytes() == b"again"
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork here")
+def test_a_forked_child_replaces_files_with_a_closing_thread_of_its_own(tmp_path):
+    """A child forked while the parent's closing thread runs (a process worker) writes, frees and
+    exits without waiting for a thread it does not have."""
+    (tmp_path / "a").write_bytes(b"old")
+    (tmp_path / "b").write_bytes(b"old")
+    write_atomically(tmp_path / "a", b"parent")  # the parent's thread runs
+    pid = os.fork()
+    if pid == 0:
+        try:
+            write_atomically(tmp_path / "b", b"child")
+            atomicfile.close_replaced()
+            os._exit(0 if (tmp_path / "b").read_bytes() == b"child" else 1)
+        finally:
+            os._exit(2)
+    _, status = os.waitpid(pid, 0)
+    atomicfile.close_replaced()
+    assert status == 0 and (tmp_path / "b").read_bytes() == b"child"
+
+
 def test_a_failed_write_leaves_the_old_file_and_no_temp(tmp_path):
     (tmp_path / "out").write_bytes(b"old")
     with pytest.raises(RuntimeError), atomic_writer(tmp_path / "out") as f:
