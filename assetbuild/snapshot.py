@@ -242,13 +242,15 @@ def answer(rec: dict[str, Any] | None, project_dir: str, start_path: list[str]) 
 
 
 def changes(rec: dict[str, Any] | None, project_dir: str, start_path: list[str], *, first: bool = False,
-            data: dict[str, Sig | None] | None = None, taken: dict[str, Sig | None] | None = None
-            ) -> str | list[str]:
+            data: dict[str, Sig | None] | None = None, taken: dict[str, Sig | None] | None = None,
+            found: list[str] | None = None) -> str | list[str]:
     """What changed since ``rec`` for a build of the whole project in ``project_dir`` started
     with ``start_path``: why the snapshot cannot serve it (one line), or the data files
     (sources, path outputs) that changed or whose recorded signature is racy, in record order
     (empty: a null build). ``first``: stop at the first such file. ``data``: their signatures
-    as the caller just took them (else taken here, and put in ``taken`` if given).
+    as the caller just took them (else taken here, and put in ``taken`` if given). ``found``:
+    the data files this function said changed for this very ``rec`` and signatures (the entry
+    point's look): the rest is checked again, the data not compared a second time.
 
     The cheap checks come first; the stat of each recorded file last."""
     if rec is None:
@@ -282,6 +284,8 @@ def changes(rec: dict[str, Any] | None, project_dir: str, start_path: list[str],
         now = sig_of(path)
         if now is None or now[0] != size:
             return f"a stored output is gone from the cache: {path}"
+    if found is not None:
+        return list(found)
     import struct
 
     out: list[str] = []

@@ -194,14 +194,18 @@ class Recorder:
         prev, graph = self.previous, self.project.graph
         if prev is None or prev.get("refused") or graph.partitioned or graph.producers:
             return None
-        found = snapshot.changes(prev, str(self.project.project_dir), snapshot.START_PATH, data=self.data)
-        if isinstance(found, str) or set(prev["data"][0]) != self.data.keys():
+        sliced = self.project.sliced
+        # a slice's signatures are the entry point's, taken against this record: what it found
+        # changed stands, and only the rest (the cache index, the code, the environment) is looked at again
+        same = sliced is not None and prev is snapshot.PREVIOUS and self.data == snapshot.DATA
+        found = snapshot.changes(prev, str(self.project.project_dir), snapshot.START_PATH, data=self.data,
+                                 found=sliced["changed"] if same else None)
+        if isinstance(found, str) or (not same and set(prev["data"][0]) != self.data.keys()):
             return None
         results = snapshot.read_results(self.cache_dir, prev)
         self.recorded = {r[0]: r for r in results["results"]} if results is not None else {}
         if self.recorded.keys() != set(self.graph["order"]):
             return None
-        sliced = self.project.sliced
         if sliced is not None and found == sliced["changed"]:  # (the entry point's slice of the same graph)
             return set(sliced["affected"])
         return set(snapshot.slice_of(self.graph, found)["affected"])
