@@ -42,6 +42,11 @@ MODULES_CACHE_PREFIX = "modules-"  # <cache>/code/modules-<tag>.bin: ProjectModu
 _OWN_PACKAGE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "")
 
 
+# What ``ProjectModuleFinder.project_modules`` does not look into: bytecode, a JavaScript
+# toolchain's packages, and a folder holding a virtualenv (its ``pyvenv.cfg``).
+_NOT_PROJECT_CODE = frozenset({"__pycache__", "node_modules"})
+
+
 def _is_installed(path: str) -> bool:
     """Installed code (and assetbuild itself, even when it sits inside a project) is not project code."""
     return "site-packages" in path or "dist-packages" in path or path.startswith(_OWN_PACKAGE)
@@ -315,7 +320,8 @@ class ProjectModuleFinder:
         """Every module an import by a computed name could find in the project, imported or not:
         the ``.py`` files under the project directory and each other ``sys.path`` folder inside
         it, by dotted name (a folder or file whose name has a dot cannot be reached;
-        ``__pycache__`` holds no source).
+        ``__pycache__`` holds no source; a virtualenv, ``node_modules`` and installed packages
+        are not project code).
         The folders listed go to ``listed``: a build's snapshot records them, so a module
         added to one is seen."""
         if self._listing is None:
@@ -332,9 +338,12 @@ class ProjectModuleFinder:
                     entries = sorted((e.name, e.is_dir()) for e in os.scandir(folder))
                 except OSError:
                     return
+                if prefix and ("pyvenv.cfg", False) in entries:
+                    return  # a virtualenv inside the project: installed code, counted by version
                 for name, is_dir in entries:
-                    if is_dir and "." not in name and name != "__pycache__":
-                        walk(os.path.join(folder, name), f"{prefix}{name}.")
+                    sub = os.path.join(folder, name)
+                    if is_dir and "." not in name and name not in _NOT_PROJECT_CODE and not _is_installed(sub + os.sep):
+                        walk(sub, f"{prefix}{name}.")
                     elif not is_dir and name.endswith(".py") and "." not in name[:-3]:
                         names.add(prefix[:-1] if name == "__init__.py" else prefix + name[:-3])
 

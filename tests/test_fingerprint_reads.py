@@ -641,16 +641,19 @@ def test_a_module_imported_by_a_computed_name_counts_every_project_module(lab, b
 def test_a_module_only_in_the_project_folders_counts_for_an_import_by_a_computed_name(lab):
     """Nothing imported ``models`` with the AssetFile: the asset picks one by name when it runs.
     Each module the project's folders hold counts, and one added there; folders and files no
-    dotted name reaches (``.venv``, ``data.old``, ``__pycache__``) do not."""
+    dotted name reaches (``.venv``, ``data.old``, ``__pycache__``) do not, nor a virtualenv or
+    ``node_modules``."""
     write_files(lab.root, {"models/__init__.py": "", "models/small.py": "def predict(x):\n    return x + 1\n",
                       ".venv/lib/site.py": "X = 1\n", "data.old/m.py": "X = 1\n",
-                      "models/__pycache__/stray.py": "X = 1\n"})
+                      "models/__pycache__/stray.py": "X = 1\n", "venv/pyvenv.cfg": "home = /usr\n",
+                      "venv/bin/activate_this.py": "X = 1\n", "node_modules/x/gen.py": "X = 1\n"})
     src = "import importlib\ndef a(name):\n    return importlib.import_module('models.' + name).predict(1)\n"
     one = lab.fp(src)
     assert one.warnings == () and "models" not in sys.modules
     _edit(lab, "models/small.py", "x + 1", "x + 1  # a comment")
     assert lab.fp(src).digest == one.digest
-    for rel in (".venv/lib/site.py", "data.old/m.py", "models/__pycache__/stray.py"):
+    for rel in (".venv/lib/site.py", "data.old/m.py", "models/__pycache__/stray.py", "venv/bin/activate_this.py",
+                "node_modules/x/gen.py"):
         _edit(lab, rel, "X = 1", "X = 2")
         assert lab.fp(src).digest == one.digest, rel
     _edit(lab, "models/small.py", "x + 1", "x + 2")
