@@ -181,9 +181,15 @@ def shadowing_files(project_dir: Path) -> list[tuple[str, str]]:
         if name == entry and not os.path.isfile(os.path.join(root, entry, "__init__.py")):
             continue
         f = getattr(sys.modules.get(name), "__file__", None)
-        if f and not _in_project(f, root):
+        if f and not _in_project(f, root) and not _is_entry(f, root + entry):
             out.append((entry, name))
     return out
+
+
+def _is_entry(file: str, entry: str) -> bool:
+    """Whether ``file`` is the project entry itself (``json.py``, or a file of package ``x/``): the
+    module imported is then the project's own, as when assetbuild's clone is the project (the demo)."""
+    return file == entry or file.startswith(os.path.join(entry, ""))
 
 
 def compiled_mark() -> int:
