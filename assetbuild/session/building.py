@@ -71,15 +71,21 @@ def _runner(project: Project, options: BuildOptions) -> Any:
     -j 1 and processes for more. Time limits that cannot be enforced are refused here, before
     anything runs: an asset's ``timeout=`` on an executor that cannot stop it (DefinitionError),
     ``--timeout`` with such a default executor (ConfigError)."""
-    from ..config import execution_settings, timeout_setting
+    from ..config import execution_settings, timeout_setting, unknown_settings
     from ..executors import Runner, parse_jobs
 
+    unknown = unknown_settings(project.project_dir)
+    if unknown:
+        project.reporter.warn(unknown)
     jobs, executor, executor_options = execution_settings(project.project_dir, jobs=options.jobs,
                                                           executor=options.executor,
                                                           options=options.executor_options)
     limit = timeout_setting(project.project_dir, options.timeout)
     n = parse_jobs(jobs)
     default = executor or ("serial" if n == 1 else "processes")
+    if options.executor is None and executor is not None and executor not in project.executors:
+        raise ConfigError(f"{project.project_dir / 'pyproject.toml'} [tool.assetbuild]: unknown executor "
+                          f"{executor!r} (known: {', '.join(sorted(project.executors))}; more come from plugins)")
     runner = Runner(project.executors, default=default, jobs=n, project_dir=str(project.project_dir),
                     project_modules=project.loaded.project_modules, options=executor_options,
                     timeout=limit)  # make_logger: the build's observer (build_project)

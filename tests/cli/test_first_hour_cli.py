@@ -337,3 +337,27 @@ def test_api_error_names_the_keyword_arguments(tmp_path):
     assert isinstance(ei.value, assetbuild.ProjectNotFound)
     r = cli("status", cwd=tmp_path)  # the command line: its options
     assert "(use -C DIR to run in another directory, or -f FILE to name the file)" in r.stderr
+
+
+# --- pyproject.toml [tool.assetbuild]: a typo is said, an executor's error names the file -------
+
+def test_an_unknown_setting_is_named_with_the_nearest_known_one(tmp_path):
+    """`jobz = 2` used to change nothing, silently; a table is a plugin's ([tool.assetbuild.duckdb])."""
+    project(tmp_path)
+    (tmp_path / "pyproject.toml").write_text('[tool.assetbuild]\njobz = 2\nretry-backoff = "1m"\n\n'
+                                             '[tool.assetbuild.duckdb]\npath = "x.duckdb"\n')
+    r = cli("-q", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == (f"warning: {tmp_path / 'pyproject.toml'} [tool.assetbuild]: unknown settings 'jobz' "
+                        "(did you mean 'jobs'?), 'retry-backoff' (did you mean 'retry_backoff'?), ignored; "
+                        "assetbuild reads executor, executor-options, history, jobs, params, retry_backoff, "
+                        "timeout\n")
+
+
+def test_an_unknown_executor_in_pyproject_names_the_file(tmp_path):
+    project(tmp_path)
+    (tmp_path / "pyproject.toml").write_text('[tool.assetbuild]\nexecutor = "procesess"\n')
+    r = cli(cwd=tmp_path)
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr == (f"assetbuild: error: {tmp_path / 'pyproject.toml'} [tool.assetbuild]: unknown executor "
+                        "'procesess' (known: processes, serial, threads; more come from plugins)\n")
