@@ -187,12 +187,14 @@ _remote_options = _options(
     click.option("--remote", metavar="URL", default=None,
                  help="Shared cache: file:///dir or s3://bucket/prefix (S3 endpoint from "
                  "AWS_ENDPOINT_URL). Local misses are fetched from it, new outputs uploaded; "
-                 "entries are signed and verified with the secret in ASSETBUILD_CACHE_KEY "
+                 "entries are signed with ASSETBUILD_CACHE_SIGNING_KEY and verified with the public "
+                 "keys in ASSETBUILD_CACHE_TRUSTED_KEYS (`cache keygen` makes a pair; public keys "
+                 "alone: read only), or both with the HMAC secret in ASSETBUILD_CACHE_KEY "
                  "[env ASSETBUILD_REMOTE]."),
     click.option("--remote-read-only", is_flag=True, default=None,
                  help="Use the remote cache but upload nothing (pull requests, forks)."),
     click.option("--trust-remote-unsigned", is_flag=True, default=None,
-                 help="Without ASSETBUILD_CACHE_KEY, still use and upload unsigned entries. "
+                 help="With none of the keys --remote names, still use and upload unsigned entries. "
                  "Loading an output can run code: only for a remote nobody else can write."),
     click.option("--remote-timeout", type=click.FloatRange(min=0.1), metavar="SECONDS", default=None,
                  help="Connect and read timeout of one remote request [default: 10]."),
