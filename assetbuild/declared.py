@@ -306,10 +306,28 @@ def check_cron(schedule: object, what: str, *, file: str | None = None, line: in
 
     text = schedule.strip() if isinstance(schedule, str) else None
     if not text or (len(text.split()) != 5 and text not in _CRON_ALIASES) or not croniter.is_valid(text):
+        wrong = _cron_out_of_range(text) if text else None
         raise DefinitionError(f"{what}: schedule must be a cron expression of five fields (minute hour day "
-                              f"month weekday, e.g. '0 9 * * *') or @daily, @hourly..., got {schedule!r}",
-                              file=file, line=line)
+                              f"month weekday, e.g. '0 9 * * *') or @daily, @hourly..., got {schedule!r}"
+                              + (f": {wrong}" if wrong else ""), file=file, line=line)
     return text
+
+
+_CRON_FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day of month", 1, 31), ("month", 1, 12), ("weekday", 0, 7))
+
+
+def _cron_out_of_range(text: str) -> str | None:
+    """Which field of a five-field expression holds a number outside its range ('hour 25 is not
+    in 0-23'): croniter says only "out of range", and five fields look right to the eye."""
+    fields = text.split()
+    if len(fields) != 5:
+        return None
+    for (field, low, high), part in zip(_CRON_FIELDS, fields):
+        for item in part.split(","):
+            for n in re.split(r"[-/]", item.split("/")[0]):
+                if n.isdigit() and not low <= int(n) <= high:
+                    return f"{field} {n} is not in {low}-{high}"
+    return None
 
 
 def check_timezone(tz: object, what: str, *, file: str | None = None, line: int | None = None) -> str:
