@@ -481,9 +481,28 @@ def _loading_error(exc: BaseException, path: Path, project_dir: Path) -> Definit
     if isinstance(exc, SyntaxError) and exc.filename:  # in a module the AssetFile imports
         return DefinitionError(f"syntax error: {exc.msg}", file=exc.filename, line=exc.lineno,
                                detail=detail, excerpt=syntax_excerpt(exc))
-    return DefinitionError(f"error while loading the AssetFile: {what}",
+    return DefinitionError(f"error while loading the AssetFile: {what}{_keyword_hint(exc)}",
                            file=where.filename if where else str(path),
                            line=where.lineno if where else None, detail=detail)
+
+
+def _keyword_hint(exc: BaseException) -> str:
+    """For ``@asset(grup="x")``: the keyword meant, or those the declaration takes."""
+    import re
+
+    m = re.fullmatch(r"(\w+)\(\) got an unexpected keyword argument '(\w+)'", str(exc)) \
+        if isinstance(exc, TypeError) else None
+    if m is None or m.group(1) not in ("asset", "multi_asset", "source", "resource", "observable_source"):
+        return ""
+    import difflib
+    import inspect
+
+    import assetbuild
+
+    takes = [p.name for p in inspect.signature(getattr(assetbuild, m.group(1))).parameters.values()
+             if p.kind is p.KEYWORD_ONLY]
+    near = difflib.get_close_matches(m.group(2), takes, n=1)
+    return f" (did you mean {near[0]!r}?)" if near else f"; it takes {', '.join(takes)}"
 
 
 def assetfile_digest(source: bytes) -> str:

@@ -124,6 +124,21 @@ def test_load_error_points_at_the_user_line(project):
     assert "RuntimeError: bad config" in str(ei.value) and "Traceback" in ei.value.detail
 
 
+@pytest.mark.parametrize("declaration, hint", [
+    ('@asset(grup="x")\ndef a():\n    return 1\n', "asset() got an unexpected keyword argument 'grup' "
+                                                    "(did you mean 'group'?)"),
+    ('s = source("s", "s.txt", vesion="mtime")\n', "source() got an unexpected keyword argument 'vesion' "
+                                                   "(did you mean 'version'?)"),
+    ('@asset(frob=1)\ndef a():\n    return 1\n', "asset() got an unexpected keyword argument 'frob'; it takes "
+                                                "name, ins, deps, io, path,"),
+])
+def test_a_mistyped_keyword_of_a_declaration_says_the_one_meant(project, declaration, hint):
+    project.assetfile(declaration)
+    with pytest.raises(DefinitionError) as ei:
+        project.build()
+    assert f"TypeError: {hint}" in str(ei.value) and ei.value.line == 2
+
+
 def test_asset_functions_can_be_unit_tested(project):
     project.write("lib.py", "def step(x):\n    return x + 1\n")
     project.assetfile("""
