@@ -497,10 +497,10 @@ def _keyword_hint(exc: BaseException) -> str:
     import difflib
     import inspect
 
-    import assetbuild
+    from . import definitions, outs
 
-    takes = [p.name for p in inspect.signature(getattr(assetbuild, m.group(1))).parameters.values()
-             if p.kind is p.KEYWORD_ONLY]
+    declare = getattr(outs if m.group(1) == "multi_asset" else definitions, m.group(1))
+    takes = [p.name for p in inspect.signature(declare).parameters.values() if p.kind is p.KEYWORD_ONLY]
     near = difflib.get_close_matches(m.group(2), takes, n=1)
     return f" (did you mean {near[0]!r}?)" if near else f"; it takes {', '.join(takes)}"
 
