@@ -83,9 +83,12 @@ def _runner(project: Project, options: BuildOptions) -> Any:
     limit = timeout_setting(project.project_dir, options.timeout)
     n = parse_jobs(jobs)
     default = executor or ("serial" if n == 1 else "processes")
-    if options.executor is None and executor is not None and executor not in project.executors:
-        raise ConfigError(f"{project.project_dir / 'pyproject.toml'} [tool.assetbuild]: unknown executor "
-                          f"{executor!r} (known: {', '.join(sorted(project.executors))}; more come from plugins)")
+    if default not in project.executors:  # named by --executor, or by pyproject.toml (then said)
+        from ..plugins import plugin_hint
+
+        where = f"{project.project_dir / 'pyproject.toml'} [tool.assetbuild]: " if options.executor is None else ""
+        raise ConfigError(f"{where}unknown executor {default!r} (known: {', '.join(sorted(project.executors))}; "
+                          f"more come from plugins){plugin_hint(default)}")
     runner = Runner(project.executors, default=default, jobs=n, project_dir=str(project.project_dir),
                     project_modules=project.loaded.project_modules, options=executor_options,
                     timeout=limit)  # make_logger: the build's observer (build_project)

@@ -189,8 +189,10 @@ def _validate(graph: Graph, io_managers: dict[str, Any], project_dir: Path, cach
         d: AssetDef = graph.nodes[name]  # type: ignore[assignment]
         if d.io not in io_managers:
             known = ", ".join(sorted(io_managers))
+            from ..plugins import plugin_hint
+
             raise DefinitionError(f"asset {name!r}: unknown IO manager {d.io!r} (known: {known}; "
-                                  "more come from plugins)", file=d.file, line=d.line)
+                                  f"more come from plugins){plugin_hint(d.io)}", file=d.file, line=d.line)
         if d.producer is not None and d.io in external:
             raise DefinitionError(f"out {name!r} of multi-asset {d.producer!r}: io={d.io!r} writes its data "
                                   "itself, outside the cache, which the outs of a multi-asset cannot do yet; "
@@ -405,8 +407,10 @@ def _validated_executors(graph: Graph, plugin_manager: Any) -> dict[str, Any]:
         d: AssetDef = declared.nodes[name]  # type: ignore[assignment]
         if d.executor is not None and d.executor not in executors:
             known = ", ".join(sorted(executors))
+            from ..plugins import plugin_hint
+
             raise DefinitionError(f"asset {name!r}: unknown executor {d.executor!r} (known: {known}; "
-                                  "more come from plugins)", file=d.file, line=d.line)
+                                  f"more come from plugins){plugin_hint(d.executor)}", file=d.file, line=d.line)
     return executors
 
 

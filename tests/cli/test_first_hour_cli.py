@@ -360,4 +360,24 @@ def test_an_unknown_executor_in_pyproject_names_the_file(tmp_path):
     r = cli(cwd=tmp_path)
     assert r.returncode == 2 and r.stdout == ""
     assert r.stderr == (f"assetbuild: error: {tmp_path / 'pyproject.toml'} [tool.assetbuild]: unknown executor "
-                        "'procesess' (known: processes, serial, threads; more come from plugins)\n")
+                        "'procesess' (known: processes, serial, threads; more come from plugins); "
+                        "ASSETBUILD_DISABLE_PLUGIN_AUTOLOAD is set, so no installed plugin is loaded\n")
+
+
+# --- an IO manager or executor of a plugin that is not there: which plugin, or why not loaded --
+
+def test_an_unknown_io_manager_names_the_plugin_that_has_it(tmp_path):
+    import importlib.util
+
+    (tmp_path / "AssetFile").write_text("from assetbuild import asset\n\n@asset(io='parquet')\ndef t():\n"
+                                        "    return 1\n")
+    r = cli(cwd=tmp_path)  # clean_env: ASSETBUILD_DISABLE_PLUGIN_AUTOLOAD=1
+    assert r.returncode == 2 and r.stderr.endswith(
+        "; ASSETBUILD_DISABLE_PLUGIN_AUTOLOAD is set, so no installed plugin is loaded\n"), r.stderr
+    if importlib.util.find_spec("assetbuild_pandas") is not None:
+        pytest.skip("assetbuild-pandas is installed here: parquet is known")
+    r = cli(cwd=tmp_path, env=clean_env(ASSETBUILD_DISABLE_PLUGIN_AUTOLOAD=""))
+    assert r.returncode == 2 and r.stderr == (
+        "assetbuild: error: AssetFile:3: asset 't': unknown IO manager 'parquet' (known: bytes, files, json, pickle, "
+        "text; more come from plugins); 'parquet' comes with the plugin assetbuild-pandas: "
+        "pip install -e plugins/assetbuild-pandas\n"), r.stderr
