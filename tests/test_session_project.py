@@ -124,3 +124,15 @@ def test_assetbuild_run_from_its_own_clone_is_not_warned_about(tmp_path: Path) -
     (tmp_path / "AssetFile").write_text("from assetbuild import asset\n\n@asset(io='text')\ndef a():\n    return 'x'\n")
     r = cli("build", cwd=tmp_path, env=clean_env())  # ``python -m``: the clone's package comes first
     assert r.returncode == 0 and r.stderr == "", r.stderr
+
+
+def test_an_assetfile_that_declares_nothing_is_said(tmp_path: Path) -> None:
+    """A function without @asset is no asset: the build said '0 built' and nothing else."""
+    (tmp_path / "AssetFile").write_text("def orders():\n    return [1, 2]\n")
+    r = cli("build", cwd=tmp_path, env=clean_env())
+    assert r.returncode == 0
+    assert r.stderr == ("warning: AssetFile declares no asset or source: a function is an asset once decorated "
+                        "with @asset\n"), r.stderr
+    (tmp_path / "AssetFile").write_text("from assetbuild import asset\n\n@asset\ndef orders():\n    return [1, 2]\n")
+    r = cli("build", cwd=tmp_path, env=clean_env())
+    assert r.returncode == 0 and r.stderr == "", r.stderr

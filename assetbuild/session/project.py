@@ -366,6 +366,9 @@ def open_project(project_dir: str | os.PathLike[str] = ".", *, assetfile: str | 
                               f"imported first: `import {name}` gives that one in the build's process and "
                               f"yours in a worker process (-j), under the same key; rename {entry}")
             decls = loaded.decls
+            if not decls and sliced is None:  # a slice declares only what it needs
+                reporter.warn(f"{_shown(loaded.path, root)} declares no asset or source: a function is an asset "
+                              "once decorated with @asset")
             if sliced is not None:
                 frontier = sliced["frontier"]
                 decls = [stand_in(d) if isinstance(d, AssetDef) and d.name in frontier else d for d in decls]
@@ -385,6 +388,14 @@ def open_project(project_dir: str | os.PathLike[str] = ".", *, assetfile: str | 
         _validate(graph, io_managers, root, cache, code_files(loaded, root))
         executors = _validated_executors(graph, plugin_manager)
         yield Project(root, cache, loaded, graph, io_managers, plugin_manager, reporter, executors, sliced)
+
+
+def _shown(path: Path, root: Path) -> str:
+    """The AssetFile as errors name it: relative to the project directory when inside it."""
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def stand_in(d: AssetDef) -> AssetDef:
