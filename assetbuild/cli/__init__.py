@@ -147,6 +147,10 @@ def _param_args(ctx: click.Context, local: dict[str, Any]) -> dict[str, Any]:
 _exclude_option = click.option(
     "--exclude", "exclude", metavar="SEL", multiple=True,
     help="Leave out what SEL selects (same syntax as ASSETS; repeatable). What the rest needs is still built.")
+# status, list and graph build nothing: what they leave out is only not shown
+_exclude_shown_option = click.option(
+    "--exclude", "exclude", metavar="SEL", multiple=True,
+    help="Leave out what SEL selects (same syntax as ASSETS; repeatable).")
 
 
 def _selection(assets: tuple[str, ...], opts: dict[str, Any]) -> tuple[str, ...]:
@@ -328,7 +332,7 @@ describe_option(watch, "as_json", "Print one JSON line per build that ran someth
 @json_option('Print one JSON document, {"assets": [...]}: each one\'s state and reasons.')
 @_param_option
 @_remote_options
-@_exclude_option
+@_exclude_shown_option
 @click.option("--check", is_flag=True, help="Exit 1 when any selected asset is not fresh (stale, missing or failed), "
               "0 when all are: a CI gate, like make -q.")
 @click.option("--partitions", "each_partition", is_flag=True,
@@ -391,7 +395,7 @@ def why(ctx: click.Context, asset: str, partition: str | None, **local: Any) -> 
 @click.argument("assets", nargs=-1)
 @_common
 @json_option('Print one JSON document, {"assets": [...]}: each one\'s kind, inputs and path.')
-@_exclude_option
+@_exclude_shown_option
 @click.pass_context
 @_handle_errors
 def list_cmd(ctx: click.Context, assets: tuple[str, ...], **local: Any) -> None:
@@ -416,7 +420,7 @@ def list_cmd(ctx: click.Context, assets: tuple[str, ...], **local: Any) -> None:
               "coloured by its status state (as the UI's /graph page); png: Graphviz's, needs `dot` installed.")
 @click.option("-o", "--output", "out", metavar="FILE", default=None,
               help="Write to FILE instead of stdout (png needs it on a terminal).")
-@_exclude_option
+@_exclude_shown_option
 @click.pass_context
 @_handle_errors
 def graph(ctx: click.Context, assets: tuple[str, ...], fmt: str, out: str | None, **local: Any) -> None:
