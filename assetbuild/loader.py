@@ -458,9 +458,11 @@ def find_assetfile(project_dir: Path, assetfile: str | os.PathLike[str] | None) 
         p = Path(assetfile)
         p = p if p.is_absolute() else project_dir / p
         if not p.is_file():
-            raise DefinitionError(f"no such AssetFile: {p}")
+            raise DefinitionError(f"{p} is a directory, not an AssetFile" if p.is_dir() else f"no such AssetFile: {p}")
         return p
     p = project_dir / "AssetFile"
+    if p.is_dir():
+        raise DefinitionError(f"{p} is a directory; the AssetFile is a Python file")
     if not p.is_file():
         raise ProjectNotFound(f"no AssetFile in {project_dir}",
                               api_hint="pass project_dir= to load another directory, or assetfile= to name the file",

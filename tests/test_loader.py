@@ -113,6 +113,12 @@ def test_assetfile_can_be_named(project):
         assetbuild.build(project_dir=project.root, assetfile="nope.py")
     with pytest.raises(DefinitionError, match="no AssetFile in"):
         assetbuild.build(project_dir=project.root)
+    (project.root / "lib").mkdir()  # a directory is said to be one (it was "no such AssetFile")
+    with pytest.raises(DefinitionError, match="lib is a directory, not an AssetFile"):
+        assetbuild.build(project_dir=project.root, assetfile="lib")
+    (project.root / "AssetFile").mkdir()
+    with pytest.raises(DefinitionError, match="AssetFile is a directory; the AssetFile is a Python file"):
+        assetbuild.build(project_dir=project.root)
 
 
 def test_load_error_points_at_the_user_line(project):
