@@ -141,7 +141,7 @@ def _check_options(f: Callable[..., Any], aname: str, *, file: str, line: int, i
             check_name(target, f"input of {what} {aname!r}", file=file, line=line)
         else:
             check_fan_in(target, aname, file=file, line=line)
-    if isinstance(deps, (str, bytes)) or not isinstance(deps, Iterable):
+    if deps is not None and (isinstance(deps, (str, bytes)) or not isinstance(deps, Iterable)):  # None: none
         raise DefinitionError(f"{what} {aname!r}: deps must be a list of asset or source names, e.g. "
                               f"deps=[{deps!r}], got {deps!r}" if isinstance(deps, str) else
                               f"{what} {aname!r}: deps must be a list of asset or source names, got {deps!r}",

@@ -99,6 +99,14 @@ def test_options_of_the_wrong_type_say_what_they_take(options, message):
     assert f"asset 'f': {message}" in str(e.value) and e.value.line is not None
 
 
+def test_none_for_deps_and_ins_means_none():
+    @asset(deps=None, ins=None)
+    def f():
+        return 1
+
+    assert (f.__assetbuild_asset__.deps, f.__assetbuild_asset__.ins) == ((), {})
+
+
 def test_source_records_where_it_was_declared():
     s = source("raw", "data/raw.csv")
     assert s.name == "raw" and s.path == "data/raw.csv" and s.file == __file__
