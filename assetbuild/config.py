@@ -1,7 +1,8 @@
 """Reads a project's settings: the ``[tool.assetbuild]`` table of its ``pyproject.toml``.
 
-Only the table is read; unknown keys are left to whoever uses them. Command-line options and
-arguments of the Python API override what is set here.
+Only the table is read. A sub-table of it may belong to a plugin (``[tool.assetbuild.duckdb]``);
+any other key that assetbuild does not read is a typo until proven otherwise (``unknown_settings``).
+Command-line options and arguments of the Python API override what is set here.
 """
 
 from __future__ import annotations
@@ -32,6 +33,28 @@ def project_settings(project_dir: Path) -> dict[str, Any]:
     if not isinstance(table, dict):
         raise ConfigError(f"{path}: [tool.assetbuild] must be a table")
     return table
+
+
+# The keys of [tool.assetbuild] that assetbuild itself reads (tables apart: plugins have theirs).
+SETTINGS = ("executor", "executor-options", "history", "jobs", "params", "retry_backoff", "timeout")
+
+
+def unknown_settings(project_dir: Path) -> str | None:
+    """A warning naming the keys of ``[tool.assetbuild]`` that nothing reads (``jobz = 2``, which
+    would otherwise change nothing, silently), with the nearest known one; None when there are none."""
+    import difflib
+
+    table = project_settings(project_dir)
+    unknown = [k for k, v in table.items() if k not in SETTINGS and not isinstance(v, dict)]
+    if not unknown:
+        return None
+    names = []
+    for k in unknown:
+        near = difflib.get_close_matches(k.replace("_", "-"), [s.replace("_", "-") for s in SETTINGS], n=1)
+        names.append(repr(k) + (f" (did you mean {SETTINGS[[s.replace('_', '-') for s in SETTINGS].index(near[0])]!r}?)"
+                                if near else ""))
+    return (f"{project_dir / 'pyproject.toml'} [tool.assetbuild]: unknown setting{'s' if len(names) > 1 else ''} "
+            f"{', '.join(names)}, ignored; assetbuild reads {', '.join(SETTINGS)}")
 
 
 def execution_settings(project_dir: Path, *, jobs: str | int | None, executor: str | None,

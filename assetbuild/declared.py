@@ -126,6 +126,9 @@ def _check_options(f: Callable[..., Any], aname: str, *, file: str, line: int, i
     timeout, max_age, env, params defaults, outputs)."""
     declared_params = params
     fparams = _params_of(f, file, line)
+    if ins is not None and not isinstance(ins, Mapping):
+        raise DefinitionError(f"{what} {aname!r}: ins must be a dict of parameter names to inputs, e.g. "
+                              f"ins={{'rows': 'cleaned'}}, got {ins!r}", file=file, line=line)
     ins_map = dict(ins) if ins else {}
     pnames = {p for p, _ in fparams} if ins_map else ()
     for param, target in ins_map.items():
@@ -138,6 +141,11 @@ def _check_options(f: Callable[..., Any], aname: str, *, file: str, line: int, i
             check_name(target, f"input of {what} {aname!r}", file=file, line=line)
         else:
             check_fan_in(target, aname, file=file, line=line)
+    if deps is not None and (isinstance(deps, (str, bytes)) or not isinstance(deps, Iterable)):  # None: none
+        raise DefinitionError(f"{what} {aname!r}: deps must be a list of asset or source names, e.g. "
+                              f"deps=[{deps!r}], got {deps!r}" if isinstance(deps, str) else
+                              f"{what} {aname!r}: deps must be a list of asset or source names, got {deps!r}",
+                              file=file, line=line)
     dep_list = tuple(deps) if deps else ()
     for d in dep_list:
         check_name(d, f"dependency of {what} {aname!r}", file=file, line=line)
@@ -163,7 +171,8 @@ def _check_options(f: Callable[..., Any], aname: str, *, file: str, line: int, i
     if io_name is None:
         io_name = "pickle"
     if not isinstance(io_name, str) or not io_name:
-        raise DefinitionError(f"{what} {aname!r}: io must be an IO manager name", file=file, line=line)
+        raise DefinitionError(f"{what} {aname!r}: io must be an IO manager name (a str such as 'json'), "
+                              f"got {io_name!r}", file=file, line=line)
     # (a plain path, or no timeout, is the common case: no message is formatted for it)
     rel = path if path is None or (type(path) is str and _PLAIN_PATH_RE.match(path)) else \
         check_relpath(path, f"{what} {aname!r} path", file=file, line=line)
@@ -297,10 +306,28 @@ def check_cron(schedule: object, what: str, *, file: str | None = None, line: in
 
     text = schedule.strip() if isinstance(schedule, str) else None
     if not text or (len(text.split()) != 5 and text not in _CRON_ALIASES) or not croniter.is_valid(text):
+        wrong = _cron_out_of_range(text) if text else None
         raise DefinitionError(f"{what}: schedule must be a cron expression of five fields (minute hour day "
-                              f"month weekday, e.g. '0 9 * * *') or @daily, @hourly..., got {schedule!r}",
-                              file=file, line=line)
+                              f"month weekday, e.g. '0 9 * * *') or @daily, @hourly..., got {schedule!r}"
+                              + (f": {wrong}" if wrong else ""), file=file, line=line)
     return text
+
+
+_CRON_FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day of month", 1, 31), ("month", 1, 12), ("weekday", 0, 7))
+
+
+def _cron_out_of_range(text: str) -> str | None:
+    """Which field of a five-field expression holds a number outside its range ('hour 25 is not
+    in 0-23'): croniter says only "out of range", and five fields look right to the eye."""
+    fields = text.split()
+    if len(fields) != 5:
+        return None
+    for (field, low, high), part in zip(_CRON_FIELDS, fields):
+        for item in part.split(","):
+            for n in re.split(r"[-/]", item.split("/")[0]):
+                if n.isdigit() and not low <= int(n) <= high:
+                    return f"{field} {n} is not in {low}-{high}"
+    return None
 
 
 def check_timezone(tz: object, what: str, *, file: str | None = None, line: int | None = None) -> str:

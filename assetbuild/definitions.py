@@ -9,8 +9,7 @@ itself, so it stays callable as plain Python (``inc(1) == 2`` in a unit test).
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterable, Mapping
-from types import MappingProxyType
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from .declared import (  # noqa: F401  (check_name, check_relpath and UNKILLABLE_EXECUTORS: imported from here too)
@@ -173,6 +172,41 @@ class Skip:
         return f"Skip({self.reason!r})"
 
 
+class Params(Mapping[str, Any]):
+    """``context.params``: the resolved params, read-only. A name the asset does not declare is a
+    KeyError that says which it does (a typo in ``context.params["treshold"]``)."""
+
+    __slots__ = ("_asset", "_values")
+
+    def __init__(self, asset: str, values: Mapping[str, Any] | None) -> None:
+        self._asset = asset
+        self._values = dict(values) if values else {}
+
+    def __getitem__(self, name: str) -> Any:
+        try:
+            return self._values[name]
+        except KeyError:
+            known = ", ".join(map(repr, self._values)) or "none; declare them with @asset(params={...})"
+            raise KeyError(f"asset {self._asset!r} has no param {name!r} (its params: {known})") from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        return f"Params({self._values!r})"
+
+
+def check_metadata(metadata: object) -> Mapping[str, Any]:
+    """``add_metadata``'s argument: a dict (a list of names has no values to record)."""
+    if not isinstance(metadata, Mapping):
+        raise TypeError(f"add_metadata takes a dict of names to values, e.g. add_metadata({{'rows': 3}}), "
+                        f"got {metadata!r}")
+    return metadata
+
+
 class AssetContext:
     """Passed to a parameter named ``context``: who is running, where, its params, and a place
     for metadata."""
@@ -191,7 +225,7 @@ class AssetContext:
         self.metadata: dict[str, Any] = {}
         # the asset's resolved params (``@asset(params=...)``), read-only: the values its key was
         # made from, so a function cannot change what a later asset or run sees
-        self.params: Mapping[str, Any] = MappingProxyType(dict(params) if params else {})
+        self.params: Mapping[str, Any] = Params(asset, params)
 
     def set_partition(self, ref: Any, project_dir: Any) -> None:
         """Fill in the partition fields from the task's PartitionRef (assetbuild.partitioned)."""
@@ -211,7 +245,7 @@ class AssetContext:
 
     def add_metadata(self, metadata: Mapping[str, Any]) -> None:
         """Merge ``metadata`` into what is recorded with this materialization."""
-        self.metadata.update(metadata)
+        self.metadata.update(check_metadata(metadata))
 
     def out(self, declared: str) -> Any:
         """Where to write the declared output ``declared`` (``"model.pkl"``, ``"eval/"``): a

@@ -82,6 +82,12 @@ def _suggest(name: str, choices: Iterable[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+def _kind(d: object) -> str:
+    """What a declaration is, as errors say it."""
+    return "asset" if isinstance(d, AssetDef) else "observable source" if isinstance(d, ObservableSourceDef) \
+        else "source"
+
+
 def resolve(decls: Sequence[AssetDef | SourceDef | ObservableSourceDef | ResourceDef]) -> Graph:
     """Bind every parameter to a node and order the assets; raise DefinitionError on any problem."""
     nodes: dict[str, AssetDef | SourceDef | ObservableSourceDef] = {}
@@ -109,12 +115,12 @@ def resolve(decls: Sequence[AssetDef | SourceDef | ObservableSourceDef | Resourc
                                   "the AssetContext; choose another name", file=d.file, line=d.line)
         prev = nodes.get(d.name)
         if prev is not None:
-            what = "asset" if isinstance(d, AssetDef) else "observable source" \
-                if isinstance(d, ObservableSourceDef) else "source"
             if isinstance(d, AssetDef) and d.producer is not None or isinstance(prev, AssetDef) and prev.producer:
                 _clash_of_out(d, prev)  # type: ignore[arg-type]  # no resource gets here
-            raise DefinitionError(f"two definitions named {d.name!r} (the other at {prev.file}:{prev.line}); "
-                                  f"rename one {what}", file=d.file, line=d.line)
+            what, other = _kind(d), _kind(prev)
+            raise DefinitionError(f"two definitions named {d.name!r}: this {what} and "
+                                  f"{'another' if other == what else 'a'} {other} (at {prev.file}:{prev.line}); "
+                                  "rename one", file=d.file, line=d.line)
         nodes[d.name] = d  # type: ignore[assignment]  # a ResourceDef went on above (no isinstance per asset)
     if resources:
         _check_resource_names(resources, nodes)

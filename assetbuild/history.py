@@ -1,5 +1,5 @@
 """History: every command that builds, restores or observes is a run, and what happened to each
-asset in it is an event (materialized, restored, failed, skipped, observed), kept in the store.
+asset in it is an event (materialized, restored, failed, skipped, observed, accepted), kept in the store.
 
 A cached result is no event: its run counts it. A run in which nothing happened (a null build)
 is not recorded at all, so a null build still writes nothing. Events are written in the batch of

@@ -125,7 +125,9 @@ class IOContext:
 
     def add_metadata(self, metadata: Mapping[str, Any]) -> None:
         """Merge ``metadata`` into what is recorded with this materialization."""
-        self.metadata.update(metadata)
+        from .definitions import check_metadata
+
+        self.metadata.update(check_metadata(metadata))
 
     def __repr__(self) -> str:
         return f"IOContext(asset={self.asset!r})"

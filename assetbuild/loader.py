@@ -186,9 +186,15 @@ def shadowing_files(project_dir: Path) -> list[tuple[str, str]]:
         if name == entry and not os.path.isfile(os.path.join(root, entry, "__init__.py")):
             continue
         f = getattr(sys.modules.get(name), "__file__", None)
-        if f and not _in_project(f, root):
+        if f and not _in_project(f, root) and not _is_entry(f, root + entry):
             out.append((entry, name))
     return out
+
+
+def _is_entry(file: str, entry: str) -> bool:
+    """Whether ``file`` is the project entry itself (``json.py``, or a file of package ``x/``): the
+    module imported is then the project's own, as when assetbuild's clone is the project (the demo)."""
+    return file == entry or file.startswith(os.path.join(entry, ""))
 
 
 def compiled_mark() -> int:
@@ -497,9 +503,11 @@ def find_assetfile(project_dir: Path, assetfile: str | os.PathLike[str] | None) 
         p = Path(assetfile)
         p = p if p.is_absolute() else project_dir / p
         if not p.is_file():
-            raise DefinitionError(f"no such AssetFile: {p}")
+            raise DefinitionError(f"{p} is a directory, not an AssetFile" if p.is_dir() else f"no such AssetFile: {p}")
         return p
     p = project_dir / "AssetFile"
+    if p.is_dir():
+        raise DefinitionError(f"{p} is a directory; the AssetFile is a Python file")
     if not p.is_file():
         raise ProjectNotFound(f"no AssetFile in {project_dir}",
                               api_hint="pass project_dir= to load another directory, or assetfile= to name the file",
@@ -520,9 +528,28 @@ def _loading_error(exc: BaseException, path: Path, project_dir: Path) -> Definit
     if isinstance(exc, SyntaxError) and exc.filename:  # in a module the AssetFile imports
         return DefinitionError(f"syntax error: {exc.msg}", file=exc.filename, line=exc.lineno,
                                detail=detail, excerpt=syntax_excerpt(exc))
-    return DefinitionError(f"error while loading the AssetFile: {what}",
+    return DefinitionError(f"error while loading the AssetFile: {what}{_keyword_hint(exc)}",
                            file=where.filename if where else str(path),
                            line=where.lineno if where else None, detail=detail)
+
+
+def _keyword_hint(exc: BaseException) -> str:
+    """For ``@asset(grup="x")``: the keyword meant, or those the declaration takes."""
+    import re
+
+    m = re.fullmatch(r"(\w+)\(\) got an unexpected keyword argument '(\w+)'", str(exc)) \
+        if isinstance(exc, TypeError) else None
+    if m is None or m.group(1) not in ("asset", "multi_asset", "source", "resource", "observable_source"):
+        return ""
+    import difflib
+    import inspect
+
+    from . import definitions, outs
+
+    declare = getattr(outs if m.group(1) == "multi_asset" else definitions, m.group(1))
+    takes = [p.name for p in inspect.signature(declare).parameters.values() if p.kind is p.KEYWORD_ONLY]
+    near = difflib.get_close_matches(m.group(2), takes, n=1)
+    return f" (did you mean {near[0]!r}?)" if near else f"; it takes {', '.join(takes)}"
 
 
 def assetfile_digest(source: bytes) -> str:

@@ -60,7 +60,10 @@ class Looking:
                         continue
                 d = self._decide(name)
             except Unusable as e:  # a source it needs (directly or upstream) does not exist,
-                out.append(unusable_status(name, e, self.graph.inputs, self.observations))  # or failed
+                st = unusable_status(name, e, self.graph.inputs, self.observations)  # or failed
+                if self.store.get_head(name) is None:  # never built (or cleaned): missing, as without the cause
+                    st = AssetStatus(name, "missing", st.reasons)
+                out.append(st)
                 continue
             st = state_of(name, d)
             if d.action == "run" and d.key is not None:  # only an asset that would run can have failed

@@ -230,3 +230,19 @@ def collect_options(pm: pluggy.PluginManager, taken: Iterable[str] = ()) -> list
             found[flag.flag] = plugin_name
             flags.append(flag)
     return flags
+
+
+# The IO managers and executors of the plugins in this repository's plugins/ folder, by name: an
+# unknown name that one of them registers says which plugin to install.
+_SHIPPED = {"parquet": "assetbuild-pandas", "csv": "assetbuild-pandas", "npy": "assetbuild-numpy",
+            "npz": "assetbuild-numpy", "duckdb": "assetbuild-duckdb", "dask": "assetbuild-dask"}
+
+
+def plugin_hint(name: object) -> str:
+    """What to do about an unknown IO manager or executor ``name``: install the plugin that has
+    it, or let installed plugins load; "" when neither applies."""
+    if os.environ.get("ASSETBUILD_DISABLE_PLUGIN_AUTOLOAD"):
+        return "; ASSETBUILD_DISABLE_PLUGIN_AUTOLOAD is set, so no installed plugin is loaded"
+    plugin = _SHIPPED.get(name) if isinstance(name, str) else None
+    return f"; {name!r} comes with the plugin {plugin}: pip install -e plugins/{plugin}" if plugin else ""
+

@@ -25,7 +25,7 @@ from .definitions import AssetDef, SourceDef
 from .errors import CacheCorrupt
 from .fingerprint.shown import shown_values
 from .graph import Graph
-from .keys import KeyParts, env_parts, explain_change, make_key, resource_changes, source_key_path
+from .keys import KeyParts, env_parts, explain_change, make_key, source_key_path
 from .manifest import Manifest, decode_manifest, outputs_key_part
 from .params import declared_json
 from .reports import AssetResult, AssetStatus, Head, Reason, Trace
@@ -68,16 +68,23 @@ def why_run(parts: KeyParts, head: Head | None, sources: frozenset[str] | set[st
     return tuple(reasons)
 
 
-def _upstream_stale(parts: KeyParts, head: Head | None) -> Decision:
-    """A dry run's decision while an upstream will rebuild: run, unless that output is unchanged."""
+def _upstream_stale(parts: KeyParts, head: Head | None, sources: frozenset[str] | set[str] = frozenset(),
+                    observed: frozenset[str] | set[str] = frozenset(), fn: Any = None) -> Decision:
+    """A dry run's decision while an upstream will rebuild: run, unless that output is unchanged
+    and nothing else in the key changed. What else changed (its code, env, params, a resource's
+    version, another input) is known now, whatever the upstream makes: it is said, and then the
+    asset runs whatever that output is (``would_do``: "run", not "maybe")."""
     if head is None:  # missing: that is the one reason (it runs whatever its upstream makes)
         return Decision("run", parts, reasons=(_NEVER_BUILT,), head=head)
     unknown = [up for up, dv in parts.inputs if dv is None]
-    why = [Reason("upstream-changed", f"{_some(unknown)} {'is' if len(unknown) == 1 else 'are'} stale "
-                  "(runs only if that output changes)")]
-    if parts.resources != head.resources:  # known now, whatever the upstream makes
-        why += resource_changes(head.resources, parts.resources)
-    return Decision("run", parts, reasons=tuple(why), head=head)
+    recorded = dict(head.inputs)
+    assumed = parts._replace(inputs=tuple((up, recorded.get(up, "") if dv is None else dv) for up, dv in parts.inputs))
+    known = tuple(r for r in why_run(assumed, head, sources, observed, fn) if r.code != "key-changed")
+    stale = Reason("upstream-changed", f"{_some(unknown)} {'is' if len(unknown) == 1 else 'are'} stale"
+                   + ("" if known else " (runs only if that output changes)"))
+    code = tuple(r for r in known if r.code == "code-changed")
+    return Decision("run", parts, reasons=code + (stale,) + tuple(r for r in known if r.code != "code-changed"),
+                    head=head)
 
 
 class TraceRebuilder:
@@ -197,7 +204,7 @@ class TraceRebuilder:
             return self._volatile(name, parts, head)
         for _, dv in inputs:
             if dv is None:  # a dry run: an upstream will rebuild, so this key is not known yet
-                return _upstream_stale(parts, head)
+                return _upstream_stale(parts, head, self.sources, self.observed, adef.fn)
         key = make_key(name, parts)
         trace: Any = head if head is not None and head.key == key else self.store.get_trace(key)
         if trace is None:

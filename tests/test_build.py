@@ -371,9 +371,14 @@ def b(a):
     return a
 """)
     st = project.status()
-    assert st["a"].state == "stale" and st["a"].reasons[0].code == "source-missing"
+    assert st["a"].state == "missing" and st["a"].reasons[0].code == "source-missing"  # never built
     assert "raw.csv" in st["a"].reasons[0].detail
-    assert st["b"].reasons[0].code == "source-missing"
+    assert st["b"].state == "missing" and st["b"].reasons[0].code == "source-missing"
+    project.write("raw.csv", "x\n")
+    assert project.build().ok
+    (project.root / "raw.csv").unlink()
+    st = project.status()  # built once: stale, for the same reason
+    assert [(st[n].state, st[n].reasons[0].code) for n in "ab"] == [("stale", "source-missing")] * 2
 
 
 def test_context_knows_the_asset_and_the_project(project):

@@ -558,6 +558,26 @@ def test_export_warns_about_stale_and_never_built_assets(project, tmp_path):
     assert "not up to date" in err.getvalue()
 
 
+def test_export_observes_like_status_so_readers_of_an_observable_source_are_not_called_stale(project, tmp_path):
+    """Without observing, the reader of an observable source looked stale ('feed is stale') to
+    export's warning, though status said fresh."""
+    project.assetfile("""
+from assetbuild import observable_source
+
+@observable_source
+def feed():
+    return "v1"
+
+@asset(io="json")
+def reader(feed):
+    return feed
+""")
+    assert project.build().ok and project.status()["reader"].state == "fresh"
+    rep, err = quiet()
+    r = assetbuild.export_cache(tmp_path / "a.tar", project_dir=project.root, reporter=rep)
+    assert (r["entries"], r["stale"], err.getvalue()) == (1, [], "")
+
+
 def _tamper(src: Path, dest: Path, edit) -> None:
     """Copy an archive, passing each (name, bytes) member through ``edit`` (None drops it)."""
     with tarfile.open(src) as tin, tarfile.open(dest, "w") as tout:

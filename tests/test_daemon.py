@@ -273,6 +273,19 @@ def clean(orders):
     assert rows[-1]["error"].startswith("AssetFile:2:")  # recorded too
 
 
+def test_run_says_once_when_no_selected_asset_has_a_policy(project):
+    """A new user's `assetbuild run` in a project without auto=/freshness=/schedule= built
+    nothing, tick after tick, saying only 'nothing to do (0 evaluated)'."""
+    project.assetfile("@asset\ndef plain():\n    return 1\n")
+    out = cli("run", "--once", cwd=project.root, env=clean_env(ASSETBUILD_NOW=at("08:00")))
+    assert out.returncode == 0 and out.stdout.endswith("tick 1: nothing to do (0 evaluated)\n"), out.stdout
+    assert out.stderr == ("warning: no selected asset has a policy (auto=, freshness= or schedule=), so run builds "
+                          "none of them; `assetbuild` builds what is not up to date\n")
+    pipeline(project)
+    out = cli("run", "--once", cwd=project.root, env=clean_env(ASSETBUILD_NOW=at("08:00")))
+    assert out.returncode == 0 and out.stderr == "", out.stderr
+
+
 def test_run_json_prints_one_line_per_tick(project):
     pipeline(project)
     out = cli("run", "--once", "--json", cwd=project.root, env=clean_env(ASSETBUILD_NOW=at("08:00")))

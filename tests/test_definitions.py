@@ -83,6 +83,30 @@ def test_ins_must_name_a_parameter():
             return a
 
 
+@pytest.mark.parametrize("options, message", [
+    ({"deps": "config"}, "deps must be a list of asset or source names, e.g. deps=['config'], got 'config'"),
+    ({"deps": 5}, "deps must be a list of asset or source names, got 5"),
+    ({"ins": ["c"]}, "ins must be a dict of parameter names to inputs, e.g. ins={'rows': 'cleaned'}, got ['c']"),
+    ({"io": 3}, "io must be an IO manager name (a str such as 'json'), got 3"),
+])
+def test_options_of_the_wrong_type_say_what_they_take(options, message):
+    """deps="config" was read letter by letter ("deps names 'c'"); ins=[...] was a ValueError
+    from dict() that named neither the option nor the asset."""
+    with pytest.raises(DefinitionError) as e:
+        @asset(**options)
+        def f(c):
+            return c
+    assert f"asset 'f': {message}" in str(e.value) and e.value.line is not None
+
+
+def test_none_for_deps_and_ins_means_none():
+    @asset(deps=None, ins=None)
+    def f():
+        return 1
+
+    assert (f.__assetbuild_asset__.deps, f.__assetbuild_asset__.ins) == ((), {})
+
+
 def test_source_records_where_it_was_declared():
     s = source("raw", "data/raw.csv")
     assert s.name == "raw" and s.path == "data/raw.csv" and s.file == __file__

@@ -41,8 +41,16 @@ def test_parameter_with_default_keeps_it():
 
 
 def test_duplicate_names_are_refused():
-    with pytest.raises(DefinitionError, match="two definitions named 'a'"):
+    with pytest.raises(DefinitionError, match="two definitions named 'a': this asset and another asset"):
         resolve([A("a"), A("a", line=9)])
+
+
+def test_a_source_and_an_asset_of_one_name_are_each_called_what_they_are():
+    """It said 'rename one asset' of a source and an asset."""
+    with pytest.raises(DefinitionError) as e:
+        resolve([S("a"), A("a", line=9)])
+    assert "two definitions named 'a': this asset and a source (at " in str(e.value)
+    assert str(e.value).endswith("; rename one")
 
 
 @pytest.mark.parametrize("decl", [A("context", line=4), S("context")], ids=["asset", "source"])

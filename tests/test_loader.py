@@ -113,6 +113,12 @@ def test_assetfile_can_be_named(project):
         assetbuild.build(project_dir=project.root, assetfile="nope.py")
     with pytest.raises(DefinitionError, match="no AssetFile in"):
         assetbuild.build(project_dir=project.root)
+    (project.root / "lib").mkdir()  # a directory is said to be one (it was "no such AssetFile")
+    with pytest.raises(DefinitionError, match="lib is a directory, not an AssetFile"):
+        assetbuild.build(project_dir=project.root, assetfile="lib")
+    (project.root / "AssetFile").mkdir()
+    with pytest.raises(DefinitionError, match="AssetFile is a directory; the AssetFile is a Python file"):
+        assetbuild.build(project_dir=project.root)
 
 
 def test_load_error_points_at_the_user_line(project):
@@ -122,6 +128,21 @@ def test_load_error_points_at_the_user_line(project):
         project.build()
     assert ei.value.file.endswith("lib.py") and ei.value.line == 2
     assert "RuntimeError: bad config" in str(ei.value) and "Traceback" in ei.value.detail
+
+
+@pytest.mark.parametrize("declaration, hint", [
+    ('@asset(grup="x")\ndef a():\n    return 1\n', "asset() got an unexpected keyword argument 'grup' "
+                                                    "(did you mean 'group'?)"),
+    ('s = source("s", "s.txt", vesion="mtime")\n', "source() got an unexpected keyword argument 'vesion' "
+                                                   "(did you mean 'version'?)"),
+    ('@asset(frob=1)\ndef a():\n    return 1\n', "asset() got an unexpected keyword argument 'frob'; it takes "
+                                                "name, ins, deps, io, path,"),
+])
+def test_a_mistyped_keyword_of_a_declaration_says_the_one_meant(project, declaration, hint):
+    project.assetfile(declaration)
+    with pytest.raises(DefinitionError) as ei:
+        project.build()
+    assert f"TypeError: {hint}" in str(ei.value) and ei.value.line == 2
 
 
 def test_asset_functions_can_be_unit_tested(project):

@@ -163,6 +163,32 @@ def test_context_params_is_read_only_and_a_run_cannot_change_another_runs_values
     assert project.status()["grows"].state == "fresh"  # the changes did not reach the key
 
 
+def test_a_param_the_asset_does_not_declare_names_those_it_does(project):
+    """context.params["treshold"] was a bare KeyError: 'treshold'; add_metadata(["x"]) a ValueError
+    from dict.update."""
+    project.assetfile('''
+        @asset(io="json", params={"threshold": 3})
+        def typo(context):
+            return context.params["treshold"]
+
+        @asset(io="json")
+        def none(context):
+            return [context.params.get("x"), "x" in context.params, context.params["x"]]
+
+        @asset(io="json")
+        def meta(context):
+            context.add_metadata(["rows"])
+    ''')
+    r = project.build(keep_going=True)
+    errors = {x.asset: x.error for x in r.results}
+    assert errors == {
+        "typo": "KeyError: \"asset 'typo' has no param 'treshold' (its params: 'threshold')\"",
+        "none": "KeyError: \"asset 'none' has no param 'x' (its params: none; declare them with "
+                "@asset(params={...}))\"",
+        "meta": "TypeError: add_metadata takes a dict of names to values, e.g. add_metadata({'rows': 3}), "
+                "got ['rows']"}
+
+
 TIMED = '''
 @asset(io="json", params={"x": 1}, timeout=300)
 def timed(context):

@@ -68,6 +68,18 @@ def test_bad_policies_are_definition_errors(kw, words):
     assert words in str(e.value) and "multi-asset 'f'" in str(e.value)
 
 
+@pytest.mark.parametrize("schedule, wrong", [
+    ("0 25 * * *", "hour 25 is not in 0-23"), ("61 9 * * *", "minute 61 is not in 0-59"),
+    ("0 9 32 * *", "day of month 32 is not in 1-31"), ("0 9 * 1,13 *", "month 13 is not in 1-12"),
+    ("0 9 * * 1-8", "weekday 8 is not in 0-7"),
+])
+def test_a_cron_field_out_of_range_is_named(schedule, wrong):
+    """Five fields look right to the eye: the message said only that it needs five fields."""
+    with pytest.raises(DefinitionError) as e:
+        asset(name="a", schedule=schedule)(lambda: 1)
+    assert str(e.value).endswith(f"got {schedule!r}: {wrong}")
+
+
 def test_freshness_on_a_source_says_where_it_belongs():
     with pytest.raises(DefinitionError) as e:
         source("orders", "orders.csv", freshness="1h")

@@ -177,3 +177,47 @@ def test_a_remote_trace_is_fetched(setup):
     assert (d2.action, d2.origin, d2.reasons) == ("fetch", "remote", ())
     assert state_of("clean", d2).state == "missing" and state_of("clean", d2).reasons[0].code == "remote"
     assert would_do("clean", d2, None).metadata == {"would": "restore"}
+
+
+def test_what_changed_besides_a_stale_upstream_is_said_and_makes_it_certain(project, monkeypatch):
+    """An asset whose own code or env changed while an upstream is stale said only "upstream is
+    stale (runs only if that output changes)", and -n "may run": it runs whatever that output is."""
+    import assetbuild
+
+    project.write("raw.txt", "1")
+    project.assetfile("""
+import os
+raw = source("raw", "raw.txt")
+
+@asset(io="json")
+def clean(raw):
+    return raw.read_text()
+
+@asset(io="json")
+def coded(clean):
+    return clean + "!"
+
+@asset(io="json", env=["REGION"])
+def regional(clean):
+    return clean + os.environ.get("REGION", "")
+
+@asset(io="json")
+def plain(clean):
+    return clean
+""")
+    monkeypatch.setenv("REGION", "eu")
+    assert project.build().ok
+    project.write("raw.txt", "2")
+    project.write("AssetFile", (project.root / "AssetFile").read_text().replace('clean + "!"', 'clean + "?"'),
+                  dedent=False)
+    monkeypatch.setenv("REGION", "us")
+    st = project.status()
+    assert [(r.code, r.detail) for r in st["coded"].reasons] == [
+        ("code-changed", "code changed"), ("upstream-changed", "clean is stale")]
+    assert [(r.code, r.detail) for r in st["regional"].reasons] == [
+        ("upstream-changed", "clean is stale"), ("env-changed", "REGION 'eu' -> 'us'")]
+    assert [(r.code, r.detail) for r in st["plain"].reasons] == [
+        ("upstream-changed", "clean is stale (runs only if that output changes)")]
+    dry = assetbuild.build(dry_run=True, project_dir=project.root)
+    assert {r.asset: r.metadata.get("would") for r in dry.results} == {
+        "clean": "run", "coded": "run", "regional": "run", "plain": "maybe"}

@@ -147,11 +147,11 @@ def test_status_builds_nothing_and_says_so(tmp_path):
     r = cli("status", cwd=root)
     assert "did not build" not in r.stdout and "failed" not in r.stdout
     assert r.stdout == (
-        f"stale   parsed   source-missing: {MISSING}\n"
-        f"stale   cleaned  source-missing: upstream 'parsed' cannot be built: {MISSING}\n"
-        f"stale   counts   source-missing: upstream 'cleaned' cannot be built: {MISSING}\n"
-        f"stale   longest  source-missing: upstream 'cleaned' cannot be built: {MISSING}\n"
-        f"stale   report   source-missing: upstream 'counts' cannot be built: {MISSING}\n")
+        f"missing parsed   source-missing: {MISSING}\n"  # never built: missing, and why it cannot be
+        f"missing cleaned  source-missing: upstream 'parsed' cannot be built: {MISSING}\n"
+        f"missing counts   source-missing: upstream 'cleaned' cannot be built: {MISSING}\n"
+        f"missing longest  source-missing: upstream 'cleaned' cannot be built: {MISSING}\n"
+        f"missing report   source-missing: upstream 'counts' cannot be built: {MISSING}\n")
     why = cli("why", "counts", cwd=root).stdout
     assert f"source-missing: upstream 'cleaned' cannot be built: {MISSING}" in why
     # a build says what happened

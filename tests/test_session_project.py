@@ -113,3 +113,26 @@ def test_a_project_file_named_like_a_module_assetbuild_imported_first_is_warned_
     (tmp_path / "json.py").rename(tmp_path / "jsonish.py")
     r = cli("-C", str(tmp_path), "build", cwd=tmp_path.parent, env=clean_env())
     assert r.returncode == 0 and r.stderr == "", r.stderr  # helpers/: the project's own package, imported from it
+
+
+def test_assetbuild_run_from_its_own_clone_is_not_warned_about(tmp_path: Path) -> None:
+    """The demo: the README builds the AssetFile at the root of assetbuild's clone, whose
+    ``assetbuild/`` is the package that runs, not a file shadowing it."""
+    import assetbuild
+
+    (tmp_path / "assetbuild").symlink_to(Path(assetbuild.__file__).parent)
+    (tmp_path / "AssetFile").write_text("from assetbuild import asset\n\n@asset(io='text')\ndef a():\n    return 'x'\n")
+    r = cli("build", cwd=tmp_path, env=clean_env())  # ``python -m``: the clone's package comes first
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+
+
+def test_an_assetfile_that_declares_nothing_is_said(tmp_path: Path) -> None:
+    """A function without @asset is no asset: the build said '0 built' and nothing else."""
+    (tmp_path / "AssetFile").write_text("def orders():\n    return [1, 2]\n")
+    r = cli("build", cwd=tmp_path, env=clean_env())
+    assert r.returncode == 0
+    assert r.stderr == ("warning: AssetFile declares no asset or source: a function is an asset once decorated "
+                        "with @asset\n"), r.stderr
+    (tmp_path / "AssetFile").write_text("from assetbuild import asset\n\n@asset\ndef orders():\n    return [1, 2]\n")
+    r = cli("build", cwd=tmp_path, env=clean_env())
+    assert r.returncode == 0 and r.stderr == "", r.stderr

@@ -147,6 +147,10 @@ def _param_args(ctx: click.Context, local: dict[str, Any]) -> dict[str, Any]:
 _exclude_option = click.option(
     "--exclude", "exclude", metavar="SEL", multiple=True,
     help="Leave out what SEL selects (same syntax as ASSETS; repeatable). What the rest needs is still built.")
+# status, list and graph build nothing: what they leave out is only not shown
+_exclude_shown_option = click.option(
+    "--exclude", "exclude", metavar="SEL", multiple=True,
+    help="Leave out what SEL selects (same syntax as ASSETS; repeatable).")
 
 
 def _selection(assets: tuple[str, ...], opts: dict[str, Any]) -> tuple[str, ...]:
@@ -187,12 +191,14 @@ _remote_options = _options(
     click.option("--remote", metavar="URL", default=None,
                  help="Shared cache: file:///dir or s3://bucket/prefix (S3 endpoint from "
                  "AWS_ENDPOINT_URL). Local misses are fetched from it, new outputs uploaded; "
-                 "entries are signed and verified with the secret in ASSETBUILD_CACHE_KEY "
+                 "entries are signed with ASSETBUILD_CACHE_SIGNING_KEY and verified with the public "
+                 "keys in ASSETBUILD_CACHE_TRUSTED_KEYS (`cache keygen` makes a pair; public keys "
+                 "alone: read only), or both with the HMAC secret in ASSETBUILD_CACHE_KEY "
                  "[env ASSETBUILD_REMOTE]."),
     click.option("--remote-read-only", is_flag=True, default=None,
                  help="Use the remote cache but upload nothing (pull requests, forks)."),
     click.option("--trust-remote-unsigned", is_flag=True, default=None,
-                 help="Without ASSETBUILD_CACHE_KEY, still use and upload unsigned entries. "
+                 help="With none of the keys --remote names, still use and upload unsigned entries. "
                  "Loading an output can run code: only for a remote nobody else can write."),
     click.option("--remote-timeout", type=click.FloatRange(min=0.1), metavar="SECONDS", default=None,
                  help="Connect and read timeout of one remote request [default: 10]."),
@@ -326,7 +332,7 @@ describe_option(watch, "as_json", "Print one JSON line per build that ran someth
 @json_option('Print one JSON document, {"assets": [...]}: each one\'s state and reasons.')
 @_param_option
 @_remote_options
-@_exclude_option
+@_exclude_shown_option
 @click.option("--check", is_flag=True, help="Exit 1 when any selected asset is not fresh (stale, missing or failed), "
               "0 when all are: a CI gate, like make -q.")
 @click.option("--partitions", "each_partition", is_flag=True,
@@ -389,7 +395,7 @@ def why(ctx: click.Context, asset: str, partition: str | None, **local: Any) -> 
 @click.argument("assets", nargs=-1)
 @_common
 @json_option('Print one JSON document, {"assets": [...]}: each one\'s kind, inputs and path.')
-@_exclude_option
+@_exclude_shown_option
 @click.pass_context
 @_handle_errors
 def list_cmd(ctx: click.Context, assets: tuple[str, ...], **local: Any) -> None:
@@ -414,7 +420,7 @@ def list_cmd(ctx: click.Context, assets: tuple[str, ...], **local: Any) -> None:
               "coloured by its status state (as the UI's /graph page); png: Graphviz's, needs `dot` installed.")
 @click.option("-o", "--output", "out", metavar="FILE", default=None,
               help="Write to FILE instead of stdout (png needs it on a terminal).")
-@_exclude_option
+@_exclude_shown_option
 @click.pass_context
 @_handle_errors
 def graph(ctx: click.Context, assets: tuple[str, ...], fmt: str, out: str | None, **local: Any) -> None:

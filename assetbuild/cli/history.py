@@ -68,8 +68,8 @@ def runs_show(ctx: click.Context, run_id: str, **local: Any) -> None:
 @_handle_errors
 def log(ctx: click.Context, asset: str, limit: int, metric: str | None, exclude: tuple[str, ...],
         partition: str | None, **local: Any) -> None:
-    """Show ASSET's recorded events, newest first: materialized, restored, failed, skipped or
-    observed, with when, in which run, its data version, how long, and its metadata. A glob,
+    """Show ASSET's recorded events, newest first: materialized, restored, failed, skipped,
+    observed or accepted, with when, in which run, its data version, how long, and its metadata. A glob,
     group:NAME or x+ shows each asset it selects (--json: a list)."""
     from .. import session
     from ..output import history

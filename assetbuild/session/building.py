@@ -71,15 +71,24 @@ def _runner(project: Project, options: BuildOptions) -> Any:
     -j 1 and processes for more. Time limits that cannot be enforced are refused here, before
     anything runs: an asset's ``timeout=`` on an executor that cannot stop it (DefinitionError),
     ``--timeout`` with such a default executor (ConfigError)."""
-    from ..config import execution_settings, timeout_setting
+    from ..config import execution_settings, timeout_setting, unknown_settings
     from ..executors import Runner, parse_jobs
 
+    unknown = unknown_settings(project.project_dir)
+    if unknown:
+        project.reporter.warn(unknown)
     jobs, executor, executor_options = execution_settings(project.project_dir, jobs=options.jobs,
                                                           executor=options.executor,
                                                           options=options.executor_options)
     limit = timeout_setting(project.project_dir, options.timeout)
     n = parse_jobs(jobs)
     default = executor or ("serial" if n == 1 else "processes")
+    if default not in project.executors:  # named by --executor, or by pyproject.toml (then said)
+        from ..plugins import plugin_hint
+
+        where = f"{project.project_dir / 'pyproject.toml'} [tool.assetbuild]: " if options.executor is None else ""
+        raise ConfigError(f"{where}unknown executor {default!r} (known: {', '.join(sorted(project.executors))}; "
+                          f"more come from plugins){plugin_hint(default)}")
     runner = Runner(project.executors, default=default, jobs=n, project_dir=str(project.project_dir),
                     project_modules=project.loaded.project_modules, options=executor_options,
                     timeout=limit)  # make_logger: the build's observer (build_project)

@@ -126,6 +126,9 @@ def run(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "."
                 failed += bool(t.failed or t.error)
                 if not (once and t.exception is not None):
                     rep.daemon_tick(t, always=once)
+                if ticks == 1 and t.exception is None and not t.evaluated:  # said once, not every tick
+                    rep.warn("no selected asset has a policy (auto=, freshness= or schedule=), so run builds "
+                             "none of them; `assetbuild` builds what is not up to date")
                 if on_tick is not None:
                     on_tick(t)
                 if once and t.exception is not None:  # one tick, and it could not load: its error

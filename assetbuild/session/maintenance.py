@@ -14,6 +14,7 @@ from ..errors import ConfigError, StoreError
 from ..graph import select
 from ..output import Reporter
 from .building import make_scheduler
+from .observing import observe_for
 from .project import open_project, open_store, resolve_cache_dir
 
 if TYPE_CHECKING:
@@ -249,7 +250,9 @@ def export_cache(file: str | os.PathLike[str], assets: Sequence[str] = (), *,
         plan = select(project.graph, assets)
         store = open_store(project, readonly=True)
         try:
-            stale = [s.asset for s in make_scheduler(project, store, record=False).status(plan) if s.state != "fresh"]
+            observations = observe_for(project, plan, store, record=False)  # as status does: else their readers look stale
+            stale = [s.asset for s in make_scheduler(project, store, record=False, observations=observations).status(plan)
+                     if s.state != "fresh"]
             if stale:
                 project.reporter.warn(f"{len(stale)} selected asset(s) are not up to date ({', '.join(stale[:5])}"
                                       f"{', ...' if len(stale) > 5 else ''}); exporting their latest builds "

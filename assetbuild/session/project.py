@@ -189,8 +189,10 @@ def _validate(graph: Graph, io_managers: dict[str, Any], project_dir: Path, cach
         d: AssetDef = graph.nodes[name]  # type: ignore[assignment]
         if d.io not in io_managers:
             known = ", ".join(sorted(io_managers))
+            from ..plugins import plugin_hint
+
             raise DefinitionError(f"asset {name!r}: unknown IO manager {d.io!r} (known: {known}; "
-                                  "more come from plugins)", file=d.file, line=d.line)
+                                  f"more come from plugins){plugin_hint(d.io)}", file=d.file, line=d.line)
         if d.producer is not None and d.io in external:
             raise DefinitionError(f"out {name!r} of multi-asset {d.producer!r}: io={d.io!r} writes its data "
                                   "itself, outside the cache, which the outs of a multi-asset cannot do yet; "
@@ -364,6 +366,9 @@ def open_project(project_dir: str | os.PathLike[str] = ".", *, assetfile: str | 
                               f"imported first: `import {name}` gives that one in the build's process and "
                               f"yours in a worker process (-j), under the same key; rename {entry}")
             decls = loaded.decls
+            if not decls and sliced is None:  # a slice declares only what it needs
+                reporter.warn(f"{_shown(loaded.path, root)} declares no asset or source: a function is an asset "
+                              "once decorated with @asset")
             if sliced is not None:
                 frontier = sliced["frontier"]
                 decls = [stand_in(d) if isinstance(d, AssetDef) and d.name in frontier else d for d in decls]
@@ -383,6 +388,14 @@ def open_project(project_dir: str | os.PathLike[str] = ".", *, assetfile: str | 
         _validate(graph, io_managers, root, cache, code_files(loaded, root))
         executors = _validated_executors(graph, plugin_manager)
         yield Project(root, cache, loaded, graph, io_managers, plugin_manager, reporter, executors, sliced)
+
+
+def _shown(path: Path, root: Path) -> str:
+    """The AssetFile as errors name it: relative to the project directory when inside it."""
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def stand_in(d: AssetDef) -> AssetDef:
@@ -405,8 +418,10 @@ def _validated_executors(graph: Graph, plugin_manager: Any) -> dict[str, Any]:
         d: AssetDef = declared.nodes[name]  # type: ignore[assignment]
         if d.executor is not None and d.executor not in executors:
             known = ", ".join(sorted(executors))
+            from ..plugins import plugin_hint
+
             raise DefinitionError(f"asset {name!r}: unknown executor {d.executor!r} (known: {known}; "
-                                  "more come from plugins)", file=d.file, line=d.line)
+                                  f"more come from plugins){plugin_hint(d.executor)}", file=d.file, line=d.line)
     return executors
 
 

@@ -167,6 +167,9 @@ def diff(asset: str, from_version: int = 1, to_version: int = 0, *, project_dir:
 
             one_partition_please(project.graph, asset)  # a partitioned asset: name the partition
             select(project.graph, [asset])  # a SelectionError with a suggestion
+            if asset in project.graph.producers:
+                raise SelectionError(f"{asset!r} is a multi-asset, which stores no value itself; name one of its "
+                                     f"outs ({', '.join(project.graph.producers[asset])})")
             raise SelectionError(f"{asset!r} is not an asset with stored values")
         store = open_store(project, readonly=True)
         try:

@@ -337,3 +337,47 @@ def test_api_error_names_the_keyword_arguments(tmp_path):
     assert isinstance(ei.value, assetbuild.ProjectNotFound)
     r = cli("status", cwd=tmp_path)  # the command line: its options
     assert "(use -C DIR to run in another directory, or -f FILE to name the file)" in r.stderr
+
+
+# --- pyproject.toml [tool.assetbuild]: a typo is said, an executor's error names the file -------
+
+def test_an_unknown_setting_is_named_with_the_nearest_known_one(tmp_path):
+    """`jobz = 2` used to change nothing, silently; a table is a plugin's ([tool.assetbuild.duckdb])."""
+    project(tmp_path)
+    (tmp_path / "pyproject.toml").write_text('[tool.assetbuild]\njobz = 2\nretry-backoff = "1m"\n\n'
+                                             '[tool.assetbuild.duckdb]\npath = "x.duckdb"\n')
+    r = cli("-q", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == (f"warning: {tmp_path / 'pyproject.toml'} [tool.assetbuild]: unknown settings 'jobz' "
+                        "(did you mean 'jobs'?), 'retry-backoff' (did you mean 'retry_backoff'?), ignored; "
+                        "assetbuild reads executor, executor-options, history, jobs, params, retry_backoff, "
+                        "timeout\n")
+
+
+def test_an_unknown_executor_in_pyproject_names_the_file(tmp_path):
+    project(tmp_path)
+    (tmp_path / "pyproject.toml").write_text('[tool.assetbuild]\nexecutor = "procesess"\n')
+    r = cli(cwd=tmp_path)
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr == (f"assetbuild: error: {tmp_path / 'pyproject.toml'} [tool.assetbuild]: unknown executor "
+                        "'procesess' (known: processes, serial, threads; more come from plugins); "
+                        "ASSETBUILD_DISABLE_PLUGIN_AUTOLOAD is set, so no installed plugin is loaded\n")
+
+
+# --- an IO manager or executor of a plugin that is not there: which plugin, or why not loaded --
+
+def test_an_unknown_io_manager_names_the_plugin_that_has_it(tmp_path):
+    import importlib.util
+
+    (tmp_path / "AssetFile").write_text("from assetbuild import asset\n\n@asset(io='parquet')\ndef t():\n"
+                                        "    return 1\n")
+    r = cli(cwd=tmp_path)  # clean_env: ASSETBUILD_DISABLE_PLUGIN_AUTOLOAD=1
+    assert r.returncode == 2 and r.stderr.endswith(
+        "; ASSETBUILD_DISABLE_PLUGIN_AUTOLOAD is set, so no installed plugin is loaded\n"), r.stderr
+    if importlib.util.find_spec("assetbuild_pandas") is not None:
+        pytest.skip("assetbuild-pandas is installed here: parquet is known")
+    r = cli(cwd=tmp_path, env=clean_env(ASSETBUILD_DISABLE_PLUGIN_AUTOLOAD=""))
+    assert r.returncode == 2 and r.stderr == (
+        "assetbuild: error: AssetFile:3: asset 't': unknown IO manager 'parquet' (known: bytes, files, json, pickle, "
+        "text; more come from plugins); 'parquet' comes with the plugin assetbuild-pandas: "
+        "pip install -e plugins/assetbuild-pandas\n"), r.stderr
