@@ -384,3 +384,16 @@ def test_the_cache_layout_knows_every_snapshot_file():
 
     assert set(cachedir._SNAPSHOT_FILES) == {snapshot.FILE, snapshot.RESULTS_FILE, snapshot.GRAPH_FILE,
                                              snapshot.NULL_JSON_FILE}
+
+
+def test_a_directory_option_through_a_symlink_records_and_answers(tmp_path: Path) -> None:
+    """``-C link`` where ``link -> proj``: the build works in the resolved directory, so the
+    entry point compares with that one, and the snapshot answers (it never did: each build
+    through the link loaded the whole project, and recorded nothing)."""
+    project(tmp_path / "proj")
+    (tmp_path / "link").symlink_to("proj")
+    assert cli("-C", "link", cwd=tmp_path).returncode == 0
+    r = cli("-C", "link", "-q", cwd=tmp_path, env=clean_env(ASSETBUILD_SNAPSHOT="explain"))
+    assert r.returncode == 0 and "snapshot: answers" in r.stderr, r.stderr
+    r = cli("-C", "proj", "-q", cwd=tmp_path, env=clean_env(ASSETBUILD_SNAPSHOT="explain"))
+    assert r.returncode == 0 and "snapshot: answers" in r.stderr, r.stderr
