@@ -15,7 +15,7 @@ everything that build's decision read, as it was when it decided.
   metadata files library versions were read from, the dynamic partitions' keys) and the data
   (``data``: the sources and the path outputs); and the directories holding the project's modules;
 - the environment variables that can change a decision (``ASSETBUILD_*``, ``PYTHON*``, and
-  those assets declare with ``env=``);
+  those assets declare with ``env=``), a secret's value as the digest keys hold of it;
 - the identity of the cache's index file and its last committed transaction: any write to
   the index since (a build, ``accept``, ``clean``) refuses it;
 - the outputs kept as files in the cache, which must still be there at their size.
@@ -151,13 +151,34 @@ def lmdb_state(data_file: str) -> tuple[int, int, int] | None:
 
 def watched_env(declared: Any = ()) -> dict[str, str | None]:
     """The environment variables that can change a decision: every ``ASSETBUILD_*`` and
-    ``PYTHON*`` one set now (bar ``ENV_IGNORED``), and the ``declared`` names (None: unset)."""
+    ``PYTHON*`` one set now (bar ``ENV_IGNORED``), and the ``declared`` names (None: unset);
+    a secret's value as a digest (``env_value``): the record is a file, never a secret's home."""
     env = os.environ
     out: dict[str, str | None] = {n: v for n, v in env.items()
                                   if n.startswith(ENV_PREFIXES) and n not in ENV_IGNORED}
     for n in declared:
         out[n] = env.get(n)
+    for n, v in out.items():
+        if v is not None and is_secret(n):
+            out[n] = env_value(n, v)
     return out
+
+
+def is_secret(name: str) -> bool:
+    """``keys.is_secret`` (not imported: the fast path imports nothing it need not): a name
+    holding KEY, TOKEN, SECRET or PASSWORD, in any case."""
+    upper = name.upper()
+    return "KEY" in upper or "TOKEN" in upper or "SECRET" in upper or "PASSWORD" in upper
+
+
+def env_value(name: str, value: str) -> str:
+    """What the record keeps of a variable's value: the value, or for a secret the digest keys
+    hold of it (``keys.env_parts``), which changes with it."""
+    if not is_secret(name):
+        return value
+    import hashlib
+
+    return "sha256:" + hashlib.sha256(f"assetbuild-env\0{name}\0{value}".encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def is_racy(sig: Sig | list[int] | None, probe: tuple[int, int] | list[int]) -> bool:

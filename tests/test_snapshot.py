@@ -397,3 +397,35 @@ def test_a_directory_option_through_a_symlink_records_and_answers(tmp_path: Path
     assert r.returncode == 0 and "snapshot: answers" in r.stderr, r.stderr
     r = cli("-C", "proj", "-q", cwd=tmp_path, env=clean_env(ASSETBUILD_SNAPSHOT="explain"))
     assert r.returncode == 0 and "snapshot: answers" in r.stderr, r.stderr
+
+
+def test_a_secret_variable_is_kept_as_a_digest_and_still_watched(tmp_path: Path) -> None:
+    """A variable named as a secret (``API_KEY``, declared with ``env=``; the remote cache's
+    ``ASSETBUILD_CACHE_KEY``) is never stored: the snapshot keeps a digest of its value, as
+    keys do, and still refuses when it changes (it kept the value in plain text: a cached
+    ``.assetbuild`` directory carried it to CI caches)."""
+    root = write(tmp_path, {"AssetFile": 'import os\n\nfrom assetbuild import asset\n\n\n@asset(io="json", env=["API_KEY"])\n'
+                                         'def a():\n    return len(os.environ.get("API_KEY", ""))\n'})
+    secrets = {"API_KEY": "hunter2-not-stored", "ASSETBUILD_CACHE_KEY": "hmac-not-stored"}
+    assert cli(cwd=root, env=clean_env(**secrets)).returncode == 0
+    _, line, _ = explain(root, **secrets)
+    assert line == "snapshot: answers", line
+    for p in (root / ".assetbuild").rglob("*"):
+        if p.is_file():
+            data = p.read_bytes()
+            assert b"hunter2-not-stored" not in data and b"hmac-not-stored" not in data, p
+    for changed in ({"API_KEY": "hunter3-not-stored"}, {"ASSETBUILD_CACHE_KEY": "other"}):
+        _, line, _ = explain(root, **{**secrets, **changed})
+        assert line == "snapshot: not used: an environment variable that can change a decision differs", line
+
+
+def test_the_snapshot_knows_secrets_as_keys_do() -> None:
+    """``snapshot`` cannot import ``keys`` (the fast path imports nothing it need not): its
+    own rule names the same secrets, and digests them alike."""
+    from assetbuild.keys import env_parts, is_secret
+
+    for name in ("API_KEY", "github_token", "DbPassword", "MY_SECRET_X", "ASSETBUILD_CACHE_KEY", "SCALE", "KEYNOTE"):
+        assert snapshot.is_secret(name) == is_secret(name)
+        value = "v\udcff"  # (an undecodable byte, as os.environ holds it)
+        expected = env_parts((name,), {name: value})[0][1]
+        assert snapshot.env_value(name, value) == expected
