@@ -429,3 +429,40 @@ def test_the_snapshot_knows_secrets_as_keys_do() -> None:
         value = "v\udcff"  # (an undecodable byte, as os.environ holds it)
         expected = env_parts((name,), {name: value})[0][1]
         assert snapshot.env_value(name, value) == expected
+
+
+def test_a_module_that_shadows_an_import_made_while_the_build_runs_is_seen(tmp_path: Path) -> None:
+    """``lib/extra/`` (a package, which beats ``lib/extra.py``) appears while a build runs,
+    after the AssetFile imported ``lib.extra``: the directory's time the snapshot records is
+    the time after, so the next null build answered from it, with ``a`` as the old module made
+    it, while the full path imports the package and builds ``a`` again. The build that saw a
+    code directory change after it started loading records no snapshot."""
+    import subprocess
+    import time
+
+    from projects import cli_cmd
+
+    root = tmp_path / "proj"
+    started, release = tmp_path / "started", tmp_path / "release"
+    write(root, {
+        "AssetFile": "import os\nimport time\n\nfrom assetbuild import asset\nfrom lib.extra import shift\n\n"
+                     f"STARTED = {str(started)!r}\nRELEASE = {str(release)!r}\n\n\n"
+                     '@asset(io="json")\ndef held():\n    open(STARTED, "w").close()\n'
+                     "    deadline = time.monotonic() + 120\n"
+                     "    while not os.path.exists(RELEASE) and time.monotonic() < deadline:\n"
+                     "        time.sleep(0.01)\n    return 1\n\n\n"
+                     '@asset(io="json")\ndef a(held):\n    return shift(held)\n',
+        "lib/__init__.py": "", "lib/extra.py": "def shift(x):\n    return x + 1\n"})
+    build = subprocess.Popen(cli_cmd(), cwd=root, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+    deadline = time.monotonic() + 120
+    while not started.exists() and time.monotonic() < deadline and build.poll() is None:
+        time.sleep(0.01)
+    write(root, {"lib/extra/__init__.py": "def shift(x):\n    return x + 100\n"})
+    release.touch()
+    _, err = build.communicate(timeout=120)
+    assert build.returncode == 0, err
+    _, line, status = explain(root, "--json")
+    assert status == 0 and line != "snapshot: answers", line
+    shown = cli("show", "a", cwd=root, env=clean_env(ASSETBUILD_SNAPSHOT="0"))
+    assert shown.stdout.strip() == "101", shown.stdout + shown.stderr

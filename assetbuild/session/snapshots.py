@@ -61,6 +61,14 @@ def _intended(assets: Any, options: Any) -> str | None:
     return os.path.abspath(str(where)) if where else os.getcwd()
 
 
+def note_directories(project_dir: Any, assets: Any, options: Any) -> None:
+    """Before a build that may record a snapshot loads the project: the directories it may find
+    modules in, as they are (``snapshot.listings_before``), which the record is checked against."""
+    expected = _intended(assets, options)
+    snapshot.BEFORE = None if expected is None else \
+        snapshot.listings_before(os.path.realpath(str(project_dir)), snapshot.PREVIOUS)
+
+
 def take_slice(project_dir: Any, assetfile: Any, cache_dir: Any, assets: Any, options: Any) -> dict[str, Any] | None:
     """The slice the entry point found (``snapshot.SLICE``) if this build is the one it was
     found for, else None; taken once (a later build in this process loads the whole project)."""
@@ -370,6 +378,10 @@ class Recorder:
             carried = {d: t for d, t in self.previous["dirs"] if d not in dirs}
         if any(snapshot.is_racy(s, self.probe) for s in files.values()):
             return None, "a file of the project's code was modified too recently to trust its signature"
+        times, moved = snapshot.dir_times_since(dirs, snapshot.BEFORE, loaded.started_ns or None, os.path.join(self.cache_dir, "lock"),
+                                                own=self._own_paths())
+        if moved is not None:
+            return None, f"a module may have appeared after the build started loading: {moved}"
         blobs = {p: size for p, size in (self.previous or {}).get("blobs", ())} if self.affected is not None else {}
         cas = os.path.join(self.cache_dir, "cas")
         try:  # (small outputs are kept in the index: no stat for a file that is in no directory)
@@ -397,11 +409,22 @@ class Recorder:
         return {"project": root, "cache": self.cache_dir, "interpreter": list(snapshot.interpreter()),
                 "path": list(snapshot.START_PATH), "env": snapshot.watched_env(declared), "declared_env": declared,
                 "store": list(state), "written_ns": time.time_ns(), "racy": racy,
-                "dirs": [[d, snapshot.dir_time(d)] for d in dirs] + [[d, t] for d, t in carried.items()],
+                "dirs": [[d, t] for d, t in times.items()] + [[d, t] for d, t in carried.items()],
                 "files": [[f, s] for f, s in files.items()], "data": [list(data), packed],
                 "blobs": [[p, size] for p, size in blobs.items()], "count": len(triples), "results": triples,
                 "metadata": sorted(metadata), "checked": checked,
                 "asset_defs": asset_defs[0], "asset_defs_of": asset_defs[1]}, ""
+
+    def _own_paths(self) -> set[str]:
+        """What the build makes in the project's directories: the cache directory, and the top
+        folder (or file) of every path output."""
+        root = str(self.project.project_dir)
+        own = {self.cache_dir}
+        for d in self.project.graph.nodes.values():
+            rel = getattr(d, "path", None) if isinstance(d, AssetDef) else None
+            if rel and not os.path.isabs(rel):
+                own.add(os.path.join(root, os.path.normpath(rel).split(os.sep)[0]))
+        return own
 
     def _previous_with_defs(self) -> dict[str, Any] | None:
         """The previous record, with the ``asset_defs`` its graph keeps if they are of the
