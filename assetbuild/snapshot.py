@@ -98,6 +98,7 @@ SLICE: dict[str, Any] | None = None
 # Set as a build that may record starts loading (``listings_before``): each directory it may find
 # modules in, as it was then (time, names)
 BEFORE: dict[str, tuple[int | None, frozenset[str] | None]] | None = None
+SETTINGS: dict[str, Sig | None] | None = None  # and the settings files' signatures then (pyproject.toml)
 # How far behind the wall clock the filesystem may stamp a modification (a coarse clock's tick:
 # 10 ms at the kernel's slowest)
 TICK_NS = 20_000_000
@@ -170,7 +171,7 @@ def dir_times_since(dirs: Iterable[str], before: dict[str, tuple[int | None, fro
 
     A directory whose time changed since ``before`` (``listings_before``) holds such an entry
     when it holds a name it did not then, which could be imported (an identifier, as a folder;
-    with an import suffix, or ``.pth``, as a file), other than ``__pycache__`` and the paths in
+    with an import suffix, or ``.pth``, as a file; a distribution's metadata), other than ``__pycache__`` and the paths in
     ``own`` (the cache directory, the top folders of the path outputs: the build's own). One not
     listed before (a package found by this load) is checked by time instead: an importable
     entry made or changed at or after ``started_ns`` (the wall clock as loading began; None:
@@ -213,11 +214,14 @@ def dir_times_since(dirs: Iterable[str], before: dict[str, tuple[int | None, fro
 
 
 def _importable(path: str) -> bool:
-    """Whether an import could find a module at ``path``: a folder named as an identifier
-    (bar ``__pycache__``), a file with an import suffix (or ``.pth``) whose stem is one."""
+    """Whether an import could find a module at ``path``, or a library's version be read
+    there: a folder named as an identifier (bar ``__pycache__``), a file with an import suffix
+    (or ``.pth``) whose stem is one, a distribution's metadata (``.dist-info``, ``.egg-info``)."""
     name = os.path.basename(path)
     if not name or name == "__pycache__":
         return not name  # ("": a folder that cannot be listed)
+    if name.endswith((".dist-info", ".egg-info", ".egg-link", ".egg")):
+        return True
     if os.path.isdir(path):
         return name.isidentifier()
     from importlib.machinery import all_suffixes

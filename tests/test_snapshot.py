@@ -466,3 +466,104 @@ def test_a_module_that_shadows_an_import_made_while_the_build_runs_is_seen(tmp_p
     assert status == 0 and line != "snapshot: answers", line
     shown = cli("show", "a", cwd=root, env=clean_env(ASSETBUILD_SNAPSHOT="0"))
     assert shown.stdout.strip() == "101", shown.stdout + shown.stderr
+
+
+def _held(tmp_path: Path, root: Path, head: str, body: str) -> tuple[Path, Path, str]:
+    """An AssetFile whose asset ``held`` marks its start and waits for ``release`` (no sleeps
+    in the test), then the assets of ``body``."""
+    started, release = tmp_path / "started", tmp_path / "release"
+    text = (f"import os\nimport time\n\nfrom assetbuild import asset\n{head}\n\n"
+            f"STARTED = {str(started)!r}\nRELEASE = {str(release)!r}\n\n\n"
+            '@asset(io="json")\ndef held():\n    open(STARTED, "w").close()\n'
+            "    deadline = time.monotonic() + 120\n"
+            "    while not os.path.exists(RELEASE) and time.monotonic() < deadline:\n"
+            "        time.sleep(0.01)\n    return 1\n\n\n" + body)
+    return started, release, text
+
+
+def _while_held(root: Path, started: Path, release: Path, change, **env: str) -> None:  # type: ignore[no-untyped-def]
+    """Build, making ``change`` while ``held`` runs."""
+    import subprocess
+    import time
+
+    from projects import cli_cmd
+
+    build = subprocess.Popen(cli_cmd(), cwd=root, env=clean_env(**env), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not started.exists() and time.monotonic() < deadline and build.poll() is None:
+        time.sleep(0.01)
+    change()
+    release.touch()
+    _, err = build.communicate(timeout=120)
+    assert build.returncode == 0, err
+
+
+def _install(site: Path, version: str) -> None:
+    """``fakelib`` at ``version`` in ``site``, as pip leaves it (an upgrade: a new dist-info)."""
+    import shutil
+
+    for old in site.glob("fakelib-*.dist-info"):
+        shutil.rmtree(old)
+    write(site, {"fakelib/__init__.py": "BASE = 5\n",
+                 f"fakelib-{version}.dist-info/METADATA": f"Metadata-Version: 2.1\nName: fakelib\nVersion: {version}\n",
+                 f"fakelib-{version}.dist-info/top_level.txt": "fakelib\n",
+                 f"fakelib-{version}.dist-info/RECORD": "fakelib/__init__.py,,\n"})
+
+
+@pytest.mark.parametrize("change", ["upgrade", "uninstall"])
+def test_a_library_upgraded_or_removed_while_the_build_runs_is_seen(tmp_path: Path, change: str) -> None:
+    """``pip install -U`` (or ``uninstall``) while a build runs, after its keys named the
+    library's version: the record held the site directory's time after, and the next null
+    build answered with the old version's results."""
+    import shutil
+
+    root, site = tmp_path / "proj", tmp_path / "site"
+    _install(site, "1.0")
+    env = {"PYTHONPATH": os.pathsep.join([str(site), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    started, release, text = _held(tmp_path, root, "import fakelib",
+                                   '@asset(io="json")\ndef b(held):\n    return fakelib.BASE + held\n')
+    write(root, {"AssetFile": text})
+
+    def upgrade() -> None:
+        if change == "upgrade":
+            _install(site, "2.0")
+        else:
+            for info in site.glob("fakelib-*.dist-info"):
+                shutil.rmtree(info)
+
+    _while_held(root, started, release, upgrade, **env)
+    _, line, _ = explain(root, "--json", **env)
+    assert line != "snapshot: answers", line
+
+
+def test_pyproject_edited_after_the_build_read_it_is_seen(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``pyproject.toml`` saved after the build read its params and before it took the
+    signatures it records (made so here: as the recorder starts): the record held the file's
+    signature after, and the next null build answered with ``a`` of the old params."""
+    import assetbuild
+    from assetbuild.session import snapshots
+
+    root = write(tmp_path, {"AssetFile": 'from assetbuild import asset\n\n\n@asset(io="json", params={"t": 1})\n'
+                                         'def a(context):\n    return context.params["t"]\n',
+                            "pyproject.toml": "[tool.assetbuild.params.a]\nt = 2\n"})
+    import time
+
+    time.sleep(0.05)  # past the filesystem clock's tick: the files are not racy to the build's probe
+    monkeypatch.setattr(snapshot, "INTENT", {"json": False, "quiet": True, "directory": str(root)})
+    monkeypatch.setattr(snapshot, "START_PATH", list(sys.path))
+    monkeypatch.setattr(snapshot, "CHECK", False)
+    monkeypatch.chdir(root)
+    before = snapshots.Recorder.before
+
+    def saved_first(self: snapshots.Recorder) -> None:
+        (root / "pyproject.toml").write_text("[tool.assetbuild.params.a]\nt = 3\n")
+        time.sleep(0.05)  # (not in the tick of the probe the recorder takes now)
+        before(self)
+
+    monkeypatch.setattr(snapshots.Recorder, "before", saved_first)
+    assert assetbuild.build(project_dir=root).ok
+    rec = snapshot.read(str(root / ".assetbuild"))
+    assert rec is not None and not rec.get("refused"), rec
+    found = snapshot.changes(rec, str(root), list(sys.path))
+    assert found == f"a file changed: {root / 'pyproject.toml'}", found

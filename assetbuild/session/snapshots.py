@@ -65,8 +65,20 @@ def note_directories(project_dir: Any, assets: Any, options: Any) -> None:
     """Before a build that may record a snapshot loads the project: the directories it may find
     modules in, as they are (``snapshot.listings_before``), which the record is checked against."""
     expected = _intended(assets, options)
-    snapshot.BEFORE = None if expected is None else \
-        snapshot.listings_before(os.path.realpath(str(project_dir)), snapshot.PREVIOUS)
+    if expected is None:
+        snapshot.BEFORE = snapshot.SETTINGS = None
+        return
+    root = os.path.realpath(str(project_dir))
+    snapshot.BEFORE = snapshot.listings_before(root, snapshot.PREVIOUS)
+    snapshot.SETTINGS = {f: snapshot.sig_of(f) for f in _settings_files(root, os.path.join(root, ".assetbuild"))}
+
+
+def _settings_files(root: str, cache_dir: str) -> tuple[str, str]:
+    """The files of settings a build reads after loading: ``pyproject.toml``, and the dynamic
+    partitions' keys (``assetbuild partitions add``)."""
+    from .partition_env import DYNAMIC_FILE
+
+    return os.path.join(root, "pyproject.toml"), os.path.join(cache_dir, DYNAMIC_FILE)
 
 
 def take_slice(project_dir: Any, assetfile: Any, cache_dir: Any, assets: Any, options: Any) -> dict[str, Any] | None:
@@ -341,10 +353,9 @@ class Recorder:
         if static is not None:
             return None, static
         root = str(self.project.project_dir)
-        from .partition_env import DYNAMIC_FILE
-
-        for f in (os.path.join(root, "pyproject.toml"), os.path.join(self.cache_dir, DYNAMIC_FILE)):
-            files[f] = snapshot.sig_of(f)  # (the dynamic partitions' keys: ``assetbuild partitions add``)
+        settings = snapshot.SETTINGS or {}
+        for f in _settings_files(root, self.cache_dir):  # as before loading: a save since shows next time
+            files[f] = settings[f] if f in settings else snapshot.sig_of(f)
         dirs = {os.path.abspath(p or "."): None for p in snapshot.START_PATH}
         dirs[root] = None
         for f in known:
@@ -360,10 +371,12 @@ class Recorder:
         from .distributions import DISTRIBUTIONS
 
         metadata = set(DISTRIBUTIONS.metadata_files)  # the versions keys name, each read from one
-        if self.affected is not None:  # (what this build did not fingerprint: as the last one read it)
-            metadata.update((self.previous or {}).get("metadata", ()))
         for f in metadata:
-            files[f] = snapshot.sig_of(f)
+            sig = files[f] = snapshot.sig_of(f)
+            if sig is None:
+                return None, f"{f} is gone since the build read a library's version from it"
+        if self.affected is not None:  # (what this build did not fingerprint: as the last one read
+            metadata.update((self.previous or {}).get("metadata", ()))  # it, carried below with ``files``)
         for plugin in self.project.plugin_manager.get_plugins():
             f = getattr(plugin, "__file__", None)
             if f:
