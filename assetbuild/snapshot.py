@@ -13,8 +13,9 @@ everything that build's decision read, as it was when it decided.
   (``dir_times_since``) refuses the record: its time is then the one after that module;
 - the stat signature (size, mtime, ctime, inode, device) of every file whose content the
   decision used: the code (``files``: the AssetFile and the project's modules, read and found
-  identical to what was loaded, pyproject.toml, assetbuild's own modules and the plugins', the
-  metadata files library versions were read from, the dynamic partitions' keys) and the data
+  identical to what was loaded, pyproject.toml and the dynamic partitions' keys as they were
+  before loading, assetbuild's own modules and the plugins', the metadata files library
+  versions were read from, which must still be there) and the data
   (``data``: the sources and the path outputs); and the directories holding the project's modules;
 - the environment variables that can change a decision (``ASSETBUILD_*``, ``PYTHON*``, and
   those assets declare with ``env=``), a secret's value as the digest keys hold of it;

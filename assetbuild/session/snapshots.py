@@ -391,8 +391,8 @@ class Recorder:
             carried = {d: t for d, t in self.previous["dirs"] if d not in dirs}
         if any(snapshot.is_racy(s, self.probe) for s in files.values()):
             return None, "a file of the project's code was modified too recently to trust its signature"
-        times, moved = snapshot.dir_times_since(dirs, snapshot.BEFORE, loaded.started_ns or None, os.path.join(self.cache_dir, "lock"),
-                                                own=self._own_paths())
+        times, moved = snapshot.dir_times_since(dirs, snapshot.BEFORE, loaded.started_ns or None,
+                                                os.path.join(self.cache_dir, "lock"), own=self._own_paths())
         if moved is not None:
             return None, f"a module may have appeared after the build started loading: {moved}"
         blobs = {p: size for p, size in (self.previous or {}).get("blobs", ())} if self.affected is not None else {}
