@@ -207,8 +207,8 @@ def main() -> None:
     if form is not None:
         from . import snapshot
 
-        if form["directory"]:  # (absolute now: the CLI changes into it before building)
-            form["directory"] = os.path.abspath(str(form["directory"]))
+        if form["directory"]:  # (resolved now, as the build resolves the project directory; the
+            form["directory"] = os.path.realpath(str(form["directory"]))  # CLI changes into it first)
         snapshot.INTENT = form  # a full build of this form may write the next snapshot
         snapshot.START_PATH = START_PATH
         snapshot.CHECK = os.environ.get("ASSETBUILD_CHECK_SNAPSHOT", "") not in ("", "0")

@@ -444,6 +444,8 @@ class Loaded:
     module_finder: ProjectModuleFinder | None = None
     _pending_cache: list[tuple[Path, bytes]] = field(default_factory=list)
     partial: bool = False  # the definitions of unwanted assets were left out (``compiled.leaving_out``)
+    # the wall clock (time.time_ns) as loading began: a module made after may not have been seen
+    started_ns: int = 0
 
     def save_code_cache(self) -> None:
         """Keep the compiled AssetFile for the next run (only once it has loaded cleanly), and
@@ -568,6 +570,7 @@ def load_assetfile(project_dir: Path, assetfile: str | os.PathLike[str] | None =
     Nothing is written: ``Loaded.save_code_cache()`` keeps the compiled code once the caller has
     validated the definitions.
     """
+    started = time.time_ns()
     path = find_assetfile(project_dir, assetfile)
     source = path.read_bytes()
     digest = assetfile_digest(source)
@@ -599,4 +602,4 @@ def load_assetfile(project_dir: Path, assetfile: str | os.PathLike[str] | None =
     return Loaded(path=path, project_dir=project_dir, decls=collected, module=module,
                   source_digest=digest, project_modules=modules, code_digests=code_digests,
                   module_sources=sources, _pending_cache=pending, partial=part is not None,
-                  module_finder=ProjectModuleFinder(project_dir, cache_dir, sources))
+                  module_finder=ProjectModuleFinder(project_dir, cache_dir, sources), started_ns=started)

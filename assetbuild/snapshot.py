@@ -9,13 +9,16 @@ everything that build's decision read, as it was when it decided.
   its directories (a package installed, removed or upgraded changes its site directory; a new
   module that would shadow an import changes the directory it is created in), and of each
   project module's package directory on every one of them (another portion of a package);
+  a directory that gained a name that could be imported after the build started loading
+  (``dir_times_since``) refuses the record: its time is then the one after that module;
 - the stat signature (size, mtime, ctime, inode, device) of every file whose content the
   decision used: the code (``files``: the AssetFile and the project's modules, read and found
-  identical to what was loaded, pyproject.toml, assetbuild's own modules and the plugins', the
-  metadata files library versions were read from, the dynamic partitions' keys) and the data
+  identical to what was loaded, pyproject.toml and the dynamic partitions' keys as they were
+  before loading, assetbuild's own modules and the plugins', the metadata files library
+  versions were read from, which must still be there) and the data
   (``data``: the sources and the path outputs); and the directories holding the project's modules;
 - the environment variables that can change a decision (``ASSETBUILD_*``, ``PYTHON*``, and
-  those assets declare with ``env=``);
+  those assets declare with ``env=``), a secret's value as the digest keys hold of it;
 - the identity of the cache's index file and its last committed transaction: any write to
   the index since (a build, ``accept``, ``clean``) refuses it;
 - the outputs kept as files in the cache, which must still be there at their size.
@@ -93,6 +96,13 @@ START_PATH: list[str] = []  # sys.path as the command started, before a project 
 PROBE: tuple[int, int] | None = None
 DATA: dict[str, Sig | None] | None = None
 SLICE: dict[str, Any] | None = None
+# Set as a build that may record starts loading (``listings_before``): each directory it may find
+# modules in, as it was then (time, names)
+BEFORE: dict[str, tuple[int | None, frozenset[str] | None]] | None = None
+SETTINGS: dict[str, Sig | None] | None = None  # and the settings files' signatures then (pyproject.toml)
+# How far behind the wall clock the filesystem may stamp a modification (a coarse clock's tick:
+# 10 ms at the kernel's slowest)
+TICK_NS = 20_000_000
 
 
 def sig_of(path: str) -> Sig | None:
@@ -124,6 +134,120 @@ def dir_time(path: str) -> int | None:
         return None
 
 
+def listing(path: str) -> tuple[int | None, frozenset[str] | None]:
+    """A directory's modification time (``dir_time``) and the names it holds then; (None, None)
+    if it cannot be listed. (The time first: a name added in between is listed, and was there.)"""
+    try:
+        mtime = os.stat(path).st_mtime_ns
+        names = frozenset(os.listdir(path))
+    except OSError:
+        return None, None
+    return mtime, names
+
+
+def listings_before(project_dir: str, rec: dict[str, Any] | None) -> dict[str, tuple[int | None, frozenset[str] | None]]:
+    """``listing`` of each directory a load may find modules in that is known before it starts:
+    ``sys.path``'s (``START_PATH``), the project's and its folders, and those ``rec`` (the last
+    record) lists."""
+    dirs = {os.path.abspath(p or ".") for p in START_PATH}
+    dirs.add(project_dir)
+    try:
+        with os.scandir(project_dir) as found:
+            dirs.update(e.path for e in found if e.name.isidentifier() and e.is_dir())
+    except OSError:
+        pass
+    if rec is not None and not rec.get("refused"):
+        dirs.update(d for d, _ in rec.get("dirs") or ())
+    return {d: listing(d) for d in dirs}
+
+
+def dir_times_since(dirs: Iterable[str], before: dict[str, tuple[int | None, frozenset[str] | None]] | None,
+                    started_ns: int | None, probe_path: str, own: Iterable[str] = ()
+                    ) -> tuple[dict[str, int | None], str | None]:
+    """Each of ``dirs``' modification time (``dir_time``), and the first entry that may be a
+    module added to one of them after the build started loading, or None. Such an entry may be
+    a module the load did not see (a package that beats a module of its name, a module an
+    ``import`` then failed to find), while its directory's time is the one after: recorded, it
+    would hide it from the next null build.
+
+    A directory whose time changed since ``before`` (``listings_before``) holds such an entry
+    when it holds a name it did not then, which could be imported (an identifier, as a folder;
+    with an import suffix, or ``.pth``, as a file; a distribution's metadata), other than ``__pycache__`` and the paths in
+    ``own`` (the cache directory, the top folders of the path outputs: the build's own). One not
+    listed before (a package found by this load) is checked by time instead: an importable
+    entry made or changed at or after ``started_ns`` (the wall clock as loading began; None:
+    not known), as the filesystem's clock sees it: on the device of ``probe_path`` (the cache's
+    lock file, touched here), moved by how far that clock trails the wall clock, less
+    ``TICK_NS``; on another device, ``RACY_NS`` before it."""
+    skip = frozenset(own)
+    times: dict[str, int | None] = {}
+    first: str | None = None
+    stamp: tuple[int, int] | None = None
+    trail: int | None = None
+    for d in dirs:
+        try:
+            st = os.stat(d)
+        except OSError:
+            times[d] = None
+            continue
+        times[d] = st.st_mtime_ns
+        if first is not None:
+            continue
+        was = before.get(d) if before is not None else None
+        if was is not None:
+            if was[0] != st.st_mtime_ns:
+                try:
+                    added = sorted(set(os.listdir(d)) - (was[1] or frozenset()))
+                except OSError:
+                    added = [""]  # (it cannot be listed: whatever it holds now is unknown)
+                first = next((p for p in (os.path.join(d, n) for n in added) if p not in skip and _importable(p)), None)
+        elif started_ns is not None:
+            if trail is None:
+                import time
+
+                stamp = probe(probe_path)
+                trail = stamp[1] - time.time_ns() if stamp is not None else 0
+            since = started_ns + trail - TICK_NS if stamp is not None and st.st_dev == stamp[0] \
+                else started_ns - RACY_NS
+            if st.st_mtime_ns >= since:
+                first = _made_since(d, since, skip)
+    return times, first
+
+
+def _importable(path: str) -> bool:
+    """Whether an import could find a module at ``path``, or a library's version be read
+    there: a folder named as an identifier (bar ``__pycache__``), a file with an import suffix
+    (or ``.pth``) whose stem is one, a distribution's metadata (``.dist-info``, ``.egg-info``)."""
+    name = os.path.basename(path)
+    if not name or name == "__pycache__":
+        return not name  # ("": a folder that cannot be listed)
+    if name.endswith((".dist-info", ".egg-info", ".egg-link", ".egg")):
+        return True
+    if os.path.isdir(path):
+        return name.isidentifier()
+    from importlib.machinery import all_suffixes
+
+    return name.endswith((*all_suffixes(), ".pth")) and name.partition(".")[0].isidentifier()
+
+
+def _made_since(folder: str, since: int, skip: frozenset[str]) -> str | None:
+    """The first entry of ``folder`` that could be imported and was made or changed since ``since``."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return folder  # (it cannot be listed: whatever it holds now is unknown)
+    for e in entries:
+        if e.path in skip or not _importable(e.path):
+            continue
+        try:
+            st = e.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        if max(st.st_ctime_ns, st.st_mtime_ns) >= since:
+            return e.path
+    return None
+
+
 def lmdb_state(data_file: str) -> tuple[int, int, int] | None:
     """(device, inode, last committed transaction id) of an LMDB data file, read from its two
     meta pages (the newer one is current) without opening the environment; None when the file
@@ -151,13 +275,34 @@ def lmdb_state(data_file: str) -> tuple[int, int, int] | None:
 
 def watched_env(declared: Any = ()) -> dict[str, str | None]:
     """The environment variables that can change a decision: every ``ASSETBUILD_*`` and
-    ``PYTHON*`` one set now (bar ``ENV_IGNORED``), and the ``declared`` names (None: unset)."""
+    ``PYTHON*`` one set now (bar ``ENV_IGNORED``), and the ``declared`` names (None: unset);
+    a secret's value as a digest (``env_value``): the record is a file, never a secret's home."""
     env = os.environ
     out: dict[str, str | None] = {n: v for n, v in env.items()
                                   if n.startswith(ENV_PREFIXES) and n not in ENV_IGNORED}
     for n in declared:
         out[n] = env.get(n)
+    for n, v in out.items():
+        if v is not None and is_secret(n):
+            out[n] = env_value(n, v)
     return out
+
+
+def is_secret(name: str) -> bool:
+    """``keys.is_secret`` (not imported: the fast path imports nothing it need not): a name
+    holding KEY, TOKEN, SECRET or PASSWORD, in any case."""
+    upper = name.upper()
+    return "KEY" in upper or "TOKEN" in upper or "SECRET" in upper or "PASSWORD" in upper
+
+
+def env_value(name: str, value: str) -> str:
+    """What the record keeps of a variable's value: the value, or for a secret the digest keys
+    hold of it (``keys.env_parts``), which changes with it."""
+    if not is_secret(name):
+        return value
+    import hashlib
+
+    return "sha256:" + hashlib.sha256(f"assetbuild-env\0{name}\0{value}".encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def is_racy(sig: Sig | list[int] | None, probe: tuple[int, int] | list[int]) -> bool:

@@ -384,3 +384,186 @@ def test_the_cache_layout_knows_every_snapshot_file():
 
     assert set(cachedir._SNAPSHOT_FILES) == {snapshot.FILE, snapshot.RESULTS_FILE, snapshot.GRAPH_FILE,
                                              snapshot.NULL_JSON_FILE}
+
+
+def test_a_directory_option_through_a_symlink_records_and_answers(tmp_path: Path) -> None:
+    """``-C link`` where ``link -> proj``: the build works in the resolved directory, so the
+    entry point compares with that one, and the snapshot answers (it never did: each build
+    through the link loaded the whole project, and recorded nothing)."""
+    project(tmp_path / "proj")
+    (tmp_path / "link").symlink_to("proj")
+    assert cli("-C", "link", cwd=tmp_path).returncode == 0
+    r = cli("-C", "link", "-q", cwd=tmp_path, env=clean_env(ASSETBUILD_SNAPSHOT="explain"))
+    assert r.returncode == 0 and "snapshot: answers" in r.stderr, r.stderr
+    r = cli("-C", "proj", "-q", cwd=tmp_path, env=clean_env(ASSETBUILD_SNAPSHOT="explain"))
+    assert r.returncode == 0 and "snapshot: answers" in r.stderr, r.stderr
+
+
+def test_a_secret_variable_is_kept_as_a_digest_and_still_watched(tmp_path: Path) -> None:
+    """A variable named as a secret (``API_KEY``, declared with ``env=``; the remote cache's
+    ``ASSETBUILD_CACHE_KEY``) is never stored: the snapshot keeps a digest of its value, as
+    keys do, and still refuses when it changes (it kept the value in plain text: a cached
+    ``.assetbuild`` directory carried it to CI caches)."""
+    root = write(tmp_path, {"AssetFile": 'import os\n\nfrom assetbuild import asset\n\n\n@asset(io="json", env=["API_KEY"])\n'
+                                         'def a():\n    return len(os.environ.get("API_KEY", ""))\n'})
+    secrets = {"API_KEY": "hunter2-not-stored", "ASSETBUILD_CACHE_KEY": "hmac-not-stored"}
+    assert cli(cwd=root, env=clean_env(**secrets)).returncode == 0
+    _, line, _ = explain(root, **secrets)
+    assert line == "snapshot: answers", line
+    for p in (root / ".assetbuild").rglob("*"):
+        if p.is_file():
+            data = p.read_bytes()
+            assert b"hunter2-not-stored" not in data and b"hmac-not-stored" not in data, p
+    for changed in ({"API_KEY": "hunter3-not-stored"}, {"ASSETBUILD_CACHE_KEY": "other"}):
+        _, line, _ = explain(root, **{**secrets, **changed})
+        assert line == "snapshot: not used: an environment variable that can change a decision differs", line
+
+
+def test_the_snapshot_knows_secrets_as_keys_do() -> None:
+    """``snapshot`` cannot import ``keys`` (the fast path imports nothing it need not): its
+    own rule names the same secrets, and digests them alike."""
+    from assetbuild.keys import env_parts, is_secret
+
+    for name in ("API_KEY", "github_token", "DbPassword", "MY_SECRET_X", "ASSETBUILD_CACHE_KEY", "SCALE", "KEYNOTE"):
+        assert snapshot.is_secret(name) == is_secret(name)
+        value = "v\udcff"  # (an undecodable byte, as os.environ holds it)
+        expected = env_parts((name,), {name: value})[0][1]
+        assert snapshot.env_value(name, value) == expected
+
+
+def test_a_module_that_shadows_an_import_made_while_the_build_runs_is_seen(tmp_path: Path) -> None:
+    """``lib/extra/`` (a package, which beats ``lib/extra.py``) appears while a build runs,
+    after the AssetFile imported ``lib.extra``: the directory's time the snapshot records is
+    the time after, so the next null build answered from it, with ``a`` as the old module made
+    it, while the full path imports the package and builds ``a`` again. The build that saw a
+    code directory change after it started loading records no snapshot."""
+    import subprocess
+    import time
+
+    from projects import cli_cmd
+
+    root = tmp_path / "proj"
+    started, release = tmp_path / "started", tmp_path / "release"
+    write(root, {
+        "AssetFile": "import os\nimport time\n\nfrom assetbuild import asset\nfrom lib.extra import shift\n\n"
+                     f"STARTED = {str(started)!r}\nRELEASE = {str(release)!r}\n\n\n"
+                     '@asset(io="json")\ndef held():\n    open(STARTED, "w").close()\n'
+                     "    deadline = time.monotonic() + 120\n"
+                     "    while not os.path.exists(RELEASE) and time.monotonic() < deadline:\n"
+                     "        time.sleep(0.01)\n    return 1\n\n\n"
+                     '@asset(io="json")\ndef a(held):\n    return shift(held)\n',
+        "lib/__init__.py": "", "lib/extra.py": "def shift(x):\n    return x + 1\n"})
+    build = subprocess.Popen(cli_cmd(), cwd=root, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+    deadline = time.monotonic() + 120
+    while not started.exists() and time.monotonic() < deadline and build.poll() is None:
+        time.sleep(0.01)
+    write(root, {"lib/extra/__init__.py": "def shift(x):\n    return x + 100\n"})
+    release.touch()
+    _, err = build.communicate(timeout=120)
+    assert build.returncode == 0, err
+    _, line, status = explain(root, "--json")
+    assert status == 0 and line != "snapshot: answers", line
+    shown = cli("show", "a", cwd=root, env=clean_env(ASSETBUILD_SNAPSHOT="0"))
+    assert shown.stdout.strip() == "101", shown.stdout + shown.stderr
+
+
+def _held(tmp_path: Path, root: Path, head: str, body: str) -> tuple[Path, Path, str]:
+    """An AssetFile whose asset ``held`` marks its start and waits for ``release`` (no sleeps
+    in the test), then the assets of ``body``."""
+    started, release = tmp_path / "started", tmp_path / "release"
+    text = (f"import os\nimport time\n\nfrom assetbuild import asset\n{head}\n\n"
+            f"STARTED = {str(started)!r}\nRELEASE = {str(release)!r}\n\n\n"
+            '@asset(io="json")\ndef held():\n    open(STARTED, "w").close()\n'
+            "    deadline = time.monotonic() + 120\n"
+            "    while not os.path.exists(RELEASE) and time.monotonic() < deadline:\n"
+            "        time.sleep(0.01)\n    return 1\n\n\n" + body)
+    return started, release, text
+
+
+def _while_held(root: Path, started: Path, release: Path, change, **env: str) -> None:  # type: ignore[no-untyped-def]
+    """Build, making ``change`` while ``held`` runs."""
+    import subprocess
+    import time
+
+    from projects import cli_cmd
+
+    build = subprocess.Popen(cli_cmd(), cwd=root, env=clean_env(**env), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not started.exists() and time.monotonic() < deadline and build.poll() is None:
+        time.sleep(0.01)
+    change()
+    release.touch()
+    _, err = build.communicate(timeout=120)
+    assert build.returncode == 0, err
+
+
+def _install(site: Path, version: str) -> None:
+    """``fakelib`` at ``version`` in ``site``, as pip leaves it (an upgrade: a new dist-info)."""
+    import shutil
+
+    for old in site.glob("fakelib-*.dist-info"):
+        shutil.rmtree(old)
+    write(site, {"fakelib/__init__.py": "BASE = 5\n",
+                 f"fakelib-{version}.dist-info/METADATA": f"Metadata-Version: 2.1\nName: fakelib\nVersion: {version}\n",
+                 f"fakelib-{version}.dist-info/top_level.txt": "fakelib\n",
+                 f"fakelib-{version}.dist-info/RECORD": "fakelib/__init__.py,,\n"})
+
+
+@pytest.mark.parametrize("change", ["upgrade", "uninstall"])
+def test_a_library_upgraded_or_removed_while_the_build_runs_is_seen(tmp_path: Path, change: str) -> None:
+    """``pip install -U`` (or ``uninstall``) while a build runs, after its keys named the
+    library's version: the record held the site directory's time after, and the next null
+    build answered with the old version's results."""
+    import shutil
+
+    root, site = tmp_path / "proj", tmp_path / "site"
+    _install(site, "1.0")
+    env = {"PYTHONPATH": os.pathsep.join([str(site), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    started, release, text = _held(tmp_path, root, "import fakelib",
+                                   '@asset(io="json")\ndef b(held):\n    return fakelib.BASE + held\n')
+    write(root, {"AssetFile": text})
+
+    def upgrade() -> None:
+        if change == "upgrade":
+            _install(site, "2.0")
+        else:
+            for info in site.glob("fakelib-*.dist-info"):
+                shutil.rmtree(info)
+
+    _while_held(root, started, release, upgrade, **env)
+    _, line, _ = explain(root, "--json", **env)
+    assert line != "snapshot: answers", line
+
+
+def test_pyproject_edited_after_the_build_read_it_is_seen(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``pyproject.toml`` saved after the build read its params and before it took the
+    signatures it records (made so here: as the recorder starts): the record held the file's
+    signature after, and the next null build answered with ``a`` of the old params."""
+    import assetbuild
+    from assetbuild.session import snapshots
+
+    root = write(tmp_path, {"AssetFile": 'from assetbuild import asset\n\n\n@asset(io="json", params={"t": 1})\n'
+                                         'def a(context):\n    return context.params["t"]\n',
+                            "pyproject.toml": "[tool.assetbuild.params.a]\nt = 2\n"})
+    import time
+
+    time.sleep(0.05)  # past the filesystem clock's tick: the files are not racy to the build's probe
+    monkeypatch.setattr(snapshot, "INTENT", {"json": False, "quiet": True, "directory": str(root)})
+    monkeypatch.setattr(snapshot, "START_PATH", list(sys.path))
+    monkeypatch.setattr(snapshot, "CHECK", False)
+    monkeypatch.chdir(root)
+    before = snapshots.Recorder.before
+
+    def saved_first(self: snapshots.Recorder) -> None:
+        (root / "pyproject.toml").write_text("[tool.assetbuild.params.a]\nt = 3\n")
+        time.sleep(0.05)  # (not in the tick of the probe the recorder takes now)
+        before(self)
+
+    monkeypatch.setattr(snapshots.Recorder, "before", saved_first)
+    assert assetbuild.build(project_dir=root).ok
+    rec = snapshot.read(str(root / ".assetbuild"))
+    assert rec is not None and not rec.get("refused"), rec
+    found = snapshot.changes(rec, str(root), list(sys.path))
+    assert found == f"a file changed: {root / 'pyproject.toml'}", found

@@ -240,7 +240,7 @@ class Twins:
         elif kind == "same-size":
             target, digit, atomic = args
             p = root / self._file(target)
-            if not p.exists():
+            if not p.is_file():  # (missing, or a directory put in its place)
                 return
             before = p.stat()
             text = self._same_size_text(target, digit, p.read_text())
@@ -279,14 +279,32 @@ class Twins:
             # run the stale .pyc, in one copy and not the other if only one imported in between)
             (c.site / "fakelib" / "__init__.py").write_text(f"BASE = {args[0]}\n" + "#" * len(self.log) + "\n")
         elif kind == "drop":
-            (root / "out" / f"a{args[0] % len(spec.deps)}.txt").unlink(missing_ok=True)
+            p = root / "out" / f"a{args[0] % len(spec.deps)}.txt"
+            if not p.is_dir():
+                p.unlink(missing_ok=True)
         elif kind == "scribble":
             p = root / "out" / f"a{args[0] % len(spec.deps)}.txt"
-            if p.exists():
+            if p.is_file():
                 p.write_text("scribbled\n")
         elif kind == "dropblob":
             for blob in (root / ".assetbuild" / "cas").glob("??/*"):
                 blob.unlink()
+        elif kind == "symlink":  # an input replaced by (or a link retargeted to) a new file
+            i, value = args[0] % len(spec.sources), args[1]
+            target = root / "data" / f"alt{i}_{len(self.log)}.txt"
+            target.write_text(f"{value}\n")
+            link = root / "data" / f"in{i}.txt"
+            link.unlink(missing_ok=True)
+            link.symlink_to(target.name)
+        elif kind == "outdir":  # a directory where a path output goes: empty, or holding a file
+            p = root / "out" / f"a{args[0] % len(spec.deps)}.txt"
+            if p.is_dir():
+                shutil.rmtree(p)
+            else:
+                p.unlink(missing_ok=True)
+                p.mkdir(parents=True)
+                if args[1]:
+                    (p / "mine.txt").write_text("kept\n")
 
     def _file(self, target: str) -> str:
         fixed = {"assetfile": "AssetFile", "helpers": "lib/helpers.py", "extra": "lib/extra.py"}
@@ -405,6 +423,8 @@ EDITS = st.one_of(
     st.tuples(st.just("drop"), st.integers(0, 11)),
     st.tuples(st.just("scribble"), st.integers(0, 11)),
     st.tuples(st.just("dropblob")),
+    st.tuples(st.just("symlink"), st.integers(0, 2), st.integers(0, 999)),
+    st.tuples(st.just("outdir"), st.integers(0, 11), st.booleans()),
     st.tuples(st.just("none")),
 )
 # a build after one or two edits (the second may undo the first), maybe under ASSETBUILD_CHECK_SNAPSHOT

@@ -356,8 +356,9 @@ def build(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "
                                                 options=remote_options))
     rep = reporter or Reporter(verbosity=-2)
     selection = [*assets, *(f"-{e}" for e in exclude)]
-    from .snapshots import take_slice
+    from .snapshots import note_directories, take_slice
 
+    note_directories(project_dir, selection, options)
     sliced = None if plugin_manager is not None else take_slice(project_dir, assetfile, cache_dir, selection, options)
     earlier = None
     if sliced is not None:  # only data changed: load the assets to decide, and what they read

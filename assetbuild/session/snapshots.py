@@ -61,6 +61,26 @@ def _intended(assets: Any, options: Any) -> str | None:
     return os.path.abspath(str(where)) if where else os.getcwd()
 
 
+def note_directories(project_dir: Any, assets: Any, options: Any) -> None:
+    """Before a build that may record a snapshot loads the project: the directories it may find
+    modules in, as they are (``snapshot.listings_before``), which the record is checked against."""
+    expected = _intended(assets, options)
+    if expected is None:
+        snapshot.BEFORE = snapshot.SETTINGS = None
+        return
+    root = os.path.realpath(str(project_dir))
+    snapshot.BEFORE = snapshot.listings_before(root, snapshot.PREVIOUS)
+    snapshot.SETTINGS = {f: snapshot.sig_of(f) for f in _settings_files(root, os.path.join(root, ".assetbuild"))}
+
+
+def _settings_files(root: str, cache_dir: str) -> tuple[str, str]:
+    """The files of settings a build reads after loading: ``pyproject.toml``, and the dynamic
+    partitions' keys (``assetbuild partitions add``)."""
+    from .partition_env import DYNAMIC_FILE
+
+    return os.path.join(root, "pyproject.toml"), os.path.join(cache_dir, DYNAMIC_FILE)
+
+
 def take_slice(project_dir: Any, assetfile: Any, cache_dir: Any, assets: Any, options: Any) -> dict[str, Any] | None:
     """The slice the entry point found (``snapshot.SLICE``) if this build is the one it was
     found for, else None; taken once (a later build in this process loads the whole project)."""
@@ -337,10 +357,9 @@ class Recorder:
         if static is not None:
             return None, static
         root = str(self.project.project_dir)
-        from .partition_env import DYNAMIC_FILE
-
-        for f in (os.path.join(root, "pyproject.toml"), os.path.join(self.cache_dir, DYNAMIC_FILE)):
-            files[f] = snapshot.sig_of(f)  # (the dynamic partitions' keys: ``assetbuild partitions add``)
+        settings = snapshot.SETTINGS or {}
+        for f in _settings_files(root, self.cache_dir):  # as before loading: a save since shows next time
+            files[f] = settings[f] if f in settings else snapshot.sig_of(f)
         dirs = {os.path.abspath(p or "."): None for p in snapshot.START_PATH}
         dirs[root] = None
         for f in known:
@@ -359,10 +378,12 @@ class Recorder:
         from .distributions import DISTRIBUTIONS
 
         metadata = set(DISTRIBUTIONS.metadata_files)  # the versions keys name, each read from one
-        if self.affected is not None:  # (what this build did not fingerprint: as the last one read it)
-            metadata.update((self.previous or {}).get("metadata", ()))
         for f in metadata:
-            files[f] = snapshot.sig_of(f)
+            sig = files[f] = snapshot.sig_of(f)
+            if sig is None:
+                return None, f"{f} is gone since the build read a library's version from it"
+        if self.affected is not None:  # (what this build did not fingerprint: as the last one read
+            metadata.update((self.previous or {}).get("metadata", ()))  # it, carried below with ``files``)
         for plugin in self.project.plugin_manager.get_plugins():
             f = getattr(plugin, "__file__", None)
             if f:
@@ -377,6 +398,10 @@ class Recorder:
             carried = {d: t for d, t in self.previous["dirs"] if d not in dirs}
         if any(snapshot.is_racy(s, self.probe) for s in files.values()):
             return None, "a file of the project's code was modified too recently to trust its signature"
+        times, moved = snapshot.dir_times_since(dirs, snapshot.BEFORE, loaded.started_ns or None,
+                                                os.path.join(self.cache_dir, "lock"), own=self._own_paths())
+        if moved is not None:
+            return None, f"a module may have appeared after the build started loading: {moved}"
         blobs = {p: size for p, size in (self.previous or {}).get("blobs", ())} if self.affected is not None else {}
         cas = os.path.join(self.cache_dir, "cas")
         try:  # (small outputs are kept in the index: no stat for a file that is in no directory)
@@ -404,11 +429,22 @@ class Recorder:
         return {"project": root, "cache": self.cache_dir, "interpreter": list(snapshot.interpreter()),
                 "path": list(snapshot.START_PATH), "env": snapshot.watched_env(declared), "declared_env": declared,
                 "store": list(state), "written_ns": time.time_ns(), "racy": racy,
-                "dirs": [[d, snapshot.dir_time(d)] for d in dirs] + [[d, t] for d, t in carried.items()],
+                "dirs": [[d, t] for d, t in times.items()] + [[d, t] for d, t in carried.items()],
                 "files": [[f, s] for f, s in files.items()], "data": [list(data), packed],
                 "blobs": [[p, size] for p, size in blobs.items()], "count": len(triples), "results": triples,
                 "metadata": sorted(metadata), "checked": checked,
                 "asset_defs": asset_defs[0], "asset_defs_of": asset_defs[1]}, ""
+
+    def _own_paths(self) -> set[str]:
+        """What the build makes in the project's directories: the cache directory, and the top
+        folder (or file) of every path output."""
+        root = str(self.project.project_dir)
+        own = {self.cache_dir}
+        for d in self.project.graph.nodes.values():
+            rel = getattr(d, "path", None) if isinstance(d, AssetDef) else None
+            if rel and not os.path.isabs(rel):
+                own.add(os.path.join(root, os.path.normpath(rel).split(os.sep)[0]))
+        return own
 
     def _previous_with_defs(self) -> dict[str, Any] | None:
         """The previous record, with the ``asset_defs`` its graph keeps if they are of the
