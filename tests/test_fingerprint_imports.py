@@ -320,7 +320,7 @@ def test_libraries_count_by_version_and_are_not_imported(lab, tmp_path):
 
 
 def test_finder_cache_reads_no_source_for_an_unchanged_file(lab, monkeypatch):
-    import assetbuild.loader as loader
+    import assetbuild.modulefinder as modulefinder
 
     path = lab.root / "src" / "train.py"
     write_files(lab.root, {"src/train.py": "def train(x):\n    return x\n"})
@@ -328,8 +328,8 @@ def test_finder_cache_reads_no_source_for_an_unchanged_file(lab, monkeypatch):
     os.utime(path, ns=(old, old))  # old enough to be recorded (not racy)
     first = lab.fp(LAZY)
     compiled: list[str] = []
-    real = loader._digest_module
-    monkeypatch.setattr(loader, "_digest_module", lambda data, p: compiled.append(p) or real(data, p))
+    real = modulefinder._digest_module
+    monkeypatch.setattr(modulefinder, "_digest_module", lambda data, p: compiled.append(p) or real(data, p))
     ProjectModuleFinder._memory.clear()  # a fresh process: only the cache directory is left
     assert lab.fp(LAZY) == first and compiled == []
     # Same size, same mtime, other code: the signature still differs (ctime), and it is read.
