@@ -122,44 +122,49 @@ class ChangeTimes:
     def data_time(self, node: str) -> int | None:
         """When the oldest data of ``node`` that a reader with none of it lacks appeared: a
         source's first version seen (its current version's change time if none was recorded);
-        an asset's first recorded materialization (its latest, if history has none); for an
-        asset never materialized, the oldest data it would read (None: it reads nothing that has
-        data). A reader never materialized lacks it all: a source that keeps changing does not
-        make it look new."""
+        for an asset, the oldest of its first recorded materialization (its latest, if history
+        has none) and the data times of what it read, directly or not (what it holds came from
+        there: a reader without it lacks those changes too); for an asset never materialized,
+        the oldest data it would read (None: it reads nothing that has data). A reader never
+        materialized lacks it all: a source that keeps changing does not make it look new."""
         memo = self._data
         if node in memo:
             return memo[node]
-        d = self.graph.nodes.get(node)
-        if isinstance(d, (SourceDef, ObservableSourceDef)):
-            version = self.current(node)
-            seen = self._sightings(node, d)
-            if version is None:
-                memo[node] = None
-            elif seen:
-                memo[node] = min(seen[0][1], self._source_time(node, version, d))
-            else:
-                memo[node] = self._source_time(node, version, d)
-        elif not isinstance(d, AssetDef):
-            memo[node] = None
-        else:
-            head = self.head(node)
+        graph = self.graph
+        inputs: dict[str, list[str]] = {}  # every asset this needs, with what it read or would read
+        todo = [node]
+        while todo:  # (then upstream first, in the graph's order: no deep recursion)
+            n = todo.pop()
+            if n in inputs or n in memo:
+                continue
+            d = graph.nodes.get(n)
+            if not isinstance(d, AssetDef):
+                memo[n] = self._source_data_time(n, d) if isinstance(d, (SourceDef, ObservableSourceDef)) else None
+                continue
+            head = self.head(n)
+            inputs[n] = [up for up, _ in head.inputs] if head is not None else [up for _, up in graph.inputs.get(n, ())]
+            todo += inputs[n]
+        for n in graph.order:
+            ups = inputs.get(n)
+            if ups is None or n in memo:
+                continue
+            times = [t for up in ups for t in (memo.get(up),) if t is not None]
+            head = self.head(n)
             if head is not None:
-                first = next((e.end_ns for e in self.store.events(node) if e.kind in DATA_KINDS and e.data_version),
+                first = next((e.end_ns for e in self.store.events(n) if e.kind in DATA_KINDS and e.data_version),
                              None)
-                memo[node] = head.built_ns if first is None else min(first, head.built_ns)
-            else:  # its upstream never materialized first, in the graph's order: no deep recursion
-                graph, todo, closure = self.graph, [node], set()
-                while todo:
-                    n = todo.pop()
-                    if n not in closure and n not in memo and isinstance(graph.nodes.get(n), AssetDef) \
-                            and self.head(n) is None:
-                        closure.add(n)
-                        todo += [up for _, up in graph.inputs.get(n, ())]
-                for n in graph.order:
-                    if n in closure:
-                        times = [t for _, up in graph.inputs.get(n, ()) for t in (self.data_time(up),) if t is not None]
-                        memo[n] = min(times) if times else None
-        return memo[node]
+                times.append(head.built_ns if first is None else min(first, head.built_ns))
+            memo[n] = min(times) if times else None
+        return memo.get(node)
+
+    def _source_data_time(self, node: str, d: SourceDef | ObservableSourceDef) -> int | None:
+        version = self.current(node)
+        seen = self._sightings(node, d)
+        if version is None:
+            return None
+        if seen:
+            return min(seen[0][1], self._source_time(node, version, d))
+        return self._source_time(node, version, d)
 
     def after(self, node: str, version: str) -> int | None:
         """The oldest change in ``node``'s data since it had ``version`` (None: none), what it

@@ -438,3 +438,19 @@ def test_a_never_built_lazy_reader_of_a_scheduled_asset_built_in_the_same_tick(t
         assert tick["outcomes"] == predicted, when
     assert predicted == {"a0": "built", "a2": "built", "a3": "built"}
     assert model.reasons["a3"] == ["lazy: needed for its freshness 30m"]
+
+
+def test_a_never_built_lazy_reader_lacks_the_source_data_its_built_upstream_holds(tmp_path):
+    # a3 (lazy, freshness 30m) reads s, seen at 06:00; a4 (lazy, 1h) reads a3 and was never
+    # built. At 06:31 a3 is overdue and built: its data holds s's change of 06:00. At 07:01 a4
+    # lacks that change, 61 minutes old, not only a3's build of 06:31: it is overdue and built.
+    # (It waited for 07:31 when an asset's data counted from its first build.)
+    nodes = [Node("a3", ("s",), auto="lazy", freshness=1800), Node("a4", ("a3",), auto="lazy", freshness=H)]
+    write_project(tmp_path, nodes, {"s": "v1"})
+    model = Model(nodes, {"s": "v1"})
+    for when in ("2024-03-02T06:00:00Z", "2024-03-02T06:31:00Z", "2024-03-02T07:01:00Z"):
+        predicted, _ = model.tick(ts(when))
+        tick = run_once(tmp_path, ts(when))
+        assert tick["outcomes"] == predicted, when
+    assert predicted == {"a4": "built"}
+    assert model.reasons["a4"] == ["lazy: needed for its freshness 1h"]
