@@ -185,6 +185,9 @@ def _shared_lock(path: str) -> int | None:
 
 def main() -> None:
     """Console-script entry point."""
+    from .interrupts import terminate_as_interrupt
+
+    terminate_as_interrupt()
     if sys.argv[-1:] in (["--help"], ["-h"], ["--version"]):
         from .helptext import kept
 

@@ -1,5 +1,6 @@
 """Telling a real Ctrl-C from a KeyboardInterrupt that user code (an asset, an IO manager, an
-observation) raises itself: the first stops assetbuild, the second fails the asset."""
+observation) raises itself: the first stops assetbuild, the second fails the asset. SIGTERM
+stops a command as Ctrl-C does (``Terminated``, a KeyboardInterrupt), with its own exit status."""
 
 from __future__ import annotations
 
@@ -18,6 +19,42 @@ class _Noter:
     def __call__(self, signum: int, frame: Any) -> Any:
         self.count += 1
         return self.previous(signum, frame)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C raises KeyboardInterrupt: the command ends the same way
+    (finished work recorded, workers ended, one line), with exit status 143."""
+
+
+TERMINATED_STATUS = 143  # 128 + SIGTERM, as a shell reports a process SIGTERM ended
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    import _signal
+
+    _signal.signal(_signal.SIGTERM, _ended_at_once)  # a second SIGTERM ends the command at once
+    raise Terminated
+
+
+def _ended_at_once(signum: int, frame: Any) -> None:
+    import os
+
+    os._exit(TERMINATED_STATUS)  # as a kill would: every write is crash-safe
+
+
+def terminate_as_interrupt() -> None:
+    """SIGTERM (``timeout``, a cancelled CI job, ``docker stop``, systemd) raises Terminated in the
+    main thread, so a command ends as on Ctrl-C: the default death skips the last commit of
+    finished work and the workers' cleanup. Left alone when SIGTERM is ignored (inherited) or
+    already handled; watch, run and ui install their own handlers over it. (``_signal``: the
+    command's start imports neither ``signal`` nor ``threading``.)"""
+    import _signal
+
+    if _signal.getsignal(_signal.SIGTERM) == _signal.SIG_DFL:
+        try:
+            _signal.signal(_signal.SIGTERM, _on_sigterm)
+        except ValueError:  # not the main thread: signals go to the main thread's handlers only
+            pass
 
 
 class RealInterrupts:
@@ -55,6 +92,14 @@ class RealInterrupts:
     @property
     def seen(self) -> bool:
         return any(n.count for _, n in self._installed) or any(n.count != c for _, n, c in self._kept)
+
+    def interrupt(self) -> KeyboardInterrupt:
+        """What to raise for the signal seen, whatever the user code turned it into."""
+        import _signal
+
+        term = [n for s, n in self._installed if s == _signal.SIGTERM and n.count] + \
+            [n for s, n, c in self._kept if s == _signal.SIGTERM and n.count != c]
+        return Terminated() if term else KeyboardInterrupt()
 
     def __exit__(self, *exc: object) -> None:
         import _signal

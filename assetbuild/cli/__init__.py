@@ -2,7 +2,7 @@
 one into ``assetbuild.output`` (which renders the result); the options are declared once.
 
 Exit statuses: 0 every requested asset is fresh at the end; 1 an asset failed; 2 a usage or
-definition error; 130 interrupted.
+definition error; 130 interrupted (Ctrl-C); 143 ended by SIGTERM.
 """
 
 from __future__ import annotations
