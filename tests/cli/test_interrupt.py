@@ -9,7 +9,6 @@ import sys
 import time
 
 import pytest
-
 from projects import clean_env, cli
 
 SLOW_CHAIN = """\
