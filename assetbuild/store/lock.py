@@ -63,13 +63,16 @@ class BuildLock:
 @contextlib.contextmanager
 def no_build_running(cache_dir: Path) -> Iterator[None]:
     """Hold the build lock of ``cache_dir`` for the block without waiting; BuildRunning if a
-    build or cache command holds it. A directory without a lock file was never built in: there is
-    nothing to take, and nothing is created (the caller may be deleting the directory)."""
+    build or cache command holds it; StoreError if the lock file cannot be opened for writing. A
+    directory without a lock file was never built in: there is nothing to take, and nothing is
+    created (the caller may be deleting the directory)."""
     try:
         fd = os.open(cache_dir / "lock", os.O_RDWR)
     except FileNotFoundError:
         yield
         return
+    except OSError as e:  # a read-only mount, another user's cache: nor could the caller delete it
+        raise StoreError(describe_open_error(cache_dir, e, writing=True)) from e
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
