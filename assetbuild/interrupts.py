@@ -29,11 +29,27 @@ class Terminated(KeyboardInterrupt):
 TERMINATED_STATUS = 143  # 128 + SIGTERM, as a shell reports a process SIGTERM ended
 
 
+_sigterm_seen = False
+
+
 def _on_sigterm(signum: int, frame: Any) -> None:
     import _signal
 
+    global _sigterm_seen
+    _sigterm_seen = True
     _signal.signal(_signal.SIGTERM, _ended_at_once)  # a second SIGTERM ends the command at once
     raise Terminated
+
+
+def sigterm_seen() -> bool:
+    """Whether ``terminate_as_interrupt``'s handler saw SIGTERM (and raised Terminated)."""
+    return _sigterm_seen
+
+
+def exit_status(code: Any) -> Any:
+    """The status a command ending with ``code`` exits with: 143 once SIGTERM was seen, whoever
+    caught the Terminated it raised (click's "Aborted!" says 1)."""
+    return TERMINATED_STATUS if _sigterm_seen else code
 
 
 def _ended_at_once(signum: int, frame: Any) -> None:

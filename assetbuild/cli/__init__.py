@@ -574,12 +574,14 @@ cli.add_command(diff)
 def main() -> None:
     """Console-script entry point."""
     from ..exiting import exit_now
+    from ..interrupts import exit_status
 
     try:
         cli(prog_name="assetbuild")
     except SystemExit as e:
-        exit_now(e.code)
-        raise
+        code = exit_status(e.code)
+        exit_now(code)
+        raise SystemExit(code) from None
 
 
 if __name__ == "__main__":

@@ -123,3 +123,22 @@ def test_sigterm_is_an_interrupt_exit_143_workers_ended_work_kept(tmp_path, jobs
     r = cli("--json", cwd=tmp_path)
     statuses = {e["asset"]: e["status"] for e in json.loads(r.stdout)["results"]}
     assert statuses == {"first": "cached", "left": "built", "right": "built"}
+
+
+def test_sigterm_at_any_moment_of_a_command_start_is_a_quiet_143(tmp_path):
+    """A SIGTERM while the command starts (imports, click parsing its options, loading the
+    project) ends it with 143 and at most two lines: no traceback of the interrupted import, no
+    click "Aborted!" with status 1. Before the handler is in place it dies of the signal (-15)."""
+    (tmp_path / "AssetFile").write_text(SLOW_PAIR)
+    seen = set()
+    for i in range(12):
+        proc = subprocess.Popen([sys.executable, "-m", "assetbuild", "status", "-v"], cwd=tmp_path,
+                                env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(0.04 * i)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+        seen.add(proc.returncode)
+        assert proc.returncode in (0, 143, -signal.SIGTERM), (i, proc.returncode, err)
+        assert "Traceback" not in err and "Terminated" not in err, (i, err)
+        assert len(err.strip().splitlines()) <= 2, (i, err)  # ("Aborted!" then our line, at most)
+    assert 143 in seen, seen
