@@ -33,11 +33,12 @@ _sigterm_seen = False
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:
-    import _signal
-
     global _sigterm_seen
+    if _sigterm_seen:  # a second SIGTERM ends the command at once, as a kill would: every write is crash-safe
+        import os
+
+        os._exit(TERMINATED_STATUS)
     _sigterm_seen = True
-    _signal.signal(_signal.SIGTERM, _ended_at_once)  # a second SIGTERM ends the command at once
     raise Terminated
 
 
@@ -50,12 +51,6 @@ def exit_status(code: Any) -> Any:
     """The status a command ending with ``code`` exits with: 143 once SIGTERM was seen, whoever
     caught the Terminated it raised (click's "Aborted!" says 1)."""
     return TERMINATED_STATUS if _sigterm_seen else code
-
-
-def _ended_at_once(signum: int, frame: Any) -> None:
-    import os
-
-    os._exit(TERMINATED_STATUS)  # as a kill would: every write is crash-safe
 
 
 def terminate_as_interrupt() -> None:
