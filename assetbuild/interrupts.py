@@ -4,6 +4,8 @@ stops a command as Ctrl-C does (``Terminated``, a KeyboardInterrupt), with its o
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 
@@ -66,6 +68,34 @@ def terminate_as_interrupt() -> None:
             _signal.signal(_signal.SIGTERM, _on_sigterm)
         except ValueError:  # not the main thread: signals go to the main thread's handlers only
             pass
+
+
+@contextmanager
+def interrupts_held() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM off for the block, then deliver the first that came, through the
+    handlers the block found. Around starting worker processes: an interrupt inside a start
+    leaves a worker the build never learnt of, which then fails to start and prints
+    multiprocessing's own traceback after assetbuild's last line. Main thread only (a no-op
+    elsewhere: signals are handled in the main thread)."""
+    import _signal
+
+    came: list[int] = []
+    held: dict[int, Any] = {}
+    try:
+        for sig in (_signal.SIGINT, _signal.SIGTERM):
+            handler = _signal.getsignal(sig)
+            if callable(handler):  # SIG_DFL and SIG_IGN raise nothing in Python code
+                _signal.signal(sig, lambda signum, frame: came.append(signum))
+                held[sig] = handler
+    except ValueError:  # not the main thread
+        pass
+    try:
+        yield
+    finally:
+        for sig, handler in held.items():
+            _signal.signal(sig, handler)
+        if came:
+            _signal.raise_signal(came[0])
 
 
 class RealInterrupts:
