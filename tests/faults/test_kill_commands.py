@@ -93,6 +93,7 @@ def _kill_run(built, tmp_path: Path, name: str, sig: signal.Signals, rng: random
     if sig == signal.SIGTERM:
         assert p.returncode in (0, 143, -signal.SIGTERM), (what, err)
         assert "Traceback" not in err, (what, err)
+        assert not list(root.glob("out/*assetbuild-tmp*")), what  # an interrupt's writer cleans up
     assert _versions(root) == versions, what
     assert tree_bytes(root) == outputs, what
     r = cli("cache", "verify", cwd=root)
@@ -119,3 +120,26 @@ def test_a_killed_cache_command_leaves_a_cache_whose_next_build_is_right(built, 
 @pytest.mark.slow
 def test_a_killed_cache_command_leaves_a_cache_whose_next_build_is_right_long(built, tmp_path):
     _trials(built, tmp_path, int(os.environ.get("ASSETBUILD_TEST_KILL_TRIALS_LONG", "5")), seed=7)
+
+
+def test_sigterm_during_path_writes_leaves_no_temp_file(tmp_path):
+    """A SIGTERM (or Ctrl-C) that lands as a path output's temp file is created left it in the
+    project (within a few tries here): the interrupt came between the create and the writer's
+    cleanup, and a later build that wrote nothing there never swept it."""
+    src = write(tmp_path / "src", {"AssetFile": "from assetbuild import asset\n\n" + "".join(
+        f"@asset(io='text', path='out/p{i}.txt', code_version='1')\ndef p{i}():\n    return 'x' * {i}\n\n"
+        for i in range(300))})
+    t0 = time.monotonic()
+    assert cli(cwd=src).returncode == 0
+    duration = time.monotonic() - t0
+    rng = random.Random(11)
+    for trial in range(30):
+        root = tmp_path / f"t{trial}"
+        shutil.copytree(src, root, symlinks=True)
+        p = subprocess.Popen(cli_cmd("--force"), cwd=root, env=clean_env(), stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True)
+        time.sleep(rng.uniform(duration / 3, duration))
+        p.send_signal(signal.SIGTERM)
+        _, err = p.communicate(timeout=60)
+        assert "Traceback" not in err, err
+        assert not list(root.glob("out/*assetbuild-tmp*")), (trial, p.returncode)
