@@ -66,8 +66,18 @@ def create_temp_beside(dest: str | os.PathLike[str], *, dir_fd: int | None = Non
             fd = os.open(tmp, _CREATE, mode, dir_fd=dir_fd)
         except FileExistsError:
             continue  # planted, or (once in 2**64) a collision: draw another name
-        if _lock(fd) and _still_named(fd, tmp, dir_fd):
-            return fd, tmp
+        except OSError:
+            raise
+        except BaseException:  # Ctrl-C or SIGTERM as the create returned: its fd is lost, the file
+            _discard(tmp, dir_fd)  # may be there (nobody else can know the name)
+            raise
+        try:
+            if _lock(fd) and _still_named(fd, tmp, dir_fd):
+                return fd, tmp
+        except BaseException:  # (an interrupt: the caller's cleanup never saw the file)
+            os.close(fd)
+            _discard(tmp, dir_fd)
+            raise
         os.close(fd)  # a sweeper removed it between our create and our lock
     raise FileExistsError(errno.EEXIST, f"no free temp file name after {_ATTEMPTS} tries", os.fspath(dest))
 

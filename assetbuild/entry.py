@@ -162,6 +162,9 @@ def plain_build(form: dict[str, object]) -> None:
     except KeyboardInterrupt:  # before the build started (click says "Aborted!")
         sys.stderr.write("\nAborted!\n")
         status = 1
+    from .interrupts import exit_status
+
+    status = exit_status(status)
     exit_now(status)
     sys.exit(status)
 
@@ -184,7 +187,21 @@ def _shared_lock(path: str) -> int | None:
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point: the command, and a SIGTERM that came before it could handle
+    one (while modules import) ends with 143 and one line, not the interrupted import's traceback."""
+    from .interrupts import TERMINATED_STATUS, sigterm_seen, terminate_as_interrupt
+
+    terminate_as_interrupt()
+    try:
+        _main()
+    except (Exception, KeyboardInterrupt):  # a Terminated inside a class's creation is a RuntimeError
+        if not sigterm_seen():
+            raise
+        sys.stderr.write("assetbuild: terminated (SIGTERM)\n")
+        raise SystemExit(TERMINATED_STATUS) from None
+
+
+def _main() -> None:
     if sys.argv[-1:] in (["--help"], ["-h"], ["--version"]):
         from .helptext import kept
 

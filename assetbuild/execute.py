@@ -527,7 +527,7 @@ def _user_error(exc: BaseException, interrupts: RealInterrupts) -> str:
     if interrupts.seen:
         if isinstance(exc, KeyboardInterrupt):
             raise exc
-        raise KeyboardInterrupt from exc
+        raise interrupts.interrupt() from exc
     return describe_exception(exc) if isinstance(exc, Exception) else _not_an_exception(exc)
 
 

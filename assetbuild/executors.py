@@ -33,6 +33,7 @@ from typing import Any
 
 from .errors import ConfigError, WorkerLost
 from .executor import Outcome, Task, run_serialized
+from .interrupts import interrupts_held
 
 AUTO_SERIAL_MAX = 32  # -j auto: a plan this small, without a slow asset in its history, runs serially
 SLOW_S = 1.0  # ... slow: a latest build that took this long
@@ -305,12 +306,14 @@ class ProcessExecutor:
 
         payload = task.to_bytes()
         outer: Future[Outcome] = Future()
-        try:  # workers start here, on this thread (the Runner hides __main__ meanwhile)
-            inner = self._current_pool().submit(run_serialized, payload, self.spool_dir)
-        except BrokenProcessPool:
-            with self._lock:
-                self._broken.add(id(self._pool))
-            inner = self._current_pool().submit(run_serialized, payload, self.spool_dir)
+        starts = self._pool is None or len(getattr(self._pool, "_processes", None) or ()) < self.jobs
+        with interrupts_held() if starts else nullcontext():  # a worker is started whole, or not at all
+            try:  # workers start here, on this thread (the Runner hides __main__ meanwhile)
+                inner = self._current_pool().submit(run_serialized, payload, self.spool_dir)
+            except BrokenProcessPool:
+                with self._lock:
+                    self._broken.add(id(self._pool))
+                inner = self._current_pool().submit(run_serialized, payload, self.spool_dir)
         pool = self._pool
         pool_id = id(pool)
         with self._lock:

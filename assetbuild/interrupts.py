@@ -1,8 +1,11 @@
 """Telling a real Ctrl-C from a KeyboardInterrupt that user code (an asset, an IO manager, an
-observation) raises itself: the first stops assetbuild, the second fails the asset."""
+observation) raises itself: the first stops assetbuild, the second fails the asset. SIGTERM
+stops a command as Ctrl-C does (``Terminated``, a KeyboardInterrupt), with its own exit status."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 
@@ -18,6 +21,81 @@ class _Noter:
     def __call__(self, signum: int, frame: Any) -> Any:
         self.count += 1
         return self.previous(signum, frame)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C raises KeyboardInterrupt: the command ends the same way
+    (finished work recorded, workers ended, one line), with exit status 143."""
+
+
+TERMINATED_STATUS = 143  # 128 + SIGTERM, as a shell reports a process SIGTERM ended
+
+
+_sigterm_seen = False
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    global _sigterm_seen
+    if _sigterm_seen:  # a second SIGTERM ends the command at once, as a kill would: every write is crash-safe
+        import os
+
+        os._exit(TERMINATED_STATUS)
+    _sigterm_seen = True
+    raise Terminated
+
+
+def sigterm_seen() -> bool:
+    """Whether ``terminate_as_interrupt``'s handler saw SIGTERM (and raised Terminated)."""
+    return _sigterm_seen
+
+
+def exit_status(code: Any) -> Any:
+    """The status a command ending with ``code`` exits with: 143 once SIGTERM was seen, whoever
+    caught the Terminated it raised (click's "Aborted!" says 1)."""
+    return TERMINATED_STATUS if _sigterm_seen else code
+
+
+def terminate_as_interrupt() -> None:
+    """SIGTERM (``timeout``, a cancelled CI job, ``docker stop``, systemd) raises Terminated in the
+    main thread, so a command ends as on Ctrl-C: the default death skips the last commit of
+    finished work and the workers' cleanup. Left alone when SIGTERM is ignored (inherited) or
+    already handled; watch, run and ui install their own handlers over it. (``_signal``: the
+    command's start imports neither ``signal`` nor ``threading``.)"""
+    import _signal
+
+    if _signal.getsignal(_signal.SIGTERM) == _signal.SIG_DFL:
+        try:
+            _signal.signal(_signal.SIGTERM, _on_sigterm)
+        except ValueError:  # not the main thread: signals go to the main thread's handlers only
+            pass
+
+
+@contextmanager
+def interrupts_held() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM off for the block, then deliver the first that came, through the
+    handlers the block found. Around starting worker processes: an interrupt inside a start
+    leaves a worker the build never learnt of, which then fails to start and prints
+    multiprocessing's own traceback after assetbuild's last line. Main thread only (a no-op
+    elsewhere: signals are handled in the main thread)."""
+    import _signal
+
+    came: list[int] = []
+    held: dict[int, Any] = {}
+    try:
+        for sig in (_signal.SIGINT, _signal.SIGTERM):
+            handler = _signal.getsignal(sig)
+            if callable(handler):  # SIG_DFL and SIG_IGN raise nothing in Python code
+                _signal.signal(sig, lambda signum, frame: came.append(signum))
+                held[sig] = handler
+    except ValueError:  # not the main thread
+        pass
+    try:
+        yield
+    finally:
+        for sig, handler in held.items():
+            _signal.signal(sig, handler)
+        if came:
+            _signal.raise_signal(came[0])
 
 
 class RealInterrupts:
@@ -55,6 +133,14 @@ class RealInterrupts:
     @property
     def seen(self) -> bool:
         return any(n.count for _, n in self._installed) or any(n.count != c for _, n, c in self._kept)
+
+    def interrupt(self) -> KeyboardInterrupt:
+        """What to raise for the signal seen, whatever the user code turned it into."""
+        import _signal
+
+        term = [n for s, n in self._installed if s == _signal.SIGTERM and n.count] + \
+            [n for s, n, c in self._kept if s == _signal.SIGTERM and n.count != c]
+        return Terminated() if term else KeyboardInterrupt()
 
     def __exit__(self, *exc: object) -> None:
         import _signal

@@ -9,7 +9,7 @@ import signal
 
 import pytest
 
-from assetbuild.interrupts import RealInterrupts, noting_interrupts
+from assetbuild.interrupts import RealInterrupts, interrupts_held, noting_interrupts
 
 
 @pytest.fixture
@@ -69,3 +69,43 @@ def test_handlers_are_put_back(received):
     with RealInterrupts():
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_a_signal_while_held_is_delivered_once_when_the_block_ends(received):
+    """``interrupts_held`` (around starting worker processes): nothing is raised inside, the
+    handler found runs once after, and is the handler again."""
+    before = signal.getsignal(signal.SIGINT)
+    with interrupts_held():
+        _interrupt()
+        _interrupt()
+        assert received == []
+    assert received == [signal.SIGINT]
+    assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_a_ctrl_c_while_held_raises_after_the_block():
+    reached = []
+    with pytest.raises(KeyboardInterrupt):
+        with interrupts_held():
+            _interrupt()
+            reached.append("end of block")
+    assert reached == ["end of block"]
+
+
+def test_held_in_another_thread_is_a_no_op(received):
+    """Only the main thread may set handlers (a watch or UI build runs in a thread)."""
+    import threading
+
+    errors = []
+
+    def run() -> None:
+        try:
+            with interrupts_held():
+                pass
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    t = threading.Thread(target=run)
+    t.start()
+    t.join()
+    assert errors == []

@@ -2,7 +2,7 @@
 one into ``assetbuild.output`` (which renders the result); the options are declared once.
 
 Exit statuses: 0 every requested asset is fresh at the end; 1 an asset failed; 2 a usage or
-definition error; 130 interrupted.
+definition error; 130 interrupted (Ctrl-C); 143 ended by SIGTERM.
 """
 
 from __future__ import annotations
@@ -580,12 +580,14 @@ cli.add_command(diff)
 def main() -> None:
     """Console-script entry point."""
     from ..exiting import exit_now
+    from ..interrupts import exit_status
 
     try:
         cli(prog_name="assetbuild")
     except SystemExit as e:
-        exit_now(e.code)
-        raise
+        code = exit_status(e.code)
+        exit_now(code)
+        raise SystemExit(code) from None
 
 
 if __name__ == "__main__":

@@ -466,8 +466,14 @@ def report_error(e: BaseException, *, verbose: bool = False, as_json: bool = Fal
         from .live import interrupted_newline
 
         interrupted_newline(sys.stderr)  # the terminal echoed ^C after the status line: a line of its own
-        lines = ["assetbuild: interrupted; finished work was recorded, the rest will run next time"]
-        message, status = "interrupted", 130
+        from ..interrupts import TERMINATED_STATUS, Terminated
+
+        if isinstance(e, Terminated):
+            lines = ["assetbuild: terminated (SIGTERM); finished work was recorded, the rest will run next time"]
+            message, status = "terminated", TERMINATED_STATUS
+        else:
+            lines = ["assetbuild: interrupted; finished work was recorded, the rest will run next time"]
+            message, status = "interrupted", 130
     else:
         raise TypeError(f"not a failure a command reports: {e!r}")
     for line in lines:

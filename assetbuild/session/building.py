@@ -522,8 +522,10 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
         rep.build_finished(result)
         _call_hook(hook.after_build, result=result)
         return result
-    except KeyboardInterrupt:
-        exit_status = 130
+    except KeyboardInterrupt as e:
+        from ..interrupts import TERMINATED_STATUS, Terminated
+
+        exit_status = TERMINATED_STATUS if isinstance(e, Terminated) else 130
         raise
     finally:
         if snap is not None:

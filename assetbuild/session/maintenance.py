@@ -53,7 +53,14 @@ def clean_report(*, project_dir: str | os.PathLike[str] = ".", cache_dir: str | 
     """``clean``, returning its report in every case (the command prints it). Warnings (what is
     kept) go to ``reporter``, except in a dry run, whose report lists them."""
     from ..cleaning import CleanReport, clean_outputs
-    from ..store import BuildRunning, clear_cache_dir, is_cache_dir, no_build_running, project_id
+    from ..store import (
+        BuildRunning,
+        clear_cache_dir,
+        is_cache_dir,
+        no_build_running,
+        no_daemon_running,
+        project_id,
+    )
 
     root = Path(project_dir).resolve()
     cache = resolve_cache_dir(root, cache_dir)
@@ -62,7 +69,7 @@ def clean_report(*, project_dir: str | os.PathLike[str] = ".", cache_dir: str | 
     if report.cache_existed and not is_cache_dir(cache):
         raise StoreError(f"{cache} does not look like an assetbuild cache (no STORE file); not deleting it")
     try:
-        with no_build_running(cache):
+        with no_build_running(cache), no_daemon_running(cache):
             if report.cache_existed:
                 af = Path(assetfile) if assetfile is not None else Path("AssetFile")
                 af = af if af.is_absolute() else root / af

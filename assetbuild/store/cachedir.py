@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..atomicfile import TEMP_SUFFIX
 from ..errors import StoreError
+from .lock import RUN_LOCK_NAME
 
 # Names the store layout creates at the top of a cache directory: exact names, then prefixes
 # (temp files of a write in progress, indexes moved aside, a compaction's copies).
@@ -24,7 +25,7 @@ _HEX62 = re.compile(r"[0-9a-f]{62}\Z")
 
 def _is_layout_name(name: str) -> bool:
     return name in _LAYOUT_NAMES or name.startswith(_LAYOUT_PREFIXES) or _is_temp_of(name, "STORE") \
-        or any(_is_temp_of(name, f) for f in _SNAPSHOT_FILES)
+        or any(_is_temp_of(name, f) for f in _SNAPSHOT_FILES) or RUN_LOCK_NAME.match(name) is not None
 
 
 def _is_temp_of(name: str, base: str | None = None) -> bool:
@@ -92,7 +93,8 @@ def clear_cache_dir(cache_dir: Path) -> list[Path]:
             kept.append(p)
         elif e.is_symlink() or not e.is_dir():
             _remove_file(p, kept, e.name in ("STORE", "lock", *_SNAPSHOT_FILES) or e.name.startswith(_LAYOUT_PREFIXES)
-                         or _is_temp_of(e.name, "STORE") or any(_is_temp_of(e.name, f) for f in _SNAPSHOT_FILES))
+                         or _is_temp_of(e.name, "STORE") or any(_is_temp_of(e.name, f) for f in _SNAPSHOT_FILES)
+                         or RUN_LOCK_NAME.match(e.name) is not None)
         elif e.name == "cas":
             for sub in sorted(os.scandir(p), key=lambda e: e.name):
                 if (_HEX2.match(sub.name) or sub.name == "tmp") and sub.is_dir(follow_symlinks=False):

@@ -1,8 +1,9 @@
-"""The cache directory's two flocks: the build lock (``lock``: builds and cache commands take
-turns) and the open lock (the directory itself: opening, recovering and swapping the index).
+"""The cache directory's flocks: the build lock (``lock``: builds and cache commands take
+turns), the open lock (the directory itself: opening, recovering and swapping the index), and
+each ``assetbuild run``'s lock (``run-<project id>.lock``, held for the daemon's whole life).
 
-Neither opens LMDB, so a command that must not run beside a build (``clean``) takes the build
-lock without opening the index it is about to delete.
+None opens LMDB, so a command that must not run beside a build or a daemon (``clean``) takes
+them without opening the index it is about to delete.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import contextlib
 import errno
 import fcntl
 import os
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from ..errors import StoreError
 from .failures import describe_open_error
 
 _BUSY = (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES)
+RUN_LOCK_NAME = re.compile(r"run-[0-9a-f]{12}\.lock\Z")  # assetbuild run's lock (session.daemon)
 
 
 class BuildRunning(StoreError):
@@ -63,13 +66,16 @@ class BuildLock:
 @contextlib.contextmanager
 def no_build_running(cache_dir: Path) -> Iterator[None]:
     """Hold the build lock of ``cache_dir`` for the block without waiting; BuildRunning if a
-    build or cache command holds it. A directory without a lock file was never built in: there is
-    nothing to take, and nothing is created (the caller may be deleting the directory)."""
+    build or cache command holds it; StoreError if the lock file cannot be opened for writing. A
+    directory without a lock file was never built in: there is nothing to take, and nothing is
+    created (the caller may be deleting the directory)."""
     try:
         fd = os.open(cache_dir / "lock", os.O_RDWR)
     except FileNotFoundError:
         yield
         return
+    except OSError as e:  # a read-only mount, another user's cache: nor could the caller delete it
+        raise StoreError(describe_open_error(cache_dir, e, writing=True)) from e
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -95,3 +101,34 @@ def open_lock(root: Path, *, shared: bool) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # releases the lock
+
+
+@contextlib.contextmanager
+def no_daemon_running(cache_dir: Path) -> Iterator[None]:
+    """Hold every ``assetbuild run`` lock in ``cache_dir`` for the block without waiting;
+    StoreError naming the daemon's pid if one holds it. Between its ticks a daemon holds no
+    build lock, but its next tick needs the cache (``clean`` must not delete it under it)."""
+    held: list[int] = []
+    try:
+        try:
+            names = [n for n in os.listdir(cache_dir) if RUN_LOCK_NAME.match(n)]
+        except OSError:
+            names = []
+        for name in names:
+            try:
+                fd = os.open(cache_dir / name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            except OSError:
+                continue  # gone meanwhile, or not a file we can lock: no daemon holds it
+            held.append(fd)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as e:
+                if e.errno not in _BUSY:
+                    continue
+                pid = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+                raise StoreError(f"assetbuild run (pid {pid}) is using {cache_dir}; stop it first; "
+                                 "nothing was deleted") from None
+        yield
+    finally:
+        for fd in held:
+            os.close(fd)  # releases our lock

@@ -141,3 +141,51 @@ def test_help_says_what_outputs_and_dry_run_do():
     assert "--keep-outputs Keep the files assetbuild wrote into the project" in text
     assert "--outputs" not in text.replace("--keep-outputs", "")  # the old flag: accepted, not shown
     assert "edited ones stay" in text and "-n, --dry-run List what would be deleted; delete nothing." in text
+
+
+EAGER = """\
+from assetbuild import asset
+
+@asset(io="text", path="out/x.txt", auto="eager")
+def x():
+    return "x"
+"""
+
+
+def test_clean_after_assetbuild_run_deletes_its_lock_and_the_next_build_works(tmp_path):
+    """`assetbuild run` leaves its lock file (run-<id>.lock) in the cache directory; clean took it
+    for a user's file, kept it with a warning, and every build after said the directory was
+    not a cache (exit 2)."""
+    (tmp_path / "AssetFile").write_text(EAGER)
+    assert cli("run", "--once", cwd=tmp_path).returncode == 0
+    assert list((tmp_path / ".assetbuild").glob("run-*.lock"))
+    r = cli("clean", "--yes", cwd=tmp_path)
+    assert r.returncode == 0 and "kept" not in r.stderr, r.stderr
+    assert not (tmp_path / ".assetbuild").exists()
+    r = cli(cwd=tmp_path)
+    assert r.returncode == 0 and "1 built" in r.stdout, r.stderr
+
+
+def test_clean_refuses_while_assetbuild_run_keeps_the_project_fresh(tmp_path):
+    """Between ticks `assetbuild run` holds no build lock, but its next tick needs the cache:
+    clean says who uses it (exit 2) and deletes nothing."""
+    (tmp_path / "AssetFile").write_text(EAGER)
+    daemon = subprocess.Popen([sys.executable, "-m", "assetbuild", "run", "--tick", "0.2"], cwd=tmp_path,
+                              env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "out" / "x.txt").exists():
+            assert time.monotonic() < deadline and daemon.poll() is None, daemon.communicate()
+            time.sleep(0.05)
+        r = cli("clean", "--yes", cwd=tmp_path)
+        assert r.returncode == 2, (r.stdout, r.stderr)
+        assert r.stderr.strip().splitlines() == [
+            f"assetbuild: error: assetbuild run (pid {daemon.pid}) is using {tmp_path / '.assetbuild'}; "
+            "stop it first; nothing was deleted"], r.stderr
+        assert (tmp_path / ".assetbuild" / "STORE").exists() and (tmp_path / "out" / "x.txt").exists()
+    finally:
+        daemon.terminate()
+        daemon.communicate(timeout=30)
+    assert daemon.returncode == 0
+    r = cli("clean", "--yes", cwd=tmp_path)
+    assert r.returncode == 0 and not (tmp_path / ".assetbuild").exists(), r.stderr

@@ -279,3 +279,20 @@ def test_index_of_ten_thousand_assets_stays_small(tmp_path):
     r = cli(cwd=root)
     assert r.returncode == 0 and f"0 built, {N_ASSETS} cached" in r.stdout
     assert (root / ".assetbuild/db/data.mdb").stat().st_size == size  # a null build writes nothing
+
+
+@pytest.mark.parametrize("damage", ["empty", "garbage"])
+def test_a_damaged_store_file_is_named_as_such(built, reference, tmp_path, damage):
+    """STORE (the format and the index's identity) unreadable: the index cannot be told from
+    another cache's, so it is moved aside as before, and the warning says why; it used to say the
+    index 'belongs to another cache directory', which sent the user looking for a copy."""
+    root = tmp_path / "p"
+    shutil.copytree(built, root, symlinks=True)
+    store = root / ".assetbuild" / "STORE"
+    store.write_bytes(b"" if damage == "empty" else b"\x00{not json")
+    r = cli(cwd=root)
+    assert r.returncode == 0, r.stderr
+    assert f"its identity file {store} could not be read" in r.stderr, r.stderr
+    assert "another cache directory" not in r.stderr
+    assert tree_bytes(root) == reference
+    assert_store_consistent(root)

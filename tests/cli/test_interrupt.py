@@ -8,10 +8,13 @@ import subprocess
 import sys
 import time
 
+import pytest
 from projects import clean_env, cli
 
 SLOW_CHAIN = """\
 import time
+
+import pytest
 from pathlib import Path
 from assetbuild import asset
 
@@ -55,3 +58,87 @@ def test_ctrl_c_keeps_finished_work_and_exits_130(tmp_path):
     statuses = {e["asset"]: e["status"] for e in json.loads(r.stdout)["results"]}
     assert statuses == {"first": "cached", "second": "built", "third": "built"}
     assert log.read_text().split() == ["second", "third"]
+
+
+SLOW_PAIR = """\
+import os, time
+from pathlib import Path
+from assetbuild import asset
+
+def mark(name):
+    with open(Path(__file__).parent / "pids.log", "a") as f:
+        f.write(f"{name} {os.getpid()}\\n")
+
+@asset(io="json")
+def first():
+    return 1
+
+@asset(io="json")
+def left(first):
+    mark("left")
+    time.sleep(30)
+    return first + 1
+
+@asset(io="json")
+def right(first):
+    mark("right")
+    time.sleep(30)
+    return first + 2
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ", 1)[1][0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_sigterm_is_an_interrupt_exit_143_workers_ended_work_kept(tmp_path, jobs):
+    """SIGTERM is what `timeout`, a CI job's cancel, `docker stop` and systemd send: it ends the
+    build as Ctrl-C does (finished work recorded, workers ended, one line), with status 143;
+    not the default death that skips the last commit and leaks the workers' semaphores."""
+    (tmp_path / "AssetFile").write_text(SLOW_PAIR)
+    proc = subprocess.Popen([sys.executable, "-m", "assetbuild", "--json", "-j", jobs], cwd=tmp_path,
+                            env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    log = tmp_path / "pids.log"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(log.read_text().splitlines() if log.exists() else ()) < int(jobs):
+        time.sleep(0.05)
+    pids = [int(line.split()[1]) for line in log.read_text().splitlines()]
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 143, (out, err)
+    assert err.strip().splitlines()[-1:] == [
+        "assetbuild: terminated (SIGTERM); finished work was recorded, the rest will run next time"], err
+    assert "Traceback" not in err and "leaked" not in err, err
+    assert json.loads(out) == {"ok": False, "error": "terminated", "results": []}
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(_alive(p) for p in pids if p != proc.pid):
+        time.sleep(0.05)
+    assert not any(_alive(p) for p in pids if p != proc.pid), "a worker outlived the terminated build"
+    (tmp_path / "AssetFile").write_text(SLOW_PAIR.replace("time.sleep(30)", "pass"))
+    r = cli("--json", cwd=tmp_path)
+    statuses = {e["asset"]: e["status"] for e in json.loads(r.stdout)["results"]}
+    assert statuses == {"first": "cached", "left": "built", "right": "built"}
+
+
+def test_sigterm_at_any_moment_of_a_command_start_is_a_quiet_143(tmp_path):
+    """A SIGTERM while the command starts (imports, click parsing its options, loading the
+    project) ends it with 143 and at most two lines: no traceback of the interrupted import, no
+    click "Aborted!" with status 1. Before the handler is in place it dies of the signal (-15)."""
+    (tmp_path / "AssetFile").write_text(SLOW_PAIR)
+    seen = set()
+    for i in range(12):
+        proc = subprocess.Popen([sys.executable, "-m", "assetbuild", "status", "-v"], cwd=tmp_path,
+                                env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(0.04 * i)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+        seen.add(proc.returncode)
+        assert proc.returncode in (0, 143, -signal.SIGTERM), (i, proc.returncode, err)
+        assert "Traceback" not in err and "Terminated" not in err, (i, err)
+        assert len(err.strip().splitlines()) <= 2, (i, err)  # ("Aborted!" then our line, at most)
+    assert 143 in seen, seen

@@ -142,6 +142,8 @@ def test_read_commands_work_on_a_read_only_mount(proj, tmp_path):
             assert run("build", "--dry-run", cwd=proj, env=env).returncode == 0
             # a build must write: one line saying why
             one_line(run("build", "--force", cwd=proj, env=env), 2, "read-only file system", str(cache))
+            for args in (["clean", "--yes"], ["clean", "--keep-outputs", "--yes"]):  # it cannot delete
+                one_line(run(*args, cwd=proj, env=env), 2, "read-only file system", str(cache))
         finally:
             remount(mnt, "rw")
         assert moved_aside(cache) == []
@@ -165,6 +167,9 @@ def test_a_cache_this_user_may_not_write(tmp_path):
         assert r.returncode == 0 and r.stdout.strip() == "6", r.stderr
         one_line(run("build", "--force", cwd=root, user=True), 2, "no permission to write",
                  str(root / ".assetbuild"))
+        one_line(run("clean", "--yes", cwd=root, user=True), 2, "no permission to write",
+                 str(root / ".assetbuild"))
+        assert (root / ".assetbuild" / "STORE").exists()
         assert moved_aside(root / ".assetbuild") == []
         assert "0 built, 2 cached" in run(cwd=root).stdout
     finally:
