@@ -22,6 +22,19 @@ REPO = Path(__file__).resolve().parent.parent
 ASSETFILES = Path(__file__).resolve().parent / "assetfiles"
 
 
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs (a zombie, which only waits to be reaped, does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ", 1)[1][0] != "Z"
+    except OSError:
+        return True
+
+
 def shared_assetfile(name: str) -> str:
     """The text of ``tests/assetfiles/<name>.py``: an AssetFile more than one test module builds."""
     return (ASSETFILES / f"{name}.py").read_text()

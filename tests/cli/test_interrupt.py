@@ -9,7 +9,7 @@ import sys
 import time
 
 import pytest
-from projects import clean_env, cli
+from projects import clean_env, cli, process_alive, shared_assetfile
 
 SLOW_CHAIN = """\
 import time
@@ -60,39 +60,7 @@ def test_ctrl_c_keeps_finished_work_and_exits_130(tmp_path):
     assert log.read_text().split() == ["second", "third"]
 
 
-SLOW_PAIR = """\
-import os, time
-from pathlib import Path
-from assetbuild import asset
-
-def mark(name):
-    with open(Path(__file__).parent / "pids.log", "a") as f:
-        f.write(f"{name} {os.getpid()}\\n")
-
-@asset(io="json")
-def first():
-    return 1
-
-@asset(io="json")
-def left(first):
-    mark("left")
-    time.sleep(30)
-    return first + 1
-
-@asset(io="json")
-def right(first):
-    mark("right")
-    time.sleep(30)
-    return first + 2
-"""
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(") ", 1)[1][0] != "Z"
-    except OSError:
-        return False
+SLOW_PAIR = shared_assetfile("slow_pair")
 
 
 @pytest.mark.parametrize("jobs", ["1", "2"])
@@ -116,13 +84,13 @@ def test_sigterm_is_an_interrupt_exit_143_workers_ended_work_kept(tmp_path, jobs
     assert "Traceback" not in err and "leaked" not in err, err
     assert json.loads(out) == {"ok": False, "error": "terminated", "results": []}
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and any(_alive(p) for p in pids if p != proc.pid):
+    while time.monotonic() < deadline and any(process_alive(p) for p in pids if p != proc.pid):
         time.sleep(0.05)
-    assert not any(_alive(p) for p in pids if p != proc.pid), "a worker outlived the terminated build"
+    assert not any(process_alive(p) for p in pids if p != proc.pid), "a worker outlived the terminated build"
     (tmp_path / "AssetFile").write_text(SLOW_PAIR.replace("time.sleep(30)", "pass"))
     r = cli("--json", cwd=tmp_path)
     statuses = {e["asset"]: e["status"] for e in json.loads(r.stdout)["results"]}
-    assert statuses == {"first": "cached", "left": "built", "right": "built"}
+    assert statuses == {"first": "cached", "left": "built", "right": "built", "both": "built"}
 
 
 def test_sigterm_at_any_moment_of_a_command_start_is_a_quiet_143(tmp_path):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import random
 import shutil
 import signal
@@ -13,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from projects import clean_env, cli
+from projects import clean_env, cli, process_alive, shared_assetfile
 
 TWO = """\
 from assetbuild import asset
@@ -53,49 +52,7 @@ def test_bad_options_are_one_line_and_exit_2(tmp_path):
     assert "--jobs" in r.stdout and "--executor" in r.stdout
 
 
-SLOW_PAIR = """\
-import os, time
-from pathlib import Path
-
-import pytest
-from assetbuild import asset
-
-def mark(name):
-    with open(Path(__file__).parent / "pids.log", "a") as f:
-        f.write(f"{name} {os.getpid()}\\n")
-
-@asset(io="json")
-def first():
-    return 1
-
-@asset(io="json")
-def left(first):
-    mark("left")
-    time.sleep(30)
-    return first + 1
-
-@asset(io="json")
-def right(first):
-    mark("right")
-    time.sleep(30)
-    return first + 2
-
-@asset(io="json")
-def both(left, right):
-    return left + right
-"""
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:  # a zombie is gone for our purpose
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(") ", 1)[1][0] != "Z"
-    except OSError:
-        return True
+SLOW_PAIR = shared_assetfile("slow_pair")
 
 
 def test_ctrl_c_ends_the_workers_and_the_next_build_resumes(tmp_path):
@@ -115,9 +72,9 @@ def test_ctrl_c_ends_the_workers_and_the_next_build_resumes(tmp_path):
     assert proc.returncode == 130, (out, err)
     assert "interrupted" in err and "Traceback" not in err
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and any(_alive(p) for p in pids.values()):
+    while time.monotonic() < deadline and any(process_alive(p) for p in pids.values()):
         time.sleep(0.05)
-    assert not any(_alive(p) for p in pids.values()), "a worker outlived the interrupted build"
+    assert not any(process_alive(p) for p in pids.values()), "a worker outlived the interrupted build"
     (tmp_path / "AssetFile").write_text(SLOW_PAIR.replace("time.sleep(30)", "pass"))
     r = cli("-j", "2", "--json", cwd=tmp_path)
     statuses = {e["asset"]: e["status"] for e in json.loads(r.stdout)["results"]}
