@@ -42,12 +42,12 @@ SETTINGS = ("executor", "executor-options", "history", "jobs", "params", "retry_
 def unknown_settings(project_dir: Path) -> str | None:
     """A warning naming the keys of ``[tool.assetbuild]`` that nothing reads (``jobz = 2``, which
     would otherwise change nothing, silently), with the nearest known one; None when there are none."""
-    import difflib
-
     table = project_settings(project_dir)
     unknown = [k for k, v in table.items() if k not in SETTINGS and not isinstance(v, dict)]
     if not unknown:
         return None
+    import difflib  # (only when there is one to name: a build does not import it)
+
     names = []
     for k in unknown:
         near = difflib.get_close_matches(k.replace("_", "-"), [s.replace("_", "-") for s in SETTINGS], n=1)

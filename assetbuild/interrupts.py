@@ -4,9 +4,9 @@ stops a command as Ctrl-C does (``Terminated``, a KeyboardInterrupt), with its o
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
+TYPE_CHECKING = False  # (the entry point imports this module first: neither typing nor contextlib)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class _Noter:
@@ -70,32 +70,39 @@ def terminate_as_interrupt() -> None:
             pass
 
 
-@contextmanager
-def interrupts_held() -> Iterator[None]:
+def interrupts_held() -> _Held:
     """Hold Ctrl-C and SIGTERM off for the block, then deliver the first that came, through the
     handlers the block found. Around starting worker processes: an interrupt inside a start
     leaves a worker the build never learnt of, which then fails to start and prints
     multiprocessing's own traceback after assetbuild's last line. Main thread only (a no-op
     elsewhere: signals are handled in the main thread)."""
-    import _signal
+    return _Held()
 
-    came: list[int] = []
-    held: dict[int, Any] = {}
-    try:
-        for sig in (_signal.SIGINT, _signal.SIGTERM):
-            handler = _signal.getsignal(sig)
-            if callable(handler):  # SIG_DFL and SIG_IGN raise nothing in Python code
-                _signal.signal(sig, lambda signum, frame: came.append(signum))
-                held[sig] = handler
-    except ValueError:  # not the main thread
-        pass
-    try:
-        yield
-    finally:
-        for sig, handler in held.items():
+
+class _Held:
+    """``interrupts_held``'s block."""
+
+    def __enter__(self) -> None:
+        import _signal
+
+        self.came: list[int] = []
+        self.held: dict[int, Any] = {}
+        try:
+            for sig in (_signal.SIGINT, _signal.SIGTERM):
+                handler = _signal.getsignal(sig)
+                if callable(handler):  # SIG_DFL and SIG_IGN raise nothing in Python code
+                    _signal.signal(sig, lambda signum, frame: self.came.append(signum))
+                    self.held[sig] = handler
+        except ValueError:  # not the main thread
+            pass
+
+    def __exit__(self, *exc: object) -> None:
+        import _signal
+
+        for sig, handler in self.held.items():
             _signal.signal(sig, handler)
-        if came:
-            _signal.raise_signal(came[0])
+        if self.came:
+            _signal.raise_signal(self.came[0])
 
 
 class RealInterrupts:
