@@ -68,11 +68,11 @@ def clean_report(*, project_dir: str | os.PathLike[str] = ".", cache_dir: str | 
     report = CleanReport(cache, dry_run=dry_run, outputs=outputs, cache_existed=cache.exists())
     if report.cache_existed and not is_cache_dir(cache):
         raise StoreError(f"{cache} does not look like an assetbuild cache (no STORE file); not deleting it")
+    af = Path(assetfile) if assetfile is not None else Path("AssetFile")
+    af = af if af.is_absolute() else root / af
     try:
         with no_build_running(cache), no_daemon_running(cache):
             if report.cache_existed:
-                af = Path(assetfile) if assetfile is not None else Path("AssetFile")
-                af = af if af.is_absolute() else root / af
                 recorded, others = _written_files(cache, project_id(af, cache),
                                                   (lambda m: None) if dry_run else rep.warn, outputs=outputs)
                 report.other_projects = others
@@ -83,7 +83,7 @@ def clean_report(*, project_dir: str | os.PathLike[str] = ".", cache_dir: str | 
                 if outputs:
                     clean_outputs(root, recorded, cache_dir=cache, protected=_inside(root, af), dry_run=dry_run,
                                   report=report)
-            _clean_compiled(root, Path(assetfile) if assetfile is not None else Path("AssetFile"), report)
+            _clean_compiled(root, af, report)
             if not dry_run:
                 report.cache_kept = clear_cache_dir(cache)
                 report.cache_deleted = report.cache_existed and not cache.exists()
@@ -103,12 +103,11 @@ def clean_report(*, project_dir: str | os.PathLike[str] = ".", cache_dir: str | 
     return report
 
 
-def _clean_compiled(root: Path, assetfile: Path, report: CleanReport) -> None:
+def _clean_compiled(root: Path, af: Path, report: CleanReport) -> None:
     """Delete the AssetFile's compiled code kept beside it (``compiled.beside_file``), a cache
     as the cache directory is (``report.compiled``); then ``__pycache__`` if that left it empty."""
     from ..compiled import kept_beside
 
-    af = assetfile if assetfile.is_absolute() else root / assetfile
     for p in kept_beside(af):
         report.compiled.append(os.path.relpath(p, root).replace(os.sep, "/"))
         if not report.dry_run:
