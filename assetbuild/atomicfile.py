@@ -272,17 +272,20 @@ _starting = _thread.allocate_lock()
 
 def _close_later(fd: int) -> None:
     """Close ``fd`` in the closing thread (started on first use): the file it holds, replaced by
-    a rename, is freed there."""
-    with _starting:
-        if not _closing:
-            import queue
-            import threading
+    a rename, is freed there. (No lock once it runs: the queue is safe for threads.)"""
+    closing = _closing[:]
+    if not closing:
+        with _starting:
+            if not _closing:
+                import queue
+                import threading
 
-            q: queue.SimpleQueue[int | None] = queue.SimpleQueue()
-            thread = threading.Thread(target=_closer, args=(q,), name="assetbuild-closer", daemon=True)
-            thread.start()
-            _closing[:] = [q, thread]
-        _closing[0].put(fd)
+                q: queue.SimpleQueue[int | None] = queue.SimpleQueue()
+                thread = threading.Thread(target=_closer, args=(q,), name="assetbuild-closer", daemon=True)
+                thread.start()
+                _closing[:] = [q, thread]
+            closing = _closing[:]
+    closing[0].put(fd)
 
 
 def _closer(q: Any) -> None:
@@ -291,15 +294,16 @@ def _closer(q: Any) -> None:
             os.close(fd)
 
 
-def close_replaced() -> None:
-    """Wait until every replaced file handed to the closing thread is freed, and end the thread."""
-    with _starting:
-        if not _closing:
-            return
-        q, thread = _closing
-        _closing.clear()
-    q.put(None)
-    thread.join()
+def close_replaced(timeout: float = 30.0) -> None:
+    """Wait until every replaced file handed to the closing thread is freed, and end the thread;
+    at most ``timeout`` seconds (the exit then waits for nothing: the thread is a daemon, and the
+    kernel frees what it still holds)."""
+    closing = _closing[:]
+    _closing.clear()
+    if closing:
+        q, thread = closing
+        q.put(None)
+        thread.join(timeout)
 
 
 def _forked() -> None:
