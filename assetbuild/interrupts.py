@@ -19,6 +19,8 @@ class _Noter:
         self.count = 0
 
     def __call__(self, signum: int, frame: Any) -> Any:
+        if _taking_a_lock(frame):
+            return _again(signum)
         self.count += 1
         return self.previous(signum, frame)
 
@@ -36,12 +38,65 @@ _sigterm_seen = False
 
 def _on_sigterm(signum: int, frame: Any) -> None:
     global _sigterm_seen
+    if _taking_a_lock(frame):
+        return _again(signum)
     if _sigterm_seen:  # a second SIGTERM ends the command at once, as a kill would: every write is crash-safe
         import os
 
         os._exit(TERMINATED_STATUS)
     _sigterm_seen = True
     raise Terminated
+
+
+def _taking_a_lock(frame: Any) -> bool:
+    """Whether ``frame`` is the standard library's Python code that takes or gives back a lock
+    outside any ``try`` or ``with``: an exception raised there (as it starts, or as a call in it
+    returns) leaves the lock held for ever, and the thread that next needs it waits for ever
+    (the build's end then waits for that thread). ``threading.Condition``'s ``__enter__`` and
+    ``__exit__`` run in every ``with`` of a Condition, an Event, a Future or a Queue;
+    ``concurrent.futures.wait`` takes its futures' locks one by one; logging's handlers take
+    theirs with ``acquire()``."""
+    if frame is None or frame.f_code.co_name not in _LOCKING_NAMES:
+        return False
+    import sys
+
+    code = frame.f_code
+    threading = sys.modules.get("threading")
+    if threading is not None and code in (threading.Condition.__enter__.__code__,
+                                          threading.Condition.__exit__.__code__):
+        return True
+    futures = sys.modules.get("concurrent.futures._base")
+    if futures is not None and code in (futures._AcquireFutures.__enter__.__code__,
+                                        futures._AcquireFutures.__exit__.__code__):
+        return True
+    logging = sys.modules.get("logging")
+    return logging is not None and code in [f.__code__ for f in (
+        logging.Handler.acquire, logging.Handler.release, getattr(logging, "_acquireLock", None),
+        getattr(logging, "_releaseLock", None)) if f is not None]
+
+
+_LOCKING_NAMES = frozenset({"__enter__", "__exit__", "acquire", "release", "_acquireLock", "_releaseLock"})
+
+
+def _again(signum: int) -> None:
+    """Deliver ``signum`` again in a millisecond, when the code it came in has moved on."""
+    import _thread
+
+    _thread.start_new_thread(_resend, (_thread.get_ident(), signum))
+
+
+def _resend(thread: int, signum: int) -> None:
+    import _signal
+    import time
+
+    time.sleep(0.001)
+    try:
+        if hasattr(_signal, "pthread_kill"):  # to the main thread: a wait it is in returns EINTR
+            _signal.pthread_kill(thread, signum)
+        else:
+            _signal.raise_signal(signum)
+    except OSError:  # the process is ending
+        pass
 
 
 def sigterm_seen() -> bool:

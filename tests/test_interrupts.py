@@ -6,6 +6,7 @@ from __future__ import annotations
 import _signal
 import os
 import signal
+from contextlib import nullcontext
 
 import pytest
 
@@ -109,3 +110,46 @@ def test_held_in_another_thread_is_a_no_op(received):
     t.start()
     t.join()
     assert errors == []
+
+
+@pytest.mark.parametrize("how", ["sigint-in-a-build", "sigterm"])
+def test_an_interrupt_never_leaves_a_condition_locked(how, monkeypatch):
+    """A signal's handler that raises inside ``threading.Condition.__enter__`` (after it took
+    the lock) or ``__exit__`` (before it gave it back) leaves the lock held for ever: the next
+    thread to need it (the committer, a worker setting its Future) waits for ever, and the
+    build's end for that thread. Such a signal is delivered again a millisecond later, once the
+    build's thread has moved on. (Without that, a third of these trials left the lock held.)"""
+    import random
+    import threading
+
+    from assetbuild import interrupts
+
+    sig = signal.SIGINT if how == "sigint-in-a-build" else signal.SIGTERM
+    if sig == signal.SIGINT:
+        def raising(signum, frame):
+            raise KeyboardInterrupt
+
+        block = noting_interrupts  # its handler wraps the one set (as a build does)
+    else:
+        raising = interrupts._on_sigterm
+        block = nullcontext  # the handler as the command installs it
+    previous = signal.signal(sig, raising)
+    main = threading.get_ident()
+    rng = random.Random(5)
+    try:
+        with block():
+            for trial in range(60):
+                monkeypatch.setattr(interrupts, "_sigterm_seen", False)  # (a second SIGTERM exits)
+                cond = threading.Condition()
+                with pytest.raises(KeyboardInterrupt):
+                    threading.Timer(rng.uniform(0.001, 0.005), signal.pthread_kill, (main, sig)).start()
+                    while True:
+                        with cond:
+                            pass
+                taken: list[bool] = []
+                other = threading.Thread(target=lambda c=cond, t=taken: t.append(c.acquire(timeout=1)))
+                other.start()
+                other.join()
+                assert taken == [True], f"trial {trial}: the interrupt left the lock held"
+    finally:
+        signal.signal(sig, previous)

@@ -20,8 +20,8 @@ import collections
 import concurrent.futures as cf
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -416,11 +416,9 @@ class RemoteCachedStore:
     def blob_file(self, digest: str, min_size: int = 1 << 20) -> Path | None:
         return self.local.blob_file(digest, min_size)
 
-    @contextmanager
     def flushing_while_away(self, flush: Callable[[], None] | None = None,
-                            interval_s: float = 0.25) -> Iterator[None]:
-        with self.local.flushing_while_away(flush, interval_s):
-            yield
+                            interval_s: float = 0.25) -> AbstractContextManager[None]:
+        return self.local.flushing_while_away(flush, interval_s)  # (its block, not a generator's around it)
 
     # --- uploads -----------------------------------------------------------------------------
 

@@ -35,6 +35,7 @@ from .lock import BuildLock
 from .records import (
     DEFAULT_PROJECT,
     RECORD,
+    Away,
     Batch,
     Committer,
     decode,
@@ -447,24 +448,18 @@ class LmdbStore:
         if self._batch.writes and self._batch.is_due(interval_s, max_pending):  # (a null build writes nothing)
             self.flush()
 
-    @contextlib.contextmanager
     def flushing_while_away(self, flush: Callable[[], None] | None = None,
-                            interval_s: float = 0.25) -> Iterator[None]:
+                            interval_s: float = 0.25) -> contextlib.AbstractContextManager[None]:
         """While the calling thread is away from the store (running an asset, waiting for workers),
         commit the pending batch from another thread when ``maybe_flush`` would have: a crash then
         loses only the work still running, plus at most ``interval_s``. The caller must not touch
         the store inside the block. ``flush``: the outermost store's (a remote cache wraps this one)."""
         if not self._batch.writes or self.readonly:
-            yield
-            return
+            return contextlib.nullcontext()
         if self._committer is None:
             self._committer = Committer(self._index.drop_reader)
         self._index.drop_reader()
-        self._committer.enter(flush or self.flush, self._batch.due_at(interval_s))
-        try:
-            yield
-        finally:
-            self._committer.leave()
+        return Away(self._committer, flush or self.flush, self._batch.due_at(interval_s))
 
     def settle(self) -> tuple[str, ...]:
         """Nothing arrives later in a local store: no key failed to arrive."""

@@ -77,18 +77,30 @@ def _args(args: tuple[str, ...], root: Path) -> list[str]:
     return [str(root.parent / "export.tar") if a == "EXPORT" else a for a in args]
 
 
+def _stderr_once_ended(p: subprocess.Popen, what: str) -> str:
+    """The killed command's stderr once it ends; one still running a minute after the signal
+    fails the test with every thread's stack (faulthandler, on SIGABRT: ``clean_env`` below
+    sets PYTHONFAULTHANDLER), so that a hang says where it waits."""
+    try:
+        return p.communicate(timeout=60)[1]
+    except subprocess.TimeoutExpired:
+        p.send_signal(signal.SIGABRT)
+        err = p.communicate(timeout=30)[1]
+        pytest.fail(f"{what}: still running 60 s after the signal; its threads:\n{err}")
+
+
 def _kill_run(built, tmp_path: Path, name: str, sig: signal.Signals, rng: random.Random, trial: int) -> str:
     src, versions, outputs, durations = built
     root = tmp_path / f"{name}-{sig.name}-{trial}" / "p"
     shutil.copytree(src, root, symlinks=True)
     delay = rng.uniform(0.02, durations[name])
-    p = subprocess.Popen(cli_cmd(*_args(COMMANDS[name], root)), cwd=root, env=clean_env(),
+    p = subprocess.Popen(cli_cmd(*_args(COMMANDS[name], root)), cwd=root, env=clean_env(PYTHONFAULTHANDLER="1"),
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         p.wait(timeout=delay)
     except subprocess.TimeoutExpired:
         p.send_signal(sig)
-    _, err = p.communicate(timeout=60)
+    err = _stderr_once_ended(p, f"{name} {sig.name} after {delay:.2f}s")
     what = f"{name} {sig.name} after {delay:.2f}s: exit {p.returncode}"
     if sig == signal.SIGTERM:
         assert p.returncode in (0, 143, -signal.SIGTERM), (what, err)
@@ -136,10 +148,11 @@ def test_sigterm_during_path_writes_leaves_no_temp_file(tmp_path):
     for trial in range(30):
         root = tmp_path / f"t{trial}"
         shutil.copytree(src, root, symlinks=True)
-        p = subprocess.Popen(cli_cmd("--force"), cwd=root, env=clean_env(), stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE, text=True)
-        time.sleep(rng.uniform(duration / 3, duration))
+        p = subprocess.Popen(cli_cmd("--force"), cwd=root, env=clean_env(PYTHONFAULTHANDLER="1"),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        delay = rng.uniform(duration / 3, duration)
+        time.sleep(delay)
         p.send_signal(signal.SIGTERM)
-        _, err = p.communicate(timeout=60)
+        err = _stderr_once_ended(p, f"trial {trial}: SIGTERM after {delay:.2f}s")
         assert "Traceback" not in err, err
         assert not list(root.glob("out/*assetbuild-tmp*")), (trial, p.returncode)

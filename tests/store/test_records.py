@@ -4,12 +4,18 @@ wake-up of the thread unless the batch is due before the thread would wake anywa
 
 from __future__ import annotations
 
+import dis
+import signal
+import sys
 import threading
 import time
+import types
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
-from assetbuild.store.records import Committer
+from assetbuild.store.records import Away, Committer
 
 
 class _Flushes:
@@ -95,8 +101,110 @@ def test_an_error_in_the_commit_is_raised_by_leave(committer):
 
     committer.enter(failing, time.monotonic())
     deadline = time.monotonic() + 5
-    while committer._busy or committer._flush is not None:  # until the thread took it
+    while committer.busy or committer._flush is not None:  # until the thread took it
         assert time.monotonic() < deadline
         time.sleep(0.001)
     with pytest.raises(OSError, match="disk full"):
         committer.leave()
+
+
+def _signal_points(code: types.CodeType) -> set[int]:
+    """Where CPython runs a Python signal handler in ``code`` (so where Ctrl-C or SIGTERM can
+    raise): as a call returns, at a loop's back edge, as the function starts."""
+    ins = list(dis.get_instructions(code))
+    points = {ins[0].offset}
+    for prev, cur in zip(ins, ins[1:]):
+        if prev.opname.startswith("CALL"):
+            points.add(cur.offset)
+        if "BACKWARD" in cur.opname or cur.opname == "JUMP_ABSOLUTE":
+            points.add(cur.argval)
+    return points
+
+
+def _interrupt_at(n: int, watched: set[types.CodeType]) -> Callable[..., Any]:
+    """A trace function that raises KeyboardInterrupt, as a signal's handler would, at the nth
+    point where one can come in the code of ``watched`` and in what it calls (main thread)."""
+    left = [n]
+    points: dict[types.CodeType, set[int]] = {}
+
+    def local(frame: types.FrameType, event: str, arg: Any) -> Any:
+        if event == "opcode":
+            where = points.get(frame.f_code)
+            if where is None:
+                where = points[frame.f_code] = _signal_points(frame.f_code)
+            if frame.f_lasti in where:
+                left[0] -= 1
+                if left[0] == 0:
+                    raise KeyboardInterrupt
+        return local
+
+    def trace(frame: types.FrameType, event: str, arg: Any) -> Any:
+        f: types.FrameType | None = frame
+        while f is not None and f.f_code not in watched:
+            f = f.f_back
+        if f is None:
+            return None
+        frame.f_trace_opcodes = True
+        return local
+
+    return trace
+
+
+def test_an_interrupt_anywhere_in_a_stay_leaves_the_committer_idle_and_stoppable():
+    """Ctrl-C or SIGTERM raises in the build's thread between any two calls: wherever it comes
+    as the build's thread enters or leaves a stay, the stay ends (nothing armed, no commit
+    running) and the thread still stops. A ``threading.Condition`` left its lock held when the
+    interrupt came inside its ``__enter__``: the committer then waited for it for ever, and
+    so did the build's end, joining the committer (a SIGTERMed build that never ended)."""
+    watched = {Away.__enter__.__code__, Away.__exit__.__code__, Committer.enter.__code__,
+               Committer.leave.__code__}
+    n, came = 0, 0
+    while True:
+        n += 1
+        started = threading.Event()
+
+        def flush(started: threading.Event = started) -> None:
+            started.set()
+            time.sleep(0.002)
+
+        c = Committer(lambda: None)
+        interrupted = False
+        sys.settrace(_interrupt_at(n, watched))
+        try:
+            with Away(c, flush, time.monotonic()):  # due at once: a commit runs as the stay ends
+                started.wait(5)
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            sys.settrace(None)
+        stopper = threading.Thread(target=c.stop, daemon=True)
+        stopper.start()
+        stopper.join(5)
+        assert not stopper.is_alive(), f"the committer never stopped after an interrupt at point {n}"
+        assert c._flush is None and not c.busy, n
+        if not interrupted:
+            break
+        came += 1
+    assert came >= 5  # (the points of enter, leave and the stay's block)
+
+
+def test_an_interrupt_while_leave_waits_for_a_commit_comes_after_it():
+    """The build's own commit after an interrupt would race one still in progress."""
+    c = Committer(lambda: None)
+    started, ended = threading.Event(), []
+
+    def flush() -> None:
+        started.set()
+        time.sleep(0.3)
+        ended.append(time.monotonic())
+
+    main = threading.get_ident()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with Away(c, flush, time.monotonic()):
+                assert started.wait(5)
+                threading.Timer(0.05, signal.pthread_kill, (main, signal.SIGINT)).start()
+        assert ended and time.monotonic() >= ended[0]
+        assert not c.busy
+    finally:
+        c.stop()
