@@ -117,12 +117,48 @@ def terminate_as_interrupt() -> None:
     already handled; watch, run and ui install their own handlers over it. (``_signal``: the
     command's start imports neither ``signal`` nor ``threading``.)"""
     import _signal
+    import _thread
+    import sys
 
     if _signal.getsignal(_signal.SIGTERM) == _signal.SIG_DFL:
         try:
             _signal.signal(_signal.SIGTERM, _on_sigterm)
         except ValueError:  # not the main thread: signals go to the main thread's handlers only
-            pass
+            return
+    if not isinstance(sys.unraisablehook, _Unraisable):
+        sys.unraisablehook = _Unraisable(sys.unraisablehook, _thread.get_ident())
+
+
+class _Unraisable:
+    """``sys.unraisablehook`` that gives back an interrupt Python could not raise. A signal's
+    handler raises in whatever runs, and when that is a weakref callback, a ``__del__`` or a
+    finalizer (importlib's module locks have one, run by every import), Python prints
+    "Exception ignored in ..." with a traceback and drops the exception: the Ctrl-C or SIGTERM
+    is lost and the command runs on. Here the signal is sent again a millisecond later (when
+    the callback has returned), and nothing is printed."""
+
+    __slots__ = ("previous", "main")
+
+    def __init__(self, previous: Any, main: int) -> None:
+        self.previous = previous
+        self.main = main  # signals' handlers run in the main thread only
+
+    def __call__(self, unraisable: Any) -> None:
+        import _thread
+
+        exc = unraisable.exc_value
+        if not isinstance(exc, KeyboardInterrupt) or _thread.get_ident() != self.main:
+            return self.previous(unraisable)
+        import _signal
+
+        global _sigterm_seen
+        terminated = isinstance(exc, Terminated)
+        try:
+            _again(_signal.SIGTERM if terminated else _signal.SIGINT)
+        except RuntimeError:  # no new thread at the interpreter's exit: nothing runs on to stop
+            return self.previous(unraisable)
+        if terminated:
+            _sigterm_seen = False  # (sent again: not the second SIGTERM, which ends at once)
 
 
 def interrupts_held() -> _Held:

@@ -153,3 +153,41 @@ def test_an_interrupt_never_leaves_a_condition_locked(how, monkeypatch):
                 assert taken == [True], f"trial {trial}: the interrupt left the lock held"
     finally:
         signal.signal(sig, previous)
+
+
+_SWALLOWED = """
+import gc, os, signal, sys, time
+from assetbuild.interrupts import Terminated, terminate_as_interrupt
+
+terminate_as_interrupt()
+class Holder:
+    pass
+def callback(ref):  # Python drops what a weakref callback raises ("Exception ignored in ...")
+    os.kill(os.getpid(), signal.{sig})
+    for _ in range(1000):  # the handler runs here, at a bytecode boundary, and raises
+        pass
+import weakref
+h = Holder()
+r = weakref.ref(h, callback)
+try:
+    del h  # the callback runs now
+    time.sleep(5)
+except {exc}:
+    print("interrupted")
+    sys.exit(3)
+print("ran on")
+"""
+
+
+@pytest.mark.parametrize("sig, exc", [("SIGTERM", "Terminated"), ("SIGINT", "KeyboardInterrupt")])
+def test_an_interrupt_raised_in_a_weakref_callback_is_delivered_again_not_lost(sig, exc):
+    """A signal whose handler raised inside a weakref callback (importlib's module locks have
+    one: an import was enough) was printed as "Exception ignored" and lost: the command ran on.
+    It arrives again once the callback has returned."""
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-c", _SWALLOWED.format(sig=sig, exc=exc)], capture_output=True,
+                       text=True, timeout=60)
+    assert (r.returncode, r.stdout.strip()) == (3, "interrupted"), r.stdout + r.stderr
+    assert "Exception ignored" not in r.stderr and "Traceback" not in r.stderr, r.stderr
