@@ -430,13 +430,28 @@ def changes(rec: dict[str, Any] | None, project_dir: str, start_path: list[str],
         return list(found)
     import struct
 
+    layout = struct.Struct(SIG_FORMAT)
     out: list[str] = []
     racy = set(rec["racy"])
     paths, packed = rec["data"]
-    for path, recorded in zip(paths, struct.Struct(SIG_FORMAT).iter_unpack(packed)):
+    if first and data is None and taken is None and not racy:
+        start = _first_difference(paths, packed, layout)
+        if start is None:
+            return out  # a null build: every signature as recorded
+        paths = paths[start:]  # (the first that differs, and on: what the loop below reads)
+        packed = packed[start * layout.size:]
+    stat = os.stat
+    for path, recorded in zip(paths, layout.iter_unpack(packed)):
         if recorded == _NO_SIG:
             recorded = None
-        now = data[path] if data is not None and path in data else sig_of(path)
+        if data is not None and path in data:
+            now = data[path]
+        else:  # (sig_of, without a call per file)
+            try:
+                st = stat(path)
+                now = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
+            except OSError:
+                now = None
         if taken is not None:
             taken[path] = now
         if now != recorded or path in racy:
@@ -444,6 +459,40 @@ def changes(rec: dict[str, Any] | None, project_dir: str, start_path: list[str],
             if first:
                 break
     return out
+
+
+def _first_difference(paths: list[str], packed: bytes, layout: Any) -> int | None:
+    """The index of the first of ``paths`` whose signature now is not its ``packed`` one, or
+    None if none: the signatures packed as the record packs them and compared a few hundred at
+    a time as one string, with no tuple or comparison per file (a null build of 10,000 assets:
+    6 ms of the 35 of the stat pass), and no stat after the first block that differs."""
+    import struct
+
+    pack, size = layout.pack, layout.size
+    none = pack(*_NO_SIG)
+    stat = os.stat
+    for start in range(0, len(paths), _BLOCK):
+        parts: list[bytes] = []
+        add = parts.append
+        try:
+            for path in paths[start:start + _BLOCK]:
+                try:
+                    st = stat(path)
+                except OSError:
+                    add(none)
+                    continue
+                add(pack(st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev))
+        except struct.error:  # a value the layout cannot hold: the caller's loop compares it
+            return start + len(parts)
+        if b"".join(parts) != packed[start * size:(start + len(parts)) * size]:
+            for i, part in enumerate(parts):
+                if part != packed[(start + i) * size:(start + i + 1) * size]:
+                    return start + i
+            return start + len(parts)  # (a record shorter than its paths)
+    return None
+
+
+_BLOCK = 256
 
 
 def read_results(cache_dir: str, rec: dict[str, Any]) -> dict[str, Any] | None:

@@ -567,3 +567,25 @@ def test_pyproject_edited_after_the_build_read_it_is_seen(tmp_path: Path, monkey
     assert rec is not None and not rec.get("refused"), rec
     found = snapshot.changes(rec, str(root), list(sys.path))
     assert found == f"a file changed: {root / 'pyproject.toml'}", found
+
+
+def test_the_null_check_finds_the_first_file_that_differs_across_its_blocks(tmp_path):
+    """The entry point's look compares the data files' signatures a block at a time as packed
+    bytes (``_first_difference``): a change, a missing file and a file that appeared are found
+    at their own index, in any block, and the same files are found unchanged."""
+    import struct
+
+    layout = struct.Struct(snapshot.SIG_FORMAT)
+    paths = [str(tmp_path / f"f{i:04d}") for i in range(2 * snapshot._BLOCK + 40)]
+    for i, p in enumerate(paths[:-1]):
+        Path(p).write_text(str(i))
+    packed = snapshot.packed_sigs([snapshot.sig_of(p) for p in paths])  # the last one missing
+    assert snapshot._first_difference(paths, packed, layout) is None
+    late = snapshot._BLOCK + 17
+    Path(paths[late]).write_text("edited, a byte longer")
+    assert snapshot._first_difference(paths, packed, layout) == late
+    os.unlink(paths[3])
+    assert snapshot._first_difference(paths, packed, layout) == 3
+    fresh = snapshot.packed_sigs([snapshot.sig_of(p) for p in paths])
+    Path(paths[-1]).write_text("appeared")
+    assert snapshot._first_difference(paths, fresh, layout) == len(paths) - 1
