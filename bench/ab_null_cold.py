@@ -18,6 +18,8 @@ import subprocess
 import sys
 import time
 
+from trees import import_root
+
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -28,7 +30,7 @@ def main() -> None:
     ap.add_argument("--projects", default="/tmp/nb", help="prefix: PREFIX-old and PREFIX-new")
     a = ap.parse_args()
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    trees = {"old": os.path.abspath(a.old), "new": os.path.abspath(a.new)}
+    trees = {"old": import_root(os.path.abspath(a.old)), "new": import_root(os.path.abspath(a.new))}
     res: dict[str, list[float]] = {"old": [], "new": []}
     for i in range(a.runs):
         for v in ("old", "new") if i % 2 == 0 else ("new", "old"):

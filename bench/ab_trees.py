@@ -31,6 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from trees import import_root
+
 ENTRY = "import sys; sys.argv = ['assetbuild'] + sys.argv[1:]; from assetbuild.entry import main; main()"
 
 
@@ -48,7 +50,7 @@ def main() -> None:
     a = ap.parse_args()
     trees = [str(Path(t).resolve()) for t in a.trees]
     for t in trees:
-        compileall.compile_dir(os.path.join(t, "assetbuild"), quiet=1)
+        compileall.compile_dir(os.path.join(import_root(t), "assetbuild"), quiet=1)
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "ASSETBUILD_CACHE_DIR")}
     cmd = [a.python, "-c", ENTRY, *a.args.split()]
     wall: dict[str, list[float]] = {t: [] for t in trees}
@@ -60,7 +62,7 @@ def main() -> None:
             (where / a.input).write_text(f"{random.randrange(10 ** 6)}\n")
         r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
-        subprocess.run(cmd, cwd=where, env={**env, "PYTHONPATH": tree}, stdout=subprocess.DEVNULL,
+        subprocess.run(cmd, cwd=where, env={**env, "PYTHONPATH": import_root(tree)}, stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL, check=True)
         t1 = time.perf_counter()
         r1 = resource.getrusage(resource.RUSAGE_CHILDREN)

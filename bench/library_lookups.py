@@ -21,6 +21,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from trees import import_root
+
 ASSETFILE = '''\
 from assetbuild import asset
 import sklearn
@@ -75,7 +77,7 @@ print(time.perf_counter() - t)
 
 def run(tree: str, code: str, cache: Path, cwd: str) -> list[float]:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED")}
-    env.update(PYTHONPATH=tree, ASSETBUILD_CACHE_DIR=str(cache), ASSETBUILD_DISABLE_PLUGIN_AUTOLOAD="1")
+    env.update(PYTHONPATH=import_root(tree), ASSETBUILD_CACHE_DIR=str(cache), ASSETBUILD_DISABLE_PLUGIN_AUTOLOAD="1")
     out = subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True,
                          check=True).stdout
     return [float(x) for x in out.split()]

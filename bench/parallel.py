@@ -38,6 +38,7 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 import generate  # noqa: E402
+from trees import import_root  # noqa: E402
 
 WORK_PY = '''"""CPU work for the parallel benchmark: burn(n) runs n loop iterations and returns 0."""
 
@@ -267,7 +268,7 @@ def startup(runs: int, old: str | None) -> None:
                 shutil.rmtree(root / ".assetbuild", ignore_errors=True)
                 t = time.perf_counter()
                 r = subprocess.run([sys.executable, "-m", "assetbuild", "-j", j, "--json"], cwd=root,
-                                   env={**env0, "PYTHONPATH": path}, capture_output=True, text=True)
+                                   env={**env0, "PYTHONPATH": import_root(path)}, capture_output=True, text=True)
                 dt = time.perf_counter() - t
                 if r.returncode != 0:
                     sys.exit(r.stderr[-2000:])

@@ -262,7 +262,7 @@ KILLED_MID_WRITE = """
 def test_gc_sweeps_temp_files_of_a_killed_build_orphans_and_leftovers(counted, runlog):
     cache = cache_of(counted)
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED")}
-    env["PYTHONPATH"] = str(REPO)
+    env["PYTHONPATH"] = str(REPO / "src")
     p = subprocess.Popen([sys.executable, "-c", textwrap.dedent(KILLED_MID_WRITE), str(cache)],
                          stdout=subprocess.PIPE, text=True, env=env)
     assert p.stdout.readline().strip() == "written"
@@ -409,7 +409,7 @@ OPENED_BEFORE = """
 
 def _py(code: str, *args: str, stdin: bool = False) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED")}
-    env["PYTHONPATH"] = str(REPO)
+    env["PYTHONPATH"] = str(REPO / "src")
     return subprocess.Popen([sys.executable, "-c", textwrap.dedent(code), *args], stdout=subprocess.PIPE,
                             stdin=subprocess.PIPE if stdin else None, text=True, env=env)
 

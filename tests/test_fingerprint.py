@@ -959,7 +959,7 @@ def test_same_digest_under_every_hash_seed_and_process(tmp_path):
     (libs / "fplib" / "__init__.py").write_text("")
     (libs / "fplib" / "helpers.py").write_text("WORDS = {'x', 'y', 'z'}\ndef norm(v):\n    return v in WORDS\n")
     script = tmp_path / "seed.py"
-    script.write_text(SEED_SCRIPT.format(repo=str(REPO), libs=str(libs)))
+    script.write_text(SEED_SCRIPT.format(repo=str(REPO / "src"), libs=str(libs)))
     outs = set()
     for i, seed in enumerate(["0", "1", "2", "3", "random"]):
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONHASHSEED", "PYTHONDONTWRITEBYTECODE")}
@@ -978,7 +978,7 @@ def test_frozenset_constant_digest_is_seed_independent():
     prog = ("import sys; sys.path.insert(0, sys.argv[1]); from assetbuild.fingerprint import code_digest\n"
             "src = 'def f(x):\\n    return x in {\"alpha\", \"beta\", \"gamma\", \"delta\", 1, 2.5, None}\\n'\n"
             "ns = {}; exec(compile(src, 'f', 'exec'), ns); print(code_digest(ns['f'].__code__).hex())")
-    outs = {subprocess.run([sys.executable, "-c", prog, str(REPO)], capture_output=True, text=True, check=True,
+    outs = {subprocess.run([sys.executable, "-c", prog, str(REPO / "src")], capture_output=True, text=True, check=True,
                            env={**os.environ, "PYTHONHASHSEED": seed}).stdout.strip() for seed in ("0", "1", "2", "3")}
     assert len(outs) == 1
 
@@ -1527,7 +1527,7 @@ def test_every_tag_written_comes_from_the_table():
     table of ``encoding``. (``refs`` parses pickle opcodes and digests text lines: not tags.)"""
     import ast
 
-    package = REPO / "assetbuild" / "fingerprint"
+    package = REPO / "src" / "assetbuild" / "fingerprint"
     found = []
     for path in sorted(package.glob("*.py")):
         if path.name in ("encoding.py", "refs.py"):

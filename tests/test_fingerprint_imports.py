@@ -72,11 +72,15 @@ def test_each_import_style_rebuilds_on_a_real_edit_only(project, style, where, p
     assert "pkg.h" not in sys.modules  # the build leaves sys.modules as it was
 
 
-def test_a_namespace_package_of_another_project_is_not_reused(tmp_path):
+def test_a_namespace_package_of_another_project_is_not_reused(tmp_path, monkeypatch):
     """The loader forgets a project's namespace packages after a load, as it does its other
-    modules: the next project with a ``src/`` of its own gets its own."""
+    modules: the next project with a ``src/`` of its own gets its own. (Without this checkout
+    on sys.path, which ``python -m pytest`` puts there: its own ``src/`` would be a portion of
+    the same namespace, outside the project.)"""
     from projects import Project
 
+    here = str(REPO)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if os.path.realpath(p or ".") != here])
     values = []
     for n in (1, 2):
         p = Project(tmp_path / f"p{n}")
@@ -422,7 +426,7 @@ def test_digests_are_the_same_in_fresh_processes_whatever_was_imported_first(tmp
         env = {**os.environ, "PYTHONHASHSEED": seed}
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         r = subprocess.run([sys.executable, "-c", _PROBE, str(root), order], capture_output=True,
-                           text=True, env=env, cwd=str(REPO), check=False)
+                           text=True, env=env, cwd=str(REPO / "src"), check=False)
         assert r.returncode == 0, r.stderr
         seen.extend(json.loads(r.stdout))
     assert len(seen) == 6 and all(d == seen[0] for d in seen)

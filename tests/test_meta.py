@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-PKG = Path(__file__).resolve().parent.parent / "assetbuild"
+ROOT = Path(__file__).resolve().parent.parent
+PKG = ROOT / "src" / "assetbuild"
 
 LAYER = {
     "errors": 0, "outs": 0, "clock": 0, "crashpoints": 0, "manifest": 0, "definitions": 0, "declared": 0, "fanin": 0, "selection": 0, "graph": 0, "fingerprint": 0, "keys": 0, "reports": 0, "params": 0,
@@ -105,7 +106,7 @@ def test_every_module_says_what_it_is_for():
 
 def test_ci_runs_the_readme_commands():
     """.ci/run executes the README's two ```sh blocks verbatim; they must stay what a new user needs."""
-    root = PKG.parent
+    root = ROOT
     readme = (root / "README.md").read_text()
     ci = (root / ".ci/run").read_text()
     blocks = [b.split("\n```")[0].strip() for b in readme.split("```sh\n")[1:]]
@@ -126,7 +127,7 @@ def test_every_dependency_declares_a_tested_range():
     except ModuleNotFoundError:  # Python 3.10
         import tomli as tomllib
 
-    root = PKG.parent
+    root = ROOT
     open_ended = []
     for path in [root / "pyproject.toml", *sorted(root.glob("plugins/*/pyproject.toml"))]:
         project = tomllib.loads(path.read_text())["project"]
@@ -190,7 +191,7 @@ def test_plugins_import_only_the_public_plugin_api():
     import only the public plugin API (README "Plugins"), so internals can move freely."""
     import assetbuild
 
-    files = sorted((PKG.parent / "plugins").rglob("*.py"))
+    files = sorted((ROOT / "plugins").rglob("*.py"))
     assert files
     for path in files:
         for node in ast.walk(ast.parse(path.read_text())):
@@ -204,4 +205,4 @@ def test_plugins_import_only_the_public_plugin_api():
                 continue
             for module in modules:
                 if module.split(".")[0] == "assetbuild":
-                    assert module in PLUGIN_API, f"{path.relative_to(PKG.parent)}:{node.lineno} imports {module}"
+                    assert module in PLUGIN_API, f"{path.relative_to(ROOT)}:{node.lineno} imports {module}"
