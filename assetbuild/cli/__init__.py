@@ -442,6 +442,9 @@ def graph(ctx: click.Context, assets: tuple[str, ...], fmt: str, out: str | None
     pictures.write_text(output.format_graph(nodes, fmt), out)
 
 
+_OBSERVATION_KEYS = {"source", "version", "observed_ns", "metadata"}  # what load_value gives for an observable source
+
+
 @cli.command()
 @click.argument("asset")
 @_common
@@ -476,7 +479,8 @@ def show(ctx: click.Context, asset: str, meta: bool, version: int | None, key: s
         value = session.load_value(asset, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"),
                                    version=version, key=key,
                                    warn=lambda line: click.echo(line, err=True))
-    text = output.format_value(asset, value, as_json=bool(opts.get("as_json")))
+    observation = isinstance(value, dict) and value.keys() == _OBSERVATION_KEYS and value["source"] == asset
+    text = output.format_value(asset, value, as_json=bool(opts.get("as_json")), observation=observation)
     if isinstance(text, bytes):  # as stored: no newline added
         sys.stdout.buffer.write(text)
         sys.stdout.flush()
