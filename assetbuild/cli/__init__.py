@@ -17,6 +17,7 @@ from .finding import OneErrorStyle, caller_path, close_command, help_command, un
 from .options import (
     _common,
     _handle_errors,
+    _jobs_value,
     _options,
     _partition_option,
     _partitioned,
@@ -41,7 +42,7 @@ Examples:
 
 
 _parallel_options = [
-    click.option("-j", "--jobs", metavar="N|auto", default=None,
+    click.option("-j", "--jobs", metavar="N|auto", default=None, callback=_jobs_value,
                  help="Run up to N assets at once; auto = the CPUs this process may use "
                       "[default: 1, or jobs in [tool.assetbuild]]."),
     click.option("--executor", metavar="NAME", default=None,
