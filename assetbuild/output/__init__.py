@@ -334,8 +334,11 @@ class Reporter:
         took = f"{mins}m{secs:02d}s" if mins else f"{s.duration_s:.1f}s"
         failed = f", {s.failed} failed" if s.failed else ""
         self._clear_status()
-        self.out.write(f"stopped watching ({s.stopped_by}) after {s.builds} build{'s' * (s.builds != 1)}"
-                       f"{failed} in {took}\n")
+        if s.builds:
+            self.out.write(f"stopped watching ({s.stopped_by}) after {s.builds} build{'s' * (s.builds != 1)}"
+                           f"{failed} in {took}\n")
+        else:  # (Ctrl-C during the first build, or while loading for it)
+            self.out.write(f"stopped watching ({s.stopped_by}) before a build finished, in {took}\n")
         self.out.flush()
 
     def daemon_tick(self, tick: Any, *, always: bool = False) -> None:
