@@ -1,8 +1,9 @@
 """The command line: click only. Each command is a thin call into ``assetbuild.session`` and
 one into ``assetbuild.output`` (which renders the result); the options are declared once.
 
-Exit statuses: 0 every requested asset is fresh at the end; 1 an asset failed; 2 a usage or
-definition error; 130 interrupted (Ctrl-C); 143 ended by SIGTERM.
+Exit statuses: 0 every requested asset is fresh at the end; 1 an asset failed (a disk full
+where it writes, too); 2 a usage or definition error, or a cache that cannot be used (a full
+disk, no permission); 130 interrupted (Ctrl-C); 143 ended by SIGTERM.
 """
 
 from __future__ import annotations
@@ -279,8 +280,9 @@ def build(ctx: click.Context, assets: tuple[str, ...], **local: Any) -> None:
     upstream of it, ASSET+ everything downstream ('x+' builds x and what depends on it), +ASSET+
     both. -n says exactly what would run.
 
-    Exit status 0 when every
-    requested asset is fresh at the end, 1 when one failed, 2 for an error in the AssetFile.
+    Exit status 0 when every requested asset is fresh at the end, 1 when one failed (a full
+    disk where it writes included), 2 for an error in the AssetFile or the command line, or
+    a cache that cannot be written (a full disk, no permission).
     """
     from .. import output, session
 
