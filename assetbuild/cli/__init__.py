@@ -1,9 +1,8 @@
 """The command line: click only. Each command is a thin call into ``assetbuild.session`` and
 one into ``assetbuild.output`` (which renders the result); the options are declared once.
 
-Exit statuses: 0 every requested asset is fresh at the end; 1 an asset failed (a disk full
-where it writes, too); 2 a usage or definition error, or a cache that cannot be used (a full
-disk, no permission); 130 interrupted (Ctrl-C); 143 ended by SIGTERM.
+Exit statuses: 0 every requested asset is fresh at the end; 1 an asset failed; 2 a usage or
+definition error, or a cache that cannot be written; 130 interrupted (Ctrl-C); 143 SIGTERM.
 """
 
 from __future__ import annotations
@@ -445,9 +444,6 @@ def graph(ctx: click.Context, assets: tuple[str, ...], fmt: str, out: str | None
     pictures.write_text(output.format_graph(nodes, fmt), out)
 
 
-_OBSERVATION_KEYS = {"source", "version", "observed_ns", "metadata"}  # what load_value gives for an observable source
-
-
 @cli.command()
 @click.argument("asset")
 @_common
@@ -482,8 +478,7 @@ def show(ctx: click.Context, asset: str, meta: bool, version: int | None, key: s
         value = session.load_value(asset, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"),
                                    version=version, key=key,
                                    warn=lambda line: click.echo(line, err=True))
-    observation = isinstance(value, dict) and value.keys() == _OBSERVATION_KEYS and value["source"] == asset
-    text = output.format_value(asset, value, as_json=bool(opts.get("as_json")), observation=observation)
+    text = output.format_value(asset, value, as_json=bool(opts.get("as_json")))
     if isinstance(text, bytes):  # as stored: no newline added
         sys.stdout.buffer.write(text)
         sys.stdout.flush()

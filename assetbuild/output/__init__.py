@@ -547,13 +547,16 @@ def format_metadata(info: dict[str, Any], *, as_json: bool = False) -> str:
     return "\n".join(lines)
 
 
-def format_value(asset: str, value: Any, *, as_json: bool, observation: bool = False) -> str | bytes:
+_OBSERVATION_KEYS = {"source", "version", "observed_ns", "metadata"}  # load_value's dict for an observable source
+
+
+def format_value(asset: str, value: Any, *, as_json: bool) -> str | bytes:
     """``show``: bytes as they are, text as it is, anything else pretty-printed (or as JSON:
     bytes as ``{"__bytes__": "<base64>"}``; ValueNotFound naming the first part that has no
-    JSON form). ``observation``: ``value`` is an observable source's latest observation
-    (``load_value``'s dict): its time shown as ``observed_at``, ISO-8601 UTC like every time
-    ``show`` prints (``--json`` keeps ``observed_ns`` beside it, for scripts)."""
-    if observation:
+    JSON form). An observable source's latest observation (``load_value``'s dict, ``source``
+    naming it) shows its time as ``observed_at``, ISO-8601 UTC like every time ``show`` prints
+    (``--json`` keeps ``observed_ns`` beside it, for scripts)."""
+    if isinstance(value, dict) and value.keys() == _OBSERVATION_KEYS and value["source"] == asset:
         from ..clock import iso_utc
 
         value = dict(value, observed_at=iso_utc(value["observed_ns"]))
