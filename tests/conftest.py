@@ -56,6 +56,16 @@ def project(tmp_path: Path) -> Project:
     return Project(root)
 
 
+@pytest.fixture
+def settled(monkeypatch):
+    """The racy rule's clock (``workspace.fs_now_ns``) stepped RACY_NS ahead of the real one:
+    every file written so far counts as old enough for its stat signature to be recorded, as it
+    would once a build runs 2 s later. The files' own times stay as they are."""
+    import time
+
+    from assetbuild import workspace
+
+    monkeypatch.setattr(workspace, "fs_now_ns", lambda: time.time_ns() + workspace.RACY_NS)
 
 
 @pytest.fixture

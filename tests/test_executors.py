@@ -423,9 +423,11 @@ def a():
 def test_jobs_values():
     assert parse_jobs(None) == 1 and parse_jobs("3") == 3 and parse_jobs(2) == 2
     assert parse_jobs("auto") == len(os.sched_getaffinity(0))
-    for bad in ("0", "-1", "many"):
-        with pytest.raises(ConfigError):
+    for bad in ("0", "-1", "many", "1.5", "²", 0, -1, 1.5, 2.0, True, [2]):
+        with pytest.raises(ConfigError, match=r"^jobs must be a whole number of assets at once \(1 or more\) "
+                                              r"or 'auto', got "):
             parse_jobs(bad)
+    assert parse_jobs(" 3 ") == parse_jobs(3) == 3
 
 
 def test_pyproject_settings_and_overrides(project):
@@ -439,9 +441,21 @@ def a():
 """)
     assert project.build().ok and project.value("a").startswith("assetbuild-")
     assert project.build(executor="serial", force=True).ok and project.value("a") == "MainThread"
-    project.write("pyproject.toml", '[tool.assetbuild]\njobs = "lots"\n')
-    with pytest.raises(ConfigError, match="jobs must be a number"):
-        project.build()
+    for bad in ('"lots"', "0"):
+        project.write("pyproject.toml", f'[tool.assetbuild]\njobs = {bad}\n')
+        with pytest.raises(ConfigError, match=r"pyproject.toml \[tool.assetbuild\]: jobs must be a whole number "
+                                              r"of assets at once \(1 or more\) or 'auto', got "):
+            project.build()
+
+
+def test_build_jobs_0_says_what_jobs_takes(project):
+    """build(jobs=0) (and a fraction, or True) is one message naming jobs and what it allows."""
+    project.assetfile("@asset(io='json')\ndef a():\n    return 1\n")
+    for bad in (0, -2, 1.5, True, "none"):
+        with pytest.raises(ConfigError, match=r"^jobs must be a whole number of assets at once \(1 or more\) "
+                                              r"or 'auto', got "):
+            project.build(jobs=bad)
+    assert project.build(jobs="2").ok
 
 
 def test_workers_never_fork_the_store():

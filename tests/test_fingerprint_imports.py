@@ -323,14 +323,15 @@ def test_libraries_count_by_version_and_are_not_imported(lab, tmp_path):
         assert digests[(src, "1.0")].digest != digests[(src, "2.0")].digest
 
 
-def test_finder_cache_reads_no_source_for_an_unchanged_file(lab, monkeypatch):
+def test_finder_cache_reads_no_source_for_an_unchanged_file(lab, monkeypatch, settled):
     import assetbuild.modulefinder as modulefinder
 
     path = lab.root / "src" / "train.py"
     write_files(lab.root, {"src/train.py": "def train(x):\n    return x\n"})
     old = time.time_ns() - 10 * 10**9
-    os.utime(path, ns=(old, old))  # old enough to be recorded (not racy)
+    os.utime(path, ns=(old, old))
     first = lab.fp(LAZY)
+    assert ProjectModuleFinder._memory[str(path)][0] is not None  # its signature kept (``settled``)
     compiled: list[str] = []
     real = modulefinder._digest_module
     monkeypatch.setattr(modulefinder, "_digest_module", lambda data, p: compiled.append(p) or real(data, p))
@@ -361,9 +362,29 @@ def test_a_recent_file_is_never_trusted_by_its_signature(lab):
     write_files(lab.root, {"src/train.py": "def train(x):\n    return 1\n"})
     st = os.stat(path)
     first = lab.fp(LAZY)
+    assert ProjectModuleFinder._memory[str(path)][0] is None
     path.write_text("def train(x):\n    return 2\n")
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
     assert lab.fp(LAZY).digest != first.digest
+
+
+def test_a_past_mtime_does_not_make_a_module_old_enough_to_trust(lab, monkeypatch):
+    """``cp -p``/``tar x``: a module written just now with an mtime of an hour ago keeps no
+    signature until its ctime is RACY_NS old too."""
+    from assetbuild import workspace
+
+    path = lab.root / "src" / "train.py"
+    write_files(lab.root, {"src/train.py": "def train(x):\n    return 1\n"})
+    hour_ago = time.time_ns() - 3600 * 10**9
+    os.utime(path, ns=(hour_ago, hour_ago))
+    ctime = os.stat(path).st_ctime_ns
+    monkeypatch.setattr(workspace, "fs_now_ns", lambda: ctime + workspace.RACY_NS - 1)
+    lab.fp(LAZY)
+    assert ProjectModuleFinder._memory[str(path)][0] is None
+    ProjectModuleFinder._memory.clear()
+    monkeypatch.setattr(workspace, "fs_now_ns", lambda: ctime + workspace.RACY_NS)
+    lab.fp(LAZY)
+    assert ProjectModuleFinder._memory[str(path)][0] is not None
 
 
 def test_a_project_package_named_like_a_stdlib_module_is_project_code(lab):

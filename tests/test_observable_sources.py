@@ -321,7 +321,12 @@ def test_show_prints_the_latest_observation(proj):
     assert proj.value("orders_api") == {"source": "orders_api", "version": "etag1",
                                         "observed_ns": 1709283600 * 10**9, "metadata": {"etag": "etag1"}}
     r = cli("show", "orders_api", "--json", cwd=proj.root)
-    assert r.returncode == 0 and json.loads(r.stdout)["version"] == "etag1" and r.stderr == ""
+    assert r.returncode == 0 and r.stderr == ""
+    assert json.loads(r.stdout) == {"source": "orders_api", "version": "etag1", "metadata": {"etag": "etag1"},
+                                    "observed_ns": 1709283600 * 10**9, "observed_at": "2024-03-01T09:00:00Z"}
+    r = cli("show", "orders_api", cwd=proj.root)  # the time as show prints times, not nanoseconds
+    assert "'observed_at': '2024-03-01T09:00:00Z'" in r.stdout and "observed_ns" not in r.stdout
+    assert "1709283600" not in r.stdout, r.stdout
     proj.write("api.txt", "fail-503")  # a later observation fails: the one shown is older, and said so
     assert not proj.build().ok
     r = cli("show", "orders_api", cwd=proj.root)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -186,13 +187,19 @@ def test_snapshots_see_new_and_changed_files_only_where_they_look(tmp_path):
     (tmp_path / "venv-x" / "pyvenv.cfg").write_text("")
     (tmp_path / "out").mkdir()
     (tmp_path / "keep.txt").write_text("k")
+    (tmp_path / "same.txt").write_text("s")
+    (tmp_path / "left.txt").write_text("l")
     before = snapshot_project(str(tmp_path), ["out/"])
     (tmp_path / ".git" / "index").write_text("i")
     (tmp_path / "venv-x" / "lib.py").write_text("")
     (tmp_path / "out" / "declared").write_text("")
     (tmp_path / "new.txt").write_text("n")
     (tmp_path / "keep.txt").write_text("changed")
-    assert written_since(before, snapshot_project(str(tmp_path), ["out/"])) == ["keep.txt", "new.txt"]
+    st = (tmp_path / "same.txt").stat()
+    time.sleep(0.02)  # past the timestamp granularity, so the ctime moves
+    (tmp_path / "same.txt").write_text("S")  # same size, its mtime set back (shutil.copy2, tar x)
+    os.utime(tmp_path / "same.txt", ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert written_since(before, snapshot_project(str(tmp_path), ["out/"])) == ["keep.txt", "new.txt", "same.txt"]
 
 
 def test_an_empty_declared_directory_is_restored(tmp_path):

@@ -12,6 +12,7 @@ import shutil
 import stat
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -109,10 +110,9 @@ def test_a_file_and_a_directory_holding_it_have_different_versions(tmp_path):
 
 # --- the stat cache ---------------------------------------------------------------------------
 
-def test_unchanged_file_is_read_once(tmp_path, reads):
+def test_unchanged_file_is_read_once(tmp_path, reads, settled):
     src = tmp_path / "data.bin"
     src.write_bytes(b"1" * 1000)
-    age(src)
     with LmdbStore(tmp_path / "cache") as store:
         assert Workspace(tmp_path, store).source_version("data.bin") == sha(b"1" * 1000)
         store.flush()
@@ -121,10 +121,9 @@ def test_unchanged_file_is_read_once(tmp_path, reads):
     assert reads == ["data.bin"]
 
 
-def test_same_size_edit_with_mtime_restored_is_detected_by_ctime(tmp_path, reads):
+def test_same_size_edit_with_mtime_restored_is_detected_by_ctime(tmp_path, reads, settled):
     src = tmp_path / "data.bin"
     src.write_bytes(b"aaaa")
-    age(src)
     with LmdbStore(tmp_path / "cache") as store:
         assert Workspace(tmp_path, store).source_version("data.bin") == sha(b"aaaa")
         store.flush()
@@ -144,7 +143,7 @@ def test_same_size_edit_with_mtime_restored_is_detected_by_ctime(tmp_path, reads
     assert reads == ["data.bin"] * 3
 
 
-def test_recently_modified_file_is_not_trusted_to_the_stat_cache(tmp_path, reads):
+def test_recently_modified_file_is_not_trusted_to_the_stat_cache(tmp_path, reads, monkeypatch):
     """racy git: a signature taken in the same timestamp tick as a later same-size edit would
     hide that edit, so a file modified less than RACY_NS ago is hashed again next time."""
     src = tmp_path / "fresh.bin"
@@ -155,7 +154,8 @@ def test_recently_modified_file_is_not_trusted_to_the_stat_cache(tmp_path, reads
         assert store.get_stat("fresh.bin") is None
         Workspace(tmp_path, store).source_version("fresh.bin")
         assert reads == ["fresh.bin", "fresh.bin"]
-        age(src, time.time() - ws_mod.RACY_NS / 1e9 - 1)
+        changed = max(src.stat().st_mtime_ns, src.stat().st_ctime_ns)
+        monkeypatch.setattr(ws_mod, "fs_now_ns", lambda: changed + ws_mod.RACY_NS)
         Workspace(tmp_path, store).source_version("fresh.bin")
         store.flush()
         assert store.get_stat("fresh.bin") is not None
@@ -163,10 +163,45 @@ def test_recently_modified_file_is_not_trusted_to_the_stat_cache(tmp_path, reads
     assert reads == ["fresh.bin"] * 3
 
 
-def test_dry_run_workspace_records_nothing(tmp_path):
+def test_a_past_mtime_set_just_after_a_write_does_not_make_the_file_old(tmp_path, reads, monkeypatch):
+    """``touch -d``, ``cp -p``, ``tar x``: the mtime says an hour ago, the ctime says now. Were
+    the signature recorded, a same-size write in the same tick followed by the same ``utime``
+    would keep it, and the old digest with it; so the file is hashed again until its ctime too
+    is RACY_NS old."""
+    src = tmp_path / "copied.bin"
+    src.write_bytes(b"abcd")
+    age(src)
+    st = src.stat()
+    assert st.st_mtime_ns < st.st_ctime_ns - 3000 * 10**9
+    with LmdbStore(tmp_path / "cache") as store:
+        for now in (time.time_ns(), st.st_ctime_ns + ws_mod.RACY_NS - 1):
+            monkeypatch.setattr(ws_mod, "fs_now_ns", lambda now=now: now)
+            assert Workspace(tmp_path, store).source_version("copied.bin") == sha(b"abcd")
+            store.flush()
+            assert store.get_stat("copied.bin") is None
+        monkeypatch.setattr(ws_mod, "fs_now_ns", lambda: st.st_ctime_ns + ws_mod.RACY_NS)
+        Workspace(tmp_path, store).source_version("copied.bin")
+        store.flush()
+        assert store.get_stat("copied.bin") == (ws_mod.stat_sig(st), sha(b"abcd"))
+        Workspace(tmp_path, store).source_version("copied.bin")
+    assert reads == ["copied.bin"] * 3
+
+
+def test_racy_rule_takes_the_later_of_mtime_and_ctime():
+    def at(mtime: int, ctime: int) -> os.stat_result:
+        return SimpleNamespace(st_mtime_ns=mtime, st_ctime_ns=ctime)  # type: ignore[return-value]
+
+    r = ws_mod.RACY_NS
+    assert not ws_mod.is_racy(at(10, 10), 10 + r)
+    assert ws_mod.is_racy(at(10, 10), 9 + r)
+    assert ws_mod.is_racy(at(0, 10), 9 + r)  # a past mtime (set by utime): the ctime decides
+    assert ws_mod.is_racy(at(10, 0), 9 + r)  # an mtime set ahead (touch -d tomorrow): the mtime decides
+    assert not ws_mod.is_racy(at(0, 10), 10 + r)
+
+
+def test_dry_run_workspace_records_nothing(tmp_path, settled):
     src = tmp_path / "data.bin"
     src.write_bytes(b"x")
-    age(src)
     with LmdbStore(tmp_path / "cache") as store:
         Workspace(tmp_path, store, record=False).source_version("data.bin")
         assert store.pending == 0 and store.get_stat("data.bin") is None
@@ -191,14 +226,12 @@ def from_dir(many):
 
 
 @pytest.fixture
-def sources(project):
+def sources(project, settled):
     project.write("data/one.txt", "hello")
     project.write("data/many/a.txt", "A")
     project.write("data/many/b.txt", "B")
     (project.root / "runs").mkdir()
     project.assetfile(run_counter(project.root / "runs") + SOURCES)
-    for p in (project.root / "data").rglob("*"):
-        age(p)
     return project
 
 
@@ -258,12 +291,11 @@ def after(reader):
 """
 
 
-def test_source_changed_during_the_run_fails_and_is_not_recorded(project):
+def test_source_changed_during_the_run_fails_and_is_not_recorded(project, settled):
+    """Even when the sources' signatures are recorded (``settled``: old enough to be trusted)."""
     project.write("data/src.txt", "abc")
     project.write("data/folder/one.txt", "1")
     project.assetfile(MUTATING)
-    for p in (project.root / "data").rglob("*"):
-        age(p)
     r = project.build(keep_going=True)
     by = {x.asset: x for x in r.results}
     assert by["reader"].status == "failed" and "changed while" in by["reader"].error

@@ -61,12 +61,15 @@ def execution_settings(project_dir: Path, *, jobs: str | int | None, executor: s
                        options: dict[str, str] | None) -> tuple[str | int | None, str | None, dict[str, str]]:
     """-j, executor and executor options: the given ones, else ``[tool.assetbuild]``'s ``jobs``,
     ``executor`` and ``executor-options`` (the latter only while its executor is the one used)."""
+    from .executors import parse_jobs
+
     table = project_settings(project_dir)
     where = f"{project_dir / 'pyproject.toml'} [tool.assetbuild]"
     if jobs is None and "jobs" in table:
         jobs = table["jobs"]
-        if not (isinstance(jobs, int) and not isinstance(jobs, bool)) and jobs != "auto":
-            raise ConfigError(f"{where}: jobs must be a number or \"auto\", got {jobs!r}")
+        parse_jobs(jobs, f"{where}: jobs")
+    else:
+        parse_jobs(jobs)  # (-j was checked by the command line: this is build(jobs=...))
     configured = table.get("executor")
     if configured is not None and not isinstance(configured, str):
         raise ConfigError(f"{where}: executor must be a string, got {configured!r}")

@@ -39,8 +39,10 @@ AUTO_SERIAL_MAX = 32  # -j auto: a plan this small, without a slow asset in its 
 SLOW_S = 1.0  # ... slow: a latest build that took this long
 
 
-def parse_jobs(value: str | int | None) -> int:
-    """``-j`` as a number of workers: a positive int, or ``auto`` = the CPUs this process may use."""
+def parse_jobs(value: str | int | None, where: str = "jobs") -> int:
+    """``-j`` as a number of workers: a whole number from 1, or ``auto`` = the CPUs this process
+    may use. Anything else (0, a fraction, ``True``) is one ``ConfigError`` saying what is
+    allowed; ``where`` names the setting as its user wrote it."""
     if value is None:
         return 1
     if isinstance(value, str) and value.strip().lower() == "auto":
@@ -48,12 +50,13 @@ def parse_jobs(value: str | int | None) -> int:
             return max(1, len(os.sched_getaffinity(0)))
         except AttributeError:  # no affinity masks here (macOS)
             return os.cpu_count() or 1
-    try:
+    n = 0
+    if isinstance(value, int) and not isinstance(value, bool):
+        n = value
+    elif isinstance(value, str) and value.strip().isdecimal():
         n = int(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"-j/--jobs must be a positive number or 'auto', got {value!r}") from None
     if n < 1:
-        raise ConfigError(f"-j/--jobs must be at least 1, got {n}")
+        raise ConfigError(f"{where} must be a whole number of assets at once (1 or more) or 'auto', got {value!r}")
     return n
 
 

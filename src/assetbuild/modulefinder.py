@@ -14,14 +14,13 @@ import marshal
 import os
 import sys
 import threading
-import time
 import types
 from pathlib import Path
 from typing import Any
 
+from . import workspace
 from .atomicfile import write_atomically
 from .compiled import TAG
-from .workspace import RACY_NS
 
 _MODULES_CACHE_VERSION = 1
 MODULES_CACHE_PREFIX = "modules-"  # <cache>/code/modules-<tag>.bin: ProjectModuleFinder's entries
@@ -60,9 +59,9 @@ class ProjectModuleFinder:
     import nothing, not even parent packages: their folders come from the parent's spec), and a
     project module's static code digest and import statements. Those are kept per file with its
     stat signature, in memory and in ``<cache>/code/``, so a null build reads no module source
-    and compiles nothing; a signature is only kept once the file is ``RACY_NS`` old (see
-    ``workspace``), and a file whose signature changed is read and compiled again only if its
-    bytes did.
+    and compiles nothing; a signature is only kept once the file's mtime and ctime are
+    ``RACY_NS`` old (``workspace.is_racy``), and a file whose signature changed is read and
+    compiled again only if its bytes did.
     """
 
     _memory: dict[str, tuple[Any, ...]] = {}  # path -> entry, for every finder of this process
@@ -137,6 +136,7 @@ class ProjectModuleFinder:
         origin = self._find(name)[1]
         if not isinstance(origin, str):
             raise ValueError(f"{name}: not a module file")  # a namespace package: not asked
+        now = workspace.fs_now_ns()  # (before the stat: an edit after it must be in a later tick)
         st = os.stat(origin)
         sig = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
         with self._lock:
@@ -150,8 +150,7 @@ class ProjectModuleFinder:
             if entry is None or entry[1] != sha:
                 digest, imports = _digest_module(data, origin)
                 entry = (sig, sha, digest, imports)
-            racy = time.time_ns() - st.st_mtime_ns < RACY_NS
-            entry = (None if racy else sig, *entry[1:])
+            entry = (None if workspace.is_racy(st, now) else sig, *entry[1:])
             self._remember(origin, entry)
             self.sources[origin] = sha
             return ModuleSource(entry[2], entry[3])

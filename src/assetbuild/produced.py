@@ -461,12 +461,14 @@ _SKIP_NAMES = frozenset({".git", ".hg", ".svn", "__pycache__", ".venv", "venv", 
 SNAPSHOT_LIMIT = 50_000  # entries: a larger project is not compared (the check must stay cheap)
 
 
-def snapshot_project(root: str, skip: Iterable[str]) -> dict[str, tuple[int, int, int]] | None:
-    """(size, mtime_ns, inode) of every file of the project, except under ``skip``
+def snapshot_project(root: str, skip: Iterable[str]) -> dict[str, tuple[int, int, int, int]] | None:
+    """(size, mtime_ns, ctime_ns, inode) of every file of the project, except under ``skip``
     (project-relative paths: the cache directory, declared outputs), version control
-    directories and virtual environments. None if the project has more than SNAPSHOT_LIMIT."""
+    directories and virtual environments. None if the project has more than SNAPSHOT_LIMIT.
+    The ctime too: a same-size write whose mtime is then set back to the old one (``tar x`` or
+    ``shutil.copy2`` of a copy of the file) changes nothing else."""
     skipped = {s.rstrip("/") for s in skip}
-    out: dict[str, tuple[int, int, int]] = {}
+    out: dict[str, tuple[int, int, int, int]] = {}
     stack = [("", root)]
     while stack:
         prefix, path = stack.pop()
@@ -487,14 +489,14 @@ def snapshot_project(root: str, skip: Iterable[str]) -> dict[str, tuple[int, int
                     st = e.stat(follow_symlinks=False)
                 except OSError:
                     continue
-                out[rel] = (st.st_size, st.st_mtime_ns, st.st_ino)
+                out[rel] = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
                 if len(out) > SNAPSHOT_LIMIT:
                     return None
     return out
 
 
-def written_since(before: dict[str, tuple[int, int, int]] | None,
-                  after: dict[str, tuple[int, int, int]] | None) -> list[str]:
+def written_since(before: dict[str, tuple[int, int, int, int]] | None,
+                  after: dict[str, tuple[int, int, int, int]] | None) -> list[str]:
     """Files created or changed between two snapshots, sorted."""
     if before is None or after is None:
         return []

@@ -2,12 +2,15 @@
 
 A source file is read only when its stat signature (size, mtime_ns, ctime_ns, inode) differs
 from the one recorded with its digest, so an unchanged file costs one ``stat``. A signature is
-recorded only once the file's mtime is RACY_NS old (git's "racy clean" rule): timestamps have a
-granularity (a clock tick on Linux, 1-2 s on HFS+ and FAT), so a same-size edit landing in the
-same tick as the hash would otherwise keep the old signature and its old digest. Path outputs are
-workspace copies of stored bytes: written atomically, checked by stat then by digest, and
-restored from the store when missing or edited. They are never the authority, so they are not
-fsynced (a torn copy after a power loss is detected and restored).
+recorded only once the file's mtime and ctime are RACY_NS old (git's "racy clean" rule):
+timestamps have a granularity (a clock tick on Linux, 1-2 s on HFS+ and FAT), so a same-size edit
+landing in the same tick as the hash would otherwise keep the old signature and its old digest.
+The ctime counts because the mtime is the user's to set (``touch -d``, ``cp -p``, ``tar x``): a
+file written just now with a past mtime is as racy as any, and only its ctime says so.
+
+Path outputs are workspace copies of stored bytes: written atomically, checked by stat then by
+digest, and restored from the store when missing or edited. They are never the authority, so
+they are not fsynced (a torn copy after a power loss is detected and restored).
 
 Only regular files are read. A FIFO would block the read forever and ``/dev/zero`` never ends,
 so a source that is neither a regular file nor a directory (or holds such a file, or a symlink
@@ -43,6 +46,19 @@ class StatCache(Protocol):
 
 def stat_sig(st: os.stat_result) -> StatSig:
     return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+
+
+def fs_now_ns() -> int:
+    """The real clock the racy rule compares file times with (never ``ASSETBUILD_NOW``: file
+    times are the real clock's); one function, so tests can step it past RACY_NS."""
+    return time.time_ns()
+
+
+def is_racy(st: os.stat_result, now_ns: int) -> bool:
+    """Whether a signature taken at ``now_ns`` may hide a later edit: the file was changed less
+    than RACY_NS before. The later of mtime and ctime, since a past mtime can be set at will
+    while the ctime (moved by every write and by that very ``utime``) cannot."""
+    return now_ns - max(st.st_mtime_ns, st.st_ctime_ns) < RACY_NS
 
 
 class NotRegularFile(OSError):
@@ -123,9 +139,9 @@ class Workspace:
             hit = self.cache.get_stat(name)
             if hit is not None and hit[0] == sig:
                 return hit[1]
-        now = time.time_ns()
+        now = fs_now_ns()
         digest = hash_file(abspath)
-        if self.cache is not None and self.record and now - st.st_mtime_ns >= RACY_NS:
+        if self.cache is not None and self.record and not is_racy(st, now):
             self.cache.put_stat(name, sig, digest)
         return digest
 

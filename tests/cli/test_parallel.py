@@ -40,8 +40,11 @@ def test_jobs_and_executor_options(tmp_path):
 
 def test_bad_options_are_one_line_and_exit_2(tmp_path):
     (tmp_path / "AssetFile").write_text(TWO)
-    for args, text in [(["-j", "0"], "-j/--jobs must be at least 1"),
-                       (["-j", "x"], "-j/--jobs must be a positive number or 'auto'"),
+    allowed = "Invalid value for '-j' / '--jobs': must be a whole number of assets at once (1 or more) or 'auto'"
+    for args, text in [(["-j", "0"], f"{allowed}, got '0'"),
+                       (["-j", "x"], f"{allowed}, got 'x'"),
+                       (["-j", "1.5"], f"{allowed}, got '1.5'"),
+                       (["run", "--once", "-j", "0"], f"{allowed}, got '0'"),
                        (["--executor", "nope"], "unknown executor 'nope'"),
                        (["--executor-option", "novalue"], "use KEY=VALUE"),
                        (["--executor", "threads", "--executor-option", "k=v"], "has no option 'k'")]:

@@ -207,6 +207,25 @@ def test_a_full_disk_when_the_index_grows_says_so(tmp_path):
         assert not [p for p in (cache / "cas").rglob("*") if p.is_file()]
 
 
+def test_a_full_disk_in_the_project_fails_the_asset_not_the_build(tmp_path):
+    """Exit statuses: a cache that cannot be written is 2 (above); a disk that fills where an
+    asset writes (its path output, or a file of its own) fails that asset: 1, as any failure."""
+    with tmpfs(tmp_path / "small", size="1m") as proj:
+        (proj / "AssetFile").write_text(
+            'from pathlib import Path\nfrom assetbuild import asset\n\n\n'
+            '@asset(io="bytes", path="out/big.bin")\ndef big():\n    return b"z" * 1_500_000\n\n\n'
+            '@asset(io="json")\ndef side():\n    Path(__file__).with_name("side.bin").write_bytes(b"z" * 1_500_000)\n'
+            '    return 1\n\n\n@asset(io="json")\ndef fine():\n    return 2\n')
+        env = clean_env(ASSETBUILD_CACHE_DIR=str(tmp_path / "cache"))
+        r = run("build", "-k", "--json", cwd=proj, env=env)
+        assert r.returncode == 1, (r.stdout, r.stderr)
+        by = {x["asset"]: x for x in json.loads(r.stdout)["results"]}
+        assert by["fine"]["status"] == "built"
+        assert by["big"]["status"] == "failed" and "cannot write its output out/big.bin: No space left on device" \
+            in by["big"]["error"]
+        assert by["side"]["status"] == "failed" and "No space left on device" in by["side"]["error"]
+
+
 # --- two builds in one process ----------------------------------------------------------------
 
 SLOW = """\

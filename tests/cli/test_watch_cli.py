@@ -139,6 +139,22 @@ def test_ctrl_c_during_a_build_stops_at_once(proj):
     assert "stopped watching (SIGINT)" in out and "Traceback" not in err
 
 
+def test_ctrl_c_during_the_first_build_says_no_build_finished(proj):
+    save(proj / "raw.txt", "slow 1")
+    w = WatchProcess(proj)
+    try:
+        deadline = time.monotonic() + 20
+        while not (proj / "started").exists():
+            assert time.monotonic() < deadline, w.seen
+            time.sleep(0.02)
+        rc, out, err = w.finish(signal.SIGINT)
+    finally:
+        w.kill()
+    assert rc == 0, (out, err)
+    assert "stopped watching (SIGINT) before a build finished, in " in out, out
+    assert "0 builds" not in out and "Traceback" not in err
+
+
 def test_a_broken_assetfile_keeps_watching_and_recovers(proj):
     good = (proj / "AssetFile").read_text()
     (proj / "AssetFile").write_text(good.replace("def total(numbers):", "def total(numbers:"))

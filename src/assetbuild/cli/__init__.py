@@ -2,7 +2,7 @@
 one into ``assetbuild.output`` (which renders the result); the options are declared once.
 
 Exit statuses: 0 every requested asset is fresh at the end; 1 an asset failed; 2 a usage or
-definition error; 130 interrupted (Ctrl-C); 143 ended by SIGTERM.
+definition error, or a cache that cannot be written; 130 interrupted (Ctrl-C); 143 SIGTERM.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from .finding import OneErrorStyle, caller_path, close_command, help_command, un
 from .options import (
     _common,
     _handle_errors,
+    _jobs_value,
     _options,
     _partition_option,
     _partitioned,
@@ -41,7 +42,7 @@ Examples:
 
 
 _parallel_options = [
-    click.option("-j", "--jobs", metavar="N|auto", default=None,
+    click.option("-j", "--jobs", metavar="N|auto", default=None, callback=_jobs_value,
                  help="Run up to N assets at once; auto = the CPUs this process may use "
                       "[default: 1, or jobs in [tool.assetbuild]]."),
     click.option("--executor", metavar="NAME", default=None,
@@ -278,8 +279,9 @@ def build(ctx: click.Context, assets: tuple[str, ...], **local: Any) -> None:
     upstream of it, ASSET+ everything downstream ('x+' builds x and what depends on it), +ASSET+
     both. -n says exactly what would run.
 
-    Exit status 0 when every
-    requested asset is fresh at the end, 1 when one failed, 2 for an error in the AssetFile.
+    Exit status 0 when every requested asset is fresh at the end, 1 when one failed (a full
+    disk where it writes included), 2 for an error in the AssetFile or the command line, or
+    a cache that cannot be written (a full disk, no permission).
     """
     from .. import output, session
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from .options import _common, _handle_errors, _json_option, _setup
+from .options import _common, _handle_errors, _jobs_value, _json_option, _setup
 
 
 @click.command(epilog="""\b
@@ -23,7 +23,7 @@ Examples:
 @click.option("--tick", "tick_s", metavar="SECONDS", default="30",
               help="Time between ticks: seconds or a duration such as 5m [default: 30].")
 @click.option("--once", is_flag=True, help="Run one tick and exit: 0, or 1 if a requested asset failed.")
-@click.option("-j", "--jobs", metavar="N|auto", default=None,
+@click.option("-j", "--jobs", metavar="N|auto", default=None, callback=_jobs_value,
               help="Run up to N assets at once in a tick's build [default: 1, or jobs in [tool.assetbuild]].")
 @click.option("--on-alert", metavar="CMD", default=None,
               help="Run the shell command CMD for each alert (an asset overdue, recovered or failed), "

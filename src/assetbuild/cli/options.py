@@ -25,6 +25,20 @@ def _options(*options: Callable[..., Any]) -> Callable[[Callable[..., Any]], Cal
     return decorate
 
 
+def _jobs_value(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """-j checked as it is read: a usage error naming -j/--jobs and what it takes."""
+    if value is not None:
+        from ..errors import ConfigError
+        from ..executors import parse_jobs
+
+        try:
+            parse_jobs(value)
+        except ConfigError:
+            raise click.BadParameter(f"must be a whole number of assets at once (1 or more) or 'auto', "
+                                     f"got {value!r}", ctx, param) from None
+    return value
+
+
 # -C, -f, --cache-dir, -v, -q: accepted before or after the command name.
 _common = _options(
     click.option("-C", "directory", metavar="DIR", type=click.Path(file_okay=False),

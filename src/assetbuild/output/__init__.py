@@ -334,8 +334,11 @@ class Reporter:
         took = f"{mins}m{secs:02d}s" if mins else f"{s.duration_s:.1f}s"
         failed = f", {s.failed} failed" if s.failed else ""
         self._clear_status()
-        self.out.write(f"stopped watching ({s.stopped_by}) after {s.builds} build{'s' * (s.builds != 1)}"
-                       f"{failed} in {took}\n")
+        if s.builds:
+            self.out.write(f"stopped watching ({s.stopped_by}) after {s.builds} build{'s' * (s.builds != 1)}"
+                           f"{failed} in {took}\n")
+        else:  # (Ctrl-C during the first build, or while loading for it)
+            self.out.write(f"stopped watching ({s.stopped_by}) before a build finished, in {took}\n")
         self.out.flush()
 
     def daemon_tick(self, tick: Any, *, always: bool = False) -> None:
@@ -544,10 +547,21 @@ def format_metadata(info: dict[str, Any], *, as_json: bool = False) -> str:
     return "\n".join(lines)
 
 
+_OBSERVATION_KEYS = {"source", "version", "observed_ns", "metadata"}  # load_value's dict for an observable source
+
+
 def format_value(asset: str, value: Any, *, as_json: bool) -> str | bytes:
     """``show``: bytes as they are, text as it is, anything else pretty-printed (or as JSON:
     bytes as ``{"__bytes__": "<base64>"}``; ValueNotFound naming the first part that has no
-    JSON form)."""
+    JSON form). An observable source's latest observation (``load_value``'s dict, ``source``
+    naming it) shows its time as ``observed_at``, ISO-8601 UTC like every time ``show`` prints
+    (``--json`` keeps ``observed_ns`` beside it, for scripts)."""
+    if isinstance(value, dict) and value.keys() == _OBSERVATION_KEYS and value["source"] == asset:
+        from ..clock import iso_utc
+
+        value = dict(value, observed_at=iso_utc(value["observed_ns"]))
+        if not as_json:
+            del value["observed_ns"]
     if as_json:
         from ..jsonform import json_form
 
