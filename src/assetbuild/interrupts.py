@@ -148,7 +148,8 @@ class _Unraisable:
 
         exc = unraisable.exc_value
         if not isinstance(exc, KeyboardInterrupt) or _thread.get_ident() != self.main:
-            return self.previous(unraisable)
+            self.previous(unraisable)
+            return
         import _signal
 
         global _sigterm_seen
@@ -156,7 +157,8 @@ class _Unraisable:
         try:
             _again(_signal.SIGTERM if terminated else _signal.SIGINT)
         except RuntimeError:  # no new thread at the interpreter's exit: nothing runs on to stop
-            return self.previous(unraisable)
+            self.previous(unraisable)
+            return
         if terminated:
             _sigterm_seen = False  # (sent again: not the second SIGTERM, which ends at once)
 

@@ -28,6 +28,7 @@ from .. import snapshot
 from ..definitions import AssetDef, ObservableSourceDef, SourceDef
 from ..errors import SliceInsufficient
 from ..io import is_external
+from .listings import dir_times_since, listings_before
 
 _BUILD_HOOKS = ("before_build", "after_asset", "after_build", "asset_failed")
 _OWN = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the assetbuild package
@@ -63,13 +64,13 @@ def _intended(assets: Any, options: Any) -> str | None:
 
 def note_directories(project_dir: Any, assets: Any, options: Any) -> None:
     """Before a build that may record a snapshot loads the project: the directories it may find
-    modules in, as they are (``snapshot.listings_before``), which the record is checked against."""
+    modules in, as they are (``listings.listings_before``), which the record is checked against."""
     expected = _intended(assets, options)
     if expected is None:
         snapshot.BEFORE = snapshot.SETTINGS = None
         return
     root = os.path.realpath(str(project_dir))
-    snapshot.BEFORE = snapshot.listings_before(root, snapshot.PREVIOUS)
+    snapshot.BEFORE = listings_before(root, snapshot.PREVIOUS)
     snapshot.SETTINGS = {f: snapshot.sig_of(f) for f in _settings_files(root, os.path.join(root, ".assetbuild"))}
 
 
@@ -398,7 +399,7 @@ class Recorder:
             carried = {d: t for d, t in self.previous["dirs"] if d not in dirs}
         if any(snapshot.is_racy(s, self.probe) for s in files.values()):
             return None, "a file of the project's code was modified too recently to trust its signature"
-        times, moved = snapshot.dir_times_since(dirs, snapshot.BEFORE, loaded.started_ns or None,
+        times, moved = dir_times_since(dirs, snapshot.BEFORE, loaded.started_ns or None,
                                                 os.path.join(self.cache_dir, "lock"), own=self._own_paths())
         if moved is not None:
             return None, f"a module may have appeared after the build started loading: {moved}"

@@ -1,0 +1,122 @@
+"""The folders a build's load may find modules in: what they held before it started
+(``listings_before``), and whether a module may have appeared in one after (``dir_times_since``),
+which the snapshot's record must not hide from the next null build (``session.snapshots``)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from typing import Any
+
+from .. import snapshot
+
+
+def listing(path: str) -> tuple[int | None, frozenset[str] | None]:
+    """A directory's modification time (``snapshot.dir_time``) and the names it holds then; (None, None)
+    if it cannot be listed. (The time first: a name added in between is listed, and was there.)"""
+    try:
+        mtime = os.stat(path).st_mtime_ns
+        names = frozenset(os.listdir(path))
+    except OSError:
+        return None, None
+    return mtime, names
+
+
+def listings_before(project_dir: str, rec: dict[str, Any] | None) -> dict[str, tuple[int | None, frozenset[str] | None]]:
+    """``listing`` of each directory a load may find modules in that is known before it starts:
+    ``sys.path``'s (``START_PATH``), the project's, and those ``rec`` (the last record) lists.
+    Not every folder of the project: its data and output folders (10,500 names in the benchmark's,
+    6 ms of every build) hold no module; a folder that turns out to hold one is judged by time
+    (``dir_times_since``)."""
+    dirs = {os.path.abspath(p or ".") for p in snapshot.START_PATH}
+    dirs.add(project_dir)
+    if rec is not None and not rec.get("refused"):
+        dirs.update(d for d, _ in rec.get("dirs") or ())
+    return {d: listing(d) for d in dirs}
+
+
+def dir_times_since(dirs: Iterable[str], before: dict[str, tuple[int | None, frozenset[str] | None]] | None,
+                    started_ns: int | None, probe_path: str, own: Iterable[str] = ()
+                    ) -> tuple[dict[str, int | None], str | None]:
+    """Each of ``dirs``' modification time (``snapshot.dir_time``), and the first entry that may be a
+    module added to one of them after the build started loading, or None. Such an entry may be
+    a module the load did not see (a package that beats a module of its name, a module an
+    ``import`` then failed to find), while its directory's time is the one after: recorded, it
+    would hide it from the next null build.
+
+    A directory whose time changed since ``before`` (``listings_before``) holds such an entry
+    when it holds a name it did not then, which could be imported (an identifier, as a folder;
+    with an import suffix, or ``.pth``, as a file; a distribution's metadata), other than ``__pycache__`` and the paths in
+    ``own`` (the cache directory, the top folders of the path outputs: the build's own). One not
+    listed before (a package found by this load) is checked by time instead: an importable
+    entry made or changed at or after ``started_ns`` (the wall clock as loading began; None:
+    not known), as the filesystem's clock sees it: on the device of ``probe_path`` (the cache's
+    lock file, touched here), moved by how far that clock trails the wall clock, less
+    ``TICK_NS``; on another device, ``RACY_NS`` before it."""
+    skip = frozenset(own)
+    times: dict[str, int | None] = {}
+    first: str | None = None
+    stamp: tuple[int, int] | None = None
+    trail: int | None = None
+    for d in dirs:
+        try:
+            st = os.stat(d)
+        except OSError:
+            times[d] = None
+            continue
+        times[d] = st.st_mtime_ns
+        if first is not None:
+            continue
+        was = before.get(d) if before is not None else None
+        if was is not None:
+            if was[0] != st.st_mtime_ns:
+                try:
+                    added = sorted(set(os.listdir(d)) - (was[1] or frozenset()))
+                except OSError:
+                    added = [""]  # (it cannot be listed: whatever it holds now is unknown)
+                first = next((p for p in (os.path.join(d, n) for n in added) if p not in skip and _importable(p)), None)
+        elif started_ns is not None:
+            if trail is None:
+                import time
+
+                stamp = snapshot.probe(probe_path)
+                trail = stamp[1] - time.time_ns() if stamp is not None else 0
+            since = started_ns + trail - snapshot.TICK_NS if stamp is not None and st.st_dev == stamp[0] \
+                else started_ns - snapshot.RACY_NS
+            if max(st.st_ctime_ns, st.st_mtime_ns) >= since:  # (tar, rsync -t: an mtime set back)
+                first = _made_since(d, since, skip)
+    return times, first
+
+
+def _importable(path: str) -> bool:
+    """Whether an import could find a module at ``path``, or a library's version be read
+    there: a folder named as an identifier (bar ``__pycache__``), a file with an import suffix
+    (or ``.pth``) whose stem is one, a distribution's metadata (``.dist-info``, ``.egg-info``)."""
+    name = os.path.basename(path)
+    if not name or name == "__pycache__":
+        return not name  # ("": a folder that cannot be listed)
+    if name.endswith((".dist-info", ".egg-info", ".egg-link", ".egg")):
+        return True
+    if os.path.isdir(path):
+        return name.isidentifier()
+    from importlib.machinery import all_suffixes
+
+    return name.endswith((*all_suffixes(), ".pth")) and name.partition(".")[0].isidentifier()
+
+
+def _made_since(folder: str, since: int, skip: frozenset[str]) -> str | None:
+    """The first entry of ``folder`` that could be imported and was made or changed since ``since``."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return folder  # (it cannot be listed: whatever it holds now is unknown)
+    for e in entries:
+        if e.path in skip or not _importable(e.path):
+            continue
+        try:
+            st = e.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        if max(st.st_ctime_ns, st.st_mtime_ns) >= since:
+            return e.path
+    return None
