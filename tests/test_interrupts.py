@@ -191,3 +191,37 @@ def test_an_interrupt_raised_in_a_weakref_callback_is_delivered_again_not_lost(s
                        text=True, timeout=60)
     assert (r.returncode, r.stdout.strip()) == (3, "interrupted"), r.stdout + r.stderr
     assert "Exception ignored" not in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
+def test_an_interrupt_while_the_handlers_are_being_held_gives_them_back():
+    """SIGTERM landing in ``interrupts_held`` after it had swapped SIGINT's handler, before the
+    block began, left SIGINT with the holder's: every later Ctrl-C was only recorded, never
+    acted on. Wherever an interrupt comes in ``__enter__``, both handlers are as they were."""
+    import sys
+
+    from signal_points import interrupt_at
+
+    from assetbuild.interrupts import _Held
+
+    def mine(signum, frame):
+        raise AssertionError("no signal is sent here")
+
+    before = signal.signal(signal.SIGINT, mine), signal.signal(signal.SIGTERM, mine)
+    came = 0
+    try:
+        for n in range(1, 50):
+            sys.settrace(interrupt_at(n, {_Held.__enter__.__code__}))
+            try:
+                with interrupts_held():
+                    pass
+            except KeyboardInterrupt:
+                came += 1
+            else:
+                break
+            finally:
+                sys.settrace(None)
+            assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == (mine, mine), n
+        assert came >= 4  # (each call in __enter__ returns where a handler could raise)
+    finally:
+        signal.signal(signal.SIGINT, before[0])
+        signal.signal(signal.SIGTERM, before[1])

@@ -184,10 +184,14 @@ class _Held:
             for sig in (_signal.SIGINT, _signal.SIGTERM):
                 handler = _signal.getsignal(sig)
                 if callable(handler):  # SIG_DFL and SIG_IGN raise nothing in Python code
+                    self.held[sig] = handler  # (first: an interrupt just after the swap finds it)
                     _signal.signal(sig, lambda signum, frame: self.came.append(signum))
-                    self.held[sig] = handler
-        except ValueError:  # not the main thread
-            pass
+        except ValueError:  # not the main thread: nothing was swapped
+            self.held.clear()
+        except BaseException:  # SIGTERM while SIGINT was held already: the block never began, so
+            for sig, handler in self.held.items():  # nothing would give Ctrl-C back its handler
+                _signal.signal(sig, handler)
+            raise
 
     def __exit__(self, *exc: object) -> None:
         import _signal

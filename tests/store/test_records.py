@@ -4,16 +4,13 @@ wake-up of the thread unless the batch is due before the thread would wake anywa
 
 from __future__ import annotations
 
-import dis
 import signal
 import sys
 import threading
 import time
-import types
-from collections.abc import Callable
-from typing import Any
 
 import pytest
+from signal_points import interrupt_at
 
 from assetbuild.store.records import Away, Committer
 
@@ -108,48 +105,6 @@ def test_an_error_in_the_commit_is_raised_by_leave(committer):
         committer.leave()
 
 
-def _signal_points(code: types.CodeType) -> set[int]:
-    """Where CPython runs a Python signal handler in ``code`` (so where Ctrl-C or SIGTERM can
-    raise): as a call returns, at a loop's back edge, as the function starts."""
-    ins = list(dis.get_instructions(code))
-    points = {ins[0].offset}
-    for prev, cur in zip(ins, ins[1:]):
-        if prev.opname.startswith("CALL"):
-            points.add(cur.offset)
-        if "BACKWARD" in cur.opname or cur.opname == "JUMP_ABSOLUTE":
-            points.add(cur.argval)
-    return points
-
-
-def _interrupt_at(n: int, watched: set[types.CodeType]) -> Callable[..., Any]:
-    """A trace function that raises KeyboardInterrupt, as a signal's handler would, at the nth
-    point where one can come in the code of ``watched`` and in what it calls (main thread)."""
-    left = [n]
-    points: dict[types.CodeType, set[int]] = {}
-
-    def local(frame: types.FrameType, event: str, arg: Any) -> Any:
-        if event == "opcode":
-            where = points.get(frame.f_code)
-            if where is None:
-                where = points[frame.f_code] = _signal_points(frame.f_code)
-            if frame.f_lasti in where:
-                left[0] -= 1
-                if left[0] == 0:
-                    raise KeyboardInterrupt
-        return local
-
-    def trace(frame: types.FrameType, event: str, arg: Any) -> Any:
-        f: types.FrameType | None = frame
-        while f is not None and f.f_code not in watched:
-            f = f.f_back
-        if f is None:
-            return None
-        frame.f_trace_opcodes = True
-        return local
-
-    return trace
-
-
 def test_an_interrupt_anywhere_in_a_stay_leaves_the_committer_idle_and_stoppable():
     """Ctrl-C or SIGTERM raises in the build's thread between any two calls: wherever it comes
     as the build's thread enters or leaves a stay, the stay ends (nothing armed, no commit
@@ -169,7 +124,7 @@ def test_an_interrupt_anywhere_in_a_stay_leaves_the_committer_idle_and_stoppable
 
         c = Committer(lambda: None)
         interrupted = False
-        sys.settrace(_interrupt_at(n, watched))
+        sys.settrace(interrupt_at(n, watched))
         try:
             with Away(c, flush, time.monotonic()):  # due at once: a commit runs as the stay ends
                 started.wait(5)
