@@ -114,6 +114,12 @@ def _shadow(root: Path) -> None:
     (root / "lib" / "__init__.py").write_text("")
 
 
+def _shadow_time_set_back(root: Path) -> None:
+    st = root.stat()  # (as tar x or rsync -t leave a folder they filled: its old mtime)
+    _shadow(root)
+    os.utime(root, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
 def _edit_module(root: Path) -> None:
     (root / "helpers.py").write_text("def double(x):\n    return 3 * x\n")
 
@@ -133,6 +139,7 @@ DATA = "a source or path output changed"
 EDITS = {"assetfile": (_edit_assetfile, "a file changed"), "module": (_edit_module, "a file changed"),
          "same-size-same-mtime": (_same_size_same_mtime, DATA),
          "touch": (_touch, "a file changed"), "shadowing module": (_shadow, "a directory changed"),
+         "shadowing module in a folder set back": (_shadow_time_set_back, "a directory changed"),
          "path output": (_drop_output, DATA),
          "cache index": (_drop_cache_index, "the cache's index changed")}
 

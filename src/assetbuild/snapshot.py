@@ -127,11 +127,14 @@ def probe(path: str) -> tuple[int, int] | None:
 
 
 def dir_time(path: str) -> int | None:
-    """A directory's modification time (ns): it changes when an entry is added, removed or renamed."""
+    """A directory's time (ns): it changes when an entry is added, removed or renamed. The later
+    of its mtime and ctime: ``tar x``, ``rsync -t`` and ``cp -a`` set a directory's mtime back
+    after filling it, and only the ctime then says that something changed."""
     try:
-        return os.stat(path).st_mtime_ns
+        st = os.stat(path)
     except OSError:
         return None
+    return max(st.st_mtime_ns, st.st_ctime_ns)
 
 
 def lmdb_state(data_file: str) -> tuple[int, int, int] | None:

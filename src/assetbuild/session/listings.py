@@ -12,14 +12,14 @@ from .. import snapshot
 
 
 def listing(path: str) -> tuple[int | None, frozenset[str] | None]:
-    """A directory's modification time (``snapshot.dir_time``) and the names it holds then; (None, None)
+    """A directory's time (``snapshot.dir_time``) and the names it holds then; (None, None)
     if it cannot be listed. (The time first: a name added in between is listed, and was there.)"""
     try:
-        mtime = os.stat(path).st_mtime_ns
+        st = os.stat(path)
         names = frozenset(os.listdir(path))
     except OSError:
         return None, None
-    return mtime, names
+    return max(st.st_mtime_ns, st.st_ctime_ns), names
 
 
 def listings_before(project_dir: str, rec: dict[str, Any] | None) -> dict[str, tuple[int | None, frozenset[str] | None]]:
@@ -38,7 +38,7 @@ def listings_before(project_dir: str, rec: dict[str, Any] | None) -> dict[str, t
 def dir_times_since(dirs: Iterable[str], before: dict[str, tuple[int | None, frozenset[str] | None]] | None,
                     started_ns: int | None, probe_path: str, own: Iterable[str] = ()
                     ) -> tuple[dict[str, int | None], str | None]:
-    """Each of ``dirs``' modification time (``snapshot.dir_time``), and the first entry that may be a
+    """Each of ``dirs``' time (``snapshot.dir_time``), and the first entry that may be a
     module added to one of them after the build started loading, or None. Such an entry may be
     a module the load did not see (a package that beats a module of its name, a module an
     ``import`` then failed to find), while its directory's time is the one after: recorded, it
@@ -64,12 +64,12 @@ def dir_times_since(dirs: Iterable[str], before: dict[str, tuple[int | None, fro
         except OSError:
             times[d] = None
             continue
-        times[d] = st.st_mtime_ns
+        times[d] = now = max(st.st_mtime_ns, st.st_ctime_ns)  # (``snapshot.dir_time``)
         if first is not None:
             continue
         was = before.get(d) if before is not None else None
         if was is not None:
-            if was[0] != st.st_mtime_ns:
+            if was[0] != now:
                 try:
                     added = sorted(set(os.listdir(d)) - (was[1] or frozenset()))
                 except OSError:
@@ -83,7 +83,7 @@ def dir_times_since(dirs: Iterable[str], before: dict[str, tuple[int | None, fro
                 trail = stamp[1] - time.time_ns() if stamp is not None else 0
             since = started_ns + trail - snapshot.TICK_NS if stamp is not None and st.st_dev == stamp[0] \
                 else started_ns - snapshot.RACY_NS
-            if max(st.st_ctime_ns, st.st_mtime_ns) >= since:  # (tar, rsync -t: an mtime set back)
+            if now >= since:
                 first = _made_since(d, since, skip)
     return times, first
 
