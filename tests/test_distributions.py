@@ -196,3 +196,37 @@ def test_a_key_does_not_change_once_an_asset_imported_the_library(tmp_path, monk
         assert [s.state for s in assetbuild.status(project_dir=root)] == ["fresh"]
     finally:
         sys.modules.pop("fakemod", None)
+
+
+def test_a_map_made_as_a_site_directory_changes_is_not_kept(tmp_path):
+    """A site directory whose time is not older than the clock as the map is made may change
+    again without its time changing (an install in the same clock tick): a map kept from it
+    could outlive that install, and name the old version. Not kept then; kept once it is older."""
+    import time
+
+    site, cache = tmp_path / "site", tmp_path / "cache"
+    cache.mkdir()
+    _install(site, "fakedist", "1.0", "fakemod")
+    kept = cache / "code" / ".distributions.json"
+    ahead = time.time_ns() + 3_600 * 10**9  # (its mtime ahead: as changed in the tick the map is made, or after)
+    os.utime(site, ns=(ahead, ahead))
+    for _ in range(2):
+        assert _probe(site, ["fakemod"], cache_dir=cache, persist=True) == {"answers": ["1.0"], "scans": 1}
+        assert not kept.exists()
+    past = time.time_ns() - 3_600 * 10**9
+    os.utime(site, ns=(past, past))  # (its ctime is now: older than the clock once the probe runs)
+    assert _probe(site, ["fakemod"], cache_dir=cache, persist=True) == {"answers": ["1.0"], "scans": 1}
+    assert kept.is_file()
+    assert _probe(site, ["fakemod"], cache_dir=cache, persist=True) == {"answers": ["1.0"], "scans": 0}
+
+
+def test_the_racy_rule_of_the_kept_map():
+    from assetbuild.session.distributions import _racy
+    from assetbuild.snapshot import RACY_NS
+
+    stamp = (1, 10 * RACY_NS)  # (device, the filesystem's time)
+    assert _racy([["/site", 10 * RACY_NS, 1]], stamp)  # changed in the stamp's tick
+    assert not _racy([["/site", 10 * RACY_NS - 1, 1], ["/project", 0, 0], ["/gone", None, None]], stamp)
+    assert _racy([["/other-disk", 9 * RACY_NS + 1, 2]], stamp)  # another device: within RACY_NS
+    assert not _racy([["/other-disk", 9 * RACY_NS, 2]], stamp)
+    assert _racy([["/site", 1, 1]], None)  # no clock to compare with: never kept

@@ -7,7 +7,9 @@ distributions, ``importlib.metadata.packages_distributions()``, which reads the 
 every installed distribution (~0.3 s in a data science environment). So that map, with every
 distribution's version, is made at most once per process and kept in the cache directory
 (``code/.distributions.json``) with the ``sys.path`` entries it was made from and their
-modification times; a later run answers every name from it without importlib.metadata.
+times (``_signature``); a later run answers every name from it without importlib.metadata. It is
+not kept while a site directory is as new as the clock (``_racy``): an install in that same
+clock tick would not change the directory's time.
 Installing, upgrading or removing a package changes its site directory's time, and the table
 is made again. A file that is unreadable, damaged or from other entries is made again, silently.
 
@@ -29,13 +31,14 @@ from typing import Any
 from ..plugins import distribution_name
 
 MAP_FILE = ("code", ".distributions.json")  # under the cache directory; `clean` removes it
-_FORMAT = 2
+_FORMAT = 3  # 3: each entry's time is max(mtime, ctime), with its device
 
 
 def _signature() -> list[list[Any]]:
-    """Each ``sys.path`` entry with the time it last changed (ns) if it holds installed
-    distributions (a ``*.dist-info`` or ``*.egg-info``), 0 if it holds none, None if it cannot
-    be listed. Only the times of site directories count: the working directory and the project
+    """Each ``sys.path`` entry with the time it last changed (ns: the later of its mtime and
+    ctime, as ``snapshot.dir_time``) and its device if it holds installed distributions (a
+    ``*.dist-info`` or ``*.egg-info``), 0 and 0 if it holds none, None and None if it cannot be
+    listed. Only the times of site directories count: the working directory and the project
     directory are often on the path, and every file written there changes their times."""
     out: list[list[Any]] = []
     for entry in sys.path:
@@ -43,11 +46,39 @@ def _signature() -> list[list[Any]]:
         try:
             with os.scandir(path) as it:
                 holds = any(e.name.endswith((".dist-info", ".egg-info")) for e in it)
-            mtime: int | None = os.stat(path).st_mtime_ns if holds else 0
+            st = os.stat(path) if holds else None
         except OSError:
-            mtime = None
-        out.append([path, mtime])
+            out.append([path, None, None])
+            continue
+        out.append([path, max(st.st_mtime_ns, st.st_ctime_ns), st.st_dev] if st is not None else [path, 0, 0])
     return out
+
+
+def _racy(signature: list[list[Any]], stamp: tuple[int, int] | None) -> bool:
+    """Whether a site directory of ``signature`` may change again without its time changing:
+    it changed in the clock tick of ``stamp`` (device, the filesystem's time, taken before the
+    signature) or after; on another device, less than RACY_NS before it (git's racy rule). A
+    table kept from such a signature could outlive an install made as it was scanned."""
+    from ..snapshot import RACY_NS
+
+    if stamp is None:
+        return True
+    dev, tick = stamp
+    return any(t and (t >= tick if d == dev else t > tick - RACY_NS) for _, t, d in signature)
+
+
+def _stamp(directory: Path) -> tuple[int, int] | None:
+    """(device, time) of the filesystem's clock now, read from a file in ``directory`` created or
+    touched for it; None if it cannot be."""
+    probe = directory / ".distributions.stamp"
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644))
+        os.utime(probe)
+        st = os.stat(probe)
+    except OSError:
+        return None
+    return st.st_dev, st.st_mtime_ns
 
 
 class _Table:
@@ -167,9 +198,11 @@ class Distributions:
                     version = dist.version
                     self._note_metadata(dist)
                 except metadata.PackageNotFoundError:
+                    stamp = _stamp(path.parent) if path is not None and persist else None
+                    signature = _signature() if stamp is not None else None  # (after the stamp)
                     self._table = _Table.scan()
-                    if path is not None and persist:
-                        _write_table(path, self._signature, self._table)
+                    if path is not None and signature == self._signature and not _racy(signature, stamp):
+                        _write_table(path, signature, self._table)
                     version = self._table.version(top)
             self._versions[top] = version
             return version
