@@ -45,14 +45,21 @@ def decode(raw: bytes, cls: type[R]) -> R | None:
     return out
 
 
+# The rule a stat-cache entry was recorded under: 2, a file changed (mtime or ctime) less than
+# RACY_NS before is not recorded (workspace.is_racy). Entries of the rule before (mtime only: a
+# file given a past mtime just after a write was recorded at once) read as none, so the file is
+# hashed once more and recorded again.
+STAT_RULE = 2
+
+
 def encode_stat(sig: tuple[int, int, int, int], digest: str) -> bytes:
-    return marshal.dumps((RECORD, sig, digest))
+    return marshal.dumps((RECORD, sig, digest, STAT_RULE))
 
 
 def decode_stat(raw: bytes) -> tuple[tuple[int, int, int, int], str] | None:
     try:
         rec = marshal.loads(raw)
-        if rec[0] == RECORD and is_digest(rec[2]):
+        if rec[0] == RECORD and len(rec) == 4 and rec[3] == STAT_RULE and is_digest(rec[2]):
             return tuple(rec[1]), rec[2]
     except (ValueError, EOFError, TypeError, IndexError):
         pass
