@@ -9,6 +9,7 @@ functions that must be counted call ``_ran(name)`` (``run_counter``), which appe
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -329,10 +330,29 @@ def end_group(proc: subprocess.Popen, wait: float = 5.0) -> None:
     deadline = time.monotonic() + wait
     while session_members(proc.pid) and time.monotonic() < deadline:
         time.sleep(0.02)
+    # What is left is killed, but the resource tracker last, once it is alone: it removes the
+    # pools' semaphores when every process that could use them is gone (a loaded machine can
+    # take longer than ``wait`` for the workers to notice their parent is gone).
+    trackers = [pid for pid in session_members(proc.pid) if b"resource_tracker" in _cmdline(pid)]
+    for pid in session_members(proc.pid):
+        if pid not in trackers:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, 9)
+    deadline = time.monotonic() + wait
+    while trackers and any(pid in trackers for pid in session_members(proc.pid)) and time.monotonic() < deadline:
+        time.sleep(0.02)
     try:
         os.killpg(proc.pid, 9)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
 
 
 def things_to_edit(readme: Path, names: set[str]) -> list[tuple[str, list[str], list[set[str]]]]:
