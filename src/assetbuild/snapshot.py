@@ -332,18 +332,10 @@ def changes(rec: dict[str, Any] | None, project_dir: str, start_path: list[str],
             return out  # a null build: every signature as recorded
         paths = paths[start:]  # (the first that differs, and on: what the loop below reads)
         packed = packed[start * layout.size:]
-    stat = os.stat
     for path, recorded in zip(paths, layout.iter_unpack(packed)):
         if recorded == _NO_SIG:
             recorded = None
-        if data is not None and path in data:
-            now = data[path]
-        else:  # (sig_of, without a call per file)
-            try:
-                st = stat(path)
-                now = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
-            except OSError:
-                now = None
+        now = data[path] if data is not None and path in data else sig_of(path)
         if taken is not None:
             taken[path] = now
         if now != recorded or path in racy:

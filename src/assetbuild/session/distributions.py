@@ -201,7 +201,8 @@ class Distributions:
                     stamp = _stamp(path.parent) if path is not None and persist else None
                     signature = _signature() if stamp is not None else None  # (after the stamp)
                     self._table = _Table.scan()
-                    if path is not None and signature == self._signature and not _racy(signature, stamp):
+                    if path is not None and signature is not None and signature == self._signature \
+                            and not _racy(signature, stamp):
                         _write_table(path, signature, self._table)
                     version = self._table.version(top)
             self._versions[top] = version
