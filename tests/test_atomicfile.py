@@ -326,6 +326,39 @@ def test_writers_racing_a_sweeper_lose_nothing(tmp_path):
             t.join()
 
 
+@pytest.mark.parametrize("sweeper", ["removed it", "holds its lock"])
+def test_a_sweeper_between_create_and_lock_never_makes_a_writer_write_into_a_lost_file(tmp_path, monkeypatch,
+                                                                                      sweeper):
+    """A temp file is not locked yet between its create and its lock, so a sweeper can take it
+    for a killed writer's: it removes it, or holds its lock on the way to removing it. Either
+    way the writer draws another name, and the file it renames into place is the one it wrote."""
+    (tmp_path / "out").write_bytes(b"old")
+    real_lock = atomicfile._lock
+    raced: list[str] = []
+
+    def lock_after_a_sweeper(fd: int) -> bool:
+        if raced:
+            return real_lock(fd)
+        (name,) = [n for n in os.listdir(tmp_path) if atomicfile.is_temp_name(n)]
+        raced.append(name)
+        if sweeper == "removed it":
+            assert sweep_temps(tmp_path) == 1
+            return real_lock(fd)
+        theirs = os.open(tmp_path / name, os.O_RDONLY)  # sweep_temps's own steps, the lock first
+        fcntl.flock(theirs, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        try:
+            return real_lock(fd)
+        finally:
+            os.unlink(tmp_path / name)
+            os.close(theirs)
+
+    monkeypatch.setattr(atomicfile, "_lock", lock_after_a_sweeper)
+    st = write_atomically(tmp_path / "out", b"new")
+    assert raced and (tmp_path / "out").read_bytes() == b"new"
+    assert (st.st_ino, st.st_nlink) == (os.stat(tmp_path / "out").st_ino, 1)
+    assert os.listdir(tmp_path) == ["out"]
+
+
 # --- every site that writes a file -----------------------------------------------------------
 
 PATH_OUTPUT = '''

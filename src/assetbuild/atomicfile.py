@@ -71,14 +71,14 @@ def create_temp_beside(dest: str | os.PathLike[str], *, dir_fd: int | None = Non
         except BaseException:  # Ctrl-C or SIGTERM as the create returned: its fd is lost, the file
             _discard(tmp, dir_fd)  # may be there (nobody else can know the name)
             raise
-        try:
-            if _lock(fd) and _still_named(fd, tmp, dir_fd):
+        try:  # a sweeper may have removed it between our create and our lock: then it has no link
+            if _lock(fd) and os.fstat(fd).st_nlink:  # left (nothing but a sweeper removes a temp)
                 return fd, tmp
         except BaseException:  # (an interrupt: the caller's cleanup never saw the file)
             os.close(fd)
             _discard(tmp, dir_fd)
             raise
-        os.close(fd)  # a sweeper removed it between our create and our lock
+        os.close(fd)  # swept: draw another name
     raise FileExistsError(errno.EEXIST, f"no free temp file name after {_ATTEMPTS} tries", os.fspath(dest))
 
 
