@@ -359,6 +359,24 @@ def test_a_sweeper_between_create_and_lock_never_makes_a_writer_write_into_a_los
     assert os.listdir(tmp_path) == ["out"]
 
 
+@pytest.mark.parametrize("kind", ["file", "fifo", *KINDS])
+def test_a_destination_that_came_after_the_caller_looked_is_replaced(tmp_path, trap, kind):
+    """``new``: the caller saw nothing at the destination; whatever came since is replaced as
+    ever (a symlink as a link), and nothing but the new file is left."""
+    dest = tmp_path / "out.bin"
+    if kind == "file":
+        dest.write_bytes(b"old")
+    elif kind == "fifo":
+        os.mkfifo(dest)
+    else:
+        trap.plant(dest, kind)
+    st = write_atomically(dest, b"new", new=True)
+    assert is_plain_file(dest) and dest.read_bytes() == b"new"
+    assert (st.st_ino, st.st_size) == (os.lstat(dest).st_ino, 3)
+    assert sorted(os.listdir(tmp_path)) == ["out.bin", "outside"]
+    trap.assert_untouched()
+
+
 # --- every site that writes a file -----------------------------------------------------------
 
 PATH_OUTPUT = '''

@@ -84,17 +84,18 @@ def create_temp_beside(dest: str | os.PathLike[str], *, dir_fd: int | None = Non
 
 def write_atomically(dest: str | os.PathLike[str], data: bytes | bytearray | memoryview, *,
                      durable: bool = False, dir_fd: int | None = None,
-                     crash_at: str | None = None) -> os.stat_result:
+                     crash_at: str | None = None, new: bool = False) -> os.stat_result:
     """Replace ``dest`` by a file holding ``data``: readers see the old file or the new one, never
     part of it. ``durable``: fsync the file before the rename and the directory after it (for
     files that are an authority, not a copy). ``crash_at``: the crash point (``crashpoints``)
-    just before the rename. Returns the stat of the new file."""
+    just before the rename. ``new``: the caller saw nothing at ``dest`` just now, so it is not
+    looked at first (a wrong guess costs time only: what is there is replaced as ever). Returns
+    the stat of the new file."""
     fd, tmp = create_temp_beside(dest, dir_fd=dir_fd)
     try:
-        view = memoryview(data).cast("B")
-        while view:
-            view = view[os.write(fd, view):]
-        return _commit(fd, tmp, dest, durable=durable, dir_fd=dir_fd, crash_at=crash_at)
+        _write_all(fd, data)
+        return _commit(fd, tmp, dest, durable=durable, dir_fd=dir_fd, crash_at=crash_at,
+                       old=None if new else _hold(dest, dir_fd))
     except BaseException:
         _discard(tmp, dir_fd)
         raise
@@ -111,7 +112,7 @@ def atomic_writer(dest: str | os.PathLike[str], *, durable: bool = False, dir_fd
     try:
         with open(fd, "wb", closefd=False) as f:
             yield f
-        _commit(fd, tmp, dest, durable=durable, dir_fd=dir_fd, crash_at=crash_at)
+        _commit(fd, tmp, dest, durable=durable, dir_fd=dir_fd, crash_at=crash_at, old=_hold(dest, dir_fd))
     except BaseException:
         _discard(tmp, dir_fd)
         raise
@@ -230,19 +231,32 @@ def _still_named(fd: int, path: str, dir_fd: int | None) -> bool:
     return (st.st_ino, st.st_dev) == (mine.st_ino, mine.st_dev)
 
 
-def _commit(fd: int, tmp: str, dest: str | os.PathLike[str], *, durable: bool, dir_fd: int | None,
-            crash_at: str | None = None) -> os.stat_result:
-    if durable:
-        os.fsync(fd)
-    if crash_at is not None:
-        crash_point(crash_at)
-    old: int | None = None
-    if _HOLD is not None:
-        try:  # the file replaced, kept alive past the rename: its blocks are freed by _close_later
-            old = os.open(dest, _HOLD, dir_fd=dir_fd)
-        except OSError:
-            pass  # nothing there: the rename frees nothing
+def _write_all(fd: int, data: bytes | bytearray | memoryview) -> None:
+    view = memoryview(data).cast("B")
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _hold(dest: str | os.PathLike[str], dir_fd: int | None) -> int | None:
+    """The file at ``dest``, held (``O_PATH``) so that replacing it frees nothing before the
+    rename returns; None if nothing is there (or where nothing can be held so)."""
+    if _HOLD is None:
+        return None
     try:
+        return os.open(dest, _HOLD, dir_fd=dir_fd)
+    except OSError:
+        return None
+
+
+def _commit(fd: int, tmp: str, dest: str | os.PathLike[str], *, durable: bool, dir_fd: int | None,
+            crash_at: str | None = None, old: int | None) -> os.stat_result:
+    """Rename ``tmp`` (open as ``fd``) over ``dest``; ``old``: ``dest`` held (``_hold``), closed
+    here by the closing thread, after the rename."""
+    try:
+        if durable:
+            os.fsync(fd)
+        if crash_at is not None:
+            crash_point(crash_at)
         if dir_fd is None:
             os.replace(tmp, dest)
         else:
