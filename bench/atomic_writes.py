@@ -2,19 +2,26 @@
 
     python bench/atomic_writes.py OLD_TREE NEW_TREE                # N = 10,000, 5 rounds, under /tmp
     python bench/atomic_writes.py --n 2000 --scratch /dev/shm/aw OLD_TREE NEW_TREE
+    python bench/atomic_writes.py --settle 70 --rounds 3 OLD_TREE NEW_TREE
 
-Each round runs one process per tree (the order alternates between rounds; each TREE's
-``assetbuild`` on PYTHONPATH) that times, in fresh directories of its own:
+Each round runs, for each tree in turn (the order alternates between rounds; each TREE's
+``assetbuild`` on PYTHONPATH), one process that times, in a fresh directory of its own:
 
 - ``new``: ``write_atomically`` of N files of ``--size`` bytes that do not exist yet;
-- ``replace``: the same N files written again (until ``close_replaced`` returns: the replaced
-  files are freed by then, whichever thread frees them);
 - ``path``: what a cold build does per path output: ``Workspace.in_the_way`` then
   ``Workspace.write_path`` of N new files under ``out/``.
 
-Prints per tree and measure the median and the minimum, and the load average before and after.
-The directories are removed only at the end: on this machine's ext4 (mounted with ``discard``),
-creating files right after removing 10,000 others took up to ten times as long.
+Then as many rounds of processes that write N files (not timed) and time:
+
+- ``replace``: the same N files written again with ``write_atomically``, until
+  ``close_replaced`` returns (the replaced files are freed by then, whichever thread frees them).
+
+The directories are removed only at the end, and the rounds that replace files (which frees
+them) come after those that create: on an ext4 file system without a journal (this machine's
+``/``), creating a file within a minute or so of the removal of many others costs up to ten
+times as much (the allocator skips each recently deleted inode, reading it). ``--settle S``
+syncs and waits S seconds before each process that replaces (the previous one's frees would
+disturb it). Prints per tree and measure the median and the minimum, and the load average.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from trees import import_root
@@ -37,33 +45,37 @@ from pathlib import Path
 from assetbuild.atomicfile import close_replaced, write_atomically
 from assetbuild.workspace import Workspace
 
-n, size, where = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+phase, n, size, where = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 data = b"7" * size
 pc = time.perf_counter
 out = {}
 d = os.path.join(where, "aw")
 os.mkdir(d)
 paths = [os.path.join(d, f"t{i:05d}.txt") for i in range(n)]
-t0 = pc()
-for p in paths:
-    write_atomically(p, data)
-out["new"] = pc() - t0
-t0 = pc()
-for p in paths:
-    write_atomically(p, data)
-close_replaced()
-out["replace"] = pc() - t0
-ws = Workspace(Path(where), None)
-rels = [f"out/t{i:05d}.txt" for i in range(n)]
-t0 = pc()
-for rel in rels:
-    ws.in_the_way(rel)
-    ws.write_path(rel, data)
-out["path"] = pc() - t0
-close_replaced()
+if phase == "new":
+    t0 = pc()
+    for p in paths:
+        write_atomically(p, data)
+    out["new"] = pc() - t0
+    ws = Workspace(Path(where), None)
+    rels = [f"out/t{i:05d}.txt" for i in range(n)]
+    t0 = pc()
+    for rel in rels:
+        ws.in_the_way(rel)
+        ws.write_path(rel, data)
+    out["path"] = pc() - t0
+else:
+    for p in paths:
+        with open(p, "wb") as f:
+            f.write(data)
+    t0 = pc()
+    for p in paths:
+        write_atomically(p, data)
+    close_replaced()
+    out["replace"] = pc() - t0
 print(json.dumps(out))
 """
-MEASURES = ("new", "replace", "path")
+MEASURES = ("new", "path", "replace")
 
 
 def main() -> None:
@@ -74,6 +86,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--scratch", type=Path, default=Path(tempfile.gettempdir()),
                     help="where the directories go (the file system measured)")
+    ap.add_argument("--settle", type=float, default=0.0, help="sync and wait this many seconds before each process that replaces")
     ap.add_argument("--python", default=sys.executable)
     a = ap.parse_args()
     trees = [str(Path(t).resolve()) for t in a.trees]
@@ -83,15 +96,19 @@ def main() -> None:
     top = tempfile.mkdtemp(prefix="atomic-writes-", dir=a.scratch)
     load = os.getloadavg()
     try:
-        for r in range(a.rounds):
-            for tree in trees if r % 2 == 0 else trees[::-1]:
-                where = tempfile.mkdtemp(dir=top)
-                p = subprocess.run([a.python, "-c", WORKER, str(a.n), str(a.size), where], env={
-                    **env, "PYTHONPATH": import_root(tree)}, capture_output=True, text=True)
-                if p.returncode != 0:
-                    sys.exit(f"{tree}: {p.stderr[-2000:]}")
-                for m, s in json.loads(p.stdout).items():
-                    times[tree][m].append(s)
+        for phase in ("new", "replace"):
+            for r in range(a.rounds):
+                for tree in trees if r % 2 == 0 else trees[::-1]:
+                    if a.settle and phase == "replace":
+                        os.sync()
+                        time.sleep(a.settle)
+                    where = tempfile.mkdtemp(dir=top)
+                    p = subprocess.run([a.python, "-c", WORKER, phase, str(a.n), str(a.size), where], env={
+                        **env, "PYTHONPATH": import_root(tree)}, capture_output=True, text=True)
+                    if p.returncode != 0:
+                        sys.exit(f"{tree}: {p.stderr[-2000:]}")
+                    for m, s in json.loads(p.stdout).items():
+                        times[tree][m].append(s)
     finally:
         shutil.rmtree(top, ignore_errors=True)
     print(f"N = {a.n} files of {a.size} bytes under {a.scratch}, {a.rounds} rounds; load average "
