@@ -75,7 +75,6 @@ else:
     out["replace"] = pc() - t0
 print(json.dumps(out))
 """
-MEASURES = ("new", "path", "replace")
 
 
 def main() -> None:
@@ -86,17 +85,18 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--scratch", type=Path, default=Path(tempfile.gettempdir()),
                     help="where the directories go (the file system measured)")
+    ap.add_argument("--phases", default="new,replace", help="which passes: new (new and path), replace")
     ap.add_argument("--settle", type=float, default=0.0, help="sync and wait this many seconds before each process that replaces")
     ap.add_argument("--python", default=sys.executable)
     a = ap.parse_args()
     trees = [str(Path(t).resolve()) for t in a.trees]
     env = {k: v for k, v in os.environ.items() if k != "ASSETBUILD_CACHE_DIR"}
-    times: dict[str, dict[str, list[float]]] = {t: {m: [] for m in MEASURES} for t in trees}
+    times: dict[str, dict[str, list[float]]] = {t: {} for t in trees}
     a.scratch.mkdir(parents=True, exist_ok=True)
     top = tempfile.mkdtemp(prefix="atomic-writes-", dir=a.scratch)
     load = os.getloadavg()
     try:
-        for phase in ("new", "replace"):
+        for phase in a.phases.split(","):
             for r in range(a.rounds):
                 for tree in trees if r % 2 == 0 else trees[::-1]:
                     if a.settle and phase == "replace":
@@ -108,7 +108,7 @@ def main() -> None:
                     if p.returncode != 0:
                         sys.exit(f"{tree}: {p.stderr[-2000:]}")
                     for m, s in json.loads(p.stdout).items():
-                        times[tree][m].append(s)
+                        times[tree].setdefault(m, []).append(s)
     finally:
         shutil.rmtree(top, ignore_errors=True)
     print(f"N = {a.n} files of {a.size} bytes under {a.scratch}, {a.rounds} rounds; load average "
