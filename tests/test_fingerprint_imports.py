@@ -451,3 +451,43 @@ def test_digests_are_the_same_in_fresh_processes_whatever_was_imported_first(tmp
         assert r.returncode == 0, r.stderr
         seen.extend(json.loads(r.stdout))
     assert len(seen) == 6 and all(d == seen[0] for d in seen)
+
+
+# ------------------------------------------------------------------------------------------------
+# The modules a fingerprint covers (Fingerprinter.modules_reached): what an asset's run may run
+
+
+def test_the_modules_reached_are_those_whose_code_or_values_the_key_covers(lab):
+    write_files(lab.root, {
+        "lib/__init__.py": "",
+        "lib/words.py": "from lib.deep import tail\n\ndef word():\n    return 'w' + tail()\n",
+        "lib/deep.py": "def tail():\n    return '!'\n",
+        "lib/shapes.py": "class Box:\n    def area(self):\n        return 1\n",
+        "lib/util.py": "LIMIT = 3\n",
+        "lib/late.py": "def later():\n    return 2\n",
+        "lib/other.py": "def unused():\n    return 0\n",
+    })
+    src = """\
+from lib.words import word
+from lib.shapes import Box
+import lib.util as util
+import lib.other
+
+BOX = Box()
+
+def a():
+    from lib.late import later
+    return word(), BOX.area(), util.LIMIT, later()
+
+def plain():
+    return len("x")
+
+def computed(name):
+    import importlib
+    return importlib.import_module(name)
+"""
+    assert lab.reached(src) == {"__assetfile__", "lib.words", "lib.deep", "lib.shapes", "lib.util", "lib.late"}
+    assert lab.reached(src, "plain") == {"__assetfile__"}  # the shortcut's: builtins only
+    assert lab.reached(src, "plain", fingerprinted=False) == {"__assetfile__"}
+    assert lab.reached(src, "computed") is None  # any module at all
+    assert lab.reached(src, "a", fingerprinted=False) is None  # not this fingerprinter's

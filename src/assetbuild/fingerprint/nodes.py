@@ -23,7 +23,7 @@ class _Node:
     """A project function or class: recursed into, memoized, one vertex of the reference graph."""
 
     __slots__ = ("bad", "children", "digest", "index", "items", "label", "low", "modules", "names",
-                 "obj", "on_stack", "rendered")
+                 "obj", "on_stack", "rendered", "uses")
 
     def __init__(self, obj: object) -> None:
         self.obj = obj  # strong reference: ids in the memo must not be reused
@@ -40,8 +40,21 @@ class _Node:
         # Project modules imported with the AssetFile that its parts encode by the names it reads
         # (``reads``: they count whole when a reader by a computed name is reached too).
         self.modules: set[str] | None = None
+        # Every project module its parts encode, by names or from its file (EVERY_MODULE: all of
+        # them): with the modules of the nodes it reaches, what its asset's code may run
+        # (``Fingerprinter.modules_reached``).
+        self.uses: set[str] | None = None
         self.digest = b""  # set when its strongly connected component is finished
         self.rendered: list[bytes] | None = None  # items with final digests, once known
+
+
+EVERY_MODULE = "*"  # in ``_Node.uses``: every project module (imported by a computed name)
+
+
+def add_uses(node: _Node, names: tuple[str, ...]) -> None:
+    if node.uses is None:
+        node.uses = set()
+    node.uses.update(names)
 
 
 class NodeTable:
@@ -79,6 +92,28 @@ class NodeTable:
             if not n.digest:
                 self.by_id.pop(id(n.obj), None)
         self.pending.clear()
+
+
+def modules_reached(root: _Node) -> frozenset[str] | None:
+    """The modules of ``root`` and of every node it reaches, with every module their parts encode
+    (``uses``); None when one of them imports a module by a computed name (any may be)."""
+    found: set[str] = set()
+    seen = {id(root)}
+    todo = [root]
+    while todo:
+        n = todo.pop()
+        module = _attr(n.obj, "__module__")
+        if isinstance(module, str):
+            found.add(module)
+        if n.uses:
+            if EVERY_MODULE in n.uses:
+                return None
+            found.update(n.uses)
+        for child in n.children:
+            if id(child) not in seen:
+                seen.add(id(child))
+                todo.append(child)
+    return frozenset(found)
 
 
 class _Sorted:
