@@ -23,7 +23,7 @@ class _Node:
     """A project function or class: recursed into, memoized, one vertex of the reference graph."""
 
     __slots__ = ("bad", "children", "digest", "index", "items", "label", "low", "modules", "names",
-                 "obj", "on_stack", "rendered", "uses")
+                 "obj", "on_stack", "reached", "rendered", "uses")
 
     def __init__(self, obj: object) -> None:
         self.obj = obj  # strong reference: ids in the memo must not be reused
@@ -44,8 +44,16 @@ class _Node:
         # them): with the modules of the nodes it reaches, what its asset's code may run
         # (``Fingerprinter.modules_reached``).
         self.uses: set[str] | None = None
+        self.reached: frozenset[str] | None = None  # set with its digest (``close_reach``)
         self.digest = b""  # set when its strongly connected component is finished
         self.rendered: list[bytes] | None = None  # items with final digests, once known
+
+    def modules_reached(self) -> frozenset[str] | None:
+        """Its modules and those of every node it reaches, with every module their parts encode
+        (``uses``), once finished; None before, or when one of them imports a module by a
+        computed name (any may be)."""
+        reached = self.reached
+        return None if reached is None or EVERY_MODULE in reached else reached
 
 
 EVERY_MODULE = "*"  # in ``_Node.uses``: every project module (imported by a computed name)
@@ -94,26 +102,25 @@ class NodeTable:
         self.pending.clear()
 
 
-def modules_reached(root: _Node) -> frozenset[str] | None:
-    """The modules of ``root`` and of every node it reaches, with every module their parts encode
-    (``uses``); None when one of them imports a module by a computed name (any may be)."""
+def close_reach(members: list[_Node]) -> None:
+    """Set ``reached`` of a strongly connected component's members as it is finished: their
+    modules, every module their parts encode (``uses``), and what the nodes they refer to reach
+    (finished before them: components come out callees first). Once per node, so each asset's
+    ``modules_reached`` is a lookup, however many helpers the assets share."""
     found: set[str] = set()
-    seen = {id(root)}
-    todo = [root]
-    while todo:
-        n = todo.pop()
-        module = _attr(n.obj, "__module__")
+    inside = {id(m) for m in members}
+    for m in members:
+        module = _attr(m.obj, "__module__")
         if isinstance(module, str):
             found.add(module)
-        if n.uses:
-            if EVERY_MODULE in n.uses:
-                return None
-            found.update(n.uses)
-        for child in n.children:
-            if id(child) not in seen:
-                seen.add(id(child))
-                todo.append(child)
-    return frozenset(found)
+        if m.uses:
+            found.update(m.uses)
+        for child in m.children:
+            if id(child) not in inside:  # (None cannot be: it is finished; else every module)
+                found.update(child.reached if child.reached is not None else (EVERY_MODULE,))
+    reached = frozenset(found)
+    for m in members:
+        m.reached = reached
 
 
 class _Sorted:
