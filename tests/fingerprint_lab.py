@@ -33,6 +33,20 @@ class Lab:
            then_import: str | None = None):
         """Fingerprint ``fn`` of ``src`` (run as the AssetFile) with a fresh Fingerprinter;
         ``then_import`` a module first, after the AssetFile has loaded (as an asset run would)."""
+        return self._with_fingerprinter(src, versions, then_import, lambda f, ns: f.fingerprint_function(ns[fn], fn))
+
+    def reached(self, src: str, fn: str = "a", *, fingerprinted: bool = True):
+        """``Fingerprinter.modules_reached`` of ``fn`` of ``src``, from a fresh Fingerprinter that
+        has fingerprinted it first (as a build does), or not (``fingerprinted=False``)."""
+        def use(f, ns):
+            if fingerprinted:
+                f.fingerprint_function(ns[fn], fn)
+            return f.modules_reached(ns[fn])
+
+        return self._with_fingerprinter(src, None, None, use)
+
+    def _with_fingerprinter(self, src, versions, then_import, use):
+        """``use(fingerprinter, AssetFile namespace)`` with ``src`` loaded as the AssetFile."""
         ns: dict = {"__name__": "__assetfile__"}
         with ProjectImports(self.root):
             exec(compile(textwrap.dedent(src), str(self.root / "AssetFile"), "exec"), ns)  # noqa: S102
@@ -45,4 +59,4 @@ class Lab:
             f = Fingerprinter(is_project_module=lambda m: m == "__assetfile__" or m in loaded,
                               distribution_version=(versions or {}).get, project_dir=str(self.root),
                               modules=finder)
-            return f.fingerprint_function(ns[fn], fn)
+            return use(f, ns)

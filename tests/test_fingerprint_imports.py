@@ -451,3 +451,89 @@ def test_digests_are_the_same_in_fresh_processes_whatever_was_imported_first(tmp
         assert r.returncode == 0, r.stderr
         seen.extend(json.loads(r.stdout))
     assert len(seen) == 6 and all(d == seen[0] for d in seen)
+
+
+# ------------------------------------------------------------------------------------------------
+# The modules a fingerprint covers (Fingerprinter.modules_reached): what an asset's run may run
+
+
+def test_the_modules_reached_are_those_whose_code_or_values_the_key_covers(lab):
+    write_files(lab.root, {
+        "lib/__init__.py": "",
+        "lib/words.py": "from lib.deep import tail\n\ndef word():\n    return 'w' + tail()\n",
+        "lib/deep.py": "def tail():\n    return '!'\n",
+        "lib/shapes.py": "class Box:\n    def area(self):\n        return 1\n",
+        "lib/util.py": "LIMIT = 3\n",
+        "lib/late.py": "def later():\n    return 2\n",
+        "lib/other.py": "def unused():\n    return 0\n",
+    })
+    src = """\
+from lib.words import word
+from lib.shapes import Box
+import lib.util as util
+import lib.other
+
+BOX = Box()
+
+def a():
+    from lib.late import later
+    return word(), BOX.area(), util.LIMIT, later()
+
+def plain():
+    return len("x")
+
+def computed(name):
+    import importlib
+    return importlib.import_module(name)
+"""
+    assert lab.reached(src) == {"__assetfile__", "lib.words", "lib.deep", "lib.shapes", "lib.util", "lib.late"}
+    assert lab.reached(src, "plain") == {"__assetfile__"}  # the shortcut's: builtins only
+    assert lab.reached(src, "plain", fingerprinted=False) == {"__assetfile__"}
+    assert lab.reached(src, "computed") is None  # any module at all
+    assert lab.reached(src, "a", fingerprinted=False) is None  # not this fingerprinter's
+
+
+def test_the_modules_reached_through_shared_helpers_and_cycles_are_each_assets_own(lab):
+    """One Fingerprinter, as a build has, walks the helpers once and finishes each component
+    once (``close_reach``): an asset reached through another asset's walk (a cycle between two
+    modules, a helper shared) gets every module of what it reaches, and no module of what it
+    does not; a helper importing by a computed name makes only its callers' answer None."""
+    write_files(lab.root, {
+        "lib/__init__.py": "",
+        "lib/ping.py": "def ping(n):\n    from lib.pong import pong\n    return pong(n - 1) if n else 0\n",
+        "lib/pong.py": "from lib.ping import ping\n\ndef pong(n):\n    return ping(n)\n",
+        "lib/solo.py": "def solo():\n    return 1\n",
+        "lib/dyn.py": "import importlib\n\ndef dyn(name):\n    return importlib.import_module(name)\n",
+    })
+    src = """\
+from lib.ping import ping
+from lib.pong import pong
+from lib.solo import solo
+from lib.dyn import dyn
+
+def first():
+    return ping(3)
+
+def second():
+    return pong(2), solo()
+
+def third():
+    return solo()
+
+def fourth():
+    return dyn("lib.solo"), solo()
+"""
+
+    def use(f, ns):
+        out = {}
+        for fn in ("first", "second", "third", "fourth"):  # in this order: ping/pong finished by the first
+            f.fingerprint_function(ns[fn], fn)
+        for fn in ("first", "second", "third", "fourth"):
+            out[fn] = f.modules_reached(ns[fn])
+        return out
+
+    reached = lab._with_fingerprinter(src, None, None, use)
+    assert reached == {"first": {"__assetfile__", "lib.ping", "lib.pong"},
+                       "second": {"__assetfile__", "lib.ping", "lib.pong", "lib.solo"},
+                       "third": {"__assetfile__", "lib.solo"},
+                       "fourth": None}

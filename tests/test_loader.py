@@ -157,3 +157,35 @@ def inc(x=0):
     fns = assetbuild.functions(project_dir=project.root)
     assert list(fns) == ["inc"] and fns["inc"](1) == 2
     assert not (project.root / ".assetbuild").exists()  # nothing built, nothing written
+
+
+def test_reached_sources_are_the_loaded_modules_importing_the_roots_runs(tmp_path):
+    """What an asset reaching ``pkg.a`` may have run, of what this process loaded: ``pkg.a``, its
+    package, what its code imports at module level or in a function, transitively; not ``pkg.d``
+    (loaded, not reached), nor ``pkg.late`` (reached, never loaded)."""
+    import hashlib
+    import importlib
+
+    from assetbuild.loader import reached_sources
+
+    files = {
+        "pkg/__init__.py": "",
+        "pkg/a.py": "from pkg import b\n\ndef f():\n    from . import c\n    from pkg import late\n    return c.X\n",
+        "pkg/b.py": "from .deeper import *\n",
+        "pkg/deeper/__init__.py": "__all__ = ['e']\n",
+        "pkg/deeper/e.py": "E = 1\n",
+        "pkg/c.py": "X = 2\n",
+        "pkg/d.py": "Z = 3\n",
+        "pkg/late.py": "L = 4\n",
+        "dyn.py": "import importlib\n\nM = importlib.import_module('pkg.d')\n",
+    }
+    for rel, text in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    with ProjectImports(tmp_path):
+        for name in ("pkg.a", "pkg.c", "pkg.d", "pkg.deeper.e", "dyn"):
+            importlib.import_module(name)
+        reached = reached_sources(["pkg.a", "not.loaded"])
+        assert reached == {str(tmp_path / rel): hashlib.sha256(files[rel].encode()).hexdigest() for rel in (
+            "pkg/__init__.py", "pkg/a.py", "pkg/b.py", "pkg/deeper/__init__.py", "pkg/deeper/e.py", "pkg/c.py")}
+        assert reached_sources(["dyn"]) is None  # it imports by a computed name: any module

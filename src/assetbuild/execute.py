@@ -33,7 +33,7 @@ from .definitions import AssetContext, Output, Skip
 from .errors import AssetFailed, describe_exception
 from .interrupts import RealInterrupts
 from .io import IOContext, is_external
-from .loader import compiled_mark, compiled_since
+from .loader import compiled_mark, compiled_since, reached_sources
 from .spool import read_stored_file, write_spool_file
 
 LogLines = list[tuple[int, str]]  # (logging level, formatted message), in order
@@ -135,15 +135,23 @@ class Task:
     # a multi-asset's run: (out, IO manager name, IO manager, required) of each of its outs, in
     # outs order; ``asset`` is then the multi-asset's name (run_outs)
     outs: tuple[tuple[str, str, Any, bool], ...] = ()
+    # the modules the asset's key was made from (``Fingerprinter.modules_reached``): the project
+    # code it may run is what importing them runs (``project_code``); None: not known
+    code_modules: tuple[str, ...] | None = None
 
     def run(self, log: Any = None) -> Produced | Failed | Skipped:
         """Run it here, now (see :func:`run_task`): what an executor calls in its worker. The
-        project modules the function imported as it ran (compiled from their files as they were
-        then) are its ``project_code``, which the build checks against the code it keyed."""
+        modules the AssetFile imported are the ones keyed; one an asset imported as it ran was
+        compiled from its file as it was then. Once there is such a module, the project code this
+        process holds that the asset's code reaches is its ``project_code``, which the build
+        checks against the code it keyed (without ``code_modules``: the modules compiled while it
+        ran)."""
         mark = compiled_mark()
         outcome = run_task(self, log)
-        if outcome.project_code is None and compiled_mark() != mark:
-            outcome.project_code = compiled_since(mark)
+        if outcome.project_code is None and compiled_mark():
+            outcome.project_code = _reached(self)
+            if outcome.project_code is None and compiled_mark() != mark:
+                outcome.project_code = compiled_since(mark)
         return outcome
 
     def to_bytes(self, by_value: Iterable[str] = ()) -> bytes:
@@ -348,8 +356,10 @@ def run_payload(payload: bytes, spool_dir: str | None = None) -> Produced | Fail
 
     A worker imports the project's modules from their files, which may have been edited since
     the build made its keys. The outcome carries ``project_code``, file -> digest of the source
-    of every project module this process has loaded, so the build records a result only if
-    that is the code its key was made from.
+    of each project module this process has loaded that the asset's code reaches (or of every
+    one, when the task does not say what it reaches: ``Task.code_modules``), so the build
+    records a result only if that is the code its key was made from. A module another task
+    imported after an edit, which this asset's code never reaches, fails it for nothing.
 
     ``spool_dir`` (a worker on the build's machine): an output of ``SPOOL_MIN`` bytes or more is
     written to a new file there and returned by name (see the module docstring)."""
@@ -364,7 +374,9 @@ def run_payload(payload: bytes, spool_dir: str | None = None) -> Produced | Fail
     else:
         del payload
         outcome = run_task(task)
-    outcome.project_code = loaded_sources()
+        outcome.project_code = _reached(task)
+    if outcome.project_code is None:
+        outcome.project_code = loaded_sources()
     if spool_dir is not None and isinstance(outcome, Produced) and len(outcome.data) >= SPOOL_MIN:
         try:
             outcome.file = write_spool_file(spool_dir, outcome.data)
@@ -372,6 +384,11 @@ def run_payload(payload: bytes, spool_dir: str | None = None) -> Produced | Fail
             return outcome
         outcome.file_size, outcome.data = len(outcome.data), b""
     return outcome
+
+
+def _reached(task: Task) -> dict[str, str] | None:
+    """The project code this process holds that the task's asset reaches (None: not known)."""
+    return reached_sources(task.code_modules) if task.code_modules is not None else None
 
 
 def _collecting_logger(asset: str, out: LogLines) -> Any:

@@ -45,8 +45,9 @@ ASSETFILE_MODULE = "__assetfile__"
 # Names of every module a _ProjectLoader imported, from any project: the next load forgets them
 # all, so a package of the same name in another project (or another checkout) is never reused.
 _LOADED_BY_US: set[str] = set()
-# (file, sha256 hex of the source) of each project module compiled, in order: what an asset that
-# imports one as it runs in this process really ran (``compiled_since``); emptied with the modules.
+# (file, sha256 hex of the source) of each project module compiled since the AssetFile loaded
+# (those it imported are the code its keys are made from), in order: what an asset that imports
+# one as it runs in this process really ran (``compiled_since``); emptied with the modules.
 _COMPILED: list[tuple[str, str]] = []
 
 
@@ -58,6 +59,9 @@ class _ProjectLoader(importlib.machinery.SourceFileLoader):
     _compiled: dict[str, tuple[bytes, types.CodeType]] = {}
     _COMPILED_MAX = 1024
     source_digest: str | None = None  # sha256 of the source the module was last compiled from
+    # the project modules its code may import: (import statements, whether it imports by a
+    # computed name); made when first asked (``reached_sources``)
+    imports: tuple[tuple[Any, ...], bool] | None = None
 
     def get_code(self, fullname: str) -> types.CodeType:
         _LOADED_BY_US.add(fullname)
@@ -147,6 +151,73 @@ def loaded_sources(names: Iterable[str] | None = None) -> dict[str, str]:
     return out
 
 
+def reached_sources(roots: Iterable[str]) -> dict[str, str] | None:
+    """File -> sha256 of the source of each project module loaded in this process that importing
+    ``roots`` runs: the roots, their parent packages and, transitively, the project modules their
+    code imports (at module level or inside functions). Of the project code this process holds,
+    the part that an asset whose code reaches ``roots`` (``Fingerprinter.modules_reached``) may
+    have run, whatever other assets imported into it.
+
+    Only what is loaded counts, followed by the imports of the code loaded: a module that
+    differs from the code keyed fails the asset whatever it imports, and one that matches imports
+    what the keyed one does, so every module the keyed code would run is found. None when that
+    cannot be told: a module's code is no longer at hand, or it imports modules by a computed
+    name (``import_module``, ``sys.modules[...]``).
+    """
+    from .fingerprint.imports import absolute_name
+
+    out: dict[str, str] = {}
+    seen: set[str] = set()
+    todo = list(roots)
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        parent = name.rpartition(".")[0]
+        if parent:
+            todo.append(parent)  # importing a.b runs a's __init__ first
+        module = sys.modules.get(name)
+        spec = getattr(module, "__spec__", None)
+        loader = getattr(spec, "loader", None)
+        if not isinstance(loader, _ProjectLoader) or loader.source_digest is None:
+            continue  # not loaded, not project code, or no code of its own (a namespace package)
+        imports = _imports_of(loader)
+        if imports is None or imports[1]:
+            return None
+        out[loader.path] = loader.source_digest
+        package = name if getattr(spec, "submodule_search_locations", None) is not None else parent
+        for imported, level, fromlist in imports[0]:
+            target = absolute_name(imported, level, package)
+            if target is None:
+                continue
+            todo.append(target)
+            for x in fromlist:  # ``from pkg import *`` imports the submodules of its __all__
+                subs = getattr(sys.modules.get(target), "__all__", ()) if x == "*" else (x,)
+                todo.extend(f"{target}.{sub}" for sub in subs if isinstance(sub, str))
+    return out
+
+
+def _imports_of(loader: _ProjectLoader) -> tuple[tuple[Any, ...], bool] | None:
+    """``loader.imports``, from the code it compiled (None if that is no longer kept)."""
+    if loader.imports is None:
+        hit = _ProjectLoader._compiled.get(loader.path)
+        if hit is None or hit[0].hex() != loader.source_digest:
+            return None
+        from .fingerprint.imports import code_imports
+        from .fingerprint.reads import IMPORT_READS
+
+        names: set[str] = set()
+        todo = [hit[1]]
+        while todo:
+            code = todo.pop()
+            names.update(code.co_names)
+            todo.extend(k for k in code.co_consts if isinstance(k, types.CodeType))
+        computed = not IMPORT_READS.isdisjoint(names) or {"sys", "modules"} <= names
+        loader.imports = (code_imports(hit[1]), computed)
+    return loader.imports
+
+
 def shadowing_files(project_dir: Path) -> list[tuple[str, str]]:
     """(file, module) of each top-level project module or package named like a module this
     process imported from elsewhere first (``json.py``): ``import json`` means that one here and
@@ -174,7 +245,8 @@ def _is_entry(file: str, entry: str) -> bool:
 
 
 def compiled_mark() -> int:
-    """Where the list of compiled project modules ends now (``compiled_since``)."""
+    """Where the list of compiled project modules ends now (``compiled_since``): 0 while no
+    project module was compiled since the AssetFile loaded."""
     return len(_COMPILED)
 
 
@@ -365,6 +437,7 @@ def load_assetfile(project_dir: Path, assetfile: str | os.PathLike[str] | None =
     finally:
         definitions._collector, definitions._wanted = previous
     module.__dict__["__assetbuild_code_objects__"] = keep_alive  # ids in code_digests stay valid
+    _COMPILED.clear()  # what the AssetFile imported is what the keys are made from
     modules = project_module_names(project_dir)
     sources = loaded_sources(modules)
     return Loaded(path=path, project_dir=project_dir, decls=collected, module=module,

@@ -10,13 +10,13 @@ from __future__ import annotations
 import hashlib
 import mmap
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from .clock import now_ns
 from .contracts import Decision, Files, StatSig, TraceStore
 from .errors import SourceMissing
-from .fingerprint.refs import fold_code_refs, with_code_refs
+from .fingerprint.refs import fold_code_refs, split_code_refs, with_code_refs
 from .fingerprint.shown import shown_values
 from .keys import KeyParts
 from .manifest import decode_manifest
@@ -67,6 +67,7 @@ class Materializer:
         self.code_ref_digest = code_ref_digest or (lambda ref: "")
         self._bytes: dict[str, bytes] = {}
         self._readers: dict[str, int] = {}  # asset -> how many planned assets still read it
+        self._named: dict[str, tuple[str, ...]] = {}  # usable data version -> the code its value names
 
     # --- outputs kept for their readers ----------------------------------------------------------
 
@@ -125,8 +126,10 @@ class Materializer:
 
     def code_changed_during_run(self, outcome: Any) -> str | None:
         """The first project file whose code, as the asset ran it, is not the code the keys were
-        made from: a worker process imported it after an edit, or the function imported it here
-        as it ran (``Task.run``: the modules loaded before are the ones keyed)."""
+        made from: a worker process imported it after an edit, or an asset imported it here as
+        it ran (``Task.run``: the modules loaded before are the ones keyed). The outcome names
+        the project code its asset's key covers, and what importing it runs (``Task.code_modules``);
+        a module only other assets reach, edited and imported since, fails nothing."""
         ran: dict[str, str] | None = getattr(outcome, "project_code", None)
         if not ran:
             return None
@@ -142,7 +145,16 @@ class Materializer:
     def usable_version(self, recorded: str) -> str:
         """The data version downstream keys use: the recorded one, with the current fingerprint
         of the project code its value names folded in (identical when it names none)."""
-        return fold_code_refs(recorded, self.code_ref_digest)
+        usable = fold_code_refs(recorded, self.code_ref_digest)
+        if usable is not recorded:
+            self._named[usable] = split_code_refs(recorded)[1]
+        return usable
+
+    def modules_named(self, versions: Iterable[str]) -> set[str]:
+        """The modules of the project code that values of these (usable) data versions name:
+        the keys of their readers cover that code too (``Task.code_modules``)."""
+        named = self._named
+        return {ref.partition(":")[0] for v in versions for ref in named.get(v, ())} if named else set()
 
     def reuse(self, name: str, d: Decision) -> None:
         """Make a reused trace the asset's latest build, unless it already is, unchanged."""

@@ -465,6 +465,10 @@ class Scheduler(Looking, Repairing):
             else:
                 inputs.append((arg, up, self.io[self._asset(up).io], self._input_bytes(up, by_file)))
         task = self.make_task(job.adef, args, inputs, self.io[job.adef.io], job.name in self.graph.wants_context)
+        named = self.outputs.modules_named(self.known[up].data_version or "" for _, up in self.graph.inputs[job.name]
+                                           if up in self.known)
+        if named and getattr(task, "code_modules", None) is not None:  # what its inputs' values name
+            task.code_modules = tuple(sorted({*task.code_modules, *named}))
         if job.adef.producer is not None and self.multi is not None:
             self.multi.prepare(task, job.adef.producer, self.io)
         if job.adef.outputs:

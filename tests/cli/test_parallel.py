@@ -236,3 +236,143 @@ def test_a_module_an_asset_imports_as_it_runs_here_edited_during_the_build_is_ne
     assert cli("show", "said", cwd=tmp_path).stdout.strip() == "old"  # what a clean build gives
     r = cli("--json", *args, cwd=tmp_path)  # and it stays built: no needless failure without an edit
     assert _statuses(r) == {"gate": ("cached", None), "said": ("cached", None)}, r.stdout
+
+
+# `gate` waits while the test edits lib/words.py; then, in the one worker, `said` imports the
+# edited module, and `greeted` runs after it in that worker, which now holds the edited module.
+TWO_HELPERS = """\
+import time
+from pathlib import Path
+
+from assetbuild import asset
+from lib.other import greeting
+from lib.words import word
+
+HERE = Path(__file__).parent
+
+@asset(io="json")
+def gate():
+    (HERE / "started").write_text("")
+    while not (HERE / "go").exists():
+        time.sleep(0.01)
+    return 1
+
+@asset(io="text")
+def said(gate):
+    return word()
+
+@asset(io="text")
+def greeted(gate):
+    return greeting()
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("other", ["unrelated", "imports words"])
+def test_a_module_edited_during_a_process_build_fails_only_the_assets_whose_code_reaches_it(tmp_path, other):
+    """`greeted` runs in a worker that `said` had made import the edited lib/words.py. Its code
+    never reaches that module (``unrelated``): its result is what its key says, and it is
+    recorded. When lib/other.py imports lib/words.py and computes a value from it as it loads,
+    the worker's value is not the one keyed: not recorded either."""
+    _words_project(tmp_path, gate_uses_word=False)
+    if other == "unrelated":
+        (tmp_path / "lib/other.py").write_text("def greeting():\n    return 'hello'\n")
+    else:
+        (tmp_path / "lib/other.py").write_text(
+            "from lib.words import word\n\nGREETING = 'hello ' + word()\n\ndef greeting():\n    return GREETING\n")
+    (tmp_path / "AssetFile").write_text(TWO_HELPERS)
+    r = _build_while_editing(tmp_path, "-j", "1", "--executor", "processes", "-k", edit="'new'")
+    st = _statuses(r)
+    assert r.returncode == 1 and st["gate"][0] == "built", (r.stdout, r.stderr)
+    assert st["said"][0] == "failed" and st["said"][1].startswith(
+        "lib/words.py changed while 'said' was running, and the asset ran the changed code"), st
+    if other == "unrelated":
+        assert st["greeted"] == ("built", None), st
+        assert cli("show", "greeted", cwd=tmp_path).stdout.strip() == "hello"
+    else:
+        assert st["greeted"][0] == "failed" and st["greeted"][1].startswith(
+            "lib/words.py changed while 'greeted' was running"), st
+    r = cli("-j", "2", "--executor", "processes", "--json", cwd=tmp_path)  # the edit is in the keys now
+    assert r.returncode == 0, r.stdout
+    assert _statuses(r) == {"gate": ("cached", None), "said": ("built", None),
+                            "greeted": ("cached", None) if other == "unrelated" else ("built", None)}, r.stdout
+    assert cli("show", "said", cwd=tmp_path).stdout.strip() == "new"
+    assert cli("show", "greeted", cwd=tmp_path).stdout.strip() == ("hello" if other == "unrelated" else "hello new")
+
+
+def test_a_module_another_asset_imported_here_after_an_edit_fails_each_asset_that_reaches_it(tmp_path):
+    """In the build's own process, `said` imports lib/words.py as it runs, after the edit; `again`
+    imports it next, from sys.modules, without compiling anything: it ran the edited code too,
+    under a key made from the old one, and nothing of either is recorded."""
+    _words_project(tmp_path, gate_uses_word=False)
+    text = (tmp_path / "AssetFile").read_text().replace("from lib.words import word\n", "")
+    inside = "    from lib.words import word\n"
+    (tmp_path / "AssetFile").write_text(text.replace("def said(gate):\n", "def said(gate):\n" + inside) + (
+        f'\n@asset(io="text")\ndef again(gate):\n{inside}    return word() + "!"\n'))
+    r = _build_while_editing(tmp_path, "-k", edit="'new'")
+    st = _statuses(r)
+    assert r.returncode == 1 and st["gate"][0] == "built", (r.stdout, r.stderr)
+    for name in ("said", "again"):
+        assert st[name][0] == "failed" and st[name][1].startswith(
+            f"lib/words.py changed while {name!r} was running, and the asset ran the changed code"), st
+    r = cli("--json", cwd=tmp_path)  # the edit is in the keys now
+    assert r.returncode == 0 and _statuses(r)["again"] == ("built", None), r.stdout
+    assert cli("show", "again", cwd=tmp_path).stdout.strip() == "new!"
+
+
+# `box` (built before) stores a pickled lib.shapes.Box; `area` calls a method of it. Its key covers
+# Box's code through its input's data version (assetbuild.fingerprint.refs), not through its own.
+BOXES = """\
+import time
+from pathlib import Path
+
+from assetbuild import asset
+from lib.shapes import Box
+
+HERE = Path(__file__).parent
+
+@asset(io="pickle")
+def box():
+    return Box()
+
+@asset(io="json")
+def gate():
+    (HERE / "started").write_text("")
+    while not (HERE / "go").exists():
+        time.sleep(0.01)
+    return 1
+
+@asset(io="json")
+def area(box, gate):
+    return box.area()
+"""
+
+
+@pytest.mark.slow
+def test_a_class_edited_during_a_process_build_fails_the_readers_of_its_instances(tmp_path):
+    """`area`'s worker unpickles its input after lib/shapes.py was edited, and runs the new
+    `Box.area` under a key made from the old one: not recorded."""
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib/__init__.py").write_text("")
+    (tmp_path / "lib/shapes.py").write_text("class Box:\n    def area(self):\n        return 1\n")
+    (tmp_path / "AssetFile").write_text(BOXES)
+    r = cli("build", "box", "--json", cwd=tmp_path)
+    assert r.returncode == 0 and _statuses(r) == {"box": ("built", None)}, r.stdout
+    for f in ("started", "go"):
+        (tmp_path / f).unlink(missing_ok=True)
+    proc = subprocess.Popen([sys.executable, "-m", "assetbuild", "--json", "-j", "1", "--executor", "processes"],
+                            cwd=tmp_path, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "started").exists():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.01)
+    (tmp_path / "lib/shapes.py").write_text("class Box:\n    def area(self):\n        return 2\n")
+    (tmp_path / "go").write_text("")
+    out, err = proc.communicate(timeout=60)
+    st = _statuses(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
+    assert proc.returncode == 1 and st["box"] == ("cached", None) and st["gate"][0] == "built", (out, err)
+    assert st["area"][0] == "failed" and st["area"][1].startswith(
+        "lib/shapes.py changed while 'area' was running, and the asset ran the changed code"), st
+    r = cli("-j", "2", "--executor", "processes", "--json", cwd=tmp_path)  # the edit is in the keys now
+    assert r.returncode == 0 and _statuses(r)["area"] == ("built", None), r.stdout
+    assert cli("show", "area", cwd=tmp_path).stdout.strip() == "2"

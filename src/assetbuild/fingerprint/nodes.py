@@ -23,7 +23,7 @@ class _Node:
     """A project function or class: recursed into, memoized, one vertex of the reference graph."""
 
     __slots__ = ("bad", "children", "digest", "index", "items", "label", "low", "modules", "names",
-                 "obj", "on_stack", "rendered")
+                 "obj", "on_stack", "reached", "rendered", "uses")
 
     def __init__(self, obj: object) -> None:
         self.obj = obj  # strong reference: ids in the memo must not be reused
@@ -40,8 +40,29 @@ class _Node:
         # Project modules imported with the AssetFile that its parts encode by the names it reads
         # (``reads``: they count whole when a reader by a computed name is reached too).
         self.modules: set[str] | None = None
+        # Every project module its parts encode, by names or from its file (EVERY_MODULE: all of
+        # them): with the modules of the nodes it reaches, what its asset's code may run
+        # (``Fingerprinter.modules_reached``).
+        self.uses: set[str] | None = None
+        self.reached: frozenset[str] | None = None  # set with its digest (``close_reach``)
         self.digest = b""  # set when its strongly connected component is finished
         self.rendered: list[bytes] | None = None  # items with final digests, once known
+
+    def modules_reached(self) -> frozenset[str] | None:
+        """Its modules and those of every node it reaches, with every module their parts encode
+        (``uses``), once finished; None before, or when one of them imports a module by a
+        computed name (any may be)."""
+        reached = self.reached
+        return None if reached is None or EVERY_MODULE in reached else reached
+
+
+EVERY_MODULE = "*"  # in ``_Node.uses``: every project module (imported by a computed name)
+
+
+def add_uses(node: _Node, names: tuple[str, ...]) -> None:
+    if node.uses is None:
+        node.uses = set()
+    node.uses.update(names)
 
 
 class NodeTable:
@@ -79,6 +100,27 @@ class NodeTable:
             if not n.digest:
                 self.by_id.pop(id(n.obj), None)
         self.pending.clear()
+
+
+def close_reach(members: list[_Node]) -> None:
+    """Set ``reached`` of a strongly connected component's members as it is finished: their
+    modules, every module their parts encode (``uses``), and what the nodes they refer to reach
+    (finished before them: components come out callees first). Once per node, so each asset's
+    ``modules_reached`` is a lookup, however many helpers the assets share."""
+    found: set[str] = set()
+    inside = {id(m) for m in members}
+    for m in members:
+        module = _attr(m.obj, "__module__")
+        if isinstance(module, str):
+            found.add(module)
+        if m.uses:
+            found.update(m.uses)
+        for child in m.children:
+            if id(child) not in inside:  # (None cannot be: it is finished; else every module)
+                found.update(child.reached if child.reached is not None else (EVERY_MODULE,))
+    reached = frozenset(found)
+    for m in members:
+        m.reached = reached
 
 
 class _Sorted:

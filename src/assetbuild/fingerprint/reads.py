@@ -40,7 +40,7 @@ import types
 from typing import Any
 
 from .encoding import ValueTag, _e_str, _u64
-from .nodes import _attr, _Node, _Out
+from .nodes import EVERY_MODULE, _attr, _Node, _Out, add_uses
 from .values import ValueEncoder
 
 # Attributes decorators set that do not change what the function does, or that count elsewhere:
@@ -205,6 +205,7 @@ class ReadsEncoder(ValueEncoder):
         name can return. Those imported with the AssetFile (in ``sys.modules``), and every other
         one the project's folders hold (the finder's listing: a module nothing imported yet, as
         ``import_module(f"models.{name}")`` picks one). The same set in every process."""
+        add_uses(node, (EVERY_MODULE,))
         if self.closures is None:  # no finder: no module can be read from its file
             self.mark_bad(out, node, where, "modules imported by a computed name")
             return _EVERY_MODULE_LABEL

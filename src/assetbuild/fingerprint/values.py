@@ -22,7 +22,7 @@ from typing import Any, Protocol, cast
 from . import objects
 from .encoding import ValueTag, _e_bytes, _e_complex, _e_float, _e_int, _e_str, _u64
 from .imports import MISSING, PROJECT, ModuleClosures, ModuleFinder
-from .nodes import _attr, _Enc, _Node, _Out, _qualname
+from .nodes import _attr, _Enc, _Node, _Out, _qualname, add_uses
 
 # Module-level singletons of the stdlib that appear in generated code (dataclass __init__ closures).
 _SENTINELS: dict[int, tuple[object, str]] = {}
@@ -315,6 +315,7 @@ class ValueEncoder:
             # on what ran before, its file does not.
             return self.encode_module_source(name, (), out, node, where)
         self._project_module_encodings += 1
+        add_uses(node, (name,))
         out.buf += ValueTag.PROJECT_MODULE + _e_str(name)
         key = id(m)
         if key in self._active or depth > _CONTAINER_DEPTH_LIMIT:
@@ -365,7 +366,10 @@ class ValueEncoder:
         """A project module by its file (and those importing it runs): see ``imports``."""
         closures = self.closures
         assert closures is not None  # only called with a finder
-        digest, phrases = closures.closure((name, *closures.submodules(name, fromlist)))
+        roots = (name, *closures.submodules(name, fromlist))
+        self._project_module_encodings += 1  # (a container holding it is not memoized: see uses)
+        add_uses(node, roots)
+        digest, phrases = closures.closure(roots)
         out.buf += ValueTag.MODULE_SOURCE + _e_str(name) + digest
         for phrase in phrases:
             node.bad.setdefault(where, set()).add(phrase)

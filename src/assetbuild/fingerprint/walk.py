@@ -23,7 +23,7 @@ from typing import Any, cast
 from .bytecode import _IMPORT_NAME, _code_digest
 from .encoding import FINGERPRINT_VERSION, PartTag, ValueTag, _e_bytes, _e_int, _e_str, _sha256, _u64
 from .imports import Import, ModuleFinder, absolute_name, code_imports
-from .nodes import NodeTable, _final, _label, _local, _Node, _Out, _render, _type_name
+from .nodes import NodeTable, _final, _label, _local, _Node, _Out, _render, _type_name, close_reach
 from .objects import encode_dispatch_registry
 from .reads import (
     GLOBALS_READS,
@@ -158,6 +158,18 @@ class Fingerprinter:
         self._ref_digests[ref] = digest
         return digest
 
+    def modules_reached(self, fn: types.FunctionType) -> frozenset[str] | None:
+        """The modules whose code or values this instance's fingerprint of ``fn`` covers: its own,
+        those of the functions and classes it reaches, and every project module its parts encode.
+        None: not known (not fingerprinted here; it imports a module by a computed name)."""
+        node = self._nodes.by_id.get(id(fn))
+        if node is None:  # a shortcut's (see fingerprint_function): it reads builtins at most
+            leaf = isinstance(fn, types.FunctionType) and not (fn.__defaults__ or fn.__kwdefaults__ or (
+                fn.__closure__ or (fn.__dict__ and function_state(fn))))
+            leaf = leaf and (not self._names_of(fn.__code__) or self._leaf(fn) is not None)
+            return frozenset({fn.__module__}) if leaf and isinstance(fn.__module__, str) else None
+        return node.modules_reached() if node.digest else None
+
     def _value_digest(self, value: Any, what: str) -> str:
         """The digest of ``value`` encoded like a global: project code recursed, data by value."""
         root = _Node(value)
@@ -262,6 +274,7 @@ class Fingerprinter:
                     self._finish_component(members)
 
     def _finish_component(self, members: list[_Node]) -> None:
+        close_reach(members)
         if len(members) == 1 and members[0] not in members[0].children:
             node = members[0]
             node.rendered = [_render(enc, _final) for _, _, _, enc, _ in node.items]

@@ -172,6 +172,9 @@ def make_scheduler(project: Project, store: Any, *, record: bool,
         task = Task(adef.name, adef.fn, adef.io, io, args, inputs, context, project_dir,
                     timeout=runner.limit_of(adef) if runner is not None else None,
                     params=resolved.get(adef.name, ""))
+        if adef.code_version is None:  # what its key's code covers: the project code it may run
+            reached = fp.modules_reached(adef.fn)
+            task.code_modules = tuple(sorted(reached)) if reached is not None else None
         fan = project.graph.fan_in.get(adef.name)
         if fan:
             bound = project.graph.inputs[adef.name]
