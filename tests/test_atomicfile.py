@@ -12,6 +12,7 @@ and the write still happened.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
 import os
@@ -247,6 +248,19 @@ def test_without_proc_files_take_a_temp_name_from_then_on(tmp_path, monkeypatch,
         write_atomically(tmp_path / name, name.encode())
         assert (tmp_path / name).read_bytes() == name.encode()
     assert guess.all_drawn() and not atomicfile._unnamed_ok and sorted(os.listdir(tmp_path)) == ["a", "b"]
+
+
+@UNNAMED
+def test_a_name_too_long_fails_that_write_only(tmp_path, monkeypatch):
+    """A name longer than the file system allows fails the write as the named way would
+    (ENAMETOOLONG); the files after it are still written with no name."""
+    monkeypatch.setattr(atomicfile, "_unnamed_ok", True)  # (restored after the test)
+    with pytest.raises(OSError) as e:
+        write_atomically(tmp_path / ("n" * 300), b"x")
+    assert e.value.errno == errno.ENAMETOOLONG and os.listdir(tmp_path) == []
+    monkeypatch.setattr(atomicfile, "temp_name", _no_names)
+    write_atomically(tmp_path / "next", b"y")
+    assert atomicfile._unnamed_ok and os.listdir(tmp_path) == ["next"]
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -378,7 +378,8 @@ _HOLD = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC if hasattr(os, "O_PATH") else N
 _UNNAMED = os.O_TMPFILE | os.O_WRONLY | os.O_CLOEXEC if hasattr(os, "O_TMPFILE") else 0
 _PROC_FD = "/proc/self/fd/"
 _unnamed_ok = bool(_UNNAMED)  # until a link by the /proc path fails (no /proc, a file system without links)
-_SHARED_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO, errno.ENOENT)  # (ENOENT: the directory went)
+_SHARED_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO, errno.ENOENT,  # (ENOENT: the directory went;
+                  errno.ENAMETOOLONG)  # a name too long for this file system is too long either way)
 _closing: list[Any] = []  # [the queue of descriptors, the thread closing them], while it runs
 _starting = _thread.allocate_lock()
 
