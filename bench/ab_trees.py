@@ -13,6 +13,10 @@ Modes: ``incr`` writes a new number to ``--input`` (relative to DIR) before each
 ``out/`` under ``--scratch`` each time. Every round gives each tree two warm-up builds (the
 first after another tree's refuses the snapshot: another sys.path) and ``--runs`` timed ones
 (cold: no warm-up). ``--args`` are passed to ``assetbuild`` (``--json``, as bench/run.py does).
+``--keep-copies`` (cold) removes the copies only at the end: on ext4, a file created within a
+minute or so of the removal of many others in its directory's group costs up to ten times as
+much (the allocator skips each recently deleted inode, reading it), so a build right after the
+previous copy's removal measures that more than itself.
 Prints, per tree, the median and the minimum wall and CPU time of the whole process.
 """
 
@@ -46,6 +50,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--runs", type=int, default=4, help="timed builds per tree and round")
     ap.add_argument("--args", default="", help="arguments for assetbuild, e.g. --json")
+    ap.add_argument("--keep-copies", action="store_true", help="cold: remove the copies only at the end")
     ap.add_argument("--python", default=sys.executable)
     a = ap.parse_args()
     trees = [str(Path(t).resolve()) for t in a.trees]
@@ -56,6 +61,7 @@ def main() -> None:
     wall: dict[str, list[float]] = {t: [] for t in trees}
     cpu: dict[str, list[float]] = {t: [] for t in trees}
     scratch = a.scratch or Path(tempfile.gettempdir())
+    kept: list[Path] = []
 
     def run(tree: str, where: Path) -> tuple[float, float]:
         if a.mode == "incr":
@@ -77,7 +83,10 @@ def main() -> None:
                     shutil.copytree(a.project, copy, dirs_exist_ok=True,
                                     ignore=shutil.ignore_patterns(".assetbuild", "out"))
                     w, c = run(tree, copy)
-                    shutil.rmtree(copy)
+                    if a.keep_copies:
+                        kept.append(copy)
+                    else:
+                        shutil.rmtree(copy)
                     wall[tree].append(w)
                     cpu[tree].append(c)
                 continue
@@ -87,6 +96,8 @@ def main() -> None:
                 w, c = run(tree, a.project)
                 wall[tree].append(w)
                 cpu[tree].append(c)
+    for copy in kept:
+        shutil.rmtree(copy)
     for tree in trees:
         w, c = wall[tree], cpu[tree]
         print(f"{tree}: wall median {statistics.median(w) * 1000:.0f} ms (min {min(w) * 1000:.0f}), "

@@ -12,11 +12,15 @@ and the write still happened.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
 import os
 import shutil
+import signal
 import stat
+import subprocess
+import sys
 import tarfile
 import threading
 from pathlib import Path
@@ -144,12 +148,19 @@ def test_names_at_the_length_limit(tmp_path, name):
     assert os.listdir(tmp_path) == [name]
 
 
-def test_a_taken_name_is_never_opened_and_another_is_drawn(tmp_path, trap, guess):
+# A temp name is drawn where the write replaces a file: at once (the file was there), or once the
+# link of the unnamed file it wrote found that a file came since the caller looked (new=True).
+REPLACING = pytest.mark.parametrize("new", [False, True], ids=["replacing", "came-since"])
+
+
+@REPLACING
+def test_a_taken_name_is_never_opened_and_another_is_drawn(tmp_path, trap, guess, new):
+    (tmp_path / "out.bin").write_bytes(b"old")
     names = guess("out.bin", 6)
     trap.plant_each(tmp_path, names[:3])
     (tmp_path / names[3]).write_bytes(b"someone's file")  # a regular file is not opened either
     os.mkfifo(tmp_path / names[4])  # nor a FIFO (an open would block)
-    write_atomically(tmp_path / "out.bin", b"new")
+    write_atomically(tmp_path / "out.bin", b"new", new=new)
     assert (tmp_path / "out.bin").read_bytes() == b"new"
     assert (tmp_path / names[3]).read_bytes() == b"someone's file"
     assert guess.queued["out.bin"] == []  # names[5] was free and used, then renamed away
@@ -157,13 +168,99 @@ def test_a_taken_name_is_never_opened_and_another_is_drawn(tmp_path, trap, guess
     trap.assert_untouched()
 
 
-def test_when_every_name_is_taken_the_write_fails_and_nothing_is_written(tmp_path, trap, monkeypatch):
+@REPLACING
+def test_when_every_name_is_taken_the_write_fails_and_nothing_is_written(tmp_path, trap, monkeypatch, new):
+    (tmp_path / "x").write_bytes(b"old")
     trap.plant(tmp_path / ".x.taken.assetbuild-tmp", "file")
     monkeypatch.setattr(atomicfile, "temp_name", lambda base: ".x.taken.assetbuild-tmp")
     with pytest.raises(FileExistsError):
-        write_atomically(tmp_path / "x", b"new")
-    assert not os.path.lexists(tmp_path / "x")
+        write_atomically(tmp_path / "x", b"new", new=new)
+    assert (tmp_path / "x").read_bytes() == b"old"
+    assert sorted(os.listdir(tmp_path)) == [".x.taken.assetbuild-tmp", "outside", "x"]
     trap.assert_untouched()
+
+
+UNNAMED = pytest.mark.skipif(not atomicfile._unnamed_ok, reason="no O_TMPFILE here: every file takes a temp name")
+
+
+def _no_names(base: str) -> str:
+    raise AssertionError(f"a temp name was drawn for {base}")
+
+
+@UNNAMED
+@pytest.mark.parametrize("how", ["plain", "durable", "dir_fd"])
+def test_a_new_file_never_has_a_name_but_its_own(tmp_path, monkeypatch, how):
+    """A new file is written with no name and linked into place whole: no temp name is drawn,
+    and it is an ordinary file (the usual permissions, one link, the stat returned)."""
+    monkeypatch.setattr(atomicfile, "temp_name", _no_names)
+    if how == "dir_fd":
+        fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            st = write_atomically("new.bin", b"x" * 100_000, dir_fd=fd)
+        finally:
+            os.close(fd)
+    else:
+        st = write_atomically(tmp_path / "new.bin", b"x" * 100_000, durable=how == "durable")
+    dest = tmp_path / "new.bin"
+    assert dest.read_bytes() == b"x" * 100_000 and os.listdir(tmp_path) == ["new.bin"]
+    assert stat.S_IMODE(st.st_mode) == 0o666 & ~umask() and st.st_nlink == 1
+    assert (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns) == \
+        (lambda s: (s.st_ino, s.st_size, s.st_mtime_ns, s.st_ctime_ns))(os.stat(dest))
+
+
+@UNNAMED
+def test_a_writer_killed_before_the_link_leaves_nothing(tmp_path):
+    """Killed at the crash point just before the link, a new file's writer leaves no file at all;
+    one replacing a file leaves its locked temp file, which the next sweep removes."""
+    (tmp_path / "old.bin").write_bytes(b"old")
+    code = ("import sys; from assetbuild.atomicfile import write_atomically; "
+            "write_atomically(sys.argv[1], b'x' * 100_000, crash_at='path-rename')")
+    for name in ("new.bin", "old.bin"):
+        p = subprocess.run([sys.executable, "-c", code, str(tmp_path / name)],
+                           env={**os.environ, "ASSETBUILD_CRASH_AT": "path-rename",
+                                "PYTHONPATH": os.pathsep.join(sys.path)})
+        assert p.returncode == -signal.SIGKILL
+    left = sorted(os.listdir(tmp_path))
+    assert len(left) == 2 and left[0].startswith(".old.bin.") and left[1] == "old.bin"
+    assert sweep_temps(tmp_path) == 1 and os.listdir(tmp_path) == ["old.bin"]
+
+
+@UNNAMED
+def test_without_o_tmpfile_new_files_take_a_temp_name(tmp_path, monkeypatch, guess):
+    """A file system without O_TMPFILE (NFS, say) refuses the unnamed file: that write, and each
+    after it, takes a temp name."""
+    monkeypatch.setattr(atomicfile, "_UNNAMED", os.O_TMPFILE | os.O_RDONLY)  # EINVAL, as such a system's refusal
+    for name in ("a", "b"):
+        guess(name, 1)
+        write_atomically(tmp_path / name, name.encode())
+        assert (tmp_path / name).read_bytes() == name.encode()
+    assert guess.all_drawn() and atomicfile._unnamed_ok and sorted(os.listdir(tmp_path)) == ["a", "b"]
+
+
+@UNNAMED
+def test_without_proc_files_take_a_temp_name_from_then_on(tmp_path, monkeypatch, guess):
+    """No /proc (or one of another PID namespace): the link by the /proc path fails, that file
+    is written again with a temp name, and so is every file after it."""
+    monkeypatch.setattr(atomicfile, "_unnamed_ok", True)  # (restored after the test)
+    monkeypatch.setattr(atomicfile, "_PROC_FD", str(tmp_path / "no-proc") + "/")
+    for name in ("a", "b"):
+        guess(name, 1)
+        write_atomically(tmp_path / name, name.encode())
+        assert (tmp_path / name).read_bytes() == name.encode()
+    assert guess.all_drawn() and not atomicfile._unnamed_ok and sorted(os.listdir(tmp_path)) == ["a", "b"]
+
+
+@UNNAMED
+def test_a_name_too_long_fails_that_write_only(tmp_path, monkeypatch):
+    """A name longer than the file system allows fails the write as the named way would
+    (ENAMETOOLONG); the files after it are still written with no name."""
+    monkeypatch.setattr(atomicfile, "_unnamed_ok", True)  # (restored after the test)
+    with pytest.raises(OSError) as e:
+        write_atomically(tmp_path / ("n" * 300), b"x")
+    assert e.value.errno == errno.ENAMETOOLONG and os.listdir(tmp_path) == []
+    monkeypatch.setattr(atomicfile, "temp_name", _no_names)
+    write_atomically(tmp_path / "next", b"y")
+    assert atomicfile._unnamed_ok and os.listdir(tmp_path) == ["next"]
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -226,13 +323,15 @@ def test_a_forked_child_replaces_files_with_a_closing_thread_of_its_own(tmp_path
     if pid == 0:
         try:
             write_atomically(tmp_path / "b", b"child")
+            write_atomically(tmp_path / "c", b"new")  # (a new file: linked by the child's own /proc/self)
             atomicfile.close_replaced()
             os._exit(0 if (tmp_path / "b").read_bytes() == b"child" else 1)
         finally:
             os._exit(2)
     _, status = os.waitpid(pid, 0)
     atomicfile.close_replaced()
-    assert status == 0 and (tmp_path / "b").read_bytes() == b"child"
+    assert status == 0 and (tmp_path / "b").read_bytes() == b"child" and (tmp_path / "c").read_bytes() == b"new"
+    assert sorted(os.listdir(tmp_path)) == ["a", "b", "c"]
 
 
 def test_a_failed_write_leaves_the_old_file_and_no_temp(tmp_path):
@@ -326,6 +425,61 @@ def test_writers_racing_a_sweeper_lose_nothing(tmp_path):
             t.join()
 
 
+@pytest.mark.parametrize("sweeper", ["removed it", "holds its lock"])
+def test_a_sweeper_between_create_and_lock_never_makes_a_writer_write_into_a_lost_file(tmp_path, monkeypatch,
+                                                                                      sweeper):
+    """A temp file is not locked yet between its create and its lock, so a sweeper can take it
+    for a killed writer's: it removes it, or holds its lock on the way to removing it. Either
+    way the writer draws another name, and the file it renames into place is the one it wrote."""
+    (tmp_path / "out").write_bytes(b"old")
+    real_lock = atomicfile._lock
+    raced: list[str] = []
+
+    def lock_after_a_sweeper(fd: int) -> bool:
+        if raced:
+            return real_lock(fd)
+        (name,) = [n for n in os.listdir(tmp_path) if atomicfile.is_temp_name(n)]
+        raced.append(name)
+        if sweeper == "removed it":
+            assert sweep_temps(tmp_path) == 1
+            return real_lock(fd)
+        theirs = os.open(tmp_path / name, os.O_RDONLY)  # sweep_temps's own steps, the lock first
+        fcntl.flock(theirs, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        try:
+            return real_lock(fd)
+        finally:
+            os.unlink(tmp_path / name)
+            os.close(theirs)
+
+    monkeypatch.setattr(atomicfile, "_lock", lock_after_a_sweeper)
+    st = write_atomically(tmp_path / "out", b"new")
+    assert raced and (tmp_path / "out").read_bytes() == b"new"
+    assert (st.st_ino, st.st_nlink) == (os.stat(tmp_path / "out").st_ino, 1)
+    assert os.listdir(tmp_path) == ["out"]
+
+
+@pytest.mark.parametrize("kind", ["file", "fifo", *KINDS])
+def test_a_destination_that_came_after_the_caller_looked_is_replaced(tmp_path, trap, kind):
+    """``new``: the caller saw nothing at the destination; whatever came since is replaced as
+    ever (a symlink as a link), and nothing but the new file is left."""
+    atomicfile.close_replaced()
+    before = _fds() if os.path.isdir("/proc/self/fd") else set()
+    dest = tmp_path / "out.bin"
+    if kind == "file":
+        dest.write_bytes(b"old")
+    elif kind == "fifo":
+        os.mkfifo(dest)
+    else:
+        trap.plant(dest, kind)
+    st = write_atomically(dest, b"new", new=True)
+    assert is_plain_file(dest) and dest.read_bytes() == b"new"
+    assert (st.st_ino, st.st_size) == (os.lstat(dest).st_ino, 3)
+    assert sorted(os.listdir(tmp_path)) == ["out.bin", "outside"]
+    trap.assert_untouched()
+    atomicfile.close_replaced()
+    assert not before or _fds() == before  # what held the file replaced was closed
+
+
 # --- every site that writes a file -----------------------------------------------------------
 
 PATH_OUTPUT = '''
@@ -346,10 +500,16 @@ def test_path_outputs(project, trap, guess, kind):
     assert is_plain_file(out / "a.txt") and (out / "a.txt").read_text() == "fresh\n"
     assert guess.all_drawn()
     trap.assert_untouched()
-    (out / "a.txt").unlink()  # a restore goes the same way
+    (out / "a.txt").write_text("edited\n")  # a restore goes the same way
     trap.plant_each(out, guess("a.txt"))
     assert project.built() == []
     assert (out / "a.txt").read_text() == "fresh\n" and guess.all_drawn()
+    trap.assert_untouched()
+    (out / "a.txt").unlink()  # a missing output is restored with no name but its own (where O_TMPFILE is)
+    trap.plant_each(out, guess("a.txt"))
+    assert project.built() == []
+    assert (out / "a.txt").read_text() == "fresh\n"
+    assert guess.all_drawn() is not atomicfile._unnamed_ok  # (drawn only where every file takes a temp name)
     trap.assert_untouched()
 
 

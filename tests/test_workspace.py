@@ -388,6 +388,28 @@ def test_path_writes_leave_no_temporary_files(outputs):
     assert names == ["out/deep", "out/deep/big.bin", "out/small.txt"]
 
 
+@pytest.mark.parametrize("came", ["file", "symlink", "empty directory"])
+def test_what_came_to_a_path_output_after_in_the_way_looked_is_replaced(tmp_path, came):
+    """in_the_way found nothing, so write_path expects a new file; what came there in between
+    (the asset wrote it, the user did) is replaced all the same, and the signature is the new
+    file's."""
+    ws = Workspace(tmp_path / "p", None)
+    outside = tmp_path / "outside.txt"
+    outside.write_text("not the project's")
+    assert ws.in_the_way("out/a.txt") is None
+    out = tmp_path / "p/out/a.txt"
+    out.parent.mkdir(parents=True)
+    if came == "file":
+        out.write_text("old")
+    elif came == "symlink":
+        out.symlink_to(outside)
+    else:
+        out.mkdir()
+    sig = ws.write_path("out/a.txt", b"new")
+    assert not out.is_symlink() and out.read_bytes() == b"new" and outside.read_text() == "not the project's"
+    assert sig == ws_mod.stat_sig(os.stat(out)) and os.listdir(out.parent) == ["a.txt"]
+
+
 def test_a_directory_in_place_of_a_path_output_is_replaced_only_when_empty(outputs):
     """A directory holding a file of the user's where a path output goes: the asset fails before
     it runs (a restore, then a run), as -n says, and the file stays; emptied, it makes way."""

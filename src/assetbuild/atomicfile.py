@@ -1,4 +1,5 @@
-"""Files written whole or not at all: a private temp file beside the destination, then a rename.
+"""Files written whole or not at all: a new file has no name until it is whole; a file that
+replaces another is written to a private temp file beside it, then renamed over it.
 
 Every file assetbuild writes (path outputs, blobs, the code cache, ``STORE``, exports, uploads to
 a ``file://`` remote) goes through here, because a temp file at a name someone else can predict
@@ -8,13 +9,27 @@ bits and it is created with ``O_CREAT|O_EXCL|O_NOFOLLOW``: whatever already sits
 (a symlink to a file or a directory, a dangling one, a FIFO) makes the create fail, and another
 name is drawn. The rename replaces a symlink at the destination itself, never its target.
 
-A writer holds an ``flock`` on its temp file until the rename, so the leftover of a killed
-writer (unlocked) can be told from a live one and swept (``sweep_temps``).
+Where nothing is at the destination (a cold build's outputs, new blobs), ``write_atomically``
+makes the file with ``O_TMPFILE`` (Linux): no name at all while it is written, so nothing to
+plant a link at, nothing a reader could take for the output, nothing a killed writer leaves.
+When whole, it is linked at the destination by its ``/proc/self/fd`` path; a link, like
+``O_EXCL``, follows no symlink and fails if anything came there meanwhile (the file then takes
+a temp name as above and is renamed over it). One directory operation instead of a create and
+a rename: 10,000 new small files took 0.37 s instead of 0.56 s on ext4 here, a cold build of
+10,000 path outputs 3.1 s instead of 3.5 (bench/atomic_writes.py, bench/ab_trees.py). Without
+``O_TMPFILE`` (another system, NFS) or without /proc, files take the named way. (A watcher of
+the directory sees the writes under a name like ``#123456``, the unnamed inode's, then the
+destination created.)
+
+A writer holds an ``flock`` on its temp file until the rename (an unnamed file takes it before
+it is given a name), so the leftover of a killed writer (unlocked) can be told from a live one
+and swept (``sweep_temps``).
 
 A rename that replaces a file frees the old file's blocks before it returns, when it drops the
 old file's last link: 0.1-0.4 ms for a small file on ext4 here, 50-100 ms for one of 200 MB.
-So the replaced file is first opened (``O_PATH``: no read permission needed, nothing read), which
-keeps it alive past the rename, and that descriptor is closed by a thread of its own
+So the file to be replaced is first opened (``O_PATH``: no read permission needed, nothing
+read; nothing there to open makes ``write_atomically`` write an unnamed file), which keeps it
+alive past the rename, and that descriptor is closed by a thread of its own
 (``_close_later``): the blocks are freed there, beside the build, instead of before the next
 asset runs. ``close_replaced`` waits for them (before a fast exit, which needs no other thread).
 
@@ -71,35 +86,45 @@ def create_temp_beside(dest: str | os.PathLike[str], *, dir_fd: int | None = Non
         except BaseException:  # Ctrl-C or SIGTERM as the create returned: its fd is lost, the file
             _discard(tmp, dir_fd)  # may be there (nobody else can know the name)
             raise
-        try:
-            if _lock(fd) and _still_named(fd, tmp, dir_fd):
+        try:  # a sweeper may have removed it between our create and our lock: then it has no link
+            if _lock(fd) and os.fstat(fd).st_nlink:  # left (nothing but a sweeper removes a temp)
                 return fd, tmp
         except BaseException:  # (an interrupt: the caller's cleanup never saw the file)
             os.close(fd)
             _discard(tmp, dir_fd)
             raise
-        os.close(fd)  # a sweeper removed it between our create and our lock
+        os.close(fd)  # swept: draw another name
     raise FileExistsError(errno.EEXIST, f"no free temp file name after {_ATTEMPTS} tries", os.fspath(dest))
 
 
 def write_atomically(dest: str | os.PathLike[str], data: bytes | bytearray | memoryview, *,
                      durable: bool = False, dir_fd: int | None = None,
-                     crash_at: str | None = None) -> os.stat_result:
+                     crash_at: str | None = None, new: bool = False) -> os.stat_result:
     """Replace ``dest`` by a file holding ``data``: readers see the old file or the new one, never
     part of it. ``durable``: fsync the file before the rename and the directory after it (for
     files that are an authority, not a copy). ``crash_at``: the crash point (``crashpoints``)
-    just before the rename. Returns the stat of the new file."""
-    fd, tmp = create_temp_beside(dest, dir_fd=dir_fd)
+    just before the rename. ``new``: the caller saw nothing at ``dest`` just now, so it is not
+    looked at first (a wrong guess costs time only: what is there is replaced as ever). Returns
+    the stat of the new file."""
+    old = None if new else _hold(dest, dir_fd)
     try:
-        view = memoryview(data).cast("B")
-        while view:
-            view = view[os.write(fd, view):]
-        return _commit(fd, tmp, dest, durable=durable, dir_fd=dir_fd, crash_at=crash_at)
-    except BaseException:
-        _discard(tmp, dir_fd)
-        raise
+        if old is None and _unnamed_ok:
+            st = _write_unnamed(dest, data, durable=durable, dir_fd=dir_fd, crash_at=crash_at)
+            if st is not None:
+                return st
+        fd, tmp = create_temp_beside(dest, dir_fd=dir_fd)
+        try:
+            _write_all(fd, data)
+            held, old = old, None  # (_commit closes it)
+            return _commit(fd, tmp, dest, durable=durable, dir_fd=dir_fd, crash_at=crash_at, old=held)
+        except BaseException:
+            _discard(tmp, dir_fd)
+            raise
+        finally:
+            os.close(fd)
     finally:
-        os.close(fd)
+        if old is not None:
+            os.close(old)
 
 
 @contextlib.contextmanager
@@ -111,7 +136,7 @@ def atomic_writer(dest: str | os.PathLike[str], *, durable: bool = False, dir_fd
     try:
         with open(fd, "wb", closefd=False) as f:
             yield f
-        _commit(fd, tmp, dest, durable=durable, dir_fd=dir_fd, crash_at=crash_at)
+        _commit(fd, tmp, dest, durable=durable, dir_fd=dir_fd, crash_at=crash_at, old=_hold(dest, dir_fd))
     except BaseException:
         _discard(tmp, dir_fd)
         raise
@@ -230,42 +255,131 @@ def _still_named(fd: int, path: str, dir_fd: int | None) -> bool:
     return (st.st_ino, st.st_dev) == (mine.st_ino, mine.st_dev)
 
 
-def _commit(fd: int, tmp: str, dest: str | os.PathLike[str], *, durable: bool, dir_fd: int | None,
-            crash_at: str | None = None) -> os.stat_result:
-    if durable:
-        os.fsync(fd)
-    if crash_at is not None:
-        crash_point(crash_at)
-    old: int | None = None
-    if _HOLD is not None:
-        try:  # the file replaced, kept alive past the rename: its blocks are freed by _close_later
-            old = os.open(dest, _HOLD, dir_fd=dir_fd)
-        except OSError:
-            pass  # nothing there: the rename frees nothing
+def _write_all(fd: int, data: bytes | bytearray | memoryview) -> None:
+    view = memoryview(data).cast("B")
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _hold(dest: str | os.PathLike[str], dir_fd: int | None) -> int | None:
+    """The file at ``dest``, held (``O_PATH``) so that replacing it frees nothing before the
+    rename returns; None if nothing is there (or where nothing can be held so)."""
+    if _HOLD is None:
+        return None
     try:
-        if dir_fd is None:
-            os.replace(tmp, dest)
-        else:
-            os.replace(tmp, dest, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        return os.open(dest, _HOLD, dir_fd=dir_fd)
+    except OSError:
+        return None
+
+
+def _commit(fd: int, tmp: str, dest: str | os.PathLike[str], *, durable: bool, dir_fd: int | None,
+            crash_at: str | None = None, old: int | None) -> os.stat_result:
+    """Rename ``tmp`` (open as ``fd``) over ``dest``; ``old``: ``dest`` held (``_hold``), closed
+    here by the closing thread, after the rename."""
+    try:
+        if durable:
+            os.fsync(fd)
+        if crash_at is not None:
+            crash_point(crash_at)
+        _rename(tmp, dest, dir_fd)
     finally:
         if old is not None:
             _close_later(old)
     st = os.fstat(fd)  # the same inode, now at dest (its ctime already updated by the rename)
     if durable:
-        if dir_fd is not None:
-            os.fsync(dir_fd)
-        else:
-            dfd = os.open(os.path.dirname(os.fspath(dest)) or ".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-            try:
-                os.fsync(dfd)
-            finally:
-                os.close(dfd)
+        _sync_dir(dest, dir_fd)
     return st
+
+
+def _rename(tmp: str, dest: str | os.PathLike[str], dir_fd: int | None) -> None:
+    if dir_fd is None:
+        os.replace(tmp, dest)
+    else:
+        os.replace(tmp, dest, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+
+
+def _sync_dir(dest: str | os.PathLike[str], dir_fd: int | None) -> None:
+    if dir_fd is not None:
+        os.fsync(dir_fd)
+        return
+    dfd = os.open(os.path.dirname(os.fspath(dest)) or ".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+
+
+def _write_unnamed(dest: str | os.PathLike[str], data: bytes | bytearray | memoryview, *, durable: bool,
+                   dir_fd: int | None, crash_at: str | None) -> os.stat_result | None:
+    """``write_atomically`` of a file with nothing at ``dest``: written with no name at all
+    (``O_TMPFILE``), then linked at ``dest``. None where that cannot be done (this file system
+    has no ``O_TMPFILE``, or the link failed): the caller writes the file the named way."""
+    global _unnamed_ok
+    try:
+        fd = os.open(os.path.dirname(os.fspath(dest)) or ".", _UNNAMED, 0o666, dir_fd=dir_fd)
+    except OSError:
+        return None  # (no such directory either: the named way says so)
+    try:
+        _write_all(fd, data)
+        if durable:
+            os.fsync(fd)
+        if crash_at is not None:
+            crash_point(crash_at)
+        src = f"{_PROC_FD}{fd}"  # (src_dir_fd, ignored for this absolute path, makes it a linkat)
+        try:
+            os.link(src, dest, src_dir_fd=fd, dst_dir_fd=dir_fd, follow_symlinks=True)
+        except FileExistsError:  # something came to dest since: replace it the usual way
+            _lock(fd)  # (before the file has a name, so no sweeper ever takes it)
+            tmp = _link_temp(src, fd, dest, dir_fd)
+            old = _hold(dest, dir_fd)
+            try:
+                _rename(tmp, dest, dir_fd)
+            except BaseException:
+                _discard(tmp, dir_fd)
+                raise
+            finally:
+                if old is not None:
+                    _close_later(old)
+        except OSError as e:  # the named way writes it (and reports an error both ways share)
+            if e.errno not in _SHARED_ERRORS or not os.path.isdir(_PROC_FD):
+                _unnamed_ok = False  # no /proc here, or no links on this file system: the named way from now on
+            return None
+        st = os.fstat(fd)
+    finally:
+        os.close(fd)
+    if durable:
+        _sync_dir(dest, dir_fd)
+    return st
+
+
+def _link_temp(src: str, fd: int, dest: str | os.PathLike[str], dir_fd: int | None) -> str:
+    """Give the unnamed file ``src`` (open as ``fd``) a fresh temp name beside ``dest``: a link,
+    like ``O_EXCL``, never follows a symlink and never replaces anything there."""
+    d, base = os.path.split(os.fspath(dest))
+    for _ in range(_ATTEMPTS):
+        tmp = os.path.join(d, temp_name(base))
+        try:
+            os.link(src, tmp, src_dir_fd=fd, dst_dir_fd=dir_fd, follow_symlinks=True)
+        except FileExistsError:
+            continue
+        except OSError:
+            raise
+        except BaseException:  # (an interrupt as the link returned: the name may be there)
+            _discard(tmp, dir_fd)
+            raise
+        return tmp
+    raise FileExistsError(errno.EEXIST, f"no free temp file name after {_ATTEMPTS} tries", os.fspath(dest))
 
 
 # Only where O_PATH holds a file without opening it (Linux): elsewhere a FIFO or a device at the
 # destination would be opened for real, and the rename frees the old file itself, as before.
 _HOLD = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC if hasattr(os, "O_PATH") else None
+# A new file with no name until it is whole (Linux), linked into place by its /proc path.
+_UNNAMED = os.O_TMPFILE | os.O_WRONLY | os.O_CLOEXEC if hasattr(os, "O_TMPFILE") else 0
+_PROC_FD = "/proc/self/fd/"
+_unnamed_ok = bool(_UNNAMED)  # until a link by the /proc path fails (no /proc, a file system without links)
+_SHARED_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO, errno.ENOENT,  # (ENOENT: the directory went;
+                  errno.ENAMETOOLONG)  # a name too long for this file system is too long either way)
 _closing: list[Any] = []  # [the queue of descriptors, the thread closing them], while it runs
 _starting = _thread.allocate_lock()
 

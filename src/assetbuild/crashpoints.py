@@ -8,8 +8,10 @@ tests (``tests/faults/``) use it; it is not a user feature. Unset, a call costs 
 The points, each placed where a write is half done:
 
 - ``store-commit``: the index transaction holds the batch but has not committed it (store/environment.py);
-- ``blob-write``: a large output's bytes are in its temp file under ``cas/``, not renamed into place;
-- ``path-rename``: a path output's bytes are in its temp file, not renamed into place (workspace.py);
+- ``blob-write``: a large output's bytes are in its temp file under ``cas/`` (a new blob's in a file
+  with no name yet, see atomicfile.py), not in place;
+- ``path-rename``: a path output's bytes are in its temp file (a new output's in a file with no
+  name yet), not in place (workspace.py);
 - ``remote-upload``: an object for a ``file://`` remote is in its temp file, not renamed (remote/transport.py).
 """
 

@@ -117,6 +117,7 @@ class Workspace:
         self.by_mtime = by_mtime  # sources (as declared) versioned by size and mtime_ns: never read
         self._memo: dict[str, str] = {}
         self._dirs: set[str] = set()  # output directories known to exist
+        self._absent: set[str] = set()  # path outputs in_the_way found nothing at (write_path's guess)
         self._staging_root: str | None = None
 
     def abspath(self, rel: str) -> str:
@@ -262,16 +263,29 @@ class Workspace:
             os.makedirs(d, exist_ok=True)
             sweep_temps(d)
             self._dirs.add(d)
+        new = rel in self._absent  # (a guess: if something came there since, it is replaced as ever)
+        if new:
+            self._absent.discard(rel)
         try:
-            return stat_sig(write_atomically(p, data, crash_at="path-rename"))
+            return stat_sig(write_atomically(p, data, crash_at="path-rename", new=new))
         except IsADirectoryError:  # a directory where the file goes: only an empty one makes way
             make_way(p)
             return stat_sig(write_atomically(p, data, crash_at="path-rename"))
 
     def in_the_way(self, rel: str) -> str | None:
         """Why the file ``rel`` (a path output, a declared file output) cannot be written without
-        deleting what assetbuild did not write; None if nothing stands in its way."""
-        if not dir_in_the_way(self.abspath(rel)):
+        deleting what assetbuild did not write; None if nothing stands in its way. (Nothing at
+        all there tells ``write_path`` it writes a new file.)"""
+        p = self.abspath(rel)
+        try:
+            if not stat.S_ISDIR(os.lstat(p).st_mode):
+                return None  # a file or a symlink: replaced, nothing lost
+        except FileNotFoundError:
+            self._absent.add(rel)
+            return None
+        except OSError:
+            pass
+        if not dir_in_the_way(p):
             return None
         parts = rel.split("/")
         for i in range(1, len(parts)):  # (only now: a file where a parent directory goes says so)

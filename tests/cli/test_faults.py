@@ -154,13 +154,35 @@ def test_kill_9_at_random_moments_then_rebuild_is_correct(tmp_path, reference):
     assert killed == len(delays)
 
 
-def _kill_when(root: Path, pattern: str, timeout: float = 60) -> None:
-    """Start a build and SIGKILL it as soon as a file matching ``pattern`` exists under ``root``."""
+def _writing_unnamed(pid: int, under: Path, min_size: int) -> bool:
+    """Whether process ``pid`` is writing a file that has no name yet (O_TMPFILE) below ``under``
+    and holds ``min_size`` bytes or more: its /proc link reads ``<directory>/#<inode> (deleted)``."""
+    fds = f"/proc/{pid}/fd"
+    try:
+        names = os.listdir(fds)
+    except OSError:
+        return False
+    for n in names:
+        try:
+            target = os.readlink(f"{fds}/{n}")
+            if (target.startswith(f"{under}{os.sep}") and os.path.basename(target).startswith("#")
+                    and target.endswith(" (deleted)") and os.stat(f"{fds}/{n}").st_size >= min_size):
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def _kill_when(root: Path, pattern: str, under: Path, timeout: float = 60) -> None:
+    """Start a build and SIGKILL it as soon as a file matching ``pattern`` exists under ``root``,
+    or it writes a file of 1 MB or more with no name yet below ``under`` (a new file, where
+    O_TMPFILE is)."""
     p = subprocess.Popen(cli_cmd(), cwd=root, env=clean_env(), stdout=subprocess.DEVNULL,
                          stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + timeout
+    under = under.resolve()
     try:
-        while not list(root.glob(pattern)):
+        while not list(root.glob(pattern)) and not _writing_unnamed(p.pid, under, 1 << 20):
             assert p.poll() is None, "the build ended before the moment to kill it"
             assert time.monotonic() < deadline
             time.sleep(0.0005)
@@ -179,7 +201,7 @@ def test_kill_9_while_a_large_output_is_being_written(tmp_path, moment):
     assert cli(cwd=ref).returncode == 0
     root = pipeline_project(tmp_path / "p", big=big)
     pattern = ".assetbuild/cas/*/.*.assetbuild-tmp" if moment == "blob" else "out/.big.bin.*.assetbuild-tmp"
-    _kill_when(root, pattern)
+    _kill_when(root, pattern, root / (".assetbuild/cas" if moment == "blob" else "out"))
     r = cli(cwd=root)
     assert r.returncode == 0, r.stderr
     assert tree_bytes(root) == tree_bytes(ref)

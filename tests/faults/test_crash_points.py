@@ -37,7 +37,10 @@ from projects import (
     tree_bytes,
 )
 
+from assetbuild import atomicfile
+
 WIDTH = 2
+UNNAMED = atomicfile._unnamed_ok  # new files are written with no name (O_TMPFILE), linked when whole
 ASSETS = [f"{k}{i}" for i in range(WIDTH) for k in ("step", "text")] + ["big", "report"]
 MODES = {"serial": ("-j", "1"), "processes": ("-j", "2", "--executor", "processes"),
          "threads": ("-j", "2", "--executor", "threads")}
@@ -124,10 +127,17 @@ def test_crash_at_a_named_point_then_rebuild_equals_a_clean_build(tmp_path, refe
     remote = tmp_path / "remote"
     rc, out = _crash(root, remote, f"{point}:{nth}", mode)
     assert rc == -signal.SIGKILL, f"{point}:{nth} was not reached: {out}"
-    if point == "path-rename":  # killed between writing the temp file and renaming it
-        assert any("assetbuild-tmp" in p.name for p in (root / "out").iterdir())
+    # Killed between writing a file and putting it in place: a new file (all of them, in this
+    # cold build) has no name yet where O_TMPFILE is, else it is a temp file; either way the file
+    # being written is not in place.
+    if point == "path-rename":
+        names = [p.name for p in (root / "out").iterdir()]
+        assert len([n for n in names if "assetbuild-tmp" not in n]) == nth - 1, names
+        assert any("assetbuild-tmp" in n for n in names) is not UNNAMED, names
     if point == "blob-write":
-        assert list((root / ".assetbuild/cas").glob("*/.*.assetbuild-tmp"))
+        cas = root / ".assetbuild/cas"
+        assert not list(cas.glob("*/[!.]*"))
+        assert bool(list(cas.glob("*/.*.assetbuild-tmp"))) is not UNNAMED
     if point == "remote-upload":
         assert list(remote.rglob(".*.assetbuild-tmp"))
     assert_recovers(root, remote, reference, tag=f"{point}:{nth} {mode}", sleep=sleep)
