@@ -482,6 +482,9 @@ def a():
 def plain():
     return len("x")
 
+def nothing():
+    return 1
+
 def computed(name):
     import importlib
     return importlib.import_module(name)
@@ -489,6 +492,7 @@ def computed(name):
     assert lab.reached(src) == {"__assetfile__", "lib.words", "lib.deep", "lib.shapes", "lib.util", "lib.late"}
     assert lab.reached(src, "plain") == {"__assetfile__"}  # the shortcut's: builtins only
     assert lab.reached(src, "plain", fingerprinted=False) == {"__assetfile__"}
+    assert lab.reached(src, "nothing") == lab.reached(src, "nothing", fingerprinted=False) == {"__assetfile__"}
     assert lab.reached(src, "computed") is None  # any module at all
     assert lab.reached(src, "a", fingerprinted=False) is None  # not this fingerprinter's
 

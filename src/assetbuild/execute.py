@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .capture import MAX_LINES, captured
 from .definitions import AssetContext, Output, Skip
 from .errors import AssetFailed, describe_exception
 from .interrupts import RealInterrupts
@@ -177,8 +178,6 @@ def run_task(task: Task, log: Any = None) -> Produced | Failed | Skipped:
     (``capture``). ``log`` is the live logger behind ``context.log``, which also gets those lines
     as they are written; without one, log and output lines are collected into the result.
     """
-    from .capture import MAX_LINES, captured
-
     logs: LogLines = []
     if log is not None:
         with captured(lambda level, text: log.log(level, "%s", text)):

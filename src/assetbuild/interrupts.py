@@ -4,6 +4,8 @@ stops a command as Ctrl-C does (``Terminated``, a KeyboardInterrupt), with its o
 
 from __future__ import annotations
 
+import _signal  # (loaded with the interpreter; signal's own functions convert every handler to an enum: 3x the cost)
+
 TYPE_CHECKING = False  # (the entry point imports this module first: neither typing nor contextlib)
 if TYPE_CHECKING:
     from typing import Any
@@ -86,7 +88,6 @@ def _again(signum: int) -> None:
 
 
 def _resend(thread: int, signum: int) -> None:
-    import _signal
     import time
 
     time.sleep(0.001)
@@ -116,7 +117,6 @@ def terminate_as_interrupt() -> None:
     finished work and the workers' cleanup. Left alone when SIGTERM is ignored (inherited) or
     already handled; watch, run and ui install their own handlers over it. (``_signal``: the
     command's start imports neither ``signal`` nor ``threading``.)"""
-    import _signal
     import _thread
     import sys
 
@@ -150,8 +150,6 @@ class _Unraisable:
         if not isinstance(exc, KeyboardInterrupt) or _thread.get_ident() != self.main:
             self.previous(unraisable)
             return
-        import _signal
-
         global _sigterm_seen
         terminated = isinstance(exc, Terminated)
         try:
@@ -176,8 +174,6 @@ class _Held:
     """``interrupts_held``'s block."""
 
     def __enter__(self) -> None:
-        import _signal
-
         self.came: list[int] = []
         self.held: dict[int, Any] = {}
         try:
@@ -194,8 +190,6 @@ class _Held:
             raise
 
     def __exit__(self, *exc: object) -> None:
-        import _signal
-
         for sig, handler in self.held.items():
             _signal.signal(sig, handler)
         if self.came:
@@ -217,7 +211,6 @@ class RealInterrupts:
     undone either way when the block ends."""
 
     def __enter__(self) -> RealInterrupts:
-        import _signal  # signal's own functions convert every handler to an enum: 3x the cost
         import threading
 
         self._installed: list[tuple[int, _Noter]] = []
@@ -240,15 +233,11 @@ class RealInterrupts:
 
     def interrupt(self) -> KeyboardInterrupt:
         """What to raise for the signal seen, whatever the user code turned it into."""
-        import _signal
-
         term = [n for s, n in self._installed if s == _signal.SIGTERM and n.count] + \
             [n for s, n, c in self._kept if s == _signal.SIGTERM and n.count != c]
         return Terminated() if term else KeyboardInterrupt()
 
     def __exit__(self, *exc: object) -> None:
-        import _signal
-
         for sig, noter, _ in self._kept:
             if _signal.getsignal(sig) is not noter:
                 _signal.signal(sig, noter)

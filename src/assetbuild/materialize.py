@@ -17,7 +17,7 @@ from .clock import now_ns
 from .contracts import Decision, Files, StatSig, TraceStore
 from .errors import SourceMissing
 from .fingerprint.refs import fold_code_refs, split_code_refs, with_code_refs
-from .fingerprint.shown import shown_values
+from .fingerprint.shown import function_of, shown_values
 from .keys import KeyParts
 from .manifest import decode_manifest
 from .metadata import encode_metadata
@@ -254,8 +254,6 @@ class Materializer:
         """Where the asset's function and its helpers are: (code part, digest of its file's text,
         its first line); each text kept once per digest (``why`` diffs a changed function against
         it). Each file is read once per build."""
-        from .fingerprint.shown import function_of
-
         fn = getattr(self.nodes.get(name), "fn", None)
         if fn is None or not parts.code_parts:
             return ()

@@ -42,8 +42,8 @@ class Fingerprint:
 
     Part labels, all direct references of the function except the reached helpers: ``code`` (its
     code, defaults and keyword defaults), ``closure:<name>``, ``attribute:<name>`` (set on the
-    function: ``reads.function_state``), ``global:<name>`` (a value),
-    ``module:<name>``, ``object:<module>.<qualname>`` (non-project code, by name and version),
+    function: ``reads.function_state``), ``global:<name>`` (a value), ``module:<name>``,
+    ``object:<module>.<qualname>`` (non-project code, by name and version),
     ``helper:<module>.<qualname>`` (every project function or class reached, directly or not, with
     its full recursive digest; ``#2``... tells apart two helpers with one label),
     ``modules:read by a computed name`` (``Fingerprinter._modules_read_whole``), and ``names``
@@ -98,6 +98,7 @@ class Fingerprinter:
         self._label_bytes: dict[str, bytes] = {}  # part label -> its encoding
         self._part_digests: dict[bytes, bytes] = {}  # small part encodings -> their digests
         self._ref_digests: dict[str, str] = {}  # code names stored values use -> digests
+        self._shortcuts: dict[int, types.FunctionType] = {}  # functions fingerprinted by a shortcut
 
     # ---------------------------------------------------------------- public
 
@@ -109,6 +110,7 @@ class Fingerprinter:
         if not (fn.__defaults__ or fn.__kwdefaults__ or fn.__closure__):
             leaf = self._leaf(fn)
             if leaf is not None and not (fn.__dict__ and function_state(fn)):
+                self._shortcuts[id(fn)] = fn  # (modules_reached: its own module, at most)
                 return leaf
         node = self._nodes.by_id.get(id(fn))
         if node is None:
@@ -116,6 +118,7 @@ class Fingerprinter:
                     or self._names_of(fn.__code__) or (fn.__dict__ and function_state(fn))):
                 # Fast path, same result as the general one: only the code part.
                 static = _code_digest(fn.__code__, self._code_digests, self._keep)
+                self._shortcuts[id(fn)] = fn
                 code = _sha256(_CODE_HEAD + static + _NO_DEFAULTS)
                 digest = _sha256(_DIGEST_SEED + _CODE_LABEL + code.digest()).hexdigest()
                 return Fingerprint(digest=digest, parts={"code": code.hexdigest()}, warnings=())
@@ -132,9 +135,9 @@ class Fingerprinter:
         """The current digest of the project object a stored value names (``module:qualname``).
 
         What pickle bytes refer to by name (see ``refs``): a class, a function, a method, or any
-        other module attribute; ``module:`` is a whole module (what it defines and holds). A name that no longer resolves has a digest of its own, so the
-        values that use it change version too. Warnings are not reported here: the code that
-        made the value is fingerprinted too, and warns for itself.
+        other module attribute; ``module:`` is a whole module (what it defines and holds). A name
+        no longer resolved has a digest of its own, so the values using it change version too.
+        Not warned of: the code that made the value is fingerprinted too, and warns for itself.
         """
         hit = self._ref_digests.get(ref)
         if hit is not None:
@@ -144,8 +147,7 @@ class Fingerprinter:
         if obj is None:
             digest = "missing"
         elif not qualname:  # a whole module (a by-value function uses it): what it defines
-            ns = {k: v for k, v in vars(obj).items()
-                  if not k.startswith("__") and not isinstance(v, types.ModuleType)}
+            ns = {k: v for k, v in vars(obj).items() if not k.startswith("__") and not isinstance(v, types.ModuleType)}
             digest = self._value_digest(ns, f"module {module}")
         else:
             try:
@@ -162,11 +164,10 @@ class Fingerprinter:
         """The modules whose code or values this instance's fingerprint of ``fn`` covers: its own,
         those of the functions and classes it reaches, and every project module its parts encode.
         None: not known (not fingerprinted here; it imports a module by a computed name)."""
-        node = self._nodes.by_id.get(id(fn))
-        if node is None:  # a shortcut's (see fingerprint_function): it reads builtins at most
-            leaf = isinstance(fn, types.FunctionType) and not (fn.__defaults__ or fn.__kwdefaults__ or (
-                fn.__closure__ or (fn.__dict__ and function_state(fn))))
-            leaf = leaf and (not self._names_of(fn.__code__) or self._leaf(fn) is not None)
+        if (node := self._nodes.by_id.get(id(fn))) is None:  # a shortcut's (fingerprint_function): builtins at most
+            leaf = self._shortcuts.get(id(fn)) is fn or isinstance(fn, types.FunctionType) and not (
+                fn.__defaults__ or fn.__kwdefaults__ or fn.__closure__ or (fn.__dict__ and function_state(fn))
+            ) and (not self._names_of(fn.__code__) or self._leaf(fn) is not None)  # (one fingerprinted elsewhere)
             return frozenset({fn.__module__}) if leaf and isinstance(fn.__module__, str) else None
         return node.modules_reached() if node.digest else None
 
@@ -192,8 +193,7 @@ class Fingerprinter:
         Generated and simple pipelines are mostly such functions, and the full walk costs several
         times more. Whether the shortcut applies depends only on the function itself (never on
         what was fingerprinted before), so its digest is as stable as the full walk's; a global
-        that shadows a builtin makes the function take the full walk.
-        """
+        that shadows a builtin makes the function take the full walk."""
         names = self._names_of(fn.__code__)
         if not names or not _BY_COMPUTED_NAME.isdisjoint(names):  # builtins that read more
             return None
