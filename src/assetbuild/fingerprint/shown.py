@@ -9,6 +9,7 @@ so a head stays small and nothing secret-looking or huge is copied into the stor
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from typing import Any
 
@@ -69,8 +70,6 @@ def function_of(fn: Any, label: str) -> Any:
     """The function a code part of ``fn`` stands for: ``fn`` itself for "code", the helper for
     "helper:<module>.<qualname>" (found among the loaded modules, or in ``fn``'s globals);
     None for other parts and for helpers that cannot be reached (a nested function)."""
-    import sys
-
     if label == "code":
         return fn
     kind, _, qual = label.partition(":")

@@ -224,6 +224,8 @@ class Reporter:
                 r = _numbered(r, f"[{self.partitions_done}/{self.partitions_total}]")
         if self.verbosity < -1 or (self.watching and self.verbosity <= 0 and r.status in ("built", "restored")):
             return
+        if self.json_mode and not self.live:  # no line to say: the document says it all
+            return
         if dry_run and r.metadata.get("kind") != "observable_source":  # a failed observation: FAILED below
             if r.status != "cached" and not self.json_mode:
                 from .dryrun import dry_run_line

@@ -8,6 +8,7 @@ once it is 0.25 s old: a crash loses only running work, plus at most 0.25 s.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import marshal
 import os
@@ -201,6 +202,7 @@ def project_prefix(project: str) -> bytes:
     return b"\0" + hashlib.sha256(project.encode("utf-8", "surrogatepass")).digest()[:16]
 
 
+@functools.lru_cache(maxsize=1 << 16)  # (a build asks it of each asset several times)
 def history_prefix(project: str, asset: str) -> bytes:
     name = asset if project == DEFAULT_PROJECT else f"{project}\0{asset}"
     return hashlib.sha256(name.encode("utf-8", "surrogatepass")).digest()[:16]
