@@ -189,3 +189,34 @@ def test_reached_sources_are_the_loaded_modules_importing_the_roots_runs(tmp_pat
         assert reached == {str(tmp_path / rel): hashlib.sha256(files[rel].encode()).hexdigest() for rel in (
             "pkg/__init__.py", "pkg/a.py", "pkg/b.py", "pkg/deeper/__init__.py", "pkg/deeper/e.py", "pkg/c.py")}
         assert reached_sources(["dyn"]) is None  # it imports by a computed name: any module
+
+
+def test_the_project_finder_looks_only_where_project_code_can_be(tmp_path, monkeypatch):
+    """A submodule whose package lies outside the project is left to the next finder at once
+    (its path is not searched twice: here, then by PathFinder); one that may be inside it is
+    looked for, and a project module loads from its source."""
+    import importlib.machinery
+    import json
+
+    from assetbuild.loader import _ProjectFinder, _ProjectLoader
+
+    searched: list[str] = []
+    real = importlib.machinery.PathFinder.find_spec
+    monkeypatch.setattr(importlib.machinery.PathFinder, "find_spec",
+                        lambda name, path=None, target=None: searched.append(name) or real(name, path, target))
+
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib/__init__.py").write_text("")
+    (tmp_path / "lib/words.py").write_text("WORD = 'w'\n")
+    finder = _ProjectFinder(str(tmp_path))
+    assert finder.find_spec("json.decoder", json.__path__) is None and searched == []
+    spec = finder.find_spec("lib.words", [str(tmp_path / "lib")])
+    assert spec is not None and isinstance(spec.loader, _ProjectLoader)
+    assert spec.origin == str(tmp_path / "lib/words.py")
+    mixed = [*json.__path__, str(tmp_path / "lib")]  # (a package extended into the project)
+    assert isinstance(finder.find_spec("lib.words", mixed).loader, _ProjectLoader)
+    assert searched == ["lib.words", "lib.words"]
+    with ProjectImports(tmp_path):
+        import lib.words  # type: ignore[import-not-found]
+
+        assert lib.words.WORD == "w" and isinstance(lib.words.__spec__.loader, _ProjectLoader)

@@ -88,6 +88,12 @@ class _ProjectFinder:
         self.root = os.path.join(root, "")
 
     def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
+        if path is not None:  # a submodule: found only on its package's path, which may be all outside
+            for entry in path:  # the project (the engine's own modules, loaded as a build goes)
+                if not isinstance(entry, str) or not os.path.isabs(entry) or os.path.join(entry, "").startswith(self.root):
+                    break
+            else:
+                return None  # (PathFinder, next on sys.meta_path, finds it once instead of twice)
         spec = importlib.machinery.PathFinder.find_spec(fullname, path)
         if spec is None or not spec.origin or not spec.origin.endswith(".py"):
             return None
