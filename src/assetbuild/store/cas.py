@@ -63,6 +63,7 @@ class BlobFiles:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.dir = root / "cas"
+        self._dir = os.path.join(str(self.dir), "")  # (a str: an incremental build asks ``file`` of each input)
 
     def path(self, digest: str) -> Path:
         return self.dir / digest[:2] / digest[2:]
@@ -112,10 +113,10 @@ class BlobFiles:
             raise StoreError(disk_message(self.root, f"cannot write a blob to {path.parent}", e)) from e
 
     def file(self, digest: str, min_size: int) -> Path | None:
-        path = self.path(digest)
+        path = f"{self._dir}{digest[:2]}{os.sep}{digest[2:]}"
         try:
-            return path if path.stat().st_size >= min_size else None
-        except OSError:
+            return Path(path) if os.stat(path).st_size >= min_size else None
+        except OSError:  # (mostly: a small output, kept in the index)
             return None
 
     def spool_dir(self) -> Path:
