@@ -43,6 +43,19 @@ def test_a_new_value_is_read_at_once(monkeypatch):
     assert clock.now_ns() == MARCH_1 + 86400 * 10**9
 
 
+def test_the_variable_is_seen_however_the_environment_is_changed(monkeypatch):
+    """Set and unset in place (os.environ, putenv-backed), or os.environ replaced by another
+    mapping (as some tests and tools do): now is what the variable says, at once."""
+    monkeypatch.setitem(clock.os.environ, "ASSETBUILD_NOW", "1709283600")
+    assert clock.now_ns() == 1709283600 * 10**9
+    monkeypatch.delitem(clock.os.environ, "ASSETBUILD_NOW")
+    assert abs(clock.now_ns() - time.time_ns()) < 60 * 10**9
+    monkeypatch.setattr(clock.os, "environ", {"ASSETBUILD_NOW": "1709287200"})
+    assert clock.now_ns() == 1709287200 * 10**9
+    monkeypatch.setattr(clock.os, "environ", {})
+    assert abs(clock.now_ns() - time.time_ns()) < 60 * 10**9
+
+
 @pytest.mark.parametrize("value,says", [
     ("2024-03-01T09:00:00", "has no time zone"),
     ("2024-03-01", "has no time zone"),

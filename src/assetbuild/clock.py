@@ -27,12 +27,20 @@ _PART_RE = r"(\d+(?:\.\d*)?|\.\d+)\s*([smhdw])"
 _NUMBER_RE = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)\Z"
 
 _parsed: tuple[str, int] | None = None  # the last ASSETBUILD_NOW value and its time
+# os.environ's own table, read directly: ``os.environ.get`` of an unset name raises and catches
+# a KeyError (0.7 us; a build asks the time several times per asset). Only while os.environ is
+# the mapping whose table this is (a test may replace it), and only in CPython's layout.
+_ENVIRON = os.environ
+_TABLE = getattr(os.environ, "_data", None)
+_KEY = os.environ.encodekey(ENV) if _TABLE is not None and hasattr(os.environ, "encodekey") else None
 
 
 def now_ns() -> int:
     """Now, in nanoseconds since the epoch: ``ASSETBUILD_NOW`` if set (``ConfigError`` if it is
     not a time), else the wall clock."""
     global _parsed
+    if os.environ is _ENVIRON and _KEY is not None and _TABLE.get(_KEY) is None:
+        return time.time_ns()
     value = os.environ.get(ENV)
     if not value:
         return time.time_ns()
