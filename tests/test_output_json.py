@@ -1,5 +1,5 @@
 """``build --json``'s document (assetbuild.output.format_build_json): the text it writes for a
-cached result without encoding a dict must be exactly ``json.dumps(result.to_json())``'s."""
+cached or built result without encoding a dict must be exactly ``json.dumps(result.to_json())``'s."""
 
 from __future__ import annotations
 
@@ -15,6 +15,9 @@ def results() -> tuple[AssetResult, ...]:
     return (cached_result("t1", "ab" * 32, "cd" * 32), cached_result(ODD, ODD, ODD),
             cached_result("no_key", None, "v"),
             AssetResult("built", "built", key="k", data_version="d", duration_s=1.23456789, metadata={"rows": 3}),
+            *(AssetResult(ODD, "built", key=ODD, data_version=ODD, duration_s=d)  # written from its strings
+              for d in (0.0, -0.0, 1e-7, 0.1234565, 12345.678901234, 1e20, 3)),
+            AssetResult("nan", "built", key="k", data_version="d", duration_s=float("nan")),
             AssetResult("timed", "cached", key="k", data_version="d", duration_s=0.5),
             AssetResult("failed", "failed", error="boom"),
             AssetResult("skipped", "skipped", skip_reason="nothing new"))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import sys
 import time
@@ -422,12 +423,18 @@ def _build_json_text(result: BuildResult) -> str:
     from ..snapshot import cached_entries
 
     cached_entry = cached_entries()
+    quoted = json.encoder.encode_basestring_ascii  # (json.dumps's own, C where it can be)
     entries = []
     add = entries.append
     for r in result.results:
-        if r.status == "cached" and r.duration_s == 0.0 and r.error is None and r.skip_reason is None \
-                and type(r.key) is str and type(r.data_version) is str and type(r.asset) is str:
+        plain = r.error is None and r.skip_reason is None and type(r.key) is str \
+            and type(r.data_version) is str and type(r.asset) is str
+        if plain and r.status == "cached" and r.duration_s == 0.0:
             add(cached_entry(r.asset, r.key, r.data_version))
+        elif plain and r.status == "built" and not r.metadata and type(r.duration_s) is float \
+                and math.isfinite(r.duration_s):  # (a cold build has one per asset)
+            add(f'{{"asset": {quoted(r.asset)}, "status": "built", "key": {quoted(r.key)}, "data_version": '
+                f'{quoted(r.data_version)}, "duration_s": {round(r.duration_s, 6)!r}, "error": null, "metadata": {{}}}}')
         else:
             add(json.dumps(r.to_json()))
     text = f'{{"ok": {"true" if result.ok else "false"}, "results": [{", ".join(entries)}]'
