@@ -480,3 +480,40 @@ def test_the_definitions_are_kept_with_the_graph(as_the_command: Path, monkeypat
     last = snapshot.read(str(cache))
     assert last is not None and last["graph_ns"] == after["graph_ns"] != last["written_ns"]
     assert (cache / snapshot.GRAPH_FILE).read_bytes() == kept and parsed == []
+
+
+TAMPERING = '''\
+from pathlib import Path
+
+from assetbuild import asset, source
+
+raw = source("raw", "data/raw.txt")
+
+
+@asset(io="text", path="out/first.txt")
+def first(raw):
+    return raw.read_text().strip()
+
+
+@asset(io="text")
+def second(first):
+    Path("out/first.txt").write_text("changed by another asset")  # after first's output was written
+    return first + "!"
+'''
+
+
+def test_a_path_output_changed_after_the_build_wrote_it_is_restored_next_time(tmp_path: Path) -> None:
+    """The snapshot records each path output as the build wrote it: a file changed after that,
+    in the same build, is not taken as written by the next one, with or without the snapshot."""
+    a = write(tmp_path / "snap", {"AssetFile": TAMPERING, "data/raw.txt": "v1\n"})
+    b = tmp_path / "full"
+    shutil.copytree(a, b)
+    for root, env in ((a, SNAPSHOT), (b, FULL)):
+        r = cli("--json", cwd=root, env=clean_env(**env))
+        assert r.returncode == 0 and {d[0]: d[1] for d in decisions(r.stdout)} == {"first": "built", "second": "built"}
+        assert (root / "out/first.txt").read_text() == "changed by another asset"
+    fast, full = (cli("--json", cwd=a, env=clean_env(**SNAPSHOT)), cli("--json", cwd=b, env=clean_env(**FULL)))
+    assert decisions(fast.stdout) == decisions(full.stdout)
+    assert {d[0]: d[1] for d in decisions(fast.stdout)} == {"first": "restored", "second": "cached"}
+    assert (a / "out/first.txt").read_text() == (b / "out/first.txt").read_text() == "v1"
+    assert explain(a)[1] == "snapshot: answers"

@@ -118,6 +118,9 @@ class Workspace:
         self._memo: dict[str, str] = {}
         self._dirs: set[str] = set()  # output directories known to exist
         self._absent: set[str] = set()  # path outputs in_the_way found nothing at (write_path's guess)
+        # each path output written, by absolute path -> its signature as written (snapshot.sig_of's
+        # form): the snapshot records it without a second stat (session.snapshots)
+        self.written: dict[str, tuple[int, int, int, int, int]] = {}
         self._staging_root: str | None = None
 
     def abspath(self, rel: str) -> str:
@@ -267,10 +270,12 @@ class Workspace:
         if new:
             self._absent.discard(rel)
         try:
-            return stat_sig(write_atomically(p, data, crash_at="path-rename", new=new))
+            st = write_atomically(p, data, crash_at="path-rename", new=new)
         except IsADirectoryError:  # a directory where the file goes: only an empty one makes way
             make_way(p)
-            return stat_sig(write_atomically(p, data, crash_at="path-rename"))
+            st = write_atomically(p, data, crash_at="path-rename")
+        self.written[p] = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
+        return stat_sig(st)
 
     def in_the_way(self, rel: str) -> str | None:
         """Why the file ``rel`` (a path output, a declared file output) cannot be written without

@@ -299,13 +299,14 @@ class Recorder:
         if self.beside is not None:
             self.beside.close()
 
-    def _data_after(self, result: Any, store: Any) -> tuple[dict[str, Any] | None, list[str], str]:
+    def _data_after(self, result: Any, store: Any, written: dict[str, Any]) -> tuple[dict[str, Any] | None, list[str], str]:
         """The data files' signatures to record, and those that are racy: each as taken before
-        the build decided, but the path outputs this build wrote, as they are now, if that is
-        the signature their head recorded as they were written (what the full path compares
-        them with: a file it wrote is not racy to it), else racy. (A file modified during the
-        build needs no second look: its signature now differs from the one recorded, or it is
-        racy, so the next build decides its readers again.)"""
+        the build decided, but the path outputs this build wrote as it wrote them (``written``:
+        the signature their head recorded, what the full path compares them with: a file it
+        wrote is not racy to it); any other, as it is now, if that is the signature its head
+        recorded, else racy. (A file modified during the build needs no second look: its
+        signature now differs from the one recorded, or it is racy, so the next build decides
+        its readers again.)"""
         assert self.probe is not None
         root = str(self.project.project_dir)
         nodes = self.project.graph.nodes
@@ -316,6 +317,11 @@ class Recorder:
                 rel = getattr(nodes.get(r.asset), "path", None)
                 if rel:
                     p = os.path.join(root, rel)
+                    now = written.get(p)
+                    if now is not None:  # (no stat of each of a cold build's outputs again)
+                        data[p] = now
+                        racy.discard(p)
+                        continue
                     now = data[p] = snapshot.sig_of(p)
                     if now is None:
                         return None, [], f"{p} is gone after the build wrote it"
@@ -330,7 +336,7 @@ class Recorder:
         from ..loader import assetfile_digest
 
         assert self.probe is not None
-        data, racy, why = self._data_after(result, store)
+        data, racy, why = self._data_after(result, store, getattr(sched.files, "written", {}))
         if data is None:
             return None, why
         files: dict[str, Any] = {}
