@@ -410,6 +410,31 @@ def test_what_came_to_a_path_output_after_in_the_way_looked_is_replaced(tmp_path
     assert sig == ws_mod.stat_sig(os.stat(out)) and os.listdir(out.parent) == ["a.txt"]
 
 
+def test_in_a_directory_the_build_made_nothing_is_looked_at_and_nothing_is_lost(tmp_path):
+    """out/ made by this build's first write: in_the_way looks at nothing in it (a cold build's
+    10,000 lookups), so a directory of files that came there since (an asset's, the user's)
+    is found by the write, which fails naming it and deletes nothing; a directory that was
+    there before the build is found before the asset runs, as -n says."""
+    from assetbuild.atomicfile import IN_THE_WAY
+
+    ws = Workspace(tmp_path / "p", None)
+    assert ws.in_the_way("out/deep/a.txt") is None  # nothing there yet: looked at
+    ws.write_path("out/deep/a.txt", b"a")  # makes out/ and out/deep/
+    for rel in ("out/b.txt", "out/deep/b.txt"):
+        mine = tmp_path / "p" / rel
+        mine.mkdir()
+        (mine / "notes.txt").write_text("mine\n")
+        assert ws.in_the_way(rel) is None
+        with pytest.raises(IsADirectoryError, match="holds other files|in its place"):
+            ws.write_path(rel, b"b")
+        assert (mine / "notes.txt").read_text() == "mine\n"
+    (tmp_path / "p/out/c.txt").write_text("came since\n")
+    assert ws.in_the_way("out/c.txt") is None and ws.write_path("out/c.txt", b"c") is not None
+    assert (tmp_path / "p/out/c.txt").read_bytes() == b"c"
+    later = Workspace(tmp_path / "p", None)  # the next build made nothing: it looks
+    assert later.in_the_way("out/b.txt") == later.in_the_way("out/deep/b.txt") == IN_THE_WAY
+
+
 def test_a_directory_in_place_of_a_path_output_is_replaced_only_when_empty(outputs):
     """A directory holding a file of the user's where a path output goes: the asset fails before
     it runs (a restore, then a run), as -n says, and the file stays; emptied, it makes way."""

@@ -117,6 +117,7 @@ class Workspace:
         self.by_mtime = by_mtime  # sources (as declared) versioned by size and mtime_ns: never read
         self._memo: dict[str, str] = {}
         self._dirs: set[str] = set()  # output directories known to exist
+        self._made: set[str] = set()  # ...those this build made (a cold build's out/): in_the_way looks at nothing there
         self._absent: set[str] = set()  # path outputs in_the_way found nothing at (write_path's guess)
         # each path output written, by absolute path -> its signature as written (snapshot.sig_of's
         # form): the snapshot records it without a second stat (session.snapshots)
@@ -263,7 +264,13 @@ class Workspace:
         p = self.abspath(rel)
         d = os.path.dirname(p)
         if d not in self._dirs:
-            os.makedirs(d, exist_ok=True)
+            if not os.path.isdir(d):
+                made, up = [], d
+                while up and not os.path.isdir(up) and os.path.dirname(up) != up:
+                    made.append(up)
+                    up = os.path.dirname(up)
+                os.makedirs(d, exist_ok=True)
+                self._made.update(made)
             sweep_temps(d)
             self._dirs.add(d)
         new = rel in self._absent  # (a guess: if something came there since, it is replaced as ever)
@@ -280,8 +287,13 @@ class Workspace:
     def in_the_way(self, rel: str) -> str | None:
         """Why the file ``rel`` (a path output, a declared file output) cannot be written without
         deleting what assetbuild did not write; None if nothing stands in its way. (Nothing at
-        all there tells ``write_path`` it writes a new file.)"""
+        all there tells ``write_path`` it writes a new file.) In a directory this build made,
+        nothing is looked at (10,000 lookups of a cold build): what an asset put there since is
+        replaced as ever, or, a directory of files, fails the write, and is never deleted."""
         p = self.abspath(rel)
+        if self._made and os.path.dirname(p) in self._made:
+            self._absent.add(rel)
+            return None
         try:
             if not stat.S_ISDIR(os.lstat(p).st_mode):
                 return None  # a file or a symlink: replaced, nothing lost
