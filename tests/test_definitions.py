@@ -124,6 +124,19 @@ def test_a_source_label_of_the_wrong_type_is_refused(options, message):
     assert f"source 'raw': {message}" in str(e.value) and e.value.line is not None
 
 
+@pytest.mark.parametrize("decorator", ["asset", "multi_asset", "resource", "observable_source"])
+def test_a_positional_name_is_refused_naming_the_line(decorator):
+    """`@asset("b")` said to use keywords but named no file or line, unlike every other mistake."""
+    import sys
+
+    import assetbuild
+
+    with pytest.raises(DefinitionError, match="used with a positional argument 'b'; use keywords") as e:
+        line = sys._getframe().f_lineno + 1
+        getattr(assetbuild, decorator)("b", **({"outs": {}} if decorator == "multi_asset" else {}))
+    assert (e.value.file, e.value.line) == (__file__, line)
+
+
 def test_none_for_deps_and_ins_means_none():
     @asset(deps=None, ins=None)
     def f():

@@ -343,7 +343,8 @@ def asset(fn: Callable[..., Any] | None = None, *, name: str | None = None,
     if fn is not None:
         if not callable(fn):
             raise DefinitionError(f"@asset used with a positional argument {fn!r}; use keywords, "
-                                  "e.g. @asset(name='x')")
+                                  "e.g. @asset(name='x')", file=sys._getframe(1).f_code.co_filename,
+                                  line=sys._getframe(1).f_lineno)
         return decorate(fn)
     return decorate
 
@@ -456,7 +457,8 @@ def resource(fn: Callable[..., Any] | None = None, *, name: str | None = None, v
     if fn is not None:
         if not callable(fn):
             raise DefinitionError(f"@resource used with a positional argument {fn!r}; use keywords, "
-                                  "e.g. @resource(version='2')")
+                                  "e.g. @resource(version='2')", file=sys._getframe(1).f_code.co_filename,
+                                  line=sys._getframe(1).f_lineno)
         return decorate(fn)
     return decorate
 
@@ -517,6 +519,7 @@ def observable_source(fn: Callable[..., Any] | None = None, *, name: str | None 
     if fn is not None:
         if not callable(fn):
             raise DefinitionError(f"@observable_source used with a positional argument {fn!r}; use keywords, "
-                                  "e.g. @observable_source(poll=60)")
+                                  "e.g. @observable_source(poll=60)", file=sys._getframe(1).f_code.co_filename,
+                                  line=sys._getframe(1).f_lineno)
         return decorate(fn)
     return decorate

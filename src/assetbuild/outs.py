@@ -8,6 +8,7 @@ Declaring checks the function's options with ``@asset``'s own checks (``_check_o
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -105,7 +106,8 @@ def multi_asset(fn: Callable[..., Any] | None = None, *, outs: Mapping[str, Out]
     if fn is not None:
         if not callable(fn):
             raise DefinitionError(f"@multi_asset used with a positional argument {fn!r}; use keywords, "
-                                  "e.g. @multi_asset(outs={'a': Out(), 'b': Out()})")
+                                  "e.g. @multi_asset(outs={'a': Out(), 'b': Out()})",
+                                  file=sys._getframe(1).f_code.co_filename, line=sys._getframe(1).f_lineno)
         return decorate(fn)
     return decorate
 
