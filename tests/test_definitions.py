@@ -99,6 +99,44 @@ def test_options_of_the_wrong_type_say_what_they_take(options, message):
     assert f"asset 'f': {message}" in str(e.value) and e.value.line is not None
 
 
+@pytest.mark.parametrize("options, message", [
+    ({"group": 3}, "group must be a str, got 3"),
+    ({"description": ["x"]}, "description must be a str, got ['x']"),
+    ({"metadata": "x"}, "metadata must be a dict of names to values, e.g. metadata={'owner': 'data-team'}, got 'x'"),
+])
+def test_labels_of_the_wrong_type_say_what_they_take(options, message):
+    """group=3 was accepted, and then `group:3` selected nothing; metadata="x" stopped the load
+    with a ValueError from dict() that named neither the option nor the asset."""
+    with pytest.raises(DefinitionError) as e:
+        @asset(**options)
+        def f():
+            return 1
+    assert f"asset 'f': {message}" in str(e.value) and e.value.line is not None
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"group": 3}, "group must be a str, got 3"),
+    ({"description": 1}, "description must be a str, got 1"),
+])
+def test_a_source_label_of_the_wrong_type_is_refused(options, message):
+    with pytest.raises(DefinitionError) as e:
+        source("raw", "data/raw.csv", **options)
+    assert f"source 'raw': {message}" in str(e.value) and e.value.line is not None
+
+
+@pytest.mark.parametrize("decorator", ["asset", "multi_asset", "resource", "observable_source"])
+def test_a_positional_name_is_refused_naming_the_line(decorator):
+    """`@asset("b")` said to use keywords but named no file or line, unlike every other mistake."""
+    import sys
+
+    import assetbuild
+
+    with pytest.raises(DefinitionError, match="used with a positional argument 'b'; use keywords") as e:
+        line = sys._getframe().f_lineno + 1
+        getattr(assetbuild, decorator)("b", **({"outs": {}} if decorator == "multi_asset" else {}))
+    assert (e.value.file, e.value.line) == (__file__, line)
+
+
 def test_none_for_deps_and_ins_means_none():
     @asset(deps=None, ins=None)
     def f():

@@ -382,6 +382,20 @@ def m():
     assert e.line == 3
 
 
+@pytest.mark.parametrize("options, message", [
+    ('group=3', "multi-asset 'm': group must be a str, got 3"),
+    ('metadata="x"', "multi-asset 'm': metadata must be a dict of names to values"),
+])
+def test_bad_labels_of_the_multi_asset_are_definition_errors(project, options, message):
+    e = definition_error(project, f'''
+@multi_asset(outs={{"a": Out()}}, {options})
+def m():
+    return 1
+''')
+    assert message in str(e)
+    assert e.line == 3
+
+
 def test_the_multi_asset_shares_the_checks_of_asset(project):
     e = definition_error(project, '''
 @multi_asset(outs={"a": Out()}, ins={"nope": "x"})

@@ -303,6 +303,16 @@ def test_observe_command_text_json_changed_and_exit_codes(proj):
     assert r.stderr.strip() == "assetbuild: error: 'orders' is an asset, not an observable source"
 
 
+def test_observe_in_a_project_without_observable_sources_says_so(project):
+    """It printed nothing and exited 0, as if every source had been observed."""
+    project.assetfile("from assetbuild import asset\n\n@asset\ndef a():\n    return 1\n")
+    r = cli("observe", cwd=project.root)
+    assert r.returncode == 0 and r.stdout == ""
+    assert r.stderr == "no observable sources in this project: @observable_source declares one\n"
+    r = cli("observe", "--json", cwd=project.root)
+    assert (r.returncode, json.loads(r.stdout), r.stderr) == (0, {"ok": True, "observations": []}, "")
+
+
 def test_observe_api_records_and_the_next_build_compares_with_its_version(proj):
     out = assetbuild.observe(project_dir=proj.root)
     assert [(o.source, o.version, o.changed) for o in out] == [("orders_api", "etag1", True), ("plain_api", "v1", True)]

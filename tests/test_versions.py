@@ -155,6 +155,12 @@ def test_diff_text_tables_and_bytes(proj: Project) -> None:
     assert json.loads(run(proj, "diff", "note", "--from", "0", "--json").stdout)["kind"] == "same"
     blob = json.loads(run(proj, "diff", "blob", "--json").stdout)
     assert blob["kind"] == "bytes" and blob["from"]["size"] == 8 and blob["to"]["size"] == 12
+    assert (blob["from"]["version"], blob["to"]["version"]) == (1, 0)  # the sides still say which versions
+    assert blob["to"]["built"] == "2024-03-03T09:00:00Z" and len(blob["to"]["sha256"]) == 64
+    r = run(proj, "diff", "blob")  # the text form of a bytes diff was a KeyError traceback
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    assert r.stdout.splitlines()[0].startswith("blob: version 1 (")
+    assert r.stdout.splitlines()[1].startswith("bytes differ: 8 -> 12 bytes, sha256 ")
     shown = run(proj, "diff", "rows").stdout
     assert "0 row(s) removed, 1 added" in shown and '+ {"id": 2, "square": 4}' in shown
     assert run(proj, "diff", "note").stdout.splitlines()[-2:] == ["-two", "+three"]

@@ -43,6 +43,18 @@ def check_relpath(path: object, what: str, *, file: str | None = None, line: int
     return "/".join(parts)
 
 
+def check_labels(what: str, *, group: object, description: object, metadata: object = None,
+                 file: str | None = None, line: int | None = None) -> None:
+    """``group`` and ``description`` are text, ``metadata`` a dict: ``group=3`` would be selected by
+    no ``group:NAME``, and ``metadata="x"`` would fail later in ``dict()``, naming no asset."""
+    for label, value in (("group", group), ("description", description)):
+        if value is not None and not isinstance(value, str):
+            raise DefinitionError(f"{what}: {label} must be a str, got {value!r}", file=file, line=line)
+    if metadata is not None and not isinstance(metadata, Mapping):
+        raise DefinitionError(f"{what}: metadata must be a dict of names to values, e.g. "
+                              f"metadata={{'owner': 'data-team'}}, got {metadata!r}", file=file, line=line)
+
+
 # Built-in executors that run assets in threads of the build, which nothing can stop from outside.
 UNKILLABLE_EXECUTORS = frozenset({"threads"})
 

@@ -17,6 +17,7 @@ from .declared import (  # noqa: F401  (check_name, check_relpath and UNKILLABLE
     _check_options,
     _params_of,
     check_duration,
+    check_labels,
     check_name,
     check_relpath,
 )
@@ -313,6 +314,9 @@ def asset(fn: Callable[..., Any] | None = None, *, name: str | None = None,
             f, aname, file=file, line=line, ins=ins, deps=deps, io=io, path=path, code_version=code_version,
             executor=executor, timeout=timeout, outputs=outputs, volatile=volatile, max_age=max_age, env=env,
             params=declared_params)
+        if group is not None or description is not None or metadata is not None:
+            check_labels(f"asset {aname!r}", group=group, description=description, metadata=metadata,
+                         file=file, line=line)
         if not isinstance(output_required, bool):
             raise DefinitionError(f"asset {aname!r}: output_required must be True or False, got "
                                   f"{output_required!r}", file=file, line=line)
@@ -339,7 +343,8 @@ def asset(fn: Callable[..., Any] | None = None, *, name: str | None = None,
     if fn is not None:
         if not callable(fn):
             raise DefinitionError(f"@asset used with a positional argument {fn!r}; use keywords, "
-                                  "e.g. @asset(name='x')")
+                                  "e.g. @asset(name='x')", file=sys._getframe(1).f_code.co_filename,
+                                  line=sys._getframe(1).f_lineno)
         return decorate(fn)
     return decorate
 
@@ -362,6 +367,8 @@ def source(name: str, path: str, *, description: str | None = None, group: str |
         refuse_source_freshness(name, "source", file=file, line=line)
     if not isinstance(path, str) or not path:
         raise DefinitionError(f"source {name!r}: path must be a non-empty string", file=file, line=line)
+    if group is not None or description is not None:
+        check_labels(f"source {name!r}", group=group, description=description, file=file, line=line)
     if version not in SOURCE_VERSIONS:
         raise DefinitionError(f"source {name!r}: version must be 'content' (hash the bytes) or 'mtime' "
                               f"(size and modification time), got {version!r}", file=file, line=line)
@@ -450,7 +457,8 @@ def resource(fn: Callable[..., Any] | None = None, *, name: str | None = None, v
     if fn is not None:
         if not callable(fn):
             raise DefinitionError(f"@resource used with a positional argument {fn!r}; use keywords, "
-                                  "e.g. @resource(version='2')")
+                                  "e.g. @resource(version='2')", file=sys._getframe(1).f_code.co_filename,
+                                  line=sys._getframe(1).f_lineno)
         return decorate(fn)
     return decorate
 
@@ -496,6 +504,9 @@ def observable_source(fn: Callable[..., Any] | None = None, *, name: str | None 
                                   file=file, line=line)
         every = check_duration(poll, f"observable source {sname!r}: poll", file=file, line=line) \
             if poll is not None else None
+        if group is not None or description is not None:
+            check_labels(f"observable source {sname!r}", group=group, description=description, file=file,
+                         line=line)
         d = ObservableSourceDef(sname, f, every, group, description, file, line)
         try:
             f.__assetbuild_observable_source__ = d  # type: ignore[attr-defined]
@@ -508,6 +519,7 @@ def observable_source(fn: Callable[..., Any] | None = None, *, name: str | None 
     if fn is not None:
         if not callable(fn):
             raise DefinitionError(f"@observable_source used with a positional argument {fn!r}; use keywords, "
-                                  "e.g. @observable_source(poll=60)")
+                                  "e.g. @observable_source(poll=60)", file=sys._getframe(1).f_code.co_filename,
+                                  line=sys._getframe(1).f_lineno)
         return decorate(fn)
     return decorate

@@ -8,11 +8,12 @@ Declaring checks the function's options with ``@asset``'s own checks (``_check_o
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from . import definitions
-from .declared import _check_options, check_name, check_relpath
+from .declared import _check_options, check_labels, check_name, check_relpath
 from .definitions import AssetDef
 from .errors import DefinitionError
 
@@ -71,6 +72,9 @@ def multi_asset(fn: Callable[..., Any] | None = None, *, outs: Mapping[str, Out]
             f, mname, file=file, line=line, ins=ins, deps=deps, io=None, path=None, code_version=code_version,
             executor=executor, timeout=timeout, outputs=None, volatile=volatile, max_age=max_age, env=env,
             params=declared_params, what="multi-asset")
+        if group is not None or description is not None or metadata is not None:
+            check_labels(f"multi-asset {mname!r}", group=group, description=description, metadata=metadata,
+                         file=file, line=line)
         policy = None
         if freshness is not None or auto is not None or schedule is not None or timezone is not None:
             from .declared import check_policy
@@ -102,7 +106,8 @@ def multi_asset(fn: Callable[..., Any] | None = None, *, outs: Mapping[str, Out]
     if fn is not None:
         if not callable(fn):
             raise DefinitionError(f"@multi_asset used with a positional argument {fn!r}; use keywords, "
-                                  "e.g. @multi_asset(outs={'a': Out(), 'b': Out()})")
+                                  "e.g. @multi_asset(outs={'a': Out(), 'b': Out()})",
+                                  file=sys._getframe(1).f_code.co_filename, line=sys._getframe(1).f_lineno)
         return decorate(fn)
     return decorate
 

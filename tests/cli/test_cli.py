@@ -234,6 +234,14 @@ def test_help_teaches(tmp_path):
     assert "--keep-going" in r.stdout and "Exit status" in r.stdout
 
 
+def test_status_help_names_every_state_and_reason_status_prints(tmp_path):
+    """It named four states (status also prints overdue) and left out stored-before and the
+    skipped note, which status prints as reasons."""
+    text = " ".join(cli("status", "--help", cwd=tmp_path).stdout.split())
+    for word in ("fresh", "stale", "missing", "failed", "overdue", "stored-before", "skipped"):
+        assert word in text, word
+
+
 def test_help_imports_click_and_the_command_line_only(tmp_path):
     """`assetbuild --help` (no plugin installed) loads no plugin manager, no engine, no store:
     its cost is the interpreter's and click's start-up, and the commands' declarations."""

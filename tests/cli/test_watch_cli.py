@@ -176,6 +176,21 @@ def test_usage_errors_exit_2(proj):
     assert r.returncode == 2 and "--debounce" in r.stderr
 
 
+@pytest.mark.parametrize("json_mode", [False, True], ids=["text", "json"])
+def test_a_selection_that_names_nothing_exits_2_instead_of_watching(proj, json_mode):
+    """`watch totl` (a typo) watched on, rebuilding nothing after every save; as for `build`, an
+    item that matches nothing is a usage error (a broken AssetFile still keeps it watching)."""
+    r = subprocess.run([sys.executable, "-m", "assetbuild", "watch", "totl", *(["--json"] if json_mode else [])],
+                       cwd=proj, env=clean_env(), capture_output=True, text=True, timeout=20)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert r.stderr.splitlines() == ["assetbuild: error: no asset named 'totl' (did you mean 'total'?)"]
+    assert "Traceback" not in r.stderr and "watching" not in r.stdout
+    if json_mode:
+        import json
+
+        assert json.loads(r.stdout)["ok"] is False
+
+
 def test_build_options_reach_every_build_remote_included(proj, tmp_path_factory):
     """Options of `build` are options of `watch`: here the remote cache, given before the command,
     and -j with an executor."""

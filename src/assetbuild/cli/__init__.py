@@ -342,20 +342,21 @@ describe_option(watch, "as_json", "Print one JSON line per build that ran someth
 @click.pass_context
 @_handle_errors
 def status(ctx: click.Context, assets: tuple[str, ...], check: bool, each_partition: bool, **local: Any) -> None:
-    """Say whether each asset is fresh, stale, missing or failed, and why. Writes nothing.
+    """Say whether each asset is fresh, stale, missing, failed or overdue, and why. Writes nothing.
 
     failed: the key it would run under now is the key its last run failed with (the reason
-    shows the error's first line); fix the code or inputs, or build again to retry.
+    shows the error's first line); fix the code or inputs, or build again to retry. overdue:
+    it lags its inputs by more than its freshness= (see `assetbuild run`).
 
     Reasons: never-built, code-changed, upstream-changed, source-changed, source-moved,
-    source-missing, remote, output-missing, output-modified, volatile (runs on every build),
+    source-missing, remote, stored-before (its inputs are back to ones built before: a build
+    restores that value), output-missing, output-modified, volatile (runs on every build),
     expired (older than its max_age), env-changed, params-changed (a --param or pyproject's
     [tool.assetbuild.params] gives other values than its last build had), resource-changed (a
-    resource's version=), observation-changed (an observable source's version),
-    observation-failed. Observable sources are observed (their observe functions run) but
-    nothing is recorded. Exit status 0 whatever the states (with --check: 1 when any is not
-    fresh), 2 for an error in the AssetFile or in ASSETBUILD_NOW.
-    """
+    resource's version=), observation-changed, observation-failed; skipped notes that its
+    latest run returned Skip. Observable sources are observed, nothing is recorded. Exit status
+    0 whatever the states (--check: 1 when any is not fresh), 2 for an error in the AssetFile or in
+    ASSETBUILD_NOW."""
     from .. import output, session
 
     opts, rep = _setup(ctx, local)

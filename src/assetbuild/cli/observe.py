@@ -62,6 +62,8 @@ def observe(ctx: click.Context, names: tuple[str, ...], **local: Any) -> None:
     text = format_observations(results, as_json=bool(opts.get("as_json")))
     if text:
         click.echo(text)
+    elif not results and not opts.get("as_json"):  # (NAMES that name nothing were refused)
+        click.echo("no observable sources in this project: @observable_source declares one", err=True)
     sys.stdout.flush()
     if not all(o.ok for o in results):
         ctx.exit(1)

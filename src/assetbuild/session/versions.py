@@ -182,4 +182,6 @@ def diff(asset: str, from_version: int = 1, to_version: int = 0, *, project_dir:
         finally:
             store.close()
     (a_info, a), (b_info, b) = sides
-    return {"asset": asset, "from": a_info, "to": b_info, **diff_values(asset, a, b)}
+    found = diff_values(asset, a, b)  # bytes: "from"/"to" give each side's size and sha256, added to its info
+    return {"asset": asset, "from": {**a_info, **found.pop("from", {})}, "to": {**b_info, **found.pop("to", {})},
+            **found}
