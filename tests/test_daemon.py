@@ -273,6 +273,19 @@ def clean(orders):
     assert rows[-1]["error"].startswith("AssetFile:2:")  # recorded too
 
 
+@pytest.mark.parametrize("once", [True, False], ids=["once", "loop"])
+def test_a_selection_that_names_nothing_exits_2_and_records_no_tick(project, once):
+    """`run totl` (a typo) ticked on for ever, recording the error every 30 s; as for build and
+    watch, an item that matches nothing when the run starts is a usage error: one line, exit 2,
+    no tick recorded."""
+    pipeline(project)
+    r = subprocess.run(cli_cmd("run", "totl", *(["--once"] if once else [])), cwd=project.root,
+                       env=clean_env(ASSETBUILD_NOW=at("08:00")), capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert r.stderr.startswith("assetbuild: error: no asset named 'totl'") and len(r.stderr.splitlines()) == 1
+    assert assetbuild.list_ticks(project_dir=project.root) == []
+
+
 def test_run_says_once_when_no_selected_asset_has_a_policy(project):
     """A new user's `assetbuild run` in a project without auto=/freshness=/schedule= built
     nothing, tick after tick, saying only 'nothing to do (0 evaluated)'."""

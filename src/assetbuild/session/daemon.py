@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import AssetbuildError, DefinitionError
+from ..errors import AssetbuildError, DefinitionError, SelectionError
 from ..output import Reporter
 from ..policies import NS, Freshness, Request
 from ..reports import BuildResult, ObservationResult, run_id
@@ -121,7 +121,7 @@ def run(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "."
         try:
             while True:
                 t = one_tick(root, assetfile, cache, assets, jobs=jobs, reporter=rep,
-                             plugin_manager=plugin_manager, on_alert=on_alert, state=state)
+                             plugin_manager=plugin_manager, on_alert=on_alert, state=state, first=ticks == 0)
                 ticks += 1
                 failed += bool(t.failed or t.error)
                 if not (once and t.exception is not None):
@@ -169,8 +169,11 @@ def _daemon_lock(root: Path, assetfile: str | None, cache: Path) -> Iterator[Non
 
 def one_tick(root: Path, assetfile: str | None, cache: Path, assets: Sequence[str], *,
              jobs: int | str | None, reporter: Reporter, plugin_manager: Any, on_alert: str | None = None,
-             state: LoopState | None = None) -> Tick:
-    """Reload, observe what is due, evaluate the policies, build what they request, record."""
+             state: LoopState | None = None, first: bool = False) -> Tick:
+    """Reload, observe what is due, evaluate the policies, build what they request, record.
+    ``first``: the run's first tick, where a selection that names nothing is the command's
+    mistake (raised, not recorded: ``run totl`` exits 2 as ``build totl`` does, instead of
+    ticking on with the error), not a change to the project since."""
     from ..clock import now_ns
     from ..output import describe_error
 
@@ -180,7 +183,7 @@ def one_tick(root: Path, assetfile: str | None, cache: Path, assets: Sequence[st
                                           plugin_manager=plugin_manager) as project:
             _tick(project, assets, tick, jobs, on_alert, state)
     except AssetbuildError as e:
-        if isinstance(e, DaemonRunning):
+        if isinstance(e, DaemonRunning) or (first and isinstance(e, SelectionError)):
             raise
         tick.error = describe_error(e)
         tick.exception = e
