@@ -114,6 +114,11 @@ def sig_of(path: str) -> Sig | None:
     return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
 
 
+def sig_from(st: os.stat_result) -> Sig:
+    """``sig_of``'s signature of a stat already taken (a file just written: ``Workspace.written``)."""
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
+
+
 def probe(path: str) -> tuple[int, int] | None:
     """Touch ``path`` (an existing file) and return (device, mtime_ns): the filesystem's clock
     now, as it stamps the files it modifies. Signatures taken after this call are racy when

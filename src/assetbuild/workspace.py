@@ -30,6 +30,7 @@ from typing import Any, Protocol
 
 from .atomicfile import IN_THE_WAY, dir_in_the_way, make_way, sweep_temps, write_atomically
 from .errors import SourceMissing, SourceUnusable
+from .snapshot import sig_from
 
 _CHUNK = 1 << 20
 _SPOOL_MIN = 1 << 20  # a produced file from this size on is copied into the store, never read whole
@@ -119,8 +120,8 @@ class Workspace:
         self._dirs: set[str] = set()  # output directories known to exist
         self._made: set[str] = set()  # ...those this build made (a cold build's out/): in_the_way looks at nothing there
         self._absent: set[str] = set()  # path outputs in_the_way found nothing at (write_path's guess)
-        # each path output written, by absolute path -> its signature as written (snapshot.sig_of's
-        # form): the snapshot records it without a second stat (session.snapshots)
+        # each path output written, by absolute path -> its signature as written (snapshot.sig_from):
+        # the snapshot records it without a second stat (session.snapshots)
         self.written: dict[str, tuple[int, int, int, int, int]] = {}
         self._staging_root: str | None = None
 
@@ -281,7 +282,7 @@ class Workspace:
         except IsADirectoryError:  # a directory where the file goes: only an empty one makes way
             make_way(p)
             st = write_atomically(p, data, crash_at="path-rename")
-        self.written[p] = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
+        self.written[p] = sig_from(st)
         return stat_sig(st)
 
     def in_the_way(self, rel: str) -> str | None:
