@@ -46,6 +46,20 @@ def test_the_core_wheel_installs_in_a_fresh_venv_and_builds_the_demo(tmp_path):
     again = subprocess.run([str(venv / "bin" / "assetbuild")], cwd=demo, capture_output=True, text=True, env=env,
                            timeout=300)
     assert again.returncode == 0 and again.stdout.startswith("0 built"), again.stdout
+    # the command is bin/assetbuild, with this venv's interpreter: an installer's generated wrapper
+    # would import `re` before assetbuild, in every command
+    command = (venv / "bin" / "assetbuild").read_text()
+    assert command.splitlines()[1:] == (REPO / "bin" / "assetbuild").read_text().splitlines()[1:]
+    assert command.startswith(f"#!{venv}/bin/python"), command.splitlines()[0]
+    timed = {**env, "PYTHONPROFILEIMPORTTIME": "1", "ASSETBUILD_SNAPSHOT": "explain", "ASSETBUILD_CHECK_SNAPSHOT": "0"}
+    for _ in range(2):  # (an environment the snapshot records: the first of these builds is a full one)
+        null = subprocess.run([str(venv / "bin" / "assetbuild")], cwd=demo, capture_output=True, text=True,
+                              env=timed, timeout=300)
+    lines = null.stderr.splitlines()
+    imported = {line.rsplit("|", 1)[1].strip() for line in lines if line.startswith("import time:")}
+    said = [line for line in lines if not line.startswith("import time:")]
+    assert null.returncode == 0 and null.stdout.startswith("0 built") and "snapshot: answers" in said, said
+    assert "assetbuild.snapshot" in imported and not imported & {"re", "click", "typing", "assetbuild.cli"}, said
 
 
 NPY_ASSETFILE = '''
