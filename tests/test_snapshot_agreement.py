@@ -140,12 +140,11 @@ class Copy:
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text(text)
 
-    def start(self, check: bool, elsewhere: str | None = None) -> subprocess.Popen[str]:
+    def start(self, check: bool, elsewhere: str | None = None, args: tuple[str, ...] = ("--json",)) -> subprocess.Popen[str]:
         # (explicitly: the tests' conftest turns the check on for every command)
         env = clean_env(ASSETBUILD_SNAPSHOT="explain" if self.snapshot_on else "0",
                         ASSETBUILD_CHECK_SNAPSHOT="1" if check else "0", **self.env)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(self.site), os.environ.get("PYTHONPATH")) if p)
-        args: tuple[str, ...] = ("--json",)
         if elsewhere:  # (the project directory is then not on sys.path as the command starts)
             args = ("-C", str(self.root) if elsewhere == "absolute" else self.root.name, *args)
         return subprocess.Popen(cli_cmd(*args), cwd=self.root.parent if elsewhere else self.root, env=env, text=True,
@@ -167,6 +166,7 @@ class Twins:
     checked: int = 0
     incremental: int = 0  # builds in which only data files changed (the rest cached as recorded)
     sliced: int = 0  # ... which loaded only part of the project (snapshot.slice_of)
+    dry_answered: int = 0  # dry runs (-n) the snapshot answered
     log: list[str] = field(default_factory=list)
 
     @classmethod
@@ -356,6 +356,17 @@ class Twins:
             self.sliced += "; the build loads " in line  # only the assets it decides, and those they read
         self.log.append(line)
 
+    def dry_run(self) -> None:
+        """``-n`` in both copies (the snapshot's answer, when it holds, against the CLI's dry
+        run): the same lines and exit status; nothing written (the next build checks that)."""
+        procs = [c.start(False, self.spec.elsewhere, ("-n",)) for c in self.copies]
+        (snap_out, snap_err), (full_out, full_err) = (p.communicate(timeout=120) for p in procs)
+        where = f"-n after {self.log}"
+        assert procs[0].returncode == procs[1].returncode, f"{where}\n{snap_err}\n---\n{full_err}"
+        assert snap_out.replace(str(self.snap.root.parent), "<copy>") == \
+            full_out.replace(str(self.full.root.parent), "<copy>"), f"{where}\n{snap_err}"
+        self.dry_answered += "snapshot: answers" in snap_err
+
 
 def _undecided_as_cached(snap: dict, full: dict) -> None:
     """The one difference accepted (test_a_build_that_stops_at_a_failure_agrees_but_for_what_it_did_not_run):
@@ -435,8 +446,9 @@ STEPS = st.lists(st.tuples(st.lists(EDITS, min_size=1, max_size=2), st.booleans(
 def test_the_snapshot_and_the_full_path_agree_on_every_decision() -> None:
     """Random edits, each followed by a build of both copies that must agree; two builds
     without an edit halfway, so that every example has the snapshot answer once (every
-    other example under the check: the full path runs too, and compares)."""
-    totals = {"answered": 0, "checked": 0, "incremental": 0, "sliced": 0, "examples": 0}
+    other example under the check: the full path runs too, and compares), the second after a
+    dry run (-n) of both copies, which must agree too."""
+    totals = {"answered": 0, "checked": 0, "incremental": 0, "sliced": 0, "dry_answered": 0, "examples": 0}
 
     @settings(max_examples=EXAMPLES or 30, deadline=None, database=None, derandomize=not EXAMPLES,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -452,18 +464,20 @@ def test_the_snapshot_and_the_full_path_agree_on_every_decision() -> None:
             twins.apply(("none",))  # decides again the outputs the last build wrote (racy), records
             twins.build()
             twins.apply(("none",))
+            twins.dry_run()  # (the snapshot answers it, as it does the build below, if that build is null)
             twins.build(check=totals["examples"] % 2 == 1)
             for edits, check in after:
                 for edit in edits:
                     twins.apply(edit)
                 twins.build(check)
-            for k in ("answered", "checked", "incremental", "sliced"):
+            for k in ("answered", "checked", "incremental", "sliced", "dry_answered"):
                 totals[k] += getattr(twins, k)
             totals["examples"] += 1
 
     run()
     # else agreement proves nothing of the fast path, of incremental builds, or of the check
     assert totals["answered"] > totals["checked"] > 0 and totals["incremental"] >= totals["sliced"] > 0, totals
+    assert totals["dry_answered"] > 0, totals
 
 
 # --- disagreements the property test found, each in its smallest form --------------------------

@@ -8,7 +8,8 @@ in a directory holding an AssetFile, first asks ``assetbuild.snapshot`` whether 
 proved this one would find every asset cached. If so it prints what that build would print and
 exits, having imported neither click nor the engine. If not, that build runs without click
 (``plain_build``: it has no option to parse), which an incremental build feels; every other
-command line goes to the CLI.
+command line goes to the CLI. ``-n`` (without ``--json``) asks the same question: if the
+snapshot answers, nothing would run, and it says so; if not, the CLI's dry run looks.
 
 - ``ASSETBUILD_SNAPSHOT=0``: never answer from the snapshot (the full path always runs).
 - ``ASSETBUILD_SNAPSHOT=explain``: say on stderr whether the snapshot answered, and if not why.
@@ -28,13 +29,14 @@ _STARTED = time.perf_counter()
 # sys.path as the command started (a build records it; loading a project changes it meanwhile)
 START_PATH = list(sys.path)
 
-_FLAGS = {"--json": "json", "-q": "quiet", "--quiet": "quiet"}
+_FLAGS = {"--json": "json", "-q": "quiet", "--quiet": "quiet", "-n": "dry_run", "--dry-run": "dry_run"}
 
 
 def fast_form(argv: list[str]) -> dict[str, object] | None:
-    """The options of a command line the snapshot may answer (a plain build of everything), or
-    None: ``[-C DIR] [build] [--json] [-q]``, the options in any order after the command."""
-    form: dict[str, object] = {"json": False, "quiet": False, "directory": None}
+    """The options of a command line the snapshot may answer (a plain build of everything, or
+    its dry run), or None: ``[-C DIR] [build] [--json] [-q] [-n]``, the options in any order
+    after the command; not ``-n`` with ``--json`` (its document says why for each asset)."""
+    form: dict[str, object] = {"json": False, "quiet": False, "directory": None, "dry_run": False}
     args = list(argv)
     if args[:1] in (["-C"], ["--directory"]) and len(args) >= 2:
         form["directory"] = args[1]
@@ -46,7 +48,7 @@ def fast_form(argv: list[str]) -> dict[str, object] | None:
         if flag is None:
             return None
         form[flag] = True
-    return form
+    return None if form["json"] and form["dry_run"] else form
 
 
 def try_snapshot(form: dict[str, object], mode: str) -> bool:
@@ -65,7 +67,7 @@ def try_snapshot(form: dict[str, object], mode: str) -> bool:
     elif os.environ.get("ASSETBUILD_CACHE_DIR"):
         reason, rec = "ASSETBUILD_CACHE_DIR is set (the snapshot serves the default cache only)", None
     else:
-        form["plain"] = True  # the CLI would build this project with the defaults: plain_build may
+        form["plain"] = not form["dry_run"]  # a build with the defaults, which plain_build may run (a dry run: the CLI)
         cache_dir = os.path.join(project_dir, ".assetbuild")
         rec = snapshot.read(cache_dir)
         usable = rec is not None and not rec.get("refused")
@@ -81,7 +83,7 @@ def try_snapshot(form: dict[str, object], mode: str) -> bool:
                 reason = None
             else:  # only data changed: the build may load just the assets it decides
                 reason = f"a source or path output changed, or is too recent to trust: {found[0]}"
-                if rec is not None and lock is not None:
+                if rec is not None and lock is not None and form["plain"]:
                     _slice(rec, cache_dir, project_dir)
                 sliced = snapshot.SLICE
                 if sliced is not None:
@@ -106,6 +108,10 @@ def try_snapshot(form: dict[str, object], mode: str) -> bool:
         return False
     if document is not None:  # (read for --json only)
         sys.stdout.write(document + "\n")
+    elif form["dry_run"]:  # what ``output.dryrun.dry_run_summary`` says of a build with nothing to do
+        if not form["quiet"]:
+            sys.stdout.write(f"dry run: 0 of {rec['count']} assets would run or be restored; "
+                             "nothing was run or written\n")
     elif not form["quiet"]:
         n = rec["count"]
         sys.stdout.write(f"0 built, {n} cached, 0 restored, 0 failed, 0 skipped in "

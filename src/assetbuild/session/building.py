@@ -522,6 +522,10 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
                 from .partitioning import drop_gone_partitions
 
                 drop_gone_partitions(project, store, _firsts(project, unseen), dry_run=True)
+            if dry_run:
+                from .snapshots import check_dry_run
+
+                check_dry_run(project, assets, options, result)
         rep.build_finished(result)
         _call_hook(hook.after_build, result=result)
         return result

@@ -50,16 +50,30 @@ def wanted(project: Any, assets: Any, options: Any) -> bool:
         and Path(project.cache_dir) == Path(expected) / ".assetbuild"
 
 
-def _intended(assets: Any, options: Any) -> str | None:
+def _intended(assets: Any, options: Any, *, dry_run: bool = False) -> str | None:
     """The project directory of the plain build of everything the entry point saw, if this
-    build is one (see ``snapshot.INTENT``); else None."""
+    build is one (see ``snapshot.INTENT``); else None. ``dry_run``: the entry point's plain
+    ``-n`` instead."""
     intent = snapshot.INTENT
-    if intent is None or assets or options.dry_run or options.force or options.force_upstream \
+    if intent is None or assets or bool(options.dry_run) != dry_run or options.force or options.force_upstream \
             or options.only or options.partitions is not None or options.params or options.param_args \
             or options.resources or options.forced or options.tick or options.remote.url is not None:
         return None
     where = intent.get("directory")
     return os.path.abspath(str(where)) if where else os.getcwd()
+
+
+def check_dry_run(project: Any, assets: Any, options: Any, result: Any) -> None:
+    """Under ASSETBUILD_CHECK_SNAPSHOT, after the plain ``-n`` the snapshot would have answered
+    (``snapshot.EXPECTED``): fail unless this dry run, too, found every asset cached with the
+    keys and versions the snapshot recorded (the answer it prints: nothing would run)."""
+    expected = snapshot.EXPECTED
+    if expected is None or _intended(assets, options, dry_run=True) != str(project.project_dir):
+        return
+    found = [[r.asset, r.key, r.data_version] for r in result.results]
+    if not result.ok or any(r.status != "cached" for r in result.results) or found != expected["results"]:
+        raise RuntimeError("the snapshot disagrees with the dry run: it would have said that nothing "
+                           "would run, and the dry run predicts otherwise, or other keys")
 
 
 def note_directories(project_dir: Any, assets: Any, options: Any) -> None:
