@@ -300,10 +300,10 @@ def test_the_fast_path_imports_neither_click_nor_the_engine(tmp_path: Path) -> N
     assert r.stdout.strip() == "[]", r.stdout + r.stderr
 
 
-def cli_python(code: str, cwd: Path):
+def cli_python(code: str, cwd: Path, *args: str):
     import subprocess
 
-    return subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True, env=clean_env())
+    return subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, capture_output=True, text=True, env=clean_env())
 
 
 def test_the_check_fails_when_the_snapshot_would_have_answered_wrongly(tmp_path: Path) -> None:

@@ -166,7 +166,7 @@ class Twins:
     checked: int = 0
     incremental: int = 0  # builds in which only data files changed (the rest cached as recorded)
     sliced: int = 0  # ... which loaded only part of the project (snapshot.slice_of)
-    dry_answered: int = 0  # dry runs (-n) the snapshot answered
+    queries_answered: int = 0  # dry runs (-n) and status the snapshot answered
     log: list[str] = field(default_factory=list)
 
     @classmethod
@@ -356,16 +356,17 @@ class Twins:
             self.sliced += "; the build loads " in line  # only the assets it decides, and those they read
         self.log.append(line)
 
-    def dry_run(self) -> None:
-        """``-n`` in both copies (the snapshot's answer, when it holds, against the CLI's dry
-        run): the same lines and exit status; nothing written (the next build checks that)."""
-        procs = [c.start(False, self.spec.elsewhere, ("-n",)) for c in self.copies]
-        (snap_out, snap_err), (full_out, full_err) = (p.communicate(timeout=120) for p in procs)
-        where = f"-n after {self.log}"
-        assert procs[0].returncode == procs[1].returncode, f"{where}\n{snap_err}\n---\n{full_err}"
-        assert snap_out.replace(str(self.snap.root.parent), "<copy>") == \
-            full_out.replace(str(self.full.root.parent), "<copy>"), f"{where}\n{snap_err}"
-        self.dry_answered += "snapshot: answers" in snap_err
+    def queries(self) -> None:
+        """``-n`` and ``status`` in both copies (the snapshot's answer, when it holds, against
+        the CLI's): the same lines and exit status; nothing written (the next build checks that)."""
+        for args in (("-n",), ("status",)):
+            procs = [c.start(False, self.spec.elsewhere, args) for c in self.copies]
+            (snap_out, snap_err), (full_out, full_err) = (p.communicate(timeout=120) for p in procs)
+            where = f"{args} after {self.log}"
+            assert procs[0].returncode == procs[1].returncode, f"{where}\n{snap_err}\n---\n{full_err}"
+            assert snap_out.replace(str(self.snap.root.parent), "<copy>") == \
+                full_out.replace(str(self.full.root.parent), "<copy>"), f"{where}\n{snap_err}"
+            self.queries_answered += "snapshot: answers" in snap_err
 
 
 def _undecided_as_cached(snap: dict, full: dict) -> None:
@@ -447,8 +448,8 @@ def test_the_snapshot_and_the_full_path_agree_on_every_decision() -> None:
     """Random edits, each followed by a build of both copies that must agree; two builds
     without an edit halfway, so that every example has the snapshot answer once (every
     other example under the check: the full path runs too, and compares), the second after a
-    dry run (-n) of both copies, which must agree too."""
-    totals = {"answered": 0, "checked": 0, "incremental": 0, "sliced": 0, "dry_answered": 0, "examples": 0}
+    dry run (-n) and a status of both copies, which must agree too."""
+    totals = {"answered": 0, "checked": 0, "incremental": 0, "sliced": 0, "queries_answered": 0, "examples": 0}
 
     @settings(max_examples=EXAMPLES or 30, deadline=None, database=None, derandomize=not EXAMPLES,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -464,20 +465,20 @@ def test_the_snapshot_and_the_full_path_agree_on_every_decision() -> None:
             twins.apply(("none",))  # decides again the outputs the last build wrote (racy), records
             twins.build()
             twins.apply(("none",))
-            twins.dry_run()  # (the snapshot answers it, as it does the build below, if that build is null)
+            twins.queries()  # (the snapshot answers them, as it does the build below, if that build is null)
             twins.build(check=totals["examples"] % 2 == 1)
             for edits, check in after:
                 for edit in edits:
                     twins.apply(edit)
                 twins.build(check)
-            for k in ("answered", "checked", "incremental", "sliced", "dry_answered"):
+            for k in ("answered", "checked", "incremental", "sliced", "queries_answered"):
                 totals[k] += getattr(twins, k)
             totals["examples"] += 1
 
     run()
     # else agreement proves nothing of the fast path, of incremental builds, or of the check
     assert totals["answered"] > totals["checked"] > 0 and totals["incremental"] >= totals["sliced"] > 0, totals
-    assert totals["dry_answered"] > 0, totals
+    assert totals["queries_answered"] > 0, totals
 
 
 # --- disagreements the property test found, each in its smallest form --------------------------

@@ -9,7 +9,9 @@ proved this one would find every asset cached. If so it prints what that build w
 exits, having imported neither click nor the engine. If not, that build runs without click
 (``plain_build``: it has no option to parse), which an incremental build feels; every other
 command line goes to the CLI. ``-n`` (without ``--json``) asks the same question: if the
-snapshot answers, nothing would run, and it says so; if not, the CLI's dry run looks.
+snapshot answers, nothing would run, and it says so; if not, the CLI's dry run looks. So does
+``status`` (or ``status --check``) of the whole project: every asset is fresh, one line each,
+unless partitions or policies make its lines say more (``session.snapshots._plain_status``).
 
 - ``ASSETBUILD_SNAPSHOT=0``: never answer from the snapshot (the full path always runs).
 - ``ASSETBUILD_SNAPSHOT=explain``: say on stderr whether the snapshot answered, and if not why.
@@ -33,14 +35,18 @@ _FLAGS = {"--json": "json", "-q": "quiet", "--quiet": "quiet", "-n": "dry_run", 
 
 
 def fast_form(argv: list[str]) -> dict[str, object] | None:
-    """The options of a command line the snapshot may answer (a plain build of everything, or
-    its dry run), or None: ``[-C DIR] [build] [--json] [-q] [-n]``, the options in any order
-    after the command; not ``-n`` with ``--json`` (its document says why for each asset)."""
-    form: dict[str, object] = {"json": False, "quiet": False, "directory": None, "dry_run": False}
+    """The options of a command line the snapshot may answer (a plain build of everything, its
+    dry run, or its status), or None: ``[-C DIR] [build] [--json] [-q] [-n]``, the options in
+    any order after the command, not ``-n`` with ``--json`` (its document says why for each
+    asset); or ``[-C DIR] status [--check]``."""
+    form: dict[str, object] = {"json": False, "quiet": False, "directory": None, "dry_run": False, "status": False}
     args = list(argv)
     if args[:1] in (["-C"], ["--directory"]) and len(args) >= 2:
         form["directory"] = args[1]
         args = args[2:]
+    if args[:1] == ["status"]:  # (--check: exit 1 if one is not fresh; answered, none is)
+        form["status"] = True
+        return form if all(a == "--check" for a in args[1:]) else None
     if args[:1] == ["build"]:
         args = args[1:]
     for a in args:
@@ -67,7 +73,7 @@ def try_snapshot(form: dict[str, object], mode: str) -> bool:
     elif os.environ.get("ASSETBUILD_CACHE_DIR"):
         reason, rec = "ASSETBUILD_CACHE_DIR is set (the snapshot serves the default cache only)", None
     else:
-        form["plain"] = not form["dry_run"]  # a build with the defaults, which plain_build may run (a dry run: the CLI)
+        form["plain"] = not (form["dry_run"] or form["status"])  # a build with the defaults, which plain_build may run
         cache_dir = os.path.join(project_dir, ".assetbuild")
         rec = snapshot.read(cache_dir)
         usable = rec is not None and not rec.get("refused")
@@ -93,6 +99,13 @@ def try_snapshot(form: dict[str, object], mode: str) -> bool:
             document = snapshot.null_document(cache_dir, rec)
             if document is None:
                 reason = "its results file is missing or is not its own"
+        if reason is None and rec is not None and form["status"]:
+            if not rec.get("plain_status"):
+                reason = "status says more than fresh in this project (partitioned assets, policies)"
+            elif (results := snapshot.read_results(cache_dir, rec)) is None:
+                reason = "its results file is missing or is not its own"
+            else:
+                document = _fresh_lines([r[0] for r in results["results"]])
 
     check = os.environ.get("ASSETBUILD_CHECK_SNAPSHOT", "") not in ("", "0")
     if mode == "explain":
@@ -106,8 +119,8 @@ def try_snapshot(form: dict[str, object], mode: str) -> bool:
         if rec is not None and not rec.get("refused"):  # the build's recorder starts from it
             snapshot.PREVIOUS = rec
         return False
-    if document is not None:  # (read for --json only)
-        sys.stdout.write(document + "\n")
+    if document is not None:  # (read for --json, or status)
+        sys.stdout.write(document + "\n" if document else "")
     elif form["dry_run"]:  # what ``output.dryrun.dry_run_summary`` says of a build with nothing to do
         if not form["quiet"]:
             sys.stdout.write(f"dry run: 0 of {rec['count']} assets would run or be restored; "
@@ -117,6 +130,14 @@ def try_snapshot(form: dict[str, object], mode: str) -> bool:
         sys.stdout.write(f"0 built, {n} cached, 0 restored, 0 failed, 0 skipped in "
                          f"{time.perf_counter() - _STARTED:.2f}s\n")
     return True
+
+
+def _fresh_lines(names: list[str]) -> str:
+    """What ``status`` prints when every asset is fresh (``output.listing.format_status``)."""
+    from .statuslines import status_line
+
+    color, width = sys.stdout.isatty(), max(map(len, names), default=0)
+    return "\n".join([status_line("fresh", n, width, color=color) for n in names])
 
 
 def _slice(rec: dict[str, object], cache_dir: str, project_dir: str) -> None:

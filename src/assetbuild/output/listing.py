@@ -12,8 +12,7 @@ from collections.abc import Collection
 from typing import Any
 
 from ..reports import AssetStatus
-
-_STATE_COLORS = {"fresh": "32", "stale": "33", "missing": "31", "overdue": "35", "failed": "31"}
+from ..statuslines import state_word, status_line
 
 
 def format_status(rows: list[AssetStatus], *, color: bool = False, as_json: bool = False,
@@ -58,24 +57,19 @@ def _status_lines(rows: list[AssetStatus], color: bool, each_partition: bool | C
         named = {g.asset for g in grouped if not isinstance(g, AssetStatus)} & set(each_partition)
         each_partition = named or True
     lines = []
-
-    def shown(state: str) -> str:
-        code = _STATE_COLORS.get(state)
-        return f"\x1b[{code}m{state:<7}\x1b[0m" if color and code else f"{state:<7}"
-
     for g in grouped:
         if not isinstance(g, AssetStatus):
             policy = _policy(g.rows[0][1].policy or {}) if verbose and g.rows else ""
-            lines.append(f"{shown(g.state)} {g.asset}  partitioned  {g.counts_text()}{policy}")
+            lines.append(f"{state_word(g.state, color)} {g.asset}  partitioned  {g.counts_text()}{policy}")
             if each_partition is True or (each_partition and g.asset in each_partition):
                 kw = max((len(k) for k, _ in g.rows), default=0)
                 for key, r in g.rows:
                     why = "; ".join(f"{x.code}: {x.detail}" for x in r.reasons)
-                    lines.append(f"  {shown(r.state)} {key:<{kw}}  {why}".rstrip())
+                    lines.append(f"  {state_word(r.state, color)} {key:<{kw}}  {why}".rstrip())
             continue
         why = "; ".join(f"{x.code}: {x.detail}" for x in g.reasons)
         policy = _policy(g.policy or {}) if verbose else ""
-        lines.append(f"{shown(g.state)} {g.asset:<{width}}  {why}{policy}".rstrip())
+        lines.append(status_line(g.state, g.asset, width, why + policy, color=color))
     return lines
 
 

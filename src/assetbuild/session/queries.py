@@ -52,7 +52,11 @@ def status(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = 
                                       observations=observations).status(plan)
             rows = _overdue(project, store, observations, rows)
             rows = _selected(project.graph, assets, rows, context=rep.verbosity > 0)
-            return _with_policies(project.graph, rows) + _without_partitions(project.graph, assets)
+            rows = _with_policies(project.graph, rows) + _without_partitions(project.graph, assets)
+            from .snapshots import check_status
+
+            check_status(project, assets, rows)  # (ASSETBUILD_CHECK_SNAPSHOT: what the snapshot would say)
+            return rows
         finally:
             store.close()
 

@@ -63,6 +63,30 @@ def _intended(assets: Any, options: Any, *, dry_run: bool = False) -> str | None
     return os.path.abspath(str(where)) if where else os.getcwd()
 
 
+def _plain_status(graph: Any) -> bool:
+    """Whether ``status`` of the whole project, when every asset is cached, says only "fresh" and
+    each name (the entry point's answer): no partitioned asset (its line counts partitions) and
+    no policy (``freshness=`` can make an asset overdue as time passes; ``auto=``, ``schedule=``)."""
+    return not graph.partitioned and not any(
+        getattr(d, "freshness", None) is not None or getattr(d, "auto", None) is not None
+        or getattr(d, "schedule", None) is not None for d in graph.nodes.values() if isinstance(d, AssetDef))
+
+
+def check_status(project: Any, assets: Any, rows: Any) -> None:
+    """Under ASSETBUILD_CHECK_SNAPSHOT, after the plain ``status`` the snapshot would have
+    answered (``snapshot.EXPECTED``): fail unless every asset is fresh, for no reason, in the
+    order of the recorded results (the answer's lines)."""
+    expected, intent = snapshot.EXPECTED, snapshot.INTENT or {}
+    if expected is None or not intent.get("status") or assets:
+        return
+    where = intent.get("directory")
+    if (os.path.abspath(str(where)) if where else os.getcwd()) != str(project.project_dir):
+        return
+    if any(r.state != "fresh" or r.reasons for r in rows) or [r.asset for r in rows] != [t[0] for t in expected["results"]]:
+        raise RuntimeError("the snapshot disagrees with status: it would have said that every asset "
+                           "is fresh, in its recorded order, and status says otherwise")
+
+
 def check_dry_run(project: Any, assets: Any, options: Any, result: Any) -> None:
     """Under ASSETBUILD_CHECK_SNAPSHOT, after the plain ``-n`` the snapshot would have answered
     (``snapshot.EXPECTED``): fail unless this dry run, too, found every asset cached with the
@@ -447,13 +471,15 @@ class Recorder:
             return None, str(e)
         declared = sorted({n for d in self.project.graph.nodes.values() for n in getattr(d, "env", ()) or ()}) \
             if self.project.sliced is None else (self.previous or {})["declared_env"]
+        plain_status = _plain_status(self.project.graph) if self.project.sliced is None \
+            else bool((self.previous or {}).get("plain_status"))
         return {"project": root, "cache": self.cache_dir, "interpreter": list(snapshot.interpreter()),
                 "path": list(snapshot.START_PATH), "env": snapshot.watched_env(declared), "declared_env": declared,
                 "store": list(state), "written_ns": time.time_ns(), "racy": racy,
                 "dirs": [[d, t] for d, t in times.items()] + [[d, t] for d, t in carried.items()],
                 "files": [[f, s] for f, s in files.items()], "data": [list(data), packed],
                 "blobs": [[p, size] for p, size in blobs.items()], "count": len(triples), "results": triples,
-                "metadata": sorted(metadata), "checked": checked,
+                "metadata": sorted(metadata), "checked": checked, "plain_status": plain_status,
                 "asset_defs": asset_defs[0], "asset_defs_of": asset_defs[1]}, ""
 
     def _own_paths(self) -> set[str]:

@@ -1,0 +1,183 @@
+"""``assetbuild -n`` and ``assetbuild status`` answered from the snapshot: when it proves a null
+build, the dry run's one line (nothing would run) and every asset fresh, without loading the
+project; on any change, or when status would say more (partitions, policies), the CLI's, which
+writes nothing. Real commands in the project of tests/test_snapshot.py."""
+
+from __future__ import annotations
+
+import marshal
+import os
+from pathlib import Path
+
+import pytest
+from projects import clean_env, cli
+from test_snapshot import ASSETFILE, cli_python, explain, project, settled
+
+from assetbuild.entry import fast_form
+
+
+@pytest.fixture(autouse=True)
+def _answers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The snapshot answers here (tests/conftest.py has every other test check it instead)."""
+    monkeypatch.setenv("ASSETBUILD_CHECK_SNAPSHOT", "0")
+
+
+def test_the_fast_form_takes_a_dry_run_but_not_its_document() -> None:
+    assert fast_form(["-n"]) == {"json": False, "quiet": False, "directory": None, "dry_run": True, "status": False}
+    assert fast_form(["build", "--dry-run", "-q"])["dry_run"] is True  # type: ignore[index]
+    assert fast_form(["-n", "--json"]) is None  # its document says why for each asset: the CLI's
+    assert fast_form(["build", "-n", "x"]) is None  # a selection
+
+
+@pytest.mark.parametrize("args", [("-n",), ("build", "-n"), ("--dry-run",), ("-n", "-q"), ("-C", ".", "-n")])
+def test_a_dry_run_is_answered_with_the_full_paths_output(tmp_path: Path, args: tuple[str, ...]) -> None:
+    root = project(tmp_path)
+    settled(root)
+    out, line, status = explain(root, *args)
+    assert line == "snapshot: answers" and status == 0, line
+    full = cli(*args, cwd=root, env=clean_env(ASSETBUILD_SNAPSHOT="0"))
+    assert (out, status) == (full.stdout, full.returncode)
+    assert out == ("" if "-q" in args else
+                   "dry run: 0 of 3 assets would run or be restored; nothing was run or written\n")
+
+
+def _state(root: Path) -> dict[str, tuple[int, bytes]]:
+    cache = root / ".assetbuild"
+    return {str(p): (p.stat().st_mtime_ns, p.read_bytes()) for p in sorted(cache.rglob("*"))
+            if p.is_file() and p.name not in ("lock", "lock.mdb")}  # (locks: the readers of the index)
+
+
+def test_a_dry_run_after_a_change_is_the_clis_and_writes_nothing(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    settled(root)
+    (root / "data" / "raw.txt").write_text("1 2 3 4 5\n")
+    before = _state(root)
+    out, line, status = explain(root, "-n")
+    assert line.startswith("snapshot: not used: "), line  # (ASSETBUILD_NOW too: a decision may read the clock)
+    assert "the build loads" not in line  # (a slice is a build's: the dry run loads the project)
+    assert status == 0 and "dry run: 1 of 3 assets would run or be restored (2 more may run" in out, out
+    full = cli("-n", cwd=root, env=clean_env(ASSETBUILD_SNAPSHOT="0"))
+    assert (out, status) == (full.stdout, full.returncode)
+    assert _state(root) == before  # neither the snapshot nor the index was written
+    assert "3 built" in cli(cwd=root).stdout  # what it predicted
+
+
+def test_a_dry_run_with_json_is_the_clis(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    settled(root)
+    r = cli("-n", "--json", cwd=root, env=clean_env(ASSETBUILD_SNAPSHOT="explain"))
+    assert not [ln for ln in r.stderr.splitlines() if ln.startswith("snapshot:")], r.stderr  # not asked
+    assert r.returncode == 0 and '"dry_run": true' in r.stdout and '"would": null' in r.stdout
+
+
+@pytest.mark.parametrize("args", [("-n",), ("status",)])
+def test_the_fast_answers_import_neither_click_nor_the_engine(tmp_path: Path, args: tuple[str, ...]) -> None:
+    root = project(tmp_path)
+    settled(root)
+    code = ("import sys, os; sys.argv = ['assetbuild', *sys.argv[1:]]; sys.path[0] = os.getcwd()\n"
+            "import assetbuild.entry as e\n"
+            "real = os._exit\n"
+            "def leave(code):\n"
+            "    heavy = [m for m in ('click', 'lmdb', 'assetbuild.session', 'assetbuild.store') if m in sys.modules]\n"
+            "    print(heavy); sys.stdout.flush(); real(code)\n"
+            "os._exit = leave\n"
+            "e.main()\n")
+    r = cli_python(code, root, *args)
+    assert r.stdout.splitlines()[-1:] == ["[]"] and ("nothing was run" in r.stdout or "fresh   top" in r.stdout), \
+        r.stdout + r.stderr
+
+
+def test_the_check_fails_when_the_snapshot_would_have_answered_a_dry_run_wrongly(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    settled(root)
+    _, line, status = explain(root, "-n", ASSETBUILD_CHECK_SNAPSHOT="1")
+    assert status == 0 and line == "snapshot: answers (checked against the full path)", line
+    results = root / ".assetbuild" / "snapshot.results"
+    doc = marshal.loads(results.read_bytes())
+    doc["results"][0][1] = "0" * 64  # a key the dry run will not find
+    results.write_bytes(marshal.dumps(doc))
+    r = cli("-n", cwd=root, env=clean_env(ASSETBUILD_CHECK_SNAPSHOT="1"))
+    assert r.returncode != 0 and "snapshot disagrees with the dry run" in r.stderr, r.stderr
+    r = cli("-n", cwd=root)  # without the check: answered, as recorded
+    assert r.returncode == 0 and "0 of 3 assets would run" in r.stdout, r.stdout
+    assert os.path.exists(results)
+
+
+def test_the_fast_form_takes_a_plain_status() -> None:
+    assert fast_form(["status"])["status"] is True  # type: ignore[index]
+    assert fast_form(["-C", "p", "status", "--check"])["directory"] == "p"  # type: ignore[index]
+    for other in (["status", "top"], ["status", "--json"], ["status", "-v"], ["status", "--each-partition"]):
+        assert fast_form(other) is None, other
+
+
+@pytest.mark.parametrize("args", [("status",), ("status", "--check"), ("-C", ".", "status")])
+def test_a_status_is_answered_with_the_full_paths_output(tmp_path: Path, args: tuple[str, ...]) -> None:
+    root = project(tmp_path)
+    settled(root)
+    out, line, status = explain(root, *args)
+    assert line == "snapshot: answers" and status == 0, line
+    full = cli(*args, cwd=root, env=clean_env(ASSETBUILD_SNAPSHOT="0"))
+    assert (out, status) == (full.stdout, full.returncode)
+    assert out == "fresh   parsed\nfresh   total\nfresh   top\n"
+
+
+def test_a_status_in_a_terminal_is_colored_as_the_clis(tmp_path: Path) -> None:
+    import pty
+    import subprocess
+
+    from projects import cli_cmd
+
+    root = project(tmp_path)
+    settled(root)
+    outs = []
+    for mode in ("explain", "0"):
+        leader, follower = pty.openpty()
+        p = subprocess.Popen(cli_cmd("status"), cwd=root, stdin=follower, stdout=follower, stderr=subprocess.PIPE,
+                             env=clean_env(ASSETBUILD_SNAPSHOT=mode))
+        os.close(follower)
+        _, err = p.communicate(timeout=120)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # (the terminal is closed: all read)
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        os.close(leader)
+        outs.append((b"".join(chunks), err, p.returncode))
+    (fast, err, status), (full, _, full_status) = outs
+    assert b"snapshot: answers" in err and status == full_status == 0, err
+    assert fast == full and b"\x1b[32mfresh  \x1b[0m parsed" in fast, fast
+
+
+def test_a_status_that_would_say_more_is_the_clis(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    (root / "AssetFile").write_text(ASSETFILE.replace('@asset(io="json")\ndef top', '@asset(io="json", freshness="1h")\ndef top'))
+    os.utime(root / "AssetFile", (1, os.stat(root / "AssetFile").st_mtime - 60))
+    settled(root, ASSETBUILD_NOW="2026-03-01T09:00:00Z")
+    out, line, status = explain(root, ASSETBUILD_NOW="2026-03-01T09:00:00Z")
+    assert line == "snapshot: answers", line  # (the build: a policy changes no key)
+    out, line, status = explain(root, "status", ASSETBUILD_NOW="2026-03-01T09:00:00Z")
+    assert line == "snapshot: not used: status says more than fresh in this project (partitioned assets, policies)"
+    assert status == 0 and "fresh   top" in out, out
+    (root / "data" / "raw.txt").write_text("1 2 3 5\n")  # a source changed an hour and a half later
+    later = "2026-03-01T10:30:00Z"
+    out, line, status = explain(root, "status", "--check", ASSETBUILD_NOW=later)
+    assert line.startswith("snapshot: not used: "), line  # (ASSETBUILD_NOW too: a decision may read the clock)
+    full = cli("status", "--check", cwd=root, env=clean_env(ASSETBUILD_SNAPSHOT="0", ASSETBUILD_NOW=later))
+    assert (out, status) == (full.stdout, full.returncode) and status == 1 and "stale   parsed" in out, out
+
+
+def test_the_check_fails_when_the_snapshot_would_have_answered_a_status_wrongly(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    settled(root)
+    _, line, status = explain(root, "status", ASSETBUILD_CHECK_SNAPSHOT="1")
+    assert status == 0 and line == "snapshot: answers (checked against the full path)", line
+    results = root / ".assetbuild" / "snapshot.results"
+    doc = marshal.loads(results.read_bytes())
+    doc["results"].reverse()  # the lines in another order than status's
+    results.write_bytes(marshal.dumps(doc))
+    r = cli("status", cwd=root, env=clean_env(ASSETBUILD_CHECK_SNAPSHOT="1"))
+    assert r.returncode != 0 and "snapshot disagrees with status" in r.stderr, r.stderr
