@@ -38,7 +38,7 @@ def checked(total):
 '''
 
 
-@pytest.mark.parametrize("args", [[], ["build"], ["--json"], ["build", "-q", "--json"], ["-q"]])
+@pytest.mark.parametrize("args", [[], ["build"], ["--json"], ["build", "-q", "--json"], ["-q"], ["-n"], ["build", "-n", "-q"]])
 def test_the_cli_calls_session_build_with_its_defaults(args: list[str], tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """What the plain build relies on: for the fast form, the CLI passes session.build nothing
@@ -59,7 +59,9 @@ def test_the_cli_calls_session_build_with_its_defaults(args: list[str], tmp_path
     assert tuple(a[0]) == ()
     defaults = {n: p.default for n, p in inspect.signature(build).parameters.items()}
     for name, value in kw.items():
-        if name != "reporter":
+        if name == "dry_run":  # (-n: the one option the plain build passes on)
+            assert value is ("-n" in args)
+        elif name != "reporter":
             assert value == defaults[name], f"the CLI passes {name}={value!r}, the default is {defaults[name]!r}"
 
 
@@ -105,6 +107,20 @@ def test_the_plain_build_prints_and_ends_as_the_cli(tmp_path: Path, json_flag: l
     assert status == 2 and "AssetFile:" in err, err
     if json_flag:
         assert out.startswith('{"ok": false, "error": ') and '"results": []' in out, out
+
+
+def test_the_plain_dry_run_prints_and_ends_as_the_clis(tmp_path: Path) -> None:
+    a, b = _twins(tmp_path, {"AssetFile": ASSETFILE, "data/raw.txt": "1 2\n"})
+    out, err, status = _same(a, b, "-n")  # never built: no snapshot, the whole project
+    assert status == 0 and "would run     total" in out and "snapshot: not used: no snapshot" in err, out + err
+    out, err, status = _same(a, b, "-n", "-q")
+    assert status == 0 and out == ""
+    for p in (a, b):
+        assert cli(cwd=p).returncode == 0
+        (p / "data/raw.txt").write_text("100 200\n")
+    out, err, status = _same(a, b, "-n")  # the slice a build would decide (or the whole project)
+    assert status == 0 and "would run     total" in out and "may run       checked" in out, out
+    assert "nothing was run or written" in out and (a / "out/total.json").read_text() == "3"  # (as it was)
 
 
 def test_the_plain_build_with_a_directory(tmp_path: Path) -> None:

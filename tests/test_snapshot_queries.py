@@ -47,14 +47,14 @@ def _state(root: Path) -> dict[str, tuple[int, bytes]]:
             if p.is_file() and p.name not in ("lock", "lock.mdb")}  # (locks: the readers of the index)
 
 
-def test_a_dry_run_after_a_change_is_the_clis_and_writes_nothing(tmp_path: Path) -> None:
+def test_a_dry_run_after_a_change_decides_a_slice_and_writes_nothing(tmp_path: Path) -> None:
     root = project(tmp_path)
     settled(root)
     (root / "data" / "raw.txt").write_text("1 2 3 4 5\n")
     before = _state(root)
     out, line, status = explain(root, "-n")
-    assert line.startswith("snapshot: not used: "), line  # (ASSETBUILD_NOW too: a decision may read the clock)
-    assert "the build loads" not in line  # (a slice is a build's: the dry run loads the project)
+    assert line.startswith("snapshot: not used: a source or path output changed"), line
+    assert line.endswith("the build loads 3 of the 3 assets, and 0 they read"), line  # (as a build would)
     assert status == 0 and "dry run: 1 of 3 assets would run or be restored (2 more may run" in out, out
     full = cli("-n", cwd=root, env=clean_env(ASSETBUILD_SNAPSHOT="0"))
     assert (out, status) == (full.stdout, full.returncode)
@@ -181,3 +181,61 @@ def test_the_check_fails_when_the_snapshot_would_have_answered_a_status_wrongly(
     results.write_bytes(marshal.dumps(doc))
     r = cli("status", cwd=root, env=clean_env(ASSETBUILD_CHECK_SNAPSHOT="1"))
     assert r.returncode != 0 and "snapshot disagrees with status" in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("change", ["source gone", "output gone", "output edited"])
+def test_a_sliced_dry_run_says_what_the_full_one_does(tmp_path: Path, change: str) -> None:
+    """A slice predicts as the full dry run does: a restore, a failure (then the full dry run
+    says it, and what a build stopping there would not reach, each line once)."""
+    root = project(tmp_path)
+    settled(root)
+    if change == "source gone":
+        (root / "data" / "raw.txt").unlink()
+    elif change == "output gone":
+        (root / "out" / "total.json").unlink()
+    else:
+        (root / "out" / "total.json").write_text("0")
+    out, line, status = explain(root, "-n")
+    assert "the build loads" in line, line
+    full = cli("-n", cwd=root, env=clean_env(ASSETBUILD_SNAPSHOT="0"))
+    assert (out, status) == (full.stdout, full.returncode), out + "---\n" + full.stdout
+    assert ("would fail    parsed" in out and status == 1) if change == "source gone" else \
+        ("would restore total" in out and status == 0), out
+
+
+TWO = '''\
+from assetbuild import asset, source
+
+raw = source("raw", "data/raw.txt")
+other = source("other", "data/other.txt")
+
+
+@asset(io="json")
+def first(raw):
+    return raw.read_text()
+
+
+@asset(io="json")
+def second(other):
+    return other.read_text()
+'''
+
+
+def test_a_failure_a_slice_predicts_leaves_the_dry_run_to_the_full_path(tmp_path: Path) -> None:
+    """Without -k a build stops at its first failure: the full dry run says which assets it would
+    not reach (``second``, cached to a slice that decides ``first`` alone), so a slice that
+    predicts a failure says nothing, and the whole project's dry run speaks."""
+    from projects import write
+
+    root = write(tmp_path, {"AssetFile": TWO, "data/raw.txt": "a", "data/other.txt": "b"})
+    for p in root.rglob("*"):
+        os.utime(p, (1, p.stat().st_mtime - 60))
+    for _ in range(3):
+        assert cli(cwd=root).returncode == 0
+    assert explain(root)[1] == "snapshot: answers"
+    (root / "data" / "raw.txt").unlink()
+    out, line, status = explain(root, "-n")
+    assert line.endswith("the build loads 1 of the 2 assets, and 0 they read"), line
+    full = cli("-n", cwd=root, env=clean_env(ASSETBUILD_SNAPSHOT="0"))
+    assert (out, status) == (full.stdout, full.returncode), out + "---\n" + full.stdout
+    assert status == 1 and "would skip    second" in out and "1 would be skipped" in out, out

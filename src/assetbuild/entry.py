@@ -9,7 +9,8 @@ proved this one would find every asset cached. If so it prints what that build w
 exits, having imported neither click nor the engine. If not, that build runs without click
 (``plain_build``: it has no option to parse), which an incremental build feels; every other
 command line goes to the CLI. ``-n`` (without ``--json``) asks the same question: if the
-snapshot answers, nothing would run, and it says so; if not, the CLI's dry run looks. So does
+snapshot answers, nothing would run, and it says so; if not, the dry run runs without click as
+a build would, a slice of the project when only data changed (it records nothing). So does
 ``status`` (or ``status --check``) of the whole project: every asset is fresh, one line each,
 unless partitions or policies make its lines say more (``session.snapshots._plain_status``).
 
@@ -73,7 +74,7 @@ def try_snapshot(form: dict[str, object], mode: str) -> bool:
     elif os.environ.get("ASSETBUILD_CACHE_DIR"):
         reason, rec = "ASSETBUILD_CACHE_DIR is set (the snapshot serves the default cache only)", None
     else:
-        form["plain"] = not (form["dry_run"] or form["status"])  # a build with the defaults, which plain_build may run
+        form["plain"] = not form["status"]  # a build (or dry run) with the defaults, which plain_build may run
         cache_dir = os.path.join(project_dir, ".assetbuild")
         rec = snapshot.read(cache_dir)
         usable = rec is not None and not rec.get("refused")
@@ -161,9 +162,10 @@ def _slice(rec: dict[str, object], cache_dir: str, project_dir: str) -> None:
 
 
 def plain_build(form: dict[str, object]) -> None:
-    """Build as the CLI's ``build`` would for the fast form, without importing click: every
-    option but these at its default, which is ``session.build``'s own (``tests/test_entry.py``
-    holds the CLI to that); the same output, errors and exit status. Ends the process."""
+    """Build (or dry-run) as the CLI's ``build`` would for the fast form, without importing
+    click: every option but these at its default, which is ``session.build``'s own
+    (``tests/test_entry.py`` holds the CLI to that); the same output, errors and exit status.
+    Ends the process."""
     from . import output, session
     from .errors import AssetbuildError
     from .exiting import exit_now
@@ -175,7 +177,7 @@ def plain_build(form: dict[str, object]) -> None:
             os.chdir(str(form["directory"]))
         reporter = output.Reporter(verbosity=-1 if form["quiet"] else 0, json_mode=as_json, asset_logs=True)
         try:
-            result = session.build((), reporter=reporter)
+            result = session.build((), reporter=reporter, dry_run=bool(form["dry_run"]))
         except (AssetbuildError, KeyboardInterrupt) as e:
             status = output.report_error(e, as_json=as_json, command="build")
         else:

@@ -44,8 +44,9 @@ def recorder_for(project: Any, assets: Any, options: Any) -> Recorder | None:
 
 
 def wanted(project: Any, assets: Any, options: Any) -> bool:
-    """Whether this build may write the snapshot (or check the one the entry point read)."""
-    expected = _intended(assets, options)
+    """Whether this build may write the snapshot (or check the one the entry point read); a
+    dry run: whether it is the entry point's plain ``-n`` (it writes none)."""
+    expected = _intended(assets, options, dry_run=bool(options.dry_run))
     return expected is not None and str(project.project_dir) == expected \
         and Path(project.cache_dir) == Path(expected) / ".assetbuild"
 
@@ -55,7 +56,8 @@ def _intended(assets: Any, options: Any, *, dry_run: bool = False) -> str | None
     build is one (see ``snapshot.INTENT``); else None. ``dry_run``: the entry point's plain
     ``-n`` instead."""
     intent = snapshot.INTENT
-    if intent is None or assets or bool(options.dry_run) != dry_run or options.force or options.force_upstream \
+    if intent is None or assets or bool(options.dry_run) != dry_run or bool(intent.get("dry_run")) != dry_run \
+            or intent.get("status") or options.force or options.force_upstream \
             or options.only or options.partitions is not None or options.params or options.param_args \
             or options.resources or options.forced or options.tick or options.remote.url is not None:
         return None
@@ -103,7 +105,7 @@ def check_dry_run(project: Any, assets: Any, options: Any, result: Any) -> None:
 def note_directories(project_dir: Any, assets: Any, options: Any) -> None:
     """Before a build that may record a snapshot loads the project: the directories it may find
     modules in, as they are (``listings.listings_before``), which the record is checked against."""
-    expected = _intended(assets, options)
+    expected = None if options.dry_run else _intended(assets, options)
     if expected is None:
         snapshot.BEFORE = snapshot.SETTINGS = None
         return
@@ -126,7 +128,7 @@ def take_slice(project_dir: Any, assetfile: Any, cache_dir: Any, assets: Any, op
     sliced, snapshot.SLICE = snapshot.SLICE, None
     if sliced is None or assetfile is not None or cache_dir is not None:
         return None
-    expected = _intended(assets, options)
+    expected = _intended(assets, options, dry_run=bool(options.dry_run))
     return sliced if expected is not None and os.path.realpath(str(project_dir)) == os.path.realpath(expected) else None
 
 
