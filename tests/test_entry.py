@@ -115,6 +115,8 @@ def test_the_plain_dry_run_prints_and_ends_as_the_clis(tmp_path: Path) -> None:
     assert status == 0 and "would run     total" in out and "snapshot: not used: no snapshot" in err, out + err
     out, err, status = _same(a, b, "-n", "-q")
     assert status == 0 and out == ""
+    out, err, status = _same(a, b, "-n", "--json")
+    assert status == 0 and out.endswith('"dry_run": true}\n'), out
     for p in (a, b):
         assert cli(cwd=p).returncode == 0
         (p / "data/raw.txt").write_text("100 200\n")

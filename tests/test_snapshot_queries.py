@@ -22,23 +22,28 @@ def _answers(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ASSETBUILD_CHECK_SNAPSHOT", "0")
 
 
-def test_the_fast_form_takes_a_dry_run_but_not_its_document() -> None:
+def test_the_fast_form_takes_a_dry_run() -> None:
     assert fast_form(["-n"]) == {"json": False, "quiet": False, "directory": None, "dry_run": True, "status": False}
     assert fast_form(["build", "--dry-run", "-q"])["dry_run"] is True  # type: ignore[index]
-    assert fast_form(["-n", "--json"]) is None  # its document says why for each asset: the CLI's
+    assert fast_form(["-n", "--json"]) == {"json": True, "quiet": False, "directory": None, "dry_run": True,
+                                           "status": False}
     assert fast_form(["build", "-n", "x"]) is None  # a selection
 
 
-@pytest.mark.parametrize("args", [("-n",), ("build", "-n"), ("--dry-run",), ("-n", "-q"), ("-C", ".", "-n")])
+@pytest.mark.parametrize("args", [("-n",), ("build", "-n"), ("--dry-run",), ("-n", "-q"), ("-C", ".", "-n"),
+                                  ("-n", "--json")])
 def test_a_dry_run_is_answered_with_the_full_paths_output(tmp_path: Path, args: tuple[str, ...]) -> None:
     root = project(tmp_path)
     settled(root)
     out, line, status = explain(root, *args)
     assert line == "snapshot: answers" and status == 0, line
     full = cli(*args, cwd=root, env=clean_env(ASSETBUILD_SNAPSHOT="0"))
-    assert (out, status) == (full.stdout, full.returncode)
-    assert out == ("" if "-q" in args else
-                   "dry run: 0 of 3 assets would run or be restored; nothing was run or written\n")
+    assert (out, status) == (full.stdout, full.returncode)  # (--json: the same document, byte for byte)
+    if "--json" in args:
+        assert out.endswith('"would": null, "reasons": []}], "dry_run": true}\n'), out
+    else:
+        assert out == ("" if "-q" in args else
+                       "dry run: 0 of 3 assets would run or be restored; nothing was run or written\n")
 
 
 def _state(root: Path) -> dict[str, tuple[int, bytes]]:
@@ -62,12 +67,15 @@ def test_a_dry_run_after_a_change_decides_a_slice_and_writes_nothing(tmp_path: P
     assert "3 built" in cli(cwd=root).stdout  # what it predicted
 
 
-def test_a_dry_run_with_json_is_the_clis(tmp_path: Path) -> None:
+def test_a_dry_run_with_json_after_a_change_is_the_clis(tmp_path: Path) -> None:
     root = project(tmp_path)
     settled(root)
-    r = cli("-n", "--json", cwd=root, env=clean_env(ASSETBUILD_SNAPSHOT="explain"))
-    assert not [ln for ln in r.stderr.splitlines() if ln.startswith("snapshot:")], r.stderr  # not asked
-    assert r.returncode == 0 and '"dry_run": true' in r.stdout and '"would": null' in r.stdout
+    (root / "data" / "raw.txt").write_text("1 2 3 4 5\n")
+    out, line, status = explain(root, "-n", "--json")
+    assert "the build loads" in line, line
+    full = cli("-n", "--json", cwd=root, env=clean_env(ASSETBUILD_SNAPSHOT="0"))
+    assert (out, status) == (full.stdout, full.returncode)
+    assert status == 0 and '"dry_run": true' in out and '"would": "run"' in out, out
 
 
 @pytest.mark.parametrize("args", [("-n",), ("status",)])

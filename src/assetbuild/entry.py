@@ -8,9 +8,9 @@ in a directory holding an AssetFile, first asks ``assetbuild.snapshot`` whether 
 proved this one would find every asset cached. If so it prints what that build would print and
 exits, having imported neither click nor the engine. If not, that build runs without click
 (``plain_build``: it has no option to parse), which an incremental build feels; every other
-command line goes to the CLI. ``-n`` (without ``--json``) asks the same question: if the
-snapshot answers, nothing would run, and it says so; if not, the dry run runs without click as
-a build would, a slice of the project when only data changed (it records nothing). So does
+command line goes to the CLI. ``-n`` asks the same question: if the snapshot answers, nothing
+would run, and it says so; if not, the dry run runs without click as a build would, a slice of
+the project when only data changed (it records nothing). So does
 ``status`` (or ``status --check``) of the whole project: every asset is fresh, one line each,
 unless partitions or policies make its lines say more (``session.snapshots._plain_status``).
 
@@ -38,8 +38,7 @@ _FLAGS = {"--json": "json", "-q": "quiet", "--quiet": "quiet", "-n": "dry_run", 
 def fast_form(argv: list[str]) -> dict[str, object] | None:
     """The options of a command line the snapshot may answer (a plain build of everything, its
     dry run, or its status), or None: ``[-C DIR] [build] [--json] [-q] [-n]``, the options in
-    any order after the command, not ``-n`` with ``--json`` (its document says why for each
-    asset); or ``[-C DIR] status [--check]``."""
+    any order after the command; or ``[-C DIR] status [--check]``."""
     form: dict[str, object] = {"json": False, "quiet": False, "directory": None, "dry_run": False, "status": False}
     args = list(argv)
     if args[:1] in (["-C"], ["--directory"]) and len(args) >= 2:
@@ -55,7 +54,7 @@ def fast_form(argv: list[str]) -> dict[str, object] | None:
         if flag is None:
             return None
         form[flag] = True
-    return None if form["json"] and form["dry_run"] else form
+    return form
 
 
 def try_snapshot(form: dict[str, object], mode: str) -> bool:
@@ -97,7 +96,11 @@ def try_snapshot(form: dict[str, object], mode: str) -> bool:
                     reason += (f"; the build loads {len(sliced['affected'])} of the {len(sliced['graph']['order'])} "
                                f"assets, and {len(sliced['frontier'])} they read")
         if reason is None and rec is not None and form["json"]:
-            document = snapshot.null_document(cache_dir, rec)
+            if form["dry_run"]:  # (not kept: made from the results)
+                results = snapshot.read_results(cache_dir, rec)
+                document = None if results is None else snapshot.null_json(results["results"], dry_run=True)
+            else:
+                document = snapshot.null_document(cache_dir, rec)
             if document is None:
                 reason = "its results file is missing or is not its own"
         if reason is None and rec is not None and form["status"]:

@@ -443,10 +443,14 @@ def cached_entries() -> Callable[[str, str, str], str]:
     return entry
 
 
-def null_json(results: list[list[str]]) -> str:
+def null_json(results: list[list[str]], *, dry_run: bool = False) -> str:
     """The ``--json`` document of a null build whose results are ``results`` ((asset, key,
-    data version) each): what the full path prints."""
+    data version) each): what the full path prints; ``dry_run``: its ``-n --json`` (each entry
+    would do nothing, for no reason)."""
     entry = cached_entries()
+    if dry_run:
+        return ('{"ok": true, "results": [' + ", ".join([entry(*r)[:-1] + ', "would": null, "reasons": []}'
+                                                         for r in results]) + '], "dry_run": true}')
     return '{"ok": true, "results": [' + ", ".join([entry(*r) for r in results]) + "]}"
 
 
