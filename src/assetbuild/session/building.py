@@ -488,25 +488,11 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
                 result = observer.with_logs(sched.build(plan, force=force, keep_going=options.keep_going,
                                                         dry_run=dry_run, only=options.only))
             else:  # the snapshot holds for the rest: decided are what a changed data file reaches
-                decide = [n for n in plan if n in snap.affected]
-                held: list[AssetResult] = []
-                if dry_run:  # its lines once it is known to stand (the full path's, in plan order)
-                    observer.finished = held.append
                 try:
-                    built = sched.build(decide, keep_going=options.keep_going, only=True, dry_run=dry_run)
-                except SliceInsufficient as e:  # before the first asset (``Recorder.before``), or from one
-                    e.done = {r.asset: r for n in decide if (r := sched.result_of(n)) is not None and r.status != "cached"}
+                    result = snap.decide_slice(sched, plan, observer, keep_going=options.keep_going, dry_run=dry_run)
+                except SliceInsufficient:
                     recorder = None  # the command's run is the one that starts over
                     raise
-                if dry_run:
-                    if any(r.status == "failed" or (r.status != "cached" and r.metadata.get("would") is None)
-                           for r in built.results):  # (a prediction: would fail, or would skip)
-                        # the full dry run says what a build stopping at the failure would not reach
-                        raise SliceInsufficient("a dry run that predicts a failure")
-                    observer.finished = on_result
-                    for r in held:
-                        on_result(r)
-                result = snap.merged(observer.with_logs(built), plan, sched)
                 outcomes.update((r.asset, r.status) for r in result.results)
             if earlier:
                 result = replace(result, results=tuple(earlier[r.asset] if r.asset in earlier and r.status == "cached"

@@ -271,6 +271,33 @@ class Recorder:
             return set(sliced["affected"])
         return set(snapshot.slice_of(self.graph, found)["affected"])
 
+    def decide_slice(self, sched: Any, plan: list[str], observer: Any, *, keep_going: bool, dry_run: bool) -> Any:
+        """The build (or dry run) over ``plan`` when the snapshot holds for the rest: the
+        affected assets decided, their other inputs' stored values used, the rest ``merged``.
+        ``SliceInsufficient`` if more is needed (``done``: what it ran first). A dry run's lines
+        wait until it stands: one that predicts a failure starts over too, as the whole
+        project's says what a build stopping there would not reach, which the slice cannot."""
+        decide = [n for n in plan if n in (self.affected or ())]
+        shown = observer.finished
+        held: list[Any] = []
+        if dry_run:  # (its lines in plan order, as the full dry run's)
+            observer.finished = held.append
+        try:
+            built = sched.build(decide, keep_going=keep_going, only=True, dry_run=dry_run)
+        except SliceInsufficient as e:  # before the first asset (``before``), or from one
+            e.done = {} if dry_run else {r.asset: r for n in decide
+                                         if (r := sched.result_of(n)) is not None and r.status != "cached"}
+            raise
+        finally:
+            observer.finished = shown
+        if dry_run:
+            if any(r.status == "failed" or (r.status != "cached" and r.metadata.get("would") is None)
+                   for r in built.results):  # (predicted: would fail, or would skip)
+                raise SliceInsufficient("a dry run that predicts a failure")
+            for r in held:
+                shown(r)
+        return self.merged(observer.with_logs(built), plan, sched)
+
     def merged(self, result: Any, plan: list[str], sched: Any) -> Any:
         """The build's result over ``plan``: the affected assets' results as decided, the
         others cached as the previous snapshot recorded them, bar those the build ran even so
