@@ -65,6 +65,32 @@ def test_the_cli_calls_session_build_with_its_defaults(args: list[str], tmp_path
             assert value == defaults[name], f"the CLI passes {name}={value!r}, the default is {defaults[name]!r}"
 
 
+@pytest.mark.parametrize("args", [["status"], ["status", "--check"]])
+def test_the_cli_calls_session_status_with_its_defaults(args: list[str], tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """What ``entry.plain_status`` relies on: for ``status [--check]`` the CLI passes
+    session.status nothing but the reporter and each keyword's own default."""
+    from assetbuild.session.queries import status
+
+    write(tmp_path, {"AssetFile": ASSETFILE, "data/raw.txt": "1 2\n"})
+    monkeypatch.chdir(tmp_path)
+    calls: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
+
+    def recording(*a: Any, **kw: Any) -> Any:
+        calls.append((a, kw))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(session_api, "status", recording, raising=False)
+    result = CliRunner().invoke(click_cli, args)
+    assert result.exit_code == 130, result.output
+    [(a, kw)] = calls
+    assert tuple(a[0]) == ()
+    defaults = {n: p.default for n, p in inspect.signature(status).parameters.items()}
+    for name, value in kw.items():
+        if name != "reporter":
+            assert value == defaults[name], f"the CLI passes {name}={value!r}, the default is {defaults[name]!r}"
+
+
 def _normal(text: str, project: Path | None = None) -> str:
     """Durations vary between runs; the twins' directories differ."""
     if project is not None:
@@ -123,6 +149,22 @@ def test_the_plain_dry_run_prints_and_ends_as_the_clis(tmp_path: Path) -> None:
     out, err, status = _same(a, b, "-n")  # the slice a build would decide (or the whole project)
     assert status == 0 and "would run     total" in out and "may run       checked" in out, out
     assert "nothing was run or written" in out and (a / "out/total.json").read_text() == "3"  # (as it was)
+
+
+def test_the_plain_status_prints_and_ends_as_the_clis(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ASSETBUILD_CHECK_SNAPSHOT", "0")  # (the check decides every asset: no slice)
+    a, b = _twins(tmp_path, {"AssetFile": ASSETFILE, "data/raw.txt": "1 2\n"})
+    for p in (a, b):
+        assert cli(cwd=p).returncode == 0 and cli(cwd=p).returncode == 0  # (the second records the snapshot)
+        (p / "data/raw.txt").write_text("100 200\n")
+    out, err, status = _same(a, b, "status", "--check")  # the slice a build would decide
+    assert status == 1 and "stale   total" in out and "the build loads" in err, out + err
+    for p in (a, b):
+        (p / "data/raw.txt").write_text("3 4\n")
+        assert cli(cwd=p).returncode == 0 and cli(cwd=p).returncode == 0
+        (p / "data/raw.txt").unlink()
+    out, err, status = _same(a, b, "status")  # a source gone: its readers cannot be built
+    assert status == 0 and "source-missing" in out and "the build loads" in err, out + err
 
 
 def test_the_plain_build_with_a_directory(tmp_path: Path) -> None:

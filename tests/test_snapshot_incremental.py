@@ -517,3 +517,36 @@ def test_a_path_output_changed_after_the_build_wrote_it_is_restored_next_time(tm
     assert {d[0]: d[1] for d in decisions(fast.stdout)} == {"first": "restored", "second": "cached"}
     assert (a / "out/first.txt").read_text() == (b / "out/first.txt").read_text() == "v1"
     assert explain(a)[1] == "snapshot: answers"
+
+
+def test_a_status_and_a_dry_run_decide_the_slice_as_the_whole_project_would(as_the_command: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The entry point's plain ``status`` and ``-n`` after only data changed: the slice is
+    loaded (a stand-in for what the decided assets read), and says what the whole project's
+    look says."""
+    import assetbuild
+    from assetbuild.session import project
+
+    root = as_the_command
+    _sliced_after_an_edit(root, monkeypatch)
+    stood_in: list[str] = []
+    real = project.stand_in
+    monkeypatch.setattr(project, "stand_in", lambda d: stood_in.append(d.name) or real(d))
+    monkeypatch.setattr(snapshot, "INTENT", {"status": True, "check": False, "directory": str(root)})
+    rows = assetbuild.status(project_dir=root)
+    assert stood_in == ["total"] and snapshot.SLICE is None  # the slice, taken
+    assert {r.asset: r.state for r in rows} == {"parsed": "fresh", "total": "fresh", "count": "stale",
+                                               "summary": "stale"}
+    assert rows == assetbuild.status(project_dir=root)  # the whole project's (no slice now)
+    _look_as_the_entry_point(root)
+    stood_in.clear()
+    monkeypatch.setattr(snapshot, "INTENT", {"json": False, "quiet": True, "dry_run": True, "directory": str(root)})
+    sliced = assetbuild.build(project_dir=root, dry_run=True)
+    assert stood_in == ["total"] and snapshot.SLICE is None
+    whole = assetbuild.build(project_dir=root, dry_run=True)
+
+    def said(result: assetbuild.BuildResult) -> list[tuple[str, str, object, object]]:
+        return [(r.asset, r.status, r.key, r.metadata.get("would")) for r in result.results]
+
+    assert said(sliced) == said(whole) and [r.to_json() for r in sliced.results] == [r.to_json() for r in whole.results]
+    assert [r.asset for r in sliced.results if r.status != "cached"] == ["count", "summary"]

@@ -247,3 +247,25 @@ def test_a_failure_a_slice_predicts_leaves_the_dry_run_to_the_full_path(tmp_path
     full = cli("-n", cwd=root, env=clean_env(ASSETBUILD_SNAPSHOT="0"))
     assert (out, status) == (full.stdout, full.returncode), out + "---\n" + full.stdout
     assert status == 1 and "would skip    second" in out and "1 would be skipped" in out, out
+
+
+@pytest.mark.parametrize("change", ["source changed", "source gone", "output gone", "output edited"])
+@pytest.mark.parametrize("check", [[], ["--check"]])
+def test_a_status_after_a_change_decides_a_slice(tmp_path: Path, change: str, check: list[str]) -> None:
+    root = project(tmp_path)
+    settled(root)
+    if change == "source changed":
+        (root / "data" / "raw.txt").write_text("1 2 3 4 5\n")
+    elif change == "source gone":
+        (root / "data" / "raw.txt").unlink()
+    elif change == "output gone":
+        (root / "out" / "total.json").unlink()
+    else:
+        (root / "out" / "total.json").write_text("0")
+    before = _state(root)
+    out, line, status = explain(root, "status", *check)
+    assert "the build loads" in line, line
+    full = cli("status", *check, cwd=root, env=clean_env(ASSETBUILD_SNAPSHOT="0"))
+    assert (out, status) == (full.stdout, full.returncode), out + "---\n" + full.stdout
+    assert status == (1 if check else 0) and ("stale" in out or "failed" in out), out
+    assert _state(root) == before

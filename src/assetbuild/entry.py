@@ -11,7 +11,8 @@ exits, having imported neither click nor the engine. If not, that build runs wit
 command line goes to the CLI. ``-n`` asks the same question: if the snapshot answers, nothing
 would run, and it says so; if not, the dry run runs without click as a build would, a slice of
 the project when only data changed (it records nothing). So does
-``status`` (or ``status --check``) of the whole project: every asset is fresh, one line each,
+``status`` (or ``status --check``) of the whole project: every asset is fresh, one line each;
+after only data changed, the slice's assets decided and the rest fresh (``plain_status``);
 unless partitions or policies make its lines say more (``session.snapshots._plain_status``).
 
 - ``ASSETBUILD_SNAPSHOT=0``: never answer from the snapshot (the full path always runs).
@@ -44,8 +45,8 @@ def fast_form(argv: list[str]) -> dict[str, object] | None:
     if args[:1] in (["-C"], ["--directory"]) and len(args) >= 2:
         form["directory"] = args[1]
         args = args[2:]
-    if args[:1] == ["status"]:  # (--check: exit 1 if one is not fresh; answered, none is)
-        form["status"] = True
+    if args[:1] == ["status"]:  # (--check: exit 1 if one is not fresh)
+        form["status"], form["check"] = True, "--check" in args[1:]
         return form if all(a == "--check" for a in args[1:]) else None
     if args[:1] == ["build"]:
         args = args[1:]
@@ -89,7 +90,7 @@ def try_snapshot(form: dict[str, object], mode: str) -> bool:
                 reason = None
             else:  # only data changed: the build may load just the assets it decides
                 reason = f"a source or path output changed, or is too recent to trust: {found[0]}"
-                if rec is not None and lock is not None and form["plain"]:
+                if rec is not None and lock is not None and (form["plain"] or (form["status"] and rec.get("plain_status"))):
                     _slice(rec, cache_dir, project_dir)
                 sliced = snapshot.SLICE
                 if sliced is not None:
@@ -201,6 +202,42 @@ def plain_build(form: dict[str, object]) -> None:
     sys.exit(status)
 
 
+def plain_status(form: dict[str, object]) -> None:
+    """``status [--check]`` of the whole project as the CLI's would be, without importing click,
+    when only data changed (``session.status`` takes the slice): the same lines, errors and exit
+    status. Ends the process."""
+    from . import output, session
+    from .errors import AssetbuildError
+    from .exiting import exit_now
+
+    status = 0
+    try:
+        if form["directory"]:
+            os.chdir(str(form["directory"]))
+        try:
+            rows = session.status((), reporter=output.Reporter(verbosity=0, asset_logs=True))
+        except (AssetbuildError, KeyboardInterrupt) as e:
+            status = output.report_error(e, command="status")
+        else:
+            text = output.format_status(rows, color=sys.stdout.isatty())
+            if text:
+                sys.stdout.write(text + "\n")
+            if form["check"] and any(r.state != "fresh" for r in rows):
+                status = 1
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader went away: as click does, quietly, status 1
+        sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - nothing may write to the pipe again
+        status = 1
+    except KeyboardInterrupt:  # before it started (click says "Aborted!")
+        sys.stderr.write("\nAborted!\n")
+        status = 1
+    from .interrupts import exit_status
+
+    status = exit_status(status)
+    exit_now(status)
+    sys.exit(status)
+
+
 def _shared_lock(path: str) -> int | None:
     """The build lock taken shared until exit (builds take it exclusive), or None if a build or
     cache command holds it (or the cache has no lock file: nothing was built there)."""
@@ -278,6 +315,8 @@ def _main() -> None:
             os._exit(0)
         if form["plain"]:
             plain_build(form)
+        if form["status"] and snapshot.SLICE is not None:
+            plain_status(form)
     from .cli import main as cli_main
 
     cli_main()

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..definitions import AssetDef
-from ..errors import SelectionError, ValueNotFound
+from ..errors import SelectionError, SliceInsufficient, ValueNotFound
 from ..graph import Graph, select
 from ..io import is_external
 from ..output import Reporter
@@ -34,6 +34,16 @@ def status(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = 
     A partition is one row (``daily[2024-01-01]``); a partitioned asset with no partition yet is
     one row of its own, state "fresh" with reason ``no-partitions``."""
     rep = reporter or Reporter(verbosity=-2)
+    from .snapshots import take_status_slice
+
+    plain = assetfile is None and cache_dir is None and remote is None and not params and not param_args
+    sliced = take_status_slice(project_dir, assets, plain=plain)
+    if sliced is not None:  # only data changed: the slice a build would decide, the rest fresh
+        try:
+            with rep.stdout_for_json(), open_project(project_dir, reporter=rep, sliced=sliced) as project:
+                return _slice_status(project, sliced)
+        except SliceInsufficient:
+            pass
     with rep.stdout_for_json(), open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir,
                                              reporter=rep) as project:
         plan = select(project.graph, assets)
@@ -59,6 +69,31 @@ def status(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = 
             return rows
         finally:
             store.close()
+
+
+def _slice_status(project: Any, sliced: dict[str, Any]) -> list[AssetStatus]:
+    """``status`` of the whole project when only data changed since the snapshot, which proves
+    the rest cached (``session.snapshots.Recorder``): the assets a build would decide, their
+    other inputs' stored values used; every other one fresh. Only for a project whose status
+    says nothing else of a cached asset (no partitions, no policies: the entry point's check)."""
+    from ..looking import _fresh
+    from ..only import stored_inputs
+    from .snapshots import Recorder
+
+    rec = Recorder(project)
+    rec.before()  # (SliceInsufficient if the snapshot no longer holds, or more changed)
+    plan = sliced["graph"]["order"]
+    decide = [n for n in plan if n in (rec.affected or ())]
+    store = open_store(project, readonly=True)
+    try:
+        sched = make_scheduler(project, store, record=False, params=project_params(project), observations={})
+        sched.standins = frozenset(sliced["frontier"])
+        stored_inputs(sched.graph, store, decide, sched.known, sched.blocked, sched.outputs.usable_version)
+        with few_collections():
+            rows = {r.asset: r for r in sched.status(decide)}
+    finally:
+        store.close()
+    return [rows.get(n) or _fresh(n) for n in plan]
 
 
 def why(asset: str, *, project_dir: str | os.PathLike[str] = ".", assetfile: str | None = None,

@@ -65,6 +65,19 @@ def _intended(assets: Any, options: Any, *, dry_run: bool = False) -> str | None
     return os.path.abspath(str(where)) if where else os.getcwd()
 
 
+def take_status_slice(project_dir: Any, assets: Any, *, plain: bool) -> dict[str, Any] | None:
+    """The slice the entry point found if this is its plain ``status`` of the whole project (a
+    project whose status says only fresh where nothing changed: ``_plain_status``), else None;
+    taken once. ``plain``: no other option than the defaults (AssetFile, cache, remote, params)."""
+    sliced, snapshot.SLICE = snapshot.SLICE, None
+    intent = snapshot.INTENT or {}
+    if sliced is None or not plain or assets or not intent.get("status"):
+        return None
+    where = intent.get("directory")
+    expected = os.path.abspath(str(where)) if where else os.getcwd()
+    return sliced if os.path.realpath(str(project_dir)) == os.path.realpath(expected) else None
+
+
 def _plain_status(graph: Any) -> bool:
     """Whether ``status`` of the whole project, when every asset is cached, says only "fresh" and
     each name (the entry point's answer): no partitioned asset (its line counts partitions) and
