@@ -253,9 +253,13 @@ def _build_as_the_command_would(root: Path):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def as_the_command(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    from assetbuild import entry
+
     root = write(tmp_path, {"AssetFile": ASSETFILE, "data/raw.txt": "1 2 3\n", "data/other.txt": "a b\n"})
     monkeypatch.setattr(snapshot, "INTENT", {"json": False, "quiet": True, "directory": str(root)})
     monkeypatch.setattr(snapshot, "START_PATH", list(sys.path))
+    monkeypatch.setattr(entry, "START_PATH", list(sys.path))  # (as the command started: the path now, not at
+    # whichever test imported the entry point first)
     monkeypatch.setattr(snapshot, "CHECK", False)
     monkeypatch.chdir(root)
     return root

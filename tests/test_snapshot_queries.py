@@ -13,8 +13,6 @@ import pytest
 from projects import clean_env, cli
 from test_snapshot import ASSETFILE, cli_python, explain, project, settled
 
-from assetbuild.entry import fast_form
-
 
 @pytest.fixture(autouse=True)
 def _answers(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -23,6 +21,8 @@ def _answers(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_the_fast_form_takes_a_dry_run() -> None:
+    from assetbuild.entry import fast_form
+
     assert fast_form(["-n"]) == {"json": False, "quiet": False, "directory": None, "dry_run": True, "status": False}
     assert fast_form(["build", "--dry-run", "-q"])["dry_run"] is True  # type: ignore[index]
     assert fast_form(["-n", "--json"]) == {"json": True, "quiet": False, "directory": None, "dry_run": True,
@@ -112,6 +112,8 @@ def test_the_check_fails_when_the_snapshot_would_have_answered_a_dry_run_wrongly
 
 
 def test_the_fast_form_takes_a_plain_status() -> None:
+    from assetbuild.entry import fast_form
+
     assert fast_form(["status"])["status"] is True  # type: ignore[index]
     assert fast_form(["-C", "p", "status", "--check"])["directory"] == "p"  # type: ignore[index]
     for other in (["status", "top"], ["status", "--json"], ["status", "-v"], ["status", "--each-partition"]):
