@@ -76,7 +76,7 @@ def _storage_options(url: str, settings: RemoteSettings) -> dict[str, Any]:
         cfg = dict(opts.get("config_kwargs") or {})
         cfg.setdefault("connect_timeout", settings.timeout)
         cfg.setdefault("read_timeout", settings.timeout)
-        cfg.setdefault("retries", {"max_attempts": 2, "mode": "standard"})
+        cfg.setdefault("retries", {"total_max_attempts": 2, "mode": "standard"})  # one retry
         opts["config_kwargs"] = cfg
         opts.setdefault("skip_instance_cache", True)
         opts.setdefault("max_concurrency", 1)  # else every GET is preceded by a HEAD (chunked reads)
