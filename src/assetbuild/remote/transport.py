@@ -183,7 +183,7 @@ class RemoteCache:
                 self.fs  # noqa: B018 - connects
             except ImportError as e:
                 self.fail(ImportError(f"{e.name or 'a package it needs'} is not installed "
-                                      "(pip install 'assetbuild[remote]')"))
+                                      "(pip install -e '.[remote]' in the assetbuild clone)"))
                 raise RemoteDown(self.down) from e
             except Exception as e:  # noqa: BLE001 - a bad URL or options, a folder we cannot create
                 self.fail(e)

@@ -238,7 +238,7 @@ def with_remote(project: Project, store: Any, remote: RemoteOptions, expected: i
     rep = project.reporter
     missing = _missing_remote_library(cfg.url)
     if missing is not None:  # asked for by name: an error; inherited from the environment: local alone
-        install = f"{missing}, which is not installed: pip install 'assetbuild[remote]'"
+        install = f"{missing}, which is not installed: pip install -e '.[remote]' in the assetbuild clone"
         if remote.url is not None:
             store.close()  # the caller opened it for this build, which ends here
             raise ConfigError(f"the remote cache {cfg.url} needs {install}")
