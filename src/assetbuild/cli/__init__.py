@@ -324,7 +324,8 @@ def watch(ctx: click.Context, assets: tuple[str, ...], debounce: float | None, *
                   **_remote_kwargs(ctx, local, opts), **_param_args(ctx, local))
 
 
-describe_option(watch, "as_json", "Print one JSON line per build that ran something (time, changed, ok, error, "
+describe_option(watch, "as_json", "Print one JSON line for the first build and each later one that ran something "
+                "(time, changed, ok, error, "
                 "results, duration_s) instead of the text lines; no summary at the end.")
 
 
