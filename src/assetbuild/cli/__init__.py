@@ -325,8 +325,7 @@ def watch(ctx: click.Context, assets: tuple[str, ...], debounce: float | None, *
 
 
 describe_option(watch, "as_json", "Print one JSON line for the first build and each later one that ran something "
-                "(time, changed, ok, error, "
-                "results, duration_s) instead of the text lines; no summary at the end.")
+                "(time, changed, ok, error, results, duration_s) instead of the text lines; no summary at the end.")
 
 
 @cli.command()
