@@ -79,7 +79,8 @@ def _runner(project: Project, options: BuildOptions) -> Any:
         project.reporter.warn(unknown)
     jobs, executor, executor_options = execution_settings(project.project_dir, jobs=options.jobs,
                                                           executor=options.executor,
-                                                          options=options.executor_options)
+                                                          options=options.executor_options,
+                                                          executors=project.executors)
     limit = timeout_setting(project.project_dir, options.timeout)
     limit_from = "--timeout" if options.timeout is not None else "timeout in pyproject.toml [tool.assetbuild]"
     n = parse_jobs(jobs)
