@@ -385,9 +385,12 @@ from .graphs import format_graph as format_graph  # noqa: E402  (the graph's tex
 
 
 def describe_error(e: Exception) -> str:
-    """An AssetbuildError as the CLI prints it: one line, DefinitionErrors as ``file:line: message``."""
-    from ..errors import DefinitionError
+    """An AssetbuildError as the CLI prints it: one line, DefinitionErrors as ``file:line: message``
+    (no AssetFile: with the command line's hint, -C and -f, as in watch mode and ticks of run)."""
+    from ..errors import DefinitionError, ProjectNotFound
 
+    if isinstance(e, ProjectNotFound):
+        return e.cli_message
     if isinstance(e, DefinitionError) and e.file:
         return display_path(e.file) + (f":{e.line}" if e.line else "") + f": {e.message}"
     return str(e)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..definitions import AssetDef, SourceDef
-from ..errors import AssetbuildError, DefinitionError, SelectionError
+from ..errors import AssetbuildError, DefinitionError, ProjectNotFound, SelectionError
 from ..loader import code_cache_names, prune_code_cache
 from ..output import Reporter
 from ..reports import WatchCycle, WatchSummary
@@ -80,8 +80,8 @@ def watch(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "
                 watcher.set_watch(last)
                 prune_code_cache(cache, project.loaded, code_cache_before)
         except AssetbuildError as e:
-            if changed is None and isinstance(e, SelectionError):  # a typo in the command, not in a file:
-                raise                                               # a usage error, as for build
+            if changed is None and isinstance(e, (SelectionError, ProjectNotFound)):  # a typo in the command
+                raise  # (or the wrong directory), not in a file: a usage error, as for build
             error = describe_error(e)
             watcher.set_watch(WatchSet(last.code_files | {assetfile_path}, last.sources, last.outputs,
                                        load_failed=True))
