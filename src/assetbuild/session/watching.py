@@ -117,7 +117,8 @@ watch_project = watch
 
 
 def _watch_set(project: Project) -> Any:
-    """What watch mode watches after this load: code files, sources, and the outputs it writes."""
+    """What watch mode watches after this load: code files (and pyproject.toml, whose params and
+    settings enter keys), sources, and the outputs it writes."""
     from ..watch import WatchSet
 
     root = project.project_dir
@@ -133,7 +134,8 @@ def _watch_set(project: Project) -> Any:
         directory = getattr(pset.definition, "directory", None)
         if directory is not None:
             sources.add(os.path.normpath(os.path.join(root, directory)))
-    return WatchSet(frozenset(project.loaded.project_files()), frozenset(sources), frozenset(outputs))
+    code = frozenset((*project.loaded.project_files(), os.path.join(root, "pyproject.toml")))
+    return WatchSet(code, frozenset(sources), frozenset(outputs))
 
 
 def _plural(n: int, word: str) -> str:
