@@ -193,7 +193,8 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 def hiding(where: Path, *packages: str) -> str:
     """A directory for PYTHONPATH whose sitecustomize makes ``packages`` unimportable, as in an
-    install without them (an extra not installed): ModuleNotFoundError naming the package."""
+    install without them (an extra not installed): ModuleNotFoundError naming the package. The
+    value keeps the PYTHONPATH this run has (a worktree's ``src``), so the command runs this code."""
     where.mkdir(parents=True, exist_ok=True)
     (where / "sitecustomize.py").write_text(
         "import sys\n"
@@ -202,7 +203,7 @@ def hiding(where: Path, *packages: str) -> str:
         f"        if name.split('.')[0] in {tuple(packages)!r}:\n"
         "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
         "sys.meta_path.insert(0, _Hide())\n")
-    return str(where)
+    return os.pathsep.join(filter(None, (str(where), os.environ.get("PYTHONPATH"))))
 
 
 def cli_cmd(*args: str) -> list[str]:

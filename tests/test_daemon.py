@@ -286,6 +286,18 @@ def test_a_selection_that_names_nothing_exits_2_and_records_no_tick(project, onc
     assert assetbuild.list_ticks(project_dir=project.root) == []
 
 
+@pytest.mark.parametrize("once", [True, False], ids=["once", "loop"])
+def test_no_assetfile_exits_2_and_makes_no_cache_there(tmp_path, once):
+    """`run` in a directory without an AssetFile (the wrong one) made a cache directory there and
+    ticked on, recording 'no AssetFile' with the Python API's hint every 30 s."""
+    r = subprocess.run(cli_cmd("run", *(["--once"] if once else [])), cwd=tmp_path, env=clean_env(),
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert r.stderr == (f"assetbuild: error: no AssetFile in {tmp_path} (use -C DIR to run in another directory, "
+                        "or -f FILE to name the file)\n")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_run_says_once_when_no_selected_asset_has_a_policy(project):
     """A new user's `assetbuild run` in a project without auto=/freshness=/schedule= built
     nothing, tick after tick, saying only 'nothing to do (0 evaluated)'."""

@@ -420,6 +420,38 @@ def a():
         project.build(executor="threads", executor_options={"x": "1"})
 
 
+class _Picky:
+    """A plugin's executor that cannot start with the options it is given."""
+
+    name = "picky"
+    description = "starts only with a whole number of workers"
+    inline = False
+    options = {"workers": "how many"}
+
+    def __init__(self, *, jobs, project_dir, project_modules, options):
+        self.workers = int(options.get("workers", jobs))
+
+
+def test_an_executor_that_cannot_start_is_one_error_naming_it(project):
+    """Its exception failed every asset sent to it, each 'cannot send it to its executor:
+    ValueError: ...', naming no executor; the build now stops with one line (exit 2) naming it."""
+    from assetbuild import PluginError, hookimpl
+    from assetbuild.plugins import get_plugin_manager
+
+    class Plugin:
+        @hookimpl
+        def register_executors(self):
+            return [_Picky]
+
+    pm = get_plugin_manager(autoload=False)
+    pm.register(Plugin(), name="picky-plugin")
+    project.assetfile("@asset(io='json')\ndef a():\n    return 1\n\n@asset(io='json')\ndef b():\n    return 2\n")
+    with pytest.raises(PluginError) as e:
+        project.build(plugin_manager=pm, executor="picky", executor_options={"workers": "x"}, jobs=2)
+    assert str(e.value) == ("the executor 'picky' could not start with options workers=x: ValueError: invalid literal "
+                            "for int() with base 10: 'x'")
+
+
 def test_jobs_values():
     assert parse_jobs(None) == 1 and parse_jobs("3") == 3 and parse_jobs(2) == 2
     assert parse_jobs("auto") == len(os.sched_getaffinity(0))

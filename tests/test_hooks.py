@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 
@@ -546,3 +547,43 @@ def test_a_failing_hook_is_a_plugin_error_and_finished_work_is_kept(project, pm)
     with pytest.raises(PluginError, match=r"after_asset hook \(broken-observer\).*observer crashed"):
         project.build(plugin_manager=pm)
     assert project.build().names("cached") == ["a", "b"]  # both were recorded before the hook ran
+
+
+@pytest.mark.parametrize("source,said", [
+    ("import assetbuild\n\n@assetbuild.hookimpl\ndef after_assets(result):\n    pass\n",
+     "assetbuild: error: the assetbuild plugin 'misnamed' (misnamed) of misnamed implements after_assets, which "
+     "is no assetbuild hook (did you mean after_asset?): rename it, or mark it "
+     "@assetbuild.hookimpl(optionalhook=True) if it is a later assetbuild's"),
+    ("import assetbuild\n\n@assetbuild.hookimpl\ndef after_asset(res):\n    pass\n",
+     "assetbuild: error: cannot load the assetbuild plugin 'misnamed' (misnamed) of misnamed: "
+     "PluginValidationError: Plugin 'misnamed' for hook 'after_asset'; hookimpl definition: after_asset(res); "
+     "Argument(s) {'res'} are declared in the hookimpl but can not be found in the hookspec (uninstall it, or "
+     "set ASSETBUILD_DISABLE_PLUGIN_AUTOLOAD=1 to load no installed plugins)"),
+    ("import no_such_module_for_the_plugin\n",
+     "assetbuild: error: cannot load the assetbuild plugin 'misnamed' (misnamed) of misnamed: "
+     "ModuleNotFoundError: No module named 'no_such_module_for_the_plugin' (uninstall it, or "
+     "set ASSETBUILD_DISABLE_PLUGIN_AUTOLOAD=1 to load no installed plugins)"),
+])
+def test_a_plugin_that_cannot_work_is_one_line_naming_it_and_the_way_out(project, tmp_path, source, said):
+    """A hook whose name assetbuild does not know would never be called: refused like a wrong
+    argument name, not ignored; each says how to build without the plugin."""
+    from projects import cli
+
+    _two_assets(project)
+    env = installed_plugin(tmp_path, "misnamed", source)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, (env["PYTHONPATH"], os.environ.get("PYTHONPATH"))))
+    r = cli("build", cwd=project.root, env=env)
+    assert r.returncode == 2 and r.stderr.strip() == said, r.stderr
+    r = cli("build", cwd=project.root, env={**env, "ASSETBUILD_DISABLE_PLUGIN_AUTOLOAD": "1"})
+    assert r.returncode == 0, r.stderr
+
+
+def test_a_hook_of_a_later_assetbuild_marked_optional_is_accepted(project, tmp_path):
+    from projects import cli
+
+    _two_assets(project)
+    env = installed_plugin(tmp_path, "later", "import assetbuild\n\n@assetbuild.hookimpl(optionalhook=True)\n"
+                                              "def before_everything():\n    raise AssertionError('never called')\n")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, (env["PYTHONPATH"], os.environ.get("PYTHONPATH"))))
+    r = cli("build", cwd=project.root, env=env)
+    assert r.returncode == 0 and r.stderr == "", r.stderr

@@ -389,6 +389,24 @@ def test_file_remote_folder_is_created(checkouts, tmp_path):
     assert r.ok and (folder / "records").is_dir()
 
 
+@pytest.mark.parametrize("url", ["s3:/bucket/team", "s3:bucket/team", "file:/tmp/x"])
+def test_a_url_missing_its_slashes_is_refused_not_made_a_folder(checkouts, url, monkeypatch):
+    """`--remote s3:/bucket/team` (one slash) was a plain path: a folder named 's3:' in the
+    working directory became the 'remote', silently, and nothing was shared."""
+    from assetbuild.errors import ConfigError
+
+    a = checkouts()
+    scheme, rest = url.split(":", 1)
+    with pytest.raises(ConfigError) as e:
+        a.build(url)
+    assert str(e.value) == (f"--remote {url}: a URL's scheme is followed by '://' (did you mean "
+                            f"{scheme}://{rest.lstrip('/')}?); a folder is a path or file:///path")
+    monkeypatch.setenv("ASSETBUILD_REMOTE", url)
+    with pytest.raises(ConfigError, match=r"^\$ASSETBUILD_REMOTE "):
+        a.build(None)
+    assert not (a.root / f"{scheme}:").exists()  # (a relative folder is the project's)
+
+
 # --- a remote that is down, slow or wrong never fails a build ----------------------------------
 
 def _free_port() -> int:
@@ -407,9 +425,9 @@ def test_server_down_builds_locally_with_one_warning(checkouts, s3_env, monkeypa
     assert len(a.warnings) == 1 and "is unavailable" in a.warnings[0], a.warnings
 
 
-@pytest.mark.slow
 def test_slow_server_is_bounded_by_the_timeout(checkouts, s3_env, monkeypatch):
-    """A server that accepts connections and never answers: the build waits about the timeout, once."""
+    """A server that accepts connections and never answers: the build waits the timeout of one
+    request and of its one retry (each a connection of its own), then builds locally."""
     srv = socket.socket()
     srv.bind(("127.0.0.1", 0))
     srv.listen(64)
@@ -430,7 +448,7 @@ def test_slow_server_is_bounded_by_the_timeout(checkouts, s3_env, monkeypatch):
     try:
         a = checkouts()
         t0 = time.monotonic()
-        r = a.build("s3://cache/team", remote_timeout=1)
+        r = a.build("s3://cache/team", remote_timeout=0.5)
         took = time.monotonic() - t0
     finally:
         stop.set()
@@ -439,6 +457,7 @@ def test_slow_server_is_bounded_by_the_timeout(checkouts, s3_env, monkeypatch):
             c.close()
         srv.close()
     assert r.ok and a.ran == ALL
+    assert len(held) == 2, len(held)  # the listing and its retry; then the remote is left alone
     assert took < 20, took
     assert len(a.warnings) == 1 and "is unavailable" in a.warnings[0], a.warnings
 
@@ -455,6 +474,20 @@ def test_unknown_protocol_is_one_warning(checkouts):
     r = a.build("nosuchproto://x/y")
     assert r.ok and a.ran == ALL
     assert len(a.warnings) == 1 and "nosuchproto" in a.warnings[0] and "unavailable" in a.warnings[0], a.warnings
+
+
+def test_a_protocol_whose_library_is_missing_names_it(checkouts):
+    """gs:// without gcsfs said 'a package it needs is not installed (pip install ...[remote])',
+    and the remote extra does not have it: fsspec's own words name the package."""
+    import importlib.util
+
+    if importlib.util.find_spec("gcsfs") is not None:
+        pytest.skip("gcsfs is installed here: gs:// has its library")
+    a = checkouts()
+    r = a.build("gs://bucket/team")
+    assert r.ok and a.ran == ALL
+    assert len(a.warnings) == 1 and "gcsfs" in a.warnings[0] and "the remote extra has fsspec and s3fs" in \
+        a.warnings[0], a.warnings
 
 
 def test_dry_run_does_not_touch_the_remote(checkouts, tmp_path):

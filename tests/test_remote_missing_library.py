@@ -35,7 +35,7 @@ def test_an_explicit_remote_without_fsspec_is_exit_2_with_the_install_command(se
     r = cli("build", "--remote", url, "--trust-remote-unsigned", cwd=root, env=clean_env(PYTHONPATH=blocker))
     assert r.returncode == 2, r.stdout + r.stderr
     assert r.stderr == (f"assetbuild: error: the remote cache {url} needs fsspec, which is not installed: "
-                        "pip install 'assetbuild[remote]'\n")
+                        "pip install -e '.[remote]' in the assetbuild clone\n")
     assert not (root / "out").exists()
 
 
@@ -44,7 +44,7 @@ def test_a_remote_from_the_environment_without_fsspec_warns_and_builds_locally(s
     r = cli("build", "--trust-remote-unsigned", cwd=root, env=clean_env(PYTHONPATH=blocker, ASSETBUILD_REMOTE=url))
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stderr == (f"warning: the remote cache {url} ($ASSETBUILD_REMOTE) needs fsspec, which is not "
-                        "installed: pip install 'assetbuild[remote]'; building with the local cache alone\n")
+                        "installed: pip install -e '.[remote]' in the assetbuild clone; building with the local cache alone\n")
     assert (root / "out" / "hello.txt").read_text() == "hello"
     assert not any(Path(url.removeprefix("file://")).iterdir())  # nothing uploaded
 

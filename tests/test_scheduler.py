@@ -194,4 +194,5 @@ def test_an_input_whose_stored_bytes_are_damaged_is_rebuilt_first(env):
     assert statuses == {"a": "built", "b": "built", "c": "cached", "d": "cached", "e": "cached"}
     assert runner.submitted == ["a", "b"]  # reading a for b found it damaged; e: b made the same bytes
     assert any("the stored output of 'a' could not be used" in w for w in observer.warnings)
-    assert [r.code for r in {r.asset: r for r in result.results}["a"].reasons] == ["forced"]
+    assert [(r.code, r.detail) for r in {r.asset: r for r in result.results}["a"].reasons] == [
+        ("repaired", "its stored output could not be used, so it ran again")]  # not "forced: --force"

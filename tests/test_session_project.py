@@ -115,6 +115,20 @@ def test_a_project_file_named_like_a_module_assetbuild_imported_first_is_warned_
     assert r.returncode == 0 and r.stderr == "", r.stderr  # helpers/: the project's own package, imported from it
 
 
+def test_python_m_assetbuild_in_a_project_with_json_py_is_the_command(tmp_path: Path) -> None:
+    """``python -m`` puts its working directory first on sys.path, so assetbuild's own lazy
+    ``import json`` (the store's, after the AssetFile loaded) found the project's json.py: a
+    traceback. It runs as the ``assetbuild`` command does, which has no such entry."""
+    (tmp_path / "json.py").write_text("def dumps(x):\n    return 'SHADOW'\n")
+    (tmp_path / "AssetFile").write_text("import json\nfrom assetbuild import asset\n\n@asset(io='text')\n"
+                                        "def j():\n    return json.dumps([1])\n")
+    r = cli("build", cwd=tmp_path, env=clean_env())
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.startswith("warning: json.py in the project has the name of the module 'json', which "
+                               "assetbuild imported first") and r.stderr.count("\n") == 1, r.stderr
+    assert cli("show", "j", cwd=tmp_path, env=clean_env()).stdout == "[1]\n"  # the standard library's dumps
+
+
 def test_assetbuild_run_from_its_own_clone_is_not_warned_about(tmp_path: Path) -> None:
     """The demo: the README builds the AssetFile at the root of assetbuild's clone, whose
     ``assetbuild/`` is the package that runs, not a file shadowing it."""

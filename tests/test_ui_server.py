@@ -266,7 +266,7 @@ def test_without_the_ui_extra_it_says_how_to_install_it(ui_project, tmp_path):
     """starlette hidden (as in an install without the extra): exit 2, the install command."""
     out = cli("ui", cwd=ui_project.root, env=clean_env(PYTHONPATH=hiding(tmp_path / "block", "starlette", "uvicorn")))
     assert out.returncode == 2, out.stderr
-    assert "pip install 'assetbuild[ui]'" in out.stderr and "Traceback" not in out.stderr
+    assert "pip install -e '.[ui]' in the assetbuild clone" in out.stderr and "Traceback" not in out.stderr
 
 
 def test_lineage_page(server, ui_project):

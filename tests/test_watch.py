@@ -207,6 +207,24 @@ def plain():
     assert project.value("greeting") == "HI!"
 
 
+def test_a_pyproject_edit_that_changes_params_rebuilds(project):
+    """[tool.assetbuild.params.X] enters X's key, and watch did not watch pyproject.toml: an edit
+    left X stale (status: params-changed) until something else was saved."""
+    project.write("pyproject.toml", "[tool.assetbuild.params.big]\nthreshold = 5\n")
+    project.assetfile("""
+@asset(io="json", params={"threshold": 3})
+def big(context):
+    return context.params["threshold"]
+""")
+    with Watching(project.root) as w:
+        assert built(w.cycles[0]) == ["big"]
+        n = len(w.cycles)
+        edit(project.root / "pyproject.toml", "[tool.assetbuild.params.big]\nthreshold = 7\n")
+        c = w.wait(n + 1)[-1]
+        assert c.changed == ("pyproject.toml",) and built(c) == ["big"]
+    assert project.value("big") == 7
+
+
 def test_syntax_error_is_reported_and_the_next_good_save_recovers(chain):
     af = chain.root / "AssetFile"
     good = af.read_text()

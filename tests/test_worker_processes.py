@@ -216,6 +216,23 @@ def test_threads_cannot_enforce_a_timeout_so_it_is_refused_before_anything_runs(
     assert not (project.root / "runs").exists()
 
 
+def test_a_limit_from_pyproject_is_named_as_such_where_threads_cannot_keep_it(project):
+    """The messages name where the limit came from: a user who never typed --timeout looks for it
+    in pyproject.toml."""
+    project.write("pyproject.toml", "[tool.assetbuild]\ntimeout = 600\n")
+    project.assetfile("@asset(io='json', executor='threads')\ndef a():\n    return 1\n")
+    p = cli("build", cwd=project.root)
+    assert p.returncode == 0, p.stderr
+    assert "warning: timeout in pyproject.toml [tool.assetbuild] does not apply to a: the 'threads' executor " \
+           "cannot stop a running asset" in p.stderr, p.stderr
+    p = cli("build", "--executor", "threads", "--force", cwd=project.root)
+    assert p.returncode == 2
+    assert p.stderr.strip() == ("assetbuild: error: timeout in pyproject.toml [tool.assetbuild]: the 'threads' "
+                                "executor cannot stop a running asset; use --executor processes"), p.stderr
+    p = cli("build", "-j", "2", "--executor", "threads", "--timeout", "5", cwd=project.root)
+    assert "error: --timeout: the 'threads' executor" in p.stderr, p.stderr
+
+
 @pytest.mark.parametrize("value", [0, -1, "5", True, float("nan"), float("inf")])
 def test_timeout_must_be_a_positive_number(project, value):
     project.assetfile(f"@asset(io='json', timeout={value!r})\ndef a():\n    return 1\n".replace("nan", "float('nan')")

@@ -45,6 +45,9 @@ def unknown_settings(project_dir: Path) -> str | None:
     table = project_settings(project_dir)
     unknown = [k for k, v in table.items() if k not in SETTINGS and not isinstance(v, dict)]
     if not unknown:
+        if table.get("executor-options") and "executor" not in table:  # (options of no executor)
+            return (f"{project_dir / 'pyproject.toml'} [tool.assetbuild]: executor-options without executor, "
+                    "ignored (they are the options of the executor that executor names)")
         return None
     import difflib  # (only when there is one to name: a build does not import it)
 
@@ -58,9 +61,11 @@ def unknown_settings(project_dir: Path) -> str | None:
 
 
 def execution_settings(project_dir: Path, *, jobs: str | int | None, executor: str | None,
-                       options: dict[str, str] | None) -> tuple[str | int | None, str | None, dict[str, str]]:
+                       options: dict[str, str] | None, executors: dict[str, Any] | None = None,
+                       ) -> tuple[str | int | None, str | None, dict[str, str]]:
     """-j, executor and executor options: the given ones, else ``[tool.assetbuild]``'s ``jobs``,
-    ``executor`` and ``executor-options`` (the latter only while its executor is the one used)."""
+    ``executor`` and ``executor-options`` (the latter only while its executor is the one used;
+    one that executor of ``executors`` does not take is an error naming the file)."""
     from .executors import parse_jobs
 
     table = project_settings(project_dir)
@@ -81,6 +86,11 @@ def execution_settings(project_dir: Path, *, jobs: str | int | None, executor: s
         raise ConfigError(f"{where}: executor-options must be a table")
     if executor is not None and executor == configured:
         merged.update({str(k): str(v) for k, v in extra.items()})
+        accepted = getattr((executors or {}).get(executor), "options", None) or {}
+        bad = sorted(k for k in merged if k not in accepted and k not in (options or {}))
+        if bad and executors is not None and executor in executors:
+            raise ConfigError(f"{where}: executor-options: executor {executor!r} has no option {bad[0]!r} "
+                              f"(its options: {', '.join(sorted(accepted)) or 'none'})")
     merged.update(options or {})
     return jobs, executor, merged
 

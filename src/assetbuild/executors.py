@@ -31,7 +31,7 @@ from concurrent.futures import Future
 from contextlib import contextmanager, nullcontext
 from typing import Any
 
-from .errors import ConfigError, WorkerLost
+from .errors import AssetbuildError, ConfigError, PluginError, WorkerLost
 from .executor import Outcome, Task, run_serialized
 from .interrupts import interrupts_held
 
@@ -467,9 +467,17 @@ class Runner:
         ex = self._live.get(name)
         if ex is None:
             cls = self.classes[name]
-            with self._main_hidden(cls):
-                ex = cls(jobs=self.jobs, project_dir=self.project_dir, project_modules=self.project_modules,
-                         options=self.options if name == self.default else {})
+            options = self.options if name == self.default else {}
+            try:
+                with self._main_hidden(cls):
+                    ex = cls(jobs=self.jobs, project_dir=self.project_dir, project_modules=self.project_modules,
+                             options=options)
+            except AssetbuildError:
+                raise
+            except Exception as e:  # noqa: BLE001 - a plugin's executor: one line naming it, not one per asset
+                given = ", ".join(f"{k}={v}" for k, v in sorted(options.items()))
+                raise PluginError(f"the executor {name!r} could not start"
+                                  + (f" with options {given}" if given else "") + f": {type(e).__name__}: {e}") from e
             if self.spool_dir is not None and hasattr(ex, "spool_dir"):
                 ex.spool_dir = self.spool_dir
             self._live[name] = ex

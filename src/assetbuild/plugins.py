@@ -56,9 +56,35 @@ def get_plugin_manager(*, autoload: bool | None = None, builtins: bool = True) -
                 plugin = getattr(plugin, part)
             pm.register(plugin, name=name)
         except Exception as e:  # noqa: BLE001 - a broken plugin must say which one it is
+            said = "; ".join(filter(None, (line.strip() for line in str(e).splitlines())))  # pluggy's take 3
             raise PluginError(f"cannot load the assetbuild plugin {name!r} ({value}) of {dist}: "
-                              f"{type(e).__name__}: {e}") from e
+                              f"{type(e).__name__}: {said} (uninstall it, or set ASSETBUILD_DISABLE_PLUGIN_AUTOLOAD=1 "
+                              "to load no installed plugins)") from e
+        unknown = _unknown_hooks(pm, plugin)
+        if unknown:
+            raise PluginError(f"the assetbuild plugin {name!r} ({value}) of {dist} implements {unknown}, which "
+                              f"is no assetbuild hook{_nearest_hook(pm, unknown)}: rename it, or mark it "
+                              "@assetbuild.hookimpl(optionalhook=True) if it is a later assetbuild's")
     return pm
+
+
+def _unknown_hooks(pm: pluggy.PluginManager, plugin: object) -> str | None:
+    """The first hook ``plugin`` implements that assetbuild does not specify (a typo such as
+    ``after_assets`` would otherwise never be called, silently), unless marked optional."""
+    for caller in pm.get_hookcallers(plugin) or ():
+        if caller.has_spec():
+            continue
+        if any(impl.plugin is plugin and not impl.optionalhook for impl in caller.get_hookimpls()):
+            return caller.name
+    return None
+
+
+def _nearest_hook(pm: pluggy.PluginManager, name: str) -> str:
+    import difflib
+
+    hooks = [n for n, caller in vars(pm.hook).items() if not n.startswith("_") and caller.has_spec()]
+    near = difflib.get_close_matches(name, hooks, n=1)
+    return f" (did you mean {near[0]}?)" if near else ""
 
 
 def installed_plugins(*, autoload: bool | None = None) -> list[tuple[str, str, str]]:

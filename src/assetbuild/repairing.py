@@ -16,7 +16,10 @@ from .errors import AssetFailed, CacheCorrupt, SliceInsufficient
 from .jobs import Job, Requeue, time_left
 from .known import Unusable as _Unusable
 from .materialize import PathNotWritten
-from .reports import AssetResult
+from .reports import AssetResult, Reason
+
+# A repair's reason: not 'forced: --force', which the user did not type (the warning says why)
+_REPAIRED = (Reason("repaired", "its stored output could not be used, so it ran again"),)
 
 
 class Repairing:
@@ -62,14 +65,17 @@ class Repairing:
         self._drop_corrupt(name, key, err)
         if name in self.standins:
             raise SliceInsufficient(f"the stored value of {name!r}, which the snapshot took as current, is unusable")
-        self._rerun(name, self._repairing)  # forced: its trace is gone, but say so
+        self._rerun(name, self._repairing, reasons=_REPAIRED)  # forced: its trace is gone, but say why
 
-    def _rerun(self, name: str, rebuilder: Rebuilder) -> None:
-        """Run an already-finished asset again, now, replacing its result."""
+    def _rerun(self, name: str, rebuilder: Rebuilder, reasons: tuple[Reason, ...] | None = None) -> None:
+        """Run an already-finished asset again, now, replacing its result (``reasons``: the ones
+        its result gives, rather than the rebuilder's)."""
         try:
             d = self._decide(name, rebuilder)
         except _Unusable as e:
             raise AssetFailed(name, e.why) from None
+        if reasons is not None:
+            d = d._replace(reasons=reasons)
         result = self._run_now(Job(name, self._asset(name), d))
         self._results[name] = result
         self.observer.asset_finished(result)

@@ -264,7 +264,7 @@ def test_every_json_help_describes_its_command():
     assert len(helps) >= 20
     generic = {path for path, text in helps.items() if text == "Print one JSON document."}
     assert not generic, f"--json help says nothing of what these print: {sorted(generic)}"
-    assert "one JSON line per build" in helps["assetbuild watch"]
+    assert "one JSON line for the first build and each later one" in helps["assetbuild watch"]
     assert "one JSON line per tick" in helps["assetbuild run"]
     assert "one JSON document" in helps["assetbuild build"]
     assert helps["assetbuild watch"] != helps["assetbuild build"]
@@ -272,7 +272,7 @@ def test_every_json_help_describes_its_command():
 
 def test_watch_help_in_the_terminal(tmp_path):
     text = " ".join(cli("watch", "--help", cwd=tmp_path).stdout.split())
-    assert "--json Print one JSON line per build that ran something" in text
+    assert "--json Print one JSON line for the first build and each later one that ran something" in text
     assert "Print one JSON document: ok, and a result per asset" not in text
 
 
@@ -352,6 +352,25 @@ def test_an_unknown_setting_is_named_with_the_nearest_known_one(tmp_path):
                         "(did you mean 'jobs'?), 'retry-backoff' (did you mean 'retry_backoff'?), ignored; "
                         "assetbuild reads executor, executor-options, history, jobs, params, retry_backoff, "
                         "timeout\n")
+
+
+def test_executor_options_in_pyproject_that_no_executor_takes_are_said(tmp_path):
+    """They were dropped silently without `executor`, and named no file when that executor
+    does not take them (as if given with --executor-option)."""
+    project(tmp_path)
+    (tmp_path / "pyproject.toml").write_text('[tool.assetbuild]\nexecutor-options = { workers = 2 }\n')
+    r = cli("-q", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == (f"warning: {tmp_path / 'pyproject.toml'} [tool.assetbuild]: executor-options without "
+                        "executor, ignored (they are the options of the executor that executor names)\n")
+    (tmp_path / "pyproject.toml").write_text('[tool.assetbuild]\nexecutor = "processes"\n'
+                                             'executor-options = { workers = 2 }\n')
+    r = cli("-q", cwd=tmp_path)
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr == (f"assetbuild: error: {tmp_path / 'pyproject.toml'} [tool.assetbuild]: executor-options: "
+                        "executor 'processes' has no option 'workers' (its options: none)\n")
+    r = cli("-q", "--executor", "serial", cwd=tmp_path)  # another executor: not its options
+    assert r.returncode == 0 and r.stderr == "", r.stderr
 
 
 def test_an_unknown_executor_in_pyproject_names_the_file(tmp_path):

@@ -110,3 +110,31 @@ def test_sigterm_at_any_moment_of_a_command_start_is_a_quiet_143(tmp_path):
         assert "Traceback" not in err and "Terminated" not in err, (i, err)
         assert len(err.strip().splitlines()) <= 2, (i, err)  # ("Aborted!" then our line, at most)
     assert 143 in seen, seen
+
+
+@pytest.mark.parametrize("sig,said,status", [(signal.SIGINT, "assetbuild: interrupted", 130),
+                                             (signal.SIGTERM, "assetbuild: terminated (SIGTERM)", 143)])
+def test_a_command_that_builds_nothing_does_not_promise_kept_work(tmp_path, sig, said, status):
+    """`cache gc` stopped while it waits for a build's lock said 'finished work was recorded, the
+    rest will run next time', a build's words; the build itself still says them."""
+    (tmp_path / "AssetFile").write_text(SLOW_CHAIN)
+    build = subprocess.Popen([sys.executable, "-m", "assetbuild"], cwd=tmp_path, env=clean_env(),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        log = tmp_path / "ran.log"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and "second" not in (log.read_text() if log.exists() else ""):
+            time.sleep(0.05)
+        gc = subprocess.Popen([sys.executable, "-m", "assetbuild", "cache", "gc"], cwd=tmp_path, env=clean_env(),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert "waiting for it to finish" in gc.stderr.readline()
+        gc.send_signal(sig)
+        out, err = gc.communicate(timeout=30)
+        assert gc.returncode == status and err == said + "\n", (out, err)
+        build.send_signal(sig)
+        _, err = build.communicate(timeout=30)
+        assert build.returncode == status
+        assert err == said + "; finished work was recorded, the rest will run next time\n", err
+    finally:
+        build.kill()
+        build.wait()

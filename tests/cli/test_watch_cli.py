@@ -191,6 +191,31 @@ def test_a_selection_that_names_nothing_exits_2_instead_of_watching(proj, json_m
         assert json.loads(r.stdout)["ok"] is False
 
 
+def test_no_assetfile_at_the_start_exits_2_and_one_removed_later_says_the_commands_hint(proj, tmp_path_factory):
+    """In a directory without an AssetFile (the wrong one), watch waited for ever, saying
+    'pass project_dir= ...', the Python API's hint; it exits 2 as build does. An AssetFile
+    removed while watching is reported with the command line's words, and watching goes on."""
+    empty = tmp_path_factory.mktemp("empty")  # (not below proj: the AssetFile is searched for upward)
+    r = subprocess.run([sys.executable, "-m", "assetbuild", "watch"], cwd=empty, env=clean_env(),
+                       capture_output=True, text=True, timeout=20)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert r.stderr == (f"assetbuild: error: no AssetFile in {empty} (use -C DIR to run in another directory, "
+                        "or -f FILE to name the file)\n")
+    assert not (empty / ".assetbuild").exists()
+    w = WatchProcess(proj)
+    try:
+        w.expect("watching")
+        (proj / "AssetFile").rename(proj / "AssetFile.away")
+        line = w.expect("no AssetFile in", stream="err")
+        assert "use -C DIR" in line and "project_dir=" not in line and line.endswith("(still watching)"), line
+        (proj / "AssetFile.away").rename(proj / "AssetFile")
+        w.expect("AssetFile changed")
+        rc, _, _ = w.finish(signal.SIGTERM)
+        assert rc == 0
+    finally:
+        w.kill()
+
+
 def test_build_options_reach_every_build_remote_included(proj, tmp_path_factory):
     """Options of `build` are options of `watch`: here the remote cache, given before the command,
     and -j with an executor."""

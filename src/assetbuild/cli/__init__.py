@@ -308,7 +308,7 @@ def build(ctx: click.Context, assets: tuple[str, ...], **local: Any) -> None:
 def watch(ctx: click.Context, assets: tuple[str, ...], debounce: float | None, **local: Any) -> None:
     """Build ASSETS, then rebuild whenever a file they depend on changes, until Ctrl-C.
 
-    Watches declared sources, the AssetFile and the project modules it imports (edits take
+    Watches declared sources, the AssetFile, pyproject.toml and the project modules it imports (edits take
     effect without a restart; only assets whose keys changed run), and observes each observable
     source again every poll= seconds (rebuilding its readers when its version changed). Ignores the cache directory,
     path outputs, .git, __pycache__ and editor temp files. Prints one line per build that ran
@@ -324,8 +324,8 @@ def watch(ctx: click.Context, assets: tuple[str, ...], debounce: float | None, *
                   **_remote_kwargs(ctx, local, opts), **_param_args(ctx, local))
 
 
-describe_option(watch, "as_json", "Print one JSON line per build that ran something (time, changed, ok, error, "
-                "results, duration_s) instead of the text lines; no summary at the end.")
+describe_option(watch, "as_json", "Print one JSON line for the first build and each later one that ran something "
+                "(time, changed, ok, error, results, duration_s) instead of the text lines; no summary at the end.")
 
 
 @cli.command()

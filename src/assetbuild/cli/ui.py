@@ -34,7 +34,7 @@ def ui(ctx: click.Context, host: str, port: int, open_browser: bool, read_only: 
     live. Builds and other actions need the token in the printed URL: opening it keeps the
     token in a cookie. Ctrl-C stops the server (exit 0).
 
-    Needs the ui extra: pip install 'assetbuild[ui]'.
+    Needs the ui extra: pip install -e '.[ui]' in the assetbuild clone.
     """
     import os
 
@@ -45,7 +45,7 @@ def ui(ctx: click.Context, host: str, port: int, open_browser: bool, read_only: 
         from ..ui.server import Settings, new_token, serve
     except ImportError as e:
         raise ConfigError(f"assetbuild ui needs the ui extra ({e.name} is missing): "
-                          "pip install 'assetbuild[ui]'") from None
+                          "pip install -e '.[ui]' in the assetbuild clone") from None
     from ..ui.data import Where
 
     where = Where(os.getcwd(), opts.get("assetfile"), opts.get("cache_dir"))

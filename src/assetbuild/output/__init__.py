@@ -385,9 +385,12 @@ from .graphs import format_graph as format_graph  # noqa: E402  (the graph's tex
 
 
 def describe_error(e: Exception) -> str:
-    """An AssetbuildError as the CLI prints it: one line, DefinitionErrors as ``file:line: message``."""
-    from ..errors import DefinitionError
+    """An AssetbuildError as the CLI prints it: one line, DefinitionErrors as ``file:line: message``
+    (no AssetFile: with the command line's hint, -C and -f, as in watch mode and ticks of run)."""
+    from ..errors import DefinitionError, ProjectNotFound
 
+    if isinstance(e, ProjectNotFound):
+        return e.cli_message
     if isinstance(e, DefinitionError) and e.file:
         return display_path(e.file) + (f":{e.line}" if e.line else "") + f": {e.message}"
     return str(e)
@@ -458,6 +461,9 @@ def format_error(e: Exception, *, verbose: bool = False) -> str:
     return line
 
 
+_BUILDING = frozenset({None, "cli", "build", "watch", "run", "ui"})  # the commands that build (cli: plain assetbuild)
+
+
 def report_error(e: BaseException, *, verbose: bool = False, as_json: bool = False,
                  command: str | None = None) -> int:
     """Print a command's failure as every command does, and return its exit status: for an
@@ -480,11 +486,13 @@ def report_error(e: BaseException, *, verbose: bool = False, as_json: bool = Fal
         interrupted_newline(sys.stderr)  # the terminal echoed ^C after the status line: a line of its own
         from ..interrupts import TERMINATED_STATUS, Terminated
 
+        # (what a build keeps: not said by commands that build nothing, such as cache export)
+        kept = "; finished work was recorded, the rest will run next time" if command in _BUILDING else ""
         if isinstance(e, Terminated):
-            lines = ["assetbuild: terminated (SIGTERM); finished work was recorded, the rest will run next time"]
+            lines = [f"assetbuild: terminated (SIGTERM){kept}"]
             message, status = "terminated", TERMINATED_STATUS
         else:
-            lines = ["assetbuild: interrupted; finished work was recorded, the rest will run next time"]
+            lines = [f"assetbuild: interrupted{kept}"]
             message, status = "interrupted", 130
     else:
         raise TypeError(f"not a failure a command reports: {e!r}")

@@ -60,7 +60,7 @@ def _load_crypto(env: str) -> tuple[Any, Any, type[Exception]]:
         from cryptography.hazmat.primitives.asymmetric import ed25519
     except ImportError:
         raise ConfigError(f"{env} is set but the cryptography package is not installed "
-                          "(pip install 'assetbuild[remote]')") from None
+                          "(pip install -e '.[remote]' in the assetbuild clone)") from None
     return ed25519, serialization, UnsupportedAlgorithm
 
 

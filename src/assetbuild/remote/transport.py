@@ -58,10 +58,18 @@ class RemoteSettings:
     @classmethod
     def from_env(cls, url: str | None, **kw: Any) -> RemoteSettings | None:
         """None when neither ``url`` nor $ASSETBUILD_REMOTE names a remote; ConfigError for a
-        malformed key in the environment."""
+        malformed key in the environment, or a URL missing its slashes (``s3:/bucket``: a folder
+        named ``s3:`` in the working directory otherwise, and no shared cache)."""
+        where = "--remote" if url is not None else f"${REMOTE_ENV}"
         url = url if url is not None else os.environ.get(REMOTE_ENV)
         if not url:
             return None
+        scheme = re.match(r"([A-Za-z][A-Za-z0-9+.-]+):(?!//)", url)
+        if scheme is not None:
+            from ..errors import ConfigError
+
+            raise ConfigError(f"{where} {url}: a URL's scheme is followed by '://' (did you mean "
+                              f"{scheme[1]}://{url[scheme.end():].lstrip('/')}?); a folder is a path or file:///path")
         return cls(url, keys=RecordKeys.from_env(), **{k: v for k, v in kw.items() if v is not None})
 
 
@@ -76,7 +84,7 @@ def _storage_options(url: str, settings: RemoteSettings) -> dict[str, Any]:
         cfg = dict(opts.get("config_kwargs") or {})
         cfg.setdefault("connect_timeout", settings.timeout)
         cfg.setdefault("read_timeout", settings.timeout)
-        cfg.setdefault("retries", {"max_attempts": 2, "mode": "standard"})
+        cfg.setdefault("retries", {"total_max_attempts": 2, "mode": "standard"})  # one retry
         opts["config_kwargs"] = cfg
         opts.setdefault("skip_instance_cache", True)
         opts.setdefault("max_concurrency", 1)  # else every GET is preceded by a HEAD (chunked reads)
@@ -182,8 +190,9 @@ class RemoteCache:
             try:
                 self.fs  # noqa: B018 - connects
             except ImportError as e:
-                self.fail(ImportError(f"{e.name or 'a package it needs'} is not installed "
-                                      "(pip install 'assetbuild[remote]')"))
+                said = f"{e.name} is not installed" if e.name else str(e)  # fsspec's: "Install gcsfs to access..."
+                self.fail(ImportError(f"{said} (the remote extra has fsspec and s3fs: pip install -e '.[remote]' "
+                                      "in the assetbuild clone)"))
                 raise RemoteDown(self.down) from e
             except Exception as e:  # noqa: BLE001 - a bad URL or options, a folder we cannot create
                 self.fail(e)

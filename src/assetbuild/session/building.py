@@ -79,8 +79,10 @@ def _runner(project: Project, options: BuildOptions) -> Any:
         project.reporter.warn(unknown)
     jobs, executor, executor_options = execution_settings(project.project_dir, jobs=options.jobs,
                                                           executor=options.executor,
-                                                          options=options.executor_options)
+                                                          options=options.executor_options,
+                                                          executors=project.executors)
     limit = timeout_setting(project.project_dir, options.timeout)
+    limit_from = "--timeout" if options.timeout is not None else "timeout in pyproject.toml [tool.assetbuild]"
     n = parse_jobs(jobs)
     default = executor or ("serial" if n == 1 else "processes")
     if default not in project.executors:  # named by --executor, or by pyproject.toml (then said)
@@ -96,7 +98,7 @@ def _runner(project: Project, options: BuildOptions) -> Any:
     if limit is not None:
         problem = runner.time_limit_problem(None)
         if problem is not None:
-            raise ConfigError(f"--timeout: {problem}; use --executor processes")
+            raise ConfigError(f"{limit_from}: {problem}; use --executor processes")
     unlimited: list[AssetDef] = []
     for name, d in (project.graph.declared or project.graph).nodes.items():  # a partitioned asset once
         if not isinstance(d, AssetDef):
@@ -111,7 +113,7 @@ def _runner(project: Project, options: BuildOptions) -> Any:
         if limit is not None:
             unlimited.append(d)
     if unlimited:
-        project.reporter.warn(f"--timeout does not apply to {', '.join(d.name for d in unlimited)}: "
+        project.reporter.warn(f"{limit_from} does not apply to {', '.join(d.name for d in unlimited)}: "
                               f"{runner.time_limit_problem(unlimited[0].executor)}")
     return runner
 
@@ -237,7 +239,7 @@ def with_remote(project: Project, store: Any, remote: RemoteOptions, expected: i
     rep = project.reporter
     missing = _missing_remote_library(cfg.url)
     if missing is not None:  # asked for by name: an error; inherited from the environment: local alone
-        install = f"{missing}, which is not installed: pip install 'assetbuild[remote]'"
+        install = f"{missing}, which is not installed: pip install -e '.[remote]' in the assetbuild clone"
         if remote.url is not None:
             store.close()  # the caller opened it for this build, which ends here
             raise ConfigError(f"the remote cache {cfg.url} needs {install}")

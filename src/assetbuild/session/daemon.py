@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import AssetbuildError, DefinitionError, SelectionError
+from ..loader import find_assetfile
 from ..output import Reporter
 from ..policies import NS, Freshness, Request
 from ..reports import BuildResult, ObservationResult, run_id
@@ -106,6 +107,7 @@ def run(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "."
     if not tick_s > 0:
         raise DefinitionError(f"the tick must be a positive number of seconds, got {tick_s!r}")
     cache = resolve_cache_dir(root, cache_dir)
+    find_assetfile(root, assetfile)  # none: the wrong directory, a usage error (exit 2) before a cache is made in it
     rep = reporter or Reporter(verbosity=-2)
     rep.watching = True  # a tick's lines replace the per-asset lines of its build
     if plugin_manager is None:  # one for the whole run: plugins are not reloaded

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..definitions import AssetDef, SourceDef
-from ..errors import AssetbuildError, DefinitionError, SelectionError
+from ..errors import AssetbuildError, DefinitionError, ProjectNotFound, SelectionError
 from ..loader import code_cache_names, prune_code_cache
 from ..output import Reporter
 from ..reports import WatchCycle, WatchSummary
@@ -80,8 +80,8 @@ def watch(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "
                 watcher.set_watch(last)
                 prune_code_cache(cache, project.loaded, code_cache_before)
         except AssetbuildError as e:
-            if changed is None and isinstance(e, SelectionError):  # a typo in the command, not in a file:
-                raise                                               # a usage error, as for build
+            if changed is None and isinstance(e, (SelectionError, ProjectNotFound)):  # a typo in the command
+                raise  # (or the wrong directory), not in a file: a usage error, as for build
             error = describe_error(e)
             watcher.set_watch(WatchSet(last.code_files | {assetfile_path}, last.sources, last.outputs,
                                        load_failed=True))
@@ -117,7 +117,8 @@ watch_project = watch
 
 
 def _watch_set(project: Project) -> Any:
-    """What watch mode watches after this load: code files, sources, and the outputs it writes."""
+    """What watch mode watches after this load: code files (and pyproject.toml, whose params and
+    settings enter keys), sources, and the outputs it writes."""
     from ..watch import WatchSet
 
     root = project.project_dir
@@ -133,7 +134,8 @@ def _watch_set(project: Project) -> Any:
         directory = getattr(pset.definition, "directory", None)
         if directory is not None:
             sources.add(os.path.normpath(os.path.join(root, directory)))
-    return WatchSet(frozenset(project.loaded.project_files()), frozenset(sources), frozenset(outputs))
+    code = frozenset((*project.loaded.project_files(), os.path.join(root, "pyproject.toml")))
+    return WatchSet(code, frozenset(sources), frozenset(outputs))
 
 
 def _plural(n: int, word: str) -> str:

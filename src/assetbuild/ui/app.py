@@ -1,7 +1,7 @@
 """``assetbuild ui``'s ASGI application (starlette): routes that read through ui.data and render
 with ui.pages, the build button's POST, and the event stream. No engine logic here.
 
-Needs the ``ui`` extra: ``pip install 'assetbuild[ui]'`` (starlette, uvicorn, markdown-it-py).
+Needs the ``ui`` extra: ``pip install -e '.[ui]'`` in the assetbuild clone (starlette, uvicorn, markdown-it-py).
 """
 
 from __future__ import annotations
