@@ -82,7 +82,7 @@ def test_a_dry_run_with_json_after_a_change_is_the_clis(tmp_path: Path) -> None:
 def test_the_fast_answers_import_neither_click_nor_the_engine(tmp_path: Path, args: tuple[str, ...]) -> None:
     root = project(tmp_path)
     settled(root)
-    code = ("import sys, os; sys.argv = ['assetbuild', *sys.argv[1:]]; sys.path[0] = os.getcwd()\n"
+    code = ("import sys, os; sys.argv = ['assetbuild', *sys.argv[1:]]; del sys.path[0]\n"  # as `python -m assetbuild` runs
             "import assetbuild.entry as e\n"
             "real = os._exit\n"
             "def leave(code):\n"

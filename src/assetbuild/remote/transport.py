@@ -68,8 +68,9 @@ class RemoteSettings:
         if scheme is not None:
             from ..errors import ConfigError
 
+            slashes = ":///" if scheme[1].lower() == "file" else "://"  # (file://x/... names a host x)
             raise ConfigError(f"{where} {url}: a URL's scheme is followed by '://' (did you mean "
-                              f"{scheme[1]}://{url[scheme.end():].lstrip('/')}?); a folder is a path or file:///path")
+                              f"{scheme[1]}{slashes}{url[scheme.end():].lstrip('/')}?); a folder is a path or file:///path")
         return cls(url, keys=RecordKeys.from_env(), **{k: v for k, v in kw.items() if v is not None})
 
 
