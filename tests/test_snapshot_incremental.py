@@ -554,3 +554,38 @@ def test_a_status_and_a_dry_run_decide_the_slice_as_the_whole_project_would(as_t
 
     assert said(sliced) == said(whole) and [r.to_json() for r in sliced.results] == [r.to_json() for r in whole.results]
     assert [r.asset for r in sliced.results if r.status != "cached"] == ["count", "summary"]
+
+
+EITHER = '''\
+from assetbuild import asset, source
+
+src = source("src", "data/in")
+
+
+@asset(io="text")
+def val(src):
+    if src.is_file():
+        return src.read_text()
+    return "".join(f.read_text() for f in sorted(src.iterdir()))
+'''
+
+
+def test_a_source_that_became_a_directory_records_no_snapshot(tmp_path: Path) -> None:
+    """A source file replaced by a directory is seen as changed, and a sliced build decides its
+    readers; the snapshot, which cannot see a change of a file inside a directory, is then
+    refused: it recorded the directory's signature, and an edit inside it went unseen."""
+    a = write(tmp_path / "snap", {"AssetFile": EITHER, "data/in": "5\n"})
+    assert cli(cwd=a, env=clean_env(**SNAPSHOT)).returncode == 0
+    assert explain(a)[1] == "snapshot: answers"
+    (a / "data" / "in").unlink()
+    (a / "data" / "in").mkdir()
+    (a / "data" / "in" / "x").write_text("7\n")
+    out, line, status = explain(a, "--json")
+    assert status == 0 and "the build loads 1 of the 1 assets" in line
+    assert {d[0]: d[1] for d in decisions(out)} == {"val": "built"}
+    assert explain(a)[1] == "snapshot: not used: source 'src' is a directory"
+    (a / "data" / "in" / "x").write_text("8\n")  # (the directory's own signature stays as it was)
+    out, line, _ = explain(a, "--json")
+    assert line == "snapshot: not used: source 'src' is a directory" and decisions(out)[0][1] == "built"
+    full = cli("--json", cwd=a, env=clean_env(**FULL))  # (what it built is what the full path finds)
+    assert decisions(full.stdout) == [("val", "cached", *decisions(out)[0][2:])]

@@ -233,6 +233,9 @@ class Recorder:
             self.affected = None if self.refused is not None or self.probe is None else self._affected()
             if self.affected is None or not self.affected <= sliced["affected"]:
                 raise SliceInsufficient("the snapshot no longer holds, or more changed since the entry point looked")
+            # this build's decisions stand, but a source that became a directory (a changed one:
+            # the others are the files recorded) refuses the next record, as in a whole build
+            self.refused = _directory_source(self.project, set(sliced["changed"]))
             return
         if self.refused is not None:
             return
@@ -546,6 +549,19 @@ class Recorder:
         graph = self.graph if kept is not None and kept == prev.get("graph_ns") else snapshot.read_graph(self.cache_dir, prev)
         defs = (graph or {}).get("asset_defs")
         return prev if defs is None else {**prev, "asset_defs": defs}
+
+
+def _directory_source(project: Any, among: set[str]) -> str | None:
+    """Why no snapshot can be recorded if a source of ``project`` at one of the paths ``among``
+    is a directory (as ``Recorder.before`` says of a whole project's): a file changed inside it
+    leaves the directory's signature as it was."""
+    root = str(project.project_dir)
+    for name, d in project.graph.nodes.items():
+        if isinstance(d, SourceDef):
+            p = d.path if os.path.isabs(d.path) else os.path.join(root, d.path)
+            if p in among and os.path.isdir(p):
+                return f"source {name!r} is a directory"
+    return None
 
 
 def _path_stat(store: Any, asset: str) -> Any:
