@@ -384,6 +384,20 @@ def test_a_relative_directory_option_records_and_answers(tmp_path: Path) -> None
     assert "snapshot: answers" in r.stderr, r.stderr
 
 
+def test_a_build_from_a_subdirectory_records_and_the_project_directory_answers(tmp_path: Path) -> None:
+    """``assetbuild`` in a folder of the project builds the project above it, and records the
+    snapshot of that plain build: the next build in the project directory answers from it
+    (PYTHONSAFEPATH: the same sys.path from both, as the console script has)."""
+    root = project(tmp_path / "proj")
+    (root / "sub").mkdir()
+    settled(root, PYTHONSAFEPATH="1")
+    (root / "data" / "raw.txt").write_text("1 2 3 5\n")
+    r = cli(cwd=root / "sub", env=clean_env(PYTHONSAFEPATH="1"))
+    assert r.returncode == 0 and "built     parsed" in r.stdout, r.stdout + r.stderr
+    _, line, _ = explain(root, PYTHONSAFEPATH="1")
+    assert line == "snapshot: answers", line
+
+
 def test_the_cache_layout_knows_every_snapshot_file():
     """``clean`` removes (and ``check_cache_dir`` accepts) what the store layout names."""
     from assetbuild import snapshot

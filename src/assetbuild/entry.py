@@ -64,12 +64,18 @@ def try_snapshot(form: dict[str, object], mode: str) -> bool:
     from . import snapshot
 
     directory = form["directory"]
-    project_dir = os.path.abspath(str(directory)) if directory else os.getcwd()
     lock = None
     document = None
     form["plain"] = False
-    if not os.path.isfile(os.path.join(project_dir, "AssetFile")):
-        reason: str | None = "no AssetFile in the working directory (the CLI searches above it)"
+    try:
+        project_dir = os.path.abspath(str(directory)) if directory else os.getcwd()
+    except OSError:  # the working directory was deleted (the CLI says so)
+        project_dir = ""
+    if not project_dir:
+        reason: str | None = "the working directory cannot be read"
+        rec = None
+    elif not os.path.isfile(os.path.join(project_dir, "AssetFile")):
+        reason = "no AssetFile in the working directory (the CLI searches above it)"
         rec = None
     elif os.environ.get("ASSETBUILD_CACHE_DIR"):
         reason, rec = "ASSETBUILD_CACHE_DIR is set (the snapshot serves the default cache only)", None
@@ -294,7 +300,10 @@ def _main() -> None:
         from . import snapshot
 
         if form["directory"]:  # (resolved now, as the build resolves the project directory; the
-            form["directory"] = os.path.realpath(str(form["directory"]))  # CLI changes into it first)
+            try:  # CLI changes into it first)
+                form["directory"] = os.path.realpath(str(form["directory"]))
+            except OSError:  # relative to a working directory that was deleted: the look finds no AssetFile
+                pass
         snapshot.INTENT = form  # a full build of this form may write the next snapshot
         snapshot.START_PATH = START_PATH
         snapshot.CHECK = os.environ.get("ASSETBUILD_CHECK_SNAPSHOT", "") not in ("", "0")
