@@ -58,9 +58,9 @@ def fast_form(argv: list[str]) -> dict[str, object] | None:
     return form
 
 
-def try_snapshot(form: dict[str, object], mode: str) -> bool:
-    """Answer from the snapshot if it proves a null build: print what the build would and return
-    True; else False (with ``mode == "explain"``, saying why on stderr)."""
+def try_snapshot(form: dict[str, object], mode: str) -> str | None:
+    """What the command would print, if the snapshot proves a null build ("" with -q); else None
+    (with ``mode == "explain"``, saying why on stderr)."""
     from . import snapshot
 
     directory = form["directory"]
@@ -129,18 +129,15 @@ def try_snapshot(form: dict[str, object], mode: str) -> bool:
             snapshot.EXPECTED = snapshot.read_results(cache_dir, rec) if rec is not None else None
         if rec is not None and not rec.get("refused"):  # the build's recorder starts from it
             snapshot.PREVIOUS = rec
-        return False
+        return None
     if document is not None:  # (read for --json, or status)
-        sys.stdout.write(document + "\n" if document else "")
-    elif form["dry_run"]:  # what ``output.dryrun.dry_run_summary`` says of a build with nothing to do
-        if not form["quiet"]:
-            sys.stdout.write(f"dry run: 0 of {rec['count']} assets would run or be restored; "
-                             "nothing was run or written\n")
-    elif not form["quiet"]:
-        n = rec["count"]
-        sys.stdout.write(f"0 built, {n} cached, 0 restored, 0 failed, 0 skipped in "
-                         f"{time.perf_counter() - _STARTED:.2f}s\n")
-    return True
+        return document + "\n" if document else ""
+    if form["quiet"]:
+        return ""
+    if form["dry_run"]:  # what ``output.dryrun.dry_run_summary`` says of a build with nothing to do
+        return f"dry run: 0 of {rec['count']} assets would run or be restored; nothing was run or written\n"
+    return (f"0 built, {rec['count']} cached, 0 restored, 0 failed, 0 skipped in "
+            f"{time.perf_counter() - _STARTED:.2f}s\n")
 
 
 def _fresh_lines(names: list[str]) -> str:
@@ -316,11 +313,12 @@ def _main() -> None:
         finally:
             gc.freeze()
             gc.enable()
-        if answered:
+        if answered is not None:
             try:
+                sys.stdout.write(answered)
                 sys.stdout.flush()
-            except (OSError, ValueError):
-                sys.exit(1)
+            except (OSError, ValueError):  # the reader went away: status 1, quietly, as the full path
+                os._exit(1)  # (and nothing flushed again at exit, which would say so and end with 120)
             os._exit(0)
         if form["plain"]:
             plain_build(form)
