@@ -589,3 +589,33 @@ def test_a_source_that_became_a_directory_records_no_snapshot(tmp_path: Path) ->
     assert line == "snapshot: not used: source 'src' is a directory" and decisions(out)[0][1] == "built"
     full = cli("--json", cwd=a, env=clean_env(**FULL))  # (what it built is what the full path finds)
     assert decisions(full.stdout) == [("val", "cached", *decisions(out)[0][2:])]
+
+
+def test_a_folder_changed_in_the_clock_tick_of_the_record_refuses_it(as_the_command: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A folder a module could be found in, changed as the record reads the folders' times: on a
+    filesystem that stamps whole seconds (ext2/ext3 with small inodes, HFS+) or the kernel's
+    tick, another change in that tick (a package that beats a module) leaves its time as read,
+    and the next null build answered from the old code (reproduced on an ext2 image). Such a
+    folder refuses the record, as a racy code file does; here a file made between the clock
+    and the read stands for that change."""
+    from assetbuild.session import snapshots
+
+    root = as_the_command
+    _build_as_the_command_would(root)
+    real = snapshots.dir_times_since
+
+    def changing(dirs, *args, **kwargs):  # type: ignore[no-untyped-def]
+        (root / "notes.txt").write_text("written as the record reads the folders\n")
+        return real(dirs, *args, **kwargs)
+
+    monkeypatch.setattr(snapshots, "dir_times_since", changing)
+    (root / "data" / "other.txt").write_text("a b c\n")
+    result, _ = _build_as_the_command_would(root)
+    assert result.ok
+    rec = snapshot.read(str(root / ".assetbuild"))
+    assert rec is not None and rec.get("refused") == f"a folder changed too recently to trust its time: {root}"
+    monkeypatch.setattr(snapshots, "dir_times_since", real)
+    _build_as_the_command_would(root)  # a quiet folder: recorded again
+    rec = snapshot.read(str(root / ".assetbuild"))
+    assert rec is not None and not rec.get("refused")

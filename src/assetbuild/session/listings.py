@@ -1,6 +1,7 @@
 """The folders a build's load may find modules in: what they held before it started
-(``listings_before``), and whether a module may have appeared in one after (``dir_times_since``),
-which the snapshot's record must not hide from the next null build (``session.snapshots``)."""
+(``listings_before``), whether a module may have appeared in one after (``dir_times_since``),
+and whether one changed too recently for its time to be trusted (``racy_folder``): what the
+snapshot's record must not hide from the next null build (``session.snapshots``)."""
 
 from __future__ import annotations
 
@@ -119,4 +120,27 @@ def _made_since(folder: str, since: int, skip: frozenset[str]) -> str | None:
             continue
         if max(st.st_ctime_ns, st.st_mtime_ns) >= since:
             return e.path
+    return None
+
+
+def racy_folder(times: dict[str, int | None], clock: tuple[int, int]) -> str | None:
+    """The first folder of ``times`` (read after ``clock``, ``snapshot.probe``) that changed in
+    the clock's tick or after (git's racy rule, as for files): another change in that tick could
+    leave its time as read (a filesystem that stamps whole seconds, or the kernel's tick), and a
+    module added then would go unseen by the next null build; or that changed since it was read.
+    Judged by the ctime, which only the kernel sets: a folder whose mtime was set ahead (``tar x``
+    of an archive made by a clock ahead) would refuse every record until then, and a later change
+    moves its time anyway. Only a folder changed in the last ``RACY_NS`` is looked at again."""
+    dev, tick = clock
+    far = tick - snapshot.RACY_NS
+    for d, t in times.items():
+        if t is None or t <= far:
+            continue
+        try:
+            st = os.stat(d)
+        except OSError:
+            return d
+        if max(st.st_mtime_ns, st.st_ctime_ns) != t or (
+                st.st_ctime_ns >= tick if st.st_dev == dev else st.st_ctime_ns > far):
+            return d
     return None

@@ -28,7 +28,7 @@ from .. import snapshot
 from ..definitions import AssetDef, ObservableSourceDef, SourceDef
 from ..errors import SliceInsufficient
 from ..io import is_external
-from .listings import dir_times_since, listings_before
+from .listings import dir_times_since, listings_before, racy_folder
 
 _BUILD_HOOKS = ("before_build", "after_asset", "after_build", "asset_failed")
 _OWN = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the assetbuild package
@@ -488,10 +488,14 @@ class Recorder:
             carried = {d: t for d, t in self.previous["dirs"] if d not in dirs}
         if any(snapshot.is_racy(s, self.probe) for s in files.values()):
             return None, "a file of the project's code was modified too recently to trust its signature"
+        clock = snapshot.probe(os.path.join(self.cache_dir, "lock"))  # (before the folders' times are read)
         times, moved = dir_times_since(dirs, snapshot.BEFORE, loaded.started_ns or None,
                                                 os.path.join(self.cache_dir, "lock"), own=self._own_paths())
         if moved is not None:
             return None, f"a module may have appeared after the build started loading: {moved}"
+        unsure = racy_folder(times, clock) if clock is not None else "the cache's lock file"
+        if unsure is not None:
+            return None, f"a folder changed too recently to trust its time: {unsure}"
         blobs = {p: size for p, size in (self.previous or {}).get("blobs", ())} if self.affected is not None else {}
         cas = os.path.join(self.cache_dir, "cas")
         try:  # (small outputs are kept in the index: no stat for a file that is in no directory)
