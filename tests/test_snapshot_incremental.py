@@ -619,3 +619,57 @@ def test_a_folder_changed_in_the_clock_tick_of_the_record_refuses_it(as_the_comm
     _build_as_the_command_would(root)  # a quiet folder: recorded again
     rec = snapshot.read(str(root / ".assetbuild"))
     assert rec is not None and not rec.get("refused")
+
+
+SHADOWED = '''\
+from assetbuild import asset, source
+from lib.helpers import scale
+
+raw = source("raw", "data/raw.txt")
+
+
+@asset(io="json")
+def total(raw):
+    return scale(sum(int(x) for x in raw.read_text().split()))
+'''
+
+
+def test_a_module_added_in_the_tick_of_the_listing_before_loading_refuses_the_record(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A package that beats a module (``lib/helpers/`` over ``lib/helpers.py``), made after the
+    load imported the module, in the clock tick in which the build listed ``lib`` before
+    loading: on a filesystem that stamps whole seconds the folder's time stays as listed, the
+    names were not compared, and the next null build answered with the module's results
+    (reproduced on an ext2 image). A folder listed within RACY_NS of the load has its names
+    compared whatever its time; here the listing is given the folder's time after the package
+    was made, as such a filesystem shows it."""
+    from assetbuild.session import snapshots
+
+    root = write(tmp_path, {"AssetFile": SHADOWED, "data/raw.txt": "1 2 3\n", "lib/__init__.py": "",
+                            "lib/helpers.py": "def scale(x):\n    return 2 * x\n"})
+    monkeypatch.setattr(snapshot, "INTENT", {"json": False, "quiet": True, "directory": str(root)})
+    monkeypatch.setattr(snapshot, "START_PATH", list(sys.path))
+    monkeypatch.setattr(snapshot, "CHECK", False)
+    monkeypatch.chdir(root)
+    for _ in range(2):  # (the second records: the first may find its files too new)
+        _build_as_the_command_would(root)
+    (root / "data" / "raw.txt").write_text("1 2 3 4\n")
+    monkeypatch.setattr(snapshot, "PREVIOUS", snapshot.read(str(root / ".assetbuild")))  # (as the entry point reads it)
+    assert snapshot.PREVIOUS is not None and not snapshot.PREVIOUS.get("refused")
+    real = snapshots.recorder_for
+    lib = str(root / "lib")
+
+    def shadowed_after_loading(*args, **kwargs):  # type: ignore[no-untyped-def]
+        (root / "lib" / "helpers").mkdir()
+        (root / "lib" / "helpers" / "__init__.py").write_text("def scale(x):\n    return 100 * x\n")
+        before = snapshot.BEFORE
+        assert before is not None and lib in before
+        before[lib] = (snapshot.dir_time(lib), before[lib][1])  # (listed in that tick: the time as now)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(snapshots, "recorder_for", shadowed_after_loading)
+    result, _ = _build_as_the_command_would(root)
+    assert result.ok
+    rec = snapshot.read(str(root / ".assetbuild"))
+    assert rec is not None
+    assert rec.get("refused") == f"a module may have appeared after the build started loading: {lib}/helpers"

@@ -45,7 +45,9 @@ def dir_times_since(dirs: Iterable[str], before: dict[str, tuple[int | None, fro
     ``import`` then failed to find), while its directory's time is the one after: recorded, it
     would hide it from the next null build.
 
-    A directory whose time changed since ``before`` (``listings_before``) holds such an entry
+    A directory whose time changed since ``before`` (``listings_before``), or whose time then was
+    within ``RACY_NS`` of ``started_ns`` (a name added in the tick of that listing leaves the time
+    as listed, on a filesystem that stamps whole seconds), holds such an entry
     when it holds a name it did not then, which could be imported (an identifier, as a folder;
     with an import suffix, or ``.pth``, as a file; a distribution's metadata), other than ``__pycache__`` and the paths in
     ``own`` (the cache directory, the top folders of the path outputs: the build's own). One not
@@ -70,7 +72,7 @@ def dir_times_since(dirs: Iterable[str], before: dict[str, tuple[int | None, fro
             continue
         was = before.get(d) if before is not None else None
         if was is not None:
-            if was[0] != now:
+            if was[0] != now or started_ns is None or now > started_ns - snapshot.RACY_NS:
                 try:
                     added = sorted(set(os.listdir(d)) - (was[1] or frozenset()))
                 except OSError:
