@@ -130,9 +130,10 @@ def racy_folder(times: dict[str, int | None], clock: tuple[int, int]) -> str | N
     the clock's tick or after (git's racy rule, as for files): another change in that tick could
     leave its time as read (a filesystem that stamps whole seconds, or the kernel's tick), and a
     module added then would go unseen by the next null build; or that changed since it was read.
-    Judged by the ctime, which only the kernel sets: a folder whose mtime was set ahead (``tar x``
-    of an archive made by a clock ahead) would refuse every record until then, and a later change
-    moves its time anyway. Only a folder changed in the last ``RACY_NS`` is looked at again."""
+    Judged by the ctime, which only the kernel sets (POSIX; elsewhere it is the creation time, and
+    the later of the two counts): a folder whose mtime was set ahead (``tar x`` of an archive made
+    by a clock ahead) would refuse every record until then, and a later change moves its time
+    anyway. Only a folder changed in the last ``RACY_NS`` is looked at again."""
     dev, tick = clock
     far = tick - snapshot.RACY_NS
     for d, t in times.items():
@@ -142,7 +143,10 @@ def racy_folder(times: dict[str, int | None], clock: tuple[int, int]) -> str | N
             st = os.stat(d)
         except OSError:
             return d
-        if max(st.st_mtime_ns, st.st_ctime_ns) != t or (
-                st.st_ctime_ns >= tick if st.st_dev == dev else st.st_ctime_ns > far):
+        changed = st.st_ctime_ns if _POSIX else max(st.st_mtime_ns, st.st_ctime_ns)
+        if max(st.st_mtime_ns, st.st_ctime_ns) != t or (changed >= tick if st.st_dev == dev else changed > far):
             return d
     return None
+
+
+_POSIX = os.name == "posix"
