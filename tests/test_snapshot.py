@@ -398,7 +398,7 @@ def test_a_build_from_a_subdirectory_records_and_the_project_directory_answers(t
     assert line == "snapshot: answers", line
 
 
-@pytest.mark.parametrize("args", [[], ["--json"]])
+@pytest.mark.parametrize("args", [[], ["--json"], ["-n"], ["status"]])
 def test_a_reader_that_went_away_ends_the_answer_as_the_full_path(tmp_path: Path, args: list[str]) -> None:
     """stdout a pipe whose reader is gone (``assetbuild --json | head -c 10`` on a big project):
     the snapshot's answer ends with status 1 and says nothing, as the full path (click) does;
