@@ -176,6 +176,26 @@ def test_the_plain_build_with_a_directory(tmp_path: Path) -> None:
     assert (a / "out/total.json").read_text() == "3"
 
 
+@pytest.mark.parametrize("args", [[], ["--json"], ["status"], ["-C", "."]])
+def test_a_deleted_working_directory_is_one_line(tmp_path: Path, args: list[str]) -> None:
+    """A shell whose directory was deleted under it: one line saying so and status 2, with or
+    without the snapshot, not a traceback (the entry point and the CLI both asked for it)."""
+    import subprocess
+
+    from projects import cli_cmd
+
+    gone = tmp_path / "gone"
+    for mode in ("1", "0"):
+        gone.mkdir()
+        r = subprocess.run(cli_cmd(*args), cwd=gone, capture_output=True, text=True, timeout=60,
+                           env=clean_env(ASSETBUILD_SNAPSHOT=mode), preexec_fn=gone.rmdir)
+        assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+        assert r.stderr.splitlines()[-1].startswith("assetbuild: error: "), r.stderr
+        assert ("cannot be read" in r.stderr) or ("-C ." in r.stderr), r.stderr
+        if "--json" in args:
+            assert r.stdout.startswith('{"ok": false, "error": "the working directory cannot be read'), r.stdout
+
+
 def test_the_plain_build_imports_no_click(tmp_path: Path) -> None:
     write(tmp_path, {"AssetFile": ASSETFILE, "data/raw.txt": "1 2\n"})
     r = cli(cwd=tmp_path, env=clean_env(PYTHONPROFILEIMPORTTIME="1"))

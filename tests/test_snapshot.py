@@ -384,6 +384,43 @@ def test_a_relative_directory_option_records_and_answers(tmp_path: Path) -> None
     assert "snapshot: answers" in r.stderr, r.stderr
 
 
+def test_a_build_from_a_subdirectory_records_and_the_project_directory_answers(tmp_path: Path) -> None:
+    """``assetbuild`` in a folder of the project builds the project above it, and records the
+    snapshot of that plain build: the next build in the project directory answers from it
+    (PYTHONSAFEPATH: the same sys.path from both, as the console script has)."""
+    root = project(tmp_path / "proj")
+    (root / "sub").mkdir()
+    settled(root, PYTHONSAFEPATH="1")
+    (root / "data" / "raw.txt").write_text("1 2 3 5\n")
+    r = cli(cwd=root / "sub", env=clean_env(PYTHONSAFEPATH="1"))
+    assert r.returncode == 0 and "built     parsed" in r.stdout, r.stdout + r.stderr
+    _, line, _ = explain(root, PYTHONSAFEPATH="1")
+    assert line == "snapshot: answers", line
+
+
+@pytest.mark.parametrize("args", [[], ["--json"], ["-n"], ["status"]])
+def test_a_reader_that_went_away_ends_the_answer_as_the_full_path(tmp_path: Path, args: list[str]) -> None:
+    """stdout a pipe whose reader is gone (``assetbuild --json | head -c 10`` on a big project):
+    the snapshot's answer ends with status 1 and says nothing, as the full path (click) does;
+    it ended with 120 and "Exception ignored ... BrokenPipeError" (a document larger than the
+    pipe holds: a traceback)."""
+    import subprocess
+
+    from projects import cli_cmd
+
+    root = project(tmp_path)
+    settled(root)
+    for mode, line in (("explain", "snapshot: answers"), ("0", "")):
+        read, write = os.pipe()
+        os.close(read)
+        try:
+            r = subprocess.run(cli_cmd(*args), cwd=root, stdout=write, stderr=subprocess.PIPE, text=True,
+                               env=clean_env(ASSETBUILD_SNAPSHOT=mode), timeout=60)
+        finally:
+            os.close(write)
+        assert r.returncode == 1 and r.stderr.strip() == line, (mode, r.returncode, r.stderr)
+
+
 def test_the_cache_layout_knows_every_snapshot_file():
     """``clean`` removes (and ``check_cache_dir`` accepts) what the store layout names."""
     from assetbuild import snapshot

@@ -554,3 +554,122 @@ def test_a_status_and_a_dry_run_decide_the_slice_as_the_whole_project_would(as_t
 
     assert said(sliced) == said(whole) and [r.to_json() for r in sliced.results] == [r.to_json() for r in whole.results]
     assert [r.asset for r in sliced.results if r.status != "cached"] == ["count", "summary"]
+
+
+EITHER = '''\
+from assetbuild import asset, source
+
+src = source("src", "data/in")
+
+
+@asset(io="text")
+def val(src):
+    if src.is_file():
+        return src.read_text()
+    return "".join(f.read_text() for f in sorted(src.iterdir()))
+'''
+
+
+def test_a_source_that_became_a_directory_records_no_snapshot(tmp_path: Path) -> None:
+    """A source file replaced by a directory is seen as changed, and a sliced build decides its
+    readers; the snapshot, which cannot see a change of a file inside a directory, is then
+    refused: it recorded the directory's signature, and an edit inside it went unseen."""
+    a = write(tmp_path / "snap", {"AssetFile": EITHER, "data/in": "5\n"})
+    assert cli(cwd=a, env=clean_env(**SNAPSHOT)).returncode == 0
+    assert explain(a)[1] == "snapshot: answers"
+    (a / "data" / "in").unlink()
+    (a / "data" / "in").mkdir()
+    (a / "data" / "in" / "x").write_text("7\n")
+    out, line, status = explain(a, "--json")
+    assert status == 0 and "the build loads 1 of the 1 assets" in line
+    assert {d[0]: d[1] for d in decisions(out)} == {"val": "built"}
+    assert explain(a)[1] == "snapshot: not used: source 'src' is a directory"
+    (a / "data" / "in" / "x").write_text("8\n")  # (the directory's own signature stays as it was)
+    out, line, _ = explain(a, "--json")
+    assert line == "snapshot: not used: source 'src' is a directory" and decisions(out)[0][1] == "built"
+    full = cli("--json", cwd=a, env=clean_env(**FULL))  # (what it built is what the full path finds)
+    assert decisions(full.stdout) == [("val", "cached", *decisions(out)[0][2:])]
+
+
+def test_a_folder_changed_in_the_clock_tick_of_the_record_refuses_it(as_the_command: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A folder a module could be found in, changed as the record reads the folders' times: on a
+    filesystem that stamps whole seconds (ext2/ext3 with small inodes, HFS+) or the kernel's
+    tick, another change in that tick (a package that beats a module) leaves its time as read,
+    and the next null build answered from the old code (reproduced on an ext2 image). Such a
+    folder refuses the record, as a racy code file does; here a file made between the clock
+    and the read stands for that change."""
+    from assetbuild.session import snapshots
+
+    root = as_the_command
+    _build_as_the_command_would(root)
+    real = snapshots.dir_times_since
+
+    def changing(dirs, *args, **kwargs):  # type: ignore[no-untyped-def]
+        (root / "notes.txt").write_text("written as the record reads the folders\n")
+        return real(dirs, *args, **kwargs)
+
+    monkeypatch.setattr(snapshots, "dir_times_since", changing)
+    (root / "data" / "other.txt").write_text("a b c\n")
+    result, _ = _build_as_the_command_would(root)
+    assert result.ok
+    rec = snapshot.read(str(root / ".assetbuild"))
+    assert rec is not None and rec.get("refused") == f"a folder changed too recently to trust its time: {root}"
+    monkeypatch.setattr(snapshots, "dir_times_since", real)
+    _build_as_the_command_would(root)  # a quiet folder: recorded again
+    rec = snapshot.read(str(root / ".assetbuild"))
+    assert rec is not None and not rec.get("refused")
+
+
+SHADOWED = '''\
+from assetbuild import asset, source
+from lib.helpers import scale
+
+raw = source("raw", "data/raw.txt")
+
+
+@asset(io="json")
+def total(raw):
+    return scale(sum(int(x) for x in raw.read_text().split()))
+'''
+
+
+def test_a_module_added_in_the_tick_of_the_listing_before_loading_refuses_the_record(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A package that beats a module (``lib/helpers/`` over ``lib/helpers.py``), made after the
+    load imported the module, in the clock tick in which the build listed ``lib`` before
+    loading: on a filesystem that stamps whole seconds the folder's time stays as listed, the
+    names were not compared, and the next null build answered with the module's results
+    (reproduced on an ext2 image). A folder listed within RACY_NS of the load has its names
+    compared whatever its time; here the listing is given the folder's time after the package
+    was made, as such a filesystem shows it."""
+    from assetbuild.session import snapshots
+
+    root = write(tmp_path, {"AssetFile": SHADOWED, "data/raw.txt": "1 2 3\n", "lib/__init__.py": "",
+                            "lib/helpers.py": "def scale(x):\n    return 2 * x\n"})
+    monkeypatch.setattr(snapshot, "INTENT", {"json": False, "quiet": True, "directory": str(root)})
+    monkeypatch.setattr(snapshot, "START_PATH", list(sys.path))
+    monkeypatch.setattr(snapshot, "CHECK", False)
+    monkeypatch.chdir(root)
+    time.sleep(2 * snapshot.TICK_NS / 1e9)  # (files made in the tick of the load refuse the record)
+    _build_as_the_command_would(root)
+    (root / "data" / "raw.txt").write_text("1 2 3 4\n")
+    monkeypatch.setattr(snapshot, "PREVIOUS", snapshot.read(str(root / ".assetbuild")))  # (as the entry point reads it)
+    assert snapshot.PREVIOUS is not None and not snapshot.PREVIOUS.get("refused")
+    real = snapshots.recorder_for
+    lib = str(root / "lib")
+
+    def shadowed_after_loading(*args, **kwargs):  # type: ignore[no-untyped-def]
+        (root / "lib" / "helpers").mkdir()
+        (root / "lib" / "helpers" / "__init__.py").write_text("def scale(x):\n    return 100 * x\n")
+        before = snapshot.BEFORE
+        assert before is not None and lib in before
+        before[lib] = (snapshot.dir_time(lib), before[lib][1])  # (listed in that tick: the time as now)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(snapshots, "recorder_for", shadowed_after_loading)
+    result, _ = _build_as_the_command_would(root)
+    assert result.ok
+    rec = snapshot.read(str(root / ".assetbuild"))
+    assert rec is not None
+    assert rec.get("refused") == f"a module may have appeared after the build started loading: {lib}/helpers"

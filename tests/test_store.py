@@ -131,6 +131,23 @@ def test_heads_skip_leaves_heads_out_unread(tmp_path):
         assert other.heads(skip=lambda n: False) == {"a9": head(9)}
 
 
+def test_a_cache_whose_path_is_not_utf8_opens_and_compacts(tmp_path):
+    """A project folder named with bytes that are not UTF-8 (``os.fsdecode`` gives surrogates):
+    the index opens, holds, compacts and reopens there (LMDB was given the str, which its
+    binding encodes strictly: a traceback on every command)."""
+    root = tmp_path / os.fsdecode(b"caf\xe9") / ".assetbuild"
+    try:
+        root.mkdir(parents=True)
+    except (OSError, UnicodeEncodeError):  # a file system that takes UTF-8 names only
+        pytest.skip("this file system refuses a name that is not UTF-8")
+    with LmdbStore(root) as s:
+        s.put_head("a", head(1))
+        s.flush()
+        s.compact()
+    with LmdbStore(root) as s:
+        assert s.get_head("a") == head(1)
+
+
 def test_deletes_and_unflushed_writes(tmp_path):
     with LmdbStore(tmp_path) as s:
         s.put_trace(hexd(1), trace(1))

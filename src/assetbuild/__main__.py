@@ -9,7 +9,11 @@ loads, as with the command.
 import os
 import sys
 
-if sys.path and not getattr(sys.flags, "safe_path", False) and sys.path[0] == os.getcwd():
+try:
+    _here: str | None = os.getcwd()
+except OSError:  # the working directory was deleted: the command says so, in one line
+    _here = None
+if sys.path and not getattr(sys.flags, "safe_path", False) and sys.path[0] == _here:
     del sys.path[0]
 
 from .entry import main  # noqa: E402 - after sys.path is the command's

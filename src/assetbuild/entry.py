@@ -58,18 +58,24 @@ def fast_form(argv: list[str]) -> dict[str, object] | None:
     return form
 
 
-def try_snapshot(form: dict[str, object], mode: str) -> bool:
-    """Answer from the snapshot if it proves a null build: print what the build would and return
-    True; else False (with ``mode == "explain"``, saying why on stderr)."""
+def try_snapshot(form: dict[str, object], mode: str) -> str | None:
+    """What the command would print, if the snapshot proves a null build ("" with -q); else None
+    (with ``mode == "explain"``, saying why on stderr)."""
     from . import snapshot
 
     directory = form["directory"]
-    project_dir = os.path.abspath(str(directory)) if directory else os.getcwd()
     lock = None
     document = None
     form["plain"] = False
-    if not os.path.isfile(os.path.join(project_dir, "AssetFile")):
-        reason: str | None = "no AssetFile in the working directory (the CLI searches above it)"
+    try:
+        project_dir = os.path.abspath(str(directory)) if directory else os.getcwd()
+    except OSError:  # the working directory was deleted (the CLI says so)
+        project_dir = ""
+    if not project_dir:
+        reason: str | None = "the working directory cannot be read"
+        rec = None
+    elif not os.path.isfile(os.path.join(project_dir, "AssetFile")):
+        reason = "no AssetFile in the working directory (the CLI searches above it)"
         rec = None
     elif os.environ.get("ASSETBUILD_CACHE_DIR"):
         reason, rec = "ASSETBUILD_CACHE_DIR is set (the snapshot serves the default cache only)", None
@@ -123,18 +129,15 @@ def try_snapshot(form: dict[str, object], mode: str) -> bool:
             snapshot.EXPECTED = snapshot.read_results(cache_dir, rec) if rec is not None else None
         if rec is not None and not rec.get("refused"):  # the build's recorder starts from it
             snapshot.PREVIOUS = rec
-        return False
+        return None
     if document is not None:  # (read for --json, or status)
-        sys.stdout.write(document + "\n" if document else "")
-    elif form["dry_run"]:  # what ``output.dryrun.dry_run_summary`` says of a build with nothing to do
-        if not form["quiet"]:
-            sys.stdout.write(f"dry run: 0 of {rec['count']} assets would run or be restored; "
-                             "nothing was run or written\n")
-    elif not form["quiet"]:
-        n = rec["count"]
-        sys.stdout.write(f"0 built, {n} cached, 0 restored, 0 failed, 0 skipped in "
-                         f"{time.perf_counter() - _STARTED:.2f}s\n")
-    return True
+        return document + "\n" if document else ""
+    if form["quiet"]:
+        return ""
+    if form["dry_run"]:  # what ``output.dryrun.dry_run_summary`` says of a build with nothing to do
+        return f"dry run: 0 of {rec['count']} assets would run or be restored; nothing was run or written\n"
+    return (f"0 built, {rec['count']} cached, 0 restored, 0 failed, 0 skipped in "
+            f"{time.perf_counter() - _STARTED:.2f}s\n")
 
 
 def _fresh_lines(names: list[str]) -> str:
@@ -294,7 +297,10 @@ def _main() -> None:
         from . import snapshot
 
         if form["directory"]:  # (resolved now, as the build resolves the project directory; the
-            form["directory"] = os.path.realpath(str(form["directory"]))  # CLI changes into it first)
+            try:  # CLI changes into it first)
+                form["directory"] = os.path.realpath(str(form["directory"]))
+            except OSError:  # relative to a working directory that was deleted: the look finds no AssetFile
+                pass
         snapshot.INTENT = form  # a full build of this form may write the next snapshot
         snapshot.START_PATH = START_PATH
         snapshot.CHECK = os.environ.get("ASSETBUILD_CHECK_SNAPSHOT", "") not in ("", "0")
@@ -307,11 +313,12 @@ def _main() -> None:
         finally:
             gc.freeze()
             gc.enable()
-        if answered:
+        if answered is not None:
             try:
+                sys.stdout.write(answered)
                 sys.stdout.flush()
-            except (OSError, ValueError):
-                sys.exit(1)
+            except (OSError, ValueError):  # the reader went away: status 1, quietly, as the full path
+                os._exit(1)  # (and nothing flushed again at exit, which would say so and end with 120)
             os._exit(0)
         if form["plain"]:
             plain_build(form)

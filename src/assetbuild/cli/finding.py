@@ -74,7 +74,11 @@ def place_project(opts: dict[str, Any], *, command: str | None, say: Any) -> Non
         return
     if command in NO_SEARCH:
         return
-    here = Path.cwd()
+    try:
+        here = Path.cwd()
+    except OSError as e:  # deleted (or moved) under the shell that runs the command
+        raise click.UsageError(f"the working directory cannot be read ({e.strerror}): it was deleted or "
+                               "moved; cd to the project, or give -C DIR") from None
     if (here / "AssetFile").is_file():
         return
     found = search_project(here)

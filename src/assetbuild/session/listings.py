@@ -1,6 +1,7 @@
 """The folders a build's load may find modules in: what they held before it started
-(``listings_before``), and whether a module may have appeared in one after (``dir_times_since``),
-which the snapshot's record must not hide from the next null build (``session.snapshots``)."""
+(``listings_before``), whether a module may have appeared in one after (``dir_times_since``),
+and whether one changed too recently for its time to be trusted (``racy_folder``): what the
+snapshot's record must not hide from the next null build (``session.snapshots``)."""
 
 from __future__ import annotations
 
@@ -44,7 +45,9 @@ def dir_times_since(dirs: Iterable[str], before: dict[str, tuple[int | None, fro
     ``import`` then failed to find), while its directory's time is the one after: recorded, it
     would hide it from the next null build.
 
-    A directory whose time changed since ``before`` (``listings_before``) holds such an entry
+    A directory whose time changed since ``before`` (``listings_before``), or whose time then was
+    within ``RACY_NS`` of ``started_ns`` (a name added in the tick of that listing leaves the time
+    as listed, on a filesystem that stamps whole seconds), holds such an entry
     when it holds a name it did not then, which could be imported (an identifier, as a folder;
     with an import suffix, or ``.pth``, as a file; a distribution's metadata), other than ``__pycache__`` and the paths in
     ``own`` (the cache directory, the top folders of the path outputs: the build's own). One not
@@ -69,7 +72,7 @@ def dir_times_since(dirs: Iterable[str], before: dict[str, tuple[int | None, fro
             continue
         was = before.get(d) if before is not None else None
         if was is not None:
-            if was[0] != now:
+            if was[0] != now or started_ns is None or now > started_ns - snapshot.RACY_NS:
                 try:
                     added = sorted(set(os.listdir(d)) - (was[1] or frozenset()))
                 except OSError:
@@ -120,3 +123,30 @@ def _made_since(folder: str, since: int, skip: frozenset[str]) -> str | None:
         if max(st.st_ctime_ns, st.st_mtime_ns) >= since:
             return e.path
     return None
+
+
+def racy_folder(times: dict[str, int | None], clock: tuple[int, int]) -> str | None:
+    """The first folder of ``times`` (read after ``clock``, ``snapshot.probe``) that changed in
+    the clock's tick or after (git's racy rule, as for files): another change in that tick could
+    leave its time as read (a filesystem that stamps whole seconds, or the kernel's tick), and a
+    module added then would go unseen by the next null build; or that changed since it was read.
+    Judged by the ctime, which only the kernel sets (POSIX; elsewhere it is the creation time, and
+    the later of the two counts): a folder whose mtime was set ahead (``tar x`` of an archive made
+    by a clock ahead) would refuse every record until then, and a later change moves its time
+    anyway. Only a folder changed in the last ``RACY_NS`` is looked at again."""
+    dev, tick = clock
+    far = tick - snapshot.RACY_NS
+    for d, t in times.items():
+        if t is None or t <= far:
+            continue
+        try:
+            st = os.stat(d)
+        except OSError:
+            return d
+        changed = st.st_ctime_ns if _POSIX else max(st.st_mtime_ns, st.st_ctime_ns)
+        if max(st.st_mtime_ns, st.st_ctime_ns) != t or (changed >= tick if st.st_dev == dev else changed > far):
+            return d
+    return None
+
+
+_POSIX = os.name == "posix"

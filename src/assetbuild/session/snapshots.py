@@ -28,7 +28,7 @@ from .. import snapshot
 from ..definitions import AssetDef, ObservableSourceDef, SourceDef
 from ..errors import SliceInsufficient
 from ..io import is_external
-from .listings import dir_times_since, listings_before
+from .listings import dir_times_since, listings_before, racy_folder
 
 _BUILD_HOOKS = ("before_build", "after_asset", "after_build", "asset_failed")
 _OWN = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the assetbuild package
@@ -233,6 +233,9 @@ class Recorder:
             self.affected = None if self.refused is not None or self.probe is None else self._affected()
             if self.affected is None or not self.affected <= sliced["affected"]:
                 raise SliceInsufficient("the snapshot no longer holds, or more changed since the entry point looked")
+            # this build's decisions stand, but a source that became a directory (a changed one:
+            # the others are the files recorded) refuses the next record, as in a whole build
+            self.refused = _directory_source(self.project, set(sliced["changed"]))
             return
         if self.refused is not None:
             return
@@ -485,10 +488,14 @@ class Recorder:
             carried = {d: t for d, t in self.previous["dirs"] if d not in dirs}
         if any(snapshot.is_racy(s, self.probe) for s in files.values()):
             return None, "a file of the project's code was modified too recently to trust its signature"
+        clock = snapshot.probe(os.path.join(self.cache_dir, "lock"))  # (before the folders' times are read)
         times, moved = dir_times_since(dirs, snapshot.BEFORE, loaded.started_ns or None,
                                                 os.path.join(self.cache_dir, "lock"), own=self._own_paths())
         if moved is not None:
             return None, f"a module may have appeared after the build started loading: {moved}"
+        unsure = racy_folder(times, clock) if clock is not None else "the cache's lock file"
+        if unsure is not None:
+            return None, f"a folder changed too recently to trust its time: {unsure}"
         blobs = {p: size for p, size in (self.previous or {}).get("blobs", ())} if self.affected is not None else {}
         cas = os.path.join(self.cache_dir, "cas")
         try:  # (small outputs are kept in the index: no stat for a file that is in no directory)
@@ -546,6 +553,19 @@ class Recorder:
         graph = self.graph if kept is not None and kept == prev.get("graph_ns") else snapshot.read_graph(self.cache_dir, prev)
         defs = (graph or {}).get("asset_defs")
         return prev if defs is None else {**prev, "asset_defs": defs}
+
+
+def _directory_source(project: Any, among: set[str]) -> str | None:
+    """Why no snapshot can be recorded if a source of ``project`` at one of the paths ``among``
+    is a directory (as ``Recorder.before`` says of a whole project's): a file changed inside it
+    leaves the directory's signature as it was."""
+    root = str(project.project_dir)
+    for name, d in project.graph.nodes.items():
+        if isinstance(d, SourceDef):
+            p = d.path if os.path.isabs(d.path) else os.path.join(root, d.path)
+            if p in among and os.path.isdir(p):
+                return f"source {name!r} is a directory"
+    return None
 
 
 def _path_stat(store: Any, asset: str) -> Any:

@@ -32,7 +32,7 @@ def compact_index(index: Index) -> tuple[int, int]:
     tmp = root / f"db.compact-{os.getpid()}-{os.urandom(6).hex()}"
     tmp.mkdir()  # a new directory: mkdir follows no symlink planted at the name
     try:
-        index.env.copy(str(tmp), compact=True)
+        index.env.copy(os.fsencode(tmp), compact=True)
         fd = os.open(tmp / "data.mdb", os.O_RDONLY)
         try:
             os.fsync(fd)

@@ -271,7 +271,7 @@ class Index:
         for readonly, lock in attempts:
             for map_size in sizes:
                 try:
-                    env = lmdb.open(str(dbdir), map_size=map_size, max_dbs=len(DBS) + 2,
+                    env = lmdb.open(os.fsencode(dbdir), map_size=map_size, max_dbs=len(DBS) + 2,
                                     readonly=readonly, max_readers=1024, max_spare_txns=0, lock=lock,
                                     create=not self.readonly)
                     return env, not readonly
