@@ -283,10 +283,11 @@ def test_lmdb_state_reads_the_last_committed_transaction(tmp_path: Path) -> None
     assert snapshot.lmdb_state(str(tmp_path / "not-lmdb")) is None
 
 
-def test_the_fast_path_imports_neither_click_nor_the_engine(tmp_path: Path) -> None:
+@pytest.mark.parametrize("args", [("-q",), ("-n",), ("status",)])  # (a build, a dry run, a status)
+def test_the_fast_path_imports_neither_click_nor_the_engine(tmp_path: Path, args: tuple[str, ...]) -> None:
     root = project(tmp_path)
     settled(root)
-    code = ("import sys, os; sys.argv = ['assetbuild', '-q']; del sys.path[0]\n"  # as `python -m assetbuild` runs
+    code = ("import sys, os; sys.argv = ['assetbuild', *sys.argv[1:]]; del sys.path[0]\n"  # as `python -m assetbuild` runs
             "import atexit\n"
             "atexit.register(lambda: None)\n"
             "import assetbuild.entry as e, os\n"
@@ -296,8 +297,8 @@ def test_the_fast_path_imports_neither_click_nor_the_engine(tmp_path: Path) -> N
             "    print(heavy); sys.stdout.flush(); real(code)\n"
             "os._exit = leave\n"
             "e.main()\n")
-    r = cli_python(code, root)
-    assert r.stdout.strip() == "[]", r.stdout + r.stderr
+    r = cli_python(code, root, *args)
+    assert r.returncode == 0 and r.stdout.splitlines()[-1:] == ["[]"], r.stdout + r.stderr
 
 
 def cli_python(code: str, cwd: Path, *args: str):

@@ -8,10 +8,11 @@ from __future__ import annotations
 import marshal
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from projects import clean_env, cli
-from test_snapshot import ASSETFILE, cli_python, explain, project, settled
+from test_snapshot import ASSETFILE, explain, project, settled
 
 
 @pytest.fixture(autouse=True)
@@ -78,37 +79,26 @@ def test_a_dry_run_with_json_after_a_change_is_the_clis(tmp_path: Path) -> None:
     assert status == 0 and '"dry_run": true' in out and '"would": "run"' in out, out
 
 
-@pytest.mark.parametrize("args", [("-n",), ("status",)])
-def test_the_fast_answers_import_neither_click_nor_the_engine(tmp_path: Path, args: tuple[str, ...]) -> None:
-    root = project(tmp_path)
-    settled(root)
-    code = ("import sys, os; sys.argv = ['assetbuild', *sys.argv[1:]]; del sys.path[0]\n"  # as `python -m assetbuild` runs
-            "import assetbuild.entry as e\n"
-            "real = os._exit\n"
-            "def leave(code):\n"
-            "    heavy = [m for m in ('click', 'lmdb', 'assetbuild.session', 'assetbuild.store') if m in sys.modules]\n"
-            "    print(heavy); sys.stdout.flush(); real(code)\n"
-            "os._exit = leave\n"
-            "e.main()\n")
-    r = cli_python(code, root, *args)
-    assert r.stdout.splitlines()[-1:] == ["[]"] and ("nothing was run" in r.stdout or "fresh   top" in r.stdout), \
-        r.stdout + r.stderr
+def _wrong_key(results: list) -> None:
+    results[0][1] = "0" * 64  # a key the dry run will not find
 
 
-def test_the_check_fails_when_the_snapshot_would_have_answered_a_dry_run_wrongly(tmp_path: Path) -> None:
+@pytest.mark.parametrize("args, tamper, said", [(("-n",), _wrong_key, "the dry run"),
+                                                (("status",), list.reverse, "status")])  # (another order)
+def test_the_check_fails_when_the_snapshot_would_have_answered_wrongly(tmp_path: Path, args: tuple[str, ...],
+                                                                        tamper: Any, said: str) -> None:
     root = project(tmp_path)
     settled(root)
-    _, line, status = explain(root, "-n", ASSETBUILD_CHECK_SNAPSHOT="1")
+    _, line, status = explain(root, *args, ASSETBUILD_CHECK_SNAPSHOT="1")
     assert status == 0 and line == "snapshot: answers (checked against the full path)", line
     results = root / ".assetbuild" / "snapshot.results"
     doc = marshal.loads(results.read_bytes())
-    doc["results"][0][1] = "0" * 64  # a key the dry run will not find
+    tamper(doc["results"])
     results.write_bytes(marshal.dumps(doc))
-    r = cli("-n", cwd=root, env=clean_env(ASSETBUILD_CHECK_SNAPSHOT="1"))
-    assert r.returncode != 0 and "snapshot disagrees with the dry run" in r.stderr, r.stderr
-    r = cli("-n", cwd=root)  # without the check: answered, as recorded
-    assert r.returncode == 0 and "0 of 3 assets would run" in r.stdout, r.stdout
-    assert os.path.exists(results)
+    r = cli(*args, cwd=root, env=clean_env(ASSETBUILD_CHECK_SNAPSHOT="1"))
+    assert r.returncode != 0 and f"snapshot disagrees with {said}" in r.stderr, r.stderr
+    r = cli(*args, cwd=root)  # without the check: answered, as recorded
+    assert r.returncode == 0 and ("0 of 3 assets would run" in r.stdout or "fresh   top" in r.stdout), r.stdout
 
 
 def test_the_fast_form_takes_a_plain_status() -> None:
@@ -178,19 +168,6 @@ def test_a_status_that_would_say_more_is_the_clis(tmp_path: Path) -> None:
     assert line.startswith("snapshot: not used: "), line  # (ASSETBUILD_NOW too: a decision may read the clock)
     full = cli("status", "--check", cwd=root, env=clean_env(ASSETBUILD_SNAPSHOT="0", ASSETBUILD_NOW=later))
     assert (out, status) == (full.stdout, full.returncode) and status == 1 and "stale   parsed" in out, out
-
-
-def test_the_check_fails_when_the_snapshot_would_have_answered_a_status_wrongly(tmp_path: Path) -> None:
-    root = project(tmp_path)
-    settled(root)
-    _, line, status = explain(root, "status", ASSETBUILD_CHECK_SNAPSHOT="1")
-    assert status == 0 and line == "snapshot: answers (checked against the full path)", line
-    results = root / ".assetbuild" / "snapshot.results"
-    doc = marshal.loads(results.read_bytes())
-    doc["results"].reverse()  # the lines in another order than status's
-    results.write_bytes(marshal.dumps(doc))
-    r = cli("status", cwd=root, env=clean_env(ASSETBUILD_CHECK_SNAPSHOT="1"))
-    assert r.returncode != 0 and "snapshot disagrees with status" in r.stderr, r.stderr
 
 
 @pytest.mark.parametrize("change", ["source gone", "output gone", "output edited"])
