@@ -31,20 +31,23 @@ def test_the_fast_form_takes_a_dry_run() -> None:
     assert fast_form(["build", "-n", "x"]) is None  # a selection
 
 
-@pytest.mark.parametrize("args", [("-n",), ("build", "-n"), ("--dry-run",), ("-n", "-q"), ("-C", ".", "-n"),
-                                  ("-n", "--json")])
-def test_a_dry_run_is_answered_with_the_full_paths_output(tmp_path: Path, args: tuple[str, ...]) -> None:
+DRY = "dry run: 0 of 3 assets would run or be restored; nothing was run or written\n"
+FRESH = "fresh   parsed\nfresh   total\nfresh   top\n"
+JSON_END = '"would": null, "reasons": []}], "dry_run": true}\n'
+
+
+@pytest.mark.parametrize("args, said", [(("-n",), DRY), (("build", "-n"), DRY), (("--dry-run",), DRY), (("-n", "-q"), ""),
+                                        (("-C", ".", "-n"), DRY), (("-n", "--json"), JSON_END), (("status",), FRESH),
+                                        (("status", "--check"), FRESH), (("-C", ".", "status"), FRESH)])
+def test_a_dry_run_or_status_is_answered_with_the_full_paths_output(tmp_path: Path, args: tuple[str, ...],
+                                                                     said: str) -> None:
     root = project(tmp_path)
     settled(root)
     out, line, status = explain(root, *args)
     assert line == "snapshot: answers" and status == 0, line
     full = cli(*args, cwd=root, env=clean_env(ASSETBUILD_SNAPSHOT="0"))
     assert (out, status) == (full.stdout, full.returncode)  # (--json: the same document, byte for byte)
-    if "--json" in args:
-        assert out.endswith('"would": null, "reasons": []}], "dry_run": true}\n'), out
-    else:
-        assert out == ("" if "-q" in args else
-                       "dry run: 0 of 3 assets would run or be restored; nothing was run or written\n")
+    assert out.endswith(said) if said == JSON_END else out == said, out
 
 
 def _state(root: Path) -> dict[str, tuple[int, bytes]]:
@@ -108,17 +111,6 @@ def test_the_fast_form_takes_a_plain_status() -> None:
     assert fast_form(["-C", "p", "status", "--check"])["directory"] == "p"  # type: ignore[index]
     for other in (["status", "top"], ["status", "--json"], ["status", "-v"], ["status", "--each-partition"]):
         assert fast_form(other) is None, other
-
-
-@pytest.mark.parametrize("args", [("status",), ("status", "--check"), ("-C", ".", "status")])
-def test_a_status_is_answered_with_the_full_paths_output(tmp_path: Path, args: tuple[str, ...]) -> None:
-    root = project(tmp_path)
-    settled(root)
-    out, line, status = explain(root, *args)
-    assert line == "snapshot: answers" and status == 0, line
-    full = cli(*args, cwd=root, env=clean_env(ASSETBUILD_SNAPSHOT="0"))
-    assert (out, status) == (full.stdout, full.returncode)
-    assert out == "fresh   parsed\nfresh   total\nfresh   top\n"
 
 
 def test_a_status_in_a_terminal_is_colored_as_the_clis(tmp_path: Path) -> None:
