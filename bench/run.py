@@ -97,21 +97,22 @@ class Tools:
 
 
 def console_script(venv: Path, name: str = "assetbuild", prelude: str = "") -> Path:
-    """bench/work/bin/<name>: what pip writes for pyproject's ``[project.scripts]`` entry.
+    """bench/work/bin/<name>: what an install writes for the ``assetbuild`` command (the repo's
+    ``bin/assetbuild``, pyproject's ``script-files``, its ``#!python`` made this venv's python).
 
     For a venv that runs assetbuild from PYTHONPATH rather than an install: ``python -m assetbuild``
     would time runpy and ``__main__`` too, and miss a change of the entry point. ``prelude``: lines
     run before the entry point is imported.
     """
-    m = re.search(r'^assetbuild\s*=\s*"([\w.]+):(\w+)"', (REPO / "pyproject.toml").read_text(), re.M)
-    if not m:
-        raise SystemExit("pyproject.toml declares no assetbuild console script")
+    lines = (REPO / "bin" / "assetbuild").read_text().splitlines(keepends=True)
+    if not lines or lines[0].strip() != "#!python":
+        raise SystemExit("bin/assetbuild does not start with #!python (the line an installer rewrites)")
+    at = next((i for i, line in enumerate(lines) if line.startswith(("from assetbuild", "import assetbuild"))), None)
+    if at is None:
+        raise SystemExit("bin/assetbuild imports no assetbuild entry point")
     path = BENCH / "work" / "bin" / name
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f"#!{venv / 'bin' / 'python'}\nimport re\nimport sys\n{prelude}from {m.group(1)} import {m.group(2)}\n"
-                    "if __name__ == '__main__':\n"
-                    "    sys.argv[0] = re.sub(r'(-script\\.pyw|\\.exe)?$', '', sys.argv[0])\n"
-                    f"    sys.exit({m.group(2)}())\n")
+    path.write_text(f"#!{venv / 'bin' / 'python'}\n" + "".join(lines[1:at]) + prelude + "".join(lines[at:]))
     path.chmod(0o755)
     return path
 
