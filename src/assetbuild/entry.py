@@ -29,6 +29,10 @@ import os
 import sys
 import time
 
+TYPE_CHECKING = False  # (typing is not imported: the fast path stays lean)
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 _STARTED = time.perf_counter()
 # sys.path as the command started (a build records it; loading a project changes it meanwhile)
 START_PATH = list(sys.path)
@@ -174,35 +178,17 @@ def plain_build(form: dict[str, object]) -> None:
     (``tests/test_entry.py`` holds the CLI to that); the same output, errors and exit status.
     Ends the process."""
     from . import output, session
-    from .errors import AssetbuildError
-    from .exiting import exit_now
 
     as_json = bool(form["json"])
-    status = 0
-    try:
-        if form["directory"]:
-            os.chdir(str(form["directory"]))
-        reporter = output.Reporter(verbosity=-1 if form["quiet"] else 0, json_mode=as_json, asset_logs=True)
-        try:
-            result = session.build((), reporter=reporter, dry_run=bool(form["dry_run"]))
-        except (AssetbuildError, KeyboardInterrupt) as e:
-            status = output.report_error(e, as_json=as_json, command="build")
-        else:
-            if as_json:
-                sys.stdout.write(output.format_build_json(result) + "\n")
-            status = 0 if result.ok else 1  # -n too, when it predicts a failure
-        sys.stdout.flush()
-    except BrokenPipeError:  # the reader went away: as click does, quietly, status 1
-        sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - nothing may write to the pipe again
-        status = 1
-    except KeyboardInterrupt:  # before the build started (click says "Aborted!")
-        sys.stderr.write("\nAborted!\n")
-        status = 1
-    from .interrupts import exit_status
 
-    status = exit_status(status)
-    exit_now(status)
-    sys.exit(status)
+    def run() -> int:
+        reporter = output.Reporter(verbosity=-1 if form["quiet"] else 0, json_mode=as_json, asset_logs=True)
+        result = session.build((), reporter=reporter, dry_run=bool(form["dry_run"]))
+        if as_json:
+            sys.stdout.write(output.format_build_json(result) + "\n")
+        return 0 if result.ok else 1  # -n too, when it predicts a failure
+
+    _end_as_the_cli(form, "build", run)
 
 
 def plain_status(form: dict[str, object]) -> None:
@@ -210,23 +196,32 @@ def plain_status(form: dict[str, object]) -> None:
     when only data changed (``session.status`` takes the slice): the same lines, errors and exit
     status. Ends the process."""
     from . import output, session
+
+    def run() -> int:
+        rows = session.status((), reporter=output.Reporter(verbosity=0, asset_logs=True))
+        text = output.format_status(rows, color=sys.stdout.isatty())
+        if text:
+            sys.stdout.write(text + "\n")
+        return 1 if form["check"] and any(r.state != "fresh" for r in rows) else 0
+
+    _end_as_the_cli(form, "status", run)
+
+
+def _end_as_the_cli(form: dict[str, object], command: str, run: Callable[[], int]) -> None:
+    """In the form's directory, ``run`` the command (its exit status) and end the process as the
+    CLI's ``command`` would: an AssetbuildError or Ctrl-C said as its handler says them, a reader
+    that went away quietly with status 1, Ctrl-C before it started as click's "Aborted!"."""
+    from . import output
     from .errors import AssetbuildError
     from .exiting import exit_now
 
-    status = 0
     try:
         if form["directory"]:
             os.chdir(str(form["directory"]))
         try:
-            rows = session.status((), reporter=output.Reporter(verbosity=0, asset_logs=True))
+            status = run()
         except (AssetbuildError, KeyboardInterrupt) as e:
-            status = output.report_error(e, command="status")
-        else:
-            text = output.format_status(rows, color=sys.stdout.isatty())
-            if text:
-                sys.stdout.write(text + "\n")
-            if form["check"] and any(r.state != "fresh" for r in rows):
-                status = 1
+            status = output.report_error(e, as_json=bool(form["json"]), command=command)
         sys.stdout.flush()
     except BrokenPipeError:  # the reader went away: as click does, quietly, status 1
         sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - nothing may write to the pipe again

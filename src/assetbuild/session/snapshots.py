@@ -61,6 +61,11 @@ def _intended(assets: Any, options: Any, *, dry_run: bool = False) -> str | None
             or options.only or options.partitions is not None or options.params or options.param_args \
             or options.resources or options.forced or options.tick or options.remote.url is not None:
         return None
+    return _intent_dir(intent)
+
+
+def _intent_dir(intent: dict[str, Any]) -> str:
+    """The project directory of the entry point's command (``-C DIR``, else the working one)."""
     where = intent.get("directory")
     return os.path.abspath(str(where)) if where else os.getcwd()
 
@@ -73,9 +78,7 @@ def take_status_slice(project_dir: Any, assets: Any, *, plain: bool) -> dict[str
     intent = snapshot.INTENT or {}
     if sliced is None or not plain or assets or not intent.get("status"):
         return None
-    where = intent.get("directory")
-    expected = os.path.abspath(str(where)) if where else os.getcwd()
-    return sliced if os.path.realpath(str(project_dir)) == os.path.realpath(expected) else None
+    return sliced if os.path.realpath(str(project_dir)) == os.path.realpath(_intent_dir(intent)) else None
 
 
 def _plain_status(graph: Any) -> bool:
@@ -94,8 +97,7 @@ def check_status(project: Any, assets: Any, rows: Any) -> None:
     expected, intent = snapshot.EXPECTED, snapshot.INTENT or {}
     if expected is None or not intent.get("status") or assets:
         return
-    where = intent.get("directory")
-    if (os.path.abspath(str(where)) if where else os.getcwd()) != str(project.project_dir):
+    if _intent_dir(intent) != str(project.project_dir):
         return
     if any(r.state != "fresh" or r.reasons for r in rows) or [r.asset for r in rows] != [t[0] for t in expected["results"]]:
         raise RuntimeError("the snapshot disagrees with status: it would have said that every asset "
