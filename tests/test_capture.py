@@ -174,3 +174,45 @@ def test_the_after_asset_hook_gets_the_lines(project):
     project.write("AssetFile", PRINTING)
     project.build(plugin_manager=pm, keep_going=True)
     assert seen["fails"] == ((STDOUT, "why it fails"),)
+
+
+HANDLED = '''\
+import logging
+from assetbuild import asset
+
+seen = []
+
+
+class Keep(logging.Handler):
+    def emit(self, record):
+        seen.append(record.getMessage())
+
+
+@asset
+def plain():
+    print("before any logger")
+    return 1
+
+
+@asset
+def handled(context, plain):
+    context.log.addHandler(Keep())
+    print("printed")
+    context.log.warning("logged %d", 2)
+    return list(seen)
+'''
+
+
+def test_a_handler_an_asset_adds_gets_its_printed_lines_too(project):
+    """The serial executor's logger is made only for an asset that asks for one (``LazyLogger``):
+    an asset without a context still has its lines shown live, and one that adds a handler to
+    ``context.log`` gets what it prints through it, as before the logger was lazy."""
+    project.write("AssetFile", HANDLED)
+    out = io.StringIO()
+    r = project.build(reporter=Reporter(out=out, err=io.StringIO(), verbosity=-2))
+    assert r.ok, r
+    logs = {x.asset: x.logs for x in r.results}
+    assert logs["plain"] == ((STDOUT, "before any logger"),)
+    assert logs["handled"] == ((STDOUT, "printed"), (logging.WARNING, "logged 2"))
+    assert project.value("handled") == ["printed", "logged 2"]
+    assert out.getvalue().splitlines() == ["[plain] before any logger", "[handled] printed"]

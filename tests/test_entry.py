@@ -203,6 +203,9 @@ def test_the_plain_build_imports_no_click(tmp_path: Path) -> None:
     imported = {ln.rsplit("|", 1)[-1].strip() for ln in r.stderr.splitlines() if ln.startswith("import time:")}
     assert "assetbuild.scheduler" in imported  # (it built: the list is the build's)
     assert not {m for m in imported if m == "click" or m.startswith(("click.", "assetbuild.cli"))}
+    # nor what only some builds need: a logger for an asset that logs (capture.LazyLogger), the
+    # futures of workers (executors.Ended), a failure's traceback
+    assert not imported & {"logging", "concurrent.futures", "traceback"}, imported & {"logging", "concurrent.futures", "traceback"}
 
 
 GC_ASSETFILE = '''\

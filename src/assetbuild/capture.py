@@ -156,3 +156,34 @@ def captured(sink: Sink, *, limit: int | None = None) -> Iterator[None]:
                     if sys.stderr is err:
                         sys.stderr = err._real
                     _installed = None
+
+
+class LazyLogger:
+    """The live logger of an asset run in the build's own thread, made on first use.
+
+    The lines the asset prints go straight to ``line`` until then; ``logger`` (asked for
+    when the asset takes a ``context``, a resource or an IO context) makes the real
+    ``logging.Logger`` once, and every later line goes through it, to the handlers the asset's
+    code may add. A build whose assets never log does not import ``logging``."""
+
+    __slots__ = ("_make", "_line", "_logger")
+
+    def __init__(self, make: Callable[[], Any], line: Sink) -> None:
+        self._make, self._line, self._logger = make, line, None
+
+    @property
+    def logger(self) -> Any:
+        if self._logger is None:
+            self._logger = self._make()
+        return self._logger
+
+    def log(self, level: int, msg: str, *args: Any) -> None:
+        if self._logger is not None:
+            self._logger.log(level, msg, *args)
+        else:
+            self._line(level, msg % args if args else msg)
+
+
+def real_logger(log: Any) -> Any:
+    """``log`` as a ``logging.Logger`` (a ``LazyLogger`` made now), or None."""
+    return log.logger if isinstance(log, LazyLogger) else log

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Collection, Container, Sequence
-from concurrent.futures import Future
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any, Literal, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol
 
 from .keys import KeyParts
 from .reports import AssetResult, Head, Reason, SkipRecord, Trace
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 StatSig = tuple[int, int, int, int]  # (size, mtime_ns, inode, ctime_ns) of a file: see workspace
 

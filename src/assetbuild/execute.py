@@ -23,13 +23,12 @@ import hashlib
 import os
 import sys
 import time
-import traceback
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .capture import MAX_LINES, captured
+from .capture import MAX_LINES, captured, real_logger
 from .definitions import AssetContext, Output, Skip
 from .errors import AssetFailed, describe_exception
 from .interrupts import RealInterrupts
@@ -163,6 +162,8 @@ class Task:
 
 def user_traceback(exc: BaseException, is_user_file: Callable[[str], bool]) -> str:
     """The exception's traceback reduced to frames in user files (all frames if none are)."""
+    import traceback
+
     frames = traceback.extract_tb(exc.__traceback__)
     mine = [f for f in frames if is_user_file(f.filename)]
     lines = ["Traceback (most recent call last):\n"]
@@ -198,7 +199,7 @@ def _run_task(task: Task, log: Any, logs: LogLines) -> Produced | Failed | Skipp
                               duration_s=time.perf_counter() - t0)
         with RealInterrupts() as interrupts:
             try:
-                kwargs[param] = _load_input(task, io, up, data, log) if is_external(io) else io.load(data)
+                kwargs[param] = _load_input(task, io, up, data, real_logger(log)) if is_external(io) else io.load(data)
             except BaseException as e:  # noqa: BLE001 - the stored bytes no longer load (a changed class...)
                 return Failed(f"its input {up!r} could not be loaded: {_user_error(e, interrupts)}",
                               unloadable=up, duration_s=time.perf_counter() - t0)
@@ -209,8 +210,7 @@ def _run_task(task: Task, log: Any, logs: LogLines) -> Produced | Failed | Skipp
     if task.resources:
         from .resources import ResourceFailed, acquire
 
-        if log is None:
-            log = _collecting_logger(task.asset, logs)
+        log = real_logger(log) or _collecting_logger(task.asset, logs)
         try:
             kwargs.update(acquire(task.resources, task.resource_scope, log))
         except ResourceFailed as e:
@@ -218,22 +218,20 @@ def _run_task(task: Task, log: Any, logs: LogLines) -> Produced | Failed | Skipp
             return Failed(e.error, trace, time.perf_counter() - t0, logs)
     context = None
     if task.context:
-        if log is None:
-            log = _collecting_logger(task.asset, logs)
+        log = real_logger(log) or _collecting_logger(task.asset, logs)
         context = AssetContext(task.asset, Path(task.project_dir), log, _decoded(task.params))
     io = task.io
     if task.staging is not None:  # its value is the manifest of the files it writes
         from .produced import StagedOutputs, StagingContext
 
-        context = StagingContext(task.asset, Path(task.project_dir), log, task.outputs, task.staging,
+        context = StagingContext(task.asset, Path(task.project_dir), real_logger(log), task.outputs, task.staging,
                                  _decoded(task.params))
         io = StagedOutputs(task.asset, task.outputs, task.staging)
     if context is not None and task.partition is not None:
         context.set_partition(task.partition, Path(task.project_dir))
     io_context = None
     if is_external(io):
-        if log is None:
-            log = _collecting_logger(task.asset, logs)
+        log = real_logger(log) or _collecting_logger(task.asset, logs)
         io_context = IOContext(task.asset, Path(task.project_dir), log, params=_decoded(task.params),
                                resources=_io_resources(task, log),
                                partition=task.partition.key if task.partition is not None else None)
@@ -393,6 +391,7 @@ def _reached(task: Task) -> dict[str, str] | None:
 def _collecting_logger(asset: str, out: LogLines) -> Any:
     """A logger that keeps every line (formatted, with any traceback) for replay in the parent."""
     import logging
+    import traceback
 
     class _Collect(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:

@@ -17,7 +17,8 @@ Examples: the README's "Plugins" section (a process pool in a dozen lines) and t
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import WorkerLost
 from .execute import Failed, Produced, Skipped, Task, run_payload
@@ -26,10 +27,56 @@ if TYPE_CHECKING:
     import logging
     from concurrent.futures import Future
 
+    from .capture import LazyLogger
+
 Outcome = Produced | Failed | Skipped
 """What running a task gives: an output (``ok`` True), a failure (``ok`` False, with the error
 and the user's traceback), or a skip (``Skip`` returned with ``output_required=False``: ``ok``
 True, ``skipped`` True, its reason). Never an exception: an executor passes it back untouched."""
+
+
+class Ended:
+    """What an ``inline`` executor may return from ``submit``: the future of a task it ran at
+    once, ended before anyone asks (``Ended(lambda: task.run(log))``).
+
+    It offers what the host asks of a ``concurrent.futures.Future`` without importing that
+    module, which imports ``logging``: a build at -j 1 needs neither. The host never waits on
+    it (an ended future is collected as it is)."""
+
+    __slots__ = ("_value", "_error")
+
+    def __init__(self, fn: Callable[[], Any]) -> None:
+        self._value: Any = None
+        self._error: BaseException | None = None
+        try:
+            self._value = fn()
+        except BaseException as e:  # noqa: BLE001 - the scheduler sees it as the task's error
+            if isinstance(e, KeyboardInterrupt):
+                raise
+            self._error = e
+
+    def done(self) -> bool:
+        return True
+
+    def running(self) -> bool:
+        return False
+
+    def cancelled(self) -> bool:
+        return False
+
+    def cancel(self) -> bool:
+        return False
+
+    def result(self, timeout: float | None = None) -> Any:
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+    def exception(self, timeout: float | None = None) -> BaseException | None:
+        return self._error
+
+    def add_done_callback(self, fn: Callable[[Any], object]) -> None:
+        fn(self)
 
 
 class Executor(Protocol):
@@ -38,7 +85,8 @@ class Executor(Protocol):
     Class attributes: ``name`` (``--executor NAME``, ``@asset(executor=NAME)``), a one-line
     ``description``, ``options`` (option name -> help: the keys ``--executor-option KEY=VALUE``
     accepts) and ``inline`` (True if ``submit`` runs the task at once in the calling thread, as
-    ``serial`` does; such an executor receives a live ``log``).
+    ``serial`` does; such an executor receives a live ``log``, to pass on as ``task.run(log)``:
+    a ``logging.Logger`` or a ``capture.LazyLogger``, which makes one only if the asset logs).
 
     The host creates an executor once per build, on first use, with keyword arguments ``jobs``
     (the ``-j`` value), ``project_dir``, ``project_modules`` (names of the project's own modules:
@@ -66,7 +114,7 @@ class Executor(Protocol):
     def __init__(self, *, jobs: int, project_dir: str, project_modules: frozenset[str],
                  options: dict[str, str]) -> None: ...
 
-    def submit(self, task: Task, log: logging.Logger | None = None) -> Future[Outcome]:
+    def submit(self, task: Task, log: logging.Logger | LazyLogger | None = None) -> Future[Outcome]:
         """Run ``task`` (``task.run()`` here, or ``run_serialized(task.to_bytes())`` in a worker)
         and resolve the future with its :data:`Outcome`. If the worker running it died, set
         :class:`WorkerLost` on the future (``isolated=True`` when this task alone is known to be
@@ -115,4 +163,4 @@ def release_resources() -> int:
     return release()
 
 
-__all__ = ["Executor", "KillingExecutor", "Task", "Outcome", "run_serialized", "release_resources", "WorkerLost"]
+__all__ = ["Executor", "KillingExecutor", "Ended", "Task", "Outcome", "run_serialized", "release_resources", "WorkerLost"]

@@ -27,13 +27,15 @@ import sys
 import threading
 import types
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
-from concurrent.futures import Future
 from contextlib import contextmanager, nullcontext
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import AssetbuildError, ConfigError, PluginError, WorkerLost
-from .executor import Outcome, Task, run_serialized
+from .executor import Ended, Outcome, Task, run_serialized
 from .interrupts import interrupts_held
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 AUTO_SERIAL_MAX = 32  # -j auto: a plan this small, without a slow asset in its history, runs serially
 SLOW_S = 1.0  # ... slow: a latest build that took this long
@@ -60,17 +62,6 @@ def parse_jobs(value: str | int | None, where: str = "jobs") -> int:
     return n
 
 
-def _done(fn: Callable[[], Any]) -> Future:
-    fut: Future = Future()
-    try:
-        fut.set_result(fn())
-    except BaseException as e:  # noqa: BLE001 - the scheduler sees it as the task's error
-        if isinstance(e, KeyboardInterrupt):
-            raise
-        fut.set_exception(e)
-    return fut
-
-
 class SerialExecutor:
     """Runs each asset in the build's own thread, when it is submitted: the debugging default
     (a breakpoint in an asset works; ``context.log`` lines and what it prints appear as they
@@ -88,7 +79,7 @@ class SerialExecutor:
         pass
 
     def submit(self, task: Task, log: Any = None) -> Future[Outcome]:
-        return _done(lambda: task.run(log))
+        return Ended(lambda: task.run(log))  # type: ignore[return-value]  # a Future's ended subset
 
     def shutdown(self, cancel: bool = False) -> None:
         pass
@@ -130,6 +121,8 @@ class ThreadExecutor:
             t = threading.Thread(target=self._work, name=f"assetbuild-{len(self._threads)}", daemon=True)
             t.start()
             self._threads.append(t)
+        from concurrent.futures import Future
+
         fut: Future = Future()
         self._queue.put((fut, task))
         return fut
@@ -305,6 +298,7 @@ class ProcessExecutor:
         return self._pool
 
     def submit(self, task: Task, log: Any = None) -> Future[Outcome]:
+        from concurrent.futures import Future
         from concurrent.futures.process import BrokenProcessPool
 
         payload = task.to_bytes()
@@ -533,7 +527,11 @@ class Runner:
 
     @staticmethod
     def wait(futures: Collection[Future], timeout: float | None) -> set[Future]:
-        """Block until one of ``futures`` is done or ``timeout`` passes; the done ones."""
+        """Block until one of ``futures`` is done or ``timeout`` passes; the done ones (an
+        ``Ended`` one is done: concurrent.futures cannot wait on it, and need not)."""
+        done = {f for f in futures if f.done()}
+        if done:
+            return done
         from concurrent.futures import FIRST_COMPLETED, wait
 
         return wait(futures, timeout=timeout, return_when=FIRST_COMPLETED).done

@@ -12,13 +12,15 @@ trace records is the manager's own (not the record's digest), so readers' keys, 
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .io import IOContext, is_external
 from .partitions import split_node
+
+if TYPE_CHECKING:
+    import logging
 
 
 def record_bytes(io_name: str, data_version: str) -> bytes:
@@ -87,4 +89,6 @@ class OutputChecker:
 
 
 def _logger(asset: str) -> logging.Logger:
+    import logging
+
     return logging.getLogger(f"assetbuild.io.{asset}")

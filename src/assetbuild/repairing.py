@@ -7,9 +7,8 @@ loop, decisions and runner it uses.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .contracts import Decision, Rebuilder, Runner, TraceStore
 from .errors import AssetFailed, CacheCorrupt, SliceInsufficient
@@ -17,6 +16,9 @@ from .jobs import Job, Requeue, time_left
 from .known import Unusable as _Unusable
 from .materialize import PathNotWritten
 from .reports import AssetResult, Reason
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 # A repair's reason: not 'forced: --force', which the user did not type (the warning says why)
 _REPAIRED = (Reason("repaired", "its stored output could not be used, so it ran again"),)

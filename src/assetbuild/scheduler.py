@@ -8,8 +8,7 @@ finished work recorded. Store, files, runner and observer come in as arguments (
 ``assetbuild.contracts``): this module never touches LMDB, files, plugins, processes or the
 terminal. Values reach downstream assets through their stored bytes (``io.load(io.dump(v))``),
 exactly as in a later incremental build; an observable source's value travels with its
-readers' tasks (its observation is made before the build: ``assetbuild.known``).
-"""
+readers' tasks (its observation is made before the build: ``assetbuild.known``)."""
 
 from __future__ import annotations
 
@@ -18,9 +17,8 @@ import os
 import time
 from collections import deque
 from collections.abc import Callable, Collection, Container, Mapping, Sequence
-from concurrent.futures import Future
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .contracts import BuildObserver, Decision, Files, QuietObserver, Rebuilder, Runner, TraceStore
 from .definitions import AssetDef, SourceDef
@@ -42,6 +40,9 @@ from .reports import AssetResult, BuildResult, ObservationResult, Reason, cached
 from .skips import no_output_result, settle_skip
 from .stopping import stop_at_first_failure
 
+if TYPE_CHECKING:
+    from concurrent.futures import Future
+
 _FROM_REMOTE = Reason("remote", "from the remote cache")
 
 
@@ -55,8 +56,7 @@ class Scheduler(Looking, Repairing):
     Everything that touches the store, the files or the observer happens on the thread that
     calls :meth:`build`; only the asset functions run elsewhere (``runner.submit(task, executor)``
     returns a future of the task's outcome). Deciding and restoring never wait for running work:
-    the loop decides every ready asset before it waits for the next running one to finish.
-    """
+    the loop decides every ready asset before it waits for the next running one to finish."""
 
     def __init__(self, graph: Graph, *, store: TraceStore, files: Files, io_managers: dict[str, Any],
                  fingerprint: CodeOf, runner: Runner | None = None,
@@ -221,9 +221,8 @@ class Scheduler(Looking, Repairing):
         made here it acts on (``_predecided``)."""
         nodes = self.graph.nodes
         hit = getattr(self.rebuilder, "cached_hit", None)  # not when forcing
-        usable = self.outputs.usable_version
+        usable, release = self.outputs.usable_version, self.outputs.release
         graph_inputs, known, results, finished = self.graph.inputs, self.known, self._results, self.observer.asset_finished
-        release = self.outputs.release
         for i, name in enumerate(plan):
             if nodes[name].producer is not None:  # type: ignore[union-attr]  # an out: its run is the loop's
                 return i

@@ -77,8 +77,10 @@ class BuildObserver:
 
     def live_logger(self, name: str) -> Any:
         """The logger an inline executor's task gets: ``context.log`` and printed lines, here
-        as they are written."""
-        return _live_logger_class()(name, self)
+        as they are written (a ``LazyLogger``: the logger is made only if the asset logs)."""
+        from ..capture import LazyLogger
+
+        return LazyLogger(lambda: _live_logger_class()(name, self), lambda level, text: self.asset_line(name, level, text))
 
     def with_logs(self, result: BuildResult) -> BuildResult:
         """``result`` with each asset's result as observed (with its lines)."""
