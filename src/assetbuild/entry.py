@@ -18,8 +18,10 @@ unless partitions or policies make its lines say more (``session.snapshots._plai
 - ``ASSETBUILD_SNAPSHOT=0``: never answer from the snapshot (the full path always runs).
 - ``ASSETBUILD_SNAPSHOT=explain``: say on stderr whether the snapshot answered, and if not why.
 - ``ASSETBUILD_CHECK_SNAPSHOT=1``: run the full path even when the snapshot would answer, and
-  decide every asset even when it would leave some cached (an incremental build); fail if
-  the build's decisions differ from what the snapshot would have said (the tests set it).
+  decide every asset even when it would leave some cached (an incremental build of a whole
+  project); fail if the build's decisions differ from what the snapshot would have said. A
+  command that only data changed for still runs on its slice, and then asks the whole project
+  whether it agrees (``session.slicecheck``). The tests set it.
 """
 
 from __future__ import annotations
@@ -158,7 +160,7 @@ def _slice(rec: dict[str, object], cache_dir: str, project_dir: str) -> None:
     from . import snapshot
 
     graph = snapshot.read_graph(cache_dir, rec)
-    if graph is None or graph["slices"] is not None or snapshot.CHECK:
+    if graph is None or graph["slices"] is not None:
         return
     probe = snapshot.probe(os.path.join(cache_dir, "lock"))
     taken: dict[str, snapshot.Sig | None] = {}
@@ -182,10 +184,17 @@ def plain_build(form: dict[str, object]) -> None:
     as_json = bool(form["json"])
 
     def run() -> int:
+        from . import snapshot
+
+        sliced = snapshot.CHECK and snapshot.SLICE is not None
         reporter = output.Reporter(verbosity=-1 if form["quiet"] else 0, json_mode=as_json, asset_logs=True)
         result = session.build((), reporter=reporter, dry_run=bool(form["dry_run"]))
         if as_json:
             sys.stdout.write(output.format_build_json(result) + "\n")
+        if sliced:  # (under the check: the whole project must agree with the slice)
+            from .session.slicecheck import check_build
+
+            check_build(result, dry_run=bool(form["dry_run"]))
         return 0 if result.ok else 1  # -n too, when it predicts a failure
 
     _end_as_the_cli(form, "build", run)
@@ -198,10 +207,17 @@ def plain_status(form: dict[str, object]) -> None:
     from . import output, session
 
     def run() -> int:
+        from . import snapshot
+
+        sliced = snapshot.CHECK and snapshot.SLICE is not None
         rows = session.status((), reporter=output.Reporter(verbosity=0, asset_logs=True))
         text = output.format_status(rows, color=sys.stdout.isatty())
         if text:
             sys.stdout.write(text + "\n")
+        if sliced:  # (under the check: the whole project must agree with the slice)
+            from .session.slicecheck import check_status
+
+            check_status(output.format_status(rows, color=False))
         return 1 if form["check"] and any(r.state != "fresh" for r in rows) else 0
 
     _end_as_the_cli(form, "status", run)

@@ -221,7 +221,8 @@ class Recorder:
         self.probe: tuple[int, int] | None = None
         self.affected: set[str] | None = None  # None: decide every asset
         self.recorded: dict[str, list[Any]] = {}  # the previous snapshot's results, by asset
-        self.checking = snapshot.CHECK  # decide every asset even so, and compare with ``affected``
+        # decide every asset even so, and compare with ``affected`` (a slice: session.slicecheck)
+        self.checking = snapshot.CHECK and project.sliced is None
         self.beside: Any = None  # the declarative check, running beside the build (``checking.Beside``)
 
     def before(self) -> None:
