@@ -590,3 +590,70 @@ def test_symlinks_in_a_source_directory_to_files_outside_are_read_dangling_ones_
     assert v2 != v1
     (src / "gone.txt").symlink_to(tmp_path / "nowhere")
     assert w.source_version("src", fresh=True) == v2
+
+
+# --- the journal of directories written (temp files a killed build left) ------------------------
+
+DEAD = ".out.bin.00000000deadbeef.assetbuild-tmp"  # a killed writer's temp file: unlocked
+
+
+def test_a_build_lists_the_directories_it_writes_into_until_it_ends(tmp_path):
+    journal = tmp_path / "cache" / "writing"
+    journal.parent.mkdir()
+    ws = Workspace(tmp_path, None, journal=str(journal))
+    ws.write_path("out/a.txt", b"a")
+    ws.write_path("out/b.txt", b"b")
+    ws.write_path("more/c.txt", b"c")
+    assert journal.read_bytes().split(b"\0") == [os.fsencode(tmp_path / "out"), os.fsencode(tmp_path / "more"), b""]
+    ws.finish()
+    assert not journal.exists()
+    ws.write_path("out/d.txt", b"d")  # a write after the end lists its directory again
+    assert journal.read_bytes() == os.fsencode(tmp_path / "out") + b"\0"
+
+
+def test_the_next_build_sweeps_what_a_killed_one_listed(tmp_path):
+    """Only a listed directory is swept, at the build's first write, wherever that goes."""
+    journal = tmp_path / "writing"
+    (tmp_path / "killed").mkdir()
+    (tmp_path / "killed" / DEAD).write_bytes(b"half")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / DEAD).write_bytes(b"half")  # (listed by no build: left)
+    journal.write_bytes(os.fsencode(tmp_path / "killed") + b"\0")
+    ws = Workspace(tmp_path, None, journal=str(journal))
+    ws.write_path("out/a.txt", b"a")
+    assert os.listdir(tmp_path / "killed") == []
+    assert os.listdir(tmp_path / "other") == [DEAD]
+    assert journal.read_bytes() == os.fsencode(tmp_path / "out") + b"\0"
+
+
+def test_without_a_journal_each_directory_is_swept_at_its_first_write(tmp_path):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / DEAD).write_bytes(b"half")
+    nowhere = tmp_path / "gone" / "writing"  # (its directory does not exist: it cannot be written)
+    for journal in (None, str(nowhere)):
+        (tmp_path / "out" / DEAD).write_bytes(b"half")
+        ws = Workspace(tmp_path, None, journal=journal)
+        ws.write_path("out/a.txt", b"a")
+        assert sorted(os.listdir(tmp_path / "out")) == ["a.txt"], journal
+        ws.finish()
+    assert not nowhere.parent.exists()
+
+
+def test_a_killed_build_leaves_the_journal_and_the_next_sweeps_its_temp_file(tmp_path):
+    """The whole story, with processes: a build killed as it replaces a path output (a temp file
+    written, not yet renamed) leaves it; the next build removes it and its journal."""
+    from projects import cli, clean_env, write
+
+    root = write(tmp_path, {"AssetFile": "from assetbuild import asset, source\n\nraw = source('raw', 'raw.txt')\n\n\n"
+                            "@asset(io='json', path='out/v.json')\ndef v(raw):\n    return raw.read_text()\n",
+                            "raw.txt": "1"})
+    assert cli(cwd=root).returncode == 0
+    (root / "raw.txt").write_text("2")
+    r = cli(cwd=root, env=clean_env(ASSETBUILD_CRASH_AT="path-rename"))
+    assert r.returncode != 0
+    assert [n for n in os.listdir(root / "out") if n.endswith(".assetbuild-tmp")], os.listdir(root / "out")
+    assert (root / ".assetbuild" / "writing").read_bytes() == os.fsencode(root / "out") + b"\0"
+    r = cli(cwd=root)
+    assert r.returncode == 0 and "1 built" in r.stdout, r.stdout + r.stderr
+    assert os.listdir(root / "out") == ["v.json"]
+    assert not (root / ".assetbuild" / "writing").exists()

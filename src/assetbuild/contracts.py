@@ -158,6 +158,9 @@ class Files(Protocol):
 
     def write_path(self, rel: str, data: bytes) -> StatSig: ...
 
+    def finish(self) -> None:
+        """The build's writes have ended: whole, or their temp files removed."""
+
     def in_the_way(self, rel: str) -> str | None:
         """Why the file ``rel`` cannot be written without deleting what assetbuild did not write
         (a directory holding files in its place); None if nothing is in its way. Optional: a

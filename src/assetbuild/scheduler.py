@@ -144,6 +144,7 @@ class Scheduler(Looking, Repairing):
         finally:
             if not dry_run:
                 self.store.flush()
+                self.files.finish()
         results = self._results
         return BuildResult((*failed, *(results[n] for n in plan)), time.perf_counter() - t0, dry_run=dry_run,
                            observations=tuple(self.observations.values()))

@@ -110,7 +110,7 @@ class Workspace:
     """Reads and writes files of one project directory, using ``cache`` to skip unchanged files."""
 
     def __init__(self, project_dir: Path, cache: StatCache | None, *, record: bool = True,
-                 by_mtime: frozenset[str] = frozenset()) -> None:
+                 by_mtime: frozenset[str] = frozenset(), journal: str | None = None) -> None:
         self.root = project_dir
         self._root_s = str(project_dir)
         self.cache = cache
@@ -124,6 +124,9 @@ class Workspace:
         # the snapshot records it without a second stat (session.snapshots)
         self.written: dict[str, tuple[int, int, int, int, int]] = {}
         self._staging_root: str | None = None
+        # where this build lists each directory before its first write there (None: each is swept then)
+        self.journal = journal
+        self._journaled = False
 
     def abspath(self, rel: str) -> str:
         # (on POSIX a leading '/' is what isabs tests: no call for each source and path output)
@@ -259,8 +262,8 @@ class Workspace:
     def write_path(self, rel: str, data: bytes) -> StatSig:
         """Write ``data`` to the workspace path atomically (temp file + rename); return its stat.
 
-        The first write into a directory sweeps the temp files killed builds left there, so
-        they do not stay in the user's directory (a live writer's are locked, and kept).
+        The temp files killed builds left are swept (``_writing_into``), so they do not stay in
+        the user's directory (a live writer's are locked, and kept).
         """
         p = self.abspath(rel)
         d = os.path.dirname(p)
@@ -272,7 +275,7 @@ class Workspace:
                     up = os.path.dirname(up)
                 os.makedirs(d, exist_ok=True)
                 self._made.update(made)
-            sweep_temps(d)
+            self._writing_into(d)
             self._dirs.add(d)
         new = rel in self._absent  # (a guess: if something came there since, it is replaced as ever)
         if new:
@@ -284,6 +287,45 @@ class Workspace:
             st = write_atomically(p, data, crash_at="path-rename")
         self.written[p] = sig_from(st)
         return stat_sig(st)
+
+    def _writing_into(self, d: str) -> None:
+        """Before the build's first write into the directory ``d``: list it in the journal. A
+        build killed from then on leaves it listed, and the next build's first write sweeps the
+        directories listed (``finish`` removes the list of one that ended). Listing a directory
+        of 10,000 outputs to sweep it took 3.6 ms of every build that wrote there; without a
+        journal (or one that cannot be written), ``d`` is swept now, as it was."""
+        if self.journal is not None:
+            try:
+                if not self._journaled:
+                    try:
+                        with open(self.journal, "rb") as f:  # a killed build's: sweep what it listed
+                            left = f.read().split(b"\0")
+                    except FileNotFoundError:
+                        left = []
+                    for old in filter(None, left):
+                        sweep_temps(os.fsdecode(old))
+                fd = os.open(self.journal, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC
+                             | (os.O_APPEND if self._journaled else os.O_TRUNC), 0o644)
+                try:
+                    os.write(fd, os.fsencode(d) + b"\0")  # (a name may hold a newline, never a NUL)
+                finally:
+                    os.close(fd)
+                self._journaled = True
+                return
+            except OSError:
+                self.journal = None
+        sweep_temps(d)
+
+    def finish(self) -> None:
+        """The build's writes ended, whole or their temp files removed: its journal goes (a
+        later write lists its directory again)."""
+        if self._journaled and self.journal is not None:
+            self._journaled = False
+            self._dirs.clear()
+            try:
+                os.unlink(self.journal)
+            except OSError:
+                pass
 
     def in_the_way(self, rel: str) -> str | None:
         """Why the file ``rel`` (a path output, a declared file output) cannot be written without

@@ -204,8 +204,8 @@ def make_scheduler(project: Project, store: Any, *, record: bool,
     checker = OutputChecker(project.io_managers, project_dir, params=lambda name: resolved.get(name, ""),
                             resources=resources.mapping() if resources is not None else None)
 
-    fp = project.fingerprinter(persist=record)
-    files = Workspace(project.project_dir, store, record=record, by_mtime=project.graph.mtime_paths)
+    fp, journal = project.fingerprinter(persist=record), os.path.join(str(project.cache_dir), "writing") if record else None
+    files = Workspace(project.project_dir, store, record=record, by_mtime=project.graph.mtime_paths, journal=journal)
     return Scheduler(project.graph, store=store, files=files,
                      io_managers=project.io_managers, fingerprint=project.code_of(fp), runner=runner,
                      make_task=make_task, jobs=runner.jobs if runner is not None else 1,
