@@ -642,7 +642,7 @@ def test_without_a_journal_each_directory_is_swept_at_its_first_write(tmp_path):
 def test_a_killed_build_leaves_the_journal_and_the_next_sweeps_its_temp_file(tmp_path):
     """The whole story, with processes: a build killed as it replaces a path output (a temp file
     written, not yet renamed) leaves it; the next build removes it and its journal."""
-    from projects import cli, clean_env, write
+    from projects import clean_env, cli, write
 
     root = write(tmp_path, {"AssetFile": "from assetbuild import asset, source\n\nraw = source('raw', 'raw.txt')\n\n\n"
                             "@asset(io='json', path='out/v.json')\ndef v(raw):\n    return raw.read_text()\n",
@@ -657,3 +657,16 @@ def test_a_killed_build_leaves_the_journal_and_the_next_sweeps_its_temp_file(tmp
     assert r.returncode == 0 and "1 built" in r.stdout, r.stdout + r.stderr
     assert os.listdir(root / "out") == ["v.json"]
     assert not (root / ".assetbuild" / "writing").exists()
+
+
+def test_a_symlink_planted_as_the_journal_redirects_no_write(tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    journal = tmp_path / "writing"
+    journal.symlink_to(victim)
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / DEAD).write_bytes(b"half")
+    ws = Workspace(tmp_path, None, journal=str(journal))
+    ws.write_path("out/a.txt", b"a")
+    assert victim.read_text() == "keep me"
+    assert sorted(os.listdir(tmp_path / "out")) == ["a.txt"]  # (swept as without a journal)

@@ -297,14 +297,14 @@ class Workspace:
         if self.journal is not None:
             try:
                 if not self._journaled:
-                    try:
-                        with open(self.journal, "rb") as f:  # a killed build's: sweep what it listed
+                    try:  # a killed build's: sweep what it listed
+                        with open(os.open(self.journal, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC), "rb") as f:
                             left = f.read().split(b"\0")
                     except FileNotFoundError:
                         left = []
                     for old in filter(None, left):
                         sweep_temps(os.fsdecode(old))
-                fd = os.open(self.journal, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC
+                fd = os.open(self.journal, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
                              | (os.O_APPEND if self._journaled else os.O_TRUNC), 0o644)
                 try:
                     os.write(fd, os.fsencode(d) + b"\0")  # (a name may hold a newline, never a NUL)
