@@ -8,26 +8,11 @@ from pathlib import Path
 
 import pytest
 from projects import clean_env, cli, write
+from test_entry import ASSETFILE  # (total, and checked which reads it)
 
 import assetbuild
 from assetbuild.output import format_status
 from assetbuild.session.slicecheck import check_build, check_status
-
-ASSETFILE = '''\
-from assetbuild import asset, source
-
-raw = source("raw", "data/raw.txt")
-
-
-@asset(io="json", path="out/total.json")
-def total(raw):
-    return sum(int(x) for x in raw.read_text().split())
-
-
-@asset(io="json")
-def doubled(total):
-    return 2 * total
-'''
 
 
 @pytest.fixture
@@ -50,9 +35,9 @@ def test_a_build_that_left_an_asset_otherwise_fails(built: Path) -> None:
     before = assetbuild.build(project_dir=built)
     (built / "data/raw.txt").write_text("3 4\n")
     result = assetbuild.build(project_dir=built)
-    stale = [r if r.asset != "doubled" else dataclasses.replace(before.results[1], status="cached")
+    stale = [r if r.asset != "checked" else dataclasses.replace(before.results[1], status="cached")
              for r in result.results]
-    with pytest.raises(RuntimeError, match="left 'doubled' cached with key .* finds it otherwise"):
+    with pytest.raises(RuntimeError, match="left 'checked' cached with key .* finds it otherwise"):
         check_build(dataclasses.replace(result, results=tuple(stale)), dry_run=False)
 
 
