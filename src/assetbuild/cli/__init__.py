@@ -582,19 +582,17 @@ cli.add_command(diff)
 
 def main() -> None:
     """Console-script entry point."""
-    from ..exiting import exit_now
+    from ..exiting import exit_now, lost_output_status
     from ..interrupts import exit_status
 
     try:
         cli(prog_name="assetbuild")
     except SystemExit as e:
-        code = exit_status(e.code)
+        code = exit_status(lost_output_status(e.code))
         exit_now(code)
         raise SystemExit(code) from None
 
 
-if __name__ == "__main__":
-    main()
 from .init import init  # noqa: E402
 
 cli.add_command(init)
