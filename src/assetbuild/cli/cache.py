@@ -128,9 +128,9 @@ def cache_export(ctx: click.Context, file: str, assets: tuple[str, ...], **local
     """Write the latest build of ASSETS and everything upstream (default: all) to FILE.
     ASSETS is a selection as in build (x, 'raw/*', group:NAME, +x, x+).
 
-    FILE is a tar archive (gzip if it ends in .gz or .tgz) of the entries and their bytes, with
-    no path of this machine in it: `assetbuild cache import FILE` on another checkout, then a
-    build reuses them.
+    FILE is a tar archive of the entries and their bytes, with no path of this machine in it:
+    name it .tar, or .tar.gz or .tgz for gzip (another name is refused: exit status 2). Then
+    `assetbuild cache import FILE` on another checkout, and a build reuses them.
     """
     from .. import session
     from ..output import maintenance as maintenance_output

@@ -248,10 +248,12 @@ def export_cache(file: str | os.PathLike[str], assets: Sequence[str] = (), *,
                  project_dir: str | os.PathLike[str] = ".", assetfile: str | None = None,
                  cache_dir: str | os.PathLike[str] | None = None,
                  reporter: Reporter | None = None) -> dict[str, Any]:
-    """Write the latest entries of ``assets`` and everything upstream (default: all) to a tar file."""
-    from ..cache import export_archive
+    """Write the latest entries of ``assets`` and everything upstream (default: all) to a tar file
+    named ``.tar``, ``.tar.gz`` or ``.tgz`` (gzip); another name is refused (AssetbuildError)."""
+    from ..cache import export_archive, export_mode
 
     archive = Path(file).absolute()  # the caller's relative path: the project runs in its own directory
+    export_mode(archive)  # (refused before the project loads)
     with open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir, reporter=reporter) as project:
         plan = select(project.graph, assets)
         store = open_store(project, readonly=True)
