@@ -209,7 +209,13 @@ def gc(*, max_size: int | None = None, older_than_days: float | None = None, dry
     """
     from ..cache import GcReport
     from ..cache import gc as collect
+    from ..clock import check_span
 
+    for name, days in (("older_than_days", older_than_days), ("removed_after_days", removed_after_days)):
+        if days is not None:  # (-1 dropped every entry)
+            check_span(days, name, "days", scale=86400)
+    if max_size is not None and (isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < 0):
+        raise ValueError(f"max_size must be a whole number of bytes, 0 or more, got {max_size!r}")
     with _maintained_store(project_dir, cache_dir, reporter, assetfile=assetfile) as store:
         if store is None:
             return GcReport(dry_run=dry_run)
