@@ -105,3 +105,30 @@ def test_format_duration_never_overstates(seconds):
     shown = sum(n * u for n, u in parts)
     assert shown <= seconds
     assert seconds - shown < (units[text.split()[0][-1]] if len(parts) == 1 else parts[1][1])
+
+
+@pytest.mark.parametrize("value", [-3, -0.5, float("nan"), float("inf"), float("-inf"), 2e12, True, "5", None])
+def test_a_span_that_is_no_span_is_named(value):
+    """-3, NaN, the infinities, what overflows a wait or a date (beyond MAX_SPAN_S), a bool or a
+    string: one ValueError naming the argument and the value (watch's debounce_ms took -3)."""
+    with pytest.raises(ValueError, match=r"^debounce_ms must be a number of milliseconds, 0 or more, "
+                                         r"at most 1e\+12 \(about 31 years\), got "):
+        clock.check_span(value, "debounce_ms", "milliseconds", scale=0.001)
+
+
+def test_a_span_within_its_range_is_a_float():
+    assert clock.check_span(0, "older_than_days", "days", scale=86400) == 0.0
+    assert clock.check_span(11574, "older_than_days", "days", scale=86400) == 11574.0
+    assert clock.check_span(2.5, "remote_timeout", positive=True) == 2.5
+    with pytest.raises(ValueError, match=r"^remote_timeout must be a positive number of seconds, at most 1e\+09"):
+        clock.check_span(0, "remote_timeout", positive=True)
+    with pytest.raises(ValueError, match=r"at most 11574.1 \(about 31 years\), got 11575"):
+        clock.check_span(11575, "older_than_days", "days", scale=86400)
+
+
+def test_a_duration_that_overflows_a_wait_is_refused():
+    """``timeout="1e300"`` (or a tick, a poll) passed, then a wait on it overflowed (a traceback)."""
+    assert clock.parse_duration(clock.MAX_SPAN_S) == clock.MAX_SPAN_S
+    for value in (1e300, "99999999999", "99999999999s"):
+        with pytest.raises(ValueError, match="at most 31 years"):
+            clock.parse_duration(value)

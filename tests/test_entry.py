@@ -6,6 +6,7 @@ one through the plain build, the other through the CLI (``ASSETBUILD_SNAPSHOT=0`
 from __future__ import annotations
 
 import inspect
+import os
 import re
 import shutil
 from pathlib import Path
@@ -237,3 +238,56 @@ def test_assets_run_with_the_collector_on(tmp_path: Path, monkeypatch: pytest.Mo
         assert r.returncode == 0 and "1 built" in r.stdout, r.stdout + r.stderr
         assert (root / "out/on.json").read_text() == f'["{n}\\n",true]'
     assert "the build loads 1 of the 1 assets" in r.stderr, r.stderr  # (a slice, by then)
+
+
+STREAMS_ASSETFILE = ASSETFILE + '''
+
+@asset(io="json")
+def stdout_is_null(raw):
+    import os
+    return os.path.samestat(os.fstat(1), os.stat(os.devnull))
+'''
+
+
+@pytest.mark.parametrize("closed", [(1,), (2,), (1, 2)], ids=[">&-", "2>&-", ">&- 2>&-"])
+def test_a_closed_standard_stream_loses_no_work(tmp_path: Path, closed: tuple[int, ...]) -> None:
+    """``assetbuild >&-`` (or ``2>&-``, or both): the build runs and records its work, on every
+    path (the CLI, the plain build, the snapshot's answer), without a traceback. Output written
+    to a closed stdout ends the command as a reader that went away does (status 1), with one
+    line on stderr; ``-q`` writes none and ends with 0. /dev/null holds a closed descriptor, so
+    no file the build opens is an asset's stdout. (Python's sys.stdout was None: a traceback,
+    status 1, nothing built.)"""
+    import subprocess
+
+    from projects import cli_cmd
+
+    root = write(tmp_path, {"AssetFile": STREAMS_ASSETFILE})
+    steps = [(["build", "-v"], "0", "1 2\n"),  # the CLI
+             ([], "explain", "3 4\n"),  # the plain build (no snapshot yet)
+             ([], "explain", None),  # the snapshot answers
+             (["-q"], "explain", "5 6\n")]  # nothing to print
+    for args, mode, data in steps:
+        if data is not None:
+            (root / "data").mkdir(exist_ok=True)
+            (root / "data/raw.txt").write_text(data)
+        else:  # (a second build settles what the last wrote in its clock tick)
+            assert cli(cwd=root, env=clean_env(ASSETBUILD_CHECK_SNAPSHOT="0")).returncode == 0
+        r = subprocess.run(cli_cmd(*args), cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                           text=True, env=clean_env(ASSETBUILD_SNAPSHOT=mode, ASSETBUILD_CHECK_SNAPSHOT="0"),
+                           preexec_fn=lambda: [os.close(fd) for fd in closed], timeout=120)
+        said = [ln for ln in r.stderr.splitlines() if not ln.startswith("snapshot:")]
+        lost = 1 in closed and "-q" not in args
+        if 2 in closed:
+            assert r.returncode == (1 if lost else 0) and r.stderr == "", (args, r.returncode, r.stderr)
+        else:
+            assert "Traceback" not in r.stderr, r.stderr
+            assert r.returncode == (1 if lost else 0), (args, r.returncode, r.stderr)
+            assert said == (["assetbuild: error: standard output is closed: what this command printed there "
+                             "was lost"] if lost else []), (args, r.stderr)
+            if data is None:
+                assert "snapshot: answers" in r.stderr, r.stderr
+        status = cli("status", "--check", cwd=root, env=clean_env(ASSETBUILD_CHECK_SNAPSHOT="0"))
+        assert status.returncode == 0, (args, status.stdout)  # (every asset fresh: the work recorded)
+        total = sum(int(x) for x in (root / "data/raw.txt").read_text().split())
+        assert (root / "out/total.json").read_text() == str(total)
+    assert cli("show", "stdout_is_null", "--json", cwd=root).stdout == "true\n"

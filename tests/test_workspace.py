@@ -264,6 +264,22 @@ def test_directory_source_changes_are_seen(sources):
     assert r.names("built") == [] and r.ok
 
 
+def test_editor_files_in_a_directory_source_count(sources):
+    """Watch mode ignores editor swap and backup files (``.x.swp``, ``x~``) as changes, but a
+    directory's version covers them: an asset receives the directory and may read every file in
+    it (as ``from_dir`` does), so a result that lists them must not be reused once they are gone.
+    A reader that skips them reruns when they come and go, and early cutoff stops there."""
+    sources.built()
+    (sources.root / "data/many/.a.txt.swp").write_text("swap")
+    (sources.root / "data/many/a.txt~").write_text("backup")
+    assert sources.built() == ["from_dir"]
+    assert sources.value("from_dir") == [[".a.txt.swp", "swap"], ["a.txt", "A"], ["a.txt~", "backup"], ["b.txt", "B"]]
+    (sources.root / "data/many/.a.txt.swp").unlink()
+    (sources.root / "data/many/a.txt~").unlink()
+    r = sources.build()  # the earlier trace, reused
+    assert r.names("built") == [] and sources.value("from_dir") == [["a.txt", "A"], ["b.txt", "B"]]
+
+
 MUTATING = """
 import os
 

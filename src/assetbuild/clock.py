@@ -18,7 +18,7 @@ import time
 from .errors import ConfigError
 
 ENV = "ASSETBUILD_NOW"
-_NAN, _INF = float("nan"), float("inf")
+_NAN = float("nan")
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 # patterns, compiled on first use (re caches them): importing this module compiles nothing
@@ -91,6 +91,29 @@ def parse_now(value: str) -> int:
     return (delta.days * 86400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
 
 
+MAX_SPAN_S = 1e9  # about 31 years: the longest span a setting gives (past ~292, waits and dates overflow)
+
+
+def span_error(value: object, unit: str = "seconds", *, scale: float = 1.0, positive: bool = False) -> str | None:
+    """What is wrong with ``value`` as a span of time in ``unit`` (``scale`` seconds each): "must
+    be ..." if it is no finite number, is below 0 (0 too, if ``positive``) or beyond MAX_SPAN_S
+    (-3, NaN and inf slipped through checks of the sign alone); None if nothing."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not (
+            (value > 0 if positive else value >= 0) and value * scale <= MAX_SPAN_S):
+        return (f"must be a positive number of {unit}" if positive else f"must be a number of {unit}, 0 or more") \
+            + f", at most {MAX_SPAN_S / scale:g} (about 31 years)"
+    return None
+
+
+def check_span(value: object, name: str, unit: str = "seconds", *, scale: float = 1.0,
+               positive: bool = False) -> float:
+    """``value`` as a float, or ValueError naming the argument ``name`` (``span_error``)."""
+    problem = span_error(value, unit, scale=scale, positive=positive)
+    if problem is not None:
+        raise ValueError(f"{name} {problem}, got {value!r}")
+    return float(value)  # type: ignore[arg-type]  # (span_error checked it is a number)
+
+
 def parse_duration(value: object) -> float:
     """Seconds from a positive number or a string like ``"30s"``, ``"90m"``, ``"1h"``, ``"2d"``,
     ``"1w"``, ``"1h30m"`` (or ``"3600"``); ``ValueError`` saying what is accepted."""
@@ -104,9 +127,9 @@ def parse_duration(value: object) -> float:
         seconds = sum(float(n) * _UNITS[u] for n, u in re.findall(_PART_RE, value))
     else:
         seconds = _NAN
-    if not 0 < seconds < _INF:
+    if not 0 < seconds <= MAX_SPAN_S:
         raise ValueError(f"must be a positive number of seconds or a duration such as '30s', '90m', "
-                         f"'1h', '2d' (units s, m, h, d, w), got {value!r}")
+                         f"'1h', '2d' (units s, m, h, d, w), at most 31 years, got {value!r}")
     return seconds
 
 

@@ -104,9 +104,12 @@ def timeout_setting(project_dir: Path, timeout: float | None) -> float | None:
             return None
         where = f"{project_dir / 'pyproject.toml'} [tool.assetbuild] timeout"
     else:
-        where = "--timeout"
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < float("inf"):
-        raise ConfigError(f"{where} must be a positive number of seconds, got {timeout!r}")
+        where = "timeout"  # (the CLI's --timeout checks its value as it reads it)
+    from .clock import span_error
+
+    problem = span_error(timeout, positive=True)  # (past MAX_SPAN_S, a wait on it overflowed)
+    if problem is not None:
+        raise ConfigError(f"{where} {problem}, got {timeout!r}")
     return float(timeout)
 
 

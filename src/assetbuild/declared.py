@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from .clock import parse_duration
+from .clock import parse_duration, span_error
 from .errors import DefinitionError
 from .fanin import check_fan_in, is_fan_in
 
@@ -72,9 +72,10 @@ def check_timeout(value: object, what: str, *, file: str | None = None, line: in
     """A time limit in seconds: a positive finite number (None: no limit)."""
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
-        raise DefinitionError(f"{what} must be a positive number of seconds, got {value!r}", file=file, line=line)
-    return float(value)
+    problem = span_error(value, positive=True)  # (past MAX_SPAN_S, a wait on it overflowed)
+    if problem is not None:
+        raise DefinitionError(f"{what} {problem}, got {value!r}", file=file, line=line)
+    return float(value)  # type: ignore[arg-type]  # (span_error checked it is a number)
 
 
 def _params_of(fn: Callable[..., Any], file: str, line: int, what: str = "asset") -> tuple[tuple[str, bool], ...]:

@@ -27,6 +27,7 @@ unless partitions or policies make its lines say more (``session.snapshots._plai
 from __future__ import annotations
 
 import gc
+import io  # (loaded with the interpreter; typing is not)
 import os
 import sys
 import time
@@ -247,7 +248,7 @@ def _end_as_the_cli(form: dict[str, object], command: str, run: Callable[[], int
         status = 1
     from .interrupts import exit_status
 
-    status = exit_status(status)
+    status = exit_status(_end_status(status))
     exit_now(status)
     sys.exit(status)
 
@@ -269,11 +270,57 @@ def _shared_lock(path: str) -> int | None:
     return fd
 
 
+_STDOUT_CLOSED = False  # (stand_in_for_closed_streams took its place)
+
+
+def stand_in_for_closed_streams() -> None:
+    """Standard streams the caller closed (``assetbuild >&-``, ``2>&-``): /dev/null takes each
+    descriptor, so that no file the command opens (the store's, an output's) becomes the stdout
+    of an asset or a worker, and ``sys.stdout``/``sys.stderr`` (None) become streams into it, so
+    the command runs (it ended in a traceback, and a build lost its work). What is written to a
+    closed stdout ends the command as a reader that went away would (``_end_status``)."""
+    global _STDOUT_CLOSED
+    for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
+        if getattr(sys, name) is not None:
+            continue
+        try:
+            os.fstat(fd)
+            continue  # (opened since the interpreter started: not ours to replace)
+        except OSError:
+            pass
+        null = os.open(os.devnull, os.O_RDWR)
+        if null != fd:
+            os.dup2(null, fd)
+            os.close(null)
+        if fd == 0:
+            sys.stdin = open(fd, closefd=False)  # noqa: SIM115 - the process's own
+        elif fd == 1:
+            from .exiting import LostOutput
+
+            sys.stdout = io.TextIOWrapper(io.BufferedWriter(LostOutput(fd, "w", closefd=False)),
+                                          encoding="utf-8", errors="backslashreplace")
+            _STDOUT_CLOSED = True
+        else:
+            sys.stderr = open(fd, "w", closefd=False, errors="backslashreplace")  # noqa: SIM115
+
+
+def _end_status(status: int) -> int:
+    """``status``, or 1 if the command wrote to a stdout its caller had closed (``exiting``,
+    imported only then: the fast path imports no more)."""
+    if not _STDOUT_CLOSED:
+        return status
+    from .exiting import lost_output_status
+
+    ended = lost_output_status(status)
+    return ended if isinstance(ended, int) else 1
+
+
 def main() -> None:
     """Console-script entry point: the command, and a SIGTERM that came before it could handle
     one (while modules import) ends with 143 and one line, not the interrupted import's traceback."""
     from .interrupts import TERMINATED_STATUS, sigterm_seen, terminate_as_interrupt
 
+    stand_in_for_closed_streams()
     terminate_as_interrupt()
     try:
         _main()
@@ -296,7 +343,7 @@ def _main() -> None:
             except BrokenPipeError:  # the reader went away: as click does, quietly, status 1
                 sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - the exit flushes it
                 sys.exit(1)
-            sys.exit(0)
+            sys.exit(_end_status(0))
     # A command imports some 200 modules, each leaving objects that live to its end: with the
     # default threshold the collector ran 35 times while they loaded, over nothing it could
     # free. The youngest generation may hold 50,000 objects (as ``few_collections`` lets a build).
@@ -330,7 +377,7 @@ def _main() -> None:
                 sys.stdout.flush()
             except (OSError, ValueError):  # the reader went away: status 1, quietly, as the full path
                 os._exit(1)  # (and nothing flushed again at exit, which would say so and end with 120)
-            os._exit(0)
+            os._exit(_end_status(0))
         if form["plain"]:
             plain_build(form)
         if form["status"] and snapshot.SLICE is not None:

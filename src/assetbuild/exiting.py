@@ -1,9 +1,35 @@
-"""How the command ends: without the interpreter's teardown when nothing else would run at exit."""
+"""How the command ends: without the interpreter's teardown when nothing else would run at
+exit; with status 1 when its output went to a stdout the caller had closed."""
 
 from __future__ import annotations
 
+import io
 import sys
 from typing import Any
+
+
+class LostOutput(io.FileIO):
+    """A standard output the caller closed (``entry.stand_in_for_closed_streams``): /dev/null
+    holds its descriptor; what is written is counted, not written."""
+
+    written = 0
+
+    def write(self, b: Any) -> int:
+        LostOutput.written += len(b)
+        return len(b)
+
+
+def lost_output_status(status: int | str | None) -> int | str | None:
+    """The status of a command that ended with ``status``: 1 instead of success if it wrote to a
+    stdout its caller had closed (as when the reader of a pipe went away), said on stderr."""
+    if not isinstance(getattr(getattr(sys.stdout, "buffer", None), "raw", None), LostOutput):
+        return status
+    sys.stdout.flush()
+    if not LostOutput.written:
+        return status
+    sys.stderr.write("assetbuild: error: standard output is closed: what this command printed there was lost\n")
+    sys.stderr.flush()
+    return 1 if status in (0, None) else status
 
 
 def exit_now(code: Any) -> None:

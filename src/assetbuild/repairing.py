@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from .contracts import Decision, Rebuilder, Runner, TraceStore
 from .errors import AssetFailed, CacheCorrupt, SliceInsufficient
 from .jobs import Job, Requeue, time_left
+from .known import Blocked
 from .known import Unusable as _Unusable
 from .materialize import PathNotWritten
 from .reports import AssetResult, Reason
@@ -41,6 +42,8 @@ class Repairing:
     _submit: Callable[..., None]
     _complete: Callable[[Job, Future[Any]], AssetResult | Requeue]
     _timed_out: Callable[[Job, Future[Any]], AssetResult]
+    _skipped: Callable[[str, str], AssetResult]
+    blocked: dict[str, Blocked]
     standins: frozenset[str] = frozenset()  # a sliced project's frontier (session.project.stand_in)
 
 
@@ -68,6 +71,33 @@ class Repairing:
         if name in self.standins:
             raise SliceInsufficient(f"the stored value of {name!r}, which the snapshot took as current, is unusable")
         self._rerun(name, self._repairing, reasons=_REPAIRED)  # forced: its trace is gone, but say why
+
+    def _unloadable(self, reader: str, up: str, key: str, err: str) -> AssetResult | None:
+        """``reader``'s input ``up`` did not load. Stored by an earlier build: ``up`` is repaired
+        (None: decide ``reader`` again). Built by this one, its IO manager cannot read back what
+        it just wrote, which running ``up`` again would not change (it ran twice, was reported
+        built, and its record kept): ``up`` fails naming the manager, its trace and head are dropped
+        (no record of a value that cannot be loaded), and ``reader`` is skipped (its result)."""
+        done = self._results.get(up)
+        if self.blocked.get(up) is Blocked.FAILED:  # (another reader found it first)
+            return self._skipped(reader, f"upstream {up!r} failed")
+        if done is None or done.status != "built" or done.key != key:
+            try:
+                self._repair(up, key, RuntimeError(err))
+            except AssetFailed as e:
+                return self._skipped(reader, str(e))
+            return None
+        self.store.delete_trace(key)  # and its head, which a build would reuse as its trace
+        self.store.delete_head(up)
+        self.outputs.forget(up)
+        why = err.removeprefix(f"its input {up!r} could not be loaded: ")
+        failed = AssetResult(up, "failed", key=key, duration_s=done.duration_s, reasons=done.reasons,
+                             error=f"its IO manager {self._asset(up).io!r} cannot load the value it stored "
+                                   f"({why}); nothing of it was recorded")
+        self._results[up] = failed
+        self.blocked[up] = Blocked.FAILED
+        self.observer.asset_finished(failed)
+        return self._skipped(reader, f"upstream {up!r} failed")
 
     def _rerun(self, name: str, rebuilder: Rebuilder, reasons: tuple[Reason, ...] | None = None) -> None:
         """Run an already-finished asset again, now, replacing its result (``reasons``: the ones

@@ -537,11 +537,8 @@ class Scheduler(Looking, Repairing):
                 self.store.read_blob(self.known[up].digest or "")
             except CacheCorrupt:
                 pass
-            try:
-                self._repair(up, self.known[up].key, RuntimeError(outcome.error))
-            except AssetFailed as e:
-                return self._skipped(name, str(e))
-            return Requeue.DECIDE
+            skipped = self._unloadable(name, up, self.known[up].key, outcome.error or "")
+            return Requeue.DECIDE if skipped is None else skipped
         if not outcome.ok:
             self.blocked[name] = _Blocked.FAILED
             return job.failed(outcome.error, outcome.traceback or None)

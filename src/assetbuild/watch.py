@@ -33,7 +33,8 @@ _POLL_S = 0.5  # PollingObserver interval when inotify is out of watches
 _WAKE_S = 0.2  # how often a waiting loop looks at a stop event set by another thread
 
 # Editors' swap, backup, lock and probe files: vim (.x.swp, x~, 4913), emacs (.#x, #x#),
-# JetBrains (x___jb_tmp___), Kate, gedit, LibreOffice, Chrome.
+# JetBrains (x___jb_tmp___), Kate, gedit, LibreOffice, Chrome. They trigger no build; a directory
+# source's version still covers them (workspace: an asset may read every file of its directory).
 _EDITOR_NOISE = re.compile(r"""^(?:4913|\.\#.*|\#.*\#|\..*\.sw[a-px]|.*~|.*___jb_(?:tmp|old)___|
                                \..*\.kate-swp|\.goutputstream-.*|\.~lock\..*\#|.*\.crswap|.*\.tmp)$""",
                            re.X)

@@ -182,7 +182,9 @@ class Workspace:
 
     def _dir_version(self, top: str, rel_top: str, by_mtime: bool = False) -> str:
         """Digest of the sorted relative paths and contents (or ``mtime_version``s) of every file
-        below ``top``.
+        below ``top``: editor swap and backup files too, which watch ignores as changes, since an
+        asset receiving the directory may read them (a result that lists them is not reused once
+        they are gone).
 
         Symlinked directories are followed (an asset reading the directory sees their files),
         except a link to one of its own ancestors (a loop); a dangling symlink is skipped. A

@@ -101,6 +101,24 @@ def test_export_selection_and_gzip(built, runlog, tmp_path):
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "nosuch" in r.stderr
 
 
+@pytest.mark.parametrize("name", ["cache.zip", "cache.tar.xz", "cache.tar.zst", "cache"])
+def test_export_refuses_a_name_that_is_not_a_tar_archive(built, runlog, tmp_path, name):
+    """``cache export x.zip`` wrote a tar archive under a zip's name (and .tar.xz an uncompressed
+    one): refused, before anything is written, with exit 2 and one line naming the file and the
+    names accepted; the API raises the same error. (Import reads any tar, by content.)"""
+    import assetbuild
+    from assetbuild.errors import AssetbuildError
+
+    archive = tmp_path / name
+    r = cli("cache", "export", str(archive), cwd=built, env=env_for(runlog))
+    assert (r.returncode, r.stdout) == (2, ""), r.stderr
+    assert r.stderr == (f"assetbuild: error: cannot export to {archive}: the archive is a tar file; "
+                        "name it .tar, or .tar.gz or .tgz (gzip)\n")
+    with pytest.raises(AssetbuildError, match="the archive is a tar file"):
+        assetbuild.export_cache(archive, project_dir=built)
+    assert list(tmp_path.glob("cache*")) == []
+
+
 def test_stats_human_and_json(built, runlog):
     r = cli("cache", "stats", cwd=built, env=env_for(runlog))
     assert r.returncode == 0, r.stderr

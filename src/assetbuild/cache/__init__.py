@@ -16,6 +16,7 @@ from .archive import (
     MAX_MANIFEST,
     MAX_TAR_HEADER,
     export_archive,
+    export_mode,
     import_archive,
 )
 from .gc import CODE_CACHE_KEEP, GcReport, gc, parse_size
@@ -25,5 +26,5 @@ from .verify import VerifyReport, verify
 __all__ = [
     "CODE_CACHE_KEEP", "EXPORT_FORMAT", "EXPORT_VERSION", "IMPORT_CHUNK", "MAX_MANIFEST", "MAX_TAR_HEADER",
     "GcReport", "VerifyReport",
-    "build_summary", "export_archive", "gc", "import_archive", "parse_size", "stats", "verify",
+    "build_summary", "export_archive", "export_mode", "gc", "import_archive", "parse_size", "stats", "verify",
 ]

@@ -1,8 +1,9 @@
 """Export and import of a cache's entries: a portable archive of the latest builds, for another
 checkout or machine (a CI job's artifact), and its import, which treats the archive as untrusted.
 
-An export archive is a tar file (gzip-compressed if its name ends in .gz or .tgz) holding
-``blobs/<sha256>`` members and, last, ``MANIFEST.json``::
+An export archive is a tar file (named .tar, or .tar.gz or .tgz for gzip: another name is
+refused, rather than written as a tar under it) holding ``blobs/<sha256>`` members and, last,
+``MANIFEST.json``::
 
     {"format": "assetbuild-cache-export", "version": 1, "entries": [
         {"asset": name, "key": hex, "trace": {...Trace fields}, "head": {...Head fields}}]}
@@ -27,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from .. import clock
 from ..atomicfile import atomic_writer
-from ..errors import CacheCorrupt, CannotWrite, StoreError
+from ..errors import AssetbuildError, CacheCorrupt, CannotWrite, StoreError
 from ..moved import MovedOutputs
 from ..reports import Head, Trace
 
@@ -44,9 +45,17 @@ MAX_TAR_HEADER = 1 << 20  # pax and GNU long-name headers, which tarfile reads w
 IMPORT_CHUNK = 1 << 20  # import copies and hashes members in chunks of this size
 
 
-def _compressed(path: Path) -> bool:
-    """An archive named .gz or .tgz is written gzip-compressed (any is read)."""
-    return path.name.endswith((".gz", ".tgz"))
+def export_mode(path: Path) -> Literal["w:gz", "w"]:
+    """How an archive named ``path`` is written: what its name says, a tar or a gzipped tar; any
+    other name (``.zip``, ``.tar.xz``, none) is refused, never given a tar it does not announce.
+    (Import reads any tar by its content.)"""
+    name = path.name.lower()
+    if name.endswith((".tar.gz", ".tgz")):
+        return "w:gz"
+    if name.endswith(".tar"):
+        return "w"
+    raise AssetbuildError(f"cannot export to {path}: the archive is a tar file; name it .tar, or .tar.gz "
+                          "or .tgz (gzip)")
 
 
 def _head_json(h: Head) -> dict[str, Any]:
@@ -70,7 +79,7 @@ def export_archive(store: LmdbStore, assets: Iterable[str], dest: Path,
     written: set[str] = set()
     nbytes = 0
     dest = dest.parent.resolve() / dest.name  # a symlink at dest is replaced, never written through
-    mode: Literal["w:gz", "w"] = "w:gz" if _compressed(dest) else "w"
+    mode = export_mode(dest)
     try:
         with atomic_writer(dest) as f, tarfile.open(fileobj=f, mode=mode,
                                                      format=tarfile.PAX_FORMAT) as tar:

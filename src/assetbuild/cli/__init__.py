@@ -15,6 +15,7 @@ import click
 
 from .finding import OneErrorStyle, caller_path, close_command, help_command, unknown_word
 from .options import (
+    Span,
     _common,
     _handle_errors,
     _jobs_value,
@@ -50,7 +51,7 @@ _parallel_options = [
                       "(default for -j N > 1), or a plugin's. An asset's executor= wins."),
     click.option("--executor-option", "executor_options", metavar="KEY=VALUE", multiple=True,
                  help="An option of the executor (repeatable)."),
-    click.option("--timeout", metavar="SECONDS", type=click.FloatRange(min=0, min_open=True), default=None,
+    click.option("--timeout", metavar="SECONDS", type=Span(positive=True), default=None,
                  help="Fail an asset that runs longer than SECONDS and kill its worker (with -j 1, "
                       "assets then run in a worker process); an asset's timeout= wins "
                       "[default: none, or timeout in [tool.assetbuild]]."),
@@ -201,7 +202,7 @@ _remote_options = _options(
     click.option("--trust-remote-unsigned", is_flag=True, default=None,
                  help="With none of the keys --remote names, still use and upload unsigned entries. "
                  "Loading an output can run code: only for a remote nobody else can write."),
-    click.option("--remote-timeout", type=click.FloatRange(min=0.1), metavar="SECONDS", default=None,
+    click.option("--remote-timeout", type=Span(positive=True, least=0.1), metavar="SECONDS", default=None,
                  help="Connect and read timeout of one remote request [default: 10]."),
     click.option("--remote-option", "remote_option", multiple=True, metavar="KEY=VALUE",
                  help="An fsspec storage option (repeatable), e.g. endpoint_url=http://localhost:9000; "
@@ -301,7 +302,7 @@ def build(ctx: click.Context, assets: tuple[str, ...], **local: Any) -> None:
 @_common
 @_build_options
 @_remote_options
-@click.option("--debounce", metavar="MS", type=click.FloatRange(min=0), default=None,
+@click.option("--debounce", metavar="MS", type=Span("milliseconds", scale=0.001), default=None,
               help="Wait until no file changed for MS milliseconds before rebuilding [default: 20].")
 @click.pass_context
 @_handle_errors
@@ -582,19 +583,17 @@ cli.add_command(diff)
 
 def main() -> None:
     """Console-script entry point."""
-    from ..exiting import exit_now
+    from ..exiting import exit_now, lost_output_status
     from ..interrupts import exit_status
 
     try:
         cli(prog_name="assetbuild")
     except SystemExit as e:
-        code = exit_status(e.code)
+        code = exit_status(lost_output_status(e.code))
         exit_now(code)
         raise SystemExit(code) from None
 
 
-if __name__ == "__main__":
-    main()
 from .init import init  # noqa: E402
 
 cli.add_command(init)

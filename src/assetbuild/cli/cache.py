@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from .finding import CommandGroup
-from .options import _common, _handle_errors, _json_option, _setup
+from .options import Span, _common, _handle_errors, _json_option, _setup
 
 # --- assetbuild cache ... ----------------------------------------------------------------------
 
@@ -61,9 +61,9 @@ def cache_stats(ctx: click.Context, **local: Any) -> None:
 @click.option("--max-size", metavar="SIZE", callback=_size_arg,
               help="Drop least recently used entries until the stored outputs fit in SIZE "
                    "(bytes, or 500M, 2G: powers of 1024).")
-@click.option("--older-than", metavar="DAYS", type=click.FloatRange(min=0),
+@click.option("--older-than", metavar="DAYS", type=Span("days", scale=86400),
               help="Drop entries not used for DAYS days.")
-@click.option("--removed-after", metavar="DAYS", type=click.FloatRange(min=0), default=7, show_default=True,
+@click.option("--removed-after", metavar="DAYS", type=Span("days", scale=86400), default=7, show_default=True,
               help="Drop the latest builds of assets that builds have seen gone from the AssetFile "
                    "for DAYS days, and so their entries.")
 @click.option("-n", "--dry-run", "gc_dry_run", is_flag=True, help="Say what would be dropped; change nothing.")
@@ -128,9 +128,9 @@ def cache_export(ctx: click.Context, file: str, assets: tuple[str, ...], **local
     """Write the latest build of ASSETS and everything upstream (default: all) to FILE.
     ASSETS is a selection as in build (x, 'raw/*', group:NAME, +x, x+).
 
-    FILE is a tar archive (gzip if it ends in .gz or .tgz) of the entries and their bytes, with
-    no path of this machine in it: `assetbuild cache import FILE` on another checkout, then a
-    build reuses them.
+    FILE is a tar archive of the entries and their bytes, with no path of this machine in it:
+    name it .tar, or .tar.gz or .tgz for gzip (another name is refused: exit status 2). Then
+    `assetbuild cache import FILE` on another checkout, and a build reuses them.
     """
     from .. import session
     from ..output import maintenance as maintenance_output

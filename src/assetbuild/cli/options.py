@@ -25,6 +25,26 @@ def _options(*options: Callable[..., Any]) -> Callable[[Callable[..., Any]], Cal
     return decorate
 
 
+class Span(click.FloatRange):
+    """A span of time (its unit ``scale`` seconds each): click's range without NaN, the
+    infinities (which it lets through) or a span past ``clock.MAX_SPAN_S``, where waits and
+    dates overflow; the help shows the range as click's does."""
+
+    def __init__(self, unit: str = "seconds", *, scale: float = 1.0, positive: bool = False,
+                 least: float = 0) -> None:
+        super().__init__(min=least, min_open=positive and not least)
+        self.unit, self.scale, self.positive = unit, scale, positive
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from ..clock import span_error
+
+        number = super().convert(value, param, ctx)
+        problem = span_error(number, self.unit, scale=self.scale, positive=self.positive)
+        if problem is not None:
+            self.fail(f"{problem}, got {value!r}", param, ctx)
+        return number
+
+
 def _jobs_value(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """-j checked as it is read: a usage error naming -j/--jobs and what it takes."""
     if value is not None:

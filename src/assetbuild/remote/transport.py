@@ -59,7 +59,8 @@ class RemoteSettings:
     def from_env(cls, url: str | None, **kw: Any) -> RemoteSettings | None:
         """None when neither ``url`` nor $ASSETBUILD_REMOTE names a remote; ConfigError for a
         malformed key in the environment, or a URL missing its slashes (``s3:/bucket``: a folder
-        named ``s3:`` in the working directory otherwise, and no shared cache)."""
+        named ``s3:`` in the working directory otherwise, and no shared cache); ValueError for a
+        timeout that is no positive number of seconds."""
         where = "--remote" if url is not None else f"${REMOTE_ENV}"
         url = url if url is not None else os.environ.get(REMOTE_ENV)
         if not url:
@@ -71,6 +72,10 @@ class RemoteSettings:
             slashes = ":///" if scheme[1].lower() == "file" else "://"  # (file://x/... names a host x)
             raise ConfigError(f"{where} {url}: a URL's scheme is followed by '://' (did you mean "
                               f"{scheme[1]}{slashes}{url[scheme.end():].lstrip('/')}?); a folder is a path or file:///path")
+        if kw.get("timeout") is not None:  # (NaN, inf and 0 were taken, and left to the requests)
+            from ..clock import check_span
+
+            check_span(kw["timeout"], "remote_timeout", positive=True)
         return cls(url, keys=RecordKeys.from_env(), **{k: v for k, v in kw.items() if v is not None})
 
 

@@ -209,7 +209,13 @@ def gc(*, max_size: int | None = None, older_than_days: float | None = None, dry
     """
     from ..cache import GcReport
     from ..cache import gc as collect
+    from ..clock import check_span
 
+    for name, days in (("older_than_days", older_than_days), ("removed_after_days", removed_after_days)):
+        if days is not None:  # (-1 dropped every entry)
+            check_span(days, name, "days", scale=86400)
+    if max_size is not None and (isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < 0):
+        raise ValueError(f"max_size must be a whole number of bytes, 0 or more, got {max_size!r}")
     with _maintained_store(project_dir, cache_dir, reporter, assetfile=assetfile) as store:
         if store is None:
             return GcReport(dry_run=dry_run)
@@ -248,10 +254,12 @@ def export_cache(file: str | os.PathLike[str], assets: Sequence[str] = (), *,
                  project_dir: str | os.PathLike[str] = ".", assetfile: str | None = None,
                  cache_dir: str | os.PathLike[str] | None = None,
                  reporter: Reporter | None = None) -> dict[str, Any]:
-    """Write the latest entries of ``assets`` and everything upstream (default: all) to a tar file."""
-    from ..cache import export_archive
+    """Write the latest entries of ``assets`` and everything upstream (default: all) to a tar file
+    named ``.tar``, ``.tar.gz`` or ``.tgz`` (gzip); another name is refused (AssetbuildError)."""
+    from ..cache import export_archive, export_mode
 
     archive = Path(file).absolute()  # the caller's relative path: the project runs in its own directory
+    export_mode(archive)  # (refused before the project loads)
     with open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir, reporter=reporter) as project:
         plan = select(project.graph, assets)
         store = open_store(project, readonly=True)

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..definitions import AssetDef
-from ..errors import SelectionError, SliceInsufficient, ValueNotFound
+from ..errors import SelectionError, SliceInsufficient, ValueNotFound, VersionGone, describe_exception
 from ..graph import Graph, select
 from ..io import is_external
 from ..output import Reporter
@@ -293,7 +293,7 @@ def load_value(asset: str, *, project_dir: str | os.PathLike[str] = ".", assetfi
                 place, k, when = pick_version(store, asset, head, version=version, key=key)
                 return load_version(project, store, asset, place, k, when, head)
             if head is None:
-                raise ValueNotFound(f"asset {asset!r} has never been built (run: assetbuild build {asset})")
+                raise _no_value(store, asset)
             if warn is not None:
                 _warn_if_not_fresh(project, store, asset, head, warn)
             data = store.read_blob(head.output_digest)
@@ -306,9 +306,23 @@ def load_value(asset: str, *, project_dir: str | os.PathLike[str] = ".", assetfi
 
                 return load_input(io, asset, data, reader="", project_dir=str(project.project_dir), log=None,
                                   params=project_params(project).get(asset, ""))
-            return io.load(data)
+            try:
+                return io.load(data)
+            except Exception as e:  # noqa: BLE001 - the manager's code: one line naming it
+                raise VersionGone(f"the stored value of {asset!r} cannot be loaded by its IO manager "
+                                  f"{io_name!r}: {describe_exception(e)}") from e
         finally:
             store.close()
+
+
+def _no_value(store: Any, asset: str) -> ValueNotFound:
+    """Why ``asset`` has no stored value: never built (exit status 2), or its last run failed
+    (1; a value its IO manager could not load back is not kept: ``repairing``)."""
+    last = store.last_event(asset) if hasattr(store, "last_event") else None
+    if last is not None and last.kind == "failed":
+        first = (last.error or "failed").strip().splitlines()[0]
+        return VersionGone(f"asset {asset!r} has no stored value: its last run failed ({first})")
+    return ValueNotFound(f"asset {asset!r} has never been built (run: assetbuild build {asset})")
 
 
 def _warn_if_not_fresh(project: Any, store: Any, asset: str, head: Any, warn: Callable[[str], None]) -> None:
@@ -341,7 +355,7 @@ def load_metadata(asset: str, *, project_dir: str | os.PathLike[str] = ".", asse
         try:
             head = store.get_head(asset)
             if head is None:
-                raise ValueNotFound(f"asset {asset!r} has never been built (run: assetbuild build {asset})")
+                raise _no_value(store, asset)
             trace = store.get_trace(head.key)
         finally:
             store.close()

@@ -35,9 +35,12 @@ def watch(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "
     :class:`WatchCycle`; ``build_options`` go to every build (``force`` to the first only).
     ``handle_signals`` (main thread only): SIGINT and SIGTERM stop the loop, as in the CLI.
     """
+    from ..clock import check_span
     from ..output import describe_error
     from ..watch import DEFAULT_DEBOUNCE_MS, LoopState, Watcher, WatchSet, run_loop, stop_on_signals
 
+    if debounce_ms is not None:
+        check_span(debounce_ms, "debounce_ms", "milliseconds", scale=0.001)
     root = Path(project_dir).resolve()
     if not root.is_dir():
         raise DefinitionError(f"no such project directory: {project_dir}")

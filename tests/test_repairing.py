@@ -1,0 +1,117 @@
+"""Repairing a build in flight (``assetbuild.repairing``): an input whose stored value does not
+load. Stored by an earlier build, the asset runs again (once); built by this one, its IO manager
+cannot read back what it just wrote, and the asset fails in one line naming the manager, with
+nothing of it recorded. Real commands, with the IO manager installed as a plugin."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from projects import clean_env, cli, run_counter, take_runs, write
+
+PLUGIN = '''
+import json
+
+import assetbuild
+
+
+class Unreadable:
+    """Writes JSON; reads an int (or, with $AB_LOAD_OK, JSON): load cannot read back what dump
+    wrote."""
+
+    name = "unreadable"
+    version = "1"
+
+    def dump(self, value):
+        return json.dumps(value).encode()
+
+    def load(self, data):
+        import os
+        return json.loads(data) if os.environ.get("AB_LOAD_OK") else int(data)
+
+
+@assetbuild.hookimpl
+def register_io_managers():
+    return [Unreadable()]
+'''
+
+ASSETFILE = "from assetbuild import asset\n" + run_counter() + '''
+
+@asset(io="unreadable")
+def a():
+    _ran("a")
+    return {"x": 1}
+
+
+@asset(io="json")
+def b(a):
+    _ran("b")
+    return a
+
+
+@asset(io="json")
+def c():
+    return 3
+'''
+
+ERROR = ("its IO manager 'unreadable' cannot load the value it stored (ValueError: invalid literal for "
+         "int() with base 10: b'{\"x\": 1}'); nothing of it was recorded")
+
+
+def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """The plugin installed (an entry point, as a distribution's), the runs counted."""
+    site = tmp_path / "site"
+    (site / "unreadable-0.1.dist-info").mkdir(parents=True, exist_ok=True)
+    (site / "unreadable-0.1.dist-info" / "entry_points.txt").write_text("[assetbuild]\nunreadable = unreadable\n")
+    (site / "unreadable.py").write_text(PLUGIN)
+    env = clean_env(PYTHONPATH=os.pathsep.join(filter(None, (str(site), os.environ.get("PYTHONPATH")))),
+                    AB_RUNS=str(tmp_path / "runs"), **extra)
+    env.pop("ASSETBUILD_DISABLE_PLUGIN_AUTOLOAD", None)
+    (tmp_path / "runs").mkdir(exist_ok=True)
+    return env
+
+
+def _results(r) -> dict[str, tuple[str, str | None]]:
+    return {x["asset"]: (x["status"], x["error"]) for x in json.loads(r.stdout)["results"]}
+
+
+def test_a_value_its_io_manager_cannot_read_back_fails_its_asset_once(tmp_path: Path) -> None:
+    """It ran twice ("repaired"), was reported built, its reader skipped as if it had failed,
+    and its record kept: every later build ran it twice again, status said fresh, show gave a
+    traceback. Now show says it has no stored value, and why."""
+    root = write(tmp_path / "p", {"AssetFile": ASSETFILE})
+    env = _env(tmp_path)
+    for _ in range(2):  # the next build does the same, no more
+        r = cli("-k", "--json", cwd=root, env=env)
+        assert r.returncode == 1, r.stderr
+        assert _results(r) == {"a": ("failed", ERROR), "b": ("skipped", "not run: upstream 'a' failed"),
+                               "c": ("built" if _ == 0 else "cached", None)}
+        assert "could not be used" not in r.stderr, r.stderr  # (no repair: a rerun cannot help)
+        assert take_runs(tmp_path / "runs") == {"a": 1}
+    r = cli("-k", cwd=root, env=env)  # the text: the one line of the failure, naming the manager
+    assert r.returncode == 1 and r.stderr == f"FAILED    a: {ERROR}\n", r.stdout + r.stderr
+    st = cli("status", cwd=root, env=env).stdout
+    assert "failed  a" in st and "fresh   a" not in st, st  # (no record of a value that does not load)
+    show = cli("show", "a", cwd=root, env=env)
+    assert show.returncode == 1 and "Traceback" not in show.stderr, show.stderr
+    assert show.stderr == f"assetbuild: error: asset 'a' has no stored value: its last run failed ({ERROR})\n"
+
+
+def test_a_stored_value_that_stopped_loading_is_rebuilt_once_then_fails(tmp_path: Path) -> None:
+    """A value an earlier build stored and loaded, which the manager no longer reads (its load
+    changed, its version did not): the asset runs again once, as for damaged bytes; then, its
+    fresh value not loading either, it fails as above."""
+    root = write(tmp_path / "p", {"AssetFile": ASSETFILE})
+    r = cli(cwd=root, env=_env(tmp_path, AB_LOAD_OK="1"))
+    assert r.returncode == 0 and take_runs(tmp_path / "runs") == {"a": 1, "b": 1}, r.stdout + r.stderr
+    show = cli("show", "a", cwd=root, env=_env(tmp_path))  # (a traceback)
+    assert (show.returncode, show.stdout) == (1, ""), show.stderr
+    assert show.stderr == ("assetbuild: error: the stored value of 'a' cannot be loaded by its IO manager "
+                           "'unreadable': ValueError: invalid literal for int() with base 10: b'{\"x\": 1}'\n")
+    (root / "AssetFile").write_text(ASSETFILE.replace("return a\n", "return [a]\n"))  # b runs again
+    r = cli("-k", "--json", cwd=root, env=_env(tmp_path))
+    assert r.returncode == 1 and _results(r)["a"] == ("failed", ERROR), r.stdout
+    assert "the stored output of 'a' could not be used" in r.stderr  # (the repair, once)
+    assert take_runs(tmp_path / "runs") == {"a": 1}
