@@ -12,6 +12,12 @@ system with the kernel's tick that is the few files written in a commit's last m
 (``Workspace.vouch_racy`` hashes them again at the end of the build, once their tick is past);
 on one that stamps whole seconds, those of the commit's second. A file on another device than
 the cache is judged by ``snapshot.RACY_NS`` (its clock may not be this one's).
+
+What the rule leaves is git's window between its stat and its index write: an edit made while
+the build runs, after the write and before a commit that falls in a later tick, in the write's
+own tick. Closing it would take hashing every output again once its tick is past. (On a file
+system with multigrain timestamps, Linux 6.13 on, the stat taken as the file is written makes
+any later change stamp a later time: no such window.)
 """
 
 from __future__ import annotations
