@@ -126,24 +126,6 @@ def test_the_files_an_asset_writes_are_remembered_only_once_their_tick_is_past(p
         assert store.get_stat("made/report.txt")[0] == _sig(proj.root / "made/report.txt")
 
 
-def test_the_end_of_the_build_records_what_its_commits_left_once_their_tick_is_past(proj, monkeypatch):
-    """The build's commits fall in the tick of its writes; at its end (``Workspace.vouch_racy``)
-    that tick is past: what they left unrecorded is hashed and recorded then."""
-    from assetbuild.workspace import Workspace
-
-    clock = {"tick": 0}
-    monkeypatch.setattr(racy, "fs_tick", lambda path: (os.stat(path).st_dev, clock["tick"]))
-    vouch = Workspace.vouch_racy
-
-    def at_the_end(self: Workspace, store: object) -> None:
-        clock["tick"] = 1 << 62  # (past every file's times)
-        vouch(self, store)
-
-    monkeypatch.setattr(Workspace, "vouch_racy", at_the_end)
-    assert proj.build().ok
-    assert _heads(proj.root) == {a: _sig(proj.root / p) for a, p in PATHS.items()}
-
-
 # --- the snapshot: what the next command finds without loading the project ----------------------
 
 SNAP_ASSETFILE = '''\
@@ -229,6 +211,27 @@ def test_a_sliced_build_leaves_what_it_wrote_in_its_commits_tick_racy(as_the_com
         assert store.get_head("upper").path_stat is None
 
 
+def test_a_build_that_records_the_snapshot_hashes_again_what_its_commits_left(as_the_command, monkeypatch):
+    """The build's commits fall in the tick of its writes; before the snapshot's record that
+    tick is past: what they left unrecorded is hashed and recorded then (``Workspace.vouch_racy``),
+    and the next command is answered."""
+    from assetbuild.workspace import Workspace
+
+    root, clock = as_the_command, {"tick": 0}
+    monkeypatch.setattr(racy, "fs_tick", lambda path: (os.stat(path).st_dev, clock["tick"]))
+    vouch = Workspace.vouch_racy
+
+    def later(self: Workspace, store: object) -> None:
+        clock["tick"] = 1 << 62  # (past every file's times)
+        vouch(self, store)
+
+    monkeypatch.setattr(Workspace, "vouch_racy", later)
+    assert _statuses(root) == {"upper": "built", "size": "built"}
+    with LmdbStore(root / ".assetbuild", readonly=True) as store:
+        assert store.get_head("upper").path_stat == _sig(root / "out/upper.txt")
+    assert _answer(root) is None
+
+
 # --- the real race, on a file system that stamps whole seconds ---------------------------------
 
 def _mount_ext2(tmp_path: Path) -> Path | None:
@@ -263,14 +266,11 @@ def coarse_fs(tmp_path: Path):
         subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
-def _build_and_edit_in_its_second(root: Path, env: dict[str, str], before=None) -> bool:
-    """Right after a second begins, ``before()`` (if given), build with the real command, then
-    edit the output in place, same size, in that second. False if the edit missed the second
-    (a slow machine), as its signature then differs."""
-    while time.time() % 1 > 0.05:
-        time.sleep(0.005)
-    if before is not None:
-        before()
+def _build_and_edit_in_its_second(root: Path, env: dict[str, str]) -> bool:
+    """As the next second begins, build with the real command, then edit the output in place,
+    same size, in that second. False if the edit missed the second (a slow machine), as its
+    signature then differs."""
+    time.sleep(1 - time.time() % 1)
     r = cli(cwd=root, env=env)
     assert r.returncode == 0, r.stderr
     p = root / "out/upper.txt"
@@ -296,20 +296,18 @@ def test_on_a_filesystem_that_stamps_whole_seconds(coarse_fs: Path, mode: str) -
     for attempt in range(5):
         shutil.rmtree(root / ".assetbuild", ignore_errors=True)
         shutil.rmtree(root / "out", ignore_errors=True)
-        before = None
         if mode != "full":
-            text = f"hello worl{attempt}\n"
             assert cli(cwd=root, env=env).returncode == 0
             time.sleep(1.1)
             assert cli(cwd=root, env=env).returncode == 0  # (records every signature: a second later)
             assert "snapshot: answers" in cli(cwd=root, env=explain).stderr
-            before = lambda text=text: (root / "data/raw.txt").write_text(text)  # noqa: E731
-        if _build_and_edit_in_its_second(root, env, before):
+            (root / "data/raw.txt").write_text(f"hello worl{attempt}\n")  # (a second before the slice's)
+        if _build_and_edit_in_its_second(root, env):
             break
     else:
         pytest.skip("could not edit the output within the second of its write (a loaded machine)")
     assert (root / "out/upper.txt").read_bytes()[:1] == b"J"
-    if mode == "snapshot":  # (the slice's record: its output is one to look at again)
+    if mode == "snapshot":  # the slice's record does not answer the null build: its output is to be looked at
         assert "snapshot: not used: a source or path output changed, or is too recent to trust: " \
             f"{root / 'out/upper.txt'}" in cli("-n", cwd=root, env=explain).stderr
     r = cli(cwd=root, env=env)

@@ -13,8 +13,8 @@ digest, and restored from the store when missing or edited. They are never the a
 they are not fsynced (a torn copy after a power loss is detected and restored). Their signatures
 are taken as they are written or hashed, in the very tick an edit could follow: the store keeps
 one only if the commit that records it is in a later tick (``store.racy``), and is told each
-one's device for that (``device_of``); so are those of the files assets write. The build's end
-hashes again those not kept whose tick is past by then (``vouch_racy``).
+one's device for that (``device_of``); so are those of the files assets write. A build that
+records the snapshot hashes again, at its end, those not kept whose tick is past (``vouch_racy``).
 
 Only regular files are read. A FIFO would block the read forever and ``/dev/zero`` never ends,
 so a source that is neither a regular file nor a directory (or holds such a file, or a symlink
@@ -302,8 +302,9 @@ class Workspace:
         (``store.smudged``: written or hashed in the tick of that commit, see ``store.racy``) if
         that tick is past now, and put the signature of each that holds its bytes (the next
         commit keeps it): the next build need not hash them, nor the snapshot this build records
-        count them as changed. Called as late in the build as can be: the later, the fewer are
-        still racy."""
+        count them as changed. Called by a build that records the snapshot, as late as it can
+        (the later, the fewer are still racy; a later null build is answered only without them);
+        another build leaves them to the next one to hash."""
         smudged = getattr(store, "smudged", None)
         tick = store.fs_tick() if smudged else None
         if tick is None:

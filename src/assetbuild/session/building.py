@@ -167,6 +167,7 @@ def make_scheduler(project: Project, store: Any, *, record: bool,
 
     project_dir = str(project.project_dir)
     resolved = project_params(project) if params is None else params
+
     uses = project.graph.uses
 
     def make_task(adef: AssetDef, args: dict[str, Any], inputs: list[Any], io: Any, context: bool) -> Task:
@@ -508,7 +509,6 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
                     recorder = None
                 if recorded and recorded[0] is not None:
                     result = replace(result, run=recorded[0])
-                sched.files.vouch_racy(store)  # (a snapshot's record does so again, later)
                 store.flush()  # no-op unless the summary missed the scheduler's last batch
                 if unseen:
                     _drop_gone(project, store, unseen)

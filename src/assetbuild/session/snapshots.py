@@ -512,7 +512,7 @@ class Recorder:
                 sig = snapshot.sig_of(p)
                 if sig is not None:
                     blobs[p] = sig[0]
-        sched.files.vouch_racy(store)  # (its last outputs' tick is likelier past now than after the build)
+        sched.files.vouch_racy(store)  # (their tick likelier past now than as the build ended: one more commit)
         store.flush()  # then what a commit left unrecorded is racy too, as the full path hashes it (racy)
         nodes = self.project.graph.nodes
         racy = sorted({*racy, *(p for a in getattr(store, "smudged", ())

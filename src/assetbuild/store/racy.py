@@ -8,10 +8,11 @@ the kernel's tick on ext4), and a build trusting it would say a file holding oth
 to date. So the store commits such a signature only when the file's times are older than the
 commit as the file system stamps it (the build lock file, touched: ``fs_tick``); else it commits
 none ("smudged"), and the next look hashes the file and records the signature then. On a file
-system with the kernel's tick that is the few files written in a commit's last milliseconds
-(``Workspace.vouch_racy`` hashes them again at the end of the build, once their tick is past);
-on one that stamps whole seconds, those of the commit's second. A file on another device than
-the cache is judged by ``snapshot.RACY_NS`` (its clock may not be this one's).
+system with the kernel's tick that is the few files written in a commit's last milliseconds (a
+build that records the snapshot hashes them again at its end, once their tick is past:
+``Workspace.vouch_racy``); on one that stamps whole seconds, those of the commit's second. A
+file on another device than the cache is judged by ``snapshot.RACY_NS`` (its clock may not be
+this one's).
 
 What the rule leaves is git's window between its stat and its index write: an edit made while
 the build runs, after the write and before a commit that falls in a later tick, in the write's
