@@ -390,9 +390,9 @@ class Recorder:
         the signature their head recorded, what the full path compares them with: a file it
         wrote is not racy to it, unless the store did not record that signature, which
         ``_record`` adds after the last commit); any other, as it is now, if that is the
-        signature its head recorded, else racy. (A file modified during the build needs no second look: its
-        signature now differs from the one recorded, or it is racy, so the next build decides
-        its readers again.)"""
+        signature its head recorded, else racy. (A file modified during the build needs no
+        second look: its signature now differs from the one recorded, or it is racy, so the
+        next build decides its readers again.)"""
         assert self.probe is not None
         root = str(self.project.project_dir)
         nodes = self.project.graph.nodes
