@@ -35,7 +35,10 @@ class TraceStore(Protocol):
 
     def put_trace(self, key: str, trace: Trace) -> None: ...
 
-    def put_head(self, asset: str, head: Head) -> None: ...
+    def put_head(self, asset: str, head: Head, *, device: int | None = None) -> None:
+        """Record ``asset``'s latest build. ``device``: ``head.path_stat`` was taken in this
+        build, of a file on that device: a store that commits keeps it only if it is not racy
+        (see ``LmdbStore``)."""
 
     def put_text(self, digest: str, text: bytes) -> None:
         """Keep a source file's text under its sha256, once (``why``'s diff of a function)."""
@@ -83,7 +86,8 @@ class StatCache(Protocol):
 
     def get_stat(self, path: str) -> tuple[StatSig, str] | None: ...
 
-    def put_stat(self, path: str, sig: StatSig, digest: str) -> None: ...
+    def put_stat(self, path: str, sig: StatSig, digest: str, *, device: int | None = None) -> None:
+        """``device``: ``sig`` was taken just now, of a file on that device (as ``put_head``'s)."""
 
 
 # --- the rebuilder -------------------------------------------------------------------------------
@@ -162,6 +166,10 @@ class Files(Protocol):
 
     def finish(self) -> None:
         """The build's writes have ended: whole, or their temp files removed."""
+
+    def device_of(self, rel: str) -> int | None:
+        """The device of the path output ``rel`` when ``write_path`` or ``path_state`` last
+        took its signature (None: neither did)."""
 
     def in_the_way(self, rel: str) -> str | None:
         """Why the file ``rel`` cannot be written without deleting what assetbuild did not write

@@ -240,6 +240,11 @@ class Materializer:
         (assetbuild.moved): ``clean --orphans`` deletes them, a build warns of them."""
         if now is None:  # reused work: keep the time it was built
             now = trace.built_ns if isinstance(trace, Head) else trace.created_ns
+        # a signature is taken just now (written or hashed): the store's commit keeps it only if
+        # it is not racy, judged on its file's device (not known: none is kept)
+        device = self.files.device_of(parts.path) if sig is not None and parts.path else None
+        if device is None:
+            sig = None
         head = Head(
             key, trace.data_version, trace.output_digest, parts.code, parts.code_parts,
             parts.inputs, parts.io, parts.path, sig, now, trace.size, trace.duration_s, parts.sources, parts.env,
@@ -248,7 +253,7 @@ class Materializer:
             source_at=trace.source_at if isinstance(trace, Head) else self.source_at(name, parts),
             partition=parts.partition)
         self.moved.replacing(name, before, head)
-        self.store.put_head(name, head)
+        self.store.put_head(name, head, device=device)
 
     def source_at(self, name: str, parts: KeyParts) -> tuple[tuple[str, str, int], ...]:
         """Where the asset's function and its helpers are: (code part, digest of its file's text,

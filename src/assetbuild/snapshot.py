@@ -31,7 +31,8 @@ first signature: ``probe``), so a file on the cache's filesystem is racy when it
 ctime is not older than the probe's; a file on another filesystem, when it is within
 ``RACY_NS`` of it. Racy code refuses the record; racy data is listed in it (``racy``) and
 counts as changed. A path output the build wrote is compared as the full path compares it:
-with the signature its head recorded as it was written.
+with the signature its head recorded as it was written; one the store did not record (written in
+the tick of its commit: ``LmdbStore.smudged``) is racy, as the full path then hashes it.
 
 - Anything but data changed: a refusal, with its reason; the full path runs.
 - Only data files changed (or are racy): the build decides just the assets that read them,

@@ -10,7 +10,11 @@ file written just now with a past mtime is as racy as any, and only its ctime sa
 
 Path outputs are workspace copies of stored bytes: written atomically, checked by stat then by
 digest, and restored from the store when missing or edited. They are never the authority, so
-they are not fsynced (a torn copy after a power loss is detected and restored).
+they are not fsynced (a torn copy after a power loss is detected and restored). Their signatures
+are taken as they are written or hashed, in the very tick an edit could follow: the store keeps
+one only if the commit that records it is in a later tick (``store.racy``), and is told each
+one's device for that (``device_of``); so are those of the files assets write. A build that
+records the snapshot hashes again, at its end, those not kept whose tick is past (``vouch_racy``).
 
 Only regular files are read. A FIFO would block the read forever and ``/dev/zero`` never ends,
 so a source that is neither a regular file nor a directory (or holds such a file, or a symlink
@@ -42,7 +46,7 @@ _WINDOWS = os.sep != "/"  # where an absolute path need not start with "/" (a dr
 class StatCache(Protocol):
     def get_stat(self, path: str) -> tuple[StatSig, str] | None: ...
 
-    def put_stat(self, path: str, sig: StatSig, digest: str) -> None: ...
+    def put_stat(self, path: str, sig: StatSig, digest: str, *, device: int | None = None) -> None: ...
 
 
 def stat_sig(st: os.stat_result) -> StatSig:
@@ -123,6 +127,7 @@ class Workspace:
         # each path output written, by absolute path -> its signature as written (snapshot.sig_from):
         # the snapshot records it without a second stat (session.snapshots)
         self.written: dict[str, tuple[int, int, int, int, int]] = {}
+        self._devices: dict[str, int] = {}  # path output -> the device of the signature last taken of it
         self._staging_root: str | None = None
         # where this build lists each directory before its first write there (None: each is swept then)
         self.journal = journal
@@ -243,6 +248,7 @@ class Workspace:
         except (FileNotFoundError, NotADirectoryError):
             return "missing", None
         sig = stat_sig(st)
+        self._devices[rel] = st.st_dev
         if recorded is not None and sig == recorded:
             return "ok", sig
         if not stat.S_ISREG(st.st_mode):
@@ -288,6 +294,7 @@ class Workspace:
             make_way(p)
             st = write_atomically(p, data, crash_at="path-rename")
         self.written[p] = sig_from(st)
+        self._devices[rel] = st.st_dev
         return stat_sig(st)
 
     def _writing_into(self, d: str) -> None:
@@ -328,6 +335,34 @@ class Workspace:
                 os.unlink(self.journal)
             except OSError:
                 pass
+
+    def device_of(self, rel: str) -> int | None:
+        """The device of the path output ``rel`` as ``write_path`` or ``path_state`` last took
+        its signature (None: neither did), which the store judges that signature's raciness by."""
+        return self._devices.get(rel)
+
+    def vouch_racy(self, store: Any) -> None:
+        """Hash again the path outputs whose signature a commit of this build did not record
+        (``store.smudged``: written or hashed in the tick of that commit, see ``store.racy``) if
+        that tick is past now, and put the signature of each that holds its bytes (the next
+        commit keeps it): the next build need not hash them, nor the snapshot this build records
+        count them as changed. Called by a build that records the snapshot, as late as it can
+        (the later, the fewer are still racy; a later null build is answered only without them);
+        another build leaves them to the next one to hash."""
+        smudged = getattr(store, "smudged", None)
+        tick = store.fs_tick() if smudged else None
+        if tick is None:
+            return
+        from .snapshot import is_racy, sig_of
+
+        for name in sorted(smudged):
+            head = store.get_head(name)
+            if head is None or head.path is None or head.path_stat is not None \
+                    or is_racy(sig_of(self.abspath(head.path)), tick):
+                continue  # (its tick is not past: a signature taken now could not be trusted either)
+            state, sig = self.path_state(head.path, head.output_digest, None)
+            if state == "ok" and sig is not None:
+                store.put_head(name, head._replace(path_stat=sig), device=self._devices[head.path])
 
     def in_the_way(self, rel: str) -> str | None:
         """Why the file ``rel`` (a path output, a declared file output) cannot be written without
@@ -380,8 +415,8 @@ class Workspace:
         return new_staging(self._staging_root, asset)
 
     def _placed(self, rel: str, st: os.stat_result, entry: Any) -> None:
-        if self.cache is not None and self.record:
-            self.cache.put_stat(rel, stat_sig(st), entry.digest)
+        if self.cache is not None and self.record:  # (just placed: kept only if not racy at the commit)
+            self.cache.put_stat(rel, stat_sig(st), entry.digest, device=st.st_dev)
 
     def outputs_state(self, manifest: Any) -> list[tuple[str, str]]:
         """(problem, path) of each produced file that is missing, modified, or extra."""

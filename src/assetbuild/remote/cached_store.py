@@ -59,7 +59,7 @@ class _Download:
     size: int
     future: cf.Future[bytes]
     keys: dict[str, Trace] = field(default_factory=dict)
-    heads: list[tuple[str, Head]] = field(default_factory=list)  # put_head calls held back
+    heads: list[tuple[str, Head, int | None]] = field(default_factory=list)  # put_head calls held back
 
 
 @dataclass(frozen=True)
@@ -305,8 +305,8 @@ class RemoteCachedStore:
                 self.local.put_blob(blob, member)
             for key, trace in d.keys.items():
                 self.local.put_trace(key, Trace(*trace))
-            for asset, head in d.heads:
-                self.local.put_head(asset, head)
+            for asset, head, device in d.heads:
+                self.local.put_head(asset, head, device=device)
             return
         self._failed.update(d.keys)
         if isinstance(err, RemoteRejected):
@@ -352,15 +352,15 @@ class RemoteCachedStore:
         self._drain()
         return data
 
-    def put_head(self, asset: str, head: Head) -> None:
+    def put_head(self, asset: str, head: Head, *, device: int | None = None) -> None:
         digest = self._waiting.get(head.key)
         if digest is not None:  # its bytes are not here yet: record the head with them
-            self._downloads[digest].heads.append((asset, head))
+            self._downloads[digest].heads.append((asset, head, device))
             return
         up = self._uploads.get(head.key)
         if up is not None:
             up.asset = asset
-        self.local.put_head(asset, head)
+        self.local.put_head(asset, head, device=device)
 
     def put_blob(self, data: bytes, digest: str | None = None) -> str:
         digest = self.local.put_blob(data, digest)

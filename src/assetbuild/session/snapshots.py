@@ -389,10 +389,11 @@ class Recorder:
         """The data files' signatures to record, and those that are racy: each as taken before
         the build decided, but the path outputs this build wrote as it wrote them (``written``:
         the signature their head recorded, what the full path compares them with: a file it
-        wrote is not racy to it); any other, as it is now, if that is the signature its head
-        recorded, else racy. (A file modified during the build needs no second look: its
-        signature now differs from the one recorded, or it is racy, so the next build decides
-        its readers again.)"""
+        wrote is not racy to it, unless the store did not record that signature, which
+        ``_record`` adds after the last commit); any other, as it is now, if that is the
+        signature its head recorded, else racy. (A file modified during the build needs no
+        second look: its signature now differs from the one recorded, or it is racy, so the
+        next build decides its readers again.)"""
         assert self.probe is not None
         root = str(self.project.project_dir)
         nodes = self.project.graph.nodes
@@ -512,7 +513,11 @@ class Recorder:
                 sig = snapshot.sig_of(p)
                 if sig is not None:
                     blobs[p] = sig[0]
-        store.flush()
+        sched.files.vouch_racy(store)  # (their tick likelier past now than as the build ended: one more commit)
+        store.flush()  # then what a commit left unrecorded is racy too, as the full path hashes it (racy)
+        nodes = self.project.graph.nodes
+        racy = sorted({*racy, *(p for a in getattr(store, "smudged", ())
+                                if (p := os.path.join(root, getattr(nodes.get(a), "path", None) or "")) in data)})
         state = snapshot.lmdb_state(os.path.join(self.cache_dir, "db", "data.mdb"))
         info = store.index_info() if hasattr(store, "index_info") else {}
         if state is None or info.get("last_txnid") != state[2]:

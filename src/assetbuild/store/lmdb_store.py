@@ -9,6 +9,8 @@ writes and its ``Committer`` (records), the ``BlobFiles`` under cas/ (cas), the 
   trace. A crash leaves at worst an orphan blob, never a trace without its bytes.
 - Every blob read is verified against its digest; a bad one raises CacheCorrupt and is dropped
   (a read-only store only reports it).
+- A stat signature taken in this build (a path output written or hashed, a file an asset wrote
+  placed) is committed only if its file's times are older than the commit (racy).
 - Use times cost no write on a null build: a key's "last used" time is the moment it stopped being
   its asset's latest key (``put_head`` stamps the displaced key, in the batch that moves the head);
   while it is the latest key it is in use and gc keeps it. Otherwise the trace's creation time.
@@ -28,6 +30,7 @@ from typing import Any
 from .. import clock
 from ..errors import CacheCorrupt, StoreError
 from ..reports import Event, Head, ObservationRecord, RunRecord, SkipRecord, Trace
+from . import racy
 from .cas import INLINE_MAX, BlobFiles, digest_bytes, is_digest, take_file_bytes
 from .compaction import compact_index, leftovers
 from .environment import DBS, INITIAL_MAP_SIZE, Index
@@ -84,6 +87,8 @@ class LmdbStore:
         # heads this store wrote, kept only while a run is recorded (history reads them back
         # for the run's events without decoding what it just encoded)
         self.written_heads: dict[str, Head] | None = None
+        self._fresh = racy.FreshSignatures()  # judged at each commit (racy)
+        self.smudged = self._fresh.smudged  # the assets whose path output's signature a commit dropped
         self._committer: Committer | None = None  # see flushing_while_away
         self._lock = BuildLock(self.root)
         self._index = Index(self.root, readonly=readonly, warn=self.warn, map_size=map_size)
@@ -292,14 +297,19 @@ class LmdbStore:
     def put_trace(self, key: str, trace: Trace) -> None:
         self._batch.put(b"traces", bytes.fromhex(key), encode(trace))
 
-    def put_head(self, asset: str, head: Head) -> None:
-        """Record ``asset``'s latest build; the key it replaces gets its last-used time (now)."""
+    def put_head(self, asset: str, head: Head, *, device: int | None = None) -> None:
+        """Record ``asset``'s latest build; the key it replaces gets its last-used time (now).
+        ``device``: ``head.path_stat`` was taken in this build, of a file on that device; the
+        commit keeps it only if it is not racy (``racy``)."""
         hk = self._head_key(asset)
         raw = self._get(b"heads", hk)
         old = None if raw is None else decode(raw, Head)
         if old is not None and old.key != head.key:
             self.put_used(old.key, clock.now_ns())
-        self._batch.put(b"heads", hk, encode(head))
+        raw = encode(head)
+        self._batch.put(b"heads", hk, raw)
+        if device is not None and head.path_stat is not None:
+            self._fresh.note(b"heads", hk, asset, head, device, raw)
         if self.written_heads is not None:
             self.written_heads[asset] = head
 
@@ -307,8 +317,13 @@ class LmdbStore:
         k = history_prefix(self.project, asset) + when_ns.to_bytes(8, "big")
         self._batch.put(b"history", k, bytes.fromhex(key))
 
-    def put_stat(self, path: str, sig: tuple[int, int, int, int], digest: str) -> None:
-        self._batch.put(b"stat", name_key(path), encode_stat(sig, digest))
+    def put_stat(self, path: str, sig: tuple[int, int, int, int], digest: str, *, device: int | None = None) -> None:
+        """Remember ``path``'s digest under its signature. ``device``: ``sig`` was taken just now
+        of a file on that device (a file an asset wrote, placed): committed only if not racy."""
+        k, raw = name_key(path), encode_stat(sig, digest)
+        self._batch.put(b"stat", k, raw)
+        if device is not None:
+            self._fresh.note(b"stat", k, path, sig, device, raw)
 
     def put_observation(self, source: str, record: ObservationRecord) -> None:
         """Record the latest observation of an observable source (this project's)."""
@@ -472,8 +487,14 @@ class LmdbStore:
             return
         if self.readonly:
             raise StoreError("internal error: write to a read-only store")
+        if self._fresh:
+            self._fresh.judge(self._batch.writes, self.fs_tick(), encode)
         self._index.commit(self._batch.items())
         self._batch.clear()
+
+    def fs_tick(self) -> tuple[int, int] | None:
+        """The file system's clock now, on the cache's device (``racy.fs_tick`` of the lock file)."""
+        return racy.fs_tick(str(self.root / "lock"))
 
     # --- whole-store operations --------------------------------------------------------------
 

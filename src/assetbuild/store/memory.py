@@ -121,7 +121,9 @@ class MemoryStore:
         head: Head | None = self._get("heads", asset)
         return head
 
-    def put_head(self, asset: str, head: Head) -> None:
+    def put_head(self, asset: str, head: Head, *, device: int | None = None) -> None:
+        """(``device``: no racy signature is smudged here, as ``LmdbStore``'s commit does: nothing
+        of this store outlives its process, whose files' edits its tests make themselves.)"""
         self._put("heads", asset, head)
 
     def delete_head(self, asset: str) -> None:
@@ -187,7 +189,7 @@ class MemoryStore:
         stat: tuple[tuple[int, int, int, int], str] | None = self._get("stat", path)
         return stat
 
-    def put_stat(self, path: str, sig: tuple[int, int, int, int], digest: str) -> None:
+    def put_stat(self, path: str, sig: tuple[int, int, int, int], digest: str, *, device: int | None = None) -> None:
         self._put("stat", path, (tuple(sig), digest))
 
     # --- observations ------------------------------------------------------------------------
