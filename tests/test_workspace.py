@@ -622,9 +622,30 @@ def test_a_build_lists_the_directories_it_writes_into_until_it_ends(tmp_path):
     ws.write_path("more/c.txt", b"c")
     assert journal.read_bytes().split(b"\0") == [os.fsencode(tmp_path / "out"), os.fsencode(tmp_path / "more"), b""]
     ws.finish()
-    assert not journal.exists()
+    assert journal.read_bytes() == b""  # (kept: killed builds list what they leave)
     ws.write_path("out/d.txt", b"d")  # a write after the end lists its directory again
     assert journal.read_bytes() == os.fsencode(tmp_path / "out") + b"\0"
+
+
+def test_with_a_journal_a_directory_is_listed_only_after_a_killed_build(tmp_path, monkeypatch):
+    """A cache whose builds keep the journal: a build lists no directory to sweep it, unless a
+    killed build named it. Without one yet (a new cache, an earlier version's), every directory
+    is swept at its first write, as before."""
+    swept: list[str] = []
+    real = ws_mod.sweep_temps
+    monkeypatch.setattr(ws_mod, "sweep_temps", lambda d: swept.append(os.path.basename(d)) or real(d))
+    journal = tmp_path / "writing"
+    for expected in (["out", "more"], [], []):
+        swept.clear()
+        ws = Workspace(tmp_path, None, journal=str(journal))
+        ws.write_path("out/a.txt", b"a")
+        ws.write_path("more/b.txt", b"b")
+        ws.finish()
+        assert swept == expected
+    journal.write_bytes(os.fsencode(tmp_path / "more") + b"\0")  # as a build killed writing there left it
+    swept.clear()
+    Workspace(tmp_path, None, journal=str(journal)).write_path("out/a.txt", b"a")
+    assert swept == ["more"]
 
 
 def test_the_next_build_sweeps_what_a_killed_one_listed(tmp_path):
@@ -634,7 +655,7 @@ def test_the_next_build_sweeps_what_a_killed_one_listed(tmp_path):
     (tmp_path / "killed" / DEAD).write_bytes(b"half")
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / DEAD).write_bytes(b"half")  # (listed by no build: left)
-    journal.write_bytes(os.fsencode(tmp_path / "killed") + b"\0")
+    journal.write_bytes(os.fsencode(tmp_path / "killed") + b"\0")  # (no "out": the build does not sweep it)
     ws = Workspace(tmp_path, None, journal=str(journal))
     ws.write_path("out/a.txt", b"a")
     assert os.listdir(tmp_path / "killed") == []
@@ -672,7 +693,7 @@ def test_a_killed_build_leaves_the_journal_and_the_next_sweeps_its_temp_file(tmp
     r = cli(cwd=root)
     assert r.returncode == 0 and "1 built" in r.stdout, r.stdout + r.stderr
     assert os.listdir(root / "out") == ["v.json"]
-    assert not (root / ".assetbuild" / "writing").exists()
+    assert (root / ".assetbuild" / "writing").read_bytes() == b""
 
 
 def test_a_symlink_planted_as_the_journal_redirects_no_write(tmp_path):
