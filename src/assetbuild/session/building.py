@@ -163,6 +163,7 @@ def make_scheduler(project: Project, store: Any, *, record: bool,
     from ..external import OutputChecker
     from ..io import is_external
     from ..scheduler import Scheduler
+    from ..store.cachedir import JOURNAL_FILE
     from ..workspace import Workspace
 
     project_dir = str(project.project_dir)
@@ -204,7 +205,7 @@ def make_scheduler(project: Project, store: Any, *, record: bool,
     checker = OutputChecker(project.io_managers, project_dir, params=lambda name: resolved.get(name, ""),
                             resources=resources.mapping() if resources is not None else None)
 
-    fp, journal = project.fingerprinter(persist=record), os.path.join(str(project.cache_dir), "writing") if record else None
+    fp, journal = project.fingerprinter(persist=record), os.path.join(str(project.cache_dir), JOURNAL_FILE) if record else None
     files = Workspace(project.project_dir, store, record=record, by_mtime=project.graph.mtime_paths, journal=journal)
     return Scheduler(project.graph, store=store, files=files,
                      io_managers=project.io_managers, fingerprint=project.code_of(fp), runner=runner,
@@ -432,8 +433,7 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
         if sliced is not None and (snap is None or snap.affected is None):
             raise SliceInsufficient("this build does not use the snapshot")
         hook = project.plugin_manager.hook
-        _call_hook(hook.before_build, project_dir=str(project.project_dir), assets=list(plan),
-                   dry_run=dry_run)
+        _call_hook(hook.before_build, project_dir=str(project.project_dir), assets=list(plan), dry_run=dry_run)
         observe = bool(hook.after_asset.get_hookimpls())
         alert = bool(hook.asset_failed.get_hookimpls())
 

@@ -16,7 +16,8 @@ from .lock import RUN_LOCK_NAME
 # Names the store layout creates at the top of a cache directory: exact names, then prefixes
 # (temp files of a write in progress, indexes moved aside, a compaction's copies).
 _SNAPSHOT_FILES = ("snapshot", "snapshot.results", "snapshot.graph", "snapshot.json")  # assetbuild.snapshot
-_LAYOUT_NAMES = frozenset({"STORE", "db", "cas", "lock", "code", "staging", *_SNAPSHOT_FILES})
+JOURNAL_FILE = "writing"  # the directories the running (or a killed) build writes into: Workspace.journal
+_LAYOUT_NAMES = frozenset({"STORE", "db", "cas", "lock", "code", "staging", JOURNAL_FILE, *_SNAPSHOT_FILES})
 _LAYOUT_PREFIXES = ("STORE.tmp", ".STORE.tmp", "db.corrupt-", "db.old-", "db.compact-")
 _INDEX_FILES = frozenset({"data.mdb", "lock.mdb"})
 _HEX2 = re.compile(r"[0-9a-f]{2}\Z")
@@ -92,7 +93,7 @@ def clear_cache_dir(cache_dir: Path) -> list[Path]:
                                            and e.is_dir(follow_symlinks=False)):
             kept.append(p)
         elif e.is_symlink() or not e.is_dir():
-            _remove_file(p, kept, e.name in ("STORE", "lock", *_SNAPSHOT_FILES) or e.name.startswith(_LAYOUT_PREFIXES)
+            _remove_file(p, kept, e.name in ("STORE", "lock", JOURNAL_FILE, *_SNAPSHOT_FILES) or e.name.startswith(_LAYOUT_PREFIXES)
                          or _is_temp_of(e.name, "STORE") or any(_is_temp_of(e.name, f) for f in _SNAPSHOT_FILES)
                          or RUN_LOCK_NAME.match(e.name) is not None)
         elif e.name == "cas":
