@@ -27,8 +27,8 @@ import assetbuild
 from assetbuild import snapshot
 from assetbuild.store import LmdbStore, racy
 
-ASSETFILE = '''\
-from assetbuild import asset, multi_asset, Out, source
+SNAP_ASSETFILE = '''\
+from assetbuild import asset, source
 
 raw = source("raw", "data/raw.txt")
 
@@ -41,6 +41,10 @@ def upper(raw):
 @asset(io="json")
 def size(upper):
     return len(upper)
+'''
+ASSETFILE = SNAP_ASSETFILE + '''
+
+from assetbuild import Out, multi_asset
 
 
 @multi_asset(outs={"head": Out(io="text", path="out/head.txt"), "tail": Out(io="text", path="out/tail.txt")})
@@ -127,23 +131,6 @@ def test_the_files_an_asset_writes_are_remembered_only_once_their_tick_is_past(p
 
 
 # --- the snapshot: what the next command finds without loading the project ----------------------
-
-SNAP_ASSETFILE = '''\
-from assetbuild import asset, source
-
-raw = source("raw", "data/raw.txt")
-
-
-@asset(io="text", path="out/upper.txt")
-def upper(raw):
-    return raw.read_text().upper()
-
-
-@asset(io="json")
-def size(upper):
-    return len(upper)
-'''
-
 
 @pytest.fixture
 def as_the_command(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
