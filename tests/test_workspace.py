@@ -707,3 +707,33 @@ def test_a_symlink_planted_as_the_journal_redirects_no_write(tmp_path):
     ws.write_path("out/a.txt", b"a")
     assert victim.read_text() == "keep me"
     assert sorted(os.listdir(tmp_path / "out")) == ["a.txt"]  # (swept as without a journal)
+
+
+def test_a_build_that_writes_nothing_sweeps_what_a_killed_one_listed_as_it_ends(tmp_path):
+    journal = tmp_path / "writing"
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / DEAD).write_bytes(b"half")
+    journal.write_bytes(os.fsencode(tmp_path / "out") + b"\0")
+    ws = Workspace(tmp_path, None, journal=str(journal))
+    ws.finish()
+    assert os.listdir(tmp_path / "out") == [] and journal.read_bytes() == b""
+
+
+def test_a_forced_build_killed_as_it_replaces_an_output_leaves_nothing_after_the_next_build(tmp_path):
+    """The next build rebuilds nothing and writes nothing (the bytes are the same); it still
+    removes the killed build's temp file (the journal listed its directory)."""
+    from projects import clean_env, cli, write
+
+    root = write(tmp_path, {"AssetFile": "from assetbuild import asset\n\n\n"
+                            "@asset(io='json', path='out/v.json')\ndef v():\n    return 1\n", "x": ""})
+    assert cli(cwd=root).returncode == 0
+    assert cli(cwd=root).returncode == 0  # (settled: the snapshot answers the next null build)
+    r = cli("--force", cwd=root, env=clean_env(ASSETBUILD_CRASH_AT="path-rename"))
+    assert r.returncode != 0
+    assert [n for n in os.listdir(root / "out") if n.endswith(".assetbuild-tmp")], os.listdir(root / "out")
+    r = cli(cwd=root, env=clean_env(ASSETBUILD_SNAPSHOT="explain"))
+    assert r.returncode == 0 and "0 built" in r.stdout, r.stdout + r.stderr
+    assert "not used: a killed build left temp files to remove" in r.stderr, r.stderr  # (the full path sweeps)
+    assert os.listdir(root / "out") == ["v.json"]
+    r = cli(cwd=root, env=clean_env(ASSETBUILD_SNAPSHOT="explain"))
+    assert "snapshot: answers" in r.stderr, r.stderr

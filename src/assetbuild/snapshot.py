@@ -68,6 +68,7 @@ MARSHAL_VERSION = 2
 FILE = "snapshot"  # in the cache directory
 RESULTS_FILE = "snapshot.results"  # each asset's (name, key, data version), in build order
 GRAPH_FILE = "snapshot.graph"  # each asset's inputs and each data file's nodes: what a slice needs
+JOURNAL_FILE = "writing"  # the directories a running (or killed) build writes into: Workspace.journal
 NULL_JSON_FILE = "snapshot.json"  # the null build's ``--json`` document, kept by the first that printed it
 RACY_NS = 2_000_000_000  # as workspace.RACY_NS: off the cache's filesystem, a signature this close to its probe is not trusted
 ENV_PREFIXES = ("ASSETBUILD_", "PYTHON")
@@ -309,6 +310,9 @@ def changes(rec: dict[str, Any] | None, project_dir: str, start_path: list[str],
     state = lmdb_state(os.path.join(rec["cache"], "db", "data.mdb"))
     if state is None or list(state) != rec["store"]:
         return "the cache's index changed since the snapshot"
+    listed = sig_of(os.path.join(rec["cache"], JOURNAL_FILE))
+    if listed is not None and listed[0]:  # (the full path sweeps them)
+        return "a killed build left temp files to remove"
     for path, recorded in rec["dirs"]:
         if dir_time(path) != recorded:
             return f"a directory changed: {path}"

@@ -308,13 +308,7 @@ class Workspace:
         if self.journal is not None:
             try:
                 if not self._journaled:
-                    try:  # a killed build's: sweep what it listed
-                        with open(os.open(self.journal, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC), "rb") as f:
-                            left = f.read().split(b"\0")
-                    except FileNotFoundError:
-                        left, self._sweep_all = [], True
-                    for old in filter(None, left):
-                        sweep_temps(os.fsdecode(old))
+                    self._sweep_all = self._sweep_listed() is None
                 fd = os.open(self.journal, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
                              | (os.O_APPEND if self._journaled else os.O_TRUNC), 0o644)
                 try:
@@ -328,17 +322,33 @@ class Workspace:
                 self.journal = None
         sweep_temps(d)
 
+    def _sweep_listed(self) -> int | None:
+        """Sweep the directories the journal lists (a killed build's); how many, None if there is
+        no journal."""
+        assert self.journal is not None
+        try:
+            with open(os.open(self.journal, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC), "rb") as f:
+                listed = [os.fsdecode(d) for d in f.read().split(b"\0") if d]
+        except FileNotFoundError:
+            return None
+        for d in listed:
+            sweep_temps(d)
+        return len(listed)
+
     def finish(self) -> None:
         """The build's writes ended, whole or their temp files removed: its journal is emptied,
         and kept (it says that killed builds list what they leave); a later write lists its
-        directory again."""
-        if self._journaled and self.journal is not None:
+        directory again. A build that wrote nothing sweeps what a killed one listed now."""
+        if self.journal is None:
+            return
+        try:
+            if not self._journaled and not self._sweep_listed():
+                return
             self._journaled = self._sweep_all = False
             self._dirs.clear()
-            try:
-                os.close(os.open(self.journal, os.O_WRONLY | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC))
-            except OSError:
-                pass
+            os.close(os.open(self.journal, os.O_WRONLY | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC))
+        except OSError:
+            pass
 
     def device_of(self, rel: str) -> int | None:
         """The device of the path output ``rel`` as ``write_path`` or ``path_state`` last took

@@ -163,7 +163,7 @@ def make_scheduler(project: Project, store: Any, *, record: bool,
     from ..external import OutputChecker
     from ..io import is_external
     from ..scheduler import Scheduler
-    from ..store.cachedir import JOURNAL_FILE
+    from ..snapshot import JOURNAL_FILE
     from ..workspace import Workspace
 
     project_dir = str(project.project_dir)

@@ -11,12 +11,12 @@ from pathlib import Path
 
 from ..atomicfile import TEMP_SUFFIX
 from ..errors import StoreError
+from ..snapshot import JOURNAL_FILE
 from .lock import RUN_LOCK_NAME
 
 # Names the store layout creates at the top of a cache directory: exact names, then prefixes
 # (temp files of a write in progress, indexes moved aside, a compaction's copies).
 _SNAPSHOT_FILES = ("snapshot", "snapshot.results", "snapshot.graph", "snapshot.json")  # assetbuild.snapshot
-JOURNAL_FILE = "writing"  # the directories the running (or a killed) build writes into: Workspace.journal
 _LAYOUT_NAMES = frozenset({"STORE", "db", "cas", "lock", "code", "staging", JOURNAL_FILE, *_SNAPSHOT_FILES})
 _LAYOUT_PREFIXES = ("STORE.tmp", ".STORE.tmp", "db.corrupt-", "db.old-", "db.compact-")
 _INDEX_FILES = frozenset({"data.mdb", "lock.mdb"})
