@@ -300,8 +300,9 @@ class Workspace:
 
     def _writing_into(self, d: str) -> None:
         """Before the build's first write into the directory ``d``: list it in the journal. A
-        build killed from then on leaves it listed, and the next build's first write sweeps the
-        directories listed (``finish`` empties the list of one that ended). Listing a directory
+        build killed from then on leaves it listed, and the next build sweeps the directories
+        listed: at its first write, or as it ends if it writes nothing (``finish``, which also
+        empties the list of a build that ended). Listing a directory
         of 10,000 outputs to sweep it took 3.6 ms of every build that wrote there. Swept now, as
         before there was a journal: ``d``, if there is none yet (a new cache, or one an earlier
         version kept, whose killed builds listed nothing), or if it cannot be written."""
