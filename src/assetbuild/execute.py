@@ -24,7 +24,6 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,55 +39,62 @@ LogLines = list[tuple[int, str]]  # (logging level, formatted message), in order
 SPOOL_MIN = 1 << 20  # a worker's output from this size on travels through a file, not the pipe
 
 
-@dataclass
 class Produced:
-    """An asset's fresh output: its bytes, their digest, its data version and metadata."""
+    """An asset's fresh output: its bytes, their digest, its data version and metadata.
 
-    data: bytes
-    digest: str
-    data_version: str
-    duration_s: float
-    metadata: dict[str, Any] = field(default_factory=dict)
-    logs: LogLines = field(default_factory=list)
-    file: str | None = None  # the bytes are in this spool file instead of ``data`` (then b"")
-    file_size: int = 0
-    project_code: dict[str, str] | None = None  # see run_payload
+    This module's records are plain classes, not dataclasses: making a dataclass costs 0.3-0.7
+    ms (one ``exec`` per generated method), and every build that runs an asset imports them."""
+
+    __slots__ = ("data", "digest", "data_version", "duration_s", "metadata", "logs", "file", "file_size",
+                 "project_code")
     ok = True
+
+    def __init__(self, data: bytes, digest: str, data_version: str, duration_s: float,
+                 metadata: dict[str, Any] | None = None, logs: LogLines | None = None,
+                 file: str | None = None, file_size: int = 0, project_code: dict[str, str] | None = None) -> None:
+        self.data, self.digest, self.data_version, self.duration_s = data, digest, data_version, duration_s
+        self.metadata = {} if metadata is None else metadata
+        self.logs = [] if logs is None else logs
+        self.file = file  # the bytes are in this spool file instead of ``data`` (then b"")
+        self.file_size = file_size
+        self.project_code = project_code  # see run_payload
 
     @property
     def size(self) -> int:
         return self.file_size if self.file is not None else len(self.data)
 
 
-@dataclass
 class Failed:
     """An asset that did not produce an output. ``unloadable`` names an upstream whose stored
     bytes its IO manager could not load (the scheduler rebuilds that upstream and retries)."""
 
-    error: str
-    traceback: str = ""
-    duration_s: float = 0.0
-    logs: LogLines = field(default_factory=list)
-    unloadable: str | None = None
-    project_code: dict[str, str] | None = None  # see run_payload
+    __slots__ = ("error", "traceback", "duration_s", "logs", "unloadable", "project_code")
     ok = False
 
+    def __init__(self, error: str, traceback: str = "", duration_s: float = 0.0, logs: LogLines | None = None,
+                 unloadable: str | None = None, project_code: dict[str, str] | None = None) -> None:
+        self.error, self.traceback, self.duration_s = error, traceback, duration_s
+        self.logs = [] if logs is None else logs
+        self.unloadable = unloadable
+        self.project_code = project_code  # see run_payload
 
-@dataclass
+
 class Skipped:
     """An asset declared with ``output_required=False`` that returned ``Skip(reason)``: no
     output, and no failure (assetbuild.skips says what becomes of its readers)."""
 
-    reason: str
-    duration_s: float = 0.0
-    metadata: dict[str, Any] = field(default_factory=dict)
-    logs: LogLines = field(default_factory=list)
-    project_code: dict[str, str] | None = None  # see run_payload
+    __slots__ = ("reason", "duration_s", "metadata", "logs", "project_code")
     ok = True
     skipped = True  # Produced and Failed have no such attribute
 
+    def __init__(self, reason: str, duration_s: float = 0.0, metadata: dict[str, Any] | None = None,
+                 logs: LogLines | None = None, project_code: dict[str, str] | None = None) -> None:
+        self.reason, self.duration_s = reason, duration_s
+        self.metadata = {} if metadata is None else metadata
+        self.logs = [] if logs is None else logs
+        self.project_code = project_code  # see run_payload
 
-@dataclass
+
 class Task:
     """One asset run, self-contained so that it can be pickled to a worker.
 
@@ -96,48 +102,55 @@ class Task:
     (parameter, upstream name, IO manager, stored bytes): values are loaded where the function
     runs, from the same bytes an incremental build would read. For a large output, "stored
     bytes" may be (path, sha256) of the store's file holding them, read and verified here.
+
+    The keyword arguments, after ``project_dir``:
+    - ``timeout``: seconds; the executor must be able to kill the task (Runner);
+    - ``outputs``: files the function writes itself (assetbuild.produced), under ``staging``,
+      through context.out();
+    - ``params``: the canonical JSON of the asset's resolved params, the text its key holds ("":
+      none); decoded afresh for each run, so no run's changes to a nested value reach another's;
+    - ``resources``: (parameter, ResourceDef or ResourceOverride) of each resource the function
+      takes, and ``resource_scope``, the build's scope that makes them (pickled, it becomes the
+      worker's own: assetbuild.resources);
+    - ``io_resources``, ``input_params``: for IO managers that keep their data outside the
+      cache (assetbuild.external), the resources their contexts offer (name -> ResourceDef or
+      ResourceOverride), and each external input's resolved params (upstream -> canonical
+      JSON); such a manager runs here, with the function;
+    - ``fan_in``: (parameter, upstream names in name order) of each parameter that receives a
+      dict of several inputs (a glob or group in ``ins``): their entries in ``args`` and
+      ``inputs`` are keyed (parameter, upstream) and gathered into that dict before the call;
+      ``fan_labels``: {fan-in parameter: the dict's keys} where they are not the upstream names:
+      the partition keys of an upstream's partitions (assetbuild.partitioned);
+    - ``partition``: the partition this run makes (a PartitionRef): context.partition_key and
+      friends;
+    - ``output_required``: False: the function may return Skip (``@asset(output_required=False)``);
+    - ``outs``: a multi-asset's run: (out, IO manager name, IO manager, required) of each of its
+      outs, in outs order; ``asset`` is then the multi-asset's name (run_outs);
+    - ``code_modules``: the modules the asset's key was made from
+      (``Fingerprinter.modules_reached``): the project code it may run is what importing them
+      runs (``project_code``); None: not known.
     """
 
-    asset: str
-    fn: Callable[..., Any]
-    io_name: str
-    io: Any
-    args: dict[Any, Any]
-    inputs: list[tuple[Any, str, Any, Any]]
-    context: bool
-    project_dir: str
-    timeout: float | None = None  # seconds: the executor must be able to kill the task (Runner)
-    outputs: tuple[str, ...] = ()  # files the function writes itself (assetbuild.produced)
-    staging: str | None = None  # ...under this directory, through context.out()
-    # the canonical JSON of the asset's resolved params, the text its key holds ("": none);
-    # decoded afresh for each run, so no run's changes to a nested value reach another's
-    params: str = ""
-    # (parameter, ResourceDef or ResourceOverride) of each resource the function takes, and the
-    # build's scope that makes them (pickled, it becomes the worker's own: assetbuild.resources)
-    resources: tuple[tuple[str, Any], ...] = ()
-    resource_scope: Any = None
-    # IO managers that keep their data outside the cache (assetbuild.external): the resources
-    # their contexts offer (name -> ResourceDef or ResourceOverride), and each external input's
-    # resolved params (upstream -> canonical JSON); such a manager runs here, with the function
-    io_resources: dict[str, Any] | None = None
-    input_params: dict[str, str] | None = None
-    # (parameter, upstream names in name order) of each parameter that receives a dict of
-    # several inputs (a glob or group in ``ins``): their entries in ``args`` and ``inputs`` are
-    # keyed (parameter, upstream) and gathered into that dict before the call
-    fan_in: tuple[tuple[str, tuple[str, ...]], ...] = ()
-    # {fan-in parameter: the dict's keys} where they are not the upstream names: the partition
-    # keys of an upstream's partitions (assetbuild.partitioned)
-    fan_labels: dict[str, tuple[str, ...]] | None = None
-    # the partition this run makes (a PartitionRef): context.partition_key and friends
-    partition: Any = None
-    # False: the function may return Skip (``@asset(output_required=False)``)
-    output_required: bool = True
-    # a multi-asset's run: (out, IO manager name, IO manager, required) of each of its outs, in
-    # outs order; ``asset`` is then the multi-asset's name (run_outs)
-    outs: tuple[tuple[str, str, Any, bool], ...] = ()
-    # the modules the asset's key was made from (``Fingerprinter.modules_reached``): the project
-    # code it may run is what importing them runs (``project_code``); None: not known
-    code_modules: tuple[str, ...] | None = None
+    __slots__ = ("asset", "fn", "io_name", "io", "args", "inputs", "context", "project_dir", "timeout", "outputs",
+                 "staging", "params", "resources", "resource_scope", "io_resources", "input_params", "fan_in",
+                 "fan_labels", "partition", "output_required", "outs", "code_modules")
+
+    def __init__(self, asset: str, fn: Callable[..., Any], io_name: str, io: Any, args: dict[Any, Any],
+                 inputs: list[tuple[Any, str, Any, Any]], context: bool, project_dir: str,
+                 timeout: float | None = None, outputs: tuple[str, ...] = (), staging: str | None = None,
+                 params: str = "", resources: tuple[tuple[str, Any], ...] = (), resource_scope: Any = None,
+                 io_resources: dict[str, Any] | None = None, input_params: dict[str, str] | None = None,
+                 fan_in: tuple[tuple[str, tuple[str, ...]], ...] = (),
+                 fan_labels: dict[str, tuple[str, ...]] | None = None, partition: Any = None,
+                 output_required: bool = True, outs: tuple[tuple[str, str, Any, bool], ...] = (),
+                 code_modules: tuple[str, ...] | None = None) -> None:
+        self.asset, self.fn, self.io_name, self.io, self.args = asset, fn, io_name, io, args
+        self.inputs, self.context, self.project_dir = inputs, context, project_dir
+        self.timeout, self.outputs, self.staging, self.params = timeout, outputs, staging, params
+        self.resources, self.resource_scope = resources, resource_scope
+        self.io_resources, self.input_params = io_resources, input_params
+        self.fan_in, self.fan_labels, self.partition = fan_in, fan_labels, partition
+        self.output_required, self.outs, self.code_modules = output_required, outs, code_modules
 
     def run(self, log: Any = None) -> Produced | Failed | Skipped:
         """Run it here, now (see :func:`run_task`): what an executor calls in its worker. The

@@ -10,7 +10,7 @@ covers only the upstream partitions it reads. ``Graph.partitioned`` keeps the as
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from .definitions import AssetDef, SourceDef
@@ -179,8 +179,8 @@ def expand(graph: Graph, env: PartitionEnv) -> Graph:
             read = file_source(file_defn.path(key)) if file_defn is not None else None
             _bind(node, key, bound, mappers, inputs, fan_in, fan_labels, absent, read)
     _check_paths(nodes, partitioned)
-    return replace(graph, nodes=nodes, inputs=inputs, order=order, wants_context=wants_context, uses=uses,
-                   fan_in=fan_in, partitioned=partitioned, fan_labels=fan_labels, absent=absent, declared=graph)
+    return graph.replace(nodes=nodes, inputs=inputs, order=order, wants_context=wants_context, uses=uses,
+                         fan_in=fan_in, partitioned=partitioned, fan_labels=fan_labels, absent=absent, declared=graph)
 
 
 def _bind(node: str, key: str | None, bound: tuple[tuple[str | None, str], ...],

@@ -20,8 +20,7 @@ from __future__ import annotations
 
 import types
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from .bytecode import _IMPORT_NAME, _LOAD_CONST, _LOAD_SMALL_INT, _decode
 from .encoding import PartTag, ValueTag, _e_str, _sha256, _u64
@@ -34,17 +33,16 @@ MISSING = "missing"  # found nowhere
 Import = tuple[str, int, tuple[str, ...]]
 
 
-@dataclass(frozen=True)
-class ModuleLocation:
-    """Where a module would be imported from (found without importing it)."""
+class ModuleLocation(NamedTuple):
+    """Where a module would be imported from (found without importing it). (Named tuples, not
+    frozen dataclasses, here and in ``walk``: ~0.1 ms to make each, not ~0.5, in every build.)"""
 
     kind: str  # PROJECT, OUTSIDE or MISSING
     package: bool = False  # it can have submodules
     namespace: bool = False  # a package without __init__.py: no code of its own
 
 
-@dataclass(frozen=True)
-class ModuleSource:
+class ModuleSource(NamedTuple):
     """A project module's file, compiled but not run."""
 
     digest: bytes  # the static digest of its code (or of its bytes, when it does not compile)

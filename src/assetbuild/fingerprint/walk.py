@@ -17,8 +17,7 @@ import functools
 import sys
 import types
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from .bytecode import _IMPORT_NAME, _code_digest
 from .encoding import FINGERPRINT_VERSION, PartTag, ValueTag, _e_bytes, _e_int, _e_str, _sha256, _u64
@@ -36,8 +35,7 @@ from .reads import (
 )
 
 
-@dataclass(frozen=True)
-class Fingerprint:
+class Fingerprint(NamedTuple):
     """The code fingerprint of one asset function.
 
     Part labels, all direct references of the function except the reached helpers: ``code`` (its

@@ -11,7 +11,6 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -50,21 +49,22 @@ def resolve_cache_dir(project_dir: Path, cache_dir: str | os.PathLike[str] | Non
     return p
 
 
-@dataclass
 class Project:
-    """A loaded, validated AssetFile with its plugins: everything but the store."""
+    """A loaded, validated AssetFile with its plugins: everything but the store. ``executors``:
+    name -> executor class; ``sliced``: loaded in part (``snapshot.slice_of``), only the assets a
+    build must decide, and as stand-ins the ones they read; the rest of the graph is the
+    snapshot's. (A plain class, as ``execute``'s records.)"""
 
-    project_dir: Path
-    cache_dir: Path
-    loaded: Loaded
-    graph: Graph
-    io_managers: dict[str, Any]
-    plugin_manager: Any
-    reporter: Reporter
-    executors: dict[str, Any] = field(default_factory=dict)  # name -> executor class
-    # loaded in part (``snapshot.slice_of``): only the assets a build must decide, and as
-    # stand-ins the ones they read; the rest of the graph is the snapshot's
-    sliced: dict[str, Any] | None = None
+    __slots__ = ("project_dir", "cache_dir", "loaded", "graph", "io_managers", "plugin_manager", "reporter",
+                 "executors", "sliced")
+
+    def __init__(self, project_dir: Path, cache_dir: Path, loaded: Loaded, graph: Graph,
+                 io_managers: dict[str, Any], plugin_manager: Any, reporter: Reporter,
+                 executors: dict[str, Any] | None = None, sliced: dict[str, Any] | None = None) -> None:
+        self.project_dir, self.cache_dir, self.loaded, self.graph = project_dir, cache_dir, loaded, graph
+        self.io_managers, self.plugin_manager, self.reporter = io_managers, plugin_manager, reporter
+        self.executors = {} if executors is None else executors
+        self.sliced = sliced
 
     def fingerprinter(self, *, persist: bool = False) -> Any:
         """The project's fingerprinter. ``persist``: the map of import names to distributions
