@@ -1,6 +1,7 @@
-"""The public records of assetbuild.reports behave as ``@dataclass(frozen=True)`` would make
-them: their ``__init__`` is written out and their other methods are ``_Frozen``'s, so each is held
-here to a twin that dataclasses makes from the same fields."""
+"""The public records of assetbuild.reports (and the build's options, ``session.options``) behave
+as ``@dataclass(frozen=True)`` would make them: their ``__init__`` is written out and their other
+methods are ``FrozenRecord``'s, so each is held here to a twin that dataclasses makes from the
+same fields."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ from assetbuild.reports import (
     WatchSummary,
     cached_result,
 )
+from assetbuild.session import options
+from assetbuild.session.options import BuildOptions, RemoteOptions
 
 R = Reason("code-changed", "its code changed")
 SAMPLES = {
@@ -41,6 +44,9 @@ SAMPLES = {
     WatchCycle: [dict(changed=None, result=None, error="no AssetFile", started=1.0, duration_s=0.1),
                  dict(changed=("x.csv",), result=BuildResult((), 0.0), error=None, started=2.0, duration_s=0.2)],
     WatchSummary: [dict(builds=2, failed=1, duration_s=3.0, stopped_by="SIGINT")],
+    RemoteOptions: [dict(), dict(url="s3://b", read_only=True, trust_unsigned=True, timeout=2.0, options={"k": 1})],
+    BuildOptions: [dict(), dict(force=True, jobs=2, remote=RemoteOptions(url="file:///x"), param_args=("a.b=1",),
+                                forced=frozenset({"a"}), tick=True, partitions="2026-01-01")],
 }
 
 
@@ -55,9 +61,9 @@ def twin(cls: type) -> type:
     return dataclasses.make_dataclass(cls.__name__, spec, frozen=True)
 
 
-def test_every_public_dataclass_of_the_module_is_sampled():
-    records = {v for v in vars(reports).values() if isinstance(v, type) and dataclasses.is_dataclass(v)
-               and v.__module__ == reports.__name__}
+def test_every_dataclass_of_the_modules_is_sampled():
+    records = {v for m in (reports, options) for v in vars(m).values()
+               if isinstance(v, type) and dataclasses.is_dataclass(v) and v.__module__ == m.__name__}
     assert records == set(SAMPLES)
 
 

@@ -404,7 +404,7 @@ def test_a_slice_is_used_only_by_the_build_it_was_found_for(as_the_command: Path
 
     root = as_the_command
     sliced = _sliced_after_an_edit(root, monkeypatch)
-    from assetbuild.session.building import BuildOptions
+    from assetbuild.session.options import BuildOptions
 
     assert snapshots.take_slice(root, None, None, ["count"], BuildOptions()) is None  # a selection
     snapshot.SLICE = sliced

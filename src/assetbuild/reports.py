@@ -1,7 +1,7 @@
 """Frozen records passed between the engine, the hooks and the faces (CLI, Python API).
 
 The public records are dataclasses (``dataclasses.fields``, ``replace`` and ``asdict`` work on
-them) whose ``__init__`` is written out and whose other methods come from ``_Frozen``: a frozen
+them) whose ``__init__`` is written out and whose other methods come from ``FrozenRecord``: a frozen
 dataclass makes six methods with one ``exec`` each, 0.5-0.8 ms a class, paid by every command
 that imports this module. ``tests/test_reports.py`` holds each to what ``@dataclass(frozen=True)``
 would make.
@@ -19,7 +19,7 @@ Status = Literal["built", "cached", "restored", "failed", "skipped"]
 State = Literal["fresh", "stale", "missing", "failed", "overdue"]
 
 
-class _Frozen:
+class FrozenRecord:
     """``__eq__``, ``__hash__``, ``__repr__`` and the refusal to change a field, as
     ``@dataclass(frozen=True)`` makes them, for a dataclass declared ``init=False, repr=False,
     eq=False`` whose ``__init__`` sets its fields in its ``__dict__`` (as unpickling does)."""
@@ -61,7 +61,7 @@ def _values(obj: object, names: tuple[str, ...]) -> tuple[Any, ...]:
 
 
 @dataclass(init=False, repr=False, eq=False)
-class Reason(_Frozen):
+class Reason(FrozenRecord):
     """One cause of a decision: a stable code (``code-changed``...) and a human detail."""
 
     code: str
@@ -75,7 +75,7 @@ class Reason(_Frozen):
 
 
 @dataclass(init=False, repr=False, eq=False)
-class Decision(_Frozen):
+class Decision(FrozenRecord):
     """The rebuilder's verdict for one asset: run it, reuse it, or restore it (its path output, or
     a stored value that is not its latest build's)."""
 
@@ -87,7 +87,7 @@ class Decision(_Frozen):
 
 
 @dataclass(init=False, repr=False, eq=False)
-class AssetResult(_Frozen):
+class AssetResult(FrozenRecord):
     """What happened to one asset in a build."""
 
     asset: str
@@ -140,7 +140,7 @@ def cached_result(asset: str, key: str | None, data_version: str) -> AssetResult
 
 
 @dataclass(init=False, repr=False, eq=False)
-class ObservationResult(_Frozen):
+class ObservationResult(FrozenRecord):
     """One call of an observable source's observe function: the version it returned (None if it
     failed), the value its readers receive, its metadata, or the error (one line) and the
     traceback trimmed to user code. ``observed_ns``: when, by assetbuild.clock. ``changed``:
@@ -181,7 +181,7 @@ class ObservationResult(_Frozen):
 
 
 @dataclass(init=False, repr=False, eq=False)
-class BuildResult(_Frozen):
+class BuildResult(FrozenRecord):
     """A whole build: one result per selected asset, in build order (after a failed result for
     each observable source whose observation failed); the build's observations."""
 
@@ -231,7 +231,7 @@ class BuildResult(_Frozen):
 
 
 @dataclass(init=False, repr=False, eq=False)
-class AssetStatus(_Frozen):
+class AssetStatus(FrozenRecord):
     """Whether one asset is up to date, and why not."""
 
     asset: str
@@ -373,7 +373,7 @@ class ObservationRecord(NamedTuple):
 
 
 @dataclass(init=False, repr=False, eq=False)
-class WatchCycle(_Frozen):
+class WatchCycle(FrozenRecord):
     """One build of watch mode: what changed (None for the first build), then the build's result,
     or the one-line error that stopped it before anything ran (the AssetFile does not load...)."""
 
@@ -389,7 +389,7 @@ class WatchCycle(_Frozen):
 
 
 @dataclass(init=False, repr=False, eq=False)
-class WatchSummary(_Frozen):
+class WatchSummary(FrozenRecord):
     """A whole watch session, returned when it stops."""
 
     builds: int

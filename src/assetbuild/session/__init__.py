@@ -21,12 +21,13 @@ if TYPE_CHECKING:
     from ..keys import KeyParts, short
     from ..reports import Reason
     from .accepting import accept
-    from .building import BuildOptions, RemoteOptions, build
+    from .building import build
     from .daemon import RunSummary, Tick, list_ticks, run
     from .daemon import run as run_daemon
     from .history import asset_log, asset_metric, get_run, list_runs
     from .maintenance import cache_stats, clean, export_cache, gc, import_cache, remote_key_pair, verify
     from .observing import observe
+    from .options import BuildOptions, RemoteOptions
     from .project import CACHE_ENV, Project, open_project, resolve_cache_dir
     from .queries import describe_graph, functions, list_assets, load_metadata, load_value, status, why
     from .versions import diff
@@ -36,7 +37,8 @@ if TYPE_CHECKING:
 # needs, not the daemon, the queries or the cache's maintenance (``..x``: outside the package).
 _FROM = {
     "..keys": ("KeyParts", "short"), "..reports": ("Reason",), ".accepting": ("accept",),
-    ".building": ("BuildOptions", "RemoteOptions", "build"), ".daemon": ("RunSummary", "Tick", "list_ticks", "run"),
+    ".building": ("build",), ".options": ("BuildOptions", "RemoteOptions"),
+    ".daemon": ("RunSummary", "Tick", "list_ticks", "run"),
     ".history": ("asset_log", "asset_metric", "get_run", "list_runs"),
     ".maintenance": ("cache_stats", "clean", "export_cache", "gc", "import_cache", "remote_key_pair", "verify"),
     ".observing": ("observe",), ".project": ("CACHE_ENV", "Project", "open_project", "resolve_cache_dir"),

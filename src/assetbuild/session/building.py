@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 from ..definitions import AssetDef
@@ -14,56 +14,8 @@ from ..graph import select
 from ..output import Reporter
 from ..reports import AssetResult, BuildResult, ObservationResult
 from .observer import BuildObserver
+from .options import BuildOptions, RemoteOptions
 from .project import Project, few_collections, open_project, open_store, process_builds
-
-
-@dataclass(frozen=True)
-class RemoteOptions:
-    """The shared cache of a build or status (README, "Caching in CI"): ``url`` (default
-    $ASSETBUILD_REMOTE), whether to upload, whether unsigned entries are trusted, the timeout of
-    one request and fsspec's storage options. Unset values take the remote's defaults."""
-
-    url: str | None = None
-    read_only: bool = False
-    trust_unsigned: bool = False
-    timeout: float | None = None
-    options: dict[str, Any] | None = None
-
-
-# build()'s keyword arguments for the remote cache -> RemoteOptions fields
-_REMOTE_KEYWORDS = {"remote": "url", "remote_read_only": "read_only", "trust_remote_unsigned": "trust_unsigned",
-                    "remote_timeout": "timeout", "remote_options": "options"}
-
-
-@dataclass(frozen=True)
-class BuildOptions:
-    """How to build, once the project is loaded: what ``build``'s keyword arguments ask for
-    (see its docstring), packed once and passed down as one value."""
-
-    force: bool = False
-    keep_going: bool = False
-    dry_run: bool = False
-    jobs: int | str | None = None
-    executor: str | None = None
-    executor_options: dict[str, str] | None = None
-    timeout: float | None = None
-    remote: RemoteOptions = field(default_factory=RemoteOptions)
-    params: dict[str, Any] | None = None  # build(params=...): asset -> {key: value}
-    param_args: tuple[str, ...] = ()  # --param ASSET.KEY=VALUE items, below params=
-    resources: dict[str, Any] | None = None  # resource name -> the object that replaces it
-    force_upstream: bool = False  # force what the selection needs too (force: the selected only)
-    only: bool = False  # run the selected only, against the stored values of their inputs
-    partitions: str | None = None  # --partition(s): the keys of the selected partitioned assets to build
-    tick: bool = False  # a tick of ``assetbuild run``: what its policies requested (with ``only``)
-    forced: frozenset[str] = frozenset()  # run these even when cached (a tick's due schedules)
-
-    @classmethod
-    def from_keywords(cls, keywords: dict[str, Any]) -> BuildOptions:
-        """The options ``build(**keywords)`` would use (watch mode takes them as ``**build_options``).
-        An unknown keyword is a TypeError, as in a call."""
-        remote = {_REMOTE_KEYWORDS[k]: v for k, v in keywords.items() if k in _REMOTE_KEYWORDS}
-        return cls(**{k: v for k, v in keywords.items() if k not in _REMOTE_KEYWORDS},
-                   remote=RemoteOptions(**remote))
 
 
 def _runner(project: Project, options: BuildOptions) -> Any:

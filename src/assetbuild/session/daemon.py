@@ -31,7 +31,8 @@ from ..loader import find_assetfile
 from ..output import Reporter
 from ..policies import NS, Freshness, Request
 from ..reports import BuildResult, ObservationResult, run_id
-from .building import BuildOptions, build_project
+from .building import build_project
+from .options import BuildOptions
 from .project import Project, open_project, open_store, process_builds, resolve_cache_dir
 
 if TYPE_CHECKING:

@@ -16,8 +16,9 @@ from ..io import is_external
 from ..output import Reporter
 from ..partitions import split_node
 from ..reports import AssetStatus
-from .building import RemoteOptions, make_scheduler, project_params, with_remote
+from .building import make_scheduler, project_params, with_remote
 from .observing import observe_for
+from .options import RemoteOptions
 from .project import few_collections, open_project, open_store
 
 

@@ -16,7 +16,8 @@ from ..errors import AssetbuildError, DefinitionError, ProjectNotFound, Selectio
 from ..loader import code_cache_names, prune_code_cache
 from ..output import Reporter
 from ..reports import WatchCycle, WatchSummary
-from .building import BuildOptions, build_project
+from .building import build_project
+from .options import BuildOptions
 from .polling import ObservationPoller
 from .project import Project, open_project, process_builds, resolve_cache_dir
 

@@ -1,0 +1,81 @@
+"""How a build runs, once the project is loaded: ``build``'s keyword arguments packed once
+(``BuildOptions``, with the shared cache's ``RemoteOptions``) and passed down as one value.
+
+Frozen dataclasses whose ``__init__`` is written out, as ``reports``' records are (a frozen
+dataclass costs every build 0.7-1 ms to make); ``tests/test_reports.py`` holds them to what
+``@dataclass(frozen=True)`` would make.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..reports import FrozenRecord
+
+
+@dataclass(init=False, repr=False, eq=False)
+class RemoteOptions(FrozenRecord):
+    """The shared cache of a build or status (README, "Caching in CI"): ``url`` (default
+    $ASSETBUILD_REMOTE), whether to upload, whether unsigned entries are trusted, the timeout of
+    one request and fsspec's storage options. Unset values take the remote's defaults."""
+
+    url: str | None = None
+    read_only: bool = False
+    trust_unsigned: bool = False
+    timeout: float | None = None
+    options: dict[str, Any] | None = None
+
+    def __init__(self, url: str | None = None, read_only: bool = False, trust_unsigned: bool = False,
+                 timeout: float | None = None, options: dict[str, Any] | None = None) -> None:
+        self.__dict__.update(url=url, read_only=read_only, trust_unsigned=trust_unsigned, timeout=timeout,
+                             options=options)
+
+
+# build()'s keyword arguments for the remote cache -> RemoteOptions fields
+_REMOTE_KEYWORDS = {"remote": "url", "remote_read_only": "read_only", "trust_remote_unsigned": "trust_unsigned",
+                    "remote_timeout": "timeout", "remote_options": "options"}
+
+
+@dataclass(init=False, repr=False, eq=False)
+class BuildOptions(FrozenRecord):
+    """How to build, once the project is loaded: what ``build``'s keyword arguments ask for
+    (see its docstring), packed once and passed down as one value."""
+
+    force: bool = False
+    keep_going: bool = False
+    dry_run: bool = False
+    jobs: int | str | None = None
+    executor: str | None = None
+    executor_options: dict[str, str] | None = None
+    timeout: float | None = None
+    remote: RemoteOptions = field(default_factory=RemoteOptions)
+    params: dict[str, Any] | None = None  # build(params=...): asset -> {key: value}
+    param_args: tuple[str, ...] = ()  # --param ASSET.KEY=VALUE items, below params=
+    resources: dict[str, Any] | None = None  # resource name -> the object that replaces it
+    force_upstream: bool = False  # force what the selection needs too (force: the selected only)
+    only: bool = False  # run the selected only, against the stored values of their inputs
+    partitions: str | None = None  # --partition(s): the keys of the selected partitioned assets to build
+    tick: bool = False  # a tick of ``assetbuild run``: what its policies requested (with ``only``)
+    forced: frozenset[str] = frozenset()  # run these even when cached (a tick's due schedules)
+
+    def __init__(self, force: bool = False, keep_going: bool = False, dry_run: bool = False,
+                 jobs: int | str | None = None, executor: str | None = None,
+                 executor_options: dict[str, str] | None = None, timeout: float | None = None,
+                 remote: RemoteOptions | None = None, params: dict[str, Any] | None = None,
+                 param_args: tuple[str, ...] = (), resources: dict[str, Any] | None = None,
+                 force_upstream: bool = False, only: bool = False, partitions: str | None = None,
+                 tick: bool = False, forced: frozenset[str] = frozenset()) -> None:
+        self.__dict__.update(force=force, keep_going=keep_going, dry_run=dry_run, jobs=jobs, executor=executor,
+                             executor_options=executor_options, timeout=timeout,
+                             remote=RemoteOptions() if remote is None else remote, params=params,
+                             param_args=param_args, resources=resources, force_upstream=force_upstream, only=only,
+                             partitions=partitions, tick=tick, forced=forced)
+
+    @classmethod
+    def from_keywords(cls, keywords: dict[str, Any]) -> BuildOptions:
+        """The options ``build(**keywords)`` would use (watch mode takes them as ``**build_options``).
+        An unknown keyword is a TypeError, as in a call."""
+        remote = {_REMOTE_KEYWORDS[k]: v for k, v in keywords.items() if k in _REMOTE_KEYWORDS}
+        return cls(**{k: v for k, v in keywords.items() if k not in _REMOTE_KEYWORDS},
+                   remote=RemoteOptions(**remote))
