@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from ..capture import LazyLogger
 from ..output import Reporter
 from ..reports import AssetResult, BuildResult
 
@@ -78,8 +79,6 @@ class BuildObserver:
     def live_logger(self, name: str) -> Any:
         """The logger an inline executor's task gets: ``context.log`` and printed lines, here
         as they are written (a ``LazyLogger``: the logger is made only if the asset logs)."""
-        from ..capture import LazyLogger
-
         return LazyLogger(lambda: _live_logger_class()(name, self), lambda level, text: self.asset_line(name, level, text))
 
     def with_logs(self, result: BuildResult) -> BuildResult:
