@@ -18,7 +18,7 @@ import os
 import sys
 import time
 from collections.abc import Iterator
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from ..reports import AssetResult, BuildResult, WatchCycle, WatchSummary
 
@@ -382,9 +382,6 @@ def _some(names: list[str] | tuple[str, ...], limit: int) -> str:
     return ", ".join(names[:limit]) + f" and {len(names) - limit} more"
 
 
-from .graphs import format_graph as format_graph  # noqa: E402  (the graph's text forms live there)
-
-
 def describe_error(e: Exception) -> str:
     """An AssetbuildError as the CLI prints it: one line, DefinitionErrors as ``file:line: message``
     (no AssetFile: with the command line's hint, -C and -f, as in watch mode and ticks of run)."""
@@ -401,10 +398,21 @@ def _indent(text: str) -> str:
     return "".join("    " + ln + "\n" for ln in text.rstrip("\n").splitlines())
 
 
-# --- renderings of read-only views -------------------------------------------------------------
+# --- renderings of read-only views and of the graph: in their own modules ----------------------
 
-from .listing import format_assets as format_assets  # noqa: E402  (status and list: output.listing)
-from .listing import format_status as format_status  # noqa: E402
+if TYPE_CHECKING:
+    from .graphs import format_graph  # noqa: F401  (names __getattr__ gives)
+    from .listing import format_assets, format_status  # noqa: F401
+_ELSEWHERE = {"format_assets": ".listing", "format_status": ".listing", "format_graph": ".graphs"}
+
+
+def __getattr__(name: str) -> Any:
+    """``format_assets``, ``format_status`` (output.listing) and ``format_graph``
+    (output.graphs), imported on first use and kept: a build renders none of them (0.5 ms)."""
+    if name not in _ELSEWHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+    return globals().setdefault(name, getattr(importlib.import_module(_ELSEWHERE[name], __name__), name))
 
 # --- renderings of command results (the CLI echoes them) ---------------------------------------
 
