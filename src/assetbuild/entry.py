@@ -168,11 +168,14 @@ def _slice(rec: dict[str, object], cache_dir: str, project_dir: str) -> None:
     found = snapshot.changes(rec, project_dir, START_PATH, taken=taken)
     if probe is None or not isinstance(found, list) or not found:
         return
+    try:
+        sliced = snapshot.slice_of(graph, found)
+    except IndexError:  # a graph whose arrays name no node: not this build's (the full path decides)
+        return
     snapshot.PROBE, snapshot.DATA = probe, taken
     defs_of = rec.get("asset_defs_of")  # [the AssetFile's digest, the check's] they were found with
     digest, checker = defs_of if isinstance(defs_of, list) and len(defs_of) == 2 else (None, None)
-    snapshot.SLICE = {**snapshot.slice_of(graph, found), "graph": graph,
-                      "asset_defs": (digest, graph.get("asset_defs") or (), checker)}
+    snapshot.SLICE = {**sliced, "graph": graph, "asset_defs": (digest, graph.get("asset_defs") or (), checker)}
 
 
 def plain_build(form: dict[str, object]) -> None:

@@ -264,8 +264,8 @@ class Recorder:
             owners.setdefault(p, []).append(name)
         graph = self.project.graph
         order = graph.order
-        self.graph = {"order": order, "inputs": [[up for _, up in graph.inputs[n]] for n in order],
-                      "owners": owners, "slices": slice_refusal(self.project)}
+        self.graph = snapshot.graph_document(order, [[up for _, up in graph.inputs[n]] for n in order], owners,
+                                             slice_refusal(self.project))
         self.affected = self._affected()
 
     def _affected(self) -> set[str] | None:
