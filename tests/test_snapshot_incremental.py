@@ -407,20 +407,20 @@ def test_a_slice_that_no_longer_holds_sends_the_build_to_the_whole_project(as_th
 
 
 def test_a_slice_is_used_only_by_the_build_it_was_found_for(as_the_command: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from assetbuild.session import snapshots
+    from assetbuild.session import intent
 
     root = as_the_command
     sliced = _sliced_after_an_edit(root, monkeypatch)
     from assetbuild.session.options import BuildOptions
 
-    assert snapshots.take_slice(root, None, None, ["count"], BuildOptions()) is None  # a selection
+    assert intent.take_slice(root, None, None, ["count"], BuildOptions()) is None  # a selection
     snapshot.SLICE = sliced
-    assert snapshots.take_slice(root, None, root / "elsewhere", [], BuildOptions()) is None  # another cache
+    assert intent.take_slice(root, None, root / "elsewhere", [], BuildOptions()) is None  # another cache
     snapshot.SLICE = sliced
-    assert snapshots.take_slice(root, None, None, [], BuildOptions(force=True)) is None
+    assert intent.take_slice(root, None, None, [], BuildOptions(force=True)) is None
     snapshot.SLICE = sliced
-    assert snapshots.take_slice(root, None, None, [], BuildOptions()) is sliced
-    assert snapshots.take_slice(root, None, None, [], BuildOptions()) is None
+    assert intent.take_slice(root, None, None, [], BuildOptions()) is sliced
+    assert intent.take_slice(root, None, None, [], BuildOptions()) is None
 
 
 def _loads(monkeypatch: pytest.MonkeyPatch) -> list:
@@ -455,6 +455,37 @@ def test_a_slice_runs_only_the_definitions_it_declares(as_the_command: Path, mon
     assert assetbuild.load_value("summary", project_dir=root) == expected
     assert {r.asset: r.status for r in result.results} == {"parsed": "cached", "total": "cached",
                                                           "count": "built", "summary": "built"}
+
+
+def test_a_slice_takes_the_fingerprints_the_graph_kept(as_the_command: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The assets a slice decides are not fingerprinted again: the full build that wrote the
+    graph kept what it made (``codetable``), and the code is proved unchanged since. The
+    heads of the assets the slice built hold the fingerprints the full path makes."""
+    from assetbuild.fingerprint import walk
+    from assetbuild.session.project import open_project
+    from assetbuild.store import LmdbStore
+
+    root = as_the_command
+    sliced = _sliced_after_an_edit(root, monkeypatch)
+    assert set(sliced["codes"]) == {"count", "summary"}
+    walked: list[str] = []
+    real = walk.Fingerprinter.fingerprint_function
+    monkeypatch.setattr(walk.Fingerprinter, "fingerprint_function",
+                        lambda self, fn, asset: walked.append(asset) or real(self, fn, asset))
+    result, seen = _build_as_the_command_would(root)
+    assert sorted(seen) == ["count", "summary"] and walked == []
+    assert {r.asset: r.status for r in result.results} == {"parsed": "cached", "total": "cached",
+                                                          "count": "built", "summary": "built"}
+    with open_project(root) as project:
+        code = project.code_of()
+        store = LmdbStore(project.cache_dir, readonly=True)
+        try:
+            for name in ("count", "summary"):
+                head = store.get_head(name)
+                assert head is not None and (head.code, head.code_parts) == code(name) == sliced["codes"][name]
+        finally:
+            store.close()
+    assert sorted(walked) == ["count", "summary"]  # (the full path's own, just now)
 
 
 def test_the_definitions_are_kept_with_the_graph(as_the_command: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,7 +13,7 @@ would run, and it says so; if not, the dry run runs without click as a build wou
 the project when only data changed (it records nothing). So does
 ``status`` (or ``status --check``) of the whole project: every asset is fresh, one line each;
 after only data changed, the slice's assets decided and the rest fresh (``plain_status``);
-unless partitions or policies make its lines say more (``session.snapshots._plain_status``).
+unless partitions or policies make its lines say more (``session.intent.status_is_plain``).
 
 - ``ASSETBUILD_SNAPSHOT=0``: never answer from the snapshot (the full path always runs).
 - ``ASSETBUILD_SNAPSHOT=explain``: say on stderr whether the snapshot answered, and if not why.
@@ -169,7 +169,7 @@ def _slice(rec: dict[str, object], cache_dir: str, project_dir: str) -> None:
     if probe is None or not isinstance(found, list) or not found:
         return
     try:
-        sliced = snapshot.slice_of(graph, found)
+        sliced = snapshot.slice_of(graph, found, codes=True)
     except IndexError:  # a graph whose arrays name no node: not this build's (the full path decides)
         return
     snapshot.PROBE, snapshot.DATA = probe, taken

@@ -79,7 +79,9 @@ class Scheduler(Looking, Repairing):
         self._source_path = {n: d.path for n, d in graph.nodes.items() if isinstance(d, SourceDef)}
         self.sources = set(self._source_path)
         io_tags = {n: io_tag(m) for n, m in io_managers.items()}  # enters keys
-        self._codes: dict[str, tuple[str, dict[str, str]]] = {}  # this build's fingerprints, made first
+        # this build's fingerprints, made before anything ran: planned asset -> (digest, parts)
+        # (the snapshot keeps them for the slices that follow: ``codetable``)
+        self.codes: dict[str, tuple[str, dict[str, str]]] = {}
         self.rebuilder: Rebuilder = rebuilder or TraceRebuilder(graph, store, files, code_of=self._code_of,
                                                                 io_tags=io_tags, params=params,
                                                                 check_output=check_output)
@@ -155,7 +157,7 @@ class Scheduler(Looking, Repairing):
         """Fingerprint every planned asset before any runs: an asset that runs in this process
         may change a global another one reads (a counter, a cache object), and a key must come
         from the code and data as loaded, not from what ran before it in this build."""
-        codes = self._codes = {}
+        codes = self.codes = {}
         by_asset: dict[str, tuple[str, dict[str, str]]] = {}  # a partitioned asset's, for all its partitions
         nodes = self.graph.nodes
         planned = self._planned
@@ -179,7 +181,7 @@ class Scheduler(Looking, Repairing):
             codes[name] = code
 
     def _code_of(self, name: str) -> tuple[str, dict[str, str]]:
-        return self._codes.get(name) or self.fingerprint(name)
+        return self.codes.get(name) or self.fingerprint(name)
 
     def _input_versions(self, name: str) -> list[tuple[str, str | None]]:
         """(upstream, data version) per input (None: an upstream that will rebuild, in a dry run);

@@ -468,11 +468,12 @@ def _companion(cache_dir: str, name: str, rec: dict[str, Any], link: str = "writ
     return doc
 
 
-def slice_of(graph: dict[str, Any], changed: list[str]) -> dict[str, Any]:
+def slice_of(graph: dict[str, Any], changed: list[str], *, codes: bool = False) -> dict[str, Any]:
     """What a build after ``changed`` data files must decide: ``affected``, the assets that read
     one (as a source, or as their own path output) and everything downstream of them; and
     ``frontier``, the other assets they read, whose stored values the snapshot proves current
-    (``graph``: ``graph_document``'s)."""
+    (``graph``: ``graph_document``'s). ``codes``: and the affected assets' fingerprints the
+    graph keeps (``codetable``), by name."""
     order, paths = graph["order"], graph["paths"]
     at = {p: i for i, p in enumerate(paths)} if len(changed) > 8 else None  # (else a few list scans)
     owned, owned_at = memoryview(graph["owned"]).cast("I"), memoryview(graph["owned_at"]).cast("I")
@@ -495,7 +496,12 @@ def slice_of(graph: dict[str, Any], changed: list[str]) -> dict[str, Any]:
     n = len(order)
     assets = [i for i in reached if i < n]  # (the others are sources)
     frontier = {u for i in assets for u in ups[ups_at[i]:ups_at[i + 1]] if u not in reached and u < n}
-    return {"affected": {order[i] for i in assets}, "frontier": {order[i] for i in frontier}, "changed": changed}
+    out = {"affected": {order[i] for i in assets}, "frontier": {order[i] for i in frontier}, "changed": changed}
+    if codes:
+        from .codetable import codes_of
+
+        out["codes"] = codes_of(graph, assets)
+    return out
 
 
 def cached_entries() -> Callable[[str, str, str], str]:

@@ -314,7 +314,7 @@ def build(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "
                                                 options=remote_options))
     rep = reporter or Reporter(verbosity=-2)
     selection = [*assets, *(f"-{e}" for e in exclude)]
-    from .snapshots import note_directories, take_slice
+    from .intent import note_directories, take_slice
 
     note_directories(project_dir, selection, options)
     sliced = None if plugin_manager is not None else take_slice(project_dir, assetfile, cache_dir, selection, options)
@@ -478,7 +478,7 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
 
                 drop_gone_partitions(project, store, _firsts(project, unseen), dry_run=True)
             if dry_run:
-                from .snapshots import check_dry_run
+                from .intent import check_dry_run
 
                 check_dry_run(project, assets, options, result)
         rep.build_finished(result)

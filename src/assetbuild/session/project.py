@@ -81,12 +81,18 @@ class Project:
                              modules=self.loaded.module_finder)
 
     def code_of(self, fp: Any = None) -> Any:
-        """A function name -> (code digest or "v:"+code_version, parts), warning once per asset."""
+        """A function name -> (code digest or "v:"+code_version, parts), warning once per asset.
+        A slice takes the fingerprints its snapshot kept (``codetable``): the code is proved
+        as the build that made them found it, and that build printed no warning."""
         fp = fp or self.fingerprinter()
         warned: set[str] = set()
         by_asset: dict[str, tuple[str, dict[str, str]]] = {}  # a partitioned asset's, once for its partitions
+        kept = (self.sliced or {}).get("codes") or {}
 
         def code(name: str) -> tuple[str, dict[str, str]]:
+            found = kept.get(name)
+            if found is not None:
+                return found
             adef: AssetDef = self.graph.nodes[name]  # type: ignore[assignment]
             if adef.code_version is not None:
                 return "v:" + adef.code_version, {}

@@ -35,7 +35,7 @@ def status(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = 
     A partition is one row (``daily[2024-01-01]``); a partitioned asset with no partition yet is
     one row of its own, state "fresh" with reason ``no-partitions``."""
     rep = reporter or Reporter(verbosity=-2)
-    from .snapshots import take_status_slice
+    from .intent import take_status_slice
 
     plain = assetfile is None and cache_dir is None and remote is None and not params and not param_args
     sliced = take_status_slice(project_dir, assets, plain=plain)
@@ -64,7 +64,7 @@ def status(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = 
             rows = _overdue(project, store, observations, rows)
             rows = _selected(project.graph, assets, rows, context=rep.verbosity > 0)
             rows = _with_policies(project.graph, rows) + _without_partitions(project.graph, assets)
-            from .snapshots import check_status
+            from .intent import check_status
 
             check_status(project, assets, rows)  # (ASSETBUILD_CHECK_SNAPSHOT: what the snapshot would say)
             return rows

@@ -2,7 +2,7 @@
 writing the next one.
 
 A build may use and write one only when the command line was a plain build of everything
-(``snapshot.INTENT``, set by the entry point). Then:
+(``snapshot.INTENT``, set by the entry point; ``session.intent`` matches the two). Then:
 
 - Before deciding (``Recorder.before``, under the build lock), it takes the signature of every
   source and path output. When the previous snapshot holds for everything else, only the
@@ -28,7 +28,8 @@ from .. import snapshot
 from ..definitions import AssetDef, ObservableSourceDef, SourceDef
 from ..errors import SliceInsufficient
 from ..io import is_external
-from .listings import dir_times_since, listings_before, racy_folder
+from .intent import settings_files, status_is_plain, wanted
+from .listings import dir_times_since, racy_folder
 
 _BUILD_HOOKS = ("before_build", "after_asset", "after_build", "asset_failed")
 _OWN = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the assetbuild package
@@ -41,110 +42,6 @@ def recorder_for(project: Any, assets: Any, options: Any) -> Recorder | None:
     rec = Recorder(project)
     rec.before()
     return rec
-
-
-def wanted(project: Any, assets: Any, options: Any) -> bool:
-    """Whether this build may write the snapshot (or check the one the entry point read); a
-    dry run: whether it is the entry point's plain ``-n`` (it writes none)."""
-    expected = _intended(assets, options, dry_run=bool(options.dry_run))
-    return expected is not None and str(project.project_dir) == expected \
-        and Path(project.cache_dir) == Path(expected) / ".assetbuild"
-
-
-def _intended(assets: Any, options: Any, *, dry_run: bool = False) -> str | None:
-    """The project directory of the plain build of everything the entry point saw, if this
-    build is one (see ``snapshot.INTENT``); else None. ``dry_run``: the entry point's plain
-    ``-n`` instead."""
-    intent = snapshot.INTENT
-    if intent is None or assets or bool(options.dry_run) != dry_run or bool(intent.get("dry_run")) != dry_run \
-            or intent.get("status") or options.force or options.force_upstream \
-            or options.only or options.partitions is not None or options.params or options.param_args \
-            or options.resources or options.forced or options.tick or options.remote.url is not None:
-        return None
-    return _intent_dir(intent)
-
-
-def _intent_dir(intent: dict[str, Any]) -> str:
-    """The project directory of the entry point's command (``-C DIR``, else the working one)."""
-    where = intent.get("directory")
-    return os.path.abspath(str(where)) if where else os.getcwd()
-
-
-def take_status_slice(project_dir: Any, assets: Any, *, plain: bool) -> dict[str, Any] | None:
-    """The slice the entry point found if this is its plain ``status`` of the whole project (a
-    project whose status says only fresh where nothing changed: ``_plain_status``), else None;
-    taken once. ``plain``: no other option than the defaults (AssetFile, cache, remote, params)."""
-    sliced, snapshot.SLICE = snapshot.SLICE, None
-    intent = snapshot.INTENT or {}
-    if sliced is None or not plain or assets or not intent.get("status"):
-        return None
-    return sliced if os.path.realpath(str(project_dir)) == os.path.realpath(_intent_dir(intent)) else None
-
-
-def _plain_status(graph: Any) -> bool:
-    """Whether ``status`` of the whole project, when every asset is cached, says only "fresh" and
-    each name (the entry point's answer): no partitioned asset (its line counts partitions) and
-    no policy (``freshness=`` can make an asset overdue as time passes; ``auto=``, ``schedule=``)."""
-    return not graph.partitioned and not any(
-        getattr(d, "freshness", None) is not None or getattr(d, "auto", None) is not None
-        or getattr(d, "schedule", None) is not None for d in graph.nodes.values() if isinstance(d, AssetDef))
-
-
-def check_status(project: Any, assets: Any, rows: Any) -> None:
-    """Under ASSETBUILD_CHECK_SNAPSHOT, after the plain ``status`` the snapshot would have
-    answered (``snapshot.EXPECTED``): fail unless every asset is fresh, for no reason, in the
-    order of the recorded results (the answer's lines)."""
-    expected, intent = snapshot.EXPECTED, snapshot.INTENT or {}
-    if expected is None or not intent.get("status") or assets:
-        return
-    if _intent_dir(intent) != str(project.project_dir):
-        return
-    if any(r.state != "fresh" or r.reasons for r in rows) or [r.asset for r in rows] != [t[0] for t in expected["results"]]:
-        raise RuntimeError("the snapshot disagrees with status: it would have said that every asset "
-                           "is fresh, in its recorded order, and status says otherwise")
-
-
-def check_dry_run(project: Any, assets: Any, options: Any, result: Any) -> None:
-    """Under ASSETBUILD_CHECK_SNAPSHOT, after the plain ``-n`` the snapshot would have answered
-    (``snapshot.EXPECTED``): fail unless this dry run, too, found every asset cached with the
-    keys and versions the snapshot recorded (the answer it prints: nothing would run)."""
-    expected = snapshot.EXPECTED
-    if expected is None or _intended(assets, options, dry_run=True) != str(project.project_dir):
-        return
-    found = [[r.asset, r.key, r.data_version] for r in result.results]
-    if not result.ok or any(r.status != "cached" for r in result.results) or found != expected["results"]:
-        raise RuntimeError("the snapshot disagrees with the dry run: it would have said that nothing "
-                           "would run, and the dry run predicts otherwise, or other keys")
-
-
-def note_directories(project_dir: Any, assets: Any, options: Any) -> None:
-    """Before a build that may record a snapshot loads the project: the directories it may find
-    modules in, as they are (``listings.listings_before``), which the record is checked against."""
-    expected = None if options.dry_run else _intended(assets, options)
-    if expected is None:
-        snapshot.BEFORE = snapshot.SETTINGS = None
-        return
-    root = os.path.realpath(str(project_dir))
-    snapshot.BEFORE = listings_before(root, snapshot.PREVIOUS)
-    snapshot.SETTINGS = {f: snapshot.sig_of(f) for f in _settings_files(root, os.path.join(root, ".assetbuild"))}
-
-
-def _settings_files(root: str, cache_dir: str) -> tuple[str, str]:
-    """The files of settings a build reads after loading: ``pyproject.toml``, and the dynamic
-    partitions' keys (``assetbuild partitions add``)."""
-    from .partition_env import DYNAMIC_FILE
-
-    return os.path.join(root, "pyproject.toml"), os.path.join(cache_dir, DYNAMIC_FILE)
-
-
-def take_slice(project_dir: Any, assetfile: Any, cache_dir: Any, assets: Any, options: Any) -> dict[str, Any] | None:
-    """The slice the entry point found (``snapshot.SLICE``) if this build is the one it was
-    found for, else None; taken once (a later build in this process loads the whole project)."""
-    sliced, snapshot.SLICE = snapshot.SLICE, None
-    if sliced is None or assetfile is not None or cache_dir is not None:
-        return None
-    expected = _intended(assets, options, dry_run=bool(options.dry_run))
-    return sliced if expected is not None and os.path.realpath(str(project_dir)) == os.path.realpath(expected) else None
 
 
 def refusal(project: Any) -> str | None:
@@ -224,6 +121,7 @@ class Recorder:
         # decide every asset even so, and compare with ``affected`` (a slice: session.slicecheck)
         self.checking = snapshot.CHECK and project.sliced is None
         self.beside: Any = None  # the declarative check, running beside the build (``checking.Beside``)
+        self._prev_graph: dict[str, Any] | None = None  # (``_previous_graph``)
 
     def before(self) -> None:
         """Signatures of the sources and path outputs, before anything reads them; then the
@@ -375,7 +273,13 @@ class Recorder:
             results = {"results": rec.pop("results")}
             asset_defs = rec.pop("asset_defs")
             kept = self.graph.get("written_ns")  # the last snapshot's graph (a slice's): its file stays
-            graph: dict[str, Any] | None = {**self.graph, "asset_defs": asset_defs}
+            doc = {**self.graph, "asset_defs": asset_defs}
+            if self.project.sliced is None:  # (a slice's graph keeps the table it was loaded with)
+                from ..codetable import table_for
+
+                whole = self.affected is None or self.checking  # (every asset fingerprinted)
+                doc.update(table_for(self.graph["order"], sched.codes, None if whole else self._previous_graph()))
+            graph: dict[str, Any] | None = doc
             if kept is not None and self.graph.get("asset_defs") == asset_defs:
                 rec["graph_ns"], graph = kept, None
             snapshot.write(self.cache_dir, rec, results, graph)
@@ -452,7 +356,7 @@ class Recorder:
             return None, static
         root = str(self.project.project_dir)
         settings = snapshot.SETTINGS or {}
-        for f in _settings_files(root, self.cache_dir):  # as before loading: a save since shows next time
+        for f in settings_files(root, self.cache_dir):  # as before loading: a save since shows next time
             files[f] = settings[f] if f in settings else snapshot.sig_of(f)
         dirs = {os.path.abspath(p or "."): None for p in snapshot.START_PATH}
         dirs[root] = None
@@ -528,7 +432,7 @@ class Recorder:
             return None, str(e)
         declared = sorted({n for d in self.project.graph.nodes.values() for n in getattr(d, "env", ()) or ()}) \
             if self.project.sliced is None else (self.previous or {})["declared_env"]
-        plain_status = _plain_status(self.project.graph) if self.project.sliced is None \
+        plain_status = status_is_plain(self.project.graph) if self.project.sliced is None \
             else bool((self.previous or {}).get("plain_status"))
         return {"project": root, "cache": self.cache_dir, "interpreter": list(snapshot.interpreter()),
                 "path": list(snapshot.START_PATH), "env": snapshot.watched_env(declared), "declared_env": declared,
@@ -557,10 +461,18 @@ class Recorder:
         of = (prev or {}).get("asset_defs_of")
         if prev is None or not isinstance(of, list) or of[0] != self.project.loaded.source_digest:
             return prev
-        kept = self.graph.get("written_ns")  # (a slice's graph is the previous one)
-        graph = self.graph if kept is not None and kept == prev.get("graph_ns") else snapshot.read_graph(self.cache_dir, prev)
-        defs = (graph or {}).get("asset_defs")
+        defs = (self._previous_graph() or {}).get("asset_defs")
         return prev if defs is None else {**prev, "asset_defs": defs}
+
+    def _previous_graph(self) -> dict[str, Any] | None:
+        """The previous record's graph (read once)."""
+        prev = self.previous
+        kept = self.graph.get("written_ns")  # (a slice's graph is the previous one)
+        if prev is None or (kept is not None and kept == prev.get("graph_ns")):
+            return self.graph if prev is not None else None
+        if self._prev_graph is None:
+            self._prev_graph = snapshot.read_graph(self.cache_dir, prev) or {}
+        return self._prev_graph or None
 
 
 def _directory_source(project: Any, among: set[str]) -> str | None:

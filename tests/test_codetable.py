@@ -1,0 +1,43 @@
+"""The fingerprints a snapshot's graph keeps for slices (``assetbuild.codetable``)."""
+
+from __future__ import annotations
+
+import marshal
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from assetbuild import codetable
+
+_HEX = st.binary(min_size=32, max_size=32).map(bytes.hex)
+_LABELS = st.sampled_from(["code", "names", "object:builtins.int", "helper:lib.steps.total", "global:MOD"])
+_CODES = st.tuples(_HEX, st.dictionaries(_LABELS, _HEX | st.sampled_from(["A" * 64, "x"])))
+_VERSIONED = st.tuples(st.text(max_size=5).map(lambda v: "v:" + v), st.just({}))
+
+
+@given(st.dictionaries(st.sampled_from([f"a{i}" for i in range(8)]), _CODES | _VERSIONED), st.data())
+def test_kept_fingerprints_come_back_as_they_were_made(codes: dict, data: st.DataObject) -> None:
+    """Every fingerprint of hex digests comes back equal, its parts in their order; one that is
+    not (a ``code_version``, a part that is no lower-case digest) is not kept, so the slice
+    makes it again."""
+    order = [f"a{i}" for i in range(8)]
+    graph = {"order": order, **codetable.code_table(order, codes)}
+    graph = marshal.loads(marshal.dumps(graph, 2))  # (as the graph's file keeps it)
+    asked = data.draw(st.lists(st.integers(0, 7), unique=True))
+    found = codetable.codes_of(graph, asked)
+    kept = {order[i]: codes[order[i]] for i in asked if order[i] in codes and codetable._hex(codes[order[i]][0])
+            and all(codetable._hex(d) for d in codes[order[i]][1].values())}
+    assert found == kept
+    assert all(list(found[n][1]) == list(codes[n][1]) for n in found)
+
+
+def test_a_table_cut_short_keeps_nothing() -> None:
+    order = ["a", "b"]
+    codes = {"a": ("1" * 64, {"code": "2" * 64}), "b": ("3" * 64, {"code": "2" * 64, "names": "4" * 64})}
+    graph = {"order": order, **codetable.code_table(order, codes)}
+    assert codetable.codes_of(graph, [0, 1]) == codes
+    for key, cut in (("code_digests", graph["code_digests"][:-32]), ("code_digests", graph["code_digests"][:-1]),
+                     ("code", graph["code"][:-4]), ("code_parts_at", graph["code_parts_at"][4:]),
+                     ("code_labels", ["code"]), ("code_parts", graph["code_parts"][:-8]), ("code", None)):
+        assert codetable.codes_of({**graph, key: cut}, [0, 1]) == {}, key
+    assert codetable.codes_of({"order": order}, [0, 1]) == {}  # (a graph written before the table)
