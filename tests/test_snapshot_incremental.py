@@ -406,6 +406,37 @@ def test_a_slice_that_no_longer_holds_sends_the_build_to_the_whole_project(as_th
     assert snapshot.SLICE is None  # taken once
 
 
+def test_a_graph_that_names_no_node_leaves_the_build_to_the_whole_project(as_the_command: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A graph file whose arrays are whole but point past its nodes (not one a build wrote):
+    the entry point takes no slice, and the build decides the whole project, rightly."""
+    from array import array
+
+    from assetbuild import entry
+
+    root = as_the_command
+    for _ in range(2):
+        _build_as_the_command_would(root)
+    cache = str(root / ".assetbuild")
+    rec = snapshot.read(cache)
+    assert rec is not None
+    graph = snapshot.read_graph(cache, rec)
+    assert graph is not None
+    bad = array("I", [10_000] * (len(graph["owned"]) // 4)).tobytes()  # same length, no such node
+    snapshot.write(cache, rec, None, {**graph, "owned": bad})
+    (root / "data" / "other.txt").write_text("a b c\n")
+    for name in ("PROBE", "DATA", "SLICE"):
+        monkeypatch.setattr(snapshot, name, None)
+    entry._slice(snapshot.read(cache) or {}, cache, str(root))
+    assert snapshot.SLICE is None
+    result, seen = _build_as_the_command_would(root)
+    assert {r.asset: r.status for r in result.results} == {"parsed": "cached", "total": "cached",
+                                                          "count": "built", "summary": "built"}
+    import assetbuild
+
+    assert assetbuild.load_value("summary", project_dir=root) == {"total": 6, "count": 3}
+
+
 def test_a_slice_is_used_only_by_the_build_it_was_found_for(as_the_command: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from assetbuild.session import intent
 
