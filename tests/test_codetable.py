@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import marshal
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from assetbuild import codetable
@@ -13,7 +13,7 @@ _HEX = st.binary(min_size=32, max_size=32).map(bytes.hex)
 _LABELS = st.sampled_from(["code", "names", "object:builtins.int", "helper:lib.steps.total", "global:MOD"])
 _CODES = st.tuples(_HEX | st.sampled_from(["B" * 64, "ab" * 31]),
                    st.dictionaries(_LABELS, _HEX | st.sampled_from(["A" * 64, "x", "0" * 63 + "g"])))
-_VERSIONED = st.tuples(st.text(max_size=5).map(lambda v: "v:" + v), st.just({}))
+_VERSIONED = st.tuples(st.sampled_from(["v:", "v:1", "v:2.0-b"]), st.just({}))
 
 
 def _digest(text: str) -> bool:
@@ -21,6 +21,7 @@ def _digest(text: str) -> bool:
     return len(text) == 64 and set(text) <= set("0123456789abcdef")
 
 
+@settings(deadline=None)  # (what it checks is no time: a loaded CI machine must not fail it)
 @given(st.dictionaries(st.sampled_from([f"a{i}" for i in range(8)]), _CODES | _VERSIONED), st.data())
 def test_kept_fingerprints_come_back_as_they_were_made(codes: dict, data: st.DataObject) -> None:
     """Every fingerprint of hex digests comes back equal, its parts in their order; one that is
