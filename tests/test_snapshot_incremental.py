@@ -406,6 +406,46 @@ def test_a_slice_that_no_longer_holds_sends_the_build_to_the_whole_project(as_th
     assert snapshot.SLICE is None  # taken once
 
 
+def test_the_slice_takes_what_the_look_found_as_recorded_without_a_stat(as_the_command: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The entry point's look stops at the first changed data file; the files before it were as
+    recorded, so the slice's pass (after the probe) takes their recorded signatures instead of
+    statting them again. The build decides what the changed file reaches, as ever."""
+    from assetbuild import entry
+
+    root = as_the_command
+    for _ in range(2):
+        _build_as_the_command_would(root)
+    cache = str(root / ".assetbuild")
+    rec = snapshot.read(cache)
+    assert rec is not None
+    raw, other = str(root / "data" / "raw.txt"), str(root / "data" / "other.txt")
+    paths = rec["data"][0]
+    assert paths.index(raw) < paths.index(other)  # (declared first)
+    (root / "data" / "other.txt").write_text("a b c\n")
+    found = snapshot.changes(rec, str(root), snapshot.START_PATH, first=True)
+    assert found == [other]
+    statted: list[str] = []
+    real = snapshot.sig_of
+    monkeypatch.setattr(snapshot, "sig_of", lambda p: statted.append(p) or real(p))
+    for name in ("PROBE", "DATA", "SLICE"):
+        monkeypatch.setattr(snapshot, name, None)
+    entry._slice(rec, cache, str(root), found[0])
+    data = set(paths)
+    assert [p for p in statted if p in data] == paths[paths.index(other):]  # not raw.txt
+    assert snapshot.DATA is not None and snapshot.DATA[raw] == real(raw)
+    assert snapshot.SLICE is not None and snapshot.SLICE["affected"] == {"count", "summary"}
+    monkeypatch.setattr(snapshot, "sig_of", real)
+    result, seen = _build_as_the_command_would(root)
+    assert sorted(seen) == ["count", "summary"]
+    assert {r.asset: r.status for r in result.results} == {"parsed": "cached", "total": "cached",
+                                                          "count": "built", "summary": "built"}
+    (root / "data" / "raw.txt").write_text("5\n")  # and the next build sees a write to what it did not stat
+    result, seen = _build_as_the_command_would(root)
+    assert {r.asset: r.status for r in result.results} == {"parsed": "built", "total": "built",
+                                                          "count": "cached", "summary": "built"}
+
+
 def test_a_graph_that_names_no_node_leaves_the_build_to_the_whole_project(as_the_command: Path,
                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     """A graph file whose arrays are whole but point past its nodes (not one a build wrote):

@@ -104,7 +104,7 @@ def try_snapshot(form: dict[str, object], mode: str) -> str | None:
             else:  # only data changed: the build may load just the assets it decides
                 reason = f"a source or path output changed, or is too recent to trust: {found[0]}"
                 if rec is not None and lock is not None and (form["plain"] or (form["status"] and rec.get("plain_status"))):
-                    _slice(rec, cache_dir, project_dir)
+                    _slice(rec, cache_dir, project_dir, found[0])
                 sliced = snapshot.SLICE
                 if sliced is not None:
                     reason += (f"; the build loads {len(sliced['affected'])} of the {len(sliced['graph']['order'])} "
@@ -155,9 +155,11 @@ def _fresh_lines(names: list[str]) -> str:
     return "\n".join([status_line("fresh", n, width, color=color) for n in names])
 
 
-def _slice(rec: dict[str, object], cache_dir: str, project_dir: str) -> None:
+def _slice(rec: dict[str, object], cache_dir: str, project_dir: str, settled: str | None = None) -> None:
     """Only data changed: under the shared lock, take every data file's signature after touching
-    the probe (the build records them) and say which slice of the project the build loads."""
+    the probe (the build records them) and say which slice of the project the build loads.
+    ``settled``: the first changed file the look found (those before it were as recorded:
+    ``snapshot.changes``)."""
     from . import snapshot
 
     graph = snapshot.read_graph(cache_dir, rec)
@@ -165,7 +167,7 @@ def _slice(rec: dict[str, object], cache_dir: str, project_dir: str) -> None:
         return
     probe = snapshot.probe(os.path.join(cache_dir, "lock"))
     taken: dict[str, snapshot.Sig | None] = {}
-    found = snapshot.changes(rec, project_dir, START_PATH, taken=taken)
+    found = snapshot.changes(rec, project_dir, START_PATH, taken=taken, settled=settled)
     if probe is None or not isinstance(found, list) or not found:
         return
     try:

@@ -284,7 +284,7 @@ def answer(rec: dict[str, Any] | None, project_dir: str, start_path: list[str]) 
 
 def changes(rec: dict[str, Any] | None, project_dir: str, start_path: list[str], *, first: bool = False,
             data: dict[str, Sig | None] | None = None, taken: dict[str, Sig | None] | None = None,
-            found: list[str] | None = None) -> str | list[str]:
+            found: list[str] | None = None, settled: str | None = None) -> str | list[str]:
     """What changed since ``rec`` for a build of the whole project in ``project_dir`` started
     with ``start_path``: why the snapshot cannot serve it (one line), or the data files
     (sources, path outputs) that changed or whose recorded signature is racy, in record order
@@ -292,6 +292,10 @@ def changes(rec: dict[str, Any] | None, project_dir: str, start_path: list[str],
     as the caller just took them (else taken here, and put in ``taken`` if given). ``found``:
     the data files this function said changed for this very ``rec`` and signatures (the entry
     point's look): the rest is checked again, the data not compared a second time.
+    ``settled``: the first data file a look with ``first`` found changed; each file before it
+    was found as recorded, so its recorded signature is taken again without a stat. (It was
+    not racy when recorded, so any later write gives it another mtime, which the next build
+    sees; as a write after the stat pass would.)
 
     The cheap checks come first; the stat of each recorded file last."""
     if rec is None:
@@ -342,10 +346,11 @@ def changes(rec: dict[str, Any] | None, project_dir: str, start_path: list[str],
             return out  # a null build: every signature as recorded
         paths = paths[start:]  # (the first that differs, and on: what the loop below reads)
         packed = packed[start * layout.size:]
-    for path, recorded in zip(paths, layout.iter_unpack(packed)):
+    known = paths.index(settled) if settled is not None and data is None and settled in paths else 0
+    for i, (path, recorded) in enumerate(zip(paths, layout.iter_unpack(packed))):
         if recorded == _NO_SIG:
             recorded = None
-        now = data[path] if data is not None and path in data else sig_of(path)
+        now = recorded if i < known else data[path] if data is not None and path in data else sig_of(path)
         if taken is not None:
             taken[path] = now
         if now != recorded or path in racy:
