@@ -406,6 +406,16 @@ def test_a_slice_that_no_longer_holds_sends_the_build_to_the_whole_project(as_th
     assert snapshot.SLICE is None  # taken once
 
 
+def _settled_record(root: Path) -> tuple[str, dict]:
+    """Built and settled: the cache directory and the snapshot it holds."""
+    for _ in range(2):
+        _build_as_the_command_would(root)
+    cache = str(root / ".assetbuild")
+    rec = snapshot.read(cache)
+    assert rec is not None and not rec.get("refused")
+    return cache, rec
+
+
 def test_the_slice_takes_what_the_look_found_as_recorded_without_a_stat(as_the_command: Path,
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """The entry point's look stops at the first changed data file; the files before it were as
@@ -414,11 +424,7 @@ def test_the_slice_takes_what_the_look_found_as_recorded_without_a_stat(as_the_c
     from assetbuild import entry
 
     root = as_the_command
-    for _ in range(2):
-        _build_as_the_command_would(root)
-    cache = str(root / ".assetbuild")
-    rec = snapshot.read(cache)
-    assert rec is not None
+    cache, rec = _settled_record(root)
     raw, other = str(root / "data" / "raw.txt"), str(root / "data" / "other.txt")
     paths = rec["data"][0]
     assert paths.index(raw) < paths.index(other)  # (declared first)
@@ -455,11 +461,7 @@ def test_a_graph_that_names_no_node_leaves_the_build_to_the_whole_project(as_the
     from assetbuild import entry
 
     root = as_the_command
-    for _ in range(2):
-        _build_as_the_command_would(root)
-    cache = str(root / ".assetbuild")
-    rec = snapshot.read(cache)
-    assert rec is not None
+    cache, rec = _settled_record(root)
     graph = snapshot.read_graph(cache, rec)
     assert graph is not None
     bad = array("I", [10_000] * (len(graph["owned"]) // 4)).tobytes()  # same length, no such node
