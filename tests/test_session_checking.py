@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from projects import write
 
-from assetbuild import snapshot
+from assetbuild import slicegraph, snapshot
 from assetbuild.session import checking
 from assetbuild.session.project import open_project
 
@@ -89,7 +89,7 @@ def test_a_build_uses_the_check_beside_and_records_its_verdicts(big: Path, monke
     assert len(started) == 1 and answered and answered[0] is not None
     rec = snapshot.read(str(big / ".assetbuild"))
     assert rec is not None and not rec.get("refused")
-    graph = snapshot.read_graph(str(big / ".assetbuild"), rec)
+    graph = slicegraph.read_graph(str(big / ".assetbuild"), rec)
     assert graph is not None and len(graph["asset_defs"]) == N
     (big / "raw.txt").write_text("xy\n")
     assert assetbuild.build(project_dir=big).ok

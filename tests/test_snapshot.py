@@ -14,7 +14,7 @@ from pathlib import Path
 
 import lmdb
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from projects import clean_env, cli, write
 
@@ -259,51 +259,6 @@ def test_packed_signatures_unpack_to_themselves(sigs: list) -> None:
     assert back == sigs
 
 
-@st.composite
-def _graphs(draw: st.DrawFn) -> tuple[list[str], list[list[str]], dict[str, list[str]], list[str]]:
-    """A project's graph as a record keeps it: assets in build order with their inputs (earlier
-    assets and sources), each data file's nodes (a source's file, which two sources may share;
-    an asset's path output), and some of those files changed, with one no node owns."""
-    n, k = draw(st.integers(0, 12)), draw(st.integers(0, 4))
-    order, sources = [f"a{i}" for i in range(n)], [f"s{j}" for j in range(k)]
-    inputs = [draw(st.lists(st.sampled_from(order[:i] + sources), max_size=3, unique=True)) if order[:i] + sources else []
-              for i in range(n)]
-    owners: dict[str, list[str]] = {}
-    for s in sources:
-        owners.setdefault(f"/p/in{draw(st.integers(0, k))}.txt", []).append(s)
-    for a in draw(st.lists(st.sampled_from(order), unique=True)) if order else []:
-        owners[f"/p/out/{a}.txt"] = [a]
-    changed = draw(st.lists(st.sampled_from([*owners, "/p/gone.txt"]), unique=True, max_size=12))
-    return order, inputs, owners, changed
-
-
-@settings(deadline=None)  # (what it checks is no time: a loaded CI machine must not fail it)
-@given(_graphs())
-def test_a_slice_is_what_reads_the_changed_files_and_what_they_read(graph: tuple) -> None:
-    """``slice_of`` over ``graph_document``'s index arrays (the snapshot's graph as written and
-    read back) against the closure taken name by name."""
-    order, inputs, owners, changed = graph
-    affected = {n for p in changed for n in owners.get(p, ())}
-    for name, ups in zip(order, inputs):
-        if any(up in affected for up in ups):
-            affected.add(name)
-    assets = affected & set(order)
-    frontier = {up for name, ups in zip(order, inputs) if name in assets for up in ups} & set(order) - affected
-    doc = snapshot.graph_document(order, inputs, owners, None)
-    kept = marshal.loads(marshal.dumps(doc, snapshot.MARSHAL_VERSION))
-    assert snapshot._graph_well_formed(kept)
-    assert snapshot.slice_of(kept, changed) == {"affected": assets, "frontier": frontier, "changed": changed}
-
-
-def test_a_graph_cut_short_is_no_graph(tmp_path: Path) -> None:
-    doc = snapshot.graph_document(["a", "b"], [[], ["a"]], {"/p/a": ["a"]}, None)
-    assert snapshot._graph_well_formed(doc)
-    for key, cut in (("ups_at", doc["ups_at"][:-4]), ("downs", doc["downs"][:-1]), ("order", ["a"]),
-                     ("owned_at", None), ("paths", ("/p/a",))):
-        assert not snapshot._graph_well_formed({**doc, key: cut}), key
-    assert not snapshot._graph_well_formed({k: v for k, v in doc.items() if k != "others"})
-
-
 _TIMES = st.integers(0, 8_000_000_000)
 
 
@@ -354,8 +309,6 @@ def cli_python(code: str, cwd: Path, *args: str):
 
 
 def test_the_check_fails_when_the_snapshot_would_have_answered_wrongly(tmp_path: Path) -> None:
-    import marshal
-
     root = project(tmp_path)
     settled(root)
     results = root / ".assetbuild" / "snapshot.results"

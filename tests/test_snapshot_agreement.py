@@ -165,7 +165,7 @@ class Twins:
     answered: int = 0  # builds the snapshot answered (a null build), unchecked and checked
     checked: int = 0
     incremental: int = 0  # builds in which only data files changed (the rest cached as recorded)
-    sliced: int = 0  # ... which loaded only part of the project (snapshot.slice_of)
+    sliced: int = 0  # ... which loaded only part of the project (slicegraph.slice_of)
     queries_answered: int = 0  # dry runs (-n) and status the snapshot answered
     log: list[str] = field(default_factory=list)
 

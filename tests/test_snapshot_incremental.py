@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from projects import clean_env, cli, cli_cmd, write
 
-from assetbuild import snapshot
+from assetbuild import slicegraph, snapshot
 
 ASSETFILE = '''\
 import time
@@ -462,7 +462,7 @@ def test_a_graph_that_names_no_node_leaves_the_build_to_the_whole_project(as_the
 
     root = as_the_command
     cache, rec = _settled_record(root)
-    graph = snapshot.read_graph(cache, rec)
+    graph = slicegraph.read_graph(cache, rec)
     assert graph is not None
     bad = array("I", [10_000] * (len(graph["owned"]) // 4)).tobytes()  # same length, no such node
     snapshot.write(cache, rec, None, {**graph, "owned": bad})
@@ -573,7 +573,7 @@ def test_the_definitions_are_kept_with_the_graph(as_the_command: Path, monkeypat
         _build_as_the_command_would(root)
     rec = snapshot.read(str(cache))
     assert rec is not None and not rec.get("refused") and "asset_defs" not in rec
-    graph = snapshot.read_graph(str(cache), rec)
+    graph = slicegraph.read_graph(str(cache), rec)
     assert graph is not None and [d[0] for d in graph["asset_defs"]] == ["parsed", "total", "count", "summary"]
     parsed: list[str] = []
     real = checking._facts
@@ -583,7 +583,7 @@ def test_the_definitions_are_kept_with_the_graph(as_the_command: Path, monkeypat
     assert result.ok and sorted(seen) == ["count", "parsed", "summary", "total"]
     after = snapshot.read(str(cache))
     assert after is not None and after["graph_ns"] == after["written_ns"] != rec["written_ns"]  # a graph of its own
-    assert (snapshot.read_graph(str(cache), after) or {}).get("asset_defs") == graph["asset_defs"]
+    assert (slicegraph.read_graph(str(cache), after) or {}).get("asset_defs") == graph["asset_defs"]
     assert parsed == []  # (its verdict and its definitions were known)
     kept = (cache / snapshot.GRAPH_FILE).read_bytes()
     (root / "data" / "other.txt").write_text("a b c\n")

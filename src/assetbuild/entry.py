@@ -160,9 +160,9 @@ def _slice(rec: dict[str, object], cache_dir: str, project_dir: str, settled: st
     the probe (the build records them) and say which slice of the project the build loads.
     ``settled``: the first changed file the look found (those before it were as recorded:
     ``snapshot.changes``)."""
-    from . import snapshot
+    from . import slicegraph, snapshot
 
-    graph = snapshot.read_graph(cache_dir, rec)
+    graph = slicegraph.read_graph(cache_dir, rec)
     if graph is None or graph["slices"] is not None:
         return
     probe = snapshot.probe(os.path.join(cache_dir, "lock"))
@@ -171,7 +171,7 @@ def _slice(rec: dict[str, object], cache_dir: str, project_dir: str, settled: st
     if probe is None or not isinstance(found, list) or not found:
         return
     try:
-        sliced = snapshot.slice_of(graph, found, codes=True)
+        sliced = slicegraph.slice_of(graph, found, codes=True)
     except IndexError:  # a graph whose arrays name no node: not this build's (the full path decides)
         return
     snapshot.PROBE, snapshot.DATA = probe, taken

@@ -61,13 +61,13 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
     from typing import Any
 
-FORMAT = 9  # 9: the graph as index arrays (``graph_document``); 8: data signatures packed (``packed_sigs``); 7: asset_defs in the graph; 6: the graph is linked by graph_ns (5: by written_ns); 5: signatures are tuples
+FORMAT = 9  # 9: the graph as index arrays (``slicegraph``); 8: data signatures packed (``packed_sigs``); 7: asset_defs in the graph; 6: the graph is linked by graph_ns (5: by written_ns); 5: signatures are tuples
 # marshal's version 2 keeps no references: these documents load in half the time of version 4's
 # (10,000 assets: the record 10.4 -> 5.7 ms, the results 5.5 -> 2.1 ms), a little larger
 MARSHAL_VERSION = 2
 FILE = "snapshot"  # in the cache directory
 RESULTS_FILE = "snapshot.results"  # each asset's (name, key, data version), in build order
-GRAPH_FILE = "snapshot.graph"  # each asset's inputs and each data file's nodes: what a slice needs (``graph_document``)
+GRAPH_FILE = "snapshot.graph"  # each asset's inputs and each data file's nodes: what a slice needs (``slicegraph``)
 JOURNAL_FILE = "writing"  # the directories a running (or killed) build writes into: Workspace.journal
 NULL_JSON_FILE = "snapshot.json"  # the null build's ``--json`` document, kept by the first that printed it
 RACY_NS = 2_000_000_000  # as workspace.RACY_NS: off the cache's filesystem, a signature this close to its probe is not trusted
@@ -94,7 +94,7 @@ CHECK = False  # ASSETBUILD_CHECK_SNAPSHOT: an incremental build decides every a
 START_PATH: list[str] = []  # sys.path as the command started, before a project changed it
 # Set by the entry point when only data changed: the probe it touched, then the data files'
 # signatures it took (every one, after the probe), and the slice of the project that the build
-# loads and decides (``slice_of``).
+# loads and decides (``slicegraph.slice_of``).
 PROBE: tuple[int, int] | None = None
 DATA: dict[str, Sig | None] | None = None
 SLICE: dict[str, Any] | None = None
@@ -397,71 +397,10 @@ _BLOCK = 256
 def read_results(cache_dir: str, rec: dict[str, Any]) -> dict[str, Any] | None:
     """The results that go with ``rec`` (only ``--json`` and the check read them: kept apart, so
     a plain null build does not load a document of every asset); None if they are not its own."""
-    return _companion(cache_dir, RESULTS_FILE, rec)
+    return companion(cache_dir, RESULTS_FILE, rec)
 
 
-def read_graph(cache_dir: str, rec: dict[str, Any]) -> dict[str, Any] | None:
-    """The graph that goes with ``rec`` (``graph_document``'s, with ``asset_defs``: the
-    AssetFile's ``declarative.Facts.asset_defs``, of the AssetFile and check
-    ``rec["asset_defs_of"]`` names); None if it is not its own, or not whole. A record may keep
-    the graph of an earlier one (``graph_ns``): a sliced build does not change it. (Only a slice
-    reads it: a null build does not load 10,000 definitions' lines.)"""
-    graph = _companion(cache_dir, GRAPH_FILE, rec, "graph_ns")
-    return graph if graph is not None and _graph_well_formed(graph) else None
-
-
-def graph_document(order: list[str], inputs: list[list[str]], owners: dict[str, list[str]],
-                   slices: str | None) -> dict[str, Any]:
-    """What a slice needs of the graph (``slice_of``): ``order``, the assets in build order;
-    ``inputs``, the upstream names of each; ``owners``, the nodes of each data file (a
-    source's, an asset's path output's); ``slices``, None, or why the project cannot be loaded
-    in part. Kept as index arrays over the nodes (``order``, then ``others``: the sources),
-    each node's upstreams and downstreams (``ups``, ``downs``) and each data file's nodes
-    (``owned``), over ``paths``: a list of lists per asset took 7 ms to load at 10,000 assets
-    and 4 more to walk, where a slice's closure reads only the nodes it reaches."""
-    from array import array
-
-    index = {name: i for i, name in enumerate(order)}
-    others: list[str] = []
-    for name in (*(up for ups in inputs for up in ups), *(n for ns in owners.values() for n in ns)):
-        if name not in index:
-            index[name] = len(index)
-            others.append(name)
-    downs_of: list[list[int]] = [[] for _ in index]
-    ups, ups_at = array("I"), array("I", [0])
-    for i, names in enumerate(inputs):
-        for up in names:
-            ups.append(index[up])
-            downs_of[index[up]].append(i)
-        ups_at.append(len(ups))
-    downs, downs_at = array("I"), array("I", [0])
-    for ds in downs_of:
-        downs.extend(ds)
-        downs_at.append(len(downs))
-    owned, owned_at = array("I"), array("I", [0])
-    for names in owners.values():
-        owned.extend(index[n] for n in names)
-        owned_at.append(len(owned))
-    return {"order": order, "others": others, "ups": ups.tobytes(), "ups_at": ups_at.tobytes(),
-            "downs": downs.tobytes(), "downs_at": downs_at.tobytes(), "paths": list(owners),
-            "owned": owned.tobytes(), "owned_at": owned_at.tobytes(), "slices": slices}
-
-
-def _graph_well_formed(graph: dict[str, Any]) -> bool:
-    """Whether ``graph`` is shaped as ``graph_document`` makes it, each array whole (an index
-    that is no node's makes ``slice_of`` raise IndexError)."""
-    try:
-        order, others, paths = graph["order"], graph["others"], graph["paths"]
-        if not (isinstance(order, list) and isinstance(others, list) and isinstance(paths, list)):
-            return False
-        arrays = {k: memoryview(graph[k]).cast("I") for k in ("ups", "ups_at", "downs", "downs_at", "owned", "owned_at")}
-    except (KeyError, TypeError, ValueError):
-        return False
-    sizes = {"ups_at": len(order) + 1, "downs_at": len(order) + len(others) + 1, "owned_at": len(paths) + 1}
-    return all(len(arrays[k]) == n and arrays[k][-1] == len(arrays[k[:-3]]) for k, n in sizes.items())
-
-
-def _companion(cache_dir: str, name: str, rec: dict[str, Any], link: str = "written_ns") -> dict[str, Any] | None:
+def companion(cache_dir: str, name: str, rec: dict[str, Any], link: str = "written_ns") -> dict[str, Any] | None:
     """The document ``name`` written with ``rec`` (its ``written_ns`` is ``rec[link]``), or None."""
     try:
         with open(os.path.join(cache_dir, name), "rb") as f:
@@ -471,42 +410,6 @@ def _companion(cache_dir: str, name: str, rec: dict[str, Any], link: str = "writ
     if not isinstance(doc, dict) or doc.get("written_ns") != rec.get(link):
         return None
     return doc
-
-
-def slice_of(graph: dict[str, Any], changed: list[str], *, codes: bool = False) -> dict[str, Any]:
-    """What a build after ``changed`` data files must decide: ``affected``, the assets that read
-    one (as a source, or as their own path output) and everything downstream of them; and
-    ``frontier``, the other assets they read, whose stored values the snapshot proves current
-    (``graph``: ``graph_document``'s). ``codes``: and the affected assets' fingerprints the
-    graph keeps (``codetable``), by name."""
-    order, paths = graph["order"], graph["paths"]
-    at = {p: i for i, p in enumerate(paths)} if len(changed) > 8 else None  # (else a few list scans)
-    owned, owned_at = memoryview(graph["owned"]).cast("I"), memoryview(graph["owned_at"]).cast("I")
-    downs, downs_at = memoryview(graph["downs"]).cast("I"), memoryview(graph["downs_at"]).cast("I")
-    ups, ups_at = memoryview(graph["ups"]).cast("I"), memoryview(graph["ups_at"]).cast("I")
-    reached: set[int] = set()
-    for p in changed:
-        try:
-            i = at[p] if at is not None else paths.index(p)
-        except (KeyError, ValueError):  # (a file no node owns now: none)
-            continue
-        reached.update(owned[owned_at[i]:owned_at[i + 1]])
-    todo = list(reached)
-    while todo:  # what reads them, and on
-        i = todo.pop()
-        for d in downs[downs_at[i]:downs_at[i + 1]]:
-            if d not in reached:
-                reached.add(d)
-                todo.append(d)
-    n = len(order)
-    assets = [i for i in reached if i < n]  # (the others are sources)
-    frontier = {u for i in assets for u in ups[ups_at[i]:ups_at[i + 1]] if u not in reached and u < n}
-    out = {"affected": {order[i] for i in assets}, "frontier": {order[i] for i in frontier}, "changed": changed}
-    if codes:
-        from .codetable import codes_of
-
-        out["codes"] = codes_of(graph, assets)
-    return out
 
 
 def cached_entries() -> Callable[[str, str, str], str]:

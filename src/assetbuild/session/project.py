@@ -51,7 +51,7 @@ def resolve_cache_dir(project_dir: Path, cache_dir: str | os.PathLike[str] | Non
 
 class Project:
     """A loaded, validated AssetFile with its plugins: everything but the store. ``executors``:
-    name -> executor class; ``sliced``: loaded in part (``snapshot.slice_of``), only the assets a
+    name -> executor class; ``sliced``: loaded in part (``slicegraph.slice_of``), only the assets a
     build must decide, and as stand-ins the ones they read; the rest of the graph is the
     snapshot's. (A plain class, as ``execute``'s records.)"""
 
@@ -352,7 +352,7 @@ def open_project(project_dir: str | os.PathLike[str] = ".", *, assetfile: str | 
     Nothing is written: a build saves the compiled AssetFile once the store has accepted the
     cache directory (``project.loaded.save_code_cache()``).
 
-    ``sliced`` (``snapshot.slice_of``): declare only its ``affected`` assets, and its
+    ``sliced`` (``slicegraph.slice_of``): declare only its ``affected`` assets, and its
     ``frontier`` as stand-ins without inputs (``stand_in``); every source and resource. With
     its ``asset_defs`` (the snapshot's), the definitions of the other assets do not even run.
     """

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .. import snapshot
+from .. import slicegraph, snapshot
 from ..definitions import AssetDef, ObservableSourceDef, SourceDef
 from ..errors import SliceInsufficient
 from ..io import is_external
@@ -113,7 +113,7 @@ class Recorder:
             else snapshot.read(self.cache_dir)
         self.refused = refusal(project)
         self.data: dict[str, Any] = {}  # source and path output -> signature before deciding
-        self.graph: dict[str, Any] = {}  # what a slice needs (``snapshot.read_graph``), as this build found it
+        self.graph: dict[str, Any] = {}  # what a slice needs (``slicegraph.read_graph``), as this build found it
         self.checked: dict[str, str] | None = None  # the static check's verdicts, by source digest
         self.probe: tuple[int, int] | None = None
         self.affected: set[str] | None = None  # None: decide every asset
@@ -162,7 +162,7 @@ class Recorder:
             owners.setdefault(p, []).append(name)
         graph = self.project.graph
         order = graph.order
-        self.graph = snapshot.graph_document(order, [[up for _, up in graph.inputs[n]] for n in order], owners,
+        self.graph = slicegraph.graph_document(order, [[up for _, up in graph.inputs[n]] for n in order], owners,
                                              slice_refusal(self.project))
         self.affected = self._affected()
 
@@ -186,7 +186,7 @@ class Recorder:
             return None
         if sliced is not None and found == sliced["changed"]:  # (the entry point's slice of the same graph)
             return set(sliced["affected"])
-        return set(snapshot.slice_of(self.graph, found)["affected"])
+        return set(slicegraph.slice_of(self.graph, found)["affected"])
 
     def decide_slice(self, sched: Any, plan: list[str], observer: Any, *, keep_going: bool, dry_run: bool) -> Any:
         """The build (or dry run) over ``plan`` when the snapshot holds for the rest: the
@@ -471,7 +471,7 @@ class Recorder:
         if prev is None or (kept is not None and kept == prev.get("graph_ns")):
             return self.graph if prev is not None else None
         if self._prev_graph is None:
-            self._prev_graph = snapshot.read_graph(self.cache_dir, prev) or {}
+            self._prev_graph = slicegraph.read_graph(self.cache_dir, prev) or {}
         return self._prev_graph or None
 
 
