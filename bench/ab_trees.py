@@ -9,7 +9,8 @@ PYTHONDONTWRITEBYTECODE set, would compile every module on every run).
     python bench/ab_trees.py --project DIR --mode cold --scratch /dev/shm/ab OLD_TREE NEW_TREE
 
 Modes: ``incr`` writes a new number to ``--input`` (relative to DIR) before each build;
-``cutoff`` adds a newline to it (its value stays); ``null`` builds as it is; ``cold`` builds a fresh copy of DIR without ``.assetbuild/`` and
+``cutoff`` adds a newline to it (its value stays); ``touch`` sets its modification time to now
+(its bytes stay: ``--input AssetFile`` is an editor's save of a file unchanged); ``null`` builds as it is; ``cold`` builds a fresh copy of DIR without ``.assetbuild/`` and
 ``out/`` under ``--scratch`` each time. Every round gives each tree two warm-up builds (the
 first after another tree's refuses the snapshot: another sys.path) and ``--runs`` timed ones
 (cold: no warm-up). ``--args`` are passed to ``assetbuild`` (``--json``, as bench/run.py does).
@@ -46,8 +47,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("trees", nargs="+", help="checkouts of this repository to compare")
     ap.add_argument("--project", required=True, type=Path, help="a generated project (bench/generate.py)")
-    ap.add_argument("--mode", choices=("incr", "cutoff", "null", "cold"), default="incr")
-    ap.add_argument("--input", default="inputs/i00398.txt", help="incr, cutoff: the input file to edit")
+    ap.add_argument("--mode", choices=("incr", "cutoff", "touch", "null", "cold"), default="incr")
+    ap.add_argument("--input", default="inputs/i00398.txt", help="incr, cutoff, touch: the file to edit")
     ap.add_argument("--scratch", type=Path, default=None, help="cold: where the fresh copies go (tmpfs: /dev/shm/...)")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--runs", type=int, default=4, help="timed builds per tree and round")
@@ -71,6 +72,8 @@ def main() -> None:
         elif a.mode == "cutoff":  # bytes changed, value not (bench/run.py's "cutoff": a trailing newline)
             with open(where / a.input, "a") as f:
                 f.write("\n")
+        elif a.mode == "touch":
+            os.utime(where / a.input)
         r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         subprocess.run(cmd, cwd=where, env={**env, "PYTHONPATH": import_root(tree)}, stdout=subprocess.DEVNULL,

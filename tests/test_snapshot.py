@@ -106,8 +106,11 @@ def _same_size_same_mtime(root: Path) -> None:
     os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns))
 
 
-def _touch(root: Path) -> None:
-    os.utime(root / "helpers.py")
+def _same_size_module(root: Path) -> None:
+    p = root / "helpers.py"
+    st = p.stat()
+    p.write_text("def double(x):\n    return 3 * x\n")  # (its size and mtime as before: its ctime moves)
+    os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns))
 
 
 def _shadow(root: Path) -> None:
@@ -139,7 +142,8 @@ def _drop_cache_index(root: Path) -> None:
 DATA = "a source or path output changed"
 EDITS = {"assetfile": (_edit_assetfile, "a file changed"), "module": (_edit_module, "a file changed"),
          "same-size-same-mtime": (_same_size_same_mtime, DATA),
-         "touch": (_touch, "a file changed"), "shadowing module": (_shadow, "a directory changed"),
+         "module, same size and mtime": (_same_size_module, "a file changed"),
+         "shadowing module": (_shadow, "a directory changed"),
          "shadowing module in a folder set back": (_shadow_time_set_back, "a directory changed"),
          "path output": (_drop_output, DATA),
          "cache index": (_drop_cache_index, "the cache's index changed")}
@@ -155,6 +159,70 @@ def test_every_change_is_refused_and_the_full_path_decides(tmp_path: Path, edit:
     assert line.startswith("snapshot: not used: " + reason), line
     full = cli("--json", cwd=root, env=clean_env(ASSETBUILD_SNAPSHOT="0"))
     assert status == full.returncode
+
+
+def _resave(root: Path, name: str) -> None:
+    """An editor's save of what the file holds: a new file renamed over it (a new inode, and a
+    new time for its folder)."""
+    p = root / name
+    p.with_name(name + ".new").write_bytes(p.read_bytes())
+    os.replace(p.with_name(name + ".new"), p)
+
+
+def _made_and_removed(root: Path) -> None:
+    (root / "4913").write_text("")  # (vim's check that it may write in the folder)
+    (root / "4913").unlink()
+
+
+UNCHANGED = {"touch a module": lambda root: os.utime(root / "helpers.py"),
+             "touch the AssetFile": lambda root: os.utime(root / "AssetFile"),
+             "the AssetFile saved unchanged": lambda root: _resave(root, "AssetFile"),
+             "a module saved unchanged": lambda root: _resave(root, "helpers.py"),
+             "a swap file beside the AssetFile": lambda root: (root / ".AssetFile.swp").write_bytes(b"b0VIM 9.0"),
+             "a file made and removed beside it": _made_and_removed}
+
+
+@pytest.mark.parametrize("edit", list(UNCHANGED))
+def test_a_save_that_changes_no_code_is_answered(tmp_path: Path, edit: str) -> None:
+    """A code file whose signature changed is read, and holds what it held; a folder whose time
+    moved is listed, and holds the same names an import could find: no change, so the snapshot
+    answers (and the full path agrees)."""
+    root = project(tmp_path)
+    settled(root)
+    UNCHANGED[edit](root)
+    out, line, status = explain(root)
+    assert status == 0 and line == "snapshot: answers", line
+    assert "0 built, 3 cached" in out
+    _, line, status = explain(root, ASSETBUILD_CHECK_SNAPSHOT="1")
+    assert status == 0 and line == "snapshot: answers (checked against the full path)", line
+
+
+def test_a_data_edit_beside_a_swap_file_loads_a_slice(tmp_path: Path) -> None:
+    """An editor holding the AssetFile open (its swap file in the project's folder) leaves the
+    next data edit to a slice, not to the full path."""
+    root = project(tmp_path)
+    settled(root)
+    (root / ".AssetFile.swp").write_bytes(b"b0VIM 9.0")
+    (root / "data" / "raw.txt").write_text("1 2 3 5\n")
+    out, line, status = explain(root)
+    assert status == 0 and line.startswith(f"snapshot: not used: {DATA}") and "; the build loads" in line, line
+    assert "3 built, 0 cached" in out, out
+    (root / "foo.py").write_text("")  # a name an import could find: the folder changed
+    _, line, _ = explain(root)
+    assert line == f"snapshot: not used: a directory changed: {root}", line
+
+
+def test_import_names_are_what_an_import_could_find(tmp_path: Path) -> None:
+    import _imp
+
+    ext = _imp.extension_suffixes()[0]
+    for name in ("pkg", "AssetFile", "mod.py", "mod.pyc", f"fast{ext}", "site.pth", "lib-1.0.dist-info", "x.egg-info",
+                 ".AssetFile.swp", "4913", "mod.py~", ".#mod.py", "my-mod.py", "notes.txt", "__pycache__", "data.v2"):
+        (tmp_path / name).write_text("")
+    names = snapshot.import_names(str(tmp_path))
+    assert names is not None and names.split("\0") == sorted(
+        ["pkg", "AssetFile", "mod.py", "mod.pyc", f"fast{ext}", "site.pth", "lib-1.0.dist-info", "x.egg-info"])
+    assert snapshot.import_names(str(tmp_path / "missing")) is None
 
 
 @pytest.mark.parametrize("var", ["SCALE", "ASSETBUILD_NOW", "PYTHONPATH"])

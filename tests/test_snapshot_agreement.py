@@ -252,6 +252,19 @@ class Twins:
                 p.write_text(text)
             os.utime(p, ns=(before.st_atime_ns, before.st_mtime_ns))
             assert p.stat().st_size == before.st_size and p.stat().st_mtime_ns == before.st_mtime_ns
+        elif kind == "resave":  # an editor's save of what is there: a new file renamed over it
+            p = root / self._file(args[0])
+            if p.is_file():
+                tmp = p.with_name(p.name + ".new")
+                tmp.write_bytes(p.read_bytes())
+                os.replace(tmp, p)
+        elif kind == "swap":  # an editor's swap file beside a code file, made or removed
+            p = root / self._file(args[0])
+            swap = p.with_name(f".{p.name}.swp")
+            if swap.exists():
+                swap.unlink()
+            elif p.parent.is_dir():
+                swap.write_bytes(b"b0VIM 9.0")
         elif kind == "body":
             c.write("AssetFile", assetfile(spec, {**self.consts, args[0] % len(spec.deps): args[1]}))
         elif kind == "helper":
@@ -423,6 +436,7 @@ EDITS = st.one_of(
     st.tuples(st.just("input"), st.integers(0, 2), st.integers(0, 999) | st.integers(0, 999) | st.integers(0, 999)
               | st.sampled_from(["oops", None])),
     st.tuples(st.just("touch"), FILES),
+    st.tuples(st.sampled_from(["resave", "swap"]), st.sampled_from(["assetfile", "helpers", "extra"])),
     st.tuples(st.just("same-size"), FILES, st.integers(0, 9), st.booleans()),
     st.tuples(st.just("body"), st.integers(0, 11), st.integers(0, 99)),
     st.tuples(st.just("helper"), st.integers(1, 9)),

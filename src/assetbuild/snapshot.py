@@ -10,13 +10,17 @@ everything that build's decision read, as it was when it decided.
   module that would shadow an import changes the directory it is created in), and of each
   project module's package directory on every one of them (another portion of a package);
   a directory that gained a name that could be imported after the build started loading
-  (``dir_times_since``) refuses the record: its time is then the one after that module;
+  (``dir_times_since``) refuses the record: its time is then the one after that module. With
+  each time, the names an import could find there (``import_names``): a folder whose time moved
+  but whose names did not (a swap file, a file saved over) has changed nothing an import finds;
 - the stat signature (size, mtime, ctime, inode, device) of every file whose content the
   decision used: the code (``files``: the AssetFile and the project's modules, read and found
   identical to what was loaded, pyproject.toml and the dynamic partitions' keys as they were
   before loading, assetbuild's own modules and the plugins', the metadata files library
   versions were read from, which must still be there) and the data
-  (``data``: the sources and the path outputs); and the directories holding the project's modules;
+  (``data``: the sources and the path outputs); and the directories holding the project's modules.
+  The AssetFile's and the project modules' digests too (``contents``): one whose signature
+  changed is read, and changed nothing if it holds the same bytes (``same_content``);
 - the environment variables that can change a decision (``ASSETBUILD_*``, ``PYTHON*``, and
   those assets declare with ``env=``), a secret's value as the digest keys hold of it;
 - the identity of the cache's index file and its last committed transaction: any write to
@@ -61,7 +65,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
     from typing import Any
 
-FORMAT = 9  # 9: the graph as index arrays (``slicegraph``); 8: data signatures packed (``packed_sigs``); 7: asset_defs in the graph; 6: the graph is linked by graph_ns (5: by written_ns); 5: signatures are tuples
+FORMAT = 10  # 10: each folder's importable names, each code file's digest (``contents``); 9: the graph as index arrays (``slicegraph``); 8: data signatures packed (``packed_sigs``); 7: asset_defs in the graph; 6: the graph is linked by graph_ns (5: by written_ns); 5: signatures are tuples
 # marshal's version 2 keeps no references: these documents load in half the time of version 4's
 # (10,000 assets: the record 10.4 -> 5.7 ms, the results 5.5 -> 2.1 ms), a little larger
 MARSHAL_VERSION = 2
@@ -142,6 +146,43 @@ def dir_time(path: str) -> int | None:
     except OSError:
         return None
     return max(st.st_mtime_ns, st.st_ctime_ns)
+
+
+def import_names(path: str) -> str | None:
+    """The names in the folder at ``path`` that an import could find, or a library's version be
+    read from, sorted and joined by NULs; None if it cannot be listed. A folder's time moves with
+    any entry added, removed or renamed: an editor's swap file, a file saved by renaming a new
+    one over it, ``git checkout``. Where the time moved, these names say whether anything an
+    import could find came or went; what was saved over a file, that file's own signature says.
+    By the name alone, without a stat: an identifier (a package, or a file with no suffix); a
+    stem that is one with an import suffix, or ``.pth``; a distribution's metadata."""
+    try:
+        names = os.listdir(path)
+    except OSError:
+        return None
+    import _imp
+
+    suffixes = (".py", ".pyc", ".pth", *_imp.extension_suffixes())
+    return "\0".join(sorted(n for n in names if n != "__pycache__" and (
+        n.endswith((".dist-info", ".egg-info", ".egg-link", ".egg"))
+        or n.partition(".")[0].isidentifier() and ("." not in n or n.endswith(suffixes)))))
+
+
+def same_content(path: str, kept: list[str] | None) -> bool:
+    """Whether the file at ``path`` holds what it held when its digest was ``kept`` ([sha256 of
+    its bytes followed by the suffix, the suffix]): a code file whose signature changed (touched,
+    saved unchanged, checked out again) is read, as git reads a file whose stat changed. The
+    read is no race: a write after it changes the signature again, and the next build reads it
+    too (the record keeps the old signature until a build writes the next record)."""
+    try:
+        digest, suffix = kept  # type: ignore[misc]
+        with open(path, "rb") as f:
+            data = f.read()
+        import hashlib
+
+        return hashlib.sha256(data + suffix.encode()).hexdigest() == digest
+    except (OSError, TypeError, ValueError, AttributeError):  # (gone, unreadable, nothing kept)
+        return False
 
 
 def lmdb_state(data_file: str) -> tuple[int, int, int] | None:
@@ -317,16 +358,17 @@ def changes(rec: dict[str, Any] | None, project_dir: str, start_path: list[str],
     listed = sig_of(os.path.join(rec["cache"], JOURNAL_FILE))
     if listed is not None and listed[0]:  # (the full path sweeps them)
         return "a killed build left temp files to remove"
-    for path, recorded in rec["dirs"]:
-        if dir_time(path) != recorded:
+    for path, recorded, names in rec["dirs"]:
+        if dir_time(path) != recorded and (names is None or import_names(path) != names):
             return f"a directory changed: {path}"
+    contents = rec["contents"]
     for path, recorded in rec["files"]:
         now = sig_of(path)
         if recorded is None:
             if now is not None:
                 return f"a file appeared: {path}"
             continue
-        if now is None or now != recorded:
+        if now is None or (now != recorded and (now[0] != recorded[0] or not same_content(path, contents.get(path)))):
             return f"a file changed: {path}"
     for path, size in rec["blobs"]:
         now = sig_of(path)

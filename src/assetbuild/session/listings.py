@@ -32,7 +32,7 @@ def listings_before(project_dir: str, rec: dict[str, Any] | None) -> dict[str, t
     dirs = {os.path.abspath(p or ".") for p in snapshot.START_PATH}
     dirs.add(project_dir)
     if rec is not None and not rec.get("refused"):
-        dirs.update(d for d, _ in rec.get("dirs") or ())
+        dirs.update(d for d, *_ in rec.get("dirs") or ())
     return {d: listing(d) for d in dirs}
 
 
@@ -89,6 +89,19 @@ def dir_times_since(dirs: Iterable[str], before: dict[str, tuple[int | None, fro
             if now >= since:
                 first = _made_since(d, since, skip)
     return times, first
+
+
+def import_names_of(times: dict[str, int | None]) -> tuple[dict[str, str | None], str | None]:
+    """``snapshot.import_names`` of each folder of ``times`` (``dir_times_since``'s), listed
+    after its time was read; and the first folder whose time moved since, or None. (Its names
+    may then be newer than its time: recorded so, a module added in between would pass, at the
+    next build, for one this build saw.)"""
+    names: dict[str, str | None] = {}
+    for d, t in times.items():
+        names[d] = snapshot.import_names(d) if t is not None else None
+        if snapshot.dir_time(d) != t:
+            return names, d
+    return names, None
 
 
 def _importable(path: str) -> bool:

@@ -29,7 +29,7 @@ from ..definitions import AssetDef, ObservableSourceDef, SourceDef
 from ..errors import SliceInsufficient
 from ..io import is_external
 from .intent import settings_files, status_is_plain, wanted
-from .listings import dir_times_since, racy_folder
+from .listings import dir_times_since, import_names_of, racy_folder
 
 _BUILD_HOOKS = ("before_build", "after_asset", "after_build", "asset_failed")
 _OWN = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the assetbuild package
@@ -324,6 +324,7 @@ class Recorder:
         return data, sorted(racy), ""
 
     def _record(self, result: Any, store: Any, sched: Any, triples: list[Any]) -> tuple[dict[str, Any] | None, str]:
+        from ..compiled import TAG
         from ..loader import assetfile_digest
 
         assert self.probe is not None
@@ -333,6 +334,8 @@ class Recorder:
         files: dict[str, Any] = {}
         loaded = self.project.loaded
         known = {str(loaded.path): loaded.source_digest, **loaded.module_sources}
+        # (the AssetFile's digest is of its bytes and the interpreter's tag: ``assetfile_digest``)
+        kept = {f: [digest, TAG if f == str(loaded.path) else ""] for f, digest in known.items()}
         contents: dict[str, bytes] = {}
         for f, digest in known.items():  # what was loaded is what is there now
             before = snapshot.sig_of(f)
@@ -392,8 +395,11 @@ class Recorder:
             # inside another asset's function): as the last snapshot recorded it, and this build
             # found it (``changes``), not as it may be now
             for f, sig in self.previous["files"]:
-                files.setdefault(f, sig)
-            carried = {d: t for d, t in self.previous["dirs"] if d not in dirs}
+                if f not in files:
+                    files[f] = sig
+                    if f in self.previous["contents"]:
+                        kept[f] = self.previous["contents"][f]
+            carried = {e[0]: e for e in self.previous["dirs"] if e[0] not in dirs}
         if any(snapshot.is_racy(s, self.probe) for s in files.values()):
             return None, "a file of the project's code was modified too recently to trust its signature"
         clock = snapshot.probe(os.path.join(self.cache_dir, "lock"))  # (before the folders' times are read)
@@ -401,6 +407,9 @@ class Recorder:
                                                 os.path.join(self.cache_dir, "lock"), own=self._own_paths())
         if moved is not None:
             return None, f"a module may have appeared after the build started loading: {moved}"
+        names, moved = import_names_of(times)
+        if moved is not None:
+            return None, f"a folder changed as it was listed: {moved}"
         unsure = racy_folder(times, clock) if clock is not None else "the cache's lock file"
         if unsure is not None:
             return None, f"a folder changed too recently to trust its time: {unsure}"
@@ -437,8 +446,8 @@ class Recorder:
         return {"project": root, "cache": self.cache_dir, "interpreter": list(snapshot.interpreter()),
                 "path": list(snapshot.START_PATH), "env": snapshot.watched_env(declared), "declared_env": declared,
                 "store": list(state), "written_ns": time.time_ns(), "racy": racy,
-                "dirs": [[d, t] for d, t in times.items()] + [[d, t] for d, t in carried.items()],
-                "files": [[f, s] for f, s in files.items()], "data": [list(data), packed],
+                "dirs": [[d, t, names[d]] for d, t in times.items()] + [list(e) for e in carried.values()],
+                "files": [[f, s] for f, s in files.items()], "contents": kept, "data": [list(data), packed],
                 "blobs": [[p, size] for p, size in blobs.items()], "count": len(triples), "results": triples,
                 "metadata": sorted(metadata), "checked": checked, "plain_status": plain_status,
                 "asset_defs": asset_defs[0], "asset_defs_of": asset_defs[1]}, ""
