@@ -202,6 +202,12 @@ def run_task(task: Task, log: Any = None) -> Produced | Failed | Skipped:
 
 def _run_task(task: Task, log: Any, logs: LogLines) -> Produced | Failed | Skipped:
     t0 = time.perf_counter()
+
+    def the_log() -> Any:  # made on first use (most assets log nothing): the build's, else one kept in ``logs``
+        nonlocal log
+        log = real_logger(log) or _collecting_logger(task.asset, logs)
+        return log
+
     kwargs = dict(task.args)
     for param, up, io, data in task.inputs:
         if isinstance(data, tuple):
@@ -223,16 +229,14 @@ def _run_task(task: Task, log: Any, logs: LogLines) -> Produced | Failed | Skipp
     if task.resources:
         from .resources import ResourceFailed, acquire
 
-        log = real_logger(log) or _collecting_logger(task.asset, logs)
         try:
-            kwargs.update(acquire(task.resources, task.resource_scope, log))
+            kwargs.update(acquire(task.resources, task.resource_scope, the_log()))
         except ResourceFailed as e:
             trace = user_traceback(e.cause, is_user_file_for(task.project_dir)) if e.cause is not None else ""
             return Failed(e.error, trace, time.perf_counter() - t0, logs)
     context = None
     if task.context:
-        log = real_logger(log) or _collecting_logger(task.asset, logs)
-        context = AssetContext(task.asset, Path(task.project_dir), log, _decoded(task.params))
+        context = AssetContext(task.asset, Path(task.project_dir), the_log(), _decoded(task.params))
     io = task.io
     if task.staging is not None:  # its value is the manifest of the files it writes
         from .produced import StagedOutputs, StagingContext
@@ -244,9 +248,9 @@ def _run_task(task: Task, log: Any, logs: LogLines) -> Produced | Failed | Skipp
         context.set_partition(task.partition, Path(task.project_dir))
     io_context = None
     if is_external(io):
-        log = real_logger(log) or _collecting_logger(task.asset, logs)
-        io_context = IOContext(task.asset, Path(task.project_dir), log, params=_decoded(task.params),
-                               resources=_io_resources(task, log),
+        io_log = the_log()
+        io_context = IOContext(task.asset, Path(task.project_dir), io_log, params=_decoded(task.params),
+                               resources=_io_resources(task, io_log),
                                partition=task.partition.key if task.partition is not None else None)
     try:
         if task.outs:  # a multi-asset: one call, a Produced per out (assetbuild.multirun)
