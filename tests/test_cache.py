@@ -132,7 +132,7 @@ def test_null_builds_write_nothing_while_use_times_and_summary_are_kept(counted,
         used = s.used_times()
         assert set(used) == set(old.values())  # each displaced key was stamped when it was displaced
         assert all(t0 <= t <= time.time_ns() for t in used.values())
-    counted.build()  # the first null build records its (different) summary: one small write
+    counted.build()  # (vouches for the outputs written in the tick of the last commit: racy till now)
     before = txnid(cache)
     size = (cache / "db" / "data.mdb").stat().st_size
     for _ in range(2):
@@ -141,8 +141,7 @@ def test_null_builds_write_nothing_while_use_times_and_summary_are_kept(counted,
     assert txnid(cache) == before  # repeated null builds: no transaction at all
     assert (cache / "db" / "data.mdb").stat().st_size == size
     st = assetbuild.cache_stats(project_dir=counted.root)
-    assert st["last_build"] == {"assets": 3, "built": 0, "cached": 3, "restored": 0, "failed": 0,
-                                "skipped": 0, "hit_rate": 1.0}
+    assert st["last_build"] == maint.build_summary(["built"] * 3)  # the last build that ran something
     (counted.root / "out/total.txt").unlink()
     counted.build()
     st = assetbuild.cache_stats(project_dir=counted.root)

@@ -212,6 +212,19 @@ def test_a_data_edit_beside_a_swap_file_loads_a_slice(tmp_path: Path) -> None:
     assert line == f"snapshot: not used: a directory changed: {root}", line
 
 
+def test_a_null_build_of_a_selection_leaves_the_snapshot(tmp_path: Path) -> None:
+    """Building one asset that is up to date writes nothing to the cache (not even the last
+    build's counts): the next build of the whole project is still answered."""
+    root = project(tmp_path)
+    settled(root)
+    stats = cli("cache", "stats", "--json", cwd=root).stdout
+    out, line, status = explain(root, "top")
+    assert status == 0 and "0 built, 2 cached" in out
+    _, line, status = explain(root)
+    assert status == 0 and line == "snapshot: answers", line
+    assert cli("cache", "stats", "--json", cwd=root).stdout == stats  # (the last build that ran something)
+
+
 def test_import_names_are_what_an_import_could_find(tmp_path: Path) -> None:
     import _imp
 

@@ -47,7 +47,7 @@ def cache() -> None:
 @click.pass_context
 @_handle_errors
 def cache_stats(ctx: click.Context, **local: Any) -> None:
-    """Entries, bytes and the hit rate of the last build. Writes nothing."""
+    """Entries, bytes and the hit rate of the last build that ran or restored anything. Writes nothing."""
     from .. import session
     from ..output import maintenance as maintenance_output
 

@@ -546,7 +546,10 @@ def _drop_gone(project: Project, store: Any, unseen: dict[str, str]) -> None:
 
 def _record_summary(store: Any, outcomes: dict[str, str]) -> None:
     """The last build's counts and hit rate for `cache stats`; written only when they changed,
-    so a repeated null build still writes nothing."""
+    and not by a build that ran and restored nothing: a null build answered by the snapshot
+    writes nothing, and a null build of a selection (``assetbuild report``) between two of the
+    whole project would otherwise change the index, and so refuse the next one's snapshot."""
     from ..reports import build_summary
 
-    store.put_build_summary(build_summary(outcomes.values()))
+    if any(s in ("built", "restored", "failed") for s in outcomes.values()):
+        store.put_build_summary(build_summary(outcomes.values()))
