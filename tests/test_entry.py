@@ -39,7 +39,8 @@ def checked(total):
 '''
 
 
-@pytest.mark.parametrize("args", [[], ["build"], ["--json"], ["build", "-q", "--json"], ["-q"], ["-n"], ["build", "-n", "-q"]])
+@pytest.mark.parametrize("args", [[], ["build"], ["--json"], ["build", "-q", "--json"], ["-q"], ["-n"], ["build", "-n", "-q"],
+                                  ["total"], ["build", "total", "--json"], ["checked", "-n", "total"], ["build", "-n", "total"]])
 def test_the_cli_calls_session_build_with_its_defaults(args: list[str], tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """What the plain build relies on: for the fast form, the CLI passes session.build nothing
@@ -57,13 +58,27 @@ def test_the_cli_calls_session_build_with_its_defaults(args: list[str], tmp_path
     result = CliRunner().invoke(click_cli, args)
     assert result.exit_code == 130, result.output
     [(a, kw)] = calls
-    assert tuple(a[0]) == ()
+    assert tuple(a[0]) == tuple(x for x in args if x != "build" and not x.startswith("-"))  # (the names)
     defaults = {n: p.default for n, p in inspect.signature(build).parameters.items()}
     for name, value in kw.items():
         if name == "dry_run":  # (-n: the one option the plain build passes on)
             assert value is ("-n" in args)
         elif name != "reporter":
             assert value == defaults[name], f"the CLI passes {name}={value!r}, the default is {defaults[name]!r}"
+
+
+def test_the_fast_form_names_assets_only_where_the_cli_builds_them() -> None:
+    from assetbuild.entry import COMMANDS, fast_form
+
+    assert COMMANDS == set(click_cli.commands)  # (``assetbuild NAME`` runs the command NAME if there is one)
+    form = fast_form(["report", "--json", "clean"])
+    assert form is not None and form["select"] == ("report", "clean") and form["json"]
+    form = fast_form(["-C", "d", "build", "list", "list", "-n"])
+    assert form is not None and form["select"] == ("list",) and form["dry_run"] and form["directory"] == "d"
+    assert fast_form(["build"]) is not None and fast_form(["build"])["select"] == ()  # type: ignore[index]
+    for args in (["list"], ["clean", "x"], ["-q", "report"], ["raw/*"], ["group:g"], ["x+"], ["report", "--force"],
+                 ["status", "report"]):
+        assert fast_form(args) is None, args
 
 
 @pytest.mark.parametrize("args", [["status"], ["status", "--check"]])

@@ -53,3 +53,25 @@ def test_a_graph_cut_short_is_no_graph() -> None:
                      ("owned_at", None), ("paths", ("/p/a",))):
         assert not slicegraph.well_formed({**doc, key: cut}), key
     assert not slicegraph.well_formed({k: v for k, v in doc.items() if k != "others"})
+
+
+@settings(deadline=None)
+@given(_graphs(), st.data())
+def test_upstream_of_is_every_asset_the_named_ones_read(graph: tuple, data: st.DataObject) -> None:
+    """What a build of the named assets decides: they and what they read, at any depth (the
+    sources left out); no answer for a name that is no asset."""
+    order, inputs, owners, _ = graph
+    doc = marshal.loads(marshal.dumps(slicegraph.graph_document(order, inputs, owners, None), snapshot.MARSHAL_VERSION))
+    names = tuple(data.draw(st.lists(st.sampled_from(order), unique=True, max_size=6))) if order else ()
+    needed, todo = set(names), list(names)
+    ups = dict(zip(order, inputs))
+    while todo:
+        for up in ups[todo.pop()]:
+            if up in ups and up not in needed:
+                needed.add(up)
+                todo.append(up)
+    assert slicegraph.upstream_of(doc, names) == needed
+    assert slicegraph.upstream_of(doc, (*names, "nosuch")) is None
+    if any(up not in ups for ins in inputs for up in ins):  # (a source is not an asset either)
+        source = next(up for ins in inputs for up in ins if up not in ups)
+        assert slicegraph.upstream_of(doc, (source,)) is None

@@ -225,6 +225,48 @@ def test_a_null_build_of_a_selection_leaves_the_snapshot(tmp_path: Path) -> None
     assert cli("cache", "stats", "--json", cwd=root).stdout == stats  # (the last build that ran something)
 
 
+@pytest.mark.parametrize("args", [("top",), ("build", "total", "--json"), ("top", "total", "-n"), ("total", "-n", "--json"),
+                                  ("parsed", "-q")])
+def test_a_build_of_assets_named_is_answered_as_the_cli_would(tmp_path: Path, args: tuple[str, ...]) -> None:
+    """Nothing changed: a build of the assets named (and what they need) is answered with the
+    CLI's output, byte for byte with ``--json``, and the full path agrees under the check."""
+    root = project(tmp_path)
+    settled(root)
+    fast, line, status = explain(root, *args)
+    assert status == 0 and line == "snapshot: answers", line
+    full = cli(*args, cwd=root, env=clean_env(ASSETBUILD_SNAPSHOT="0"))
+    assert full.returncode == 0
+    if "--json" in args:
+        assert fast == full.stdout
+    else:
+        assert fast.split(" in ")[0] == full.stdout.split(" in ")[0]
+    if "top" in args and "-n" not in args:
+        assert fast.startswith("0 built, 2 cached")  # (top and parsed)
+    _, line, status = explain(root, *args, ASSETBUILD_CHECK_SNAPSHOT="1")
+    assert status == 0 and line == "snapshot: answers (checked against the full path)", line
+
+
+def test_a_build_of_assets_named_goes_to_the_cli_unless_nothing_changed(tmp_path: Path) -> None:
+    """A name that is no asset (a source, a typo) gets the CLI's error; after a change the CLI
+    builds what is named, and records no snapshot (the next build of everything does)."""
+    root = project(tmp_path)
+    settled(root)
+    for name, error in (("raw", "'raw' is a source, not an asset"), ("totl", "no asset named 'totl'")):
+        r = cli(name, cwd=root, env=clean_env(ASSETBUILD_SNAPSHOT="explain"))
+        assert r.returncode == 2 and error in r.stderr, r.stderr
+        assert "snapshot: not used: a name is not one of the assets it recorded" in r.stderr
+    (root / "data" / "raw.txt").write_text("1 2 3 5\n")
+    out, line, status = explain(root, "top")
+    assert status == 0 and line.startswith(f"snapshot: not used: {DATA}") and "the build loads" not in line, line
+    assert "2 built, 0 cached" in out
+    _, line, _ = explain(root, "top")
+    assert line == "snapshot: not used: the cache's index changed since the snapshot", line  # (what top built)
+    out, _, _ = explain(root)
+    assert "1 built, 2 cached" in out
+    _, line, _ = explain(root, "top")
+    assert line == "snapshot: answers", line
+
+
 def test_import_names_are_what_an_import_could_find(tmp_path: Path) -> None:
     import _imp
 

@@ -24,11 +24,13 @@ def _answers(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_the_fast_form_takes_a_dry_run() -> None:
     from assetbuild.entry import fast_form
 
-    assert fast_form(["-n"]) == {"json": False, "quiet": False, "directory": None, "dry_run": True, "status": False}
+    assert fast_form(["-n"]) == {"json": False, "quiet": False, "directory": None, "dry_run": True, "status": False,
+                                 "select": ()}
     assert fast_form(["build", "--dry-run", "-q"])["dry_run"] is True  # type: ignore[index]
     assert fast_form(["-n", "--json"]) == {"json": True, "quiet": False, "directory": None, "dry_run": True,
-                                           "status": False}
-    assert fast_form(["build", "-n", "x"]) is None  # a selection
+                                           "status": False, "select": ()}
+    assert fast_form(["build", "-n", "x"])["select"] == ("x",)  # type: ignore[index]  # (assets named)
+    assert fast_form(["build", "-n", "x*"]) is None  # (a glob: the CLI's)
 
 
 DRY = "dry run: 0 of 3 assets would run or be restored; nothing was run or written\n"

@@ -14,6 +14,9 @@ the project when only data changed (it records nothing). So does
 ``status`` (or ``status --check``) of the whole project: every asset is fresh, one line each;
 after only data changed, the slice's assets decided and the rest fresh (``plain_status``);
 unless partitions or policies make its lines say more (``session.intent.status_is_plain``).
+A build of assets named (``assetbuild report``, ``assetbuild build a b --json``, ``-n``) is
+answered too when nothing changed: what they need, in build order (``slicegraph.upstream_of``);
+otherwise the CLI builds them.
 
 - ``ASSETBUILD_SNAPSHOT=0``: never answer from the snapshot (the full path always runs).
 - ``ASSETBUILD_SNAPSHOT=explain``: say on stderr whether the snapshot answered, and if not why.
@@ -41,13 +44,20 @@ _STARTED = time.perf_counter()
 START_PATH = list(sys.path)
 
 _FLAGS = {"--json": "json", "-q": "quiet", "--quiet": "quiet", "-n": "dry_run", "--dry-run": "dry_run"}
+# the CLI's commands (``tests/test_entry.py`` holds them to its): ``assetbuild NAME`` builds the
+# asset NAME unless NAME is one of them
+COMMANDS = frozenset({"accept", "build", "cache", "clean", "diff", "graph", "help", "init", "list", "log",
+                      "observe", "partitions", "run", "runs", "show", "status", "ticks", "ui", "watch", "why"})
 
 
 def fast_form(argv: list[str]) -> dict[str, object] | None:
-    """The options of a command line the snapshot may answer (a plain build of everything, its
-    dry run, or its status), or None: ``[-C DIR] [build] [--json] [-q] [-n]``, the options in
-    any order after the command; or ``[-C DIR] status [--check]``."""
-    form: dict[str, object] = {"json": False, "quiet": False, "directory": None, "dry_run": False, "status": False}
+    """The options of a command line the snapshot may answer (a plain build of everything or of
+    assets named, its dry run, or the status of everything), or None: ``[-C DIR] [build]
+    [NAME...] [--json] [-q] [-n]``, the options in any order after the command (or the first
+    name, which is no command's); or ``[-C DIR] status [--check]``. A NAME is an identifier
+    (globs, ``group:``, ``+`` and the like go to the CLI)."""
+    form: dict[str, object] = {"json": False, "quiet": False, "directory": None, "dry_run": False, "status": False,
+                               "select": ()}
     args = list(argv)
     if args[:1] in (["-C"], ["--directory"]) and len(args) >= 2:
         form["directory"] = args[1]
@@ -55,13 +65,21 @@ def fast_form(argv: list[str]) -> dict[str, object] | None:
     if args[:1] == ["status"]:  # (--check: exit 1 if one is not fresh)
         form["status"], form["check"] = True, "--check" in args[1:]
         return form if all(a == "--check" for a in args[1:]) else None
-    if args[:1] == ["build"]:
+    command = args[:1] == ["build"]  # (else an option before the first name may be the group's)
+    if command:
         args = args[1:]
-    for a in args:
+    elif args and args[0] in COMMANDS:
+        return None
+    names: list[str] = []
+    for i, a in enumerate(args):
         flag = _FLAGS.get(a)
-        if flag is None:
+        if flag is not None:
+            form[flag] = True
+        elif a.isidentifier() and (command or names or i == 0):
+            names.append(a)
+        else:
             return None
-        form[flag] = True
+    form["select"] = tuple(dict.fromkeys(names))
     return form
 
 
@@ -86,8 +104,8 @@ def try_snapshot(form: dict[str, object], mode: str) -> str | None:
         rec = None
     elif os.environ.get("ASSETBUILD_CACHE_DIR"):
         reason, rec = "ASSETBUILD_CACHE_DIR is set (the snapshot serves the default cache only)", None
-    else:
-        form["plain"] = not form["status"]  # a build (or dry run) with the defaults, which plain_build may run
+    else:  # a build (or dry run) of everything with the defaults, which plain_build may run
+        form["plain"] = not form["status"] and not form["select"]
         cache_dir = os.path.join(project_dir, ".assetbuild")
         rec = snapshot.read(cache_dir)
         usable = rec is not None and not rec.get("refused")
@@ -109,7 +127,9 @@ def try_snapshot(form: dict[str, object], mode: str) -> str | None:
                 if sliced is not None:
                     reason += (f"; the build loads {len(sliced['affected'])} of the {len(sliced['graph']['order'])} "
                                f"assets, and {len(sliced['frontier'])} they read")
-        if reason is None and rec is not None and form["json"]:
+        if reason is None and rec is not None and form["select"]:
+            reason, document = _selected(form, cache_dir, rec)
+        elif reason is None and rec is not None and form["json"]:
             if form["dry_run"]:  # (not kept: made from the results)
                 results = snapshot.read_results(cache_dir, rec)
                 document = None if results is None else snapshot.null_json(results["results"], dry_run=True)
@@ -134,6 +154,8 @@ def try_snapshot(form: dict[str, object], mode: str) -> str | None:
             os.close(lock)
         if check and reason is None:
             snapshot.EXPECTED = snapshot.read_results(cache_dir, rec) if rec is not None else None
+            if form["select"] and snapshot.EXPECTED is not None:  # (what the answer named)
+                snapshot.EXPECTED = {**snapshot.EXPECTED, "results": form["selected"]}
         if rec is not None and not rec.get("refused"):  # the build's recorder starts from it
             snapshot.PREVIOUS = rec
         return None
@@ -141,10 +163,31 @@ def try_snapshot(form: dict[str, object], mode: str) -> str | None:
         return document + "\n" if document else ""
     if form["quiet"]:
         return ""
+    count = len(form["selected"]) if form["select"] else rec["count"]  # type: ignore[arg-type]
     if form["dry_run"]:  # what ``output.dryrun.dry_run_summary`` says of a build with nothing to do
-        return f"dry run: 0 of {rec['count']} assets would run or be restored; nothing was run or written\n"
-    return (f"0 built, {rec['count']} cached, 0 restored, 0 failed, 0 skipped in "
+        return f"dry run: 0 of {count} assets would run or be restored; nothing was run or written\n"
+    return (f"0 built, {count} cached, 0 restored, 0 failed, 0 skipped in "
             f"{time.perf_counter() - _STARTED:.2f}s\n")
+
+
+def _selected(form: dict[str, object], cache_dir: str, rec: dict[str, object]) -> tuple[str | None, str | None]:
+    """For a null build of the assets ``form`` names: (why the snapshot cannot answer, or None;
+    its ``--json`` document, or None); their results and those of what they need, in build
+    order, go in ``form["selected"]``."""
+    from . import slicegraph, snapshot
+
+    graph = slicegraph.read_graph(cache_dir, rec)
+    results = snapshot.read_results(cache_dir, rec)
+    if graph is None or results is None:
+        return "its graph or results file is missing or is not its own", None
+    try:
+        needed = slicegraph.upstream_of(graph, form["select"])  # type: ignore[arg-type]
+    except IndexError:  # (arrays that name no node: not this build's)
+        needed = None
+    if needed is None:
+        return "a name is not one of the assets it recorded (the CLI says what it is)", None
+    form["selected"] = picked = [r for r in results["results"] if r[0] in needed]
+    return None, snapshot.null_json(picked, dry_run=bool(form["dry_run"])) if form["json"] else None
 
 
 def _fresh_lines(names: list[str]) -> str:

@@ -109,3 +109,25 @@ def slice_of(graph: dict[str, Any], changed: list[str], *, codes: bool = False) 
 
         out["codes"] = codes_of(graph, assets)
     return out
+
+
+def upstream_of(graph: dict[str, Any], names: tuple[str, ...]) -> set[str] | None:
+    """The assets ``names`` and every asset they read, at any depth (what a build of them
+    decides); None if one of ``names`` is not an asset of ``graph``."""
+    order = graph["order"]
+    ups, ups_at = memoryview(graph["ups"]).cast("I"), memoryview(graph["ups_at"]).cast("I")
+    n = len(order)
+    at = {name: i for i, name in enumerate(order)} if len(names) > 4 else None  # (else a few list scans)
+    todo: list[int] = []
+    for name in names:
+        try:
+            todo.append(at[name] if at is not None else order.index(name))
+        except (KeyError, ValueError):
+            return None
+    reached = set(todo)
+    while todo:
+        for u in ups[ups_at[(i := todo.pop())]:ups_at[i + 1]]:
+            if u < n and u not in reached:  # (the others are sources)
+                reached.add(u)
+                todo.append(u)
+    return {order[i] for i in reached}

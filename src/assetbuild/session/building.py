@@ -477,10 +477,11 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
                 from .partitioning import drop_gone_partitions
 
                 drop_gone_partitions(project, store, _firsts(project, unseen), dry_run=True)
-            if dry_run:
-                from .intent import check_dry_run
+            from .intent import check_dry_run, check_selection
 
+            if dry_run:
                 check_dry_run(project, assets, options, result)
+            check_selection(project, assets, options, result)
         rep.build_finished(result)
         _call_hook(hook.after_build, result=result)
         return result

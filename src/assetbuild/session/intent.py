@@ -4,8 +4,9 @@ matched with the build or query the command then runs.
 Only a plain build of the whole project in its own cache (no selection, no forcing, no
 partitions, params, resources or remote) may write the snapshot, or take the slice the entry
 point found (``take_slice``); a plain ``status`` takes its own (``take_status_slice``). Under
-``ASSETBUILD_CHECK_SNAPSHOT``, the plain ``status`` and ``-n`` are checked against what the
-snapshot would have answered (``check_status``, ``check_dry_run``).
+``ASSETBUILD_CHECK_SNAPSHOT``, the plain ``status`` and ``-n`` and the build of assets named are
+checked against what the snapshot would have answered (``check_status``, ``check_dry_run``,
+``check_selection``).
 """
 
 from __future__ import annotations
@@ -91,6 +92,21 @@ def check_dry_run(project: Any, assets: Any, options: Any, result: Any) -> None:
     if not result.ok or any(r.status != "cached" for r in result.results) or found != expected["results"]:
         raise RuntimeError("the snapshot disagrees with the dry run: it would have said that nothing "
                            "would run, and the dry run predicts otherwise, or other keys")
+
+
+def check_selection(project: Any, assets: Any, options: Any, result: Any) -> None:
+    """Under ASSETBUILD_CHECK_SNAPSHOT, after the build (or ``-n``) of the assets the entry
+    point's command named, which the snapshot would have answered (``snapshot.EXPECTED``: their
+    recorded results and those of what they need, in build order): fail unless this build found
+    the same assets, each cached with its recorded key and version."""
+    expected, intent = snapshot.EXPECTED, snapshot.INTENT or {}
+    if expected is None or not intent.get("select") or tuple(assets) != intent["select"] \
+            or bool(options.dry_run) != bool(intent.get("dry_run")) or intent_dir(intent) != str(project.project_dir):
+        return
+    found = [[r.asset, r.key, r.data_version] for r in result.results]
+    if not result.ok or any(r.status != "cached" for r in result.results) or found != expected["results"]:
+        raise RuntimeError("the snapshot disagrees with the build of the assets named: it would have said that "
+                           "they and what they need were cached, with their recorded keys, and the build did not")
 
 
 def note_directories(project_dir: Any, assets: Any, options: Any) -> None:
