@@ -1,7 +1,8 @@
 """The folders a build's load may find modules in: what they held before it started
 (``listings_before``), whether a module may have appeared in one after (``dir_times_since``),
-and whether one changed too recently for its time to be trusted (``racy_folder``): what the
-snapshot's record must not hide from the next null build (``session.snapshots``)."""
+whether one changed too recently for its time to be trusted (``racy_folder``), and the names an
+import could find in each as its time was read (``import_names_of``): what the snapshot's record
+must not hide from the next null build (``session.snapshots``)."""
 
 from __future__ import annotations
 
