@@ -10,10 +10,14 @@ PYTHONDONTWRITEBYTECODE set, would compile every module on every run).
 
 Modes: ``incr`` writes a new number to ``--input`` (relative to DIR) before each build;
 ``cutoff`` adds a newline to it (its value stays); ``touch`` sets its modification time to now
-(its bytes stay: ``--input AssetFile`` is an editor's save of a file unchanged); ``null`` builds as it is; ``cold`` builds a fresh copy of DIR without ``.assetbuild/`` and
+(its bytes stay: ``--input AssetFile`` is an editor's save of a file unchanged); ``swap`` is ``incr``
+with an editor's swap file beside the AssetFile while the build runs; ``null`` builds as it is; ``cold`` builds a fresh copy of DIR without ``.assetbuild/`` and
 ``out/`` under ``--scratch`` each time. Every round gives each tree two warm-up builds (the
 first after another tree's refuses the snapshot: another sys.path) and ``--runs`` timed ones
-(cold: no warm-up). ``--args`` are passed to ``assetbuild`` (``--json``, as bench/run.py does).
+(cold: no warm-up). ``--args`` are passed to ``assetbuild`` (``--json``, as bench/run.py does);
+``--warm-args`` to the warm-up builds instead (a build of assets named records no snapshot: warm
+up with a build of everything); ``--before`` to an untimed build before each timed one (a null
+build of one asset before the timed build of everything).
 ``--keep-copies`` (cold) removes the copies only at the end: on ext4, a file created within a
 minute or so of the removal of many others in its directory's group costs up to ten times as
 much (the allocator skips each recently deleted inode, reading it), so a build right after the
@@ -47,12 +51,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("trees", nargs="+", help="checkouts of this repository to compare")
     ap.add_argument("--project", required=True, type=Path, help="a generated project (bench/generate.py)")
-    ap.add_argument("--mode", choices=("incr", "cutoff", "touch", "null", "cold"), default="incr")
+    ap.add_argument("--mode", choices=("incr", "cutoff", "touch", "swap", "null", "cold"), default="incr")
     ap.add_argument("--input", default="inputs/i00398.txt", help="incr, cutoff, touch: the file to edit")
     ap.add_argument("--scratch", type=Path, default=None, help="cold: where the fresh copies go (tmpfs: /dev/shm/...)")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--runs", type=int, default=4, help="timed builds per tree and round")
     ap.add_argument("--args", default="", help="arguments for assetbuild, e.g. --json")
+    ap.add_argument("--warm-args", default=None, help="arguments of the warm-up builds (default: --args)")
+    ap.add_argument("--before", default=None, help="arguments of an untimed build before each timed one")
     ap.add_argument("--keep-copies", action="store_true", help="cold: remove the copies only at the end")
     ap.add_argument("--python", default=sys.executable)
     a = ap.parse_args()
@@ -61,13 +67,23 @@ def main() -> None:
         compileall.compile_dir(os.path.join(import_root(t), "assetbuild"), quiet=1)
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "ASSETBUILD_CACHE_DIR")}
     cmd = [a.python, "-c", ENTRY, *a.args.split()]
+    warm_cmd = cmd if a.warm_args is None else [a.python, "-c", ENTRY, *a.warm_args.split()]
     wall: dict[str, list[float]] = {t: [] for t in trees}
     cpu: dict[str, list[float]] = {t: [] for t in trees}
     scratch = a.scratch or Path(tempfile.gettempdir())
     kept: list[Path] = []
 
-    def run(tree: str, where: Path) -> tuple[float, float]:
-        if a.mode == "incr":
+    def build(tree: str, where: Path, argv: list[str]) -> None:
+        subprocess.run(argv, cwd=where, env={**env, "PYTHONPATH": import_root(tree)}, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, check=True)
+
+    def run(tree: str, where: Path, argv: list[str] = cmd) -> tuple[float, float]:
+        if a.before is not None:
+            build(tree, where, [a.python, "-c", ENTRY, *a.before.split()])
+        swap = where / ".AssetFile.swp"  # (vim's, while it holds the AssetFile open)
+        if a.mode == "swap":
+            swap.write_bytes(b"b0VIM 9.0")
+        if a.mode in ("incr", "swap"):
             (where / a.input).write_text(f"{random.randrange(10 ** 6)}\n")
         elif a.mode == "cutoff":  # bytes changed, value not (bench/run.py's "cutoff": a trailing newline)
             with open(where / a.input, "a") as f:
@@ -76,10 +92,10 @@ def main() -> None:
             os.utime(where / a.input)
         r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
-        subprocess.run(cmd, cwd=where, env={**env, "PYTHONPATH": import_root(tree)}, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL, check=True)
+        build(tree, where, argv)
         t1 = time.perf_counter()
         r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        swap.unlink(missing_ok=True)
         return t1 - t0, (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
 
     for _ in range(a.rounds):
@@ -99,8 +115,8 @@ def main() -> None:
                     wall[tree].append(w)
                     cpu[tree].append(c)
                 continue
-            run(tree, a.project)
-            run(tree, a.project)
+            run(tree, a.project, warm_cmd)
+            run(tree, a.project, warm_cmd)
             for _ in range(a.runs):
                 w, c = run(tree, a.project)
                 wall[tree].append(w)
