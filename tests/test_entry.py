@@ -76,8 +76,10 @@ def test_the_fast_form_names_assets_only_where_the_cli_builds_them() -> None:
     form = fast_form(["-C", "d", "build", "list", "list", "-n"])
     assert form is not None and form["select"] == ("list",) and form["dry_run"] and form["directory"] == "d"
     assert fast_form(["build"]) is not None and fast_form(["build"])["select"] == ()  # type: ignore[index]
+    form = fast_form(["status", "report", "--check"])
+    assert form is not None and form["select"] == ("report",) and form["status"] and form["check"]
     for args in (["list"], ["clean", "x"], ["-q", "report"], ["raw/*"], ["group:g"], ["x+"], ["report", "--force"],
-                 ["status", "report"]):
+                 ["status", "report*"], ["status", "-v", "report"]):
         assert fast_form(args) is None, args
 
 

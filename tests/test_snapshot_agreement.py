@@ -370,10 +370,10 @@ class Twins:
         self.log.append(line)
 
     def queries(self) -> None:
-        """``-n``, ``status`` and ``-n`` of two assets in both copies (the snapshot's answer, when it holds, against
+        """``-n``, ``status`` and both of assets named in both copies (the snapshot's answer, when it holds, against
         the CLI's): the same lines and exit status; nothing written (the next build checks that)."""
         named = (f"a{len(self.spec.deps) - 1}", "a0", "-n")  # (a dry run of assets named: the snapshot answers it too)
-        for args in (("-n",), ("status",), named):
+        for args in (("-n",), ("status",), named, ("status", named[0])):
             procs = [c.start(False, self.spec.elsewhere, args) for c in self.copies]
             (snap_out, snap_err), (full_out, full_err) = (p.communicate(timeout=120) for p in procs)
             where = f"{args} after {self.log}"

@@ -40,7 +40,9 @@ JSON_END = '"would": null, "reasons": []}], "dry_run": true}\n'
 
 @pytest.mark.parametrize("args, said", [(("-n",), DRY), (("build", "-n"), DRY), (("--dry-run",), DRY), (("-n", "-q"), ""),
                                         (("-C", ".", "-n"), DRY), (("-n", "--json"), JSON_END), (("status",), FRESH),
-                                        (("status", "--check"), FRESH), (("-C", ".", "status"), FRESH)])
+                                        (("status", "--check"), FRESH), (("-C", ".", "status"), FRESH),
+                                        (("status", "top", "parsed"), "fresh   parsed\nfresh   top\n"),
+                                        (("status", "--check", "total"), "fresh   total\n")])
 def test_a_dry_run_or_status_is_answered_with_the_full_paths_output(tmp_path: Path, args: tuple[str, ...],
                                                                      said: str) -> None:
     root = project(tmp_path)
@@ -50,6 +52,22 @@ def test_a_dry_run_or_status_is_answered_with_the_full_paths_output(tmp_path: Pa
     full = cli(*args, cwd=root, env=clean_env(ASSETBUILD_SNAPSHOT="0"))
     assert (out, status) == (full.stdout, full.returncode)  # (--json: the same document, byte for byte)
     assert out.endswith(said) if said == JSON_END else out == said, out
+
+
+def test_the_status_of_assets_named_goes_to_the_cli_unless_nothing_changed(tmp_path: Path) -> None:
+    """Their lines only (what they need shows with ``+``: the CLI's); a name that is no asset,
+    or any change, and the CLI says it (no slice: it is taken for the whole project's status)."""
+    root = project(tmp_path)
+    settled(root)
+    _, line, status = explain(root, "status", "top", ASSETBUILD_CHECK_SNAPSHOT="1")
+    assert status == 0 and line == "snapshot: answers (checked against the full path)", line
+    r = cli("status", "raw", cwd=root, env=clean_env(ASSETBUILD_SNAPSHOT="explain"))
+    assert r.returncode == 2 and "'raw' is a source" in r.stderr and "a name is not one of the assets" in r.stderr
+    (root / "data" / "raw.txt").write_text("1 2 3 4 5\n")
+    out, line, status = explain(root, "status", "--check", "top")
+    assert line.startswith("snapshot: not used: a source or path output changed") and "loads" not in line, line
+    full = cli("status", "--check", "top", cwd=root, env=clean_env(ASSETBUILD_SNAPSHOT="0"))
+    assert (out, status) == (full.stdout, full.returncode) and status == 1 and out.startswith("stale   top"), out
 
 
 def _state(root: Path) -> dict[str, tuple[int, bytes]]:
@@ -111,7 +129,8 @@ def test_the_fast_form_takes_a_plain_status() -> None:
 
     assert fast_form(["status"])["status"] is True  # type: ignore[index]
     assert fast_form(["-C", "p", "status", "--check"])["directory"] == "p"  # type: ignore[index]
-    for other in (["status", "top"], ["status", "--json"], ["status", "-v"], ["status", "--each-partition"]):
+    assert fast_form(["status", "top"])["select"] == ("top",)  # type: ignore[index]  # (assets named)
+    for other in (["status", "top+"], ["status", "--json"], ["status", "-v"], ["status", "--each-partition"]):
         assert fast_form(other) is None, other
 
 

@@ -15,8 +15,9 @@ the project when only data changed (it records nothing). So does
 after only data changed, the slice's assets decided and the rest fresh (``plain_status``);
 unless partitions or policies make its lines say more (``session.intent.status_is_plain``).
 A build of assets named (``assetbuild report``, ``assetbuild build a b --json``, ``-n``) is
-answered too when nothing changed: what they need, in build order (``slicegraph.upstream_of``);
-otherwise the CLI builds them.
+answered too when nothing changed: they and what they need, in build order
+(``slicegraph.upstream_of``); and their ``status`` (``status a b``: their lines); otherwise the
+CLI builds them, or says their status.
 
 - ``ASSETBUILD_SNAPSHOT=0``: never answer from the snapshot (the full path always runs).
 - ``ASSETBUILD_SNAPSHOT=explain``: say on stderr whether the snapshot answered, and if not why.
@@ -64,7 +65,9 @@ def fast_form(argv: list[str]) -> dict[str, object] | None:
         args = args[2:]
     if args[:1] == ["status"]:  # (--check: exit 1 if one is not fresh)
         form["status"], form["check"] = True, "--check" in args[1:]
-        return form if all(a == "--check" for a in args[1:]) else None
+        names = [a for a in args[1:] if a != "--check"]
+        form["select"] = tuple(dict.fromkeys(names))
+        return form if all(a.isidentifier() for a in names) else None
     command = args[:1] == ["build"]  # (else an option before the first name may be the group's)
     if command:
         args = args[1:]
@@ -121,13 +124,14 @@ def try_snapshot(form: dict[str, object], mode: str) -> str | None:
                 reason = None
             else:  # only data changed: the build may load just the assets it decides
                 reason = f"a source or path output changed, or is too recent to trust: {found[0]}"
-                if rec is not None and lock is not None and (form["plain"] or (form["status"] and rec.get("plain_status"))):
+                if rec is not None and lock is not None and (form["plain"] or (
+                        form["status"] and not form["select"] and rec.get("plain_status"))):
                     _slice(rec, cache_dir, project_dir, found[0])
                 sliced = snapshot.SLICE
                 if sliced is not None:
                     reason += (f"; the build loads {len(sliced['affected'])} of the {len(sliced['graph']['order'])} "
                                f"assets, and {len(sliced['frontier'])} they read")
-        if reason is None and rec is not None and form["select"]:
+        if reason is None and rec is not None and form["select"] and not form["status"]:
             reason, document = _selected(form, cache_dir, rec)
         elif reason is None and rec is not None and form["json"]:
             if form["dry_run"]:  # (not kept: made from the results)
@@ -143,7 +147,13 @@ def try_snapshot(form: dict[str, object], mode: str) -> str | None:
             elif (results := snapshot.read_results(cache_dir, rec)) is None:
                 reason = "its results file is missing or is not its own"
             else:
-                document = _fresh_lines([r[0] for r in results["results"]])
+                shown = results["results"]
+                if form["select"]:  # (the assets named, in build order; their upstream only with +: the CLI's)
+                    named = set(form["select"])  # type: ignore[arg-type]
+                    form["selected"] = shown = [r for r in shown if r[0] in named]
+                    if len(shown) != len(named):
+                        reason = "a name is not one of the assets it recorded (the CLI says what it is)"
+                document = _fresh_lines([r[0] for r in shown])
 
     check = os.environ.get("ASSETBUILD_CHECK_SNAPSHOT", "") not in ("", "0")
     if mode == "explain":

@@ -68,12 +68,12 @@ def status_is_plain(graph: Any) -> bool:
 
 
 def check_status(project: Any, assets: Any, rows: Any) -> None:
-    """Under ASSETBUILD_CHECK_SNAPSHOT, after the plain ``status`` the snapshot would have
-    answered (``snapshot.EXPECTED``): fail unless every asset is fresh, for no reason, in the
-    order of the recorded results (the answer's lines)."""
+    """Under ASSETBUILD_CHECK_SNAPSHOT, after the ``status`` (of everything, or of the assets
+    named) the snapshot would have answered (``snapshot.EXPECTED``): fail unless every asset
+    shown is fresh, for no reason, in the order of the recorded results (the answer's lines)."""
     expected, intent = snapshot.EXPECTED, snapshot.INTENT or {}
-    if expected is None or not intent.get("status") or assets:
-        return
+    if expected is None or not intent.get("status") or tuple(assets or ()) != intent.get("select", ()):
+        return  # (the assets the command named: the answer's lines are theirs)
     if intent_dir(intent) != str(project.project_dir):
         return
     if any(r.state != "fresh" or r.reasons for r in rows) or [r.asset for r in rows] != [t[0] for t in expected["results"]]:
