@@ -65,9 +65,9 @@ def fast_form(argv: list[str]) -> dict[str, object] | None:
         args = args[2:]
     if args[:1] == ["status"]:  # (--check: exit 1 if one is not fresh)
         form["status"], form["check"] = True, "--check" in args[1:]
-        names = [a for a in args[1:] if a != "--check"]
-        form["select"] = tuple(dict.fromkeys(names))
-        return form if all(a.isidentifier() for a in names) else None
+        shown = [a for a in args[1:] if a != "--check"]
+        form["select"] = tuple(dict.fromkeys(shown))
+        return form if all(a.isidentifier() for a in shown) else None
     command = args[:1] == ["build"]  # (else an option before the first name may be the group's)
     if command:
         args = args[1:]
@@ -149,7 +149,7 @@ def try_snapshot(form: dict[str, object], mode: str) -> str | None:
             else:
                 shown = results["results"]
                 if form["select"]:  # (the assets named, in build order; their upstream only with +: the CLI's)
-                    named = set(form["select"])  # type: ignore[arg-type]
+                    named = set(form["select"])  # type: ignore[call-overload]
                     form["selected"] = shown = [r for r in shown if r[0] in named]
                     if len(shown) != len(named):
                         reason = "a name is not one of the assets it recorded (the CLI says what it is)"
