@@ -45,6 +45,8 @@ _STARTED = time.perf_counter()
 START_PATH = list(sys.path)
 
 _FLAGS = {"--json": "json", "-q": "quiet", "--quiet": "quiet", "-n": "dry_run", "--dry-run": "dry_run"}
+# why a command naming assets is not answered, when a name is no asset of the snapshot's results
+_NOT_RECORDED = "a name is not one of the assets it recorded (the CLI says what it is)"
 # the CLI's commands (``tests/test_entry.py`` holds them to its): ``assetbuild NAME`` builds the
 # asset NAME unless NAME is one of them
 COMMANDS = frozenset({"accept", "build", "cache", "clean", "diff", "graph", "help", "init", "list", "log",
@@ -152,7 +154,7 @@ def try_snapshot(form: dict[str, object], mode: str) -> str | None:
                     named = set(form["select"])  # type: ignore[call-overload]
                     form["selected"] = shown = [r for r in shown if r[0] in named]
                     if len(shown) != len(named):
-                        reason = "a name is not one of the assets it recorded (the CLI says what it is)"
+                        reason = _NOT_RECORDED
                 document = _fresh_lines([r[0] for r in shown])
 
     check = os.environ.get("ASSETBUILD_CHECK_SNAPSHOT", "") not in ("", "0")
@@ -195,7 +197,7 @@ def _selected(form: dict[str, object], cache_dir: str, rec: dict[str, object]) -
     except IndexError:  # (arrays that name no node: not this build's)
         needed = None
     if needed is None:
-        return "a name is not one of the assets it recorded (the CLI says what it is)", None
+        return _NOT_RECORDED, None
     form["selected"] = picked = [r for r in results["results"] if r[0] in needed]
     return None, snapshot.null_json(picked, dry_run=bool(form["dry_run"])) if form["json"] else None
 
