@@ -267,6 +267,54 @@ def test_a_build_of_assets_named_goes_to_the_cli_unless_nothing_changed(tmp_path
     assert line == "snapshot: answers", line
 
 
+BRANCHES = '''\
+from assetbuild import asset, source
+
+left = source("left", "data/left.txt")
+right = source("right", "data/right.txt")
+
+
+@asset(io="json")
+def lhs(left):
+    return left.read_text().split()
+
+
+@asset(io="json")
+def rhs(right):
+    return right.read_text().split()
+
+
+@asset(io="json")
+def both(lhs, rhs):
+    return lhs + rhs
+'''
+
+
+def test_assets_named_that_read_no_changed_file_are_answered(tmp_path: Path) -> None:
+    """Only data changed, and none of it is read by the assets named, even through what they
+    need: they are as recorded (the slice a build of everything would take leaves them cached),
+    so their build, dry run and status are answered; those that read it go to the CLI."""
+    root = write(tmp_path, {"AssetFile": BRANCHES, "data/left.txt": "a b\n", "data/right.txt": "c\n"})
+    for p in root.rglob("*"):
+        if p.is_file():
+            os.utime(p, (p.stat().st_atime, p.stat().st_mtime - 60))
+    assert cli(cwd=root).returncode == 0
+    assert explain(root)[1] == "snapshot: answers"
+    (root / "data" / "right.txt").write_text("d\n")
+    for args, said in ((("lhs",), "0 built, 1 cached"), (("lhs", "-n"), "dry run: 0 of 1 assets would run"),
+                       (("status", "lhs"), "fresh   lhs")):
+        out, line, status = explain(root, *args)
+        assert status == 0 and line == "snapshot: answers" and out.startswith(said), (args, line, out)
+        _, line, _ = explain(root, *args, ASSETBUILD_CHECK_SNAPSHOT="1")
+        assert line == "snapshot: answers (checked against the full path)", (args, line)
+    out, line, status = explain(root, "status", "rhs")
+    assert line.startswith(f"snapshot: not used: {DATA}") and out.startswith("stale   rhs"), (line, out)
+    out, line, status = explain(root, "both", "-n")
+    assert line.startswith(f"snapshot: not used: {DATA}") and "dry run: 1 of 3 assets would run" in out, (line, out)
+    out, line, status = explain(root, "rhs")
+    assert line.startswith(f"snapshot: not used: {DATA}") and out.startswith("built     rhs"), (line, out)
+
+
 def test_import_names_are_what_an_import_could_find(tmp_path: Path) -> None:
     import _imp
 

@@ -16,8 +16,9 @@ after only data changed, the slice's assets decided and the rest fresh (``plain_
 unless partitions or policies make its lines say more (``session.intent.status_is_plain``).
 A build of assets named (``assetbuild report``, ``assetbuild build a b --json``, ``-n``) is
 answered too when nothing changed: they and what they need, in build order
-(``slicegraph.upstream_of``); and their ``status`` (``status a b``: their lines); otherwise the
-CLI builds them, or says their status.
+(``slicegraph.upstream_of``); and their ``status`` (``status a b``: their lines). So are they
+when only data changed that none of them reads, even through what it needs
+(``_unread_by_named``); otherwise the CLI builds them, or says their status.
 
 - ``ASSETBUILD_SNAPSHOT=0``: never answer from the snapshot (the full path always runs).
 - ``ASSETBUILD_SNAPSHOT=explain``: say on stderr whether the snapshot answered, and if not why.
@@ -129,10 +130,13 @@ def try_snapshot(form: dict[str, object], mode: str) -> str | None:
                 if rec is not None and lock is not None and (form["plain"] or (
                         form["status"] and not form["select"] and rec.get("plain_status"))):
                     _slice(rec, cache_dir, project_dir, found[0])
-                sliced = snapshot.SLICE
-                if sliced is not None:
-                    reason += (f"; the build loads {len(sliced['affected'])} of the {len(sliced['graph']['order'])} "
-                               f"assets, and {len(sliced['frontier'])} they read")
+                    sliced = snapshot.SLICE
+                    if sliced is not None:
+                        reason += (f"; the build loads {len(sliced['affected'])} of the "
+                                   f"{len(sliced['graph']['order'])} assets, and {len(sliced['frontier'])} they read")
+                elif rec is not None and lock is not None and form["select"] \
+                        and _unread_by_named(form, rec, cache_dir, project_dir, found[0]):
+                    reason = None  # (what changed is none of theirs: they are as recorded)
         if reason is None and rec is not None and form["select"] and not form["status"]:
             reason, document = _selected(form, cache_dir, rec)
         elif reason is None and rec is not None and form["json"]:
@@ -180,6 +184,28 @@ def try_snapshot(form: dict[str, object], mode: str) -> str | None:
         return f"dry run: 0 of {count} assets would run or be restored; nothing was run or written\n"
     return (f"0 built, {count} cached, 0 restored, 0 failed, 0 skipped in "
             f"{time.perf_counter() - _STARTED:.2f}s\n")
+
+
+def _unread_by_named(form: dict[str, object], rec: dict[str, object], cache_dir: str, project_dir: str,
+                     settled: str) -> bool:
+    """Only data changed: whether none of the assets ``form`` names reads a changed file, even
+    through what it needs (``slicegraph.slice_of``'s ``affected`` holds everything downstream of
+    one). Then they, and what they need, are as recorded: the slice a build of everything would
+    take leaves them cached. Not for a project that cannot be loaded in part (fan-in inputs,
+    partitions, multi-assets...: its graph's edges are not all of an asset's reads)."""
+    from . import slicegraph, snapshot
+
+    graph = slicegraph.read_graph(cache_dir, rec)
+    if graph is None or graph["slices"] is not None:
+        return False
+    found = snapshot.changes(rec, project_dir, START_PATH, settled=settled)  # (every changed file)
+    if not isinstance(found, list) or not found:
+        return False
+    try:
+        affected = slicegraph.slice_of(graph, found)["affected"]
+    except IndexError:  # (arrays that name no node: not this build's)
+        return False
+    return not affected.intersection(form["select"])
 
 
 def _selected(form: dict[str, object], cache_dir: str, rec: dict[str, object]) -> tuple[str | None, str | None]:
