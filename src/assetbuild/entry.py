@@ -110,7 +110,7 @@ def try_snapshot(form: dict[str, object], mode: str) -> str | None:
         rec = None
     elif os.environ.get("ASSETBUILD_CACHE_DIR"):
         reason, rec = "ASSETBUILD_CACHE_DIR is set (the snapshot serves the default cache only)", None
-    else:  # a build (or dry run) of everything with the defaults, which plain_build may run
+    else:  # (plain: a build, or dry run, of everything with the defaults, which plain_build may run)
         form["plain"] = not form["status"] and not form["select"]
         cache_dir = os.path.join(project_dir, ".assetbuild")
         rec = snapshot.read(cache_dir)
