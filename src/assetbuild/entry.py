@@ -195,7 +195,7 @@ def _unread_by_named(form: dict[str, object], rec: dict[str, object], cache_dir:
     partitions, multi-assets...: its graph's edges are not all of an asset's reads)."""
     from . import slicegraph, snapshot
 
-    graph = slicegraph.read_graph(cache_dir, rec)
+    graph = _graph(form, cache_dir, rec)
     if graph is None or graph["slices"] is not None:
         return False
     found = snapshot.changes(rec, project_dir, START_PATH, settled=settled)  # (every changed file)
@@ -208,13 +208,23 @@ def _unread_by_named(form: dict[str, object], rec: dict[str, object], cache_dir:
     return not affected.intersection(form["select"])
 
 
+def _graph(form: dict[str, object], cache_dir: str, rec: dict[str, object]) -> dict[str, object] | None:
+    """The graph that goes with ``rec`` (``slicegraph.read_graph``), read once for the command
+    (kept in ``form``: 2 MB at 10,000 assets)."""
+    if "graph" not in form:
+        from .slicegraph import read_graph
+
+        form["graph"] = read_graph(cache_dir, rec)
+    return form["graph"]  # type: ignore[return-value]
+
+
 def _selected(form: dict[str, object], cache_dir: str, rec: dict[str, object]) -> tuple[str | None, str | None]:
     """For a null build of the assets ``form`` names: (why the snapshot cannot answer, or None;
     its ``--json`` document, or None); their results and those of what they need, in build
     order, go in ``form["selected"]``."""
     from . import slicegraph, snapshot
 
-    graph = slicegraph.read_graph(cache_dir, rec)
+    graph = _graph(form, cache_dir, rec)
     results = snapshot.read_results(cache_dir, rec)
     if graph is None or results is None:
         return "its graph or results file is missing or is not its own", None

@@ -160,12 +160,20 @@ def import_names(path: str) -> str | None:
         names = os.listdir(path)
     except OSError:
         return None
+    suffixes = import_suffixes()
+    return "\0".join(sorted(n for n in names if n != "__pycache__" and (
+        n.endswith(METADATA_SUFFIXES) or n.partition(".")[0].isidentifier() and ("." not in n or n.endswith(suffixes)))))
+
+
+METADATA_SUFFIXES = (".dist-info", ".egg-info", ".egg-link", ".egg")  # a distribution's metadata
+
+
+def import_suffixes() -> tuple[str, ...]:
+    """The suffixes of a file an import could find a module in (``importlib.machinery.all_suffixes``,
+    without importing it), and ``.pth``."""
     import _imp
 
-    suffixes = (".py", ".pyc", ".pth", *_imp.extension_suffixes())
-    return "\0".join(sorted(n for n in names if n != "__pycache__" and (
-        n.endswith((".dist-info", ".egg-info", ".egg-link", ".egg"))
-        or n.partition(".")[0].isidentifier() and ("." not in n or n.endswith(suffixes)))))
+    return (".py", ".pyc", *_imp.extension_suffixes(), ".pth")
 
 
 def same_content(path: str, kept: list[str] | None) -> bool:

@@ -112,13 +112,11 @@ def _importable(path: str) -> bool:
     name = os.path.basename(path)
     if not name or name == "__pycache__":
         return not name  # ("": a folder that cannot be listed)
-    if name.endswith((".dist-info", ".egg-info", ".egg-link", ".egg")):
+    if name.endswith(snapshot.METADATA_SUFFIXES):
         return True
     if os.path.isdir(path):
         return name.isidentifier()
-    from importlib.machinery import all_suffixes
-
-    return name.endswith((*all_suffixes(), ".pth")) and name.partition(".")[0].isidentifier()
+    return name.endswith(snapshot.import_suffixes()) and name.partition(".")[0].isidentifier()
 
 
 def _made_since(folder: str, since: int, skip: frozenset[str]) -> str | None:
