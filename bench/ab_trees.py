@@ -11,7 +11,9 @@ PYTHONDONTWRITEBYTECODE set, would compile every module on every run).
 Modes: ``incr`` writes a new number to ``--input`` (relative to DIR) before each build;
 ``cutoff`` adds a newline to it (its value stays); ``touch`` sets its modification time to now
 (its bytes stay: ``--input AssetFile`` is an editor's save of a file unchanged); ``swap`` is ``incr``
-with an editor's swap file beside the AssetFile while the build runs; ``null`` builds as it is; ``cold`` builds a fresh copy of DIR without ``.assetbuild/`` and
+with an editor's swap file beside the AssetFile while the build runs; ``code`` edits the body of
+asset ``--asset`` in the AssetFile (a new number in a first statement ``_ = N``: its code changes,
+its value not); ``null`` builds as it is; ``cold`` builds a fresh copy of DIR without ``.assetbuild/`` and
 ``out/`` under ``--scratch`` each time. Every round gives each tree two warm-up builds (the
 first after another tree's refuses the snapshot: another sys.path) and ``--runs`` timed ones
 (cold: no warm-up). ``--args`` are passed to ``assetbuild`` (``--json``, as bench/run.py does);
@@ -51,8 +53,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("trees", nargs="+", help="checkouts of this repository to compare")
     ap.add_argument("--project", required=True, type=Path, help="a generated project (bench/generate.py)")
-    ap.add_argument("--mode", choices=("incr", "cutoff", "touch", "swap", "null", "cold"), default="incr")
+    ap.add_argument("--mode", choices=("incr", "cutoff", "touch", "swap", "code", "null", "cold"), default="incr")
     ap.add_argument("--input", default="inputs/i00398.txt", help="incr, cutoff, touch: the file to edit")
+    ap.add_argument("--asset", default="t05001", help="code: the asset whose body to edit")
     ap.add_argument("--scratch", type=Path, default=None, help="cold: where the fresh copies go (tmpfs: /dev/shm/...)")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--runs", type=int, default=4, help="timed builds per tree and round")
@@ -90,6 +93,8 @@ def main() -> None:
                 f.write("\n")
         elif a.mode == "touch":
             os.utime(where / a.input)
+        elif a.mode == "code":
+            edit_body(where / "AssetFile", a.asset)
         r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         build(tree, where, argv)
@@ -140,6 +145,18 @@ for f, payload in compile_cached(p, src, assetfile_digest(src), None)[3]:
     f.parent.mkdir(parents=True, exist_ok=True)
     f.write_bytes(payload)
 """
+
+
+def edit_body(path: Path, asset: str) -> None:
+    """A new number in the first statement of ``asset``'s function (``_ = N``, added the first time)."""
+    lines = path.read_text().split("\n")
+    at = next(i for i, line in enumerate(lines) if line.startswith(f"def {asset}("))
+    mark = f"    _ = {random.randrange(10 ** 6)}"
+    if lines[at + 1].startswith("    _ = "):
+        lines[at + 1] = mark
+    else:
+        lines.insert(at + 1, mark)
+    path.write_text("\n".join(lines))
 
 
 def compile_beside(python: str, tree: str, project: Path, env: dict[str, str]) -> None:

@@ -48,3 +48,43 @@ def test_a_table_cut_short_keeps_nothing() -> None:
                      ("code_labels", ["code"]), ("code_parts", graph["code_parts"][:-8]), ("code", None)):
         assert codetable.codes_of({**graph, key: cut}, [0, 1]) == {}, key
     assert codetable.codes_of({"order": order}, [0, 1]) == {}  # (a graph written before the table)
+
+
+@settings(deadline=None)
+@given(st.dictionaries(st.sampled_from([f"a{i}" for i in range(8)]), _CODES | _VERSIONED),
+       st.dictionaries(st.sampled_from([f"a{i}" for i in range(8)] + ["gone"]), _CODES | _VERSIONED))
+def test_a_patched_table_keeps_what_a_new_one_would(before: dict, after: dict) -> None:
+    """After a slice fingerprinted some assets again (``codeedits``), the table patched with
+    them gives back what a table made of every fingerprint would: theirs, and the others as kept."""
+    order = [f"a{i}" for i in range(8)]
+    graph = marshal.loads(marshal.dumps({"order": order, **codetable.code_table(order, before)}, 2))
+    patched = marshal.loads(marshal.dumps({"order": order, **codetable.patched(graph, after)}, 2))
+    merged = {**before, **{k: v for k, v in after.items() if k in order}}
+    whole = {"order": order, **codetable.code_table(order, merged)}
+    found = codetable.codes_of(patched, range(8))
+    assert found == codetable.codes_of(whole, range(8))
+    assert all(list(found[n][1]) == list(merged[n][1]) for n in found)
+
+
+def test_a_table_that_cannot_be_patched_is_made_of_the_new_fingerprints() -> None:
+    order = ["a", "b"]
+    codes = {"a": ("1" * 64, {"code": "2" * 64})}
+    assert codetable.codes_of({"order": order, **codetable.patched({"order": order}, codes)}, [0, 1]) == codes
+
+
+def test_the_assets_reaching_a_function_are_those_whose_parts_name_it() -> None:
+    h = "5" * 64
+    order = ["a", "b", "c", "d", "e", "g", "f"]
+    codes = {"a": (h, {"code": h, "helper:__assetfile__.f": h}),
+             "b": (h, {"code": h, "helper:__assetfile__.f.<locals>.inner": h}),
+             "c": (h, {"code": h, "helper:__assetfile__.fg": h}),  # another function: not f
+             "d": (h, {"code": h, "global:f": h}),
+             "e": (h, {"code": h, "helper:lib.steps.f": h}),  # a module's f: not the AssetFile's
+             "g": (h, {"code": h, "helper:__assetfile__.f#2": h}),
+             "f": (h, {"code": h})}
+    graph = {"order": order, **codetable.code_table(order, codes)}
+    assert codetable.reaching(graph, "f") == {"a", "b", "d", "g"}
+    assert codetable.reaching(graph, "nothing") == set()
+    with_version = {"order": order, **codetable.code_table(order, {**codes, "c": ("v:1", {})})}
+    assert codetable.reaching(with_version, "f") is None  # (what a code_version's asset reaches is not kept)
+    assert codetable.reaching({"order": order}, "f") is None

@@ -166,6 +166,7 @@ class Twins:
     checked: int = 0
     incremental: int = 0  # builds in which only data files changed (the rest cached as recorded)
     sliced: int = 0  # ... which loaded only part of the project (slicegraph.slice_of)
+    code_sliced: int = 0  # ... of them after an asset's code changed
     queries_answered: int = 0  # dry runs (-n) and status the snapshot answered
     log: list[str] = field(default_factory=list)
 
@@ -363,10 +364,12 @@ class Twins:
         if line.startswith("snapshot: answers"):
             self.answered += 1
             self.checked += check
-        elif line.startswith("snapshot: not used: a source or path output changed") and not (
+        elif line.startswith(("snapshot: not used: a source or path output changed",
+                              "snapshot: not used: the AssetFile changed inside")) and not (
                 check or self.spec.parted_source is not None):
             self.incremental += 1  # (under the check, or with partitions, such a build decides every asset)
             self.sliced += "; the build loads " in line  # only the assets it decides, and those they read
+            self.code_sliced += "the AssetFile changed inside" in line  # ... an asset's definition (codeedits)
         self.log.append(line)
 
     def queries(self) -> None:
@@ -464,13 +467,15 @@ def test_the_snapshot_and_the_full_path_agree_on_every_decision() -> None:
     without an edit halfway, so that every example has the snapshot answer once (every
     other example under the check: the full path runs too, and compares), the second after a
     dry run (-n) and a status of both copies, which must agree too, as they must after the
-    edits of every other example."""
-    totals = {"answered": 0, "checked": 0, "incremental": 0, "sliced": 0, "queries_answered": 0, "examples": 0}
+    edits of every other example; then an edit of one asset's code, against that standing
+    snapshot."""
+    totals = {"answered": 0, "checked": 0, "incremental": 0, "sliced": 0, "code_sliced": 0, "queries_answered": 0,
+              "examples": 0}
 
     @settings(max_examples=EXAMPLES or 30, deadline=None, database=None, derandomize=not EXAMPLES,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-    @given(spec=specs(), before=STEPS, after=STEPS.filter(bool))
-    def run(spec: Spec, before: list, after: list) -> None:
+    @given(spec=specs(), before=STEPS, after=STEPS.filter(bool), body=st.tuples(st.integers(0, 11), st.integers(0, 99)))
+    def run(spec: Spec, before: list, after: list, body: tuple[int, int]) -> None:
         with tempfile.TemporaryDirectory(prefix="ab-agree-") as tmp:
             twins = Twins.make(Path(tmp), spec)
             twins.build()
@@ -483,20 +488,22 @@ def test_the_snapshot_and_the_full_path_agree_on_every_decision() -> None:
             twins.apply(("none",))
             twins.queries()  # (the snapshot answers them, as it does the build below, if that build is null)
             twins.build(check=totals["examples"] % 2 == 1)
+            twins.apply(("body", *body))  # an asset's code, against the snapshot that answered (``codeedits``)
+            twins.build(check=totals["examples"] % 4 == 1)
             for edits, check in after:
                 for edit in edits:
                     twins.apply(edit)
                 if totals["examples"] % 2 == 0:  # -n and status after an edit: a slice's, or the full path's
                     twins.queries()
                 twins.build(check)
-            for k in ("answered", "checked", "incremental", "sliced", "queries_answered"):
+            for k in ("answered", "checked", "incremental", "sliced", "code_sliced", "queries_answered"):
                 totals[k] += getattr(twins, k)
             totals["examples"] += 1
 
     run()
     # else agreement proves nothing of the fast path, of incremental builds, or of the check
     assert totals["answered"] > totals["checked"] > 0 and totals["incremental"] >= totals["sliced"] > 0, totals
-    assert totals["queries_answered"] > 0, totals
+    assert totals["queries_answered"] > 0 and totals["code_sliced"] > 0, totals
 
 
 # --- disagreements the property test found, each in its smallest form --------------------------

@@ -8,7 +8,9 @@ in a directory holding an AssetFile, first asks ``assetbuild.snapshot`` whether 
 proved this one would find every asset cached. If so it prints what that build would print and
 exits, having imported neither click nor the engine. If not, that build runs without click
 (``plain_build``: it has no option to parse), which an incremental build feels; every other
-command line goes to the CLI. ``-n`` asks the same question: if the snapshot answers, nothing
+command line goes to the CLI. A build after only data changed, or the code inside one asset's
+definition (``codeedits``), loads a slice of the project: the assets it decides and those they
+read (``_slice``). ``-n`` asks the same question: if the snapshot answers, nothing
 would run, and it says so; if not, the dry run runs without click as a build would, a slice of
 the project when only data changed (it records nothing). So does
 ``status`` (or ``status --check``) of the whole project: every asset is fresh, one line each;
@@ -120,20 +122,28 @@ def try_snapshot(form: dict[str, object], mode: str) -> str | None:
         if usable and lock is None:
             reason = "another build or cache command is running"
         else:
-            found = snapshot.changes(rec, project_dir, START_PATH, first=True)
+            sliceable = rec is not None and lock is not None and (form["plain"] or (
+                form["status"] and not form["select"] and bool(rec.get("plain_status"))))
+            edit: dict[str, object] | None = {} if sliceable else None  # (an edit of the AssetFile it may take)
+            found = snapshot.changes(rec, project_dir, START_PATH, first=True, edited=edit)
             if isinstance(found, str):
                 reason = found
-            elif not found:
+            elif not found and not edit:
                 reason = None
-            else:  # only data changed: the build may load just the assets it decides
-                reason = f"a source or path output changed, or is too recent to trust: {found[0]}"
-                if rec is not None and lock is not None and (form["plain"] or (
-                        form["status"] and not form["select"] and rec.get("plain_status"))):
-                    _slice(rec, cache_dir, project_dir, found[0])
-                    sliced = snapshot.SLICE
-                    if sliced is not None:
-                        reason += (f"; the build loads {len(sliced['affected'])} of the "
-                                   f"{len(sliced['graph']['order'])} assets, and {len(sliced['frontier'])} they read")
+            else:  # only data changed, or an asset's code: the build may load just the assets it decides
+                if sliceable:
+                    _slice(rec, cache_dir, project_dir, found[0] if found else None, edit)  # type: ignore[arg-type]
+                sliced = snapshot.SLICE
+                taken = None if sliced is None else sliced["edit"]
+                if edit and taken is None:  # (an edit of the AssetFile no slice can take)
+                    reason = f"a file changed: {edit['file']}"
+                else:
+                    reason = "; ".join(
+                        ([f"the AssetFile changed inside the definition of {taken['asset']}"] if taken else [])
+                        + ([f"a source or path output changed, or is too recent to trust: {found[0]}"] if found else []))
+                if sliced is not None:
+                    reason += (f"; the build loads {len(sliced['affected'])} of the "
+                               f"{len(sliced['graph']['order'])} assets, and {len(sliced['frontier'])} they read")
                 elif rec is not None and lock is not None and form["select"] \
                         and _unread_by_named(form, rec, cache_dir, project_dir, found[0]):
                     reason = None  # (what changed is none of theirs: they are as recorded)
@@ -246,29 +256,56 @@ def _fresh_lines(names: list[str]) -> str:
     return "\n".join([status_line("fresh", n, width, color=color) for n in names])
 
 
-def _slice(rec: dict[str, object], cache_dir: str, project_dir: str, settled: str | None = None) -> None:
-    """Only data changed: under the shared lock, take every data file's signature after touching
-    the probe (the build records them) and say which slice of the project the build loads.
-    ``settled``: the first changed file the look found (those before it were as recorded:
-    ``snapshot.changes``)."""
+def _slice(rec: dict[str, object], cache_dir: str, project_dir: str, settled: str | None = None,
+           edit: dict[str, object] | None = None) -> None:
+    """Only data changed, or the AssetFile inside one asset's definition (``edit["file"]``,
+    which ``codeedits.edit_of`` must prove): under the shared lock, take every data file's
+    signature after touching the probe (the build records them) and say which slice of the
+    project the build loads. ``settled``: the first changed file the look found (those before
+    it were as recorded: ``snapshot.changes``)."""
     from . import slicegraph, snapshot
 
     graph = slicegraph.read_graph(cache_dir, rec)
     if graph is None or graph["slices"] is not None:
         return
+    if edit:
+        edit = _code_edit(rec, cache_dir, graph, str(edit["file"]))
+        if edit is None:
+            return
     probe = snapshot.probe(os.path.join(cache_dir, "lock"))
     taken: dict[str, snapshot.Sig | None] = {}
-    found = snapshot.changes(rec, project_dir, START_PATH, taken=taken, settled=settled)
-    if probe is None or not isinstance(found, list) or not found:
+    found = snapshot.changes(rec, project_dir, START_PATH, taken=taken, settled=settled, edited=edit or None)
+    if probe is None or not isinstance(found, list) or not (found or edit):
         return
     try:
-        sliced = slicegraph.slice_of(graph, found, codes=True)
-    except IndexError:  # a graph whose arrays name no node: not this build's (the full path decides)
+        sliced = slicegraph.slice_of(graph, found, codes=True, edited=edit["assets"] if edit else ())  # type: ignore[arg-type]
+    except (IndexError, KeyError):  # a graph whose arrays name no node: not this build's (the full path decides)
         return
     snapshot.PROBE, snapshot.DATA = probe, taken
     defs_of = rec.get("asset_defs_of")  # [the AssetFile's digest, the check's] they were found with
     digest, checker = defs_of if isinstance(defs_of, list) and len(defs_of) == 2 else (None, None)
-    snapshot.SLICE = {**sliced, "graph": graph, "asset_defs": (digest, graph.get("asset_defs") or (), checker)}
+    defs = graph.get("asset_defs") or ()
+    if edit:  # (the slice is compiled from the file as edited, its definitions where they now lie)
+        digest, defs = edit["digest"], edit["defs"]
+    snapshot.SLICE = {**sliced, "graph": graph, "asset_defs": (digest, defs, checker), "edit": edit or None}
+
+
+def _code_edit(rec: dict[str, object], cache_dir: str, graph: dict[str, object], path: str) -> dict[str, object] | None:
+    """``codeedits.edit_of`` the AssetFile at ``path`` as it is now, against what the snapshot
+    keeps; None also when a stored value refers to project code by name (``fingerprint.refs``:
+    its readers' keys hold that code's fingerprint, which the graph does not say)."""
+    from . import codeedits, snapshot
+
+    kept = rec["contents"].get(path)  # type: ignore[attr-defined]
+    try:
+        with open(path, "rb") as f:
+            new = f.read()
+    except OSError:
+        return None
+    results = snapshot.read_results(cache_dir, rec)
+    if results is None or any(not isinstance(r[2], str) or " code:" in r[2] for r in results["results"]):
+        return None
+    return codeedits.edit_of(graph, kept, rec.get("asset_defs_of"), new)
 
 
 def plain_build(form: dict[str, object]) -> None:

@@ -75,12 +75,14 @@ def well_formed(graph: dict[str, Any]) -> bool:
     return all(len(arrays[k]) == n and arrays[k][-1] == len(arrays[k[:-3]]) for k, n in sizes.items())
 
 
-def slice_of(graph: dict[str, Any], changed: list[str], *, codes: bool = False) -> dict[str, Any]:
+def slice_of(graph: dict[str, Any], changed: list[str], *, codes: bool = False,
+             edited: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
     """What a build after ``changed`` data files must decide: ``affected``, the assets that read
     one (as a source, or as their own path output) and everything downstream of them; and
     ``frontier``, the other assets they read, whose stored values the snapshot proves current
-    (``graph``: ``graph_document``'s). ``codes``: and the affected assets' fingerprints the
-    graph keeps (``codetable``), by name."""
+    (``graph``: ``graph_document``'s). ``edited``: assets whose code changed (``codeedits``),
+    affected too. ``codes``: and the affected assets' fingerprints the graph keeps
+    (``codetable``), by name, but the edited ones'."""
     order, paths = graph["order"], graph["paths"]
     at = {p: i for i, p in enumerate(paths)} if len(changed) > 8 else None  # (else a few list scans)
     owned, owned_at = memoryview(graph["owned"]).cast("I"), memoryview(graph["owned_at"]).cast("I")
@@ -93,6 +95,9 @@ def slice_of(graph: dict[str, Any], changed: list[str], *, codes: bool = False) 
         except (KeyError, ValueError):  # (a file no node owns now: none)
             continue
         reached.update(owned[owned_at[i]:owned_at[i + 1]])
+    if edited:
+        at_name = {name: i for i, name in enumerate(order)}
+        reached.update(at_name[name] for name in edited)  # (KeyError: not this graph's)
     todo = list(reached)
     while todo:  # what reads them, and on
         i = todo.pop()
@@ -107,7 +112,10 @@ def slice_of(graph: dict[str, Any], changed: list[str], *, codes: bool = False) 
     if codes:
         from .codetable import codes_of
 
-        out["codes"] = codes_of(graph, assets)
+        kept = codes_of(graph, assets)
+        for name in edited:  # (fingerprinted again)
+            kept.pop(name, None)
+        out["codes"] = kept
     return out
 
 

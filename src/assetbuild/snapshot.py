@@ -101,7 +101,7 @@ START_PATH: list[str] = []  # sys.path as the command started, before a project 
 # loads and decides (``slicegraph.slice_of``).
 PROBE: tuple[int, int] | None = None
 DATA: dict[str, Sig | None] | None = None
-SLICE: dict[str, Any] | None = None
+SLICE: dict[str, Any] | None = None  # (its "edit": the AssetFile's, inside one definition: ``codeedits``)
 # Set as a build that may record starts loading (``listings_before``): each directory it may find
 # modules in, as it was then (time, names)
 BEFORE: dict[str, tuple[int | None, frozenset[str] | None]] | None = None
@@ -333,7 +333,8 @@ def answer(rec: dict[str, Any] | None, project_dir: str, start_path: list[str]) 
 
 def changes(rec: dict[str, Any] | None, project_dir: str, start_path: list[str], *, first: bool = False,
             data: dict[str, Sig | None] | None = None, taken: dict[str, Sig | None] | None = None,
-            found: list[str] | None = None, settled: str | None = None) -> str | list[str]:
+            found: list[str] | None = None, settled: str | None = None,
+            edited: dict[str, Any] | None = None) -> str | list[str]:
     """What changed since ``rec`` for a build of the whole project in ``project_dir`` started
     with ``start_path``: why the snapshot cannot serve it (one line), or the data files
     (sources, path outputs) that changed or whose recorded signature is racy, in record order
@@ -344,7 +345,9 @@ def changes(rec: dict[str, Any] | None, project_dir: str, start_path: list[str],
     ``settled``: the first data file a look with ``first`` found changed; each file before it
     was found as recorded, so its recorded signature is taken again without a stat. (It was
     not racy when recorded, so any later write gives it another mtime, which the next build
-    sees; as a write after the stat pass would.)
+    sees; as a write after the stat pass would.) ``edited``: a caller that can take an edit of
+    the AssetFile (``codeedits``) is told of one in ``edited["file"]`` rather than refused; one
+    that took it (``edited["digest"]``) is refused unless the AssetFile holds what it took.
 
     The cheap checks come first; the stat of each recorded file last."""
     if rec is None:
@@ -377,7 +380,8 @@ def changes(rec: dict[str, Any] | None, project_dir: str, start_path: list[str],
                 return f"a file appeared: {path}"
             continue
         if now is None or (now != recorded and (now[0] != recorded[0] or not same_content(path, contents.get(path)))):
-            return f"a file changed: {path}"
+            if now is None or edited is None or not _taken_edit(path, contents.get(path), edited):
+                return f"a file changed: {path}"
     for path, size in rec["blobs"]:
         now = sig_of(path)
         if now is None or now[0] != size:
@@ -408,6 +412,18 @@ def changes(rec: dict[str, Any] | None, project_dir: str, start_path: list[str],
             if first:
                 break
     return out
+
+
+def _taken_edit(path: str, kept: list[str] | None, edited: dict[str, Any]) -> bool:
+    """Whether the changed code file ``path`` (``kept``: the record's [digest, suffix] of it) is
+    the AssetFile (the one kept with a suffix) as the caller took it (``edited["digest"]``), or,
+    the caller not having looked yet, is the AssetFile, noted in ``edited["file"]``."""
+    if not isinstance(kept, list) or len(kept) != 2 or not kept[1]:
+        return False
+    if "digest" in edited:
+        return same_content(path, [edited["digest"], kept[1]])
+    edited["file"] = path
+    return True
 
 
 def _first_difference(paths: list[str], packed: bytes, layout: Any) -> int | None:

@@ -8,7 +8,11 @@ A build may use and write one only when the command line was a plain build of ev
   source and path output. When the previous snapshot holds for everything else, only the
   assets reading a data file that changed (a source, or its own path output), and what is
   downstream of them, are decided (``affected``); the others are cached as it recorded, and
-  their stored values are what the affected ones read (as with ``--only``).
+  their stored values are what the affected ones read (as with ``--only``). So it is after
+  an edit of the AssetFile inside one asset's definition, which the entry point proved
+  (``codeedits``): that asset and those whose fingerprint reaches its function are affected
+  too, and the record carries over the static check's verdict and the graph's fingerprints
+  of the others.
 - After a build in which every asset succeeded and nothing was said but the results and
   the summary, it writes the next snapshot, if everything its decision read is something a
   snapshot can check again (see ``refusal``): the data as it was before deciding (the path
@@ -176,8 +180,9 @@ class Recorder:
         # a slice's signatures are the entry point's, taken against this record: what it found
         # changed stands, and only the rest (the cache index, the code, the environment) is looked at again
         same = sliced is not None and prev is snapshot.PREVIOUS and self.data == snapshot.DATA
+        edit = self._edit()
         found = snapshot.changes(prev, str(self.project.project_dir), snapshot.START_PATH, data=self.data,
-                                 found=sliced["changed"] if same else None)
+                                 found=sliced["changed"] if same else None, edited=edit)
         if isinstance(found, str) or (not same and set(prev["data"][0]) != self.data.keys()):
             return None
         results = snapshot.read_results(self.cache_dir, prev)
@@ -186,7 +191,13 @@ class Recorder:
             return None
         if sliced is not None and found == sliced["changed"]:  # (the entry point's slice of the same graph)
             return set(sliced["affected"])
-        return set(slicegraph.slice_of(self.graph, found)["affected"])
+        return set(slicegraph.slice_of(self.graph, found, edited=edit["assets"] if edit else ())["affected"])
+
+    def _edit(self) -> dict[str, Any] | None:
+        """The edit of the AssetFile the entry point found this slice of the project for
+        (``codeedits``), if this build loaded the file it proved: this build takes it too."""
+        edit = (self.project.sliced or {}).get("edit")
+        return edit if edit is not None and edit["digest"] == self.project.loaded.source_digest else None
 
     def decide_slice(self, sched: Any, plan: list[str], observer: Any, *, keep_going: bool, dry_run: bool) -> Any:
         """The build (or dry run) over ``plan`` when the snapshot holds for the rest: the
@@ -273,14 +284,19 @@ class Recorder:
             results = {"results": rec.pop("results")}
             asset_defs = rec.pop("asset_defs")
             kept = self.graph.get("written_ns")  # the last snapshot's graph (a slice's): its file stays
-            doc = {**self.graph, "asset_defs": asset_defs}
+            doc = {**self.graph, "asset_defs": asset_defs, "source": rec.pop("source")}
+            edit = self._edit()
             if self.project.sliced is None:  # (a slice's graph keeps the table it was loaded with)
                 from ..codetable import table_for
 
                 whole = self.affected is None or self.checking  # (every asset fingerprinted)
                 doc.update(table_for(self.graph["order"], sched.codes, None if whole else self._previous_graph()))
+            elif edit is not None:  # but the fingerprints of the code an edit changed
+                from ..codetable import patched
+
+                doc.update(patched(self.graph, sched.codes))
             graph: dict[str, Any] | None = doc
-            if kept is not None and self.graph.get("asset_defs") == asset_defs:
+            if kept is not None and edit is None and self.graph.get("asset_defs") == asset_defs:
                 rec["graph_ns"], graph = kept, None
             snapshot.write(self.cache_dir, rec, results, graph)
 
@@ -450,7 +466,8 @@ class Recorder:
                 "files": [[f, s] for f, s in files.items()], "contents": kept, "data": [list(data), packed],
                 "blobs": [[p, size] for p, size in blobs.items()], "count": len(triples), "results": triples,
                 "metadata": sorted(metadata), "checked": checked, "plain_status": plain_status,
-                "asset_defs": asset_defs[0], "asset_defs_of": asset_defs[1]}, ""
+                "asset_defs": asset_defs[0], "asset_defs_of": asset_defs[1],
+                "source": contents[str(loaded.path)]}, ""  # (kept with the graph: ``codeedits`` reads it)
 
     def _own_paths(self) -> set[str]:
         """What the build makes in the project's directories: the cache directory, and the top
@@ -468,6 +485,16 @@ class Recorder:
         AssetFile loaded (``checking.check`` takes them instead of parsing it again)."""
         prev = self.previous
         of = (prev or {}).get("asset_defs_of")
+        edit = self._edit()
+        if prev is not None and edit is not None and of == [edit["from"], edit["checker"]]:
+            # the AssetFile changed inside one asset's body, which the check does not read: its
+            # verdict on the file before holds for the file now, and the definitions are where
+            # the edit left them (``codeedits``)
+            checked = prev.get("checked") or {}
+            carried = {edit["digest"] + k[len(edit["from"]):]: v for k, v in checked.items()
+                       if k.startswith(edit["from"] + ":")}
+            return {**prev, "checked": {**checked, **carried}, "asset_defs": edit["defs"],
+                    "asset_defs_of": [edit["digest"], edit["checker"]]}
         if prev is None or not isinstance(of, list) or of[0] != self.project.loaded.source_digest:
             return prev
         defs = (self._previous_graph() or {}).get("asset_defs")

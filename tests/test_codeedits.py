@@ -1,0 +1,169 @@
+"""An edit of the AssetFile that stays inside one asset's definition (``assetbuild.codeedits``):
+found where it is, refused wherever it could change what runs at load."""
+
+from __future__ import annotations
+
+import ast
+
+import pytest
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
+
+from assetbuild import codeedits, declarative
+
+HEAD = 'from assetbuild import asset, source\n\nraw = source("raw", "raw.txt")\n\n\ndef helper(x):\n    return x\n'
+
+
+def _asset(name: str, params: str, body: str, decorator: str = "@asset") -> str:
+    return f"\n\n{decorator}\ndef {name}({params}):\n{body}"
+
+
+def _file(*defs: str) -> bytes:
+    return (HEAD + "".join(defs)).encode()
+
+
+def _defs(source: bytes) -> list[list[object]]:
+    facts = declarative.facts(source, "AssetFile")
+    assert facts.refusal is None, facts.refusal
+    return [list(d) for d in facts.asset_defs]
+
+
+A = _asset("a", "raw", "    return raw.read_text()\n")
+B = _asset("b", "a", "    return a + 'b'\n")
+C = _asset("c", "a, b", "    return a + b\n")
+OLD = _file(A, B, C)
+
+
+@pytest.mark.parametrize("new, name", [
+    (_file(A, _asset("b", "a", "    return a + 'bb'\n"), C), "b"),  # a value
+    (_file(A, _asset("b", "a", "    x = a\n    # why\n\n    return x + 'b'\n"), C), "b"),  # lines added: c moves
+    (_file(A, B, _asset("c", "a, b", "    return b + a\n")), "c"),  # the last definition, to the end of the file
+    (_file(_asset("a", "raw", "    '''Its docstring.'''\n    return raw.read_text()\n"), B, C), "a"),
+    (_file(A, _asset("b", "a", "    return a + 'b'\n") + "# a note after b\n", C), "b"),  # (its lines run to c's)
+    (_file(A, _asset("b", "a", "    return (a +\n            'b')\n"), C), "b"),
+    (_file(A, B.replace("def b(a):", "def b(\n    a,\n):"), C), "b"),  # the header written otherwise: the same tree
+    (_file(A, _asset("b", "a", '    return a + """\n"""\n'), C), "b"),  # a string over lines, closed inside
+])
+def test_an_edit_inside_one_definition_is_found_and_the_definitions_where_they_now_lie(new: bytes, name: str) -> None:
+    found = codeedits.body_edit(OLD, new, _defs(OLD))
+    assert found is not None
+    assert found == (name, _defs(new))
+
+
+@pytest.mark.parametrize("new", [
+    _file(A, _asset("b", "a, raw", "    return a + 'b'\n"), C),  # a parameter
+    _file(A, _asset("b", "a='x'", "    return a + 'b'\n"), C),  # a default
+    _file(A, _asset("b", "a: str", "    return a + 'b'\n"), C),  # an annotation
+    _file(A, _asset("b", "a", "    return a + 'b'\n", decorator='@asset(io="json")'), C),  # the decorator's arguments
+    _file(A, _asset("b", "a", "    return a + 'b'\n").replace("def b(a):", "def b(a) -> str:"), C),
+    _file(A, _asset("b", "a", "    return a + 'b'\n").replace("def b", "async def b"), C),
+    _file(A, _asset("b", "a", "    return a + 'b'\n") + "LIMIT = 2\n", C),  # a statement that runs at load
+    _file(A, _asset("b", "a", "    return a + 'b'\nprint('loaded')\n"), C),  # a line out of the body
+    _file(A, _asset("b", "a", '    return a + """\n'), C),  # a string left open: it runs into c
+    _file(A, _asset("b", "a", "    return a + 'bb'\n"), _asset("c", "a, b", "    return b + a\n")),  # two definitions
+    _file(_asset("a", "raw", "    return raw.read_text().strip()\n"), B, C).replace(b"return x", b"return 2 * x"),
+    _file(A, _asset("bb", "a", "    return a + 'b'\n"), C),  # a name (another asset)
+    OLD.replace(b'raw.txt', b'raw2.txt'),  # the lines before every definition
+    OLD,
+])
+def test_an_edit_that_may_change_what_runs_at_load_is_refused(new: bytes) -> None:
+    assert codeedits.body_edit(OLD, new, _defs(OLD)) is None
+
+
+@pytest.mark.parametrize("new", [
+    OLD.replace(b"'b'", b"'bb'").replace(b"\n", b"\r\n"),
+    b"\xef\xbb\xbf" + OLD.replace(b"'b'", b"'bb'"),
+    b"# -*- coding: latin-1 -*-\n" + OLD.replace(b"'b'", b"'bb'"),
+    OLD.replace(b"'b'", b"'\xff'"),  # not UTF-8
+])
+def test_a_file_whose_lines_the_compiler_may_count_otherwise_is_not_looked_at(new: bytes) -> None:
+    assert codeedits.body_edit(OLD, new, _defs(OLD)) is None
+
+
+def test_the_edit_is_taken_from_the_source_the_graph_keeps_and_says_what_reaches_it() -> None:
+    from assetbuild import codetable
+    from assetbuild.compiled import TAG
+    from assetbuild.loader import assetfile_digest
+
+    h = "7" * 64
+    order = ["a", "b", "c"]
+    codes = {"a": (h, {"code": h}), "b": (h, {"code": h}), "c": (h, {"code": h, "helper:__assetfile__.b": h})}
+    graph = {"order": order, "source": OLD, "asset_defs": _defs(OLD), **codetable.code_table(order, codes)}
+    kept = [assetfile_digest(OLD), TAG]
+    new = _file(A, _asset("b", "a", "    return a + 'bb'\n"), C)
+    edit = codeedits.edit_of(graph, kept, [kept[0], "checker"], new)
+    assert edit == {"digest": assetfile_digest(new), "from": kept[0], "defs": _defs(new), "checker": "checker",
+                    "asset": "b", "assets": ["b", "c"]}
+    assert codeedits.edit_of(graph, kept, ["another digest", "checker"], new) is None  # (defs of another file)
+    assert codeedits.edit_of({**graph, "source": OLD + b"#"}, kept, [kept[0], "checker"], new) is None
+    assert codeedits.edit_of({k: v for k, v in graph.items() if k != "source"}, kept, [kept[0], "c"], new) is None
+
+
+# --- over random files and edits -------------------------------------------------------------
+
+_BODY_LINES = st.sampled_from([
+    "    return 1", "    x = 2", "    # a comment", "", "    y = (1,", "         2)", '    s = """', '    """',
+    "    return helper(x)", "def z():", "LIMIT = 3", "    if x:", "        return x", "  return 0",
+    "@asset", "    pass", "    '''doc'''",
+])
+_HEADERS = st.sampled_from(["@asset\ndef {n}():", "@asset\ndef {n}(raw):", '@asset(io="json")\ndef {n}():',
+                            "@asset\ndef {n}(\n    raw,\n):", "@asset\nasync def {n}():"])
+
+
+@st.composite
+def _project(draw: st.DrawFn) -> tuple[list[str], list[str]]:
+    n = draw(st.integers(1, 4))
+    return ([draw(_HEADERS).format(n=f"t{i}") for i in range(n)],
+            [draw(st.sampled_from(["    return 1", "    x = 1\n    return x", "    '''doc'''\n    return 0"]))
+             for i in range(n)])
+
+
+def _source(headers: list[str], bodies: list[str]) -> bytes:
+    return (HEAD + "".join(f"\n\n{h}\n{b}\n" for h, b in zip(headers, bodies))).encode()
+
+
+def _statements(source: bytes) -> list[str]:
+    """Each top-level statement as it runs at load: a function without its body."""
+    out = []
+    for stmt in ast.parse(source).body:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            stmt.body = [ast.Pass()]
+        out.append(ast.dump(stmt))
+    return out
+
+
+@settings(deadline=None, max_examples=300)
+@given(_project(), st.data())
+def test_a_found_edit_leaves_every_statement_as_it_runs_at_load_and_finds_the_definitions(
+        project: tuple[list[str], list[str]], data: st.DataObject) -> None:
+    """Whatever lines replace some of a file's, an edit it finds changed only the function body
+    of the asset it names (every statement as it runs at load is the same), and its definitions
+    are the ones the check finds in the new file. A body made of plain lines is always found."""
+    headers, bodies = project
+    old = _source(headers, bodies)
+    facts = declarative.facts(old, "AssetFile")
+    defs = [list(d) for d in facts.asset_defs]
+    lines = old.decode().split("\n")
+    low, high = 0, len(lines)
+    if defs and data.draw(st.booleans()):  # (lines of one definition: an edit found more often)
+        _, first, last = data.draw(st.sampled_from(defs))
+        low, high = first - 1, last or len(lines)
+    start = data.draw(st.integers(low, high))
+    stop = data.draw(st.integers(start, min(high, start + 4)))
+    lines[start:stop] = data.draw(st.lists(_BODY_LINES, max_size=4))
+    new = "\n".join(lines).encode()
+    found = codeedits.body_edit(old, new, defs)
+    event("found" if found is not None else "refused" if new != old else "no edit")
+    if found is not None:
+        name, new_defs = found
+        assert _statements(new) == _statements(old)
+        assert [list(d) for d in declarative.facts(new, "AssetFile").asset_defs] == new_defs
+        changed = [d[0] for d, e in zip(defs, new_defs)
+                   if old.decode().split("\n")[d[1] - 1:(d[2] or None)] != new.decode().split("\n")[e[1] - 1:(e[2] or None)]]
+        assert changed == [name]
+    i = data.draw(st.integers(0, len(headers) - 1))
+    plain = data.draw(st.lists(st.sampled_from(["    return 2", "    x = 3", "    # note", ""]), min_size=1, max_size=3))
+    if not headers[i].startswith("@asset\nasync"):  # (not an asset's definition: @asset refuses it at load)
+        edited = [*bodies[:i], "\n".join(plain + ["    return 4"]), *bodies[i + 1:]]
+        assert codeedits.body_edit(old, _source(headers, edited), defs) == (
+            f"t{i}", [list(d) for d in declarative.facts(_source(headers, edited), "AssetFile").asset_defs])

@@ -1,0 +1,172 @@
+"""An edit of one asset's code answered by a slice of the project (``assetbuild.codeedits``):
+real commands in twin projects, one using the snapshot, the other never (``ASSETBUILD_SNAPSHOT=0``);
+they must print, store and write the same, and the snapshot must not take an edit it cannot prove."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from projects import clean_env, cli, write
+
+ASSETFILE = '''\
+from assetbuild import asset, source
+
+from lib import Box
+
+raw = source("raw", "data/raw.txt")
+
+
+def scale(x):
+    return 2 * x
+
+
+@asset(io="json")
+def parsed(raw):
+    return [int(x) for x in raw.read_text().split()]
+
+
+@asset(io="json", path="out/total.json")
+def total(parsed):
+    return scale(sum(parsed))
+
+
+@asset(io="json")
+def largest(parsed):
+    return max(parsed)
+
+
+@asset(io="json", path="out/report.json")
+def report(total, largest):
+    return {"total": total, "largest": largest}
+
+
+@asset(io="json")
+def twice():
+    return largest([3, 4]) * 2
+'''
+LIB = "class Box:\n    def __init__(self, n):\n        self.n = n\n"
+SNAPSHOT = {"ASSETBUILD_CHECK_SNAPSHOT": "0"}
+FULL = {"ASSETBUILD_SNAPSHOT": "0", "ASSETBUILD_CHECK_SNAPSHOT": "0"}
+
+
+@pytest.fixture
+def twins(tmp_path: Path) -> tuple[Path, Path]:
+    """The same project twice, built and settled: the first answers from its snapshot."""
+    a = write(tmp_path / "snap", {"AssetFile": ASSETFILE, "lib.py": LIB, "data/raw.txt": "1 2 3\n"})
+    b = tmp_path / "full"
+    shutil.copytree(a, b)
+    for root, env in ((a, SNAPSHOT), (b, FULL)):
+        assert cli(cwd=root, env=clean_env(**env)).returncode == 0
+    assert explain(a)[1] == "snapshot: answers"
+    return a, b
+
+
+def explain(root: Path, *args: str, **env: str) -> tuple[str, str, int]:
+    r = cli(*args, cwd=root, env=clean_env(ASSETBUILD_SNAPSHOT="explain", **{**SNAPSHOT, **env}))
+    return r.stdout, next((ln for ln in r.stderr.splitlines() if ln.startswith("snapshot:")), ""), r.returncode
+
+
+def decisions(doc: str) -> list[tuple[str, str, str | None, str | None, str | None]]:
+    return [(r["asset"], r["status"], r["key"], r["data_version"], r["error"]) for r in json.loads(doc)["results"]]
+
+
+def edit(a: Path, b: Path, old: str, new: str, name: str = "AssetFile") -> None:
+    for root in (a, b):
+        p = root / name
+        text = p.read_text()
+        assert old in text
+        p.write_text(text.replace(old, new))
+
+
+def built(doc: str) -> list[str]:
+    return [d[0] for d in decisions(doc) if d[1] == "built"]
+
+
+def test_an_edit_of_an_assets_body_builds_it_and_what_it_reaches_as_the_full_path_does(twins: tuple[Path, Path]) -> None:
+    a, b = twins
+    edit(a, b, "    return max(parsed)\n", "    top = max(parsed)\n    # the largest, once more\n    return top + 1\n")
+    fast = cli("--json", cwd=a, env=clean_env(ASSETBUILD_SNAPSHOT="explain", **SNAPSHOT))
+    full = cli("--json", cwd=b, env=clean_env(**FULL))
+    # twice calls largest as a function (its fingerprint reaches it): it is decided too
+    assert "snapshot: not used: the AssetFile changed inside the definition of largest; the build loads " \
+           "3 of the 5 assets, and 2 they read" in fast.stderr
+    assert fast.returncode == full.returncode == 0 and decisions(fast.stdout) == decisions(full.stdout)
+    assert built(fast.stdout) == ["largest", "report", "twice"]
+    assert (a / "out" / "report.json").read_text() == (b / "out" / "report.json").read_text() == \
+        '{"largest":4,"total":12}'
+    assert explain(a)[1] == "snapshot: answers"  # the slice recorded the next snapshot
+    # a data edit then takes the fingerprint the edit's slice made, not the one the graph kept before it
+    (a / "data" / "raw.txt").write_text("5 6\n")
+    (b / "data" / "raw.txt").write_text("5 6\n")
+    fast = cli("--json", cwd=a, env=clean_env(ASSETBUILD_SNAPSHOT="explain", **SNAPSHOT))
+    full = cli("--json", cwd=b, env=clean_env(**FULL))
+    assert "; the build loads 4 of the 5 assets" in fast.stderr
+    assert fast.returncode == full.returncode == 0 and decisions(fast.stdout) == decisions(full.stdout)
+    # and an edit after it, in another definition, which moves the ones after it
+    edit(a, b, "    return scale(sum(parsed))\n", "    s = sum(parsed)\n    return scale(s)\n")
+    fast = cli("--json", cwd=a, env=clean_env(ASSETBUILD_SNAPSHOT="explain", **SNAPSHOT))
+    full = cli("--json", cwd=b, env=clean_env(**FULL))
+    assert "the AssetFile changed inside the definition of total;" in fast.stderr
+    assert fast.returncode == full.returncode == 0 and decisions(fast.stdout) == decisions(full.stdout)
+    assert built(fast.stdout) == ["total"]  # (its value as before: report stays cached)
+    edit(a, b, "    return top + 1\n", "    return top + 2\n")  # largest again, where the last edit left it
+    fast = cli("--json", cwd=a, env=clean_env(ASSETBUILD_SNAPSHOT="explain", **SNAPSHOT))
+    full = cli("--json", cwd=b, env=clean_env(**FULL))
+    assert "the AssetFile changed inside the definition of largest;" in fast.stderr
+    assert fast.returncode == full.returncode == 0 and decisions(fast.stdout) == decisions(full.stdout)
+    assert built(fast.stdout) == ["largest", "report", "twice"]
+
+
+def test_the_slice_agrees_with_the_whole_project_under_the_check(twins: tuple[Path, Path]) -> None:
+    a, _ = twins
+    p = a / "AssetFile"
+    for old, new in (("return max(parsed)", "return max(parsed) - 1"), ("return 2 * x", "return 2 * x"),
+                     ('return {"total": total, "largest": largest}', 'return {"largest": largest, "total": total}')):
+        p.write_text(p.read_text().replace(old, new))
+        out, line, status = explain(a, "--json", ASSETBUILD_CHECK_SNAPSHOT="1")  # (session.slicecheck)
+        assert status == 0, out
+        assert line.startswith(("snapshot: not used: the AssetFile changed inside", "snapshot: answers")), line
+
+
+@pytest.mark.parametrize("old, new", [
+    ("def largest(parsed):", "def largest(parsed, raw):"),  # its inputs
+    ('@asset(io="json")\ndef largest', '@asset(io="pickle")\ndef largest'),  # its decorator
+    ("    return 2 * x\n", "    return 3 * x\n"),  # a helper, no asset's definition
+    ("    return max(parsed)\n", "    return max(parsed)\nLIMIT = 3\n"),  # a statement that runs at load
+    ("from lib import Box\n", "from lib import Box as Box\n"),  # the lines before every definition
+])
+def test_an_edit_it_cannot_prove_takes_the_full_path(twins: tuple[Path, Path], old: str, new: str) -> None:
+    a, b = twins
+    edit(a, b, old, new)
+    fast = cli("--json", cwd=a, env=clean_env(ASSETBUILD_SNAPSHOT="explain", **SNAPSHOT))
+    full = cli("--json", cwd=b, env=clean_env(**FULL))
+    assert "snapshot: not used: a file changed: " in fast.stderr, fast.stderr
+    assert fast.returncode == full.returncode and decisions(fast.stdout) == decisions(full.stdout)
+
+
+def test_a_stored_value_naming_project_code_takes_the_full_path(tmp_path: Path) -> None:
+    """Its readers' keys hold that code's fingerprint (``fingerprint.refs``), which the graph does not keep."""
+    text = ASSETFILE + '\n\n@asset\ndef boxed(parsed):\n    return Box(len(parsed))\n\n\n@asset\ndef opened(boxed):\n    return boxed.n\n'
+    root = write(tmp_path, {"AssetFile": text, "lib.py": LIB, "data/raw.txt": "1 2 3\n"})
+    assert cli(cwd=root, env=clean_env(**SNAPSHOT)).returncode == 0
+    assert explain(root)[1] == "snapshot: answers"
+    (root / "AssetFile").write_text(text.replace("return max(parsed)", "return max(parsed) + 1"))
+    _, line, status = explain(root)
+    assert status == 0 and line.startswith("snapshot: not used: a file changed: "), line
+
+
+@pytest.mark.parametrize("body", ["    return max(parsed\n", "    yield max(parsed)\n", "    return nothing_here\n"])
+def test_an_edit_that_breaks_the_asset_fails_as_the_full_path_does(twins: tuple[Path, Path], body: str) -> None:
+    a, b = twins
+    edit(a, b, "    return max(parsed)\n", body)
+    fast = cli(cwd=a, env=clean_env(**SNAPSHOT))
+    full = cli(cwd=b, env=clean_env(**FULL))
+    assert fast.returncode == full.returncode != 0
+    assert fast.stderr.replace(str(a), "ROOT") == full.stderr.replace(str(b), "ROOT")
+    edit(a, b, body, "    return max(parsed)\n")  # mended: both as before
+    fast = cli("--json", cwd=a, env=clean_env(**SNAPSHOT))
+    full = cli("--json", cwd=b, env=clean_env(**FULL))
+    assert fast.returncode == full.returncode == 0 and decisions(fast.stdout) == decisions(full.stdout)
