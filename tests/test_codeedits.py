@@ -34,20 +34,30 @@ C = _asset("c", "a, b", "    return a + b\n")
 OLD = _file(A, B, C)
 
 
-@pytest.mark.parametrize("new, name", [
-    (_file(A, _asset("b", "a", "    return a + 'bb'\n"), C), "b"),  # a value
-    (_file(A, _asset("b", "a", "    x = a\n    # why\n\n    return x + 'b'\n"), C), "b"),  # lines added: c moves
-    (_file(A, B, _asset("c", "a, b", "    return b + a\n")), "c"),  # the last definition, to the end of the file
-    (_file(_asset("a", "raw", "    '''Its docstring.'''\n    return raw.read_text()\n"), B, C), "a"),
-    (_file(A, _asset("b", "a", "    return a + 'b'\n") + "# a note after b\n", C), "b"),  # (its lines run to c's)
-    (_file(A, _asset("b", "a", "    return (a +\n            'b')\n"), C), "b"),
-    (_file(A, B.replace("def b(a):", "def b(\n    a,\n):"), C), "b"),  # the header written otherwise: the same tree
-    (_file(A, _asset("b", "a", '    return a + """\n"""\n'), C), "b"),  # a string over lines, closed inside
+@pytest.mark.parametrize("new, function, own", [
+    (_file(A, _asset("b", "a", "    return a + 'bb'\n"), C), "b", True),  # a value
+    (_file(A, _asset("b", "a", "    x = a\n    # why\n\n    return x + 'b'\n"), C), "b", True),  # lines added: c moves
+    (_file(A, B, _asset("c", "a, b", "    return b + a\n")), "c", True),  # the last definition, to the end of the file
+    (_file(_asset("a", "raw", "    '''Its docstring.'''\n    return raw.read_text()\n"), B, C), "a", True),
+    (_file(A, _asset("b", "a", "    return (a +\n            'bb')\n"), C), "b", True),
+    (_file(A, _asset("b", "a", '    return a + """\n"""\n'), C), "b", True),  # a string over lines, closed inside
+    (_file(A, B, C).replace(b"    return x\n", b"    y = x\n    return y\n"), "helper", False),  # a helper, before them
+    (_file(A, B, C) + b"\n\ndef after(x):\n    return x\n", None, False),  # (a statement added: no)
+    # nothing that runs changed: comments, blank lines, a header written otherwise
+    (_file(A, _asset("b", "a", "    return a + 'b'\n") + "# a note after b\n", C), "", True),
+    (_file(A, B.replace("def b(a):", "def b(\n    a,\n):"), C), "", True),
+    (_file(A, B, C).replace(b"def helper", b"# the helper\ndef helper"), "", False),
 ])
-def test_an_edit_inside_one_definition_is_found_and_the_definitions_where_they_now_lie(new: bytes, name: str) -> None:
+def test_an_edit_of_one_functions_body_is_found_and_the_definitions_where_they_now_lie(
+        new: bytes, function: str | None, own: bool) -> None:
     found = codeedits.body_edit(OLD, new, _defs(OLD))
-    assert found is not None
-    assert found == (name, _defs(new))
+    assert found == (None if function is None else (function, own, _defs(new)))
+
+
+def test_an_edit_of_a_helper_after_the_definitions_is_found() -> None:
+    old = _file(A, B, C) + b"\n\ndef late(x):\n    return x\n"
+    new = old[:-len(b"    return x\n")] + b"    return -x\n"
+    assert codeedits.body_edit(old, new, _defs(old)) == ("late", False, _defs(new))
 
 
 @pytest.mark.parametrize("new", [
@@ -63,7 +73,10 @@ def test_an_edit_inside_one_definition_is_found_and_the_definitions_where_they_n
     _file(A, _asset("b", "a", "    return a + 'bb'\n"), _asset("c", "a, b", "    return b + a\n")),  # two definitions
     _file(_asset("a", "raw", "    return raw.read_text().strip()\n"), B, C).replace(b"return x", b"return 2 * x"),
     _file(A, _asset("bb", "a", "    return a + 'b'\n"), C),  # a name (another asset)
-    OLD.replace(b'raw.txt', b'raw2.txt'),  # the lines before every definition
+    OLD.replace(b'raw.txt', b'raw2.txt'),  # a statement between the definitions
+    OLD.replace(b"def helper(x):", b"def helper(x=1):"),  # a helper's header
+    OLD.replace(b"def helper(x):", b"@asset\ndef helper(x):").replace(b"    return x\n", b"    return -x\n", 1),
+    OLD.replace(b"def helper(x):\n    return x\n", b"class Helper:\n    def go(self):\n        return 1\n"),
     OLD,
 ])
 def test_an_edit_that_may_change_what_runs_at_load_is_refused(new: bytes) -> None:
@@ -93,7 +106,11 @@ def test_the_edit_is_taken_from_the_source_the_graph_keeps_and_says_what_reaches
     new = _file(A, _asset("b", "a", "    return a + 'bb'\n"), C)
     edit = codeedits.edit_of(graph, kept, [kept[0], "checker"], new)
     assert edit == {"digest": assetfile_digest(new), "from": kept[0], "defs": _defs(new), "checker": "checker",
-                    "asset": "b", "assets": ["b", "c"]}
+                    "function": "b", "assets": ["b", "c"]}
+    edit = codeedits.edit_of(graph, kept, [kept[0], "checker"], OLD.replace(b"return x\n", b"return 2 * x\n"))
+    assert edit is not None and edit["function"] == "helper" and edit["assets"] == []  # (none reaches it)
+    edit = codeedits.edit_of(graph, kept, [kept[0], "checker"], OLD.replace(b"def helper", b"# a note\ndef helper"))
+    assert edit is not None and edit["function"] == "" and edit["assets"] == []
     assert codeedits.edit_of(graph, kept, ["another digest", "checker"], new) is None  # (defs of another file)
     assert codeedits.edit_of({**graph, "source": OLD + b"#"}, kept, [kept[0], "checker"], new) is None
     assert codeedits.edit_of({k: v for k, v in graph.items() if k != "source"}, kept, [kept[0], "c"], new) is None
@@ -155,15 +172,21 @@ def test_a_found_edit_leaves_every_statement_as_it_runs_at_load_and_finds_the_de
     found = codeedits.body_edit(old, new, defs)
     event("found" if found is not None else "refused" if new != old else "no edit")
     if found is not None:
-        name, new_defs = found
+        function, own, new_defs = found
         assert _statements(new) == _statements(old)
         assert [list(d) for d in declarative.facts(new, "AssetFile").asset_defs] == new_defs
-        changed = [d[0] for d, e in zip(defs, new_defs)
-                   if old.decode().split("\n")[d[1] - 1:(d[2] or None)] != new.decode().split("\n")[e[1] - 1:(e[2] or None)]]
-        assert changed == [name]
+        before, after = _bodies(old), _bodies(new)
+        assert {f for f in before if before[f] != after[f]} == ({function} if function else set())
+        assert not function or own == (function in {d[0] for d in defs})
     i = data.draw(st.integers(0, len(headers) - 1))
     plain = data.draw(st.lists(st.sampled_from(["    return 2", "    x = 3", "    # note", ""]), min_size=1, max_size=3))
     if not headers[i].startswith("@asset\nasync"):  # (not an asset's definition: @asset refuses it at load)
         edited = [*bodies[:i], "\n".join(plain + ["    return 4"]), *bodies[i + 1:]]
         assert codeedits.body_edit(old, _source(headers, edited), defs) == (
-            f"t{i}", [list(d) for d in declarative.facts(_source(headers, edited), "AssetFile").asset_defs])
+            f"t{i}", True, [list(d) for d in declarative.facts(_source(headers, edited), "AssetFile").asset_defs])
+
+
+def _bodies(source: bytes) -> dict[str, str]:
+    """Each top-level function's body, as it compiles."""
+    return {s.name: ast.dump(ast.Module(body=s.body, type_ignores=[])) for s in ast.parse(source).body
+            if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))}

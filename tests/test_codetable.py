@@ -86,5 +86,9 @@ def test_the_assets_reaching_a_function_are_those_whose_parts_name_it() -> None:
     assert codetable.reaching(graph, "f") == {"a", "b", "d", "g"}
     assert codetable.reaching(graph, "nothing") == set()
     with_version = {"order": order, **codetable.code_table(order, {**codes, "c": ("v:1", {})})}
-    assert codetable.reaching(with_version, "f") is None  # (what a code_version's asset reaches is not kept)
+    assert codetable.reaching(with_version, "f") == {"a", "b", "d", "g"}  # (a code_version reaches nothing)
+    assert codetable.reaching({**with_version, **codetable.patched(with_version, {"d": ("v:2", {})})}, "f") \
+        == {"a", "b", "g"}
+    unknown = {"order": order, **codetable.code_table(order, {k: v for k, v in codes.items() if k != "c"})}
+    assert codetable.reaching(unknown, "f") is None  # (what an asset without a kept fingerprint reaches: not known)
     assert codetable.reaching({"order": order}, "f") is None

@@ -365,11 +365,11 @@ class Twins:
             self.answered += 1
             self.checked += check
         elif line.startswith(("snapshot: not used: a source or path output changed",
-                              "snapshot: not used: the AssetFile changed inside")) and not (
+                              "snapshot: not used: the AssetFile changed")) and not (
                 check or self.spec.parted_source is not None):
             self.incremental += 1  # (under the check, or with partitions, such a build decides every asset)
             self.sliced += "; the build loads " in line  # only the assets it decides, and those they read
-            self.code_sliced += "the AssetFile changed inside" in line  # ... an asset's definition (codeedits)
+            self.code_sliced += "the AssetFile changed" in line  # ... a function's body, or its layout (codeedits)
         self.log.append(line)
 
     def queries(self) -> None:

@@ -1,28 +1,34 @@
-"""What an edit of the AssetFile changed, when it stays inside one asset's definition and leaves
-its header as it was: then every other statement runs as the snapshot's build found it, and a
-slice of the project can take the edited asset, the assets whose code reaches its function,
-and what is downstream of them (``slicegraph.slice_of``), where the full path compiles the
-whole file again (10,000 assets: 0.4 s) and decides every asset.
+"""What an edit of the AssetFile changed, when it changes no statement as it runs at load: only
+the body of one function (an asset's, or a plain helper's), or nothing but comments and layout.
+Then every other statement runs as the snapshot's build found it, and a slice of the project
+can take the edited asset, the assets whose code reaches the edited function, and what is
+downstream of them (``slicegraph.slice_of``), where the full path compiles the whole file
+again (10,000 assets: 0.4 s) and decides every asset.
 
 The proof, from the source the snapshot's graph keeps (``source``) and the lines of its asset
-definitions (``asset_defs``, ``declarative.Facts``):
+definitions (``asset_defs``, ``declarative.Facts``), which split the file into those
+definitions and the statements between them:
 
-- the lines before the edited definition and after it are the same, line for line;
-- the old and the new definition each parse alone as one function of the asset's name, with
-  the same decorators, parameters (their defaults and annotations) and return annotation. So
-  the new text opens nothing (a string, a bracket) that runs into the lines after it, and the
-  statement runs as before at load, all but the body, which runs only when the asset does;
+- the lines before the edited part and after it are the same, line for line;
+- the edited part parses alone, old and new, to the same statements but for the body of one
+  function: an asset's definition (``_same_header``), or a plain function (no decorator)
+  among the statements between two (``_same_statements``); with the same decorators,
+  parameters (their defaults and annotations) and return annotation. So the new text opens
+  nothing (a string, a bracket) that runs into the lines after it, and each statement runs as
+  before at load, all but the body, which runs only when called;
 - the declarative check reads no function body, so its verdict on the old file holds for the
   new one (``session.snapshots`` carries it over rather than parsing 1 MB again);
-- a code digest leaves out line numbers (``fingerprint.bytecode``): the definitions after the
-  edit, moved up or down, keep their fingerprints. Those the edited function reaches are read
-  from the fingerprints the graph keeps (``codetable.reaching``).
+- a code digest leaves out line numbers (``fingerprint.bytecode``): the functions after the
+  edit, moved up or down, keep their fingerprints. Those that reach the edited function are
+  read from the fingerprints the graph keeps (``codetable.reaching``).
 
 Standard library only, as ``snapshot``: the entry point looks before the engine is imported
-(``ast`` only once an edit is found).
+(and imports this module only once the AssetFile changed).
 """
 
 from __future__ import annotations
+
+import ast
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -32,10 +38,11 @@ if TYPE_CHECKING:
 def edit_of(graph: dict[str, Any], kept: list[str], asset_defs_of: Any, new: bytes) -> dict[str, Any] | None:
     """The edit that made ``new`` of the AssetFile the snapshot's ``graph`` keeps (``kept``: the
     record's [digest, suffix] of it; ``asset_defs_of``: [the digest its definitions were found
-    in, the check's]), when it stays in one asset's definition (``body_edit``): ``digest`` (of
-    ``new``), ``from`` (the kept one), ``defs`` (the new file's ``asset_defs``), ``checker``,
-    ``asset`` (the one edited) and ``assets`` (it and those whose code reaches its function);
-    None when no such edit made it, or the graph does not keep what proves one."""
+    in, the check's]), when it changes no statement as it runs at load (``body_edit``):
+    ``digest`` (of ``new``), ``from`` (the kept one), ``defs`` (the new file's ``asset_defs``),
+    ``checker``, ``function`` (the one whose body changed; "" if none did) and ``assets`` (it,
+    if an asset's, and those whose code reaches it); None when no such edit made it, or the
+    graph does not keep what proves one."""
     import hashlib
 
     from .codetable import reaching
@@ -50,21 +57,25 @@ def edit_of(graph: dict[str, Any], kept: list[str], asset_defs_of: Any, new: byt
     found = body_edit(old, new, graph.get("asset_defs") or [])
     if found is None:
         return None
-    name, defs = found
-    reached = reaching(graph, name)
+    function, own, defs = found
+    reached = reaching(graph, function) if function else set()
     if reached is None:
         return None
     return {"digest": hashlib.sha256(new + suffix).hexdigest(), "from": kept[0], "defs": defs,
-            "checker": asset_defs_of[1], "asset": name, "assets": sorted(reached | {name})}
+            "checker": asset_defs_of[1], "function": function,
+            "assets": sorted(reached | ({function} if own and function else set()))}
 
 
-def body_edit(old: bytes, new: bytes, defs: list[Any]) -> tuple[str, list[list[Any]]] | None:
-    """(the name of the one definition of ``defs`` that ``new`` changed, ``defs`` as they lie in
-    ``new``), if ``new`` differs from ``old`` only within that definition's lines (``defs``:
-    ``declarative.Facts.asset_defs`` of ``old``, (name, first line, last line or 0 for the end
-    of the file) each) and the two definitions have the same header (``_same_header``); else
-    None. A file that is not plain UTF-8 with \\n line ends is not looked at (as
-    ``compiled.leaving_out``)."""
+def body_edit(old: bytes, new: bytes, defs: list[Any]) -> tuple[str, bool, list[list[Any]]] | None:
+    """What changed ``old`` into ``new``, if it may change no statement as it runs at load:
+    (the function whose body changed, or "" if none did; whether it is the function of one of
+    ``defs``, an asset's; ``defs`` as they lie in ``new``). ``defs``: ``declarative.Facts.asset_defs``
+    of ``old``, (name, first line, last line or 0 for the end of the file) each. The lines
+    that changed must lie in one of them, with the same header (``_same_header``), or among the
+    statements between two of them, which must parse the same but for the body of one plain
+    function (``_same_statements``: a helper, no decorator). None otherwise. A file with a
+    byte-order mark, a ``coding`` cookie or a \\r is not looked at (``compiled.leaving_out``
+    does not take it)."""
     a, b = _lines(old), _lines(new)
     if a is None or b is None or old == new:
         return None
@@ -75,14 +86,28 @@ def body_edit(old: bytes, new: bytes, defs: list[Any]) -> tuple[str, list[list[A
     s = min(_whole_lines(old, tail), _whole_lines(new, tail), min(n, m) - p)  # and the last s
     end, delta = n - s, m - n  # the old lines [p, end) became the new [p, end + delta)
     try:
-        for i, (name, first, last) in enumerate(defs):
+        after = 0  # where the statements after the last definition start
+        for i, (name, first, last) in enumerate([*defs, ["", n + 1, 0]]):
+            if after <= p and end <= first - 1:  # among the statements before this definition
+                found = _same_statements(a[after:first - 1], b[after:first - 1 + delta])
+                return None if found is None else (found, False, _moved(defs, i, delta))
             stop = last or n  # the definition's lines: [first - 1, stop)
-            if first - 1 <= p and end <= stop and _same_header(a[first - 1:stop], b[first - 1:stop + delta], name):
-                after = [[x[0], x[1] + delta, x[2] and x[2] + delta] for x in defs[i + 1:]] if delta else defs[i + 1:]
-                return name, [*defs[:i], [name, first, last and last + delta], *after]
+            if first - 1 <= p and end <= stop:
+                found = _same_header(a[first - 1:stop], b[first - 1:stop + delta], name)
+                return None if found is None else (found, True, _moved(defs, i, delta, inside=True))
+            after = stop
     except (TypeError, ValueError):  # (not the definitions ``declarative`` gives)
         return None
     return None
+
+
+def _moved(defs: list[Any], i: int, delta: int, *, inside: bool = False) -> list[Any]:
+    """``defs`` after ``delta`` lines were added inside the ``i``-th (``inside``) or before it."""
+    moved = [[x[0], x[1] + delta, x[2] and x[2] + delta] for x in defs[i + inside:]] if delta else defs[i + inside:]
+    if inside:
+        name, first, last = defs[i]
+        moved.insert(0, [name, first, last and last + delta])
+    return [*defs[:i], *moved]
 
 
 def _same_bytes(a: bytes, b: bytes, way: int, most: int | None = None) -> int:
@@ -122,24 +147,53 @@ def _lines(source: bytes) -> list[bytes] | None:
     return lines
 
 
-def _same_header(old: list[bytes], new: list[bytes], name: str) -> bool:
-    """Whether ``old`` and ``new`` each parse alone as one ``def`` of ``name`` (no ``async``)
-    starting on their first line, with the same decorators, parameters and return annotation
-    (compared as trees: a header written over other lines, or with other comments, is the same
-    header)."""
-    import ast
-
+def _same_header(old: list[bytes], new: list[bytes], name: str) -> str | None:
+    """``name`` if ``old`` and ``new`` each parse alone as one ``def`` of ``name`` (no
+    ``async``) starting on their first line, with the same decorators, parameters and return
+    annotation (compared as trees: a header written over other lines, or with other comments,
+    is the same header), and another body; "" if the same tree; None otherwise."""
+    trees = [_parsed(lines) for lines in (old, new)]
     heads = []
-    for lines in (old, new):
-        try:
-            tree = ast.parse(b"\n".join(lines).decode("utf-8"))
-        except (SyntaxError, ValueError):  # (ValueError: a NUL byte, or not UTF-8)
-            return False
-        if len(tree.body) != 1 or type(tree.body[0]) is not ast.FunctionDef or tree.body[0].name != name:
-            return False
+    for tree in trees:
+        if tree is None or len(tree.body) != 1 or type(tree.body[0]) is not ast.FunctionDef \
+                or tree.body[0].name != name:
+            return None
         fn = tree.body[0]
-        if min([fn.lineno, *(d.lineno for d in fn.decorator_list)]) != 1:  # (it starts where it started: no line before it)
-            return False
-        heads.append([ast.dump(x) for x in (*fn.decorator_list, fn.args, *getattr(fn, "type_params", ()))]
-                     + [ast.dump(fn.returns) if fn.returns is not None else "", repr(fn.type_comment)])
-    return heads[0] == heads[1]
+        if min([fn.lineno, *(d.lineno for d in fn.decorator_list)]) != 1:  # (it starts where it started)
+            return None
+        heads.append(_header(fn))
+    if heads[0] != heads[1]:
+        return None
+    return "" if ast.dump(trees[0]) == ast.dump(trees[1]) else name  # type: ignore[arg-type]
+
+
+def _same_statements(old: list[bytes], new: list[bytes]) -> str | None:
+    """The name of the one plain function (no decorator) whose body is all that differs between
+    the statements ``old`` and ``new`` parse to ("" if none differs), its header the same;
+    None if anything else differs, or either does not parse."""
+    trees = [_parsed(lines) for lines in (old, new)]
+    if trees[0] is None or trees[1] is None or len(trees[0].body) != len(trees[1].body):
+        return None
+    changed = ""
+    for x, y in zip(trees[0].body, trees[1].body):
+        if ast.dump(x) == ast.dump(y):
+            continue
+        if changed or type(x) is not ast.FunctionDef or type(y) is not ast.FunctionDef or x.decorator_list \
+                or y.decorator_list or x.name != y.name or _header(x) != _header(y):
+            return None
+        changed = x.name
+    return changed
+
+
+def _parsed(lines: list[bytes]) -> ast.Module | None:
+    try:
+        return ast.parse(b"\n".join(lines).decode("utf-8"))
+    except (SyntaxError, ValueError):  # (ValueError: a NUL byte, or not UTF-8)
+        return None
+
+
+def _header(fn: ast.FunctionDef) -> list[str]:
+    """What a ``def`` runs at load, but its name: decorators, parameters with their defaults
+    and annotations, the return annotation."""
+    return [ast.dump(x) for x in (*fn.decorator_list, fn.args, *getattr(fn, "type_params", ()))] \
+        + [ast.dump(fn.returns) if fn.returns is not None else "", repr(fn.type_comment)]

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 _NONE = 0xFFFFFFFF  # an asset without a kept fingerprint
+_VERSIONED = 0xFFFFFFFE  # ... because it has a ``code_version`` (its code reaches nothing: ``reaching``)
 KEYS = ("code_labels", "code_digests", "code", "code_parts", "code_parts_at")
 
 
@@ -55,7 +56,7 @@ def code_table(order: list[str], codes: Mapping[str, tuple[str, dict[str, str]]]
             code.append(digest_at(found[0]))
             parts.extend(mine)
         except ValueError:  # none kept, or a code_version
-            code.append(_NONE)
+            code.append(_VERSIONED if _versioned(found) else _NONE)
         at.append(len(parts))
     return {"code_labels": list(labels), "code_digests": b"".join(raw), "code": code.tobytes(),
             "code_parts": parts.tobytes(), "code_parts_at": at.tobytes()}
@@ -69,6 +70,11 @@ def table_for(order: list[str], codes: Mapping[str, tuple[str, dict[str, str]]],
     if previous is not None and previous.get("order") == order and all(k in previous for k in KEYS):
         return {k: previous[k] for k in KEYS}
     return code_table(order, codes)
+
+
+def _versioned(found: Any) -> bool:
+    """Whether a fingerprint is a ``code_version``'s ("v:" and the version)."""
+    return isinstance(found, tuple) and isinstance(found[0], str) and found[0].startswith("v:")
 
 
 def patched(graph: dict[str, Any], codes: Mapping[str, tuple[str, dict[str, str]]]) -> dict[str, Any]:
@@ -108,7 +114,7 @@ def patched(graph: dict[str, Any], codes: Mapping[str, tuple[str, dict[str, str]
                        for x in (label_at.setdefault(label, len(label_at)), digest_at(hexdigest))]
             code[i] = digest_at(found[0])
         except ValueError:  # a code_version
-            mine[i], code[i] = [], _NONE
+            mine[i], code[i] = [], _VERSIONED if _versioned(found) else _NONE
     out, out_at, start = array("I"), array("I", at[:1]), 0
     for i in sorted(mine):  # the parts of the assets before i as they were, then i's
         shift = len(out) - at[start]
@@ -141,7 +147,7 @@ def codes_of(graph: dict[str, Any], assets: Iterable[int]) -> dict[str, tuple[st
     try:
         for i in assets:
             c = code[i]
-            if c == _NONE:
+            if c >= _VERSIONED:  # (none kept)
                 continue
             found: dict[str, str] = {}
             for j in range(at[i], at[i + 1], 2):
@@ -161,7 +167,7 @@ def reaching(graph: dict[str, Any], function: str) -> set[str] | None:
     """The assets whose kept fingerprint covers the AssetFile's function ``function``: it is one
     of the helpers it reaches, at any depth (``helper:__assetfile__.NAME``, or one defined in it),
     or a global it reads (``codeedits``: an edit of that function changes their keys too). None
-    when the graph keeps no whole table, or an asset has no fingerprint kept that is not a
+    when the graph keeps no whole table, or an asset has no fingerprint kept and no
     ``code_version`` (what it reaches is not known)."""
     try:
         labels, digests = graph["code_labels"], graph["code_digests"]

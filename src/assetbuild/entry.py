@@ -139,7 +139,8 @@ def try_snapshot(form: dict[str, object], mode: str) -> str | None:
                     reason = f"a file changed: {edit['file']}"
                 else:
                     reason = "; ".join(
-                        ([f"the AssetFile changed inside the definition of {taken['asset']}"] if taken else [])
+                        ([f"the AssetFile changed inside the definition of {taken['function']}" if taken["function"]
+                          else "the AssetFile changed, but none of its statements"] if taken else [])
                         + ([f"a source or path output changed, or is too recent to trust: {found[0]}"] if found else []))
                 if sliced is not None:
                     reason += (f"; the build loads {len(sliced['affected'])} of the "
