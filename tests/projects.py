@@ -206,6 +206,27 @@ def hiding(where: Path, *packages: str) -> str:
     return os.pathsep.join(filter(None, (str(where), os.environ.get("PYTHONPATH"))))
 
 
+# twin projects (tests/test_snapshot_*.py): one builds as a user's does, using the snapshot
+# (not under its check), the other never uses it
+SNAPSHOT_ENV = {"ASSETBUILD_CHECK_SNAPSHOT": "0"}
+FULL_ENV = {"ASSETBUILD_SNAPSHOT": "0", "ASSETBUILD_CHECK_SNAPSHOT": "0"}
+
+
+def snapshot_twins(where: Path, files: dict[str, str | bytes]) -> tuple[Path, Path]:
+    """The project of ``files`` twice under ``where`` (``snap``, ``full``), each built once: the
+    first's snapshot answers from then on."""
+    import shutil
+
+    a = write(where / "snap", files)
+    b = where / "full"
+    shutil.copytree(a, b)
+    for root, env in ((a, SNAPSHOT_ENV), (b, FULL_ENV)):
+        assert cli(cwd=root, env=clean_env(**env)).returncode == 0
+    said = cli(cwd=a, env=clean_env(ASSETBUILD_SNAPSHOT="explain", **SNAPSHOT_ENV)).stderr
+    assert "snapshot: answers" in said.splitlines(), said
+    return a, b
+
+
 def cli_cmd(*args: str) -> list[str]:
     """The command line of the real ``assetbuild`` command, in this interpreter."""
     return [sys.executable, "-m", "assetbuild", *args]

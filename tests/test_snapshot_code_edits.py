@@ -5,11 +5,11 @@ they must print, store and write the same, and the snapshot must not take an edi
 from __future__ import annotations
 
 import json
-import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
-from projects import clean_env, cli, write
+from projects import FULL_ENV, SNAPSHOT_ENV, clean_env, cli, snapshot_twins, write
 
 ASSETFILE = '''\
 from assetbuild import asset, source
@@ -48,20 +48,13 @@ def twice():
     return largest([3, 4]) * 2
 '''
 LIB = "class Box:\n    def __init__(self, n):\n        self.n = n\n"
-SNAPSHOT = {"ASSETBUILD_CHECK_SNAPSHOT": "0"}
-FULL = {"ASSETBUILD_SNAPSHOT": "0", "ASSETBUILD_CHECK_SNAPSHOT": "0"}
+SNAPSHOT, FULL = SNAPSHOT_ENV, FULL_ENV
 
 
 @pytest.fixture
 def twins(tmp_path: Path) -> tuple[Path, Path]:
     """The same project twice, built and settled: the first answers from its snapshot."""
-    a = write(tmp_path / "snap", {"AssetFile": ASSETFILE, "lib.py": LIB, "data/raw.txt": "1 2 3\n"})
-    b = tmp_path / "full"
-    shutil.copytree(a, b)
-    for root, env in ((a, SNAPSHOT), (b, FULL)):
-        assert cli(cwd=root, env=clean_env(**env)).returncode == 0
-    assert explain(a)[1] == "snapshot: answers"
-    return a, b
+    return snapshot_twins(tmp_path, {"AssetFile": ASSETFILE, "lib.py": LIB, "data/raw.txt": "1 2 3\n"})
 
 
 def explain(root: Path, *args: str, **env: str) -> tuple[str, str, int]:
@@ -81,6 +74,15 @@ def edit(a: Path, b: Path, old: str, new: str, name: str = "AssetFile") -> None:
         p.write_text(text.replace(old, new))
 
 
+def both(a: Path, b: Path) -> tuple[subprocess.CompletedProcess[str], subprocess.CompletedProcess[str]]:
+    """A build of each twin (``--json``), the first saying whether the snapshot answered; they
+    end and decide alike."""
+    fast = cli("--json", cwd=a, env=clean_env(ASSETBUILD_SNAPSHOT="explain", **SNAPSHOT))
+    full = cli("--json", cwd=b, env=clean_env(**FULL))
+    assert fast.returncode == full.returncode and decisions(fast.stdout) == decisions(full.stdout)
+    return fast, full
+
+
 def built(doc: str) -> list[str]:
     return [d[0] for d in decisions(doc) if d[1] == "built"]
 
@@ -88,12 +90,11 @@ def built(doc: str) -> list[str]:
 def test_an_edit_of_an_assets_body_builds_it_and_what_it_reaches_as_the_full_path_does(twins: tuple[Path, Path]) -> None:
     a, b = twins
     edit(a, b, "    return max(parsed)\n", "    top = max(parsed)\n    # the largest, once more\n    return top + 1\n")
-    fast = cli("--json", cwd=a, env=clean_env(ASSETBUILD_SNAPSHOT="explain", **SNAPSHOT))
-    full = cli("--json", cwd=b, env=clean_env(**FULL))
+    fast, _ = both(a, b)
     # twice calls largest as a function (its fingerprint reaches it): it is decided too
     assert "snapshot: not used: the AssetFile changed inside the definition of largest; the build loads " \
            "3 of the 5 assets, and 2 they read" in fast.stderr
-    assert fast.returncode == full.returncode == 0 and decisions(fast.stdout) == decisions(full.stdout)
+    assert fast.returncode == 0
     assert built(fast.stdout) == ["largest", "report", "twice"]
     assert (a / "out" / "report.json").read_text() == (b / "out" / "report.json").read_text() == \
         '{"largest":4,"total":12}'
@@ -101,33 +102,29 @@ def test_an_edit_of_an_assets_body_builds_it_and_what_it_reaches_as_the_full_pat
     # a data edit then takes the fingerprint the edit's slice made, not the one the graph kept before it
     (a / "data" / "raw.txt").write_text("5 6\n")
     (b / "data" / "raw.txt").write_text("5 6\n")
-    fast = cli("--json", cwd=a, env=clean_env(ASSETBUILD_SNAPSHOT="explain", **SNAPSHOT))
-    full = cli("--json", cwd=b, env=clean_env(**FULL))
+    fast, _ = both(a, b)
     assert "; the build loads 4 of the 5 assets" in fast.stderr
-    assert fast.returncode == full.returncode == 0 and decisions(fast.stdout) == decisions(full.stdout)
+    assert fast.returncode == 0
     # and an edit after it, in another definition, which moves the ones after it
     edit(a, b, "    return scale(sum(parsed))\n", "    s = sum(parsed)\n    return scale(s)\n")
-    fast = cli("--json", cwd=a, env=clean_env(ASSETBUILD_SNAPSHOT="explain", **SNAPSHOT))
-    full = cli("--json", cwd=b, env=clean_env(**FULL))
+    fast, _ = both(a, b)
     assert "the AssetFile changed inside the definition of total;" in fast.stderr
-    assert fast.returncode == full.returncode == 0 and decisions(fast.stdout) == decisions(full.stdout)
+    assert fast.returncode == 0
     assert built(fast.stdout) == ["total"]  # (its value as before: report stays cached)
     edit(a, b, "    return top + 1\n", "    return top + 2\n")  # largest again, where the last edit left it
-    fast = cli("--json", cwd=a, env=clean_env(ASSETBUILD_SNAPSHOT="explain", **SNAPSHOT))
-    full = cli("--json", cwd=b, env=clean_env(**FULL))
+    fast, _ = both(a, b)
     assert "the AssetFile changed inside the definition of largest;" in fast.stderr
-    assert fast.returncode == full.returncode == 0 and decisions(fast.stdout) == decisions(full.stdout)
+    assert fast.returncode == 0
     assert built(fast.stdout) == ["largest", "report", "twice"]
 
 
 def test_an_edit_of_a_helpers_body_builds_what_reaches_it(twins: tuple[Path, Path]) -> None:
     a, b = twins
     edit(a, b, "    return 2 * x\n", "    return 3 * x\n")
-    fast = cli("--json", cwd=a, env=clean_env(ASSETBUILD_SNAPSHOT="explain", **SNAPSHOT))
-    full = cli("--json", cwd=b, env=clean_env(**FULL))
+    fast, _ = both(a, b)
     assert "snapshot: not used: the AssetFile changed inside the definition of scale; the build loads " \
            "2 of the 5 assets, and 2 they read" in fast.stderr
-    assert fast.returncode == full.returncode == 0 and decisions(fast.stdout) == decisions(full.stdout)
+    assert fast.returncode == 0
     assert built(fast.stdout) == ["total", "report"]
     assert (a / "out" / "total.json").read_text() == (b / "out" / "total.json").read_text() == "18"
 
@@ -135,11 +132,10 @@ def test_an_edit_of_a_helpers_body_builds_what_reaches_it(twins: tuple[Path, Pat
 def test_an_edit_of_comments_and_layout_only_builds_nothing(twins: tuple[Path, Path]) -> None:
     a, b = twins
     edit(a, b, "def scale(x):\n", "# Doubles.\ndef scale(\n    x,\n):\n")
-    fast = cli("--json", cwd=a, env=clean_env(ASSETBUILD_SNAPSHOT="explain", **SNAPSHOT))
-    full = cli("--json", cwd=b, env=clean_env(**FULL))
+    fast, _ = both(a, b)
     assert "snapshot: not used: the AssetFile changed, but none of its statements; the build loads " \
            "0 of the 5 assets, and 0 they read" in fast.stderr
-    assert fast.returncode == full.returncode == 0 and decisions(fast.stdout) == decisions(full.stdout)
+    assert fast.returncode == 0
     assert built(fast.stdout) == []
     assert explain(a)[1] == "snapshot: answers"
 
@@ -166,10 +162,8 @@ def test_the_slice_agrees_with_the_whole_project_under_the_check(twins: tuple[Pa
 def test_an_edit_it_cannot_prove_takes_the_full_path(twins: tuple[Path, Path], old: str, new: str) -> None:
     a, b = twins
     edit(a, b, old, new)
-    fast = cli("--json", cwd=a, env=clean_env(ASSETBUILD_SNAPSHOT="explain", **SNAPSHOT))
-    full = cli("--json", cwd=b, env=clean_env(**FULL))
+    fast, _ = both(a, b)
     assert "snapshot: not used: a file changed: " in fast.stderr, fast.stderr
-    assert fast.returncode == full.returncode and decisions(fast.stdout) == decisions(full.stdout)
 
 
 def test_a_stored_value_naming_project_code_takes_the_full_path(tmp_path: Path) -> None:
@@ -192,6 +186,4 @@ def test_an_edit_that_breaks_the_asset_fails_as_the_full_path_does(twins: tuple[
     assert fast.returncode == full.returncode != 0
     assert fast.stderr.replace(str(a), "ROOT") == full.stderr.replace(str(b), "ROOT")
     edit(a, b, body, "    return max(parsed)\n")  # mended: both as before
-    fast = cli("--json", cwd=a, env=clean_env(**SNAPSHOT))
-    full = cli("--json", cwd=b, env=clean_env(**FULL))
-    assert fast.returncode == full.returncode == 0 and decisions(fast.stdout) == decisions(full.stdout)
+    assert both(a, b)[0].returncode == 0

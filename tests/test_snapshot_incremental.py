@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from projects import clean_env, cli, cli_cmd, write
+from projects import FULL_ENV, SNAPSHOT_ENV, clean_env, cli, cli_cmd, snapshot_twins, write
 
 from assetbuild import slicegraph, snapshot
 
@@ -51,20 +51,13 @@ def summary(total, count):
     return {"total": total, "count": count}
 '''
 
-SNAPSHOT = {"ASSETBUILD_CHECK_SNAPSHOT": "0"}
-FULL = {"ASSETBUILD_SNAPSHOT": "0", "ASSETBUILD_CHECK_SNAPSHOT": "0"}
+SNAPSHOT, FULL = SNAPSHOT_ENV, FULL_ENV
 
 
 @pytest.fixture
 def twins(tmp_path: Path) -> tuple[Path, Path]:
     """The same project twice, built and settled: the first answers from its snapshot."""
-    a = write(tmp_path / "snap", {"AssetFile": ASSETFILE, "data/raw.txt": "1 2 3\n", "data/other.txt": "a b\n"})
-    b = tmp_path / "full"
-    shutil.copytree(a, b)
-    for root, env in ((a, SNAPSHOT), (b, FULL)):
-        assert cli(cwd=root, env=clean_env(**env)).returncode == 0
-    assert explain(a)[1] == "snapshot: answers"
-    return a, b
+    return snapshot_twins(tmp_path, {"AssetFile": ASSETFILE, "data/raw.txt": "1 2 3\n", "data/other.txt": "a b\n"})
 
 
 def explain(root: Path, *args: str) -> tuple[str, str, int]:
