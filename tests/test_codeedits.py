@@ -190,3 +190,61 @@ def _bodies(source: bytes) -> dict[str, str]:
     """Each top-level function's body, as it compiles."""
     return {s.name: ast.dump(ast.Module(body=s.body, type_ignores=[])) for s in ast.parse(source).body
             if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))}
+
+
+# --- a project module's function -------------------------------------------------------------
+
+MODULE = b'"""Helpers."""\n\nLIMIT = 3\n\n\ndef clip(x):\n    return min(x, LIMIT)\n\n\ndef twice(x):\n    return 2 * x\n'
+
+
+def _module_graph(reads: dict[str, dict[str, str]]) -> tuple[dict[str, object], list[str]]:
+    from assetbuild import codetable
+
+    h = "7" * 64
+    order = list(reads)
+    codes = {a: (h, {"code": h, **{label: h for label in labels}}) for a, labels in reads.items()}
+    graph = {"order": order, "modules": {"/p/lib/util.py": ["lib.util", MODULE]}, **codetable.code_table(order, codes)}
+    import hashlib
+
+    return graph, [hashlib.sha256(MODULE).hexdigest(), ""]
+
+
+def test_an_edit_of_a_module_functions_body_reaches_what_calls_it_or_reads_the_module() -> None:
+    graph, kept = _module_graph({"a": {"helper:lib.util.clip": ""}, "b": {"helper:lib.util.twice": ""},
+                                 "c": {"module:lib.util": ""}, "d": {"modules:read by a computed name": ""},
+                                 "e": {"helper:lib.other.clip": ""}})
+    new = MODULE.replace(b"min(x, LIMIT)", b"max(0, min(x, LIMIT))")
+    edit = codeedits.module_edit_of(graph, "/p/lib/util.py", kept, new)
+    assert edit is not None and edit["module"] == "lib.util" and edit["function"] == "clip"
+    assert edit["assets"] == ["a", "c", "d"]  # (c: an import inside its function reads the module so)
+    comment = codeedits.module_edit_of(graph, "/p/lib/util.py", kept, MODULE.replace(b"def twice", b"# x2\ndef twice"))
+    assert comment is not None and comment["function"] == "" and comment["assets"] == []
+
+
+@pytest.mark.parametrize("new", [
+    MODULE.replace(b"LIMIT = 3", b"LIMIT = 4"),  # a statement that runs at load
+    MODULE.replace(b'"""Helpers."""', b'"""Helpers, all."""'),  # its docstring
+    MODULE.replace(b"def clip(x):", b"def clip(x, top=LIMIT):"),  # a header
+    MODULE.replace(b"min(x, LIMIT)", b"min(x, 9)").replace(b"2 * x", b"3 * x"),  # two functions
+    MODULE.replace(b"def clip(x):", b"@staticmethod\ndef clip(x):"),  # a decorator
+    MODULE + b"print('imported')\n",
+    MODULE.replace(b"min(x, LIMIT)", b"min(x,"),  # does not parse
+])
+def test_an_edit_of_a_module_that_may_change_what_runs_at_import_is_refused(new: bytes) -> None:
+    graph, kept = _module_graph({"a": {"helper:lib.util.clip": ""}})
+    assert codeedits.module_edit_of(graph, "/p/lib/util.py", kept, new) is None
+
+
+def test_a_module_edit_needs_the_text_the_graph_kept_of_it() -> None:
+    graph, kept = _module_graph({"a": {"helper:lib.util.clip": ""}})
+    new = MODULE.replace(b"2 * x", b"3 * x")
+    assert codeedits.module_edit_of(graph, "/p/lib/other.py", kept, new) is None  # (no text kept)
+    assert codeedits.module_edit_of(graph, "/p/lib/util.py", ["0" * 64, ""], new) is None  # (another text)
+    assert codeedits.module_edit_of(graph, "/p/lib/util.py", [kept[0], "cpython-311-0"], new) is None  # (an AssetFile's)
+
+
+def test_the_whole_module_label_is_the_fingerprints() -> None:
+    from assetbuild import codetable
+    from assetbuild.fingerprint import walk
+
+    assert codetable.WHOLE_LABEL == walk._WHOLE_LABEL

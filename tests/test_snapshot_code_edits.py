@@ -187,3 +187,38 @@ def test_an_edit_that_breaks_the_asset_fails_as_the_full_path_does(twins: tuple[
     assert fast.stderr.replace(str(a), "ROOT") == full.stderr.replace(str(b), "ROOT")
     edit(a, b, body, "    return max(parsed)\n")  # mended: both as before
     assert both(a, b)[0].returncode == 0
+
+
+MODULE_PROJECT = {
+    "AssetFile": ('from assetbuild import asset, source\n\nfrom lib.util import clip\n\nraw = source("raw", "data/raw.txt")\n'
+                  '\n\n@asset(io="json")\ndef parsed(raw):\n    return [int(x) for x in raw.read_text().split()]\n'
+                  '\n\n@asset(io="json", path="out/clipped.json")\ndef clipped(parsed):\n    return [clip(x) for x in parsed]\n'
+                  '\n\n@asset(io="json")\ndef doubled(parsed):\n    from lib.more import twice\n\n    return [twice(x) for x in parsed]\n'
+                  '\n\n@asset(io="json")\ndef count(parsed):\n    return len(parsed)\n'),
+    "lib/__init__.py": "",
+    "lib/util.py": "LIMIT = 2\n\n\ndef clip(x):\n    return min(x, LIMIT)\n",
+    "lib/more.py": "def twice(x):\n    return 2 * x\n",
+    "data/raw.txt": "1 2 3\n",
+}
+
+
+@pytest.mark.parametrize("path, old, new, said, ran", [
+    ("lib/util.py", "min(x, LIMIT)", "max(min(x, LIMIT), 0) + 1", "module lib.util changed inside the definition of clip; "
+     "the build loads 1 of the 4 assets", ["clipped"]),
+    ("lib/more.py", "2 * x", "x + x + 1", "module lib.more changed inside the definition of twice; "
+     "the build loads 1 of the 4 assets", ["doubled"]),  # (imported inside the asset's function)
+    ("lib/util.py", "def clip", "# Caps.\ndef clip", "module lib.util changed, but none of its statements; "
+     "the build loads 0 of the 4 assets", []),
+    ("lib/util.py", "LIMIT = 2", "LIMIT = 1", "a file changed: ", ["clipped"]),  # a statement that runs at import
+])
+def test_an_edit_of_a_project_module_function_builds_what_reaches_it(tmp_path: Path, path: str, old: str, new: str,
+                                                                      said: str, ran: list[str]) -> None:
+    a, b = snapshot_twins(tmp_path, MODULE_PROJECT)
+    edit(a, b, old, new, path)
+    fast, _ = both(a, b)
+    assert f"snapshot: not used: {said}" in fast.stderr, fast.stderr
+    assert fast.returncode == 0 and built(fast.stdout) == ran
+    assert explain(a)[1] == "snapshot: answers"
+    edit(a, b, new, old, path)  # and back, against the module's text the last build kept: the keys of
+    fast, _ = both(a, b)        # the first build again, whose values the store still holds
+    assert said.split(";")[0] in fast.stderr and built(fast.stdout) == []

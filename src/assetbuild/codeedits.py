@@ -1,5 +1,6 @@
-"""What an edit of the AssetFile changed, when it changes no statement as it runs at load: only
-the body of one function (an asset's, or a plain helper's), or nothing but comments and layout.
+"""What an edit of the AssetFile (or of one project module) changed, when it changes no statement
+as it runs at load: only the body of one function (an asset's, or a plain helper's), or nothing
+but comments and layout.
 Then every other statement runs as the snapshot's build found it, and a slice of the project
 can take the edited asset, the assets whose code reaches the edited function, and what is
 downstream of them (``slicegraph.slice_of``), where the full path compiles the whole file
@@ -12,7 +13,8 @@ definitions and the statements between them:
 - the lines before the edited part and after it are the same, line for line;
 - the edited part parses alone, old and new, to the same statements but for the body of one
   function: an asset's definition (``_same_header``), or a plain function (no decorator)
-  among the statements between two (``_same_statements``); with the same decorators,
+  among the statements between two (``_same_statements``), or in a project module (whose
+  text the graph keeps too: ``module_edit_of``); with the same decorators,
   parameters (their defaults and annotations) and return annotation. So the new text opens
   nothing (a string, a bracket) that runs into the lines after it, and each statement runs as
   before at load, all but the body, which runs only when called;
@@ -20,7 +22,8 @@ definitions and the statements between them:
   new one (``session.snapshots`` carries it over rather than parsing 1 MB again);
 - a code digest leaves out line numbers (``fingerprint.bytecode``): the functions after the
   edit, moved up or down, keep their fingerprints. Those that reach the edited function are
-  read from the fingerprints the graph keeps (``codetable.reaching``).
+  read from the fingerprints the graph keeps (``codetable.reaching``); in a project module,
+  also every asset that reads the module by its names (an import inside a function does).
 
 Standard library only, as ``snapshot``: the entry point looks before the engine is imported
 (and imports this module only once the AssetFile changed).
@@ -64,6 +67,33 @@ def edit_of(graph: dict[str, Any], kept: list[str], asset_defs_of: Any, new: byt
     return {"digest": hashlib.sha256(new + suffix).hexdigest(), "from": kept[0], "defs": defs,
             "checker": asset_defs_of[1], "function": function,
             "assets": sorted(reached | ({function} if own and function else set()))}
+
+
+def module_edit_of(graph: dict[str, Any], path: str, kept: list[str], new: bytes) -> dict[str, Any] | None:
+    """The edit that made ``new`` of the project module at ``path`` the snapshot's ``graph``
+    keeps (``modules``: [its name, its text] by path; ``kept``: the record's [digest, ""] of it),
+    when it changed only the body of one plain function (``_same_statements``, over the whole
+    module): as ``edit_of``'s, with ``module`` (its name) and no ``defs``; None otherwise."""
+    import hashlib
+
+    from .codetable import reaching
+
+    found = (graph.get("modules") or {}).get(path)
+    if not (isinstance(found, list) and len(found) == 2 and isinstance(found[0], str) and isinstance(found[1], bytes)
+            and isinstance(kept, list) and len(kept) == 2 and kept[1] == ""):
+        return None
+    module, old = found
+    if hashlib.sha256(old).hexdigest() != kept[0]:
+        return None
+    a, b = _lines(old), _lines(new)
+    function = None if a is None or b is None else _same_statements(a, b)
+    if function is None:
+        return None
+    reached = reaching(graph, function, module) if function else set()
+    if reached is None:
+        return None
+    return {"digest": hashlib.sha256(new).hexdigest(), "from": kept[0], "module": module, "function": function,
+            "assets": sorted(reached)}
 
 
 def body_edit(old: bytes, new: bytes, defs: list[Any]) -> tuple[str, bool, list[list[Any]]] | None:

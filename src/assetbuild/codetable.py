@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from typing import Any
 
 _NONE = 0xFFFFFFFF  # an asset without a kept fingerprint
+# the part of an asset that reads every project module it reaches whole (``fingerprint.walk``'s)
+WHOLE_LABEL = "modules:read by a computed name"
 _VERSIONED = 0xFFFFFFFE  # ... because it has a ``code_version`` (its code reaches nothing: ``reaching``)
 KEYS = ("code_labels", "code_digests", "code", "code_parts", "code_parts_at")
 
@@ -163,12 +165,14 @@ def codes_of(graph: dict[str, Any], assets: Iterable[int]) -> dict[str, tuple[st
     return out
 
 
-def reaching(graph: dict[str, Any], function: str) -> set[str] | None:
-    """The assets whose kept fingerprint covers the AssetFile's function ``function``: it is one
-    of the helpers it reaches, at any depth (``helper:__assetfile__.NAME``, or one defined in it),
-    or a global it reads (``codeedits``: an edit of that function changes their keys too). None
-    when the graph keeps no whole table, or an asset has no fingerprint kept and no
-    ``code_version`` (what it reaches is not known)."""
+def reaching(graph: dict[str, Any], function: str, module: str = "__assetfile__") -> set[str] | None:
+    """The assets whose kept fingerprint covers ``function`` of ``module`` (the AssetFile's, by
+    default): it is one of the helpers it reaches, at any depth (``helper:MODULE.NAME``, or one
+    defined in it), or, in the AssetFile, a global it reads; in a project module, also any
+    asset that reads the module by its names (``module:MODULE``: an import inside a function
+    is read so) or reads project modules by a computed name (``codeedits``: an edit of that
+    function changes their keys too). None when the graph keeps no whole table, or an asset
+    has no fingerprint kept and no ``code_version`` (what it reaches is not known)."""
     try:
         labels, digests = graph["code_labels"], graph["code_digests"]
         code, parts, at = (memoryview(graph[k]).cast("I") for k in ("code", "code_parts", "code_parts_at"))
@@ -178,9 +182,10 @@ def reaching(graph: dict[str, Any], function: str) -> set[str] | None:
     if not isinstance(labels, list) or not isinstance(digests, bytes) or len(code) != len(order) \
             or len(at) != len(order) + 1 or at[-1] != len(parts) or len(parts) % 2:
         return None
-    helper = f"helper:__assetfile__.{function}"
+    helper = f"helper:{module}.{function}"
+    whole = (f"global:{function}",) if module == "__assetfile__" else (f"module:{module}", WHOLE_LABEL)
     hit = {i for i, label in enumerate(labels)
-           if isinstance(label, str) and (label in (helper, f"global:{function}")
+           if isinstance(label, str) and (label == helper or label in whole
                                           or label.startswith((helper + ".", helper + "#")))}
     found: set[str] = set()
     for i, name in enumerate(order):

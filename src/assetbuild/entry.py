@@ -8,8 +8,8 @@ in a directory holding an AssetFile, first asks ``assetbuild.snapshot`` whether 
 proved this one would find every asset cached. If so it prints what that build would print and
 exits, having imported neither click nor the engine. If not, that build runs without click
 (``plain_build``: it has no option to parse), which an incremental build feels; every other
-command line goes to the CLI. A build after only data changed, or the code inside one asset's
-definition (``codeedits``), loads a slice of the project: the assets it decides and those they
+command line goes to the CLI. A build after only data changed, or the code inside one
+function's body (``codeedits``), loads a slice of the project: the assets it decides and those they
 read (``_slice``). ``-n`` asks the same question: if the snapshot answers, nothing
 would run, and it says so; if not, the dry run runs without click as a build would, a slice of
 the project when only data changed (it records nothing). So does
@@ -138,9 +138,10 @@ def try_snapshot(form: dict[str, object], mode: str) -> str | None:
                 if edit and taken is None:  # (an edit of the AssetFile no slice can take)
                     reason = f"a file changed: {edit['file']}"
                 else:
+                    what = "the AssetFile" if taken is None or "module" not in taken else f"module {taken['module']}"
                     reason = "; ".join(
-                        ([f"the AssetFile changed inside the definition of {taken['function']}" if taken["function"]
-                          else "the AssetFile changed, but none of its statements"] if taken else [])
+                        ([f"{what} changed inside the definition of {taken['function']}" if taken["function"]
+                          else f"{what} changed, but none of its statements"] if taken else [])
                         + ([f"a source or path output changed, or is too recent to trust: {found[0]}"] if found else []))
                 if sliced is not None:
                     reason += (f"; the build loads {len(sliced['affected'])} of the "
@@ -259,8 +260,8 @@ def _fresh_lines(names: list[str]) -> str:
 
 def _slice(rec: dict[str, object], cache_dir: str, project_dir: str, settled: str | None = None,
            edit: dict[str, object] | None = None) -> None:
-    """Only data changed, or the AssetFile inside one asset's definition (``edit["file"]``,
-    which ``codeedits.edit_of`` must prove): under the shared lock, take every data file's
+    """Only data changed, or one code file (``edit["file"]``) inside one function's body, which
+    ``_code_edit`` must prove: under the shared lock, take every data file's
     signature after touching the probe (the build records them) and say which slice of the
     project the build loads. ``settled``: the first changed file the look found (those before
     it were as recorded: ``snapshot.changes``)."""
@@ -286,15 +287,16 @@ def _slice(rec: dict[str, object], cache_dir: str, project_dir: str, settled: st
     defs_of = rec.get("asset_defs_of")  # [the AssetFile's digest, the check's] they were found with
     digest, checker = defs_of if isinstance(defs_of, list) and len(defs_of) == 2 else (None, None)
     defs = graph.get("asset_defs") or ()
-    if edit:  # (the slice is compiled from the file as edited, its definitions where they now lie)
+    if edit and "defs" in edit:  # (the slice is compiled from the AssetFile as edited, its definitions where they now lie)
         digest, defs = edit["digest"], edit["defs"]
     snapshot.SLICE = {**sliced, "graph": graph, "asset_defs": (digest, defs, checker), "edit": edit or None}
 
 
 def _code_edit(rec: dict[str, object], cache_dir: str, graph: dict[str, object], path: str) -> dict[str, object] | None:
-    """``codeedits.edit_of`` the AssetFile at ``path`` as it is now, against what the snapshot
-    keeps; None also when a stored value refers to project code by name (``fingerprint.refs``:
-    its readers' keys hold that code's fingerprint, which the graph does not say)."""
+    """``codeedits.edit_of`` the AssetFile at ``path`` as it is now (or ``module_edit_of`` the
+    project module), against what the snapshot keeps, as ``edit["file"]``; None also when a
+    stored value refers to project code by name (``fingerprint.refs``: its readers' keys hold
+    that code's fingerprint, which the graph does not say)."""
     from . import codeedits, snapshot
 
     kept = rec["contents"].get(path)  # type: ignore[attr-defined]
@@ -306,7 +308,11 @@ def _code_edit(rec: dict[str, object], cache_dir: str, graph: dict[str, object],
     results = snapshot.read_results(cache_dir, rec)
     if results is None or any(not isinstance(r[2], str) or " code:" in r[2] for r in results["results"]):
         return None
-    return codeedits.edit_of(graph, kept, rec.get("asset_defs_of"), new)
+    if isinstance(kept, list) and len(kept) == 2 and kept[1]:  # (the AssetFile's suffix: a module's is "")
+        edit = codeedits.edit_of(graph, kept, rec.get("asset_defs_of"), new)
+    else:
+        edit = codeedits.module_edit_of(graph, path, kept, new)
+    return None if edit is None else {**edit, "file": path}
 
 
 def plain_build(form: dict[str, object]) -> None:

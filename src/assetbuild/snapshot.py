@@ -101,7 +101,7 @@ START_PATH: list[str] = []  # sys.path as the command started, before a project 
 # loads and decides (``slicegraph.slice_of``).
 PROBE: tuple[int, int] | None = None
 DATA: dict[str, Sig | None] | None = None
-SLICE: dict[str, Any] | None = None  # (its "edit": the AssetFile's, inside one definition: ``codeedits``)
+SLICE: dict[str, Any] | None = None  # (its "edit": of one code file, inside one function: ``codeedits``)
 # Set as a build that may record starts loading (``listings_before``): each directory it may find
 # modules in, as it was then (time, names)
 BEFORE: dict[str, tuple[int | None, frozenset[str] | None]] | None = None
@@ -346,8 +346,8 @@ def changes(rec: dict[str, Any] | None, project_dir: str, start_path: list[str],
     was found as recorded, so its recorded signature is taken again without a stat. (It was
     not racy when recorded, so any later write gives it another mtime, which the next build
     sees; as a write after the stat pass would.) ``edited``: a caller that can take an edit of
-    the AssetFile (``codeedits``) is told of one in ``edited["file"]`` rather than refused; one
-    that took it (``edited["digest"]``) is refused unless the AssetFile holds what it took.
+    one code file (``codeedits``) is told of it in ``edited["file"]`` rather than refused; one
+    that took it (``edited["digest"]``) is refused unless the file holds what it took.
 
     The cheap checks come first; the stat of each recorded file last."""
     if rec is None:
@@ -415,13 +415,16 @@ def changes(rec: dict[str, Any] | None, project_dir: str, start_path: list[str],
 
 
 def _taken_edit(path: str, kept: list[str] | None, edited: dict[str, Any]) -> bool:
-    """Whether the changed code file ``path`` (``kept``: the record's [digest, suffix] of it) is
-    the AssetFile (the one kept with a suffix) as the caller took it (``edited["digest"]``), or,
-    the caller not having looked yet, is the AssetFile, noted in ``edited["file"]``."""
-    if not isinstance(kept, list) or len(kept) != 2 or not kept[1]:
+    """Whether the changed code file ``path`` (``kept``: the record's [digest, suffix] of it:
+    the AssetFile's or a project module's) is the one the caller took (``edited["file"]``),
+    holding what it took (``edited["digest"]``); or, the caller not having looked yet, is the
+    first code file that changed, noted in ``edited["file"]`` (a second one is refused)."""
+    if not isinstance(kept, list) or len(kept) != 2:
         return False
     if "digest" in edited:
-        return same_content(path, [edited["digest"], kept[1]])
+        return path == edited["file"] and same_content(path, [edited["digest"], kept[1]])
+    if "file" in edited:
+        return False
     edited["file"] = path
     return True
 

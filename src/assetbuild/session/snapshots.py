@@ -194,10 +194,14 @@ class Recorder:
         return set(slicegraph.slice_of(self.graph, found, edited=edit["assets"] if edit else ())["affected"])
 
     def _edit(self) -> dict[str, Any] | None:
-        """The edit of the AssetFile the entry point found this slice of the project for
+        """The edit of a code file the entry point found this slice of the project for
         (``codeedits``), if this build loaded the file it proved: this build takes it too."""
         edit = (self.project.sliced or {}).get("edit")
-        return edit if edit is not None and edit["digest"] == self.project.loaded.source_digest else None
+        if edit is None:
+            return None
+        loaded = self.project.loaded
+        now = loaded.module_sources.get(edit["file"]) if "module" in edit else loaded.source_digest
+        return edit if edit["digest"] == now else None
 
     def decide_slice(self, sched: Any, plan: list[str], observer: Any, *, keep_going: bool, dry_run: bool) -> Any:
         """The build (or dry run) over ``plan`` when the snapshot holds for the rest: the
@@ -284,7 +288,7 @@ class Recorder:
             results = {"results": rec.pop("results")}
             asset_defs = rec.pop("asset_defs")
             kept = self.graph.get("written_ns")  # the last snapshot's graph (a slice's): its file stays
-            doc = {**self.graph, "asset_defs": asset_defs, "source": rec.pop("source")}
+            doc = {**self.graph, "asset_defs": asset_defs, "source": rec.pop("source"), "modules": rec.pop("modules")}
             edit = self._edit()
             if self.project.sliced is None:  # (a slice's graph keeps the table it was loaded with)
                 from ..codetable import table_for
@@ -467,7 +471,16 @@ class Recorder:
                 "blobs": [[p, size] for p, size in blobs.items()], "count": len(triples), "results": triples,
                 "metadata": sorted(metadata), "checked": checked, "plain_status": plain_status,
                 "asset_defs": asset_defs[0], "asset_defs_of": asset_defs[1],
-                "source": contents[str(loaded.path)]}, ""  # (kept with the graph: ``codeedits`` reads it)
+                # (kept with the graph: ``codeedits`` compares the next edit with them)
+                "source": contents[str(loaded.path)], "modules": self._module_texts(contents, kept)}, ""
+
+    def _module_texts(self, contents: dict[str, bytes], kept: dict[str, list[str]]) -> dict[str, list[Any]]:
+        """[name, text] of each project module the record keeps a digest of, by file: as loaded,
+        or (one this build did not import) as the previous graph kept it."""
+        texts = {f: m for f, m in (self.graph.get("modules") or {}).items() if f in kept}
+        names = {getattr(m, "__file__", None): name for name, m in list(sys.modules.items())}  # (one imported as it ran too)
+        texts.update({f: [names[f], data] for f, data in contents.items() if f in names and f != str(self.project.loaded.path)})
+        return texts
 
     def _own_paths(self) -> set[str]:
         """What the build makes in the project's directories: the cache directory, and the top
@@ -486,7 +499,7 @@ class Recorder:
         prev = self.previous
         of = (prev or {}).get("asset_defs_of")
         edit = self._edit()
-        if prev is not None and edit is not None and of == [edit["from"], edit["checker"]]:
+        if prev is not None and edit is not None and "defs" in edit and of == [edit["from"], edit["checker"]]:
             # the AssetFile changed inside one asset's body, which the check does not read: its
             # verdict on the file before holds for the file now, and the definitions are where
             # the edit left them (``codeedits``)
