@@ -212,11 +212,12 @@ def _module_graph(reads: dict[str, dict[str, str]]) -> tuple[dict[str, object], 
 def test_an_edit_of_a_module_functions_body_reaches_what_calls_it_or_reads_the_module() -> None:
     graph, kept = _module_graph({"a": {"helper:lib.util.clip": ""}, "b": {"helper:lib.util.twice": ""},
                                  "c": {"module:lib.util": ""}, "d": {"modules:read by a computed name": ""},
-                                 "e": {"helper:lib.other.clip": ""}})
+                                 "e": {"helper:lib.other.clip": ""}, "f": {"modules:imported by a computed name": ""},
+                                 "g": {"module:lib": ""}, "h": {"module:lib.utility": ""}, "i": {"object:lib.util.x": ""}})
     new = MODULE.replace(b"min(x, LIMIT)", b"max(0, min(x, LIMIT))")
     edit = codeedits.module_edit_of(graph, "/p/lib/util.py", kept, new)
     assert edit is not None and edit["module"] == "lib.util" and edit["function"] == "clip"
-    assert edit["assets"] == ["a", "c", "d"]  # (c: an import inside its function reads the module so)
+    assert edit["assets"] == ["a", "c", "d", "f", "g"]  # (c: an import inside its function reads the module so)
     comment = codeedits.module_edit_of(graph, "/p/lib/util.py", kept, MODULE.replace(b"def twice", b"# x2\ndef twice"))
     assert comment is not None and comment["function"] == "" and comment["assets"] == []
 
@@ -243,8 +244,8 @@ def test_a_module_edit_needs_the_text_the_graph_kept_of_it() -> None:
     assert codeedits.module_edit_of(graph, "/p/lib/util.py", [kept[0], "cpython-311-0"], new) is None  # (an AssetFile's)
 
 
-def test_the_whole_module_label_is_the_fingerprints() -> None:
-    from assetbuild import codetable
-    from assetbuild.fingerprint import walk
+def test_the_labels_of_modules_read_by_a_computed_name_are_the_fingerprints() -> None:
+    """``codetable._reads_module`` takes every ``modules:`` part as reading any project module."""
+    from assetbuild.fingerprint import reads, walk
 
-    assert codetable.WHOLE_LABEL == walk._WHOLE_LABEL
+    assert walk._WHOLE_LABEL.startswith("modules:") and reads._EVERY_MODULE_LABEL.startswith("modules:")

@@ -166,7 +166,7 @@ def _whole_lines(source: bytes, tail: int) -> int:
 
 
 def _lines(source: bytes) -> list[bytes] | None:
-    """``source`` split into lines, if it has no byte-order mark, ``coding`` cookie or \r (a
+    """``source`` split into lines, if it has no byte-order mark, ``coding`` cookie or \\r (a
     line end ``leaving_out`` does not count as the compiler does). Each definition compared is
     decoded as UTF-8 (``_same_header``): the rest is the same bytes as before."""
     if source.startswith(b"\xef\xbb\xbf") or b"\r" in source:

@@ -22,8 +22,6 @@ if TYPE_CHECKING:
     from typing import Any
 
 _NONE = 0xFFFFFFFF  # an asset without a kept fingerprint
-# the part of an asset that reads every project module it reaches whole (``fingerprint.walk``'s)
-WHOLE_LABEL = "modules:read by a computed name"
 _VERSIONED = 0xFFFFFFFE  # ... because it has a ``code_version`` (its code reaches nothing: ``reaching``)
 KEYS = ("code_labels", "code_digests", "code", "code_parts", "code_parts_at")
 
@@ -72,6 +70,16 @@ def table_for(order: list[str], codes: Mapping[str, tuple[str, dict[str, str]]],
     if previous is not None and previous.get("order") == order and all(k in previous for k in KEYS):
         return {k: previous[k] for k in KEYS}
     return code_table(order, codes)
+
+
+def _reads_module(label: str, module: str) -> bool:
+    """Whether a part labelled ``label`` may read ``module``: it reads it, a package of it or a
+    module in it by their names (``module:NAME``), or project modules by a computed name (a
+    ``modules:`` part: read, or imported, so)."""
+    kind, _, name = label.partition(":")
+    if kind == "modules":
+        return True
+    return kind == "module" and (name == module or module.startswith(name + ".") or name.startswith(module + "."))
 
 
 def _versioned(found: Any) -> bool:
@@ -169,9 +177,8 @@ def reaching(graph: dict[str, Any], function: str, module: str = "__assetfile__"
     """The assets whose kept fingerprint covers ``function`` of ``module`` (the AssetFile's, by
     default): it is one of the helpers it reaches, at any depth (``helper:MODULE.NAME``, or one
     defined in it), or, in the AssetFile, a global it reads; in a project module, also any
-    asset that reads the module by its names (``module:MODULE``: an import inside a function
-    is read so) or reads project modules by a computed name (``codeedits``: an edit of that
-    function changes their keys too). None when the graph keeps no whole table, or an asset
+    asset that may read the module (``_reads_module``: an import inside a function is read
+    so) (``codeedits``: an edit of that function changes their keys too). None when the graph keeps no whole table, or an asset
     has no fingerprint kept and no ``code_version`` (what it reaches is not known)."""
     try:
         labels, digests = graph["code_labels"], graph["code_digests"]
@@ -183,10 +190,10 @@ def reaching(graph: dict[str, Any], function: str, module: str = "__assetfile__"
             or len(at) != len(order) + 1 or at[-1] != len(parts) or len(parts) % 2:
         return None
     helper = f"helper:{module}.{function}"
-    whole = (f"global:{function}",) if module == "__assetfile__" else (f"module:{module}", WHOLE_LABEL)
     hit = {i for i, label in enumerate(labels)
-           if isinstance(label, str) and (label == helper or label in whole
-                                          or label.startswith((helper + ".", helper + "#")))}
+           if isinstance(label, str) and (label == helper or label.startswith((helper + ".", helper + "#"))
+                                          or (label == f"global:{function}" if module == "__assetfile__"
+                                              else _reads_module(label, module)))}
     found: set[str] = set()
     for i, name in enumerate(order):
         if code[i] == _NONE:
