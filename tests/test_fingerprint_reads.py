@@ -305,8 +305,9 @@ def test_a_function_with_attributes_takes_the_full_walk_whoever_reaches_it_first
 
 
 def _without(fn, *names):
-    """``fn``'s fingerprint helper digest with ``names`` deleted from its ``__dict__`` meanwhile."""
-    saved = {n: fn.__dict__.pop(n) for n in names}
+    """``fn``'s fingerprint helper digest with ``names`` deleted from its ``__dict__`` meanwhile
+    (those it has: Python 3.10's ``typing.final`` sets no ``__final__``)."""
+    saved = {n: fn.__dict__.pop(n) for n in names if n in fn.__dict__}
     try:
         return make_fp().fingerprint_function(fn, "x").digest
     finally:
