@@ -175,11 +175,12 @@ def codes_of(graph: dict[str, Any], assets: Iterable[int]) -> dict[str, tuple[st
 
 def reaching(graph: dict[str, Any], function: str, module: str = "__assetfile__") -> set[str] | None:
     """The assets whose kept fingerprint covers ``function`` of ``module`` (the AssetFile's, by
-    default): it is one of the helpers it reaches, at any depth (``helper:MODULE.NAME``, or one
-    defined in it), or, in the AssetFile, a global it reads; in a project module, also any
-    asset that may read the module (``_reads_module``: an import inside a function is read
-    so) (``codeedits``: an edit of that function changes their keys too). None when the graph keeps no whole table, or an asset
-    has no fingerprint kept and no ``code_version`` (what it reaches is not known)."""
+    default), so that an edit of its body changes their keys too (``codeedits``): it is one of
+    the helpers the asset reaches, at any depth (``helper:MODULE.NAME``, or one defined in it);
+    or, in the AssetFile, a global it reads; or, in a project module, the asset may read the
+    module (``_reads_module``: an import inside a function reads it so). None when the graph
+    keeps no whole table, or an asset has no fingerprint kept and no ``code_version`` (what it
+    reaches is not known)."""
     try:
         labels, digests = graph["code_labels"], graph["code_digests"]
         code, parts, at = (memoryview(graph[k]).cast("I") for k in ("code", "code_parts", "code_parts_at"))
