@@ -138,6 +138,9 @@ def as_the_command(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     from assetbuild import entry
 
     root = write(tmp_path / "snap", {"AssetFile": SNAP_ASSETFILE, "data/raw.txt": "hello world\n"})
+    for made in ("out", ".assetbuild"):  # what the first build would make in the project's folder: in the
+        (root / made).mkdir()            # clock's tick of its record, it would refuse it (``racy_folder``)
+    time.sleep(2 * snapshot.TICK_NS / 1e9)
     monkeypatch.setattr(snapshot, "INTENT", {"json": False, "quiet": True, "directory": str(root)})
     monkeypatch.setattr(snapshot, "START_PATH", list(sys.path))
     monkeypatch.setattr(entry, "START_PATH", list(sys.path))
