@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from assetbuild import codeedits, declarative
 
-HEAD = 'from assetbuild import asset, source\n\nraw = source("raw", "raw.txt")\n\n\ndef helper(x):\n    return x\n'
+HEAD = ('from assetbuild import asset, source\n\nraw = source("raw", "raw.txt")\n\n\ndef helper(x):\n    return x\n'
+        '\n\nclass Box:\n    def size(self):\n        return 1\n')
 
 
 def _asset(name: str, params: str, body: str, decorator: str = "@asset") -> str:
@@ -121,7 +122,7 @@ def test_the_edit_is_taken_from_the_source_the_graph_keeps_and_says_what_reaches
 _BODY_LINES = st.sampled_from([
     "    return 1", "    x = 2", "    # a comment", "", "    y = (1,", "         2)", '    s = """', '    """',
     "    return helper(x)", "def z():", "LIMIT = 3", "    if x:", "        return x", "  return 0",
-    "@asset", "    pass", "    '''doc'''",
+    "@asset", "    pass", "    '''doc'''", "        return 2", "    def size(self):", "class Box:",
 ])
 _HEADERS = st.sampled_from(["@asset\ndef {n}():", "@asset\ndef {n}(raw):", '@asset(io="json")\ndef {n}():',
                             "@asset\ndef {n}(\n    raw,\n):", "@asset\nasync def {n}():"])
@@ -140,11 +141,12 @@ def _source(headers: list[str], bodies: list[str]) -> bytes:
 
 
 def _statements(source: bytes) -> list[str]:
-    """Each top-level statement as it runs at load: a function without its body."""
+    """Each top-level statement as it runs at load: a function (a method) without its body."""
     out = []
     for stmt in ast.parse(source).body:
-        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            stmt.body = [ast.Pass()]
+        for fn in [stmt, *(stmt.body if isinstance(stmt, ast.ClassDef) else ())]:
+            if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                fn.body = [ast.Pass()]
         out.append(ast.dump(stmt))
     return out
 
@@ -187,9 +189,9 @@ def test_a_found_edit_leaves_every_statement_as_it_runs_at_load_and_finds_the_de
 
 
 def _bodies(source: bytes) -> dict[str, str]:
-    """Each top-level function's body, as it compiles."""
+    """Each top-level function's or class's body, as it compiles."""
     return {s.name: ast.dump(ast.Module(body=s.body, type_ignores=[])) for s in ast.parse(source).body
-            if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))}
+            if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
 
 
 # --- a project module's function -------------------------------------------------------------
@@ -249,3 +251,21 @@ def test_the_labels_of_modules_read_by_a_computed_name_are_the_fingerprints() ->
     from assetbuild.fingerprint import reads, walk
 
     assert walk._WHOLE_LABEL.startswith("modules:") and reads._EVERY_MODULE_LABEL.startswith("modules:")
+
+
+CLASS = b"class H:\n    K = 1\n\n    def go(self):\n        return 1\n\n    def stop(self):\n        return 0\n"
+
+
+@pytest.mark.parametrize("new, found", [
+    (CLASS.replace(b"return 1", b"return 2"), "H"),  # one method's body: what reaches the class
+    (CLASS.replace(b"    def go", b"    # starts\n    def go"), ""),
+    (CLASS.replace(b"K = 1", b"K = 2"), None),  # a class attribute
+    (CLASS.replace(b"return 1", b"return 2").replace(b"return 0", b"return 9"), None),  # two methods
+    (CLASS.replace(b"def go(self)", b"def go(self, x=1)"), None),  # a method's header
+    (CLASS.replace(b"class H:", b"class H(object):").replace(b"return 1", b"return 2"), None),  # its bases
+    (CLASS.replace(b"class H:", b"class G:").replace(b"return 1", b"return 2"), None),  # its name
+])
+def test_an_edit_of_one_methods_body_is_found_as_its_class(new: bytes, found: str | None) -> None:
+    old = _file(A, B, C) + b"\n\n" + CLASS
+    assert codeedits.body_edit(old, _file(A, B, C) + b"\n\n" + new, _defs(old)) == (
+        None if found is None else (found, False, _defs(old)))

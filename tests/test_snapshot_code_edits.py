@@ -222,3 +222,26 @@ def test_an_edit_of_a_project_module_function_builds_what_reaches_it(tmp_path: P
     edit(a, b, new, old, path)  # and back, against the module's text the last build kept: the keys of
     fast, _ = both(a, b)        # the first build again, whose values the store still holds
     assert said.split(";")[0] in fast.stderr and built(fast.stdout) == []
+
+
+CLASS_PROJECT = {
+    "AssetFile": ('from assetbuild import asset\n\nfrom lib.scale import Scaler\n\n\nclass Counter:\n'
+                  '    def count(self, xs):\n        return len(xs)\n\n\n@asset\ndef a():\n    return Counter().count([1, 2, 3])\n'
+                  '\n\n@asset\ndef b():\n    return Scaler(2).apply(5)\n\n\n@asset\ndef c():\n    return 7\n'),
+    "lib/__init__.py": "",
+    "lib/scale.py": "class Scaler:\n    def __init__(self, k):\n        self.k = k\n\n    def apply(self, x):\n        return x * self.k\n",
+}
+
+
+@pytest.mark.parametrize("path, old, new, said, ran", [
+    ("AssetFile", "return len(xs)", "return len(xs) + 1", "the AssetFile changed inside the definition of Counter", ["a"]),
+    ("lib/scale.py", "return x * self.k", "return x * self.k + 1", "module lib.scale changed inside the definition of Scaler",
+     ["b"]),
+])
+def test_an_edit_of_a_methods_body_builds_what_reaches_its_class(tmp_path: Path, path: str, old: str, new: str,
+                                                                 said: str, ran: list[str]) -> None:
+    a, b = snapshot_twins(tmp_path, CLASS_PROJECT)
+    edit(a, b, old, new, path)
+    fast, _ = both(a, b)
+    assert f"snapshot: not used: {said}; the build loads 1 of the 3 assets" in fast.stderr, fast.stderr
+    assert fast.returncode == 0 and built(fast.stdout) == ran

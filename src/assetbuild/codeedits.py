@@ -1,6 +1,6 @@
 """What an edit of the AssetFile (or of one project module) changed, when it changes no statement
-as it runs at load: only the body of one function (an asset's, or a plain helper's), or nothing
-but comments and layout.
+as it runs at load: only the body of one function (an asset's, a plain helper's, or one method
+of a class), or nothing but comments and layout.
 Then every other statement runs as the snapshot's build found it, and a slice of the project
 can take the edited asset, the assets whose code reaches the edited function, and what is
 downstream of them (``slicegraph.slice_of``), where the full path compiles the whole file
@@ -198,9 +198,10 @@ def _same_header(old: list[bytes], new: list[bytes], name: str) -> str | None:
 
 
 def _same_statements(old: list[bytes], new: list[bytes]) -> str | None:
-    """The name of the one plain function (no decorator) whose body is all that differs between
-    the statements ``old`` and ``new`` parse to ("" if none differs), its header the same;
-    None if anything else differs, or either does not parse."""
+    """The name of the one plain function (no decorator), or of the class of the one method,
+    whose body is all that differs between the statements ``old`` and ``new`` parse to ("" if
+    none differs), its header the same; None if anything else differs, or either does not
+    parse."""
     trees = [_parsed(lines) for lines in (old, new)]
     if trees[0] is None or trees[1] is None or len(trees[0].body) != len(trees[1].body):
         return None
@@ -208,11 +209,36 @@ def _same_statements(old: list[bytes], new: list[bytes]) -> str | None:
     for x, y in zip(trees[0].body, trees[1].body):
         if ast.dump(x) == ast.dump(y):
             continue
-        if changed or type(x) is not ast.FunctionDef or type(y) is not ast.FunctionDef or x.decorator_list \
-                or y.decorator_list or x.name != y.name or _header(x) != _header(y):
+        if changed or type(x) is not type(y) or type(x) not in (ast.FunctionDef, ast.ClassDef):
             return None
-        changed = x.name
+        assert isinstance(x, (ast.FunctionDef, ast.ClassDef)) and isinstance(y, (ast.FunctionDef, ast.ClassDef))
+        if x.name != y.name or x.decorator_list or y.decorator_list:
+            return None
+        if isinstance(x, ast.FunctionDef) and isinstance(y, ast.FunctionDef) and _header(x) == _header(y):
+            changed = x.name
+        elif isinstance(x, ast.ClassDef) and isinstance(y, ast.ClassDef) and _one_method(x, y):
+            changed = x.name  # (what reaches the class reaches its methods: ``codetable.reaching``)
+        else:
+            return None
     return changed
+
+
+def _one_method(x: ast.ClassDef, y: ast.ClassDef) -> bool:
+    """Whether the classes ``x`` and ``y`` differ only in the body of one method, its header
+    the same (their bases and keywords, and every other statement, as they were)."""
+    import copy
+
+    outer = [copy.copy(c) for c in (x, y)]
+    for c in outer:
+        c.body = []
+    if ast.dump(outer[0]) != ast.dump(outer[1]) or len(x.body) != len(y.body):
+        return False
+    differ = [(a, b) for a, b in zip(x.body, y.body) if ast.dump(a) != ast.dump(b)]
+    if len(differ) != 1:
+        return False
+    a, b = differ[0]
+    return isinstance(a, ast.FunctionDef) and isinstance(b, ast.FunctionDef) and type(a) is type(b) \
+        and a.name == b.name and _header(a) == _header(b)
 
 
 def _parsed(lines: list[bytes]) -> ast.Module | None:

@@ -308,10 +308,15 @@ def _code_edit(rec: dict[str, object], cache_dir: str, graph: dict[str, object],
     results = snapshot.read_results(cache_dir, rec)
     if results is None or any(not isinstance(r[2], str) or " code:" in r[2] for r in results["results"]):
         return None
-    if isinstance(kept, list) and len(kept) == 2 and kept[1]:  # (the AssetFile's suffix: a module's is "")
-        edit = codeedits.edit_of(graph, kept, rec.get("asset_defs_of"), new)
-    else:
-        edit = codeedits.module_edit_of(graph, path, kept, new)
+    try:
+        if isinstance(kept, list) and len(kept) == 2 and kept[1]:  # (the AssetFile's suffix: a module's is "")
+            edit = codeedits.edit_of(graph, kept, rec.get("asset_defs_of"), new)
+        else:
+            edit = codeedits.module_edit_of(graph, path, kept, new)
+    except Exception:  # noqa: BLE001 - a doubt: the full path decides (the tests, under the check, see it)
+        if snapshot.CHECK:
+            raise
+        return None
     return None if edit is None else {**edit, "file": path}
 
 
