@@ -169,12 +169,11 @@ def _lines(source: bytes) -> list[bytes] | None:
     """``source`` split into lines, if it has no byte-order mark, ``coding`` cookie or \\r (a
     line end ``leaving_out`` does not count as the compiler does). Each definition compared is
     decoded as UTF-8 (``_same_header``): the rest is the same bytes as before."""
-    if source.startswith(b"\xef\xbb\xbf") or b"\r" in source:
+    from .outline import declares_encoding
+
+    if source.startswith(b"\xef\xbb\xbf") or b"\r" in source or declares_encoding(source):
         return None
-    lines = source.split(b"\n")
-    if any(line.lstrip(b" \t\f").startswith(b"#") and b"coding" in line for line in lines[:2]):
-        return None
-    return lines
+    return source.split(b"\n")
 
 
 def _same_header(old: list[bytes], new: list[bytes], name: str) -> str | None:

@@ -28,12 +28,17 @@ _NAME_ARG = re.compile(r"[(,][ \t]*name[ \t]*=")
 _DECORATOR = re.compile(rf"^(@[ \t]*[A-Za-z_][\w.]*[ \t]*\(){_ARG}(?:,{_ARG})*,?[ \t]*\)[ \t]*(?=\r?$)", re.M)
 
 
+def declares_encoding(source: bytes) -> bool:
+    """Whether the first two lines of ``source`` declare an encoding (PEP 263): the compiler may
+    then read it as other than UTF-8."""
+    return bool(_COOKIE.search(b"\n".join(source.split(b"\n", 2)[:2])))
+
+
 def outline(source: str | bytes) -> tuple[str | bytes, list[int]]:
     """``source`` with the bodies it may leave out replaced by ``...``, and the ``def`` lines of
     those functions (1-based), for the caller to verify the parse kept them as functions."""
     if isinstance(source, bytes):
-        head = b"\n".join(source.split(b"\n", 2)[:2])
-        if _COOKIE.search(head):  # another encoding: leave the file as it is
+        if declares_encoding(source):  # another encoding: leave the file as it is
             return source, []
         try:
             text = source.decode("utf-8")

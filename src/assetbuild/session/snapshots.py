@@ -477,9 +477,13 @@ class Recorder:
     def _module_texts(self, contents: dict[str, bytes], kept: dict[str, list[str]]) -> dict[str, list[Any]]:
         """[name, text] of each project module the record keeps a digest of, by file: as loaded,
         or (one this build did not import) as the previous graph kept it."""
+        from ..loader import project_module_names
+
         texts = {f: m for f, m in (self.graph.get("modules") or {}).items() if f in kept}
-        names = {getattr(m, "__file__", None): name for name, m in list(sys.modules.items())}  # (one imported as it ran too)
-        texts.update({f: [names[f], data] for f, data in contents.items() if f in names and f != str(self.project.loaded.path)})
+        for name in project_module_names(self.project.project_dir):  # (one imported as an asset ran too)
+            f = getattr(sys.modules.get(name), "__file__", None)
+            if f in contents:
+                texts[f] = [name, contents[f]]
         return texts
 
     def _own_paths(self) -> set[str]:
