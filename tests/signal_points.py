@@ -29,6 +29,7 @@ def interrupt_at(n: int, watched: set[types.CodeType]) -> Callable[..., Any]:
     points: dict[types.CodeType, set[int]] = {}
 
     def local(frame: types.FrameType, event: str, arg: Any) -> Any:
+        frame.f_trace_opcodes = True  # (3.13.0 ignores it set in ``trace``, at the call: again at each event)
         if event == "opcode":
             where = points.get(frame.f_code)
             if where is None:
