@@ -4,6 +4,7 @@ that check code stays consistent wherever Ctrl-C or SIGTERM lands (``sys.settrac
 from __future__ import annotations
 
 import dis
+import sys
 import types
 from collections.abc import Callable
 from typing import Any
@@ -27,6 +28,9 @@ def interrupt_at(n: int, watched: set[types.CodeType]) -> Callable[..., Any]:
     point where one can come in the code of ``watched`` and in what it calls (main thread)."""
     left = [n]
     points: dict[types.CodeType, set[int]] = {}
+    # 3.12 and 3.13 deliver opcode events only once a frame asked for them before the watched
+    # code is called: the caller's, which runs it
+    sys._getframe(1).f_trace_opcodes = True
 
     def local(frame: types.FrameType, event: str, arg: Any) -> Any:
         frame.f_trace_opcodes = True  # (3.13.0 ignores it set in ``trace``, at the call: again at each event)
