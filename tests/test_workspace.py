@@ -21,8 +21,8 @@ from projects import run_counter, run_counts
 
 import assetbuild
 from assetbuild import workspace as ws_mod
-from assetbuild.store import LmdbStore
 from assetbuild.snapshot import TICK_NS
+from assetbuild.store import LmdbStore
 from assetbuild.workspace import Workspace
 
 HOUR_AGO = time.time() - 3600
