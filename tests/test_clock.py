@@ -36,6 +36,21 @@ def test_fractions_of_seconds(monkeypatch):
     assert clock.now_ns() == MARCH_1 + 500_000_000
 
 
+@pytest.mark.parametrize("value, ns", [
+    ("2024-03-01T09:00:00.5Z", 500_000_000),
+    ("2024-03-01T10:00:00.25+01:00", 250_000_000),
+    ("2024-03-01T09:00:00,125Z", 125_000_000),  # ISO-8601 allows a comma
+    ("2024-03-01 09:00:00.000001Z", 1_000),
+    ("2024-03-01T09:00:00.123456789Z", 123_456_789),  # to the ns, not truncated to the µs
+    ("2024-03-01T09:00:00.1234567891Z", 123_456_789),
+])
+def test_any_number_of_digits_of_a_second_on_every_python(monkeypatch, value, ns):
+    """Python 3.10's ``fromisoformat`` takes a fraction of 3 or 6 digits only: the clock reads
+    the fraction itself, so a value means the same time on every Python."""
+    monkeypatch.setenv("ASSETBUILD_NOW", value)
+    assert clock.now_ns() == MARCH_1 + ns
+
+
 def test_a_new_value_is_read_at_once(monkeypatch):
     monkeypatch.setenv("ASSETBUILD_NOW", "2024-03-01T09:00:00Z")
     assert clock.now_ns() == MARCH_1
