@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import marshal
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -352,6 +353,23 @@ def test_an_assetfile_that_reads_the_environment_at_load_is_refused(tmp_path: Pa
     assert "only declares" in line
     rec = snapshot.read(str(root / ".assetbuild"))  # the verdict is kept: the next build does not parse again
     assert rec is not None and any(v.startswith("AssetFile:") for v in rec["checked"].values())
+
+
+def test_the_command_and_python_m_answer_each_other(tmp_path: Path) -> None:
+    """The ``assetbuild`` command (its folder first on sys.path, as Python puts a script's) and
+    ``python -m assetbuild`` by another name of the same interpreter (a venv's ``python`` and
+    ``python3``) import the same and record the same: a snapshot either made answers the other."""
+    here = Path(sys.executable).parent
+    script = here / "assetbuild"
+    other = next((here / n for n in ("python3", "python") if n != Path(sys.executable).name and (here / n).exists()), None)
+    if not script.exists() or other is None:
+        pytest.skip(f"needs the installed command and a second name of this Python in {here}")
+    root = project(tmp_path)
+    settled(root)  # (by sys.executable -m assetbuild)
+    env = clean_env(ASSETBUILD_SNAPSHOT="explain")
+    for cmd in ([str(script)], [str(other), "-m", "assetbuild"], [str(script)], [sys.executable, "-m", "assetbuild"]):
+        r = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0 and "snapshot: answers" in r.stderr.splitlines(), (cmd, r.stderr)
 
 
 def test_a_project_it_cannot_see_is_refused(tmp_path: Path) -> None:

@@ -318,8 +318,11 @@ def _loads(data: bytes) -> Any:
 
 
 def interpreter() -> tuple[Any, ...]:
-    """What identifies the running interpreter (its version, path and flags that change code)."""
-    return (sys.version, sys.executable, sys.implementation.cache_tag, sys.flags.optimize)
+    """What identifies the running interpreter (its version, path and flags that change code).
+    The path with its links resolved: a venv's ``python`` and ``python3`` are one interpreter
+    (``python -m assetbuild`` and the ``assetbuild`` command run one each); what a venv adds,
+    its site-packages, is in ``sys.path``, which the record holds too."""
+    return (sys.version, os.path.realpath(sys.executable), sys.implementation.cache_tag, sys.flags.optimize)
 
 
 def answer(rec: dict[str, Any] | None, project_dir: str, start_path: list[str]) -> str | None:
