@@ -194,6 +194,47 @@ def test_the_plain_build_with_a_directory(tmp_path: Path) -> None:
     assert (a / "out/total.json").read_text() == "3"
 
 
+def test_from_a_folder_below_the_project_it_answers_as_the_cli(tmp_path: Path) -> None:
+    """Run in a folder below the project, the command moves to the project, saying so on stderr
+    (unless -q), as the CLI does; the snapshot answers there, and a slice builds there."""
+    a, b = _twins(tmp_path, {"AssetFile": ASSETFILE, "data/raw.txt": "1 2\n", "notebooks/deep/x.txt": ""})
+    for p in (a, b):
+        assert cli(cwd=p).returncode == 0 and cli(cwd=p).returncode == 0  # (the second records the snapshot)
+
+    def same(*args: str, **env: str) -> tuple[str, str]:
+        plain = cli(*args, cwd=a / "notebooks/deep", env=clean_env(ASSETBUILD_SNAPSHOT="explain", **env))
+        full = cli(*args, cwd=b / "notebooks/deep", env=clean_env(ASSETBUILD_SNAPSHOT="0", **env))
+        plain_err = "\n".join(ln for ln in plain.stderr.splitlines() if not ln.startswith("snapshot:"))
+        assert (plain.returncode, _normal(plain.stdout, a), _normal(plain_err, a).strip()) == \
+            (full.returncode, _normal(full.stdout, b), _normal(full.stderr, b).strip())
+        return plain.stdout, plain.stderr
+
+    for args in ([], ["--json"], ["status"]):
+        out, err = same(*args)
+        said = err.splitlines()  # (answered, and checked against the full path: the tests' conftest)
+        assert said[0] == "(using AssetFile in ../..)" and said[1].startswith("snapshot: answers"), err
+    out, err = same("-q")
+    assert out == "" and err.startswith("snapshot: answers") and len(err.splitlines()) == 1, err
+    for p in (a, b):
+        (p / "data/raw.txt").write_text("3 4\n")
+    out, err = same()
+    assert "2 built" in out and "the build loads" in err and (a / "out/total.json").read_text() == "7", out + err
+    out, err = same(ASSETBUILD_CACHE_DIR="here")  # (left to the CLI: relative to where the command started)
+    assert "(using AssetFile in ../..)" in err and "ASSETBUILD_CACHE_DIR is set" in err, err
+    assert "2 built" in out and (a / "notebooks/deep/here").is_dir() and not (a / "here").exists(), out
+
+
+def test_a_repository_root_ends_the_search_for_the_project_as_in_the_cli(tmp_path: Path) -> None:
+    a, b = _twins(tmp_path, {"AssetFile": ASSETFILE, "data/raw.txt": "1 2\n", "sub/.git/HEAD": ""})
+    for p in (a, b):
+        assert cli(cwd=p).returncode == 0 and cli(cwd=p).returncode == 0
+    plain = cli(cwd=a / "sub", env=clean_env(ASSETBUILD_SNAPSHOT="explain"))
+    full = cli(cwd=b / "sub", env=clean_env(ASSETBUILD_SNAPSHOT="0"))
+    assert plain.returncode == full.returncode == 2 and "AssetFile" in full.stderr
+    assert _normal(plain.stderr.split("\n", 1)[1], a) == _normal(full.stderr, b), plain.stderr
+    assert "snapshot: not used: no AssetFile in the working directory or above it" in plain.stderr
+
+
 @pytest.mark.parametrize("args", [[], ["--json"], ["status"], ["-C", "."]])
 def test_a_deleted_working_directory_is_one_line(tmp_path: Path, args: list[str]) -> None:
     """A shell whose directory was deleted under it: one line saying so and status 2, with or

@@ -91,6 +91,31 @@ def fast_form(argv: list[str]) -> dict[str, object] | None:
     return form
 
 
+def move_to_project(quiet: bool) -> None:
+    """As the CLI does without -C (``cli.finding.place_project``): when the working directory
+    holds no AssetFile, move to the nearest one above that does, saying so on stderr (unless
+    ``quiet``), so the snapshot can answer there; the CLI, if it runs after, finds the AssetFile
+    where it then is. Left to the CLI when ASSETBUILD_CACHE_DIR is set (a relative one means
+    the directory the command started in)."""
+    try:
+        here = os.getcwd()
+    except OSError:  # deleted (the CLI says so)
+        return
+    if os.path.isfile(os.path.join(here, "AssetFile")) or os.environ.get("ASSETBUILD_CACHE_DIR"):
+        return
+    from .projectdir import search_project, using_line
+
+    found = search_project(here)
+    if found is None:
+        return
+    try:
+        os.chdir(found)
+    except OSError:
+        return
+    if not quiet:
+        sys.stderr.write(using_line(found, here) + "\n")
+
+
 def try_snapshot(form: dict[str, object], mode: str) -> str | None:
     """What the command would print, if the snapshot proves a null build ("" with -q); else None
     (with ``mode == "explain"``, saying why on stderr)."""
@@ -107,11 +132,12 @@ def try_snapshot(form: dict[str, object], mode: str) -> str | None:
     if not project_dir:
         reason: str | None = "the working directory cannot be read"
         rec = None
-    elif not os.path.isfile(os.path.join(project_dir, "AssetFile")):
-        reason = "no AssetFile in the working directory (the CLI searches above it)"
-        rec = None
     elif os.environ.get("ASSETBUILD_CACHE_DIR"):
         reason, rec = "ASSETBUILD_CACHE_DIR is set (the snapshot serves the default cache only)", None
+    elif not os.path.isfile(os.path.join(project_dir, "AssetFile")):
+        reason = "no AssetFile in the project directory given (the CLI searches above it)" if directory \
+            else "no AssetFile in the working directory or above it"
+        rec = None
     else:  # (plain: a build, or dry run, of everything with the defaults, which plain_build may run)
         form["plain"] = not form["status"] and not form["select"]
         cache_dir = os.path.join(project_dir, ".assetbuild")
@@ -504,6 +530,8 @@ def _main() -> None:
                 form["directory"] = os.path.realpath(str(form["directory"]))
             except OSError:  # relative to a working directory that was deleted: the look finds no AssetFile
                 pass
+        else:
+            move_to_project(bool(form["quiet"]))
         snapshot.INTENT = form  # a full build of this form may write the next snapshot
         snapshot.START_PATH = START_PATH
         snapshot.CHECK = os.environ.get("ASSETBUILD_CHECK_SNAPSHOT", "") not in ("", "0")

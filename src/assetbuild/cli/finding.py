@@ -3,7 +3,7 @@ mistypes a command.
 
 - The project directory: ``-C DIR``; else the directory of ``-f FILE`` (the AssetFile's own
   imports then work); else the nearest directory holding an AssetFile, from the working
-  directory upward, as git finds its repository (``search_project``).
+  directory upward, as git finds its repository (``projectdir.search_project``).
 - ``assetbuild help [COMMAND...]``: a command, so that ``help`` is never taken for an asset.
 - A group without its command (``assetbuild cache``): a usage error naming its commands.
 - A bare word that is no asset but close to a command: ``did you mean 'status'?``.
@@ -20,39 +20,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ..projectdir import search_project, using_line
+
 if TYPE_CHECKING:  # pathlib and difflib are imported where used: `assetbuild --help` needs neither
     from pathlib import Path
 
-# A directory that holds one of these is a repository's root: the search stops there, as an
-# AssetFile above it belongs to another project.
-REPOSITORY_MARKERS = (".git", ".hg")
 # Commands that must not move to a project found above (``init`` writes where it is asked to).
 NO_SEARCH = frozenset({"init"})
-
-
-def search_project(start: Path) -> Path | None:
-    """The nearest directory holding an AssetFile, from ``start`` upward; None when there is
-    none before a repository's root (a directory holding .git or .hg, itself searched) or a
-    file system boundary (a mount point: the parent's st_dev differs), or the root."""
-    here = start
-    try:
-        device = here.stat().st_dev
-    except OSError:
-        return None
-    while True:
-        if (here / "AssetFile").is_file():
-            return here
-        if any(os.path.lexists(here / m) for m in REPOSITORY_MARKERS):
-            return None
-        parent = here.parent
-        if parent == here:
-            return None
-        try:
-            if parent.stat().st_dev != device:
-                return None
-        except OSError:
-            return None
-        here = parent
 
 
 def place_project(opts: dict[str, Any], *, command: str | None, say: Any) -> None:
@@ -81,11 +55,11 @@ def place_project(opts: dict[str, Any], *, command: str | None, say: Any) -> Non
                                "moved; cd to the project, or give -C DIR") from None
     if (here / "AssetFile").is_file():
         return
-    found = search_project(here)
+    found = search_project(str(here))
     if found is None:
         return  # the command says there is no AssetFile here, if it needs one
-    _move(opts, found)
-    say(f"(using AssetFile in {os.path.relpath(found, here)})")
+    _move(opts, Path(found))
+    say(using_line(found, str(here)))
 
 
 def _move(opts: dict[str, Any], project: Path) -> None:
