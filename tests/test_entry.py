@@ -40,7 +40,8 @@ def checked(total):
 
 
 @pytest.mark.parametrize("args", [[], ["build"], ["--json"], ["build", "-q", "--json"], ["-q"], ["-n"], ["build", "-n", "-q"],
-                                  ["total"], ["build", "total", "--json"], ["checked", "-n", "total"], ["build", "-n", "total"]])
+                                  ["total"], ["build", "total", "--json"], ["checked", "-n", "total"], ["build", "-n", "total"],
+                                  ["-j", "2"], ["build", "--jobs=auto", "-q"], ["total", "-j3"]])
 def test_the_cli_calls_session_build_with_its_defaults(args: list[str], tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """What the plain build relies on: for the fast form, the CLI passes session.build nothing
@@ -58,11 +59,16 @@ def test_the_cli_calls_session_build_with_its_defaults(args: list[str], tmp_path
     result = CliRunner().invoke(click_cli, args)
     assert result.exit_code == 130, result.output
     [(a, kw)] = calls
-    assert tuple(a[0]) == tuple(x for x in args if x != "build" and not x.startswith("-"))  # (the names)
+    from assetbuild.entry import fast_form  # (not at import: the entry point takes sys.path as it starts)
+
+    form = fast_form(args)
+    assert form is not None and tuple(a[0]) == form["select"]  # (the names)
     defaults = {n: p.default for n, p in inspect.signature(build).parameters.items()}
     for name, value in kw.items():
-        if name == "dry_run":  # (-n: the one option the plain build passes on)
+        if name == "dry_run":  # (-n and -j: the options the plain build passes on)
             assert value is ("-n" in args)
+        elif name == "jobs":
+            assert value == form.get("jobs"), (value, form)
         elif name != "reporter":
             assert value == defaults[name], f"the CLI passes {name}={value!r}, the default is {defaults[name]!r}"
 
@@ -79,8 +85,13 @@ def test_the_fast_form_names_assets_only_where_the_cli_builds_them() -> None:
     form = fast_form(["status", "report", "--check"])
     assert form is not None and form["select"] == ("report",) and form["status"] and form["check"]
     for args in (["list"], ["clean", "x"], ["-q", "report"], ["raw/*"], ["group:g"], ["x+"], ["report", "--force"],
-                 ["status", "report*"], ["status", "-v", "report"]):
+                 ["status", "report*"], ["status", "-v", "report"], ["-j"], ["-j", "0"], ["-jx"], ["--jobs", "1.5"],
+                 ["--jobs"], ["-j", "2", "report"], ["status", "-j", "2"]):
         assert fast_form(args) is None, args
+    for args, jobs in ((["-j", "2"], "2"), (["-j2"], "2"), (["--jobs=auto"], "auto"), (["build", "--jobs", "AUTO", "-q"], "AUTO"),
+                       (["report", "-j", "4", "--json"], "4"), (["-j", "2", "-j", "3"], "3")):
+        form = fast_form(args)
+        assert form is not None and form["jobs"] == jobs, (args, form)
 
 
 @pytest.mark.parametrize("args", [["status"], ["status", "--check"]])
@@ -151,6 +162,23 @@ def test_the_plain_build_prints_and_ends_as_the_cli(tmp_path: Path, json_flag: l
     assert status == 2 and "AssetFile:" in err, err
     if json_flag:
         assert out.startswith('{"ok": false, "error": ') and '"results": []' in out, out
+
+
+def test_a_build_with_jobs_is_answered_and_built_as_the_clis(tmp_path: Path) -> None:
+    """``-j N`` changes no decision: a null build with it is answered, and a slice builds with
+    it, as the CLI would (parallel builds record the snapshot, as with ``jobs`` in pyproject)."""
+    a, b = _twins(tmp_path, {"AssetFile": ASSETFILE, "data/raw.txt": "1 2\n"})
+    for p in (a, b):
+        assert cli("-j", "2", cwd=p).returncode == 0 and cli("-j", "2", cwd=p).returncode == 0
+    for args in (["-j", "2"], ["--jobs=auto", "--json"], ["build", "-j2", "-q"]):
+        _, err, status = _same(a, b, *args)
+        assert status == 0 and err.startswith("snapshot: answers"), err
+    for p in (a, b):
+        (p / "data/raw.txt").write_text("3 4\n")
+    out, err, status = _same(a, b, "-j", "2")
+    assert status == 0 and "2 built" in out and "the build loads" in err, out + err
+    _, err, _ = _same(a, b, "-j", "2")
+    assert err.startswith("snapshot: answers"), err
 
 
 def test_the_plain_dry_run_prints_and_ends_as_the_clis(tmp_path: Path) -> None:

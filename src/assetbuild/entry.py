@@ -59,8 +59,8 @@ COMMANDS = frozenset({"accept", "build", "cache", "clean", "diff", "graph", "hel
 def fast_form(argv: list[str]) -> dict[str, object] | None:
     """The options of a command line the snapshot may answer (a plain build of everything or of
     assets named, its dry run, or the status of everything), or None: ``[-C DIR] [build]
-    [NAME...] [--json] [-q] [-n]``, the options in any order after the command (or the first
-    name, which is no command's); or ``[-C DIR] status [--check]``. A NAME is an identifier
+    [NAME...] [--json] [-q] [-n] [-j N]``, the options in any order after the command (or the
+    first name, which is no command's); or ``[-C DIR] status [--check]``. A NAME is an identifier
     (globs, ``group:``, ``+`` and the like go to the CLI)."""
     form: dict[str, object] = {"json": False, "quiet": False, "directory": None, "dry_run": False, "status": False,
                                "select": ()}
@@ -79,16 +79,32 @@ def fast_form(argv: list[str]) -> dict[str, object] | None:
     elif args and args[0] in COMMANDS:
         return None
     names: list[str] = []
-    for i, a in enumerate(args):
+    i = 0
+    while i < len(args):
+        a = args[i]
         flag = _FLAGS.get(a)
         if flag is not None:
             form[flag] = True
+        elif a in ("-j", "--jobs") and i + 1 < len(args) and _jobs_valid(args[i + 1]):
+            form["jobs"] = args[i + 1]
+            i += 1
+        elif a.startswith(("-j", "--jobs=")) and _jobs_valid(a[7 if a.startswith("--") else 2:]):
+            form["jobs"] = a[7 if a.startswith("--") else 2:]
         elif a.isidentifier() and (command or names or i == 0):
             names.append(a)
         else:
             return None
+        i += 1
     form["select"] = tuple(dict.fromkeys(names))
     return form
+
+
+def _jobs_valid(value: str) -> bool:
+    """A ``-j`` value the CLI takes (``executors.parse_jobs``): ``auto``, or a whole number from
+    1; any other goes to the CLI, which says what it takes. Jobs change no decision: a null
+    build with ``-j`` is answered as one without."""
+    v = value.strip()
+    return v.lower() == "auto" or (v.isdecimal() and int(v) >= 1)
 
 
 def move_to_project(quiet: bool) -> None:
@@ -360,7 +376,9 @@ def plain_build(form: dict[str, object]) -> None:
 
         sliced = snapshot.CHECK and snapshot.SLICE is not None
         reporter = output.Reporter(verbosity=-1 if form["quiet"] else 0, json_mode=as_json, asset_logs=True)
-        result = session.build((), reporter=reporter, dry_run=bool(form["dry_run"]))
+        jobs = form.get("jobs")  # (-j: passed on as the CLI passes it)
+        result = session.build((), reporter=reporter, dry_run=bool(form["dry_run"]),
+                               jobs=None if jobs is None else str(jobs))
         if as_json:
             sys.stdout.write(output.format_build_json(result) + "\n")
         if sliced:  # (under the check: the whole project must agree with the slice)
