@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 from projects import clean_env, cli, write
 
 import assetbuild.session as session_api
@@ -92,6 +94,51 @@ def test_the_fast_form_names_assets_only_where_the_cli_builds_them() -> None:
                        (["report", "-j", "4", "--json"], "4"), (["-j", "2", "-j", "3"], "3")):
         form = fast_form(args)
         assert form is not None and form["jobs"] == jobs, (args, form)
+
+
+@st.composite
+def _command_lines(draw: st.DrawFn) -> list[str]:
+    """Command lines of a build: names, flags (some the fast form leaves to the CLI) and a ``-j`` in
+    each of its spellings, with values good and bad, in any order."""
+    parts = [[n] for n in draw(st.lists(st.sampled_from(["total", "checked", "report"]), max_size=3))]
+    parts += [[f] for f in draw(st.lists(st.sampled_from(["--json", "-q", "-n", "--dry-run", "-v", "--force"]),
+                                         max_size=3))]
+    if draw(st.booleans()):
+        v = draw(st.sampled_from(["2", "auto", "AUTO", "0", "x", "1.5", "03", ""]))
+        parts.append(draw(st.sampled_from([["-j", v], ["-j" + v], ["--jobs=" + v], ["--jobs", v]])))
+    args = [w for p in draw(st.permutations(parts)) for w in p]
+    return ["build", *args] if draw(st.booleans()) else args
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(args=_command_lines())
+def test_a_command_line_the_fast_form_takes_means_the_same_to_the_cli(args: list[str], tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The entry point reads its fast form by hand (``entry.fast_form``): any command line it
+    takes for a build, click takes too, with the same assets, ``-n``, ``-j``, ``--json`` and ``-q``."""
+    from assetbuild.entry import fast_form  # (not at import: the entry point takes sys.path as it starts)
+
+    form = fast_form(args)
+    event("taken by the fast form" if form is not None else "left to the CLI")
+    if form is None:
+        return
+    if not (tmp_path / "AssetFile").exists():
+        write(tmp_path, {"AssetFile": ASSETFILE, "data/raw.txt": "1 2\n"})
+    monkeypatch.chdir(tmp_path)
+    calls: list[dict[str, Any]] = []
+
+    def recording(*a: Any, **kw: Any) -> Any:
+        calls.append({"assets": tuple(a[0]), **kw})
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(session_api, "build", recording, raising=False)
+    result = CliRunner().invoke(click_cli, args)
+    assert result.exit_code == 130 and len(calls) == 1, (args, result.output)
+    call = calls[0]
+    assert tuple(dict.fromkeys(call["assets"])) == form["select"], (args, call)
+    assert call["dry_run"] is form["dry_run"] and call.get("jobs") == form.get("jobs"), (args, call)
+    reporter = call["reporter"]
+    assert reporter.json_mode is form["json"] and (reporter.verbosity < 0) is form["quiet"], (args, call)
 
 
 @pytest.mark.parametrize("args", [["status"], ["status", "--check"]])
