@@ -181,11 +181,12 @@ def _twins(tmp_path: Path, files: dict[str, str]) -> tuple[Path, Path]:
     return a, b
 
 
-def _same(a: Path, b: Path, *args: str, **env: str) -> tuple[str, str, int]:
-    """Run the command in both twins (the plain build in ``a``, the CLI in ``b``); they must
-    print the same and end with the same status. Returns the plain build's."""
-    plain = cli(*args, cwd=a, env=clean_env(ASSETBUILD_SNAPSHOT="explain", **env))
-    full = cli(*args, cwd=b, env=clean_env(ASSETBUILD_SNAPSHOT="0", **env))
+def _same(a: Path, b: Path, *args: str, under: str = "", **env: str) -> tuple[str, str, int]:
+    """Run the command in both twins (the plain build in ``a``, the CLI in ``b``; in their
+    folder ``under`` if given); they must print the same and end with the same status.
+    Returns the plain build's."""
+    plain = cli(*args, cwd=a / under, env=clean_env(ASSETBUILD_SNAPSHOT="explain", **env))
+    full = cli(*args, cwd=b / under, env=clean_env(ASSETBUILD_SNAPSHOT="0", **env))
     plain_err = "\n".join(ln for ln in plain.stderr.splitlines() if not ln.startswith("snapshot:"))
     assert (plain.returncode, _normal(plain.stdout, a), _normal(plain_err, a).strip()) == \
         (full.returncode, _normal(full.stdout, b), _normal(full.stderr, b).strip())
@@ -277,12 +278,8 @@ def test_from_a_folder_below_the_project_it_answers_as_the_cli(tmp_path: Path) -
         assert cli(cwd=p).returncode == 0 and cli(cwd=p).returncode == 0  # (the second records the snapshot)
 
     def same(*args: str, **env: str) -> tuple[str, str]:
-        plain = cli(*args, cwd=a / "notebooks/deep", env=clean_env(ASSETBUILD_SNAPSHOT="explain", **env))
-        full = cli(*args, cwd=b / "notebooks/deep", env=clean_env(ASSETBUILD_SNAPSHOT="0", **env))
-        plain_err = "\n".join(ln for ln in plain.stderr.splitlines() if not ln.startswith("snapshot:"))
-        assert (plain.returncode, _normal(plain.stdout, a), _normal(plain_err, a).strip()) == \
-            (full.returncode, _normal(full.stdout, b), _normal(full.stderr, b).strip())
-        return plain.stdout, plain.stderr
+        out, err, _ = _same(a, b, *args, under="notebooks/deep", **env)
+        return out, err
 
     for args in ([], ["--json"], ["status"]):
         out, err = same(*args)
