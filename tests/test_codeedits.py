@@ -4,6 +4,7 @@ found where it is, refused wherever it could change what runs at load."""
 from __future__ import annotations
 
 import ast
+from pathlib import Path
 
 import pytest
 from hypothesis import event, given, settings
@@ -269,3 +270,42 @@ def test_an_edit_of_one_methods_body_is_found_as_its_class(new: bytes, found: st
     old = _file(A, B, C) + b"\n\n" + CLASS
     assert codeedits.body_edit(old, _file(A, B, C) + b"\n\n" + new, _defs(old)) == (
         None if found is None else (found, False, _defs(old)))
+
+
+HOOKS = (b'def __getattr__(name):\n    return 1\n\n\nclass Base:\n    def __init_subclass__(cls):\n        cls.k = 1\n\n'
+         b'    def go(self):\n        return 1\n')
+
+
+@pytest.mark.parametrize("old, new, found", [
+    (b"    return 1\n\n\nclass", b"    return 2\n\n\nclass", None),  # a module's __getattr__: ``from m import X`` calls it
+    (b"cls.k = 1", b"cls.k = 2", None),  # a class's __init_subclass__: defining a subclass calls it
+    (b"        return 1\n", b"        return 2\n", "Base"),  # a method no load calls
+])
+def test_the_body_of_a_function_python_calls_at_load_is_no_body_only_edit(old: bytes, new: bytes,
+                                                                          found: str | None) -> None:
+    assert HOOKS.count(old) == 1
+    assert codeedits._same_statements(HOOKS.split(b"\n"), HOOKS.replace(old, new).split(b"\n")) == found
+
+
+def test_a_module_may_hold_the_code_of_the_modules_it_imports_at_any_depth(tmp_path: Path) -> None:
+    """``codetable.importers``: a module read whole by a computed name counts, with its file, the
+    project modules it imports (``fingerprint.reads``); a module that imported a function of
+    another holds it under its own name."""
+    from assetbuild import codetable
+
+    texts = {"lib/__init__.py": b"", "lib/util.py": MODULE, "lib/names.py": b"from .util import clip as c2\n",
+             "lib/deep.py": b"from lib import names\n", "lib/plain.py": b"import os\n\n\ndef f():\n    import json\n",
+             "lib/broken.py": b"def f(:\n", "lib/lazy.py": b"def g():\n    from lib.util import clip\n"}
+    for rel, text in texts.items():
+        (tmp_path / rel).parent.mkdir(exist_ok=True)
+        (tmp_path / rel).write_bytes(text)
+    kept = {str(tmp_path / rel): [rel[:-3].replace("/", ".").removesuffix(".__init__"), text]
+            for rel, text in texts.items() if rel != "lib/lazy.py"}  # (lazy: imported in a function only)
+    holds = codetable.importers(kept, "lib.util")
+    assert [m for m in ("lib.names", "lib.deep", "lib.plain", "lib.broken", "lib.lazy", "lib", "os", "numpy")
+            if holds(m)] == ["lib.names", "lib.deep", "lib.broken", "lib.lazy"]
+    graph, digest = _module_graph({"a": {"module:lib.names": ""}, "b": {"module:lib.plain": ""},
+                                   "c": {"module:numpy": ""}, "d": {"module:lib.deep": ""}})
+    graph["modules"] = kept
+    edit = codeedits.module_edit_of(graph, str(tmp_path / "lib" / "util.py"), digest, MODULE.replace(b"2 * x", b"3 * x"))
+    assert edit is not None and edit["assets"] == ["a", "d"]

@@ -245,3 +245,55 @@ def test_an_edit_of_a_methods_body_builds_what_reaches_its_class(tmp_path: Path,
     fast, _ = both(a, b)
     assert f"snapshot: not used: {said}; the build loads 1 of the 3 assets" in fast.stderr, fast.stderr
     assert fast.returncode == 0 and built(fast.stdout) == ran
+
+
+@pytest.mark.parametrize("package, text, ran", [
+    ("lib/util", "LIMIT = 2\n\n\ndef clip(x):\n    return min(x, LIMIT) + 10\n", ["clipped"]),  # imported with the AssetFile
+    ("lib/more", "def twice(x):\n    return 3 * x\n", ["doubled"]),  # imported inside an asset's function
+])
+def test_a_folder_of_a_modules_name_made_a_package_is_seen(tmp_path: Path, package: str, text: str,
+                                                            ran: list[str]) -> None:
+    """A folder of a module's name holding only bytecode (left by a branch that had the package)
+    becomes what the import finds once it has an ``__init__.py``: a package beats a module. Its
+    parent folder's time does not move; the snapshot watches the folder itself."""
+    a, b = snapshot_twins(tmp_path, {**MODULE_PROJECT, f"{package}/__pycache__/__init__.cpython-311.pyc": b""})
+    for root in (a, b):
+        (root / package / "__init__.py").write_text(text)
+    fast, _ = both(a, b)
+    assert f"snapshot: not used: a directory changed: {a / package}" in fast.stderr, fast.stderr
+    assert fast.returncode == 0 and built(fast.stdout) == ran
+
+
+READS_PROJECT = {
+    "AssetFile": ('from assetbuild import asset\n\nimport lib.names as names\n\n\n'
+                  '@asset(io="json")\ndef by_name():\n    return getattr(names, "tw" + "ice")(5)\n'
+                  '\n\n@asset(io="json")\ndef by_attribute():\n    return names.twice(6)\n'
+                  '\n\n@asset(io="json")\ndef other():\n    return 7\n'),
+    "lib/__init__.py": "",
+    "lib/names.py": "from .more import twice\n",  # (another module's function, under its name)
+    "lib/more.py": "def twice(x):\n    return 2 * x\n",
+}
+
+
+def test_an_edit_of_a_function_another_module_exports_builds_what_reads_that_module(tmp_path: Path) -> None:
+    """``by_name`` reads ``lib.names`` by a computed name: its key counts that module whole, with
+    the modules it imports (``fingerprint.reads``), so an edit of ``lib.more`` reaches it."""
+    a, b = snapshot_twins(tmp_path, READS_PROJECT)
+    edit(a, b, "2 * x", "3 * x", "lib/more.py")
+    fast, _ = both(a, b)
+    assert "snapshot: not used: module lib.more changed inside the definition of twice; the build loads 2 of " \
+           "the 3 assets" in fast.stderr, fast.stderr
+    assert fast.returncode == 0 and built(fast.stdout) == ["by_name", "by_attribute"]
+
+
+def test_an_edit_of_a_modules_getattr_takes_the_full_path(tmp_path: Path) -> None:
+    """``from lib.consts import X`` calls the module's ``__getattr__`` at load: its body is no
+    body that runs only when called (``codeedits._RUN_AT_LOAD``)."""
+    files = {"AssetFile": 'from assetbuild import asset\n\nfrom lib.consts import X\n\n\n@asset(io="json")\ndef x():\n    return X\n',
+             "lib/__init__.py": "",
+             "lib/consts.py": 'def __getattr__(name):\n    if name == "X":\n        return 1\n    raise AttributeError(name)\n'}
+    a, b = snapshot_twins(tmp_path, files)
+    edit(a, b, "return 1", "return 2", "lib/consts.py")
+    fast, _ = both(a, b)
+    assert f"snapshot: not used: a file changed: {a / 'lib' / 'consts.py'}" in fast.stderr, fast.stderr
+    assert fast.returncode == 0 and built(fast.stdout) == ["x"]

@@ -17,7 +17,8 @@ definitions and the statements between them:
   text the graph keeps too: ``module_edit_of``); with the same decorators,
   parameters (their defaults and annotations) and return annotation. So the new text opens
   nothing (a string, a bracket) that runs into the lines after it, and each statement runs as
-  before at load, all but the body, which runs only when called;
+  before at load, all but the body, which runs only when called (so never the body of a
+  function Python calls by itself at load: a module's ``__getattr__``, ``_RUN_AT_LOAD``);
 - the declarative check reads no function body, so its verdict on the old file holds for the
   new one (``session.snapshots`` carries it over rather than parsing 1 MB again);
 - a code digest leaves out line numbers (``fingerprint.bytecode``): the functions after the
@@ -185,7 +186,7 @@ def _same_header(old: list[bytes], new: list[bytes], name: str) -> str | None:
     heads = []
     for tree in trees:
         if tree is None or len(tree.body) != 1 or type(tree.body[0]) is not ast.FunctionDef \
-                or tree.body[0].name != name:
+                or tree.body[0].name != name or name in _RUN_AT_LOAD:
             return None
         fn = tree.body[0]
         if min([fn.lineno, *(d.lineno for d in fn.decorator_list)]) != 1:  # (it starts where it started)
@@ -194,6 +195,13 @@ def _same_header(old: list[bytes], new: list[bytes], name: str) -> str | None:
     if heads[0] != heads[1]:
         return None
     return "" if ast.dump(trees[0]) == ast.dump(trees[1]) else name  # type: ignore[arg-type]
+
+
+# Functions Python calls by itself as a module or class loads: a module's ``__getattr__`` (``from
+# consts import X`` calls it) and ``__dir__``; a class's hooks, run as a subclass is made, or as a
+# static expression subscripts it. Their bodies run at load, so an edit of one is no body-only edit.
+_RUN_AT_LOAD = frozenset({"__getattr__", "__dir__", "__init_subclass__", "__set_name__", "__class_getitem__",
+                          "__mro_entries__", "__prepare__"})
 
 
 def _same_statements(old: list[bytes], new: list[bytes]) -> str | None:
@@ -213,7 +221,8 @@ def _same_statements(old: list[bytes], new: list[bytes]) -> str | None:
         assert isinstance(x, (ast.FunctionDef, ast.ClassDef)) and isinstance(y, (ast.FunctionDef, ast.ClassDef))
         if x.name != y.name or x.decorator_list or y.decorator_list:
             return None
-        if isinstance(x, ast.FunctionDef) and isinstance(y, ast.FunctionDef) and _header(x) == _header(y):
+        if isinstance(x, ast.FunctionDef) and isinstance(y, ast.FunctionDef) and _header(x) == _header(y) \
+                and x.name not in _RUN_AT_LOAD:
             changed = x.name
         elif isinstance(x, ast.ClassDef) and isinstance(y, ast.ClassDef) and _one_method(x, y):
             changed = x.name  # (what reaches the class reaches its methods: ``codetable.reaching``)
@@ -237,7 +246,7 @@ def _one_method(x: ast.ClassDef, y: ast.ClassDef) -> bool:
         return False
     a, b = differ[0]
     return isinstance(a, ast.FunctionDef) and isinstance(b, ast.FunctionDef) and type(a) is type(b) \
-        and a.name == b.name and _header(a) == _header(b)
+        and a.name == b.name and a.name not in _RUN_AT_LOAD and _header(a) == _header(b)
 
 
 def _parsed(lines: list[bytes]) -> ast.Module | None:

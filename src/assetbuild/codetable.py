@@ -16,9 +16,11 @@ costs nothing to make again.
 
 from __future__ import annotations
 
+import os
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Callable, Iterable, Mapping
     from typing import Any
 
 _NONE = 0xFFFFFFFF  # an asset without a kept fingerprint
@@ -72,14 +74,101 @@ def table_for(order: list[str], codes: Mapping[str, tuple[str, dict[str, str]]],
     return code_table(order, codes)
 
 
-def _reads_module(label: str, module: str) -> bool:
+def _reads_module(label: str, module: str, holds: Callable[[str], bool] = lambda name: False) -> bool:
     """Whether a part labelled ``label`` may read ``module``: it reads it, a package of it or a
-    module in it by their names (``module:NAME``), or project modules by a computed name (a
-    ``modules:`` part: read, or imported, so)."""
+    module in it by their names (``module:NAME``), project modules by a computed name (a
+    ``modules:`` part: read, or imported, so), or a project module that may hold its code
+    (``holds``: one read whole, by its file and what it imports, ``fingerprint.reads``; or one
+    that imported a function of it under another name)."""
     kind, _, name = label.partition(":")
     if kind == "modules":
         return True
-    return kind == "module" and (name == module or module.startswith(name + ".") or name.startswith(module + "."))
+    return kind == "module" and (name == module or module.startswith(name + ".") or name.startswith(module + ".")
+                                 or holds(name))
+
+
+def importers(modules: Mapping[str, Any], module: str) -> Callable[[str], bool]:
+    """Whether a module may hold code of the project module ``module``, from the modules' texts
+    a graph keeps (``modules``: path -> [name, text], those the AssetFile imported): it is one
+    of them whose imports, at any depth, name ``module`` (at module level or in a function: as
+    ``fingerprint.imports`` digests one read whole), or reach a module of the project they do
+    not hold; or it is such a module itself (one an asset imports in its function: its text is
+    not kept). A library is none of these; a kept module whose text does not parse is."""
+    kept: dict[str, tuple[str, bytes]] = {}
+    for path, found in modules.items():
+        if isinstance(found, list) and len(found) == 2 and isinstance(found[0], str) and isinstance(found[1], bytes):
+            kept[found[0]] = (str(path), found[1])
+    starts = {_start_of(path, name) for name, (path, _) in kept.items()}  # (where the project's are found)
+
+    def in_project(name: str) -> bool:  # a module file or package folder of the project, not kept
+        parts = name.split(".")
+        return any(os.path.isfile(os.path.join(d, *parts) + ".py") or os.path.isdir(os.path.join(d, *parts))
+                   for d in starts)
+
+    parsed: dict[str, set[str] | None] = {}
+
+    def imports_of(name: str) -> set[str] | None:  # (each module parsed once, whatever reads it)
+        if name not in parsed:
+            parsed[name] = _imports(name, *kept[name])
+        return parsed[name]
+
+    def holds(name: str) -> bool:
+        if name not in kept:
+            return in_project(name)
+        todo, seen = [name], {name}
+        while todo:
+            found = imports_of(todo.pop())
+            if found is None or module in found:
+                return True
+            for n in found - seen:
+                seen.add(n)
+                if n in kept:
+                    todo.append(n)
+                elif not module.startswith(n + ".") and in_project(n):  # (a package of it runs no code of it)
+                    return True
+        return False
+
+    return holds
+
+
+def _imports(name: str, path: str, text: bytes) -> set[str] | None:
+    """The modules the import statements of module ``name`` (``text``, at ``path``) may load,
+    anywhere in it, packages included; None if it does not parse."""
+    import ast
+
+    from .fingerprint.imports import absolute_name
+
+    package = name if os.path.basename(path) == "__init__.py" else name.rpartition(".")[0]
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return None
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                found.update(_with_packages(alias.name))
+        elif isinstance(node, ast.ImportFrom):
+            base = absolute_name(node.module or "", node.level, package)
+            if base is not None:  # (``c`` of ``from a import c`` may be a submodule)
+                found.update(_with_packages(base))
+                found.update(f"{base}.{alias.name}" for alias in node.names if alias.name != "*")
+    return found
+
+
+def _with_packages(name: str) -> list[str]:
+    """``a.b.c`` and its packages, ``a`` and ``a.b``: importing it runs their ``__init__`` first."""
+    parts = name.split(".")
+    return [".".join(parts[:i]) for i in range(1, len(parts) + 1)]
+
+
+def _start_of(path: str, name: str) -> str:
+    """The folder on ``sys.path`` that module ``name`` at ``path`` was found in."""
+    up = name.count(".") + (os.path.basename(path) == "__init__.py")
+    folder = os.path.dirname(path)
+    for _ in range(up):
+        folder = os.path.dirname(folder)
+    return folder
 
 
 def _versioned(found: Any) -> bool:
@@ -191,10 +280,11 @@ def reaching(graph: dict[str, Any], function: str, module: str = "__assetfile__"
             or len(at) != len(order) + 1 or at[-1] != len(parts) or len(parts) % 2:
         return None
     helper = f"helper:{module}.{function}"
+    holds = importers(graph.get("modules") or {}, module) if module != "__assetfile__" else None
     hit = {i for i, label in enumerate(labels)
            if isinstance(label, str) and (label == helper or label.startswith((helper + ".", helper + "#"))
-                                          or (label == f"global:{function}" if module == "__assetfile__"
-                                              else _reads_module(label, module)))}
+                                          or (label == f"global:{function}" if holds is None
+                                              else _reads_module(label, module, holds)))}
     found: set[str] = set()
     for i, name in enumerate(order):
         if code[i] == _NONE:

@@ -130,6 +130,13 @@ class ProjectModuleFinder:
         self._found[name] = found
         return found
 
+    def located(self) -> list[str]:
+        """The names ``locate`` looked for. Where an import finds one can change without a new
+        entry in any folder on ``sys.path``: a folder of its name gains an ``__init__.py`` (a
+        package beats a module, and a namespace portion), so a build's snapshot records those
+        folders."""
+        return list(self._found)
+
     def source(self, name: str) -> Any:
         from .fingerprint.imports import ModuleSource
 

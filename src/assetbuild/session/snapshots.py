@@ -385,12 +385,16 @@ class Recorder:
         dirs[root] = None
         for f in known:
             dirs[os.path.dirname(f)] = None
-        starts = [os.path.abspath(p or ".") for p in snapshot.START_PATH]
+        # (the project's folder first: the load puts it on sys.path, to find the project modules)
+        starts = list(dict.fromkeys([root, *(os.path.abspath(p or ".") for p in snapshot.START_PATH)]))
         finder = loaded.module_finder  # the folders it listed for an import by a computed name
         for d in sorted(finder.listed) if finder is not None else ():
             dirs[d] = None  # (a module added to one changes the keys of the assets doing such an import)
-        for m in loaded.project_modules:  # each package of a project module, wherever on sys.path:
-            parts = m.split(".")[:-1]      # another portion of it could become the one imported
+        # Each package of a project module (or of one an asset imports inside its function),
+        # wherever on sys.path: another portion of it could become the one imported; and a
+        # folder of the module's own name, which an __init__.py makes a package that beats it.
+        for m in sorted({*loaded.project_modules, *(finder.located() if finder is not None else ())}):
+            parts = m.split(".")
             for i in range(1, len(parts) + 1):
                 for start in starts:
                     dirs[os.path.join(start, *parts[:i])] = None
