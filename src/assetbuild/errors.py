@@ -12,8 +12,13 @@ if TYPE_CHECKING:
 
 def describe_exception(exc: BaseException) -> str:
     """Any exception in one line, ``Type: message`` (the type alone when it says nothing): how
-    a user's failing code and a failing AssetFile are named in messages."""
-    text = str(exc)
+    a user's failing code and a failing AssetFile are named in messages. An exception whose
+    ``__str__`` fails is named as Python's traceback module names it: the message of the user's
+    failure, never a failure of assetbuild's own."""
+    try:
+        text = str(exc)
+    except Exception:  # noqa: BLE001 - user code: any of its errors
+        text = "<exception str() failed>"
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 

@@ -396,8 +396,13 @@ def _keyword_hint(exc: BaseException) -> str:
     """For ``@asset(grup="x")``: the keyword meant, or those the declaration takes."""
     import re
 
-    m = re.fullmatch(r"(\w+)\(\) got an unexpected keyword argument '(\w+)'", str(exc)) \
-        if isinstance(exc, TypeError) else None
+    if not isinstance(exc, TypeError):
+        return ""
+    try:
+        text = str(exc)
+    except Exception:  # noqa: BLE001 - a subclass of the user's whose __str__ fails
+        return ""
+    m = re.fullmatch(r"(\w+)\(\) got an unexpected keyword argument '(\w+)'", text)
     if m is None or m.group(1) not in ("asset", "multi_asset", "source", "resource", "observable_source"):
         return ""
     import difflib

@@ -137,3 +137,38 @@ def test_watch_keeps_watching_after_an_asset_calls_sys_exit(tmp_path):
         w.kill()
     assert rc == 0 and "stopped watching (SIGINT) after 2 builds" in out, (out, err)
     assert "exits0: called sys.exit(0): an asset cannot end assetbuild" in err
+
+
+UNPRINTABLE = """\
+from assetbuild import asset
+
+class BadError(Exception):
+    def __str__(self):
+        raise RuntimeError("boom in str")
+
+@asset(io="json")
+def ok():
+    return 1
+
+@asset(io="json")
+def bad(ok):
+    raise BadError()
+"""
+
+
+@pytest.mark.parametrize("executor", list(EXECUTORS))
+def test_an_exception_whose_str_fails_fails_its_asset(tmp_path, executor):
+    """Naming the error called its ``__str__``, which raised: a traceback of assetbuild's own,
+    status 1 from the crash, and no --json document. It is named as Python names it."""
+    (tmp_path / "AssetFile").write_text(UNPRINTABLE)
+    r = cli(*EXECUTORS[executor], cwd=tmp_path)
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert "FAILED    bad: BadError: <exception str() failed>" in r.stderr + r.stdout, (r.stdout, r.stderr)
+    assert "assetbuild/" not in r.stderr and "boom in str" not in r.stderr, r.stderr
+    r = cli("--json", "--force", *EXECUTORS[executor], cwd=tmp_path)
+    assert r.returncode == 1, r.stderr
+    results = {e["asset"]: e for e in json.loads(r.stdout)["results"]}
+    assert results["ok"]["status"] == "built" and results["bad"]["status"] == "failed"
+    assert results["bad"]["error"] == "BadError: <exception str() failed>"
+    r = cli("status", cwd=tmp_path)
+    assert "failed  bad  failed: BadError: <exception str() failed>" in r.stdout, r.stdout
