@@ -307,6 +307,32 @@ def test_a_repository_root_ends_the_search_for_the_project_as_in_the_cli(tmp_pat
     assert "snapshot: not used: no AssetFile in the working directory or above it" in plain.stderr
 
 
+@pytest.mark.parametrize("kind", ["loop", "dangling", "directory"])
+def test_an_assetfile_that_is_no_file_is_reported_not_passed_over_as_in_the_cli(tmp_path: Path, kind: str) -> None:
+    """A folder below a project whose AssetFile is a symlink loop, a dangling link or a
+    directory: the command says so (status 2, naming it), from that folder and from one below
+    it, with or without the snapshot; it never answers for, or builds, the project above."""
+    a, b = _twins(tmp_path, {"AssetFile": ASSETFILE, "data/raw.txt": "1 2\n", "child/deep/x.txt": ""})
+    for p in (a, b):
+        assert cli(cwd=p).returncode == 0 and cli(cwd=p).returncode == 0  # (the second records the snapshot)
+        entry = p / "child" / "AssetFile"
+        if kind == "loop":
+            entry.symlink_to("AssetFile")
+        elif kind == "dangling":
+            entry.symlink_to(p / "gone" / "AssetFile")
+        else:
+            entry.mkdir()
+    why = {"loop": "is a symlink loop", "dangling": "is a dangling symlink", "directory": "is a directory"}[kind]
+    for under, args in (("child", []), ("child", ["--json"]), ("child", ["status"]), ("child", ["-f", "AssetFile"]),
+                        ("child/deep", []), ("child/deep", ["-q", "--json"])):
+        out, err, status = _same(a, b, *args, under=under)
+        said = [ln for ln in err.splitlines() if not ln.startswith("snapshot:")]
+        assert status == 2 and said[-1].startswith(f"assetbuild: error: {a / 'child' / 'AssetFile'} {why}"), err
+        assert said[:-1] == (["(using AssetFile in ..)"] if under == "child/deep" and "-q" not in args else []), err
+        if "--json" in args:
+            assert out.startswith('{"ok": false, "error": ') and '"results": []' in out, out
+
+
 @pytest.mark.parametrize("args", [[], ["--json"], ["status"], ["-C", "."]])
 def test_a_deleted_working_directory_is_one_line(tmp_path: Path, args: list[str]) -> None:
     """A shell whose directory was deleted under it: one line saying so and status 2, with or

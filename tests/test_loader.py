@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 import sys
 
 import pytest
@@ -119,6 +121,21 @@ def test_assetfile_can_be_named(project):
     (project.root / "AssetFile").mkdir()
     with pytest.raises(DefinitionError, match="AssetFile is a directory; the AssetFile is a Python file"):
         assetbuild.build(project_dir=project.root)
+
+
+@pytest.mark.parametrize("make, said", [
+    (lambda p: p.symlink_to(p.name), "AssetFile is a symlink loop: it never leads to a file"),
+    (lambda p: p.symlink_to("/nonexistent/AssetFile"), "AssetFile is a dangling symlink: /nonexistent/AssetFile does not exist"),
+    (lambda p: os.mkfifo(p), "AssetFile is a FIFO, not a file"),
+], ids=["loop", "dangling", "fifo"])
+def test_an_assetfile_that_is_no_file_is_said_to_be_what_it_is(project, make, said):
+    """It was "no AssetFile in DIR" (or, with assetfile=, "no such AssetFile"), as if the name
+    were free; a FIFO is never opened (a read would wait for a writer)."""
+    make(project.root / "AssetFile")
+    for named in (None, "AssetFile", str(project.root / "AssetFile")):
+        with pytest.raises(DefinitionError, match=re.escape(said)) as ei:
+            assetbuild.build(project_dir=project.root, assetfile=named)
+        assert type(ei.value) is DefinitionError  # (not ProjectNotFound, whose hint says to look elsewhere)
 
 
 def test_load_error_points_at_the_user_line(project):

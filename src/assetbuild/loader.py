@@ -358,20 +358,44 @@ def prune_code_cache(cache_dir: Path, keep: Loaded, preexisting: set[str]) -> No
 
 
 def find_assetfile(project_dir: Path, assetfile: str | os.PathLike[str] | None) -> Path:
+    """The AssetFile to load: ``assetfile`` (relative to ``project_dir``), else the project's
+    own. An entry of that name that is no file (a directory, a symlink loop, a dangling link, a
+    FIFO) is said to be what it is: it was meant as the AssetFile, so no other is used."""
     if assetfile is not None:
         p = Path(assetfile)
         p = p if p.is_absolute() else project_dir / p
         if not p.is_file():
-            raise DefinitionError(f"{p} is a directory, not an AssetFile" if p.is_dir() else f"no such AssetFile: {p}")
+            raise DefinitionError(_unusable(p, ", not an AssetFile") if os.path.lexists(p)
+                                  else f"no such AssetFile: {p}")
         return p
     p = project_dir / "AssetFile"
-    if p.is_dir():
-        raise DefinitionError(f"{p} is a directory; the AssetFile is a Python file")
     if not p.is_file():
+        if os.path.lexists(p):
+            raise DefinitionError(_unusable(p, "; the AssetFile is a Python file"))
         raise ProjectNotFound(f"no AssetFile in {project_dir}",
                               api_hint="pass project_dir= to load another directory, or assetfile= to name the file",
                               cli_hint="use -C DIR to run in another directory, or -f FILE to name the file")
     return p
+
+
+def _unusable(p: Path, directory_tail: str) -> str:
+    """Why the entry ``p``, which exists but is no regular file (or cannot be reached), cannot
+    be loaded as an AssetFile."""
+    import errno
+    import stat
+
+    try:
+        mode = os.stat(p).st_mode
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            return f"{p} is a symlink loop: it never leads to a file"
+        if e.errno == errno.ENOENT and os.path.islink(p):
+            return f"{p} is a dangling symlink: {os.readlink(p)} does not exist"
+        return f"cannot read {p}: {e.strerror or e}"
+    if stat.S_ISDIR(mode):
+        return f"{p} is a directory{directory_tail}"
+    kind = "a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
+    return f"{p} is {kind}, not a file"
 
 
 def _loading_error(exc: BaseException, path: Path, project_dir: Path) -> DefinitionError:

@@ -17,15 +17,22 @@ REPOSITORY_MARKERS = (".git", ".hg")
 def search_project(start: str) -> str | None:
     """The nearest directory holding an AssetFile, from ``start`` (absolute) upward; None when
     there is none before a repository's root (a directory holding .git or .hg, itself searched)
-    or a file system boundary (a mount point: the parent's st_dev differs), or the root."""
+    or a file system boundary (a mount point: the parent's st_dev differs), or the root.
+
+    An entry named AssetFile that is no file (a directory, a symlink loop, a dangling link) ends
+    the search too, as it was meant to be the project's: its directory is the one found, where
+    loading it says what is wrong. In ``start`` itself, None: the command stays, and says it."""
     here = start
     try:
         device = os.stat(here).st_dev
     except OSError:
         return None
     while True:
-        if os.path.isfile(os.path.join(here, "AssetFile")):
+        candidate = os.path.join(here, "AssetFile")
+        if os.path.isfile(candidate):
             return here
+        if os.path.lexists(candidate):
+            return None if here == start else here
         if any(os.path.lexists(os.path.join(here, m)) for m in REPOSITORY_MARKERS):
             return None
         parent = os.path.dirname(here)
