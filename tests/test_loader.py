@@ -138,6 +138,29 @@ def test_an_assetfile_that_is_no_file_is_said_to_be_what_it_is(project, make, sa
         assert type(ei.value) is DefinitionError  # (not ProjectNotFound, whose hint says to look elsewhere)
 
 
+UNPRINTABLE = """\
+class Unprintable(Exception):
+    def __str__(self):
+        raise RuntimeError("str() fails")
+"""
+
+
+@pytest.mark.parametrize("raised, said", [
+    ("KeyboardInterrupt", "KeyboardInterrupt (raised without a Ctrl-C)"),
+    ("GeneratorExit", "GeneratorExit"),
+    ("Unprintable()", "Unprintable: <exception str() failed>"),  # (as Python's traceback module says it)
+])
+def test_any_exception_the_assetfile_raises_is_a_load_error(project, raised, said):
+    """A KeyboardInterrupt the AssetFile's own code raises (no Ctrl-C came) was taken for one,
+    and one whose ``__str__`` fails crashed the command: each is a load error naming its line."""
+    project.write("lib.py", f"{UNPRINTABLE}\n\ndef boom():\n    raise {raised}\n", dedent=False)
+    project.assetfile("import lib\n\nlib.boom()\n")
+    with pytest.raises(DefinitionError) as ei:
+        project.build()
+    assert ei.value.file.endswith("lib.py") and ei.value.line == 7
+    assert str(ei.value).endswith(f"error while loading the AssetFile: {said}"), str(ei.value)
+
+
 def test_load_error_points_at_the_user_line(project):
     project.write("lib.py", "def boom():\n    raise RuntimeError('bad config')\n")
     project.assetfile("import lib\n\nCONFIG = lib.boom()\n")

@@ -30,6 +30,7 @@ from .atomicfile import write_atomically
 from .compiled import SLICE_CACHE_PREFIX, TAG, compile_cached, prune_slices, slice_compiled
 from .definitions import AssetDef, ObservableSourceDef, ResourceDef, SourceDef
 from .errors import DefinitionError, ProjectNotFound, describe_exception, syntax_excerpt
+from .interrupts import RealInterrupts
 from .modulefinder import (
     MODULES_CACHE_PREFIX,
     ProjectModuleFinder,
@@ -407,6 +408,8 @@ def _loading_error(exc: BaseException, path: Path, project_dir: Path) -> Definit
             (f.filename.startswith(root) and not _is_installed(f.filename))]
     where = user[-1] if user else None
     what = describe_exception(exc)
+    if isinstance(exc, KeyboardInterrupt):  # (a real Ctrl-C never comes here: load_assetfile)
+        what += " (raised without a Ctrl-C)"
     detail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     if isinstance(exc, SyntaxError) and exc.filename:  # in a module the AssetFile imports
         return DefinitionError(f"syntax error: {exc.msg}", file=exc.filename, line=exc.lineno,
@@ -475,11 +478,17 @@ def load_assetfile(project_dir: Path, assetfile: str | os.PathLike[str] | None =
     previous = definitions._collector, definitions._wanted
     definitions._collector, definitions._wanted = collected, wanted
     try:
-        exec(code, module.__dict__)
-    except DefinitionError:
-        raise
-    except (Exception, SystemExit) as e:  # noqa: BLE001 - any failure of user code is a definition error
-        raise _loading_error(e, path, project_dir) from None
+        with RealInterrupts() as interrupts:
+            try:
+                exec(code, module.__dict__)
+            except BaseException as e:  # noqa: BLE001 - any failure of user code is a definition error
+                if interrupts.seen:  # a real Ctrl-C or SIGTERM stops the command, whatever the code made of it
+                    if isinstance(e, KeyboardInterrupt):
+                        raise
+                    raise interrupts.interrupt() from e
+                if isinstance(e, DefinitionError):
+                    raise
+                raise _loading_error(e, path, project_dir) from None
     finally:
         definitions._collector, definitions._wanted = previous
     module.__dict__["__assetbuild_code_objects__"] = keep_alive  # ids in code_digests stay valid

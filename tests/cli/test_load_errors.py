@@ -1,0 +1,87 @@
+"""An AssetFile that cannot be loaded, through the real command: whatever its code raises is
+one ``assetbuild: error:`` line, status 2, and a --json document; only a real Ctrl-C (or
+SIGTERM) while it loads is an interrupt (130, 143)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from projects import clean_env, cli, cli_cmd, write
+
+
+def one_error(r: subprocess.CompletedProcess[str], *needles: str) -> str:
+    """The one error line of a command that ended with status 2 (its --json document checked)."""
+    assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
+    assert "Traceback" not in r.stderr, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("assetbuild: error: "), r.stderr
+    for n in needles:
+        assert n in lines[0], lines[0]
+    if r.stdout:
+        doc = json.loads(r.stdout)
+        assert doc["ok"] is False and doc["error"] == lines[0].removeprefix("assetbuild: error: "), r.stdout
+    return lines[0]
+
+
+COMMANDS = [[], ["--json"], ["status"], ["status", "--json"], ["list", "--json"]]
+
+
+@pytest.mark.parametrize("snapshot", ["1", "0"])
+def test_an_exception_whose_str_fails_while_loading(tmp_path: Path, snapshot: str) -> None:
+    """Naming the error called its __str__, which raised: a traceback and status 1."""
+    write(tmp_path, {"AssetFile": "class BadError(Exception):\n    def __str__(self):\n"
+                                  "        raise RuntimeError('boom')\n\nraise BadError()\n"})
+    for args in COMMANDS:
+        r = cli(*args, cwd=tmp_path, env=clean_env(ASSETBUILD_SNAPSHOT=snapshot))
+        one_error(r, "AssetFile:5: error while loading the AssetFile: BadError: <exception str() failed>")
+        assert bool(r.stdout) is ("--json" in args), r.stdout
+
+
+@pytest.mark.parametrize("snapshot", ["1", "0"])
+def test_a_keyboardinterrupt_the_assetfile_raises_itself_is_a_load_error(tmp_path: Path, snapshot: str) -> None:
+    """No Ctrl-C came: it was "interrupted; finished work was recorded", status 130."""
+    write(tmp_path, {"AssetFile": "from assetbuild import asset\nimport lib\n", "lib.py": "raise KeyboardInterrupt\n"})
+    for args in COMMANDS:
+        r = cli(*args, cwd=tmp_path, env=clean_env(ASSETBUILD_SNAPSHOT=snapshot))
+        one_error(r, "lib.py:1: error while loading the AssetFile: KeyboardInterrupt (raised without a Ctrl-C)")
+
+
+SLOW_LOAD = """\
+import time
+from pathlib import Path
+
+Path("loading").write_text("")
+try:
+    time.sleep(30)
+except KeyboardInterrupt:
+    if CONVERT:
+        raise RuntimeError("not an interrupt, says the AssetFile")
+    raise
+"""
+
+
+@pytest.mark.parametrize("convert", [False, True], ids=["kept", "converted"])
+@pytest.mark.parametrize("sig, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"])
+def test_a_real_interrupt_while_loading_is_still_one(tmp_path: Path, sig: int, status: int, convert: bool) -> None:
+    """Also when the AssetFile's code makes the KeyboardInterrupt into another exception."""
+    write(tmp_path, {"AssetFile": SLOW_LOAD.replace("CONVERT", str(convert))})
+    proc = subprocess.Popen(cli_cmd("--json"), cwd=tmp_path, env=clean_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "loading").exists():
+            assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
+            time.sleep(0.05)
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == status, (out, err)
+    assert "Traceback" not in err and "error while loading" not in err, err
+    assert json.loads(out)["error"] == ("interrupted" if sig == signal.SIGINT else "terminated"), out
