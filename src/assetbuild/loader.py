@@ -461,7 +461,10 @@ def load_assetfile(project_dir: Path, assetfile: str | os.PathLike[str] | None =
     """
     started = time.time_ns()
     path = find_assetfile(project_dir, assetfile)
-    source = path.read_bytes()
+    try:
+        source = path.read_bytes()
+    except OSError as e:  # no permission (a file another user made), or gone since it was found
+        raise DefinitionError(f"cannot read {path}: {e.strerror or e}") from None
     digest = assetfile_digest(source)
     part = None
     if wanted is not None and asset_defs is not None and asset_defs[0] == digest:

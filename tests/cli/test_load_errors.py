@@ -1,17 +1,22 @@
-"""An AssetFile that cannot be loaded, through the real command: whatever its code raises is
-one ``assetbuild: error:`` line, status 2, and a --json document; only a real Ctrl-C (or
-SIGTERM) while it loads is an interrupt (130, 143)."""
+"""An AssetFile that cannot be loaded, through the real command: whatever its code raises, or
+a file this user may not read, is one ``assetbuild: error:`` line, status 2, and a --json
+document; only a real Ctrl-C (or SIGTERM) while it loads is an interrupt (130, 143)."""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 from projects import clean_env, cli, cli_cmd, write
+
+FINE = "from assetbuild import asset\n\n@asset(io='json')\ndef a():\n    return 1\n"
 
 
 def one_error(r: subprocess.CompletedProcess[str], *needles: str) -> str:
@@ -85,3 +90,38 @@ def test_a_real_interrupt_while_loading_is_still_one(tmp_path: Path, sig: int, s
     assert proc.returncode == status, (out, err)
     assert "Traceback" not in err and "error while loading" not in err, err
     assert json.loads(out)["error"] == ("interrupted" if sig == signal.SIGINT else "terminated"), out
+
+
+def _without_read_permission() -> list[str]:
+    """A command prefix under which file modes apply (root ignores them): as root, setpriv
+    dropping the capabilities that let root read any file; skips the test when that is not
+    possible here."""
+    if os.geteuid() != 0:
+        return []
+    if shutil.which("setpriv") is None:
+        pytest.skip("running as root, and setpriv (to drop CAP_DAC_OVERRIDE) is not installed")
+    prefix = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--"]
+    probe = subprocess.run([*prefix, sys.executable, "-c", "import assetbuild"], capture_output=True, text=True,
+                           env=clean_env())
+    if probe.returncode != 0:
+        pytest.skip(f"setpriv cannot drop the capabilities here: {probe.stderr.strip()[-200:]}")
+    return prefix
+
+
+@pytest.mark.parametrize("built_before", [False, True], ids=["never-built", "built"])
+def test_an_assetfile_this_user_may_not_read(tmp_path: Path, built_before: bool) -> None:
+    """It was a PermissionError's traceback, status 1, in every command."""
+    prefix = _without_read_permission()
+    write(tmp_path, {"AssetFile": FINE})
+    if built_before:  # (the snapshot then looks first)
+        assert cli(cwd=tmp_path).returncode == 0 and cli(cwd=tmp_path).returncode == 0
+    (tmp_path / "AssetFile").chmod(0)
+    try:
+        for args in [*COMMANDS, ["-n"], ["why", "a"]]:
+            for snapshot in ("1", "0"):
+                r = subprocess.run([*prefix, *cli_cmd(*args)], cwd=tmp_path, capture_output=True, text=True,
+                                   timeout=120, env=clean_env(ASSETBUILD_SNAPSHOT=snapshot))
+                assert one_error(r) == f"assetbuild: error: cannot read {tmp_path / 'AssetFile'}: Permission denied"
+                assert bool(r.stdout) is ("--json" in args), r.stdout
+    finally:
+        (tmp_path / "AssetFile").chmod(0o644)
