@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import faulthandler
 import json
 import os
 import struct
@@ -38,6 +39,7 @@ from ..crashpoints import crash_point
 from ..errors import StoreError
 from .failures import NO_WRITE, describe_open_error, disk_message, errno_of
 from .lock import open_lock
+from .pagecheck import check_pages
 
 STORE_FORMAT = 1
 INITIAL_MAP_SIZE = 1 << 30
@@ -93,12 +95,13 @@ def _file_ident(path: Path) -> tuple[int, int] | None:
 
 def check_data_file(dbdir: Path) -> str | None:
     """What is wrong with the data file of the index in ``dbdir``, or None: catches a truncated
-    file before LMDB maps it (a read past its end is SIGBUS).
+    file, and pages that would make LMDB read past its end, before LMDB maps it (such a read is
+    SIGBUS: the process dies without a word).
 
     Reads the two meta pages with plain file reads: every page the index refers to is at or
     below the newest meta's last_pgno, so a file shorter than (last_pgno + 1) * page size is
-    truncated. LMDB itself rejects bad magic numbers; this rejects them too, so nothing of a
-    damaged file is ever mapped.
+    truncated. LMDB itself rejects bad magic numbers; this rejects them too. Then the pages the
+    newest meta reaches are checked (``pagecheck``: about 12 ms for a 30 MB index).
     """
     path = dbdir / "data.mdb"
     try:
@@ -122,16 +125,25 @@ def check_data_file(dbdir: Path) -> str | None:
                 if pgno != i or not flags & _P_META or magic != _MDB_MAGIC:
                     return f"its meta page {i} is damaged"
                 if best is None or txnid > best[1]:
-                    best = (last_pgno, txnid)
+                    best = (last_pgno, txnid, page)
+            assert best is not None
+            need = (best[0] + 1) * psize
+            if need > size:
+                return f"its data file is truncated ({size} bytes, {need} expected)"
+            return check_pages(f.fileno(), psize, best[2])
     except FileNotFoundError:
         return None
     except OSError as e:  # no permission, an I/O error: nothing says the contents are bad
         raise StoreError(f"cannot read the cache index at {path}: {e.strerror}") from e
-    assert best is not None
-    need = (best[0] + 1) * psize
-    if need > size:
-        return f"its data file is truncated ({size} bytes, {need} expected)"
-    return None
+
+
+def _say_faults() -> None:
+    """Damage ``check_data_file`` does not foresee can still make LMDB read outside the mapped
+    file (SIGBUS, not an exception): with faulthandler the process then says so, with where it
+    was reading, instead of dying with nothing on stderr."""
+    if not faulthandler.is_enabled():
+        with contextlib.suppress(Exception):  # a stderr without a file descriptor
+            faulthandler.enable()
 
 
 class Index:
@@ -256,6 +268,7 @@ class Index:
         share it), else read-only, else without LMDB's lock file (a cache on a read-only mount, or
         one this user may not write). Where the map does not fit the address space (``ulimit -v``),
         the map is made as small as the file."""
+        _say_faults()
         attempts: list[tuple[bool, bool]] = [(False, True)]  # (readonly, lock)
         if self.readonly:
             attempts += [(True, True), (True, False)]
