@@ -4,7 +4,9 @@ damage that makes LMDB read past the end of the file is flagged."""
 
 from __future__ import annotations
 
+import os
 import random
+import shutil
 import signal
 import struct
 import subprocess
@@ -130,3 +132,27 @@ def test_a_fault_reading_the_index_says_so(tmp_path):
     r = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=60)
     assert r.returncode == -signal.SIGBUS
     assert "Fatal Python error: Bus error" in r.stderr, r.stderr
+
+
+def test_an_index_as_the_last_build_left_it_is_not_walked_again(tmp_path):
+    """A command that wrote the index notes its signature as it closes it (``note_sound``): the
+    next open trusts pages only LMDB wrote since. Any other write, a copy or a restore changes
+    the signature, and the pages are checked again."""
+    from projects import cli, write
+
+    from assetbuild.store.pagecheck import note_sound, signature, sound_signature
+
+    root = write(tmp_path / "p", {"AssetFile": "from assetbuild import asset\n\n@asset\ndef a():\n    return 1\n"})
+    assert cli(cwd=root).returncode == 0
+    db = root / ".assetbuild" / "db"
+    assert sound_signature(db) == signature((db / "data.mdb").stat())
+    data = _random_index(tmp_path / "idx", 1)
+    pgno = _last_leaf(data)
+    _poke(data, pgno * PSIZE + 16, b"\xff" * 8)
+    assert check_data_file(data.parent) == f"page {pgno} is damaged (a node outside the page)"
+    note_sound(data.parent)  # (as if a build had left it so: then it is taken as it is)
+    assert check_data_file(data.parent) is None
+    copy = data.with_name("copy.mdb")  # a restored copy, its time kept (cp -p): checked again
+    shutil.copy2(data, copy)
+    os.replace(copy, data)
+    assert check_data_file(data.parent) == f"page {pgno} is damaged (a node outside the page)"

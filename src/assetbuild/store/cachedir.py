@@ -19,7 +19,7 @@ from .lock import RUN_LOCK_NAME
 _SNAPSHOT_FILES = ("snapshot", "snapshot.results", "snapshot.graph", "snapshot.json")  # assetbuild.snapshot
 _LAYOUT_NAMES = frozenset({"STORE", "db", "cas", "lock", "code", "staging", JOURNAL_FILE, *_SNAPSHOT_FILES})
 _LAYOUT_PREFIXES = ("STORE.tmp", ".STORE.tmp", "db.corrupt-", "db.old-", "db.compact-")
-_INDEX_FILES = frozenset({"data.mdb", "lock.mdb"})
+_INDEX_FILES = frozenset({"data.mdb", "lock.mdb", "sound"})  # (sound: store.environment.note_sound)
 _HEX2 = re.compile(r"[0-9a-f]{2}\Z")
 _HEX62 = re.compile(r"[0-9a-f]{62}\Z")
 

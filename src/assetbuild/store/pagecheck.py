@@ -18,12 +18,16 @@ DAMAGE). Free pages and values are never read. A 30 MB index (10,000 assets): ab
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import os
 import struct
 from functools import reduce
 from operator import or_
+from pathlib import Path
 from typing import Any
+
+from ..atomicfile import write_atomically
 
 # mdb.c, 64-bit builds: a page header is pgno u64, pad u16, flags u16, lower u16, upper u16
 # (an overflow page has its page count, u32, where lower and upper are); a node is lo u16,
@@ -42,6 +46,34 @@ _P_INVALID = (1 << 64) - 1
 _MAX_DEPTH = 32  # LMDB's cursor stack (CURSOR_STACK)
 _FREE_DB_OFFSET = 40  # of the free DB's MDB_db in a meta page; the main DB's follows it
 _MAIN_DB_OFFSET = 88
+
+
+_SOUND = "sound"  # in db/: the data file's signature when its pages were last known sound
+
+
+def signature(st: os.stat_result) -> str:
+    """Changes with any write of the file (its ctime: even one that sets its mtime back) and
+    with another file put in its place (a restored or copied cache)."""
+    return f"{st.st_dev} {st.st_ino} {st.st_size} {st.st_mtime_ns} {st.st_ctime_ns}"
+
+
+def sound_signature(dbdir: Path) -> str | None:
+    try:
+        return (dbdir / _SOUND).read_text()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def note_sound(dbdir: Path) -> None:
+    """Record the data file as it is now as sound, after a command that wrote it closed it: its
+    pages were checked as it opened, and only LMDB wrote them since (its commits, or another
+    build's), so the next open need not walk them again (``check_pages``: 12 ms at 10,000
+    assets). A cache restored, copied or damaged since has another signature, and is checked.
+    (A write in the same tick of the file system's clock as the last commit, of the same size,
+    would pass unseen: a damage that close to a build is not what this guards against.) Best
+    effort: where it cannot be written, the next open checks again."""
+    with contextlib.suppress(OSError):
+        write_atomically(dbdir / _SOUND, signature(os.stat(dbdir / "data.mdb")).encode())
 
 
 class Damage(Exception):
