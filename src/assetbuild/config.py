@@ -15,12 +15,16 @@ from .errors import ConfigError
 
 
 def project_settings(project_dir: Path) -> dict[str, Any]:
-    """The ``[tool.assetbuild]`` table of ``project_dir/pyproject.toml`` ({} without one)."""
+    """The ``[tool.assetbuild]`` table of ``project_dir/pyproject.toml`` ({} without one). One
+    that is there but cannot be read (permissions, a directory) is a ConfigError: building
+    without its settings and params would record results the user did not ask for."""
     path = project_dir / "pyproject.toml"
     try:
         raw = path.read_bytes()
-    except OSError:
+    except FileNotFoundError:  # (a dangling symlink too: no settings)
         return {}
+    except OSError as e:
+        raise ConfigError(f"cannot read {path}: {e.strerror or e}") from None
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover - Python 3.10

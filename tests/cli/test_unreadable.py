@@ -1,0 +1,63 @@
+"""Files and folders of a project that the user may not read or write: ``pyproject.toml``, the
+cache directory. Each is one clear line and exit 2, before anything is built or recorded; none
+is taken for absent (settings dropped) or for something else (a foreign cache).
+
+File modes do not bind root: as root, each command runs without the capabilities that override
+them (``setpriv --bounding-set=-dac_override,-dac_read_search``)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from projects import clean_env, cli, cli_cmd, write
+
+PARAMS = '''\
+from assetbuild import asset
+
+
+@asset(io="json", params={"n": 1})
+def a(context):
+    return context.params["n"]
+'''
+
+
+def as_user(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """The real command, bound by file modes even as root (skips the test where it cannot be)."""
+    cmd = cli_cmd(*args)
+    if os.geteuid() == 0:
+        if shutil.which("setpriv") is None:
+            pytest.skip("as root, file modes bind only without CAP_DAC_OVERRIDE: needs setpriv to drop it")
+        cmd = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--", *cmd]
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=clean_env(**env), timeout=120)
+
+
+def one_line(r: subprocess.CompletedProcess[str], status: int, line: str) -> None:
+    assert r.returncode == status and "Traceback" not in r.stderr, (r.returncode, r.stdout, r.stderr)
+    assert r.stderr.splitlines() == [line], r.stderr
+
+
+@pytest.mark.parametrize("args", [[], ["--json"], ["status"], ["-n"]])
+@pytest.mark.parametrize("snapshot", ["1", "0"])
+def test_an_unreadable_pyproject_is_an_error_not_defaults(tmp_path: Path, args: list[str], snapshot: str) -> None:
+    """Its params (and jobs, timeout, executor) were dropped without a word, and the build
+    recorded what the user had not asked for."""
+    root = write(tmp_path / "p", {"AssetFile": PARAMS, "pyproject.toml": "[tool.assetbuild.params.a]\nn = 5\n"})
+    assert cli(cwd=root).returncode == 0
+    pyproject = root / "pyproject.toml"
+    pyproject.write_text("[tool.assetbuild.params.a]\nn = 6\n")  # (changed: the build would run a)
+    pyproject.chmod(0)
+    try:
+        r = as_user(*args, cwd=root, ASSETBUILD_SNAPSHOT=snapshot)
+    finally:
+        pyproject.chmod(0o644)
+    error = f"cannot read {pyproject}: Permission denied"
+    if "--json" in args:
+        assert r.returncode == 2 and json.loads(r.stdout)["error"] == error, (r.stdout, r.stderr)
+    else:
+        one_line(r, 2, f"assetbuild: error: {error}")
+    assert cli("show", "a", cwd=root).stdout.strip() == "5"  # (nothing recorded)
