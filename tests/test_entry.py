@@ -104,10 +104,29 @@ def _command_lines(draw: st.DrawFn) -> list[str]:
     parts += [[f] for f in draw(st.lists(st.sampled_from(["--json", "-q", "-n", "--dry-run", "-v", "--force"]),
                                          max_size=3))]
     if draw(st.booleans()):
-        v = draw(st.sampled_from(["2", "auto", "AUTO", "0", "x", "1.5", "03", ""]))
+        v = draw(st.sampled_from(["2", "auto", "AUTO", "0", "x", "1.5", "03", "", "4194304", "4194305",
+                                  "99999999999999999999"]))
         parts.append(draw(st.sampled_from([["-j", v], ["-j" + v], ["--jobs=" + v], ["--jobs", v]])))
     args = [w for p in draw(st.permutations(parts)) for w in p]
     return ["build", *args] if draw(st.booleans()) else args
+
+
+@given(value=st.one_of(st.integers(min_value=-10, max_value=2**70).map(str),
+                       st.sampled_from(["auto", " AUTO ", "4194304", "4194305", "１", "²", "1.5", "", "0x10"]),
+                       st.text(max_size=6)))
+def test_the_fast_forms_jobs_rule_is_parse_jobss(value: str) -> None:
+    """``entry._jobs_valid`` restates ``executors.parse_jobs``'s rule (the entry point must not
+    import executors): the same values taken, whole numbers at either bound included."""
+    from assetbuild.entry import _jobs_valid
+    from assetbuild.errors import ConfigError
+    from assetbuild.executors import parse_jobs
+
+    try:
+        parse_jobs(value)
+        taken = True
+    except ConfigError:
+        taken = False
+    assert _jobs_valid(value) is taken, value
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -11,7 +11,7 @@ import pytest
 
 import assetbuild
 from assetbuild.errors import ConfigError, DefinitionError
-from assetbuild.executors import ProcessExecutor, parse_jobs, start_method
+from assetbuild.executors import MAX_JOBS, ProcessExecutor, parse_jobs, start_method
 
 WHERE = """
 import os, threading
@@ -455,8 +455,9 @@ def test_an_executor_that_cannot_start_is_one_error_naming_it(project):
 def test_jobs_values():
     assert parse_jobs(None) == 1 and parse_jobs("3") == 3 and parse_jobs(2) == 2
     assert parse_jobs("auto") == len(os.sched_getaffinity(0))
-    for bad in ("0", "-1", "many", "1.5", "²", 0, -1, 1.5, 2.0, True, [2]):
-        with pytest.raises(ConfigError, match=r"^jobs must be a whole number of assets at once \(1 or more\) "
+    assert parse_jobs(MAX_JOBS) == MAX_JOBS == 2**22  # (Linux's most process ids)
+    for bad in ("0", "-1", "many", "1.5", "²", 0, -1, 1.5, 2.0, True, [2], MAX_JOBS + 1, "99999999999999999999"):
+        with pytest.raises(ConfigError, match=r"^jobs must be a whole number of assets at once \(1 to 4194304\) "
                                               r"or 'auto', got "):
             parse_jobs(bad)
     assert parse_jobs(" 3 ") == parse_jobs(3) == 3
@@ -473,18 +474,18 @@ def a():
 """)
     assert project.build().ok and project.value("a").startswith("assetbuild-")
     assert project.build(executor="serial", force=True).ok and project.value("a") == "MainThread"
-    for bad in ('"lots"', "0"):
+    for bad in ('"lots"', "0", "99999999999999999999"):
         project.write("pyproject.toml", f'[tool.assetbuild]\njobs = {bad}\n')
         with pytest.raises(ConfigError, match=r"pyproject.toml \[tool.assetbuild\]: jobs must be a whole number "
-                                              r"of assets at once \(1 or more\) or 'auto', got "):
+                                              r"of assets at once \(1 to 4194304\) or 'auto', got "):
             project.build()
 
 
 def test_build_jobs_0_says_what_jobs_takes(project):
     """build(jobs=0) (and a fraction, or True) is one message naming jobs and what it allows."""
     project.assetfile("@asset(io='json')\ndef a():\n    return 1\n")
-    for bad in (0, -2, 1.5, True, "none"):
-        with pytest.raises(ConfigError, match=r"^jobs must be a whole number of assets at once \(1 or more\) "
+    for bad in (0, -2, 1.5, True, "none", 10**20):
+        with pytest.raises(ConfigError, match=r"^jobs must be a whole number of assets at once \(1 to 4194304\) "
                                               r"or 'auto', got "):
             project.build(jobs=bad)
     assert project.build(jobs="2").ok

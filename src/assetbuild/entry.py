@@ -101,10 +101,11 @@ def fast_form(argv: list[str]) -> dict[str, object] | None:
 
 def _jobs_valid(value: str) -> bool:
     """A ``-j`` value the CLI takes (``executors.parse_jobs``): ``auto``, or a whole number from
-    1; any other goes to the CLI, which says what it takes. Jobs change no decision: a null
-    build with ``-j`` is answered as one without."""
+    1 to ``executors.MAX_JOBS`` (restated: this module must not import that one); any other
+    goes to the CLI, which says what it takes. Jobs change no decision: a null build with
+    ``-j`` is answered as one without."""
     v = value.strip()
-    return v.lower() == "auto" or (v.isdecimal() and int(v) >= 1)
+    return v.lower() == "auto" or (v.isdecimal() and 1 <= int(v) <= 4_194_304)
 
 
 def move_to_project(quiet: bool) -> None:

@@ -41,10 +41,18 @@ AUTO_SERIAL_MAX = 32  # -j auto: a plan this small, without a slow asset in its 
 SLOW_S = 1.0  # ... slow: a latest build that took this long
 
 
+# The most assets at once: 2**22, Linux's most process ids (PID_MAX_LIMIT), so more workers than
+# any one machine can hold. Without a bound, a -j past a C int passed the check and failed the
+# first asset sent to a worker pool (its queue's semaphore), recorded as that asset's failure.
+# (``entry._jobs_valid`` restates it: the entry point does not import this module.)
+MAX_JOBS = 4_194_304
+JOBS_TAKEN = f"a whole number of assets at once (1 to {MAX_JOBS}) or 'auto'"
+
+
 def parse_jobs(value: str | int | None, where: str = "jobs") -> int:
-    """``-j`` as a number of workers: a whole number from 1, or ``auto`` = the CPUs this process
-    may use. Anything else (0, a fraction, ``True``) is one ``ConfigError`` saying what is
-    allowed; ``where`` names the setting as its user wrote it."""
+    """``-j`` as a number of workers: a whole number from 1 to ``MAX_JOBS``, or ``auto`` = the
+    CPUs this process may use. Anything else (0, a fraction, ``True``, 10**20) is one
+    ``ConfigError`` saying what is allowed; ``where`` names the setting as its user wrote it."""
     if value is None:
         return 1
     if isinstance(value, str) and value.strip().lower() == "auto":
@@ -57,8 +65,8 @@ def parse_jobs(value: str | int | None, where: str = "jobs") -> int:
         n = value
     elif isinstance(value, str) and value.strip().isdecimal():
         n = int(value)
-    if n < 1:
-        raise ConfigError(f"{where} must be a whole number of assets at once (1 or more) or 'auto', got {value!r}")
+    if not 1 <= n <= MAX_JOBS:
+        raise ConfigError(f"{where} must be {JOBS_TAKEN}, got {value!r}")
     return n
 
 
@@ -555,4 +563,4 @@ class Runner:
                     raise
 
 
-__all__ = ["SerialExecutor", "ThreadExecutor", "ProcessExecutor", "Runner", "parse_jobs", "start_method"]
+__all__ = ["MAX_JOBS", "SerialExecutor", "ThreadExecutor", "ProcessExecutor", "Runner", "parse_jobs", "start_method"]

@@ -40,10 +40,11 @@ def test_jobs_and_executor_options(tmp_path):
 
 def test_bad_options_are_one_line_and_exit_2(tmp_path):
     (tmp_path / "AssetFile").write_text(TWO)
-    allowed = "Invalid value for '-j' / '--jobs': must be a whole number of assets at once (1 or more) or 'auto'"
+    allowed = "Invalid value for '-j' / '--jobs': must be a whole number of assets at once (1 to 4194304) or 'auto'"
     for args, text in [(["-j", "0"], f"{allowed}, got '0'"),
                        (["-j", "x"], f"{allowed}, got 'x'"),
                        (["-j", "1.5"], f"{allowed}, got '1.5'"),
+                       (["-j", "99999999999999999999"], f"{allowed}, got '99999999999999999999'"),
                        (["run", "--once", "-j", "0"], f"{allowed}, got '0'"),
                        (["--executor", "nope"], "unknown executor 'nope'"),
                        (["--executor-option", "novalue"], "use KEY=VALUE"),
@@ -53,6 +54,25 @@ def test_bad_options_are_one_line_and_exit_2(tmp_path):
         assert text in r.stderr and "Traceback" not in r.stderr, (args, r.stderr)
     r = cli("--help", cwd=tmp_path)
     assert "--jobs" in r.stdout and "--executor" in r.stdout
+
+
+@pytest.mark.parametrize("where", ["-j", "pyproject"])
+def test_jobs_past_what_a_machine_runs_is_refused_before_anything_runs(tmp_path, where):
+    """-j 10**20 passed the check, then failed the first asset sent to the worker pool (an
+    OverflowError), recorded as its failure; a null build with it exited 0."""
+    (tmp_path / "AssetFile").write_text(TWO)
+    huge = "99999999999999999999"
+    named = "Invalid value for '-j' / '--jobs'" if where == "-j" else "pyproject.toml [tool.assetbuild]: jobs"
+    for built in (False, True):  # (built: a null build, which the snapshot might answer)
+        if built:
+            assert cli(cwd=tmp_path).returncode == 0
+        if where == "pyproject":
+            (tmp_path / "pyproject.toml").write_text(f"[tool.assetbuild]\njobs = {huge}\n")
+        r = cli(*(["-j", huge] if where == "-j" else []), cwd=tmp_path)
+        assert r.returncode == 2 and len(r.stderr.splitlines()) == 1, r.stderr
+        assert named in r.stderr and "(1 to 4194304) or 'auto', got " in r.stderr, r.stderr
+        (tmp_path / "pyproject.toml").unlink(missing_ok=True)
+        assert "failed" not in cli("status", cwd=tmp_path).stdout  # (nothing recorded)
 
 
 SLOW_PAIR = shared_assetfile("slow_pair")

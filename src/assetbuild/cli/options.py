@@ -49,13 +49,12 @@ def _jobs_value(ctx: click.Context, param: click.Parameter, value: str | None) -
     """-j checked as it is read: a usage error naming -j/--jobs and what it takes."""
     if value is not None:
         from ..errors import ConfigError
-        from ..executors import parse_jobs
+        from ..executors import JOBS_TAKEN, parse_jobs
 
         try:
             parse_jobs(value)
         except ConfigError:
-            raise click.BadParameter(f"must be a whole number of assets at once (1 or more) or 'auto', "
-                                     f"got {value!r}", ctx, param) from None
+            raise click.BadParameter(f"must be {JOBS_TAKEN}, got {value!r}", ctx, param) from None
     return value
 
 
