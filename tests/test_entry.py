@@ -88,7 +88,8 @@ def test_the_fast_form_names_assets_only_where_the_cli_builds_them() -> None:
     assert form is not None and form["select"] == ("report",) and form["status"] and form["check"]
     for args in (["list"], ["clean", "x"], ["-q", "report"], ["raw/*"], ["group:g"], ["x+"], ["report", "--force"],
                  ["status", "report*"], ["status", "-v", "report"], ["-j"], ["-j", "0"], ["-jx"], ["--jobs", "1.5"],
-                 ["--jobs"], ["-j", "2", "report"], ["status", "-j", "2"]):
+                 ["--jobs"], ["-j", "2", "report"], ["status", "-j", "2"], ["--directory", "d"],
+                 ["--directory", "d", "status"]):
         assert fast_form(args) is None, args
     for args, jobs in ((["-j", "2"], "2"), (["-j2"], "2"), (["--jobs=auto"], "auto"), (["build", "--jobs", "AUTO", "-q"], "AUTO"),
                        (["report", "-j", "4", "--json"], "4"), (["-j", "2", "-j", "3"], "3")):
@@ -99,7 +100,7 @@ def test_the_fast_form_names_assets_only_where_the_cli_builds_them() -> None:
 @st.composite
 def _command_lines(draw: st.DrawFn) -> list[str]:
     """Command lines of a build: names, flags (some the fast form leaves to the CLI) and a ``-j`` in
-    each of its spellings, with values good and bad, in any order."""
+    each of its spellings, with values good and bad, in any order; a directory in front or not."""
     parts = [[n] for n in draw(st.lists(st.sampled_from(["total", "checked", "report"]), max_size=3))]
     parts += [[f] for f in draw(st.lists(st.sampled_from(["--json", "-q", "-n", "--dry-run", "-v", "--force"]),
                                          max_size=3))]
@@ -108,7 +109,10 @@ def _command_lines(draw: st.DrawFn) -> list[str]:
                                   "99999999999999999999"]))
         parts.append(draw(st.sampled_from([["-j", v], ["-j" + v], ["--jobs=" + v], ["--jobs", v]])))
     args = [w for p in draw(st.permutations(parts)) for w in p]
-    return ["build", *args] if draw(st.booleans()) else args
+    args = ["build", *args] if draw(st.booleans()) else args
+    # a directory first, as -C and as spellings the CLI has not (the fast form took --directory)
+    where = draw(st.sampled_from([[], [], ["-C", "."], ["--directory", "."], ["--directory=."], ["-C."]]))
+    return [*where, *args]
 
 
 @given(value=st.one_of(st.integers(min_value=-10, max_value=2**70).map(str),

@@ -65,7 +65,7 @@ def fast_form(argv: list[str]) -> dict[str, object] | None:
     form: dict[str, object] = {"json": False, "quiet": False, "directory": None, "dry_run": False, "status": False,
                                "select": ()}
     args = list(argv)
-    if args[:1] in (["-C"], ["--directory"]) and len(args) >= 2:
+    if args[:1] == ["-C"] and len(args) >= 2:  # (-C has no long form: ``--directory`` is click's to refuse)
         form["directory"] = args[1]
         args = args[2:]
     if args[:1] == ["status"]:  # (--check: exit 1 if one is not fresh)
