@@ -126,8 +126,12 @@ def test_runs_show_has_each_assets_outcome_and_log_lines(proj: Project) -> None:
     assert shown["logs"]["raw"] == [[20, "read 2 characters"]]
     text = run(proj, "runs", "show", "000001").stdout
     assert text.startswith("run 000001: assetbuild\n") and "| read 2 characters" in text
-    r = run(proj, "runs", "show", "7")
-    assert r.returncode == 2 and "no run 7" in r.stderr and "the last is 000001" in r.stderr
+    for seq in ("7", str(2**63), str(2**64), str(10**30)):  # (ids are 8 bytes in the index: past them, an OverflowError)
+        r = run(proj, "runs", "show", seq)
+        assert r.returncode == 2 and f"no run {seq} " in r.stderr and "the last is 000001" in r.stderr, r.stderr
+        assert "Traceback" not in r.stderr and len(r.stderr.splitlines()) == 1, r.stderr
+    r = run(proj, "runs", "show", str(2**64), "--json")
+    assert r.returncode == 2 and json.loads(r.stdout)["error"].startswith(f"no run {2**64} "), r.stdout
     r = run(proj, "runs", "show", "latest")
     assert r.returncode == 2 and "not a run id" in r.stderr
 

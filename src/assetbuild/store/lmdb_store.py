@@ -432,6 +432,8 @@ class LmdbStore:
         return out
 
     def get_run(self, seq: int) -> RunRecord | None:
+        if not 0 <= seq < 1 << 64:  # (no run has it: a run's key holds its id in 8 bytes)
+            return None
         raw = self._get(b"runs", run_key(self.project, seq))
         return None if raw is None else decode_run(raw)
 
