@@ -61,3 +61,29 @@ def test_an_unreadable_pyproject_is_an_error_not_defaults(tmp_path: Path, args: 
     else:
         one_line(r, 2, f"assetbuild: error: {error}")
     assert cli("show", "a", cwd=root).stdout.strip() == "5"  # (nothing recorded)
+
+
+ONE = '''\
+from assetbuild import asset
+
+
+@asset(io="json")
+def one():
+    return 1
+'''
+
+
+@pytest.mark.parametrize("args", [[], ["status"], ["show", "one"], ["clean", "--yes"], ["cache", "gc"]])
+def test_a_cache_directory_that_cannot_be_read_is_not_called_foreign(tmp_path: Path, args: list[str]) -> None:
+    """It was "not empty and is not an assetbuild cache; use a new or empty directory": advice
+    to throw away the project's real cache."""
+    root = write(tmp_path / "p", {"AssetFile": ONE})
+    assert cli(cwd=root).returncode == 0
+    cache = root / ".assetbuild"
+    cache.chmod(0)
+    try:
+        r = as_user(*args, cwd=root)
+    finally:
+        cache.chmod(0o755)
+    one_line(r, 2, f"assetbuild: error: cannot read the cache directory {cache}: Permission denied")
+    assert "0 built, 1 cached" in cli(cwd=root).stdout  # (all there still)

@@ -38,11 +38,15 @@ def _is_temp_of(name: str, base: str | None = None) -> bool:
 
 def is_cache_dir(path: Path) -> bool:
     """Whether ``path`` holds an assetbuild cache (a STORE file or an index), or nothing but
-    names of the store layout (a cache whose first open was interrupted)."""
+    names of the store layout (a cache whose first open was interrupted). A directory that
+    cannot be listed is a StoreError saying so: it may well be a cache (one the user may not
+    read), and calling it none would invite them to throw it away."""
     try:
         names = os.listdir(path)
-    except OSError:
+    except (FileNotFoundError, NotADirectoryError):
         return False
+    except OSError as e:
+        raise StoreError(f"cannot read the cache directory {path}: {e.strerror or e}") from None
     if "STORE" in names or "db" in names:
         return True
     return all(_is_layout_name(n) for n in names)
@@ -61,7 +65,7 @@ def check_cache_dir(cache_dir: Path, project_dir: Path) -> None:
     if real.exists():
         if not real.is_dir():
             raise StoreError(f"the cache directory {cache_dir} exists and is not a directory")
-        if not is_cache_dir(real):
+        if not is_cache_dir(cache_dir):
             raise StoreError(f"the cache directory {cache_dir} is not empty and is not an assetbuild cache; "
                              "use a new or empty directory")
 
