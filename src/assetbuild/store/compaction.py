@@ -17,12 +17,15 @@ import lmdb
 from ..errors import StoreError
 from .cas import fsync_dir
 from .environment import Index
-from .failures import disk_message
+from .failures import NO_WRITE, disk_message, errno_of
 from .lock import open_lock
 
 
 def compact_index(index: Index) -> tuple[int, int]:
-    """Replace the (flushed) index's db/ by a compacted copy; the data file's size before and after."""
+    """Replace the (flushed) index's db/ by a compacted copy; the data file's size before and after.
+    A cache directory it may not write in (a shared cache: its files writable, itself not) is a
+    StoreError saying so and that gc's drops, committed by then, hold: an error rather than a
+    warning, as a user who asked for the disk space back should hear that not all of it came back."""
     if index.readonly or index.env is None:
         raise StoreError("internal error: compacting a read-only store")
     index.drop_reader()
@@ -30,7 +33,12 @@ def compact_index(index: Index) -> tuple[int, int]:
     dbdir = root / "db"
     before = index.file_size()
     tmp = root / f"db.compact-{os.getpid()}-{os.urandom(6).hex()}"
-    tmp.mkdir()  # a new directory: mkdir follows no symlink planted at the name
+    try:
+        tmp.mkdir()  # a new directory: mkdir follows no symlink planted at the name
+    except OSError as e:  # (a cache directory shared with files writable, itself not: one line, not a traceback)
+        why = f"no permission to write in {root}" if errno_of(e) in NO_WRITE else str(e)
+        raise StoreError(f"cannot compact the cache index at {dbdir}: {why}, where its compacted copy goes "
+                         "(what gc dropped is gone; the index keeps its free pages, which builds reuse)") from e
     try:
         index.env.copy(os.fsencode(tmp), compact=True)
         fd = os.open(tmp / "data.mdb", os.O_RDONLY)

@@ -1,6 +1,6 @@
 """Files and folders of a project that the user may not read or write: ``pyproject.toml``, the
-cache directory. Each is one clear line and exit 2, before anything is built or recorded; none
-is taken for absent (settings dropped) or for something else (a foreign cache).
+cache directory. Each is one clear line and exit 2, never a traceback; none is taken for absent
+(settings dropped) or for something else (a foreign cache).
 
 File modes do not bind root: as root, each command runs without the capabilities that override
 them (``setpriv --bounding-set=-dac_override,-dac_read_search``)."""
@@ -87,3 +87,32 @@ def test_a_cache_directory_that_cannot_be_read_is_not_called_foreign(tmp_path: P
         cache.chmod(0o755)
     one_line(r, 2, f"assetbuild: error: cannot read the cache directory {cache}: Permission denied")
     assert "0 built, 1 cached" in cli(cwd=root).stdout  # (all there still)
+
+
+@pytest.mark.parametrize("json_flag", [[], ["--json"]])
+def test_gc_in_a_cache_directory_it_may_not_write_in_is_one_line(tmp_path: Path, json_flag: list[str]) -> None:
+    """A shared or CI-restored cache: its files writable, the directory and db/ not. Builds work;
+    gc drops what it drops, then cannot put the compacted index beside db/: it said so in a
+    PermissionError's traceback (exit 1, no JSON document)."""
+    root = write(tmp_path / "p", {"AssetFile": ONE})
+    assert cli(cwd=root).returncode == 0
+    assert cli("--force", cwd=root).returncode == 0  # (an older entry, which gc drops)
+    cache = root / ".assetbuild"
+    for d in (cache, cache / "db"):
+        d.chmod(0o555)
+    try:
+        assert as_user("--force", cwd=root).returncode == 0
+        r = as_user("cache", "gc", "--older-than", "0", *json_flag, cwd=root)
+    finally:
+        for d in (cache, cache / "db"):
+            d.chmod(0o755)
+    error = (f"cannot compact the cache index at {cache / 'db'}: no permission to write in {cache}, where its "
+             "compacted copy goes (what gc dropped is gone; the index keeps its free pages, which builds reuse)")
+    if json_flag:
+        assert r.returncode == 2 and json.loads(r.stdout) == {"ok": False, "error": error}, (r.stdout, r.stderr)
+    else:
+        one_line(r, 2, f"assetbuild: error: {error}")
+    assert list(cache.glob("db.compact-*")) == []
+    r = cli("cache", "gc", "--json", cwd=root)  # (what it dropped stays dropped; now it compacts)
+    assert r.returncode == 0 and json.loads(r.stdout)["entries_before"] == 1, r.stdout
+    assert "0 built, 1 cached" in cli(cwd=root).stdout
