@@ -106,7 +106,7 @@ def timeout_setting(project_dir: Path, timeout: float | None) -> float | None:
         timeout = project_settings(project_dir).get("timeout")
         if timeout is None:
             return None
-        where = f"{project_dir / 'pyproject.toml'} [tool.assetbuild] timeout"
+        where = f"{project_dir / 'pyproject.toml'} [tool.assetbuild]: timeout"
     else:
         where = "timeout"  # (the CLI's --timeout checks its value as it reads it)
     from .clock import span_error
@@ -124,13 +124,21 @@ def params_table(project_dir: Path) -> tuple[Any, str]:
             f"{project_dir / 'pyproject.toml'} [tool.assetbuild.params]")
 
 
+def check_settings(project_dir: Path) -> None:
+    """Check the settings a build does not use itself (``history``: gc's; ``retry_backoff``:
+    ``run``'s) as it checks its own, so that a mistake is refused where it is made, not by the
+    nightly ``cache gc`` or a daemon's first failure long after."""
+    history_setting(project_dir)
+    retry_backoff_setting(project_dir)
+
+
 def history_setting(project_dir: Path) -> int:
     """How many events of each asset ``gc`` keeps: ``history`` in ``[tool.assetbuild]`` (100)."""
     from .history import DEFAULT_HISTORY
 
     value = project_settings(project_dir).get("history", DEFAULT_HISTORY)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ConfigError(f"{project_dir / 'pyproject.toml'}: [tool.assetbuild] history must be a whole number "
+        raise ConfigError(f"{project_dir / 'pyproject.toml'} [tool.assetbuild]: history must be a whole number "
                           f"of events to keep per asset (0 or more), got {value!r}")
     return value
 
@@ -147,4 +155,4 @@ def retry_backoff_setting(project_dir: Path) -> float:
     try:
         return parse_duration(value)
     except ValueError as e:
-        raise ConfigError(f"{project_dir / 'pyproject.toml'} [tool.assetbuild] retry_backoff {e}") from None
+        raise ConfigError(f"{project_dir / 'pyproject.toml'} [tool.assetbuild]: retry_backoff {e}") from None

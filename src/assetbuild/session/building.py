@@ -23,9 +23,10 @@ def _runner(project: Project, options: BuildOptions) -> Any:
     -j 1 and processes for more. Time limits that cannot be enforced are refused here, before
     anything runs: an asset's ``timeout=`` on an executor that cannot stop it (DefinitionError),
     ``--timeout`` with such a default executor (ConfigError)."""
-    from ..config import execution_settings, timeout_setting, unknown_settings
+    from ..config import check_settings, execution_settings, timeout_setting, unknown_settings
     from ..executors import Runner, parse_jobs
 
+    check_settings(project.project_dir)  # (gc's and run's: refused by the build, as its own are)
     unknown = unknown_settings(project.project_dir)
     if unknown:
         project.reporter.warn(unknown)
