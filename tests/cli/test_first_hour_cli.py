@@ -219,7 +219,11 @@ def test_a_group_without_its_command_names_them_in_one_line(tmp_path, group, com
 @pytest.mark.parametrize("args", [("--json", "--timeout", "0"), ("build", "--json", "--timeout", "abc"),
                                   ("--json", "--frobnicate"), ("status", "--json", "--frob"),
                                   ("--json", "status", "--frob"), ("cache", "stats", "--json", "--frob"),
-                                  ("show", "--json")])
+                                  ("show", "--json"),
+                                  # an option missing its value (click's parser gives the error no context)
+                                  ("--json", "-j"), ("--json", "--exclude"), ("status", "--json", "--exclude"),
+                                  ("build", "--json", "--timeout"), ("runs", "--json", "-n"),
+                                  ("cache", "gc", "--json", "--max-size"), ("runs", "show", "1", "--json", "-C")])
 def test_click_usage_errors_with_json_print_the_document_too(tmp_path, args):
     r = cli(*args, cwd=tmp_path)
     assert r.returncode == 2

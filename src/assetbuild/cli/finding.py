@@ -163,7 +163,22 @@ def _asks_for_json(ctx: click.Context | None, argv: list[str]) -> bool:
     return "--json" in words
 
 
-class CommandGroup(click.Group):
+class ContextGroup(click.Group):
+    """A group whose command's parse errors carry that command's context: click's parser raises
+    an option missing its value (``--json -j``) with none, which left it said without the
+    ``--help`` hint and, under ``--json``, without the document."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as e:
+            cmd = self.get_command(ctx, ctx.invoked_subcommand) if e.ctx is None and ctx.invoked_subcommand else None
+            if cmd is not None:
+                e.ctx = cmd.context_class(cmd, info_name=ctx.invoked_subcommand, parent=ctx)
+            raise
+
+
+class CommandGroup(ContextGroup):
     """A group that does nothing itself (``cache``, ``partitions``): without a command, one
     usage error naming its commands, exit 2, as every usage error is. (click would print the
     whole help instead: as the error's message since click 8.2, with status 0 before.)"""
@@ -184,7 +199,7 @@ class CommandGroup(click.Group):
 _ARGV = "assetbuild.argv"  # ctx.meta: the root command's arguments, as given
 
 
-class OneErrorStyle(click.Group):
+class OneErrorStyle(ContextGroup):
     """The root group: turns every usage error (an unknown option, a bad value, a refused
     command) into one ``assetbuild: error:`` line, exit 2 (and a --json document when asked
     for); ``--help`` is untouched."""
@@ -195,6 +210,8 @@ class OneErrorStyle(click.Group):
         try:
             ctx = super().make_context(info_name, args, parent=parent, **extra)
         except click.UsageError as e:
+            if e.ctx is None:  # (its own option missing its value: ContextGroup)
+                e.ctx = self.context_class(self, info_name=info_name, parent=parent, **extra)
             raise _OneLineUsageError(e, argv) from None
         ctx.meta[_ARGV] = argv
         return ctx

@@ -7,13 +7,14 @@ from typing import Any
 
 import click
 
+from .finding import ContextGroup
 from .options import _common, _handle_errors, _json_option, _partition_option, _partitioned, _setup
 
 _limit_option = click.option("-n", "--limit", type=click.IntRange(min=1), default=20, show_default=True,
                              help="Show at most this many, newest first.")
 
 
-@click.group(invoke_without_command=True, epilog="""\b
+@click.group(cls=ContextGroup, invoke_without_command=True, epilog="""\b
 Examples:
   assetbuild runs                 # the last 20 runs
   assetbuild runs show 000042     # one run: what happened to each asset, and their log lines
