@@ -53,6 +53,20 @@ def test_init_overwrites_nothing(tmp_path):
     assert r.stdout.endswith("next: assetbuild && python -m pytest tests\n")
 
 
+@pytest.mark.parametrize("args, shown", [(["-C", "work", "init", "myproj"], "work/myproj"),
+                                          (["init", "myproj", "-C", "work"], "work/myproj"),
+                                          (["-C", "work", "init"], "work"),
+                                          (["-C", "work/sub", "init", "../p"], "work/sub/../p")])
+def test_with_C_it_says_where_the_project_is_from_where_the_user_is(tmp_path, args, shown):
+    """-C DIR init NEW writes DIR/NEW (as if started in DIR), and said `cd NEW`: there is none."""
+    (tmp_path / "work" / "sub").mkdir(parents=True)
+    r = cli(*args, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == (f"wrote a starter project in {shown}: AssetFile, data/words.txt, .gitignore, "
+                        f"tests/test_assets.py\nnext: cd {shown} && assetbuild && python -m pytest tests\n")
+    assert (tmp_path / shown / "AssetFile").is_file()
+
+
 def _tree(root):
     return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
 

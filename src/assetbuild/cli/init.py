@@ -96,12 +96,25 @@ def init(ctx: click.Context, target: str, **local: Any) -> None:
     """
     from pathlib import Path  # here: `assetbuild --help` loads this module, and needs no pathlib
 
-    _setup(ctx, local)
+    try:
+        started = os.getcwd()
+    except OSError:  # (deleted: _setup says so, unless -C leaves it)
+        started = None
+    opts, _reporter = _setup(ctx, local)
     root = Path(target)
     write_project(root, _directories_to_make(root))
-    where = "" if root.resolve() == Path.cwd().resolve() else f"cd {target} && "
-    click.echo(f"wrote a starter project in {root}: " + ", ".join(FILES)
+    shown = _as_given(target, opts.get("directory"))
+    where = "" if started is not None and root.resolve() == Path(started).resolve() else f"cd {shown} && "
+    click.echo(f"wrote a starter project in {shown}: " + ", ".join(FILES)
                + f"\nnext: {where}assetbuild && python -m pytest tests")
+
+
+def _as_given(target: str, directory: str | None) -> str:
+    """DIR as the user can reach it from where the command started: under -C's directory (DIR
+    is written there: `-C work init myproj` wrote work/myproj, and said `cd myproj`)."""
+    if not directory or os.path.isabs(target):
+        return target
+    return directory if target in (".", "") else os.path.join(directory, target)
 
 
 def _directories_to_make(root: Path) -> list[Path]:
