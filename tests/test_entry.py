@@ -470,3 +470,20 @@ def test_a_closed_standard_stream_loses_no_work(tmp_path: Path, closed: tuple[in
         total = sum(int(x) for x in (root / "data/raw.txt").read_text().split())
         assert (root / "out/total.json").read_text() == str(total)
     assert cli("show", "stdout_is_null", "--json", cwd=root).stdout == "true\n"
+
+
+@pytest.mark.parametrize("args", [[], ["list"]])  # (the plain build, and a command through click)
+def test_a_fault_in_c_code_says_so_rather_than_nothing(tmp_path: Path, args: list[str]) -> None:
+    """A fault inside C code (LMDB reading past the end of an index damaged in a way
+    ``store.pagecheck`` does not foresee is SIGBUS, not an exception) ends the command with
+    faulthandler's report of where, not without a word. A program that imports assetbuild keeps
+    its own fault handling: only the command turns it on."""
+    import signal
+    import subprocess
+    import sys
+
+    write(tmp_path, {"AssetFile": "import os, signal\nos.kill(os.getpid(), signal.SIGBUS)\n"})
+    r = cli(*args, cwd=tmp_path)
+    assert r.returncode == -signal.SIGBUS and "Fatal Python error: Bus error" in r.stderr, r.stderr
+    code = "import faulthandler\nimport assetbuild.entry, assetbuild.store\nprint(faulthandler.is_enabled())\n"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout == "False\n"

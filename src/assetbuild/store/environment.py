@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import faulthandler
 import json
 import os
 import struct
@@ -138,15 +137,6 @@ def check_data_file(dbdir: Path) -> str | None:
         return None
     except OSError as e:  # no permission, an I/O error: nothing says the contents are bad
         raise StoreError(f"cannot read the cache index at {path}: {e.strerror}") from e
-
-
-def _say_faults() -> None:
-    """Damage ``check_data_file`` does not foresee can still make LMDB read outside the mapped
-    file (SIGBUS, not an exception): with faulthandler the process then says so, with where it
-    was reading, instead of dying with nothing on stderr."""
-    if not faulthandler.is_enabled():
-        with contextlib.suppress(Exception):  # a stderr without a file descriptor
-            faulthandler.enable()
 
 
 class Index:
@@ -271,7 +261,6 @@ class Index:
         share it), else read-only, else without LMDB's lock file (a cache on a read-only mount, or
         one this user may not write). Where the map does not fit the address space (``ulimit -v``),
         the map is made as small as the file."""
-        _say_faults()
         attempts: list[tuple[bool, bool]] = [(False, True)]  # (readonly, lock)
         if self.readonly:
             attempts += [(True, True), (True, False)]
