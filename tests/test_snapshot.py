@@ -823,3 +823,17 @@ def test_the_null_check_finds_the_first_file_that_differs_across_its_blocks(tmp_
     fresh = snapshot.packed_sigs([snapshot.sig_of(p) for p in paths])
     Path(paths[-1]).write_text("appeared")
     assert snapshot._first_difference(paths, fresh, layout) == len(paths) - 1
+
+
+@pytest.mark.parametrize("args, said", [(("-v",), True), (("build", "--force"), True), (("-n", "top"), True),
+                                        (("status", "--json"), True), (("list",), False), (("graph",), False)])
+def test_a_build_it_does_not_answer_says_why_under_explain(tmp_path: Path, args: tuple[str, ...], said: bool) -> None:
+    """A build or status whose command line the snapshot does not take (an option it does not
+    read, one before the first name) says so, as every other build does; other commands have
+    nothing to say of it."""
+    root = project(tmp_path)
+    settled(root)
+    _, line, status = explain(root, *args)
+    assert status == 0
+    assert line == ("snapshot: not used: the command line is not one it answers (a build or its status, of everything "
+                    "or of assets named; -C, --json, -q, -n, -j, --check)" if said else ""), line

@@ -588,7 +588,16 @@ def _main() -> None:
             plain_build(form)
         if form["status"] and snapshot.SLICE is not None:
             plain_status(form)
+    elif mode == "explain" and _builds(sys.argv[1:]):
+        sys.stderr.write("snapshot: not used: the command line is not one it answers (a build or its status, of "
+                         "everything or of assets named; -C, --json, -q, -n, -j, --check)\n")
     from .cli import main as cli_main
 
     cli_main()
+
+
+def _builds(argv: list[str]) -> bool:
+    """Whether a command line is a build or a status, which a snapshot may answer in another form."""
+    args = argv[2:] if argv[:1] == ["-C"] else argv
+    return not args or args[0] in ("build", "status") or args[0] not in COMMANDS
 
