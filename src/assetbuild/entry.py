@@ -508,11 +508,12 @@ def _end_status(status: int) -> int:
 def main() -> None:
     """Console-script entry point: the command, and a SIGTERM that came before it could handle
     one (while modules import) ends with 143 and one line, not the interrupted import's traceback."""
+    from .exiting import say_faults
     from .interrupts import TERMINATED_STATUS, sigterm_seen, terminate_as_interrupt
 
     stand_in_for_closed_streams()
     terminate_as_interrupt()
-    _say_faults()
+    say_faults()
     try:
         _main()
     except (Exception, KeyboardInterrupt):  # a Terminated inside a class's creation is a RuntimeError
@@ -520,19 +521,6 @@ def main() -> None:
             raise
         sys.stderr.write("assetbuild: terminated (SIGTERM)\n")
         raise SystemExit(TERMINATED_STATUS) from None
-
-
-def _say_faults() -> None:
-    """A fault inside C code (LMDB reading past the end of a damaged index in a way
-    ``store.pagecheck`` did not foresee: SIGBUS, no exception) then says so, and where, rather
-    than ending the command without a word. The command's, not the library's: a program that
-    imports assetbuild keeps its own fault handling."""
-    import faulthandler
-
-    try:
-        faulthandler.enable()
-    except (OSError, ValueError, AttributeError):  # a stderr without a file descriptor
-        pass
 
 
 def _main() -> None:

@@ -1,5 +1,6 @@
 """How the command ends: without the interpreter's teardown when nothing else would run at
-exit; with status 1 when its output went to a stdout the caller had closed."""
+exit; with status 1 when its output went to a stdout the caller had closed; with a report of
+where, when C code faults."""
 
 from __future__ import annotations
 
@@ -61,3 +62,16 @@ def exit_now(code: Any) -> None:
 
         logging.shutdown()
     os._exit(status)
+
+
+def say_faults() -> None:
+    """The command's: a fault inside C code (LMDB reading past the end of a damaged index in a way
+    ``store.pagecheck`` did not foresee: SIGBUS, no exception) then says so, and where, rather
+    than ending the command without a word. Not the library's: a program that imports
+    assetbuild keeps its own fault handling."""
+    import faulthandler
+
+    try:
+        faulthandler.enable()
+    except (OSError, ValueError, AttributeError):  # a stderr without a file descriptor
+        pass
