@@ -475,7 +475,7 @@ def test_lmdb_state_reads_the_last_committed_transaction(tmp_path: Path) -> None
 
 
 @pytest.mark.parametrize("args", [("-q",), ("-n",), ("status",)])  # (a build, a dry run, a status)
-def test_the_fast_path_imports_neither_click_nor_the_engine(tmp_path: Path, args: tuple[str, ...]) -> None:
+def test_the_fast_path_imports_neither_click_nor_the_engine_nor_typing(tmp_path: Path, args: tuple[str, ...]) -> None:
     root = project(tmp_path)
     settled(root)
     code = ("import sys, os; sys.argv = ['assetbuild', *sys.argv[1:]]; del sys.path[0]\n"  # as `python -m assetbuild` runs
@@ -484,7 +484,7 @@ def test_the_fast_path_imports_neither_click_nor_the_engine(tmp_path: Path, args
             "import assetbuild.entry as e, os\n"
             "real = os._exit\n"
             "def leave(code):\n"
-            "    heavy = [m for m in ('click', 'lmdb', 'assetbuild.session', 'assetbuild.store') if m in sys.modules]\n"
+            "    heavy = [m for m in ('click', 'lmdb', 'typing', 'assetbuild.session', 'assetbuild.store') if m in sys.modules]\n"
             "    print(heavy); sys.stdout.flush(); real(code)\n"
             "os._exit = leave\n"
             "e.main()\n")

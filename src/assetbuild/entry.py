@@ -508,12 +508,10 @@ def _end_status(status: int) -> int:
 def main() -> None:
     """Console-script entry point: the command, and a SIGTERM that came before it could handle
     one (while modules import) ends with 143 and one line, not the interrupted import's traceback."""
-    from .exiting import say_faults
     from .interrupts import TERMINATED_STATUS, sigterm_seen, terminate_as_interrupt
 
     stand_in_for_closed_streams()
     terminate_as_interrupt()
-    say_faults()
     try:
         _main()
     except (Exception, KeyboardInterrupt):  # a Terminated inside a class's creation is a RuntimeError
@@ -572,6 +570,7 @@ def _main() -> None:
             except (OSError, ValueError):  # the reader went away: status 1, quietly, as the full path
                 os._exit(1)  # (and nothing flushed again at exit, which would say so and end with 120)
             os._exit(_end_status(0))
+        say_faults()  # (the answer maps no index: it reads its header)
         if form["plain"]:
             plain_build(form)
         if form["status"] and snapshot.SLICE is not None:
@@ -579,9 +578,17 @@ def _main() -> None:
     elif mode == "explain" and _builds(sys.argv[1:]):
         sys.stderr.write("snapshot: not used: the command line is not one it answers (a build or its status, of "
                          "everything or of assets named; -C, --json, -q, -n, -j, --check)\n")
+    say_faults()
     from .cli import main as cli_main
 
     cli_main()
+
+
+def say_faults() -> None:
+    """``exiting.say_faults``, on every path but the snapshot's answer (imported only then)."""
+    from .exiting import say_faults as on
+
+    on()
 
 
 def _builds(argv: list[str]) -> bool:

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import io
 import sys
-from typing import Any
+
+TYPE_CHECKING = False  # (typing is not imported: the null build that ends here stays lean)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class LostOutput(io.FileIO):
