@@ -140,6 +140,9 @@ def test_read_commands_work_on_a_read_only_mount(proj, tmp_path):
             r = run("why", "total", cwd=proj, env=env)
             assert r.returncode == 0, r.stderr
             assert run("build", "--dry-run", cwd=proj, env=env).returncode == 0
+            for args in (["cache", "gc", "-n", "--max-size", "0"], ["clean", "-n"], ["clean", "-n", "--outputs"]):
+                r = run(*args, cwd=proj, env=env)  # a dry run only reads
+                assert r.returncode == 0 and "would" in r.stdout + r.stderr, (args, r.stdout, r.stderr)
             # a build must write: one line saying why
             one_line(run("build", "--force", cwd=proj, env=env), 2, "read-only file system", str(cache))
             for args in (["clean", "--yes"], ["clean", "--keep-outputs", "--yes"]):  # it cannot delete

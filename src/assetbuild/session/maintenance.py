@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
 
@@ -70,8 +70,11 @@ def clean_report(*, project_dir: str | os.PathLike[str] = ".", cache_dir: str | 
         raise StoreError(f"{cache} does not look like an assetbuild cache (no STORE file); not deleting it")
     af = Path(assetfile) if assetfile is not None else Path("AssetFile")
     af = af if af.is_absolute() else root / af
+    # (a dry run deletes nothing: it reads, as status does, without the locks, which a cache on
+    # a read-only mount or another user's could not take)
+    locks = (nullcontext(), nullcontext()) if dry_run else (no_build_running(cache), no_daemon_running(cache))
     try:
-        with no_build_running(cache), no_daemon_running(cache):
+        with locks[0], locks[1]:
             if report.cache_existed:
                 recorded, others = _written_files(cache, project_id(af, cache),
                                                   (lambda m: None) if dry_run else rep.warn, outputs=outputs)
@@ -163,10 +166,11 @@ def _written_files(cache: Path, project: str, warn: Callable[[str], None], *,
 @contextmanager
 def _maintained_store(project_dir: str | os.PathLike[str], cache_dir: str | os.PathLike[str] | None,
                       reporter: Reporter | None, *, create: bool = False,
-                      assetfile: str | os.PathLike[str] | None = None) -> Iterator[Any]:
+                      assetfile: str | os.PathLike[str] | None = None, readonly: bool = False) -> Iterator[Any]:
     """The cache's store under the build lock (waiting, like a build, for one that runs);
     None if there is no cache directory and ``create`` is false. Heads are those of the project
-    whose AssetFile is ``assetfile`` (default: ./AssetFile, which need not exist)."""
+    whose AssetFile is ``assetfile`` (default: ./AssetFile, which need not exist). ``readonly``:
+    opened to read only, without the lock (a dry run: it works on a read-only mount)."""
     from ..store import LmdbStore, project_id
 
     root = Path(project_dir).resolve()
@@ -175,9 +179,11 @@ def _maintained_store(project_dir: str | os.PathLike[str], cache_dir: str | os.P
     if not create and not ((cache / "STORE").exists() or (cache / "db").is_dir()):
         yield None  # no cache here (or a directory that is not one): nothing to do, nothing created
         return
-    store = LmdbStore(cache, warn=rep.warn, project=project_id(root / (assetfile or "AssetFile"), cache))
+    store = LmdbStore(cache, readonly=readonly, warn=rep.warn, project=project_id(root / (assetfile or "AssetFile"), cache))
     try:
-        store.acquire_lock(on_wait=lambda: rep.warn(f"another build or cache command is using {cache}; waiting for it to finish"))
+        if not readonly:  # (a reader, as status, does not wait for a build)
+            store.acquire_lock(on_wait=lambda: rep.warn(f"another build or cache command is using {cache}; "
+                                                        "waiting for it to finish"))
         yield store
     finally:
         store.close()
@@ -216,7 +222,7 @@ def gc(*, max_size: int | None = None, older_than_days: float | None = None, dry
             check_span(days, name, "days", scale=86400)
     if max_size is not None and (isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < 0):
         raise ValueError(f"max_size must be a whole number of bytes, 0 or more, got {max_size!r}")
-    with _maintained_store(project_dir, cache_dir, reporter, assetfile=assetfile) as store:
+    with _maintained_store(project_dir, cache_dir, reporter, assetfile=assetfile, readonly=dry_run) as store:
         if store is None:
             return GcReport(dry_run=dry_run)
         from ..config import history_setting
