@@ -33,7 +33,7 @@ def describe_open_error(root: Path, err: BaseException, *, writing: bool) -> str
     if isinstance(err, lmdb.MemoryError) or code == errno.ENOMEM:
         return (f"not enough memory or address space to map the cache index at {where} "
                 "(is a `ulimit -v` limit set?)")
-    readers = "status, show, why, build --dry-run and cache stats/verify/export only read it"
+    readers = "status, show, why, the dry runs (-n) of build, clean and cache gc, and cache stats/verify/export only read it"
     if code == errno.EROFS:
         return f"the cache directory {root} is on a read-only file system ({readers})"
     if isinstance(err, lmdb.ReadonlyError) or code in (errno.EACCES, errno.EPERM):
