@@ -358,6 +358,35 @@ def a(context):
         assetbuild.build(project_dir=root)
 
 
+@pytest.mark.parametrize("decl, words", [
+    ('io="text", path=".git/config"', "writes .git/config, inside .git"),
+    ('io="text", path="vendor/lib/.hg/hgrc"', "writes vendor/lib/.hg/hgrc, inside .hg"),
+    ('outputs=[".git/hooks/"]', "writes .git/hooks/ (outputs=), inside .git"),
+    ('outputs=[".git/"]', "writes .git/ (outputs=), inside .git"),
+])
+def test_outputs_in_a_repositorys_own_files_are_refused(tmp_path, decl, words):
+    """A build writes nothing into ``.git`` or ``.hg`` (a typo away from overwriting the
+    repository's config); ``.github/`` and the like are ordinary folders."""
+    root = _project(tmp_path / "p", f'''
+from assetbuild import asset
+
+@asset({decl})
+def a(context):
+    return "x"
+
+
+@asset(io="text", path=".github/notes.txt")
+def b():
+    return "y"
+''')
+    (root / ".git").mkdir()
+    (root / ".git" / "config").write_text("[core]\n")
+    with pytest.raises(DefinitionError, match=words.replace("(", "\\(").replace(")", "\\)") + ": the build would "
+                       "overwrite the repository's own files") as e:
+        assetbuild.build(project_dir=root)
+    assert e.value.line == 4 and (root / ".git" / "config").read_text() == "[core]\n"
+
+
 @pytest.mark.parametrize("outputs,words", [
     ('[".assetbuild/m.pkl"]', "writes .assetbuild/m.pkl (outputs=), inside the cache directory"),
     ('["cache/"]', "writes cache/ (outputs=), inside the cache directory"),

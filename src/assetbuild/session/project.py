@@ -173,6 +173,18 @@ def code_files(loaded: Loaded, project_dir: Path) -> dict[str, str]:
     return out
 
 
+_REPOSITORY_FILES = ("/.git/", "/.hg/")  # a repository's own files (``clean`` never touches them either)
+
+
+def _refuse_repository_files(name: str, path: str, how: str, d: AssetDef) -> None:
+    """An output in ``.git`` or ``.hg`` would overwrite the repository's own files (its
+    config, its objects): nothing a build makes belongs there."""
+    inside = next((r.strip("/") for r in _REPOSITORY_FILES if r in f"/{path.rstrip('/')}/"), None)
+    if inside is not None:
+        raise DefinitionError(f"asset {name!r} writes {path}{how}, inside {inside}: the build would overwrite "
+                              "the repository's own files", file=d.file, line=d.line)
+
+
 def _validate(graph: Graph, io_managers: dict[str, Any], project_dir: Path, cache_dir: Path,
               code: dict[str, str] | None = None) -> None:
     """Checks that need the plugins or the file system layout: IO managers exist, output paths
@@ -236,6 +248,7 @@ def _validate(graph: Graph, io_managers: dict[str, Any], project_dir: Path, cach
             if cache_rel is not None and (d.path + "/").startswith(cache_rel):
                 raise DefinitionError(f"asset {name!r} writes {d.path}, inside the cache directory",
                                       file=d.file, line=d.line)
+            _refuse_repository_files(name, d.path, "", d)
         for out in d.outputs:  # a file the function writes itself (a directory ends with '/')
             bare = out.rstrip("/")
             if bare in code or (out.endswith("/") and bare in code_dirs):
@@ -245,6 +258,7 @@ def _validate(graph: Graph, io_managers: dict[str, Any], project_dir: Path, cach
             if cache_rel is not None and (out.rstrip("/") + "/").startswith(cache_rel):
                 raise DefinitionError(f"asset {name!r} writes {out} (outputs=), inside the cache directory",
                                       file=d.file, line=d.line)
+            _refuse_repository_files(name, out, " (outputs=)", d)
             if cache_rel is not None and cache_rel.startswith(out) and out.endswith("/"):
                 raise DefinitionError(f"asset {name!r} writes the directory {out} (outputs=), which holds the "
                                       "cache directory: each build would remove the cache's files",
