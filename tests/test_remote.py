@@ -834,3 +834,44 @@ def test_a_malformed_key_is_a_config_error(checkouts, tmp_path, monkeypatch):
     monkeypatch.setenv("ASSETBUILD_CACHE_TRUSTED_KEYS", "ed25519:not-a-key")
     with pytest.raises(ConfigError, match="ASSETBUILD_CACHE_TRUSTED_KEYS is not an Ed25519 public key"):
         checkouts().build(f"file://{tmp_path / 'shared'}")
+
+
+NONDETERMINISTIC = """\
+import uuid
+
+from assetbuild import asset
+
+
+@asset(io="text")
+def token():
+    return uuid.uuid4().hex      # another value on each run
+
+
+@asset(io="text", path="out/seen.txt")
+def seen(token):
+    return f"seen {token}"
+
+
+@asset(io="text")
+def unrelated():
+    return "same"
+"""
+
+
+def test_a_reader_of_an_asset_rebuilt_with_another_value_runs_again(checkouts, remote):
+    """A remote hit whose bytes are rejected runs in the reader's checkout; if its value there is
+    another than the signed record said (the asset's value differs run to run), the readers the
+    build decided on the record's value run again, and the build ends with none stale."""
+    url, fs, root = remote
+    a = checkouts()
+    (a.root / "AssetFile").write_text(NONDETERMINISTIC)
+    a.build(url)
+    _tamper_blob(fs, root, a.head("token").output_digest)
+    b = checkouts()
+    (b.root / "AssetFile").write_text(NONDETERMINISTIC)
+    r = b.build(url)
+    assert r.ok and r.by_asset() == {"token": "built", "seen": "built", "unrelated": "restored"}
+    token = assetbuild.load_value("token", project_dir=b.root)
+    assert (b.root / "out" / "seen.txt").read_text() == f"seen {token}"
+    assert {s.asset: s.state for s in assetbuild.status(project_dir=b.root)} == dict.fromkeys(
+        ("token", "seen", "unrelated"), "fresh")

@@ -43,6 +43,7 @@ class Repairing:
     _complete: Callable[[Job, Future[Any]], AssetResult | Requeue]
     _timed_out: Callable[[Job, Future[Any]], AssetResult]
     _skipped: Callable[[str, str], AssetResult]
+    _upstream: Callable[[str], list[str]]
     blocked: dict[str, Blocked]
     standins: frozenset[str] = frozenset()  # a sliced project's frontier (session.project.stand_in)
 
@@ -157,9 +158,41 @@ class Repairing:
                 bad.add(d.known_key)  # rebuilt below: a failure to write then shows as its error
         if not bad:  # (a build without a remote cache: no walk over every result)
             return
+        changed: set[str] = set()  # run with another value than the one its signed record gave
         for name, r in list(self._results.items()):
             if r.status == "restored" and r.key in bad:
                 try:
                     self._rerun(name, self.rebuilder.forcing())
                 except AssetFailed:
                     pass  # its failed result is recorded
+                if self._results[name].data_version != r.data_version:
+                    changed.add(name)
+        if changed:
+            self._decide_readers_again(changed)
+
+    def _decide_readers_again(self, changed: set[str]) -> None:
+        """The readers of ``changed`` were decided on the values the remote's records gave them,
+        which running them again did not give back (an asset whose value differs from run to
+        run): their keys are others now, so each runs again, in build order, and so on down
+        while values change. Else the build would end with them stale, and say it succeeded."""
+        for name, r in list(self._results.items()):
+            ups = [up for up in self._upstream(name) if up in changed]
+            if name in changed or not ups:
+                continue
+            try:
+                d = self._decide(name, self.rebuilder)
+            except _Unusable as e:  # an upstream failed as it ran again
+                self._results[name] = self._skipped(name, e.why)
+                self.observer.asset_finished(self._results[name])
+                changed.add(name)
+                continue
+            if d.key == r.key:  # (its inputs' values are as they were)
+                continue
+            why = (Reason("upstream-changed", f"{ups[0]} ran again, its remote bytes rejected, and its value "
+                                              "is another"),)
+            try:
+                self._rerun(name, self.rebuilder.forcing(), reasons=why)
+            except AssetFailed:
+                pass  # its failed result is recorded
+            if self._results[name].data_version != r.data_version:
+                changed.add(name)
