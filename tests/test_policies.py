@@ -26,6 +26,14 @@ def at(text: str) -> int:
 
 # --- schedules -------------------------------------------------------------------------------
 
+
+def test_a_schedule_croniter_cannot_place_is_a_definition_error_not_crontab_internals():
+    """Declaration refuses such a cron; this guard keeps any croniter error out of a tick."""
+    from assetbuild.errors import DefinitionError
+
+    with pytest.raises(DefinitionError, match="no scheduled time found"):
+        due_schedules("0 0 31 2 *", "UTC", None, NOW)
+
 def test_a_tick_at_exactly_the_scheduled_time_owes_it():
     nine = at("2024-03-01T09:00:00Z")
     assert due_schedules("0 9 * * *", "UTC", None, nine) == [nine]

@@ -80,6 +80,33 @@ def test_a_cron_field_out_of_range_is_named(schedule, wrong):
     assert str(e.value).endswith(f"got {schedule!r}: {wrong}")
 
 
+@pytest.mark.parametrize("schedule", ["0 0 31 2 *", "0 0 30 2 *", "0 0 31 4,6,9,11 *"])
+def test_a_cron_that_can_never_fire_is_refused_at_its_line(schedule):
+    """croniter accepts these and only fails when asked for a time: the first tick crashed with
+    its traceback, and a running daemon died on the reload."""
+    def f():
+        return 1
+
+    with pytest.raises(DefinitionError) as e:
+        asset(schedule=schedule)(f)
+    assert f"schedule {schedule!r} never fires" in str(e.value) and e.value.line == f.__code__.co_firstlineno
+
+
+@pytest.mark.parametrize("schedule", ["0 0 29 2 *", "0 0 30 2 1", "0 0 * * 1#5", "0 0 L 2 *"])
+def test_a_rare_cron_is_accepted(schedule):
+    """Feb 29 fires every 4 years (8 across 2100); a day or a weekday fires on either."""
+    assert asset(name="a", schedule=schedule)(lambda: 1).__assetbuild_asset__.schedule == schedule
+
+
+def test_a_cron_that_never_fires_is_exit_2_with_file_and_line_for_every_command(project):
+    project.write("AssetFile", "from assetbuild import asset\n@asset(schedule='0 0 31 2 *')\ndef r():\n    return 1\n")
+    for args in (["list"], ["status"], ["build"], ["run", "--once"]):
+        out = cli(*args, cwd=project.root, env=clean_env(ASSETBUILD_NOW="2024-03-01T00:00:00Z"))
+        assert out.returncode == 2, (args, out.stderr)
+        assert out.stderr.startswith("assetbuild: error: AssetFile:2: asset 'r': schedule '0 0 31 2 *' never fires")
+        assert "Traceback" not in out.stderr
+
+
 def test_freshness_on_a_source_says_where_it_belongs():
     with pytest.raises(DefinitionError) as e:
         source("orders", "orders.csv", freshness="1h")

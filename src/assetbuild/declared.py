@@ -323,7 +323,31 @@ def check_cron(schedule: object, what: str, *, file: str | None = None, line: in
         raise DefinitionError(f"{what}: schedule must be a cron expression of five fields (minute hour day "
                               f"month weekday, e.g. '0 9 * * *') or @daily, @hourly..., got {schedule!r}"
                               + (f": {wrong}" if wrong else ""), file=file, line=line)
+    if not cron_fires(text):
+        raise DefinitionError(f"{what}: schedule {text!r} never fires: no date matches it within "
+                              f"{CRON_HORIZON_YEARS} years (a day its months do not have, such as February 30 or "
+                              "April 31?)", file=file, line=line)
     return text
+
+
+CRON_HORIZON_YEARS = 10  # the longest real gap is 8 years: Feb 29 skips 2100 (2096 -> 2104)
+
+
+def cron_fires(text: str) -> bool:
+    """Whether the valid cron ``text`` matches some minute within ``CRON_HORIZON_YEARS`` of
+    2000-01-01 UTC. croniter accepts "0 0 31 2 *" and only fails when asked for a time; checked
+    here, such a schedule is a definition error at its line instead of a crash on the first tick.
+    A pattern that fires at all fires at least every 8 years (Feb 29), so within any such window; the fixed start keeps the check pure (no clock)."""
+    from datetime import datetime, timezone
+
+    from croniter import CroniterError, croniter
+
+    try:
+        croniter(text, datetime(2000, 1, 1, tzinfo=timezone.utc),
+                 max_years_between_matches=CRON_HORIZON_YEARS).get_next(float)
+    except (CroniterError, ValueError, OverflowError):
+        return False
+    return True
 
 
 _CRON_FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day of month", 1, 31), ("month", 1, 12), ("weekday", 0, 7))

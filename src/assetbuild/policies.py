@@ -25,6 +25,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from .clock import format_duration
+from .errors import DefinitionError
 
 NS = 1_000_000_000
 
@@ -40,10 +41,11 @@ def due_schedules(schedule: str, tz: str, last_run_ns: int | None, now_ns: int) 
     evaluated this schedule (or the scheduled time it honoured; either works, the interval is
     half-open); None when the schedule was never evaluated, which owes the latest scheduled time
     at or before now (a first ``run --once`` at 09:05 builds the 09:00 run). Cron times are
-    whole minutes; ``now_ns`` is compared at its second."""
+    whole minutes; ``now_ns`` is compared at its second. DefinitionError (no file:line: the
+    caller knows the asset) when croniter finds no time, which declaration checks should stop."""
     from datetime import datetime, timezone
 
-    from croniter import croniter  # type: ignore[import-untyped]  # no stubs
+    from croniter import CroniterError, croniter  # type: ignore[import-untyped]  # no stubs
 
     zone: object = timezone.utc
     if tz not in ("UTC", "utc", "Z"):
@@ -51,8 +53,11 @@ def due_schedules(schedule: str, tz: str, last_run_ns: int | None, now_ns: int) 
 
         zone = ZoneInfo(tz)
     # croniter's get_prev is strictly before its start: start one second after now's second
-    start = datetime.fromtimestamp(now_ns // NS + 1, tz=zone)  # type: ignore[arg-type]
-    latest = int(croniter(schedule, start).get_prev(float)) * NS
+    try:
+        start = datetime.fromtimestamp(now_ns // NS + 1, tz=zone)  # type: ignore[arg-type]
+        latest = int(croniter(schedule, start).get_prev(float)) * NS
+    except (CroniterError, ValueError, OverflowError) as e:  # a tick must never die of a schedule
+        raise DefinitionError(f"schedule {schedule!r} ({tz}): no scheduled time found before now: {e}") from None
     if latest > now_ns or (last_run_ns is not None and latest <= last_run_ns):
         return []
     return [latest]

@@ -11,6 +11,7 @@ from typing import Any
 
 from ..changes import ChangeTimes
 from ..definitions import AssetDef, SourceDef
+from ..errors import DefinitionError
 from ..graph import Graph
 from ..policies import NS, Freshness, Policy, Request, due_schedules, freshness_state, tick_requests
 
@@ -179,7 +180,11 @@ def _due(graph: Graph, owners: Sequence[str], now_ns: int, last_evaluated: Calla
         if owner in done:
             continue
         done.add(owner)
-        if not due_schedules(d.schedule, d.schedule_tz or "UTC", last_evaluated(owner), now_ns):
+        try:
+            owed = due_schedules(d.schedule, d.schedule_tz or "UTC", last_evaluated(owner), now_ns)
+        except DefinitionError as e:  # a failed tick naming the declaration; ticks go on
+            raise DefinitionError(f"asset {owner!r}: {e.message}", file=d.file, line=d.line) from None
+        if not owed:
             continue
         if d.partition is None:
             due.add(n)
