@@ -362,8 +362,10 @@ def stop_on_signals(state: LoopState, wake: Callable[[], object] | None = None) 
         state.stop.set()
         if wake is not None:
             wake()
-        if first and state.building:
-            raise KeyboardInterrupt
+        if first and state.building:  # Terminated: the interrupted build records SIGTERM's 143, not Ctrl-C's 130
+            from .interrupts import Terminated
+
+            raise Terminated if signum == signal.SIGTERM else KeyboardInterrupt
 
     previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:

@@ -192,6 +192,14 @@ def one_tick(root: Path, assetfile: str | None, cache: Path, assets: Sequence[st
         tick.exception = e
         tick.duration_s = time.perf_counter() - tick.t0
         _record_error(root, assetfile, cache, tick)
+    except KeyboardInterrupt as e:  # SIGTERM or Ctrl-C during its build: recorded, then the run ends
+        if tick.seq is None:
+            from ..interrupts import Terminated
+
+            tick.error = "interrupted by SIGTERM" if isinstance(e, Terminated) else "interrupted by Ctrl-C"
+            tick.duration_s = time.perf_counter() - tick.t0
+            _record_error(root, assetfile, cache, tick)
+        raise
     if tick.seq is None:  # not recorded (the record took its duration when it was written)
         tick.duration_s = time.perf_counter() - tick.t0
     return tick
@@ -308,7 +316,8 @@ def _after(project: Project, plan: Sequence[str], tick: Tick, backoff: float, on
 
 
 def _record_error(root: Path, assetfile: str | None, cache: Path, tick: Tick) -> None:
-    """Record a tick that could not load the project (its store is found without loading it)."""
+    """Record a tick that could not load the project, or whose build a signal ended (its store
+    is found without loading it)."""
     from ..store import LmdbStore
     from ..ticks import put_tick
 
