@@ -357,6 +357,28 @@ def morning():
     assert [r.asset for r in tick(project, "2024-03-05T12:00:00Z", monkeypatch).requests] == ["morning"]  # once
 
 
+def test_a_berlin_schedule_runs_once_on_both_nights_the_clocks_change(project, monkeypatch):
+    """02:30 happens twice on 2024-10-27 (00:30Z, 01:30Z): one build, not two; on 2024-03-31 it
+    does not happen at all: one build just after the gap."""
+    project.assetfile("""
+@asset(schedule="30 2 * * *", timezone="Europe/Berlin")
+def night():
+    return 1
+""")
+    def built(when: str) -> list[str]:
+        t = tick(project, when, monkeypatch)
+        return t.result.names("built") + t.result.names("cached") if t.result is not None else []
+
+    assert built("2024-03-30T12:00:00Z") == ["night"]  # the first tick owes the latest time
+    assert built("2024-03-31T00:59:00Z") == []  # 01:59 CET
+    assert built("2024-03-31T01:00:00Z") == ["night"]  # 03:00 CEST, just after the missing 02:30
+    assert built("2024-03-31T02:05:00Z") == []
+    assert built("2024-10-26T12:00:00Z") == ["night"]  # down for months: the latest time, once
+    assert built("2024-10-27T00:31:00Z") == ["night"]  # 02:31 CEST
+    assert built("2024-10-27T01:31:00Z") == []  # 02:31 CET: the same 02:30
+    assert built("2024-10-27T12:00:00Z") == []
+
+
 def test_an_observable_source_is_observed_on_its_poll(project, monkeypatch):
     project.assetfile("""
 from assetbuild import observable_source

@@ -60,6 +60,34 @@ def test_a_daemon_down_for_three_days_owes_only_the_latest_time():
         at("2024-03-01T10:00:00Z")]
 
 
+def test_a_local_time_repeated_when_the_clocks_go_back_is_owed_once_at_its_first():
+    """Berlin, 2024-10-27: 02:30 CEST (00:30Z), then 02:30 CET (01:30Z). It ran twice."""
+    berlin = "Europe/Berlin"
+    first = at("2024-10-27T00:30:00Z")
+    assert due_schedules("30 2 * * *", berlin, at("2024-10-26T12:00:00Z"), at("2024-10-27T00:31:00Z")) == [first]
+    assert due_schedules("30 2 * * *", berlin, at("2024-10-27T00:31:00Z"), at("2024-10-27T01:31:00Z")) == []
+    # a daemon down through the first 02:30 owes it once, in the repeated hour
+    assert due_schedules("30 2 * * *", berlin, at("2024-10-26T12:00:00Z"), at("2024-10-27T01:31:00Z")) == [first]
+    assert due_schedules("30 2 * * *", berlin, at("2024-10-27T01:31:00Z"), at("2024-10-28T01:30:00Z")) == [
+        at("2024-10-28T01:30:00Z")]  # and the next day as usual
+    # an interval schedule keeps its interval through the repeated hour (as cronie and Dagster)
+    assert due_schedules("30 * * * *", berlin, at("2024-10-27T00:31:00Z"), at("2024-10-27T01:31:00Z")) == [
+        at("2024-10-27T01:30:00Z")]
+    assert due_schedules("@hourly", berlin, at("2024-10-27T00:01:00Z"), at("2024-10-27T01:01:00Z")) == [
+        at("2024-10-27T01:00:00Z")]
+
+
+def test_a_local_time_the_clocks_skip_is_owed_once_just_after_the_gap():
+    """Berlin, 2024-03-31: 02:00 CET becomes 03:00 CEST (01:00Z); there is no 02:30."""
+    berlin = "Europe/Berlin"
+    jump = at("2024-03-31T01:00:00Z")
+    assert due_schedules("30 2 * * *", berlin, at("2024-03-31T00:59:00Z"), at("2024-03-31T00:59:59Z")) == []
+    assert due_schedules("30 2 * * *", berlin, at("2024-03-31T00:59:00Z"), jump) == [jump]
+    assert due_schedules("30 2 * * *", berlin, jump, at("2024-03-31T02:05:00Z")) == []
+    assert due_schedules("30 2 * * *", berlin, at("2024-03-31T02:05:00Z"), at("2024-04-01T00:30:00Z")) == [
+        at("2024-04-01T00:30:00Z")]
+
+
 def test_never_evaluated_owes_the_latest_time_at_or_before_now():
     assert due_schedules("0 9 * * *", "UTC", None, at("2024-03-01T08:00:00Z")) == [at("2024-02-29T09:00:00Z")]
 

@@ -41,7 +41,15 @@ def due_schedules(schedule: str, tz: str, last_run_ns: int | None, now_ns: int) 
     evaluated this schedule (or the scheduled time it honoured; either works, the interval is
     half-open); None when the schedule was never evaluated, which owes the latest scheduled time
     at or before now (a first ``run --once`` at 09:05 builds the 09:00 run). Cron times are
-    whole minutes; ``now_ns`` is compared at its second. DefinitionError (no file:line: the
+    whole minutes; ``now_ns`` is compared at its second.
+
+    Clock changes in ``tz`` (as cronie does): a time skipped when the clocks go forward is owed
+    at the first time after the gap (02:30 on a night that jumps from 02:00 to 03:00: at 03:00).
+    A local time that happens twice when they go back is owed once, at its first occurrence,
+    when the schedule names its hours ("30 2 * * *"): it is one scheduled time, not two.
+    Dagster picks the second occurrence; the first keeps "at the first tick at or after it".
+    A schedule whose minute or hour field is a ``*`` ("*/15 * * * *", "@hourly") keeps its
+    interval instead: it runs in the repeated hour too. DefinitionError (no file:line: the
     caller knows the asset) when croniter finds no time, which declaration checks should stop."""
     from datetime import datetime, timezone
 
@@ -55,12 +63,29 @@ def due_schedules(schedule: str, tz: str, last_run_ns: int | None, now_ns: int) 
     # croniter's get_prev is strictly before its start: start one second after now's second
     try:
         start = datetime.fromtimestamp(now_ns // NS + 1, tz=zone)  # type: ignore[arg-type]
-        latest = int(croniter(schedule, start).get_prev(float)) * NS
+        latest_s = int(croniter(schedule, start).get_prev(float))
     except (CroniterError, ValueError, OverflowError) as e:  # a tick must never die of a schedule
         raise DefinitionError(f"schedule {schedule!r} ({tz}): no scheduled time found before now: {e}") from None
+    if not _by_the_clock(schedule):
+        local = datetime.fromtimestamp(latest_s, tz=zone)  # type: ignore[arg-type]
+        if local.fold:  # the repeat of a local time the clocks went back over: it was owed at its first
+            latest_s = int(local.replace(fold=0).timestamp())
+    latest = latest_s * NS
     if latest > now_ns or (last_run_ns is not None and latest <= last_run_ns):
         return []
     return [latest]
+
+
+_HOURLY_ALIASES = ("@hourly",)
+
+
+def _by_the_clock(schedule: str) -> bool:
+    """Whether ``schedule`` runs at an interval (its minute or hour field starts with ``*``, as
+    cronie's MIN_STAR/HR_STAR), rather than at named local times."""
+    if schedule.startswith("@"):
+        return schedule in _HOURLY_ALIASES
+    minute, hour = schedule.split()[:2]
+    return minute.startswith("*") or hour.startswith("*")
 
 
 @dataclass(frozen=True)
