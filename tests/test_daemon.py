@@ -379,6 +379,27 @@ def night():
     assert built("2024-10-27T12:00:00Z") == []
 
 
+def test_run_rebuilds_an_eager_asset_whose_max_age_expired(project, monkeypatch):
+    """status said `expired` while every tick said nothing to do; volatile stays a build's
+    matter (a tick would rebuild it every 30 s)."""
+    project.assetfile("""
+@asset(max_age="1h", auto="eager")
+def rates():
+    return 1
+
+@asset(volatile=True, auto="eager")
+def always():
+    return 2
+""")
+    t = tick(project, at("08:00"), monkeypatch)
+    assert sorted(r.asset for r in t.requests) == ["always", "rates"]
+    assert tick(project, at("09:00"), monkeypatch).requests == []  # exactly 1h old: fresh
+    t = tick(project, at("09:01"), monkeypatch)
+    assert [(r.asset, r.reasons) for r in t.requests] == [("rates", ("eager: max_age expired",))]
+    assert t.result.names("built") == ["rates"]
+    assert tick(project, at("09:02"), monkeypatch).requests == []
+
+
 def test_an_observable_source_is_observed_on_its_poll(project, monkeypatch):
     project.assetfile("""
 from assetbuild import observable_source

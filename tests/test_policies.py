@@ -166,6 +166,21 @@ def test_eager_requested_when_an_input_changed():
     assert reqs(pol, {}) == {}
 
 
+def test_an_expired_max_age_is_a_change_of_its_own():
+    """An eager asset with max_age="1h" was never rebuilt by run, though status said expired."""
+    from assetbuild.policies import EXPIRED
+
+    pol = {"clean": Policy(auto="eager"), "daily": Policy(auto="eager"), "report": Policy(), "other": Policy()}
+    assert reqs(pol, {"clean": {EXPIRED: T0}}) == {
+        "clean": ("eager: max_age expired",), "daily": ("eager: upstream clean requested",)}
+    assert reqs(pol, {"clean": {EXPIRED: T0, "orders": T0}}) == {
+        "clean": ("eager: max_age expired", "eager: upstream orders changed"),
+        "daily": ("eager: upstream clean requested",)}
+    lazy = {"clean": Policy(auto="lazy", freshness=3600.0), "daily": Policy(), "report": Policy(), "other": Policy()}
+    assert reqs(lazy, {"clean": {EXPIRED: T0 + 9 * H}}) == {}  # an hour ago: within its freshness
+    assert reqs(lazy, {"clean": {EXPIRED: T0}}) == {"clean": ("lazy: needed for its freshness 1h",)}
+
+
 def test_eager_follows_an_input_requested_in_the_same_tick():
     pol = {"clean": Policy(auto="eager"), "daily": Policy(auto="eager"), "report": Policy(auto="eager"),
            "other": Policy()}

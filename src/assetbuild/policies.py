@@ -10,7 +10,8 @@ The rules (issue 14):
 - ``schedule``: once per scheduled time, at the first tick at or after it (:func:`due_schedules`).
 - freshness: an asset's data must include every upstream change older than ``freshness``; its
   lag is the time since the oldest change it does not include (:func:`freshness_state`).
-- ``auto="eager"``: requested as soon as an input changed, or an input is requested this tick.
+- ``auto="eager"``: requested as soon as an input changed, its ``max_age`` expired, or an input
+  is requested this tick.
 - ``auto="lazy"``: requested only when overdue itself, or when it lacks a change older than an
   overdue auto-materialized downstream asset's freshness allows (it is needed for that one).
 - ``auto=None``: never requested (unless its schedule is due); a freshness on it only reports.
@@ -28,6 +29,7 @@ from .clock import format_duration
 from .errors import DefinitionError
 
 NS = 1_000_000_000
+EXPIRED = "(max_age)"  # in ``changes``: the asset's own data expired (no node has this name)
 
 
 def due_schedules(schedule: str, tz: str, last_run_ns: int | None, now_ns: int) -> list[int]:
@@ -152,7 +154,9 @@ def tick_requests(policies: Mapping[str, Policy], upstream: Mapping[str, Sequenc
     sources; names not in ``policies`` are treated as sources). ``changes``: for each asset, its
     direct inputs that changed since its latest materialization (all of them for an asset never
     materialized), each with the time of the oldest such change in ns; for an upstream asset,
-    the time its data changed (that materialization's end). ``due``: the assets whose schedule
+    the time its data changed (that materialization's end); :data:`EXPIRED` for an asset whose
+    ``max_age`` has passed, at the time it did (its data stands for something no key sees, so
+    expiry is a change of its own: eager rebuilds it, lazy when a freshness needs it). ``due``: the assets whose schedule
     :func:`due_schedules` says is owed now. ``now_ns``: the tick's time. ``new``: nodes never
     materialized that have no input to say so, with the time they appeared: a time partition's
     node once its window has closed (its window's end; ``windows(now_ns)`` of
@@ -231,7 +235,11 @@ def tick_requests(policies: Mapping[str, Policy], upstream: Mapping[str, Sequenc
                 key = a[a.index("[") + 1:-1] if a.endswith("]") and "[" in a else None
                 reasons[a].append(f"new partition {key}" if key is not None else "eager: new asset")
             elif changed:
-                reasons[a].append(f"eager: upstream {_names(changed)} changed")
+                if EXPIRED in changed:
+                    reasons[a].append("eager: max_age expired")
+                    changed.remove(EXPIRED)
+                if changed:
+                    reasons[a].append(f"eager: upstream {_names(changed)} changed")
             else:
                 ups = sorted({u for u in upstream.get(a, ()) if u in requested})
                 if ups:

@@ -13,7 +13,7 @@ from ..changes import ChangeTimes
 from ..definitions import AssetDef, SourceDef
 from ..errors import DefinitionError
 from ..graph import Graph
-from ..policies import NS, Freshness, Policy, Request, due_schedules, freshness_state, tick_requests
+from ..policies import EXPIRED, NS, Freshness, Policy, Request, due_schedules, freshness_state, tick_requests
 
 
 def has_policy(d: Any) -> bool:
@@ -138,7 +138,12 @@ def evaluate(project: Any, store: Any, plan: Sequence[str], now_ns: int,
         if times.head(n) is None:
             new[n] = _new_time(times, d, n, appeared)
         else:
-            ch = times.changed_inputs(n)
+            ch = dict(times.changed_inputs(n))
+            max_age = getattr(d, "max_age", None)
+            if max_age is not None:  # expired as rebuild.py says: older than max_age, by the head's build
+                expiry = times.head(n).built_ns + int(max_age * NS)
+                if expiry < now_ns:
+                    ch[EXPIRED] = expiry
             if ch:
                 changes[n] = ch
     due = _due(graph, owners, now_ns, last_evaluated)
