@@ -25,13 +25,16 @@ DEFAULT_HISTORY = 100  # events kept per asset by gc ([tool.assetbuild] history)
 
 def command_line(api_call: str) -> str:
     """What to call a run: the command line when this process is the assetbuild command, else
-    the API call that made it (``python: build(...)``)."""
+    the API call that made it (``python: build(...)``). Credentials in it (a ``--remote`` URL's
+    password or token, a secret ``--remote-option``) are hidden: ``runs`` and the UI show it."""
+    from .remote.redaction import redact_text
+
     prog = os.path.basename(sys.argv[0]) if sys.argv else ""
     if prog == "assetbuild" or sys.argv[0].endswith(os.path.join("assetbuild", "__main__.py")):
         import shlex
 
-        return " ".join(["assetbuild", *(shlex.quote(a) for a in sys.argv[1:])])
-    return f"python: {api_call}"
+        return redact_text(" ".join(["assetbuild", *(shlex.quote(a) for a in sys.argv[1:])]))
+    return redact_text(f"python: {api_call}")
 
 
 class RunRecorder:

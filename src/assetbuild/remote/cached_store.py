@@ -129,7 +129,7 @@ class RemoteCachedStore:
     def _emit(self) -> None:
         if self.remote.down is not None and self.read:
             self.read = self.write = False
-            self._message(f"the remote cache {self.remote.url} is unavailable ({self.remote.down}); "
+            self._message(f"the remote cache {self.remote.shown} is unavailable ({self.remote.down}); "
                           "building locally without it for the rest of this build")
         if self._messages:
             with self._mlock:
@@ -346,7 +346,7 @@ class RemoteCachedStore:
             if digest in self._downloads:
                 self._finish(digest)
             self._emit()
-            raise CacheCorrupt(digest, f"not usable from the remote cache ({describe_error(e)})") from None
+            raise CacheCorrupt(digest, f"not usable from the remote cache ({describe_error(e, self.settings.secrets)})") from None
         if digest in self._downloads:  # recorded now (its done-callback may not have run yet)
             self._finish(digest)
         self._drain()
@@ -491,7 +491,7 @@ class RemoteCachedStore:
         except UploadFailed as e:
             if self.write:
                 self.write = False
-                self._message(f"cannot upload to the remote cache {self.remote.url} ({e}); "
+                self._message(f"cannot upload to the remote cache {self.remote.shown} ({e}); "
                               "no more uploads in this build")
 
     def _upload_blob(self, digest: str, blob: bytes | _BlobFile) -> None:
@@ -516,7 +516,7 @@ class RemoteCachedStore:
                 try:
                     fut.result(timeout=max(0.0, deadline - time.monotonic()))
                 except cf.TimeoutError:
-                    self._message(f"uploads to the remote cache {self.remote.url} did not finish in time; "
+                    self._message(f"uploads to the remote cache {self.remote.shown} did not finish in time; "
                                   "the rest are abandoned")
                     break
                 except KeyboardInterrupt:
@@ -549,7 +549,7 @@ def open_remote(local: LmdbStore, settings: RemoteSettings, *, warn: Callable[[s
     is unavailable)."""
     keys = settings.keys
     if not keys.can_verify and not settings.trust_unsigned:
-        warn(f"the remote cache {settings.url} is not used: no key is set to verify its entries with "
+        warn(f"the remote cache {settings.shown} is not used: no key is set to verify its entries with "
              f"(set {TRUSTED_KEYS_ENV}, {SIGNING_KEY_ENV} or {KEY_ENV}, or pass --trust-remote-unsigned)")
         return local
     store = RemoteCachedStore(local, RemoteCache(settings, create=fetch), warn=warn, note=note,

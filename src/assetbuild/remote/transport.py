@@ -19,13 +19,14 @@ import os
 import re
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 from ..atomicfile import atomic_writer, open_dir_below
 from .records import MAX_RECORD, NO_KEYS, RecordKeys, RemoteRejected
+from .redaction import display_url, redact_text, remote_secrets
 
 REMOTE_ENV = "ASSETBUILD_REMOTE"
 DEFAULT_TIMEOUT = 10.0
@@ -55,6 +56,16 @@ class RemoteSettings:
     concurrency: int = 32
     prefetch: int | None = None  # records to fetch ahead (default: from the plan's size)
 
+    @property
+    def shown(self) -> str:
+        """The URL as every message shows it: its credentials hidden (see ``redaction``)."""
+        return display_url(self.url)
+
+    @property
+    def secrets(self) -> list[str]:
+        """What no message may show: the URL's credentials, secret storage options' values."""
+        return remote_secrets(self.url, self.options)
+
     @classmethod
     def from_env(cls, url: str | None, **kw: Any) -> RemoteSettings | None:
         """None when neither ``url`` nor $ASSETBUILD_REMOTE names a remote; ConfigError for a
@@ -70,8 +81,9 @@ class RemoteSettings:
             from ..errors import ConfigError
 
             slashes = ":///" if scheme[1].lower() == "file" else "://"  # (file://x/... names a host x)
-            raise ConfigError(f"{where} {url}: a URL's scheme is followed by '://' (did you mean "
-                              f"{scheme[1]}{slashes}{url[scheme.end():].lstrip('/')}?); a folder is a path or file:///path")
+            meant = display_url(f"{scheme[1]}{slashes}{url[scheme.end():].lstrip('/')}")
+            raise ConfigError(f"{where} {display_url(url)}: a URL's scheme is followed by '://' (did you mean "
+                              f"{meant}?); a folder is a path or file:///path")
         if kw.get("timeout") is not None:  # (NaN, inf and 0 were taken, and left to the requests)
             from ..clock import check_span
 
@@ -126,9 +138,19 @@ def _file_system(url: str, options: dict[str, Any]) -> tuple[Any, str]:
     return kept
 
 
-def describe_error(err: BaseException) -> str:
-    """An error in one line, with its type: what a warning about the remote shows."""
-    text = str(err).strip().splitlines()[0] if str(err).strip() else ""
+_DESCRIBED_MAX = 240  # characters of an error's text a warning shows
+
+
+def describe_error(err: BaseException, secrets: Iterable[str] = ()) -> str:
+    """An error in one line, with its type: what a warning about the remote shows. A first line
+    that only introduces the next (botocore's ``Parameter validation failed:``) is joined to it;
+    any URL in the text is in its display form, and ``secrets`` (``RemoteSettings.secrets``) are
+    hidden (a client may quote what it misread as a bucket or host name)."""
+    lines = [line.strip() for line in str(err).strip().splitlines() if line.strip()]
+    text = " ".join(lines[:2]) if len(lines) > 1 and lines[0].endswith(":") else (lines[0] if lines else "")
+    text = redact_text(text, secrets)
+    if len(text) > _DESCRIBED_MAX:
+        text = text[:_DESCRIBED_MAX - 1].rstrip() + "…"
     return f"{type(err).__name__}: {text}" if text else type(err).__name__
 
 
@@ -142,7 +164,8 @@ class RemoteCache:
     def __init__(self, settings: RemoteSettings, *, create: bool = True) -> None:
         self.settings = settings
         self.create = create  # a missing file:// folder is made (not by a dry run or status)
-        self.url = settings.url
+        self.url = settings.url  # as given: for fsspec only (messages show ``shown``)
+        self.shown = settings.shown
         self.down: str | None = None
         self.local = False
         self.root = ""
@@ -186,7 +209,7 @@ class RemoteCache:
     def fail(self, err: BaseException) -> None:
         with self._lock:
             if self.down is None:
-                self.down = describe_error(err)
+                self.down = describe_error(err, self.settings.secrets)
 
     def _guard(self) -> None:
         """Raise RemoteDown once the remote failed; connect on first use (a failure to connect counts)."""
@@ -323,7 +346,7 @@ class RemoteCache:
             else:
                 self.fs.pipe_file(path, data)
         except Exception as e:  # noqa: BLE001
-            raise UploadFailed(describe_error(e)) from e
+            raise UploadFailed(describe_error(e, self.settings.secrets)) from e
 
     def put_file(self, path: str, source: str | os.PathLike[str]) -> None:
         """Write one object from the local file ``source`` (a blob of the local store), as ``put``
@@ -339,7 +362,7 @@ class RemoteCache:
             else:
                 self.fs.put_file(os.fspath(source), path)
         except Exception as e:  # noqa: BLE001
-            raise UploadFailed(describe_error(e)) from e
+            raise UploadFailed(describe_error(e, self.settings.secrets)) from e
 
     @contextmanager
     def _local_writer(self, path: str) -> Iterator[BinaryIO]:

@@ -196,8 +196,8 @@ def with_remote(project: Project, store: Any, remote: RemoteOptions, expected: i
         install = f"{missing}, which is not installed: pip install -e '.[remote]' in the assetbuild clone"
         if remote.url is not None:
             store.close()  # the caller opened it for this build, which ends here
-            raise ConfigError(f"the remote cache {cfg.url} needs {install}")
-        rep.warn(f"the remote cache {cfg.url} ($ASSETBUILD_REMOTE) needs {install}; building with the local "
+            raise ConfigError(f"the remote cache {cfg.shown} needs {install}")
+        rep.warn(f"the remote cache {cfg.shown} ($ASSETBUILD_REMOTE) needs {install}; building with the local "
                  "cache alone")
         return store
     return open_remote(store, cfg, warn=rep.warn, note=rep.line if rep.verbosity > 0 and fetch else None,

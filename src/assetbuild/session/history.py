@@ -114,7 +114,11 @@ def _seq_of(run: str | int) -> int:
 
 
 def run_json(r: RunRecord) -> dict[str, Any]:
-    return {"run": run_id(r.seq), "command": r.command, "selection": list(r.selection),
+    """One run as ``runs --json``, ``runs show`` and the UI show it (its command's credentials
+    hidden again: a run recorded by an older assetbuild holds them as typed)."""
+    from ..remote.redaction import redact_text
+
+    return {"run": run_id(r.seq), "command": redact_text(r.command), "selection": list(r.selection),
             "start": iso_utc(r.start_ns), "end": iso_utc(r.end_ns),
             "duration_s": round(r.duration_s or max(0, r.end_ns - r.start_ns) / 1e9, 6),
             "counts": dict(r.counts), "exit_status": r.exit_status, "ok": r.exit_status == 0}
