@@ -38,12 +38,19 @@ from .records import (
     public_key_text,
 )
 from .redaction import display_url, redact_text, remote_secrets
-from .transport import DEFAULT_TIMEOUT, REMOTE_ENV, RemoteCache, RemoteSettings
+from .transport import (
+    DEFAULT_TIMEOUT,
+    REMOTE_ENV,
+    MissingLibrary,
+    RemoteCache,
+    RemoteSettings,
+    missing_library,
+)
 
 __all__ = [
     "CHECK_BLOB_MIN", "DEFAULT_TIMEOUT", "KEY_ENV", "MAX_RECORD", "NO_KEYS", "PUBLIC_PREFIX", "RECORD_FORMAT",
     "REMOTE_ENV", "SECRET_PREFIX", "SIGNING_KEY_ENV", "TRUSTED_KEYS_ENV",
-    "RecordKeys", "RemoteCache", "RemoteCachedStore", "RemoteRejected", "RemoteSettings", "RemoteTrace",
-    "decode_record", "display_url", "encode_record", "generate_key_pair", "key_id", "open_remote", "parse_signing_key",
+    "MissingLibrary", "RecordKeys", "RemoteCache", "RemoteCachedStore", "RemoteRejected", "RemoteSettings", "RemoteTrace",
+    "decode_record", "display_url", "encode_record", "generate_key_pair", "key_id", "missing_library", "open_remote", "parse_signing_key",
     "parse_trusted_keys", "public_key_text", "redact_text", "remote_secrets",
 ]

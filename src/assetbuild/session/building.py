@@ -184,39 +184,23 @@ def with_remote(project: Project, store: Any, remote: RemoteOptions, expected: i
     (``fetch=False``: records are looked up, nothing is downloaded or written: dry runs, status)."""
     if remote.url is None and not os.environ.get("ASSETBUILD_REMOTE"):
         return store  # no remote: fsspec is never imported
-    from ..remote import RemoteSettings, open_remote
+    from ..remote import RemoteSettings, missing_library, open_remote
 
     cfg = RemoteSettings.from_env(remote.url, read_only=remote.read_only, trust_unsigned=remote.trust_unsigned,
                                   timeout=remote.timeout, options=remote.options)
     if cfg is None:
         return store
     rep = project.reporter
-    missing = _missing_remote_library(cfg.url)
+    missing = missing_library(cfg.url)
     if missing is not None:  # asked for by name: an error; inherited from the environment: local alone
-        install = f"{missing}, which is not installed: pip install -e '.[remote]' in the assetbuild clone"
         if remote.url is not None:
             store.close()  # the caller opened it for this build, which ends here
-            raise ConfigError(f"the remote cache {cfg.shown} needs {install}")
-        rep.warn(f"the remote cache {cfg.shown} ($ASSETBUILD_REMOTE) needs {install}; building with the local "
+            raise ConfigError(f"the remote cache {cfg.shown} needs {missing}")
+        rep.warn(f"the remote cache {cfg.shown} ($ASSETBUILD_REMOTE) needs {missing}; building with the local "
                  "cache alone")
         return store
     return open_remote(store, cfg, warn=rep.warn, note=rep.line if rep.verbosity > 0 and fetch else None,
                        expected=expected, fetch=fetch)
-
-
-def _missing_remote_library(url: str) -> str | None:
-    """The client library a remote URL needs that cannot be imported (fsspec; s3fs for s3://),
-    found without importing it; None if all are there."""
-    from importlib.util import find_spec
-
-    protocol = url.split("://", 1)[0].lower() if "://" in url else "file"
-    for name in ("fsspec", "s3fs") if protocol in ("s3", "s3a") else ("fsspec",):
-        try:
-            if find_spec(name) is None:
-                return name
-        except (ImportError, ValueError):
-            return name
-    return None
 
 
 class BuildResources:
