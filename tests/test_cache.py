@@ -633,6 +633,13 @@ def test_import_skips_an_entry_whose_blob_is_absent(counted, tmp_path):
     ("no-manifest", "no MANIFEST.json"),
     ("not-tar", "not a readable archive"),
     ("other-format", "not an assetbuild cache export"),
+    # not an export version at all (0, -7 and true were imported; "1" was called newer than 1)
+    ("version-0", "not an assetbuild cache export \\(its MANIFEST.json's version is 0, not a whole number from 1 to 1\\)$"),
+    ("version--7", "its MANIFEST.json's version is -7, not a whole number from 1"),
+    ("version-true", "its MANIFEST.json's version is true, not a whole number from 1"),
+    ("version-\"1\"", "its MANIFEST.json's version is \"1\", not a whole number from 1"),
+    ("version-1.0", "its MANIFEST.json's version is 1.0, not a whole number from 1"),
+    ("version-null", "its MANIFEST.json's version is null, not a whole number from 1"),
 ])
 def test_import_refuses_a_bad_archive_with_one_clear_error(counted, tmp_path, case, message):
     archive = tmp_path / "good.tar"
@@ -648,7 +655,8 @@ def test_import_refuses_a_bad_archive_with_one_clear_error(counted, tmp_path, ca
             return {"newer": lambda: json.dumps(dict(doc, version=99)).encode(),
                     "not-json": lambda: b"{oops",
                     "no-manifest": lambda: None,
-                    "other-format": lambda: json.dumps(dict(doc, format="zip")).encode()}[case]()
+                    "other-format": lambda: json.dumps(dict(doc, format="zip")).encode(),
+                    }.get(case, lambda: json.dumps(dict(doc, version=json.loads(case[len("version-"):]))).encode())()
         _tamper(archive, bad, edit)
     other = _checkout(tmp_path, "other")
     with pytest.raises(StoreError, match=message):

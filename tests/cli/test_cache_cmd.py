@@ -188,6 +188,31 @@ def test_import_of_a_bad_archive_is_one_line_exit_2(built, runlog, tmp_path):
     assert r.returncode == 2 and json.loads(r.stdout) == {"ok": False, "error": f"no such archive: {tmp_path / 'missing.tar'}"}
 
 
+@pytest.mark.parametrize("version", ["true", "0", '"1"'])
+def test_import_of_a_manifest_whose_version_is_no_export_version_is_one_line_exit_2(built, runlog, tmp_path, version):
+    """0 and true were imported (exit 0), "1" was called newer than version 1."""
+    import io
+
+    archive = tmp_path / "a.tar"
+    assert cli("cache", "export", str(archive), cwd=built, env=env_for(runlog)).returncode == 0
+    bad = tmp_path / "bad.tar"
+    with tarfile.open(archive) as tin, tarfile.open(bad, "w") as tout:
+        for m in tin:
+            data = tin.extractfile(m).read()
+            if m.name == "MANIFEST.json":
+                data = json.dumps(dict(json.loads(data), version=json.loads(version))).encode()
+            info = tarfile.TarInfo(m.name)
+            info.size = len(data)
+            tout.addfile(info, io.BytesIO(data))
+    fresh = checkout(tmp_path / "fresh")
+    r = cli("cache", "import", str(bad), cwd=fresh, env=env_for(runlog))
+    assert (r.returncode, r.stdout) == (2, ""), r.stderr
+    assert r.stderr == (f"assetbuild: error: cannot import {bad}: not an assetbuild cache export (its MANIFEST.json's "
+                        f"version is {version}, not a whole number from 1 to 1)\n")
+    r = cli("status", "--json", cwd=fresh, env=env_for(runlog))
+    assert {a["state"] for a in json.loads(r.stdout)["assets"]} == {"missing"}  # nothing was imported
+
+
 def test_import_with_a_corrupt_blob_exits_1_and_keeps_the_rest(built, runlog, tmp_path):
     import io
 

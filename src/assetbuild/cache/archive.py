@@ -146,8 +146,13 @@ def _check_manifest(doc: Any) -> list[dict[str, Any]]:
     if not isinstance(doc, dict) or doc.get("format") != EXPORT_FORMAT:
         raise StoreError("its MANIFEST.json is not an assetbuild cache export")
     v = doc.get("version")
-    if not isinstance(v, int) or v > EXPORT_VERSION:
-        raise StoreError(f"it has export version {v!r}, newer than this assetbuild reads "
+    if type(v) is not int or v < 1:  # (a bool is an int to isinstance; 0, -7, "1" were imported or misreported)
+        shown = json.dumps(v)
+        shown = shown if len(shown) <= 40 else shown[:39] + "…"
+        raise StoreError(f"not an assetbuild cache export (its MANIFEST.json's version is {shown}, "
+                         f"not a whole number from 1 to {EXPORT_VERSION})")
+    if v > EXPORT_VERSION:
+        raise StoreError(f"it has export version {v}, newer than this assetbuild reads "
                          f"({EXPORT_VERSION}); upgrade assetbuild")
     entries = doc.get("entries")
     if not isinstance(entries, list):
