@@ -27,7 +27,7 @@ def command_line(api_call: str) -> str:
     """What to call a run: the command line when this process is the assetbuild command, else
     the API call that made it (``python: build(...)``). Credentials in it (a ``--remote`` URL's
     password or token, a secret ``--remote-option``) are hidden: ``runs`` and the UI show it."""
-    from .remote.redaction import redact_text
+    from .redaction import redact_text
 
     prog = os.path.basename(sys.argv[0]) if sys.argv else ""
     if prog == "assetbuild" or sys.argv[0].endswith(os.path.join("assetbuild", "__main__.py")):

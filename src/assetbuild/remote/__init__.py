@@ -17,6 +17,7 @@ imported on first use only.
 
 from __future__ import annotations
 
+from ..redaction import display_url, redact_text, remote_secrets
 from .cached_store import CHECK_BLOB_MIN, RemoteCachedStore, RemoteTrace, open_remote
 from .records import (
     KEY_ENV,
@@ -37,7 +38,6 @@ from .records import (
     parse_trusted_keys,
     public_key_text,
 )
-from .redaction import display_url, redact_text, remote_secrets
 from .transport import (
     DEFAULT_TIMEOUT,
     REMOTE_ENV,

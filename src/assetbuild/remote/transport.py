@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 from ..atomicfile import atomic_writer, open_dir_below
+from ..redaction import display_url, redact_text, remote_secrets
 from .records import MAX_RECORD, NO_KEYS, RecordKeys, RemoteRejected
-from .redaction import display_url, redact_text, remote_secrets
 
 REMOTE_ENV = "ASSETBUILD_REMOTE"
 DEFAULT_TIMEOUT = 10.0

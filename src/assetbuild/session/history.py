@@ -116,7 +116,7 @@ def _seq_of(run: str | int) -> int:
 def run_json(r: RunRecord) -> dict[str, Any]:
     """One run as ``runs --json``, ``runs show`` and the UI show it (its command's credentials
     hidden again: a run recorded by an older assetbuild holds them as typed)."""
-    from ..remote.redaction import redact_text
+    from ..redaction import redact_text
 
     return {"run": run_id(r.seq), "command": redact_text(r.command), "selection": list(r.selection),
             "start": iso_utc(r.start_ns), "end": iso_utc(r.end_ns),

@@ -1,4 +1,4 @@
-"""remote/redaction.py: a remote URL's display form hides its credentials (userinfo, secret query
+"""redaction.py: a remote URL's display form hides its credentials (userinfo, secret query
 parameters), error texts and command lines are cleaned of them, and a cut-off first line of an
 error (botocore's ``Parameter validation failed:``) is completed by the line it introduces."""
 

@@ -18,11 +18,13 @@ from urllib.parse import unquote
 
 HIDDEN = "***"
 # scheme, its slashes (even too few: an error message quotes a malformed URL as given), userinfo
-_AUTHORITY = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*:/*)(?P<userinfo>[^/?#\s]*@)?")  # up to the last @
+# (patterns, compiled on first use by re's cache: a build records its command line through
+# ``redact_text`` and, without a URL in it, compiles none of them)
+_AUTHORITY = r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*:/*)(?P<userinfo>[^/?#\s]*@)?"  # up to the last @
 # a query parameter or a --remote-option whose name says its value is a secret
-_SECRET_NAME = re.compile(r"token|sig|secret|pass|pwd|key|auth|cred|session", re.IGNORECASE)
-_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>()]+")
-_OPTION_IN_TEXT = re.compile(r"(--remote-option[= ])('[^']*'|\"[^\"]*\"|\S+)")
+_SECRET_NAME = r"(?i)token|sig|secret|pass|pwd|key|auth|cred|session"
+_URL_IN_TEXT = r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>()]+"
+_OPTION_IN_TEXT = r"(--remote-option[= ])('[^']*'|\"[^\"]*\"|\S+)"
 _MIN_SECRET = 4  # a literal secret shorter than this is not searched for in free text (it would hide words)
 
 
@@ -35,7 +37,7 @@ def display_url(url: str) -> str:
 
 
 def _display_part(url: str) -> str:
-    m = _AUTHORITY.match(url)
+    m = re.match(_AUTHORITY, url)
     if m is not None and m["userinfo"]:
         url = f"{m['scheme']}{HIDDEN}@{url[m.end():]}"
     base, sep, rest = url.partition("?")
@@ -48,7 +50,7 @@ def _display_part(url: str) -> str:
 
 def _display_param(param: str) -> str:
     name, eq, value = param.partition("=")
-    return f"{name}={HIDDEN}" if eq and value and _SECRET_NAME.search(name) else param
+    return f"{name}={HIDDEN}" if eq and value and re.search(_SECRET_NAME, name) else param
 
 
 def _display_option(word: str) -> str:
@@ -56,7 +58,7 @@ def _display_option(word: str) -> str:
     a secret or VALUE holds one (``client_kwargs={"aws_secret_access_key": ...}``)."""
     quote = word[0] if word[:1] in ("'", '"') else ""
     name, eq, value = word.strip(quote).partition("=")
-    secret = eq and value and (_SECRET_NAME.search(name) or _SECRET_NAME.search(value))
+    secret = eq and value and (re.search(_SECRET_NAME, name) or re.search(_SECRET_NAME, value))
     return f"{quote}{name}={HIDDEN}{quote}" if secret else word
 
 
@@ -67,14 +69,14 @@ def remote_secrets(url: str, options: dict[str, Any] | None = None) -> list[str]
     must not show."""
     found: set[str] = set(_option_secrets(options or {}))
     for part in url.split("::"):
-        m = _AUTHORITY.match(part)
+        m = re.match(_AUTHORITY, part)
         if m is not None and m["userinfo"]:
             userinfo = m["userinfo"][:-1]
             found.update((userinfo, *userinfo.split(":", 1)))
         _, _, rest = part.partition("?")
         for param in rest.partition("#")[0].split("&"):
             name, eq, value = param.partition("=")
-            if eq and _SECRET_NAME.search(name):
+            if eq and re.search(_SECRET_NAME, name):
                 found.add(value)
     found |= {unquote(s) for s in found}
     return sorted((s for s in found if len(s) >= _MIN_SECRET), key=len, reverse=True)
@@ -82,7 +84,7 @@ def remote_secrets(url: str, options: dict[str, Any] | None = None) -> list[str]
 
 def _option_secrets(options: dict[str, Any], secret: bool = False) -> Iterable[str]:
     for name, value in options.items():
-        named = secret or bool(_SECRET_NAME.search(str(name)))
+        named = secret or bool(re.search(_SECRET_NAME, str(name)))
         if isinstance(value, dict):
             yield from _option_secrets(value, named)
         elif named and isinstance(value, str):
@@ -94,8 +96,10 @@ def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
     value of every secret ``--remote-option`` hidden, and each of ``secrets`` (``remote_secrets``)
     hidden wherever it appears: a client library may quote what it misread as a bucket or host
     name (``Invalid bucket name "AKIA...:secret@bucket"``)."""
-    text = _URL_IN_TEXT.sub(lambda m: display_url(m[0]), text)
-    text = _OPTION_IN_TEXT.sub(lambda m: m[1] + _display_option(m[2]), text)
+    if "://" in text:
+        text = re.sub(_URL_IN_TEXT, lambda m: display_url(m[0]), text)
+    if "--remote-option" in text:
+        text = re.sub(_OPTION_IN_TEXT, lambda m: m[1] + _display_option(m[2]), text)
     for secret in secrets:
         text = text.replace(secret, HIDDEN)
     return text
