@@ -492,6 +492,25 @@ def test_the_fast_path_imports_neither_click_nor_the_engine_nor_typing(tmp_path:
     assert r.returncode == 0 and r.stdout.splitlines()[-1:] == ["[]"], r.stdout + r.stderr
 
 
+def test_a_slice_build_imports_no_remote_cache_client(tmp_path: Path) -> None:
+    """A build after a data edit, with no remote set, records its run (its command line, cleaned
+    of credentials: ``redaction``) without importing the remote cache's package or fsspec."""
+    root = project(tmp_path)
+    settled(root)
+    (root / "data" / "raw.txt").write_text("1 2 3 5\n")
+    code = ("import sys, os; sys.argv = ['assetbuild', *sys.argv[1:]]; del sys.path[0]\n"
+            "os.environ['ASSETBUILD_SNAPSHOT'] = 'explain'\n"
+            "import assetbuild.entry as e, os\n"
+            "real = os._exit\n"
+            "def leave(code):\n"
+            "    print([m for m in ('assetbuild.remote', 'fsspec') if m in sys.modules]); sys.stdout.flush(); real(code)\n"
+            "os._exit = leave\n"
+            "e.main()\n")
+    r = cli_python(code, root, "-q")
+    assert r.returncode == 0 and r.stdout.splitlines()[-1:] == ["[]"], r.stdout + r.stderr
+    assert "; the build loads " in r.stderr, r.stderr  # (a slice)
+
+
 def cli_python(code: str, cwd: Path, *args: str):
     import subprocess
 
