@@ -188,9 +188,8 @@ def test_import_of_a_bad_archive_is_one_line_exit_2(built, runlog, tmp_path):
     assert r.returncode == 2 and json.loads(r.stdout) == {"ok": False, "error": f"no such archive: {tmp_path / 'missing.tar'}"}
 
 
-@pytest.mark.parametrize("version", ["true", "0", '"1"'])
-def test_import_of_a_manifest_whose_version_is_no_export_version_is_one_line_exit_2(built, runlog, tmp_path, version):
-    """0 and true were imported (exit 0), "1" was called newer than version 1."""
+def _export_edited(built, runlog, tmp_path, edit) -> Path:
+    """An export of ``built``'s cache, each member's bytes as ``edit(member, data)`` makes them."""
     import io
 
     archive = tmp_path / "a.tar"
@@ -198,12 +197,18 @@ def test_import_of_a_manifest_whose_version_is_no_export_version_is_one_line_exi
     bad = tmp_path / "bad.tar"
     with tarfile.open(archive) as tin, tarfile.open(bad, "w") as tout:
         for m in tin:
-            data = tin.extractfile(m).read()
-            if m.name == "MANIFEST.json":
-                data = json.dumps(dict(json.loads(data), version=json.loads(version))).encode()
+            data = edit(m, tin.extractfile(m).read())
             info = tarfile.TarInfo(m.name)
             info.size = len(data)
             tout.addfile(info, io.BytesIO(data))
+    return bad
+
+
+@pytest.mark.parametrize("version", ["true", "0", '"1"'])
+def test_import_of_a_manifest_whose_version_is_no_export_version_is_one_line_exit_2(built, runlog, tmp_path, version):
+    """0 and true were imported (exit 0), "1" was called newer than version 1."""
+    bad = _export_edited(built, runlog, tmp_path, lambda m, data: json.dumps(
+        dict(json.loads(data), version=json.loads(version))).encode() if m.name == "MANIFEST.json" else data)
     fresh = checkout(tmp_path / "fresh")
     r = cli("cache", "import", str(bad), cwd=fresh, env=env_for(runlog))
     assert (r.returncode, r.stdout) == (2, ""), r.stderr
@@ -214,19 +219,7 @@ def test_import_of_a_manifest_whose_version_is_no_export_version_is_one_line_exi
 
 
 def test_import_with_a_corrupt_blob_exits_1_and_keeps_the_rest(built, runlog, tmp_path):
-    import io
-
-    archive = tmp_path / "a.tar"
-    assert cli("cache", "export", str(archive), cwd=built, env=env_for(runlog)).returncode == 0
-    bad = tmp_path / "bad.tar"
-    with tarfile.open(archive) as tin, tarfile.open(bad, "w") as tout:
-        for m in tin:
-            data = tin.extractfile(m).read()
-            if m.size == 150000:
-                data = data[:-1] + b"!"
-            info = tarfile.TarInfo(m.name)
-            info.size = len(data)
-            tout.addfile(info, io.BytesIO(data))
+    bad = _export_edited(built, runlog, tmp_path, lambda m, data: data[:-1] + b"!" if m.size == 150000 else data)
     fresh = checkout(tmp_path / "fresh")
     r = cli("cache", "import", str(bad), cwd=fresh, env=env_for(runlog))
     assert r.returncode == 1
