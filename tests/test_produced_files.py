@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from projects import run_counter, take_runs
+from projects import clean_env, cli_cmd, run_counter, take_runs
 
 import assetbuild
 from assetbuild.errors import DefinitionError
@@ -311,6 +311,37 @@ def fine(leaky):
     stray = [w for w in r.warnings if "outside its declared outputs" in w]
     assert len(stray) == 1 and "'leaky' wrote also.txt, stray.txt outside" in stray[0], r.warnings
     assert _build(root).warnings == []
+
+
+@pytest.mark.parametrize("streams", ["2> err.log", "> err.log 2>&1"])
+def test_the_builds_own_log_file_in_the_project_is_not_an_assets_write(tmp_path, streams):
+    """``assetbuild 2> err.log`` inside the project: c's FAILED lines grow err.log while b runs
+    (b waits for them), and assetbuild, not b, wrote them."""
+    root = _project(tmp_path / "p", '''
+import time
+from pathlib import Path
+from assetbuild import asset
+
+@asset(outputs=["m.txt"])
+def b(context):
+    log = Path(context.project_dir) / "err.log"
+    for _ in range(600):
+        if "FAILED" in log.read_text():
+            break
+        time.sleep(0.05)
+    context.out("m.txt").write_text("m")
+
+@asset(io="json")
+def c():
+    raise ValueError("boom")
+''')
+    with open(root / "err.log", "w") as log:
+        out = log if streams.startswith(">") else subprocess.DEVNULL
+        p = subprocess.run(cli_cmd("-j", "2", "-k"), cwd=root, stdout=out, stderr=log, env=clean_env(),
+                           timeout=120)
+    said = (root / "err.log").read_text()
+    assert p.returncode == 1 and "FAILED    c" in said and (root / "m.txt").read_text() == "m", said
+    assert "outside its declared outputs" not in said, said
 
 
 @pytest.mark.parametrize("decl,words", [

@@ -461,9 +461,26 @@ _SKIP_NAMES = frozenset({".git", ".hg", ".svn", "__pycache__", ".venv", "venv", 
 SNAPSHOT_LIMIT = 50_000  # entries: a larger project is not compared (the check must stay cheap)
 
 
-def snapshot_project(root: str, skip: Iterable[str]) -> dict[str, tuple[int, int, int, int]] | None:
+def own_stream_files() -> frozenset[tuple[int, int]]:
+    """(st_dev, st_ino) of the files this process's standard streams are: ``assetbuild 2> err.log``
+    or ``> build.log 2>&1`` inside the project grows that file while assets run, and the build,
+    not an asset, wrote it. Terminals, pipes and closed streams are left out."""
+    ids: set[tuple[int, int]] = set()
+    for fd in (0, 1, 2):
+        try:
+            st = os.fstat(fd)
+        except OSError:
+            continue
+        if stat.S_ISREG(st.st_mode):
+            ids.add((st.st_dev, st.st_ino))
+    return frozenset(ids)
+
+
+def snapshot_project(root: str, skip: Iterable[str],
+                     own: frozenset[tuple[int, int]] = frozenset()) -> dict[str, tuple[int, int, int, int]] | None:
     """(size, mtime_ns, ctime_ns, inode) of every file of the project, except under ``skip``
-    (project-relative paths: the cache directory, declared outputs), version control
+    (project-relative paths: the cache directory, declared outputs), the files ``own`` names by
+    (st_dev, st_ino) (the build's own output streams: ``own_stream_files``), version control
     directories and virtual environments. None if the project has more than SNAPSHOT_LIMIT.
     The ctime too: a same-size write whose mtime is then set back to the old one (``tar x`` or
     ``shutil.copy2`` of a copy of the file) changes nothing else."""
@@ -488,6 +505,8 @@ def snapshot_project(root: str, skip: Iterable[str]) -> dict[str, tuple[int, int
                         continue
                     st = e.stat(follow_symlinks=False)
                 except OSError:
+                    continue
+                if own and (st.st_dev, st.st_ino) in own:
                     continue
                 out[rel] = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
                 if len(out) > SNAPSHOT_LIMIT:

@@ -121,6 +121,7 @@ class Workspace:
         self.record = record  # False for dry runs and status: write nothing
         self.by_mtime = by_mtime  # sources (as declared) versioned by size and mtime_ns: never read
         self._memo: dict[str, str] = {}
+        self._own_streams: frozenset[tuple[int, int]] | None = None  # see snapshot
         self._dirs: set[str] = set()  # output directories known to exist
         self._made: set[str] = set()  # ...those this build made (a cold build's out/): in_the_way looks at nothing there
         self._absent: set[str] = set()  # path outputs in_the_way found nothing at (write_path's guess)
@@ -475,12 +476,14 @@ class Workspace:
 
     def snapshot(self, skip: list[str]) -> Any:
         """The project's files' stat signatures (see ``produced.snapshot_project``)."""
-        from .produced import snapshot_project
+        from .produced import own_stream_files, snapshot_project
 
+        if self._own_streams is None:  # once, at the build's first snapshot (before any asset runs)
+            self._own_streams = own_stream_files()
         cache_root = getattr(self.cache, "root", None)
         if cache_root is not None:
             try:
                 skip = [*skip, str(Path(cache_root).resolve().relative_to(self.root.resolve()))]
             except ValueError:
                 pass
-        return snapshot_project(self._root_s, skip)
+        return snapshot_project(self._root_s, skip, self._own_streams)
