@@ -14,7 +14,7 @@ import pytest
 from projects import Project, cli, run_counter, take_runs
 
 import assetbuild
-from assetbuild.errors import DefinitionError
+from assetbuild.errors import ConfigError, DefinitionError
 from assetbuild.keys import KeyParts, make_key
 
 HEAD = "from assetbuild import asset, multi_asset, Out, Output, source\n"
@@ -477,6 +477,28 @@ def pair(context):
     assert project.value("b") == 20
     out = cli("status", "--param", "pair.k=2", cwd=project.root)
     assert out.stdout.split() == ["fresh", "a", "fresh", "b"], out.stderr
+
+
+def test_an_override_naming_an_out_says_to_use_the_multi_asset_name(project, tmp_path):
+    """`list` shows `a`, so --param a.k=... names an asset: the error says whose params those are."""
+    make(project, tmp_path, '''
+@multi_asset(outs={"a": Out(io="json"), "b": Out(io="json")}, params={"k": 1})
+def pair(context):
+    return context.params["k"], 0
+''')
+    out = cli("a", "--param", "a.k=5", cwd=project.root)
+    assert out.returncode == 2 and out.stderr.strip() == ("assetbuild: error: --param 'a.k=5': 'a' is an out of "
+                                                          "multi-asset 'pair', whose params are set by its name: "
+                                                          "use --param pair.k=5"), out.stderr
+    project.write("pyproject.toml", "[tool.assetbuild.params.b]\nk = 5\n")
+    out = cli("a", cwd=project.root)
+    assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1, out.stderr
+    assert ("[tool.assetbuild.params.b]: 'b' is an out of multi-asset 'pair', whose params are set by its "
+            "name: use [tool.assetbuild.params.pair]") in out.stderr
+    (project.root / "pyproject.toml").unlink()
+    with pytest.raises(ConfigError, match=r"params=: 'a' is an out of multi-asset 'pair'.*use params=\{'pair': "):
+        project.build(params={"a": {"k": 5}})
+    assert sorted(project.built()) == ["a", "b"] and project.value("a") == 1  # the defaults still build
 
 
 def test_show_of_the_multi_asset_names_its_outs_and_logs_show_its_name(proj):

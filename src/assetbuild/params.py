@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Container, Iterable, Mapping
+from collections.abc import Callable, Container, Iterable, Mapping
 from typing import Any
 
 from .errors import ConfigError
@@ -80,9 +80,14 @@ def _not_json(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")  # NaN, Infinity: Python's json reads them, JSON does not
 
 
+# name -> (the name its params are set by, what it is of that one): a multi-asset's out, a partition
+Owners = Mapping[str, tuple[str, str]]
+
+
 def resolve_params(declared: Mapping[str, Mapping[str, Any]], assets: Container[str], *,
                    table: Any = None, table_where: str = "pyproject.toml [tool.assetbuild.params]",
-                   args: Iterable[str] = (), given: Mapping[str, Any] | None = None) -> dict[str, str]:
+                   args: Iterable[str] = (), given: Mapping[str, Any] | None = None,
+                   owners: Owners | None = None) -> dict[str, str]:
     """Asset -> the canonical JSON of its resolved params, for every asset that declares some.
 
     ``declared`` maps each asset that declares params to its defaults, ``assets`` holds every
@@ -90,16 +95,23 @@ def resolve_params(declared: Mapping[str, Mapping[str, Any]], assets: Container[
     ``[tool.assetbuild.params]`` (``table_where`` names it in errors), ``args`` the ``--param``
     items, ``given`` the ``params=`` of the API call. Each later layer overrides the earlier
     ones, key by key. An unknown asset or key, an asset without params, or a value that is not
-    JSON is a ConfigError naming its layer.
+    JSON is a ConfigError naming its layer. ``owners`` names the assets whose params are set by
+    another name (a multi-asset's outs, partitions), so that naming one says which name to use.
     """
+    owners = owners or {}
     layers: list[dict[str, dict[str, Any]]] = []  # lowest first
     if table is not None:
-        layers.append(_table_layer(declared, assets, table, table_where))
+        layers.append(_table_layer(declared, assets, table, table_where, owners))
     if args:
         cli: dict[str, dict[str, Any]] = {}
         for item in args:
             asset, key, value = parse_param_arg(item)
-            _check(declared, assets, asset, key, value, f"--param {item!r}")
+            raw = item.partition("=")[2]
+
+            def cli_fix(owner: str, key: str = key, raw: str = raw) -> str:
+                return f"--param {owner}.{key}={raw}"
+
+            _check(declared, assets, asset, key, value, f"--param {item!r}", owners, cli_fix)
             cli.setdefault(asset, {})[key] = value
         layers.append(cli)
     if given is not None:
@@ -110,9 +122,12 @@ def resolve_params(declared: Mapping[str, Mapping[str, Any]], assets: Container[
             if not isinstance(values, Mapping):
                 raise ConfigError(f"params=: the value for {asset!r} must be a {{key: value}} dict, "
                                   f"got {_short_repr(values)}")
-            _check_asset(declared, assets, asset, "params=")
+            def api_fix(owner: str, values: Any = values) -> str:
+                return f"params={{{owner!r}: {dict(values)!r}}}"
+
+            _check_asset(declared, assets, asset, "params=", owners, api_fix)
             for key, value in values.items():
-                _check(declared, assets, asset, key, value, "params=")
+                _check(declared, assets, asset, key, value, "params=", owners, api_fix)
             api[asset] = dict(values)
         layers.append(api)
     out = {}
@@ -125,7 +140,7 @@ def resolve_params(declared: Mapping[str, Mapping[str, Any]], assets: Container[
 
 
 def _table_layer(declared: Mapping[str, Mapping[str, Any]], assets: Container[str], table: Any,
-                 where: str) -> dict[str, dict[str, Any]]:
+                 where: str, owners: Owners) -> dict[str, dict[str, Any]]:
     if not isinstance(table, dict):
         raise ConfigError(f"{where} must be a table of tables, one per asset "
                           "(e.g. [tool.assetbuild.params.big_ones] with threshold = 5)")
@@ -135,9 +150,12 @@ def _table_layer(declared: Mapping[str, Mapping[str, Any]], assets: Container[st
         if not isinstance(values, dict):
             raise ConfigError(f"{here} must be a table of the asset's params, got {_short_repr(values)} "
                               "(a namespaced asset's name is quoted: [tool.assetbuild.params.\"sales/monthly\"])")
-        _check_asset(declared, assets, asset, here)
+        def table_fix(owner: str) -> str:
+            return f"{where.rsplit(' ', 1)[-1].removesuffix(']')}.{_toml_key(owner)}]"
+
+        _check_asset(declared, assets, asset, here, owners, table_fix)
         for key, value in values.items():
-            _check(declared, assets, asset, key, value, here)
+            _check(declared, assets, asset, key, value, here, owners, table_fix)
         out[asset] = dict(values)
     return out
 
@@ -147,9 +165,9 @@ def _toml_key(name: str) -> str:
 
 
 def _check(declared: Mapping[str, Mapping[str, Any]], assets: Container[str], asset: Any, key: Any, value: Any,
-           where: str) -> None:
+           where: str, owners: Owners | None = None, fix: Callable[[str], str] | None = None) -> None:
     """One override: its asset declares params, its key is one of them, its value is JSON."""
-    defaults = _check_asset(declared, assets, asset, where)
+    defaults = _check_asset(declared, assets, asset, where, owners, fix)
     if key not in defaults:
         raise ConfigError(f"{where}: asset {asset!r} has no param {key!r} (declared: "
                           f"{', '.join(sorted(defaults))})")
@@ -159,9 +177,16 @@ def _check(declared: Mapping[str, Mapping[str, Any]], assets: Container[str], as
 
 
 def _check_asset(declared: Mapping[str, Mapping[str, Any]], assets: Container[str], asset: Any,
-                 where: str) -> Mapping[str, Any]:
-    """The defaults of the asset an override names; ConfigError if it is none or declares none."""
+                 where: str, owners: Owners | None = None, fix: Callable[[str], str] | None = None
+                 ) -> Mapping[str, Any]:
+    """The defaults of the asset an override names; ConfigError if it is none or declares none.
+    An out of a multi-asset (or a partition) is an asset `list` shows, but its params are its
+    owner's: the error says so, and gives the override in the owner's name (``fix``)."""
     defaults = declared.get(asset) if isinstance(asset, str) else None
+    if defaults is None and isinstance(asset, str) and owners and asset in owners:
+        owner, what = owners[asset]
+        raise ConfigError(f"{where}: {asset!r} is {what} {owner!r}, whose params are set by its name"
+                          + (f": use {fix(owner)}" if fix is not None else ""))
     if defaults is None and not (isinstance(asset, str) and asset in assets):
         import difflib
 

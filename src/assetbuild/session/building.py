@@ -92,7 +92,11 @@ def project_params(project: Project, *, args: Sequence[str] = (), given: Any = N
     if graph.producers or graph.partitioned:
         names = {n for n in graph.inputs if graph.nodes[n].producer is None  # type: ignore[union-attr]
                  and graph.nodes[n].partition is None} | set(graph.producers) | set(graph.partitioned)  # type: ignore[union-attr]
-    resolved = resolve_params(declared, names, table=table, table_where=where, args=args, given=given)
+    owners = {out: (producer, "an out of multi-asset") for producer, outs in graph.producers.items() for out in outs}
+    owners.update({node: (asset, "a partition of asset") for asset, pset in graph.partitioned.items()
+                   for node in pset.nodes})
+    resolved = resolve_params(declared, names, table=table, table_where=where, args=args, given=given,
+                              owners=owners)
     for producer, outs in graph.producers.items():
         if producer in resolved:
             resolved.update(dict.fromkeys(outs, resolved[producer]))
