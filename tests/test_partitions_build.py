@@ -5,7 +5,7 @@ and gc. Time is ASSETBUILD_NOW; each asset function counts its runs (``run_count
 from __future__ import annotations
 
 import pytest
-from projects import Project, run_counter, take_runs
+from projects import Project, clean_env, cli, run_counter, take_runs
 
 import assetbuild
 
@@ -285,3 +285,23 @@ def test_dst_days_read_their_hours(tmp_path, monkeypatch) -> None:
     assert p.value("daily[2024-10-26]") == [24, 86400, 86400]
     assert p.value("daily[2024-10-27]") == [24, 90000, 90000]  # 25 hours: the repeated one is 2 hours long
     assert p.value("hourly[2024-10-27-02:00]") == ["2024-10-27T02:00:00+02:00", 7200]
+
+
+@pytest.mark.parametrize("defn, words", [
+    ('MonthlyPartitions(start="2024-01-15")', "use start='2024-01' to include the month holding it, or '2024-02'"),
+    ('WeeklyPartitions(start="2024-01-03")', "use start='2024-01-01' to include the week holding it, or '2024-01-08'"),
+])
+def test_a_start_inside_a_window_is_one_line_at_the_declaration(tmp_path, defn, words) -> None:
+    """Before, the keys began at the next window with no word: January was never built."""
+    Project(tmp_path).write("AssetFile", f'''from assetbuild import asset, MonthlyPartitions, WeeklyPartitions
+
+P = {defn}
+
+@asset(partitions=P, io="json")
+def d(context):
+    return context.partition_key
+''', dedent=False)
+    for command in ([], ["-n"], ["partitions", "list", "d"]):
+        r = cli(*command, cwd=tmp_path, env=clean_env(ASSETBUILD_NOW="2024-03-04T12:00:00Z"))
+        assert r.returncode == 2 and r.stderr.startswith("assetbuild: error: AssetFile:3: "), r.stderr
+        assert words in r.stderr and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr

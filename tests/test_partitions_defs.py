@@ -48,12 +48,22 @@ def test_hourly_start_as_its_own_key_and_formats() -> None:
     assert DailyPartitions(start=datetime(2024, 1, 1).date()).keys(at("2024-01-02")) == ["2024-01-01"]
 
 
-def test_weekly_and_monthly_start_align_to_the_next_boundary() -> None:
-    # 2024-01-03 is a Wednesday: the first whole week starts on Monday the 8th
-    assert WeeklyPartitions(start="2024-01-03").keys(at("2024-02-01")) == ["2024-01-08", "2024-01-15", "2024-01-22"]
+def test_a_start_inside_a_window_is_refused_naming_the_boundaries_around_it() -> None:
+    """Moving it to a boundary silently dropped January (or the first week): the user chooses."""
     assert WeeklyPartitions(start="2024-01-01").keys(at("2024-01-15"))[0] == "2024-01-01"
-    assert MonthlyPartitions(start="2024-01-15").keys(at("2024-05-01")) == ["2024-02", "2024-03", "2024-04"]
     assert MonthlyPartitions(start="2024-11").keys(at("2025-02-01")) == ["2024-11", "2024-12", "2025-01"]
+    assert MonthlyPartitions(start="2024-01-01").keys(at("2024-03-01")) == ["2024-01", "2024-02"]
+    with pytest.raises(ValueError, match=r"^WeeklyPartitions: start '2024-01-03' is not at the start of a week "
+                       r"\(weeks start on Monday\): use start='2024-01-01' to include the week holding it, "
+                       r"or '2024-01-08' to begin with the next whole one$"):
+        WeeklyPartitions(start="2024-01-03")  # a Wednesday
+    with pytest.raises(ValueError, match=r"start '2024-01-15' is not at the start of a month: use "
+                       r"start='2024-01' .* or '2024-02' "):
+        MonthlyPartitions(start="2024-01-15")
+    with pytest.raises(ValueError, match=r"start='2024-01-01-10:00' .* or '2024-01-01-11:00' "):
+        HourlyPartitions(start="2024-01-01T10:30")
+    with pytest.raises(ValueError, match=r"start='2024-01-01' .* or '2024-01-02' "):
+        DailyPartitions(start=datetime(2024, 1, 1, tzinfo=timezone.utc), timezone="Europe/Paris")  # 01:00 there
 
 
 def test_end_bounds_the_windows_whatever_now() -> None:

@@ -264,7 +264,7 @@ class TimeWindowPartitions(PartitionsDefinition):
         first = _parse_start(start, self.unit, what)
         if first.tzinfo is not None:  # an aware start: its wall clock in this zone
             first = first.astimezone(self.tz).replace(tzinfo=None)
-        self.start = self._align(first)
+        self.start = self._on_boundary(first, start, what)
         self.end = None
         if end is not None:
             last = _parse_start(end, self.unit, what)
@@ -284,10 +284,17 @@ class TimeWindowPartitions(PartitionsDefinition):
         b = t.replace(hour=0, minute=0, second=0, microsecond=0)
         return b - timedelta(days=b.weekday()) if self.unit == "week" else b  # weeks start on Monday (ISO 8601)
 
-    def _align(self, t: Any) -> Any:
-        """The first boundary at or after a naive local time."""
+    def _on_boundary(self, t: Any, given: Any, what: str) -> Any:
+        """``t`` if a window starts there; else ValueError naming the two boundaries around it.
+        Moving it to either one silently would drop days the user asked for (the next one) or add
+        days they excluded (the one before): they choose."""
         b = self._floor(t)
-        return b if b >= t else self._next(b)
+        if b == t:
+            return t
+        unit = "week (weeks start on Monday)" if self.unit == "week" else self.unit
+        raise ValueError(f"{what}: start {given!r} is not at the start of a {unit}: use start="
+                         f"{b.strftime(self.fmt)!r} to include the {self.unit} holding it, or "
+                         f"{self._next(b).strftime(self.fmt)!r} to begin with the next whole one")
 
     def _next(self, b: Any) -> Any:
         from datetime import timedelta
