@@ -272,3 +272,48 @@ def test_a_killed_backfill_reruns_only_what_did_not_finish(proj: Project, sig: i
     assert rerun == 5 - done, (started, done, rerun)  # what finished before the kill is not run again
     r = cli("status", "daily", "--json", cwd=proj.root, env=env())
     assert json.loads(r.stdout)["assets"][0]["partitions"]["fresh"] == 5
+
+
+NESTING = '''
+from assetbuild import asset, DynamicPartitions
+
+
+@asset(io="text", path="build/{partition}", partitions=DynamicPartitions("k"))
+def t(context):
+    return context.partition_key
+'''
+
+
+def test_partitions_add_refuses_a_key_whose_path_nests_in_another_partitions_file(tmp_path):
+    p = Project(tmp_path)
+    p.write("AssetFile", NESTING)
+    assert cli("partitions", "add", "k", "a", cwd=p.root).returncode == 0
+    assert cli("-q", cwd=p.root).returncode == 0
+    r = cli("partitions", "add", "k", "a/b", cwd=p.root)
+    assert r.returncode == 2 and len(r.stderr.splitlines()) == 1, r.stderr
+    assert r.stderr.startswith("assetbuild: error: partitions add k 'a/b': refused: asset 't[a/b]' writes build/a/b, "
+                               "inside build/a, which asset 't[a]' writes as a file")
+    assert "AssetFile:" not in r.stderr and "nothing was added" in r.stderr
+    r = cli("partitions", "list", "t", cwd=p.root)
+    assert r.returncode == 0 and r.stdout.split() == ["a"]
+    r = cli("partitions", "add", "k", "c", cwd=p.root)  # a good key still goes in
+    assert r.returncode == 0, r.stderr
+
+
+def test_partitions_remove_recovers_a_project_that_a_dynamic_key_broke(tmp_path):
+    p = Project(tmp_path)
+    p.write("AssetFile", NESTING)
+    assert cli("partitions", "add", "k", "a", cwd=p.root).returncode == 0
+    # keys recorded before partitions add checked them (an older version, or a copied cache)
+    (p.root / ".assetbuild" / "partitions.json").write_text(json.dumps({"k": ["a", "a/b", "c"]}))
+    for args in (("status",), ("build",), ("partitions", "list", "t"), ("partitions", "add", "k", "d")):
+        r = cli(*args, cwd=p.root)
+        assert r.returncode == 2 and len(r.stderr.splitlines()) == 1, (args, r.stderr)
+        assert "dynamic partition key 'a/b' of k (added with partitions add) makes the project invalid: asset " \
+               "'t[a/b]' writes build/a/b, inside build/a" in r.stderr, r.stderr
+        assert r.stderr.rstrip().endswith("; remove it: assetbuild partitions remove k a/b")
+    r = cli("partitions", "remove", "k", "a/b", cwd=p.root)
+    assert r.returncode == 0, r.stderr
+    assert cli("partitions", "list", "t", cwd=p.root).stdout.split() == ["a", "c"]
+    assert cli("-q", cwd=p.root).returncode == 0
+    assert (p.root / "build" / "a").read_text() == "a"

@@ -180,6 +180,18 @@ class ConfigError(AssetbuildError):
     """An option or ``[tool.assetbuild]`` setting is invalid (unknown executor, bad -j value...)."""
 
 
+class DynamicKeyError(ConfigError):
+    """A dynamic partition key (``partitions add``, kept in the cache) makes the project invalid:
+    the AssetFile is not at fault, so the message names the key and how to remove it."""
+
+    def __init__(self, name: str, key: str, problem: str) -> None:
+        import shlex
+
+        self.name, self.key, self.problem = name, key, problem
+        super().__init__(f"dynamic partition key {key!r} of {name} (added with partitions add) makes the "
+                         f"project invalid: {problem}; remove it: assetbuild partitions remove {shlex.quote(name)} {shlex.quote(key)}")
+
+
 class WorkerLost(AssetbuildError):
     """The worker process running an asset died (segfault, ``os._exit``, OOM killer, a lost node).
 

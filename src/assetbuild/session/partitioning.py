@@ -31,38 +31,73 @@ def change_dynamic(name: str, keys: Sequence[str], *, add: bool, project_dir: st
     """Add ``keys`` to (or remove them from) the dynamic partitions ``name``; the keys it now has.
     Adding a key it has, or removing one it lacks, changes nothing; ``warn`` hears of a key
     removed that it lacks (a typo would otherwise go unseen). ConfigError for a name no asset
-    uses or a bad key."""
+    uses, a bad key, or a key that would make the project invalid (a path too long, or inside
+    another partition's file): the project is checked with the keys it will have, as a build
+    would, before anything is recorded; so a removal also works on a project that keys added
+    earlier broke."""
     from ..atomicfile import write_atomically
+    from ..errors import DynamicKeyError
     from .project import open_project, open_store
 
-    with open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir) as project:
-        names = _dynamic_names(project)
-        if name not in names:
-            known = ", ".join(sorted(names)) or "none in this project"
-            raise ConfigError(f"no dynamic partitions named {name!r} (DynamicPartitions({name!r})); known: {known}")
-        for k in keys:
-            try:
-                check_key(k, f"partitions {'add' if add else 'remove'} {name}")
-            except ValueError as e:
-                raise ConfigError(str(e)) from None
-        store = open_store(project, readonly=False)
+    verb = f"partitions {'add' if add else 'remove'} {name}"
+    for k in keys:
         try:
-            store.acquire_lock()
-            table = read_dynamic(project.cache_dir)
-            now = list(table.get(name, []))
-            if add:
-                now += [k for k in dict.fromkeys(keys) if k not in now]
-            else:
-                gone = set(keys)
-                lacking = [k for k in dict.fromkeys(keys) if k not in now]
-                if lacking and warn is not None:
-                    warn(f"{name} has no key {', '.join(map(repr, lacking))} to remove (it has {len(now)})")
-                now = [k for k in now if k not in gone]
-            table[name] = now
-            write_atomically(project.cache_dir / DYNAMIC_FILE, json.dumps(table, indent=1).encode())
-            return now
-        finally:
-            store.close()
+            check_key(k, verb)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
+    cache = _cache_of(project_dir, cache_dir)
+    planned = _changed(read_dynamic(cache), name, keys, add=add)
+    try:
+        with open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir, dynamic=planned) as project:
+            names = _dynamic_names(project)
+            if name not in names:
+                known = ", ".join(sorted(names)) or "none in this project"
+                raise ConfigError(f"no dynamic partitions named {name!r} (DynamicPartitions({name!r})); known: {known}")
+            store = open_store(project, readonly=False)
+            try:
+                store.acquire_lock()
+                table = read_dynamic(project.cache_dir)
+                if add and planned != _changed(table, name, keys, add=add):
+                    raise ConfigError(f"{verb}: the dynamic partitions changed while this command checked them; "
+                                      "run it again")
+                before = table.get(name, [])
+                if not add and warn is not None:
+                    lacking = [k for k in dict.fromkeys(keys) if k not in before]
+                    if lacking:
+                        warn(f"{name} has no key {', '.join(map(repr, lacking))} to remove (it has {len(before)})")
+                table = _changed(table, name, keys, add=add)
+                write_atomically(project.cache_dir / DYNAMIC_FILE, json.dumps(table, indent=1).encode())
+                return table[name]
+            finally:
+                store.close()
+    except DynamicKeyError as e:
+        if add and e.name == name and e.key in keys:  # the key given now: refuse it, record nothing
+            from .project import shorten
+
+            raise ConfigError(f"{verb} {shorten(e.key, 60)!r}: refused: {e.problem}; nothing was added") from None
+        raise
+
+
+def _changed(table: dict[str, list[str]], name: str, keys: Sequence[str], *, add: bool) -> dict[str, list[str]]:
+    """``table`` with ``keys`` added to (or removed from) ``name``'s, which comes last: a key that
+    breaks the project is then blamed on the keys given before any kept (``blame_dynamic_keys``)."""
+    out = {n: list(ks) for n, ks in table.items() if n != name}
+    now = list(table.get(name, []))
+    if add:
+        now += [k for k in dict.fromkeys(keys) if k not in now]
+    else:
+        now = [k for k in now if k not in set(keys)]
+    out[name] = now
+    return out
+
+
+def _cache_of(project_dir: str | os.PathLike[str], cache_dir: str | os.PathLike[str] | None) -> Any:
+    """The cache directory ``open_project`` will use (where the dynamic keys are kept)."""
+    from pathlib import Path
+
+    from .project import resolve_cache_dir
+
+    return resolve_cache_dir(Path(project_dir).resolve(), cache_dir)
 
 
 def partition_keys(asset: str, *, project_dir: str | os.PathLike[str] = ".", assetfile: str | None = None,

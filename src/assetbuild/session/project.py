@@ -9,17 +9,21 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from ..definitions import AssetDef, SourceDef
-from ..errors import DefinitionError, StoreError
+from ..errors import DefinitionError, DynamicKeyError, StoreError
 from ..graph import Graph, resolve
 from ..io import is_external
 from ..loader import Loaded, ProjectImports, load_assetfile, shadowing_files
 from ..output import Reporter
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ..partitions import PartitionEnv
 
 CACHE_ENV = "ASSETBUILD_CACHE_DIR"
 
@@ -183,6 +187,12 @@ def _refuse_repository_files(name: str, path: str, how: str, d: AssetDef) -> Non
     if inside is not None:
         raise DefinitionError(f"asset {name!r} writes {path}{how}, inside {inside}: the build would overwrite "
                               "the repository's own files", file=d.file, line=d.line)
+
+
+def shorten(text: str, most: int) -> str:
+    """``text``, its middle elided when longer than ``most`` characters: a 300-character key
+    named in a message leaves room for the rest of the line."""
+    return text if len(text) <= most else f"{text[:most * 2 // 3]}...{text[-(most // 3):]}"
 
 
 def _validate(graph: Graph, io_managers: dict[str, Any], project_dir: Path, cache_dir: Path,
@@ -359,7 +369,8 @@ def few_collections() -> Iterator[None]:
 @contextmanager
 def open_project(project_dir: str | os.PathLike[str] = ".", *, assetfile: str | None = None,
                  cache_dir: str | os.PathLike[str] | None = None, reporter: Reporter | None = None,
-                 plugin_manager: Any = None, sliced: dict[str, Any] | None = None) -> Iterator[Project]:
+                 plugin_manager: Any = None, sliced: dict[str, Any] | None = None,
+                 dynamic: dict[str, list[str]] | None = None) -> Iterator[Project]:
     """Load and validate a project; its modules stay importable, and the project directory is
     the working directory (``in_project_dir``), until the block ends.
 
@@ -369,6 +380,10 @@ def open_project(project_dir: str | os.PathLike[str] = ".", *, assetfile: str | 
     ``sliced`` (``slicegraph.slice_of``): declare only its ``affected`` assets, and its
     ``frontier`` as stand-ins without inputs (``stand_in``); every source and resource. With
     its ``asset_defs`` (the snapshot's), the definitions of the other assets do not even run.
+
+    ``dynamic``: the dynamic partition keys to use instead of the cache's (``partitions add`` and
+    ``remove`` check the project as it will be). A key that makes the project invalid is named
+    (``DynamicKeyError``), not the AssetFile line.
     """
     root = Path(project_dir).resolve()
     if not root.is_dir():
@@ -392,22 +407,67 @@ def open_project(project_dir: str | os.PathLike[str] = ".", *, assetfile: str | 
             if sliced is not None:
                 frontier = sliced["frontier"]
                 decls = [stand_in(d) if isinstance(d, AssetDef) and d.name in frontier else d for d in decls]
-            graph = resolve(decls)
-            if graph.mappings or any(graph.nodes[n].partitions is not None for n in graph.order):  # type: ignore[union-attr]
-                from ..partitioned import expand
+            declared = resolve(decls)
+            if plugin_manager is None:
+                from ..plugins import get_plugin_manager
+
+                plugin_manager = get_plugin_manager()
+            from ..plugins import collect_io_managers
+
+            io_managers = collect_io_managers(plugin_manager)
+            code = code_files(loaded, root)
+            if declared.mappings or any(declared.nodes[n].partitions is not None for n in declared.order):  # type: ignore[union-attr]
                 from .partition_env import partition_env
 
-                graph = expand(graph, partition_env(root, cache))
-        if plugin_manager is None:
-            from ..plugins import get_plugin_manager
+                env = partition_env(root, cache)
+                if dynamic is not None:
+                    env.dynamic = dynamic
 
-            plugin_manager = get_plugin_manager()
-        from ..plugins import collect_io_managers
+                def check(env: Any) -> Graph:
+                    from ..partitioned import expand
 
-        io_managers = collect_io_managers(plugin_manager)
-        _validate(graph, io_managers, root, cache, code_files(loaded, root))
+                    graph = expand(declared, env)
+                    _validate(graph, io_managers, root, cache, code)
+                    return graph
+
+                graph = blame_dynamic_keys(check, env)
+            else:
+                graph = declared
+                _validate(graph, io_managers, root, cache, code)
         executors = _validated_executors(graph, plugin_manager)
         yield Project(root, cache, loaded, graph, io_managers, plugin_manager, reporter, executors, sliced)
+
+
+def blame_dynamic_keys(check: Callable[[PartitionEnv], Graph], env: PartitionEnv) -> Graph:
+    """``check(env)``; when it fails (DefinitionError) but passes without the dynamic keys, the
+    fault is a key's, not the AssetFile's: DynamicKeyError naming the first key, in the order
+    of ``env.dynamic``, whose addition makes it fail (a binary search over the keys: a few
+    more checks, and only when the project is invalid)."""
+    from ..partitions import PartitionEnv
+
+    try:
+        return check(env)
+    except DefinitionError as e:
+        pairs = [(n, k) for n, keys in env.dynamic.items() for k in keys]
+
+        def fails(count: int) -> bool:
+            table: dict[str, list[str]] = {}
+            for n, k in pairs[:count]:
+                table.setdefault(n, []).append(k)
+            try:
+                check(PartitionEnv(env.now_ns, env.files, table))
+            except DefinitionError:
+                return True
+            return False
+
+        if not pairs or fails(0):
+            raise
+        good, bad = 0, len(pairs)  # without the keys from `bad` on it passes; with them it fails
+        while bad - good > 1:
+            mid = (good + bad) // 2
+            good, bad = (good, mid) if fails(mid) else (mid, bad)
+        name, key = pairs[bad - 1]
+        raise DynamicKeyError(name, key, e.message) from None
 
 
 def _shown(path: Path, root: Path) -> str:
