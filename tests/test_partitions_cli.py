@@ -284,6 +284,35 @@ def t(context):
 '''
 
 
+def test_a_dynamic_key_too_long_for_a_file_name_is_refused_where_it_comes_in(tmp_path):
+    p = Project(tmp_path)
+    p.write("AssetFile", NESTING.replace('path="build/{partition}"', 'path="build/{partition}.json"'))
+    long = "k" * 300
+    assert cli("partitions", "add", "k", "ok", cwd=p.root).returncode == 0
+    r = cli("partitions", "add", "k", long, cwd=p.root)
+    assert r.returncode == 2 and len(r.stderr.splitlines()) == 1, r.stderr
+    assert "partitions add k 'kkk" in r.stderr and "305 bytes, longer than the 255" in r.stderr
+    assert "nothing was added" in r.stderr and "Traceback" not in r.stderr
+    assert cli("partitions", "list", "t", cwd=p.root).stdout.split() == ["ok"]  # nothing recorded
+    # a key kept from before (another version, a copied cache) fails at load, naming the key: -n as the build
+    (p.root / ".assetbuild" / "partitions.json").write_text(json.dumps({"k": ["ok", long]}))
+    for args in (("-n",), ("build",), ("status",)):
+        r = cli(*args, cwd=p.root)
+        assert r.returncode == 2 and len(r.stderr.splitlines()) == 1, (args, r.stderr)
+        assert f"dynamic partition key '{long}' of k (added with partitions add)" in r.stderr
+        assert r.stderr.rstrip().endswith(f"assetbuild partitions remove k {long}")
+    assert not (p.root / "build").exists()  # nothing ran
+
+
+def test_a_static_path_with_a_name_too_long_is_a_definition_error(tmp_path):
+    p = Project(tmp_path)
+    p.write("AssetFile", f'from assetbuild import asset\n\n\n@asset(io="json", path="build/{"x" * 256}.json")\n'
+                         'def a():\n    return 1\n')
+    r = cli("-n", cwd=p.root)
+    assert r.returncode == 2 and "AssetFile:4: asset 'a' writes build/xxx" in r.stderr, r.stderr
+    assert "261 bytes, longer than the 255 the file system allows" in r.stderr
+
+
 def test_partitions_add_refuses_a_key_whose_path_nests_in_another_partitions_file(tmp_path):
     p = Project(tmp_path)
     p.write("AssetFile", NESTING)

@@ -189,6 +189,27 @@ def _refuse_repository_files(name: str, path: str, how: str, d: AssetDef) -> Non
                               "the repository's own files", file=d.file, line=d.line)
 
 
+def _name_max(directory: Path) -> int:
+    """The longest file name, in bytes, the file system of ``directory`` allows (255, the common
+    NAME_MAX, where it cannot be asked). One question for the whole project: a mount point
+    inside it with a shorter limit is not seen."""
+    try:
+        return os.pathconf(directory, "PC_NAME_MAX")
+    except (AttributeError, ValueError, OSError):  # no pathconf (Windows), or no answer
+        return 255
+
+
+def _refuse_long_names(name: str, path: str, how: str, d: AssetDef, name_max: int) -> None:
+    """A component of ``path`` longer than the file system allows: the build would run the
+    function and then fail to write (``File name too long``); refuse it before anything runs."""
+    for part in path.rstrip("/").split("/"):
+        size = len(part.encode(errors="surrogateescape"))
+        if size > name_max:
+            raise DefinitionError(f"asset {shorten(name, 60)!r} writes {shorten(path, 60)}{how}: its name "
+                                  f"{shorten(part, 30)!r} is {size} bytes, longer than the {name_max} the file "
+                                  "system allows", file=d.file, line=d.line)
+
+
 def shorten(text: str, most: int) -> str:
     """``text``, its middle elided when longer than ``most`` characters: a 300-character key
     named in a message leaves room for the rest of the line."""
@@ -202,6 +223,7 @@ def _validate(graph: Graph, io_managers: dict[str, Any], project_dir: Path, cach
     source directory and not inside the cache directory."""
     paths: dict[str, str] = {}
     code = code or {}
+    name_max = _name_max(project_dir)
     code_dirs = {"/".join(rel.split("/")[:i]) for rel in code for i in range(1, rel.count("/") + 1)}
     external = {n for n, m in io_managers.items() if is_external(m)}  # one test per manager, not per asset
     source_paths = {os.path.normpath(d.path) for d in graph.nodes.values() if isinstance(d, SourceDef)}
@@ -259,6 +281,8 @@ def _validate(graph: Graph, io_managers: dict[str, Any], project_dir: Path, cach
                 raise DefinitionError(f"asset {name!r} writes {d.path}, inside the cache directory",
                                       file=d.file, line=d.line)
             _refuse_repository_files(name, d.path, "", d)
+            if len(d.path.encode(errors="surrogateescape")) > name_max:  # else no name in it can be too long
+                _refuse_long_names(name, d.path, "", d, name_max)
         for out in d.outputs:  # a file the function writes itself (a directory ends with '/')
             bare = out.rstrip("/")
             if bare in code or (out.endswith("/") and bare in code_dirs):
@@ -269,6 +293,8 @@ def _validate(graph: Graph, io_managers: dict[str, Any], project_dir: Path, cach
                 raise DefinitionError(f"asset {name!r} writes {out} (outputs=), inside the cache directory",
                                       file=d.file, line=d.line)
             _refuse_repository_files(name, out, " (outputs=)", d)
+            if len(out.encode(errors="surrogateescape")) > name_max:
+                _refuse_long_names(name, out, " (outputs=)", d, name_max)
             if cache_rel is not None and cache_rel.startswith(out) and out.endswith("/"):
                 raise DefinitionError(f"asset {name!r} writes the directory {out} (outputs=), which holds the "
                                       "cache directory: each build would remove the cache's files",
