@@ -276,8 +276,8 @@ def test_lineage_nodes_follow_a_build_without_reloading(site, browser):
     assert page.locator(node).get_attribute("data-state") == "stale"
     fill = page.locator(node + " rect.box").get_attribute("fill")
     page.evaluate("window.notReloaded = true")
-    resp = page.request.post(server.base + "/materialize", form={"token": server.token},
-                             headers={"Accept": "application/json"})
+    resp = page.request.post(server.base + "/materialize",
+                             headers={"Accept": "application/json", "X-Assetbuild-Token": server.token})
     assert resp.status == 202
     page.locator(node + '[data-state="fresh"]').wait_for(timeout=30_000)
     assert page.evaluate("window.notReloaded") is True

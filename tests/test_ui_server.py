@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -111,6 +112,33 @@ def test_refusals(server):
     assert code == 403
 
 
+def _post_head(server, headers: str, length: int) -> tuple[socket.socket, str]:
+    """Send a POST's head announcing ``length`` bytes and none of them: the server's answer."""
+    sk = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+    sk.sendall(f"POST /materialize HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n{headers}"
+               f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {length}\r\n\r\n".encode())
+    return sk, sk.recv(4096).decode()
+
+
+def test_a_post_is_refused_before_its_body_is_read(server):
+    """No token: 403 at once, without waiting for (or buffering) the 600 MiB announced; with the
+    token, a body over 64 KiB is refused (413) as soon as that is known."""
+    for head, code in (("", "403"), (f"X-Assetbuild-Token: {server.token}\r\n", "413"),
+                       (f"Cookie: assetbuild_token={server.token}\r\n", "413")):
+        sk, answer = _post_head(server, head, 600 << 20)  # recv would time out if the server waited for the body
+        sk.close()
+        assert answer.split("\r\n")[0] == f"HTTP/1.1 {code} " + ("Forbidden" if code == "403" else
+                                                                  "Request Entity Too Large"), answer
+    # chunked, no length: read only until past the cap
+    sk = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+    sk.sendall(f"POST /materialize HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nX-Assetbuild-Token: {server.token}"
+               f"\r\nTransfer-Encoding: chunked\r\n\r\n".encode())
+    for _ in range(3):
+        sk.sendall(b"8000\r\n" + b"a" * 0x8000 + b"\r\n")
+    assert sk.recv(4096).decode().startswith("HTTP/1.1 413"), "a chunked body past the cap"
+    sk.close()
+
+
 def test_a_build_streams_its_progress_and_a_second_is_refused(server, ui_project):
     ui_project.write("slow", "yes")
     events: list[dict] = []
@@ -130,10 +158,10 @@ def test_a_build_streams_its_progress_and_a_second_is_refused(server, ui_project
     t = threading.Thread(target=listen, daemon=True)
     t.start()
     assert connected.wait(30)
-    hdr = {"Accept": "application/json"}
-    code, body, _ = server.request("/materialize", data={"token": server.token}, headers=hdr)
+    hdr = {"Accept": "application/json", "X-Assetbuild-Token": server.token}
+    code, body, _ = server.request("/materialize", data={}, headers=hdr)
     assert (code, json.loads(body)) == (202, {"started": True})
-    code, body, _ = server.request("/materialize", data={"token": server.token}, headers=hdr)
+    code, body, _ = server.request("/materialize", data={}, headers=hdr)
     assert (code, json.loads(body)) == (409, {"started": False})  # politely: one build at a time
     t.join(60)
     kinds = [(e["type"], e.get("asset"), e.get("status")) for e in events]

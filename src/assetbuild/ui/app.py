@@ -116,11 +116,17 @@ def create_app(settings: Settings) -> Any:
         if settings.read_only:
             return PlainTextResponse("this server is read-only (assetbuild ui --read-only): it runs no builds",
                                      status_code=403)
+        refused = PlainTextResponse("refused: a build needs this server's token; open the URL `assetbuild ui` "
+                                    "printed", status_code=403)
+        header = request.headers.get(HEADER)
+        # before reading any of the body: a request with neither the header nor the cookie is refused unread
+        if not (same_token(header, settings.token) or same_token(request.cookies.get(COOKIE), settings.token)):
+            return refused
         form = await _form(request)
-        given = request.headers.get(HEADER) or form.get("token")
-        if not same_token(given, settings.token):
-            return PlainTextResponse("refused: a build needs this server's token; open the URL `assetbuild ui` "
-                                     "printed", status_code=403)
+        if form is None:
+            return PlainTextResponse(f"refused: a Materialize form is at most {MAX_FORM} bytes", status_code=413)
+        if not same_token(header or form.get("token"), settings.token):  # the cookie alone: any form could send it
+            return refused
         assets = (form.get("assets") or "").split()
         started = ui.builds.start(assets, partitions=form.get("partition") or None)
         wants_json = "application/json" in request.headers.get("accept", "")
@@ -168,13 +174,24 @@ def create_app(settings: Settings) -> Any:
     return HostCheck(app, allowed_hosts(settings.host, settings.port))
 
 
-async def _form(request: Request) -> dict[str, str]:
-    """A url-encoded form's fields (the first value of each): the only kind the pages send."""
+MAX_FORM = 65536
+
+
+async def _form(request: Request) -> dict[str, str] | None:
+    """A url-encoded form's fields (the first value of each): the only kind the pages send. None
+    when the body is over MAX_FORM bytes: read no further than that, so a huge POST costs nothing."""
     from urllib.parse import parse_qsl
 
-    body = (await request.body())[:65536].decode("utf-8", "replace")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_FORM:
+        return None
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM:
+            return None
     out: dict[str, str] = {}
-    for k, v in parse_qsl(body, keep_blank_values=True):
+    for k, v in parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True):
         out.setdefault(k, v)
     return out
 

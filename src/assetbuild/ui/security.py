@@ -7,6 +7,8 @@
   URL printed at start carries it; opening that URL sets a cookie holding it (HttpOnly,
   SameSite=Strict), from which pages fill their forms. A cookie alone is not enough for a
   POST: another site's form could send it along; only the same origin can read the page.
+  A POST with neither the header nor the cookie is refused before its body is read, and a
+  body over 64 KiB is refused (413) unread past that: nobody without the token costs memory.
 """
 
 from __future__ import annotations
