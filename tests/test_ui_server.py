@@ -139,6 +139,22 @@ def test_a_post_is_refused_before_its_body_is_read(server):
     sk.close()
 
 
+@pytest.mark.parametrize("referer, back", [
+    ("http://127.0.0.1:{port}//evil.example/p", "/"), ("http://127.0.0.1:{port}/\\evil.example/p", "/"),
+    ("http://evil.example/assets/clean", "/"), ("https://127.0.0.1:{port}/runs", "/"), ("", "/"),
+    ("http://127.0.0.1:{port}/assets/clean?partition=x#top", "/assets/clean?partition=x&"),
+])
+def test_a_post_returns_only_to_a_page_of_this_server(server, referer, back):
+    """The redirect after a form's POST follows the Referer only to this server's own pages."""
+    headers = {"X-Assetbuild-Token": server.token, "Referer": referer.format(port=server.port)}
+    opener = urllib.request.build_opener(NoRedirect)
+    req = urllib.request.Request(server.base + "/materialize", data=b"assets=nothing", headers=headers)
+    with pytest.raises(urllib.error.HTTPError) as e:
+        opener.open(req, timeout=30)
+    assert e.value.code == 303
+    assert e.value.headers["location"].startswith(back + ("" if back.endswith("&") else "?") + "build=")
+
+
 def test_a_build_streams_its_progress_and_a_second_is_refused(server, ui_project):
     ui_project.write("slow", "yes")
     events: list[dict] = []

@@ -133,11 +133,9 @@ def create_app(settings: Settings) -> Any:
         if wants_json:
             return Response(json.dumps({"started": started}), status_code=202 if started else 409,
                             media_type="application/json")
-        back = request.headers.get("referer") or "/"
-        path = "/" + back.split("/", 3)[3] if back.count("/") >= 3 else "/"
+        path = _back(request.headers.get("referer"), request.headers.get("host", ""))
         sep = "&" if "?" in path else "?"
-        return RedirectResponse(f"{path.split('#')[0]}{sep}build={'started' if started else 'busy'}",
-                                status_code=303)
+        return RedirectResponse(f"{path}{sep}build={'started' if started else 'busy'}", status_code=303)
 
     async def events(request: Request) -> Response:
         q = ui.events.subscribe()
@@ -194,6 +192,24 @@ async def _form(request: Request) -> dict[str, str] | None:
     for k, v in parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True):
         out.setdefault(k, v)
     return out
+
+
+def _back(referer: str | None, host: str) -> str:
+    """Where a form's POST returns: the referring page's path and query when it is a page of this
+    server (same host, a path with one leading slash), else "/". The Referer is the client's
+    word: "//evil.example/p" or "/\\evil" in it must not become a redirect to another site."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(referer or "")
+    except ValueError:
+        return "/"
+    path = parts.path + (f"?{parts.query}" if parts.query else "")
+    same_origin = parts.scheme == "http" and parts.netloc.lower() == host.lower()
+    if not same_origin or not path.startswith("/") or path[1:2] == "/" or "\\" in path \
+            or any(ord(c) < 0x20 for c in path):
+        return "/"
+    return path
 
 
 def _error(title: str, e: Exception, ui: UI, status: int = 500) -> Response:
