@@ -189,6 +189,30 @@ def test_read_only_has_no_button_and_refuses_a_post(project, browser):
         s.stop()
 
 
+def test_two_uis_in_one_browser_keep_their_own_tokens(site, browser):
+    """Cookies have no port: with one cookie name, opening a second UI replaced the first's
+    token, and the first's Materialize was refused."""
+    project, a, env = site
+    b = Server(project.root, env=env)
+    try:
+        page = browser.new_page()
+        page.goto(a.url)
+        page.goto(b.url)
+        page.goto(a.base + "/")
+        assert page.locator('input[name="token"]').first.get_attribute("value") == a.token
+        page.goto(b.base + "/")
+        assert page.locator('input[name="token"]').first.get_attribute("value") == b.token
+        names = {c["name"]: c for c in page.context.cookies()}
+        assert set(names) == {f"assetbuild_token_{a.port}", f"assetbuild_token_{b.port}"}
+        assert all(c["httpOnly"] and c["sameSite"] == "Strict" and c["path"] == "/" for c in names.values())
+        page.goto(a.base + "/")
+        page.locator("[data-testid=materialize-stale]").click()
+        page.wait_for_function("/build/.test(document.getElementById('build-note').textContent)", timeout=30_000)
+        assert "refused" not in page.locator("#build-note").inner_text()
+    finally:
+        b.stop()
+
+
 def test_wrong_token_and_foreign_host_are_refused(site, browser):
     project, server, env = site
     page = browser.new_page()

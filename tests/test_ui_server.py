@@ -86,9 +86,9 @@ def test_the_printed_url_sets_the_token_cookie(server):
         opener.open(req, timeout=30)
     assert e.value.code == 303
     cookie = e.value.headers["set-cookie"]
-    assert cookie.startswith(f"assetbuild_token={server.token}") and "HttpOnly" in cookie
-    assert "samesite=strict" in cookie.lower()
-    code, html, _ = server.get("/", headers={"Cookie": f"assetbuild_token={server.token}"})
+    assert cookie.startswith(f"assetbuild_token_{server.port}={server.token}") and "HttpOnly" in cookie
+    assert "samesite=strict" in cookie.lower() and "Path=/" in cookie
+    code, html, _ = server.get("/", headers={"Cookie": f"assetbuild_token_{server.port}={server.token}"})
     assert f'name="token" value="{server.token}"' in html  # the forms carry it
     code, html, _ = server.get("/")
     assert server.token not in html  # not without the cookie
@@ -124,7 +124,7 @@ def test_a_post_is_refused_before_its_body_is_read(server):
     """No token: 403 at once, without waiting for (or buffering) the 600 MiB announced; with the
     token, a body over 64 KiB is refused (413) as soon as that is known."""
     for head, code in (("", "403"), (f"X-Assetbuild-Token: {server.token}\r\n", "413"),
-                       (f"Cookie: assetbuild_token={server.token}\r\n", "413")):
+                       (f"Cookie: assetbuild_token_{server.port}={server.token}\r\n", "413")):
         sk, answer = _post_head(server, head, 600 << 20)  # recv would time out if the server waited for the body
         sk.close()
         assert answer.split("\r\n")[0] == f"HTTP/1.1 {code} " + ("Forbidden" if code == "403" else

@@ -23,7 +23,7 @@ from ..errors import AssetbuildError
 from ..partitions import split_node
 from . import data, pages
 from .builds import Builds, Events
-from .security import COOKIE, HEADER, HostCheck, allowed_hosts, same_token
+from .security import HEADER, HostCheck, allowed_hosts, cookie_name, same_token
 
 
 @dataclass
@@ -43,6 +43,7 @@ class UI:
         self.events = Events()
         self.builds = Builds(settings.where, self.events)
         self.project = data.display_dir(settings.where)
+        self.cookie = cookie_name(settings.port)
 
     def form_token(self, request: Request) -> str | None:
         """The token a page embeds in its forms: None (no buttons) when read-only; the cookie's
@@ -50,7 +51,7 @@ class UI:
         gets buttons that the server refuses, with a message saying why)."""
         if self.settings.read_only:
             return None
-        cookie = request.cookies.get(COOKIE)
+        cookie = request.cookies.get(self.cookie)
         return cookie if same_token(cookie, self.settings.token) else ""
 
 
@@ -64,7 +65,7 @@ def create_app(settings: Settings) -> Any:
             if not same_token(given, settings.token):
                 return PlainTextResponse("wrong token: open the URL `assetbuild ui` printed", status_code=403)
             resp = RedirectResponse("/", status_code=303)
-            resp.set_cookie(COOKIE, given, httponly=True, samesite="strict")
+            resp.set_cookie(ui.cookie, given, path="/", httponly=True, samesite="strict")
             return resp
         try:
             rows = await run_in_threadpool(data.catalog, settings.where)
@@ -120,7 +121,7 @@ def create_app(settings: Settings) -> Any:
                                     "printed", status_code=403)
         header = request.headers.get(HEADER)
         # before reading any of the body: a request with neither the header nor the cookie is refused unread
-        if not (same_token(header, settings.token) or same_token(request.cookies.get(COOKIE), settings.token)):
+        if not (same_token(header, settings.token) or same_token(request.cookies.get(ui.cookie), settings.token)):
             return refused
         form = await _form(request)
         if form is None:

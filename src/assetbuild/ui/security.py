@@ -5,7 +5,8 @@
 - Actions: every state-changing request is a POST carrying this server's token (a random
   secret made at start), in a form field ``token`` or a header ``X-Assetbuild-Token``. The
   URL printed at start carries it; opening that URL sets a cookie holding it (HttpOnly,
-  SameSite=Strict), from which pages fill their forms. A cookie alone is not enough for a
+  SameSite=Strict, Path=/, named with the port), from which pages fill their forms. Cookies
+  have no port: every web server on this host receives it, so the token is per server start. A cookie alone is not enough for a
   POST: another site's form could send it along; only the same origin can read the page.
   A POST with neither the header nor the cookie is refused before its body is read, and a
   body over 64 KiB is refused (413) unread past that: nobody without the token costs memory.
@@ -18,7 +19,6 @@ import secrets
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-COOKIE = "assetbuild_token"
 HEADER = "x-assetbuild-token"
 
 Scope = MutableMapping[str, Any]
@@ -26,6 +26,13 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+def cookie_name(port: int) -> str:
+    """The token cookie's name for the UI on ``port``. Browsers keep a host's cookies for every
+    port, so one name would let a second UI on another port overwrite the first's token: the
+    port in the name keeps them apart (it hides nothing from other servers on the host)."""
+    return f"assetbuild_token_{port}"
 
 
 def new_token() -> str:
