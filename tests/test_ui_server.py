@@ -351,3 +351,18 @@ def test_port_0_serves_on_the_port_the_system_chose(ui_project):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_a_project_that_does_not_load_is_not_a_missing_page(ui_project):
+    """An edit that breaks the AssetFile makes every name look unknown: the asset, run and
+    selection pages say the project does not load (500, with the error), not "No asset" (404)."""
+    with open(ui_project.root / "AssetFile", "a") as f:
+        f.write("\nraise RuntimeError('broken edit')\n")
+    s = Server(ui_project.root)
+    try:
+        for path in ("/", "/assets/clean", "/runs/000001", "/graph?select=clean"):
+            code, html, _ = s.get(path)
+            assert (code, re.search(r"<h1>(.*?)</h1>", html).group(1)) == (500, "The project does not load"), path
+            assert "broken edit" in html, path
+    finally:
+        assert s.stop() == 0

@@ -19,11 +19,13 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from ..errors import AssetbuildError
+from ..errors import AssetbuildError, DefinitionError
 from ..partitions import split_node
 from . import data, pages
 from .builds import Builds, Events
 from .security import HEADER, HostCheck, allowed_hosts, cookie_name, same_token
+
+LOAD = "The project does not load"
 
 
 @dataclass
@@ -70,7 +72,7 @@ def create_app(settings: Settings) -> Any:
         try:
             rows = await run_in_threadpool(data.catalog, settings.where)
         except AssetbuildError as e:
-            return _error("The project does not load", e, ui)
+            return _error(LOAD, e, ui)
         notice = {"started": "A build started: states change as it goes.",
                   "busy": "A build is already running: wait for it to finish."}.get(request.query_params.get("build", ""), "")
         return HTMLResponse(pages.catalog_page(rows, project=ui.project, token=ui.form_token(request), notice=notice))
@@ -85,7 +87,7 @@ def create_app(settings: Settings) -> Any:
             doc = await run_in_threadpool(data.asset_page, settings.where, name, partition)
         except AssetbuildError as e:
             title = f"No partition {partition} of {name}" if isinstance(e, data.UnknownPartition) else f"No asset {name}"
-            return _error(title, e, ui, status=404)
+            return _error(title, e, ui, status=404) if _found_wanting(e) else _error(LOAD, e, ui)
         return HTMLResponse(pages.asset_html(doc, project=ui.project, token=ui.form_token(request),
                                              partition=partition))
 
@@ -95,22 +97,23 @@ def create_app(settings: Settings) -> Any:
         try:
             doc = await run_in_threadpool(data.graph, settings.where, select, collapse)
         except AssetbuildError as e:
-            return _error("No such selection" if select else "The project does not load", e, ui,
-                          status=400 if select else 500)
+            if select and _found_wanting(e):
+                return _error("No such selection", e, ui, status=400)
+            return _error(LOAD, e, ui)
         return HTMLResponse(pages.graph_html(doc, project=ui.project, select=select, collapse=collapse))
 
     async def runs(request: Request) -> Response:
         try:
             rows = await run_in_threadpool(data.runs, settings.where)
         except AssetbuildError as e:
-            return _error("The project does not load", e, ui)
+            return _error(LOAD, e, ui)
         return HTMLResponse(pages.runs_html(rows, project=ui.project))
 
     async def run(request: Request) -> Response:
         try:
             doc = await run_in_threadpool(data.run, settings.where, request.path_params["run"])
         except AssetbuildError as e:
-            return _error("No such run", e, ui, status=404)
+            return _error("No such run", e, ui, status=404) if _found_wanting(e) else _error(LOAD, e, ui)
         return HTMLResponse(pages.run_html(doc, project=ui.project))
 
     async def materialize(request: Request) -> Response:
@@ -211,6 +214,12 @@ def _back(referer: str | None, host: str) -> str:
             or any(ord(c) < 0x20 for c in path):
         return "/"
     return path
+
+
+def _found_wanting(e: AssetbuildError) -> bool:
+    """Whether ``e`` says the thing asked for is not there, rather than that the project does not
+    load (then every name would look unknown: an edit that breaks the AssetFile is not a 404)."""
+    return not isinstance(e, DefinitionError)
 
 
 def _error(title: str, e: Exception, ui: UI, status: int = 500) -> Response:
