@@ -280,6 +280,27 @@ def test_another_host_warns(ui_project):
     assert "anyone who can reach this address" in err and proc.returncode == 0
 
 
+def test_a_wildcard_bind_answers_the_machines_own_addresses(ui_project):
+    """--host 0.0.0.0 answers a request to any of this machine's addresses (127.0.0.2 stands for
+    one: Linux routes all of 127/8 here), and still refuses a name it is not (DNS rebinding)."""
+    s = Server(ui_project.root, "--host", "0.0.0.0")
+    try:
+        other = f"http://127.0.0.2:{s.port}"
+        with urllib.request.urlopen(other + "/", timeout=30) as r:
+            assert r.status == 200
+        req = urllib.request.Request(other + "/", headers={"Host": f"rebound.example:{s.port}"})
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(req, timeout=30)
+        assert e.value.code == 403
+    finally:
+        assert s.stop() == 0
+    local = Server(ui_project.root)  # a localhost bind: still only its own address and localhost's names
+    try:
+        assert local.get("/", headers={"Host": f"127.0.0.2:{local.port}"})[0] == 403
+    finally:
+        assert local.stop() == 0
+
+
 def test_asset_page_shows_the_source_diff_of_a_changed_function(server, ui_project):
     assert cli(cwd=ui_project.root).returncode == 0
     ui_project.write("AssetFile", (ui_project.root / "AssetFile").read_text().replace(

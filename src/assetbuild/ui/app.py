@@ -23,7 +23,7 @@ from ..errors import AssetbuildError, DefinitionError
 from ..partitions import split_node
 from . import data, pages
 from .builds import Builds, Events
-from .security import HEADER, HostCheck, allowed_hosts, cookie_name, same_token
+from .security import HEADER, WILDCARDS, HostCheck, allowed_hosts, cookie_name, same_token
 
 LOAD = "The project does not load"
 
@@ -173,7 +173,7 @@ def create_app(settings: Settings) -> Any:
               Route("/materialize", wrong_method, methods=["GET"]), Route("/events", events)]
     app = Starlette(routes=routes)
     app.state.ui = ui
-    return HostCheck(app, allowed_hosts(settings.host, settings.port))
+    return HostCheck(app, allowed_hosts(settings.host, settings.port), wildcard=settings.host in WILDCARDS)
 
 
 MAX_FORM = 65536

@@ -1,7 +1,9 @@
 """Who may talk to the UI, and how it is checked, before any route runs.
 
 - Host header: only the address the server is bound to, or localhost, with its port. A page on
-  another site that rebinds its DNS name to 127.0.0.1 sends its own name: refused (403).
+  another site that rebinds its DNS name to 127.0.0.1 sends its own name: refused (403). Bound
+  to a wildcard (0.0.0.0, ::), it also answers the address a connection arrived on, written as
+  an IP: a rebinding page sends a name, never an IP literal, so that lets no rebinding in.
 - Actions: every state-changing request is a POST carrying this server's token (a random
   secret made at start), in a form field ``token`` or a header ``X-Assetbuild-Token``. The
   URL printed at start carries it; opening that URL sets a cookie holding it (HttpOnly,
@@ -55,17 +57,34 @@ def allowed_hosts(host: str, port: int) -> frozenset[str]:
 class HostCheck:
     """ASGI middleware: refuse (403) an HTTP request whose Host header is not one of ``hosts``."""
 
-    def __init__(self, app: ASGIApp, hosts: frozenset[str]) -> None:
+    def __init__(self, app: ASGIApp, hosts: frozenset[str], *, wildcard: bool = False) -> None:
         self.app = app
         self.hosts = hosts
+        self.wildcard = wildcard
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            host = next((v.decode("latin-1") for k, v in scope.get("headers", ()) if k == b"host"), "")
-            if host.lower() not in self.hosts:
+            host = next((v.decode("latin-1") for k, v in scope.get("headers", ()) if k == b"host"), "").lower()
+            if host not in self.hosts and not (self.wildcard and host in _arrived_on(scope)):
                 await _refuse(send, "refused: this server answers only for its own address (Host header)")
                 return
         await self.app(scope, receive, send)
+
+
+WILDCARDS = ("0.0.0.0", "::", "")
+
+
+def _arrived_on(scope: Scope) -> set[str]:
+    """The Host values naming the local address this connection arrived on (an IP literal, with
+    the port): this machine's own address, so never a rebound name."""
+    server = scope.get("server")
+    if not server or server[0] is None:
+        return set()
+    ip, port = str(server[0]).lower(), server[1]
+    if ip.startswith("::ffff:") and "." in ip:  # an IPv4 client on a dual-stack socket
+        ip = ip[len("::ffff:"):]
+    shown = f"[{ip}]" if ":" in ip else ip
+    return {shown, f"{shown}:{port}"}
 
 
 async def _refuse(send: Send, text: str) -> None:
