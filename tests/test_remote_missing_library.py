@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from projects import clean_env, cli, hiding
+from projects import clean_env, cli, hiding, write
 
 ASSETFILE = '''
 from assetbuild import asset
@@ -23,10 +23,7 @@ def hello():
 
 @pytest.fixture
 def root(tmp_path: Path) -> Path:
-    root = tmp_path / "p"
-    root.mkdir()
-    (root / "AssetFile").write_text(ASSETFILE)
-    return root
+    return write(tmp_path / "p", {"AssetFile": ASSETFILE})
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from projects import clean_env, cli
+from projects import clean_env, cli, write
 
 ASSETFILE = '''
 from assetbuild import asset
@@ -27,10 +27,7 @@ TOKEN = "t0kenV4lue"
 
 @pytest.fixture
 def root(tmp_path: Path) -> Path:
-    root = tmp_path / "p"
-    root.mkdir()
-    (root / "AssetFile").write_text(ASSETFILE)
-    return root
+    return write(tmp_path / "p", {"AssetFile": ASSETFILE})
 
 
 @pytest.fixture
