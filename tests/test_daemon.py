@@ -480,6 +480,13 @@ def slow(first):
     st = {a: s.state for a, s in assetbuild.status(project_dir=project.root) and
           {s.asset: s for s in assetbuild.status(project_dir=project.root)}.items()}
     assert st == {"first": "fresh", "slow": "missing"}  # what finished is kept
+    # the run is recorded with the signal's exit status, and the interrupted tick with it
+    runs = assetbuild.list_runs(project_dir=project.root)
+    assert [r["exit_status"] for r in runs] == [143 if sig == signal.SIGTERM else 130]
+    ticks = assetbuild.list_ticks(project_dir=project.root)
+    assert len(ticks) == 1, ticks
+    assert [q["asset"] for q in ticks[0]["requested"]] == ["first", "slow"]
+    assert ticks[0]["error"] == ("interrupted by SIGTERM" if sig == signal.SIGTERM else "interrupted by Ctrl-C")
 
 
 def test_run_help_teaches_and_bad_tick_is_a_usage_error(project):
