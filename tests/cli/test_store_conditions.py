@@ -233,6 +233,28 @@ def test_a_full_disk_in_the_project_fails_the_asset_not_the_build(tmp_path):
         assert by["side"]["status"] == "failed" and "No space left on device" in by["side"]["error"]
 
 
+def test_gc_on_a_full_disk_says_what_it_dropped_before_the_compaction_failed(tmp_path):
+    """gc commits its drops, then compacts the index into a copy: a disk too full for the copy
+    is an error (the space did not all come back) that says the drops stand, not a hint to
+    run the very command that failed."""
+    proj = tmp_path / "p"
+    proj.mkdir()
+    with tmpfs(tmp_path / "small", size="16m") as mnt:
+        env = clean_env(ASSETBUILD_CACHE_DIR=str(mnt / "cache"))
+        for version in range(3):  # three versions of each: two of them are no asset's latest build
+            (proj / "AssetFile").write_text(MANY.replace("bytes([i])", f"bytes([i + {version}])"))
+            assert run(cwd=proj, env=env).returncode == 0
+        st = os.statvfs(mnt)
+        (mnt / "fill").write_bytes(b"\0" * (st.f_bavail * st.f_frsize - (300 << 10)))
+        line = one_line(run("cache", "gc", "--max-size", "0", cwd=proj, env=env), 2,
+                        "gc dropped 80 of 120 entries", "no space left on device", "what gc dropped is gone")
+        assert "cache gc shrinks" not in line
+        (mnt / "fill").unlink()
+        r = run("cache", "gc", "--max-size", "0", cwd=proj, env=env)
+        assert r.returncode == 0 and r.stdout.startswith("dropped 0 of 40 entries"), r.stdout + r.stderr
+        assert "40 cached" in run(cwd=proj, env=env).stdout
+
+
 # --- two builds in one process ----------------------------------------------------------------
 
 SLOW = """\

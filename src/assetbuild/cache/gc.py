@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import clock
+from ..errors import StoreError
 from ..store.cachedir import delete_file
+from ..store.failures import human_size
 
 if TYPE_CHECKING:
     from ..store import LmdbStore
@@ -184,7 +186,11 @@ def gc(store: LmdbStore, *, max_size: int | None = None, older_than_s: float | N
     for p in leftovers:
         shutil.rmtree(p, ignore_errors=True)
     # 3. give the index's free pages back to the disk.
-    _before, rep.index_bytes_after = store.compact()
+    try:
+        _before, rep.index_bytes_after = store.compact()
+    except StoreError as e:  # (its drops stand: say them, as the report would have)
+        raise StoreError(f"gc dropped {rep.entries_dropped} of {rep.entries_before} entries and freed "
+                         f"{human_size(rep.output_bytes_freed)} of outputs; then {e}") from e
     rep.disk_bytes_after = rep.index_bytes_after + sum(s for d, (_p, s) in files.items() if d not in freed)
     return rep
 

@@ -20,6 +20,9 @@ from .environment import Index
 from .failures import NO_WRITE, disk_message, errno_of
 from .lock import open_lock
 
+# What a failed compaction leaves: gc's drops are committed before it starts.
+_KEPT = "what gc dropped is gone; the index keeps its free pages, which builds reuse"
+
 
 def compact_index(index: Index) -> tuple[int, int]:
     """Replace the (flushed) index's db/ by a compacted copy; the data file's size before and after.
@@ -38,7 +41,7 @@ def compact_index(index: Index) -> tuple[int, int]:
     except OSError as e:  # (a cache directory shared with files writable, itself not: one line, not a traceback)
         why = f"no permission to write in {root}" if errno_of(e) in NO_WRITE else str(e)
         raise StoreError(f"cannot compact the cache index at {dbdir}: {why}, where its compacted copy goes "
-                         "(what gc dropped is gone; the index keeps its free pages, which builds reuse)") from e
+                         f"({_KEPT})") from e
     try:
         index.env.copy(os.fsencode(tmp), compact=True)
         fd = os.open(tmp / "data.mdb", os.O_RDONLY)
@@ -49,7 +52,7 @@ def compact_index(index: Index) -> tuple[int, int]:
         after = (tmp / "data.mdb").stat().st_size
     except (OSError, lmdb.Error) as e:
         _remove_tree(tmp)
-        raise StoreError(disk_message(root, f"cannot compact the cache index at {dbdir}", e)) from e
+        raise StoreError(disk_message(root, f"cannot compact the cache index at {dbdir}", e, hint=_KEPT)) from e
     if after >= before:
         _remove_tree(tmp)
         return before, before

@@ -44,10 +44,12 @@ def describe_open_error(root: Path, err: BaseException, *, writing: bool) -> str
     return f"cannot open the cache index at {where}: {err}"
 
 
-def disk_message(root: Path, what: str, err: BaseException, need: int = 0) -> str:
-    """``what`` failed: say why in words a user acts on. LMDB reports a write that ran out of
-    space as "Input/output error" (a short write), so a failed write with less free space
-    than it needed is called what it is."""
+def disk_message(root: Path, what: str, err: BaseException, need: int = 0,
+                 hint: str = "assetbuild cache gc shrinks the cache") -> str:
+    """``what`` failed: say why in words a user acts on (``hint``: what frees space, in
+    parentheses after a full disk). LMDB reports a write that ran out of space as
+    "Input/output error" (a short write), so a failed write with less free space than it
+    needed is called what it is."""
     try:
         st = os.statvfs(root)  # (shutil.disk_usage's free: a build need not import shutil)
         free: int | None = st.f_bavail * st.f_frsize
@@ -56,7 +58,7 @@ def disk_message(root: Path, what: str, err: BaseException, need: int = 0) -> st
     code = errno_of(err)
     if code == errno.ENOSPC or (code == errno.EIO and free is not None and free < max(need, 1 << 20)):
         return (f"{what}: no space left on device ({human_size(free or 0)} free); "
-                "free some space or use another --cache-dir (assetbuild cache gc shrinks the cache)")
+                f"free some space or use another --cache-dir ({hint})")
     if free is None:
         return f"{what}: {err}"
     return f"{what}: {err} ({human_size(free)} free on that disk)"
