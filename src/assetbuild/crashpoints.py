@@ -12,7 +12,9 @@ The points, each placed where a write is half done:
   with no name yet, see atomicfile.py), not in place;
 - ``path-rename``: a path output's bytes are in its temp file (a new output's in a file with no
   name yet), not in place (workspace.py);
-- ``remote-upload``: an object for a ``file://`` remote is in its temp file, not renamed (remote/transport.py).
+- ``remote-upload``: an object for a ``file://`` remote is in its temp file, not renamed (remote/transport.py);
+- ``outputs-copy``: a file of an ``outputs=`` asset, copied into the project (restored, or placed from a
+  cache on another file system), is in its temp file beside it, not renamed (produced.py).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from __future__ import annotations
 import os
 import signal
 
-POINTS = ("store-commit", "blob-write", "path-rename", "remote-upload")
+POINTS = ("store-commit", "blob-write", "path-rename", "remote-upload", "outputs-copy")
 
 
 def _parse(spec: str) -> dict[str, int]:

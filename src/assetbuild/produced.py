@@ -306,14 +306,17 @@ def _writing_over_dirs(write: Callable[[], object], dst: str, rel: str, outputs:
         write()
 
 
-def _put_in_place(src: str, dst: str) -> None:
-    """Move ``src`` to ``dst`` (a rename; across file systems a copy beside ``dst`` then a rename)."""
+def _put_in_place(src: str, dst: str, writing_into: Callable[[str], None]) -> None:
+    """Move ``src`` to ``dst`` (a rename; across file systems a copy beside ``dst`` then a rename,
+    its directory first told to ``writing_into``: a build killed mid-copy leaves a temp file
+    there, which the next build sweeps)."""
     try:
         os.replace(src, dst)
     except OSError as e:
         if e.errno != errno.EXDEV:
             raise
-        with open(src, "rb") as f, atomic_writer(dst) as out:
+        writing_into(os.path.dirname(dst))
+        with open(src, "rb") as f, atomic_writer(dst, crash_at="outputs-copy") as out:
             shutil.copyfileobj(f, out, _CHUNK)
             os.fchmod(out.fileno(), stat.S_IMODE(os.fstat(f.fileno()).st_mode))
 
@@ -336,15 +339,17 @@ def prepare_outputs(root: str, outputs: Sequence[str]) -> None:
 
 
 def place_outputs(root: str, staging: str, manifest: Manifest,
-                  placed: Callable[[str, os.stat_result, FileEntry], None]) -> None:
+                  placed: Callable[[str, os.stat_result, FileEntry], None],
+                  writing_into: Callable[[str], None] = lambda d: None) -> None:
     """Move the staged files into the project, then remove what the declared directories hold
-    beyond them. ``placed(rel, stat, entry)`` is told each file's new stat signature."""
+    beyond them. ``placed(rel, stat, entry)`` is told each file's new stat signature;
+    ``writing_into(dir)``, each directory a temp file is about to be written in."""
     prepare_outputs(root, manifest.outputs)
     for entry in manifest.files:
         dst = root + os.sep + entry.path
         _clear_way(root, entry.path, manifest.outputs)
-        _writing_over_dirs(partial(_put_in_place, staging + os.sep + entry.path, dst), dst, entry.path,
-                           manifest.outputs)
+        _writing_over_dirs(partial(_put_in_place, staging + os.sep + entry.path, dst, writing_into), dst,
+                           entry.path, manifest.outputs)
         placed(entry.path, os.stat(dst), entry)
     remove_extras(root, manifest)
 
@@ -382,9 +387,11 @@ def remove_extras(root: str, manifest: Manifest) -> list[str]:
 
 def restore_outputs(root: str, manifest: Manifest, problems: Iterable[tuple[str, str]],
                     read_blob: Callable[[str], bytes], blob_file: Callable[[str], Path | None],
-                    placed: Callable[[str, os.stat_result, FileEntry], None]) -> None:
+                    placed: Callable[[str, os.stat_result, FileEntry], None],
+                    writing_into: Callable[[str], None] = lambda d: None) -> None:
     """Write back the stored bytes of each missing or modified file and remove extras.
-    ``read_blob`` raises ``CacheCorrupt`` for a blob that is gone (nothing more is written then)."""
+    ``read_blob`` raises ``CacheCorrupt`` for a blob that is gone (nothing more is written then).
+    ``writing_into(dir)`` is told each directory before a temp file is written in it."""
     files = manifest.by_path()
     prepare_outputs(root, manifest.outputs)
     extras = False
@@ -396,6 +403,7 @@ def restore_outputs(root: str, manifest: Manifest, problems: Iterable[tuple[str,
         for entry in todo:
             dst = root + os.sep + entry.path
             _clear_way(root, entry.path, manifest.outputs)
+            writing_into(os.path.dirname(dst))
             src = blob_file(entry.digest)
             write = (partial(_copy_verified, str(src), dst, entry.digest) if src is not None
                      else partial(write_atomically, dst, read_blob(entry.digest)))
@@ -411,7 +419,7 @@ def _copy_verified(src: str, dst: str, digest: str) -> None:
     from .errors import CacheCorrupt
 
     h = hashlib.sha256()
-    with open(src, "rb") as f, atomic_writer(dst) as out:  # an error leaves no temp file
+    with open(src, "rb") as f, atomic_writer(dst, crash_at="outputs-copy") as out:  # an error leaves no temp file
         while chunk := f.read(_CHUNK):
             h.update(chunk)
             out.write(chunk)

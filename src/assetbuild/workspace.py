@@ -123,6 +123,7 @@ class Workspace:
         self._memo: dict[str, str] = {}
         self._own_streams: frozenset[tuple[int, int]] | None = None  # see snapshot
         self._dirs: set[str] = set()  # output directories known to exist
+        self._listed_dirs: set[str] = set()  # outputs= directories listed in the journal (``_listed``)
         self._made: set[str] = set()  # ...those this build made (a cold build's out/): in_the_way looks at nothing there
         self._absent: set[str] = set()  # path outputs in_the_way found nothing at (write_path's guess)
         # each path output written, by absolute path -> its signature as written (snapshot.sig_from):
@@ -299,6 +300,13 @@ class Workspace:
         self._devices[rel] = st.st_dev
         return stat_sig(st)
 
+    def _listed(self, d: str) -> None:
+        """``_writing_into`` the directory of an ``outputs=`` file about to be written beside
+        (a copy across file systems, a restore), once a build."""
+        if d not in self._dirs and d not in self._listed_dirs:
+            self._writing_into(d)
+            self._listed_dirs.add(d)
+
     def _writing_into(self, d: str) -> None:
         """Before the build's first write into the directory ``d``: list it in the journal. A
         build killed from then on leaves it listed, and the next build sweeps the directories
@@ -348,6 +356,7 @@ class Workspace:
                 return
             self._journaled = self._sweep_all = False
             self._dirs.clear()
+            self._listed_dirs.clear()
             os.close(os.open(self.journal, os.O_WRONLY | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC))
         except OSError:
             pass
@@ -461,7 +470,7 @@ class Workspace:
                 continue  # deduplicated: the store has this file already
             ingest_file(staging + os.sep + entry.path, entry, store.put_blob, store.put_blob_file, spool_dir,
                         big=_SPOOL_MIN if spool_dir else 1 << 62)
-        place_outputs(self._root_s, staging, manifest, self._placed)
+        place_outputs(self._root_s, staging, manifest, self._placed, self._listed)
 
     def remove_staging(self, staging: str) -> None:
         from .produced import remove_tree
@@ -472,7 +481,7 @@ class Workspace:
         """Write back the stored bytes of the files in ``problems`` (``CacheCorrupt``: a blob is gone)."""
         from .produced import restore_outputs
 
-        restore_outputs(self._root_s, manifest, problems, read_blob, blob_file, self._placed)
+        restore_outputs(self._root_s, manifest, problems, read_blob, blob_file, self._placed, self._listed)
 
     def snapshot(self, skip: list[str]) -> Any:
         """The project's files' stat signatures (see ``produced.snapshot_project``)."""

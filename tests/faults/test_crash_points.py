@@ -21,6 +21,7 @@ import random
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -151,6 +152,55 @@ def test_crash_during_the_recovery_build_too(tmp_path, reference):
         rc, out = _crash(root, remote, spec, "serial")
         assert rc in (0, -signal.SIGKILL), (spec, out)
     assert_recovers(root, remote, reference, tag="three crashes")
+
+
+OUTPUTS = """\
+from assetbuild import asset
+
+
+@asset(outputs=["model.bin", "gen/"])
+def train(context):
+    context.out("model.bin").write_bytes(bytes(range(256)) * 6000)  # 1.5 MB: restored by a copy of its file in cas/
+    (context.out("gen/") / "a").mkdir(parents=True, exist_ok=True)
+    (context.out("gen/") / "a" / "f.bin").write_bytes(bytes(range(255, -1, -1)) * 5000)
+"""
+
+
+@pytest.mark.parametrize("how", ["restore", "other file system"])
+def test_a_crash_while_an_outputs_file_is_copied_leaves_no_temp_file_after_the_next_build(tmp_path, how):
+    """A file of an ``outputs=`` asset copied into the project (a deleted one restored from the
+    cache; a new one placed from a cache on another file system, where no rename reaches) is
+    written to a temp file beside it: a build killed there leaves it, and the next build, which
+    sweeps the directories a killed build listed, removes it."""
+    root = tmp_path / "p"
+    root.mkdir()
+    (root / "AssetFile").write_text(OUTPUTS)
+    env = clean_env()
+    if how == "other file system":
+        if os.stat("/dev/shm").st_dev == os.stat(tmp_path).st_dev:
+            pytest.skip("needs /dev/shm on another file system than the project")
+        cache = Path(tempfile.mkdtemp(prefix="ab-crash-", dir="/dev/shm"))
+        env["ASSETBUILD_CACHE_DIR"] = str(cache)
+    try:
+        if how == "restore":
+            assert cli(cwd=root, env=env).returncode == 0
+            want = tree_bytes(root, "gen"), (root / "model.bin").read_bytes()
+            (root / "model.bin").unlink()
+            shutil.rmtree(root / "gen")
+        for nth in (1, 2):  # the file output, then the one in a declared directory
+            r = cli(cwd=root, env={**env, "ASSETBUILD_CRASH_AT": f"outputs-copy:{nth}"})
+            assert r.returncode == -signal.SIGKILL, (r.stdout, r.stderr)
+            assert temp_leftovers(root), "the crash point was not reached"
+        r = cli(cwd=root, env=env)
+        assert r.returncode == 0, r.stderr
+        assert temp_leftovers(root) == []
+        if how == "restore":
+            assert (tree_bytes(root, "gen"), (root / "model.bin").read_bytes()) == want
+        assert cli("clean", "--yes", cwd=root, env=env).returncode == 0
+        assert sorted(p.name for p in root.iterdir()) == ["AssetFile"]
+    finally:
+        if how != "restore":
+            shutil.rmtree(cache, ignore_errors=True)
 
 
 def test_an_unknown_crash_point_is_refused(tmp_path):
