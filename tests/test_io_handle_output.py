@@ -181,6 +181,21 @@ def test_the_cli_status_names_the_change(proj, plugin):
     assert "site" in line and "output-modified" in line, out.stdout + out.stderr
 
 
+def test_the_command_never_answers_from_the_snapshot_for_data_outside_the_cache(proj, plugin):
+    """The snapshot proves a null build from the files it stats: data a manager keeps elsewhere
+    (a table, these trees) it cannot see, so such a project takes the full path every build."""
+    for _ in range(3):  # a build, then null builds that a snapshot would answer
+        assert cli("build", cwd=proj.root, env=plugin).returncode == 0
+    r = cli("build", cwd=proj.root, env={**plugin, "ASSETBUILD_SNAPSHOT": "explain"})
+    assert "keeps its data outside the cache (io 'tree')" in r.stderr, r.stderr
+    (proj.root / "trees/site/a.html").write_text("<h1>edited</h1>")
+    out = cli("status", cwd=proj.root, env=plugin)
+    assert any(x.split()[:2] == ["stale", "site"] for x in out.stdout.splitlines()), out.stdout
+    r = cli("build", cwd=proj.root, env=plugin)
+    assert r.returncode == 0 and "1 built" in r.stdout, r.stdout + r.stderr
+    assert (proj.root / "trees/site/a.html").read_text() == "<h1>a</h1>"
+
+
 def test_worker_processes_call_the_manager_themselves(proj, tmp_path, monkeypatch):
     pids = tmp_path / "pids"
     monkeypatch.setenv("TREEIO_PIDS", str(pids))

@@ -61,8 +61,8 @@ def refusal(project: Any) -> str | None:
                 return f"asset {name!r} expires (max_age)"
             if d.outputs:
                 return f"asset {name!r} writes outputs= files"
-            if is_external(d.io):
-                return f"asset {name!r} keeps its data outside the cache (io {getattr(d.io, 'name', d.io)!r})"
+            if is_external(project.io_managers.get(d.io)):  # (``d.io`` names the manager)
+                return f"asset {name!r} keeps its data outside the cache (io {d.io!r})"
             if d.partition is not None and d.partition.kind not in ("static", "dynamic"):
                 return f"asset {name!r} has {d.partition.kind} partitions, which change without an edit"
     if os.environ.get("ASSETBUILD_REMOTE"):
