@@ -360,7 +360,7 @@ def status(ctx: click.Context, assets: tuple[str, ...], check: bool, each_partit
     ASSETBUILD_NOW."""
     from .. import output, session
 
-    opts, rep = _setup(ctx, local)
+    opts, rep = _setup(ctx, local, reads_only=True)
     remote = _remote_kwargs(ctx, local, opts)
     del remote["remote_read_only"]  # status uploads nothing
     rows = session.status(_selection(assets, opts), assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"),
@@ -388,7 +388,7 @@ def why(ctx: click.Context, asset: str, partition: str | None, **local: Any) -> 
     threshold 3 -> 5; --param sets them as a build would)."""
     from .. import output, session
 
-    opts, rep = _setup(ctx, local)
+    opts, rep = _setup(ctx, local, reads_only=True)
     asset = _partitioned(asset, partition)
     info = session.why(asset, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"), reporter=rep,
                        **_param_args(ctx, local))
@@ -407,7 +407,7 @@ def list_cmd(ctx: click.Context, assets: tuple[str, ...], **local: Any) -> None:
     sources and resources they use; same selection syntax as build)."""
     from .. import output, session
 
-    opts, rep = _setup(ctx, local)
+    opts, rep = _setup(ctx, local, reads_only=True)
     with _prints_to_stderr():
         rows = session.list_assets(assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"),
                                    assets=_selection(assets, opts))
@@ -435,7 +435,7 @@ def graph(ctx: click.Context, assets: tuple[str, ...], fmt: str, out: str | None
     from . import pictures
 
     pictures.refuse_png_to_terminal(fmt, out)
-    opts, _ = _setup(ctx, local)
+    opts, _ = _setup(ctx, local, reads_only=True)
     out = caller_path(opts, out) if out else out
     with _prints_to_stderr():
         nodes = session.describe_graph(assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"),
@@ -470,7 +470,7 @@ def show(ctx: click.Context, asset: str, meta: bool, version: int | None, key: s
     failed now comes with a warning on stderr."""
     from .. import output, session
 
-    opts, _ = _setup(ctx, local)
+    opts, _ = _setup(ctx, local, reads_only=True)
     asset = _partitioned(asset, partition)
     if meta:
         with _prints_to_stderr():

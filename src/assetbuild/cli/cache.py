@@ -51,7 +51,7 @@ def cache_stats(ctx: click.Context, **local: Any) -> None:
     from .. import session
     from ..output import maintenance as maintenance_output
 
-    opts, rep = _setup(ctx, local)
+    opts, rep = _setup(ctx, local, reads_only=True)
     st = session.cache_stats(cache_dir=opts.get("cache_dir"), reporter=rep)
     click.echo(maintenance_output.format_cache_stats(st, as_json=bool(opts.get("as_json"))))
 
@@ -66,12 +66,12 @@ def cache_stats(ctx: click.Context, **local: Any) -> None:
 @click.option("--removed-after", metavar="DAYS", type=Span("days", scale=86400), default=7, show_default=True,
               help="Drop the latest builds of assets that builds have seen gone from the AssetFile "
                    "for DAYS days, and so their entries.")
-@click.option("-n", "--dry-run", "gc_dry_run", is_flag=True, help="Say what would be dropped; change nothing.")
+@click.option("-n", "--dry-run", "dry_run", is_flag=True, help="Say what would be dropped; change nothing.")
 @_json_option("Print what was dropped (or would be, with -n) as one JSON document.")
 @click.pass_context
 @_handle_errors
-def cache_gc(ctx: click.Context, max_size: int | None, older_than: float | None, gc_dry_run: bool,
-             removed_after: float, **local: Any) -> None:
+def cache_gc(ctx: click.Context, max_size: int | None, older_than: float | None, removed_after: float,
+             **local: Any) -> None:
     """Drop old outputs, keeping every asset's latest build; reclaim the disk space.
 
     An entry that is some asset's latest build is always kept, unless the asset was removed
@@ -87,8 +87,8 @@ def cache_gc(ctx: click.Context, max_size: int | None, older_than: float | None,
     from .. import session
     from ..output import maintenance as maintenance_output
 
-    opts, rep = _setup(ctx, local)
-    r = session.gc(max_size=max_size, older_than_days=older_than, dry_run=gc_dry_run,
+    opts, rep = _setup(ctx, local)  # -n before `cache gc` is its own -n
+    r = session.gc(max_size=max_size, older_than_days=older_than, dry_run=bool(opts.get("dry_run")),
                    cache_dir=opts.get("cache_dir"), reporter=rep, removed_after_days=removed_after,
                    assetfile=opts.get("assetfile"))
     click.echo(maintenance_output.format_gc(r, max_size, as_json=bool(opts.get("as_json"))))

@@ -85,7 +85,7 @@ def ticks(ctx: click.Context, limit: int, **local: Any) -> None:
     from ..output.daemon import tick_lines
     from ..session.daemon import list_ticks
 
-    opts, _ = _setup(ctx, local)
+    opts, _ = _setup(ctx, local, reads_only=True)
     rows = list_ticks(assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"), limit=limit)
     if opts.get("as_json"):
         import json

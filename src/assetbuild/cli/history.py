@@ -33,7 +33,7 @@ def runs(ctx: click.Context, limit: int, **local: Any) -> None:
     from .. import session
     from ..output import history
 
-    opts, _ = _setup(ctx, local)
+    opts, _ = _setup(ctx, local, reads_only=True)
     rows = session.list_runs(limit, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"))
     click.echo(history.format_runs(rows, as_json=bool(opts.get("as_json"))))
 
@@ -50,7 +50,7 @@ def runs_show(ctx: click.Context, run_id: str, **local: Any) -> None:
     from .. import session
     from ..output import history
 
-    opts, _ = _setup(ctx, local)
+    opts, _ = _setup(ctx, local, reads_only=True)
     run = session.get_run(run_id, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"))
     click.echo(history.format_run(run, as_json=bool(opts.get("as_json"))))
 
@@ -75,7 +75,7 @@ def log(ctx: click.Context, asset: str, limit: int, metric: str | None, exclude:
     from .. import session
     from ..output import history
 
-    opts, _ = _setup(ctx, local)
+    opts, _ = _setup(ctx, local, reads_only=True)
     asset = _partitioned(asset, partition)
     if metric is not None:
         import sys
@@ -108,7 +108,7 @@ def diff(ctx: click.Context, asset: str, from_version: int, to_version: int, par
     from .. import session
     from ..output import history
 
-    opts, _ = _setup(ctx, local)
+    opts, _ = _setup(ctx, local, reads_only=True)
     asset = _partitioned(asset, partition)
     doc = session.diff(asset, from_version, to_version, assetfile=opts.get("assetfile"),
                        cache_dir=opts.get("cache_dir"))

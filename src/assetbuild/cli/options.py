@@ -99,13 +99,15 @@ def _merged(ctx: click.Context, local: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _setup(ctx: click.Context, local: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+def _setup(ctx: click.Context, local: dict[str, Any], *, reads_only: bool = False) -> tuple[dict[str, Any], Any]:
     """The command's options (given before or after its name), the project directory made the
     working directory (-C, else -f's directory, else the nearest one above holding an
-    AssetFile: see ``finding``), and the reporter."""
+    AssetFile: see ``finding``), and the reporter. ``reads_only``: the command writes nothing
+    (see ``_refuse_dry_run``)."""
     from ..output import Reporter
     from .finding import place_project
 
+    _refuse_dry_run(ctx, reads_only)
     opts = _merged(ctx, local)
     if opts.get("directory"):
         try:
@@ -116,6 +118,17 @@ def _setup(ctx: click.Context, local: dict[str, Any]) -> tuple[dict[str, Any], A
     place_project(opts, command=ctx.command.name,
                   say=lambda line: None if verbosity < 0 else click.echo(line, err=True))
     return opts, Reporter(verbosity=verbosity, json_mode=bool(opts.get("as_json")), asset_logs=True)
+
+
+def _refuse_dry_run(ctx: click.Context, reads_only: bool) -> None:
+    """``assetbuild -n COMMAND``: the group's -n/--dry-run is the command's own -n (a param named
+    ``dry_run``), or nothing to do for a command that writes nothing; any other command would
+    write, and refuses it, as it refuses -n after its name (a new command refuses it until it
+    says otherwise: a dry run that writes is worse than a refused one)."""
+    if reads_only or any(p.name == "dry_run" for p in ctx.command.params):
+        return
+    if (ctx.find_object(dict) or {}).get("dry_run"):
+        raise click.UsageError(f"-n/--dry-run: {ctx.command_path} has no dry run, and would write; leave -n out")
 
 
 def _handle_errors(f: Callable[..., Any]) -> Callable[..., Any]:

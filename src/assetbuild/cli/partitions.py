@@ -34,7 +34,7 @@ def list_keys(ctx: click.Context, asset: str, **local: Any) -> None:
 
     from ..session.partitioning import partition_keys
 
-    opts, _ = _setup(ctx, local)
+    opts, _ = _setup(ctx, local, reads_only=True)
     keys = partition_keys(asset, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"))
     click.echo(json.dumps({"asset": asset, "partitions": keys}) if opts.get("as_json") else "\n".join(keys))
 
