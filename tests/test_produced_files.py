@@ -144,6 +144,40 @@ def test_a_missing_or_edited_file_is_restored_without_running(tmp_path, runs):
     assert _build(root).names("restored") == []  # and the restore is recorded
 
 
+def test_files_assetbuild_wrote_for_the_latest_build_are_not_said_changed_outside_it(tmp_path, runs):
+    """A source reverted after two builds: the files hold what assetbuild wrote for the latest
+    build, under another key. The reason is what changed in the key, as for a path= output
+    (source-changed, upstream-changed), in status, why, -n and the build's line; a file the
+    user did edit is still said to be changed outside assetbuild."""
+    root = _project(tmp_path / "p")
+    assert _build(root).ok
+    first = _files(root)
+    (root / "params.txt").write_text("2 3\n")
+    assert _build(root).ok
+    (root / "params.txt").write_text("1 2\n")  # the revert
+    take_runs(runs)
+    states = {s.asset: s for s in assetbuild.status(project_dir=root)}
+    assert [r.code for r in states["train"].reasons] == ["source-changed"], states["train"].reasons
+    assert [r.code for r in states["evaluate"].reasons] == ["upstream-changed"], states["evaluate"].reasons
+    assert states["report"].state == "fresh"  # the same names of files either way: its key's value
+    shown = subprocess.run(cli_cmd("why", "evaluate"), cwd=root, capture_output=True, text=True, env=clean_env())
+    assert "upstream-changed: train: " in shown.stdout and "outside assetbuild" not in shown.stdout, shown.stdout
+    dry = assetbuild.build(project_dir=root, dry_run=True)
+    assert {x.asset: [r.code for r in x.reasons] for x in dry.results} == {
+        "train": ["source-changed"], "evaluate": ["upstream-changed"], "report": []}
+    (root / "summary.txt").write_text("edited by hand")  # the user's, this one
+    detail = {s.asset: " ".join(f"{r.code}: {r.detail}" for r in s.reasons)
+              for s in assetbuild.status(project_dir=root)}["evaluate"]
+    assert detail.startswith("upstream-changed: train: "), detail
+    assert "output-modified: summary.txt is changed outside assetbuild" in detail
+    assert "eval/" not in detail  # the files assetbuild wrote are its own
+    r = subprocess.run(cli_cmd("-v"), cwd=root, capture_output=True, text=True, env=clean_env())
+    assert r.returncode == 0, r.stderr
+    assert "restored  train  (source-changed" in r.stdout, r.stdout
+    assert take_runs(runs) == {}  # restored, not run
+    assert _files(root) == first
+
+
 def test_a_null_build_does_not_read_produced_files(tmp_path, runs, monkeypatch):
     root = _project(tmp_path / "p")
     assert _build(root).ok

@@ -225,10 +225,11 @@ class TraceRebuilder:
         reasons: tuple[Reason, ...] = ()
         sig = None
         if adef.outputs and origin == "local":
-            files = self._files_state(name, trace.output_digest)
+            files = self._files_state(name, trace.output_digest, None if head is None or head.key == key else head)
             if files is not None and files[0] == "run":
                 return Decision("run", parts, key, files[1], trace, origin, head)
-            reasons = files[1] if files is not None else reasons
+            if files is not None:  # files the latest build left: what changed is its key
+                reasons = (why_run(parts, head, self.sources, self.observed, adef.fn) if files[2] else ()) + files[1]
         elif path is not None:
             recorded = head.path_stat if head is not None and head.output_digest == trace.output_digest else None
             state, sig = self.files.path_state(path, trace.output_digest, recorded)
@@ -287,13 +288,18 @@ class TraceRebuilder:
             m = self._manifests[digest] = decode_manifest(self.store.read_blob(digest))
         return m
 
-    def _files_state(self, name: str, digest: str) -> tuple[str, tuple[Reason, ...]] | None:
-        """Whether the files an asset wrote are in place: None, ("restore", reasons) when some
-        are missing, edited or extra, or ("run", reasons) when a stored copy is gone too."""
+    def _files_state(self, name: str, digest: str,
+                     latest: Head | None = None) -> tuple[str, tuple[Reason, ...], bool] | None:
+        """Whether the files an asset wrote are in place: None, ("restore", reasons, own) when
+        some are missing, edited or extra, or ("run", reasons, False) when a stored copy is gone
+        too. ``latest``: the asset's latest build when it was under another key (a build, then
+        a revert of its code or inputs); a file as that build left it is assetbuild's own
+        (``own``: some are, and what changed is the key, as ``_holds_latest`` says of a path
+        output); only the others are said to be missing or changed outside assetbuild."""
         try:
             manifest = self.manifest(digest)
         except (CacheCorrupt, ValueError) as e:
-            return "run", (Reason("output-missing", f"the stored list of its files is unusable ({e})"),)
+            return "run", (Reason("output-missing", f"the stored list of its files is unusable ({e})"),), False
         problems = self.files.outputs_state(manifest)
         if not problems:
             return None
@@ -302,7 +308,24 @@ class TraceRebuilder:
                 and not self.store.has_blob(entries[rel].digest, entries[rel].size)]
         if gone:
             return "run", (Reason("output-missing", f"{_some(gone)} {'is' if len(gone) == 1 else 'are'} missing "
-                                  "or changed, and the stored copy is gone from the cache"),)
+                                  "or changed, and the stored copy is gone from the cache"),), False
+        outside = self._not_as_left(problems, latest)
+        return "restore", self._outside_reasons(name, outside), len(outside) < len(problems)
+
+    def _not_as_left(self, problems: list[tuple[str, str]], latest: Head | None) -> list[tuple[str, str]]:
+        """The ``problems`` whose paths are not as ``latest`` left them (all of them without one,
+        or when its list of files is unusable)."""
+        if latest is None:
+            return problems
+        try:
+            left = self.files.outputs_state(self.manifest(latest.output_digest))
+        except (CacheCorrupt, ValueError):
+            return problems
+        changed = {rel for _, rel in left}
+        return [(p, rel) for p, rel in problems if rel in changed]
+
+    @staticmethod
+    def _outside_reasons(name: str, problems: list[tuple[str, str]]) -> tuple[Reason, ...]:
         reasons = []
         for problem, code, verb in (("missing", "output-missing", "missing"),
                                     ("modified", "output-modified", "changed outside assetbuild"),
@@ -310,7 +333,7 @@ class TraceRebuilder:
             rels = [rel for p, rel in problems if p == problem]
             if rels:
                 reasons.append(Reason(code, f"{_some(rels)} {'is' if len(rels) == 1 else 'are'} {verb}"))
-        return "restore", tuple(reasons)
+        return tuple(reasons)
 
     def _passed_sources(self, name: str, adef: AssetDef) -> tuple[tuple[str, str], ...]:
         """(source, path in keys) of each source passed to one of the asset's parameters (a
