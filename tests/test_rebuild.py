@@ -85,6 +85,32 @@ def test_a_changed_input_or_code_runs_with_what_changed(setup):
     assert "code-changed" in [r.code for r in d3.reasons]
 
 
+def test_a_build_by_another_interpreter_is_said_to_be_one(setup, monkeypatch):
+    """Keys hold the interpreter (implementation, minor version, -O): a build made by another
+    has another key, and code digests that differ though the source is the same (bytecode is
+    the interpreter's). The reason is key-changed, not code-changed; what else changed is said."""
+    import assetbuild.keys as keys
+
+    rb, store, files, code, root = setup
+    inputs = [("raw", files.source_version("raw.txt"))]
+    monkeypatch.setattr(keys, "_PREFIX", b"assetbuild-key/1/cpython-399-O0\n")  # that interpreter's keys
+    built(store, "clean", rb.decide("clean", inputs))
+    monkeypatch.undo()
+    code["clean"] = ("c2", {"fn": "c2"})  # the same function, compiled by this interpreter
+    d = rb.decide("clean", inputs)
+    assert [(r.code, r.detail) for r in d.reasons] == [
+        ("key-changed", "the interpreter (Python version, implementation or -O) or the key schema changed")]
+    (root / "raw.txt").write_text("4 5 6")
+    d = rb.decide("clean", [("raw", files.source_version("raw.txt", fresh=True))])
+    assert [r.code for r in d.reasons] == ["key-changed", "source-changed"]
+    assert [r.code for r in rb.decide("report", [("clean", None)]).reasons] == ["never-built"]
+    built(store, "report", rb.decide("report", [("clean", "dv")]))
+    code["clean"] = ("c3", {"fn": "c3"})  # an edit under this interpreter: its own build's head
+    built(store, "clean", rb.decide("clean", inputs))
+    code["clean"] = ("c4", {"fn": "c4"})
+    assert [r.code for r in rb.decide("clean", inputs).reasons] == ["code-changed"]
+
+
 def test_a_path_output_missing_or_edited_is_restored(setup):
     rb, store, files, _, root = setup
     d = rb.decide("report", [("clean", "dv")])

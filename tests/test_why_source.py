@@ -109,3 +109,40 @@ def test_gc_keeps_only_the_texts_of_the_latest_builds(proj: Project) -> None:
     assert cli(cwd=proj.root, env=clean_env()).returncode == 0
     r = cli("cache", "gc", "--json", cwd=proj.root, env=clean_env())
     assert json.loads(r.stdout)["texts_dropped"] == 2
+
+
+OPTIMIZED = """\
+from assetbuild import asset
+
+
+@asset(io="json")
+def checked():
+    n = 3
+    assert n > 0, "positive"
+    return n
+
+
+@asset(io="json")
+def doubled(checked):
+    return 2 * checked
+"""
+
+
+def test_another_interpreter_is_said_to_be_the_change(tmp_path: Path) -> None:
+    """Built by one interpreter, asked by another (here python -O, which compiles the assert
+    away, as another minor version compiles other bytecode): the same source is no code change."""
+    root = tmp_path / "p"
+    root.mkdir()
+    (root / "AssetFile").write_text(OPTIMIZED)
+    assert cli("-q", cwd=root).returncode == 0
+    other = clean_env(PYTHONOPTIMIZE="1")
+    r = cli("status", cwd=root, env=other)
+    said = "key-changed: the interpreter (Python version, implementation or -O) or the key schema changed"
+    assert r.stdout.splitlines()[0] == f"stale   checked  {said}", r.stdout
+    assert "code-changed" not in r.stdout
+    why = cli("why", "checked", cwd=root, env=other).stdout
+    assert f"  {said}" in why.splitlines() and "code parts changed" not in why, why
+    assert json.loads(cli("why", "checked", "--json", cwd=root, env=other).stdout)["code_changes"] == []
+    assert cli("-q", cwd=root, env=other).returncode == 0
+    why = cli("why", "checked", cwd=root).stdout  # back: its key has a trace, the latest head is -O's
+    assert why.startswith("checked: fresh") and "code parts changed" not in why, why

@@ -38,6 +38,7 @@ _STORED_BEFORE = Reason("stored-before", "its inputs are back to ones built befo
                                          "without a run")
 VOLATILE = Reason("volatile", "runs on every build")
 _NEVER_BUILT = Reason("never-built", "no earlier build of this asset")
+_ELSEWHERE = Reason("key-changed", "the interpreter (Python version, implementation or -O) or the key schema changed")
 
 
 def head_parts(head: Head) -> KeyParts:
@@ -50,12 +51,25 @@ def head_parts(head: Head) -> KeyParts:
                     partition=head.partition)
 
 
+def made_elsewhere(name: str, head: Head) -> bool:
+    """Whether ``head`` (not a volatile asset's) was built by another interpreter or key schema:
+    its recorded parts give another key here. Its code digests then differ whatever the source
+    says (bytecode is the interpreter's), so they tell nothing about the code."""
+    return make_key(name, head_parts(head)) != head.key
+
+
 def why_run(parts: KeyParts, head: Head | None, sources: frozenset[str] | set[str],
-            observed: frozenset[str] | set[str] = frozenset(), fn: Any = None) -> tuple[Reason, ...]:
+            observed: frozenset[str] | set[str] = frozenset(), fn: Any = None,
+            name: str | None = None) -> tuple[Reason, ...]:
     """Reasons a key has no trace: what changed since the asset's latest build. ``fn``: the
-    asset's function, whose short values of changed constants are shown beside the recorded ones."""
+    asset's function, whose short values of changed constants are shown beside the recorded ones.
+    ``name``: the asset's, to tell a build by another interpreter (``made_elsewhere``): that is
+    the reason, not a code change (a ``code_version`` is still compared)."""
     if head is None:
         return (_NEVER_BUILT,)
+    if name is not None and made_elsewhere(name, head):
+        other = explain_change(head_parts(head), parts, sources=sources, observed=observed)
+        return (_ELSEWHERE, *(r for r in other if r.code != "code-changed" or parts.code.startswith("v:")))
     values: tuple[Mapping[str, str], Mapping[str, str]] = ({}, {})
     if fn is not None and head.code_values and head.code != parts.code:
         values = (dict(head.code_values), dict(shown_values(fn, dict(head.code_values))))
@@ -69,7 +83,8 @@ def why_run(parts: KeyParts, head: Head | None, sources: frozenset[str] | set[st
 
 
 def _upstream_stale(parts: KeyParts, head: Head | None, sources: frozenset[str] | set[str] = frozenset(),
-                    observed: frozenset[str] | set[str] = frozenset(), fn: Any = None) -> Decision:
+                    observed: frozenset[str] | set[str] = frozenset(), fn: Any = None,
+                    name: str | None = None) -> Decision:
     """A dry run's decision while an upstream will rebuild: run, unless that output is unchanged
     and nothing else in the key changed. What else changed (its code, env, params, a resource's
     version, another input) is known now, whatever the upstream makes: it is said, and then the
@@ -79,11 +94,13 @@ def _upstream_stale(parts: KeyParts, head: Head | None, sources: frozenset[str] 
     unknown = [up for up, dv in parts.inputs if dv is None]
     recorded = dict(head.inputs)
     assumed = parts._replace(inputs=tuple((up, recorded.get(up, "") if dv is None else dv) for up, dv in parts.inputs))
-    known = tuple(r for r in why_run(assumed, head, sources, observed, fn) if r.code != "key-changed")
+    known = tuple(r for r in why_run(assumed, head, sources, observed, fn, name)
+                  if r.code != "key-changed" or r is _ELSEWHERE)
     stale = Reason("upstream-changed", f"{_some(unknown)} {'is' if len(unknown) == 1 else 'are'} stale"
                    + ("" if known else " (runs only if that output changes)"))
-    code = tuple(r for r in known if r.code == "code-changed")
-    return Decision("run", parts, reasons=code + (stale,) + tuple(r for r in known if r.code != "code-changed"),
+    first = ("code-changed", "key-changed")
+    code = tuple(r for r in known if r.code in first)
+    return Decision("run", parts, reasons=code + (stale,) + tuple(r for r in known if r.code not in first),
                     head=head)
 
 
@@ -204,11 +221,12 @@ class TraceRebuilder:
             return self._volatile(name, parts, head)
         for _, dv in inputs:
             if dv is None:  # a dry run: an upstream will rebuild, so this key is not known yet
-                return _upstream_stale(parts, head, self.sources, self.observed, adef.fn)
+                return _upstream_stale(parts, head, self.sources, self.observed, adef.fn, name)
         key = make_key(name, parts)
         trace: Any = head if head is not None and head.key == key else self.store.get_trace(key)
         if trace is None:
-            return Decision("run", parts, key, why_run(parts, head, self.sources, self.observed, adef.fn), head=head)
+            return Decision("run", parts, key, why_run(parts, head, self.sources, self.observed, adef.fn, name),
+                            head=head)
         if adef.max_age is not None:
             expired = self._expired(trace, adef.max_age)
             if expired is not None:
@@ -229,7 +247,8 @@ class TraceRebuilder:
             if files is not None and files[0] == "run":
                 return Decision("run", parts, key, files[1], trace, origin, head)
             if files is not None:  # files the latest build left: what changed is its key
-                reasons = (why_run(parts, head, self.sources, self.observed, adef.fn) if files[2] else ()) + files[1]
+                reasons = (why_run(parts, head, self.sources, self.observed, adef.fn, name) if files[2] else ()) \
+                    + files[1]
         elif path is not None:
             recorded = head.path_stat if head is not None and head.output_digest == trace.output_digest else None
             state, sig = self.files.path_state(path, trace.output_digest, recorded)
@@ -256,7 +275,7 @@ class TraceRebuilder:
         Empty when the file holds anything else (changed outside assetbuild)."""
         if head is None or head.key == key or self.files.path_state(path, head.output_digest, head.path_stat)[0] != "ok":
             return ()
-        return why_run(parts, head, self.sources, self.observed, adef.fn)
+        return why_run(parts, head, self.sources, self.observed, adef.fn, name)
 
     def _volatile(self, name: str, parts: KeyParts, head: Head | None) -> Decision:
         """A volatile asset runs, under a key no earlier build has (its readers' keys use its

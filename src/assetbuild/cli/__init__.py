@@ -351,10 +351,11 @@ def status(ctx: click.Context, assets: tuple[str, ...], check: bool, each_partit
 
     Reasons: never-built, code-changed, upstream-changed, source-changed, source-moved,
     source-missing, remote, stored-before (its inputs are back to ones built before: a build
-    restores that value), output-missing, output-modified, volatile (runs on every build),
-    expired (older than its max_age), env-changed, params-changed (a --param or pyproject's
-    [tool.assetbuild.params] gives other values than its last build had), resource-changed (a
-    resource's version=), observation-changed, observation-failed; skipped notes that its
+    restores that value), output-missing, output-modified, key-changed (another Python version,
+    implementation or -O built it), volatile (runs on every build), expired (older than its
+    max_age), env-changed, params-changed (a --param or pyproject's [tool.assetbuild.params]
+    gives other values than its last build had), resource-changed (a resource's version=),
+    observation-changed, observation-failed; skipped notes that its
     latest run returned Skip. Observable sources are observed, nothing is recorded. Exit status
     0 whatever the states (--check: 1 when any is not fresh), 2 for an error in the AssetFile or in
     ASSETBUILD_NOW."""

@@ -137,6 +137,8 @@ def _last_skip(rec: Any) -> dict[str, Any] | None:
 def _why_one(project: Any, sched: Any, store: Any, asset: str, st: Any, resolved: dict[str, str],
              observations: Any) -> dict[str, Any]:
     """``why`` of one asset (an out of a multi-asset is one too)."""
+    from ..rebuild import made_elsewhere
+
     head = store.get_head(asset)
     adef: AssetDef = project.graph.nodes[asset]  # type: ignore[assignment]
     code, parts = sched.fingerprint(asset)  # the same fingerprinter: one warning
@@ -150,7 +152,7 @@ def _why_one(project: Any, sched: Any, store: Any, asset: str, st: Any, resolved
                        "changed": None if new is None else old_inputs.get(up) != new})
     env = _env_changes(adef.env, head.env if head is not None else None)
     code_changes = []
-    if head is not None:
+    if head is not None and (adef.volatile or not made_elsewhere(asset, head)):  # else digests say nothing
         from ..fingerprint.shown import shown_values
         from ..keys import shown_parts
 
