@@ -31,15 +31,34 @@ def test_keywords_are_recorded():
     assert d.params == (("v", False), ("scale", True))
 
 
-@pytest.mark.parametrize("bad", ["", "..", "/abs", "a/../b", "a b", "1x", "a//b", "a/", None, 3])
+@pytest.mark.parametrize("bad", ["", "..", "/abs", "a/../b", "a b", "1x", "a//b", "a/", None, 3, "größe!", "x-y",
+                                 "\u00b2x"])
 def test_bad_names_are_refused(bad):
     with pytest.raises(DefinitionError, match="invalid asset name"):
         check_name(bad, "asset")
 
 
-@pytest.mark.parametrize("good", ["x", "_x1", "raw/orders", "a/b/c_d"])
+@pytest.mark.parametrize("good", ["x", "_x1", "raw/orders", "a/b/c_d", "größe", "maße/größe", "данные", "変数",
+                                  "match", "type", "_"])
 def test_good_names(good):
+    """Any Python identifier (a def takes it, and it names a reader's parameter), soft keywords too."""
+    assert good.isidentifier() or "/" in good
     assert check_name(good, "asset") == good
+
+
+@pytest.mark.parametrize("name", ["class", "raw/None", "lambda"])
+def test_a_keyword_is_said_to_be_one(name):
+    with pytest.raises(DefinitionError, match=r"invalid asset name .*: '\w+' is a Python keyword, which no "
+                                              "parameter can be named"):
+        check_name(name, "asset")
+
+
+def test_a_non_ascii_function_name_is_an_asset_name():
+    @asset(io="json", ins={"alle": "*_größe"})  # a glob over such names too
+    def größe(alle):
+        return len(alle)
+
+    assert größe.__assetbuild_asset__.name == "größe" and größe({"a": 1}) == 1
 
 
 def test_bad_name_in_decorator_names_file_and_line():

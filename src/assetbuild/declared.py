@@ -9,23 +9,31 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
+from keyword import iskeyword
 from typing import Any
 
 from .clock import parse_duration, span_error
 from .errors import DefinitionError
 from .fanin import check_fan_in, is_fan_in
 
-_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:/[A-Za-z_][A-Za-z0-9_]*)*\Z")
 # A path that needs no normalising: plain segments, none of them "." or "..".
 _PLAIN_PATH_RE = re.compile(r"(?!\.\.?(?:/|\Z))[\w.-]+(?:/(?!\.\.?(?:/|\Z))[\w.-]+)*\Z")
 
 
 def check_name(name: object, what: str, *, file: str | None = None, line: int | None = None) -> str:
-    """Return ``name`` if it is a valid asset/source name, else raise a DefinitionError saying why."""
-    if not isinstance(name, str) or not _NAME_RE.match(name):
+    """Return ``name`` if it is a valid asset/source name, else raise a DefinitionError saying why.
+    A name is a Python identifier (any a ``def`` takes, ``größe`` too: it names a parameter of
+    its readers), or several joined by '/' for a namespace."""
+    words = name.split("/") if isinstance(name, str) else ()
+    if not isinstance(name, str) or not all(w.isidentifier() for w in words):
         raise DefinitionError(
             f"invalid {what} name {name!r}: use a Python identifier, or '/'-joined identifiers "
             "for a namespace (e.g. 'raw/orders')", file=file, line=line)
+    keyword = next((w for w in words if iskeyword(w)), None)
+    if keyword is not None:
+        raise DefinitionError(
+            f"invalid {what} name {name!r}: {keyword!r} is a Python keyword, which no parameter can be "
+            "named; use another identifier", file=file, line=line)
     return name
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from .errors import DefinitionError
 
 _GLOB_CHARS = "*?["
-_GLOB_RE = re.compile(r"[A-Za-z0-9_/*?\[\]!-]+\Z")
+_GLOB_RE = re.compile(r"[\w/*?\[\]!-]+\Z")  # \w: the word characters of names (größe too)
 
 
 def is_fan_in(target: object) -> bool:

@@ -169,3 +169,46 @@ def test_why_and_log_on_a_glob_or_group_explain_each_match(proj):
 def test_selection_errors_are_one_line_and_exit_2(proj, args, message):
     r = cli(*args, cwd=proj)
     assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr
+
+
+UNICODE = """\
+from assetbuild import asset, source
+
+wörter = source("wörter", "wörter.txt")
+
+
+@asset(io="json")
+def größe(wörter):
+    return len(wörter.read_text())
+
+
+@asset(io="json", path="build/größe.json", group="maße")
+def doppelte_größe(größe):
+    return 2 * größe
+
+
+@asset(io="json", ins={"alle": "*größe"})
+def summe(alle):
+    return sum(alle.values())
+"""
+
+
+def test_a_non_ascii_identifier_names_an_asset_end_to_end(tmp_path):
+    """`def größe()` is a Python identifier: an asset of that name builds, and every command
+    takes and prints its name (status, show, why, --json, selections, a path= output)."""
+    root = write(tmp_path, {"AssetFile": UNICODE, "wörter.txt": "hallo\n"})
+    r = cli(cwd=root)
+    assert r.returncode == 0, r.stderr
+    assert "built     größe" in r.stdout and "3 built" in r.stdout
+    assert json.loads((root / "build" / "größe.json").read_text()) == 12
+    assert cli("status", cwd=root).stdout.split() == ["fresh", "größe", "fresh", "doppelte_größe", "fresh", "summe"]
+    assert cli("show", "größe", cwd=root).stdout == "6\n"
+    assert json.loads(cli("status", "--json", "größe", cwd=root).stdout)["assets"] == [
+        {"asset": "größe", "state": "fresh", "reasons": []}]
+    (root / "wörter.txt").write_text("hallo welt\n")
+    assert cli("why", "größe", cwd=root).stdout.startswith("größe: stale")
+    assert set(ran(root, "größe+", "-n")) == {"größe", "doppelte_größe", "summe"}
+    assert ran(root, "group:maße", "--exclude", "summe") == {"größe": "built", "doppelte_größe": "built"}
+    assert ran(root, "*_größe", "--force") == {"größe": "cached", "doppelte_größe": "built"}
+    results = json.loads(cli("build", "--json", "größe", cwd=root).stdout)["results"]
+    assert [(x["asset"], x["status"]) for x in results] == [("größe", "cached")]
