@@ -142,14 +142,22 @@ def test_failure_stops_the_build_unless_keep_going(env):
     def other():
         return 2
 
-    defs = [A(a), A(bad), A(after), A(other)]
+    def last(after, other):
+        return other
+
+    defs = [A(a), A(bad), A(after), A(other), A(last)]
     statuses, result, *_ = build(env, defs)
-    assert statuses == {"a": "built", "bad": "failed", "after": "skipped", "other": "skipped"}
+    assert statuses == {"a": "built", "bad": "failed", "after": "skipped", "other": "skipped", "last": "skipped"}
+    # -k is suggested only where it would run the asset: not downstream of the failure, which
+    # is told what -k tells it
     stopped = "not run: the build stopped after 'bad' failed (use -k to keep going)"
-    assert {r.asset: r.error for r in result.results if r.status == "skipped"} == {"after": stopped, "other": stopped}
+    without_k = {r.asset: r.error for r in result.results if r.status == "skipped"}
+    assert without_k == {"after": "not run: upstream 'bad' failed", "other": stopped,
+                         "last": "not run: upstream 'after' did not build"}
     statuses, result, *_ = build(env, defs, keep_going=True)
-    assert statuses == {"a": "cached", "bad": "failed", "after": "skipped", "other": "built"}
-    assert {r.asset: r.error for r in result.results}["after"] == "not run: upstream 'bad' failed"
+    assert statuses == {"a": "cached", "bad": "failed", "after": "skipped", "other": "built", "last": "skipped"}
+    assert {r.asset: r.error for r in result.results if r.status == "skipped"} == {
+        "after": without_k["after"], "last": without_k["last"]}
 
 
 def test_ctrl_c_keeps_finished_work_and_the_next_build_resumes(env):

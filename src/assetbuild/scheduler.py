@@ -38,7 +38,7 @@ from .rebuild import CodeOf, TraceRebuilder
 from .repairing import Repairing
 from .reports import AssetResult, BuildResult, ObservationResult, Reason, cached_result
 from .skips import no_output_result, settle_skip
-from .stopping import stop_at_first_failure
+from .stopping import never_started, stop_at_first_failure
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -396,9 +396,8 @@ class Scheduler(Looking, Repairing):
                 if job.deadline is not None and job.deadline <= now and not fut.done():
                     del running[fut]
                     finish(self._timed_out(job, fut))
-        for name in plan:  # what never started: the build stopped after a failure
-            if name not in self._results:
-                self._finish(self._skipped(name, f"the build stopped after {stopped!r} failed (use -k to keep going)"))
+        for name, why in never_started(plan, self._results, self._upstream, self.blocked, stopped).items():
+            self._finish(self._skipped(name, why))  # what never started: the build stopped after a failure
 
     def _finish(self, r: AssetResult, *, flush: bool = True) -> None:
         self._results[r.asset] = r

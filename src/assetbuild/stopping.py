@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 
+from .known import Blocked
 from .reports import AssetResult
 
 
@@ -76,3 +77,23 @@ def stop_at_first_failure(plan: Sequence[str], results: Mapping[str, AssetResult
 def _blocked(r: AssetResult) -> bool:
     """Skipped already, because an input cannot be built: that reason names the cause."""
     return r.status == "skipped" and "would" not in r.metadata
+
+
+def never_started(plan: Sequence[str], done: Container[str], upstream: Callable[[str], Sequence[str]],
+                  blocked: Mapping[str, Blocked], stopped: str | None) -> dict[str, str]:
+    """Why each asset of ``plan`` that a build without ``-k`` never started was not run, once it
+    stopped after ``stopped`` failed. One that cannot use an input (blocked by this build, or
+    downstream of one that is) is told what ``-k`` would tell it ("upstream 'b' failed"): -k
+    would not run it either. Only the others, which -k would run, are told to use it."""
+    out: dict[str, str] = {}
+    cut: set[str] = set()  # never started, and -k would not run them either
+    for name in plan:
+        if name in done:
+            continue
+        up = next((u for u in upstream(name) if u in cut or u in blocked), None)
+        if up is None:
+            out[name] = f"the build stopped after {stopped!r} failed (use -k to keep going)"
+            continue
+        out[name] = f"upstream {up!r} {(Blocked.NOT_BUILT if up in cut else blocked[up]).value}"
+        cut.add(name)
+    return out
