@@ -100,3 +100,52 @@ def test_an_error_while_writing_removes_what_init_wrote(tmp_path):
     assert (r.returncode, r.stdout) == (2, "")
     assert r.stderr == f"assetbuild: error: cannot write {target}/data/words.txt: File name too long\n"
     assert _tree(tmp_path) == []
+
+
+def test_f_names_the_assetfile_and_the_project_works_with_it(tmp_path):
+    """-f NAME (before or after the command name): init writes NAME, which the starter's
+    docstring, its test and the next step name too; -C DIR -f NAME builds it."""
+    for args, target in ((["init", "-f", "Pipeline", "p"], "p"), (["-f", "Pipeline", "init", "q"], "q")):
+        r = cli(*args, cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout == (f"wrote a starter project in {target}: Pipeline, data/words.txt, .gitignore, "
+                            f"tests/test_assets.py\nnext: cd {target} && assetbuild -f Pipeline && python -m pytest tests\n")
+        assert sorted(os.listdir(tmp_path / target)) == [".gitignore", "Pipeline", "data", "tests"]
+    assert "Run `assetbuild -f Pipeline` here" in (tmp_path / "p" / "Pipeline").read_text()
+    b = cli("-C", "p", "-f", "Pipeline", cwd=tmp_path)
+    assert b.returncode == 0 and "2 built" in b.stdout, b.stderr
+    t = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"], cwd=tmp_path / "p",
+                       capture_output=True, text=True, env=clean_env(), timeout=120)
+    assert t.returncode == 0 and "2 passed" in t.stdout, t.stdout + t.stderr
+
+
+@pytest.mark.parametrize("name, message", [
+    ("sub/Pipeline", "-f sub/Pipeline: init writes the AssetFile in DIR, so -f takes a file name, not a path "
+                     "(init -f NAME DIR)"),
+    ("data", "-f data: init writes data itself (the starter files are AssetFile, data/words.txt, .gitignore, "
+             "tests/test_assets.py)"),
+    (".gitignore", "-f .gitignore: init writes .gitignore itself (the starter files are AssetFile, "
+                   "data/words.txt, .gitignore, tests/test_assets.py)")])
+def test_f_that_is_no_file_name_of_its_own_is_refused(tmp_path, name, message):
+    r = cli("init", "-f", name, "p", cwd=tmp_path)
+    assert (r.returncode, r.stdout, r.stderr) == (2, "", f"assetbuild: error: {message}\n")
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("args", [["init", "-q", "p"], ["-q", "init", "p"]])
+def test_q_prints_nothing(tmp_path, args):
+    r = cli(*args, cwd=tmp_path)
+    assert (r.returncode, r.stdout, r.stderr) == (0, "", "")
+    assert (tmp_path / "p" / "AssetFile").is_file()
+
+
+def test_init_makes_no_cache_so_takes_no_cache_dir(tmp_path):
+    """It makes no cache: --cache-dir is not an option of it, and the group's (or
+    ASSETBUILD_CACHE_DIR), which concern the commands that follow, make nothing."""
+    r = cli("--cache-dir", "c1", "init", "p", cwd=tmp_path, env=clean_env(ASSETBUILD_CACHE_DIR=str(tmp_path / "c2")))
+    assert r.returncode == 0, r.stderr
+    assert sorted(os.listdir(tmp_path)) == ["p"] and not (tmp_path / "p" / ".assetbuild").exists()
+    r = cli("init", "--cache-dir", "c1", "q", cwd=tmp_path)
+    assert r.returncode == 2 and "No such option '--cache-dir'" in r.stderr
+    helped = cli("init", "--help", cwd=tmp_path).stdout
+    assert "--cache-dir" not in helped and "-f, --file NAME" in helped and "-q, --quiet" in helped

@@ -37,16 +37,16 @@ def place_project(opts: dict[str, Any], *, command: str | None, say: Any) -> Non
     ``opts["caller_dir"]`` is that directory, for the commands' own FILE arguments."""
     from pathlib import Path
 
+    if command in NO_SEARCH:  # (init -f NAME: the name of the AssetFile it writes)
+        return
     if opts.get("directory"):
-        if opts.get("assetfile") or command in NO_SEARCH:
+        if opts.get("assetfile"):
             return  # -C DIR -f FILE: FILE is read from DIR, as make -C does
     elif opts.get("assetfile"):
         folder = os.path.dirname(opts["assetfile"])
         if folder and os.path.isdir(folder):
             _move(opts, Path(folder).resolve())
             opts["assetfile"] = os.path.basename(opts["assetfile"])
-        return
-    if command in NO_SEARCH:
         return
     try:
         here = Path.cwd()

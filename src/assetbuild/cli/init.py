@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from .options import _common, _handle_errors, _setup
+from .options import _handle_errors, _options, _setup, directory_option
 
 if TYPE_CHECKING:  # pathlib is imported where used: `assetbuild --help` loads this module
     from pathlib import Path
@@ -19,8 +19,8 @@ if TYPE_CHECKING:  # pathlib is imported where used: `assetbuild --help` loads t
 ASSETFILE = '''\
 """A starter project: data/words.txt -> counts -> top, also written to build/top.json.
 
-Run `assetbuild` here; run it again and nothing runs. Edit data/words.txt or a function below
-and only what depends on the change runs. `assetbuild status` says what is stale and why.
+Run `{run}` here; run it again and nothing runs. Edit data/words.txt or a function below
+and only what depends on the change runs. `{run} status` says what is stale and why.
 """
 
 from assetbuild import asset, source
@@ -64,36 +64,55 @@ PROJECT = Path(__file__).resolve().parent.parent
 
 
 def test_counts_counts_lower_cased_words(tmp_path):
-    counts = assetbuild.functions(project_dir=PROJECT)["counts"]
+    counts = assetbuild.functions({where})["counts"]
     text = tmp_path / "words.txt"
     text.write_text("A b a\\n")
     assert counts(text) == {"a": 2, "b": 1}
 
 
 def test_top_keeps_the_three_most_frequent_words():
-    top = assetbuild.functions(project_dir=PROJECT)["top"]
+    top = assetbuild.functions({where})["top"]
     assert top({"a": 1, "b": 3, "c": 2, "d": 1}) == [("b", 3), ("c", 2), ("a", 1)]
 '''
 
-FILES = {"AssetFile": ASSETFILE, "data/words.txt": WORDS, ".gitignore": GITIGNORE, "tests/test_assets.py": TEST}
+
+def starter_files(assetfile: str = "AssetFile") -> dict[str, str]:
+    """The files init writes, by path; ``assetfile``: the AssetFile's name (-f), which its
+    docstring and the test give too."""
+    import shlex
+
+    plain = assetfile == "AssetFile"
+    run = "assetbuild" if plain else f"assetbuild -f {shlex.quote(assetfile)}"
+    where = "project_dir=PROJECT" if plain else f"project_dir=PROJECT, assetfile={assetfile!r}"
+    return {assetfile: ASSETFILE.replace("{run}", run), "data/words.txt": WORDS, ".gitignore": GITIGNORE,
+            "tests/test_assets.py": TEST.replace("{where}", where)}
 
 
 @click.command(epilog="""\b
 Examples:
   assetbuild init myproject && cd myproject && assetbuild && python -m pytest tests
+  assetbuild init -f Pipeline myproject && assetbuild -C myproject -f Pipeline
 """)
 @click.argument("target", metavar="[DIR]", default=".", type=click.Path(file_okay=False))
-@_common
+@_options(
+    directory_option,
+    click.option("-f", "--file", "assetfile", metavar="NAME",
+                 help="Name the AssetFile NAME (then give -f NAME to every command) [default: AssetFile]."),
+    click.option("-v", "--verbose", count=True, help="Show the full traceback of an error."),
+    click.option("-q", "--quiet", is_flag=True, default=None, help="Print only errors."),
+)
 @click.pass_context
 @_handle_errors
 def init(ctx: click.Context, target: str, **local: Any) -> None:
     """Write a starter project in DIR (default: here; created if missing): an AssetFile
     with a source, two assets and a path output, data/words.txt, a .gitignore for the cache
     directory and the outputs, and tests/test_assets.py calling an asset as a plain function.
+    It makes no cache directory: the first build does.
 
     Nothing is overwritten: if any of those files exists, or a file is where a directory is
     needed, exit 2 and nothing is written.
     """
+    import shlex
     from pathlib import Path  # here: `assetbuild --help` loads this module, and needs no pathlib
 
     try:
@@ -101,12 +120,23 @@ def init(ctx: click.Context, target: str, **local: Any) -> None:
     except OSError:  # (deleted: _setup says so, unless -C leaves it)
         started = None
     opts, _reporter = _setup(ctx, local)
+    name = opts.get("assetfile") or "AssetFile"
+    if name in (".", "..") or os.path.dirname(name) or "/" in name:
+        raise click.UsageError(f"-f {name}: init writes the AssetFile in DIR, so -f takes a file name, "
+                               "not a path (init -f NAME DIR)")
+    files = starter_files(name)
+    if len(files) < len(starter_files()) or any(rel.startswith(name + "/") for rel in files):
+        raise click.UsageError(f"-f {name}: init writes {name} itself (the starter files are "
+                               + ", ".join(starter_files()) + ")")
     root = Path(target)
-    write_project(root, _directories_to_make(root))
+    write_project(root, files, _directories_to_make(root, files))
+    if opts.get("quiet"):
+        return
     shown = _as_given(target, opts.get("directory"))
-    where = "" if started is not None and root.resolve() == Path(started).resolve() else f"cd {shown} && "
-    click.echo(f"wrote a starter project in {shown}: " + ", ".join(FILES)
-               + f"\nnext: {where}assetbuild && python -m pytest tests")
+    where = "" if started is not None and root.resolve() == Path(started).resolve() else f"cd {shlex.quote(shown)} && "
+    file = "" if name == "AssetFile" else f" -f {shlex.quote(name)}"
+    click.echo(f"wrote a starter project in {shown}: " + ", ".join(files)
+               + f"\nnext: {where}assetbuild{file} && python -m pytest tests")
 
 
 def _as_given(target: str, directory: str | None) -> str:
@@ -117,14 +147,14 @@ def _as_given(target: str, directory: str | None) -> str:
     return directory if target in (".", "") else os.path.join(directory, target)
 
 
-def _directories_to_make(root: Path) -> list[Path]:
+def _directories_to_make(root: Path, files: dict[str, str]) -> list[Path]:
     """The directories init must create, outermost first, once every path it will write is
     checked: a ConfigError names the first in the way (one of its files there already, or
     something that is not a directory where it needs one), before anything is written."""
     from ..errors import ConfigError
 
     make: list[Path] = []
-    for rel in FILES:
+    for rel in files:
         path = root / rel
         for d in reversed(path.parents):
             if d in make or os.path.isdir(d):
@@ -138,8 +168,8 @@ def _directories_to_make(root: Path) -> list[Path]:
     return make
 
 
-def write_project(root: Path, directories: list[Path]) -> None:
-    """Create ``directories`` and write FILES under ``root``; on any error remove what was made
+def write_project(root: Path, files: dict[str, str], directories: list[Path]) -> None:
+    """Create ``directories`` and write ``files`` under ``root``; on any error remove what was made
     (a CannotWrite naming the path for an OSError), so a failed init leaves nothing behind."""
     from ..errors import CannotWrite
 
@@ -149,7 +179,7 @@ def write_project(root: Path, directories: list[Path]) -> None:
         for path in directories:
             os.mkdir(path)
             made.append(path)
-        for rel, text in FILES.items():
+        for rel, text in files.items():
             path = root / rel
             with open(path, "x", encoding="utf-8") as f:  # "x": a file that appeared meanwhile stays
                 made.append(path)

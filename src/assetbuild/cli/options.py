@@ -59,9 +59,10 @@ def _jobs_value(ctx: click.Context, param: click.Parameter, value: str | None) -
 
 
 # -C, -f, --cache-dir, -v, -q: accepted before or after the command name.
+directory_option = click.option("-C", "directory", metavar="DIR", type=click.Path(file_okay=False),
+                                help="Run as if started in DIR (like make -C).")
 _common = _options(
-    click.option("-C", "directory", metavar="DIR", type=click.Path(file_okay=False),
-                 help="Run as if started in DIR (like make -C)."),
+    directory_option,
     click.option("-f", "--file", "assetfile", metavar="FILE",
                  help="Use FILE instead of ./AssetFile."),
     click.option("--cache-dir", metavar="DIR", envvar="ASSETBUILD_CACHE_DIR",
