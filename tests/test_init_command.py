@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 import pytest
-from projects import clean_env, cli
+from projects import clean_env, cli, hiding
 
 
 def test_the_starter_project_builds_and_its_test_passes(tmp_path):
@@ -149,3 +149,12 @@ def test_init_makes_no_cache_so_takes_no_cache_dir(tmp_path):
     assert r.returncode == 2 and "No such option '--cache-dir'" in r.stderr
     helped = cli("init", "--help", cwd=tmp_path).stdout
     assert "--cache-dir" not in helped and "-f, --file NAME" in helped and "-q, --quiet" in helped
+
+
+def test_the_next_step_installs_pytest_where_there_is_none(tmp_path):
+    """assetbuild does not install pytest (its test extra does): where this interpreter has
+    none, the step init prints installs it first, so it works as printed."""
+    env = clean_env(PYTHONPATH=hiding(tmp_path / "hide", "pytest"))
+    r = cli("init", "p", cwd=tmp_path, env=env)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[-1] == "next: cd p && assetbuild && pip install pytest && python -m pytest tests"

@@ -136,7 +136,19 @@ def init(ctx: click.Context, target: str, **local: Any) -> None:
     where = "" if started is not None and root.resolve() == Path(started).resolve() else f"cd {shlex.quote(shown)} && "
     file = "" if name == "AssetFile" else f" -f {shlex.quote(name)}"
     click.echo(f"wrote a starter project in {shown}: " + ", ".join(files)
-               + f"\nnext: {where}assetbuild{file} && python -m pytest tests")
+               + f"\nnext: {where}assetbuild{file} && {_pytest_step()}")
+
+
+def _pytest_step() -> str:
+    """How to run the starter test: with pytest, which assetbuild does not install (its test
+    extra does): installed first when this interpreter has none."""
+    from importlib.util import find_spec
+
+    try:
+        found = find_spec("pytest") is not None
+    except ImportError:  # (an import hook that refuses it)
+        found = False
+    return ("" if found else "pip install pytest && ") + "python -m pytest tests"
 
 
 def _as_given(target: str, directory: str | None) -> str:
