@@ -86,3 +86,18 @@ def test_a_remote_from_the_environment_without_its_protocols_library_warns_with_
     assert r.stderr == (f"warning: the remote cache {shown} ($ASSETBUILD_REMOTE) needs {library}, which is not "
                         f"installed: {install}; building with the local cache alone\n")
     assert (root / "out" / "hello.txt").read_text() == "hello"
+
+
+def test_keygen_without_cryptography_names_itself_and_the_install(tmp_path):
+    """cache keygen's keys need the cryptography package (the remote extra): one sentence
+    naming the command and its install, exit 2."""
+    blocker = hiding(tmp_path / "block", "cryptography")
+    r = cli("cache", "keygen", cwd=tmp_path, env=clean_env(PYTHONPATH=blocker))
+    assert (r.returncode, r.stdout) == (2, "")
+    assert r.stderr == ("assetbuild: error: assetbuild cache keygen needs the cryptography package, which is not "
+                        "installed: pip install -e '.[remote]' in the assetbuild clone\n")
+    r = cli("build", cwd=write(tmp_path / "p", {"AssetFile": ASSETFILE}),
+            env=clean_env(PYTHONPATH=blocker, ASSETBUILD_CACHE_TRUSTED_KEYS="ed25519:x", ASSETBUILD_REMOTE="file:///nowhere"))
+    assert r.returncode == 2 and r.stderr == (
+        "assetbuild: error: ASSETBUILD_CACHE_TRUSTED_KEYS is set, and needs the cryptography package, which is not "
+        "installed: pip install -e '.[remote]' in the assetbuild clone\n"), r.stderr

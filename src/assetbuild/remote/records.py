@@ -52,15 +52,17 @@ class RemoteRejected(Exception):
 
 # --- keys ---------------------------------------------------------------------------------------
 
-def _load_crypto(env: str) -> tuple[Any, Any, type[Exception]]:
-    """(ed25519, serialization, UnsupportedAlgorithm) from ``cryptography``, imported only when a key is set."""
+def _load_crypto(needs: str) -> tuple[Any, Any, type[Exception]]:
+    """(ed25519, serialization, UnsupportedAlgorithm) from ``cryptography``, imported only when a
+    key is set or made; ``needs``: what needs it, the subject of the error when it is missing
+    ("ASSETBUILD_CACHE_SIGNING_KEY is set, and", "assetbuild cache keygen")."""
     try:
         from cryptography.exceptions import UnsupportedAlgorithm
         from cryptography.hazmat.primitives import serialization
         from cryptography.hazmat.primitives.asymmetric import ed25519
     except ImportError:
-        raise ConfigError(f"{env} is set but the cryptography package is not installed "
-                          "(pip install -e '.[remote]' in the assetbuild clone)") from None
+        raise ConfigError(f"{needs} needs the cryptography package, which is not installed: "
+                          "pip install -e '.[remote]' in the assetbuild clone") from None
     return ed25519, serialization, UnsupportedAlgorithm
 
 
@@ -89,7 +91,7 @@ def parse_signing_key(text: str, env: str = SIGNING_KEY_ENV) -> Any:
     """The Ed25519 private key in ``text``: ``ed25519-secret:<base64 of the 32-byte seed>`` (what
     ``assetbuild cache keygen`` prints) or a PEM ``PRIVATE KEY`` without a passphrase. ConfigError
     (one line that never repeats the value) otherwise."""
-    ed25519, serialization, UnsupportedAlgorithm = _load_crypto(env)
+    ed25519, serialization, UnsupportedAlgorithm = _load_crypto(f"{env} is set, and")
     text = text.strip()
     if text.startswith(PUBLIC_PREFIX) or "BEGIN PUBLIC KEY" in text:
         raise ConfigError(f"{env} holds a public key; it takes the private signing key "
@@ -116,7 +118,7 @@ def parse_signing_key(text: str, env: str = SIGNING_KEY_ENV) -> Any:
 def parse_trusted_keys(text: str, env: str = TRUSTED_KEYS_ENV) -> dict[str, Any]:
     """{key id: Ed25519 public key} of a comma-separated list of ``ed25519:<base64 of 32 bytes>``
     or PEM ``PUBLIC KEY`` entries; ConfigError naming the entry that is wrong."""
-    ed25519, serialization, UnsupportedAlgorithm = _load_crypto(env)
+    ed25519, serialization, UnsupportedAlgorithm = _load_crypto(f"{env} is set, and")
     keys: dict[str, Any] = {}
     entries = [e.strip() for e in text.split(",") if e.strip()]
     for n, entry in enumerate(entries, 1):
