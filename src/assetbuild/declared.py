@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from keyword import iskeyword
 from typing import Any
 
 from .clock import parse_duration, span_error
@@ -23,17 +22,13 @@ _PLAIN_PATH_RE = re.compile(r"(?!\.\.?(?:/|\Z))[\w.-]+(?:/(?!\.\.?(?:/|\Z))[\w.-
 def check_name(name: object, what: str, *, file: str | None = None, line: int | None = None) -> str:
     """Return ``name`` if it is a valid asset/source name, else raise a DefinitionError saying why.
     A name is a Python identifier (any a ``def`` takes, ``größe`` too: it names a parameter of
-    its readers), or several joined by '/' for a namespace."""
+    its readers), or several joined by '/' for a namespace. A keyword (``class``) passes, as it
+    always has: no parameter takes it, but ``ins=`` and the command line do."""
     words = name.split("/") if isinstance(name, str) else ()
     if not isinstance(name, str) or not all(w.isidentifier() for w in words):
         raise DefinitionError(
             f"invalid {what} name {name!r}: use a Python identifier, or '/'-joined identifiers "
             "for a namespace (e.g. 'raw/orders')", file=file, line=line)
-    keyword = next((w for w in words if iskeyword(w)), None)
-    if keyword is not None:
-        raise DefinitionError(
-            f"invalid {what} name {name!r}: {keyword!r} is a Python keyword, which no parameter can be "
-            "named; use another identifier", file=file, line=line)
     return name
 
 
