@@ -189,6 +189,8 @@ def gc(store: LmdbStore, *, max_size: int | None = None, older_than_s: float | N
     try:
         _before, rep.index_bytes_after = store.compact()
     except StoreError as e:  # (its drops stand: say them, as the report would have)
+        if not (rep.entries_dropped or rep.output_bytes_freed):
+            raise
         raise StoreError(f"gc dropped {rep.entries_dropped} of {rep.entries_before} entries and freed "
                          f"{human_size(rep.output_bytes_freed)} of outputs; then {e}") from e
     rep.disk_bytes_after = rep.index_bytes_after + sum(s for d, (_p, s) in files.items() if d not in freed)
