@@ -506,19 +506,20 @@ def _end_status(status: int) -> int:
 
 
 def main() -> None:
-    """Console-script entry point: the command, and a SIGTERM that came before it could handle
-    one (while modules import) ends with 143 and one line, not the interrupted import's traceback."""
-    from .interrupts import TERMINATED_STATUS, sigterm_seen, terminate_as_interrupt
+    """Console-script entry point: the command, and a SIGTERM or Ctrl-C that came before it could
+    handle one (while modules import) ends as one would (``interrupts.said_early``), not with the
+    interrupted import's traceback."""
+    from .interrupts import said_early, terminate_as_interrupt
 
     stand_in_for_closed_streams()
     terminate_as_interrupt()
     try:
         _main()
     except (Exception, KeyboardInterrupt):  # a Terminated inside a class's creation is a RuntimeError
-        if not sigterm_seen():
+        status = said_early()
+        if status is None:
             raise
-        sys.stderr.write("assetbuild: terminated (SIGTERM)\n")
-        raise SystemExit(TERMINATED_STATUS) from None
+        raise SystemExit(status) from None
 
 
 def _main() -> None:

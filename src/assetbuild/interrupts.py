@@ -36,6 +36,18 @@ TERMINATED_STATUS = 143  # 128 + SIGTERM, as a shell reports a process SIGTERM e
 
 
 _sigterm_seen = False
+_sigint_seen = False
+
+
+def _on_sigint(signum: int, frame: Any) -> None:
+    """Python's own Ctrl-C (KeyboardInterrupt), noted: one that ends a command before the
+    command could handle it (while modules import, in a class's creation, where Python wraps
+    it in a RuntimeError) is still said to be Ctrl-C (``sigint_seen``)."""
+    global _sigint_seen
+    if _taking_a_lock(frame):
+        return _again(signum)
+    _sigint_seen = True
+    raise KeyboardInterrupt
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:
@@ -105,6 +117,30 @@ def sigterm_seen() -> bool:
     return _sigterm_seen
 
 
+def sigint_seen() -> bool:
+    """Whether ``terminate_as_interrupt``'s Ctrl-C handler saw SIGINT."""
+    return _sigint_seen
+
+
+def said_early() -> int | None:
+    """For an exception that ended the command before it could handle a signal: if SIGTERM or
+    Ctrl-C raised it, say so in the command's line (and, with --json, its document), and return
+    the exit status, 143 or 130; else None (the exception is the command's to report)."""
+    import sys
+
+    if _sigterm_seen:
+        message, status, line = "terminated", TERMINATED_STATUS, "assetbuild: terminated (SIGTERM)\n"
+    elif _sigint_seen:
+        message, status = "interrupted", 130
+        line = ("\n" if sys.stderr.isatty() else "") + "assetbuild: interrupted\n"  # (after the ^C echoed)
+    else:
+        return None
+    sys.stderr.write(line)
+    if "--json" in sys.argv[1:]:
+        sys.stdout.write(f'{{"ok": false, "error": "{message}"}}\n')
+    return status
+
+
 def exit_status(code: Any) -> Any:
     """The status a command ending with ``code`` exits with: 143 once SIGTERM was seen, whoever
     caught the Terminated it raised (click's "Aborted!" says 1)."""
@@ -114,7 +150,7 @@ def exit_status(code: Any) -> Any:
 def terminate_as_interrupt() -> None:
     """SIGTERM (``timeout``, a cancelled CI job, ``docker stop``, systemd) raises Terminated in the
     main thread, so a command ends as on Ctrl-C: the default death skips the last commit of
-    finished work and the workers' cleanup. Left alone when SIGTERM is ignored (inherited) or
+    finished work and the workers' cleanup. Ctrl-C is noted (``_on_sigint``). Left alone when SIGTERM is ignored (inherited) or
     already handled; watch, run and ui install their own handlers over it. (``_signal``: the
     command's start imports neither ``signal`` nor ``threading``.)"""
     import _thread
@@ -125,6 +161,8 @@ def terminate_as_interrupt() -> None:
             _signal.signal(_signal.SIGTERM, _on_sigterm)
         except ValueError:  # not the main thread: signals go to the main thread's handlers only
             return
+    if _signal.getsignal(_signal.SIGINT) is _signal.default_int_handler:  # (not ignored, not a caller's)
+        _signal.signal(_signal.SIGINT, _on_sigint)
     if not isinstance(sys.unraisablehook, _Unraisable):
         sys.unraisablehook = _Unraisable(sys.unraisablehook, _thread.get_ident())
 

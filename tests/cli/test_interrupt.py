@@ -112,6 +112,49 @@ def test_sigterm_at_any_moment_of_a_command_start_is_a_quiet_143(tmp_path):
     assert 143 in seen, seen
 
 
+EARLY = """\
+import functools, os, signal, sys
+import click.core
+
+sig, where = int(sys.argv[1]), sys.argv[2]
+sys.argv = ["assetbuild", *sys.argv[3:]]
+
+def once(cls, name):  # the signal comes as the first such moment begins, as a real one may
+    original = getattr(cls, name)
+
+    def wrapper(*args, **kwargs):
+        setattr(cls, name, original)
+        os.kill(os.getpid(), sig)
+        return original(*args, **kwargs)
+    setattr(cls, name, wrapper)
+
+if where == "parse":  # while click parses the command line (an option's callback imports there)
+    once(click.core.Command, "parse_args")
+else:  # in a class's creation, where Python 3.11 wraps it in a RuntimeError
+    once(functools.cached_property, "__set_name__")
+from assetbuild.entry import main
+main()
+"""
+
+
+@pytest.mark.parametrize("where", ["parse", "class"])
+@pytest.mark.parametrize("sig,said,status", [(signal.SIGINT, "assetbuild: interrupted", 130),
+                                             (signal.SIGTERM, "assetbuild: terminated (SIGTERM)", 143)])
+def test_an_interrupt_before_the_command_runs_is_its_line_and_status(tmp_path, where, sig, said, status):
+    """Ctrl-C while click parsed the command line was click's "Aborted!" with status 1 (a CI
+    wrapper reads a failed build), and inside a class's creation a traceback; SIGTERM there said
+    "Aborted!" too. Each is the command's own line and status, and --json gets its document."""
+    (tmp_path / "AssetFile").write_text(SLOW_PAIR)
+    for args in (["status"], ["cache", "gc"], ["build", "--force", "--json"]):
+        r = subprocess.run([sys.executable, "-c", EARLY, str(int(sig)), where, *args], cwd=tmp_path,
+                           env=clean_env(), capture_output=True, text=True, timeout=60)
+        assert r.returncode == status and r.stderr == said + "\n", (args, r.returncode, r.stderr)
+        if "--json" in args:
+            assert json.loads(r.stdout)["ok"] is False, r.stdout
+        else:
+            assert r.stdout == "", r.stdout
+
+
 @pytest.mark.parametrize("sig,said,status", [(signal.SIGINT, "assetbuild: interrupted", 130),
                                              (signal.SIGTERM, "assetbuild: terminated (SIGTERM)", 143)])
 def test_a_command_that_builds_nothing_does_not_promise_kept_work(tmp_path, sig, said, status):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -213,6 +213,8 @@ class OneErrorStyle(ContextGroup):
             if e.ctx is None:  # (its own option missing its value: ContextGroup)
                 e.ctx = self.context_class(self, info_name=info_name, parent=parent, **extra)
             raise _OneLineUsageError(e, argv) from None
+        except KeyboardInterrupt as e:
+            _interrupted(e, argv)
         ctx.meta[_ARGV] = argv
         return ctx
 
@@ -223,3 +225,14 @@ class OneErrorStyle(ContextGroup):
             raise
         except click.UsageError as e:
             raise _OneLineUsageError(e, ctx.meta.get(_ARGV, [])) from None
+        except KeyboardInterrupt as e:  # (a command's own Ctrl-C is its ``_handle_errors``')
+            _interrupted(e, ctx.meta.get(_ARGV, []))
+
+
+def _interrupted(e: KeyboardInterrupt, argv: list[str]) -> NoReturn:
+    """A Ctrl-C or SIGTERM before a command could handle one (while click parses, or an option's
+    callback imports): the line and status a command's own would give, not click's "Aborted!"
+    with status 1, which a CI wrapper reads as a failed build."""
+    from ..output import report_error
+
+    raise SystemExit(report_error(e, verbose=False, as_json="--json" in argv, command=""))  # (nothing ran)
