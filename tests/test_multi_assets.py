@@ -97,6 +97,26 @@ def test_asking_for_one_out_runs_once_and_records_every_out(proj):
     assert take_runs(proj.runs) == {"n_train": 1, "n_test": 1}
 
 
+def test_an_out_stored_beside_the_one_asked_for_is_in_its_history_and_the_run(proj):
+    proj.built()
+    take_runs(proj.runs)
+    proj.write("rows.txt", "a b c d e f")
+    r = proj.build("train")
+    assert r.names("built") == ["train"]  # the build's results: what was asked for, as -n says
+    assert take_runs(proj.runs) == {"split": 1}
+    assert [e["kind"] for e in assetbuild.asset_log("test", project_dir=proj.root)["events"]] \
+        == ["materialized", "materialized"]
+    event = assetbuild.asset_log("test", project_dir=proj.root)["events"][0]
+    assert event["run"] == assetbuild.list_runs(project_dir=proj.root)[0]["run"]
+    assert proj.status()["test"].state == "fresh"
+    assert proj.value("test") == ["b", "d", "f"]
+    run = assetbuild.get_run(r.run, project_dir=proj.root)
+    assert sorted((e["asset"], e["kind"]) for e in run["events"]) == [("test", "materialized"), ("train", "materialized")]
+    assert run["counts"] == {"built": 2}
+    assert proj.built() == ["n_train", "n_test"]  # test is reused, not run again
+    assert take_runs(proj.runs) == {"n_train": 1, "n_test": 1}
+
+
 def test_selecting_the_multi_asset_means_all_its_outs(proj):
     assert sorted(proj.built("split")) == ["test", "train"]
     assert take_runs(proj.runs) == {"split": 1}

@@ -37,6 +37,9 @@ class Watcher:
     def asset_finished(self, result):
         self.finished.append(result)
 
+    def asset_stored(self, result):
+        pass
+
     def asset_logs(self, name, lines):
         pass
 

@@ -220,6 +220,10 @@ class BuildObserver(Protocol):
 
     def asset_finished(self, result: AssetResult) -> None: ...
 
+    def asset_stored(self, result: AssetResult) -> None:
+        """An asset the build stored that is none of its results: an out its multi-asset's run
+        returned beside the outs asked for. Its history records it; the build does not report it."""
+
     def asset_logs(self, name: str, lines: list[tuple[int, str]]) -> None:
         """Log lines an asset wrote in a worker, as (level, text), replayed here."""
 
@@ -233,6 +237,9 @@ class QuietObserver:
         pass
 
     def asset_finished(self, result: AssetResult) -> None:
+        pass
+
+    def asset_stored(self, result: AssetResult) -> None:
         pass
 
     def asset_logs(self, name: str, lines: list[tuple[int, str]]) -> None:

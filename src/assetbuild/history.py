@@ -51,6 +51,7 @@ class RunRecorder:
         self._t0 = time.perf_counter()
         self.seq: int | None = None
         self.logs: dict[str, tuple[tuple[int, str], ...]] = {}
+        self._stored: dict[str, str] = {}  # outs stored beside the build's results -> status
         self._index = 0
         # the heads the build writes, as written (LmdbStore keeps them while asked to)
         keep = getattr(store, "keep_written_heads", None)
@@ -93,6 +94,12 @@ class RunRecorder:
                                    r.key, None, (), r.data_version, None, "", reasons, r.error, r.traceback,
                                    self._next()))
 
+    def stored(self, r: AssetResult) -> None:
+        """An out its multi-asset's run returned beside the outs asked for: stored, so recorded
+        (an event, and counted in the run) though none of the build's results."""
+        self._stored[r.asset] = r.status
+        self.result(r)
+
     def accepted(self, asset: str, head: Any, reasons: Sequence[tuple[str, str]]) -> None:
         """``accept``: the asset's output recorded as the result of its current key (``head``,
         as written), without running; ``reasons``: what had changed since it was built."""
@@ -120,7 +127,7 @@ class RunRecorder:
         if self.seq is None:
             return
         counts: dict[str, int] = {}
-        for status in (outcomes or {}).values():
+        for status in {**self._stored, **(outcomes or {})}.values():
             counts[status] = counts.get(status, 0) + 1
         self.store.put_run(RunRecord(self.seq, self.command, self.selection, self.start_ns, now_ns(),
                                      counts, exit_status, dict(self.logs), time.perf_counter() - self._t0))

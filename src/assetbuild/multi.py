@@ -7,9 +7,10 @@ version). What this module adds to the scheduler's loop: when a planned out must
 planned outs of the same multi-asset that must run too *join* its job (:meth:`MultiRuns.join`),
 so the function runs once; when that run ends, each out it returned is stored and recorded
 under its own key, the joined outs get their results (:meth:`MultiRuns.record`,
-:meth:`MultiRuns.after`), and outs outside the selection are recorded too when their key has no
-trace yet. An optional out the run did not return gets no new materialization
-(:func:`no_output`).
+:meth:`MultiRuns.after`), and outs outside the selection are stored too when their key has no
+trace yet: they are no results of the build (which reports what was asked for, as ``-n`` does),
+but the observer hears of them (``asset_stored``) so that their history records them. An
+optional out the run did not return gets no new materialization (:func:`no_output`).
 """
 
 from __future__ import annotations
@@ -84,8 +85,9 @@ class MultiRuns:
     def record(self, sched: Any, job: Any, produced: Any) -> AssetResult:
         """Store and record each out the run returned (``produced``: a ``MultiProduced``): the
         job's out and the outs that joined it under the keys they were decided with; outs
-        outside the selection under their current key, if that key has no trace yet. The job's
-        result; the joined outs' results wait in ``results`` for :meth:`after`."""
+        outside the selection under their current key, if that key has no trace yet (told to the
+        observer: ``asset_stored``). The job's result; the joined outs' results wait in
+        ``results`` for :meth:`after`."""
         owner = job.name
         producer = job.adef.producer
         members = {owner: job.decision, **self.groups.pop(owner, {})}
@@ -116,10 +118,12 @@ class MultiRuns:
                     out_results[out] = sched._cannot_write(out, adef, d.known_key, e.err, job.t0)
                 continue
             sched.known[out] = Known(d.known_key, sched.outputs.usable_version(dv), p.digest)
+            r = AssetResult(out, "built", key=d.known_key, data_version=dv, duration_s=time.perf_counter() - job.t0,
+                            reasons=d.reasons, metadata=p.metadata)
             if out in members:
-                out_results[out] = AssetResult(out, "built", key=d.known_key, data_version=dv,
-                                               duration_s=time.perf_counter() - job.t0, reasons=d.reasons,
-                                               metadata=p.metadata)
+                out_results[out] = r
+            else:  # not the build's to report (-n did not say it would run), but history's to record
+                sched.observer.asset_stored(r)
         self.results[owner] = [r for o, r in out_results.items() if o != owner]
         return out_results[owner]
 

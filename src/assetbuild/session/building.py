@@ -410,7 +410,11 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
         if rep.live:  # the status line's ETA: how long each asset's latest build took
             rep.expected_of = lambda name: getattr(store.get_head(name), "duration_s", None)
         rep.build_started(plan, dry_run)
-        observer = BuildObserver(rep, on_result)
+        def on_stored(r: Any) -> None:
+            if recorder is not None:
+                recorder.stored(r)
+
+        observer = BuildObserver(rep, on_result, on_stored)
         runner.make_logger = observer.live_logger
         from .observing import observe_for
 

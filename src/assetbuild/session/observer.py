@@ -41,15 +41,18 @@ def _live_logger_class() -> type:
 
 class BuildObserver:
     """A build's one observer channel: the terminal reporter, and ``finished`` (the build's
-    bookkeeping and the after_asset hook) for each result.
+    bookkeeping and the after_asset hook) for each result; ``stored`` (its history) for each out
+    stored beside the outs asked for.
 
     It also keeps each asset's log and output lines (``asset_line``: as an inline executor's
     task writes them; ``asset_logs``: collected by a worker, replayed when it ends) and hands
     them on with the asset's result (``AssetResult.logs``)."""
 
-    def __init__(self, reporter: Reporter, finished: Callable[[AssetResult], None] | None = None) -> None:
+    def __init__(self, reporter: Reporter, finished: Callable[[AssetResult], None] | None = None,
+                 stored: Callable[[AssetResult], None] | None = None) -> None:
         self.reporter = reporter
         self.finished = finished
+        self.stored = stored
         self.lines: dict[str, list[tuple[int, str]]] = {}
         self.logged: dict[str, AssetResult] = {}  # the results that carry lines
 
@@ -63,6 +66,10 @@ class BuildObserver:
             result = self.logged[result.asset] = replace(result, logs=tuple(lines))
         if self.finished is not None:
             self.finished(result)
+
+    def asset_stored(self, result: AssetResult) -> None:
+        if self.stored is not None:
+            self.stored(result)
 
     def asset_line(self, name: str, level: int, text: str) -> None:
         from ..capture import MAX_LINES
