@@ -182,6 +182,26 @@ def test_after_a_revert_the_value_back_is_the_version_before_the_next(proj: Proj
     assert [e["kind"] for e in events[:2]] == ["materialized", "restored"]
 
 
+def test_versions_follow_the_build_order_when_the_clock_went_back(proj: Project) -> None:
+    """'The one before' is the build before, as ``log`` lists them, even when the recorded times
+    say otherwise (a clock stepped back, a cache shared between machines)."""
+    for day, text in ((2, "four\n"), (1, "five\n")):  # after day 3's build
+        proj.write("note.txt", text)
+        assert run(proj, day=day).returncode == 0
+    logged = [e["key"] for e in json.loads(run(proj, "log", "note", "--json").stdout)["events"]]
+    assert [run(proj, "show", "note", "--version", str(n)).stdout.rstrip("\n") for n in range(5)] \
+        == ["five", "four", "three", "two", "one"]
+    assert [assetbuild.load_value("note", project_dir=proj.root, key=k) for k in logged] \
+        == ["five\n", "four\n", "three\n", "two\n", "one\n"]
+    assert run(proj, "diff", "note").stdout.splitlines()[-2:] == ["-four", "+five"]
+    diffed = json.loads(run(proj, "diff", "note", "--from", "2", "--to", "1", "--json").stdout)
+    assert diffed["from"]["key"] == logged[2] and diffed["to"]["key"] == logged[1]
+    assert diffed["to"]["built"] == "2024-03-02T09:00:00Z"
+    proj.write("note.txt", "three\n")  # back to a stored value: current again, the one before is five
+    assert "restored" in run(proj, "-v", day=1).stdout
+    assert [run(proj, "show", "note", "--version", str(n)).stdout.rstrip("\n") for n in range(2)] == ["three", "five"]
+
+
 def test_a_stale_value_is_shown_with_a_warning(proj: Project) -> None:
     r = run(proj, "show", "note", day=5)
     assert r.returncode == 0 and r.stderr == ""  # fresh: no warning

@@ -19,14 +19,20 @@ from ..reports import VALUE_KINDS, Head
 
 def versions_of(store: Any, asset: str, head: Head | None) -> list[tuple[str, int]]:
     """(key, time in ns) of each version of ``asset``, the current one (its head) first, then
-    earlier ones newest first, each key once: from its history events and, for builds made
-    before events were recorded, its older history rows."""
+    earlier ones newest first, each key once, with the time it was last built or restored.
+
+    Newest by build order, as ``log`` lists the events (by run, then place in the run), not by
+    recorded time: a clock stepped back (``ASSETBUILD_NOW``, NTP, a cache shared between
+    machines) must not make "the one before" another build's. History rows (by time) come after
+    the events: they list the builds whose events are gone (trimmed by gc, or made before events
+    were recorded), which are older than every kept event."""
     seen: dict[str, int] = {}
     if head is not None:
         seen[head.key] = head.built_ns
-    rows = [(e.end_ns, e.run, e.key) for e in store.events(asset) if e.kind in VALUE_KINDS and e.key]
-    rows += [(when, 0, key) for when, key in store.history(asset)]
-    for when, _run, key in sorted(rows, key=lambda r: (r[0], r[1]), reverse=True):
+    for e in reversed(store.events(asset)):  # (oldest first, by run and place in it)
+        if e.kind in VALUE_KINDS and e.key:
+            seen.setdefault(e.key, e.end_ns)
+    for when, key in sorted(store.history(asset), reverse=True):
         seen.setdefault(key, when)
     return list(seen.items())
 
