@@ -253,6 +253,47 @@ def clean(orders):
     assert t.failed == ["clean"]
 
 
+@pytest.mark.parametrize("fix", ["build", "restore", "accept"])
+def test_a_success_outside_run_ends_the_backoff(project, monkeypatch, fix):
+    """Fixed and materialized by another command (a build, a build that restores a stored value,
+    accept), an asset is no longer failing: its next change is built at the next tick, and a
+    later failure counts from 1 again."""
+    project.write("pyproject.toml", '[tool.assetbuild]\nretry_backoff = "10m"\n')
+    project.assetfile("""
+orders = source("orders", "orders.csv")
+
+@asset(auto="eager")
+def clean(orders):
+    text = open(orders).read()
+    if "bad" in text:
+        raise ValueError("bad row")
+    return text
+""")
+    for text, when, built in (("good\n", "07:00", "07:01"), ("other\n", "07:02", "07:03")):
+        write_source(project, text, at(when))
+        assert tick(project, at(built), monkeypatch).result.names("built") == ["clean"]
+    write_source(project, "bad\n", at("07:05"))
+    for when in ("08:00", "08:10", "08:30"):
+        assert tick(project, at(when), monkeypatch).failed == ["clean"]
+    assert tick(project, at("08:31"), monkeypatch).deferred == {"clean": "failed 3 time(s); retried after 39m"}
+    monkeypatch.setenv("ASSETBUILD_NOW", at("08:33"))
+    if fix == "accept":  # the stored value stands for the bad row's input too
+        assert assetbuild.accept("clean", project_dir=project.root)["accepted"]
+    else:
+        write_source(project, "fixed\n" if fix == "build" else "good\n", at("08:32"))
+        r = project.build()
+        assert (r.ok, r.by_asset()["clean"]) == (True, "built" if fix == "build" else "restored")
+    assert project.status()["clean"].state == "fresh"
+    write_source(project, "new data\n", at("08:40"))
+    t = tick(project, at("08:41"), monkeypatch)  # not held back by the failures before the fix
+    assert (t.result.names("built") if t.result else [], t.deferred) == (["clean"], {})
+    write_source(project, "bad again\n", at("08:50"))
+    monkeypatch.setenv("ASSETBUILD_NOW", at("08:51"))
+    assert not project.build().ok  # fails outside run: run's count is not started by it
+    assert tick(project, at("08:52"), monkeypatch).failed == ["clean"]
+    assert tick(project, at("08:53"), monkeypatch).deferred == {"clean": "failed 1 time(s); retried after 9m"}
+
+
 def test_once_exits_1_when_a_requested_asset_failed_and_2_when_the_assetfile_is_broken(project):
     project.assetfile("""
 orders = source("orders", "orders.csv")

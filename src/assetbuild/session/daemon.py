@@ -8,8 +8,10 @@ requested assets against the stored values of their other inputs). What a tick d
 driven by cron remembers schedules, retries and alerts between processes.
 
 A failing asset never stops the daemon: it is retried on a later tick that still asks for it,
-after ``retry_backoff`` seconds, doubled after each further failure. One daemon per project:
-a second one finds the first's lock and says which process holds it.
+after ``retry_backoff`` seconds, doubled after each further failure; materialized since (by a
+tick, or by a ``build`` or ``accept`` outside ``run``), it is failing no more and waits for
+nothing. One daemon per project: a second one finds the first's lock and says which process
+holds it.
 """
 
 from __future__ import annotations
@@ -227,7 +229,12 @@ def _tick(project: Project, assets: Sequence[str], tick: Tick, jobs: int | str |
             _note_sources(graph, store, plan, current, now)
             def backoff_of(asset: str) -> str | None:
                 retry = _get(store, "retry", asset)
-                if retry is None or retry["not_before"] <= now:
+                if retry is None:
+                    return None
+                if _succeeded_since_failing(store, asset):  # fixed by another command: failing no more
+                    _put(store, "retry", asset, None)
+                    return None
+                if retry["not_before"] <= now:
                     return None
                 return f"failed {retry['failures']} time(s); retried after {_when(retry['not_before'] - now)}"
 
@@ -313,6 +320,20 @@ def _after(project: Project, plan: Sequence[str], tick: Tick, backoff: float, on
     if on_alert:
         for a in alerts:
             _alert(project, on_alert, a)
+
+
+def _succeeded_since_failing(store: Any, asset: str) -> bool:
+    """Whether ``asset`` was materialized, restored or accepted since it last failed, by any
+    command (a ``build``, ``accept``; the ticks' own successes clear the retry in ``_after``): by
+    its events, in the order they were recorded, not by the clock."""
+    from ..reports import VALUE_KINDS
+
+    for e in reversed(store.events(asset)):
+        if e.kind in VALUE_KINDS:
+            return True
+        if e.kind == "failed":
+            return False
+    return False
 
 
 def _record_error(root: Path, assetfile: str | None, cache: Path, tick: Tick) -> None:
