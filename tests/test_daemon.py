@@ -441,6 +441,76 @@ def always():
     assert tick(project, at("09:02"), monkeypatch).requests == []
 
 
+OWN = """
+import os
+
+@asset(auto="eager", env=["REGION"])
+def regional():
+    return os.environ.get("REGION")
+
+@asset(auto="eager", params={"k": 1})
+def tuned(context):
+    return context.params["k"]
+
+@asset(auto="eager")
+def coded():
+    return 1
+
+@asset(auto="eager")
+def reader(coded):
+    return coded + 1
+
+@asset(auto="lazy", freshness="1h", env=["REGION"])
+def slow():
+    return os.environ.get("REGION", "") * 2
+"""
+
+
+def test_run_rebuilds_an_asset_whose_code_env_or_params_changed(project, monkeypatch):
+    """status said code-changed, env-changed, params-changed while every tick said nothing to
+    do: such a change is one of the asset's own, from the first tick that sees it."""
+    project.assetfile(OWN)
+    monkeypatch.setenv("REGION", "eu")
+    monkeypatch.setenv("ASSETBUILD_NOW", at("08:00"))
+    assert sorted(project.built()) == ["coded", "reader", "regional", "slow", "tuned"]
+    assert tick(project, at("08:05"), monkeypatch).requests == []
+    monkeypatch.setenv("REGION", "us")
+    project.write("pyproject.toml", "[tool.assetbuild.params.tuned]\nk = 2\n")
+    project.assetfile(OWN.replace("    return 1\n", "    return 10\n"))
+    t = tick(project, at("08:10"), monkeypatch)
+    assert {r.asset: r.reasons for r in t.requests} == {
+        "coded": ("eager: code changed",), "reader": ("eager: upstream coded requested",),
+        "regional": ("eager: env REGION changed",), "tuned": ("eager: params changed",)}
+    assert (t.failed, project.value("regional"), project.value("tuned"), project.value("reader")) == ([], "us", 2, 11)
+    for when in ("08:11", "09:10"):  # the lazy one may lag an hour behind the change, no more
+        assert tick(project, at(when), monkeypatch).requests == []
+    t = tick(project, at("09:11"), monkeypatch)
+    assert [(r.asset, r.reasons) for r in t.requests] == [("slow", ("lazy: needed for its freshness 1h",))]
+    assert project.value("slow") == "usus"
+    assert {n: s.state for n, s in project.status().items()} == dict.fromkeys(
+        ["regional", "tuned", "coded", "reader", "slow"], "fresh")
+    assert tick(project, at("09:12"), monkeypatch).requests == []
+    monkeypatch.setenv("REGION", "jp")  # a change undone before any tick saw it is none
+    monkeypatch.setenv("REGION", "us")
+    assert tick(project, at("09:13"), monkeypatch).requests == []
+
+
+def test_a_lazy_assets_lag_counts_from_the_first_tick_that_saw_its_change(project, monkeypatch):
+    """Not from its last build (an edit made hours after it, and seen at once, is not late
+    yet), and not from a later sighting of a further change."""
+    project.assetfile(OWN)
+    monkeypatch.setenv("REGION", "eu")
+    monkeypatch.setenv("ASSETBUILD_NOW", at("08:00"))
+    project.built()
+    monkeypatch.setenv("REGION", "us")
+    assert [r.asset for r in tick(project, at("12:00"), monkeypatch).requests] == ["regional"]
+    monkeypatch.setenv("REGION", "fr")
+    assert [r.asset for r in tick(project, at("12:59"), monkeypatch).requests] == ["regional"]
+    t = tick(project, at("13:01"), monkeypatch)
+    assert [(r.asset, r.reasons) for r in t.requests] == [("slow", ("lazy: needed for its freshness 1h",))]
+    assert project.value("slow") == "frfr"
+
+
 def test_an_observable_source_is_observed_on_its_poll(project, monkeypatch):
     project.assetfile("""
 from assetbuild import observable_source
@@ -544,7 +614,8 @@ def test_run_help_teaches_and_bad_tick_is_a_usage_error(project):
 
 def test_a_running_daemon_picks_up_code_changes(project, monkeypatch):
     """Each tick reloads the AssetFile and the project modules it imports (as watch mode does):
-    an asset added while the daemon runs is built by the next tick, with a helper's new code."""
+    an asset added while the daemon runs is built by the next tick, and an eager asset whose
+    helper's code changed is rebuilt."""
     import threading
 
     monkeypatch.setenv("ASSETBUILD_NOW", at("08:00"))
@@ -592,7 +663,8 @@ def second(first):
         runner.join(60)
     assert not runner.is_alive()
     assert [r.asset for r in ticks[0].requests] == ["first"]
-    assert project.value("second") == 10  # first was not rebuilt: a code change is no input change
+    assert ("first", ("eager: code changed",)) in [(r.asset, r.reasons) for t in ticks[1:] for r in t.requests]
+    assert project.value("second") == 20  # first was rebuilt: its helper's code changed
 
 
 def test_an_asset_never_built_lags_since_the_data_it_would_read(project, monkeypatch):

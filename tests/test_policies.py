@@ -181,6 +181,28 @@ def test_an_expired_max_age_is_a_change_of_its_own():
     assert reqs(lazy, {"clean": {EXPIRED: T0}}) == {"clean": ("lazy: needed for its freshness 1h",)}
 
 
+def test_a_change_of_its_code_env_or_params_is_a_change_of_its_own():
+    """An eager asset whose code, declared env var or params changed was never rebuilt by run,
+    though status said code-changed / env-changed / params-changed."""
+    from assetbuild.policies import CODE_CHANGED, EXPIRED, PARAMS_CHANGED, env_changed
+
+    pol = {"clean": Policy(auto="eager"), "daily": Policy(auto="eager"), "report": Policy(), "other": Policy()}
+    assert reqs(pol, {"clean": {CODE_CHANGED: T0}}) == {
+        "clean": ("eager: code changed",), "daily": ("eager: upstream clean requested",)}
+    own = {CODE_CHANGED: T0, env_changed("REGION"): T0, env_changed("API_TOKEN"): T0, PARAMS_CHANGED: T0,
+           EXPIRED: T0, "orders": T0}
+    assert reqs(pol, {"clean": own})["clean"] == (
+        "eager: code changed", "eager: env API_TOKEN changed", "eager: env REGION changed", "eager: params changed",
+        "eager: max_age expired", "eager: upstream orders changed")
+    lazy = {"clean": Policy(auto="lazy", freshness=3600.0), "daily": Policy(), "report": Policy(), "other": Policy()}
+    assert reqs(lazy, {"clean": {PARAMS_CHANGED: T0 + 9 * H}}) == {}  # seen an hour ago: within its freshness
+    assert reqs(lazy, {"clean": {env_changed("REGION"): T0}}) == {"clean": ("lazy: needed for its freshness 1h",)}
+    below = {"clean": Policy(auto="lazy"), "daily": Policy(auto="lazy", freshness=3600.0), "report": Policy(),
+             "other": Policy()}  # needed for a freshness downstream
+    assert reqs(below, {"clean": {CODE_CHANGED: T0}}) == {"clean": ("lazy: needed for daily's freshness 1h",),
+                                                          "daily": ("lazy: needed for its freshness 1h",)}
+
+
 def test_eager_follows_an_input_requested_in_the_same_tick():
     pol = {"clean": Policy(auto="eager"), "daily": Policy(auto="eager"), "report": Policy(auto="eager"),
            "other": Policy()}

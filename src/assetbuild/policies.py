@@ -10,8 +10,8 @@ The rules (issue 14):
 - ``schedule``: once per scheduled time, at the first tick at or after it (:func:`due_schedules`).
 - freshness: an asset's data must include every upstream change older than ``freshness``; its
   lag is the time since the oldest change it does not include (:func:`freshness_state`).
-- ``auto="eager"``: requested as soon as an input changed, its ``max_age`` expired, or an input
-  is requested this tick.
+- ``auto="eager"``: requested as soon as an input changed, its ``max_age`` expired, its code,
+  a declared env var or its params changed, or an input is requested this tick.
 - ``auto="lazy"``: requested only when overdue itself, or when it lacks a change older than an
   overdue auto-materialized downstream asset's freshness allows (it is needed for that one).
 - ``auto=None``: never requested (unless its schedule is due); a freshness on it only reports.
@@ -29,7 +29,32 @@ from .clock import format_duration
 from .errors import DefinitionError
 
 NS = 1_000_000_000
-EXPIRED = "(max_age)"  # in ``changes``: the asset's own data expired (no node has this name)
+# in ``changes``, changes of the asset's own (no node has such a name): its data expired, its
+# code, a declared env var or its params changed (what it is, not only what it reads)
+EXPIRED = "(max_age)"
+CODE_CHANGED = "(code)"
+PARAMS_CHANGED = "(params)"
+
+
+def env_changed(var: str) -> str:
+    """The ``changes`` entry of a change of the declared env var ``var``."""
+    return f"(env {var})"
+
+
+def _own_reason(change: str) -> str | None:
+    """The eager reason of a change of the asset's own, else None (a node's change)."""
+    if change == EXPIRED:
+        return "max_age expired"
+    if change == CODE_CHANGED:
+        return "code changed"
+    if change == PARAMS_CHANGED:
+        return "params changed"
+    if change.startswith("(env ") and change.endswith(")"):
+        return f"env {change[5:-1]} changed"
+    return None
+
+
+_OWN_ORDER = {CODE_CHANGED: 0, PARAMS_CHANGED: 2, EXPIRED: 3}  # env vars: 1 (as status lists them)
 
 
 def due_schedules(schedule: str, tz: str, last_run_ns: int | None, now_ns: int) -> list[int]:
@@ -156,7 +181,10 @@ def tick_requests(policies: Mapping[str, Policy], upstream: Mapping[str, Sequenc
     materialized), each with the time of the oldest such change in ns; for an upstream asset,
     the time its data changed (that materialization's end); :data:`EXPIRED` for an asset whose
     ``max_age`` has passed, at the time it did (its data stands for something no key sees, so
-    expiry is a change of its own: eager rebuilds it, lazy when a freshness needs it). ``due``: the assets whose schedule
+    expiry is a change of its own: eager rebuilds it, lazy when a freshness needs it);
+    :data:`CODE_CHANGED`, :func:`env_changed` (a declared env var) and :data:`PARAMS_CHANGED`
+    for an asset whose key now has other such parts than its latest materialization's, at the
+    time they were first seen: changes of its own too. ``due``: the assets whose schedule
     :func:`due_schedules` says is owed now. ``now_ns``: the tick's time. ``new``: nodes never
     materialized that have no input to say so, with the time they appeared: a time partition's
     node once its window has closed (its window's end; ``windows(now_ns)`` of
@@ -170,9 +198,11 @@ def tick_requests(policies: Mapping[str, Policy], upstream: Mapping[str, Sequenc
     lag and overdue state follow :func:`freshness_state`. An asset is requested when:
 
     - its schedule is due: ``"schedule: 0 9 * * *"``;
-    - it is eager and an input changed (``"eager: upstream orders changed"``), an upstream
-      asset is requested this tick (``"eager: upstream orders requested"``) or it is new
-      (``"new partition 2024-03-02"``, ``"eager: new asset"``);
+    - it is eager and an input changed (``"eager: upstream orders changed"``), it changed itself
+      (``"eager: code changed"``, ``"eager: env REGION changed"``, ``"eager: params changed"``,
+      ``"eager: max_age expired"``), an upstream asset is requested this tick (``"eager:
+      upstream orders requested"``) or it is new (``"new partition 2024-03-02"``, ``"eager: new
+      asset"``);
     - it is lazy and overdue (``"lazy: needed for its freshness 1h"``);
     - it is lazy and lacks a change older than the freshness of an overdue lazy or eager asset
       downstream of it, through lazy or eager assets only (an auto=None asset in between would
@@ -235,11 +265,12 @@ def tick_requests(policies: Mapping[str, Policy], upstream: Mapping[str, Sequenc
                 key = a[a.index("[") + 1:-1] if a.endswith("]") and "[" in a else None
                 reasons[a].append(f"new partition {key}" if key is not None else "eager: new asset")
             elif changed:
-                if EXPIRED in changed:
-                    reasons[a].append("eager: max_age expired")
-                    changed.remove(EXPIRED)
-                if changed:
-                    reasons[a].append(f"eager: upstream {_names(changed)} changed")
+                itself = sorted((c for c in changed if _own_reason(c) is not None),
+                                key=lambda c: (_OWN_ORDER.get(c, 1), c))
+                reasons[a] += [f"eager: {_own_reason(c)}" for c in itself]
+                ups = [c for c in changed if c not in itself]
+                if ups:
+                    reasons[a].append(f"eager: upstream {_names(ups)} changed")
             else:
                 ups = sorted({u for u in upstream.get(a, ()) if u in requested})
                 if ups:

@@ -239,7 +239,8 @@ def _tick(project: Project, assets: Sequence[str], tick: Tick, jobs: int | str |
                 return f"failed {retry['failures']} time(s); retried after {_when(retry['not_before'] - now)}"
 
             ev = evaluate(project, store, plan, now, current, lambda a: _get(store, "schedule", a),
-                          lambda n: _appeared(store, n, now), backoff_of)
+                          lambda n: _appeared(store, n, now), backoff_of,
+                          lambda n, key, own: _own_seen(store, n, key, own, now))
             tick.freshness = ev.freshness
             tick.due = ev.due
             tick.evaluated = ev.evaluated
@@ -405,6 +406,23 @@ def _appeared(store: Any, node: str, now: int) -> int:
         _put(store, "appeared", node, now)
         return now
     return int(seen)
+
+
+def _own_seen(store: Any, node: str, head_key: str, own: list[str], now: int) -> dict[str, int]:
+    """When a tick first saw each change of ``node``'s own (``own``: its code, a declared env
+    var, its params, see reconcile.own_changes) since its latest materialization (``head_key``):
+    remembered while that is its head, so a lazy asset's lag counts from there; forgotten
+    once nothing of its own has changed."""
+    rec = _get(store, "changed", node)
+    if not own:
+        if rec is not None:
+            _put(store, "changed", node, None)
+        return {}
+    since = rec["since"] if rec is not None and rec.get("head") == head_key else {}
+    seen = {c: int(since.get(c, now)) for c in own}
+    if rec is None or rec.get("head") != head_key or rec["since"] != seen:
+        _put(store, "changed", node, {"head": head_key, "since": seen})
+    return seen
 
 
 def _get(store: Any, kind: str, name: str) -> Any:

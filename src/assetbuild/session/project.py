@@ -84,8 +84,9 @@ class Project:
                              project_dir=str(self.project_dir), code_digests=self.loaded.code_digests,
                              modules=self.loaded.module_finder)
 
-    def code_of(self, fp: Any = None) -> Any:
-        """A function name -> (code digest or "v:"+code_version, parts), warning once per asset.
+    def code_of(self, fp: Any = None, *, quiet: bool = False) -> Any:
+        """A function name -> (code digest or "v:"+code_version, parts), warning once per asset
+        (``quiet``: not at all, for a look that a build's warnings follow: a tick's evaluation).
         A slice takes the fingerprints its snapshot kept (``codetable``): the code is proved
         as the build that made them found it, and that build printed no warning."""
         fp = fp or self.fingerprinter()
@@ -107,7 +108,7 @@ class Project:
                     return done
                 name = part.asset
             f = fp.fingerprint_function(adef.fn, name)
-            if f.warnings and name not in warned:
+            if f.warnings and not quiet and name not in warned:
                 warned.add(name)
                 for w in f.warnings:
                     self.reporter.warn(w)

@@ -1,5 +1,6 @@
 """What the declared policies ask of a project at one moment: the facts gathered from the store
-(assetbuild.changes) handed to the pure rules (assetbuild.policies). ``assetbuild run`` calls
+(assetbuild.changes) and from the project as it is now (each asset's code, declared env vars
+and params against its latest materialization's) handed to the pure rules (assetbuild.policies). ``assetbuild run`` calls
 :func:`evaluate` on each tick; ``status`` calls :func:`freshness_of` for its ``overdue`` state.
 """
 
@@ -13,7 +14,19 @@ from ..changes import ChangeTimes
 from ..definitions import AssetDef, SourceDef
 from ..errors import DefinitionError
 from ..graph import Graph
-from ..policies import EXPIRED, NS, Freshness, Policy, Request, due_schedules, freshness_state, tick_requests
+from ..policies import (
+    CODE_CHANGED,
+    EXPIRED,
+    NS,
+    PARAMS_CHANGED,
+    Freshness,
+    Policy,
+    Request,
+    due_schedules,
+    env_changed,
+    freshness_state,
+    tick_requests,
+)
 
 
 def has_policy(d: Any) -> bool:
@@ -79,6 +92,37 @@ class Evaluation:
     due: list[str] = field(default_factory=list)
 
 
+def own_changes(project: Any) -> Callable[[str, Any], list[str]]:
+    """``changed(node, head)``: which of ``node``'s own key parts differ now from those of its
+    latest materialization (``head``): its code, each declared env var, its params, as the
+    ``changes`` entries of assetbuild.policies (what ``status`` calls code-changed, env-changed
+    and params-changed). Params and env vars are read as a build reads them (the declared
+    defaults and pyproject's; this process's environment)."""
+    import os
+
+    from ..keys import env_parts
+    from ..params import declared_json
+    from .building import project_params
+
+    code = project.code_of(quiet=True)  # (the tick's build warns, once)
+    params = project_params(project)
+    nodes = project.graph.nodes
+
+    def changed(node: str, head: Any) -> list[str]:
+        d: AssetDef = nodes[node]
+        out = [CODE_CHANGED] if head.code != code(node)[0] else []
+        if d.env or head.env:
+            was, now = dict(head.env), dict(env_parts(d.env, os.environ))
+            out += [env_changed(v) for v in sorted(was.keys() | now.keys())
+                    if v not in was or v not in now or was[v] != now[v]]
+        now_params = (params.get(node) or declared_json(d.param_defaults)) if d.param_defaults else ""
+        if head.params != now_params:
+            out.append(PARAMS_CHANGED)
+        return out
+
+    return changed
+
+
 def _new_time(times: ChangeTimes, d: AssetDef, node: str, appeared: Callable[[str], int | None] | None = None) -> int:
     """When a node never materialized appeared: a time partition's window end, else the time of
     the oldest data it would read; with no such data, when ``run`` first saw it (``appeared``),
@@ -115,12 +159,16 @@ def freshness_of(times: ChangeTimes, graph: Graph, nodes: Sequence[str],
 def evaluate(project: Any, store: Any, plan: Sequence[str], now_ns: int,
              current: Callable[[str], str | None], last_evaluated: Callable[[str], int | None],
              appeared: Callable[[str], int | None] | None = None,
-             hold: Callable[[str], str | None] | None = None) -> Evaluation:
+             hold: Callable[[str], str | None] | None = None,
+             seen: Callable[[str, str, list[str]], Mapping[str, int]] | None = None) -> Evaluation:
     """What the policies of ``plan``'s assets ask at ``now_ns``. ``last_evaluated(asset)``: when
     its schedule was last evaluated (None: never), for :func:`due_schedules`; ``appeared(node)``:
     when ``run`` first saw a node that was never materialized and reads no data; ``hold(asset)``:
     why a requested asset may not be built now (a retry's backoff), else None. Held assets go to
-    ``waiting`` with that reason, and so do those whose upstream was never materialized."""
+    ``waiting`` with that reason, and so do those whose upstream was never materialized.
+    ``seen(node, head key, own changes)``: when each change of the node's own (:func:`own_changes`)
+    was first seen, remembered while its latest materialization is that head (asked with none
+    too, to forget); without it they are seen now."""
     graph: Graph = project.graph
     owners = policy_nodes(graph, plan)
     if not owners:
@@ -131,6 +179,7 @@ def evaluate(project: Any, store: Any, plan: Sequence[str], now_ns: int,
     upstream: dict[str, list[str]] = {}
     changes: dict[str, dict[str, int]] = {}
     new: dict[str, int] = {}
+    changed_own = own_changes(project)
     for n in scope:
         d: AssetDef = graph.nodes[n]  # type: ignore[assignment]
         policies[n] = Policy(d.auto, d.freshness, d.schedule)
@@ -144,6 +193,9 @@ def evaluate(project: Any, store: Any, plan: Sequence[str], now_ns: int,
                 expiry = times.head(n).built_ns + int(max_age * NS)
                 if expiry < now_ns:
                     ch[EXPIRED] = expiry
+            # code, env, params: changes of its own too, as of the first tick that saw them
+            own = changed_own(n, times.head(n))
+            ch.update(seen(n, times.head(n).key, own) if seen is not None else dict.fromkeys(own, now_ns))
             if ch:
                 changes[n] = ch
     due = _due(graph, owners, now_ns, last_evaluated)
