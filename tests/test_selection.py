@@ -118,3 +118,48 @@ def test_select_agrees_with_the_definitions_on_random_graphs(data):
     assert all(f"n{j}" in plan for k in reach_down for j in ups[k])
     excluded = data.draw(st.integers(0, n - 1))
     assert f"n{excluded}" not in select(g, [f"n{i}+", f"-n{excluded}"], needs=False)
+
+
+def test_a_bracket_glob_beside_partitioned_assets(project):
+    """``name[key]`` is a partition only when ``name`` is a partitioned asset; any other
+    pattern with ``[...]`` is a glob, also in a project that has partitioned assets."""
+    import assetbuild
+
+    project.assetfile('''
+from assetbuild import StaticPartitions
+
+@asset(partitions=StaticPartitions(["eu", "us"]))
+def d(context):
+    return context.partition_key
+
+@asset
+def p1():
+    return 1
+
+@asset
+def p2():
+    return 2
+
+@asset
+def x():
+    return 3
+
+@asset
+def xe():
+    return 4
+''')
+
+    def planned(*sel):
+        return sorted(assetbuild.build(sel, project_dir=project.root, dry_run=True).by_asset())
+
+    assert planned("p[12]") == ["p1", "p2"]
+    assert planned("x[ae]") == ["xe"]  # x is not partitioned: a glob
+    assert planned("d[eu]") == ["d[eu]"]
+    assert planned("[dp]*") == ["d[eu]", "d[us]", "p1", "p2"]
+    with pytest.raises(SelectionError, match=r"^d: no partition '12'"):
+        planned("d[12]")  # d is partitioned: a key of it, which it does not have
+    with pytest.raises(SelectionError, match=r"^no asset matches 'q\[12\]'$"):
+        planned("q[12]")
+    with pytest.raises(SelectionError, match=r"^no asset matches 'x\[fr\]' \('x' is not partitioned: name it "
+                                             r"without a partition key\)$"):
+        planned("x[fr]")

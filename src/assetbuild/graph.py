@@ -419,9 +419,22 @@ def select(graph: Graph, patterns: Sequence[str], *, needs: bool = True) -> list
     return [n for n in graph.order if n in wanted]
 
 
+def _not_partitioned(graph: Graph, pat: str) -> str:
+    """A hint for a glob that matched nothing and reads as NAME[KEY] of an asset that has no
+    partitions (a source or an asset: the user meant a partition, most likely), else ""."""
+    if not pat.endswith("]") or "[" not in pat:
+        return ""
+    from .partitions import split_node
+
+    asset, key = split_node(pat)
+    if key is None or asset not in graph.nodes or asset in graph.partitioned:
+        return ""
+    return f" ({asset!r} is not partitioned: name it without a partition key)"
+
+
 def _match(graph: Graph, pat: str, *, source_ok: bool = False) -> list[str]:
     """The nodes one pattern names: assets (``source_ok``: a source too, whose readers ``NAME+`` selects)."""
-    if "[" in pat and pat.endswith("]") and graph.partitioned:  # one partition, by its node's name: not a glob
+    if "[" in pat and pat.endswith("]") and graph.partitioned:  # NAME[KEY]: a partition if NAME is partitioned
         if pat in graph.inputs:
             return [pat]
         from .partitions import split_node, unknown_key
@@ -430,8 +443,7 @@ def _match(graph: Graph, pat: str, *, source_ok: bool = False) -> list[str]:
         pset = graph.partitioned.get(asset)
         if pset is not None and key is not None:
             raise SelectionError(f"{asset}: {unknown_key(key, pset.keys)}")
-        if asset in graph.nodes and key is not None:
-            raise SelectionError(f"{asset!r} is not partitioned: name it without a partition key")
+        # else a glob, its [...] a character class ('p[12]': p1 and p2)
     if pat in graph.producers and pat not in graph.inputs:  # a multi-asset: all its outs
         return list(graph.producers[pat])
     if pat in graph.partitioned:  # a partitioned asset: all its partitions
@@ -446,7 +458,7 @@ def _match(graph: Graph, pat: str, *, source_ok: bool = False) -> list[str]:
     if any(c in pat for c in "*?["):
         hits = [n for n in graph.order if fnmatch.fnmatchcase(n, pat)]
         if not hits:
-            raise SelectionError(f"no asset matches {pat!r}")
+            raise SelectionError(f"no asset matches {pat!r}{_not_partitioned(graph, pat)}")
         return hits
     if pat in graph.inputs:
         return [pat]
