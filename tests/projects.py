@@ -85,6 +85,27 @@ def write(root: Path, files: dict[str, str | bytes]) -> Path:
     return root
 
 
+DEEP = sys.getrecursionlimit() + 100  # folder levels: past what a recursion per level reaches
+
+
+def folder_chain(top: Path, depth: int, name: str = "d", bottom: str | None = "bottom.txt") -> Path:
+    """``top/name/name/…``, ``depth`` levels deep, with the file ``bottom`` at the bottom (empty),
+    made through descriptors (so it may be deeper than PATH_MAX); the path of its last folder."""
+    top.mkdir(parents=True, exist_ok=True)
+    fd = os.open(top, os.O_RDONLY)
+    try:
+        for _ in range(depth):
+            os.mkdir(name, dir_fd=fd)
+            sub = os.open(name, os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd = sub
+        if bottom is not None:
+            os.close(os.open(bottom, os.O_WRONLY | os.O_CREAT, dir_fd=fd))
+    finally:
+        os.close(fd)
+    return top.joinpath(*[name] * depth)
+
+
 def run_counter(runs_dir: Path | None = None) -> str:
     """AssetFile code defining ``_ran(name)``: an asset function calls it to count one run of
     itself, a line appended to ``<runs_dir>/<name>`` (O_APPEND: atomic between processes).

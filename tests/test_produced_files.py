@@ -13,9 +13,10 @@ import time
 from pathlib import Path
 
 import pytest
-from projects import clean_env, cli_cmd, run_counter, take_runs
+from projects import DEEP, clean_env, cli_cmd, run_counter, take_runs
 
 import assetbuild
+from assetbuild.dirtree import remove_tree
 from assetbuild.errors import DefinitionError
 from assetbuild.output import Reporter
 
@@ -324,6 +325,43 @@ def test_a_directory_inside_a_declared_directory_goes_whether_the_asset_runs_or_
         assert r.ok, [(x.asset, x.error) for x in r.results]
         assert (root / "eval" / "metrics.json").is_file()
     assert '"acc": 0.95' in (root / "eval" / "metrics.json").read_text()
+
+
+DEEP_TREE = f"""
+import os
+from assetbuild import asset
+
+
+@asset(outputs=["out/"])
+def tree(context):
+    fd = os.open(context.out("out/"), os.O_RDONLY)
+    for _ in range({DEEP}):
+        os.mkdir("d", dir_fd=fd)
+        sub = os.open("d", os.O_RDONLY, dir_fd=fd)
+        os.close(fd)
+        fd = sub
+    os.close(os.open("bottom.txt", os.O_WRONLY | os.O_CREAT, dir_fd=fd))
+    os.close(fd)
+"""
+
+
+def test_a_tree_deeper_than_the_recursion_limit_is_an_output_like_any(tmp_path):
+    """Staged, hashed, placed, checked, restored and cleaned at any depth: no walk recurses once
+    per level (one raised RecursionError, and left a staging directory every later build choked on)."""
+    root = _project(tmp_path / "p", DEEP_TREE)
+    try:
+        assert _build(root).names("built") == ["tree"]
+        bottom = root.joinpath("out", *["d"] * DEEP, "bottom.txt")
+        assert bottom.is_file() and os.listdir(root / ".assetbuild" / "staging") == []
+        bottom.unlink()
+        (bottom.parent / "d" / "e").mkdir(parents=True)
+        (bottom.parent / "d" / "e" / "extra.txt").write_text("not the asset's")
+        assert _build(root).names("restored") == ["tree"]
+        assert bottom.is_file() and os.listdir(bottom.parent) == ["bottom.txt"]
+        report = assetbuild.clean(project_dir=root, outputs=True, reporter=Reporter(out=io.StringIO(), err=io.StringIO()))
+        assert report.deleted == ["out/" + "d/" * DEEP + "bottom.txt"] and not (root / "out").exists()
+    finally:
+        remove_tree(str(root))  # (pytest's own clean-up of tmp_path recurses)
 
 
 def test_writes_outside_the_declared_outputs_warn_once(tmp_path):

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .dirtree import prune_empty
 from .manifest import FILES_IO, decode_manifest, is_dir_output, normal_mode, output_path, owner_of
 from .moved import LeftFile, StatSig, is_stat_sig
 
@@ -315,30 +316,8 @@ def _remove_empty_output_dir(root_fd: int, rel: str, cache_rel: str | None, keep
     if parent is None:
         return
     try:
-        if _prune(parent, parts[-1]):
+        if prune_empty(parent, parts[-1]):  # (at any depth, following no symlink)
             report.dirs.append(rel)
     finally:
         os.close(parent)
 
-
-def _prune(parent: int, name: str) -> bool:
-    """Remove the empty directories under ``name`` (never following a symlink), then ``name``
-    itself if it is empty; whether it was removed."""
-    try:
-        fd = os.open(name, _DIR_FLAGS, dir_fd=parent)
-    except OSError:
-        return False  # gone, a file, or a symlink: left alone
-    try:
-        with os.scandir(fd) as it:
-            subdirs = [e.name for e in it if e.is_dir(follow_symlinks=False)]
-        for sub in sorted(subdirs):
-            _prune(fd, sub)
-    except OSError:
-        return False
-    finally:
-        os.close(fd)
-    try:
-        os.rmdir(name, dir_fd=parent)
-    except OSError:
-        return False  # not empty (what stays in it is the user's or kept), or not ours to remove
-    return True

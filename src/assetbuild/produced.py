@@ -25,13 +25,15 @@ import re
 import shutil
 import stat
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
 
+from . import dirtree
 from .atomicfile import atomic_writer, create_temp_beside, make_way, write_atomically
 from .definitions import AssetContext
+from .dirtree import walk
 from .manifest import FileEntry, Manifest, encode_manifest, is_dir_output, normal_mode, output_path
 
 STAGING_DIR = "staging"  # under the cache directory
@@ -111,7 +113,7 @@ def scan_staging(staging: str, outputs: Sequence[str]) -> list[FileEntry]:
         if is_dir_output(decl):
             if not stat.S_ISDIR(st.st_mode):
                 raise OutputsError(f"declared output {decl!r} is a directory, but the asset wrote a file there")
-            for dirpath, dirnames, filenames in os.walk(top):
+            for dirpath, dirnames, filenames in walk(top, onerror=_unreadable(staging)):
                 dirnames.sort()
                 for n in list(dirnames):
                     full = os.path.join(dirpath, n)
@@ -126,6 +128,13 @@ def scan_staging(staging: str, outputs: Sequence[str]) -> list[FileEntry]:
                                    f"there (declare it as {decl + '/'!r})")
             entries.append(_entry(staging, top))
     return entries
+
+
+def _unreadable(staging: str) -> Callable[[OSError], None]:
+    def fail(e: OSError) -> None:
+        where = _rel(staging, e.filename) if isinstance(e.filename, str) else "a folder it wrote"
+        raise OutputsError(f"cannot read {where}: {e.strerror or e}")
+    return fail
 
 
 def _rel(staging: str, full: str) -> str:
@@ -168,8 +177,10 @@ _STAGING_NAME = re.compile(r".+\.[a-z0-9_]{8}\Z", re.S)
 
 
 def remove_tree(path: str | None) -> None:
+    """Remove a staging directory, whatever its depth (``dirtree.remove_tree``: no recursion,
+    no symlink followed); what cannot be removed stays for ``sweep_staging``."""
     if path:
-        shutil.rmtree(path, ignore_errors=True)
+        dirtree.remove_tree(path)
 
 
 def sweep_staging(root: str) -> None:
@@ -240,27 +251,37 @@ def _check_file(p: str, rel: str, st: os.stat_result, entry: FileEntry, problems
 
 def _walk_state(top: str, prefix: str, files: dict[str, FileEntry], seen: set[str],
                 problems: list[tuple[str, str]], digest_of: Callable[[str, os.stat_result], str]) -> None:
-    """One pass over a declared directory (no symlink followed): every entry is stat'ed once."""
-    try:
-        it = os.scandir(top)
-    except OSError:
-        return
-    with it:
-        for e in it:
-            rel = prefix + e.name
+    """One pass over a declared directory, in the order a recursive one takes (no symlink
+    followed; a stack, not recursion: any depth): every entry is stat'ed once."""
+    stack: list[tuple[Iterator[os.DirEntry[str]], str]] = []
+
+    def enter(folder: str, under: str) -> None:
+        try:
+            with os.scandir(folder) as it:
+                stack.append((iter(list(it)), under))  # (listed whole: no descriptor held per level)
+        except OSError:
+            pass
+
+    enter(top, prefix)
+    while stack:
+        entries, under = stack[-1]
+        for e in entries:
+            rel = under + e.name
             try:
                 st = e.stat(follow_symlinks=False)
             except OSError:
                 continue
             if stat.S_ISDIR(st.st_mode):
-                _walk_state(e.path, rel + "/", files, seen, problems, digest_of)
-                continue
+                enter(e.path, rel + "/")
+                break
             entry = files.get(rel)
             if entry is None:
                 problems.append(("extra", rel))
                 continue
             seen.add(rel)
             _check_file(e.path, rel, st, entry, problems, digest_of)
+        else:
+            stack.pop()
 
 
 def _clear_way(root: str, rel: str, outputs: Sequence[str]) -> None:
@@ -300,7 +321,7 @@ def _writing_over_dirs(write: Callable[[], object], dst: str, rel: str, outputs:
         write()
     except IsADirectoryError:
         if _in_declared_dir(rel, outputs):
-            shutil.rmtree(dst)
+            dirtree.remove_tree(dst)  # (what stays makes the write below fail, naming it)
         else:
             make_way(dst)
         write()
@@ -365,7 +386,10 @@ def remove_extras(root: str, manifest: Manifest) -> list[str]:
         top = root + os.sep + output_path(decl)
         if not os.path.isdir(top) or os.path.islink(top):
             continue
-        for dirpath, dirnames, filenames in os.walk(top, topdown=True):
+        folders: list[str] = []
+        holding: set[str] = set()  # folders that keep something: no rmdir is tried on them
+        for dirpath, dirnames, filenames in walk(top):
+            folders.append(dirpath)
             for n in list(dirnames):
                 full = os.path.join(dirpath, n)
                 if os.path.islink(full):  # never followed: the link itself goes
@@ -374,14 +398,22 @@ def remove_extras(root: str, manifest: Manifest) -> list[str]:
             for n in filenames:
                 full = os.path.join(dirpath, n)
                 rel = os.path.relpath(full, root).replace(os.sep, "/")
-                if rel not in keep:
-                    with contextlib.suppress(OSError):
-                        os.unlink(full)
-                        removed.append(rel)
-        for dirpath, _dirnames, _filenames in os.walk(top, topdown=False):
-            if dirpath != top:
-                with contextlib.suppress(OSError):
-                    os.rmdir(dirpath)  # only an empty one goes
+                if rel in keep:
+                    holding.add(dirpath)
+                    continue
+                try:
+                    os.unlink(full)
+                    removed.append(rel)
+                except OSError:
+                    holding.add(dirpath)
+        for dirpath in reversed(folders[1:]):  # deepest first: only an empty one goes
+            if dirpath not in holding:
+                try:
+                    os.rmdir(dirpath)
+                    continue
+                except OSError:
+                    pass
+            holding.add(os.path.dirname(dirpath))
     return removed
 
 

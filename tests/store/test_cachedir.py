@@ -10,8 +10,10 @@ import os
 from pathlib import Path
 
 import pytest
+from projects import DEEP, folder_chain
 
 import assetbuild
+from assetbuild.dirtree import remove_tree
 from assetbuild.errors import StoreError
 from assetbuild.output import Reporter
 from assetbuild.produced import new_staging, sweep_staging
@@ -114,3 +116,30 @@ def test_clean_keeps_what_it_did_not_create_in_staging(tmp_path):
     (proj / ".assetbuild" / "staging" / "project-x").mkdir()
     assetbuild.clean(project_dir=proj, reporter=_quiet())
     assert _tree(proj / ".assetbuild") == ["staging", "staging/project-x"]
+
+
+OUTPUTS = ('from assetbuild import asset\n\n\n@asset(outputs=["out.txt"])\ndef out(context):\n'
+           '    context.out("out.txt").write_text("x")\n')
+
+
+def test_a_staging_directory_left_behind_at_any_depth_is_swept_and_cleaned(tmp_path):
+    """A killed run's staging directory holding a tree deeper than the recursion limit (and than
+    PATH_MAX): the next build that stages sweeps it, ``clean`` deletes it; neither raises (one
+    did: RecursionError in every later build, until someone deleted it by hand)."""
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    (proj / "AssetFile").write_text(OUTPUTS)
+    assert assetbuild.build(project_dir=proj, reporter=_quiet()).ok
+    staging = proj / ".assetbuild" / "staging"
+
+    try:
+        left = Path(new_staging(str(staging), "out"))
+        folder_chain(left / "out", DEEP)
+        folder_chain(left / "long", 20, "x" * 250)
+        assert assetbuild.build(project_dir=proj, force=True, reporter=_quiet()).names("built") == ["out"]
+        assert os.listdir(staging) == []
+        folder_chain(Path(new_staging(str(staging), "out")), 20, "x" * 250)
+        assetbuild.clean(project_dir=proj, reporter=_quiet())
+        assert not (proj / ".assetbuild").exists()
+    finally:
+        remove_tree(str(proj))  # (pytest's own clean-up of tmp_path recurses)
