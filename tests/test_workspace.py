@@ -17,10 +17,11 @@ from types import SimpleNamespace
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from projects import run_counter, run_counts
+from projects import DEEP, folder_chain, run_counter, run_counts
 
 import assetbuild
 from assetbuild import workspace as ws_mod
+from assetbuild.dirtree import remove_tree
 from assetbuild.snapshot import TICK_NS
 from assetbuild.store import LmdbStore
 from assetbuild.workspace import Workspace
@@ -608,6 +609,24 @@ def test_symlinks_in_a_source_directory_to_files_outside_are_read_dangling_ones_
     assert v2 != v1
     (src / "gone.txt").symlink_to(tmp_path / "nowhere")
     assert w.source_version("src", fresh=True) == v2
+
+
+def test_a_source_directory_of_any_depth_has_a_version_or_says_why_not(tmp_path):
+    """A folder chain deeper than the recursion limit is walked (one raised RecursionError, a
+    traceback for the build and status); one whose paths pass PATH_MAX makes the source unusable,
+    in one line naming where."""
+    bottom = folder_chain(tmp_path / "data", DEEP)
+    try:
+        v1 = Workspace(tmp_path, None).source_version("data")
+        (bottom / "bottom.txt").write_text("edited")
+        assert Workspace(tmp_path, None).source_version("data") != v1
+        (bottom / "loop").symlink_to(tmp_path / "data", target_is_directory=True)  # an ancestor: not entered
+        assert Workspace(tmp_path, None).source_version("data") != v1
+        folder_chain(tmp_path / "data" / "long", 20, "x" * 250)
+        with pytest.raises(assetbuild.SourceUnusable, match=r"^source data/long/x+/.* cannot be read \(File name too long\)"):
+            Workspace(tmp_path, None).source_version("data")
+    finally:
+        remove_tree(str(tmp_path / "data"))
 
 
 # --- the journal of directories written (temp files a killed build left) ------------------------

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .atomicfile import IN_THE_WAY, dir_in_the_way, make_way, sweep_temps, write_atomically
+from .dirtree import walk
 from .errors import SourceMissing, SourceUnusable
 from .snapshot import sig_from
 
@@ -195,7 +196,8 @@ class Workspace:
         they are gone).
 
         Symlinked directories are followed (an asset reading the directory sees their files),
-        except a link to one of its own ancestors (a loop); a dangling symlink is skipped. A
+        except a link to one of its own ancestors (a loop); a dangling symlink is skipped. Any
+        depth: ``dirtree.walk`` keeps a stack, not a recursion. A
         FIFO, socket or device, a symlink loop or an unreadable file or directory below ``top``
         makes the whole source unusable (named by ``rel_top`` and the path below it).
         """
@@ -207,19 +209,7 @@ class Workspace:
                 raise _unusable(inner(e.filename) if e.filename else rel_top, e)
 
         entries: list[tuple[str, str]] = []
-        ancestors: dict[str, frozenset[tuple[int, int]]] = {}
-        for dirpath, dirnames, filenames in os.walk(top, onerror=walk_error, followlinks=True):
-            try:
-                st_dir = os.stat(dirpath)
-            except FileNotFoundError:
-                dirnames.clear()
-                continue
-            ident = (st_dir.st_dev, st_dir.st_ino)
-            above = ancestors.get(os.path.dirname(dirpath), frozenset())
-            if ident in above:
-                dirnames.clear()
-                continue
-            ancestors[dirpath] = above | {ident}
+        for dirpath, dirnames, filenames in walk(top, follow_symlinks=True, onerror=walk_error):
             dirnames.sort()
             for fn in filenames:
                 full = os.path.join(dirpath, fn)
