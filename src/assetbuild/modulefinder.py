@@ -172,32 +172,50 @@ class ProjectModuleFinder:
         added to one is seen."""
         if self._listing is None:
             names: set[str] = set()
-            seen: set[str] = set()
+            seen: set[tuple[int, int]] = set()  # (st_dev, st_ino): a folder reached twice (a symlink back up)
+            try:
+                cache = os.stat(self._cache) if self._cache is not None else None
+            except OSError:
+                cache = None
+            if cache is not None:
+                seen.add((cache.st_dev, cache.st_ino))  # (the cache's blobs)
 
-            def walk(folder: str, prefix: str) -> None:
-                real = os.path.realpath(folder)
-                if real in seen or real == self._cache:  # (a symlink back up the tree; the cache's blobs)
-                    return
-                seen.add(real)
-                self.listed.add(folder)
-                try:
-                    entries = sorted((e.name, e.is_dir()) for e in os.scandir(folder))
-                except OSError:
-                    return
-                if prefix and ("pyvenv.cfg", False) in entries:
-                    return  # a virtualenv inside the project: installed code, counted by version
-                for name, is_dir in entries:
-                    sub = os.path.join(folder, name)
-                    if is_dir and "." not in name and name not in _NOT_PROJECT_CODE and not _is_installed(sub + os.sep):
-                        walk(sub, f"{prefix}{name}.")
-                    elif not is_dir and name.endswith(".py") and "." not in name[:-3]:
-                        names.add(prefix[:-1] if name == "__init__.py" else prefix + name[:-3])
+            def walk(top: str) -> None:
+                """The folders below ``top`` depth first, in name order, as a recursion would take
+                them; a stack, so a folder of any depth is fine."""
+                stack = [(top, "")]
+                while stack:
+                    folder, prefix = stack.pop()
+                    try:
+                        st = os.stat(folder)
+                        ident = (st.st_dev, st.st_ino)
+                    except OSError:
+                        ident = None
+                    if ident in seen:
+                        continue
+                    if ident is not None:
+                        seen.add(ident)
+                    self.listed.add(folder)
+                    try:
+                        entries = sorted((e.name, e.is_dir()) for e in os.scandir(folder))
+                    except OSError:
+                        continue
+                    if prefix and ("pyvenv.cfg", False) in entries:
+                        continue  # a virtualenv inside the project: installed code, counted by version
+                    subs = []
+                    for name, is_dir in entries:
+                        sub = os.path.join(folder, name)
+                        if is_dir and "." not in name and name not in _NOT_PROJECT_CODE and not _is_installed(sub + os.sep):
+                            subs.append((sub, f"{prefix}{name}."))
+                        elif not is_dir and name.endswith(".py") and "." not in name[:-3]:
+                            names.add(prefix[:-1] if name == "__init__.py" else prefix + name[:-3])
+                    stack.extend(reversed(subs))
 
             folders = [self.root[:-1]]  # (importable while the project is loaded: ``ProjectImports``)
             folders += [os.path.abspath(e or ".") for e in list(sys.path)]
             for folder in dict.fromkeys(folders):
                 if folder == self.root[:-1] or _in_project(os.path.join(folder, ""), self.root):
-                    walk(folder, "")
+                    walk(folder)
             self._listing = tuple(sorted(n for n in names if n))
         return self._listing
 
