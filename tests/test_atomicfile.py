@@ -363,6 +363,20 @@ def test_make_way_removes_an_empty_directory_only(tmp_path, trap):
     assert (tmp_path / "full" / "notes.txt").read_text() == "mine" and (tmp_path / "full" / "sub").is_dir()
 
 
+def test_a_path_that_cannot_be_reached_is_no_directory_in_the_way_but_an_error(tmp_path):
+    """A name past PATH_MAX or a symlink loop above it: nothing can be said to stand there, so the
+    caller hears the real reason; a file where a directory of the path goes is no directory."""
+    (tmp_path / "loop").symlink_to("loop")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(OSError) as e:
+        dir_in_the_way(str(tmp_path / "loop" / "x"))
+    assert e.value.errno == errno.ELOOP
+    with pytest.raises(OSError) as e:
+        dir_in_the_way(str(tmp_path) + "/d" * 2100)
+    assert e.value.errno == errno.ENAMETOOLONG
+    assert dir_in_the_way(str(tmp_path / "file" / "x")) is False
+
+
 def test_durable_writes_land(tmp_path):
     write_atomically(tmp_path / "a", b"x" * 100, durable=True)
     with atomic_writer(tmp_path / "b", durable=True) as f:

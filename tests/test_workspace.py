@@ -6,7 +6,9 @@ projects through the public API and count what ran (side-effect files) and what 
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import io
 import os
 import shutil
 import stat
@@ -21,12 +23,18 @@ from projects import DEEP, folder_chain, run_counter, run_counts
 
 import assetbuild
 from assetbuild import workspace as ws_mod
+from assetbuild.atomicfile import IN_THE_WAY
 from assetbuild.dirtree import remove_tree
+from assetbuild.output import Reporter
 from assetbuild.snapshot import TICK_NS
 from assetbuild.store import LmdbStore
 from assetbuild.workspace import Workspace
 
 HOUR_AGO = time.time() - 3600
+
+
+def _quiet() -> Reporter:
+    return Reporter(out=io.StringIO(), err=io.StringIO(), verbosity=-2)
 
 
 @pytest.fixture
@@ -452,6 +460,28 @@ def test_in_a_directory_the_build_made_nothing_is_looked_at_and_nothing_is_lost(
     assert (tmp_path / "p/out/c.txt").read_bytes() == b"c"
     later = Workspace(tmp_path / "p", None)  # the next build made nothing: it looks
     assert later.in_the_way("out/b.txt") == later.in_the_way("out/deep/b.txt") == IN_THE_WAY
+
+
+def test_a_path_output_that_cannot_be_reached_says_why_not_that_a_directory_is_there(tmp_path):
+    """Nothing stands at a path past PATH_MAX, or below a symlink loop: the asset fails before it
+    runs (as -n says) with the system's reason, not "a directory that holds other files is in
+    its place"; a file where one of its directories goes is named."""
+    deep = "build/" + "/".join(f"d{i % 10}" for i in range(1500)) + "/x.txt"  # 4,511 characters
+    (tmp_path / "AssetFile").write_text(f'from assetbuild import asset\n\n\n@asset(io="text", path="{deep}")\n'
+                                        'def toodeep():\n    return "y"\n')
+    why = f"cannot write its output {deep}: {os.strerror(errno.ENAMETOOLONG)}"
+    for dry_run in (True, False):
+        r = assetbuild.build(project_dir=tmp_path, dry_run=dry_run, reporter=_quiet())
+        assert [(x.asset, x.status, x.error) for x in r.results] == [("toodeep", "failed", why)]
+    assert not (tmp_path / "build").exists()
+    ws = Workspace(tmp_path, None)
+    (tmp_path / "loop").symlink_to("loop")
+    assert ws.in_the_way("loop/x.txt") == f"{os.strerror(errno.ELOOP)} (at loop)"
+    (tmp_path / "file.txt").write_text("mine")
+    assert ws.in_the_way("file.txt/sub/x.txt") == "file.txt is a file, where a directory must be; move it away"
+    (tmp_path / "full" / "x.txt").mkdir(parents=True)
+    (tmp_path / "full" / "x.txt" / "notes.txt").write_text("mine")
+    assert ws.in_the_way("full/x.txt") == IN_THE_WAY and ws.in_the_way("none/x.txt") is None
 
 
 def test_a_directory_in_place_of_a_path_output_is_replaced_only_when_empty(outputs):

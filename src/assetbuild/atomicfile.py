@@ -210,10 +210,16 @@ IN_THE_WAY = ("a directory that holds other files is in its place, and assetbuil
 def dir_in_the_way(path: str) -> bool:
     """Whether a directory that holds anything stands at ``path``, where assetbuild writes a
     file: its files are the user's, never deleted (an empty one is replaced, a symlink is
-    replaced as a link: neither loses anything)."""
+    replaced as a link: neither loses anything). Nothing there, or a file where one of its
+    directories goes, is no directory. ``OSError`` when ``path`` cannot be reached at all (a
+    name too long, a symlink loop or a directory that cannot be searched above it): whatever
+    is there, the write would fail the same way, and that is what to say."""
     try:
         if not stat.S_ISDIR(os.lstat(path).st_mode):
             return False
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    try:
         with os.scandir(path) as it:
             return next(it, None) is not None
     except FileNotFoundError:

@@ -381,10 +381,11 @@ class Workspace:
 
     def in_the_way(self, rel: str) -> str | None:
         """Why the file ``rel`` (a path output, a declared file output) cannot be written without
-        deleting what assetbuild did not write; None if nothing stands in its way. (Nothing at
-        all there tells ``write_path`` it writes a new file.) In a directory this build made,
-        nothing is looked at (10,000 lookups of a cold build): what an asset put there since is
-        replaced as ever, or, a directory of files, fails the write, and is never deleted."""
+        deleting what assetbuild did not write, or cannot be written at all (its path cannot be
+        reached: the system's reason); None if nothing stands in its way. (Nothing at all there
+        tells ``write_path`` it writes a new file.) In a directory this build made, nothing is
+        looked at (10,000 lookups of a cold build): what an asset put there since is replaced
+        as ever, or, a directory of files, fails the write, and is never deleted."""
         p = self.abspath(rel)
         if self._made and os.path.dirname(p) in self._made:
             self._absent.add(rel)
@@ -392,22 +393,30 @@ class Workspace:
         try:
             if not stat.S_ISDIR(os.lstat(p).st_mode):
                 return None  # a file or a symlink: replaced, nothing lost
+            if not dir_in_the_way(p):
+                return None
         except FileNotFoundError:
             self._absent.add(rel)
             return None
-        except OSError:
-            pass
-        if not dir_in_the_way(p):
-            return None
+        except OSError as e:
+            return self._unreachable(rel, e)
+        return IN_THE_WAY
+
+    def _unreachable(self, rel: str, err: OSError) -> str:
+        """What stops a write to ``rel`` that cannot even look there: a file where one of its
+        directories goes, else the system's reason (a name too long, a symlink loop, no
+        permission), with the directory above it where that starts when it is one."""
         parts = rel.split("/")
-        for i in range(1, len(parts)):  # (only now: a file where a parent directory goes says so)
+        for i in range(1, len(parts)):
             above = "/".join(parts[:i])
             try:
                 if not stat.S_ISDIR(os.stat(self.abspath(above)).st_mode):
                     return f"{above} is a file, where a directory must be; move it away"
-            except OSError:
+            except OSError as e:
+                if e.errno == err.errno and e.errno != errno.ENAMETOOLONG:  # (past PATH_MAX: no one part is at fault)
+                    return f"{err.strerror or err} (at {above})"
                 break
-        return IN_THE_WAY
+        return str(err.strerror or err)
 
 
     # --- files an asset writes itself (assetbuild.produced) ------------------------------------
