@@ -93,3 +93,38 @@ def test_status_of_a_group_shows_the_group(tmp_path):
         ("counts", False), ("parsed", True), ("checked", True)]
     doc = json.loads(cli("status", "--json", "group:metrics", cwd=root).stdout)
     assert [a["asset"] for a in doc["assets"]] == ["counts"]
+
+
+def _fan_in_rows(n: int) -> list[dict]:
+    """``n`` assets, one reading them all (a glob in ``ins``) and one with ``deps`` (so DEPS shows)."""
+    rows = [{"name": f"x/p{i:06d}", "kind": "asset", "io": "pickle", "inputs": []} for i in range(n)]
+    rows.append({"name": "total", "kind": "asset", "io": "pickle", "inputs": [f"x/p{i:06d}" for i in range(n)]})
+    rows.append({"name": "after", "kind": "asset", "io": "pickle", "inputs": ["total"], "deps": ["total"]})
+    return rows
+
+
+def test_list_of_a_wide_fan_in_grows_with_the_assets_not_their_square():
+    """Every row was padded to the widest INPUTS cell, one that named all N inputs: 8,000 assets
+    printed 704 MB. A cell names what fits in ``WIDE`` characters and says how many more; columns are
+    padded to cells no wider; ``--json`` keeps every name."""
+    from assetbuild.output.listing import format_assets
+
+    small, large = format_assets(_fan_in_rows(200)), format_assets(_fan_in_rows(800))
+    assert len(large) < 5 * len(small)
+    lines = large.splitlines()
+    assert max(len(line) for line in lines) < 150
+    total = next(line for line in lines if line.startswith("total "))
+    assert total.endswith(", … and 795 more  -") and "x/p000000, x/p000001" in total
+    assert lines[1] == "x/p000000  asset  -      pickle  -     -       -"
+    assert json.loads(format_assets(_fan_in_rows(800), as_json=True))["assets"][800]["inputs"][-1] == "x/p000799"
+
+
+def test_list_names_a_few_inputs_of_a_fan_in_and_json_all_of_them(tmp_path):
+    (tmp_path / "AssetFile").write_text(
+        "from assetbuild import asset\n\n" + "".join(f"@asset(name='page/p{i:02d}')\ndef p{i}():\n    return {i}\n\n"
+                                                      for i in range(30))
+        + "@asset(ins={'pages': 'page/*'})\ndef index(pages):\n    return len(pages)\n")
+    text = cli("list", cwd=tmp_path).stdout.splitlines()
+    assert text[-1] == "index     asset  -      pickle  -     page/p00, page/p01, page/p02, page/p03, page/p04, page/p05, … and 24 more"
+    rows = json.loads(cli("list", "--json", cwd=tmp_path).stdout)["assets"]
+    assert rows[-1]["inputs"] == [f"page/p{i:02d}" for i in range(30)]

@@ -2,7 +2,10 @@
 
 ``status`` shows one line per selected asset (its upstream only under ``-v``, below the
 selection, as context); ``list`` prints aligned columns (name, kind, group, io, path, inputs,
-then deps when an asset declares some), and ``-v`` adds each one's description.
+then deps when an asset declares some), and ``-v`` adds each one's description. A cell is at
+most about ``WIDE`` characters (an asset reading 8,000 inputs lists the first few and "… and
+N more") and columns are padded to cells no wider (a longer one overflows its own row): padding
+every row to the widest cell made the output grow with the number of rows times its width.
 """
 
 from __future__ import annotations
@@ -74,6 +77,7 @@ def _status_lines(rows: list[AssetStatus], color: bool, each_partition: bool | C
 
 
 _COLUMNS = ("name", "kind", "group", "io", "path", "inputs")
+WIDE = 60  # characters: the names a cell lists, and the widest cell its column is padded to
 
 
 def format_assets(rows: list[dict[str, Any]], *, as_json: bool = False, verbose: bool = False) -> str:
@@ -88,7 +92,8 @@ def format_assets(rows: list[dict[str, Any]], *, as_json: bool = False, verbose:
     has_deps = any(cells[6] != "-" for cells, _ in table)
     head = [c.upper() for c in _COLUMNS] + (["DEPS"] if has_deps else [])
     body = [cells[:6] + ([cells[6]] if has_deps else []) for cells, _ in table]
-    widths = [max(len(line[i]) for line in [head, *body]) for i in range(len(head))]
+    widths = [max((len(line[i]) for line in [head, *body] if len(line[i]) <= WIDE), default=0)
+              for i in range(len(head))]
     lines = []
     for line, notes, r in zip([head, *body], ["", *(n for _, n in table)], [None, *rows]):
         text = "  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip()
@@ -130,8 +135,22 @@ def _row_cells(r: dict[str, Any]) -> tuple[list[str], str]:
     if policy:
         notes.append(policy)
     cells = [r["name"], kind, r.get("group") or "-", r.get("io") or "-", path or "-",
-             ", ".join(inputs) or "-", ", ".join(deps) or "-"]
+             _names(inputs), _names(deps)]
     return cells, "  ".join(notes)
+
+
+def _names(names: list[str]) -> str:
+    """``names`` joined, as many as fit in ``WIDE`` characters (one at least), then "… and N
+    more" (``list --json`` has them all); "-" for none."""
+    shown: list[str] = []
+    size = 0
+    for n in names:
+        size += len(n) + 2 * bool(shown)
+        if shown and size > WIDE:
+            break
+        shown.append(n)
+    rest = len(names) - len(shown)
+    return ", ".join(shown) + (f", … and {rest} more" if rest else "") if names else "-"
 
 
 def _policy(row: dict[str, Any]) -> str:
