@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 import re
+import sys
 import time
 import xml.etree.ElementTree as ET
 from itertools import combinations
@@ -223,3 +224,38 @@ def test_two_hundred_assets_lay_out_quickly() -> None:
     assert lay.crossings * 4 < layout(nodes, edges, sweeps=0).crossings
     folded = layout(nodes, edges, collapse={f"g{i}" for i in range(10)})
     assert len(folded.nodes) == 10 and folded.crossings <= lay.crossings
+
+
+def _lines_run(fn) -> int:
+    """How many lines of ui/layout.py ``fn()`` runs: its work, counted without a clock."""
+    import assetbuild.ui.layout as module
+
+    count = 0
+
+    def local(frame, event, arg):
+        nonlocal count
+        count += event == "line"
+        return local
+
+    def calls(frame, event, arg):
+        return local if frame.f_code.co_filename == module.__file__ else None
+
+    sys.settrace(calls)
+    try:
+        fn()
+    finally:
+        sys.settrace(None)
+    return count
+
+
+def test_readers_of_one_glob_lay_out_in_work_that_grows_with_the_pages() -> None:
+    """A site's index, sitemap and feed each read every page: swapping two of them compared each
+    edge of one with each edge of the other, so 8,000 pages took 10 s to draw."""
+    def work(n: int) -> int:
+        nodes = [{"name": f"page/p{i}", "kind": "asset", "state": "fresh"} for i in range(n)]
+        readers = ("index", "sitemap", "feed")
+        nodes += [{"name": r, "kind": "asset", "state": "fresh"} for r in readers]
+        return _lines_run(lambda: layout(nodes, [(f"page/p{i}", r) for r in readers for i in range(n)]))
+
+    small, large = work(100), work(400)
+    assert large < 6 * small, (small, large)

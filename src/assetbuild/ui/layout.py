@@ -27,6 +27,7 @@ from ``assetbuild list --json``/``describe_graph`` rows.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -171,9 +172,11 @@ def layout(nodes: Sequence[Mapping[str, Any]], edges: Iterable[Sequence[Any]], *
     total = len(layer_of)
     ups: list[list[int]] = [[] for _ in range(total)]
     downs: list[list[int]] = [[] for _ in range(total)]
+    segments: set[tuple[int, int]] = set()  # (an edge and the reversed edge back along it: one segment)
     for chain in chains:
         for a, b in zip(chain, chain[1:]):
-            if b not in downs[a]:
+            if (a, b) not in segments:
+                segments.add((a, b))
                 downs[a].append(b)
                 ups[b].append(a)
     depth = max(layer_of, default=-1) + 1
@@ -353,7 +356,8 @@ def _transpose(order: list[list[int]], ups: list[list[int]], downs: list[list[in
         for lay in order:
             for k in range(len(lay) - 1):
                 u, v = lay[k], lay[k + 1]
-                if _pair(u, v, ups, downs, pos) > _pair(v, u, ups, downs, pos):
+                kept, swapped = _pair(u, v, ups, downs, pos)
+                if kept > swapped:
                     lay[k], lay[k + 1] = v, u
                     pos[u], pos[v] = k + 1, k
                     improved = True
@@ -361,16 +365,21 @@ def _transpose(order: list[list[int]], ups: list[list[int]], downs: list[list[in
             return
 
 
-def _pair(u: int, v: int, ups: list[list[int]], downs: list[list[int]], pos: dict[int, int]) -> int:
-    """Crossings between the edges of ``u`` and of ``v`` when ``u`` is left of ``v``."""
-    c = 0
+def _pair(u: int, v: int, ups: list[list[int]], downs: list[list[int]], pos: dict[int, int]) -> tuple[int, int]:
+    """Crossings between the edges of ``u`` and of ``v`` with ``u`` left of ``v``, and with ``v``
+    left of ``u``: pairs of ends (``u``'s, ``v``'s) in one order, then the other, counted by
+    binary search in ``u``'s sorted ends, O((deg u + deg v) log), not one test per pair (three
+    readers of the same 8,000 pages took 10 s)."""
+    kept = swapped = 0
     for adj in (ups, downs):
-        for a in adj[u]:
-            pa = pos[a]
-            for b in adj[v]:
-                if pa > pos[b]:
-                    c += 1
-    return c
+        if not adj[u] or not adj[v]:
+            continue
+        mine = sorted(pos[a] for a in adj[u])
+        for b in adj[v]:
+            pb = pos[b]
+            kept += len(mine) - bisect_right(mine, pb)
+            swapped += bisect_left(mine, pb)
+    return kept, swapped
 
 
 def _crossings(order: list[list[int]], downs: list[list[int]]) -> int:
