@@ -346,3 +346,36 @@ def test_partitions_remove_recovers_a_project_that_a_dynamic_key_broke(tmp_path)
     assert cli("partitions", "list", "t", cwd=p.root).stdout.split() == ["a", "c"]
     assert cli("-q", cwd=p.root).returncode == 0
     assert (p.root / "build" / "a").read_text() == "a"
+
+
+class _Key(str):
+    """A partition key that counts each time it is hashed or compared: the work done with it."""
+
+    work = 0
+
+    def __hash__(self) -> int:
+        _Key.work += 1
+        return str.__hash__(self)
+
+    def __eq__(self, other: object) -> bool:
+        _Key.work += 1
+        return str.__eq__(self, other)
+
+
+def test_partitions_add_and_remove_do_work_linear_in_the_keys(tmp_path):
+    """Removing half of 32,000 keys took 18 s: each kept key built a set of the keys given again,
+    and adding tested each key against a list."""
+    from assetbuild.session.partitioning import change_dynamic
+
+    def work(n: int) -> int:
+        root = tmp_path / str(n)
+        Project(root).write("AssetFile", NESTING)
+        change_dynamic("k", [f"k{i:05d}" for i in range(n)], add=True, project_dir=root)
+        _Key.work = 0
+        change_dynamic("k", [_Key(f"k{i:05d}") for i in range(0, n, 2)], add=False, project_dir=root,
+                       warn=lambda line: None)
+        change_dynamic("k", [_Key(f"k{i:05d}") for i in range(n // 2, n + n // 2)], add=True, project_dir=root)
+        return _Key.work
+
+    small, large = work(200), work(800)
+    assert large < 6 * small, (small, large)

@@ -62,7 +62,7 @@ def change_dynamic(name: str, keys: Sequence[str], *, add: bool, project_dir: st
                                       "run it again")
                 before = table.get(name, [])
                 if not add and warn is not None:
-                    lacking = [k for k in dict.fromkeys(keys) if k not in before]
+                    lacking = _lacking(before, keys)
                     if lacking:
                         warn(f"{name} has no key {', '.join(map(repr, lacking))} to remove (it has {len(before)})")
                 table = _changed(table, name, keys, add=add)
@@ -80,15 +80,24 @@ def change_dynamic(name: str, keys: Sequence[str], *, add: bool, project_dir: st
 
 def _changed(table: dict[str, list[str]], name: str, keys: Sequence[str], *, add: bool) -> dict[str, list[str]]:
     """``table`` with ``keys`` added to (or removed from) ``name``'s, which comes last: a key that
-    breaks the project is then blamed on the keys given before any kept (``blame_dynamic_keys``)."""
+    breaks the project is then blamed on the keys given before any kept (``blame_dynamic_keys``).
+    Linear: the keys are looked up in sets (32,000 of them took 18 s to remove half of, by list)."""
     out = {n: list(ks) for n, ks in table.items() if n != name}
     now = list(table.get(name, []))
     if add:
-        now += [k for k in dict.fromkeys(keys) if k not in now]
+        have = set(now)
+        now += [k for k in dict.fromkeys(keys) if k not in have]
     else:
-        now = [k for k in now if k not in set(keys)]
+        gone = set(keys)
+        now = [k for k in now if k not in gone]
     out[name] = now
     return out
+
+
+def _lacking(before: Sequence[str], keys: Sequence[str]) -> list[str]:
+    """The keys given to remove that ``before`` does not have, once each, in their order."""
+    have = set(before)
+    return [k for k in dict.fromkeys(keys) if k not in have]
 
 
 def _cache_of(project_dir: str | os.PathLike[str], cache_dir: str | os.PathLike[str] | None) -> Any:
