@@ -172,3 +172,30 @@ def test_the_compiled_assetfile_is_kept_beside_it_for_a_new_cache_directory(tmp_
     monkeypatch.setattr(sys, "dont_write_bytecode", True)
     assert load("c6") == edited and len(compiles) == 4 and not beside.exists()
     assert load("c6") == edited and len(compiles) == 4  # (its cache directory keeps it, as before)
+
+
+def test_after_a_build_of_a_slice_read_commands_compile_the_whole_file_once(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A build that took the slice path for an edited function compiles only that slice, and
+    keeps no whole file: every later read command (list, why, each UI page) compiled the whole
+    AssetFile again. The first one keeps it beside the AssetFile, as a build would; the next
+    ones load it."""
+    import sys
+
+    from projects import clean_env, cli
+
+    import assetbuild
+    from assetbuild import compiled
+
+    chain = "from assetbuild import asset\n\n\n@asset\ndef a0():\n    return 0\n" + "".join(
+        f"\n\n@asset\ndef a{i}(a{i - 1}):\n    return a{i - 1} + 1\n" for i in range(1, 40))
+    (tmp_path / "AssetFile").write_text(chain)
+    assert cli("-q", cwd=tmp_path).returncode == 0
+    (tmp_path / "AssetFile").write_text(chain.replace("return a19 + 1", "return a19 + 2 - 1"))
+    said = cli(cwd=tmp_path, env=clean_env(ASSETBUILD_SNAPSHOT="explain")).stderr
+    assert "the build loads 20 of the 40 assets" in said, said
+    compiles: list[int] = []
+    monkeypatch.setattr(compiled, "compile", lambda *a, **k: compiles.append(1) or compile(*a, **k), raising=False)
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    for _ in range(3):
+        assert len(assetbuild.list_assets(project_dir=tmp_path)) == 40
+    assert len(compiles) == 1

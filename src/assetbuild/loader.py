@@ -27,7 +27,7 @@ from typing import Any
 
 from . import definitions
 from .atomicfile import write_atomically
-from .compiled import SLICE_CACHE_PREFIX, TAG, compile_cached, prune_slices, slice_compiled
+from .compiled import SLICE_CACHE_PREFIX, TAG, beside_file, compile_cached, prune_slices, slice_compiled
 from .definitions import AssetDef, ObservableSourceDef, ResourceDef, SourceDef
 from .errors import DefinitionError, ProjectNotFound, describe_exception, syntax_excerpt
 from .interrupts import RealInterrupts
@@ -312,13 +312,22 @@ class Loaded:
             self.module_finder.keep_on_disk()
         pending, self._pending_cache = self._pending_cache, []
         for cache_file, payload in pending:
-            try:
-                cache_file.parent.mkdir(parents=True, exist_ok=True)
-                write_atomically(cache_file, payload)
-            except OSError:
-                continue  # a cache we cannot write only costs time (a read-only project or cache)
-            if cache_file.name.startswith(SLICE_CACHE_PREFIX):
-                prune_slices(cache_file.parent)
+            _keep(cache_file, payload)
+
+    def keep_compiled(self) -> None:
+        """Keep the whole AssetFile compiled beside it (``compiled.beside_file``), as Python
+        keeps a module's bytecode when any command imports it: every command that compiled it
+        calls this once the project is valid. A build that compiled only a slice (an edited
+        function) keeps no whole file, so each later read command (``list``, ``why``, each UI
+        page: several loads) compiled the whole file again. What goes into the cache directory
+        waits for a build (``save_code_cache``): only a build makes or writes to one."""
+        beside = beside_file(self.path)
+        pending, self._pending_cache = self._pending_cache, []
+        for cache_file, payload in pending:
+            if cache_file == beside:
+                _keep(cache_file, payload)
+            else:
+                self._pending_cache.append((cache_file, payload))
 
     def is_project_module(self, name: str) -> bool:
         """Whether ``name`` is the AssetFile or a project module it imported (a module imported
@@ -443,6 +452,18 @@ def _keyword_hint(exc: BaseException) -> str:
     return f" (did you mean {near[0]!r}?)" if near else f"; it takes {', '.join(takes)}"
 
 
+def _keep(cache_file: Path, payload: bytes) -> None:
+    """Write one file of compiled code (a cache we cannot write only costs time: a read-only
+    project or cache directory); writing a slice prunes the old ones."""
+    try:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(cache_file, payload)
+    except OSError:
+        return
+    if cache_file.name.startswith(SLICE_CACHE_PREFIX):
+        prune_slices(cache_file.parent)
+
+
 def assetfile_digest(source: bytes) -> str:
     """``Loaded.source_digest`` of an AssetFile holding ``source`` (for this interpreter)."""
     return hashlib.sha256(source + TAG.encode()).hexdigest()
@@ -456,8 +477,9 @@ def load_assetfile(project_dir: Path, assetfile: str | os.PathLike[str] | None =
     (the digest of the AssetFile they were found in, its ``declarative.Facts.asset_defs``, and
     the check's digest), leave the definitions of the others out of what runs (``compiled.leaving_out``).
 
-    Nothing is written: ``Loaded.save_code_cache()`` keeps the compiled code once the caller has
-    validated the definitions.
+    Nothing is written: ``Loaded.keep_compiled()`` (beside the AssetFile, any command) and
+    ``Loaded.save_code_cache()`` (the cache directory, a build) keep the compiled code once the
+    caller has validated the definitions.
     """
     started = time.time_ns()
     path = find_assetfile(project_dir, assetfile)

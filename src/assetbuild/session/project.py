@@ -401,8 +401,9 @@ def open_project(project_dir: str | os.PathLike[str] = ".", *, assetfile: str | 
     """Load and validate a project; its modules stay importable, and the project directory is
     the working directory (``in_project_dir``), until the block ends.
 
-    Nothing is written: a build saves the compiled AssetFile once the store has accepted the
-    cache directory (``project.loaded.save_code_cache()``).
+    Nothing is written but the compiled AssetFile beside it, in ``__pycache__`` (as Python keeps
+    a module's bytecode: ``Loaded.keep_compiled``); a build saves it in the cache directory once
+    the store has accepted it (``project.loaded.save_code_cache()``).
 
     ``sliced`` (``slicegraph.slice_of``): declare only its ``affected`` assets, and its
     ``frontier`` as stand-ins without inputs (``stand_in``); every source and resource. With
@@ -462,6 +463,7 @@ def open_project(project_dir: str | os.PathLike[str] = ".", *, assetfile: str | 
                 graph = declared
                 _validate(graph, io_managers, root, cache, code)
         executors = _validated_executors(graph, plugin_manager)
+        loaded.keep_compiled()
         yield Project(root, cache, loaded, graph, io_managers, plugin_manager, reporter, executors, sliced)
 
 
