@@ -37,13 +37,81 @@ def read_dynamic(cache_dir: Path) -> dict[str, list[str]]:
 
 
 def _glob_files(root: Path) -> Any:
-    import glob
-
     def files(pattern: str) -> list[str]:
-        found = glob.glob(pattern, root_dir=root, recursive=True)
+        found = glob_matches(str(root), pattern)
         return [f.replace(os.sep, "/") for f in found if (root / f).is_file()]
 
     return files
+
+
+def glob_matches(root: str, pattern: str) -> list[str]:
+    """``glob.glob(pattern, root_dir=root, recursive=True)``: the same paths by the same rules (a
+    ``**`` component is any folders, none hidden, symlinks followed; a wildcard matches no hidden
+    name unless it starts with a dot; a plain name must exist), with ``**`` listing the folders
+    below by a stack. glob recurses, and nests a generator, once per level (before Python 3.13),
+    so a folder about 1,000 deep under the glob's directory raised RecursionError."""
+    import fnmatch
+    import glob
+
+    found = [""]  # paths matched so far, relative to root
+    parts = pattern.split("/")
+    for i, part in enumerate(parts):
+        dironly = i < len(parts) - 1
+        matched: list[str] = []
+        for here in found:
+            at = os.path.join(root, here)
+            if part == "**":
+                matched.append(here)
+                matched += [os.path.join(here, rel) for rel in _below(at, dironly)]
+            elif glob.has_magic(part):
+                names = _names(at, dironly)
+                if not part.startswith("."):
+                    names = [n for n in names if not n.startswith(".")]
+                matched += [os.path.join(here, n) for n in fnmatch.filter(names, part)]
+            elif (os.path.isdir if dironly else os.path.lexists)(os.path.join(at, part)):
+                matched.append(os.path.join(here, part))
+        found = matched
+    return [f for f in found if f]
+
+
+def _names(folder: str, dironly: bool) -> list[str]:
+    """The names in ``folder`` (only its folders, symlinks followed, with ``dironly``); none if it
+    cannot be listed."""
+    try:
+        with os.scandir(folder) as it:
+            return [e.name for e in it if not dironly or _is_dir(e)]
+    except OSError:
+        return []
+
+
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
+def _below(folder: str, dironly: bool) -> list[str]:
+    """Every path below ``folder`` a ``**`` reaches, relative to it: names not hidden, folders
+    entered through symlinks too (a loop ends where the system stops resolving it), with a stack."""
+    out: list[str] = []
+    stack = [""]
+    while stack:
+        rel = stack.pop()
+        at = os.path.join(folder, rel) if rel else folder
+        try:
+            with os.scandir(at) as it:
+                entries = [(e.name, _is_dir(e)) for e in it if not e.name.startswith(".")]
+        except OSError:
+            continue
+        for name, is_dir in entries:
+            if dironly and not is_dir:
+                continue
+            path = os.path.join(rel, name) if rel else name
+            out.append(path)
+            if is_dir:
+                stack.append(path)
+    return out
 
 
 def partition_env(root: Path, cache_dir: Path) -> PartitionEnv:
