@@ -514,6 +514,33 @@ def test_a_script_without_a_main_guard_does_not_rebuild_itself(tmp_path):
     assert out.stdout.strip() == "['a', 'b']"
 
 
+def test_a_script_keeps_its_main_and_assets_in_this_process_see_it(tmp_path):
+    """While an executor with worker processes lives, ``sys.modules["__main__"]`` is a stand-in
+    that names no script (a worker started then must not run it again), whose other names read
+    through to the script's: an asset on ``serial`` beside it sees them. After the build the
+    script's own module is back, even for a script inside the project (loading the AssetFile
+    drops the project's modules from ``sys.modules``, never ``__main__``): pickle finds its
+    classes again."""
+    import subprocess
+    import sys
+
+    from projects import clean_env
+
+    (tmp_path / "AssetFile").write_text(
+        "from assetbuild import asset\n\n@asset(io='json')\ndef far():\n    return 1\n\n"
+        "@asset(io='json', executor='serial')\ndef here(far):\n    import __main__\n"
+        "    return [__main__.SETTING, getattr(__main__, '__file__', None)]\n")
+    (tmp_path / "script.py").write_text(
+        "import pickle, sys\nimport assetbuild\n\nSETTING = 'from the script'\n\nclass Point:\n    pass\n\n"
+        "r = assetbuild.build(jobs=2, executor='processes')\n"
+        "print(sorted(r.names('built')), assetbuild.load_value('here'))\n"
+        "print(sys.modules['__main__'].__file__ == __file__, type(pickle.loads(pickle.dumps(Point()))).__name__)\n")
+    out = subprocess.run([sys.executable, "script.py"], cwd=tmp_path, capture_output=True, text=True,
+                         env=clean_env(), timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == ["['far', 'here'] ['from the script', None]", "True Point"]
+
+
 def test_two_jobs_run_two_cpu_bound_assets_at_once(project):
     """With -j 2, two workers run assets at the same time: some two assets' runs overlap, in
     two processes. (Whether that makes the build faster depends on the machine's other work:

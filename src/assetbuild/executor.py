@@ -4,7 +4,7 @@ a worker in another process or on another machine calls on a task's bytes.
 
 An executor decides only *where* an asset function runs. Everything else stays with the host
 (the ``assetbuild`` process): keys, the store, the order of assets, time limits, retries, and
-hiding the caller's ``__main__`` while workers start (a script without an ``if __name__ ==
+hiding the caller's ``__main__`` while workers may start (a script without an ``if __name__ ==
 "__main__":`` guard would otherwise run again in every spawned worker). A task carries its
 inputs as stored bytes and its outcome carries the output as bytes, so the trace store never
 leaves the host. The built-in ``serial``, ``threads`` and ``processes`` executors
@@ -101,9 +101,10 @@ class Executor(Protocol):
       path of the store's file instead of its bytes (``Task.run`` reads and verifies it). Such
       an executor may also have a ``spool_dir`` attribute: the host sets it to a directory
       where ``run_serialized(payload, spool_dir)`` leaves large outputs as files.
-    - ``in_process``: tasks run in the host's own process (threads). The host hides the
-      caller's ``__main__`` around creating and submitting to every other executor, since
-      that is when worker processes start.
+    - ``in_process``: tasks run in the host's own process (threads). For every other
+      executor that is not ``inline``, the host hides the caller's ``__main__`` from its
+      creation to the end of its ``shutdown``: worker processes may start at any moment of
+      its life (a dask Nanny replaces a worker that died).
     """
 
     name: str

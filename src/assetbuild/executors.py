@@ -233,21 +233,42 @@ def start_method() -> str:
     return "forkserver" if "forkserver" in methods else "spawn"
 
 
+class _MainStandIn(types.ModuleType):
+    """``sys.modules["__main__"]`` while worker processes may start: it names no script or
+    module (no ``__file__``, ``__spec__`` None), so multiprocessing runs nothing again in a new
+    worker; every other name reads through to the real one, so code that runs in this process
+    meanwhile (an asset on the ``serial`` executor, pickle's lookup of ``__main__.X``) sees
+    no difference."""
+
+    def __init__(self, real: types.ModuleType | None) -> None:
+        super().__init__("__main__")
+        self.__dict__["_assetbuild_real_main"] = real
+
+    def __getattr__(self, name: str) -> Any:
+        real = self.__dict__["_assetbuild_real_main"]
+        if real is None or name in ("__file__", "__path__", "__cached__"):  # what spawn would run
+            raise AttributeError(name)
+        return getattr(real, name)
+
+
 @contextmanager
 def workers_skip_main() -> Iterator[None]:
-    """While workers start, hide the parent's ``__main__`` from multiprocessing: a worker would
-    otherwise run the user's script again (a script that calls ``assetbuild.build(jobs=2)``
-    without an ``if __name__ == "__main__":`` guard would start builds forever). Tasks never
-    need it: cloudpickle ships functions of ``__main__`` by value. The host's job (the
-    :class:`Runner` applies it around creating and submitting to executors that are not
-    ``in_process``), never an executor's."""
+    """Hide the parent's ``__main__`` from multiprocessing: a worker would otherwise run the
+    user's script again (a script that calls ``assetbuild.build(jobs=2)`` without an ``if
+    __name__ == "__main__":`` guard would start builds forever; the ``assetbuild`` command
+    itself, before it had one, ran the whole command again in the worker). Tasks never need it:
+    cloudpickle ships functions of ``__main__`` by value. The host's job (the :class:`Runner`
+    hides it for the whole life of every executor whose workers are processes: a dask Nanny
+    starts a new worker whenever one dies), never an executor's."""
     main = sys.modules.get("__main__")
-    sys.modules["__main__"] = types.ModuleType("__main__")
+    sys.modules["__main__"] = _MainStandIn(main)
     try:
         yield
     finally:
         if main is not None:
             sys.modules["__main__"] = main
+        else:
+            sys.modules.pop("__main__", None)
 
 
 class ProcessExecutor:
@@ -436,6 +457,7 @@ class Runner:
         self.spool_dir: str | None = None  # the store's: executors on this machine return large outputs there
         self.auto = False  # -j auto (not a number): the build may run a small plan serially instead
         self._live: dict[str, Any] = {}
+        self._main_hidden: Any = None  # workers_skip_main() while an executor with worker processes lives
 
     def _timed_executor(self, name: str | None) -> str | None:
         """The executor that runs a timed task meant for ``name``; None if none can."""
@@ -470,10 +492,10 @@ class Runner:
         if ex is None:
             cls = self.classes[name]
             options = self.options if name == self.default else {}
+            self._hide_main(cls)
             try:
-                with self._main_hidden(cls):
-                    ex = cls(jobs=self.jobs, project_dir=self.project_dir, project_modules=self.project_modules,
-                             options=options)
+                ex = cls(jobs=self.jobs, project_dir=self.project_dir, project_modules=self.project_modules,
+                         options=options)
             except AssetbuildError:
                 raise
             except Exception as e:  # noqa: BLE001 - a plugin's executor: one line naming it, not one per asset
@@ -506,8 +528,7 @@ class Runner:
         ex = self.executor(None)
         warm = getattr(ex, "warm", None)
         if warm is not None:
-            with self._main_hidden(type(ex)):
-                warm()
+            warm()
 
     def submit(self, task: Task, executor: str | None = None) -> Future:
         if getattr(task, "timeout", None) is not None:
@@ -515,17 +536,18 @@ class Runner:
         ex = self.executor(executor)
         # an inline executor runs the task here: its log and output lines can be shown as they come
         log = self.make_logger(task.asset) if ex.inline and self.make_logger else None
-        with self._main_hidden(type(ex)):
-            return ex.submit(task, log)
+        return ex.submit(task, log)
 
-    @staticmethod
-    def _main_hidden(cls: Any) -> Any:
-        """:func:`workers_skip_main` around what may start worker processes: creating or
-        submitting to an executor whose tasks do not run in this process. Not around one whose
-        do (``inline``, ``in_process``): asset code may be running in it meanwhile."""
-        if getattr(cls, "inline", False) or getattr(cls, "in_process", False):
-            return nullcontext()
-        return workers_skip_main()
+    def _hide_main(self, cls: Any) -> None:
+        """:func:`workers_skip_main` from the creation of the first executor whose tasks do not
+        run in this process (not ``inline``, not ``in_process``) to the end of :meth:`shutdown`:
+        such an executor may start a worker process at any moment of its life, not only when
+        created or submitted to (a dask Nanny replaces a worker that died, from its own thread).
+        The stand-in reads through to the real ``__main__``, so assets running in this process
+        meanwhile see no difference."""
+        if self._main_hidden is None and not (getattr(cls, "inline", False) or getattr(cls, "in_process", False)):
+            self._main_hidden = workers_skip_main()
+            self._main_hidden.__enter__()
 
     def same_machine(self, executor: str | None) -> bool:
         """Do assets on ``executor`` run on this machine (class attribute ``same_machine``), so
@@ -555,12 +577,17 @@ class Runner:
     def shutdown(self, cancel: bool = False) -> None:
         """End every executor; ``cancel``: now, killing running work (Ctrl-C, an error)."""
         live, self._live = self._live, {}
-        for ex in live.values():
-            try:
-                ex.shutdown(cancel=cancel)
-            except Exception:  # noqa: BLE001 - shutting down after an error must not hide it
-                if not cancel:
-                    raise
+        try:
+            for ex in live.values():
+                try:
+                    ex.shutdown(cancel=cancel)
+                except Exception:  # noqa: BLE001 - shutting down after an error must not hide it
+                    if not cancel:
+                        raise
+        finally:
+            hidden, self._main_hidden = self._main_hidden, None
+            if hidden is not None:
+                hidden.__exit__(None, None, None)
 
 
 __all__ = ["MAX_JOBS", "SerialExecutor", "ThreadExecutor", "ProcessExecutor", "Runner", "parse_jobs", "start_method"]

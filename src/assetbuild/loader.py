@@ -264,8 +264,10 @@ def compiled_since(mark: int) -> dict[str, str]:
 
 def forget_project_modules(project_dir: Path) -> None:
     """Drop the project's modules (and any other project's we imported) from sys.modules, so the
-    next load imports them afresh from this project's files."""
-    for name in project_module_names(project_dir) | _LOADED_BY_US:
+    next load imports them afresh from this project's files. Never the caller's ``__main__`` (a
+    script in the project that calls ``assetbuild.build``): nothing imports it afresh, and
+    without it pickle cannot find the script's classes, nor multiprocessing the script."""
+    for name in (project_module_names(project_dir) | _LOADED_BY_US) - {"__main__", "__mp_main__"}:
         sys.modules.pop(name, None)
     _LOADED_BY_US.clear()
     _COMPILED.clear()

@@ -184,6 +184,44 @@ def test_a_task_that_always_kills_its_worker_fails_clearly(tmp_path):
     assert {s.asset: s.state for s in assetbuild.status(project_dir=root)}["doomed"] == "failed"
 
 
+def user_env(**extra: str) -> dict[str, str]:
+    """A user's shell: bytecode written, plugins loaded, this run's PYTHONPATH (a worktree's code)."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED", "ASSETBUILD_DISABLE_PLUGIN_AUTOLOAD",
+                        "ASSETBUILD_CACHE_DIR")}
+    env.update(extra)
+    return env
+
+
+def test_the_command_survives_a_local_worker_that_dies(tmp_path):
+    """``assetbuild -j 1 --executor dask`` as users run it (the installed command, a script):
+    the LocalCluster's Nanny starts a new worker process after one dies, long after the cluster
+    started, and that worker must not run the command again (a nested build, waiting on the
+    cache's lock forever). The task runs again on the new worker and the build ends."""
+    script = Path(sys.executable).parent / "assetbuild"
+    if not script.exists():
+        pytest.skip(f"needs the installed assetbuild command beside {sys.executable}")
+    root = write_project(tmp_path / "p", DIES_ONCE)
+    r = subprocess.run([str(script), "-j", "1", "--executor", "dask"], cwd=root, capture_output=True, text=True,
+                       env=user_env(), timeout=90)
+    assert r.returncode == 0 and "2 built" in r.stdout, r.stdout + r.stderr
+    assert (root / "died-once").exists() and "waiting for it to finish" not in r.stderr
+
+
+def test_a_script_without_a_main_guard_ends_when_its_workers_die(tmp_path):
+    """A script that calls ``assetbuild.build`` with no ``if __name__ == "__main__":`` guard:
+    each worker the Nanny starts after a death must not run the script (another build) again;
+    after the allowed failures the asset fails with KilledWorker and the script goes on."""
+    root = write_project(tmp_path / "p", ALWAYS_DIES)
+    (root / "script.py").write_text("import assetbuild\nr = assetbuild.build(jobs=1, executor='dask', keep_going=True)\n"
+                                    "print('RESULT', sorted((x.asset, x.status) for x in r.results))\n")
+    r = subprocess.run([sys.executable, "script.py"], cwd=root, capture_output=True, text=True, timeout=90,
+                       env=user_env(DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES="1"))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == ["RESULT [('after_doomed', 'skipped'), ('doomed', 'failed'), "
+                                     "('innocent', 'built')]"], r.stdout + r.stderr
+
+
 def test_an_unreachable_scheduler_is_one_line_and_exit_2(tmp_path):
     root = write_project(tmp_path / "p", "@asset(io='json')\ndef a():\n    return 1\n")
     env = {k: v for k, v in os.environ.items() if k != "ASSETBUILD_DISABLE_PLUGIN_AUTOLOAD"}

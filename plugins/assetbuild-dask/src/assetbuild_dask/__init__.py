@@ -23,8 +23,9 @@ that asset then fails with a clear message and nothing is recorded for it.
 
 It uses only assetbuild's public plugin API: ``assetbuild`` (``hookimpl``, the errors),
 ``assetbuild.hookspecs`` (``ExecutorFlag``) and ``assetbuild.executor`` (``Task.to_bytes``,
-``run_serialized``). assetbuild hides the caller's ``__main__`` while the LocalCluster starts its
-workers (a script without a main guard must not run again in them).
+``run_serialized``). assetbuild hides the caller's ``__main__`` for the executor's whole life, so a
+worker the LocalCluster's Nanny starts (at first, or in place of one that died) never runs a
+script without a main guard again.
 
 Importing this module is cheap, as every plugin's must be (assetbuild imports it on every run,
 ``--help`` included): distributed (about a second), logging and concurrent.futures are imported
