@@ -355,6 +355,74 @@ def test_duplicate_or_bad_executors_name_the_plugin(pm):
         collect_executors(pm)
 
 
+class _Reversed:
+    """An IO manager: text, stored reversed."""
+
+    name = "rev"
+    version = "1"
+
+    def dump(self, value):
+        return value.encode()[::-1]
+
+    def load(self, data):
+        return data[::-1].decode()
+
+
+@pytest.mark.parametrize("hook,returns", [
+    ("register_io_managers", _Reversed()), ("register_io_managers", "rev"), ("register_executors", Ledger),
+    ("register_options", 5)])
+def test_a_register_hook_returning_no_list_is_a_plugin_error(pm, hook, returns):
+    """One object instead of a list of them was iterated: a raw TypeError for every command
+    (or, for a str, its characters said to be no IO manager)."""
+    from assetbuild.plugins import collect_executors, collect_options
+
+    class Single:
+        pass
+
+    setattr(Single, hook, hookimpl(lambda self: returns))
+    pm.register(Single(), name="single-plugin")
+    collect = {"register_io_managers": collect_io_managers, "register_executors": collect_executors,
+               "register_options": collect_options}[hook]
+    with pytest.raises(PluginError, match=rf"^plugin 'single-plugin' returned .* from {hook}, which is not a list "
+                                          r"of .*s \(return a list, even of one\)$"):
+        collect(pm)
+
+
+def test_an_io_manager_class_instead_of_an_instance_is_a_plugin_error(pm):
+    """The class passed the check (its dump and load are callable) and failed every build in dump."""
+
+    class Plugin:
+        @hookimpl
+        def register_io_managers(self):
+            return [_Reversed]
+
+    pm.register(Plugin(), name="class-plugin")
+    with pytest.raises(PluginError, match=r"'class-plugin' registered <class .*_Reversed'>, which is not an IO "
+                                          r"manager \(it needs to be an instance, not a class"):
+        collect_io_managers(pm)
+
+
+def test_on_the_command_line_a_hook_returning_no_list_is_one_line(tmp_path):
+    """Exit 2 and one line for a command; under --help, a broken plugin's options are a warning
+    (as for any broken plugin's options) and its IO managers are not asked for."""
+    from projects import cli
+
+    env = installed_plugin(tmp_path, "single_plugin", "import assetbuild\n\nclass Rev:\n    name = 'rev'\n"
+                           "    version = '1'\n    def dump(self, v):\n        return v\n    def load(self, d):\n"
+                           "        return d\n\n@assetbuild.hookimpl\ndef register_io_managers():\n    return Rev()\n\n"
+                           "@assetbuild.hookimpl\ndef register_options():\n    return 5\n")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, (env["PYTHONPATH"], os.environ.get("PYTHONPATH"))))
+    (tmp_path / "AssetFile").write_text("from assetbuild import asset\n\n@asset(io='json')\ndef a():\n    return 1\n")
+    for args in (["status"], [], ["--nope"]):
+        r = cli(*args, cwd=tmp_path, env=env)
+        assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+        assert len(r.stderr.splitlines()) == 1 and "plugin 'single_plugin' returned " in r.stderr, r.stderr
+    r = cli("--help", cwd=tmp_path, env=env)
+    assert r.returncode == 0 and "Traceback" not in r.stderr and "Usage" in r.stdout, r.stderr
+    assert r.stderr == ("assetbuild: warning: plugin 'single_plugin' returned 5 from register_options, which is not "
+                        "a list of options (return a list, even of one)\n")
+
+
 def installed_plugin(tmp_path, name: str, source: str) -> dict[str, str]:
     """An environment in which module ``name`` (``source``) is an installed plugin, found through
     its entry point like a distribution's."""

@@ -192,6 +192,19 @@ def _scan_entry_points(group: str) -> list[tuple[str, str, str]]:
     return found
 
 
+def _contributed(impl: Any, hook: str, kind: str) -> list[Any]:
+    """What one plugin's ``register_*`` hook returns: a list (or tuple), else a PluginError
+    naming the plugin (one object instead of a list of them, say)."""
+    try:
+        contributed = impl.function() or []
+    except Exception as e:  # noqa: BLE001
+        raise PluginError(f"plugin {impl.plugin_name!r} failed in {hook}: {e}") from e
+    if not isinstance(contributed, (list, tuple)):
+        raise PluginError(f"plugin {impl.plugin_name!r} returned {contributed!r:.100} from {hook}, which is not a "
+                          f"list of {kind}s (return a list, even of one)")
+    return list(contributed)
+
+
 def _collect(pm: pluggy.PluginManager, hook: str, kind: str, is_valid: Callable[[Any], bool],
              needs: str) -> dict[str, Any]:
     """The named things every plugin contributes through a ``register_*`` hook; a name registered
@@ -199,11 +212,7 @@ def _collect(pm: pluggy.PluginManager, hook: str, kind: str, is_valid: Callable[
     found: dict[str, tuple[Any, str]] = {}
     for impl in getattr(pm.hook, hook).get_hookimpls():
         plugin_name = impl.plugin_name
-        try:
-            contributed = impl.function() or []
-        except Exception as e:  # noqa: BLE001
-            raise PluginError(f"plugin {plugin_name!r} failed in {hook}: {e}") from e
-        for obj in contributed:
+        for obj in _contributed(impl, hook, kind):
             name = getattr(obj, "name", None)
             if not isinstance(name, str) or not is_valid(obj):
                 raise PluginError(f"plugin {plugin_name!r} registered {obj!r}, which is not an {kind} "
@@ -218,12 +227,14 @@ def _collect(pm: pluggy.PluginManager, hook: str, kind: str, is_valid: Callable[
 def collect_io_managers(pm: pluggy.PluginManager) -> dict[str, Any]:
     """Every IO manager contributed through ``register_io_managers``, by name."""
     return _collect(pm, "register_io_managers", "IO manager",
-                    lambda m: (callable(getattr(m, "load_input", None)) and isinstance(getattr(m, "io_version", None), str))
-                    if callable(getattr(m, "handle_output", None)) else
-                    (callable(getattr(m, "dump", None)) and callable(getattr(m, "load", None))
-                     and isinstance(getattr(m, "version", None), str)),
-                    "str attributes name and version, and dump/load methods (or, keeping its data "
-                    "outside the cache, handle_output/load_input methods and a str attribute io_version)")
+                    lambda m: not isinstance(m, type) and (
+                        (callable(getattr(m, "load_input", None)) and isinstance(getattr(m, "io_version", None), str))
+                        if callable(getattr(m, "handle_output", None)) else
+                        (callable(getattr(m, "dump", None)) and callable(getattr(m, "load", None))
+                         and isinstance(getattr(m, "version", None), str))),
+                    "to be an instance, not a class, with str attributes name and version, and dump/load methods "
+                    "(or, keeping its data outside the cache, handle_output/load_input methods and a str "
+                    "attribute io_version)")
 
 
 def collect_executors(pm: pluggy.PluginManager) -> dict[str, Any]:
@@ -242,11 +253,7 @@ def collect_options(pm: pluggy.PluginManager, taken: Iterable[str] = ()) -> list
     flags: list[hookspecs.ExecutorFlag] = []
     for impl in pm.hook.register_options.get_hookimpls():
         plugin_name = impl.plugin_name
-        try:
-            contributed: Any = impl.function() or []
-        except Exception as e:  # noqa: BLE001
-            raise PluginError(f"plugin {plugin_name!r} failed in register_options: {e}") from e
-        for flag in contributed:
+        for flag in _contributed(impl, "register_options", "option"):
             if not isinstance(flag, hookspecs.ExecutorFlag) or not flag.flag.startswith("--"):
                 raise PluginError(f"plugin {plugin_name!r} registered {flag!r}, which is not an option "
                                   "(it needs an assetbuild.hookspecs.ExecutorFlag whose flag starts with --)")
