@@ -119,8 +119,9 @@ class Executor(Protocol):
         """Run ``task`` (``task.run()`` here, or ``run_serialized(task.to_bytes())`` in a worker)
         and resolve the future with its :data:`Outcome`. If the worker running it died, set
         :class:`WorkerLost` on the future (``isolated=True`` when this task alone is known to be
-        the cause). Called from the host's main thread only, with never more than ``jobs`` tasks
-        outstanding."""
+        the cause); any other error set on it (a transport error), or cancelling it, fails the
+        asset with that error. Called from the host's main thread only, with never more than
+        ``jobs`` tasks outstanding."""
 
     def shutdown(self, cancel: bool = False) -> None:
         """End the workers; with ``cancel``, at once, abandoning running tasks (Ctrl-C, or

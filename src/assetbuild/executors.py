@@ -11,10 +11,8 @@ build, so a build after a code change (watch mode) never runs a worker that impo
 version of a project module; project modules are imported in the worker from their source,
 never from a ``.pyc``.
 
-:class:`Runner` is what the scheduler sees: it picks each asset's executor (the asset's own
-``executor=``, else the build's), creates executors on first use and shuts them down; it kills
-the task of an asset whose time is up (only executors with ``kills = True`` can); it hides the
-caller's ``__main__`` while executors may start worker processes (:func:`workers_skip_main`).
+:func:`workers_skip_main` hides the caller's ``__main__`` from worker processes while they may
+start (``assetbuild.runner.Runner``, what the scheduler sees, applies it).
 
 Workers never outlive the build, even one killed with SIGKILL (:func:`exit_with_parent`).
 """
@@ -26,20 +24,16 @@ import queue
 import sys
 import threading
 import types
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any
 
-from .errors import AssetbuildError, ConfigError, PluginError, WorkerLost
+from .errors import ConfigError, WorkerLost
 from .executor import Ended, Outcome, Task, run_serialized
 from .interrupts import interrupts_held
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
-
-AUTO_SERIAL_MAX = 32  # -j auto: a plan this small, without a slow asset in its history, runs serially
-SLOW_S = 1.0  # ... slow: a latest build that took this long
-
 
 # The most assets at once: 2**22, Linux's most process ids (PID_MAX_LIMIT), so more workers than
 # any one machine can hold. Without a bound, a -j past a C int passed the check and failed the
@@ -421,173 +415,5 @@ class ProcessExecutor:
             manager.join(5)
 
 
-class Runner:
-    """The scheduler's view of execution: submit an asset, get a future; shut everything down.
-
-    ``executors`` maps names to executor classes (from the plugins). Each asset runs on its own
-    ``executor=`` if it names one, else on ``default``; executors are created on first use with
-    ``jobs`` workers each (the scheduler keeps at most ``jobs`` assets running in all).
-
-    Time limits: an asset's ``timeout=``, else ``timeout`` (the build's ``--timeout``). An
-    executor class that can stop a running task says ``kills = True`` and has ``kill(future)``;
-    an inline one (``serial``) hands a timed task to the ``processes`` executor, so a time limit
-    works with ``-j 1`` too; any other executor cannot take one (see :meth:`time_limit_problem`).
-    """
-
-    def __init__(self, executors: dict[str, Any], *, default: str, jobs: int, project_dir: str,
-                 project_modules: Iterable[str] = (), options: dict[str, str] | None = None,
-                 make_logger: Callable[[str], Any] | None = None, timeout: float | None = None) -> None:
-        if default not in executors:
-            raise ConfigError(f"unknown executor {default!r} (known: {', '.join(sorted(executors))}; "
-                              "more come from plugins)")
-        opts = dict(options or {})
-        accepted = getattr(executors[default], "options", {}) or {}
-        unknown = sorted(set(opts) - set(accepted))
-        if unknown:
-            known = ", ".join(sorted(accepted)) or "none"
-            raise ConfigError(f"executor {default!r} has no option {unknown[0]!r} (its options: {known})")
-        self.classes = executors
-        self.default = default
-        self.jobs = jobs
-        self.project_dir = project_dir
-        self.project_modules = frozenset(project_modules)
-        self.options = opts
-        self.make_logger = make_logger
-        self.timeout = timeout
-        self.spool_dir: str | None = None  # the store's: executors on this machine return large outputs there
-        self.auto = False  # -j auto (not a number): the build may run a small plan serially instead
-        self._live: dict[str, Any] = {}
-        self._main_hidden: Any = None  # workers_skip_main() while an executor with worker processes lives
-
-    def _timed_executor(self, name: str | None) -> str | None:
-        """The executor that runs a timed task meant for ``name``; None if none can."""
-        name = name or self.default
-        cls = self.classes[name]
-        if getattr(cls, "kills", False):
-            return name
-        if getattr(cls, "inline", False) and getattr(self.classes.get("processes"), "kills", False):
-            return "processes"
-        return None
-
-    def time_limit_problem(self, executor: str | None) -> str | None:
-        """Why assets on ``executor`` (None: the default) cannot have a time limit, or None."""
-        if self._timed_executor(executor) is not None:
-            return None
-        name = executor or self.default
-        return f"the {name!r} executor cannot stop a running asset"
-
-    def limit_of(self, adef: Any) -> float | None:
-        """The time limit of an asset: its own ``timeout=``, else the build's where its executor
-        can enforce it."""
-        own = getattr(adef, "timeout", None)
-        if own is not None:
-            return own
-        if self.timeout is not None and self._timed_executor(adef.executor) is not None:
-            return self.timeout
-        return None
-
-    def executor(self, name: str | None) -> Any:
-        name = name or self.default
-        ex = self._live.get(name)
-        if ex is None:
-            cls = self.classes[name]
-            options = self.options if name == self.default else {}
-            self._hide_main(cls)
-            try:
-                ex = cls(jobs=self.jobs, project_dir=self.project_dir, project_modules=self.project_modules,
-                         options=options)
-            except AssetbuildError:
-                raise
-            except Exception as e:  # noqa: BLE001 - a plugin's executor: one line naming it, not one per asset
-                given = ", ".join(f"{k}={v}" for k, v in sorted(options.items()))
-                raise PluginError(f"the executor {name!r} could not start"
-                                  + (f" with options {given}" if given else "") + f": {type(e).__name__}: {e}") from e
-            if self.spool_dir is not None and hasattr(ex, "spool_dir"):
-                ex.spool_dir = self.spool_dir
-            self._live[name] = ex
-        return ex
-
-    def prepare(self, plan: Sequence[str], last_duration: Callable[[str], float | None]) -> None:
-        """Before the build decides: with ``-j auto``, a small plan whose assets never took long
-        (``last_duration``: an asset's latest build's, None if never built) runs serially, as
-        worker start-up would cost more than it saves. Otherwise, when the plan's first asset was
-        never built (a first build: most of it will run), what process workers are forked from
-        starts now, in the background; a build that may be all cache hits (a null build) does
-        not pay for workers it would not use."""
-        if self.default != "processes" or not plan:
-            return
-        if self.auto and len(plan) <= AUTO_SERIAL_MAX and not any(
-                (last_duration(n) or 0.0) >= SLOW_S for n in plan):
-            self.default, self.jobs = "serial", 1
-            return
-        if last_duration(plan[0]) is None:
-            self.warm()
-
-    def warm(self) -> None:
-        """Let the default executor start its workers' machinery now (``warm``, if it has one)."""
-        ex = self.executor(None)
-        warm = getattr(ex, "warm", None)
-        if warm is not None:
-            warm()
-
-    def submit(self, task: Task, executor: str | None = None) -> Future:
-        if getattr(task, "timeout", None) is not None:
-            executor = self._timed_executor(executor) or executor
-        ex = self.executor(executor)
-        # an inline executor runs the task here: its log and output lines can be shown as they come
-        log = self.make_logger(task.asset) if ex.inline and self.make_logger else None
-        return ex.submit(task, log)
-
-    def _hide_main(self, cls: Any) -> None:
-        """:func:`workers_skip_main` from the creation of the first executor whose tasks do not
-        run in this process (not ``inline``, not ``in_process``) to the end of :meth:`shutdown`:
-        such an executor may start a worker process at any moment of its life, not only when
-        created or submitted to (a dask Nanny replaces a worker that died, from its own thread).
-        The stand-in reads through to the real ``__main__``, so assets running in this process
-        meanwhile see no difference."""
-        if self._main_hidden is None and not (getattr(cls, "inline", False) or getattr(cls, "in_process", False)):
-            self._main_hidden = workers_skip_main()
-            self._main_hidden.__enter__()
-
-    def same_machine(self, executor: str | None) -> bool:
-        """Do assets on ``executor`` run on this machine (class attribute ``same_machine``), so
-        that a large input can be passed as the store's file instead of its bytes?"""
-        cls = self.classes[executor or self.default]
-        return bool(getattr(cls, "same_machine", False))
-
-    @staticmethod
-    def wait(futures: Collection[Future], timeout: float | None) -> set[Future]:
-        """Block until one of ``futures`` is done or ``timeout`` passes; the done ones (an
-        ``Ended`` one is done: concurrent.futures cannot wait on it, and need not)."""
-        done = {f for f in futures if f.done()}
-        if done:
-            return done
-        from concurrent.futures import FIRST_COMPLETED, wait
-
-        return wait(futures, timeout=timeout, return_when=FIRST_COMPLETED).done
-
-    def kill(self, fut: Future) -> bool:
-        """Stop the running task behind ``fut`` (its time is up); False if no executor could."""
-        for ex in list(self._live.values()):
-            kill = getattr(ex, "kill", None)
-            if kill is not None and kill(fut):
-                return True
-        return False
-
-    def shutdown(self, cancel: bool = False) -> None:
-        """End every executor; ``cancel``: now, killing running work (Ctrl-C, an error)."""
-        live, self._live = self._live, {}
-        try:
-            for ex in live.values():
-                try:
-                    ex.shutdown(cancel=cancel)
-                except Exception:  # noqa: BLE001 - shutting down after an error must not hide it
-                    if not cancel:
-                        raise
-        finally:
-            hidden, self._main_hidden = self._main_hidden, None
-            if hidden is not None:
-                hidden.__exit__(None, None, None)
-
-
-__all__ = ["MAX_JOBS", "SerialExecutor", "ThreadExecutor", "ProcessExecutor", "Runner", "parse_jobs", "start_method"]
+__all__ = ["MAX_JOBS", "SerialExecutor", "ThreadExecutor", "ProcessExecutor", "parse_jobs", "start_method",
+           "workers_skip_main"]

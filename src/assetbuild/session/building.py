@@ -24,7 +24,8 @@ def _runner(project: Project, options: BuildOptions) -> Any:
     anything runs: an asset's ``timeout=`` on an executor that cannot stop it (DefinitionError),
     ``--timeout`` with such a default executor (ConfigError)."""
     from ..config import check_settings, execution_settings, timeout_setting, unknown_settings
-    from ..executors import Runner, parse_jobs
+    from ..executors import parse_jobs
+    from ..runner import Runner
 
     check_settings(project.project_dir)  # (gc's and run's: refused by the build, as its own are)
     unknown = unknown_settings(project.project_dir)
