@@ -211,15 +211,97 @@ def test_the_command_survives_a_local_worker_that_dies(tmp_path):
 def test_a_script_without_a_main_guard_ends_when_its_workers_die(tmp_path):
     """A script that calls ``assetbuild.build`` with no ``if __name__ == "__main__":`` guard:
     each worker the Nanny starts after a death must not run the script (another build) again;
-    after the allowed failures the asset fails with KilledWorker and the script goes on."""
+    after the allowed failures the asset fails with KilledWorker and the script goes on.
+    distributed's own log line about it ("marked as failed because 2 workers died") is not
+    printed besides."""
     root = write_project(tmp_path / "p", ALWAYS_DIES)
     (root / "script.py").write_text("import assetbuild\nr = assetbuild.build(jobs=1, executor='dask', keep_going=True)\n"
                                     "print('RESULT', sorted((x.asset, x.status) for x in r.results))\n")
     r = subprocess.run([sys.executable, "script.py"], cwd=root, capture_output=True, text=True, timeout=90,
                        env=user_env(DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES="1"))
-    assert r.returncode == 0, r.stderr
+    assert r.returncode == 0 and r.stderr == "", r.stderr
     assert r.stdout.splitlines() == ["RESULT [('after_doomed', 'skipped'), ('doomed', 'failed'), "
                                      "('innocent', 'built')]"], r.stdout + r.stderr
+
+
+CLUSTER = """
+import logging, os, sys, time
+from distributed import LocalCluster
+
+if __name__ == "__main__":
+    c = LocalCluster(n_workers=1, threads_per_worker=2, processes=True, host="127.0.0.1",
+                     dashboard_address=None, silence_logs=logging.CRITICAL)
+    with open(sys.argv[1] + ".tmp", "w") as f:
+        f.write(c.scheduler_address)
+    os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+    time.sleep(300)
+"""
+
+WAITS = """
+import time
+from pathlib import Path
+
+def waits(name):
+    (Path(__file__).parent / f"started-{name}").write_text("x")
+    time.sleep(60)
+    return 1
+
+@asset(io="json")
+def one():
+    return waits("one")
+
+@asset(io="json")
+def two():
+    return waits("two")
+
+@asset(io="json")
+def three():
+    return waits("three")
+"""
+
+
+def test_a_cluster_that_dies_mid_build_fails_its_assets_and_the_build_ends(tmp_path):
+    """``--dask-scheduler``: the whole cluster (scheduler and workers) is killed while two assets
+    run on it. Each running asset fails with one line saying the scheduler was lost, the one
+    not started yet too (-k), nothing is recorded, and the build ends (exit 1) at once, without
+    distributed's tracebacks; it never waits on tasks the lost scheduler cannot finish."""
+    import signal
+    import time
+
+    root = write_project(tmp_path / "p", WAITS)
+    (tmp_path / "cluster.py").write_text(CLUSTER)
+    addr_file = tmp_path / "address"
+    cluster = subprocess.Popen([sys.executable, str(tmp_path / "cluster.py"), str(addr_file)], cwd=tmp_path,
+                               start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    procs: dict[str, subprocess.Popen] = {}
+    try:
+        deadline = time.monotonic() + 60
+        while not addr_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        address = addr_file.read_text()
+        build = procs["build"] = subprocess.Popen([sys.executable, "-m", "assetbuild", "-j", "2", "-k", "--dask-scheduler", address],
+                                 cwd=root, env=user_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        while len(list(root.glob("started-*"))) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(list(root.glob("started-*"))) == 2
+        os.killpg(cluster.pid, signal.SIGKILL)
+        t0 = time.monotonic()
+        out, err = build.communicate(timeout=60)
+    finally:
+        for p in procs.values():
+            if p.poll() is None:
+                p.kill()
+        try:
+            os.killpg(cluster.pid, signal.SIGKILL)  # the cluster and its workers
+        except ProcessLookupError:
+            pass
+        cluster.wait()
+    assert build.returncode == 1, out + err
+    assert time.monotonic() - t0 < 20 and "Traceback" not in err, err
+    lost = f"the dask scheduler at {address} was lost while"
+    assert sorted(line.split(":")[0].split()[-1] for line in err.splitlines() if lost in line) == ["one", "three", "two"], err
+    assert "0 built" in out and "3 failed" in out
+    assert {s.asset: s.state for s in assetbuild.status(project_dir=root)} == dict.fromkeys(("one", "two", "three"), "failed")
 
 
 def test_an_unreachable_scheduler_is_one_line_and_exit_2(tmp_path):

@@ -19,7 +19,9 @@ or a build killed before its end, takes its resources with it without their tear
 A worker that dies while running a task (segfault, ``os._exit``, the out-of-memory killer) is
 dask's to handle: the scheduler reruns the task elsewhere, and after
 ``distributed.scheduler.allowed-failures`` deaths (default 3) gives up with ``KilledWorker``;
-that asset then fails with a clear message and nothing is recorded for it.
+that asset then fails with a clear message and nothing is recorded for it. A scheduler lost
+mid-build (the cluster stopped, the network failed) fails every asset running or sent after on
+it the same way: dask cancels their futures, which would otherwise never end.
 
 It uses only assetbuild's public plugin API: ``assetbuild`` (``hookimpl``, the errors),
 ``assetbuild.hookspecs`` (``ExecutorFlag``) and ``assetbuild.executor`` (``Task.to_bytes``,
@@ -70,16 +72,21 @@ class DaskExecutor:
         self.cluster = None
         self._futures: set[Any] = set()  # dask cancels a task whose future is garbage-collected
         self._resources = False  # a task used a resource: release_resources() on the workers at the end
-        if self.address:
-            try:
-                self.client = Client(self.address, timeout="10s", set_as_default=False)
-            except (OSError, TimeoutError) as e:
-                raise ConfigError(f"cannot reach the dask scheduler at {self.address}: {e}") from None
-        else:
-            self.cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
-                                        host="127.0.0.1", dashboard_address="127.0.0.1:0",
-                                        silence_logs=logging.ERROR)
-            self.client = Client(self.cluster, set_as_default=False)
+        self._quiet = _quiet_logs()
+        try:
+            if self.address:
+                try:
+                    self.client = Client(self.address, timeout="10s", set_as_default=False)
+                except (OSError, TimeoutError) as e:
+                    raise ConfigError(f"cannot reach the dask scheduler at {self.address}: {e}") from None
+            else:
+                self.cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
+                                            host="127.0.0.1", dashboard_address="127.0.0.1:0",
+                                            silence_logs=logging.CRITICAL)
+                self.client = Client(self.cluster, set_as_default=False)
+        except BaseException:
+            self._quiet.close()
+            raise
 
     def submit(self, task: Task, log: Any = None) -> Future[Outcome]:
         import uuid
@@ -90,6 +97,9 @@ class DaskExecutor:
         payload = task.to_bytes(by_value=self.project_modules)
         self._resources = self._resources or bool(getattr(task, "resources", ()))
         outer: Future[Outcome] = Future()
+        if self.client.status != "running":  # the scheduler is gone: dask would keep the task forever
+            outer.set_exception(self._lost(task.asset))
+            return outer
         key = f"assetbuild-{task.asset.replace('/', '.')}-{uuid.uuid4().hex[:12]}"
         dfut = self.client.submit(run_serialized, payload, pure=False, key=key)
         self._futures.add(dfut)
@@ -100,8 +110,8 @@ class DaskExecutor:
             try:
                 if f.status == "finished":
                     outer.set_result(f.result())
-                elif f.status == "cancelled":
-                    outer.cancel()
+                elif f.status == "cancelled":  # the connection to the scheduler was lost, or shutdown
+                    outer.set_exception(self._lost(asset))
                 else:
                     outer.set_exception(_translate(asset, f.exception()))
             except BaseException as e:  # noqa: BLE001 - the build must see every outcome
@@ -110,6 +120,15 @@ class DaskExecutor:
 
         dfut.add_done_callback(transfer)
         return outer
+
+    def _lost(self, asset: str) -> BaseException:
+        from assetbuild import WorkerLost
+
+        where = f"at {self.address}" if self.address else "of the local cluster"
+        if self.client.status == "running":
+            return WorkerLost(f"dask cancelled {asset!r} (its scheduler {where} dropped the task)", isolated=True)
+        return WorkerLost(f"the dask scheduler {where} was lost while {asset!r} was to run on it "
+                          "(the cluster stopped, or the network to it failed)", isolated=True)
 
     def shutdown(self, cancel: bool = False) -> None:
         try:
@@ -124,8 +143,27 @@ class DaskExecutor:
                     pass
             self.client.close()
         finally:
-            if self.cluster is not None:
-                self.cluster.close()
+            try:
+                if self.cluster is not None:
+                    self.cluster.close()
+            finally:
+                self._quiet.close()
+
+
+def _quiet_logs() -> Any:
+    """Silence distributed's own log lines while the executor lives (its stream handlers' level
+    raised, as LocalCluster's ``silence_logs`` does; the returned ExitStack puts them back): a
+    task marked failed after worker deaths, a client giving up on a lost scheduler (with a
+    traceback) say at length what the asset's failure says in one line."""
+    import contextlib
+    import logging
+
+    stack = contextlib.ExitStack()
+    for handler in logging.getLogger("distributed").handlers:
+        if isinstance(handler, logging.StreamHandler) and handler.level < logging.CRITICAL:
+            stack.callback(handler.setLevel, handler.level)
+            handler.setLevel(logging.CRITICAL)
+    return stack
 
 
 def _translate(asset: str, exc: BaseException) -> BaseException:
