@@ -51,6 +51,9 @@ class FileTree:
     def _root(self, context):
         return context.project_dir / "trees" / context.asset.replace("/", "__")
 
+    def location(self, asset):
+        return "the directory trees/" + asset.replace("/", "__")
+
     def handle_output(self, context, value):
         root = self._root(context)
         shutil.rmtree(root, ignore_errors=True)
@@ -249,6 +252,21 @@ def test_path_with_such_a_manager_is_a_definition_error(project, plugin):
         project.build()
     out = cli("build", cwd=project.root, env=plugin)
     assert out.returncode == 2 and "AssetFile:3" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_two_assets_the_manager_keeps_in_one_place_are_a_definition_error(project, plugin):
+    """The manager's ``location``: ``a/b`` and ``a__b`` would write one directory, each
+    overwriting the other's data."""
+    project.write("AssetFile", 'from assetbuild import asset\n\n@asset(io="tree", name="a/b")\ndef one():\n'
+                  '    return {}\n\n@asset(io="tree", name="a__b")\ndef two():\n    return {}\n')
+    with pytest.raises(assetbuild.DefinitionError, match=r"AssetFile:7: assets 'a/b' and 'a__b' both keep their data "
+                                                         r"in the directory trees/a__b \(io='tree'\): one would "
+                                                         "overwrite the other's; rename one of them$"):
+        project.build()
+    env = dict(plugin, PYTHONPATH=os.pathsep.join(filter(None, (plugin["PYTHONPATH"], os.environ.get("PYTHONPATH")))))
+    out = cli("build", cwd=project.root, env=env)
+    assert out.returncode == 2 and "AssetFile:7: assets 'a/b' and 'a__b'" in out.stderr, out.stderr
+    assert "Traceback" not in out.stderr
 
 
 def test_an_out_of_a_multi_asset_with_such_a_manager_is_a_definition_error(project, plugin):

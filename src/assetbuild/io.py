@@ -56,6 +56,10 @@ class ExternalIOManager(Protocol):
     ``version`` being that method, the string that enters the keys of the manager's assets is
     ``io_version``: bump it when ``handle_output`` would write other data for the same value.
 
+    Optional: ``location(asset) -> str``, where the manager keeps that asset's data, said for a
+    message (``"DuckDB table 'orders'"``); two assets of the manager with equal locations are a
+    definition error naming both (they would overwrite each other's data).
+
     All three run wherever the asset's function runs (``handle_output``; ``load_input`` where its
     reader runs: a process or Dask worker too) or in the build's process (``version``), and may be
     called from several threads at once.

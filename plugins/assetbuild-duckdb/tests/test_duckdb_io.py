@@ -173,6 +173,44 @@ def test_parallel_workers_share_the_database(proj):
     assert build(proj, jobs=2, executor="processes").names("built") == []
 
 
+@pytest.mark.parametrize("first,second,table", [("Orders", "orders", "orders"), ("sales/eu", "sales__eu", "sales__eu"),
+                                                 ("Sales/EU", "sales__eu", "sales__eu")])
+def test_two_assets_in_one_table_are_a_definition_error_naming_both(proj, first, second, table):
+    """DuckDB's table names ignore case and '/' is stored as '__': the second asset's table
+    replaced the first's, and a reader of the first got the second's rows. Refused before
+    anything runs, at the second asset's line."""
+    _write(proj, "AssetFile", f"""\
+import pandas as pd
+from assetbuild import asset
+
+@asset(io="duckdb", name={first!r})
+def one():
+    return pd.DataFrame({{"who": ["one"]}})
+
+@asset(io="duckdb", name={second!r})
+def two():
+    return pd.DataFrame({{"who": ["two"]}})
+""")
+    with pytest.raises(assetbuild.DefinitionError) as e:
+        assetbuild.build(project_dir=proj)
+    assert str(e.value).endswith(f"AssetFile:8: assets {first!r} and {second!r} both keep their data in DuckDB table "
+                                 f"{table!r} (io='duckdb'): one would overwrite the other's; rename one of them")
+    assert not (proj / "data/wh.duckdb").exists()
+
+
+def test_a_table_whose_name_changed_case_outside_assetbuild_is_still_found(proj):
+    """``"Orders"`` and ``orders`` are one table to DuckDB: remade in another case (a ``duckdb``
+    shell), with the same rows, it is the asset's table as before, not missing."""
+    _write(proj, "AssetFile", "import pandas as pd\nfrom assetbuild import asset\n\n@asset(io='duckdb')\n"
+                              "def Orders():\n    return pd.DataFrame({'x': [1, 2]})\n")
+    build(proj)
+    query(proj, 'create table tmp as select * from "Orders"; drop table "Orders"; alter table tmp rename to orders')
+    assert query(proj, "select table_name from information_schema.tables") == [("orders",)]
+    assert status(proj)["Orders"].state == "fresh"
+    assert build(proj).names("built") == []
+    assert assetbuild.load_value("Orders", project_dir=proj).x.tolist() == [1, 2]
+
+
 def test_other_values_fail_the_asset(proj):
     _write(proj, "AssetFile", "from assetbuild import asset\n\n@asset(io='duckdb')\ndef rows():\n    return [1, 2]\n")
     r = assetbuild.build(project_dir=proj)

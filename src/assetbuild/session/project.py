@@ -217,12 +217,33 @@ def shorten(text: str, most: int) -> str:
     return text if len(text) <= most else f"{text[:most * 2 // 3]}...{text[-(most // 3):]}"
 
 
+def _claim_location(places: dict[tuple[str, str], str], name: str, d: AssetDef, manager: Any) -> None:
+    """Two assets whose data an external manager keeps in one place (its optional
+    ``location(asset)``: DuckDB's table names ignore case, so ``Orders`` and ``orders`` are one
+    table) would overwrite each other's data, and a reader of one would get the other's: a
+    definition error naming both."""
+    locate = getattr(manager, "location", None)
+    if locate is None:
+        return
+    try:
+        place = locate(name)
+    except Exception as e:  # noqa: BLE001 - a plugin's method: one line naming it
+        from ..errors import PluginError
+
+        raise PluginError(f"IO manager {d.io!r}: location({name!r}) failed: {type(e).__name__}: {e}") from e
+    other = places.setdefault((d.io, str(place)), name)
+    if other != name:
+        raise DefinitionError(f"assets {other!r} and {name!r} both keep their data in {place} (io={d.io!r}): "
+                              "one would overwrite the other's; rename one of them", file=d.file, line=d.line)
+
+
 def _validate(graph: Graph, io_managers: dict[str, Any], project_dir: Path, cache_dir: Path,
               code: dict[str, str] | None = None) -> None:
     """Checks that need the plugins or the file system layout: IO managers exist, output paths
-    are distinct, are not sources, not the project's ``code`` (``code_files``), not inside a
+    and the places external managers keep data in are distinct, are not sources, not the project's ``code`` (``code_files``), not inside a
     source directory and not inside the cache directory."""
     paths: dict[str, str] = {}
+    places: dict[tuple[str, str], str] = {}  # (io, an external manager's location) -> the asset there
     code = code or {}
     name_max = _name_max(project_dir)
     code_dirs = {"/".join(rel.split("/")[:i]) for rel in code for i in range(1, rel.count("/") + 1)}
@@ -253,6 +274,8 @@ def _validate(graph: Graph, io_managers: dict[str, Any], project_dir: Path, cach
             raise DefinitionError(f"asset {name!r}: io={d.io!r} writes its data itself, outside the cache; "
                                   "path= writes stored bytes to a file, and there are none: remove path=",
                                   file=d.file, line=d.line)
+        if d.io in external:
+            _claim_location(places, name, d, io_managers[d.io])
         if d.path is not None:  # already normalised by @asset
             if d.path in paths:
                 raise DefinitionError(f"assets {paths[d.path]!r} and {name!r} both write {d.path}",

@@ -7,7 +7,9 @@ cache keeps only a record of the table's data version.
 - **Where.** The database file is ``[tool.assetbuild.duckdb] path`` in the project's
   ``pyproject.toml`` (relative to the project; default ``build/warehouse.duckdb``), created on
   first write. The table is named after the asset, with ``/`` as ``__`` (``sales/eu`` ->
-  ``sales__eu``; :func:`table_name`), in the database's default schema.
+  ``sales__eu``; :func:`table_name`), in the database's default schema. DuckDB's table names
+  ignore case, so two assets whose tables would be one (``Orders`` and ``orders``, ``sales/eu``
+  and ``sales__eu``) are a definition error naming both (``location``), before anything runs.
 - **What an asset returns.** A ``pandas.DataFrame`` (or a ``pyarrow.Table``), or a
   :class:`Query`: SQL run inside the database, whose result becomes the table
   (``CREATE OR REPLACE TABLE ... AS <sql>``). A query that reads other assets' tables must
@@ -117,8 +119,8 @@ def _connect(path: Path) -> Any:
 def _digest(con: Any, table: str) -> str:
     """The data version of a table: its columns, row count and order-independent row hashes."""
     cols = con.execute("SELECT column_name, data_type FROM information_schema.columns "
-                       "WHERE table_schema = current_schema() AND table_name = ? ORDER BY ordinal_position",
-                       [table]).fetchall()
+                       "WHERE table_schema = current_schema() AND lower(table_name) = lower(?) "
+                       "ORDER BY ordinal_position", [table]).fetchall()
     q = _quoted(table)
     count, h1, h2 = con.execute(f"SELECT count(*), coalesce(sum(hash(t)::HUGEINT), 0), "
                                 f"coalesce(sum(hash(t, 1)::HUGEINT), 0) FROM {q} AS t").fetchone()
@@ -127,8 +129,10 @@ def _digest(con: Any, table: str) -> str:
 
 
 def _exists(con: Any, table: str) -> bool:
-    return bool(con.execute("SELECT count(*) FROM information_schema.tables "
-                            "WHERE table_schema = current_schema() AND table_name = ?", [table]).fetchone()[0])
+    """Whether the table is there, in any case: DuckDB's table names ignore case (``"Orders"``
+    is the table ``orders`` someone made in a ``duckdb`` shell)."""
+    return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = "
+                            "current_schema() AND lower(table_name) = lower(?)", [table]).fetchone()[0])
 
 
 class DuckDBIOManager:
@@ -136,6 +140,11 @@ class DuckDBIOManager:
 
     name = "duckdb"
     io_version = "1"  # enters keys: bump when handle_output would write other tables for a value
+
+    def location(self, asset: str) -> str:
+        """Where the asset's table is, as DuckDB finds it (names ignore case): assetbuild refuses
+        two assets with one location, which would overwrite each other's table."""
+        return f"DuckDB table {table_name(asset).lower()!r}"
 
     def handle_output(self, context: Any, value: Any) -> OutputInfo:
         table = table_name(context.asset)
