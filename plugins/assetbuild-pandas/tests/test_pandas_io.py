@@ -61,6 +61,12 @@ def parquet_values() -> list[pd.DataFrame]:
         pd.DataFrame({"p": pd.period_range("2024-01", periods=2, freq="M"),
                       "iv": pd.interval_range(0, 2), "arrow": pd.array([1, None], dtype="int64[pyarrow]")}),
         pd.DataFrame({0: [1], 1: [2]}),
+        pd.DataFrame({"s": np.array(["2024-01-01T10:00:01", "NaT"], dtype="datetime64[s]"),  # (Parquet: ms)
+                      "tz": pd.to_datetime(["2024-01-01 12:00:01", "2024-03-31 03:30:00"]).as_unit("s")
+                      .tz_localize("Europe/Paris"), "b": pd.Categorical([b"x", b"y"], categories=[b"y", b"x"])},
+                     index=pd.MultiIndex.from_arrays([pd.to_datetime(["2024-01-01", "2024-01-02"]).as_unit("s"),
+                                                      ["a", "b"]], names=["day", "k"])),
+        pd.DataFrame({"v": [1]}, index=pd.DatetimeIndex(np.array(["2024-01-01"], dtype="datetime64[s]"), name="d")),
         pd.DataFrame({"a": pd.Series([], dtype="int64")}),
         pd.DataFrame(),
         with_attrs,
@@ -139,6 +145,16 @@ def test_parquet_path_output_reads_with_pandas(tmp_path):
     assert_same_frame(pd.read_parquet(tmp_path / "f.parquet"), frame)
 
 
+def test_only_frames_with_seconds_carry_their_units():
+    """Seconds are stored as milliseconds (Parquet has no seconds) and cast back by load, from a
+    key in the file's metadata that only such frames carry: other frames keep their bytes."""
+    import pyarrow.parquet as pq
+
+    keys = [set(pq.read_schema(io.BytesIO(PARQUET.dump(f))).metadata) for f in parquet_values()]
+    assert [i for i, k in enumerate(keys) if b"assetbuild.units" in k] == [11, 12]
+    assert pq.read_schema(io.BytesIO(PARQUET.dump(parquet_values()[11]))).field("s").type.unit == "ms"
+
+
 def test_what_parquet_does_not_keep():
     daily = pd.DataFrame({"v": [1, 2]}, index=pd.date_range("2024-01-01", periods=2, freq="D"))
     assert PARQUET.load(PARQUET.dump(daily)).index.freq is None
@@ -162,6 +178,26 @@ def test_csv_round_trip_is_what_read_csv_reads():
     (CSV, pd.Series([1, 2], name="n"), TypeError, r"got a Series: return series\.to_frame\(\)"),
     (PARQUET, pd.DataFrame([[1, 2]], columns=["a", "a"]), ValueError, r"Duplicate column names"),
     (PARQUET, pd.DataFrame({"m": [1, "x"]}), Exception, r"Conversion failed for column m"),
+    (PARQUET, pd.DataFrame({"grade": pd.Categorical([1, 2, 1], categories=[2, 1], ordered=True)}), TypeError,
+     r"^io='parquet' cannot store column 'grade' faithfully: a categorical whose categories are int64 comes back "
+     r"as a plain int64 column \(Parquet keeps the categories of strings or bytes only\): make them strings "
+     r"\(\.cat\.rename_categories\(str\)\), store \.astype\('int64'\), or use io='pickle'$"),
+    (PARQUET, pd.DataFrame({"f": pd.Categorical([1.5, 2.5])}), TypeError, r"column 'f' faithfully: .* are float64"),
+    (PARQUET, pd.DataFrame({"t": pd.Categorical(pd.to_datetime(["2024-01-01"]))}), TypeError,
+     r"column 't' faithfully: a categorical whose categories are datetime64\[us\]"),
+    (PARQUET, pd.DataFrame({"v": [1]}, index=pd.CategoricalIndex([3], name="ci")), TypeError,
+     r"cannot store index 'ci' faithfully: a categorical"),
+    (PARQUET, pd.DataFrame({"o": pd.Series([2**60 + 1, 2], dtype=object)}), TypeError,
+     r"^io='parquet' cannot store column 'o' faithfully: its dtype is object, holding int64 values, which would "
+     r"come back with their dtype instead: give it theirs \(\.astype\('int64'\), or 'Int64' with missing "
+     r"values\) or use io='pickle'$"),
+    (PARQUET, pd.DataFrame({"o": pd.Series([True, None], dtype=object)}), TypeError,
+     r"column 'o' faithfully: its dtype is object, holding bool values.*\.astype\(bool\), or 'boolean'"),
+    (PARQUET, pd.DataFrame({"v": [1]}, index=pd.Index([1.5], dtype=object)), TypeError,
+     r"cannot store the index faithfully: its dtype is object, holding double values"),
+    (PARQUET, pd.DataFrame({"c": np.array([1 + 2j])}), TypeError,
+     r"^io='parquet' cannot store this frame: .*Conversion failed for column c with type complex128 \(convert "
+     r"that column to a type Parquet has, or use io='pickle'\)$"),
     (CSV, pd.DataFrame({"v": [1]}, index=pd.Index(["k"], name="key")), TypeError,
      r"io='csv' stores the columns only, and this frame has an index \(Index 'key'\): "
      r"call \.reset_index\(\)"),
@@ -219,7 +255,8 @@ def test_plugin_is_discovered_through_the_entry_point(monkeypatch):
     assert isinstance(managers["parquet"], ParquetIOManager)
     assert isinstance(managers["csv"], CsvIOManager)
     for m in (managers["parquet"], managers["csv"]):
-        assert isinstance(m, assetbuild.IOManager) and m.version == "1"
+        assert isinstance(m, assetbuild.IOManager)
+    assert (managers["parquet"].version, managers["csv"].version) == ("2", "1")
 
 
 def test_importing_the_plugin_does_not_import_pandas_or_pyarrow():
@@ -308,6 +345,33 @@ def test_project_restores_a_deleted_parquet_output(project):
     after = statuses(assetbuild.build(project_dir=project))
     assert after == {"orders": "restored", "by_region": "cached", "by_region_csv": "cached"}
     assert (project / "build" / "orders.parquet").read_bytes() == before
+
+
+def test_project_refuses_what_parquet_would_change_and_readers_see_seconds(project):
+    """A categorical of ints came back to its reader as int64, and seconds as milliseconds,
+    silently: the first is now the asset's failure naming its column, the second is kept."""
+    (project / "AssetFile").write_text(textwrap.dedent("""\
+        import numpy as np
+        import pandas as pd
+        from assetbuild import asset
+
+        @asset(io="parquet")
+        def grades():
+            return pd.DataFrame({"grade": pd.Categorical([1, 2, 1], categories=[2, 1], ordered=True)})
+
+        @asset(io="parquet")
+        def times():
+            return pd.DataFrame({"when": np.array(["2024-01-01", "2024-01-02"], dtype="datetime64[s]")})
+
+        @asset(io="json")
+        def dtypes(times):
+            return {c: str(t) for c, t in times.dtypes.items()}
+    """))
+    r = assetbuild.build(project_dir=project, keep_going=True)
+    st = {x.asset: x for x in r.results}
+    assert st["grades"].status == "failed" and "cannot store column 'grade' faithfully" in st["grades"].error
+    assert st["dtypes"].status == "built"
+    assert assetbuild.load_value("dtypes", project_dir=project) == {"when": "datetime64[s]"}
 
 
 # --- the contract every IO manager keeps (assetbuild.testing) -------------------------------------

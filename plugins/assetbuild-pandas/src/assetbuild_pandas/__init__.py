@@ -23,9 +23,14 @@ early cutoff needs equal frames to give equal bytes:
 Round trips: ``parquet`` keeps the index (a ``RangeIndex`` as its bounds, any other index and
 ``MultiIndex`` as columns), the column order and names, and the dtypes pyarrow maps back
 (numbers of every width, bool, str, datetimes with their unit and time zone, timedeltas,
-categoricals with their categories and order, the nullable ``Int64``/``boolean``/``Float64``/
-``string`` dtypes, ``ArrowDtype`` columns, periods, intervals) and ``DataFrame.attrs`` (as JSON,
-in pandas' metadata, where recent pyarrow versions read them too). Not
+categoricals of strings or bytes with their categories and order, the nullable ``Int64``/
+``boolean``/``Float64``/``string`` dtypes, ``ArrowDtype`` columns, periods, intervals) and
+``DataFrame.attrs`` (as JSON, in pandas' metadata, where recent pyarrow versions read them too).
+Datetimes in seconds, a unit Parquet lacks, are stored in milliseconds and cast back (their
+dtypes are in the key ``assetbuild.units`` of the file's metadata, present only then). What
+pyarrow would give back as something else is refused with a ``TypeError`` naming the column: a
+categorical of other categories (a plain column of their values), an ``object`` column of
+numbers or bools, a type Parquet has none for (complex). Not
 kept: an index's ``freq``; lists in ``object`` columns come back as NumPy arrays; an ``object``
 column of strings comes back with the dtype pandas reads strings with (``str`` in pandas 3).
 ``csv`` keeps the column names and cells as text: readers get what ``pandas.read_csv`` reads,
@@ -67,15 +72,23 @@ class ParquetIOManager:
     """
 
     name = "parquet"
-    version = "1"  # bump whenever dump would write other bytes for the same frame
+    version = "2"  # bump whenever dump would write other bytes for the same frame (2: seconds kept)
 
     def dump(self, value: Any) -> bytes:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
         frame = _frame(value, "io='parquet'")
-        table = pa.Table.from_pandas(frame, preserve_index=None)
-        table = table.replace_schema_metadata(_with_attrs(table.schema.metadata, frame.attrs))
+        _refuse_lost_categories(frame)
+        try:
+            table = pa.Table.from_pandas(frame, preserve_index=None)
+        except (pa.ArrowNotImplementedError, pa.ArrowTypeError, pa.ArrowInvalid) as e:
+            said = "; ".join(str(a) for a in e.args) or str(e)
+            raise TypeError(f"io='parquet' cannot store this frame: {said} (convert that column to a type "
+                            "Parquet has, or use io='pickle')") from None
+        _refuse_numbers_in_objects(table)
+        metadata = _with_attrs(table.schema.metadata, frame.attrs)
+        table = table.replace_schema_metadata(_with_units(metadata, frame))
         buf = io.BytesIO()
         pq.write_table(table, buf, **PARQUET_OPTIONS)
         return buf.getvalue()
@@ -90,7 +103,8 @@ class ParquetIOManager:
             attrs = json.loads((table.schema.metadata or {}).get(b"pandas", b"{}")).get("attributes")
             if attrs:
                 frame.attrs = attrs
-        return frame
+        units = json.loads((table.schema.metadata or {}).get(UNITS_KEY, b"null"))
+        return _restore_units(frame, units) if units else frame
 
     def metadata(self, value: Any) -> dict[str, Any]:
         return describe(value)
@@ -213,6 +227,94 @@ def _with_attrs(metadata: dict[bytes, bytes] | None, attrs: dict[Any, Any]) -> d
         except (TypeError, ValueError) as e:
             raise TypeError(f"io='parquet' stores DataFrame.attrs as JSON, and these are not: {e}") from e
     return {**metadata, b"pandas": json.dumps(pandas_meta).encode("utf-8")}
+
+
+UNITS_KEY = b"assetbuild.units"  # schema metadata: the dtypes of datetime columns in seconds
+
+
+def _levels(index: Any) -> list[tuple[str, Any]]:
+    """(what to call it, dtype) of each level of an index."""
+    names = list(index.names)
+    if len(names) == 1:
+        return [("the index" if names[0] is None else f"index {_label(names[0])!r}", index.dtype)]
+    return [("index level " + (str(i) if n is None else repr(_label(n))), index.get_level_values(i).dtype)
+            for i, n in enumerate(names)]
+
+
+def _refuse_lost_categories(frame: Any) -> None:
+    """Parquet keeps a categorical's categories (and their order, unused ones too) only when
+    they are strings or bytes; others come back as a plain column of their values: refused,
+    rather than stored as something else."""
+    import pandas as pd
+
+    columns = [(f"column {_label(c)!r}", d) for c, d in frame.dtypes.items()]
+    for what, dtype in _levels(frame.index) + columns:
+        if isinstance(dtype, pd.CategoricalDtype):
+            kind = pd.api.types.infer_dtype(dtype.categories, skipna=True)
+            if kind not in ("string", "bytes"):
+                raise TypeError(f"io='parquet' cannot store {what} faithfully: a categorical whose categories "
+                                f"are {dtype.categories.dtype} comes back as a plain {dtype.categories.dtype} "
+                                "column (Parquet keeps the categories of strings or bytes only): make them "
+                                f"strings (.cat.rename_categories(str)), store .astype('{dtype.categories.dtype}'), "
+                                "or use io='pickle'")
+
+
+def _refuse_numbers_in_objects(table: Any) -> None:
+    """An ``object`` column (or index) of numbers or bools comes back as int64, float64 or bool:
+    refused, rather than stored as something else."""
+    import pyarrow as pa
+
+    meta = json.loads((table.schema.metadata or {}).get(b"pandas", b"{}"))
+    for col in meta.get("columns", ()):
+        if col.get("numpy_type") != "object" or col.get("field_name") not in table.schema.names:
+            continue
+        kind = table.schema.field(col["field_name"]).type
+        if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind):
+            name = col.get("name")
+            what = (f"column {name!r}" if col["field_name"] not in meta.get("index_columns", ())
+                    else "the index" if name is None else f"index {name!r}")
+            fix = (".astype(bool), or 'boolean' with missing values" if pa.types.is_boolean(kind) else
+                   ".astype('float64')" if pa.types.is_floating(kind) else
+                   f".astype('{kind}'), or 'Int64' with missing values")
+            raise TypeError(f"io='parquet' cannot store {what} faithfully: its dtype is object, holding {kind} "
+                            f"values, which would come back with their dtype instead: give it theirs "
+                            f"({fix}) or use io='pickle'")
+
+
+def _with_units(metadata: dict[bytes, bytes] | None, frame: Any) -> dict[bytes, bytes] | None:
+    """The schema metadata, with the dtypes of the datetime columns (and index levels) whose unit
+    is seconds: Parquet has no such unit, so they are stored in milliseconds and cast back by
+    ``load``. Only frames with such columns carry the key: others keep their bytes."""
+    units: dict[str, dict[str, str]] = {}
+    for where, dtypes in (("index", [d for _, d in _levels(frame.index)]), ("columns", list(frame.dtypes))):
+        for i, dtype in enumerate(dtypes):
+            if getattr(dtype, "kind", None) == "M" and _unit(dtype) == "s":
+                units.setdefault(where, {})[str(i)] = str(dtype)
+    if not units:
+        return metadata
+    return {**(metadata or {}), UNITS_KEY: json.dumps(units, sort_keys=True).encode("utf-8")}
+
+
+def _unit(dtype: Any) -> str:
+    """The unit of a datetime dtype: NumPy's ``datetime64[s]`` or pandas' ``datetime64[s, UTC]``."""
+    import numpy as np
+
+    unit = getattr(dtype, "unit", None)
+    return str(unit) if unit is not None else str(np.datetime_data(dtype)[0])
+
+
+def _restore_units(frame: Any, units: dict[str, dict[str, str]]) -> Any:
+    import pandas as pd
+
+    for i, dtype in units.get("columns", {}).items():
+        frame.isetitem(int(i), frame.iloc[:, int(i)].astype(dtype))
+    for i, dtype in units.get("index", {}).items():
+        if isinstance(frame.index, pd.MultiIndex):
+            level = int(i)
+            frame.index = frame.index.set_levels(frame.index.levels[level].astype(dtype), level=level)
+        else:
+            frame.index = frame.index.astype(dtype)
+    return frame
 
 
 def _label(name: Any) -> str:
