@@ -304,6 +304,64 @@ def test_a_cluster_that_dies_mid_build_fails_its_assets_and_the_build_ends(tmp_p
     assert {s.asset: s.state for s in assetbuild.status(project_dir=root)} == dict.fromkeys(("one", "two", "three"), "failed")
 
 
+def spawned_workers(pgid: int) -> int:
+    """How many processes of process group ``pgid`` are multiprocessing workers (spawn_main)."""
+    n = 0
+    for d in Path("/proc").glob("[0-9]*"):
+        try:
+            if int((d / "stat").read_text().rpartition(")")[2].split()[2]) == pgid \
+                    and b"spawn_main" in (d / "cmdline").read_bytes():
+                n += 1
+        except (OSError, ValueError, IndexError):  # gone meanwhile
+            pass
+    return n
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds the worker processes in /proc")
+@pytest.mark.parametrize("when", ["workers-starting", "assets-running"])
+def test_ctrl_c_in_the_terminal_ends_a_local_cluster_build_quietly(tmp_path, when):
+    """Ctrl-C signals the terminal's whole process group, the LocalCluster's worker processes
+    too: while they started, each printed its KeyboardInterrupt's traceback, and the cluster,
+    left half made, was closed at exit with distributed's log lines. The workers never see it
+    now, the cluster starts whole, and the build ends them: exit 130, one line, nothing left."""
+    import signal
+    import time
+
+    root = write_project(tmp_path / "p", WAITS)
+    build = subprocess.Popen([sys.executable, "-m", "assetbuild", "-j", "2", "--executor", "dask"], cwd=root,
+                             env=user_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             start_new_session=True)  # its own process group, as a terminal's job
+    try:
+        deadline = time.monotonic() + 60
+        if when == "workers-starting":
+            while spawned_workers(build.pid) < 2 and time.monotonic() < deadline:
+                time.sleep(0.02)
+        else:
+            while len(list(root.glob("started-*"))) < 2 and time.monotonic() < deadline:
+                time.sleep(0.1)
+        assert time.monotonic() < deadline, "the build never got there"
+        os.killpg(build.pid, signal.SIGINT)
+        out, _ = build.communicate(timeout=60)
+        assert build.returncode == 130, out
+        assert "Traceback" not in out and "KeyboardInterrupt" not in out and "distributed." not in out, out
+        assert out.splitlines()[-1].startswith("assetbuild: interrupted"), out
+        while time.monotonic() < deadline:  # the workers end with the build
+            try:
+                os.killpg(build.pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail("processes of the build outlived it")
+    finally:
+        if build.poll() is None:
+            build.kill()
+        try:
+            os.killpg(build.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
 def test_an_unreachable_scheduler_is_one_line_and_exit_2(tmp_path):
     root = write_project(tmp_path / "p", "@asset(io='json')\ndef a():\n    return 1\n")
     env = {k: v for k, v in os.environ.items() if k != "ASSETBUILD_DISABLE_PLUGIN_AUTOLOAD"}

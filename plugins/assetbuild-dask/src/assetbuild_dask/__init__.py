@@ -21,7 +21,8 @@ dask's to handle: the scheduler reruns the task elsewhere, and after
 ``distributed.scheduler.allowed-failures`` deaths (default 3) gives up with ``KilledWorker``;
 that asset then fails with a clear message and nothing is recorded for it. A scheduler lost
 mid-build (the cluster stopped, the network failed) fails every asset running or sent after on
-it the same way: dask cancels their futures, which would otherwise never end.
+it the same way: dask cancels their futures, which would otherwise never end. A Ctrl-C ends the
+build with assetbuild's one line: a LocalCluster's worker processes never see it (``_cluster_start``).
 
 It uses only assetbuild's public plugin API: ``assetbuild`` (``hookimpl``, the errors),
 ``assetbuild.hookspecs`` (``ExecutorFlag``) and ``assetbuild.executor`` (``Task.to_bytes``,
@@ -80,12 +81,17 @@ class DaskExecutor:
                 except (OSError, TimeoutError) as e:
                     raise ConfigError(f"cannot reach the dask scheduler at {self.address}: {e}") from None
             else:
-                self.cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
-                                            host="127.0.0.1", dashboard_address="127.0.0.1:0",
-                                            silence_logs=logging.CRITICAL)
+                with _cluster_start():  # whole, with workers that never see a Ctrl-C
+                    self.cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
+                                                host="127.0.0.1", dashboard_address="127.0.0.1:0",
+                                                silence_logs=logging.CRITICAL)
                 self.client = Client(self.cluster, set_as_default=False)
-        except BaseException:
-            self._quiet.close()
+        except BaseException:  # a Ctrl-C too: what started is closed (quietly) before it is said
+            try:
+                if self.cluster is not None:
+                    self.cluster.close()
+            finally:
+                self._quiet.close()
             raise
 
     def submit(self, task: Task, log: Any = None) -> Future[Outcome]:
@@ -148,6 +154,54 @@ class DaskExecutor:
                     self.cluster.close()
             finally:
                 self._quiet.close()
+
+
+class _cluster_start:  # noqa: N801 - used as a context manager, like contextlib's (not imported: cheap)
+    """Around starting a LocalCluster: it starts whole, and its workers never see a Ctrl-C.
+
+    A Ctrl-C in the terminal signals the whole process group: each worker process died of a
+    KeyboardInterrupt with its traceback (a Nanny then starting another while the build closed
+    the cluster), and one that came while the cluster started left it half made, closed at exit
+    with distributed's log lines. The build ends its workers itself (``shutdown`` cancels their
+    tasks and closes the cluster), so:
+
+    - SIGINT is blocked in this thread meanwhile (POSIX): the threads the cluster starts inherit
+      the blocked signal, and so do the worker processes its Nannies spawn from them, at first or
+      in place of one that died (a thread's signal mask survives fork and exec);
+    - Ctrl-C and SIGTERM are held off in Python meanwhile, then the first that came is raised
+      (main thread only: signals are handled there), once the cluster is whole to be closed."""
+
+    def __enter__(self) -> None:
+        import signal
+        import threading
+
+        self._came: list[int] = []
+        self._held: dict[int, Any] = {}
+        self._block = getattr(signal, "pthread_sigmask", None)  # none on Windows (nor process groups)
+        if self._block is not None:
+            # multiprocessing's resource tracker, started on first use by the thread that needs
+            # it, unblocks SIGINT in that thread after spawning itself: start it here, before
+            from multiprocessing import resource_tracker
+
+            resource_tracker.ensure_running()
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                handler = signal.getsignal(sig)
+                if callable(handler):  # SIG_DFL and SIG_IGN raise nothing in Python code
+                    self._held[sig] = handler
+                    signal.signal(sig, lambda signum, frame: self._came.append(signum))
+        if self._block is not None:
+            self._old = self._block(signal.SIG_BLOCK, {signal.SIGINT})
+
+    def __exit__(self, *exc: object) -> None:
+        import signal
+
+        if self._block is not None:
+            self._block(signal.SIG_SETMASK, self._old)
+        for sig, handler in self._held.items():
+            signal.signal(sig, handler)
+        if self._came:
+            signal.raise_signal(self._came[0])
 
 
 def _quiet_logs() -> Any:
