@@ -216,6 +216,34 @@ def b():
     assert st["b"].status == "failed" and "lock" in st["b"].error.lower()
 
 
+def test_an_open_file_is_not_pickled_as_a_copy_of_its_contents(project):
+    """cloudpickle stores an open text file as an io.StringIO of what is left to read: the value
+    came back as another type, silently. Refused in one line; other values pickle as before."""
+    project.write("data.txt", "hello\n")
+    project.assetfile("""
+import io
+
+@asset
+def handle():
+    return open("data.txt")
+
+@asset
+def buffer():
+    return io.StringIO("kept")
+
+@asset
+def values():
+    return {"n": 1, "f": lambda x: x + 1}
+""")
+    r = project.build(keep_going=True)
+    st = {x.asset: x for x in r.results}
+    assert st["handle"].status == "failed"
+    assert st["handle"].error.endswith("io='pickle' cannot store an open file ('data.txt'): it would come back as "
+                                       "an io.StringIO of what was left to read; return its contents (f.read()) "
+                                       "or its path"), st["handle"].error
+    assert project.value("buffer").getvalue() == "kept" and project.value("values")["f"](1) == 2
+
+
 def test_missing_source_fails_its_dependents(project):
     project.assetfile("""
 raw = source("raw", "nope.csv")

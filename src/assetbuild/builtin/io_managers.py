@@ -21,14 +21,45 @@ class PickleIOManager:
     version = "1"
 
     def dump(self, value: Any) -> bytes:
-        import cloudpickle
+        import io
 
-        return cloudpickle.dumps(value, protocol=5)
+        with io.BytesIO() as out:
+            _pickler()(out, protocol=5).dump(value)
+            return out.getvalue()
 
     def load(self, data: bytes) -> Any:
         import pickle
 
         return pickle.loads(data)
+
+
+_PICKLER: Any = None
+
+
+def _pickler() -> Any:
+    """cloudpickle's Pickler, but refusing an open text file: cloudpickle stores a copy of what is
+    left to read in it as an ``io.StringIO``, so the asset's value would come back as another
+    type, silently (a binary file, or one open for writing, it refuses itself)."""
+    global _PICKLER
+    if _PICKLER is None:
+        import io
+        from collections import ChainMap
+
+        import cloudpickle
+
+        def refuse(f: Any) -> Any:
+            raise TypeError(f"io='pickle' cannot store an open file ({getattr(f, 'name', '?')!r}): it would "
+                            "come back as an io.StringIO of what was left to read; return its contents "
+                            "(f.read()) or its path")
+
+        own, *others = cloudpickle.Pickler.dispatch_table.maps  # its fixed table, then copyreg's (live)
+
+        class Pickler(cloudpickle.Pickler):  # type: ignore[misc]
+            # (no map more to look through: every object not of a built-in type is looked up)
+            dispatch_table = ChainMap({**own, io.TextIOWrapper: refuse}, *others)
+
+        _PICKLER = Pickler
+    return _PICKLER
 
 
 class JsonIOManager:
