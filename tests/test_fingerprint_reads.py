@@ -158,6 +158,18 @@ CASES = {
                 return f"{importlib.import_module('models.' + 'small').predict(1)}\\n"
          """},
         "pick", ("models/small.py", "x + 1", "x + 2"), "2\n", "3\n"),
+    "sys.modules[name] after an import of sys inside the function": (
+        {"lookup.py": "def f():\n    return 1\n",
+         "AssetFile": """
+            from assetbuild import asset
+            import lookup
+
+            @asset(io="text", path="out/bysys.txt")
+            def bysys():
+                import sys
+                return f"{sys.modules['look' + 'up'].f()}\\n"
+         """},
+        "bysys", ("lookup.py", "return 1", "return 2"), "1\n", "2\n"),
 }
 
 
@@ -637,6 +649,30 @@ def test_a_module_imported_by_a_computed_name_counts_every_project_module(lab, b
     assert two.digest != one.digest
     _edit(lab, "lib/words.py", "SUFFIX = ''", "SUFFIX = '?'")
     assert lab.fp(src).digest != two.digest
+
+
+@pytest.mark.parametrize("body", [
+    "import sys\n    return sys.modules['trans' + kind].transform_upper(s)",
+    "import sys as system\n    return system.modules.get('trans' + kind).transform_upper(s)",
+    "from sys import modules\n    return modules['trans' + kind].transform_upper(s)",
+    "def inner():\n        import sys\n        return sys.modules['trans' + kind]\n    return inner().transform_upper(s)",
+])
+def test_sys_imported_inside_the_function_is_sys_too(lab, body):
+    """``sys.modules[name]`` however the function binds ``sys``: imported inside it (or inside
+    a function nested in it) as well as a global or a closure variable."""
+    write_files(lab.root, {"transforms.py": TRANSFORMS, "lib/__init__.py": "", "lib/words.py": "SUFFIX = ''\n"})
+    src = f"import transforms as _loaded\ndef a(s, kind='forms'):\n    {body}\n"
+    one = lab.fp(src)
+    assert one.warnings == () and "modules:imported by a computed name" in one.parts
+    _edit(lab, "transforms.py", "return s.lower()", "return s.lower() + '!'")
+    assert lab.fp(src).digest != one.digest
+
+
+def test_sys_as_a_default_is_sys_too(lab):
+    write_files(lab.root, {"transforms.py": TRANSFORMS, "lib/__init__.py": "", "lib/words.py": "SUFFIX = ''\n"})
+    src = ("import sys as _sys\nimport transforms as _loaded\n"
+           "def a(s, kind='forms', system=_sys):\n    return system.modules['trans' + kind].transform_upper(s)\n")
+    assert "modules:imported by a computed name" in lab.fp(src).parts
 
 
 def test_a_module_only_in_the_project_folders_counts_for_an_import_by_a_computed_name(lab):

@@ -21,9 +21,10 @@ that list:
   names of its own, its methods read through ``self``.
 * Globals read by a computed name (``globals()[name]``, ``eval``): every global of the
   function's module counts by value (``globals_read``).
-* A module imported by a computed name (``import_module(name)``, ``sys.modules[name]``): every
-  project module counts whole, imported with the AssetFile or only found in the project's
-  folders (``imports_by_computed_name``, ``ReadsEncoder.encode_every_project_module``).
+* A module imported by a computed name (``import_module(name)``, ``sys.modules[name]``, ``sys``
+  a global, a closure variable, a default or imported inside the function): every project
+  module counts whole, imported with the AssetFile or only found in the project's folders
+  (``imports_by_computed_name``, ``ReadsEncoder.encode_every_project_module``).
 
 (Attributes set on ``functools`` wrappers, ``partial`` and ``lru_cache``, are encoded with the
 wrapper: ``objects``.) The module rules depend only on the module's code and the reading
@@ -40,6 +41,7 @@ import types
 from typing import Any
 
 from .encoding import ValueTag, _e_str, _u64
+from .imports import Import
 from .nodes import EVERY_MODULE, _attr, _Node, _Out, add_uses
 from .values import ValueEncoder
 
@@ -94,15 +96,21 @@ def globals_read(fn: types.FunctionType, names: tuple[str, ...]) -> tuple[str, .
     return tuple(sorted(set(names).union(extra)))
 
 
-def imports_by_computed_name(fn: types.FunctionType, names: tuple[str, ...]) -> bool:
+def imports_by_computed_name(fn: types.FunctionType, names: tuple[str, ...],
+                             imports: tuple[Import, ...] = ()) -> bool:
     """Whether ``fn``'s code may import a module by a name it computes: it names one of
     ``IMPORT_READS``, or reads ``sys.modules`` (``sys.modules[name]``, ``from sys import
-    modules``): a global or closure value that is ``sys.modules``, or ``sys`` with ``modules``
-    among its names. A superset, never a miss of those spellings."""
+    modules``): a global, closure or default value that is ``sys.modules``, or ``sys`` with
+    ``modules`` among its names, or ``sys`` imported inside it (``imports``: its import
+    statements, ``imports.code_imports``). A superset, never a miss of those spellings."""
     if not IMPORT_READS.isdisjoint(names):
+        return True
+    if "modules" in names and any(name == "sys" and not level for name, level, _ in imports):
         return True
     found = sys.modules
     values = [fn.__globals__.get(n) for n in names]
+    values.extend(fn.__defaults__ or ())
+    values.extend((fn.__kwdefaults__ or {}).values())
     for cell in fn.__closure__ or ():
         try:
             values.append(cell.cell_contents)

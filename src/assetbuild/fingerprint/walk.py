@@ -404,7 +404,7 @@ class Fingerprinter:
                 refers = self._encode(value, out, node, f"global '{name}'", 0)
                 items.append((section, name, section + _e_str(name), out.finish(), refers))
             self._import_items(node, fn)
-            if imports_by_computed_name(fn, names):
+            if imports_by_computed_name(fn, names, self._imports_in(fn.__code__)):
                 out = _Out()
                 label = self._values.encode_every_project_module(
                     out, node, "modules imported by a computed name")
