@@ -249,9 +249,10 @@ def test_a_module_edit_needs_the_text_the_graph_kept_of_it() -> None:
 
 def test_the_labels_of_modules_read_by_a_computed_name_are_the_fingerprints() -> None:
     """``codetable._reads_module`` takes every ``modules:`` part as reading any project module."""
-    from assetbuild.fingerprint import reads, walk
+    from assetbuild.fingerprint import reads
 
-    assert walk._WHOLE_LABEL.startswith("modules:") and reads._EVERY_MODULE_LABEL.startswith("modules:")
+    assert all(label.startswith("modules:") for label in (reads._WHOLE_LABEL, reads._HELD_LABEL,
+                                                          reads._EVERY_MODULE_LABEL))
 
 
 CLASS = b"class H:\n    K = 1\n\n    def go(self):\n        return 1\n\n    def stop(self):\n        return 0\n"

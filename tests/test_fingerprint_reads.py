@@ -158,6 +158,48 @@ CASES = {
                 return f"{importlib.import_module('models.' + 'small').predict(1)}\\n"
          """},
         "pick", ("models/small.py", "x + 1", "x + 2"), "2\n", "3\n"),
+    "a module passed to a helper that reads it by name": (
+        {"rates.py": "RATE = 1\n",
+         "AssetFile": """
+            from assetbuild import asset
+            import rates
+
+            def scaled(cfg, x):
+                return x * cfg.RATE
+
+            @asset(io="text", path="out/passarg.txt")
+            def passarg():
+                return f"{scaled(rates, 10)}\\n"
+         """},
+        "passarg", ("rates.py", "RATE = 1", "RATE = 2"), "10\n", "20\n"),
+    "a module returned by a helper": (
+        {"rates.py": "RATE = 1\n",
+         "AssetFile": """
+            from assetbuild import asset
+            import rates
+
+            def config():
+                return rates
+
+            @asset(io="text", path="out/returned.txt")
+            def returned():
+                return f"{config().RATE * 10}\\n"
+         """},
+        "returned", ("rates.py", "RATE = 1", "RATE = 2"), "10\n", "20\n"),
+    "a module held as a default": (
+        {"rates.py": "RATE = 1\n",
+         "AssetFile": """
+            from assetbuild import asset
+            import rates
+
+            def config(m=rates):
+                return m
+
+            @asset(io="text", path="out/defaulted.txt")
+            def defaulted():
+                return f"{config().RATE * 10}\\n"
+         """},
+        "defaulted", ("rates.py", "RATE = 1", "RATE = 2"), "10\n", "20\n"),
     "sys.modules[name] after an import of sys inside the function": (
         {"lookup.py": "def f():\n    return 1\n",
          "AssetFile": """
@@ -576,6 +618,73 @@ def test_a_module_held_by_a_class_counts_whole(lab, holder):
     assert lab.fp(src).digest == one.digest
     _edit(lab, "transforms.py", "return s.upper() + SUFFIX", "return s.upper() + SUFFIX + '!'")
     assert lab.fp(src).digest != one.digest
+
+
+HELD = {
+    "passed to a helper": ("def scaled(cfg, s):\n    return cfg.transform_upper(s)\n"
+                           "def a(s):\n    return scaled(transforms, s)\n"),
+    "returned by a helper": "def config():\n    return transforms\ndef a(s):\n    return config().transform_upper(s)\n",
+    "a default": "def config(m=transforms):\n    return m\ndef a(s):\n    return config().transform_upper(s)\n",
+    "a keyword-only default": ("def config(*, m=transforms):\n    return m\n"
+                               "def a(s):\n    return config().transform_upper(s)\n"),
+    "in a container": "MODULES = (transforms,)\ndef a(s):\n    return MODULES[0].transform_upper(s)\n",
+    "a local alias": "def a(s):\n    m = transforms\n    return m.transform_upper(s)\n",
+    "a walrus": "def a(s):\n    return (m := transforms).transform_upper(s)\n",
+    "a closure variable passed on": ("def make():\n    m = transforms\n    def use(s):\n        return pick(m)(s)\n"
+                                     "    return use\nuse = make()\n"
+                                     "def pick(mod):\n    return mod.transform_upper\ndef a(s):\n    return use(s)\n"),
+    "imported inside the function, passed on": ("def scaled(cfg, s):\n    return cfg.transform_upper(s)\n"
+                                                "def a(s):\n    import transforms as t\n    return scaled(t, s)\n"),
+    "a package's submodule passed on": ("def scaled(cfg, s):\n    return cfg.transform_upper(s)\n"
+                                        "def a(s):\n    return scaled(pkg.transforms, s)\n"),
+    "a submodule imported from its package inside the function": (
+        "def scaled(cfg, s):\n    return cfg.transform_upper(s)\n"
+        "def a(s):\n    from pkg import transforms as t\n    return scaled(t, s)\n"),
+}
+
+
+@pytest.mark.parametrize("shape", list(HELD))
+def test_a_module_held_as_a_value_counts_whole(lab, shape):
+    """The module leaves the function that names it (an argument, a return value, a default, a
+    container, a variable): which of its attributes are read there, no name of that function
+    says, so it counts whole; a comment in it still does not."""
+    write_files(lab.root, {"transforms.py": TRANSFORMS, "pkg/__init__.py": "", "pkg/transforms.py": TRANSFORMS,
+                           "lib/__init__.py": "", "lib/words.py": "SUFFIX = ''\n"})
+    src = "import transforms\nimport pkg.transforms\n" + HELD[shape]
+    target = "pkg/transforms.py" if "pkg" in HELD[shape] else "transforms.py"
+    one = lab.fp(src)
+    assert one.warnings == () and "modules:held as values" in one.parts
+    assert lab.fp(src) == one
+    _edit(lab, target, "return s.lower()", "return s.lower()  # a comment")
+    assert lab.fp(src).digest == one.digest
+    _edit(lab, target, "return s.lower()", "return s.lower() + '!'")  # a function no name reads
+    two = lab.fp(src)
+    assert two.digest != one.digest
+    _edit(lab, "lib/words.py", "SUFFIX = ''", "SUFFIX = '?'")  # what the module imports, in turn
+    assert lab.fp(src).digest != two.digest
+
+
+@pytest.mark.parametrize("body", [
+    "return transforms.transform_upper(s)",
+    "return [transforms.transform_upper(c) for c in s]",
+    "transforms.COUNT += 1\n    return transforms.transform_upper(s)",
+    "import transforms as t\n    return t.transform_upper(s)",
+    "return pkg.transforms.transform_upper(s)",
+    "from pkg import transforms as t\n    return t.transform_upper(s)",
+    "return call(transforms.transform_upper, s)",  # a function of it passed on, not the module
+])
+def test_a_module_read_only_through_its_attributes_counts_by_what_is_read(lab, body):
+    """Read by attribute where it is named (a global, an import, a package's submodule): an
+    edit of a function the code does not read reruns nothing, as before."""
+    write_files(lab.root, {"transforms.py": TRANSFORMS + "    COUNT = 0\n", "pkg/__init__.py": "",
+                           "pkg/transforms.py": TRANSFORMS, "lib/__init__.py": "", "lib/words.py": "SUFFIX = ''\n"})
+    src = ("import transforms\nimport pkg.transforms\ndef call(f, s):\n    return f(s)\n"
+           f"def a(s):\n    {body}\n")
+    target = "pkg/transforms.py" if "pkg" in body else "transforms.py"
+    one = lab.fp(src)
+    assert one.warnings == () and not any(label.startswith("modules:") for label in one.parts)
+    _edit(lab, target, "return s.lower()", "return s.lower() + '!'")
+    assert lab.fp(src).digest == one.digest
 
 
 def test_without_a_finder_a_module_read_by_a_computed_name_warns(tmp_path):

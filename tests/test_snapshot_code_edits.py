@@ -297,3 +297,23 @@ def test_an_edit_of_a_modules_getattr_takes_the_full_path(tmp_path: Path) -> Non
     fast, _ = both(a, b)
     assert f"snapshot: not used: a file changed: {a / 'lib' / 'consts.py'}" in fast.stderr, fast.stderr
     assert fast.returncode == 0 and built(fast.stdout) == ["x"]
+
+
+HELD_PROJECT = {
+    "AssetFile": ('from assetbuild import asset\n\nimport lib.rates as rates\n\n\ndef config():\n    return rates\n'
+                  '\n\n@asset(io="json")\ndef held():\n    return config().scaled(5)\n'
+                  '\n\n@asset(io="json")\ndef other():\n    return 7\n'),
+    "lib/__init__.py": "",
+    "lib/rates.py": "def factor():\n    return 2\n\n\ndef scaled(x):\n    return x * factor()\n",
+}
+
+
+def test_an_edit_of_a_module_a_helper_holds_as_a_value_builds_what_reaches_the_helper(tmp_path: Path) -> None:
+    """``config`` returns the module: it counts whole for the assets that reach ``config``
+    (``fingerprint.reads``), so a body edit of a function no name reads reaches them."""
+    a, b = snapshot_twins(tmp_path, HELD_PROJECT)
+    edit(a, b, "return 2", "return 3", "lib/rates.py")
+    fast, _ = both(a, b)
+    assert "snapshot: not used: module lib.rates changed inside the definition of factor; the build loads 1 of " \
+           "the 2 assets" in fast.stderr, fast.stderr
+    assert fast.returncode == 0 and built(fast.stdout) == ["held"]

@@ -37,7 +37,8 @@ Why the main rules are what they are (RELIABILITY-NOTES.md §5 has the measureme
     package. Neither depends on whether something imported the module since.
   - A project module imported with the AssetFile counts by the names the code reads from it,
     plus its ``__getattr__`` if it defines one; read whole from its file when the code reads
-    attributes by a computed name (``getattr``, ``vars``... : ``reads``).
+    attributes by a computed name (``getattr``, ``vars``... : ``reads``), or holds the module
+    as a value (passes it on, returns it, keeps it in a default, a container or a variable).
   - Instances of project classes (and dataclass instances) count by their class and their full
     state: ``__dict__`` (attributes set after construction too), slots, the items of a built-in
     base such as ``list``, an exception's ``args``.
@@ -59,9 +60,9 @@ Known limits:
 
 * What the code cannot name stays invisible: files read without a ``source``, environment
   variables, globals reached through frames or ``__globals__``, and modules libraries hand back.
-  (``globals()[...]``, ``import_module(...)``, ``sys.modules[...]`` and a module passed to a
-  helper that calls ``getattr`` on it are counted conservatively: ``reads``; an import by a
-  computed name counts every module the project's folders hold.)
+  (``globals()[...]``, ``import_module(...)``, ``sys.modules[...]`` and a module held as a
+  value, passed to a helper say, are counted conservatively: ``reads``; an import by a computed
+  name counts every module the project's folders hold.)
 * A few line-dependent compiler choices are not normalized. Example: on 3.11+, ``x, y = y, x``
   split over two lines keeps a ``SWAP``. These cause a spurious rebuild, never a missed one.
 * A project module read from its file counts whole (any code edit in it reruns the assets that
@@ -82,7 +83,8 @@ The package, one responsibility per module (this file only re-exports the public
   instances), and the table that picks one by type.
 * ``refs`` — the project code pickle bytes name, and the data version that covers it.
 * ``reads`` — what the names in bytecode do not show: a function's attributes, a module's
-  ``__getattr__``, modules read by a computed name (the ``ReadsEncoder`` the walk uses).
+  ``__getattr__``, modules read by a computed name or held as values (the ``ReadsEncoder`` the
+  walk uses).
 * ``imports`` — import statements read from bytecode, and project modules digested from their
   files (behind a ``ModuleFinder``: the loader's) without being imported.
 * ``walk`` — the ``Fingerprinter``: the graph walk, Tarjan components, assembly of the parts and

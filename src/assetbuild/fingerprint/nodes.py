@@ -22,8 +22,8 @@ from .encoding import ValueTag
 class _Node:
     """A project function or class: recursed into, memoized, one vertex of the reference graph."""
 
-    __slots__ = ("bad", "children", "digest", "index", "items", "label", "low", "modules", "names",
-                 "obj", "on_stack", "reached", "rendered", "uses")
+    __slots__ = ("bad", "children", "digest", "held", "index", "items", "label", "low", "modules",
+                 "names", "obj", "on_stack", "reached", "rendered", "uses")
 
     def __init__(self, obj: object) -> None:
         self.obj = obj  # strong reference: ids in the memo must not be reused
@@ -40,6 +40,9 @@ class _Node:
         # Project modules imported with the AssetFile that its parts encode by the names it reads
         # (``reads``: they count whole when a reader by a computed name is reached too).
         self.modules: set[str] | None = None
+        # Those of them it holds as a value (passes on, returns, keeps in a default, a container
+        # or a variable): they count whole for every asset that reaches it (``reads``).
+        self.held: set[str] | None = None
         # Every project module its parts encode, by names or from its file (EVERY_MODULE: all of
         # them): with the modules of the nodes it reaches, what its asset's code may run
         # (``Fingerprinter.modules_reached``).

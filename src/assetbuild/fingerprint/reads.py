@@ -16,9 +16,16 @@ that list:
   imports (as a module imported inside a function does: ``imports``). A module one function
   reads by name and passes to another that reads it so is not read by the reader's names: when
   an asset reaches any such reader, every project module it reads by name counts whole too
-  (``Fingerprinter._modules_read_whole``, from ``_Node.modules``). A module a class holds
+  (``ReadsEncoder.modules_counted_whole``, from ``_Node.modules``). A module a class holds
   (``class C: mod = transforms``, read as ``self.mod.f``) counts whole as well: a class has no
   names of its own, its methods read through ``self``.
+* A module held as a value: passed to another function (``scaled(settings, 10)``), returned
+  (``def config(): return settings``), kept in a default, a container or a variable. Where its
+  attributes are read, no name of the function that names it says which, so it counts whole
+  for every asset that reaches that function (``_Node.held``). A module the code only reads
+  attributes of where it names it (a global, a closure variable, what an import inside the
+  function binds, a submodule read as an attribute) counts by those names (``held_names``
+  reads the bytecode for the rest).
 * Globals read by a computed name (``globals()[name]``, ``eval``): every global of the
   function's module counts by value (``globals_read``).
 * A module imported by a computed name (``import_module(name)``, ``sys.modules[name]``, ``sys``
@@ -36,11 +43,13 @@ Layer L0: stdlib only, no disk, no clock.
 
 from __future__ import annotations
 
+import opcode
 import sys
 import types
 from typing import Any
 
-from .encoding import ValueTag, _e_str, _u64
+from .bytecode import _LOAD_CONST, _decode
+from .encoding import ValueTag, _e_str, _sha256, _u64
 from .imports import Import
 from .nodes import EVERY_MODULE, _attr, _Node, _Out, add_uses
 from .values import ValueEncoder
@@ -160,7 +169,97 @@ def reads_by_computed_name(node: _Node) -> bool:
     return not DYNAMIC_READS.isdisjoint(node.names)
 
 
+# --------------------------------------------------------------------------------------------------
+# Modules held as values: which names a function's code uses other than to read an attribute.
+
+_PY310 = sys.version_info < (3, 11)
+_PY312 = sys.version_info >= (3, 12)
+_OP = opcode.opmap.get
+# What each opcode's argument names: a global or other name (co_names), a local or cell variable.
+_GLOBAL, _NAME, _LOCAL, _ATTRIBUTE, _IMPORT, _IMPORT_FROM = range(6)
+_KIND = {op: kind for names, kind in (
+    (("LOAD_GLOBAL",), _GLOBAL), (("LOAD_NAME", "LOAD_FROM_DICT_OR_GLOBALS"), _NAME),
+    (("LOAD_FAST", "LOAD_FAST_CHECK", "LOAD_FAST_AND_CLEAR", "LOAD_FAST_BORROW", "LOAD_DEREF",
+      "LOAD_CLASSDEREF", "LOAD_FROM_DICT_OR_DEREF"), _LOCAL),
+    (("LOAD_ATTR",), _ATTRIBUTE), (("IMPORT_NAME",), _IMPORT), (("IMPORT_FROM",), _IMPORT_FROM),
+) for name in names if (op := _OP(name, -1)) >= 0}
+_ATTRIBUTE_USES = frozenset(op for name in ("LOAD_ATTR", "LOAD_METHOD", "STORE_ATTR", "DELETE_ATTR")
+                            if (op := _OP(name, -1)) >= 0)
+_COPIES = frozenset(op for name in ("COPY", "DUP_TOP") if (op := _OP(name, -1)) >= 0)
+_LOAD_ATTR = _OP("LOAD_ATTR", -1)
+_STORE_NAMES = frozenset(op for name in ("STORE_NAME", "STORE_GLOBAL") if (op := _OP(name, -1)) >= 0)
+_STORE_LOCALS = frozenset(op for name in ("STORE_FAST", "STORE_DEREF") if (op := _OP(name, -1)) >= 0)
+_CELLS = frozenset(op for name in ("LOAD_DEREF", "LOAD_CLASSDEREF", "LOAD_FROM_DICT_OR_DEREF", "STORE_DEREF")
+                   if (op := _OP(name, -1)) >= 0)
+# 3.13+ loads a cell for a closure it makes with these (LOAD_CLOSURE before): the cell, not its value.
+_FAST = frozenset(op for name in ("LOAD_FAST", "LOAD_FAST_CHECK", "LOAD_FAST_AND_CLEAR", "LOAD_FAST_BORROW")
+                  if (op := _OP(name, -1)) >= 0)
+
+
+def _local_name(code: types.CodeType, op: int, arg: int) -> str:
+    if not _PY310:
+        return str(code._varname_from_oparg(arg))  # type: ignore[attr-defined]  # (3.11+)
+    names = code.co_cellvars + code.co_freevars if op in _CELLS else code.co_varnames
+    return names[arg] if arg < len(names) else ""
+
+
+def held_names(code: types.CodeType) -> frozenset[str]:
+    """The names whose values ``code`` (or code nested in it) holds rather than only reads an
+    attribute of: a global, a variable or an attribute loaded and then passed, returned, stored,
+    compared... anything but the object of the next attribute read or write (``m.x``, ``m.f()``,
+    ``m.x = 1``, ``m.x += 1``). A variable an import binds holds the module it binds (``import m``,
+    ``import a.b as m``) or the attribute (``from p import m``): when the variable is held, that
+    name is too. By name, never by scope: a superset (code that holds ``x`` somewhere holds
+    every ``x`` it reads), never a miss."""
+    held: set[str] = set()
+    bound: list[tuple[str, str]] = []  # (variable, the module or attribute an import binds to it)
+    todo = [code]
+    while todo:
+        c = todo.pop()
+        todo.extend([k for k in c.co_consts if type(k) is types.CodeType])
+        decoded = _decode(c)[0]
+        last = len(decoded) - 1
+        imported, plain = "", False  # the import statement under way: its module, no fromlist
+        for i, (op, arg, _, _) in enumerate(decoded):
+            kind = _KIND.get(op)
+            if kind is None:
+                continue
+            if kind == _LOCAL:
+                name = _local_name(c, op, arg)
+                if op in _FAST and (name in c.co_cellvars or name in c.co_freevars):
+                    continue  # a cell handed to a nested function: that one's code reads it
+            elif kind == _IMPORT or kind == _IMPORT_FROM:
+                name = c.co_names[arg]
+                if kind == _IMPORT:
+                    imported = name
+                    plain = i > 0 and decoded[i - 1][0] == _LOAD_CONST and c.co_consts[decoded[i - 1][1]] is None
+                if i < last:
+                    store = decoded[i + 1]
+                    if store[0] in _STORE_LOCALS:
+                        bound.append((_local_name(c, store[0], store[1]), imported if plain else name))
+                    elif store[0] in _STORE_NAMES:
+                        bound.append((c.co_names[store[1]], imported if plain else name))
+                continue
+            elif kind == _ATTRIBUTE:
+                if _PY312:
+                    if arg & 1:  # a method load: the result is called, not held
+                        continue
+                    arg >>= 1
+                name = c.co_names[arg]
+            else:  # a global (3.11+: its argument also says whether a NULL is pushed) or a name
+                name = c.co_names[arg >> 1 if kind == _GLOBAL and not _PY310 else arg]
+            nxt = decoded[i + 1][0] if i < last else -1
+            if nxt in _ATTRIBUTE_USES or (nxt in _COPIES and i + 1 < last and decoded[i + 2][0] == _LOAD_ATTR):
+                continue  # m.x, m.f(), m.x = v; or m.x += v (the copy's attribute is written back)
+            held.add(name)
+    held.update([target for variable, target in bound if variable in held])
+    return frozenset(held)
+
+
 _EVERY_MODULE_LABEL = "modules:imported by a computed name"  # no module:<name> has a space
+# Labels of the asset part of modules counted whole by reach (``modules_counted_whole``).
+_WHOLE_LABEL = "modules:read by a computed name"
+_HELD_LABEL = "modules:held as values"
 
 
 class ReadsEncoder(ValueEncoder):
@@ -172,8 +271,12 @@ class ReadsEncoder(ValueEncoder):
     Every other module is encoded as before, so keys of code without these reads do not change.
     """
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._held: dict[int, tuple[types.CodeType, frozenset[str]]] = {}  # by code: held_names
+
     def encode_module(self, m: types.ModuleType, out: _Out, node: _Node, where: str,
-                      depth: int) -> str:
+                      depth: int, read_as: str | None = None) -> str:
         name = _attr(m, "__name__")
         if not isinstance(name, str) or not self.is_project(name) or (
                 self.closures is not None and not self._is_project_module(name)):
@@ -189,10 +292,15 @@ class ReadsEncoder(ValueEncoder):
             if node.modules is None:
                 node.modules = set()
             node.modules.add(name)
+            if read_as is None or read_as in self.held_names(node):  # held as a value: whole
+                if node.held is None:
+                    node.held = set()
+                node.held.add(name)
+                read_as = None  # (and a submodule read through it: held too)
         if hook is None and not dynamic:
-            return super().encode_module(m, out, node, where, depth)
+            return super().encode_module(m, out, node, where, depth, read_as)
         out.buf += ValueTag.MODULE_READS
-        label = super().encode_module(m, out, node, where, depth)
+        label = super().encode_module(m, out, node, where, depth, read_as)
         if hook is None:
             out.buf += ValueTag.FALSE
         else:
@@ -225,15 +333,59 @@ class ReadsEncoder(ValueEncoder):
             node.bad.setdefault(where, set()).add(phrase)
         return _EVERY_MODULE_LABEL
 
-    def modules_read_whole(self, names: list[str]) -> tuple[bytes, tuple[str, ...]]:
+    def held_names(self, node: _Node) -> frozenset[str]:
+        """``held_names`` of the code of ``node``'s function, once per code object."""
+        code = _attr(node.obj, "__code__")
+        if not isinstance(code, types.CodeType):
+            return frozenset()
+        hit = self._held.get(id(code))
+        if hit is None:
+            hit = self._held[id(code)] = (code, held_names(code))  # (holds the code: its id stays)
+        return hit[1]
+
+    def modules_counted_whole(self, nodes: list[_Node]) -> tuple[str, bytes, tuple[str, ...]] | None:
+        """(part label, digest, warning phrases) of the project modules an asset counts whole by
+        what it reaches (``nodes``: its function and every function and class it reaches);
+        None when there are none.
+
+        A module is a value like any other: one function can read it by name and hand it to
+        another, and what that one reads from it, no name in the first says. Which module flows
+        where is not known without running the code, so the rule is by reach. When any of the
+        nodes names one of ``DYNAMIC_READS``, every project module they encode by names
+        (``_Node.modules``) counts whole. Else every one a node holds as a value (``_Node.held``)
+        does, with its submodules imported with the AssetFile (read through it). A module
+        reached only from elsewhere (a library that returns one, a frame's globals) stays
+        unseen. The part is added only then, so the keys of every other asset stay what they
+        were (a module held and read by a computed name both: the first rule's part, as before).
+        """
+        label = _WHOLE_LABEL if any(reads_by_computed_name(n) for n in nodes) else _HELD_LABEL
+        modules: set[str] = set()
+        held: set[str] = set()
+        for n in nodes:
+            if n.modules and label == _WHOLE_LABEL:
+                modules.update(n.modules)
+            if n.held:
+                held.update(n.held)
+        if held:
+            prefixes = tuple(f"{name}." for name in held)
+            modules.update(held, [n for n in list(sys.modules) if n.startswith(prefixes) and self._is_project_module(n)])
+        if not modules:
+            return None
+        if label == _HELD_LABEL:
+            enc, phrases = self.modules_read_whole(sorted(modules), "held as a value")
+        else:
+            enc, phrases = self.modules_read_whole(sorted(modules))
+        return label, _sha256(enc).digest(), phrases
+
+    def modules_read_whole(self, names: list[str], why: str = "attributes read by a computed name"
+                           ) -> tuple[bytes, tuple[str, ...]]:
         """The encoding of project modules ``names`` (sorted) by their files and the project
         modules those import, as ``encode_module_source``; and warning phrases (without the
-        loader's finder no file can be read: each module gets one)."""
+        loader's finder no file can be read: each module gets one, saying ``why`` it counts)."""
         body = bytearray(ValueTag.MODULE_READS + _u64(len(names)))
         for name in names:
             body += _e_str(name)
         if self.closures is None:
-            return bytes(body), tuple(f"module {name}: attributes read by a computed name"
-                                      for name in names)
+            return bytes(body), tuple(f"module {name}: {why}" for name in names)
         digest, phrases = self.closures.closure(tuple(names))
         return bytes(body + ValueTag.MODULE_SOURCE + digest), phrases

@@ -293,9 +293,12 @@ class ValueEncoder:
         return hit[2]
 
     def encode_module(self, m: types.ModuleType, out: _Out, node: _Node, where: str,
-                      depth: int) -> str:
+                      depth: int, read_as: str | None = None) -> str:
         """A module from outside the project by name and version; a project module by the names
-        ``node`` reads (what the code may reach through it)."""
+        ``node`` reads (what the code may reach through it). ``read_as``: the name the code
+        reads it by (a global, a closure variable, what an import binds, an attribute of a
+        module read so); None when it is held in a value (``reads``). A submodule among the
+        attributes is read by its attribute's name when the module is read by a name."""
         name = _attr(m, "__name__")
         if not isinstance(name, str):
             self.mark_bad(out, node, where, "a module without a name")
@@ -330,6 +333,8 @@ class ValueEncoder:
                 out.buf += _e_str(a)
                 if submodule:
                     self.encode_module_source(submodule, (), out, node, f"module '{submodule}'")
+                elif read_as is not None and isinstance(ns[a], types.ModuleType):
+                    self.encode_module(ns[a], out, node, f"attribute '{a}' of module '{name}'", depth + 1, a)
                 else:
                     self.encode(ns[a], out, node, f"attribute '{a}' of module '{name}'", depth + 1)
         finally:
@@ -380,14 +385,14 @@ class ValueEncoder:
         """A module an ``import`` statement inside a function names (``name`` absolute).
 
         Libraries by name and version, imported or not. A project module imported with the
-        AssetFile by the names the code reads, like a global; any other by its file, so the
-        module is not imported to fingerprint it, and the digest does not depend on whether
-        something imported it since.
+        AssetFile by the names the code reads, like a global (read as ``name``); any other by
+        its file, so the module is not imported to fingerprint it, and the digest does not
+        depend on whether something imported it since.
         """
         module = sys.modules.get(name)
         if isinstance(module, types.ModuleType) and (
                 self.closures is None or self._is_project_module(name) or not self.is_project(name)):
-            return self.encode_module(module, out, node, where, 0)
+            return self.encode_module(module, out, node, where, 0, name)
         if self.closures is None:  # no finder: only what is imported can be seen
             version, phrase = self.version_of(name)
             out.buf += ValueTag.MODULE + _e_str(name) + version

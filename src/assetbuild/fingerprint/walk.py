@@ -31,7 +31,6 @@ from .reads import (
     function_state,
     globals_read,
     imports_by_computed_name,
-    reads_by_computed_name,
 )
 
 
@@ -44,8 +43,9 @@ class Fingerprint(NamedTuple):
     ``object:<module>.<qualname>`` (non-project code, by name and version),
     ``helper:<module>.<qualname>`` (every project function or class reached, directly or not, with
     its full recursive digest; ``#2``... tells apart two helpers with one label),
-    ``modules:read by a computed name`` (``Fingerprinter._modules_read_whole``), and ``names``
-    (which global name is bound to which part). The digest changes exactly when some part does.
+    ``modules:read by a computed name`` or ``modules:held as values``
+    (``reads.ReadsEncoder.modules_counted_whole``), and ``names`` (which global name is bound to
+    which part). The digest changes exactly when some part does.
     """
 
     digest: str  # hex sha256 of FINGERPRINT_VERSION and every part below
@@ -382,7 +382,10 @@ class Fingerprinter:
                 except ValueError:
                     out.buf += ValueTag.EMPTY_CELL
                 else:
-                    self._encode(value, out, node, f"closure variable '{name}'", 0)
+                    if isinstance(value, types.ModuleType):  # read as the variable, or held (``reads``)
+                        self._values.encode_module(value, out, node, f"closure variable '{name}'", 0, name)
+                    else:
+                        self._encode(value, out, node, f"closure variable '{name}'", 0)
                 items.append((PartTag.CLOSURE, name, PartTag.CLOSURE + _e_str(name), out.finish(), None))
         if fn.__dict__:
             for name, value in function_state(fn):
@@ -401,7 +404,11 @@ class Fingerprinter:
                 else:
                     continue  # an attribute name, or a global not defined (yet)
                 out = _Out()
-                refers = self._encode(value, out, node, f"global '{name}'", 0)
+                refers: _Node | str | None
+                if isinstance(value, types.ModuleType):  # read as the global, or held (``reads``)
+                    refers = self._values.encode_module(value, out, node, f"global '{name}'", 0, name)
+                else:
+                    refers = self._encode(value, out, node, f"global '{name}'", 0)
                 items.append((section, name, section + _e_str(name), out.finish(), refers))
             self._import_items(node, fn)
             if imports_by_computed_name(fn, names, self._imports_in(fn.__code__)):
@@ -493,9 +500,10 @@ class Fingerprinter:
                     part = f"helper:{label}" if i == 0 else f"helper:{label}#{i + 1}"
                     labels[id(n)] = part
                     raw[part] = n.digest
-        whole = self._modules_read_whole(root, reached)
+        nodes = [root, *[n for n in reached if n is not root]]
+        whole = self._values.modules_counted_whole(nodes)
         if whole is not None:
-            raw[_WHOLE_LABEL] = whole[0]
+            raw[whole[0]] = whole[1]
         bindings = []
         label_bytes = self._label_bytes
         rendered = root.rendered or [_render(item[3], _final) for item in root.items]
@@ -534,7 +542,7 @@ class Fingerprinter:
         hexdigest = _sha256(_DIGEST_SEED + b"".join(labelled)).hexdigest()
         parts = {label: raw[label].hex() for label in order}
         warnings: set[str] = set()
-        for n in [root, *[r for r in reached if r is not root]]:
+        for n in nodes:
             if n.bad:
                 helper = "" if n is root else f" of helper '{labels[id(n)][7:]}'"
                 for where, phrases in n.bad.items():
@@ -542,36 +550,11 @@ class Fingerprinter:
                         f"asset '{asset}': {where}{helper} ({'; '.join(sorted(phrases))}) cannot "
                         f"be fingerprinted; changes to it will not rebuild '{asset}' — pass "
                         f"code_version=... to @asset, or declare the data as a source")
-        if whole is not None and whole[1]:
-            warnings.add(f"asset '{asset}': modules read by a computed name "
-                         f"({'; '.join(whole[1])}) cannot be fingerprinted; changes to them will "
-                         f"not rebuild '{asset}' — pass code_version=... to @asset")
+        if whole is not None and whole[2]:
+            warnings.add(f"asset '{asset}': modules {whole[0][8:]} ({'; '.join(whole[2])}) cannot be "
+                         f"fingerprinted; changes to them will not rebuild '{asset}' — pass "
+                         f"code_version=... to @asset")
         return Fingerprint(digest=hexdigest, parts=parts, warnings=tuple(sorted(warnings)))
-
-    def _modules_read_whole(self, root: _Node, reached: list[_Node]) -> tuple[bytes, tuple[str, ...]] | None:
-        """(digest, warning phrases) of every project module the asset reaches by names, read
-        whole, when it also reaches code that reads attributes by a computed name; else None.
-
-        A module is a value like any other: one function can read it by name and pass it to a
-        helper that calls ``getattr(module, name)``, and what that reads, no name in either says.
-        Which module flows to which reader is not known without running the code, so the rule is
-        by reach: when any function the asset reaches (itself included) names one of
-        ``reads.DYNAMIC_READS``, every project module its parts encode by names
-        (``_Node.modules``) counts whole too. A module reached only from elsewhere (a library
-        that returns one, a frame's globals) stays unseen. The part is added only then, so the
-        keys of every other asset stay what they were.
-        """
-        nodes = [root, *[n for n in reached if n is not root]]
-        if not any(reads_by_computed_name(n) for n in nodes):
-            return None
-        modules: set[str] = set()
-        for n in nodes:
-            if n.modules:
-                modules.update(n.modules)
-        if not modules:
-            return None
-        enc, phrases = self._values.modules_read_whole(sorted(modules))
-        return _sha256(enc).digest(), phrases
 
     def _encode_label(self, label: str) -> bytes:
         enc = self._label_bytes[label] = _e_str(label)
@@ -589,7 +572,6 @@ def _builtins_of(fn: Any) -> dict[str, Any]:
 
 
 _BY_COMPUTED_NAME = GLOBALS_READS | IMPORT_READS
-_WHOLE_LABEL = "modules:read by a computed name"  # no module:<name> label has a space
 _DIGEST_SEED = _e_bytes(PartTag.DOMAIN) + _e_int(FINGERPRINT_VERSION)
 _CODE_LABEL = _e_str("code")
 # The code part of a function without defaults, closure or globals, and of a leaf (see _leaf).
