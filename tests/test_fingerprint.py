@@ -929,6 +929,66 @@ def test_unversioned_third_party_module_warns(local_modules):
 
 
 # ------------------------------------------------------------------------------------------------
+# Annotations: code, since libraries act on them (typing.get_type_hints, pydantic, typer, FastAPI)
+
+
+@pytest.mark.parametrize("before, after", [
+    ("def a(x: int):\n    return x\n", "def a(x: float):\n    return x\n"),
+    ("def a(x) -> int:\n    return x\n", "def a(x) -> float:\n    return x\n"),
+    ("def a(x):\n    return x\n", "def a(x: int):\n    return x\n"),
+    ("def a(*, k: int = 1):\n    return k\n", "def a(*, k: str = 1):\n    return k\n"),
+    ("def a(x: 'int'):\n    return x\n", "def a(x: 'float'):\n    return x\n"),
+    ("from __future__ import annotations\ndef a(x: int):\n    return x\n",
+     "from __future__ import annotations\ndef a(x: float):\n    return x\n"),
+    ("def a(x: list[int]):\n    return x\n", "def a(x: list[str]):\n    return x\n"),
+    ("import typing\ndef a(x: typing.Optional[int]):\n    return x\n",
+     "import typing\ndef a(x: typing.Optional[str]):\n    return x\n"),
+    ("def a(x: int | None):\n    return x\n", "def a(x: int | str):\n    return x\n"),
+    ("def schema(id: int):\n    pass\ndef a():\n    return schema\n",  # a helper's
+     "def schema(id: str):\n    pass\ndef a():\n    return schema\n"),
+])
+def test_an_annotation_edit_changes_the_digest(before, after):
+    one = fp(before)
+    assert one.warnings == () and fp(before) == one
+    assert digest(after) != one.digest
+
+
+def test_a_function_without_annotations_keeps_its_digest_and_takes_the_shortcuts():
+    """The part is added only when there are annotations: other keys stay what they were."""
+    assert fp("def a(x):\n    return str(x)\n").parts == {"code": fp("def a(x):\n    return str(x)\n").parts["code"]}
+    plain, typed = fp("def a(x):\n    return x + 1\n"), fp("def a(x: int):\n    return x + 1\n")
+    assert plain.digest != typed.digest
+    assert plain == fp("def a(x):\n    return x + 1\n")
+
+
+EVALUATED = [  # annotations as Python evaluates them without ``from __future__ import annotations``
+    ("int", "float"), ("list[int]", "list[str]"), ("typing.Optional[int]", "typing.Optional[str]"),
+    ("int | None", "int | str"), ("typing.Literal['a', 'b']", "typing.Literal['b', 'a']"), ("None", "int"),
+]
+
+
+def _evaluated(annotation: str) -> str:
+    """A function ``a`` whose annotation is the value ``annotation`` evaluates to (this module's
+    future import makes every annotation its text)."""
+    return (f"import typing\nclass Row:\n    def total(self):\n        return 1\n"
+            f"def a(x, y=1):\n    return x\na.__annotations__ = {{'x': {annotation}, 'return': Row}}\n")
+
+
+@pytest.mark.parametrize("before, after", EVALUATED)
+def test_an_evaluated_annotation_counts_by_what_it_names(before, after):
+    one = fp(_evaluated(before))
+    assert one.warnings == () and fp(_evaluated(before)) == one
+    assert digest(_evaluated(after)) != one.digest
+
+
+def test_a_project_class_in_an_annotation_counts_as_a_helper():
+    """pydantic and FastAPI build a validator from the class an annotation names: its code counts."""
+    one = fp(_evaluated("int"))
+    assert one.warnings == () and "helper:AssetFile.Row" in one.parts
+    assert digest(_evaluated("int").replace("return 1", "return 2")) != one.digest
+
+
+# ------------------------------------------------------------------------------------------------
 # Hash seeds and processes
 
 SEED_SCRIPT = """
@@ -936,10 +996,11 @@ import sys
 sys.path[:0] = [{libs!r}, {repo!r}]
 from assetbuild.fingerprint import Fingerprinter
 src = '''
+import typing
 import fplib.helpers as h
 TAGS = {{"alpha", "beta", "gamma", ("t", 1), frozenset({{"p", "q"}})}}
 TABLE = {{"x": {{"k1", "k2", "k3"}}, "y": [1, 2], 3: ("z", None), "w": {{"b": 1, "a": 2}}}}
-def helper(v):
+def helper(v: typing.Optional[typing.Literal["one", "two"]], *rest: dict[str, frozenset]) -> "set[str]":
     return v in {{"one", "two", "three", "four"}}
 def a(x):
     if x in {{"a", "b", "c"}}:

@@ -212,6 +212,27 @@ CASES = {
                 return f"{sys.modules['look' + 'up'].f()}\\n"
          """},
         "bysys", ("lookup.py", "return 1", "return 2"), "1\n", "2\n"),
+    "a function annotation read by typing.get_type_hints": (
+        {"schemas.py": """
+            import typing
+
+            def schema(id: int, price: int):
+                \"\"\"The columns of an order row.\"\"\"
+
+            def convert(row):
+                hints = typing.get_type_hints(schema)
+                return {k: hints[k](v) for k, v in row.items()}
+         """,
+         "AssetFile": """
+            from assetbuild import asset
+            from schemas import convert
+
+            @asset(io="text", path="out/typed.txt")
+            def typed():
+                return f"{convert({'id': '1', 'price': '2'})}\\n"
+         """},
+        "typed", ("schemas.py", "price: int", "price: float"), "{'id': 1, 'price': 2}\n",
+        "{'id': 1, 'price': 2.0}\n"),
 }
 
 

@@ -299,6 +299,18 @@ def test_an_edit_of_a_modules_getattr_takes_the_full_path(tmp_path: Path) -> Non
     assert fast.returncode == 0 and built(fast.stdout) == ["x"]
 
 
+def test_an_edit_of_only_an_annotation_of_an_assets_function_builds_it(twins: tuple[Path, Path]) -> None:
+    """Annotations count (``fingerprint``): an edit of one alone is no edit of nothing, and
+    ``twice``, which calls ``largest``, reaches it too."""
+    a, b = twins
+    edit(a, b, "def largest(parsed):", "def largest(parsed: list) -> int:")
+    fast, _ = both(a, b)
+    assert fast.returncode == 0 and built(fast.stdout) == ["largest", "twice"]
+    edit(a, b, "def largest(parsed: list) -> int:", "def largest(parsed: list) -> float:")
+    fast, _ = both(a, b)
+    assert fast.returncode == 0 and built(fast.stdout) == ["largest", "twice"]
+
+
 HELD_PROJECT = {
     "AssetFile": ('from assetbuild import asset\n\nimport lib.rates as rates\n\n\ndef config():\n    return rates\n'
                   '\n\n@asset(io="json")\ndef held():\n    return config().scaled(5)\n'

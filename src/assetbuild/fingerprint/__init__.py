@@ -24,8 +24,8 @@ Why the main rules are what they are (RELIABILITY-NOTES.md §5 has the measureme
   ``1``, ``'1'`` and ``True``. Sets and dict items are sorted by their encoded bytes. Floats are
   encoded with ``float.hex``, so ``-0.0`` and ``0.0`` differ.
 * **Part of a function's behaviour is outside its code object**: defaults, closure cells,
-  attributes set on it, the globals its code (and nested code) names, and the modules it
-  imports inside its body.
+  attributes set on it, its annotations (libraries act on them), the globals its code (and
+  nested code) names, and the modules it imports inside its body.
 
   - Project code is every module loaded from under the project directory, with or without
     ``__init__.py`` (a ``src/`` folder is a namespace package), outside site-packages.
@@ -83,8 +83,8 @@ The package, one responsibility per module (this file only re-exports the public
   instances), and the table that picks one by type.
 * ``refs`` — the project code pickle bytes name, and the data version that covers it.
 * ``reads`` — what the names in bytecode do not show: a function's attributes, a module's
-  ``__getattr__``, modules read by a computed name or held as values (the ``ReadsEncoder`` the
-  walk uses).
+  ``__getattr__``, modules read by a computed name or held as values, annotations (the
+  ``ReadsEncoder`` the walk uses).
 * ``imports`` — import statements read from bytecode, and project modules digested from their
   files (behind a ``ModuleFinder``: the loader's) without being imported.
 * ``walk`` — the ``Fingerprinter``: the graph walk, Tarjan components, assembly of the parts and

@@ -68,6 +68,9 @@ class ValueTag:
     # PROJECT_MODULE encoding, then its ``__getattr__`` (TRUE and the value, or FALSE), then,
     # when the code reads attributes by a computed name, TRUE and its MODULE_SOURCE (or FALSE).
     MODULE_READS: Final = b"pr"
+    # After a function's defaults (and single-dispatch registry), when it has annotations: their
+    # count, then each name and value, in order. Absent without any, so those keep their encoding.
+    ANNOTATIONS: Final = b"an"
     # Callables and descriptors.
     BOUND_METHOD: Final = b"mb"
     STATICMETHOD: Final = b"@s"

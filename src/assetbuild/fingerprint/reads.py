@@ -32,6 +32,8 @@ that list:
   a global, a closure variable, a default or imported inside the function): every project
   module counts whole, imported with the AssetFile or only found in the project's folders
   (``imports_by_computed_name``, ``ReadsEncoder.encode_every_project_module``).
+* Annotations: ``typing.get_type_hints``, pydantic's ``validate_call``, typer and FastAPI act on
+  them, so a function's annotations count with its code (``ReadsEncoder.encode_annotations``).
 
 (Attributes set on ``functools`` wrappers, ``partial`` and ``lru_cache``, are encoded with the
 wrapper: ``objects``.) The module rules depend only on the module's code and the reading
@@ -43,6 +45,7 @@ Layer L0: stdlib only, no disk, no clock.
 
 from __future__ import annotations
 
+import importlib
 import opcode
 import sys
 import types
@@ -262,6 +265,21 @@ _WHOLE_LABEL = "modules:read by a computed name"
 _HELD_LABEL = "modules:held as values"
 
 
+def function_annotations(fn: types.FunctionType) -> dict[Any, Any] | None:
+    """``fn``'s annotations ({} when it has none); on 3.14, where they are evaluated when read,
+    their text when evaluating them raises (a name not defined yet); None when neither can be
+    had."""
+    try:
+        found = fn.__annotations__
+    except Exception:  # noqa: BLE001 - 3.14: evaluating an annotation raised
+        try:
+            lib = importlib.import_module("annotationlib")
+            found = lib.get_annotations(fn, format=lib.Format.STRING)
+        except Exception:  # noqa: BLE001 - annotations that cannot be had at all
+            return None
+    return found if isinstance(found, dict) else None
+
+
 class ReadsEncoder(ValueEncoder):
     """The value encoder, with the two module rules of this module's doc.
 
@@ -342,6 +360,23 @@ class ReadsEncoder(ValueEncoder):
         if hit is None:
             hit = self._held[id(code)] = (code, held_names(code))  # (holds the code: its id stays)
         return hit[1]
+
+    def encode_annotations(self, fn: types.FunctionType, out: _Out, node: _Node) -> None:
+        """``fn``'s annotations, when it has any (else nothing: the encoding it had before):
+        each name and value, in order, a value as any other (a string by its text, a library
+        class by name and version, a project class by its code, ``list[int]`` by its text)."""
+        found = function_annotations(fn)
+        if found == {}:
+            return
+        out.buf += ValueTag.ANNOTATIONS
+        if found is None:
+            self.mark_bad(out, node, "annotations", "annotations that cannot be read")
+            return
+        out.buf += _u64(len(found))
+        for key, value in found.items():
+            where = "return annotation" if key == "return" else f"annotation of parameter '{key}'"
+            self.encode(key, out, node, where, 1)
+            self.encode(value, out, node, where, 1)
 
     def modules_counted_whole(self, nodes: list[_Node]) -> tuple[str, bytes, tuple[str, ...]] | None:
         """(part label, digest, warning phrases) of the project modules an asset counts whole by

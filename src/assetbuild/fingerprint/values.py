@@ -128,7 +128,7 @@ class ValueEncoder:
             out.buf += ValueTag.ELLIPSIS
         elif v is NotImplemented:
             out.buf += ValueTag.NOT_IMPLEMENTED
-        elif isinstance(v, type):
+        elif isinstance(v, type) and t is not types.GenericAlias:  # (3.10: list[int] passes for a type)
             if self.is_project(v.__module__):
                 return self._ref(v, out, node)
             return self.encode_object(v, v.__module__, v.__qualname__, out, node, where)

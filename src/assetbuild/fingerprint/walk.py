@@ -28,6 +28,7 @@ from .reads import (
     GLOBALS_READS,
     IMPORT_READS,
     ReadsEncoder,
+    function_annotations,
     function_state,
     globals_read,
     imports_by_computed_name,
@@ -38,8 +39,8 @@ class Fingerprint(NamedTuple):
     """The code fingerprint of one asset function.
 
     Part labels, all direct references of the function except the reached helpers: ``code`` (its
-    code, defaults and keyword defaults), ``closure:<name>``, ``attribute:<name>`` (set on the
-    function: ``reads.function_state``), ``global:<name>`` (a value), ``module:<name>``,
+    code, defaults, keyword defaults and annotations), ``closure:<name>``, ``attribute:<name>``
+    (set on the function: ``reads.function_state``), ``global:<name>`` (a value), ``module:<name>``,
     ``object:<module>.<qualname>`` (non-project code, by name and version),
     ``helper:<module>.<qualname>`` (every project function or class reached, directly or not, with
     its full recursive digest; ``#2``... tells apart two helpers with one label),
@@ -104,15 +105,15 @@ class Fingerprinter:
         """Fingerprint ``fn``, the function of asset ``asset``."""
         if not isinstance(fn, types.FunctionType):
             raise TypeError(f"asset {asset!r}: expected a function, got {_type_name(fn)}")
-        # Neither shortcut encodes attributes set on the function: one that has some walks.
-        if not (fn.__defaults__ or fn.__kwdefaults__ or fn.__closure__):
+        # Neither shortcut encodes attributes set on the function or annotations: one with some walks.
+        if not (fn.__defaults__ or fn.__kwdefaults__ or fn.__closure__ or function_annotations(fn) != {}):
             leaf = self._leaf(fn)
             if leaf is not None and not (fn.__dict__ and function_state(fn)):
                 self._shortcuts[id(fn)] = fn  # (modules_reached: its own module, at most)
                 return leaf
         node = self._nodes.by_id.get(id(fn))
         if node is None:
-            if not (fn.__defaults__ or fn.__kwdefaults__ or fn.__closure__
+            if not (fn.__defaults__ or fn.__kwdefaults__ or fn.__closure__ or function_annotations(fn) != {}
                     or self._names_of(fn.__code__) or (fn.__dict__ and function_state(fn))):
                 # Fast path, same result as the general one: only the code part.
                 static = _code_digest(fn.__code__, self._code_digests, self._keep)
@@ -165,6 +166,7 @@ class Fingerprinter:
         if (node := self._nodes.by_id.get(id(fn))) is None:  # a shortcut's (fingerprint_function): builtins at most
             leaf = self._shortcuts.get(id(fn)) is fn or isinstance(fn, types.FunctionType) and not (
                 fn.__defaults__ or fn.__kwdefaults__ or fn.__closure__ or (fn.__dict__ and function_state(fn))
+                or function_annotations(fn) != {}
             ) and (not self._names_of(fn.__code__) or self._leaf(fn) is not None)  # (one fingerprinted elsewhere)
             return frozenset({fn.__module__}) if leaf and isinstance(fn.__module__, str) else None
         return node.modules_reached() if node.digest else None
@@ -372,6 +374,7 @@ class Fingerprinter:
             out.buf += ValueTag.NONE
         encode_dispatch_registry(self._values, fn, out, node,
                                  "an implementation of the single-dispatch function")
+        self._values.encode_annotations(fn, out, node)
         items.append((PartTag.CODE, "", PartTag.CODE, out.finish(), None))
         closure = fn.__closure__
         if closure:
