@@ -190,6 +190,43 @@ def test_a_docstring_that_is_also_a_returned_value_still_counts():
     assert digest('def a():\n    return "x"\n') != digest('def a():\n    return "y"\n')
 
 
+DOC_READ = '''
+def prompt():
+    """{}"""
+class Template:
+    """{}"""
+def a():
+    return prompt.__doc__, Template.__doc__
+'''
+
+
+def test_docstrings_count_when_the_code_reached_reads_doc():
+    """A docstring the code reads (a prompt template, a class's help) is data: then the
+    docstrings of every function and class the asset reaches count; no other part changes."""
+    one = fp(DOC_READ.format("Ten words.", "Kind."))
+    assert one.warnings == () and "docstrings:read through __doc__" in one.parts
+    assert digest(DOC_READ.format("Ten words.", "Kind.")) == one.digest
+    assert digest(DOC_READ.format("Five words.", "Kind.")) != one.digest
+    assert digest(DOC_READ.format("Ten words.", "Other kind.")) != one.digest
+    plain = fp(DOC_READ.format("Ten words.", "Kind.").replace(".__doc__", ".__name__"))
+    assert not any(label.startswith("docstrings:") for label in plain.parts)
+    assert plain.parts["helper:AssetFile.prompt"] == one.parts["helper:AssetFile.prompt"]
+
+
+@pytest.mark.parametrize("src", [
+    # a helper reads its own docstring; the asset reaches the helper
+    'def helper():\n    """{}"""\n    return helper.__doc__\ndef a():\n    return helper()\n',
+    # the asset's own, and a nested function's
+    'def a():\n    """{}"""\n    return a.__doc__\n',
+    'def a():\n    def inner():\n        """{}"""\n    return inner.__doc__\n',
+    # a method reads its class's through self; inspect.getdoc reads it too
+    'class K:\n    """{}"""\n    def doc(self):\n        return self.__doc__\ndef a():\n    return K().doc()\n',
+    'import inspect\ndef helper():\n    """{}"""\ndef a():\n    return inspect.getdoc(helper)\n',
+])
+def test_a_docstring_read_in_any_way_counts(src):
+    assert digest(src.format("one")) != digest(src.format("two"))
+
+
 # One-line vs split-line forms that the compiler treats differently: 3.13 fuses LOAD_FAST pairs only
 # on one line, 3.12 threads a comprehension's `if` jump only within one line, NOPs carry line numbers.
 REFORMATS = {

@@ -212,6 +212,26 @@ CASES = {
                 return f"{sys.modules['look' + 'up'].f()}\\n"
          """},
         "bysys", ("lookup.py", "return 1", "return 2"), "1\n", "2\n"),
+    "a docstring read through __doc__": (
+        {"prompts.py": """
+            import textwrap
+
+            def summarize_prompt():
+                \"\"\"Summarize in ten words.\"\"\"
+
+            def render(n):
+                return textwrap.dedent(summarize_prompt.__doc__) + f" ({n})"
+         """,
+         "AssetFile": """
+            from assetbuild import asset
+            from prompts import render
+
+            @asset(io="text", path="out/prompt.txt")
+            def prompt():
+                return render(3) + "\\n"
+         """},
+        "prompt", ("prompts.py", "in ten words", "in five words"), "Summarize in ten words. (3)\n",
+        "Summarize in five words. (3)\n"),
     "a function annotation read by typing.get_type_hints": (
         {"schemas.py": """
             import typing

@@ -311,6 +311,18 @@ def test_an_edit_of_only_an_annotation_of_an_assets_function_builds_it(twins: tu
     assert fast.returncode == 0 and built(fast.stdout) == ["largest", "twice"]
 
 
+def test_an_edit_of_a_docstring_the_code_reads_builds_what_reads_it(tmp_path: Path) -> None:
+    files = {"AssetFile": ('from assetbuild import asset\n\n\ndef prompt():\n    """Ten words."""\n\n\n'
+                           '@asset(io="json")\ndef text():\n    return prompt.__doc__\n'
+                           '\n\n@asset(io="json")\ndef other():\n    return 7\n')}
+    a, b = snapshot_twins(tmp_path, files)
+    edit(a, b, "Ten words.", "Five words.")
+    fast, _ = both(a, b)
+    assert "snapshot: not used: the AssetFile changed inside the definition of prompt" in fast.stderr, fast.stderr
+    assert fast.returncode == 0 and built(fast.stdout) == ["text"]
+    assert (a / ".assetbuild").is_dir() and cli("--json", cwd=a, env=clean_env(**SNAPSHOT)).returncode == 0
+
+
 HELD_PROJECT = {
     "AssetFile": ('from assetbuild import asset\n\nimport lib.rates as rates\n\n\ndef config():\n    return rates\n'
                   '\n\n@asset(io="json")\ndef held():\n    return config().scaled(5)\n'

@@ -18,7 +18,8 @@ Why the main rules are what they are (RELIABILITY-NOTES.md §5 has the measureme
   adding one also renumbers every other constant (``return None`` goes from ``LOAD_CONST 0`` to
   ``LOAD_CONST 2``). So each constant operand is replaced by the constant's rank in first-use
   order. The docstring slot is dropped only when no instruction loads it (if ``"x"`` is both the
-  docstring and a returned value, it is kept).
+  docstring and a returned value, it is kept). Code that reads ``__doc__`` makes docstrings data:
+  then those of everything its asset reaches count, as a part of their own (``reads``).
 * **A canonical, type-tagged, length-prefixed encoding, never ``repr``/``str``/``hash``.**
   ``repr`` embeds memory addresses, set order follows ``PYTHONHASHSEED``, and ``str`` confuses
   ``1``, ``'1'`` and ``True``. Sets and dict items are sorted by their encoded bytes. Floats are
@@ -83,8 +84,8 @@ The package, one responsibility per module (this file only re-exports the public
   instances), and the table that picks one by type.
 * ``refs`` — the project code pickle bytes name, and the data version that covers it.
 * ``reads`` — what the names in bytecode do not show: a function's attributes, a module's
-  ``__getattr__``, modules read by a computed name or held as values, annotations (the
-  ``ReadsEncoder`` the walk uses).
+  ``__getattr__``, modules read by a computed name or held as values, annotations, docstrings
+  read through ``__doc__`` (the ``ReadsEncoder`` the walk uses).
 * ``imports`` — import statements read from bytecode, and project modules digested from their
   files (behind a ``ModuleFinder``: the loader's) without being imported.
 * ``walk`` — the ``Fingerprinter``: the graph walk, Tarjan components, assembly of the parts and

@@ -71,6 +71,9 @@ class ValueTag:
     # After a function's defaults (and single-dispatch registry), when it has annotations: their
     # count, then each name and value, in order. Absent without any, so those keep their encoding.
     ANNOTATIONS: Final = b"an"
+    # The docstrings an asset reaches, when its code reads ``__doc__`` (``reads``): each function
+    # or class by its part label, then its docstrings (its own, then those of code nested in it).
+    DOCSTRINGS: Final = b"ds"
     # Callables and descriptors.
     BOUND_METHOD: Final = b"mb"
     STATICMETHOD: Final = b"@s"

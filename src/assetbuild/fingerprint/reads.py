@@ -34,6 +34,9 @@ that list:
   (``imports_by_computed_name``, ``ReadsEncoder.encode_every_project_module``).
 * Annotations: ``typing.get_type_hints``, pydantic's ``validate_call``, typer and FastAPI act on
   them, so a function's annotations count with its code (``ReadsEncoder.encode_annotations``).
+* Docstrings read through ``__doc__`` (a prompt template, ``inspect.getdoc``): the code digest
+  leaves docstrings out, so when any code an asset reaches names one of ``DOC_READS``, the
+  docstrings of every function and class it reaches count (``docstrings_read``).
 
 (Attributes set on ``functools`` wrappers, ``partial`` and ``lru_cache``, are encoded with the
 wrapper: ``objects``.) The module rules depend only on the module's code and the reading
@@ -51,7 +54,7 @@ import sys
 import types
 from typing import Any
 
-from .bytecode import _LOAD_CONST, _decode
+from .bytecode import _LOAD_CONST, _decode, _has_docstring_slot
 from .encoding import ValueTag, _e_str, _sha256, _u64
 from .imports import Import
 from .nodes import EVERY_MODULE, _attr, _Node, _Out, add_uses
@@ -263,6 +266,9 @@ _EVERY_MODULE_LABEL = "modules:imported by a computed name"  # no module:<name> 
 # Labels of the asset part of modules counted whole by reach (``modules_counted_whole``).
 _WHOLE_LABEL = "modules:read by a computed name"
 _HELD_LABEL = "modules:held as values"
+# Names through which code reads a docstring: then the docstrings of what it reaches count.
+DOC_READS = frozenset({"__doc__", "getdoc"})
+DOCSTRINGS_LABEL = "docstrings:read through __doc__"
 
 
 def function_annotations(fn: types.FunctionType) -> dict[Any, Any] | None:
@@ -278,6 +284,38 @@ def function_annotations(fn: types.FunctionType) -> dict[Any, Any] | None:
         except Exception:  # noqa: BLE001 - annotations that cannot be had at all
             return None
     return found if isinstance(found, dict) else None
+
+
+def docstrings_read(nodes: list[_Node], labels: dict[int, str]) -> bytes | None:
+    """The digest of the docstrings of ``nodes`` (an asset's function and every function and
+    class it reaches, with their part labels, ``labels``: the asset's own is ""), when the code
+    of one of them names one of ``DOC_READS``; else None. A function's docstring as it is now
+    (``__doc__``) and those of the functions nested in its code; a class's own."""
+    if all(DOC_READS.isdisjoint(n.names) for n in nodes):
+        return None
+    entries = []
+    for n in nodes:
+        obj = n.obj
+        if isinstance(obj, type):
+            docs = [vars(obj).get("__doc__")]
+        else:
+            docs = [_attr(obj, "__doc__")]
+            code = _attr(obj, "__code__")
+            todo = [k for k in code.co_consts if type(k) is types.CodeType] if isinstance(code, types.CodeType) else []
+            while todo:  # in the order of the constants: the same in every process
+                c = todo.pop(0)
+                docs.append(c.co_consts[0] if _has_docstring_slot(c) and type(c.co_consts[0]) is str else None)
+                todo[:0] = [k for k in c.co_consts if type(k) is types.CodeType]
+        enc = bytearray(_e_str(labels.get(id(n), "")) + _u64(len(docs)))
+        for doc in docs:
+            if doc is None:
+                enc += ValueTag.NONE
+            elif isinstance(doc, str):
+                enc += _e_str(doc)
+            else:
+                enc += ValueTag.UNENCODABLE + _e_str(type(doc).__qualname__)
+        entries.append(bytes(enc))
+    return _sha256(ValueTag.DOCSTRINGS + _u64(len(entries)) + b"".join(sorted(entries))).digest()
 
 
 class ReadsEncoder(ValueEncoder):

@@ -25,9 +25,11 @@ from .imports import Import, ModuleFinder, absolute_name, code_imports
 from .nodes import NodeTable, _final, _label, _local, _Node, _Out, _render, _type_name, close_reach
 from .objects import encode_dispatch_registry
 from .reads import (
+    DOCSTRINGS_LABEL,
     GLOBALS_READS,
     IMPORT_READS,
     ReadsEncoder,
+    docstrings_read,
     function_annotations,
     function_state,
     globals_read,
@@ -45,8 +47,9 @@ class Fingerprint(NamedTuple):
     ``helper:<module>.<qualname>`` (every project function or class reached, directly or not, with
     its full recursive digest; ``#2``... tells apart two helpers with one label),
     ``modules:read by a computed name`` or ``modules:held as values``
-    (``reads.ReadsEncoder.modules_counted_whole``), and ``names`` (which global name is bound to
-    which part). The digest changes exactly when some part does.
+    (``reads.ReadsEncoder.modules_counted_whole``), ``docstrings:read through __doc__``
+    (``reads.docstrings_read``), and ``names`` (which global name is bound to which part). The
+    digest changes exactly when some part does.
     """
 
     digest: str  # hex sha256 of FINGERPRINT_VERSION and every part below
@@ -507,6 +510,9 @@ class Fingerprinter:
         whole = self._values.modules_counted_whole(nodes)
         if whole is not None:
             raw[whole[0]] = whole[1]
+        docs = docstrings_read(nodes, labels)
+        if docs is not None:
+            raw[DOCSTRINGS_LABEL] = docs
         bindings = []
         label_bytes = self._label_bytes
         rendered = root.rendered or [_render(item[3], _final) for item in root.items]
