@@ -203,9 +203,12 @@ _FAST = frozenset(op for name in ("LOAD_FAST", "LOAD_FAST_CHECK", "LOAD_FAST_AND
 
 
 def _local_name(code: types.CodeType, op: int, arg: int) -> str:
-    if not _PY310:
-        return str(code._varname_from_oparg(arg))  # type: ignore[attr-defined]  # (3.11+)
-    names = code.co_cellvars + code.co_freevars if op in _CELLS else code.co_varnames
+    """The variable a local or cell variable opcode's argument names: 3.11+ numbers locals,
+    cells and free variables in one table; 3.10, cells and free variables apart."""
+    if _PY310:
+        names = code.co_cellvars + code.co_freevars if op in _CELLS else code.co_varnames
+    else:
+        names = code.co_varnames + tuple(c for c in code.co_cellvars if c not in code.co_varnames) + code.co_freevars
     return names[arg] if arg < len(names) else ""
 
 
