@@ -78,9 +78,12 @@ def _commands():
 
 def _tree(root: Path) -> dict[str, tuple[int, int, str]]:
     """Every file under ``root``: its mtime, size and digest (LMDB's lock file aside: readers
-    take a slot in it)."""
+    take a slot in it; and ``__pycache__``, where any command that compiles the AssetFile keeps
+    its bytecode, as Python keeps a module's on import)."""
     out = {}
     for p in sorted(root.rglob("*")):
+        if "__pycache__" in p.parts:
+            continue
         if p.is_file() and p.name != "lock.mdb":
             st = p.stat()
             out[str(p.relative_to(root))] = (st.st_mtime_ns, st.st_size, hashlib.sha256(p.read_bytes()).hexdigest())
