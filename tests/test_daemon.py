@@ -216,7 +216,8 @@ def summary(parsed):
     assert (st.state, st.lag_s) == ("overdue", 3.5 * HOUR)  # since 01:00, the first change it lacks
 
 
-def test_a_failing_asset_is_retried_with_backoff(project, monkeypatch):
+def failing_clean(project) -> None:
+    """An eager asset that fails while its source holds "bad", retried after 10 minutes."""
     project.write("pyproject.toml", '[tool.assetbuild]\nretry_backoff = "10m"\n')
     project.assetfile("""
 orders = source("orders", "orders.csv")
@@ -228,6 +229,10 @@ def clean(orders):
         raise ValueError("bad row")
     return text
 """)
+
+
+def test_a_failing_asset_is_retried_with_backoff(project, monkeypatch):
+    failing_clean(project)
     write_source(project, "bad\n", at("07:00"))
     alerts = project.root / "alerts.jsonl"
     hook = f"cat >> {alerts}; echo >> {alerts}"
@@ -258,17 +263,7 @@ def test_a_success_outside_run_ends_the_backoff(project, monkeypatch, fix):
     """Fixed and materialized by another command (a build, a build that restores a stored value,
     accept), an asset is no longer failing: its next change is built at the next tick, and a
     later failure counts from 1 again."""
-    project.write("pyproject.toml", '[tool.assetbuild]\nretry_backoff = "10m"\n')
-    project.assetfile("""
-orders = source("orders", "orders.csv")
-
-@asset(auto="eager")
-def clean(orders):
-    text = open(orders).read()
-    if "bad" in text:
-        raise ValueError("bad row")
-    return text
-""")
+    failing_clean(project)
     for text, when, built in (("good\n", "07:00", "07:01"), ("other\n", "07:02", "07:03")):
         write_source(project, text, at(when))
         assert tick(project, at(built), monkeypatch).result.names("built") == ["clean"]
