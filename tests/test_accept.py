@@ -78,6 +78,9 @@ def test_refuses_when_an_input_is_not_up_to_date(proj: Project) -> None:
     with pytest.raises(AcceptRefused, match="its input 'raw' is stale"):
         assetbuild.accept("top", project_dir=proj.root)
     assert proj.status()["top"].state == "stale"
+    # further up, the refusal names it as what it is (report reads top, which reads raw)
+    with pytest.raises(AcceptRefused, match="the upstream asset 'raw' is stale"):
+        assetbuild.accept("report", project_dir=proj.root)
 
 
 def test_refuses_when_the_output_is_missing(proj: Project) -> None:
@@ -114,7 +117,7 @@ def test_cli_asks_or_needs_yes_and_refusals_exit_1(proj: Project) -> None:
     assert "1 accepted" in runs[1] and "assetbuild accept top --yes --json" in runs[1]
     proj.write("raw.txt", "2 2")
     r = cli("accept", "report", "--yes", cwd=proj.root, env=env)
-    assert r.returncode == 1 and r.stderr.count("\n") == 1 and "its input 'raw' is stale" in r.stderr
+    assert r.returncode == 1 and r.stderr.count("\n") == 1 and "the upstream asset 'raw' is stale" in r.stderr
     assert "Traceback" not in r.stderr
 
 

@@ -212,6 +212,14 @@ def test_a_stale_value_is_shown_with_a_warning(proj: Project) -> None:
     assert "this is its last good value, built 2d ago" in r.stderr
 
 
+def test_the_last_good_value_of_a_failed_asset_is_shown_with_a_warning(proj: Project) -> None:
+    proj.assetfile(ASSETFILE.replace("return note_src.read_text()", "raise ValueError('no note today')"))
+    assert run(proj, day=5).returncode == 1
+    r = run(proj, "show", "note", day=5)
+    assert r.returncode == 0 and r.stdout.strip() == "three"
+    assert r.stderr.startswith("warning: 'note' failed (failed: ValueError: no note today"), r.stderr
+
+
 def test_log_metric(proj: Project) -> None:
     doc = json.loads(run(proj, "log", "rows", "--metric", "rows", "--json").stdout)
     assert doc == {"asset": "rows", "metric": "rows", "points": [

@@ -59,10 +59,12 @@ def accept(asset: str, *, project_dir: str | os.PathLike[str] = ".", assetfile: 
                     f"another build or cache command is using {project.cache_dir}; waiting for it to finish"))
             observations = observe_for(project, plan, store, record=False)
             sched = make_scheduler(project, store, record=False, params=resolved, observations=observations)
+            direct = {up for _, up in graph.inputs[asset]}
             for st in sched.status([n for n in plan if n != asset]):
                 if st.state != "fresh":
                     why = f" ({st.reasons[0].code}: {st.reasons[0].detail})" if st.reasons else ""
-                    raise AcceptRefused(f"cannot accept {asset!r}: its input {st.asset!r} is {st.state}{why}; "
+                    which = "its input" if st.asset in direct else "the upstream asset"
+                    raise AcceptRefused(f"cannot accept {asset!r}: {which} {st.asset!r} is {st.state}{why}; "
                                         f"build it first (assetbuild build {st.asset})")
             try:
                 d = sched._decide(asset)

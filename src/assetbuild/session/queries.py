@@ -340,7 +340,8 @@ def _warn_if_not_fresh(project: Any, store: Any, asset: str, head: Any, warn: Ca
         return
     why = "; ".join(f"{r.code}: {r.detail}" for r in st.reasons[:2])
     age = format_duration(max(0, now_ns() - head.built_ns) / 1e9)
-    warn(f"warning: {asset!r} is {st.state} ({why}); this is its last good value, built {age} ago")
+    state = "failed" if st.state == "failed" else f"is {st.state}"  # ('a' failed, not 'a' is failed)
+    warn(f"warning: {asset!r} {state} ({why}); this is its last good value, built {age} ago")
 
 
 def load_metadata(asset: str, *, project_dir: str | os.PathLike[str] = ".", assetfile: str | None = None,
