@@ -20,6 +20,7 @@ import errno
 import os
 import re
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -191,6 +192,12 @@ class Watcher:
         self._handler = _Handler()
         try:
             self._start_observer(polling=self.polling)
+        except RecursionError:  # (the watcher walks the tree by recursion: os.walk before Python 3.12)
+            from .errors import AssetbuildError
+
+            raise AssetbuildError(f"cannot watch {self.project_dir}: a folder in it is nested deeper than the file "
+                                  f"watcher can walk on this Python (about {sys.getrecursionlimit()} levels); move "
+                                  "that folder out of the project") from None
         except OSError as e:
             if e.errno not in (errno.ENOSPC, errno.EMFILE) or self.polling:
                 raise

@@ -259,3 +259,36 @@ def test_help_states_the_default_debounce():
 
     out = CliRunner().invoke(cli, ["watch", "--help"]).output
     assert f"[default: {DEFAULT_DEBOUNCE_MS}]" in " ".join(out.split())
+
+
+def test_a_folder_deeper_than_the_watcher_walks_is_one_line_not_a_traceback(tmp_path):
+    """The file watcher walks the project by recursion where ``os.walk`` recurses (before Python
+    3.12): a folder chain past the recursion limit was a RecursionError traceback at start. It is
+    one line naming the project, exit 2; where the walk does not recurse, the project is watched."""
+    from projects import DEEP, folder_chain
+
+    from assetbuild.dirtree import remove_tree
+
+    (tmp_path / "AssetFile").write_text("from assetbuild import asset\n\n\n@asset\ndef a():\n    return 1\n")
+    folder_chain(tmp_path / "deep", DEEP)
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "assetbuild", "watch"], cwd=tmp_path, env=clean_env(),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            if sys.version_info < (3, 12):
+                out, err = proc.communicate(timeout=60)
+                assert proc.returncode == 2 and "Traceback" not in err, err
+                assert err == (f"assetbuild: error: cannot watch {tmp_path}: a folder in it is nested deeper than "
+                               f"the file watcher can walk on this Python (about {sys.getrecursionlimit()} "
+                               "levels); move that folder out of the project\n")
+            else:
+                lines = [proc.stdout.readline() for _ in range(2)]
+                assert lines[1].startswith("watching ."), lines
+                proc.send_signal(signal.SIGTERM)
+                assert proc.wait(timeout=30) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    finally:
+        remove_tree(str(tmp_path / "deep"))
