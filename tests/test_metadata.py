@@ -80,6 +80,14 @@ def test_render_aligns_a_table_and_right_aligns_numbers() -> None:
     assert lines == ["preview:", "  id  name", "  --  ----", "   1  a", "  10  bb", "rows: 2"]
 
 
+def test_a_float_renders_as_a_float_not_an_int() -> None:
+    """Text views (-v, show --meta, runs show, log --metric) said 2 for the float 2.0, as for the int."""
+    from assetbuild.metadata import render_value
+
+    assert [render_value(typed(v)) for v in (2.0, -3.0, 0.5, 1e20, 123456789.0, 2)] == \
+        ["2.0", "-3.0", "0.5", "1e+20", "1.23457e+08", "2"]
+
+
 def test_build_json_shows_typed_metadata_of_built_assets_only(proj: Project) -> None:
     r = cli("--json", cwd=proj.root, env=clean_env())
     assert r.returncode == 0, r.stderr

@@ -196,7 +196,8 @@ def render_value(mv: MetadataValue, *, width: int = 100) -> str:
         text = json.dumps(mv.value, sort_keys=True)
         return text if len(text) <= width else json.dumps(mv.value, sort_keys=True, indent=2)
     if mv.type == "float" and isinstance(mv.value, float):
-        return f"{mv.value:.6g}"
+        text = f"{mv.value:.6g}"
+        return text + ".0" if text.lstrip("-").isdigit() else text  # (2.0 is no int 2)
     return str(mv.value)
 
 
