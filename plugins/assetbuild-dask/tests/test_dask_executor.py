@@ -226,9 +226,13 @@ def test_a_script_without_a_main_guard_ends_when_its_workers_die(tmp_path):
 
 CLUSTER = """
 import logging, os, sys, time
+import dask
 from distributed import LocalCluster
 
 if __name__ == "__main__":
+    # forked workers: the semaphores multiprocessing makes are unlinked at once, so the test's
+    # SIGKILL of the whole cluster (its resource tracker too) leaves none in /dev/shm
+    dask.config.set({"distributed.worker.multiprocessing-method": "fork"})
     c = LocalCluster(n_workers=1, threads_per_worker=2, processes=True, host="127.0.0.1",
                      dashboard_address=None, silence_logs=logging.CRITICAL)
     with open(sys.argv[1] + ".tmp", "w") as f:
