@@ -4,6 +4,7 @@ wake-up of the thread unless the batch is due before the thread would wake anywa
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -110,7 +111,24 @@ def test_an_interrupt_anywhere_in_a_stay_leaves_the_committer_idle_and_stoppable
     as the build's thread enters or leaves a stay, the stay ends (nothing armed, no commit
     running) and the thread still stops. A ``threading.Condition`` left its lock held when the
     interrupt came inside its ``__enter__``: the committer then waited for it for ever, and
-    so did the build's end, joining the committer (a SIGTERMed build that never ended)."""
+    so did the build's end, joining the committer (a SIGTERMed build that never ended).
+
+    In a process of its own: raising from a trace function at every line, beside the threads
+    and extension modules that other tests leave in a shared worker, once crashed CPython 3.11
+    itself (a segmentation fault in the worker)."""
+    import subprocess
+    from pathlib import Path
+
+    here = Path(__file__).resolve().parent
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(here.parent.parent / "src"), str(here.parent),
+                                                          str(here), os.environ.get("PYTHONPATH", "")])}
+    r = subprocess.run([sys.executable, "-c", "import test_records as t; t.interrupt_anywhere_in_a_stay()"],
+                       cwd=here, env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def interrupt_anywhere_in_a_stay() -> None:
+    """The test above, in the process that runs it."""
     watched = {Away.__enter__.__code__, Away.__exit__.__code__, Committer.enter.__code__,
                Committer.leave.__code__}
     n, came = 0, 0
