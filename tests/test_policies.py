@@ -203,6 +203,34 @@ def test_a_change_of_its_code_env_or_params_is_a_change_of_its_own():
                                                           "daily": ("lazy: needed for its freshness 1h",)}
 
 
+def test_a_change_of_a_resource_or_another_key_part_is_a_change_of_its_own():
+    """status said resource-changed, io-changed, path-changed, key-changed (another
+    interpreter) while run never rebuilt the eager asset: each is a change of its own, named."""
+    from assetbuild.policies import (
+        CODE_CHANGED,
+        EXPIRED,
+        INTERPRETER_CHANGED,
+        PARAMS_CHANGED,
+        env_changed,
+        part_changed,
+        resource_changed,
+    )
+
+    pol = {"clean": Policy(auto="eager"), "daily": Policy(auto="eager"), "report": Policy(), "other": Policy()}
+    assert reqs(pol, {"clean": {resource_changed("warehouse"): T0}}) == {
+        "clean": ("eager: resource warehouse changed",), "daily": ("eager: upstream clean requested",)}
+    own = {c: T0 for c in (EXPIRED, part_changed("output path"), resource_changed("db"), PARAMS_CHANGED,
+                           part_changed("IO manager"), env_changed("REGION"), CODE_CHANGED, INTERPRETER_CHANGED,
+                           "orders")}
+    assert reqs(pol, {"clean": own})["clean"] == (  # as status orders its reasons
+        "eager: interpreter changed", "eager: code changed", "eager: env REGION changed", "eager: params changed",
+        "eager: resource db changed", "eager: IO manager changed", "eager: output path changed",
+        "eager: max_age expired", "eager: upstream orders changed")
+    lazy = {"clean": Policy(auto="lazy", freshness=3600.0), "daily": Policy(), "report": Policy(), "other": Policy()}
+    assert reqs(lazy, {"clean": {resource_changed("db"): T0 + 9 * H}}) == {}  # seen an hour ago
+    assert reqs(lazy, {"clean": {resource_changed("db"): T0}}) == {"clean": ("lazy: needed for its freshness 1h",)}
+
+
 def test_eager_follows_an_input_requested_in_the_same_tick():
     pol = {"clean": Policy(auto="eager"), "daily": Policy(auto="eager"), "report": Policy(auto="eager"),
            "other": Policy()}

@@ -11,7 +11,8 @@ The rules (issue 14):
 - freshness: an asset's data must include every upstream change older than ``freshness``; its
   lag is the time since the oldest change it does not include (:func:`freshness_state`).
 - ``auto="eager"``: requested as soon as an input changed, its ``max_age`` expired, its code,
-  a declared env var or its params changed, or an input is requested this tick.
+  a declared env var, its params, a resource's version or another part of its key changed, or
+  an input is requested this tick.
 - ``auto="lazy"``: requested only when overdue itself, or when it lacks a change older than an
   overdue auto-materialized downstream asset's freshness allows (it is needed for that one).
 - ``auto=None``: never requested (unless its schedule is due); a freshness on it only reports.
@@ -29,11 +30,13 @@ from .clock import format_duration
 from .errors import DefinitionError
 
 NS = 1_000_000_000
-# in ``changes``, changes of the asset's own (no node has such a name): its data expired, its
-# code, a declared env var or its params changed (what it is, not only what it reads)
+# in ``changes``, changes of the asset's own (no node has such a name, in parentheses): its data
+# expired, or a part of its key other than its inputs changed (what it is, not only what it
+# reads): its code, a declared env var, its params, a resource's version, its IO manager...
 EXPIRED = "(max_age)"
 CODE_CHANGED = "(code)"
 PARAMS_CHANGED = "(params)"
+INTERPRETER_CHANGED = "(interpreter)"  # its latest build's key was made by another interpreter or key schema
 
 
 def env_changed(var: str) -> str:
@@ -41,20 +44,33 @@ def env_changed(var: str) -> str:
     return f"(env {var})"
 
 
+def resource_changed(name: str) -> str:
+    """The ``changes`` entry of a change of the version of the resource ``name`` (or of its use)."""
+    return f"(resource {name})"
+
+
+def part_changed(what: str) -> str:
+    """The ``changes`` entry of a change of another part of the asset's key (``"IO manager"``,
+    ``"output path"``, ``"interpreter"``...): its eager reason says ``{what} changed``."""
+    return f"({what})"
+
+
 def _own_reason(change: str) -> str | None:
     """The eager reason of a change of the asset's own, else None (a node's change)."""
     if change == EXPIRED:
         return "max_age expired"
-    if change == CODE_CHANGED:
-        return "code changed"
-    if change == PARAMS_CHANGED:
-        return "params changed"
-    if change.startswith("(env ") and change.endswith(")"):
-        return f"env {change[5:-1]} changed"
+    if change.startswith("(") and change.endswith(")"):
+        return f"{change[1:-1]} changed"
     return None
 
 
-_OWN_ORDER = {CODE_CHANGED: 0, PARAMS_CHANGED: 2, EXPIRED: 3}  # env vars: 1 (as status lists them)
+def _own_order(change: str) -> tuple[int, str]:
+    """Changes of the asset's own in the order ``status`` lists their reasons: the interpreter,
+    code, env vars, params, resources, the other key parts, expiry."""
+    rank = {INTERPRETER_CHANGED: -1, CODE_CHANGED: 0, PARAMS_CHANGED: 2, EXPIRED: 5}.get(change)
+    if rank is None:
+        rank = 1 if change.startswith("(env ") else 3 if change.startswith("(resource ") else 4
+    return rank, change
 
 
 def due_schedules(schedule: str, tz: str, last_run_ns: int | None, now_ns: int) -> list[int]:
@@ -182,7 +198,8 @@ def tick_requests(policies: Mapping[str, Policy], upstream: Mapping[str, Sequenc
     the time its data changed (that materialization's end); :data:`EXPIRED` for an asset whose
     ``max_age`` has passed, at the time it did (its data stands for something no key sees, so
     expiry is a change of its own: eager rebuilds it, lazy when a freshness needs it);
-    :data:`CODE_CHANGED`, :func:`env_changed` (a declared env var) and :data:`PARAMS_CHANGED`
+    :data:`CODE_CHANGED`, :func:`env_changed` (a declared env var), :data:`PARAMS_CHANGED`,
+    :func:`resource_changed` and :func:`part_changed` (any other part of its key but its inputs)
     for an asset whose key now has other such parts than its latest materialization's, at the
     time they were first seen: changes of its own too. ``due``: the assets whose schedule
     :func:`due_schedules` says is owed now. ``now_ns``: the tick's time. ``new``: nodes never
@@ -200,7 +217,8 @@ def tick_requests(policies: Mapping[str, Policy], upstream: Mapping[str, Sequenc
     - its schedule is due: ``"schedule: 0 9 * * *"``;
     - it is eager and an input changed (``"eager: upstream orders changed"``), it changed itself
       (``"eager: code changed"``, ``"eager: env REGION changed"``, ``"eager: params changed"``,
-      ``"eager: max_age expired"``), an upstream asset is requested this tick (``"eager:
+      ``"eager: resource warehouse changed"``, ``"eager: IO manager changed"``, ``"eager: max_age
+      expired"``), an upstream asset is requested this tick (``"eager:
       upstream orders requested"``) or it is new (``"new partition 2024-03-02"``, ``"eager: new
       asset"``);
     - it is lazy and overdue (``"lazy: needed for its freshness 1h"``);
@@ -265,8 +283,7 @@ def tick_requests(policies: Mapping[str, Policy], upstream: Mapping[str, Sequenc
                 key = a[a.index("[") + 1:-1] if a.endswith("]") and "[" in a else None
                 reasons[a].append(f"new partition {key}" if key is not None else "eager: new asset")
             elif changed:
-                itself = sorted((c for c in changed if _own_reason(c) is not None),
-                                key=lambda c: (_OWN_ORDER.get(c, 1), c))
+                itself = sorted((c for c in changed if _own_reason(c) is not None), key=_own_order)
                 reasons[a] += [f"eager: {_own_reason(c)}" for c in itself]
                 ups = [c for c in changed if c not in itself]
                 if ups:

@@ -185,6 +185,11 @@ class TraceRebuilder:
                         producer=adef.producer or "",
                         partition=part.key_part if part is not None else "")
 
+    def parts(self, name: str, inputs: Sequence[tuple[str, str | None]]) -> KeyParts:
+        """What goes into ``name``'s key now, with ``inputs`` (the versions of its inputs): a
+        tick passes those its latest build read, to see whether anything else of it changed."""
+        return self._parts(name, self._nodes[name], inputs)  # type: ignore[arg-type]
+
     def cached_hit(self, name: str, inputs: Sequence[tuple[str, str]]) -> tuple[str, str, str] | None:
         """(key, recorded data version, output digest) when ``decide`` would say "cached" because
         the asset's latest build is for its key now and nothing else needs a look (no outputs=,

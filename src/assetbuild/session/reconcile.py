@@ -1,7 +1,8 @@
 """What the declared policies ask of a project at one moment: the facts gathered from the store
-(assetbuild.changes) and from the project as it is now (each asset's code, declared env vars
-and params against its latest materialization's) handed to the pure rules (assetbuild.policies). ``assetbuild run`` calls
-:func:`evaluate` on each tick; ``status`` calls :func:`freshness_of` for its ``overdue`` state.
+(assetbuild.changes) and from the project as it is now (each asset's key parts but its inputs,
+against its latest materialization's) handed to the pure rules (assetbuild.policies).
+``assetbuild run`` calls :func:`evaluate` on each tick; ``status`` calls :func:`freshness_of`
+for its ``overdue`` state.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from ..changes import ChangeTimes
 from ..definitions import AssetDef, SourceDef
 from ..errors import DefinitionError
 from ..graph import Graph
+from ..keys import KeyParts
 from ..policies import (
     CODE_CHANGED,
     EXPIRED,
+    INTERPRETER_CHANGED,
     NS,
     PARAMS_CHANGED,
     Freshness,
@@ -25,6 +28,8 @@ from ..policies import (
     due_schedules,
     env_changed,
     freshness_state,
+    part_changed,
+    resource_changed,
     tick_requests,
 )
 
@@ -92,35 +97,63 @@ class Evaluation:
     due: list[str] = field(default_factory=list)
 
 
-def own_changes(project: Any) -> Callable[[str, Any], list[str]]:
-    """``changed(node, head)``: which of ``node``'s own key parts differ now from those of its
-    latest materialization (``head``): its code, each declared env var, its params, as the
-    ``changes`` entries of assetbuild.policies (what ``status`` calls code-changed, env-changed
-    and params-changed). Params and env vars are read as a build reads them (the declared
-    defaults and pyproject's; this process's environment)."""
-    import os
-
-    from ..keys import env_parts
-    from ..params import declared_json
+def own_changes(project: Any, store: Any = None) -> Callable[[str, Any], list[str]]:
+    """``changed(node, head)``: which of ``node``'s own key parts (every part but its inputs)
+    differ now from those of its latest materialization (``head``), as the ``changes`` entries
+    of assetbuild.policies: what ``status`` calls code-changed, env-changed, params-changed,
+    resource-changed, io-changed, path-changed, source-moved, key-changed (another
+    interpreter)... The parts are made as a build makes them (rebuild.TraceRebuilder: the same
+    fingerprints, declared defaults and pyproject's params, this process's environment, IO
+    managers' versions), with the inputs the head read, so whatever ``status`` calls stale
+    besides its inputs (which assetbuild.changes sees), a tick sees too. One key per asset says
+    whether anything did; the parts are compared only then."""
+    from ..io import io_tag
+    from ..keys import make_key
+    from ..rebuild import TraceRebuilder, head_parts
     from .building import project_params
 
-    code = project.code_of(quiet=True)  # (the tick's build warns, once)
-    params = project_params(project)
+    # (only its parts are asked for: no files, no clock; the tick's build warns of the code, once)
+    rebuilder = TraceRebuilder(project.graph, store, None, code_of=project.code_of(quiet=True),  # type: ignore[arg-type]
+                               io_tags={n: io_tag(m) for n, m in project.io_managers.items()},
+                               now=lambda: 0, params=project_params(project))
     nodes = project.graph.nodes
 
     def changed(node: str, head: Any) -> list[str]:
-        d: AssetDef = nodes[node]
-        out = [CODE_CHANGED] if head.code != code(node)[0] else []
-        if d.env or head.env:
-            was, now = dict(head.env), dict(env_parts(d.env, os.environ))
-            out += [env_changed(v) for v in sorted(was.keys() | now.keys())
-                    if v not in was or v not in now or was[v] != now[v]]
-        now_params = (params.get(node) or declared_json(d.param_defaults)) if d.param_defaults else ""
-        if head.params != now_params:
-            out.append(PARAMS_CHANGED)
-        return out
+        volatile = nodes[node].volatile  # its head's key has a nonce no part holds: compare the parts
+        now = rebuilder.parts(node, head.inputs)
+        if not volatile and make_key(node, now) == head.key:  # the idle tick's one question per asset
+            return []
+        was = head_parts(head)  # (its parts as tuples, whatever sequences the record held)
+        now = now._replace(inputs=was.inputs)
+        elsewhere = not volatile and make_key(node, was) != head.key  # rebuild.made_elsewhere
+        if not volatile and not elsewhere and make_key(node, now) == head.key:
+            return []
+        return _parts_changed(was, now, elsewhere) or ([] if volatile else [part_changed("key")])
 
     return changed
+
+
+def _parts_changed(was: KeyParts, now: KeyParts, elsewhere: bool) -> list[str]:
+    """The ``changes`` entries of the parts but the inputs that differ between ``was`` and
+    ``now``; ``elsewhere``: ``was`` was made by another interpreter or key schema, whose code
+    digests tell nothing (as rebuild.why_run says)."""
+    out = [INTERPRETER_CHANGED] if elsewhere else []
+    if was.code != now.code and not (elsewhere and not now.code.startswith("v:")):
+        out.append(CODE_CHANGED)
+    if was.env != now.env:
+        before, after = dict(was.env), dict(now.env)
+        out += [env_changed(v) for v in sorted(before.keys() | after.keys())
+                if v not in before or v not in after or before[v] != after[v]]
+    if was.params != now.params:
+        out.append(PARAMS_CHANGED)
+    if was.resources != now.resources:
+        before, after = dict(was.resources), dict(now.resources)
+        out += [resource_changed(r) for r in sorted(before.keys() | after.keys()) if before.get(r) != after.get(r)]
+    out += [part_changed(what) for what, a, b in (
+        ("IO manager", was.io, now.io), ("output path", was.path, now.path), ("source paths", was.sources, now.sources),
+        ("fan-in", was.fan_in, now.fan_in), ("multi-asset", was.producer, now.producer),
+        ("partitions", was.partition, now.partition)) if a != b]
+    return out
 
 
 def _new_time(times: ChangeTimes, d: AssetDef, node: str, appeared: Callable[[str], int | None] | None = None) -> int:
@@ -179,7 +212,7 @@ def evaluate(project: Any, store: Any, plan: Sequence[str], now_ns: int,
     upstream: dict[str, list[str]] = {}
     changes: dict[str, dict[str, int]] = {}
     new: dict[str, int] = {}
-    changed_own = own_changes(project)
+    changed_own = own_changes(project, store)
     for n in scope:
         d: AssetDef = graph.nodes[n]  # type: ignore[assignment]
         policies[n] = Policy(d.auto, d.freshness, d.schedule)
@@ -193,7 +226,7 @@ def evaluate(project: Any, store: Any, plan: Sequence[str], now_ns: int,
                 expiry = times.head(n).built_ns + int(max_age * NS)
                 if expiry < now_ns:
                     ch[EXPIRED] = expiry
-            # code, env, params: changes of its own too, as of the first tick that saw them
+            # code, env, params, resources...: changes of its own too, as of the first tick that saw them
             own = changed_own(n, times.head(n))
             ch.update(seen(n, times.head(n).key, own) if seen is not None else dict.fromkeys(own, now_ns))
             if ch:
