@@ -506,6 +506,90 @@ def test_a_lazy_assets_lag_counts_from_the_first_tick_that_saw_its_change(projec
     assert project.value("slow") == "frfr"
 
 
+LAGGING = """
+from assetbuild import resource
+
+@resource(version="1")
+def db():
+    return 1
+
+@asset(auto="lazy")
+def base(db):
+    return db
+
+@asset(auto="lazy", freshness="1h")
+def report(base):
+    return base + 1
+
+@asset(freshness="1h", env=["REGION"])
+def watched():
+    return os.environ.get("REGION")
+"""
+
+
+def overdue_lags(project, when, monkeypatch):
+    monkeypatch.setenv("ASSETBUILD_NOW", at(when))
+    return {n: s.lag_s for n, s in project.status().items() if s.state == "overdue"}
+
+
+def test_an_own_change_is_lag_in_status_alerts_and_run_alike(project, monkeypatch):
+    """A change of an asset's own (here a resource's version, a declared env var) is one its
+    data lacks, from the first tick that saw it, like an upstream change: run built a lazy asset
+    'for its freshness' an hour after it while status never called that asset overdue, and a
+    tick raised no overdue alert for it. Now status, the tick's alerts and its requests agree:
+    overdue once the freshness has passed since that tick, downstream too."""
+    project.assetfile("import os\n" + LAGGING)
+    alerts = project.root / "alerts.jsonl"
+    hook = f"cat >> {alerts}; echo >> {alerts}"
+    monkeypatch.setenv("REGION", "eu")
+    monkeypatch.setenv("ASSETBUILD_NOW", at("08:00"))
+    assert sorted(project.built()) == ["base", "report", "watched"]
+    project.assetfile("import os\n" + LAGGING.replace('version="1"', 'version="2"'))
+    monkeypatch.setenv("REGION", "us")
+    assert overdue_lags(project, "09:30", monkeypatch) == {}  # no tick saw them: seen now
+    assert tick(project, at("08:10"), monkeypatch, on_alert=hook).requests == []  # seen at 08:10
+    assert overdue_lags(project, "09:10", monkeypatch) == {}  # an hour exactly: not more
+    assert overdue_lags(project, "09:11", monkeypatch) == {"report": HOUR + 60, "watched": HOUR + 60}
+    t = tick(project, at("09:11"), monkeypatch, on_alert=hook)
+    assert {r.asset: r.reasons for r in t.requests} == {
+        "base": ("lazy: needed for report's freshness 1h",), "report": ("lazy: needed for its freshness 1h",)}
+    assert (t.freshness["report"].overdue, t.freshness["report"].lag_s) == (True, HOUR + 60)  # before its build
+    assert t.overdue == {"watched": HOUR + 60}  # auto=None: only reported
+    events = [json.loads(x) for x in alerts.read_text().split("\n") if x.strip()]
+    assert [(e["event"], e["asset"], e["lag_s"]) for e in events] == [("overdue", "watched", HOUR + 60)]
+    assert overdue_lags(project, "09:12", monkeypatch) == {"watched": HOUR + 120}
+    assert project.status()["report"].state == "fresh"
+    monkeypatch.setenv("ASSETBUILD_NOW", at("09:20"))
+    assert project.built("watched") == ["watched"]
+    assert tick(project, at("09:21"), monkeypatch, on_alert=hook).overdue == {}
+    events = [json.loads(x) for x in alerts.read_text().split("\n") if x.strip()]
+    assert [(e["event"], e["asset"]) for e in events][1:] == [("recovered", "watched")]
+
+
+def test_a_failed_build_still_lacks_its_own_change(project, monkeypatch):
+    """After a tick's build, the alerts look again: an asset that was built holds its own
+    change, one whose build failed still lacks it."""
+    project.assetfile("""
+import os
+
+@asset(auto="lazy", freshness="1h", env=["REGION"])
+def regional():
+    if os.environ["REGION"] == "mars":
+        raise ValueError("no such region")
+    return os.environ["REGION"]
+""")
+    monkeypatch.setenv("REGION", "eu")
+    monkeypatch.setenv("ASSETBUILD_NOW", at("08:00"))
+    project.built()
+    monkeypatch.setenv("REGION", "mars")
+    assert tick(project, at("08:10"), monkeypatch).requests == []
+    t = tick(project, at("09:11"), monkeypatch)
+    assert (t.failed, t.overdue) == (["regional"], {"regional": HOUR + 60})
+    monkeypatch.setenv("REGION", "us")  # another change of its own, seen now: still late since 08:10
+    t = tick(project, at("09:30"), monkeypatch)
+    assert (t.result.names("built"), t.overdue) == (["regional"], {})
+
+
 def test_an_observable_source_is_observed_on_its_poll(project, monkeypatch):
     project.assetfile("""
 from assetbuild import observable_source

@@ -151,6 +151,16 @@ def test_overdue_only_beyond_the_freshness():
         False, 0.0, "up to date; freshness 30m")
 
 
+def test_a_change_of_its_own_counts_whenever_it_was_built():
+    """Changes of an asset's own (or an upstream asset's own) that no data carries yet are
+    lacked even by a build made after them (an upstream asset's code changed, then it was built
+    from that asset's old data): they are not dropped by its materialization's time."""
+    change = at("2024-03-01T09:00:00Z")
+    assert freshness_state(3600, change + H, [], change + H + NS, own_ns=[change]) == Freshness(
+        True, 3601.0, "1h behind; freshness 1h")
+    assert freshness_state(3600, T0, [change + 60 * NS], change + H, own_ns=[change]).lag_s == 3600.0
+
+
 # --- what a tick requests ----------------------------------------------------------------------
 
 UP = {"clean": ["orders"], "daily": ["clean"], "report": ["daily"], "other": ["clean"]}

@@ -186,6 +186,7 @@ def asset_overdue(asset: str, lag_s: float, overdue: bool) -> None:
     ``asset`` and ``lag_s`` only.
 
     :param asset: the asset (a partition's node, ``daily[2024-03-02]``).
-    :param lag_s: seconds since the oldest upstream change it does not include.
+    :param lag_s: seconds since the oldest change it does not include (upstream, or of its own:
+        its code, env, params, a resource's version... since its latest build).
     :param overdue: whether it is overdue now.
     """

@@ -8,7 +8,9 @@ the daemon's only job is to gather those facts and build what :func:`tick_reques
 The rules (issue 14):
 
 - ``schedule``: once per scheduled time, at the first tick at or after it (:func:`due_schedules`).
-- freshness: an asset's data must include every upstream change older than ``freshness``; its
+- freshness: an asset's data must include every upstream change older than ``freshness``, and
+  every older change of its own or of an upstream asset's own (a part of its key a tick first
+  saw changed, its max_age's expiry: see :func:`tick_requests`); its
   lag is the time since the oldest change it does not include (:func:`freshness_state`).
 - ``auto="eager"``: requested as soon as an input changed, its ``max_age`` expired, its code,
   a declared env var, its params, a resource's version or another part of its key changed, or
@@ -142,7 +144,7 @@ class Freshness:
 
 
 def freshness_state(freshness_s: float, materialized_ns: int | None, missing_ns: Sequence[int],
-                    now_ns: int) -> Freshness:
+                    now_ns: int, own_ns: Sequence[int] = ()) -> Freshness:
     """The freshness of one asset with ``freshness_s`` (seconds) at ``now_ns``.
 
     ``materialized_ns``: when its latest materialization ended (None: never). ``missing_ns``: the
@@ -151,8 +153,11 @@ def freshness_state(freshness_s: float, materialized_ns: int | None, missing_ns:
     before ``materialized_ns`` are ignored, so passing every upstream change since some earlier
     point is fine. A file source changes at its mtime or, if later, when assetbuild first saw
     the version. Overdue when the oldest remaining change is more than ``freshness_s`` old; the
-    lag is measured from it (0 when nothing is missing, however long ago the asset was built)."""
-    pending = [t for t in missing_ns if materialized_ns is None or t > materialized_ns]
+    lag is measured from it (0 when nothing is missing, however long ago the asset was built).
+    ``own_ns``: the times of changes of its own or of an upstream asset's own that no data
+    carries yet (its code, env, params... first seen; its max_age's expiry: see
+    :func:`tick_requests`), which it lacks whenever it was built: they count like the others."""
+    pending = [t for t in missing_ns if materialized_ns is None or t > materialized_ns] + list(own_ns)
     first = min(pending) if pending else None
     lag = max(0.0, (now_ns - first) / NS) if first is not None else 0.0
     overdue = _late(first, freshness_s, now_ns)

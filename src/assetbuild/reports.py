@@ -240,7 +240,7 @@ class AssetStatus(FrozenRecord):
     # its policy, when it declares one (``@asset(freshness=, auto=, schedule=)``): the keys of
     # those it declares ("freshness" in seconds, "auto", "schedule"; "timezone" when not UTC)
     policy: dict[str, Any] | None = None
-    lag_s: float | None = None  # overdue: seconds since the oldest upstream change it does not include
+    lag_s: float | None = None  # overdue: seconds since the oldest change it does not include
     context: bool = False  # not selected: upstream of the selection, shown as context (status -v)
 
     def __init__(self, asset: str, state: State, reasons: tuple[Reason, ...] = (), policy: dict[str, Any] | None = None,

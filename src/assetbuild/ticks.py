@@ -1,6 +1,7 @@
 """What ``assetbuild run`` keeps in the store between ticks: its tick records, when it first saw
-each source version, when each schedule was last evaluated, each asset's retry backoff and
-whether it was overdue at the last tick (so ``--once`` driven by cron behaves like a daemon).
+each source version and each change of an asset's own, when each schedule was last evaluated,
+each asset's retry backoff and whether it was overdue at the last tick (so ``--once`` driven by
+cron behaves like a daemon).
 
 Small JSON records under the store's ``get_meta``/``put_meta``, per project; written in the
 store's batch, so a tick's records commit with its build.
@@ -43,6 +44,25 @@ def note_seen(store: Any, source: str, version: str, now_ns: int) -> None:
         return
     seen.append((version, now_ns))
     put_state(store, "seen", source, seen[-SEEN_KEEP:])
+
+
+def own_seen(store: Any, node: str, head_key: str, own: list[str], now_ns: int, *, record: bool = True
+             ) -> dict[str, int]:
+    """When a tick first saw each change of ``node``'s own (``own``: the ``changes`` entries of
+    session.reconcile.own_changes) since its latest materialization (``head_key``): remembered
+    while that is its head, so a lazy asset's lag counts from there; forgotten once nothing of
+    its own has changed. Not yet seen: seen at ``now_ns`` (remembered only with ``record``:
+    ``status`` reads what the ticks saw, and writes nothing)."""
+    rec = get_state(store, "changed", node)
+    if not own:
+        if rec is not None and record:
+            put_state(store, "changed", node, None)
+        return {}
+    since = rec["since"] if rec is not None and rec.get("head") == head_key else {}
+    seen = {c: int(since.get(c, now_ns)) for c in own}
+    if record and (rec is None or rec.get("head") != head_key or rec["since"] != seen):
+        put_state(store, "changed", node, {"head": head_key, "since": seen})
+    return seen
 
 
 def put_tick(store: Any, doc: dict[str, Any]) -> int:

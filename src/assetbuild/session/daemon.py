@@ -66,6 +66,7 @@ class Tick:
     due: list[str] = field(default_factory=list)  # nodes whose schedule was due
     selection: tuple[str, ...] = ()  # what ``run`` was asked to keep (empty: everything)
     freshness: dict[str, Freshness] = field(default_factory=dict, repr=False)  # before its build
+    own: dict[str, int] = field(default_factory=dict, repr=False)  # node -> its oldest change of its own, before it
     exception: AssetbuildError | None = field(default=None, repr=False)  # what ``error`` describes
     t0: float = field(default_factory=time.perf_counter, repr=False)  # when it began (perf_counter)
 
@@ -211,6 +212,7 @@ def _tick(project: Project, assets: Sequence[str], tick: Tick, jobs: int | str |
           state: LoopState | None) -> None:
     from ..config import retry_backoff_setting
     from ..graph import select
+    from ..ticks import own_seen
     from .reconcile import current_versions, evaluate, policy_nodes
 
     graph = project.graph
@@ -240,8 +242,9 @@ def _tick(project: Project, assets: Sequence[str], tick: Tick, jobs: int | str |
 
             ev = evaluate(project, store, plan, now, current, lambda a: _get(store, "schedule", a),
                           lambda n: _appeared(store, n, now), backoff_of,
-                          lambda n, key, own: _own_seen(store, n, key, own, now))
+                          lambda n, key, own: own_seen(store, n, key, own, now))
             tick.freshness = ev.freshness
+            tick.own = ev.own
             tick.due = ev.due
             tick.evaluated = ev.evaluated
             tick.deferred.update(ev.waiting)
@@ -298,7 +301,9 @@ def _after(project: Project, plan: Sequence[str], tick: Tick, backoff: float, on
             states: Mapping[str, Freshness] = tick.freshness
             if tick.result is not None:  # what the build changed: evaluated again
                 times = ChangeTimes(graph, store, current_versions(project, store), now, str(project.project_dir))
-                states = freshness_of(times, graph, owners)
+                # a materialized asset holds its changes of its own now; a failed one lacks them still
+                own = {n: t for n, t in tick.own.items() if outcomes.get(n) not in ("built", "cached", "restored")}
+                states = freshness_of(times, graph, owners, own=own)
             for n, f in states.items():
                 if f.overdue:
                     tick.overdue[n] = f.lag_s
@@ -406,23 +411,6 @@ def _appeared(store: Any, node: str, now: int) -> int:
         _put(store, "appeared", node, now)
         return now
     return int(seen)
-
-
-def _own_seen(store: Any, node: str, head_key: str, own: list[str], now: int) -> dict[str, int]:
-    """When a tick first saw each change of ``node``'s own (``own``: its code, a declared env
-    var, its params, see reconcile.own_changes) since its latest materialization (``head_key``):
-    remembered while that is its head, so a lazy asset's lag counts from there; forgotten
-    once nothing of its own has changed."""
-    rec = _get(store, "changed", node)
-    if not own:
-        if rec is not None:
-            _put(store, "changed", node, None)
-        return {}
-    since = rec["since"] if rec is not None and rec.get("head") == head_key else {}
-    seen = {c: int(since.get(c, now)) for c in own}
-    if rec is None or rec.get("head") != head_key or rec["since"] != seen:
-        _put(store, "changed", node, {"head": head_key, "since": seen})
-    return seen
 
 
 def _get(store: Any, kind: str, name: str) -> Any:

@@ -442,22 +442,30 @@ def _with_policies(graph: Graph, rows: list[AssetStatus]) -> list[AssetStatus]:
 def _overdue(project: Any, store: Any, observations: Any, rows: list[AssetStatus]) -> list[AssetStatus]:
     """``rows`` with state ``overdue`` for each fresh or stale asset whose freshness policy it
     misses: reason ``overdue`` first ("3h 10m behind; freshness 1h"), its lag in ``lag_s``.
-    A missing or failed asset keeps that state, which says more."""
+    A missing or failed asset keeps that state, which says more. Changes of an asset's own
+    (its code, env, params, a resource's version... since its latest build) count as a tick
+    counts them: from the first tick that saw them (one not seen yet: now), and from its
+    max_age's expiry (session.reconcile.own_changed_at)."""
     from dataclasses import replace
 
     from ..changes import ChangeTimes
     from ..clock import now_ns
     from ..reports import Reason
-    from .reconcile import current_versions, freshness_of
+    from ..ticks import own_seen
+    from .reconcile import current_versions, freshness_of, own_changed_at, scope_of
 
     graph = project.graph
     owners = [r.asset for r in rows if r.state in ("fresh", "stale")
               and getattr(graph.nodes.get(r.asset), "freshness", None) is not None]
     if not owners:
         return rows
-    times = ChangeTimes(graph, store, current_versions(project, store, observations), now_ns(),
+    now = now_ns()
+    times = ChangeTimes(graph, store, current_versions(project, store, observations), now,
                         str(project.project_dir))
-    late = {n: f for n, f in freshness_of(times, graph, owners).items() if f.overdue}
+    own = own_changed_at(project, times, scope_of(graph, owners), now,
+                         lambda n, key, changed: own_seen(store, n, key, changed, now, record=False), store)
+    oldest = {n: min(ch.values()) for n, ch in own.items()}
+    late = {n: f for n, f in freshness_of(times, graph, owners, own=oldest).items() if f.overdue}
     return [replace(r, state="overdue", reasons=(Reason("overdue", late[r.asset].detail), *r.reasons),
                     lag_s=late[r.asset].lag_s) if r.asset in late else r for r in rows]
 

@@ -2,7 +2,7 @@
 (assetbuild.changes) and from the project as it is now (each asset's key parts but its inputs,
 against its latest materialization's) handed to the pure rules (assetbuild.policies).
 ``assetbuild run`` calls :func:`evaluate` on each tick; ``status`` calls :func:`freshness_of`
-for its ``overdue`` state.
+for its ``overdue`` state, with the same changes of the assets' own (:func:`own_changed_at`).
 """
 
 from __future__ import annotations
@@ -95,6 +95,7 @@ class Evaluation:
     waiting: dict[str, str] = field(default_factory=dict)  # asset -> why it is not built now
     freshness: dict[str, Freshness] = field(default_factory=dict)
     due: list[str] = field(default_factory=list)
+    own: dict[str, int] = field(default_factory=dict)  # node -> its oldest change of its own (own_changed_at)
 
 
 def own_changes(project: Any, store: Any = None) -> Callable[[str, Any], list[str]]:
@@ -156,6 +157,33 @@ def _parts_changed(was: KeyParts, now: KeyParts, elsewhere: bool) -> list[str]:
     return out
 
 
+def own_changed_at(project: Any, times: ChangeTimes, nodes: Iterable[str], now_ns: int,
+                   seen: Callable[[str, str, list[str]], Mapping[str, int]] | None = None,
+                   store: Any = None) -> dict[str, dict[str, int]]:
+    """The changes of their own (assetbuild.policies' ``changes`` entries) of each of ``nodes``
+    that was materialized, with their times: its ``max_age``'s expiry when it expired (it
+    stands for data no key sees), the other parts of its key (:func:`own_changes`) as
+    ``seen(node, head key, changes)`` says, when a tick first saw them (without it: now)."""
+    graph: Graph = project.graph
+    changed_own = own_changes(project, store)
+    out: dict[str, dict[str, int]] = {}
+    for n in nodes:
+        head = times.head(n)
+        if head is None:
+            continue
+        ch: dict[str, int] = {}
+        max_age = getattr(graph.nodes[n], "max_age", None)
+        if max_age is not None:  # expired as rebuild.py says: older than max_age, by the head's build
+            expiry = head.built_ns + int(max_age * NS)
+            if expiry < now_ns:
+                ch[EXPIRED] = expiry
+        own = changed_own(n, head)
+        ch.update(seen(n, head.key, own) if seen is not None else dict.fromkeys(own, now_ns))
+        if ch:
+            out[n] = ch
+    return out
+
+
 def _new_time(times: ChangeTimes, d: AssetDef, node: str, appeared: Callable[[str], int | None] | None = None) -> int:
     """When a node never materialized appeared: a time partition's window end, else the time of
     the oldest data it would read; with no such data, when ``run`` first saw it (``appeared``),
@@ -170,22 +198,45 @@ def _new_time(times: ChangeTimes, d: AssetDef, node: str, appeared: Callable[[st
 
 
 def freshness_of(times: ChangeTimes, graph: Graph, nodes: Sequence[str],
-                 appeared: Callable[[str], int | None] | None = None) -> dict[str, Freshness]:
-    """The freshness of each of ``nodes`` that declares one (``status``'s overdue state);
-    ``appeared``: see :func:`_new_time`."""
+                 appeared: Callable[[str], int | None] | None = None,
+                 own: Mapping[str, int] | None = None) -> dict[str, Freshness]:
+    """The freshness of each of ``nodes`` that declares one (``status``'s overdue state, the
+    tick's alerts); ``appeared``: see :func:`_new_time`. ``own``: the time of the oldest change
+    of its own (:func:`own_changed_at`) of each asset that has one, here or upstream: a node
+    lacks those of its own and of every asset upstream of it, as it lacks their data changes
+    (what :func:`evaluate` hands the rules, so a lazy asset that a tick builds 'for its
+    freshness' is the one ``status`` calls overdue)."""
     out: dict[str, Freshness] = {}
-    times.prime(n for n in nodes if getattr(graph.nodes.get(n), "freshness", None) is not None)
-    for n in nodes:
-        d = graph.nodes.get(n)
-        if not isinstance(d, AssetDef) or d.freshness is None:
-            continue
+    owners = [n for n in nodes if getattr(graph.nodes.get(n), "freshness", None) is not None]
+    times.prime(owners)
+    carried = _carried(graph, owners, own) if own else {}
+    for n in owners:
+        d: AssetDef = graph.nodes[n]  # type: ignore[assignment]
         head = times.head(n)
         if head is None:
             missing = [_new_time(times, d, n, appeared)]
         else:
             t = times.lacks(n)
             missing = [t] if t is not None else []
-        out[n] = freshness_state(d.freshness, head.built_ns if head is not None else None, missing, times.now_ns)
+        c = carried.get(n)
+        out[n] = freshness_state(d.freshness, head.built_ns if head is not None else None, missing,  # type: ignore[arg-type]
+                                 times.now_ns, () if c is None else (c,))
+    return out
+
+
+def _carried(graph: Graph, nodes: Sequence[str], own: Mapping[str, int]) -> dict[str, int]:
+    """For ``nodes`` and the assets upstream of them, the oldest of the ``own`` changes of each
+    and of every asset upstream of it (upstream first, in the graph's order)."""
+    scope = set(scope_of(graph, nodes))
+    out: dict[str, int] = {}
+    for n in graph.order:
+        if n not in scope:
+            continue
+        ts = [t for _, up in graph.inputs.get(n, ()) for t in (out.get(up),) if t is not None]
+        if n in own:
+            ts.append(own[n])
+        if ts:
+            out[n] = min(ts)
     return out
 
 
@@ -201,7 +252,8 @@ def evaluate(project: Any, store: Any, plan: Sequence[str], now_ns: int,
     ``waiting`` with that reason, and so do those whose upstream was never materialized.
     ``seen(node, head key, own changes)``: when each change of the node's own (:func:`own_changes`)
     was first seen, remembered while its latest materialization is that head (asked with none
-    too, to forget); without it they are seen now."""
+    too, to forget); without it they are seen now. Those changes count in the freshness
+    states as they do in the requests (:func:`freshness_of`)."""
     graph: Graph = project.graph
     owners = policy_nodes(graph, plan)
     if not owners:
@@ -212,7 +264,8 @@ def evaluate(project: Any, store: Any, plan: Sequence[str], now_ns: int,
     upstream: dict[str, list[str]] = {}
     changes: dict[str, dict[str, int]] = {}
     new: dict[str, int] = {}
-    changed_own = own_changes(project, store)
+    # expiry, code, env, params, resources...: changes of its own too, as of the first tick that saw them
+    own = own_changed_at(project, times, scope, now_ns, seen, store)
     for n in scope:
         d: AssetDef = graph.nodes[n]  # type: ignore[assignment]
         policies[n] = Policy(d.auto, d.freshness, d.schedule)
@@ -221,20 +274,14 @@ def evaluate(project: Any, store: Any, plan: Sequence[str], now_ns: int,
             new[n] = _new_time(times, d, n, appeared)
         else:
             ch = dict(times.changed_inputs(n))
-            max_age = getattr(d, "max_age", None)
-            if max_age is not None:  # expired as rebuild.py says: older than max_age, by the head's build
-                expiry = times.head(n).built_ns + int(max_age * NS)
-                if expiry < now_ns:
-                    ch[EXPIRED] = expiry
-            # code, env, params, resources...: changes of its own too, as of the first tick that saw them
-            own = changed_own(n, times.head(n))
-            ch.update(seen(n, times.head(n).key, own) if seen is not None else dict.fromkeys(own, now_ns))
+            ch.update(own.get(n, {}))
             if ch:
                 changes[n] = ch
+    ev_own = {n: min(ch.values()) for n, ch in own.items()}
     due = _due(graph, owners, now_ns, last_evaluated)
     in_scope = set(scope)
     order = [n for n in graph.order if n in in_scope]
-    ev = Evaluation(now_ns, len(scope), due=sorted(due))
+    ev = Evaluation(now_ns, len(scope), due=sorted(due), own=ev_own)
     # what cannot be built now is held, and the requests made again without it, until none is
     # held anew: an eager reader of a held asset is not requested for it (held only grows)
     while True:
@@ -253,7 +300,7 @@ def evaluate(project: Any, store: Any, plan: Sequence[str], now_ns: int,
             break
         ev.waiting.update(fresh_holds)
     ev.requests = requests
-    ev.freshness = freshness_of(times, graph, owners, appeared)
+    ev.freshness = freshness_of(times, graph, owners, appeared, ev_own)
     return ev
 
 
