@@ -78,6 +78,7 @@ def test_unset_and_empty_differ_and_going_back_reuses(proj, monkeypatch):
     monkeypatch.delenv("REGION")  # back to unset: the first build's outputs are reused
     st = proj.status()["region"]  # its key has a trace: nothing to run, but the latest value is "us"'s
     assert st.state == "stale" and [r.code for r in st.reasons] == ["stored-before"]
+    assert st.reasons[0].detail.startswith("its environment variables are back to what a build before had")
     r = proj.build()
     assert r.ok and r.names("built") == []
     assert take_runs(proj.runs) == {}

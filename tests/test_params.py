@@ -106,6 +106,7 @@ def test_going_back_to_earlier_params_reuses_the_earlier_output(proj):
     take_runs(proj.runs)
     st = proj.status()["big_ones"]  # the defaults' key has a trace: nothing to run, but the
     assert st.state == "stale" and [r.code for r in st.reasons] == ["stored-before"]  # latest is 5's
+    assert st.reasons[0].detail.startswith("its params are back to what a build before had")
     assert proj.value("reader") == 50
     r = proj.build()  # the defaults again: their traces are found, nothing runs
     assert r.ok and r.names("built") == [] and take_runs(proj.runs) == {}

@@ -74,8 +74,11 @@ def test_a_path_output_assetbuild_wrote_under_the_reverted_code_is_no_users_edit
     assert "outside assetbuild" not in r.stdout
     lines = r.stdout.splitlines()
     assert lines[0] == "fresh   parsed"  # its key never changed
-    stored = "stored-before: its inputs are back to ones built before; their stored value is taken"
-    assert all(ln.split()[0] == "stale" and stored in ln for ln in lines[1:4]), lines  # see below
+    # what came back is named: cleaned's code (a reader told "inputs" looks for a data change),
+    # and the inputs of the two below it
+    stored = "stored-before: its {} back to what a build before had; that build's stored value is taken"
+    assert lines[1].startswith("stale   cleaned  " + stored.format("code is")), lines  # see below
+    assert all(ln.split()[0] == "stale" and stored.format("inputs are") in ln for ln in lines[2:4]), lines
     assert lines[4].startswith("stale   report   upstream-changed: counts: ")
     why = cli("why", "report", cwd=root).stdout
     assert "upstream-changed: counts: " in why and "output-modified" not in why
@@ -101,7 +104,7 @@ def test_after_a_revert_the_latest_value_is_not_called_fresh_until_a_build_takes
     assert cli("-q", cwd=root).returncode == 0
     events.write_text("a\nbb\nccc\ndddd\n")  # back to the first build's data
     r = cli("status", "parsed", cwd=root)
-    assert r.stdout.startswith("stale   parsed  stored-before: its inputs are back to ones built before"), r.stdout
+    assert r.stdout.startswith("stale   parsed  stored-before: its inputs are back to what a build before had"), r.stdout
     assert assetbuild.load_value("parsed", project_dir=root) == ["a", "bb"]  # the latest build's, as said
     r = cli("show", "parsed", cwd=root)
     assert r.returncode == 0 and "warning: 'parsed' is stale (stored-before: " in r.stderr, r.stderr

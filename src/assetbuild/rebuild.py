@@ -34,8 +34,6 @@ CodeOf = Callable[[str], tuple[str, dict[str, str]]]  # asset -> (fingerprint, i
 
 FORCED = (Reason("forced", "--force"),)
 _FROM_REMOTE = Reason("remote", "the remote cache has it: a build restores it without running it")
-_STORED_BEFORE = Reason("stored-before", "its inputs are back to ones built before; their stored value is taken, "
-                                         "without a run")
 VOLATILE = Reason("volatile", "runs on every build")
 _NEVER_BUILT = Reason("never-built", "no earlier build of this asset")
 _ELSEWHERE = Reason("key-changed", "the interpreter (Python version, implementation or -O) or the key schema changed")
@@ -49,6 +47,23 @@ def head_parts(head: Head) -> KeyParts:
                     resources=tuple((n, v) for n, v in head.resources),
                     fan_in=tuple((p, n) for p, n in head.fan_in), producer=head.producer,
                     partition=head.partition)
+
+
+# what a key part is called in a stored-before reason (a part not named here is of the inputs)
+_PART_WORDS = {"code": "code", "code_parts": "code", "env": "environment variables", "params": "params",
+               "resources": "resources", "io": "IO manager", "path": "path", "partition": "partition"}
+
+
+def _stored_before(parts: KeyParts, head: Head) -> Reason:
+    """The reason a key built before is taken again, naming what came back: after a revert of
+    the code alone, "its inputs are back" sent the reader looking for a data change."""
+    was = head_parts(head)
+    changed = [f for f in KeyParts._fields if f != "nonce" and getattr(parts, f) != getattr(was, f)]
+    words = list(dict.fromkeys(_PART_WORDS.get(f, "inputs") for f in changed)) or ["inputs"]
+    what = words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+    verb = "is" if len(words) == 1 and words[0] in ("code", "IO manager", "path", "partition") else "are"
+    return Reason("stored-before", f"its {what} {verb} back to what a build before had; that build's stored "
+                                   "value is taken, without a run")
 
 
 def made_elsewhere(name: str, head: Head) -> bool:
@@ -267,7 +282,7 @@ class TraceRebuilder:
             # inputs back to ones built before (a source or code reverted) that gave another
             # value: it is stored, and becomes the latest again (the one show gives), without a
             # run (the same value: the head moves, and that is all a reader could see)
-            reasons = (_STORED_BEFORE,)
+            reasons = (_stored_before(parts, head),)
         # a remote trace is fetched (its reasons: whether its path output must be written too)
         action: Action = "fetch" if origin != "local" else "restore" if reasons else "cached"
         return Decision(action, parts, key, reasons, trace, origin, head, sig)
