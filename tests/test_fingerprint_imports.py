@@ -20,10 +20,10 @@ import time
 
 import pytest
 from fingerprint_lab import write_files
-from projects import REPO
+from projects import FULL_ENV, REPO, SNAPSHOT_ENV, clean_env, cli, snapshot_twins
 
 import assetbuild
-from assetbuild.fingerprint.imports import code_imports
+from assetbuild.fingerprint.imports import code_imports, import_statements
 from assetbuild.loader import (
     ProjectImports,
     ProjectModuleFinder,
@@ -226,6 +226,82 @@ def fine():
 
 
 # ------------------------------------------------------------------------------------------------
+# ``import a.b`` inside a function binds package ``a``: what the code reads from ``a`` counts
+
+# Where the AssetFile imports the submodule (so both count by the names the code reads), and
+# where the code that does ``import pkg.h`` inside it sits: the asset, or a helper module's function.
+SUBMODULE_IMPORTED = {
+    "the AssetFile": ("import pkg.h\nimport helper\n", ""),
+    "a helper module": ("import helper\n", "import pkg.h\n"),
+}
+READERS = {
+    "the asset": ("", "import pkg.h\n    return pkg.X + pkg.h.Y"),
+    "a helper function": ("def get():\n    import pkg.h\n    return pkg.X + pkg.h.Y\n", "return helper.get()"),
+}
+
+
+@pytest.mark.parametrize("reader", list(READERS))
+@pytest.mark.parametrize("imported_by", list(SUBMODULE_IMPORTED))
+def test_a_submodule_import_inside_a_function_counts_what_it_reads_from_the_package(
+        project, imported_by, reader):
+    """``import pkg.h`` binds ``pkg``: ``pkg.X`` is read from ``pkg/__init__.py``. With the
+    AssetFile importing ``pkg.h`` (both count by the names the code reads), only ``pkg.h``'s
+    names counted, so an edit of ``X`` reran nothing and the old value stayed."""
+    top, helper_top = SUBMODULE_IMPORTED[imported_by]
+    helper_code, body = READERS[reader]
+    project.write("pkg/__init__.py", "X = 1\nUNUSED = 1\n")
+    project.write("pkg/h.py", "Y = 10\nOTHER = 1\n")
+    project.write("helper.py", helper_top + helper_code)
+    project.assetfile(f"{top}\n@asset(io='json')\ndef total():\n    {body}\n")
+    assert _build(project) == (["total"], "")
+    project.write("pkg/__init__.py", "X = 2\nUNUSED = 1\n")
+    assert _build(project) == (["total"], "")
+    assert project.value("total") == 12
+    project.write("pkg/h.py", "Y = 20\nOTHER = 1\n")
+    assert _build(project) == (["total"], "")
+    assert project.value("total") == 22
+    project.write("pkg/__init__.py", "X = 2\nUNUSED = 2\n")  # read by no code: by names still
+    project.write("pkg/h.py", "Y = 20\nOTHER = 2\n")
+    assert _build(project) == ([], "")
+
+
+@pytest.mark.parametrize("statement, expr", [("import pkg.sub.m", "pkg.sub.Z + pkg.X"),
+                                             ("import pkg.sub.m as m", "m.W"),
+                                             ("import pkg.sub.m, pkg", "pkg.sub.Z + pkg.X")])
+def test_a_deeper_submodule_import_counts_each_package_it_reads_through(project, statement, expr):
+    """``import pkg.sub.m`` reads ``pkg.sub.Z`` through ``pkg`` and ``pkg.sub``; ``as m`` binds
+    ``pkg.sub.m`` itself, and nothing it reads comes from the packages."""
+    project.write("pkg/__init__.py", "X = 1\n")
+    project.write("pkg/sub/__init__.py", "Z = 10\n")
+    project.write("pkg/sub/m.py", "W = 100\n")
+    project.assetfile(f"import pkg.sub.m\n\n@asset(io='json')\ndef total():\n    {statement}\n    return {expr}\n")
+    assert _build(project) == (["total"], "")
+    before = project.value("total")
+    project.write("pkg/sub/__init__.py", "Z = 20\n")
+    project.write("pkg/__init__.py", "X = 2\n")
+    reads_packages = "pkg.X" in expr
+    assert _build(project) == ((["total"], "") if reads_packages else ([], ""))
+    assert project.value("total") == (before + 11 if reads_packages else before)
+    project.write("pkg/sub/m.py", "W = 200\n")
+    assert _build(project) == ((["total"], "") if not reads_packages else ([], ""))
+
+
+def test_a_submodule_import_reruns_the_same_through_the_fast_path_and_the_full_one(tmp_path):
+    """The snapshot's null build and the full path decide alike: both rerun on the package's edit."""
+    files = {"pkg/__init__.py": "X = 1\n", "pkg/h.py": "Y = 10\n",
+             "AssetFile": "from assetbuild import asset\nimport pkg.h\n\n\n@asset(io='json', path='out/total.json')\n"
+                          "def total():\n    import pkg.h\n    return pkg.X + pkg.h.Y\n"}
+    snap, full = snapshot_twins(tmp_path, files)
+    for root, env in ((snap, SNAPSHOT_ENV), (full, FULL_ENV)):
+        (root / "pkg" / "__init__.py").write_text("X = 2\n")
+        r = cli(cwd=root, env=clean_env(**env))
+        assert r.returncode == 0 and "1 built, 0 cached" in r.stdout, (root, r.stdout, r.stderr)
+        assert json.loads((root / "out" / "total.json").read_text()) == 12
+        (root / "pkg" / "h.py").write_text("Y = 10\nOTHER = 1\n")  # read by no code
+        r = cli(cwd=root, env=clean_env(**env))
+        assert r.returncode == 0 and "0 built, 1 cached" in r.stdout, (root, r.stdout, r.stderr)
+
+# ------------------------------------------------------------------------------------------------
 # The fingerprint: a Fingerprinter with the loader's finder over a project in tmp_path
 
 
@@ -248,6 +324,23 @@ def test_code_imports_reads_every_form():
     assert code_imports(code) == (
         ("", 2, ("x",)), ("a", 0, ("b", "c")), ("a.b", 0, ()), ("h", 1, ("f",)), ("q", 0, ("*",)))
 
+
+
+def test_import_statements_say_which_bind_the_top_package():
+    code = compile("def f():\n    import a.b, a.b.c as d, e, f.g\n    from a.b import x\n    import h.i as h\n", "m", "exec")
+    assert import_statements(code)[1] == ("a.b", "f.g")
+
+
+def test_a_submodule_import_adds_its_package_only_when_that_counts_by_names(lab):
+    """``import pkg.h`` inside a function (``pkg.h`` imported with the AssetFile) counts ``pkg``
+    by the names the code reads; a library's ``import os.path`` or one with ``as`` adds no part,
+    so the keys of such code stay what they were."""
+    write_files(lab.root, {"pkg/__init__.py": "X = 1\n", "pkg/h.py": "Y = 1\n"})
+    src = "import pkg.h\ndef a():\n    import pkg.h\n    return pkg.X\ndef b():\n    import pkg.h as h\n" \
+          "    import os.path\n    import xml.etree.ElementTree\n    return h.Y\n"
+    assert "module:pkg" in lab.fp(src).parts
+    assert sorted(lab.fp(src, "b").parts) == ["code", "module:pkg.h", "module:posixpath",
+                                               "module:xml.etree.ElementTree", "names"]
 
 def test_transitive_relative_and_package_imports_count_comments_do_not(lab):
     files = {

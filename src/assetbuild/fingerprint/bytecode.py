@@ -95,6 +95,7 @@ _SUPERINSTRUCTIONS = {  # 3.13+: two instructions fused by the compiler when the
     if fused in opcode.opmap and a in opcode.opmap and b in opcode.opmap
 }
 _IMPORT_NAME = opcode.opmap["IMPORT_NAME"]
+_IMPORT_FROM = opcode.opmap["IMPORT_FROM"]
 _LOAD_CONST = opcode.opmap["LOAD_CONST"]
 _LOAD_SMALL_INT = opcode.opmap.get("LOAD_SMALL_INT", -1)  # 3.14+
 _ints4 = struct.Struct("<4Q").pack  # co_flags and the argument counts: small non-negative ints

@@ -22,7 +22,7 @@ import types
 from collections.abc import Callable
 from typing import NamedTuple, Protocol
 
-from .bytecode import _IMPORT_NAME, _LOAD_CONST, _LOAD_SMALL_INT, _decode
+from .bytecode import _IMPORT_FROM, _IMPORT_NAME, _LOAD_CONST, _LOAD_SMALL_INT, _decode
 from .encoding import PartTag, ValueTag, _e_str, _sha256, _u64
 
 PROJECT = "project"  # a file (or a folder without __init__.py) under the project directory
@@ -71,7 +71,15 @@ def code_imports(code: types.CodeType) -> tuple[Import, ...]:
     The compiler pushes the level and the fromlist just before ``IMPORT_NAME``:
     ``from .h import f`` is ``("h", 1, ("f",))``, ``import a.b`` is ``("a.b", 0, ())``.
     """
+    return import_statements(code)[0]
+
+
+def import_statements(code: types.CodeType) -> tuple[tuple[Import, ...], tuple[str, ...]]:
+    """``code_imports``, and the dotted names of the plain ``import a.b`` statements among them
+    (sorted): those bind package ``a``, not ``a.b``, so what the code reads through the variable
+    is read from ``a`` (``import a.b as c`` binds ``a.b``: the compiler adds an ``IMPORT_FROM``)."""
     found: set[Import] = set()
+    plain: set[str] = set()
     todo = [code]
     while todo:
         c = todo.pop()
@@ -80,11 +88,12 @@ def code_imports(code: types.CodeType) -> tuple[Import, ...]:
             continue
         decoded = _decode(c)[0]
         consts = c.co_consts
+        last = len(decoded) - 1
         for i, (op, arg, _, _) in enumerate(decoded):
             if op != _IMPORT_NAME:
                 continue
             level = 0
-            fromlist: tuple[str, ...] = ()
+            fromlist: tuple[str, ...] | None = None
             if i >= 2:
                 prev, prev_arg = decoded[i - 2][0], decoded[i - 2][1]
                 if prev == _LOAD_CONST and prev_arg < len(consts):
@@ -96,8 +105,11 @@ def code_imports(code: types.CodeType) -> tuple[Import, ...]:
                 value = consts[decoded[i - 1][1]]
                 if type(value) is tuple:
                     fromlist = tuple(sorted(x for x in value if type(x) is str))
-            found.add((c.co_names[arg], level, fromlist))
-    return tuple(sorted(found))
+            name = c.co_names[arg]
+            found.add((name, level, fromlist or ()))
+            if fromlist is None and not level and "." in name and (i == last or decoded[i + 1][0] != _IMPORT_FROM):
+                plain.add(name)
+    return tuple(sorted(found)), tuple(sorted(plain))
 
 
 def absolute_name(name: str, level: int, package: str | None) -> str | None:

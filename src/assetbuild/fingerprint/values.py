@@ -380,6 +380,12 @@ class ValueEncoder:
             node.bad.setdefault(where, set()).add(phrase)
         return f"module:{name}"
 
+    def imported_by_names(self, name: str) -> bool:
+        """Whether ``encode_import`` counts project module ``name`` by the names the code reads
+        (it is imported, and not read from its file)."""
+        return isinstance(sys.modules.get(name), types.ModuleType) and self.is_project(name) and (
+            self.closures is None or bool(self._is_project_module(name)))
+
     def encode_import(self, name: str, fromlist: tuple[str, ...], out: _Out, node: _Node,
                       where: str) -> str:
         """A module an ``import`` statement inside a function names (``name`` absolute).

@@ -21,7 +21,7 @@ from typing import Any, NamedTuple, cast
 
 from .bytecode import _IMPORT_NAME, _code_digest
 from .encoding import FINGERPRINT_VERSION, PartTag, ValueTag, _e_bytes, _e_int, _e_str, _sha256, _u64
-from .imports import Import, ModuleFinder, absolute_name, code_imports
+from .imports import Import, ModuleFinder, absolute_name, import_statements
 from .nodes import NodeTable, _final, _label, _local, _Node, _Out, _render, _type_name, close_reach
 from .objects import encode_dispatch_registry
 from .reads import (
@@ -96,7 +96,7 @@ class Fingerprinter:
                                     project_dir=project_dir, modules=modules)
         self._encode = self._values.encode
         self._code_names: dict[int, tuple[types.CodeType, tuple[str, ...]]] = {}
-        self._code_imports: dict[int, tuple[types.CodeType, tuple[Import, ...]]] = {}
+        self._code_imports: dict[int, tuple[types.CodeType, tuple[Import, ...], tuple[str, ...]]] = {}
         self._label_bytes: dict[str, bytes] = {}  # part label -> its encoding
         self._part_digests: dict[bytes, bytes] = {}  # small part encodings -> their digests
         self._ref_digests: dict[str, str] = {}  # code names stored values use -> digests
@@ -328,24 +328,34 @@ class Fingerprinter:
 
     def _imports_in(self, code: types.CodeType) -> tuple[Import, ...]:
         """(module name, relative level, fromlist) of every ``import`` in the code and nested code."""
+        return self._import_statements(code)[0]
+
+    def _import_statements(self, code: types.CodeType) -> tuple[tuple[Import, ...], tuple[str, ...]]:
+        """``imports.import_statements`` of the code, once per code object."""
         hit = self._code_imports.get(id(code))
         if hit is not None:
-            return hit[1]
+            return hit[1], hit[2]
         if _IMPORT_NAME not in code.co_code[::2] and not any(
                 type(k) is types.CodeType for k in code.co_consts):
-            return ()
-        result = code_imports(code)
-        self._code_imports[id(code)] = (code, result)
-        return result
+            return (), ()
+        result, plain = import_statements(code)
+        self._code_imports[id(code)] = (code, result, plain)
+        return result, plain
 
     def _import_items(self, node: _Node, fn: types.FunctionType) -> None:
-        """Modules imported inside the function are not globals: each is a part of its own."""
+        """Modules imported inside the function are not globals: each is a part of its own.
+        ``import a.b`` binds ``a``: when ``a.b`` counts by the names the code reads, ``a`` does too
+        (``a.X``; ``a.b.Y`` through its attribute ``b``). Read from its file, its parents count."""
         imports: dict[str, set[str]] = {}  # absolute name -> the names imported from it
         package = fn.__globals__.get("__package__")
-        for name, level, fromlist in self._imports_in(fn.__code__):
+        statements, plain = self._import_statements(fn.__code__)
+        for name, level, fromlist in statements:
             target = absolute_name(name, level, package if isinstance(package, str) else None)
             if target is not None:
                 imports.setdefault(target, set()).update(fromlist)
+        for name in plain:
+            if self._values.imported_by_names(name):
+                imports.setdefault(name.partition(".")[0], set())
         for name, names in imports.items():
             out = _Out()
             label = self._values.encode_import(name, tuple(sorted(names)), out, node,
