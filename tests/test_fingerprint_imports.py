@@ -301,6 +301,22 @@ def test_a_submodule_import_reruns_the_same_through_the_fast_path_and_the_full_o
         r = cli(cwd=root, env=clean_env(**env))
         assert r.returncode == 0 and "0 built, 1 cached" in r.stdout, (root, r.stdout, r.stderr)
 
+def test_a_namespace_package_inside_one_not_imported_is_found(project):
+    """``import ns.sub.m`` inside a function, none of it imported: locating ``ns.sub`` (a folder
+    without ``__init__.py`` too) asked ``importlib`` for a namespace path, which looks its parent
+    up in ``sys.modules``, and the build ended in a KeyError traceback."""
+    project.write("ns/b.py", "Y = 10\n")
+    project.write("ns/sub/m.py", "Z = 1\n")
+    project.assetfile("@asset(io='json')\ndef total():\n    import ns.sub.m, ns.b\n"
+                      "    return ns.sub.m.Z + ns.b.Y\n")
+    assert _build(project) == (["total"], "")
+    project.write("ns/sub/m.py", "Z = 2\n")
+    assert _build(project) == (["total"], "")
+    project.write("ns/b.py", "Y = 20\n")
+    assert _build(project) == (["total"], "")
+    assert project.value("total") == 22
+
+
 # ------------------------------------------------------------------------------------------------
 # The fingerprint: a Fingerprinter with the loader's finder over a project in tmp_path
 

@@ -51,6 +51,20 @@ def _namespace_in_project(paths: Any, root: str) -> bool:
         return False
 
 
+def _namespace_spec(name: str, search: list[str]) -> Any:
+    """The spec of namespace package ``name`` in the folders ``search`` of its parent, without
+    importing the parent: ``PathFinder`` makes its ``__path__`` a namespace path, which looks
+    the parent up in ``sys.modules`` (a KeyError when nothing imported it). Its portions are the
+    folders of its name there, as ``FileFinder`` finds them (none held a module of that name)."""
+    tail = name.rpartition(".")[2]
+    paths = [os.path.join(p, tail) for p in search if isinstance(p, str) and os.path.isdir(os.path.join(p, tail))]
+    if not paths:
+        return None
+    spec = importlib.machinery.ModuleSpec(name, None, is_package=True)
+    spec.submodule_search_locations = paths
+    return spec
+
+
 class ProjectModuleFinder:
     """Finds modules without importing them, and reads project modules' code from their files.
 
@@ -112,6 +126,7 @@ class ProjectModuleFinder:
         else:
             parent, _, _ = name.rpartition(".")
             spec = None
+            search: list[str] | None = None
             try:
                 if not parent:
                     spec = importlib.util.find_spec(name)  # every finder: editable installs too
@@ -121,6 +136,8 @@ class ProjectModuleFinder:
                         spec = importlib.machinery.PathFinder.find_spec(name, search)
             except (ImportError, ValueError):
                 spec = None
+            except KeyError:  # a namespace package whose parent is not imported
+                spec = None if search is None else _namespace_spec(name, search)
             if spec is None:
                 found = (None, None, None)
             else:
