@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from .finding import OneErrorStyle, caller_path, close_command, help_command, unknown_word
+from .given import PluginOption
 from .options import (
     Span,
     _common,
@@ -110,6 +111,8 @@ class _TakesPluginOptions(click.Command):
     with the plugins, only when the arguments may use one (a long option this command does not
     know) or ask for help: ``assetbuild -j 4`` loads the plugins once, when the build does."""
 
+    takes_plugin_options = True  # also before its name (``_refuse_unused``)
+
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if not getattr(self, "_plugin_options_added", False) and self._may_use_plugin_options(ctx, args):
             self._plugin_options_added = True
@@ -119,7 +122,7 @@ class _TakesPluginOptions(click.Command):
             if error is not None:
                 click.echo(f"assetbuild: warning: {error}", err=True)
             for flag in flags:
-                self.params.append(click.Option([flag.flag, _param_name(flag.flag)], metavar=flag.metavar,
+                self.params.append(PluginOption([flag.flag, _param_name(flag.flag)], metavar=flag.metavar,
                                                 default=None, help=flag.help or None))
         return super().parse_args(ctx, args)
 
@@ -142,8 +145,7 @@ _param_option = click.option(
 
 def _param_args(ctx: click.Context, local: dict[str, Any]) -> dict[str, Any]:
     """--param items given before and after the command name, as session keyword arguments."""
-    given = (*((ctx.find_object(dict) or {}).get("param") or ()), *(local.get("param") or ()))
-    return {"param_args": given}
+    return {"param_args": tuple(local.get("param") or ())}
 
 
 _exclude_option = click.option(
@@ -226,12 +228,10 @@ def _parse_remote_options(items: Any) -> dict[str, Any] | None:
 
 
 def _remote_kwargs(ctx: click.Context, local: dict[str, Any], opts: dict[str, Any]) -> dict[str, Any]:
-    """The options of _remote_options as keyword arguments of session.build (and session.watch);
-    --remote-option is repeatable, before and after the command name."""
-    given = (*((ctx.find_object(dict) or {}).get("remote_option") or ()), *(local.get("remote_option") or ()))
+    """The options of _remote_options as keyword arguments of session.build (and session.watch)."""
     return {"remote": opts.get("remote"), "remote_read_only": bool(opts.get("remote_read_only")),
-            "trust_remote_unsigned": bool(opts.get("trust_remote_unsigned")),
-            "remote_timeout": opts.get("remote_timeout"), "remote_options": _parse_remote_options(given)}
+            "trust_remote_unsigned": bool(opts.get("trust_remote_unsigned")), "remote_timeout": opts.get("remote_timeout"),
+            "remote_options": _parse_remote_options(local.get("remote_option"))}  # (before the name too: options.py)
 
 
 class _DefaultToBuild(_TakesPluginOptions, OneErrorStyle):

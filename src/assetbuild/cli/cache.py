@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from .finding import CommandGroup
+from .given import _refuse_unused
 from .options import Span, _common, _handle_errors, _json_option, _setup
 
 # --- assetbuild cache ... ----------------------------------------------------------------------
@@ -184,6 +185,7 @@ def cache_keygen(ctx: click.Context, public_of_env: bool, **local: Any) -> None:
     from .. import session
     from ..output import maintenance as maintenance_output
 
+    _refuse_unused(ctx, reads_only=True)  # (no project: no _setup)
     pair = session.remote_key_pair(from_env=public_of_env)
     for text, to_stderr in maintenance_output.format_key_pair(pair, as_json=bool(local.get("as_json"))):
         click.echo(text, err=to_stderr)

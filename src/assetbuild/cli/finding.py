@@ -110,6 +110,9 @@ def unknown_word(ctx: click.Context, assets: tuple[str, ...]) -> Iterator[None]:
 @click.pass_context
 def help_command(ctx: click.Context, command: tuple[str, ...]) -> None:
     """Show the help of COMMAND (`assetbuild help cache gc`), or of assetbuild itself."""
+    from .given import _refuse_unused
+
+    _refuse_unused(ctx, reads_only=True)  # (`assetbuild --json help`: it has no --json)
     parent = ctx.find_root()
     group: click.Command = parent.command
     path: list[str] = []

@@ -1,6 +1,8 @@
 """The options every command shares (-C, -f, --cache-dir, -v, -q, --json) and what each
 command does first and last: apply them (``_setup``) and turn errors into one line and an exit
-status (``_handle_errors``)."""
+status (``_handle_errors``).
+
+Options given before the command name are its own or refused: see ``given``."""
 
 from __future__ import annotations
 
@@ -12,6 +14,8 @@ from collections.abc import Callable
 from typing import Any
 
 import click
+
+from .given import _refuse_unused, _take_given_before
 
 
 def _options(*options: Callable[..., Any]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -104,11 +108,11 @@ def _setup(ctx: click.Context, local: dict[str, Any], *, reads_only: bool = Fals
     """The command's options (given before or after its name), the project directory made the
     working directory (-C, else -f's directory, else the nearest one above holding an
     AssetFile: see ``finding``), and the reporter. ``reads_only``: the command writes nothing
-    (see ``_refuse_dry_run``)."""
+    (see ``_refuse_unused``)."""
     from ..output import Reporter
     from .finding import place_project
 
-    _refuse_dry_run(ctx, reads_only)
+    _refuse_unused(ctx, reads_only)
     opts = _merged(ctx, local)
     if opts.get("directory"):
         try:
@@ -121,17 +125,6 @@ def _setup(ctx: click.Context, local: dict[str, Any], *, reads_only: bool = Fals
     return opts, Reporter(verbosity=verbosity, json_mode=bool(opts.get("as_json")), asset_logs=True)
 
 
-def _refuse_dry_run(ctx: click.Context, reads_only: bool) -> None:
-    """``assetbuild -n COMMAND``: the group's -n/--dry-run is the command's own -n (a param named
-    ``dry_run``), or nothing to do for a command that writes nothing; any other command would
-    write, and refuses it, as it refuses -n after its name (a new command refuses it until it
-    says otherwise: a dry run that writes is worse than a refused one)."""
-    if reads_only or any(p.name == "dry_run" for p in ctx.command.params):
-        return
-    if (ctx.find_object(dict) or {}).get("dry_run"):
-        raise click.UsageError(f"-n/--dry-run: {ctx.command_path} has no dry run, and would write; leave -n out")
-
-
 def _handle_errors(f: Callable[..., Any]) -> Callable[..., Any]:
     """Map our errors to one clear line and an exit status; tracebacks only with -v or for bugs."""
 
@@ -141,18 +134,17 @@ def _handle_errors(f: Callable[..., Any]) -> Callable[..., Any]:
         from ..errors import AssetbuildError
 
         ctx = click.get_current_context()
-        opts = _merged(ctx, {"verbose": kwargs.get("verbose"), "as_json": kwargs.get("as_json")})
-        verbose = opts.get("verbose")
+        _take_given_before(ctx, kwargs)  # (a --json the command has not is refused: no document)
+        verbose, as_json = bool(kwargs.get("verbose")), bool(kwargs.get("as_json"))
         try:
             return f(*args, **kwargs)
         except click.UsageError as e:  # one style for every error; a --json consumer gets its document
             click.echo(f"assetbuild: error: {e.format_message()}", err=True)
-            if opts.get("as_json"):
+            if as_json:
                 click.echo(output.format_error_json(e.format_message(), ctx.command.name))
             ctx.exit(2)
         except (AssetbuildError, KeyboardInterrupt) as e:
-            ctx.exit(output.report_error(e, verbose=bool(verbose), as_json=bool(opts.get("as_json")),
-                                         command=ctx.command.name))
+            ctx.exit(output.report_error(e, verbose=verbose, as_json=as_json, command=ctx.command.name))
 
     return wrapper
 
