@@ -347,11 +347,11 @@ def status(ctx: click.Context, assets: tuple[str, ...], check: bool, each_partit
 
     failed: the key it would run under now is the key its last run failed with (the reason
     shows the error's first line); fix the code or inputs, or build again to retry. overdue:
-    it lags its inputs by more than its freshness= (see `assetbuild run`).
+    it lacks a change older than its freshness= (see `assetbuild run`).
 
     Reasons: never-built, code-changed, upstream-changed, source-changed, source-moved,
-    source-missing, remote, stored-before (its inputs are back to ones built before: a build
-    restores that value), output-missing, output-modified, key-changed (another Python version,
+    source-missing, remote, stored-before (its code or inputs are back to a build's before: a
+    build restores that value), output-missing, output-modified, key-changed (another Python version,
     implementation or -O built it), volatile (runs on every build), expired (older than its
     max_age), env-changed, params-changed (a --param or pyproject's [tool.assetbuild.params]
     gives other values than its last build had), resource-changed (a resource's version=),
