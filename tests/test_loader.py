@@ -39,6 +39,22 @@ def test_sys_path_and_modules_are_restored(project):
     assert "mymod" not in sys.modules and ASSETFILE_MODULE not in sys.modules
 
 
+
+def test_a_namespace_package_with_a_portion_beside_the_caller_is_forgotten(project, tmp_path, monkeypatch):
+    """``src`` without ``__init__.py`` in the project, and another ``src`` folder in a directory
+    on the caller's sys.path (a script run beside its own ``src``): the load's ``src`` spans both.
+    Its ``__path__`` is worked out again from sys.path, so once the project's folder has left
+    sys.path it names only the caller's portion: the build must forget it while it still names
+    the project's, or a later ``import src`` gets the build's stale package."""
+    caller = tmp_path / "caller"
+    (caller / "src").mkdir(parents=True)
+    monkeypatch.syspath_prepend(str(caller))
+    project.write("src/h.py", "def f():\n    return 1\n")
+    project.assetfile("import src.h\n\n@asset(io='json')\ndef a():\n    return src.h.f()\n")
+    monkeypatch.delitem(sys.modules, "src", raising=False)
+    assert project.built() == ["a"] and project.value("a") == 1
+    assert "src" not in sys.modules and "src.h" not in sys.modules
+
 def test_dunder_file_is_the_assetfile(project):
     project.assetfile("""
 from pathlib import Path

@@ -119,11 +119,15 @@ class ProjectImports:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        # leave sys.modules as the caller had it; first, while the project is on sys.path: a
+        # namespace package's __path__ is worked out again from sys.path, and without the
+        # project's folder one that also spans a folder elsewhere (a ``src`` beside the
+        # caller) would name only that one, and stay
+        forget_project_modules(Path(self.root))
         if self._finder in sys.meta_path:
             sys.meta_path.remove(self._finder)
         if self._added_path and self.root in sys.path:
             sys.path.remove(self.root)
-        forget_project_modules(Path(self.root))  # leave sys.modules as the caller had it
 
 
 def project_module_names(project_dir: Path) -> set[str]:
