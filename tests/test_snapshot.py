@@ -3,7 +3,9 @@ with the full path's output; refused, with the reason, on every change the issue
 
 Real commands in real projects. A snapshot does not trust a file modified in the tick of the
 filesystem's clock in which the build that recorded it started (or later): the outputs a build
-writes are decided again by the next build, whose snapshot then answers (``settled``)."""
+writes are decided again by the next build, whose snapshot then answers (``settled``). Nor does
+the stat cache keep a source's signature until the file's ctime is ``RACY_NS`` old: the first
+build runs after that (``aged``), so that no later build writes it."""
 
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ import marshal
 import os
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 import lmdb
@@ -20,6 +24,7 @@ from hypothesis import strategies as st
 from projects import clean_env, cli, write
 
 from assetbuild import snapshot
+from assetbuild.workspace import RACY_NS
 
 ASSETFILE = '''\
 """Two sources, three assets, one helper module."""
@@ -54,14 +59,41 @@ def _answers(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def project(root: Path) -> Path:
-    """The project, its files last modified a minute ago: the store records their signatures
-    from the first build (it waits 2 s after an edit; a later write would refuse the snapshot)."""
-    root = write(root, {"AssetFile": ASSETFILE, "helpers.py": "def double(x):\n    return 2 * x\n",
-                        "data/raw.txt": "1 2 3 4\n"})
+    """The project, its files last modified a minute ago; its data ``aged``, so that the first
+    build records their signatures in the stat cache (``aged_data``)."""
+    root = write(root, {"AssetFile": ASSETFILE, "helpers.py": "def double(x):\n    return 2 * x\n"})
     for p in root.rglob("*"):
         if p.is_file():
             os.utime(p, (p.stat().st_atime, p.stat().st_mtime - 60))
+    os.rename(aged_data(root), root / "data")
     return root
+
+
+def aged(since_ns: int) -> None:
+    """Wait until the files changed by ``since_ns`` (``time.time_ns()``; a file's ctime is never
+    later) are RACY_NS old. Until then the stat cache keeps no signature of a source (a past
+    mtime does not count: the ctime, which utime moves too, does), and the first build after
+    does. A build that records the snapshot hashes no source it found as recorded: were the
+    first such build one the snapshot does not answer and that records none (a full path's build
+    of assets named, the check's), it would change the index under the snapshot."""
+    time.sleep(max(0, since_ns + RACY_NS - time.time_ns()) / 1e9)
+
+
+_AGED: list[Path] = []  # ``aged_data``'s folders
+
+
+def aged_data(near: Path) -> Path:
+    """A ``data`` folder holding raw.txt, last modified a minute ago and ``aged``: a batch made
+    at the first call, beside ``near`` (on its file system), and waited for once. A rename of
+    the folder moves it into a project and leaves its files' ctimes as they are."""
+    if not _AGED:
+        batch = Path(tempfile.mkdtemp(prefix="aged-data-", dir=near.parent))
+        for i in range(80):
+            raw = write(batch / str(i), {"raw.txt": "1 2 3 4\n"}) / "raw.txt"
+            os.utime(raw, (raw.stat().st_atime, raw.stat().st_mtime - 60))
+            _AGED.append(batch / str(i))
+        aged(time.time_ns())
+    return _AGED.pop()
 
 
 def explain(root: Path, *args: str, **env: str) -> tuple[str, str, int]:
@@ -300,6 +332,7 @@ def test_assets_named_that_read_no_changed_file_are_answered(tmp_path: Path) -> 
     for p in root.rglob("*"):
         if p.is_file():
             os.utime(p, (p.stat().st_atime, p.stat().st_mtime - 60))
+    aged(time.time_ns())
     assert cli(cwd=root).returncode == 0
     assert explain(root)[1] == "snapshot: answers"
     (root / "data" / "right.txt").write_text("d\n")
