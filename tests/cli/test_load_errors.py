@@ -56,13 +56,19 @@ def test_a_keyboardinterrupt_the_assetfile_raises_itself_is_a_load_error(tmp_pat
         one_error(r, "lib.py:1: error while loading the AssetFile: KeyboardInterrupt (raised without a Ctrl-C)")
 
 
+# The wait is in short sleeps: a signal that comes as a sleep starts, after Python last looked
+# for one and before the system call, does not end that sleep (CPython runs the handler once it
+# returns), and the test sends its signal just as the AssetFile starts waiting. One sleep of 30 s
+# then held the interrupt until the test's own timeout. The mark is made inside the ``try``: a
+# prompt signal lands in the block that converts it, not before it, where nothing is converted.
 SLOW_LOAD = """\
 import time
 from pathlib import Path
 
-Path("loading").write_text("")
 try:
-    time.sleep(30)
+    Path("loading").write_text("")
+    for _ in range(6000):
+        time.sleep(0.1)
 except KeyboardInterrupt:
     if CONVERT:
         raise RuntimeError("not an interrupt, says the AssetFile")
@@ -78,12 +84,13 @@ def test_a_real_interrupt_while_loading_is_still_one(tmp_path: Path, sig: int, s
     proc = subprocess.Popen(cli_cmd("--json"), cwd=tmp_path, env=clean_env(), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
         while not (tmp_path / "loading").exists():
-            assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
+            assert proc.poll() is None, proc.communicate()  # (it ended: what it said)
+            assert time.monotonic() < deadline, "the AssetFile did not start loading"
             time.sleep(0.05)
         proc.send_signal(sig)
-        out, err = proc.communicate(timeout=30)
+        out, err = proc.communicate(timeout=60)  # (an interrupt the command missed: it fails here)
     finally:
         if proc.poll() is None:
             proc.kill()
