@@ -11,6 +11,12 @@ def mark(name):
     with open(Path(__file__).parent / "pids.log", "a") as f:
         f.write(f"{name} {os.getpid()}\n")
 
+def nap(seconds):
+    # in slices: a signal that lands after Python's last check and before one long sleep's
+    # system call is not handled until that sleep ends (seen under load)
+    for _ in range(int(seconds * 20)):
+        time.sleep(0.05)
+
 @asset(io="json")
 def first():
     return 1
@@ -18,13 +24,13 @@ def first():
 @asset(io="json")
 def left(first):
     mark("left")
-    time.sleep(30)
+    nap(30)
     return first + 1
 
 @asset(io="json")
 def right(first):
     mark("right")
-    time.sleep(30)
+    nap(30)
     return first + 2
 
 @asset(io="json")

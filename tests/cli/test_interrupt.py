@@ -22,6 +22,10 @@ def mark(name):
     with open(Path(__file__).parent / "ran.log", "a") as f:
         f.write(name + "\\n")
 
+def nap(seconds):  # in slices: see tests/assetfiles/slow_pair.py
+    for _ in range(int(seconds * 20)):
+        time.sleep(0.05)
+
 @asset(io="json")
 def first():
     mark("first")
@@ -30,7 +34,7 @@ def first():
 @asset(io="json")
 def second(first):
     mark("second")
-    time.sleep(30)
+    nap(30)
     return first + 1
 
 @asset(io="json")
@@ -53,7 +57,7 @@ def test_ctrl_c_keeps_finished_work_and_exits_130(tmp_path):
     assert proc.returncode == 130, (out, err)
     assert "interrupted" in err and "Traceback" not in err
     log.write_text("")
-    (tmp_path / "AssetFile").write_text(SLOW_CHAIN.replace("time.sleep(30)", "pass"))
+    (tmp_path / "AssetFile").write_text(SLOW_CHAIN.replace("nap(30)", "pass"))
     r = cli("--json", cwd=tmp_path)
     statuses = {e["asset"]: e["status"] for e in json.loads(r.stdout)["results"]}
     assert statuses == {"first": "cached", "second": "built", "third": "built"}
@@ -87,7 +91,7 @@ def test_sigterm_is_an_interrupt_exit_143_workers_ended_work_kept(tmp_path, jobs
     while time.monotonic() < deadline and any(process_alive(p) for p in pids if p != proc.pid):
         time.sleep(0.05)
     assert not any(process_alive(p) for p in pids if p != proc.pid), "a worker outlived the terminated build"
-    (tmp_path / "AssetFile").write_text(SLOW_PAIR.replace("time.sleep(30)", "pass"))
+    (tmp_path / "AssetFile").write_text(SLOW_PAIR.replace("nap(30)", "pass"))
     r = cli("--json", cwd=tmp_path)
     statuses = {e["asset"]: e["status"] for e in json.loads(r.stdout)["results"]}
     assert statuses == {"first": "cached", "left": "built", "right": "built", "both": "built"}

@@ -98,7 +98,7 @@ def test_ctrl_c_ends_the_workers_and_the_next_build_resumes(tmp_path):
     while time.monotonic() < deadline and any(process_alive(p) for p in pids.values()):
         time.sleep(0.05)
     assert not any(process_alive(p) for p in pids.values()), "a worker outlived the interrupted build"
-    (tmp_path / "AssetFile").write_text(SLOW_PAIR.replace("time.sleep(30)", "pass"))
+    (tmp_path / "AssetFile").write_text(SLOW_PAIR.replace("nap(30)", "pass"))
     r = cli("-j", "2", "--json", cwd=tmp_path)
     statuses = {e["asset"]: e["status"] for e in json.loads(r.stdout)["results"]}
     assert statuses == {"first": "cached", "left": "built", "right": "built", "both": "built"}
