@@ -115,6 +115,27 @@ def test_records_survive_close_and_reopen(ids, meta):
             assert dict(s.iter_traces()) == {hexd(("key", i)): trace(i, meta) for i in ids}
 
 
+def test_history_rows_of_older_stores_are_still_read(tmp_path):
+    """History rows were keyed by the asset's prefix and the time alone (24 bytes); a store that
+    has them lists them first (by time: they are older than every row written since, which
+    are in build order), and gc still drops the rows of the keys it drops."""
+    from assetbuild.store.records import DEFAULT_PROJECT, history_prefix
+
+    prefix = history_prefix(DEFAULT_PROJECT, "a")
+    with LmdbStore(tmp_path) as s:
+        for when, key in ((3000, "old2"), (1000, "old1")):
+            s.raw_put("history", prefix + when.to_bytes(8, "big"), bytes.fromhex(hexd(key)))
+        s.add_history("a", 500, hexd("new1"))  # (a clock set back since)
+        s.add_history("a", 500, hexd("new2"))
+        s.flush()
+        want = [(1000, hexd("old1")), (3000, hexd("old2")), (500, hexd("new1")), (500, hexd("new2"))]
+        assert s.history("a") == want
+        s.acquire_lock()
+        assert s.trim_history(None, dropped={hexd("old2"), hexd("new1")}).rows == 2
+        s.flush()
+        assert s.history("a") == [want[0], want[3]]
+
+
 def test_heads_skip_leaves_heads_out_unread(tmp_path):
     """``heads(skip=...)``: the same heads as ``heads()`` less the skipped ones, of this project
     only; a record that does not decode is left out either way."""

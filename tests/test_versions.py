@@ -202,6 +202,23 @@ def test_versions_follow_the_build_order_when_the_clock_went_back(proj: Project)
     assert [run(proj, "show", "note", "--version", str(n)).stdout.rstrip("\n") for n in range(2)] == ["three", "five"]
 
 
+def test_after_gc_trims_events_versions_still_follow_the_build_order(proj: Project) -> None:
+    """The versions whose events gc trimmed are listed from the history rows, which were keyed
+    and sorted by recorded time: with a clock set back between builds, ``--version`` then gave
+    another build's value, and builds at one time (a fixed ASSETBUILD_NOW) shared one row."""
+    for day, text in ((2, "four\n"), (1, "five\n"), (1, "six\n"), (1, "seven\n")):  # after day 3's
+        proj.write("note.txt", text)
+        assert run(proj, day=day).returncode == 0
+    proj.write("pyproject.toml", "[tool.assetbuild]\nhistory = 1\n")
+    r = run(proj, "cache", "gc", "--json", day=9)
+    assert r.returncode == 0 and json.loads(r.stdout)["versions_trimmed"] == 0, r.stdout
+    shown = [run(proj, "show", "note", "--version", str(n), day=9) for n in range(7)]
+    assert [(r.returncode, r.stdout.rstrip("\n")) for r in shown] \
+        == [(0, t) for t in ("seven", "six", "five", "four", "three", "two", "one")], [r.stderr for r in shown]
+    diffed = json.loads(run(proj, "diff", "note", "--from", "3", "--to", "2", "--json", day=9).stdout)
+    assert (diffed["from"]["built"], diffed["to"]["built"]) == ("2024-03-02T09:00:00Z", "2024-03-01T09:00:00Z")
+
+
 def test_a_stale_value_is_shown_with_a_warning(proj: Project) -> None:
     r = run(proj, "show", "note", day=5)
     assert r.returncode == 0 and r.stderr == ""  # fresh: no warning

@@ -47,7 +47,9 @@ class TraceStore(Protocol):
 
     def delete_head(self, asset: str) -> None: ...
 
-    def add_history(self, asset: str, when_ns: int, key: str) -> None: ...
+    def add_history(self, asset: str, when_ns: int, key: str) -> None:
+        """Record that ``asset`` was built (or accepted) under ``key`` at ``when_ns``: a row per
+        call, which ``history`` lists in the order they were added (build order), whatever the times."""
 
     def put_skip(self, asset: str, record: SkipRecord) -> None:
         """Record an asset's latest skip (``Skip`` with ``output_required=False``)."""

@@ -139,10 +139,27 @@ def test_traces_heads_and_history_round_trip(subject: Subject) -> None:
         assert store.get_trace(hexd("nope")) is None and store.get_head("nope") is None
     s.flush()  # scans see committed rows
     s = subject.store
-    for i in range(3):
-        assert s.history(f"asset{i}") == [(1000 + i, hexd(("old", i))), (2000 + i, hexd(("key", i)))]
+    for i in range(3):  # in the order added (build order), not by the times recorded
+        assert s.history(f"asset{i}") == [(2000 + i, hexd(("key", i))), (1000 + i, hexd(("old", i)))]
     assert s.heads() == {f"asset{i}": a_head(i) for i in range(3)}
     assert s.heads(skip=lambda name: name != "asset1") == {"asset1": a_head(1)}  # the others unread
+
+
+def test_history_keeps_every_build_in_build_order(subject: Subject) -> None:
+    """A row per build, listed as the builds were made: a clock set back between two builds
+    does not reorder them, and builds recorded at one time (a fixed ``ASSETBUILD_NOW``) do not
+    replace each other (they were keyed by time alone)."""
+    s = subject.store
+    builds = [(5000, "b1"), (3000, "b2"), (7000, "b3"), (7000, "b4"), (7000, "b5"), (7000, "b2")]
+    for when, key in builds[:3]:
+        s.add_history("a", when, hexd(key))
+    s.flush()
+    for when, key in builds[3:]:  # a later batch carries on the order
+        s.add_history("a", when, hexd(key))
+    s.flush()
+    want = [(when, hexd(key)) for when, key in builds]
+    assert s.history("a") == want
+    assert subject.reopen().history("a") == want
 
 
 def test_put_head_replaces_the_latest_build(subject: Subject) -> None:

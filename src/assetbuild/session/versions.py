@@ -23,16 +23,17 @@ def versions_of(store: Any, asset: str, head: Head | None) -> list[tuple[str, in
 
     Newest by build order, as ``log`` lists the events (by run, then place in the run), not by
     recorded time: a clock stepped back (``ASSETBUILD_NOW``, NTP, a cache shared between
-    machines) must not make "the one before" another build's. History rows (by time) come after
-    the events: they list the builds whose events are gone (trimmed by gc, or made before events
-    were recorded), which are older than every kept event."""
+    machines) must not make "the one before" another build's. History rows (one per build, in
+    build order too: store.records.history_key) come after the events: they list the builds whose
+    events are gone (trimmed by gc, or made before events were recorded), which are older than
+    every kept event."""
     seen: dict[str, int] = {}
     if head is not None:
         seen[head.key] = head.built_ns
     for e in reversed(store.events(asset)):  # (oldest first, by run and place in it)
         if e.kind in VALUE_KINDS and e.key:
             seen.setdefault(e.key, e.end_ns)
-    for when, key in sorted(store.history(asset), reverse=True):
+    for when, key in reversed(store.history(asset)):
         seen.setdefault(key, when)
     return list(seen.items())
 

@@ -4,7 +4,7 @@ Layout of ``.assetbuild/`` (or ``--cache-dir``)::
 
     STORE      format version and the index's id (JSON), written once
     db/        LMDB: meta (format, id, last build summary), traces (key -> record),
-               heads (asset -> latest record), history (asset+time -> key),
+               heads (asset -> latest record), history (asset+build order+time -> key),
                stat (path -> stat signature + digest), blobs (small outputs), heads and
                history per project (see ``project_id``: projects may share a cache directory),
                used (key -> when it stopped being an asset's latest key: for gc's LRU order),

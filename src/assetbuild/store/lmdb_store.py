@@ -54,7 +54,9 @@ from .records import (
     encode_skip,
     encode_stat,
     event_key,
+    history_key,
     history_prefix,
+    history_rows,
     name_key,
     name_of_head_key,
     project_prefix,
@@ -191,10 +193,7 @@ class LmdbStore:
         out = {}
         for k, v in self._index.scan(b"heads", prefix):
             name = name_of_head_key(bytes(k))
-            if name in live:
-                continue
-            head = decode(v, Head)
-            if head is not None:
+            if name not in live and (head := decode(v, Head)) is not None:
                 out[name] = head
         return out
 
@@ -225,9 +224,8 @@ class LmdbStore:
         return out
 
     def history(self, asset: str) -> list[tuple[int, str]]:
-        """(time in ns, key) of every recorded build of ``asset`` in this project, oldest first."""
-        rows = list(self._index.scan(b"history", history_prefix(self.project, asset)))
-        return [(int.from_bytes(k[16:], "big"), v.hex()) for k, v in rows]
+        """(time in ns, key) of every recorded build of ``asset`` in this project, in build order."""
+        return history_rows(self._index.scan(b"history", history_prefix(self.project, asset)))
 
     def get_stat(self, path: str) -> tuple[tuple[int, int, int, int], str] | None:
         raw = self._get(b"stat", name_key(path))
@@ -314,7 +312,7 @@ class LmdbStore:
             self.written_heads[asset] = head
 
     def add_history(self, asset: str, when_ns: int, key: str) -> None:
-        k = history_prefix(self.project, asset) + when_ns.to_bytes(8, "big")
+        k = history_key(self.project, asset, self._next_seq(b"history_seq"), when_ns)
         self._batch.put(b"history", k, bytes.fromhex(key))
 
     def put_stat(self, path: str, sig: tuple[int, int, int, int], digest: str, *, device: int | None = None) -> None:
@@ -361,11 +359,13 @@ class LmdbStore:
     # --- history: events and runs -------------------------------------------------------------
 
     def next_run_seq(self) -> int:
-        """A new run's sequence number: one more than the last in this cache directory (under
-        the build lock, so two runs never share one)."""
-        raw = self._get(b"meta", b"run_seq")
+        """A new run's sequence number, the next in this cache directory (under the build lock)."""
+        return self._next_seq(b"run_seq")
+
+    def _next_seq(self, name: bytes) -> int:
+        raw = self._get(b"meta", name)
         seq = (int.from_bytes(raw, "big") if raw else 0) + 1
-        self._batch.put(b"meta", b"run_seq", seq.to_bytes(8, "big"))
+        self._batch.put(b"meta", name, seq.to_bytes(8, "big"))
         return seq
 
     def put_text(self, digest: str, text: bytes) -> None:

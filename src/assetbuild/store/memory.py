@@ -143,11 +143,13 @@ class MemoryStore:
         self._put("partition_keys", asset, digest if digest is not None else _GONE)
 
     def add_history(self, asset: str, when_ns: int, key: str) -> None:
-        self._put("history", (asset, when_ns), key)
+        seq = (self._get("meta", "history_seq") or 0) + 1  # (a row per build, in build order: records.history_key)
+        self._put("meta", "history_seq", seq)
+        self._put("history", (asset, seq, when_ns), key)
 
     def history(self, asset: str) -> list[tuple[int, str]]:
-        """(time in ns, key) of every recorded build of ``asset``, oldest first."""
-        return sorted((when, key) for (name, when), key in self._rows("history").items() if name == asset)
+        """(time in ns, key) of every recorded build of ``asset``, in build order."""
+        return [(when, key) for (name, _, when), key in sorted(self._rows("history").items()) if name == asset]
 
     # --- blobs -------------------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from operator import itemgetter
 from typing import TypeVar
 
@@ -206,6 +206,26 @@ def project_prefix(project: str) -> bytes:
 def history_prefix(project: str, asset: str) -> bytes:
     name = asset if project == DEFAULT_PROJECT else f"{project}\0{asset}"
     return hashlib.sha256(name.encode("utf-8", "surrogatepass")).digest()[:16]
+
+
+def history_key(project: str, asset: str, seq: int, when_ns: int) -> bytes:
+    """A history row's key: the asset's history prefix, the row's place in build order (``seq``,
+    one counter per cache directory) and its recorded time. Keyed by time alone, as rows were
+    before, a clock set back listed builds out of order and two builds at one ``ASSETBUILD_NOW``
+    shared one row."""
+    return history_prefix(project, asset) + seq.to_bytes(8, "big") + when_ns.to_bytes(8, "big")
+
+
+def history_rows(rows: Iterable[tuple[bytes, bytes]]) -> list[tuple[int, str]]:
+    """(time in ns, key) of an asset's history rows (in key order), oldest first by build order.
+    Rows written before they had a place (24-byte keys: prefix and time) come first, by time:
+    they are older than every row with one."""
+    before: list[tuple[int, str]] = []
+    placed: list[tuple[int, str]] = []
+    for k, v in rows:
+        if len(k) in (24, 32):
+            (before if len(k) == 24 else placed).append((int.from_bytes(k[-8:], "big"), bytes(v).hex()))
+    return before + placed
 
 
 _FIRST = itemgetter(0)
