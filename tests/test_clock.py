@@ -73,11 +73,24 @@ def test_the_variable_is_seen_however_the_environment_is_changed(monkeypatch):
 
 @pytest.mark.parametrize("value,says", [
     ("2024-03-01T09:00:00", "has no time zone"),
-    ("2024-03-01", "has no time zone"),
+    ("2024-03-01", "has no time of day"),
+    ("2026-03-01Z", "has no time of day"),  # said "has no time zone: add 'Z'"
+    ("2026-03-01+01:00", "has no time of day"),
+    ("20260301z", "has no time of day"),
+    ("2026-W09-1Z", "has no time of day"),
     ("yesterday", "is not a time"),
     ("2024-13-01T09:00:00Z", "is not a time"),
     ("1e9", "is not a time"),
     ("99999999999999", "out of range"),
+    ("9" * 5000, "out of range"),
+    ("-5", "out of range"),  # (the store records unsigned nanoseconds: these crashed a build)
+    ("-0.000000001", "out of range"),
+    ("1969-12-31T23:59:59.999999999Z", "out of range"),
+    ("1970-01-01T00:59:59+01:00", "out of range"),
+    ("16725225600", "out of range"),
+    ("2500-01-01T00:00:00Z", "out of range"),
+    ("2600-01-01T00:00:00Z", "out of range"),
+    ("9999-12-31T23:59:59Z", "out of range"),
 ])
 def test_a_bad_value_is_one_clear_error(monkeypatch, value, says):
     monkeypatch.setenv("ASSETBUILD_NOW", value)
@@ -86,6 +99,24 @@ def test_a_bad_value_is_one_clear_error(monkeypatch, value, says):
     assert says in str(e.value)
     assert f"ASSETBUILD_NOW={value!r}" in str(e.value)
     assert e.value.exit_status == 2
+
+
+@pytest.mark.parametrize("value, ns", [
+    ("0", 0), ("-0", 0), ("1970-01-01T00:00:00Z", 0), ("1970-01-01T01:00:00+01:00", 0),
+    ("16725225599.999999999", clock.END_NS - 1), ("2499-12-31T23:59:59.999999999Z", clock.END_NS - 1),
+])
+def test_the_range_the_store_can_record_is_accepted_to_its_ends(monkeypatch, value, ns):
+    monkeypatch.setenv("ASSETBUILD_NOW", value)
+    assert clock.now_ns() == ns
+    assert clock.FIRST_NS <= ns < clock.END_NS < 2**64 - clock.MAX_SPAN_S * 10**9  # room for a span after it
+
+
+def test_an_out_of_range_time_says_which_are_accepted(monkeypatch):
+    monkeypatch.setenv("ASSETBUILD_NOW", "-5")
+    with pytest.raises(ConfigError) as e:
+        clock.now_ns()
+    assert str(e.value) == ("ASSETBUILD_NOW='-5' is out of range: give a time from 1970-01-01T00:00:00Z up to "
+                            "(not including) 2500-01-01T00:00:00Z (epoch seconds 0 to 16725225599)")
 
 
 @pytest.mark.parametrize("value,seconds", [
@@ -106,15 +137,22 @@ def test_a_bad_duration_says_what_is_accepted(value):
 @pytest.mark.parametrize("seconds,text", [
     (0, "0s"), (45, "45s"), (60, "1m"), (90, "1m 30s"), (3600, "1h"), (7500, "2h 5m"), (7205, "2h"),
     (86400, "1d"), (90000, "1d 1h"), (-3, "0s"),
+    (0.5, "0.5s"), (0.25, "0.25s"), (0.999999999999, "0.999999999s"), (1e-9, "0.000000001s"), (1e-12, "0s"),
+    (1.5, "1s"),
 ])
 def test_format_duration(seconds, text):
     assert clock.format_duration(seconds) == text
 
 
-@given(st.integers(min_value=0, max_value=10**8))
+@given(st.integers(min_value=0, max_value=10**8) | st.floats(min_value=0, max_value=1, exclude_max=True))
 def test_format_duration_never_overstates(seconds):
-    """Its units add up to at most the span, and to more than the span less its second unit."""
+    """Its units add up to at most the span, and to more than the span less its second unit
+    (under a second: the ns); a span under a second is no '0s' unless under a ns."""
     text = clock.format_duration(seconds)
+    if seconds < 1:
+        assert float(text[:-1]) <= seconds and seconds - float(text[:-1]) < 1e-9 + 1e-15
+        assert text != "0s" or seconds < 1e-9
+        return
     units = {"d": 86400, "h": 3600, "m": 60, "s": 1}
     parts = [(int(p[:-1]), units[p[-1]]) for p in text.split()]
     shown = sum(n * u for n, u in parts)

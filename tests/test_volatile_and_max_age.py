@@ -311,6 +311,34 @@ def test_cli_bad_assetbuild_now_exits_2(proj: Project, value):
         assert "Traceback" not in r.stderr
 
 
+@pytest.mark.parametrize("value", ["-5", "1969-12-31T23:59:59Z", "99999999999", "2600-01-01T00:00:00Z"])
+def test_cli_now_the_store_cannot_record_exits_2_before_writing(proj: Project, value):
+    """Times before 1970 or from 2500 were accepted, then a build died with an OverflowError
+    traceback writing its history row, after its head (fresh, with no event, no run); ``run
+    --once`` likewise, recording no tick."""
+    for cmd in (["build"], ["run", "--once"], ["status"]):
+        r = cli(*cmd, cwd=proj.root, env=clean_env(ASSETBUILD_NOW=value))
+        assert r.returncode == 2, (cmd, r.stdout, r.stderr)
+        assert r.stderr.splitlines() == [f"assetbuild: error: ASSETBUILD_NOW={value!r} is out of range: give a time "
+                                         "from 1970-01-01T00:00:00Z up to (not including) 2500-01-01T00:00:00Z "
+                                         "(epoch seconds 0 to 16725225599)"], (cmd, r.stderr)
+    r = cli("status", "--json", cwd=proj.root, env=clean_env(ASSETBUILD_NOW=DAY1))
+    assert {a["state"] for a in json.loads(r.stdout)["assets"]} == {"missing"}
+    assert json.loads(cli("runs", "--json", cwd=proj.root).stdout) == {"runs": []}
+    assert json.loads(cli("ticks", "--json", cwd=proj.root).stdout) == {"ticks": []}
+    for edge in ("1970-01-01T00:00:00Z", "2499-12-31T23:59:59.999999999Z"):
+        r = cli("build", "rates", cwd=proj.root, env=clean_env(ASSETBUILD_NOW=edge))
+        assert r.returncode == 0, r.stderr
+
+
+def test_a_max_age_under_a_second_is_shown_as_one(project: Project):
+    """``max_age=0.5`` read "expired: built 0s ago; max_age 0s"."""
+    project.assetfile('@asset(max_age=0.5, io="json")\ndef a():\n    return 1\n')
+    assert cli("build", cwd=project.root, env=clean_env(ASSETBUILD_NOW="1709283600")).returncode == 0
+    r = cli("status", cwd=project.root, env=clean_env(ASSETBUILD_NOW="1709283600.9"))
+    assert r.stdout.strip().split(None, 2)[::2] == ["stale", "expired: built 0.9s ago; max_age 0.5s"], r.stdout
+
+
 def test_cli_definition_error(project: Project):
     project.assetfile('@asset(volatile=True, max_age="1h")\ndef a():\n    return 1\n')
     r = cli("build", cwd=project.root)

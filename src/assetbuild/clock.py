@@ -4,9 +4,10 @@ Every time decision (an asset's ``max_age``) and every recorded time of a materi
 reads :func:`now_ns`, so a test steps through days by setting one variable instead of sleeping.
 ``ASSETBUILD_NOW`` is ISO-8601 with a time zone (``2024-03-01T09:00:00Z``,
 ``2024-03-01T10:00:00+01:00``) or epoch seconds (``1709283600``); a time without a zone is
-refused rather than guessed. Durations (``"90m"``, ``"1h"``, ``"2d"``) are parsed and shown here
-too. Time spent (``perf_counter``) and file-system times (mtimes, racy-clean checks) are not
-"now" in this sense and stay on the real clocks.
+refused rather than guessed, and so is one the store cannot record (see ``FIRST_NS``).
+Durations (``"90m"``, ``"1h"``, ``"2d"``) are parsed and shown here too. Time spent
+(``perf_counter``) and file-system times (mtimes, racy-clean checks) are not "now" in this
+sense and stay on the real clocks.
 """
 
 from __future__ import annotations
@@ -19,6 +20,13 @@ from .errors import ConfigError
 
 ENV = "ASSETBUILD_NOW"
 _NAN = float("nan")
+_NS = 1_000_000_000
+# The times ASSETBUILD_NOW may give: the store records times as unsigned 64-bit nanoseconds
+# (1970 to 2554); ending at 2500 leaves room for a recorded time plus the longest span a setting
+# gives (MAX_SPAN_S, 31 years), such as a retry's end.
+FIRST_NS = 0  # 1970-01-01T00:00:00Z
+END_NS = 16_725_225_600 * _NS  # 2500-01-01T00:00:00Z, the first time refused
+_RANGE = "give a time from 1970-01-01T00:00:00Z up to (not including) 2500-01-01T00:00:00Z"
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 # patterns, compiled on first use (re caches them): importing this module compiles nothing
@@ -67,18 +75,30 @@ def now() -> float:
 
 def parse_now(value: str) -> int:
     """An ``ASSETBUILD_NOW`` value as nanoseconds since the epoch; ``ConfigError`` naming the
-    variable and the value when it is neither epoch seconds nor ISO-8601 with a time zone."""
+    variable and the value when it is neither epoch seconds nor ISO-8601 with a time of day and
+    a time zone, or lies outside ``FIRST_NS``..``END_NS`` (checked here, before any command
+    writes a time the store cannot hold)."""
+    ns = _parse_time(value)
+    if not FIRST_NS <= ns < END_NS:
+        raise ConfigError(f"{ENV}={value!r} is out of range: {_RANGE} (epoch seconds 0 to {END_NS // _NS - 1})")
+    return ns
+
+
+def _parse_time(value: str) -> int:
     text = value.strip()
     if re.match(_NUMBER_RE, text):
         from decimal import Decimal  # exact: a float would round 1709283600.25 * 1e9
 
-        seconds = Decimal(text)
-        if abs(seconds) > 10**11:
-            raise ConfigError(f"{ENV}={value!r} is out of range: give epoch seconds or an ISO-8601 time")
-        return int(seconds * 1_000_000_000)
+        # (clamped to a value out of range: 10**12 s is refused below as much as 1e999999 is)
+        return int(max(min(Decimal(text), Decimal(10**12)), Decimal(-10**12)).scaleb(9))
     from datetime import datetime, timezone  # only when the variable is set: import assetbuild stays cheap
 
     iso = text[:-1] + "+00:00" if text[-1:] in ("Z", "z") else text  # Python 3.10 has no 'Z'
+    # a date alone (2026-03-01Z, 20260301, 2026-W09-1): Python 3.11 reads it as a naive midnight,
+    # dropping its zone, 3.10 refuses it; either way what it lacks is a time of day
+    if re.fullmatch(r"\d{4}-?(?:\d\d-?\d\d|W\d\d-?\d|\d{3})(?:[+-]\d\d(?::?\d\d)*)?", iso):
+        raise ConfigError(f"{ENV}={value!r} has no time of day: give a time and a time zone, "
+                          "such as 2024-03-01T00:00:00Z")
     fraction = 0  # the seconds' fraction, in ns: read here, exact to the ns, on every Python
     m = re.fullmatch(r"(.*\d\d:\d\d:\d\d)[.,](\d+)(.*)", iso)  # (3.10 takes only 3 or 6 digits)
     if m is not None:
@@ -92,7 +112,7 @@ def parse_now(value: str) -> int:
         raise ConfigError(f"{ENV}={value!r} has no time zone: add 'Z' for UTC or an offset "
                           "such as +01:00 (2024-03-01T09:00:00Z)")
     delta = when - datetime(1970, 1, 1, tzinfo=timezone.utc)
-    return (delta.days * 86400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000 + fraction
+    return (delta.days * 86400 + delta.seconds) * _NS + delta.microseconds * 1000 + fraction
 
 
 MAX_SPAN_S = 1e9  # about 31 years: the longest span a setting gives (past ~292, waits and dates overflow)
@@ -138,7 +158,10 @@ def parse_duration(value: object) -> float:
 
 
 def format_duration(seconds: float) -> str:
-    """A span for people, in its largest unit and the next one: '2h 5m', '1d', '45s' (rounded down)."""
+    """A span for people, in its largest unit and the next one: '2h 5m', '1d', '45s'; under a
+    second, to the ns: '0.5s' (a max_age of 0.5 is no '0s'). Rounded down."""
+    if 0 < seconds < 1:
+        return f"0.{int(seconds * _NS):09d}".rstrip("0").rstrip(".") + "s"
     left = int(max(seconds, 0))
     sizes = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
     for i, (unit, size) in enumerate(sizes):
