@@ -119,6 +119,14 @@ def test_an_out_of_range_time_says_which_are_accepted(monkeypatch):
                             "(not including) 2500-01-01T00:00:00Z (epoch seconds 0 to 16725225599)")
 
 
+def test_an_age_from_a_time_later_than_now_is_no_age():
+    """A recorded time after now (the clock was set back since): whatever is due after it is due."""
+    assert clock.age_ns(MARCH_1, MARCH_1 + 5) == 5
+    assert clock.age_ns(MARCH_1, MARCH_1) == 0
+    assert clock.age_ns(MARCH_1 + 1, MARCH_1) == float("inf")
+    assert clock.age_ns(MARCH_1 + 1, MARCH_1) > clock.MAX_SPAN_S * 10**9
+
+
 @pytest.mark.parametrize("value,seconds", [
     (3600, 3600), (1.5, 1.5), ("30s", 30), ("90m", 5400), ("1h", 3600), ("2d", 172800), ("1w", 604800),
     ("1h30m", 5400), ("1h 30m", 5400), ("3600", 3600), ("0.5h", 1800),

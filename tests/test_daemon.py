@@ -612,6 +612,69 @@ def mirror(api):
     assert project.value("mirror") == "2"
 
 
+def test_times_recorded_ahead_of_a_clock_set_back_hold_nothing_off(project, monkeypatch):
+    """A clock that ran two days ahead, then set back: the failure, observation and build it
+    recorded are "in the future". Nothing waits for the clock to catch up (the retry waited
+    two days plus its backoff, past the cap of a day; the poll=600 source was not observed; the
+    max_age asset stayed fresh): a duration from a time later than now is over (clock.age_ns)."""
+    failing_clean(project)
+    project.assetfile((project.root / "AssetFile").read_text() + """
+from assetbuild import observable_source
+
+@observable_source(poll=600)
+def api(context):
+    return open("api-version").read()
+
+@asset(auto="eager")
+def mirror(api):
+    return api
+
+@asset(max_age="1h", auto="eager")
+def rates():
+    return 1
+""")
+    write_source(project, "bad\n", at("07:00"))
+    project.write("api-version", "1")
+    ahead = "2024-03-04T08:00:00Z"
+    t = tick(project, ahead, monkeypatch)
+    assert (t.failed, sorted(t.result.names("built"))) == (["clean"], ["mirror", "rates"])
+    project.write("api-version", "2")
+    t = tick(project, at("08:00"), monkeypatch)  # two days earlier
+    assert t.deferred == {}
+    assert sorted((r.asset, r.reasons) for r in t.requests) == [
+        ("clean", ("eager: new asset",)), ("mirror", ("eager: upstream api changed",)),
+        ("rates", ("eager: max_age expired",))]
+    assert (t.failed, sorted(t.result.names("built")), project.value("mirror")) == (["clean"], ["mirror", "rates"], "2")
+    # recorded at the corrected time, everything waits as long as it says again
+    t = tick(project, at("08:05"), monkeypatch)
+    assert (t.requests, t.deferred) == ([], {"clean": "failed 2 time(s); retried after 15m"})
+
+
+def test_a_retry_recorded_by_an_older_assetbuild_waits_at_most_a_day(project, monkeypatch):
+    """A retry record that holds only the end of its wait (as assetbuild wrote them before the
+    time of the failure was kept) is read as a wait of at most a day ending then."""
+    from assetbuild.clock import parse_now
+    from assetbuild.session.project import open_project, open_store
+    from assetbuild.ticks import put_state
+
+    def retry_until(end: str) -> None:
+        with open_project(project.root) as p:
+            store = open_store(p, readonly=False)
+            try:
+                put_state(store, "retry", "clean", {"failures": 1, "not_before": parse_now(end)})
+                store.flush()
+            finally:
+                store.close()
+
+    failing_clean(project)
+    write_source(project, "bad\n", at("07:00"))
+    assert tick(project, at("08:00"), monkeypatch).failed == ["clean"]
+    retry_until("2024-03-02T20:00:00Z")
+    assert tick(project, at("08:00"), monkeypatch).deferred == {"clean": "failed 1 time(s); retried after 12h"}
+    retry_until("2024-03-04T08:00:00Z")  # two days ahead: more than a day, so the clock went back
+    assert tick(project, at("08:00"), monkeypatch).failed == ["clean"]
+
+
 def test_one_daemon_per_project(project, tmp_path):
     pipeline(project)
     first = subprocess.Popen(cli_cmd("run", "--tick", "3600"), cwd=project.root, env=clean_env(),

@@ -194,7 +194,7 @@ def test_a_dry_run_predicts_what_the_build_runs(tmp_path_factory, monkeypatch, b
     predicted = would(project)
     status = states(project)
     ran = project.built()
-    expired = later > max_age
+    expired = later > max_age or later < 0  # built later than now (the clock went back): no age, expired
     assert predicted["fetched"] == ("run" if expired else "cached")
     assert (status["fetched"][0] == "stale") == expired
     assert ("fetched" in ran) == expired
@@ -238,7 +238,9 @@ def test_the_rebuilder_decides_from_the_now_it_is_given(tmp_path, monkeypatch):
     late = rebuilder(1061).decide("a", [])
     assert (late.action, late.reasons[0].code, late.reasons[0].detail) == ("run", "expired",
                                                                           "built 1m 1s ago; max_age 1m")
-    assert rebuilder(900).decide("a", []).action == "cached"  # built "in the future": not expired
+    early = rebuilder(900).decide("a", [])  # built "in the future" (the clock went back): no age, expired
+    assert (early.action, early.reasons[0].detail) == ("run", "built at 1970-01-01T00:16:40Z, later than now; "
+                                                              "max_age 1m")
     assert calls == [1000, 1060, 1061, 900]
 
 
@@ -329,6 +331,24 @@ def test_cli_now_the_store_cannot_record_exits_2_before_writing(proj: Project, v
     for edge in ("1970-01-01T00:00:00Z", "2499-12-31T23:59:59.999999999Z"):
         r = cli("build", "rates", cwd=proj.root, env=clean_env(ASSETBUILD_NOW=edge))
         assert r.returncode == 0, r.stderr
+
+
+def test_a_build_recorded_later_than_now_has_expired(proj: Project):
+    """A clock that ran two days ahead, then set back: the build it recorded is no age at all.
+    ``max_age`` counted from it kept the asset fresh until the clock caught up."""
+    root: Path = proj.root
+
+    def run(*args: str, when: str):
+        return cli(*args, cwd=root, env=clean_env(ASSETBUILD_NOW=when))
+
+    assert run("build", when="2024-03-03T09:00:00Z").returncode == 0
+    expired = "expired: built at 2024-03-03T09:00:00Z, later than now; max_age 1h"
+    r = run("status", "rates", when="2024-03-01T21:00:00Z")
+    assert r.stdout.strip().split(None, 2)[::2] == ["stale", expired], r.stdout
+    assert f"would run     rates  ({expired})" in run("build", "-n", when="2024-03-01T21:00:00Z").stdout
+    r = run("build", when="2024-03-01T21:00:00Z")
+    assert r.returncode == 0 and "2 built, 3 cached" in r.stdout, r.stdout
+    assert run("status", "rates", when="2024-03-01T22:00:00Z").stdout.split()[0] == "fresh"
 
 
 def test_a_max_age_under_a_second_is_shown_as_one(project: Project):

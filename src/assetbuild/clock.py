@@ -4,7 +4,8 @@ Every time decision (an asset's ``max_age``) and every recorded time of a materi
 reads :func:`now_ns`, so a test steps through days by setting one variable instead of sleeping.
 ``ASSETBUILD_NOW`` is ISO-8601 with a time zone (``2024-03-01T09:00:00Z``,
 ``2024-03-01T10:00:00+01:00``) or epoch seconds (``1709283600``); a time without a zone is
-refused rather than guessed, and so is one the store cannot record (see ``FIRST_NS``).
+refused rather than guessed, and so is one the store cannot record (see ``FIRST_NS``). A time
+recorded later than now (the clock was set back since) is no age at all: see :func:`age_ns`.
 Durations (``"90m"``, ``"1h"``, ``"2d"``) are parsed and shown here too. Time spent
 (``perf_counter``) and file-system times (mtimes, racy-clean checks) are not "now" in this
 sense and stay on the real clocks.
@@ -113,6 +114,17 @@ def _parse_time(value: str) -> int:
                           "such as +01:00 (2024-03-01T09:00:00Z)")
     delta = when - datetime(1970, 1, 1, tzinfo=timezone.utc)
     return (delta.days * 86400 + delta.seconds) * _NS + delta.microseconds * 1000 + fraction
+
+
+def age_ns(recorded_ns: int, now_ns: int) -> float:
+    """How long ago ``recorded_ns`` was, in ns, for measuring a duration from a recorded time
+    (a build's for ``max_age``, an observation's for ``poll``, a failure's for a retry's
+    backoff, an upstream change's for ``freshness``). A time later than now was recorded by a
+    clock that ran ahead (since set back: NTP, ``ASSETBUILD_NOW``, a cache shared between
+    machines), so it is no age: ``inf``, and whatever is due some time after it is due now.
+    Waiting for the clock to catch up would keep a result stale for as long as the clock was
+    wrong; rebuilding, observing or retrying once too early only costs the work."""
+    return now_ns - recorded_ns if recorded_ns <= now_ns else float("inf")
 
 
 MAX_SPAN_S = 1e9  # about 31 years: the longest span a setting gives (past ~292, waits and dates overflow)

@@ -18,7 +18,7 @@ import os
 from collections.abc import Callable, Container, Mapping, Sequence
 from typing import Any
 
-from .clock import format_duration
+from .clock import age_ns, format_duration, iso_utc
 from .clock import now_ns as clock_now_ns
 from .contracts import Action, Decision, Files, TraceStore
 from .definitions import AssetDef, SourceDef
@@ -313,12 +313,13 @@ class TraceRebuilder:
     def _expired(self, trace: Trace | Head, max_age: float) -> Reason | None:
         """Why the work found for a key is too old to reuse, if it is: it was built more than
         ``max_age`` seconds before this build's now (a head that is this key's, or any trace:
-        an old trace of the same key is just as old)."""
+        an old trace of the same key is just as old). Built later than now: expired (clock.age_ns)."""
         built = trace.built_ns if isinstance(trace, Head) else trace.created_ns
-        age = (self.now_ns - built) / 1e9
+        age = age_ns(built, self.now_ns) / 1e9
         if age <= max_age:
             return None
-        return Reason("expired", f"built {format_duration(age)} ago; max_age {format_duration(max_age)}")
+        when = f"{format_duration(age)} ago" if age != float("inf") else f"at {iso_utc(built)}, later than now"
+        return Reason("expired", f"built {when}; max_age {format_duration(max_age)}")
 
     def manifest(self, digest: str) -> Manifest:
         """The manifest of produced files stored as ``digest`` (CacheCorrupt, ValueError)."""

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..clock import age_ns
 from ..errors import AssetbuildError, DefinitionError, SelectionError
 from ..loader import find_assetfile
 from ..output import Reporter
@@ -236,9 +237,10 @@ def _tick(project: Project, assets: Sequence[str], tick: Tick, jobs: int | str |
                 if _succeeded_since_failing(store, asset):  # fixed by another command: failing no more
                     _put(store, "retry", asset, None)
                     return None
-                if retry["not_before"] <= now:
+                failed, wait = _retry_wait(retry)
+                if age_ns(failed, now) >= wait:  # (failed later than now: retried now, see clock.age_ns)
                     return None
-                return f"failed {retry['failures']} time(s); retried after {_when(retry['not_before'] - now)}"
+                return f"failed {retry['failures']} time(s); retried after {_when(failed + wait - now)}"
 
             ev = evaluate(project, store, plan, now, current, lambda a: _get(store, "schedule", a),
                           lambda n: _appeared(store, n, now), backoff_of,
@@ -289,7 +291,8 @@ def _after(project: Project, plan: Sequence[str], tick: Tick, backoff: float, on
                     prev = _get(store, "retry", r.asset) or {"failures": 0}
                     n = prev["failures"] + 1
                     wait = min(backoff * 2 ** (n - 1), MAX_BACKOFF_S)
-                    _put(store, "retry", r.asset, {"failures": n, "not_before": now + int(wait * NS)})
+                    _put(store, "retry", r.asset, {"failures": n, "not_before": now + int(wait * NS), "failed_ns": now,
+                                                   "wait_ns": int(wait * NS)})
                     alerts.append({"event": "failed", "asset": r.asset, "error": r.error, "time_ns": now,
                                    "failures": n, "retry_in_s": wait})
                 elif r.status in ("built", "cached", "restored"):
@@ -369,7 +372,7 @@ def _observe_due(project: Project, store: Any, plan: Sequence[str], now: int) ->
         if poll is None:
             continue
         rec = store.get_observation(name)
-        if rec is None or now - rec.observed_ns >= poll * NS:
+        if rec is None or age_ns(rec.observed_ns, now) >= poll * NS:  # (observed later than now: due)
             due.append(name)
     return _observe(project, due, store, record=True) if due else {}
 
@@ -423,6 +426,16 @@ def _put(store: Any, kind: str, name: str, value: Any) -> None:
     from ..ticks import put_state
 
     put_state(store, kind, name, value)
+
+
+def _retry_wait(retry: dict[str, Any]) -> tuple[int, int]:
+    """(when it failed, ns to wait from then) of a retry record. A record without them (written
+    by an older assetbuild) holds only its end: it is read as a wait of MAX_BACKOFF_S ending
+    then, so an end more than that ahead of now (the clock was set back) is due now."""
+    if isinstance(retry.get("failed_ns"), int) and isinstance(retry.get("wait_ns"), int):
+        return retry["failed_ns"], retry["wait_ns"]
+    wait = int(MAX_BACKOFF_S * NS)
+    return retry["not_before"] - wait, wait
 
 
 def _when(seconds_ns: int) -> str:

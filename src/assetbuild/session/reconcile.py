@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..changes import ChangeTimes
+from ..clock import age_ns
 from ..definitions import AssetDef, SourceDef
 from ..errors import DefinitionError
 from ..graph import Graph
@@ -174,9 +175,9 @@ def own_changed_at(project: Any, times: ChangeTimes, nodes: Iterable[str], now_n
         ch: dict[str, int] = {}
         max_age = getattr(graph.nodes[n], "max_age", None)
         if max_age is not None:  # expired as rebuild.py says: older than max_age, by the head's build
-            expiry = head.built_ns + int(max_age * NS)
-            if expiry < now_ns:
-                ch[EXPIRED] = expiry
+            # (built later than now: expired now, see clock.age_ns)
+            if age_ns(head.built_ns, now_ns) > max_age * NS:
+                ch[EXPIRED] = min(head.built_ns + int(max_age * NS), now_ns)
         own = changed_own(n, head)
         ch.update(seen(n, head.key, own) if seen is not None else dict.fromkeys(own, now_ns))
         if ch:
