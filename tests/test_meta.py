@@ -117,6 +117,20 @@ def test_ci_runs_the_readme_commands():
     assert 'bash -euo pipefail -c "$(readme_block 1)"' in ci and 'bash -euo pipefail -c "$(readme_block 2)"' in ci
 
 
+def test_the_readme_names_every_reason_code():
+    """Each reason code the code can give (``Reason("code", ...)``: status, why, -n, a build's
+    results) is named in the README, where users look one up."""
+    import re
+
+    readme = (ROOT / "README.md").read_text()
+    codes = {m for path in (ROOT / "src" / "assetbuild").rglob("*.py")
+             for m in re.findall(r'Reason\(\s*"([a-z-]+)"', path.read_text())}
+    assert len(codes) > 25, codes  # (the pattern still finds them)
+    missing = sorted(c for c in codes if f"`{c}`" not in readme and f"({c}:" not in readme
+                     and f"`{c}:" not in readme)
+    assert not missing, f"reason codes the README does not name: {missing}"
+
+
 def test_every_dependency_declares_a_tested_range():
     """Each requirement of assetbuild and its plugins, extras included, has a lower and an upper
     bound (a fresh install must not pick up an untested major release, as cloudpickle 3.1 was)."""
