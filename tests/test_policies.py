@@ -241,6 +241,26 @@ def test_a_change_of_a_resource_or_another_key_part_is_a_change_of_its_own():
     assert reqs(lazy, {"clean": {resource_changed("db"): T0}}) == {"clean": ("lazy: needed for its freshness 1h",)}
 
 
+def test_an_eager_assets_files_to_restore_request_it_alone():
+    """status said output-missing / output-modified while run never restored an eager asset's
+    files. A restore changes no data: no reader follows it, and a lazy asset's is left alone."""
+    pol = {"clean": Policy(auto="eager"), "daily": Policy(auto="eager"), "report": Policy(auto="lazy", freshness=60),
+           "other": Policy()}
+    why = {"clean": ["output out/clean.csv missing"], "report": ["output out/report.txt missing"],
+           "other": ["output out/other.txt missing"]}
+
+    def restoring(changes, held=(), restore=why):
+        return {r.asset: r.reasons for r in tick_requests(pol, UP, changes, (), T0, held=held, restore=restore)}
+
+    assert restoring({}) == {"clean": ("eager: output out/clean.csv missing",)}
+    assert restoring({}, held=["clean"]) == {}
+    # asked for otherwise: that reason (the build restores what it still must)
+    assert restoring({"clean": {"orders": T0}}) == {"clean": ("eager: upstream orders changed",),
+                                                    "daily": ("eager: upstream clean requested",)}
+    assert restoring({"clean": {"orders": T0}}, restore={"daily": ["output out/daily.csv missing"]}) == {
+        "clean": ("eager: upstream orders changed",), "daily": ("eager: upstream clean requested",)}
+
+
 def test_eager_follows_an_input_requested_in_the_same_tick():
     pol = {"clean": Policy(auto="eager"), "daily": Policy(auto="eager"), "report": Policy(auto="eager"),
            "other": Policy()}

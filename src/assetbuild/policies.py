@@ -13,8 +13,8 @@ The rules (issue 14):
   saw changed, its max_age's expiry: see :func:`tick_requests`); its
   lag is the time since the oldest change it does not include (:func:`freshness_state`).
 - ``auto="eager"``: requested as soon as an input changed, its ``max_age`` expired, its code,
-  a declared env var, its params, a resource's version or another part of its key changed, or
-  an input is requested this tick.
+  a declared env var, its params, a resource's version or another part of its key changed, an
+  input is requested this tick, or its path output (``outputs=`` files) was deleted or edited.
 - ``auto="lazy"``: requested only when overdue itself, or when it lacks a change older than an
   overdue auto-materialized downstream asset's freshness allows (it is needed for that one).
 - ``auto=None``: never requested (unless its schedule is due); a freshness on it only reports.
@@ -191,7 +191,7 @@ class Request:
 def tick_requests(policies: Mapping[str, Policy], upstream: Mapping[str, Sequence[str]],
                   changes: Mapping[str, Mapping[str, int]], due: Collection[str], now_ns: int,
                   new: Mapping[str, int] | None = None, order: Sequence[str] | None = None,
-                  held: Collection[str] = ()) -> list[Request]:
+                  held: Collection[str] = (), restore: Mapping[str, Sequence[str]] | None = None) -> list[Request]:
     """What one tick requests, sorted by asset name.
 
     ``policies``: every asset to consider, by node name (a partition's node ``asset[KEY]`` is an
@@ -214,7 +214,12 @@ def tick_requests(policies: Mapping[str, Policy], upstream: Mapping[str, Sequenc
     ``order``: the assets of ``policies``, each after its upstream ones (the graph's order, which
     the caller has; else one is made). ``held``: assets the caller will not build this tick
     whatever their policy says (a retry's backoff, an upstream that was never materialized):
-    never requested, so an eager reader is not requested for them either.
+    never requested, so an eager reader is not requested for them either. ``restore``: assets
+    whose files in the project are not as their latest materialization left them (its path
+    output or an ``outputs=`` file deleted or edited), each with what is wrong with them
+    (``"output build/x.csv missing"``): an eager one is requested for that when nothing else
+    asks for it. A build restores such files from the cache, changing no data, so no reader is
+    requested for it; a lazy asset's data is as fresh as before, so it is not requested at all.
 
     What an asset lacks is what its inputs changed plus whatever its upstream assets lack; its
     lag and overdue state follow :func:`freshness_state`. An asset is requested when:
@@ -224,8 +229,8 @@ def tick_requests(policies: Mapping[str, Policy], upstream: Mapping[str, Sequenc
       (``"eager: code changed"``, ``"eager: env REGION changed"``, ``"eager: params changed"``,
       ``"eager: resource warehouse changed"``, ``"eager: IO manager changed"``, ``"eager: max_age
       expired"``), an upstream asset is requested this tick (``"eager:
-      upstream orders requested"``) or it is new (``"new partition 2024-03-02"``, ``"eager: new
-      asset"``);
+      upstream orders requested"``), it is new (``"new partition 2024-03-02"``, ``"eager: new
+      asset"``) or its files are to be restored (``"eager: output build/x.csv missing"``);
     - it is lazy and overdue (``"lazy: needed for its freshness 1h"``);
     - it is lazy and lacks a change older than the freshness of an overdue lazy or eager asset
       downstream of it, through lazy or eager assets only (an auto=None asset in between would
@@ -298,6 +303,10 @@ def tick_requests(policies: Mapping[str, Policy], upstream: Mapping[str, Sequenc
                 if ups:
                     reasons[a].append(f"eager: upstream {_names(ups)} requested")
         if reasons[a] and a not in held:
+            requested.add(a)
+    for a, why in (restore or {}).items():  # (after the walk: restoring files requests no reader)
+        if a in policies and policies[a].auto == "eager" and not reasons[a] and why and a not in held:
+            reasons[a] = [f"eager: {w}" for w in why]
             requested.add(a)
     return [Request(a, tuple(reasons[a])) for a in sorted(requested)]
 

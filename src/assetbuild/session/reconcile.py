@@ -1,6 +1,7 @@
 """What the declared policies ask of a project at one moment: the facts gathered from the store
 (assetbuild.changes) and from the project as it is now (each asset's key parts but its inputs,
-against its latest materialization's) handed to the pure rules (assetbuild.policies).
+against its latest materialization's; eager assets' files in the project, against what that
+materialization left there) handed to the pure rules (assetbuild.policies).
 ``assetbuild run`` calls :func:`evaluate` on each tick; ``status`` calls :func:`freshness_of`
 for its ``overdue`` state, with the same changes of the assets' own (:func:`own_changed_at`).
 """
@@ -14,7 +15,7 @@ from typing import Any
 from ..changes import ChangeTimes
 from ..clock import age_ns
 from ..definitions import AssetDef, SourceDef
-from ..errors import DefinitionError
+from ..errors import CacheCorrupt, DefinitionError
 from ..graph import Graph
 from ..keys import KeyParts
 from ..policies import (
@@ -133,6 +134,58 @@ def own_changes(project: Any, store: Any = None) -> Callable[[str, Any], list[st
         return _parts_changed(was, now, elsewhere) or ([] if volatile else [part_changed("key")])
 
     return changed
+
+
+def output_changes(project: Any, store: Any) -> Callable[[str, Any], list[str]]:
+    """``changed(node, head)``: what is wrong with the files in the project of ``node``'s latest
+    materialization (``head``, under the key it has now): its path output or a file of its
+    ``outputs=`` missing or edited, what ``status`` calls output-missing and output-modified and
+    a build restores from the cache, running nothing (``"output build/x.csv missing"``,
+    ``"output build/x.csv changed outside assetbuild"``). As a build looks: an unchanged path
+    output costs one ``stat`` against its head's signature, an ``outputs=`` file one against the
+    stat cache's; only a file whose signature differs is read. A path output that holds its
+    bytes under another signature (touched; recorded racy) gets it in its head (kept by the
+    commit only if not racy, as a build's), so later ticks need not read it again."""
+    from ..workspace import Workspace
+
+    files = Workspace(project.project_dir, store)
+    unchanged = files.path_unchanged
+    nodes = project.graph.nodes
+
+    def changed(node: str, head: Any) -> list[str]:
+        d = nodes[node]
+        path = d.path
+        if path is None:
+            return _files_changed(files, store, head) if d.outputs else []
+        recorded = head.path_stat
+        if head.path != path or (recorded is not None and unchanged(path, recorded)):  # the idle tick's one stat
+            return []
+        state, sig = files.path_state(path, head.output_digest, recorded)
+        if state == "ok":
+            if sig is not None and sig != recorded:
+                store.put_head(node, head._replace(path_stat=sig), device=files.device_of(path))
+            return []
+        return [f"output {path} {'missing' if state == 'missing' else 'changed outside assetbuild'}"]
+
+    return changed
+
+
+def _files_changed(files: Any, store: Any, head: Any) -> list[str]:
+    """``output_changes`` of an asset with ``outputs=``: its files missing, edited or extra."""
+    from ..manifest import decode_manifest
+
+    try:
+        manifest = decode_manifest(store.read_blob(head.output_digest))
+    except (CacheCorrupt, ValueError):
+        return []  # the cache's damage, not the project's files: a build says so
+    problems = files.outputs_state(manifest)
+    return [f"output{'s' if len(rels) > 1 else ''} {_some(rels)} {verb}"
+            for kinds, verb in ((("missing",), "missing"), (("modified", "extra"), "changed outside assetbuild"))
+            for rels in (sorted(rel for p, rel in problems if p in kinds),) if rels]
+
+
+def _some(paths: list[str], shown: int = 3) -> str:
+    return ", ".join(paths[:shown]) + (f" and {len(paths) - shown} more" if len(paths) > shown else "")
 
 
 def _parts_changed(was: KeyParts, now: KeyParts, elsewhere: bool) -> list[str]:
@@ -265,6 +318,8 @@ def evaluate(project: Any, store: Any, plan: Sequence[str], now_ns: int,
     upstream: dict[str, list[str]] = {}
     changes: dict[str, dict[str, int]] = {}
     new: dict[str, int] = {}
+    restore: dict[str, list[str]] = {}  # eager assets whose files alone are not as they were left
+    outputs: Callable[[str, Any], list[str]] | None = None
     # expiry, code, env, params, resources...: changes of its own too, as of the first tick that saw them
     own = own_changed_at(project, times, scope, now_ns, seen, store)
     for n in scope:
@@ -278,6 +333,11 @@ def evaluate(project: Any, store: Any, plan: Sequence[str], now_ns: int,
             ch.update(own.get(n, {}))
             if ch:
                 changes[n] = ch
+            elif d.auto == "eager" and (d.path is not None or d.outputs):
+                outputs = outputs or output_changes(project, store)
+                wrong = outputs(n, times.head(n))
+                if wrong:
+                    restore[n] = wrong
     ev_own = {n: min(ch.values()) for n, ch in own.items()}
     due = _due(graph, owners, now_ns, last_evaluated)
     in_scope = set(scope)
@@ -286,7 +346,8 @@ def evaluate(project: Any, store: Any, plan: Sequence[str], now_ns: int,
     # what cannot be built now is held, and the requests made again without it, until none is
     # held anew: an eager reader of a held asset is not requested for it (held only grows)
     while True:
-        requests = tick_requests(policies, upstream, changes, due, now_ns, new, order, held=ev.waiting)
+        requests = tick_requests(policies, upstream, changes, due, now_ns, new, order, held=ev.waiting,
+                                 restore=restore)
         wanted = {r.asset for r in requests}
         fresh_holds = {}
         for r in requests:
