@@ -140,9 +140,14 @@ def test_q_prints_nothing(tmp_path, args):
 
 
 def test_init_makes_no_cache_so_takes_no_cache_dir(tmp_path):
-    """It makes no cache: --cache-dir is not an option of it, and the group's (or
-    ASSETBUILD_CACHE_DIR), which concern the commands that follow, make nothing."""
-    r = cli("--cache-dir", "c1", "init", "p", cwd=tmp_path, env=clean_env(ASSETBUILD_CACHE_DIR=str(tmp_path / "c2")))
+    """It makes no cache: --cache-dir is not an option of it, before its name or after (refused
+    in one line, as every option a command has not is), and ASSETBUILD_CACHE_DIR, which concerns
+    the commands that follow, makes nothing."""
+    r = cli("--cache-dir", "c1", "init", "p", cwd=tmp_path)
+    assert r.returncode == 2 and r.stderr == ("assetbuild: error: --cache-dir: assetbuild init has no "
+                                              "--cache-dir option; leave it out\n"), r.stderr
+    assert os.listdir(tmp_path) == []
+    r = cli("init", "p", cwd=tmp_path, env=clean_env(ASSETBUILD_CACHE_DIR=str(tmp_path / "c2")))
     assert r.returncode == 0, r.stderr
     assert sorted(os.listdir(tmp_path)) == ["p"] and not (tmp_path / "p" / ".assetbuild").exists()
     r = cli("init", "--cache-dir", "c1", "q", cwd=tmp_path)
