@@ -55,6 +55,70 @@ def test_a_namespace_package_with_a_portion_beside_the_caller_is_forgotten(proje
     assert project.built() == ["a"] and project.value("a") == 1
     assert "src" not in sys.modules and "src.h" not in sys.modules
 
+
+def test_the_callers_module_named_like_a_project_module_is_hidden_while_the_project_loads(project, tmp_path,
+                                                                                          monkeypatch, capsys):
+    """A notebook beside its own ``helpers`` package, imported: the project's ``import helpers.x``
+    and the unpickling of its classes get the project's, as the command does; the caller's
+    modules are the same objects after, and nothing warns about them."""
+    caller = tmp_path / "notebook"
+    (caller / "helpers").mkdir(parents=True)
+    (caller / "helpers/__init__.py").write_text("")
+    (caller / "helpers/x.py").write_text("def who():\n    return 'notebook'\n")
+    monkeypatch.syspath_prepend(str(caller))
+    for name in ("helpers", "helpers.x"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    import helpers.x as theirs
+
+    mine = sys.modules["helpers"]
+    project.write("helpers/__init__.py", "")
+    project.write("helpers/x.py", "def who():\n    return 'project'\n\nclass Box:\n    def who(self):\n"
+                                  "        return who()\n")
+    project.assetfile("import helpers.x\n\n@asset(io='json')\ndef a():\n    return helpers.x.who()\n\n"
+                      "@asset\ndef box():\n    return helpers.x.Box()\n")
+    assert project.built() == ["a", "box"] and project.value("a") == "project"
+    assert project.value("box").who() == "project"
+    assert sys.modules["helpers"] is mine and sys.modules["helpers.x"] is theirs and theirs.who() == "notebook"
+    assert "imported first" not in capsys.readouterr().err
+
+
+def test_the_callers_own_import_of_a_project_module_stays_and_the_build_runs_the_file(project, monkeypatch):
+    """A notebook in the project imported ``helpers``, which was then edited: the build runs the
+    file as it is now, and the caller's module is the same object after (``reload`` works)."""
+    import importlib
+
+    project.write("helpers.py", "def f():\n    return 1\n")
+    project.assetfile("import helpers\n\n@asset(io='json')\ndef a():\n    return helpers.f()\n")
+    monkeypatch.syspath_prepend(str(project.root))
+    monkeypatch.delitem(sys.modules, "helpers", raising=False)
+    import helpers
+
+    project.write("helpers.py", "def f():\n    return 2\n")
+    assert project.built() == ["a"] and project.value("a") == 2
+    assert sys.modules["helpers"] is helpers and helpers.f() == 1
+    assert importlib.reload(helpers).f() == 2
+
+
+def test_import_state_the_assetfile_changes_is_undone(project, tmp_path):
+    """An AssetFile that puts its ``lib`` on sys.path and installs an import finder of its own:
+    each build leaves the caller's sys.path and sys.meta_path as they were, so another project
+    cannot import the first one's modules, as in a fresh process."""
+    project.write("lib/shared.py", "X = 1\n")
+    project.assetfile("import os, sys\nsys.path.insert(0, os.path.join(os.path.dirname(__file__), 'lib'))\n"
+                      "class Finder:\n    def find_spec(self, *a):\n        return None\n"
+                      "sys.meta_path.append(Finder())\nimport shared\n\n"
+                      "@asset(io='json')\ndef a():\n    return shared.X\n")
+    path, meta_path = list(sys.path), list(sys.meta_path)
+    for _ in range(2):
+        project.build()
+        assert sys.path == path and sys.meta_path == meta_path
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "AssetFile").write_text("import shared\n")
+    with pytest.raises(DefinitionError, match="No module named 'shared'"):
+        assetbuild.build(project_dir=other)
+
+
 def test_dunder_file_is_the_assetfile(project):
     project.assetfile("""
 from pathlib import Path

@@ -49,6 +49,9 @@ _LOADED_BY_US: set[str] = set()
 # (those it imported are the code its keys are made from), in order: what an asset that imports
 # one as it runs in this process really ran (``compiled_since``); emptied with the modules.
 _COMPILED: list[tuple[str, str]] = []
+# Each active ProjectImports, innermost last: a load inside the innermost finds the project's
+# modules hidden already (``_hide``), and need not look for them again.
+_ACTIVE: list[ProjectImports] = []
 
 
 class _ProjectLoader(importlib.machinery.SourceFileLoader):
@@ -104,18 +107,30 @@ class _ProjectFinder:
 
 
 class ProjectImports:
-    """While active: the project directory is importable and its modules load from source."""
+    """While active: the project directory is first on ``sys.path`` and its modules load from
+    source, as in a fresh ``assetbuild`` process; after, the caller's import state is back.
+
+    A caller that imports its own modules (a notebook) may hold one named like a project module
+    (its own ``helpers.py``), or the project's own module, maybe edited since: the load must
+    not use either, so each is hidden (``_hide``) while active and put back, the same object,
+    after. What the project added to ``sys.path`` is undone; finders and path hooks that project
+    code defined are dropped (those of a library it imported stay, with the library)."""
 
     def __init__(self, project_dir: Path) -> None:
         self.root = str(project_dir)
         self._finder = _ProjectFinder(self.root)
-        self._added_path = False
+        self._hidden: dict[str, Any] = {}
+        self._saved: tuple[list[Any], list[Any], set[int]] | None = None
 
     def __enter__(self) -> ProjectImports:
-        if self.root not in sys.path:
+        self._saved = (sys.path, list(sys.path), {id(h) for h in (*sys.meta_path, *sys.path_hooks)})
+        if not sys.path or sys.path[0] != self.root:  # first, as in the command's process
             sys.path.insert(0, self.root)
-            self._added_path = True
+        # (with the project on sys.path, as for every later look at namespace packages: their
+        # __path__, worked out again whenever sys.path changes, is then computed once per load)
+        self._hidden = _hide(self.root)
         sys.meta_path.insert(0, self._finder)
+        _ACTIVE.append(self)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -123,11 +138,57 @@ class ProjectImports:
         # namespace package's __path__ is worked out again from sys.path, and without the
         # project's folder one that also spans a folder elsewhere (a ``src`` beside the
         # caller) would name only that one, and stay
-        forget_project_modules(Path(self.root))
-        if self._finder in sys.meta_path:
-            sys.meta_path.remove(self._finder)
-        if self._added_path and self.root in sys.path:
-            sys.path.remove(self.root)
+        if self in _ACTIVE:
+            _ACTIVE.remove(self)
+        dropped = forget_project_modules(Path(self.root))
+        if self._hidden:  # what the load imported under a hidden name goes; the caller's comes back
+            tops = {n.partition(".")[0] for n in self._hidden}
+            for name in [n for n in sys.modules if n.partition(".")[0] in tops]:
+                del sys.modules[name]
+            sys.modules.update(self._hidden)
+            self._hidden = {}
+        if self._saved is not None:
+            path, path_items, before = self._saved
+            self._saved = None
+            path[:] = path_items
+            sys.path = path
+            dropped.add(ASSETFILE_MODULE)  # a finder or hook project code made goes with it
+            sys.meta_path[:] = _kept(sys.meta_path, before, dropped, self._finder)
+            sys.path_hooks[:] = _kept(sys.path_hooks, before, dropped, self._finder)
+
+
+def _hide(root: str) -> dict[str, Any]:
+    """Take out of ``sys.modules`` (and return) what the caller imported that a fresh process
+    would not have as the project loads: the project's own modules, and modules named like one
+    (``helpers``, ``helpers.x``) from elsewhere, but not from the standard library or an
+    installed distribution (the command imports those too: ``shadowing_files`` warns). Never
+    ``__main__``. One pass over sys.modules and one listing of the project directory."""
+    modules = sys.modules
+    hide = project_module_names(Path(root)) - {"__main__", "__mp_main__"}
+    try:
+        entries = os.listdir(root)
+    except OSError:
+        entries = []
+    tops = set()
+    for entry in entries:  # a module, a package or a namespace package's folder
+        name = entry[:-3] if entry.endswith(".py") else entry
+        module = modules.get(name)
+        if module is None or name in hide or name in sys.stdlib_module_names or name in sys.builtin_module_names:
+            continue
+        f = getattr(module, "__file__", None)
+        where = [f] if f else list(vars(module).get("__path__") or ()) if isinstance(module, types.ModuleType) else []
+        if where and not any(_is_installed(os.path.join(str(w), "")) for w in where):  # (a namespace package's folders)
+            tops.add(name)
+    if tops:
+        hide.update(n for n in modules if n.partition(".")[0] in tops)
+    return {name: modules.pop(name) for name in hide if name in modules}
+
+
+def _kept(hooks: list[Any], before: set[int], dropped: set[str], ours: object) -> list[Any]:
+    """Of import finders or path hooks, those there ``before`` and those made since (a class,
+    a function or an instance) by code outside the ``dropped`` modules (a library's)."""
+    return [h for h in hooks if h is not ours and (id(h) in before or getattr(
+        h if isinstance(h, (type, types.FunctionType)) else type(h), "__module__", None) not in dropped)]
 
 
 def project_module_names(project_dir: Path) -> set[str]:
@@ -266,16 +327,20 @@ def compiled_since(mark: int) -> dict[str, str]:
     return dict(_COMPILED[mark:])
 
 
-def forget_project_modules(project_dir: Path) -> None:
+def forget_project_modules(project_dir: Path, *, look: bool = True) -> set[str]:
     """Drop the project's modules (and any other project's we imported) from sys.modules, so the
-    next load imports them afresh from this project's files. Never the caller's ``__main__`` (a
-    script in the project that calls ``assetbuild.build``): nothing imports it afresh, and
-    without it pickle cannot find the script's classes, nor multiprocessing the script."""
-    for name in (project_module_names(project_dir) | _LOADED_BY_US) - {"__main__", "__mp_main__"}:
+    next load imports them afresh from this project's files; their names. Never the caller's
+    ``__main__`` (a script in the project that calls ``assetbuild.build``): nothing imports it
+    afresh, and without it pickle cannot find the script's classes, nor multiprocessing the
+    script. ``look=False``: only those we imported (the others are known to be hidden)."""
+    found = project_module_names(project_dir) if look else set()
+    names = (found | _LOADED_BY_US) - {"__main__", "__mp_main__"}
+    for name in names:
         sys.modules.pop(name, None)
     _LOADED_BY_US.clear()
     _COMPILED.clear()
     importlib.invalidate_caches()
+    return names
 
 
 class Loaded:
@@ -501,7 +566,8 @@ def load_assetfile(project_dir: Path, assetfile: str | os.PathLike[str] | None =
         code, code_digests, keep_alive, pending = part
     else:
         code, code_digests, keep_alive, pending = compile_cached(path, source, digest, cache_dir)
-    forget_project_modules(project_dir)
+    # (inside ProjectImports for this project, what is not ours was hidden as it began)
+    forget_project_modules(project_dir, look=not (_ACTIVE and _ACTIVE[-1].root == str(project_dir)))
     module = types.ModuleType(ASSETFILE_MODULE)
     module.__file__ = str(path)
     module.__dict__["__builtins__"] = __builtins__
