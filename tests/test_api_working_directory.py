@@ -6,6 +6,7 @@ calls from several threads take turns."""
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 from pathlib import Path
 
@@ -137,4 +138,19 @@ def test_a_deleted_callers_directory_is_no_error(tmp_path, monkeypatch):
     monkeypatch.chdir(gone)
     gone.rmdir()
     assert assetbuild.build(project_dir=root).ok
+    monkeypatch.chdir(tmp_path)
+
+
+def test_a_deleted_working_directory_as_the_project_is_one_error(tmp_path, monkeypatch):
+    """``project_dir="."`` (the default) from a directory deleted and made again under the
+    caller (``rm -rf proj && git clone ...`` in a terminal): the error the command gives, in
+    the API's words, not a FileNotFoundError naming no path."""
+    root = _project(tmp_path / "proj", "a")
+    monkeypatch.chdir(root)
+    assert assetbuild.build().ok
+    shutil.rmtree(root)
+    _project(root, "b")
+    with pytest.raises(assetbuild.ProjectNotFound, match=r"^the working directory cannot be read \(No such file "
+                       r"or directory\): it was deleted or moved \(os.chdir to the project, or pass project_dir=\)$"):
+        assetbuild.build()
     monkeypatch.chdir(tmp_path)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..definitions import AssetDef, SourceDef
-from ..errors import DefinitionError, DynamicKeyError, StoreError
+from ..errors import DefinitionError, DynamicKeyError, ProjectNotFound, StoreError
 from ..graph import Graph, resolve
 from ..io import is_external
 from ..loader import Loaded, ProjectImports, load_assetfile, shadowing_files
@@ -436,7 +436,12 @@ def open_project(project_dir: str | os.PathLike[str] = ".", *, assetfile: str | 
     ``remove`` check the project as it will be). A key that makes the project invalid is named
     (``DynamicKeyError``), not the AssetFile line.
     """
-    root = Path(project_dir).resolve()
+    try:
+        root = Path(project_dir).resolve()
+    except OSError as e:  # a relative one, from a working directory deleted (or moved) since
+        raise ProjectNotFound(f"the working directory cannot be read ({e.strerror}): it was deleted or moved",
+                              api_hint="os.chdir to the project, or pass project_dir=",
+                              cli_hint="cd to the project, or give -C DIR") from None
     if not root.is_dir():
         raise DefinitionError(f"no such project directory: {project_dir}")
     cache = resolve_cache_dir(root, cache_dir)  # a relative cache_dir: from the caller's directory
