@@ -154,3 +154,18 @@ def test_a_deleted_working_directory_as_the_project_is_one_error(tmp_path, monke
                        r"or directory\): it was deleted or moved \(os.chdir to the project, or pass project_dir=\)$"):
         assetbuild.build()
     monkeypatch.chdir(tmp_path)
+
+
+def test_a_relative_cache_dir_from_a_deleted_working_directory_is_one_error(tmp_path, monkeypatch):
+    """The project given absolutely, the cache relatively, from a directory deleted since: the
+    cache has no place, said in the API's words (not a FileNotFoundError from Path.cwd)."""
+    root = _project(tmp_path / "proj", "a")
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    monkeypatch.chdir(gone)
+    gone.rmdir()
+    with pytest.raises(assetbuild.ProjectNotFound, match=r"^the working directory cannot be read \(No such file "
+                       r"or directory\), so the relative cache directory 'c' is nowhere \(os.chdir to the "
+                       r"project, or pass an absolute cache_dir=\)$"):
+        assetbuild.build(project_dir=root, cache_dir="c")
+    monkeypatch.chdir(tmp_path)

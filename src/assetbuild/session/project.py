@@ -48,7 +48,14 @@ def resolve_cache_dir(project_dir: Path, cache_dir: str | os.PathLike[str] | Non
         p = project_dir / ".assetbuild"
     else:
         p = Path(chosen).expanduser()
-        p = p if p.is_absolute() else (Path.cwd() / p)
+        if not p.is_absolute():
+            try:
+                p = Path.cwd() / p
+            except OSError as e:  # a working directory deleted (or moved) since
+                raise ProjectNotFound(f"the working directory cannot be read ({e.strerror}), so the relative "
+                                      f"cache directory {str(chosen)!r} is nowhere",
+                                      api_hint="os.chdir to the project, or pass an absolute cache_dir=",
+                                      cli_hint="cd to the project, or give an absolute --cache-dir") from None
     check_cache_dir(p, project_dir)
     return p
 
