@@ -6,12 +6,19 @@ stays cheap). It knows nothing about loading or building: ``session.watch`` hand
 (:class:`WatchSet`). Events are classified on watchdog's thread against that set and the paths
 that count are collected; the loop takes them once no new one arrived for the debounce time.
 
-What counts: the AssetFile and the project modules it imported, declared sources (a file, or
-anything below a directory, or a directory above one appearing or vanishing). What never counts:
+What counts: the AssetFile and the project modules it imported (and their symlinks' targets), a
+new ``.py`` file anywhere in the project (it may be a module an import looked for, or one that
+shadows an import), declared sources (a file, or anything below a directory, or a directory above
+one appearing or vanishing). What never counts:
 the cache directory, path outputs and their temp files, ``.git``, ``__pycache__``, editor
 swap/backup/lock files, and reads (open/close-without-write events, which hashing sources causes).
 An atomic save (write a temp file, rename it over the target) is a move whose destination
 counts, and the temp file's own events do not, so it is one change of the target.
+
+A cycle learns what it read only as it goes (the load the modules it imports, the build those
+imported inside functions), so an event is judged against a set that may lack its file. Events
+that did not count are kept from the start of a cycle and judged again against each set the cycle
+installs: a file the cycle read and that changed while it ran leads to one more cycle.
 """
 
 from __future__ import annotations
@@ -47,7 +54,8 @@ _IGNORED_EVENTS = frozenset({"opened", "closed_no_write", "attrib"})
 
 @dataclass(frozen=True)
 class WatchSet:
-    """What to watch after a load: absolute paths of code files, sources and path outputs.
+    """What to watch after a load: absolute paths of code files, sources and path outputs (files,
+    and directories of ``outputs=``: what is below one is an output too).
 
     ``load_failed``: the last load failed, so any ``.py`` file under the project counts too
     (the fix may be a module the AssetFile could not import yet).
@@ -72,24 +80,32 @@ class ChangeFilter:
             self.cache_real = None
         self.ws = ws
         self.source_dirs = tuple(os.path.join(s, "") for s in ws.sources)
+        self.output_dirs = tuple(os.path.join(o, "") for o in ws.outputs)
 
     def display(self, path: str) -> str:
         """A path as the user knows it: relative to the project (posix), else absolute."""
         return path[len(self.root):].replace(os.sep, "/") if path.startswith(self.root) else path
 
-    def counts(self, path: str, *, is_directory: bool = False) -> bool:
+    def ignored(self, path: str) -> bool:
+        """Whether ``path`` never counts, whatever a load says to watch: the cache directory, a
+        path output's temp file, ``.git``, ``__pycache__``, editors' swap and backup files."""
+        if path.startswith(self.cache) or (self.cache_real and path.startswith(self.cache_real)):
+            return True
+        base = os.path.basename(path)
+        if _OUTPUT_TEMP in base and base.startswith("."):
+            return True
+        inside = path[len(self.root):] if path.startswith(self.root) else path
+        return bool(_NEVER.intersection(inside.split(os.sep)) or _EDITOR_NOISE.match(base))
+
+    def counts(self, path: str, *, is_directory: bool = False, created: bool = False) -> bool:
+        """Whether a change of ``path`` counts; ``created``: the path appeared (created, or the
+        destination of a move)."""
         ws = self.ws
         if path.startswith(self.cache) or (self.cache_real and path.startswith(self.cache_real)):
             return False
         if path in ws.code_files or path in ws.sources:
             return True
-        if path in ws.outputs:
-            return False
-        parent, base = os.path.split(path)
-        if _OUTPUT_TEMP in base and base.startswith("."):
-            return False
-        inside = path[len(self.root):] if path.startswith(self.root) else path
-        if _NEVER.intersection(inside.split(os.sep)) or _EDITOR_NOISE.match(base):
+        if path in ws.outputs or path.startswith(self.output_dirs) or self.ignored(path):
             return False
         for d in self.source_dirs:
             if path.startswith(d):  # a file in a source directory
@@ -98,7 +114,11 @@ class ChangeFilter:
             below = os.path.join(path, "")
             if any(s.startswith(below) for s in ws.sources) or any(c.startswith(below) for c in ws.code_files):
                 return True
-        if ws.load_failed and path.endswith(".py") and path.startswith(self.root):
+        if (created or ws.load_failed) and path.endswith(".py") and path.startswith(self.root) and not is_directory:
+            # a new module may be one an import looked for (a failing or optional import, or the
+            # fix of an AssetFile that did not load), or one that shadows an import (lib/x/__init__.py
+            # beside lib/x.py, a json.py): a cycle finds out, at the cost of a null build if not
+            inside = path[len(self.root):]
             return "site-packages" not in inside and "dist-packages" not in inside
         return False
 
@@ -162,6 +182,11 @@ class Watcher:
         self.polling = polling
         self.filter = ChangeFilter(project_dir, cache_dir, WatchSet(load_failed=True))
         self.pending = _Pending()
+        # (path, is_directory, created) of the events since the cycle began that did not count
+        # against the set of their time: judged again by each set_watch (see the module's
+        # docstring); None between cycles, when what the next one reads is still to be read
+        self._unmatched: dict[tuple[str, bool, bool], None] | None = {}  # (the first cycle runs at once)
+        self._lock = threading.Lock()  # the filter and _unmatched change together
         self._observer: Any = None
         self._handler: Any = None
         self._extra: dict[tuple[str, bool], Any] = {}  # watches outside the project
@@ -235,24 +260,40 @@ class Watcher:
             return
         if event.is_directory and event.event_type in ("modified", "closed"):
             return  # a file inside changed: that file's own event says which
-        f = self.filter
-        paths = [os.fsdecode(event.src_path)]
+        seen = [(os.fsdecode(event.src_path), event.is_directory, event.event_type == "created")]
         if event.event_type == "moved":
-            paths.append(os.fsdecode(event.dest_path))
-        hits = [p for p in paths if f.counts(p, is_directory=event.is_directory)]
+            seen.append((os.fsdecode(event.dest_path), event.is_directory, True))
+        hits = []
+        with self._lock:
+            f = self.filter
+            for path, is_directory, created in seen:
+                if f.counts(path, is_directory=is_directory, created=created):
+                    hits.append(path)
+                elif self._unmatched is not None and not f.ignored(path):
+                    self._unmatched[(path, is_directory, created)] = None
         if hits:
             self.pending.add(hits)
 
     # --- what to watch -------------------------------------------------------------------------
 
     def set_watch(self, ws: WatchSet) -> None:
-        """Swap in what the latest load says to watch; add or drop watches on outside sources."""
-        self.filter = ChangeFilter(self.project_dir, self.cache_dir, ws)
+        """Swap in what the latest load (or build) says to watch; add or drop watches on sources
+        and code files outside the project. A change since the cycle began that counts now (a
+        file this cycle read, changed while it ran) is a change for the next cycle."""
+        f = ChangeFilter(self.project_dir, self.cache_dir, ws)
+        with self._lock:
+            self.filter = f
+            unmatched = self._unmatched or {}
+            if self._unmatched is not None:
+                self._unmatched = {}
+        hits = [p for p, is_directory, created in unmatched if f.counts(p, is_directory=is_directory, created=created)]
+        if hits:
+            self.pending.add(hits)
         if self._observer is None:
             return
         wanted: set[tuple[str, bool]] = set()
         root = os.path.join(str(self.project_dir), "")
-        for s in ws.sources:
+        for s in ws.sources | ws.code_files:
             if s.startswith(root):
                 continue
             if os.path.isdir(s):
@@ -280,9 +321,11 @@ class Watcher:
         A code file that is missing then (an editor that renames the old file away before writing
         the new one, and was slower than the debounce) gets a little longer to come back.
         """
+        self._keep_unmatched(False)  # the cycle is over, and its last set_watch judged them
         max_wait = max(1.0, 10 * self.debounce_s)
         paths = self.pending.take(self.debounce_s, stop, max_wait, until=until)
         if not paths:
+            self._keep_unmatched(True)
             return paths
         code = self.filter.ws.code_files
         grace = time.monotonic() + max(0.25, 5 * self.debounce_s)
@@ -294,7 +337,14 @@ class Watcher:
         # A directory that appeared along with files in it: the files say more.
         dirs = {os.path.dirname(p) for p in paths}
         shown = [p for p in dict.fromkeys(paths) if p not in dirs] or paths
+        self._keep_unmatched(True)
         return sorted({self.filter.display(p) for p in shown})
+
+    def _keep_unmatched(self, keep: bool) -> None:
+        """Keep the events that do not count while a cycle runs (``keep``: one begins, and what it
+        reads is read from now on, so earlier events need no second look), not between cycles."""
+        with self._lock:
+            self._unmatched = {} if keep else None
 
     def wake(self) -> None:
         self.pending.wake()

@@ -170,6 +170,28 @@ def test_a_broken_assetfile_keeps_watching_and_recovers(proj):
     assert rc == 0 and "1 failed" in out and "Traceback" not in err
 
 
+def test_a_module_created_that_shadows_an_import_from_elsewhere_rebuilds(tmp_path):
+    """colorsys.py created in the project while the AssetFile imports colorsys: a fresh build
+    imports the project's. Watch neither counted the new file nor, holding the standard library's
+    colorsys from its first load, would have imported the project's."""
+    (tmp_path / "AssetFile").write_text(
+        "import colorsys\nfrom assetbuild import asset\n\n\n@asset(io='text', path='out/b.txt')\n"
+        "def b():\n    return str(colorsys.ONE_THIRD)\n")
+    w = WatchProcess(tmp_path)
+    try:
+        w.expect("watching", timeout=60)
+        (tmp_path / "colorsys.py").write_text("ONE_THIRD = 'shadowed'\n")
+        assert "built b" in w.expect("colorsys.py changed", timeout=60)
+        rc, out, err = w.finish(signal.SIGINT)
+    finally:
+        w.kill()
+    assert rc == 0 and "Traceback" not in err and "has the name of the module" not in err, err
+    assert (tmp_path / "out/b.txt").read_text() == "shadowed"
+    r = subprocess.run([sys.executable, "-m", "assetbuild", "status"], cwd=tmp_path, env=clean_env(),
+                       capture_output=True, text=True, timeout=60)
+    assert r.stdout.split() == ["fresh", "b"], (r.stdout, r.stderr)
+
+
 def test_usage_errors_exit_2(proj):
     r = subprocess.run([sys.executable, "-m", "assetbuild", "watch", "--debounce", "-5"], cwd=proj,
                        env=clean_env(), capture_output=True, text=True, timeout=60)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -13,7 +14,7 @@ from typing import Any
 
 from ..definitions import AssetDef, SourceDef
 from ..errors import AssetbuildError, DefinitionError, ProjectNotFound, SelectionError
-from ..loader import code_cache_names, prune_code_cache
+from ..loader import code_cache_names, prune_code_cache, shadowing_files
 from ..output import Reporter
 from ..reports import WatchCycle, WatchSummary
 from .building import build_project
@@ -56,18 +57,21 @@ def watch(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "
     watcher = Watcher(root, cache, debounce_s=debounce, warn=rep.warn, polling=polling)
     state = LoopState(stop or threading.Event())
     assetfile_path = str(root / (assetfile or "AssetFile"))
-    last = WatchSet(code_files=frozenset({assetfile_path}))
+    last = WatchSet(code_files=_with_targets((assetfile_path, str(root / "pyproject.toml"))))
+    watcher.set_watch(replace(last, load_failed=True))  # what the first load reads, before it knows more
     counts = {"builds": 0, "failed": 0, "last_failed": False}
     options = replace(BuildOptions.from_keywords(build_options), keep_going=True)
     force = bool(options.force)
     code_cache_before = code_cache_names(cache)
     what = "the AssetFile does not load yet"
     poller = ObservationPoller(root)
+    ours = set(sys.modules)  # imported before the project's code ran
 
     def cycle(changed: list[str] | None) -> None:
         nonlocal last, force, what
         started, t0 = time.time(), time.perf_counter()
         result = error = None
+        _forget_shadowed(root, ours)
         try:
             with process_builds, open_project(root, assetfile=assetfile, cache_dir=cache, reporter=rep,
                                               plugin_manager=plugin_manager) as project:
@@ -87,8 +91,8 @@ def watch(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "
             if changed is None and isinstance(e, (SelectionError, ProjectNotFound)):  # a typo in the command
                 raise  # (or the wrong directory), not in a file: a usage error, as for build
             error = describe_error(e)
-            watcher.set_watch(WatchSet(last.code_files | {assetfile_path}, last.sources, last.outputs,
-                                       load_failed=True))
+            watcher.set_watch(WatchSet(last.code_files | _with_targets((assetfile_path,)), last.sources,
+                                       last.outputs, load_failed=True))
         c = WatchCycle(tuple(changed) if changed is not None else None, result, error, started,
                        time.perf_counter() - t0)
         failed = error is not None or (result is not None and not result.ok)
@@ -132,14 +136,33 @@ def _watch_set(project: Project) -> Any:
         if isinstance(d, SourceDef):
             p = os.path.normpath(os.path.join(root, d.path))
             sources.update((p, os.path.realpath(p)))  # a symlink's target changes too
-        elif isinstance(d, AssetDef) and d.path is not None:
-            outputs.add(os.path.join(root, d.path))
+        elif isinstance(d, AssetDef):
+            if d.path is not None:
+                outputs.add(os.path.join(root, d.path))
+            outputs.update(os.path.normpath(os.path.join(root, o)) for o in d.outputs)  # (a directory: all below)
     for pset in project.graph.partitioned.values():  # a new file in a FilePartitions glob's directory
         directory = getattr(pset.definition, "directory", None)
         if directory is not None:
             sources.add(os.path.normpath(os.path.join(root, directory)))
-    code = frozenset((*project.loaded.project_files(), os.path.join(root, "pyproject.toml")))
+    code = _with_targets((*project.loaded.project_files(), os.path.join(root, "pyproject.toml")))
     return WatchSet(code, frozenset(sources), frozenset(outputs))
+
+
+def _forget_shadowed(root: Path, ours: set[str]) -> None:
+    """Drop from sys.modules each module an earlier load imported from elsewhere (``colorsys``)
+    that a project file now shadows (``colorsys.py`` created since): the next load imports the
+    project's, as a fresh process does. Modules assetbuild itself imported (``ours``) stay: a build
+    in a fresh process has those too (and warns)."""
+    for _entry, name in shadowing_files(root):
+        if name not in ours:
+            for loaded in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
+                del sys.modules[loaded]
+
+
+def _with_targets(files: Sequence[str]) -> frozenset[str]:
+    """``files`` and the targets of those that are symlinks: an edit through a link (or of the
+    target) changes the target, and the event names the target."""
+    return frozenset((*files, *map(os.path.realpath, files)))
 
 
 def _plural(n: int, word: str) -> str:
