@@ -396,9 +396,12 @@ class WatchSummary(FrozenRecord):
     failed: int  # builds that ended with a failed asset or an error
     duration_s: float
     stopped_by: str  # "SIGINT", "SIGTERM", "KeyboardInterrupt" or "stop"
+    interrupted: bool = False  # the stop interrupted a build (not counted in ``builds``)
 
-    def __init__(self, builds: int, failed: int, duration_s: float, stopped_by: str) -> None:
-        self.__dict__.update(builds=builds, failed=failed, duration_s=duration_s, stopped_by=stopped_by)
+    def __init__(self, builds: int, failed: int, duration_s: float, stopped_by: str,
+                 interrupted: bool = False) -> None:
+        self.__dict__.update(builds=builds, failed=failed, duration_s=duration_s, stopped_by=stopped_by,
+                             interrupted=interrupted)
 
 
 def build_summary(statuses: Iterable[str]) -> dict[str, Any]:

@@ -339,8 +339,9 @@ class Reporter:
         failed = f", {s.failed} failed" if s.failed else ""
         self._clear_status()
         if s.builds:
+            then = "; the next build was interrupted" if s.interrupted else ""
             self.out.write(f"stopped watching ({s.stopped_by}) after {s.builds} build{'s' * (s.builds != 1)}"
-                           f"{failed} in {took}\n")
+                           f"{failed} in {took}{then}\n")
         else:  # (Ctrl-C during the first build, or while loading for it)
             self.out.write(f"stopped watching ({s.stopped_by}) before a build finished, in {took}\n")
         self.out.flush()

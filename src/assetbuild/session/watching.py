@@ -59,7 +59,7 @@ def watch(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "
     assetfile_path = str(root / (assetfile or "AssetFile"))
     last = WatchSet(code_files=_with_targets((assetfile_path, str(root / "pyproject.toml"))))
     watcher.set_watch(replace(last, load_failed=True))  # what the first load reads, before it knows more
-    counts = {"builds": 0, "failed": 0, "last_failed": False}
+    counts = {"builds": 0, "failed": 0, "last_failed": False, "interrupted": False}
     options = replace(BuildOptions.from_keywords(build_options), keep_going=True)
     force = bool(options.force)
     code_cache_before = code_cache_names(cache)
@@ -87,6 +87,9 @@ def watch(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "
                 last = _watch_set(project)  # with the project modules fingerprinting first read
                 watcher.set_watch(last)
                 prune_code_cache(cache, project.loaded, code_cache_before)
+        except KeyboardInterrupt:  # (or Terminated) the stop interrupted it: the summary says so
+            counts["interrupted"] = True
+            raise
         except AssetbuildError as e:
             if changed is None and isinstance(e, (SelectionError, ProjectNotFound)):  # a typo in the command
                 raise  # (or the wrong directory), not in a file: a usage error, as for build
@@ -114,7 +117,7 @@ def watch(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "
             watcher.stop()
     summary = WatchSummary(counts["builds"], counts["failed"], time.perf_counter() - t_start,
                            state.signals[0] if state.signals else
-                           ("KeyboardInterrupt" if state.interrupted else "stop"))
+                           ("KeyboardInterrupt" if state.interrupted else "stop"), bool(counts["interrupted"]))
     rep.watch_stopped(summary)
     return summary
 
