@@ -9,7 +9,7 @@ import click
 
 from .finding import CommandGroup
 from .given import _refuse_unused
-from .options import Span, _common, _handle_errors, _json_option, _setup
+from .options import Span, _common, _handle_errors, _json_option, _prints_to_stderr, _setup
 
 # --- assetbuild cache ... ----------------------------------------------------------------------
 
@@ -140,8 +140,9 @@ def cache_export(ctx: click.Context, file: str, assets: tuple[str, ...], **local
     opts, rep = _setup(ctx, local)
     file = caller_path(opts, file)  # relative to where the command started, wherever the project is
     assets = (*assets, *(f"-{e}" for e in opts.get("exclude") or ()))  # see assetbuild.selection
-    r = session.export_cache(file, assets, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"),
-                             reporter=rep)
+    with _prints_to_stderr():
+        r = session.export_cache(file, assets, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"),
+                                 reporter=rep)
     click.echo(maintenance_output.format_export(r, file, as_json=bool(opts.get("as_json"))))
 
 

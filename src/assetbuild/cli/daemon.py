@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from .options import _common, _handle_errors, _jobs_value, _json_option, _setup
+from .options import _common, _handle_errors, _jobs_value, _json_option, _prints_to_stderr, _setup
 
 
 @click.command(epilog="""\b
@@ -59,9 +59,10 @@ def run(ctx: click.Context, assets: tuple[str, ...], tick_s: str, once: bool, jo
         seconds = parse_duration(tick_s)
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="'--tick'") from None
-    summary = session.run(assets, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"),
-                          tick_s=seconds, once=once, jobs=jobs, reporter=rep, on_alert=on_alert,
-                          handle_signals=True)
+    with _prints_to_stderr():  # (its tick lines go to the reporter's stdout, taken before)
+        summary = session.run(assets, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"),
+                              tick_s=seconds, once=once, jobs=jobs, reporter=rep, on_alert=on_alert,
+                              handle_signals=True)
     if once and summary.failed:
         ctx.exit(1)
 

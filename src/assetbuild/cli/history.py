@@ -8,7 +8,15 @@ from typing import Any
 import click
 
 from .finding import ContextGroup
-from .options import _common, _handle_errors, _json_option, _partition_option, _partitioned, _setup
+from .options import (
+    _common,
+    _handle_errors,
+    _json_option,
+    _partition_option,
+    _partitioned,
+    _prints_to_stderr,
+    _setup,
+)
 
 _limit_option = click.option("-n", "--limit", type=click.IntRange(min=1), default=20, show_default=True,
                              help="Show at most this many, newest first.")
@@ -34,7 +42,8 @@ def runs(ctx: click.Context, limit: int, **local: Any) -> None:
     from ..output import history
 
     opts, _ = _setup(ctx, local, reads_only=True)
-    rows = session.list_runs(limit, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"))
+    with _prints_to_stderr():
+        rows = session.list_runs(limit, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"))
     click.echo(history.format_runs(rows, as_json=bool(opts.get("as_json"))))
 
 
@@ -51,7 +60,8 @@ def runs_show(ctx: click.Context, run_id: str, **local: Any) -> None:
     from ..output import history
 
     opts, _ = _setup(ctx, local, reads_only=True)
-    run = session.get_run(run_id, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"))
+    with _prints_to_stderr():
+        run = session.get_run(run_id, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"))
     click.echo(history.format_run(run, as_json=bool(opts.get("as_json"))))
 
 
@@ -80,11 +90,14 @@ def log(ctx: click.Context, asset: str, limit: int, metric: str | None, exclude:
     if metric is not None:
         import sys
 
-        points = session.asset_metric(asset, metric, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"))
+        with _prints_to_stderr():
+            points = session.asset_metric(asset, metric, assetfile=opts.get("assetfile"),
+                                          cache_dir=opts.get("cache_dir"))
         return click.echo(history.format_metric(points, as_json=bool(opts.get("as_json")),
                                                 sparkline=sys.stdout.isatty()))
-    doc = session.asset_log(asset, limit, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"),
-                            exclude=exclude)
+    with _prints_to_stderr():
+        doc = session.asset_log(asset, limit, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"),
+                                exclude=exclude)
     click.echo(history.format_log(doc, as_json=bool(opts.get("as_json"))))
 
 
@@ -110,6 +123,7 @@ def diff(ctx: click.Context, asset: str, from_version: int, to_version: int, par
 
     opts, _ = _setup(ctx, local, reads_only=True)
     asset = _partitioned(asset, partition)
-    doc = session.diff(asset, from_version, to_version, assetfile=opts.get("assetfile"),
-                       cache_dir=opts.get("cache_dir"))
+    with _prints_to_stderr():
+        doc = session.diff(asset, from_version, to_version, assetfile=opts.get("assetfile"),
+                           cache_dir=opts.get("cache_dir"))
     click.echo(history.format_diff(doc, as_json=bool(opts.get("as_json"))))

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from .finding import CommandGroup
-from .options import _common, _handle_errors, _json_option, _options, _setup
+from .options import _common, _handle_errors, _json_option, _options, _prints_to_stderr, _setup
 
 
 @click.group(cls=CommandGroup, epilog="""\b
@@ -35,7 +35,8 @@ def list_keys(ctx: click.Context, asset: str, **local: Any) -> None:
     from ..session.partitioning import partition_keys
 
     opts, _ = _setup(ctx, local, reads_only=True)
-    keys = partition_keys(asset, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"))
+    with _prints_to_stderr():
+        keys = partition_keys(asset, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"))
     click.echo(json.dumps({"asset": asset, "partitions": keys}) if opts.get("as_json") else "\n".join(keys))
 
 
@@ -45,8 +46,9 @@ def _change(ctx: click.Context, name: str, keys: tuple[str, ...], local: dict[st
     from ..session.partitioning import change_dynamic
 
     opts, rep = _setup(ctx, local)
-    now = change_dynamic(name, keys, add=add, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"),
-                         warn=rep.warn)
+    with _prints_to_stderr():
+        now = change_dynamic(name, keys, add=add, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"),
+                             warn=rep.warn)
     if opts.get("as_json"):
         return click.echo(json.dumps({"name": name, "partitions": now}))
     click.echo(f"{name}: {len(now)} partition(s)")
