@@ -229,6 +229,19 @@ def test_import_with_a_corrupt_blob_exits_1_and_keeps_the_rest(built, runlog, tm
         "numbers": "cached", "big": "built", "total": "restored"}
 
 
+def test_import_json_says_ok_as_its_exit_status_does(built, runlog, tmp_path):
+    """A skipped entry exits 1: the document says ok false, as cache verify's does."""
+    bad = _export_edited(built, runlog, tmp_path, lambda m, data: data[:-1] + b"!" if m.size == 150000 else data)
+    r = cli("cache", "import", str(bad), "--json", cwd=checkout(tmp_path / "fresh"), env=env_for(runlog))
+    assert r.returncode == 1
+    doc = json.loads(r.stdout)
+    assert (doc["ok"], doc["skipped"], doc["entries"]) == (False, 1, 2)
+    (tmp_path / "good").mkdir()
+    good = _export_edited(built, runlog, tmp_path / "good", lambda m, data: data)
+    r = cli("cache", "import", str(good), "--json", cwd=checkout(tmp_path / "other"), env=env_for(runlog))
+    assert (r.returncode, json.loads(r.stdout)["ok"]) == (0, True)
+
+
 def test_gc_waits_for_a_running_build_and_says_so(built, runlog, tmp_path):
     """The lock is held until gc has said it waits (no fixed hold: a loaded machine may take
     seconds to start gc), then released; gc must then finish."""

@@ -137,8 +137,10 @@ def format_export(r: dict[str, Any], file: str, *, as_json: bool = False) -> str
 
 
 def format_import(r: dict[str, Any], file: str, *, as_json: bool = False) -> str:
+    """``cache import``: what was added and skipped (``--json``: with ``ok``, false exactly when
+    the command exits 1, an entry skipped or a blob rejected, as ``cache verify``'s says)."""
     if as_json:
-        return json.dumps(r)
+        return json.dumps({"ok": not (r["skipped"] or r["rejected_blobs"]), **r})
     return (f"imported {r['entries']} entries, {r['blobs']} blobs from {file}"
             + (f" ({r['already_present']} already here)" if r["already_present"] else "")
             + (f"; skipped {r['skipped']} entries" if r["skipped"] else ""))
