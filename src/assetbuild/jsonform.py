@@ -36,6 +36,19 @@ def json_form(asset: str, value: Any, where: str = "value", path: frozenset[int]
     _not_json(asset, f"{where} is", value)
 
 
+def metadata_form(value: Any) -> Any:
+    """Recorded metadata (an observation's) for ``--json``: a nan or infinite float as its repr
+    (``"nan"``, ``"-inf"``), as typed metadata gives it (``metadata.typed``), not refused like a
+    value's: the observation it belongs to is shown whole."""
+    if isinstance(value, float) and value - value != 0:
+        return repr(value)
+    if isinstance(value, dict):
+        return {k: metadata_form(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [metadata_form(v) for v in value]
+    return value
+
+
 def _not_json(asset: str, what: str, value: Any) -> NoReturn:
     kind = "" if value is None else " of type " + \
         f"{type(value).__module__}.{type(value).__qualname__}".removeprefix("builtins.")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 
+import pytest
 from projects import cli, write
 
 ASSETFILE = '''\
@@ -48,3 +49,24 @@ def test_show_json_names_the_part_without_a_json_form(tmp_path):
     assert "value['rows'][1] is of type set" in r.stderr, r.stderr
     assert "Traceback" not in r.stderr
     assert json.loads(r.stdout)["ok"] is False  # a --json consumer still gets one document
+
+
+def test_show_json_of_an_observation_gives_non_finite_metadata_as_log_does(tmp_path):
+    """An observe function's float metadata may be nan or infinite: show --json refused the whole
+    observation (exit 2); it gives those numbers as strings, as log --json and show --meta do."""
+    root = write(tmp_path / "proj", {"AssetFile": '''\
+from assetbuild import Observation, observable_source
+
+
+@observable_source
+def feed():
+    return Observation("v1", metadata={"lag": float("nan"), "rows": 3, "deep": {"max": float("-inf")}})
+'''})
+    assert cli("observe", cwd=root).returncode == 0
+    r = cli("show", "feed", "--json", cwd=root)
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout, parse_constant=lambda word: pytest.fail(f"{word} is not JSON"))
+    assert (doc["source"], doc["version"]) == ("feed", "v1")
+    assert doc["metadata"] == {"lag": "nan", "rows": 3, "deep": {"max": "-inf"}}
+    log = json.loads(cli("log", "feed", "--json", cwd=root).stdout)
+    assert log["events"][0]["metadata"]["lag"] == {"type": "float", "value": "nan"}

@@ -578,20 +578,20 @@ _OBSERVATION_KEYS = {"source", "version", "observed_ns", "metadata"}  # load_val
 
 
 def format_value(asset: str, value: Any, *, as_json: bool) -> str | bytes:
-    """``show``: bytes as they are, text as it is, anything else pretty-printed (or as JSON:
-    bytes as ``{"__bytes__": "<base64>"}``; ValueNotFound naming the first part that has no
-    JSON form). An observable source's latest observation (``load_value``'s dict, ``source``
-    naming it) shows its time as ``observed_at``, ISO-8601 UTC like every time ``show`` prints
-    (``--json`` keeps ``observed_ns`` beside it, for scripts)."""
+    """``show``: bytes and text as they are, else pretty-printed, or JSON (bytes as ``{"__bytes__":
+    "<base64>"}``; ValueNotFound names the first part with none). An observation (``load_value``'s dict)
+    shows ``observed_at``, ISO-8601 UTC (``--json``: and ``observed_ns``; nan metadata as ``log`` gives it)."""
+    from ..jsonform import json_form, metadata_form
+
     if isinstance(value, dict) and value.keys() == _OBSERVATION_KEYS and value["source"] == asset:
         from ..clock import iso_utc
 
         value = dict(value, observed_at=iso_utc(value["observed_ns"]))
-        if not as_json:
+        if as_json:  # (an observation is shown whole: its metadata is no value of the user's)
+            value["metadata"] = metadata_form(value["metadata"])
+        else:
             del value["observed_ns"]
     if as_json:
-        from ..jsonform import json_form
-
         return json.dumps(json_form(asset, value), indent=2, sort_keys=True)
     if isinstance(value, (bytes, str)):
         return value
