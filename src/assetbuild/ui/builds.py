@@ -1,6 +1,6 @@
-"""Builds started from the UI: one at a time, in a worker thread of the server's process,
-through the same engine as the CLI (``assetbuild.build``); and the events that tell open pages
-about them (server-sent events: see ``app.events``).
+"""Builds started from the UI: one at a time, in the main thread of the server's process (the
+server answers from another thread), through the same engine as the CLI (``assetbuild.build``);
+and the events that tell open pages about them (server-sent events: see ``app.events``).
 
 Events are small JSON objects: ``{"type": "build-started", "assets": [...]}``, ``{"type":
 "asset", "asset": NAME, "status": "running"|"built"|"cached"|...}`` (a partition's node is
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..output import Reporter
@@ -72,48 +72,71 @@ class _Progress(Reporter):
 
 
 class Builds:
-    """At most one build at a time; :meth:`start` says whether it started one."""
+    """At most one build at a time. :meth:`start` (a request's thread) queues it; :meth:`serve`
+    runs it in the main thread, where a Ctrl-C or SIGTERM interrupts it as it would the CLI's
+    build (finished work kept, its run recorded with 130 or 143). A build counts as running from
+    :meth:`start` to its ``build-finished`` event, both under one lock: a POST made after a page
+    saw that event is never refused as "already running"."""
 
     def __init__(self, where: Where, events: Events) -> None:
         self.where = where
         self.events = events
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
+        self._lock = threading.Condition()
+        self._queued: tuple[tuple[str, ...], str | None] | None = None
         self.running: tuple[str, ...] | None = None
 
     def start(self, assets: Sequence[str], *, partitions: str | None = None) -> bool:
         """Start building ``assets`` (empty: every asset that is not up to date); False when a
         build is already running (the caller says so, politely)."""
         with self._lock:
-            if self._thread is not None and self._thread.is_alive():
+            if self.running is not None:
                 return False
             self.running = tuple(assets)
-            self._thread = threading.Thread(target=self._build, args=(tuple(assets), partitions),
-                                            name="assetbuild-ui-build", daemon=True)
-            self._thread.start()
+            self._queued = (tuple(assets), partitions)
+            self._lock.notify_all()
             return True
 
-    def join(self, timeout: float | None = None) -> None:
-        t = self._thread
-        if t is not None:
-            t.join(timeout)
+    def serve(self, state: Any, alive: Callable[[], bool]) -> None:
+        """Run each build :meth:`start` queues, until ``state.stop`` is set or ``alive()`` is
+        false (the server ended). ``state`` is watch mode's ``LoopState``: while a build runs,
+        ``state.building`` tells the signal handler to interrupt it; the KeyboardInterrupt (or
+        Terminated) then ends this loop, after the build recorded its run."""
+        while not state.stop.is_set() and alive():
+            with self._lock:
+                if self._queued is None:
+                    self._lock.wait(0.2)  # (a signal's handler sets state.stop: seen within 0.2 s)
+                job, self._queued = self._queued, None
+            if job is not None:
+                self._build(*job, state)
 
-    def _build(self, assets: tuple[str, ...], partitions: str | None) -> None:
+    def _build(self, assets: tuple[str, ...], partitions: str | None, state: Any) -> None:
         from .. import session
         from ..output import describe_error
 
         self.events.publish({"type": "build-started", "assets": list(assets)})
         ok, error = False, None
         try:
-            result = session.build(assets, keep_going=True, partitions=partitions,
-                                   reporter=_Progress(self.events), **self.where.kw())
+            state.building = True  # (only around the build: a signal raises nowhere else)
+            try:
+                result = session.build(assets, keep_going=True, partitions=partitions,
+                                       reporter=_Progress(self.events), **self.where.kw())
+            finally:
+                state.building = False
             ok = result.ok
+        except KeyboardInterrupt as e:  # the server is stopping: the build recorded its run
+            from ..interrupts import Terminated
+
+            self._finished(False, "terminated" if isinstance(e, Terminated) else "interrupted", {})
+            raise
         except Exception as e:  # noqa: BLE001 - reported to the page; the server goes on
             error = describe_error(e)
         try:
             now = {a: s["state"] for a, s in states(self.where).items()}
         except Exception:  # noqa: BLE001 - the AssetFile may not load any more
             now = {}
-        with self._lock:
+        self._finished(ok, error, now)
+
+    def _finished(self, ok: bool, error: str | None, now: dict[str, str]) -> None:
+        with self._lock:  # (with the event: a start() in between would be refused after it)
             self.running = None
-        self.events.publish({"type": "build-finished", "ok": ok, "error": error, "states": now})
+            self.events.publish({"type": "build-finished", "ok": ok, "error": error, "states": now})

@@ -1,11 +1,12 @@
 """Serving the UI: uvicorn on the bound address, the URL (with this start's token) printed, a
-browser opened on request, and a clean stop on Ctrl-C or SIGTERM with pages and event streams
-open (the streams are told to end first, so the server does not wait for them)."""
+browser opened on request, builds run in the main thread, and a clean stop on Ctrl-C or SIGTERM
+with pages and event streams open (the streams are told to end first, so the server does not
+wait for them); a build it interrupts is recorded, as the CLI's."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
-import signal
 import socket
 import sys
 import threading
@@ -19,49 +20,64 @@ LOCAL = ("127.0.0.1", "localhost", "::1")
 
 
 def serve(settings: Settings, *, open_browser: bool = False, out: Any = None) -> None:
-    """Run the server until Ctrl-C or SIGTERM (then return: exit 0)."""
+    """Run the server until Ctrl-C or SIGTERM, then return (exit 0); or, when the signal
+    interrupts a build started from a page, raise its KeyboardInterrupt (``Terminated`` for
+    SIGTERM) once the server has stopped: the build recorded its run as the CLI's would (130,
+    143), and the command ends as the CLI's do on Ctrl-C. uvicorn answers in a thread of its
+    own; builds run in this (the main) thread, where signals arrive."""
     import uvicorn
+
+    from ..watch import LoopState, stop_on_signals
 
     out = out or sys.stdout
     sock = _bind(settings.host, settings.port)  # before anything is printed: a port in use is one clear error
     settings = replace(settings, port=sock.getsockname()[1])  # --port 0: the port the system chose
     app = create_app(settings)
     ui = app.app.state.ui
-    host = settings.host
-    shown = f"[{host}]" if ":" in host else host
-    url = f"http://{shown}:{settings.port}/" + ("" if settings.read_only else f"?token={settings.token}")
-    if host not in LOCAL:
-        print(f"assetbuild: warning: serving on {host}: anyone who can reach this address can see the project"
+    url = _url(settings)
+    if settings.host not in LOCAL:
+        print(f"assetbuild: warning: serving on {settings.host}: anyone who can reach this address can see the project"
               + ("" if settings.read_only else " and, with the URL's token, run its code"), file=sys.stderr)
 
-    class Server(uvicorn.Server):
-        def handle_exit(self, sig: int, frame: Any) -> None:
-            ui.events.publish(None)  # end every event stream, so shutdown need not wait for them
-            super().handle_exit(sig, frame)
-
-    config = uvicorn.Config(app, host=host, port=settings.port, log_level="warning", access_log=False,
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning", access_log=False,
                             timeout_graceful_shutdown=5, lifespan="off")
-    server = Server(config)
-    # uvicorn stops on SIGINT/SIGTERM, then raises the signal again for the handler it found:
-    # this one, so that a stop is a return (exit 0), not an interrupt or a kill
-    previous = {}
-    if threading.current_thread() is threading.main_thread():
-        previous = {s: signal.signal(s, _stopped) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        print(f"assetbuild ui: {url}" + (" (read-only)" if settings.read_only else "") + "  (Ctrl-C to stop)",
-              file=out, flush=True)
-        if open_browser:
-            import webbrowser
+    server = uvicorn.Server(config)
+    failed: list[BaseException] = []
 
-            webbrowser.open(url)
-        server.run(sockets=[sock])
-    except (_Stopped, KeyboardInterrupt):
-        pass
+    def run_server() -> None:
+        try:
+            server.run(sockets=[sock])
+        except BaseException as e:  # noqa: BLE001 - raised again in the main thread
+            failed.append(e)
+
+    thread = threading.Thread(target=run_server, name="assetbuild-ui-server",
+                              daemon=True)  # (not the main thread: uvicorn leaves the signals to us)
+    state = LoopState(threading.Event())
+    main = threading.current_thread() is threading.main_thread()
+    try:
+        with stop_on_signals(state) if main else contextlib.nullcontext():
+            print(f"assetbuild ui: {url}" + (" (read-only)" if settings.read_only else "") + "  (Ctrl-C to stop)",
+                  file=out, flush=True)
+            thread.start()
+            if open_browser:
+                import webbrowser
+
+                webbrowser.open(url)
+            ui.builds.serve(state, thread.is_alive)
     finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
+        ui.events.publish(None)  # end every event stream, so shutdown need not wait for them
+        server.should_exit = True
+        thread.join(10)
         sock.close()
-    ui.builds.join(timeout=5)
+    if failed:
+        raise failed[0]
+
+
+def _url(settings: Settings) -> str:
+    """The URL to print: the address as given, bracketed when IPv6."""
+    host = settings.host
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{settings.port}/" + ("" if settings.read_only else f"?token={settings.token}")
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -82,14 +98,6 @@ def _bind(host: str, port: int) -> socket.socket:
         raise ConfigError(f"{host}:{port} {why}") from None
     sock.set_inheritable(True)
     return sock
-
-
-class _Stopped(Exception):
-    """The server was asked to stop (after it did)."""
-
-
-def _stopped(signum: int, frame: Any) -> None:
-    raise _Stopped
 
 
 __all__ = ["serve", "Settings", "new_token"]

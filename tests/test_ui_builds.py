@@ -1,0 +1,114 @@
+"""Builds started from ``assetbuild ui`` (a real server in a subprocess): a Ctrl-C or SIGTERM
+that stops the server during one is recorded as the CLI records an interrupted build, and a
+build counts as finished as soon as its ``build-finished`` event says so."""
+
+from __future__ import annotations
+
+import json
+import queue
+import signal
+import threading
+import time
+import urllib.request
+
+import pytest
+from projects import Project, clean_env, cli
+from uiserver import Server
+
+pytest.importorskip("starlette", reason="the ui extra is not installed: pip install -e '.[ui]'")
+pytest.importorskip("uvicorn", reason="the ui extra is not installed: pip install -e '.[ui]'")
+
+
+class Events:
+    """The server's event stream, read in a thread: ``next()`` gives each event in turn."""
+
+    def __init__(self, server: Server) -> None:
+        self.q: queue.Queue[dict] = queue.Queue()
+        connected = threading.Event()
+
+        def listen() -> None:
+            with urllib.request.urlopen(server.base + "/events", timeout=120) as r:
+                for raw in r:
+                    line = raw.decode().strip()
+                    if line == ": connected":
+                        connected.set()
+                    elif line.startswith("data: "):
+                        self.q.put(json.loads(line[6:]))
+
+        threading.Thread(target=listen, daemon=True).start()
+        assert connected.wait(30)
+
+    def until(self, pred, timeout: float = 60) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            e = self.q.get(timeout=max(0.01, deadline - time.monotonic()))
+            if pred(e):
+                return e
+
+
+def materialize(server: Server, assets: str = "") -> int:
+    hdr = {"Accept": "application/json", "X-Assetbuild-Token": server.token}
+    return server.request("/materialize", data={"assets": assets}, headers=hdr)[0]
+
+
+@pytest.mark.parametrize(("sig", "status", "line"), [
+    (signal.SIGINT, 130, "assetbuild: interrupted; finished work was recorded, the rest will run next time"),
+    (signal.SIGTERM, 143, "assetbuild: terminated (SIGTERM); finished work was recorded, the rest will run next time"),
+])
+def test_stopping_the_server_during_a_build_records_its_run_as_interrupted(project: Project, sig, status, line):
+    """The build's finished work is kept and its run recorded with 130 (143), as a CLI build's;
+    the server exits with that status and the CLI's one line, at once (not after a wait)."""
+    project.assetfile("""
+import time
+
+@asset(env=["V"])
+def quick():
+    return 1
+
+@asset
+def slow(quick):
+    time.sleep(60)
+    return quick
+""")
+    assert cli("quick", cwd=project.root).returncode == 0  # run 000001
+    s = Server(project.root, env=clean_env(V="2"))
+    try:
+        events = Events(s)
+        assert materialize(s, "slow") == 202
+        events.until(lambda e: e.get("asset") == "quick" and e.get("status") == "built")
+        events.until(lambda e: e.get("asset") == "slow" and e.get("status") == "running")
+        t0 = time.monotonic()
+        assert s.stop(sig) == status
+        assert time.monotonic() - t0 < 10
+        assert s.proc.stderr.read().strip() == line
+    finally:
+        if s.proc.poll() is None:
+            s.proc.kill()
+    runs = json.loads(cli("runs", "--json", cwd=project.root).stdout)
+    rows = runs["runs"] if isinstance(runs, dict) else runs
+    second = [r for r in rows if r["run"] == "000002"]
+    assert second and second[0]["exit_status"] == status, rows
+    log = json.loads(cli("log", "quick", "--json", cwd=project.root).stdout)
+    assert log["events"][0]["run"] == "000002"  # the history names a run that exists
+    assert cli("runs", "show", "2", cwd=project.root).returncode == 0
+
+
+def test_a_build_may_start_as_soon_as_the_last_one_said_it_finished(project: Project):
+    """``build-finished`` means finished: a Materialize sent right after it is never refused as
+    "a build is already running" (the server's own bookkeeping ends before the event is sent)."""
+    project.assetfile("""
+@asset
+def a():
+    return 1
+""")
+    assert cli(cwd=project.root).returncode == 0
+    s = Server(project.root)
+    try:
+        events = Events(s)
+        for _ in range(30):
+            assert materialize(s, "a") == 202
+            events.until(lambda e: e["type"] == "build-finished")
+        assert materialize(s, "a") == 202
+        events.until(lambda e: e["type"] == "build-finished")
+    finally:
+        assert s.stop() == 0
