@@ -266,18 +266,34 @@ def test_stops_cleanly_with_an_event_stream_open(ui_project, sig):
     stream.close()
 
 
-def test_another_host_warns(ui_project):
+@pytest.mark.parametrize("host", ["0.0.0.0", ""])
+def test_another_host_warns_and_prints_a_url_that_opens(ui_project, host):
+    """A wildcard bind (``--host ''`` too) warns, and prints a URL this machine's browser can
+    open (loopback), saying that it listens on every address: not ``http://:PORT/``."""
     port = free_port()
-    proc = subprocess.Popen(cli_cmd("ui", "--host", "0.0.0.0", "--port", str(port)), cwd=ui_project.root,
+    proc = subprocess.Popen(cli_cmd("ui", "--host", host, "--port", str(port)), cwd=ui_project.root,
                             env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        assert "0.0.0.0" in proc.stdout.readline()
+        line = proc.stdout.readline()
+        assert "listening on every address" in line, line
+        url = re.search(r"(http://\S+)", line).group(1)
+        assert url.startswith(f"http://127.0.0.1:{port}/?token="), url
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(url, timeout=30) as r:  # (the token's redirect, then the catalog)
+                    assert r.status == 200 and 'data-asset="clean"' in r.read().decode()
+                break
+            except urllib.error.URLError:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert "anyone who can reach this address" in err and proc.returncode == 0
+    assert "every address of this machine" in err and "anyone who can reach this address" in err
+    assert proc.returncode == 0
 
 
 def test_a_wildcard_bind_answers_the_machines_own_addresses(ui_project):

@@ -14,7 +14,7 @@ from dataclasses import replace
 from typing import Any
 
 from .app import Settings, create_app
-from .security import new_token
+from .security import WILDCARDS, new_token
 
 LOCAL = ("127.0.0.1", "localhost", "::1")
 
@@ -35,8 +35,10 @@ def serve(settings: Settings, *, open_browser: bool = False, out: Any = None) ->
     app = create_app(settings)
     ui = app.app.state.ui
     url = _url(settings)
+    every = settings.host in WILDCARDS
     if settings.host not in LOCAL:
-        print(f"assetbuild: warning: serving on {settings.host}: anyone who can reach this address can see the project"
+        where = f"every address of this machine ({settings.host or repr('')})" if every else settings.host
+        print(f"assetbuild: warning: serving on {where}: anyone who can reach this address can see the project"
               + ("" if settings.read_only else " and, with the URL's token, run its code"), file=sys.stderr)
 
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning", access_log=False,
@@ -56,8 +58,8 @@ def serve(settings: Settings, *, open_browser: bool = False, out: Any = None) ->
     main = threading.current_thread() is threading.main_thread()
     try:
         with stop_on_signals(state) if main else contextlib.nullcontext():
-            print(f"assetbuild ui: {url}" + (" (read-only)" if settings.read_only else "") + "  (Ctrl-C to stop)",
-                  file=out, flush=True)
+            print(f"assetbuild ui: {url}" + (" (read-only)" if settings.read_only else "")
+                  + ("  (listening on every address)" if every else "") + "  (Ctrl-C to stop)", file=out, flush=True)
             thread.start()
             if open_browser:
                 import webbrowser
@@ -74,8 +76,12 @@ def serve(settings: Settings, *, open_browser: bool = False, out: Any = None) ->
 
 
 def _url(settings: Settings) -> str:
-    """The URL to print: the address as given, bracketed when IPv6."""
+    """The URL to print: the address as given, bracketed when IPv6; for a wildcard bind (every
+    address: ``0.0.0.0``, ``::``, ``''``), the loopback address of its family, which this
+    machine's browser can open."""
     host = settings.host
+    if host in WILDCARDS:
+        host = "::1" if ":" in host else "127.0.0.1"
     shown = f"[{host}]" if ":" in host else host
     return f"http://{shown}:{settings.port}/" + ("" if settings.read_only else f"?token={settings.token}")
 
