@@ -256,3 +256,30 @@ def test_sparkline() -> None:
     doc = {"asset": "a", "metric": "m", "points": [{"time": "t", "value": 1, "run": "000001"},
                                                      {"time": "t", "value": 3, "run": "000002"}]}
     assert format_metric(doc, sparkline=True).splitlines()[0] == "a m: ▁█"
+
+
+def test_log_metric_shows_numbers_no_plot_can_place(project: Project) -> None:
+    """An int too large for a float (kept exactly), nan and inf: ``log --metric`` lists them
+    (no traceback), and its sparkline leaves them out, saying how many."""
+    from assetbuild.output.history import format_metric, sparkline_of
+
+    project.write("v.txt", "1")
+    project.assetfile('''
+v = source("v", "v.txt")
+
+@asset
+def big(v):
+    return Output(1, metadata={"m": eval(v.read_text())})
+''')
+    for i, value in enumerate(["1", "10**400", "float('nan')", "float('-inf')", "3"], start=1):
+        project.write("v.txt", value)
+        assert run(project, day=i).returncode == 0
+    r = run(project, "log", "big", "--metric", "m")
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    assert [ln.split()[-1] for ln in r.stdout.splitlines()] == ["1", "1e+400", "nan", "-inf", "3"]
+    doc = json.loads(run(project, "log", "big", "--metric", "m", "--json").stdout)
+    assert [p["value"] for p in doc["points"]] == [1, 10**400, "nan", "-inf", 3]
+    assert sparkline_of([p["value"] for p in doc["points"]]) == "▁   █"
+    assert format_metric(doc, sparkline=True).splitlines()[0] == \
+        "big m: ▁   █  (3 not plotted: nan, inf or too large for a float)"
+    assert sparkline_of([-1.7e308, 1.7e308]) == "▁█"  # (their difference is no float)

@@ -229,6 +229,33 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
+def plottable(value: Any) -> float | None:
+    """A numeric entry's value as a plot or a sparkline places it (a finite float); None for one
+    no plot can place, which plots skip and say so: an int too large for a float (``10**400``
+    is kept exactly), or nan and inf (a float entry stores those as their text, "nan")."""
+    if not _is_number(value):
+        return None
+    try:
+        v = float(value)
+    except OverflowError:
+        return None
+    return v if math.isfinite(v) else None
+
+
+def format_number(value: Any) -> str:
+    """A numeric entry's value in a plot's label or a ``log --metric`` line: ``{:g}``, an int too
+    large for a float in the same style (``1e+400``), nan and inf as stored."""
+    v = plottable(value)
+    if v is not None:
+        return f"{v:g}"
+    if _is_number(value):  # (an int: Decimal formats it without a float)
+        from decimal import Decimal
+
+        mantissa, _, exponent = format(Decimal(value), ".6e").partition("e")
+        return f"{mantissa.rstrip('0').rstrip('.')}e{exponent}"
+    return str(value)
+
+
 def render_metadata(metadata: Mapping[str, Any], *, indent: str = "  ", width: int = 100) -> list[str]:
     """Lines for a terminal: ``name: value``, a multi-line value (a table) below its name."""
     lines = []

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..metadata import format_number, plottable
+
 _COUNTS = ("built", "restored", "cached", "failed", "skipped", "accepted")
 
 
@@ -85,20 +87,32 @@ def _metadata_lines(e: dict[str, Any], indent: str) -> list[str]:
 _SPARKS = "▁▂▃▄▅▆▇█"
 
 
-def sparkline_of(values: list[float]) -> str:
-    """One block character per value, scaled between the smallest and the largest."""
-    lo, hi = min(values), max(values)
-    span = (hi - lo) or 1
-    return "".join(_SPARKS[min(len(_SPARKS) - 1, int((v - lo) / span * (len(_SPARKS) - 1) + 0.5))] for v in values)
+def sparkline_of(values: list[Any]) -> str:
+    """One block character per value, scaled between the smallest and the largest; a space for
+    a value no plot can place (``metadata.plottable``: nan, inf, an int too large for a float)."""
+    placed = [plottable(v) for v in values]
+    finite = [v for v in placed if v is not None]
+    if not finite:
+        return " " * len(values)
+    lo, hi = min(finite), max(finite)
+    span = (hi / 2 - lo / 2) or 1  # (halves: hi - lo of two large floats can overflow to inf)
+    top = len(_SPARKS) - 1
+    return "".join(" " if v is None else _SPARKS[min(top, int((v / 2 - lo / 2) / span * top + 0.5))]
+                   for v in placed)
 
 
 def format_metric(doc: dict[str, Any], *, as_json: bool = False, sparkline: bool = False) -> str:
-    """``log --metric``: the metric's points, oldest first; a sparkline above them on a terminal."""
+    """``log --metric``: the metric's points, oldest first; a sparkline above them on a terminal,
+    saying how many values it leaves out (nan, inf, an int too large for a float)."""
     if as_json:
         return json.dumps(doc)
     values = [p["value"] for p in doc["points"]]
-    lines = [f"{doc['asset']} {doc['metric']}: {sparkline_of(values)}"] if sparkline else []
-    lines += [f"{p['time']}  {p['run']}  {p['value']:g}" for p in doc["points"]]
+    lines = []
+    if sparkline:
+        left = sum(plottable(v) is None for v in values)
+        note = f"  ({left} not plotted: nan, inf or too large for a float)" if left else ""
+        lines.append(f"{doc['asset']} {doc['metric']}: {sparkline_of(values)}{note}")
+    lines += [f"{p['time']}  {p['run']}  {format_number(p['value'])}" for p in doc["points"]]
     return "\n".join(lines)
 
 

@@ -83,24 +83,32 @@ def _log_doc(asset: str, events: list[Any], limit: int | None) -> dict[str, Any]
 def asset_metric(asset: str, metric: str, *, project_dir: str | os.PathLike[str] = ".",
                  assetfile: str | None = None, cache_dir: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """One numeric metadata entry of ``asset`` across its history, oldest first:
-    ``{"asset", "metric", "points": [{"time", "value", "run"}]}``. ValueNotFound if no recorded
-    event has it as a number (naming the numeric entries there are)."""
+    ``{"asset", "metric", "points": [{"time", "value", "run"}]}`` (a float recorded as nan or inf
+    has its text as value, as in ``log --json``). ValueNotFound if no recorded event has it as a
+    number (naming the numeric entries there are)."""
     doc = asset_log(asset, None, project_dir=project_dir, assetfile=assetfile, cache_dir=cache_dir)
     if isinstance(doc, list):  # a glob or group: one metric follows one asset
         raise SelectionError(f"log --metric follows one asset; {asset!r} selects {len(doc)}: name one of them")
     points, numeric = [], set()
     for e in reversed(doc["events"]):
         for name, entry in e["metadata"].items():
-            if entry["type"] in ("int", "float") and isinstance(entry["value"], (int, float)):
+            if _numeric(entry):
                 numeric.add(name)
         entry = e["metadata"].get(metric)
-        if entry is not None and entry["type"] in ("int", "float") and isinstance(entry["value"], (int, float)):
+        if entry is not None and _numeric(entry):
             points.append({"time": e["time"], "value": entry["value"], "run": e["run"]})
     if not points:
         known = ", ".join(sorted(numeric)) or "none"
         raise ValueNotFound(f"no recorded event of {asset!r} has a number {metric!r} in its metadata "
                             f"(numeric metadata: {known})")
     return {"asset": asset, "metric": metric, "points": points}
+
+
+def _numeric(entry: dict[str, Any]) -> bool:
+    """An int or float entry: a number, or a float's nan or inf (stored as its text)."""
+    v = entry["value"]
+    return entry["type"] in ("int", "float") and (isinstance(v, (int, float)) and not isinstance(v, bool)
+                                                  or entry["type"] == "float" and v in ("nan", "inf", "-inf"))
 
 
 def _seq_of(run: str | int) -> int:

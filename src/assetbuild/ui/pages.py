@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ..clock import format_duration
+from ..metadata import plottable
 from .html import COLORS, FILTER_SCRIPT, STATES, esc, json_attr, markdown_html, page, state_badge
 from .plots import line_plot
 
@@ -159,15 +160,24 @@ def history_html(events: list[dict[str, Any]]) -> str:
 
 
 def plots_html(events: list[dict[str, Any]]) -> str:
-    """One line plot per numeric metadata entry over history (oldest first)."""
+    """One line plot per numeric metadata entry over history (oldest first). A value no plot can
+    place (nan, inf, an int too large for a float) is left out, and the caption says how many."""
     series: dict[str, list[tuple[str, float]]] = {}
+    left: dict[str, int] = {}
     for e in reversed(events):
         for name, entry in e.get("metadata", {}).items():
-            if entry.get("type") in ("int", "float") and isinstance(entry.get("value"), (int, float)) \
-                    and not isinstance(entry.get("value"), bool):
-                series.setdefault(name, []).append((e["time"], float(entry["value"])))
-    return "".join(f'<figure data-testid="plot-{esc(name)}"><figcaption>{esc(name)}</figcaption>'
-                   f"{line_plot(points)}</figure>" for name, points in series.items())
+            if entry.get("type") not in ("int", "float"):
+                continue
+            v = plottable(entry.get("value"))
+            if v is not None:
+                series.setdefault(name, []).append((e["time"], v))
+            elif isinstance(entry.get("value"), (int, float, str)) and not isinstance(entry.get("value"), bool):
+                series.setdefault(name, [])
+                left[name] = left.get(name, 0) + 1
+    return "".join(f'<figure data-testid="plot-{esc(name)}"><figcaption>{esc(name)}'
+                   + (f' <span class="muted" data-testid="not-plotted">({left[name]} value(s) not plotted: nan, inf '
+                      f"or too large for a float)</span>" if name in left else "")
+                   + f"</figcaption>{line_plot(points)}</figure>" for name, points in series.items())
 
 
 def partitions_html(name: str, parts: dict[str, str]) -> str:

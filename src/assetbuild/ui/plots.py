@@ -9,17 +9,18 @@ W, H, PAD = 420, 120, 28
 
 
 def line_plot(points: list[tuple[str, float]]) -> str:
-    """``points``: (time label, value), oldest first. One ``<circle>`` per point."""
+    """``points``: (time label, value: a finite float, see ``metadata.plottable``), oldest first.
+    One ``<circle>`` per point."""
     if not points:
         return ""
     values = [v for _, v in points]
     lo, hi = min(values), max(values)
-    span = (hi - lo) or 1.0
+    span = (hi / 2 - lo / 2) or 1.0  # (halves: hi - lo of two large floats can overflow to inf)
     n = len(points)
 
     def xy(i: int, v: float) -> tuple[float, float]:
         x = PAD + (W - 2 * PAD) * (i / (n - 1) if n > 1 else 0.5)
-        y = H - PAD - (H - 2 * PAD) * ((v - lo) / span if hi != lo else 0.5)
+        y = H - PAD - (H - 2 * PAD) * ((v / 2 - lo / 2) / span if hi != lo else 0.5)
         return round(x, 1), round(y, 1)
 
     coords = [xy(i, v) for i, (_, v) in enumerate(points)]
