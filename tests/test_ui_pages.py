@@ -1,7 +1,11 @@
-"""What ``assetbuild ui``'s pages show (a real server in a subprocess, spoken to over HTTP):
+"""What ``assetbuild ui``'s pages show and link to (a real server in a subprocess, spoken to over
+HTTP): every link built from a name, a partition key or a run id opens that very page, and
 numbers no plot can place are said so rather than a 500."""
 
 from __future__ import annotations
+
+import html
+import re
 
 import pytest
 from projects import Project, cli
@@ -9,6 +13,50 @@ from uiserver import Server
 
 pytest.importorskip("starlette", reason="the ui extra is not installed: pip install -e '.[ui]'")
 pytest.importorskip("uvicorn", reason="the ui extra is not installed: pip install -e '.[ui]'")
+
+KEYS = ["a%2Fb", "a/b", "x?y", "c#d", "p&partition=q", "s+t", "u v"]
+
+
+def hrefs(page: str) -> list[str]:
+    return [html.unescape(h) for h in re.findall(r'<a href="([^"]*)"', page)]
+
+
+def selected(page: str) -> str | None:
+    m = re.search(r'data-testid="partition-selected">([^<]*)<', page)
+    return html.unescape(m.group(1)) if m else None
+
+
+def test_every_link_to_a_partition_opens_that_partition(project: Project):
+    """The run page, the partition grid and the history link each partition by its key,
+    URL-quoted: ``a%2Fb`` is not ``a/b``, and ``x?y`` or ``c#d`` is no query or fragment."""
+    project.assetfile("""
+from assetbuild import DynamicPartitions
+
+@asset(partitions=DynamicPartitions("keys"))
+def per(context):
+    return context.partition_key
+""")
+    assert cli("partitions", "add", "keys", *KEYS, cwd=project.root).returncode == 0
+    assert cli(cwd=project.root).returncode == 0
+    s = Server(project.root)
+    try:
+        code, run_page, _ = s.get("/runs/000001")
+        assert code == 200
+        links = {html.unescape(n): html.unescape(h) for n, h in
+                 re.findall(r'<tr data-asset="([^"]*)"><td><a href="([^"]*)"', run_page)}
+        assert sorted(links) == sorted(f"per[{k}]" for k in KEYS)
+        grid = s.get("/assets/per")[1].split('data-testid="partitions"')[1].split("</div>")[0]
+        grid_links = {html.unescape(k): h for h, k in zip(hrefs(grid), re.findall(r'data-partition="([^"]*)"', grid))}
+        for key in KEYS:
+            for href in (links[f"per[{key}]"], grid_links[key]):
+                code, page, _ = s.get(href)  # (sent as written, as a browser sends a link)
+                assert (code, selected(page)) == (200, key), href
+            history = page.split('data-testid="history"')[1]
+            for run_href in (h for h in hrefs(history) if h.startswith("/runs/")):
+                assert s.get(run_href)[0] == 200
+    finally:
+        s.stop()
+
 
 def test_numbers_no_plot_can_place_are_said_so(project: Project):
     """An int too large for a float, nan and inf in numeric metadata: the asset page shows

@@ -11,7 +11,6 @@ import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -23,6 +22,7 @@ from ..errors import AssetbuildError, DefinitionError
 from ..partitions import split_node
 from . import data, pages
 from .builds import Builds, Events
+from .links import asset_url
 from .security import HEADER, WILDCARDS, HostCheck, allowed_hosts, cookie_name, same_token
 
 LOAD = "The project does not load"
@@ -81,7 +81,7 @@ def create_app(settings: Settings) -> Any:
         name = request.path_params["name"]
         asset_name, key = split_node(name)
         if key is not None:  # a partition's node (a run's event names it): its asset's page, selected
-            return RedirectResponse(f"/assets/{quote(asset_name)}?partition={quote(key)}", status_code=303)
+            return RedirectResponse(asset_url(asset_name, key), status_code=303)
         partition = request.query_params.get("partition")
         try:
             doc = await run_in_threadpool(data.asset_page, settings.where, name, partition)

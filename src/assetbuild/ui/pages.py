@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import quote
 
 from ..clock import format_duration
 from ..metadata import plottable
 from .html import COLORS, FILTER_SCRIPT, STATES, esc, json_attr, markdown_html, page, state_badge
+from .links import asset_url, node_url, run_url
 from .plots import line_plot
 
 #: keeps each page's states in step with builds (server-sent events) and posts its forms
@@ -88,7 +88,7 @@ def catalog_page(rows: list[dict[str, Any]], *, project: str, token: str | None,
                 else f'data-kind="{esc(r["kind"])}"')  # [data-asset] rows are the assets; every row is [data-node]
         body.append(f'<tr data-node="{esc(r["name"])}" {mark} data-group="{esc(r.get("group") or "")}" '
                     f'data-text="{esc(r.get("description") or "")}">'
-                    f'<td><a href="/assets/{esc(r["name"])}">{esc(r["name"])}</a></td>'
+                    f'<td><a href="{esc(asset_url(r["name"]))}">{esc(r["name"])}</a></td>'
                     f'<td>{esc(r.get("group") or "")}</td><td>{esc(kind)}</td>'
                     f'<td>{state_badge(state)}<span class="muted">{extra}</span></td>'
                     f'<td class="mono">{esc(r.get("last") or ("never" if r["kind"] == "asset" else ""))}</td>'
@@ -152,7 +152,7 @@ def history_html(events: list[dict[str, Any]]) -> str:
     for e in events:
         reasons = "; ".join(f"{r['code']}: {r['detail']}" for r in e.get("reasons", []))
         rows.append(f'<tr data-kind="{esc(e["kind"])}"><td class="mono">{esc(e["time"])}</td><td>{esc(e["kind"])}</td>'
-                    f'<td><a href="/runs/{esc(e["run"])}">{esc(e["run"])}</a></td>'
+                    f'<td><a href="{esc(run_url(e["run"]))}">{esc(e["run"])}</a></td>'
                     f'<td>{esc(round(e.get("duration_s") or 0, 3))} s</td>'
                     f'<td>{esc(e.get("error") or reasons)}</td></tr>')
     return ('<table data-testid="history"><thead><tr><th>Time</th><th>Event</th><th>Run</th><th>Took</th>'
@@ -183,7 +183,7 @@ def plots_html(events: list[dict[str, Any]]) -> str:
 def partitions_html(name: str, parts: dict[str, str]) -> str:
     """A grid of the partitions, coloured by state, in key order; a click selects one (the key
     URL-quoted: a static key may hold '&', '+', '#' or '%')."""
-    cells = "".join(f'<a href="/assets/{esc(name)}?partition={esc(quote(k, safe=""))}" data-partition="{esc(k)}" '
+    cells = "".join(f'<a href="{esc(asset_url(name, k))}" data-partition="{esc(k)}" '
                     f'data-state="{esc(s)}" title="{esc(k)}: {esc(s)}" '
                     f'style="width:14px;height:14px;display:inline-block;background:{COLORS.get(s, "#888")}"></a>'
                     for k, s in parts.items())
@@ -244,7 +244,7 @@ def runs_html(rows: list[dict[str, Any]], *, project: str) -> str:
             "<th>Outcome</th><th>Took</th></tr></thead><tbody>"]
     for r in rows:
         counts = ", ".join(f"{n} {s}" for s, n in sorted(r["counts"].items()))
-        body.append(f'<tr data-run="{esc(r["run"])}"><td><a href="/runs/{esc(r["run"])}">{esc(r["run"])}</a></td>'
+        body.append(f'<tr data-run="{esc(r["run"])}"><td><a href="{esc(run_url(r["run"]))}">{esc(r["run"])}</a></td>'
                     f'<td class="mono">{esc(r["start"])}</td><td class="mono">{esc(r["command"])}</td>'
                     f'<td>{"ok" if r["ok"] else "exit " + esc(r["exit_status"])}: {esc(counts)}</td>'
                     f'<td>{esc(round(r["duration_s"], 3))} s</td></tr>')
@@ -259,7 +259,7 @@ def run_html(doc: dict[str, Any], *, project: str) -> str:
             "<th>Event</th><th>Why / error</th></tr></thead><tbody>"]
     for e in doc.get("events", []):
         reasons = "; ".join(f"{r['code']}: {r['detail']}" for r in e.get("reasons", []))
-        body.append(f'<tr data-asset="{esc(e["asset"])}"><td><a href="/assets/{esc(e["asset"])}">{esc(e["asset"])}</a></td>'
+        body.append(f'<tr data-asset="{esc(e["asset"])}"><td><a href="{esc(node_url(e["asset"]))}">{esc(e["asset"])}</a></td>'
                     f'<td>{esc(e["kind"])}</td><td>{esc(e.get("error") or reasons)}</td></tr>')
     body.append("</tbody></table>")
     for asset, lines in doc.get("logs", {}).items():

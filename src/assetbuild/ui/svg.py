@@ -18,7 +18,6 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Iterable, Mapping
 from typing import Any
-from urllib.parse import quote
 
 from .layout import (
     CHAR_W,
@@ -32,6 +31,7 @@ from .layout import (
     graph_from_rows,
     layout,
 )
+from .links import path_part
 
 # state -> (fill, stroke): the fill says the state at a glance, the stroke is its darker edge.
 STATE_COLORS: dict[str, tuple[str, str]] = {
@@ -165,6 +165,6 @@ def _node(n: PlacedNode, link_prefix: str | None) -> str:
                       f"{esc(n.detail[:MAX_LABEL])}</text>")
     g = f'<g {attrs}><title>{esc(tip)}</title>{"".join(shapes)}</g>'
     if link_prefix is not None and n.kind == "asset":
-        href = esc(link_prefix + quote(n.name, safe="/"))
+        href = esc(link_prefix + path_part(n.name))
         return f'<a href="{href}" xlink:href="{href}">{g}</a>'
     return g
