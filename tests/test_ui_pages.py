@@ -1,6 +1,6 @@
 """What ``assetbuild ui``'s pages show and link to (a real server in a subprocess, spoken to over
-HTTP): every link built from a name, a partition key or a run id opens that very page, and
-numbers no plot can place are said so rather than a 500."""
+HTTP): every link built from a name, a partition key or a run id opens that very page, numbers
+no plot can place are said so rather than a 500, and the README's URLs answer."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import html
 import re
 
 import pytest
-from projects import Project, cli
+from projects import REPO, Project, cli
 from uiserver import Server
 
 pytest.importorskip("starlette", reason="the ui extra is not installed: pip install -e '.[ui]'")
@@ -84,3 +84,40 @@ def big(v):
     finally:
         s.stop()
     assert "Traceback" not in s.proc.stderr.read()
+
+
+def test_the_readmes_lineage_url_answers(project: Project):
+    """The URL the README gives for one asset's lineage shows that selection; the form of it a
+    query string cannot carry ('+' read as a space) is refused saying how to write it."""
+    readme = (REPO / "README.md").read_text()
+    urls = re.findall(r"`(/graph\?select=[^`]+)`", readme)
+    assert urls, "the README gives a lineage URL with a selection"
+    project.assetfile("""
+@asset
+def orders():
+    return 1
+
+@asset
+def report(orders):
+    return orders
+
+@asset
+def mail(report):
+    return report
+
+@asset
+def other():
+    return 2
+""")
+    assert cli(cwd=project.root).returncode == 0
+    s = Server(project.root)
+    try:
+        for url in urls:
+            code, page, _ = s.get(url)
+            assert code == 200, (url, page)
+            shown = set(re.findall(r'data-asset="([^"]+)"', page.split('data-testid="graph"')[1]))
+            assert {"orders", "report", "mail"} <= shown and "other" not in shown, shown
+        code, page, _ = s.get("/graph?select=+report+")
+        assert code == 400 and "write it as %2B" in html.unescape(page)
+    finally:
+        s.stop()

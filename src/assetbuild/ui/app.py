@@ -98,7 +98,9 @@ def create_app(settings: Settings) -> Any:
             doc = await run_in_threadpool(data.graph, settings.where, select, collapse)
         except AssetbuildError as e:
             if select and _found_wanting(e):
-                return _error("No such selection", e, ui, status=400)
+                plus = (" ('+' in a URL's query string is a space: write it as %2B, "
+                        "/graph?select=%2Breport%2B)") if " " in select else ""
+                return _error("No such selection", e, ui, status=400, note=plus)
             return _error(LOAD, e, ui)
         return HTMLResponse(pages.graph_html(doc, project=ui.project, select=select, collapse=collapse))
 
@@ -222,7 +224,7 @@ def _found_wanting(e: AssetbuildError) -> bool:
     return not isinstance(e, DefinitionError)
 
 
-def _error(title: str, e: Exception, ui: UI, status: int = 500) -> Response:
+def _error(title: str, e: Exception, ui: UI, status: int = 500, note: str = "") -> Response:
     from ..output import describe_error
 
-    return HTMLResponse(pages.error_html(title, describe_error(e), project=ui.project), status_code=status)
+    return HTMLResponse(pages.error_html(title, describe_error(e) + note, project=ui.project), status_code=status)
