@@ -1,6 +1,7 @@
 """What ``assetbuild ui``'s pages show and link to (a real server in a subprocess, spoken to over
 HTTP): every link built from a name, a partition key or a run id opens that very page, numbers
-no plot can place are said so rather than a 500, and the README's URLs answer."""
+no plot can place are said so rather than a 500, the README's URLs answer, and a partition of an
+unpartitioned asset is not found."""
 
 from __future__ import annotations
 
@@ -119,5 +120,26 @@ def other():
             assert {"orders", "report", "mail"} <= shown and "other" not in shown, shown
         code, page, _ = s.get("/graph?select=+report+")
         assert code == 400 and "write it as %2B" in html.unescape(page)
+    finally:
+        s.stop()
+
+
+def test_a_partition_of_an_unpartitioned_asset_is_not_found(project: Project):
+    """``?partition=`` on an unpartitioned asset is a 404 saying so, as an unknown key of a
+    partitioned one is, not a page whose Materialize button always fails."""
+    project.assetfile("""
+@asset
+def a():
+    return 1
+""")
+    assert cli(cwd=project.root).returncode == 0
+    s = Server(project.root)
+    try:
+        code, page, _ = s.get("/assets/a?partition=zzz")
+        assert code == 404, page
+        assert "No partition zzz of a" in page and "asset &#x27;a&#x27; is not partitioned" in page
+        assert 'name="partition"' not in page
+        code, page, _ = s.get("/assets/a?partition=")  # (empty: no partition asked for)
+        assert code == 200 and 'name="partition"' not in page
     finally:
         s.stop()

@@ -82,7 +82,7 @@ def create_app(settings: Settings) -> Any:
         asset_name, key = split_node(name)
         if key is not None:  # a partition's node (a run's event names it): its asset's page, selected
             return RedirectResponse(asset_url(asset_name, key), status_code=303)
-        partition = request.query_params.get("partition")
+        partition = request.query_params.get("partition") or None  # (an empty one: the asset's own page)
         try:
             doc = await run_in_threadpool(data.asset_page, settings.where, name, partition)
         except AssetbuildError as e:

@@ -92,7 +92,8 @@ def last_materialized(where: Where, assets: list[str]) -> dict[str, str]:
 
 
 class UnknownPartition(SelectionError):
-    """The asset page of a partition key the asset does not have (now)."""
+    """The asset page of a partition key the asset does not have (now), or of any key when the
+    asset is not partitioned."""
 
 
 def asset_page(where: Where, name: str, partition: str | None = None) -> dict[str, Any]:
@@ -114,6 +115,8 @@ def asset_page(where: Where, name: str, partition: str | None = None) -> dict[st
     if definition["kind"] != "asset":
         return doc
     st = states(where).get(name, {})
+    if partition is not None and st.get("partitions") is None:  # (its Materialize button would fail too)
+        raise UnknownPartition(f"asset {name!r} is not partitioned: it has no partition {partition!r}")
     doc["state"] = st.get("state")
     doc["partitions"] = st.get("partitions")
     doc["reasons"] = st.get("reasons", [])
