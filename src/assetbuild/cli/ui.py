@@ -32,7 +32,8 @@ def ui(ctx: click.Context, host: str, port: int, open_browser: bool, read_only: 
     AssetFile when it changes. Everything is served from this process: no internet needed.
     The Materialize buttons start a build in the server (one at a time) and pages follow it
     live. Builds and other actions need the token in the printed URL: opening it keeps the
-    token in a cookie. Ctrl-C stops the server (exit 0).
+    token in a cookie. Ctrl-C stops the server (exit 0; 130 when it interrupts a build started
+    from a page, whose run is recorded as interrupted, as the CLI's).
 
     Needs the ui extra: pip install -e '.[ui]' in the assetbuild clone.
     """
