@@ -230,3 +230,162 @@ def test_the_racy_rule_of_the_kept_map():
     assert _racy([["/other-disk", 9 * RACY_NS + 1, 2]], stamp)  # another device: within RACY_NS
     assert not _racy([["/other-disk", 9 * RACY_NS, 2]], stamp)
     assert _racy([["/site", 1, 1]], None)  # no clock to compare with: never kept
+
+
+# A notebook's session: one Python process that builds, has a library installed under it
+# (`%pip install -U mylib`: the package's files and its dist-info replaced) and builds again.
+_SESSION = """
+import json, os, shutil, sys
+from pathlib import Path
+site, root = Path({site!r}), Path({root!r})
+sys.path.insert(0, str(site))
+
+def install(version, module_version=None):
+    shutil.rmtree(site / "mylib", ignore_errors=True)
+    for old in site.glob("mylib-*.dist-info"):
+        shutil.rmtree(old)
+    said = "" if module_version is None else f"__version__ = {{module_version!r}}\\n"
+    (site / "mylib").mkdir(parents=True)
+    (site / "mylib" / "__init__.py").write_text(said + f"VALUE = {{version!r}}\\n")
+    info = site / f"mylib-{{version}}.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\\nName: mylib\\nVersion: {{version}}\\n")
+    (info / "RECORD").write_text(f"mylib/__init__.py,,\\n{{info.name}}/METADATA,,\\n{{info.name}}/RECORD,,\\n")
+
+def reimport():  # the module as a fresh `import mylib` gives it now
+    sys.modules.pop("mylib", None)
+    import mylib
+    return mylib
+
+import assetbuild
+from assetbuild.errors import LibraryChanged
+said = []
+
+def build(**kw):
+    try:
+        r = assetbuild.build(project_dir=root, **kw)
+    except LibraryChanged as e:
+        said.append(str(e))
+        return "refused"
+    return r.names("built"), assetbuild.load_value("a", project_dir=root)
+
+{steps}
+print(json.dumps({{"steps": steps, "said": said}}))
+"""
+
+_ASSET_IMPORTS_MYLIB = ("from assetbuild import asset\n\n"
+                        "@asset\ndef a():\n    import mylib\n    return mylib.VALUE\n")
+
+
+def _session(tmp_path: Path, steps: str, *, before: str = "") -> dict:
+    """Run ``steps`` (which set ``steps``, a list) in one process, as a notebook's cells."""
+    site, root = tmp_path / "site", tmp_path / "proj"
+    site.mkdir(exist_ok=True)
+    write(root, {"AssetFile": _ASSET_IMPORTS_MYLIB})
+    code = _SESSION.format(site=str(site), root=str(root), steps=textwrap.dedent(steps))
+    src = str(Path(__file__).resolve().parent.parent / "src")
+    out = subprocess.run([sys.executable, "-c", before + code], capture_output=True, text=True,
+                         env=clean_env(PYTHONPATH=src), timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    return json.loads(out.stdout.splitlines()[-1])
+
+
+def _fresh_build(tmp_path: Path) -> tuple[list[str], str]:
+    """What a new process (the command) builds, and the value it then has."""
+    env = clean_env(PYTHONPATH=os.pathsep.join([str(tmp_path / "site"), str(Path(__file__).resolve().parent.parent / "src")]))
+    r = cli("build", "--json", cwd=tmp_path / "proj", env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    built = [a["asset"] for a in json.loads(r.stdout)["results"] if a["status"] == "built"]
+    shown = subprocess.run([sys.executable, "-c", "import assetbuild; print(assetbuild.load_value('a'))"],
+                           cwd=tmp_path / "proj", capture_output=True, text=True, env=env)
+    return built, shown.stdout.strip()
+
+
+def test_a_library_upgraded_under_a_session_refuses_the_build(tmp_path):
+    """An asset imported mylib 1.0 as it ran; mylib is upgraded to 2.0 in the same process. The
+    next build would run 1.0's module (still in sys.modules) under 2.0's key, and a new process
+    would find that value cached: it is refused, in one line naming the library, both versions
+    and what to do, and stores nothing. Installed back to 1.0, the process builds again."""
+    out = _session(tmp_path, """\
+        install("1.0")
+        steps = [build()]
+        install("2.0")
+        steps.append(build())
+        steps.append(build())  # (still: the process has not changed)
+        install("1.0")
+        steps.append(build())
+        """)
+    assert out["steps"] == [[["a"], "1.0"], "refused", "refused", [[], "1.0"]]
+    assert out["said"][0] == (
+        "library mylib: this Python process imported version 1.0, but 2.0 is installed now: an asset would "
+        "run the imported code under 2.0's key; restart the Python process (in a notebook, the kernel) "
+        "and build again")
+    _session(tmp_path, 'install("2.0")\nsteps = []\n')
+    assert _fresh_build(tmp_path) == (["a"], "2.0"), "nothing was stored under 2.0's key"
+
+
+def test_a_library_removed_under_a_session_refuses_the_build(tmp_path):
+    out = _session(tmp_path, """\
+        install("1.0")
+        steps = [build()]
+        shutil.rmtree(site / "mylib-1.0.dist-info")
+        steps.append(build())
+        """)
+    assert out["steps"] == [[["a"], "1.0"], "refused"]
+    assert "imported version 1.0, but it is no longer installed" in out["said"][0]
+
+
+def test_a_library_installed_or_upgraded_then_imported_in_a_session_builds(tmp_path):
+    """`%pip install mylib`, then `import mylib`, then a build: the module is the installed
+    version, whether it was imported before (afresh) or not, with a __version__ or without."""
+    out = _session(tmp_path, """\
+        install("1.0", "1.0")
+        import mylib
+        steps = [build()]
+        install("2.0", "2.0")
+        reimport()
+        steps.append(build())
+        install("3.0")
+        reimport()
+        steps.append(build())
+        """)
+    assert out == {"steps": [[["a"], "1.0"], [["a"], "2.0"], [["a"], "3.0"]], "said": []}
+
+
+def test_a_library_imported_then_upgraded_before_the_first_build_is_caught_by_its_version(tmp_path):
+    """Imported at 1.0, upgraded to 2.0, then the first build: no build saw the import, but the
+    module's __version__ (1.0) is not the installed one, installed after the process started (a
+    session older than the clock's slack for that: 0.05 s)."""
+    out = _session(tmp_path, """\
+        import time
+        time.sleep(0.2)
+        install("1.0", "1.0")
+        import mylib
+        install("2.0", "2.0")
+        steps = [build()]
+        """)
+    assert out["steps"] == ["refused"]
+    assert "imported version 1.0, but 2.0 is installed now" in out["said"][0]
+
+
+def test_a_module_version_unlike_its_distribution_installed_before_the_session_builds(tmp_path):
+    """A library whose __version__ is not its distribution's version (9.9.dev0 and 1.0), installed
+    before the process started and imported before the first build: not a change, no refusal."""
+    site = tmp_path / "site"
+    _install(site, "mylib", "1.0", "mylib", module_version="9.9.dev0")
+    (site / "mylib" / "__init__.py").write_text("__version__ = '9.9.dev0'\nVALUE = '1.0'\n")
+    out = _session(tmp_path, "import mylib\nsteps = [build(), build()]\n")
+    assert out == {"steps": [[["a"], "1.0"], [[], "1.0"]], "said": []}
+
+
+def test_an_upgrade_under_a_session_that_ran_the_library_in_workers_builds_it_there(tmp_path):
+    """Process workers import the library afresh for each build: this process never imported it,
+    and the upgraded version's code runs under its key."""
+    out = _session(tmp_path, """\
+        install("1.0")
+        steps = [build(jobs=2, executor="processes")]
+        install("2.0")
+        steps.append(build(jobs=2, executor="processes"))
+        steps.append("mylib" in sys.modules)
+        """)
+    assert out == {"steps": [[["a"], "1.0"], [["a"], "2.0"], False], "said": []}

@@ -216,3 +216,10 @@ def _worker_lost(message: str, isolated: bool) -> WorkerLost:
 class ToolError(AssetbuildError):
     """A program a command runs is not installed or failed (Graphviz's ``dot`` for ``graph
     --format png``); the message says how to get it."""
+
+
+class LibraryChanged(AssetbuildError):
+    """A build's keys name a library at the version installed now, but this process has imported
+    another version of it (upgraded, downgraded or removed since: ``%pip install -U`` in a
+    notebook). Its assets would run the old code under the new version's key, so the build is
+    refused; the message names the library, both versions and says to restart the process."""

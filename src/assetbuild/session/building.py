@@ -359,6 +359,9 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
         runner.spool_dir = str(store.spool_dir())
         runner.prepare(plan, lambda n: getattr(store.get_head(n), "duration_s", None))
     snap = None  # the snapshot, used and written
+    from .distributions import IMPORTED
+
+    imported = IMPORTED.begin()  # the libraries an asset imports in this process: the versions keyed
     try:
         if not dry_run:
             project.loaded.save_code_cache()
@@ -485,6 +488,7 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
         exit_status = TERMINATED_STATUS if isinstance(e, Terminated) else 130
         raise
     finally:
+        IMPORTED.settle(imported)
         if snap is not None:
             snap.close()
         if recorder is not None:  # the build ended early: what it recorded stays, with its run

@@ -17,6 +17,12 @@ The answer is the distribution's version from its metadata, never a module's ``_
 the key must not depend on whether a library happens to be imported already in this process
 (an asset imported it earlier in the same watch session). A name that no installed
 distribution provides has no version (None), imported or not.
+
+But a process that lives across builds (a notebook, watch mode) keeps the modules it imported:
+after ``%pip install -U mylib`` the metadata says 2.0 while ``sys.modules`` still holds 1.0's
+code, and an asset run in this process would store 1.0's result under 2.0's key.
+``IMPORTED`` remembers which version each imported library really is, and a build whose keys
+name another one is refused (``checked_version``).
 """
 
 from __future__ import annotations
@@ -25,9 +31,13 @@ import json
 import os
 import sys
 import threading
+import types
+import weakref
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..errors import LibraryChanged
 from ..plugins import distribution_name
 
 MAP_FILE = ("code", ".distributions.json")  # under the cache directory; `clean` removes it
@@ -239,3 +249,140 @@ def _write_table(path: Path, signature: list[list[Any]], table: _Table) -> None:
 
 
 DISTRIBUTIONS = Distributions()
+
+
+class ImportedLibraries:
+    """Per process: the version each imported library's module really is, as far as can be known.
+
+    A library's version is taken as it enters a key (``note``). If its module is imported by
+    then, the version it has is the one installed now (the common case: imported by the
+    AssetFile as it loaded, or by the user after an install), unless its ``__version__`` says
+    otherwise and its metadata changed after this process started (imported, then upgraded before
+    the first build). If it is not imported yet, an asset may import it as it runs: what a build
+    imported (``begin``, ``settle``) is recorded with the version its keys named. A module is
+    known by identity: one imported afresh (removed from ``sys.modules``) is looked at again."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._modules: dict[str, tuple[weakref.ref[types.ModuleType], str | None]] = {}
+        self._looked: dict[str, str] = {}  # top -> its version, last taken while not imported
+        self._open: list[set[str]] = []  # each running build's tops not imported at its start
+
+    def note(self, top: str, version: str | None) -> str | None:
+        """``version`` (installed now) enters a key for import name ``top``: None if the module
+        this process has imported is that version (or none is imported), else the one line that
+        says which version it is and what to do."""
+        module = sys.modules.get(top)
+        with self._lock:
+            if not isinstance(module, types.ModuleType):
+                if version is None:
+                    self._looked.pop(top, None)
+                    return None
+                self._looked[top] = version
+                for tops in self._open:
+                    tops.add(top)
+                return None
+            known = self._modules.get(top)
+            if known is None or known[0]() is not module:
+                known = (weakref.ref(module), _imported_version(module, top, version))
+                self._modules[top] = known
+            was = known[1]
+        if was == version:
+            return None
+        had = f"version {was}" if was is not None else "it from outside any installed distribution"
+        now = f"{version} is installed now" if version is not None else "it is no longer installed"
+        keyed = f"{version}'s key" if version is not None else "the key of no installed version"
+        return (f"library {top}: this Python process imported {had}, but {now}: an asset would run the "
+                f"imported code under {keyed}; restart the Python process (in a notebook, the kernel) and "
+                f"build again")
+
+    def begin(self) -> set[str]:
+        """A build starts: the token ``settle`` takes when it ends."""
+        with self._lock:
+            tops = {t for t in self._looked if t not in sys.modules}
+            self._open.append(tops)
+            return tops
+
+    def settle(self, tops: set[str]) -> None:
+        """A build ended: each library its keys named that was not imported as it started and is
+        now (an asset imported it) is the version those keys named."""
+        with self._lock:
+            self._open = [t for t in self._open if t is not tops]
+            for top in tops:
+                module = sys.modules.get(top)
+                version = self._looked.get(top)
+                known = self._modules.get(top)
+                if isinstance(module, types.ModuleType) and version is not None and (
+                        known is None or known[0]() is not module):
+                    self._modules[top] = (weakref.ref(module), version)
+
+
+def _imported_version(module: types.ModuleType, top: str, version: str | None) -> str | None:
+    """The version of a module first seen imported, whose import nobody saw: ``version``, the
+    one installed, unless the module's ``__version__`` differs and the distribution's metadata
+    changed after this process started (then the module is older than the install). A library
+    whose ``__version__`` is not its distribution's, installed before this process, passes."""
+    said = getattr(module, "__version__", None)
+    if version is None or not isinstance(said, str) or _plain(said) == _plain(version):
+        return version
+    started, changed = _process_start(), _metadata_time(top, version)
+    if started is None or changed is None or changed <= started + 0.05:  # (a few clock ticks' slack)
+        return version
+    return said
+
+
+def _plain(version: str) -> str:
+    return version.strip().lower().removeprefix("v")
+
+
+def _process_start() -> float | None:
+    """When this process started (seconds since the epoch, to a clock tick), from Linux's /proc;
+    None elsewhere."""
+    import time
+
+    try:
+        with open("/proc/self/stat", "rb") as f:
+            ticks = int(f.read().rsplit(b")", 1)[1].split()[19])  # field 22, starttime: clock ticks after boot
+        since_boot = time.clock_gettime(time.CLOCK_BOOTTIME)  # type: ignore[attr-defined,unused-ignore]
+        return time.time() - since_boot + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
+
+
+def _metadata_time(top: str, version: str) -> float | None:
+    """When the metadata of the distribution that provides ``top`` at ``version`` last changed."""
+    from importlib import metadata
+
+    try:
+        found: Any = metadata.distribution(top)
+    except metadata.PackageNotFoundError:
+        found = next((d for d in metadata.distributions() if d.version == version and top in _import_names(d)), None)
+    where = getattr(found, "_path", None)
+    if where is None:
+        return None
+    for f in (os.path.join(str(where), "METADATA"), os.path.join(str(where), "PKG-INFO"), str(where)):
+        try:
+            st = os.stat(f)
+        except OSError:
+            continue
+        return max(st.st_mtime, st.st_ctime)
+    return None
+
+
+IMPORTED = ImportedLibraries()
+
+
+def checked_version(cache_dir: Path | None, *, persist: bool) -> Callable[[str], str | None]:
+    """``DISTRIBUTIONS.version`` for a fingerprinter, each answer checked against the module
+    this process imported (``IMPORTED``). A build that records (``persist``) is refused
+    (``LibraryChanged``) as its keys are made, before any asset runs; a look (status, a dry
+    run) records nothing and goes on: it shows the keys the installed versions make."""
+
+    def version(top: str) -> str | None:
+        found = DISTRIBUTIONS.version(top, cache_dir=cache_dir, persist=persist)
+        problem = IMPORTED.note(top, found)
+        if problem is not None and persist:
+            raise LibraryChanged(problem)
+        return found
+
+    return version

@@ -79,14 +79,14 @@ class Project:
 
     def fingerprinter(self, *, persist: bool = False) -> Any:
         """The project's fingerprinter. ``persist``: the map of import names to distributions
-        may be written to the cache directory (a build; status and dry runs write nothing)."""
-        from functools import partial
-
+        may be written to the cache directory, and a library this process imported at another
+        version than the one installed refuses the build (a build; status and dry runs write
+        nothing: ``distributions.checked_version``)."""
         from ..fingerprint import Fingerprinter
-        from .distributions import DISTRIBUTIONS
+        from .distributions import DISTRIBUTIONS, checked_version
 
         DISTRIBUTIONS.refresh()
-        versions = partial(DISTRIBUTIONS.version, cache_dir=self.cache_dir, persist=persist)
+        versions = checked_version(self.cache_dir, persist=persist)
         return Fingerprinter(is_project_module=self.loaded.is_project_module, distribution_version=versions,
                              project_dir=str(self.project_dir), code_digests=self.loaded.code_digests,
                              modules=self.loaded.module_finder)
