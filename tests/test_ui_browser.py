@@ -129,6 +129,25 @@ def test_asset_page_history_plot_and_safe_metadata(site, browser):
     assert "onerror" in page.locator(".md").inner_text()  # shown as text
 
 
+def test_a_long_unbroken_metadata_value_wraps_inside_the_page(project, browser):
+    """An int too large for a float is kept exactly, 401 digits with no space: its cell wraps,
+    rather than widening the page (and every table on it) past the window."""
+    project.assetfile("""
+@asset
+def big():
+    return Output(1, metadata={"huge": 10**400, "path": MetadataValue.path("/" + "x" * 300)})
+""".replace("@asset", "from assetbuild import MetadataValue\n\n@asset", 1))
+    assert cli(cwd=project.root).returncode == 0
+    s = Server(project.root)
+    try:
+        page = browser.new_page(viewport={"width": 1000, "height": 800})
+        page.goto(s.base + "/assets/big")
+        assert page.locator('[data-meta="huge"] td').inner_text().startswith("1000")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1000
+    finally:
+        s.stop()
+
+
 def test_partition_grid_selects_a_partition(site, browser, shots):
     project, server, env = site
     page = browser.new_page()

@@ -25,6 +25,7 @@ main{padding:1rem 1.5rem;max-width:1200px}
 h1{font-size:20px;margin:.2rem 0 1rem}h2{font-size:16px;margin:1.5rem 0 .5rem}
 table{border-collapse:collapse;width:100%;background:#fff}
 th,td{text-align:left;padding:.3rem .6rem;border-bottom:1px solid #e3e6e8;vertical-align:top}
+tr[data-meta]>td{overflow-wrap:anywhere}
 th{font-weight:600;color:#55595c;font-size:12px;text-transform:uppercase}
 .state{display:inline-block;padding:0 .45rem;border-radius:.6rem;color:#fff;font-size:12px}
 .muted{color:#6b7075}.mono{font-family:ui-monospace,Menlo,monospace;font-size:12px}
