@@ -272,6 +272,45 @@ def test_tampered_blob_is_rejected_and_rebuilt(checkouts, remote, which):
     assert r.ok and c.ran == set() and c.warnings == []
 
 
+FILES_ASSETFILE = run_counter() + """
+from assetbuild import asset
+
+
+@asset(outputs=["weights/"])
+def weights(context):
+    _ran("weights")
+    d = context.out("weights/")
+    (d / "large.bin").write_bytes(bytes(range(256)) * 2048)  # 512 KiB: asked for before an upload
+    (d / "small.txt").write_text("small")
+"""
+
+
+@pytest.mark.parametrize("member", ["large.bin", "small.txt"])
+def test_a_tampered_file_of_an_outputs_asset_is_rebuilt_and_repaired(checkouts, remote, member):
+    """A file an ``outputs=`` asset wrote, altered on the remote (its size kept): the asset is
+    rebuilt, and the rebuilding writer uploads the file again, so the next checkout runs nothing
+    (the remote held a blob of the right size, which is no proof of the right bytes)."""
+    url, fs, root = remote
+    a = checkouts()
+    (a.root / "AssetFile").write_text(FILES_ASSETFILE)
+    assert a.build(url).ok and a.ran == {"weights"}
+    import hashlib
+
+    _tamper_blob(fs, root, hashlib.sha256((a.root / "weights" / member).read_bytes()).hexdigest())
+
+    b = checkouts()
+    (b.root / "AssetFile").write_text(FILES_ASSETFILE)
+    r = b.build(url)
+    assert r.ok and b.ran == {"weights"}
+    assert any("do not match the signed digest" in w for w in b.warnings), b.warnings
+    assert (b.root / "weights" / member).read_bytes() == (a.root / "weights" / member).read_bytes()
+    c = checkouts()
+    (c.root / "AssetFile").write_text(FILES_ASSETFILE)
+    r = c.build(url)
+    assert r.ok and c.ran == set() and c.warnings == [], c.warnings
+    assert (c.root / "weights" / member).read_bytes() == (a.root / "weights" / member).read_bytes()
+
+
 def _edit_record(fs, root, key, edit):
     path = _record_path(root, key)
     env = json.loads(fs.cat_file(path))

@@ -253,7 +253,12 @@ class RemoteCachedStore:
 
         def fetch(member: tuple[str, int]) -> tuple[str, bytes] | None:
             dg, n = member
-            blob = self.remote.get_blob(dg, n)
+            try:
+                blob = self.remote.get_blob(dg, n)
+            except RemoteRejected:
+                with self._mlock:  # the remote has wrong bytes of the right size: upload it again
+                    self._bad_blobs.add(dg)
+                raise
             if n > INLINE_MAX:
                 self.local.put_blob(blob, dg)
                 return None
