@@ -118,11 +118,14 @@ class SliceInsufficient(Exception):
 
 
 class CacheCorrupt(AssetbuildError):
-    """A stored blob is missing or does not hash to its digest. Never loaded; the asset is rebuilt."""
+    """A stored blob is missing or does not hash to its digest. Never loaded; the asset is rebuilt.
+    ``said``: the layer that found it already told the user (a remote cache's one warning, or
+    its count), so the rebuild it leads to adds no warning of its own."""
 
-    def __init__(self, digest: str, reason: str) -> None:
+    def __init__(self, digest: str, reason: str, *, said: bool = False) -> None:
         self.digest = digest
         self.reason = reason
+        self.said = said
         super().__init__(f"stored output {digest[:12]} is {reason}")
 
 

@@ -119,7 +119,8 @@ class Repairing:
         """Forget a trace whose bytes are unusable, so the asset is rebuilt (once per build)."""
         if name in self._repaired:
             raise AssetFailed(name, f"its output cannot be stored and read back: {err}")
-        self.observer.warning(f"the stored output of {name!r} could not be used ({err}); rebuilding it")
+        if not getattr(err, "said", False):  # (a remote cache's rejection has had its one warning)
+            self.observer.warning(f"the stored output of {name!r} could not be used ({err}); rebuilding it")
         self.store.delete_trace(key)
         self._repaired.add(name)
         self.outputs.forget(name)

@@ -351,7 +351,8 @@ class RemoteCachedStore:
             if digest in self._downloads:
                 self._finish(digest)
             self._emit()
-            raise CacheCorrupt(digest, f"not usable from the remote cache ({describe_error(e, self.settings.secrets)})") from None
+            raise CacheCorrupt(digest, f"not usable from the remote cache ({describe_error(e, self.settings.secrets)})",
+                               said=True) from None  # (_finish warned, or counted it)
         if digest in self._downloads:  # recorded now (its done-callback may not have run yet)
             self._finish(digest)
         self._drain()
