@@ -5,45 +5,15 @@ build counts as finished as soon as its ``build-finished`` event says so."""
 from __future__ import annotations
 
 import json
-import queue
 import signal
-import threading
 import time
-import urllib.request
 
 import pytest
 from projects import Project, clean_env, cli
-from uiserver import Server
+from uiserver import Events, Server
 
 pytest.importorskip("starlette", reason="the ui extra is not installed: pip install -e '.[ui]'")
 pytest.importorskip("uvicorn", reason="the ui extra is not installed: pip install -e '.[ui]'")
-
-
-class Events:
-    """The server's event stream, read in a thread: ``next()`` gives each event in turn."""
-
-    def __init__(self, server: Server) -> None:
-        self.q: queue.Queue[dict] = queue.Queue()
-        connected = threading.Event()
-
-        def listen() -> None:
-            with urllib.request.urlopen(server.base + "/events", timeout=120) as r:
-                for raw in r:
-                    line = raw.decode().strip()
-                    if line == ": connected":
-                        connected.set()
-                    elif line.startswith("data: "):
-                        self.q.put(json.loads(line[6:]))
-
-        threading.Thread(target=listen, daemon=True).start()
-        assert connected.wait(30)
-
-    def until(self, pred, timeout: float = 60) -> dict:
-        deadline = time.monotonic() + timeout
-        while True:
-            e = self.q.get(timeout=max(0.01, deadline - time.monotonic()))
-            if pred(e):
-                return e
 
 
 def materialize(server: Server, assets: str = "") -> int:

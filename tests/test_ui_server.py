@@ -9,14 +9,13 @@ import re
 import signal
 import socket
 import subprocess
-import threading
 import time
 import urllib.error
 import urllib.request
 
 import pytest
 from projects import Project, clean_env, cli, cli_cmd, hiding
-from uiserver import Server, free_port
+from uiserver import Events, Server, free_port
 
 pytest.importorskip("starlette", reason="the ui extra is not installed: pip install -e '.[ui]'")
 pytest.importorskip("uvicorn", reason="the ui extra is not installed: pip install -e '.[ui]'")
@@ -157,29 +156,13 @@ def test_a_post_returns_only_to_a_page_of_this_server(server, referer, back):
 
 def test_a_build_streams_its_progress_and_a_second_is_refused(server, ui_project):
     ui_project.write("slow", "yes")
-    events: list[dict] = []
-    connected = threading.Event()
-
-    def listen():
-        with urllib.request.urlopen(server.base + "/events", timeout=60) as r:
-            for raw in r:
-                line = raw.decode().strip()
-                if line == ": connected":
-                    connected.set()
-                if line.startswith("data: "):
-                    events.append(json.loads(line[6:]))
-                    if events[-1]["type"] == "build-finished":
-                        return
-
-    t = threading.Thread(target=listen, daemon=True)
-    t.start()
-    assert connected.wait(30)
+    stream = Events(server)
     hdr = {"Accept": "application/json", "X-Assetbuild-Token": server.token}
     code, body, _ = server.request("/materialize", data={}, headers=hdr)
     assert (code, json.loads(body)) == (202, {"started": True})
     code, body, _ = server.request("/materialize", data={}, headers=hdr)
     assert (code, json.loads(body)) == (409, {"started": False})  # politely: one build at a time
-    t.join(60)
+    events = stream.through(lambda e: e["type"] == "build-finished")
     kinds = [(e["type"], e.get("asset"), e.get("status")) for e in events]
     assert kinds[0] == ("build-started", None, None)
     assert ("asset", "clean", "running") in kinds and ("asset", "clean", "built") in kinds

@@ -3,10 +3,13 @@ printed (with its token), and plain HTTP requests to it."""
 
 from __future__ import annotations
 
+import json
+import queue
 import re
 import signal
 import socket
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -61,3 +64,39 @@ class Server:
         finally:
             if self.proc.poll() is None:
                 self.proc.kill()
+
+
+class Events:
+    """The server's event stream, read in a thread from its start: ``until`` the first event a
+    test waits for, ``through`` every event up to it."""
+
+    def __init__(self, server: Server) -> None:
+        self.q: queue.Queue[dict] = queue.Queue()
+        connected = threading.Event()
+
+        def listen() -> None:
+            with urllib.request.urlopen(server.base + "/events", timeout=120) as r:
+                for raw in r:
+                    line = raw.decode().strip()
+                    if line == ": connected":
+                        connected.set()
+                    elif line.startswith("data: "):
+                        self.q.put(json.loads(line[6:]))
+
+        threading.Thread(target=listen, daemon=True).start()
+        assert connected.wait(30)
+
+    def until(self, pred, timeout: float = 60) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            e = self.q.get(timeout=max(0.01, deadline - time.monotonic()))
+            if pred(e):
+                return e
+
+    def through(self, pred, timeout: float = 60) -> list[dict]:
+        """Every event up to and including the first ``pred`` holds for."""
+        deadline = time.monotonic() + timeout
+        seen = []
+        while not seen or not pred(seen[-1]):
+            seen.append(self.q.get(timeout=max(0.01, deadline - time.monotonic())))
+        return seen
