@@ -9,8 +9,8 @@ that count are collected; the loop takes them once no new one arrived for the de
 What counts: the AssetFile and the project modules it imported (and their symlinks' targets), a
 new ``.py`` file anywhere in the project (it may be a module an import looked for, or one that
 shadows an import), declared sources (a file, or anything below a directory, or a directory above
-one appearing or vanishing). What never counts:
-the cache directory, path outputs and their temp files, ``.git``, ``__pycache__``, editor
+one appearing or vanishing), and the cache directory's file of dynamic partition keys. What never
+counts: the rest of the cache directory, path outputs and their temp files, ``.git``, ``__pycache__``, editor
 swap/backup/lock files, and reads (open/close-without-write events, which hashing sources causes).
 An atomic save (write a temp file, rename it over the target) is a move whose destination
 counts, and the temp file's own events do not, so it is one change of the target.
@@ -58,13 +58,15 @@ class WatchSet:
     and directories of ``outputs=``: what is below one is an output too).
 
     ``load_failed``: the last load failed, so any ``.py`` file under the project counts too
-    (the fix may be a module the AssetFile could not import yet).
+    (the fix may be a module the AssetFile could not import yet). ``cache_files``: the only files
+    of the cache directory that count (``partitions add`` in another terminal writes one).
     """
 
     code_files: frozenset[str] = frozenset()
     sources: frozenset[str] = frozenset()
     outputs: frozenset[str] = frozenset()
     load_failed: bool = False
+    cache_files: frozenset[str] = frozenset()  # in the cache directory, yet inputs: dynamic partition keys
 
 
 class ChangeFilter:
@@ -101,6 +103,8 @@ class ChangeFilter:
         """Whether a change of ``path`` counts; ``created``: the path appeared (created, or the
         destination of a move)."""
         ws = self.ws
+        if path in ws.cache_files:
+            return True
         if path.startswith(self.cache) or (self.cache_real and path.startswith(self.cache_real)):
             return False
         if path in ws.code_files or path in ws.sources:
@@ -293,7 +297,7 @@ class Watcher:
             return
         wanted: set[tuple[str, bool]] = set()
         root = os.path.join(str(self.project_dir), "")
-        for s in ws.sources | ws.code_files:
+        for s in ws.sources | ws.code_files | ws.cache_files:
             if s.startswith(root):
                 continue
             if os.path.isdir(s):

@@ -94,8 +94,8 @@ def watch(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "
             if changed is None and isinstance(e, (SelectionError, ProjectNotFound)):  # a typo in the command
                 raise  # (or the wrong directory), not in a file: a usage error, as for build
             error = describe_error(e)
-            watcher.set_watch(WatchSet(last.code_files | _with_targets((assetfile_path,)), last.sources,
-                                       last.outputs, load_failed=True))
+            watcher.set_watch(replace(last, code_files=last.code_files | _with_targets((assetfile_path,)),
+                                      load_failed=True))
         c = WatchCycle(tuple(changed) if changed is not None else None, result, error, started,
                        time.perf_counter() - t0)
         failed = error is not None or (result is not None and not result.ok)
@@ -129,8 +129,11 @@ watch_project = watch
 
 def _watch_set(project: Project) -> Any:
     """What watch mode watches after this load: code files (and pyproject.toml, whose params and
-    settings enter keys), sources, and the outputs it writes."""
+    settings enter keys), sources, the outputs it writes, and the file of dynamic partition keys
+    when an asset has dynamic partitions (``partitions add`` in another terminal adds work)."""
+    from ..partitions import DynamicPartitions
     from ..watch import WatchSet
+    from .partition_env import DYNAMIC_FILE
 
     root = project.project_dir
     sources: set[str] = set()
@@ -148,7 +151,9 @@ def _watch_set(project: Project) -> Any:
         if directory is not None:
             sources.add(os.path.normpath(os.path.join(root, directory)))
     code = _with_targets((*project.loaded.project_files(), os.path.join(root, "pyproject.toml")))
-    return WatchSet(code, frozenset(sources), frozenset(outputs))
+    dynamic = any(isinstance(p.definition, DynamicPartitions) for p in project.graph.partitioned.values())
+    cache_files = _with_targets((str(project.cache_dir / DYNAMIC_FILE),)) if dynamic else frozenset()
+    return WatchSet(code, frozenset(sources), frozenset(outputs), cache_files=cache_files)
 
 
 def _forget_shadowed(root: Path, ours: set[str]) -> None:
