@@ -263,7 +263,8 @@ def test_tampered_blob_is_rejected_and_rebuilt(checkouts, remote, which):
     assert r.ok, [(x.asset, x.error) for x in r.results]
     assert which in b.ran
     assert r.by_asset()[which] == "built"
-    assert any("rejected" in w and "do not match the signed digest" in w for w in b.warnings), b.warnings
+    assert any(f"entry for {which!r} (key " in w and "do not match the signed digest" in w
+               for w in b.warnings), b.warnings  # named by its asset, not only its key
     assert assetbuild.load_value("leaf", project_dir=b.root) == 20
     assert (b.root / "out/report.txt").read_text() == "300000 10\n"
     # the rebuilding writer repaired the remote: the next fresh checkout runs nothing
@@ -304,6 +305,7 @@ def test_a_tampered_file_of_an_outputs_asset_is_rebuilt_and_repaired(checkouts, 
     assert r.ok and b.ran == {"weights"}
     # one warning, the remote's (the rebuild it leads to says nothing more: README, "one warning")
     assert len(b.warnings) == 1 and "do not match the signed digest" in b.warnings[0], b.warnings
+    assert "entry for 'weights' (key " in b.warnings[0], b.warnings
     assert (b.root / "weights" / member).read_bytes() == (a.root / "weights" / member).read_bytes()
     c = checkouts()
     (c.root / "AssetFile").write_text(FILES_ASSETFILE)

@@ -103,6 +103,7 @@ class RemoteCachedStore:
         self._waiting: dict[str, str] = {}  # key -> digest of its download
         self._failed: set[str] = set()  # keys whose bytes did not arrive or did not verify
         self._rejected: set[str] = set()  # keys not to ask the remote again in this build
+        self._asset_of: dict[str, str] = {}  # key -> the asset its record names, for the warnings
         self._bad_blobs: set[str] = set()  # digests the remote holds wrong bytes for: upload again
         self._seen_blobs: set[str] = set()  # digests known to be on the remote
         # digest -> a blob put in this build: its bytes, or the size of one put as a file (uploaded from that file)
@@ -206,6 +207,8 @@ class RemoteCachedStore:
             self._emit()
             return None
         self.stats["hits"] += 1
+        if asset:
+            self._asset_of[key] = asset
         rtrace = RemoteTrace(*trace)
         if not self.fetch:
             self._peeked.add(trace.output_digest)
@@ -317,7 +320,7 @@ class RemoteCachedStore:
         if isinstance(err, RemoteRejected):
             self._bad_blobs.add(digest)
             for key in d.keys:
-                self._reject(key, None, str(err))
+                self._reject(key, self._asset_of.get(key), str(err))
         else:
             self.remote.fail(err)
             self._rejected.update(d.keys)
