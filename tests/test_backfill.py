@@ -255,10 +255,14 @@ def test_status_shows_a_partitioned_asset_that_has_no_partitions_yet(tmp_path: P
         "@asset(partitions=FilePartitions('data/*.csv'), io='json', path='build/{partition}.json')\n"
         "def clean(context):\n    return 1\n")
     text = _cli(tmp_path, "status").stdout
-    assert text.splitlines() == ["fresh   clean  partitioned  0 fresh, 0 stale, 0 missing, 0 failed"], text
+    # the README's reason, in text and --json (it was once lost when partitions were grouped)
+    assert text.splitlines() == ["fresh   clean  partitioned  0 fresh, 0 stale, 0 missing, 0 failed; "
+                                 "no-partitions: files 'data/*.csv': no partitions yet"], text
     doc = json.loads(_cli(tmp_path, "status", "clean", "--json").stdout)
     assert doc == {"assets": [{"asset": "clean", "state": "fresh",
-                               "partitions": {"fresh": 0, "stale": 0, "missing": 0, "failed": 0}}]}
+                               "partitions": {"fresh": 0, "stale": 0, "missing": 0, "failed": 0},
+                               "reasons": [{"code": "no-partitions",
+                                            "detail": "files 'data/*.csv': no partitions yet"}]}]}
     (tmp_path / "data" / "a.csv").write_text("1")  # the first file: one partition, no longer the empty row
     assert _cli(tmp_path, "status").stdout.splitlines() == [
         "missing clean  partitioned  0 fresh, 0 stale, 1 missing, 0 failed"]

@@ -63,7 +63,8 @@ def _status_lines(rows: list[AssetStatus], color: bool, each_partition: bool | C
     for g in grouped:
         if not isinstance(g, AssetStatus):
             policy = _policy(g.rows[0][1].policy or {}) if verbose and g.rows else ""
-            lines.append(f"{state_word(g.state, color)} {g.asset}  partitioned  {g.counts_text()}{policy}")
+            why = "".join(f"; {x.code}: {x.detail}" for x in g.reasons)
+            lines.append(f"{state_word(g.state, color)} {g.asset}  partitioned  {g.counts_text()}{why}{policy}")
             if each_partition is True or (each_partition and g.asset in each_partition):
                 kw = max((len(k) for k, _ in g.rows), default=0)
                 for key, r in g.rows:

@@ -16,9 +16,10 @@ class PartitionedStatus:
     ``counts``: the four states, disjoint, adding up to the number of partitions (a state
     other than these, such as overdue, counts as stale)."""
 
-    def __init__(self, asset: str) -> None:
+    def __init__(self, asset: str, reasons: tuple[Any, ...] = ()) -> None:
         self.asset = asset
         self.rows: list[tuple[str, AssetStatus]] = []
+        self.reasons = reasons  # the asset's own, when it has no partition (no-partitions)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -44,6 +45,8 @@ class PartitionedStatus:
         doc: dict[str, Any] = {"asset": self.asset, "state": self.state, "partitions": self.counts}
         if self.rows and self.rows[0][1].policy is not None:  # the asset's, as its partitions carry it
             doc["policy"] = self.rows[0][1].policy
+        if self.reasons:
+            doc["reasons"] = [x.to_json() for x in self.reasons]
         if each:
             doc["partition_states"] = [{"partition": k, "state": r.state, "reasons": [x.to_json() for x in r.reasons]}
                                        for k, r in self.rows]
@@ -57,7 +60,7 @@ def group_partitions(rows: list[AssetStatus]) -> list[AssetStatus | PartitionedS
     for r in rows:
         asset, key = split_node(r.asset)
         if key is None and r.reasons and r.reasons[0].code == "no-partitions":  # none yet: all counts 0
-            groups[asset] = PartitionedStatus(asset)
+            groups[asset] = PartitionedStatus(asset, tuple(r.reasons))
             out.append(groups[asset])
             continue
         if key is None:
