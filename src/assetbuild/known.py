@@ -30,6 +30,7 @@ class Blocked(Enum):
 
     FAILED = "failed"
     NOT_BUILT = "did not build"
+    NEVER_BUILT = "has never been built (--only runs against stored values: build it first)"
     UNOBSERVED = "could not be observed"  # an observable source whose observe function failed
     NO_OUTPUT = "produced no output"  # skipped (Skip) or ran without a value, with none before: no failure
 

@@ -29,7 +29,7 @@ def stored_inputs(graph: Graph, store: TraceStore, plan: Sequence[str], known: d
             used.append(up)
             head = previous_value(up, store)
             if head is None:
-                blocked[up] = Blocked.NOT_BUILT
+                blocked[up] = Blocked.NEVER_BUILT
             else:
                 known[up] = Known(head.key, usable_version(head.data_version), head.output_digest)
     return used

@@ -200,9 +200,8 @@ class BuildResult(FrozenRecord):
     def ok(self) -> bool:
         """Every selected asset is fresh at the end, or skipped by its own choice (``Skip``), or
         skipped without an error because a run produced no value for it or its upstream (a dry
-        run is ok unless it predicts a failure: a missing source, a failed observation)."""
-        if self.dry_run:
-            return all(r.status != "failed" for r in self.results)
+        run is ok unless it predicts an asset that is not: a missing source, a failed observation,
+        an ``--only`` input never built)."""
         return all(r.status != "failed" and (r.status != "skipped" or r.skip_reason is not None
                                                              or r.error is None)
                                    for r in self.results)

@@ -123,7 +123,13 @@ def test_only_with_an_input_never_built_does_not_run_its_reader(tmp_path):
     r = cli("build", "--only", "b", "--json", cwd=root)
     res = json.loads(r.stdout)["results"]
     assert [(x["asset"], x["status"]) for x in res] == [("b", "skipped")]
-    assert "upstream 'a'" in res[0]["error"]
+    assert "upstream 'a' has never been built" in res[0]["error"]  # not "did not build": nothing tried
+    assert r.returncode == 1
+    # -n predicts it, exit status included; the build says why it exits 1 without -v (no FAILED line does)
+    r = cli("build", "-n", "--only", "b", cwd=root)
+    assert r.returncode == 1 and "would skip    b  (upstream 'a' has never been built" in r.stdout, r.stdout
+    r = cli("build", "--only", "b", cwd=root)
+    assert r.returncode == 1 and "skipped   b: not run: upstream 'a' has never been built" in r.stdout, r.stdout
 
 
 def test_status_list_graph_and_export_take_selections(proj, tmp_path):

@@ -123,10 +123,8 @@ class Reporter:
 
     def asset_logger(self, name: str) -> Any:
         """The logger behind ``context.log`` (logging is imported only when an asset asks for it).
-
         From the CLI its lines go to stderr as ``[asset] message``, at INFO (DEBUG with -v,
-        WARNING with -q); from the Python API the caller's logging configuration applies.
-        """
+        WARNING with -q); from the Python API the caller's logging configuration applies."""
         import logging
 
         if self._asset_logs and not self._log_configured:
@@ -275,6 +273,9 @@ class Reporter:
 
             self.line(dry_run_summary(result))
             return
+        if not result.ok and not result.count("failed") and self.verbosity <= 0:  # no FAILED line says why
+            for r in (r for r in result.results if r.status == "skipped" and r.skip_reason is None and r.error):
+                self.line(f"{self._c('skipped', 'skipped')}   {r.asset}: {r.error}")
         counts = ", ".join(f"{result.count(s)} {s}" for s in ("built", "cached", "restored", "failed", "skipped"))
         # the command's time, loading the AssetFile and deciding included (not the build phase alone)
         text = f"{counts} in {time.perf_counter() - self.started:.2f}s"
@@ -282,7 +283,6 @@ class Reporter:
             self._clear_status()
             self.out.write(text + "\n")
             self.out.flush()
-
 
     # --- watch mode ----------------------------------------------------------------------------
 
