@@ -388,6 +388,10 @@ def morning():
     assert "morning" in tick(project, at("09:00"), monkeypatch).deferred
     t = tick(project, at("09:02"), monkeypatch)
     assert t.result.names("built") == ["morning"]
+    # recorded with its schedule as the reason, not "forced: --force", which nobody typed
+    assert [(x.code, x.detail) for x in t.result.results[0].reasons] == [("scheduled", "0 9 * * * (UTC) was due")]
+    log = cli("log", "morning", cwd=project.root, env=clean_env(ASSETBUILD_NOW=at("09:03"))).stdout
+    assert "scheduled" in log and "--force" not in log, log
     assert tick(project, at("09:03"), monkeypatch).requests == []
     assert tick(project, "2024-03-03T08:00:00Z", monkeypatch).requests == []
     assert [r.asset for r in tick(project, "2024-03-05T12:00:00Z", monkeypatch).requests] == ["morning"]  # once

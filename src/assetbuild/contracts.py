@@ -10,7 +10,7 @@ imports one. Tests run one contract suite over every store implementation.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Collection, Container, Sequence
+from collections.abc import Callable, Collection, Container, Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol
@@ -144,8 +144,10 @@ class Rebuilder(Protocol):
         """The decision for ``name`` given (upstream, data version) per input in binding order;
         a data version of None means the upstream will rebuild (dry runs): the key is unknown."""
 
-    def forcing(self, names: Container[str] | None = None) -> Rebuilder:
-        """A rebuilder that runs ``names`` (every asset if None) whatever the traces say."""
+    def forcing(self, names: Container[str] | None = None,
+                why: Mapping[str, tuple[Reason, ...]] | None = None) -> Rebuilder:
+        """A rebuilder that runs ``names`` (every asset if None) whatever the traces say (the
+        reason ``why`` gives an asset, else ``forced: --force``)."""
 
 
 # --- the project's files ---------------------------------------------------------------------------

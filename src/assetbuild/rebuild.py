@@ -180,8 +180,9 @@ class TraceRebuilder:
         bound = self.graph.inputs[name]
         return tuple((p, sum(1 for q, _ in bound if q == p)) for p in fan)
 
-    def forcing(self, names: Container[str] | None = None) -> ForcingRebuilder:
-        return ForcingRebuilder(self, names)
+    def forcing(self, names: Container[str] | None = None,
+                why: Mapping[str, tuple[Reason, ...]] | None = None) -> ForcingRebuilder:
+        return ForcingRebuilder(self, names, why)
 
     def _parts(self, name: str, adef: AssetDef, inputs: Sequence[tuple[str, str | None]]) -> KeyParts:
         """What goes into ``name``'s key now (an unknown input version, None, only ever reaches a
@@ -395,20 +396,24 @@ def _some(paths: list[str], shown: int = 3) -> str:
 class ForcingRebuilder:
     """Runs the assets it names (every one if ``names`` is None) whatever the traces say; asks
     its inner rebuilder for the rest, and for the key and trace of a forced one. ``names`` may
-    grow while it is used (the scheduler's set of assets it repairs)."""
+    grow while it is used (the scheduler's set of assets it repairs). ``why``: the reason of
+    those not forced by ``--force`` (a tick's due schedules), which the history records."""
 
-    def __init__(self, inner: TraceRebuilder, names: Container[str] | None = None) -> None:
+    def __init__(self, inner: TraceRebuilder, names: Container[str] | None = None,
+                 why: Mapping[str, tuple[Reason, ...]] | None = None) -> None:
         self.inner = inner
         self.names = names
+        self.why = why or {}
 
-    def forcing(self, names: Container[str] | None = None) -> ForcingRebuilder:
-        return ForcingRebuilder(self.inner, names)
+    def forcing(self, names: Container[str] | None = None,
+                why: Mapping[str, tuple[Reason, ...]] | None = None) -> ForcingRebuilder:
+        return ForcingRebuilder(self.inner, names, why)
 
     def decide(self, name: str, inputs: Sequence[tuple[str, str | None]]) -> Decision:
         d = self.inner.decide(name, inputs)
         if self.names is not None and name not in self.names:
             return d  # a dry run forces an asset whose key is not known yet too: it runs whatever its key
-        return d._replace(action="run", reasons=FORCED)
+        return d._replace(action="run", reasons=self.why.get(name, FORCED))
 
 
 def state_of(name: str, decision: Decision) -> AssetStatus:

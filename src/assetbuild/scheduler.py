@@ -109,12 +109,14 @@ class Scheduler(Looking, Repairing):
     # --- public ------------------------------------------------------------------------------
 
     def build(self, plan: Sequence[str], *, force: bool | Container[str] = False, keep_going: bool = False,
-              dry_run: bool = False, only: bool = False) -> BuildResult:
-        """``force``: True forces every planned asset, a set only those; ``only``: inputs outside
-        the plan are not decided, their stored values are used (``build --only``)."""
+              dry_run: bool = False, only: bool = False,
+              forced_why: Mapping[str, tuple[Reason, ...]] | None = None) -> BuildResult:
+        """``force``: True forces every planned asset, a set only those (``forced_why``: the reason
+        of those a tick forces); ``only``: inputs outside the plan are not decided, their stored
+        values are used (``build --only``)."""
         t0 = time.perf_counter()
         if force:
-            self.rebuilder = self.rebuilder.forcing(None if force is True else force)
+            self.rebuilder = self.rebuilder.forcing(None if force is True else force, forced_why)
             self._repairing = self.rebuilder
         if only:
             stored_inputs(self.graph, self.store, plan, self.known, self.blocked, self.outputs.usable_version)

@@ -12,7 +12,7 @@ from ..definitions import AssetDef
 from ..errors import ConfigError, DefinitionError, PluginError, SliceInsufficient
 from ..graph import select
 from ..output import Reporter
-from ..reports import AssetResult, BuildResult, ObservationResult
+from ..reports import AssetResult, BuildResult, ObservationResult, Reason
 from .observer import BuildObserver
 from .options import BuildOptions, RemoteOptions
 from .project import Project, few_collections, open_project, open_store, process_builds
@@ -437,7 +437,8 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
         with few_collections(), noting_interrupts():
             if snap is None or snap.affected is None or snap.checking:
                 result = observer.with_logs(sched.build(plan, force=force, keep_going=options.keep_going,
-                                                        dry_run=dry_run, only=options.only))
+                                                        dry_run=dry_run, only=options.only,
+                                                        forced_why=_scheduled(project, options.forced)))
             else:  # the snapshot holds for the rest: decided are what a changed data file reaches
                 try:
                     result = snap.decide_slice(sched, plan, observer, keep_going=options.keep_going, dry_run=dry_run)
@@ -552,3 +553,16 @@ def _record_summary(store: Any, outcomes: dict[str, str]) -> None:
 
     if any(s in ("built", "restored", "failed") for s in outcomes.values()):
         store.put_build_summary(build_summary(outcomes.values()))
+
+
+def _scheduled(project: Project, due: frozenset[str]) -> dict[str, tuple[Reason, ...]]:
+    """The reason a tick forces each asset whose schedule is due (not ``forced: --force``)."""
+    from ..partitions import split_node
+
+    out = {}
+    for n in due:
+        d = project.graph.nodes.get(split_node(n)[0])
+        cron = f"{d.schedule} ({d.schedule_tz})" if getattr(d, "schedule", None) else "its schedule"
+        out[n] = (Reason("scheduled", f"{cron} was due"),)
+    return out
+
