@@ -16,7 +16,7 @@ from assetbuild.session.partitioning import change_dynamic
 ASSETFILE = """
 from assetbuild import DynamicPartitions, FilePartitions
 
-@asset(partitions=FilePartitions("in/*.txt"), auto="eager")
+@asset(partitions=FilePartitions("in/*.txt"), auto="eager", path="out/{partition}")
 def per_file(context):
     _ran("per_file")
     return context.partition_path.read_text()
@@ -70,7 +70,9 @@ def test_an_eager_reader_follows_a_partition_that_went_away(project: Project, mo
 
     (project.root / "in/a.txt").unlink()  # a partition goes: total is stale, and the daemon rebuilds it
     assert "total" in stale(project)
+    assert (project.root / "out/a.txt").exists()
     assert tick(project, at("00:10"), monkeypatch) == ["total"]
+    assert not (project.root / "out/a.txt").exists()  # dropped by the tick, with the file it wrote, as a build does
     assert take_runs(runs) == {"total": 1}
     assert assetbuild.load_value("total", project_dir=project.root) == ["b.txt"]
     assert tick(project, at("00:15"), monkeypatch) == []

@@ -530,6 +530,14 @@ def _keys_changed(project: Project, store: Any, plan: Sequence[str], *, mark: bo
     return out
 
 
+def drop_gone_partitions_of(project: Project, store: Any, plan: Sequence[str]) -> None:
+    """Drop the partitions of the planned assets whose keys went since the store last saw them
+    (a tick of ``run``, which may build none of those assets, drops them as a build does)."""
+    unseen = _keys_changed(project, store, plan) if project.graph.partitioned else {}
+    if unseen:
+        _drop_gone(project, store, unseen)
+
+
 def _firsts(project: Project, assets: Mapping[str, str]) -> list[str]:
     """One node of each of ``assets`` (partitioned): the plan ``drop_gone_partitions`` looks at."""
     return [n for a in assets for n in project.graph.partitioned[a].nodes[:1]]

@@ -34,7 +34,7 @@ from ..loader import find_assetfile
 from ..output import Reporter
 from ..policies import NS, Freshness, Request
 from ..reports import BuildResult, ObservationResult, run_id
-from .building import build_project
+from .building import build_project, drop_gone_partitions_of
 from .options import BuildOptions
 from .project import Project, open_project, open_store, process_builds, resolve_cache_dir
 
@@ -225,6 +225,7 @@ def _tick(project: Project, assets: Sequence[str], tick: Tick, jobs: int | str |
     try:
         store.acquire_lock(on_wait=lambda: project.reporter.warn(
             f"another build or cache command is using {project.cache_dir}; waiting for it to finish"))
+        drop_gone_partitions_of(project, store, plan)  # (a removed key, a deleted file: as a build does)
         owners = policy_nodes(graph, plan)
         if owners:
             observed = _observe_due(project, store, plan, now)
