@@ -276,6 +276,29 @@ def test_partitions_are_not_removed_assets_until_their_asset_is(tmp_path):
     assert sorted(p.name for p in (root / "out").iterdir()) == ["all.txt"]
 
 
+@pytest.mark.parametrize("now_partitioned", [False, True], ids=["partitions-taken-away", "partitions-added"])
+def test_an_asset_that_changed_between_partitioned_and_not_leaves_orphans(tmp_path, now_partitioned):
+    """Its name stayed, so it was never looked at as removed: the files its other form wrote
+    stayed for good, with no warning, and clean --orphans said there were none."""
+    root = tmp_path / "p"
+    root.mkdir()
+    plain = PARTITIONED.replace("@asset(partitions=regions, ", "@asset(").replace(
+        '"out/{partition}.txt")\ndef per_region(context):\n    return context.partition_key',
+        '"out/per_region.txt")\ndef per_region():\n    return "one"')
+    assert plain != PARTITIONED and "{partition}" not in plain
+    before, after = (plain, PARTITIONED) if now_partitioned else (PARTITIONED, plain)
+    (root / "AssetFile").write_text(before)
+    _ok("build", cwd=root)
+    (root / "AssetFile").write_text(after)
+    r = _ok("build", cwd=root)
+    n = 1 if now_partitioned else 3
+    assert f"warning: {n} orphaned output" in r.stderr, r.stderr
+    _ok("clean", "--orphans", "--yes", cwd=root)
+    left = sorted(p.name for p in (root / "out").iterdir())
+    assert left == (["all.txt", "apac.txt", "eu.txt", "us.txt"] if now_partitioned else ["all.txt", "per_region.txt"])
+    assert "orphaned" not in _ok("build", cwd=root).stderr  # its heads of the old form are gone from the look
+
+
 def test_clean_refuses_a_cache_directory_other_projects_share_unless_all_projects(tmp_path):
     """Projects may share one cache directory; clean in one of them would delete the others'
     latest builds: refused (exit 2, nothing deleted, -n says so too) unless --all-projects."""

@@ -35,11 +35,6 @@ _NAMES = b"asset-names"  # the digest of the AssetFile's asset names when last l
 _REMOVED = b"removed\0"  # removed\0NAME -> when NAME's asset was first seen gone (ns, ASCII)
 
 
-def _base(name: str) -> str:
-    """A head's asset: a partition's head is ``asset[KEY]``."""
-    return name.split("[", 1)[0] if name.endswith("]") else name
-
-
 def _declared(project: Any) -> set[str]:
     """The AssetFile's names, a partitioned asset once (not its partitions: a null build of
     90,000 partitions hashes a few names, and partitions that are gone are dropped elsewhere)."""
@@ -48,9 +43,17 @@ def _declared(project: Any) -> set[str]:
 
 
 def removed_heads(project: Any, store: Any) -> dict[str, Any]:
-    """This project's heads (name -> Head) whose asset is no longer in the AssetFile."""
+    """This project's heads (name -> Head) whose asset is no longer in the AssetFile, or no
+    longer in that form: a partition's head of an asset no longer partitioned, and the other way."""
     names = _declared(project)
-    gone: dict[str, Any] = store.heads(skip=lambda n: n in names or _base(n) in names)  # the rest unread
+    partitioned = project.graph.partitioned
+
+    def current(n: str) -> bool:
+        if n.endswith("]") and "[" in n:
+            return n.split("[", 1)[0] in partitioned if partitioned else False
+        return n in names and n not in partitioned
+
+    gone: dict[str, Any] = store.heads(skip=current)  # the rest unread
     return gone
 
 
@@ -65,7 +68,8 @@ def notice_removed(project: Any, store: Any, moved: int = 0, *, wrote: bool = Fa
         return
     graph = project.graph.declared or project.graph
     # the names in declaration order (no sort on a null build: an AssetFile reordered costs one look)
-    digest = hashlib.sha256("\n".join([*graph.nodes, "", *graph.producers]).encode("utf-8", "surrogatepass")).digest()
+    digest = hashlib.sha256("\n".join([*graph.nodes, "", *graph.producers, "", *project.graph.partitioned])
+                            .encode("utf-8", "surrogatepass")).digest()
     same = get_meta(_NAMES) == digest  # the same assets as last time: nothing new is gone
     if wrote or moved or not same:
         forget_gone_left(project.project_dir, store)
