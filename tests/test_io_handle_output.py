@@ -7,6 +7,7 @@ an imported archive restores a build only where the data is already in place."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import textwrap
@@ -112,7 +113,7 @@ def plugin(tmp_path, monkeypatch):
     (site / "treeio.py").write_text(TREEIO)
     monkeypatch.syspath_prepend(str(site))
     monkeypatch.delenv("ASSETBUILD_DISABLE_PLUGIN_AUTOLOAD")
-    env = clean_env(PYTHONPATH=str(site))
+    env = clean_env(PYTHONPATH=os.pathsep.join(filter(None, (str(site), os.environ.get("PYTHONPATH")))))
     env.pop("ASSETBUILD_DISABLE_PLUGIN_AUTOLOAD")
     return env
 
@@ -174,6 +175,51 @@ def test_data_gone_is_output_missing_and_reruns(proj):
     assert _result(r, "site").metadata["would"] == "run"
     assert proj.built() == ["site"]
     assert (proj.root / "trees/site/b.html").is_file()
+
+
+@pytest.mark.parametrize("change", ["edited", "gone"])
+def test_show_of_data_not_as_recorded_says_so_in_one_line(proj, plugin, change):
+    """The cache holds a record of the data, not the data: ``show`` (and ``--version 0``,
+    ``load_value``) of data edited or deleted where the manager keeps it would give the edit as
+    the recorded value, or the manager's error as a traceback. It says so, exit status 1."""
+    proj.built()
+    if change == "edited":
+        (proj.root / "trees/site/a.html").write_text("<h1>edited</h1>")
+        said = "its data where io='tree' keeps it was changed outside assetbuild"
+    else:
+        shutil.rmtree(proj.root / "trees")
+        said = "its data is gone from where io='tree' keeps it"
+    for kw in ({}, {"version": 0}):
+        warned: list[str] = []
+        with pytest.raises(assetbuild.VersionGone, match=said) as e:
+            assetbuild.load_value("site", project_dir=proj.root, warn=warned.append, **kw)
+        assert "(assetbuild build site rebuilds it)" in str(e.value) and warned == []
+    for args in (["show", "site"], ["show", "site", "--version", "0"]):
+        out = cli(*args, cwd=proj.root, env=plugin)
+        assert out.returncode == 1 and said in out.stderr, out.stderr
+        assert "Traceback" not in out.stderr and "last good value" not in out.stderr
+        assert len(out.stderr.strip().splitlines()) == 1 and out.stdout == ""
+    out = cli("show", "site", "--json", cwd=proj.root, env=plugin)
+    assert out.returncode == 1 and said in json.loads(out.stdout)["error"], out.stdout + out.stderr
+    assert proj.built() == ["site"]
+    assert proj.value("site")["a.html"] == "<h1>a</h1>"
+
+
+def test_a_manager_that_cannot_load_its_data_fails_show_in_one_line(project, plugin, tmp_path):
+    site = tmp_path / "site"
+    (site / "losttree-0.1.dist-info").mkdir()
+    (site / "losttree-0.1.dist-info" / "entry_points.txt").write_text("[assetbuild]\nlosttree = losttree\n")
+    lost = TREEIO.replace("files = _read(self._root(context))", "raise FileNotFoundError('no such tree')")
+    (site / "losttree.py").write_text(lost.replace('name = "tree"', 'name = "losttree"'))
+    project.write("AssetFile", 'from assetbuild import asset\n\n@asset(io="losttree")\ndef site():\n'
+                  '    return {"a": "x"}\n')
+    assert project.built() == ["site"]
+    with pytest.raises(assetbuild.VersionGone, match="the stored value of 'site' cannot be loaded by io='losttree': "
+                                                     "FileNotFoundError: no such tree"):
+        project.value("site")
+    out = cli("show", "site", "--version", "0", cwd=project.root, env=plugin)
+    assert out.returncode == 1 and "version 0 of 'site' cannot be loaded by io='losttree'" in out.stderr, out.stderr
+    assert "Traceback" not in out.stderr
 
 
 def test_the_cli_status_names_the_change(proj, plugin):
@@ -263,8 +309,7 @@ def test_two_assets_the_manager_keeps_in_one_place_are_a_definition_error(projec
                                                          r"in the directory trees/a__b \(io='tree'\): one would "
                                                          "overwrite the other's; rename one of them$"):
         project.build()
-    env = dict(plugin, PYTHONPATH=os.pathsep.join(filter(None, (plugin["PYTHONPATH"], os.environ.get("PYTHONPATH")))))
-    out = cli("build", cwd=project.root, env=env)
+    out = cli("build", cwd=project.root, env=plugin)
     assert out.returncode == 2 and "AssetFile:7: assets 'a/b' and 'a__b'" in out.stderr, out.stderr
     assert "Traceback" not in out.stderr
 

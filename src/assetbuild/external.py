@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .errors import VersionGone, describe_exception
 from .io import IOContext, is_external
 from .partitions import split_node
 
@@ -52,6 +53,33 @@ def load_input(io: Any, up: str, data: bytes, *, reader: str, project_dir: str, 
                     resources=resources, data_version=recorded_version(data), reader=reader,
                     partition=split_node(up)[1])
     return io.load_input(ctx)
+
+
+def load_recorded(io: Any, io_name: str, asset: str, data: bytes, *, what: str, project_dir: str,
+                  params: str = "") -> Any:
+    """The value a record names, for ``show`` and ``load_value``: ``what`` ("the stored value of
+    'orders'", "version 0 of 'orders'") is loaded only when the manager's ``version`` finds the
+    recorded data in place. Data edited where the manager keeps it is not the recorded value,
+    and gone data is no value: either, or a manager that cannot check or load it, raises
+    VersionGone (one line, exit status 1), never shows the edit as the value, nor a traceback."""
+    recorded = recorded_version(data)
+    ctx = IOContext(asset, Path(project_dir), _logger(asset), params=decoded_params(params), data_version=recorded,
+                    reader="", partition=split_node(asset)[1])
+    check = getattr(io, "version", None)
+    if callable(check):  # a manager that cannot tell: trust the record, as the rebuilder does
+        try:
+            now = check(ctx)
+        except Exception as e:  # noqa: BLE001 - the manager's code or its store: one line naming it
+            raise VersionGone(f"{what} cannot be checked: io={io_name!r} could not tell the version of its data: "
+                              f"{describe_exception(e)}") from e
+        if now != recorded:
+            why = (f"its data is gone from where io={io_name!r} keeps it" if now is None else
+                   f"its data where io={io_name!r} keeps it was changed outside assetbuild")
+            raise VersionGone(f"{what} is no longer there: {why} (assetbuild build {asset} rebuilds it)")
+    try:
+        return io.load_input(ctx)
+    except Exception as e:  # noqa: BLE001 - the manager's code: one line naming it
+        raise VersionGone(f"{what} cannot be loaded by io={io_name!r}: {describe_exception(e)}") from e
 
 
 class OutputChecker:

@@ -163,6 +163,25 @@ def test_a_dropped_table_or_database_is_rebuilt(proj):
     assert sorted(r.names("built")) == ["big", "orders", "sales/eu"] and r.names("cached") == ["report"]
 
 
+def test_a_table_not_as_recorded_is_not_shown_as_its_value(proj):
+    """``load_value`` (``show``) of a table edited by hand would give the edit as the recorded
+    value (and as version 0); of a deleted database, the plugin's FileNotFoundError. Each is one
+    VersionGone line instead, until a build writes the table again."""
+    build(proj)
+    query(proj, "update orders set total = 999 where total = 40")
+    for kw in ({}, {"version": 0}):
+        with pytest.raises(assetbuild.VersionGone, match="its data where io='duckdb' keeps it was changed outside "
+                                                         r"assetbuild \(assetbuild build orders rebuilds it\)"):
+            assetbuild.load_value("orders", project_dir=proj, **kw)
+    assert sorted(assetbuild.load_value("big", project_dir=proj).total) == [12, 30, 40]  # as recorded
+    (proj / "data/wh.duckdb").unlink()
+    for kw in ({}, {"version": 0}):
+        with pytest.raises(assetbuild.VersionGone, match="its data is gone from where io='duckdb' keeps it"):
+            assetbuild.load_value("orders", project_dir=proj, **kw)
+    build(proj)
+    assert 40 in assetbuild.load_value("orders", project_dir=proj, version=0).total.tolist()
+
+
 def test_parallel_workers_share_the_database(proj):
     tables = "".join(f"\n\n@asset(io='duckdb')\ndef t{i}(orders):\n    return orders.assign(i={i})\n" for i in range(6))
     _write(proj, "AssetFile", ASSETFILE + tables)

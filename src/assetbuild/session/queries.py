@@ -297,23 +297,26 @@ def load_value(asset: str, *, project_dir: str | os.PathLike[str] = ".", assetfi
                 return load_version(project, store, asset, place, k, when, head)
             if head is None:
                 raise _no_value(store, asset)
-            if warn is not None:
-                _warn_if_not_fresh(project, store, asset, head, warn)
             data = store.read_blob(head.output_digest)
             io_name = head.io.split("@", 1)[0]
             io = project.io_managers.get(io_name)
             if io is None:
                 raise ValueNotFound(f"asset {asset!r} was stored with IO manager {io_name!r}, which is not installed")
-            if is_external(io):  # the cache holds a record; the data is where the manager put it
-                from ..external import load_input
+            if is_external(io):  # the cache holds a record; the data is where the manager put it, if still there
+                from ..external import load_recorded
 
-                return load_input(io, asset, data, reader="", project_dir=str(project.project_dir), log=None,
-                                  params=project_params(project).get(asset, ""))
-            try:
-                return io.load(data)
-            except Exception as e:  # noqa: BLE001 - the manager's code: one line naming it
-                raise VersionGone(f"the stored value of {asset!r} cannot be loaded by its IO manager "
-                                  f"{io_name!r}: {describe_exception(e)}") from e
+                value = load_recorded(io, io_name, asset, data, what=f"the stored value of {asset!r}",
+                                      project_dir=str(project.project_dir),
+                                      params=project_params(project).get(asset, ""))
+            else:
+                try:
+                    value = io.load(data)
+                except Exception as e:  # noqa: BLE001 - the manager's code: one line naming it
+                    raise VersionGone(f"the stored value of {asset!r} cannot be loaded by its IO manager "
+                                      f"{io_name!r}: {describe_exception(e)}") from e
+            if warn is not None:  # once it loaded: a value not shown needs no warning about its age
+                _warn_if_not_fresh(project, store, asset, head, warn)
+            return value
         finally:
             store.close()
 

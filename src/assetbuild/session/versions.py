@@ -91,11 +91,11 @@ def load_version(project: Any, store: Any, asset: str, place: int, key: str, whe
         if place != 0:
             raise VersionGone(f"version {place} of {asset!r} is kept by io={io_name!r} outside the cache, "
                               "which holds only its latest data")
-        from ..external import load_input
+        from ..external import load_recorded
         from .building import project_params
 
-        return load_input(io, asset, data, reader="", project_dir=str(project.project_dir), log=None,
-                          params=project_params(project).get(asset, ""))
+        return load_recorded(io, io_name, asset, data, what=f"version {place} of {asset!r}",
+                             project_dir=str(project.project_dir), params=project_params(project).get(asset, ""))
     return io.load(data)
 
 
