@@ -177,6 +177,28 @@ def test_data_gone_is_output_missing_and_reruns(proj):
     assert (proj.root / "trees/site/b.html").is_file()
 
 
+def test_inputs_back_to_an_earlier_build_name_what_changed_not_an_edit(proj):
+    """Inputs back to an earlier build's: the data in place is what the latest build wrote,
+    not the earlier key's. It runs (the cache has no copy to restore), and the reason is what
+    changed in the key, as for a path output: not "changed outside assetbuild", which nobody did."""
+    proj.built()
+    proj.write("pages.txt", "a b c\n")
+    assert proj.built() == ["site", "index"]
+    proj.write("pages.txt", "a b\n")
+    st = proj.status()
+    assert st["site"].state == "stale" and [x.code for x in st["site"].reasons] == ["source-changed"]
+    assert [x["code"] for x in assetbuild.why("site", project_dir=proj.root)["reasons"]] == ["source-changed"]
+    r = proj.build(dry_run=True)
+    assert _result(r, "site").metadata["would"] == "run"
+    assert [x.code for x in _result(r, "site").reasons] == ["source-changed"]
+    r = proj.build()
+    assert r.names("built") == ["site"] and r.names("restored") == ["index"]
+    assert [x.code for x in _result(r, "site").reasons] == ["source-changed"]
+    assert proj.value("index") == ["a.html", "b.html"]
+    (proj.root / "trees/site/a.html").write_text("<h1>edited</h1>")  # an edit still is one
+    assert [x.code for x in proj.status()["site"].reasons] == ["output-modified"]
+
+
 @pytest.mark.parametrize("change", ["edited", "gone"])
 def test_show_of_data_not_as_recorded_says_so_in_one_line(proj, plugin, change):
     """The cache holds a record of the data, not the data: ``show`` (and ``--version 0``,

@@ -24,6 +24,9 @@ if TYPE_CHECKING:
     import logging
 
 
+LATEST = "latest"  # OutputChecker: the data in place is the asset's latest build's, under another key
+
+
 def record_bytes(io_name: str, data_version: str) -> bytes:
     """The record the cache keeps for data an external manager wrote."""
     return json.dumps({"data_version": data_version, "external": io_name}, sort_keys=True,
@@ -87,7 +90,10 @@ class OutputChecker:
     asset's reused build recorded is still there, unchanged. Runs in the build's process.
 
     ``names``: the IO managers it checks; calling it with (asset, io name, recorded data version)
-    gives None (the data is as recorded) or (reason code, detail)."""
+    gives None (the data is as recorded) or (reason code, detail). ``latest``: the data version
+    of the asset's latest build when that was under another key (its inputs or code went back
+    to an earlier build's): data as that build left it is assetbuild's own write, not an edit,
+    and gives (``LATEST``, detail), for the rebuilder to name what changed in the key instead."""
 
     def __init__(self, io_managers: Mapping[str, Any], project_dir: str, *,
                  params: Callable[[str], str] = lambda name: "",
@@ -98,7 +104,8 @@ class OutputChecker:
         self.params = params
         self.resources = resources
 
-    def __call__(self, asset: str, io_name: str, recorded: str) -> tuple[str, str] | None:
+    def __call__(self, asset: str, io_name: str, recorded: str,
+                 latest: str | None = None) -> tuple[str, str] | None:
         io = self.io[io_name]
         check = getattr(io, "version", None)
         if not callable(check):  # a manager that cannot tell: trust the record
@@ -111,9 +118,11 @@ class OutputChecker:
             return "output-missing", f"io={io_name!r} could not check its data: {type(e).__name__}: {e}"
         if now is None:
             return "output-missing", f"its data is gone from where io={io_name!r} keeps it"
-        if now != recorded:
-            return "output-modified", f"its data where io={io_name!r} keeps it was changed outside assetbuild"
-        return None
+        if now == recorded:
+            return None
+        if now == latest:
+            return LATEST, f"its data where io={io_name!r} keeps it is its latest build's"
+        return "output-modified", f"its data where io={io_name!r} keeps it was changed outside assetbuild"
 
 
 def _logger(asset: str) -> logging.Logger:

@@ -257,9 +257,12 @@ class TraceRebuilder:
             return Decision("run", parts, key, (Reason("output-missing", "the stored output is gone from the cache"),),
                             trace, origin, head)
         if adef.io in self._external:  # its data is not in the cache: nothing can restore it
-            problem = self.check_output(name, adef.io, trace.data_version)
-            if problem is not None:
-                return Decision("run", parts, key, (Reason(*problem),), trace, origin, head)
+            latest = head.data_version if head is not None and head.key != key else None
+            problem = self.check_output(name, adef.io, trace.data_version, latest)
+            if problem is not None:  # "latest" (external.LATEST): a revert; what changed is the key (_holds_latest)
+                said = why_run(parts, head, self.sources, self.observed, adef.fn, name) \
+                    if problem[0] == "latest" else (Reason(*problem),)
+                return Decision("run", parts, key, said, trace, origin, head)
         path = adef.path
         reasons: tuple[Reason, ...] = ()
         sig = None
