@@ -5,6 +5,7 @@ output may be the project's own code or nest in another asset's file; ``Project.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -79,6 +80,52 @@ def test_a_path_output_inside_another_assets_file_is_refused_whatever_the_order(
         assert (f"AssetFile:{line}: asset {inner!r} writes build/x.txt/y, inside build/x.txt, which asset "
                 f"{outer!r} writes as a file") in r.stderr, r.stderr
         assert not (tmp_path / "build").exists()
+
+
+@pytest.mark.parametrize(("a", "b", "words"), [
+    ('path="build/x.json"', 'path="alias/x.json"', "asset 'a' (path 'build/x.json') and asset 'b' (path "
+     "'alias/x.json') are one file, build/x.json, through a symlinked directory: a file in the project can have "
+     "only one owner; declare one path"),
+    ('path="alias/x.json"', 'path="build/x.json"', "asset 'a' (path 'alias/x.json') and asset 'b' (path "
+     "'build/x.json') are one file, build/x.json"),
+    ('outputs=["build/site/"]', 'path="alias/site/x.json"', "asset 'b' (path 'alias/site/x.json') lies inside "
+     "asset 'a' (outputs 'build/site/'): through a symlinked directory, build/site/x.json is inside build/site"),
+    ('path="alias/x.json/y"', 'path="build/x.json"', "asset 'a' (path 'alias/x.json/y') lies inside asset 'b' "
+     "(path 'build/x.json')"),
+])
+def test_two_outputs_that_are_one_file_through_a_symlinked_directory_are_refused(tmp_path: Path, a: str, b: str,
+                                                                                  words: str) -> None:
+    """``alias -> build``: ``alias/x.json`` is ``build/x.json``. Two assets writing it were
+    accepted (the paths differ as text), and every build restored one over the other, calling
+    its own write "changed outside assetbuild". A definition error naming both, at the line
+    of the one checked second, before anything is written."""
+    (tmp_path / "build").mkdir()
+    (tmp_path / "alias").symlink_to("build")
+    (tmp_path / "AssetFile").write_text(
+        f"from assetbuild import asset\n\n@asset({a if 'outputs' in a else 'io=' + repr('json') + ', ' + a})\n"
+        f"def a({'context' if 'outputs' in a else ''}):\n    return {'None' if 'outputs' in a else 1}\n\n"
+        f"@asset(io='json', {b})\ndef b():\n    return 2\n")
+    r = cli("build", cwd=tmp_path, env=clean_env())
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert re.search(r"AssetFile:[37]: " + re.escape(words), r.stderr), r.stderr
+    assert "Traceback" not in r.stderr and os.listdir(tmp_path / "build") == []
+
+
+def test_outputs_written_through_a_symlinked_directory_are_accepted(tmp_path: Path) -> None:
+    """The README's way to keep outputs on another disk: a symlinked directory above them."""
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "proj").mkdir()
+    (tmp_path / "proj" / "build").symlink_to(tmp_path / "elsewhere")
+    (tmp_path / "proj" / "AssetFile").write_text(
+        "from assetbuild import asset\n\n@asset(io='json', path='build/x.json')\ndef a():\n    return 1\n\n"
+        "@asset(io='json', path='build/sub/y.json')\ndef b():\n    return 2\n\n"
+        "@asset(outputs=['build/site/'])\ndef c(context):\n    site = context.out('build/site/')\n"
+        "    site.mkdir(exist_ok=True)\n    (site / 'i.html').write_text('i')\n")
+    r = cli("build", cwd=tmp_path / "proj", env=clean_env())
+    assert r.returncode == 0 and "3 built" in r.stdout, r.stdout + r.stderr
+    assert (tmp_path / "elsewhere" / "x.json").read_text() == "1"
+    r = cli("build", cwd=tmp_path / "proj", env=clean_env())
+    assert r.returncode == 0 and "0 built, 3 cached, 0 restored" in r.stdout, r.stdout + r.stderr
 
 
 def test_claims_name_the_code_the_outputs_and_the_sources(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from ..graph import Graph, resolve
 from ..io import is_external
 from ..loader import Loaded, ProjectImports, load_assetfile, shadowing_files
 from ..output import Reporter
+from .aliases import check_outputs_through_symlinks
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -339,6 +340,7 @@ def _validate(graph: Graph, io_managers: dict[str, Any], project_dir: Path, cach
                 raise DefinitionError(f"asset {name!r} writes {path}, inside {parent}, which asset "
                                       f"{paths[parent]!r} writes as a file: declare paths that do not nest",
                                       file=d.file, line=d.line)
+    check_outputs_through_symlinks(graph, project_dir)
     _check_cache_outside_sources(cache_dir, source_dirs)  # after the outputs: theirs is the finer message
 
 

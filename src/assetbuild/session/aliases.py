@@ -1,0 +1,105 @@
+"""Outputs that are one file through a symlinked directory: ``alias -> build`` makes
+``alias/x.json`` and ``build/x.json`` one file, which the checks of declared paths (their
+text: graph, session.project) cannot see. Two assets writing it would each restore its own
+file over the other's on every build, so it is a definition error naming both.
+
+The README allows a symlinked directory above an output (outputs on another disk), and an
+output that is a symlink itself is replaced, never followed: only the directories above an
+output are resolved, each once (one lstat; a realpath only for a symlink).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..definitions import AssetDef
+from ..errors import DefinitionError
+from ..graph import Graph
+
+
+def check_outputs_through_symlinks(graph: Graph, project_dir: Path) -> None:
+    """DefinitionError (at the line of the asset checked second) when two outputs (``path=``,
+    ``outputs=`` entries) are one file, or one lies inside the other, once the symlinked
+    directories above them are resolved. Overlaps of the declared text are refused before, so
+    a project with no output below a symlinked directory is done after the lookups."""
+    root = os.path.realpath(project_dir)
+    dirs: dict[str, tuple[str, bool]] = {"": (root, False)}  # directory -> (resolved, through a symlink)
+
+    def resolved(rel: str) -> tuple[str, bool]:
+        """A project-relative directory, resolved below its nearest known ancestor (no recursion:
+        a path may have thousands of components)."""
+        got = dirs.get(rel)
+        todo = []
+        while got is None:
+            todo.append(rel)
+            rel = rel.rpartition("/")[0]
+            got = dirs.get(rel)
+        for rel in reversed(todo):
+            here = os.path.join(got[0], rel.rpartition("/")[2])
+            got = dirs[rel] = (os.path.realpath(here), True) if os.path.islink(here) else (here, got[1])
+        return got
+
+    assets: list[AssetDef] = [graph.nodes[n] for n in graph.order]  # type: ignore[misc]  # (order: assets only)
+    parents = {d.path.rpartition("/")[0] for d in assets if d.path is not None}
+    parents.update(o.rstrip("/").rpartition("/")[0] for d in assets for o in d.outputs)
+    if not any(resolved(p)[1] for p in parents):
+        return
+    found: list[tuple[str, bool, str, AssetDef]] = []  # (resolved output, through a symlink, whose, its asset)
+    for d in assets:
+        for rel, how in _declared(d):
+            parent, _, base = rel.rstrip("/").rpartition("/")
+            above, via = resolved(parent)
+            found.append((os.path.join(above, base), via, f"asset {d.name!r} ({how} {rel!r})", d))
+    _refuse_overlaps(found, root)
+
+
+def _declared(d: AssetDef) -> list[tuple[str, str]]:
+    """(declared output, how it is declared) of an asset."""
+    return [(o, "outputs") for o in d.outputs] + ([(d.path, "path")] if d.path is not None else [])
+
+
+def _refuse_overlaps(found: list[tuple[str, bool, str, AssetDef]], root: str) -> None:
+    """The overlaps among resolved outputs that a symlink made (one of the two is reached
+    through one): a few lookups per output."""
+    owners: dict[str, tuple[str, bool]] = {}  # resolved output -> (whose, through a symlink)
+    below: dict[str, str] = {}  # a resolved directory -> a resolved output under it
+    for real, via, who, d in found:
+        ancestors = _ancestors(real)
+        if real in owners and (via or owners[real][1]):
+            raise DefinitionError(f"{owners[real][0]} and {who} are one file, {_shown(real, root)}, through a "
+                                  "symlinked directory: a file in the project can have only one owner; declare "
+                                  "one path", file=d.file, line=d.line)
+        outer = next((a for a in ancestors if a in owners), None)
+        if outer is not None and (via or owners[outer][1]):
+            _refuse_nesting(who, real, owners[outer][0], outer, root, d)
+        inner = below.get(real)
+        if inner is not None and (via or owners[inner][1]):
+            _refuse_nesting(owners[inner][0], inner, who, real, root, d)
+        owners.setdefault(real, (who, via))
+        for a in ancestors:
+            below.setdefault(a, real)
+
+
+def _refuse_nesting(inner: str, inner_real: str, outer: str, outer_real: str, root: str, d: AssetDef) -> None:
+    raise DefinitionError(f"{inner} lies inside {outer}: through a symlinked directory, {_shown(inner_real, root)} "
+                          f"is inside {_shown(outer_real, root)}: a file in the project can have only one owner; "
+                          "declare separate paths", file=d.file, line=d.line)
+
+
+def _ancestors(path: str) -> list[str]:
+    """The directories above an absolute path, nearest first."""
+    out = []
+    up = os.path.dirname(path)
+    while up != path:
+        out.append(up)
+        path, up = up, os.path.dirname(up)
+    return out
+
+
+def _shown(path: str, root: str) -> str:
+    """A resolved path as messages name it: relative to the (resolved) project when inside it."""
+    try:
+        return Path(path).relative_to(root).as_posix()
+    except ValueError:
+        return path
