@@ -5,6 +5,7 @@ cutoff), tables changed or dropped outside assetbuild, parallel writers and disc
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -235,6 +236,39 @@ def test_other_values_fail_the_asset(proj):
     r = assetbuild.build(project_dir=proj)
     (res,) = r.results
     assert res.status == "failed" and "io='duckdb' stores a pandas DataFrame" in res.error
+
+
+def readme_example() -> dict[str, str]:
+    """The files of the README's "Example": its pyproject.toml and AssetFile blocks, as written."""
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    section = readme[readme.index("\n## Example\n"):]
+    section = section[:section.index("\n## ", 1)]
+    blocks = dict(re.findall(r"```(?:toml|python)\n# (\S+).*?\n(.*?)```", section, re.S))
+    assert sorted(blocks) == ["AssetFile", "pyproject.toml"], sorted(blocks)
+    return blocks
+
+
+def test_the_readme_example_builds_and_does_what_it_says(tmp_path):
+    """Each step of the README's example, as its shell block says (the API in place of the CLI)."""
+    root = tmp_path / "p"
+    for rel, text in readme_example().items():
+        _write(root, rel, text)
+    _write(root, "data/orders.csv", "region,total\neu,12\nus,5\neu,30\nus,40\n")
+    assert sorted(build(root).names("built")) == ["orders", "report", "sales/big"]  # builds all three
+    assert assetbuild.load_value("report", project_dir=root) == {"eu": 42, "us": 40}
+    assert build(root).names("built") == []  # runs nothing
+    con = duckdb.connect(str(root / "build/warehouse.duckdb"))
+    try:
+        assert con.execute("select count(*) from sales__big").fetchone() == (2,)  # table "sales__big"
+        con.execute("update orders set total = 0")
+    finally:
+        con.close()
+    st = status(root)
+    assert st["orders"].state == "stale" and [x.code for x in st["orders"].reasons] == ["output-modified"]
+    r = build(root)  # rebuilds orders; big and report only if its data changed: it is the same again
+    assert r.names("built") == ["orders"] and sorted(r.names("cached")) == ["report", "sales/big"]
+    assert assetbuild.load_value("report", project_dir=root) == {"eu": 42, "us": 40}
+    assert build(root).names("built") == []
 
 
 def test_a_query_is_sql_text():
