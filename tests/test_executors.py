@@ -327,6 +327,42 @@ def test_a_crashed_worker_fails_its_asset_only(project):
     assert r.names("built") == [] and r.names("failed") == ["crash"]
 
 
+CRASH_FIRST = """
+import os, time
+from pathlib import Path
+
+@asset(io="json")
+def crash():
+    time.sleep(0.3)
+    os._exit(7)
+
+@asset(io="json")
+def innocent():
+    with open(Path(__file__).parent / "ran.log", "a") as f:
+        f.write("innocent\\n")
+    time.sleep(1.5)
+    return 1
+
+@asset(io="json")
+def later():
+    return 2
+"""
+
+
+def test_without_keep_going_a_crash_still_reruns_what_it_took_down(project):
+    """The worker crash takes 'innocent' down with it; 'crash' (first in plan order) then fails
+    alone and stops the build, but 'innocent' was running: it is rerun by itself and recorded,
+    as the warning says, never reported "not run"."""
+    project.assetfile(CRASH_FIRST)
+    r = project.build(jobs=2, executor="processes")
+    st = {x.asset: x for x in r.results}
+    assert st["crash"].status == "failed" and "worker process died" in st["crash"].error
+    assert st["innocent"].status == "built", st["innocent"].error
+    assert st["later"].status == "skipped" and "the build stopped after 'crash' failed" in st["later"].error
+    assert project.value("innocent") == 1 and project.status()["innocent"].state == "fresh"
+    assert not r.ok
+
+
 def test_critical_path_first_using_recorded_durations(project):
     """Nothing recorded: the longest chain starts first; then the recorded durations decide."""
     project.assetfile("""

@@ -359,18 +359,18 @@ class Scheduler(Looking, Repairing):
                     finish(started)
                 elif started is not None:
                     heapq.heappush(runq, (-prio[name], index[name], started))
-            # 2. start jobs on free workers (a suspect of a worker crash runs with nothing beside it)
-            if stopped is None:
-                if suspects:
-                    if not running:
-                        job = suspects.popleft()
-                        job.isolated = True
-                        self._submit(job, running, finish)
-                else:
-                    while runq and len(running) < self.jobs and stopped is None:
-                        _, _, job = heapq.heappop(runq)
-                        job.isolated = self.jobs == 1
-                        self._submit(job, running, finish)
+            # 2. start jobs on free workers (a suspect of a worker crash runs with nothing beside it,
+            # even once a failure stopped the build: it was running, and running work finishes)
+            if suspects:
+                if not running:
+                    job = suspects.popleft()
+                    job.isolated = True
+                    self._submit(job, running, finish)
+            elif stopped is None:
+                while runq and len(running) < self.jobs and stopped is None:
+                    _, _, job = heapq.heappop(runq)
+                    job.isolated = self.jobs == 1
+                    self._submit(job, running, finish)
             if not running:
                 if ready and stopped is None:
                     continue
