@@ -181,3 +181,35 @@ def test_log_takes_a_selection_less_exclusions(proj: Project) -> None:
     assert [d["asset"] for d in docs] == ["raw"]
     docs = doc(proj, "log", "+report", "--exclude", "raw")
     assert sorted(d["asset"] for d in docs) == ["report", "total"]
+
+
+class _EndsTheBuild:
+    """A plugin whose ``after_asset`` raises what it is given once the first asset is done."""
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+    @assetbuild.hookimpl
+    def after_asset(self, result):
+        raise self.exc
+
+
+class _Bug(BaseException):
+    """Not an Exception: no plugin wrapper catches it, as a bug in assetbuild is not caught."""
+
+
+@pytest.mark.parametrize(("exc", "status"), [(_Bug("a bug"), 1), (SystemExit(3), 3), (RuntimeError("x"), 2)])
+def test_a_build_ended_by_an_error_records_the_status_the_command_exits_with(tmp_path: Path, exc, status) -> None:
+    """A raw traceback exits 1 (a bug), a SystemExit its code, an error its own status: the run
+    said 2 for every one of them."""
+    from assetbuild.plugins import get_plugin_manager
+
+    p = Project(tmp_path)
+    p.assetfile('@asset(io="json")\ndef a():\n    return 1\n\n@asset(io="json")\ndef b():\n    return 2\n')
+    pm = get_plugin_manager(autoload=False)
+    pm.register(_EndsTheBuild(exc))
+    with pytest.raises(BaseException) as raised:
+        p.build(plugin_manager=pm)
+    assert type(raised.value) is (assetbuild.PluginError if isinstance(exc, Exception) else type(exc))
+    (run_,) = assetbuild.list_runs(project_dir=p.root)
+    assert run_["exit_status"] == status

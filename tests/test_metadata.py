@@ -136,6 +136,41 @@ def test_metadata_from_a_process_worker(proj: Project) -> None:
     assert metadata_to_json(rows.metadata)["ratio"] == {"type": "float", "value": 0.5}
 
 
+UNPICKLABLE = '''
+import threading
+from assetbuild import Out, multi_asset
+
+@asset(io="json")
+def meta(context):
+    context.add_metadata({"gen": (i for i in range(3)), threading.Lock(): "a key that cannot travel"})
+    return Output(1, metadata={"lock": threading.Lock(), "rows": 2})
+
+@multi_asset(outs={"left": Out(io="json"), "right": Out(io="json")})
+def split(context):
+    context.add_metadata({"shared": threading.Lock()})
+    return {"left": Output(2, metadata={"pairs": [1, threading.Lock()]}), "right": 3}
+'''
+
+
+@pytest.mark.parametrize("executor", ["serial", "threads", "processes"])
+def test_metadata_pickle_cannot_send_is_stored_as_its_repr_on_every_executor(tmp_path: Path, executor: str) -> None:
+    """A value that cannot be pickled (a lock, a generator) is kept as its repr, as a build in
+    one process keeps it; a worker process used to fail to send the result back, and the
+    build died with a raw TypeError traceback."""
+    p = Project(tmp_path)
+    p.assetfile(UNPICKLABLE)
+    r = p.build(executor=executor, jobs=2)
+    assert r.ok, [(x.asset, x.error) for x in r.results]
+    got = {x.asset: metadata_to_json(x.metadata) for x in r.results}
+    assert got["meta"]["rows"] == {"type": "int", "value": 2}
+    assert got["meta"]["lock"]["type"] == "text" and got["meta"]["lock"]["value"].startswith("<unlocked _thread.lock")
+    assert got["meta"]["gen"]["type"] == "text" and got["meta"]["gen"]["value"].startswith("<generator object")
+    assert [v["value"] for k, v in got["meta"].items() if k.startswith("<unlocked")] == ["a key that cannot travel"]
+    assert got["left"]["pairs"]["type"] == "text" and "_thread.lock" in got["left"]["pairs"]["value"]
+    assert got["right"]["shared"]["value"].startswith("<unlocked _thread.lock")
+    assert p.value("meta") == 1 and p.status()["meta"].state == "fresh"
+
+
 def test_status_check_is_a_ci_gate(proj: Project) -> None:
     assert cli("status", "--check", cwd=proj.root, env=clean_env()).returncode == 1  # missing
     assert cli(cwd=proj.root, env=clean_env()).returncode == 0

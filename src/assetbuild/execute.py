@@ -380,6 +380,7 @@ def run_payload(payload: bytes, spool_dir: str | None = None) -> Produced | Fail
     import pickle
 
     from .loader import loaded_sources
+    from .metadata import sendable
 
     try:
         task = pickle.loads(payload)
@@ -391,6 +392,9 @@ def run_payload(payload: bytes, spool_dir: str | None = None) -> Produced | Fail
         outcome.project_code = _reached(task)
     if outcome.project_code is None:
         outcome.project_code = loaded_sources()
+    for each in (*getattr(outcome, "outs", {}).values(), outcome):  # (a multi-asset's outs)
+        if getattr(each, "metadata", None):  # what pickle cannot send back: as a -j 1 build keeps it
+            each.metadata = sendable(each.metadata)
     if spool_dir is not None and isinstance(outcome, Produced) and len(outcome.data) >= SPOOL_MIN:
         try:
             outcome.file = write_spool_file(spool_dir, outcome.data)

@@ -28,7 +28,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any
 
-from .errors import ConfigError, WorkerLost
+from .errors import ConfigError, WorkerLost, describe_exception
+from .execute import Failed
 from .executor import Ended, Outcome, Task, run_serialized
 from .interrupts import interrupts_held
 
@@ -357,8 +358,8 @@ class ProcessExecutor:
                     return
                 outer.set_exception(WorkerLost("its worker process died while running it (a crash, "
                                                "os._exit or the out-of-memory killer)"))
-            elif exc is not None:
-                outer.set_exception(exc)
+            elif exc is not None:  # its outcome did not travel back (it did not pickle): its failure, not the build's
+                outer.set_result(Failed(f"its result could not be sent back from its worker: {describe_exception(exc)}"))
             else:
                 outer.set_result(f.result())
 

@@ -153,6 +153,26 @@ def typed(value: Any) -> MetadataValue:
     return MetadataValue("text", repr(value))
 
 
+def sendable(metadata: dict[str, Any]) -> dict[str, Any]:
+    """``metadata`` as a worker process can send it back to the build: a value pickle cannot
+    carry (a lock, a generator, an open file) becomes what the build stores for it anyway
+    (``typed``: its repr), and such a key its ``str``, as a build in one process keeps them."""
+    if all(isinstance(k, str) and (v is None or isinstance(v, (str, int, float, MetadataValue)))
+           for k, v in metadata.items()):
+        return metadata
+    return {(k if _pickles(k) else str(k)): (v if _pickles(v) else typed(v)) for k, v in metadata.items()}
+
+
+def _pickles(value: Any) -> bool:
+    import pickle
+
+    try:
+        pickle.dumps(value)
+    except Exception:  # noqa: BLE001 - whatever pickling raises: the value cannot travel
+        return False
+    return True
+
+
 def metadata_to_json(metadata: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """``{name: {"type", "value"}}``: how ``--json`` documents show metadata."""
     return {str(k): typed(v).to_json() for k, v in metadata.items()}

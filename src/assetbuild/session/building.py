@@ -9,7 +9,7 @@ from dataclasses import replace
 from typing import Any
 
 from ..definitions import AssetDef
-from ..errors import ConfigError, DefinitionError, PluginError, SliceInsufficient
+from ..errors import AssetbuildError, ConfigError, DefinitionError, PluginError, SliceInsufficient
 from ..graph import select
 from ..output import Reporter
 from ..reports import AssetResult, BuildResult, ObservationResult, Reason
@@ -352,7 +352,7 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
     resolved = project_params(project, args=options.param_args, given=options.params)  # once: keys and tasks
     clean_end = False
     recorder = None
-    exit_status = 2  # what the run's record says if the build ends by an error
+    exit_status = 2  # what the run's record says if the build ends early (_ended_status)
     store = open_store(project, readonly=dry_run)
     store = with_remote(project, store, options.remote, len(plan), fetch=not dry_run)
     if not dry_run:
@@ -483,10 +483,8 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
         rep.build_finished(result)
         _call_hook(hook.after_build, result=result)
         return result
-    except KeyboardInterrupt as e:
-        from ..interrupts import TERMINATED_STATUS, Terminated
-
-        exit_status = TERMINATED_STATUS if isinstance(e, Terminated) else 130
+    except BaseException as e:
+        exit_status = _ended_status(e)
         raise
     finally:
         IMPORTED.settle(imported)
@@ -504,6 +502,21 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
             if resources is not None:  # after the workers: nothing uses them any more
                 resources.close()
             store.close()
+
+
+def _ended_status(e: BaseException) -> int:
+    """The exit status of the command a build ended by raising ``e``, as its run records it:
+    what the CLI then exits with (130 Ctrl-C, 143 SIGTERM, an error's own status, a
+    ``SystemExit``'s code; anything else is a bug, whose traceback exits 1)."""
+    from ..interrupts import TERMINATED_STATUS, Terminated
+
+    if isinstance(e, KeyboardInterrupt):
+        return TERMINATED_STATUS if isinstance(e, Terminated) else 130
+    if isinstance(e, AssetbuildError):
+        return e.exit_status
+    if isinstance(e, SystemExit):
+        return e.code if isinstance(e.code, int) else int(e.code is not None)
+    return 1
 
 
 def _keys_changed(project: Project, store: Any, plan: Sequence[str], *, mark: bool = True) -> dict[str, str]:
