@@ -397,23 +397,47 @@ class ProcessExecutor:
         if not cancel:
             pool.shutdown(wait=True)
             return
-        terminate = getattr(pool, "terminate_workers", None)  # Python 3.14+
-        if terminate is not None:
-            terminate()
-            return
         procs = list((getattr(pool, "_processes", None) or {}).values())
         # The pool's manager thread closes its wake-up pipe as it ends. Python 3.11-3.13 write to
         # that pipe at interpreter exit without a lock, so an exit racing the close printed an
         # "OSError: Bad file descriptor" traceback after a clean Ctrl-C: wait for the thread
         # here (taken first: shutdown() forgets it).
         manager = getattr(pool, "_executor_manager_thread", None)
-        for p in procs:
-            p.terminate()
-        pool.shutdown(wait=False, cancel_futures=True)
-        for p in procs:
-            p.join(5)
+        terminate = getattr(pool, "terminate_workers", None)  # Python 3.14+: SIGTERM, and the pool shut down
+        if terminate is not None:
+            terminate()
+        else:
+            for p in procs:
+                p.terminate()
+            pool.shutdown(wait=False, cancel_futures=True)
+        _end_processes(procs, SHUTDOWN_GRACE_S)
         if manager is not None:
             manager.join(5)
+
+
+SHUTDOWN_GRACE_S = 2.0  # how long a cancelled build's workers have to end on SIGTERM (their resources' teardown)
+
+
+def _end_processes(procs: list[Any], grace: float) -> None:
+    """Wait up to ``grace`` seconds in all for ``procs``, sent SIGTERM, to exit, then SIGKILL
+    those still running: a worker that ignores SIGTERM (a library's own handler), or whose
+    Python-level handler waits for a long C call to return, kept the interrupted build alive
+    (the interpreter's exit joins the pool's threads, which wait for every worker)."""
+    import time
+
+    deadline = time.monotonic() + grace
+    for p in procs:
+        try:
+            p.join(max(0.0, deadline - time.monotonic()))
+        except (OSError, ValueError, AssertionError):
+            pass
+    for p in procs:
+        try:
+            if p.exitcode is None:
+                p.kill()
+            p.join(5)
+        except (OSError, ValueError, AssertionError, AttributeError):  # already gone
+            pass
 
 
 __all__ = ["MAX_JOBS", "SerialExecutor", "ThreadExecutor", "ProcessExecutor", "parse_jobs", "start_method",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -185,3 +186,66 @@ def test_a_command_that_builds_nothing_does_not_promise_kept_work(tmp_path, sig,
     finally:
         build.kill()
         build.wait()
+
+
+STUBBORN = """\
+import hashlib, os, signal, time
+from pathlib import Path
+from assetbuild import asset, resource
+
+def started():
+    (Path(__file__).parent / "worker.pid").write_text(str(os.getpid()))
+
+@resource
+def conn():  # any resource: its worker then tears down on SIGTERM, in a Python-level handler
+    yield "c"
+
+@asset(io="json")
+def ignores_sigterm():  # as a library that installs its own handler may
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    started()
+    while True:
+        time.sleep(0.1)
+
+@asset(io="json")
+def in_one_c_call(conn):  # the handler waits until the call returns: minutes
+    started()
+    return hashlib.pbkdf2_hmac("sha256", b"x", b"y", 10**9).hex()
+"""
+
+
+@pytest.mark.parametrize(("asset", "sig", "to_group", "status"), [
+    ("ignores_sigterm", signal.SIGINT, True, 130),  # Ctrl-C in the terminal
+    ("ignores_sigterm", signal.SIGTERM, False, 143),  # kill PID
+    ("in_one_c_call", signal.SIGINT, True, 130)])
+def test_an_interrupt_ends_workers_that_do_not_end_on_sigterm(tmp_path, asset, sig, to_group, status):
+    """The build ends its workers with SIGTERM, then kills those still running after a short
+    grace: a worker that ignores SIGTERM kept the interrupted build alive for ever (after it said
+    "interrupted"), one inside a long C call for as long as the call took."""
+    (tmp_path / "AssetFile").write_text(STUBBORN)
+    proc = subprocess.Popen([sys.executable, "-m", "assetbuild", "-j", "2", asset], cwd=tmp_path, env=clean_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        pid_file = tmp_path / "worker.pid"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not pid_file.exists():
+            time.sleep(0.05)
+        time.sleep(0.3)  # (the pid is written first: the handler or the call comes next)
+        worker = int(pid_file.read_text())
+        os.killpg(proc.pid, sig) if to_group else proc.send_signal(sig)
+        t0 = time.monotonic()
+        try:
+            out, err = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            pytest.fail("the interrupted build did not exit")
+        took = time.monotonic() - t0
+        assert proc.returncode == status, err
+        assert "Traceback" not in err and ("interrupted" in err or "terminated" in err), err
+        assert took < 10, f"it took {took:.1f}s to exit"
+        assert not process_alive(worker), "the worker outlived the build"
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
