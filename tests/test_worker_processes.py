@@ -167,6 +167,33 @@ def test_with_one_job_a_timed_asset_runs_in_a_worker_that_is_killed(project):
     assert project.value("beside") == os.getpid()  # untimed assets still run in the build's thread
 
 
+INLINE_BESIDE = """
+import time
+
+@asset(io="json", timeout=1)
+def timed():
+    time.sleep(3)
+    return "ran 3 s under timeout=1"
+
+@asset(io="json", executor="serial")
+def inline():
+    time.sleep(5)
+    return 1
+"""
+
+
+def test_a_time_limit_holds_while_an_inline_asset_holds_the_build_thread(project):
+    """With -j 2, an executor="serial" asset runs in the build's own thread, and the deadline of
+    the timed asset beside it (in a worker process) went by unchecked meanwhile: its result,
+    3 s under timeout=1, was then recorded as built."""
+    project.assetfile(INLINE_BESIDE)
+    r = project.build(jobs=2, executor="processes", keep_going=True)
+    by = {x.asset: x for x in r.results}
+    assert by["timed"].status == "failed" and by["timed"].error == "timed out after 1 s"
+    assert by["inline"].status == "built"
+    assert project.status()["timed"].state != "fresh"
+
+
 def test_build_timeout_option_and_setting_limit_every_asset(project):
     _timed(project, "None", "30")
     r = project.build("beside", timeout=1)

@@ -4,6 +4,7 @@ becomes of a job that ends without a result (``Requeue``); and the order and dea
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Sequence
 from enum import Enum
@@ -25,7 +26,7 @@ class Requeue(Enum):
 class Job:
     """An asset decided to run, between its decision and its outcome."""
 
-    __slots__ = ("name", "adef", "decision", "t0", "isolated", "timeout", "deadline", "staging", "snapshot")
+    __slots__ = ("name", "adef", "decision", "t0", "isolated", "timeout", "deadline", "ended", "staging", "snapshot")
 
     def __init__(self, name: str, adef: AssetDef, decision: Decision) -> None:
         self.name = name
@@ -35,6 +36,7 @@ class Job:
         self.isolated = False  # ran with nothing beside it (a worker crash is then its own)
         self.timeout: float | None = None  # its time limit in seconds, once submitted
         self.deadline: float | None = None  # time.monotonic() by which it must have finished
+        self.ended: float | None = None  # time.monotonic() when its future ended (a timed job's)
         self.staging: str | None = None  # where it writes its declared outputs= (if any)
         self.snapshot: Any = None  # the project's files before it ran (to notice undeclared writes)
 
@@ -45,6 +47,44 @@ class Job:
     def failed(self, error: str | None, traceback: str | None = None) -> AssetResult:
         return AssetResult(self.name, "failed", key=self.key, duration_s=time.perf_counter() - self.t0,
                            error=error, traceback=traceback, reasons=self.decision.reasons)
+
+    def handed_over(self, fut: Any) -> None:
+        """Its executor has it (``fut``): its time limit counts from now, and the moment it ends
+        is noted, since the loop may be busy then (an asset on an inline executor runs in it)."""
+        self.ended = None
+        self.deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        if self.deadline is not None:
+            fut.add_done_callback(self._end)
+
+    def _end(self, fut: Any) -> None:
+        self.ended = time.monotonic()
+
+    def in_time(self, outcome: Any) -> Any:
+        """``outcome``, or a failure if the job ended past its deadline: a result that took longer
+        than its time limit is never recorded, even when no one was there to stop it in time."""
+        if self.deadline is None or self.ended is None or self.ended <= self.deadline:
+            return outcome
+        return _TimedOut(outcome, self.timeout or 0.0)
+
+
+class _TimedOut:
+    """The outcome of a job that ended past its time limit: a failure, whatever it returned (a
+    spooled output is dropped)."""
+
+    ok = False
+    unloadable = None
+    traceback = ""
+    project_code = None
+
+    def __init__(self, outcome: Any, timeout: float) -> None:
+        self.error = f"timed out after {timeout:g} s"
+        self.logs = getattr(outcome, "logs", None) or []
+        spooled = getattr(outcome, "file", None)
+        if spooled is not None:
+            try:
+                os.unlink(spooled)
+            except OSError:
+                pass
 
 
 def critical_path(plan: Sequence[str], dependents: dict[str, list[str]],

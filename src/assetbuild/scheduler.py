@@ -443,7 +443,7 @@ class Scheduler(Looking, Repairing):
             finish(AssetResult(job.name, "failed", key=job.key, reasons=job.decision.reasons,
                                error=f"cannot send it to its executor: {type(e).__name__}: {e}"))
             return
-        job.deadline = None if job.timeout is None else time.monotonic() + job.timeout  # once handed over
+        job.handed_over(fut)  # its time limit counts from now
         running[fut] = job
 
     def _task(self, job: Job) -> Any:
@@ -514,7 +514,7 @@ class Scheduler(Looking, Repairing):
     def _outcome(self, job: Job, fut: Future[Any]) -> AssetResult | Requeue:
         name = job.name
         try:
-            outcome = fut.result()
+            outcome = job.in_time(fut.result())
         except WorkerLost as e:
             if getattr(e, "stopped_by_build", False):
                 return Requeue.AGAIN
