@@ -205,6 +205,8 @@ def _worker_init(project_dir: str, environ: dict[str, str], cwd: str) -> None:
 
     exit_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):  # blocked while it started (_sigint_blocked): ignored from now
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     from . import resources
 
     resources.TERM_TEARDOWN = True  # a cancelled build's SIGTERM tears down this worker's resources too
@@ -218,6 +220,31 @@ def _worker_init(project_dir: str, environ: dict[str, str], cwd: str) -> None:
     from .loader import ProjectImports
 
     ProjectImports(Path(project_dir)).__enter__()
+
+
+@contextmanager
+def _sigint_blocked() -> Iterator[None]:
+    """SIGINT blocked in this thread (POSIX) while worker processes (and the forkserver) start:
+    they inherit the mask, so a Ctrl-C in the terminal, which signals the whole process group,
+    cannot reach them before they ignore it. The forkserver took a few tenths of a second to
+    import its modules, and a Ctrl-C then printed its KeyboardInterrupt traceback (or "Fatal
+    Python error: init_import_site") after the build's own line. The server ignores SIGINT once
+    it runs, and each worker in ``_worker_init``, which unblocks it (as the dask plugin does for
+    its workers; a held Ctrl-C reaches the build when the block ends)."""
+    import signal
+
+    block = getattr(signal, "pthread_sigmask", None)  # none on Windows (nor process groups)
+    if block is None:
+        yield
+        return
+    from multiprocessing import resource_tracker
+
+    resource_tracker.ensure_running()  # it unblocks SIGINT in this thread after starting itself: first
+    old = block(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        block(signal.SIG_SETMASK, old)
 
 
 def start_method() -> str:
@@ -302,7 +329,8 @@ class ProcessExecutor:
         if self._ctx.get_start_method() == "forkserver":
             from multiprocessing import forkserver
 
-            forkserver.ensure_running()
+            with interrupts_held(), _sigint_blocked():  # (see _sigint_blocked)
+                forkserver.ensure_running()
 
     def _new_pool(self) -> Any:
         from concurrent.futures import ProcessPoolExecutor
@@ -328,7 +356,8 @@ class ProcessExecutor:
         payload = task.to_bytes()
         outer: Future[Outcome] = Future()
         starts = self._pool is None or len(getattr(self._pool, "_processes", None) or ()) < self.jobs
-        with interrupts_held() if starts else nullcontext():  # a worker is started whole, or not at all
+        with (interrupts_held() if starts else nullcontext()), (_sigint_blocked() if starts else nullcontext()):
+            # a worker is started whole, or not at all, and what starts never sees a Ctrl-C
             try:  # workers start here, on this thread (the Runner hides __main__ meanwhile)
                 inner = self._current_pool().submit(run_serialized, payload, self.spool_dir)
             except BrokenProcessPool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -249,3 +250,51 @@ def test_an_interrupt_ends_workers_that_do_not_end_on_sigterm(tmp_path, asset, s
         except ProcessLookupError:
             pass
         proc.wait()
+
+
+def _child_started(pid: int, word: bytes, within: float = 60.0) -> bool:
+    """Wait (polling hard) until a child of ``pid``'s main thread runs a command line holding ``word``."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/task/{pid}/children") as f:
+                children = f.read().split()
+        except OSError:
+            return False
+        for child in children:
+            try:
+                with open(f"/proc/{child}/cmdline", "rb") as f:
+                    if word in f.read():
+                        return True
+            except OSError:
+                continue
+    return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_ctrl_c_while_the_forkserver_starts_is_one_line(tmp_path):
+    """A first -j build starts the forkserver at once; a Ctrl-C (to the terminal's process group)
+    while that server imported its modules printed its KeyboardInterrupt traceback, or "Fatal
+    Python error: init_import_site", after the build's own line."""
+    from assetbuild.executors import start_method
+
+    if start_method() != "forkserver":
+        pytest.skip("workers start by spawn here")
+    (tmp_path / "AssetFile").write_text(SLOW_PAIR)
+    for delay in (0.05, 0.1, 0.2):  # (the server needs some 0.5 s to import its modules here)
+        shutil.rmtree(tmp_path / ".assetbuild", ignore_errors=True)
+        proc = subprocess.Popen([sys.executable, "-m", "assetbuild", "-j", "2"], cwd=tmp_path, env=clean_env(),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        try:
+            assert _child_started(proc.pid, b"multiprocessing.forkserver"), "no forkserver started"
+            time.sleep(delay)
+            os.killpg(proc.pid, signal.SIGINT)
+            _, err = proc.communicate(timeout=60)
+            assert proc.returncode == 130, err
+            assert "Traceback" not in err and "Fatal Python error" not in err and "KeyboardInterrupt" not in err, err
+        finally:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait()
