@@ -98,6 +98,33 @@ def test_local_cluster_build_equals_a_serial_build(tmp_path, caplog):
     assert assetbuild.build(project_dir=par, jobs=2, executor="dask").names("built") == []
 
 
+BIG_INPUT = """
+@asset(io="bytes")
+def big():
+    return b"\\x01" * (20 * 1024 * 1024)
+
+@asset(io="json")
+def size(big):
+    return len(big)
+"""
+
+
+def test_a_large_input_gives_no_dask_advice_to_the_user(tmp_path):
+    """A task carries its inputs' bytes, by design: distributed's "Sending large graph of size
+    20.00 MiB ... Consider loading the data with Dask directly" warning was advice about dask
+    graphs no assetbuild user can act on. It is silenced while the executor lives, no longer."""
+    import warnings
+
+    root = write_project(tmp_path / "p", BIG_INPUT)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        r = assetbuild.build(project_dir=root, jobs=2, executor="dask")
+        left = [f for f in warnings.filters if f[0] == "ignore" and "large graph" in str(f[1] and f[1].pattern)]
+    assert r.ok and assetbuild.load_value("size", project_dir=root) == 20 * 1024 * 1024
+    assert [str(w.message) for w in seen if "large graph" in str(w.message)] == []
+    assert left == []
+
+
 def test_existing_cluster_from_the_command_line(tmp_path, cluster):
     address, client = cluster
     root = write_project(tmp_path / "p", PIPELINE, FILES)

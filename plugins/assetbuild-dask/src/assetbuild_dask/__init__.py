@@ -208,16 +208,30 @@ def _quiet_logs() -> Any:
     """Silence distributed's own log lines while the executor lives (its stream handlers' level
     raised, as LocalCluster's ``silence_logs`` does; the returned ExitStack puts them back): a
     task marked failed after worker deaths, a client giving up on a lost scheduler (with a
-    traceback) say at length what the asset's failure says in one line."""
+    traceback) say at length what the asset's failure says in one line. Its "Sending large
+    graph" warning too: a task carries its inputs' bytes by design, and the advice to load the
+    data with dask instead is none an assetbuild user can follow."""
     import contextlib
     import logging
+    import warnings
 
     stack = contextlib.ExitStack()
     for handler in logging.getLogger("distributed").handlers:
         if isinstance(handler, logging.StreamHandler) and handler.level < logging.CRITICAL:
             stack.callback(handler.setLevel, handler.level)
             handler.setLevel(logging.CRITICAL)
+    warnings.filterwarnings("ignore", message="Sending large graph", category=UserWarning, module="distributed")
+    stack.callback(_drop_filter, warnings.filters[0])
     return stack
+
+
+def _drop_filter(entry: Any) -> None:
+    import warnings
+
+    try:
+        warnings.filters.remove(entry)
+    except ValueError:  # (someone reset the filters meanwhile)
+        pass
 
 
 def _translate(asset: str, exc: BaseException) -> BaseException:
