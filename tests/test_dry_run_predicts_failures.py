@@ -9,6 +9,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -132,5 +133,120 @@ def test_dry_run_predicts_a_build_where_directories_stand_in_for_outputs(scenari
                 assert (root / f"{name}.out" / "notes.txt").read_text() == "mine"
             elif done[name] in ("built", "restored"):
                 assert (root / f"{name}.out").is_file()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def verdicts(dry) -> dict[str, str]:
+    """What -n says a build does with each asset: a status, or "any" where timing decides
+    (``may run``, ``may fail``: a ``timing`` reason)."""
+    out = {}
+    for r in dry.results:
+        if any(x.code == "timing" for x in r.reasons):
+            out[r.asset] = "any"
+        else:
+            out[r.asset] = predicted_one(r)
+    return out
+
+
+def predicted_one(r) -> str:
+    would = r.metadata.get("would")
+    return "built" if would == "run" else "restored" if would == "restore" else "any" if would == "maybe" \
+        else r.status
+
+
+def holds(dry, real) -> list[tuple[str, str, str]]:
+    got = real.by_asset()
+    return [(a, v, got[a]) for a, v in verdicts(dry).items() if v not in ("any", got[a])]
+
+
+STOPS_WHILE_OTHERS_RUN = """
+from assetbuild import asset, source
+import time
+missing = source("missing", "data/missing.csv")
+
+@asset(io="json")
+def y():
+    time.sleep(0.2)
+    return 1
+
+@asset(io="json")
+def p():
+    time.sleep(0.5)
+    return 2
+
+@asset(io="json")
+def t():
+    time.sleep(0.5)
+    return 3
+
+@asset(io="json")
+def r(y, missing):
+    return y
+
+@asset(io="json")
+def t1(t):
+    return t
+
+@asset(io="json")
+def t2(t1):
+    return t1
+
+@asset(io="json")
+def t3(t2):
+    return t2
+"""
+
+
+@pytest.mark.parametrize("jobs", [2, "auto"])
+def test_dry_run_of_a_parallel_build_that_stops_follows_its_order(tmp_path, jobs):
+    """-j 2 starts the longest remaining path first (t, not p), and -j auto runs a plan this
+    small serially: -n replayed plan order with as many workers as CPUs, so it said 'would run
+    p' and 'would skip t'. What depends on how long running assets take is 'may run'."""
+    (tmp_path / "AssetFile").write_text(STOPS_WHILE_OTHERS_RUN)
+    dry = assetbuild.build(dry_run=True, project_dir=tmp_path, jobs=jobs)
+    real = assetbuild.build(project_dir=tmp_path, jobs=jobs)
+    assert holds(dry, real) == [], [(r.asset, r.status, r.metadata, r.reasons) for r in dry.results]
+    said = verdicts(dry)
+    if jobs == "auto":  # serially: nothing depends on timing, and y, then r, come first
+        assert said == real.by_asset() and said["y"] == "built" and said["t"] == "skipped"
+    else:
+        assert said["t"] == said["y"] == "built" and said["r"] == "failed" and said["p"] == "any"
+
+
+@st.composite
+def racing(draw):
+    """Random graphs where a missing source's readers wait for assets that run side by side,
+    each taking a random time."""
+    n = draw(st.integers(3, 8))
+    assets = []
+    for i in range(n):
+        pool = ["s0", "s1"] + [f"a{k}" for k in range(i)]
+        assets.append({"name": f"a{i}", "ins": draw(st.lists(st.sampled_from(pool), unique=True, max_size=3))})
+    return assets, draw(st.booleans())
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(racing())
+def test_dry_run_of_a_parallel_build_that_stops_says_what_timing_decides(scenario):
+    """With -j 2 and no -k, what starts before the build stops at a failure can depend on how
+    long the running assets take: -n says 'would' only for what the build does whatever the
+    timing, and 'may' for the rest."""
+    assets, first = scenario
+    root = Path(tempfile.mkdtemp(prefix="ab-predict-race-"))
+    try:
+        (root / "s0.txt").write_text("0")
+        (root / "s1.txt").write_text("1")
+        text = render(assets).replace("    return [", "    __import__('time').sleep(__import__('random').random() / 8)\n"
+                                                     "    return [")
+        (root / "AssetFile").write_text(text)
+        if first:
+            assert assetbuild.build(project_dir=root).ok
+        (root / "s0.txt").write_text("changed")
+        (root / "s1.txt").unlink()
+        dry = assetbuild.build(dry_run=True, project_dir=root, jobs=2, executor="threads")
+        real = assetbuild.build(project_dir=root, jobs=2, executor="threads")
+        assert holds(dry, real) == [], (text, [(r.asset, r.status, r.metadata, r.reasons) for r in dry.results])
+        assert dry.ok == real.ok
     finally:
         shutil.rmtree(root, ignore_errors=True)

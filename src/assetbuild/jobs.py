@@ -104,6 +104,13 @@ def critical_path(plan: Sequence[str], dependents: dict[str, list[str]],
     return cp
 
 
+def loop_priority(plan: Sequence[str], dependents: dict[str, list[str]], store: TraceStore,
+                  jobs: int) -> dict[str, float]:
+    """The order the loop decides and starts ready assets in, highest first (then plan order):
+    -j 1 keeps the plan's order; with more workers the longest remaining path goes first."""
+    return critical_path(plan, dependents, store) if jobs > 1 else dict.fromkeys(plan, 0.0)
+
+
 def time_left(jobs: Any) -> float | None:
     """How long the loop may wait for running work: until the first deadline among ``jobs``."""
     deadlines = [j.deadline for j in jobs if j.deadline is not None]

@@ -115,20 +115,22 @@ class Runner:
             self._live[name] = ex
         return ex
 
-    def prepare(self, plan: Sequence[str], last_duration: Callable[[str], float | None]) -> None:
+    def prepare(self, plan: Sequence[str], last_duration: Callable[[str], float | None], *,
+                warm: bool = True) -> None:
         """Before the build decides: with ``-j auto``, a small plan whose assets never took long
         (``last_duration``: an asset's latest build's, None if never built) runs serially, as
-        worker start-up would cost more than it saves. Otherwise, when the plan's first asset was
-        never built (a first build: most of it will run), what process workers are forked from
-        starts now, in the background; a build that may be all cache hits (a null build) does
-        not pay for workers it would not use."""
+        worker start-up would cost more than it saves (a dry run too: it replays the build's
+        order). Otherwise, when the plan's first asset was never built (a first build: most of
+        it will run) and ``warm``, what process workers are forked from starts now, in the
+        background; a build that may be all cache hits (a null build) does not pay for workers
+        it would not use."""
         if self.default != "processes" or not plan:
             return
         if self.auto and len(plan) <= AUTO_SERIAL_MAX and not any(
                 (last_duration(n) or 0.0) >= SLOW_S for n in plan):
             self.default, self.jobs = "serial", 1
             return
-        if last_duration(plan[0]) is None:
+        if warm and last_duration(plan[0]) is None:
             self.warm()
 
     def warm(self) -> None:

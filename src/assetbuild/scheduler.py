@@ -25,7 +25,7 @@ from .definitions import AssetDef, SourceDef
 from .errors import AssetbuildError, AssetFailed, CacheCorrupt, SourceMissing, WorkerLost
 from .graph import Graph
 from .io import io_tag
-from .jobs import Job, Requeue, critical_path, time_left
+from .jobs import Job, Requeue, loop_priority, time_left
 from .known import Blocked as _Blocked
 from .known import Known as _Known
 from .known import Unusable as _Unusable
@@ -79,8 +79,7 @@ class Scheduler(Looking, Repairing):
         self._source_path = {n: d.path for n, d in graph.nodes.items() if isinstance(d, SourceDef)}
         self.sources = set(self._source_path)
         io_tags = {n: io_tag(m) for n, m in io_managers.items()}  # enters keys
-        # this build's fingerprints, made before anything ran: planned asset -> (digest, parts)
-        # (the snapshot keeps them for the slices that follow: ``codetable``)
+        # this build's fingerprints, made before anything ran: planned asset -> (digest, parts) (codetable keeps them)
         self.codes: dict[str, tuple[str, dict[str, str]]] = {}
         self.rebuilder: Rebuilder = rebuilder or TraceRebuilder(graph, store, files, code_of=self._code_of,
                                                                 io_tags=io_tags, params=params,
@@ -137,8 +136,10 @@ class Scheduler(Looking, Repairing):
         try:
             if dry_run:
                 dry = {name: self._dry_run(name) for name in plan}
-                if not keep_going:  # what a build that stops at its first failure would not reach
-                    dry = stop_at_first_failure(plan, dry, self.graph.inputs, self.jobs, failed[0].asset if failed else None)
+                if not keep_going:  # what a build that stops at its first failure would not reach, in its order
+                    dry = stop_at_first_failure(plan, dry, self.graph.inputs, self.jobs, failed[0].asset if failed else None,
+                                                priority=lambda rest, deps: loop_priority(rest, deps, self.store, self.jobs),
+                                                nodes=self.graph.nodes)
                 for name in plan:
                     self._finish(dry[name], flush=False)
             else:
@@ -323,8 +324,7 @@ class Scheduler(Looking, Repairing):
             waiting[name] = len(ups)
             for up in ups:
                 dependents[up].append(name)
-        # -j 1 keeps the plan's order; with more workers the longest remaining path goes first
-        prio = critical_path(plan, dependents, self.store) if self.jobs > 1 else {n: 0.0 for n in plan}
+        prio = loop_priority(plan, dependents, self.store, self.jobs)
         ready: list[tuple[float, int, str]] = []  # decided next, without waiting for anything
         runq: list[tuple[float, int, Job]] = []  # decided to run, waiting for a free worker
         running: dict[Future[Any], Job] = {}

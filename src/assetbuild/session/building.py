@@ -357,7 +357,7 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
     store = with_remote(project, store, options.remote, len(plan), fetch=not dry_run)
     if not dry_run:
         runner.spool_dir = str(store.spool_dir())
-        runner.prepare(plan, lambda n: getattr(store.get_head(n), "duration_s", None))
+    runner.prepare(plan, lambda n: getattr(store.get_head(n), "duration_s", None), warm=not dry_run)
     snap = None  # the snapshot, used and written
     from .distributions import IMPORTED
 
