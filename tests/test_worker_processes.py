@@ -16,6 +16,7 @@ import pytest
 from projects import clean_env, cli, session_members
 
 from assetbuild.errors import ConfigError, DefinitionError
+from assetbuild.store import LmdbStore
 
 ORPHANS = """
 import os, time
@@ -332,6 +333,7 @@ def test_a_symlink_planted_as_the_spool_directory_receives_nothing(project):
                     "the symlink would stay")
     elsewhere = Path(tempfile.mkdtemp(dir="/dev/shm"))
     try:
+        LmdbStore(project.root / ".assetbuild").close()  # a cache (its STORE and index), not yet built in
         cas = project.root / ".assetbuild" / "cas"
         cas.mkdir(parents=True)
         (cas / "tmp").symlink_to(elsewhere)

@@ -98,6 +98,27 @@ def test_a_non_empty_directory_that_is_not_a_cache_is_refused(proj, tmp_path):
     assert "0 built" in cli("--cache-dir", str(empty), cwd=proj).stdout
 
 
+def test_a_directory_of_files_under_the_caches_names_is_refused(proj, tmp_path):
+    """Someone's directory holding a ``db/`` folder, a ``code/`` folder and files named ``lock``
+    and ``writing`` (names of the cache layout) is no cache: a build truncated their ``writing``
+    (the build's journal), and ``clean`` deleted ``code/.env``, ``code/firmware.bin`` and
+    ``lock``. Only what assetbuild writes (STORE, its index) marks a cache."""
+    webapp = tmp_path / "webapp"
+    files = {"README.md": "notes", "db/schema.sql": "create table t(x int);", "code/.env": "SECRET=1",
+             "code/firmware.bin": "blob", "lock": "held", "writing": "chapter1"}
+    for rel, text in files.items():
+        (webapp / rel).parent.mkdir(parents=True, exist_ok=True)
+        (webapp / rel).write_text(text)
+    work = tmp_path / "work"  # nothing but a folder named as the cache's
+    (work / "code").mkdir(parents=True)
+    (work / "code" / ".gitignore").write_text("*.log")
+    for where in (webapp, work):
+        for command in (["build"], ["status"], ["clean", "--yes"], ["cache", "gc"], ["cache", "verify"]):
+            assert_refused(cli(*command, "--cache-dir", str(where), cwd=proj), "not an assetbuild cache")
+    assert {p.relative_to(webapp).as_posix(): p.read_text() for p in webapp.rglob("*") if p.is_file()} == files
+    assert (work / "code" / ".gitignore").read_text() == "*.log"
+
+
 def test_the_api_refuses_too(proj, tmp_path):
     with pytest.raises(StoreError, match="project directory"):
         assetbuild.build(project_dir=proj, cache_dir=proj)
@@ -119,12 +140,15 @@ def test_clean_deletes_only_what_assetbuild_created(proj, tmp_path):
     assert "kept 2 entries" in r.stderr and "notes.txt" in r.stderr
     left = sorted(p.relative_to(cache).as_posix() for p in cache.rglob("*"))
     assert left == ["db", "db/README", "notes.txt"]
-    # the next build starts afresh around them
+    # what is left is the user's, no cache: refused, untouched (a `db` folder is no proof)
     r = cli("--cache-dir", str(cache), cwd=proj)
-    assert r.returncode == 0 and "2 built" in r.stdout, r.stdout + r.stderr
-    # a cache of assetbuild's files only is deleted whole
+    assert_refused(r, "not an assetbuild cache")
+    assert sorted(p.relative_to(cache).as_posix() for p in cache.rglob("*")) == left
+    # without them, it may be a cache again; one of assetbuild's files only is deleted whole
     (cache / "notes.txt").unlink()
     (cache / "db" / "README").unlink()
+    r = cli("--cache-dir", str(cache), cwd=proj)
+    assert r.returncode == 0 and "2 built" in r.stdout, r.stdout + r.stderr
     r = cli("clean", "--yes", "--cache-dir", str(cache), cwd=proj)
     assert r.returncode == 0 and not cache.exists(), r.stderr
     assert not (proj / "out" / "total.txt").exists()  # the path output it wrote goes with it

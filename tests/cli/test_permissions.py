@@ -116,3 +116,20 @@ def test_gc_in_a_cache_directory_it_may_not_write_in_is_one_line(tmp_path: Path,
     r = cli("cache", "gc", "--json", cwd=root)  # (what it dropped stays dropped; now it compacts)
     assert r.returncode == 0 and json.loads(r.stdout)["entries_before"] == 1, r.stdout
     assert "0 built, 1 cached" in cli(cwd=root).stdout
+
+
+@pytest.mark.parametrize("args", [[], ["status"], ["clean", "--yes"]])
+def test_a_store_file_that_cannot_be_read_is_not_called_foreign(tmp_path: Path, args: list[str]) -> None:
+    """STORE is what marks a cache directory (names of the layout alone do not): one the user may
+    not read is said so, not "not an assetbuild cache; use a new or empty directory". (The null
+    build's snapshot, which reads no STORE, is kept out of it.)"""
+    root = write(tmp_path / "p", {"AssetFile": ONE})
+    assert cli(cwd=root).returncode == 0
+    store = root / ".assetbuild" / "STORE"
+    store.chmod(0)
+    try:
+        r = as_user(*args, cwd=root, ASSETBUILD_SNAPSHOT="0")
+    finally:
+        store.chmod(0o644)
+    one_line(r, 2, f"assetbuild: error: cannot read {store}: Permission denied")
+    assert "0 built, 1 cached" in cli(cwd=root).stdout  # (all there still)

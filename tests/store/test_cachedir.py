@@ -6,6 +6,7 @@ staging directories delete only the names the store gives, and nothing through a
 from __future__ import annotations
 
 import io
+import json
 import os
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from assetbuild.dirtree import remove_tree
 from assetbuild.errors import StoreError
 from assetbuild.output import Reporter
 from assetbuild.produced import new_staging, sweep_staging
+from assetbuild.store import check_cache_dir, is_cache_dir
 
 ASSETFILE = 'from assetbuild import asset\n\n\n@asset(io="json")\ndef one():\n    return 1\n'
 
@@ -38,10 +40,82 @@ def test_a_directory_with_a_db_entry_but_no_index_loses_no_tree(tmp_path):
         (work / rel).parent.mkdir(parents=True, exist_ok=True)
         (work / rel).write_text("precious")
     before = _tree(work)
-    err = io.StringIO()
-    assetbuild.clean(project_dir=proj, cache_dir=work, reporter=Reporter(out=io.StringIO(), err=err))
+    for call in (assetbuild.clean, assetbuild.build, assetbuild.gc):
+        with pytest.raises(StoreError, match="not an assetbuild cache"):
+            call(project_dir=proj, cache_dir=work, reporter=_quiet())
     assert _tree(work) == before
-    assert "kept 4 entries" in err.getvalue()
+
+
+def _built_cache(tmp_path: Path) -> Path:
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    (proj / "AssetFile").write_text(ASSETFILE)
+    assert assetbuild.build(project_dir=proj, reporter=_quiet()).ok
+    return proj / ".assetbuild"
+
+
+def _first_versions_index(db: Path) -> None:
+    """An index as the first versions created it: their six databases, a record in each."""
+    import lmdb
+
+    db.mkdir(parents=True)
+    env = lmdb.open(str(db), max_dbs=8)
+    for name in (b"meta", b"traces", b"heads", b"history", b"stat", b"blobs"):
+        with env.begin(write=True, db=env.open_db(name)) as txn:
+            txn.put(b"k", b"v")
+    env.close()
+
+
+def test_a_cache_is_told_by_what_only_assetbuild_writes(tmp_path):
+    """STORE (JSON: the format and the index's identity, as every version wrote it), or, with
+    STORE lost or damaged, an index holding the store's databases; or nothing but empty entries of
+    the layout (a first open killed before it wrote STORE)."""
+    cache = _built_cache(tmp_path)
+    assert is_cache_dir(cache)
+    store = (cache / "STORE").read_bytes()
+    (cache / "STORE").unlink()
+    assert is_cache_dir(cache)  # its index
+    (cache / "STORE").write_bytes(b"\x00{not json")
+    assert is_cache_dir(cache)
+    old = tmp_path / "old"  # the first versions' cache: STORE, and an index of their databases
+    old.mkdir()
+    (old / "STORE").write_text(json.dumps({"format": 1, "db_id": "0123456789abcdef" * 2}))
+    assert is_cache_dir(old)
+    (old / "STORE").unlink()
+    _first_versions_index(old / "db")
+    assert is_cache_dir(old)
+    first = tmp_path / "first-open"  # killed before STORE was in place
+    (first / "db").mkdir(parents=True)
+    (first / "lock").write_bytes(b"")
+    (first / f".STORE.{'0' * 16}.assetbuild-tmp").write_text(store.decode())
+    assert is_cache_dir(first)
+    assert not is_cache_dir(tmp_path / "missing")
+
+
+@pytest.mark.parametrize("entries", [
+    {"db/schema.sql": "create table t(x int);"}, {"code/.gitignore": "*.log"}, {"lock": "held"},
+    {"writing": "chapter1"}, {"STORE": "my store's inventory"}, {"STORE": "{}", "db/notes.txt": "x"},
+    {"db/data.mdb": "not an index"}, {"LMDB": ""}, {"LMDB-NAMED": ""}])
+def test_names_of_the_layout_alone_make_no_cache(tmp_path, entries):
+    """A directory of someone's files under the names the cache uses is no cache: its files hold
+    something, or its index in db/ is someone's LMDB (its keys, or its own named databases)."""
+    import lmdb
+
+    work = tmp_path / "work"
+    work.mkdir()
+    for rel, text in entries.items():
+        if rel.startswith("LMDB"):
+            env = lmdb.open(str(work / "db"), max_dbs=4)
+            db = env.open_db(b"users") if rel == "LMDB-NAMED" else None
+            with env.begin(write=True, db=db) as txn:
+                txn.put(b"alice", b"admin")
+            env.close()
+            continue
+        (work / rel).parent.mkdir(parents=True, exist_ok=True)
+        (work / rel).write_text(text)
+    assert not is_cache_dir(work)
+    with pytest.raises(StoreError, match="not an assetbuild cache"):
+        check_cache_dir(work, tmp_path / "proj")
 
 
 def test_a_symlinked_cache_directory_is_emptied_and_the_link_stays(tmp_path):

@@ -5,20 +5,25 @@ deleting anything the store layout did not create.
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import stat
 from pathlib import Path
 
 from ..atomicfile import TEMP_SUFFIX
 from ..errors import StoreError
 from ..snapshot import JOURNAL_FILE
 from .lock import RUN_LOCK_NAME
+from .pagecheck import database_names
 
 # Names the store layout creates at the top of a cache directory: exact names, then prefixes
 # (temp files of a write in progress, indexes moved aside, a compaction's copies).
 _SNAPSHOT_FILES = ("snapshot", "snapshot.results", "snapshot.graph", "snapshot.json")  # assetbuild.snapshot
 _LAYOUT_NAMES = frozenset({"STORE", "db", "cas", "lock", "code", "staging", JOURNAL_FILE, *_SNAPSHOT_FILES})
-_LAYOUT_PREFIXES = ("STORE.tmp", ".STORE.tmp", "db.corrupt-", "db.old-", "db.compact-")
+_STORE_TEMP_PREFIXES = ("STORE.tmp", ".STORE.tmp")  # (older versions' temp files of STORE)
+_LAYOUT_PREFIXES = (*_STORE_TEMP_PREFIXES, "db.corrupt-", "db.old-", "db.compact-")
+_STORE_DBS = frozenset({"meta", "traces", "heads"})  # in every version's index (environment.DBS)
 _INDEX_FILES = frozenset({"data.mdb", "lock.mdb", "sound"})  # (sound: store.environment.note_sound)
 _HEX2 = re.compile(r"[0-9a-f]{2}\Z")
 _HEX62 = re.compile(r"[0-9a-f]{62}\Z")
@@ -37,8 +42,11 @@ def _is_temp_of(name: str, base: str | None = None) -> bool:
 
 
 def is_cache_dir(path: Path) -> bool:
-    """Whether ``path`` holds an assetbuild cache (a STORE file or an index), or nothing but
-    names of the store layout (a cache whose first open was interrupted). A directory that
+    """Whether ``path`` holds an assetbuild cache: what only assetbuild writes (``_is_marked``),
+    or nothing but empty entries named as the store layout names them (a cache whose first open
+    was interrupted before it wrote STORE). Names alone prove nothing: a directory of someone's
+    with a ``db/`` or ``code/`` folder, or a file named ``lock`` or ``writing``, is not a cache,
+    and a build or ``clean`` in it would overwrite or delete their files. A directory that
     cannot be listed is a StoreError saying so: it may well be a cache (one the user may not
     read), and calling it none would invite them to throw it away."""
     try:
@@ -47,9 +55,44 @@ def is_cache_dir(path: Path) -> bool:
         return False
     except OSError as e:
         raise StoreError(f"cannot read the cache directory {path}: {e.strerror or e}") from None
-    if "STORE" in names or "db" in names:
-        return True
-    return all(_is_layout_name(n) for n in names)
+    return _is_marked(path) or all(_is_layout_name(n) and _is_empty(path / n) for n in names)
+
+
+def _is_marked(path: Path) -> bool:
+    """Whether ``path`` holds what only assetbuild writes, as every version has written it: its
+    STORE file (JSON: the store format and the index's identity), or an LMDB index in ``db/``
+    holding the store's databases (a cache whose STORE was lost or damaged). A STORE that cannot
+    be read is a StoreError saying so (as a directory that cannot be listed is)."""
+    store = path / "STORE"
+    try:
+        st: os.stat_result | None = store.lstat()
+    except OSError:
+        st = None
+    if st is not None and stat.S_ISREG(st.st_mode) and st.st_size < 4096:
+        try:
+            info = json.loads(store.read_bytes())
+        except FileNotFoundError:
+            info = None
+        except OSError as e:
+            raise StoreError(f"cannot read {store}: {e.strerror or e}") from None
+        except ValueError:
+            info = None
+        if isinstance(info, dict) and "format" in info:
+            return True
+    names = database_names(path / "db" / "data.mdb")
+    return names is not None and _STORE_DBS <= names
+
+
+def _is_empty(path: Path) -> bool:
+    """An empty file or directory (not a symlink), or a temp file of STORE."""
+    try:
+        st = path.lstat()
+        if stat.S_ISDIR(st.st_mode):
+            return not os.listdir(path)
+    except OSError:
+        return False
+    return stat.S_ISREG(st.st_mode) and (st.st_size == 0 or _is_temp_of(path.name, "STORE")
+                                         or path.name.startswith(_STORE_TEMP_PREFIXES))
 
 
 def check_cache_dir(cache_dir: Path, project_dir: Path) -> None:
@@ -70,19 +113,13 @@ def check_cache_dir(cache_dir: Path, project_dir: Path) -> None:
                              "use a new or empty directory")
 
 
-def _has_index(cache_dir: Path) -> bool:
-    """Whether a store was opened here: a STORE file (not a symlink) or LMDB's data file in db/."""
-    return (cache_dir / "STORE").is_file() and not (cache_dir / "STORE").is_symlink() \
-        or (cache_dir / "db" / "data.mdb").is_file()
-
-
 def clear_cache_dir(cache_dir: Path) -> list[Path]:
     """Delete what the store layout created in ``cache_dir`` (``assetbuild clean``), nothing else.
 
     Anything else found there (a file the user put in it) is kept, with the directories that
     hold it; returns those entries (empty when the whole directory is gone). Whole trees
-    (``staging/``) and the contents of ``cas/`` and ``code/`` go only beside a store's index: a
-    directory that merely has a ``db`` entry is not trusted with more than the layout's own files.
+    (``staging/``) and the contents of ``cas/`` and ``code/`` go only where STORE or the index
+    marks the directory as a cache.
     A cache directory that is a symlink is emptied; the link and its target stay.
     """
     if not cache_dir.exists():
@@ -90,7 +127,7 @@ def clear_cache_dir(cache_dir: Path) -> list[Path]:
     if not is_cache_dir(cache_dir):
         raise StoreError(f"{cache_dir} does not look like an assetbuild cache (no STORE file); not deleting it")
     kept: list[Path] = []
-    trusted = _has_index(cache_dir)
+    trusted = _is_marked(cache_dir)
     for e in sorted(os.scandir(cache_dir), key=lambda e: e.name):
         p = Path(e.path)
         if not _is_layout_name(e.name) or (e.name in ("cas", "code", "staging") and not trusted

@@ -76,6 +76,50 @@ def note_sound(dbdir: Path) -> None:
         write_atomically(dbdir / _SOUND, signature(os.stat(dbdir / "data.mdb")).encode())
 
 
+_META_SIZE = 152  # of a meta page: its header, MDB_meta up to and with txnid
+_P_META = 0x08
+_MDB_MAGIC = 0xBEEFC0DE
+
+
+def database_names(path: str | os.PathLike[str]) -> frozenset[str] | None:
+    """The named databases in the LMDB data file ``path``; None if it is not one. Read with plain
+    reads of the newest meta page and of the main tree's root (nothing is mapped, every offset is
+    checked): no LMDB open of a file that may be anyone's. A main tree deeper than one page (more
+    databases than a cache's index has) is None too."""
+    try:
+        with open(path, "rb") as f:
+            fd = f.fileno()
+            psize = int.from_bytes(os.pread(fd, 4, _FREE_DB_OFFSET), "little")
+            if psize < 512 or psize > 65536 or psize & (psize - 1):
+                return None
+            metas = [m for m in (os.pread(fd, _META_SIZE, i * psize) for i in (0, 1)) if len(m) == _META_SIZE
+                     and _HEADER.unpack_from(m)[2] & _P_META and struct.unpack_from("=I", m, _PAGEHDRSZ)[0] == _MDB_MAGIC]
+            if not metas:
+                return None
+            _pad, _flags, depth, root = _DB.unpack_from(max(metas, key=_txnid), _MAIN_DB_OFFSET)
+            if root == _P_INVALID:
+                return frozenset()
+            page = os.pread(fd, psize, root * psize) if depth == 1 else b""
+    except OSError:
+        return None
+    if len(page) != psize:
+        return None
+    pgno, _, flags, lower, upper = _HEADER.unpack_from(page)
+    n, odd = divmod(lower - _PAGEHDRSZ, 2)
+    if pgno != root or flags & _KIND != _P_LEAF or odd or n < 0 or not lower <= upper <= psize:
+        return None
+    names = set()
+    for ptr in struct.unpack_from(f"={n}H", page, _PAGEHDRSZ):  # the offsets of its nodes
+        if ptr < upper or ptr > psize - _NODESIZE:
+            return None
+        _lo, _hi, nflags, ksize = _NODE.unpack_from(page, ptr)
+        if ptr + _NODESIZE + ksize > psize:
+            return None
+        if nflags & _F_SUBDATA:
+            names.add(page[ptr + _NODESIZE:ptr + _NODESIZE + ksize].decode("utf-8", "replace"))
+    return frozenset(names)
+
+
 class Damage(Exception):
     """What is wrong, worded for "the cache index was damaged (...)"."""
 
