@@ -14,7 +14,9 @@ The points, each placed where a write is half done:
   name yet), not in place (workspace.py);
 - ``remote-upload``: an object for a ``file://`` remote is in its temp file, not renamed (remote/transport.py);
 - ``outputs-copy``: a file of an ``outputs=`` asset, copied into the project (restored, or placed from a
-  cache on another file system), is in its temp file beside it, not renamed (produced.py).
+  cache on another file system), is in its temp file beside it, not renamed (produced.py);
+- ``index-swap``: ``cache gc`` moved db/ aside as db.old-PID, its compacted copy not yet in place
+  (store/compaction.py).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from __future__ import annotations
 import os
 import signal
 
-POINTS = ("store-commit", "blob-write", "path-rename", "remote-upload", "outputs-copy")
+POINTS = ("store-commit", "blob-write", "path-rename", "remote-upload", "outputs-copy", "index-swap")
 
 
 def _parse(spec: str) -> dict[str, int]:

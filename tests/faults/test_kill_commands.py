@@ -156,3 +156,40 @@ def test_sigterm_during_path_writes_leaves_no_temp_file(tmp_path):
         err = _stderr_once_ended(p, f"trial {trial}: SIGTERM after {delay:.2f}s")
         assert "Traceback" not in err, err
         assert not list(root.glob("out/*assetbuild-tmp*")), (trial, p.returncode)
+
+
+def _built_twice(root: Path) -> Path:
+    """The project built in two versions: gc has entries to drop, and an index to shrink."""
+    _project(root)
+    for v in range(2):
+        (root / "raw.txt").write_text(f"version {v}\n" * 40)
+        assert cli(cwd=root).returncode == 0
+    return root
+
+
+def test_a_gc_killed_between_its_renames_leaves_an_index_every_command_reads(tmp_path):
+    """A gc killed between its compaction's two renames leaves the whole index as db.old-PID and
+    no db/. A build puts it back; a reader took the missing db/ for an empty cache: ``status``
+    said every asset was 'never-built', ``cache stats`` counted nothing, and ``clean`` deleted the
+    cache, the only copy of the index with it, and left every file it wrote. Readers read the
+    index where it is, and write nothing."""
+    root = _built_twice(tmp_path / "p")
+    written = tree_bytes(root)
+    r = cli("cache", "gc", "--max-size", "0", cwd=root, env=clean_env(ASSETBUILD_CRASH_AT="index-swap"))
+    assert r.returncode == -signal.SIGKILL, (r.returncode, r.stderr)
+    cache = root / ".assetbuild"
+    left = sorted(p.name for p in cache.iterdir())
+    assert "db" not in left and any(n.startswith("db.old-") for n in left), left
+    r = cli("status", "--json", cwd=root)
+    assert r.returncode == 0, r.stderr
+    assert {s["state"] for s in json.loads(r.stdout)["assets"]} == {"fresh"}, r.stdout
+    r = cli("show", "t3", cwd=root)
+    assert r.returncode == 0 and r.stdout.rstrip("\n") == (root / "out" / "t3.txt").read_text().rstrip("\n"), r.stderr
+    r = cli("cache", "stats", "--json", cwd=root)
+    assert r.returncode == 0 and json.loads(r.stdout)["assets"] == 2 * N + 1, r.stdout
+    assert sorted(p.name for p in cache.iterdir()) == left  # the readers wrote nothing
+    r = cli("clean", "--yes", cwd=root)
+    assert r.returncode == 0, r.stderr
+    assert f"deleted {len(written)} files" in r.stdout and tree_bytes(root) == {}, r.stdout
+    assert not cache.exists()
+

@@ -4,7 +4,8 @@ replaces ``db/`` by a compacted copy; and what a killed compaction or a recovery
 The caller holds the build lock, so no other process writes; the swap itself happens under the
 exclusive open lock, so no process opens the index half-swapped. Processes that have the old
 index open keep reading its (unlinked) file; a writer reopens when it takes the build lock.
-A compaction killed between its two renames is undone by the next open (``Index._recover_swap``).
+A compaction killed between its two renames is undone by the next writer's open
+(``Index._recover_swap``); until then readers read the old index where it is (``Index.open``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import lmdb
 
+from ..crashpoints import crash_point
 from ..errors import StoreError
 from .cas import fsync_dir
 from .environment import Index
@@ -60,6 +62,7 @@ def compact_index(index: Index) -> tuple[int, int]:
     with open_lock(root, shared=False):
         index.close()
         os.replace(dbdir, aside)
+        crash_point("index-swap")
         os.replace(tmp, dbdir)
         fsync_dir(root)
         index.attach()

@@ -142,7 +142,8 @@ def check_data_file(dbdir: Path) -> str | None:
 class Index:
     """The LMDB environment of one cache directory and its databases (``DBS``).
 
-    ``readonly=True`` never creates or writes anything: a missing index reads as empty.
+    ``readonly=True`` never creates or writes anything: a missing index reads as empty, and one
+    a compaction killed between its renames left as db.old-* is read there.
     """
 
     def __init__(self, root: Path, *, readonly: bool, warn: Callable[[str], None], map_size: int) -> None:
@@ -150,6 +151,7 @@ class Index:
         self.readonly = readonly
         self.warn = warn
         self.env: Any = None
+        self.dbdir = root / "db"  # where the index is read from (see open)
         self.dbs: dict[bytes, Any] = {}
         self._map_size = map_size
         self._rtxn: Any = None
@@ -161,7 +163,7 @@ class Index:
     # --- opening, checking, recovering -------------------------------------------------------
 
     def open(self) -> None:
-        dbdir = self.root / "db"
+        dbdir = self.dbdir = self.root / "db"
         self._check_format(self._read_store_file())
         if self.readonly and not self.root.is_dir():
             return
@@ -188,8 +190,11 @@ class Index:
             self._info = info
             if not self.readonly and not (dbdir / "data.mdb").exists():
                 self._recover_swap(dbdir)
-            if self.readonly and not (dbdir / "data.mdb").exists():
-                return  # checked under the lock: a compaction swaps db/ under it
+            if self.readonly and not (dbdir / "data.mdb").exists():  # (under the lock: a compaction swaps db/)
+                old = self._swapped_aside()
+                if old is None:
+                    return
+                dbdir = self.dbdir = old  # a killed compaction's whole index: read where it is (writers put it back)
             problem = check_data_file(dbdir)
             if problem is None:
                 try:
@@ -213,7 +218,7 @@ class Index:
                 self.env.reader_check()  # clear slots of readers that died, or the file grows
 
     def _data_file_id(self) -> tuple[int, int] | None:
-        return _file_ident(self.root / "db" / "data.mdb")
+        return _file_ident(self.dbdir / "data.mdb")
 
     def reopen_if_replaced(self) -> None:
         """Reopen the index if a compaction (or a recovery) replaced db/ since we opened it."""
@@ -225,16 +230,19 @@ class Index:
     def _recover_swap(self, dbdir: Path) -> None:
         """A compaction killed between its two renames left db/ missing (or empty, since
         opening creates it) and the complete old index as db.old-*: put that back."""
-        for old in sorted(self.root.glob("db.old-*")):
-            if (old / "data.mdb").is_file():
-                try:
-                    with contextlib.suppress(FileNotFoundError):
-                        dbdir.rmdir()  # empty: created by this open
-                    os.replace(old, dbdir)
-                except OSError:
-                    return  # db/ holds something else: leave both alone, start afresh
-                self.warn(f"restored the cache index from {old.name} (a gc was interrupted)")
-                return
+        old = self._swapped_aside()
+        if old is not None:
+            try:
+                with contextlib.suppress(FileNotFoundError):
+                    dbdir.rmdir()  # empty: created by this open
+                os.replace(old, dbdir)
+            except OSError:
+                return  # db/ holds something else: leave both alone, start afresh
+            self.warn(f"restored the cache index from {old.name} (a gc was interrupted)")
+
+    def _swapped_aside(self) -> Path | None:
+        """The complete index a compaction killed between its two renames left (db/ missing)."""
+        return next((old for old in sorted(self.root.glob("db.old-*")) if (old / "data.mdb").is_file()), None)
 
     def _acquire_env(self, dbdir: Path) -> None:
         """Open the environment, or share the one this process already has on these files."""
@@ -337,7 +345,7 @@ class Index:
         """Move a damaged index aside and start an empty one (the caller holds the open lock)."""
         dbdir = self.root / "db"
         if self.readonly:
-            self.warn(f"the cache index at {dbdir} is damaged ({problem}); reading it as empty")
+            self.warn(f"the cache index at {self.dbdir} is damaged ({problem}); reading it as empty")
             return
         stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{os.urandom(3).hex()}"
         aside = self.root / f"db.corrupt-{stamp}"
@@ -398,7 +406,7 @@ class Index:
         env = self.env
         psize = env.stat()["psize"]
         last = env.info()["last_pgno"]
-        size = (self.root / "db" / "data.mdb").stat().st_size
+        size = (self.dbdir / "data.mdb").stat().st_size
         if (last + 1) * psize > size:
             return f"its data file is truncated ({size} bytes, {(last + 1) * psize} expected)"
         meta = self._open_db(b"meta", create=not self.readonly)
@@ -550,7 +558,7 @@ class Index:
 
     def file_size(self) -> int:
         try:
-            return (self.root / "db" / "data.mdb").stat().st_size
+            return (self.dbdir / "data.mdb").stat().st_size
         except OSError:
             return 0
 
