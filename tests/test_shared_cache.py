@@ -13,7 +13,8 @@ import pytest
 from projects import Project, clean_env, cli
 
 import assetbuild
-from assetbuild.store import LmdbStore
+from assetbuild.output import Reporter
+from assetbuild.store import LmdbStore, project_id
 
 REPORT = """
 @asset(io="json")
@@ -93,3 +94,41 @@ def test_heads_of_an_older_store_are_understood(tmp_path):
     assert raw is not None  # the same key an older assetbuild wrote and reads
     assert p.value("report") == {"project": "A"}
     assert p.status()["report"].state == "fresh"
+
+
+BIG = """
+@asset(io="bytes", path="out/r.bin")
+def r():
+    return %r * 200_000
+"""
+
+
+def test_verify_leaves_the_path_outputs_of_the_heads_it_drops_to_clean(tmp_path):
+    """``cache verify`` drops a head whose stored bytes are corrupt, of whichever project sharing
+    the cache it is; the path output that head recorded, intact in its project, stays clean's to
+    delete (noted as left behind, in that project's records). Clean said 'deleted 0 files' and
+    kept it: the head was its only record. The rebuild that writes it again drops the note."""
+    from assetbuild.moved import left_files
+
+    cache = tmp_path / "shared-cache"
+    projects = [make(tmp_path / name, name) for name in ("a", "b")]
+    for p, name in zip(projects, ("a", "b")):
+        p.assetfile(BIG % name.encode())
+        assert p.built(cache_dir=cache) == ["r"]
+    with LmdbStore(cache, readonly=True) as s:
+        for _name, h in s.all_heads():
+            blob = cache / "cas" / h.output_digest[:2] / h.output_digest[2:]
+            blob.chmod(0o644)
+            blob.write_bytes(b"?" + blob.read_bytes()[1:])
+    r = assetbuild.verify(project_dir=projects[0].root, cache_dir=cache)
+    assert r.heads_dropped == ["r"] and len(r.corrupt) == 2
+    for p in projects:
+        report = assetbuild.clean(project_dir=p.root, cache_dir=cache, outputs=True, dry_run=True)
+        assert report.deleted == ["out/r.bin"] and not report.kept and not report.refused, p.root
+    a, b = projects
+    assert a.built(cache_dir=cache) == ["r"]
+    with LmdbStore(cache, readonly=True, project=project_id(a.root / "AssetFile", cache)) as s:
+        assert left_files(s) == []
+    report = assetbuild.clean(project_dir=b.root, cache_dir=cache, outputs=True, all_projects=True,
+                              reporter=Reporter(verbosity=-2))
+    assert report.deleted == ["out/r.bin"] and not (b.root / "out" / "r.bin").exists()

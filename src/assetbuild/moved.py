@@ -6,8 +6,9 @@ When a build replaces a head by one whose declared place differs (``Head.path``:
 or the ``outputs=`` key part), each file the old head wrote and the new one does not is noted in
 the project's small records as ``left\\0PATH`` -> what assetbuild wrote there (asset, sha256,
 stat signature, mode, size, and the declared directory it lay in), in the batch that moves the
-head. A head that writes PATH again drops the note, and so does a build or ``cache gc`` that
-finds PATH gone, deleted by hand (session.orphans.forget_gone_left). ``clean`` and ``clean --orphans`` treat such
+head; so is the path output of a head ``cache verify`` drops (its stored bytes bad). A head that
+writes PATH again drops the note, and so does a build or ``cache gc`` that finds PATH gone,
+deleted by hand (session.orphans.forget_gone_left). ``clean`` and ``clean --orphans`` treat such
 a file as an output of a removed asset: deleted only while it holds what was written
 (assetbuild.cleaning, session.orphans), never where the AssetFile claims the path now.
 
@@ -106,6 +107,13 @@ def left_files(store: Any) -> list[LeftFile]:
         if f is not None:
             out.append(f)
     return out
+
+
+def note_left(put_meta: Callable[..., None], files: list[LeftFile], **kw: Any) -> None:
+    """Note ``files`` as written by assetbuild and named by no head now, with ``put_meta`` (a
+    store's; ``kw``: its arguments for another project's records)."""
+    for f in files:
+        put_meta(_name(f.path), _encode(f), **kw)
 
 
 def forget_left(store: Any, paths: list[str]) -> None:

@@ -2,7 +2,10 @@
 entry that needs them, so the next build rebuilds those assets.
 
 The caller (session.py) holds the build lock. Traces and heads are deleted before (or with)
-their inline blobs and before their files under cas/: never a trace without its bytes.
+their inline blobs and before their files under cas/: never a trace without its bytes. A head
+dropped so takes the only record of its path output with it, a file the project still holds
+intact: it is noted as left behind (assetbuild.moved), so ``clean`` still deletes it, until the
+rebuild writes it again and drops the note.
 """
 
 from __future__ import annotations
@@ -12,7 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..errors import CacheCorrupt
+from ..moved import head_files, note_left
 from ..store.cachedir import delete_file
+from ..store.records import name_of_head_key, project_of_head_key
 from ..workspace import hash_file
 
 if TYPE_CHECKING:
@@ -37,6 +43,11 @@ class VerifyReport:
 
     def to_json(self) -> dict[str, Any]:
         return {"ok": self.ok, **self.__dict__}
+
+
+def _unreadable(digest: str) -> bytes:
+    """The blob of a head verify drops: corrupt or missing (an asset's list of files is lost with it)."""
+    raise CacheCorrupt(digest, "corrupt or missing")
 
 
 def verify(store: LmdbStore) -> VerifyReport:
@@ -106,7 +117,9 @@ def verify(store: LmdbStore) -> VerifyReport:
         if h.output_digest not in good:
             if h.output_digest not in bad:
                 missing.setdefault(h.output_digest, [])
-            if fix:
+            if fix:  # its path output, intact in the project, stays clean's to delete: noted as left
+                note_left(store.put_meta, head_files(name_of_head_key(raw), h, _unreadable, store.get_stat) or [],
+                          prefix=project_of_head_key(raw))
                 store.delete_record("heads", raw)
     if fix:
         rep.heads_dropped = sorted({n for n, h in names if h.output_digest not in good})

@@ -346,9 +346,10 @@ class LmdbStore:
         """This project's small record ``name`` (see assetbuild.ticks), None if absent."""
         return self._get(b"meta", self._head_prefix + b"rec\0" + name)
 
-    def put_meta(self, name: bytes, value: bytes | None) -> None:
-        """Write (None: delete) this project's small record ``name``, in the batch."""
-        self._batch.put(b"meta", self._head_prefix + b"rec\0" + name, value)
+    def put_meta(self, name: bytes, value: bytes | None, *, prefix: bytes | None = None) -> None:
+        """Write (None: delete) this project's small record ``name``, in the batch (``prefix``: another
+        project's, as ``records.project_of_head_key`` gives it)."""
+        self._batch.put(b"meta", (self._head_prefix if prefix is None else prefix) + b"rec\0" + name, value)
 
     def scan_meta(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
         """(name, value) of this project's committed small records whose name starts with ``prefix``."""

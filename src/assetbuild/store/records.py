@@ -171,6 +171,11 @@ def name_key(name: str) -> bytes:
     return b if len(b) <= 400 else b"#" + hashlib.sha256(b).digest()
 
 
+def project_of_head_key(raw: bytes) -> bytes:
+    """The project's prefix of a head key (``project_prefix``; empty for the default project)."""
+    return raw[:17] if raw[:1] == b"\0" else b""
+
+
 def name_of_head_key(raw: bytes) -> str:
     """The asset name a head key stands for (inverse of ``head_key`` without the project)."""
     k = raw[17:] if raw[:1] == b"\0" else raw  # a project's prefix (see project_prefix)
