@@ -16,7 +16,9 @@ The points, each placed where a write is half done:
 - ``outputs-copy``: a file of an ``outputs=`` asset, copied into the project (restored, or placed from a
   cache on another file system), is in its temp file beside it, not renamed (produced.py);
 - ``index-swap``: ``cache gc`` moved db/ aside as db.old-PID, its compacted copy not yet in place
-  (store/compaction.py).
+  (store/compaction.py);
+- ``cache-clear``: ``clean`` is about to delete an entry of the cache directory, the nth in its
+  order (store/cachedir.py).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from __future__ import annotations
 import os
 import signal
 
-POINTS = ("store-commit", "blob-write", "path-rename", "remote-upload", "outputs-copy", "index-swap")
+POINTS = ("store-commit", "blob-write", "path-rename", "remote-upload", "outputs-copy", "index-swap", "cache-clear")
 
 
 def _parse(spec: str) -> dict[str, int]:

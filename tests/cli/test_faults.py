@@ -303,18 +303,24 @@ def test_index_of_ten_thousand_assets_stays_small(tmp_path):
     assert (root / ".assetbuild/db/data.mdb").stat().st_size == size  # a null build writes nothing
 
 
-@pytest.mark.parametrize("damage", ["empty", "garbage"])
+@pytest.mark.parametrize("damage", ["empty", "garbage", "missing"])
 def test_a_damaged_store_file_is_named_as_such(built, reference, tmp_path, damage):
-    """STORE (the format and the index's identity) unreadable: the index cannot be told from
-    another cache's, so it is moved aside as before, and the warning says why; it used to say the
-    index 'belongs to another cache directory', which sent the user looking for a copy."""
+    """STORE (the format and the index's identity) unreadable or gone (deleted by hand, or by a
+    clean of an earlier version killed after it deleted STORE first): the index cannot be told
+    from another cache's, so it is moved aside as before, and the warning says why; it used to
+    say the index 'belongs to another cache directory', which sent the user looking for a copy.
+    The index alone still marks the directory as a cache."""
     root = tmp_path / "p"
     shutil.copytree(built, root, symlinks=True)
     store = root / ".assetbuild" / "STORE"
-    store.write_bytes(b"" if damage == "empty" else b"\x00{not json")
+    if damage == "missing":
+        store.unlink()
+    else:
+        store.write_bytes(b"" if damage == "empty" else b"\x00{not json")
     r = cli(cwd=root)
     assert r.returncode == 0, r.stderr
-    assert f"its identity file {store} could not be read" in r.stderr, r.stderr
+    why = "was missing" if damage == "missing" else "could not be read"
+    assert f"its identity file {store} {why}" in r.stderr, r.stderr
     assert "another cache directory" not in r.stderr
     assert tree_bytes(root) == reference
     assert_store_consistent(root)

@@ -193,3 +193,32 @@ def test_a_gc_killed_between_its_renames_leaves_an_index_every_command_reads(tmp
     assert f"deleted {len(written)} files" in r.stdout and tree_bytes(root) == {}, r.stdout
     assert not cache.exists()
 
+
+def test_a_clean_killed_at_each_of_its_deletions_in_the_cache_leaves_a_cache(tmp_path):
+    """``clean`` killed before each deletion in the cache directory in turn: what is left is still
+    a cache, whose next build rebuilds with no word of damage and leaves a cache that verifies,
+    and which a second ``clean`` deletes. clean deleted STORE first: the next build then called
+    the index damaged ('it belongs to another cache directory') and moved it aside, while
+    ``status`` called the assets fresh. (Deleted after the blobs, the index would point at bytes
+    that are gone.)"""
+    src = write(tmp_path / "src", {"AssetFile": "from assetbuild import asset, source\n\nraw = source('raw', 'raw.txt')\n\n\n"
+                                   "@asset(io='bytes', path='out/a.bin')\ndef a(raw):\n    return raw.read_bytes() * 50_000\n"})
+    for v in range(2):  # a blob under cas/ for each, one entry that is no head
+        (src / "raw.txt").write_text(f"v{v}")
+        assert cli(cwd=src).returncode == 0
+    written = tree_bytes(src)
+    entries = len(list((src / ".assetbuild").iterdir()))
+    for nth in range(1, entries + 1):
+        root = tmp_path / f"k{nth}"
+        shutil.copytree(src, root, symlinks=True)
+        r = cli("clean", "--yes", cwd=root, env=clean_env(ASSETBUILD_CRASH_AT=f"cache-clear:{nth}"))
+        assert r.returncode == -signal.SIGKILL, (nth, r.returncode, r.stderr)
+        again = tmp_path / f"again{nth}"
+        shutil.copytree(root, again, symlinks=True)
+        r = cli("clean", "--yes", cwd=again)
+        assert r.returncode == 0 and not (again / ".assetbuild").exists(), (nth, r.stderr)
+        r = cli(cwd=root)
+        assert r.returncode == 0 and r.stderr == "", (nth, r.stdout, r.stderr)  # restored or rebuilt
+        assert tree_bytes(root) == written, nth
+        r = cli("cache", "verify", cwd=root)
+        assert r.returncode == 0, (nth, r.stdout)

@@ -12,6 +12,7 @@ import stat
 from pathlib import Path
 
 from ..atomicfile import TEMP_SUFFIX
+from ..crashpoints import crash_point
 from ..errors import StoreError
 from ..snapshot import JOURNAL_FILE
 from .lock import RUN_LOCK_NAME
@@ -22,7 +23,8 @@ from .pagecheck import database_names
 _SNAPSHOT_FILES = ("snapshot", "snapshot.results", "snapshot.graph", "snapshot.json")  # assetbuild.snapshot
 _LAYOUT_NAMES = frozenset({"STORE", "db", "cas", "lock", "code", "staging", JOURNAL_FILE, *_SNAPSHOT_FILES})
 _STORE_TEMP_PREFIXES = ("STORE.tmp", ".STORE.tmp")  # (older versions' temp files of STORE)
-_LAYOUT_PREFIXES = (*_STORE_TEMP_PREFIXES, "db.corrupt-", "db.old-", "db.compact-")
+_INDEX_PREFIXES = ("db.corrupt-", "db.old-", "db.compact-")  # indexes moved aside, a compaction's copy
+_LAYOUT_PREFIXES = (*_STORE_TEMP_PREFIXES, *_INDEX_PREFIXES)
 _STORE_DBS = frozenset({"meta", "traces", "heads"})  # in every version's index (environment.DBS)
 _INDEX_FILES = frozenset({"data.mdb", "lock.mdb", "sound"})  # (sound: store.environment.note_sound)
 _HEX2 = re.compile(r"[0-9a-f]{2}\Z")
@@ -119,7 +121,10 @@ def clear_cache_dir(cache_dir: Path) -> list[Path]:
     Anything else found there (a file the user put in it) is kept, with the directories that
     hold it; returns those entries (empty when the whole directory is gone). Whole trees
     (``staging/``) and the contents of ``cas/`` and ``code/`` go only where STORE or the index
-    marks the directory as a cache.
+    marks the directory as a cache. The order keeps a clean killed midway harmless: the index
+    first (no record is left pointing at a blob that is gone), STORE last (the directory stays
+    marked as a cache, and its next open starts a new index under its identity, rather than
+    finding an index without one, which it would move aside as "another cache directory's").
     A cache directory that is a symlink is emptied; the link and its target stay.
     """
     if not cache_dir.exists():
@@ -128,7 +133,8 @@ def clear_cache_dir(cache_dir: Path) -> list[Path]:
         raise StoreError(f"{cache_dir} does not look like an assetbuild cache (no STORE file); not deleting it")
     kept: list[Path] = []
     trusted = _is_marked(cache_dir)
-    for e in sorted(os.scandir(cache_dir), key=lambda e: e.name):
+    for e in sorted(os.scandir(cache_dir), key=lambda e: (_clearing_rank(e.name), e.name)):
+        crash_point("cache-clear")
         p = Path(e.path)
         if not _is_layout_name(e.name) or (e.name in ("cas", "code", "staging") and not trusted
                                            and e.is_dir(follow_symlinks=False)):
@@ -168,6 +174,11 @@ def clear_cache_dir(cache_dir: Path) -> list[Path]:
     if not kept and not cache_dir.is_symlink():
         _remove_dir(cache_dir, kept)
     return kept
+
+
+def _clearing_rank(name: str) -> int:
+    """Where ``clear_cache_dir`` deletes an entry: indexes first, STORE last."""
+    return 0 if name == "db" or name.startswith(_INDEX_PREFIXES) else 2 if name == "STORE" else 1
 
 
 def delete_file(path: Path) -> None:

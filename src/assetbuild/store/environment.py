@@ -158,7 +158,7 @@ class Index:
         self._data_id: tuple[int, int] | None = None
         self._shared: _SharedEnv | None = None
         self._info: dict[str, Any] | None = None
-        self._store_unreadable = False  # STORE was there but unreadable: written anew by this open
+        self._store_lost = ""  # why this open wrote STORE anew: it "was missing", or "could not be read"
 
     # --- opening, checking, recovering -------------------------------------------------------
 
@@ -179,7 +179,7 @@ class Index:
             info = self._read_store_file()  # again: another process may have created it meanwhile
             self._check_format(info)
             if info is None and not self.readonly:
-                self._store_unreadable = (self.root / "STORE").exists()  # damaged, not missing
+                self._store_lost = "could not be read" if (self.root / "STORE").exists() else "was missing"
                 info = {"format": STORE_FORMAT, "db_id": os.urandom(16).hex()}
                 try:
                     self._write_store_file(info)
@@ -432,8 +432,8 @@ class Index:
                     txn.put(b"format", str(STORE_FORMAT).encode())
             return None
         if want is not None and db_id != str(want).encode():
-            if self._store_unreadable:
-                return f"its identity file {self.root / 'STORE'} could not be read"
+            if self._store_lost:
+                return f"its identity file {self.root / 'STORE'} {self._store_lost}"
             return "it belongs to another cache directory"
         return None
 
