@@ -1,16 +1,19 @@
 """The files a FilePartitions glob matches (``session.partition_env.glob_matches``): what
-``glob.glob(recursive=True)`` matches, by its rules, below folders of any depth."""
+``glob.glob(recursive=True)`` matches, by its rules, below folders of any depth; and the stored
+dynamic keys (``read_dynamic``), checked as ``partitions add`` checks them."""
 
 from __future__ import annotations
 
 import glob
+import json
 import os
 
 import pytest
 from projects import DEEP, Project, cli, folder_chain, write
 
 from assetbuild.dirtree import remove_tree
-from assetbuild.session.partition_env import glob_matches
+from assetbuild.errors import ConfigError
+from assetbuild.session.partition_env import DYNAMIC_FILE, glob_matches, read_dynamic
 
 PATTERNS = ["data/**/*.csv", "data/*.csv", "**/*.csv", "data/**", "data/*/x.csv", "data/.hidden/*.csv",
             "data/[ab]*.csv", "data/**/sub/*.csv", "d?ta/*.csv", "*/**/*.csv", "data/**/.*", "nope/**/*.csv",
@@ -45,3 +48,20 @@ def test_a_file_partition_glob_reaches_any_depth(tmp_path):
         assert r.returncode == 0 and r.stdout.split() == ["a.csv", "d/" * DEEP + "f.csv"], r.stderr[-500:]
     finally:
         remove_tree(str(tmp_path / "data"))
+
+
+@pytest.mark.parametrize("keys, named", [
+    (["a", "../../escaped"], "'../../escaped'"), (["a", ""], "''"), (["a", "x//y"], "'x//y'"),
+    (["a", "b", "a"], "key 'a' is listed twice"), (["/etc/x"], "'/etc/x'"),
+])
+def test_a_stored_key_that_partitions_add_would_refuse_is_a_damaged_table(tmp_path, keys, named):
+    """Keys read back were checked for their JSON shape only: a hand-edited or copied table with
+    '../../escaped' built a partition writing outside the project, and '' one named 'per[]'."""
+    (tmp_path / DYNAMIC_FILE).write_text(json.dumps({"ok": ["x", "y/z"], "c": keys}))
+    with pytest.raises(ConfigError) as e:
+        read_dynamic(tmp_path)
+    msg = str(e.value)
+    assert msg.startswith(f"{tmp_path / DYNAMIC_FILE} is damaged (c: ") and named in msg, msg
+    assert msg.endswith("; fix or delete it, then add the dynamic partitions again") and "\n" not in msg
+    (tmp_path / DYNAMIC_FILE).write_text(json.dumps({"ok": ["x", "y/z"], "c": ["a"]}))
+    assert read_dynamic(tmp_path) == {"ok": ["x", "y/z"], "c": ["a"]}

@@ -224,6 +224,14 @@ def country(context):
 def region(c):
     return 1
 ''', 10, "names upstream key(s) 'nl' that static [fr, de, us] lacks"),
+    "static_key_two_spellings": ('''
+from assetbuild import asset, StaticPartitions
+
+
+@asset(partitions=StaticPartitions(["x/y", "x//y"]), io="json", path="build/{partition}.json")
+def x(context):
+    return 1
+''', 5, "StaticPartitions: partition key 'x//y' is not a plain relative path"),
     "no_template": ('''
 from assetbuild import asset, DailyPartitions
 
@@ -379,3 +387,31 @@ def test_partitions_add_and_remove_do_work_linear_in_the_keys(tmp_path):
 
     small, large = work(200), work(800)
     assert large < 6 * small, (small, large)
+
+
+@pytest.mark.parametrize("spelling", ["x/./y", "x//y"])
+def test_a_key_spelling_another_keys_path_is_refused(tmp_path, spelling):
+    """'x/y' and 'x/./y' were two partitions writing build/x/y.json: each build restored one."""
+    p = Project(tmp_path)
+    p.write("AssetFile", NESTING.replace('path="build/{partition}"', 'path="build/{partition}.json"'))
+    r = cli("partitions", "add", "k", "x/y", spelling, cwd=p.root)
+    assert r.returncode == 2 and len(r.stderr.splitlines()) == 1, r.stderr
+    assert f"partitions add k: partition key {spelling!r} is not a plain relative path" in r.stderr
+    assert not (p.root / ".assetbuild" / "partitions.json").exists()
+
+
+def test_a_damaged_stored_key_is_refused_before_anything_is_written(tmp_path):
+    """A table with '../../escaped' (checked for its JSON shape only) built a partition writing
+    outside the project, with exit 0; '' built 'per[]'."""
+    p = Project(tmp_path / "proj")
+    p.write("AssetFile", NESTING.replace('path="build/{partition}"', 'path="build/{partition}.json"'))
+    assert cli("partitions", "add", "k", "a", cwd=p.root).returncode == 0
+    table = p.root / ".assetbuild" / "partitions.json"
+    for keys, named in ((["a", "../../escaped"], "'../../escaped'"), (["a", ""], "''")):
+        table.write_text(json.dumps({"k": keys}))
+        for args in (("build",), ("status",), ("partitions", "list", "t")):
+            r = cli(*args, cwd=p.root)
+            assert r.returncode == 2 and len(r.stderr.splitlines()) == 1, (args, r.stderr)
+            assert f"{table} is damaged (k: " in r.stderr and named in r.stderr, r.stderr
+            assert "Traceback" not in r.stderr
+    assert not (tmp_path / "escaped.json").exists() and not (p.root / "build").exists()

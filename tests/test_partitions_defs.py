@@ -3,6 +3,7 @@ DST changes, start/end alignment, ``--partitions`` parsing and the mappings' ups
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 
 import pytest
@@ -21,7 +22,7 @@ from assetbuild import (
     WeeklyPartitions,
 )
 from assetbuild.mappings import Mapper, MappingError, plan_mapping
-from assetbuild.partitions import PartitionEnv, parse_keys, split_node
+from assetbuild.partitions import PartitionEnv, check_key, parse_keys, split_node
 
 
 def at(iso: str, **kw) -> PartitionEnv:
@@ -130,6 +131,16 @@ def test_parse_keys_ranges_lists_and_nearest() -> None:
     assert parse_keys("a,b.csv", ["a,b.csv", "c.csv"]) == ["a,b.csv"]
     assert parse_keys("x..y.csv", ["x..y.csv"]) == ["x..y.csv"]
     assert split_node("daily[2024-01-01]") == ("daily", "2024-01-01") and split_node("a") == ("a", None)
+
+
+@pytest.mark.parametrize("key", ["x/./y", "x//y", "/x", "x/", "x/.", "./x", "x/../y", "x\\y", ".", ""])
+def test_a_key_is_one_spelling_of_one_relative_path(key) -> None:
+    """``x/./y`` and ``x//y`` were accepted beside ``x/y``: the three wrote one file, and each
+    build restored one partition's over another's."""
+    with pytest.raises(ValueError, match=r"^StaticPartitions: .*" + re.escape(repr(key))):
+        StaticPartitions(["x/y", key])
+    for good in ("x/y", "x/.y", "a b/c", "2024-01-01-00:00"):
+        assert check_key(good, "k") == good
 
 
 def _mapper(down, up, mapping, env):

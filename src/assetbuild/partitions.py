@@ -23,13 +23,19 @@ _BAD_KEY_CHARS = ("\n", "\r", "\0", ",", "[", "]")
 
 
 def check_key(key: object, what: str) -> str:
-    """A static or dynamic partition key: a non-empty str without separators (ValueError)."""
+    """A static or dynamic partition key: a non-empty str without separators, and canonical as a
+    path (ValueError). ``{partition}`` puts it in a path, so ``x/./y`` or ``x//y`` would be a
+    second key for the file of ``x/y``, and a ``..`` part a file outside the project."""
     if not isinstance(key, str) or not key or key != key.strip():
         raise ValueError(f"{what}: a partition key must be a non-empty string without surrounding "
                          f"spaces, got {key!r}")
-    if ".." in key or any(c in key for c in _BAD_KEY_CHARS) or key.startswith(("/", ".")) or "\\" in key:
+    if ".." in key or any(c in key for c in _BAD_KEY_CHARS) or key.startswith(".") or "\\" in key:
         raise ValueError(f"{what}: partition key {key!r} may not contain ',', '..', '[', ']', a backslash "
-                         "or a line break, nor start with '/' or '.'")
+                         "or a line break, nor start with '.'")
+    if "//" in key or "/./" in key or key.startswith("/") or key.endswith(("/", "/.")):
+        raise ValueError(f"{what}: partition key {key!r} is not a plain relative path: it may not start or end "
+                         "with '/', nor hold '//' or a '.' part ('x/y', not 'x//y' or 'x/./y', which name "
+                         "the same file)")
     return key
 
 

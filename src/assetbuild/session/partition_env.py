@@ -20,9 +20,15 @@ DYNAMIC_FILE = "partitions.json"
 
 
 def read_dynamic(cache_dir: Path) -> dict[str, list[str]]:
-    """Dynamic definition name -> its keys, in the order they were added ({}: none yet)."""
+    """Dynamic definition name -> its keys, in the order they were added ({}: none yet).
+    ConfigError for a damaged table: not JSON, not a table of key lists, or a key that
+    ``partitions add`` would refuse (a hand-edited or copied file: ``../x`` would write outside
+    the project, ``""`` build ``asset[]``) or that is listed twice."""
+    from ..partitions import check_key
+
+    path = cache_dir / DYNAMIC_FILE
     try:
-        raw = (cache_dir / DYNAMIC_FILE).read_bytes()
+        raw = path.read_bytes()
     except FileNotFoundError:
         return {}
     try:
@@ -30,9 +36,15 @@ def read_dynamic(cache_dir: Path) -> dict[str, list[str]]:
         if not isinstance(data, dict) or not all(isinstance(v, list) and all(isinstance(k, str) for k in v)
                                                  for v in data.values()):
             raise ValueError("not a table of key lists")
+        for name, keys in data.items():
+            seen: set[str] = set()
+            for k in keys:
+                if k in seen:
+                    raise ValueError(f"{name}: key {k!r} is listed twice")
+                seen.add(check_key(k, name))
     except ValueError as e:
-        raise ConfigError(f"{cache_dir / DYNAMIC_FILE} is damaged ({e}); fix or delete it, then add the dynamic "
-                          "partitions again") from None
+        raise ConfigError(f"{path} is damaged ({e}); fix or delete it, then add the dynamic partitions again"
+                          ) from None
     return data
 
 
