@@ -217,6 +217,21 @@ def test_dynamic_partitions_add_and_remove(tmp_path) -> None:
     assert p.value("everyone") == ["acme"] and not (tmp_path / "out/zeta.json").exists()
 
 
+@pytest.mark.parametrize("spelling", ["x/./y", "x//y"])
+def test_paths_are_compared_normalised_however_a_key_spells_them(tmp_path, spelling) -> None:
+    """The check that two partitions write different files compared raw strings: 'x/y' and
+    'x/./y' passed it. (Keys that reach it are checked first; it holds on its own too.)"""
+    from assetbuild.errors import DynamicKeyError
+    from assetbuild.session.project import open_project
+
+    p = Project(tmp_path)
+    p.write("AssetFile", run_counter(tmp_path / "runs") + DYNAMIC)
+    with pytest.raises(DynamicKeyError, match=rf"'account\[x/y\]' and 'account\[{spelling}\]' both write "
+                                              rf"out/{spelling}\.json"):
+        with open_project(tmp_path, dynamic={"customers": ["x/y", spelling]}):
+            pass
+
+
 def test_gc_keeps_each_partitions_latest(timed: Project) -> None:
     from assetbuild.session.maintenance import gc
 

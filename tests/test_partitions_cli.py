@@ -232,6 +232,15 @@ from assetbuild import asset, StaticPartitions
 def x(context):
     return 1
 ''', 5, "StaticPartitions: partition key 'x//y' is not a plain relative path"),
+    "nested_partition_outputs": ('''
+from assetbuild import asset, StaticPartitions
+
+
+@asset(partitions=StaticPartitions(["a", "a/b"]), outputs=["build/{partition}/"])
+def per(context):
+    return None
+''', 5, "asset 'per[a/b]' (outputs 'build/a/b/') overlaps asset 'per[a]' (outputs 'build/a/'): a file in the "
+       "project can have only one owner"),
     "no_template": ('''
 from assetbuild import asset, DailyPartitions
 
@@ -387,6 +396,51 @@ def test_partitions_add_and_remove_do_work_linear_in_the_keys(tmp_path):
 
     small, large = work(200), work(800)
     assert large < 6 * small, (small, large)
+
+
+OUTPUT_DIRS = '''
+from assetbuild import asset, DynamicPartitions
+
+
+@asset(outputs=["build/one/"])
+def one(context):
+    d = context.out("build/one/")
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "f.txt").write_text("one")
+
+
+@asset(partitions=DynamicPartitions("k"), outputs=["build/{partition}/"])
+def per(context):
+    d = context.out(f"build/{context.partition_key}/")
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "f.txt").write_text(context.partition_key)
+'''
+
+
+def test_a_dynamic_key_whose_outputs_nest_in_another_owners_is_refused(tmp_path):
+    """Keys 'a' and 'a/b' over outputs=['build/{partition}/'] (or 'one/x' inside another asset's
+    directory) were accepted: each build of one deleted the other's files, and every build after
+    restored them. The overlap is checked once keys fill the paths in, as between assets."""
+    p = Project(tmp_path)
+    p.write("AssetFile", OUTPUT_DIRS)
+    table = p.root / ".assetbuild" / "partitions.json"
+    assert cli("partitions", "add", "k", "a", cwd=p.root).returncode == 0
+    assert cli("-q", cwd=p.root).returncode == 0
+    stored = table.read_bytes()
+    for key, other in (("a/b", "asset 'per[a]' (outputs 'build/a/')"), ("one/x", "asset 'one' (outputs 'build/one/')"),
+                       ("one", "'one' and 'per[one]' both write build/one/")):
+        r = cli("partitions", "add", "k", "c", key, cwd=p.root)
+        assert r.returncode == 2 and len(r.stderr.splitlines()) == 1, r.stderr
+        assert f"partitions add k {key!r}: refused: " in r.stderr and other in r.stderr, r.stderr
+        assert "nothing was added" in r.stderr and "Traceback" not in r.stderr
+        assert table.read_bytes() == stored
+    # a table that overlaps (hand-edited, copied, or recorded by an older version): a build refuses it
+    table.write_text(json.dumps({"k": ["a", "a/b"]}))
+    r = cli(cwd=p.root)
+    assert r.returncode == 2 and len(r.stderr.splitlines()) == 1, r.stderr
+    assert "dynamic partition key 'a/b' of k (added with partitions add) makes the project invalid: asset " \
+           "'per[a/b]' (outputs 'build/a/b/') overlaps asset 'per[a]' (outputs 'build/a/')" in r.stderr, r.stderr
+    assert (p.root / "build/a/f.txt").read_text() == "a" and not (p.root / "build/a/b").exists()
 
 
 @pytest.mark.parametrize("spelling", ["x/./y", "x//y"])

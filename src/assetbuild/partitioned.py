@@ -15,7 +15,7 @@ from typing import Any
 
 from .definitions import AssetDef, SourceDef
 from .errors import DefinitionError
-from .graph import Graph
+from .graph import Graph, check_output_overlaps
 from .mappings import Mapper, MappingError, plan_mapping
 from .partitions import FilePartitions, PartitionEnv, PartitionsDefinition, TimeWindowPartitions, node_name
 
@@ -178,7 +178,7 @@ def expand(graph: Graph, env: PartitionEnv) -> Graph:
         for key, node in zip(keys_of[name], these):
             read = file_source(file_defn.path(key)) if file_defn is not None else None
             _bind(node, key, bound, mappers, inputs, fan_in, fan_labels, absent, read)
-    _check_paths(nodes, partitioned)
+    _check_paths(nodes, partitioned, any(isinstance(d, AssetDef) and d.outputs for d in graph.nodes.values()))
     return graph.replace(nodes=nodes, inputs=inputs, order=order, wants_context=wants_context, uses=uses,
                          fan_in=fan_in, partitioned=partitioned, fan_labels=fan_labels, absent=absent, declared=graph)
 
@@ -256,21 +256,37 @@ def _check_templates(graph: Graph, parted: dict[str, PartitionsDefinition]) -> N
                                       file=d.file, line=d.line)
 
 
-def _check_paths(nodes: dict[str, Any], partitioned: dict[str, PartitionSet]) -> None:
-    """Two partitions (of one asset or two) that would write the same file: each file has one owner."""
+def _check_paths(nodes: dict[str, Any], partitioned: dict[str, PartitionSet], outputs: bool) -> None:
+    """Two partitions (of one asset or two) that would write the same file, or, when an asset
+    declares ``outputs=``, whose outputs nest (a key ``a/b`` beside ``a`` in ``build/{partition}/``,
+    or inside another asset's directory): each file has one owner. Paths are compared
+    normalised, so no spelling of a key escapes it."""
     seen: dict[str, str] = {}
     globs = {a: ps.definition for a, ps in partitioned.items() if isinstance(ps.definition, FilePartitions)}
     for name, d in nodes.items():
         if not isinstance(d, AssetDef):
             continue
         for p in (d.path,) if d.path is not None else d.outputs:
+            bare = _normal(p)
             for asset, defn in globs.items():
-                if defn.matches(p.rstrip("/")):
+                if defn.matches(bare):
                     raise DefinitionError(f"{name!r} writes {p}, which the glob {defn.pattern!r} of {asset!r} matches: "
                                           "each build would add a partition for it (write it outside "
                                           f"{defn.directory or 'the glob'}/)", file=d.file, line=d.line)
-            other = seen.setdefault(p.rstrip("/"), name)
+            other = seen.setdefault(bare, name)
             if other != name:
                 raise DefinitionError(f"{other!r} and {name!r} both write {p}: a file in the project can have only "
                                       "one owner (give their path= templates different directories)",
                                       file=d.file, line=d.line)
+    if outputs:
+        check_output_overlaps(nodes)
+
+
+def _normal(path: str) -> str:
+    """``path`` ('/'-separated, relative) without a trailing '/', '.' parts or doubled '/'
+    (normpath only where there is one to remove: it costs microseconds a partition)."""
+    if "//" in path or "/." in path or path.startswith("./"):
+        import posixpath
+
+        return posixpath.normpath(path)
+    return path.rstrip("/")
