@@ -75,6 +75,18 @@ def test_partition_options_and_bad_keys(proj: Project) -> None:
     assert r.returncode == 2 and "backwards" in r.stderr
 
 
+def test_open_partition_ranges(proj: Project) -> None:
+    """``--partitions 2024-01-04..`` said "no partition ''"."""
+    r = cli("build", "daily", "--partitions", "2024-01-04..", cwd=proj.root, env=env())
+    assert r.returncode == 0, r.stderr
+    assert take_runs(proj.runs) == {"daily": 2} and "[2/2]" in r.stdout, r.stdout
+    r = cli("build", "daily", "--partitions", "..2024-01-02", "-n", cwd=proj.root, env=env())
+    assert r.returncode == 0 and "daily[2024-01-01]" in r.stdout and "daily[2024-01-02]" in r.stdout, r.stdout
+    assert "daily[2024-01-03]" not in r.stdout
+    r = cli("build", "daily", "--partitions", "2024-01-09..", cwd=proj.root, env=env())
+    assert r.returncode == 2 and "no partition '2024-01-09' (nearest: " in r.stderr, r.stderr
+
+
 @pytest.mark.parametrize("spec", ["", ",", " , ,"])
 def test_partitions_naming_no_key_is_a_usage_error_not_the_whole_project(proj: Project, spec: str) -> None:
     """An empty key list once selected nothing, which a build takes as "everything": `assetbuild

@@ -22,7 +22,7 @@ from assetbuild import (
     WeeklyPartitions,
 )
 from assetbuild.mappings import Mapper, MappingError, plan_mapping
-from assetbuild.partitions import PartitionEnv, check_key, parse_keys, split_node
+from assetbuild.partitions import PartitionEnv, check_key, parse_keys, split_node, unknown_key
 
 
 def at(iso: str, **kw) -> PartitionEnv:
@@ -141,6 +141,34 @@ def test_a_key_is_one_spelling_of_one_relative_path(key) -> None:
         StaticPartitions(["x/y", key])
     for good in ("x/y", "x/.y", "a b/c", "2024-01-01-00:00"):
         assert check_key(good, "k") == good
+
+
+def test_open_ranges_run_from_the_first_or_to_the_last_key() -> None:
+    """``2024-01-03..`` said "no partition ''"."""
+    keys = ["2024-01-01", "2024-01-02", "2024-01-03", "2024-01-04"]
+    assert parse_keys("2024-01-03..", keys) == ["2024-01-03", "2024-01-04"]
+    assert parse_keys("..2024-01-02", keys) == ["2024-01-01", "2024-01-02"]
+    assert parse_keys("..", keys) == keys
+    assert parse_keys("2024-01-04..,..2024-01-01", keys) == ["2024-01-04", "2024-01-01"]
+    with pytest.raises(ValueError, match=r"^no partition '2024-01-09' \(nearest: "):
+        parse_keys("2024-01-09..", keys)
+    with pytest.raises(ValueError, match="no partition '2024-01-01': there are no partitions"):
+        parse_keys("2024-01-01..", [])
+
+
+def test_the_nearest_keys_are_those_a_typo_sorts_between_then_alike_ones() -> None:
+    """difflib's matches came first and pushed out the key the typo sorts next to: an hour typed
+    without ':00' did not name that hour, a day did not name the week holding it."""
+    hours = HourlyPartitions(start="2024-02-26").keys(at("2024-04-02T05:00:00"))
+    msg = unknown_key("2024-03-02-00", hours)
+    assert msg.startswith("no partition '2024-03-02-00' (nearest: 2024-03-01-23:00, 2024-03-02-00:00, "), msg
+    weeks = WeeklyPartitions(start="2024-01-01").keys(at("2024-04-02"))
+    msg = unknown_key("2024-03-02", weeks)
+    assert msg.startswith("no partition '2024-03-02' (nearest: 2024-02-26, 2024-03-04"), msg
+    days = ["2024-01-29", "2024-01-30", "2024-01-31", "2024-02-01", "2024-02-02"]
+    assert unknown_key("2024-02-31", days) == ("no partition '2024-02-31' (nearest: 2024-01-31, 2024-02-01, "
+                                               "2024-02-02; 5 in all, 2024-01-29 to 2024-02-02)")
+    assert "nearest: apple, banana" in unknown_key("aple", ["banana", "apple", "cherry"])  # alike, and before
 
 
 def _mapper(down, up, mapping, env):

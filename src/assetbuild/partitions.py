@@ -460,8 +460,9 @@ def split_node(name: str) -> tuple[str, str | None]:
 
 
 def parse_keys(spec: str, keys: Sequence[str]) -> list[str]:
-    """The keys ``--partitions`` names: ``A..B`` (inclusive, in key order), ``a,b,c``, or one
-    key; ValueError naming the nearest valid keys for one that does not exist."""
+    """The keys ``--partitions`` names: ``A..B`` (inclusive, in key order; ``A..`` from A to the
+    last, ``..B`` from the first to B), ``a,b,c``, or one key; ValueError naming the nearest
+    valid keys for one that does not exist."""
     if spec in keys:
         return [spec]
     index = {k: i for i, k in enumerate(keys)}
@@ -471,7 +472,9 @@ def parse_keys(spec: str, keys: Sequence[str]) -> list[str]:
             continue
         if ".." in item and item not in index:
             a, b = (s.strip() for s in item.split("..", 1))
-            ia, ib = index.get(a), index.get(b)
+            if not keys:
+                raise ValueError(unknown_key(a or b or item, keys))
+            ia, ib = index.get(a, 0 if not a else None), index.get(b, len(keys) - 1 if not b else None)
             for end, i in ((a, ia), (b, ib)):
                 if i is None:
                     raise ValueError(unknown_key(end, keys))
@@ -487,14 +490,16 @@ def parse_keys(spec: str, keys: Sequence[str]) -> list[str]:
 
 
 def unknown_key(key: str, keys: Sequence[str]) -> str:
-    """"no partition 'x'", with the nearest valid keys."""
+    """"no partition 'x'", with the nearest valid keys, in key order: first the two it would sort
+    between (for a key mistyped in its format, the one meant is usually one of them:
+    '2024-03-02-00' sorts just before '2024-03-02-00:00'), then those most alike in spelling,
+    then more sorted neighbours."""
     if not keys:
         return f"no partition {key!r}: there are no partitions"
-    i = bisect_left(sorted(keys), key)
     ordered = sorted(keys)
-    near = ordered[max(i - 2, 0):i + 2]
+    i = bisect_left(ordered, key)
     import difflib
 
-    close = [k for k in difflib.get_close_matches(key, keys, n=3, cutoff=0.6) if k not in near]
-    shown = list(dict.fromkeys(close + near))[:4]
+    close = difflib.get_close_matches(key, keys, n=3, cutoff=0.6)
+    shown = sorted(list(dict.fromkeys(ordered[max(i - 1, 0):i + 1] + close + ordered[max(i - 2, 0):i + 2]))[:4])
     return f"no partition {key!r} (nearest: {', '.join(shown)}; {len(keys)} in all, {keys[0]} to {keys[-1]})"
