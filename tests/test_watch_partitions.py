@@ -18,6 +18,8 @@ from test_watch import Watching, built
 
 from assetbuild.session.partitioning import change_dynamic
 
+WAIT = 120  # s: the keys change in another process, which starts slowly on a loaded machine
+
 ASSETFILE = """
 from assetbuild import DynamicPartitions, FilePartitions
 
@@ -54,12 +56,12 @@ def test_keys_added_or_removed_in_another_terminal_are_built_or_dropped(project,
         assert sorted(built(w.cycles[0])) == ["customers", "per_customer[acme]"]
 
         partitions_cli(project.root, "add", "customers", "globex", cache_dir=cache)
-        c = w.wait(2)[1]
+        c = w.wait(2, timeout=WAIT)[1]
         assert sorted(built(c)) == ["customers", "per_customer[globex]"]
         assert c.changed is not None and any(p.endswith("partitions.json") for p in c.changed), c.changed
 
         partitions_cli(project.root, "remove", "customers", "acme", cache_dir=cache)
-        c = w.wait(3)[2]
+        c = w.wait(3, timeout=WAIT)[2]
         assert built(c) == ["customers"]
         assert w.settle() == 3  # the builds' own writes to the cache wake nothing
     import assetbuild
@@ -82,5 +84,5 @@ def test_a_new_file_in_a_partition_glob_builds_its_partition(project):
     with Watching(project.root) as w:
         assert "per_file[a.txt]" in built(w.cycles[0])
         project.write("in/b.txt", "B")
-        c = w.wait(2)[1]
+        c = w.wait(2, timeout=WAIT)[1]
         assert built(c) == ["per_file[b.txt]"]

@@ -179,9 +179,9 @@ _build_options = _options(
     click.option("--partition", "partition", metavar="KEY", default=None,
                  help="Build one partition of the selected partitioned assets."),
     click.option("--partitions", "partitions", metavar="KEYS", default=None,
-                 help="Build these partitions of the selected partitioned assets (of all, without a "
-                      "selection): A..B (inclusive, in key order) or a,b,c. A backfill: runs with -j, "
-                      "resumes where a killed one stopped."),
+                 help="Build these partitions of the selected partitioned assets (of all, without a selection): "
+                      "A..B (inclusive, in key order; A.. to the last, ..B from the first) or a,b,c. "
+                      "A backfill: runs with -j, resumes where a killed one stopped."),
     click.option("--json", "as_json", is_flag=True, default=None,
                  help="Print one JSON document: ok, and a result per asset (status, key, data_version, "
                       "duration_s, error, metadata); stdout holds nothing else."),
