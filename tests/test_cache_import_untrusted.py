@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import json
 import tarfile
 from pathlib import Path
@@ -93,3 +94,120 @@ def test_a_hostile_manifest_is_one_clear_error(tmp_path, manifest, message):
     _write(archive, [_member("MANIFEST.json", manifest)])
     with LmdbStore(tmp_path / "cache") as store, pytest.raises(StoreError, match=message):
         import_archive(store, archive)
+
+
+# --- what an archive's records name in the project -----------------------------------------------
+# A genuine export keeps real keys, which anyone with the project's code can compute: a crafted
+# archive can keep them and change what their records say about the project's files.
+
+FILES_ASSETFILE = '''
+from assetbuild import asset
+from lib.helpers import greet
+
+
+@asset(outputs=["out/"])
+def files(context):
+    d = context.out("out/")
+    (d / "a.txt").write_text(greet())
+
+
+@asset(io="text", path="build/a.txt")
+def a():
+    return greet()
+'''
+HELPERS = 'def greet():\n    return "hi\\n"\n'
+FILES_MAGIC = b"assetbuild-files 1\n"
+
+
+def _checkout(root: Path) -> Path:
+    (root / "lib").mkdir(parents=True)
+    (root / "AssetFile").write_text(FILES_ASSETFILE)
+    (root / "lib" / "helpers.py").write_text(HELPERS)
+    (root / "README.md").write_text("# hand-written notes\n")
+    return root
+
+
+@pytest.fixture
+def exported(tmp_path) -> Path:
+    """A genuine export of a built checkout."""
+    from projects import cli
+
+    ci = _checkout(tmp_path / "ci")
+    for args in (("build", "-q"), ("cache", "export", str(tmp_path / "good.tar"))):
+        r = cli(*args, cwd=ci)
+        assert r.returncode == 0, r.stderr
+    return tmp_path / "good.tar"
+
+
+def _craft(src: Path, dest: Path, edit) -> None:
+    """Copy an export, ``edit(entries, blobs)`` changing its entries and blobs (digest -> bytes)."""
+    with tarfile.open(src) as t:
+        doc = json.load(t.extractfile("MANIFEST.json"))
+        blobs = {m.name[len("blobs/"):]: t.extractfile(m).read() for m in t if m.name.startswith("blobs/")}
+    edit(doc["entries"], blobs)
+    with tarfile.open(dest, "w") as t:
+        for name, data in [*((f"blobs/{d}", b) for d, b in blobs.items()), ("MANIFEST.json", json.dumps(doc).encode())]:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+
+
+def _add_blob(blobs: dict[str, bytes], data: bytes) -> str:
+    digest = hashlib.sha256(data).hexdigest()
+    blobs[digest] = data
+    return digest
+
+
+def _point_at(entry: dict, digest: str, size: int) -> None:
+    for rec in (entry["trace"], entry["head"]):
+        rec.update(output_digest=digest, data_version=digest, size=size)
+
+
+def _files_listing(outputs: list[str], extra: list[str]):
+    """An edit: the ``files`` entry's list of files, with ``extra`` (paths, holding b"evil") added
+    and its outputs made ``outputs`` (its head's place too)."""
+    def edit(entries: list[dict], blobs: dict[str, bytes]) -> None:
+        (e,) = [e for e in entries if e["asset"] == "files"]
+        doc = json.loads(blobs[e["trace"]["output_digest"]][len(FILES_MAGIC):])
+        evil = b"evil = 1\n"
+        doc["outputs"] = outputs
+        doc["files"] += [[p, _add_blob(blobs, evil), 0o644, len(evil)] for p in extra]
+        new = FILES_MAGIC + json.dumps(doc, separators=(",", ":")).encode()
+        _point_at(e, _add_blob(blobs, new), len(new))
+        e["head"]["path"] = "outputs:" + json.dumps(outputs, separators=(",", ":"))
+    return edit
+
+
+@pytest.mark.parametrize("case", ["leaves the project", "outside its outputs", "other outputs", "no head"])
+def test_an_archive_cannot_make_a_build_write_outside_the_declared_outputs(exported, tmp_path, case):
+    """The entry keeps its real key; its list of files names a project module and a path out of
+    the project. The import skips it (a list no build writes), or the build does not restore
+    it (a list for other outputs than the asset declares): the asset runs here instead."""
+    from projects import cli
+
+    edit = {"leaves the project": _files_listing(["out/"], ["out/../../escaped.txt"]),
+            "outside its outputs": _files_listing(["out/"], ["lib/helpers.py"]),
+            "other outputs": _files_listing(["out/", "lib/"], ["lib/helpers.py"]),
+            "no head": _files_listing(["out/", "lib/"], ["lib/helpers.py"])}[case]
+    if case == "no head":
+        def edit(entries, blobs, inner=edit):
+            inner(entries, blobs)
+            for e in entries:
+                e["head"] = None
+    evil = tmp_path / "evil.tar"
+    _craft(exported, evil, edit)
+    victim = _checkout(tmp_path / "deep" / "victim")
+    r = cli("cache", "import", str(evil), "--json", cwd=victim)
+    summary = json.loads(r.stdout)
+    if case.startswith(("leaves", "outside")):
+        assert r.returncode == 1 and summary["skipped"] == 1, r.stdout + r.stderr
+        assert "skipping 'files': its list of files is unusable" in r.stderr, r.stderr
+    else:
+        assert r.returncode == 0 and summary["skipped"] == 0, r.stdout + r.stderr
+    r = cli("build", cwd=victim)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stdout + r.stderr
+    assert (victim / "lib" / "helpers.py").read_text() == HELPERS
+    assert not (tmp_path / "escaped.txt").exists() and not (tmp_path / "deep" / "escaped.txt").exists()
+    assert (victim / "out" / "a.txt").read_text() == "hi\n"
+    assert "built" in next(ln for ln in r.stdout.splitlines() if " files" in ln), r.stdout
+

@@ -75,6 +75,65 @@ def test_owners_and_overlaps():
     assert outputs_key_part(["eval/", "m.pkl"]) == 'outputs:["eval/","m.pkl"]'
 
 
+def _raw_manifest(outputs, rows) -> bytes:
+    """A manifest's bytes as a crafted archive or remote blob could hold them (no check made)."""
+    import json
+
+    return b"assetbuild-files 1\n" + json.dumps({"outputs": outputs, "files": rows}).encode()
+
+
+_D = "a" * 64
+UNSAFE_MANIFESTS = {
+    "parent in a file": (["out/"], [["out/../../escaped.txt", _D, 0o644, 1]]),
+    "file under no output": (["out/"], [["lib/helpers.py", _D, 0o644, 1]]),
+    "absolute file": (["out/"], [["/etc/passwd", _D, 0o644, 1]]),
+    "empty part": (["out/"], [["out//x", _D, 0o644, 1]]),
+    "dot part": (["out/"], [["out/./x", _D, 0o644, 1]]),
+    "parent output": (["../elsewhere/"], [["../elsewhere/x", _D, 0o644, 1]]),
+    "absolute output": (["/tmp/"], [["/tmp/x", _D, 0o644, 1]]),
+    "the project as output": (["/"], []),
+    "a NUL": (["out/"], [["out/x\0y", _D, 0o644, 1]]),
+    "a digest that is no sha256": (["out/"], [["out/x", "../../x", 0o644, 1]]),
+    "a set-uid mode": (["out/"], [["out/x", _D, 0o4755, 1]]),
+    "a negative size": (["out/"], [["out/x", _D, 0o644, -1]]),
+    "a row that is no row": (["out/"], [["out/x"]]),
+    "no files": (["out/"], None),
+}
+
+
+@pytest.mark.parametrize("case", sorted(UNSAFE_MANIFESTS))
+def test_a_manifest_no_build_writes_is_refused_when_read(case):
+    """A manifest comes from the cache, an imported archive or a remote: its paths are joined to
+    the project directory, so one that is not plain, or lies under none of its outputs, makes
+    the whole list unusable (ValueError, as any malformed one), never a traceback."""
+    outputs, rows = UNSAFE_MANIFESTS[case]
+    with pytest.raises(ValueError):
+        decode_manifest(_raw_manifest(outputs, rows))
+
+
+def test_a_path_that_leaves_its_output_is_owned_by_none():
+    assert owner_of("eval/../x", ["eval/"]) is None and owner_of("eval/./x", ["eval/"]) is None
+    assert owner_of("eval//x", ["eval/"]) is None and owner_of("eval/...", ["eval/"]) == "eval/"
+
+
+@pytest.mark.parametrize("rel", ["out/../../escaped.txt", "lib/helpers.py", "/ABS/escaped.txt"])
+def test_restoring_or_checking_never_reaches_past_the_declared_outputs(tmp_path, rel):
+    """The last line of defence: a Manifest made without decode_manifest's checks is refused by
+    the functions that join its paths to the project, and nothing is written or read."""
+    root = tmp_path / "a" / "proj"
+    (root / "lib").mkdir(parents=True)
+    (root / "lib" / "helpers.py").write_text("mine")
+    rel = rel.replace("/ABS", str(tmp_path))
+    evil = b"evil"
+    m = Manifest(("out/",), (FileEntry(rel, _digest(evil), 0o644, len(evil)),))
+    with pytest.raises(ValueError, match="under none of its declared outputs|not a plain"):
+        outputs_state(str(root), m, _hash_of)
+    with pytest.raises(ValueError, match="under none of its declared outputs|not a plain"):
+        restore_outputs(str(root), m, [("missing", rel)], lambda d: evil, lambda d: None, lambda *a: None)
+    assert (root / "lib" / "helpers.py").read_text() == "mine"
+    assert not (tmp_path / "a" / "escaped.txt").exists() and not (tmp_path / "escaped.txt").exists()
+
+
 # --- staging -----------------------------------------------------------------------------------
 
 def test_context_out_and_the_manifest_of_a_run(tmp_path):

@@ -314,6 +314,50 @@ def test_a_tampered_file_of_an_outputs_asset_is_rebuilt_and_repaired(checkouts, 
     assert (c.root / "weights" / member).read_bytes() == (a.root / "weights" / member).read_bytes()
 
 
+@pytest.mark.parametrize("how", ["leaves the project", "other outputs"])
+def test_a_remote_list_of_files_never_writes_outside_the_declared_outputs(checkouts, remote, how):
+    """A signed record under the real key of an ``outputs=`` asset (a writer holds the key, or a
+    reader trusts unsigned ones) points at a list of files naming a path out of the project, or
+    other outputs than the asset declares: rejected with one warning, built here, and nothing
+    written outside its declared outputs."""
+    import hashlib
+
+    url, fs, root = remote
+    a = checkouts()
+    (a.root / "AssetFile").write_text(FILES_ASSETFILE)
+    assert a.build(url).ok and a.ran == {"weights"}
+    head = a.head("weights")
+    magic = b"assetbuild-files 1\n"
+    doc = json.loads(fs.cat_file(_blob_path(root, head.output_digest))[len(magic):])
+    evil = b"evil = 1\n"
+    def put(path, data):
+        fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)  # (a file:// folder is not made by a write)
+        fs.pipe_file(path, data)
+
+    put(_blob_path(root, hashlib.sha256(evil).hexdigest()), evil)
+    row = [hashlib.sha256(evil).hexdigest(), 0o644, len(evil)]
+    if how == "leaves the project":
+        doc["files"].append(["weights/../../escaped.txt", *row])
+    else:
+        doc["outputs"], doc["files"] = ["lib/", "weights/"], [["lib/mine.py", *row], *doc["files"]]
+    listing = magic + json.dumps(doc, separators=(",", ":")).encode()
+    digest = hashlib.sha256(listing).hexdigest()
+    put(_blob_path(root, digest), listing)
+    trace = Trace(digest, digest, head.io, len(listing), 0.1, head.built_ns, "")
+    fs.pipe_file(_record_path(root, head.key), encode_record(head.key, trace, asset="weights",
+                                                             keys=RecordKeys.of(KEY.encode())))
+    b = checkouts()
+    (b.root / "AssetFile").write_text(FILES_ASSETFILE)
+    (b.root / "lib").mkdir()
+    (b.root / "lib" / "mine.py").write_text("mine = 1\n")
+    r = b.build(url, remote_read_only=True)
+    assert r.ok and b.ran == {"weights"} and r.by_asset() == {"weights": "built"}
+    assert len(b.warnings) == 1 and "'weights'" in b.warnings[0], b.warnings
+    assert (b.root / "lib" / "mine.py").read_text() == "mine = 1\n"
+    assert not (b.root.parent / "escaped.txt").exists() and not (b.root / "escaped.txt").exists()
+    assert sorted(p.name for p in (b.root / "weights").iterdir()) == ["large.bin", "small.txt"]
+
+
 def _edit_record(fs, root, key, edit):
     path = _record_path(root, key)
     env = json.loads(fs.cat_file(path))

@@ -5,16 +5,25 @@ Its bytes are the asset's stored output and their digest its data version, so re
 change only when some file's bytes, name or executable bit change (early cutoff per asset).
 The encoding is canonical (sorted, fixed separators) and holds no absolute path, time or
 host: a manifest built on one machine is valid on any other. Pure: no disk.
+
+A manifest read back may come from an imported archive or a remote cache, and its paths are
+joined to the project directory: ``decode_manifest`` takes only one a build could have written
+(``check_manifest``), so nothing it names lies outside the outputs it declares.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
 MAGIC = b"assetbuild-files 1\n"
 FILES_IO = "files"  # the IO manager name of an asset that declares outputs=
+MODES = (0o644, 0o755)  # the modes a manifest records (normal_mode)
+# an empty, "." or ".." part (a leading or doubled "/" makes an empty one), or a NUL
+_NOT_PLAIN = re.compile(r"(?:\A|/)\.{0,2}(?:/|\Z)|\x00")
+_SHA256 = re.compile(r"[0-9a-f]{64}\Z")
 
 
 class FileEntry(NamedTuple):
@@ -53,13 +62,49 @@ def is_manifest(data: bytes | memoryview) -> bool:
 
 
 def decode_manifest(data: bytes | memoryview) -> Manifest:
-    """The manifest in ``data``; ValueError if it is not one."""
+    """The manifest in ``data``; ValueError if it is not one, or not one a build writes
+    (``check_manifest``)."""
     raw = bytes(data)
     if not raw.startswith(MAGIC):
         raise ValueError("not a manifest of produced files")
-    doc = json.loads(raw[len(MAGIC):])
-    files = tuple(FileEntry(str(p), str(d), int(m), int(s)) for p, d, m, s in doc["files"])
-    return Manifest(tuple(str(o) for o in doc["outputs"]), files)
+    try:
+        doc = json.loads(raw[len(MAGIC):])
+        outputs = doc["outputs"]
+        if not isinstance(outputs, list) or not all(isinstance(o, str) for o in outputs):
+            raise ValueError("its outputs are not a list of paths")
+        files = tuple(FileEntry(p, d, m, s) for p, d, m, s in doc["files"])
+    except (KeyError, TypeError, RecursionError) as e:
+        raise ValueError(f"a malformed list of files ({type(e).__name__})") from None
+    return check_manifest(Manifest(tuple(outputs), files))
+
+
+def is_plain_path(rel: object) -> bool:
+    """Whether ``rel`` is a plain project-relative path: a str with no empty, "." or ".." part
+    (so neither absolute nor leaving the project) and no NUL."""
+    return isinstance(rel, str) and _NOT_PLAIN.search(rel) is None
+
+
+def check_manifest(manifest: Manifest) -> Manifest:
+    """``manifest`` if a build could have written it, else ValueError naming what is wrong: each
+    declared output a plain path (a directory's with one '/' after it), each file a plain path
+    under one of them, with a sha256, a mode of ``MODES`` and a size. Linear in its files."""
+    outputs = manifest.outputs
+    for decl in outputs:
+        if not is_plain_path(decl[:-1] if isinstance(decl, str) and decl.endswith("/") else decl):
+            raise ValueError(f"its declared output {decl!r} is not a plain path inside the project")
+    dirs = tuple(d for d in outputs if d.endswith("/"))
+    named = frozenset(d for d in outputs if not d.endswith("/"))
+    for f in manifest.files:
+        rel = f.path
+        if not is_plain_path(rel):
+            raise ValueError(f"it lists {rel!r}, not a plain path inside the project")
+        if rel not in named and not rel.startswith(dirs):
+            raise ValueError(f"it lists {rel!r}, under none of its declared outputs")
+        if not isinstance(f.digest, str) or not _SHA256.match(f.digest):
+            raise ValueError(f"it gives {rel!r} a digest that is not a sha256")
+        if f.mode not in MODES or type(f.mode) is not int or type(f.size) is not int or f.size < 0:
+            raise ValueError(f"it gives {rel!r} a mode or size no build records")
+    return manifest
 
 
 def is_dir_output(declared: str) -> bool:
@@ -72,7 +117,10 @@ def output_path(declared: str) -> str:
 
 
 def owner_of(rel: str, outputs: Sequence[str]) -> str | None:
-    """The declared output that ``rel`` (a project-relative file path) is or lies under."""
+    """The declared output that ``rel`` (a project-relative file path) is or lies under; None
+    for a path that is not plain (``out/../x`` lies under no ``out/``)."""
+    if not is_plain_path(rel):
+        return None
     for decl in outputs:
         if is_dir_output(decl):
             if rel.startswith(decl):
@@ -91,3 +139,4 @@ def overlaps(a: str, b: str) -> bool:
 def outputs_key_part(outputs: Sequence[str]) -> str:
     """What an asset's declared outputs put in its key (where a path output puts its path)."""
     return "outputs:" + json.dumps(list(outputs), separators=(",", ":"), ensure_ascii=False)
+

@@ -15,11 +15,11 @@ from typing import Any
 
 from .clock import now_ns
 from .contracts import Decision, Files, StatSig, TraceStore
-from .errors import SourceMissing
+from .errors import CacheCorrupt, SourceMissing
 from .fingerprint.refs import fold_code_refs, split_code_refs, with_code_refs
 from .fingerprint.shown import function_of, shown_values
 from .keys import KeyParts
-from .manifest import decode_manifest
+from .manifest import decode_manifest, outputs_key_part
 from .metadata import encode_metadata
 from .moved import MovedOutputs
 from .reports import Head, Trace
@@ -174,8 +174,15 @@ class Materializer:
 
     def restore_files(self, name: str, d: Decision, data: bytes) -> None:
         """Write back the files an asset wrote itself that are missing or edited, from the blobs
-        its manifest (``data``) names; ``CacheCorrupt`` if one is gone, ``PathNotWritten``."""
-        manifest = decode_manifest(data)
+        its manifest (``data``) names; ``CacheCorrupt`` if one is gone, or if the manifest is
+        not one a build of this key writes (malformed, a path outside its outputs, or outputs
+        other than those the key covers: an imported or remote entry), ``PathNotWritten``."""
+        try:
+            manifest = decode_manifest(data)
+            if outputs_key_part(manifest.outputs) != d.parts.path:
+                raise ValueError("it lists other outputs than the asset declares")
+        except ValueError as e:
+            raise CacheCorrupt(d.reused.output_digest, f"an unusable list of files ({e})") from None
         try:
             problems = self.files.outputs_state(manifest)
             if problems:

@@ -34,7 +34,15 @@ from . import dirtree
 from .atomicfile import atomic_writer, create_temp_beside, make_way, write_atomically
 from .definitions import AssetContext
 from .dirtree import walk
-from .manifest import FileEntry, Manifest, encode_manifest, is_dir_output, normal_mode, output_path
+from .manifest import (
+    FileEntry,
+    Manifest,
+    check_manifest,
+    encode_manifest,
+    is_dir_output,
+    normal_mode,
+    output_path,
+)
 
 STAGING_DIR = "staging"  # under the cache directory
 _CHUNK = 1 << 20
@@ -204,7 +212,9 @@ def outputs_state(root: str, manifest: Manifest,
     """What differs between the project and ``manifest``: (problem, project-relative path) with
     problem "missing", "modified" or "extra" (a file under a declared directory that the asset
     did not produce). ``digest_of(path, stat)`` is the file's digest (from the stat cache when
-    its signature is known, so an unchanged file is not read)."""
+    its signature is known, so an unchanged file is not read). ValueError for a manifest no
+    build writes (``check_manifest``): nothing outside its declared outputs is looked at."""
+    check_manifest(manifest)
     problems: list[tuple[str, str]] = []
     files = manifest.by_path()
     seen: set[str] = set()
@@ -423,8 +433,9 @@ def restore_outputs(root: str, manifest: Manifest, problems: Iterable[tuple[str,
                     writing_into: Callable[[str], None] = lambda d: None) -> None:
     """Write back the stored bytes of each missing or modified file and remove extras.
     ``read_blob`` raises ``CacheCorrupt`` for a blob that is gone (nothing more is written then).
-    ``writing_into(dir)`` is told each directory before a temp file is written in it."""
-    files = manifest.by_path()
+    ``writing_into(dir)`` is told each directory before a temp file is written in it. ValueError
+    for a manifest no build writes (``check_manifest``): nothing is written then."""
+    files = check_manifest(manifest).by_path()
     prepare_outputs(root, manifest.outputs)
     extras = False
     for problem, rel in problems:

@@ -267,7 +267,8 @@ class TraceRebuilder:
         reasons: tuple[Reason, ...] = ()
         sig = None
         if adef.outputs and origin == "local":
-            files = self._files_state(name, trace.output_digest, None if head is None or head.key == key else head)
+            files = self._files_state(name, trace.output_digest, None if head is None or head.key == key else head,
+                                      parts.path)
             if files is not None and files[0] == "run":
                 return Decision("run", parts, key, files[1], trace, origin, head)
             if files is not None:  # files the latest build left: what changed is its key
@@ -332,19 +333,23 @@ class TraceRebuilder:
             m = self._manifests[digest] = decode_manifest(self.store.read_blob(digest))
         return m
 
-    def _files_state(self, name: str, digest: str,
-                     latest: Head | None = None) -> tuple[str, tuple[Reason, ...], bool] | None:
+    def _files_state(self, name: str, digest: str, latest: Head | None = None,
+                     where: str | None = None) -> tuple[str, tuple[Reason, ...], bool] | None:
         """Whether the files an asset wrote are in place: None, ("restore", reasons, own) when
         some are missing, edited or extra, or ("run", reasons, False) when a stored copy is gone
-        too. ``latest``: the asset's latest build when it was under another key (a build, then
+        too, or the stored list is unusable: malformed, or not for the outputs the asset
+        declares (``where``, their key part: an imported or remote entry, never restored).
+        ``latest``: the asset's latest build when it was under another key (a build, then
         a revert of its code or inputs); a file as that build left it is assetbuild's own
         (``own``: some are, and what changed is the key, as ``_holds_latest`` says of a path
         output); only the others are said to be missing or changed outside assetbuild."""
         try:
             manifest = self.manifest(digest)
+            if where is not None and outputs_key_part(manifest.outputs) != where:
+                raise ValueError("it lists other outputs than the asset declares")
+            problems = self.files.outputs_state(manifest)
         except (CacheCorrupt, ValueError) as e:
             return "run", (Reason("output-missing", f"the stored list of its files is unusable ({e})"),), False
-        problems = self.files.outputs_state(manifest)
         if not problems:
             return None
         entries = manifest.by_path()

@@ -214,7 +214,7 @@ def _entry_records(e: Any) -> tuple[str, str, Trace, Head | None]:
                             "size": int, "duration_s": (int, float), "producer": str, "partition": str})
         if not all(isinstance(k, str) and isinstance(v, str) for k, v in head.code_parts.items()):
             raise ValueError("bad head code parts")
-        if head.key != key or head.output_digest != trace.output_digest:
+        if head.key != key or head.output_digest != trace.output_digest or head.io != trace.io:
             raise ValueError("head and trace disagree")
     return asset, key, trace, head
 
@@ -239,11 +239,12 @@ def import_archive(store: LmdbStore, src: Path, warn: Callable[[str], None] = la
     """Add the entries of an export archive to the store, verifying every blob against its digest.
 
     An entry whose blob is missing or does not verify is skipped with a warning (never a trace
-    without its bytes: blobs are durable before the traces commit). Local records are never
-    replaced: an entry whose key is already here is left as it is (outputs need not be
-    byte-identical across machines, and downstream keys were made from the local one), and an
-    imported head is written only for an asset that has none here. Imported entries count as
-    used now (for gc).
+    without its bytes: blobs are durable before the traces commit); so is one of an ``outputs=``
+    asset whose list of files no build writes (``manifest.check_manifest``: a path that is not
+    plain or lies outside its outputs). Local records are never replaced: an entry whose key is
+    already here is left as it is (outputs need not be byte-identical across machines, and
+    downstream keys were made from the local one), and an imported head is written only for an
+    asset that has none here. Imported entries count as used now (for gc).
     """
     import tarfile
     import zlib
@@ -308,6 +309,11 @@ def import_archive(store: LmdbStore, src: Path, warn: Callable[[str], None] = la
             warn(f"{src}: skipping {asset!r}: its output's bytes are missing or do not verify")
             skipped += 1
             continue
+        unusable = _unusable_listing(store, trace, head)
+        if unusable is not None:
+            warn(f"{src}: skipping {asset!r}: its list of files is unusable ({unusable})")
+            skipped += 1
+            continue
         if store.get_trace(key) is not None:
             present += 1  # a key means one output: the local record stays
         else:
@@ -322,6 +328,23 @@ def import_archive(store: LmdbStore, src: Path, warn: Callable[[str], None] = la
     return {"file": str(src), "entries": imported, "already_present": present, "skipped": skipped,
             "blobs": len(verified),
             "rejected_blobs": rejected, "heads_added": heads_added}
+
+
+def _unusable_listing(store: LmdbStore, trace: Trace, head: Head | None) -> str | None:
+    """Why the output of an imported ``outputs=`` entry (its list of files, in the store now)
+    is not one a build writes, or is not for the outputs its head names; None if it is, or if
+    the entry is of another kind."""
+    from ..manifest import FILES_IO, decode_manifest, outputs_key_part
+
+    if not trace.io.startswith(FILES_IO + "@"):
+        return None
+    try:
+        manifest = decode_manifest(store.read_blob(trace.output_digest))
+    except (CacheCorrupt, ValueError) as e:
+        return str(e)
+    if head is not None and head.path != outputs_key_part(manifest.outputs):
+        return "its outputs are not those its record names"
+    return None
 
 
 class _BlobWriter:
