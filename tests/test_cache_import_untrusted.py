@@ -211,3 +211,74 @@ def test_an_archive_cannot_make_a_build_write_outside_the_declared_outputs(expor
     assert (victim / "out" / "a.txt").read_text() == "hi\n"
     assert "built" in next(ln for ln in r.stdout.splitlines() if " files" in ln), r.stdout
 
+
+def _ghost_heads(victims: dict[str, bytes]):
+    """An edit: heads of assets no AssetFile declares (``ghost0``...) and one more for ``a`` under
+    another key, each naming a project file (path -> its current bytes) with its sha256."""
+    def edit(entries: list[dict], blobs: dict[str, bytes]) -> None:
+        (a,) = [e for e in entries if e["asset"] == "a"]
+        for i, (path, data) in enumerate(victims.items()):
+            e = json.loads(json.dumps(a))
+            key = hashlib.sha256(b"k%d" % i + data).hexdigest()
+            e["asset"], e["key"] = ("a" if path == "lib/helpers.py" else f"ghost{i}"), key
+            _point_at(e, _add_blob(blobs, data), len(data))
+            e["head"].update(key=key, path=path)
+            entries.append(e)
+        entries.remove(a)  # (else its own head, for 'a', comes first)
+    return edit
+
+
+def test_an_archive_cannot_make_clean_delete_a_file_assetbuild_never_wrote(exported, tmp_path):
+    """Heads of assets this project does not declare, or naming another place than the asset
+    declares, are left out of an import: clean deletes only what a build of a declared asset
+    wrote, and clean --orphans only what one once did."""
+    from projects import cli
+
+    victim = _checkout(tmp_path / "victim")
+    evil = tmp_path / "evil.tar"
+    _craft(exported, evil, _ghost_heads({"README.md": (victim / "README.md").read_bytes(),
+                                         "lib/helpers.py": HELPERS.encode()}))
+    r = cli("cache", "import", str(evil), "--json", cwd=victim)
+    assert r.returncode == 0, r.stdout + r.stderr
+    summary = json.loads(r.stdout)
+    assert (summary["heads_added"], summary["heads_left_out"]) == (1, 2), summary  # files's
+    r = cli("build", cwd=victim)
+    assert r.returncode == 0 and "orphaned" not in r.stderr, r.stdout + r.stderr
+    before = {p: (victim / p).read_bytes() for p in ("README.md", "lib/helpers.py", "AssetFile")}
+    r = cli("clean", "--orphans", "--yes", cwd=victim)
+    assert r.returncode == 0 and r.stdout == "no orphaned outputs to delete\n", r.stdout + r.stderr
+    r = cli("clean", "--yes", cwd=victim)
+    assert r.returncode == 0 and "deleted 2 files assetbuild wrote" in r.stdout, r.stdout + r.stderr
+    assert {p: (victim / p).read_bytes() for p in before} == before
+    assert not (victim / "build" / "a.txt").exists() and not (victim / "out" / "a.txt").exists()
+
+
+def test_imported_heads_of_declared_assets_still_make_orphans_that_clean_deletes(exported, tmp_path):
+    from projects import cli
+
+    victim = _checkout(tmp_path / "victim")
+    r = cli("cache", "import", str(exported), "--json", cwd=victim)
+    assert r.returncode == 0 and json.loads(r.stdout)["heads_added"] == 2, r.stdout + r.stderr
+    assert cli("build", cwd=victim).returncode == 0 and (victim / "build" / "a.txt").is_file()
+    (victim / "AssetFile").write_text(FILES_ASSETFILE.split("\n\n@asset(io=")[0] + "\n")  # 'a' removed
+    r = cli("build", cwd=victim)
+    assert r.returncode == 0 and "1 orphaned output" in r.stderr, r.stdout + r.stderr
+    r = cli("clean", "--orphans", "--yes", cwd=victim)
+    assert r.returncode == 0 and r.stdout == "deleted 1 orphaned output\n", r.stdout + r.stderr
+    assert not (victim / "build" / "a.txt").exists() and (victim / "README.md").is_file()
+
+
+def test_without_an_assetfile_that_loads_the_entries_come_without_heads(exported, tmp_path):
+    from projects import cli
+
+    victim = _checkout(tmp_path / "victim")
+    (victim / "AssetFile").write_text("this is not python\n")
+    r = cli("cache", "import", str(exported), "--json", cwd=victim)
+    assert r.returncode == 0, r.stdout + r.stderr
+    summary = json.loads(r.stdout)
+    assert (summary["entries"], summary["heads_added"], summary["heads_left_out"]) == (2, 0, 2), summary
+    assert "without the latest build of any asset: the AssetFile does not load" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr
+    (victim / "AssetFile").write_text(FILES_ASSETFILE)
+    r = cli("build", cwd=victim)
+    assert r.returncode == 0 and "\n0 built, 0 cached, 2 restored" in r.stdout, r.stdout + r.stderr  # by key

@@ -140,3 +140,8 @@ def outputs_key_part(outputs: Sequence[str]) -> str:
     """What an asset's declared outputs put in its key (where a path output puts its path)."""
     return "outputs:" + json.dumps(list(outputs), separators=(",", ":"), ensure_ascii=False)
 
+
+def output_place(outputs: Sequence[str], path: str | None) -> str | None:
+    """Where an asset writes, as its key and its head (``Head.path``) record it: its outputs' key
+    part, else its path output (None: neither)."""
+    return outputs_key_part(outputs) if outputs else path

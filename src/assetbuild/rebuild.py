@@ -26,7 +26,7 @@ from .errors import CacheCorrupt
 from .fingerprint.shown import shown_values
 from .graph import Graph
 from .keys import KeyParts, env_parts, explain_change, make_key, source_key_path
-from .manifest import Manifest, decode_manifest, outputs_key_part
+from .manifest import Manifest, decode_manifest, output_place, outputs_key_part
 from .params import declared_json
 from .reports import AssetResult, AssetStatus, Head, Reason, Trace
 
@@ -192,7 +192,7 @@ class TraceRebuilder:
         passed = self._passed.get(name if part is None else part.asset)  # a partition: its asset's
         if passed is None:
             passed = self._passed_sources(name, adef)
-        where = outputs_key_part(adef.outputs) if adef.outputs else adef.path
+        where = output_place(adef.outputs, adef.path)
         return KeyParts(code, code_parts, tuple(inputs), self.io_tags[adef.io], where, passed,  # type: ignore[arg-type]
                         env=env_parts(adef.env, self.environ) if adef.env else (),
                         params=(self.params.get(name) or declared_json(adef.param_defaults)) if adef.param_defaults else "",

@@ -235,7 +235,8 @@ def _check_types(rec: Any, types: dict[str, Any]) -> None:
             raise ValueError(f"bad field {f}")
 
 
-def import_archive(store: LmdbStore, src: Path, warn: Callable[[str], None] = lambda m: None) -> dict[str, Any]:
+def import_archive(store: LmdbStore, src: Path, warn: Callable[[str], None] = lambda m: None,
+                   places: Mapping[str, str | None] | None = None) -> dict[str, Any]:
     """Add the entries of an export archive to the store, verifying every blob against its digest.
 
     An entry whose blob is missing or does not verify is skipped with a warning (never a trace
@@ -243,8 +244,12 @@ def import_archive(store: LmdbStore, src: Path, warn: Callable[[str], None] = la
     asset whose list of files no build writes (``manifest.check_manifest``: a path that is not
     plain or lies outside its outputs). Local records are never replaced: an entry whose key is
     already here is left as it is (outputs need not be byte-identical across machines, and
-    downstream keys were made from the local one), and an imported head is written only for an
-    asset that has none here. Imported entries count as used now (for gc).
+    downstream keys were made from the local one). Imported entries count as used now (for gc).
+
+    A head names files in the project, which ``clean`` deletes as assetbuild's: one is written
+    only for an asset that has none here and that the project declares, writing where it
+    declares (``places``: asset -> ``Head.path`` as a build records it, ``manifest.output_place``;
+    None: no head is written). Any other head is left out (``heads_left_out``), its entry imported.
     """
     import tarfile
     import zlib
@@ -292,7 +297,7 @@ def import_archive(store: LmdbStore, src: Path, warn: Callable[[str], None] = la
         raise StoreError(f"cannot import {src}: {e}") from None
     now = clock.now_ns()
     moved = MovedOutputs(store)
-    imported = skipped = heads_added = present = 0
+    imported = skipped = heads_added = present = left_out = 0
     for entry in entries:
         try:
             asset, key, trace, head = _entry_records(entry)
@@ -320,14 +325,18 @@ def import_archive(store: LmdbStore, src: Path, warn: Callable[[str], None] = la
             store.put_trace(key, trace)
             store.put_used(key, now)
             imported += 1
-        if head is not None and store.get_head(asset) is None:
-            moved.replacing(asset, None, head)  # what it writes is no longer noted as left behind
-            store.put_head(asset, head)
-            heads_added += 1
+        if head is None or store.get_head(asset) is not None:
+            continue
+        if places is None or asset not in places or places[asset] != head.path:
+            left_out += 1  # another project's asset, another commit's path, or a forged one
+            continue
+        moved.replacing(asset, None, head)  # what it writes is no longer noted as left behind
+        store.put_head(asset, head)
+        heads_added += 1
     store.flush()
     return {"file": str(src), "entries": imported, "already_present": present, "skipped": skipped,
             "blobs": len(verified),
-            "rejected_blobs": rejected, "heads_added": heads_added}
+            "rejected_blobs": rejected, "heads_added": heads_added, "heads_left_out": left_out}
 
 
 def _unusable_listing(store: LmdbStore, trace: Trace, head: Head | None) -> str | None:

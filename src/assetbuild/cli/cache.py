@@ -155,8 +155,10 @@ def cache_export(ctx: click.Context, file: str, assets: tuple[str, ...], **local
 def cache_import(ctx: click.Context, file: str, **local: Any) -> None:
     """Add the entries of an archive written by `cache export`, verifying every digest.
 
-    Entries whose bytes are missing or do not verify are skipped with a warning (exit status 1);
-    the heads of assets already built here are kept. Takes the build lock.
+    Entries whose bytes are missing or do not verify, or whose list of files names a path
+    outside the asset's outputs, are skipped with a warning (exit status 1). The latest build of
+    an asset is taken only if the AssetFile declares it, writing where the AssetFile says, and it
+    has none here (a build finds the other entries by key). Takes the build lock.
     """
     from .. import session
     from ..output import maintenance as maintenance_output
@@ -164,7 +166,8 @@ def cache_import(ctx: click.Context, file: str, **local: Any) -> None:
 
     opts, rep = _setup(ctx, local)
     file = caller_path(opts, file)
-    r = session.import_cache(file, cache_dir=opts.get("cache_dir"), assetfile=opts.get("assetfile"), reporter=rep)
+    with _prints_to_stderr():  # (it loads the AssetFile, for the places its assets write)
+        r = session.import_cache(file, cache_dir=opts.get("cache_dir"), assetfile=opts.get("assetfile"), reporter=rep)
     click.echo(maintenance_output.format_import(r, file, as_json=bool(opts.get("as_json"))))
     if r["skipped"] or r["rejected_blobs"]:
         ctx.exit(1)

@@ -287,15 +287,38 @@ def export_cache(file: str | os.PathLike[str], assets: Sequence[str] = (), *,
 def import_cache(file: str | os.PathLike[str], *, project_dir: str | os.PathLike[str] = ".",
                  cache_dir: str | os.PathLike[str] | None = None, assetfile: str | None = None,
                  reporter: Reporter | None = None) -> dict[str, Any]:
-    """Add the entries of an export archive to the cache, verifying every blob's digest."""
+    """Add the entries of an export archive to the cache, verifying every blob's digest; the
+    latest builds (heads) only of assets the AssetFile declares, writing where it declares."""
     from ..cache import import_archive
 
     rep = reporter or Reporter(verbosity=-2)
     src = Path(file).resolve()
     if not src.is_file():
         raise StoreError(f"no such archive: {file}")
+    places = _declared_places(project_dir, cache_dir, assetfile, rep)
     with _maintained_store(project_dir, cache_dir, rep, create=True, assetfile=assetfile) as store:
-        return import_archive(store, src, warn=rep.warn)
+        return import_archive(store, src, warn=rep.warn, places=places)
+
+
+def _declared_places(project_dir: str | os.PathLike[str], cache_dir: str | os.PathLike[str] | None,
+                     assetfile: str | None, rep: Reporter) -> dict[str, str | None] | None:
+    """Asset -> where it writes (``manifest.output_place``) for every asset the AssetFile
+    declares: an imported head names files that ``clean`` deletes, so it is taken only for one of
+    these, at its place. None, with a warning, when the AssetFile does not load: no head is taken
+    (a build finds the entries by their keys all the same)."""
+    from ..definitions import AssetDef
+    from ..errors import AssetbuildError
+    from ..manifest import output_place
+
+    try:
+        with open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir, reporter=rep) as project:
+            return {name: output_place(d.outputs, d.path) for name, d in project.graph.nodes.items()
+                    if isinstance(d, AssetDef)}
+    except StoreError:
+        raise
+    except AssetbuildError as e:
+        rep.warn(f"importing the entries without the latest build of any asset: the AssetFile does not load ({e})")
+        return None
 
 
 
