@@ -33,6 +33,7 @@ from .moved import LeftFile, StatSig, is_stat_sig
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 _CHUNK = 1 << 20
+_THROUGH_SYMLINK = "through a symlink"  # what a refusal of a path reached through one starts with
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,12 @@ class CleanReport:
     dirs: list[str] = field(default_factory=list)
     compiled: list[str] = field(default_factory=list)
     other_projects: int = 0  # heads of other projects sharing the cache directory (clean: all_projects)
+
+    @property
+    def linked(self) -> list[tuple[str, str]]:
+        """The ``refused`` paths reached through a symlinked directory: a layout the README
+        recommends for outputs on another disk (left, as documented), not a damaged record."""
+        return [(p, why) for p, why in self.refused if why.startswith(_THROUGH_SYMLINK)]
 
     @property
     def nothing_to_do(self) -> bool:
@@ -172,11 +179,11 @@ def _open_dir(root_fd: int, parts: Iterable[str]) -> int | None:
                 except OSError:
                     return None
                 if stat.S_ISLNK(st.st_mode):
-                    raise _Unsafe(f"through a symlink ({part})") from None
+                    raise _Unsafe(f"{_THROUGH_SYMLINK} ({part})") from None
                 return None
             except OSError as e:
                 if e.errno == errno.ELOOP:
-                    raise _Unsafe(f"through a symlink ({part})") from None
+                    raise _Unsafe(f"{_THROUGH_SYMLINK} ({part})") from None
                 raise
             os.close(fd)
             fd = nfd

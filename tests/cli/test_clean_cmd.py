@@ -51,7 +51,7 @@ def test_dry_run_lists_what_would_go_and_what_would_stay(proj, args):
         f"would delete what assetbuild stored in {proj / '.assetbuild'}",
         "would delete 3 files assetbuild wrote into the project:",
         "  eval/metrics.json", "  eval/plots/a.csv", "  out/clean.txt",
-        "would keep 1 file assetbuild wrote (changed since, or not safe to delete):",
+        "would keep 1 file assetbuild wrote (changed since):",
         "  model.pkl (edited)"]
     assert _files(proj) == before and (proj / ".assetbuild" / "STORE").exists() and r.stderr == ""
 
@@ -62,7 +62,7 @@ def test_yes_deletes_and_says_how_many_were_deleted_and_kept(proj):
     r = cli("clean", "--yes", cwd=proj)  # the default now
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == (f"deleted {proj / '.assetbuild'}; deleted 2 files assetbuild wrote into the "
-                                "project, kept 2 (changed since, or not safe to delete)")
+                                "project, kept 2 (changed since)")
     warnings = [line for line in r.stderr.splitlines() if "warning" in line]
     assert warnings == ["warning: kept 2 files assetbuild wrote that changed since: "
                         "eval/metrics.json (edited), model.pkl (edited)"]
@@ -189,3 +189,47 @@ def test_clean_refuses_while_assetbuild_run_keeps_the_project_fresh(tmp_path):
     assert daemon.returncode == 0
     r = cli("clean", "--yes", cwd=tmp_path)
     assert r.returncode == 0 and not (tmp_path / ".assetbuild").exists(), r.stderr
+
+
+LINKED_ASSETFILE = '''
+from assetbuild import asset
+
+
+@asset(outputs=["build/model/"])
+def m(context):
+    d = context.out("build/model/")
+    (d / "w.bin").write_bytes(b"w")
+
+
+@asset(io="text", path="out/notes.txt")
+def notes():
+    return "notes"
+'''
+
+
+def test_outputs_through_a_symlinked_directory_are_left_as_documented_not_called_damaged(tmp_path):
+    """The README's layout for outputs on another disk (build -> /mnt/big/build): clean deletes
+    nothing through a symlink, and says so, not "a damaged or foreign record?" nor "changed"."""
+    root, disk = tmp_path / "proj", tmp_path / "bigdisk" / "build"
+    root.mkdir()
+    disk.mkdir(parents=True)
+    (root / "build").symlink_to(disk, target_is_directory=True)
+    (root / "AssetFile").write_text(LINKED_ASSETFILE)
+    assert cli(cwd=root).returncode == 0 and (disk / "model" / "w.bin").is_file()
+    (root / "out" / "notes.txt").write_text("mine now")
+    r = cli("clean", "-n", cwd=root)
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    assert r.stdout.splitlines()[1:] == [
+        "would delete 0 files assetbuild wrote into the project",
+        "would keep 2 files assetbuild wrote (changed since, or reached through a symlink):",
+        "  out/notes.txt (edited)", "  build/model/w.bin (through a symlink (build); recorded for asset 'm')"]
+    r = cli("clean", "--yes", cwd=root)
+    assert r.returncode == 0, r.stderr
+    assert "damaged" not in r.stderr and "foreign" not in r.stderr, r.stderr
+    assert r.stderr.splitlines() == [
+        "warning: kept 1 file assetbuild wrote that changed since: out/notes.txt (edited)",
+        "warning: left 1 file assetbuild wrote through a symlinked directory, as clean leaves every path "
+        "reached through a symlink: build/model/w.bin"]
+    assert r.stdout.strip().endswith("deleted 0 files assetbuild wrote into the project, kept 2 (changed since, "
+                                     "or reached through a symlink)"), r.stdout
+    assert (disk / "model" / "w.bin").read_bytes() == b"w" and (root / "build").is_symlink()

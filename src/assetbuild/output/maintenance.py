@@ -20,7 +20,8 @@ def format_clean(report: Any, *, asking: bool = False, verbose: bool = False) ->
     if report.nothing_to_do:
         return f"nothing to clean: {cache} does not exist" + (
             " (it holds the record of what assetbuild wrote into the project)" if report.outputs else "")
-    outputs = (f"{files(n)} assetbuild wrote into the project" + (f" ({kept} changed since stay)" if kept else "")
+    why = _why_kept(report)
+    outputs = (f"{files(n)} assetbuild wrote into the project" + (f" ({kept} {why} stay)" if kept else "")
                if report.outputs else "")
     k = report.other_projects
     others = f" (the latest builds of {k} asset{'' if k == 1 else 's'} of other projects too)" if k else ""
@@ -32,7 +33,7 @@ def format_clean(report: Any, *, asking: bool = False, verbose: bool = False) ->
             lines.append(f"would delete {files(n)} assetbuild wrote into the project" + (":" if n else ""))
             lines += [f"  {p}" for p in report.deleted]
             if kept:
-                lines.append(f"would keep {files(kept)} assetbuild wrote (changed since, or not safe to delete):")
+                lines.append(f"would keep {files(kept)} assetbuild wrote ({why}):")
                 lines += [f"  {p} ({why})" for p, why in (*report.kept, *report.refused)]
         return "\n".join(lines)
     line = (f"deleted {cache}" if report.cache_deleted else
@@ -42,10 +43,19 @@ def format_clean(report: Any, *, asking: bool = False, verbose: bool = False) ->
         dirs = len(report.dirs)
         line += (f"; deleted {files(n)} assetbuild wrote into the project"
                  + (f" and {dirs} emptied output director{'y' if dirs == 1 else 'ies'}" if dirs else "")
-                 + f", kept {kept}" + (" (changed since, or not safe to delete)" if kept else ""))
+                 + f", kept {kept}" + (f" ({why})" if kept else ""))
         if verbose:
             line += "".join(f"\n  deleted {p}" for p in report.deleted)
     return line
+
+
+def _why_kept(report: Any) -> str:
+    """Why ``clean`` keeps the files it keeps, each kind named only when there are some: a path
+    reached through a symlinked directory (outputs on another disk) is neither changed nor unsafe."""
+    linked = len(report.linked)
+    whys = [why for why, k in (("changed since", len(report.kept)), ("reached through a symlink", linked),
+                               ("not safe to delete", len(report.refused) - linked)) if k]
+    return whys[0] if len(whys) == 1 else ", ".join(whys[:-1]) + ", or " + whys[-1] if whys else ""
 
 
 def format_size(n: int) -> str:

@@ -97,9 +97,14 @@ def clean_report(*, project_dir: str | os.PathLike[str] = ".", cache_dir: str | 
     if report.kept:
         rep.warn(f"kept {_count(len(report.kept), 'file')} assetbuild wrote that changed since: "
                  + _names(f"{p} ({why})" for p, why in report.kept))
-    if report.refused:
-        rep.warn(f"did not delete {_count(len(report.refused), 'recorded output path')} (a damaged or foreign "
-                 "record?): " + _names(f"{p} ({why})" for p, why in report.refused))
+    linked = report.linked
+    if linked:  # (outputs on another disk, as the README shows: not a damaged record)
+        rep.warn(f"left {_count(len(linked), 'file')} assetbuild wrote through a symlinked directory, as clean "
+                 "leaves every path reached through a symlink: " + _names(p for p, _ in linked))
+    unsafe = [r for r in report.refused if r not in linked]
+    if unsafe:
+        rep.warn(f"did not delete {_count(len(unsafe), 'recorded output path')} (a damaged or foreign "
+                 "record?): " + _names(f"{p} ({why})" for p, why in unsafe))
     if report.cache_kept:
         rep.warn(f"kept {_count(len(report.cache_kept), 'entry', 'entries')} of {cache} that assetbuild did not "
                  "create: " + _names(str(p.relative_to(cache)) for p in report.cache_kept))
