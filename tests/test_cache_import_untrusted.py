@@ -1,6 +1,8 @@
 """`cache import` of hostile archives (cache.py import_archive): members are streamed and hashed,
 never read whole; extended headers and the manifest are bounded; what does not verify leaves
-nothing behind. The memory figures are measured in tests/cli/test_untrusted_memory.py."""
+nothing behind; what an entry says about the project's files (a list of files, a head's path)
+cannot make a build write, or clean delete, anywhere an asset of the AssetFile does not write.
+The memory figures are measured in tests/cli/test_untrusted_memory.py."""
 
 from __future__ import annotations
 
