@@ -42,6 +42,7 @@ from .manifest import (
     is_dir_output,
     normal_mode,
     output_path,
+    owner_of,
 )
 
 STAGING_DIR = "staging"  # under the cache directory
@@ -212,9 +213,10 @@ def outputs_state(root: str, manifest: Manifest,
     """What differs between the project and ``manifest``: (problem, project-relative path) with
     problem "missing", "modified" or "extra" (a file under a declared directory that the asset
     did not produce). ``digest_of(path, stat)`` is the file's digest (from the stat cache when
-    its signature is known, so an unchanged file is not read). ValueError for a manifest no
-    build writes (``check_manifest``): nothing outside its declared outputs is looked at."""
-    check_manifest(manifest)
+    its signature is known, so an unchanged file is not read). ValueError for a manifest that
+    names a path outside its declared outputs: nothing there is looked at (a file the walk of
+    a declared directory finds is one; only the others are checked, so a null build pays little)."""
+    check_manifest(Manifest(manifest.outputs, ()))
     problems: list[tuple[str, str]] = []
     files = manifest.by_path()
     seen: set[str] = set()
@@ -236,6 +238,8 @@ def outputs_state(root: str, manifest: Manifest,
     for rel, entry in files.items():
         if rel in seen:
             continue
+        if owner_of(rel, manifest.outputs) is None:
+            raise ValueError(f"it lists {rel!r}, not a plain path under one of its declared outputs")
         p = root + sep + rel
         try:
             st = os.lstat(p)
