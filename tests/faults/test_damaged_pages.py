@@ -36,6 +36,20 @@ def built(tmp_path_factory) -> Path:
     root = write(tmp_path_factory.mktemp("built"), {"AssetFile": ASSETFILE, "data/in.csv": "a,b\n1,2\n3,4\n"})
     r = cli(cwd=root)
     assert r.returncode == 0, r.stderr
+    # a compacting copy: the main tree's root is the file's last page, so a node offset 64 KiB
+    # past it lies past the end of the file however many commits the build made (a loaded
+    # machine's build commits more often, and its index grew past what the offset reaches)
+    import lmdb
+
+    db = root / ".assetbuild" / "db"
+    compact = tmp_path_factory.mktemp("compact")
+    env = lmdb.open(str(db), max_dbs=64, readonly=True, lock=False)
+    try:
+        env.copy(str(compact), compact=True)
+    finally:
+        env.close()
+    (compact / "data.mdb").replace(db / "data.mdb")
+    assert _main_root(db / "data.mdb") == (db / "data.mdb").stat().st_size // PSIZE - 1
     return root
 
 
