@@ -154,6 +154,10 @@ KEY_PARTS = {
     "path": KeyParts("c" * 64, {}, (), "text@1", "out/x.txt"),
     "code_version": KeyParts("v:7", {}, (("a", "d" * 64), ("b", "e" * 64)), "pickle@1", None),
     "source": KeyParts("c" * 64, {}, (("raw", "f" * 64),), "json@1", None, (("raw", "data/raw.txt"),)),
+    # an out of a multi-asset, second in its outs; and as an out's head recorded before its place
+    # entered keys reads (out_index -1): the key it was made with
+    "multi_out": KeyParts("c" * 64, {}, (("a", "d" * 64),), "json@1", None, producer="split", out_index=1),
+    "multi_out_unplaced": KeyParts("c" * 64, {}, (("a", "d" * 64),), "json@1", None, producer="split"),
 }
 
 # keys.INTERPRETER -> {"parts": {case: key}, "project": {asset: key}}
@@ -161,6 +165,8 @@ GOLDEN: dict[str, dict[str, dict[str, str]]] = {
     "cpython-311-O0": {
         "parts": {
             "code_version": "dbf42ec7ec69ee4b759b3e09d0742c46dfa03e18d6c186e7601ae3105ac95fd8",
+            "multi_out": "a30a93d7e9e41175531fc824e1caf402876aa1bf0e7419c6f00b394f83910cee",
+            "multi_out_unplaced": "8f4e5e9cb5407ffe87265d698fcf4de90ab5ae8ea541b21cbfbc074f1deab5e4",
             "path": "e1cf182ba53704a2c6753b04a14d3481c1e8aa144ca414f91ac03077e1d8c4b6",
             "plain": "5dfe793b76329b91632db5a187634d21ffe7a05d8d4efba6d3f4d5e6aa8e997c",
             "source": "1a47cc746dd71ae54adcc5ef34a6fc6caba84692215a0c226c421138b2441ebd",
@@ -187,6 +193,8 @@ GOLDEN: dict[str, dict[str, dict[str, str]]] = {
     "cpython-310-O0": {  # recorded with Python 3.10.13 (a patch release that changed bytecode would show here)
         "parts": {
             "code_version": "1a362cde8098c1db24df5c5cc84145fa00eac604c64e857574d677564d61ae49",
+            "multi_out": "f6ecededbf30220998e66dc878f00b65851ed357fa59b43250c53af27a5baa7c",
+            "multi_out_unplaced": "f14a86fdec657ff9f7eae858d83403a6c6f3eae753b9516228bc02c19428797b",
             "path": "b8961e41479a3c92f26f1c6c4740e4326448a1d76089f00dcb5e6e4e74ebd673",
             "plain": "ab6c924bdf3de83e472f22f83d3732897ab650882905ff84813bc8ada66abe7a",
             "source": "d2534f09d6a4dd8d7bcbd788855f1d9609c247db3a20e3f58ecd96be14cdff59",
@@ -208,6 +216,8 @@ GOLDEN: dict[str, dict[str, dict[str, str]]] = {
     "cpython-312-O0": {  # recorded with Python 3.12.1 (a patch release that changed bytecode would show here)
         "parts": {
             "code_version": "498090fe85b6b68bda1f19a4dd00cd53503751644c204fab23c9b57bd9176944",
+            "multi_out": "9b567ab8ab184023c96290cf981076784f47a0efcf48c55e322e2d30ede96621",
+            "multi_out_unplaced": "93de9361d12e05bf60950ff2b25810a109eee5d0f25fc38ec30484d8ecad5fac",
             "path": "f1bdb4e964fabbfafa07e75050643b3ddec0e80e23eb3f81f6a1f446c6f832fa",
             "plain": "3ef738f24465524b8ad4abc17601de6d14df5a316f80f7622e89856bbbd01678",
             "source": "a86c3e5eb133018f53c8e1b17c1c39bf1f799d5620649309bf1baa2890f841d3",
@@ -229,6 +239,8 @@ GOLDEN: dict[str, dict[str, dict[str, str]]] = {
     "cpython-313-O0": {  # recorded with Python 3.13.0 (a patch release that changed bytecode would show here)
         "parts": {
             "code_version": "422bf1af37405d245de9fbded2a83d7002214791cb114053b66225c1b21a7927",
+            "multi_out": "279b4434deef5ca7e3318b7e3ec010fbf9216cf824032f16fa8f6189efa5b5fc",
+            "multi_out_unplaced": "f14700bb956f941315fb61854c0580f902b3f9d3afc5e24cb06ef2977ef9bedc",
             "path": "9ea266934c64267b284316fbcb1662c06890a7060fe554627061792a2ff07fc1",
             "plain": "8540565a1ef2cafb59241d90fe7aced83e98d0dcc04a74ebee16e6d1ebfbe8a0",
             "source": "d88d96ca40d26dfdf2cb6965b317730c0f9c84867ba80d1b5abefa1eab36dfb6",

@@ -145,6 +145,58 @@ def pair(context):
     assert take_runs(project.runs) == {"pair": 1}
 
 
+PAIR = """
+@multi_asset(outs={OUTS})
+def pair():
+    _ran("pair")
+    return ("L", "R")
+
+
+@asset(io="json")
+def shout(left):
+    _ran("shout")
+    return left + "!"
+"""
+IN_ORDER, SWAPPED = '{"left": Out(io="json"), "right": Out(io="json")}', '{"right": Out(io="json"), "left": Out(io="json")}'
+
+
+def test_reordering_the_outs_of_a_tuple_changes_their_keys(project, tmp_path):
+    """A tuple is mapped onto the outs by place: an out's place is part of its key, so
+    reordering ``outs`` gives each out the value a fresh run gives it, never the old one."""
+    make(project, tmp_path, PAIR.replace("{OUTS}", IN_ORDER))
+    assert sorted(project.built()) == ["left", "right", "shout"]
+    take_runs(project.runs)
+    make(project, tmp_path, PAIR.replace("{OUTS}", SWAPPED))
+    status = project.status()
+    assert [r.detail for r in status["shout"].reasons] == ["left is stale (runs only if that output changes)"]
+    for out, was, now in (("left", 1, 2), ("right", 2, 1)):
+        assert status[out].state == "stale"
+        assert [(r.code, r.detail) for r in status[out].reasons] == [
+            ("out-moved", f"it is now out {now} of 'pair' (was {was}), and a tuple returned gives outs their "
+                          "values by place")]
+    assert sorted(project.built()) == ["left", "right", "shout"]
+    assert take_runs(project.runs) == {"pair": 1, "shout": 1}
+    assert (project.value("left"), project.value("right"), project.value("shout")) == ("R", "L", "R!")
+    make(project, tmp_path, PAIR.replace("{OUTS}", IN_ORDER))  # back: the earlier values, without a run
+    r = project.build()
+    assert r.ok and take_runs(project.runs) == {}
+    assert (project.value("left"), project.value("right"), project.value("shout")) == ("L", "R", "L!")
+
+
+def test_an_outs_key_before_its_place_entered_keys_reruns_once_saying_why(project, tmp_path):
+    """A head recorded by an assetbuild whose out keys held no place (out_index -1) is not
+    another interpreter's: the reason says the keys now hold the place."""
+    from assetbuild.rebuild import made_elsewhere, why_run
+    from assetbuild.reports import Head
+
+    parts = KeyParts("c", {}, (), "json@1", None, producer="pair")
+    old = Head(make_key("left", parts), "d", "0" * 64, "c", {}, (), "json@1", None, None, 0, 1, 0.0,
+               producer="pair")
+    assert old.out_index == -1 and not made_elsewhere("left", old)
+    (r,) = why_run(parts._replace(out_index=0), old, set(), name="left")
+    assert r.code == "key-changed" and "its place among the outs of 'pair'" in r.detail
+
+
 def test_a_missing_required_out_fails_naming_it(project, tmp_path):
     make(project, tmp_path, '''
 @multi_asset(outs={"a": Out(), "b": Out()})
@@ -311,9 +363,10 @@ def slow():
 
 def test_an_outs_key_never_equals_a_plain_assets():
     parts = KeyParts("c", {}, (), "pickle@1", None)
-    multi = KeyParts("c", {}, (), "pickle@1", None, producer="split")
+    multi = KeyParts("c", {}, (), "pickle@1", None, producer="split", out_index=0)
     assert make_key("train", parts) != make_key("train", multi)
-    assert make_key("train", multi) != make_key("train", KeyParts("c", {}, (), "pickle@1", None, producer="other"))
+    assert make_key("train", multi) != make_key("train", multi._replace(producer="other"))
+    assert len({make_key("train", multi._replace(out_index=i)) for i in (-1, 0, 1, 2)}) == 4
 
 
 def test_the_producer_is_recorded_and_explained(proj):

@@ -27,7 +27,10 @@ from .reports import Reason
 # An out of a multi-asset has its out name as the asset name and its multi-asset's name
 # (KeyParts.producer) behind the str marker "multi", after the fan-in and before the nonce:
 # a plain asset's tuple never holds that marker, so no out's key can equal a plain asset's key,
-# and no plain asset's key changed when multi-assets came. A partition's definition
+# and no plain asset's key changed when multi-assets came. The out's place in ``outs``
+# (KeyParts.out_index) follows its multi-asset's name, an int: a returned tuple gives outs
+# their values by place, so reordering ``outs`` changes what each out holds. Out keys made
+# before it came have no place (-1): each multi-asset ran once more after it came. A partition's definition
 # (KeyParts.partition) follows behind the marker "partition", before the nonce; its key is in
 # the name (``daily[2024-01-01]``), which no unpartitioned asset's name can be.
 KEY_SCHEMA = 1
@@ -70,6 +73,9 @@ class KeyParts(NamedTuple):
     # a partition's definition beyond its key, which is in its node's name (``daily[2024-01-01]``):
     # "daily:UTC" (a time zone changes the window), a file partition's path; "" unpartitioned
     partition: str = ""
+    # an out's place among its multi-asset's outs (0, 1...); -1 for a plain asset, and in the head
+    # of an out built before places entered keys
+    out_index: int = -1
 
 
 def make_key(name: str, parts: KeyParts) -> str:
@@ -89,8 +95,8 @@ def make_key(name: str, parts: KeyParts) -> str:
         fields += ("resources", parts.resources)
     if parts.fan_in:  # behind its own str marker, like env
         fields += ("fan_in", parts.fan_in)
-    if parts.producer:  # behind its str marker, like env: see KEY_SCHEMA
-        fields += ("multi", parts.producer)
+    if parts.producer:  # behind its str marker, like env, and its place (an int) behind it: see KEY_SCHEMA
+        fields += ("multi", parts.producer) if parts.out_index < 0 else ("multi", parts.producer, parts.out_index)
     if parts.partition:  # behind its str marker, like env: see KEY_SCHEMA
         fields += ("partition", parts.partition)
     if parts.nonce:  # a str, where sources are a tuple: the two cannot be mistaken for each other
@@ -271,6 +277,12 @@ def explain_change(old: KeyParts, new: KeyParts, *, sources: frozenset[str] | se
     if old.producer != new.producer:
         reasons.append(Reason("producer-changed", f"produced by {old.producer or 'itself'!r} -> "
                               f"{new.producer or 'itself'!r}"))
+    elif old.out_index != new.out_index and old.out_index < 0:
+        reasons.append(Reason("key-changed", f"its key now holds its place among the outs of {new.producer!r} "
+                              "(its latest build was made by an older assetbuild)"))
+    elif old.out_index != new.out_index:
+        reasons.append(Reason("out-moved", f"it is now out {new.out_index + 1} of {new.producer!r} (was "
+                              f"{old.out_index + 1}), and a tuple returned gives outs their values by place"))
     if old.partition != new.partition:
         reasons.append(Reason("partition-changed", f"partitions {old.partition or 'none'} -> {new.partition or 'none'}"))
     if old.io != new.io:

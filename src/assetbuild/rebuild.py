@@ -46,12 +46,13 @@ def head_parts(head: Head) -> KeyParts:
                     params=head.params,
                     resources=tuple((n, v) for n, v in head.resources),
                     fan_in=tuple((p, n) for p, n in head.fan_in), producer=head.producer,
-                    partition=head.partition)
+                    partition=head.partition, out_index=head.out_index)
 
 
 # what a key part is called in a stored-before reason (a part not named here is of the inputs)
 _PART_WORDS = {"code": "code", "code_parts": "code", "env": "environment variables", "params": "params",
-               "resources": "resources", "io": "IO manager", "path": "path", "partition": "partition"}
+               "resources": "resources", "io": "IO manager", "path": "path", "partition": "partition",
+               "out_index": "place among the outs"}
 
 
 def _stored_before(parts: KeyParts, head: Head) -> Reason:
@@ -61,7 +62,8 @@ def _stored_before(parts: KeyParts, head: Head) -> Reason:
     changed = [f for f in KeyParts._fields if f != "nonce" and getattr(parts, f) != getattr(was, f)]
     words = list(dict.fromkeys(_PART_WORDS.get(f, "inputs") for f in changed)) or ["inputs"]
     what = words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
-    verb = "is" if len(words) == 1 and words[0] in ("code", "IO manager", "path", "partition") else "are"
+    verb = "is" if len(words) == 1 and words[0] in ("code", "IO manager", "path", "partition",
+                                                    "place among the outs") else "are"
     return Reason("stored-before", f"its {what} {verb} back to what a build before had; that build's stored "
                                    "value is taken, without a run")
 
@@ -160,6 +162,8 @@ class TraceRebuilder:
         # whether a path output still has the stat signature its head recorded: one stat, no hash
         self._path_unchanged = getattr(files, "path_unchanged", None)
         self._nodes = graph.nodes
+        # an out -> its place in its multi-asset's outs (KeyParts.out_index)
+        self._out_index = {out: i for outs in graph.producers.values() for i, out in enumerate(outs)}
 
     def _resource_versions(self, name: str) -> tuple[tuple[str, str], ...]:
         """KeyParts.resources: (name, version) of each resource ``name`` uses that has a version."""
@@ -199,7 +203,8 @@ class TraceRebuilder:
                         resources=self._resource_versions(name) if self.graph.uses else (),
                         fan_in=self._fan_in(name) if name in self.graph.fan_in else (),
                         producer=adef.producer or "",
-                        partition=part.key_part if part is not None else "")
+                        partition=part.key_part if part is not None else "",
+                        out_index=self._out_index.get(name, -1) if adef.producer else -1)
 
     def parts(self, name: str, inputs: Sequence[tuple[str, str | None]]) -> KeyParts:
         """What goes into ``name``'s key now, with ``inputs`` (the versions of its inputs): a
@@ -307,9 +312,7 @@ class TraceRebuilder:
         data version, so they rerun only if its bytes change)."""
         import secrets  # (only volatile assets: not on every build's start)
 
-        parts = KeyParts(parts.code, parts.code_parts, parts.inputs, parts.io, parts.path, parts.sources,
-                         secrets.token_hex(16), parts.env, parts.params, parts.resources, parts.fan_in,
-                         parts.producer, parts.partition)
+        parts = parts._replace(nonce=secrets.token_hex(16))
         known = all(dv is not None for _, dv in parts.inputs)  # a dry run may not know every input
         key = make_key(name, parts) if known else None
         return Decision("run", parts, key, (VOLATILE,) if head is not None else (_NEVER_BUILT, VOLATILE),

@@ -304,6 +304,7 @@ class Head(NamedTuple):
     # (``texts``): why shows a changed function's source as a diff
     source_at: tuple[tuple[str, str, int], ...] = ()
     partition: str = ""  # KeyParts.partition (absent in heads of older versions)
+    out_index: int = -1  # KeyParts.out_index (absent in heads of older versions)
 
 
 class SkipRecord(NamedTuple):

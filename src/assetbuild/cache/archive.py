@@ -178,10 +178,10 @@ def _entry_records(e: Any) -> tuple[str, str, Trace, Head | None]:
     head = None
     hd = e.get("head")
     if hd is not None:
-        # "sources", "env", "params", "resources", "fan_in", "producer" and "code_values" came with later versions:
+        # "sources", "env", "params", "resources", "fan_in", "producer", "code_values"... came with later versions:
         # an older export has none
         later = {"sources", "env", "params", "resources", "fan_in", "producer", "code_values", "source_at",
-                 "partition"}
+                 "partition", "out_index"}
         if not isinstance(hd, Mapping) or set(hd) - later != set(Head._fields) - later:
             raise ValueError("bad head record")
         if not _params_ok(hd.get("params", "")):
@@ -211,7 +211,8 @@ def _entry_records(e: Any) -> tuple[str, str, Trace, Head | None]:
                        "fan_in": tuple((p, n) for p, n in fan_rows), "source_at": tuple(tuple(e) for e in at)})
         _check_types(head, {"key": str, "data_version": str, "output_digest": str, "code": str,
                             "code_parts": dict, "io": str, "path": (str, type(None)), "built_ns": int,
-                            "size": int, "duration_s": (int, float), "producer": str, "partition": str})
+                            "size": int, "duration_s": (int, float), "producer": str, "partition": str,
+                            "out_index": int})
         if not all(isinstance(k, str) and isinstance(v, str) for k, v in head.code_parts.items()):
             raise ValueError("bad head code parts")
         if head.key != key or head.output_digest != trace.output_digest or head.io != trace.io:
