@@ -127,3 +127,23 @@ def test_many_changed_partitions_of_one_upstream_are_one_reason() -> None:
     added = KeyParts("c", {}, tuple((h, "a" * 64) for h in hours[:20]), "pickle@1", None)
     assert [(r.code, r.detail) for r in explain_change(added, base)] == [
         ("input-added", "hourly: 4 partitions are new inputs (hourly[2024-01-30-20:00] .. hourly[2024-01-30-23:00])")]
+
+
+def test_inputs_bound_to_other_parameters_are_named() -> None:
+    """Swapped bindings keep the inputs and their versions, only their order changes: a dict of
+    inputs saw nothing, and the reason fell back to "the interpreter, key schema...". The
+    parameters the inputs are bound to now (``params``; "" for deps=) name what each reads."""
+    x, y, z = ("x", "1" * 64), ("y", "2" * 64), ("z", "3" * 64)
+    old = KeyParts("c", {}, (x, y, z), "json@1", None)
+    new = KeyParts("c", {}, (y, x, z), "json@1", None)
+    assert make_key("n", old) != make_key("n", new)
+    assert [(r.code, r.detail) for r in explain_change(old, new, params=("a", "b", "c"))] == [
+        ("input-rebound", "input 'a' now reads 'y' (was 'x')"), ("input-rebound", "input 'b' now reads 'x' (was 'y')")]
+    assert [(r.code, r.detail) for r in explain_change(old, new, params=("a", "", ""))] == [
+        ("input-rebound", "input 'a' now reads 'y' (was 'x')"), ("input-rebound", "deps= now lists x, z (was y, z)")]
+    # not known what each is bound to (or another number of them): the order is named
+    assert [(r.code, r.detail) for r in explain_change(old, new)] == [
+        ("input-rebound", "its inputs are bound in another order: x, y, z -> y, x, z")]
+    added = KeyParts("c", {}, (("w", "4" * 64), z, y, x), "json@1", None)
+    assert [(r.code, r.detail) for r in explain_change(old, added, params=("a", "b", "c", "d"))] == [
+        ("input-added", "w is a new input"), ("input-rebound", "its inputs are bound in another order: x, y, z -> z, y, x")]

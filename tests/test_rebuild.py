@@ -247,3 +247,35 @@ def plain(clean):
     dry = assetbuild.build(dry_run=True, project_dir=project.root)
     assert {r.asset: r.metadata.get("would") for r in dry.results} == {
         "clean": "run", "coded": "run", "regional": "run", "plain": "maybe"}
+
+
+def test_swapped_ins_bindings_are_the_reason(project):
+    """ins={"a": "x", "b": "y"} -> {"a": "y", "b": "x"} reruns the asset, saying which input
+    reads what now (the reason was "the interpreter, key schema or an IO manager's version
+    changed", none of which had); a reordered deps= list is said too."""
+    body = """
+@asset(io="json")
+def x():
+    return 10
+
+@asset(io="json")
+def y():
+    return 2
+
+@asset(io="json", ins={"a": "x", "b": "y"})
+def div(a, b):
+    return a / b
+
+@asset(io="json", deps=["x", "y"])
+def after():
+    return 1
+"""
+    project.assetfile(body)
+    assert project.build().ok
+    project.assetfile(body.replace('ins={"a": "x", "b": "y"}', 'ins={"a": "y", "b": "x"}')
+                      .replace('deps=["x", "y"]', 'deps=["y", "x"]'))
+    st = project.status()
+    assert [(r.code, r.detail) for r in st["div"].reasons] == [
+        ("input-rebound", "input 'a' now reads 'y' (was 'x')"), ("input-rebound", "input 'b' now reads 'x' (was 'y')")]
+    assert [(r.code, r.detail) for r in st["after"].reasons] == [("input-rebound", "deps= now lists y, x (was x, y)")]
+    assert project.build().ok and project.value("div") == 0.2

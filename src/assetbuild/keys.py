@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 from .reports import Reason
@@ -213,13 +213,42 @@ def _by_partitioned_asset(reasons: list[Reason]) -> list[Reason]:
     return out
 
 
+def _rebound(old: Sequence[str], new: Sequence[str], params: Sequence[str], same_layout: bool) -> list[Reason]:
+    """``input-rebound`` reasons: inputs that both keys have, passed in another order (so to other
+    parameters), which the inputs as a dict do not show. With ``params`` (the parameter of each
+    of ``new``'s inputs, "" for deps=) and ``same_layout`` (as many inputs, the same fan-in: the
+    same parameters in the same places), what each parameter reads now; else the order."""
+    both = set(old) & set(new)
+    if [u for u in old if u in both] == [u for u in new if u in both]:
+        return []
+    if not same_layout or len(params) != len(new) or len(old) != len(new):
+        return [Reason("input-rebound", f"its inputs are bound in another order: {_listed([u for u in old if u in both])}"
+                                        f" -> {_listed([u for u in new if u in both])}")]
+    out = []
+    for p, was, now in zip(params, old, new):
+        if p and was != now and was in both and now in both:
+            out.append(Reason("input-rebound", f"input {p!r} now reads {now!r} (was {was!r})"))
+    deps = [(was, now) for p, was, now in zip(params, old, new) if not p]
+    if any(was != now and was in both and now in both for was, now in deps):
+        out.append(Reason("input-rebound", f"deps= now lists {_listed([now for _, now in deps])} "
+                                           f"(was {_listed([was for was, _ in deps])})"))
+    return out
+
+
+def _listed(names: list[str], shown: int = 6) -> str:
+    return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
+
+
 def explain_change(old: KeyParts, new: KeyParts, *, sources: frozenset[str] | set[str] = frozenset(),
                    observed: frozenset[str] | set[str] = frozenset(),
-                   values: tuple[Mapping[str, str], Mapping[str, str]] = ({}, {})) -> list[Reason]:
+                   values: tuple[Mapping[str, str], Mapping[str, str]] = ({}, {}),
+                   params: Sequence[str] = ()) -> list[Reason]:
     """Why ``new`` differs from ``old``, one Reason per changed part, most telling first.
     ``sources``: the file sources among the inputs; ``observed``: the observable sources, whose
     versions are the user's strings and are shown as they are; ``values``: (old, new) short
-    values of code parts (assetbuild.fingerprint.shown), shown for a changed part known in both."""
+    values of code parts (assetbuild.fingerprint.shown), shown for a changed part known in both;
+    ``params``: the parameter each of ``new``'s inputs is passed to ("" for deps=), to name an
+    input now bound to another parameter."""
     reasons: list[Reason] = []
     if old.code != new.code:
         if new.code.startswith("v:") or old.code.startswith("v:"):
@@ -249,6 +278,9 @@ def explain_change(old: KeyParts, new: KeyParts, *, sources: frozenset[str] | se
             reasons.append(Reason(code, f"{up}: {short(before)} -> {short(dv)}"))
     for up in sorted(old_in.keys() - new_in.keys()):
         reasons.append(Reason("input-removed", f"{up} is no longer an input"))
+    old_order, new_order = [u for u, _ in old.inputs], [u for u, _ in new.inputs]
+    if old_order != new_order:
+        reasons += _rebound(old_order, new_order, params, old.fan_in == new.fan_in)
     if len(reasons) > _PER_PARTITION:
         reasons = _by_partitioned_asset(reasons)
     old_src = dict(old.sources)

@@ -77,20 +77,22 @@ def made_elsewhere(name: str, head: Head) -> bool:
 
 def why_run(parts: KeyParts, head: Head | None, sources: frozenset[str] | set[str],
             observed: frozenset[str] | set[str] = frozenset(), fn: Any = None,
-            name: str | None = None) -> tuple[Reason, ...]:
+            name: str | None = None, params: Sequence[str] = ()) -> tuple[Reason, ...]:
     """Reasons a key has no trace: what changed since the asset's latest build. ``fn``: the
     asset's function, whose short values of changed constants are shown beside the recorded ones.
     ``name``: the asset's, to tell a build by another interpreter (``made_elsewhere``): that is
-    the reason, not a code change (a ``code_version`` is still compared)."""
+    the reason, not a code change (a ``code_version`` is still compared). ``params``: the
+    parameter each input is passed to ("" for deps=), to name inputs bound to other parameters."""
     if head is None:
         return (_NEVER_BUILT,)
     if name is not None and made_elsewhere(name, head):
-        other = explain_change(head_parts(head), parts, sources=sources, observed=observed)
+        other = explain_change(head_parts(head), parts, sources=sources, observed=observed, params=params)
         return (_ELSEWHERE, *(r for r in other if r.code != "code-changed" or parts.code.startswith("v:")))
     values: tuple[Mapping[str, str], Mapping[str, str]] = ({}, {})
     if fn is not None and head.code_values and head.code != parts.code:
         values = (dict(head.code_values), dict(shown_values(fn, dict(head.code_values))))
-    reasons = explain_change(head_parts(head), parts, sources=sources, observed=observed, values=values)
+    reasons = explain_change(head_parts(head), parts, sources=sources, observed=observed, values=values,
+                             params=params)
     if not reasons and parts.sources and not head.sources:
         reasons = [Reason("key-changed", "keys now include the paths of the sources an asset reads "
                           "(its latest build was made by an older assetbuild)")]
@@ -101,7 +103,7 @@ def why_run(parts: KeyParts, head: Head | None, sources: frozenset[str] | set[st
 
 def _upstream_stale(parts: KeyParts, head: Head | None, sources: frozenset[str] | set[str] = frozenset(),
                     observed: frozenset[str] | set[str] = frozenset(), fn: Any = None,
-                    name: str | None = None) -> Decision:
+                    name: str | None = None, params: Sequence[str] = ()) -> Decision:
     """A dry run's decision while an upstream will rebuild: run, unless that output is unchanged
     and nothing else in the key changed. What else changed (its code, env, params, a resource's
     version, another input) is known now, whatever the upstream makes: it is said, and then the
@@ -111,7 +113,7 @@ def _upstream_stale(parts: KeyParts, head: Head | None, sources: frozenset[str] 
     unknown = [up for up, dv in parts.inputs if dv is None]
     recorded = dict(head.inputs)
     assumed = parts._replace(inputs=tuple((up, recorded.get(up, "") if dv is None else dv) for up, dv in parts.inputs))
-    known = tuple(r for r in why_run(assumed, head, sources, observed, fn, name)
+    known = tuple(r for r in why_run(assumed, head, sources, observed, fn, name, params)
                   if r.code != "key-changed" or r is _ELSEWHERE)
     stale = Reason("upstream-changed", f"{_some(unknown)} {'is' if len(unknown) == 1 else 'are'} stale"
                    + ("" if known else " (runs only if that output changes)"))
@@ -188,6 +190,13 @@ class TraceRebuilder:
                 why: Mapping[str, tuple[Reason, ...]] | None = None) -> ForcingRebuilder:
         return ForcingRebuilder(self, names, why)
 
+    def _params_of(self, name: str) -> tuple[str, ...]:
+        """The parameter each of ``name``'s inputs is passed to ("" for deps=), for reasons."""
+        return tuple(p or "" for p, _ in self.graph.inputs[name])
+
+    def _why(self, parts: KeyParts, head: Head | None, adef: AssetDef, name: str) -> tuple[Reason, ...]:
+        return why_run(parts, head, self.sources, self.observed, adef.fn, name, self._params_of(name))
+
     def _parts(self, name: str, adef: AssetDef, inputs: Sequence[tuple[str, str | None]]) -> KeyParts:
         """What goes into ``name``'s key now (an unknown input version, None, only ever reaches a
         dry run's parts, never a key)."""
@@ -247,11 +256,11 @@ class TraceRebuilder:
             return self._volatile(name, parts, head)
         for _, dv in inputs:
             if dv is None:  # a dry run: an upstream will rebuild, so this key is not known yet
-                return _upstream_stale(parts, head, self.sources, self.observed, adef.fn, name)
+                return _upstream_stale(parts, head, self.sources, self.observed, adef.fn, name, self._params_of(name))
         key = make_key(name, parts)
         trace: Any = head if head is not None and head.key == key else self.store.get_trace(key)
         if trace is None:
-            return Decision("run", parts, key, why_run(parts, head, self.sources, self.observed, adef.fn, name),
+            return Decision("run", parts, key, self._why(parts, head, adef, name),
                             head=head)
         if adef.max_age is not None:
             expired = self._expired(trace, adef.max_age)
@@ -277,7 +286,7 @@ class TraceRebuilder:
             if files is not None and files[0] == "run":
                 return Decision("run", parts, key, files[1], trace, origin, head)
             if files is not None:  # files the latest build left: what changed is its key
-                reasons = (why_run(parts, head, self.sources, self.observed, adef.fn, name) if files[2] else ()) \
+                reasons = (self._why(parts, head, adef, name) if files[2] else ()) \
                     + files[1]
         elif path is not None:
             recorded = head.path_stat if head is not None and head.output_digest == trace.output_digest else None
@@ -305,7 +314,7 @@ class TraceRebuilder:
         Empty when the file holds anything else (changed outside assetbuild)."""
         if head is None or head.key == key or self.files.path_state(path, head.output_digest, head.path_stat)[0] != "ok":
             return ()
-        return why_run(parts, head, self.sources, self.observed, adef.fn, name)
+        return self._why(parts, head, adef, name)
 
     def _volatile(self, name: str, parts: KeyParts, head: Head | None) -> Decision:
         """A volatile asset runs, under a key no earlier build has (its readers' keys use its
