@@ -158,12 +158,15 @@ KEY_PARTS = {
     # entered keys reads (out_index -1): the key it was made with
     "multi_out": KeyParts("c" * 64, {}, (("a", "d" * 64),), "json@1", None, producer="split", out_index=1),
     "multi_out_unplaced": KeyParts("c" * 64, {}, (("a", "d" * 64),), "json@1", None, producer="split"),
+    # inputs passed otherwise than the parameters in order imply (def f(x=None, y=None), ins={"y": "a"}, deps=["b"])
+    "binding": KeyParts("c" * 64, {}, (("a", "d" * 64), ("b", "e" * 64)), "json@1", None, binding=("y", "")),
 }
 
 # keys.INTERPRETER -> {"parts": {case: key}, "project": {asset: key}}
 GOLDEN: dict[str, dict[str, dict[str, str]]] = {
     "cpython-311-O0": {
         "parts": {
+            "binding": "eb81d7ea838df5189ed9c1f3e4215cb5a7de1ff1d0a26f2036b58f205449dbee",
             "code_version": "dbf42ec7ec69ee4b759b3e09d0742c46dfa03e18d6c186e7601ae3105ac95fd8",
             "multi_out": "a30a93d7e9e41175531fc824e1caf402876aa1bf0e7419c6f00b394f83910cee",
             "multi_out_unplaced": "8f4e5e9cb5407ffe87265d698fcf4de90ab5ae8ea541b21cbfbc074f1deab5e4",
@@ -192,6 +195,7 @@ GOLDEN: dict[str, dict[str, dict[str, str]]] = {
     },
     "cpython-310-O0": {  # recorded with Python 3.10.13 (a patch release that changed bytecode would show here)
         "parts": {
+            "binding": "8193fb01bd1b6abd7936c812767061cc4f2c3341a7d31c65f2ba23e6ff84153d",
             "code_version": "1a362cde8098c1db24df5c5cc84145fa00eac604c64e857574d677564d61ae49",
             "multi_out": "f6ecededbf30220998e66dc878f00b65851ed357fa59b43250c53af27a5baa7c",
             "multi_out_unplaced": "f14a86fdec657ff9f7eae858d83403a6c6f3eae753b9516228bc02c19428797b",
@@ -215,6 +219,7 @@ GOLDEN: dict[str, dict[str, dict[str, str]]] = {
     },
     "cpython-312-O0": {  # recorded with Python 3.12.1 (a patch release that changed bytecode would show here)
         "parts": {
+            "binding": "d57b58c80c54b39cf2dbc04adc96ed8a1dd1a47323d01a02da5f6e210ca0fb10",
             "code_version": "498090fe85b6b68bda1f19a4dd00cd53503751644c204fab23c9b57bd9176944",
             "multi_out": "9b567ab8ab184023c96290cf981076784f47a0efcf48c55e322e2d30ede96621",
             "multi_out_unplaced": "93de9361d12e05bf60950ff2b25810a109eee5d0f25fc38ec30484d8ecad5fac",
@@ -238,6 +243,7 @@ GOLDEN: dict[str, dict[str, dict[str, str]]] = {
     },
     "cpython-313-O0": {  # recorded with Python 3.13.0 (a patch release that changed bytecode would show here)
         "parts": {
+            "binding": "f09d1c04a32bcfab990b340c2c0638a45ea383570bf7bd64223b66c2541cd8f3",
             "code_version": "422bf1af37405d245de9fbded2a83d7002214791cb114053b66225c1b21a7927",
             "multi_out": "279b4434deef5ca7e3318b7e3ec010fbf9216cf824032f16fa8f6189efa5b5fc",
             "multi_out_unplaced": "f14700bb956f941315fb61854c0580f902b3f9d3afc5e24cb06ef2977ef9bedc",

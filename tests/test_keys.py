@@ -132,18 +132,53 @@ def test_many_changed_partitions_of_one_upstream_are_one_reason() -> None:
 def test_inputs_bound_to_other_parameters_are_named() -> None:
     """Swapped bindings keep the inputs and their versions, only their order changes: a dict of
     inputs saw nothing, and the reason fell back to "the interpreter, key schema...". The
-    parameters the inputs are bound to now (``params``; "" for deps=) name what each reads."""
+    function's parameters (``free``) name what each reads now."""
     x, y, z = ("x", "1" * 64), ("y", "2" * 64), ("z", "3" * 64)
     old = KeyParts("c", {}, (x, y, z), "json@1", None)
     new = KeyParts("c", {}, (y, x, z), "json@1", None)
     assert make_key("n", old) != make_key("n", new)
-    assert [(r.code, r.detail) for r in explain_change(old, new, params=("a", "b", "c"))] == [
+    assert [(r.code, r.detail) for r in explain_change(old, new, free=("a", "b", "c"))] == [
         ("input-rebound", "input 'a' now reads 'y' (was 'x')"), ("input-rebound", "input 'b' now reads 'x' (was 'y')")]
-    assert [(r.code, r.detail) for r in explain_change(old, new, params=("a", "", ""))] == [
+    assert [(r.code, r.detail) for r in explain_change(old, new, free=("a",))] == [
         ("input-rebound", "input 'a' now reads 'y' (was 'x')"), ("input-rebound", "deps= now lists x, z (was y, z)")]
-    # not known what each is bound to (or another number of them): the order is named
+    # the parameters not known: the order is named
     assert [(r.code, r.detail) for r in explain_change(old, new)] == [
         ("input-rebound", "its inputs are bound in another order: x, y, z -> y, x, z")]
     added = KeyParts("c", {}, (("w", "4" * 64), z, y, x), "json@1", None)
-    assert [(r.code, r.detail) for r in explain_change(old, added, params=("a", "b", "c", "d"))] == [
-        ("input-added", "w is a new input"), ("input-rebound", "its inputs are bound in another order: x, y, z -> z, y, x")]
+    assert [(r.code, r.detail) for r in explain_change(old, added, free=("a", "b", "c", "d"))] == [
+        ("input-added", "w is a new input"), ("input-rebound", "input 'a' now reads 'w' (was 'x')"),
+        ("input-rebound", "input 'b' now reads 'z' (was 'y')"), ("input-rebound", "input 'c' now reads 'y' (was 'z')"),
+        ("input-rebound", "input 'd' now reads 'x' (was unbound)")]
+
+
+@pytest.mark.parametrize("free, n, fan_in, implied", [
+    (("a", "b"), 2, (), ("a", "b")),  # every parameter takes one
+    (("a", "limit"), 1, (), ("a",)),  # a trailing default left alone
+    (("a",), 3, (), ("a", "", "")),  # the rest are deps=
+    ((), 2, (), ("", "")),
+    (("pages", "b"), 3, (("pages", 2),), ("pages", "pages", "b")),  # a fan-in takes as many as it binds
+    (("none", "b"), 1, (("none", 0),), ("b",)),  # one that binds none takes none
+    (("a", "b"), 0, (), ()),
+])
+def test_implied_binding(free, n, fan_in, implied):
+    from assetbuild.keys import implied_binding
+
+    assert implied_binding(free, n, fan_in) == implied
+
+
+def test_a_binding_not_implied_enters_the_key_and_is_explained():
+    """def f(a=None, b=None): ins={"a": "x"} and ins={"b": "x"} read the same inputs, in the same
+    order: only the binding tells them apart (it was no part of the key: a stale result)."""
+    x, y = ("x", "1" * 64), ("y", "2" * 64)
+    implied = KeyParts("c", {}, (x,), "json@1", None)
+    to_b = implied._replace(binding=("b",))
+    assert make_key("n", implied) != make_key("n", to_b)
+    (r,) = explain_change(implied, to_b, free=("a", "b"))
+    assert (r.code, r.detail) == ("input-rebound", "its inputs are now passed out of parameter order: b=x")
+    assert [(r.code, r.detail) for r in explain_change(to_b, implied, free=("a", "b"))] == [
+        ("input-rebound", "input 'a' now reads 'x' (was unbound)"), ("input-rebound", "input 'b' is now unbound (was 'x')")]
+    dep = KeyParts("c", {}, (x, y), "json@1", None, binding=("a", ""))  # def f(a, b=None), deps=["y"]
+    passed = dep._replace(binding=())  # ins={"a": "x", "b": "y"}
+    assert make_key("n", dep) != make_key("n", passed)
+    assert [(r.code, r.detail) for r in explain_change(dep, passed, free=("a", "b"))] == [
+        ("input-rebound", "input 'b' now reads 'y' (was unbound)"), ("input-rebound", "deps= now lists nothing (was y)")]

@@ -279,3 +279,113 @@ def after():
         ("input-rebound", "input 'a' now reads 'y' (was 'x')"), ("input-rebound", "input 'b' now reads 'x' (was 'y')")]
     assert [(r.code, r.detail) for r in st["after"].reasons] == [("input-rebound", "deps= now lists y, x (was x, y)")]
     assert project.build().ok and project.value("div") == 0.2
+
+
+def test_an_input_passed_to_another_parameter_is_no_stale_result(project):
+    """The inputs entered keys as (name, version) in order, not the parameter each is passed
+    to: ``ins={"a": "x"}`` -> ``ins={"b": "x"}`` (``def f(a=None, b=None)``), or a deps= input
+    now passed to a parameter, kept the key, and the old value, status said fresh."""
+    body = """
+@asset(io="json")
+def x():
+    return 10
+
+@asset(io="json")
+def y():
+    return 2
+
+@asset(io="json", ins={"a": "x"})
+def pick(a=None, b=None):
+    return [a, b]
+
+@asset(io="json", ins={"a": "x"}, deps=["y"])
+def both(a, b=None):
+    return [a, b]
+"""
+    project.assetfile(body)
+    assert project.build().ok and project.value("pick") == [10, None] and project.value("both") == [10, None]
+    project.assetfile(body.replace('ins={"a": "x"})', 'ins={"b": "x"})')
+                      .replace('ins={"a": "x"}, deps=["y"]', 'ins={"a": "x", "b": "y"}'))
+    st = project.status()
+    assert [(r.code, r.detail) for r in st["pick"].reasons] == [
+        ("input-rebound", "its inputs are now passed out of parameter order: b=x")]
+    assert [(r.code, r.detail) for r in st["both"].reasons] == [
+        ("input-rebound", "input 'b' now reads 'y' (was unbound)"), ("input-rebound", "deps= now lists nothing (was y)")]
+    assert project.build().ok and project.value("pick") == [None, 10] and project.value("both") == [10, 2]
+    project.assetfile(body)  # back: the earlier values, without a run
+    r = project.build()
+    assert r.ok and r.count("built") == 0 and project.value("pick") == [10, None]
+    assert [x.reasons[0].code for x in r.results if x.status == "restored"] == ["stored-before", "stored-before"]
+
+
+def test_declarations_that_pass_inputs_in_order_keep_their_keys(project, monkeypatch):
+    """The binding enters a key only when the function's parameters in order do not imply it:
+    every common shape (context, resources by name or ins=, deps=, trailing defaults, fan-in,
+    multi-asset outs, partitions and their mappings) keeps the key it had before."""
+    from assetbuild.store import LmdbStore
+
+    monkeypatch.setenv("ASSETBUILD_NOW", "2024-01-03T00:30:00Z")
+    project.write("raw.txt", "1")
+    project.assetfile("""
+from assetbuild import resource, multi_asset, Out, StaticPartitions, DailyPartitions, In, TimeWindow
+
+raw = source("raw", "raw.txt")
+
+@resource
+def warehouse(context):
+    return "conn"
+
+@asset(io="json")
+def x(raw):
+    return raw.read_text()
+
+@asset(io="json")
+def page_a():
+    return 1
+
+@asset(io="json")
+def page_b():
+    return 2
+
+@asset(io="json")
+def with_context(context, x, limit=10):
+    return x
+
+@asset(io="json", ins={"db": "warehouse", "first": "x"})
+def with_resources(warehouse, db, first, k=2):
+    return first
+
+@asset(io="json", deps=["page_a", "x"])
+def with_deps(page_b):
+    return page_b
+
+@asset(io="json", ins={"pages": "page_*"})
+def fan(x, pages, flag=False):
+    return sorted(pages)
+
+@multi_asset(outs={"left": Out(io="json"), "right": Out(io="json")}, deps=["raw"])
+def split(x, context):
+    return (x, x)
+
+regions = StaticPartitions(["eu", "us"])
+
+@asset(io="json", partitions=regions)
+def sales(context, x):
+    return context.partition_key
+
+days = DailyPartitions(start="2024-01-01")
+
+@asset(io="json", partitions=days)
+def daily(context):
+    return context.partition_key
+
+@asset(io="json", partitions=days, ins={"prev": In("daily", mapping=TimeWindow(offset=-1))})
+def delta(daily, prev, k=1):
+    return [daily, prev]
+""")
+    r = project.build()
+    assert r.ok, [(x.asset, x.error) for x in r.results if x.error]
+    with LmdbStore(project.root / ".assetbuild", readonly=True) as store:
+        heads = store.heads()
+    assert "delta[2024-01-01]" in heads and "sales[eu]" in heads  # (its prev is unmapped)
+    assert {name: h.binding for name, h in heads.items() if h.binding} == {}

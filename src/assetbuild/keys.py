@@ -23,7 +23,9 @@ from .reports import Reason
 # values of the environment variables an asset declares (KeyParts.env), before the nonce, and
 # the resolved params of an asset that declares some (KeyParts.params), after them, and the
 # versions of the resources it uses (KeyParts.resources), after those and before the nonce; the
-# shape of an asset's fan-in parameters (KeyParts.fan_in), after the resources.
+# shape of an asset's fan-in parameters (KeyParts.fan_in), after the resources; the parameter
+# each input is passed to (KeyParts.binding), behind the marker "binding" after the fan-in, only
+# when the function's parameters and the inputs' order leave it open (see implied_binding).
 # An out of a multi-asset has its out name as the asset name and its multi-asset's name
 # (KeyParts.producer) behind the str marker "multi", after the fan-in and before the nonce:
 # a plain asset's tuple never holds that marker, so no out's key can equal a plain asset's key,
@@ -76,6 +78,27 @@ class KeyParts(NamedTuple):
     # an out's place among its multi-asset's outs (0, 1...); -1 for a plain asset, and in the head
     # of an out built before places entered keys
     out_index: int = -1
+    # the parameter each input is passed to ("" for deps=), when it is not implied_binding's; ()
+    # when it is (as it is for a function whose parameters take the inputs in order)
+    binding: tuple[str, ...] = ()
+
+
+def implied_binding(free: Sequence[str], n: int, fan_in: tuple[tuple[str, int], ...]) -> tuple[str, ...]:
+    """The parameter each of ``n`` inputs goes to as a reader of the function would guess: the
+    ``free`` parameters (the function's, but ``context``, a resource's or an unmapped
+    partition's), in order, each taking one input (a fan-in parameter, as many as it binds),
+    while the inputs last; the inputs left are deps= (""). A key holds its asset's binding
+    (KeyParts.binding) only when it is another one: declarations that bind in order keep the keys
+    they had, and ``ins={"b": "x"}`` (``a`` left to its default) cannot share one with
+    ``ins={"a": "x"}``, nor a ``deps=["y"]`` input with one passed to a parameter."""
+    counts = dict(fan_in)
+    out: list[str] = []
+    for p in free:
+        k = counts.get(p, 1)
+        if len(out) + k > n:
+            break
+        out += [p] * k
+    return tuple(out) + ("",) * (n - len(out))
 
 
 def make_key(name: str, parts: KeyParts) -> str:
@@ -95,6 +118,8 @@ def make_key(name: str, parts: KeyParts) -> str:
         fields += ("resources", parts.resources)
     if parts.fan_in:  # behind its own str marker, like env
         fields += ("fan_in", parts.fan_in)
+    if parts.binding:  # behind its own str marker, like env
+        fields += ("binding", parts.binding)
     if parts.producer:  # behind its str marker, like env, and its place (an int) behind it: see KEY_SCHEMA
         fields += ("multi", parts.producer) if parts.out_index < 0 else ("multi", parts.producer, parts.out_index)
     if parts.partition:  # behind its str marker, like env: see KEY_SCHEMA
@@ -213,26 +238,43 @@ def _by_partitioned_asset(reasons: list[Reason]) -> list[Reason]:
     return out
 
 
-def _rebound(old: Sequence[str], new: Sequence[str], params: Sequence[str], same_layout: bool) -> list[Reason]:
-    """``input-rebound`` reasons: inputs that both keys have, passed in another order (so to other
-    parameters), which the inputs as a dict do not show. With ``params`` (the parameter of each
-    of ``new``'s inputs, "" for deps=) and ``same_layout`` (as many inputs, the same fan-in: the
-    same parameters in the same places), what each parameter reads now; else the order."""
-    both = set(old) & set(new)
-    if [u for u in old if u in both] == [u for u in new if u in both]:
-        return []
-    if not same_layout or len(params) != len(new) or len(old) != len(new):
-        return [Reason("input-rebound", f"its inputs are bound in another order: {_listed([u for u in old if u in both])}"
-                                        f" -> {_listed([u for u in new if u in both])}")]
+def _rebound(old: KeyParts, new: KeyParts, free: Sequence[str] | None) -> list[Reason]:
+    """``input-rebound`` reasons: inputs both keys have, passed to other parameters (or in
+    another order), which the inputs as a dict do not show. With ``free`` (the function's
+    parameters, as implied_binding takes them), what each parameter reads now; else the order."""
+    was_up, now_up = [u for u, _ in old.inputs], [u for u, _ in new.inputs]
+    both = set(was_up) & set(now_up)
+    was_p = old.binding or (implied_binding(free, len(was_up), old.fan_in) if free is not None else None)
+    now_p = new.binding or (implied_binding(free, len(now_up), new.fan_in) if free is not None else None)
     out = []
-    for p, was, now in zip(params, old, new):
-        if p and was != now and was in both and now in both:
-            out.append(Reason("input-rebound", f"input {p!r} now reads {now!r} (was {was!r})"))
-    deps = [(was, now) for p, was, now in zip(params, old, new) if not p]
-    if any(was != now and was in both and now in both for was, now in deps):
-        out.append(Reason("input-rebound", f"deps= now lists {_listed([now for _, now in deps])} "
-                                           f"(was {_listed([was for was, _ in deps])})"))
+    if not old.binding and new.binding and was_up == now_up:  # the old one implied, or not recorded (an older head)
+        return [Reason("input-rebound", "its inputs are now passed out of parameter order: " + _listed(
+            [f"{p}={u}" if p else f"deps: {u}" for p, u in zip(new.binding, now_up)]))]
+    if was_p is not None and now_p is not None and len(was_p) == len(was_up) and len(now_p) == len(now_up):
+        reads: dict[str, tuple[list[str], list[str]]] = {p: ([], []) for p in (*now_p, *was_p)}
+        for i, ps in enumerate((was_p, now_p)):
+            for p, u in zip(ps, (was_up, now_up)[i]):
+                reads[p][i].append(u)
+        for p, (was, now) in reads.items():
+            if [u for u in was if u in both] == [u for u in now if u in both]:
+                continue  # unchanged, or changed only by inputs added or removed (said already)
+            if not p:
+                out.append(Reason("input-rebound", f"deps= now lists {_listed(now) or 'nothing'} "
+                                                   f"(was {_listed(was) or 'nothing'})"))
+            elif now:
+                out.append(Reason("input-rebound", f"input {p!r} now reads {_quoted(now)} "
+                                                   f"(was {_quoted(was) if was else 'unbound'})"))
+            else:
+                out.append(Reason("input-rebound", f"input {p!r} is now unbound (was {_quoted(was)})"))
+    if not out and [u for u in was_up if u in both] != [u for u in now_up if u in both]:
+        out.append(Reason("input-rebound", f"its inputs are bound in another order: "
+                                           f"{_listed([u for u in was_up if u in both])} -> "
+                                           f"{_listed([u for u in now_up if u in both])}"))
     return out
+
+
+def _quoted(names: list[str]) -> str:
+    return repr(names[0]) if len(names) == 1 else _listed(names)
 
 
 def _listed(names: list[str], shown: int = 6) -> str:
@@ -242,13 +284,13 @@ def _listed(names: list[str], shown: int = 6) -> str:
 def explain_change(old: KeyParts, new: KeyParts, *, sources: frozenset[str] | set[str] = frozenset(),
                    observed: frozenset[str] | set[str] = frozenset(),
                    values: tuple[Mapping[str, str], Mapping[str, str]] = ({}, {}),
-                   params: Sequence[str] = ()) -> list[Reason]:
+                   free: Sequence[str] | None = None) -> list[Reason]:
     """Why ``new`` differs from ``old``, one Reason per changed part, most telling first.
     ``sources``: the file sources among the inputs; ``observed``: the observable sources, whose
     versions are the user's strings and are shown as they are; ``values``: (old, new) short
     values of code parts (assetbuild.fingerprint.shown), shown for a changed part known in both;
-    ``params``: the parameter each of ``new``'s inputs is passed to ("" for deps=), to name an
-    input now bound to another parameter."""
+    ``free``: the function's parameters as implied_binding takes them, to name what an input
+    passed to another parameter is passed to."""
     reasons: list[Reason] = []
     if old.code != new.code:
         if new.code.startswith("v:") or old.code.startswith("v:"):
@@ -278,9 +320,8 @@ def explain_change(old: KeyParts, new: KeyParts, *, sources: frozenset[str] | se
             reasons.append(Reason(code, f"{up}: {short(before)} -> {short(dv)}"))
     for up in sorted(old_in.keys() - new_in.keys()):
         reasons.append(Reason("input-removed", f"{up} is no longer an input"))
-    old_order, new_order = [u for u, _ in old.inputs], [u for u, _ in new.inputs]
-    if old_order != new_order:
-        reasons += _rebound(old_order, new_order, params, old.fan_in == new.fan_in)
+    if old.binding != new.binding or [u for u, _ in old.inputs] != [u for u, _ in new.inputs]:
+        reasons += _rebound(old, new, free)
     if len(reasons) > _PER_PARTITION:
         reasons = _by_partitioned_asset(reasons)
     old_src = dict(old.sources)

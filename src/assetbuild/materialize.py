@@ -258,7 +258,7 @@ class Materializer:
             params=parts.params, resources=parts.resources, fan_in=parts.fan_in, producer=parts.producer,
             code_values=self.code_values(name, parts),
             source_at=trace.source_at if isinstance(trace, Head) else self.source_at(name, parts),
-            partition=parts.partition, out_index=parts.out_index)
+            partition=parts.partition, out_index=parts.out_index, binding=parts.binding)
         self.moved.replacing(name, before, head)
         self.store.put_head(name, head, device=device)
 

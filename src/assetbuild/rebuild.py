@@ -25,7 +25,7 @@ from .definitions import AssetDef, SourceDef
 from .errors import CacheCorrupt
 from .fingerprint.shown import shown_values
 from .graph import Graph
-from .keys import KeyParts, env_parts, explain_change, make_key, source_key_path
+from .keys import KeyParts, env_parts, explain_change, implied_binding, make_key, source_key_path
 from .manifest import Manifest, decode_manifest, output_place, outputs_key_part
 from .params import declared_json
 from .reports import AssetResult, AssetStatus, Head, Reason, Trace
@@ -46,7 +46,7 @@ def head_parts(head: Head) -> KeyParts:
                     params=head.params,
                     resources=tuple((n, v) for n, v in head.resources),
                     fan_in=tuple((p, n) for p, n in head.fan_in), producer=head.producer,
-                    partition=head.partition, out_index=head.out_index)
+                    partition=head.partition, out_index=head.out_index, binding=tuple(head.binding))
 
 
 # what a key part is called in a stored-before reason (a part not named here is of the inputs)
@@ -77,22 +77,23 @@ def made_elsewhere(name: str, head: Head) -> bool:
 
 def why_run(parts: KeyParts, head: Head | None, sources: frozenset[str] | set[str],
             observed: frozenset[str] | set[str] = frozenset(), fn: Any = None,
-            name: str | None = None, params: Sequence[str] = ()) -> tuple[Reason, ...]:
+            name: str | None = None, free: Sequence[str] | None = None) -> tuple[Reason, ...]:
     """Reasons a key has no trace: what changed since the asset's latest build. ``fn``: the
     asset's function, whose short values of changed constants are shown beside the recorded ones.
     ``name``: the asset's, to tell a build by another interpreter (``made_elsewhere``): that is
-    the reason, not a code change (a ``code_version`` is still compared). ``params``: the
-    parameter each input is passed to ("" for deps=), to name inputs bound to other parameters."""
+    the reason, not a code change (a ``code_version`` is still compared). ``free``: the
+    function's parameters as keys.implied_binding takes them, to name inputs passed to other
+    parameters."""
     if head is None:
         return (_NEVER_BUILT,)
     if name is not None and made_elsewhere(name, head):
-        other = explain_change(head_parts(head), parts, sources=sources, observed=observed, params=params)
+        other = explain_change(head_parts(head), parts, sources=sources, observed=observed, free=free)
         return (_ELSEWHERE, *(r for r in other if r.code != "code-changed" or parts.code.startswith("v:")))
     values: tuple[Mapping[str, str], Mapping[str, str]] = ({}, {})
     if fn is not None and head.code_values and head.code != parts.code:
         values = (dict(head.code_values), dict(shown_values(fn, dict(head.code_values))))
     reasons = explain_change(head_parts(head), parts, sources=sources, observed=observed, values=values,
-                             params=params)
+                             free=free)
     if not reasons and parts.sources and not head.sources:
         reasons = [Reason("key-changed", "keys now include the paths of the sources an asset reads "
                           "(its latest build was made by an older assetbuild)")]
@@ -103,7 +104,7 @@ def why_run(parts: KeyParts, head: Head | None, sources: frozenset[str] | set[st
 
 def _upstream_stale(parts: KeyParts, head: Head | None, sources: frozenset[str] | set[str] = frozenset(),
                     observed: frozenset[str] | set[str] = frozenset(), fn: Any = None,
-                    name: str | None = None, params: Sequence[str] = ()) -> Decision:
+                    name: str | None = None, free: Sequence[str] | None = None) -> Decision:
     """A dry run's decision while an upstream will rebuild: run, unless that output is unchanged
     and nothing else in the key changed. What else changed (its code, env, params, a resource's
     version, another input) is known now, whatever the upstream makes: it is said, and then the
@@ -113,7 +114,7 @@ def _upstream_stale(parts: KeyParts, head: Head | None, sources: frozenset[str] 
     unknown = [up for up, dv in parts.inputs if dv is None]
     recorded = dict(head.inputs)
     assumed = parts._replace(inputs=tuple((up, recorded.get(up, "") if dv is None else dv) for up, dv in parts.inputs))
-    known = tuple(r for r in why_run(assumed, head, sources, observed, fn, name, params)
+    known = tuple(r for r in why_run(assumed, head, sources, observed, fn, name, free)
                   if r.code != "key-changed" or r is _ELSEWHERE)
     stale = Reason("upstream-changed", f"{_some(unknown)} {'is' if len(unknown) == 1 else 'are'} stale"
                    + ("" if known else " (runs only if that output changes)"))
@@ -166,6 +167,7 @@ class TraceRebuilder:
         self._nodes = graph.nodes
         # an out -> its place in its multi-asset's outs (KeyParts.out_index)
         self._out_index = {out: i for outs in graph.producers.values() for i, out in enumerate(outs)}
+        self._bindings: dict[str, tuple[str, ...]] = {}  # asset -> KeyParts.binding
 
     def _resource_versions(self, name: str) -> tuple[tuple[str, str], ...]:
         """KeyParts.resources: (name, version) of each resource ``name`` uses that has a version."""
@@ -190,12 +192,27 @@ class TraceRebuilder:
                 why: Mapping[str, tuple[Reason, ...]] | None = None) -> ForcingRebuilder:
         return ForcingRebuilder(self, names, why)
 
-    def _params_of(self, name: str) -> tuple[str, ...]:
-        """The parameter each of ``name``'s inputs is passed to ("" for deps=), for reasons."""
-        return tuple(p or "" for p, _ in self.graph.inputs[name])
+    def _free(self, name: str, adef: AssetDef) -> tuple[str, ...]:
+        """The parameters of ``name``'s function that keys.implied_binding passes inputs to: all
+        but ``context``, those given a resource and those a partition mapping leaves unset."""
+        skip = {"context", *self.graph.absent.get(name, ())}
+        uses = self.graph.uses.get(name)
+        if uses:
+            skip.update(p for p, _ in uses)
+        return tuple(p for p, _ in adef.params if p not in skip)
+
+    def _binding(self, name: str, adef: AssetDef) -> tuple[str, ...]:
+        """KeyParts.binding: the parameter each input is passed to, unless implied_binding says so."""
+        got = self._bindings.get(name)
+        if got is None:
+            bound = self.graph.inputs[name]
+            actual = tuple(p or "" for p, _ in bound)
+            implied = implied_binding(self._free(name, adef), len(bound), self._fan_in(name)) if bound else ()
+            got = self._bindings[name] = () if actual == implied else actual
+        return got
 
     def _why(self, parts: KeyParts, head: Head | None, adef: AssetDef, name: str) -> tuple[Reason, ...]:
-        return why_run(parts, head, self.sources, self.observed, adef.fn, name, self._params_of(name))
+        return why_run(parts, head, self.sources, self.observed, adef.fn, name, self._free(name, adef))
 
     def _parts(self, name: str, adef: AssetDef, inputs: Sequence[tuple[str, str | None]]) -> KeyParts:
         """What goes into ``name``'s key now (an unknown input version, None, only ever reaches a
@@ -213,7 +230,8 @@ class TraceRebuilder:
                         fan_in=self._fan_in(name) if name in self.graph.fan_in else (),
                         producer=adef.producer or "",
                         partition=part.key_part if part is not None else "",
-                        out_index=self._out_index.get(name, -1) if adef.producer else -1)
+                        out_index=self._out_index.get(name, -1) if adef.producer else -1,
+                        binding=self._binding(name, adef))
 
     def parts(self, name: str, inputs: Sequence[tuple[str, str | None]]) -> KeyParts:
         """What goes into ``name``'s key now, with ``inputs`` (the versions of its inputs): a
@@ -256,7 +274,8 @@ class TraceRebuilder:
             return self._volatile(name, parts, head)
         for _, dv in inputs:
             if dv is None:  # a dry run: an upstream will rebuild, so this key is not known yet
-                return _upstream_stale(parts, head, self.sources, self.observed, adef.fn, name, self._params_of(name))
+                return _upstream_stale(parts, head, self.sources, self.observed, adef.fn, name,
+                                       self._free(name, adef))
         key = make_key(name, parts)
         trace: Any = head if head is not None and head.key == key else self.store.get_trace(key)
         if trace is None:

@@ -305,6 +305,7 @@ class Head(NamedTuple):
     source_at: tuple[tuple[str, str, int], ...] = ()
     partition: str = ""  # KeyParts.partition (absent in heads of older versions)
     out_index: int = -1  # KeyParts.out_index (absent in heads of older versions)
+    binding: tuple[str, ...] = ()  # KeyParts.binding (absent in heads of older versions)
 
 
 class SkipRecord(NamedTuple):

@@ -181,7 +181,7 @@ def _entry_records(e: Any) -> tuple[str, str, Trace, Head | None]:
         # "sources", "env", "params", "resources", "fan_in", "producer", "code_values"... came with later versions:
         # an older export has none
         later = {"sources", "env", "params", "resources", "fan_in", "producer", "code_values", "source_at",
-                 "partition", "out_index"}
+                 "partition", "out_index", "binding"}
         if not isinstance(hd, Mapping) or set(hd) - later != set(Head._fields) - later:
             raise ValueError("bad head record")
         if not _params_ok(hd.get("params", "")):
@@ -202,13 +202,17 @@ def _entry_records(e: Any) -> tuple[str, str, Trace, Head | None]:
         if not isinstance(fan_rows, list) or not all(
                 isinstance(i, list) and len(i) == 2 and isinstance(i[0], str) and type(i[1]) is int for i in fan_rows):
             raise ValueError("bad head fan_in")
+        binding = hd.get("binding", [])
+        if not isinstance(binding, list) or not all(isinstance(p, str) for p in binding):
+            raise ValueError("bad head binding")
         at = hd.get("source_at", [])
         if not isinstance(at, list) or not all(
                 isinstance(e, list) and len(e) == 3 and isinstance(e[0], str) and isinstance(e[1], str)
                 and type(e[2]) is int for e in at):
             raise ValueError("bad head source_at")
         head = Head(**{**hd, **pairs, "env": tuple(tuple(i) for i in env_rows), "path_stat": None,
-                       "fan_in": tuple((p, n) for p, n in fan_rows), "source_at": tuple(tuple(e) for e in at)})
+                       "fan_in": tuple((p, n) for p, n in fan_rows), "source_at": tuple(tuple(e) for e in at),
+                       "binding": tuple(binding)})
         _check_types(head, {"key": str, "data_version": str, "output_digest": str, "code": str,
                             "code_parts": dict, "io": str, "path": (str, type(None)), "built_ns": int,
                             "size": int, "duration_s": (int, float), "producer": str, "partition": str,

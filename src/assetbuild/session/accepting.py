@@ -143,7 +143,8 @@ def _record(asset: str, head: Head, d: Any, store: Any, fn: Any) -> None:
     new = Head(d.key, head.data_version, head.output_digest, p.code, p.code_parts, p.inputs, p.io, p.path,
                head.path_stat, head.built_ns, head.size, head.duration_s, p.sources, p.env, params=p.params,
                resources=p.resources, fan_in=p.fan_in, producer=p.producer,
-               code_values=shown_values(fn, p.code_parts), partition=p.partition, out_index=p.out_index)
+               code_values=shown_values(fn, p.code_parts), partition=p.partition, out_index=p.out_index,
+               binding=p.binding)
     MovedOutputs(store).replacing(asset, head, new)  # a path= changed: the old file is noted
     store.put_head(asset, new)
     store.add_history(asset, now_ns(), d.key)
