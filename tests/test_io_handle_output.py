@@ -70,7 +70,10 @@ class FileTree:
         return OutputInfo(_digest(value), metadata={"files": len(value)})
 
     def load_input(self, context):
-        files = _read(self._root(context))
+        root = self._root(context)
+        if not root.is_dir():
+            raise FileNotFoundError(f"the directory {root} is gone")
+        files = _read(root)
         if os.environ.get("TREEIO_PIDS"):
             with open(os.environ["TREEIO_PIDS"], "a") as f:
                 f.write(f"{context.reader} {os.getpid()}\\n")
@@ -395,3 +398,63 @@ def test_a_manager_with_handle_output_needs_load_input_and_io_version():
     pm.register(Plugin())
     with pytest.raises(assetbuild.PluginError, match="io_version"):
         collect_io_managers(pm)
+
+
+def _cli_env(plugin):
+    """The plugin's environment, keeping the PYTHONPATH this run has (a worktree's ``src``)."""
+    return dict(plugin, PYTHONPATH=os.pathsep.join(filter(None, (plugin["PYTHONPATH"], os.environ.get("PYTHONPATH")))))
+
+
+SKIPPING = """\
+from assetbuild import Skip, asset, source
+
+n = source("n", "n.txt")
+
+
+@asset(io="tree", output_required=False)
+def val(n):
+    k = int(n.read_text())
+    if k % 2:
+        return Skip("odd")
+    return {"n.txt": str(k)}
+
+
+@asset(io="json")
+def twice(val):
+    return int(val["n.txt"]) * 2
+"""
+
+
+def test_a_skip_whose_previous_data_is_gone_skips_its_readers_as_with_no_value(project, plugin):
+    """The previous value a skip keeps current is data the manager keeps elsewhere, deleted by
+    hand: the cache cannot restore it, so the asset has no usable value, and its readers are
+    skipped with ``no-output``: no failure. Its reader that had to run "failed" instead ("not
+    run: asset 'val' failed: failed", exit 1 though nothing failed), after a repair that ran
+    'val' again and reported its skip twice."""
+    project.write("n.txt", "2")
+    project.write("AssetFile", SKIPPING)
+    assert project.built() == ["val", "twice"]
+    project.write("n.txt", "3")
+    assert project.build().by_asset() == {"val": "skipped", "twice": "cached"}
+    shutil.rmtree(project.root / "trees")
+    reasons = [(x.code, x.detail) for x in project.status()["val"].reasons]
+    assert ("output-missing", "its data is gone from where io='tree' keeps it") in reasons, reasons
+    project.write("AssetFile", SKIPPING.replace("* 2", "* 3"))  # twice must run
+    env = _cli_env(plugin)
+    out = cli(cwd=project.root, env=env)
+    assert out.returncode == 0, out.stdout + out.stderr
+    lines = out.stdout.splitlines()
+    assert [x for x in lines if "val" in x.split()[1:2]] == ["skipped   val  (odd)"], out.stdout
+    assert "skipped   twice  (upstream 'val' produced no output)" in lines, out.stdout
+    assert "0 built, 0 cached, 0 restored, 0 failed, 2 skipped" in out.stdout
+    assert out.stderr.count("warning: ") == 1 and "'val' returned Skip, and its previous value cannot be used " \
+        "(output-missing: its data is gone from where io='tree' keeps it)" in out.stderr, out.stderr
+    out = cli("--json", cwd=project.root, env=env)
+    doc = json.loads(out.stdout)
+    assert out.returncode == 0 and doc["ok"] is True, out.stdout + out.stderr
+    res = {x["asset"]: x for x in doc["results"]}
+    assert (res["val"]["status"], res["val"]["skip_reason"], res["val"]["data_version"]) == ("skipped", "odd", None)
+    assert (res["twice"]["status"], res["twice"]["skip_reason"]) == ("skipped", "upstream 'val' produced no output")
+    project.write("n.txt", "4")  # a value again: its readers run on it
+    assert project.built() == ["val", "twice"] and project.value("twice") == 12
+

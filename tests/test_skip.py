@@ -232,3 +232,76 @@ def orders():
     r = cli(cwd=tmp_path)
     assert r.returncode == 1
     assert "FAILED    orders: returned Skip('none'), but only an asset declared with output_required=False" in r.stderr
+
+
+MODEL = '''
+from assetbuild import Skip
+
+n = source("n", "n.txt")
+
+
+@asset(outputs=["out/model.txt"], output_required=False)
+def model(n, context):
+    k = int(n.read_text())
+    if k % 2:
+        return Skip("odd")
+    context.out("out/model.txt").write_text(f"model {k}\\n")
+
+
+@asset(io="json")
+def use(model):
+    return model.read_text()
+'''
+
+
+def test_a_skip_restores_the_files_of_the_value_it_keeps(tmp_path):
+    """The previous value stays current, so its files must be in place: deleted or edited by
+    hand, they are restored from the cache, as for any asset, and status says so. They stayed
+    missing, status said nothing, and a reader that ran got a Path to nothing and failed."""
+    p = Project(tmp_path)
+    p.write("n.txt", "2")
+    p.assetfile(MODEL)
+    assert p.built() == ["model", "use"]
+    p.write("n.txt", "3")
+    assert p.build().by_asset() == {"model": "skipped", "use": "cached"}
+    model = tmp_path / "out/model.txt"
+    model.unlink()
+    reasons = [(x.code, x.detail) for x in p.status()["model"].reasons]
+    assert ("output-missing", "out/model.txt is missing") in reasons, reasons
+    r = p.build()
+    assert r.ok and r.by_asset() == {"model": "skipped", "use": "cached"}
+    assert model.read_text() == "model 2\n"
+    assert [x.code for x in p.status()["model"].reasons] == ["source-changed", "skipped"]
+    model.write_text("edited\n")
+    p.assetfile(MODEL.replace("model.read_text()", "model.read_text().upper()"))  # use runs
+    r = p.build()
+    assert r.ok and r.by_asset() == {"model": "skipped", "use": "built"}, [(x.asset, x.error) for x in r.results]
+    assert model.read_text() == "model 2\n" and p.value("use") == "MODEL 2\n"
+
+
+def test_an_absent_optional_out_restores_the_path_output_of_the_value_it_keeps(tmp_path):
+    """The same for an ``Out(required=False, path=...)`` its multi-asset did not return."""
+    p = Project(tmp_path)
+    p.write("rows.txt", "new")
+    p.write("AssetFile", '''
+from assetbuild import Out, asset, multi_asset, source
+
+rows = source("rows", "rows.txt")
+
+
+@multi_asset(outs={"always": Out(io="json"), "maybe": Out(io="json", path="build/maybe.json", required=False)})
+def fetch(rows):
+    text = rows.read_text()
+    return {"always": text, "maybe": text.upper()} if "new" in text else {"always": text}
+
+
+@asset(io="json")
+def reader(maybe):
+    return maybe + "!"
+''')
+    assert sorted(p.built()) == ["always", "maybe", "reader"]
+    p.write("rows.txt", "nothing")
+    (tmp_path / "build/maybe.json").unlink()
+    r = p.build()
+    assert r.ok and r.by_asset() == {"always": "built", "maybe": "skipped", "reader": "cached"}
+    assert json.loads((tmp_path / "build/maybe.json").read_text()) == "NEW"

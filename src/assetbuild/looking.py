@@ -13,7 +13,7 @@ from .graph import Graph
 from .known import Blocked, Known, Unusable, unusable_status
 from .manifest import is_dir_output
 from .rebuild import FORCED, failed_state, state_of, would_do
-from .reports import AssetResult, AssetStatus, ObservationResult
+from .reports import AssetResult, AssetStatus, ObservationResult, Reason
 from .skips import skip_note
 
 
@@ -69,8 +69,15 @@ class Looking:
             if d.action == "run" and d.key is not None:  # only an asset that would run can have failed
                 st = failed_state(self.store, st, d.key)
             note = skip_note(self.store.get_skip(name), d.head) if d.action == "run" else None
-            out.append(st if note is None else AssetStatus(name, st.state, st.reasons + (note,)))
+            out.append(st if note is None else AssetStatus(name, st.state, st.reasons + (note,) + self._kept(name, d)))
         return out
+
+    def _kept(self, name: str, d: Decision) -> tuple[Reason, ...]:
+        """What is missing or changed of the previous value a skip keeps current (``d.head``),
+        which a build puts back from the cache (or, if it cannot, skips its readers)."""
+        kept_state = getattr(self.rebuilder, "kept_state", None)
+        state = kept_state(name, d.head) if kept_state is not None and d.head is not None else None
+        return () if state is None else state[1]
 
     def version_of(self, name: str) -> str | None:
         """The data version this build uses for a source or a decided asset (None: not known)."""

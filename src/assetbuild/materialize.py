@@ -19,7 +19,7 @@ from .errors import CacheCorrupt, SourceMissing
 from .fingerprint.refs import fold_code_refs, split_code_refs, with_code_refs
 from .fingerprint.shown import function_of, shown_values
 from .keys import KeyParts
-from .manifest import decode_manifest, outputs_key_part
+from .manifest import Manifest, decode_manifest, outputs_key_part
 from .metadata import encode_metadata
 from .moved import MovedOutputs
 from .reports import Head, Trace
@@ -177,12 +177,21 @@ class Materializer:
         its manifest (``data``) names; ``CacheCorrupt`` if one is gone, or if the manifest is
         not one a build of this key writes (malformed, a path outside its outputs, or outputs
         other than those the key covers: an imported or remote entry), ``PathNotWritten``."""
-        try:
-            manifest = decode_manifest(data)
-            if outputs_key_part(manifest.outputs) != d.parts.path:
-                raise ValueError("it lists other outputs than the asset declares")
-        except ValueError as e:
-            raise CacheCorrupt(d.reused.output_digest, f"an unusable list of files ({e})") from None
+        manifest = _usable_manifest(data, d.reused.output_digest, d.parts.path)
+        self._put_back_files(manifest)
+        self.put_head(name, d.known_key, d.parts, d.reused, None, before=d.head)
+
+    def restore_kept(self, head: Head, *, files: bool, path: str | None) -> None:
+        """Put back what a skip keeps current (``head``, which stays as it is) where it is missing
+        or edited: its ``files`` (``outputs=``), or its ``path`` output. ``CacheCorrupt``,
+        ``PathNotWritten``."""
+        data = self.store.read_blob(head.output_digest)
+        if files:
+            self._put_back_files(_usable_manifest(data, head.output_digest, None))
+        elif path:
+            _write(self.files, path, data)
+
+    def _put_back_files(self, manifest: Manifest) -> None:
         try:
             problems = self.files.outputs_state(manifest)
             if problems:
@@ -190,7 +199,6 @@ class Materializer:
                                            lambda digest: self.store.blob_file(digest))
         except OSError as e:
             raise PathNotWritten(e) from e
-        self.put_head(name, d.known_key, d.parts, d.reused, None, before=d.head)
 
     def record(self, name: str, d: Decision, path: str | None, produced: Any, staging: str | None = None) -> str:
         """Store a built output (bytes, path output, trace, head, history); its data version.
@@ -306,4 +314,16 @@ class Materializer:
 
 def _metadata_json(metadata: dict[str, Any]) -> str:
     return encode_metadata(metadata)
+
+
+def _usable_manifest(data: bytes, digest: str, outputs_part: str | None) -> Manifest:
+    """The list of files ``data`` holds, if a build could have written it (and, given
+    ``outputs_part``, for the outputs a key covers); else ``CacheCorrupt``."""
+    try:
+        manifest = decode_manifest(data)
+        if outputs_part is not None and outputs_key_part(manifest.outputs) != outputs_part:
+            raise ValueError("it lists other outputs than the asset declares")
+    except ValueError as e:
+        raise CacheCorrupt(digest, f"an unusable list of files ({e})") from None
+    return manifest
 

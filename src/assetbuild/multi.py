@@ -28,11 +28,15 @@ from .reports import AssetResult, Head, Reason
 
 
 def no_output(name: str, why: str, head: Head | None, known: dict[str, Known], blocked: dict[str, Blocked],
-              usable_version: Callable[[str], str]) -> AssetResult:
+              usable_version: Callable[[str], str],
+              keep: Callable[[str, Head], bool] | None = None) -> AssetResult:
     """An asset whose run produced no value (an optional out that was not returned): nothing is
     recorded; its previous value, if any, stays current for its readers (whose keys then do not
-    change, so they do not rerun); with none, its readers are skipped ("upstream 'x' produced no
-    output"). Not a failure: the result is ``skipped`` with no error and the reason."""
+    change, so they do not rerun), its path output put back if missing or edited (``keep``: False
+    when that value cannot be had); with none, its readers are skipped ("upstream 'x' produced
+    no output"). Not a failure: the result is ``skipped`` with no error and the reason."""
+    if head is not None and keep is not None and not keep(name, head):
+        head = None
     if head is not None:
         known[name] = Known(head.key, usable_version(head.data_version), head.output_digest)
     else:
@@ -108,7 +112,7 @@ class MultiRuns:
                 if out in members:
                     out_results[out] = no_output(out, f"{producer!r} returned no value for it",
                                                  sched.store.get_head(out), sched.known, sched.blocked,
-                                                 sched.outputs.usable_version)
+                                                 sched.outputs.usable_version, sched._keep_previous)
                 continue
             p = produced.outs[out]
             try:

@@ -325,6 +325,28 @@ class TraceRebuilder:
         action: Action = "fetch" if origin != "local" else "restore" if reasons else "cached"
         return Decision(action, parts, key, reasons, trace, origin, head, sig)
 
+    def kept_state(self, name: str, head: Head) -> tuple[str, tuple[Reason, ...]] | None:
+        """Whether ``head``, the value a skip keeps current (``assetbuild.skips``), is in place
+        for its readers and in the project: None if it is; ("restore", reasons) when its path
+        output or files are missing or edited and the cache has their bytes; ("gone", reasons)
+        when it cannot be had again (its data outside the cache gone or changed, its stored copy
+        gone). A skip decides nothing, so what ``decide`` checks of a reused build is checked here."""
+        adef: AssetDef = self._nodes[name]  # type: ignore[assignment]
+        if not self.store.has_blob(head.output_digest, head.size):
+            return "gone", (Reason("output-missing", "the stored output is gone from the cache"),)
+        if adef.io in self._external:
+            problem = self.check_output(name, adef.io, head.data_version)
+            return None if problem is None else ("gone", (Reason(*problem),))
+        if adef.outputs:
+            files = self._files_state(name, head.output_digest)
+            return None if files is None else ("gone" if files[0] == "run" else "restore", files[1])
+        if adef.path is not None and head.path == adef.path:
+            state, _ = self.files.path_state(adef.path, head.output_digest, head.path_stat)
+            if state != "ok":
+                return "restore", (Reason("output-missing", f"{adef.path} is missing") if state == "missing" else
+                                   Reason("output-modified", f"{adef.path} was changed outside assetbuild"),)
+        return None
+
     def _holds_latest(self, name: str, adef: AssetDef, parts: KeyParts, head: Head | None, key: str,
                       path: str) -> tuple[Reason, ...]:
         """Why a path output that is not this key's output is restored, when the file holds
@@ -453,6 +475,9 @@ class ForcingRebuilder:
         if self.names is not None and name not in self.names:
             return d  # a dry run forces an asset whose key is not known yet too: it runs whatever its key
         return d._replace(action="run", reasons=self.why.get(name, FORCED))
+
+    def kept_state(self, name: str, head: Head) -> tuple[str, tuple[Reason, ...]] | None:
+        return self.inner.kept_state(name, head)
 
 
 def state_of(name: str, decision: Decision) -> AssetStatus:

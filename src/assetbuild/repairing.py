@@ -1,7 +1,8 @@
 """Repairing a build in flight: a stored output that turns out unusable once decided (a corrupt
 blob, bytes that no longer load) is forgotten and its asset run again, once per build; a remote
-hit whose bytes did not arrive intact is run here instead. A mixin of the Scheduler, whose
-loop, decisions and runner it uses.
+hit whose bytes did not arrive intact is run here instead; the previous value a skip keeps
+current has its files put back, or, if it cannot be had, is no value. A mixin of the
+Scheduler, whose loop, decisions and runner it uses.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from .jobs import Job, Requeue, time_left
 from .known import Blocked
 from .known import Unusable as _Unusable
 from .materialize import PathNotWritten
-from .reports import AssetResult, Reason
+from .reports import AssetResult, Head, Reason
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -72,6 +73,34 @@ class Repairing:
         if name in self.standins:
             raise SliceInsufficient(f"the stored value of {name!r}, which the snapshot took as current, is unusable")
         self._rerun(name, self._repairing, reasons=_REPAIRED)  # forced: its trace is gone, but say why
+
+    def _keep_previous(self, name: str, head: Head) -> bool:
+        """``name`` produced no value, and ``head``, its previous value, stays current: put back
+        its path output or files where they are missing or edited, from the cache, as a build
+        does for any asset (its readers are handed them). False, with a warning, when that value
+        cannot be had (its data outside the cache gone or changed, a stored copy gone)."""
+        kept_state = getattr(self.rebuilder, "kept_state", None)
+        state = kept_state(name, head) if kept_state is not None else None
+        if state is None:
+            return True
+        action, reasons = state
+        if action == "restore":
+            adef = self._asset(name)
+            try:
+                self.outputs.restore_kept(head, files=bool(adef.outputs), path=adef.path)
+                return True
+            except CacheCorrupt as e:
+                reasons = (Reason("output-missing", f"its stored copy is unusable: {e}"),)
+            except PathNotWritten as e:
+                reasons = (Reason("output-missing", f"it cannot be written back: {e.err.strerror or e.err}"),)
+        self._say_unusable(name, "; ".join(f"{r.code}: {r.detail}" for r in reasons))
+        return False
+
+    def _say_unusable(self, name: str, why: str) -> None:
+        producer = self._asset(name).producer
+        did = f"{producer!r} returned no value for {name!r}" if producer else f"{name!r} returned Skip"
+        self.observer.warning(f"{did}, and its previous value cannot be used ({why}): its readers are skipped "
+                              "as if it had none")
 
     def _unloadable(self, reader: str, up: str, key: str, err: str) -> AssetResult | None:
         """``reader``'s input ``up`` did not load. Stored by an earlier build: ``up`` is repaired

@@ -533,7 +533,7 @@ class Scheduler(Looking, Repairing):
         if getattr(outcome, "skipped", False):  # Skip returned, with output_required=False
             return settle_skip(name, job.key, outcome.reason, store=self.store, known=self.known, blocked=self.blocked,
                                usable_version=self.outputs.usable_version, duration_s=outcome.duration_s,
-                               reasons=job.decision.reasons, metadata=outcome.metadata)
+                               reasons=job.decision.reasons, metadata=outcome.metadata, keep=self._keep_previous)
         if not outcome.ok and outcome.unloadable is not None:  # an input's bytes did not load
             up = outcome.unloadable
             try:  # read from the store's file by the task: a read here drops a corrupt one

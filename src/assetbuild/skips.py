@@ -3,9 +3,11 @@
 An asset declared with ``output_required=False`` may return ``Skip("no new orders")``. That is
 no failure: the build's exit status and ``ok`` are as if it had succeeded. Nothing is
 materialized (no trace, no head, no history): its previous value, its latest head, stays current,
-so its readers decide with that value's data version and are not run because of the skip. With
-no usable earlier value, its readers (and theirs) are skipped with the reason
-``upstream 'x' produced no output``, also no failure. The skip itself is recorded (when, by
+so its readers decide with that value's data version and are not run because of the skip (its
+files, missing or edited, are put back from the cache, as a build does for any asset). With
+no usable earlier value (none, or one that cannot be had again: its data outside the cache
+gone), its readers (and theirs) are skipped with the reason ``upstream 'x' produced no
+output``, also no failure. The skip itself is recorded (when, by
 assetbuild.clock, the reason, the key) so ``status`` and ``why`` can mention it; the next build
 decides the asset again like any other (its key still has no trace, so it runs again).
 
@@ -29,14 +31,18 @@ NO_OUTPUT = Blocked.NO_OUTPUT
 def settle_skip(name: str, key: str, reason: str, *, store: TraceStore, known: dict[str, Known],
                 blocked: dict[str, Blocked], now_ns: int | None = None, usable_version: Callable[[str], str] = lambda v: v,
                 duration_s: float = 0.0, reasons: tuple[Reason, ...] = (),
-                metadata: dict[str, object] | None = None) -> AssetResult:
+                metadata: dict[str, object] | None = None,
+                keep: Callable[[str, Head], bool] | None = None) -> AssetResult:
     """Record that ``name`` (run under ``key``) skipped, and make its previous value current for
     its readers in this build (``known``), or block them (``blocked``) when it has none whose
-    bytes are still stored. ``usable_version`` turns a recorded data version into the one
-    downstream keys use (see ``Materializer.usable_version``). Its result: status ``skipped``,
-    with ``skip_reason`` (so the build stays ok)."""
+    bytes are still stored, or none ``keep`` can put in place (its files restored where they are
+    missing or edited; False: it cannot be had). ``usable_version`` turns a recorded data
+    version into the one downstream keys use (see ``Materializer.usable_version``). Its result:
+    status ``skipped``, with ``skip_reason`` (so the build stays ok)."""
     store.put_skip(name, SkipRecord(clock_now_ns() if now_ns is None else now_ns, reason, key))
     head = previous_value(name, store)
+    if head is not None and keep is not None and not keep(name, head):
+        head = None
     if head is None:
         blocked[name] = NO_OUTPUT
         known.pop(name, None)
