@@ -115,3 +115,70 @@ def test_a_stored_value_that_stopped_loading_is_rebuilt_once_then_fails(tmp_path
     assert r.returncode == 1 and _results(r)["a"] == ("failed", ERROR), r.stdout
     assert "the stored output of 'a' could not be used" in r.stderr  # (the repair, once)
     assert take_runs(tmp_path / "runs") == {"a": 1}
+
+
+SKIPPING = "from assetbuild import Skip, asset, source\n" + run_counter() + '''
+n = source("n", "n.txt")
+
+
+@asset(io="unreadable", output_required=False)
+def a(n):
+    _ran("a")
+    k = int(n.read_text())
+    return Skip("odd") if k % 2 else {"x": k}
+
+
+@asset(io="json")
+def b(a):
+    _ran("b")
+    return a
+'''
+
+
+def test_a_skip_whose_previous_value_stopped_loading_skips_the_readers_once(tmp_path):
+    """An asset that returned Skip this build, whose previous value (kept current for its
+    readers) no longer loads: it has no usable value, and its readers are skipped with
+    ``no-output``, no failure; it is not run again. The repair ran it again, took its second
+    skip for a failure ("not run: asset 'a' failed: failed", exit 1 with "0 failed"), reported
+    it twice, and warned that "its input 'a'" of 'a' could not be loaded."""
+    root = write(tmp_path / "p", {"AssetFile": SKIPPING, "n.txt": "2"})
+    for n in ("2", "3"):  # a value, then a skip that keeps it
+        (root / "n.txt").write_text(n)
+        r = cli(cwd=root, env=_env(tmp_path, AB_LOAD_OK="1"))
+        assert r.returncode == 0, r.stdout + r.stderr
+    take_runs(tmp_path / "runs")
+    (root / "AssetFile").write_text(SKIPPING.replace("return a\n", "return [a]\n"))  # b runs again
+    r = cli(cwd=root, env=_env(tmp_path))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert [x for x in r.stdout.splitlines() if x.startswith("skipped")] == [
+        "skipped   a  (odd)", "skipped   b  (upstream 'a' produced no output)"], r.stdout
+    assert "0 built, 0 cached, 0 restored, 0 failed, 2 skipped" in r.stdout
+    assert r.stderr == ("warning: 'a' returned Skip, and its previous value cannot be used (ValueError: invalid "
+                        "literal for int() with base 10: b'{\"x\": 2}'): its readers are skipped as if it had "
+                        "none\n"), r.stderr
+    assert take_runs(tmp_path / "runs") == {"a": 1}
+    r = cli("--json", cwd=root, env=_env(tmp_path))
+    doc = json.loads(r.stdout)
+    assert r.returncode == 0 and doc["ok"] is True, r.stdout + r.stderr
+    assert {x["asset"]: (x["status"], x["skip_reason"]) for x in doc["results"]} == {
+        "a": ("skipped", "odd"), "b": ("skipped", "upstream 'a' produced no output")}
+
+
+def test_a_repair_whose_run_skips_leaves_the_asset_without_a_value(tmp_path):
+    """A cached value that stopped loading is repaired: the asset runs again, and this time
+    returns Skip. The value it would keep is the one that did not load: its readers are skipped
+    with ``no-output``, and the build succeeds. The skip was taken for a failure ("asset 'a'
+    failed: failed", exit 1)."""
+    text = SKIPPING.replace('    return Skip("odd")', '    import os\n    if os.environ.get("AB_SKIP"):\n'
+                                                     '        return Skip("told")\n    return Skip("odd")')
+    root = write(tmp_path / "p", {"AssetFile": text, "n.txt": "2"})
+    assert cli(cwd=root, env=_env(tmp_path, AB_LOAD_OK="1")).returncode == 0
+    take_runs(tmp_path / "runs")
+    (root / "AssetFile").write_text(text.replace("return a\n", "return [a]\n"))  # b runs again
+    r = cli("--json", cwd=root, env=_env(tmp_path, AB_SKIP="1"))
+    doc = json.loads(r.stdout)
+    assert r.returncode == 0 and doc["ok"] is True, r.stdout + r.stderr
+    assert {x["asset"]: (x["status"], x["skip_reason"], x["data_version"]) for x in doc["results"]} == {
+        "a": ("skipped", "told", None), "b": ("skipped", "upstream 'a' produced no output", None)}
+    assert "'a' returned Skip, and its previous value cannot be used (ValueError: " in r.stderr, r.stderr
+    assert take_runs(tmp_path / "runs") == {"a": 1}

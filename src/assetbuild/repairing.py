@@ -7,6 +7,7 @@ Scheduler, whose loop, decisions and runner it uses.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from .contracts import Decision, Rebuilder, Runner, TraceStore
 from .errors import AssetFailed, CacheCorrupt, SliceInsufficient
 from .jobs import Job, Requeue, time_left
-from .known import Blocked
+from .known import Blocked, Known
 from .known import Unusable as _Unusable
 from .materialize import PathNotWritten
 from .reports import AssetResult, Head, Reason
@@ -32,6 +33,7 @@ class Repairing:
     store: TraceStore
     runner: Runner | None
     observer: Any
+    known: dict[str, Known]
     outputs: Any
     rebuilder: Rebuilder
     _repaired: set[str]
@@ -68,11 +70,20 @@ class Repairing:
         and run it again now, before the asset that needed it goes on. Once per build: a second
         failure, or a failed rerun, raises ``AssetFailed``. A stand-in of a sliced project
         cannot be run: ``SliceInsufficient`` once its trace is dropped (the build loads the whole
-        project and starts over, and that build runs it)."""
+        project and starts over, and that build runs it). An asset that produced no value this
+        build (``Skip``, an optional out not returned) is not run again: what is unusable is the
+        previous value it kept current, so it has none (as is the case when its rerun skips)."""
+        done = self._results.get(name)
+        if done is not None and done.skip_reason is not None:
+            self._kept_unusable(name, str(err))
+            return
         self._drop_corrupt(name, key, err)
         if name in self.standins:
             raise SliceInsufficient(f"the stored value of {name!r}, which the snapshot took as current, is unusable")
         self._rerun(name, self._repairing, reasons=_REPAIRED)  # forced: its trace is gone, but say why
+        kept = self.known.get(name)
+        if self._results[name].skip_reason is not None and kept is not None and kept.key == key:
+            self._kept_unusable(name, str(err))
 
     def _keep_previous(self, name: str, head: Head) -> bool:
         """``name`` produced no value, and ``head``, its previous value, stays current: put back
@@ -96,6 +107,18 @@ class Repairing:
         self._say_unusable(name, "; ".join(f"{r.code}: {r.detail}" for r in reasons))
         return False
 
+    def _kept_unusable(self, name: str, why: str) -> None:
+        """The previous value ``name`` kept current, producing none this build, turned out
+        unusable (``why``): it has no value, so its readers are skipped ("upstream 'x' produced
+        no output"), no failure, as before its first value."""
+        self._say_unusable(name, why)
+        self.blocked[name] = Blocked.NO_OUTPUT
+        self.known.pop(name, None)
+        self.outputs.forget(name)
+        done = self._results.get(name)
+        if done is not None and done.data_version is not None:
+            self._results[name] = dataclasses.replace(done, data_version=None)
+
     def _say_unusable(self, name: str, why: str) -> None:
         producer = self._asset(name).producer
         did = f"{producer!r} returned no value for {name!r}" if producer else f"{name!r} returned Skip"
@@ -111,16 +134,16 @@ class Repairing:
         done = self._results.get(up)
         if self.blocked.get(up) is Blocked.FAILED:  # (another reader found it first)
             return self._skipped(reader, f"upstream {up!r} failed")
+        why = err.removeprefix(f"its input {up!r} could not be loaded: ")  # (the reader's words)
         if done is None or done.status != "built" or done.key != key:
             try:
-                self._repair(up, key, RuntimeError(err))
+                self._repair(up, key, RuntimeError(why))
             except AssetFailed as e:
                 return self._skipped(reader, str(e))
             return None
         self.store.delete_trace(key)  # and its head, which a build would reuse as its trace
         self.store.delete_head(up)
         self.outputs.forget(up)
-        why = err.removeprefix(f"its input {up!r} could not be loaded: ")
         failed = AssetResult(up, "failed", key=key, duration_s=done.duration_s, reasons=done.reasons,
                              error=f"its IO manager {self._asset(up).io!r} cannot load the value it stored "
                                    f"({why}); nothing of it was recorded")
@@ -131,7 +154,7 @@ class Repairing:
 
     def _rerun(self, name: str, rebuilder: Rebuilder, reasons: tuple[Reason, ...] | None = None) -> None:
         """Run an already-finished asset again, now, replacing its result (``reasons``: the ones
-        its result gives, rather than the rebuilder's)."""
+        its result gives, rather than the rebuilder's). A skip is no failure."""
         try:
             d = self._decide(name, rebuilder)
         except _Unusable as e:
@@ -141,7 +164,7 @@ class Repairing:
         result = self._run_now(Job(name, self._asset(name), d))
         self._results[name] = result
         self.observer.asset_finished(result)
-        if result.status != "built":
+        if result.status != "built" and result.skip_reason is None:
             raise AssetFailed(name, result.error or "failed", result.traceback or "")
 
     def _drop_corrupt(self, name: str, key: str, err: BaseException) -> None:
