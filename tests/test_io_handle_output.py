@@ -458,3 +458,57 @@ def test_a_skip_whose_previous_data_is_gone_skips_its_readers_as_with_no_value(p
     project.write("n.txt", "4")  # a value again: its readers run on it
     assert project.built() == ["val", "twice"] and project.value("twice") == 12
 
+
+CHAIN = """\
+from assetbuild import asset
+
+
+@asset(io="tree")
+def orders():
+    return {"o.txt": "5 20 30"}
+
+
+@asset(io="tree", deps=["orders"])
+def big():
+    return {"b.txt": "20 30"}
+
+
+@asset(io="json")
+def report(big):
+    return sorted(big)
+"""
+
+
+def test_only_rebuilds_an_unusable_input_from_the_stored_values_of_its_own(project, plugin):
+    """``build --only --force report`` once the data of ``big`` (outside the plan) and of its own
+    input are gone: ``big`` is built again (its stored value does not load), its key made from
+    the stored value of ``orders``, as ``--only`` makes every outside input's. It was decided
+    with ``orders`` never decided, and the command died of an AssertionError ("a decision
+    without a key"); ``--json`` printed nothing."""
+    project.write("AssetFile", CHAIN)
+    assert project.built() == ["orders", "big", "report"]
+    shutil.rmtree(project.root / "trees")
+    r = project.build("report", only=True, force=True)
+    assert r.ok and r.by_asset() == {"report": "built"}, [(x.asset, x.error) for x in r.results]
+    assert (project.root / "trees/big/b.txt").is_file() and not (project.root / "trees/orders").exists()
+    env = _cli_env(plugin)
+    shutil.rmtree(project.root / "trees")
+    out = cli("--only", "--force", "report", cwd=project.root, env=env)
+    assert out.returncode == 0 and "Traceback" not in out.stderr, out.stdout + out.stderr
+    assert "built     big" in out.stdout and "built     report" in out.stdout
+    assert "warning: the stored output of 'big' could not be used (FileNotFoundError: the directory " in out.stderr
+    shutil.rmtree(project.root / "trees")
+    out = cli("--only", "--force", "report", "--json", cwd=project.root, env=env)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert json.loads(out.stdout)["ok"] is True
+
+
+def test_only_rebuilds_an_unusable_input_whose_own_input_it_loads_is_gone(project, plugin):
+    """The same, with ``big`` loading ``orders``: its rerun finds ``orders`` unusable too, which
+    is built again in turn, and then ``big`` is decided again and runs."""
+    project.write("AssetFile", CHAIN.replace('deps=["orders"])\ndef big():', ')\ndef big(orders):'))
+    assert project.built() == ["orders", "big", "report"]
+    shutil.rmtree(project.root / "trees")
+    r = project.build("report", only=True, force=True)
+    assert r.ok and r.by_asset() == {"report": "built"}, [(x.asset, x.error) for x in r.results]
+    assert (project.root / "trees/orders/o.txt").is_file() and (project.root / "trees/big/b.txt").is_file()

@@ -14,10 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 from .contracts import Decision, Rebuilder, Runner, TraceStore
 from .errors import AssetFailed, CacheCorrupt, SliceInsufficient
+from .graph import Graph
 from .jobs import Job, Requeue, time_left
 from .known import Blocked, Known
 from .known import Unusable as _Unusable
 from .materialize import PathNotWritten
+from .only import stored_inputs
 from .reports import AssetResult, Head, Reason
 
 if TYPE_CHECKING:
@@ -30,6 +32,7 @@ _REPAIRED = (Reason("repaired", "its stored output could not be used, so it ran 
 class Repairing:
     """Mixed into the Scheduler (see assetbuild.scheduler)."""
 
+    graph: Graph
     store: TraceStore
     runner: Runner | None
     observer: Any
@@ -154,14 +157,20 @@ class Repairing:
 
     def _rerun(self, name: str, rebuilder: Rebuilder, reasons: tuple[Reason, ...] | None = None) -> None:
         """Run an already-finished asset again, now, replacing its result (``reasons``: the ones
-        its result gives, rather than the rebuilder's). A skip is no failure."""
-        try:
-            d = self._decide(name, rebuilder)
-        except _Unusable as e:
-            raise AssetFailed(name, e.why) from None
-        if reasons is not None:
-            d = d._replace(reasons=reasons)
-        result = self._run_now(Job(name, self._asset(name), d))
+        its result gives, rather than the rebuilder's). An input of it that this build did not
+        decide (``--only`` decides none outside its plan) is taken at its stored value, as
+        ``--only`` takes its plan's; one whose stored value does not load is built again, and
+        the asset decided again. A skip is no failure."""
+        stored_inputs(self.graph, self.store, [name], self.known, self.blocked, self.outputs.usable_version)
+        result = None
+        while result is None:
+            try:
+                d = self._decide(name, rebuilder)
+            except _Unusable as e:
+                raise AssetFailed(name, e.why) from None
+            if reasons is not None:
+                d = d._replace(reasons=reasons)
+            result = self._run_now(Job(name, self._asset(name), d))
         self._results[name] = result
         self.observer.asset_finished(result)
         if result.status != "built" and result.skip_reason is None:
@@ -177,8 +186,9 @@ class Repairing:
         self._repaired.add(name)
         self.outputs.forget(name)
 
-    def _run_now(self, job: Job) -> AssetResult:
-        """Run one job to its end, now, with nothing beside it."""
+    def _run_now(self, job: Job) -> AssetResult | None:
+        """Run one job to its end, now, with nothing beside it (None: an input of it did not
+        load, and has been built again or found to have no value: decide it again)."""
         running: dict[Future[Any], Job] = {}
         results: list[AssetResult] = []
         job.isolated = True
@@ -192,6 +202,8 @@ class Repairing:
         if not done:
             return self._timed_out(job, fut)
         out = self._complete(job, fut)
+        if out is Requeue.DECIDE:
+            return None
         if isinstance(out, Requeue):
             return AssetResult(job.name, "failed", key=job.key, error="its inputs could not be loaded")
         return out
