@@ -213,3 +213,35 @@ def test_a_build_ended_by_an_error_records_the_status_the_command_exits_with(tmp
     assert type(raised.value) is (assetbuild.PluginError if isinstance(exc, Exception) else type(exc))
     (run_,) = assetbuild.list_runs(project_dir=p.root)
     assert run_["exit_status"] == status
+
+
+def test_a_failed_observation_leaves_every_asset_in_the_runs_record(tmp_path: Path) -> None:
+    """The run's record was closed once it had as many outcomes as the plan has assets; the
+    failed observation is one of them, so the last asset was left out ("built": 1 of 2)."""
+    p = Project(tmp_path)
+    p.assetfile('''
+from assetbuild import observable_source
+
+
+@observable_source
+def api():
+    raise RuntimeError("down")
+
+
+@asset(io="json")
+def reader(api):
+    return 1
+
+
+@asset(io="json")
+def other():
+    return 2
+
+
+@asset(io="json")
+def last(other):
+    return 3
+''')
+    r = run(p, "-k")
+    assert r.returncode == 1 and "2 built, 0 cached, 0 restored, 1 failed, 1 skipped" in r.stdout, r.stdout
+    assert assetbuild.list_runs(project_dir=p.root)[0]["counts"] == {"built": 2, "failed": 1, "skipped": 1}

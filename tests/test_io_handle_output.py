@@ -484,23 +484,27 @@ def test_only_rebuilds_an_unusable_input_from_the_stored_values_of_its_own(proje
     input are gone: ``big`` is built again (its stored value does not load), its key made from
     the stored value of ``orders``, as ``--only`` makes every outside input's. It was decided
     with ``orders`` never decided, and the command died of an AssertionError ("a decision
-    without a key"); ``--json`` printed nothing."""
+    without a key"); ``--json`` printed nothing. And ``big`` counts: in the results, the
+    summary, ``--json`` and the run's record; it was printed ``built`` and counted nowhere."""
     project.write("AssetFile", CHAIN)
     assert project.built() == ["orders", "big", "report"]
     shutil.rmtree(project.root / "trees")
     r = project.build("report", only=True, force=True)
-    assert r.ok and r.by_asset() == {"report": "built"}, [(x.asset, x.error) for x in r.results]
+    assert r.ok and r.by_asset() == {"big": "built", "report": "built"}, [(x.asset, x.error) for x in r.results]
+    assert assetbuild.list_runs(project_dir=project.root)[0]["counts"] == {"built": 2}
     assert (project.root / "trees/big/b.txt").is_file() and not (project.root / "trees/orders").exists()
     env = _cli_env(plugin)
     shutil.rmtree(project.root / "trees")
     out = cli("--only", "--force", "report", cwd=project.root, env=env)
     assert out.returncode == 0 and "Traceback" not in out.stderr, out.stdout + out.stderr
-    assert "built     big" in out.stdout and "built     report" in out.stdout
+    assert "built     big" in out.stdout and "2 built, 0 cached, 0 restored, 0 failed, 0 skipped" in out.stdout
     assert "warning: the stored output of 'big' could not be used (FileNotFoundError: the directory " in out.stderr
     shutil.rmtree(project.root / "trees")
     out = cli("--only", "--force", "report", "--json", cwd=project.root, env=env)
     assert out.returncode == 0, out.stdout + out.stderr
-    assert json.loads(out.stdout)["ok"] is True
+    assert [(x["asset"], x["status"]) for x in json.loads(out.stdout)["results"]] == [("big", "built"),
+                                                                                      ("report", "built")]
+    assert assetbuild.list_runs(project_dir=project.root)[0]["counts"] == {"built": 2}
 
 
 def test_only_rebuilds_an_unusable_input_whose_own_input_it_loads_is_gone(project, plugin):
@@ -510,5 +514,6 @@ def test_only_rebuilds_an_unusable_input_whose_own_input_it_loads_is_gone(projec
     assert project.built() == ["orders", "big", "report"]
     shutil.rmtree(project.root / "trees")
     r = project.build("report", only=True, force=True)
-    assert r.ok and r.by_asset() == {"report": "built"}, [(x.asset, x.error) for x in r.results]
-    assert (project.root / "trees/orders/o.txt").is_file() and (project.root / "trees/big/b.txt").is_file()
+    assert r.ok and r.by_asset() == {"orders": "built", "big": "built", "report": "built"}, \
+        [(x.asset, x.error) for x in r.results]
+    assert assetbuild.list_runs(project_dir=project.root)[0]["counts"] == {"built": 3}

@@ -110,9 +110,9 @@ class Scheduler(Looking, Repairing):
     def build(self, plan: Sequence[str], *, force: bool | Container[str] = False, keep_going: bool = False,
               dry_run: bool = False, only: bool = False,
               forced_why: Mapping[str, tuple[Reason, ...]] | None = None) -> BuildResult:
-        """``force``: True forces every planned asset, a set only those (``forced_why``: the reason
-        of those a tick forces); ``only``: inputs outside the plan are not decided, their stored
-        values are used (``build --only``)."""
+        """``force``: True forces every planned asset, a set only those (``forced_why``: a tick's
+        reasons); ``only``: inputs outside the plan are not decided, their stored values are used
+        (``build --only``), and the results of those built again (unusable) come first."""
         t0 = time.perf_counter()
         if force:
             self.rebuilder = self.rebuilder.forcing(None if force is True else force, forced_why)
@@ -151,8 +151,9 @@ class Scheduler(Looking, Repairing):
                 self.store.flush()
                 self.files.finish()
         results = self._results
-        return BuildResult((*failed, *(results[n] for n in plan)), time.perf_counter() - t0, dry_run=dry_run,
-                           observations=tuple(self.observations.values()))
+        extra = [r for n, r in results.items() if n not in planned] if len(results) > len(planned) else []
+        return BuildResult((*failed, *extra, *(results[n] for n in plan)), time.perf_counter() - t0,
+                           dry_run=dry_run, observations=tuple(self.observations.values()))
 
     # --- deciding ----------------------------------------------------------------------------
 

@@ -383,6 +383,8 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
         alert = bool(hook.asset_failed.get_hookimpls())
 
         outcomes: dict[str, str] = {}
+        planned = frozenset(plan)
+        others = 0  # outcomes beside the plan's: failed observations, inputs outside an --only plan built again
         recorded: list[int | None] = []  # the run's number, once recorded
         if not dry_run:
             from ..history import RunRecorder, command_line
@@ -390,15 +392,17 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
             recorder = RunRecorder(store, command_line(f"build({', '.join(map(repr, assets))})"), assets)
 
         def on_result(r: Any) -> None:
-            nonlocal recorder
+            nonlocal recorder, others
             if earlier and r.asset in earlier and r.status == "cached":
                 r = earlier[r.asset]  # (its line was shown then)
             else:
                 rep.asset_finished(r, dry_run=dry_run)
+            if r.asset not in outcomes and r.asset not in planned:
+                others += 1
             outcomes[r.asset] = r.status
             if recorder is not None and r.status != "cached":  # a null build: no call per asset
                 recorder.result(r)
-            if not dry_run and len(outcomes) == len(plan):  # queued with the build's last writes
+            if not dry_run and len(outcomes) == len(plan) + others:  # queued with the build's last writes
                 _record_summary(store, outcomes)
                 if recorder is not None:  # the run too: one transaction for the whole build
                     recorder.finish(1 if "failed" in outcomes.values() else 0, outcomes)
