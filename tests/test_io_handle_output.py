@@ -460,6 +460,8 @@ def test_a_skip_whose_previous_data_is_gone_skips_its_readers_as_with_no_value(p
 
 
 CHAIN = """\
+from pathlib import Path
+
 from assetbuild import asset
 
 
@@ -469,8 +471,9 @@ def orders():
 
 
 @asset(io="tree", deps=["orders"])
-def big():
-    return {"b.txt": "20 30"}
+def big():  # reads the data of orders where it is, as a query of a table does
+    orders = (Path(__file__).parent / "trees/orders/o.txt").read_text()
+    return {"b.txt": " ".join(x for x in orders.split() if int(x) > 10)}
 
 
 @asset(io="json")
@@ -481,36 +484,43 @@ def report(big):
 
 def test_only_rebuilds_an_unusable_input_from_the_stored_values_of_its_own(project, plugin):
     """``build --only --force report`` once the data of ``big`` (outside the plan) and of its own
-    input are gone: ``big`` is built again (its stored value does not load), its key made from
-    the stored value of ``orders``, as ``--only`` makes every outside input's. It was decided
-    with ``orders`` never decided, and the command died of an AssertionError ("a decision
-    without a key"); ``--json`` printed nothing. And ``big`` counts: in the results, the
-    summary, ``--json`` and the run's record; it was printed ``built`` and counted nowhere."""
+    input are gone: ``big`` is built again (its stored value does not load), on the stored value
+    of ``orders``, as ``--only`` takes every outside input's, and that value is checked as a
+    build checks a reused one: its data gone, ``orders`` is built again first. ``big`` was
+    decided with ``orders`` never decided, and the command died of an AssertionError ("a
+    decision without a key"); ``--json`` printed nothing. And what was built again counts: in
+    the results, the summary, ``--json`` and the run's record; ``big`` was printed ``built``
+    and counted nowhere."""
     project.write("AssetFile", CHAIN)
     assert project.built() == ["orders", "big", "report"]
     shutil.rmtree(project.root / "trees")
     r = project.build("report", only=True, force=True)
-    assert r.ok and r.by_asset() == {"big": "built", "report": "built"}, [(x.asset, x.error) for x in r.results]
-    assert assetbuild.list_runs(project_dir=project.root)[0]["counts"] == {"built": 2}
-    assert (project.root / "trees/big/b.txt").is_file() and not (project.root / "trees/orders").exists()
+    assert r.ok and r.by_asset() == {"orders": "built", "big": "built", "report": "built"}, \
+        [(x.asset, x.error) for x in r.results]
+    assert assetbuild.list_runs(project_dir=project.root)[0]["counts"] == {"built": 3}
+    assert project.value("report") == ["b.txt"] and project.value("big") == {"b.txt": "20 30"}
     env = _cli_env(plugin)
     shutil.rmtree(project.root / "trees")
     out = cli("--only", "--force", "report", cwd=project.root, env=env)
     assert out.returncode == 0 and "Traceback" not in out.stderr, out.stdout + out.stderr
-    assert "built     big" in out.stdout and "2 built, 0 cached, 0 restored, 0 failed, 0 skipped" in out.stdout
+    assert "built     big" in out.stdout and "3 built, 0 cached, 0 restored, 0 failed, 0 skipped" in out.stdout
     assert "warning: the stored output of 'big' could not be used (FileNotFoundError: the directory " in out.stderr
+    assert "warning: the stored output of 'orders' could not be used (output-missing: its data is gone from where " \
+        "io='tree' keeps it); rebuilding it" in out.stderr, out.stderr
     shutil.rmtree(project.root / "trees")
     out = cli("--only", "--force", "report", "--json", cwd=project.root, env=env)
     assert out.returncode == 0, out.stdout + out.stderr
-    assert [(x["asset"], x["status"]) for x in json.loads(out.stdout)["results"]] == [("big", "built"),
-                                                                                      ("report", "built")]
-    assert assetbuild.list_runs(project_dir=project.root)[0]["counts"] == {"built": 2}
+    assert [(x["asset"], x["status"]) for x in json.loads(out.stdout)["results"]] == [
+        ("orders", "built"), ("big", "built"), ("report", "built")]
+    assert assetbuild.list_runs(project_dir=project.root)[0]["counts"] == {"built": 3}
 
 
 def test_only_rebuilds_an_unusable_input_whose_own_input_it_loads_is_gone(project, plugin):
     """The same, with ``big`` loading ``orders``: its rerun finds ``orders`` unusable too, which
     is built again in turn, and then ``big`` is decided again and runs."""
-    project.write("AssetFile", CHAIN.replace('deps=["orders"])\ndef big():', ')\ndef big(orders):'))
+    project.write("AssetFile", CHAIN.replace('deps=["orders"])\ndef big():', ')\ndef big(orders):')
+                  .replace('orders = (Path(__file__).parent / "trees/orders/o.txt").read_text()',
+                           'orders = orders["o.txt"]'))
     assert project.built() == ["orders", "big", "report"]
     shutil.rmtree(project.root / "trees")
     r = project.build("report", only=True, force=True)

@@ -182,9 +182,9 @@ class Materializer:
         self.put_head(name, d.known_key, d.parts, d.reused, None, before=d.head)
 
     def restore_kept(self, head: Head, *, files: bool, path: str | None) -> None:
-        """Put back what a skip keeps current (``head``, which stays as it is) where it is missing
-        or edited: its ``files`` (``outputs=``), or its ``path`` output. ``CacheCorrupt``,
-        ``PathNotWritten``."""
+        """Put back a value used without deciding its asset (``head``, which stays as it is: kept
+        current by a skip, or an input taken as stored) where it is missing or edited: its
+        ``files`` (``outputs=``), or its ``path`` output. ``CacheCorrupt``, ``PathNotWritten``."""
         data = self.store.read_blob(head.output_digest)
         if files:
             self._put_back_files(_usable_manifest(data, head.output_digest, None))

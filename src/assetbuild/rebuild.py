@@ -326,11 +326,12 @@ class TraceRebuilder:
         return Decision(action, parts, key, reasons, trace, origin, head, sig)
 
     def kept_state(self, name: str, head: Head) -> tuple[str, tuple[Reason, ...]] | None:
-        """Whether ``head``, the value a skip keeps current (``assetbuild.skips``), is in place
+        """Whether ``head``, a value used without deciding its asset (the one a skip keeps
+        current, ``assetbuild.skips``; an input an ``--only`` build takes as stored), is in place
         for its readers and in the project: None if it is; ("restore", reasons) when its path
         output or files are missing or edited and the cache has their bytes; ("gone", reasons)
         when it cannot be had again (its data outside the cache gone or changed, its stored copy
-        gone). A skip decides nothing, so what ``decide`` checks of a reused build is checked here."""
+        gone). Nothing decided it, so what ``decide`` checks of a reused build is checked here."""
         adef: AssetDef = self._nodes[name]  # type: ignore[assignment]
         if not self.store.has_blob(head.output_digest, head.size):
             return "gone", (Reason("output-missing", "the stored output is gone from the cache"),)

@@ -90,25 +90,33 @@ class Repairing:
 
     def _keep_previous(self, name: str, head: Head) -> bool:
         """``name`` produced no value, and ``head``, its previous value, stays current: put back
-        its path output or files where they are missing or edited, from the cache, as a build
-        does for any asset (its readers are handed them). False, with a warning, when that value
-        cannot be had (its data outside the cache gone or changed, a stored copy gone)."""
+        its path output or files where they are missing or edited (its readers are handed them).
+        False, with a warning, when that value cannot be had."""
+        why = self._in_place(name, head)
+        if why is not None:
+            self._say_unusable(name, why)
+        return why is None
+
+    def _in_place(self, name: str, head: Head) -> str | None:
+        """Make ``head``, a value this build uses without deciding its asset (kept by a skip, or
+        an input taken at its stored value), whole where a reused build would be: its path
+        output or files put back from the cache where missing or edited. None, or why it cannot
+        be had (its data outside the cache gone or changed, a stored copy gone)."""
         kept_state = getattr(self.rebuilder, "kept_state", None)
         state = kept_state(name, head) if kept_state is not None else None
         if state is None:
-            return True
+            return None
         action, reasons = state
         if action == "restore":
             adef = self._asset(name)
             try:
                 self.outputs.restore_kept(head, files=bool(adef.outputs), path=adef.path)
-                return True
+                return None
             except CacheCorrupt as e:
                 reasons = (Reason("output-missing", f"its stored copy is unusable: {e}"),)
             except PathNotWritten as e:
                 reasons = (Reason("output-missing", f"it cannot be written back: {e.err.strerror or e.err}"),)
-        self._say_unusable(name, "; ".join(f"{r.code}: {r.detail}" for r in reasons))
-        return False
+        return "; ".join(f"{r.code}: {r.detail}" for r in reasons)
 
     def _kept_unusable(self, name: str, why: str) -> None:
         """The previous value ``name`` kept current, producing none this build, turned out
@@ -159,9 +167,14 @@ class Repairing:
         """Run an already-finished asset again, now, replacing its result (``reasons``: the ones
         its result gives, rather than the rebuilder's). An input of it that this build did not
         decide (``--only`` decides none outside its plan) is taken at its stored value, as
-        ``--only`` takes its plan's; one whose stored value does not load is built again, and
-        the asset decided again. A skip is no failure."""
-        stored_inputs(self.graph, self.store, [name], self.known, self.blocked, self.outputs.usable_version)
+        ``--only`` takes its plan's, and checked as a build checks a reused one: put back, or
+        built again when it cannot be had (its data gone), as is one whose stored value does not
+        load (then the asset is decided again). A skip is no failure."""
+        for up in stored_inputs(self.graph, self.store, [name], self.known, self.blocked, self.outputs.usable_version):
+            head = self.store.get_head(up) if up in self.known else None  # (not blocked: none stored)
+            why = None if head is None else self._in_place(up, head)
+            if head is not None and why is not None:
+                self._repair(up, head.key, RuntimeError(why))
         result = None
         while result is None:
             try:
