@@ -583,8 +583,7 @@ class Scheduler(Looking, Repairing):
         return self.graph.nodes[name]  # type: ignore[return-value]  # no cast(): a call per asset
 
     def _upstream(self, name: str) -> list[str]:
-        """Distinct upstream names (sources and assets) of ``name``, in parameter order (found
-        once per build: the caller must not change the list)."""
+        """Distinct upstream names of ``name``, in parameter order (once a build: do not change it)."""
         ups = self._ups.get(name)
         if ups is None:
             ups = self._ups[name] = list(dict.fromkeys([up for _, up in self.graph.inputs[name]]))
