@@ -234,7 +234,8 @@ def test_a_manager_that_cannot_load_its_data_fails_show_in_one_line(project, plu
     site = tmp_path / "site"
     (site / "losttree-0.1.dist-info").mkdir()
     (site / "losttree-0.1.dist-info" / "entry_points.txt").write_text("[assetbuild]\nlosttree = losttree\n")
-    lost = TREEIO.replace("files = _read(self._root(context))", "raise FileNotFoundError('no such tree')")
+    lost = TREEIO.replace("files = _read(root)", "raise FileNotFoundError('no such tree')")
+    assert lost != TREEIO
     (site / "losttree.py").write_text(lost.replace('name = "tree"', 'name = "losttree"'))
     project.write("AssetFile", 'from assetbuild import asset\n\n@asset(io="losttree")\ndef site():\n'
                   '    return {"a": "x"}\n')
