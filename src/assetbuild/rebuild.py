@@ -206,9 +206,15 @@ class TraceRebuilder:
         got = self._bindings.get(name)
         if got is None:
             bound = self.graph.inputs[name]
-            actual = tuple(p or "" for p, _ in bound)
-            implied = implied_binding(self._free(name, adef), len(bound), self._fan_in(name)) if bound else ()
-            got = self._bindings[name] = () if actual == implied else actual
+            ps = adef.params
+            first = 1 if ps and ps[0][0] == "context" else 0
+            if len(ps) - first >= len(bound) and all(ps[first + i][0] == p for i, (p, _) in enumerate(bound)):
+                got = ()  # the first parameters (after context), one input each, in order: implied (most assets)
+            else:
+                actual = tuple(p or "" for p, _ in bound)
+                implied = implied_binding(self._free(name, adef), len(bound), self._fan_in(name)) if bound else ()
+                got = () if actual == implied else actual
+            self._bindings[name] = got
         return got
 
     def _why(self, parts: KeyParts, head: Head | None, adef: AssetDef, name: str) -> tuple[Reason, ...]:
