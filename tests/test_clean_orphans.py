@@ -133,9 +133,10 @@ def test_cache_gc_drops_the_heads_of_assets_gone_for_removed_after_days(tmp_path
     r = _ok("cache", "gc", "--older-than", "1", cwd=root, env=_env(ASSETBUILD_NOW="2026-01-08T00:00:00Z"))
     assert r.stdout.startswith("dropped the latest builds of 1 removed asset(s): title\n"), r.stdout
     assert "dropped 1 of 3 entries" in r.stdout  # its entry, no longer a latest build, is collected
-    # its head gone: clean --orphans no longer knows the file, which stays
-    assert _ok("clean", "--orphans", cwd=root).stdout == "no orphaned outputs to delete\n"
-    assert (root / "out" / "title.txt").exists()
+    # its head gone, its file is still known as assetbuild's (it was forgotten, and stayed for good)
+    assert "out/title.txt" in _ok("clean", "--orphans", "-n", cwd=root).stdout
+    _ok("clean", "--orphans", "--yes", cwd=root)
+    assert not (root / "out" / "title.txt").exists() and (root / "out" / "upper.txt").exists()
 
 
 def test_cache_gc_of_a_project_whose_assetfile_has_another_name_drops_its_removed_heads(tmp_path):

@@ -160,8 +160,11 @@ def clean_orphans(*, project_dir: str | os.PathLike[str] = ".", assetfile: str |
 
 def drop_removed_heads(store: Any, days: float, *, dry_run: bool = False) -> list[str]:
     """Drop (``dry_run``: list) the heads of assets recorded as gone ``days`` or more ago, and
-    their records; the names, sorted. Their entries are then gc's to collect like any other."""
+    their records; the names, sorted. Their entries are then gc's to collect like any other. The
+    files such a head wrote are noted as left behind (assetbuild.moved), as a replaced head's are:
+    ``clean --orphans`` still deletes them while they hold what was written."""
     from ..clock import now_ns
+    from ..moved import head_files, note_left
 
     limit = now_ns() - int(days * 86400e9)
     out = []
@@ -174,6 +177,9 @@ def drop_removed_heads(store: Any, days: float, *, dry_run: bool = False) -> lis
             name = bytes(key)[len(_REMOVED):].decode("utf-8", "surrogatepass")
             out.append(name)
             if not dry_run:
+                head = store.get_head(name)
+                if head is not None:  # (its list of files, if any, is still in the cache: gc collects after)
+                    note_left(store.put_meta, head_files(name, head, store.read_blob, store.get_stat) or [])
                 store.delete_head(name)
                 store.put_meta(bytes(key), None)
     if out and not dry_run:
