@@ -299,8 +299,7 @@ class TraceRebuilder:
             latest = head.data_version if head is not None and head.key != key else None
             problem = self.check_output(name, adef.io, trace.data_version, latest)
             if problem is not None:  # "latest" (external.LATEST): a revert; what changed is the key (_holds_latest)
-                said = why_run(parts, head, self.sources, self.observed, adef.fn, name) \
-                    if problem[0] == "latest" else (Reason(*problem),)
+                said = self._why(parts, head, adef, name) if problem[0] == "latest" else (Reason(*problem),)
                 return Decision("run", parts, key, said, trace, origin, head)
         path = adef.path
         reasons: tuple[Reason, ...] = ()
