@@ -8,7 +8,7 @@ Scheduler, whose loop, decisions and runner it uses.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -97,11 +97,12 @@ class Repairing:
             self._say_unusable(name, why)
         return why is None
 
-    def _in_place(self, name: str, head: Head) -> str | None:
+    def _in_place(self, name: str, head: Head, put_back: list[Reason] | None = None) -> str | None:
         """Make ``head``, a value this build uses without deciding its asset (kept by a skip, or
         an input taken at its stored value), whole where a reused build would be: its path
-        output or files put back from the cache where missing or edited. None, or why it cannot
-        be had (its data outside the cache gone or changed, a stored copy gone)."""
+        output or files put back from the cache where missing or edited (why, added to
+        ``put_back``). None, or why it cannot be had (its data outside the cache gone or
+        changed, a stored copy gone)."""
         kept_state = getattr(self.rebuilder, "kept_state", None)
         state = kept_state(name, head) if kept_state is not None else None
         if state is None:
@@ -111,12 +112,49 @@ class Repairing:
             adef = self._asset(name)
             try:
                 self.outputs.restore_kept(head, files=bool(adef.outputs), path=adef.path)
+                if put_back is not None:
+                    put_back.extend(reasons)
                 return None
             except CacheCorrupt as e:
                 reasons = (Reason("output-missing", f"its stored copy is unusable: {e}"),)
             except PathNotWritten as e:
                 reasons = (Reason("output-missing", f"it cannot be written back: {e.err.strerror or e.err}"),)
         return "; ".join(f"{r.code}: {r.detail}" for r in reasons)
+
+    def _stored_in_place(self, used: Sequence[str], *, dry_run: bool = False) -> None:
+        """The inputs an ``--only`` build takes at their stored values (``used``), made whole
+        before any reader runs, as a reused build is: files or a path output missing or edited
+        are put back from the cache (``restored``); one that cannot be had (its data outside the
+        cache edited or gone) is built again. Else a reader read the edit under the stored
+        version's key, and the full build that later rebuilds the input back to those bytes kept
+        that reader's result: stale. A dry run says what the build would do, and does nothing."""
+        for up in used:
+            head = self.store.get_head(up) if up in self.known else None  # (not blocked: none stored)
+            if head is None:
+                continue
+            if dry_run:
+                state = getattr(self.rebuilder, "kept_state", lambda *_: None)(up, head)
+                if state is not None:
+                    if state[0] == "gone":
+                        self.known[up] = Known(head.key, None, None)  # (its readers: maybe)
+                    self._said(AssetResult(up, "skipped", key=head.key, reasons=state[1],
+                                           metadata={"would": "run" if state[0] == "gone" else "restore"}))
+                continue
+            put_back: list[Reason] = []
+            why = self._in_place(up, head, put_back)
+            if why is not None:
+                try:
+                    self._repair(up, head.key, RuntimeError(why))
+                except AssetFailed:
+                    self.blocked[up] = Blocked.FAILED  # (its result says why; its readers are skipped)
+                    self.known.pop(up, None)
+            elif put_back:
+                self._said(AssetResult(up, "restored", key=head.key, data_version=self.known[up].data_version,
+                                       reasons=tuple(put_back)))
+
+    def _said(self, result: AssetResult) -> None:
+        self._results[result.asset] = result
+        self.observer.asset_finished(result)
 
     def _kept_unusable(self, name: str, why: str) -> None:
         """The previous value ``name`` kept current, producing none this build, turned out
@@ -170,11 +208,8 @@ class Repairing:
         ``--only`` takes its plan's, and checked as a build checks a reused one: put back, or
         built again when it cannot be had (its data gone), as is one whose stored value does not
         load (then the asset is decided again). A skip is no failure."""
-        for up in stored_inputs(self.graph, self.store, [name], self.known, self.blocked, self.outputs.usable_version):
-            head = self.store.get_head(up) if up in self.known else None  # (not blocked: none stored)
-            why = None if head is None else self._in_place(up, head)
-            if head is not None and why is not None:
-                self._repair(up, head.key, RuntimeError(why))
+        self._stored_in_place(stored_inputs(self.graph, self.store, [name], self.known, self.blocked,
+                                            self.outputs.usable_version))
         result = None
         while result is None:
             try:

@@ -117,8 +117,7 @@ class Scheduler(Looking, Repairing):
         if force:
             self.rebuilder = self.rebuilder.forcing(None if force is True else force, forced_why)
             self._repairing = self.rebuilder
-        if only:
-            stored_inputs(self.graph, self.store, plan, self.known, self.blocked, self.outputs.usable_version)
+        used = stored_inputs(self.graph, self.store, plan, self.known, self.blocked, self.outputs.usable_version) if only else ()
         self.predicting = dry_run
         planned = self._planned = set(plan)
         inputs = self.graph.inputs
@@ -134,6 +133,7 @@ class Scheduler(Looking, Repairing):
         for r in failed:  # before any asset: readers are skipped, -k says whether the rest goes on
             self.observer.asset_finished(r)
         try:
+            self._stored_in_place(used, dry_run=dry_run)
             if dry_run:
                 dry = {name: self._dry_run(name) for name in plan}
                 if not keep_going:  # what a build that stops at its first failure would not reach, in its order

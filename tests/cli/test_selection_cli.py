@@ -132,6 +132,56 @@ def test_only_with_an_input_never_built_does_not_run_its_reader(tmp_path):
     assert r.returncode == 1 and "skipped   b: not run: upstream 'a' has never been built" in r.stdout, r.stdout
 
 
+ONLY_FILES = """\
+from pathlib import Path
+from assetbuild import asset
+
+
+@asset(outputs=["out/a.txt"])
+def gen(context):
+    context.out("out/a.txt").write_text("A")
+
+
+@asset(path="p.json", io="json")
+def page():
+    return "P"
+
+
+@asset(io="json")
+def reader(gen, page):
+    a, p = Path("out/a.txt"), Path("p.json")
+    return [a.read_text() if a.exists() else None, p.read_text() if p.exists() else None, page]
+"""
+
+
+@pytest.mark.parametrize("change", ["edit", "delete"])
+def test_only_puts_back_the_files_of_an_input_before_its_reader_reads_them(tmp_path, change):
+    """``--only reader`` with an input's ``outputs=`` file and path output edited or deleted by
+    hand: they are put back from the cache first (reported ``restored``; ``-n`` says so), as
+    for any reused value. The reader read the edit (or nothing) under the stored version's key,
+    and the full build that then put the files back kept that result: stale, and fresh to
+    ``status``."""
+    root = write(tmp_path, {"AssetFile": ONLY_FILES})
+    assert cli("build", cwd=root).returncode == 0
+    for rel in ("out/a.txt", "p.json"):
+        if change == "edit":
+            (root / rel).write_text("EDITED")
+        else:
+            (root / rel).unlink()
+    r = cli("build", "-n", "--only", "--force", "reader", cwd=root)
+    assert r.returncode == 0 and "would restore gen  (output-" in r.stdout and "would restore page  (output-" in r.stdout, \
+        r.stdout + r.stderr
+    assert (root / "p.json").exists() == (change == "edit")  # -n writes nothing
+    r = cli("build", "--only", "--force", "reader", "--json", cwd=root)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert [(x["asset"], x["status"]) for x in json.loads(r.stdout)["results"]] == [
+        ("gen", "restored"), ("page", "restored"), ("reader", "built")]
+    assert json.loads(cli("show", "reader", "--json", cwd=root).stdout) == ["A", '"P"', "P"]
+    assert (root / "out/a.txt").read_text() == "A" and (root / "p.json").read_text() == '"P"'
+    r = cli("build", "--json", cwd=root)
+    assert {x["status"] for x in json.loads(r.stdout)["results"]} == {"cached"}
+
+
 def test_status_list_graph_and_export_take_selections(proj, tmp_path):
     edit_n(proj, 3)
     rows = json.loads(cli("status", "--json", "+b", "--exclude", "a", cwd=proj).stdout)["assets"]
