@@ -264,6 +264,7 @@ def test_bad_overrides_are_config_errors_that_run_nothing(proj, kw, message):
      "[tool.assetbuild.params.\"sales/monthly\"]: asset 'sales/monthly' has no param 'size'"),
     ('[tool.assetbuild.params]\nbig_ones = 5\n', "[tool.assetbuild.params.big_ones] must be a table"),
     ('[tool.assetbuild]\nparams = 5\n', "[tool.assetbuild.params] must be a table of tables"),
+    ('tool = "x"\n', "pyproject.toml: tool must be a table"),  # (was an AttributeError's traceback)
 ])
 def test_bad_pyproject_tables_exit_2_with_one_line(proj, table, message):
     proj.write("pyproject.toml", table)
@@ -331,7 +332,10 @@ def test_canonical_json_and_param_arguments():
     assert parse_param_arg("a.x=x=y") == ("a", "x", "x=y")
     assert parse_param_arg("a.x=") == ("a", "x", "")
     assert parse_param_arg('a.x="5"') == ("a", "x", "5")
-    assert parse_param_arg("a.x=NaN") == ("a", "x", "NaN")  # not JSON: the string
+    assert parse_param_arg('a.x="NaN"') == ("a", "x", "NaN")  # the text NaN, quoted as JSON
+    assert parse_param_arg("a.x=NaNa") == ("a", "x", "NaNa")  # not JSON: the string
+    with pytest.raises(ConfigError, match="NaN has no JSON form"):  # JSON but for its number, as 1e999
+        parse_param_arg("a.x=NaN")
 
 
 def test_reasons_when_keys_are_added_or_removed_from_the_declaration(proj):
@@ -391,6 +395,13 @@ def test_param_on_build_dry_run_status_and_why(proj):
     ("plain.x=1", "--param 'plain.x=1': asset 'plain' declares no params"),
     ("big_ones.x=1", "--param 'big_ones.x=1': asset 'big_ones' has no param 'x'"),
     ("big_ones=1", "--param 'big_ones=1': use ASSET.KEY=VALUE"),
+    # JSON in form with a number JSON has none of, as README says: not taken as the text "NaN"
+    ("big_ones.threshold=NaN", "--param 'big_ones.threshold=NaN': the value is not JSON: NaN has no JSON form"),
+    ("big_ones.threshold=[1, -Infinity]", "the value is not JSON: -Infinity has no JSON form"),
+    ("big_ones.threshold=1e999", "the value of big_ones.threshold is not JSON: inf has no JSON form"),
+    # half of a character: it was taken, then status, why and log printed it with a traceback
+    ('big_ones.threshold="a\\ud800"', "is not JSON: 'a\\ud800' is not Unicode text (it holds a lone surrogate)"),
+    ('big_ones.threshold={"\\udfff": 1}', "'\\udfff' is not Unicode text"),
 ])
 @pytest.mark.parametrize("command", [["build"], ["-n"], ["status"], ["why", "big_ones"]])
 def test_bad_param_exits_2_with_one_line(proj, arg, message, command):

@@ -33,7 +33,10 @@ def project_settings(project_dir: Path) -> dict[str, Any]:
         doc = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise ConfigError(f"{path}: not valid TOML: {e}") from None
-    table = doc.get("tool", {}).get("assetbuild", {})
+    tool = doc.get("tool", {})
+    if not isinstance(tool, dict):  # (``tool = "x"``: no table to hold [tool.assetbuild])
+        raise ConfigError(f"{path}: tool must be a table ([tool.assetbuild] is assetbuild's), not {type(tool).__name__}")
+    table = tool.get("assetbuild", {})
     if not isinstance(table, dict):
         raise ConfigError(f"{path}: [tool.assetbuild] must be a table")
     return table

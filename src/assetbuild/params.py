@@ -34,7 +34,14 @@ def json_problem(value: Any) -> str | None:
     stack = [value]
     while stack:
         v = stack.pop()
-        if v is None or isinstance(v, (bool, int, str)):
+        if v is None or isinstance(v, (bool, int)):
+            continue
+        if isinstance(v, str):
+            if not v.isascii():
+                try:
+                    v.encode("utf-8")
+                except UnicodeEncodeError:  # ("\ud800" in JSON text: half of a character)
+                    return f"{v!r} is not Unicode text (it holds a lone surrogate)"
             continue
         if isinstance(v, float):
             if v != v or v in (float("inf"), float("-inf")):
@@ -45,6 +52,7 @@ def json_problem(value: Any) -> str | None:
             for k in v:
                 if not isinstance(k, str):
                     return f"the object key {k!r} is not a string"
+            stack.extend(v)
             stack.extend(v.values())
         else:
             return f"{type(v).__module__}.{type(v).__qualname__} {_short_repr(v)} is not JSON"
@@ -71,13 +79,23 @@ def parse_param_arg(item: str) -> tuple[str, str, Any]:
         raise ConfigError(f"--param {item!r}: use ASSET.KEY=VALUE, e.g. --param big_ones.threshold=5")
     try:
         value = json.loads(raw, parse_constant=_not_json)
+    except _NotJson as e:
+        try:  # JSON in form, but for a number JSON has none of (NaN, [1, Infinity]): not meant as text
+            json.loads(raw)
+        except ValueError:
+            return asset, key, raw  # ("NaNa": text)
+        raise ConfigError(f"--param {item!r}: the value is not JSON: {e}") from None
     except ValueError:
         value = raw
     return asset, key, value
 
 
+class _NotJson(ValueError):
+    pass
+
+
 def _not_json(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")  # NaN, Infinity: Python's json reads them, JSON does not
+    raise _NotJson(f"{name} has no JSON form")  # NaN, Infinity: Python's json reads them, JSON does not
 
 
 # name -> (the name its params are set by, what it is of that one): a multi-asset's out, a partition

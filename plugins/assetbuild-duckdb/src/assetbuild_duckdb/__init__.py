@@ -88,7 +88,13 @@ def database_path(project_dir: str | os.PathLike[str]) -> Path:
         except ImportError:  # Python 3.10
             import tomli as tomllib  # type: ignore[no-redef]
         with open(pyproject, "rb") as f:
-            table = tomllib.load(f).get("tool", {}).get("assetbuild", {}).get("duckdb", {})
+            table: Any = tomllib.load(f)
+        where = []
+        for part in ("tool", "assetbuild", "duckdb"):
+            where.append(part)
+            table = table.get(part, {})
+            if not isinstance(table, dict):
+                raise assetbuild.ConfigError(f"{pyproject}: [{'.'.join(where)}] must be a table")
         rel = table.get("path", DEFAULT_PATH)
         if not isinstance(rel, str) or not rel:
             raise assetbuild.ConfigError(f"{pyproject}: [tool.assetbuild.duckdb] path must be a file name, "
