@@ -6,9 +6,11 @@ one through the plain build, the other through the CLI (``ASSETBUILD_SNAPSHOT=0`
 from __future__ import annotations
 
 import inspect
+import json
 import os
 import re
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,7 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from projects import clean_env, cli, write
+from projects import clean_env, cli, cli_cmd, write
 
 import assetbuild.session as session_api
 from assetbuild.cli import cli as click_cli
@@ -487,3 +489,46 @@ def test_a_fault_in_c_code_says_so_rather_than_nothing(tmp_path: Path, args: lis
     assert r.returncode == -signal.SIGBUS and "Fatal Python error: Bus error" in r.stderr, r.stderr
     code = "import faulthandler\nimport assetbuild.entry, assetbuild.store\nprint(faulthandler.is_enabled())\n"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout == "False\n"
+
+
+SURROGATE_ASSETFILE = '''\
+import json
+import os
+from pathlib import Path
+from assetbuild import asset, observable_source, source
+
+raw = source("raw", os.fsdecode(b"caf\\xe9.txt"))  # a file name that is not UTF-8
+
+
+@observable_source
+def api():
+    return json.loads(Path("api.json").read_text())["etag"]  # half an emoji, as an API may cut it
+
+
+@asset(io="json")
+def mirror(api, raw):
+    return raw.read_text()
+'''
+
+
+@pytest.mark.parametrize("errors", ["strict", "surrogateescape"])
+def test_text_that_is_not_unicode_is_printed_escaped_and_json_stays_json(tmp_path: Path, errors: str) -> None:
+    """A version holding a lone surrogate was recorded by the build, then ``observe`` and ``log``
+    died of a UnicodeEncodeError (a strict stdout, or surrogateescape's: a C.UTF-8 locale's). It
+    is printed as its escape, which is the same in a JSON string; a file name's undecodable bytes
+    still print as the bytes they were."""
+    root = write(tmp_path, {"AssetFile": SURROGATE_ASSETFILE, "api.json": '{"etag": "v1 \\ud83d"}'})
+    (root / os.fsdecode(b"caf\xe9.txt")).write_text("x")
+    env = clean_env(PYTHONIOENCODING=f"utf-8:{errors}")
+    assert cli("build", cwd=root, env=env).returncode == 0
+    for args in (["observe"], ["log", "api"], ["log", "mirror"], ["show", "mirror"], ["status", "-v"]):
+        r = cli(*args, cwd=root, env=env)
+        assert r.returncode == 0 and "Traceback" not in r.stderr, (args, r.stdout, r.stderr)
+    assert "api  v1 \\ud83d" in cli("observe", cwd=root, env=env).stdout
+    r = cli("observe", "--json", cwd=root, env=env)
+    assert json.loads(r.stdout)["observations"][0]["version"] == "v1 \ud83d"
+    r = cli("log", "api", "--json", cwd=root, env=env)
+    assert json.loads(r.stdout)["events"][0]["data_version"] == "v1 \ud83d", r.stdout
+    out = subprocess.run(cli_cmd("list"), cwd=root, env=env, capture_output=True).stdout
+    # the undecodable byte goes out as it came in, where the stream takes it so; else escaped
+    assert (b"caf\xe9.txt" if errors == "surrogateescape" else b"caf\\udce9.txt") in out, out

@@ -21,7 +21,7 @@ LAYER = {
     "loader": 3, "modulefinder": 3, "compiled": 3, "atomicfile": 3, "dirtree": 3, "store": 3, "remote": 3, "cache": 3, "workspace": 3, "execute": 3, "output": 3, "builtin": 3, "watch": 3,
     "executors": 3, "runner": 3, "config": 3, "produced": 3, "cleaning": 3, "resources": 3,
     "observations": 3, "external": 3, "spool": 3, "history": 3, "changes": 3, "ticks": 0,
-    "capture": 3, "interrupts": 3, "exiting": 3, "jsonform": 0, "multirun": 3, "metadata": 0, "statuslines": 0,
+    "capture": 3, "interrupts": 3, "exiting": 3, "streams": 3, "jsonform": 0, "multirun": 3, "metadata": 0, "statuslines": 0,
     "executor": 3,
     "plugins": 4, "session": 4, "cli": 4, "__main__": 4, "__init__": 4, "entry": 4, "snapshot": 3, "codetable": 3, "codeedits": 3, "slicegraph": 3, "projectdir": 3,
     "helptext": 4, "kept_help": 0,

@@ -34,10 +34,11 @@ when only data changed that none of them reads, even through what it needs
 from __future__ import annotations
 
 import gc
-import io  # (loaded with the interpreter; typing is not)
 import os
 import sys
 import time
+
+from . import streams
 
 TYPE_CHECKING = False  # (typing is not imported: the fast path stays lean)
 if TYPE_CHECKING:
@@ -460,44 +461,10 @@ def _shared_lock(path: str) -> int | None:
     return fd
 
 
-_STDOUT_CLOSED = False  # (stand_in_for_closed_streams took its place)
-
-
-def stand_in_for_closed_streams() -> None:
-    """Standard streams the caller closed (``assetbuild >&-``, ``2>&-``): /dev/null takes each
-    descriptor, so that no file the command opens (the store's, an output's) becomes the stdout
-    of an asset or a worker, and ``sys.stdout``/``sys.stderr`` (None) become streams into it, so
-    the command runs (it ended in a traceback, and a build lost its work). What is written to a
-    closed stdout ends the command as a reader that went away would (``_end_status``)."""
-    global _STDOUT_CLOSED
-    for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
-        if getattr(sys, name) is not None:
-            continue
-        try:
-            os.fstat(fd)
-            continue  # (opened since the interpreter started: not ours to replace)
-        except OSError:
-            pass
-        null = os.open(os.devnull, os.O_RDWR)
-        if null != fd:
-            os.dup2(null, fd)
-            os.close(null)
-        if fd == 0:
-            sys.stdin = open(fd, closefd=False)  # noqa: SIM115 - the process's own
-        elif fd == 1:
-            from .exiting import LostOutput
-
-            sys.stdout = io.TextIOWrapper(io.BufferedWriter(LostOutput(fd, "w", closefd=False)),
-                                          encoding="utf-8", errors="backslashreplace")
-            _STDOUT_CLOSED = True
-        else:
-            sys.stderr = open(fd, "w", closefd=False, errors="backslashreplace")  # noqa: SIM115
-
-
 def _end_status(status: int) -> int:
     """``status``, or 1 if the command wrote to a stdout its caller had closed (``exiting``,
     imported only then: the fast path imports no more)."""
-    if not _STDOUT_CLOSED:
+    if not streams.stdout_closed:
         return status
     from .exiting import lost_output_status
 
@@ -511,7 +478,8 @@ def main() -> None:
     interrupted import's traceback."""
     from .interrupts import said_early, terminate_as_interrupt
 
-    stand_in_for_closed_streams()
+    streams.stand_in_for_closed_streams()
+    streams.escaping_streams()
     terminate_as_interrupt()
     try:
         _main()

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 
 class LostOutput(io.FileIO):
-    """A standard output the caller closed (``entry.stand_in_for_closed_streams``): /dev/null
+    """A standard output the caller closed (``streams.stand_in_for_closed_streams``): /dev/null
     holds its descriptor; what is written is counted, not written."""
 
     written = 0

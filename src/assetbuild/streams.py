@@ -1,0 +1,66 @@
+"""The command's standard streams, made safe before it writes: a stream its caller closed is
+stood in for, and text no encoding can write is escaped rather than raised."""
+
+from __future__ import annotations
+
+import io  # (loaded with the interpreter)
+import os
+import sys
+
+stdout_closed = False  # (stand_in_for_closed_streams took its place)
+
+
+def stand_in_for_closed_streams() -> None:
+    """Standard streams the caller closed (``assetbuild >&-``, ``2>&-``): /dev/null takes each
+    descriptor, so that no file the command opens (the store's, an output's) becomes the stdout
+    of an asset or a worker, and ``sys.stdout``/``sys.stderr`` (None) become streams into it, so
+    the command runs (it ended in a traceback, and a build lost its work). What is written to a
+    closed stdout ends the command as a reader that went away would (``entry._end_status``)."""
+    global stdout_closed
+    for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
+        if getattr(sys, name) is not None:
+            continue
+        try:
+            os.fstat(fd)
+            continue  # (opened since the interpreter started: not ours to replace)
+        except OSError:
+            pass
+        null = os.open(os.devnull, os.O_RDWR)
+        if null != fd:
+            os.dup2(null, fd)
+            os.close(null)
+        if fd == 0:
+            sys.stdin = open(fd, closefd=False)  # noqa: SIM115 - the process's own
+        elif fd == 1:
+            from .exiting import LostOutput
+
+            sys.stdout = io.TextIOWrapper(io.BufferedWriter(LostOutput(fd, "w", closefd=False)),
+                                          encoding="utf-8", errors="backslashreplace")
+            stdout_closed = True
+        else:
+            sys.stderr = open(fd, "w", closefd=False, errors="backslashreplace")  # noqa: SIM115
+
+
+def escaping_streams() -> None:
+    """A ``str`` that is not text (a lone surrogate: half of an emoji an API cut, JSON's
+    ``"\\ud800"``, in a version, param or metadata) is printed as its escape, ``\\ud800``, where
+    the stream's handler (strict, or surrogateescape, which takes only the bytes a file name
+    could not decode, and still does) raised UnicodeEncodeError out of a command's middle. The
+    escape is the same inside a JSON string, so ``--json`` stays JSON."""
+    import codecs
+
+    for stream in (sys.stdout, sys.stderr):
+        if getattr(stream, "errors", None) in ("strict", "surrogateescape"):
+            reconfigure = getattr(stream, "reconfigure", None)
+            if reconfigure is not None:
+                if stream.errors == "surrogateescape":
+                    codecs.register_error("assetbuild.escape", _escape_surrogates)
+                reconfigure(errors="assetbuild.escape" if stream.errors == "surrogateescape" else "backslashreplace")
+
+
+def _escape_surrogates(e: UnicodeError) -> tuple[str | bytes, int]:
+    import codecs
+
+    if isinstance(e, UnicodeEncodeError) and all("\udc80" <= c <= "\udcff" for c in e.object[e.start:e.end]):
+        return codecs.lookup_error("surrogateescape")(e)  # a file name's undecodable bytes, as they were
+    return codecs.backslashreplace_errors(e)
