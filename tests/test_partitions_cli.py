@@ -481,3 +481,42 @@ def test_a_damaged_stored_key_is_refused_before_anything_is_written(tmp_path):
             assert f"{table} is damaged (k: " in r.stderr and named in r.stderr, r.stderr
             assert "Traceback" not in r.stderr
     assert not (tmp_path / "escaped.json").exists() and not (p.root / "build").exists()
+
+
+DYNAMIC = '''
+from assetbuild import asset, DynamicPartitions
+
+
+@asset(partitions=DynamicPartitions("customers"), io="text", path="build/c/{partition}.txt")
+def c(context):
+    return "v-" + context.partition_key
+'''
+
+
+def test_clean_keeps_the_dynamic_keys_and_the_project_builds_after_it(tmp_path):
+    """The keys ``partitions add`` recorded are the user's: ``clean`` keeps them, and says so.
+    The directory it left (the keys alone) was then "not an assetbuild cache": every build,
+    ``partitions add`` and watch cycle exited 2, and clean called the keys a file it did not create."""
+    p = Project(tmp_path)
+    p.write("AssetFile", DYNAMIC)
+    assert cli("partitions", "add", "customers", "acme", cwd=p.root).returncode == 0
+    assert cli("-q", cwd=p.root).returncode == 0
+    r = cli("clean", "-n", cwd=p.root)
+    assert r.returncode == 0 and "(its dynamic partition keys stay)" in r.stdout, r.stdout + r.stderr
+    r = cli("clean", "--yes", cwd=p.root)
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    assert "kept the dynamic partition keys (assetbuild partitions remove forgets them)" in r.stdout, r.stdout
+    assert sorted(os.listdir(p.root / ".assetbuild")) == ["partitions.json"]
+    assert not (p.root / "build/c/acme.txt").exists()
+    r = cli("build", cwd=p.root)
+    assert r.returncode == 0 and "built     c[acme]" in r.stdout, r.stdout + r.stderr
+    assert cli("partitions", "add", "customers", "globex", cwd=p.root).returncode == 0
+    assert cli("partitions", "list", "c", cwd=p.root).stdout.split() == ["acme", "globex"]
+    assert cli("clean", "--yes", cwd=p.root).returncode == 0
+    assert cli("clean", "--yes", cwd=p.root).returncode == 0  # (the keys alone: a cache still)
+    # a file of that name that is not keys makes no cache of someone's directory
+    other = p.root / "mine"
+    other.mkdir()
+    (other / "partitions.json").write_text('{"disks": 3}')
+    r = cli("--cache-dir", str(other), "status", cwd=p.root)
+    assert r.returncode == 2 and "is not empty and is not an assetbuild cache" in r.stderr, r.stderr

@@ -28,7 +28,8 @@ def format_clean(report: Any, *, asking: bool = False, verbose: bool = False) ->
     if asking:
         return f"Delete {cache} and everything cached in it{others}" + (f", and {outputs}" if outputs else "") + "?"
     if report.dry_run:
-        lines = [f"would delete what assetbuild stored in {cache}{others}"]
+        lines = [f"would delete what assetbuild stored in {cache}{others}"
+                 + (" (its dynamic partition keys stay)" if report.keys_kept else "")]
         if report.outputs:
             lines.append(f"would delete {files(n)} assetbuild wrote into the project" + (":" if n else ""))
             lines += [f"  {p}" for p in report.deleted]
@@ -37,8 +38,10 @@ def format_clean(report: Any, *, asking: bool = False, verbose: bool = False) ->
                 lines += [f"  {p} ({why})" for p, why in (*report.kept, *report.refused)]
         return "\n".join(lines)
     line = (f"deleted {cache}" if report.cache_deleted else
-            f"emptied {cache} (a symlink: the link stays)" if not report.cache_kept else
-            f"deleted what assetbuild stored in {cache}; kept the files it did not create")
+            f"emptied {cache} (a symlink: the link stays)" if not report.cache_kept and not report.keys_kept else
+            f"deleted what assetbuild stored in {cache}; kept " + " and ".join(
+                what for what, k in (("the dynamic partition keys (assetbuild partitions remove forgets them)",
+                                      report.keys_kept), ("the files it did not create", report.cache_kept)) if k))
     if report.outputs:
         dirs = len(report.dirs)
         line += (f"; deleted {files(n)} assetbuild wrote into the project"

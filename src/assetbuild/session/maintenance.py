@@ -61,6 +61,7 @@ def clean_report(*, project_dir: str | os.PathLike[str] = ".", cache_dir: str | 
         no_daemon_running,
         project_id,
     )
+    from ..store.cachedir import KEYS_FILE
 
     root = Path(project_dir).resolve()
     cache = resolve_cache_dir(root, cache_dir)
@@ -88,11 +89,14 @@ def clean_report(*, project_dir: str | os.PathLike[str] = ".", cache_dir: str | 
                                   report=report)
             _clean_compiled(root, af, report)
             if not dry_run:
-                report.cache_kept = clear_cache_dir(cache)
+                kept = clear_cache_dir(cache)
+                report.cache_kept = [p for p in kept if p != cache / KEYS_FILE]
+                report.keys_kept = len(kept) > len(report.cache_kept)
                 report.cache_deleted = report.cache_existed and not cache.exists()
     except BuildRunning:
         raise StoreError(f"a build is running with {cache}; not deleting it") from None
     if dry_run:
+        report.keys_kept = report.cache_existed and (cache / KEYS_FILE).is_file()
         return report
     if report.kept:
         rep.warn(f"kept {_count(len(report.kept), 'file')} assetbuild wrote that changed since: "

@@ -16,7 +16,7 @@ from typing import Any
 from ..errors import ConfigError
 from ..partitions import PartitionEnv
 
-DYNAMIC_FILE = "partitions.json"
+DYNAMIC_FILE = "partitions.json"  # (store.cachedir.KEYS_FILE: clean keeps it)
 
 
 def read_dynamic(cache_dir: Path) -> dict[str, list[str]]:

@@ -27,6 +27,10 @@ _INDEX_PREFIXES = ("db.corrupt-", "db.old-", "db.compact-")  # indexes moved asi
 _LAYOUT_PREFIXES = (*_STORE_TEMP_PREFIXES, *_INDEX_PREFIXES)
 _STORE_DBS = frozenset({"meta", "traces", "heads"})  # in every version's index (environment.DBS)
 _INDEX_FILES = frozenset({"data.mdb", "lock.mdb", "sound"})  # (sound: store.environment.note_sound)
+# The dynamic partition keys (session.partition_env.DYNAMIC_FILE): the user's, added by
+# ``partitions add``, which no build can make again. ``clean`` keeps them; a directory holding
+# them and nothing but the layout's empty entries is a cache (what ``clean`` leaves).
+KEYS_FILE = "partitions.json"
 _HEX2 = re.compile(r"[0-9a-f]{2}\Z")
 _HEX62 = re.compile(r"[0-9a-f]{62}\Z")
 
@@ -57,7 +61,8 @@ def is_cache_dir(path: Path) -> bool:
         return False
     except OSError as e:
         raise StoreError(f"cannot read the cache directory {path}: {e.strerror or e}") from None
-    return _is_marked(path) or all(_is_layout_name(n) and _is_empty(path / n) for n in names)
+    return _is_marked(path) or all((_is_layout_name(n) and _is_empty(path / n)) or (n == KEYS_FILE and _holds_keys(path / n))
+                                   for n in names)
 
 
 def _is_marked(path: Path) -> bool:
@@ -83,6 +88,20 @@ def _is_marked(path: Path) -> bool:
             return True
     names = database_names(path / "db" / "data.mdb")
     return names is not None and _STORE_DBS <= names
+
+
+def _holds_keys(path: Path) -> bool:
+    """A file of dynamic partition keys as ``partitions add`` writes it: a JSON table of lists of
+    strings (its keys are checked where they are read, ``partition_env.read_dynamic``)."""
+    try:
+        st = path.lstat()
+        if not stat.S_ISREG(st.st_mode) or st.st_size > 64 << 20:
+            return False
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and all(isinstance(v, list) and all(isinstance(k, str) for k in v)
+                                          for v in data.values())
 
 
 def _is_empty(path: Path) -> bool:
@@ -118,8 +137,9 @@ def check_cache_dir(cache_dir: Path, project_dir: Path) -> None:
 def clear_cache_dir(cache_dir: Path) -> list[Path]:
     """Delete what the store layout created in ``cache_dir`` (``assetbuild clean``), nothing else.
 
-    Anything else found there (a file the user put in it) is kept, with the directories that
-    hold it; returns those entries (empty when the whole directory is gone). Whole trees
+    Anything else found there (a file the user put in it, and the dynamic partition keys,
+    ``KEYS_FILE``) is kept, with the directories that hold it; returns those entries (empty when
+    the whole directory is gone). Whole trees
     (``staging/``) and the contents of ``cas/`` and ``code/`` go only where STORE or the index
     marks the directory as a cache. The order keeps a clean killed midway harmless: the index
     first (no record is left pointing at a blob that is gone), STORE last (the directory stays
