@@ -301,6 +301,39 @@ def test_a_submodule_import_reruns_the_same_through_the_fast_path_and_the_full_o
         r = cli(cwd=root, env=clean_env(**env))
         assert r.returncode == 0 and "0 built, 1 cached" in r.stdout, (root, r.stdout, r.stderr)
 
+DYNAMIC_IMPORTERS = {
+    "import_module, computed": "import importlib\n\n\ndef w():\n    return importlib.import_module('lib.' + 'dd').X\n",
+    "import_module, constant": "from importlib import import_module\n\n\ndef w():\n    return import_module('lib.dd').X\n",
+    "__import__": "def w():\n    return __import__('lib.dd', fromlist=['X']).X\n",
+}
+
+
+@pytest.mark.parametrize("importer", list(DYNAMIC_IMPORTERS))
+def test_a_module_read_from_its_file_that_imports_by_a_computed_name_counts_every_project_module(
+        tmp_path, importer):
+    """An asset imports ``lib.dyn`` inside its function; ``lib/dyn.py`` imports ``lib.dd`` by a
+    name it computes. Read from its file, ``lib.dyn`` gave only its import statements, so an
+    edit of ``lib/dd.py`` never reran the asset: fresh to ``status``, cached by the fast path and
+    the full one, unseen by watch. Such a module now counts every project module whole, as an
+    asset's own code that imports by a computed name does; a module no code can import by
+    name (a data file) still reruns nothing."""
+    files = {"lib/__init__.py": "", "lib/dd.py": "X = 'x0'\n", "lib/dyn.py": DYNAMIC_IMPORTERS[importer],
+             "notes.txt": "n\n",
+             "AssetFile": "from assetbuild import asset\n\n\n@asset(io='text', path='build/c.txt')\n"
+                          "def c():\n    from lib.dyn import w\n    return w()\n"}
+    snap, full = snapshot_twins(tmp_path, files)
+    for root, env in ((snap, SNAPSHOT_ENV), (full, FULL_ENV)):
+        (root / "lib" / "dd.py").write_text("X = 'x1'\n")
+        st = cli("status", cwd=root, env=clean_env(**env))
+        assert "stale" in st.stdout and "code-changed" in st.stdout, (root, st.stdout, st.stderr)
+        r = cli(cwd=root, env=clean_env(**env))
+        assert r.returncode == 0 and "1 built, 0 cached" in r.stdout, (root, r.stdout, r.stderr)
+        assert (root / "build" / "c.txt").read_text() == "x1"
+        (root / "notes.txt").write_text("m\n")
+        r = cli(cwd=root, env=clean_env(**env))
+        assert r.returncode == 0 and "0 built, 1 cached" in r.stdout, (root, r.stdout, r.stderr)
+
+
 def test_a_namespace_package_inside_one_not_imported_is_found(project):
     """``import ns.sub.m`` inside a function, none of it imported: locating ``ns.sub`` (a folder
     without ``__init__.py`` too) asked ``importlib`` for a namespace path, which looks its parent

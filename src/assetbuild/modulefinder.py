@@ -22,7 +22,7 @@ from . import workspace
 from .atomicfile import write_atomically
 from .compiled import TAG
 
-_MODULES_CACHE_VERSION = 1
+_MODULES_CACHE_VERSION = 2  # (2: entries hold ModuleSource.computed)
 MODULES_CACHE_PREFIX = "modules-"  # <cache>/code/modules-<tag>.bin: ProjectModuleFinder's entries
 
 _OWN_PACKAGE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "")
@@ -167,17 +167,16 @@ class ProjectModuleFinder:
             entry = self._memory.get(origin) or self._disk_entries().get(origin)
             if entry is not None and entry[0] == sig:
                 self.sources[origin] = entry[1]
-                return ModuleSource(entry[2], entry[3])
+                return ModuleSource(entry[2], entry[3], entry[4])
             with open(origin, "rb") as f:
                 data = f.read()
             sha = hashlib.sha256(data).hexdigest()
             if entry is None or entry[1] != sha:
-                digest, imports = _digest_module(data, origin)
-                entry = (sig, sha, digest, imports)
+                entry = (sig, sha, *_digest_module(data, origin))
             entry = (None if workspace.is_racy(st, now) else sig, *entry[1:])
             self._remember(origin, entry)
             self.sources[origin] = sha
-            return ModuleSource(entry[2], entry[3])
+            return ModuleSource(entry[2], entry[3], entry[4])
 
     def project_modules(self) -> tuple[str, ...]:
         """Every module an import by a computed name could find in the project, imported or not:
@@ -284,12 +283,13 @@ class ProjectModuleFinder:
             pass  # a cache we cannot write only costs time (a read-only cache directory)
 
 
-def _digest_module(data: bytes, path: str) -> tuple[bytes, tuple[Any, ...]]:
-    """(static code digest, import statements) of a module file's bytes. A file that does not
-    compile (or is no Python source: an extension module) counts by its bytes; importing it
-    fails or runs machine code, and either changes with them."""
+def _digest_module(data: bytes, path: str) -> tuple[bytes, tuple[Any, ...], bool]:
+    """(static code digest, import statements, whether it imports by a computed name) of a
+    module file's bytes. A file that does not compile (or is no Python source: an extension
+    module) counts by its bytes; importing it fails or runs machine code, and either changes
+    with them."""
     from .fingerprint import code_digest
-    from .fingerprint.imports import code_imports
+    from .fingerprint.imports import code_imports, imports_by_computed_name
 
     if path.endswith(".py"):
         try:
@@ -297,5 +297,6 @@ def _digest_module(data: bytes, path: str) -> tuple[bytes, tuple[Any, ...]]:
         except (SyntaxError, ValueError):
             pass
         else:
-            return code_digest(code), code_imports(code)
-    return hashlib.sha256(b"assetbuild-module-bytes\n" + data).digest(), ()
+            imports = code_imports(code)
+            return code_digest(code), imports, imports_by_computed_name(code, imports)
+    return hashlib.sha256(b"assetbuild-module-bytes\n" + data).digest(), (), False

@@ -42,11 +42,31 @@ class ModuleLocation(NamedTuple):
     namespace: bool = False  # a package without __init__.py: no code of its own
 
 
+# Names through which code imports a module by a computed name (``importlib.import_module(name)``,
+# ``__import__(name)``, a loader's ``exec_module``, ``runpy``; ``eval``/``exec`` can do it too).
+IMPORT_READS = frozenset({"import_module", "__import__", "exec_module", "run_module", "eval", "exec"})
+
+
 class ModuleSource(NamedTuple):
     """A project module's file, compiled but not run."""
 
     digest: bytes  # the static digest of its code (or of its bytes, when it does not compile)
     imports: tuple[Import, ...]  # every import statement of its code and nested code
+    # its code (or nested code) names one of IMPORT_READS, or ``modules`` with ``sys`` imported:
+    # what it imports is not in ``imports``, and may be any project module
+    computed: bool = False
+
+
+def imports_by_computed_name(code: types.CodeType, imports: tuple[Import, ...]) -> bool:
+    """``ModuleSource.computed`` of a module's ``code``: a superset, by the names it holds."""
+    todo = [code]
+    reads_modules = any(name == "sys" and not level for name, level, _ in imports)
+    while todo:
+        c = todo.pop()
+        if not IMPORT_READS.isdisjoint(c.co_names) or (reads_modules and "modules" in c.co_names):
+            return True
+        todo.extend([k for k in c.co_consts if type(k) is types.CodeType])
+    return False
 
 
 class ModuleFinder(Protocol):
@@ -137,7 +157,7 @@ class ModuleClosures:
         self._version_of = version_of
         self._located: dict[str, ModuleLocation] = {}
         self._sources: dict[str, ModuleSource] = {}
-        self._closures: dict[tuple[str, ...], tuple[bytes, tuple[str, ...]]] = {}
+        self._closures: dict[tuple[str, ...], tuple[bytes, tuple[str, ...], bool]] = {}
 
     def locate(self, name: str) -> ModuleLocation:
         hit = self._located.get(name)
@@ -167,10 +187,11 @@ class ModuleClosures:
             return []
         return [f"{name}.{x}" for x in fromlist if x != "*" and self.locate(f"{name}.{x}").kind != MISSING]
 
-    def closure(self, roots: tuple[str, ...]) -> tuple[bytes, tuple[str, ...]]:
-        """The digest of every module importing ``roots`` (project modules) runs, and the warning
+    def closure(self, roots: tuple[str, ...]) -> tuple[bytes, tuple[str, ...], bool]:
+        """The digest of every module importing ``roots`` (project modules) runs, the warning
         phrases of the ones that cannot be seen (a module outside the project that no installed
-        distribution provides)."""
+        distribution provides), and whether one of them imports by a computed name (then every
+        project module is in the digest, whole, as for code that does: ``reads``)."""
         key = tuple(sorted(set(roots)))
         hit = self._closures.get(key)
         if hit is not None:
@@ -178,6 +199,7 @@ class ModuleClosures:
         entries: dict[str, bytes] = {}
         phrases: set[str] = set()
         todo = [(name, "") for name in key]
+        every = False  # a module in it imports by a computed name: every project module is in it
         while todo:
             name, importer = todo.pop()
             if name in entries:
@@ -201,6 +223,9 @@ class ModuleClosures:
                 continue
             source = self._source(name)
             entries[name] = PartTag.SOURCE_CODE + source.digest
+            if source.computed and not every:
+                every = True
+                todo.extend((n, name) for n in self.project_modules())
             package = name if loc.package else parent
             for imported, level, fromlist in source.imports:
                 target = absolute_name(imported, level, package)
@@ -212,7 +237,7 @@ class ModuleClosures:
                     todo.extend((sub, name) for sub in self.submodules(target, fromlist))
         body = sorted([_e_str(name) + enc for name, enc in entries.items()])
         digest = _sha256(PartTag.MODULE_CLOSURE + _u64(len(body)) + b"".join(body)).digest()
-        hit = self._closures[key] = (digest, tuple(sorted(phrases)))
+        hit = self._closures[key] = (digest, tuple(sorted(phrases)), every)
         return hit
 
     def _source(self, name: str) -> ModuleSource:

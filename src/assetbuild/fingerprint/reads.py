@@ -56,7 +56,7 @@ from typing import Any
 
 from .bytecode import _LOAD_CONST, _decode, _has_docstring_slot
 from .encoding import ValueTag, _e_str, _sha256, _u64
-from .imports import Import
+from .imports import IMPORT_READS, Import
 from .nodes import EVERY_MODULE, _attr, _Node, _Out, add_uses
 from .values import ValueEncoder
 
@@ -83,11 +83,9 @@ DYNAMIC_READS = frozenset({"getattr", "hasattr", "vars", "dir", "__dict__", "__g
 # ``globals().get(name)``, ``eval(name)``): any of them in a function's names makes every global
 # of its module count, by value, as if the code named each (``globals_read``).
 GLOBALS_READS = frozenset({"globals", "eval", "exec"})
-# Names through which code imports a module by a computed name (``importlib.import_module(name)``,
-# ``__import__(name)``, a loader's ``exec_module``, ``runpy``; ``eval``/``exec`` can do it too).
+# ``imports.IMPORT_READS``: names through which code imports a module by a computed name.
 # ``sys.modules[name]`` is found by value (``imports_by_computed_name``): ``modules`` alone is
 # too common an attribute name.
-IMPORT_READS = frozenset({"import_module", "__import__", "exec_module", "run_module", "eval", "exec"})
 # Globals every module has that the import system or the loader sets: not what code computes.
 _BOOKKEEPING = frozenset({"__name__", "__doc__", "__package__", "__loader__", "__spec__",
                           "__file__", "__cached__", "__builtins__", "__path__"})
@@ -463,5 +461,5 @@ class ReadsEncoder(ValueEncoder):
             body += _e_str(name)
         if self.closures is None:
             return bytes(body), tuple(f"module {name}: {why}" for name in names)
-        digest, phrases = self.closures.closure(tuple(names))
+        digest, phrases, _ = self.closures.closure(tuple(names))  # (imported modules: their code is walked)
         return bytes(body + ValueTag.MODULE_SOURCE + digest), phrases

@@ -22,7 +22,7 @@ from typing import Any, Protocol, cast
 from . import objects
 from .encoding import ValueTag, _e_bytes, _e_complex, _e_float, _e_int, _e_str, _u64
 from .imports import MISSING, PROJECT, ModuleClosures, ModuleFinder
-from .nodes import _attr, _Enc, _Node, _Out, _qualname, add_uses
+from .nodes import EVERY_MODULE, _attr, _Enc, _Node, _Out, _qualname, add_uses
 
 # Module-level singletons of the stdlib that appear in generated code (dataclass __init__ closures).
 _SENTINELS: dict[int, tuple[object, str]] = {}
@@ -373,8 +373,8 @@ class ValueEncoder:
         assert closures is not None  # only called with a finder
         roots = (name, *closures.submodules(name, fromlist))
         self._project_module_encodings += 1  # (a container holding it is not memoized: see uses)
-        add_uses(node, roots)
-        digest, phrases = closures.closure(roots)
+        digest, phrases, every = closures.closure(roots)
+        add_uses(node, (*roots, EVERY_MODULE) if every else roots)
         out.buf += ValueTag.MODULE_SOURCE + _e_str(name) + digest
         for phrase in phrases:
             node.bad.setdefault(where, set()).add(phrase)
