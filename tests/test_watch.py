@@ -314,6 +314,39 @@ def test_atomic_save_is_one_change_of_the_target(chain):
         assert w.settle(0.3) == n + 1
 
 
+def test_atomic_save_whose_writer_closes_after_the_rename_is_one_change(chain):
+    """The close (IN_CLOSE_WRITE) arrives under the target's name after the debounce, as when
+    assetbuild's own write_atomically closes on a loaded machine: the rename said it all."""
+    src = chain.root / "data/in.txt"
+    with Watching(chain.root) as w:
+        for i in range(2):
+            n = len(w.cycles)
+            tmp = src.with_name(f".in.txt.{i}.partial")
+            with open(tmp, "w") as f:
+                f.write(f"atomic {i}")
+                f.flush()
+                os.replace(tmp, src)
+                time.sleep(0.2)  # well past the debounce
+            c = w.wait(n + 1)[-1]
+            assert c.changed == ("data/in.txt",) and built(c) == ["upper", "final"]
+            assert w.settle(0.5) == n + 1, w.cycles[n:]
+    assert (chain.root / "out/final.txt").read_text() == "ATOMIC 1!"
+
+
+def test_a_write_through_mmap_counts_by_its_close(chain):
+    """Writes through a memory map send no modify event: the close is the only sign of them."""
+    import mmap
+
+    src = chain.root / "data/in.txt"
+    with Watching(chain.root) as w:
+        n = w.settle(0.3)
+        with open(src, "r+b") as f, mmap.mmap(f.fileno(), 0) as m:
+            m[:5] = b"jelly"
+        c = w.wait(n + 1)[-1]
+        assert c.changed == ("data/in.txt",) and built(c) == ["upper", "final"]
+    assert (chain.root / "out/final.txt").read_text() == "JELLY!"
+
+
 @pytest.mark.parametrize("pause", [0, 0.12], ids=["fast", "slower-than-the-debounce"])
 def test_vim_style_save_is_one_change_of_the_target(chain, pause):
     """vim's default: probe file 4913, swap file, rename the original to a backup, write anew,

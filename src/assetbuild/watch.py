@@ -11,9 +11,11 @@ new ``.py`` file anywhere in the project (it may be a module an import looked fo
 shadows an import), declared sources (a file, or anything below a directory, or a directory above
 one appearing or vanishing), and the cache directory's file of dynamic partition keys. What never
 counts: the rest of the cache directory, path outputs and their temp files, ``.git``, ``__pycache__``, editor
-swap/backup/lock files, and reads (open/close-without-write events, which hashing sources causes).
-An atomic save (write a temp file, rename it over the target) is a move whose destination
-counts, and the temp file's own events do not, so it is one change of the target.
+swap/backup/lock files, reads (open/close-without-write events, which hashing sources causes),
+and the close of a file written (its writes said it; only a write through ``mmap`` has nothing
+but the close to say it). An atomic save (write a temp file, rename it over the target) is a move
+whose destination counts, and the temp file's own events do not, nor its close after the rename,
+so it is one change of the target.
 
 A cycle learns what it read only as it goes (the load the modules it imports, the build those
 imported inside functions), so an event is judged against a set that may lack its file. Events
@@ -48,8 +50,11 @@ _EDITOR_NOISE = re.compile(r"""^(?:4913|\.\#.*|\#.*\#|\..*\.sw[a-px]|.*~|.*___jb
                            re.X)
 _NEVER = frozenset({".git", ".hg", ".svn", "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache"})
 _OUTPUT_TEMP = ".assetbuild-tmp"  # atomicfile writes ".<name>.<random>.assetbuild-tmp" (older: ".<name>.assetbuild-tmp[-pid]")
-# Events that say nothing about contents: reads (hashing a source opens it) and metadata changes.
-_IGNORED_EVENTS = frozenset({"opened", "closed_no_write", "attrib"})
+# Events that say nothing about contents: metadata changes. Opens and closes say something only
+# together (``_OpenFiles``): every write also sends ``modified`` (or the file is ``created`` or
+# ``moved`` into place), except a write through ``mmap``, which only its close reveals.
+_IGNORED_EVENTS = frozenset({"attrib"})
+_OPEN_CLOSE = frozenset({"opened", "closed", "closed_no_write"})
 
 
 @dataclass(frozen=True)
@@ -127,6 +132,28 @@ class ChangeFilter:
         return False
 
 
+class _OpenFiles:
+    """Files that count, opened and not seen written since: a ``closed`` event (IN_CLOSE_WRITE)
+    counts only when it is the one sign of a write (through ``mmap``). Any other write sent
+    ``modified``, ``created`` or ``moved`` already: its close repeats it, and arrives late when
+    the writer closes after renaming its temp file over the target (assetbuild's own
+    ``write_atomically`` does), under the target's name, which was never opened."""
+
+    def __init__(self) -> None:
+        self.unwritten: dict[str, int] = {}  # path -> its opens not followed by a content event
+
+    def written(self, event_type: str, path: str, *, counts: bool) -> bool:
+        """Whether this event of ``path`` is a close after a write that no other event showed.
+        A content event settles the path's opens; an open is tracked only for a path that
+        ``counts`` (the cache's and the outputs' files would pile up)."""
+        n = self.unwritten.pop(path, 0)
+        if event_type == "opened" and counts:
+            self.unwritten[path] = n + 1
+        elif event_type in ("closed", "closed_no_write") and n > 1:  # (a reader beside the writer)
+            self.unwritten[path] = n - 1
+        return event_type == "closed" and n > 0
+
+
 class _Pending:
     """Paths that changed since the loop last took them, with the time of the latest."""
 
@@ -191,6 +218,7 @@ class Watcher:
         # docstring); None between cycles, when what the next one reads is still to be read
         self._unmatched: dict[tuple[str, bool, bool], None] | None = {}  # (the first cycle runs at once)
         self._lock = threading.Lock()  # the filter and _unmatched change together
+        self._open_files = _OpenFiles()
         self._observer: Any = None
         self._handler: Any = None
         self._extra: dict[tuple[str, bool], Any] = {}  # watches outside the project
@@ -260,16 +288,21 @@ class Watcher:
             self._observer = None
 
     def _on_event(self, event: Any) -> None:
-        if event.event_type in _IGNORED_EVENTS:
+        kind = event.event_type
+        if kind in _IGNORED_EVENTS or (event.is_directory and kind in _OPEN_CLOSE):
             return
-        if event.is_directory and event.event_type in ("modified", "closed"):
+        if event.is_directory and kind == "modified":
             return  # a file inside changed: that file's own event says which
-        seen = [(os.fsdecode(event.src_path), event.is_directory, event.event_type == "created")]
-        if event.event_type == "moved":
+        seen = [(os.fsdecode(event.src_path), event.is_directory, kind == "created")]
+        if kind == "moved":
             seen.append((os.fsdecode(event.dest_path), event.is_directory, True))
         hits = []
         with self._lock:
             f = self.filter
+            if not event.is_directory:
+                written = [self._open_files.written(kind, p, counts=kind == "opened" and f.counts(p)) for p, _, _ in seen]
+                if kind in _OPEN_CLOSE and not written[0]:
+                    return
             for path, is_directory, created in seen:
                 if f.counts(path, is_directory=is_directory, created=created):
                     hits.append(path)
