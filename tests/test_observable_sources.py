@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -401,6 +402,63 @@ def other_reader(unpolled):
     assert assetbuild.load_value("reader", project_dir=project.root) == "3!"
     assert assetbuild.load_value("other_reader", project_dir=project.root) == "a?"
     assert assetbuild.load_value("api", project_dir=project.root)["version"] == "3"  # the poll's, recorded
+
+
+POLLED = """
+from pathlib import Path
+
+from assetbuild import observable_source
+
+HERE = Path(__file__).parent
+
+@observable_source(poll=0.2)
+def api():
+    return PREFIX + (HERE / "api.txt").read_text()
+
+@asset(io="json")
+def reader(api):
+    return api + "!"
+"""
+
+
+def test_watch_while_the_assetfile_does_not_load_says_its_error_once_and_observes_with_the_fix(project):
+    """A poll that sees a new version while the AssetFile is broken reloads it, in vain, once per
+    poll; and the build after the fix used what the old observe function returned then."""
+    project.assetfile('PREFIX = ""\n' + POLLED)
+    project.write("api.txt", "1")
+    with Watching(project.root) as w:
+        assert built(w.cycles[0]) == ["reader"]
+        af = project.root / "AssetFile"
+        _replace(af, af.read_text().replace('api + "!"', 'api +'))
+        c = w.wait(2)[1]
+        assert "syntax error" in c.error
+        _replace(project.root / "api.txt", "2")
+        time.sleep(1.2)  # six polls' time
+        assert len(w.cycles) == 2, [x.error for x in w.cycles[2:]]
+        _replace(af, af.read_text().replace("api +", 'api + "!"').replace('PREFIX = ""', 'PREFIX = "new-"'))
+        c = w.wait(3)[2]
+        assert c.changed == ("AssetFile",) and built(c) == ["reader"]
+    assert assetbuild.load_value("reader", project_dir=project.root) == "new-2!"
+    assert assetbuild.load_value("api", project_dir=project.root)["version"] == "new-2"
+
+
+def test_watch_says_a_polled_change_once_when_its_build_fails(project):
+    """The project loads but its build cannot start (the asset watched was renamed): the new
+    version is said with that error once, not again at every poll."""
+    project.assetfile('PREFIX = ""\n' + POLLED)
+    project.write("api.txt", "1")
+    with Watching(project.root, "reader") as w:
+        af = project.root / "AssetFile"
+        _replace(af, af.read_text().replace("def reader", "def reader2"))
+        assert "reader" in w.wait(2)[1].error
+        _replace(project.root / "api.txt", "2")
+        c = w.wait(3)[2]
+        assert c.changed == ("api",) and "reader" in c.error
+        time.sleep(1.2)
+        assert len(w.cycles) == 3, [x.error for x in w.cycles[3:]]
+        _replace(af, af.read_text().replace("def reader2", "def reader").replace('PREFIX = ""', 'PREFIX = "new-"'))
+        assert built(w.wait(4)[3]) == ["reader"]
+    assert assetbuild.load_value("reader", project_dir=project.root) == "new-2!"
 
 
 def _replace(path, text):

@@ -6,6 +6,12 @@ A poll's observation is the next build's: the build does not observe that source
 records it; the sources that were not due keep their last observation for that build (they are
 observed again only on their own poll or a file event). Polls use the real monotonic clock:
 they are about when to look, not about what a key holds.
+
+A change is said once: a poll compares with what the last poll saw, so a cycle that fails does
+not make every later poll a change again. A cycle that fails drops the poll's observations: the
+next build observes with the code it loads, which may be a fix of the observe function. While
+the AssetFile does not load, nothing is polled: the observe functions at hand are of code that
+is gone, and a new version cannot make the AssetFile load (a save can, and that build observes).
 """
 
 from __future__ import annotations
@@ -54,9 +60,18 @@ class ObservationPoller:
                     self.due_at[name] = time.monotonic() + d.poll
         changed = [n for n, o in fresh.items()
                    if n not in self.last or (o.version, o.error) != (self.last[n].version, self.last[n].error)]
+        self.last = {**self.last, **fresh}
         if changed:
-            self._next = {**self.last, **fresh}
+            self._next = dict(self.last)
         return changed
+
+    def after_failure(self, *, loaded: bool) -> None:
+        """A cycle that raised: its build, if any, did not take the poll's observations, and the
+        next one observes; ``loaded`` False (the AssetFile did not load): no polls until a
+        build succeeds."""
+        self._next = None
+        if not loaded:
+            self.defs, self.due_at = {}, {}
 
     def take(self) -> dict[str, ObservationResult] | None:
         """The observations the next build uses instead of observing (None: it observes)."""

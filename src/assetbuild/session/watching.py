@@ -71,10 +71,12 @@ def watch(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "
         nonlocal last, force, what
         started, t0 = time.time(), time.perf_counter()
         result = error = None
+        loaded = False
         _forget_shadowed(root, ours)
         try:
             with process_builds, open_project(root, assetfile=assetfile, cache_dir=cache, reporter=rep,
                                               plugin_manager=plugin_manager) as project:
+                loaded = True
                 last = _watch_set(project)
                 what = (f"{_plural(len(project.loaded.project_modules), 'module')}, "
                         f"{_plural(len(project.graph.sources), 'source')}"
@@ -94,6 +96,7 @@ def watch(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "
             if changed is None and isinstance(e, (SelectionError, ProjectNotFound)):  # a typo in the command
                 raise  # (or the wrong directory), not in a file: a usage error, as for build
             error = describe_error(e)
+            poller.after_failure(loaded=loaded)
             watcher.set_watch(replace(last, code_files=last.code_files | _with_targets((assetfile_path,)),
                                       load_failed=True))
         c = WatchCycle(tuple(changed) if changed is not None else None, result, error, started,
