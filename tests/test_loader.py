@@ -282,6 +282,44 @@ def inc(x=0):
     assert not (project.root / ".assetbuild").exists()  # nothing built, nothing written
 
 
+def test_a_module_whose_import_failed_is_code_the_load_read(project):
+    """An optional import of a project module that fails (a library it needs is missing): the
+    module is in no sys.modules, yet the load read it, and an edit of it changes the load. So it
+    is a project file (watched; in the digests a later command checks), and a plain build after
+    an in-place fix builds what the fix changes."""
+    import hashlib
+
+    from projects import SNAPSHOT_ENV, clean_env, cli
+
+    broken = "import not_installed_xyz\n\ndef fast():\n    return 1\n"
+    project.write("lib/__init__.py", "")
+    opt = project.write("lib/opt.py", broken)
+    project.assetfile("""
+try:
+    from lib.opt import fast
+except ImportError:
+    fast = None
+
+@asset(io="text", path="a.txt")
+def a():
+    return "fast" if fast else "fallback"
+""")
+    with ProjectImports(project.root):
+        loaded = load_assetfile(project.root)
+    assert "lib.opt" not in loaded.project_modules
+    assert loaded.module_sources[str(opt)] == hashlib.sha256(broken.encode()).hexdigest()
+    assert str(opt) in loaded.project_files()
+    env = clean_env(**SNAPSHOT_ENV)
+    for _ in range(2):  # (the second may answer from a snapshot)
+        assert cli(cwd=project.root, env=env).returncode == 0
+    with open(opt, "r+") as f:  # a save in place: the folder's time stays
+        f.write("def fast():\n    return 1\n")
+        f.truncate()
+    r = cli(cwd=project.root, env=env)
+    assert r.returncode == 0 and "built" in r.stdout, r.stdout + r.stderr
+    assert (project.root / "a.txt").read_text() == "fast"
+
+
 def test_reached_sources_are_the_loaded_modules_importing_the_roots_runs(tmp_path):
     """What an asset reaching ``pkg.a`` may have run, of what this process loaded: ``pkg.a``, its
     package, what its code imports at module level or in a function, transitively; not ``pkg.d``

@@ -14,6 +14,7 @@ import os
 import time
 from pathlib import Path
 
+import pytest
 from test_watch import Watching, built, edit
 
 from assetbuild.watch import ChangeFilter, WatchSet
@@ -86,6 +87,32 @@ def b():
         (project.root / "lib/optional.py").write_text("def g():\n    return 'optional'\n")
         wait_until_built(w, "b", n)
     assert project.value("a") == "new" and project.value("b") == "optional"
+
+
+@pytest.mark.parametrize("broken", ["import not_installed_xyz\n", "def fast(:\n"], ids=["import-error", "syntax-error"])
+def test_an_in_place_fix_of_a_module_whose_optional_import_failed_rebuilds(project, broken):
+    """lib/opt.py is there but does not import: a module whose import failed is in no
+    sys.modules, so its file was not watched, and its fix (a save in place: no new file) went
+    unseen. Its readers are the load's, whose fallback the assets took."""
+    project.write("lib/__init__.py", "")
+    project.write("lib/opt.py", broken + "def fast():\n    return 1\n")
+    project.assetfile("""
+try:
+    from lib.opt import fast
+except (ImportError, SyntaxError):
+    fast = None
+
+@asset(io="text")
+def a():
+    return "fast" if fast else "fallback"
+""")
+    with Watching(project.root) as w:
+        assert project.value("a") == "fallback"
+        n = len(w.cycles)
+        write_in_place(project.root / "lib/opt.py", "def fast():\n    return 1\n")
+        later = wait_until_built(w, "a", n)
+        assert later[-1].changed == ("lib/opt.py",)
+    assert project.value("a") == "fast"
 
 
 def test_a_new_package_that_shadows_a_module_rebuilds(project):

@@ -346,9 +346,9 @@ def forget_project_modules(project_dir: Path, *, look: bool = True) -> set[str]:
 class Loaded:
     """An executed AssetFile: its declarations and what fingerprinting needs to know about it.
 
-    - ``module_sources``: file -> sha256 of the source each project module was compiled from:
-      the code the keys are made from, which a worker process must run too (see
-      Scheduler._code_changed_during_run);
+    - ``module_sources``: file -> sha256 of the source each project module was compiled from
+      (one whose import failed too): the code the keys are made from, which a worker process
+      must run too (see Scheduler._code_changed_during_run);
     - ``module_finder`` finds and reads the project modules imported inside functions (it adds to
       ``module_sources``);
     - ``partial``: the definitions of unwanted assets were left out (``compiled.leaving_out``);
@@ -406,15 +406,15 @@ class Loaded:
         return name == ASSETFILE_MODULE or name in self.project_modules
 
     def project_files(self) -> list[str]:
-        """The AssetFile, every project module it imported, and every one fingerprinting has read
-        from its file (imported inside an asset's function): what watch mode watches."""
+        """The AssetFile, every project module it imported or tried to, and every one
+        fingerprinting has read from its file (imported inside an asset's function, which
+        ``module_finder`` adds to ``module_sources``): what watch mode watches."""
         files = [str(self.path)]
         for name in sorted(self.project_modules):
             f = getattr(sys.modules.get(name), "__file__", None)
             if f:
                 files.append(f)
-        if self.module_finder is not None:
-            files.extend(sorted(set(self.module_finder.sources) - set(files)))
+        files.extend(sorted(set(self.module_sources) - set(files)))
         return files
 
 
@@ -589,9 +589,11 @@ def load_assetfile(project_dir: Path, assetfile: str | os.PathLike[str] | None =
     finally:
         definitions._collector, definitions._wanted = previous
     module.__dict__["__assetbuild_code_objects__"] = keep_alive  # ids in code_digests stay valid
-    _COMPILED.clear()  # what the AssetFile imported is what the keys are made from
     modules = project_module_names(project_dir)
-    sources = loaded_sources(modules)
+    # the code the load read: its modules, and each whose import it tried and that failed (an
+    # optional one: in no sys.modules, yet what a fix of its file changes is the load)
+    sources = {**dict(_COMPILED), **loaded_sources(modules)}
+    _COMPILED.clear()  # what the AssetFile imported is what the keys are made from
     return Loaded(path=path, project_dir=project_dir, decls=collected, module=module,
                   source_digest=digest, project_modules=modules, code_digests=code_digests,
                   module_sources=sources, _pending_cache=pending, partial=part is not None,
