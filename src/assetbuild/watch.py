@@ -54,6 +54,9 @@ _OUTPUT_TEMP = ".assetbuild-tmp"  # atomicfile writes ".<name>.<random>.assetbui
 # together (``_OpenFiles``): every write also sends ``modified`` (or the file is ``created`` or
 # ``moved`` into place), except a write through ``mmap``, which only its close reveals.
 _IGNORED_EVENTS = frozenset({"attrib"})
+# What a cycle names as changed when the system's queue of file events overflowed (watchdog's
+# EventsLostEvent names the watched directory, not a file): anything may have changed.
+EVENTS_LOST = "(unknown: the file watcher lost events, its queue overflowed)"
 _OPEN_CLOSE = frozenset({"opened", "closed", "closed_no_write"})
 
 
@@ -289,6 +292,9 @@ class Watcher:
 
     def _on_event(self, event: Any) -> None:
         kind = event.event_type
+        if kind == "events_lost":  # the kernel's queue overflowed: anything may have changed, and a
+            self.pending.add([EVENTS_LOST])  # cycle decides every asset (it was dropped)
+            return
         if kind in _IGNORED_EVENTS or (event.is_directory and kind in _OPEN_CLOSE):
             return
         if event.is_directory and kind == "modified":
