@@ -136,6 +136,41 @@ def test_runs_show_has_each_assets_outcome_and_log_lines(proj: Project) -> None:
     assert r.returncode == 2 and "not a run id" in r.stderr
 
 
+def test_runs_show_keeps_the_events_of_assets_since_renamed_removed_or_repartitioned(tmp_path: Path) -> None:
+    """A run's record is what it recorded: the events of an asset renamed or removed since, or of
+    a partition key dropped, stay in ``runs show`` (and ``get_run``), marked removed; before,
+    only the names the AssetFile has now were looked up, and the run said "4 built" but listed 2."""
+    text = """
+from assetbuild import StaticPartitions
+
+@asset(io="json")
+def a():
+    return 1
+
+@asset(io="json")
+def b(a):
+    return 2
+
+@asset(io="json", partitions=StaticPartitions(["k1", "k2"]))
+def p(context):
+    return 1
+"""
+    p = Project(tmp_path)
+    p.assetfile(text)
+    assert run(p).returncode == 0
+    p.assetfile(text.replace("def b(a)", "def renamed_b(a)").replace('"k1", "k2"', '"k1"'))
+    shown = doc(p, "runs", "show", "1")
+    assert shown["counts"] == {"built": 4}
+    assert [(e["asset"], e["kind"], e["removed"]) for e in shown["events"]] == [
+        ("a", "materialized", False), ("b", "materialized", True),
+        ("p[k1]", "materialized", False), ("p[k2]", "materialized", True)]
+    assert assetbuild.get_run(1, project_dir=p.root)["events"] == shown["events"]
+    text = run(p, "runs", "show", "1").stdout
+    assert all(f"materialized  {n}  " in text for n in ("a", "b", "p[k1]", "p[k2]")), text
+    assert run(p).returncode == 0  # the next run's events are its own: none of run 1's
+    assert {e["asset"] for e in doc(p, "runs", "show", "2")["events"]} == {"renamed_b"}
+
+
 def test_log_of_an_unknown_asset_suggests(proj: Project) -> None:
     r = run(proj, "log", "totl")
     assert r.returncode == 2 and "did you mean 'total'" in r.stderr and "Traceback" not in r.stderr

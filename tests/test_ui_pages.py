@@ -59,6 +59,41 @@ def per(context):
         s.stop()
 
 
+def test_a_run_page_lists_the_events_of_assets_since_removed_without_a_dead_link(project: Project):
+    """The run page shows every event its run recorded, as ``runs show`` does: an asset renamed
+    since, or a partition key dropped, is listed (unlinked: it has no page now); the others link."""
+    text = """
+from assetbuild import StaticPartitions
+
+@asset
+def a():
+    return 1
+
+@asset
+def b(a):
+    return 2
+
+@asset(partitions=StaticPartitions(["k1", "k2"]))
+def p(context):
+    return 1
+"""
+    project.assetfile(text)
+    assert cli(cwd=project.root).returncode == 0
+    project.assetfile(text.replace("def b(a)", "def renamed_b(a)").replace('"k1", "k2"', '"k1"'))
+    s = Server(project.root)
+    try:
+        code, run_page, _ = s.get("/runs/000001")
+        assert code == 200
+        assert re.findall(r'<tr data-asset="([^"]*)"', run_page) == ["a", "b", "p[k1]", "p[k2]"]
+        linked = dict(re.findall(r'<tr data-asset="([^"]*)"><td><a href="([^"]*)"', run_page))
+        assert sorted(linked) == ["a", "p[k1]"]
+        for href in linked.values():
+            assert s.get(html.unescape(href))[0] == 200
+        assert run_page.count("(no longer in the AssetFile)") == 2
+    finally:
+        s.stop()
+
+
 def test_numbers_no_plot_can_place_are_said_so(project: Project):
     """An int too large for a float, nan and inf in numeric metadata: the asset page shows
     (200), plots the other points and says how many it left out; no 500."""

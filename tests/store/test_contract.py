@@ -319,6 +319,40 @@ def test_stat_cache_round_trip(subject: Subject) -> None:
     assert subject.reopen().get_stat("data/a.csv") == ((11, 21, 31, 41), hexd("a2"))
 
 
+# --- events and runs -------------------------------------------------------------------------
+
+def test_a_runs_events_are_found_by_the_run_whatever_their_assets(subject: Subject) -> None:
+    """``run_events(seq)``: the run's events in the order they happened, of every asset (runs
+    show lists those of assets no longer declared too), and none of another run's."""
+    from assetbuild.reports import Event
+
+    s = subject.store
+    happened = [(1, "b", 1), (1, "a", 2), (2, "a", 1), (1, "p[k2]", 3), (2, "c", 2)]
+    for run, asset, order in happened:
+        s.put_event(Event(run, asset, "materialized", run, run, 0.0, order=order))
+    s.flush()
+    s = subject.reopen()
+    assert [(e.asset, e.order) for e in s.run_events(1)] == [("b", 1), ("a", 2), ("p[k2]", 3)]
+    assert [(e.asset, e.order) for e in s.run_events(2)] == [("a", 1), ("c", 2)]
+    assert s.run_events(3) == []
+
+
+def test_a_runs_events_are_this_projects_only(tmp_path: Path) -> None:
+    """Projects sharing a cache directory have their own events: a run's are this project's."""
+    from assetbuild.reports import Event
+
+    mine, other = LmdbStore(tmp_path, project="a/AssetFile"), LmdbStore(tmp_path, project="b/AssetFile")
+    try:
+        mine.put_event(Event(1, "x", "materialized", 1, 1, 0.0, order=1))
+        mine.flush()
+        other.put_event(Event(1, "y", "materialized", 1, 1, 0.0, order=2))  # (one run number in two projects: not made, not relied on)
+        other.flush()
+        assert [e.asset for e in mine.run_events(1)] == ["x"] and [e.asset for e in other.run_events(1)] == ["y"]
+    finally:
+        mine.close()
+        other.close()
+
+
 # --- observations ----------------------------------------------------------------------------
 
 def test_the_latest_observation_of_a_source_round_trips(subject: Subject) -> None:

@@ -29,7 +29,8 @@ def list_runs(limit: int | None = 20, *, project_dir: str | os.PathLike[str] = "
 def get_run(run: str | int, *, project_dir: str | os.PathLike[str] = ".", assetfile: str | None = None,
             cache_dir: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """One run: what ``list_runs`` says of it, plus each asset's events in it (``events``, in
-    the order they happened) and log lines (``logs``: asset -> [[level, text], ...])."""
+    the order they happened; ``removed``: its asset, or partition, is no longer in the
+    AssetFile) and log lines (``logs``: asset -> [[level, text], ...])."""
     seq = _seq_of(run)
     with open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir) as project:
         store = open_store(project, readonly=True)
@@ -39,13 +40,12 @@ def get_run(run: str | int, *, project_dir: str | os.PathLike[str] = ".", assetf
                 known = store.runs()
                 last = f"; the last is {run_id(known[-1].seq)}" if known else "; none is recorded yet"
                 raise ValueNotFound(f"no run {run!s} in this project's history{last} (assetbuild runs)")
-            names = list(dict.fromkeys([*project.graph.nodes, *rec.logs]))
-            events = [e for name in names for e in store.events(name) if e.run == seq]
+            events = store.run_events(seq)  # every event it recorded, of assets since gone too
         finally:
             store.close()
-    events.sort(key=lambda e: e.order)
+        nodes = project.graph.nodes
     doc = run_json(rec)
-    doc["events"] = [dict(event_json(e), asset=e.asset) for e in events]
+    doc["events"] = [dict(event_json(e), asset=e.asset, removed=e.asset not in nodes) for e in events]
     doc["logs"] = {a: [list(x) for x in lines] for a, lines in rec.logs.items()}
     return doc
 

@@ -41,6 +41,7 @@ from .records import (
     Away,
     Batch,
     Committer,
+    asset_events,
     decode,
     decode_event,
     decode_observation,
@@ -60,6 +61,7 @@ from .records import (
     name_key,
     name_of_head_key,
     project_prefix,
+    run_events,
     run_key,
     runs_prefix,
 )
@@ -406,12 +408,11 @@ class LmdbStore:
 
     def events(self, asset: str) -> list[Event]:
         """This project's recorded events of ``asset``, oldest first."""
-        out = []
-        for _, v in self._index.scan(b"events", history_prefix(self.project, asset)):
-            e = decode_event(bytes(v))
-            if e is not None and e.asset == asset:
-                out.append(e)
-        return out
+        return asset_events(self._index.scan(b"events", history_prefix(self.project, asset)), asset)
+
+    def run_events(self, seq: int) -> list[Event]:
+        """This project's events of run ``seq``, whatever their assets (see ``run_events``: a scan)."""
+        return run_events(self._index.scan(b"events"), self.project, seq)
 
     def last_event(self, asset: str) -> Event | None:
         """This project's latest recorded event of ``asset`` (one seek: ``status`` asks it of
@@ -425,12 +426,8 @@ class LmdbStore:
 
     def runs(self) -> list[RunRecord]:
         """This project's recorded runs, oldest first."""
-        out = []
-        for _, v in self._index.scan(b"runs", runs_prefix(self.project)):
-            r = decode_run(bytes(v))
-            if r is not None:
-                out.append(r)
-        return out
+        rows = self._index.scan(b"runs", runs_prefix(self.project))
+        return [r for _k, v in rows if (r := decode_run(bytes(v))) is not None]
 
     def get_run(self, seq: int) -> RunRecord | None:
         if not 0 <= seq < 1 << 64:  # (no run has it: a run's key holds its id in 8 bytes)

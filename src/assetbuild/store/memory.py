@@ -235,6 +235,9 @@ class MemoryStore:
     def events(self, asset: str) -> list[Event]:
         return [e for (name, _, _), e in sorted(self._rows("events").items()) if name == asset]
 
+    def run_events(self, seq: int) -> list[Event]:
+        return sorted((e for (_, run, _), e in self._rows("events").items() if run == seq), key=lambda e: e.order)
+
     def last_event(self, asset: str) -> Event | None:
         events = self.events(asset)
         return events[-1] if events else None

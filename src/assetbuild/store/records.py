@@ -157,6 +157,23 @@ def event_key(project: str, asset: str, seq: int, index: int) -> bytes:
     return history_prefix(project, asset) + seq.to_bytes(8, "big") + index.to_bytes(4, "big")
 
 
+def asset_events(rows: Iterable[tuple[bytes, bytes]], asset: str) -> list[Event]:
+    """The events of ``asset`` among the rows of its history prefix (in key order: run order)."""
+    return [e for _k, v in rows if (e := decode_event(bytes(v))) is not None and e.asset == asset]
+
+
+def run_events(rows: Iterable[tuple[bytes, bytes]], project: str, seq: int) -> list[Event]:
+    """``project``'s events of run ``seq`` among all event rows, in the order they happened.
+    Events are keyed by asset, so the run's are found by the run in their keys rather than by
+    the names the AssetFile has now: an asset renamed or removed since, or a partition key
+    dropped, still has its events in the runs that recorded them."""
+    run = seq.to_bytes(8, "big")
+    out = [e for k, v in rows if k[16:24] == run and (e := decode_event(bytes(v))) is not None
+           and e.run == seq and history_prefix(project, e.asset) == k[:16]]
+    out.sort(key=lambda e: e.order)
+    return out
+
+
 def run_key(project: str, seq: int) -> bytes:
     return runs_prefix(project) + seq.to_bytes(8, "big")
 

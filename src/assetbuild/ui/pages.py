@@ -259,7 +259,9 @@ def run_html(doc: dict[str, Any], *, project: str) -> str:
             "<th>Event</th><th>Why / error</th></tr></thead><tbody>"]
     for e in doc.get("events", []):
         reasons = "; ".join(f"{r['code']}: {r['detail']}" for r in e.get("reasons", []))
-        body.append(f'<tr data-asset="{esc(e["asset"])}"><td><a href="{esc(node_url(e["asset"]))}">{esc(e["asset"])}</a></td>'
+        name = (f'{esc(e["asset"])} <span class="muted">(no longer in the AssetFile)</span>' if e.get("removed")
+                else f'<a href="{esc(node_url(e["asset"]))}">{esc(e["asset"])}</a>')  # (no page to link to)
+        body.append(f'<tr data-asset="{esc(e["asset"])}"><td>{name}</td>'
                     f'<td>{esc(e["kind"])}</td><td>{esc(e.get("error") or reasons)}</td></tr>')
     body.append("</tbody></table>")
     for asset, lines in doc.get("logs", {}).items():
