@@ -685,6 +685,30 @@ def test_a_directory_option_through_a_symlink_records_and_answers(tmp_path: Path
     assert r.returncode == 0 and "snapshot: answers" in r.stderr, r.stderr
 
 
+def test_an_assetfile_link_retargeted_at_the_same_bytes_is_another_project_to_the_store(tmp_path: Path) -> None:
+    """``AssetFile -> pipelines/v1.py``, retargeted at ``v2.py`` holding the same bytes: the store
+    keeps heads and history under the AssetFile's real path, so the snapshot refuses and the full
+    path records the project under its new identity. It answered from the same content: every
+    build said cached and status fresh, while ``show`` said never built, for good."""
+    root = tmp_path / "proj"
+    code = 'from assetbuild import asset\n\n\n@asset(io="json")\ndef a():\n    return 1\n'
+    write(root, {"pipelines/v1.py": code, "pipelines/v2.py": code})
+    (root / "AssetFile").symlink_to("pipelines/v1.py")
+    assert cli(cwd=root).returncode == 0
+    _, line, _ = explain(root)
+    assert line == "snapshot: answers", line
+    (root / "AssetFile").unlink()
+    (root / "AssetFile").symlink_to("pipelines/v2.py")
+    out, line, status = explain(root)
+    assert status == 0 and "0 built, 1 cached" in out, out
+    shown = cli("show", "a", cwd=root)
+    assert (shown.returncode, shown.stdout.strip()) == (0, "1"), shown.stderr  # (was: never been built)
+    assert '"last_key": null' not in cli("why", "a", "--json", cwd=root).stdout
+    assert line.startswith("snapshot: not used: the AssetFile is another file"), line
+    _, line, _ = explain(root)
+    assert line == "snapshot: answers", line  # (recorded again, under the new path)
+
+
 def test_a_secret_variable_is_kept_as_a_digest_and_still_watched(tmp_path: Path) -> None:
     """A variable named as a secret (``API_KEY``, declared with ``env=``; the remote cache's
     ``ASSETBUILD_CACHE_KEY``) is never stored: the snapshot keeps a digest of its value, as

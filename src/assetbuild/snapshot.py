@@ -5,6 +5,10 @@ assets reading some changed sources or path outputs need deciding.
 A build of the whole project that succeeded writes the snapshot (``session.snapshots``):
 everything that build's decision read, as it was when it decided.
 
+- the AssetFile's real path: the store keeps the project's heads and history under it
+  (``store.records.project_id``, with the cache's real path, which the index file's identity
+  below vouches for), so a link to the AssetFile retargeted at a file of the same bytes is
+  another project to it, whose records a full build must write;
 - the interpreter, ``sys.path`` as the command started, and the modification time of each of
   its directories (a package installed, removed or upgraded changes its site directory; a new
   module that would shadow an import changes the directory it is created in), and of each
@@ -65,7 +69,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
     from typing import Any
 
-FORMAT = 11  # 11: records of 10 may answer for an IO manager that keeps data outside the cache; 10: each folder's importable names, each code file's digest (``contents``); 9: the graph as index arrays (``slicegraph``); 8: data signatures packed (``packed_sigs``); 7: asset_defs in the graph; 6: the graph is linked by graph_ns (5: by written_ns); 5: signatures are tuples
+FORMAT = 12  # 12: the AssetFile's real path (``assetfile``); 11: records of 10 may answer for an IO manager that keeps data outside the cache; 10: each folder's importable names, each code file's digest (``contents``); 9: the graph as index arrays (``slicegraph``); 8: data signatures packed (``packed_sigs``); 7: asset_defs in the graph; 6: the graph is linked by graph_ns (5: by written_ns); 5: signatures are tuples
 # marshal's version 2 keeps no references: these documents load in half the time of version 4's
 # (10,000 assets: the record 10.4 -> 5.7 ms, the results 5.5 -> 2.1 ms), a little larger
 MARSHAL_VERSION = 2
@@ -360,6 +364,8 @@ def changes(rec: dict[str, Any] | None, project_dir: str, start_path: list[str],
         return str(refused)
     if rec["project"] != project_dir:
         return "the snapshot is of another project directory"
+    if os.path.realpath(os.path.join(project_dir, "AssetFile")) != rec["assetfile"]:
+        return "the AssetFile is another file (a link to it retargeted): the cache keeps records by its real path"
     if rec["interpreter"] != list(interpreter()):
         return "another Python interpreter"
     if rec["path"] != start_path:

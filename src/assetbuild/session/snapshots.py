@@ -353,6 +353,13 @@ class Recorder:
             return None, why
         files: dict[str, Any] = {}
         loaded = self.project.loaded
+        # the store keeps this project's heads and history under its AssetFile's real path
+        # (``project_id``): the record holds the path its records were kept under
+        real = os.path.realpath(loaded.path)
+        from ..store import project_id
+
+        if project_id(real, self.cache_dir) != getattr(store, "project", None):
+            return None, "the AssetFile became another file during the build (a link to it retargeted)"
         known = {str(loaded.path): loaded.source_digest, **loaded.module_sources}
         # (the AssetFile's digest is of its bytes and the interpreter's tag: ``assetfile_digest``)
         kept = {f: [digest, TAG if f == str(loaded.path) else ""] for f, digest in known.items()}
@@ -467,7 +474,7 @@ class Recorder:
             if self.project.sliced is None else (self.previous or {})["declared_env"]
         plain_status = status_is_plain(self.project.graph) if self.project.sliced is None \
             else bool((self.previous or {}).get("plain_status"))
-        return {"project": root, "cache": self.cache_dir, "interpreter": list(snapshot.interpreter()),
+        return {"project": root, "assetfile": real, "cache": self.cache_dir, "interpreter": list(snapshot.interpreter()),
                 "path": list(snapshot.START_PATH), "env": snapshot.watched_env(declared), "declared_env": declared,
                 "store": list(state), "written_ns": time.time_ns(), "racy": racy,
                 "dirs": [[d, t, names[d]] for d, t in times.items()] + [list(e) for e in carried.values()],
