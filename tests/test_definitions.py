@@ -60,6 +60,43 @@ def test_a_non_ascii_function_name_is_an_asset_name():
     assert größe.__assetbuild_asset__.name == "größe" and größe({"a": 1}) == 1
 
 
+NFD_CAFE, NFD_GROESSE = "cafe\u0301", "gro\u0308\u00dfe"  # as macOS pastes them; Python reads "café", "größe"
+
+
+def test_a_name_is_held_in_the_form_python_gives_identifiers():
+    """NFKC, as the parser normalizes a ``def`` or a parameter: ``name="café"`` typed in NFD is the
+    asset a parameter ``café`` reads, and ``"ﬁle"`` is ``file`` (as ``def ﬁle`` is). Before, the
+    string was kept as typed: "parameter 'café' names no asset (did you mean 'café'?)"."""
+    from assetbuild.graph import resolve
+
+    assert check_name(NFD_CAFE, "asset") == "café" and check_name("\ufb01le", "asset") == "file"
+    assert check_name(f"raw/{NFD_GROESSE}", "asset") == "raw/größe"
+
+    @asset(io="json", name=NFD_CAFE)
+    def c():
+        return 2
+
+    @asset(io="json")
+    def r(café):
+        return café + 1
+
+    @asset(io="json")
+    def ﬁle():  # (a ligature: the parser makes it "file")
+        return 1
+
+    @asset(io="json", ins={"x": "\ufb01le", NFD_CAFE: NFD_CAFE}, deps=[f"{NFD_GROESSE}_src"])
+    def reads(x, café):
+        return x
+
+    assert c.__assetbuild_asset__.name == "café"
+    d = reads.__assetbuild_asset__
+    assert d.ins == {"x": "file", "café": "café"} and d.deps == ("größe_src",)
+    g = resolve([c.__assetbuild_asset__, r.__assetbuild_asset__, file.__assetbuild_asset__, d,  # noqa: F821
+                 source("größe_src", "g.txt")])
+    assert g.inputs["r"] == (("café", "café"),)
+    assert g.inputs["reads"] == (("x", "file"), ("café", "café"), (None, "größe_src"))
+
+
 def test_bad_name_in_decorator_names_file_and_line():
     with pytest.raises(DefinitionError) as ei:
         @asset(name="../escape")

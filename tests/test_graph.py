@@ -35,6 +35,28 @@ def test_unknown_parameter_is_an_error_with_suggestion():
         resolve([A("orders"), A("report", ["ordres"], line=7)])
 
 
+def test_a_name_that_differs_only_in_unicode_normalization_is_said_so():
+    """Names compare as declared (declarations hold them in NFKC: check_name); one that only
+    looks like another, as an NFD name beside an NFC one does, gets an error saying how they
+    differ, not "did you mean" a name printed identically. So does a partition key (keys are
+    data, taken as typed)."""
+    nfd = "cafe\u0301"
+    with pytest.raises(DefinitionError, match=rf"names no asset or source \(did you mean '{nfd}'\? the two "
+                                              r"differ only in their Unicode normalization\)"):
+        resolve([S(nfd), A("r", ["café"])])
+    with pytest.raises(DefinitionError, match="deps names 'café', .*differ only in their Unicode normalization"):
+        resolve([A(nfd), A("r", deps=["café"])])
+    g = resolve([A("café"), A("r", ["café"])])
+    with pytest.raises(SelectionError, match=r"no asset named 'cafe\u0301' \(did you mean 'café'\? the two differ"):
+        select(g, [nfd])
+    with pytest.raises(SelectionError, match=r"no asset named 'ca' \(did you mean 'café'\?\)"):
+        select(g, ["ca"])  # (an ordinary suggestion otherwise)
+    from assetbuild.partitions import unknown_key
+
+    assert unknown_key("gro\u0308ße", ["a", "größe"]) == \
+        "no partition 'gro\u0308ße'; 'größe' differs from it only in its Unicode normalization"
+
+
 def test_parameter_with_default_keeps_it():
     g = resolve([A("a", ["scale"], defaults=("scale",))])
     assert g.inputs["a"] == ()

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from assetbuild.definitions import AssetDef, SourceDef
 from assetbuild.errors import SelectionError
 from assetbuild.graph import resolve, select
-from assetbuild.selection import Item, downstream, parse, upstream
+from assetbuild.selection import Item, downstream, normal_form, parse, upstream
 
 
 def A(name, params=(), *, group=None):
@@ -163,3 +163,15 @@ def xe():
     with pytest.raises(SelectionError, match=r"^no asset matches 'x\[fr\]' \('x' is not partitioned: name it "
                                              r"without a partition key\)$"):
         planned("x[fr]")
+
+
+@pytest.mark.parametrize(("typed", "held"), [
+    ("gro\u0308\u00dfe", "größe"), ("+cafe\u0301+", "+café+"), ("-\ufb01le", "-file"), ("raw/cafe\u0301*", "raw/café*"),
+    ("cafe\u0301[gro\u0308\u00dfe]", "café[gro\u0308\u00dfe]"),  # a partition key is data: as typed
+    ("group:cafe\u0301", "group:cafe\u0301"), ("+group:cafe\u0301", "+group:cafe\u0301"),  # a group's name is a label
+    ("plain_ascii[k]", "plain_ascii[k]"),
+])
+def test_a_typed_name_takes_the_form_declarations_hold(typed, held):
+    """The command line's names in NFKC (``declared.check_name``'s form): a name typed or pasted
+    in NFD selects the asset; partition keys and group names are kept as typed."""
+    assert normal_form(typed) == held

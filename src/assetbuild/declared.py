@@ -14,22 +14,25 @@ from typing import Any
 from .clock import parse_duration, span_error
 from .errors import DefinitionError
 from .fanin import check_fan_in, is_fan_in
+from .selection import normal_name
 
 # A path that needs no normalising: plain segments, none of them "." or "..".
 _PLAIN_PATH_RE = re.compile(r"(?!\.\.?(?:/|\Z))[\w.-]+(?:/(?!\.\.?(?:/|\Z))[\w.-]+)*\Z")
 
 
 def check_name(name: object, what: str, *, file: str | None = None, line: int | None = None) -> str:
-    """Return ``name`` if it is a valid asset/source name, else raise a DefinitionError saying why.
-    A name is a Python identifier (any a ``def`` takes, ``größe`` too: it names a parameter of
-    its readers), or several joined by '/' for a namespace. A keyword (``class``) passes, as it
-    always has: no parameter takes it, but ``ins=`` and the command line do."""
-    words = name.split("/") if isinstance(name, str) else ()
-    if not isinstance(name, str) or not all(w.isidentifier() for w in words):
+    """Return ``name`` as declarations hold it if it is a valid asset/source name, else raise a
+    DefinitionError saying why. A name is a Python identifier (any a ``def`` takes, ``größe``
+    too: it names a parameter of its readers), or several joined by '/' for a namespace. A
+    keyword (``class``) passes, as it always has: no parameter takes it, but ``ins=`` and the
+    command line do. It is normalized as Python normalizes identifiers (``selection.normal_name``)."""
+    norm = normal_name(name) if isinstance(name, str) else name
+    words = norm.split("/") if isinstance(norm, str) else ()
+    if not isinstance(norm, str) or not all(w.isidentifier() for w in words):
         raise DefinitionError(
             f"invalid {what} name {name!r}: use a Python identifier, or '/'-joined identifiers "
             "for a namespace (e.g. 'raw/orders')", file=file, line=line)
-    return name
+    return norm
 
 
 def check_relpath(path: object, what: str, *, file: str | None = None, line: int | None = None) -> str:
@@ -130,6 +133,16 @@ def check_outputs(outputs: object, aname: str, *, file: str, line: int) -> tuple
     return tuple(out)
 
 
+def _normal_target(target: Any) -> Any:
+    """An ``ins`` target with the names it holds in their declared form (``normal_name``): a name
+    or a glob over names, ``In(name, ...)``; a group's name is a label, kept as given."""
+    if isinstance(target, str):
+        return target if target.startswith("group:") else normal_name(target)
+    if type(target).__name__ == "In" and isinstance(target.asset, str) and not target.asset.isascii():
+        return type(target)(normal_name(target.asset), target.mapping)
+    return target
+
+
 def _check_options(f: Callable[..., Any], aname: str, *, file: str, line: int, ins: Mapping[str, str] | None,
                    deps: Iterable[str], io: str | None, path: str | None, code_version: str | None,
                    executor: str | None, timeout: float | None, outputs: Iterable[str] | None, volatile: bool,
@@ -145,14 +158,15 @@ def _check_options(f: Callable[..., Any], aname: str, *, file: str, line: int, i
     if ins is not None and not isinstance(ins, Mapping):
         raise DefinitionError(f"{what} {aname!r}: ins must be a dict of parameter names to inputs, e.g. "
                               f"ins={{'rows': 'cleaned'}}, got {ins!r}", file=file, line=line)
-    ins_map = dict(ins) if ins else {}
+    # (parameters are identifiers, and inputs names: both in the form a declaration holds, check_name)
+    ins_map = {normal_name(k) if isinstance(k, str) else k: _normal_target(v) for k, v in ins.items()} if ins else {}
     pnames = {p for p, _ in fparams} if ins_map else ()
     for param, target in ins_map.items():
         if param not in pnames:
             raise DefinitionError(f"{what} {aname!r}: ins names parameter {param!r}, which the "
                                   "function does not have", file=file, line=line)
         if type(target) is not str and type(target).__name__ == "In":  # In(asset, mapping=...): partitions
-            check_name(target.asset, f"input of {what} {aname!r}", file=file, line=line)  # type: ignore[attr-defined]
+            check_name(target.asset, f"input of {what} {aname!r}", file=file, line=line)
         elif not is_fan_in(target):
             check_name(target, f"input of {what} {aname!r}", file=file, line=line)
         else:
@@ -162,7 +176,7 @@ def _check_options(f: Callable[..., Any], aname: str, *, file: str, line: int, i
                               f"deps=[{deps!r}], got {deps!r}" if isinstance(deps, str) else
                               f"{what} {aname!r}: deps must be a list of asset or source names, got {deps!r}",
                               file=file, line=line)
-    dep_list = tuple(deps) if deps else ()
+    dep_list = tuple(normal_name(d) if isinstance(d, str) else d for d in deps) if deps else ()
     for d in dep_list:
         check_name(d, f"dependency of {what} {aname!r}", file=file, line=line)
     io_name = io

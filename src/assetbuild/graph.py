@@ -20,7 +20,7 @@ from typing import Any
 from .definitions import AssetDef, ObservableSourceDef, ResourceDef, SourceDef
 from .errors import CycleError, DefinitionError, SelectionError
 from .fanin import FanIn, is_fan_in
-from .selection import downstream, parse, upstream
+from .selection import downstream, parse, same_but_form, upstream
 
 CONTEXT = "context"
 
@@ -97,7 +97,11 @@ class Graph:
 def _suggest(name: str, choices: Iterable[str]) -> str:
     import difflib  # only on the error path
 
-    close = difflib.get_close_matches(name, list(choices), n=1)
+    names = list(choices)
+    same = same_but_form(name, names)
+    if same is not None:  # (it would look identical: say how they differ)
+        return f" (did you mean {same!r}? the two differ only in their Unicode normalization)"
+    close = difflib.get_close_matches(name, names, n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 

@@ -496,6 +496,11 @@ def unknown_key(key: str, keys: Sequence[str]) -> str:
     then more sorted neighbours."""
     if not keys:
         return f"no partition {key!r}: there are no partitions"
+    from .selection import same_but_form
+
+    same = same_but_form(key, keys)
+    if same is not None:  # (keys are data, taken as typed: not normalized as names are)
+        return f"no partition {key!r}; {same!r} differs from it only in its Unicode normalization"
     ordered = sorted(keys)
     i = bisect_left(ordered, key)
     import difflib

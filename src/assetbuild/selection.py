@@ -46,6 +46,42 @@ def parse(text: str) -> Item:
     return Item(body, up, down, exclude)
 
 
+def normal_name(name: str) -> str:
+    """``name`` in NFKC, the form Python gives identifiers and declarations hold names in
+    (``declared.check_name``): ``name="café"`` typed or pasted in another form (macOS's NFD) is
+    then the name a parameter ``café`` reads, and ``"ﬁle"`` is ``file``, as ``def ﬁle`` is.
+    Otherwise two names that look alike are two names. (An ASCII name is its own form.)"""
+    if name.isascii():
+        return name
+    import unicodedata
+
+    return unicodedata.normalize("NFKC", name)
+
+
+def normal_form(text: str) -> str:
+    """A selection item as typed, its names in the form declarations hold them
+    (``normal_name``: NFKC, as Python normalizes identifiers), so that a name typed or
+    pasted in another form (macOS's NFD: ``größe``) selects the asset. A partition key (from
+    ``[`` on) and a group's name are data, not identifiers: kept as typed. For the command line;
+    the Python API takes names as given (an error says when one differs only in its form)."""
+    if text.isascii() or text.lstrip("+-").startswith("group:"):
+        return text
+    head, bracket, rest = text.partition("[")
+    return normal_name(head) + bracket + rest
+
+
+def same_but_form(name: str, choices: Iterable[str]) -> str | None:
+    """The one of ``choices`` that is ``name`` in another Unicode normal form (NFD for NFC, a
+    ligature for its letters), if any: what looks like ``name`` in an error, but is not it."""
+    names = list(choices)
+    if name.isascii() and all(c.isascii() for c in names):
+        return None
+    import unicodedata
+
+    norm = unicodedata.normalize("NFKC", name)
+    return next((c for c in names if c != name and unicodedata.normalize("NFKC", c) == norm), None)
+
+
 def upstream(inputs: Inputs, names: Iterable[str]) -> set[str]:
     """``names`` and every asset they read, directly or not (sources are no assets: left out)."""
     seen = {n for n in names if n in inputs}

@@ -5,6 +5,7 @@ and --force-upstream."""
 from __future__ import annotations
 
 import json
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -268,3 +269,42 @@ def test_a_non_ascii_identifier_names_an_asset_end_to_end(tmp_path):
     assert ran(root, "*_größe", "--force") == {"größe": "cached", "doppelte_größe": "built"}
     results = json.loads(cli("build", "--json", "größe", cwd=root).stdout)["results"]
     assert [(x["asset"], x["status"]) for x in results] == [("größe", "cached")]
+
+
+def test_a_name_typed_in_another_unicode_form_names_the_asset(tmp_path):
+    """A name typed or pasted in NFD (macOS's form: ``größe`` as o + U+0308) is the asset declared
+    ``größe``, in every command, as Python makes both one identifier; a ``name=`` given in NFD
+    too. It was "no asset named 'größe' (did you mean 'größe'?)", exit 2. A partition key is
+    data, taken as typed: one in another form is said to differ only in that."""
+    nfd = unicodedata.normalize("NFD", "größe")
+    assert nfd != "größe"
+    text = UNICODE + f'''
+
+@asset(io="json", name="{unicodedata.normalize("NFD", "café")}")
+def c(größe):
+    return größe
+
+
+@asset(io="json")
+def r(café):
+    return café + 1
+
+
+@asset(io="json", partitions=__import__("assetbuild").StaticPartitions(["größe", "b"]))
+def p(context):
+    return context.partition_key
+'''
+    root = write(tmp_path, {"AssetFile": text, "wörter.txt": "hallo\n"})
+    r = cli(cwd=root)
+    assert r.returncode == 0, r.stderr
+    assert cli("show", nfd, cwd=root).stdout == "6\n"
+    assert cli("show", unicodedata.normalize("NFD", "café"), cwd=root).stdout == "6\n"
+    assert cli("why", nfd, cwd=root).stdout.startswith("größe: fresh")
+    assert json.loads(cli("log", "--json", nfd, cwd=root).stdout)["asset"] == "größe"
+    assert ran(root, f"{nfd}+", "--exclude", "summe", "--exclude", f"doppelte_{nfd}") == {
+        "größe": "cached", "café": "cached", "r": "cached"}
+    assert cli("status", nfd, cwd=root).stdout.split() == ["fresh", "größe"]
+    assert cli("show", "p[größe]", cwd=root).stdout == "größe\n"
+    r = cli("show", f"p[{nfd}]", cwd=root)
+    assert r.returncode == 2 and r.stderr.strip().endswith(
+        f"no partition '{nfd}'; 'größe' differs from it only in its Unicode normalization"), r.stderr

@@ -135,6 +135,7 @@ def _handle_errors(f: Callable[..., Any]) -> Callable[..., Any]:
 
         ctx = click.get_current_context()
         _take_given_before(ctx, kwargs)  # (a --json the command has not is refused: no document)
+        _names_as_declared(kwargs)
         verbose, as_json = bool(kwargs.get("verbose")), bool(kwargs.get("as_json"))
         try:
             return f(*args, **kwargs)
@@ -147,6 +148,23 @@ def _handle_errors(f: Callable[..., Any]) -> Callable[..., Any]:
             ctx.exit(output.report_error(e, verbose=verbose, as_json=as_json, command=ctx.command.name))
 
     return wrapper
+
+
+# the arguments and options that name assets or sources (selection items), in every command
+SELECTIONS = ("asset", "assets", "names", "exclude")
+
+
+def _names_as_declared(kwargs: dict[str, Any]) -> None:
+    """The names a command was given, in the Unicode form declarations hold them
+    (``selection.normal_form``): a name typed or pasted in another (macOS's NFD) names the asset."""
+    from ..selection import normal_form
+
+    for k in SELECTIONS:
+        v = kwargs.get(k)
+        if isinstance(v, str):
+            kwargs[k] = normal_form(v)
+        elif isinstance(v, tuple):
+            kwargs[k] = tuple(normal_form(x) if isinstance(x, str) else x for x in v)
 
 
 def _prints_to_stderr() -> contextlib.AbstractContextManager[object]:
