@@ -178,3 +178,33 @@ def a():
         assert code == 200 and 'name="partition"' not in page
     finally:
         s.stop()
+
+
+@pytest.mark.parametrize("partitions", ['DynamicPartitions("customers")', 'FilePartitions("in/*.csv")'])
+def test_a_partitioned_asset_with_no_partitions_yet_has_a_page(project: Project, partitions):
+    """The first state of a dynamic asset (no key added yet), or a glob that matches no file:
+    the catalog lists it as partitioned with none, its page (200) says it has no partitions and
+    why, and a key of it is a 404 saying it has none, never that it is not partitioned."""
+    project.assetfile(f"""
+from assetbuild import DynamicPartitions, FilePartitions
+
+@asset(partitions={partitions}, io="json")
+def per_customer(context):
+    return context.partition_key
+""")
+    s = Server(project.root)
+    try:
+        code, page, _ = s.get("/")
+        row = re.search(r'<tr data-node="per_customer".*?</tr>', page, re.S).group(0)
+        assert "<td>partitioned</td>" in row and "no partitions yet" in row, row
+        href = hrefs(row)[0]
+        code, page, _ = s.get(href)
+        assert code == 200, page
+        text = html.unescape(page)
+        assert 'data-testid="partitions"' in page and "no partitions yet" in text
+        code, page, _ = s.get(href + "?partition=acme")
+        text = html.unescape(page)
+        assert code == 404 and "No partition acme of per_customer" in text, text
+        assert "has no partitions yet" in text and "not partitioned" not in text, text
+    finally:
+        s.stop()

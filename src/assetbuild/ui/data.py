@@ -26,12 +26,18 @@ class Where:
 
 def states(where: Where) -> dict[str, dict[str, Any]]:
     """Each declared asset's state, as ``status`` says it: ``{name: {"state", "reasons",
-    "partitions"}}``; a partitioned asset's from its partitions (``partitions``: key -> state)."""
+    "partitions"}}``; a partitioned asset's from its partitions (``partitions``: key -> state).
+    A partitioned asset with no partition yet (status's one row of reason ``no-partitions``)
+    is partitioned all the same: ``partitions`` empty, its reasons saying why."""
     from .. import session
 
     out: dict[str, dict[str, Any]] = {}
     for r in session.status(**where.kw()):
         asset, key = split_node(r.asset)
+        if key is None and r.reasons and r.reasons[0].code == "no-partitions":
+            out[asset] = {"state": r.state, "reasons": [x.to_json() for x in r.reasons], "partitions": {},
+                          "lag_s": None}
+            continue
         if key is None:
             out[asset] = {"state": r.state, "reasons": [x.to_json() for x in r.reasons], "partitions": None,
                           "lag_s": r.lag_s}
@@ -124,6 +130,9 @@ def asset_page(where: Where, name: str, partition: str | None = None) -> dict[st
     if st.get("partitions") is not None:
         if partition is None:
             return doc
+        if not st["partitions"]:  # none yet (a dynamic set with no key, a glob matching no file)
+            raise UnknownPartition(f"asset {name!r} has no partitions yet, so no partition {partition!r} ("
+                                   + "; ".join(r["detail"] for r in st.get("reasons", [])) + ")")
         if partition not in st["partitions"]:  # (a Materialize button for it would fail the build)
             raise UnknownPartition(f"asset {name!r} has no partition {partition!r} now "
                                    f"({len(st['partitions'])} partitions)")

@@ -82,7 +82,8 @@ def catalog_page(rows: list[dict[str, Any]], *, project: str, token: str | None,
     for r in rows:
         state = r["state"] or "missing"
         parts = r.get("partitions")
-        extra = (" " + esc(", ".join(f"{n} {s}" for s, n in parts.items() if n)) if parts else "")
+        extra = (" " + esc(", ".join(f"{n} {s}" for s, n in parts.items() if n) or "no partitions yet")
+                 if parts is not None else "")
         kind = "partitioned" if parts is not None else r["kind"].replace("_", " ")
         mark = (f'data-asset="{esc(r["name"])}" data-state="{esc(state)}"' if r["kind"] == "asset"
                 else f'data-kind="{esc(r["kind"])}"')  # [data-asset] rows are the assets; every row is [data-node]
@@ -183,6 +184,8 @@ def plots_html(events: list[dict[str, Any]]) -> str:
 def partitions_html(name: str, parts: dict[str, str]) -> str:
     """A grid of the partitions, coloured by state, in key order; a click selects one (the key
     URL-quoted: a static key may hold '&', '+', '#' or '%')."""
+    if not parts:  # (the state's reasons say why: no key added yet, no file matching the glob)
+        return '<p data-testid="partitions" class="muted">no partitions yet</p>'
     cells = "".join(f'<a href="{esc(asset_url(name, k))}" data-partition="{esc(k)}" '
                     f'data-state="{esc(s)}" title="{esc(k)}: {esc(s)}" '
                     f'style="width:14px;height:14px;display:inline-block;background:{COLORS.get(s, "#888")}"></a>'
@@ -201,8 +204,9 @@ def asset_html(doc: dict[str, Any], *, project: str, token: str | None, partitio
         lines = (why.get("source_diff") if isinstance(why, dict) else None) or []
         diff = f'<pre data-testid="source-diff">{esc(chr(10).join(lines))}</pre>' if lines else ""
         body.append(f'<div data-asset="{esc(name)}" data-state="{esc(state)}">{state_badge(state)} '
-                    + _build_form(token, assets=name, testid="materialize", partition=partition,
-                                  label=f"Materialize {partition}" if partition else "Materialize")
+                    + (_build_form(token, assets=name, testid="materialize", partition=partition,
+                                   label=f"Materialize {partition}" if partition else "Materialize")
+                       if doc.get("partitions") != {} else "")  # (no partition yet: nothing to build)
                     + f"<ul>{reasons}</ul>{diff}</div>")
     body.append(f"<h2>Definition</h2>{_definition(d, doc.get('root', ''))}")
     if doc.get("partitions") is not None:
