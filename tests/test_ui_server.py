@@ -386,3 +386,40 @@ def test_a_project_that_does_not_load_is_not_a_missing_page(ui_project):
             assert "broken edit" in html, path
     finally:
         assert s.stop() == 0
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_process_an_asset_leaves_behind_does_not_keep_the_port(project, jobs):
+    """An asset built from a page that starts a helper in the background (``os.system("... &")``):
+    the helper holds no copy of the listening socket, in the server's process (serial) or in a
+    worker (``-j``), so stopping the UI frees its port for the next start."""
+    project.write("pyproject.toml", f'[tool.assetbuild]\njobs = {jobs}\nexecutor = "{"serial" if jobs == "1" else "processes"}"\n')
+    project.assetfile("""
+import os
+
+@asset
+def helper():
+    os.system("sleep 60 & echo $! > helper.pid")
+    return 1
+
+@asset
+def other():
+    return 2
+""")
+    s = Server(project.root)
+    try:
+        stream = Events(s)
+        hdr = {"Accept": "application/json", "X-Assetbuild-Token": s.token}
+        assert s.request("/materialize", data={}, headers=hdr)[0] == 202
+        assert stream.until(lambda e: e["type"] == "build-finished")["ok"] is True
+        assert s.stop() == 0
+        with socket.socket() as again:
+            again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            again.bind(("127.0.0.1", s.port))
+            again.listen(1)  # (the helper's copy of the old socket would make this fail: EADDRINUSE)
+    finally:
+        if s.proc.poll() is None:
+            s.stop()
+        pid = (project.root / "helper.pid").read_text().strip() if (project.root / "helper.pid").exists() else ""
+        if pid:
+            subprocess.run(["kill", pid])

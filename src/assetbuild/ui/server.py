@@ -88,7 +88,9 @@ def _url(settings: Settings) -> str:
 
 def _bind(host: str, port: int) -> socket.socket:
     """A listening socket on ``host``:``port``; ConfigError (exit 2) naming the problem when the
-    port is taken or the address is not this machine's."""
+    port is taken or the address is not this machine's. It stays non-inheritable (Python's
+    default; uvicorn is handed the object): builds run in this process, and a program an asset
+    starts (``os.system("service &")``) must not keep the port after the UI stops."""
     from ..errors import ConfigError
 
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -102,7 +104,6 @@ def _bind(host: str, port: int) -> socket.socket:
         why = "is in use (another assetbuild ui?): pick another with --port" if e.errno == errno.EADDRINUSE \
             else f"cannot be listened on: {e.strerror}"
         raise ConfigError(f"{host}:{port} {why}") from None
-    sock.set_inheritable(True)
     return sock
 
 
