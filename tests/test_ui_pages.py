@@ -208,3 +208,36 @@ def per_customer(context):
         assert "has no partitions yet" in text and "not partitioned" not in text, text
     finally:
         s.stop()
+
+
+def test_every_run_can_be_reached_from_the_runs_page(project: Project):
+    """/runs shows the newest 50 and says how many older ones there are, with a link to them;
+    following the links reaches every recorded run once, and back again."""
+    project.assetfile("""
+@asset(volatile=True)
+def a():
+    return 1
+""")
+    for _ in range(103):
+        assert project.build().ok
+    s = Server(project.root)
+    try:
+        seen, url, pages = [], "/runs", []
+        while url:
+            code, page, _ = s.get(url)
+            assert code == 200, page
+            pages.append(url)
+            seen += re.findall(r'<tr data-run="(\d+)"', page)
+            older = re.search(r'<a href="([^"]+)" data-testid="runs-older">', page)
+            url = html.unescape(older.group(1)) if older else ""
+        assert seen == [f"{n:06d}" for n in range(103, 0, -1)]
+        assert len(pages) == 3
+        first = s.get("/runs")[1]
+        assert "53 older runs" in html.unescape(first) and 'data-testid="runs-newer"' not in first
+        last = s.get(pages[-1])[1]
+        assert "older runs" not in last
+        newer = html.unescape(re.search(r'<a href="([^"]+)" data-testid="runs-newer">', last).group(1))
+        assert re.findall(r'<tr data-run="(\d+)"', s.get(newer)[1]) == seen[50:100]
+        assert s.get("/runs?before=x")[0] == 400
+    finally:
+        s.stop()

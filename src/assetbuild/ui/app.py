@@ -105,11 +105,12 @@ def create_app(settings: Settings) -> Any:
         return HTMLResponse(pages.graph_html(doc, project=ui.project, select=select, collapse=collapse))
 
     async def runs(request: Request) -> Response:
+        before = request.query_params.get("before") or None
         try:
-            rows = await run_in_threadpool(data.runs, settings.where)
+            doc = await run_in_threadpool(data.runs, settings.where, before)
         except AssetbuildError as e:
-            return _error(LOAD, e, ui)
-        return HTMLResponse(pages.runs_html(rows, project=ui.project))
+            return _error("No such run", e, ui, status=400) if before and _found_wanting(e) else _error(LOAD, e, ui)
+        return HTMLResponse(pages.runs_html(doc, project=ui.project))
 
     async def run(request: Request) -> Response:
         try:

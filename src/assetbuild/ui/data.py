@@ -151,10 +151,26 @@ def asset_page(where: Where, name: str, partition: str | None = None) -> dict[st
     return doc
 
 
-def runs(where: Where, limit: int = 50) -> list[dict[str, Any]]:
+RUNS_PER_PAGE = 50
+
+
+def runs(where: Where, before: str | None = None, per_page: int = RUNS_PER_PAGE) -> dict[str, Any]:
+    """One page of the recorded runs, newest first: the ``per_page`` newest older than run
+    ``before`` (None: the newest of all). ``older``/``newer``: how many runs lie beyond this page
+    each way, and ``older_url``/``newer_url`` the pages that show them (None when there are none):
+    every run can be reached, however many there are."""
     from .. import session
 
-    return session.list_runs(limit, **where.kw())
+    if before is not None and not before.isdigit():
+        raise SelectionError(f"{before!r} is not a run id (a number, as /runs lists them)")
+    every = session.list_runs(None, **where.kw())  # (newest first)
+    start = 0 if before is None else next((i for i, r in enumerate(every) if int(r["run"]) < int(before)), len(every))
+    shown = every[start:start + per_page]
+    older = len(every) - start - len(shown)
+    newer_start = max(0, start - per_page)  # the page before this one, so the links go back and forth
+    return {"runs": shown, "total": len(every), "older": older, "newer": start,
+            "older_url": f"/runs?before={shown[-1]['run']}" if older and shown else None,
+            "newer_url": None if not start else "/runs" if not newer_start else f"/runs?before={every[newer_start - 1]['run']}"}
 
 
 def run(where: Where, run_id: str) -> dict[str, Any]:

@@ -243,17 +243,33 @@ def graph_html(doc: dict[str, Any], *, project: str, select: str | None, collaps
     return page("Lineage", body, here="graph", project=project, script=script)
 
 
-def runs_html(rows: list[dict[str, Any]], *, project: str) -> str:
-    body = ["<h1>Runs</h1><table data-testid=\"runs\"><thead><tr><th>Run</th><th>Started</th><th>Command</th>"
+def runs_html(doc: dict[str, Any], *, project: str) -> str:
+    """A page of runs (ui.data.runs), with links to the newer and older ones beyond it."""
+    body = [f'<h1>Runs <span class="muted">({doc["total"]})</span></h1>',
+            _runs_nav(doc),
+            '<table data-testid="runs"><thead><tr><th>Run</th><th>Started</th><th>Command</th>'
             "<th>Outcome</th><th>Took</th></tr></thead><tbody>"]
-    for r in rows:
+    for r in doc["runs"]:
         counts = ", ".join(f"{n} {s}" for s, n in sorted(r["counts"].items()))
         body.append(f'<tr data-run="{esc(r["run"])}"><td><a href="{esc(run_url(r["run"]))}">{esc(r["run"])}</a></td>'
                     f'<td class="mono">{esc(r["start"])}</td><td class="mono">{esc(r["command"])}</td>'
                     f'<td>{"ok" if r["ok"] else "exit " + esc(r["exit_status"])}: {esc(counts)}</td>'
                     f'<td>{esc(round(r["duration_s"], 3))} s</td></tr>')
     body.append("</tbody></table>")
+    if doc["older"]:
+        body.append(_runs_nav(doc))
     return page("Runs", "".join(body), here="runs", project=project)
+
+
+def _runs_nav(doc: dict[str, Any]) -> str:
+    links = []
+    if doc["newer_url"]:
+        links.append(f'<a href="{esc(doc["newer_url"])}" data-testid="runs-newer">&larr; {doc["newer"]} newer '
+                     f'run{"s" if doc["newer"] != 1 else ""}</a>')
+    if doc["older_url"]:
+        links.append(f'<a href="{esc(doc["older_url"])}" data-testid="runs-older">{doc["older"]} older '
+                     f'run{"s" if doc["older"] != 1 else ""} &rarr;</a>')
+    return f'<p class="filters">{" ".join(links)}</p>' if links else ""
 
 
 def run_html(doc: dict[str, Any], *, project: str) -> str:
