@@ -325,3 +325,32 @@ def test_lineage_nodes_follow_a_build_without_reloading(site, browser):
     page.locator(node + '[data-state="fresh"]').wait_for(timeout=30_000)
     assert page.evaluate("window.notReloaded") is True
     assert page.locator(node + " rect.box").get_attribute("fill") != fill  # recoloured in place
+
+
+def test_a_build_waiting_for_another_says_so_and_other_pages_still_open(site, browser):
+    """While another build holds the cache (here the test holds its build lock, as a command-line
+    build does), Materialize says in words that it waits, other pages open at once, and the
+    build runs when the lock is free."""
+    import fcntl
+    import time
+
+    project, server, env = site
+    page = browser.new_page()
+    page.goto(server.url)
+    page.goto(server.base + "/assets/report")
+    lock = os.open(project.root / ".assetbuild" / "lock", os.O_RDWR)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        page.click("[data-testid=materialize]")
+        note = page.locator("#build-note")
+        page.wait_for_function("document.getElementById('build-note').textContent.includes('waiting')",
+                               timeout=30_000)
+        assert "waiting for another build of this cache to finish" in note.inner_text()
+        other = browser.new_page()
+        t0 = time.monotonic()
+        other.goto(server.base + "/runs", timeout=5_000)
+        assert time.monotonic() - t0 < 5
+    finally:
+        os.close(lock)
+    page.locator('div[data-asset="report"][data-state="fresh"]').wait_for(timeout=30_000)
+    assert note.inner_text() == "build finished"

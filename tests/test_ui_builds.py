@@ -1,15 +1,19 @@
 """Builds started from ``assetbuild ui`` (a real server in a subprocess): a Ctrl-C or SIGTERM
-that stops the server during one is recorded as the CLI records an interrupted build, and a
-build counts as finished as soon as its ``build-finished`` event says so."""
+that stops the server during one is recorded as the CLI records an interrupted build, a
+build counts as finished as soon as its ``build-finished`` event says so, and one that waits for
+another build of its cache holds no page and says why."""
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import signal
+import subprocess
 import time
 
 import pytest
-from projects import Project, clean_env, cli
+from projects import Project, clean_env, cli, cli_cmd
 from uiserver import Events, Server
 
 pytest.importorskip("starlette", reason="the ui extra is not installed: pip install -e '.[ui]'")
@@ -81,4 +85,62 @@ def a():
         assert materialize(s, "a") == 202
         events.until(lambda e: e["type"] == "build-finished")
     finally:
+        assert s.stop() == 0
+
+
+def test_a_build_waiting_for_another_holds_no_page_and_says_so(project: Project):
+    """A Materialize pressed while a command-line build of the same cache runs: the wait holds
+    no page (each answers at once), it is an event the pages show in words, and the build runs
+    once the other has finished."""
+    project.assetfile("""
+import os
+import time
+
+@asset
+def slow():
+    while os.path.exists("hold"):
+        time.sleep(0.05)
+    return 1
+
+@asset
+def quick():
+    return 2
+""")
+    assert cli(cwd=project.root).returncode == 0
+    s = Server(project.root)
+    other = None
+    try:
+        events = Events(s)
+        (project.root / "hold").write_text("")
+        other = subprocess.Popen(cli_cmd("build", "--force", "slow"), cwd=project.root, env=clean_env(),
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        lock = os.open(project.root / ".assetbuild" / "lock", os.O_RDWR)
+        try:
+            deadline = time.monotonic() + 30
+            while True:  # until the command-line build holds the build lock
+                try:
+                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    fcntl.flock(lock, fcntl.LOCK_UN)
+                except OSError:
+                    break
+                assert time.monotonic() < deadline and other.poll() is None
+                time.sleep(0.05)
+        finally:
+            os.close(lock)
+        assert materialize(s, "quick") == 202
+        waiting = events.until(lambda e: e["type"] == "build-waiting")
+        assert "waiting for another build of this cache to finish" in waiting["message"]
+        for path in ("/runs", "/", "/assets/quick"):
+            t0 = time.monotonic()
+            assert s.get(path)[0] == 200
+            assert time.monotonic() - t0 < 5, path
+        late = Events(s)  # a page opened during the wait is told of it too
+        assert late.until(lambda e: e["type"] == "build-waiting")["message"] == waiting["message"]
+        (project.root / "hold").unlink()
+        assert other.wait(timeout=60) == 0
+        finished = events.until(lambda e: e["type"] == "build-finished")
+        assert finished["ok"] is True and finished["states"]["quick"] == "fresh"
+    finally:
+        if other is not None and other.poll() is None:
+            other.kill()
         assert s.stop() == 0

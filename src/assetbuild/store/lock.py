@@ -13,6 +13,7 @@ import errno
 import fcntl
 import os
 import re
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -39,13 +40,19 @@ class BuildLock:
         return self._fd is not None
 
     def acquire(self, on_wait: Callable[[], None] | None = None) -> None:
-        """Take the lock, waiting for its holder; call ``on_wait`` once if there is one."""
+        """Take the lock, waiting for its holder; call ``on_wait`` once if there is one. A lock
+        this thread took ahead (``taken_ahead``) is adopted, not waited for."""
         if self._fd is not None:
             return
         try:
             fd = os.open(self.root / "lock", os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as e:
             raise StoreError(describe_open_error(self.root, e, writing=True)) from e
+        ahead = _ahead.pop(_ahead_key(fd), None)
+        if ahead is not None:
+            os.close(fd)
+            self._fd = ahead
+            return
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as e:
@@ -61,6 +68,47 @@ class BuildLock:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+
+
+# The build locks taken ahead in this process (taken_ahead): (device, inode of the lock file,
+# thread) -> the descriptor that holds it, until a BuildLock of that thread adopts it.
+_ahead: dict[tuple[int, int, int], int] = {}
+
+
+def _ahead_key(fd: int) -> tuple[int, int, int]:
+    st = os.fstat(fd)
+    return st.st_dev, st.st_ino, threading.get_ident()
+
+
+@contextlib.contextmanager
+def taken_ahead(cache_dir: Path, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+    """Take ``cache_dir``'s build lock now, before the build that needs it loads its project,
+    and hand it to that build's store (the first ``BuildLock.acquire`` of this thread, for the
+    same lock file, in the block). The UI waits here for another build holding nothing of its
+    process: loading a project holds the process's turn (``session.project.process_builds``),
+    which every page needs. Released at the end of the block if no store took it; a directory
+    with no lock file yet (never built in) is left to the build. ``on_wait`` as ``acquire``'s."""
+    try:
+        fd = os.open(cache_dir / "lock", os.O_RDWR)
+    except OSError:
+        yield
+        return
+    key = None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            if e.errno not in _BUSY:
+                raise
+            if on_wait:
+                on_wait()
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        key = _ahead_key(fd)
+        _ahead[key] = fd
+        yield
+    finally:
+        if key is None or _ahead.pop(key, None) is not None:  # not adopted: still ours to close
+            os.close(fd)
 
 
 @contextlib.contextmanager

@@ -150,9 +150,8 @@ def create_app(settings: Settings) -> Any:
         async def stream() -> AsyncIterator[bytes]:
             try:
                 yield b": connected\n\n"
-                running = ui.builds.running
-                if running is not None:  # a page opened during a build: say so
-                    yield f"data: {json.dumps({'type': 'build-started', 'assets': list(running)})}\n\n".encode()
+                for event in ui.builds.now():  # a page opened during a build, or just after one
+                    yield f"data: {json.dumps(event)}\n\n".encode()
                 while True:
                     try:
                         event = await asyncio.wait_for(q.get(), timeout=15)

@@ -2,18 +2,24 @@
 server answers from another thread), through the same engine as the CLI (``assetbuild.build``);
 and the events that tell open pages about them (server-sent events: see ``app.events``).
 
-Events are small JSON objects: ``{"type": "build-started", "assets": [...]}``, ``{"type":
-"asset", "asset": NAME, "status": "running"|"built"|"cached"|...}`` (a partition's node is
-named by its asset, with ``"partition"``), ``{"type": "build-finished", "ok": bool, "error":
-str|None, "states": {asset: state}}``: the states ``status`` gives once the build is over, so a
-page can colour every node without reloading.
+Events are small JSON objects: ``{"type": "build-started", "assets": [...], "build": N}``,
+``{"type": "build-waiting", "message": str}`` (another build of the cache runs: this one waits
+for it, holding no page) then ``{"type": "build-running"}``, ``{"type": "asset", "asset": NAME,
+"status": "running"|"built"|"cached"|...}`` (a partition's node is named by its asset, with
+``"partition"``), ``{"type": "build-finished", "build": N, "ok": bool, "error": str|None,
+"states": {asset: state}}``: the states ``status`` gives once the build is over, so a page can
+colour every node without reloading. N counts this server's builds: a page rendered after build
+N-1 finished (its ``data-builds``) has not seen build N's states. A stream starts with the
+events of :meth:`Builds.now`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from ..output import Reporter
@@ -84,6 +90,21 @@ class Builds:
         self._lock = threading.Condition()
         self._queued: tuple[tuple[str, ...], str | None] | None = None
         self.running: tuple[str, ...] | None = None
+        self.finished = 0  # builds finished (their build-finished events sent)
+        self._last: dict[str, Any] | None = None  # the last build-finished event
+        self._waiting: dict[str, Any] | None = None  # the build-waiting event of the build running
+
+    def now(self) -> list[dict[str, Any]]:
+        """The events that bring a stream opened now up to date: ``{"type": "connected",
+        "finished": N, "last": the last build-finished event or None}`` (a page rendered before
+        it applies its states), then the build running, and what it waits for."""
+        with self._lock:
+            out = [{"type": "connected", "finished": self.finished, "last": self._last}]
+            if self.running is not None:
+                out.append({"type": "build-started", "assets": list(self.running), "build": self.finished + 1})
+                if self._waiting is not None:
+                    out.append(self._waiting)
+            return out
 
     def start(self, assets: Sequence[str], *, partitions: str | None = None) -> bool:
         """Start building ``assets`` (empty: every asset that is not up to date); False when a
@@ -113,13 +134,14 @@ class Builds:
         from .. import session
         from ..output import describe_error
 
-        self.events.publish({"type": "build-started", "assets": list(assets)})
+        self.events.publish({"type": "build-started", "assets": list(assets), "build": self.finished + 1})
         ok, error = False, None
         try:
             state.building = True  # (only around the build: a signal raises nowhere else)
             try:
-                result = session.build(assets, keep_going=True, partitions=partitions,
-                                       reporter=_Progress(self.events), **self.where.kw())
+                with self._lock_ahead():
+                    result = session.build(assets, keep_going=True, partitions=partitions,
+                                           reporter=_Progress(self.events), **self.where.kw())
             finally:
                 state.building = False
             ok = result.ok
@@ -136,7 +158,44 @@ class Builds:
             now = {}
         self._finished(ok, error, now)
 
+    def _lock_ahead(self) -> Any:
+        """The cache's build lock, waited for here while another build (the command line's)
+        holds it: the build would wait inside ``session.build``, holding the process's turn that
+        every page's load of the project needs. The wait is an event, in words."""
+        from pathlib import Path
+
+        from ..errors import AssetbuildError
+        from ..session.project import resolve_cache_dir
+        from ..store import taken_ahead
+
+        try:
+            cache = resolve_cache_dir(Path(self.where.project_dir).resolve(), self.where.cache_dir)
+        except (AssetbuildError, OSError):  # the build says what is wrong
+            return contextlib.nullcontext()
+
+        def waiting() -> None:
+            message = (f"waiting for another build of this cache to finish ({cache} is in use by a build or "
+                       "cache command)")
+            with self._lock:
+                self._waiting = {"type": "build-waiting", "message": message}
+            self.events.publish(self._waiting)
+            print(f"assetbuild: warning: {message}", file=sys.stderr, flush=True)
+
+        @contextlib.contextmanager
+        def ahead() -> Iterator[None]:
+            with taken_ahead(cache, on_wait=waiting):
+                if self._waiting is not None:
+                    with self._lock:
+                        self._waiting = None
+                    self.events.publish({"type": "build-running"})
+                yield
+
+        return ahead()
+
     def _finished(self, ok: bool, error: str | None, now: dict[str, str]) -> None:
         with self._lock:  # (with the event: a start() in between would be refused after it)
             self.running = None
-            self.events.publish({"type": "build-finished", "ok": ok, "error": error, "states": now})
+            self._waiting = None
+            self.finished += 1
+            self._last = {"type": "build-finished", "build": self.finished, "ok": ok, "error": error, "states": now}
+            self.events.publish(self._last)

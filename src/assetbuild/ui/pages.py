@@ -29,16 +29,19 @@ function abLive(){
     if(e.type==='asset'&&!e.partition){set(e.asset,e.status==='running'?'running':(e.status==='failed'?'failed':e.status==='skipped'?'missing':'fresh'));}
     if(e.type==='build-started'){for(const b of document.querySelectorAll('button[data-build]'))b.disabled=true;
       const n=document.getElementById('build-note');if(n)n.textContent='building...';}
-    if(e.type==='build-finished'){for(const[a,s]of Object.entries(e.states||{}))set(a,s);
+    if(e.type==='build-waiting'||e.type==='build-running'){const n=document.getElementById('build-note');
+      window.abNoted=(window.abNoted||0)+1;if(n)n.textContent=e.type==='build-waiting'?e.message:'building...';}
+    if(e.type==='build-finished'){window.abNoted=(window.abNoted||0)+1;for(const[a,s]of Object.entries(e.states||{}))set(a,s);
       for(const b of document.querySelectorAll('button[data-build]'))b.disabled=false;
       const n=document.getElementById('build-note');if(n)n.textContent=e.ok?'build finished':'build failed'+(e.error?': '+e.error:'');}};
 }
 function abForms(){
   for(const f of document.querySelectorAll('form[action="/materialize"]')){
     f.addEventListener('submit',async(ev)=>{ev.preventDefault();
-      const n=document.getElementById('build-note');
+      const n=document.getElementById('build-note'),noted=window.abNoted||0;
       const r=await fetch(f.action,{method:'POST',body:new URLSearchParams(new FormData(f)),
                                    headers:{'Accept':'application/json'}});
+      if(r.status===202&&(window.abNoted||0)!==noted)return;  // (the stream said more meanwhile: a wait)
       if(n)n.textContent=r.status===202?'building...':r.status===409?'a build is already running: wait for it to finish'
                         :'refused ('+r.status+'): '+(await r.text());});
   }
