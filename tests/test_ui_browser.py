@@ -226,7 +226,7 @@ def test_two_uis_in_one_browser_keep_their_own_tokens(site, browser):
         assert all(c["httpOnly"] and c["sameSite"] == "Strict" and c["path"] == "/" for c in names.values())
         page.goto(a.base + "/")
         page.locator("[data-testid=materialize-stale]").click()
-        page.wait_for_function("/build/.test(document.getElementById('build-note').textContent)", timeout=30_000)
+        page.locator("#build-note", has_text="build").wait_for(timeout=30_000)  # (eval: refused by the policy)
         assert "refused" not in page.locator("#build-note").inner_text()
     finally:
         b.stop()
@@ -343,8 +343,7 @@ def test_a_build_waiting_for_another_says_so_and_other_pages_still_open(site, br
         fcntl.flock(lock, fcntl.LOCK_EX)
         page.click("[data-testid=materialize]")
         note = page.locator("#build-note")
-        page.wait_for_function("document.getElementById('build-note').textContent.includes('waiting')",
-                               timeout=30_000)
+        note.filter(has_text="waiting").wait_for(timeout=30_000)  # (no wait_for_function: the policy refuses eval)
         assert "waiting for another build of this cache to finish" in note.inner_text()
         other = browser.new_page()
         t0 = time.monotonic()
@@ -352,5 +351,123 @@ def test_a_build_waiting_for_another_says_so_and_other_pages_still_open(site, br
         assert time.monotonic() - t0 < 5
     finally:
         os.close(lock)
-    page.locator('div[data-asset="report"][data-state="fresh"]').wait_for(timeout=30_000)
-    assert note.inner_text() == "build finished"
+    note.filter(has_text="build finished").wait_for(timeout=30_000)
+    assert page.locator('div[data-asset="report"]').get_attribute("data-state") == "fresh"
+
+
+def test_pages_fetch_nothing_from_elsewhere_and_break_no_policy(project, browser):
+    """A markdown image in metadata (on another port of this host: the token cookie would go
+    with it) is a link, and the browser requests nothing from that server; every page runs
+    under its Content-Security-Policy without a violation (its own script and style allowed)."""
+    import http.server
+    import threading
+
+    hits: list[str] = []
+
+    class Pixel(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's name
+            hits.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    other = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Pixel)
+    threading.Thread(target=other.serve_forever, daemon=True).start()
+    project.assetfile(f"""
+from assetbuild import MetadataValue
+
+@asset(group="g")
+def report():
+    return Output(1, metadata={{"summary": MetadataValue.md(
+        "Top ![logo](http://127.0.0.1:{other.server_address[1]}/pixel.png) <img src=http://127.0.0.1:{other.server_address[1]}/raw.png>")}})
+""")
+    assert cli(cwd=project.root).returncode == 0
+    s = Server(project.root)
+    try:
+        page = browser.new_page()
+        refused: list[str] = []
+        page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
+        page.goto(s.url)
+        for path in ("/", "/assets/report", "/graph", "/runs", "/runs/000001", "/assets/nope"):
+            page.goto(s.base + path)
+            page.wait_for_timeout(300)
+        page.goto(s.base + "/assets/report")
+        assert page.locator(".md a", has_text="image: logo").count() == 1
+        page.goto(s.base + "/")
+        page.fill("[data-testid=filter]", "zzz")  # the page's own script runs
+        assert page.locator("tr[data-asset]:visible").count() == 0
+        page.wait_for_timeout(500)
+        assert hits == [] and refused == [], (hits, refused)
+    finally:
+        s.stop()
+        other.shutdown()
+
+
+def test_any_number_of_tabs_load_and_follow_builds(site, browser):
+    """Browsers open at most 6 connections to one host: ten open pages share one event stream,
+    so an eleventh tab still loads, and Materialize in one tab updates all of them live."""
+    import time
+
+    project, server, env = site
+    context = browser.new_context()
+    first = context.new_page()
+    first.goto(server.url)
+    tabs = [first]
+    for i in range(9):
+        tab = context.new_page()
+        tab.goto(server.base + ("/assets/report" if i % 2 else "/graph"), timeout=10_000)
+        tabs.append(tab)
+    t0 = time.monotonic()
+    last = context.new_page()
+    last.goto(server.base + "/runs", timeout=10_000)
+    assert time.monotonic() - t0 < 5
+    runs = last.locator("tr[data-run]").count()
+    tabs[1].wait_for_timeout(500)  # (each tab joined the shared stream)
+    tabs[2].click("[data-testid=materialize]")
+    for tab in tabs:
+        node = ('[data-testid=graph] g.node[data-asset="report"]' if "/graph" in tab.url else
+                '[data-asset="report"]')
+        tab.locator(node + '[data-state="fresh"]').first.wait_for(timeout=30_000)
+    last.reload()
+    assert last.locator("tr[data-run]").count() == runs + 1
+    context.close()
+
+
+def test_without_shared_workers_a_page_follows_builds_on_its_own_stream(site, browser):
+    """A browser without SharedWorker (Chrome on Android): each page opens its own stream."""
+    project, server, env = site
+    context = browser.new_context()
+    context.add_init_script("delete window.SharedWorker")
+    page = context.new_page()
+    page.goto(server.url)
+    assert page.evaluate("typeof SharedWorker") == "undefined"
+    page.evaluate("window.notReloaded = true")
+    page.click("[data-testid=materialize-stale]")
+    page.locator('tr[data-asset="report"][data-state="fresh"]').wait_for(timeout=30_000)
+    assert page.evaluate("window.notReloaded") is True
+    context.close()
+
+
+def test_a_build_that_ends_before_a_page_joins_the_stream_still_shows(site, browser):
+    """The page was rendered before a build and joined the event stream only after it ended:
+    the stream's first event carries the last build's states, and the page shows them."""
+    from uiserver import Events
+
+    project, server, env = site
+    page = browser.new_page()
+    page.goto(server.url)
+    held = []
+    page.route("**/static/ui.js*", lambda route: held.append(route))
+    page.goto(server.base + "/", wait_until="commit")
+    while not held:
+        page.wait_for_timeout(50)
+    assert states_of(page)["report"] == "stale"
+    stream = Events(server)
+    code, _, _ = server.request("/materialize", data={}, headers={"Accept": "application/json",
+                                                                  "X-Assetbuild-Token": server.token})
+    assert code == 202
+    stream.until(lambda e: e["type"] == "build-finished")
+    held[0].continue_()
+    page.locator('tr[data-asset="report"][data-state="fresh"]').wait_for(timeout=30_000)

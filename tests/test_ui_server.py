@@ -75,7 +75,12 @@ def test_catalog_states_match_status(server, ui_project):
     assert '<tr data-node="orders" data-kind="source"' in html  # sources are listed, not as assets
     assert rows(html)["clean"] == "stale"
     assert 'data-group="ingest"' in html and "Orders, cleaned" in html
-    assert "cdn" not in html.lower() and "<script src" not in html  # nothing fetched from elsewhere
+    scripts = re.findall(r'<script src="([^"]*)"', html)  # nothing fetched from elsewhere
+    assert "cdn" not in html.lower() and scripts and all(src.startswith("/static/") for src in scripts)
+    assert "<script>" not in html  # (no inline script: the Content-Security-Policy refuses it)
+    for src in scripts:
+        code, text, headers = server.get(src)
+        assert code == 200 and headers["content-type"].startswith("text/javascript") and "SharedWorker" in text
 
 
 def test_the_printed_url_sets_the_token_cookie(server):
@@ -164,7 +169,8 @@ def test_a_build_streams_its_progress_and_a_second_is_refused(server, ui_project
     assert (code, json.loads(body)) == (409, {"started": False})  # politely: one build at a time
     events = stream.through(lambda e: e["type"] == "build-finished")
     kinds = [(e["type"], e.get("asset"), e.get("status")) for e in events]
-    assert kinds[0] == ("build-started", None, None)
+    assert events[0] == {"type": "connected", "last": None}  # (no build yet)
+    assert kinds[1] == ("build-started", None, None)
     assert ("asset", "clean", "running") in kinds and ("asset", "clean", "built") in kinds
     assert ("asset", "report", "built") in kinds
     assert events[-1]["type"] == "build-finished" and events[-1]["ok"] is True
@@ -423,3 +429,38 @@ def other():
         pid = (project.root / "helper.pid").read_text().strip() if (project.root / "helper.pid").exists() else ""
         if pid:
             subprocess.run(["kill", pid])
+
+
+def test_every_response_carries_a_content_security_policy(server, ui_project):
+    """Pages, their script, error pages and refusals: a policy that lets a page load nothing from
+    elsewhere (images from this server or data: only, scripts from this server only, no inline
+    script), and no page of another site may frame it."""
+    for path, headers in [("/", {}), ("/assets/clean", {}), ("/graph", {}), ("/runs", {}), ("/runs/999999", {}),
+                          ("/assets/nope", {}), ("/materialize", {}), ("/", {"Host": "evil.example"})]:
+        code, _, got = server.get(path, headers=headers)
+        policy = {d.split()[0]: d.split()[1:] for d in got.get("content-security-policy", "").split(";") if d.strip()}
+        assert policy.get("default-src") == ["'none'"], (path, got)
+        assert policy.get("img-src") == ["'self'", "data:"] and policy.get("script-src") == ["'self'"], path
+        assert policy.get("frame-ancestors") == ["'none'"] and policy.get("base-uri") == ["'none'"], path
+        assert got.get("x-content-type-options") == "nosniff", path
+
+
+def test_markdown_images_are_links_not_fetched(project):
+    """A markdown image in metadata becomes a link to it: opening the page fetches nothing."""
+    project.assetfile("""
+from assetbuild import MetadataValue
+
+@asset
+def report():
+    return Output(1, metadata={"summary": MetadataValue.md(
+        "Top ![logo](http://127.0.0.1:9/pixel.png) and ![t](data:image/png;base64,AAAA \\"x\\")")})
+""")
+    assert cli(cwd=project.root).returncode == 0
+    s = Server(project.root)
+    try:
+        page = s.get("/assets/report")[1]
+        md = page.split('<div class="md">')[1].split("</div>")[0]
+        assert "<img" not in md, md
+        assert '<a href="http://127.0.0.1:9/pixel.png" rel="noopener noreferrer">image: logo</a>' in md, md
+    finally:
+        s.stop()

@@ -23,6 +23,7 @@ from ..partitions import split_node
 from . import data, pages
 from .builds import Builds, Events
 from .links import asset_url
+from .scripts import SCRIPTS
 from .security import HEADER, WILDCARDS, HostCheck, allowed_hosts, cookie_name, same_token
 
 LOAD = "The project does not load"
@@ -69,13 +70,15 @@ def create_app(settings: Settings) -> Any:
             resp = RedirectResponse("/", status_code=303)
             resp.set_cookie(ui.cookie, given, path="/", httponly=True, samesite="strict")
             return resp
+        finished = ui.builds.finished  # (before the states are read: a build ending meanwhile is shown live)
         try:
             rows = await run_in_threadpool(data.catalog, settings.where)
         except AssetbuildError as e:
             return _error(LOAD, e, ui)
         notice = {"started": "A build started: states change as it goes.",
                   "busy": "A build is already running: wait for it to finish."}.get(request.query_params.get("build", ""), "")
-        return HTMLResponse(pages.catalog_page(rows, project=ui.project, token=ui.form_token(request), notice=notice))
+        return HTMLResponse(pages.catalog_page(rows, project=ui.project, token=ui.form_token(request), notice=notice,
+                                               finished=finished))
 
     async def asset(request: Request) -> Response:
         name = request.path_params["name"]
@@ -83,17 +86,19 @@ def create_app(settings: Settings) -> Any:
         if key is not None:  # a partition's node (a run's event names it): its asset's page, selected
             return RedirectResponse(asset_url(asset_name, key), status_code=303)
         partition = request.query_params.get("partition") or None  # (an empty one: the asset's own page)
+        finished = ui.builds.finished
         try:
             doc = await run_in_threadpool(data.asset_page, settings.where, name, partition)
         except AssetbuildError as e:
             title = f"No partition {partition} of {name}" if isinstance(e, data.UnknownPartition) else f"No asset {name}"
             return _error(title, e, ui, status=404) if _found_wanting(e) else _error(LOAD, e, ui)
         return HTMLResponse(pages.asset_html(doc, project=ui.project, token=ui.form_token(request),
-                                             partition=partition))
+                                             partition=partition, finished=finished))
 
     async def graph(request: Request) -> Response:
         select = request.query_params.get("select") or None
         collapse = tuple(request.query_params.getlist("collapse"))
+        finished = ui.builds.finished
         try:
             doc = await run_in_threadpool(data.graph, settings.where, select, collapse)
         except AssetbuildError as e:
@@ -102,7 +107,8 @@ def create_app(settings: Settings) -> Any:
                         "/graph?select=%2Breport%2B)") if " " in select else ""
                 return _error("No such selection", e, ui, status=400, note=plus)
             return _error(LOAD, e, ui)
-        return HTMLResponse(pages.graph_html(doc, project=ui.project, select=select, collapse=collapse))
+        return HTMLResponse(pages.graph_html(doc, project=ui.project, select=select, collapse=collapse,
+                                             finished=finished))
 
     async def runs(request: Request) -> Response:
         before = request.query_params.get("before") or None
@@ -150,8 +156,8 @@ def create_app(settings: Settings) -> Any:
         async def stream() -> AsyncIterator[bytes]:
             try:
                 yield b": connected\n\n"
-                for event in ui.builds.now():  # a page opened during a build, or just after one
-                    yield f"data: {json.dumps(event)}\n\n".encode()
+                for now in ui.builds.now():  # a page opened during a build, or just after one
+                    yield f"data: {json.dumps(now)}\n\n".encode()
                 while True:
                     try:
                         event = await asyncio.wait_for(q.get(), timeout=15)
@@ -167,12 +173,19 @@ def create_app(settings: Settings) -> Any:
         return StreamingResponse(stream(), media_type="text/event-stream",
                                  headers={"cache-control": "no-store", "x-accel-buffering": "no"})
 
+    async def script(request: Request) -> Response:
+        """The pages' script and the shared stream's worker (ui.scripts): whatever ``?v=`` asks,
+        the current text, checked again on each use (a new version has a new URL anyway)."""
+        return Response(SCRIPTS[request.url.path], media_type="text/javascript",
+                        headers={"cache-control": "no-cache"})
+
     async def wrong_method(request: Request) -> Response:
         return PlainTextResponse("use POST, with this server's token", status_code=405)
 
     routes = [Route("/", catalog), Route("/graph", graph), Route("/assets/{name:path}", asset), Route("/runs", runs),
               Route("/runs/{run}", run), Route("/materialize", materialize, methods=["POST"]),
-              Route("/materialize", wrong_method, methods=["GET"]), Route("/events", events)]
+              Route("/materialize", wrong_method, methods=["GET"]), Route("/events", events),
+              *(Route(path, script) for path in SCRIPTS)]
     app = Starlette(routes=routes)
     app.state.ui = ui
     return HostCheck(app, allowed_hosts(settings.host, settings.port), wildcard=settings.host in WILDCARDS)

@@ -2,15 +2,18 @@
 server answers from another thread), through the same engine as the CLI (``assetbuild.build``);
 and the events that tell open pages about them (server-sent events: see ``app.events``).
 
-Events are small JSON objects: ``{"type": "build-started", "assets": [...], "build": N}``,
-``{"type": "build-waiting", "message": str}`` (another build of the cache runs: this one waits
-for it, holding no page) then ``{"type": "build-running"}``, ``{"type": "asset", "asset": NAME,
-"status": "running"|"built"|"cached"|...}`` (a partition's node is named by its asset, with
-``"partition"``), ``{"type": "build-finished", "build": N, "ok": bool, "error": str|None,
-"states": {asset: state}}``: the states ``status`` gives once the build is over, so a page can
-colour every node without reloading. N counts this server's builds: a page rendered after build
-N-1 finished (its ``data-builds``) has not seen build N's states. A stream starts with the
+Events are small JSON objects: ``{"type": "build-started", "assets": [...], "build": ID}``,
+``{"type": "build-waiting", "build": ID, "message": str}`` (another build of the cache runs:
+this one waits for it, holding no page) then ``{"type": "build-running", "build": ID}``,
+``{"type": "asset", "asset": NAME, "status": "running"|"built"|"cached"|...}`` (a partition's
+node is named by its asset, with ``"partition"``), ``{"type": "build-finished", "build": ID,
+"ok": bool, "error": str|None, "states": {asset: state}}``: the states ``status`` gives once the
+build is over, so a page can colour every node without reloading. A stream starts with the
 events of :meth:`Builds.now`.
+
+A build's ID is its start in microseconds since the epoch (larger than any earlier build's, of
+this server or one before it): a page carries the ID of the last build finished when it was
+rendered (``data-finished``), and ignores the events of that build and older ones.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import asyncio
 import contextlib
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -90,18 +94,19 @@ class Builds:
         self._lock = threading.Condition()
         self._queued: tuple[tuple[str, ...], str | None] | None = None
         self.running: tuple[str, ...] | None = None
-        self.finished = 0  # builds finished (their build-finished events sent)
+        self.finished = 0  # the ID of the last build finished (its build-finished event sent); 0: none yet
+        self._id = 0  # the ID of the build running, or of the last one
         self._last: dict[str, Any] | None = None  # the last build-finished event
         self._waiting: dict[str, Any] | None = None  # the build-waiting event of the build running
 
     def now(self) -> list[dict[str, Any]]:
         """The events that bring a stream opened now up to date: ``{"type": "connected",
-        "finished": N, "last": the last build-finished event or None}`` (a page rendered before
-        it applies its states), then the build running, and what it waits for."""
+        "last": the last build-finished event or None}`` (a page rendered before it applies its
+        states), then the build running, and what it waits for."""
         with self._lock:
-            out = [{"type": "connected", "finished": self.finished, "last": self._last}]
+            out: list[dict[str, Any]] = [{"type": "connected", "last": self._last}]
             if self.running is not None:
-                out.append({"type": "build-started", "assets": list(self.running), "build": self.finished + 1})
+                out.append({"type": "build-started", "assets": list(self.running), "build": self._id})
                 if self._waiting is not None:
                     out.append(self._waiting)
             return out
@@ -113,6 +118,7 @@ class Builds:
             if self.running is not None:
                 return False
             self.running = tuple(assets)
+            self._id = max(time.time_ns() // 1000, self._id + 1)
             self._queued = (tuple(assets), partitions)
             self._lock.notify_all()
             return True
@@ -134,7 +140,7 @@ class Builds:
         from .. import session
         from ..output import describe_error
 
-        self.events.publish({"type": "build-started", "assets": list(assets), "build": self.finished + 1})
+        self.events.publish({"type": "build-started", "assets": list(assets), "build": self._id})
         ok, error = False, None
         try:
             state.building = True  # (only around the build: a signal raises nowhere else)
@@ -177,7 +183,7 @@ class Builds:
             message = (f"waiting for another build of this cache to finish ({cache} is in use by a build or "
                        "cache command)")
             with self._lock:
-                self._waiting = {"type": "build-waiting", "message": message}
+                self._waiting = {"type": "build-waiting", "build": self._id, "message": message}
             self.events.publish(self._waiting)
             print(f"assetbuild: warning: {message}", file=sys.stderr, flush=True)
 
@@ -187,7 +193,7 @@ class Builds:
                 if self._waiting is not None:
                     with self._lock:
                         self._waiting = None
-                    self.events.publish({"type": "build-running"})
+                    self.events.publish({"type": "build-running", "build": self._id})
                 yield
 
         return ahead()
@@ -196,6 +202,6 @@ class Builds:
         with self._lock:  # (with the event: a start() in between would be refused after it)
             self.running = None
             self._waiting = None
-            self.finished += 1
-            self._last = {"type": "build-finished", "build": self.finished, "ok": ok, "error": error, "states": now}
+            self.finished = self._id
+            self._last = {"type": "build-finished", "build": self._id, "ok": ok, "error": error, "states": now}
             self.events.publish(self._last)

@@ -1,5 +1,5 @@
-"""The UI's HTML, rendered on the server: a page shell (style and the little script interaction
-needs, inline: nothing is fetched from elsewhere), and escaping. Every text that comes from a
+"""The UI's HTML, rendered on the server: a page shell (its style inline, its script from this
+server: nothing is fetched from elsewhere), and escaping. Every text that comes from a
 project (names, metadata, log lines) goes through :func:`esc`; markdown through
 :func:`markdown_html`, whose parser leaves raw HTML as text and refuses script links.
 """
@@ -38,20 +38,6 @@ pre{background:#f3f4f5;padding:.6rem;overflow:auto;font-size:12px}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem}dt{color:#55595c}dd{margin:0}
 """
 
-#: filters catalog rows in the page (the server renders every row; this only hides some)
-FILTER_SCRIPT = """
-function abFilter(){
-  const q=document.getElementById('q').value.toLowerCase(),
-        g=document.getElementById('group').value, s=document.getElementById('state').value;
-  for(const row of document.querySelectorAll('tr[data-node]')){
-    const ok=(!q||row.dataset.node.toLowerCase().includes(q)||(row.dataset.text||'').toLowerCase().includes(q))
-      &&(!g||row.dataset.group===g)&&(!s||row.dataset.state===s);
-    row.hidden=!ok;
-  }
-}
-"""
-
-
 def esc(value: Any) -> str:
     """Text as HTML text or attribute value: every markup character escaped, quotes included."""
     return html.escape("" if value is None else str(value), quote=True)
@@ -64,23 +50,37 @@ def state_badge(state: str) -> str:
 
 def markdown_html(text: str) -> str:
     """Markdown as HTML, safe to embed: raw HTML in it stays text (``<script>`` shows as
-    written), and links may not use javascript:, vbscript: or data: URLs (markdown-it's check)."""
+    written), links may not use javascript:, vbscript: or data: URLs (markdown-it's check), and
+    an image is a link to it: a page fetches nothing from elsewhere (an image on another port of
+    this host would receive the token cookie; any other is a tracking pixel)."""
     from markdown_it import MarkdownIt
 
-    return str(MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table").render(text))
+    md = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
+    md.add_render_rule("image", _image_as_link)
+    return str(md.render(text))
 
 
-def page(title: str, body: str, *, here: str = "", project: str = "", script: str = "") -> str:
-    """A whole page: the header's navigation, then ``body`` (already HTML)."""
+def _image_as_link(self: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
+    token = tokens[idx]
+    alt = self.renderInlineAsText(token.children or [], options, env)
+    return (f'<a href="{esc(token.attrGet("src"))}" rel="noopener noreferrer">'
+            f'{esc(f"image: {alt}" if alt else "image")}</a>')
+
+
+def page(title: str, body: str, *, here: str = "", project: str = "", script: str = "",
+         finished: int = 0) -> str:
+    """A whole page: the header's navigation, then ``body`` (already HTML). ``script``: the URL
+    of this server's script the page runs (ui.scripts), after the page is parsed; ``finished``:
+    the id of the last build whose states the page shows (the script skips its events)."""
     nav = "".join(f'<a href="{href}"{" class=here" if key == here else ""}>{label}</a>'
                   for key, href, label in (("catalog", "/", "Assets"), ("graph", "/graph", "Lineage"),
                                            ("runs", "/runs", "Runs")))
-    extra = f"<script>{script}</script>" if script else ""
+    extra = f'<script src="{esc(script)}" defer></script>' if script else ""
     return (f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width,initial-scale=1">'
             f"<title>{esc(title)} · assetbuild</title><style>{STYLE}</style>{extra}</head>"
-            f'<body><header><strong>assetbuild</strong>{nav}<span class="project">{esc(project)}</span></header>'
-            f"<main>{body}</main></body></html>")
+            f'<body data-finished="{int(finished)}"><header><strong>assetbuild</strong>{nav}'
+            f'<span class="project">{esc(project)}</span></header><main>{body}</main></body></html>')
 
 
 def json_attr(value: Any) -> str:

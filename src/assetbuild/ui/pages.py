@@ -14,44 +14,10 @@ from typing import Any
 
 from ..clock import format_duration
 from ..metadata import plottable
-from .html import COLORS, FILTER_SCRIPT, STATES, esc, json_attr, markdown_html, page, state_badge
+from .html import COLORS, STATES, esc, json_attr, markdown_html, page, state_badge
 from .links import asset_url, node_url, run_url
 from .plots import line_plot
-
-#: keeps each page's states in step with builds (server-sent events) and posts its forms
-LIVE_SCRIPT = """
-function abLive(){
-  const es=new EventSource('/events');
-  const set=(asset,state)=>{for(const el of document.querySelectorAll('[data-asset="'+CSS.escape(asset)+'"]')){
-    el.dataset.state=state;const b=el.querySelector('.state');if(b){b.textContent=state;b.style.background=(window.abColors||{})[state]||'#888';}
-    const r=el.querySelector('rect.box'),c=(window.abSvgColors||{})[state];if(r&&c){r.setAttribute('fill',c[0]);r.setAttribute('stroke',c[1]);}}};
-  es.onmessage=(m)=>{const e=JSON.parse(m.data);
-    if(e.type==='asset'&&!e.partition){set(e.asset,e.status==='running'?'running':(e.status==='failed'?'failed':e.status==='skipped'?'missing':'fresh'));}
-    if(e.type==='build-started'){for(const b of document.querySelectorAll('button[data-build]'))b.disabled=true;
-      const n=document.getElementById('build-note');if(n)n.textContent='building...';}
-    if(e.type==='build-waiting'||e.type==='build-running'){const n=document.getElementById('build-note');
-      window.abNoted=(window.abNoted||0)+1;if(n)n.textContent=e.type==='build-waiting'?e.message:'building...';}
-    if(e.type==='build-finished'){window.abNoted=(window.abNoted||0)+1;for(const[a,s]of Object.entries(e.states||{}))set(a,s);
-      for(const b of document.querySelectorAll('button[data-build]'))b.disabled=false;
-      const n=document.getElementById('build-note');if(n)n.textContent=e.ok?'build finished':'build failed'+(e.error?': '+e.error:'');}};
-}
-function abForms(){
-  for(const f of document.querySelectorAll('form[action="/materialize"]')){
-    f.addEventListener('submit',async(ev)=>{ev.preventDefault();
-      const n=document.getElementById('build-note'),noted=window.abNoted||0;
-      const r=await fetch(f.action,{method:'POST',body:new URLSearchParams(new FormData(f)),
-                                   headers:{'Accept':'application/json'}});
-      if(r.status===202&&(window.abNoted||0)!==noted)return;  // (the stream said more meanwhile: a wait)
-      if(n)n.textContent=r.status===202?'building...':r.status===409?'a build is already running: wait for it to finish'
-                        :'refused ('+r.status+'): '+(await r.text());});
-  }
-}
-document.addEventListener('DOMContentLoaded',()=>{abLive();abForms();});
-"""
-
-
-def _colors_script() -> str:
-    return f"window.abColors={json.dumps({**COLORS, 'running': '#1565c0'})};"
+from .scripts import PAGE_URL
 
 
 def _build_form(token: str | None, *, assets: str, label: str, testid: str, partition: str | None = None) -> str:
@@ -66,17 +32,18 @@ def _build_form(token: str | None, *, assets: str, label: str, testid: str, part
             f' <span id="build-note" class="muted"></span>')
 
 
-def catalog_page(rows: list[dict[str, Any]], *, project: str, token: str | None, notice: str = "") -> str:
+def catalog_page(rows: list[dict[str, Any]], *, project: str, token: str | None, notice: str = "",
+                 finished: int = 0) -> str:
     groups = sorted({r["group"] for r in rows if r.get("group")})
     body = [f'<h1>Assets <span class="muted">({sum(r["kind"] == "asset" for r in rows)})</span></h1>']
     if notice:
         body.append(f'<div class="notice" role="status">{esc(notice)}</div>')
     body.append('<div class="filters">'
-                '<input id="q" type="search" placeholder="filter by name or text" oninput="abFilter()" '
+                '<input id="q" type="search" placeholder="filter by name or text" '
                 'data-testid="filter">'
-                '<select id="group" onchange="abFilter()" data-testid="filter-group"><option value="">all groups</option>'
+                '<select id="group" data-testid="filter-group"><option value="">all groups</option>'
                 + "".join(f'<option value="{esc(g)}">{esc(g)}</option>' for g in groups) + "</select>"
-                '<select id="state" onchange="abFilter()" data-testid="filter-state"><option value="">all states</option>'
+                '<select id="state" data-testid="filter-state"><option value="">all states</option>'
                 + "".join(f'<option value="{s}">{s}</option>' for s in STATES) + "</select>"
                 + _build_form(token, assets="", label="Materialize stale", testid="materialize-stale")
                 + "</div>")
@@ -98,8 +65,7 @@ def catalog_page(rows: list[dict[str, Any]], *, project: str, token: str | None,
                     f'<td class="mono">{esc(r.get("last") or ("never" if r["kind"] == "asset" else ""))}</td>'
                     f'<td>{esc(r.get("description") or "")}</td></tr>')
     body.append("</tbody></table>")
-    return page("Assets", "".join(body), here="catalog", project=project,
-                script=_colors_script() + FILTER_SCRIPT + LIVE_SCRIPT)
+    return page("Assets", "".join(body), here="catalog", project=project, script=PAGE_URL, finished=finished)
 
 
 def _definition(d: dict[str, Any], root: str = "") -> str:
@@ -196,7 +162,8 @@ def partitions_html(name: str, parts: dict[str, str]) -> str:
     return f'<div data-testid="partitions" style="display:flex;flex-wrap:wrap;gap:2px;max-width:900px">{cells}</div>'
 
 
-def asset_html(doc: dict[str, Any], *, project: str, token: str | None, partition: str | None = None) -> str:
+def asset_html(doc: dict[str, Any], *, project: str, token: str | None, partition: str | None = None,
+               finished: int = 0) -> str:
     name = doc["name"]
     d = doc["definition"]
     body = [f"<h1>{esc(name)}</h1>"]
@@ -226,24 +193,22 @@ def asset_html(doc: dict[str, Any], *, project: str, token: str | None, partitio
                     + metadata_html(doc.get("metadata") or {}))
         body.append(f"<h2>Plots</h2>{plots_html(doc.get('history') or []) or '<p class=muted>no numeric metadata</p>'}")
         body.append(f"<h2>History</h2>{history_html(doc.get('history') or [])}")
-    return page(name, "".join(body), here="catalog", project=project, script=_colors_script() + LIVE_SCRIPT)
+    return page(name, "".join(body), here="catalog", project=project, script=PAGE_URL, finished=finished)
 
 
-def graph_html(doc: dict[str, Any], *, project: str, select: str | None, collapse: tuple[str, ...]) -> str:
+def graph_html(doc: dict[str, Any], *, project: str, select: str | None, collapse: tuple[str, ...],
+               finished: int = 0) -> str:
     """The lineage page: the picture (asset nodes link to their pages), a selection box and
     the groups that can be collapsed."""
-    from .svg import STATE_COLORS
-
     boxes = "".join(f'<label><input type="checkbox" name="collapse" value="{esc(g)}"'
-                    f'{" checked" if g in collapse else ""} onchange="this.form.submit()"> {esc(g)}</label> '
+                    f'{" checked" if g in collapse else ""} data-submit> {esc(g)}</label> '
                     for g in doc["groups"])
     form = (f'<form class="filters" method="get" action="/graph"><input name="select" value="{esc(select or "")}" '
             f'placeholder="+name+ · group:g · raw/*" data-testid="graph-select"><button type="submit">Show</button>'
             + (f'<span class="muted">collapse:</span> {boxes}' if boxes else "") + "</form>")
     body = (f'<h1>Lineage <span class="muted">({doc["assets"]} assets)</span></h1>{form}'
             f'<div data-testid="graph" style="overflow:auto;background:#fff">{doc["svg"]}</div>')
-    script = f"window.abSvgColors={json.dumps(STATE_COLORS)};" + _colors_script() + LIVE_SCRIPT
-    return page("Lineage", body, here="graph", project=project, script=script)
+    return page("Lineage", body, here="graph", project=project, script=PAGE_URL, finished=finished)
 
 
 def runs_html(doc: dict[str, Any], *, project: str) -> str:

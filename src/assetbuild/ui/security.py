@@ -12,6 +12,10 @@
   POST: another site's form could send it along; only the same origin can read the page.
   A POST with neither the header nor the cookie is refused before its body is read, and a
   body over 64 KiB is refused (413) unread past that: nobody without the token costs memory.
+- What a page may do: every response carries a Content-Security-Policy (``POLICY``). A page
+  loads nothing from elsewhere (scripts and workers from this server only, no inline script;
+  images from this server or data: only; requests to this server only), and no other site may
+  frame it (a Materialize button under someone else's page). Its style is inline.
 """
 
 from __future__ import annotations
@@ -22,6 +26,12 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 HEADER = "x-assetbuild-token"
+
+POLICY = ("default-src 'none'; script-src 'self'; worker-src 'self'; connect-src 'self'; img-src 'self' data:; "
+          "style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+#: sent with every response (refusals too): the policy, no type sniffing, no Referer to other sites
+HEADERS = [(b"content-security-policy", POLICY.encode()), (b"x-content-type-options", b"nosniff"),
+           (b"referrer-policy", b"same-origin")]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -55,7 +65,8 @@ def allowed_hosts(host: str, port: int) -> frozenset[str]:
 
 
 class HostCheck:
-    """ASGI middleware: refuse (403) an HTTP request whose Host header is not one of ``hosts``."""
+    """ASGI middleware: refuse (403) an HTTP request whose Host header is not one of ``hosts``;
+    every response gets ``HEADERS``."""
 
     def __init__(self, app: ASGIApp, hosts: frozenset[str], *, wildcard: bool = False) -> None:
         self.app = app
@@ -64,11 +75,21 @@ class HostCheck:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
+            send = _with_headers(send)
             host = next((v.decode("latin-1") for k, v in scope.get("headers", ()) if k == b"host"), "").lower()
             if host not in self.hosts and not (self.wildcard and host in _arrived_on(scope)):
                 await _refuse(send, "refused: this server answers only for its own address (Host header)")
                 return
         await self.app(scope, receive, send)
+
+
+def _with_headers(send: Send) -> Send:
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = [*message.get("headers", ()), *HEADERS]
+        await send(message)
+
+    return sending
 
 
 WILDCARDS = ("0.0.0.0", "::", "")
