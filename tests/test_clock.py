@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from assetbuild import clock
@@ -143,29 +143,62 @@ def test_a_bad_duration_says_what_is_accepted(value):
 
 
 @pytest.mark.parametrize("seconds,text", [
-    (0, "0s"), (45, "45s"), (60, "1m"), (90, "1m 30s"), (3600, "1h"), (7500, "2h 5m"), (7205, "2h"),
+    (0, "0s"), (45, "45s"), (60, "1m"), (90, "1m 30s"), (3600, "1h"), (7500, "2h 5m"), (7205, "2h 1m"),
     (86400, "1d"), (90000, "1d 1h"), (-3, "0s"),
-    (0.5, "0.5s"), (0.25, "0.25s"), (0.999999999999, "0.999999999s"), (1e-9, "0.000000001s"), (1e-12, "0s"),
-    (1.5, "1s"),
+    (0.5, "0.5s"), (0.25, "0.25s"), (0.999999999999, "1s"), (1e-9, "0.000000001s"), (1e-12, "0s"),
+    (1.5, "2s"), (3600.000000001, "1h 1m"), (3630, "1h 1m"), (3599.5, "1h"), (86399.5, "1d"),
 ])
 def test_format_duration(seconds, text):
     assert clock.format_duration(seconds) == text
 
 
+def test_a_span_past_a_limit_never_reads_as_the_limit():
+    """1h 0m 1s old against a max_age of 1h read "built 1h ago; max_age 1h": exactly at the
+    limit, which is fresh. A span measured is rounded up, a limit shown exactly."""
+    assert (clock.format_duration(3601), clock.format_limit(3600)) == ("1h 1m", "1h")
+    assert (clock.format_duration(88201), clock.format_limit(88200)) == ("1d 1h", "1d 30m")
+    assert (clock.format_duration(3600), clock.format_limit(3600)) == ("1h", "1h")
+
+
+@pytest.mark.parametrize("seconds,text", [
+    (3600, "1h"), (5400, "1h 30m"), (88200, "1d 30m"), (3630, "1h 30s"), (90.5, "1m 30.5s"), (0.5, "0.5s"),
+    (604800, "7d"), (90061, "1d 1h 1m 1s"), (1e-9, "0.000000001s"),
+])
+def test_format_limit_shows_a_declared_span_exactly(seconds, text):
+    assert clock.format_limit(seconds) == text
+
+
+_UNIT_S = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+
+
+def _shown(text: str) -> float:
+    return sum(float(p[:-1]) * _UNIT_S[p[-1]] for p in text.split())
+
+
 @given(st.integers(min_value=0, max_value=10**8) | st.floats(min_value=0, max_value=1, exclude_max=True))
-def test_format_duration_never_overstates(seconds):
-    """Its units add up to at most the span, and to more than the span less its second unit
-    (under a second: the ns); a span under a second is no '0s' unless under a ns."""
+def test_format_duration_never_understates(seconds):
+    """Its units add up to at least the span, and to less than the span plus its last unit
+    (under a second: exact to the ns); a span under a second is no '0s' unless under half a ns."""
     text = clock.format_duration(seconds)
-    if seconds < 1:
-        assert float(text[:-1]) <= seconds and seconds - float(text[:-1]) < 1e-9 + 1e-15
-        assert text != "0s" or seconds < 1e-9
+    if seconds < 1 and text != "1s":
+        assert abs(float(text[:-1]) - seconds) <= 0.5e-9 + 1e-15
+        assert text != "0s" or seconds < 0.5e-9
         return
-    units = {"d": 86400, "h": 3600, "m": 60, "s": 1}
-    parts = [(int(p[:-1]), units[p[-1]]) for p in text.split()]
-    shown = sum(n * u for n, u in parts)
-    assert shown <= seconds
-    assert seconds - shown < (units[text.split()[0][-1]] if len(parts) == 1 else parts[1][1])
+    parts = text.split()
+    assert len(parts) <= 2
+    shown = _shown(text)
+    assert shown >= seconds
+    assert shown - seconds < _UNIT_S[parts[-1][-1]] if len(parts) == 2 else shown - seconds < _UNIT_S[parts[0][-1]]
+
+
+@given(st.integers(min_value=1, max_value=10**8), st.integers(min_value=1, max_value=10**8))
+def test_a_span_shown_past_its_limit_reads_as_more(limit, extra_ns):
+    """What ``status`` prints beside a limit (``built 1h 1m ago; max_age 1h``): any span past the
+    limit reads as more than the limit, never as the limit itself."""
+    span = limit + extra_ns / 1e9
+    assume(span > limit)  # (a float that cannot hold the difference is the limit itself)
+    assert _shown(clock.format_duration(span)) > _shown(clock.format_limit(limit))
+    assert _shown(clock.format_limit(limit)) == limit
 
 
 @pytest.mark.parametrize("value", [-3, -0.5, float("nan"), float("inf"), float("-inf"), 2e12, True, "5", None])

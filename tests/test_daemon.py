@@ -143,6 +143,22 @@ def test_status_shows_overdue_with_its_lag(project, monkeypatch):
     assert next(r for r in doc["assets"] if r["asset"] == "report")["state"] == "stale"
 
 
+def test_a_lag_just_past_the_freshness_reads_as_past_it(project, monkeypatch):
+    """1h 0m 30s behind a freshness of 1h read "overdue: 1h behind; freshness 1h", which is
+    what an asset exactly at its limit (not overdue) would show."""
+    pipeline(project)
+    tick(project, at("08:00"), monkeypatch)
+    monkeypatch.setenv("ASSETBUILD_NOW", at("08:05"))
+    assert project.built("report") == ["report"]
+    write_source(project, "c,d\n", at("08:40"))
+    tick(project, at("09:00"), monkeypatch)
+    env = clean_env(ASSETBUILD_NOW="2024-03-02T10:00:30Z")  # the change was first seen at 09:00
+    doc = json.loads(cli("status", "--json", "report", cwd=project.root, env=env).stdout)
+    row = next(r for r in doc["assets"] if r["asset"] == "report")
+    assert (row["state"], row["lag_s"], row["reasons"][0]) == (
+        "overdue", HOUR + 30, {"code": "overdue", "detail": "1h 1m behind; freshness 1h"})
+
+
 def test_a_change_reaches_downstream_with_its_own_time(project, monkeypatch):
     """report lags from when orders changed, not from when clean was rebuilt."""
     project.assetfile("""

@@ -157,7 +157,7 @@ def test_a_change_of_its_own_counts_whenever_it_was_built():
     from that asset's old data): they are not dropped by its materialization's time."""
     change = at("2024-03-01T09:00:00Z")
     assert freshness_state(3600, change + H, [], change + H + NS, own_ns=[change]) == Freshness(
-        True, 3601.0, "1h behind; freshness 1h")
+        True, 3601.0, "1h 1m behind; freshness 1h")  # (rounded up: past the freshness, not at it)
     assert freshness_state(3600, T0, [change + 60 * NS], change + H, own_ns=[change]).lag_s == 3600.0
 
 

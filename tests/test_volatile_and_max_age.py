@@ -359,6 +359,19 @@ def test_a_max_age_under_a_second_is_shown_as_one(project: Project):
     assert r.stdout.strip().split(None, 2)[::2] == ["stale", "expired: built 0.9s ago; max_age 0.5s"], r.stdout
 
 
+def test_an_asset_just_past_its_max_age_reads_as_past_it(project: Project):
+    """Built 1h 0m 1s ago with ``max_age="1h"`` read "expired: built 1h ago; max_age 1h": an
+    age exactly at the limit, which is fresh. The age is rounded up, the limit shown as declared."""
+    project.assetfile('@asset(max_age="1h", io="json")\ndef a():\n    return 1\n\n'
+                      '@asset(max_age=5430.5, io="json")\ndef b():\n    return 1\n')
+    assert cli("build", cwd=project.root, env=clean_env(ASSETBUILD_NOW="2024-03-01T00:00:00Z")).returncode == 0
+    r = cli("status", cwd=project.root, env=clean_env(ASSETBUILD_NOW="2024-03-01T01:00:01Z"))
+    assert r.stdout.splitlines()[0].split(None, 2)[::2] == ["stale", "expired: built 1h 1m ago; max_age 1h"], r.stdout
+    assert r.stdout.splitlines()[1].split()[0] == "fresh", r.stdout
+    r = cli("status", "b", cwd=project.root, env=clean_env(ASSETBUILD_NOW="2024-03-01T01:30:31Z"))
+    assert r.stdout.strip().split(None, 2)[::2] == ["stale", "expired: built 1h 31m ago; max_age 1h 30m 30.5s"]
+
+
 def test_cli_definition_error(project: Project):
     project.assetfile('@asset(volatile=True, max_age="1h")\ndef a():\n    return 1\n')
     r = cli("build", cwd=project.root)

@@ -170,19 +170,42 @@ def parse_duration(value: object) -> float:
 
 
 def format_duration(seconds: float) -> str:
-    """A span for people, in its largest unit and the next one: '2h 5m', '1d', '45s'; under a
-    second, to the ns: '0.5s' (a max_age of 0.5 is no '0s'). Rounded down."""
-    if 0 < seconds < 1:
-        return f"0.{int(seconds * _NS):09d}".rstrip("0").rstrip(".") + "s"
-    left = int(max(seconds, 0))
-    sizes = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
-    for i, (unit, size) in enumerate(sizes):
-        if left >= size or unit == "s":
-            text = f"{left // size}{unit}"
-            if unit != "s":
-                nxt, nsize = sizes[i + 1]
-                rest = (left % size) // nsize
-                if rest:
-                    text += f" {rest}{nxt}"
-            return text
-    raise AssertionError("unreachable")
+    """A span measured (an age, a lag, a wait) for people, in its largest unit and the next one:
+    '2h 5m', '1d', '45s'; under a second, to the ns: '0.5s'. Rounded up to the last unit shown,
+    so a span past a limit never reads as the limit itself ('1h 1m' for 1h 0m 1s, where a
+    limit of 1h is fresh): see :func:`format_limit` for the limits."""
+    ns = round(max(seconds, 0) * _NS)  # (float noise below a ns is no part of a span)
+    if 0 < ns < _NS:
+        return f"0.{ns:09d}".rstrip("0") + "s"
+    unit = _unit(ns)
+    step = _SIZES[unit + 1][1] * _NS if unit + 1 < len(_SIZES) else _NS
+    ns = -(-ns // step) * step
+    unit = _unit(ns)  # (rounding up may reach the next unit: 59m 59.5s is 1h)
+    (name, size), (nxt, nsize) = _SIZES[unit], _SIZES[min(unit + 1, len(_SIZES) - 1)]
+    left = ns // _NS
+    rest = (left % size) // nsize if name != "s" else 0
+    return f"{left // size}{name}" + (f" {rest}{nxt}" if rest else "")
+
+
+def format_limit(seconds: float) -> str:
+    """A declared span (a ``max_age``, a ``freshness``) as declared, every unit exact: '1h',
+    '1d 30m', '1m 30.5s'. Shown beside a span measured against it (:func:`format_duration`,
+    rounded up), one past it always reads as more."""
+    ns = round(max(seconds, 0) * _NS)
+    parts = []
+    for name, size in _SIZES[:-1]:
+        count, ns = divmod(ns, size * _NS)
+        if count:
+            parts.append(f"{count}{name}")
+    if ns or not parts:
+        whole, frac = divmod(ns, _NS)
+        parts.append(f"{whole}" + (f".{frac:09d}".rstrip("0") if frac else "") + "s")
+    return " ".join(parts)
+
+
+_SIZES = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
+
+
+def _unit(ns: int) -> int:
+    """The index in ``_SIZES`` of the largest unit ``ns`` holds one of (seconds, if none)."""
+    return next(i for i, (_, size) in enumerate(_SIZES) if ns >= size * _NS or size == 1)

@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
-from .clock import format_duration
+from .clock import format_duration, format_limit
 from .errors import DefinitionError
 
 NS = 1_000_000_000
@@ -162,9 +162,9 @@ def freshness_state(freshness_s: float, materialized_ns: int | None, missing_ns:
     lag = max(0.0, (now_ns - first) / NS) if first is not None else 0.0
     overdue = _late(first, freshness_s, now_ns)
     if pending:
-        detail = f"{format_duration(lag)} behind; freshness {format_duration(freshness_s)}"
+        detail = f"{format_duration(lag)} behind; freshness {format_limit(freshness_s)}"
     else:
-        detail = f"up to date; freshness {format_duration(freshness_s)}"
+        detail = f"up to date; freshness {format_limit(freshness_s)}"
     return Freshness(overdue, lag, detail)
 
 
@@ -268,7 +268,7 @@ def tick_requests(policies: Mapping[str, Policy], upstream: Mapping[str, Sequenc
         best = needed_by.get(a)
         if p.freshness is not None and _late(oldest[a], p.freshness, now_ns):
             if p.auto == "lazy" and _late(fixable[a], p.freshness, now_ns):
-                reasons[a].append(f"lazy: needed for its freshness {format_duration(p.freshness)}")
+                reasons[a].append(f"lazy: needed for its freshness {format_limit(p.freshness)}")
             if best is None or (p.freshness, a) < best:
                 best = (p.freshness, a)
         if best is None:
@@ -281,7 +281,7 @@ def tick_requests(policies: Mapping[str, Policy], upstream: Mapping[str, Sequenc
     for a in order:
         need = needed_by.get(a)
         if policies[a].auto == "lazy" and need is not None and not reasons[a] and _late(fixable[a], need[0], now_ns):
-            reasons[a].append(f"lazy: needed for {need[1]}'s freshness {format_duration(need[0])}")
+            reasons[a].append(f"lazy: needed for {need[1]}'s freshness {format_limit(need[0])}")
     requested: set[str] = set()
     for a in order:
         p = policies[a]

@@ -18,7 +18,7 @@ import os
 from collections.abc import Callable, Container, Mapping, Sequence
 from typing import Any
 
-from .clock import age_ns, format_duration, iso_utc
+from .clock import age_ns, format_duration, format_limit, iso_utc
 from .clock import now_ns as clock_now_ns
 from .contracts import Action, Decision, Files, TraceStore
 from .definitions import AssetDef, SourceDef
@@ -383,7 +383,7 @@ class TraceRebuilder:
         if age <= max_age:
             return None
         when = f"{format_duration(age)} ago" if age != float("inf") else f"at {iso_utc(built)}, later than now"
-        return Reason("expired", f"built {when}; max_age {format_duration(max_age)}")
+        return Reason("expired", f"built {when}; max_age {format_limit(max_age)}")
 
     def manifest(self, digest: str) -> Manifest:
         """The manifest of produced files stored as ``digest`` (CacheCorrupt, ValueError)."""

@@ -157,11 +157,11 @@ def _names(names: list[str]) -> str:
 def _policy(row: dict[str, Any]) -> str:
     """``list``'s policy column and ``status -v``'s (``  {eager, freshness 1h, schedule '0 9 * * *'
     UTC}``): empty for an asset without one, so its row reads as before policies existed."""
-    from ..clock import format_duration
+    from ..clock import format_limit
 
     parts = [row["auto"]] if row.get("auto") else []
     if row.get("freshness") is not None:
-        parts.append(f"freshness {format_duration(row['freshness'])}")
+        parts.append(f"freshness {format_limit(row['freshness'])}")
     if row.get("schedule"):
         parts.append(f"schedule {row['schedule']!r} {row.get('timezone', 'UTC')}")
     return f"  {{{', '.join(parts)}}}" if parts else ""

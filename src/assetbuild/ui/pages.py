@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..clock import format_duration
+from ..clock import format_limit
 from ..metadata import plottable
 from .html import COLORS, STATES, esc, json_attr, markdown_html, page, state_badge
 from .links import asset_url, node_url, run_url
@@ -87,7 +87,7 @@ def _policy_text(p: dict[str, Any] | None) -> str | None:
     if p.get("auto"):
         out.append(f"auto={p['auto']}")
     if p.get("freshness") is not None:
-        out.append(f"freshness {format_duration(p['freshness'])}")
+        out.append(f"freshness {format_limit(p['freshness'])}")
     if p.get("schedule"):
         out.append(f"schedule {p['schedule']}" + (f" ({p['timezone']})" if p.get("timezone") else ""))
     return ", ".join(out)
