@@ -127,6 +127,15 @@ def test_an_age_from_a_time_later_than_now_is_no_age():
     assert clock.age_ns(MARCH_1 + 1, MARCH_1) > clock.MAX_SPAN_S * 10**9
 
 
+def test_the_oldest_by_age_puts_a_time_later_than_now_first():
+    """The oldest of several changes, by age: one recorded later than now has none, so it is
+    older than any other (a min of the times chose a recent one and hid it)."""
+    key = clock.by_age(MARCH_1)
+    times = [MARCH_1 - 10, MARCH_1 + 7, MARCH_1 - 5, MARCH_1 + 3, MARCH_1]
+    assert sorted(times, key=key) == [MARCH_1 + 3, MARCH_1 + 7, MARCH_1 - 10, MARCH_1 - 5, MARCH_1]
+    assert min([MARCH_1 - 10, MARCH_1], key=key) == MARCH_1 - 10
+
+
 @pytest.mark.parametrize("value,seconds", [
     (3600, 3600), (1.5, 1.5), ("30s", 30), ("90m", 5400), ("1h", 3600), ("2d", 172800), ("1w", 604800),
     ("1h30m", 5400), ("1h 30m", 5400), ("3600", 3600), ("0.5h", 1800),

@@ -670,6 +670,46 @@ def rates():
     assert (t.requests, t.deferred) == ([], {"clean": "failed 2 time(s); retried after 15m"})
 
 
+def test_a_change_recorded_ahead_of_a_clock_set_back_is_late_now(project, monkeypatch):
+    """A tick by a clock two days ahead rebuilt the eager ``clean`` and the lazy ``rates``
+    (max_age): after the clock was set back, the lazy ``report`` lacked clean's change, and
+    ``rates`` had expired, "later than now". Both were measured as no lag, so neither was
+    overdue nor rebuilt until the clock caught up: a change with no age is late now, also
+    beside a change that is not late yet (``margin``'s new prices)."""
+    pipeline(project, """
+@asset(auto="lazy", freshness="1h", max_age="1h")
+def rates():
+    _ran("rates")
+    return 1
+
+prices = source("prices", "prices.csv")
+
+@asset(auto="lazy", freshness="1h")
+def margin(clean, prices):
+    return clean + open(prices).read()
+""")
+    write_source(project, "1\n", at("07:00"), "prices.csv")
+    monkeypatch.setenv("ASSETBUILD_NOW", at("07:30"))
+    assert sorted(project.built()) == ["clean", "margin", "other", "rates", "report"]
+    write_source(project, "c,d\n", at("07:40"))
+    t = tick(project, "2024-03-04T08:00:00Z", monkeypatch)  # two days ahead
+    assert [r.asset for r in t.requests] == ["clean", "rates"]
+    write_source(project, "2\n", at("08:20"), "prices.csv")
+    env = clean_env(ASSETBUILD_NOW=at("08:30"))  # set back: half an hour after the real 08:00
+    doc = json.loads(cli("status", "--json", "report", "rates", "margin", cwd=project.root, env=env).stdout)
+    rows = {r["asset"]: r for r in doc["assets"]}
+    assert {a: (r["state"], r["reasons"][0]["detail"], r["lag_s"]) for a, r in rows.items()} == {
+        "report": ("overdue", "behind a change at 2024-03-04T08:00:00Z, later than now; freshness 1h", HOUR),
+        "margin": ("overdue", "behind a change at 2024-03-04T08:00:00Z, later than now; freshness 1h", HOUR),
+        "rates": ("overdue", "behind a change at 2024-03-04T09:00:00Z, later than now; freshness 1h", 0.0)}
+    t = tick(project, at("08:30"), monkeypatch)
+    assert sorted((r.asset, r.reasons) for r in t.requests) == [
+        ("margin", ("lazy: needed for its freshness 1h",)), ("rates", ("lazy: needed for its freshness 1h",)),
+        ("report", ("lazy: needed for its freshness 1h",))]
+    assert (sorted(t.result.names("built")), project.value("report")) == (["margin", "rates", "report"], 4)
+    assert tick(project, at("08:35"), monkeypatch).requests == []
+
+
 def test_a_retry_recorded_by_an_older_assetbuild_waits_at_most_a_day(project, monkeypatch):
     """A retry record that holds only the end of its wait (as assetbuild wrote them before the
     time of the failure was kept) is read as a wait of at most a day ending then."""

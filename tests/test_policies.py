@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assetbuild.clock import parse_now
+from assetbuild.clock import age_ns, parse_now
 from assetbuild.policies import Freshness, Policy, Request, due_schedules, freshness_state, tick_requests
 
 NS = 1_000_000_000
@@ -159,6 +159,19 @@ def test_a_change_of_its_own_counts_whenever_it_was_built():
     assert freshness_state(3600, change + H, [], change + H + NS, own_ns=[change]) == Freshness(
         True, 3601.0, "1h 1m behind; freshness 1h")  # (rounded up: past the freshness, not at it)
     assert freshness_state(3600, T0, [change + 60 * NS], change + H, own_ns=[change]).lag_s == 3600.0
+
+
+def test_a_change_recorded_later_than_now_is_late_now():
+    """A change recorded by a clock that ran ahead (since set back) has no age (clock.age_ns):
+    it was measured as no lag, and the asset waited for the clock to catch up. It is late now,
+    even beside an older change that is not late yet; its lag is unknown, at most since its build."""
+    ahead = NOW + 48 * H
+    assert freshness_state(3600, NOW - 3 * H, [ahead], NOW) == Freshness(
+        True, 3 * 3600.0, "behind a change at 2024-03-03T02:00:00Z, later than now; freshness 1h")
+    assert freshness_state(3600, NOW - H, [NOW - 600 * NS, ahead], NOW).overdue
+    assert freshness_state(3600, NOW - H, [NOW - 600 * NS], NOW, own_ns=[ahead]).overdue
+    assert freshness_state(3600, ahead, [ahead + NS], NOW).lag_s == 0.0  # built later than now too
+    assert freshness_state(3600, None, [ahead], NOW).lag_s == 0.0
 
 
 # --- what a tick requests ----------------------------------------------------------------------
@@ -331,6 +344,20 @@ def test_eager_overdue_pulls_lazy_upstream_then_follows_it():
                                                     "daily": ("eager: upstream clean requested",)}
 
 
+def test_a_change_recorded_later_than_now_requests_lazy_assets_now():
+    """Lazy assets lacking a change recorded by a clock that ran ahead are needed now, for their
+    own freshness or a downstream one, even beside an older change that is not late yet."""
+    pol = {"clean": Policy(auto="eager"), "daily": Policy(auto="lazy"),
+           "report": Policy(auto="lazy", freshness=3600), "other": Policy()}
+    now = T0 + 10 * H
+    late = {"daily": {"clean": now + 48 * H}}
+    assert reqs(pol, late, now=now) == {"daily": ("lazy: needed for report's freshness 1h",),
+                                        "report": ("lazy: needed for its freshness 1h",)}
+    both = {"daily": {"clean": now + 48 * H}, "report": {"(code)": now - 600 * NS}}
+    assert set(reqs(pol, both, now=now)) == {"daily", "report"}
+    assert reqs(pol, {"daily": {"clean": now - 600 * NS}}, now=now) == {}
+
+
 def test_the_strictest_downstream_freshness_is_named():
     up = {"clean": ["orders"], "a": ["clean"], "b": ["clean"]}
     pol = {"clean": Policy(auto="lazy"), "a": Policy(auto="lazy", freshness=7200), "b": Policy(auto="lazy",
@@ -423,8 +450,8 @@ def model(policies, upstream, changes, due, now, new=None):
     fixes = {a: [t for x in reach(a) for t in (*changes.get(x, {}).values(), *([new[x]] if x in new else []))]
              for a in policies}
 
-    def late(a, f, lacked=lacks):
-        return f is not None and bool(lacked[a]) and now - min(lacked[a]) > f * NS
+    def late(a, f, lacked=lacks):  # (a change recorded later than now has no age: late now)
+        return f is not None and any(age_ns(t, now) > f * NS for t in lacked[a])
 
     def feeds(x, d):  # a path x -> ... -> d whose assets after x are all lazy or eager
         todo = [x]

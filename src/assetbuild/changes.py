@@ -8,6 +8,8 @@ latest materialization recorded: through an input at the version it read, it lac
 first change since (history says when), and whatever the input itself lacked then, so a change
 at a source reaches every asset downstream with its own time, not the time an intermediate
 asset was rebuilt. An intermediate rebuild whose data came out identical passes nothing on.
+The oldest of several changes is the oldest by age (clock.by_age): one recorded later than
+now, by a clock that ran ahead, is no age and comes first.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import os
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from .clock import by_age
 from .definitions import AssetDef, ObservableSourceDef, SourceDef
 from .graph import Graph
 from .ticks import seen_versions
@@ -35,6 +38,7 @@ class ChangeTimes:
         self.store = store
         self.current = current
         self.now_ns = now_ns
+        self._age = by_age(now_ns)  # the oldest of several changes: min(..., key=self._age)
         self.root = project_dir
         self._heads: dict[str, Any] = {}
         self._after: dict[tuple[str, str], int | None] = {}
@@ -78,8 +82,8 @@ class ChangeTimes:
                     t = self.lacks(up) if h is not None and h.data_version == version else self.after(up, version)
                 else:
                     t = self.after(up, version)
-                if t is not None and (out is None or t < out):
-                    out = t
+                if t is not None:
+                    out = t if out is None else min(out, t, key=self._age)
         memo[asset] = out
         return out
 
@@ -153,8 +157,8 @@ class ChangeTimes:
             if head is not None:
                 first = next((e.end_ns for e in self.store.events(n) if e.kind in DATA_KINDS and e.data_version),
                              None)
-                times.append(head.built_ns if first is None else min(first, head.built_ns))
-            memo[n] = min(times) if times else None
+                times.append(head.built_ns if first is None else min(first, head.built_ns, key=self._age))
+            memo[n] = min(times, key=self._age, default=None)
         return memo.get(node)
 
     def _source_data_time(self, node: str, d: SourceDef | ObservableSourceDef) -> int | None:
@@ -163,7 +167,7 @@ class ChangeTimes:
         if version is None:
             return None
         if seen:
-            return min(seen[0][1], self._source_time(node, version, d))
+            return min(seen[0][1], self._source_time(node, version, d), key=self._age)
         return self._source_time(node, version, d)
 
     def after(self, node: str, version: str) -> int | None:
@@ -184,8 +188,7 @@ class ChangeTimes:
         return out
 
     def _oldest(self, inputs: Any) -> int | None:
-        times = [t for up, v in inputs for t in (self.after(up, v),) if t is not None]
-        return min(times) if times else None
+        return min((t for up, v in inputs for t in (self.after(up, v),) if t is not None), key=self._age, default=None)
 
     def _sightings(self, node: str, d: Any) -> list[tuple[str, int]]:
         """(version, first seen ns) of ``node``'s recent versions, oldest first: what
@@ -249,4 +252,4 @@ class ChangeTimes:
         t = self.lacks(node)
         if t is not None:
             times.append(t)
-        return min(times)
+        return min(times, key=self._age)

@@ -19,6 +19,10 @@ import time
 
 from .errors import ConfigError
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 ENV = "ASSETBUILD_NOW"
 _NAN = float("nan")
 _NS = 1_000_000_000
@@ -125,6 +129,14 @@ def age_ns(recorded_ns: int, now_ns: int) -> float:
     Waiting for the clock to catch up would keep a result stale for as long as the clock was
     wrong; rebuilding, observing or retrying once too early only costs the work."""
     return now_ns - recorded_ns if recorded_ns <= now_ns else float("inf")
+
+
+def by_age(now_ns: int) -> Callable[[int], tuple[bool, int]]:
+    """A sort key putting recorded times oldest first by :func:`age_ns` at ``now_ns``: one
+    recorded later than now is no age, so it comes before every other (a change recorded by a
+    clock that ran ahead is late now, whatever else is missing), then the earliest. The oldest
+    change: ``min(times, key=by_age(now_ns))``."""
+    return lambda t: (t <= now_ns, t)
 
 
 MAX_SPAN_S = 1e9  # about 31 years: the longest span a setting gives (past ~292, waits and dates overflow)

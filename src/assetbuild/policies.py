@@ -11,7 +11,9 @@ The rules (issue 14):
 - freshness: an asset's data must include every upstream change older than ``freshness``, and
   every older change of its own or of an upstream asset's own (a part of its key a tick first
   saw changed, its max_age's expiry: see :func:`tick_requests`); its
-  lag is the time since the oldest change it does not include (:func:`freshness_state`).
+  lag is the time since the oldest change it does not include (:func:`freshness_state`). A
+  change recorded later than now (by a clock that ran ahead, since set back) is no age, as
+  assetbuild.clock.age_ns says: late now, not once the clock catches up.
 - ``auto="eager"``: requested as soon as an input changed, its ``max_age`` expired, its code,
   a declared env var, its params, a resource's version or another part of its key changed, an
   input is requested this tick, or its path output (``outputs=`` files) was deleted or edited.
@@ -28,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
-from .clock import format_duration, format_limit
+from .clock import age_ns, by_age, format_duration, format_limit, iso_utc
 from .errors import DefinitionError
 
 NS = 1_000_000_000
@@ -156,15 +158,22 @@ def freshness_state(freshness_s: float, materialized_ns: int | None, missing_ns:
     lag is measured from it (0 when nothing is missing, however long ago the asset was built).
     ``own_ns``: the times of changes of its own or of an upstream asset's own that no data
     carries yet (its code, env, params... first seen; its max_age's expiry: see
-    :func:`tick_requests`), which it lacks whenever it was built: they count like the others."""
+    :func:`tick_requests`), which it lacks whenever it was built: they count like the others.
+    A change recorded later than now is no age (clock.age_ns): overdue now, the detail naming
+    it; how long it has been lacked is unknown, so ``lag_s`` is the most it can be, the time
+    since its build (0 if that too was recorded later than now, or it has none)."""
     pending = [t for t in missing_ns if materialized_ns is None or t > materialized_ns] + list(own_ns)
-    first = min(pending) if pending else None
-    lag = max(0.0, (now_ns - first) / NS) if first is not None else 0.0
+    first = min(pending, key=by_age(now_ns), default=None)
     overdue = _late(first, freshness_s, now_ns)
-    if pending:
-        detail = f"{format_duration(lag)} behind; freshness {format_limit(freshness_s)}"
+    limit = format_limit(freshness_s)
+    if first is None:
+        lag, detail = 0.0, f"up to date; freshness {limit}"
+    elif first > now_ns:
+        lag = (now_ns - materialized_ns) / NS if materialized_ns is not None and materialized_ns <= now_ns else 0.0
+        detail = f"behind a change at {iso_utc(first)}, later than now; freshness {limit}"
     else:
-        detail = f"up to date; freshness {format_limit(freshness_s)}"
+        lag = (now_ns - first) / NS
+        detail = f"{format_duration(lag)} behind; freshness {limit}"
     return Freshness(overdue, lag, detail)
 
 
@@ -246,6 +255,7 @@ def tick_requests(policies: Mapping[str, Policy], upstream: Mapping[str, Sequenc
     its policy asks for (fresh under its policy) is never requested.
     """
     order = _topological(policies, upstream) if order is None else order
+    age = by_age(now_ns)  # the oldest change first, one recorded later than now before any other
     oldest: dict[str, int | None] = {}  # the oldest change each asset lacks
     fixable: dict[str, int | None] = {}  # ... of those a build of it and of its lazy/eager upstream brings
     for a in order:
@@ -254,9 +264,9 @@ def tick_requests(policies: Mapping[str, Policy], upstream: Mapping[str, Sequenc
             own.append(new[a])
         ups = [u for u in upstream.get(a, ()) if u in policies]
         times = own + [t for u in ups for t in (oldest[u],) if t is not None]
-        oldest[a] = min(times) if times else None
+        oldest[a] = min(times, key=age, default=None)
         times = own + [t for u in ups if policies[u].auto in ("lazy", "eager") for t in (fixable[u],) if t is not None]
-        fixable[a] = min(times) if times else None
+        fixable[a] = min(times, key=age, default=None)
     reasons: dict[str, list[str]] = {a: [] for a in policies}
     # what lazy assets are needed for: the strictest freshness among the overdue lazy or eager
     # assets each one feeds through lazy or eager assets only, walking from the bottom up
@@ -332,10 +342,11 @@ def _names(nodes: Sequence[str]) -> str:
     return ", ".join(out)
 
 
-def _late(oldest_ns: int | None, freshness_s: float, now_ns: int) -> bool:
-    """Whether a change at ``oldest_ns`` (None: none) is more than ``freshness_s`` old (exact: an
-    int against a float compares exactly in Python)."""
-    return oldest_ns is not None and now_ns - oldest_ns > freshness_s * NS
+def _late(oldest: int | None, freshness_s: float, now_ns: int) -> bool:
+    """Whether a change at ``oldest`` (None: none) is more than ``freshness_s`` old (exact: an
+    int against a float compares exactly in Python); one recorded later than now is no age
+    (clock.age_ns), so it is late now rather than once the clock catches up."""
+    return oldest is not None and age_ns(oldest, now_ns) > freshness_s * NS
 
 
 def _topological(policies: Mapping[str, object], upstream: Mapping[str, Sequence[str]]) -> list[str]:

@@ -452,7 +452,7 @@ def _overdue(project: Any, store: Any, observations: Any, rows: list[AssetStatus
     from dataclasses import replace
 
     from ..changes import ChangeTimes
-    from ..clock import now_ns
+    from ..clock import by_age, now_ns
     from ..reports import Reason
     from ..ticks import own_seen
     from .reconcile import current_versions, freshness_of, own_changed_at, scope_of
@@ -467,7 +467,7 @@ def _overdue(project: Any, store: Any, observations: Any, rows: list[AssetStatus
                         str(project.project_dir))
     own = own_changed_at(project, times, scope_of(graph, owners), now,
                          lambda n, key, changed: own_seen(store, n, key, changed, now, record=False), store)
-    oldest = {n: min(ch.values()) for n, ch in own.items()}
+    oldest = {n: min(ch.values(), key=by_age(now)) for n, ch in own.items()}
     late = {n: f for n, f in freshness_of(times, graph, owners, own=oldest).items() if f.overdue}
     return [replace(r, state="overdue", reasons=(Reason("overdue", late[r.asset].detail), *r.reasons),
                     lag_s=late[r.asset].lag_s) if r.asset in late else r for r in rows]

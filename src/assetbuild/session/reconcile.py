@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..changes import ChangeTimes
-from ..clock import age_ns
+from ..clock import age_ns, by_age
 from ..definitions import AssetDef, SourceDef
 from ..errors import CacheCorrupt, DefinitionError
 from ..graph import Graph
@@ -228,9 +228,9 @@ def own_changed_at(project: Any, times: ChangeTimes, nodes: Iterable[str], now_n
         ch: dict[str, int] = {}
         max_age = getattr(graph.nodes[n], "max_age", None)
         if max_age is not None:  # expired as rebuild.py says: older than max_age, by the head's build
-            # (built later than now: expired now, see clock.age_ns)
+            # (built later than now: expired now, see clock.age_ns; so is its expiry, no age either)
             if age_ns(head.built_ns, now_ns) > max_age * NS:
-                ch[EXPIRED] = min(head.built_ns + int(max_age * NS), now_ns)
+                ch[EXPIRED] = head.built_ns + int(max_age * NS)
         own = changed_own(n, head)
         ch.update(seen(n, head.key, own) if seen is not None else dict.fromkeys(own, now_ns))
         if ch:
@@ -263,7 +263,7 @@ def freshness_of(times: ChangeTimes, graph: Graph, nodes: Sequence[str],
     out: dict[str, Freshness] = {}
     owners = [n for n in nodes if getattr(graph.nodes.get(n), "freshness", None) is not None]
     times.prime(owners)
-    carried = _carried(graph, owners, own) if own else {}
+    carried = _carried(graph, owners, own, times.now_ns) if own else {}
     for n in owners:
         d: AssetDef = graph.nodes[n]  # type: ignore[assignment]
         head = times.head(n)
@@ -278,9 +278,10 @@ def freshness_of(times: ChangeTimes, graph: Graph, nodes: Sequence[str],
     return out
 
 
-def _carried(graph: Graph, nodes: Sequence[str], own: Mapping[str, int]) -> dict[str, int]:
+def _carried(graph: Graph, nodes: Sequence[str], own: Mapping[str, int], now_ns: int) -> dict[str, int]:
     """For ``nodes`` and the assets upstream of them, the oldest of the ``own`` changes of each
-    and of every asset upstream of it (upstream first, in the graph's order)."""
+    and of every asset upstream of it (upstream first, in the graph's order; by age at
+    ``now_ns``, clock.by_age)."""
     scope = set(scope_of(graph, nodes))
     out: dict[str, int] = {}
     for n in graph.order:
@@ -290,7 +291,7 @@ def _carried(graph: Graph, nodes: Sequence[str], own: Mapping[str, int]) -> dict
         if n in own:
             ts.append(own[n])
         if ts:
-            out[n] = min(ts)
+            out[n] = min(ts, key=by_age(now_ns))
     return out
 
 
@@ -338,7 +339,7 @@ def evaluate(project: Any, store: Any, plan: Sequence[str], now_ns: int,
                 wrong = outputs(n, times.head(n))
                 if wrong:
                     restore[n] = wrong
-    ev_own = {n: min(ch.values()) for n, ch in own.items()}
+    ev_own = {n: min(ch.values(), key=by_age(now_ns)) for n, ch in own.items()}
     due = _due(graph, owners, now_ns, last_evaluated)
     in_scope = set(scope)
     order = [n for n in graph.order if n in in_scope]
