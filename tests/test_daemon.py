@@ -413,6 +413,22 @@ def morning():
     assert [r.asset for r in tick(project, "2024-03-05T12:00:00Z", monkeypatch).requests] == ["morning"]  # once
 
 
+def test_a_schedule_evaluated_by_a_clock_that_ran_ahead_is_owed_again(project, monkeypatch):
+    """A tick by a clock a day ahead honoured "tomorrow's" 09:00. Once the clock was set back,
+    the schedule waited for it to catch up and the real next day's 09:00 run never happened:
+    an evaluation recorded later than now counts as none, so its latest time is owed now."""
+    project.assetfile('@asset(schedule="0 9 * * *")\ndef report():\n    return 1\n')
+    assert [r.asset for r in tick(project, "2024-03-04T09:05:00Z", monkeypatch).requests] == ["report"]
+    assert [r.asset for r in tick(project, "2024-03-05T09:30:00Z", monkeypatch).requests] == ["report"]  # ahead
+    t = tick(project, "2024-03-04T09:40:00Z", monkeypatch)  # set back: the 4th's 09:00 is owed once more
+    assert [(r.asset, r.reasons) for r in t.requests] == [("report", ("schedule: 0 9 * * *",))]
+    assert tick(project, "2024-03-04T12:00:00Z", monkeypatch).requests == []
+    assert tick(project, "2024-03-05T08:59:00Z", monkeypatch).requests == []
+    t = tick(project, "2024-03-05T09:00:00Z", monkeypatch)
+    assert t.result.names("built") == ["report"]
+    assert tick(project, "2024-03-05T09:20:00Z", monkeypatch).requests == []
+
+
 def test_a_berlin_schedule_runs_once_on_both_nights_the_clocks_change(project, monkeypatch):
     """02:30 happens twice on 2024-10-27 (00:30Z, 01:30Z): one build, not two; on 2024-03-31 it
     does not happen at all: one build just after the gap."""

@@ -92,6 +92,17 @@ def test_never_evaluated_owes_the_latest_time_at_or_before_now():
     assert due_schedules("0 9 * * *", "UTC", None, at("2024-03-01T08:00:00Z")) == [at("2024-02-29T09:00:00Z")]
 
 
+def test_a_schedule_evaluated_later_than_now_is_owed_its_latest_time():
+    """Evaluated by a clock a day ahead (since set back): that record lies after now. It made
+    the real next day's 09:00 wait for the clock to catch up, and then skipped it; it says
+    nothing about what was met, so it counts as never evaluated, as a time later than now has
+    no age (clock.age_ns)."""
+    ahead = at("2024-03-05T09:30:00Z")
+    assert due_schedules("0 9 * * *", "UTC", ahead, at("2024-03-05T09:00:00Z")) == [at("2024-03-05T09:00:00Z")]
+    assert due_schedules("0 9 * * *", "UTC", ahead, at("2024-03-04T10:00:00Z")) == [at("2024-03-04T09:00:00Z")]
+    assert due_schedules("0 9 * * *", "UTC", ahead, ahead) == []  # (now itself: a record, not the future)
+
+
 def test_the_schedule_is_read_in_its_time_zone():
     # Paris is UTC+1 in winter and UTC+2 in summer: 09:00 there is 08:00Z, then 07:00Z
     assert due_schedules("0 9 * * *", "Europe/Paris", at("2024-03-01T07:00:00Z"), at("2024-03-01T08:00:00Z")) == [

@@ -7,7 +7,8 @@ the daemon's only job is to gather those facts and build what :func:`tick_reques
 
 The rules (issue 14):
 
-- ``schedule``: once per scheduled time, at the first tick at or after it (:func:`due_schedules`).
+- ``schedule``: once per scheduled time, at the first tick at or after it (:func:`due_schedules`);
+  after the clock went back, the latest one is owed again.
 - freshness: an asset's data must include every upstream change older than ``freshness``, and
   every older change of its own or of an upstream asset's own (a part of its key a tick first
   saw changed, its max_age's expiry: see :func:`tick_requests`); its
@@ -87,8 +88,12 @@ def due_schedules(schedule: str, tz: str, last_run_ns: int | None, now_ns: int) 
     produce the newest data three times. ``last_run_ns``: the ``now_ns`` of the last tick that
     evaluated this schedule (or the scheduled time it honoured; either works, the interval is
     half-open); None when the schedule was never evaluated, which owes the latest scheduled time
-    at or before now (a first ``run --once`` at 09:05 builds the 09:00 run). Cron times are
-    whole minutes; ``now_ns`` is compared at its second.
+    at or before now (a first ``run --once`` at 09:05 builds the 09:00 run). A ``last_run_ns``
+    later than now was recorded by a clock that ran ahead (since set back: clock.age_ns) and says
+    nothing about which scheduled times were met, so it counts as never: the latest scheduled
+    time is owed now, not once the clock catches up (that would skip the real days until then;
+    building a time once more only costs the work). Cron times are whole minutes; ``now_ns`` is
+    compared at its second.
 
     Clock changes in ``tz`` (as cronie does): a time skipped when the clocks go forward is owed
     at the first time after the gap (02:30 on a night that jumps from 02:00 to 03:00: at 03:00).
@@ -118,6 +123,8 @@ def due_schedules(schedule: str, tz: str, last_run_ns: int | None, now_ns: int) 
         if local.fold:  # the repeat of a local time the clocks went back over: it was owed at its first
             latest_s = int(local.replace(fold=0).timestamp())
     latest = latest_s * NS
+    if last_run_ns is not None and last_run_ns > now_ns:  # (the clock went back since: no record)
+        last_run_ns = None
     if latest > now_ns or (last_run_ns is not None and latest <= last_run_ns):
         return []
     return [latest]
