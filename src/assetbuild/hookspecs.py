@@ -187,6 +187,7 @@ def asset_overdue(asset: str, lag_s: float, overdue: bool) -> None:
 
     :param asset: the asset (a partition's node, ``daily[2024-03-02]``).
     :param lag_s: seconds since the oldest change it does not include (upstream, or of its own:
-        its code, env, params, a resource's version... since its latest build).
+        its code, env, params, a resource's version... since its latest build); for a change
+        recorded later than now (a clock since set back), the most it can be: since its build.
     :param overdue: whether it is overdue now.
     """
