@@ -429,6 +429,50 @@ def test_a_schedule_evaluated_by_a_clock_that_ran_ahead_is_owed_again(project, m
     assert tick(project, "2024-03-05T09:20:00Z", monkeypatch).requests == []
 
 
+def test_a_scheduled_asset_skipped_for_its_upstream_stays_owed_but_its_own_skip_honours_it(project, monkeypatch):
+    """Skipped because its upstream failed, a scheduled asset did not run: its time stays owed,
+    and the first tick after the upstream is fixed builds it from the fixed data (not the day
+    before's value until the next 09:00). An asset that ran and returned Skip has honoured its
+    time: it is not run again on every tick until it has something."""
+    from projects import run_counter, run_counts
+
+    runs = project.root / "runs"
+    project.assetfile(run_counter(runs) + """
+from assetbuild import Skip
+
+orders = source("orders", "orders.csv")
+
+@asset(auto="eager")
+def clean(orders):
+    text = open(orders).read().strip()
+    if text == "bad":
+        raise ValueError("bad orders")
+    return text
+
+@asset(schedule="0 9 * * *")
+def report(clean):
+    return "report of " + clean
+
+@asset(schedule="0 9 * * *", output_required=False)
+def quiet():
+    _ran("quiet")
+    return Skip("nothing new")
+""")
+    write_source(project, "1\n", at("07:00"))
+    t = tick(project, at("08:00"), monkeypatch)  # yesterday's 09:00, owed by the first tick
+    assert t.result.by_asset() == {"clean": "built", "report": "built", "quiet": "skipped"}
+    write_source(project, "bad\n", at("08:55"))
+    t = tick(project, at("09:00"), monkeypatch)
+    assert t.result.by_asset() == {"clean": "failed", "report": "skipped", "quiet": "skipped"}
+    write_source(project, "3\n", at("09:05"))
+    t = tick(project, at("09:10"), monkeypatch)
+    assert [(r.asset, r.reasons) for r in t.requests] == [("clean", ("eager: upstream orders changed",)),
+                                                          ("report", ("schedule: 0 9 * * *",))]
+    assert project.value("report") == "report of 3"
+    assert tick(project, at("09:20"), monkeypatch).requests == []
+    assert run_counts(runs) == {"quiet": 2}  # at 08:00 and 09:00 only
+
+
 def test_a_berlin_schedule_runs_once_on_both_nights_the_clocks_change(project, monkeypatch):
     """02:30 happens twice on 2024-10-27 (00:30Z, 01:30Z): one build, not two; on 2024-03-31 it
     does not happen at all: one build just after the gap."""

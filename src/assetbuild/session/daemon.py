@@ -33,7 +33,7 @@ from ..errors import AssetbuildError, DefinitionError, SelectionError
 from ..loader import find_assetfile
 from ..output import Reporter
 from ..policies import NS, Freshness, Request
-from ..reports import BuildResult, ObservationResult, run_id
+from ..reports import AssetResult, BuildResult, ObservationResult, run_id
 from .building import build_project, drop_gone_partitions_of
 from .options import BuildOptions
 from .project import Project, open_project, open_store, process_builds, resolve_cache_dir
@@ -281,9 +281,10 @@ def _after(project: Project, plan: Sequence[str], tick: Tick, backoff: float, on
     store = open_store(project, readonly=False)
     try:
         store.acquire_lock()
-        outcomes = {r.asset: r.status for r in tick.result.results} if tick.result is not None else {}
-        for n in tick.due:  # a scheduled time is honoured once its build succeeded; until then it is owed
-            if outcomes.get(n) in ("built", "cached", "restored", "skipped"):
+        results = {r.asset: r for r in tick.result.results} if tick.result is not None else {}
+        outcomes = {n: r.status for n, r in results.items()}
+        for n in tick.due:  # a scheduled time is honoured by a run that gave a value; until then it is owed
+            if n in results and _honours_schedule(results[n]):
                 d = graph.nodes[n]
                 _put(store, "schedule", d.partition.asset if d.partition is not None else n, now)  # type: ignore[union-attr]
         if tick.result is not None:
@@ -330,6 +331,16 @@ def _after(project: Project, plan: Sequence[str], tick: Tick, backoff: float, on
     if on_alert:
         for a in alerts:
             _alert(project, on_alert, a)
+
+
+def _honours_schedule(r: AssetResult) -> bool:
+    """Whether a due scheduled asset's result honours its scheduled time: its run gave it a value
+    (built, or found cached or restored), or it ran and returned ``Skip`` (nothing new at that
+    time: running it again on every tick until it has something would poll). Skipped without
+    running (an upstream failed, could not be observed, or has no value), it stays owed."""
+    if r.status in ("built", "cached", "restored"):
+        return True
+    return r.status == "skipped" and r.error is None and r.skip_reason is not None and r.key is not None
 
 
 def _succeeded_since_failing(store: Any, asset: str) -> bool:
