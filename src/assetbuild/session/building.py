@@ -174,14 +174,18 @@ def make_scheduler(project: Project, store: Any, *, record: bool,
                      observations=observations, check_output=checker if checker.names else None)
 
 
-def _call_hook(caller: Any, **kwargs: Any) -> Any:
-    """Call a lifecycle hook; a plugin that raises becomes a PluginError naming the hook."""
+def _call_hook(caller: Any, warn: Callable[[str], object] | None = None, /, **kwargs: Any) -> Any:
+    """Call a lifecycle hook; a plugin that raises becomes a PluginError naming the hook, or with
+    ``warn`` (a tick of ``run``) that line as a warning: the tick goes on and records what it did."""
     try:
         return caller(**kwargs)
     except Exception as e:  # noqa: BLE001 - plugin code: report it, with the traceback under -v
         plugins = ", ".join(impl.plugin_name for impl in caller.get_hookimpls())
-        raise PluginError(f"a plugin failed in the {caller.name} hook ({plugins}): "
-                          f"{type(e).__name__}: {e}") from e
+        said = f"a plugin failed in the {caller.name} hook ({plugins}): {type(e).__name__}: {e}"
+        if warn is None:
+            raise PluginError(said) from e
+        warn(said)
+        return None
 
 
 def with_remote(project: Project, store: Any, remote: RemoteOptions, expected: int, fetch: bool = True) -> Any:
@@ -378,7 +382,8 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
         if sliced is not None and (snap is None or snap.affected is None):
             raise SliceInsufficient("this build does not use the snapshot")
         hook = project.plugin_manager.hook
-        _call_hook(hook.before_build, project_dir=str(project.project_dir), assets=list(plan), dry_run=dry_run)
+        warn = rep.warn if options.tick else None  # a broken plugin must not cost a tick its bookkeeping
+        _call_hook(hook.before_build, warn, project_dir=str(project.project_dir), assets=list(plan), dry_run=dry_run)
         observe = bool(hook.after_asset.get_hookimpls())
         alert = bool(hook.asset_failed.get_hookimpls())
 
@@ -409,9 +414,9 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
                     recorded.append(recorder.seq)
                     recorder = None
             if observe:
-                _call_hook(hook.after_asset, result=r)
+                _call_hook(hook.after_asset, warn, result=r)
             if alert and r.status == "failed":
-                _call_hook(hook.asset_failed, result=r)
+                _call_hook(hook.asset_failed, warn, result=r)
 
         if options.partitions is not None:  # a backfill: its partitions are numbered [n/N], not what they need
             rep.backfill = frozenset(n for n in assets if n.endswith("]"))
@@ -485,7 +490,7 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
                 check_dry_run(project, assets, options, result)
             check_selection(project, assets, options, result)
         rep.build_finished(result)
-        _call_hook(hook.after_build, result=result)
+        _call_hook(hook.after_build, warn, result=result)
         return result
     except BaseException as e:
         exit_status = _ended_status(e)

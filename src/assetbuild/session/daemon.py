@@ -270,8 +270,11 @@ def _tick(project: Project, assets: Sequence[str], tick: Tick, jobs: int | str |
 
 
 def _after(project: Project, plan: Sequence[str], tick: Tick, backoff: float, on_alert: str | None) -> None:
-    """Retry backoffs, overdue alerts (hooks and ``--on-alert``) and the tick's record."""
+    """Retry backoffs, schedules honoured, overdue states and the tick's record, then the alerts
+    (hooks and ``--on-alert``): once the record is written, so a plugin that raises (a warning)
+    or a slow one neither loses the tick's bookkeeping nor holds the cache's lock."""
     from ..changes import ChangeTimes
+    from .building import _call_hook
     from .reconcile import current_versions, freshness_of, policy_nodes
 
     graph = project.graph
@@ -315,12 +318,8 @@ def _after(project: Project, plan: Sequence[str], tick: Tick, backoff: float, on
                 was = bool(_get(store, "overdue", n))
                 if f.overdue != was:
                     _put(store, "overdue", n, True if f.overdue else None)
-                    lag = f.lag_s if f.overdue else 0.0
-                    from .building import _call_hook
-
-                    _call_hook(hook.asset_overdue, asset=n, lag_s=lag, overdue=f.overdue)
                     alerts.append({"event": "overdue" if f.overdue else "recovered", "asset": n,
-                                   "lag_s": lag, "detail": f.detail, "time_ns": now})
+                                   "lag_s": f.lag_s if f.overdue else 0.0, "detail": f.detail, "time_ns": now})
         from ..ticks import put_tick
 
         tick.duration_s = time.perf_counter() - tick.t0
@@ -328,6 +327,10 @@ def _after(project: Project, plan: Sequence[str], tick: Tick, backoff: float, on
         store.flush()
     finally:
         store.close()
+    for a in alerts:
+        if a["event"] != "failed":  # (the build called asset_failed)
+            _call_hook(hook.asset_overdue, project.reporter.warn, asset=a["asset"], lag_s=a["lag_s"],
+                       overdue=a["event"] == "overdue")
     if on_alert:
         for a in alerts:
             _alert(project, on_alert, a)
