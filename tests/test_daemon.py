@@ -692,6 +692,66 @@ def mirror(api):
     assert project.value("mirror") == "2"
 
 
+def test_a_failing_observable_source_waits_out_its_backoff_and_changes_nothing(project, monkeypatch):
+    """An observe function that fails under ``run``: the source failed (the tick's failure, an
+    alert), but nothing is known to have changed, so no reader is requested; it is observed
+    again once the backoff its alert announced has passed (60 s, then 120 s), not on every
+    tick; once it is observed again, its poll and a fresh count of failures apply."""
+    project.assetfile("""
+import pathlib
+from assetbuild import observable_source
+
+@observable_source(poll="1h")
+def api():
+    with open("calls", "a") as f:
+        f.write("x")
+    version = pathlib.Path("api-version").read_text()
+    if version == "bad":
+        raise RuntimeError("api down")
+    return version
+
+@asset(auto="eager")
+def mirror(api):
+    return api
+""")
+    project.write("api-version", "1")
+    assert [r.asset for r in tick(project, at("08:00"), monkeypatch).requests] == ["mirror"]
+    project.write("api-version", "bad")
+    alerts = project.root / "alerts.jsonl"
+    hook = f"cat >> {alerts}; echo >> {alerts}"
+    seen = {}
+    for when in ("09:00:00", "09:00:30", "09:01:30", "09:02:30", "09:03:00"):  # backoff 60 s
+        t = tick(project, f"2024-03-02T{when}Z", monkeypatch, on_alert=hook)
+        seen[when] = (t.failed, t.deferred, [r.asset for r in t.requests])
+    assert seen == {
+        "09:00:00": (["api"], {}, []),  # no reader requested: nothing is known to have changed
+        "09:00:30": ([], {"api": "failed 1 time(s); observed again after 30s"}, []),
+        "09:01:30": (["api"], {}, []),
+        "09:02:30": ([], {"api": "failed 2 time(s); observed again after 1m"}, []),
+        "09:03:00": ([], {"api": "failed 2 time(s); observed again after 30s"}, [])}
+    events = [json.loads(x) for x in alerts.read_text().split("\n") if x.strip()]
+    assert [(e["event"], e["asset"], e["failures"], e["retry_in_s"]) for e in events] == [
+        ("failed", "api", 1, 60.0), ("failed", "api", 2, 120.0)]
+    assert (project.root / "calls").read_text() == "xxx"  # 08:00, 09:00, 09:01:30
+    assert assetbuild.list_ticks(project_dir=project.root)[1]["outcomes"] == {"api": "failed"}
+    lines = cli("ticks", cwd=project.root).stdout.splitlines()
+    assert lines[2:6] == ["2024-03-02T09:00:00Z tick 2: nothing requested; 1 failed", "  api  [failed]",
+                          "2024-03-02T09:00:30Z tick 3: nothing to do (1 evaluated)",
+                          "  api  not now: failed 1 time(s); observed again after 30s"]
+    project.write("api-version", "2")
+    t = tick(project, "2024-03-02T09:03:30Z", monkeypatch)
+    assert [(r.asset, r.reasons) for r in t.requests] == [("mirror", ("eager: upstream api changed",))]
+    assert (t.failed, project.value("mirror")) == ([], "2")
+    assert tick(project, "2024-03-02T10:03:00Z", monkeypatch).requests == []  # its poll again: not due
+    project.write("api-version", "bad")
+    done = cli("run", "--once", "--on-alert", hook, cwd=project.root,
+               env=clean_env(ASSETBUILD_NOW="2024-03-02T10:03:30Z"))
+    assert (done.returncode, "FAILED    api: RuntimeError: api down" in done.stderr) == (1, True), done.stderr
+    assert "api  [failed]" in done.stdout
+    assert json.loads(alerts.read_text().split("\n")[-2])["failures"] == 1  # counted afresh
+    assert (project.root / "calls").read_text() == "xxxxx"
+
+
 def test_times_recorded_ahead_of_a_clock_set_back_hold_nothing_off(project, monkeypatch):
     """A clock that ran two days ahead, then set back: the failure, observation and build it
     recorded are "in the future". Nothing waits for the clock to catch up (the retry waited

@@ -358,7 +358,7 @@ class Reporter:
             self.out.flush()
             return
         if not ((always and self.verbosity >= 0) or doc["requested"] or doc["deferred"] or doc["error"]
-                or self.verbosity > 0):
+                or doc["failed"] or self.verbosity > 0):
             return
         from .daemon import tick_lines
 

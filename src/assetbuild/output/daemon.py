@@ -22,22 +22,27 @@ def tick_lines(doc: dict[str, Any]) -> list[str]:
         return [head + f"error: {doc['error']}"]
     requested = doc.get("requested") or []
     outcomes: dict[str, str] = doc.get("outcomes") or {}
-    if not requested:
+    asked = {r["asset"] for r in requested}
+    # failed but not requested: an observable source the tick or its build observed (or an input built again)
+    others = [a for a in doc.get("failed") or () if a not in asked]
+    if not requested and not outcomes:
         text = head + f"nothing to do ({doc.get('evaluated', 0)} evaluated)"
     else:
         counts: dict[str, int] = {}
         for status in outcomes.values():
             counts[status] = counts.get(status, 0) + 1
         done = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
-        text = head + f"{len(requested)} requested" + (f"; {done}" if done else "")
+        text = head + (f"{len(requested)} requested" if requested else "nothing requested") + (f"; {done}" if done else "")
         if doc.get("run"):
             text += f" (run {doc['run']})"
     lines = [text]
-    width = max((len(r["asset"]) for r in requested), default=0)
+    width = max((len(a) for a in [*asked, *others]), default=0)
     for r in requested:
         outcome = outcomes.get(r["asset"])
         tail = f"  [{outcome}]" if outcome and outcome != "built" else ""
         lines.append(f"  {r['asset']:<{width}}  {'; '.join(r['reasons'])}{tail}")
+    for asset in others:
+        lines.append(f"  {asset:<{width}}  [failed]")
     for asset, why in sorted((doc.get("deferred") or {}).items()):
         lines.append(f"  {asset}  not now: {why}")
     overdue = doc.get("overdue") or {}

@@ -51,14 +51,14 @@ class DaemonRunning(AssetbuildError):
 @dataclass
 class Tick:
     """One tick: when (``now_ns``, by assetbuild.clock), how many assets it evaluated, what it
-    requested and why, what it held back (a retry's backoff, an upstream never materialized),
-    the build's result and run, the assets overdue after it, and an error that stopped it (an
-    AssetFile that does not load)."""
+    requested and why, what it held back (a retry's backoff, an upstream never materialized, a
+    failing observable source's backoff), the build's result and run, the sources it observed,
+    the assets overdue after it, and an error that stopped it (an AssetFile that does not load)."""
 
     now_ns: int
     evaluated: int = 0
     requests: list[Request] = field(default_factory=list)
-    deferred: dict[str, str] = field(default_factory=dict)  # asset -> why it was not built now
+    deferred: dict[str, str] = field(default_factory=dict)  # asset -> why it was not built (source: observed) now
     result: BuildResult | None = None
     overdue: dict[str, float] = field(default_factory=dict)  # asset -> lag_s
     error: str | None = None
@@ -69,11 +69,15 @@ class Tick:
     freshness: dict[str, Freshness] = field(default_factory=dict, repr=False)  # before its build
     own: dict[str, int] = field(default_factory=dict, repr=False)  # node -> its oldest change of its own, before it
     exception: AssetbuildError | None = field(default=None, repr=False)  # what ``error`` describes
+    observed: dict[str, ObservationResult] = field(default_factory=dict, repr=False)  # by the tick, on their poll
     t0: float = field(default_factory=time.perf_counter, repr=False)  # when it began (perf_counter)
 
     @property
     def failed(self) -> list[str]:
-        return self.result.names("failed") if self.result is not None else []
+        """What failed: the build's assets (and the observations it made), then the observable
+        sources the tick observed whose observation failed (whether or not a build read them)."""
+        failed = self.result.names("failed") if self.result is not None else []
+        return failed + [n for n, o in self.observed.items() if not o.ok and n not in failed]
 
     def to_json(self) -> dict[str, Any]:
         """The tick as ``ticks --json`` and ``run --json`` print it (and as it is recorded)."""
@@ -83,7 +87,8 @@ class Tick:
                 "requested": [{"asset": q.asset, "reasons": list(q.reasons)} for q in self.requests],
                 "deferred": dict(self.deferred),
                 "run": run_id(r.run) if r is not None and r.run is not None else None,
-                "outcomes": {x.asset: x.status for x in r.results} if r is not None else {},
+                "outcomes": {**({x.asset: x.status for x in r.results} if r is not None else {}),
+                             **{n: "failed" for n, o in self.observed.items() if not o.ok}},
                 "failed": self.failed, "overdue": dict(self.overdue), "error": self.error,
                 "duration_s": round(self.duration_s, 6)}
 
@@ -228,7 +233,9 @@ def _tick(project: Project, assets: Sequence[str], tick: Tick, jobs: int | str |
         drop_gone_partitions_of(project, store, plan)  # (a removed key, a deleted file: as a build does)
         owners = policy_nodes(graph, plan)
         if owners:
-            observed = _observe_due(project, store, plan, now)
+            observed, held = _observe_due(project, store, plan, now)
+            tick.observed = observed
+            tick.deferred.update(held)
             current = current_versions(project, store, observed)
             _note_sources(graph, store, plan, current, now)
             def backoff_of(asset: str) -> str | None:
@@ -281,6 +288,12 @@ def _after(project: Project, plan: Sequence[str], tick: Tick, backoff: float, on
     now = tick.now_ns
     alerts: list[dict[str, Any]] = []
     hook = project.plugin_manager.hook
+    built = tick.result.results if tick.result is not None else ()
+    # an observation of the tick that no build read failed here: said as a build says it
+    read = {r.asset for r in built}
+    unread = [o.as_failed_result() for n, o in tick.observed.items() if not o.ok and n not in read]
+    for r in unread:
+        project.reporter.asset_finished(r)
     store = open_store(project, readonly=False)
     try:
         store.acquire_lock()
@@ -290,20 +303,27 @@ def _after(project: Project, plan: Sequence[str], tick: Tick, backoff: float, on
             if n in results and _honours_schedule(results[n]):
                 d = graph.nodes[n]
                 _put(store, "schedule", d.partition.asset if d.partition is not None else n, now)  # type: ignore[union-attr]
-        if tick.result is not None:
-            for r in tick.result.results:
-                if r.status == "failed":
-                    prev = _get(store, "retry", r.asset) or {"failures": 0}
-                    n = prev["failures"] + 1
-                    wait = min(backoff * 2 ** (n - 1), MAX_BACKOFF_S)
-                    _put(store, "retry", r.asset, {"failures": n, "not_before": now + int(wait * NS), "failed_ns": now,
-                                                   "wait_ns": int(wait * NS)})
-                    alerts.append({"event": "failed", "asset": r.asset, "error": r.error, "time_ns": now,
-                                   "failures": n, "retry_in_s": wait})
-                elif r.status in ("built", "cached", "restored"):
-                    for kind in ("retry", "appeared"):
-                        if _get(store, kind, r.asset) is not None:
-                            _put(store, kind, r.asset, None)
+        for o in [*tick.observed.values(), *(tick.result.observations if tick.result is not None else ())]:
+            if o.ok and _get(store, "retry", o.source) is not None:  # observed: failing no more
+                _put(store, "retry", o.source, None)
+        for r in [*built, *unread]:
+            if r.status == "failed":
+                observable = r.asset in graph.observable
+                prev = _source_retry(store, r.asset) if observable else _get(store, "retry", r.asset)
+                n = (prev or {"failures": 0})["failures"] + 1
+                wait = min(backoff * 2 ** (n - 1), MAX_BACKOFF_S)
+                retry = {"failures": n, "not_before": now + int(wait * NS), "failed_ns": now,
+                         "wait_ns": int(wait * NS)}
+                if observable:  # the observation it had then: another one recorded since ends its failing
+                    seen = store.get_observation(r.asset)
+                    retry["observation_ns"] = seen.observed_ns if seen is not None else None
+                _put(store, "retry", r.asset, retry)
+                alerts.append({"event": "failed", "asset": r.asset, "error": r.error, "time_ns": now,
+                               "failures": n, "retry_in_s": wait})
+            elif r.status in ("built", "cached", "restored"):
+                for kind in ("retry", "appeared"):
+                    if _get(store, kind, r.asset) is not None:
+                        _put(store, kind, r.asset, None)
         owners = [n for n in policy_nodes(graph, plan) if graph.nodes[n].freshness is not None]  # type: ignore[union-attr]
         if owners:
             states: Mapping[str, Freshness] = tick.freshness
@@ -327,8 +347,10 @@ def _after(project: Project, plan: Sequence[str], tick: Tick, backoff: float, on
         store.flush()
     finally:
         store.close()
+    for r in unread:  # (the build called asset_failed for the failures it had)
+        _call_hook(hook.asset_failed, project.reporter.warn, result=r)
     for a in alerts:
-        if a["event"] != "failed":  # (the build called asset_failed)
+        if a["event"] != "failed":
             _call_hook(hook.asset_overdue, project.reporter.warn, asset=a["asset"], lag_s=a["lag_s"],
                        overdue=a["event"] == "overdue")
     if on_alert:
@@ -375,21 +397,46 @@ def _record_error(root: Path, assetfile: str | None, cache: Path, tick: Tick) ->
         store.close()
 
 
-def _observe_due(project: Project, store: Any, plan: Sequence[str], now: int) -> dict[str, ObservationResult]:
+def _observe_due(project: Project, store: Any, plan: Sequence[str], now: int
+                 ) -> tuple[dict[str, ObservationResult], dict[str, str]]:
     """Observe the observable sources ``plan`` reads whose ``poll`` interval has passed since
-    their last recorded observation (or that were never observed); record them."""
+    their last recorded observation (or that were never observed); record them. One whose
+    observation failed is observed again once its retry backoff has passed, as a failed asset
+    is retried, not on every tick: those held back are returned with why (source -> reason)."""
     from .observing import _observe
 
-    due = []
+    due, held = [], {}
     for name in project.graph.observed_by(plan):
         d = project.graph.nodes[name]
         poll = getattr(d, "poll", None)
         if poll is None:
             continue
+        retry = _source_retry(store, name)
+        if retry is not None:
+            failed, wait = _retry_wait(retry)
+            if age_ns(failed, now) < wait:  # (failed later than now: observed now, see clock.age_ns)
+                held[name] = f"failed {retry['failures']} time(s); observed again after {_when(failed + wait - now)}"
+            else:
+                due.append(name)
+            continue
         rec = store.get_observation(name)
         if rec is None or age_ns(rec.observed_ns, now) >= poll * NS:  # (observed later than now: due)
             due.append(name)
-    return _observe(project, due, store, record=True) if due else {}
+    return (_observe(project, due, store, record=True) if due else {}), held
+
+
+def _source_retry(store: Any, source: str) -> dict[str, Any] | None:
+    """The retry record of an observable source whose observation failed, unless an observation
+    was recorded since (by a tick, a build or ``observe``: the latest is not the one it had when
+    it failed): it is failing no more, and the record goes."""
+    retry: dict[str, Any] | None = _get(store, "retry", source)
+    if retry is None:
+        return None
+    rec = store.get_observation(source)
+    if (rec.observed_ns if rec is not None else None) != retry.get("observation_ns"):
+        _put(store, "retry", source, None)
+        return None
+    return retry
 
 
 def _note_sources(graph: Any, store: Any, plan: Sequence[str], current: Callable[[str], str | None], now: int) -> None:

@@ -61,8 +61,9 @@ def scope_of(graph: Graph, nodes: Iterable[str]) -> list[str]:
 
 def current_versions(project: Any, store: Any, observed: Mapping[str, Any] | None = None) -> Callable[[str], str | None]:
     """A source's version now (file sources through the stat cache, read-only), an observable
-    source's by ``observed`` (this tick's observations) or else its latest recorded observation;
-    None when it cannot be read."""
+    source's by ``observed`` (this tick's observations) or else its latest recorded observation
+    (an observation that failed says nothing of the version: no change); None when it cannot be
+    read."""
     from ..errors import SourceMissing
     from ..workspace import Workspace
 
@@ -77,8 +78,8 @@ def current_versions(project: Any, store: Any, observed: Mapping[str, Any] | Non
             except SourceMissing:
                 return None
         obs = observed.get(name) if observed else None
-        if obs is not None:
-            return obs.version if obs.ok else None
+        if obs is not None and obs.ok:
+            return str(obs.version)
         rec = store.get_observation(name)
         return rec.version if rec is not None else None
 
