@@ -1,7 +1,7 @@
 """Repairing a build in flight (``assetbuild.repairing``): an input whose stored value does not
 load. Stored by an earlier build, the asset runs again (once); built by this one, its IO manager
-cannot read back what it just wrote, and the asset fails in one line naming the manager, with
-nothing of it recorded. Real commands, with the IO manager installed as a plugin."""
+cannot read back what it just wrote, and the asset fails in one line naming the manager, its value
+dropped (its history says so). Real commands, with the IO manager installed as a plugin."""
 
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ def c():
 '''
 
 ERROR = ("its IO manager 'unreadable' cannot load the value it stored (ValueError: invalid literal for "
-         "int() with base 10: b'{\"x\": 1}'); nothing of it was recorded")
+         "int() with base 10: b'{\"x\": 1}'); the value is dropped from the cache")
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -97,6 +97,32 @@ def test_a_value_its_io_manager_cannot_read_back_fails_its_asset_once(tmp_path: 
     show = cli("show", "a", cwd=root, env=env)
     assert show.returncode == 1 and "Traceback" not in show.stderr, show.stderr
     assert show.stderr == f"assetbuild: error: asset 'a' has no stored value: its last run failed ({ERROR})\n"
+
+
+def test_a_value_dropped_as_unloadable_is_said_so_by_its_history_and_show(tmp_path: Path) -> None:
+    """The build said "nothing of it was recorded", but the run kept the materialization as if
+    it held, and ``show --version 0`` put the missing value down to cache gc, which never ran.
+    Now the failure that follows the materialization in the history says the value was dropped,
+    and why; show says so too. The summary counts it once, failed."""
+    root = write(tmp_path / "p", {"AssetFile": ASSETFILE})
+    env = _env(tmp_path, ASSETBUILD_NOW="2024-03-01T09:00:00Z")
+    r = cli("-k", cwd=root, env=env)
+    assert r.returncode == 1 and "1 built, 0 cached, 0 restored, 1 failed, 1 skipped" in r.stdout, r.stdout  # (c)
+    events = json.loads(cli("log", "a", "--json", cwd=root, env=env).stdout)["events"]
+    assert [(e["kind"], e["run"]) for e in events] == [("failed", "000001"), ("materialized", "000001")]
+    failed, made = events
+    assert failed["key"] == made["key"] and failed["error"] == ERROR
+    assert [x["code"] for x in failed["reasons"]] == ["never-built", "dropped"], failed["reasons"]
+    log = cli("log", "a", cwd=root, env=env).stdout
+    assert "000001  failed" in log and "the value is dropped from the cache" in log, log
+    run = json.loads(cli("runs", "show", "1", "--json", cwd=root, env=env).stdout)
+    assert run["counts"] == {"failed": 1, "skipped": 1, "built": 1}, run["counts"]
+    assert [(e["asset"], e["kind"]) for e in run["events"]][:2] == [("a", "materialized"), ("a", "failed")]
+    show = cli("show", "a", "--version", "0", cwd=root, env=env)
+    assert (show.returncode, show.stdout) == (1, ""), show.stderr
+    assert show.stderr == (f"assetbuild: error: version 0 of 'a' (key {made['key'][:12]}, built 2024-03-01T09:00:00Z) "
+                           "is no longer in the cache: its value could not be loaded back, so run 000001 dropped it "
+                           "(assetbuild log a)\n"), show.stderr
 
 
 def test_a_stored_value_that_stopped_loading_is_rebuilt_once_then_fails(tmp_path: Path) -> None:

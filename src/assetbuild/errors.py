@@ -160,8 +160,8 @@ class ValueNotFound(AssetbuildError):
 
 
 class VersionGone(ValueNotFound):
-    """An older version of an asset that the cache no longer holds (``cache gc`` dropped it):
-    said, never guessed from another version."""
+    """An older version of an asset that the cache no longer holds (``cache gc`` dropped it, or
+    the build that found it could not be loaded back): said, never guessed from another version."""
 
     exit_status = 1
 

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 # A repair's reason: not 'forced: --force', which the user did not type (the warning says why)
 _REPAIRED = (Reason("repaired", "its stored output could not be used, so it ran again"),)
+# a value this build made, then found it cannot load: its failure's reason (session.versions reads it)
+_DROPPED = Reason("dropped", "its value could not be loaded back, so it is not kept")
 
 
 class Repairing:
@@ -179,7 +181,10 @@ class Repairing:
         (None: decide ``reader`` again). Built by this one, its IO manager cannot read back what
         it just wrote, which running ``up`` again would not change (it ran twice, was reported
         built, and its record kept): ``up`` fails naming the manager, its trace and head are dropped
-        (no record of a value that cannot be loaded), and ``reader`` is skipped (its result)."""
+        (no record of a value that cannot be loaded), and ``reader`` is skipped (its result).
+        Its ``built`` line and materialized event are out already: the failure follows them,
+        with reason ``dropped`` (history is appended to, and show --version reads it to say why
+        that version's value is gone)."""
         done = self._results.get(up)
         if self.blocked.get(up) is Blocked.FAILED:  # (another reader found it first)
             return self._skipped(reader, f"upstream {up!r} failed")
@@ -193,9 +198,9 @@ class Repairing:
         self.store.delete_trace(key)  # and its head, which a build would reuse as its trace
         self.store.delete_head(up)
         self.outputs.forget(up)
-        failed = AssetResult(up, "failed", key=key, duration_s=done.duration_s, reasons=done.reasons,
+        failed = AssetResult(up, "failed", key=key, duration_s=done.duration_s, reasons=(*done.reasons, _DROPPED),
                              error=f"its IO manager {self._asset(up).io!r} cannot load the value it stored "
-                                   f"({why}); nothing of it was recorded")
+                                   f"({why}); the value is dropped from the cache")
         self._results[up] = failed
         self.blocked[up] = Blocked.FAILED
         self.observer.asset_finished(failed)

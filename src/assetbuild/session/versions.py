@@ -3,7 +3,8 @@ newest first), loading one by its place or key, and comparing two (``show --vers
 
 A version is a key the asset was built or restored under. Its value is loaded only while the
 store keeps its trace and bytes: a version ``cache gc`` dropped says so (``VersionGone``, exit
-status 1), it is never guessed from another one; so does one whose every record gc trimmed from
+status 1), as does one a build dropped because it could not be loaded back (its history says
+which); it is never guessed from another one; so does one whose every record gc trimmed from
 the history (``VersionTrimmed``: the store counts them, see store.trimming). A version or key
 never recorded is a usage error (``ValueNotFound``, ``SelectionError``: exit status 2).
 """
@@ -79,7 +80,7 @@ def load_version(project: Any, store: Any, asset: str, place: int, key: str, whe
     trace: Any = head if head is not None and head.key == key else store.get_trace(key)
     if trace is None or not store.has_blob(trace.output_digest, trace.size):
         raise VersionGone(f"version {place} of {asset!r} (key {key[:12]}, built {iso_utc(when_ns)}) is no "
-                          "longer in the cache: cache gc dropped it")
+                          f"longer in the cache: {_gone_why(store, asset, key)}")
     data = store.read_blob(trace.output_digest)
     io_name = trace.io.split("@", 1)[0]
     io = project.io_managers.get(io_name)
@@ -97,6 +98,24 @@ def load_version(project: Any, store: Any, asset: str, place: int, key: str, whe
         return load_recorded(io, io_name, asset, data, what=f"version {place} of {asset!r}",
                              project_dir=str(project.project_dir), params=project_params(project).get(asset, ""))
     return io.load(data)
+
+
+def _gone_why(store: Any, asset: str, key: str) -> str:
+    """Why the value of ``key`` is no longer stored: the build that dropped it as unusable, when
+    the last event under ``key`` is such a build's failure or skip (reason ``dropped``: it could
+    not be loaded back; ``repaired``: its stored bytes could not be used and running it again
+    gave no value), else ``cache gc``, the only other thing that drops a trace."""
+    from ..reports import run_id
+
+    for e in reversed(store.events(asset)):  # newest first
+        if e.key != key:
+            continue
+        codes = {code for code, _ in e.reasons}
+        if e.kind not in VALUE_KINDS and codes & {"dropped", "repaired"}:
+            how = "could not be loaded back" if "dropped" in codes else "could not be used"
+            return f"its value {how}, so run {run_id(e.run)} dropped it (assetbuild log {asset})"
+        break
+    return "cache gc dropped it"
 
 
 def diff_values(asset: str, old: Any, new: Any) -> dict[str, Any]:
