@@ -163,6 +163,9 @@ KEY_PARTS = {
 }
 
 # keys.INTERPRETER -> {"parts": {case: key}, "project": {asset: key}}
+# The keys of the project's io="json" assets (all but report, io="text", and units, io="pickle")
+# changed when the json IO manager's version went to 2 (it keeps each dict's order; version 1
+# sorted the keys): "json@2" enters them. report and units read the same bytes: theirs did not.
 GOLDEN: dict[str, dict[str, dict[str, str]]] = {
     "cpython-311-O0": {
         "parts": {
@@ -175,21 +178,21 @@ GOLDEN: dict[str, dict[str, dict[str, str]]] = {
             "source": "1a47cc746dd71ae54adcc5ef34a6fc6caba84692215a0c226c421138b2441ebd",
         },
         "project": {
-            "closure": "57803f6e64f9de01087f5ffc825abd8d109e683dfc8533400a8ce2b37d786f60",
-            "count": "0a5a0c9ae2e003afbc100ec1fa9f0542aca731b9eb93e0b9cb22fe217284cbf4",
+            "closure": "a426bf419f1fcba0c8cac7df0b656f5e9bc20523d60392bd7cde9b59a2315c95",
+            "count": "7e2be856c617a409f9433d8d3431b789f78459873a793bf42107cf5e5738c1e7",
             # an in-function import of a project module (a namespace package, a relative import)
-            "lazy": "49d9fef6949dc3d47a26ce1586aaf2321963592eb1090a909be021312299dfcb",
+            "lazy": "ef7f706049c94b11916a6528917c16d122378ef7dacc6c9d860a94981ff78549",
             # in-function imports of the stdlib and of an installed distribution (by version)
-            "lazy_lib": "51c4747cddc40fdc9337d3a3b06bed0c82608660e1fea62d42ebd99726f22041",
-            "numbers": "55ec59c327f4994249d90bfc212c1728a283f879b0a287ced73c8f9a4f2260c9",
-            "pinned": "5ef8eabf9fca74cda73419e13e2495697da8dee93ebf6d9c1abc26eb8327f70e",
+            "lazy_lib": "9a96fbb0a2003996f8e578b577a8249250f1279f503e753acadc96039da82a4b",
+            "numbers": "d306fcf6ed83ecdd2e6bedc9b6251ebbef69d7e780ed2175013d2b72667c01f6",
+            "pinned": "11b03b6bb1f2b102013536dc65cf9a50222e4d14fa82f186f1689bcff0e1c475",
             # priced and scaled read the dict RATES: keys changed when a dict's order entered them
-            "priced": "6ed2a9ed90952949cdc438fbb3673849033542c20550d4faeaca8d38336fccda",
+            "priced": "e142c036b9b8fc103fe10dac46cdeb4326783e9c15318dcc73afcee80dd6d87d",
             # report and scaled reach annotated functions (describe's int implementation, the
             # dataclass Config's __init__): keys changed when annotations entered them
             "report": "bcf3e3c8dc442ecfc147b44ea317fa8ee63862b674c4297a6842819f5775e10d",
-            "scaled": "b0bdbb6db92eeb636f0b1804c91a9f7cb9bf54c56ddaf49f523635cf3299cd2d",
-            "unit_total": "1d309dd089ac7ef7809d2cfcc49d84b7628fb3513eb542b77047e056b03c86e4",
+            "scaled": "f47929ad4623082fef436c226f74e101a4d3ddb2a42fd3add860be4c60c884b9",
+            "unit_total": "48285493f7c5c93e7d11845f004a4b5e759547c7ea4644aa6ccccfa5c71b77fa",
             "units": "25a177dc786ab01cf542c82f14839c2dda74e8bdb06ad945ebfd9beef4a1ba33",
         },
     },
@@ -204,16 +207,16 @@ GOLDEN: dict[str, dict[str, dict[str, str]]] = {
             "source": "d2534f09d6a4dd8d7bcbd788855f1d9609c247db3a20e3f58ecd96be14cdff59",
         },
         "project": {
-            "closure": "b7138d7251ed3a10c3217f412c61d6aa703374801c2fc1427f6c93d76dcddd97",
-            "count": "4e5b30baa1634aea1af622182ec617bc41187c36874ec03df44b583c4a45a445",
-            "lazy": "5ea8b655727c60765051e2474274b3079cfc4b155a135d30492055584ac9374b",
-            "lazy_lib": "ad0d25fb1e237d6d79afff0481ff0d417a21ba7bbe7a75455c3e3930b76f29bc",
-            "numbers": "299cdc59fc8fb24587ad49bbcb402a343546a324a7256f324c9ae0bb34f5c075",
-            "pinned": "4da3ac37607f93064e05ec165d49437023c01afc1690677f0688876fb1543a35",
-            "priced": "a10d207e9782f807cca9d0b2eaacadb815bb8733ac12d5b943c987beea4d1059",
+            "closure": "4eac388fd43797e64d2c562af4c1de6bf8e7bd0a1bcd8d64c52b9e937721498f",
+            "count": "d3dcd85bb427ef3f5b698e54d2aad2e477ed310e344e4c778e6b6546606d9399",
+            "lazy": "51f52f01b73305ae9390af35a9007095e0ce6e5e26b01e6ff8e406dc26ae3ff3",
+            "lazy_lib": "770e938639768ad71fe13cb79ead355506bdb5caab05cc9ad9031870d54fa257",
+            "numbers": "ada14a7f8c9277b800c648e701bc8373a19a463c6ba6a3a17bb99e17fdc4af34",
+            "pinned": "9735a64a88aec628e5ddc7944687336177f61a831b400a5ef8cb1e3d7158ec32",
+            "priced": "9c0df601ec740524a8c6a10a170021eb75ab1556ec0fe911a3c51037a49331ca",
             "report": "e529f11301dc5a45d5eb8280315b1a05f298b199d779d9e2eb6f102fc94c23f2",
-            "scaled": "1f1554b2e4cf787489262263a120a9f3be24bd4a99f3b95f2d8199c2770a1e01",
-            "unit_total": "2614fa5838e13203f9cdbbc59e43214d569d5d8cccabb2abbe43160fb8a8b8b6",
+            "scaled": "ea161659c0d6db84e6490ebf7f66cddbf4e0fcfacd158f9995c4e8978026649b",
+            "unit_total": "b0ee9676ca7bca0bfeb35205ccc12aee36dfefaf423618b1a8f63ea036633464",
             "units": "3b23043d80b1d4cf4bfb61d6589fa23dc0e90aba47753a9246ceccf8fa538e7b",
         },
     },
@@ -228,16 +231,16 @@ GOLDEN: dict[str, dict[str, dict[str, str]]] = {
             "source": "a86c3e5eb133018f53c8e1b17c1c39bf1f799d5620649309bf1baa2890f841d3",
         },
         "project": {
-            "closure": "e523b3deccf9d41cd5e8b1569a6b84b394ffbfe5ea89370b9b1b460e01fb7efe",
-            "count": "9fe1fadb6ebb4fd988fd26561dcf406d929b6b37c5d04d4d4901bbe3799045ab",
-            "lazy": "43a483833a023a7d828642a32dedf6b34a28bf157b7a3774b3907bde1e8287f4",
-            "lazy_lib": "5b08305a695297c049ed895092fe7a1c73f2d11ab9e19d71b788e89accd75c9f",
-            "numbers": "fbc95013fb86fab3d0a105cb2a3abccd565d774fac195ed00062234cbfaaf70c",
-            "pinned": "b1085ec3bba8efe034abfbe36fd54823f014149931c9e4a0fbb7341f72a14d9b",
-            "priced": "04f10368630a61082f34d2abbb1cd5e74f25ddb8bfba60d16d334aa62b7530f8",
+            "closure": "7579e1901fcf149b4cb2eb364a9ae8685bd0ec9353aa61882a545a1238284223",
+            "count": "ccc516136fe3f2917b9331ceb766a7bdff508d9c03cf0af43961fad9f8e7e7e0",
+            "lazy": "5e78e4124b8552aff03df6949ec77a19e3bdf2732529826ea86906c6b0791639",
+            "lazy_lib": "445832b052f5cbd0cb958e542afe7631989bce5f12aafc14062dc5b34fc6035a",
+            "numbers": "6f772d6cdaf03a80450827e122f41b67575a031d84a40cd18bf5b739aff28aa5",
+            "pinned": "2a49d984beb13136fe982b8d45464e84aef2969f152ae14299324a5b7eda87af",
+            "priced": "5e0500c22ebce473d56cc6cd2083e2d5b617a851afe5baac1247e71d736b0e43",
             "report": "57d5d2646baaa5678d510b5bcc7535edd238f2b104a14ad7bd99744bca290959",
-            "scaled": "0445aa9586fd36c0ac0bf7638eb8622e51a0f181bdc66e2b1fdc0ce46c37c519",
-            "unit_total": "27565ebec23cff8b4bee27e6b645a6de33fe19d113d12656241d4a91adba4935",
+            "scaled": "c032ca97f38583684bcb3a7b839d1c6dc872e765da51e13572ef872aadc2b8e2",
+            "unit_total": "2bb2e5b9eff6fda34abe8a4de788f7e12611fa29116fb57e893231e1ece73a34",
             "units": "ddbc1747ec83a1e3a9ec2d19e69d48dd59d2a20f54500899c00f01f4a59dcdbe",
         },
     },
@@ -252,16 +255,16 @@ GOLDEN: dict[str, dict[str, dict[str, str]]] = {
             "source": "d88d96ca40d26dfdf2cb6965b317730c0f9c84867ba80d1b5abefa1eab36dfb6",
         },
         "project": {
-            "closure": "a57a73b03843b107ef4a0abb85a05c17b95606032d76da14cc6749e15002647f",
-            "count": "f137dc97d0199b79695b9f6f509d61cff4afeb03e07ac5e71037e1e680dd2fb0",
-            "lazy": "902a202c67c776d363dd7cdd008be2943c321f0aa6b8c8ee92ece5a20c3a9b0b",
-            "lazy_lib": "4e0a15dd2b9720c9eb3ea54724d2c5daae886235fc62c7c854cb52d67d5a6e1b",
-            "numbers": "d9260bb0289120f64208a90a7f07672f80a41e825d45a8f5db532eb2041e0d02",
-            "pinned": "166117c81f939fb8bceaeca0e09041fe36a6300a975a8c658d4720b3bec91fb7",
-            "priced": "4982ea2957a6d614e75bd8ae9483ff92c099d88c878e6269540a2802e71aa086",
+            "closure": "26dee13c74936053458092361437e770024f8a27b3e3891cc3cf4d42e5f42baa",
+            "count": "664cf54f90d7edd7509c9956a0e44ce37d1fff79e0adbb9273d5050cfe7d73f7",
+            "lazy": "cbac50983e70af2f7da258f7e5dd9b09fd9fa1ab3c7147cb6fc601b2cdabfe3b",
+            "lazy_lib": "5af8c20d37afdea8be211a7f9c9b5e70db27ee7de664efe8f1dba1d481199ea4",
+            "numbers": "aa1dfe304f01c6f36d6924cbc4f51c473e956a7123cbf4c296508290741a6459",
+            "pinned": "c1cd675e810a17831afd1909f1b47d3828b7c2e24a725eafbc15bcf747f06f25",
+            "priced": "a0b2024c11c5e9e237fe224f93ac46ab669ecc271e2dc064370d766c5eadaf84",
             "report": "2a93f1c153707c040151f4c4b36404dc43422be448345999e84ab90192bb4a05",
-            "scaled": "7e106ed205ef2b8b69954026d3406b9c1ba416f615843961fcdd6c472fa92623",
-            "unit_total": "3b0975640ee163633d5ffb7e1057dc8a10f25fd10f91ebffd1952522c59bc986",
+            "scaled": "f3149b42991fd82a0ac1c5aa7200fff641bef3dbfcdbe5180e516d0c9d7ca7bb",
+            "unit_total": "a11dcf369dd758de9bef3fa621d72fa82633fa046ea5424f0bc80b62b6f2b729",
             "units": "90d72b19511102e900003cbd6ef1b8e408a6ecb8e58895c452cb129eb3a030d4",
         },
     },

@@ -182,3 +182,16 @@ def test_a_binding_not_implied_enters_the_key_and_is_explained():
     assert make_key("n", dep) != make_key("n", passed)
     assert [(r.code, r.detail) for r in explain_change(dep, passed, free=("a", "b"))] == [
         ("input-rebound", "input 'b' now reads 'y' (was unbound)"), ("input-rebound", "deps= now lists nothing (was y)")]
+
+
+def test_an_io_change_says_whether_the_manager_or_its_version_changed():
+    """A new version of the same manager (the built-in json's, when it stopped sorting keys, is
+    what every JSON asset says after the upgrade) was given as "json@1 -> json@2"."""
+    def io_reason(old: str, new: str) -> str:
+        (r,) = explain_change(KeyParts("c", {}, (), old, None), KeyParts("c", {}, (), new, None))
+        assert r.code == "io-changed"
+        return r.detail
+
+    assert io_reason("json@1", "json@2") == ("IO manager 'json' version 1 -> 2 (its new version may store values in "
+                                            "other bytes)")
+    assert io_reason("pickle@1", "json@2") == "IO manager 'pickle' -> 'json'"

@@ -281,6 +281,18 @@ def _listed(names: list[str], shown: int = 6) -> str:
     return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
 
 
+def _io_change(old: str, new: str) -> str:
+    """How an asset's IO manager changed, from the ``name@version`` tags in its keys (io.io_tag):
+    another manager, or a new version of the same one (an upgrade of the manager: it reruns the
+    asset once, and its readers only if the bytes differ)."""
+    old_name, _, old_v = old.partition("@")  # (a name has no "@": testing.IOManagerContract)
+    new_name, _, new_v = new.partition("@")
+    if old_name == new_name:
+        return f"IO manager {new_name!r} version {old_v or '?'} -> {new_v or '?'} (its new version may store values in " \
+               "other bytes)"
+    return f"IO manager {old_name!r} -> {new_name!r}"
+
+
 def explain_change(old: KeyParts, new: KeyParts, *, sources: frozenset[str] | set[str] = frozenset(),
                    observed: frozenset[str] | set[str] = frozenset(),
                    values: tuple[Mapping[str, str], Mapping[str, str]] = ({}, {}),
@@ -359,7 +371,7 @@ def explain_change(old: KeyParts, new: KeyParts, *, sources: frozenset[str] | se
     if old.partition != new.partition:
         reasons.append(Reason("partition-changed", f"partitions {old.partition or 'none'} -> {new.partition or 'none'}"))
     if old.io != new.io:
-        reasons.append(Reason("io-changed", f"IO manager {old.io} -> {new.io}"))
+        reasons.append(Reason("io-changed", _io_change(old.io, new.io)))
     if old.path != new.path:
         reasons.append(Reason("path-changed", f"output path {old.path} -> {new.path}"))
     return reasons

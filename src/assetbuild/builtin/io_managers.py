@@ -63,14 +63,18 @@ def _pickler() -> Any:
 
 
 class JsonIOManager:
-    """JSON with canonical bytes (sorted keys, fixed separators): equal values give equal bytes."""
+    """JSON with fixed separators, each dict in its own order: equal values in equal order give
+    equal bytes. Keys are not sorted: a reader gets the dict the asset returned, whose order a
+    loop over it sees (a ranking), as a dict constant's order counts in the fingerprint.
+
+    Version 2: version 1 sorted the keys, so each value it stored is made again once (its
+    readers run only when the bytes differ: early cutoff)."""
 
     name = "json"
-    version = "1"
+    version = "2"
 
     def dump(self, value: Any) -> bytes:
-        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                          allow_nan=False).encode("utf-8")
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
 
     def load(self, data: bytes) -> Any:
         return json.loads(data)
