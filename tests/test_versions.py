@@ -144,6 +144,26 @@ def test_events_trimmed_while_entries_are_kept_lose_no_version(proj: Project) ->
     assert (r.returncode, r.stderr) == (1, f"assetbuild: error: {TRIMMED.format(n=2)}\n")
 
 
+def test_diff_of_a_dict_whose_order_changed(tmp_path: Path) -> None:
+    """io="json" keeps a dict's order, and a reader sees it: two versions in another order are
+    two values. diff compared them with sorted keys and said they were the same."""
+    p = Project(tmp_path)
+    p.assetfile('''
+        import os
+
+
+        @asset(io="json", env=["ORDER"])
+        def ranked():
+            scores = {"Ada": 1, "Edsger": 3}
+            return dict(sorted(scores.items(), key=lambda kv: kv[1], reverse=os.environ["ORDER"] == "desc"))
+        ''')
+    for order in ("asc", "desc"):
+        assert cli(cwd=p.root, env=clean_env(ORDER=order)).returncode == 0
+    d = json.loads(cli("diff", "ranked", "--json", cwd=p.root, env=clean_env(ORDER="desc")).stdout)
+    assert d["kind"] == "text" and d["lines"][3:] == [
+        " {", "-  \"Ada\": 1,", "-  \"Edsger\": 3", "+  \"Edsger\": 3,", "+  \"Ada\": 1", " }"], d
+
+
 def test_diff_text_tables_and_bytes(proj: Project) -> None:
     text = json.loads(run(proj, "diff", "note", "--json").stdout)
     assert text["kind"] == "text" and text["from"]["version"] == 1 and text["to"]["version"] == 0

@@ -70,3 +70,20 @@ def feed():
     assert doc["metadata"] == {"lag": "nan", "rows": 3, "deep": {"max": "-inf"}}
     log = json.loads(cli("log", "feed", "--json", cwd=root).stdout)
     assert log["events"][0]["metadata"]["lag"] == {"type": "float", "value": "nan"}
+
+
+def test_show_prints_a_dict_in_its_order(tmp_path):
+    """``show`` (pprint sorted dicts) and ``show --json`` (sorted keys) printed a ranking in
+    alphabetical order, whatever the value's: a reader gets it in its order (io="json" too)."""
+    root = write(tmp_path / "proj", {"AssetFile": '''\
+from assetbuild import asset
+
+
+@asset(io="json")
+def report():
+    return {"customers": {"Edsger": 640.0, "Ada": 120.0}, "orders": 2}
+'''})
+    assert cli(cwd=root).returncode == 0
+    assert cli("show", "report", cwd=root).stdout == "{'customers': {'Edsger': 640.0, 'Ada': 120.0}, 'orders': 2}\n"
+    shown = cli("show", "report", "--json", cwd=root).stdout
+    assert shown.index('"customers"') < shown.index('"orders"') and shown.index('"Edsger"') < shown.index('"Ada"')

@@ -170,12 +170,12 @@ def _text(value: Any) -> str:
         return value
     import json
 
-    try:
-        return json.dumps(value, indent=2, sort_keys=True, allow_nan=False)
+    try:  # each dict in its order: a reader sees it (io="json" keeps it), so another order is a change
+        return json.dumps(value, indent=2, allow_nan=False)
     except (TypeError, ValueError):
         import pprint
 
-        return pprint.pformat(value)
+        return pprint.pformat(value, sort_dicts=False)
 
 
 def diff(asset: str, from_version: int = 1, to_version: int = 0, *, project_dir: str | os.PathLike[str] = ".",
