@@ -303,3 +303,45 @@ def big(v):
     assert format_metric(doc, sparkline=True).splitlines()[0] == \
         "big m: ▁   █  (3 not plotted: nan, inf or too large for a float)"
     assert sparkline_of([-1.7e308, 1.7e308]) == "▁█"  # (their difference is no float)
+
+
+@pytest.mark.parametrize("old, new, said", [
+    ('"42"', "42", ["-str: '42'", "+int: 42"]),
+    ("(1, 2)", "[1, 2]", ["-tuple: (1, 2)", "+list: [1, 2]"]),
+    ('{1: "x"}', '{"1": "x"}', ["-dict: {1: 'x'}", "+dict: {'1': 'x'}"]),
+    ('[{"a": (1, 2)}]', '[{"a": [1, 2]}]', ["-list: [{'a': (1, 2)}]", "+list: [{'a': [1, 2]}]"]),  # rows alike in JSON
+])
+def test_diff_of_values_that_print_alike_but_differ_shows_their_types(tmp_path: Path, old: str, new: str,
+                                                                     said: list[str]) -> None:
+    """Two versions whose data versions differ (readers reran) were "no difference" when their
+    JSON or text looked the same: a str and an int, a tuple and a list, int and str keys."""
+    p = Project(tmp_path)
+    p.assetfile(f"V = 0\n\n\n@asset\ndef a():\n    return {old} if V == 0 else {new}\n")
+    assert p.built() == ["a"]
+    (p.root / "AssetFile").write_text((p.root / "AssetFile").read_text().replace("V = 0", "V = 1"))
+    assert p.built() == ["a"]
+    d = assetbuild.diff("a", project_dir=p.root)
+    assert d["kind"] == "text" and [x for x in d["lines"] if x[:1] in "-+" and x[:3] not in ("---", "+++")] == said
+    r = cli("diff", "a", cwd=p.root)
+    assert r.returncode == 0 and "no difference" not in r.stdout and said[1] in r.stdout, r.stdout + r.stderr
+    from assetbuild.session.versions import diff_values
+
+    for same in ((1, 2), [{"a": float("nan")}], {"k": [1.5, "x"]}, "42"):  # one value: no difference
+        assert diff_values("a", same, same)["kind"] == "same"
+
+
+def test_diff_json_of_rows_with_nan_is_json(tmp_path: Path) -> None:
+    """A row holding NaN printed ``"x": NaN`` in ``diff --json``: not JSON (jq, JSON.parse refuse
+    it). It reads "nan", as metadata's NaN does."""
+    p = Project(tmp_path)
+    p.assetfile('V = 0\n\n\n@asset\ndef rows():\n    return [{"x": float("nan"), "v": V}, {"x": 1.0, "v": 9}]\n')
+    assert p.built() == ["rows"]
+    (p.root / "AssetFile").write_text((p.root / "AssetFile").read_text().replace("V = 0", "V = 1"))
+    assert p.built() == ["rows"]
+    r = cli("diff", "rows", "--json", cwd=p.root)
+
+    def refuse(c: str) -> None:
+        raise ValueError(c)
+
+    doc = json.loads(r.stdout, parse_constant=refuse)
+    assert doc["kind"] == "table" and doc["removed"] == [{"v": 0, "x": "nan"}] and doc["added"] == [{"v": 1, "x": "nan"}]

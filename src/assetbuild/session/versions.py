@@ -139,17 +139,68 @@ def diff_values(asset: str, old: Any, new: Any) -> dict[str, Any]:
         from collections import Counter
 
         removed, added = Counter(a) - Counter(b), Counter(b) - Counter(a)
-        if not removed and not added:
-            return {"kind": "same"}
-        return {"kind": "table", "removed": [json.loads(r) for r in sorted(removed.elements())],
-                "added": [json.loads(r) for r in sorted(added.elements())]}
-    a_text, b_text = _text(old), _text(new)
+        if removed or added:  # (NaN as "nan": the document stays JSON, as metadata's does)
+            return {"kind": "table", "removed": [_finite(json.loads(r)) for r in sorted(removed.elements())],
+                    "added": [_finite(json.loads(r)) for r in sorted(added.elements())]}
+        a_text = b_text = ""
+    else:
+        a_text, b_text = _text(old), _text(new)
     if a_text == b_text:
-        return {"kind": "same"}
+        if _strictly_equal(old, new) is not False:
+            return {"kind": "same"}
+        # Shown alike, yet not the same value ("42" and 42, (1, 2) and [1, 2], {1: x} and
+        # {"1": x}: their data versions differ, and readers reran): each with its types.
+        a_text, b_text = _typed(old), _typed(new)
+        if a_text == b_text:
+            return {"kind": "text", "lines": [f"the values print alike but differ: {type(old).__name__} "
+                                              f"and {type(new).__name__} values that are not equal"]}
     import difflib
 
     lines = list(difflib.unified_diff(a_text.splitlines(), b_text.splitlines(), "before", "after", lineterm=""))
     return {"kind": "text", "lines": lines}
+
+
+def _strictly_equal(a: Any, b: Any) -> bool | None:
+    """Whether ``a`` and ``b`` are one value, types and dict order included (NaN equals NaN);
+    None when that cannot be told (an ``==`` that gives no bool: a DataFrame's)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        if len(a) != len(b):
+            return False
+        verdicts = [v for pair in zip(a.items(), b.items()) for v in
+                    (_strictly_equal(pair[0][0], pair[1][0]), _strictly_equal(pair[0][1], pair[1][1]))]
+    elif isinstance(a, (list, tuple)):
+        if len(a) != len(b):
+            return False
+        verdicts = [_strictly_equal(x, y) for x, y in zip(a, b)]
+    elif isinstance(a, float):
+        return a == b or (a != a and b != b)
+    else:
+        try:
+            same = a == b
+        except Exception:  # noqa: BLE001 - a user type's __eq__: cannot be told
+            return None
+        return same if isinstance(same, bool) else None
+    return False if False in verdicts else None if None in verdicts else True
+
+
+def _typed(value: Any) -> str:
+    """A value's text that tells types apart: its type, then its repr, dicts in their order."""
+    import pprint
+
+    return f"{type(value).__name__}: {pprint.pformat(value, sort_dicts=False)}"
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with each NaN or infinity as its name ("nan", "inf", "-inf"): JSON has none."""
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        return repr(value)
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _rows(value: Any) -> list[Any] | None:
