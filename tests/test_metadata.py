@@ -180,3 +180,157 @@ def test_status_check_is_a_ci_gate(proj: Project) -> None:
     assert r.returncode == 1 and "stale" in r.stdout
     assert cli("status", "--check", "rows", cwd=proj.root, env=clean_env()).returncode == 0  # only the selection
     assert cli("status", cwd=proj.root, env=clean_env()).returncode == 0  # without --check: 0
+
+
+def _deep(n: int = 100_000) -> list:
+    x: list = []
+    for _ in range(n):
+        x = [x]
+    return x
+
+
+def test_a_value_json_cannot_write_is_text_saying_what_it_was() -> None:
+    """An int past Python's 4300 digits, a list nested 100,000 deep: json.dumps raised (and so
+    did the repr fallback), so encode_metadata failed the build with a raw traceback."""
+    huge, deep = typed(10**5000), typed({"tree": _deep()})
+    assert huge.type == "text" and huge.value.startswith("<int not kept: about 5001 digits; ValueError: ")
+    assert deep.type == "text" and deep.value.startswith("<dict not kept: RecursionError: ")
+    assert all(len(t.value) < 300 for t in (huge, deep))  # bounded, whatever the value
+    assert MetadataValue("int", 10**5000) == huge  # the constructor too
+    assert typed([1, 10**5000]).value.startswith("<list not kept: ValueError: Exceeds the limit")
+    # given as JSON: the part that cannot write is text, the rest is kept
+    assert MetadataValue("json", [1, 10**5000, "x"]).value == [1, huge.value, "x"]
+    loop: list = [1]
+    loop.append(loop)
+    assert typed(loop) == MetadataValue("text", "[1, [...]]")
+
+    class Unshowable:
+        def __repr__(self) -> str:
+            raise RuntimeError("no repr")
+
+    assert typed(Unshowable()).value.endswith("Unshowable not kept: RuntimeError: no repr>")
+    stored = encode_metadata({"huge": 10**5000, "deep": _deep(), 10**5000: 1, "loop": loop})
+    back = decode_metadata(stored)
+    assert back["huge"] == huge and back["deep"].value.startswith("<list not kept: RecursionError")
+    assert [k for k in back if k.startswith("<int not kept")] and back["loop"].value == "[1, [...]]"
+    with pytest.raises(ValueError, match="nested too deeply"):
+        MetadataValue.json(_deep())  # (an explicit .json() still refuses it in the asset)
+
+
+def test_metadata_json_cannot_write_never_fails_a_build(tmp_path: Path) -> None:
+    p = Project(tmp_path)
+    p.assetfile('''
+def deep():
+    x = []
+    for _ in range(100000):
+        x = [x]
+    return {"tree": x}
+
+
+@asset(io="json")
+def a(context):
+    context.add_metadata({"huge": 10**5000, "deep": deep(), "rows": 3})
+    return 1
+
+
+@asset(io="json")
+def b(a):
+    return a + 1
+''')
+    r = cli("--json", cwd=p.root, env=clean_env())
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    md = {x["asset"]: x for x in json.loads(r.stdout)["results"]}["a"]["metadata"]
+    assert md["huge"]["type"] == "text" and md["huge"]["value"].startswith("<int not kept: about 5001 digits")
+    assert md["deep"]["value"].startswith("<dict not kept: RecursionError") and md["rows"]["value"] == 3
+    log = json.loads(cli("log", "a", "--json", cwd=p.root, env=clean_env()).stdout)
+    assert [e["metadata"]["huge"]["value"] for e in log["events"]] == [md["huge"]["value"]]
+    assert "huge: <int not kept" in cli("show", "a", "--meta", cwd=p.root, env=clean_env()).stdout
+    again = cli(cwd=p.root, env=clean_env())
+    assert again.returncode == 0 and "0 built, 2 cached" in again.stdout, again.stdout + again.stderr
+
+
+HALF_EMOJI = '''
+import json
+
+V = 1
+
+
+@asset(io="json")
+def a(context):
+    title = json.loads('"Caf\\\\u00e9 \\\\ud83d"')  # half of an emoji pair, as some APIs send
+    print("title", title)
+    context.add_metadata({"title": title, title: "named by it", "tags": [title]})
+    return V
+
+
+@asset(io="json")
+def b(a):
+    return a + 1
+'''
+
+
+def test_a_lone_surrogate_is_kept_as_its_escape() -> None:
+    half = json.loads('"Caf\\u00e9 \\ud83d"')
+    assert typed(half) == MetadataValue.text("Caf\u00e9 \\ud83d")
+    assert MetadataValue("json", {half: [half]}).value == {"Caf\u00e9 \\ud83d": ["Caf\u00e9 \\ud83d"]}
+    assert render_metadata({half: half}, indent="") == ["Caf\u00e9 \\ud83d: Caf\u00e9 \\ud83d"]
+    # a trace recorded before: read back safe
+    old = json.dumps({"__assetbuild_metadata__": 1, "entries": {half: ["text", half]}})
+    assert decode_metadata(old) == {"Caf\u00e9 \\ud83d": MetadataValue.text("Caf\u00e9 \\ud83d")}
+    for mv in decode_metadata(encode_metadata({half: half})).values():
+        mv.value.encode("utf-8")
+    assert typed("Café 😀").value == "Café 😀"  # a whole emoji is text like any other
+
+
+def test_a_lone_surrogate_in_metadata_shows_in_every_command(tmp_path: Path) -> None:
+    """log, runs show and show --meta crashed with UnicodeEncodeError from click.echo; so did a
+    -v build, after a's head was stored and before its event was: b never built, history lost."""
+    p = Project(tmp_path)
+    p.assetfile(HALF_EMOJI)
+    assert cli(cwd=p.root, env=clean_env()).returncode == 0
+    for args in (("log", "a"), ("runs", "show", "1"), ("show", "a", "--meta"), ("log", "a", "--json")):
+        r = cli(*args, cwd=p.root, env=clean_env())
+        assert r.returncode == 0 and "Traceback" not in r.stderr, (args, r.stderr)
+        assert "\\ud83d" in r.stdout, (args, r.stdout)
+    assert "| title Caf\u00e9 \\ud83d" in cli("runs", "show", "1", cwd=p.root, env=clean_env()).stdout
+    p.assetfile(HALF_EMOJI.replace("V = 1", "V = 2"))
+    r = cli("-v", cwd=p.root, env=clean_env())
+    assert r.returncode == 0 and "title: Caf\u00e9 \\ud83d" in r.stdout, r.stdout + r.stderr
+    log = json.loads(cli("log", "a", "--json", cwd=p.root, env=clean_env()).stdout)
+    assert len(log["events"]) == 2 and log["events"][0]["metadata"]["title"]["value"] == "Caf\u00e9 \\ud83d"
+    assert "fresh" in cli("status", "b", cwd=p.root, env=clean_env()).stdout
+
+
+def test_nan_given_to_the_constructor_is_its_text() -> None:
+    """MetadataValue("float", nan) and MetadataValue("json", {...inf...}) kept nan and inf,
+    which every --json document then wrote as NaN and Infinity: not JSON."""
+    assert MetadataValue("float", math.nan) == MetadataValue.float(math.nan) == MetadataValue("float", "nan")
+    assert MetadataValue("json", {"limit": math.inf, "r": (1, -math.inf)}).value == {"limit": "inf",
+                                                                                     "r": [1, "-inf"]}
+    assert MetadataValue("table", {"columns": ["x"], "rows": [[math.nan]]}).value["rows"] == [["nan"]]
+    json.loads(encode_metadata({"m": MetadataValue("float", math.inf)}), parse_constant=_refuse)
+
+
+def _refuse(constant: str) -> None:
+    raise ValueError(f"not JSON: {constant}")
+
+
+def test_every_json_document_with_constructed_nan_metadata_is_strict_json(tmp_path: Path) -> None:
+    p = Project(tmp_path)
+    p.assetfile('''
+from assetbuild import MetadataValue
+
+
+@asset(io="json")
+def a():
+    return Output(1, metadata={"score": MetadataValue("float", float("nan")),
+                               "cfg": MetadataValue("json", {"limit": float("inf")})})
+''')
+    for args in (("build", "--json"), ("log", "a", "--json"), ("log", "a", "--metric", "score", "--json"),
+                 ("show", "a", "--meta", "--json"), ("runs", "show", "1", "--json")):
+        r = cli(*args, cwd=p.root, env=clean_env())
+        assert r.returncode == 0, (args, r.stderr)
+        doc = json.loads(r.stdout, parse_constant=_refuse)
+        assert "NaN" not in r.stdout and "Infinity" not in r.stdout, (args, doc)
+    metric = json.loads(cli("log", "a", "--metric", "score", "--json", cwd=p.root, env=clean_env()).stdout)
+    assert [pt["value"] for pt in metric["points"]] == ["nan"]

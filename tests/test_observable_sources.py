@@ -587,3 +587,40 @@ def broken():
     assert json.loads(recorded(project, "api").metadata_json)["etag"] == "e"
     assert broken.error == "an Observation's metadata must be a mapping (a dict), got list"
     assert [o.version for o in assetbuild.observe("api", project_dir=project.root)] == ["v1"]
+
+
+def test_metadata_json_cannot_write_or_no_output_could_show_is_recorded_as_text(project):
+    """An observation's metadata with an int past Python's 4300 digits or a list nested 100,000
+    deep failed the build with a raw traceback; half an emoji was recorded as it was, and ``show``
+    then died writing it to stdout."""
+    project.assetfile('''
+import json
+
+from assetbuild import Observation, observable_source
+
+
+def deep():
+    x = []
+    for _ in range(100000):
+        x = [x]
+    return x
+
+
+@observable_source
+def api():
+    return Observation("v1", metadata={"huge": 10**5000, "deep": deep(), "title": json.loads('"Caf\\\\u00e9 \\\\ud83d"'),
+                                       "loss": float("nan"), "rows": 3})
+
+
+@asset(io="json")
+def reader(api):
+    return 1
+''')
+    r = cli(cwd=project.root)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    meta = json.loads(recorded(project, "api").metadata_json)
+    assert meta["huge"].startswith("<int not kept: about 5001 digits") and meta["rows"] == 3
+    assert meta["deep"].startswith("<list not kept: RecursionError") and meta["title"] == "Caf\u00e9 \\ud83d"
+    for args in (("show", "api"), ("show", "api", "--json"), ("log", "api")):
+        r = cli(*args, cwd=project.root)
+        assert r.returncode == 0 and "\\ud83d" in r.stdout and "Traceback" not in r.stderr, (args, r.stderr)

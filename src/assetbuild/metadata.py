@@ -6,6 +6,13 @@ value may be a ``MetadataValue`` (``MetadataValue.table(rows)``, ``.md(text)``..
 value, typed automatically: int and float as numbers, str as text, dict and list as JSON.
 Anything else is kept as text (its ``repr``), so metadata never fails a build.
 
+Every entry is plain data every reader takes, however it was made (``MetadataValue(type,
+value)`` too, and a trace read back): a nan or infinite float is its text (``"nan"``); a lone
+surrogate in text (half an emoji from an API, a file name's undecodable byte) is its escape,
+``\\ud83d``, which a terminal and strict JSON both take; a value JSON cannot write (an int past
+Python's 4300 digits, nesting deeper than the recursion limit) is text saying what it was and
+why, never an exception out of the build or of a command that shows it.
+
 Stored form (a trace's ``metadata_json``): ``{"__assetbuild_metadata__": 1, "entries": {name:
 [type, value]}}``. Traces written before typed metadata hold the plain dict; ``decode_metadata``
 reads both.
@@ -31,8 +38,7 @@ class MetadataValue:
     def __init__(self, type: str, value: Any) -> None:  # noqa: A002 - the field is called type
         if type not in TYPES:
             raise ValueError(f"unknown metadata type {type!r} (one of: {', '.join(TYPES)})")
-        self.type = type
-        self.value = value
+        self.type, self.value = _kept(type, value)
 
     def __repr__(self) -> str:
         return f"MetadataValue.{self.type}({self.value!r})"
@@ -72,7 +78,10 @@ class MetadataValue:
     def json(obj: Any) -> MetadataValue:
         """Any JSON data (checked now: a value JSON cannot hold raises ValueError here, in the
         asset, rather than being lost later)."""
-        return MetadataValue("json", json.loads(json.dumps(obj, allow_nan=False)))
+        try:
+            return MetadataValue("json", json.loads(json.dumps(obj, allow_nan=False)))
+        except RecursionError:
+            raise ValueError("metadata nested too deeply for JSON") from None
 
     @staticmethod
     def table(records: Iterable[Mapping[str, Any]] | Iterable[Sequence[Any]],
@@ -108,6 +117,111 @@ class MetadataValue:
         return MetadataValue("float", v if math.isfinite(v) else repr(v))
 
 
+_SMALL = 10**18  # an int below this in size has few digits: JSON writes it, no check needed
+_WHY_MAX = 200  # characters of the error kept in the text that stands for a value JSON cannot write
+
+
+def _kept(type_: str, value: Any) -> tuple[str, Any]:
+    """``(type, value)`` as an entry keeps them: ``value`` as it is when JSON writes it as UTF-8
+    text (the common cases without a look), else with nan and inf as their text, lone
+    surrogates escaped (``safe_text``) and tuples as lists; a value JSON cannot write even
+    then (an object, nesting too deep) is text (``_as_text``), its repr or a note saying why."""
+    cls = type(value)
+    if cls is str:
+        return type_, safe_text(value)
+    if cls is float:
+        return type_, value if math.isfinite(value) else repr(value)
+    if value is None or cls is bool or (cls is int and -_SMALL < value < _SMALL):
+        return type_, value
+    try:
+        json.dumps(value, ensure_ascii=False, allow_nan=False).encode("utf-8")
+        return type_, value
+    except (TypeError, ValueError, RecursionError):  # (a UnicodeEncodeError is a ValueError)
+        pass
+    try:
+        plain = _plain(value)
+        json.dumps(plain, allow_nan=False)
+    except (TypeError, ValueError, RecursionError):
+        return "text", _as_text(value)
+    if isinstance(plain, str) and not isinstance(value, (str, float)):
+        return "text", plain  # (an int too long to write: the note that stands for it)
+    return type_, plain
+
+
+def plain_data(value: Any) -> Any:
+    """``value`` as JSON data every output writes, as a ``json`` entry keeps it (``_kept``):
+    nan as text, lone surrogates escaped, what JSON has no form for as text."""
+    return _kept("json", value)[1]
+
+
+def _plain(v: Any) -> Any:
+    """``v`` as JSON data: nan and inf as text, text safe, tuples as lists, an int too long
+    to write as a note (``_as_text``); TypeError for a part JSON has no form for
+    (RecursionError for one that contains itself, or is nested too deeply)."""
+    if isinstance(v, str):
+        return safe_text(v)
+    if isinstance(v, float):
+        return float(v) if math.isfinite(v) else repr(float(v))
+    if v is None or isinstance(v, bool):
+        return v
+    if isinstance(v, int):
+        if not -_SMALL < v < _SMALL:
+            try:
+                int.__repr__(v)
+            except ValueError:  # past Python's digit limit (sys.get_int_max_str_digits)
+                return _as_text(v)
+        return v
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    if isinstance(v, dict):
+        return {safe_text(k) if isinstance(k, str) else k: _plain(x) for k, x in v.items()}
+    raise TypeError(f"{type(v).__name__} has no JSON form")
+
+
+def safe_text(s: str) -> str:
+    """``s`` as every output takes it: a lone surrogate (``"\\ud83d"``, half an emoji; a
+    file name's undecodable byte) as its backslash escape; UTF-8 cannot write one, so a
+    terminal, a pipe or a strict JSON parser would refuse the whole text."""
+    if s.isascii():
+        return s
+    try:
+        s.encode("utf-8")
+        return s
+    except UnicodeEncodeError:
+        return s.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _as_text(value: Any) -> str:
+    """``value`` as text: its repr, else (a repr that fails: an int past Python's digit limit,
+    nesting too deep) a bounded note of its type and why it has none; never an exception."""
+    try:
+        return safe_text(repr(value))
+    except Exception as e:  # noqa: BLE001 - a user's __repr__ may raise anything
+        reason = safe_text(f"{type(e).__name__}: {e}")
+    if isinstance(value, int):
+        reason = f"about {int(value.bit_length() * 0.30103) + 1} digits; {reason}"
+    if len(reason) > _WHY_MAX:
+        reason = reason[: _WHY_MAX - 1] + "…"
+    return f"<{_type_name(value)} not kept: {reason}>"
+
+
+def _type_name(value: Any) -> str:
+    try:
+        return safe_text(f"{type(value).__module__}.{type(value).__qualname__}".removeprefix("builtins."))
+    except Exception:  # noqa: BLE001 - (a type may carry odd names)
+        return "value"
+
+
+def entry_name(k: Any) -> str:
+    """A metadata name as text: ``str(k)``, made safe (``safe_text``); never an exception."""
+    if isinstance(k, str):
+        return safe_text(k)
+    try:
+        return safe_text(str(k))
+    except Exception:  # noqa: BLE001 - an int past the digit limit, a __str__ that raises
+        return _as_text(k)
+
+
 def _int_or(c: str) -> Any:
     return int(c) if c.isdigit() else c
 
@@ -129,7 +243,8 @@ def _cell(v: Any) -> Any:
 
 
 def typed(value: Any) -> MetadataValue:
-    """A metadata value with its type: a MetadataValue as it is, a plain value typed by what it is."""
+    """A metadata value with its type: a MetadataValue as it is, a plain value typed by what it
+    is (never an exception: what has no JSON form is text, see ``_kept``)."""
     if isinstance(value, MetadataValue):
         return value
     if isinstance(value, bool):  # a bool is an int to Python, text to a reader
@@ -145,12 +260,12 @@ def typed(value: Any) -> MetadataValue:
             return MetadataValue.json(value)
         except (TypeError, ValueError):
             pass
-    if hasattr(value, "item") and callable(value.item):  # numpy scalars: numbers
-        try:
+    try:
+        if hasattr(value, "item") and callable(value.item):  # numpy scalars: numbers
             return typed(value.item())
-        except (TypeError, ValueError):
-            pass
-    return MetadataValue("text", repr(value))
+    except Exception:  # noqa: BLE001 - an object's own item() (or attribute) may raise anything
+        pass
+    return MetadataValue("text", _as_text(value))
 
 
 def sendable(metadata: dict[str, Any]) -> dict[str, Any]:
@@ -160,7 +275,7 @@ def sendable(metadata: dict[str, Any]) -> dict[str, Any]:
     if all(isinstance(k, str) and (v is None or isinstance(v, (str, int, float, MetadataValue)))
            for k, v in metadata.items()):
         return metadata
-    return {(k if _pickles(k) else str(k)): (v if _pickles(v) else typed(v)) for k, v in metadata.items()}
+    return {(k if _pickles(k) else entry_name(k)): (v if _pickles(v) else typed(v)) for k, v in metadata.items()}
 
 
 def _pickles(value: Any) -> bool:
@@ -175,15 +290,20 @@ def _pickles(value: Any) -> bool:
 
 def metadata_to_json(metadata: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """``{name: {"type", "value"}}``: how ``--json`` documents show metadata."""
-    return {str(k): typed(v).to_json() for k, v in metadata.items()}
+    return {entry_name(k): typed(v).to_json() for k, v in metadata.items()}
 
 
 def encode_metadata(metadata: Mapping[str, Any]) -> str:
-    """The stored form of a materialization's metadata ("" for none)."""
+    """The stored form of a materialization's metadata ("" for none); never an exception (a
+    value changed since it was typed is typed again)."""
     if not metadata:
         return ""
-    entries = {str(k): [t.type, t.value] for k, v in metadata.items() for t in (typed(v),)}
-    return json.dumps({_FORMAT_KEY: 1, "entries": entries})  # in the order the asset gave them
+    entries = {entry_name(k): [t.type, t.value] for k, v in metadata.items() for t in (typed(v),)}
+    try:
+        return json.dumps({_FORMAT_KEY: 1, "entries": entries}, allow_nan=False)  # in the asset's order
+    except (TypeError, ValueError, RecursionError):
+        entries = {k: list(_kept(t, v)) for k, (t, v) in entries.items()}
+        return json.dumps({_FORMAT_KEY: 1, "entries": entries}, allow_nan=False)
 
 
 def decode_metadata(text: str) -> dict[str, MetadataValue]:
@@ -193,18 +313,18 @@ def decode_metadata(text: str) -> dict[str, MetadataValue]:
         return {}
     try:
         doc = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return {"metadata": MetadataValue("text", text)}
     if isinstance(doc, dict) and doc.get(_FORMAT_KEY) == 1 and isinstance(doc.get("entries"), dict):
         out = {}
         for k, entry in doc["entries"].items():
             if isinstance(entry, list) and len(entry) == 2 and entry[0] in TYPES:
-                out[k] = MetadataValue(entry[0], entry[1])
+                out[safe_text(k)] = MetadataValue(entry[0], entry[1])
             else:
-                out[k] = typed(entry)
+                out[safe_text(k)] = typed(entry)
         return out
     if isinstance(doc, dict):
-        return {str(k): typed(v) for k, v in doc.items()}
+        return {safe_text(k): typed(v) for k, v in doc.items()}
     return {"metadata": typed(doc)}
 
 
@@ -280,6 +400,7 @@ def render_metadata(metadata: Mapping[str, Any], *, indent: str = "  ", width: i
     """Lines for a terminal: ``name: value``, a multi-line value (a table) below its name."""
     lines = []
     for k, v in metadata.items():
+        k = entry_name(k)
         text = render_value(typed(v), width=width)
         if "\n" in text:
             lines.append(f"{indent}{k}:")

@@ -94,10 +94,18 @@ def record_of(obs: ObservationResult) -> ObservationRecord:
 
 def _metadata_json(meta: dict[str, Any]) -> str:
     """Metadata as JSON: keys as strings when they are of mixed types, a value JSON cannot hold
-    as its repr (a value that contains itself too)."""
-    for keyed in (meta, {str(k): v for k, v in meta.items()}):
+    as its repr (a value that contains itself too); never an exception: a lone surrogate as its
+    escape, and a value even a repr cannot write (an int past Python's digit limit, nesting too
+    deep) as text saying so (``metadata.plain_data``), as a materialization's metadata keeps them."""
+    from .metadata import entry_name, plain_data
+
+    for keyed in (meta, {entry_name(k): v for k, v in meta.items()}):
         try:
-            return json.dumps(keyed, sort_keys=True, default=repr)
-        except (TypeError, ValueError):
-            pass
-    return json.dumps({str(k): repr(v) for k, v in meta.items()}, sort_keys=True)
+            text = json.dumps(keyed, sort_keys=True, default=repr)
+        except Exception:  # noqa: BLE001 - a repr may raise anything (and deep nesting RecursionError)
+            continue
+        if "\\ud" not in text:  # (no escaped surrogate: none lone, which no output could write)
+            return text
+        break
+    plain = {entry_name(k): v if isinstance(v, float) else plain_data(v) for k, v in meta.items()}
+    return json.dumps(dict(sorted(plain.items())))  # (names sorted; a value's own keys may be of mixed types)
