@@ -280,3 +280,60 @@ def last(other):
     r = run(p, "-k")
     assert r.returncode == 1 and "2 built, 0 cached, 0 restored, 1 failed, 1 skipped" in r.stdout, r.stdout
     assert assetbuild.list_runs(project_dir=p.root)[0]["counts"] == {"built": 2, "failed": 1, "skipped": 1}
+
+
+def test_a_lone_surrogate_in_an_error_or_a_log_line_shows_in_log_and_runs_show(tmp_path: Path) -> None:
+    """Half an emoji in a log line or an error was recorded as it was: ``log`` and ``runs show``
+    then died with UnicodeEncodeError writing it to stdout."""
+    p = Project(tmp_path)
+    p.assetfile('''
+import json
+
+HALF = json.loads('"Caf\\\\u00e9 \\\\ud83d"')
+
+
+@asset(io="json")
+def a(context):
+    context.log.info("read %s", HALF)
+    raise ValueError("bad " + HALF)
+''')
+    assert cli(cwd=p.root, env=clean_env()).returncode == 1
+    for args, said in ((("log", "a"), "ValueError: bad Caf\u00e9 \\ud83d"),
+                       (("runs", "show", "1"), "| read Caf\u00e9 \\ud83d")):
+        r = cli(*args, cwd=p.root, env=clean_env())
+        assert r.returncode == 0 and said in r.stdout, (args, r.stdout + r.stderr)
+
+
+def test_an_event_is_recorded_with_its_head_even_when_its_line_cannot_be_shown(tmp_path: Path) -> None:
+    """A -v build whose stdout is closed (a pipe whose reader went away) stored a's value, then
+    died showing its line before a's event was recorded: status said fresh, log had no event
+    and runs no run."""
+    import os
+    import subprocess
+
+    from projects import cli_cmd
+
+    p = Project(tmp_path)
+    p.assetfile('''
+@asset(io="json")
+def a():
+    return 1
+
+
+@asset(io="json")
+def b(a):
+    return a + 1
+''')
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        r = subprocess.run(cli_cmd("-v"), cwd=p.root, env=clean_env(), stdout=write, stderr=subprocess.PIPE,
+                           text=True, timeout=120)
+    finally:
+        os.close(write)
+    assert r.returncode != 0 and "Traceback" not in r.stderr, r.stderr
+    assert "fresh" in cli("status", "a", cwd=p.root, env=clean_env()).stdout  # a's value was stored...
+    events = json.loads(cli("log", "a", "--json", cwd=p.root, env=clean_env()).stdout)["events"]
+    assert [e["kind"] for e in events] == ["materialized"]  # ...and so is its event, and the run
+    runs = json.loads(cli("runs", "--json", cwd=p.root, env=clean_env()).stdout)["runs"]
+    assert [x["exit_status"] for x in runs] == [r.returncode]

@@ -5,6 +5,10 @@ A cached result is no event: its run counts it. A run in which nothing happened 
 is not recorded at all, so a null build still writes nothing. Events are written in the batch of
 the build's own writes (the head a materialization writes and its event commit together), and
 the run's record last, when the command ends. Times are by assetbuild.clock (``ASSETBUILD_NOW``).
+
+Text is recorded as every output can write it (``metadata.safe_text``): a lone surrogate in a
+log line, an error or metadata (half an emoji from an API) is kept as its escape, ``\\ud83d``,
+so ``log`` and ``runs show`` never meet text their stdout cannot encode.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from .clock import now_ns
-from .metadata import encode_metadata
+from .metadata import encode_metadata, safe_text
 from .reports import AssetResult, Event, ObservationResult, RunRecord
 
 KINDS = {"built": "materialized", "restored": "restored", "failed": "failed", "skipped": "skipped"}
@@ -45,7 +49,7 @@ class RunRecorder:
 
     def __init__(self, store: Any, command: str, selection: Sequence[str]) -> None:
         self.store = store
-        self.command = command
+        self.command = safe_text(command)
         self.selection = tuple(selection)
         self.start_ns = now_ns()
         self._t0 = time.perf_counter()
@@ -69,13 +73,14 @@ class RunRecorder:
     def result(self, r: AssetResult) -> None:
         """An asset's result that is not ``cached``: an event (its run counts the cached ones)."""
         if r.logs:
-            self.logs[r.asset] = tuple(r.logs)
+            self.logs[r.asset] = tuple((level, safe_text(text)) for level, text in r.logs)
         kind = KINDS.get(r.status)
         if kind is None or r.metadata.get("kind") == "observable_source":  # a failed observation: observed()
             return
-        reasons = tuple((x.code, x.detail) for x in r.reasons)
-        if r.skip_reason is not None and not any(d == r.skip_reason for _, d in reasons):
-            reasons += (("skip", r.skip_reason),)  # Skip(reason), or "produced no output"
+        reasons = tuple((x.code, safe_text(x.detail)) for x in r.reasons)
+        skip = None if r.skip_reason is None else safe_text(r.skip_reason)
+        if skip is not None and not any(d == skip for _, d in reasons):
+            reasons += (("skip", skip),)  # Skip(reason), or "produced no output"
         if kind in ("materialized", "restored"):
             # the head this result just wrote: as written, else from the batch
             head = self._heads.get(r.asset)
@@ -91,8 +96,8 @@ class RunRecorder:
                 return
         end = now_ns()
         self.store.put_event(Event(self._run(), r.asset, kind, end - int(r.duration_s * 1e9), end, r.duration_s,
-                                   r.key, None, (), r.data_version, None, "", reasons, r.error, r.traceback,
-                                   self._next()))
+                                   r.key, None, (), r.data_version, None, "", reasons, _safe(r.error),
+                                   _safe(r.traceback), self._next()))
 
     def stored(self, r: AssetResult) -> None:
         """An out its multi-asset's run returned beside the outs asked for: stored, so recorded
@@ -105,7 +110,8 @@ class RunRecorder:
         as written), without running; ``reasons``: what had changed since it was built."""
         end = now_ns()
         self.store.put_event(Event(self._run(), asset, "accepted", end, end, 0.0, head.key, head.code,
-                                   tuple(head.inputs), head.data_version, head.size, "", tuple(reasons),
+                                   tuple(head.inputs), head.data_version, head.size, "",
+                                   tuple((c, safe_text(d)) for c, d in reasons),
                                    None, None, self._next()))
 
     def observed(self, observations: Iterable[ObservationResult]) -> None:
@@ -119,7 +125,8 @@ class RunRecorder:
                                            self._next()))
             else:
                 self.store.put_event(Event(self._run(), o.source, "failed", start, end, o.duration_s, None, None,
-                                           (), None, None, "", (), o.error, o.traceback, self._next()))
+                                           (), None, None, "", (), _safe(o.error), _safe(o.traceback),
+                                           self._next()))
 
     def finish(self, exit_status: int, outcomes: Mapping[str, str] | None = None) -> None:
         """Record the run, if anything in it was recorded; ``outcomes``: asset -> status, of every
@@ -131,3 +138,7 @@ class RunRecorder:
             counts[status] = counts.get(status, 0) + 1
         self.store.put_run(RunRecord(self.seq, self.command, self.selection, self.start_ns, now_ns(),
                                      counts, exit_status, dict(self.logs), time.perf_counter() - self._t0))
+
+
+def _safe(text: str | None) -> str | None:
+    return None if text is None else safe_text(text)

@@ -397,16 +397,19 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
             recorder = RunRecorder(store, command_line(f"build({', '.join(map(repr, assets))})"), assets)
 
         def on_result(r: Any) -> None:
+            """The result's event first, then its line: the head it wrote waits in the batch, and
+            its event goes with it whatever showing the line raises (a closed pipe)."""
             nonlocal recorder, others
-            if earlier and r.asset in earlier and r.status == "cached":
+            shown = not (earlier and r.asset in earlier and r.status == "cached")
+            if not shown:
                 r = earlier[r.asset]  # (its line was shown then)
-            else:
-                rep.asset_finished(r, dry_run=dry_run)
             if r.asset not in outcomes and r.asset not in planned:
                 others += 1
             outcomes[r.asset] = r.status
             if recorder is not None and r.status != "cached":  # a null build: no call per asset
                 recorder.result(r)
+            if shown:  # (should it raise, the run is recorded as the command ends: with its status)
+                rep.asset_finished(r, dry_run=dry_run)
             if not dry_run and len(outcomes) == len(plan) + others:  # queued with the build's last writes
                 _record_summary(store, outcomes)
                 if recorder is not None:  # the run too: one transaction for the whole build
