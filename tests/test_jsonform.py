@@ -40,3 +40,21 @@ def test_a_value_that_contains_itself_is_refused():
     loop.append(loop)
     with pytest.raises(ValueNotFound, match=r"value\[1\] contains itself"):
         json_form("a", loop)
+
+
+def test_json_text_is_strict_json():
+    """--json documents of history (runs, log, log --metric, diff) wrote nan as NaN, which strict
+    parsers (jq, JavaScript, Go) refuse."""
+    import json
+
+    from assetbuild.jsonform import json_text
+
+    doc = {"points": [{"value": float("nan")}, {"value": 1.5}], "rows": ({"x": float("-inf")},), "n": 2}
+    text = json_text(doc, sort_keys=True)
+
+    def refuse(c):
+        raise ValueError(c)
+
+    assert json.loads(text, parse_constant=refuse) == {"points": [{"value": "nan"}, {"value": 1.5}],
+                                                       "rows": [{"x": "-inf"}], "n": 2}
+    assert json_text({"a": [1, 2.5]}) == json.dumps({"a": [1, 2.5]})  # the common document: as json writes it

@@ -44,9 +44,21 @@ def metadata_form(value: Any) -> Any:
         return repr(value)
     if isinstance(value, dict):
         return {k: metadata_form(v) for k, v in value.items()}
-    if isinstance(value, list):
+    if isinstance(value, (list, tuple)):
         return [metadata_form(v) for v in value]
     return value
+
+
+def json_text(doc: Any, **dumps: Any) -> str:
+    """A ``--json`` document as strict JSON (RFC 8259, which ``jq``, JavaScript and Go read): a
+    nan or infinite float in it as its repr (``metadata_form``), never the ``NaN`` or
+    ``Infinity`` Python's json writes by default and strict parsers refuse."""
+    import json
+
+    try:
+        return json.dumps(doc, allow_nan=False, **dumps)
+    except ValueError:  # (the common document has none: written without a walk)
+        return json.dumps(metadata_form(doc), allow_nan=False, **dumps)
 
 
 def _not_json(asset: str, what: str, value: Any) -> NoReturn:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..jsonform import json_text
 from ..metadata import format_number, plottable
 
 _COUNTS = ("built", "restored", "cached", "failed", "skipped", "accepted")
@@ -14,7 +15,7 @@ _COUNTS = ("built", "restored", "cached", "failed", "skipped", "accepted")
 def format_runs(runs: list[dict[str, Any]], *, as_json: bool = False) -> str:
     """``runs``: one line per run, newest first."""
     if as_json:
-        return json.dumps({"runs": runs})
+        return json_text({"runs": runs})
     if not runs:
         return "no runs recorded yet (a build that builds, restores or observes something is one)"
     lines = [f"{'RUN':<7} {'STARTED':<20} {'TIME':>8} {'EXIT':>4}  {'COUNTS':<34} COMMAND"]
@@ -28,7 +29,7 @@ def format_runs(runs: list[dict[str, Any]], *, as_json: bool = False) -> str:
 def format_run(run: dict[str, Any], *, as_json: bool = False) -> str:
     """``runs show``: the run, each asset's events in it, and its log lines."""
     if as_json:
-        return json.dumps(run)
+        return json_text(run)
     counts = ", ".join(f"{run['counts'][k]} {k}" for k in _COUNTS if run["counts"].get(k)) or "nothing"
     lines = [f"run {run['run']}: {run['command']}",
              f"  {run['start']} to {run['end']} ({run['duration_s']:.2f}s), exit status {run['exit_status']}",
@@ -48,7 +49,7 @@ def format_log(log: dict[str, Any] | list[dict[str, Any]], *, as_json: bool = Fa
     """``log``: an asset's events, newest first, with metadata rendered by type (a list, from a
     glob or group: one block per asset, each under its name)."""
     if as_json:
-        return json.dumps(log)
+        return json_text(log)
     if isinstance(log, list):
         return "\n\n".join(f"{one['asset']}:\n{format_log(one)}" for one in log)
     if not log["events"]:
@@ -105,7 +106,7 @@ def format_metric(doc: dict[str, Any], *, as_json: bool = False, sparkline: bool
     """``log --metric``: the metric's points, oldest first; a sparkline above them on a terminal,
     saying how many values it leaves out (nan, inf, an int too large for a float)."""
     if as_json:
-        return json.dumps(doc)
+        return json_text(doc)
     values = [p["value"] for p in doc["points"]]
     lines = []
     if sparkline:
@@ -117,9 +118,9 @@ def format_metric(doc: dict[str, Any], *, as_json: bool = False, sparkline: bool
 
 
 def format_diff(doc: dict[str, Any], *, as_json: bool = False) -> str:
-    """``diff``: how two versions differ."""
+    """``diff``: how two versions differ (``--json``: strict JSON, ``json_text``)."""
     if as_json:
-        return json.dumps(doc)
+        return json_text(doc)
     a, b = doc["from"], doc["to"]
     head = (f"{doc['asset']}: version {a['version']} ({a['key'][:12]}, {a['built']}) -> "
             f"version {b['version']} ({b['key'][:12]}, {b['built']})")
