@@ -179,8 +179,8 @@ class Repairing:
     def _unloadable(self, reader: str, up: str, key: str, err: str) -> AssetResult | None:
         """``reader``'s input ``up`` did not load. Stored by an earlier build: ``up`` is repaired
         (None: decide ``reader`` again). Built by this one, its IO manager cannot read back what
-        it just wrote, which running ``up`` again would not change (it ran twice, was reported
-        built, and its record kept): ``up`` fails naming the manager, its trace and head are dropped
+        it just wrote, which running ``up`` again would not change (it would run twice): ``up``
+        fails naming the manager, its trace and head are dropped
         (no record of a value that cannot be loaded), and ``reader`` is skipped (its result).
         Its ``built`` line and materialized event are out already: the failure follows them,
         with reason ``dropped`` (history is appended to, and show --version reads it to say why

@@ -466,8 +466,8 @@ def show(ctx: click.Context, asset: str, meta: bool, version: int | None, key: s
     """Print the stored value of ASSET (its latest build; verified before it is loaded), the
     latest recorded observation of an observable source, or what a resource is (its version
     and the assets that use it). With --meta, the metadata of its latest materialization. With
-    --version N or --key KEY, an older value (one that cache gc dropped, or trimmed from the
-    history: exit status 1; one never recorded: 2). The value of an asset that is stale or
+    --version N or --key KEY, an older value (one that cache gc dropped or trimmed from the
+    history, or a build dropped as unloadable: exit status 1; one never recorded: 2). The value of an asset that is stale or
     failed now comes with a warning on stderr."""
     from .. import output, session
 

@@ -117,7 +117,7 @@ def diff(ctx: click.Context, asset: str, from_version: int, to_version: int, par
     """Show how two versions of ASSET's value differ: text (and values shown as JSON) as a
     unified diff, tables (lists of dicts, DataFrames) as the rows added and removed, bytes by
     size and digest. Exit status 0 either way; 1 for a version cache gc dropped or trimmed
-    from the history, 2 for one never recorded."""
+    from the history (or a build dropped as unloadable), 2 for one never recorded."""
     from .. import session
     from ..output import history
 
