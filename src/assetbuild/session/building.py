@@ -397,8 +397,7 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
             recorder = RunRecorder(store, command_line(f"build({', '.join(map(repr, assets))})"), assets)
 
         def on_result(r: Any) -> None:
-            """The result's event first, then its line: the head it wrote waits in the batch, and
-            its event goes with it whatever showing the line raises (a closed pipe)."""
+            """The result's event first, then its line: the event joins its head's batch however showing the line ends."""
             nonlocal recorder, others
             shown = not (earlier and r.asset in earlier and r.status == "cached")
             if not shown:
