@@ -38,8 +38,6 @@ import os
 import sys
 import time
 
-from . import streams
-
 TYPE_CHECKING = False  # (typing is not imported: the fast path stays lean)
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -464,6 +462,8 @@ def _shared_lock(path: str) -> int | None:
 def _end_status(status: int) -> int:
     """``status``, or 1 if the command wrote to a stdout its caller had closed (``exiting``,
     imported only then: the fast path imports no more)."""
+    from . import streams  # (main imported it)
+
     if not streams.stdout_closed:
         return status
     from .exiting import lost_output_status
@@ -476,6 +476,7 @@ def main() -> None:
     """Console-script entry point: the command, and a SIGTERM or Ctrl-C that came before it could
     handle one (while modules import) ends as one would (``interrupts.said_early``), not with the
     interrupted import's traceback."""
+    from . import streams
     from .interrupts import said_early, terminate_as_interrupt
 
     streams.stand_in_for_closed_streams()
