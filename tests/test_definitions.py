@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+import re
+import sys
+
 import pytest
 
 from assetbuild import Output, asset, source
@@ -222,3 +226,75 @@ def test_generator_and_async_functions_are_refused():
         @asset
         async def fetch():
             return 1
+
+
+class _Loader:
+    def __init__(self, n=3):
+        self.n = n
+
+    def __call__(self):
+        return self.n
+
+    def load(self):
+        return self.n
+
+
+def _add(x, y):
+    return x + y
+
+
+NOT_FUNCTIONS = {
+    "partial": (lambda: functools.partial(_add, 1, 2), "functools.partial(_add, ...): wrap the call in a def"),
+    "callable object": (_Loader, "a _Loader object: wrap the call in a def"),
+    "builtin": (lambda: len, "the builtin len: wrap the call in a def"),
+    "bound method": (lambda: _Loader(3).load, "the bound method _Loader.load: its object (self) is state no key "
+                                               "can see; declare a def that makes the object and calls the method"),
+}
+
+
+@pytest.mark.parametrize("decorator", ["asset", "multi_asset", "resource", "observable_source"])
+@pytest.mark.parametrize("case", sorted(NOT_FUNCTIONS))
+def test_a_non_function_is_refused_at_the_line_that_declared_it(decorator, case):
+    """A partial, a callable object or a builtin has no code: the error said "<unknown>" where
+    the file and line go. A bound method named its def's line and blamed the bound 'self'."""
+    import assetbuild
+
+    make, message = NOT_FUNCTIONS[case]
+    options = {"outs": {"x": assetbuild.Out()}} if decorator == "multi_asset" else {}
+    with pytest.raises(DefinitionError) as e:
+        line = sys._getframe().f_lineno + 1
+        getattr(assetbuild, decorator)(name="a", **options)(make())
+    assert (e.value.file, e.value.line) == (__file__, line)
+    assert f"@{decorator} needs a plain function (a def), got {message}" in str(e.value)
+
+
+@pytest.mark.parametrize("decorator", ["asset", "resource", "observable_source"])
+def test_a_bare_decorator_on_a_non_function_says_so_before_its_name(decorator):
+    """``asset(partial(...))`` took the partial's name first: "invalid asset name None"."""
+    import assetbuild
+
+    with pytest.raises(DefinitionError, match=rf"^{re.escape(__file__)}:\d+: @{decorator} needs a plain function "
+                                              r"\(a def\), got functools.partial\(_add, ...\)") as e:
+        line = sys._getframe().f_lineno + 1
+        getattr(assetbuild, decorator)(functools.partial(_add, 1, 2))
+    assert e.value.line == line
+
+
+def test_a_staticmethod_under_asset_is_refused_with_the_order_that_works():
+    with pytest.raises(DefinitionError, match=r"got a staticmethod \(.*Pipeline.b\): write @asset under "
+                                              r"@staticmethod, next to the def") as e:
+        line = sys._getframe().f_lineno + 2
+        class Pipeline:
+            @asset
+            @staticmethod
+            def b():
+                return 2
+    assert (e.value.file, e.value.line) == (__file__, line)
+
+    class Pipeline:  # noqa: F811  (the order the message gives works)
+        @staticmethod
+        @asset
+        def b():
+            return 2
+
+    assert Pipeline.b() == 2 and Pipeline.b.__assetbuild_asset__.name == "b"

@@ -7,8 +7,11 @@ refuse the same mistakes with the same words: each a DefinitionError at the decl
 
 from __future__ import annotations
 
+import functools
 import re
+import sys
 from collections.abc import Callable, Iterable, Mapping
+from types import BuiltinFunctionType, CodeType, MethodType
 from typing import Any
 
 from .clock import parse_duration, span_error
@@ -84,10 +87,49 @@ def check_timeout(value: object, what: str, *, file: str | None = None, line: in
     return float(value)  # type: ignore[arg-type]  # (span_error checked it is a number)
 
 
+# The modules whose frames stand between a decorator and the AssetFile line that applied it.
+_DECLARING = frozenset(f"{__package__}.{m}" for m in ("declared", "definitions", "outs"))
+
+
+def declared_code(f: object, decorator: str) -> CodeType:
+    """The code of the function ``@decorator`` (``"@asset"``...) declares, checked first (before
+    its name: a partial has none, and "invalid asset name None" sent users looking at names).
+
+    Anything but a plain function is refused at the line that applied the decorator, taken from
+    the caller's frame: a partial, a callable object or a staticmethod has no code to name a line
+    by ("<unknown>" was all the error said). A bound method is refused too (its code would name
+    the def's line, and blame the parameter 'self'): its object is an input no key could see (the
+    fingerprint reads code, closure cells and globals, not an object's attributes), so accepting
+    it would let ``Loader(4).load`` reuse ``Loader(3)``'s value.
+    """
+    code: CodeType | None = getattr(f, "__code__", None)
+    if code is not None and not isinstance(f, MethodType):
+        return code
+    frame = sys._getframe(1)
+    while frame.f_back is not None and frame.f_globals.get("__name__") in _DECLARING:
+        frame = frame.f_back
+    wrap = "wrap the call in a def whose parameters name its inputs"
+    if isinstance(f, MethodType):
+        got, fix = f"the bound method {f.__qualname__}", (
+            "its object (self) is state no key can see; declare a def that makes the object and calls the method")
+    elif isinstance(f, staticmethod):
+        got, fix = f"a staticmethod ({f.__func__.__qualname__})", f"write {decorator} under @staticmethod, next to the def"
+    elif isinstance(f, classmethod):
+        got, fix = f"a classmethod ({f.__func__.__qualname__})", "declare it as a function outside the class"
+    elif isinstance(f, functools.partial):
+        got, fix = f"functools.partial({getattr(f.func, '__qualname__', f.func)!s}, ...)", wrap
+    elif isinstance(f, (BuiltinFunctionType, type)):
+        got, fix = f"the {'builtin' if isinstance(f, BuiltinFunctionType) else 'class'} {f.__qualname__}", wrap
+    elif callable(f):
+        got, fix = f"a {type(f).__qualname__} object", wrap
+    else:
+        got, fix = repr(f), "decorate a def"
+    raise DefinitionError(f"{decorator} needs a plain function (a def), got {got}: {fix}",
+                          file=frame.f_code.co_filename, line=frame.f_lineno)
+
+
 def _params_of(fn: Callable[..., Any], file: str, line: int, what: str = "asset") -> tuple[tuple[str, bool], ...]:
-    code = getattr(fn, "__code__", None)
-    if code is None:
-        raise DefinitionError(f"@asset needs a plain function, got {fn!r}", file=file, line=line)
+    code = fn.__code__  # (declared_code checked it has one)
     if what == "asset" and code.co_flags & 0x2A0:  # CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR
         kind = "an async function" if code.co_flags & 0x280 else "a generator function"
         raise DefinitionError(f"asset {fn.__name__!r} is {kind}; an asset returns its value "

@@ -20,6 +20,7 @@ from .declared import (  # noqa: F401  (check_name, check_relpath and UNKILLABLE
     check_labels,
     check_name,
     check_relpath,
+    declared_code,
 )
 from .errors import DefinitionError
 
@@ -305,9 +306,8 @@ def asset(fn: Callable[..., Any] | None = None, *, name: str | None = None,
     def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
         if _wanted is not None and (name if name is not None else getattr(f, "__name__", None)) not in _wanted:
             return f
-        code = getattr(f, "__code__", None)
-        file = code.co_filename if code else "<unknown>"
-        line = code.co_firstlineno if code else 0
+        code = declared_code(f, "@asset")
+        file, line = code.co_filename, code.co_firstlineno
         aname = check_name(name if name is not None else getattr(f, "__name__", None), "asset",
                            file=file, line=line)
         params, ins_map, dep_list, io_name, rel, limit, age, env_names, defaults, outs = _check_options(
@@ -425,11 +425,8 @@ def resource(fn: Callable[..., Any] | None = None, *, name: str | None = None, v
     """
 
     def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
-        code = getattr(f, "__code__", None)
-        file = code.co_filename if code else "<unknown>"
-        line = code.co_firstlineno if code else 0
-        if code is None:
-            raise DefinitionError(f"@resource needs a plain function, got {f!r}", file=file, line=line)
+        code = declared_code(f, "@resource")
+        file, line = code.co_filename, code.co_firstlineno
         rname = check_name(name if name is not None else getattr(f, "__name__", None), "resource",
                            file=file, line=line)
         if code.co_flags & 0x280:  # CO_COROUTINE | CO_ASYNC_GENERATOR
@@ -480,13 +477,10 @@ def observable_source(fn: Callable[..., Any] | None = None, *, name: str | None 
     """
 
     def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
-        code = getattr(f, "__code__", None)
-        file = code.co_filename if code else "<unknown>"
-        line = code.co_firstlineno if code else 0
+        code = declared_code(f, "@observable_source")
+        file, line = code.co_filename, code.co_firstlineno
         sname = check_name(name if name is not None else getattr(f, "__name__", None), "observable source",
                            file=file, line=line)
-        if code is None:
-            raise DefinitionError(f"@observable_source needs a plain function, got {f!r}", file=file, line=line)
         if freshness is not None:  # accepted only to say where it belongs
             from .declared import refuse_source_freshness
 

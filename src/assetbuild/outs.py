@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from . import definitions
-from .declared import _check_options, check_labels, check_name, check_relpath
+from .declared import _check_options, check_labels, check_name, check_relpath, declared_code
 from .definitions import AssetDef
 from .errors import DefinitionError
 
@@ -63,9 +63,8 @@ def multi_asset(fn: Callable[..., Any] | None = None, *, outs: Mapping[str, Out]
     declared_params = params
 
     def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
-        code = getattr(f, "__code__", None)
-        file = code.co_filename if code else "<unknown>"
-        line = code.co_firstlineno if code else 0
+        code = declared_code(f, "@multi_asset")
+        file, line = code.co_filename, code.co_firstlineno
         mname = check_name(name if name is not None else getattr(f, "__name__", None), "multi-asset",
                            file=file, line=line)
         fparams, ins_map, dep_list, _, _, limit, age, env_names, defaults, _ = _check_options(

@@ -110,6 +110,12 @@ DEFINITION_ERRORS = {
               "dependency cycle: "),
     "bad-name": ("@asset(name='../up')\ndef a():\n    return 1\n", 3, "invalid asset name '../up'"),
     "unknown-io": ("@asset(io='parquet')\ndef a():\n    return 1\n", 3, "unknown IO manager 'parquet'"),
+    "partial": ("import functools\n\na = asset(name='a')(functools.partial(print, 1))\n", 5,
+                "@asset needs a plain function (a def), got functools.partial(print, ...)"),
+    "bare-partial": ("import functools\n\na = asset(functools.partial(print, 1))\n", 5,
+                     "@asset needs a plain function (a def), got functools.partial(print, ...)"),
+    "bound-method": ("class Loader:\n    def load(self):\n        return 1\n\na = asset(name='a')(Loader().load)\n",
+                     7, "got the bound method Loader.load: its object (self) is state no key can see"),
     "duplicate-path": ("@asset(path='o.txt', io='text')\ndef a():\n    return ''\n\n"
                        "@asset(path='o.txt', io='text')\ndef b():\n    return ''\n", 7, "both write o.txt"),
 }
