@@ -67,6 +67,33 @@ def test_duplicate_names_are_refused():
         resolve([A("a"), A("a", line=9)])
 
 
+@pytest.mark.parametrize("decorator, declared", [
+    ("asset", "__assetbuild_asset__"), ("multi_asset", "__assetbuild_multi_asset__"),
+    ("resource", "__assetbuild_resource__"), ("observable_source", "__assetbuild_observable_source__")])
+def test_a_function_declared_twice_says_so(decorator, declared):
+    """``@asset`` written twice over one def was "two definitions named 'a' ... (at AssetFile:3);
+    rename one", at AssetFile:3: both at the same line, and no other definition to rename."""
+    import assetbuild
+
+    def a():
+        return 1
+
+    deco = getattr(assetbuild, decorator)(**({"outs": {"x": assetbuild.Out()}} if decorator == "multi_asset" else {}))
+    decls = []
+    for _ in range(2):
+        deco(a)
+        d = getattr(a, declared)
+        decls.extend(d if isinstance(d, tuple) else [d])
+    what = decorator.replace("_", "-") if decorator == "multi_asset" else decorator.replace("_", " ")
+    with pytest.raises(DefinitionError) as e:
+        resolve(decls)
+    assert str(e.value) == (f"{__file__}:{a.__code__.co_firstlineno}: function 'a' is declared as {what} 'a' twice "
+                            f"(@{decorator} written twice over it, or applied to it twice); declare it once")
+    if decorator == "asset":  # one function under two names is two assets
+        b = assetbuild.asset(name="b")(a).__assetbuild_asset__
+        assert resolve([decls[0], b]).order == ["a", "b"]
+
+
 def test_a_source_and_an_asset_of_one_name_are_each_called_what_they_are():
     """It said 'rename one asset' of a source and an asset."""
     with pytest.raises(DefinitionError) as e:

@@ -138,6 +138,8 @@ def resolve(decls: Sequence[AssetDef | SourceDef | ObservableSourceDef | Resourc
                                   "the AssetContext; choose another name", file=d.file, line=d.line)
         prev = nodes.get(d.name)
         if prev is not None:
+            if type(prev) is type(d) and getattr(prev, "fn", None) is getattr(d, "fn", 0):  # (a SourceDef has no fn)
+                _declared_twice(d)  # type: ignore[arg-type]
             if isinstance(d, AssetDef) and d.producer is not None or isinstance(prev, AssetDef) and prev.producer:
                 _clash_of_out(d, prev)  # type: ignore[arg-type]  # no resource gets here
             what, other = _kind(d), _kind(prev)
@@ -219,6 +221,21 @@ def resolve(decls: Sequence[AssetDef | SourceDef | ObservableSourceDef | Resourc
                  mappings=mappings)
 
 
+def _declared_twice(d: AssetDef | ObservableSourceDef | ResourceDef) -> None:
+    """One function declared twice under one name (``@asset`` written twice over it): "two
+    definitions ... rename one", at the same line twice, sent users looking for another def."""
+    if isinstance(d, AssetDef):
+        what, deco = ("multi-asset", "@multi_asset") if d.producer else ("asset", "@asset")
+        name = d.producer or d.name
+    else:
+        what, deco = ("resource", "@resource") if isinstance(d, ResourceDef) else \
+            ("observable source", "@observable_source")
+        name = d.name
+    fn = getattr(d.fn, "__name__", "?")
+    raise DefinitionError(f"function {fn!r} is declared as {what} {name!r} twice ({deco} written twice over it, "
+                          "or applied to it twice); declare it once", file=d.file, line=d.line)
+
+
 def _clash_of_out(d: AssetDef | SourceDef | ObservableSourceDef, prev: AssetDef | SourceDef | ObservableSourceDef
                   ) -> None:
     """An out of a multi-asset named like another definition: say which out of which multi-asset."""
@@ -251,6 +268,8 @@ def _add_resource(d: ResourceDef, resources: dict[str, ResourceDef]) -> None:
         raise DefinitionError(f"{CONTEXT!r} cannot name a resource: a parameter named {CONTEXT!r} receives "
                               "the AssetContext; choose another name", file=d.file, line=d.line)
     prev = resources.get(d.name)
+    if prev is not None and prev.fn is d.fn:
+        _declared_twice(d)
     if prev is not None:
         raise DefinitionError(f"two resources named {d.name!r} (the other at {prev.file}:{prev.line}); "
                               "rename one", file=d.file, line=d.line)

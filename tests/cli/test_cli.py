@@ -110,6 +110,8 @@ DEFINITION_ERRORS = {
               "dependency cycle: "),
     "bad-name": ("@asset(name='../up')\ndef a():\n    return 1\n", 3, "invalid asset name '../up'"),
     "unknown-io": ("@asset(io='parquet')\ndef a():\n    return 1\n", 3, "unknown IO manager 'parquet'"),
+    "declared-twice": ("@asset\n@asset\ndef a():\n    return 1\n", 3,
+                       "function 'a' is declared as asset 'a' twice (@asset written twice over it"),
     "partial": ("import functools\n\na = asset(name='a')(functools.partial(print, 1))\n", 5,
                 "@asset needs a plain function (a def), got functools.partial(print, ...)"),
     "bare-partial": ("import functools\n\na = asset(functools.partial(print, 1))\n", 5,
