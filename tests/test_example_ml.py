@@ -152,3 +152,17 @@ def test_example_builds_twice_then_each_row_of_its_table(tmp_path):
     shutil.copytree(project, fresh, ignore=shutil.ignore_patterns(".assetbuild", "eval"))
     assert set(build(fresh)[0].values()) == {"built"}
     assert files_under(fresh / "eval") == files_under(project / "eval")
+
+
+def test_the_readme_shows_the_params_declaration_that_could_replace_the_params_assets():
+    """It said "when assetbuild's parameters feature lands", long after ``@asset(params=...)``
+    shipped; the declaration it now shows carries params.yaml's own ``train`` section."""
+    import re
+
+    yaml = pytest.importorskip("yaml")
+    text = (EXAMPLE / "README.md").read_text(encoding="utf-8")
+    assert "feature lands" not in text
+    shown = re.search(r"`@asset\(params=(\{[^`]*\})\)`", text)
+    assert shown is not None, "the README shows no @asset(params=...) for train"
+    assert json.loads(shown.group(1)) == yaml.safe_load((EXAMPLE / "params.yaml").read_text())["train"]
+    assert "--param train.n_est=60" in text and "[tool.assetbuild.params.train]" in text
