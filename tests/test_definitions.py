@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from assetbuild import Output, asset, source
+from assetbuild import Out, Output, asset, multi_asset, source
 from assetbuild.definitions import AssetDef, check_name, check_relpath
 from assetbuild.errors import DefinitionError
 
@@ -99,6 +99,14 @@ def test_a_name_is_held_in_the_form_python_gives_identifiers():
                  source("größe_src", "g.txt")])
     assert g.inputs["r"] == (("café", "café"),)
     assert g.inputs["reads"] == (("x", "file"), ("café", "café"), (None, "größe_src"))
+    # a source's and a multi-asset out's name too (they were kept as typed)
+    assert source(f"{NFD_GROESSE}_src", "g.txt").name == "größe_src"
+
+    @multi_asset(outs={NFD_CAFE: Out(io="json"), "plain": Out(io="json")})
+    def split():
+        return 1, 2
+
+    assert [o.name for o in split.__assetbuild_multi_asset__] == ["café", "plain"]
 
 
 def test_bad_name_in_decorator_names_file_and_line():

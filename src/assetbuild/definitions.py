@@ -360,7 +360,7 @@ def source(name: str, path: str, *, description: str | None = None, group: str |
     """
     frame = sys._getframe(1)
     file, line = frame.f_code.co_filename, frame.f_lineno
-    check_name(name, "source", file=file, line=line)
+    name = check_name(name, "source", file=file, line=line)  # (in the form Python gives identifiers)
     if freshness is not None:  # accepted only to say where it belongs
         from .declared import refuse_source_freshness
 

@@ -119,7 +119,7 @@ def _check_outs(outs: object, mname: str, *, file: str, line: int) -> list[tuple
                               f", got {outs!r}", file=file, line=line)
     checked = []
     for oname, o in outs.items():
-        check_name(oname, f"out of multi-asset {mname!r}: out", file=file, line=line)
+        oname = check_name(oname, f"out of multi-asset {mname!r}: out", file=file, line=line)  # (as Python holds identifiers)
         if not isinstance(o, Out):
             raise DefinitionError(f"multi-asset {mname!r}: out {oname!r} must be an Out(...), got {o!r}",
                                   file=file, line=line)
