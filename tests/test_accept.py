@@ -138,3 +138,43 @@ def regional(context):
     assert "not an asset" not in r.stderr
     r = cli("accept", "regional", "--partition", "eu", "--yes", cwd=tmp_path)
     assert r.returncode == 0 and "regional[eu] is fresh: nothing to accept" in r.stdout, (r.stdout, r.stderr)
+
+
+def test_refuses_an_expired_asset_which_accept_cannot_make_fresh(tmp_path: Path) -> None:
+    """It said "accepted", exit 0, and recorded an event, yet the asset stayed expired and the next
+    build ran it: max_age measures the data's age, which no record changes."""
+    p = Project(tmp_path)
+    p.assetfile('@asset(io="json", max_age="1h")\ndef base():\n    return 10\n')
+    assert cli(cwd=tmp_path, env=clean_env(ASSETBUILD_NOW="2024-01-01T00:00:00Z")).returncode == 0
+    later = clean_env(ASSETBUILD_NOW="2024-01-01T03:00:00Z")
+    for args in (("base", "--yes"), ("base", "--yes", "--json")):
+        r = cli("accept", *args, cwd=tmp_path, env=later)
+        assert r.returncode == 1 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, r.stderr
+        assert "it is expired (built 3h ago; max_age 1h), which accept cannot change" in r.stderr
+    assert "accepted" not in cli("log", "base", cwd=tmp_path, env=later).stdout
+    assert cli("status", "base", cwd=tmp_path, env=later).stdout.startswith("stale")
+    # expired among other reasons (the code changed too): refused the same way
+    p.assetfile('@asset(io="json", max_age="1h")\ndef base():\n    x = 10\n    return x\n')
+    r = cli("accept", "base", "--yes", cwd=tmp_path, env=later)
+    assert r.returncode == 1 and "it is expired" in r.stderr
+
+
+def test_refuses_an_asset_whose_current_key_failed(tmp_path: Path) -> None:
+    """Accepting a `failed` asset said only "code-changed" and turned it fresh: the failure, the
+    one thing known about what this code makes, went unsaid. Refused like a failed input."""
+    p = Project(tmp_path)
+    body = '@asset(io="json")\ndef base():\n    return 10\n\n\n@asset(io="json")\ndef mid(base):\n    {}\n'
+    p.assetfile(body.format("return base + 1"))
+    p.built()
+    p.assetfile(body.format('raise RuntimeError("x")'))
+    assert cli(cwd=tmp_path).returncode == 1
+    assert p.status()["mid"].state == "failed"
+    with pytest.raises(AcceptRefused, match=r"'mid': it failed under its current code and inputs "
+                                            r"\(RuntimeError: x\)"):
+        assetbuild.accept("mid", project_dir=tmp_path, dry_run=True)
+    r = cli("accept", "mid", "--yes", cwd=tmp_path)
+    assert r.returncode == 1 and r.stderr.count("\n") == 1 and "RuntimeError: x" in r.stderr, r.stderr
+    assert p.status()["mid"].state == "failed"
+    # once the key moves on (another edit), the failure is no longer this key's: accept works
+    p.assetfile(body.format("y = base + 1\n    return y"))
+    assert assetbuild.accept("mid", project_dir=tmp_path)["accepted"]

@@ -6,8 +6,10 @@ It writes what a build would have written had the function run and returned the 
 trace for the key the asset has now, and a head with that key's parts; history gets an event of
 kind ``accepted``. It refuses (``AcceptRefused``, exit 1) when there is no output to accept (never
 built, gone from the cache, its path output missing or edited), when an input is not up to date
-(accepting would record a key made of data versions no build has produced yet), or when its IO
-manager changed (the stored bytes may not be what it reads now).
+(accepting would record a key made of data versions no build has produced yet), when its IO
+manager changed (the stored bytes may not be what it reads now), when it is expired (no record
+makes data younger) or when its current key's last run failed (the code raised: it does not make
+the stored bytes).
 """
 
 from __future__ import annotations
@@ -81,6 +83,7 @@ def accept(asset: str, *, project_dir: str | os.PathLike[str] = ".", assetfile: 
                                     + "; ".join(r.detail for r in d.reasons)
                                     + f" (its current key has a result: assetbuild build {asset} restores it)")
             _check_output(asset, head, d, sched, store)
+            _check_not_disproved(asset, head, d, sched, store)
             if dry_run:
                 return doc
             _record(asset, head, d, store, getattr(graph.nodes[asset], "fn", None))  # type: ignore[arg-type]  # _check_output: not None
@@ -125,6 +128,24 @@ def _check_output(asset: str, head: Head | None, d: Any, sched: Any, store: Any)
         if state == "modified":
             raise AcceptRefused(f"cannot accept {asset!r}: {adef.path} was changed outside assetbuild; "
                                 "build it (accept records only what assetbuild wrote)")
+
+
+def _check_not_disproved(asset: str, head: Head, d: Any, sched: Any, store: Any) -> None:
+    """Refuse what accepting would not make fresh, or would record against the evidence: an
+    expired output (``max_age`` measures the data's age, which the record keeps: the next build
+    would run it anyway), and a key whose last run failed (accept claims the code returns the
+    stored bytes; it raised instead). Inputs in either state are refused the same way."""
+    max_age = sched.graph.nodes[asset].max_age
+    expired = sched.rebuilder._expired(head, max_age) if max_age is not None else None
+    if expired is not None:
+        raise AcceptRefused(f"cannot accept {asset!r}: it is expired ({expired.detail}), which accept cannot "
+                            f"change: its output stays as old as it is; build it (assetbuild build {asset})")
+    last = store.last_event(asset)
+    if last is not None and last.kind == "failed" and last.key == d.key:
+        first = (last.error or "").strip().splitlines()
+        raise AcceptRefused(f"cannot accept {asset!r}: it failed under its current code and inputs "
+                            f"({first[0] if first else 'failed'}), so its stored output is not what they make; "
+                            f"fix it and build it (assetbuild build {asset})")
 
 
 def _record(asset: str, head: Head, d: Any, store: Any, fn: Any) -> None:
