@@ -178,3 +178,54 @@ def test_refuses_an_asset_whose_current_key_failed(tmp_path: Path) -> None:
     # once the key moves on (another edit), the failure is no longer this key's: accept works
     p.assetfile(body.format("y = base + 1\n    return y"))
     assert assetbuild.accept("mid", project_dir=tmp_path)["accepted"]
+
+
+MULTI = '''
+from assetbuild import asset, multi_asset, Out
+K = {k}
+
+
+@multi_asset(outs={{"tr": Out(io="json"), "te": Out(io="json")}})
+def sp():
+    return {{"tr": [{tr}], "te": [K, 0]}}
+
+
+@asset(io="json")
+def rd(tr):
+    return sum(tr)
+'''
+
+
+@pytest.mark.parametrize("args", [("build", "te"), (), ("-j", "2")])
+def test_a_sibling_run_that_disproves_an_accepted_out_records_what_it_returned(tmp_path: Path,
+                                                                              args: tuple[str, ...]) -> None:
+    """After `accept tr`, a build that runs the multi-asset (for its stale sibling `te`) got
+    `tr=[2]` under exactly the key `tr` was accepted for, and dropped it without a word: `tr`
+    and its reader stayed on the accepted value, which no key change would ever rerun."""
+    p = Project(tmp_path)
+    p.assetfile(MULTI.format(k=1, tr="K"))
+    p.built()
+    p.assetfile(MULTI.format(k=2, tr="K"))
+    r = cli("accept", "tr", "--yes", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    r = cli(*args, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "'tr' was accepted for key" in r.stderr and "'sp' returns other bytes" in r.stderr, r.stderr
+    assert assetbuild.load_value("tr", project_dir=tmp_path) == [2]
+    assert assetbuild.asset_log("tr", project_dir=tmp_path)["events"][0]["kind"] == "materialized"
+    assert cli(cwd=tmp_path).returncode == 0  # rd, if it ran on the accepted value, runs again
+    assert assetbuild.load_value("rd", project_dir=tmp_path) == 2
+    assert {s.asset: s.state for s in assetbuild.status(project_dir=tmp_path)} == {
+        "tr": "fresh", "te": "fresh", "rd": "fresh"}
+
+
+def test_a_sibling_run_that_confirms_an_accepted_out_changes_nothing(tmp_path: Path) -> None:
+    p = Project(tmp_path)
+    p.assetfile(MULTI.format(k=1, tr="1"))
+    p.built()
+    p.assetfile(MULTI.format(k=2, tr="1"))  # tr's value is the same; te's is not
+    assert assetbuild.accept("tr", project_dir=tmp_path)["accepted"]
+    r = cli(cwd=tmp_path)
+    assert r.returncode == 0 and "accepted" not in r.stderr, r.stderr
+    assert assetbuild.asset_log("tr", project_dir=tmp_path)["events"][0]["kind"] == "accepted"
+    assert p.built() == []

@@ -99,13 +99,8 @@ class MultiRuns:
         for out in self.graph.producers[producer]:
             d = members.get(out)
             if d is None:
-                if out in sched._results or out in sched._planned:  # decided (or to be) on its own
-                    continue
-                try:
-                    d = sched._decide(out)
-                except Unusable:
-                    continue
-                if d.action != "run":
+                d = self._unasked(sched, out, producer, produced)
+                if d is None:
                     continue
             adef = self.graph.nodes[out]
             if out in produced.missing:
@@ -131,6 +126,29 @@ class MultiRuns:
         self.results[owner] = [r for o, r in out_results.items() if o != owner]
         return out_results[owner]
 
+    def _unasked(self, sched: Any, out: str, producer: str, produced: Any) -> Decision | None:
+        """The decision to record the run's value of ``out``, an out the job did not run for,
+        under, if any: an out outside the selection whose key has no trace yet; or an out whose
+        trace for its key is an ``accept``ed output that the run just disproved (other bytes under
+        that same key). Accept claimed the code makes the stored bytes; kept, that value would be
+        a stale result that no key change reruns (its readers' keys name it), so the run's value
+        replaces it, with a warning."""
+        settled = out in sched._results or out in sched._planned  # decided (or to be) on its own
+        if settled and not _disproves_accepted(sched.store, out, None, produced):
+            return None
+        try:
+            d = sched._decide(out, sched.rebuilder) if settled else sched._decide(out)
+        except Unusable:
+            return None
+        if d.action == "run":
+            return None if settled else d
+        if d.action != "cached" or not _disproves_accepted(sched.store, out, d.known_key, produced):
+            return None
+        sched.observer.warning(f"{out!r} was accepted for key {d.known_key[:12]}, but {producer!r} returns "
+                               f"other bytes for it under that key; recorded what it returned (its readers "
+                               f"run again)")
+        return d
+
     def after(self, r: AssetResult, blocked: dict[str, Blocked]) -> list[AssetResult | str]:
         """What finishing ``r`` finishes too: the results of the outs that joined its run (a
         failure or skip is theirs as well), or, if it did not run after all, their names, to be
@@ -154,3 +172,17 @@ class MultiRuns:
                                                   error=why if r.status == "failed" else r.error))
             return shared
         return list(group)
+
+
+def _disproves_accepted(store: Any, out: str, key: str | None, produced: Any) -> bool:
+    """Whether ``out``'s latest build is an ``accepted`` output (of ``key``, when given) whose
+    bytes differ from what the run returned for it."""
+    if out in produced.missing:
+        return False
+    last = store.last_event(out)
+    if last is None or last.kind != "accepted":
+        return False
+    head = store.get_head(out)
+    if head is None or head.key != last.key or (key is not None and head.key != key):
+        return False
+    return bool(head.output_digest != produced.outs[out].digest)
