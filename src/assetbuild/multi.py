@@ -137,7 +137,7 @@ class MultiRuns:
         if settled and not _disproves_accepted(sched.store, out, None, produced):
             return None
         try:
-            d = sched._decide(out, sched.rebuilder) if settled else sched._decide(out)
+            d: Decision = sched._decide(out, sched.rebuilder) if settled else sched._decide(out)
         except Unusable:
             return None
         if d.action == "run":

@@ -534,10 +534,9 @@ def accept(ctx: click.Context, asset: str, yes: bool, partition: str | None, **l
 
     `status` then says fresh, and its readers see the same data version as before. Recorded in
     history as an event of kind accepted (see `assetbuild log ASSET`). Refuses, exit 1, when the
-    output is missing (never built, gone from the cache, its path output missing or edited), when
-    an input is not up to date (build it first), its IO manager changed, or it is expired or
-    failed (its current code raised when last run); exit 0 with nothing
-    written when ASSET is fresh already. Asks first on a terminal; without one, needs --yes.
+    output is missing (never built, gone from the cache, its path output missing or edited), an
+    input is not up to date (build it first), its IO manager changed, or it is expired or failed;
+    exit 0 with nothing written when ASSET is fresh already. On a terminal it asks; else --yes.
     """
     import json
 
