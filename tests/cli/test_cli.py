@@ -190,6 +190,14 @@ def test_why_show_list_graph(proj):
     assert "graph LR" in cli("graph", "--format", "mermaid", cwd=proj).stdout
 
 
+def test_graph_of_a_selection_draws_its_outside_inputs_in_every_format(proj):
+    dot = cli("graph", "total", cwd=proj)
+    assert dot.returncode == 0 and '"numbers" -> "total"' in dot.stdout
+    r = cli("graph", "total", "--format", "mermaid", cwd=proj)
+    assert (r.returncode, r.stderr) == (0, "")
+    assert r.stdout.splitlines() == ["graph LR", '  n0["total"]', '  n1("numbers")', "  n1 --> n0"]
+
+
 @pytest.mark.parametrize("fmt", ["dot", "mermaid", "json", "svg", "png"])
 def test_graph_to_a_file_it_cannot_write_is_one_line(proj, fmt):
     if fmt == "png" and shutil.which("dot") is None:

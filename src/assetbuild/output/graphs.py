@@ -16,6 +16,11 @@ def _dot_id(name: str) -> str:
     return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def _mermaid_text(name: str) -> str:
+    """``name`` inside a quoted mermaid label, which has no escape for a double quote."""
+    return name.replace('"', "'")
+
+
 def format_graph(nodes: list[dict[str, Any]], fmt: str) -> str:
     """Render ``[{"name", "kind", "inputs": [...]}]`` as dot, mermaid or JSON."""
     if fmt == "json":
@@ -39,10 +44,16 @@ def format_graph(nodes: list[dict[str, Any]], fmt: str) -> str:
         ids = {n["name"]: f"n{i}" for i, n in enumerate(nodes)}
         out = ["graph LR"]
         for n in nodes:
-            label = n["name"].replace('"', "'") + (f" ({_count(n)})" if n.get("partitions") else "")
+            label = _mermaid_text(n["name"]) + (f" ({_count(n)})" if n.get("partitions") else "")
             shape = {"source": '[("{}")]', "resource": '[/"{}"/]',
                      "observable_source": '{{{{"{}"}}}}'}.get(n["kind"], '["{}"]')
             out.append(f'  {ids[n["name"]]}' + shape.format(label))
+        # An input or user outside the selection gets a plain rounded node, as dot draws an
+        # edge's undeclared end: a selection is drawn with the edges to what it reads.
+        for name in (x for n in nodes for x in (*n["inputs"], *n.get("used_by", ()))):
+            if name not in ids:
+                ids[name] = f"n{len(ids)}"
+                out.append(f'  {ids[name]}("{_mermaid_text(name)}")')
         for n in nodes:
             for up in n["inputs"]:
                 out.append(f"  {ids[up]} --> {ids[n['name']]}")
