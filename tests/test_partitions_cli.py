@@ -117,6 +117,27 @@ def test_status_text_json_and_each_partition(proj: Project) -> None:
     assert json.loads(r.stdout)["assets"][0]["partitions"]["missing"] == 3
 
 
+def test_status_of_a_partition_checks_that_partition_and_shows_its_upstream_as_context(tmp_path: Path) -> None:
+    """``status 'pa[eu]' --check`` exited 1 for the unselected pa[us] and listed the upstream raw
+    as selected, while ``-n 'pa[eu]'`` said nothing would run."""
+    (tmp_path / "AssetFile").write_text(
+        "from assetbuild import asset, StaticPartitions\n\n"
+        "@asset(io='json')\ndef raw():\n    return 1\n\n"
+        "@asset(io='json', partitions=StaticPartitions(['eu', 'us']))\n"
+        "def pa(context, raw):\n    return context.partition_key\n")
+    assert cli("-q", "pa[eu]", cwd=tmp_path).returncode == 0
+    assert "0 of 2 assets would run" in cli("-n", "pa[eu]", cwd=tmp_path).stdout
+    r = cli("status", "pa[eu]", "--check", cwd=tmp_path)
+    assert (r.returncode, r.stdout.split()) == (0, "fresh pa partitioned 1 fresh, 0 stale, 0 missing, 0 failed".split())
+    doc = json.loads(cli("status", "pa[eu]", "--json", cwd=tmp_path).stdout)
+    assert doc["assets"] == [{"asset": "pa", "state": "fresh",
+                              "partitions": {"fresh": 1, "stale": 0, "missing": 0, "failed": 0}}]
+    text = cli("status", "-v", "pa[eu]", cwd=tmp_path).stdout.splitlines()
+    assert text[1:] == ["upstream of the selection (a build of it decides these too):", "fresh   raw"]
+    r = cli("status", "pa", "--check", cwd=tmp_path)  # the whole asset: pa[us] is selected, and missing
+    assert r.returncode == 1 and r.stdout.split()[:5] == ["missing", "pa", "partitioned", "1", "fresh,"]
+
+
 def test_why_show_log_graph_per_partition(proj: Project) -> None:
     assert cli("build", cwd=proj.root, env=env()).returncode == 0
     r = cli("why", "daily", "--partition", "2024-01-02", cwd=proj.root, env=env())

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from ..errors import ConfigError, SelectionError
@@ -223,17 +223,21 @@ def drop_gone_partitions(project: Any, store: Any, plan: Sequence[str], *, dry_r
     return sorted(gone)
 
 
-def whole_assets(graph: Any, plan: list[str]) -> list[str]:
-    """``plan`` with every partition of each partitioned asset it touches: ``status daily`` shows
-    the hourly asset it reads on one line whose counts add up to all of its partitions, not
-    only to the hours the daily partitions read."""
+def whole_assets(graph: Any, plan: list[str], chosen: Collection[str] = ()) -> list[str]:
+    """``plan`` with every partition of each partitioned asset it touches only as context:
+    ``status -v daily`` shows the hourly asset it reads on one line whose counts add up to all
+    of its partitions, not only to the hours the daily partitions read. An asset with a node in
+    ``chosen`` (what the selection itself names) keeps just the partitions in ``plan``:
+    ``status 'pa[eu]'`` decides and counts pa[eu], not pa[us], as a build of it would."""
     if not graph.partitioned:
         return plan
     from ..graph import select
     from ..partitions import split_node
 
     have = set(plan)
-    assets = dict.fromkeys(a for a, k in map(split_node, plan) if k is not None and a in graph.partitioned)
+    named = {split_node(n)[0] for n in chosen}
+    assets = dict.fromkeys(a for a, k in map(split_node, plan)
+                           if k is not None and a in graph.partitioned and a not in named)
     extra = [n for a in assets for n in graph.partitioned[a].nodes if n not in have]
     return select(graph, [*plan, *extra]) if extra else plan
 

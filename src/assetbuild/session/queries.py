@@ -48,10 +48,10 @@ def status(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = 
     with rep.stdout_for_json(), open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir,
                                              reporter=rep) as project:
         plan = select(project.graph, assets)
-        if project.graph.partitioned:  # a partitioned asset's line counts all its partitions
+        if project.graph.partitioned:  # an upstream partitioned asset's line counts all its partitions
             from .partitioning import whole_assets
 
-            plan = whole_assets(project.graph, plan)
+            plan = whole_assets(project.graph, plan, select(project.graph, assets, needs=False) if assets else ())
         resolved = project_params(project, args=param_args, given=params)
         settings = RemoteOptions(url=remote, trust_unsigned=trust_remote_unsigned, timeout=remote_timeout,
                                  options=remote_options)
@@ -479,12 +479,7 @@ def _selected(graph: Graph, assets: Sequence[str], rows: list[AssetStatus], *, c
     shown, unless ``context`` (``-v``), marked as such."""
     if not assets:
         return rows
-    picked = select(graph, assets, needs=False)
-    if graph.partitioned:
-        from .partitioning import whole_assets
-
-        picked = whole_assets(graph, picked)
-    chosen = set(picked)
+    chosen = set(select(graph, assets, needs=False))
     if not context:
         return [r for r in rows if r.asset in chosen]
     from dataclasses import replace
