@@ -201,6 +201,37 @@ def test_status_list_graph_and_export_take_selections(proj, tmp_path):
     assert json.loads(r.stdout)["entries"] == 1
 
 
+def test_why_and_log_take_exclude_as_every_selecting_command_does(proj):
+    """why had no --exclude, log refused only exclusions (Missing argument), and an empty
+    selection printed a blank line, exit 0, saying nothing."""
+    info = json.loads(cli("why", "[ab]", "--exclude", "b", "--json", cwd=proj).stdout)
+    assert [x["asset"] for x in info] == ["a"]
+    for command in ("why", "log"):
+        r = cli(command, "--exclude", "a", "--exclude", "e", "--json", cwd=proj)  # all but those, as status
+        assert r.returncode == 0, r.stderr
+        assert [x["asset"] for x in json.loads(r.stdout)] == ["b", "c", "d"]
+        r = cli(command, "c", "--exclude", "c", cwd=proj)
+        assert (r.returncode, r.stdout) == (0, "")
+        assert r.stderr == "assetbuild: nothing selected: --exclude leaves out everything the selection names\n"
+        r = cli(command, cwd=proj)
+        assert r.returncode == 2 and r.stderr.startswith("assetbuild: error: Missing argument 'ASSET'.")
+    for command in ("status", "list"):
+        r = cli(command, "c", "--exclude", "c", cwd=proj)
+        assert (r.returncode, r.stdout) == (0, "") and "nothing selected" in r.stderr
+    assert json.loads(cli("log", "c", "--exclude", "c", "--json", cwd=proj).stdout) == []
+
+
+def test_a_partition_given_twice_is_one_usage_error(tmp_path):
+    root = write(tmp_path, {"AssetFile": "from assetbuild import asset, StaticPartitions\n\n"
+                            "@asset(io='json', partitions=StaticPartitions(['eu', 'us']))\n"
+                            "def pa(context):\n    return 1\n"})
+    for command in ("why", "log", "show"):
+        r = cli(command, "pa[eu]", "--partition", "us", cwd=root)
+        assert (r.returncode, r.stdout) == (2, ""), r.stderr
+        assert r.stderr == ("assetbuild: error: 'pa[eu]' names a partition already, and --partition 'us' another: "
+                            "give the partition once, as pa[KEY] or --partition KEY\n")
+
+
 def test_why_and_log_on_a_glob_or_group_explain_each_match(proj):
     edit_n(proj, 4)
     r = cli("why", "group:ingest", "--json", cwd=proj)

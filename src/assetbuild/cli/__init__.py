@@ -17,13 +17,17 @@ from .finding import OneErrorStyle, caller_path, close_command, help_command, un
 from .given import PluginOption
 from .options import (
     Span,
+    _asset_or_exclusions,
     _common,
+    _exclude_shown_option,
     _handle_errors,
     _jobs_value,
     _options,
     _partition_option,
     _partitioned,
     _prints_to_stderr,
+    _say_if_nothing_selected,
+    _selection,
     _setup,
     describe_option,
     json_option,
@@ -151,15 +155,6 @@ def _param_args(ctx: click.Context, local: dict[str, Any]) -> dict[str, Any]:
 _exclude_option = click.option(
     "--exclude", "exclude", metavar="SEL", multiple=True,
     help="Leave out what SEL selects (same syntax as ASSETS; repeatable). What the rest needs is still built.")
-# status, list and graph build nothing: what they leave out is only not shown
-_exclude_shown_option = click.option(
-    "--exclude", "exclude", metavar="SEL", multiple=True,
-    help="Leave out what SEL selects (same syntax as ASSETS; repeatable).")
-
-
-def _selection(assets: tuple[str, ...], opts: dict[str, Any]) -> tuple[str, ...]:
-    """ASSETS less each --exclude, as one selection (``-SEL`` items: see assetbuild.selection)."""
-    return (*assets, *(f"-{e}" for e in opts.get("exclude") or ()))
 
 
 _build_options = _options(
@@ -366,6 +361,7 @@ def status(ctx: click.Context, assets: tuple[str, ...], check: bool, each_partit
     del remote["remote_read_only"]  # status uploads nothing
     rows = session.status(_selection(assets, opts), assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"),
                           reporter=rep, **remote, **_param_args(ctx, local))
+    _say_if_nothing_selected(rows, _selection(assets, opts))
     text = output.format_status(rows, color=sys.stdout.isatty(), as_json=bool(opts.get("as_json")),
                                 each_partition=(assets or True) if each_partition else False,
                                 verbose=rep.verbosity > 0)
@@ -376,24 +372,27 @@ def status(ctx: click.Context, assets: tuple[str, ...], check: bool, each_partit
 
 
 @cli.command()
-@click.argument("asset")
+@click.argument("asset", required=False)
 @_common
-@json_option("Print the explanation as one JSON document (a list for a glob or group).")
+@json_option("Print the explanation as one JSON document (a list for a glob, a group or --exclude).")
 @_param_option
 @_partition_option
+@_exclude_shown_option
 @click.pass_context
 @_handle_errors
-def why(ctx: click.Context, asset: str, partition: str | None, **local: Any) -> None:
-    """Explain ASSET (a glob, group:NAME or x+: each asset it selects): which function or
-    helper changed, which inputs changed (old and new), which params changed (params-changed:
-    threshold 3 -> 5; --param sets them as a build would)."""
+def why(ctx: click.Context, asset: str | None, partition: str | None, exclude: tuple[str, ...], **local: Any) -> None:
+    """Explain ASSET (a glob, group:NAME or x+: each asset it selects; only --exclude: all but
+    those): which function or helper changed, which inputs changed (old and new), which params
+    changed (params-changed: threshold 3 -> 5; --param sets them as a build would)."""
     from .. import output, session
 
     opts, rep = _setup(ctx, local, reads_only=True)
-    asset = _partitioned(asset, partition)
-    info = session.why(asset, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"), reporter=rep,
-                       **_param_args(ctx, local))
-    click.echo(output.format_why(info, as_json=bool(opts.get("as_json"))))
+    named = _asset_or_exclusions(ctx, asset, exclude, partition)
+    info = session.why(named, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"), reporter=rep,
+                       exclude=exclude, **_param_args(ctx, local))
+    _say_if_nothing_selected(info, (*([asset] if asset else []), *exclude))
+    if info or opts.get("as_json"):
+        click.echo(output.format_why(info, as_json=bool(opts.get("as_json"))))
 
 
 @cli.command(name="list")
@@ -412,6 +411,7 @@ def list_cmd(ctx: click.Context, assets: tuple[str, ...], **local: Any) -> None:
     with _prints_to_stderr():
         rows = session.list_assets(assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"),
                                    assets=_selection(assets, opts))
+    _say_if_nothing_selected(rows, _selection(assets, opts))
     text = output.format_assets(rows, as_json=bool(opts.get("as_json")), verbose=rep.verbosity > 0)
     if text:
         click.echo(text)

@@ -9,12 +9,14 @@ import click
 
 from .finding import ContextGroup
 from .options import (
+    _asset_or_exclusions,
     _common,
     _handle_errors,
     _json_option,
     _partition_option,
     _partitioned,
     _prints_to_stderr,
+    _say_if_nothing_selected,
     _setup,
 )
 
@@ -66,9 +68,10 @@ def runs_show(ctx: click.Context, run_id: str, **local: Any) -> None:
 
 
 @click.command(name="log")
-@click.argument("asset")
+@click.argument("asset", required=False)
 @_common
-@_json_option("Print the events as one JSON document (a list for a glob or group; with --metric, its points).")
+@_json_option("Print the events as one JSON document (a list for a glob, a group or --exclude; with --metric, "
+              "its points).")
 @_limit_option
 @click.option("--exclude", "exclude", metavar="SEL", multiple=True,
               help="Leave out what SEL selects (repeatable): log 'group:ml' --exclude train.")
@@ -77,28 +80,34 @@ def runs_show(ctx: click.Context, run_id: str, **local: Any) -> None:
 @_partition_option
 @click.pass_context
 @_handle_errors
-def log(ctx: click.Context, asset: str, limit: int, metric: str | None, exclude: tuple[str, ...],
+def log(ctx: click.Context, asset: str | None, limit: int, metric: str | None, exclude: tuple[str, ...],
         partition: str | None, **local: Any) -> None:
     """Show ASSET's recorded events, newest first: materialized, restored, failed, skipped,
     observed or accepted, with when, in which run, its data version, how long, and its metadata. A glob,
-    group:NAME or x+ shows each asset it selects (--json: a list)."""
+    group:NAME or x+ shows each asset it selects (--json: a list); only --exclude: all but those."""
     from .. import session
     from ..output import history
 
     opts, _ = _setup(ctx, local, reads_only=True)
-    asset = _partitioned(asset, partition)
+    named = _asset_or_exclusions(ctx, asset, exclude, partition)
     if metric is not None:
+        if named is None:  # (only with --exclude, which selects a list)
+            from ..errors import SelectionError
+
+            raise SelectionError("log --metric follows one asset: name it")
         import sys
 
         with _prints_to_stderr():
-            points = session.asset_metric(asset, metric, assetfile=opts.get("assetfile"),
+            points = session.asset_metric(named, metric, assetfile=opts.get("assetfile"),
                                           cache_dir=opts.get("cache_dir"))
         return click.echo(history.format_metric(points, as_json=bool(opts.get("as_json")),
                                                 sparkline=sys.stdout.isatty()))
     with _prints_to_stderr():
-        doc = session.asset_log(asset, limit, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"),
+        doc = session.asset_log(named, limit, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"),
                                 exclude=exclude)
-    click.echo(history.format_log(doc, as_json=bool(opts.get("as_json"))))
+    _say_if_nothing_selected(doc, (*([asset] if asset else []), *exclude))
+    if doc or opts.get("as_json"):
+        click.echo(history.format_log(doc, as_json=bool(opts.get("as_json"))))
 
 
 @click.command(name="diff")

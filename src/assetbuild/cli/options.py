@@ -179,5 +179,48 @@ _partition_option = click.option("--partition", "partition", metavar="KEY", defa
 
 
 def _partitioned(asset: str, partition: str | None) -> str:
-    """ASSET, or the name of its partition KEY (``daily[2024-01-01]``), as the session takes it."""
-    return asset if partition is None else f"{asset}[{partition}]"
+    """ASSET, or the name of its partition KEY (``daily[2024-01-01]``), as the session takes it.
+    A SelectionError (exit 2) when ASSET names a partition already: joined, ``pa[eu]`` and
+    ``--partition us`` made the key ``eu][us``."""
+    if partition is None:
+        return asset
+    if "[" in asset and asset.endswith("]"):
+        from ..errors import SelectionError
+
+        raise SelectionError(f"{asset!r} names a partition already, and --partition {partition!r} another: "
+                             f"give the partition once, as {asset.partition('[')[0]}[KEY] or --partition KEY")
+    return f"{asset}[{partition}]"
+
+
+# status, list, graph, why and log build nothing: what they leave out is only not shown
+_exclude_shown_option = click.option(
+    "--exclude", "exclude", metavar="SEL", multiple=True,
+    help="Leave out what SEL selects (same syntax as ASSETS; repeatable).")
+
+
+def _selection(assets: tuple[str, ...], opts: dict[str, Any]) -> tuple[str, ...]:
+    """ASSETS less each --exclude, as one selection (``-SEL`` items: see assetbuild.selection)."""
+    return (*assets, *(f"-{e}" for e in opts.get("exclude") or ()))
+
+
+def _asset_or_exclusions(ctx: click.Context, asset: str | None, exclude: tuple[str, ...],
+                         partition: str | None) -> str | None:
+    """ASSET as the session takes it (``_partitioned``). It may be left out only with --exclude:
+    only exclusions mean all but those, as everywhere assets are selected; without either, the
+    error click gives for a missing argument. --partition names a partition of ASSET, so it needs one."""
+    if asset is not None:
+        return _partitioned(asset, partition)
+    if not exclude:
+        raise click.UsageError(f"Missing argument 'ASSET'. (see {ctx.command_path} --help)", ctx)
+    if partition is not None:
+        from ..errors import SelectionError
+
+        raise SelectionError(f"--partition {partition!r} is a partition of ASSET: name the asset")
+    return None
+
+
+def _say_if_nothing_selected(found: object, given: tuple[str, ...]) -> None:
+    """One line on stderr when a selection (``given``) selected nothing, which only exclusions
+    can do: as a build's "0 of 0", the command says so rather than print nothing, exit 0."""
+    if given and not found:
+        click.echo("assetbuild: nothing selected: --exclude leaves out everything the selection names", err=True)

@@ -50,19 +50,20 @@ def get_run(run: str | int, *, project_dir: str | os.PathLike[str] = ".", assetf
     return doc
 
 
-def asset_log(asset: str, limit: int | None = 20, *, project_dir: str | os.PathLike[str] = ".",
+def asset_log(asset: str | None, limit: int | None = 20, *, project_dir: str | os.PathLike[str] = ".",
               assetfile: str | None = None, cache_dir: str | os.PathLike[str] | None = None,
               exclude: Sequence[str] = ()) -> Any:
     """``{"asset", "events": [...]}``: the asset's events, newest first (at most ``limit``).
     Any other selection (``raw/*``, ``group:g``, ``x+``), or one with ``exclude``: a list of
-    those, one per asset it selects."""
+    those, one per asset it selects (``asset`` None with ``exclude``: all but those)."""
     with open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir) as project:
         store = open_store(project, readonly=True)
         try:
-            if exclude:
+            if exclude or asset is None:
                 from ..graph import select
 
-                names = select(project.graph, [asset, *(f"-{e}" for e in exclude)], needs=False)
+                chosen = [*([asset] if asset is not None else []), *(f"-{e}" for e in exclude)]
+                names = select(project.graph, chosen, needs=False)
                 return [_log_doc(n, store.events(n), limit) for n in names]
             events = store.events(asset)
             if not events and asset not in project.graph.nodes:

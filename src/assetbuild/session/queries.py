@@ -97,28 +97,30 @@ def _slice_status(project: Any, sliced: dict[str, Any]) -> list[AssetStatus]:
     return [rows.get(n) or _fresh(n) for n in plan]
 
 
-def why(asset: str, *, project_dir: str | os.PathLike[str] = ".", assetfile: str | None = None,
+def why(asset: str | None, *, project_dir: str | os.PathLike[str] = ".", assetfile: str | None = None,
         cache_dir: str | os.PathLike[str] | None = None, reporter: Reporter | None = None,
-        params: dict[str, Any] | None = None, param_args: Sequence[str] = ()) -> Any:
+        params: dict[str, Any] | None = None, param_args: Sequence[str] = (), exclude: Sequence[str] = ()) -> Any:
     """One asset in detail: its state, what changed in its code parts, inputs, environment and
     params since its last build (``params``/``param_args``: overrides, as in ``build``).
 
     A name gives one dict (a multi-asset's: its outs under "outs"); any other selection
-    (``raw/*``, ``group:g``, ``x+``) gives a list: one dict per asset it selects, in build order."""
+    (``raw/*``, ``group:g``, ``x+``), or one with ``exclude``, gives a list: one dict per asset
+    it selects, in build order. ``asset`` None with ``exclude``: all but those, as elsewhere."""
     rep = reporter or Reporter(verbosity=-2)
     with rep.stdout_for_json(), open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir,
                                              reporter=rep) as project:
-        plan = select(project.graph, [asset])
-        one = asset in project.graph.inputs or asset in project.graph.producers
+        chosen = [*([asset] if asset is not None else []), *(f"-{e}" for e in exclude)]
+        plan = select(project.graph, chosen)
+        one = not exclude and (asset in project.graph.inputs or asset in project.graph.producers)
         resolved = project_params(project, args=param_args, given=params)
         store = open_store(project, readonly=True)
         try:
             observations = observe_for(project, plan, store, record=False)
             sched = make_scheduler(project, store, record=False, params=resolved, observations=observations)
             states = {s.asset: s for s in sched.status(plan)}
-            if not one:  # a glob, a group, x+ ...: each asset it selects
+            if asset is None or not one:  # a glob, a group, x+, exclusions ...: each asset it selects
                 return [_why_one(project, sched, store, a, states[a], resolved, observations)
-                        for a in select(project.graph, [asset], needs=False)]
+                        for a in select(project.graph, chosen, needs=False)]
             outs = project.graph.producers.get(asset, ()) if asset not in project.graph.inputs else ()
             if outs:  # a multi-asset: each of its outs, explained as an asset
                 return {"asset": asset, "kind": "multi_asset",
