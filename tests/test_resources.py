@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
-from projects import Project, clean_env, cli
+from projects import Project, clean_env, cli, cli_cmd, process_alive
 
 import assetbuild
 from assetbuild.errors import ConfigError, DefinitionError, SelectionError
@@ -327,6 +330,58 @@ def uses(flaky):
     assert "Traceback" not in r.stderr
 
 
+HANGING_TEARDOWN = '''
+
+@resource
+def calm():
+    yield "c"
+    _event("down", "calm", os.getpid())
+
+
+@resource
+def slow():
+    yield "s"
+    _event("tearing", "slow", os.getpid())
+    import time
+    time.sleep(600)  # a teardown that waits on something that never comes
+
+
+@asset(io="json")
+def uses(calm, slow):
+    return 1
+'''
+
+
+@pytest.mark.parametrize("args", [()], ids=["serial"])
+def test_ctrl_c_during_a_hanging_teardown_ends_the_build_with_130(project, tmp_path, args):
+    """The build's end waits for teardowns (in the build, or in its workers): a Ctrl-C then
+    still ends it at once with 130, after the other teardowns ran, and no worker outlives it."""
+    ev = write(project, tmp_path, HANGING_TEARDOWN)
+    proc = subprocess.Popen(cli_cmd(*args, "build"), cwd=project.root, env=clean_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (ev.exists() and "tearing" in ev.read_text()):
+        time.sleep(0.05)
+    tearing = [pid for what, _, pid in events(ev) if what == "tearing"]
+    assert tearing, "the teardown never began"
+    proc.send_signal(signal.SIGINT)  # the build only, as a terminal's Ctrl-C would reach it first
+    try:
+        out, err = proc.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        pytest.fail(f"still running 20 s after Ctrl-C: {out} {err}")
+    assert proc.returncode == 130, (out, err)
+    assert "interrupted" in err and "Traceback" not in err
+    if not args:  # in the build's process: said, and the other teardown still ran
+        assert "resource 'slow': its teardown was interrupted" in err
+        assert [w for w, _, _ in events(ev)] == ["down"]
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and process_alive(tearing[0]):
+        time.sleep(0.05)
+    assert not process_alive(tearing[0]), "a worker outlived the interrupted build"
+
+
 # --- failures ------------------------------------------------------------------------------------
 
 BROKEN = '''
@@ -377,6 +432,45 @@ def test_a_resource_that_cannot_be_made_fails_its_users_with_its_traceback(proje
     r = cli("build", "-k", cwd=project.root)
     assert r.returncode == 1
     assert "resource 'db' could not be created: ConnectionError: db is down" in r.stdout + r.stderr
+
+
+OWN_INTERRUPT = '''
+
+@resource
+def db():
+    raise KeyboardInterrupt  # a library's own, no Ctrl-C
+
+
+@asset(io="json")
+def one(db):
+    return 1
+
+
+@asset(io="json")
+def other():
+    return 4
+'''
+
+
+@pytest.mark.parametrize("executor", ["serial", "threads", "processes"])
+def test_a_keyboard_interrupt_a_resource_raises_itself_fails_its_users(project, tmp_path, executor):
+    """Only a real Ctrl-C ends a build: a resource's own KeyboardInterrupt is its failure."""
+    write(project, tmp_path, OWN_INTERRUPT)
+    r = project.build(keep_going=True, executor=executor, jobs=1 if executor == "serial" else 2)
+    by = {x.asset: x for x in r.results}
+    assert by["other"].status == "built"
+    assert by["one"].status == "failed"
+    assert by["one"].error.startswith("resource 'db' could not be created: KeyboardInterrupt (raised by its "
+                                      "code without a Ctrl-C"), by["one"].error
+    assert "raise KeyboardInterrupt" in by["one"].traceback
+
+
+def test_a_keyboard_interrupt_a_resource_raises_itself_exits_1(project, tmp_path):
+    write(project, tmp_path, OWN_INTERRUPT)
+    r = cli("build", "-k", cwd=project.root)
+    assert r.returncode == 1, r.stderr
+    assert "resource 'db' could not be created: KeyboardInterrupt" in r.stdout + r.stderr
+    assert "built     other" in r.stdout
 
 
 # --- overrides -----------------------------------------------------------------------------------

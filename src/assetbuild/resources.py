@@ -12,8 +12,10 @@ when an executor calls :func:`release_resources` on its workers.
 
 A resource is lazy: nothing is made until a task that names it runs, so a null build, or a
 build whose work does not use it, makes none. One that cannot be made fails every asset that
-needs it, with its traceback, and is not tried again in that build. A teardown that raises
-is a warning, never a failure. An override (``build(resources={...})``) is the caller's
+needs it, with its traceback, and is not tried again in that build; a KeyboardInterrupt its
+code raises without a Ctrl-C is such a failure too (``RealInterrupts`` tells them apart). A
+teardown that raises is a warning, never a failure; a real Ctrl-C during one is a warning, the
+other teardowns still run, and then the interrupt ends the command (130). An override (``build(resources={...})``) is the caller's
 object: it is passed as it is (as a pickled copy to worker processes), never made or torn down.
 """
 
@@ -30,6 +32,7 @@ from typing import Any
 
 from .definitions import ResourceContext, ResourceDef
 from .errors import describe_exception
+from .interrupts import RealInterrupts
 
 _MISSING = object()
 
@@ -108,23 +111,27 @@ class ResourceScope:
             if log is None:
                 log = logging.getLogger(f"assetbuild.resource.{rdef.name}")
             kwargs["context"] = ResourceContext(rdef.name, Path(self.project_dir), log)
-        try:
-            out = rdef.fn(**kwargs)
-            if not rdef.generator:
-                return out
+        with RealInterrupts() as interrupts:
             try:
-                value = next(out)
-            except StopIteration:
-                raise ResourceFailed(rdef.name, "its generator returned without yielding the resource") from None
-            self._teardown.append((rdef.name, out))
-            return value
-        except ResourceFailed:
-            raise
-        except KeyboardInterrupt:
-            raise
-        except BaseException as e:  # noqa: BLE001 - user code: it fails the assets that need it
-            raise ResourceFailed(rdef.name, describe_exception(e) if isinstance(e, Exception) else repr(e),
-                                 e) from e
+                out = rdef.fn(**kwargs)
+                if not rdef.generator:
+                    return out
+                try:
+                    value = next(out)
+                except StopIteration:
+                    raise ResourceFailed(rdef.name, "its generator returned without yielding the resource") from None
+                self._teardown.append((rdef.name, out))
+                return value
+            except ResourceFailed:
+                raise
+            except BaseException as e:  # noqa: BLE001 - user code: it fails the assets that need it
+                if interrupts.seen:  # a real Ctrl-C (or SIGTERM) ends the build, whatever the code made of it
+                    if isinstance(e, KeyboardInterrupt):
+                        raise
+                    raise interrupts.interrupt() from e
+                why = OWN_INTERRUPT if isinstance(e, KeyboardInterrupt) else \
+                    describe_exception(e) if isinstance(e, Exception) else repr(e)
+                raise ResourceFailed(rdef.name, why, e) from e
 
     def close(self) -> None:
         """Tear down every resource made here, the last made first; a failing teardown is a warning."""
@@ -132,19 +139,29 @@ class ResourceScope:
             pending, self._teardown = self._teardown, []
             self._live.clear()
             self.closed = True
+        interrupted: KeyboardInterrupt | None = None
         for name, gen in reversed(pending):
-            try:
-                next(gen)
-            except StopIteration:
-                continue
-            except BaseException as e:  # noqa: BLE001 - a teardown never fails the build
-                if isinstance(e, KeyboardInterrupt):
-                    self.warn(f"resource {name!r}: its teardown was interrupted")
-                    continue
-                self.warn(f"resource {name!r}: its teardown failed: {describe_exception(e)}")
-                continue
-            self.warn(f"resource {name!r} yielded more than once; the code after its second yield did not run")
-            gen.close()
+            with RealInterrupts() as interrupts:
+                try:
+                    next(gen)
+                except StopIteration:
+                    pass
+                except BaseException as e:  # noqa: BLE001 - a teardown never fails the build
+                    if interrupts.seen:
+                        self.warn(f"resource {name!r}: its teardown was interrupted")
+                    else:
+                        why = OWN_INTERRUPT if isinstance(e, KeyboardInterrupt) else describe_exception(e)
+                        self.warn(f"resource {name!r}: its teardown failed: {why}")
+                else:
+                    self.warn(f"resource {name!r} yielded more than once; the code after its second yield did not run")
+                    gen.close()
+                if interrupts.seen:  # a real Ctrl-C: the other teardowns still run, then it ends the command
+                    interrupted = interrupted or interrupts.interrupt()
+        if interrupted is not None:
+            raise interrupted
+
+
+OWN_INTERRUPT = "KeyboardInterrupt (raised by its code without a Ctrl-C: a resource cannot end assetbuild)"
 
 
 def acquire(uses: Iterable[tuple[str, Any]], scope: ResourceScope | None, log: Any = None) -> dict[str, Any]:

@@ -509,10 +509,10 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
                 pass
         try:
             runner.shutdown(cancel=not clean_end)  # Ctrl-C or an error: end running workers now
-        finally:
+        finally:  # the store first: a teardown is user code that may hang, or raise a real Ctrl-C
+            store.close()
             if resources is not None:  # after the workers: nothing uses them any more
                 resources.close()
-            store.close()
 
 
 def _ended_status(e: BaseException) -> int:
