@@ -352,7 +352,7 @@ def uses(calm, slow):
 '''
 
 
-@pytest.mark.parametrize("args", [()], ids=["serial"])
+@pytest.mark.parametrize("args", [(), ("-j", "2", "--executor", "processes")], ids=["serial", "processes"])
 def test_ctrl_c_during_a_hanging_teardown_ends_the_build_with_130(project, tmp_path, args):
     """The build's end waits for teardowns (in the build, or in its workers): a Ctrl-C then
     still ends it at once with 130, after the other teardowns ran, and no worker outlives it."""

@@ -423,28 +423,38 @@ class ProcessExecutor:
         pool, self._pool = self._pool, None
         if pool is None:
             return
-        if not cancel:
-            pool.shutdown(wait=True)
-            return
         procs = list((getattr(pool, "_processes", None) or {}).values())
         # The pool's manager thread closes its wake-up pipe as it ends. Python 3.11-3.13 write to
         # that pipe at interpreter exit without a lock, so an exit racing the close printed an
-        # "OSError: Bad file descriptor" traceback after a clean Ctrl-C: wait for the thread
-        # here (taken first: shutdown() forgets it).
+        # "OSError: Bad file descriptor" traceback after a clean Ctrl-C: _end_pool waits for the thread
+        # (taken first: shutdown() forgets it).
         manager = getattr(pool, "_executor_manager_thread", None)
-        terminate = getattr(pool, "terminate_workers", None)  # Python 3.14+: SIGTERM, and the pool shut down
-        if terminate is not None:
-            terminate()
-        else:
-            for p in procs:
-                p.terminate()
-            pool.shutdown(wait=False, cancel_futures=True)
-        _end_processes(procs, SHUTDOWN_GRACE_S)
-        if manager is not None:
-            manager.join(5)
+        if not cancel:
+            try:  # waits for the workers' resource teardowns, which may hang: Ctrl-C must still end them
+                pool.shutdown(wait=True)
+                return
+            except BaseException:
+                _end_pool(pool, procs, manager)
+                raise
+        _end_pool(pool, procs, manager)
 
 
 SHUTDOWN_GRACE_S = 2.0  # how long a cancelled build's workers have to end on SIGTERM (their resources' teardown)
+
+
+def _end_pool(pool: Any, procs: list[Any], manager: Any) -> None:
+    """End ``pool``'s workers ``procs`` now: SIGTERM (their resources are torn down), SIGKILL
+    after ``SHUTDOWN_GRACE_S``; then wait for its ``manager`` thread."""
+    terminate = getattr(pool, "terminate_workers", None)  # Python 3.14+: SIGTERM, and the pool shut down
+    if terminate is not None:
+        terminate()
+    else:
+        for p in procs:
+            p.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+    _end_processes(procs, SHUTDOWN_GRACE_S)
+    if manager is not None:
+        manager.join(5)
 
 
 def _end_processes(procs: list[Any], grace: float) -> None:
