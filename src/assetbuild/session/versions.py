@@ -125,6 +125,8 @@ def diff_values(asset: str, old: Any, new: Any) -> dict[str, Any]:
     import hashlib
     import json
 
+    from ..jsonform import metadata_form  # (a NaN cell as "nan": the document stays JSON)
+
     if isinstance(old, (bytes, bytearray)) and isinstance(new, (bytes, bytearray)):
         if old == new:
             return {"kind": "same"}
@@ -139,9 +141,9 @@ def diff_values(asset: str, old: Any, new: Any) -> dict[str, Any]:
         from collections import Counter
 
         removed, added = Counter(a) - Counter(b), Counter(b) - Counter(a)
-        if removed or added:  # (NaN as "nan": the document stays JSON, as metadata's does)
-            return {"kind": "table", "removed": [_finite(json.loads(r)) for r in sorted(removed.elements())],
-                    "added": [_finite(json.loads(r)) for r in sorted(added.elements())]}
+        if removed or added:
+            return {"kind": "table", "removed": [metadata_form(json.loads(r)) for r in sorted(removed.elements())],
+                    "added": [metadata_form(json.loads(r)) for r in sorted(added.elements())]}
         a_text = b_text = ""
     else:
         a_text, b_text = _text(old), _text(new)
@@ -190,17 +192,6 @@ def _typed(value: Any) -> str:
     import pprint
 
     return f"{type(value).__name__}: {pprint.pformat(value, sort_dicts=False)}"
-
-
-def _finite(value: Any) -> Any:
-    """``value`` with each NaN or infinity as its name ("nan", "inf", "-inf"): JSON has none."""
-    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
-        return repr(value)
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value
 
 
 def _rows(value: Any) -> list[Any] | None:
