@@ -532,3 +532,23 @@ def test_text_that_is_not_unicode_is_printed_escaped_and_json_stays_json(tmp_pat
     out = subprocess.run(cli_cmd("list"), cwd=root, env=env, capture_output=True).stdout
     # the undecodable byte goes out as it came in, where the stream takes it so; else escaped
     assert (b"caf\xe9.txt" if errors == "surrogateescape" else b"caf\\udce9.txt") in out, out
+
+
+def test_a_shell_completion_request_in_a_project_completes_and_never_builds(tmp_path: Path) -> None:
+    """Click's completion protocol (``_ASSETBUILD_COMPLETE``) reads an empty command line, which
+    the fast path takes for a build of everything: inside a project, before the snapshot exists
+    (the plain build) and after (its answer), the request gets the script or the candidates, and
+    the assets' code never runs."""
+    write(tmp_path, {"AssetFile": "from assetbuild import asset\n\n\n@asset\ndef a():\n"
+                                  "    open('RAN', 'a').write('x')\n    return 1\n",
+                     "sub/notes.txt": ""})
+    for built in (False, True):
+        if built:
+            assert cli(cwd=tmp_path).returncode == 0 and cli(cwd=tmp_path).returncode == 0
+            (tmp_path / "RAN").unlink()
+        script = cli(cwd=tmp_path, env=clean_env(_ASSETBUILD_COMPLETE="bash_source"))
+        assert script.returncode == 0 and "_assetbuild_completion" in script.stdout, script.stdout + script.stderr
+        words = cli(cwd=tmp_path / "sub",  # (from a folder below it too: the project is looked for upwards)
+                    env=clean_env(_ASSETBUILD_COMPLETE="bash_complete", COMP_WORDS="assetbuild st", COMP_CWORD="1"))
+        assert words.returncode == 0 and "plain,status" in words.stdout.splitlines(), words.stdout + words.stderr
+        assert not (tmp_path / "RAN").exists()

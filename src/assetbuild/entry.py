@@ -22,6 +22,8 @@ answered too when nothing changed: they and what they need, in build order
 when only data changed that none of them reads, even through what it needs
 (``_unread_by_named``); otherwise the CLI builds them, or says their status.
 
+- ``_ASSETBUILD_COMPLETE`` (a shell asking click to complete a word): straight to the CLI, whose
+  empty command line is no build.
 - ``ASSETBUILD_SNAPSHOT=0``: never answer from the snapshot (the full path always runs).
 - ``ASSETBUILD_SNAPSHOT=explain``: say on stderr whether the snapshot answered, and if not why.
 - ``ASSETBUILD_CHECK_SNAPSHOT=1``: run the full path even when the snapshot would answer, and
@@ -492,6 +494,11 @@ def main() -> None:
 
 
 def _main() -> None:
+    if "_ASSETBUILD_COMPLETE" in os.environ:  # a shell asks click to complete a word (or for its script):
+        from .cli import main as cli_main  # never the fast path's build of everything
+
+        cli_main()
+        return
     if sys.argv[-1:] in (["--help"], ["-h"], ["--version"]):
         from .helptext import kept
 
