@@ -297,8 +297,9 @@ def _selected(form: dict[str, object], cache_dir: str, rec: dict[str, object]) -
 def _fresh_lines(names: list[str]) -> str:
     """What ``status`` prints when every asset is fresh (``output.listing.format_status``)."""
     from .statuslines import status_line
+    from .streams import use_color
 
-    color, width = sys.stdout.isatty(), max(map(len, names), default=0)
+    color, width = use_color(sys.stdout), max(map(len, names), default=0)
     return "\n".join([status_line("fresh", n, width, color=color) for n in names])
 
 
@@ -397,13 +398,14 @@ def plain_status(form: dict[str, object]) -> None:
     when only data changed (``session.status`` takes the slice): the same lines, errors and exit
     status. Ends the process."""
     from . import output, session
+    from .streams import use_color
 
     def run() -> int:
         from . import snapshot
 
         sliced = snapshot.CHECK and snapshot.SLICE is not None
         rows = session.status((), reporter=output.Reporter(verbosity=0, asset_logs=True))
-        text = output.format_status(rows, color=sys.stdout.isatty())
+        text = output.format_status(rows, color=use_color(sys.stdout))
         if text:
             sys.stdout.write(text + "\n")
         if sliced:  # (under the check: the whole project must agree with the slice)

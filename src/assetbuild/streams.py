@@ -1,11 +1,16 @@
 """The command's standard streams, made safe before it writes: a stream its caller closed is
-stood in for, and text no encoding can write is escaped rather than raised."""
+stood in for, and text no encoding can write is escaped rather than raised; and what a stream
+may be sent (``terminal_draws``, ``use_color``), one rule for every command and the fast path."""
 
 from __future__ import annotations
 
 import io  # (loaded with the interpreter)
 import os
 import sys
+
+TYPE_CHECKING = False  # (typing is not imported: the fast path stays lean)
+if TYPE_CHECKING:
+    from typing import TextIO
 
 stdout_closed = False  # (stand_in_for_closed_streams took its place)
 
@@ -39,6 +44,18 @@ def stand_in_for_closed_streams() -> None:
             stdout_closed = True
         else:
             sys.stderr = open(fd, "w", closefd=False, errors="backslashreplace")  # noqa: SIM115
+
+
+def terminal_draws(stream: TextIO) -> bool:
+    """Whether ``stream`` is a terminal that takes escape sequences (the live status line's
+    ``\\r\\x1b[K``, colours): not a pipe or file, nor ``TERM=dumb`` (Emacs' shell, some CI
+    log viewers), which shows them raw."""
+    return stream.isatty() and os.environ.get("TERM") != "dumb"
+
+
+def use_color(stream: TextIO) -> bool:
+    """Whether to colour what goes to ``stream``: a terminal that draws, without ``NO_COLOR``."""
+    return "NO_COLOR" not in os.environ and terminal_draws(stream)
 
 
 def escaping_streams() -> None:

@@ -25,10 +25,10 @@ def second(first):
 """
 
 
-def run_in_pty(args, cwd):
+def run_in_pty(args, cwd, **env):
     master, slave = pty.openpty()
     proc = subprocess.Popen([sys.executable, "-m", "assetbuild", *args], cwd=cwd, stdin=slave,
-                            stdout=slave, stderr=slave, env=clean_env(TERM="xterm", COLUMNS="80"))
+                            stdout=slave, stderr=slave, env=clean_env(**{"TERM": "xterm", "COLUMNS": "80", **env}))
     os.close(slave)
     chunks = []
     while True:
@@ -130,3 +130,42 @@ def test_every_built_asset_shows_its_duration_and_the_summary_the_commands_time(
 
     took = float(re.fullmatch(r"1 built, 0 cached, 0 restored, 0 failed, 0 skipped in (\d+\.\d\d)s", lines[1]).group(1))
     assert took >= 0.01  # the command's time (loading the AssetFile, deciding, writing), not the build phase's
+
+
+SOURCED = """\
+from assetbuild import asset, source
+
+raw = source("raw", "raw.txt")
+
+@asset(io="json")
+def total(raw):
+    return len(raw.read_text())
+
+@asset(io="json")
+def other():
+    return 1
+"""
+
+
+def test_no_color_and_a_dumb_terminal_get_no_escape_sequences(tmp_path):
+    """NO_COLOR and TERM=dumb turn colours off for every command, status too, on each of its
+    paths (the snapshot's all-fresh answer, the slice after a data change, the CLI); TERM=dumb
+    also turns the live status line off (its ``\\r\\x1b[K`` shows raw there): a build prints the
+    lines a pipe gets."""
+    (tmp_path / "AssetFile").write_text(SOURCED)
+    (tmp_path / "raw.txt").write_text("abc")
+    rc, out = run_in_pty(["build", "total"], tmp_path, TERM="dumb")
+    assert rc == 0 and "\x1b" not in out and "built     total" in out, repr(out)
+    rc, out = run_in_pty([], tmp_path)  # (on a terminal that draws: colours, as a check of the test)
+    assert rc == 0 and "\x1b[32m" in out, repr(out)
+    assert cli(cwd=tmp_path).returncode == 0  # (the snapshot now answers a status)
+    for env in ({"NO_COLOR": "1"}, {"TERM": "dumb"}):
+        for args, snapshot in ((["status"], "1"), (["status", "total"], "1"), (["status", "-v"], "0")):
+            rc, out = run_in_pty(args, tmp_path, ASSETBUILD_SNAPSHOT=snapshot, **env)
+            assert rc == 0 and "fresh   total" in out and "\x1b" not in out, (env, args, repr(out))
+        (tmp_path / "raw.txt").write_text(env.get("TERM", "x"))  # only data changed: the slice's status
+        rc, out = run_in_pty(["status"], tmp_path, ASSETBUILD_SNAPSHOT="explain", **env)
+        assert rc == 0 and "the build loads" in out and "stale   total" in out and "\x1b" not in out, (env, repr(out))
+        assert cli(cwd=tmp_path).returncode == 0 and cli(cwd=tmp_path).returncode == 0
+    rc, out = run_in_pty(["status"], tmp_path)
+    assert rc == 0 and "\x1b[32mfresh" in out, repr(out)

@@ -354,7 +354,7 @@ def status(ctx: click.Context, assets: tuple[str, ...], check: bool, each_partit
     latest run returned Skip. Observable sources are observed, nothing is recorded. Exit status
     0 whatever the states (--check: 1 when any is not fresh), 2 for an error in the AssetFile or in
     ASSETBUILD_NOW."""
-    from .. import output, session
+    from .. import output, session, streams
 
     opts, rep = _setup(ctx, local, reads_only=True)
     remote = _remote_kwargs(ctx, local, opts)
@@ -362,7 +362,7 @@ def status(ctx: click.Context, assets: tuple[str, ...], check: bool, each_partit
     rows = session.status(_selection(assets, opts), assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"),
                           reporter=rep, **remote, **_param_args(ctx, local))
     _say_if_nothing_selected(rows, _selection(assets, opts))
-    text = output.format_status(rows, color=sys.stdout.isatty(), as_json=bool(opts.get("as_json")),
+    text = output.format_status(rows, color=streams.use_color(sys.stdout), as_json=bool(opts.get("as_json")),
                                 each_partition=(assets or True) if each_partition else False,
                                 verbose=rep.verbosity > 0)
     if text:

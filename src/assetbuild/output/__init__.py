@@ -21,13 +21,10 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, TextIO
 
 from ..reports import AssetResult, BuildResult, WatchCycle, WatchSummary
+from ..streams import terminal_draws, use_color
 
 _COLORS = {"built": "32", "restored": "36", "failed": "31", "skipped": "33", "cached": "2",
            "fresh": "32", "stale": "33", "missing": "31", "overdue": "35", "warn": "33"}
-
-
-def _use_color(stream: TextIO) -> bool:
-    return stream.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
 
 
 def display_path(path: str | None) -> str:
@@ -51,8 +48,8 @@ class Reporter:
         self.err = err or sys.stderr
         self.verbosity = verbosity
         self.json_mode = json_mode
-        self.live = (self.err.isatty() and not json_mode and verbosity >= 0) if live is None else live
-        self.color = _use_color(self.out)
+        self.live = (terminal_draws(self.err) and not json_mode and verbosity >= 0) if live is None else live
+        self.color = use_color(self.out)
         self.total = 0
         self.done = 0
         self.partitions_total = 0
