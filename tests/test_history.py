@@ -218,6 +218,33 @@ def test_log_takes_a_selection_less_exclusions(proj: Project) -> None:
     assert sorted(d["asset"] for d in docs) == ["report", "total"]
 
 
+def test_log_metric_shows_the_newest_limit_points_oldest_first(proj: Project) -> None:
+    """-n/--limit was taken and ignored by ``log --metric``: every recorded point was printed."""
+    for i, now in enumerate(("2024-03-02T09:00:00Z", "2024-03-03T09:00:00Z", "2024-03-04T09:00:00Z")):
+        assert run(proj, "build", "total", "--force", now=now).returncode == 0, i
+    points = doc(proj, "log", "total", "--metric", "rows", "-n", "2")["points"]
+    assert [p["time"] for p in points] == ["2024-03-03T09:00:00Z", "2024-03-04T09:00:00Z"]
+    r = run(proj, "log", "total", "--metric", "rows", "--limit", "1")
+    assert (r.returncode, r.stdout) == (0, "2024-03-04T09:00:00Z  000004  7\n"), r.stdout + r.stderr
+    assert len(doc(proj, "log", "total", "--metric", "rows")["points"]) == 4  # (the default, 20)
+    assert len(assetbuild.asset_metric("total", "rows", project_dir=proj.root)["points"]) == 4  # (the API: all)
+    assert len(assetbuild.asset_metric("total", "rows", project_dir=proj.root, limit=3)["points"]) == 3
+
+
+def test_log_metric_takes_exclude_as_log_does(proj: Project) -> None:
+    """``--exclude`` was ignored by ``log --metric``: an excluded asset still showed its points, and
+    a glob that the exclusion left one asset of was refused as selecting several."""
+    assert doc(proj, "log", "t*", "--metric", "rows", "--exclude", "report")["asset"] == "total"
+    assert doc(proj, "log", "[rt]*", "--metric", "rows", "--exclude", "r*")["asset"] == "total"
+    r = run(proj, "log", "total", "--metric", "rows", "--exclude", "total")
+    assert (r.returncode, r.stdout) == (0, "")
+    assert r.stderr == "assetbuild: nothing selected: --exclude leaves out everything the selection names\n"
+    assert doc(proj, "log", "total", "--metric", "rows", "--exclude", "total") == \
+        {"asset": None, "metric": "rows", "points": []}
+    r = run(proj, "log", "*", "--metric", "rows", "--exclude", "report")
+    assert r.returncode == 2 and "'*' less --exclude selects 2" in r.stderr, r.stderr
+
+
 class _EndsTheBuild:
     """A plugin whose ``after_asset`` raises what it is given once the first asset is done."""
 

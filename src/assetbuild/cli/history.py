@@ -76,7 +76,8 @@ def runs_show(ctx: click.Context, run_id: str, **local: Any) -> None:
 @click.option("--exclude", "exclude", metavar="SEL", multiple=True,
               help="Leave out what SEL selects (repeatable): log 'group:ml' --exclude train.")
 @click.option("--metric", metavar="NAME", default=None,
-              help="One numeric metadata entry across the history, oldest first (a sparkline on a terminal).")
+              help="One numeric metadata entry across the history: the newest --limit points, oldest first (a "
+                   "sparkline on a terminal).")
 @_partition_option
 @click.pass_context
 @_handle_errors
@@ -99,7 +100,10 @@ def log(ctx: click.Context, asset: str | None, limit: int, metric: str | None, e
 
         with _prints_to_stderr():
             points = session.asset_metric(named, metric, assetfile=opts.get("assetfile"),
-                                          cache_dir=opts.get("cache_dir"))
+                                          cache_dir=opts.get("cache_dir"), limit=limit, exclude=exclude)
+        _say_if_nothing_selected(points["asset"], (named, *exclude))
+        if points["asset"] is None and not opts.get("as_json"):
+            return None
         return click.echo(history.format_metric(points, as_json=bool(opts.get("as_json")),
                                                 sparkline=sys.stdout.isatty()))
     with _prints_to_stderr():

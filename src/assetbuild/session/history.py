@@ -82,14 +82,24 @@ def _log_doc(asset: str, events: list[Any], limit: int | None) -> dict[str, Any]
 
 
 def asset_metric(asset: str, metric: str, *, project_dir: str | os.PathLike[str] = ".",
-                 assetfile: str | None = None, cache_dir: str | os.PathLike[str] | None = None) -> dict[str, Any]:
-    """One numeric metadata entry of ``asset`` across its history, oldest first:
-    ``{"asset", "metric", "points": [{"time", "value", "run"}]}`` (a float recorded as nan or inf
-    has its text as value, as in ``log --json``). ValueNotFound if no recorded event has it as a
-    number (naming the numeric entries there are)."""
-    doc = asset_log(asset, None, project_dir=project_dir, assetfile=assetfile, cache_dir=cache_dir)
-    if isinstance(doc, list):  # a glob or group: one metric follows one asset
-        raise SelectionError(f"log --metric follows one asset; {asset!r} selects {len(doc)}: name one of them")
+                 assetfile: str | None = None, cache_dir: str | os.PathLike[str] | None = None,
+                 limit: int | None = None, exclude: Sequence[str] = ()) -> dict[str, Any]:
+    """One numeric metadata entry of ``asset`` across its history, oldest first, the newest
+    ``limit`` points (all by default): ``{"asset", "metric", "points": [{"time", "value", "run"}]}``
+    (a float recorded as nan or inf has its text as value, as in ``log --json``). ValueNotFound if
+    no recorded event has it as a number (naming the numeric entries there are). A selection
+    (a glob, ``exclude``) must leave one asset; one that ``exclude`` empties gives ``"asset": None``
+    and no points, as ``asset_log`` gives an empty list."""
+    doc = asset_log(asset, None, project_dir=project_dir, assetfile=assetfile, cache_dir=cache_dir, exclude=exclude)
+    if isinstance(doc, list):  # a glob, a group or exclusions: one metric follows one asset
+        if not doc and exclude:
+            return {"asset": None, "metric": metric, "points": []}
+        if len(doc) != 1:
+            left = " less --exclude" if exclude else ""
+            raise SelectionError(f"log --metric follows one asset; {asset!r}{left} selects {len(doc)}: "
+                                 "name one of them")
+        doc = doc[0]
+    asset = doc["asset"]
     points, numeric = [], set()
     for e in reversed(doc["events"]):
         for name, entry in e["metadata"].items():
@@ -102,6 +112,8 @@ def asset_metric(asset: str, metric: str, *, project_dir: str | os.PathLike[str]
         known = ", ".join(sorted(numeric)) or "none"
         raise ValueNotFound(f"no recorded event of {asset!r} has a number {metric!r} in its metadata "
                             f"(numeric metadata: {known})")
+    if limit is not None:
+        points = points[max(len(points) - limit, 0):]
     return {"asset": asset, "metric": metric, "points": points}
 
 
