@@ -146,12 +146,28 @@ def test_graph_from_rows_as_list_gives_them() -> None:
     nodes, edges = graph_from_rows(rows, {"daily": "stale"})
     assert [(n["name"], n["state"], n["detail"]) for n in nodes] == [
         ("file:in/*.csv", "source", None), ("db", "resource", None), ("daily", "stale", "3 partitions"),
-        ("report", "missing", None)]
+        ("report", "missing", None), ("elsewhere", "outside", None)]  # an input the rows do not show: plain
     assert edges == [("db", "daily", True), ("file:in/*.csv", "daily", False), ("daily", "report", False),
                      ("elsewhere", "report", False)]
-    lay = layout(nodes, edges)  # an input the rows do not show ("elsewhere") is left out
+    lay = layout(nodes, edges)
     assert {(e.source, e.target, e.dashed) for e in lay.edges} == {
-        ("db", "daily", True), ("file:in/*.csv", "daily", False), ("daily", "report", False)}
+        ("db", "daily", True), ("file:in/*.csv", "daily", False), ("daily", "report", False),
+        ("elsewhere", "report", False)}
+    assert layout(nodes[:-1], edges).node("report") and len(layout(nodes[:-1], edges).edges) == 3  # (layout
+    # itself still leaves out an edge naming a node it was not given)
+
+
+def test_a_selections_svg_draws_what_it_reads_and_its_resources_users_as_plain_nodes() -> None:
+    """``graph report --format svg`` left out report's inputs, which dot and mermaid draw."""
+    rows = [{"name": "report", "kind": "asset", "inputs": ["upstream_one", "raw"], "group": None},
+            {"name": "db", "kind": "resource", "inputs": [], "used_by": ["report", "loader"]}]
+    root = ET.fromstring(lineage_svg(rows, {"report": "fresh"}, link_prefix=None))
+    kinds = {e.get("data-node"): e.get("data-kind") for e in root.iter() if e.get("data-node")}
+    assert kinds == {"report": "asset", "db": "resource", "upstream_one": "outside", "raw": "outside",
+                     "loader": "outside"}
+    assert [e.get("data-asset") for e in root.iter() if e.get("data-asset")] == ["report"]  # (no state of theirs)
+    assert {(e.get("data-from"), e.get("data-to")) for e in root.iter() if e.get("class") == "edge"} == {
+        ("upstream_one", "report"), ("raw", "report"), ("db", "report"), ("db", "loader")}
 
 
 @settings(max_examples=60, deadline=None)

@@ -20,7 +20,7 @@ The steps, each the textbook one kept simple enough to read:
    regression per layer, solved exactly by pool-adjacent-violators).
 
 Input nodes are mappings with ``name``, ``kind`` ("asset", "source", "observable_source",
-"resource"), ``group``, ``state`` and optionally ``detail`` (a second line, "12 partitions");
+"resource"; "outside" for what a selection reads but does not show), ``group``, ``state`` and optionally ``detail`` (a second line, "12 partitions");
 edges are ``(source, target)`` or ``(source, target, dashed)``. ``graph_from_rows`` makes both
 from ``assetbuild list --json``/``describe_graph`` rows.
 """
@@ -118,9 +118,13 @@ def graph_from_rows(rows: Iterable[Mapping[str, Any]], states: Mapping[str, str]
                     ) -> tuple[list[dict[str, Any]], list[tuple[str, str, bool]]]:
     """Nodes and edges from ``list_assets``/``describe_graph`` rows: an asset's state from
     ``states`` (its ``status`` state; "missing" when absent), a source's "source", a resource's
-    "resource". A partitioned asset is one node, its partition count as its ``detail``."""
+    "resource". A partitioned asset is one node, its partition count as its ``detail``. What a
+    selection's rows read (or a resource's users) but do not show is a plain node of kind and
+    state "outside", after the rows' own, so a selection is drawn with the edges to what it
+    reads, as dot and mermaid draw it."""
     nodes: list[dict[str, Any]] = []
     edges: list[tuple[str, str, bool]] = []
+    rows = list(rows)
     for r in rows:
         kind = r.get("kind", "asset")
         if kind == "asset":
@@ -132,6 +136,9 @@ def graph_from_rows(rows: Iterable[Mapping[str, Any]], states: Mapping[str, str]
         nodes.append({"name": r["name"], "kind": kind, "group": r.get("group"), "state": state, "detail": detail})
         edges += [(up, r["name"], False) for up in r.get("inputs", ())]
         edges += [(r["name"], user, True) for user in r.get("used_by", ())]
+    shown = {n["name"] for n in nodes}
+    for name in dict.fromkeys(x for edge in edges for x in edge[:2] if x not in shown):
+        nodes.append({"name": name, "kind": "outside", "group": None, "state": "outside", "detail": None})
     return nodes, edges
 
 

@@ -6,7 +6,7 @@ file opens anywhere (browser, image viewer, a README). Every name is escaped: a 
 any text a file name can hold, ``<script>`` included. Pure (layer 0).
 
 Each node is a ``<g class="node">`` with ``data-node`` (its name) and ``data-kind`` (asset,
-source, observable_source, resource); an asset's also has ``data-asset`` (its name) and
+source, observable_source, resource; outside: what a selection reads but does not show, plain); an asset's also has ``data-asset`` (its name) and
 ``data-state`` (fresh, stale, missing, failed, overdue), so ``[data-asset]`` finds exactly the
 assets, and is wrapped in ``<a href="PREFIX/NAME">`` so a click opens its page. A collapsed group
 is a ``<g class="node group">`` with ``data-group`` and its worst member's state.
@@ -157,7 +157,8 @@ def _node(n: PlacedNode, link_prefix: str | None) -> str:
             shapes.append(f'<rect x="{x + 4:.1f}" y="{y - 4:.1f}" width="{w:.1f}" height="{h:.1f}" rx="{rx}" '
                           f'fill="{fill}" stroke="{stroke}"/>')
         shapes.append(f'<rect class="box" {box} rx="{rx}" fill="{fill}" stroke="{stroke}" stroke-width="1.4"{dash}/>')
-        tip = f"{n.name} ({n.kind if n.kind != 'asset' else n.state})" + (f"; group {n.group}" if n.group else "")
+        kind = {"asset": n.state, "outside": "outside the selection"}.get(n.kind, n.kind)
+        tip = f"{n.name} ({kind})" + (f"; group {n.group}" if n.group else "")
     line_y = y + (h - (DETAIL_H if n.detail else 0)) / 2 + FONT_SIZE * 0.35
     shapes.append(f'<text x="{x + PAD_X:.1f}" y="{line_y:.1f}" fill="#1a1a1a">{esc(n.label)}</text>')
     if n.detail:
