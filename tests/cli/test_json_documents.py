@@ -127,3 +127,29 @@ def test_json_stdout_is_one_document_agreeing_with_the_exit_status(made, where, 
         assert doc["ok"] is (status == 0), doc
     elif status != 0:
         assert isinstance(doc, dict) and doc.get("ok") is False, doc
+
+
+@pytest.mark.parametrize("bad", [("-C", "afile"), ("--bogus",), ("-j", "0")], ids=["-C FILE", "--bogus", "-j 0"])
+@pytest.mark.parametrize("command", [("status",), ("list",), ("why", "a"), ("log", "a"), ("runs", "show", "1"),
+                                     ("cache", "stats"), ("build",), ("a",), ()], ids=" ".join)
+def test_an_error_before_the_command_name_gets_that_commands_document(made, bad, command):
+    """An option given before the command that the root refuses got build's document (with
+    ``"results"``) whatever the command: the document is the one its command gives the same error
+    after its name."""
+    (made / "afile").write_text("x")
+    before = cli(*bad, *command, "--json", cwd=made)
+    assert before.returncode == 2 and before.stderr.startswith("assetbuild: error: "), before.stderr
+    doc = _strict(before.stdout)
+    builds = command in ((), ("build",), ("a",))
+    assert isinstance(doc, dict) and set(doc) == ({"ok", "error", "results"} if builds else {"ok", "error"}), doc
+    assert doc["ok"] is False and doc["error"] in before.stderr
+
+
+def test_a_suggestion_for_an_unknown_option_before_the_command_is_of_that_commands_options(made):
+    """``--bogus list`` suggested the root's --jobs, which list has not."""
+    (made / "afile").write_text("x")
+    for command in ("list", "status"):
+        before, after = cli("--bogus", command, cwd=made), cli(command, "--bogus", cwd=made)
+        assert before.stderr.split(" (see ")[0] == after.stderr.split(" (see ")[0], (before.stderr, after.stderr)
+        assert "--jobs" not in before.stderr
+    assert cli("-C", "afile", "init", "--json", cwd=made).stdout == ""  # (init has no --json: no document)

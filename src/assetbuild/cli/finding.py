@@ -140,9 +140,21 @@ class _OneLineUsageError(click.UsageError):
     prints it for the errors the commands find themselves)."""
 
     def __init__(self, original: click.UsageError, argv: list[str]) -> None:
-        super().__init__(original.format_message(), original.ctx)  # exit status 2, as UsageError's
+        ctx = original.ctx
+        # the root's own options failed (before the command name): the command is the one the
+        # words name, build when none does (``assetbuild NAME`` builds NAME)
+        named = _command_named(ctx, argv) if ctx is not None and ctx.parent is None else None
+        message = original.format_message()
+        if named is not None and isinstance(original, click.NoSuchOption) and original.possibilities:
+            root = {o for p in ctx.command.params for o in (*p.opts, *p.secondary_opts)} if ctx is not None else set()
+            mine = [o for p in named.params for o in (*p.opts, *p.secondary_opts) if o in root]  # (valid there too)
+            message = click.NoSuchOption(original.option_name, possibilities=mine, ctx=ctx).format_message()
+        super().__init__(message, ctx)  # exit status 2, as UsageError's
         self.hint = type(original) is not click.UsageError  # click's own (an unknown option...)
-        self.as_json = _asks_for_json(original.ctx, argv)
+        at_fault = named if named is not None else ctx.command if ctx is not None else None
+        self.command = "build" if ctx is not None and ctx.parent is None and named is None else \
+            at_fault.name if at_fault is not None else None
+        self.as_json = _asks_for_json(at_fault, argv)
 
     def show(self, file: Any = None) -> None:
         text = f"assetbuild: error: {self.format_message()}"
@@ -152,15 +164,35 @@ class _OneLineUsageError(click.UsageError):
         if self.as_json and self.ctx is not None:
             from ..output import format_error_json
 
-            # the root command's own options failed: what it runs is a build
-            command = "build" if self.ctx.parent is None else self.ctx.command.name
-            click.echo(format_error_json(self.format_message(), command))
+            click.echo(format_error_json(self.format_message(), self.command))
 
 
-def _asks_for_json(ctx: click.Context | None, argv: list[str]) -> bool:
-    """Whether the command line asks the command at fault for --json (before or after its
-    name; not after ``--``). Read from the words: click failed before it knew its options."""
-    if ctx is None or not any(p.name == "as_json" for p in ctx.command.params):
+def _command_named(ctx: click.Context | None, argv: list[str]) -> click.Command | None:
+    """The command (or subcommand: ``cache stats``) the words after the root's options name:
+    the first word that is no option, nor the value of one, at each level; None when it names no
+    command (``assetbuild -C d report``: a build). Read from the words: click failed before it
+    knew its command."""
+    group = ctx.command if ctx is not None else None
+    words = argv[:argv.index("--")] if "--" in argv else argv
+    found, i = None, 0
+    while isinstance(group, click.Group) and i < len(words):
+        valued = {o for p in group.params if isinstance(p, click.Option) and not p.is_flag and not p.count
+                  for o in p.opts}
+        word = words[i]
+        i += 2 if word in valued else 1
+        if word.startswith("-"):
+            continue
+        sub = group.commands.get(word)
+        if sub is None:
+            break
+        found = group = sub
+    return found
+
+
+def _asks_for_json(command: click.Command | None, argv: list[str]) -> bool:
+    """Whether the command line asks ``command`` (the one at fault) for --json (before or after
+    its name; not after ``--``). Read from the words: click failed before it knew its options."""
+    if command is None or not any(p.name == "as_json" for p in command.params):
         return False
     words = argv[:argv.index("--")] if "--" in argv else argv
     return "--json" in words
