@@ -58,6 +58,41 @@ def use_color(stream: TextIO) -> bool:
     return "NO_COLOR" not in os.environ and terminal_draws(stream)
 
 
+class StdoutToStderr:
+    """While the block runs, what reaches file descriptor 1 from below Python (a subprocess the
+    AssetFile or an asset starts, C code, ``os.write(1, ...)``) goes to stderr's descriptor, so
+    stdout carries the command's output only (a ``--json`` document, a value piped to a file).
+    ``with`` gives a duplicate of the real stdout's descriptor, for what the command writes
+    meanwhile; or None, redirecting nothing, when ``out`` is not descriptor 1 (a test's stream).
+    A class, not a generator: the fast path imports no contextlib."""
+
+    def __init__(self, out: TextIO, err: TextIO) -> None:
+        self.out, self.err = out, err
+        self.saved: int | None = None
+
+    def __enter__(self) -> int | None:
+        try:
+            if self.out.fileno() != 1:
+                return None
+            to = self.err.fileno()
+            self.out.flush()
+            self.saved = os.dup(1)
+        except (OSError, ValueError, AttributeError):  # not a real stdout, or closed
+            return None
+        os.dup2(to, 1)
+        return self.saved
+
+    def __exit__(self, *exc: object) -> None:
+        if self.saved is None:
+            return
+        try:
+            self.out.flush()  # what Python code wrote to it meanwhile: to stderr, where descriptor 1 points
+        finally:
+            os.dup2(self.saved, 1)
+            os.close(self.saved)
+            self.saved = None
+
+
 def escaping_streams() -> None:
     """A ``str`` that is not text (a lone surrogate: half of an emoji an API cut, JSON's
     ``"\\ud800"``, in a version, param or metadata) is printed as its escape, ``\\ud800``, where

@@ -1,6 +1,6 @@
 """``--json`` as a contract for scripts, over every command that has it and its exit paths
 (success, a user error, a failure): stdout holds exactly one JSON document (strict JSON, no
-NaN), nothing the AssetFile prints, its ``ok`` agrees with the exit status, and an error is
+NaN), nothing the AssetFile prints or writes to descriptor 1, its ``ok`` agrees with the exit status, and an error is
 ``{"ok": false, "error": "..."}`` (build's adds ``"results": []``), with ``--json`` after the
 command or before it."""
 
@@ -16,6 +16,7 @@ ASSETFILE = '''\
 from assetbuild import DynamicPartitions, Output, asset, observable_source
 
 print("AssetFile printed this")  # a script's stdout must not carry it
+__import__("os").write(1, b"AssetFile wrote this below Python\\n")  # (a subprocess it starts, C code) nor this
 
 
 @observable_source
@@ -113,6 +114,7 @@ def test_json_stdout_is_one_document_agreeing_with_the_exit_status(made, where, 
     r = cli(*line, cwd=made)
     assert r.returncode == status, (r.stdout, r.stderr)
     assert "printed this" not in r.stdout, r.stdout  # the AssetFile's and the observe function's prints
+    assert "wrote this" not in r.stdout, r.stdout  # and what reached descriptor 1 from below Python
     text = r.stdout
     if args[0] == "run":  # a JSON line per tick: --once, one
         assert text.count("\n") == 1, text
@@ -153,3 +155,14 @@ def test_a_suggestion_for_an_unknown_option_before_the_command_is_of_that_comman
         assert before.stderr.split(" (see ")[0] == after.stderr.split(" (see ")[0], (before.stderr, after.stderr)
         assert "--jobs" not in before.stderr
     assert cli("-C", "afile", "init", "--json", cwd=made).stdout == ""  # (init has no --json: no document)
+
+
+def test_a_value_piped_to_a_file_is_the_value_alone(made):
+    """``show a > v.txt`` got what the AssetFile wrote to descriptor 1 while it loaded (a
+    subprocess it starts) before the value; so did list, log, runs, graph... in text too."""
+    r = cli("show", "a", cwd=made)
+    assert (r.returncode, r.stdout) == (0, "v1\n"), r.stdout
+    assert "wrote this below Python" in r.stderr
+    for args in (("list",), ("graph",), ("log", "a"), ("runs",), ("partitions", "list", "per_customer")):
+        r = cli(*args, cwd=made)
+        assert r.returncode == 0 and "wrote this" not in r.stdout and "wrote this" in r.stderr, (args, r.stdout)

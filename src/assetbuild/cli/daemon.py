@@ -59,7 +59,9 @@ def run(ctx: click.Context, assets: tuple[str, ...], tick_s: str, once: bool, jo
         seconds = parse_duration(tick_s)
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="'--tick'") from None
-    with _prints_to_stderr():  # (its tick lines go to the reporter's stdout, taken before)
+    # (its tick lines go to the reporter's stdout, taken before; with --json, session.run sends
+    # what reaches descriptor 1 from below Python to stderr itself: Reporter.stdout_for_json)
+    with _prints_to_stderr(below_python=False):
         summary = session.run(assets, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"),
                               tick_s=seconds, once=once, jobs=jobs, reporter=rep, on_alert=on_alert,
                               handle_signals=True)

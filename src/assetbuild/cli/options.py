@@ -10,7 +10,7 @@ import contextlib
 import functools
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import click
@@ -167,10 +167,19 @@ def _names_as_declared(kwargs: dict[str, Any]) -> None:
             kwargs[k] = tuple(normal_form(x) if isinstance(x, str) else x for x in v)
 
 
-def _prints_to_stderr() -> contextlib.AbstractContextManager[object]:
+@contextlib.contextmanager
+def _prints_to_stderr(*, below_python: bool = True) -> Iterator[None]:
     """While a command loads the project: what the AssetFile prints goes to stderr, so stdout
-    carries the command's output only (a JSON document, a value piped to a file)."""
-    return contextlib.redirect_stdout(sys.stderr)
+    carries the command's output only (a JSON document, a value piped to a file): Python's
+    prints, and what reaches descriptor 1 from below Python (a subprocess it starts, as
+    ``git rev-parse HEAD``; C code), as ``Reporter.stdout_for_json`` sends a build's.
+    ``below_python`` False: Python's only, for a command whose reporter writes its own lines to
+    stdout meanwhile (``run``)."""
+    from ..streams import StdoutToStderr
+
+    below = StdoutToStderr(sys.stdout, sys.stderr) if below_python else contextlib.nullcontext()
+    with below, contextlib.redirect_stdout(sys.stderr):
+        yield
 
 
 # --partition KEY: one partition of a partitioned ASSET (why, show, log, accept, diff)

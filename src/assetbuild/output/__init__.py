@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, TextIO
 
 from ..reports import AssetResult, BuildResult, WatchCycle, WatchSummary
-from ..streams import terminal_draws, use_color
+from ..streams import StdoutToStderr, terminal_draws, use_color
 
 _COLORS = {"built": "32", "restored": "36", "failed": "31", "skipped": "33", "cached": "2",
            "fresh": "32", "stale": "33", "missing": "31", "overdue": "35", "warn": "33"}
@@ -167,27 +167,17 @@ class Reporter:
         if not (self.json_mode and self._asset_logs):
             yield
             return
-        try:
-            if self.out.fileno() != 1:
-                raise OSError
-            self.out.flush()
-            saved = os.dup(1)
-        except (OSError, ValueError, AttributeError):  # not a real stdout (a test's stream)
-            yield
-            return
         out = self.out
-        self.out = open(os.dup(saved), "w", buffering=1, encoding=getattr(out, "encoding", None))  # noqa: SIM115
-        os.dup2(self.err.fileno(), 1)
-        try:
-            yield
-        finally:
+        with StdoutToStderr(out, self.err) as saved:
+            if saved is None:  # not a real stdout (a test's stream)
+                yield
+                return
+            self.out = open(os.dup(saved), "w", buffering=1, encoding=getattr(out, "encoding", None))  # noqa: SIM115
             try:
-                out.flush()  # what Python code wrote meanwhile: to stderr, where fd 1 points now
+                yield
             finally:
                 self.out.close()
                 self.out = out
-                os.dup2(saved, 1)
-                os.close(saved)
 
     # --- build events --------------------------------------------------------------------------
 

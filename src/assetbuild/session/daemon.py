@@ -129,7 +129,8 @@ def run(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "."
     stop = stop or threading.Event()
     state = LoopState(stop)  # as watch mode's loop: SIGINT and SIGTERM interrupt a build, or end a wait
     ticks = failed = 0
-    with _daemon_lock(root, assetfile, cache), (stop_on_signals(state) if handle_signals else contextlib.nullcontext()):
+    with _daemon_lock(root, assetfile, cache), (stop_on_signals(state) if handle_signals else contextlib.nullcontext()), \
+            rep.stdout_for_json():  # (--json: its lines alone on stdout, as watch's)
         try:
             while True:
                 t = one_tick(root, assetfile, cache, assets, jobs=jobs, reporter=rep,
