@@ -245,6 +245,18 @@ def test_log_metric_takes_exclude_as_log_does(proj: Project) -> None:
     assert r.returncode == 2 and "'*' less --exclude selects 2" in r.stderr, r.stderr
 
 
+def test_log_shows_an_errors_first_line_in_its_table() -> None:
+    """A failed event's multi-line error printed its second line at column 0, breaking the table;
+    status shows the first line only, and so does log now (--json keeps it whole)."""
+    from assetbuild.output.history import format_log
+
+    event = {"time": DAY1, "run": "000001", "kind": "failed", "data_version": None, "duration_s": 0.0,
+             "error": "ValueError: boom\nsecond line", "reasons": [], "metadata": {}}
+    lines = format_log({"asset": "a", "events": [event]}).splitlines()
+    assert len(lines) == 2 and lines[1].endswith("  ValueError: boom"), lines
+    assert "second line" in format_log({"asset": "a", "events": [event]}, as_json=True)
+
+
 class _EndsTheBuild:
     """A plugin whose ``after_asset`` raises what it is given once the first asset is done."""
 

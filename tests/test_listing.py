@@ -65,6 +65,18 @@ def test_list_v_adds_descriptions(tmp_path):
     assert lines[3] == "checked  asset   ingest   json  -                 parsed  -"
 
 
+def test_a_description_of_several_lines_keeps_one_row_per_asset():
+    """An explicit ``description=`` with a newline broke list -v's table: its second line at
+    column 0. Its first line is shown, as a docstring's is; --json has it all."""
+    from assetbuild.output.listing import format_assets
+
+    rows = [{"name": "a", "kind": "asset", "inputs": [], "description": "First line.\nsecond line"},
+            {"name": "b", "kind": "asset", "inputs": ["a"], "description": "\n  \n"}]
+    lines = format_assets(rows, verbose=True).splitlines()
+    assert len(lines) == 3 and lines[1].endswith("  # First line.") and "#" not in lines[2], lines
+    assert json.loads(format_assets(rows, as_json=True))["assets"][0]["description"] == "First line.\nsecond line"
+
+
 def test_list_json_keeps_its_inputs_and_adds_deps(tmp_path):
     root = project(tmp_path)
     rows = {a["name"]: a for a in json.loads(cli("list", "--json", cwd=root).stdout)["assets"]}

@@ -57,7 +57,8 @@ def format_log(log: dict[str, Any] | list[dict[str, Any]], *, as_json: bool = Fa
     lines = [f"{'TIME':<20} {'RUN':<7} {'KIND':<13} {'DATA VERSION':<12} {'DURATION':>8}"]
     for e in log["events"]:
         dv = (e["data_version"] or "-")[:12]
-        why = e["error"] or "; ".join(f"{r['code']}: {r['detail']}" for r in e["reasons"])
+        # (an error's first line, as status shows it: a second would break the table; --json has it all)
+        why = (e["error"] or "").strip().partition("\n")[0] or "; ".join(f"{r['code']}: {r['detail']}" for r in e["reasons"])
         lines.append(f"{e['time']:<20} {e['run']:<7} {e['kind']:<13} {dv:<12} {e['duration_s']:>7.2f}s"
                      + (f"  {why}" if why else ""))
         lines += _metadata_lines(e, "    ")

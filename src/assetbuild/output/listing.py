@@ -100,8 +100,9 @@ def format_assets(rows: list[dict[str, Any]], *, as_json: bool = False, verbose:
         text = "  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip()
         if notes:
             text += f"  {notes}"
-        if verbose and r is not None and r.get("description"):
-            text += f"  # {r['description']}"
+        said = str(r.get("description") or "").strip().partition("\n")[0] if verbose and r is not None else ""
+        if said:  # (its first line: one row per asset)
+            text += f"  # {said}"
         lines.append(text)
     return "\n".join(lines)
 
