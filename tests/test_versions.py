@@ -62,6 +62,9 @@ def test_show_an_older_version_by_place_or_key(proj: Project) -> None:
     assert r.returncode == 2 and "(assetbuild log note --json lists its keys; give 8 characters or more)" in r.stderr
     assert key[:12] not in run(proj, "log", "note").stdout  # (the table shows data versions, not keys)
     assert "`assetbuild log ASSET --json` lists keys" in " ".join(run(proj, "show", "--help").stdout.split())
+    r = run(proj, "show", "note", "--key", key[:10], "--version", "0")  # (the key won, silently)
+    assert (r.returncode, r.stdout) == (2, "") and r.stderr == (
+        "assetbuild: error: name one older version: a version (--version N) or a key (--key KEY), not both\n")
 
 
 def test_a_version_never_recorded_is_a_usage_error(proj: Project) -> None:

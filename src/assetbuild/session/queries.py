@@ -271,11 +271,13 @@ def load_value(asset: str, *, project_dir: str | os.PathLike[str] = ".", assetfi
     (``resource``, ``version``, ``used_by``, ``file``, ``line``).
 
     ``version=N``: the N-th newest version instead (0 = the current one); ``key=``: the version
-    built under that key (8 characters or more of it). One that ``cache gc`` dropped raises
+    built under that key (8 characters or more of it); not both. One that ``cache gc`` dropped raises
     ``VersionGone`` (exit status 1), one whose record it trimmed from the history
     ``VersionTrimmed`` (a VersionGone); one never recorded ``ValueNotFound`` (a version) or
     ``SelectionError`` (a key), exit status 2. ``warn``: called with a line when the value is not fresh
     (the asset is stale, missing or failed now): its age and why."""
+    if version is not None and key is not None:  # (the key won, silently)
+        raise SelectionError("name one older version: a version (--version N) or a key (--key KEY), not both")
     with open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir) as project:
         if asset in project.graph.observable:
             return _latest_observation(project, asset, warn)
