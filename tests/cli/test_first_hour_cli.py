@@ -158,6 +158,9 @@ def test_help_of_no_command(tmp_path):
     assert r.returncode == 2
     assert r.stderr == ("assetbuild: error: no command 'nothing' in assetbuild cache "
                         "(`assetbuild cache --help` lists them)\n")
+    r = cli("help", "cache", "gc", "extra", cwd=tmp_path)  # (it said `cache gc --help` lists them)
+    assert (r.returncode, r.stderr) == (2, "assetbuild: error: no command 'extra' in assetbuild cache gc, "
+                                           "which has no commands\n")
 
 
 def test_help_is_listed(tmp_path):

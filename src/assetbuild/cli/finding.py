@@ -121,7 +121,8 @@ def help_command(ctx: click.Context, command: tuple[str, ...]) -> None:
         if sub is None:
             where = " ".join(["assetbuild", *path])
             near = close_command(word, group, parent) if isinstance(group, click.Group) else None
-            hint = f"; did you mean {near!r}?" if near else f" (`{where} --help` lists them)"
+            hint = f"; did you mean {near!r}?" if near else f" (`{where} --help` lists them)" \
+                if isinstance(group, click.Group) else ", which has no commands"
             raise click.UsageError(f"no command {word!r} in {where}{hint}")
         if i < len(command) - 1:
             parent = click.Context(sub, info_name=word, parent=parent)
