@@ -119,6 +119,38 @@ def test_import_state_the_assetfile_changes_is_undone(project, tmp_path):
         assetbuild.build(project_dir=other)
 
 
+def test_a_module_imported_through_a_folder_the_assetfile_put_on_sys_path_is_imported_afresh(project, tmp_path,
+                                                                                            monkeypatch):
+    """An AssetFile that puts a shared folder outside the project on sys.path and imports a
+    library from it, then edited with ``code_version`` bumped: the next build in this process
+    runs the library as its file is now, as a fresh process does, not the module the first
+    build imported. A module the caller imported before the call stays, the same object."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "sharedlib.py").write_text("def f():\n    return 1\n")
+    (shared / "pkg").mkdir()
+    (shared / "pkg/__init__.py").write_text("")
+    (shared / "pkg/sub.py").write_text("N = 10\n")
+    (shared / "callers.py").write_text("Y = 1\n")
+    af = ("import os, sys\nsys.path.insert(0, {!r})\nfrom sharedlib import f\nimport callers\n\n"
+          "@asset(io='json', code_version='V')\ndef a():\n    import pkg.sub\n    return f() + pkg.sub.N\n")
+    monkeypatch.syspath_prepend(str(shared))
+    for name in ("sharedlib", "pkg", "pkg.sub", "callers"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    import callers
+
+    sys.path.remove(str(shared))  # the caller imported it, then its folder left the path
+    project.assetfile(af.format(str(shared)).replace("V", "1"))
+    assert project.built() == ["a"] and project.value("a") == 11
+    assert not {"sharedlib", "pkg", "pkg.sub"} & set(sys.modules)
+    assert sys.modules["callers"] is callers
+    (shared / "sharedlib.py").write_text("def f():\n    return 2\n")
+    (shared / "pkg/sub.py").write_text("N = 20\n")
+    project.assetfile(af.format(str(shared)).replace("V", "2"))
+    assert project.built() == ["a"] and project.value("a") == 22
+    assert sys.modules["callers"] is callers
+
+
 def test_dunder_file_is_the_assetfile(project):
     project.assetfile("""
 from pathlib import Path

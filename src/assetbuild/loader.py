@@ -30,14 +30,9 @@ from .atomicfile import write_atomically
 from .compiled import SLICE_CACHE_PREFIX, TAG, beside_file, compile_cached, prune_slices, slice_compiled
 from .definitions import AssetDef, ObservableSourceDef, ResourceDef, SourceDef
 from .errors import DefinitionError, ProjectNotFound, describe_exception, syntax_excerpt
+from .importstate import added_path_modules, hide, kept_hooks, path_entries, project_module_names
 from .interrupts import RealInterrupts
-from .modulefinder import (
-    MODULES_CACHE_PREFIX,
-    ProjectModuleFinder,
-    _in_project,
-    _is_installed,
-    _namespace_in_project,
-)
+from .modulefinder import MODULES_CACHE_PREFIX, ProjectModuleFinder, _in_project, _is_installed
 
 ASSETFILE_MODULE = "__assetfile__"
 
@@ -50,7 +45,7 @@ _LOADED_BY_US: set[str] = set()
 # one as it runs in this process really ran (``compiled_since``); emptied with the modules.
 _COMPILED: list[tuple[str, str]] = []
 # Each active ProjectImports, innermost last: a load inside the innermost finds the project's
-# modules hidden already (``_hide``), and need not look for them again.
+# modules hidden already (``importstate.hide``), and need not look for them again.
 _ACTIVE: list[ProjectImports] = []
 
 
@@ -112,23 +107,27 @@ class ProjectImports:
 
     A caller that imports its own modules (a notebook) may hold one named like a project module
     (its own ``helpers.py``), or the project's own module, maybe edited since: the load must
-    not use either, so each is hidden (``_hide``) while active and put back, the same object,
-    after. What the project added to ``sys.path`` is undone; finders and path hooks that project
-    code defined are dropped (those of a library it imported stay, with the library)."""
+    not use either, so each is hidden (``importstate.hide``) while active and put back, the same object,
+    after. What the project added to ``sys.path`` is undone, and the modules it imported through
+    what it added are forgotten with the project's (``importstate.added_path_modules``); finders
+    and path hooks that project code defined are dropped (those of a library it imported stay,
+    with the library)."""
 
     def __init__(self, project_dir: Path) -> None:
         self.root = str(project_dir)
         self._finder = _ProjectFinder(self.root)
         self._hidden: dict[str, Any] = {}
         self._saved: tuple[list[Any], list[Any], set[int]] | None = None
+        self._modules: set[str] = set()
 
     def __enter__(self) -> ProjectImports:
         self._saved = (sys.path, list(sys.path), {id(h) for h in (*sys.meta_path, *sys.path_hooks)})
+        self._modules = set(sys.modules)
         if not sys.path or sys.path[0] != self.root:  # first, as in the command's process
             sys.path.insert(0, self.root)
         # (with the project on sys.path, as for every later look at namespace packages: their
         # __path__, worked out again whenever sys.path changes, is then computed once per load)
-        self._hidden = _hide(self.root)
+        self._hidden = hide(self.root)
         sys.meta_path.insert(0, self._finder)
         _ACTIVE.append(self)
         return self
@@ -141,6 +140,11 @@ class ProjectImports:
         if self in _ACTIVE:
             _ACTIVE.remove(self)
         dropped = forget_project_modules(Path(self.root))
+        if self._saved is not None:  # and what it imported through a folder it put on sys.path
+            for name in added_path_modules(self._modules, path_entries(self._saved[1])):
+                if sys.modules.pop(name, None) is not None:
+                    dropped.add(name)
+        self._modules = set()
         if self._hidden:  # what the load imported under a hidden name goes; the caller's comes back
             tops = {n.partition(".")[0] for n in self._hidden}
             for name in [n for n in sys.modules if n.partition(".")[0] in tops]:
@@ -153,58 +157,8 @@ class ProjectImports:
             path[:] = path_items
             sys.path = path
             dropped.add(ASSETFILE_MODULE)  # a finder or hook project code made goes with it
-            sys.meta_path[:] = _kept(sys.meta_path, before, dropped, self._finder)
-            sys.path_hooks[:] = _kept(sys.path_hooks, before, dropped, self._finder)
-
-
-def _hide(root: str) -> dict[str, Any]:
-    """Take out of ``sys.modules`` (and return) what the caller imported that a fresh process
-    would not have as the project loads: the project's own modules, and modules named like one
-    (``helpers``, ``helpers.x``) from elsewhere, but not from the standard library or an
-    installed distribution (the command imports those too: ``shadowing_files`` warns). Never
-    ``__main__``. One pass over sys.modules and one listing of the project directory."""
-    modules = sys.modules
-    hide = project_module_names(Path(root)) - {"__main__", "__mp_main__"}
-    try:
-        entries = os.listdir(root)
-    except OSError:
-        entries = []
-    tops = set()
-    for entry in entries:  # a module, a package or a namespace package's folder
-        name = entry[:-3] if entry.endswith(".py") else entry
-        module = modules.get(name)
-        if module is None or name in hide or name in sys.stdlib_module_names or name in sys.builtin_module_names:
-            continue
-        f = getattr(module, "__file__", None)
-        where = [f] if f else list(vars(module).get("__path__") or ()) if isinstance(module, types.ModuleType) else []
-        if where and not any(_is_installed(os.path.join(str(w), "")) for w in where):  # (a namespace package's folders)
-            tops.add(name)
-    if tops:
-        hide.update(n for n in modules if n.partition(".")[0] in tops)
-    return {name: modules.pop(name) for name in hide if name in modules}
-
-
-def _kept(hooks: list[Any], before: set[int], dropped: set[str], ours: object) -> list[Any]:
-    """Of import finders or path hooks, those there ``before`` and those made since (a class,
-    a function or an instance) by code outside the ``dropped`` modules (a library's)."""
-    return [h for h in hooks if h is not ours and (id(h) in before or getattr(
-        h if isinstance(h, (type, types.FunctionType)) else type(h), "__module__", None) not in dropped)]
-
-
-def project_module_names(project_dir: Path) -> set[str]:
-    """Names of imported modules loaded from the project (not from an installed package): files
-    under the project directory, and folders there without ``__init__.py`` (namespace packages
-    such as ``src``)."""
-    root = os.path.join(str(project_dir), "")
-    out = set()
-    for name, mod in list(sys.modules.items()):
-        f = getattr(mod, "__file__", None)
-        if f:
-            if _in_project(f, root):
-                out.add(name)
-        elif isinstance(mod, types.ModuleType) and _namespace_in_project(vars(mod).get("__path__"), root):
-            out.add(name)
-    return out
+            sys.meta_path[:] = kept_hooks(sys.meta_path, before, dropped, self._finder)
+            sys.path_hooks[:] = kept_hooks(sys.path_hooks, before, dropped, self._finder)
 
 
 def loaded_sources(names: Iterable[str] | None = None) -> dict[str, str]:
