@@ -69,6 +69,40 @@ def test_every_verb_that_loads_the_project_runs_there(tmp_path, elsewhere):
     assert os.getcwd() == str(elsewhere)
 
 
+CHDIR_ASSETFILE = """\
+import os
+from assetbuild import asset, observable_source
+
+@observable_source
+def seen():
+    os.chdir("sub")
+    return "1"
+
+@asset
+def a(seen):
+    os.chdir("sub")
+    return 1
+
+@asset
+def b(a):
+    return open("data.txt").read().strip()
+"""
+
+
+@pytest.mark.parametrize("executor,jobs", [("serial", 1), ("processes", 1)])
+def test_an_asset_that_changes_directory_moves_neither_later_assets_nor_the_caller(tmp_path, monkeypatch,
+                                                                                  executor, jobs):
+    """An asset (and an observe function) calling ``os.chdir``: the next asset in the same
+    process (the build's, or a worker's) runs in the project directory, as forcing it alone
+    does, and a caller whose directory is the project's is back there after the call."""
+    root = write(tmp_path / "proj", {"AssetFile": CHDIR_ASSETFILE, "data.txt": "project\n",
+                                     "sub/data.txt": "subdir\n"})
+    monkeypatch.chdir(root)
+    assert assetbuild.build(executor=executor, jobs=jobs).ok
+    assert os.getcwd() == str(root)
+    assert assetbuild.load_value("b") == "project"
+
+
 def test_a_relative_cache_dir_is_the_callers(tmp_path, elsewhere):
     root = _project(tmp_path / "proj", "a")
     assert assetbuild.build(project_dir=root, cache_dir="mycache").ok

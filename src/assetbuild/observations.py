@@ -26,6 +26,7 @@ from .definitions import AssetContext, ObservableSourceDef, Observation
 from .execute import _collecting_logger, _user_error, is_user_file_for, user_traceback
 from .interrupts import RealInterrupts
 from .reports import ObservationRecord, ObservationResult
+from .workdir import kept_directory
 
 _RETURN = "return a version string, or Observation(version, value=None, metadata=None)"
 
@@ -42,7 +43,7 @@ def observe_source(d: ObservableSourceDef, project_dir: str | Path) -> Observati
         kwargs["context"] = context
     else:
         context = None
-    with RealInterrupts() as interrupts:
+    with RealInterrupts() as interrupts, kept_directory(str(project_dir)):
         try:
             returned = d.fn(**kwargs)
         except BaseException as e:  # noqa: BLE001 - whatever the user's code raises fails the source

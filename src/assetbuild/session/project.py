@@ -390,13 +390,11 @@ def in_project_dir(root: Path) -> Iterator[None]:
             before: str | None = os.getcwd()
         except OSError:  # the caller's directory was deleted: there is nothing to go back to
             before = None
-        if before == str(root):
-            yield
-            return
-        os.chdir(root)
+        if before != str(root):
+            os.chdir(root)
         try:
             yield
-        finally:
+        finally:  # also when the caller was there already: an asset may have moved away
             if before is not None:
                 try:
                     os.chdir(before)
