@@ -179,6 +179,12 @@ class AcceptRefused(AssetbuildError):
     exit_status = 1
 
 
+class ReentrantCall(AssetbuildError):
+    """An asset called the Python API for something the build running it holds: the process's
+    turn (an asset in a thread of the build) or its cache directory's build lock (its own
+    project). The call would wait for the build, which waits for the asset: refused at once."""
+
+
 class ConfigError(AssetbuildError):
     """An option or ``[tool.assetbuild]`` setting is invalid (unknown executor, bad -j value...)."""
 

@@ -34,7 +34,7 @@ from .interrupts import RealInterrupts
 from .io import IOContext, is_external
 from .loader import compiled_mark, compiled_since, reached_sources
 from .spool import read_stored_file, write_spool_file
-from .workdir import kept_directory
+from .usercode import running_user_code
 
 LogLines = list[tuple[int, str]]  # (logging level, formatted message), in order
 SPOOL_MIN = 1 << 20  # a worker's output from this size on travels through a file, not the pipe
@@ -194,7 +194,7 @@ def run_task(task: Task, log: Any = None) -> Produced | Failed | Skipped:
     as they are written; without one, log and output lines are collected into the result.
     """
     logs: LogLines = []
-    with kept_directory(task.project_dir):  # an asset's os.chdir is not the next asset's
+    with running_user_code(task.project_dir):  # an asset's os.chdir is not the next asset's
         if log is not None:
             with captured(lambda level, text: log.log(level, "%s", text)):
                 return _run_task(task, log, logs)

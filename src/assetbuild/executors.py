@@ -32,6 +32,7 @@ from .errors import ConfigError, WorkerLost, describe_exception
 from .execute import Failed
 from .executor import Ended, Outcome, Task, run_serialized
 from .interrupts import interrupts_held
+from .usercode import BUILD_LOCKS
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -192,14 +193,16 @@ def exit_with_parent() -> None:
     threading.Thread(target=watch, name="assetbuild-orphan-watch", daemon=True).start()
 
 
-def _worker_init(project_dir: str, environ: dict[str, str], cwd: str) -> None:
+def _worker_init(project_dir: str, environ: dict[str, str], cwd: str,
+                 build_locks: frozenset[tuple[int, int]] = frozenset()) -> None:
     """In a new worker: exit with its parent, ignore Ctrl-C (the build ends its workers itself),
     take the build's environment and working directory, and import the project's modules from
     their source, like the build does.
 
     A forkserver worker is forked from a server started by the first process build of this
     Python process, so without this it would see that moment's ``os.environ`` and cwd, not
-    the current build's (an embedding program or a test that changed them later)."""
+    the current build's (an embedding program or a test that changed them later).
+    ``build_locks``: the build lock files the build holds (``usercode.BUILD_LOCKS``)."""
     import signal
     from pathlib import Path
 
@@ -219,6 +222,7 @@ def _worker_init(project_dir: str, environ: dict[str, str], cwd: str) -> None:
         pass
     from .loader import ProjectImports
 
+    BUILD_LOCKS.update(build_locks)  # an asset here calling the API on its own project: refused, not a hang
     ProjectImports(Path(project_dir)).__enter__()
 
 
@@ -337,7 +341,8 @@ class ProcessExecutor:
 
         return ProcessPoolExecutor(max_workers=self.jobs, mp_context=self._ctx,
                                    initializer=_worker_init,
-                                   initargs=(self.project_dir, dict(os.environ), os.getcwd()))
+                                   initargs=(self.project_dir, dict(os.environ), os.getcwd(),
+                                             frozenset(BUILD_LOCKS)))
 
     def _current_pool(self) -> Any:
         with self._lock:

@@ -26,7 +26,7 @@ from .definitions import AssetContext, ObservableSourceDef, Observation
 from .execute import _collecting_logger, _user_error, is_user_file_for, user_traceback
 from .interrupts import RealInterrupts
 from .reports import ObservationRecord, ObservationResult
-from .workdir import kept_directory
+from .usercode import running_user_code
 
 _RETURN = "return a version string, or Observation(version, value=None, metadata=None)"
 
@@ -43,7 +43,7 @@ def observe_source(d: ObservableSourceDef, project_dir: str | Path) -> Observati
         kwargs["context"] = context
     else:
         context = None
-    with RealInterrupts() as interrupts, kept_directory(str(project_dir)):
+    with RealInterrupts() as interrupts, running_user_code(str(project_dir)):
         try:
             returned = d.fn(**kwargs)
         except BaseException as e:  # noqa: BLE001 - whatever the user's code raises fails the source

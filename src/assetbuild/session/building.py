@@ -15,7 +15,9 @@ from ..output import Reporter
 from ..reports import AssetResult, BuildResult, ObservationResult, Reason
 from .observer import BuildObserver
 from .options import BuildOptions, RemoteOptions
-from .project import Project, few_collections, open_project, open_store, process_builds
+from .project import Project, few_collections, open_project, open_store
+from .resourcing import BuildResources
+from .turns import process_turn
 
 
 def _runner(project: Project, options: BuildOptions) -> Any:
@@ -212,41 +214,6 @@ def with_remote(project: Project, store: Any, remote: RemoteOptions, expected: i
                        expected=expected, fetch=fetch)
 
 
-class BuildResources:
-    """The resources of one build: the scope that makes them in this process, and the
-    caller's overrides (``build(resources={...})``)."""
-
-    def __init__(self, project: Project, overrides: dict[str, Any] | None) -> None:
-        from ..resources import ResourceOverride, ResourceScope
-
-        graph = project.graph
-        for name in overrides or {}:
-            if name not in graph.resources:
-                known = ", ".join(sorted(graph.resources)) or "none"
-                raise ConfigError(f"resources= names {name!r}, which is not a resource of this project "
-                                  f"(its resources: {known})")
-        self.overrides = {n: ResourceOverride(n, v) for n, v in (overrides or {}).items()}
-        self.scope = ResourceScope(str(project.project_dir), warn=project.reporter.warn)
-        self.defs = graph.resources
-
-    def for_asset(self, uses: tuple[tuple[str, str], ...]) -> tuple[tuple[str, Any], ...]:
-        """Task.resources of an asset using ``uses`` ((parameter, resource name), ...)."""
-        return tuple((param, self.overrides.get(r) or self.defs[r]) for param, r in uses)
-
-    def all(self) -> dict[str, Any]:
-        """Every resource, by name (what an IO manager's context offers: ``IOContext.resources``)."""
-        return {n: self.overrides.get(n) or d for n, d in self.defs.items()}
-
-    def mapping(self) -> Any:
-        """The resources as a mapping that makes them in this process on first use."""
-        from ..resources import ResourceMap
-
-        return ResourceMap(self.all(), self.scope)
-
-    def close(self) -> None:
-        self.scope.close()
-
-
 def build(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = ".",
           assetfile: str | None = None, cache_dir: str | os.PathLike[str] | None = None,
           force: bool = False, keep_going: bool = False, dry_run: bool = False,
@@ -315,11 +282,11 @@ def build(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "
     earlier = None
     if sliced is not None:  # only data changed: load the assets to decide, and what they read
         try:
-            with rep.stdout_for_json(), process_builds, open_project(project_dir, reporter=rep, sliced=sliced) as project:
+            with rep.stdout_for_json(), process_turn(), open_project(project_dir, reporter=rep, sliced=sliced) as project:
                 return build_project(project, selection, options)
         except SliceInsufficient as e:  # more is needed than the slice: the whole project, as any build
             earlier = e.done
-    with rep.stdout_for_json(), process_builds, open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir,
+    with rep.stdout_for_json(), process_turn(), open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir,
                                                              reporter=rep, plugin_manager=plugin_manager) as project:
         return build_project(project, selection, options, earlier=earlier)
 

@@ -36,7 +36,8 @@ from ..policies import NS, Freshness, Request
 from ..reports import AssetResult, BuildResult, ObservationResult, run_id
 from .building import build_project, drop_gone_partitions_of
 from .options import BuildOptions
-from .project import Project, open_project, open_store, process_builds, resolve_cache_dir
+from .project import Project, open_project, open_store, resolve_cache_dir
+from .turns import process_turn
 
 if TYPE_CHECKING:
     from ..watch import LoopState
@@ -192,7 +193,7 @@ def one_tick(root: Path, assetfile: str | None, cache: Path, assets: Sequence[st
 
     tick = Tick(now_ns(), selection=tuple(assets))
     try:
-        with process_builds, open_project(root, assetfile=assetfile, cache_dir=cache, reporter=reporter,
+        with process_turn(), open_project(root, assetfile=assetfile, cache_dir=cache, reporter=reporter,
                                           plugin_manager=plugin_manager) as project:
             _tick(project, assets, tick, jobs, on_alert, state)
     except AssetbuildError as e:

@@ -18,7 +18,8 @@ from ..definitions import ObservableSourceDef
 from ..errors import SelectionError
 from ..output import Reporter
 from ..reports import ObservationResult
-from .project import Project, open_project, open_store, process_builds
+from .project import Project, open_project, open_store
+from .turns import process_turn
 
 
 def observe_for(project: Project, plan: Sequence[str], store: Any, *, record: bool,
@@ -58,7 +59,7 @@ def observe(names: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = 
     if isinstance(names, str):  # one name, not its letters
         names = [names]
     rep = reporter or Reporter(verbosity=-2)
-    with rep.stdout_for_json(), process_builds, open_project(project_dir, assetfile=assetfile,
+    with rep.stdout_for_json(), process_turn(), open_project(project_dir, assetfile=assetfile,
                                                              cache_dir=cache_dir, reporter=rep) as project:
         graph = project.graph
         for n in names:

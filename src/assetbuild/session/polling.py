@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..reports import BuildResult, ObservationResult
-from .project import in_project_dir
+from .turns import in_project_dir
 
 
 class ObservationPoller:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,19 +20,13 @@ from ..io import is_external
 from ..loader import Loaded, ProjectImports, load_assetfile, shadowing_files
 from ..output import Reporter
 from .aliases import check_outputs_through_symlinks
+from .turns import in_project_dir, loading
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ..partitions import PartitionEnv
 
 CACHE_ENV = "ASSETBUILD_CACHE_DIR"
-
-# Builds in one process take turns: loading an AssetFile swaps modules in sys.modules, the
-# build lock of a cache directory is what keeps two builds' writes apart (across processes the
-# build lock alone does it), and a loaded project is the process's working directory
-# (``in_project_dir``). Every verb that loads a project holds it.
-process_builds = threading.RLock()
-_loading = threading.Lock()
 
 
 def resolve_cache_dir(project_dir: Path, cache_dir: str | os.PathLike[str] | None) -> Path:
@@ -377,32 +370,6 @@ def _realpath(path: str, parents: dict[str, str]) -> str:
 
 
 @contextmanager
-def in_project_dir(root: Path) -> Iterator[None]:
-    """Run the block with ``root`` as the working directory, as ``assetbuild -C DIR`` does, so
-    an AssetFile's ``open("params.yaml")`` and an asset's cwd-relative reads work the same from
-    the Python API; then go back to the caller's, also after an error or Ctrl-C.
-
-    The working directory belongs to the whole process: the block holds ``process_builds``,
-    so API calls from several threads take turns (a thread's call waits for another's to end).
-    Worker processes get it when they start (``executors._worker_init``)."""
-    with process_builds:
-        try:
-            before: str | None = os.getcwd()
-        except OSError:  # the caller's directory was deleted: there is nothing to go back to
-            before = None
-        if before != str(root):
-            os.chdir(root)
-        try:
-            yield
-        finally:  # also when the caller was there already: an asset may have moved away
-            if before is not None:
-                try:
-                    os.chdir(before)
-                except OSError:  # deleted meanwhile: stay where the build was
-                    pass
-
-
-@contextmanager
 def few_collections() -> Iterator[None]:
     """Fewer garbage collections while a project loads and while a build or look decides its
     assets: what exists already (modules, definitions, the graph) is frozen out of the
@@ -455,7 +422,7 @@ def open_project(project_dir: str | os.PathLike[str] = ".", *, assetfile: str | 
     reporter = reporter or Reporter(verbosity=-2)
     with in_project_dir(root), ProjectImports(root):
         with few_collections():  # a function, a definition and a node per asset, all kept
-            with _loading:  # the loader collects declarations in a module global
+            with loading():  # the loader collects declarations in a module global
                 loaded = load_assetfile(root, assetfile, cache_dir=cache,
                                         wanted=None if sliced is None else frozenset(sliced["affected"] | sliced["frontier"]),
                                         asset_defs=None if sliced is None else sliced.get("asset_defs"))

@@ -20,7 +20,8 @@ from ..reports import WatchCycle, WatchSummary
 from .building import build_project
 from .options import BuildOptions
 from .polling import ObservationPoller
-from .project import Project, open_project, process_builds, resolve_cache_dir
+from .project import Project, open_project, resolve_cache_dir
+from .turns import process_turn
 
 
 def watch(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = ".", assetfile: str | None = None,
@@ -74,7 +75,7 @@ def watch(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "
         loaded = False
         _forget_shadowed(root, ours)
         try:
-            with process_builds, open_project(root, assetfile=assetfile, cache_dir=cache, reporter=rep,
+            with process_turn(), open_project(root, assetfile=assetfile, cache_dir=cache, reporter=rep,
                                               plugin_manager=plugin_manager) as project:
                 loaded = True
                 last = _watch_set(project)

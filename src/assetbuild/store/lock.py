@@ -17,7 +17,8 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from ..errors import StoreError
+from ..errors import ReentrantCall, StoreError
+from ..usercode import BUILD_LOCKS, in_user_code
 from .failures import describe_open_error
 
 _BUSY = (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES)
@@ -52,6 +53,7 @@ class BuildLock:
         if ahead is not None:
             os.close(fd)
             self._fd = ahead
+            BUILD_LOCKS.add(_file_key(ahead))
             return
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -59,15 +61,27 @@ class BuildLock:
             if e.errno not in _BUSY:
                 os.close(fd)
                 raise
+            if _file_key(fd) in BUILD_LOCKS and in_user_code():
+                os.close(fd)
+                raise ReentrantCall(f"{self.root} is in use by the build running this asset: an asset cannot "
+                                    "call assetbuild on its own project (nor one that shares its cache "
+                                    "directory); the call would wait for the build, which waits for the asset") from None
             if on_wait:
                 on_wait()
             fcntl.flock(fd, fcntl.LOCK_EX)
         self._fd = fd
+        BUILD_LOCKS.add(_file_key(fd))
 
     def release(self) -> None:
         if self._fd is not None:
+            BUILD_LOCKS.discard(_file_key(self._fd))
             os.close(self._fd)
             self._fd = None
+
+
+def _file_key(fd: int) -> tuple[int, int]:
+    st = os.fstat(fd)
+    return st.st_dev, st.st_ino
 
 
 # The build locks taken ahead in this process (taken_ahead): (device, inode of the lock file,
@@ -85,7 +99,7 @@ def taken_ahead(cache_dir: Path, on_wait: Callable[[], None] | None = None) -> I
     """Take ``cache_dir``'s build lock now, before the build that needs it loads its project,
     and hand it to that build's store (the first ``BuildLock.acquire`` of this thread, for the
     same lock file, in the block). The UI waits here for another build holding nothing of its
-    process: loading a project holds the process's turn (``session.project.process_builds``),
+    process: loading a project holds the process's turn (``session.turns.process_builds``),
     which every page needs. Released at the end of the block if no store took it; a directory
     with no lock file yet (never built in) is left to the build. ``on_wait`` as ``acquire``'s."""
     try:

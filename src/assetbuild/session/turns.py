@@ -1,0 +1,88 @@
+"""Calls into the Python API take turns in a process, and run in their project's directory.
+
+Loading an AssetFile swaps modules in sys.modules, the build lock of a cache directory is what
+keeps two builds' writes apart (across processes the build lock alone does it), and a loaded
+project is the process's working directory (``in_project_dir``): every verb that loads a
+project holds the process's turn (``process_turn``). Code a build runs (an asset, the AssetFile
+as it loads) that calls the API back into what its own build holds would wait for that build,
+which waits for it: ``ReentrantCall`` at once instead.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+process_builds = threading.RLock()
+_loading = threading.Lock()
+_loader: list[int] = []  # the thread loading an AssetFile now (``loading``)
+
+
+@contextmanager
+def process_turn() -> Iterator[None]:
+    """Hold ``process_builds`` for the block: wait for another thread's call to end. An asset
+    that a build runs in another thread of this process (the ``threads`` executor) cannot have
+    that turn before its build ends, which waits for the asset: ReentrantCall at once rather
+    than a wait for ever."""
+    if not process_builds.acquire(blocking=False):
+        from ..usercode import in_user_code
+
+        if in_user_code():
+            from ..errors import ReentrantCall
+
+            raise ReentrantCall("an asset that the build runs in a thread (the threads executor) cannot call the "
+                                "Python API: the call would wait for the build, which waits for the asset; run "
+                                "it with the serial or processes executor")
+        process_builds.acquire()
+    try:
+        yield
+    finally:
+        process_builds.release()
+
+
+@contextmanager
+def loading() -> Iterator[None]:
+    """Hold the AssetFile loader for the block (it collects declarations in a module global).
+    An AssetFile that calls the API as it loads would wait for its own load: ReentrantCall."""
+    if not _loading.acquire(blocking=False):
+        if _loader and _loader[-1] == threading.get_ident():
+            from ..errors import ReentrantCall
+
+            raise ReentrantCall("the AssetFile cannot call the Python API as it loads (the call would wait for "
+                                "the load that runs it); call it from an asset, or from a script")
+        _loading.acquire()
+    _loader.append(threading.get_ident())
+    try:
+        yield
+    finally:
+        _loader.pop()
+        _loading.release()
+
+
+@contextmanager
+def in_project_dir(root: Path) -> Iterator[None]:
+    """Run the block with ``root`` as the working directory, as ``assetbuild -C DIR`` does, so
+    an AssetFile's ``open("params.yaml")`` and an asset's cwd-relative reads work the same from
+    the Python API; then go back to the caller's, also after an error or Ctrl-C.
+
+    The working directory belongs to the whole process: the block holds the process's turn
+    (``process_turn``), so API calls from several threads take turns (a thread's call waits for
+    another's to end). Worker processes get it when they start (``executors._worker_init``)."""
+    with process_turn():
+        try:
+            before: str | None = os.getcwd()
+        except OSError:  # the caller's directory was deleted: there is nothing to go back to
+            before = None
+        if before != str(root):
+            os.chdir(root)
+        try:
+            yield
+        finally:  # also when the caller was there already: an asset may have moved away
+            if before is not None:
+                try:
+                    os.chdir(before)
+                except OSError:  # deleted meanwhile: stay where the build was
+                    pass
