@@ -103,6 +103,24 @@ def test_an_asset_that_changes_directory_moves_neither_later_assets_nor_the_call
     assert assetbuild.load_value("b") == "project"
 
 
+def test_assetfile_alone_is_dash_f_its_directory_is_the_project(tmp_path, elsewhere):
+    """``assetfile=FILE`` without ``project_dir=`` is ``assetbuild -f FILE``: FILE's directory is
+    the project (its files, its cache, its working directory), from any caller's directory;
+    with ``project_dir=`` FILE is read from there, as ``-C DIR -f FILE``."""
+    root = _project(tmp_path / "proj", "a")
+    for assetfile in (str(root / "AssetFile"), os.path.relpath(root / "AssetFile")):
+        r = assetbuild.build(assetfile=assetfile)
+        assert r.ok, [(x.asset, x.error) for x in r.results]
+        assert assetbuild.load_value("reading", assetfile=assetfile) == "p-a:d-a:proj"
+        assert {s.asset: s.state for s in assetbuild.status(assetfile=assetfile)} == {"settings": "fresh",
+                                                                                      "reading": "fresh"}
+    assert not (elsewhere / ".assetbuild").exists() and os.getcwd() == str(elsewhere)
+    write(root, {"alt/Pipeline": ASSETFILE})
+    r = assetbuild.build(project_dir=root, assetfile="alt/Pipeline")  # -C DIR -f FILE: DIR is the project
+    assert r.ok and assetbuild.load_value("reading", project_dir=root, assetfile="alt/Pipeline") == "p-a:d-a:proj"
+    assert not (root / "alt/.assetbuild").exists()
+
+
 def test_a_relative_cache_dir_is_the_callers(tmp_path, elsewhere):
     root = _project(tmp_path / "proj", "a")
     assert assetbuild.build(project_dir=root, cache_dir="mycache").ok

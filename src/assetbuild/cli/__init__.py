@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from .finding import OneErrorStyle, caller_path, close_command, help_command, unknown_word
+from .finding import OneErrorStyle, caller_path, close_command, help_command, located, unknown_word
 from .given import PluginOption
 from .options import (
     Span,
@@ -283,7 +283,7 @@ def build(ctx: click.Context, assets: tuple[str, ...], **local: Any) -> None:
 
     opts, rep = _setup(ctx, local)
     with unknown_word(ctx, assets):
-        result = session.build(_selection(assets, opts), assetfile=opts.get("assetfile"),
+        result = session.build(_selection(assets, opts), **located(opts),
                                cache_dir=opts.get("cache_dir"), reporter=rep, **_build_kwargs(opts),
                                **_remote_kwargs(ctx, local, opts), **_param_args(ctx, local))
     if opts.get("as_json"):
@@ -315,7 +315,7 @@ def watch(ctx: click.Context, assets: tuple[str, ...], debounce: float | None, *
     from .. import session
 
     opts, rep = _setup(ctx, local)
-    session.watch(_selection(assets, opts), assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"),
+    session.watch(_selection(assets, opts), **located(opts), cache_dir=opts.get("cache_dir"),
                   debounce_ms=debounce, reporter=rep, handle_signals=True, **_build_kwargs(opts),
                   **_remote_kwargs(ctx, local, opts), **_param_args(ctx, local))
 
@@ -359,7 +359,7 @@ def status(ctx: click.Context, assets: tuple[str, ...], check: bool, each_partit
     opts, rep = _setup(ctx, local, reads_only=True)
     remote = _remote_kwargs(ctx, local, opts)
     del remote["remote_read_only"]  # status uploads nothing
-    rows = session.status(_selection(assets, opts), assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"),
+    rows = session.status(_selection(assets, opts), **located(opts), cache_dir=opts.get("cache_dir"),
                           reporter=rep, **remote, **_param_args(ctx, local))
     _say_if_nothing_selected(rows, _selection(assets, opts))
     text = output.format_status(rows, color=streams.use_color(sys.stdout), as_json=bool(opts.get("as_json")),
@@ -388,7 +388,7 @@ def why(ctx: click.Context, asset: str | None, partition: str | None, exclude: t
 
     opts, rep = _setup(ctx, local, reads_only=True)
     named = _asset_or_exclusions(ctx, asset, exclude, partition)
-    info = session.why(named, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"), reporter=rep,
+    info = session.why(named, **located(opts), cache_dir=opts.get("cache_dir"), reporter=rep,
                        exclude=exclude, **_param_args(ctx, local))
     _say_if_nothing_selected(info, (*([asset] if asset else []), *exclude))
     if info or opts.get("as_json"):
@@ -409,7 +409,7 @@ def list_cmd(ctx: click.Context, assets: tuple[str, ...], **local: Any) -> None:
 
     opts, rep = _setup(ctx, local, reads_only=True)
     with _prints_to_stderr():
-        rows = session.list_assets(assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"),
+        rows = session.list_assets(**located(opts), cache_dir=opts.get("cache_dir"),
                                    assets=_selection(assets, opts))
     _say_if_nothing_selected(rows, _selection(assets, opts))
     text = output.format_assets(rows, as_json=bool(opts.get("as_json")), verbose=rep.verbosity > 0)
@@ -439,7 +439,7 @@ def graph(ctx: click.Context, assets: tuple[str, ...], fmt: str, out: str | None
     opts, _ = _setup(ctx, local, reads_only=True)
     out = caller_path(opts, out) if out else out
     with _prints_to_stderr():
-        nodes = session.describe_graph(assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"),
+        nodes = session.describe_graph(**located(opts), cache_dir=opts.get("cache_dir"),
                                        assets=_selection(assets, opts))
     if fmt in ("svg", "png"):
         pictures.write_picture(nodes, fmt, pictures.asset_states(_selection(assets, opts), opts), out)
@@ -475,10 +475,10 @@ def show(ctx: click.Context, asset: str, meta: bool, version: int | None, key: s
     asset = _partitioned(asset, partition)
     if meta:
         with _prints_to_stderr():
-            info = session.load_metadata(asset, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"))
+            info = session.load_metadata(asset, **located(opts), cache_dir=opts.get("cache_dir"))
         return click.echo(output.format_metadata(info, as_json=bool(opts.get("as_json"))))
     with _prints_to_stderr():
-        value = session.load_value(asset, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"),
+        value = session.load_value(asset, **located(opts), cache_dir=opts.get("cache_dir"),
                                    version=version, key=key,
                                    warn=lambda line: click.echo(line, err=True))
     text = output.format_value(asset, value, as_json=bool(opts.get("as_json")))
@@ -507,7 +507,7 @@ def clean(ctx: click.Context, yes: bool, outputs: bool, keep_outputs: bool, orph
     opts, rep = _setup(ctx, local)
     if orphans:
         return clean_orphans_command(opts, rep, yes)
-    kw = {"cache_dir": opts.get("cache_dir"), "assetfile": opts.get("assetfile"), "outputs": not keep_outputs,
+    kw = {"cache_dir": opts.get("cache_dir"), **located(opts), "outputs": not keep_outputs,
           "reporter": rep, "all_projects": all_projects}
     plan = session.maintenance.clean_report(dry_run=True, **kw)
     if opts.get("dry_run") or plan.nothing_to_do:
@@ -544,7 +544,7 @@ def accept(ctx: click.Context, asset: str, yes: bool, partition: str | None, **l
 
     opts, rep = _setup(ctx, local)
     asset = _partitioned(asset, partition)
-    kw = {"assetfile": opts.get("assetfile"), "cache_dir": opts.get("cache_dir"), "reporter": rep,
+    kw = {**located(opts), "cache_dir": opts.get("cache_dir"), "reporter": rep,
           **_param_args(ctx, local)}
     plan = session.accept(asset, dry_run=True, **kw)
     if plan["fresh"]:

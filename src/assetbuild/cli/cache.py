@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from .finding import CommandGroup
+from .finding import CommandGroup, located
 from .given import _refuse_unused
 from .options import Span, _common, _handle_errors, _json_option, _prints_to_stderr, _setup
 
@@ -91,7 +91,7 @@ def cache_gc(ctx: click.Context, max_size: int | None, older_than: float | None,
     opts, rep = _setup(ctx, local)  # -n before `cache gc` is its own -n
     r = session.gc(max_size=max_size, older_than_days=older_than, dry_run=bool(opts.get("dry_run")),
                    cache_dir=opts.get("cache_dir"), reporter=rep, removed_after_days=removed_after,
-                   assetfile=opts.get("assetfile"))
+                   **located(opts))
     click.echo(maintenance_output.format_gc(r, max_size, as_json=bool(opts.get("as_json"))))
 
 
@@ -141,7 +141,7 @@ def cache_export(ctx: click.Context, file: str, assets: tuple[str, ...], **local
     file = caller_path(opts, file)  # relative to where the command started, wherever the project is
     assets = (*assets, *(f"-{e}" for e in opts.get("exclude") or ()))  # see assetbuild.selection
     with _prints_to_stderr():
-        r = session.export_cache(file, assets, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"),
+        r = session.export_cache(file, assets, **located(opts), cache_dir=opts.get("cache_dir"),
                                  reporter=rep)
     click.echo(maintenance_output.format_export(r, file, as_json=bool(opts.get("as_json"))))
 
@@ -167,7 +167,7 @@ def cache_import(ctx: click.Context, file: str, **local: Any) -> None:
     opts, rep = _setup(ctx, local)
     file = caller_path(opts, file)
     with _prints_to_stderr():  # (it loads the AssetFile, for the places its assets write)
-        r = session.import_cache(file, cache_dir=opts.get("cache_dir"), assetfile=opts.get("assetfile"), reporter=rep)
+        r = session.import_cache(file, cache_dir=opts.get("cache_dir"), **located(opts), reporter=rep)
     click.echo(maintenance_output.format_import(r, file, as_json=bool(opts.get("as_json"))))
     if r["skipped"] or r["rejected_blobs"]:
         ctx.exit(1)

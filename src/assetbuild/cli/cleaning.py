@@ -35,8 +35,9 @@ def clean_options(f: Any) -> Any:
 def clean_orphans_command(opts: dict[str, Any], rep: Any, yes: bool) -> None:
     """``clean --orphans``: list, ask (or need --yes without a terminal), delete, say what went."""
     from ..session.orphans import clean_orphans, orphaned
+    from .finding import located
 
-    kw = {"assetfile": opts.get("assetfile"), "cache_dir": opts.get("cache_dir"), "reporter": rep}
+    kw = {**located(opts), "cache_dir": opts.get("cache_dir"), "reporter": rep}
     plan = clean_orphans(dry_run=True, **kw)
     stays = [f"{p} ({why})" for p, why in (*plan.kept, *plan.refused)]
     if not plan.deleted and not stays:

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from .finding import located
 from .options import _common, _handle_errors, _jobs_value, _json_option, _prints_to_stderr, _setup
 
 
@@ -62,7 +63,7 @@ def run(ctx: click.Context, assets: tuple[str, ...], tick_s: str, once: bool, jo
     # (its tick lines go to the reporter's stdout, taken before; with --json, session.run sends
     # what reaches descriptor 1 from below Python to stderr itself: Reporter.stdout_for_json)
     with _prints_to_stderr(below_python=False):
-        summary = session.run(assets, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"),
+        summary = session.run(assets, **located(opts), cache_dir=opts.get("cache_dir"),
                               tick_s=seconds, once=once, jobs=jobs, reporter=rep, on_alert=on_alert,
                               handle_signals=True)
     if once and summary.failed:
@@ -89,7 +90,7 @@ def ticks(ctx: click.Context, limit: int, **local: Any) -> None:
     from ..session.daemon import list_ticks
 
     opts, _ = _setup(ctx, local, reads_only=True)
-    rows = list_ticks(assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"), limit=limit)
+    rows = list_ticks(**located(opts), cache_dir=opts.get("cache_dir"), limit=limit)
     if opts.get("as_json"):
         import json
 

@@ -40,8 +40,9 @@ def place_project(opts: dict[str, Any], *, command: str | None, say: Any) -> Non
     if command in NO_SEARCH:  # (init -f NAME: the name of the AssetFile it writes)
         return
     if opts.get("directory"):
-        if opts.get("assetfile"):
-            return  # -C DIR -f FILE: FILE is read from DIR, as make -C does
+        if opts.get("assetfile"):  # -C DIR -f FILE: FILE is read from DIR, as make -C does
+            opts["project_dir"] = os.getcwd()  # (the API's assetfile= alone would be -f FILE: ``located``)
+            return
     elif opts.get("assetfile"):
         folder = os.path.dirname(opts["assetfile"])
         if folder and os.path.isdir(folder):
@@ -68,6 +69,14 @@ def _move(opts: dict[str, Any], project: Path) -> None:
         opts["cache_dir"] = os.path.join(caller, os.path.expanduser(opts["cache_dir"]))
     os.chdir(project)
     opts["caller_dir"] = caller
+
+
+def located(opts: dict[str, Any]) -> dict[str, Any]:
+    """The keyword arguments that say which project an API verb loads: ``assetfile``, and the
+    project directory when -C and -f were both given (``session.located``)."""
+    if opts.get("project_dir"):
+        return {"assetfile": opts.get("assetfile"), "project_dir": opts["project_dir"]}
+    return {"assetfile": opts.get("assetfile")}
 
 
 def caller_path(opts: dict[str, Any], path: str) -> str:

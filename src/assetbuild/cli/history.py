@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from .finding import ContextGroup
+from .finding import ContextGroup, located
 from .options import (
     _asset_or_exclusions,
     _common,
@@ -45,7 +45,7 @@ def runs(ctx: click.Context, limit: int, **local: Any) -> None:
 
     opts, _ = _setup(ctx, local, reads_only=True)
     with _prints_to_stderr():
-        rows = session.list_runs(limit, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"))
+        rows = session.list_runs(limit, **located(opts), cache_dir=opts.get("cache_dir"))
     click.echo(history.format_runs(rows, as_json=bool(opts.get("as_json"))))
 
 
@@ -63,7 +63,7 @@ def runs_show(ctx: click.Context, run_id: str, **local: Any) -> None:
 
     opts, _ = _setup(ctx, local, reads_only=True)
     with _prints_to_stderr():
-        run = session.get_run(run_id, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"))
+        run = session.get_run(run_id, **located(opts), cache_dir=opts.get("cache_dir"))
     click.echo(history.format_run(run, as_json=bool(opts.get("as_json"))))
 
 
@@ -99,7 +99,7 @@ def log(ctx: click.Context, asset: str | None, limit: int, metric: str | None, e
         import sys
 
         with _prints_to_stderr():
-            points = session.asset_metric(named, metric, assetfile=opts.get("assetfile"),
+            points = session.asset_metric(named, metric, **located(opts),
                                           cache_dir=opts.get("cache_dir"), limit=limit, exclude=exclude)
         _say_if_nothing_selected(points["asset"], (named, *exclude))
         if points["asset"] is None and not opts.get("as_json"):
@@ -107,7 +107,7 @@ def log(ctx: click.Context, asset: str | None, limit: int, metric: str | None, e
         return click.echo(history.format_metric(points, as_json=bool(opts.get("as_json")),
                                                 sparkline=sys.stdout.isatty()))
     with _prints_to_stderr():
-        doc = session.asset_log(named, limit, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"),
+        doc = session.asset_log(named, limit, **located(opts), cache_dir=opts.get("cache_dir"),
                                 exclude=exclude)
     _say_if_nothing_selected(doc, (*([asset] if asset else []), *exclude))
     if doc or opts.get("as_json"):
@@ -137,6 +137,6 @@ def diff(ctx: click.Context, asset: str, from_version: int, to_version: int, par
     opts, _ = _setup(ctx, local, reads_only=True)
     asset = _partitioned(asset, partition)
     with _prints_to_stderr():
-        doc = session.diff(asset, from_version, to_version, assetfile=opts.get("assetfile"),
+        doc = session.diff(asset, from_version, to_version, **located(opts),
                            cache_dir=opts.get("cache_dir"))
     click.echo(history.format_diff(doc, as_json=bool(opts.get("as_json"))))

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from .finding import located
 from .options import _common, _handle_errors, _json_option, _setup
 
 
@@ -55,7 +56,7 @@ def observe(ctx: click.Context, names: tuple[str, ...], **local: Any) -> None:
     from .. import session
 
     opts, rep = _setup(ctx, local)
-    results = session.observe(names, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"), reporter=rep)
+    results = session.observe(names, **located(opts), cache_dir=opts.get("cache_dir"), reporter=rep)
     for obs in results:
         if not obs.ok:
             click.echo(format_failure(obs), err=True)

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from .finding import CommandGroup
+from .finding import CommandGroup, located
 from .options import _common, _handle_errors, _json_option, _options, _prints_to_stderr, _setup
 
 
@@ -36,7 +36,7 @@ def list_keys(ctx: click.Context, asset: str, **local: Any) -> None:
 
     opts, _ = _setup(ctx, local, reads_only=True)
     with _prints_to_stderr():
-        keys = partition_keys(asset, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"))
+        keys = partition_keys(asset, **located(opts), cache_dir=opts.get("cache_dir"))
     click.echo(json.dumps({"asset": asset, "partitions": keys}) if opts.get("as_json") else "\n".join(keys))
 
 
@@ -47,7 +47,7 @@ def _change(ctx: click.Context, name: str, keys: tuple[str, ...], local: dict[st
 
     opts, rep = _setup(ctx, local)
     with _prints_to_stderr():
-        now = change_dynamic(name, keys, add=add, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"),
+        now = change_dynamic(name, keys, add=add, **located(opts), cache_dir=opts.get("cache_dir"),
                              warn=rep.warn)
     if opts.get("as_json"):
         return click.echo(json.dumps({"name": name, "partitions": now}))

@@ -14,6 +14,7 @@ from typing import Any, BinaryIO
 
 import click
 
+from .finding import located
 from .options import _prints_to_stderr
 
 
@@ -23,7 +24,7 @@ def asset_states(selection: tuple[str, ...], opts: dict[str, Any]) -> dict[str, 
     from ..output.partitions import group_partitions
 
     with _prints_to_stderr():
-        rows = session.status(selection, assetfile=opts.get("assetfile"), cache_dir=opts.get("cache_dir"))
+        rows = session.status(selection, **located(opts), cache_dir=opts.get("cache_dir"))
     return {g.asset: g.state for g in group_partitions(rows)}
 
 

@@ -10,9 +10,11 @@ from typing import Any
 from ..clock import iso_utc
 from ..errors import SelectionError, ValueNotFound
 from ..reports import Event, RunRecord, run_id
+from .located import located
 from .project import open_project, open_store
 
 
+@located
 def list_runs(limit: int | None = 20, *, project_dir: str | os.PathLike[str] = ".", assetfile: str | None = None,
               cache_dir: str | os.PathLike[str] | None = None) -> list[dict[str, Any]]:
     """This project's recorded runs, newest first (at most ``limit``; None: all)."""
@@ -26,6 +28,7 @@ def list_runs(limit: int | None = 20, *, project_dir: str | os.PathLike[str] = "
     return [run_json(r) for r in (runs if limit is None else runs[:limit])]
 
 
+@located
 def get_run(run: str | int, *, project_dir: str | os.PathLike[str] = ".", assetfile: str | None = None,
             cache_dir: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """One run: what ``list_runs`` says of it, plus each asset's events in it (``events``, in
@@ -50,6 +53,7 @@ def get_run(run: str | int, *, project_dir: str | os.PathLike[str] = ".", assetf
     return doc
 
 
+@located
 def asset_log(asset: str | None, limit: int | None = 20, *, project_dir: str | os.PathLike[str] = ".",
               assetfile: str | None = None, cache_dir: str | os.PathLike[str] | None = None,
               exclude: Sequence[str] = ()) -> Any:
@@ -81,6 +85,7 @@ def _log_doc(asset: str, events: list[Any], limit: int | None) -> dict[str, Any]
     return {"asset": asset, "events": [event_json(e) for e in (events if limit is None else events[:limit])]}
 
 
+@located
 def asset_metric(asset: str, metric: str, *, project_dir: str | os.PathLike[str] = ".",
                  assetfile: str | None = None, cache_dir: str | os.PathLike[str] | None = None,
                  limit: int | None = None, exclude: Sequence[str] = ()) -> dict[str, Any]:

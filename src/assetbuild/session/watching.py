@@ -18,12 +18,14 @@ from ..loader import code_cache_names, prune_code_cache, shadowing_files
 from ..output import Reporter
 from ..reports import WatchCycle, WatchSummary
 from .building import build_project
+from .located import located
 from .options import BuildOptions
 from .polling import ObservationPoller
 from .project import Project, open_project, resolve_cache_dir
 from .turns import process_turn
 
 
+@located
 def watch(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = ".", assetfile: str | None = None,
           cache_dir: str | os.PathLike[str] | None = None, debounce_ms: float | None = None,
           reporter: Reporter | None = None, plugin_manager: Any = None, stop: threading.Event | None = None,
