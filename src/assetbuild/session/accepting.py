@@ -23,14 +23,14 @@ from ..graph import select
 from ..known import Unusable
 from ..output import Reporter
 from ..reports import Head, Trace
+from .arguments import verb
 from .building import make_scheduler, project_params
-from .located import located
 from .observing import observe_for
 from .partitioning import one_partition_please
 from .project import open_project, open_store
 
 
-@located
+@verb
 def accept(asset: str, *, project_dir: str | os.PathLike[str] = ".", assetfile: str | None = None,
            cache_dir: str | os.PathLike[str] | None = None, reporter: Reporter | None = None,
            dry_run: bool = False, params: dict[str, Any] | None = None,

@@ -13,7 +13,7 @@ from ..errors import AssetbuildError, ConfigError, DefinitionError, PluginError,
 from ..graph import select
 from ..output import Reporter
 from ..reports import AssetResult, BuildResult, ObservationResult, Reason
-from .located import located
+from .arguments import verb
 from .observer import BuildObserver
 from .options import BuildOptions, RemoteOptions
 from .project import Project, few_collections, open_project, open_store
@@ -215,7 +215,7 @@ def with_remote(project: Project, store: Any, remote: RemoteOptions, expected: i
                        expected=expected, fetch=fetch)
 
 
-@located
+@verb
 def build(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = ".",
           assetfile: str | None = None, cache_dir: str | os.PathLike[str] | None = None,
           force: bool = False, keep_going: bool = False, dry_run: bool = False,

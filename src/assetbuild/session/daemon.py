@@ -34,8 +34,8 @@ from ..loader import find_assetfile
 from ..output import Reporter
 from ..policies import NS, Freshness, Request
 from ..reports import AssetResult, BuildResult, ObservationResult, run_id
+from .arguments import verb
 from .building import build_project, drop_gone_partitions_of
-from .located import located
 from .options import BuildOptions
 from .project import Project, open_project, open_store, resolve_cache_dir
 from .turns import process_turn
@@ -104,7 +104,7 @@ class RunSummary:
     stopped_by: str  # "once", "SIGINT", "SIGTERM", "KeyboardInterrupt" or "stop"
 
 
-@located
+@verb
 def run(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = ".", assetfile: str | None = None,
         cache_dir: str | os.PathLike[str] | None = None, tick_s: float = 30.0, once: bool = False,
         jobs: int | str | None = None, reporter: Reporter | None = None, plugin_manager: Any = None,
@@ -510,7 +510,7 @@ def _when(seconds_ns: int) -> str:
     return format_duration(seconds_ns / NS)
 
 
-@located
+@verb
 def list_ticks(*, project_dir: str | os.PathLike[str] = ".", assetfile: str | None = None,
                cache_dir: str | os.PathLike[str] | None = None, limit: int | None = 20) -> list[dict[str, Any]]:
     """The project's recorded ticks, oldest first (the newest ``limit``; all with None), as

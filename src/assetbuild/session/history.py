@@ -10,11 +10,11 @@ from typing import Any
 from ..clock import iso_utc
 from ..errors import SelectionError, ValueNotFound
 from ..reports import Event, RunRecord, run_id
-from .located import located
+from .arguments import verb
 from .project import open_project, open_store
 
 
-@located
+@verb
 def list_runs(limit: int | None = 20, *, project_dir: str | os.PathLike[str] = ".", assetfile: str | None = None,
               cache_dir: str | os.PathLike[str] | None = None) -> list[dict[str, Any]]:
     """This project's recorded runs, newest first (at most ``limit``; None: all)."""
@@ -28,7 +28,7 @@ def list_runs(limit: int | None = 20, *, project_dir: str | os.PathLike[str] = "
     return [run_json(r) for r in (runs if limit is None else runs[:limit])]
 
 
-@located
+@verb
 def get_run(run: str | int, *, project_dir: str | os.PathLike[str] = ".", assetfile: str | None = None,
             cache_dir: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """One run: what ``list_runs`` says of it, plus each asset's events in it (``events``, in
@@ -53,7 +53,7 @@ def get_run(run: str | int, *, project_dir: str | os.PathLike[str] = ".", assetf
     return doc
 
 
-@located
+@verb
 def asset_log(asset: str | None, limit: int | None = 20, *, project_dir: str | os.PathLike[str] = ".",
               assetfile: str | None = None, cache_dir: str | os.PathLike[str] | None = None,
               exclude: Sequence[str] = ()) -> Any:
@@ -85,7 +85,7 @@ def _log_doc(asset: str, events: list[Any], limit: int | None) -> dict[str, Any]
     return {"asset": asset, "events": [event_json(e) for e in (events if limit is None else events[:limit])]}
 
 
-@located
+@verb
 def asset_metric(asset: str, metric: str, *, project_dir: str | os.PathLike[str] = ".",
                  assetfile: str | None = None, cache_dir: str | os.PathLike[str] | None = None,
                  limit: int | None = None, exclude: Sequence[str] = ()) -> dict[str, Any]:
@@ -130,9 +130,11 @@ def _numeric(entry: dict[str, Any]) -> bool:
 
 
 def _seq_of(run: str | int) -> int:
+    if isinstance(run, bool) or not isinstance(run, (str, int)):  # int(1.5), int(True): run 1
+        raise TypeError(f"run= takes a run id (an int, or a str as `assetbuild runs` lists them), got {run!r}")
     try:
         seq = int(run)
-    except (TypeError, ValueError):
+    except ValueError:
         seq = 0
     if seq < 1:
         raise SelectionError(f"{run!r} is not a run id (a number, as `assetbuild runs` lists them)")

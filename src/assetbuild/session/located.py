@@ -1,27 +1,11 @@
 """Where a call's project is. ``assetfile=`` without ``project_dir=`` is ``assetbuild -f FILE``:
 the file's directory is the project (its sources, its modules, its cache, the working directory
-its assets run in); with ``project_dir=`` the file is read from there, as ``-C DIR -f FILE``."""
+its assets run in); with ``project_dir=`` the file is read from there, as ``-C DIR -f FILE``.
+Every verb that takes both goes through ``project_of`` (``arguments.verb``)."""
 
 from __future__ import annotations
 
-import functools
 import os
-from collections.abc import Callable
-from typing import Any, TypeVar
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def located(fn: F) -> F:
-    """``fn`` (an API verb taking keyword arguments ``project_dir`` and ``assetfile``), called
-    with the project ``project_of`` finds."""
-
-    @functools.wraps(fn)
-    def call(*args: Any, **kwargs: Any) -> Any:
-        kwargs["project_dir"], kwargs["assetfile"] = project_of(kwargs.get("project_dir", "."), kwargs.get("assetfile"))
-        return fn(*args, **kwargs)
-
-    return call  # type: ignore[return-value]
 
 
 def project_of(project_dir: str | os.PathLike[str], assetfile: str | os.PathLike[str] | None

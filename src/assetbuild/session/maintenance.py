@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 from ..errors import ConfigError, StoreError
 from ..graph import select
 from ..output import Reporter
+from .arguments import verb
 from .building import make_scheduler
-from .located import located
 from .observing import observe_for
 from .project import open_project, open_store, resolve_cache_dir
 
@@ -30,7 +30,7 @@ def clean(*, project_dir: str | os.PathLike[str] = ..., cache_dir: str | os.Path
 def clean(*, project_dir: str | os.PathLike[str] = ..., cache_dir: str | os.PathLike[str] | None = ...,
           assetfile: str | os.PathLike[str] | None = ..., outputs: bool = ..., dry_run: bool = ...,
           reporter: Reporter | None = ..., all_projects: bool = ...) -> CleanReport: ...
-@located
+@verb
 def clean(*, project_dir: str | os.PathLike[str] = ".", cache_dir: str | os.PathLike[str] | None = None,
           assetfile: str | os.PathLike[str] | None = None, outputs: bool = False, dry_run: bool = False,
           reporter: Reporter | None = None, all_projects: bool = False) -> Path | CleanReport:
@@ -49,7 +49,7 @@ def clean(*, project_dir: str | os.PathLike[str] = ".", cache_dir: str | os.Path
     return report if outputs or dry_run else report.cache_dir
 
 
-@located
+@verb
 def clean_report(*, project_dir: str | os.PathLike[str] = ".", cache_dir: str | os.PathLike[str] | None = None,
                  assetfile: str | os.PathLike[str] | None = None, outputs: bool = False, dry_run: bool = False,
                  reporter: Reporter | None = None, all_projects: bool = False) -> CleanReport:
@@ -213,7 +213,7 @@ def cache_stats(*, project_dir: str | os.PathLike[str] = ".", cache_dir: str | o
         return stats(store)
 
 
-@located
+@verb
 def gc(*, max_size: int | None = None, older_than_days: float | None = None, dry_run: bool = False,
        project_dir: str | os.PathLike[str] = ".", cache_dir: str | os.PathLike[str] | None = None,
        reporter: Reporter | None = None, removed_after_days: float | None = 7,
@@ -269,7 +269,7 @@ def verify(*, project_dir: str | os.PathLike[str] = ".", cache_dir: str | os.Pat
         return VerifyReport() if store is None else check(store)
 
 
-@located
+@verb
 def export_cache(file: str | os.PathLike[str], assets: Sequence[str] = (), *,
                  project_dir: str | os.PathLike[str] = ".", assetfile: str | None = None,
                  cache_dir: str | os.PathLike[str] | None = None,
@@ -298,7 +298,7 @@ def export_cache(file: str | os.PathLike[str], assets: Sequence[str] = (), *,
             store.close()
 
 
-@located
+@verb
 def import_cache(file: str | os.PathLike[str], *, project_dir: str | os.PathLike[str] = ".",
                  cache_dir: str | os.PathLike[str] | None = None, assetfile: str | None = None,
                  reporter: Reporter | None = None) -> dict[str, Any]:

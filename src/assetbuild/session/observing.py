@@ -18,7 +18,7 @@ from ..definitions import ObservableSourceDef
 from ..errors import SelectionError
 from ..output import Reporter
 from ..reports import ObservationResult
-from .located import located
+from .arguments import verb
 from .project import Project, open_project, open_store
 from .turns import process_turn
 
@@ -51,7 +51,7 @@ def _observe(project: Project, names: Sequence[str], store: Any, *, record: bool
     return out
 
 
-@located
+@verb
 def observe(names: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = ".", assetfile: str | None = None,
             cache_dir: str | os.PathLike[str] | None = None, reporter: Reporter | None = None
             ) -> list[ObservationResult]:

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ..output import Reporter
-from .located import located
+from .arguments import verb
 from .project import open_project, open_store
 
 _NAMES = b"asset-names"  # the digest of the AssetFile's asset names when last looked at
@@ -139,7 +139,7 @@ def _orphan_report(project: Any, store: Any, gone: dict[str, Any], *, dry_run: b
     return report
 
 
-@located
+@verb
 def clean_orphans(*, project_dir: str | os.PathLike[str] = ".", assetfile: str | os.PathLike[str] | None = None,
                   cache_dir: str | os.PathLike[str] | None = None, dry_run: bool = False,
                   reporter: Reporter | None = None) -> Any:

@@ -11,7 +11,7 @@ from typing import Any
 
 from ..errors import ConfigError, SelectionError
 from ..partitions import check_key, parse_keys, unknown_key
-from .located import located
+from .arguments import verb
 from .partition_env import DYNAMIC_FILE, read_dynamic
 
 
@@ -26,7 +26,7 @@ def _dynamic_names(project: Any) -> dict[str, list[str]]:
     return out
 
 
-@located
+@verb
 def change_dynamic(name: str, keys: Sequence[str], *, add: bool, project_dir: str | os.PathLike[str] = ".",
                    assetfile: str | None = None, cache_dir: str | os.PathLike[str] | None = None,
                    warn: Callable[[str], None] | None = None) -> list[str]:
@@ -111,7 +111,7 @@ def _cache_of(project_dir: str | os.PathLike[str], cache_dir: str | os.PathLike[
     return resolve_cache_dir(Path(project_dir).resolve(), cache_dir)
 
 
-@located
+@verb
 def partition_keys(asset: str, *, project_dir: str | os.PathLike[str] = ".", assetfile: str | None = None,
                    cache_dir: str | os.PathLike[str] | None = None) -> list[str]:
     """The keys of a partitioned asset now, in order (SelectionError for another name)."""

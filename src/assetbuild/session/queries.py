@@ -16,14 +16,14 @@ from ..io import is_external
 from ..output import Reporter
 from ..partitions import split_node
 from ..reports import AssetStatus
+from .arguments import verb
 from .building import make_scheduler, project_params, with_remote
-from .located import located
 from .observing import observe_for
 from .options import RemoteOptions
 from .project import few_collections, open_project, open_store
 
 
-@located
+@verb
 def status(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = ".",
            assetfile: str | None = None, cache_dir: str | os.PathLike[str] | None = None,
            reporter: Reporter | None = None, remote: str | None = None, trust_remote_unsigned: bool = False,
@@ -99,7 +99,7 @@ def _slice_status(project: Any, sliced: dict[str, Any]) -> list[AssetStatus]:
     return [rows.get(n) or _fresh(n) for n in plan]
 
 
-@located
+@verb
 def why(asset: str | None, *, project_dir: str | os.PathLike[str] = ".", assetfile: str | None = None,
         cache_dir: str | os.PathLike[str] | None = None, reporter: Reporter | None = None,
         params: dict[str, Any] | None = None, param_args: Sequence[str] = (), exclude: Sequence[str] = ()) -> Any:
@@ -265,7 +265,7 @@ def _resource_changes(graph: Graph, asset: str, head: Any) -> list[dict[str, Any
     return out
 
 
-@located
+@verb
 def load_value(asset: str, *, project_dir: str | os.PathLike[str] = ".", assetfile: str | None = None,
                cache_dir: str | os.PathLike[str] | None = None, version: int | None = None,
                key: str | None = None, warn: Callable[[str], None] | None = None) -> Any:
@@ -355,7 +355,7 @@ def _warn_if_not_fresh(project: Any, store: Any, asset: str, head: Any, warn: Ca
     warn(f"warning: {asset!r} {state} ({why}); this is its last good value, built {age} ago")
 
 
-@located
+@verb
 def load_metadata(asset: str, *, project_dir: str | os.PathLike[str] = ".", assetfile: str | None = None,
                   cache_dir: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """What the latest materialization of ``asset`` recorded about itself: ``{"asset",
@@ -403,7 +403,7 @@ def _latest_observation(project: Any, source: str, warn: Callable[[str], None] |
             "metadata": json.loads(rec.metadata_json)}
 
 
-@located
+@verb
 def list_assets(*, project_dir: str | os.PathLike[str] = ".", assetfile: str | None = None,
                 cache_dir: str | os.PathLike[str] | None = None, assets: Sequence[str] = ()) -> list[dict[str, Any]]:
     """Every source, observable source and asset (``kind``: "source", "observable_source",
@@ -419,7 +419,7 @@ def list_assets(*, project_dir: str | os.PathLike[str] = ".", assetfile: str | N
         return [r for r in rows if r["name"] in (picked if r["kind"] == "asset" else used)]
 
 
-@located
+@verb
 def functions(*, project_dir: str | os.PathLike[str] = ".", assetfile: str | None = None
               ) -> dict[str, Any]:
     """The plain function behind every asset, by name: for unit tests (``functions()["inc"](1) == 2``)."""
@@ -590,7 +590,7 @@ def _first_line(doc: str | None) -> str | None:
     return doc.strip().splitlines()[0] if doc and doc.strip() else None
 
 
-@located
+@verb
 def describe_graph(*, project_dir: str | os.PathLike[str] = ".", assetfile: str | None = None,
                    cache_dir: str | os.PathLike[str] | None = None, assets: Sequence[str] = ()) -> list[dict[str, Any]]:
     """Nodes and edges for ``assetbuild graph`` (``assets``: a selection, as in ``list_assets``)."""

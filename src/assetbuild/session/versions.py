@@ -16,7 +16,7 @@ from typing import Any
 
 from ..errors import SelectionError, ValueNotFound, VersionGone, VersionTrimmed
 from ..reports import VALUE_KINDS, Head
-from .located import located
+from .arguments import verb
 
 
 def versions_of(store: Any, asset: str, head: Head | None) -> list[tuple[str, int]]:
@@ -221,7 +221,7 @@ def _text(value: Any) -> str:
         return pprint.pformat(value, sort_dicts=False)
 
 
-@located
+@verb
 def diff(asset: str, from_version: int = 1, to_version: int = 0, *, project_dir: str | os.PathLike[str] = ".",
          assetfile: str | None = None, cache_dir: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """How version ``to_version`` of ``asset`` differs from ``from_version`` (by default: the

@@ -17,15 +17,15 @@ from ..errors import AssetbuildError, DefinitionError, ProjectNotFound, Selectio
 from ..loader import code_cache_names, prune_code_cache, shadowing_files
 from ..output import Reporter
 from ..reports import WatchCycle, WatchSummary
+from .arguments import verb
 from .building import build_project
-from .located import located
 from .options import BuildOptions
 from .polling import ObservationPoller
 from .project import Project, open_project, resolve_cache_dir
 from .turns import process_turn
 
 
-@located
+@verb
 def watch(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = ".", assetfile: str | None = None,
           cache_dir: str | os.PathLike[str] | None = None, debounce_ms: float | None = None,
           reporter: Reporter | None = None, plugin_manager: Any = None, stop: threading.Event | None = None,
