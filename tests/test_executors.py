@@ -205,7 +205,7 @@ def test_without_keep_going_running_work_finishes_and_nothing_new_starts(project
     st = r.by_asset()
     assert st == {"slow": "built", "bad": "failed", "after_bad": "skipped", "after_slow": "skipped"}
     assert (project.root / "ran.log").read_text().split() == ["slow"]
-    assert "use -k" in {x.asset: x for x in r.results}["after_slow"].error
+    assert "use keep_going=True" in {x.asset: x for x in r.results}["after_slow"].error
     r = project.build(jobs=2, executor=executor, keep_going=True)  # slow was recorded
     st = r.by_asset()
     assert st == {"slow": "cached", "bad": "failed", "after_bad": "skipped", "after_slow": "built"}

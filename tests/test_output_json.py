@@ -36,3 +36,22 @@ def test_a_dry_runs_document_says_what_each_asset_would_do() -> None:
     would = AssetResult("x", "skipped", key="k", metadata={"would": "run"})
     doc = json.loads(format_build_json(BuildResult((would, cached_result("y", "k", "v")), 0.1, dry_run=True)))
     assert doc["dry_run"] is True and [e["would"] for e in doc["results"]] == ["run", None]
+
+
+def test_a_dry_runs_to_json_is_its_dash_n_json_document(project) -> None:
+    """The Python API's ``result.to_json()`` of a dry run is the document ``-n --json`` writes,
+    ``would``, ``reasons`` and ``dry_run`` included: one source for both."""
+    from projects import cli
+
+    import assetbuild
+
+    project.assetfile("@asset\ndef a():\n    return 1\n\n@asset\ndef b(a):\n    return a\n")
+    assert project.built("a") == ["a"]
+    doc = assetbuild.build(project_dir=project.root, dry_run=True).to_json()
+    assert doc["dry_run"] is True
+    assert [(e["asset"], e["status"], e["would"]) for e in doc["results"]] == [("a", "cached", None),
+                                                                               ("b", "skipped", "run")]
+    assert doc["results"][1]["reasons"] == [{"code": "never-built", "detail": "no earlier build of this asset"}]
+    p = cli("-n", "--json", cwd=project.root)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout) == doc

@@ -240,9 +240,9 @@ def test_an_asset_with_outputs_gets_its_params(project):
     ({"params": {"big_ones": {"threshold": object()}}}, "builtins.object"),
     ({"params": {"big_ones": 5}}, "the value for 'big_ones' must be a {key: value} dict"),
     ({"params": [("big_ones", {})]}, "params= must map asset names"),
-    ({"param_args": ["big_ones.threshold"]}, "--param 'big_ones.threshold': use ASSET.KEY=VALUE"),
+    ({"param_args": ["big_ones.threshold"]}, "param_args item 'big_ones.threshold': use ASSET.KEY=VALUE"),
     ({"param_args": ["threshold=1"]}, "use ASSET.KEY=VALUE"),
-    ({"param_args": ["raw.x=1"]}, "--param 'raw.x=1': there is no asset 'raw'"),
+    ({"param_args": ["raw.x=1"]}, "param_args item 'raw.x=1': there is no asset 'raw'"),
 ])
 def test_bad_overrides_are_config_errors_that_run_nothing(proj, kw, message):
     with pytest.raises(ConfigError) as e:

@@ -486,7 +486,7 @@ def test_a_url_missing_its_slashes_is_refused_not_made_a_folder(checkouts, url, 
     with pytest.raises(ConfigError) as e:
         a.build(url)
     meant = {"s3": "s3://bucket/team", "file": "file:///tmp/x"}[scheme]
-    assert str(e.value) == (f"--remote {url}: a URL's scheme is followed by '://' (did you mean "
+    assert str(e.value) == (f"remote={url!r}: a URL's scheme is followed by '://' (did you mean "
                             f"{meant}?); a folder is a path or file:///path")
     monkeypatch.setenv("ASSETBUILD_REMOTE", url)
     with pytest.raises(ConfigError, match=r"^\$ASSETBUILD_REMOTE "):

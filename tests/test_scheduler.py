@@ -153,7 +153,7 @@ def test_failure_stops_the_build_unless_keep_going(env):
     assert statuses == {"a": "built", "bad": "failed", "after": "skipped", "other": "skipped", "last": "skipped"}
     # -k is suggested only where it would run the asset: not downstream of the failure, which
     # is told what -k tells it
-    stopped = "not run: the build stopped after 'bad' failed (use -k to keep going)"
+    stopped = "not run: the build stopped after 'bad' failed (use keep_going=True to keep going)"
     without_k = {r.asset: r.error for r in result.results if r.status == "skipped"}
     assert without_k == {"after": "not run: upstream 'bad' failed", "other": stopped,
                          "last": "not run: upstream 'after' did not build"}

@@ -235,7 +235,8 @@ def test_threads_cannot_enforce_a_timeout_so_it_is_refused_before_anything_runs(
     with pytest.raises(DefinitionError, match="timeout=5, but the 'threads' executor cannot stop"):
         project.build(jobs=2, executor="threads")
     project.assetfile("import os\n@asset(io='json')\ndef a():\n    os.makedirs('runs')\n    return 1\n")
-    with pytest.raises(ConfigError, match="--timeout: the 'threads' executor cannot stop"):
+    with pytest.raises(ConfigError, match="timeout=: the 'threads' executor cannot stop a running asset; use "
+                                          "executor='processes'"):
         project.build(jobs=2, executor="threads", timeout=5)
     p = cli("build", "-j", "2", "--executor", "threads", "--timeout", "5", cwd=project.root)
     assert p.returncode == 2

@@ -424,7 +424,9 @@ def _end_as_the_cli(form: dict[str, object], command: str, run: Callable[[], int
     from . import output
     from .errors import AssetbuildError
     from .exiting import exit_now
+    from .wording import as_the_command
 
+    as_the_command()
     try:
         if form["directory"]:
             os.chdir(str(form["directory"]))
@@ -559,7 +561,9 @@ def _main() -> None:
                          "everything or of assets named; -C, --json, -q, -n, -j, --check)\n")
     say_faults()
     from .cli import main as cli_main
+    from .wording import as_the_command
 
+    as_the_command()
     cli_main()
 
 

@@ -19,6 +19,7 @@ from collections.abc import Callable, Container, Iterable, Mapping
 from typing import Any
 
 from .errors import ConfigError
+from .wording import words
 
 # A param's name: what a pyproject bare key and ``--param ASSET.KEY=VALUE`` can both carry.
 PARAM_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
@@ -76,7 +77,8 @@ def parse_param_arg(item: str) -> tuple[str, str, Any]:
     target, sep, raw = item.partition("=")
     asset, dot, key = target.strip().rpartition(".")
     if not sep or not dot or not asset or not key:
-        raise ConfigError(f"--param {item!r}: use ASSET.KEY=VALUE, e.g. --param big_ones.threshold=5")
+        raise ConfigError(f"{_item(item)}: use ASSET.KEY=VALUE, e.g. "
+                          f"{words('--param big_ones.threshold=5', repr('big_ones.threshold=5'))}")
     try:
         value = json.loads(raw, parse_constant=_not_json)
     except _NotJson as e:
@@ -84,10 +86,15 @@ def parse_param_arg(item: str) -> tuple[str, str, Any]:
             json.loads(raw)
         except ValueError:
             return asset, key, raw  # ("NaNa": text)
-        raise ConfigError(f"--param {item!r}: the value is not JSON: {e}") from None
+        raise ConfigError(f"{_item(item)}: the value is not JSON: {e}") from None
     except ValueError:
         value = raw
     return asset, key, value
+
+
+def _item(item: str) -> str:
+    """One ``--param`` item as its reader names it (the API's ``param_args``)."""
+    return words(f"--param {item!r}", f"param_args item {item!r}")
 
 
 class _NotJson(ValueError):
@@ -127,9 +134,9 @@ def resolve_params(declared: Mapping[str, Mapping[str, Any]], assets: Container[
             raw = item.partition("=")[2]
 
             def cli_fix(owner: str, key: str = key, raw: str = raw) -> str:
-                return f"--param {owner}.{key}={raw}"
+                return words(f"--param {owner}.{key}={raw}", repr(f"{owner}.{key}={raw}"))
 
-            _check(declared, assets, asset, key, value, f"--param {item!r}", owners, cli_fix)
+            _check(declared, assets, asset, key, value, _item(item), owners, cli_fix)
             cli.setdefault(asset, {})[key] = value
         layers.append(cli)
     if given is not None:

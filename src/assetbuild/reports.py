@@ -223,9 +223,17 @@ class BuildResult(FrozenRecord):
         return {r.asset: r.status for r in self.results}
 
     def to_json(self) -> dict[str, Any]:
+        """Its ``--json`` document (``build --json``); a dry run's (``-n --json``) also says, of
+        each asset, what the build would do (``would``: run, restore, maybe; null when cached
+        or it cannot) and why (``reasons``)."""
         doc: dict[str, Any] = {"ok": self.ok, "results": [r.to_json() for r in self.results]}
         if self.observations:
             doc["observations"] = [o.to_json() for o in self.observations]
+        if self.dry_run:
+            doc["dry_run"] = True
+            for entry, r in zip(doc["results"], self.results):
+                entry["would"] = r.metadata.get("would")
+                entry["reasons"] = [x.to_json() for x in r.reasons]
         return doc
 
 

@@ -23,6 +23,11 @@ from typing import Any
 
 from .known import Blocked
 from .reports import AssetResult, Reason
+from .wording import words
+
+
+def _keep_going() -> str:
+    return words("-k", "keep_going=True")
 
 
 def _takes_a_worker(r: AssetResult) -> bool:
@@ -101,7 +106,7 @@ def stop_at_first_failure(plan: Sequence[str], results: Mapping[str, AssetResult
         finish(running.popleft())
     if stopped is None:
         return dict(results)
-    why = f"not run: the build stops when {stopped!r} fails; -k keeps going"
+    why = f"not run: the build stops when {stopped!r} fails; {_keep_going()} keeps going"
     if certain:
         return {n: r if n in reached or _blocked(r) else AssetResult(n, "skipped", error=why) for n, r in results.items()}
     racing = [n for n, r in results.items() if r.status == "failed" and n not in sure]
@@ -110,7 +115,7 @@ def stop_at_first_failure(plan: Sequence[str], results: Mapping[str, AssetResult
     which = (f"the first of {', '.join(map(repr, racing[:5]))}{' and others' if len(racing) > 5 else ''}"
              if len(racing) > 1 else repr(stopped))
     timing = Reason("timing", f"only if it is reached before the build stops when {which} fails, which depends "
-                              "on how long the assets running meanwhile take; -k keeps going")
+                              f"on how long the assets running meanwhile take; {_keep_going()} keeps going")
     return {n: r if n in sure or _blocked(r) or r.status == "cached" else _timed(r, timing) for n, r in results.items()}
 
 
@@ -141,7 +146,7 @@ def never_started(plan: Sequence[str], done: Container[str], upstream: Callable[
             continue
         up = next((u for u in upstream(name) if u in cut or u in blocked), None)
         if up is None:
-            out[name] = f"the build stopped after {stopped!r} failed (use -k to keep going)"
+            out[name] = f"the build stopped after {stopped!r} failed (use {_keep_going()} to keep going)"
             continue
         out[name] = f"upstream {up!r} {(Blocked.NOT_BUILT if up in cut else blocked[up]).value}"
         cut.add(name)

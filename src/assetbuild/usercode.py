@@ -17,6 +17,8 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from .wording import api_calls
+
 _local = threading.local()
 # (device, inode) of the build lock files of the builds whose code runs in this process: those
 # this process holds (``store.lock`` adds and removes them), and in a worker process those its
@@ -34,7 +36,8 @@ def running_user_code(project_dir: str) -> Iterator[None]:
     depth = getattr(_local, "depth", 0)
     _local.depth = depth + 1
     try:
-        yield
+        with api_calls():  # (an asset that calls assetbuild hears the API's words)
+            yield
     finally:
         _local.depth = depth
         if _cwd() != before:

@@ -405,15 +405,9 @@ def __getattr__(name: str) -> Any:
 # --- renderings of command results (the CLI echoes them) ---------------------------------------
 
 def format_build_json(result: BuildResult) -> str:
-    """``build --json``: one document; a dry run adds what each asset would do, and why."""
-    if not result.dry_run:
-        return _build_json_text(result)
-    doc = result.to_json()
-    doc["dry_run"] = True
-    for entry, r in zip(doc["results"], result.results):
-        entry["would"] = r.metadata.get("would")
-        entry["reasons"] = [x.to_json() for x in r.reasons]
-    return json.dumps(doc)
+    """``build --json``: ``result.to_json()``, the one document (a dry run's says what each asset
+    would do, and why); a real build's written faster (``_build_json_text``)."""
+    return json.dumps(result.to_json()) if result.dry_run else _build_json_text(result)
 
 
 def _build_json_text(result: BuildResult) -> str:

@@ -30,6 +30,7 @@ from ..errors import CacheCorrupt
 from ..manifest import FILES_IO, decode_manifest, is_manifest
 from ..reports import Head, Trace
 from ..store import INLINE_MAX
+from ..wording import words
 from .records import KEY_ENV, SIGNING_KEY_ENV, TRUSTED_KEYS_ENV, RemoteRejected, decode_record, encode_record
 from .transport import RemoteCache, RemoteDown, RemoteSettings, UploadFailed, describe_error
 
@@ -559,7 +560,8 @@ def open_remote(local: LmdbStore, settings: RemoteSettings, *, warn: Callable[[s
     keys = settings.keys
     if not keys.can_verify and not settings.trust_unsigned:
         warn(f"the remote cache {settings.shown} is not used: no key is set to verify its entries with "
-             f"(set {TRUSTED_KEYS_ENV}, {SIGNING_KEY_ENV} or {KEY_ENV}, or pass --trust-remote-unsigned)")
+             f"(set {TRUSTED_KEYS_ENV}, {SIGNING_KEY_ENV} or {KEY_ENV}, or pass "
+             f"{words('--trust-remote-unsigned', 'trust_remote_unsigned=True')})")
         return local
     store = RemoteCachedStore(local, RemoteCache(settings, create=fetch), warn=warn, note=note,
                               expected=expected, fetch=fetch)

@@ -31,6 +31,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..reports import Trace
+from ..wording import words
 
 RECORD_FORMAT = 1
 KEY_ENV = "ASSETBUILD_CACHE_KEY"  # HMAC secret: signs and verifies
@@ -269,7 +270,8 @@ def _check_signatures(env: dict[str, Any], body: bytes, keys: RecordKeys, trust_
     if untrusted:
         raise RemoteRejected(untrusted)
     if sig is None and ed is None:
-        raise RemoteRejected("unsigned record (pass --trust-remote-unsigned to accept)")
+        raise RemoteRejected(f"unsigned record (pass {words('--trust-remote-unsigned', 'trust_remote_unsigned=True')} "
+                             "to accept)")
     if ed is not None:
         raise RemoteRejected(f"signed with an Ed25519 key, but {TRUSTED_KEYS_ENV} is not set to verify it")
     raise RemoteRejected(f"signed record but no {KEY_ENV} to verify it")

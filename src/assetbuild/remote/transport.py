@@ -26,6 +26,7 @@ from typing import Any, BinaryIO
 
 from ..atomicfile import atomic_writer, open_dir_below
 from ..redaction import display_url, redact_text, remote_secrets
+from ..wording import words
 from .records import MAX_RECORD, NO_KEYS, RecordKeys, RemoteRejected
 
 REMOTE_ENV = "ASSETBUILD_REMOTE"
@@ -72,7 +73,7 @@ class RemoteSettings:
         malformed key in the environment, or a URL missing its slashes (``s3:/bucket``: a folder
         named ``s3:`` in the working directory otherwise, and no shared cache); ValueError for a
         timeout that is no positive number of seconds."""
-        where = "--remote" if url is not None else f"${REMOTE_ENV}"
+        where = words("--remote {}", "remote={!r}") if url is not None else f"${REMOTE_ENV} {{}}"
         url = url if url is not None else os.environ.get(REMOTE_ENV)
         if not url:
             return None
@@ -82,7 +83,7 @@ class RemoteSettings:
 
             slashes = ":///" if scheme[1].lower() == "file" else "://"  # (file://x/... names a host x)
             meant = display_url(f"{scheme[1]}{slashes}{url[scheme.end():].lstrip('/')}")
-            raise ConfigError(f"{where} {display_url(url)}: a URL's scheme is followed by '://' (did you mean "
+            raise ConfigError(f"{where.format(display_url(url))}: a URL's scheme is followed by '://' (did you mean "
                               f"{meant}?); a folder is a path or file:///path")
         if kw.get("timeout") is not None:  # (NaN, inf and 0 were taken, and left to the requests)
             from ..clock import check_span

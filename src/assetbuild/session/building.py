@@ -13,6 +13,7 @@ from ..errors import AssetbuildError, ConfigError, DefinitionError, PluginError,
 from ..graph import select
 from ..output import Reporter
 from ..reports import AssetResult, BuildResult, ObservationResult, Reason
+from ..wording import words
 from .arguments import verb
 from .observer import BuildObserver
 from .options import BuildOptions, RemoteOptions
@@ -39,7 +40,8 @@ def _runner(project: Project, options: BuildOptions) -> Any:
                                                           options=options.executor_options,
                                                           executors=project.executors)
     limit = timeout_setting(project.project_dir, options.timeout)
-    limit_from = "--timeout" if options.timeout is not None else "timeout in pyproject.toml [tool.assetbuild]"
+    limit_from = words("--timeout", "timeout=") if options.timeout is not None else "timeout in pyproject.toml [tool.assetbuild]"
+    processes = words("; use --executor processes", "; use executor='processes'")
     n = parse_jobs(jobs)
     default = executor or ("serial" if n == 1 else "processes")
     if default not in project.executors:  # named by --executor, or by pyproject.toml (then said)
@@ -55,7 +57,7 @@ def _runner(project: Project, options: BuildOptions) -> Any:
     if limit is not None:
         problem = runner.time_limit_problem(None)
         if problem is not None:
-            raise ConfigError(f"{limit_from}: {problem}; use --executor processes")
+            raise ConfigError(f"{limit_from}: {problem}{processes}")
     unlimited: list[AssetDef] = []
     for name, d in (project.graph.declared or project.graph).nodes.items():  # a partitioned asset once
         if not isinstance(d, AssetDef):
@@ -65,7 +67,7 @@ def _runner(project: Project, options: BuildOptions) -> Any:
             continue
         if d.timeout is not None:
             raise DefinitionError(f"asset {name!r} has timeout={d.timeout:g}, but {problem}"
-                                  + ("" if d.executor else "; use --executor processes"),
+                                  + ("" if d.executor else processes),
                                   file=d.file, line=d.line)
         if limit is not None:
             unlimited.append(d)
@@ -312,7 +314,7 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
     rep = project.reporter
     dry_run = options.dry_run
     if options.only and not options.tick:
-        rep.warn(f"--only: {len(plan)} selected asset(s) run against the stored values of their inputs, "
+        rep.warn(f"{words('--only', 'only=True')}: {len(plan)} selected asset(s) run against the stored values of their inputs, "
                  "even stale ones; a full build reconciles")
     force: bool | set[str] = options.force or options.force_upstream
     if options.force and not options.force_upstream and assets:

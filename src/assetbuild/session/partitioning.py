@@ -134,6 +134,12 @@ def partition_set(graph: Any, asset: str) -> Any:
     raise SelectionError(f"{asset!r} is not a partitioned asset")
 
 
+def _partitions() -> str:
+    from ..wording import words
+
+    return words("--partition(s)", "partitions=")
+
+
 def partition_nodes(graph: Any, assets: Sequence[str], spec: str) -> list[str]:
     """The selection ``--partition K`` or ``--partitions A..B`` makes of ``assets``: each selected
     partitioned asset's partitions that ``spec`` names, and the selected unpartitioned assets;
@@ -143,9 +149,9 @@ def partition_nodes(graph: Any, assets: Sequence[str], spec: str) -> list[str]:
     from ..partitions import split_node
 
     if not graph.partitioned:
-        raise SelectionError("--partition(s): this project has no partitioned asset")
+        raise SelectionError(f"{_partitions()}: this project has no partitioned asset")
     if not any(s.strip() for s in spec.split(",")):  # no key selects nothing, which a build takes as all
-        raise SelectionError(f"--partition(s) {spec!r} names no partition key")
+        raise SelectionError(f"{_partitions()} {spec!r} names no partition key")
     chosen = select(graph, assets, needs=False) if assets else []
     by_asset: dict[str, None] = {}
     plain: list[str] = []
@@ -156,7 +162,7 @@ def partition_nodes(graph: Any, assets: Sequence[str], spec: str) -> list[str]:
         else:
             by_asset[asset] = None
     if assets and not by_asset:
-        raise SelectionError("--partition(s): the selection has no partitioned asset")
+        raise SelectionError(f"{_partitions()}: the selection has no partitioned asset")
     out: list[str] = []
     errors: list[str] = []
     for a in by_asset or graph.partitioned:

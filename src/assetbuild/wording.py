@@ -1,0 +1,43 @@
+"""Which words a message speaks: the command line's (``--only``, ``-k``) in the thread that runs
+the ``assetbuild`` command itself (``entry`` marks it), the Python API's (``only=True``,
+``keep_going=True``) everywhere else: a script, a notebook, the UI's builds, and code a build
+runs, an asset calling the API (``usercode`` unmarks its thread while it runs). The reader is
+told what they can change where they are. The same mark tells a run's history whether the
+command line is the one to record (``history.command_line``).
+
+Pure but for one mark per thread (a ``threading.local``; no thread is made).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+_local = threading.local()
+
+
+def as_the_command() -> None:
+    """This thread runs the ``assetbuild`` command: messages speak its words from now on."""
+    _local.command = True
+
+
+def from_the_command() -> bool:
+    """Whether this thread runs the ``assetbuild`` command's own work (not an API call)."""
+    return getattr(_local, "command", False)
+
+
+def words(cli: str, api: str) -> str:
+    """``cli`` for the command line's reader, ``api`` for the Python API's."""
+    return cli if getattr(_local, "command", False) else api
+
+
+@contextmanager
+def api_calls() -> Iterator[None]:
+    """For the block (user code a build runs), calls in this thread are the Python API's."""
+    before = getattr(_local, "command", False)
+    _local.command = False
+    try:
+        yield
+    finally:
+        _local.command = before
