@@ -211,6 +211,33 @@ def test_the_python_api(proj: Project) -> None:
     assert assetbuild.list_runs(project_dir=proj.root)[0]["command"].startswith("python: build(")
 
 
+def test_an_api_run_records_the_call_that_made_it(proj: Project, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Each API build is recorded as its call, each keyword not at its default; a sub-project
+    an asset builds through the API inside a command's build records that call, not the
+    command line run on the outer project."""
+    tmp_path = tmp_path_factory.mktemp("nested")
+    assert proj.build("report", force=True).ok
+    assert proj.build("report", exclude=["raw"], params={}, force=True, jobs=1).ok
+    assert assetbuild.build(["report", "total"], project_dir=proj.root, only=True, force=True,
+                            remote=str(tmp_path / "remote"), trust_remote_unsigned=True).ok
+    said = [r["command"] for r in assetbuild.list_runs(3, project_dir=proj.root)]
+    assert said == [f"python: build(['report', 'total'], force=True, only=True, remote={str(tmp_path / 'remote')!r}, "
+                    "trust_remote_unsigned=True)",
+                    "python: build('report', exclude=['raw'], force=True, jobs=1, params={})",
+                    "python: build('report', force=True)"]
+    inner = tmp_path / "inner"
+    inner.mkdir()
+    (inner / "AssetFile").write_text("from assetbuild import asset\n\n@asset\ndef x():\n    return 1\n")
+    outer = tmp_path / "outer"
+    outer.mkdir()
+    (outer / "AssetFile").write_text(f"import assetbuild\nfrom assetbuild import asset\n\n@asset\ndef sub():\n"
+                                     f"    return assetbuild.build(['x'], project_dir={str(inner)!r}).ok\n")
+    p = cli("-q", "sub", cwd=outer)
+    assert p.returncode == 0, p.stderr
+    assert [r["command"] for r in assetbuild.list_runs(project_dir=inner)] == ["python: build('x')"]
+    assert [r["command"] for r in assetbuild.list_runs(project_dir=outer)] == ["assetbuild -q sub"]
+
+
 def test_log_takes_a_selection_less_exclusions(proj: Project) -> None:
     docs = doc(proj, "log", "r*", "--exclude", "report")
     assert [d["asset"] for d in docs] == ["raw"]
@@ -376,3 +403,15 @@ def b(a):
     assert [e["kind"] for e in events] == ["materialized"]  # ...and so is its event, and the run
     runs = json.loads(cli("runs", "--json", cwd=p.root, env=clean_env()).stdout)["runs"]
     assert [x["exit_status"] for x in runs] == [r.returncode]
+
+
+def test_a_recorded_call_names_resources_by_name_and_hides_a_remotes_secrets() -> None:
+    from assetbuild.session.options import BuildOptions, RemoteOptions
+
+    options = BuildOptions(resources={"db": object()}, param_args=("a.k=1",), partitions="2024-01-01",
+                           remote=RemoteOptions(url="https://alice:S3cretPassw0rd@h/c",
+                                                options={"secret": "abcdef", "endpoint_url": "http://x"}))
+    assert options.call_text(["-raw"]) == ("build(exclude=['raw'], param_args=['a.k=1'], resources={'db': ...}, "
+                                           "partitions='2024-01-01', remote='https://***@h/c', "
+                                           "remote_options={'secret': '***', 'endpoint_url': 'http://x'})")
+    assert BuildOptions().call_text([]) == "build()"

@@ -13,7 +13,6 @@ so ``log`` and ``runs show`` never meet text their stdout cannot encode.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -28,13 +27,15 @@ DEFAULT_HISTORY = 100  # events kept per asset by gc ([tool.assetbuild] history)
 
 
 def command_line(api_call: str) -> str:
-    """What to call a run: the command line when this process is the assetbuild command, else
-    the API call that made it (``python: build(...)``). Credentials in it (a ``--remote`` URL's
-    password or token, a secret ``--remote-option``) are hidden: ``runs`` and the UI show it."""
+    """What to call a run: the command line when the assetbuild command itself runs it
+    (``wording.from_the_command``), else the API call that made it (``python: build(...)``): a
+    script's, the UI's, or an asset's that builds another project within a command's build.
+    Credentials in it (a ``--remote`` URL's password or token, a secret ``--remote-option``) are
+    hidden: ``runs`` and the UI show it."""
     from .redaction import redact_text
+    from .wording import from_the_command
 
-    prog = os.path.basename(sys.argv[0]) if sys.argv else ""
-    if prog == "assetbuild" or sys.argv[0].endswith(os.path.join("assetbuild", "__main__.py")):
+    if from_the_command() and sys.argv:
         import shlex
 
         return redact_text(" ".join(["assetbuild", *(shlex.quote(a) for a in sys.argv[1:])]))

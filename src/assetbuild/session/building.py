@@ -365,7 +365,7 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
         if not dry_run:
             from ..history import RunRecorder, command_line
 
-            recorder = RunRecorder(store, command_line(f"build({', '.join(map(repr, assets))})"), assets)
+            recorder = RunRecorder(store, command_line(options.call_text(assets)), assets)
 
         def on_result(r: Any) -> None:
             """The result's event first, then its line: the event joins its head's batch however showing the line ends."""

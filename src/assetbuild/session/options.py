@@ -8,6 +8,7 @@ dataclass costs every build 0.7-1 ms to make); ``tests/test_reports.py`` holds t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,9 @@ class RemoteOptions(FrozenRecord):
                              options=options)
 
 
+# BuildOptions fields a run's history names (``call_text``) when not at their defaults, in build()'s order
+_SAID = ("force", "keep_going", "jobs", "executor", "executor_options", "timeout", "params", "param_args",
+         "resources", "force_upstream", "only", "partitions")
 # build()'s keyword arguments for the remote cache -> RemoteOptions fields
 _REMOTE_KEYWORDS = {"remote": "url", "remote_read_only": "read_only", "trust_remote_unsigned": "trust_unsigned",
                     "remote_timeout": "timeout", "remote_options": "options"}
@@ -71,6 +75,33 @@ class BuildOptions(FrozenRecord):
                              remote=RemoteOptions() if remote is None else remote, params=params,
                              param_args=param_args, resources=resources, force_upstream=force_upstream, only=only,
                              partitions=partitions, tick=tick, forced=forced)
+
+    def call_text(self, selection: Sequence[str]) -> str:
+        """The ``build(...)`` call that asks for this build, as a run's history records it
+        (``history.command_line``): the selection (``-x``: ``exclude=``), then each keyword
+        not at its default; a replaced resource by its name, a remote's secrets hidden."""
+        from ..redaction import redact_text, remote_secrets
+
+        chosen = [s for s in selection if not s.startswith("-")]
+        words = [repr(chosen[0]) if len(chosen) == 1 else repr(chosen)] if chosen else []
+        excluded = [s[1:] for s in selection if s.startswith("-")]
+        if excluded:
+            words.append(f"exclude={excluded!r}")
+        plain = BuildOptions()
+        for name in _SAID:
+            value = getattr(self, name)
+            if value == getattr(plain, name):
+                continue
+            if name == "resources":  # the objects' reprs say nothing (and may be long): their names
+                words.append("resources={" + ", ".join(f"{r!r}: ..." for r in value) + "}")
+            else:
+                words.append(f"{name}={list(value) if name == 'param_args' else value!r}")
+        remote = self.remote
+        for keyword, name in _REMOTE_KEYWORDS.items():
+            value = getattr(remote, name)
+            if value != getattr(plain.remote, name):
+                words.append(f"{keyword}={value!r}")
+        return redact_text(f"build({', '.join(words)})", remote_secrets(remote.url or "", remote.options))
 
     @classmethod
     def from_keywords(cls, keywords: dict[str, Any]) -> BuildOptions:
