@@ -314,6 +314,39 @@ def inc(x=0):
     assert not (project.root / ".assetbuild").exists()  # nothing built, nothing written
 
 
+def test_an_asset_function_imports_and_reads_as_its_build_does(project, tmp_path, monkeypatch):
+    """``functions()`` from a notebook beside its own ``lib/helpers.py``, or from a directory
+    with none: a project import inside the function's body, and a cwd-relative read, get the
+    project's, as the build's; the caller's module and directory are as they were after."""
+    project.write("lib/__init__.py", "")
+    project.write("lib/helpers.py", "def f():\n    return 'project'\n")
+    project.write("data.txt", "project data\n")
+    project.assetfile("""
+@asset
+def inner():
+    from lib.helpers import f
+    return f() + ':' + open('data.txt').read().strip()
+""")
+    nb = tmp_path / "nb"
+    (nb / "lib").mkdir(parents=True)
+    (nb / "lib/__init__.py").write_text("")
+    (nb / "lib/helpers.py").write_text("def f():\n    return 'caller'\n")
+    monkeypatch.chdir(nb)
+    monkeypatch.syspath_prepend(str(nb))
+    for name in ("lib", "lib.helpers"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    import lib.helpers as mine
+
+    fn = assetbuild.functions(project_dir=project.root)["inner"]
+    assert fn() == "project:project data" and fn.__wrapped__.__name__ == "inner"
+    assert sys.modules["lib.helpers"] is mine and mine.f() == "caller" and os.getcwd() == str(nb)
+    monkeypatch.chdir(tmp_path)
+    sys.path.remove(str(nb))
+    for name in ("lib", "lib.helpers"):
+        sys.modules.pop(name)
+    assert fn() == "project:project data"
+
+
 def test_a_module_whose_import_failed_is_code_the_load_read(project):
     """An optional import of a project module that fails (a library it needs is missing): the
     module is in no sys.modules, yet the load read it, and an edit of it changes the load. So it

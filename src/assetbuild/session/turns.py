@@ -10,11 +10,13 @@ which waits for it: ``ReentrantCall`` at once instead.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 process_builds = threading.RLock()
 _loading = threading.Lock()
@@ -86,3 +88,18 @@ def in_project_dir(root: Path) -> Iterator[None]:
                     os.chdir(before)
                 except OSError:  # deleted meanwhile: stay where the build was
                     pass
+
+
+def as_built(fn: Callable[..., Any], root: Path) -> Callable[..., Any]:
+    """``fn`` (an asset's function), called as a build calls it: with the project directory as
+    the working directory and its modules importable, from their files, in place of the
+    caller's of the same name (``loader.ProjectImports``), so that ``from lib import f`` in its
+    body is the project's, as in a build, not a notebook's ``lib``. ``__wrapped__``: ``fn``."""
+    from ..loader import ProjectImports
+
+    @functools.wraps(fn)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        with in_project_dir(root), ProjectImports(root):
+            return fn(*args, **kwargs)
+
+    return call
