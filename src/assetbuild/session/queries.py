@@ -420,12 +420,10 @@ def list_assets(*, project_dir: str | os.PathLike[str] = ".", assetfile: str | N
 
 
 @verb
-def functions(*, project_dir: str | os.PathLike[str] = ".", assetfile: str | None = None
-              ) -> dict[str, Any]:
+def functions(*, project_dir: str | os.PathLike[str] = ".", assetfile: str | None = None) -> dict[str, Any]:
     """Every asset's function, by name, for unit tests (``functions()["inc"](1) == 2``), run as a
     build runs it: in the project directory, with its modules (``turns.as_built``)."""
     from .turns import as_built
-
     with open_project(project_dir, assetfile=assetfile) as project:
         graph = project.graph.declared or project.graph  # a partitioned asset's function once
         return {name: as_built(graph.nodes[name].fn, project.project_dir)  # type: ignore[union-attr]
