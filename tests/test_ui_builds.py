@@ -62,6 +62,7 @@ def slow(quick):
     rows = runs["runs"] if isinstance(runs, dict) else runs
     second = [r for r in rows if r["run"] == "000002"]
     assert second and second[0]["exit_status"] == status, rows
+    assert second[0]["command"] == "ui: build('slow', keep_going=True)"  # what a user can place
     log = json.loads(cli("log", "quick", "--json", cwd=project.root).stdout)
     assert log["events"][0]["run"] == "000002"  # the history names a run that exists
     assert cli("runs", "show", "2", cwd=project.root).returncode == 0

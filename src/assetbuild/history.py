@@ -29,17 +29,19 @@ DEFAULT_HISTORY = 100  # events kept per asset by gc ([tool.assetbuild] history)
 def command_line(api_call: str) -> str:
     """What to call a run: the command line when the assetbuild command itself runs it
     (``wording.from_the_command``), else the API call that made it (``python: build(...)``): a
-    script's, the UI's, or an asset's that builds another project within a command's build.
+    script's, or an asset's that builds another project within a command's build. The UI's builds
+    say ``ui: build(...)`` (``wording.called_from``), not the ``assetbuild ui`` that serves them.
     Credentials in it (a ``--remote`` URL's password or token, a secret ``--remote-option``) are
     hidden: ``runs`` and the UI show it."""
     from .redaction import redact_text
-    from .wording import from_the_command
+    from .wording import caller, from_the_command
 
-    if from_the_command() and sys.argv:
+    who = caller()
+    if who == "python" and from_the_command() and sys.argv:
         import shlex
 
         return redact_text(" ".join(["assetbuild", *(shlex.quote(a) for a in sys.argv[1:])]))
-    return redact_text(f"python: {api_call}")
+    return redact_text(f"{who}: {api_call}")
 
 
 class RunRecorder:

@@ -41,3 +41,20 @@ def api_calls() -> Iterator[None]:
         yield
     finally:
         _local.command = before
+
+
+@contextmanager
+def called_from(caller: str) -> Iterator[None]:
+    """For the block, runs this thread records name ``caller`` (``"ui"``) as what called the API,
+    not a Python script: ``runs`` then says ``ui: build('report')``, which a user can place."""
+    before = getattr(_local, "caller", "python")
+    _local.caller = caller
+    try:
+        yield
+    finally:
+        _local.caller = before
+
+
+def caller() -> str:
+    """What called the API in this thread (``called_from``): ``"python"`` unless said."""
+    return getattr(_local, "caller", "python")

@@ -139,13 +139,14 @@ class Builds:
     def _build(self, assets: tuple[str, ...], partitions: str | None, state: Any) -> None:
         from .. import session
         from ..output import describe_error
+        from ..wording import called_from
 
         self.events.publish({"type": "build-started", "assets": list(assets), "build": self._id})
         ok, error = False, None
         try:
             state.building = True  # (only around the build: a signal raises nowhere else)
             try:
-                with self._lock_ahead():
+                with self._lock_ahead(), called_from("ui"):
                     result = session.build(assets, keep_going=True, partitions=partitions,
                                            reporter=_Progress(self.events), **self.where.kw())
             finally:
