@@ -338,6 +338,35 @@ def test_source_changed_during_the_run_fails_and_is_not_recorded(project, settle
     assert sorted(project.build().names("cached")) == ["after", "lister", "reader"]
 
 
+EDITED_BEFORE_A_LATER_READER = """
+@asset(io="text")
+def edits(src):
+    text = src.read_text()
+    src.write_text("v2")  # an edit while this asset runs, before the next one starts
+    return text
+
+@asset(io="text")
+def reads(src):
+    return src.read_text()
+"""
+
+
+def test_a_source_edited_during_a_run_fails_its_later_readers_too(project, settled):
+    """The keys of this build were all made from the bytes it first read. An asset that runs
+    after an edit of its source (``-k``, serial: ``edits``, then ``reads``) reads the new bytes,
+    so it is refused like the one the edit happened under, rather than recorded under the old
+    bytes' key: once the file holds the old bytes again, that entry would be served as fresh.
+    (The check of the first asset's source used to replace the digest the keys were made from.)"""
+    project.write("data/src.txt", "v1")
+    project.assetfile('src = source("src", "data/src.txt")\n' + EDITED_BEFORE_A_LATER_READER)
+    r = project.build(keep_going=True, jobs=1)
+    by = {x.asset: x for x in r.results}
+    assert by["edits"].status == "failed" and "changed while 'edits'" in by["edits"].error
+    assert by["reads"].status == "failed" and "changed while 'reads'" in by["reads"].error
+    project.write("data/src.txt", "v1")  # back to the bytes the build started from
+    assert project.built("reads") == ["reads"] and project.value("reads") == "v1"
+
+
 # --- end to end: path outputs -----------------------------------------------------------------
 
 OUTPUTS = """

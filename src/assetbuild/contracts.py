@@ -160,8 +160,8 @@ class Files(Protocol):
     def abspath(self, rel: str) -> str: ...
 
     def source_version(self, rel: str, *, fresh: bool = False) -> str:
-        """The data version of a source (memoized for the build unless ``fresh``);
-        ``SourceMissing`` if it cannot be read."""
+        """The data version of a source (memoized for the build: the one its keys use; ``fresh``
+        reads it again, leaving the memoized one as it is); ``SourceMissing`` if it cannot be read."""
 
     def path_state(self, rel: str, digest: str, recorded: StatSig | None) -> tuple[str, StatSig | None]:
         """("ok" | "missing" | "modified", its stat) of a path output expected to hold ``digest``."""

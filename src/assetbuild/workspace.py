@@ -164,7 +164,11 @@ class Workspace:
         return digest
 
     def source_version(self, rel: str, *, fresh: bool = False) -> str:
-        """Data version of a source file or directory; SourceMissing if it does not exist."""
+        """Data version of a source file or directory; SourceMissing if it does not exist.
+
+        The first version read is the one this build's keys use, for the whole build: ``fresh``
+        reads the file again (has it changed since?) but never replaces it, or an asset keyed
+        from the old bytes that ran on new ones would pass that check and be recorded."""
         if not fresh and rel in self._memo:
             return self._memo[rel]
         p = self.abspath(rel)
@@ -186,7 +190,7 @@ class Workspace:
                 raise _unusable(rel, e) from None
         else:
             raise SourceUnusable(rel, f"is {file_kind(st.st_mode)}, not a regular file or directory")
-        self._memo[rel] = version
+        self._memo.setdefault(rel, version)
         return version
 
     def _dir_version(self, top: str, rel_top: str, by_mtime: bool = False) -> str:
