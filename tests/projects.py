@@ -336,6 +336,32 @@ def temp_leftovers(root: Path) -> list[str]:
     return sorted(str(p.relative_to(root)) for p in root.rglob("*") if "assetbuild-tmp" in p.name)
 
 
+@contextlib.contextmanager
+def holding_build_lock(cache_dir: Path, most_s: float = 60):
+    """Another process holds the build lock of ``cache_dir`` (as a running build does) from
+    before the block until its end, or until the ``release()`` it yields is called (by a
+    command's warning that it waits, say): a command that takes the lock meanwhile waits. It
+    lets go after ``most_s`` anyway, so that a command that never says it waits fails its
+    test rather than hanging it."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import select, sys\nfrom assetbuild.store import LmdbStore\n"
+         "s = LmdbStore(sys.argv[1]); s.acquire_lock(); print('locked', flush=True)\n"
+         "select.select([sys.stdin], [], [], float(sys.argv[2]))",
+         str(cache_dir), str(most_s)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=clean_env())
+
+    def release() -> None:
+        if not holder.stdin.closed:
+            holder.stdin.close()
+            holder.wait(timeout=60)
+            holder.stdout.close()
+
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        yield release
+    finally:
+        release()
+
+
 def start_cli(*args: str, cwd: Path, env: dict[str, str] | None = None, **kw) -> subprocess.Popen:
     """The command in its own process group, so that a test can end what a killed build leaves."""
     kw.setdefault("stdout", subprocess.DEVNULL)

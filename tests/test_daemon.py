@@ -4,6 +4,8 @@ retries with backoff; alerts; one daemon per project; signals; ``assetbuild tick
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import signal
@@ -13,9 +15,10 @@ import time
 from pathlib import Path
 
 import pytest
-from projects import Project, clean_env, cli, cli_cmd
+from projects import Project, clean_env, cli, cli_cmd, holding_build_lock
 
 import assetbuild
+from assetbuild.output import Reporter
 from assetbuild.session.daemon import DaemonRunning
 
 HOUR = 3600
@@ -321,6 +324,59 @@ def clean(orders):
     assert out.stderr.startswith("assetbuild: error: AssetFile:2:") and "Traceback" not in out.stderr
     rows = assetbuild.list_ticks(project_dir=project.root)
     assert rows[-1]["error"].startswith("AssetFile:2:")  # recorded too
+
+
+class _LetsGoWhenWaiting(Reporter):
+    """A quiet reporter that keeps the warnings, and lets the lock's holder go (``release``)
+    once one says the command waits for it."""
+
+    def __init__(self, release) -> None:
+        super().__init__(out=io.StringIO(), err=io.StringIO(), verbosity=-2)
+        self.warnings: list[str] = []
+        self._release = release
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(message)
+        if "waiting for it to finish" in message:
+            self._release()
+
+
+def test_a_tick_says_it_waits_for_a_build_to_record_what_it_did(project, monkeypatch):
+    """A build started by hand once the tick's build is done holds up the tick's record: the
+    run says that it waits, as a tick's start does (it looked stalled, with nothing in its output)."""
+    from assetbuild.session import daemon
+
+    pipeline(project)
+    held = contextlib.ExitStack()
+    real = daemon.build_project
+
+    def then_a_build_by_hand(*args, **kw):
+        result = real(*args, **kw)
+        held.enter_context(holding_build_lock(project.root / ".assetbuild"))
+        return result
+
+    monkeypatch.setattr(daemon, "build_project", then_a_build_by_hand)
+    rep = _LetsGoWhenWaiting(held.close)
+    with held:
+        t = tick(project, at("08:00"), monkeypatch, reporter=rep)
+    assert [r.asset for r in t.requests] == ["clean"] and t.seq is not None
+    assert [w for w in rep.warnings if "waiting for it to finish" in w] == [
+        f"another build or cache command is using {project.root / '.assetbuild'}; waiting for it to finish"]
+    assert [row["seq"] for row in assetbuild.list_ticks(project_dir=project.root)] == [t.seq]
+
+
+def test_a_tick_that_cannot_load_the_project_says_it_waits_to_record_that(project, monkeypatch):
+    """Its error is recorded under the build lock too: while a build runs, the run says it waits."""
+    pipeline(project)
+    project.write("AssetFile", "from assetbuild import asset\n@asset(auto='sometimes')\ndef a():\n    return 1\n")
+    with holding_build_lock(project.root / ".assetbuild") as release:
+        rep = _LetsGoWhenWaiting(release)
+        monkeypatch.setenv("ASSETBUILD_NOW", at("08:00"))
+        with pytest.raises(assetbuild.DefinitionError):
+            assetbuild.run_daemon(project_dir=project.root, once=True, reporter=rep)
+    assert [w for w in rep.warnings if "waiting for it to finish" in w] == [
+        f"another build or cache command is using {project.root / '.assetbuild'}; waiting for it to finish"]
+    assert "AssetFile:2: asset 'a': auto must be" in assetbuild.list_ticks(project_dir=project.root)[-1]["error"]
 
 
 @pytest.mark.parametrize("once", [True, False], ids=["once", "loop"])

@@ -6,12 +6,24 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
+import subprocess
 import time
 from pathlib import Path
 
 import pytest
-from projects import Project, clean_env, cli, end_group, run_counter, run_counts, start_cli, take_runs
+from projects import (
+    Project,
+    clean_env,
+    cli,
+    end_group,
+    holding_build_lock,
+    run_counter,
+    run_counts,
+    start_cli,
+    take_runs,
+)
 
 NOW = "2024-01-06T00:30:00Z"
 
@@ -176,6 +188,22 @@ def test_partitions_list_add_remove(proj: Project) -> None:
     for args in (("add", "nope", "x"), ("add", "customers", "a,b"), ("list", "nothing")):
         r = cli("partitions", *args, cwd=proj.root, env=env())
         assert r.returncode == 2 and "Traceback" not in r.stderr, (args, r.stderr)
+
+
+@pytest.mark.parametrize("verb", ["add", "remove"])
+def test_partitions_add_and_remove_say_they_wait_for_a_running_build(proj: Project, verb: str) -> None:
+    """They take the build lock, as a build does, and say so while they wait, as every command
+    that waits for it does (silent, a long build made them look hung)."""
+    with holding_build_lock(proj.root / ".assetbuild"):
+        p = start_cli("partitions", verb, "customers", "acme", cwd=proj.root, env=env(),
+                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert select.select([p.stderr], [], [], 60)[0], "nothing said while waiting"
+        said = p.stderr.readline()
+        assert "warning: another build or cache command is using" in said and "waiting for it to finish" in said, said
+        assert p.poll() is None  # still waiting
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 0, said + err
+    assert out == ("customers: 1 partition(s)\n" if verb == "add" else "customers: 0 partition(s)\n")
 
 
 def test_dry_run_says_which_gone_partitions_a_build_would_drop(proj: Project) -> None:

@@ -27,7 +27,7 @@ from .arguments import verb
 from .building import make_scheduler, project_params
 from .observing import observe_for
 from .partitioning import one_partition_please
-from .project import open_project, open_store
+from .project import open_project, open_store, waiting_warning
 
 
 @verb
@@ -59,8 +59,7 @@ def accept(asset: str, *, project_dir: str | os.PathLike[str] = ".", assetfile: 
         store = open_store(project, readonly=dry_run)
         try:
             if not dry_run:
-                store.acquire_lock(on_wait=lambda: rep.warn(
-                    f"another build or cache command is using {project.cache_dir}; waiting for it to finish"))
+                store.acquire_lock(on_wait=waiting_warning(project.cache_dir, rep.warn))
             observations = observe_for(project, plan, store, record=False)
             sched = make_scheduler(project, store, record=False, params=resolved, observations=observations)
             direct = {up for _, up in graph.inputs[asset]}

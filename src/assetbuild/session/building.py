@@ -17,7 +17,7 @@ from ..wording import words
 from .arguments import verb
 from .observer import BuildObserver
 from .options import BuildOptions, RemoteOptions
-from .project import Project, few_collections, open_project, open_store
+from .project import Project, few_collections, open_project, open_store, waiting_warning
 from .resourcing import BuildResources
 from .turns import process_turn
 
@@ -340,8 +340,7 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
     try:
         if not dry_run:
             project.loaded.save_code_cache()
-            store.acquire_lock(on_wait=lambda: rep.warn(
-                f"another build or cache command is using {project.cache_dir}; waiting for it to finish"))
+            store.acquire_lock(on_wait=waiting_warning(project.cache_dir, rep.warn))
             from .snapshots import recorder_for
 
             with few_collections():

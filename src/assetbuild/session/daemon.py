@@ -37,7 +37,7 @@ from ..reports import AssetResult, BuildResult, ObservationResult, run_id
 from .arguments import verb
 from .building import build_project, drop_gone_partitions_of
 from .options import BuildOptions
-from .project import Project, open_project, open_store, resolve_cache_dir
+from .project import Project, open_project, open_store, resolve_cache_dir, waiting_warning
 from .turns import process_turn
 
 if TYPE_CHECKING:
@@ -204,14 +204,14 @@ def one_tick(root: Path, assetfile: str | None, cache: Path, assets: Sequence[st
         tick.error = describe_error(e)
         tick.exception = e
         tick.duration_s = time.perf_counter() - tick.t0
-        _record_error(root, assetfile, cache, tick)
+        _record_error(root, assetfile, cache, tick, reporter.warn)
     except KeyboardInterrupt as e:  # SIGTERM or Ctrl-C during its build: recorded, then the run ends
         if tick.seq is None:
             from ..interrupts import Terminated
 
             tick.error = "interrupted by SIGTERM" if isinstance(e, Terminated) else "interrupted by Ctrl-C"
             tick.duration_s = time.perf_counter() - tick.t0
-            _record_error(root, assetfile, cache, tick)
+            _record_error(root, assetfile, cache, tick, reporter.warn)
         raise
     if tick.seq is None:  # not recorded (the record took its duration when it was written)
         tick.duration_s = time.perf_counter() - tick.t0
@@ -232,8 +232,7 @@ def _tick(project: Project, assets: Sequence[str], tick: Tick, jobs: int | str |
     observed: dict[str, ObservationResult] = {}
     store = open_store(project, readonly=False)
     try:
-        store.acquire_lock(on_wait=lambda: project.reporter.warn(
-            f"another build or cache command is using {project.cache_dir}; waiting for it to finish"))
+        store.acquire_lock(on_wait=waiting_warning(project.cache_dir, project.reporter.warn))
         drop_gone_partitions_of(project, store, plan)  # (a removed key, a deleted file: as a build does)
         owners = policy_nodes(graph, plan)
         if owners:
@@ -300,7 +299,7 @@ def _after(project: Project, plan: Sequence[str], tick: Tick, backoff: float, on
         project.reporter.asset_finished(r)
     store = open_store(project, readonly=False)
     try:
-        store.acquire_lock()
+        store.acquire_lock(on_wait=waiting_warning(project.cache_dir, project.reporter.warn))
         results = {r.asset: r for r in tick.result.results} if tick.result is not None else {}
         outcomes = {n: r.status for n, r in results.items()}
         for n in tick.due:  # a scheduled time is honoured by a run that gave a value; until then it is owed
@@ -386,7 +385,7 @@ def _succeeded_since_failing(store: Any, asset: str) -> bool:
     return False
 
 
-def _record_error(root: Path, assetfile: str | None, cache: Path, tick: Tick) -> None:
+def _record_error(root: Path, assetfile: str | None, cache: Path, tick: Tick, warn: Callable[[str], object]) -> None:
     """Record a tick that could not load the project, or whose build a signal ended (its store
     is found without loading it)."""
     from ..store import LmdbStore
@@ -394,7 +393,7 @@ def _record_error(root: Path, assetfile: str | None, cache: Path, tick: Tick) ->
 
     store = LmdbStore(cache, project=_store_project(root, assetfile, cache))
     try:
-        store.acquire_lock()
+        store.acquire_lock(on_wait=waiting_warning(cache, warn))
         tick.seq = put_tick(store, {k: v for k, v in tick.to_json().items() if k != "seq"})
         store.flush()
     finally:

@@ -16,7 +16,7 @@ from ..output import Reporter
 from .arguments import verb
 from .building import make_scheduler
 from .observing import observe_for
-from .project import open_project, open_store, resolve_cache_dir
+from .project import open_project, open_store, resolve_cache_dir, waiting_warning
 
 if TYPE_CHECKING:
     from ..cleaning import CleanReport, Recorded
@@ -194,8 +194,7 @@ def _maintained_store(project_dir: str | os.PathLike[str], cache_dir: str | os.P
     store = LmdbStore(cache, readonly=readonly, warn=rep.warn, project=project_id(root / (assetfile or "AssetFile"), cache))
     try:
         if not readonly:  # (a reader, as status, does not wait for a build)
-            store.acquire_lock(on_wait=lambda: rep.warn(f"another build or cache command is using {cache}; "
-                                                        "waiting for it to finish"))
+            store.acquire_lock(on_wait=waiting_warning(cache, rep.warn))
         yield store
     finally:
         store.close()

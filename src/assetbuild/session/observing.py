@@ -19,7 +19,7 @@ from ..errors import SelectionError
 from ..output import Reporter
 from ..reports import ObservationResult
 from .arguments import verb
-from .project import Project, open_project, open_store
+from .project import Project, open_project, open_store, waiting_warning
 from .turns import process_turn
 
 
@@ -70,8 +70,7 @@ def observe(names: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = 
         chosen = list(dict.fromkeys(names)) if names else list(graph.observable)
         store = open_store(project, readonly=False)
         try:
-            store.acquire_lock(on_wait=lambda: rep.warn(
-                f"another build or cache command is using {project.cache_dir}; waiting for it to finish"))
+            store.acquire_lock(on_wait=waiting_warning(project.cache_dir, rep.warn))
             from ..history import RunRecorder, command_line
 
             recorder = RunRecorder(store, command_line(f"observe({', '.join(map(repr, names))})"), names)

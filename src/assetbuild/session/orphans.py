@@ -30,7 +30,7 @@ from typing import Any
 
 from ..output import Reporter
 from .arguments import verb
-from .project import open_project, open_store
+from .project import open_project, open_store, waiting_warning
 
 _NAMES = b"asset-names"  # the digest of the AssetFile's asset names when last looked at
 _REMOVED = b"removed\0"  # removed\0NAME -> when NAME's asset was first seen gone (ns, ASCII)
@@ -153,8 +153,7 @@ def clean_orphans(*, project_dir: str | os.PathLike[str] = ".", assetfile: str |
         store = open_store(project, readonly=dry_run)
         try:
             if not dry_run:
-                store.acquire_lock(on_wait=lambda: project.reporter.warn(
-                    f"another build or cache command is using {project.cache_dir}; waiting for it to finish"))
+                store.acquire_lock(on_wait=waiting_warning(project.cache_dir, project.reporter.warn))
             return _orphan_report(project, store, removed_heads(project, store), dry_run=dry_run)
         finally:
             store.close()

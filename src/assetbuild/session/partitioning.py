@@ -39,7 +39,7 @@ def change_dynamic(name: str, keys: Sequence[str], *, add: bool, project_dir: st
     earlier broke."""
     from ..atomicfile import write_atomically
     from ..errors import DynamicKeyError
-    from .project import open_project, open_store
+    from .project import open_project, open_store, waiting_warning
 
     verb = f"partitions {'add' if add else 'remove'} {name}"
     for k in keys:
@@ -57,7 +57,7 @@ def change_dynamic(name: str, keys: Sequence[str], *, add: bool, project_dir: st
                 raise ConfigError(f"no dynamic partitions named {name!r} (DynamicPartitions({name!r})); known: {known}")
             store = open_store(project, readonly=False)
             try:
-                store.acquire_lock()
+                store.acquire_lock(on_wait=waiting_warning(project.cache_dir, warn or project.reporter.warn))
                 table = read_dynamic(project.cache_dir)
                 if add and planned != _changed(table, name, keys, add=add):
                     raise ConfigError(f"{verb}: the dynamic partitions changed while this command checked them; "

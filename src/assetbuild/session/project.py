@@ -543,3 +543,11 @@ def open_store(project: Project, *, readonly: bool) -> Any:
     return LmdbStore(project.cache_dir, readonly=readonly, warn=project.reporter.warn,
                      project=project_id(project.loaded.path, project.cache_dir))
 
+
+def waiting_warning(cache_dir: str | os.PathLike[str], warn: Callable[[str], object]) -> Callable[[], None]:
+    """The ``on_wait`` of every command that takes the build lock (``acquire_lock``): one line
+    saying that it waits, and for what, since a silent wait for a long build looks like a hang."""
+    def on_wait() -> None:
+        warn(f"another build or cache command is using {cache_dir}; waiting for it to finish")
+
+    return on_wait
