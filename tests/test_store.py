@@ -489,6 +489,64 @@ def test_newer_index_format_is_refused_untouched(tmp_path):
     assert not list(tmp_path.glob("db.corrupt-*"))
 
 
+def _records(root: Path) -> dict[tuple[bytes, bytes], bytes]:
+    """Every record of the index at ``root``, by (database, key), read with LMDB directly."""
+    env = lmdb.open(str(root / "db"), readonly=True, lock=False, max_dbs=32)
+    try:
+        out = {}
+        with env.begin() as txn:
+            for name, _ in txn.cursor():
+                db = env.open_db(bytes(name), txn=txn, create=False)
+                out.update({(bytes(name), bytes(k)): bytes(v) for k, v in txn.cursor(db=db)})
+        return out
+    finally:
+        env.close()
+
+
+def test_a_cache_of_the_previous_format_is_read_then_upgraded_in_place_when_written(tmp_path, monkeypatch):
+    """Format 2 keys history rows by build order, then time: format 1 versions (all before it)
+    read that as a time (dates in the year 3193, crashes). A cache of format 1, as they left it
+    (rows keyed by time alone) or as this version did before it recorded format 2 (both kinds of
+    rows), is read as it is; a writable open records format 2 in STORE and in the index, and
+    changes nothing else; a format-1 version then refuses the cache with its clear message."""
+    from assetbuild.reports import RunRecord
+    from assetbuild.store import environment
+    from assetbuild.store.records import DEFAULT_PROJECT, history_prefix
+
+    with LmdbStore(tmp_path) as s:
+        s.acquire_lock()
+        s.put_trace(hexd(("key", 1)), trace(1))
+        s.put_head("a", head(1))
+        s.raw_put("history", history_prefix(DEFAULT_PROJECT, "a") + (1000).to_bytes(8, "big"), bytes.fromhex(hexd(0)))
+        s.add_history("a", 2000, hexd(1))
+        s.put_run(RunRecord(s.next_run_seq(), "assetbuild build", (), 1, 2, {"built": 1}, 0, {}))
+        s.flush()
+        s.raw_put("meta", b"format", b"1")
+    info = json.loads((tmp_path / "STORE").read_text())
+    (tmp_path / "STORE").write_text(json.dumps(dict(info, format=1)))
+    before, files = _records(tmp_path), _snapshot(tmp_path)
+
+    def contents() -> tuple:
+        with LmdbStore(tmp_path, readonly=True) as s:
+            return s.get_head("a"), s.history("a"), s.runs(), s.get_trace(hexd(("key", 1)))
+
+    seen = contents()
+    assert seen[1] == [(1000, hexd(0)), (2000, hexd(1))] and len(seen[2]) == 1 and seen[0] == head(1)
+    assert _snapshot(tmp_path) == files  # a reader leaves it as it is
+    LmdbStore(tmp_path).close()  # a writer (a build) upgrades it
+    assert json.loads((tmp_path / "STORE").read_text()) == dict(info, format=STORE_FORMAT) and STORE_FORMAT == 2
+    after = _records(tmp_path)
+    assert after.pop((b"meta", b"format")) == b"2" and before.pop((b"meta", b"format")) == b"1"
+    assert after == before and contents() == seen
+    monkeypatch.setattr(environment, "STORE_FORMAT", 1)  # an assetbuild of format 1
+    for readonly in (True, False):
+        with pytest.raises(StoreError, match=r"written by a newer assetbuild \(store format 2, this one reads 1\)"):
+            LmdbStore(tmp_path, readonly=readonly)
+    (tmp_path / "STORE").write_text(json.dumps(dict(info, format=1)))  # (its index says so too)
+    with pytest.raises(StoreError, match="has format 2, newer than this assetbuild reads"):
+        LmdbStore(tmp_path, readonly=True)
+
+
 # --- processes --------------------------------------------------------------------------------
 
 HOLDER = """

@@ -40,7 +40,11 @@ from .failures import NO_WRITE, describe_open_error, disk_message, errno_of
 from .lock import open_lock
 from .pagecheck import check_pages, note_sound, signature, sound_signature
 
-STORE_FORMAT = 1
+# What an older assetbuild would misread, it must refuse (it refuses a format above its own):
+# 1, the first; 2, history rows keyed by build order, then time (a format-1 reader takes both for
+# a time). This version reads format 1 as it is: a writable open records 2, in the index
+# (``_check_open_env``) and in STORE (``open``), and changes nothing else.
+STORE_FORMAT = 2
 INITIAL_MAP_SIZE = 1 << 30
 MAX_MAP_SIZE = 1 << 40
 
@@ -63,6 +67,12 @@ _META_PSIZE = struct.Struct("=I")
 _META_PSIZE_OFFSET = 40
 _P_META = 0x08
 _MDB_MAGIC = 0xBEEFC0DE
+
+
+def _older(fmt: object) -> bool:
+    """Whether a cache of format ``fmt`` is one this version upgrades when it writes to it, so
+    that the older versions that wrote it refuse it from then on, rather than misread it."""
+    return isinstance(fmt, int) and fmt < STORE_FORMAT
 
 
 class _SharedEnv:
@@ -216,6 +226,13 @@ class Index:
             self._open_dbs()
             if not self.readonly:
                 self.env.reader_check()  # clear slots of readers that died, or the file grows
+                if info is not None and _older(info.get("format", 0)):
+                    # upgraded in place, as the index was (``_check_open_env``). A STORE that cannot
+                    # be replaced (a shared directory only its files are writable in) stays: the
+                    # index's record refuses older versions too
+                    self._info = info = {**info, "format": STORE_FORMAT}
+                    with contextlib.suppress(OSError):
+                        self._write_store_file(info)
 
     def _data_file_id(self) -> tuple[int, int] | None:
         return _file_ident(self.dbdir / "data.mdb")
@@ -435,6 +452,9 @@ class Index:
             if self._store_lost:
                 return f"its identity file {self.root / 'STORE'} {self._store_lost}"
             return "it belongs to another cache directory"
+        if not self.readonly and _older(int(fmt) if fmt is not None else 0):  # written from now on as this format
+            with env.begin(write=True, db=meta) as txn:
+                txn.put(b"format", str(STORE_FORMAT).encode())
         return None
 
     # --- reads -------------------------------------------------------------------------------
