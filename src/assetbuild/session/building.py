@@ -406,7 +406,9 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
         observations = observe_for(project, plan, store, record=not dry_run, given=observed)
         if recorder is not None and observations:
             recorder.observed(observations.values())
-        unseen = _keys_changed(project, store, plan, mark=not dry_run) if project.graph.partitioned else {}
+        from .partitioning import keys_changed
+
+        unseen = keys_changed(project, store, plan, mark=not dry_run) if project.graph.partitioned else {}
         sched = make_scheduler(project, store, record=not dry_run, runner=runner, observer=observer,
                                params=resolved, resources=resources, observations=observations)
         if sliced is not None:
@@ -442,7 +444,9 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
                     result = replace(result, run=recorded[0])
                 store.flush()  # no-op unless the summary missed the scheduler's last batch
                 if unseen:
-                    _drop_gone(project, store, unseen)
+                    from .partitioning import drop_gone
+
+                    drop_gone(project, store, unseen)
                 from .orphans import forget_gone_left, notice_removed
 
                 wrote = bool(recorded) and recorded[0] is not None
@@ -453,9 +457,9 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
                 if snap is not None:
                     snap.finish(result, store, sched, rep.said)
             elif unseen:  # -n says what the build would drop, and drops nothing
-                from .partitioning import drop_gone_partitions
+                from .partitioning import drop_gone_partitions, firsts
 
-                drop_gone_partitions(project, store, _firsts(project, unseen), dry_run=True)
+                drop_gone_partitions(project, store, firsts(project, unseen), dry_run=True)
             from .intent import check_dry_run, check_selection
 
             if dry_run:
@@ -498,52 +502,6 @@ def _ended_status(e: BaseException) -> int:
     if isinstance(e, SystemExit):
         return e.code if isinstance(e.code, int) else int(e.code is not None)
     return 1
-
-
-def _keys_changed(project: Project, store: Any, plan: Sequence[str], *, mark: bool = True) -> dict[str, str]:
-    """The planned partitioned assets whose partition keys are not those the store last held
-    only heads of (asset -> the digest of its keys now): after the build, their partitions that
-    no longer exist are dropped (``partitioning.drop_gone_partitions``). Marked unknown first
-    (``mark``; not in a dry run), so a build that ends early leaves them to the next. A null
-    build reads one record per asset."""
-    import hashlib
-
-    seen = getattr(store, "partition_keys_seen", None)
-    if seen is None:
-        return {}
-    out: dict[str, str] = {}
-    planned = set(plan)
-    for asset, pset in project.graph.partitioned.items():
-        if pset.nodes and not any(n in planned for n in pset.nodes):  # (none left: its last file went)
-            continue
-        digest = hashlib.sha256("\n".join(pset.keys).encode("utf-8", "surrogatepass")).hexdigest()
-        if seen(asset) != digest:
-            out[asset] = digest
-            if mark:
-                store.put_partition_keys_seen(asset, None)
-    return out
-
-
-def drop_gone_partitions_of(project: Project, store: Any, plan: Sequence[str]) -> None:
-    """Drop the partitions of the planned assets whose keys went since the store last saw them
-    (a tick of ``run``, which may build none of those assets, drops them as a build does)."""
-    unseen = _keys_changed(project, store, plan) if project.graph.partitioned else {}
-    if unseen:
-        _drop_gone(project, store, unseen)
-
-
-def _firsts(project: Project, assets: Mapping[str, str]) -> list[str]:
-    """One node of each of ``assets`` (partitioned): the plan ``drop_gone_partitions`` looks at."""
-    return [n for a in assets for n in project.graph.partitioned[a].nodes[:1]]
-
-
-def _drop_gone(project: Project, store: Any, unseen: dict[str, str]) -> None:
-    from .partitioning import drop_gone_partitions
-
-    drop_gone_partitions(project, store, _firsts(project, unseen))
-    for asset, digest in unseen.items():
-        store.put_partition_keys_seen(asset, digest)
-    store.flush()
 
 
 def _record_summary(store: Any, outcomes: dict[str, str]) -> None:

@@ -35,7 +35,7 @@ from ..output import Reporter
 from ..policies import NS, Freshness, Request
 from ..reports import AssetResult, BuildResult, ObservationResult, run_id
 from .arguments import verb
-from .building import build_project, drop_gone_partitions_of
+from .building import build_project
 from .options import BuildOptions
 from .project import Project, open_project, open_store, resolve_cache_dir, waiting_warning
 from .turns import process_turn
@@ -223,6 +223,7 @@ def _tick(project: Project, assets: Sequence[str], tick: Tick, jobs: int | str |
     from ..config import retry_backoff_setting
     from ..graph import select
     from ..ticks import own_seen
+    from .partitioning import drop_gone_partitions_of
     from .reconcile import current_versions, evaluate, policy_nodes
 
     graph = project.graph

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from ..errors import ConfigError, SelectionError
@@ -230,6 +230,52 @@ def drop_gone_partitions(project: Any, store: Any, plan: Sequence[str], *, dry_r
     store.flush()
     rep.line(f"dropped {len(gone)} partition(s) that no longer exist: {names}")
     return sorted(gone)
+
+
+def keys_changed(project: Any, store: Any, plan: Sequence[str], *, mark: bool = True) -> dict[str, str]:
+    """The planned partitioned assets whose partition keys are not those the store last held
+    only heads of (asset -> the digest of its keys now): after the build, their partitions that
+    no longer exist are dropped (``drop_gone_partitions``). Marked unknown first
+    (``mark``; not in a dry run), so a build that ends early leaves them to the next. A null
+    build reads one record per asset."""
+    import hashlib
+
+    seen = getattr(store, "partition_keys_seen", None)
+    if seen is None:
+        return {}
+    out: dict[str, str] = {}
+    planned = set(plan)
+    for asset, pset in project.graph.partitioned.items():
+        if pset.nodes and not any(n in planned for n in pset.nodes):  # (none left: its last file went)
+            continue
+        digest = hashlib.sha256("\n".join(pset.keys).encode("utf-8", "surrogatepass")).hexdigest()
+        if seen(asset) != digest:
+            out[asset] = digest
+            if mark:
+                store.put_partition_keys_seen(asset, None)
+    return out
+
+
+def drop_gone_partitions_of(project: Any, store: Any, plan: Sequence[str]) -> None:
+    """Drop the partitions of the planned assets whose keys went since the store last saw them
+    (a tick of ``run``, which may build none of those assets, drops them as a build does)."""
+    unseen = keys_changed(project, store, plan) if project.graph.partitioned else {}
+    if unseen:
+        drop_gone(project, store, unseen)
+
+
+def firsts(project: Any, assets: Mapping[str, str]) -> list[str]:
+    """One node of each of ``assets`` (partitioned): the plan ``drop_gone_partitions`` looks at."""
+    return [n for a in assets for n in project.graph.partitioned[a].nodes[:1]]
+
+
+def drop_gone(project: Any, store: Any, unseen: dict[str, str]) -> None:
+    """After a build: drop the gone partitions of ``unseen`` (``keys_changed``), then note their
+    keys as seen, so the next build that finds the same keys reads one record per asset."""
+    drop_gone_partitions(project, store, firsts(project, unseen))
+    for asset, digest in unseen.items():
+        store.put_partition_keys_seen(asset, digest)
+    store.flush()
 
 
 def whole_assets(graph: Any, plan: list[str], chosen: Collection[str] = ()) -> list[str]:
