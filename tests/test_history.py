@@ -415,3 +415,48 @@ def test_a_recorded_call_names_resources_by_name_and_hides_a_remotes_secrets() -
                                            "partitions='2024-01-01', remote='https://***@h/c', "
                                            "remote_options={'secret': '***', 'endpoint_url': 'http://x'})")
     assert BuildOptions().call_text([]) == "build()"
+
+
+def test_a_killed_build_leaves_a_run_listed_as_killed_with_the_events_it_recorded(tmp_path: Path) -> None:
+    """The run's record is written with its first event, unfinished: while the build runs,
+    ``runs`` says running; SIGKILLed, the events it committed stay under a run that ``runs``
+    lists as killed and ``runs show`` (and the UI's run page) shows, rather than a run id that
+    leads nowhere. The next build is a run of its own, finished."""
+    import signal
+    import time
+
+    from projects import end_group, held_chain_project, recorded_heads, start_cli
+
+    from assetbuild.ui.pages import run_html, runs_html
+
+    root = held_chain_project(tmp_path / "p")
+    proc = start_cli(cwd=root)
+    try:
+        deadline = time.monotonic() + 60
+        while not {"fast1", "fast2"} <= recorded_heads(root / ".assetbuild"):
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.01)
+        (live,) = assetbuild.list_runs(project_dir=root)
+        assert (live["run"], live["state"], live["exit_status"], live["ok"]) == ("000001", "running", None, False)
+        proc.send_signal(signal.SIGKILL)
+        assert proc.wait(timeout=20) == -signal.SIGKILL
+    finally:
+        end_group(proc)
+    (killed,) = assetbuild.list_runs(project_dir=root)
+    assert (killed["state"], killed["exit_status"]) == ("killed", None)
+    events = assetbuild.asset_log("fast2", project_dir=root)["events"]
+    assert [(e["run"], e["kind"]) for e in events] == [("000001", "materialized")]
+    shown = assetbuild.get_run(1, project_dir=root)
+    assert [(e["asset"], e["kind"]) for e in shown["events"]] == [("fast1", "materialized"), ("fast2", "materialized")]
+    assert shown["counts"] == {"built": 2} and shown["state"] == "killed" and shown["end"] >= shown["start"]
+    r = cli("runs", "show", "1", cwd=root, env=clean_env())
+    assert r.returncode == 0 and "killed: it did not record its end" in r.stdout, r.stdout + r.stderr
+    assert "killed" in cli("runs", cwd=root, env=clean_env()).stdout.lower()
+    assert "killed (not finished)" in run_html(shown, project="p")
+    assert "killed (not finished)" in runs_html({"runs": [killed], "total": 1, "older": 0, "newer": 0,
+                                                 "older_url": None, "newer_url": None}, project="p")
+    (root / "release").write_text("")
+    assert cli(cwd=root, env=clean_env()).returncode == 0
+    runs = assetbuild.list_runs(project_dir=root)
+    assert [(x["run"], x["state"], x["exit_status"]) for x in runs] == [("000002", "finished", 0),
+                                                                      ("000001", "killed", None)]

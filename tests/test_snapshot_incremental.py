@@ -203,6 +203,10 @@ def test_a_stand_in_whose_stored_value_is_unusable_sends_the_build_to_the_whole_
 
     runs = [assetbuild.list_runs(project_dir=r) for r in (a, b)]
     assert len(runs[0]) == len(runs[1]) and runs[0][0]["counts"] == runs[1][0]["counts"]
+    assert {x["state"] for x in runs[0]} == {"finished"}  # the start over goes on with the command's run
+    events = [sorted((e["asset"], e["kind"]) for e in assetbuild.get_run(x[0]["run"], project_dir=r)["events"])
+              for x, r in zip(runs, (a, b))]
+    assert events[0] == events[1]  # each recorded once, in that run
     assert explain(a)[1] == "snapshot: not used: the last build printed more than its results and summary"
     assert explain(a)[1] == "snapshot: answers"
 

@@ -110,11 +110,13 @@ class CannotWrite(StoreError):
 class SliceInsufficient(Exception):
     """A build of a sliced project (``session.project.stand_in``) found it needs more of the
     project than the slice: the build starts over with the whole project loaded. ``done``: the
-    results of what it ran first (by asset), which the whole build reports as this command's."""
+    results of what it ran first (by asset), which the whole build reports as this command's;
+    ``run``: the run that recorded them (``history.RunRecorder``), which the whole build goes on."""
 
     def __init__(self, why: str) -> None:
         super().__init__(why)
         self.done: dict[str, Any] = {}
+        self.run: Any = None
 
 
 class CacheCorrupt(AssetbuildError):

@@ -3,8 +3,11 @@ asset in it is an event (materialized, restored, failed, skipped, observed, acce
 
 A cached result is no event: its run counts it. A run in which nothing happened (a null build)
 is not recorded at all, so a null build still writes nothing. Events are written in the batch of
-the build's own writes (the head a materialization writes and its event commit together), and
-the run's record last, when the command ends. Times are by assetbuild.clock (``ASSETBUILD_NOW``).
+the build's own writes (the head a materialization writes and its event commit together). The
+run's record goes into the batch of its first event, unfinished (exit status None), and is
+written again as the command ends: a command killed (SIGKILL, a power cut) leaves its events
+under a run that ``runs`` lists as killed, never under one that does not exist. Times are by
+assetbuild.clock (``ASSETBUILD_NOW``).
 
 Text is recorded as every output can write it (``metadata.safe_text``): a lone surrogate in a
 log line, an error or metadata (half an emoji from an API) is kept as its escape, ``\\ud83d``,
@@ -44,11 +47,17 @@ def command_line(api_call: str) -> str:
     return redact_text(f"{who}: {api_call}")
 
 
+UNFINISHED_EVERY_S = 0.5  # how often a run's unfinished record is written again with its counts
+
+
 class RunRecorder:
-    """Records one run's events into ``store`` as they come, and the run itself at the end.
+    """Records one run's events into ``store`` as they come, and the run itself: unfinished with
+    its first event, then finished at the end.
 
     The run's sequence number is taken at its first event, so a run that records nothing takes
-    none (and writes nothing)."""
+    none (and writes nothing). The unfinished record's counts and end follow the events at most
+    every ``UNFINISHED_EVERY_S`` (an encoding per event would cost a cold build of 10,000
+    assets 30 ms); ``runs show`` of a killed run counts its events."""
 
     def __init__(self, store: Any, command: str, selection: Sequence[str]) -> None:
         self.store = store
@@ -59,15 +68,41 @@ class RunRecorder:
         self.seq: int | None = None
         self.logs: dict[str, tuple[tuple[int, str], ...]] = {}
         self._stored: dict[str, str] = {}  # outs stored beside the build's results -> status
+        self._last: dict[str, AssetResult] = {}  # asset -> the result recorded last
+        self._before: dict[str, AssetResult] = {}  # those of the build before it started over (going_on)
         self._index = 0
+        self._counts: dict[str, int] = {}  # status -> events recorded, for the unfinished record
+        self._noted: float | None = None  # when the unfinished record was last written (perf_counter)
         # the heads the build writes, as written (LmdbStore keeps them while asked to)
         keep = getattr(store, "keep_written_heads", None)
         self._heads: dict[str, Any] = keep() if keep is not None else {}
+
+    def going_on(self, store: Any) -> RunRecorder:
+        """This run, recording into ``store`` from now on: a build that started over
+        (``SliceInsufficient``) goes on with the run that recorded what it ran first, whose
+        results it hands to ``result`` again (recorded once)."""
+        self.store = store
+        keep = getattr(store, "keep_written_heads", None)
+        self._heads = keep() if keep is not None else {}
+        self._before = dict(self._last)
+        return self
 
     def _run(self) -> int:
         if self.seq is None:
             self.seq = self.store.next_run_seq()
         return self.seq
+
+    def _put(self, event: Event, status: str | None) -> None:
+        """Record ``event`` (counted under ``status``, if any), and with the first, or once
+        ``UNFINISHED_EVERY_S`` passed, the run's unfinished record in the same batch."""
+        self.store.put_event(event)
+        if status is not None:
+            self._counts[status] = self._counts.get(status, 0) + 1
+        t = time.perf_counter()
+        if self._noted is None or t - self._noted >= UNFINISHED_EVERY_S:
+            self._noted = t
+            self.store.put_run(RunRecord(event.run, self.command, self.selection, self.start_ns, now_ns(),
+                                         dict(self._counts), None, {}, t - self._t0))
 
     def _next(self) -> int:
         self._index += 1
@@ -75,6 +110,9 @@ class RunRecorder:
 
     def result(self, r: AssetResult) -> None:
         """An asset's result that is not ``cached``: an event (its run counts the cached ones)."""
+        if self._before and self._before.get(r.asset) is r:  # recorded before the build started over
+            return
+        self._last[r.asset] = r
         if r.logs:
             self.logs[r.asset] = tuple((level, safe_text(text)) for level, text in r.logs)
         kind = KINDS.get(r.status)
@@ -91,16 +129,16 @@ class RunRecorder:
                 head = self.store.get_head(r.asset)
             if head is not None and head.key == r.key:
                 end = head.built_ns if kind == "materialized" else now_ns()
-                self.store.put_event(Event(
+                self._put(Event(
                     self._run(), r.asset, kind, end - int(r.duration_s * 1e9), end, r.duration_s, head.key,
                     head.code, tuple(head.inputs), head.data_version, head.size,
                     encode_metadata(r.metadata) if kind == "materialized" else "", reasons, None, None,
-                    self._next()))
+                    self._next()), r.status)
                 return
         end = now_ns()
-        self.store.put_event(Event(self._run(), r.asset, kind, end - int(r.duration_s * 1e9), end, r.duration_s,
-                                   r.key, None, (), r.data_version, None, "", reasons, _safe(r.error),
-                                   _safe(r.traceback), self._next()))
+        self._put(Event(self._run(), r.asset, kind, end - int(r.duration_s * 1e9), end, r.duration_s,
+                        r.key, None, (), r.data_version, None, "", reasons, _safe(r.error),
+                        _safe(r.traceback), self._next()), r.status)
 
     def stored(self, r: AssetResult) -> None:
         """An out its multi-asset's run returned beside the outs asked for: stored, so recorded
@@ -112,10 +150,9 @@ class RunRecorder:
         """``accept``: the asset's output recorded as the result of its current key (``head``,
         as written), without running; ``reasons``: what had changed since it was built."""
         end = now_ns()
-        self.store.put_event(Event(self._run(), asset, "accepted", end, end, 0.0, head.key, head.code,
-                                   tuple(head.inputs), head.data_version, head.size, "",
-                                   tuple((c, safe_text(d)) for c, d in reasons),
-                                   None, None, self._next()))
+        self._put(Event(self._run(), asset, "accepted", end, end, 0.0, head.key, head.code,
+                        tuple(head.inputs), head.data_version, head.size, "",
+                        tuple((c, safe_text(d)) for c, d in reasons), None, None, self._next()), "accepted")
 
     def observed(self, observations: Iterable[ObservationResult]) -> None:
         """Observations made for this run: an event each, failed ones too."""
@@ -123,17 +160,16 @@ class RunRecorder:
             end = o.observed_ns or now_ns()
             start = end - int(o.duration_s * 1e9)
             if o.ok:
-                self.store.put_event(Event(self._run(), o.source, "observed", start, end, o.duration_s, None, None,
-                                           (), o.version, None, encode_metadata(o.metadata), (), None, None,
-                                           self._next()))
+                self._put(Event(self._run(), o.source, "observed", start, end, o.duration_s, None, None,
+                                (), o.version, None, encode_metadata(o.metadata), (), None, None,
+                                self._next()), None)
             else:
-                self.store.put_event(Event(self._run(), o.source, "failed", start, end, o.duration_s, None, None,
-                                           (), None, None, "", (), _safe(o.error), _safe(o.traceback),
-                                           self._next()))
+                self._put(Event(self._run(), o.source, "failed", start, end, o.duration_s, None, None,
+                                (), None, None, "", (), _safe(o.error), _safe(o.traceback), self._next()), None)
 
     def finish(self, exit_status: int, outcomes: Mapping[str, str] | None = None) -> None:
-        """Record the run, if anything in it was recorded; ``outcomes``: asset -> status, of every
-        result (cached ones too), for its counts."""
+        """Record the run as finished (over its unfinished record), if anything in it was
+        recorded; ``outcomes``: asset -> status, of every result (cached ones too), for its counts."""
         if self.seq is None:
             return
         counts: dict[str, int] = {}

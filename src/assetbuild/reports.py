@@ -362,7 +362,9 @@ class RunRecord(NamedTuple):
     start_ns: int
     end_ns: int
     counts: dict[str, int]  # status -> number of assets (cached ones included)
-    exit_status: int  # 0 ok, 1 an asset failed, 2 an error, 130 interrupted, 143 SIGTERM
+    # 0 ok, 1 an asset failed, 2 an error, 130 interrupted, 143 SIGTERM; None: not finished (the
+    # record its first event wrote: still running, or killed before it could record its end)
+    exit_status: int | None
     logs: dict[str, tuple[tuple[int, str], ...]]  # asset -> (level, text) lines
     duration_s: float = 0.0  # time it took (real time: start and end follow ASSETBUILD_NOW)
 

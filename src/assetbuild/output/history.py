@@ -21,9 +21,21 @@ def format_runs(runs: list[dict[str, Any]], *, as_json: bool = False) -> str:
     lines = [f"{'RUN':<7} {'STARTED':<20} {'TIME':>8} {'EXIT':>4}  {'COUNTS':<34} COMMAND"]
     for r in runs:
         counts = ", ".join(f"{r['counts'][k]} {k}" for k in _COUNTS if r["counts"].get(k))
-        lines.append(f"{r['run']:<7} {r['start']:<20} {r['duration_s']:>7.2f}s {r['exit_status']:>4}  "
+        if r["exit_status"] is None:  # no end recorded: the state is the outcome
+            counts = f"{r['state'].upper()}{': ' if counts else ''}{counts}"
+        exit_status = "-" if r["exit_status"] is None else r["exit_status"]
+        lines.append(f"{r['run']:<7} {r['start']:<20} {r['duration_s']:>7.2f}s {exit_status:>4}  "
                      f"{counts:<34} {r['command']}")
     return "\n".join(lines)
+
+
+def run_outcome(run: dict[str, Any]) -> str:
+    """How a run ended, in words: its exit status, or why it has none."""
+    if run["exit_status"] is not None:
+        return f"exit status {run['exit_status']}"
+    if run["state"] == "running":
+        return "still running"
+    return "killed: it did not record its end (its events up to then are kept)"
 
 
 def format_run(run: dict[str, Any], *, as_json: bool = False) -> str:
@@ -32,7 +44,7 @@ def format_run(run: dict[str, Any], *, as_json: bool = False) -> str:
         return json_text(run)
     counts = ", ".join(f"{run['counts'][k]} {k}" for k in _COUNTS if run["counts"].get(k)) or "nothing"
     lines = [f"run {run['run']}: {run['command']}",
-             f"  {run['start']} to {run['end']} ({run['duration_s']:.2f}s), exit status {run['exit_status']}",
+             f"  {run['start']} to {run['end']} ({run['duration_s']:.2f}s), {run_outcome(run)}",
              f"  {counts}"]
     for e in run["events"]:
         lines.append(f"  {e['kind']:<13} {e['asset']}" + _event_detail(e))

@@ -283,25 +283,26 @@ def build(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "
 
     note_directories(project_dir, selection, options)
     sliced = None if plugin_manager is not None else take_slice(project_dir, assetfile, cache_dir, selection, options)
-    earlier = None
+    earlier = run = None
     if sliced is not None:  # only data changed: load the assets to decide, and what they read
         try:
             with rep.stdout_for_json(), process_turn(), open_project(project_dir, reporter=rep, sliced=sliced) as project:
                 return build_project(project, selection, options)
         except SliceInsufficient as e:  # more is needed than the slice: the whole project, as any build
-            earlier = e.done
+            earlier, run = e.done, e.run
     with rep.stdout_for_json(), process_turn(), open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir,
                                                              reporter=rep, plugin_manager=plugin_manager) as project:
-        return build_project(project, selection, options, earlier=earlier)
+        return build_project(project, selection, options, earlier=earlier, run=run)
 
 
 def build_project(project: Project, assets: Sequence[str], options: BuildOptions,
                   observed: Mapping[str, ObservationResult] | None = None,
-                  earlier: Mapping[str, AssetResult] | None = None) -> BuildResult:
+                  earlier: Mapping[str, AssetResult] | None = None, run: Any = None) -> BuildResult:
     """``build`` on an open project (watch mode reads what to watch between loading and building).
     ``observed``: observations already made for this build (watch mode's polls): not made again.
     ``earlier``: what this command ran before it started over (``SliceInsufficient``): those
-    assets are found cached now, and reported, counted and recorded as that run left them.
+    assets are found cached now, and reported, counted and recorded as that run left them;
+    ``run``: the run that recorded them (its RunRecorder), which this build goes on.
 
     Executors live for this one build: watch mode's next build gets fresh workers, which import
     the project's modules as they are then."""
@@ -364,7 +365,8 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
         if not dry_run:
             from ..history import RunRecorder, command_line
 
-            recorder = RunRecorder(store, command_line(options.call_text(assets)), assets)
+            recorder = (RunRecorder(store, command_line(options.call_text(assets)), assets)
+                        if run is None else run.going_on(store))
 
         def on_result(r: Any) -> None:
             """The result's event first, then its line: the event joins its head's batch however showing the line ends."""
@@ -425,8 +427,11 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
             else:  # the snapshot holds for the rest: decided are what a changed data file reaches
                 try:
                     result = snap.decide_slice(sched, plan, observer, keep_going=options.keep_going, dry_run=dry_run)
-                except SliceInsufficient:
-                    recorder = None  # the command's run is the one that starts over
+                except SliceInsufficient as e:  # the command's run goes on in the build that starts over
+                    if recorder is not None and recorder.seq is not None:
+                        store.flush()  # (what it recorded, committed: the whole build finds it cached)
+                        e.run = recorder
+                    recorder = None
                     raise
                 outcomes.update((r.asset, r.status) for r in result.results)
             if earlier:

@@ -17,15 +17,27 @@ from .project import open_project, open_store
 @verb
 def list_runs(limit: int | None = 20, *, project_dir: str | os.PathLike[str] = ".", assetfile: str | None = None,
               cache_dir: str | os.PathLike[str] | None = None) -> list[dict[str, Any]]:
-    """This project's recorded runs, newest first (at most ``limit``; None: all)."""
+    """This project's recorded runs, newest first (at most ``limit``; None: all). A run that did
+    not record its end has ``state`` "running" or "killed" (see ``run_json``)."""
     with open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir) as project:
         store = open_store(project, readonly=True)
         try:
             runs = store.runs()
         finally:
             store.close()
+        live = _running(project.cache_dir, runs)
     runs.reverse()
-    return [run_json(r) for r in (runs if limit is None else runs[:limit])]
+    return [run_json(r, running=r.seq == live) for r in (runs if limit is None else runs[:limit])]
+
+
+def _running(cache_dir: Any, runs: Sequence[RunRecord]) -> int | None:
+    """The run still running: the newest, if it has not recorded its end and a build holds the
+    build lock (runs take turns under it, so an older unfinished one was killed)."""
+    if not runs or runs[-1].exit_status is not None:
+        return None
+    from ..store import build_running
+
+    return runs[-1].seq if build_running(cache_dir) else None
 
 
 @verb
@@ -33,7 +45,8 @@ def get_run(run: str | int, *, project_dir: str | os.PathLike[str] = ".", assetf
             cache_dir: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """One run: what ``list_runs`` says of it, plus each asset's events in it (``events``, in
     the order they happened; ``removed``: its asset, or partition, is no longer in the
-    AssetFile) and log lines (``logs``: asset -> [[level, text], ...])."""
+    AssetFile) and log lines (``logs``: asset -> [[level, text], ...]). A run that did not
+    record its end is counted, and ends, by the events it recorded."""
     seq = _seq_of(run)
     with open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir) as project:
         store = open_store(project, readonly=True)
@@ -44,10 +57,13 @@ def get_run(run: str | int, *, project_dir: str | os.PathLike[str] = ".", assetf
                 last = f"; the last is {run_id(known[-1].seq)}" if known else "; none is recorded yet"
                 raise ValueNotFound(f"no run {run!s} in this project's history{last} (assetbuild runs)")
             events = store.run_events(seq)  # every event it recorded, of assets since gone too
+            running = rec.exit_status is None and _running(project.cache_dir, store.runs()) == seq
         finally:
             store.close()
         nodes = project.graph.nodes
-    doc = run_json(rec)
+    if rec.exit_status is None:
+        rec = _as_recorded(rec, events)
+    doc = run_json(rec, running=running)
     doc["events"] = [dict(event_json(e), asset=e.asset, removed=e.asset not in nodes) for e in events]
     doc["logs"] = {a: [list(x) for x in lines] for a, lines in rec.logs.items()}
     return doc
@@ -141,15 +157,34 @@ def _seq_of(run: str | int) -> int:
     return seq
 
 
-def run_json(r: RunRecord) -> dict[str, Any]:
+_COUNTED = {"materialized": "built", "restored": "restored", "failed": "failed", "skipped": "skipped",
+            "accepted": "accepted"}
+
+
+def _as_recorded(rec: RunRecord, events: Sequence[Event]) -> RunRecord:
+    """An unfinished run's record with the counts and end its events say (its record follows
+    them only now and then: ``history.UNFINISHED_EVERY_S``)."""
+    counts: dict[str, int] = {}
+    for e in events:
+        if e.kind in _COUNTED:
+            counts[_COUNTED[e.kind]] = counts.get(_COUNTED[e.kind], 0) + 1
+    end = max((e.end_ns for e in events), default=rec.end_ns)
+    return rec._replace(counts=counts, end_ns=max(end, rec.end_ns),
+                        duration_s=max(rec.duration_s, (end - rec.start_ns) / 1e9))
+
+
+def run_json(r: RunRecord, *, running: bool = False) -> dict[str, Any]:
     """One run as ``runs --json``, ``runs show`` and the UI show it (its command's credentials
-    hidden again: a run recorded by an older assetbuild holds them as typed)."""
+    hidden again: a run recorded by an older assetbuild holds them as typed). ``state``:
+    "finished", or for a run that has not recorded its end (``exit_status`` null), "running"
+    (``running``: it holds the build lock) or "killed" (its end is the last it recorded)."""
     from ..redaction import redact_text
 
+    state = "finished" if r.exit_status is not None else "running" if running else "killed"
     return {"run": run_id(r.seq), "command": redact_text(r.command), "selection": list(r.selection),
             "start": iso_utc(r.start_ns), "end": iso_utc(r.end_ns),
             "duration_s": round(r.duration_s or max(0, r.end_ns - r.start_ns) / 1e9, 6),
-            "counts": dict(r.counts), "exit_status": r.exit_status, "ok": r.exit_status == 0}
+            "counts": dict(r.counts), "exit_status": r.exit_status, "ok": r.exit_status == 0, "state": state}
 
 
 def event_json(e: Event) -> dict[str, Any]:

@@ -148,6 +148,23 @@ def no_build_running(cache_dir: Path) -> Iterator[None]:
         os.close(fd)  # releases the lock
 
 
+def build_running(cache_dir: Path) -> bool:
+    """Whether a build or cache command holds ``cache_dir``'s build lock now: is a run that has
+    not recorded its end still running, or was it killed? A shared flock tried without waiting
+    and let go at once (a build that wants the lock meanwhile waits that moment)."""
+    try:
+        fd = os.open(cache_dir / "lock", os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return False  # never built in (or unreadable): nothing holds it that we could tell
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError as e:
+        return e.errno in _BUSY
+    finally:
+        os.close(fd)
+    return False
+
+
 @contextlib.contextmanager
 def open_lock(root: Path, *, shared: bool) -> Iterator[None]:
     """flock the cache directory: exclusive for a writer's open (and a compaction's swap),

@@ -221,12 +221,19 @@ def runs_html(doc: dict[str, Any], *, project: str) -> str:
         counts = ", ".join(f"{n} {s}" for s, n in sorted(r["counts"].items()))
         body.append(f'<tr data-run="{esc(r["run"])}"><td><a href="{esc(run_url(r["run"]))}">{esc(r["run"])}</a></td>'
                     f'<td class="mono">{esc(r["start"])}</td><td class="mono">{esc(r["command"])}</td>'
-                    f'<td>{"ok" if r["ok"] else "exit " + esc(r["exit_status"])}: {esc(counts)}</td>'
+                    f'<td>{_outcome(r)}: {esc(counts)}</td>'
                     f'<td>{esc(round(r["duration_s"], 3))} s</td></tr>')
     body.append("</tbody></table>")
     if doc["older"]:
         body.append(_runs_nav(doc))
     return page("Runs", "".join(body), here="runs", project=project)
+
+
+def _outcome(run: dict[str, Any]) -> str:
+    """ok, exit N, or for a run with no end recorded: running, or killed (not finished)."""
+    if run["exit_status"] is None:
+        return "running" if run.get("state") == "running" else "killed (not finished)"
+    return "ok" if run["ok"] else "exit " + esc(run["exit_status"])
 
 
 def _runs_nav(doc: dict[str, Any]) -> str:
@@ -242,7 +249,7 @@ def _runs_nav(doc: dict[str, Any]) -> str:
 
 def run_html(doc: dict[str, Any], *, project: str) -> str:
     body = [f'<h1>Run {esc(doc["run"])}</h1><p class="mono">{esc(doc["command"])}</p>',
-            f'<p>{esc(doc["start"])} · {"ok" if doc["ok"] else "exit " + esc(doc["exit_status"])} · '
+            f'<p>{esc(doc["start"])} · {_outcome(doc)} · '
             f'{esc(round(doc["duration_s"], 3))} s</p><table data-testid="run-events"><thead><tr><th>Asset</th>'
             "<th>Event</th><th>Why / error</th></tr></thead><tbody>"]
     for e in doc.get("events", []):
