@@ -55,7 +55,10 @@ class CleanReport:
     """What ``clean`` deleted (or, with ``dry_run``, would delete).
 
     ``deleted``: project-relative paths of files assetbuild wrote, unchanged since; ``kept``:
-    (path, why) of recorded files changed since, left in place; ``refused``: (path, why) of
+    (path, why) of recorded files changed since, left in place; ``failed``: (path, why) of files
+    that could not be deleted, or reached, for an error (a read-only file system, no permission):
+    not changed, as far as anyone could tell, and still to delete once the error is gone (so the
+    records naming them must stay); ``refused``: (path, why) of
     recorded paths never touched (outside the project, through a symlink, under .git...);
     ``dirs``: emptied directory outputs removed; ``cache_existed``/``cache_deleted``: the cache
     directory before, and whether it is gone (else ``cache_kept`` names what is not the store's);
@@ -70,6 +73,7 @@ class CleanReport:
     cache_kept: list[Path] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     kept: list[tuple[str, str]] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
     refused: list[tuple[str, str]] = field(default_factory=list)
     dirs: list[str] = field(default_factory=list)
     compiled: list[str] = field(default_factory=list)
@@ -89,7 +93,8 @@ class CleanReport:
     def to_json(self) -> dict[str, Any]:
         return {"cache_dir": str(self.cache_dir), "dry_run": self.dry_run, "cache_existed": self.cache_existed,
                 "cache_deleted": self.cache_deleted, "deleted": list(self.deleted),
-                "kept": [{"path": p, "why": w} for p, w in (*self.kept, *self.refused)], "dirs": list(self.dirs),
+                "kept": [{"path": p, "why": w} for p, w in (*self.kept, *self.failed, *self.refused)],
+                "failed": [{"path": p, "why": w} for p, w in self.failed], "dirs": list(self.dirs),
                 "compiled": list(self.compiled), "other_projects": self.other_projects}
 
 
@@ -271,7 +276,7 @@ def clean_outputs(root: Path, recorded: Recorded, *, cache_dir: Path | None, pro
 def _delete_one(root_fd: int, rel: str, candidates: list[Written], cache_rel: str | None,
                 keep: dict[str, str], dry_run: bool, report: CleanReport) -> str | None:
     """Delete one recorded file if it is safe and unchanged; why it stays otherwise (None: deleted,
-    or not there)."""
+    not there, or in ``report.refused``/``report.failed``)."""
     try:
         parts = _parts(candidates[0].path, cache_rel)
         for i in range(len(parts) + 1):
@@ -285,7 +290,8 @@ def _delete_one(root_fd: int, rel: str, candidates: list[Written], cache_rel: st
         report.refused.append((rel, f"{e}; recorded for asset {candidates[0].asset!r}"))
         return None
     except OSError as e:
-        return f"cannot be reached: {e.strerror or e}"
+        report.failed.append((rel, f"cannot be reached: {e.strerror or e}"))
+        return None
     if parent is None:
         return None  # not there: nothing to delete
     name = parts[-1]
@@ -306,7 +312,8 @@ def _delete_one(root_fd: int, rel: str, candidates: list[Written], cache_rel: st
     except FileNotFoundError:
         return None
     except OSError as e:
-        return f"cannot be deleted: {e.strerror or e}"
+        report.failed.append((rel, f"cannot be deleted: {e.strerror or e}"))
+        return None
     finally:
         os.close(parent)
 

@@ -12,7 +12,8 @@ def format_clean(report: Any, *, asking: bool = False, verbose: bool = False) ->
     """``clean`` (a ``CleanReport``): nothing there; the question before deleting (``asking``);
     with ``-n`` the files that would go and those that would stay; else what went (``verbose``:
     each file deleted, on a line of its own)."""
-    cache, n, kept = report.cache_dir, len(report.deleted), len(report.kept) + len(report.refused)
+    cache, n = report.cache_dir, len(report.deleted)
+    kept = len(report.kept) + len(report.failed) + len(report.refused)
 
     def files(k: int) -> str:
         return f"{k} file{'' if k == 1 else 's'}"
@@ -35,7 +36,7 @@ def format_clean(report: Any, *, asking: bool = False, verbose: bool = False) ->
             lines += [f"  {p}" for p in report.deleted]
             if kept:
                 lines.append(f"would keep {files(kept)} assetbuild wrote ({why}):")
-                lines += [f"  {p} ({why})" for p, why in (*report.kept, *report.refused)]
+                lines += [f"  {p} ({why})" for p, why in (*report.kept, *report.failed, *report.refused)]
         return "\n".join(lines)
     line = (f"deleted {cache}" if report.cache_deleted else
             f"emptied {cache} (a symlink: the link stays)" if not report.cache_kept and not report.keys_kept else
@@ -56,7 +57,8 @@ def _why_kept(report: Any) -> str:
     """Why ``clean`` keeps the files it keeps, each kind named only when there are some: a path
     reached through a symlinked directory (outputs on another disk) is neither changed nor unsafe."""
     linked = len(report.linked)
-    whys = [why for why, k in (("changed since", len(report.kept)), ("reached through a symlink", linked),
+    whys = [why for why, k in (("changed since", len(report.kept)), ("cannot be deleted", len(report.failed)),
+                               ("reached through a symlink", linked),
                                ("not safe to delete", len(report.refused) - linked)) if k]
     return whys[0] if len(whys) == 1 else ", ".join(whys[:-1]) + ", or " + whys[-1] if whys else ""
 

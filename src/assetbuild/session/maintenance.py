@@ -90,6 +90,9 @@ def clean_report(*, project_dir: str | os.PathLike[str] = ".", cache_dir: str | 
                 if outputs:
                     clean_outputs(root, recorded, cache_dir=cache, protected=_inside(root, af), dry_run=dry_run,
                                   report=report)
+                    if report.failed and not dry_run:  # the cache records them: it stays, for the next clean
+                        _say_kept(report, rep)
+                        raise StoreError(_not_deleted(report))
             _clean_compiled(root, af, report)
             if not dry_run:
                 kept = clear_cache_dir(cache)
@@ -101,6 +104,27 @@ def clean_report(*, project_dir: str | os.PathLike[str] = ".", cache_dir: str | 
     if dry_run:
         report.keys_kept = report.cache_existed and (cache / KEYS_FILE).is_file()
         return report
+    _say_kept(report, rep)
+    return report
+
+
+def _not_deleted(report: CleanReport) -> str:
+    """The one line of a clean that could not delete files that still hold what assetbuild wrote,
+    for an error (a read-only file system): it keeps the cache, whose records name them."""
+    n = len(report.failed)
+    what = (f"{report.failed[0][0]}, which still holds what assetbuild wrote: "
+            f"{report.failed[0][1].split(': ', 1)[-1]}" if n == 1 else
+            f"{n} files that still hold what assetbuild wrote: " + _names(f"{p} ({why})" for p, why in report.failed))
+    done = f"; deleted {_count(len(report.deleted), 'other file')}" if report.deleted else ""
+    return (f"cannot delete {what}{done}; {report.cache_dir} stays, as the record of what is left to delete "
+            f"(run assetbuild clean again once {'it' if n == 1 else 'they'} can be deleted; clean --keep-outputs "
+            "deletes the cache alone)")
+
+
+def _say_kept(report: CleanReport, rep: Reporter) -> None:
+    """Warn of the files a clean leaves: changed since, reached through a symlink, unsafe, and
+    entries of the cache directory it did not create."""
+    cache = report.cache_dir
     if report.kept:
         rep.warn(f"kept {_count(len(report.kept), 'file')} assetbuild wrote that changed since: "
                  + _names(f"{p} ({why})" for p, why in report.kept))
@@ -115,7 +139,6 @@ def clean_report(*, project_dir: str | os.PathLike[str] = ".", cache_dir: str | 
     if report.cache_kept:
         rep.warn(f"kept {_count(len(report.cache_kept), 'entry', 'entries')} of {cache} that assetbuild did not "
                  "create: " + _names(str(p.relative_to(cache)) for p in report.cache_kept))
-    return report
 
 
 def _clean_compiled(root: Path, af: Path, report: CleanReport) -> None:

@@ -133,7 +133,7 @@ def _orphan_report(project: Any, store: Any, gone: dict[str, Any], *, dry_run: b
     clean_outputs(root, recorded, cache_dir=project.cache_dir, protected=project.claims(), dry_run=dry_run,
                   report=report)
     if not dry_run and left:
-        stays = {p for p, _ in (*report.kept, *report.refused)}
+        stays = {p for p, _ in (*report.kept, *report.failed, *report.refused)}
         forget_left(store, [f.path for f in left if f.path not in stays])
         store.flush()
     return report

@@ -225,11 +225,31 @@ def drop_gone_partitions(project: Any, store: Any, plan: Sequence[str], *, dry_r
         return sorted(gone)
     for rel, why in report.kept:
         rep.warn(f"{rel} belongs to a partition that no longer exists, but it was kept: {why}")
+    if report.failed:
+        _note_undeleted(store, gone, report.failed, rep.warn)
     for n in gone:
         store.delete_head(n)
     store.flush()
     rep.line(f"dropped {len(gone)} partition(s) that no longer exist: {names}")
     return sorted(gone)
+
+
+def _note_undeleted(store: Any, gone: dict[str, Any], failed: list[tuple[str, str]],
+                    warn: Callable[[str], None]) -> None:
+    """The files of dropped partitions that could not be deleted (an error, not an edit): noted
+    as left behind (assetbuild.moved), as a removed asset's are, before their heads go, so that
+    ``clean --orphans`` and ``clean`` still delete them once they can. Said, each."""
+    from ..moved import head_files, note_left
+
+    put = getattr(store, "put_meta", None)
+    paths = {rel for rel, _ in failed}
+    for n, head in gone.items():
+        files = [f for f in head_files(n, head, store.read_blob, store.get_stat) or () if f.path in paths]
+        if put is not None and files:
+            note_left(put, files)
+    for rel, why in failed:
+        warn(f"{rel} belongs to a partition that no longer exists, but it {why} (an orphaned output now: "
+             "assetbuild clean --orphans deletes it once it can)")
 
 
 def keys_changed(project: Any, store: Any, plan: Sequence[str], *, mark: bool = True) -> dict[str, str]:
