@@ -395,3 +395,42 @@ def test_watch_applies_the_timeout_to_its_builds(project):
     rep = Reporter(out=io.StringIO(), err=io.StringIO(), verbosity=0, live=False)
     session.watch(["beside"], project_dir=project.root, stop=stop, on_cycle=on_cycle, reporter=rep, timeout=1)
     assert cycles[0].result.results[0].error == "timed out after 1 s"
+
+
+SPOOL_LEFT = '''
+import os, sys
+sys.path.insert(0, {src!r})
+from assetbuild.atomicfile import create_temp_beside
+
+fd, path = create_temp_beside(os.path.join({spool!r}, "output"))
+os.write(fd, b"x" * 100_000)
+print(path, flush=True)
+if sys.argv[1] == "hold":  # a worker still writing: its flock held until stdin closes
+    sys.stdin.read()
+'''
+
+
+def test_the_next_build_removes_what_a_killed_builds_workers_spooled(project):
+    """A worker that spooled a large output for a build killed before taking it leaves the file
+    in cas/tmp: the next build removes it as it starts (before, only ``cache gc`` did: the
+    output's size lost per kill). One a live process still writes (flocked) is kept."""
+    project.assetfile(LARGE.replace("SIZE", str(1 << 20)))
+    assert sorted(project.built()) == ["big", "reader"]
+    spool = project.root / ".assetbuild" / "cas" / "tmp"
+    spool.mkdir(parents=True, exist_ok=True)
+    src = str(Path(__import__("assetbuild").__file__).parent.parent)
+    script = SPOOL_LEFT.format(src=src, spool=str(spool))
+    dead = subprocess.run([sys.executable, "-c", script, "exit"], capture_output=True, text=True, check=True)
+    left = Path(dead.stdout.strip())
+    live = subprocess.Popen([sys.executable, "-c", script, "hold"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            text=True)
+    try:
+        held = Path(live.stdout.readline().strip())
+        assert left.is_file() and held.is_file()
+        r = cli(cwd=project.root)
+        assert r.returncode == 0 and "0 built, 2 cached" in r.stdout, r.stdout + r.stderr
+        assert not left.exists() and held.is_file()
+    finally:
+        live.communicate("")
+    assert cli(cwd=project.root).returncode == 0
+    assert not list(spool.iterdir())

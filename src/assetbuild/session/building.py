@@ -342,6 +342,7 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
         if not dry_run:
             project.loaded.save_code_cache()
             store.acquire_lock(on_wait=waiting_warning(project.cache_dir, rep.warn))
+            store.spool_dir(sweep=True)  # what killed builds' workers left: before this build's start
             from .snapshots import recorder_for
 
             with few_collections():

@@ -12,10 +12,11 @@ import contextlib
 import hashlib
 import os
 import re
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..atomicfile import is_temp_name, write_atomically
+from ..atomicfile import is_temp_name, sweep_temps, write_atomically
 from ..errors import CacheCorrupt, StoreError
 from .failures import disk_message
 
@@ -119,8 +120,18 @@ class BlobFiles:
         except OSError:  # (mostly: a small output, kept in the index)
             return None
 
-    def spool_dir(self) -> Path:
-        return self.dir / "tmp"
+    def spool_dir(self, *, sweep: bool = False) -> Path:
+        """``cas/tmp``, where process workers spool large outputs. ``sweep``: first remove what
+        killed builds' workers left there. Only a build does, under the build lock and before
+        it starts a worker: every spool file there is then a dead build's, whose parent will
+        never take it (a worker of a build killed just now, still writing, holds its file's
+        flock and keeps it). Later, a spool file is closed, unlocked, before its build takes
+        it: a sweep then could take a live one."""
+        d = self.dir / "tmp"
+        with contextlib.suppress(OSError):
+            if sweep and stat.S_ISDIR(os.lstat(d).st_mode):  # (a symlink planted there: nothing through it)
+                sweep_temps(d)
+        return d
 
     def files(self) -> Iterator[tuple[str | None, Path, int]]:
         """(digest, path, size) of the store's files under cas/: blobs, and with digest None
