@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from . import dirtree
-from .atomicfile import atomic_writer, create_temp_beside, make_way, write_atomically
+from .atomicfile import atomic_writer, create_temp_beside, is_temp_name, make_way, write_atomically
 from .definitions import AssetContext
 from .dirtree import walk
 from .manifest import (
@@ -382,11 +382,28 @@ def place_outputs(root: str, staging: str, manifest: Manifest,
     prepare_outputs(root, manifest.outputs)
     for entry in manifest.files:
         dst = root + os.sep + entry.path
-        _clear_way(root, entry.path, manifest.outputs)
-        _writing_over_dirs(partial(_put_in_place, staging + os.sep + entry.path, dst, writing_into), dst,
-                           entry.path, manifest.outputs)
-        placed(entry.path, os.stat(dst), entry)
+        with _naming(dst, staging):
+            _clear_way(root, entry.path, manifest.outputs)
+            _writing_over_dirs(partial(_put_in_place, staging + os.sep + entry.path, dst, writing_into), dst,
+                               entry.path, manifest.outputs)
+            placed(entry.path, os.stat(dst), entry)
     remove_extras(root, manifest)
+
+
+@contextlib.contextmanager
+def _naming(dst: str, staging: str | None = None) -> Iterator[None]:
+    """An OSError putting the file ``dst`` in place names ``dst``, the user's file, rather than
+    what the failing call was given: the temp file written beside it, or its staged copy
+    (``cannot write its output gen/f.txt: Read-only file system``). An error naming another
+    path of the project (a file where a directory goes) names that."""
+    try:
+        yield
+    except OSError as e:
+        f = e.filename
+        if e.errno is None or not isinstance(f, str) or not (
+                is_temp_name(os.path.basename(f)) or (staging and f.startswith(staging + os.sep))):
+            raise
+        raise OSError(e.errno, e.strerror, dst) from e
 
 
 def remove_extras(root: str, manifest: Manifest) -> list[str]:
@@ -454,8 +471,9 @@ def restore_outputs(root: str, manifest: Manifest, problems: Iterable[tuple[str,
             src = blob_file(entry.digest)
             write = (partial(_copy_verified, str(src), dst, entry.digest) if src is not None
                      else partial(write_atomically, dst, read_blob(entry.digest)))
-            _writing_over_dirs(write, dst, entry.path, manifest.outputs)
-            os.chmod(dst, entry.mode & ~_umask())
+            with _naming(dst):
+                _writing_over_dirs(write, dst, entry.path, manifest.outputs)
+                os.chmod(dst, entry.mode & ~_umask())
             placed(entry.path, os.stat(dst), entry)
     if extras:
         remove_extras(root, manifest)

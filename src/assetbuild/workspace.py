@@ -428,7 +428,8 @@ class Workspace:
     def staging_dir(self, asset: str) -> str:
         """A new staging directory for one run of ``asset``, in the cache directory (on the
         project's file system by default, so placing a file is a rename). The first one of a
-        build sweeps what killed builds left (the build holds the cache's lock)."""
+        build sweeps what killed builds left (the build holds the cache's lock). StoreError if
+        it cannot be made (the cache directory cannot be written)."""
         from .produced import STAGING_DIR, new_staging, sweep_staging
 
         if self._staging_root is None:
@@ -440,7 +441,14 @@ class Workspace:
             else:
                 self._staging_root = os.path.join(str(cache_root), STAGING_DIR)
                 sweep_staging(self._staging_root)
-        return new_staging(self._staging_root, asset)
+        try:
+            return new_staging(self._staging_root, asset)
+        except OSError as e:  # (a full disk, no inode left, an immutable directory: the cache's)
+            from .errors import StoreError
+            from .store.failures import disk_message
+
+            raise StoreError(disk_message(Path(self._staging_root).parent,
+                                          f"cannot make a staging directory in {self._staging_root}", e)) from e
 
     def _placed(self, rel: str, st: os.stat_result, entry: Any) -> None:
         if self.cache is not None and self.record:  # (just placed: kept only if not racy at the commit)
@@ -471,8 +479,15 @@ class Workspace:
             seen.add(entry.digest)
             if entry.size > INLINE_MAX and store.has_blob(entry.digest, entry.size):
                 continue  # deduplicated: the store has this file already
-            ingest_file(staging + os.sep + entry.path, entry, store.put_blob, store.put_blob_file, spool_dir,
-                        big=_SPOOL_MIN if spool_dir else 1 << 62)
+            try:
+                ingest_file(staging + os.sep + entry.path, entry, store.put_blob, store.put_blob_file, spool_dir,
+                            big=_SPOOL_MIN if spool_dir else 1 << 62)
+            except OSError as e:  # the cache's disk (staging, spool): as any write of the cache, not the asset's
+                from .errors import StoreError
+                from .store.failures import disk_message
+
+                raise StoreError(disk_message(Path(spool_dir or staging).parent,
+                                              f"cannot store {entry.path} in the cache", e)) from e
         place_outputs(self._root_s, staging, manifest, self._placed, self._listed)
 
     def remove_staging(self, staging: str) -> None:

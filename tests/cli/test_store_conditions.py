@@ -328,3 +328,88 @@ def _two_builds_and_a_status(root: Path) -> None:
     r = assetbuild.build(project_dir=root)
     assert r.names("built") == [] and sorted(r.names("cached")) == ["left", "right"]
     assert assetbuild.load_value("left", project_dir=root) == "left"
+
+
+# --- outputs= where they cannot go, and a cache without an inode ----------------------------------
+
+GEN = """\
+from assetbuild import asset
+
+
+@asset(outputs=["gen/"])
+def train(context):
+    d = context.out("gen/")
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "f.txt").write_bytes(b"V" * 100_000)
+"""
+
+
+@contextlib.contextmanager
+def immutable(where: Path):
+    r = subprocess.run(["chattr", "+i", str(where)], capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot chattr +i here (needs root and a file system that has it): {r.stderr.strip()}")
+    try:
+        yield where
+    finally:
+        subprocess.run(["chattr", "-i", str(where)], capture_output=True)
+
+
+def test_an_outputs_file_that_cannot_be_put_in_place_is_named_as_declared(tmp_path):
+    """gen/ on a read-only mount, or immutable: the asset fails naming gen/f.txt, not the temp
+    file beside it or its staged copy in the cache; ``status`` repeats the same line."""
+    proj = tmp_path / "p"
+    proj.mkdir()
+    (proj / "AssetFile").write_text(GEN.replace("V", "1"))
+    assert run(cwd=proj).returncode == 0
+    (proj / "AssetFile").write_text(GEN.replace("V", "2"))
+    with tmpfs(proj / "gen"):  # (another file system: the file is copied beside, then renamed)
+        (proj / "gen" / "f.txt").write_bytes(b"old")
+        remount(proj / "gen", "ro")
+        r = run(cwd=proj)
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stdout + r.stderr
+    assert "FAILED    train: cannot write its output gen/f.txt: Read-only file system" in r.stderr, r.stderr
+    assert "failed: cannot write its output gen/f.txt: Read-only file system" in run("status", cwd=proj).stdout
+    with immutable(proj / "gen"):  # (the same file system: a rename from the staging directory)
+        r = run(cwd=proj)
+    assert "FAILED    train: cannot write its output gen/f.txt: Operation not permitted" in r.stderr, r.stderr
+    assert run(cwd=proj).returncode == 0 and (proj / "gen" / "f.txt").read_bytes() == b"2" * 100_000
+
+
+def test_a_blob_directory_that_cannot_be_made_is_the_caches_error(tmp_path):
+    """The files an asset wrote are stored before they are put in place: a blob directory the
+    cache cannot make is the cache's error (exit 2, naming it), not the asset's output."""
+    proj = tmp_path / "p"
+    proj.mkdir()
+    (proj / "AssetFile").write_text(GEN.replace("V", "1"))
+    assert run(cwd=proj).returncode == 0
+    (proj / "AssetFile").write_text(GEN.replace("V", "2"))
+    cas = proj / ".assetbuild" / "cas"
+    with immutable(cas):
+        line = one_line(run(cwd=proj), 2, f"cannot write a blob to {cas}", "Operation not permitted")
+    assert "its output" not in line
+    assert run(cwd=proj).returncode == 0 and (proj / "gen" / "f.txt").read_bytes() == b"2" * 100_000
+
+
+def test_no_inode_left_for_a_staging_directory_is_one_line(tmp_path):
+    """A tmpfs whose inodes are used up: the staging directory of an ``outputs=`` asset cannot
+    be made, which is the cache's error (exit 2, one line: space is left, inodes are not), not
+    a traceback; the next build, with inodes again, builds it."""
+    with tmpfs(tmp_path / "small", size="16m") as mnt:
+        subprocess.run(["mount", "-o", "remount,nr_inodes=300", str(mnt)], check=True, capture_output=True)
+        proj = mnt / "p"
+        proj.mkdir()
+        (proj / "AssetFile").write_text(GEN.replace("V", "1"))
+        assert run(cwd=proj).returncode == 0
+        (proj / "AssetFile").write_text(GEN.replace("V", "2"))
+        fill = mnt / "fill"
+        fill.mkdir()
+        i = 0
+        with contextlib.suppress(OSError):
+            while os.statvfs(mnt).f_favail > 0:
+                (fill / str(i)).touch()
+                i += 1
+        one_line(run(cwd=proj), 2, "cannot make a staging directory in", "no space left on device",
+                 "but no free inode")
+        shutil.rmtree(fill)
+        assert run(cwd=proj).returncode == 0 and (proj / "gen" / "f.txt").read_bytes() == b"2" * 100_000

@@ -95,8 +95,8 @@ class BlobFiles:
         path = self.path(digest)
         if _same_bytes(path, data):
             return
-        path.parent.mkdir(parents=True, exist_ok=True)
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)
             write_atomically(path, data, durable=True, crash_at="blob-write")
         except OSError as e:
             raise StoreError(disk_message(self.root, f"cannot write a blob to {path.parent}", e)) from e

@@ -50,14 +50,17 @@ def disk_message(root: Path, what: str, err: BaseException, need: int = 0,
     parentheses after a full disk). LMDB reports a write that ran out of space as
     "Input/output error" (a short write), so a failed write with less free space than it
     needed is called what it is."""
+    inodes = False  # no inode left (space is): a tmpfs's nr_inodes, a disk of many small files
     try:
         st = os.statvfs(root)  # (shutil.disk_usage's free: a build need not import shutil)
         free: int | None = st.f_bavail * st.f_frsize
+        inodes = st.f_files > 0 and st.f_favail == 0
     except OSError:
         free = None
     code = errno_of(err)
     if code == errno.ENOSPC or (code == errno.EIO and free is not None and free < max(need, 1 << 20)):
-        return (f"{what}: no space left on device ({human_size(free or 0)} free); "
+        left = f"{human_size(free or 0)} free, but no free inode" if inodes else f"{human_size(free or 0)} free"
+        return (f"{what}: no space left on device ({left}); "
                 f"free some space or use another --cache-dir ({hint})")
     if free is None:
         return f"{what}: {err}"
