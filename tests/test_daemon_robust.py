@@ -129,3 +129,44 @@ def report():
     err = capsys.readouterr().err
     assert err.count("warning: a plugin failed in the asset_overdue hook (pager): RuntimeError: pager down") == 1
     assert assetbuild.list_ticks(project_dir=project.root)[-3]["outcomes"] == {"report": "built"}
+
+
+def test_a_tick_the_cache_cannot_record_leaves_the_daemon_running(project: Project):
+    """The cache cannot be written for a while (here its index made immutable; a full disk does
+    the same): the tick fails, its record fails too, and the daemon ticks on rather than
+    exiting (under systemd's restart limits a few minutes of full disk ended it for good);
+    once the cache can be written again, the next tick builds what changed."""
+    import subprocess
+
+    project.write("data.txt", "one")
+    project.write("AssetFile", 'from assetbuild import asset, source\nraw = source("raw", "data.txt")\n'
+                               '@asset(io="text", auto="eager")\ndef a(raw):\n    return raw.read_text()\n')
+    data = project.root / ".assetbuild" / "db" / "data.mdb"
+    stop = threading.Event()
+    ticks = []
+
+    def chattr(flag: str) -> None:
+        r = subprocess.run(["chattr", flag, str(data)], capture_output=True, text=True)
+        if r.returncode != 0:
+            stop.set()
+            pytest.skip(f"cannot chattr {flag} here (needs root and a file system that has it): {r.stderr.strip()}")
+
+    def on_tick(t) -> None:
+        ticks.append(t)
+        if len(ticks) == 1:
+            project.write("data.txt", "two")
+            chattr("+i")
+        elif len(ticks) == 2:
+            chattr("-i")
+        else:
+            stop.set()
+
+    try:
+        summary = assetbuild.run_daemon(project_dir=project.root, tick_s=0.01, stop=stop, on_tick=on_tick)
+    finally:
+        subprocess.run(["chattr", "-i", str(data)], capture_output=True)
+    assert summary.ticks == 3 and summary.stopped_by == "stop"
+    assert ticks[1].seq is None and "no permission to write the cache index" in (ticks[1].error or "")
+    assert "not recorded either (the next tick tries again)" in (ticks[1].error or ""), ticks[1].error
+    assert ticks[2].error is None and ticks[2].result is not None and ticks[2].result.names("built") == ["a"]
+    assert assetbuild.load_value("a", project_dir=project.root) == "two"

@@ -413,3 +413,31 @@ def test_no_inode_left_for_a_staging_directory_is_one_line(tmp_path):
                  "but no free inode")
         shutil.rmtree(fill)
         assert run(cwd=proj).returncode == 0 and (proj / "gen" / "f.txt").read_bytes() == b"2" * 100_000
+
+
+EAGER = 'from assetbuild import asset\n\n\n@asset(io="json", auto="eager")\ndef a():\n    return 1\n'
+
+
+def test_run_that_cannot_write_its_lock_is_one_line(tmp_path):
+    """The first ``run`` in a cache directory it may not create files in (immutable here; no
+    inode left is the same): one line naming the lock, exit 2, not a traceback. On a full
+    disk the lock is taken all the same (its pid is only for another run's message)."""
+    proj = tmp_path / "p"
+    proj.mkdir()
+    (proj / "AssetFile").write_text(EAGER)
+    assert run(cwd=proj).returncode == 0
+    cache = proj / ".assetbuild"
+    with immutable(cache):
+        one_line(run("run", "--once", cwd=proj), 2, f"cannot write the run lock {cache}/run-", "Operation not permitted")
+    with tmpfs(tmp_path / "small", size="4m") as mnt:
+        env = clean_env(ASSETBUILD_CACHE_DIR=str(mnt / "cache"))
+        assert run(cwd=proj, env=env).returncode == 0
+        st = os.statvfs(mnt)
+        with contextlib.suppress(OSError), open(mnt / "fill", "wb") as f:
+            f.write(b"\0" * (st.f_bavail * st.f_frsize))
+        r = run("run", "--once", cwd=proj, env=env)
+        assert "Traceback" not in r.stderr, r.stderr
+        if r.returncode != 0:  # (what the tick records may not fit either: that is the cache's error)
+            one_line(r, 2, "no space left on device")
+        (mnt / "fill").unlink()
+        assert run("run", "--once", cwd=proj, env=env).returncode == 0

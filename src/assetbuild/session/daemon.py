@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..clock import age_ns
-from ..errors import AssetbuildError, DefinitionError, SelectionError
+from ..errors import AssetbuildError, DefinitionError, SelectionError, StoreError
 from ..loader import find_assetfile
 from ..output import Reporter
 from ..policies import NS, Freshness, Request
@@ -168,7 +168,12 @@ def _daemon_lock(root: Path, assetfile: str | None, cache: Path) -> Iterator[Non
 
     LmdbStore(cache).close()  # a new cache directory is made a cache before the lock goes in
     path = cache / f"run-{hashlib.sha256(_store_project(root, assetfile, cache).encode()).hexdigest()[:12]}.lock"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:  # (no inode left, an immutable cache directory)
+        from ..store.failures import disk_message
+
+        raise StoreError(disk_message(cache, f"cannot write the run lock {path}", e)) from e
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -176,8 +181,9 @@ def _daemon_lock(root: Path, assetfile: str | None, cache: Path) -> Iterator[Non
             holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
             raise DaemonRunning(f"another assetbuild run (pid {holder}) is keeping {root} up to date; "
                                 f"stop it first (its lock: {path})") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        with contextlib.suppress(OSError):  # a full disk: the flock holds all the same (the pid is for the message)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         yield
     finally:
         os.close(fd)
@@ -388,17 +394,26 @@ def _succeeded_since_failing(store: Any, asset: str) -> bool:
 
 def _record_error(root: Path, assetfile: str | None, cache: Path, tick: Tick, warn: Callable[[str], object]) -> None:
     """Record a tick that could not load the project, or whose build a signal ended (its store
-    is found without loading it)."""
+    is found without loading it). A cache that cannot record it either (a disk full for a
+    moment) leaves it unrecorded, said in its error, and the run goes on: the next tick tries
+    again. Ending the run there would end it for good under a service manager's restart limits."""
     from ..store import LmdbStore
     from ..ticks import put_tick
 
-    store = LmdbStore(cache, project=_store_project(root, assetfile, cache))
     try:
-        store.acquire_lock(on_wait=waiting_warning(cache, warn))
-        tick.seq = put_tick(store, {k: v for k, v in tick.to_json().items() if k != "seq"})
-        store.flush()
-    finally:
-        store.close()
+        store = LmdbStore(cache, project=_store_project(root, assetfile, cache))
+        try:
+            store.acquire_lock(on_wait=waiting_warning(cache, warn))
+            tick.seq = put_tick(store, {k: v for k, v in tick.to_json().items() if k != "seq"})
+            store.flush()
+        finally:
+            store.close()
+    except AssetbuildError as e:
+        from ..output import describe_error
+
+        said = describe_error(e)
+        tick.error = (tick.error or "") + ("; not recorded either" if said == tick.error else
+                                           f"; not recorded either: {said}") + " (the next tick tries again)"
 
 
 def _observe_due(project: Project, store: Any, plan: Sequence[str], now: int
