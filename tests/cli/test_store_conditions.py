@@ -441,3 +441,25 @@ def test_run_that_cannot_write_its_lock_is_one_line(tmp_path):
             one_line(r, 2, "no space left on device")
         (mnt / "fill").unlink()
         assert run("run", "--once", cwd=proj, env=env).returncode == 0
+
+
+def test_partitions_add_that_cannot_write_its_keys_is_one_line(tmp_path):
+    """``partitions add/remove`` whose ``partitions.json`` cannot be replaced (immutable, or in
+    an immutable cache directory; a full disk is the same): one line naming it, exit 2, and the
+    keys as they were (it was a traceback, exit 1)."""
+    proj = tmp_path / "p"
+    proj.mkdir()
+    (proj / "AssetFile").write_text('from assetbuild import asset, DynamicPartitions\n\n\n'
+                                    '@asset(partitions=DynamicPartitions("custs"), io="json")\n'
+                                    'def cust(context):\n    return context.partition_key\n')
+    assert run("partitions", "add", "custs", "a", cwd=proj).returncode == 0
+    keys = proj / ".assetbuild" / "partitions.json"
+    for where in (keys, keys.parent):
+        with immutable(where):
+            for verb in ("add", "remove"):
+                one_line(run("partitions", verb, "custs", "b" if verb == "add" else "a", cwd=proj), 2,
+                         f"partitions {verb} custs: nothing was changed, as {keys} cannot be written",
+                         "Operation not permitted")
+        assert run("partitions", "list", "cust", cwd=proj).stdout.split() == ["a"]
+    assert run("partitions", "add", "custs", "b", cwd=proj).returncode == 0
+    assert run("partitions", "list", "cust", cwd=proj).stdout.split() == ["a", "b"]

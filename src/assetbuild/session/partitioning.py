@@ -68,7 +68,15 @@ def change_dynamic(name: str, keys: Sequence[str], *, add: bool, project_dir: st
                     if lacking:
                         warn(f"{name} has no key {', '.join(map(repr, lacking))} to remove (it has {len(before)})")
                 table = _changed(table, name, keys, add=add)
-                write_atomically(project.cache_dir / DYNAMIC_FILE, json.dumps(table, indent=1).encode())
+                path = project.cache_dir / DYNAMIC_FILE
+                try:
+                    write_atomically(path, json.dumps(table, indent=1).encode())
+                except OSError as e:  # (a full disk, an immutable file: nothing recorded, the keys as they were)
+                    from ..errors import StoreError
+                    from ..store.failures import disk_message
+
+                    raise StoreError(disk_message(project.cache_dir, f"{verb}: nothing was changed, as {path} "
+                                                  "cannot be written", e)) from e
                 return table[name]
             finally:
                 store.close()
