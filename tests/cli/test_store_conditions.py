@@ -463,3 +463,29 @@ def test_partitions_add_that_cannot_write_its_keys_is_one_line(tmp_path):
         assert run("partitions", "list", "cust", cwd=proj).stdout.split() == ["a"]
     assert run("partitions", "add", "custs", "b", cwd=proj).returncode == 0
     assert run("partitions", "list", "cust", cwd=proj).stdout.split() == ["a", "b"]
+
+
+def test_gc_that_cannot_move_the_index_aside_is_one_line(tmp_path):
+    """db/ a mount point of its own (a volume: renaming it is EBUSY): gc drops what it drops,
+    then says in one line that it cannot swap in the compacted copy, exit 2, and leaves no
+    ``db.compact-*`` behind (it was a traceback, exit 1, and the copy stayed)."""
+    proj = tmp_path / "p"
+    proj.mkdir()
+    (proj / "AssetFile").write_text('from assetbuild import asset\n\n\n@asset(io="bytes")\ndef a():\n'
+                                    '    return b"v1" * 300_000\n')
+    assert run(cwd=proj).returncode == 0
+    (proj / "AssetFile").write_text((proj / "AssetFile").read_text().replace("v1", "v2"))
+    assert run(cwd=proj).returncode == 0
+    db = proj / ".assetbuild" / "db"
+    saved = tmp_path / "saved"
+    shutil.copytree(db, saved)
+    with tmpfs(db, size="20m"):
+        for f in saved.iterdir():
+            shutil.copy2(f, db / f.name)
+        one_line(run("cache", "gc", "--max-size", "0", cwd=proj), 2, "gc dropped 1 of 2 entries",
+                 f"cannot compact the cache index at {db}: it cannot be moved aside", "Device or resource busy",
+                 "what gc dropped is gone")
+        assert sorted(p.name for p in db.parent.glob("db*")) == ["db"]
+        r = run(cwd=proj)
+        assert r.returncode == 0 and "0 built, 1 cached" in r.stdout, r.stdout + r.stderr
+        assert run("cache", "verify", cwd=proj).returncode == 0

@@ -61,11 +61,28 @@ def compact_index(index: Index) -> tuple[int, int]:
     aside = root / f"db.old-{os.getpid()}"
     with open_lock(root, shared=False):
         index.close()
-        os.replace(dbdir, aside)
+        try:
+            os.replace(dbdir, aside)
+        except OSError as e:  # db/ a mount point (EBUSY: a volume of its own), immutable: it stays, as it was
+            _remove_tree(tmp)
+            index.attach()
+            raise StoreError(f"cannot compact the cache index at {dbdir}: it cannot be moved aside for its "
+                             f"compacted copy ({e.strerror or e}) ({_KEPT})") from e
         crash_point("index-swap")
-        os.replace(tmp, dbdir)
+        try:
+            os.replace(tmp, dbdir)
+        except OSError as e:  # (db/ was just renamed away, so rarely): the old index back in place
+            os.replace(aside, dbdir)
+            _remove_tree(tmp)
+            index.attach()
+            raise StoreError(disk_message(root, f"cannot compact the cache index at {dbdir}", e, hint=_KEPT)) from e
         fsync_dir(root)
-        index.attach()
+        try:
+            index.attach()
+        except (OSError, lmdb.Error) as e:  # no inode for its lock file: the compacted index is in place, whole
+            _remove_tree(aside)
+            raise StoreError(disk_message(root, f"compacted the cache index at {dbdir}, but cannot open it", e,
+                                          hint="what gc dropped is gone")) from e
     _remove_tree(aside)
     return before, after
 
