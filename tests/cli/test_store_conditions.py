@@ -489,3 +489,29 @@ def test_gc_that_cannot_move_the_index_aside_is_one_line(tmp_path):
         r = run(cwd=proj)
         assert r.returncode == 0 and "0 built, 1 cached" in r.stdout, r.stdout + r.stderr
         assert run("cache", "verify", cwd=proj).returncode == 0
+
+
+def test_gc_on_a_full_disk_frees_what_it_drops(tmp_path):
+    """A disk with no byte left and an older 1.2 MB value gc would drop: the index cannot grow
+    by the pages its drops take, so gc deletes the files it frees first and then records the
+    drops (it freed nothing and said to run gc). The cache verifies, and builds find it whole."""
+    with tmpfs(tmp_path / "small", size="8m") as mnt:
+        proj = mnt / "p"
+        proj.mkdir()
+        (proj / "AssetFile").write_text('from assetbuild import asset\n\n\n@asset(io="bytes")\ndef a():\n'
+                                        '    return b"v1" * 600_000\n')
+        assert run(cwd=proj).returncode == 0
+        (proj / "AssetFile").write_text((proj / "AssetFile").read_text().replace("v1", "v2"))
+        assert run(cwd=proj).returncode == 0
+        st = os.statvfs(mnt)
+        with contextlib.suppress(OSError), open(mnt / "fill", "wb") as f:
+            f.write(b"\0" * (st.f_bavail * st.f_frsize))
+        assert os.statvfs(mnt).f_bavail == 0
+        r = run("cache", "gc", "--max-size", "0", cwd=proj)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert r.stdout.startswith("dropped 1 of 2 entries and 1 blobs"), r.stdout
+        assert os.statvfs(mnt).f_bavail * os.statvfs(mnt).f_frsize > 1_000_000
+        (mnt / "fill").unlink()
+        assert run("cache", "verify", cwd=proj).returncode == 0
+        r = run(cwd=proj)
+        assert r.returncode == 0 and "0 built, 1 cached" in r.stdout, r.stdout + r.stderr

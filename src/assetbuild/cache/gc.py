@@ -4,7 +4,8 @@ pages back to the disk.
 
 The caller (session.py) holds the build lock, so no build writes at the same time. Traces are
 deleted in the transaction that deletes their inline blobs and before their files under cas/ are
-unlinked: never a trace without its bytes.
+unlinked: never a trace without its bytes. Except on a disk too full for that transaction
+(``_flush_on_a_full_disk``): the files go first there, or gc could free nothing at all.
 """
 
 from __future__ import annotations
@@ -176,12 +177,13 @@ def gc(store: LmdbStore, *, max_size: int | None = None, older_than_s: float | N
     for d in freed:
         if d in inline:
             store.delete_inline_blob(d)
-    store.flush()
+    swept = [files[d][0] for d in freed if d in files] + [p for p, _s in [*temps, *old_code]]
+    try:
+        store.flush()
+    except StoreError as e:  # a full disk: the index cannot even grow by the pages its drops take
+        _flush_on_a_full_disk(store, e, swept, leftovers)
     # 2. files nothing refers to any more, temp files, leftovers.
-    for d in freed:
-        if d in files:
-            delete_file(files[d][0])
-    for p, _s in [*temps, *old_code]:
+    for p in swept:
         delete_file(p)
     for p in leftovers:
         shutil.rmtree(p, ignore_errors=True)
@@ -195,6 +197,32 @@ def gc(store: LmdbStore, *, max_size: int | None = None, older_than_s: float | N
                          f"{human_size(rep.output_bytes_freed)} of outputs; then {e}") from e
     rep.disk_bytes_after = rep.index_bytes_after + sum(s for d, (_p, s) in files.items() if d not in freed)
     return rep
+
+
+def _flush_on_a_full_disk(store: LmdbStore, err: StoreError, swept: list[Path], leftovers: list[Path]) -> None:
+    """gc's transaction failed for ``err``. On a full disk, where gc is what a user runs to get
+    space back, first delete the files it frees (``swept``: blobs of the entries it drops, or of
+    none, temp files, old compiled AssetFiles; and ``leftovers``), then commit again. Until that
+    commit, the entries being dropped (never a latest build) may name bytes that are gone: a
+    killed gc leaves them as entries whose blob is gone, which a restore of one rebuilds and
+    the next gc drops. Any other failure, or a second one, is raised, never suggesting gc."""
+    from ..store.failures import disk_message, out_of_space
+
+    root = Path(store.root)
+    hint = "delete other files, or assetbuild clean deletes the whole cache"
+    if not out_of_space(root, err) or not (swept or leftovers):
+        if out_of_space(root, err):
+            raise StoreError(disk_message(root, f"gc cannot write the cache index at {root}", err, hint=hint)) from err
+        raise err
+    for p in swept:
+        delete_file(p)
+    for p in leftovers:
+        shutil.rmtree(p, ignore_errors=True)
+    try:
+        store.flush()
+    except StoreError as e:
+        raise StoreError(disk_message(root, f"gc deleted the files it frees but cannot record that in the cache "
+                                            f"index at {root}", e, hint=hint)) from e
 
 
 def _listed_files(store: LmdbStore, traces: list[Any]) -> set[str]:

@@ -44,6 +44,23 @@ def describe_open_error(root: Path, err: BaseException, *, writing: bool) -> str
     return f"cannot open the cache index at {where}: {err}"
 
 
+def out_of_space(root: Path, err: BaseException | None, need: int = 0) -> bool:
+    """Whether ``err`` (an OSError, an LMDB error, or a StoreError caused by one) is a disk
+    that is full: ENOSPC, or LMDB's "Input/output error" with less free space than it needed."""
+    while isinstance(err, Exception) and not errno_of(err) and err.__cause__ is not None:
+        err = err.__cause__  # (a StoreError says it in words; its cause has the errno)
+    code = errno_of(err) if err is not None else 0
+    if code == errno.ENOSPC:
+        return True
+    if code != errno.EIO:
+        return False
+    try:
+        st = os.statvfs(root)
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize < max(need, 1 << 20)
+
+
 def disk_message(root: Path, what: str, err: BaseException, need: int = 0,
                  hint: str = "assetbuild cache gc shrinks the cache") -> str:
     """``what`` failed: say why in words a user acts on (``hint``: what frees space, in
