@@ -94,6 +94,19 @@ def test_a_task_its_executor_fails_or_cancels_fails_its_asset(project, pm, how, 
     assert project.build(plugin_manager=pm, executor="odd", jobs=2).names("built") == ["a", "b"]  # nothing kept
 
 
+def test_a_multi_asset_runs_on_a_plugins_executor(project, pm):
+    """A multi-asset's task resolves to a ``MultiProduced``: an outcome the runner passes on, not
+    a broken contract (it stopped every build with a multi-asset on the dask executor, exit 2)."""
+    project.assetfile("from assetbuild import Out, multi_asset\n\n"
+                      "@multi_asset(outs={'train': Out(io='json'), 'test': Out(io='json')})\n"
+                      "def split():\n    return {'train': [1, 2], 'test': [3]}\n\n"
+                      "@asset(io='json')\ndef total(train, test):\n    return sum(train) + sum(test)\n")
+    r = project.build(plugin_manager=pm, executor="odd", jobs=2)
+    assert r.ok and sorted(r.names("built")) == ["test", "total", "train"], [(x.asset, x.error) for x in r.results]
+    assert project.value("total") == 6
+    assert project.build(plugin_manager=pm, executor="odd", jobs=2).names("built") == []
+
+
 def test_a_shutdown_that_raises_is_a_plugin_error_after_the_work_is_kept(project, pm):
     project.assetfile(TWO)
     with pytest.raises(PluginError) as e:

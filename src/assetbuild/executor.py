@@ -32,7 +32,9 @@ if TYPE_CHECKING:
 Outcome = Produced | Failed | Skipped
 """What running a task gives: an output (``ok`` True), a failure (``ok`` False, with the error
 and the user's traceback), or a skip (``Skip`` returned with ``output_required=False``: ``ok``
-True, ``skipped`` True, its reason). Never an exception: an executor passes it back untouched."""
+True, ``skipped`` True, its reason). A multi-asset's task (``task.outs``) gives a
+``multirun.MultiProduced`` instead: a ``Produced`` per out its one run returned. Never an
+exception: an executor passes it back untouched."""
 
 
 class Ended:

@@ -220,9 +220,12 @@ def executor_named(name: str, cls: Any) -> str:
 def _checked(fut: Any, who: str, asset: str) -> Future[Any]:
     """A future of ``fut``'s outcome, as the scheduler can rely on: a ``WorkerLost`` passes as it
     is; another error, or a cancellation the build did not ask for, fails the asset with a line
-    saying so; a result that is no ``Outcome`` is a ``PluginError``. (A future the executor
-    cancels itself never wakes ``concurrent.futures.wait``: this one always does.)"""
+    saying so; a result that is no ``Outcome`` (a multi-asset's is a ``MultiProduced``) is a
+    ``PluginError``. (A future the executor cancels itself never wakes ``concurrent.futures.wait``:
+    this one always does.)"""
     from concurrent.futures import Future
+
+    from .multirun import MultiProduced
 
     out: Future[Any] = Future()
 
@@ -238,7 +241,7 @@ def _checked(fut: Any, who: str, asset: str) -> Future[Any]:
                 out.set_result(Failed(f"{who} failed it: {type(exc).__name__}: {exc}"))
             else:
                 value = f.result()
-                if isinstance(value, (Produced, Failed, Skipped)):
+                if isinstance(value, (Produced, Failed, Skipped, MultiProduced)):
                     out.set_result(value)
                 else:
                     out.set_exception(PluginError(f"{who} resolved the future of {asset!r} to {value!r:.200}, "

@@ -272,6 +272,21 @@ def nothing_new():
     return Skip("no new rows")
 """
 
+MULTI = """\
+from assetbuild import Out, multi_asset
+
+
+@multi_asset(outs={"train": Out(io="json"), "test": Out(io="pickle"), "extra": Out(io="json", required=False)})
+def split(context):
+    context.log.info("splitting")
+    return {"train": [1, 2], "test": (3,)}
+
+
+@asset(io="json")
+def total(train, test):
+    return sum(train) + sum(test)
+"""
+
 
 class ExecutorContract:
     """What every executor must do, checked with real builds. Set ``executor_class`` (and
@@ -403,6 +418,23 @@ class ExecutorContract:
         assert load_value("index", project_dir=root) == [["page/a", 1], ["page/b", 2]]
         skipped = {r.asset: r for r in result.results}["nothing_new"]
         assert skipped.status == "skipped" and skipped.skip_reason == "no new rows"
+
+    def test_a_multi_asset_runs_once_for_all_its_outs(self, tmp_path: Path) -> None:
+        """A multi-asset's task comes back as one ``MultiProduced`` (an output per out it
+        returned), which the executor passes back untouched like any other outcome."""
+        from .session import build, load_value
+
+        serial = build(project_dir=_write_project(tmp_path / "serial", MULTI))
+        root = _write_project(tmp_path / "under-test", MULTI)
+        with _asset_log_lines() as lines:
+            result = self.build(root)
+        assert result.ok, [(r.asset, r.error) for r in result.results if r.error]
+        assert sorted(result.names("built")) == ["test", "total", "train"]
+        built = {r.asset: r.data_version for r in result.results if r.status == "built"}
+        assert built == {r.asset: r.data_version for r in serial.results if r.status == "built"}
+        assert load_value("total", project_dir=root) == 6 and load_value("test", project_dir=root) == (3,)
+        assert ("assetbuild.asset.split", "splitting") in lines
+        assert self.build(root).names("built") == []
 
     def test_a_time_limit_stops_a_running_task(self, tmp_path: Path) -> None:
         if not getattr(self.executor_class, "kills", False):
