@@ -22,7 +22,7 @@ LAYER = {
     "executors": 3, "runner": 3, "config": 3, "produced": 3, "cleaning": 3, "resources": 3,
     "observations": 3, "external": 3, "spool": 3, "history": 3, "changes": 3, "ticks": 0,
     "capture": 3, "interrupts": 3, "exiting": 3, "streams": 3, "jsonform": 0, "multirun": 3, "metadata": 0, "statuslines": 0,
-    "executor": 3, "usercode": 3,
+    "executor": 3, "usercode": 3, "sharedworkers": 3,
     "plugins": 4, "session": 4, "cli": 4, "__main__": 4, "__init__": 4, "entry": 4, "snapshot": 3, "codetable": 3, "codeedits": 3, "slicegraph": 3, "projectdir": 3,
     "helptext": 4, "kept_help": 0, "wording": 0,
     "testing": 4, "ui": 4, "ui.layout": 0, "ui.svg": 0, "ui.links": 0, "redaction": 0,

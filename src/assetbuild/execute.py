@@ -129,12 +129,15 @@ class Task:
       outs, in outs order; ``asset`` is then the multi-asset's name (run_outs);
     - ``code_modules``: the modules the asset's key was made from
       (``Fingerprinter.modules_reached``): the project code it may run is what importing them
-      runs (``project_code``); None: not known.
+      runs (``project_code``); None: not known;
+    - ``env``: (name, value) of each environment variable it declares, as its key holds them
+      (``keys.env_parts``: a secret's as a digest), for a worker that outlives builds
+      (``sharedworkers``).
     """
 
     __slots__ = ("asset", "fn", "io_name", "io", "args", "inputs", "context", "project_dir", "timeout", "outputs",
                  "staging", "params", "resources", "resource_scope", "io_resources", "input_params", "fan_in",
-                 "fan_labels", "partition", "output_required", "outs", "code_modules")
+                 "fan_labels", "partition", "output_required", "outs", "code_modules", "env")
 
     def __init__(self, asset: str, fn: Callable[..., Any], io_name: str, io: Any, args: dict[Any, Any],
                  inputs: list[tuple[Any, str, Any, Any]], context: bool, project_dir: str,
@@ -144,14 +147,14 @@ class Task:
                  fan_in: tuple[tuple[str, tuple[str, ...]], ...] = (),
                  fan_labels: dict[str, tuple[str, ...]] | None = None, partition: Any = None,
                  output_required: bool = True, outs: tuple[tuple[str, str, Any, bool], ...] = (),
-                 code_modules: tuple[str, ...] | None = None) -> None:
+                 code_modules: tuple[str, ...] | None = None, env: tuple[tuple[str, str | None], ...] = ()) -> None:
         self.asset, self.fn, self.io_name, self.io, self.args = asset, fn, io_name, io, args
         self.inputs, self.context, self.project_dir = inputs, context, project_dir
         self.timeout, self.outputs, self.staging, self.params = timeout, outputs, staging, params
         self.resources, self.resource_scope = resources, resource_scope
         self.io_resources, self.input_params = io_resources, input_params
         self.fan_in, self.fan_labels, self.partition = fan_in, fan_labels, partition
-        self.output_required, self.outs, self.code_modules = output_required, outs, code_modules
+        self.output_required, self.outs, self.code_modules, self.env = output_required, outs, code_modules, env
 
     def run(self, log: Any = None) -> Produced | Failed | Skipped:
         """Run it here, now (see :func:`run_task`): what an executor calls in its worker. The
@@ -367,7 +370,8 @@ def _code_in_file(make: Callable[..., Any], args: tuple[Any, ...], filename: str
     return code if code.co_filename == filename else code.replace(co_filename=filename)
 
 
-def run_payload(payload: bytes, spool_dir: str | None = None) -> Produced | Failed | Skipped:
+def run_payload(payload: bytes, spool_dir: str | None = None,
+                prepare: Callable[[Task], Failed | None] | None = None) -> Produced | Failed | Skipped:
     """The entry point of a worker: unpickle a task made by :func:`dump_task` and run it.
 
     A worker imports the project's modules from their files, which may have been edited since
@@ -378,7 +382,8 @@ def run_payload(payload: bytes, spool_dir: str | None = None) -> Produced | Fail
     imported after an edit, which this asset's code never reaches, fails it for nothing.
 
     ``spool_dir`` (a worker on the build's machine): an output of ``SPOOL_MIN`` bytes or more is
-    written to a new file there and returned by name (see the module docstring)."""
+    written to a new file there and returned by name (see the module docstring). ``prepare``: called
+    on the task before it runs; a failure it returns is the outcome (``sharedworkers``)."""
     import pickle
 
     from .loader import loaded_sources
@@ -390,7 +395,7 @@ def run_payload(payload: bytes, spool_dir: str | None = None) -> Produced | Fail
         outcome: Produced | Failed | Skipped = Failed(f"cannot load it in its worker: {describe_exception(e)}")
     else:
         del payload
-        outcome = run_task(task)
+        outcome = (prepare and prepare(task)) or run_task(task)
         outcome.project_code = _reached(task)
     if outcome.project_code is None:
         outcome.project_code = loaded_sources()

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import WorkerLost
 from .execute import Failed, Produced, Skipped, Task, run_payload
+from .sharedworkers import WorkerVisit
 
 if TYPE_CHECKING:
     import logging
@@ -142,14 +143,26 @@ class KillingExecutor(Executor, Protocol):
         True, and the host runs them again."""
 
 
-def run_serialized(payload: bytes, spool_dir: str | None = None) -> Outcome:
+def run_serialized(payload: bytes, spool_dir: str | None = None, visit: WorkerVisit | None = None) -> Outcome:
     """What a worker calls on the bytes of ``Task.to_bytes``: load the task, run it, and return
     its outcome (plain picklable data, to send back as it is).
 
     The outcome names the source digests of the project modules the worker ran, so the host
     records an output only if it came from the code its key was made from. ``spool_dir`` (a
     worker on the host's machine): an output of 1 MiB or more is left in a new file there
-    instead of travelling back through a pipe."""
+    instead of travelling back through a pipe.
+
+    ``visit``: the worker outlives builds and may run other builds' tasks, of other projects,
+    in other threads (a dask worker). Give each task of a build the :class:`WorkerVisit` the
+    executor made for it (``WorkerVisit(project_dir)``, once per build): the build's tasks then
+    run with the project's modules imported afresh for that build (and their digests in the
+    outcome), in the project directory and with the environment variables their assets declare,
+    one build at a time in each worker process (``assetbuild.sharedworkers``). Without it, the
+    worker is taken to be set up for this one build (as the ``processes`` executor's are)."""
+    if visit is not None:
+        from .sharedworkers import run_visiting
+
+        return run_visiting(payload, visit, spool_dir)
     return run_payload(payload, spool_dir)
 
 
@@ -167,4 +180,5 @@ def release_resources() -> int:
     return release()
 
 
-__all__ = ["Executor", "KillingExecutor", "Ended", "Task", "Outcome", "run_serialized", "release_resources", "WorkerLost"]
+__all__ = ["Executor", "KillingExecutor", "Ended", "Task", "Outcome", "run_serialized", "release_resources",
+           "WorkerLost", "WorkerVisit"]

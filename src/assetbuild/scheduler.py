@@ -67,9 +67,7 @@ class Scheduler(Looking, Repairing):
                  rebuilder: Rebuilder | None = None, params: dict[str, str] | None = None,
                  observations: Mapping[str, ObservationResult] | None = None,
                  check_output: Any = None) -> None:
-        self.graph = graph
-        self.store = store
-        self.files = files
+        self.graph, self.store, self.files = graph, store, files
         self.io = io_managers
         self.fingerprint = fingerprint
         self.runner = runner
@@ -469,6 +467,7 @@ class Scheduler(Looking, Repairing):
             else:
                 inputs.append((arg, up, self.io[self._asset(up).io], self._input_bytes(up, by_file)))
         task = self.make_task(job.adef, args, inputs, self.io[job.adef.io], job.name in self.graph.wants_context)
+        task.env = job.decision.parts.env  # as its key holds them: a worker that outlives builds sets them
         named = self.outputs.modules_named(self.known[up].data_version or "" for _, up in self.graph.inputs[job.name]
                                            if up in self.known)
         if named and getattr(task, "code_modules", None) is not None:  # what its inputs' values name

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from contextlib import contextmanager
 from pathlib import Path
 
 import dask
@@ -496,3 +497,164 @@ class TestDaskContract(ExecutorContract):
     @pytest.fixture(autouse=True)
     def _on_the_cluster(self, cluster):
         self.executor_options = {"scheduler": cluster[0]}
+
+
+# --- a running cluster of `dask scheduler` and `dask worker` processes, shared by builds --------
+
+@contextmanager
+def dask_processes(tmp_path: Path, *, nthreads: int = 1, cwd: Path | None = None,
+                   pythonpath: tuple[str, ...] = (), env: dict[str, str] | None = None):
+    """A scheduler and one worker process started as ``dask scheduler`` and ``dask worker`` are
+    on a cluster whose workers outlive builds: from ``cwd``, with ``pythonpath`` before this
+    run's (a shared filesystem, a ``pip install -e`` of the project) and the environment ``env``
+    (default: this one). Yields (address, client)."""
+    import signal
+    import time
+
+    sched_file = tmp_path / f"scheduler-{os.getpid()}-{time.monotonic_ns()}.json"
+    base = dict(os.environ if env is None else env)
+    ours = [os.path.abspath(p) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]  # (cwd differs)
+    base["PYTHONPATH"] = os.pathsep.join([*pythonpath, *ours])
+    procs = [subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
+                               "--port", "0", "--dashboard-address", "127.0.0.1:0", "--scheduler-file",
+                               str(sched_file)], env=base, start_new_session=True,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    try:
+        deadline = time.monotonic() + 60
+        while not sched_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        address = json.loads(sched_file.read_text())["address"]
+        procs.append(subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", address, "--nthreads",
+                                       str(nthreads), "--nworkers", "1", "--host", "127.0.0.1", "--no-dashboard"],
+                                      cwd=cwd or tmp_path, env=base, start_new_session=True,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        with Client(address, set_as_default=False) as client:
+            client.wait_for_workers(1, timeout=60)
+            yield address, client
+    finally:
+        for p in reversed(procs):
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            p.wait()
+
+
+INNER_IMPORT = """
+@asset(io="json")
+def inner():
+    import lib.calc  # imported as the asset runs: not sent with the task
+
+    return lib.calc.f(3)
+"""
+
+
+def test_a_module_imported_inside_an_asset_is_the_builds_own_on_workers_that_outlive_builds(tmp_path):
+    """A worker that can import the project (on its PYTHONPATH) kept the ``lib.calc`` the first
+    build imported: the build after an edit stored the old code's 9 under the new code's key,
+    and another project's ``lib`` ran in place of a second project's own. Each build now imports
+    its project's modules afresh on the worker, and checks their digests as with processes."""
+    p1 = write_project(tmp_path / "p1", INNER_IMPORT, {"lib/__init__.py": "",
+                                                       "lib/calc.py": "def f(n):\n    return n * n\n"})
+    p2 = write_project(tmp_path / "p2", INNER_IMPORT, {"lib/__init__.py": "from .helper import g\n",
+                                                       "lib/helper.py": "def g(n):\n    return -n\n",
+                                                       "lib/calc.py": "from lib import g\n\ndef f(n):\n    return g(n)\n"})
+    (tmp_path / "elsewhere").mkdir()
+    with dask_processes(tmp_path, pythonpath=(str(p1),), cwd=tmp_path / "elsewhere") as (address, _):
+        opts = {"scheduler": address}
+        assert assetbuild.build(project_dir=p1, jobs=2, executor="dask", executor_options=opts).ok
+        assert assetbuild.load_value("inner", project_dir=p1) == 9
+        (p1 / "lib/calc.py").write_text("def f(n):\n    return n * 100\n")
+        r = assetbuild.build(project_dir=p1, jobs=2, executor="dask", executor_options=opts)
+        assert r.ok and r.names("built") == ["inner"], [(x.asset, x.error) for x in r.results]
+        assert assetbuild.load_value("inner", project_dir=p1) == 300
+        r = assetbuild.build(project_dir=p2, jobs=2, executor="dask", executor_options=opts)
+        assert r.ok, [(x.asset, x.error) for x in r.results]
+        assert assetbuild.load_value("inner", project_dir=p2) == -3  # its own lib, not p1's
+
+
+SLOW_INNER_IMPORT = """
+import time
+from pathlib import Path
+
+@asset(io="json")
+def inner():
+    here = Path(__file__).parent
+    (here / "started").write_text("x")
+    while not (here / "go").exists():
+        time.sleep(0.05)
+    import lib.calc
+
+    return lib.calc.f(3)
+"""
+
+
+def test_a_module_edited_while_an_asset_runs_on_a_local_cluster_fails_it(tmp_path):
+    """The asset imports ``lib.calc`` after it was edited: it ran code other than its key's, so
+    nothing is recorded (as with --executor processes), where the new code's value was stored
+    under the old code's key."""
+    import time
+
+    root = write_project(tmp_path / "p", SLOW_INNER_IMPORT, {"lib/__init__.py": "",
+                                                             "lib/calc.py": "def f(n):\n    return n * n\n"})
+    build = subprocess.Popen([sys.executable, "-m", "assetbuild", "-j", "2", "--executor", "dask"], cwd=root,
+                             env=user_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not (root / "started").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        (root / "lib/calc.py").write_text("def f(n):\n    return n * 100\n")
+        (root / "go").write_text("x")
+        out, err = build.communicate(timeout=60)
+    finally:
+        if build.poll() is None:
+            build.kill()
+    assert build.returncode == 1, out + err
+    assert "lib/calc.py changed while 'inner' was running" in err, err
+    (root / "lib/calc.py").write_text("def f(n):\n    return n * n\n")  # the edit undone
+    assert assetbuild.build(project_dir=root, jobs=1).names("built") == ["inner"]
+    assert assetbuild.load_value("inner", project_dir=root) == 9
+
+
+ENV_AND_CWD = """
+import os
+
+data = source("data", "data.txt")
+
+@asset(io="json", env=["REGION"])
+def region():
+    return os.environ.get("REGION", "<unset>")
+
+@asset(io="json", env=["API_KEY"])
+def authed():
+    return len(os.environ.get("API_KEY", ""))
+
+@asset(io="json")
+def via_open(data):
+    with open("data.txt") as f:  # relative to the working directory: the project's
+        return f.read()
+"""
+
+
+def test_an_asset_sees_its_keys_environment_and_runs_in_the_project_directory(tmp_path, monkeypatch):
+    """A worker started elsewhere, without REGION: the value stored under the key of REGION=us
+    was the worker's ``<unset>``, and ``open("data.txt")`` read the worker's file. The task now
+    sets REGION as its key holds it, runs in the project directory, and puts the worker back; a
+    secret is not sent, and a worker without the build's value fails the asset saying so."""
+    root = write_project(tmp_path / "p", ENV_AND_CWD, {"data.txt": "the project's"})
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "data.txt").write_text("the worker's")
+    env = {k: v for k, v in os.environ.items() if k not in ("REGION", "API_KEY")}
+    with dask_processes(tmp_path, nthreads=2, cwd=elsewhere, env=env) as (address, client):
+        monkeypatch.setenv("REGION", "us")
+        monkeypatch.setenv("API_KEY", "s3cr3t")
+        r = assetbuild.build(project_dir=root, jobs=2, executor="dask", executor_options={"scheduler": address},
+                             keep_going=True)
+        by = {x.asset: x for x in r.results}
+        assert assetbuild.load_value("region", project_dir=root) == "us"
+        assert assetbuild.load_value("via_open", project_dir=root) == "the project's"
+        assert by["authed"].status == "failed" and by["authed"].error == (
+            "the environment variable API_KEY is unset on this worker (its key holds the build's value; a secret's "
+            "value is never sent to a worker: give the workers the build's API_KEY)")
+        assert set(client.run(lambda: (os.getcwd(), os.environ.get("REGION"))).values()) == {(str(elsewhere), None)}

@@ -7,9 +7,12 @@ instead. Only the asset functions run there: each task is pickled here with its 
 stored bytes, and the output comes back as bytes with its digest, exactly as a local build
 makes them. The trace store never leaves the machine that runs ``assetbuild``.
 
-Workers of a running cluster outlive builds and cannot import the project, so the AssetFile's
+Workers of a running cluster outlive builds and may not see the project, so the AssetFile's
 functions and the project's own modules are pickled by value (cloudpickle's
-``register_pickle_by_value``): a code change reaches the workers with the next build.
+``register_pickle_by_value``): a code change reaches the workers with the next build. Each
+task runs as part of its build's ``WorkerVisit`` (``run_serialized``): on each worker process,
+one build at a time imports the project's modules afresh (their digests checked by the build),
+runs in the project directory and with the environment variables its assets declare.
 
 Resources (``@resource``) are made on a worker the first time one of its tasks needs them in a
 build, once per worker process, and torn down on every worker when the build ends
@@ -26,7 +29,7 @@ build with assetbuild's one line: a LocalCluster's worker processes never see it
 
 It uses only assetbuild's public plugin API: ``assetbuild`` (``hookimpl``, the errors),
 ``assetbuild.hookspecs`` (``ExecutorFlag``) and ``assetbuild.executor`` (``Task.to_bytes``,
-``run_serialized``). assetbuild hides the caller's ``__main__`` for the executor's whole life, so a
+``run_serialized``, ``WorkerVisit``). assetbuild hides the caller's ``__main__`` for the executor's whole life, so a
 worker the LocalCluster's Nanny starts (at first, or in place of one that died) never runs a
 script without a main guard again.
 
@@ -67,8 +70,10 @@ class DaskExecutor:
         from distributed import Client, LocalCluster
 
         from assetbuild import ConfigError
+        from assetbuild.executor import WorkerVisit
 
         self.project_modules = frozenset(project_modules)
+        self.visit = WorkerVisit(project_dir)  # this build, as each worker process sees it (run_serialized)
         self.address = (options or {}).get("scheduler") or os.environ.get(ADDRESS_ENV) or None
         self.cluster = None
         self._futures: set[Any] = set()  # dask cancels a task whose future is garbage-collected
@@ -107,7 +112,7 @@ class DaskExecutor:
             outer.set_exception(self._lost(task.asset))
             return outer
         key = f"assetbuild-{task.asset.replace('/', '.')}-{uuid.uuid4().hex[:12]}"
-        dfut = self.client.submit(run_serialized, payload, pure=False, key=key)
+        dfut = self.client.submit(run_serialized, payload, None, self.visit, pure=False, key=key)
         self._futures.add(dfut)
         asset = task.asset
 

@@ -1,0 +1,270 @@
+"""A build's tasks in a worker process that outlives builds and serves several (a dask worker):
+one build at a time holds the process's project imports, working directory and declared
+environment, as a process pool's worker holds them for its one build.
+
+A pool worker lives for one build and is set up once for it (``executors._worker_init``: the
+project's modules imported afresh from their files, the build's environment and working
+directory). A long-lived worker runs tasks of one build, then of another, maybe of another
+project, in several threads at once; run through :func:`run_visiting` (what
+``executor.run_serialized`` does with a :class:`WorkerVisit`), the tasks of one build in one
+process share a *visit*:
+
+- the first task of a visit enters it: the project's modules are imported afresh from their
+  files (``loader.ProjectImports``: digested, and modules named like them from elsewhere, such
+  as another project's ``lib``, hidden meanwhile) and the process moves to the project
+  directory; the last task of the visit to end leaves it: its modules are forgotten (the next
+  visit imports them again, edited or not), the working directory and the environment are put
+  back. A task of another visit waits until then, and tasks of the visit under way that come
+  after it wait for it in turn;
+- each task sets the environment variables its asset declares to the values its key holds
+  (the same in every task of a build: read once, when its keys were made). A secret's value
+  never travels (its key holds a digest of it): the worker's own must be that one, or the
+  asset fails saying so;
+- the outcome names the digests of the project code the asset reached, as a pool worker's
+  does, so the build records it only if that is the code its key was made from.
+
+A worker that cannot see the project directory (another machine) runs the task in an empty
+directory of its own and imports none of the project's module names from elsewhere: an asset
+that reads a path relative to its working directory, or imports a project module its task did
+not carry, fails saying so, where it read the worker's files or ran another copy of the code.
+
+``os.environ``, the working directory and ``sys.modules`` are the process's: other work in it
+(not assetbuild's) sees them change too.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from .execute import Failed, Produced, Skipped, Task, run_payload
+
+
+class WorkerVisit:
+    """What a worker must know of a build before it loads one of its tasks: which build it is
+    (``id``: new for each), its project directory, and the names of the project's top-level
+    modules and packages there (``project_names``: none of them is imported from elsewhere on a
+    worker that cannot see the directory). Made by the executor on the build's machine."""
+
+    __slots__ = ("id", "project_dir", "project_names")
+
+    def __init__(self, project_dir: str, project_names: Iterable[str] | None = None) -> None:
+        self.id = uuid.uuid4().hex
+        self.project_dir = os.path.abspath(project_dir)
+        self.project_names = frozenset(top_level_modules(self.project_dir) if project_names is None
+                                       else project_names)
+
+    def __getstate__(self) -> tuple[str, str, frozenset[str]]:
+        return self.id, self.project_dir, self.project_names
+
+    def __setstate__(self, state: tuple[str, str, frozenset[str]]) -> None:
+        self.id, self.project_dir, self.project_names = state
+
+    def __repr__(self) -> str:
+        return f"WorkerVisit({self.project_dir!r}, id={self.id[:8]})"
+
+
+def top_level_modules(project_dir: str) -> set[str]:
+    """Names ``import NAME`` finds in the project directory: its ``.py`` files and its packages
+    (folders with an ``__init__.py``)."""
+    try:
+        entries = os.listdir(project_dir)
+    except OSError:
+        return set()
+    out = set()
+    for entry in entries:
+        if entry.endswith(".py") and entry[:-3].isidentifier():
+            out.add(entry[:-3])
+        elif entry.isidentifier() and os.path.isfile(os.path.join(project_dir, entry, "__init__.py")):
+            out.add(entry)
+    return out
+
+
+def run_visiting(payload: bytes, visit: WorkerVisit, spool_dir: str | None = None) -> Failed | Produced | Skipped:
+    """Run a task's bytes (``Task.to_bytes``) as part of ``visit``: its build's imports, working
+    directory and declared environment around it (see the module docstring)."""
+    here = _enter(visit)
+    try:
+        outcome = run_payload(payload, spool_dir, prepare=here.prepare)
+    finally:
+        _leave(here)
+    if isinstance(outcome, Failed) and not here.visible and outcome.error.startswith(_PATH_ERRORS):
+        outcome.error += (f" (the project directory {visit.project_dir} is not on this worker, which ran it in "
+                          "an empty directory: an asset that reads or writes files needs workers that see "
+                          "the project at the same path)")
+    return outcome
+
+
+_PATH_ERRORS = ("FileNotFoundError", "PermissionError", "IsADirectoryError", "NotADirectoryError",
+                "FileExistsError", "OSError")
+
+
+class _Visit:
+    """A build's visit to this process, under way: what it changed, to put back when it ends."""
+
+    def __init__(self, visit: WorkerVisit) -> None:
+        from pathlib import Path
+
+        from .loader import ProjectImports
+
+        self.id = visit.id
+        self.tasks = 0
+        self.env_before: dict[str, str | None] = {}
+        self.visible = os.path.isdir(visit.project_dir)
+        try:
+            self.cwd_before: str | None = os.getcwd()
+        except OSError:  # (the worker's directory was removed)
+            self.cwd_before = None
+        self.imports: Any = (ProjectImports(Path(visit.project_dir)) if self.visible
+                             else _Elsewhere(visit.project_dir, visit.project_names))
+        self.imports.__enter__()
+        try:
+            try:
+                os.chdir(visit.project_dir if self.visible else _empty_dir())
+            except OSError:  # (a project directory this worker may not enter)
+                os.chdir(_empty_dir())
+        except BaseException:
+            self.imports.__exit__(None, None, None)
+            raise
+
+    def prepare(self, task: Task) -> Failed | None:
+        """Before the task runs: the environment its key was made from (None), or why it
+        cannot have it here (its failure)."""
+        from .keys import env_parts, is_secret
+
+        for name, value in getattr(task, "env", ()):
+            if is_secret(name) and value is not None:  # (a digest: the value stays on the build's machine)
+                if env_parts((name,), os.environ)[0][1] != value:
+                    here = "is unset on this worker" if name not in os.environ else \
+                        "has another value on this worker than in the build"
+                    return Failed(f"the environment variable {name} {here} (its key holds the build's value; "
+                                  f"a secret's value is never sent to a worker: give the workers the build's {name})")
+                continue
+            with _COND:
+                self.env_before.setdefault(name, os.environ.get(name))
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+        return None
+
+    def close(self) -> None:
+        try:
+            for name, value in self.env_before.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+            if self.cwd_before is not None:
+                try:
+                    os.chdir(self.cwd_before)
+                except OSError:
+                    pass
+        finally:
+            self.imports.__exit__(None, None, None)
+
+
+class _Elsewhere:
+    """On a worker that cannot see the project directory: the project's module names are not
+    imported from anywhere else while a visit lasts (hidden if loaded, refused if asked for)."""
+
+    def __init__(self, project_dir: str, names: frozenset[str]) -> None:
+        self.project_dir = project_dir
+        self.names = names
+        self.hidden: dict[str, Any] = {}
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
+        if fullname.partition(".")[0] in self.names:
+            raise ModuleNotFoundError(
+                f"No module named {fullname!r} on this worker: it is a module of the project at "
+                f"{self.project_dir}, which this worker cannot see (a module the AssetFile imports "
+                "travels with each task; one imported only inside a function does not)", name=fullname)
+        return None
+
+    def _ours(self) -> list[str]:
+        return [n for n in list(sys.modules) if n.partition(".")[0] in self.names]
+
+    def __enter__(self) -> _Elsewhere:
+        self.hidden = {n: sys.modules.pop(n) for n in self._ours()}
+        sys.meta_path.insert(0, self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self in sys.meta_path:
+            sys.meta_path.remove(self)
+        for name in self._ours():
+            del sys.modules[name]
+        sys.modules.update(self.hidden)
+        self.hidden = {}
+
+
+# --- one visit at a time ---------------------------------------------------------------------
+
+_COND = threading.Condition()
+_HERE: _Visit | None = None  # the visit under way in this process
+_WAITING: dict[str, int] = {}  # visit id -> its tasks waiting to enter, in the order the visits came
+
+
+def _enter(visit: WorkerVisit) -> _Visit:
+    """Join ``visit`` (entering it if none is under way), once no other visit is under way and
+    no task of another visit has waited longer."""
+    global _HERE
+    with _COND:
+        _WAITING[visit.id] = _WAITING.get(visit.id, 0) + 1
+        try:
+            while (_HERE is not None and _HERE.id != visit.id) or next(iter(_WAITING)) != visit.id:
+                _COND.wait()
+        finally:
+            _WAITING[visit.id] -= 1  # (in place: the visit keeps its turn)
+            if not _WAITING[visit.id]:
+                del _WAITING[visit.id]
+            _COND.notify_all()
+        if _HERE is None:
+            _HERE = _Visit(visit)
+        _HERE.tasks += 1
+        return _HERE
+
+
+def _leave(here: _Visit) -> None:
+    """A task of ``here`` ended; the last one ends the visit and lets the next one in."""
+    global _HERE
+    with _COND:
+        here.tasks -= 1
+        if here.tasks:
+            return
+        _HERE = None
+        try:
+            here.close()
+        finally:
+            _COND.notify_all()
+
+
+_EMPTY: str | None = None
+
+
+def _empty_dir() -> str:
+    """A directory of this process with nothing in it, that nothing can write to: the working
+    directory of a task whose project directory is not on this machine."""
+    global _EMPTY
+    if _EMPTY is None or not os.path.isdir(_EMPTY):
+        import atexit
+        import tempfile
+
+        _EMPTY = tempfile.mkdtemp(prefix="assetbuild-no-project-")
+        os.chmod(_EMPTY, 0o555)
+        atexit.register(_remove_empty, _EMPTY)
+    return _EMPTY
+
+
+def _remove_empty(path: str) -> None:
+    try:
+        os.rmdir(path)
+    except OSError:
+        pass
+
+
+__all__ = ["WorkerVisit", "run_visiting", "top_level_modules"]

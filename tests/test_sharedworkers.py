@@ -1,0 +1,168 @@
+"""Tasks of builds in a process that outlives them (assetbuild.sharedworkers): each build's own
+project modules, working directory and declared environment, one build at a time."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import types
+from pathlib import Path
+
+import pytest
+
+from assetbuild.builtin.io_managers import JsonIOManager
+from assetbuild.execute import Failed, Produced, Task, dump_task
+from assetbuild.executor import WorkerVisit, run_serialized
+
+
+def _task(fn, root: Path, **kw) -> bytes:
+    return dump_task(Task(fn.__name__, fn, "json", JsonIOManager(), {}, [], False, str(root), **kw))
+
+
+def _value(outcome) -> object:
+    assert isinstance(outcome, Produced), getattr(outcome, "error", outcome)
+    return JsonIOManager().load(outcome.data)
+
+
+def imports_calc():
+    import lib.calc
+
+    return lib.calc.f(3)
+
+
+def reads_data():
+    with open("data.txt") as f:
+        return f.read()
+
+
+def reads_env():
+    return [os.environ.get("REGION"), os.environ.get("API_KEY")]
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    root = tmp_path / "p"
+    (root / "lib").mkdir(parents=True)
+    (root / "lib" / "__init__.py").write_text("")
+    (root / "lib" / "calc.py").write_text("def f(n):\n    return n * n\n")
+    (root / "data.txt").write_text("the project's")
+    return root
+
+
+def test_each_build_imports_the_projects_modules_afresh_and_names_their_digests(project, monkeypatch):
+    import hashlib
+
+    payload = _task(imports_calc, project, code_modules=("lib.calc",))
+    first = run_serialized(payload, None, WorkerVisit(str(project)))
+    assert _value(first) == 9
+    calc = str(project / "lib" / "calc.py")
+    assert first.project_code[calc] == hashlib.sha256(b"def f(n):\n    return n * n\n").hexdigest()
+    assert "lib.calc" not in sys.modules and "lib" not in sys.modules  # forgotten at the end
+    (project / "lib" / "calc.py").write_text("def f(n):\n    return n * 100\n")
+    again = run_serialized(payload, None, WorkerVisit(str(project)))
+    assert _value(again) == 300 and again.project_code[calc] != first.project_code[calc]
+
+
+def test_another_projects_module_of_the_same_name_is_hidden_and_put_back(project):
+    theirs = types.ModuleType("lib")
+    theirs.__file__ = "/elsewhere/lib/__init__.py"
+    sys.modules["lib"] = theirs
+    try:
+        assert _value(run_serialized(_task(imports_calc, project), None, WorkerVisit(str(project)))) == 9
+        assert sys.modules["lib"] is theirs
+    finally:
+        del sys.modules["lib"]
+
+
+def test_a_task_runs_in_its_project_directory_and_the_workers_comes_back(project, tmp_path, monkeypatch):
+    elsewhere = tmp_path / "worker"
+    elsewhere.mkdir()
+    (elsewhere / "data.txt").write_text("the worker's")
+    monkeypatch.chdir(elsewhere)
+    assert _value(run_serialized(_task(reads_data, project), None, WorkerVisit(str(project)))) == "the project's"
+    assert os.getcwd() == str(elsewhere)
+
+
+def test_a_project_this_worker_cannot_see_fails_what_needs_it_saying_so(project, tmp_path, monkeypatch):
+    """Another machine: no working directory of the worker's own is read, and no module of the
+    project's names is imported from elsewhere (here, the worker has a ``lib`` on its path)."""
+    gone = tmp_path / "not-here"
+    visit = WorkerVisit(str(gone), project_names={"lib"})
+    elsewhere = tmp_path / "worker"
+    elsewhere.mkdir()
+    (elsewhere / "data.txt").write_text("the worker's")
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.syspath_prepend(str(project))  # a lib that is not this build's
+    read = run_serialized(_task(reads_data, gone), None, visit)
+    assert isinstance(read, Failed) and read.error.startswith("FileNotFoundError"), read.error
+    assert f"the project directory {gone} is not on this worker" in read.error
+    imported = run_serialized(_task(imports_calc, gone), None, visit)
+    assert isinstance(imported, Failed)
+    assert imported.error.startswith(f"ModuleNotFoundError: No module named 'lib' on this worker: it is a module "
+                                     f"of the project at {gone}"), imported.error
+    assert os.getcwd() == str(elsewhere) and "lib" not in sys.modules
+
+
+def test_declared_variables_have_the_keys_values_while_it_runs(project, monkeypatch):
+    monkeypatch.delenv("REGION", raising=False)
+    monkeypatch.setenv("API_KEY", "worker's")
+    from assetbuild.keys import env_parts
+
+    visit = WorkerVisit(str(project))
+    env = env_parts(("API_KEY", "REGION"), {"REGION": "us", "API_KEY": "worker's"})
+    assert _value(run_serialized(_task(reads_env, project, env=env), None, visit)) == ["us", "worker's"]
+    assert "REGION" not in os.environ  # put back
+    other = env_parts(("API_KEY", "REGION"), {"REGION": "us", "API_KEY": "s3cr3t"})
+    out = run_serialized(_task(reads_env, project, env=other), None, visit)
+    assert isinstance(out, Failed) and out.error.startswith(
+        "the environment variable API_KEY has another value on this worker than in the build"), out.error
+    assert "s3cr3t" not in out.error and "REGION" not in os.environ
+
+
+_STARTED = threading.Event()
+_GO = threading.Event()
+_SEEN: list[str] = []
+
+
+def waits_for_go():
+    _SEEN.append(os.getcwd())
+    _STARTED.set()
+    _GO.wait(30)
+    return 1
+
+
+def notes_cwd():
+    _SEEN.append(os.getcwd())
+    return 2
+
+
+def test_tasks_of_one_build_share_the_process_and_another_build_waits(tmp_path, monkeypatch):
+    """Threads of one worker: a second task of the build under way runs beside the first; a task
+    of another build (another project) waits until the first build's tasks have ended."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    monkeypatch.chdir(tmp_path)
+    visit_a, visit_b = WorkerVisit(str(a)), WorkerVisit(str(b))
+    _STARTED.clear()
+    _GO.clear()
+    _SEEN.clear()
+    outcomes: dict[str, object] = {}
+
+    def run(name, payload, visit):
+        outcomes[name] = run_serialized(payload, None, visit)
+
+    first = threading.Thread(target=run, args=("first", _task(waits_for_go, a), visit_a))
+    first.start()
+    assert _STARTED.wait(30)
+    run("beside", _task(notes_cwd, a), visit_a)  # runs at once, beside the first
+    other = threading.Thread(target=run, args=("other", _task(notes_cwd, b), visit_b))
+    other.start()
+    other.join(0.5)
+    assert other.is_alive() and _SEEN == [str(a), str(a)]  # it waits for build a
+    _GO.set()
+    first.join(30)
+    other.join(30)
+    assert _SEEN == [str(a), str(a), str(b)] and _value(outcomes["first"]) == 1 and _value(outcomes["other"]) == 2
+    assert os.getcwd() == str(tmp_path)
