@@ -50,6 +50,25 @@ class Misbehaving:
             raise RuntimeError("shutdown exploded")
 
 
+class Slow(Misbehaving):
+    """A plugin's executor whose tasks wait 2.5 s for something it can name (``why_waiting``)."""
+
+    name = "slow"
+    asked = 0
+
+    def submit(self, task, log=None):
+        import threading
+        import time
+
+        fut: Future = Future()
+        threading.Thread(target=lambda: (time.sleep(2.5), fut.set_result(task.run()))).start()
+        return fut
+
+    def why_waiting(self):
+        Slow.asked += 1
+        return "its queue is long" if Slow.asked == 2 else None
+
+
 class MyProcesses(ProcessExecutor):
     """A plugin's executor that can kill (``kills = True``): its futures reach its ``kill``."""
 
@@ -59,7 +78,7 @@ class MyProcesses(ProcessExecutor):
 class Plugin:
     @hookimpl
     def register_executors(self):
-        return [Misbehaving, MyProcesses]
+        return [Misbehaving, MyProcesses, Slow]
 
 
 @pytest.fixture
@@ -105,6 +124,16 @@ def test_a_multi_asset_runs_on_a_plugins_executor(project, pm):
     assert r.ok and sorted(r.names("built")) == ["test", "total", "train"], [(x.asset, x.error) for x in r.results]
     assert project.value("total") == 6
     assert project.build(plugin_manager=pm, executor="odd", jobs=2).names("built") == []
+
+
+def test_while_the_build_waits_an_executor_may_say_why(project, pm, capsys):
+    """``why_waiting()``, asked about once a second while the build waits on tasks: a line it
+    returns is a warning of the build (the dask plugin says its cluster has no workers)."""
+    project.assetfile("@asset(io='json')\ndef a():\n    return 1\n")
+    Slow.asked = 0
+    assert project.build(plugin_manager=pm, executor="slow", jobs=2).names("built") == ["a"]
+    assert Slow.asked >= 2
+    assert capsys.readouterr().err.count("warning: its queue is long\n") == 1
 
 
 def test_a_shutdown_that_raises_is_a_plugin_error_after_the_work_is_kept(project, pm):

@@ -108,6 +108,11 @@ class Executor(Protocol):
       executor that is not ``inline``, the host hides the caller's ``__main__`` from its
       creation to the end of its ``shutdown``: worker processes may start at any moment of
       its life (a dask Nanny replaces a worker that died).
+
+    Optional method: ``why_waiting() -> str | None``, called on the host's main thread about
+    once a second while the build waits on tasks: a line saying why they wait, if they may
+    wait long (a cluster without workers), shown as a warning of the build; None otherwise
+    (say each thing once, not every second).
     """
 
     name: str

@@ -25,6 +25,7 @@ from .executors import workers_skip_main
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
+WHY_WAITING_S = 1.0  # how often a build waiting on its tasks asks executors why (why_waiting)
 AUTO_SERIAL_MAX = 32  # -j auto: a plan this small, without a slow asset in its history, runs serially
 SLOW_S = 1.0  # ... slow: a latest build that took this long
 
@@ -44,7 +45,8 @@ class Runner:
 
     def __init__(self, executors: dict[str, Any], *, default: str, jobs: int, project_dir: str,
                  project_modules: Iterable[str] = (), options: dict[str, str] | None = None,
-                 make_logger: Callable[[str], Any] | None = None, timeout: float | None = None) -> None:
+                 make_logger: Callable[[str], Any] | None = None, timeout: float | None = None,
+                 warn: Callable[[str], Any] | None = None) -> None:
         if default not in executors:
             raise ConfigError(f"unknown executor {default!r} (known: {', '.join(sorted(executors))}; "
                               "more come from plugins)")
@@ -62,6 +64,7 @@ class Runner:
         self.options = opts
         self.make_logger = make_logger
         self.timeout = timeout
+        self.warn = warn  # the build's warnings: what an executor says of tasks that wait (wait)
         self.spool_dir: str | None = None  # the store's: executors on this machine return large outputs there
         self.auto = False  # -j auto (not a number): the build may run a small plan serially instead
         self._live: dict[str, Any] = {}
@@ -173,16 +176,29 @@ class Runner:
         cls = self.classes[executor or self.default]
         return bool(getattr(cls, "same_machine", False))
 
-    @staticmethod
-    def wait(futures: Collection[Future[Any]], timeout: float | None) -> set[Future[Any]]:
+    def wait(self, futures: Collection[Future[Any]], timeout: float | None) -> set[Future[Any]]:
         """Block until one of ``futures`` is done or ``timeout`` passes; the done ones (an
-        ``Ended`` one is done: concurrent.futures cannot wait on it, and need not)."""
+        ``Ended`` one is done: concurrent.futures cannot wait on it, and need not). Meanwhile,
+        about once a second, each live executor with a ``why_waiting()`` may say why its tasks
+        wait (a cluster without workers): that line is a warning of the build (``warn``)."""
         done = {f for f in futures if f.done()}
         if done:
             return done
+        import time
         from concurrent.futures import FIRST_COMPLETED, wait
 
-        return wait(futures, timeout=timeout, return_when=FIRST_COMPLETED).done
+        asked = [w for w in (getattr(ex, "why_waiting", None) for ex in self._live.values()) if callable(w)]
+        end = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = None if end is None else max(0.0, end - time.monotonic())
+            step = left if not asked else WHY_WAITING_S if left is None else min(left, WHY_WAITING_S)
+            done = wait(futures, timeout=step, return_when=FIRST_COMPLETED).done
+            if done or step == left:
+                return done
+            for why_waiting in asked:
+                said = why_waiting()
+                if said and self.warn is not None:
+                    self.warn(said)
 
     def kill(self, fut: Future[Any]) -> bool:
         """Stop the running task behind ``fut`` (its time is up); False if no executor could."""

@@ -503,11 +503,11 @@ class TestDaskContract(ExecutorContract):
 
 @contextmanager
 def dask_processes(tmp_path: Path, *, nthreads: int = 1, cwd: Path | None = None,
-                   pythonpath: tuple[str, ...] = (), env: dict[str, str] | None = None):
+                   pythonpath: tuple[str, ...] = (), env: dict[str, str] | None = None, workers: int = 1):
     """A scheduler and one worker process started as ``dask scheduler`` and ``dask worker`` are
     on a cluster whose workers outlive builds: from ``cwd``, with ``pythonpath`` before this
     run's (a shared filesystem, a ``pip install -e`` of the project) and the environment ``env``
-    (default: this one). Yields (address, client)."""
+    (default: this one); ``workers=0``: the scheduler alone. Yields (address, client)."""
     import signal
     import time
 
@@ -524,12 +524,14 @@ def dask_processes(tmp_path: Path, *, nthreads: int = 1, cwd: Path | None = None
         while not sched_file.exists() and time.monotonic() < deadline:
             time.sleep(0.1)
         address = json.loads(sched_file.read_text())["address"]
-        procs.append(subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", address, "--nthreads",
-                                       str(nthreads), "--nworkers", "1", "--host", "127.0.0.1", "--no-dashboard"],
-                                      cwd=cwd or tmp_path, env=base, start_new_session=True,
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        for _ in range(workers):
+                procs.append(subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", address,
+                                           "--nthreads", str(nthreads), "--nworkers", "1", "--host", "127.0.0.1",
+                                           "--no-dashboard"], cwd=cwd or tmp_path, env=base, start_new_session=True,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         with Client(address, set_as_default=False) as client:
-            client.wait_for_workers(1, timeout=60)
+            if workers:
+                client.wait_for_workers(workers, timeout=60)
             yield address, client
     finally:
         for p in reversed(procs):
@@ -658,3 +660,27 @@ def test_an_asset_sees_its_keys_environment_and_runs_in_the_project_directory(tm
             "the environment variable API_KEY is unset on this worker (its key holds the build's value; a secret's "
             "value is never sent to a worker: give the workers the build's API_KEY)")
         assert set(client.run(lambda: (os.getcwd(), os.environ.get("REGION"))).values()) == {(str(elsewhere), None)}
+
+
+def test_a_cluster_without_workers_says_the_build_waits_and_its_no_workers_timeout_ends_it(tmp_path, monkeypatch,
+                                                                                             capsys):
+    """No worker joined the scheduler: the build waited without a word, forever. It now says
+    what it waits for after a few seconds, and the scheduler's no-workers-timeout fails the
+    waiting assets with one line (nothing recorded)."""
+    import time
+
+    import assetbuild_dask
+
+    monkeypatch.setattr(assetbuild_dask, "NO_WORKERS_S", 1.0)
+    root = write_project(tmp_path / "p", "@asset(io='json')\ndef a():\n    return 1\n")
+    env = {**os.environ, "DASK_DISTRIBUTED__SCHEDULER__NO_WORKERS_TIMEOUT": "5s"}
+    with dask_processes(tmp_path, env=env, workers=0) as (address, _):
+        t0 = time.monotonic()
+        r = assetbuild.build(project_dir=root, jobs=2, executor="dask", executor_options={"scheduler": address})
+    err = capsys.readouterr().err
+    assert time.monotonic() - t0 < 30
+    assert f"the dask scheduler at {address} has no workers: 1 asset waits for one to join" in err, err
+    assert err.count("has no workers") == 1
+    assert [(x.asset, x.status, x.error) for x in r.results] == [
+        ("a", "failed", "no dask worker could run 'a' within the scheduler's "
+                        "distributed.scheduler.no-workers-timeout (5 s)")]

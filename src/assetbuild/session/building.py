@@ -52,7 +52,7 @@ def _runner(project: Project, options: BuildOptions) -> Any:
                           f"more come from plugins){plugin_hint(default)}")
     runner = Runner(project.executors, default=default, jobs=n, project_dir=str(project.project_dir),
                     project_modules=project.loaded.project_modules, options=executor_options,
-                    timeout=limit)  # make_logger: the build's observer (build_project)
+                    timeout=limit, warn=project.reporter.warn)  # make_logger: the build's observer (build_project)
     runner.auto = executor is None and isinstance(jobs, str) and jobs.strip().lower() == "auto"
     if limit is not None:
         problem = runner.time_limit_problem(None)

@@ -22,10 +22,13 @@ or a build killed before its end, takes its resources with it without their tear
 A worker that dies while running a task (segfault, ``os._exit``, the out-of-memory killer) is
 dask's to handle: the scheduler reruns the task elsewhere, and after
 ``distributed.scheduler.allowed-failures`` deaths (default 3) gives up with ``KilledWorker``;
-that asset then fails with a clear message and nothing is recorded for it. A scheduler lost
-mid-build (the cluster stopped, the network failed) fails every asset running or sent after on
-it the same way: dask cancels their futures, which would otherwise never end. A Ctrl-C ends the
-build with assetbuild's one line: a LocalCluster's worker processes never see it (``_cluster_start``).
+that asset then fails with a clear message and nothing is recorded for it. A cluster without
+a worker keeps the tasks until one joins: the build says so after a few seconds
+(``why_waiting``), and the scheduler's ``distributed.scheduler.no-workers-timeout`` fails them
+with a clear message. A scheduler lost mid-build (the cluster stopped, the network failed)
+fails every asset running or sent after on it the same way: dask cancels their futures, which
+would otherwise never end. A Ctrl-C ends the build with assetbuild's one line: a LocalCluster's
+worker processes never see it (``_cluster_start``).
 
 It uses only assetbuild's public plugin API: ``assetbuild`` (``hookimpl``, the errors),
 ``assetbuild.hookspecs`` (``ExecutorFlag``) and ``assetbuild.executor`` (``Task.to_bytes``,
@@ -52,6 +55,7 @@ if TYPE_CHECKING:
     from assetbuild.executor import Outcome, Task
 
 ADDRESS_ENV = "DASK_SCHEDULER_ADDRESS"
+NO_WORKERS_S = 5.0  # tasks out this long, and no worker in the cluster: the build says it waits
 
 
 class DaskExecutor:
@@ -78,6 +82,7 @@ class DaskExecutor:
         self.cluster = None
         self._futures: set[Any] = set()  # dask cancels a task whose future is garbage-collected
         self._resources = False  # a task used a resource: release_resources() on the workers at the end
+        self._no_workers: tuple[float, bool] | None = None  # since when the cluster has had none; said so?
         self._quiet = _quiet_logs()
         try:
             if self.address:
@@ -131,6 +136,33 @@ class DaskExecutor:
 
         dfut.add_done_callback(transfer)
         return outer
+
+    def why_waiting(self) -> str | None:
+        """Asked while the build waits on its tasks: once they have waited ``NO_WORKERS_S`` in a
+        cluster without a worker (none joined yet, or the last one died), one line saying so
+        (again if workers come and go). dask keeps such tasks until a worker joins, or for the
+        scheduler's ``distributed.scheduler.no-workers-timeout``, when they fail."""
+        import time
+
+        if not self._futures or self.client.status != "running":
+            return None
+        try:
+            workers = self.client.scheduler_info(n_workers=0).get("n_workers", 1)
+        except Exception:  # noqa: BLE001 - the scheduler did not answer: its loss is said elsewhere
+            return None
+        now = time.monotonic()
+        if workers:
+            self._no_workers = None
+            return None
+        since, said = self._no_workers or (now, False)
+        self._no_workers = (since, said or now - since >= NO_WORKERS_S)
+        if said or now - since < NO_WORKERS_S:
+            return None
+        n = len(self._futures)
+        where = f"at {self.address}" if self.address else "of the local cluster"
+        return (f"the dask scheduler {where} has no workers: {n} asset{'s' if n != 1 else ''} "
+                f"wait{'s' if n == 1 else ''} for one to join (Ctrl-C stops the build; the scheduler's "
+                "distributed.scheduler.no-workers-timeout fails them)")
 
     def _lost(self, asset: str) -> BaseException:
         from assetbuild import WorkerLost
@@ -241,6 +273,7 @@ def _drop_filter(entry: Any) -> None:
 
 def _translate(asset: str, exc: BaseException) -> BaseException:
     from distributed import KilledWorker
+    from distributed.scheduler import NoValidWorkerError, NoWorkerError
 
     from assetbuild import WorkerLost
 
@@ -248,6 +281,9 @@ def _translate(asset: str, exc: BaseException) -> BaseException:
         return WorkerLost(f"the dask workers running it died (KilledWorker: the scheduler gave up on "
                           f"{asset!r} after its allowed failures; a crash, os._exit or out of memory)",
                           isolated=True)
+    if isinstance(exc, (NoWorkerError, NoValidWorkerError)):  # none at all / none it may run on
+        return WorkerLost(f"no dask worker could run {asset!r} within the scheduler's "
+                          f"distributed.scheduler.no-workers-timeout ({exc.args[-1]:g} s)", isolated=True)
     return exc
 
 
