@@ -684,3 +684,23 @@ def test_a_cluster_without_workers_says_the_build_waits_and_its_no_workers_timeo
     assert [(x.asset, x.status, x.error) for x in r.results] == [
         ("a", "failed", "no dask worker could run 'a' within the scheduler's "
                         "distributed.scheduler.no-workers-timeout (5 s)")]
+
+
+@pytest.mark.parametrize("address,where", [("127.0.0.1", "--dask-scheduler"), ("tcp://h:p/extra", "--dask-scheduler"),
+                                           ("foo", "env")])
+def test_a_malformed_scheduler_address_is_one_line_at_once(tmp_path, address, where):
+    """No port, or not a host and port: one line and exit 2 at once, where dask's half-made
+    Client gave up 20 s later with a traceback after assetbuild's line."""
+    import time
+
+    root = write_project(tmp_path / "p", "@asset(io='json')\ndef a():\n    return 1\n")
+    args = ["--dask-scheduler", address] if where != "env" else ["--executor", "dask"]
+    env = user_env(**({"DASK_SCHEDULER_ADDRESS": address} if where == "env" else {}))
+    t0 = time.monotonic()
+    r = subprocess.run([sys.executable, "-m", "assetbuild", "-j", "2", *args], cwd=root, capture_output=True,
+                       text=True, env=env, timeout=120)
+    assert r.returncode == 2 and time.monotonic() - t0 < 10, r.stderr
+    assert r.stderr.startswith(f"assetbuild: error: the dask scheduler address {address!r}"
+                               + (" ($DASK_SCHEDULER_ADDRESS)" if where == "env" else "")
+                               + " is not one dask can connect to ("), r.stderr
+    assert "give tcp://HOST:PORT" in r.stderr and len(r.stderr.splitlines()) == 1, r.stderr

@@ -78,7 +78,10 @@ class DaskExecutor:
 
         self.project_modules = frozenset(project_modules)
         self.visit = WorkerVisit(project_dir)  # this build, as each worker process sees it (run_serialized)
-        self.address = (options or {}).get("scheduler") or os.environ.get(ADDRESS_ENV) or None
+        given = (options or {}).get("scheduler")
+        self.address = given or os.environ.get(ADDRESS_ENV) or None
+        if self.address:
+            _check_address(self.address, "" if given else f" (${ADDRESS_ENV})")
         self.cluster = None
         self._futures: set[Any] = set()  # dask cancels a task whose future is garbage-collected
         self._resources = False  # a task used a resource: release_resources() on the workers at the end
@@ -269,6 +272,26 @@ def _drop_filter(entry: Any) -> None:
         warnings.filters.remove(entry)
     except ValueError:  # (someone reset the filters meanwhile)
         pass
+
+
+def _check_address(address: str, where: str) -> None:
+    """ConfigError unless ``address`` names a host and port dask can connect to: a malformed one
+    (no port, an unknown scheme) made dask fail only as its half-made Client was collected, 20 s
+    later, with a traceback after assetbuild's line."""
+    from distributed.comm import get_address_host_port
+
+    from assetbuild import ConfigError
+
+    try:
+        host, port = get_address_host_port(address)
+    except ValueError as e:
+        problem = str(e)
+    else:
+        if host and 0 < port < 65536:
+            return
+        problem = f"port {port} is out of range" if host else "it names no host"
+    raise ConfigError(f"the dask scheduler address {address!r}{where} is not one dask can connect to ({problem}); "
+                      "give tcp://HOST:PORT, e.g. tcp://10.0.0.5:8786")
 
 
 def _translate(asset: str, exc: BaseException) -> BaseException:
