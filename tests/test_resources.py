@@ -685,3 +685,24 @@ def test_a_closed_scope_makes_nothing_more_and_a_second_yield_is_a_warning(tmp_p
     assert warnings == ["resource 'twice' yielded more than once; the code after its second yield did not run"]
     with pytest.raises(ResourceFailed, match="resource 'twice' could not be created: the build has ended"):
         scope.get(rdef)
+
+
+def test_releasing_a_builds_scopes_on_a_worker_leaves_other_builds_theirs(tmp_path):
+    """A worker that outlives builds (Dask) holds the scopes of several at once: the end of one
+    tears down its own resources only (every build's were torn down, under running assets)."""
+    from assetbuild.definitions import ResourceDef
+    from assetbuild.executor import release_resources
+    from assetbuild.resources import worker_scope
+
+    down: list[str] = []
+
+    def conn():
+        yield "live"
+        down.append("torn")
+
+    rdef = ResourceDef("conn", conn, None, __file__, 1, generator=True)
+    mine, theirs = worker_scope("build-a", str(tmp_path)), worker_scope("build-b", str(tmp_path))
+    assert mine.get(rdef) == theirs.get(rdef) == "live"
+    assert release_resources(["build-a", "never-here"]) == 1 and down == ["torn"]
+    assert worker_scope("build-b", str(tmp_path)) is theirs and not theirs.closed
+    assert release_resources() == 1 and down == ["torn", "torn"]

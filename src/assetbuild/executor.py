@@ -17,7 +17,7 @@ Examples: the README's "Plugins" section (a process pool in a dozen lines) and t
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import WorkerLost
@@ -134,7 +134,8 @@ class Executor(Protocol):
     def shutdown(self, cancel: bool = False) -> None:
         """End the workers; with ``cancel``, at once, abandoning running tasks (Ctrl-C, or
         another asset failed). Workers that outlive the build should run
-        :func:`release_resources` first, or the build's resources live on in them."""
+        :func:`release_resources` first, with the ids of the build's resource scopes, or the
+        build's resources live on in them."""
 
 
 class KillingExecutor(Executor, Protocol):
@@ -171,18 +172,20 @@ def run_serialized(payload: bytes, spool_dir: str | None = None, visit: WorkerVi
     return run_payload(payload, spool_dir)
 
 
-def release_resources() -> int:
-    """Tear down every resource (``@resource``) that tasks made in this process; returns how
-    many builds' resources were released.
+def release_resources(scope_ids: Iterable[str] | None = None) -> int:
+    """Tear down the resources (``@resource``) that tasks made in this process for the builds
+    ``scope_ids`` (None: for every build); returns how many builds' resources were released.
 
     A worker makes a resource the first time one of its tasks needs it in a build, and keeps
     it for that build's other tasks. Worker processes that end with the build (the built-in
     ``processes``) tear them down as they exit, on their own. An executor whose workers outlive
-    the build calls this on each worker from ``shutdown`` (the Dask plugin:
-    ``client.run(release_resources)``); otherwise they live until the worker exits."""
+    the build calls this on each worker from ``shutdown`` with the ids of the build's scopes,
+    ``task.resource_scope.id`` of each task that has one (resource parameters, or an IO manager
+    using resources), so other builds sharing the workers keep theirs (the Dask plugin:
+    ``client.run(release_resources, ids)``); otherwise they live until the worker exits."""
     from .resources import release_resources as release
 
-    return release()
+    return release(scope_ids)
 
 
 __all__ = ["Executor", "KillingExecutor", "Ended", "Task", "Outcome", "run_serialized", "release_resources",

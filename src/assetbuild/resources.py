@@ -220,13 +220,18 @@ def worker_scope(scope_id: str, project_dir: str) -> ResourceScope:
         return scope
 
 
-def release_resources() -> int:
-    """Tear down every resource that tasks made in this process (the worker side of the end of a
-    build); returns how many scopes were closed. An executor whose workers outlive the build
-    (Dask) calls it on each worker when the build ends; process workers do it when they exit."""
+def release_resources(scope_ids: Iterable[str] | None = None) -> int:
+    """Tear down the resources that tasks made in this process for the builds ``scope_ids``
+    (``ResourceScope.id``; None: every build's), the worker side of the end of a build; returns
+    how many scopes were closed. An executor whose workers outlive the build (Dask) calls it on
+    each worker when the build ends, with its own build's id: other builds sharing the workers
+    keep theirs. Process workers release all of them when they exit."""
     with _WORKER_LOCK:
-        scopes = list(_WORKER_SCOPES.values())
-        _WORKER_SCOPES.clear()
+        if scope_ids is None:
+            scopes = list(_WORKER_SCOPES.values())
+            _WORKER_SCOPES.clear()
+        else:
+            scopes = [s for s in (_WORKER_SCOPES.pop(i, None) for i in scope_ids) if s is not None]
     for scope in scopes:
         scope.close()
     return len(scopes)

@@ -704,3 +704,116 @@ def test_a_malformed_scheduler_address_is_one_line_at_once(tmp_path, address, wh
                                + (" ($DASK_SCHEDULER_ADDRESS)" if where == "env" else "")
                                + " is not one dask can connect to ("), r.stderr
     assert "give tcp://HOST:PORT" in r.stderr and len(r.stderr.splitlines()) == 1, r.stderr
+
+
+SHARED_RESOURCE = """
+import os
+import time
+from pathlib import Path
+from assetbuild import resource
+
+def _event(what):
+    with open({events!r}, "a") as f:
+        f.write(f"{{what}} {{os.getpid()}}\\n")
+
+@resource
+def conn():
+    _event("{tag}-made")
+    yield "live"
+    _event("{tag}-down")
+
+@asset(io="json")
+def first(conn):
+    return conn
+"""
+GATED = """
+@asset(io="json", executor="serial")  # on the build's machine: the worker is free meanwhile
+def gate(first):
+    here = Path(__file__).parent
+    (here / "gate-started").write_text("x")
+    while not (here / "go").exists():
+        time.sleep(0.05)
+    return 1
+
+@asset(io="json")
+def second(conn, gate):
+    return conn
+"""
+
+
+def test_the_end_of_one_build_leaves_another_builds_resources_on_shared_workers(tmp_path):
+    """Build B made its resource on the worker; build A, sharing the worker, ended meanwhile and
+    tore down every build's resources there (B's connection closed under it, and made again).
+    Each build now tears down its own."""
+    import time
+
+    events = tmp_path / "events"
+    b = write_project(tmp_path / "b", SHARED_RESOURCE.format(events=str(events), tag="b") + GATED)
+    a = write_project(tmp_path / "a", SHARED_RESOURCE.format(events=str(events), tag="a"))
+    with dask_processes(tmp_path) as (address, client):
+        build_b = subprocess.Popen([sys.executable, "-m", "assetbuild", "-j", "2", "--dask-scheduler", address],
+                                   cwd=b, env=user_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 60
+            while not (b / "gate-started").exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            r = assetbuild.build(project_dir=a, jobs=2, executor="dask", executor_options={"scheduler": address})
+            assert r.ok, [(x.asset, x.error) for x in r.results]
+            (b / "go").write_text("x")
+            out, err = build_b.communicate(timeout=60)
+        finally:
+            if build_b.poll() is None:
+                build_b.kill()
+        assert build_b.returncode == 0, out + err
+        (worker_pid,) = client.run(os.getpid).values()
+    assert events.read_text().splitlines() == [f"b-made {worker_pid}", f"a-made {worker_pid}",
+                                               f"a-down {worker_pid}", f"b-down {worker_pid}"]
+
+
+MEM_IO = """
+import assetbuild
+from assetbuild import OutputInfo
+
+
+class Mem:
+    \"\"\"Keeps its data outside the cache, through the project's resource 'conn'.\"\"\"
+
+    name = "mem"
+    io_version = "1"
+
+    def handle_output(self, context, value):
+        assert context.resources["conn"] == "live"
+        return OutputInfo(str(value))
+
+    def load_input(self, context):
+        return 5
+
+    def version(self, context):
+        return context.data_version
+
+
+@assetbuild.hookimpl
+def register_io_managers():
+    return [Mem()]
+"""
+
+
+def test_a_resource_an_io_manager_made_on_a_worker_is_torn_down_with_the_build(tmp_path, monkeypatch):
+    """The executor released the workers' resources only if a task had resource parameters: one
+    an IO manager made through ``context.resources`` lived on in the worker."""
+    import importlib
+
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "memio_for_test.py").write_text(MEM_IO)
+    monkeypatch.syspath_prepend(str(site))
+    pm = get_plugin_manager()
+    pm.register(importlib.import_module("memio_for_test"))
+    events = tmp_path / "events"
+    root = write_project(tmp_path / "p", SHARED_RESOURCE.format(events=str(events), tag="conn").replace(
+        '@asset(io="json")\ndef first(conn):\n    return conn\n', '@asset(io="mem")\ndef first():\n    return {}\n'))
+    with dask_processes(tmp_path, pythonpath=(str(site),)) as (address, _):
+        r = assetbuild.build(project_dir=root, jobs=2, executor="dask", executor_options={"scheduler": address},
+                             plugin_manager=pm)
+        assert r.ok, [(x.asset, x.error) for x in r.results]
+        assert [line.split()[0] for line in events.read_text().splitlines()] == ["conn-made", "conn-down"]

@@ -15,8 +15,9 @@ one build at a time imports the project's modules afresh (their digests checked 
 runs in the project directory and with the environment variables its assets declare.
 
 Resources (``@resource``) are made on a worker the first time one of its tasks needs them in a
-build, once per worker process, and torn down on every worker when the build ends
-(``release_resources`` through ``client.run``), on a running cluster too. A worker that dies,
+build (as parameters, or through an IO manager), once per worker process, and torn down on
+every worker when the build ends (``release_resources`` of the build's own scopes through
+``client.run``), on a running cluster too, where other builds keep theirs. A worker that dies,
 or a build killed before its end, takes its resources with it without their teardown.
 
 A worker that dies while running a task (segfault, ``os._exit``, the out-of-memory killer) is
@@ -84,7 +85,7 @@ class DaskExecutor:
             _check_address(self.address, "" if given else f" (${ADDRESS_ENV})")
         self.cluster = None
         self._futures: set[Any] = set()  # dask cancels a task whose future is garbage-collected
-        self._resources = False  # a task used a resource: release_resources() on the workers at the end
+        self._scopes: set[str] = set()  # the build's resource scopes: released on the workers at the end
         self._no_workers: tuple[float, bool] | None = None  # since when the cluster has had none; said so?
         self._quiet = _quiet_logs()
         try:
@@ -114,7 +115,9 @@ class DaskExecutor:
         from assetbuild.executor import run_serialized
 
         payload = task.to_bytes(by_value=self.project_modules)
-        self._resources = self._resources or bool(getattr(task, "resources", ()))
+        scope = getattr(task, "resource_scope", None)  # (resource parameters, or an IO manager's resources)
+        if scope is not None:
+            self._scopes.add(scope.id)
         outer: Future[Outcome] = Future()
         if self.client.status != "running":  # the scheduler is gone: dask would keep the task forever
             outer.set_exception(self._lost(task.asset))
@@ -180,11 +183,11 @@ class DaskExecutor:
         try:
             if cancel and self._futures:
                 self.client.cancel(list(self._futures), force=True)
-            if self._resources:  # the build's resources die with it, on workers that outlive it too
+            if self._scopes:  # the build's resources die with it, on workers that outlive it too
                 from assetbuild.executor import release_resources
 
-                try:
-                    self.client.run(release_resources)
+                try:  # (only this build's: other builds may be using the same workers)
+                    self.client.run(release_resources, sorted(self._scopes))
                 except Exception:  # noqa: BLE001 - a worker gone (or the cluster): nothing to release there
                     pass
             self.client.close()
