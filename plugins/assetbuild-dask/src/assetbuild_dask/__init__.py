@@ -18,7 +18,8 @@ Resources (``@resource``) are made on a worker the first time one of its tasks n
 build (as parameters, or through an IO manager), once per worker process, and torn down on
 every worker when the build ends (``release_resources`` of the build's own scopes through
 ``client.run``), on a running cluster too, where other builds keep theirs. A worker that dies,
-or a build killed before its end, takes its resources with it without their teardown.
+or a build killed before its end, takes its resources with it without their teardown; so does
+a lost scheduler (the build does not wait on it to reach the workers).
 
 A worker that dies while running a task (segfault, ``os._exit``, the out-of-memory killer) is
 dask's to handle: the scheduler reruns the task elsewhere, and after
@@ -183,7 +184,9 @@ class DaskExecutor:
         try:
             if cancel and self._futures:
                 self.client.cancel(list(self._futures), force=True)
-            if self._scopes:  # the build's resources die with it, on workers that outlive it too
+            # the build's resources die with it, on workers that outlive it too (unless the scheduler
+            # is lost: client.run would wait for it in vain, 10 s, and the workers cannot be reached)
+            if self._scopes and self.client.status == "running":
                 from assetbuild.executor import release_resources
 
                 try:  # (only this build's: other builds may be using the same workers)
