@@ -166,3 +166,18 @@ def test_tasks_of_one_build_share_the_process_and_another_build_waits(tmp_path, 
     other.join(30)
     assert _SEEN == [str(a), str(a), str(b)] and _value(outcomes["first"]) == 1 and _value(outcomes["other"]) == 2
     assert os.getcwd() == str(tmp_path)
+
+
+def test_on_a_worker_that_cannot_see_the_project_the_modules_sent_with_the_task_still_run(project, tmp_path):
+    """The usual remote cluster: the AssetFile's modules travel by value with each task; the
+    refusal to import the project's module names from elsewhere does not get in their way."""
+    from assetbuild.loader import ProjectImports
+
+    with ProjectImports(project):
+        ns = {"__name__": "__assetfile__"}
+        exec("import lib.calc as calc\n\ndef uses_calc():\n    return calc.f(3)\n", ns)
+        payload = dump_task(Task("uses_calc", ns["uses_calc"], "json", JsonIOManager(), {}, [], False,
+                                 str(tmp_path / "gone")), by_value=("lib", "lib.calc"))
+    assert "lib" not in sys.modules
+    visit = WorkerVisit(str(tmp_path / "gone"), project_names={"lib"})
+    assert _value(run_serialized(payload, None, visit)) == 9
