@@ -181,3 +181,14 @@ def test_on_a_worker_that_cannot_see_the_project_the_modules_sent_with_the_task_
     assert "lib" not in sys.modules
     visit = WorkerVisit(str(tmp_path / "gone"), project_names={"lib"})
     assert _value(run_serialized(payload, None, visit)) == 9
+
+
+def test_a_visit_travels_as_plain_data(project):
+    """A worker whose assetbuild predates visits fails the task; it could not unpickle a class it
+    lacked, which ends a dask worker process."""
+    import pickle
+
+    visit = WorkerVisit(str(project))
+    sent = pickle.loads(pickle.dumps(visit))
+    assert type(sent) is tuple and WorkerVisit.of(sent).id == visit.id
+    assert _value(run_serialized(_task(imports_calc, project), None, sent)) == 9

@@ -149,7 +149,8 @@ class KillingExecutor(Executor, Protocol):
         True, and the host runs them again."""
 
 
-def run_serialized(payload: bytes, spool_dir: str | None = None, visit: WorkerVisit | None = None) -> Outcome:
+def run_serialized(payload: bytes, spool_dir: str | None = None,
+                   visit: WorkerVisit | tuple[str, str, frozenset[str]] | None = None) -> Outcome:
     """What a worker calls on the bytes of ``Task.to_bytes``: load the task, run it, and return
     its outcome (plain picklable data, to send back as it is).
 

@@ -58,11 +58,20 @@ class WorkerVisit:
         self.project_names = frozenset(top_level_modules(self.project_dir) if project_names is None
                                        else project_names)
 
-    def __getstate__(self) -> tuple[str, str, frozenset[str]]:
-        return self.id, self.project_dir, self.project_names
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled, it is a plain tuple (:meth:`of` makes it a visit again; ``run_serialized``
+        takes either): a worker whose assetbuild predates visits then fails the task (a
+        TypeError), where unpickling a class it lacks ended the whole dask worker process."""
+        return tuple, ((self.id, self.project_dir, self.project_names),)
 
-    def __setstate__(self, state: tuple[str, str, frozenset[str]]) -> None:
-        self.id, self.project_dir, self.project_names = state
+    @classmethod
+    def of(cls, visit: WorkerVisit | tuple[str, str, frozenset[str]]) -> WorkerVisit:
+        """``visit`` itself, or the visit its pickled tuple describes."""
+        if isinstance(visit, WorkerVisit):
+            return visit
+        made = cls.__new__(cls)
+        made.id, made.project_dir, made.project_names = visit
+        return made
 
     def __repr__(self) -> str:
         return f"WorkerVisit({self.project_dir!r}, id={self.id[:8]})"
@@ -84,9 +93,12 @@ def top_level_modules(project_dir: str) -> set[str]:
     return out
 
 
-def run_visiting(payload: bytes, visit: WorkerVisit, spool_dir: str | None = None) -> Failed | Produced | Skipped:
-    """Run a task's bytes (``Task.to_bytes``) as part of ``visit``: its build's imports, working
-    directory and declared environment around it (see the module docstring)."""
+def run_visiting(payload: bytes, visit: WorkerVisit | tuple[str, str, frozenset[str]],
+                 spool_dir: str | None = None) -> Failed | Produced | Skipped:
+    """Run a task's bytes (``Task.to_bytes``) as part of ``visit`` (or its pickled tuple): its
+    build's imports, working directory and declared environment around it (see the module
+    docstring)."""
+    visit = WorkerVisit.of(visit)
     here = _enter(visit)
     try:
         outcome = run_payload(payload, spool_dir, prepare=here.prepare)
