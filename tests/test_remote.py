@@ -965,3 +965,58 @@ def test_a_reader_of_an_asset_rebuilt_with_another_value_runs_again(checkouts, r
     assert (b.root / "out" / "seen.txt").read_text() == f"seen {token}"
     assert {s.asset: s.state for s in assetbuild.status(project_dir=b.root)} == dict.fromkeys(
         ("token", "seen", "unrelated"), "fresh")
+
+
+FLAKY = """\
+import os
+import uuid
+
+from assetbuild import asset
+
+
+@asset(io="text")
+def token():
+    if os.environ.get("AB_FAIL"):
+        raise ValueError("boom")
+    return uuid.uuid4().hex      # another value on each run
+
+
+@asset(io="text")
+def shout(token):
+    return token.upper()
+"""
+
+
+@pytest.mark.parametrize("fail", [False, True], ids=["rerun-builds", "rerun-fails"])
+def test_a_rejected_remote_hit_run_again_is_what_its_run_records(checkouts, tmp_path, monkeypatch, fail):
+    """The run of a build whose remote hit was rejected and run again records that run (its
+    event in place of the restore that did not happen, or its failure), the final counts and the
+    command's exit status; ``status`` then says ``failed`` when the rerun failed."""
+    url = f"file://{tmp_path / 'shared'}"
+    a = checkouts()
+    (a.root / "AssetFile").write_text(FLAKY)
+    a.build(url)
+    import fsspec
+
+    _tamper_blob(fsspec.filesystem("file"), str(tmp_path / "shared"), a.head("token").output_digest)
+    b = checkouts()
+    (b.root / "AssetFile").write_text(FLAKY)
+    if fail:
+        monkeypatch.setenv("AB_FAIL", "1")
+    r = b.build(url)
+    assert r.ok is not fail
+    with LmdbStore(b.root / ".assetbuild", readonly=True) as s:
+        (run,) = s.runs()
+        token_events = s.events("token")
+    assert run.seq == r.run and run.exit_status == int(fail)
+    if fail:
+        assert r.by_asset() == {"token": "failed", "shout": "skipped"}
+        assert [e.kind for e in token_events] == ["failed"]
+        assert run.counts == {"failed": 1, "skipped": 1}
+        states = {s.asset: s.state for s in assetbuild.status(project_dir=b.root)}
+        assert states["token"] == "failed"
+    else:
+        assert r.by_asset() == {"token": "built", "shout": "built"}
+        assert [(e.kind, e.data_version) for e in token_events] == [("materialized", b.head("token").data_version)]
+        assert token_events[0].reasons[0][0] == "repaired"  # not "forced: --force"
+        assert run.counts == {"built": 2}

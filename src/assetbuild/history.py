@@ -73,6 +73,7 @@ class RunRecorder:
         self._index = 0
         self._counts: dict[str, int] = {}  # status -> events recorded, for the unfinished record
         self._noted: float | None = None  # when the unfinished record was last written (perf_counter)
+        self._restores: dict[str, tuple[str | None, int]] = {}  # asset -> key and place of its "restored" event
         # the heads the build writes, as written (LmdbStore keeps them while asked to)
         keep = getattr(store, "keep_written_heads", None)
         self._heads: dict[str, Any] = keep() if keep is not None else {}
@@ -108,6 +109,20 @@ class RunRecorder:
         self._index += 1
         return self._index
 
+    def _order(self, r: AssetResult, kind: str) -> int:
+        """The place of ``r``'s event in the run. A remote hit whose bytes did not arrive intact
+        is run again under the same key: that run is what happened, and its event takes the
+        place of the restore that did not (a later result under another key is an event of its own)."""
+        earlier = self._restores.pop(r.asset, None)
+        if earlier is not None and earlier[0] == r.key:
+            self._counts["restored"] -= 1  # (the unfinished record's counts: the event it replaces)
+            order = earlier[1]
+        else:
+            order = self._next()
+        if kind == "restored":
+            self._restores[r.asset] = (r.key, order)
+        return order
+
     def result(self, r: AssetResult) -> None:
         """An asset's result that is not ``cached``: an event (its run counts the cached ones)."""
         if self._before and self._before.get(r.asset) is r:  # recorded before the build started over
@@ -133,12 +148,12 @@ class RunRecorder:
                     self._run(), r.asset, kind, end - int(r.duration_s * 1e9), end, r.duration_s, head.key,
                     head.code, tuple(head.inputs), head.data_version, head.size,
                     encode_metadata(r.metadata) if kind == "materialized" else "", reasons, None, None,
-                    self._next()), r.status)
+                    self._order(r, kind)), r.status)
                 return
         end = now_ns()
         self._put(Event(self._run(), r.asset, kind, end - int(r.duration_s * 1e9), end, r.duration_s,
                         r.key, None, (), r.data_version, None, "", reasons, _safe(r.error),
-                        _safe(r.traceback), self._next()), r.status)
+                        _safe(r.traceback), self._order(r, kind)), r.status)
 
     def stored(self, r: AssetResult) -> None:
         """An out its multi-asset's run returned beside the outs asked for: stored, so recorded

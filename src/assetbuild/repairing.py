@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 # A repair's reason: not 'forced: --force', which the user did not type (the warning says why)
 _REPAIRED = (Reason("repaired", "its stored output could not be used, so it ran again"),)
+# a remote hit whose bytes did not arrive intact, run here (not forced by --force: its history says why)
+_REMOTE_UNUSABLE = (Reason("repaired", "its bytes from the remote cache did not arrive intact, so it ran here"),)
 # a value this build made, then found it cannot load: its failure's reason (session.versions reads it)
 _DROPPED = Reason("dropped", "its value could not be loaded back, so it is not kept")
 
@@ -280,7 +282,7 @@ class Repairing:
         for name, r in list(self._results.items()):
             if r.status == "restored" and r.key in bad:
                 try:
-                    self._rerun(name, self.rebuilder.forcing())
+                    self._rerun(name, self.rebuilder.forcing(), reasons=_REMOTE_UNUSABLE)
                 except AssetFailed:
                     pass  # its failed result is recorded
                 if self._results[name].data_version != r.data_version:

@@ -363,6 +363,7 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
         planned = frozenset(plan)
         others = 0  # outcomes beside the plan's: failed observations, inputs outside an --only plan built again
         recorded: list[int | None] = []  # the run's number, once recorded
+        pending: set[str] = set()  # remote hits: the run is recorded at the end, with their reruns if any
         if not dry_run:
             from ..history import RunRecorder, command_line
 
@@ -382,7 +383,9 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
                 recorder.result(r)
             if shown:  # (should it raise, the run is recorded as the command ends: with its status)
                 rep.asset_finished(r, dry_run=dry_run)
-            if not dry_run and len(outcomes) == len(plan) + others:  # queued with the build's last writes
+            if r.status == "restored" and any(x.code == "remote" for x in r.reasons):
+                pending.add(r.asset)  # its bytes may not arrive intact: then it runs after the plan's last result
+            if not dry_run and not pending and len(outcomes) == len(plan) + others:  # queued with the build's last writes
                 _record_summary(store, outcomes)
                 if recorder is not None:  # the run too: one transaction for the whole build
                     recorder.finish(1 if "failed" in outcomes.values() else 0, outcomes)
