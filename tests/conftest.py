@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import socket
+import socketserver
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -47,6 +50,54 @@ def s3_server():
     # worker: a KeyboardInterrupt in a weakref callback).
     gc.collect()
     gc.collect()
+
+
+_NO_RECORDS = (b'<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/'
+               b'2006-03-01/"><Name>cache</Name><KeyCount>0</KeyCount><MaxKeys>1000</MaxKeys>'
+               b'<IsTruncated>false</IsTruncated></ListBucketResult>')
+
+
+class _StalledUploads(socketserver.BaseRequestHandler):
+    """An S3 endpoint that lists no records, and takes an upload's connection without ever
+    reading its body or answering: a server that stopped answering in the middle of a build."""
+
+    def handle(self) -> None:
+        f = self.request.makefile("rb")
+        while line := f.readline():
+            method, target, _ = line.decode().split(" ", 2)
+            headers = {}
+            while (h := f.readline()) not in (b"\r\n", b""):
+                k, v = h.decode().split(":", 1)
+                headers[k.strip().lower()] = v.strip()
+            if method == "PUT":
+                self.server.stalled.append(target)  # type: ignore[attr-defined]
+                self.server.done.wait()  # type: ignore[attr-defined]
+                return
+            f.read(int(headers.get("content-length", 0)))
+            body, status = (_NO_RECORDS, "200 OK") if "list-type=2" in target else (b"", "404 Not Found")
+            self.request.sendall(f"HTTP/1.1 {status}\r\nContent-Type: application/xml\r\n"
+                                 f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+
+
+@pytest.fixture
+def stalling_server():
+    """An S3 endpoint on loopback whose uploads stall (see ``_StalledUploads``); ``stalled``:
+    the uploads it took."""
+    class Server(socketserver.ThreadingTCPServer):
+        daemon_threads = True
+
+        def server_bind(self) -> None:
+            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # an unread body fills it
+            super().server_bind()
+
+    srv = Server(("127.0.0.1", 0), _StalledUploads)
+    srv.stalled, srv.done = [], threading.Event()  # type: ignore[attr-defined]
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    yield srv
+    srv.done.set()  # type: ignore[attr-defined]
+    srv.shutdown()
+    srv.server_close()
 
 
 @pytest.fixture

@@ -549,6 +549,42 @@ def test_slow_server_is_bounded_by_the_timeout(checkouts, s3_env, monkeypatch):
     assert len(a.warnings) == 1 and "is unavailable" in a.warnings[0], a.warnings
 
 
+@pytest.mark.parametrize("how", ["put", "put_file"])
+def test_an_upload_the_server_never_answers_fails_by_its_deadline(stalling_server, tmp_path, monkeypatch, how):
+    """A server that takes an upload's connection and never reads it: the request timeouts do
+    not bound sending the body, the transfer's deadline does (its thread is free again: a
+    watch or run process keeps none stuck)."""
+    from assetbuild.remote import RemoteCache, RemoteSettings
+    from assetbuild.remote.transport import UploadFailed
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{stalling_server.server_address[1]}")
+    for k, v in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
+                 ("AWS_DEFAULT_REGION", "us-east-1")):
+        monkeypatch.setenv(k, v)
+    settings = RemoteSettings("s3://cache/x", timeout=0.5)
+    cache = RemoteCache(settings)
+    data = b"x" * 300_000
+    source = tmp_path / "blob"
+    source.write_bytes(data)
+    failed: list[UploadFailed] = []
+
+    def upload() -> None:
+        try:
+            if how == "put":
+                cache.put(cache.blob_path("ab" * 32), data)
+            else:
+                cache.put_file(cache.blob_path("ab" * 32), source)
+        except UploadFailed as e:
+            failed.append(e)
+
+    t = threading.Thread(target=upload, daemon=True)  # (a hang fails the test, not the test run)
+    t.start()
+    t.join(settings.deadline(len(data)) + 3)
+    assert not t.is_alive(), "the upload still waits for the server"
+    assert stalling_server.stalled
+    assert len(failed) == 1 and "TimeoutError" in str(failed[0]), failed
+
+
 def test_missing_bucket_is_one_warning(checkouts, s3_env):
     a = checkouts()
     r = a.build("s3://no-such-bucket/x", remote_timeout=2)

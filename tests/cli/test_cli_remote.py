@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import socket
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -150,6 +151,22 @@ def test_s3_server_down_one_warning(make, tmp_path, s3_server):
     assert "3 built" in r.stdout
     (w,) = warnings(r.stderr)
     assert "is unavailable" in w and "building locally" in w
+
+
+def test_an_upload_the_server_never_answers_ends_with_the_command(make, tmp_path, stalling_server):
+    """The command exits within its deadline (--remote-timeout and the bytes to send), with one
+    warning: an upload stuck in a write that no request timeout bounds is abandoned, and no
+    thread of it keeps the process alive."""
+    e = s3_env(tmp_path, f"http://127.0.0.1:{stalling_server.server_address[1]}")
+    t0 = time.monotonic()
+    r = cli("--remote", "s3://cache/x", "--remote-timeout", "1", cwd=make(), env=e, timeout=60)
+    took = time.monotonic() - t0
+    assert r.returncode == 0, r.stderr
+    assert "3 built" in r.stdout
+    assert stalling_server.stalled, "no upload reached the server"
+    (w,) = warnings(r.stderr)
+    assert "s3://cache/x" in w and ("did not finish in time" in w or "cannot upload" in w), w
+    assert took < 30, took
 
 
 def test_s3_endpoint_and_credentials_as_options(make, tmp_path, s3_server):

@@ -31,6 +31,7 @@ from ..manifest import FILES_IO, decode_manifest, is_manifest
 from ..reports import Head, Trace
 from ..store import INLINE_MAX
 from ..wording import words
+from .pool import DaemonPool
 from .records import KEY_ENV, SIGNING_KEY_ENV, TRUSTED_KEYS_ENV, RemoteRejected, decode_record, encode_record
 from .transport import RemoteCache, RemoteDown, RemoteSettings, UploadFailed, describe_error
 
@@ -98,8 +99,7 @@ class RemoteCachedStore:
         self._note = note or (lambda msg: None)
         self._messages: list[str] = []  # from worker threads, printed on the caller's thread
         self._mlock = threading.Lock()
-        self._pool = cf.ThreadPoolExecutor(max_workers=max(1, self.settings.concurrency),
-                                           thread_name_prefix="assetbuild-remote")
+        self._pool = DaemonPool(self.settings.concurrency, "assetbuild-remote")  # never joined at exit
         self._downloads: dict[str, _Download] = {}  # digest -> transfer not yet recorded locally
         self._waiting: dict[str, str] = {}  # key -> digest of its download
         self._failed: set[str] = set()  # keys whose bytes did not arrive or did not verify
@@ -110,7 +110,7 @@ class RemoteCachedStore:
         # digest -> a blob put in this build: its bytes, or the size of one put as a file (uploaded from that file)
         self._outgoing: dict[str, bytes | int] = {}
         self._uploads: dict[str, _Upload] = {}  # key -> not yet submitted
-        self._upload_futures: list[cf.Future[None]] = []
+        self._upload_futures: list[tuple[cf.Future[None], int]] = []  # and the bytes each sends
         self._rejections = 0
         self.stats = {"hits": 0, "misses": 0, "downloaded": 0, "uploaded": 0, "bytes_down": 0, "bytes_up": 0}
         self._prefetched: dict[str, cf.Future[dict[str, bytes | None]]] = {}
@@ -162,7 +162,7 @@ class RemoteCachedStore:
     def _wait(self, fut: cf.Future[Any], size: int = 0) -> Any:
         """A transfer's result; a wait far beyond the request timeouts (and 1 MB/s for ``size``
         bytes) counts as the remote being down (a hung file system has no timeouts of its own)."""
-        limit = 4 * self.settings.timeout + 5 + size / 1e6
+        limit = self.settings.deadline(size)
         try:
             with self.local.flushing_while_away():  # a long wait commits finished work meanwhile
                 return fut.result(timeout=limit)
@@ -268,7 +268,7 @@ class RemoteCachedStore:
                 return None
             return dg, blob
 
-        with cf.ThreadPoolExecutor(max_workers=8, thread_name_prefix="assetbuild-remote-files") as pool:
+        with DaemonPool(8, "assetbuild-remote-files") as pool:
             small = [r for r in pool.map(fetch, todo) if r is not None]
         with self._mlock:
             self._members[digest] = small
@@ -456,7 +456,9 @@ class RemoteCachedStore:
             members = self._member_blobs(up.trace, blob)
             if members is None:
                 continue  # a file it lists is gone from the local store: no record without it
-            self._upload_futures.append(self._pool.submit(self._upload, key, digest, blob, record, members))
+            size = sum(b.size if isinstance(b, _BlobFile) else len(b) for _d, b in [*members, (digest, blob)])
+            self._upload_futures.append((self._pool.submit(self._upload, key, digest, blob, record, members),
+                                         size + len(record)))
         self._uploads.clear()
         self._outgoing.clear()
 
@@ -521,8 +523,11 @@ class RemoteCachedStore:
         try:
             self._drain(wait=True)
             self._submit_uploads()
-            deadline = time.monotonic() + 4 * self.settings.timeout + 5
-            for fut in self._upload_futures:
+            # each transfer is bounded on its own (RemoteCache.put); this bounds those of a file
+            # system with no deadline of its own, such as a hung network folder
+            left = sum(n for fut, n in self._upload_futures if not fut.done())
+            deadline = time.monotonic() + self.settings.deadline(left)
+            for fut, _n in self._upload_futures:
                 try:
                     fut.result(timeout=max(0.0, deadline - time.monotonic()))
                 except cf.TimeoutError:

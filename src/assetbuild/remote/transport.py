@@ -57,6 +57,12 @@ class RemoteSettings:
     concurrency: int = 32
     prefetch: int | None = None  # records to fetch ahead (default: from the plan's size)
 
+    def deadline(self, size: int = 0) -> float:
+        """Seconds a transfer of ``size`` bytes may take in all: far beyond the request timeouts
+        (and 1 MB/s). Past it the remote counts as down (a hung file system, or a server that
+        accepts a connection and never reads, has no timeout of its own)."""
+        return 4 * self.timeout + 5 + size / 1e6
+
     @property
     def shown(self) -> str:
         """The URL as every message shows it: its credentials hidden (see ``redaction``)."""
@@ -397,7 +403,7 @@ class RemoteCache:
                 with self._local_writer(path) as out:
                     out.write(data)
             else:
-                self.fs.pipe_file(path, data)
+                self._bounded("pipe_file", len(data), path, data)
         except Exception as e:  # noqa: BLE001
             raise UploadFailed(describe_error(e, self.settings.secrets)) from e
 
@@ -413,9 +419,28 @@ class RemoteCache:
                 with open(source, "rb") as src, self._local_writer(path) as out:
                     shutil.copyfileobj(src, out, _COPY_CHUNK)
             else:
-                self.fs.put_file(os.fspath(source), path)
+                self._bounded("put_file", os.path.getsize(source), os.fspath(source), path)
         except Exception as e:  # noqa: BLE001
             raise UploadFailed(describe_error(e, self.settings.secrets)) from e
+
+    def _bounded(self, method: str, size: int, *args: Any) -> None:
+        """The file system's ``method``, given ``settings.deadline(size)`` in all: the request
+        timeouts bound connecting and reading an answer, not sending a body to a server that
+        stopped reading. An async file system's request (s3fs) is cancelled at the deadline
+        (an object store writes an object whole or not at all); any other is called as is."""
+        fs = self.fs
+        coro = getattr(fs, f"_{method}", None)
+        if not getattr(fs, "async_impl", False) or coro is None:
+            getattr(fs, method)(*args)
+            return
+        from fsspec.asyn import sync
+        from fsspec.exceptions import FSTimeoutError
+
+        limit = self.settings.deadline(size)
+        try:
+            sync(fs.loop, coro, *args, timeout=limit)
+        except FSTimeoutError:
+            raise TimeoutError(f"no answer in {limit:.0f}s") from None
 
     @contextmanager
     def _local_writer(self, path: str) -> Iterator[BinaryIO]:
