@@ -585,6 +585,41 @@ def test_an_upload_the_server_never_answers_fails_by_its_deadline(stalling_serve
     assert len(failed) == 1 and "TimeoutError" in str(failed[0]), failed
 
 
+def test_lost_connections_on_fsspecs_loop_print_no_traceback(s3_env, caplog):
+    """A server that resets connections while bodies upload fails aiohttp's task writing each
+    body on fsspec's event loop, where nobody retrieves it: asyncio's "Task exception was never
+    retrieved" traceback is not shown for those (the request gave its one warning); any other
+    unretrieved error still is."""
+    import asyncio
+    import gc
+    import logging
+
+    import aiohttp
+    from fsspec.asyn import sync
+
+    from assetbuild.remote import RemoteCache, RemoteSettings
+
+    cache = RemoteCache(RemoteSettings("s3://cache/x", timeout=1))
+    cache.record_path("ab" * 32)  # connects (makes the client, sends nothing)
+
+    async def lose(err: BaseException) -> None:
+        async def write_bytes() -> None:
+            raise err
+
+        task = asyncio.ensure_future(write_bytes())
+        await asyncio.sleep(0.01)
+        del task
+
+    caplog.set_level(logging.ERROR, logger="asyncio")
+    sync(cache.fs.loop, lose, aiohttp.ClientConnectionResetError("Cannot write to closing transport"))
+    sync(cache.fs.loop, lose, ConnectionResetError(104, "Connection reset by peer"))
+    gc.collect()
+    assert [r.getMessage() for r in caplog.records] == []
+    sync(cache.fs.loop, lose, ValueError("a bug"))
+    gc.collect()
+    assert ["Task exception was never retrieved" in r.getMessage() for r in caplog.records] == [True]
+
+
 def test_missing_bucket_is_one_warning(checkouts, s3_env):
     a = checkouts()
     r = a.build("s3://no-such-bucket/x", remote_timeout=2)

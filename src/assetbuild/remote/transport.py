@@ -199,6 +199,31 @@ def _file_system(url: str, options: dict[str, Any]) -> tuple[Any, str]:
     return kept
 
 
+def _quiet_lost_connections(loop: Any) -> None:
+    """Drop asyncio's report of an unretrieved connection error on fsspec's event loop. When a
+    server resets connections while bodies upload, aiohttp's task writing each body fails on
+    its own, and asyncio printed a "Task exception was never retrieved" traceback for each
+    (dozens in one build), though the request those tasks served failed with the same error
+    and gave the remote's one warning. Anything else is reported as before (the handler that
+    was set, or asyncio's default). The loop is the process's (fsspec's), so installed once."""
+    earlier = loop.get_exception_handler()
+    if getattr(earlier, "_assetbuild", False):
+        return
+
+    def handler(loop: Any, context: dict[str, Any]) -> None:
+        exc = context.get("exception")
+        if (context.get("message", "").startswith("Task exception was never retrieved")
+                and (isinstance(exc, OSError) or type(exc).__module__.startswith("aiohttp"))):
+            return
+        if earlier is not None:
+            earlier(loop, context)
+        else:
+            loop.default_exception_handler(context)
+
+    handler._assetbuild = True  # type: ignore[attr-defined]
+    loop.set_exception_handler(handler)
+
+
 _DESCRIBED_MAX = 240  # characters of an error's text a warning shows
 
 
@@ -249,6 +274,8 @@ class RemoteCache:
         fs, root = _file_system(self.url, _storage_options(self.url, self.settings))
         if hasattr(fs, "retries"):
             fs.retries = 1  # s3fs's own retry loop (5, with backoff) on top of botocore's
+        if getattr(fs, "async_impl", False) and getattr(fs, "loop", None) is not None:
+            _quiet_lost_connections(fs.loop)
         self.root = root.rstrip("/")
         self.local = "file" in (fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,))
         if self.local and self.create:
