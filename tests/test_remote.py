@@ -678,6 +678,25 @@ def test_record_round_trip_and_binding():
     assert decode_record(unsigned, K1, trust_unsigned=True)[0] == T
 
 
+def test_records_of_every_time_a_build_can_record_are_accepted(checkouts, tmp_path, monkeypatch):
+    """ASSETBUILD_NOW goes up to (not including) 2500: a record built then (past 2262, beyond a
+    signed 64-bit count of nanoseconds) is genuine and restored; a time no build records is not."""
+    from assetbuild.clock import END_NS
+
+    keys = RecordKeys.of(b"s")
+    for created in (0, 1 << 63, END_NS - 1):
+        t = T._replace(created_ns=created)
+        assert decode_record(encode_record(K1, t, asset="x", keys=keys), K1, keys=keys)[0] == t
+    with pytest.raises(RemoteRejected, match="malformed record payload"):
+        decode_record(encode_record(K1, T._replace(created_ns=END_NS), asset="x", keys=keys), K1, keys=keys)
+    monkeypatch.setenv("ASSETBUILD_NOW", "2499-12-31T23:59:59Z")
+    url = f"file://{tmp_path / 'shared'}"
+    checkouts().build(url)
+    b = checkouts()
+    r = b.build(url)
+    assert r.ok and b.ran == set() and b.warnings == [], b.warnings
+
+
 @settings(max_examples=200, deadline=None)
 @given(pos=st.integers(min_value=0), bit=st.integers(min_value=0, max_value=7))
 def test_any_bit_flip_in_a_record_is_rejected_or_harmless(pos, bit):

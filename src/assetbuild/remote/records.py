@@ -29,6 +29,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..clock import END_NS, FIRST_NS
 from ..errors import ConfigError
 from ..reports import Trace
 from ..wording import words
@@ -288,7 +289,7 @@ def _trace_of(p: Any) -> Trace:
           and isinstance(trace.io, str) and trace.io != ""
           and type(trace.size) is int and 0 <= trace.size < 1 << 62
           and type(trace.duration_s) in (int, float) and 0 <= trace.duration_s < 1e9  # NaN, inf: False
-          and type(trace.created_ns) is int and 0 <= trace.created_ns < 1 << 63
+          and type(trace.created_ns) is int and FIRST_NS <= trace.created_ns < END_NS  # the times a build records
           and isinstance(trace.metadata_json, str)
           and (p.get("asset") is None or isinstance(p.get("asset"), str)))
     if not ok:
