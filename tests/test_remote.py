@@ -864,6 +864,30 @@ def test_dry_run_and_status_say_what_the_remote_has(checkouts, remote):
     assert st == dict.fromkeys(ALL, "fresh")
 
 
+def test_a_local_entry_whose_bytes_are_gone_is_restored_from_the_remote(checkouts, remote):
+    """A local trace without its bytes is a miss in effect: the remote's entry for the key is
+    restored (and -n and status say so), rather than the asset run again."""
+    url, fs, root = remote
+    a = checkouts()
+    a.build(url)
+    big = a.head("big")
+    for p in (a.root / ".assetbuild" / "cas").rglob("*"):
+        if p.is_file():
+            p.unlink()  # the local bytes are lost; the remote holds them
+    r = a.build(url, dry_run=True)
+    (dry,) = [x for x in r.results if x.asset == "big"]
+    assert dry.metadata.get("would") == "restore" and dry.reasons[-1].code == "remote", dry
+    st = {s.asset: s for s in assetbuild.status(project_dir=a.root, remote=url)}
+    assert st["big"].state == "stale" and st["big"].reasons[0].code == "remote"
+    r = a.build(url)
+    assert r.ok and a.ran == set() and a.warnings == []
+    assert r.by_asset()["big"] == "restored"
+    assert assetbuild.load_value("big", project_dir=a.root) == b"0123456789" * 30000
+    assert a.head("big") == big
+    st = {s.asset: s.state for s in assetbuild.status(project_dir=a.root)}
+    assert st == dict.fromkeys(ALL, "fresh")
+
+
 # --- untrusted input: records and blobs written by anyone who can write to the remote -------------
 
 PLANTED = {

@@ -287,12 +287,18 @@ class TraceRebuilder:
         if trace is None:
             return Decision("run", parts, key, self._why(parts, head, adef, name),
                             head=head)
+        origin = getattr(trace, "origin", "local")  # a Head is this store's own
+        present = self.store.has_blob(trace.output_digest, trace.size)
+        if not present and origin == "local":  # its bytes are gone here: a remote cache may have the key
+            remote_trace = getattr(self.store, "remote_trace", None)
+            found = remote_trace(key) if remote_trace is not None else None
+            if found is not None:
+                trace, origin, present = found, found.origin, self.store.has_blob(found.output_digest, found.size)
         if adef.max_age is not None:
             expired = self._expired(trace, adef.max_age)
             if expired is not None:
                 return Decision("run", parts, key, (expired,), None, "local", head)
-        origin = getattr(trace, "origin", "local")  # a Head is this store's own
-        if not self.store.has_blob(trace.output_digest, trace.size):
+        if not present:
             return Decision("run", parts, key, (Reason("output-missing", "the stored output is gone from the cache"),),
                             trace, origin, head)
         if adef.io in self._external:  # its data is not in the cache: nothing can restore it

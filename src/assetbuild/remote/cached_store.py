@@ -187,8 +187,14 @@ class RemoteCachedStore:
     def get_trace(self, key: str) -> Trace | None:
         self._drain()
         trace = self.local.get_trace(key)
-        if trace is not None or not self.read or key in self._rejected:
-            return trace
+        return trace if trace is not None else self.remote_trace(key)
+
+    def remote_trace(self, key: str) -> Trace | None:
+        """The remote's trace of ``key`` (its bytes on their way, as for any hit), or None: a
+        local miss, or a local trace whose bytes are gone from the local cache (the rebuilder
+        asks, rather than run the asset again)."""
+        if not self.read or key in self._rejected:
+            return None
         digest = self._waiting.get(key)
         if digest is not None:  # asked again (a repair): the same answer
             return self._downloads[digest].keys[key]
