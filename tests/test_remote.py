@@ -950,6 +950,40 @@ def test_special_files_planted_in_a_file_remote_never_hang_and_are_rejected(chec
     assert assetbuild.load_value("leaf", project_dir=b.root) == 20
 
 
+@pytest.mark.parametrize("size", [4096, 4097, 5000, 10_000])  # (whole chunks, one past, a part chunk)
+def test_a_blob_streams_into_a_file_in_bounded_reads(remote, tmp_path, monkeypatch, size):
+    """A large blob is downloaded into a file in pieces (never whole in memory), verified as a
+    whole read is: larger than signed, other bytes or missing are rejected, and leave no file."""
+    import hashlib
+
+    from assetbuild.remote import RemoteCache, RemoteSettings, transport
+
+    url, fs, root = remote
+    monkeypatch.setattr(transport, "_STREAM_CHUNK", 1024)
+    cache = RemoteCache(RemoteSettings(url))
+    reads: list[int] = []
+    if not cache.local:
+        cat = cache.fs.cat_file
+        monkeypatch.setattr(cache.fs, "cat_file", lambda path, start, end: reads.append(end - start) or cat(
+            path, start=start, end=end))
+    data = os.urandom(size)
+    digest = hashlib.sha256(data).hexdigest()
+    cache.put(cache.blob_path(digest), data)
+    spool = tmp_path / "spool"
+    path = cache.get_blob_file(digest, size, str(spool))
+    assert Path(path).read_bytes() == data and Path(path).parent == spool
+    if not cache.local:  # ranged reads of a chunk each (the last one byte more: never an empty range)
+        assert max(reads) <= 1025 and len(reads) == -(-size // 1024), reads
+    bad = [("larger than signed", data + b"x"), ("do not match", data[:-1] + bytes([data[-1] ^ 1]))]
+    for why, planted in bad:
+        fs.pipe_file(_blob_path(root, digest), planted)
+        with pytest.raises(RemoteRejected, match=why):
+            cache.get_blob_file(digest, size, str(spool))
+    with pytest.raises(RemoteRejected, match="missing"):
+        cache.get_blob_file("cd" * 32, size, str(spool))
+    assert sorted(spool.iterdir()) == [Path(path)]  # no temp file left by a rejection
+
+
 def test_a_blob_larger_than_signed_is_rejected_without_reading_it(checkouts, tmp_path):
     """The genuine bytes followed by 3 GiB of holes under a genuine digest: rejected, rebuilt,
     and only one byte past the signed size was read (a 3 GiB read would take seconds and memory)."""

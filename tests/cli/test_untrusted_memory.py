@@ -140,3 +140,43 @@ def test_gzip_bomb_given_to_cache_import(project, tmp_path, kind):
     print(f"\ncache import of a {bomb.stat().st_size / 1e6:.1f} MB .tar.gz ({kind}, {size >> 30} GiB inflated): "
           f"peak RSS {peak:.0f} MB, baseline {baseline:.0f} MB")
     assert peak - baseline < BOUND_MB
+
+
+LARGE_OUTPUTS = """\
+from assetbuild import asset
+
+
+def make(i):
+    @asset(name=f"big{i}", io="bytes", path=f"out/big{i}.bin")
+    def big():
+        return bytes([i]) * (64 << 20)          # 64 MiB
+
+
+for i in range(4):
+    make(i)
+"""
+
+
+@pytest.mark.slow
+def test_a_remote_restore_of_large_outputs_needs_no_more_memory_than_a_local_one(tmp_path):
+    """Downloads run concurrently; each large output streams into the local cache rather than
+    being held whole (up to 32 at once), so restoring from the remote peaks near a local restore."""
+    url = f"file://{tmp_path / 'shared'}"
+    e = _env()
+    writer = tmp_path / "writer"
+    writer.mkdir()
+    (writer / "AssetFile").write_text(LARGE_OUTPUTS)
+    rc, _, err = run_measured("--remote", url, cwd=writer, env=e)
+    assert rc == 0, err
+    for p in (writer / "out").iterdir():
+        p.unlink()
+    rc, local, err = run_measured(cwd=writer, env=e)  # restored from the local cache
+    assert rc == 0 and len(list((writer / "out").iterdir())) == 4, err
+    reader = tmp_path / "reader"
+    reader.mkdir()
+    (reader / "AssetFile").write_text(LARGE_OUTPUTS)
+    rc, remote, err = run_measured("--remote", url, cwd=reader, env=e)
+    assert rc == 0 and "warning" not in err, err
+    assert all((reader / "out" / f"big{i}.bin").stat().st_size == 64 << 20 for i in range(4))
+    print(f"\npeak RSS (MB) restoring 4 x 64 MiB: local {local:.0f}, remote {remote:.0f}")
+    assert remote - local < 100, (local, remote)

@@ -7,7 +7,9 @@ Three parts, each its own module:
 - ``transport``: the remote itself through fsspec (listing, bounded reads, writes, the circuit
   breaker that stops asking a remote that failed);
 - ``cached_store``: ``RemoteCachedStore``, a local store with the remote behind it, which the
-  scheduler uses like any store; ``open_remote`` makes one.
+  scheduler uses like any store; ``open_remote`` makes one;
+- ``pool``: the threads transfers run on (daemons: an abandoned transfer never keeps the
+  process alive); ``libraries``: the client library a URL needs, and whether it is installed.
 
 Anyone who can write to the remote can write anything there, so everything read is untrusted
 input: records are checked field by field and their signatures verified, blobs are read at most
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 from ..redaction import display_url, redact_text, remote_secrets
 from .cached_store import CHECK_BLOB_MIN, RemoteCachedStore, RemoteTrace, open_remote
+from .libraries import MissingLibrary, missing_library
 from .records import (
     KEY_ENV,
     MAX_RECORD,
@@ -38,14 +41,7 @@ from .records import (
     parse_trusted_keys,
     public_key_text,
 )
-from .transport import (
-    DEFAULT_TIMEOUT,
-    REMOTE_ENV,
-    MissingLibrary,
-    RemoteCache,
-    RemoteSettings,
-    missing_library,
-)
+from .transport import DEFAULT_TIMEOUT, REMOTE_ENV, RemoteCache, RemoteSettings
 
 __all__ = [
     "CHECK_BLOB_MIN", "DEFAULT_TIMEOUT", "KEY_ENV", "MAX_RECORD", "NO_KEYS", "PUBLIC_PREFIX", "RECORD_FORMAT",

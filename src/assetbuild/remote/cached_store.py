@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import CacheCorrupt
 from ..manifest import FILES_IO, decode_manifest, is_manifest
+from ..manifest import MAGIC as MANIFEST_MAGIC
 from ..reports import Head, Trace
 from ..store import INLINE_MAX
 from ..wording import words
@@ -59,7 +60,7 @@ class _Download:
 
     digest: str
     size: int
-    future: cf.Future[bytes]
+    future: cf.Future[bytes | None]  # None: the bytes are in the local store (a large blob)
     keys: dict[str, Trace] = field(default_factory=dict)
     heads: list[tuple[str, Head, int | None]] = field(default_factory=list)  # put_head calls held back
 
@@ -243,15 +244,28 @@ class RemoteCachedStore:
         d = self._downloads[digest] = _Download(digest, size, fut)
         return d
 
-    def _download(self, digest: str, size: int) -> bytes:
-        """In a worker: fetch, verify against the signed digest and size, write large blobs locally.
-        A manifest of files an asset wrote brings its files' blobs along (each verified against
-        the digest and size the verified manifest gives), so a restore finds them all here."""
-        data = self.remote.get_blob(digest, size)
+    def _download(self, digest: str, size: int) -> bytes | None:
+        """In a worker: fetch, verify against the signed digest and size; a small blob's bytes, or
+        None for a large one, streamed into the local store's file and never whole in memory, as
+        a local restore (up to ``concurrency`` downloads run at once). A manifest of files an
+        asset wrote brings its files' blobs along (each verified against the digest and size the
+        verified manifest gives), so a restore finds them all here."""
         if size > INLINE_MAX:
-            self.local.put_blob(data, digest)  # a file write and rename: safe off the main thread
-        if is_manifest(data):
+            data = self._download_file(digest, size)
+        else:
+            data = self.remote.get_blob(digest, size)
+        if data is not None and is_manifest(data):
             self._download_members(digest, data)
+        return data if size <= INLINE_MAX else None
+
+    def _download_file(self, digest: str, size: int) -> bytes | None:
+        """A large blob into the local store (a temp file renamed into place: safe off the main
+        thread); its bytes only if it is a manifest (a list of files, to fetch too)."""
+        path = self.remote.get_blob_file(digest, size, str(self.local.spool_dir()))
+        with open(path, "rb") as f:
+            manifest = f.read(len(MANIFEST_MAGIC)) == MANIFEST_MAGIC
+            data = MANIFEST_MAGIC + f.read() if manifest else None
+        self.local.put_blob_file(path, digest, size)
         return data
 
     def _download_members(self, digest: str, data: bytes) -> None:
@@ -264,15 +278,14 @@ class RemoteCachedStore:
         def fetch(member: tuple[str, int]) -> tuple[str, bytes] | None:
             dg, n = member
             try:
-                blob = self.remote.get_blob(dg, n)
+                if n > INLINE_MAX:
+                    self._download_file(dg, n)
+                    return None
+                return dg, self.remote.get_blob(dg, n)
             except RemoteRejected:
                 with self._mlock:  # the remote has wrong bytes of the right size: upload it again
                     self._bad_blobs.add(dg)
                 raise
-            if n > INLINE_MAX:
-                self.local.put_blob(blob, dg)
-                return None
-            return dg, blob
 
         with DaemonPool(8, "assetbuild-remote-files") as pool:
             small = [r for r in pool.map(fetch, todo) if r is not None]
@@ -311,8 +324,8 @@ class RemoteCachedStore:
             data = fut.result()
             self._seen_blobs.add(digest)
             self.stats["downloaded"] += 1
-            self.stats["bytes_down"] += len(data)
-            if len(data) <= INLINE_MAX:
+            self.stats["bytes_down"] += d.size
+            if data is not None:  # (a large blob is in the local store already)
                 self.local.put_blob(data, digest)
             with self._mlock:
                 members = self._members.pop(digest, [])
@@ -349,7 +362,7 @@ class RemoteCachedStore:
         if d is None:
             return self.local.read_blob(digest)
         if d.future.cancel():  # still queued behind other downloads: this one is needed now
-            fut: cf.Future[bytes] = cf.Future()
+            fut: cf.Future[bytes | None] = cf.Future()
             try:
                 fut.set_result(self._download(digest, d.size))
             except Exception as e:  # noqa: BLE001 - judged like a download's failure
@@ -366,7 +379,7 @@ class RemoteCachedStore:
         if digest in self._downloads:  # recorded now (its done-callback may not have run yet)
             self._finish(digest)
         self._drain()
-        return data
+        return data if data is not None else self.local.read_blob(digest)
 
     def put_head(self, asset: str, head: Head, *, device: int | None = None) -> None:
         digest = self._waiting.get(head.key)

@@ -13,6 +13,7 @@ size, and in a ``file://`` folder no symlink, FIFO or device is followed.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import os
@@ -24,7 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
-from ..atomicfile import atomic_writer, open_dir_below
+from ..atomicfile import atomic_writer, create_temp_beside, open_dir_below
 from ..redaction import display_url, redact_text, remote_secrets
 from ..wording import words
 from .records import MAX_RECORD, NO_KEYS, RecordKeys, RemoteRejected
@@ -34,6 +35,7 @@ DEFAULT_TIMEOUT = 10.0
 _EMPTY_DIGEST = hashlib.sha256(b"").hexdigest()
 _KEY_NAME = re.compile(r"[0-9a-f]{64}\Z")  # a record's file name: the key it is for
 _COPY_CHUNK = 1 << 20  # an upload from a local file to a local folder, read this much at a time
+_STREAM_CHUNK = 8 << 20  # a download into a file: one ranged read per this much (of an object store)
 
 
 class RemoteDown(Exception):
@@ -115,60 +117,6 @@ def _storage_options(url: str, settings: RemoteSettings) -> dict[str, Any]:
         opts.setdefault("max_concurrency", 1)  # else every GET is preceded by a HEAD (chunked reads)
     opts.setdefault("use_listings_cache", False)  # a stale listing would hide new entries
     return opts
-
-
-REMOTE_EXTRA = "pip install -e '.[remote]' in the assetbuild clone"  # fsspec and s3fs
-_INSTALL_WORD = re.compile(r"[Ii]nstall (?:the )?['\"]?([A-Za-z0-9][\w.\-\[\]]*)")  # fsspec: "Install gcsfs to..."
-_QUOTED_NAME = re.compile(r'"([A-Za-z0-9][\w.\-]*)"')  # fsspec: 'SFTPFileSystem requires "paramiko" ...'
-
-
-@dataclass(frozen=True)
-class MissingLibrary:
-    """A client library a remote URL needs that is not installed, and how to install it."""
-
-    name: str  # the module that cannot be imported
-    protocol: str  # the URL's protocol that needs it
-    install: str  # the command that installs it
-
-    def __str__(self) -> str:
-        return f"{self.name} (for {self.protocol}://), which is not installed: {self.install}"
-
-
-def missing_library(url: str) -> MissingLibrary | None:
-    """The client library ``url`` needs that is not installed, found without importing it (a
-    build that needs nothing from the remote imports none); None if all are there. fsspec and,
-    for ``s3://``, s3fs come with the ``remote`` extra; any other protocol's library is the one
-    fsspec's registry names (``gs://``: gcsfs; ``sftp://``: paramiko), installed by name."""
-    from importlib.util import find_spec
-
-    def absent(module: str) -> bool:
-        try:
-            return find_spec(module) is None
-        except (ImportError, ValueError):
-            return True
-
-    protocols = [part.split("://", 1)[0].lower() for part in url.split("::") if "://" in part] or ["file"]
-    if absent("fsspec"):
-        return MissingLibrary("fsspec", protocols[-1], REMOTE_EXTRA)
-    for protocol in protocols:
-        if protocol in ("s3", "s3a"):
-            if absent("s3fs"):
-                return MissingLibrary("s3fs", protocol, REMOTE_EXTRA)
-            continue
-        if protocol in ("file", "local"):
-            continue
-        from fsspec.registry import known_implementations  # (this protocol needs fsspec now anyway)
-
-        known = known_implementations.get(protocol)
-        if known is None:
-            continue  # not a protocol fsspec knows of: its own error, at the first request
-        top, err = known["class"].split(".")[0], str(known.get("err", ""))
-        modules = [top] if top != "fsspec" else _QUOTED_NAME.findall(err)[:1]
-        for module in modules:
-            if absent(module):
-                word = _INSTALL_WORD.search(err)
-                return MissingLibrary(module, protocol, f"pip install {word[1] if word else module}")
-    return None
 
 
 _KEPT: dict[tuple[Any, ...], tuple[Any, str]] = {}  # oldest first
@@ -403,6 +351,67 @@ class RemoteCache:
                                  + (" (the object is larger than signed)" if len(data) > size else ""))
         return data
 
+    def get_blob_file(self, digest: str, size: int, directory: str) -> str:
+        """The bytes of ``digest``, verified as ``get_blob`` verifies them, streamed into a new
+        temp file in ``directory`` (the local store's spool folder): its path. Never whole in
+        memory (a restore of many large outputs at once holds a chunk of each); read at most
+        one byte past ``size``, as ``get_blob``: a single ranged read up to 8 MiB, more beyond."""
+        self._guard()
+        self._count("blob")
+        os.makedirs(directory, exist_ok=True)
+        fd, tmp = create_temp_beside(os.path.join(directory, "download"), mode=0o644)
+        kept = False
+        try:
+            h, n = hashlib.sha256(), 0
+            for chunk in self._chunks(self.blob_path(digest), size + 1):
+                h.update(chunk)
+                n += len(chunk)
+                view = memoryview(chunk)
+                while view:
+                    view = view[os.write(fd, view):]
+            if n != size or h.hexdigest() != digest:
+                raise RemoteRejected("its bytes do not match the signed digest"
+                                     + (" (the object is larger than signed)" if n > size else ""))
+            os.fsync(fd)
+            kept = True
+            return tmp
+        finally:
+            os.close(fd)
+            if not kept:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+
+    def _chunks(self, path: str, limit: int) -> Iterator[bytes]:
+        """At most ``limit`` bytes of the object at ``path``, in pieces; errors as ``get_blob``
+        gives them (missing: RemoteRejected; anything else: the remote is down). The last
+        ranged read always starts before the object's end (no empty range, an error on S3)."""
+        try:
+            if self.local:
+                yield from _local_chunks(path, limit)
+                return
+            done = 0
+            while done < limit:
+                left = limit - done
+                want = left if left <= _STREAM_CHUNK + 1 else _STREAM_CHUNK
+                chunk = self.fs.cat_file(path, start=done, end=done + want)
+                if chunk:
+                    yield chunk
+                done += len(chunk)
+                if len(chunk) < want:
+                    return
+        except FileNotFoundError:
+            raise RemoteRejected("its output bytes are missing from the remote") from None
+        except OSError as e:
+            if _empty_object(e):
+                return
+            self.fail(e)
+            raise RemoteDown(self.down) from e
+        except RemoteRejected:
+            raise
+        except Exception as e:  # noqa: BLE001
+            self.fail(e)
+            raise RemoteDown(self.down) from e
+
     def _cat(self, path: str, limit: int) -> bytes:
         """At most ``limit`` bytes of the object at ``path`` (a planted object that is not a
         regular file reads as empty: a malformed entry)."""
@@ -483,34 +492,39 @@ class RemoteCache:
             os.close(fd)
 
 
-def _read_local(path: str, limit: int, on_error: str = "raise") -> Any:
-    """At most ``limit`` bytes of the file at ``path`` in a ``file://`` remote, which others may
-    write to: a FIFO or a device there would block or never end, and a symlink would read
+def _local_chunks(path: str, limit: int) -> Iterator[bytes]:
+    """At most ``limit`` bytes of the file at ``path`` in a ``file://`` remote, in 1 MiB pieces.
+    Others may write there: a FIFO or a device would block or never end, and a symlink would read
     whatever it points at, so each of those reads as empty (a malformed entry, rejected and
-    counted). ``on_error="return"``: an OSError is returned, as ``fs.cat`` does."""
+    counted)."""
     import stat
 
     try:
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
-        except OSError as e:
-            if e.errno == errno.ELOOP:  # a symlink at that name
-                return b""
-            raise
-        try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                return b""
-            os.set_blocking(fd, True)
-            chunks, left = [], limit
-            while left > 0:
-                chunk = os.read(fd, min(left, 1 << 20))
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                left -= len(chunk)
-            return b"".join(chunks)
-        finally:
-            os.close(fd)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as e:
+        if e.errno == errno.ELOOP:  # a symlink at that name
+            return
+        raise
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return
+        os.set_blocking(fd, True)
+        left = limit
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            left -= len(chunk)
+            yield chunk
+    finally:
+        os.close(fd)
+
+
+def _read_local(path: str, limit: int, on_error: str = "raise") -> Any:
+    """At most ``limit`` bytes of the file at ``path`` in a ``file://`` remote, whole (see
+    ``_local_chunks``). ``on_error="return"``: an OSError is returned, as ``fs.cat`` does."""
+    try:
+        return b"".join(_local_chunks(path, limit))
     except OSError as e:
         if on_error == "return":
             return e
