@@ -888,6 +888,36 @@ def test_a_local_entry_whose_bytes_are_gone_is_restored_from_the_remote(checkout
     assert st == dict.fromkeys(ALL, "fresh")
 
 
+VOLATILE = """\
+from assetbuild import asset
+
+
+@asset(io="json", volatile=True)
+def clock():
+    return "same every time"
+
+
+@asset(io="json")
+def reader(clock):
+    return clock.upper()
+"""
+
+
+def test_a_volatile_assets_record_is_not_uploaded_its_readers_is(checkouts, remote):
+    """No build can look a volatile asset's key up (a fresh random part each build): its record
+    is never uploaded; its reader's is, and another checkout restores the reader."""
+    url, fs, root = remote
+    a = checkouts()
+    (a.root / "AssetFile").write_text(VOLATILE)
+    for _ in range(2):
+        assert a.build(url).ok
+    reader = a.head("reader")
+    assert [p.rsplit("/", 1)[-1] for p in _objects(fs, root, "records")] == [reader.key]
+    b = checkouts()
+    (b.root / "AssetFile").write_text(VOLATILE)
+    assert b.build(url).by_asset() == {"clock": "built", "reader": "restored"}
+
+
 # --- untrusted input: records and blobs written by anyone who can write to the remote -------------
 
 PLANTED = {

@@ -230,6 +230,10 @@ class Materializer:
         trace = Trace(data_version, produced.digest, d.parts.io, size, produced.duration_s, now,
                       _metadata_json(produced.metadata))
         self.store.put_trace(d.known_key, trace)
+        if d.parts.nonce:  # a volatile asset's key: no build looks it up again, here or elsewhere
+            unshared = getattr(self.store, "not_shared", None)
+            if unshared is not None:
+                unshared(d.known_key)
         self.put_head(name, d.known_key, d.parts, trace, sig, now=now, before=d.head)
         self.store.add_history(name, now, d.known_key)
         if spooled is None:  # a spooled one is read when needed

@@ -402,6 +402,11 @@ class RemoteCachedStore:
         if self.write and trace.output_digest in self._outgoing:
             self._uploads[key] = _Upload(trace)
 
+    def not_shared(self, key: str) -> None:
+        """``key``'s trace, just put, is not uploaded: no build can ever look it up (a volatile
+        asset's key has a fresh random part each build); its readers' are, as any."""
+        self._uploads.pop(key, None)
+
     def delete_trace(self, key: str) -> None:
         self._rejected.add(key)
         self._uploads.pop(key, None)
