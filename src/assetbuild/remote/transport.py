@@ -19,6 +19,7 @@ import hashlib
 import os
 import re
 import shutil
+import stat
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -359,6 +360,8 @@ class RemoteCache:
         self._guard()
         self._count("blob")
         os.makedirs(directory, exist_ok=True)
+        if not stat.S_ISDIR(os.lstat(directory).st_mode):  # a planted symlink: write nothing through it
+            raise OSError(f"{directory} is not a directory")
         fd, tmp = create_temp_beside(os.path.join(directory, "download"), mode=0o644)
         kept = False
         try:
@@ -497,8 +500,6 @@ def _local_chunks(path: str, limit: int) -> Iterator[bytes]:
     Others may write there: a FIFO or a device would block or never end, and a symlink would read
     whatever it points at, so each of those reads as empty (a malformed entry, rejected and
     counted)."""
-    import stat
-
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError as e:
