@@ -178,6 +178,19 @@ def test_forcing_runs_with_the_key_and_trace_known(setup):
     assert some.decide("report", [("clean", "dv")]).action == "run"
 
 
+def test_a_repair_forces_with_its_own_reason_not_dash_dash_force(setup):
+    """The scheduler reruns an asset whose stored output is unusable through a forcing rebuilder:
+    whichever path decides it again, its history says repaired, never a --force nobody typed."""
+    from assetbuild.repairing import REPAIRED
+
+    rb, store, *_ = setup
+    built(store, "report", rb.decide("report", [("clean", "dv")]))
+    repairing = rb.forcing({"report"}, default=REPAIRED)
+    assert [r.code for r in repairing.decide("report", [("clean", "dv")]).reasons] == ["repaired"]
+    again = repairing.forcing({"report"})  # a forcing of a forcing: --force's reason, as before
+    assert [r.code for r in again.decide("report", [("clean", "dv")]).reasons] == ["forced"]
+
+
 def test_an_unknown_input_leaves_the_key_unknown(setup):
     rb, store, *_ = setup
     d = rb.decide("report", [("clean", None)])

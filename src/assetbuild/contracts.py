@@ -145,9 +145,10 @@ class Rebuilder(Protocol):
         a data version of None means the upstream will rebuild (dry runs): the key is unknown."""
 
     def forcing(self, names: Container[str] | None = None,
-                why: Mapping[str, tuple[Reason, ...]] | None = None) -> Rebuilder:
+                why: Mapping[str, tuple[Reason, ...]] | None = None,
+                default: tuple[Reason, ...] | None = None) -> Rebuilder:
         """A rebuilder that runs ``names`` (every asset if None) whatever the traces say (the
-        reason ``why`` gives an asset, else ``forced: --force``)."""
+        reason ``why`` gives an asset, else ``default``, else ``forced: --force``)."""
 
 
 # --- the project's files ---------------------------------------------------------------------------

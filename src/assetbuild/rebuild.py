@@ -189,8 +189,9 @@ class TraceRebuilder:
         return tuple((p, sum(1 for q, _ in bound if q == p)) for p in fan)
 
     def forcing(self, names: Container[str] | None = None,
-                why: Mapping[str, tuple[Reason, ...]] | None = None) -> ForcingRebuilder:
-        return ForcingRebuilder(self, names, why)
+                why: Mapping[str, tuple[Reason, ...]] | None = None,
+                default: tuple[Reason, ...] | None = None) -> ForcingRebuilder:
+        return ForcingRebuilder(self, names, why, default)
 
     def _free(self, name: str, adef: AssetDef) -> tuple[str, ...]:
         """The parameters of ``name``'s function that keys.implied_binding passes inputs to: all
@@ -470,23 +471,27 @@ class ForcingRebuilder:
     """Runs the assets it names (every one if ``names`` is None) whatever the traces say; asks
     its inner rebuilder for the rest, and for the key and trace of a forced one. ``names`` may
     grow while it is used (the scheduler's set of assets it repairs). ``why``: the reason of
-    those not forced by ``--force`` (a tick's due schedules), which the history records."""
+    those not forced by ``--force`` (a tick's due schedules), which the history records;
+    ``default``: the reason of the others (the scheduler's repairs: ``repaired``)."""
 
     def __init__(self, inner: TraceRebuilder, names: Container[str] | None = None,
-                 why: Mapping[str, tuple[Reason, ...]] | None = None) -> None:
+                 why: Mapping[str, tuple[Reason, ...]] | None = None,
+                 default: tuple[Reason, ...] | None = None) -> None:
         self.inner = inner
         self.names = names
         self.why = why or {}
+        self.default = default or FORCED
 
     def forcing(self, names: Container[str] | None = None,
-                why: Mapping[str, tuple[Reason, ...]] | None = None) -> ForcingRebuilder:
-        return ForcingRebuilder(self.inner, names, why)
+                why: Mapping[str, tuple[Reason, ...]] | None = None,
+                default: tuple[Reason, ...] | None = None) -> ForcingRebuilder:
+        return ForcingRebuilder(self.inner, names, why, default)
 
     def decide(self, name: str, inputs: Sequence[tuple[str, str | None]]) -> Decision:
         d = self.inner.decide(name, inputs)
         if self.names is not None and name not in self.names:
             return d  # a dry run forces an asset whose key is not known yet too: it runs whatever its key
-        return d._replace(action="run", reasons=self.why.get(name, FORCED))
+        return d._replace(action="run", reasons=self.why.get(name, self.default))
 
     def kept_state(self, name: str, head: Head) -> tuple[str, tuple[Reason, ...]] | None:
         return self.inner.kept_state(name, head)

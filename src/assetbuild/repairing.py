@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from concurrent.futures import Future
 
 # A repair's reason: not 'forced: --force', which the user did not type (the warning says why)
-_REPAIRED = (Reason("repaired", "its stored output could not be used, so it ran again"),)
+REPAIRED = (Reason("repaired", "its stored output could not be used, so it ran again"),)
 # a remote hit whose bytes did not arrive intact, run here (not forced by --force: its history says why)
 _REMOTE_UNUSABLE = (Reason("repaired", "its bytes from the remote cache did not arrive intact, so it ran here"),)
 # a value this build made, then found it cannot load: its failure's reason (session.versions reads it)
@@ -87,7 +87,7 @@ class Repairing:
         self._drop_corrupt(name, key, err)
         if name in self.standins:
             raise SliceInsufficient(f"the stored value of {name!r}, which the snapshot took as current, is unusable")
-        self._rerun(name, self._repairing, reasons=_REPAIRED)  # forced: its trace is gone, but say why
+        self._rerun(name, self._repairing, reasons=REPAIRED)  # forced: its trace is gone, but say why
         kept = self.known.get(name)
         if self._results[name].skip_reason is not None and kept is not None and kept.key == key:
             self._kept_unusable(name, str(err))

@@ -35,7 +35,7 @@ from .materialize import Materializer, PathNotWritten
 from .multi import MultiRuns
 from .only import stored_inputs
 from .rebuild import CodeOf, TraceRebuilder
-from .repairing import Repairing
+from .repairing import REPAIRED, Repairing
 from .reports import AssetResult, BuildResult, ObservationResult, Reason, cached_result
 from .skips import no_output_result, settle_skip
 from .stopping import never_started, stop_at_first_failure
@@ -92,7 +92,7 @@ class Scheduler(Looking, Repairing):
         self.observations = dict(observations or {})  # made before the build: versions are inputs
         known_observations(self.observations, self.known, self.blocked)
         self._repaired: set[str] = set()  # assets whose stored output was unusable: rebuilt once
-        self._repairing = self.rebuilder.forcing(self._repaired)
+        self._repairing = self.rebuilder.forcing(self._repaired, default=REPAIRED)  # (not --force)
         # what assets declare they write (path outputs, outputs=): not "undeclared writes"
         self._declared = [p for d in graph.nodes.values() if isinstance(d, AssetDef)
                           for p in (d.outputs or ((d.path,) if d.path else ()))]
