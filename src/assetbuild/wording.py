@@ -22,6 +22,12 @@ def as_the_command() -> None:
     _local.command = True
 
 
+def as_the_api() -> None:
+    """This thread's messages speak the Python API's words from now on (user code a build runs:
+    ``usercode.running_user_code``, which marks it back when the code returns)."""
+    _local.command = False
+
+
 def from_the_command() -> bool:
     """Whether this thread runs the ``assetbuild`` command's own work (not an API call)."""
     return getattr(_local, "command", False)
@@ -30,17 +36,6 @@ def from_the_command() -> bool:
 def words(cli: str, api: str) -> str:
     """``cli`` for the command line's reader, ``api`` for the Python API's."""
     return cli if getattr(_local, "command", False) else api
-
-
-@contextmanager
-def api_calls() -> Iterator[None]:
-    """For the block (user code a build runs), calls in this thread are the Python API's."""
-    before = getattr(_local, "command", False)
-    _local.command = False
-    try:
-        yield
-    finally:
-        _local.command = before
 
 
 @contextmanager
