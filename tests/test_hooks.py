@@ -604,6 +604,39 @@ def test_installed_plugins_are_the_entry_points_a_plugin_manager_loads(tmp_path,
     assert installed_plugins() == [] and installed_plugins(autoload=True) == found
 
 
+def test_loaded_from_names_every_file_a_plugin_manager_is_made_from(tmp_path, monkeypatch):
+    """What a null build's snapshot watches of the plugins (``loaded_from``): every
+    ``entry_points.txt`` looked for, and each module of a plugin, wherever it is imported (by
+    its entry point's module, by the hook that makes what it registers); not the standard
+    library's, nor assetbuild's own."""
+    import json
+    from pathlib import Path
+
+    from assetbuild.plugins import loaded_from
+
+    env = installed_plugin(tmp_path, "lf_plugin", "import json\nimport assetbuild\nfrom lf_helper import LIMIT\n\n\n"
+                                                  "@assetbuild.hookimpl\ndef register_io_managers():\n"
+                                                  "    from lf_lazy import Manager\n    return [Manager()]\n")
+    site = Path(env["PYTHONPATH"])
+    (site / "lf_helper.py").write_text("LIMIT = 1\n")
+    (site / "lf_lazy.py").write_text('class Manager:\n    name = "lf"\n    version = "1"\n\n'
+                                     "    def dump(self, value):\n        return b''\n\n"
+                                     "    def load(self, data):\n        return None\n")
+    (site / "nothing-1.0.dist-info").mkdir()  # (no entry_points.txt: one that appears may add a plugin)
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.delenv("ASSETBUILD_DISABLE_PLUGIN_AUTOLOAD")
+    for name in ("lf_plugin", "lf_helper", "lf_lazy"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    pm = get_plugin_manager()
+    assert "lf" in collect_io_managers(pm)
+    files = loaded_from(pm)
+    for f in ("lf_plugin.py", "lf_helper.py", "lf_lazy.py", "lf_plugin-0.1.dist-info/entry_points.txt",
+              "nothing-1.0.dist-info/entry_points.txt"):
+        assert str(site / f) in files, f
+    own = os.path.dirname(assetbuild.__file__)
+    assert not [f for f in files if f.startswith(own + os.sep) or f == json.__file__], files
+
+
 def test_a_failing_hook_is_a_plugin_error_and_finished_work_is_kept(project, pm):
     class Broken:
         @hookimpl

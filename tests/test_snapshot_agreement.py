@@ -514,24 +514,28 @@ def _code_sliced(line: str) -> bool:
 
 # --- disagreements the property test found, each in its smallest form --------------------------
 
-def _keys(root: Path, site: Path, mode: str) -> dict[str, str]:
-    """Each asset's key, as a build of ``root`` with ``site`` on PYTHONPATH reports it."""
+def _keys(root: Path, site: Path, mode: str, *, plugins: bool = False) -> dict[str, str]:
+    """Each asset's key, as a build of ``root`` with ``site`` on PYTHONPATH reports it
+    (``plugins``: the installed plugins loaded, as a user's build does)."""
     path = os.pathsep.join(p for p in (str(site), os.environ.get("PYTHONPATH")) if p)
-    r = subprocess.run(cli_cmd("--json"), cwd=root, capture_output=True, text=True,
-                       env={**clean_env(ASSETBUILD_SNAPSHOT=mode, ASSETBUILD_CHECK_SNAPSHOT="0"), "PYTHONPATH": path})
+    env = {**clean_env(ASSETBUILD_SNAPSHOT=mode, ASSETBUILD_CHECK_SNAPSHOT="0"), "PYTHONPATH": path}
+    if plugins:
+        env.pop("ASSETBUILD_DISABLE_PLUGIN_AUTOLOAD", None)
+    r = subprocess.run(cli_cmd("--json"), cwd=root, capture_output=True, text=True, env=env)
     assert r.returncode == 0, r.stderr
     return {e["asset"]: e["key"] for e in json.loads(r.stdout)["results"]}
 
 
-def _recorded(root: Path, site: Path, files: dict[str, str]) -> None:
+def _recorded(root: Path, site: Path, files: dict[str, str], *, plugins: bool = False) -> dict[str, str]:
     """``files`` written under ``root`` (a project) or ``site/`` (PYTHONPATH), built, and the
-    snapshot recorded by a null build (the one before recorded the outputs it wrote as racy)."""
+    snapshot recorded by a null build (the one before recorded the outputs it wrote as racy):
+    each asset's key then."""
     for rel, text in files.items():
         p = site / rel[5:] if rel.startswith("site/") else root / rel
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text(text)
-    _keys(root, site, "1")
-    _keys(root, site, "1")
+    _keys(root, site, "1", plugins=plugins)
+    return _keys(root, site, "1", plugins=plugins)
 
 
 @pytest.mark.parametrize("meta", ["fakelib.egg-info/PKG-INFO", "fakelib-1.0.dist-info/METADATA"])
@@ -548,6 +552,55 @@ def test_a_library_version_changed_in_its_metadata_in_place(tmp_path: Path, meta
         f"site/{os.path.dirname(meta)}/top_level.txt": "fakelib\n"})
     (site / meta).write_text("Metadata-Version: 2.1\nName: fakelib\nVersion: 1.1\n")
     assert _keys(root, site, "1") == _keys(root, site, "0")  # the snapshot's answer is the full path's
+
+
+UPPER = ('class Upper:\n    name = "upper"\n    version = "{v}"\n\n    def dump(self, value):\n'
+         '        return str(value).upper().encode()\n\n    def load(self, data):\n        return data.decode()\n')
+
+
+def _plugin(entry: str, modules: dict[str, str]) -> dict[str, str]:
+    """``myplug`` installed as pip leaves a plugin (a dist-info whose ``entry_points.txt`` names
+    ``entry``), its ``modules`` in the site folder, and a project whose asset uses its IO manager."""
+    return {"AssetFile": 'from assetbuild import asset\n\n\n@asset(io="upper")\ndef word():\n    return "hello"\n',
+            "site/myplug-0.1.dist-info/METADATA": "Metadata-Version: 2.1\nName: myplug\nVersion: 0.1\n",
+            "site/myplug-0.1.dist-info/entry_points.txt": f"[assetbuild]\nmyplug = {entry}\n",
+            **{f"site/{rel}": text for rel, text in modules.items()}}
+
+
+HOOK = "import assetbuild\n{imports}\n\n@assetbuild.hookimpl\ndef register_io_managers():\n    return [{made}]\n"
+PLUGINS = {  # (entry point, modules, the file changed, its text then)
+    "an IO manager in a module the plugin imports": (
+        "myplug", {"myplug/__init__.py": HOOK.format(imports="from .iomgr import Upper", made="Upper()"),
+                   "myplug/iomgr.py": UPPER.format(v="1")},
+        "myplug/iomgr.py", UPPER.format(v="1.1")),
+    "an entry point changed in place (pip install -e . again)": (
+        "myplug", {"myplug/__init__.py": HOOK.format(imports=UPPER.format(v="1"), made="Upper()"),
+                   "myplug/alt.py": HOOK.format(imports="from myplug import Upper\n\nclass Upper2(Upper):\n"
+                                                        '    version = "2"\n', made="Upper2()")},
+        "myplug-0.1.dist-info/entry_points.txt", "[assetbuild]\nmyplug = myplug.alt\n"),
+    "an entry point that names an object": (
+        "myplug:PLUGIN", {"myplug.py": "import assetbuild\n\n" + UPPER.format(v="1") + "\n\nclass _Plugin:\n"
+                          "    @assetbuild.hookimpl\n    def register_io_managers(self):\n        return [Upper()]\n\n\n"
+                          "PLUGIN = _Plugin()\n"},
+        "myplug.py", None),
+}
+
+
+@pytest.mark.parametrize("case", list(PLUGINS))
+def test_a_plugins_io_manager_version_changed_in_a_file_the_snapshot_did_not_watch(tmp_path: Path, case: str) -> None:
+    """A plugin whose IO manager's version is bumped where the snapshot watched nothing (it
+    held only the file of the module an entry point names): in another module of the plugin,
+    in the ``entry_points.txt`` that names another module, in the module of an object an entry
+    point names. The full path sees the version change every key that uses the manager; the
+    snapshot must not answer with the old ones."""
+    root, site = tmp_path / "proj", tmp_path / "site"
+    entry, modules, changed, text = PLUGINS[case]
+    before = _recorded(root, site, _plugin(entry, modules), plugins=True)
+    path = site / changed
+    # (another size: Python would take a .pyc written in the same second as of the file as edited)
+    path.write_text(text if text is not None else path.read_text().replace('version = "1"', 'version = "1.1"'))
+    after = _keys(root, site, "1", plugins=True)
+    assert after == _keys(root, site, "0", plugins=True) != before  # the snapshot's answer is the full path's
 
 
 def test_a_namespace_package_portion_that_becomes_a_regular_package(tmp_path: Path) -> None:

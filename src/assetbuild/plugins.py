@@ -30,6 +30,11 @@ if TYPE_CHECKING:  # imported by the functions that use them: see installed_plug
 
 BUILTIN_PLUGINS = ("assetbuild.builtin.io_managers", "assetbuild.builtin.executors")
 ENTRY_POINT_GROUP = "assetbuild"
+# What the plugin managers this process built were made from (``loaded_from``): the
+# ``entry_points.txt`` files read or looked for, and the modules first imported while a plugin
+# loaded or contributed what it registers
+_ENTRY_POINT_FILES: set[str] = set()
+_PLUGIN_MODULES: set[str] = set()
 
 
 def get_plugin_manager(*, autoload: bool | None = None, builtins: bool = True) -> pluggy.PluginManager:
@@ -46,6 +51,16 @@ def get_plugin_manager(*, autoload: bool | None = None, builtins: bool = True) -
     pm.add_hookspecs(hookspecs)
     for name in BUILTIN_PLUGINS if builtins else ():
         pm.register(importlib.import_module(name), name=name)
+    before = set(sys.modules)
+    try:
+        _register_installed(pm, autoload)
+    finally:  # (what a plugin's module imports is its code too: an edit there changes what it registers)
+        _PLUGIN_MODULES.update(sys.modules.keys() - before)
+    return pm
+
+
+def _register_installed(pm: pluggy.PluginManager, autoload: bool | None) -> None:
+    """Register the installed plugins (their entry points) with ``pm``."""
     for name, value, dist in installed_plugins(autoload=autoload):  # the built-ins: registered above
         if pm.get_plugin(name) is not None or pm.is_blocked(name):
             continue
@@ -65,7 +80,6 @@ def get_plugin_manager(*, autoload: bool | None = None, builtins: bool = True) -
             raise PluginError(f"the assetbuild plugin {name!r} ({value}) of {dist} implements {unknown}, which "
                               f"is no assetbuild hook{_nearest_hook(pm, unknown)}: rename it, or mark it "
                               "@assetbuild.hookimpl(optionalhook=True) if it is a later assetbuild's")
-    return pm
 
 
 def _unknown_hooks(pm: pluggy.PluginManager, plugin: object) -> str | None:
@@ -174,8 +188,10 @@ def _scan_distributions() -> list[tuple[str, str | None, str]]:
 def _scan_entry_points(group: str) -> list[tuple[str, str, str]]:
     found: list[tuple[str, str, str]] = []
     for dist, _, meta in distributions():
+        read = os.path.abspath(os.path.join(meta, "entry_points.txt"))
+        _ENTRY_POINT_FILES.add(read)  # (one that appears may hold a plugin)
         try:
-            with open(os.path.join(meta, "entry_points.txt"), encoding="utf-8") as f:
+            with open(read, encoding="utf-8") as f:
                 text = f.read()
         except OSError:
             continue
@@ -192,13 +208,43 @@ def _scan_entry_points(group: str) -> list[tuple[str, str, str]]:
     return found
 
 
+def loaded_from(pm: pluggy.PluginManager) -> list[str]:
+    """The files a plugin manager like ``pm`` is made from, which another process reads again
+    (a null build's snapshot watches them: ``session.snapshots``): each ``entry_points.txt`` read
+    or looked for (``pip install -e .`` again rewrites one in place, under the same folder name),
+    and the file of each module of the installed plugins: those first imported while plugins
+    loaded or made what they register (an IO manager in a module of its own), and those of the
+    package of each plugin registered (which the AssetFile may have imported first). Not
+    assetbuild's own modules nor the standard library's: the snapshot watches those otherwise."""
+    names = set(_PLUGIN_MODULES)
+    tops = set()
+    for plugin in pm.get_plugins():
+        if pm.get_name(plugin) in BUILTIN_PLUGINS:
+            continue
+        module = plugin.__name__ if isinstance(plugin, type(sys)) else getattr(plugin, "__module__", None)
+        if isinstance(module, str):  # (an object an entry point names: its class's module)
+            tops.add(module.partition(".")[0])
+    names.update(n for n in list(sys.modules) if n.partition(".")[0] in tops)
+    files = set(_ENTRY_POINT_FILES)
+    for n in names:
+        top = n.partition(".")[0]
+        f = getattr(sys.modules.get(n), "__file__", None)
+        if isinstance(f, str) and top != "assetbuild" and top not in sys.stdlib_module_names:
+            files.add(os.path.abspath(f))
+    return sorted(files)
+
+
 def _contributed(impl: Any, hook: str, kind: str) -> list[Any]:
     """What one plugin's ``register_*`` hook returns: a list (or tuple), else a PluginError
     naming the plugin (one object instead of a list of them, say)."""
+    before = None if impl.plugin_name in BUILTIN_PLUGINS else set(sys.modules)
     try:
         contributed = impl.function() or []
     except Exception as e:  # noqa: BLE001
         raise PluginError(f"plugin {impl.plugin_name!r} failed in {hook}: {e}") from e
+    finally:
+        if before is not None:  # (what it imports to make what it registers is its code too)
+            _PLUGIN_MODULES.update(sys.modules.keys() - before)
     if not isinstance(contributed, (list, tuple)):
         raise PluginError(f"plugin {impl.plugin_name!r} returned {contributed!r:.100} from {hook}, which is not a "
                           f"list of {kind}s (return a list, even of one)")

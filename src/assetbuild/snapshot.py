@@ -20,8 +20,9 @@ everything that build's decision read, as it was when it decided.
 - the stat signature (size, mtime, ctime, inode, device) of every file whose content the
   decision used: the code (``files``: the AssetFile and the project's modules, read and found
   identical to what was loaded, pyproject.toml and the dynamic partitions' keys as they were
-  before loading, assetbuild's own modules and the plugins', the metadata files library
-  versions were read from, which must still be there) and the data
+  before loading, assetbuild's own modules, the plugins' modules and every ``entry_points.txt``
+  looked for (``plugins.loaded_from``), the metadata files library versions were read from,
+  which must still be there) and the data
   (``data``: the sources and the path outputs); and the directories holding the project's modules.
   The AssetFile's and the project modules' digests too (``contents``): one whose signature
   changed is read, and changed nothing if it holds the same bytes (``same_content``);

@@ -416,9 +416,10 @@ class Recorder:
                 return None, f"{f} is gone since the build read a library's version from it"
         if self.affected is not None:  # (what this build did not fingerprint: as the last one read
             metadata.update((self.previous or {}).get("metadata", ()))  # it, carried below with ``files``)
-        for plugin in self.project.plugin_manager.get_plugins():
-            f = getattr(plugin, "__file__", None)
-            if f:
+        from ..plugins import loaded_from
+
+        for f in loaded_from(self.project.plugin_manager):  # the plugins' code, and their entry points
+            if f not in files:  # (a project module's is the one taken as its content was checked)
                 files[f] = snapshot.sig_of(f)
         carried: dict[str, Any] = {}
         if self.affected is not None and self.previous is not None:
