@@ -122,6 +122,22 @@ def test_the_map_is_kept_in_the_cache_and_made_again_after_an_install(tmp_path):
     assert _probe(site, ["fakemod"], cache_dir=cache, persist=False) == {"answers": ["1.1"], "scans": 0}
 
 
+def test_a_version_edited_in_place_in_its_metadata_makes_the_kept_map_again(tmp_path):
+    """An egg-info whose folder name holds no version (``setup.py develop``), its PKG-INFO
+    rewritten in place with the next version: no sys.path folder's time changes, and the kept
+    map must not answer the old version."""
+    site, cache = tmp_path / "site", tmp_path / "cache"
+    cache.mkdir()
+    info = "Metadata-Version: 2.1\nName: fakedist\nVersion: {}\n"
+    write(site, {"fakemod/__init__.py": "", "fakedist.egg-info/PKG-INFO": info.format("1.0"),
+                 "fakedist.egg-info/top_level.txt": "fakemod\n"})
+    assert _probe(site, ["fakemod"], cache_dir=cache, persist=True) == {"answers": ["1.0"], "scans": 1}
+    assert _probe(site, ["fakemod"], cache_dir=cache, persist=True) == {"answers": ["1.0"], "scans": 0}
+    (site / "fakedist.egg-info" / "PKG-INFO").write_text(info.format("1.1"))
+    assert _probe(site, ["fakemod"], cache_dir=cache, persist=True) == {"answers": ["1.1"], "scans": 1}
+    assert _probe(site, ["fakemod"], cache_dir=cache, persist=True) == {"answers": ["1.1"], "scans": 0}
+
+
 def test_a_damaged_or_foreign_map_is_made_again_silently(tmp_path):
     site, cache = tmp_path / "site", tmp_path / "cache"
     _install(site, "fakedist", "1.0", "fakemod")

@@ -554,6 +554,24 @@ def test_a_library_version_changed_in_its_metadata_in_place(tmp_path: Path, meta
     assert _keys(root, site, "1") == _keys(root, site, "0")  # the snapshot's answer is the full path's
 
 
+def test_a_library_version_changed_in_place_that_the_kept_table_answered(tmp_path: Path) -> None:
+    """The import name ``yamlish`` is not its distribution's (``yamldist``), whose egg-info
+    folder name holds no version: the version comes from the table of distributions kept in
+    the cache (``code/.distributions.json``). Its PKG-INFO rewritten in place (a version bump
+    under ``setup.py develop``) changes no sys.path folder: the full path, too, must see it."""
+    root, site = tmp_path / "proj", tmp_path / "site"
+    before = _recorded(root, site, {
+        "AssetFile": 'from assetbuild import asset\n\nimport yamlish\n\n\n@asset(io="json")\n'
+                     "def a0():\n    return yamlish.BASE\n",
+        "site/yamlish/__init__.py": "BASE = 5\n",
+        "site/yamldist.egg-info/PKG-INFO": "Metadata-Version: 2.1\nName: yamldist\nVersion: 1.0\n",
+        "site/yamldist.egg-info/top_level.txt": "yamlish\n"})
+    assert (root / ".assetbuild" / "code" / ".distributions.json").is_file()
+    (site / "yamldist.egg-info" / "PKG-INFO").write_text("Metadata-Version: 2.1\nName: yamldist\nVersion: 2.0\n")
+    after = _keys(root, site, "1")
+    assert after == _keys(root, site, "0") != before  # the snapshot's answer is the full path's, the new key
+
+
 UPPER = ('class Upper:\n    name = "upper"\n    version = "{v}"\n\n    def dump(self, value):\n'
          '        return str(value).upper().encode()\n\n    def load(self, data):\n        return data.decode()\n')
 

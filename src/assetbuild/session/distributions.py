@@ -12,6 +12,10 @@ not kept while a site directory is as new as the clock (``_racy``): an install i
 clock tick would not change the directory's time.
 Installing, upgrading or removing a package changes its site directory's time, and the table
 is made again. A file that is unreadable, damaged or from other entries is made again, silently.
+A version edited in place in its metadata file (an ``.egg-info``'s ``PKG-INFO``, whose folder
+name need not carry it, as ``setup.py develop`` rewrites it) changes no directory's time: the
+table keeps each metadata file's stat signature, taken before reading it, and a version it
+answers whose file's signature changed makes it again (``_Table.fresh``).
 
 The answer is the distribution's version from its metadata, never a module's ``__version__``:
 the key must not depend on whether a library happens to be imported already in this process
@@ -41,7 +45,7 @@ from ..errors import LibraryChanged
 from ..plugins import distribution_name
 
 MAP_FILE = ("code", ".distributions.json")  # under the cache directory; `clean` removes it
-_FORMAT = 3  # 3: each entry's time is max(mtime, ctime), with its device
+_FORMAT = 4  # 4: each distribution's metadata file and its signature (``files``); 3: each entry's time is max(mtime, ctime), with its device
 
 
 def _signature() -> list[list[Any]]:
@@ -91,13 +95,38 @@ def _stamp(directory: Path) -> tuple[int, int] | None:
     return st.st_dev, st.st_mtime_ns
 
 
+def metadata_file(dist: Any) -> str | None:
+    """The file a distribution's version is read from (a ``*.dist-info``'s METADATA, an
+    ``*.egg-info``'s PKG-INFO, or a one-file egg-info itself); None if it has none on disk."""
+    where = getattr(dist, "_path", None)  # a PathDistribution's directory (*.dist-info, *.egg-info)
+    if where is None:
+        return None
+    where = str(where)
+    for f in (os.path.join(where, "METADATA"), os.path.join(where, "PKG-INFO"), where):
+        if os.path.isfile(f):
+            return f
+    return None
+
+
+def _sig(path: str) -> list[int] | None:
+    """A file's stat signature as the kept table holds it (``snapshot.sig_of``'s, as a list)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev]
+
+
 class _Table:
     """Every installed distribution's version (by normalized name, the first on ``sys.path``
-    winning, as ``importlib.metadata.version`` finds it) and the import names it provides."""
+    winning, as ``importlib.metadata.version`` finds it), the import names it provides, and the
+    metadata file its version was read from with that file's signature then."""
 
-    def __init__(self, versions: dict[str, str], names: dict[str, list[str]]) -> None:
+    def __init__(self, versions: dict[str, str], names: dict[str, list[str]],
+                 files: dict[str, list[Any]]) -> None:
         self.versions = versions
         self.names = names
+        self.files = files  # normalized name -> [metadata file, its signature before it was read]
 
     @classmethod
     def scan(cls) -> _Table:
@@ -107,24 +136,41 @@ class _Table:
 
         versions: dict[str, str] = {}
         names: dict[str, list[str]] = {}
+        files: dict[str, list[Any]] = {}
         for dist in metadata.distributions():
+            f = metadata_file(dist)
+            sig = _sig(f) if f is not None else None  # (before the read: an edit after it shows)
             md = dist.metadata
             name, version = md["Name"], md["Version"]
             if not isinstance(name, str):
                 continue
-            if isinstance(version, str):
-                versions.setdefault(_normalize(name), version)
+            if isinstance(version, str) and _normalize(name) not in versions:
+                versions[_normalize(name)] = version
+                if f is not None and sig is not None:
+                    files[_normalize(name)] = [f, sig]
             for top in _import_names(dist):
                 names.setdefault(top, []).append(name)
-        return cls(versions, names)
+        return cls(versions, names, files)
 
-    def version(self, top: str) -> str | None:
-        found = self.versions.get(_normalize(top))
-        for dist in () if found is not None else self.names.get(top, ()):
-            found = self.versions.get(_normalize(dist))
+    def version(self, top: str) -> tuple[str | None, str | None]:
+        """(the version, the normalized name of the distribution it is of) for import name ``top``."""
+        dist = _normalize(top)
+        found = self.versions.get(dist)
+        for other in () if found is not None else self.names.get(top, ()):
+            dist = _normalize(other)
+            found = self.versions.get(dist)
             if found is not None:
                 break
-        return found
+        return found, dist if found is not None else None
+
+    def fresh(self, dist: str) -> bool:
+        """Whether the metadata file ``dist``'s version was read from is as it was then."""
+        kept = self.files.get(dist)
+        return kept is None or _sig(kept[0]) == kept[1]
+
+    def racy(self, stamp: tuple[int, int] | None) -> bool:
+        """Whether a metadata file may have changed again without its signature changing (as ``_racy``)."""
+        return _racy([[f, max(sig[1], sig[2]), sig[4]] for f, sig in self.files.values()], stamp)
 
 
 def _import_names(dist: Any) -> set[str]:
@@ -164,14 +210,9 @@ class Distributions:
         self.metadata_files: set[str] = set()
 
     def _note_metadata(self, dist: Any) -> None:
-        where = getattr(dist, "_path", None)  # a PathDistribution's directory (*.dist-info, *.egg-info)
-        if where is None:
-            return
-        where = str(where)
-        for f in (os.path.join(where, "METADATA"), os.path.join(where, "PKG-INFO"), where):  # (or a one-file egg-info)
-            if os.path.isfile(f):
-                self.metadata_files.add(f)
-                return
+        f = metadata_file(dist)
+        if f is not None:
+            self.metadata_files.add(f)
 
     def refresh(self) -> None:
         """Forget what was looked up if a package was installed or removed since (cheap: a
@@ -198,9 +239,8 @@ class Distributions:
             if self._table is None and path is not None and path != self._file_tried:
                 self._file_tried = path
                 self._table = _read_table(path, self._signature)
-            if self._table is not None:
-                version = self._table.version(top)
-            else:
+            version: str | None = None
+            if self._table is None:
                 from importlib import metadata
 
                 try:
@@ -208,15 +248,36 @@ class Distributions:
                     version = dist.version
                     self._note_metadata(dist)
                 except metadata.PackageNotFoundError:
-                    stamp = _stamp(path.parent) if path is not None and persist else None
-                    signature = _signature() if stamp is not None else None  # (after the stamp)
-                    self._table = _Table.scan()
-                    if path is not None and signature is not None and signature == self._signature \
-                            and not _racy(signature, stamp):
-                        _write_table(path, signature, self._table)
-                    version = self._table.version(top)
+                    self._table = self._scanned(path, persist)
+            if self._table is not None:
+                version = self._from_table(top, path, persist)
             self._versions[top] = version
             return version
+
+    def _from_table(self, top: str, path: Path | None, persist: bool) -> str | None:
+        """``top``'s version from the table; the table made again first if the metadata file
+        it was read from changed since (edited in place). That file is noted, as a version read
+        one by one: the null build's snapshot watches it."""
+        assert self._table is not None
+        version, owner = self._table.version(top)
+        if owner is not None and not self._table.fresh(owner):
+            self._table = self._scanned(path, persist)
+            version, owner = self._table.version(top)
+        kept = self._table.files.get(owner) if owner is not None else None
+        if kept is not None:
+            self.metadata_files.add(kept[0])
+        return version
+
+    def _scanned(self, path: Path | None, persist: bool) -> _Table:
+        """The table made afresh, and kept at ``path`` (when ``persist``) unless a site directory
+        or a metadata file changed in the clock's tick as it was made."""
+        stamp = _stamp(path.parent) if path is not None and persist else None
+        signature = _signature() if stamp is not None else None  # (after the stamp)
+        table = _Table.scan()
+        if path is not None and signature is not None and signature == self._signature \
+                and not _racy(signature, stamp) and not table.racy(stamp):
+            _write_table(path, signature, table)
+        return table
 
 
 def _read_table(path: Path, signature: list[list[Any]]) -> _Table | None:
@@ -225,11 +286,13 @@ def _read_table(path: Path, signature: list[list[Any]]) -> _Table | None:
         doc = json.loads(path.read_bytes())
         if doc["format"] != _FORMAT or doc["python"] != sys.version or doc["sys_path"] != signature:
             return None
-        versions, names = doc["versions"], doc["names"]
-        if isinstance(versions, dict) and isinstance(names, dict) and all(
+        versions, names, files = doc["versions"], doc["names"], doc["files"]
+        if isinstance(versions, dict) and isinstance(names, dict) and isinstance(files, dict) and all(
                 isinstance(v, str) for v in versions.values()) and all(
-                isinstance(v, list) for v in names.values()):
-            return _Table(versions, names)
+                isinstance(v, list) for v in names.values()) and all(
+                isinstance(v, list) and len(v) == 2 and isinstance(v[0], str) and isinstance(v[1], list)
+                and len(v[1]) == 5 for v in files.values()):
+            return _Table(versions, names, files)
     except (OSError, ValueError, KeyError, TypeError):
         pass
     return None
@@ -240,7 +303,7 @@ def _write_table(path: Path, signature: list[list[Any]], table: _Table) -> None:
     from ..atomicfile import write_atomically
 
     doc = {"format": _FORMAT, "python": sys.version, "sys_path": signature, "versions": table.versions,
-           "names": table.names}
+           "names": table.names, "files": table.files}
     try:
         path.parent.mkdir(exist_ok=True)
         write_atomically(path, json.dumps(doc, sort_keys=True).encode())
