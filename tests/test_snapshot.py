@@ -446,6 +446,30 @@ def test_a_failed_build_records_no_snapshot(tmp_path: Path) -> None:
     assert status == 1 and line == "snapshot: not used: the last build did not succeed", line
 
 
+def test_a_build_that_waited_for_the_lock_records_a_snapshot(tmp_path: Path) -> None:
+    """A build that waited for another (here: the lock held by this test) said so, a line of its
+    own that the next null build has no cause to print: it records a snapshot even so."""
+    import fcntl
+
+    from projects import cli_cmd
+
+    root = project(tmp_path)
+    settled(root)
+    fd = os.open(root / ".assetbuild" / "lock", os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        build = subprocess.Popen(cli_cmd(), cwd=root, env=clean_env(), stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True)
+        said = build.stderr.readline() if build.stderr is not None else ""
+        assert "waiting for it to finish" in said, said
+    finally:
+        os.close(fd)
+    out, err = build.communicate(timeout=120)
+    assert build.returncode == 0 and "0 built, 3 cached" in out, err
+    out, line, _ = explain(root)
+    assert line == "snapshot: answers", line
+
+
 def test_racy_signatures() -> None:
     probe = (7, 5_000_000_000)  # (device, mtime) of the lock file touched as the build started
     sig = [10, 4_999_999_999, 4_000_000_000, 1, 7]  # (size, mtime, ctime, inode, device)

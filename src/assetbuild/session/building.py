@@ -341,7 +341,9 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
     try:
         if not dry_run:
             project.loaded.save_code_cache()
+            said = rep.said
             store.acquire_lock(on_wait=waiting_warning(project.cache_dir, rep.warn))
+            rep.said = said  # (that it waited is no line of its results a null build after would print)
             store.spool_dir(sweep=True)  # what killed builds' workers left: before this build's start
             from .snapshots import recorder_for
 
