@@ -68,6 +68,33 @@ def slow(quick):
     assert cli("runs", "show", "2", cwd=project.root).returncode == 0
 
 
+def test_a_project_an_asset_builds_in_a_ui_build_records_a_scripts_call(project: Project, tmp_path):
+    """A build the UI started is ``ui: build(...)`` in its project's runs; another project an
+    asset of it builds through the API is the asset's call, ``python: build()``, as it is
+    anywhere else: the UI never started that build."""
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "AssetFile").write_text("from assetbuild import asset\n\n@asset\ndef b():\n    return 41\n")
+    project.assetfile(f"""
+import assetbuild
+
+@asset
+def a():
+    return assetbuild.build(project_dir={str(other)!r}).ok
+""")
+    s = Server(project.root)
+    try:
+        events = Events(s)
+        assert materialize(s, "a") == 202
+        events.until(lambda e: e["type"] == "build-finished")
+    finally:
+        assert s.stop() == 0
+    mine = json.loads(cli("runs", "--json", cwd=project.root).stdout)["runs"]
+    theirs = json.loads(cli("runs", "--json", cwd=other).stdout)["runs"]
+    assert [r["command"] for r in mine] == ["ui: build('a', keep_going=True)"]
+    assert [r["command"] for r in theirs] == ["python: build()"]
+
+
 def test_a_build_may_start_as_soon_as_the_last_one_said_it_finished(project: Project):
     """``build-finished`` means finished: a Materialize sent right after it is never refused as
     "a build is already running" (the server's own bookkeeping ends before the event is sent)."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import threading
 
-from .wording import as_the_api, as_the_command, from_the_command
+from .wording import as_the_api, as_the_command, caller, from_the_command, set_caller
 
 _local = threading.local()
 # (device, inode) of the build lock files of the builds whose code runs in this process: those
@@ -28,11 +28,12 @@ class running_user_code:  # noqa: N801 - used as a function: with running_user_c
     """Run user code in this thread; if it changed the working directory, go back to
     ``project_dir``, where user code runs (to the directory before it when ``project_dir``
     cannot be entered: a worker on another machine). An asset that calls assetbuild hears the
-    API's words (``wording.as_the_api``). One ``getcwd`` before and after, and a class rather than
+    API's words (``wording.as_the_api``), and the runs it starts are a script's (``python:``),
+    also in a build the UI started. One ``getcwd`` before and after, and a class rather than
     a generator's context manager: about a microsecond per asset, which a cold build of 10,000
     assets pays 10,000 times."""
 
-    __slots__ = ("project_dir", "before", "depth", "command")
+    __slots__ = ("project_dir", "before", "depth", "command", "caller")
 
     def __init__(self, project_dir: str) -> None:
         self.project_dir = project_dir
@@ -44,11 +45,16 @@ class running_user_code:  # noqa: N801 - used as a function: with running_user_c
         self.command = from_the_command()
         if self.command:
             as_the_api()
+        self.caller = caller()
+        if self.caller != "python":  # (the UI's build: what the asset builds, a script's call made)
+            set_caller("python")
 
     def __exit__(self, *exc: object) -> None:
         _local.depth = self.depth
         if self.command:
             as_the_command()
+        if self.caller != "python":
+            set_caller(self.caller)
         if _cwd() != self.before:
             for home in (self.project_dir, self.before):
                 if home is None:

@@ -50,6 +50,11 @@ def called_from(caller: str) -> Iterator[None]:
         _local.caller = before
 
 
+def set_caller(caller: str) -> None:
+    """What called the API in this thread from now on (``called_from`` for a block)."""
+    _local.caller = caller
+
+
 def caller() -> str:
     """What called the API in this thread (``called_from``): ``"python"`` unless said."""
     return getattr(_local, "caller", "python")
