@@ -103,7 +103,8 @@ def test_the_edit_is_taken_from_the_source_the_graph_keeps_and_says_what_reaches
     h = "7" * 64
     order = ["a", "b", "c"]
     codes = {"a": (h, {"code": h}), "b": (h, {"code": h}), "c": (h, {"code": h, "helper:__assetfile__.b": h})}
-    graph = {"order": order, "source": OLD, "asset_defs": _defs(OLD), **codetable.code_table(order, codes)}
+    roots = {n: f"helper:__assetfile__.{n}" for n in order}
+    graph = {"order": order, "source": OLD, "asset_defs": _defs(OLD), **codetable.code_table(order, codes, roots)}
     kept = [assetfile_digest(OLD), TAG]
     new = _file(A, _asset("b", "a", "    return a + 'bb'\n"), C)
     edit = codeedits.edit_of(graph, kept, [kept[0], "checker"], new)
@@ -206,7 +207,9 @@ def _module_graph(reads: dict[str, dict[str, str]]) -> tuple[dict[str, object], 
     h = "7" * 64
     order = list(reads)
     codes = {a: (h, {"code": h, **{label: h for label in labels}}) for a, labels in reads.items()}
-    graph = {"order": order, "modules": {"/p/lib/util.py": ["lib.util", MODULE]}, **codetable.code_table(order, codes)}
+    roots = {a: f"helper:__assetfile__.{a}" for a in order}
+    graph = {"order": order, "modules": {"/p/lib/util.py": ["lib.util", MODULE]},
+             **codetable.code_table(order, codes, roots)}
     import hashlib
 
     return graph, [hashlib.sha256(MODULE).hexdigest(), ""]

@@ -82,13 +82,34 @@ def test_the_assets_reaching_a_function_are_those_whose_parts_name_it() -> None:
              "e": (h, {"code": h, "helper:lib.steps.f": h}),  # a module's f: not the AssetFile's
              "g": (h, {"code": h, "helper:__assetfile__.f#2": h}),
              "f": (h, {"code": h})}
-    graph = {"order": order, **codetable.code_table(order, codes)}
+    roots = {n: f"helper:__assetfile__.{n}_fn" for n in order}  # (none of them f itself)
+    graph = {"order": order, **codetable.code_table(order, codes, roots)}
     assert codetable.reaching(graph, "f") == {"a", "b", "d", "g"}
     assert codetable.reaching(graph, "nothing") == set()
-    with_version = {"order": order, **codetable.code_table(order, {**codes, "c": ("v:1", {})})}
+    with_version = {"order": order, **codetable.code_table(order, {**codes, "c": ("v:1", {})}, roots)}
     assert codetable.reaching(with_version, "f") == {"a", "b", "d", "g"}  # (a code_version reaches nothing)
     assert codetable.reaching({**with_version, **codetable.patched(with_version, {"d": ("v:2", {})})}, "f") \
         == {"a", "b", "g"}
-    unknown = {"order": order, **codetable.code_table(order, {k: v for k, v in codes.items() if k != "c"})}
+    unknown = {"order": order, **codetable.code_table(order, {k: v for k, v in codes.items() if k != "c"}, roots)}
     assert codetable.reaching(unknown, "f") is None  # (what an asset without a kept fingerprint reaches: not known)
     assert codetable.reaching({"order": order}, "f") is None
+
+
+def test_an_asset_whose_own_function_is_edited_reaches_it() -> None:
+    """``asset(compute)``, ``asset(fns.compute)``, ``name=``: the root of an asset's fingerprint
+    is never one of its parts, so the table keeps each asset's function; a patched table keeps
+    them, and a table without them (an older graph's) answers nothing."""
+    h = "5" * 64
+    order = ["compute", "other", "moved", "b", "v"]
+    codes = {n: (h, {"code": h}) for n in order[:4]} | {"v": ("v:1", {})}
+    roots = {"compute": "helper:__assetfile__.compute", "other": "helper:__assetfile__.compute",
+             "moved": "helper:lib.fns.compute", "b": "helper:__assetfile__.b", "v": "helper:__assetfile__.compute"}
+    graph = marshal.loads(marshal.dumps({"order": order, **codetable.code_table(order, codes, roots)}, 2))
+    assert codetable.reaching(graph, "compute") == {"compute", "other"}  # (a code_version reaches nothing)
+    assert codetable.reaching(graph, "compute", "lib.fns") == {"moved"}
+    assert codetable.codes_of(graph, range(5)) == {n: codes[n] for n in order[:4]}  # (a root is no part)
+    graph = {**graph, **codetable.patched(graph, {"b": (h, {"code": h, "helper:lib.fns.compute": h})})}
+    assert codetable.reaching(graph, "compute", "lib.fns") == {"moved", "b"}
+    assert codetable.reaching(graph, "compute") == {"compute", "other"}
+    assert codetable.reaching({**graph, "code_roots": None}, "compute") is None
+    assert codetable.reaching({"order": order, **codetable.code_table(order, codes)}, "compute") is None

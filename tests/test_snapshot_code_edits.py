@@ -341,3 +341,32 @@ def test_an_edit_of_a_module_a_helper_holds_as_a_value_builds_what_reaches_the_h
     assert "snapshot: not used: module lib.rates changed inside the definition of factor; the build loads 1 of " \
            "the 2 assets" in fast.stderr, fast.stderr
     assert fast.returncode == 0 and built(fast.stdout) == ["held"]
+
+
+CALLED_PROJECT = {
+    "AssetFile": ('from assetbuild import asset\n\nfrom lib import fns\n\n\ndef compute():\n    return 1\n\n\n'
+                  'asset(compute, io="json")\nasset(compute, name="other", io="json")\nmoved = asset(fns.moved, io="json")\n'
+                  '\n\n@asset(io="json")\ndef a():\n    return 5\n\n\nasset(a, name="a2", io="json")\n'
+                  '\n\n@asset(io="json")\ndef reader(moved):\n    return moved * 10\n'),
+    "lib/__init__.py": "",
+    "lib/fns.py": "def moved():\n    return 3\n",
+}
+
+
+@pytest.mark.parametrize("path, old, new, ran", [
+    ("AssetFile", "return 1", "return 2", ["compute", "other"]),
+    ("AssetFile", "return 5", "return 6", ["a", "a2"]),
+    ("lib/fns.py", "return 3", "return 4", ["moved", "reader"]),
+])
+def test_an_edit_of_the_function_an_asset_was_declared_of_by_a_call_builds_it(tmp_path: Path, path: str, old: str,
+                                                                               new: str, ran: list[str]) -> None:
+    """``asset(compute)`` declares an asset of a plain function: its fingerprint's root is that
+    function, never one of its parts, and the graph keeps it (``codetable.reaching``); again
+    after a slice patched the table."""
+    a, b = snapshot_twins(tmp_path, CALLED_PROJECT)
+    for before, after in ((old, new), (new, new.replace(new[-1], "9"))):
+        edit(a, b, before, after, path)
+        fast, _ = both(a, b)
+        assert "changed inside the definition of" in fast.stderr, fast.stderr
+        assert fast.returncode == 0 and built(fast.stdout) == ran
+    assert explain(a)[1] == "snapshot: answers"

@@ -25,12 +25,28 @@ if TYPE_CHECKING:
 
 _NONE = 0xFFFFFFFF  # an asset without a kept fingerprint
 _VERSIONED = 0xFFFFFFFE  # ... because it has a ``code_version`` (its code reaches nothing: ``reaching``)
-KEYS = ("code_labels", "code_digests", "code", "code_parts", "code_parts_at")
+KEYS = ("code_labels", "code_digests", "code", "code_parts", "code_parts_at", "code_roots")
 
 
-def code_table(order: list[str], codes: Mapping[str, tuple[str, dict[str, str]]]) -> dict[str, Any]:
+def root_label(fn: Any) -> str | None:
+    """The label an asset's own function would have as a helper (``helper:MODULE.QUALNAME``):
+    its fingerprint's root is never one of its parts, so ``reaching`` finds an asset declared
+    by a call (``asset(compute)``, ``asset(fns.compute)``, ``name=``) by this. None if it has
+    no such name (a ``functools.partial``)."""
+    module, qualname = getattr(fn, "__module__", None), getattr(fn, "__qualname__", None)
+    return f"helper:{module}.{qualname}" if isinstance(module, str) and isinstance(qualname, str) else None
+
+
+def roots_of(nodes: Mapping[str, Any]) -> dict[str, str | None]:
+    """``root_label`` of each asset's function among a graph's ``nodes``."""
+    return {name: root_label(getattr(d, "fn", None)) for name, d in nodes.items()}
+
+
+def code_table(order: list[str], codes: Mapping[str, tuple[str, dict[str, str]]],
+               roots: Mapping[str, str | None] | None = None) -> dict[str, Any]:
     """The graph document's entries for ``codes`` (asset -> (digest, parts), a build's
-    fingerprints), one per asset of ``order``."""
+    fingerprints), one per asset of ``order``; ``roots``: asset -> ``root_label`` of its
+    function (an asset without one is not known to ``reaching``)."""
     from array import array
 
     labels: dict[str, int] = {}
@@ -60,18 +76,20 @@ def code_table(order: list[str], codes: Mapping[str, tuple[str, dict[str, str]]]
         except ValueError:  # none kept, or a code_version
             code.append(_VERSIONED if _versioned(found) else _NONE)
         at.append(len(parts))
+    root = array("I", [_NONE if (r := (roots or {}).get(name)) is None else labels.setdefault(r, len(labels))
+                       for name in order])
     return {"code_labels": list(labels), "code_digests": b"".join(raw), "code": code.tobytes(),
-            "code_parts": parts.tobytes(), "code_parts_at": at.tobytes()}
+            "code_parts": parts.tobytes(), "code_parts_at": at.tobytes(), "code_roots": root.tobytes()}
 
 
 def table_for(order: list[str], codes: Mapping[str, tuple[str, dict[str, str]]],
-              previous: dict[str, Any] | None = None) -> dict[str, Any]:
+              previous: dict[str, Any] | None = None, roots: Mapping[str, str | None] | None = None) -> dict[str, Any]:
     """The entries of a new graph document: ``previous``'s table (the last graph's, its code
     proved unchanged) if that graph lists the assets in ``order``; else ``code_table`` of
-    ``codes`` (a slice fingerprints again the assets they lack)."""
+    ``codes`` and ``roots`` (a slice fingerprints again the assets they lack)."""
     if previous is not None and previous.get("order") == order and all(k in previous for k in KEYS):
         return {k: previous[k] for k in KEYS}
-    return code_table(order, codes)
+    return code_table(order, codes, roots)
 
 
 def _reads_module(label: str, module: str, holds: Callable[[str], bool] = lambda name: False) -> bool:
@@ -225,8 +243,11 @@ def patched(graph: dict[str, Any], codes: Mapping[str, tuple[str, dict[str, str]
     shift = len(out) - at[start]
     out.extend(parts[at[start]:])
     out_at.extend([x + shift for x in at[start + 1:]])
+    roots = graph.get("code_roots")  # (a body edit changes no asset's own function)
+    if not isinstance(roots, bytes) or len(roots) != 4 * len(order):
+        roots = array("I", [_NONE] * len(order)).tobytes()
     return {"code_labels": list(label_at), "code_digests": bytes(raw), "code": code.tobytes(),
-            "code_parts": out.tobytes(), "code_parts_at": out_at.tobytes()}
+            "code_parts": out.tobytes(), "code_parts_at": out_at.tobytes(), "code_roots": roots}
 
 
 def codes_of(graph: dict[str, Any], assets: Iterable[int]) -> dict[str, tuple[str, dict[str, str]]]:
@@ -265,19 +286,21 @@ def codes_of(graph: dict[str, Any], assets: Iterable[int]) -> dict[str, tuple[st
 def reaching(graph: dict[str, Any], function: str, module: str = "__assetfile__") -> set[str] | None:
     """The assets whose kept fingerprint covers ``function`` of ``module`` (the AssetFile's, by
     default), so that an edit of its body changes their keys too (``codeedits``): it is one of
-    the helpers the asset reaches, at any depth (``helper:MODULE.NAME``, or one defined in it);
-    or, in the AssetFile, a global it reads; or, in a project module, the asset may read the
-    module (``_reads_module``: an import inside a function reads it so). None when the graph
-    keeps no whole table, or an asset has no fingerprint kept and no ``code_version`` (what it
-    reaches is not known)."""
+    the helpers the asset reaches, at any depth (``helper:MODULE.NAME``, or one defined in it),
+    or the asset's own function (``code_roots``: ``asset(compute)`` declares an asset of a plain
+    function); or, in the AssetFile, a global it reads; or, in a project module, the asset may
+    read the module (``_reads_module``: an import inside a function reads it so). None when the
+    graph keeps no whole table, or an asset has no fingerprint or function kept and no
+    ``code_version`` (what it reaches is not known)."""
     try:
         labels, digests = graph["code_labels"], graph["code_digests"]
-        code, parts, at = (memoryview(graph[k]).cast("I") for k in ("code", "code_parts", "code_parts_at"))
+        code, parts, at, roots = (memoryview(graph[k]).cast("I")
+                                  for k in ("code", "code_parts", "code_parts_at", "code_roots"))
     except (KeyError, TypeError, ValueError):
         return None
     order = graph["order"]
     if not isinstance(labels, list) or not isinstance(digests, bytes) or len(code) != len(order) \
-            or len(at) != len(order) + 1 or at[-1] != len(parts) or len(parts) % 2:
+            or len(at) != len(order) + 1 or at[-1] != len(parts) or len(parts) % 2 or len(roots) != len(order):
         return None
     helper = f"helper:{module}.{function}"
     holds = importers(graph.get("modules") or {}, module) if module != "__assetfile__" else None
@@ -287,8 +310,9 @@ def reaching(graph: dict[str, Any], function: str, module: str = "__assetfile__"
                                               else _reads_module(label, module, holds)))}
     found: set[str] = set()
     for i, name in enumerate(order):
-        if code[i] == _NONE:
+        if code[i] == _NONE or (roots[i] == _NONE and code[i] != _VERSIONED):
             return None
-        if hit and any(parts[j] in hit for j in range(at[i], at[i + 1], 2)):
+        if hit and (roots[i] in hit and code[i] != _VERSIONED
+                    or any(parts[j] in hit for j in range(at[i], at[i + 1], 2))):
             found.add(name)
     return found

@@ -291,10 +291,11 @@ class Recorder:
             doc = {**self.graph, "asset_defs": asset_defs, "source": rec.pop("source"), "modules": rec.pop("modules")}
             edit = self._edit()
             if self.project.sliced is None:  # (a slice's graph keeps the table it was loaded with)
-                from ..codetable import table_for
+                from ..codetable import roots_of, table_for
 
                 whole = self.affected is None or self.checking  # (every asset fingerprinted)
-                doc.update(table_for(self.graph["order"], sched.codes, None if whole else self._previous_graph()))
+                doc.update(table_for(self.graph["order"], sched.codes, None if whole else self._previous_graph(),
+                                     roots_of(self.project.graph.nodes)))
             elif edit is not None:  # but the fingerprints of the code an edit changed
                 from ..codetable import patched
 
