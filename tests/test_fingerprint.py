@@ -1820,3 +1820,19 @@ def test_normalized_bytecode_is_computed_once_per_shape_and_is_the_same(monkeypa
     assert [code_digest(c) for c in reversed(codes)] == first[::-1]
     alike = [compile(f"def f(x):\n    return x + {i}\n", "<alike>", "exec").co_consts[0] for i in range(3)]
     assert len({bytecode._code_stream(c)[0] for c in alike}) == 1 and len({code_digest(c) for c in alike}) == 3
+
+
+def test_a_class_digest_does_not_depend_on_whether_an_instance_was_pickled_or_copied(local_modules):
+    """``copyreg`` writes ``__slotnames__`` onto a class as an instance of it is pickled or
+    copied; a stored value naming the class is read by the next build, which never pickled it."""
+    import copy
+    import pickle
+
+    files = {"fplib/__init__.py": "", "fplib/box.py": "class Box:\n    def __init__(self, w):\n        self.w = w\n\n\n"
+             "class Slotted:\n    __slots__ = ('w',)\n\n    def __init__(self, w):\n        self.w = w\n"}
+    (m,) = local_modules("a", files, "fplib.box")
+    before = {r: make_fp().fingerprint_reference(r) for r in ("fplib.box:Box", "fplib.box:Slotted")}
+    pickle.dumps([m.Box(2), m.Slotted(3)])
+    copy.copy(m.Slotted(4))
+    assert "__slotnames__" in vars(m.Box) and "__slotnames__" in vars(m.Slotted)
+    assert {r: make_fp().fingerprint_reference(r) for r in before} == before

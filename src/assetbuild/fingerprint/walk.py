@@ -59,10 +59,11 @@ class Fingerprint(NamedTuple):
 
 _MISSING = object()
 
-# Class-namespace entries that are bookkeeping, not behaviour.
+# Class-namespace entries that are bookkeeping, not behaviour, or caches the standard library writes
+# onto a class as code runs (``__slotnames__``: pickle, copy; the pure-Python ``abc``'s caches).
 _SKIP_CLASS_ATTRS = frozenset({
-    "__doc__", "__module__", "__dict__", "__weakref__", "__qualname__", "__firstlineno__",
-    "__static_attributes__", "_abc_impl",
+    "__doc__", "__module__", "__dict__", "__weakref__", "__qualname__", "__firstlineno__", "__static_attributes__",
+    "_abc_impl", "__slotnames__", "_abc_cache", "_abc_negative_cache", "_abc_negative_cache_version",
 })
 # Enum bookkeeping kept in the class dict; members are encoded from __members__ instead.
 _ENUM_INTERNALS = frozenset({
