@@ -1488,6 +1488,28 @@ def test_recorded_data_versions_round_trip_and_fold_the_current_code():
     assert fold_code_refs(rec, digests.__getitem__) != one
 
 
+def test_pickle_code_refs_finds_modules_the_process_did_not_import_under_the_projects_top_names(local_modules):
+    """A worker process imported the module (or an unpickling asset, only while it ran): the
+    names searched for are those imported, and any module under a top-level name of the
+    project's folders that the import would find there (``is_project``)."""
+    import pickle
+
+    from assetbuild.fingerprint.refs import pickle_code_refs
+    (m,) = local_modules("t", {"fplib/__init__.py": "", "fplib/m.py": "class A:\n    pass\n"}, "fplib.m")
+    asked: list[str] = []
+
+    def is_project(name: str) -> bool:
+        asked.append(name)
+        return name.startswith("fplib")
+
+    for protocol in range(2, pickle.HIGHEST_PROTOCOL + 1):
+        data = pickle.dumps([m.A(), m.A, 1], protocol=protocol)
+        assert pickle_code_refs(data, (), tops={"fplib"}, is_project=is_project) == ("fplib.m:A",), protocol
+        assert pickle_code_refs(data, (), tops={"fplib"}) == ()  # (not the project's: a library of that name)
+        assert pickle_code_refs(data, (), tops={"other", "fpl"}, is_project=is_project) == ()
+    assert set(asked) == {"fplib.m"}
+
+
 def test_fingerprint_reference_follows_the_current_code(local_modules):
     files = {"fplib/__init__.py": "", "fplib/m.py": "class A:\n    def f(self):\n        return {k}\n"
              "def g():\n    return A().f()\n"}

@@ -396,3 +396,35 @@ def test_a_class_edited_during_a_process_build_fails_the_readers_of_its_instance
     r = cli("-j", "2", "--executor", "processes", "--json", cwd=tmp_path)  # the edit is in the keys now
     assert r.returncode == 0 and _statuses(r)["area"] == ("built", None), r.stdout
     assert cli("show", "area", cwd=tmp_path).stdout.strip() == "2"
+
+
+# `boxes` imports lib.box only inside its function (or unpickles it from a source): the build's
+# own process never imports the module, and the code its value names must count all the same.
+NAMED_IN_A_WORKER = {
+    "inside": ("from assetbuild import asset\n\n\n@asset\ndef boxes():\n    from lib.box import Box\n\n"
+               "    return [Box(2), Box(3)]\n"),
+    "unpickled": ('import pickle\n\nfrom assetbuild import asset, source\n\nraw = source("raw", "boxes.pkl")\n\n\n'
+                  "@asset\ndef boxes(raw):\n    return pickle.loads(raw.read_bytes())\n"),
+}
+
+
+@pytest.mark.parametrize("how, executor", [("inside", "processes"), ("inside", "serial"), ("unpickled", "serial")])
+def test_code_a_value_names_counts_when_the_build_never_imported_its_module(tmp_path, how, executor):
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib/__init__.py").write_text("")
+    box = "class Box:\n    def __init__(self, w):\n        self.w = w\n\n    def area(self):\n        return self.w * {k}\n"
+    (tmp_path / "lib/box.py").write_text(box.format(k=1))
+    if how == "unpickled":
+        subprocess.run([sys.executable, "-c", "import pickle; from lib.box import Box; "
+                        "open('boxes.pkl', 'wb').write(pickle.dumps([Box(2), Box(3)]))"], cwd=tmp_path, check=True)
+    (tmp_path / "AssetFile").write_text(NAMED_IN_A_WORKER[how] + "\n\n@asset\ndef areas(boxes):\n"
+                                        "    return [b.area() for b in boxes]\n")
+    env = clean_env(ASSETBUILD_SNAPSHOT="0")
+    for _ in range(2):  # (the second: nothing to do)
+        r = cli("-j", "2", "--executor", executor, "--json", cwd=tmp_path, env=env)
+        assert r.returncode == 0, r.stderr
+    assert {a: s for a, (s, _) in _statuses(r).items()} == {"boxes": "cached", "areas": "cached"}
+    (tmp_path / "lib/box.py").write_text(box.format(k=10))
+    r = cli("-j", "2", "--executor", executor, "--json", cwd=tmp_path, env=env)
+    assert r.returncode == 0 and _statuses(r)["areas"][0] == "built", r.stdout
+    assert cli("show", "areas", cwd=tmp_path).stdout.strip() == "[20, 30]"

@@ -55,7 +55,8 @@ Why the main rules are what they are (RELIABILITY-NOTES.md §5 has the measureme
   is encoded by its type name only, and a warning names the asset and the global.
 * **Code named inside values** (``refs``): pickle bytes name project classes and functions rather
   than containing them; the data version of such a value records those names and downstream keys
-  fold in their current digests (``Fingerprinter.fingerprint_reference``).
+  fold in their current digests (``Fingerprinter.fingerprint_reference``): a project module not
+  imported with the AssetFile by its file, whether or not something imported it since.
 
 Known limits:
 

@@ -139,6 +139,19 @@ def _property(e: Encoder, v: Any, t: type, out: _Out, node: _Node, where: str, d
         e.encode(f, out, node, where, depth + 1)
 
 
+# Class-namespace entries that are bookkeeping, not behaviour, or caches the standard library writes
+# onto a class as code runs (``__slotnames__``: pickle, copy; the pure-Python ``abc``'s caches).
+SKIP_CLASS_ATTRS = frozenset({
+    "__doc__", "__module__", "__dict__", "__weakref__", "__qualname__", "__firstlineno__", "__static_attributes__",
+    "_abc_impl", "__slotnames__", "_abc_cache", "_abc_negative_cache", "_abc_negative_cache_version",
+})
+# Enum bookkeeping kept in the class dict; members are encoded from __members__ instead.
+ENUM_INTERNALS = frozenset({
+    "_member_names_", "_member_map_", "_value2member_map_", "_unhashable_values_",
+    "_unhashable_values_map_", "_member_type_", "_value_repr_", "_new_member_", "_use_args_",
+    "_hashable_values_", "_singles_mask_", "_all_bits_", "_boundary_", "_flag_mask_", "_inverted_",
+    "_numeric_repr_", "_sort_order_",
+})
 # What ``functools.update_wrapper`` and ``lru_cache`` put in a wrapper's ``__dict__``: copies of
 # the wrapped function's metadata (its code counts, its docstring does not), the function itself
 # and lru_cache's ``cache_parameters`` (both encoded by the wrapper's encoder).

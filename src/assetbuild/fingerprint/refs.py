@@ -40,7 +40,8 @@ _SEARCH_FIRST_MAX = 1 << 20  # bytes: smaller values are searched for module nam
 
 
 def pickle_code_refs(data: bytes, modules: Iterable[str],
-                     attributes: Callable[[str], Container[str]] = lambda module: ()
+                     attributes: Callable[[str], Container[str]] = lambda module: (), *,
+                     tops: Iterable[str] = (), is_project: Callable[[str], bool] = lambda module: False
                      ) -> tuple[str, ...]:
     """``module:qualname`` of every global that pickle ``data`` names in one of ``modules``.
 
@@ -56,19 +57,24 @@ def pickle_code_refs(data: bytes, modules: Iterable[str],
     name: what it can reach there are the names its code reads, which are strings in the same
     stream. So such a module counts as every attribute of it (``attributes(module)``) whose name
     is a string of the stream.
+
+    ``tops``: the top-level names the project's folders hold; a module under one of them that
+    ``modules`` lacks (the build's process never imported it: a worker process did, or an
+    unpickling asset only while it ran) counts if ``is_project`` says it is the project's.
     """
     if data[:1] != b"\x80" or len(data) < 3:
         return ()
-    wanted = frozenset(modules)
-    if not wanted:
+    imported, under = frozenset(modules), frozenset(tops)
+    if not imported and not under:
         return ()
+    wanted = _Wanted(imported, under, is_project)
     found: set[str] = set()
     strings: set[str] = set()
     # A large value made of a few arrays or blobs: its opcodes are quicker to walk than its bytes
     # are to search. Anything else: search the bytes first; most values name no project module.
     walked = len(data) > _SEARCH_FIRST_MAX and _walk(data, wanted, found, strings, _WALK_FIRST)
     if not walked:
-        if _names_pattern(wanted, data[1] >= 4).search(data) is None:
+        if _names_pattern(imported, data[1] >= 4, under).search(data) is None:
             return ()
         found.clear()
         try:
@@ -90,14 +96,40 @@ def pickle_code_refs(data: bytes, modules: Iterable[str],
     return tuple(sorted(found))
 
 
+class _Wanted:
+    """The modules whose globals count: ``names``, or one under ``tops`` that ``is_project``."""
+
+    __slots__ = ("names", "tops", "is_project", "_asked")
+
+    def __init__(self, names: frozenset[str], tops: frozenset[str], is_project: Callable[[str], bool]) -> None:
+        self.names, self.tops, self.is_project = names, tops, is_project
+        self._asked: dict[str, bool] = {}
+
+    def __contains__(self, module: object) -> bool:
+        if module in self.names:
+            return True
+        if not isinstance(module, str) or module.partition(".")[0] not in self.tops:
+            return False
+        hit = self._asked.get(module)
+        if hit is None:
+            hit = self._asked[module] = bool(self.is_project(module))
+        return hit
+
+
 @functools.lru_cache(maxsize=8)
-def _names_pattern(modules: frozenset[str], modern: bool) -> re.Pattern[bytes]:
+def _names_pattern(modules: frozenset[str], modern: bool, tops: frozenset[str] = frozenset()) -> re.Pattern[bytes]:
     """Whether bytes can refer to one of ``modules``: each reference writes the module's name at
-    least once, as a string opcode (protocol 4+) or in a ``GLOBAL`` line (protocols 2 and 3)."""
+    least once, as a string opcode (protocol 4+) or in a ``GLOBAL`` line (protocols 2 and 3);
+    or to a module under one of ``tops``: its top name, then a dot or the string's end (the
+    next opcode: ``MEMOIZE``, the qualified name's string, or the line's end)."""
     names = sorted((m.encode("utf-8", "surrogatepass") for m in modules), key=len, reverse=True)
+    under = b"|".join(re.escape(t.encode("utf-8", "surrogatepass")) + b"[.\\n\x94\x8c]"
+                      for t in sorted(tops, key=len, reverse=True))
     if modern and all(len(n) < 256 for n in names):  # one literal first byte: a fast search
-        return re.compile(b"\x8c(?:" + b"|".join(re.escape(bytes((len(n),)) + n) for n in names) + b")")
-    return re.compile(b"|".join(re.escape(n) + (b"" if modern else b"\n") for n in names))
+        exact = b"\x8c(?:" + b"|".join(re.escape(bytes((len(n),)) + n) for n in names) + b")" if names else b""
+    else:
+        exact = b"|".join(re.escape(n) + (b"" if modern else b"\n") for n in names)
+    return re.compile(b"|".join(x for x in (exact, under) if x))
 
 
 def _globals_read_by_unpickler(data: bytes) -> set[tuple[str, str]]:
@@ -154,7 +186,7 @@ class _Inert:
         pass
 
 
-def _walk(data: bytes, wanted: frozenset[str], found: set[str], strings: set[str],
+def _walk(data: bytes, wanted: Container[str], found: set[str], strings: set[str],
           limit: int | None) -> bool:
     """Add the project globals the opcodes name to ``found`` (a module loaded by name as
     ``module:``) and the short strings to ``strings``; False if ``limit`` opcodes were read before

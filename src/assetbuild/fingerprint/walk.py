@@ -23,7 +23,7 @@ from .bytecode import _IMPORT_NAME, _code_digest
 from .encoding import FINGERPRINT_VERSION, PartTag, ValueTag, _e_bytes, _e_int, _e_str, _sha256, _u64
 from .imports import Import, ModuleFinder, absolute_name, import_statements
 from .nodes import NodeTable, _final, _label, _local, _Node, _Out, _render, _type_name, close_reach
-from .objects import encode_dispatch_registry
+from .objects import ENUM_INTERNALS, SKIP_CLASS_ATTRS, encode_dispatch_registry
 from .reads import (
     DOCSTRINGS_LABEL,
     GLOBALS_READS,
@@ -58,21 +58,6 @@ class Fingerprint(NamedTuple):
 
 
 _MISSING = object()
-
-# Class-namespace entries that are bookkeeping, not behaviour, or caches the standard library writes
-# onto a class as code runs (``__slotnames__``: pickle, copy; the pure-Python ``abc``'s caches).
-_SKIP_CLASS_ATTRS = frozenset({
-    "__doc__", "__module__", "__dict__", "__weakref__", "__qualname__", "__firstlineno__", "__static_attributes__",
-    "_abc_impl", "__slotnames__", "_abc_cache", "_abc_negative_cache", "_abc_negative_cache_version",
-})
-# Enum bookkeeping kept in the class dict; members are encoded from __members__ instead.
-_ENUM_INTERNALS = frozenset({
-    "_member_names_", "_member_map_", "_value2member_map_", "_unhashable_values_",
-    "_unhashable_values_map_", "_member_type_", "_value_repr_", "_new_member_", "_use_args_",
-    "_hashable_values_", "_singles_mask_", "_all_bits_", "_boundary_", "_flag_mask_", "_inverted_",
-    "_numeric_repr_", "_sort_order_",
-})
-
 
 class Fingerprinter:
     """Fingerprints asset functions. Create one per load of the AssetFile.
@@ -140,6 +125,8 @@ class Fingerprinter:
         What pickle bytes refer to by name (see ``refs``): a class, a function, a method, or any
         other module attribute; ``module:`` is a whole module (what it defines and holds). A name
         no longer resolved has a digest of its own, so the values using it change version too.
+        A project module not imported with the AssetFile counts by its file, as an import inside
+        a function does (``imports``): whether this process imported it since does not count.
         Not warned of: the code that made the value is fingerprinted too, and warns for itself.
         """
         hit = self._ref_digests.get(ref)
@@ -147,7 +134,10 @@ class Fingerprinter:
             return hit
         module, _, qualname = ref.partition(":")
         obj: Any = sys.modules.get(module)
-        if obj is None:
+        closures = self._values.closures
+        if closures is not None and not self._values._is_project_module(module) and closures.is_project(module):
+            digest = "source:" + closures.closure((module,))[0].hex()
+        elif obj is None:
             digest = "missing"
         elif not qualname:  # a whole module (a by-value function uses it): what it defines
             ns = {k: v for k, v in vars(obj).items() if not k.startswith("__") and not isinstance(v, types.ModuleType)}
@@ -442,7 +432,7 @@ class Fingerprinter:
         self._encode(cls.__bases__, out, node, "base classes", 0)
         node.items.append((PartTag.CLASS, "", PartTag.CLASS, out.finish(), None))
         ns = vars(cls)
-        skip: frozenset[str] | set[str] = _SKIP_CLASS_ATTRS
+        skip: frozenset[str] | set[str] = SKIP_CLASS_ATTRS
         if isinstance(cls, enum.EnumMeta):
             members: list[tuple[str, enum.Enum]] = list(cls.__members__.items())  # aliases too
             out = _Out()
@@ -451,7 +441,7 @@ class Fingerprinter:
                 out.buf += _e_str(name)
                 self._encode(member._value_, out, node, f"value of member '{name}'", 0)
             node.items.append((PartTag.MEMBERS, "", PartTag.MEMBERS, out.finish(), None))
-            skip = _SKIP_CLASS_ATTRS | _ENUM_INTERNALS | set(cls.__members__)
+            skip = SKIP_CLASS_ATTRS | ENUM_INTERNALS | set(cls.__members__)
         for name in sorted(ns):
             if name in skip:
                 continue

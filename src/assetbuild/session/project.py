@@ -137,21 +137,48 @@ class Project:
         """Stored bytes -> the names of the project code they refer to (pickle references).
 
         The project's modules are those imported now (an asset may import one as it runs); the
-        list is taken again only when ``sys.modules`` has grown or shrunk.
+        list is taken again only when ``sys.modules`` has grown or shrunk. And any other module
+        under a top-level name the project's folders hold that the import would find there: one
+        that a worker process imported, or an unpickling asset only while it ran.
         """
         from ..fingerprint.refs import pickle_code_refs
         from ..loader import project_module_names
 
         seen: list[Any] = [-1, frozenset()]
+        tops: list[frozenset[str]] = []
+        finder = self.loaded.module_finder
+
+        def is_project(name: str) -> bool:
+            return finder is not None and finder.locate(name).kind == "project"
 
         def code_refs(data: bytes) -> tuple[str, ...]:
             if data[:1] != b"\x80":  # not a pickle of protocol 2+: cannot name code
                 return ()
             if seen[0] != len(sys.modules):
                 seen[:] = [len(sys.modules), frozenset(project_module_names(self.project_dir))]
-            return pickle_code_refs(data, seen[1], _module_namespace)
+            if not tops:
+                tops.append(_top_names(self.project_dir) if finder is not None else frozenset())
+            return pickle_code_refs(data, seen[1], _module_namespace, tops=tops[0], is_project=is_project)
 
         return code_refs
+
+
+def _top_names(project_dir: Path) -> frozenset[str]:
+    """The names a top-level import could find in the project's folders (the project directory,
+    and each folder on ``sys.path`` inside it): its ``.py`` files and its folders, by name."""
+    root = os.path.join(str(project_dir), "")
+    out: set[str] = set()
+    for folder in dict.fromkeys([str(project_dir), *(os.path.abspath(e or ".") for e in sys.path)]):
+        if folder != str(project_dir) and not os.path.join(folder, "").startswith(root):
+            continue
+        try:
+            with os.scandir(folder) as entries:
+                for e in entries:
+                    if e.name.endswith(".py") or (e.is_dir() and e.name not in ("__pycache__", "node_modules")):
+                        out.add(e.name.removesuffix(".py"))
+        except OSError:
+            continue
+    return frozenset(n for n in out if n.isidentifier())
 
 
 def _module_namespace(name: str) -> Any:
