@@ -1025,6 +1025,18 @@ def test_a_project_class_in_an_annotation_counts_as_a_helper():
     assert digest(_evaluated("int").replace("return 1", "return 2")) != one.digest
 
 
+@pytest.mark.parametrize("hint", ["list[Row]", "typing.List[Row]", "typing.Optional[Row]", "Row | None",
+                                  "dict[str, tuple[Row, ...]]", "typing.Annotated[Row, 'x']"])
+def test_a_project_class_inside_a_generic_annotation_counts_by_its_code(hint):
+    """``-> list[Order]`` is pydantic's most common shape: the class inside counts as a bare one does."""
+    src = _evaluated("int").replace("'return': Row", f"'return': {hint}")
+    one = fp(src)
+    assert one.warnings == () and "helper:AssetFile.Row" in one.parts and fp(src) == one
+    assert digest(src.replace("return 1", "return 2")) != one.digest
+    plain = _evaluated("list[int]").replace("'return': Row", "'return': list[int]")
+    assert "helper:AssetFile.Row" not in fp(plain).parts  # (no project class: by its text, as before)
+
+
 # ------------------------------------------------------------------------------------------------
 # Hash seeds and processes
 

@@ -96,6 +96,9 @@ class ValueTag:
     DATACLASS_INTERNAL: Final = b"dc"  # a dataclasses.Field, the dataclass parameters
     NAMESPACE: Final = b"ns"
     TYPE_HINT: Final = b"ty"
+    # After a TYPE_HINT's text: the project classes inside it (``list[Order]``), by their code;
+    # absent when there are none, so those hints keep the encoding they had.
+    TYPE_HINT_CLASSES: Final = b"tc"
     ENUM_MEMBER: Final = b"en"
     PURE_PATH: Final = b"pa"
     DATACLASS: Final = b"di"

@@ -267,8 +267,31 @@ def _type_hint(e: Encoder, v: Any, t: type, out: _Out, node: _Node, where: str, 
     text = repr(v)  # type hints: their repr is their identity (names only, no addresses)
     if " at 0x" in text:
         e.mark_bad(out, node, where, f"an instance of {_type_name(v)}")
-    else:
-        out.buf += ValueTag.TYPE_HINT + _e_str(text)
+        return
+    out.buf += ValueTag.TYPE_HINT + _e_str(text)
+    inner = [c for c in _hint_classes(v) if e.is_project(_attr(c, "__module__"))]
+    if inner:  # (``-> list[Order]``: pydantic builds Orders from the hint, as from ``-> Order``)
+        out.buf += ValueTag.TYPE_HINT_CLASSES + _u64(len(inner))
+        for c in inner:
+            e.encode(c, out, node, where, depth + 1)
+
+
+def _hint_classes(v: Any) -> list[type]:
+    """The classes a type hint names, at any depth (``__origin__``, ``__args__``), once each in
+    the order they first appear."""
+    found: dict[int, type] = {}
+    todo, seen = [v], set()
+    while todo:
+        h = todo.pop()
+        if id(h) in seen:
+            continue
+        seen.add(id(h))
+        if isinstance(h, type) and type(h) is not types.GenericAlias:  # (3.10: list[int] passes for a type)
+            found.setdefault(id(h), h)
+            continue
+        args = getattr(h, "__args__", None)
+        todo.extend(reversed([getattr(h, "__origin__", None), *(args if isinstance(args, tuple) else ())]))
+    return list(found.values())
 
 
 # ---------------------------------------------------------------- stdlib value types, by name
