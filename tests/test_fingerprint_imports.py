@@ -334,6 +334,33 @@ def test_a_module_read_from_its_file_that_imports_by_a_computed_name_counts_ever
         assert r.returncode == 0 and "0 built, 1 cached" in r.stdout, (root, r.stdout, r.stderr)
 
 
+SUBCLASSES = {"lib/__init__.py": "", "lib/base.py": "class Step:\n    def run(self):\n        return 0\n",
+              "lib/steps.py": "from .base import Step\n\n\nclass Double(Step):\n    def run(self):\n        return 2\n",
+              "AssetFile": "from assetbuild import asset\nimport lib.steps\nfrom lib.base import Step\n\n\n"
+                           "@asset(io='json', path='out/a.json')\ndef a():\n"
+                           "    return sorted(c().run() for c in Step.__subclasses__())\n"}
+
+
+def test_subclasses_found_by_dunder_subclasses_count_every_project_module(tmp_path):
+    """``Step.__subclasses__()`` (plugin discovery) finds classes of modules no name of the
+    asset reads (``lib.steps``, imported for its classes): an edit of one, or a new subclass,
+    reruns the asset."""
+    for rel, text in SUBCLASSES.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    root, env = tmp_path, FULL_ENV
+    assert cli(cwd=root, env=clean_env(**env)).returncode == 0
+    (root / "lib" / "steps.py").write_text(SUBCLASSES["lib/steps.py"].replace("return 2", "return 4"))
+    r = cli(cwd=root, env=clean_env(**env))
+    assert r.returncode == 0 and "1 built, 0 cached" in r.stdout, (root, r.stdout, r.stderr)
+    assert json.loads((root / "out" / "a.json").read_text()) == [4]
+    with (root / "lib" / "steps.py").open("a") as f:
+        f.write("\n\nclass Triple(Step):\n    def run(self):\n        return 3\n")
+    r = cli(cwd=root, env=clean_env(**env))
+    assert r.returncode == 0 and "1 built, 0 cached" in r.stdout, (root, r.stdout, r.stderr)
+    assert json.loads((root / "out" / "a.json").read_text()) == [3, 4]
+
+
 def test_a_namespace_package_inside_one_not_imported_is_found(project):
     """``import ns.sub.m`` inside a function, none of it imported: locating ``ns.sub`` (a folder
     without ``__init__.py`` too) asked ``importlib`` for a namespace path, which looks its parent

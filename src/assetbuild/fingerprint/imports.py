@@ -43,8 +43,11 @@ class ModuleLocation(NamedTuple):
 
 
 # Names through which code imports a module by a computed name (``importlib.import_module(name)``,
-# ``__import__(name)``, a loader's ``exec_module``, ``runpy``; ``eval``/``exec`` can do it too).
-IMPORT_READS = frozenset({"import_module", "__import__", "exec_module", "run_module", "eval", "exec"})
+# ``__import__(name)``, a loader's ``exec_module``, ``runpy``; ``eval``/``exec`` can do it too);
+# or reaches classes of modules no name reads: ``Base.__subclasses__()`` finds those defined in any
+# module imported anywhere (plugin discovery), and no class's code holds its subclasses.
+IMPORT_READS = frozenset({"import_module", "__import__", "exec_module", "run_module", "eval", "exec",
+                          "__subclasses__"})
 
 
 class ModuleSource(NamedTuple):
