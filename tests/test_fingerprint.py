@@ -464,6 +464,15 @@ SENSITIVE = {
         "import dataclasses\n@dataclasses.dataclass(frozen=True)\nclass C:\n    n: int\nCFG = C(2)\ndef a():\n    return CFG.n\n"),
     "enum member value": ("import enum\nclass E(enum.Enum):\n    A = 1\ndef a():\n    return E.A.value\n",
                           "import enum\nclass E(enum.Enum):\n    A = 2\ndef a():\n    return E.A.value\n"),
+    "enum boundary": ("import enum\nclass P(enum.Flag, boundary=enum.KEEP):\n    R = 1\ndef a():\n    return P(7)\n",
+                      "import enum\nclass P(enum.Flag, boundary=enum.STRICT):\n    R = 1\ndef a():\n    return P(7)\n"),
+    "enum boundary given": ("import enum\nclass P(enum.Flag):\n    R = 1\ndef a():\n    return P(7)\n",
+                            "import enum\nclass P(enum.Flag, boundary=enum.KEEP):\n    R = 1\ndef a():\n    return P(7)\n"),
+    "abc registration": ("import abc\nclass R(abc.ABC):\n    pass\nR.register(dict)\ndef a(x):\n    return isinstance(x, R)\n",
+                         "import abc\nclass R(abc.ABC):\n    pass\nR.register(list)\ndef a(x):\n    return isinstance(x, R)\n"),
+    "abc registered project class": (
+        "import abc\nclass R(abc.ABC):\n    pass\nclass D:\n    pass\ndef a(x):\n    return isinstance(x, R)\n",
+        "import abc\nclass R(abc.ABC):\n    pass\nclass D:\n    pass\nR.register(D)\ndef a(x):\n    return isinstance(x, R)\n"),
     "lru_cache helper": ("import functools\n@functools.lru_cache\ndef h(v):\n    return v\ndef a():\n    return h(1)\n",
                          "import functools\n@functools.lru_cache\ndef h(v):\n    return -v\ndef a():\n    return h(1)\n"),
     "partial": ("import functools\nP = functools.partial(max, 1)\ndef a():\n    return P(2)\n",
@@ -481,6 +490,18 @@ SENSITIVE = {
 @pytest.mark.parametrize("before,after", list(SENSITIVE.values()), ids=list(SENSITIVE))
 def test_semantic_change_changes_the_digest(before, after):
     assert digest(before) != digest(after)
+
+
+def test_an_abcs_caches_and_an_enums_own_boundary_keep_the_digest():
+    """``isinstance`` fills an ABC's caches; only what is registered counts. A Flag that gives no
+    ``boundary=`` (or the default one) keeps the encoding it had."""
+    src = "import abc, enum\nclass R(abc.ABC):\n    pass\nR.register(dict)\nclass F(enum.Flag{kw}):\n    X = 1\n" \
+          "def a(x):\n    return isinstance(x, R), F\n"
+    ns = load(src.format(kw=""))
+    one = make_fp().fingerprint_function(ns["a"], "a")
+    assert isinstance({}, ns["R"]) and not isinstance(1, ns["R"]) and not isinstance("", ns["R"])
+    assert make_fp().fingerprint_function(ns["a"], "a") == one
+    assert digest(src.format(kw=", boundary=enum.STRICT")) == one.digest
 
 
 def test_closure_value_changes_the_digest():

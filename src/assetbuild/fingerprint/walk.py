@@ -23,7 +23,7 @@ from .bytecode import _IMPORT_NAME, _code_digest
 from .encoding import FINGERPRINT_VERSION, PartTag, ValueTag, _e_bytes, _e_int, _e_str, _sha256, _u64
 from .imports import Import, ModuleFinder, absolute_name, import_statements
 from .nodes import NodeTable, _final, _label, _local, _Node, _Out, _render, _type_name, close_reach
-from .objects import ENUM_INTERNALS, SKIP_CLASS_ATTRS, encode_dispatch_registry
+from .objects import abc_registry, encode_dispatch_registry, skipped_class_attrs
 from .reads import (
     DOCSTRINGS_LABEL,
     GLOBALS_READS,
@@ -432,7 +432,6 @@ class Fingerprinter:
         self._encode(cls.__bases__, out, node, "base classes", 0)
         node.items.append((PartTag.CLASS, "", PartTag.CLASS, out.finish(), None))
         ns = vars(cls)
-        skip: frozenset[str] | set[str] = SKIP_CLASS_ATTRS
         if isinstance(cls, enum.EnumMeta):
             members: list[tuple[str, enum.Enum]] = list(cls.__members__.items())  # aliases too
             out = _Out()
@@ -441,13 +440,18 @@ class Fingerprinter:
                 out.buf += _e_str(name)
                 self._encode(member._value_, out, node, f"value of member '{name}'", 0)
             node.items.append((PartTag.MEMBERS, "", PartTag.MEMBERS, out.finish(), None))
-            skip = SKIP_CLASS_ATTRS | ENUM_INTERNALS | set(cls.__members__)
+        skip = skipped_class_attrs(cls)
         for name in sorted(ns):
             if name in skip:
                 continue
             out = _Out()
             self._enc_class_attr(ns[name], out, node, f"class attribute '{name}'")
             node.items.append((PartTag.ATTRIBUTE, name, PartTag.ATTRIBUTE + _e_str(name), out.finish(), None))
+        registered = abc_registry(cls) if "_abc_impl" in ns else ()
+        if registered:  # (``Record.register(dict)``: what isinstance answers)
+            out = _Out()
+            self._encode(registered, out, node, "classes registered with it", 0)
+            node.items.append((PartTag.ATTRIBUTE, "_abc_impl", PartTag.ATTRIBUTE + _e_str("_abc_impl"), out.finish(), None))
 
     def _enc_class_attr(self, value: Any, out: _Out, node: _Node, where: str) -> None:
         t = type(value)
