@@ -64,7 +64,9 @@ Known limits:
   variables, globals reached through frames or ``__globals__``, and modules libraries hand back.
   (``globals()[...]``, ``import_module(...)``, ``sys.modules[...]`` and a module held as a
   value, passed to a helper say, are counted conservatively: ``reads``; an import by a computed
-  name counts every module the project's folders hold.)
+  name, or ``__subclasses__``, counts every module the project's folders hold.) Nor state a
+  project module sets in a library at import (``decimal.getcontext().prec``, ``copyreg.pickle``,
+  ``pd.set_option``): no code the asset reaches names it.
 * A few line-dependent compiler choices are not normalized. Example: on 3.11+, ``x, y = y, x``
   split over two lines keeps a ``SWAP``. These cause a spurious rebuild, never a missed one.
 * A project module read from its file counts whole (any code edit in it reruns the assets that
