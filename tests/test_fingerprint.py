@@ -504,6 +504,21 @@ def test_an_abcs_caches_and_an_enums_own_boundary_keep_the_digest():
     assert digest(src.format(kw=", boundary=enum.STRICT")) == one.digest
 
 
+def test_a_class_implementing_a_protocol_keeps_its_digest_once_instantiated():
+    """``typing`` copies the nearest base's ``__init__`` onto a class that implements a
+    ``Protocol`` the first time it is made: that is no edit of the class."""
+    src = ("import typing\nclass P(typing.Protocol):\n    def f(self): ...\nclass Base:\n    def __init__(self):\n"
+           "        self.n = 1\nclass C(P):\n    def f(self):\n        return 1\nclass D(P, Base):\n"
+           "    def f(self):\n        return 2\ndef a():\n    return C, D\n")
+    ns = load(src)
+    one = make_fp().fingerprint_function(ns["a"], "a")
+    ns["C"](), ns["D"]()
+    assert "__init__" in vars(ns["C"]) and "__init__" in vars(ns["D"])
+    assert make_fp().fingerprint_function(ns["a"], "a") == one
+    own = src.replace("        return 2\n", "        return 2\n    def __init__(self):\n        self.n = 2\n")
+    assert digest(own) != one.digest  # (an __init__ of its own counts)
+
+
 def test_closure_value_changes_the_digest():
     ns = load("def make(k):\n    def a(x):\n        return x + k\n    return a\n")
     one, two, again = ns["make"](1), ns["make"](2), ns["make"](1)

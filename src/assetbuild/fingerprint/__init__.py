@@ -85,6 +85,8 @@ The package, one responsibility per module (this file only re-exports the public
   modules, named objects); it refers to project code through a narrow ``Refs`` protocol.
 * ``objects`` — the encoders of every other object (callables, descriptors, stdlib value types,
   instances), and the table that picks one by type.
+* ``classes`` — what of a class counts: its namespace but bookkeeping and the caches code
+  writes onto it as it runs (``__slotnames__``), the classes registered with an ABC.
 * ``refs`` — the project code pickle bytes name, and the data version that covers it.
 * ``reads`` — what the names in bytecode do not show: a function's attributes, a module's
   ``__getattr__``, modules read by a computed name or held as values, annotations, docstrings

@@ -139,47 +139,6 @@ def _property(e: Encoder, v: Any, t: type, out: _Out, node: _Node, where: str, d
         e.encode(f, out, node, where, depth + 1)
 
 
-# Class-namespace entries that are bookkeeping, not behaviour, or caches the standard library writes
-# onto a class as code runs (``__slotnames__``: pickle, copy; the pure-Python ``abc``'s caches).
-SKIP_CLASS_ATTRS = frozenset({
-    "__doc__", "__module__", "__dict__", "__weakref__", "__qualname__", "__firstlineno__", "__static_attributes__",
-    "_abc_impl", "__slotnames__", "_abc_cache", "_abc_negative_cache", "_abc_negative_cache_version",
-})
-# Enum bookkeeping kept in the class dict; members are encoded from __members__ instead.
-ENUM_INTERNALS = frozenset({
-    "_member_names_", "_member_map_", "_value2member_map_", "_unhashable_values_",
-    "_unhashable_values_map_", "_member_type_", "_value_repr_", "_new_member_", "_use_args_",
-    "_hashable_values_", "_singles_mask_", "_all_bits_", "_boundary_", "_flag_mask_", "_inverted_",
-    "_numeric_repr_", "_sort_order_",
-})
-
-
-def skipped_class_attrs(cls: type) -> frozenset[str]:
-    """The entries of ``vars(cls)`` its encoding leaves out: ``SKIP_CLASS_ATTRS``; for an enum,
-    ``ENUM_INTERNALS`` and its members too (encoded from ``__members__``), but a ``_boundary_``
-    other than the one its nearest enum base gives (a ``boundary=`` keyword: ``KEEP`` rather
-    than ``STRICT`` changes what ``P(7)`` does), so an enum without one keeps its encoding."""
-    if not isinstance(cls, enum.EnumMeta):
-        return SKIP_CLASS_ATTRS
-    skip = SKIP_CLASS_ATTRS | ENUM_INTERNALS | frozenset(cls.__members__)
-    base = next((b for b in cls.__mro__[1:] if isinstance(b, enum.EnumMeta)), None)
-    given = vars(cls).get("_boundary_")
-    return skip if given is getattr(base, "_boundary_", None) else skip - {"_boundary_"}
-
-
-def abc_registry(cls: type) -> tuple[type, ...]:
-    """The classes registered with the ABC ``cls`` itself (``cls.register(dict)``), by qualified
-    name: its ``_abc_impl`` also holds caches that ``isinstance`` fills, which do not count."""
-    import abc
-
-    try:
-        refs = abc._get_dump(cls)[0]  # type: ignore[attr-defined]  # (CPython's C abc)
-    except Exception:  # noqa: BLE001 - another abc: none read
-        return ()
-    found = [c for c in (r() for r in refs) if isinstance(c, type)]
-    return tuple(sorted(found, key=lambda c: (str(_attr(c, "__module__")), _qualname(c))))
-
-
 # What ``functools.update_wrapper`` and ``lru_cache`` put in a wrapper's ``__dict__``: copies of
 # the wrapped function's metadata (its code counts, its docstring does not), the function itself
 # and lru_cache's ``cache_parameters`` (both encoded by the wrapper's encoder).

@@ -20,10 +20,11 @@ from collections.abc import Callable
 from typing import Any, NamedTuple, cast
 
 from .bytecode import _IMPORT_NAME, _code_digest
+from .classes import abc_registry, skipped_class_attrs
 from .encoding import FINGERPRINT_VERSION, PartTag, ValueTag, _e_bytes, _e_int, _e_str, _sha256, _u64
 from .imports import Import, ModuleFinder, absolute_name, import_statements
 from .nodes import NodeTable, _final, _label, _local, _Node, _Out, _render, _type_name, close_reach
-from .objects import abc_registry, encode_dispatch_registry, skipped_class_attrs
+from .objects import encode_dispatch_registry
 from .reads import (
     DOCSTRINGS_LABEL,
     GLOBALS_READS,
