@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from projects import DEEP, clean_env, cli_cmd, run_counter, take_runs
+from projects import DEEP, clean_env, cli, cli_cmd, run_counter, take_runs
 
 import assetbuild
 from assetbuild.dirtree import remove_tree
@@ -660,3 +660,47 @@ def test_large_files_are_stored_once_and_travel_through_the_remote(tmp_path, run
     r = _build(b, jobs=jobs)
     assert r.names("restored") == ["weights"] and take_runs(runs) == {}
     assert _files(b) == _files(a)
+
+
+BIG_OUTPUT = '''
+import os
+from assetbuild import asset
+@asset(outputs=["gen/big.bin"], env=["V"])
+def files(context):
+    context.out("gen/big.bin").write_bytes(os.environ.get("V", "a").encode() * (1 << 20) + b"!")
+'''
+
+
+def test_a_symlink_planted_as_the_spool_directory_receives_no_large_output(tmp_path):
+    """A file of 1 MiB or more is copied into the store through ``cas/tmp``: a symlink planted
+    there gets nothing (the worker spool and the remote download check the same way), and the
+    build says so in one line, exit 2, as for any other fault of the cache."""
+    root = _project(tmp_path / "p", BIG_OUTPUT)
+    assert cli(cwd=root).returncode == 0
+    spool, elsewhere = root / ".assetbuild" / "cas" / "tmp", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    remove_tree(str(spool))
+    spool.symlink_to(elsewhere)
+    r = cli(cwd=root, env=clean_env(V="b"))
+    assert r.returncode == 2 and list(elsewhere.iterdir()) == [], r.stdout + r.stderr
+    assert r.stderr.splitlines() == [f"assetbuild: error: cannot store gen/big.bin in the cache: {spool} is a symlink: "
+                                     "assetbuild writes nothing through it (remove it)"]
+
+
+def test_a_full_disk_at_the_spool_directory_is_the_one_named(tmp_path):
+    """A full disk while a large file is copied into ``cas/tmp`` names that directory and its own
+    free space, not the cache root's disk (which had 80 GB free while the spool's had none)."""
+    root = _project(tmp_path / "p", BIG_OUTPUT)
+    assert cli(cwd=root).returncode == 0
+    spool = root / ".assetbuild" / "cas" / "tmp"
+    spool.mkdir(exist_ok=True)
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(spool)],
+                      capture_output=True).returncode:
+        pytest.skip("needs to mount a small tmpfs (root)")
+    try:
+        r = cli(cwd=root, env=clean_env(V="b"))
+    finally:
+        subprocess.run(["umount", str(spool)], check=True)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert f"cannot store gen/big.bin in the cache (copying it into {spool}): no space left on device (" in r.stderr
+    assert " KiB free)" in r.stderr and " MiB free" not in r.stderr, r.stderr

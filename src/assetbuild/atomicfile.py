@@ -97,6 +97,27 @@ def create_temp_beside(dest: str | os.PathLike[str], *, dir_fd: int | None = Non
     raise FileExistsError(errno.EEXIST, f"no free temp file name after {_ATTEMPTS} tries", os.fspath(dest))
 
 
+class NotASpoolDir(NotADirectoryError):
+    """Something other than a directory (a planted symlink) stands where the cache keeps a spool
+    folder (``cas/tmp``): a local fault of the cache, whatever the spool file was for."""
+
+
+def create_temp_in(directory: str, base: str, *, mode: int = 0o666) -> tuple[int, str]:
+    """``create_temp_beside`` for a new file in ``directory``, a spool folder the cache owns (made
+    if missing). ``O_NOFOLLOW`` guards the file's own name only: a symlink in place of the folder
+    would take the bytes to its target, so the folder itself must be a directory (lstat), else
+    ``NotASpoolDir`` and nothing is written. The one check for every writer of a spool file."""
+    try:
+        st = os.lstat(directory)
+    except FileNotFoundError:
+        os.makedirs(directory, exist_ok=True)
+        st = os.lstat(directory)
+    if not stat.S_ISDIR(st.st_mode):
+        what = "a symlink" if stat.S_ISLNK(st.st_mode) else "not a directory"
+        raise NotASpoolDir(f"{directory} is {what}: assetbuild writes nothing through it (remove it)")
+    return create_temp_beside(os.path.join(directory, base), mode=mode)
+
+
 def write_atomically(dest: str | os.PathLike[str], data: bytes | bytearray | memoryview, *,
                      durable: bool = False, dir_fd: int | None = None,
                      crash_at: str | None = None, new: bool = False) -> os.stat_result:

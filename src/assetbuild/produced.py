@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from . import dirtree
-from .atomicfile import atomic_writer, create_temp_beside, is_temp_name, make_way, write_atomically
+from .atomicfile import atomic_writer, create_temp_in, is_temp_name, make_way, write_atomically
 from .definitions import AssetContext
 from .dirtree import walk
 from .manifest import (
@@ -511,8 +511,7 @@ def ingest_file(path: str, entry: FileEntry, put_blob: Callable[[bytes, str], An
         with open(path, "rb") as f:
             put_blob(f.read(), entry.digest)
         return
-    os.makedirs(spool_dir, exist_ok=True)
-    fd, tmp = create_temp_beside(os.path.join(spool_dir, "output"), mode=0o644)
+    fd, tmp = create_temp_in(spool_dir, "output", mode=0o644)  # (a symlink in its place: NotASpoolDir)
     try:
         with open(path, "rb") as f, open(fd, "wb", closefd=False) as out:
             shutil.copyfileobj(f, out, _CHUNK)

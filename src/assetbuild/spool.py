@@ -21,15 +21,10 @@ def write_spool_file(directory: str, data: bytes) -> str:
     """Write ``data`` to a new file in ``directory`` and return its path: a temp file of
     ``atomicfile`` (an unguessable name, created exclusively, following no symlink), so a planted
     file or symlink never receives the bytes, nor does a symlink in place of ``directory``
-    (OSError). The data is on disk (fsync) when this returns, ready to be renamed into the store."""
-    import stat
+    (``NotASpoolDir``, an OSError). The data is on disk (fsync) when this returns, ready to be renamed into the store."""
+    from .atomicfile import create_temp_in
 
-    from .atomicfile import create_temp_beside
-
-    os.makedirs(directory, exist_ok=True)
-    if not stat.S_ISDIR(os.lstat(directory).st_mode):  # a planted symlink: write nothing through it
-        raise OSError(f"{directory} is not a directory")
-    fd, path = create_temp_beside(os.path.join(directory, "output"), mode=0o644)
+    fd, path = create_temp_in(directory, "output", mode=0o644)
     try:
         view = memoryview(data)
         while view:

@@ -483,11 +483,15 @@ class Workspace:
                 ingest_file(staging + os.sep + entry.path, entry, store.put_blob, store.put_blob_file, spool_dir,
                             big=_SPOOL_MIN if spool_dir else 1 << 62)
             except OSError as e:  # the cache's disk (staging, spool): as any write of the cache, not the asset's
+                from .atomicfile import NotASpoolDir
                 from .errors import StoreError
                 from .store.failures import disk_message
 
-                raise StoreError(disk_message(Path(spool_dir or staging).parent,
-                                              f"cannot store {entry.path} in the cache", e)) from e
+                if isinstance(e, NotASpoolDir):
+                    raise StoreError(f"cannot store {entry.path} in the cache: {e}") from e
+                where = spool_dir or staging  # where the copy goes (its disk's free space, not the cache root's)
+                raise StoreError(disk_message(Path(where), f"cannot store {entry.path} in the cache "
+                                              f"(copying it into {where})", e)) from e
         place_outputs(self._root_s, staging, manifest, self._placed, self._listed)
 
     def remove_staging(self, staging: str) -> None:

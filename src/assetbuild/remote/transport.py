@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
-from ..atomicfile import atomic_writer, create_temp_beside, open_dir_below
+from ..atomicfile import atomic_writer, create_temp_in, open_dir_below
 from ..redaction import display_url, redact_text, remote_secrets
 from ..wording import words
 from .records import MAX_RECORD, NO_KEYS, RecordKeys, RemoteRejected
@@ -359,10 +359,7 @@ class RemoteCache:
         one byte past ``size``, as ``get_blob``: a single ranged read up to 8 MiB, more beyond."""
         self._guard()
         self._count("blob")
-        os.makedirs(directory, exist_ok=True)
-        if not stat.S_ISDIR(os.lstat(directory).st_mode):  # a planted symlink: write nothing through it
-            raise OSError(f"{directory} is not a directory")
-        fd, tmp = create_temp_beside(os.path.join(directory, "download"), mode=0o644)
+        fd, tmp = create_temp_in(directory, "download", mode=0o644)  # (a planted symlink: NotASpoolDir)
         kept = False
         try:
             h, n = hashlib.sha256(), 0
