@@ -444,6 +444,11 @@ def test_a_killed_build_leaves_a_run_listed_as_killed_with_the_events_it_recorde
         end_group(proc)
     (killed,) = assetbuild.list_runs(project_dir=root)
     assert (killed["state"], killed["exit_status"]) == ("killed", None)
+    from assetbuild.store import no_build_running
+
+    with no_build_running(root / ".assetbuild"):  # as cache gc, a daemon's tick, another project's build
+        assert [x["state"] for x in assetbuild.list_runs(project_dir=root)] == ["killed"]
+        assert assetbuild.get_run(1, project_dir=root)["state"] == "killed"
     events = assetbuild.asset_log("fast2", project_dir=root)["events"]
     assert [(e["run"], e["kind"]) for e in events] == [("000001", "materialized")]
     shown = assetbuild.get_run(1, project_dir=root)

@@ -76,3 +76,36 @@ def test_a_lock_taken_ahead_is_adopted_by_this_threads_store_only(tmp_path: Path
                     pass
         with no_build_running(cache):
             pass  # not adopted: released with the block
+
+
+def test_the_run_holding_the_lock_is_the_one_its_holder_named(tmp_path: Path) -> None:
+    """``runs`` says RUNNING of an unfinished run only while its own process holds the build
+    lock: the holder names its run in the lock file; a holder that named none (``cache gc``,
+    another project's build before its first event), a lock let go, or a name whose process is
+    gone or whose pid a later process reuses (another start time) is no run running."""
+    import os
+    import subprocess
+    import sys
+
+    from assetbuild.store import BuildLock, running_run
+    from assetbuild.store.lock import process_identity
+
+    cache = tmp_path / ".assetbuild"
+    cache.mkdir()
+    lock = BuildLock(cache)
+    assert running_run(cache) is None  # never built in
+    lock.acquire()
+    assert running_run(cache) is None  # held, naming no run
+    lock.running(7)
+    assert running_run(cache) == 7
+    mine = process_identity(os.getpid())
+    assert mine is not None and mine.startswith(f"{os.getpid()} ")
+    if mine.split()[1] != "-":  # (/proc: the start time tells a reused pid)
+        (cache / "lock").write_text(f"{os.getpid()} {int(mine.split()[1]) + 1} 7\n")
+        assert running_run(cache) is None
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    (cache / "lock").write_text(f"{dead.stdout.strip()} 1 7\n")  # a killed holder's name, read while held
+    assert running_run(cache) is None
+    lock.running(8)
+    lock.release()
+    assert running_run(cache) is None and (cache / "lock").read_text() == ""

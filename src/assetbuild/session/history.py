@@ -31,13 +31,14 @@ def list_runs(limit: int | None = 20, *, project_dir: str | os.PathLike[str] = "
 
 
 def _running(cache_dir: Any, runs: Sequence[RunRecord]) -> int | None:
-    """The run still running: the newest, if it has not recorded its end and a build holds the
-    build lock (runs take turns under it, so an older unfinished one was killed)."""
+    """The run still running: the newest, if it has not recorded its end and its own process
+    holds the build lock (runs take turns under it, so an older unfinished one was killed; the
+    lock held by anyone else, or by a process that reused the pid of the killed one, is not it)."""
     if not runs or runs[-1].exit_status is not None:
         return None
-    from ..store import build_running
+    from ..store import running_run
 
-    return runs[-1].seq if build_running(cache_dir) else None
+    return runs[-1].seq if running_run(cache_dir) == runs[-1].seq else None
 
 
 @verb

@@ -39,7 +39,7 @@ from .cas import INLINE_MAX, digest_bytes
 from .environment import INITIAL_MAP_SIZE, MAX_MAP_SIZE, STORE_FORMAT, check_data_file
 from .failures import describe_open_error
 from .lmdb_store import LmdbStore
-from .lock import BuildLock, BuildRunning, build_running, no_build_running, no_daemon_running, taken_ahead
+from .lock import BuildLock, BuildRunning, no_build_running, no_daemon_running, running_run, taken_ahead
 from .records import DEFAULT_PROJECT, project_id
 
 if TYPE_CHECKING:
@@ -47,9 +47,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_PROJECT", "INITIAL_MAP_SIZE", "INLINE_MAX", "MAX_MAP_SIZE", "STORE_FORMAT", "BuildLock",
-    "BuildRunning", "LmdbStore", "build_running", "MemoryStore", "check_cache_dir", "check_data_file", "clear_cache_dir",
+    "BuildRunning", "LmdbStore", "MemoryStore", "check_cache_dir", "check_data_file", "clear_cache_dir",
     "describe_open_error", "digest_bytes", "is_cache_dir", "no_build_running", "no_daemon_running", "project_id",
-    "taken_ahead",
+    "running_run", "taken_ahead",
 ]
 
 

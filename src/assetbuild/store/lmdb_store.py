@@ -422,6 +422,8 @@ class LmdbStore:
         return e if e is not None and e.asset == asset else None
 
     def put_run(self, run: RunRecord) -> None:
+        if run.exit_status is None:
+            self._lock.running(run.seq)  # (so runs tells this run's own lock from another holder's)
         self._batch.put(b"runs", run_key(self.project, run.seq), encode_run(run))
 
     def runs(self) -> list[RunRecord]:

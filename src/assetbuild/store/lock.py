@@ -35,6 +35,7 @@ class BuildLock:
     def __init__(self, root: Path) -> None:
         self.root = root
         self._fd: int | None = None
+        self._named: int | None = None  # the run this holder named in the lock file (``running``)
 
     @property
     def held(self) -> bool:
@@ -72,8 +73,25 @@ class BuildLock:
         self._fd = fd
         BUILD_LOCKS.add(_file_key(fd))
 
+    def running(self, seq: int) -> None:
+        """Name run ``seq``, this process's, in the lock file while this holds it: ``runs`` says
+        RUNNING of an unfinished run only while its own process holds the lock (``running_run``),
+        not whenever anyone does (another project's build on a shared cache, ``cache gc``, a
+        daemon's tick, or the next build before its first event)."""
+        if self._fd is None or self._named == seq:
+            return
+        data = f"{process_identity(os.getpid())} {seq}\n".encode()
+        with contextlib.suppress(OSError):  # (a full disk: the run shows as killed meanwhile)
+            os.pwrite(self._fd, data, 0)
+            os.ftruncate(self._fd, len(data))
+            self._named = seq
+
     def release(self) -> None:
         if self._fd is not None:
+            if self._named is not None:  # a live process that lets go names no run any more
+                with contextlib.suppress(OSError):
+                    os.ftruncate(self._fd, 0)
+                self._named = None
             BUILD_LOCKS.discard(_file_key(self._fd))
             os.close(self._fd)
             self._fd = None
@@ -148,21 +166,51 @@ def no_build_running(cache_dir: Path) -> Iterator[None]:
         os.close(fd)  # releases the lock
 
 
-def build_running(cache_dir: Path) -> bool:
-    """Whether a build or cache command holds ``cache_dir``'s build lock now: is a run that has
-    not recorded its end still running, or was it killed? A shared flock tried without waiting
-    and let go at once (a build that wants the lock meanwhile waits that moment)."""
+def running_run(cache_dir: Path) -> int | None:
+    """The run whose process holds ``cache_dir``'s build lock now, as that process named it there
+    (``BuildLock.running``): is a run that has not recorded its end still running, or was it
+    killed? None if nobody holds the lock, or its holder named no run, or the process named is
+    gone (killed: the lock file still names it while the next holder has not written yet). A
+    shared flock tried without waiting and let go at once (a build that wants the lock
+    meanwhile waits that moment)."""
     try:
         fd = os.open(cache_dir / "lock", os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
-        return False  # never built in (or unreadable): nothing holds it that we could tell
+        return None  # never built in (or unreadable): nothing holds it that we could tell
     try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except OSError as e:
-        return e.errno in _BUSY
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            return None
+        except OSError as e:
+            if e.errno not in _BUSY:
+                return None
+        named = os.pread(fd, 128, 0).decode(errors="replace").split()
     finally:
         os.close(fd)
-    return False
+    if len(named) != 3 or not named[0].isdigit() or not named[2].isdigit():
+        return None
+    return int(named[2]) if process_identity(int(named[0])) == f"{named[0]} {named[1]}" else None
+
+
+def process_identity(pid: int) -> str | None:
+    """``"<pid> <start time>"`` of the live process ``pid`` (the start time in clock ticks since
+    boot, from /proc/PID/stat: a pid that a later process reuses has another), None if there is
+    none (or a zombie, which holds no lock). Without /proc: ``"<pid> -"`` while the pid lives."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            raw = f.read()
+        fields = raw[raw.rindex(b")") + 2:].split()  # (after the command's name, which may hold anything)
+        return None if fields[0] == b"Z" else f"{pid} {int(fields[19])}"
+    except (OSError, ValueError, IndexError):
+        if os.path.isdir("/proc/self"):
+            return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except OSError:
+        pass  # (another user's: alive)
+    return f"{pid} -"
 
 
 @contextlib.contextmanager
