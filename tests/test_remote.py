@@ -888,6 +888,34 @@ def test_a_local_entry_whose_bytes_are_gone_is_restored_from_the_remote(checkout
     assert st == dict.fromkeys(ALL, "fresh")
 
 
+def test_a_symlink_planted_at_the_local_spool_folder_is_the_local_caches_fault(checkouts, remote, tmp_path):
+    """Restoring a large blob from the remote streams it into the local ``cas/tmp``: a symlink
+    planted there receives nothing, and the build stops as for any fault of the local cache
+    (a StoreError naming it), rather than calling the remote unavailable, turning it off and
+    running the asset because its bytes "did not arrive intact"."""
+    from assetbuild.errors import StoreError
+
+    url, fs, root = remote
+    a = checkouts()
+    a.build(url)
+    for p in (a.root / ".assetbuild" / "cas").rglob("*"):
+        if p.is_file():
+            p.unlink()  # the local bytes are lost; the remote holds them
+    spool, elsewhere = a.root / ".assetbuild" / "cas" / "tmp", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    if spool.exists():
+        spool.rmdir()
+    spool.symlink_to(elsewhere)
+    err = io.StringIO()
+    with pytest.raises(StoreError, match=f"into the local cache: {spool} is a symlink"):
+        assetbuild.build(project_dir=a.root, remote=url, reporter=Reporter(out=io.StringIO(), err=err, verbosity=-2))
+    assert "unavailable" not in err.getvalue() and "intact" not in err.getvalue(), err.getvalue()
+    assert list(elsewhere.iterdir()) == [] and a.head("big") is not None
+    spool.unlink()
+    r = a.build(url)
+    assert r.ok and r.by_asset()["big"] == "restored" and a.ran == set() and a.warnings == []
+
+
 VOLATILE = """\
 from assetbuild import asset
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import CacheCorrupt
+from ..errors import CacheCorrupt, StoreError
 from ..manifest import FILES_IO, decode_manifest, is_manifest
 from ..manifest import MAGIC as MANIFEST_MAGIC
 from ..reports import Head, Trace
@@ -82,10 +82,8 @@ class _Upload:
 
 
 class RemoteCachedStore:
-    """A local store (``LmdbStore``) with a remote cache behind it; see the module docstring.
-
-    Everything not overridden here goes straight to the local store.
-    """
+    """A local store (``LmdbStore``) with a remote cache behind it (see the module docstring);
+    everything not overridden here goes straight to the local store."""
 
     def __init__(self, local: LmdbStore, remote: RemoteCache, *, warn: Callable[[str], None],
                  note: Callable[[str], None] | None = None, expected: int = 0, fetch: bool = True) -> None:
@@ -320,6 +318,8 @@ class RemoteCachedStore:
         if not fut.done():
             fut.cancel()
         err = fut.exception() if fut.done() and not fut.cancelled() else RemoteDown(self.remote.down or "no answer")
+        if isinstance(err, StoreError):  # the local cache's fault (its spool folder, its disk): not the remote's
+            raise err
         if err is None:
             data = fut.result()
             self._seen_blobs.add(digest)

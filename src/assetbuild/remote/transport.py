@@ -356,10 +356,15 @@ class RemoteCache:
         """The bytes of ``digest``, verified as ``get_blob`` verifies them, streamed into a new
         temp file in ``directory`` (the local store's spool folder): its path. Never whole in
         memory (a restore of many large outputs at once holds a chunk of each); read at most
-        one byte past ``size``, as ``get_blob``: a single ranged read up to 8 MiB, more beyond."""
+        one byte past ``size``, as ``get_blob``: a single ranged read up to 8 MiB, more beyond.
+        A fault of ``directory`` (a symlink planted there, a full disk) is the local cache's: a
+        StoreError, never the remote's (the remote's are RemoteDown or RemoteRejected)."""
         self._guard()
         self._count("blob")
-        fd, tmp = create_temp_in(directory, "download", mode=0o644)  # (a planted symlink: NotASpoolDir)
+        try:
+            fd, tmp = create_temp_in(directory, "download", mode=0o644)  # (a planted symlink: NotASpoolDir)
+        except OSError as e:
+            raise _spool_fault(directory, e) from e
         kept = False
         try:
             h, n = hashlib.sha256(), 0
@@ -375,6 +380,8 @@ class RemoteCache:
             os.fsync(fd)
             kept = True
             return tmp
+        except OSError as e:  # (writing the spool file: _chunks turns the remote's into RemoteDown)
+            raise _spool_fault(directory, e) from e
         finally:
             os.close(fd)
             if not kept:
@@ -527,6 +534,21 @@ def _read_local(path: str, limit: int, on_error: str = "raise") -> Any:
         if on_error == "return":
             return e
         raise
+
+
+def _spool_fault(directory: str, err: OSError) -> Exception:
+    """A download's write into the local store's spool folder that failed: the local cache's
+    StoreError (one line, exit 2), which leaves the remote on and its bytes unsuspected."""
+    from pathlib import Path
+
+    from ..atomicfile import NotASpoolDir
+    from ..errors import StoreError
+    from ..store.failures import disk_message
+
+    if isinstance(err, NotASpoolDir):
+        return StoreError(f"cannot restore from the remote cache into the local cache: {err}")
+    return StoreError(disk_message(Path(directory), f"cannot write a download from the remote cache into {directory}",
+                                   err))
 
 
 def _empty_object(err: object) -> bool:
