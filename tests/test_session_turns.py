@@ -65,3 +65,33 @@ def test_an_assetfile_cannot_call_the_api_as_it_loads(tmp_path: Path) -> None:
     p = cli(cwd=own, timeout=60)
     assert p.returncode == 2
     assert "ReentrantCall: the AssetFile cannot call the Python API as it loads" in p.stderr
+
+
+HELPER = '''\
+import threading
+import assetbuild
+from assetbuild import asset
+
+@asset
+def fan():
+    helper = threading.Thread(target=lambda: assetbuild.build(project_dir="../inner"))
+    helper.start()
+    helper.join(TURN_WARNING_S + 1.5)  # (a join without a limit would wait for ever: warned, not refused)
+    return helper.is_alive()
+'''
+
+
+def test_a_thread_an_asset_starts_that_calls_the_api_is_warned_of_the_turn_it_waits_for(tmp_path: Path) -> None:
+    """A thread an asset starts (a ThreadPoolExecutor inside it) waits for the process's turn,
+    which the asset's build holds: it cannot be told from another thread of the program, which
+    must wait its turn, so it waits; after ``TURN_WARNING_S`` one warning names the build and
+    the asset, which may be waiting for this call. Once the asset returns, the call goes on."""
+    from assetbuild.session.turns import TURN_WARNING_S
+
+    write(tmp_path / "inner", {"AssetFile": INNER})
+    outer = write(tmp_path / "outer", {"AssetFile": HELPER.replace("TURN_WARNING_S", str(TURN_WARNING_S))})
+    p = cli(cwd=outer, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert p.stderr.count("warning: this call to assetbuild is waiting for the build of ") == 1, p.stderr
+    assert f"{outer.resolve()} in another thread of this process, which is running asset 'fan'" in p.stderr
+    assert (tmp_path / "inner" / ".assetbuild").is_dir()  # the helper's build ran once the turn was free

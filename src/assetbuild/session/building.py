@@ -286,12 +286,13 @@ def build(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "
     earlier = run = None
     if sliced is not None:  # only data changed: load the assets to decide, and what they read
         try:
-            with rep.stdout_for_json(), process_turn(), open_project(project_dir, reporter=rep, sliced=sliced) as project:
+            with rep.stdout_for_json(), process_turn(rep.warn), open_project(project_dir, reporter=rep, sliced=sliced) as project:
                 return build_project(project, selection, options)
         except SliceInsufficient as e:  # more is needed than the slice: the whole project, as any build
             earlier, run = e.done, e.run
-    with rep.stdout_for_json(), process_turn(), open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir,
-                                                             reporter=rep, plugin_manager=plugin_manager) as project:
+    with rep.stdout_for_json(), process_turn(rep.warn), open_project(project_dir, assetfile=assetfile,
+                                                                     cache_dir=cache_dir, reporter=rep,
+                                                                     plugin_manager=plugin_manager) as project:
         return build_project(project, selection, options, earlier=earlier, run=run)
 
 

@@ -19,16 +19,22 @@ from pathlib import Path
 from typing import Any
 
 process_builds = threading.RLock()
+_holders: list[int] = []  # the thread holding process_builds, once per nested process_turn
+_projects: list[Path] = []  # the projects it is in (``in_project_dir``), innermost last
 _loading = threading.Lock()
 _loader: list[int] = []  # the thread loading an AssetFile now (``loading``)
+TURN_WARNING_S = 3.0  # a wait for the turn this long, held by a build running an asset: say so
 
 
 @contextmanager
-def process_turn() -> Iterator[None]:
+def process_turn(warn: Callable[[str], object] | None = None) -> Iterator[None]:
     """Hold ``process_builds`` for the block: wait for another thread's call to end. An asset
     that a build runs in another thread of this process (the ``threads`` executor) cannot have
     that turn before its build ends, which waits for the asset: ReentrantCall at once rather
-    than a wait for ever."""
+    than a wait for ever. A thread the asset started itself (a ThreadPoolExecutor inside it)
+    cannot be told from another thread of the program, which must wait its turn: after
+    ``TURN_WARNING_S`` of waiting for a build running an asset, one warning (``warn``, else
+    stderr) names both, since that asset may be waiting for this very call."""
     if not process_builds.acquire(blocking=False):
         from ..usercode import in_user_code
 
@@ -38,11 +44,45 @@ def process_turn() -> Iterator[None]:
             raise ReentrantCall("an asset that the build runs in a thread (the threads executor) cannot call the "
                                 "Python API: the call would wait for the build, which waits for the asset; run "
                                 "it with the serial or processes executor")
-        process_builds.acquire()
+        warned = False
+        while not process_builds.acquire(timeout=TURN_WARNING_S):
+            if not warned and (said := _turn_held_by_an_asset()) is not None:
+                warned = True
+                (warn or _to_stderr)(said)
+    _holders.append(threading.get_ident())
     try:
         yield
     finally:
+        _holders.pop()
         process_builds.release()
+
+
+def _turn_held_by_an_asset() -> str | None:
+    """What to say when the thread holding the turn is running an asset now (its stack holds
+    ``execute.run_task``; nothing is recorded per asset for this), else None."""
+    import sys
+
+    execute = sys.modules.get("assetbuild.execute")
+    try:
+        frame = sys._current_frames().get(_holders[0])
+        project = _projects[-1] if _projects else None
+    except (IndexError, AttributeError):
+        return None
+    while execute is not None and frame is not None:
+        if frame.f_code is execute.run_task.__code__:
+            asset = getattr(frame.f_locals.get("task"), "asset", "?")
+            where = f"the build of {project}" if project is not None else "a build"
+            return (f"this call to assetbuild is waiting for {where} in another thread of this process, which "
+                    f"is running asset {asset!r}; if that asset waits for this call (a thread it started calls "
+                    "assetbuild), neither ever ends: call assetbuild from the asset's own thread instead")
+        frame = frame.f_back
+    return None
+
+
+def _to_stderr(message: str) -> None:
+    from ..output import Reporter
+
+    Reporter(verbosity=-2).warn(message)
 
 
 @contextmanager
@@ -80,9 +120,11 @@ def in_project_dir(root: Path) -> Iterator[None]:
             before = None
         if before != str(root):
             os.chdir(root)
+        _projects.append(root)
         try:
             yield
         finally:  # also when the caller was there already: an asset may have moved away
+            _projects.pop()
             if before is not None:
                 try:
                     os.chdir(before)
