@@ -22,13 +22,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import WorkerLost
 from .execute import Failed, Produced, Skipped, Task, run_payload
-from .sharedworkers import WorkerVisit
 
 if TYPE_CHECKING:
     import logging
     from concurrent.futures import Future
 
     from .capture import LazyLogger
+    from .sharedworkers import WorkerVisit
 
 Outcome = Produced | Failed | Skipped
 """What running a task gives: an output (``ok`` True), a failure (``ok`` False, with the error
@@ -191,3 +191,13 @@ def release_resources(scope_ids: Iterable[str] | None = None) -> int:
 
 __all__ = ["Executor", "KillingExecutor", "Ended", "Task", "Outcome", "run_serialized", "release_resources",
            "WorkerLost", "WorkerVisit"]
+
+
+def __getattr__(name: str) -> Any:
+    """``WorkerVisit`` on first use: only executors that share workers between builds (Dask)
+    need it, and every build imports this module."""
+    if name == "WorkerVisit":
+        from .sharedworkers import WorkerVisit
+
+        return WorkerVisit
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -37,7 +37,6 @@ from __future__ import annotations
 import os
 import sys
 import threading
-import uuid
 from collections.abc import Iterable
 from typing import Any
 
@@ -53,7 +52,7 @@ class WorkerVisit:
     __slots__ = ("id", "project_dir", "project_names")
 
     def __init__(self, project_dir: str, project_names: Iterable[str] | None = None) -> None:
-        self.id = uuid.uuid4().hex
+        self.id = os.urandom(16).hex()  # (not uuid: it imports platform, a cost for every build)
         self.project_dir = os.path.abspath(project_dir)
         self.project_names = frozenset(top_level_modules(self.project_dir) if project_names is None
                                        else project_names)
