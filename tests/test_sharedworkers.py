@@ -192,3 +192,26 @@ def test_a_visit_travels_as_plain_data(project):
     sent = pickle.loads(pickle.dumps(visit))
     assert type(sent) is tuple and WorkerVisit.of(sent).id == visit.id
     assert _value(run_serialized(_task(imports_calc, project), None, sent)) == 9
+
+
+def holds_locks():
+    from assetbuild.usercode import BUILD_LOCKS
+
+    return sorted(list(k) for k in BUILD_LOCKS)
+
+
+def test_a_visit_carries_its_builds_locks_and_holds_only_those_this_process_lacks(project, monkeypatch):
+    """A task on a worker knows which build lock files its build holds (an asset calling the API
+    on its own project is refused at once, not left waiting); a worker in the build's own
+    process keeps the build's own keys when the visit ends. An older build's 3-tuple still runs."""
+    import pickle
+
+    from assetbuild import usercode
+
+    monkeypatch.setattr(usercode, "BUILD_LOCKS", {(1, 2)})
+    sent = pickle.loads(pickle.dumps(WorkerVisit(str(project))))
+    assert set(sent[3]) == {(1, 2)}
+    elsewhere = (*sent[:3], frozenset({(1, 2), (3, 4)}))  # (1, 2): the build's own, held here too
+    assert _value(run_serialized(_task(holds_locks, project), None, elsewhere)) == [[1, 2], [3, 4]]
+    assert usercode.BUILD_LOCKS == {(1, 2)}
+    assert _value(run_serialized(_task(holds_locks, project), None, sent[:3])) == [[1, 2]]

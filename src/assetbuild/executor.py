@@ -150,7 +150,7 @@ class KillingExecutor(Executor, Protocol):
 
 
 def run_serialized(payload: bytes, spool_dir: str | None = None,
-                   visit: WorkerVisit | tuple[str, str, frozenset[str]] | None = None) -> Outcome:
+                   visit: WorkerVisit | tuple[Any, ...] | None = None) -> Outcome:
     """What a worker calls on the bytes of ``Task.to_bytes``: load the task, run it, and return
     its outcome (plain picklable data, to send back as it is).
 

@@ -20,6 +20,9 @@ process share a *visit*:
   (the same in every task of a build: read once, when its keys were made). A secret's value
   never travels (its key holds a digest of it): the worker's own must be that one, or the
   asset fails saying so;
+- while a visit lasts, the build lock files its build holds count as held by this process too
+  (``usercode.BUILD_LOCKS``; those the process holds itself are left alone): an asset that
+  calls the API on its own project fails at once (``ReentrantCall``), as in a pool worker;
 - the outcome names the digests of the project code the asset reached, as a pool worker's
   does, so the build records it only if that is the code its key was made from.
 
@@ -45,31 +48,47 @@ from .execute import Failed, Produced, Skipped, Task, run_payload
 
 class WorkerVisit:
     """What a worker must know of a build before it loads one of its tasks: which build it is
-    (``id``: new for each), its project directory, and the names of the project's top-level
+    (``id``: new for each), its project directory, the names of the project's top-level
     modules and packages there (``project_names``: none of them is imported from elsewhere on a
-    worker that cannot see the directory). Made by the executor on the build's machine."""
+    worker that cannot see the directory), and the build lock files the build holds
+    (``build_locks``, ``usercode.BUILD_LOCKS`` when the visit is sent: an asset on a worker that
+    calls the API on its own project is refused, ``ReentrantCall``, instead of waiting for the
+    build that waits for it). Made by the executor on the build's machine."""
 
-    __slots__ = ("id", "project_dir", "project_names")
+    __slots__ = ("id", "project_dir", "project_names", "build_locks")
 
-    def __init__(self, project_dir: str, project_names: Iterable[str] | None = None) -> None:
+    def __init__(self, project_dir: str, project_names: Iterable[str] | None = None,
+                 build_locks: Iterable[tuple[int, int]] | None = None) -> None:
         self.id = os.urandom(16).hex()  # (not uuid: it imports platform, a cost for every build)
         self.project_dir = os.path.abspath(project_dir)
         self.project_names = frozenset(top_level_modules(self.project_dir) if project_names is None
                                        else project_names)
+        # None: the build's, read when the visit is sent (the executor may be made before the lock is taken)
+        self.build_locks = None if build_locks is None else frozenset(build_locks)
+
+    def locks(self) -> frozenset[tuple[int, int]]:
+        """The build lock files (``(st_dev, st_ino)``) of the build this visit belongs to."""
+        if self.build_locks is not None:
+            return self.build_locks
+        from .usercode import BUILD_LOCKS
+
+        return frozenset(BUILD_LOCKS)
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickled, it is a plain tuple (:meth:`of` makes it a visit again; ``run_serialized``
         takes either): a worker whose assetbuild predates visits then fails the task (a
         TypeError), where unpickling a class it lacks ended the whole dask worker process."""
-        return tuple, ((self.id, self.project_dir, self.project_names),)
+        return tuple, ((self.id, self.project_dir, self.project_names, self.locks()),)
 
     @classmethod
-    def of(cls, visit: WorkerVisit | tuple[str, str, frozenset[str]]) -> WorkerVisit:
-        """``visit`` itself, or the visit its pickled tuple describes."""
+    def of(cls, visit: WorkerVisit | tuple[Any, ...]) -> WorkerVisit:
+        """``visit`` itself, or the visit its pickled tuple describes (of 3 items from a build
+        whose assetbuild sent no build locks, else 4)."""
         if isinstance(visit, WorkerVisit):
             return visit
         made = cls.__new__(cls)
-        made.id, made.project_dir, made.project_names = visit
+        made.id, made.project_dir, made.project_names = visit[:3]
+        made.build_locks = frozenset(tuple(k) for k in visit[3]) if len(visit) > 3 else frozenset()
         return made
 
     def __repr__(self) -> str:
@@ -92,7 +111,7 @@ def top_level_modules(project_dir: str) -> set[str]:
     return out
 
 
-def run_visiting(payload: bytes, visit: WorkerVisit | tuple[str, str, frozenset[str]],
+def run_visiting(payload: bytes, visit: WorkerVisit | tuple[Any, ...],
                  spool_dir: str | None = None) -> Failed | Produced | Skipped:
     """Run a task's bytes (``Task.to_bytes``) as part of ``visit`` (or its pickled tuple): its
     build's imports, working directory and declared environment around it (see the module
@@ -121,6 +140,7 @@ class _Visit:
         from pathlib import Path
 
         from .loader import ProjectImports
+        from .usercode import BUILD_LOCKS
 
         self.id = visit.id
         self.tasks = 0
@@ -141,6 +161,9 @@ class _Visit:
         except BaseException:
             self.imports.__exit__(None, None, None)
             raise
+        # the build's lock files that this process does not hold itself: added while the visit lasts
+        self.build_locks = set(visit.locks()) - BUILD_LOCKS
+        BUILD_LOCKS.update(self.build_locks)
 
     def prepare(self, task: Task) -> Failed | None:
         """Before the task runs: the environment its key was made from (None), or why it
@@ -176,7 +199,18 @@ class _Visit:
                 except OSError:
                     pass
         finally:
-            self.imports.__exit__(None, None, None)
+            try:
+                self.imports.__exit__(None, None, None)
+            finally:
+                self._forget_locks()
+
+    def _forget_locks(self) -> None:
+        """Only the build locks this visit added: a worker in the build's own process (a dask
+        LocalCluster without processes) keeps those its build holds."""
+        from .usercode import BUILD_LOCKS
+
+        BUILD_LOCKS.difference_update(self.build_locks)
+        self.build_locks = set()
 
 
 class _Elsewhere:

@@ -156,6 +156,41 @@ def test_a_code_change_reaches_long_lived_workers(tmp_path, cluster):
     assert (root / "out/total.txt").read_text() == "100 4"  # the workers ran the new helper
 
 
+SELF_CALLS = """
+import assetbuild
+
+@asset(io="json")
+def base():
+    return 1
+
+@asset(io="json")
+def selfcall(base):
+    return assetbuild.build(["base"], project_dir=__file__.rpartition("/")[0]).ok
+
+@asset(io="json")
+def other():
+    return assetbuild.build(project_dir={other!r}).names("built")
+"""
+
+
+def test_an_asset_calling_the_api_on_its_own_project_is_refused_at_once_and_may_build_another(tmp_path, cluster):
+    """The worker is told which build lock its build holds, as a ``processes`` worker is: an
+    asset that builds its own project fails at once (``ReentrantCall``), where it waited for
+    the build that waits for it (and, the client gone, built the project on the worker). An
+    asset that builds another project still does."""
+    address, _ = cluster
+    other = write_project(tmp_path / "b", "@asset(io='json')\ndef far():\n    return 2\n")
+    root = write_project(tmp_path / "p", SELF_CALLS.format(other=str(other)))
+    r = subprocess.run([sys.executable, "-m", "assetbuild", "-j", "2", "--dask-scheduler", address, "--json",
+                        "--keep-going"], cwd=root, capture_output=True, text=True, env=user_env(), timeout=60)
+    st = {e["asset"]: e for e in json.loads(r.stdout)["results"]}
+    assert r.returncode == 1 and st["selfcall"]["status"] == "failed", r.stdout + r.stderr
+    assert st["selfcall"]["error"].startswith("ReentrantCall: ") and "is in use by the build running this asset" \
+        in st["selfcall"]["error"]
+    assert st["other"]["status"] == "built" and assetbuild.load_value("other", project_dir=root) == ["far"]
+    assert assetbuild.load_value("far", project_dir=other) == 2
+
+
 DIES_ONCE = """
 import os
 from pathlib import Path
