@@ -4,6 +4,7 @@ workers, worker logs, and workers that die mid-task."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -578,12 +579,17 @@ def dask_processes(tmp_path: Path, *, nthreads: int = 1, cwd: Path | None = None
             if workers:
                 client.wait_for_workers(workers, timeout=60)
             yield address, client
-    finally:
+    finally:  # SIGTERM first: killed at once, the workers' nannies leave their semaphores in /dev/shm
+        for p in reversed(procs):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(p.pid, signal.SIGTERM)
         for p in reversed(procs):
             try:
-                os.killpg(p.pid, signal.SIGKILL)
-            except ProcessLookupError:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
                 pass
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(p.pid, signal.SIGKILL)
             p.wait()
 
 
