@@ -7,7 +7,8 @@ Three parts, each its own module:
 - ``transport``: the remote itself through fsspec (listing, bounded reads, writes, the circuit
   breaker that stops asking a remote that failed);
 - ``cached_store``: ``RemoteCachedStore``, a local store with the remote behind it, which the
-  scheduler uses like any store; ``open_remote`` makes one;
+  scheduler uses like any store; ``open_remote`` makes one; ``uploads``: its upload half (this
+  build's new traces and their blobs sent to the remote, waited for within a deadline);
 - ``pool``: the threads transfers run on (daemons: an abandoned transfer never keeps the
   process alive); ``libraries``: the client library a URL needs, and whether it is installed.
 
@@ -20,7 +21,7 @@ imported on first use only.
 from __future__ import annotations
 
 from ..redaction import display_url, redact_text, remote_secrets
-from .cached_store import CHECK_BLOB_MIN, RemoteCachedStore, RemoteTrace, open_remote
+from .cached_store import RemoteCachedStore, RemoteTrace, open_remote
 from .libraries import MissingLibrary, missing_library
 from .records import (
     KEY_ENV,
@@ -42,6 +43,7 @@ from .records import (
     public_key_text,
 )
 from .transport import DEFAULT_TIMEOUT, REMOTE_ENV, RemoteCache, RemoteSettings
+from .uploads import CHECK_BLOB_MIN
 
 __all__ = [
     "CHECK_BLOB_MIN", "DEFAULT_TIMEOUT", "KEY_ENV", "MAX_RECORD", "NO_KEYS", "PUBLIC_PREFIX", "RECORD_FORMAT",

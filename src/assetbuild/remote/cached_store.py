@@ -3,8 +3,8 @@ the scheduler uses (``contracts.TraceStore``).
 
 A local miss asks the remote; a hit returns the signed trace at once (downstream keys need only
 its data version) while the bytes download in background threads and are recorded locally when
-verified; a build's new traces are uploaded (blob, then record) in background threads. Every
-store call stays on the caller's thread. A remote that is down, slow or wrong never fails a
+verified; a build's new traces are uploaded (blob, then record) in background threads (their
+half of the store is ``uploads``). Every store call stays on the caller's thread. A remote that is down, slow or wrong never fails a
 build: one warning, then local work; after the first failure the remote is not tried again in
 this build. Loading a pickle runs code, so nothing unverified ever reaches an IO manager.
 
@@ -19,7 +19,6 @@ from __future__ import annotations
 import collections
 import concurrent.futures as cf
 import threading
-import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -27,21 +26,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import CacheCorrupt, StoreError
-from ..manifest import FILES_IO, decode_manifest, is_manifest
 from ..manifest import MAGIC as MANIFEST_MAGIC
+from ..manifest import decode_manifest, is_manifest
 from ..reports import Head, Trace
 from ..store import INLINE_MAX
 from ..wording import words
 from .pool import DaemonPool
-from .records import KEY_ENV, SIGNING_KEY_ENV, TRUSTED_KEYS_ENV, RemoteRejected, decode_record, encode_record
-from .transport import RemoteCache, RemoteDown, RemoteSettings, UploadFailed, describe_error
+from .records import KEY_ENV, SIGNING_KEY_ENV, TRUSTED_KEYS_ENV, RemoteRejected, decode_record
+from .transport import RemoteCache, RemoteDown, RemoteSettings, describe_error
+from .uploads import RemoteUploads, _Upload
 
 if TYPE_CHECKING:
     import os
 
     from ..store import LmdbStore
 
-CHECK_BLOB_MIN = 256 * 1024  # smaller blobs are uploaded again rather than asked for (one request either way)
 
 
 class RemoteTrace(Trace):
@@ -65,23 +64,7 @@ class _Download:
     heads: list[tuple[str, Head, int | None]] = field(default_factory=list)  # put_head calls held back
 
 
-@dataclass(frozen=True)
-class _BlobFile:
-    """A blob to upload from its file in the local store (read in chunks, never whole)."""
-
-    path: Path
-    size: int
-
-
-@dataclass
-class _Upload:
-    """A trace of this build to upload (with its blob) at the next flush."""
-
-    trace: Trace
-    asset: str | None = None  # named in the record once its head is put
-
-
-class RemoteCachedStore:
+class RemoteCachedStore(RemoteUploads):
     """A local store (``LmdbStore``) with a remote cache behind it (see the module docstring);
     everything not overridden here goes straight to the local store."""
 
@@ -454,114 +437,11 @@ class RemoteCachedStore:
                             interval_s: float = 0.25) -> AbstractContextManager[None]:
         return self.local.flushing_while_away(flush, interval_s)  # (its block, not a generator's around it)
 
-    # --- uploads -----------------------------------------------------------------------------
-
-    def _submit_uploads(self) -> None:
-        if not self._uploads:
-            return
-        if not self.write:
-            self._uploads.clear()
-            self._outgoing.clear()
-            return
-        for key, up in self._uploads.items():
-            digest = up.trace.output_digest
-            outgoing = self._outgoing.get(digest)
-            if outgoing is None:
-                continue
-            blob: bytes | _BlobFile
-            if isinstance(outgoing, int):  # put as a file: upload from the local store's file
-                source = self.local.blob_file(digest, min_size=0)
-                if source is None:
-                    continue  # gone from the local store: no record without its blob
-                blob = _BlobFile(source, outgoing)
-            else:
-                blob = outgoing
-            record = encode_record(key, up.trace, asset=up.asset, keys=self.settings.keys)
-            members = self._member_blobs(up.trace, blob)
-            if members is None:
-                continue  # a file it lists is gone from the local store: no record without it
-            size = sum(b.size if isinstance(b, _BlobFile) else len(b) for _d, b in [*members, (digest, blob)])
-            self._upload_futures.append((self._pool.submit(self._upload, key, digest, blob, record, members),
-                                         size + len(record)))
-        self._uploads.clear()
-        self._outgoing.clear()
-
-    def _member_blobs(self, trace: Trace, blob: bytes | _BlobFile) -> list[tuple[str, bytes | _BlobFile]] | None:
-        """The files an asset wrote, listed by its manifest (the output of an ``outputs=`` asset),
-        each from this build's outgoing bytes or the local store; None if one is gone."""
-        if not trace.io.startswith(FILES_IO + "@"):
-            return []
-        raw = blob if isinstance(blob, bytes) else blob.path.read_bytes()
-        out: list[tuple[str, bytes | _BlobFile]] = []
-        for f in decode_manifest(raw).files:
-            if f.digest in self._seen_blobs or any(d == f.digest for d, _b in out):
-                continue
-            outgoing = self._outgoing.get(f.digest)
-            if isinstance(outgoing, bytes):
-                out.append((f.digest, outgoing))
-                continue
-            source = self.local.blob_file(f.digest, min_size=0)
-            if source is not None:
-                out.append((f.digest, _BlobFile(source, f.size)))
-                continue
-            try:
-                out.append((f.digest, self.local.read_blob(f.digest)))
-            except CacheCorrupt:
-                return None
-        return out
-
-    def _upload(self, key: str, digest: str, blob: bytes | _BlobFile, record: bytes,
-                members: list[tuple[str, bytes | _BlobFile]] | None = None) -> None:
-        """In a worker: the blob unless the remote has it (and first the files it lists, for a
-        manifest), then the record (never a record without its blobs)."""
-        if not self.write or self.remote.down is not None:
-            return
-        try:
-            for member, data in [*(members or []), (digest, blob)]:
-                self._upload_blob(member, data)
-            self.remote.put(self.remote.record_path(key), record)
-            with self._mlock:
-                self.stats["uploaded"] += 1
-        except RemoteDown:
-            return
-        except UploadFailed as e:
-            if self.write:
-                self.write = False
-                self._message(f"cannot upload to the remote cache {self.remote.shown} ({e}); "
-                              "no more uploads in this build")
-
-    def _upload_blob(self, digest: str, blob: bytes | _BlobFile) -> None:
-        size = blob.size if isinstance(blob, _BlobFile) else len(blob)
-        if digest in self._bad_blobs or digest not in self._seen_blobs and (
-                size < CHECK_BLOB_MIN or not self.remote.has_blob(digest, size)):
-            if isinstance(blob, _BlobFile):
-                self.remote.put_file(self.remote.blob_path(digest), blob.path)
-            else:
-                self.remote.put(self.remote.blob_path(digest), blob)
-            with self._mlock:
-                self.stats["bytes_up"] += size
-        self._seen_blobs.add(digest)
-
     def close(self) -> None:
         """Finish uploads (each request bounded by the timeouts), report, then close the local store."""
         try:
             self._drain(wait=True)
-            self._submit_uploads()
-            # each transfer is bounded on its own (RemoteCache.put); this bounds those of a file
-            # system with no deadline of its own, such as a hung network folder
-            left = sum(n for fut, n in self._upload_futures if not fut.done())
-            deadline = time.monotonic() + self.settings.deadline(left)
-            for fut, _n in self._upload_futures:
-                try:
-                    fut.result(timeout=max(0.0, deadline - time.monotonic()))
-                except cf.TimeoutError:
-                    self._message(f"uploads to the remote cache {self.remote.shown} did not finish in time; "
-                                  "the rest are abandoned")
-                    break
-                except KeyboardInterrupt:
-                    self._message("interrupted: the remaining uploads to the remote cache are abandoned")
-                    self._emit()
-                    raise
+            self._finish_uploads()
             if self._rejections > 1:
                 n = self._rejections - 1
                 self._message(f"{n} more {'entry' if n == 1 else 'entries'} of the remote cache "
