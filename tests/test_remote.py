@@ -888,6 +888,31 @@ def test_a_local_entry_whose_bytes_are_gone_is_restored_from_the_remote(checkout
     assert st == dict.fromkeys(ALL, "fresh")
 
 
+def test_files_of_an_outputs_asset_gone_with_their_local_copies_are_restored_from_the_remote(checkouts, remote):
+    """The files an ``outputs=`` asset wrote, gone from the project and their stored copies
+    gone from the local cache (its entry and list of files kept: a CI cache restored in part):
+    the remote holds them, so they are restored from it (and -n and status say so), rather than
+    the asset run again (it was, though a plain value's lost bytes were restored)."""
+    url, fs, root = remote
+    a = checkouts()
+    (a.root / "AssetFile").write_text(FILES_ASSETFILE)
+    assert a.build(url).ok and a.ran == {"weights"}
+    want = {p.name: p.read_bytes() for p in (a.root / "weights").iterdir()}
+    for p in [*(a.root / ".assetbuild" / "cas").rglob("*"), *(a.root / "weights").iterdir()]:
+        if p.is_file():
+            p.unlink()
+    r = a.build(url, dry_run=True)
+    assert r.results[0].metadata.get("would") == "restore" and r.results[0].reasons[-1].code == "remote", r.results
+    st = {s.asset: s for s in assetbuild.status(project_dir=a.root, remote=url)}
+    assert st["weights"].state == "stale" and st["weights"].reasons[0].code == "remote"
+    r = a.build(url)
+    assert r.ok and a.ran == set() and a.warnings == [], a.warnings
+    assert r.by_asset()["weights"] == "restored"
+    assert {p.name: p.read_bytes() for p in (a.root / "weights").iterdir()} == want
+    r = a.build(None)  # the files' copies are back in the local cache too
+    assert r.ok and a.ran == set() and r.by_asset()["weights"] == "cached"
+
+
 def test_a_symlink_planted_at_the_local_spool_folder_is_the_local_caches_fault(checkouts, remote, tmp_path):
     """Restoring a large blob from the remote streams it into the local ``cas/tmp``: a symlink
     planted there receives nothing, and the build stops as for any fault of the local cache

@@ -291,8 +291,7 @@ class TraceRebuilder:
         origin = getattr(trace, "origin", "local")  # a Head is this store's own
         present = self.store.has_blob(trace.output_digest, trace.size)
         if not present and origin == "local":  # its bytes are gone here: a remote cache may have the key
-            remote_trace = getattr(self.store, "remote_trace", None)
-            found = remote_trace(key) if remote_trace is not None else None
+            found = self._remote_trace(key)
             if found is not None:
                 trace, origin, present = found, found.origin, self.store.has_blob(found.output_digest, found.size)
         if adef.max_age is not None:
@@ -314,8 +313,11 @@ class TraceRebuilder:
         if adef.outputs and origin == "local":
             files = self._files_state(name, trace.output_digest, None if head is None or head.key == key else head,
                                       parts.path)
-            if files is not None and files[0] == "run":
-                return Decision("run", parts, key, files[1], trace, origin, head)
+            if files is not None and files[0] == "run":  # a file's stored copy is gone here: the remote's?
+                found = self._remote_trace(key)
+                if found is None:
+                    return Decision("run", parts, key, files[1], trace, origin, head)
+                trace, origin, files = found, found.origin, None
             if files is not None:  # files the latest build left: what changed is its key
                 reasons = (self._why(parts, head, adef, name) if files[2] else ()) \
                     + files[1]
@@ -336,6 +338,13 @@ class TraceRebuilder:
         # a remote trace is fetched (its reasons: whether its path output must be written too)
         action: Action = "fetch" if origin != "local" else "restore" if reasons else "cached"
         return Decision(action, parts, key, reasons, trace, origin, head, sig)
+
+    def _remote_trace(self, key: str) -> Trace | None:
+        """A remote cache's trace of ``key`` (its bytes, and the files an ``outputs=`` asset wrote,
+        on their way), when the local one is of no use: its bytes, or a file it lists, are gone
+        from the local cache. None without a remote cache, or when it lacks the key."""
+        remote_trace = getattr(self.store, "remote_trace", None)
+        return remote_trace(key) if remote_trace is not None else None
 
     def kept_state(self, name: str, head: Head) -> tuple[str, tuple[Reason, ...]] | None:
         """Whether ``head``, a value used without deciding its asset (the one a skip keeps

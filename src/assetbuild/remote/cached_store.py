@@ -213,10 +213,13 @@ class RemoteCachedStore(RemoteUploads):
         return rtrace
 
     def _local_bytes(self, digest: str) -> bool:
+        """Whether the local store holds ``digest``'s bytes and, for a list of the files an asset
+        wrote, each of those files (a missing one is downloaded with the list, as on a miss)."""
         try:
-            self.local.read_blob(digest)
-            return True
-        except CacheCorrupt:
+            data = self.local.read_blob(digest)
+            return not is_manifest(data) or all(self.local.has_blob(f.digest, f.size)
+                                                for f in decode_manifest(data).files)
+        except (CacheCorrupt, ValueError):
             return False
 
     def _start_download(self, digest: str, size: int) -> _Download:
