@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import socket
 import threading
 import time
@@ -583,6 +584,57 @@ def test_an_upload_the_server_never_answers_fails_by_its_deadline(stalling_serve
     assert not t.is_alive(), "the upload still waits for the server"
     assert stalling_server.stalled
     assert len(failed) == 1 and "TimeoutError" in str(failed[0]), failed
+
+
+def test_an_upload_abandoned_in_a_folder_that_stopped_answering_leaves_no_temp_file(checkouts, tmp_path, monkeypatch):
+    """A folder remote that stops answering while an upload is written (its writer hangs before
+    the rename): the build gives the upload up at its deadline, as before, and removes the
+    hidden temp file it was writing, which the exit otherwise left in the shared folder."""
+    import assetbuild.atomicfile as atomicfile
+
+    release = threading.Event()
+    real = atomicfile.crash_point
+    monkeypatch.setattr(atomicfile, "crash_point",
+                        lambda point: release.wait(60) if point == "remote-upload" else real(point))
+    folder = tmp_path / "shared"
+    a = checkouts()
+    t0 = time.monotonic()
+    try:
+        r = a.build(f"file://{folder}", remote_timeout=0.1)
+        took = time.monotonic() - t0
+        left = list(folder.rglob(".*.assetbuild-tmp"))
+    finally:
+        release.set()
+    assert r.ok and a.ran == ALL
+    assert took < 4 * 0.1 + 5 + 3, took  # the deadline still bounds the exit (RemoteSettings.deadline)
+    assert any("did not finish in time" in w for w in a.warnings), a.warnings
+    assert left == []
+
+
+def test_a_killed_uploads_temp_file_is_removed_by_the_next_upload_in_its_folder(tmp_path):
+    """A build killed while it wrote an object into a folder remote leaves its hidden temp file
+    there (as an upload abandoned in a folder that never answered again would): the next build
+    whose upload into that folder goes through removes it (never one a live writer holds)."""
+    from projects import clean_env, cli, end_group, start_cli
+
+    root = tmp_path / "p"
+    root.mkdir()
+    (root / "AssetFile").write_text("from assetbuild import asset\n\n\n@asset(io='bytes')\n"
+                                    "def big():\n    return b'x' * 300_000\n")
+    url = f"file://{tmp_path / 'shared'}"
+    env = clean_env(ASSETBUILD_CACHE_KEY=KEY)
+    p = start_cli("build", "--remote", url, cwd=root, env={**env, "ASSETBUILD_CRASH_AT": "remote-upload:1"})
+    try:
+        p.wait(timeout=120)
+    finally:
+        end_group(p)
+    assert p.returncode == -9
+    (tmp,) = (tmp_path / "shared").rglob(".*.assetbuild-tmp")
+    shutil.rmtree(root / ".assetbuild")  # (the killed build may have recorded its run: build and upload again)
+    done = cli("build", "--remote", url, cwd=root, env=env)
+    assert done.returncode == 0, done.stderr
+    assert not tmp.exists() and not list((tmp_path / "shared").rglob(".*.assetbuild-tmp"))
+    assert list((tmp_path / "shared" / "records").rglob("*"))  # and the upload went through
 
 
 def test_lost_connections_on_fsspecs_loop_print_no_traceback(s3_env, caplog):

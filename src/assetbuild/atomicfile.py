@@ -47,7 +47,7 @@ import fcntl
 import os
 import re
 import stat
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, BinaryIO
 
 from .crashpoints import crash_point
@@ -150,11 +150,14 @@ def write_atomically(dest: str | os.PathLike[str], data: bytes | bytearray | mem
 
 @contextlib.contextmanager
 def atomic_writer(dest: str | os.PathLike[str], *, durable: bool = False, dir_fd: int | None = None,
-                  crash_at: str | None = None) -> Iterator[BinaryIO]:
+                  crash_at: str | None = None, on_temp: Callable[[str], None] | None = None) -> Iterator[BinaryIO]:
     """``write_atomically`` for a writer that streams: the file replaces ``dest`` when the block
-    ends without an exception, and is removed otherwise."""
+    ends without an exception, and is removed otherwise. ``on_temp``: told the temp file's path
+    (relative to ``dir_fd``), for a caller that may have to remove it from another thread."""
     fd, tmp = create_temp_beside(dest, dir_fd=dir_fd)
     try:
+        if on_temp is not None:
+            on_temp(tmp)
         with open(fd, "wb", closefd=False) as f:
             yield f
         _commit(fd, tmp, dest, durable=durable, dir_fd=dir_fd, crash_at=crash_at, old=_hold(dest, dir_fd))
@@ -196,26 +199,28 @@ def is_temp_name(name: str) -> bool:
     return _TEMP_NAME.match(name) is not None
 
 
-def sweep_temps(directory: str | os.PathLike[str]) -> int:
+def sweep_temps(directory: str | os.PathLike[str] | int) -> int:
     """Remove the temp files killed writers left in ``directory`` (never one a live writer holds,
-    never anything but a regular file); return how many."""
+    never anything but a regular file); return how many. ``directory`` may be a descriptor (a
+    tree others write to, reached without following a symlink: ``open_dir_below``)."""
     removed = 0
+    dir_fd = directory if isinstance(directory, int) else None
     try:  # names only, filtered by a substring first: a directory of 10,000 outputs takes 3.6 ms
         names = [n for n in os.listdir(directory) if TEMP_SUFFIX in n and _TEMP_NAME.match(n)]
     except OSError:  # (a DirEntry per name and a regular expression each: 5.5 ms)
         return 0
     for name in names:
-        path = os.path.join(directory, name)
+        path = name if dir_fd is not None else os.path.join(directory, name)  # type: ignore[arg-type]
         try:
-            if not stat.S_ISREG(os.lstat(path).st_mode):
+            if not stat.S_ISREG(os.lstat(path, dir_fd=dir_fd).st_mode):
                 continue
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
         except OSError:
             continue
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # fails while its writer lives
-            if _still_named(fd, path, None):
-                os.unlink(path)
+            if _still_named(fd, path, dir_fd):
+                os.unlink(path, dir_fd=dir_fd)
                 removed += 1
         except OSError:
             pass

@@ -10,7 +10,8 @@ Three parts, each its own module:
   scheduler uses like any store; ``open_remote`` makes one; ``uploads``: its upload half (this
   build's new traces and their blobs sent to the remote, waited for within a deadline);
 - ``pool``: the threads transfers run on (daemons: an abandoned transfer never keeps the
-  process alive); ``libraries``: the client library a URL needs, and whether it is installed.
+  process alive); ``libraries``: the client library a URL needs, and whether it is installed;
+  ``folder``: bounded reads of a ``file://`` folder that others write to.
 
 Anyone who can write to the remote can write anything there, so everything read is untrusted
 input: records are checked field by field and their signatures verified, blobs are read at most

@@ -7,7 +7,8 @@ reads, a hung network file system) kept the command from ever exiting after the 
 abandoned it. These threads are daemons: an abandoned transfer ends with the process. That is
 safe for the remote because every write there is whole or absent (an object store's PUT, a
 folder's temp file and rename) and a record is written only after its blobs, so an upload cut
-short leaves at most an unreferenced blob, never an entry a reader would use.
+short leaves at most an unreferenced blob, never an entry a reader would use (and the temp file
+of a folder's is removed: ``RemoteUploads._abandon``, or the next write in that folder).
 """
 
 from __future__ import annotations

@@ -18,17 +18,16 @@ import errno
 import hashlib
 import os
 import re
-import shutil
-import stat
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
-from ..atomicfile import atomic_writer, create_temp_in, open_dir_below
+from ..atomicfile import atomic_writer, create_temp_in, open_dir_below, sweep_temps
 from ..redaction import display_url, redact_text, remote_secrets
 from ..wording import words
+from .folder import local_chunks, read_local
 from .records import MAX_RECORD, NO_KEYS, RecordKeys, RemoteRejected
 
 REMOTE_ENV = "ASSETBUILD_REMOTE"
@@ -207,6 +206,9 @@ class RemoteCache:
         self._fs: Any = None
         self._lock = threading.Lock()
         self._connect_lock = threading.Lock()
+        self.abandoned = threading.Event()  # set by ``abandon``: writes in a local folder stop
+        self._temps: dict[int, tuple[int, str]] = {}  # a local write under way -> (its folder, dup'd; temp file)
+        self._swept: set[str] = set()  # folders of a local remote whose leftover temp files are gone
         self.requests: dict[str, int] = {"list": 0, "records": 0, "record": 0, "blob": 0, "exists": 0, "put": 0}
 
     @property
@@ -287,7 +289,7 @@ class RemoteCache:
         self._count("records", len(paths))
         try:  # bounded: a record beyond MAX_RECORD is rejected, never read whole
             if self.local:
-                got = {p: _read_local(p, MAX_RECORD + 1, on_error="return") for p in paths}
+                got = {p: read_local(p, MAX_RECORD + 1, on_error="return") for p in paths}
             else:
                 got = self.fs.cat(list(paths), on_error="return", start=0, end=MAX_RECORD + 1)
         except Exception as e:  # noqa: BLE001
@@ -394,7 +396,7 @@ class RemoteCache:
         ranged read always starts before the object's end (no empty range, an error on S3)."""
         try:
             if self.local:
-                yield from _local_chunks(path, limit)
+                yield from local_chunks(path, limit)
                 return
             done = 0
             while done < limit:
@@ -423,7 +425,7 @@ class RemoteCache:
         """At most ``limit`` bytes of the object at ``path`` (a planted object that is not a
         regular file reads as empty: a malformed entry)."""
         if self.local:
-            return _read_local(path, limit)
+            return read_local(path, limit)
         return self.fs.cat_file(path, start=0, end=limit)
 
     def has_blob(self, digest: str, size: int) -> bool:
@@ -444,9 +446,13 @@ class RemoteCache:
         try:
             if self.local:
                 with self._local_writer(path) as out:
-                    out.write(data)
+                    for i in range(0, len(data), _COPY_CHUNK):
+                        self._go_on()
+                        out.write(data[i:i + _COPY_CHUNK])
             else:
                 self._bounded("pipe_file", len(data), path, data)
+        except RemoteDown:
+            raise
         except Exception as e:  # noqa: BLE001
             raise UploadFailed(describe_error(e, self.settings.secrets)) from e
 
@@ -460,9 +466,16 @@ class RemoteCache:
         try:
             if self.local:
                 with open(source, "rb") as src, self._local_writer(path) as out:
-                    shutil.copyfileobj(src, out, _COPY_CHUNK)
+                    while True:
+                        self._go_on()
+                        chunk = src.read(_COPY_CHUNK)
+                        if not chunk:
+                            break
+                        out.write(chunk)
             else:
                 self._bounded("put_file", os.path.getsize(source), os.fspath(source), path)
+        except RemoteDown:
+            raise
         except Exception as e:  # noqa: BLE001
             raise UploadFailed(describe_error(e, self.settings.secrets)) from e
 
@@ -492,48 +505,43 @@ class RemoteCache:
         the root is followed."""
         *parts, name = path[len(self.root) + 1:].split("/")
         fd = open_dir_below(self.root, parts)
+        token = id(parts)
         try:
-            with atomic_writer(name, dir_fd=fd, crash_at="remote-upload") as out:
+            with atomic_writer(name, dir_fd=fd, crash_at="remote-upload",
+                               on_temp=lambda tmp: self._hold_temp(token, fd, tmp)) as out:
                 yield out
+            folder = "/".join(parts)
+            if folder not in self._swept:  # the first write here went through: a killed one's leftovers go
+                self._swept.add(folder)
+                sweep_temps(fd)
         finally:
+            with self._lock:
+                held = self._temps.pop(token, None)
+            if held is not None:
+                os.close(held[0])
             os.close(fd)
 
+    def _hold_temp(self, token: int, fd: int, tmp: str) -> None:
+        with self._lock:
+            self._temps[token] = (os.dup(fd), tmp)
 
-def _local_chunks(path: str, limit: int) -> Iterator[bytes]:
-    """At most ``limit`` bytes of the file at ``path`` in a ``file://`` remote, in 1 MiB pieces.
-    Others may write there: a FIFO or a device would block or never end, and a symlink would read
-    whatever it points at, so each of those reads as empty (a malformed entry, rejected and
-    counted)."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError as e:
-        if e.errno == errno.ELOOP:  # a symlink at that name
-            return
-        raise
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return
-        os.set_blocking(fd, True)
-        left = limit
-        while left > 0:
-            chunk = os.read(fd, min(left, 1 << 20))
-            if not chunk:
-                break
-            left -= len(chunk)
-            yield chunk
-    finally:
-        os.close(fd)
+    def _go_on(self) -> None:
+        """Raise RemoteDown once the uploads were abandoned (``abandon``)."""
+        if self.abandoned.is_set():
+            raise RemoteDown("uploads abandoned")
 
-
-def _read_local(path: str, limit: int, on_error: str = "raise") -> Any:
-    """At most ``limit`` bytes of the file at ``path`` in a ``file://`` remote, whole (see
-    ``_local_chunks``). ``on_error="return"``: an OSError is returned, as ``fs.cat`` does."""
-    try:
-        return b"".join(_local_chunks(path, limit))
-    except OSError as e:
-        if on_error == "return":
-            return e
-        raise
+    def abandon(self) -> None:
+        """Stop the writes under way in a local folder and remove their temp files: what an upload
+        given up at its deadline would leave there once the process exits (in a folder that
+        stopped answering this may block: call it where that blocks no one). An object store
+        writes an object whole or not at all (a multipart upload's parts: see the README)."""
+        self.abandoned.set()
+        with self._lock:
+            held, self._temps = list(self._temps.values()), {}
+        for dir_fd, tmp in held:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp, dir_fd=dir_fd)
+            os.close(dir_fd)
 
 
 def _spool_fault(directory: str, err: OSError) -> Exception:

@@ -151,19 +151,33 @@ class RemoteUploads:
         self._seen_blobs.add(digest)
 
     def _finish_uploads(self) -> None:
-        """Wait for the uploads under way, each bounded by the timeouts, all of them by one deadline."""
+        """Wait for the uploads under way, each bounded by the timeouts, all of them by one deadline;
+        past it, the last moments go to removing what those abandoned left (``_abandon``)."""
         # each transfer is bounded on its own (RemoteCache.put); this bounds those of a file
         # system with no deadline of its own, such as a hung network folder
         left = sum(n for fut, n in self._upload_futures if not fut.done())
-        deadline = time.monotonic() + self.settings.deadline(left)
+        budget = self.settings.deadline(left)
+        grace = min(1.0, budget / 10)
+        deadline = time.monotonic() + budget - grace
         for fut, _n in self._upload_futures:
             try:
                 fut.result(timeout=max(0.0, deadline - time.monotonic()))
             except cf.TimeoutError:
                 self._message(f"uploads to the remote cache {self.remote.shown} did not finish in time; "
                               "the rest are abandoned")
+                self._abandon(grace)
                 break
             except KeyboardInterrupt:
                 self._message("interrupted: the remaining uploads to the remote cache are abandoned")
                 self._emit()
+                self._abandon(grace)
                 raise
+
+    def _abandon(self, grace: float) -> None:
+        """Stop the uploads under way and remove the temp files they write in a folder remote
+        (which the exit would leave there), waiting ``grace`` seconds at most: in a folder that
+        stopped answering the removal hangs too, in a daemon thread, and a later build's first
+        write in that folder sweeps them (``RemoteCache._local_writer``)."""
+        t = threading.Thread(target=self.remote.abandon, name="assetbuild-remote-abandon", daemon=True)
+        t.start()
+        t.join(grace)
