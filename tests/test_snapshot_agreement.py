@@ -621,6 +621,44 @@ def test_a_plugins_io_manager_version_changed_in_a_file_the_snapshot_did_not_wat
     assert after == _keys(root, site, "0", plugins=True) != before  # the snapshot's answer is the full path's
 
 
+EDITABLE_FINDER = (  # as setuptools' editable install writes it (``__editable___<dist>_finder.py``), cut short
+    "import sys\nfrom importlib.util import spec_from_file_location\nfrom pathlib import Path\n\n"
+    "MAPPING = {{'tinylib': {where!r}}}\n\n\nclass _EditableFinder:\n    @classmethod\n"
+    "    def find_spec(cls, fullname, path=None, target=None):\n        if fullname in MAPPING:\n"
+    "            return spec_from_file_location(fullname, Path(MAPPING[fullname]) / '__init__.py')\n"
+    "        return None\n\n\ndef install():\n    if not any(f is _EditableFinder for f in sys.meta_path):\n"
+    "        sys.meta_path.append(_EditableFinder)\n")
+
+
+def test_an_editable_installs_finder_pointed_at_another_folder(tmp_path: Path) -> None:
+    """``tinylib`` installed editable (``pip install -e``): a ``.pth`` in site-packages imports
+    a finder whose ``MAPPING`` names the folder ``import tinylib`` loads from. That mapping
+    edited in place (or the finder rewritten by ``pip install -e`` from another folder, under the
+    same name) to a folder in the project changes no folder's time, and no file the snapshot
+    read, but the full path then fingerprints tinylib as project code: the snapshot must not
+    answer with the old keys."""
+    root, site = tmp_path / "proj", tmp_path / "startup"
+    packages = tmp_path / "venv" / "lib" / "site-packages"  # (``site`` reads .pth files in such a folder)
+    finder = packages / "__editable___tinylib_0_1_finder.py"
+    lib = 'def value():\n    return {}\n'
+    before = _recorded(root, site, {
+        "AssetFile": 'from assetbuild import asset\n\nimport tinylib\n\n\n@asset(io="json")\n'
+                     "def a0():\n    return tinylib.value()\n",
+        "libs/tinylib/tinylib/__init__.py": lib.format(7),
+        "site/sitecustomize.py": f"import site\n\nsite.addsitedir({str(packages)!r})\n",
+        "../elsewhere/tinylib/__init__.py": lib.format(5),
+        "../venv/lib/site-packages/__editable__.tinylib-0.1.pth":
+            "import __editable___tinylib_0_1_finder; __editable___tinylib_0_1_finder.install()\n",
+        "../venv/lib/site-packages/tinylib-0.1.dist-info/METADATA": "Metadata-Version: 2.1\nName: tinylib\nVersion: 0.1\n",
+        "../venv/lib/site-packages/tinylib-0.1.dist-info/top_level.txt": "tinylib\n",
+        "../venv/lib/site-packages/__editable___tinylib_0_1_finder.py":
+            EDITABLE_FINDER.format(where=str(tmp_path / "elsewhere" / "tinylib"))})
+    text = finder.read_text()
+    finder.write_text(text.replace(str(tmp_path / "elsewhere" / "tinylib"), str(root / "libs" / "tinylib" / "tinylib")))
+    after = _keys(root, site, "1")
+    assert after == _keys(root, site, "0") != before  # the snapshot's answer is the full path's, the new key
+
+
 def test_a_namespace_package_portion_that_becomes_a_regular_package(tmp_path: Path) -> None:
     """The project's ``nsp`` has no ``__init__.py`` (a namespace package), and a directory of
     that name exists further down sys.path. An ``__init__.py`` written there makes it a regular

@@ -22,7 +22,8 @@ everything that build's decision read, as it was when it decided.
   identical to what was loaded, pyproject.toml and the dynamic partitions' keys as they were
   before loading, assetbuild's own modules, the plugins' modules and every ``entry_points.txt``
   looked for (``plugins.loaded_from``), the metadata files library versions were read from,
-  which must still be there) and the data
+  which must still be there, the ``.pth`` files and import finders' modules that say where an
+  import resolves: ``listings.import_hook_files``) and the data
   (``data``: the sources and the path outputs); and the directories holding the project's modules.
   The AssetFile's and the project modules' digests too (``contents``): one whose signature
   changed is read, and changed nothing if it holds the same bytes (``same_content``);

@@ -7,6 +7,7 @@ must not hide from the next null build (``session.snapshots``)."""
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterable
 from typing import Any
 
@@ -103,6 +104,33 @@ def import_names_of(times: dict[str, int | None]) -> tuple[dict[str, str | None]
         if snapshot.dir_time(d) != t:
             return names, d
     return names, None
+
+
+def import_hook_files(paths: Iterable[str]) -> list[str]:
+    """The files beside the modules that decide where an import resolves in a new process, and
+    that no folder's time shows edited in place: each ``.pth`` in a site directory of ``paths``
+    (``sys.path`` as the command started: ``site`` ran its lines), the module of each finder on
+    ``sys.meta_path`` and hook on ``sys.path_hooks`` that is neither the standard library's nor
+    assetbuild's, and ``sitecustomize``/``usercustomize``. An editable install's finder
+    (``__editable___<dist>_finder.py``) maps a package to its folder: its ``MAPPING`` edited, or
+    rewritten by ``pip install -e`` from another folder under the same name, moves where ``import
+    lib`` resolves, and with it the code an asset runs (a project module's, or a library's)."""
+    found: set[str] = set()
+    for d in dict.fromkeys(os.path.abspath(p or ".") for p in paths):
+        if "site-packages" in d or "dist-packages" in d:  # (``site`` reads .pth files only there)
+            try:
+                found.update(os.path.join(d, n) for n in os.listdir(d) if n.endswith(".pth"))
+            except OSError:
+                continue
+    modules = {getattr(h, "__module__", None) for h in (*sys.meta_path, *sys.path_hooks)}
+    for name in (*modules, "sitecustomize", "usercustomize"):
+        if not isinstance(name, str) or name.partition(".")[0] in sys.stdlib_module_names \
+                or name.partition(".")[0] == "assetbuild":
+            continue
+        f = getattr(sys.modules.get(name), "__file__", None)
+        if isinstance(f, str):
+            found.add(os.path.abspath(f))
+    return sorted(found)
 
 
 def _importable(path: str) -> bool:

@@ -33,7 +33,7 @@ from ..definitions import AssetDef, ObservableSourceDef, SourceDef
 from ..errors import SliceInsufficient
 from ..io import is_external
 from .intent import settings_files, status_is_plain, wanted
-from .listings import dir_times_since, import_names_of, racy_folder
+from .listings import dir_times_since, import_hook_files, import_names_of, racy_folder
 
 _BUILD_HOOKS = ("before_build", "after_asset", "after_build", "asset_failed")
 _OWN = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the assetbuild package
@@ -422,6 +422,8 @@ class Recorder:
         for f in loaded_from(self.project.plugin_manager):  # the plugins' code, and their entry points
             if f not in files:  # (a project module's is the one taken as its content was checked)
                 files[f] = snapshot.sig_of(f)
+        for f in import_hook_files(snapshot.START_PATH):  # (an editable install's finder: where imports resolve)
+            files.setdefault(f, snapshot.sig_of(f))
         carried: dict[str, Any] = {}
         if self.affected is not None and self.previous is not None:
             # what this build did not read because it decided only some assets (a module imported
