@@ -405,3 +405,32 @@ def test_an_upgrade_under_a_session_that_ran_the_library_in_workers_builds_it_th
         steps.append("mylib" in sys.modules)
         """)
     assert out == {"steps": [[["a"], "1.0"], [["a"], "2.0"], False], "said": []}
+
+
+def test_a_version_bumped_in_place_under_a_session_is_seen(tmp_path):
+    """``setup.py develop``: the code and the egg-info's PKG-INFO edited in place (no sys.path
+    folder's time moves) under a process that builds again. Its next build keys the new version
+    (workers import it afresh and run it), or is refused if this process imported the old one;
+    it never finds the asset cached under the version the process looked up before."""
+    out = _session(tmp_path, """\
+        import time
+
+        def develop(version):
+            (site / "mylib").mkdir(exist_ok=True)
+            # (each version another length: a .pyc a worker wrote in the same second is not taken)
+            (site / "mylib" / "__init__.py").write_text(f"VALUE = {version!r}\\n")
+            (site / "mylib.egg-info").mkdir(exist_ok=True)
+            (site / "mylib.egg-info" / "PKG-INFO").write_text(f"Metadata-Version: 2.1\\nName: mylib\\nVersion: {version}\\n")
+
+        develop("1.0")
+        time.sleep(2.1)  # (older than the racy window: its signature, taken as it was read, is trusted)
+        steps = [build(jobs=2, executor="processes")]
+        develop("1.01")
+        steps.append(build(jobs=2, executor="processes"))
+        develop("1.002")
+        steps.append(build())  # (imports mylib 1.2 in this process)
+        develop("1.0003")
+        steps.append(build())
+        """)
+    assert out["steps"] == [[["a"], "1.0"], [["a"], "1.01"], [["a"], "1.002"], "refused"]
+    assert "imported version 1.002, but 1.0003 is installed now" in out["said"][0]

@@ -117,6 +117,16 @@ def _sig(path: str) -> list[int] | None:
     return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev]
 
 
+def _settled(sig: list[int] | None) -> list[int] | None:
+    """``sig``, or None (changed: looked up again at the next ``refresh``) if its file was
+    modified so recently that another write in the same clock tick would leave it as it is."""
+    import time
+
+    from ..snapshot import RACY_NS
+
+    return sig if sig is not None and max(sig[1], sig[2]) <= time.time_ns() - RACY_NS else None
+
+
 class _Table:
     """Every installed distribution's version (by normalized name, the first on ``sys.path``
     winning, as ``importlib.metadata.version`` finds it), the import names it provides, and the
@@ -203,27 +213,34 @@ class Distributions:
         self._lock = threading.Lock()
         self._signature: list[list[Any]] | None = None
         self._versions: dict[str, str | None] = {}
+        # top -> the metadata file its version in ``_versions`` was read from, and that file's
+        # signature before the read: ``refresh`` forgets an answer whose file changed since
+        self._read_from: dict[str, tuple[str, list[int] | None]] = {}
         self._table: _Table | None = None
         self._file_tried: Path | None = None
         # the metadata files versions were read from one by one: editing one in place changes a
         # version without changing a sys.path entry's time (the null build's snapshot watches them)
         self.metadata_files: set[str] = set()
 
-    def _note_metadata(self, dist: Any) -> None:
-        f = metadata_file(dist)
-        if f is not None:
-            self.metadata_files.add(f)
-
     def refresh(self) -> None:
         """Forget what was looked up if a package was installed or removed since (cheap: a
-        listing of each ``sys.path`` entry; called once per build or status)."""
+        listing of each ``sys.path`` entry; called once per build or status), and each version
+        whose metadata file changed in place since it was read (one stat per library looked up:
+        ``setup.py develop`` rewrites an egg-info's PKG-INFO under the same folder name, and a
+        process that lives across builds would key its next build with the old version)."""
         sig = _signature()
         with self._lock:
             if sig != self._signature:
                 self._signature = sig
                 self._versions.clear()
+                self._read_from.clear()
                 self._table = None
                 self._file_tried = None
+                return
+            for top, (f, before) in list(self._read_from.items()):
+                if _sig(f) != before:
+                    del self._read_from[top]
+                    self._versions.pop(top, None)
 
     def version(self, top: str, *, cache_dir: Path | None = None, persist: bool = False) -> str | None:
         """The version of the distribution providing import name ``top``, or None.
@@ -245,8 +262,12 @@ class Distributions:
 
                 try:
                     dist = metadata.distribution(top)
+                    f = metadata_file(dist)
+                    before = _sig(f) if f is not None else None  # (an edit after the read shows)
                     version = dist.version
-                    self._note_metadata(dist)
+                    if f is not None:
+                        self.metadata_files.add(f)
+                        self._read_from[top] = (f, _settled(before))
                 except metadata.PackageNotFoundError:
                     self._table = self._scanned(path, persist)
             if self._table is not None:
@@ -266,6 +287,7 @@ class Distributions:
         kept = self._table.files.get(owner) if owner is not None else None
         if kept is not None:
             self.metadata_files.add(kept[0])
+            self._read_from[top] = (kept[0], _settled(kept[1]))  # (its signature as read: fresh, just checked)
         return version
 
     def _scanned(self, path: Path | None, persist: bool) -> _Table:
