@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tarfile
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -416,6 +417,24 @@ def test_sweep_removes_dead_writers_temps_only(tmp_path, trap):
     finally:
         os.close(fd)
     trap.assert_untouched()
+
+
+def test_a_sweep_of_a_shared_folder_leaves_temps_written_to_lately(tmp_path):
+    """A folder other machines write to (a remote cache): a writer there may hold its temp file
+    without this machine seeing the lock, so only one idle for ``idle_for`` seconds goes."""
+    fresh = tmp_path / ".a.bin.00000000deadbeef.assetbuild-tmp"
+    stale = tmp_path / ".b.bin.00000000deadbeef.assetbuild-tmp"
+    fresh.write_bytes(b"maybe another machine's")
+    stale.write_bytes(b"an abandoned upload's")
+    old = time.time() - 3601
+    os.utime(stale, (old, old))
+    fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        assert sweep_temps(fd, idle_for=3600) == 1
+    finally:
+        os.close(fd)
+    assert fresh.exists() and not stale.exists()
+    assert sweep_temps(tmp_path) == 1 and not fresh.exists()
 
 
 def test_writers_racing_a_sweeper_lose_nothing(tmp_path):

@@ -47,6 +47,7 @@ import fcntl
 import os
 import re
 import stat
+import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, BinaryIO
 
@@ -199,11 +200,14 @@ def is_temp_name(name: str) -> bool:
     return _TEMP_NAME.match(name) is not None
 
 
-def sweep_temps(directory: str | os.PathLike[str] | int) -> int:
+def sweep_temps(directory: str | os.PathLike[str] | int, *, idle_for: float = 0.0) -> int:
     """Remove the temp files killed writers left in ``directory`` (never one a live writer holds,
     never anything but a regular file); return how many. ``directory`` may be a descriptor (a
-    tree others write to, reached without following a symlink: ``open_dir_below``)."""
+    tree others write to, reached without following a symlink: ``open_dir_below``). ``idle_for``:
+    leave a file written to in the last that many seconds (by the file system's clock), for a
+    folder other machines write to, whose file system may not carry their locks to this one."""
     removed = 0
+    written_before = time.time() - idle_for if idle_for else None
     dir_fd = directory if isinstance(directory, int) else None
     try:  # names only, filtered by a substring first: a directory of 10,000 outputs takes 3.6 ms
         names = [n for n in os.listdir(directory) if TEMP_SUFFIX in n and _TEMP_NAME.match(n)]
@@ -212,7 +216,8 @@ def sweep_temps(directory: str | os.PathLike[str] | int) -> int:
     for name in names:
         path = name if dir_fd is not None else os.path.join(directory, name)  # type: ignore[arg-type]
         try:
-            if not stat.S_ISREG(os.lstat(path, dir_fd=dir_fd).st_mode):
+            st = os.lstat(path, dir_fd=dir_fd)
+            if not stat.S_ISREG(st.st_mode) or (written_before is not None and st.st_mtime > written_before):
                 continue
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
         except OSError:

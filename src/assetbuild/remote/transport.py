@@ -31,6 +31,9 @@ from .folder import local_chunks, read_local
 from .records import MAX_RECORD, NO_KEYS, RecordKeys, RemoteRejected
 
 REMOTE_ENV = "ASSETBUILD_REMOTE"
+# A temp file in a folder remote is a killed or abandoned upload's once nothing has written to it
+# for this long: a writer on another machine may hold it without this one seeing its lock.
+LEFTOVER_IDLE = 3600.0
 DEFAULT_TIMEOUT = 10.0
 _EMPTY_DIGEST = hashlib.sha256(b"").hexdigest()
 _KEY_NAME = re.compile(r"[0-9a-f]{64}\Z")  # a record's file name: the key it is for
@@ -513,7 +516,7 @@ class RemoteCache:
             folder = "/".join(parts)
             if folder not in self._swept:  # the first write here went through: a killed one's leftovers go
                 self._swept.add(folder)
-                sweep_temps(fd)
+                sweep_temps(fd, idle_for=LEFTOVER_IDLE)
         finally:
             with self._lock:
                 held = self._temps.pop(token, None)
