@@ -24,13 +24,14 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from projects import clean_env, cli, cli_cmd, tree_bytes
+from projects import clean_env, cli, cli_cmd, end_group, start_cli, tree_bytes
 
 NOW = "2026-03-01T09:00:00Z"
 # CI runs a few fixed examples; a longer hunt: AB_AGREEMENT_EXAMPLES=200 (random examples)
@@ -617,6 +618,44 @@ def test_a_plugins_io_manager_version_changed_in_a_file_the_snapshot_did_not_wat
     path = site / changed
     # (another size: Python would take a .pyc written in the same second as of the file as edited)
     path.write_text(text if text is not None else path.read_text().replace('version = "1"', 'version = "1.1"'))
+    after = _keys(root, site, "1", plugins=True)
+    assert after == _keys(root, site, "0", plugins=True) != before  # the snapshot's answer is the full path's
+
+
+def test_a_plugin_edited_while_its_build_waited_for_the_lock(tmp_path: Path) -> None:
+    """A build loads the installed plugins as its project opens, then waits for another build's
+    lock: an IO manager's version bumped in the plugin meanwhile is not what this build's keys
+    were made from, so its snapshot must not record the new file as the code it ran (the next
+    null build would answer with the old keys, the full path with new ones)."""
+    root, site = tmp_path / "proj", tmp_path / "site"
+    entry, modules, changed, _ = PLUGINS["an IO manager in a module the plugin imports"]
+    files = _plugin(entry, modules)
+    files["AssetFile"] += ("\n\n@asset(io='json')\ndef slow():\n    import pathlib, time\n"
+                           "    pathlib.Path('inside').touch()\n    while pathlib.Path('hold').exists():\n"
+                           "        time.sleep(0.05)\n    return 1\n")
+    before = _recorded(root, site, files, plugins=True)
+    path = os.pathsep.join(p for p in (str(site), os.environ.get("PYTHONPATH")) if p)
+    env = {**clean_env(ASSETBUILD_CHECK_SNAPSHOT="0"), "PYTHONPATH": path}
+    env.pop("ASSETBUILD_DISABLE_PLUGIN_AUTOLOAD", None)
+    (root / "hold").touch()
+    holder = start_cli("--force", "slow", cwd=root, env=env)
+    waiter = None
+    try:
+        deadline = time.monotonic() + 60
+        while not (root / "inside").exists():
+            assert holder.poll() is None and time.monotonic() < deadline, "the holding build did not start slow"
+            time.sleep(0.02)
+        waiter = start_cli("--force", "word", cwd=root, env=env, stderr=subprocess.PIPE, text=True)
+        assert waiter.stderr is not None
+        said = waiter.stderr.readline()  # the lock is taken after the plugins load
+        assert "waiting for it to finish" in said, said
+        (site / changed).write_text(UPPER.format(v="1.1"))
+        (root / "hold").unlink()
+        assert holder.wait(timeout=60) == 0 and waiter.wait(timeout=60) == 0
+    finally:
+        end_group(holder)
+        if waiter is not None:
+            end_group(waiter)
     after = _keys(root, site, "1", plugins=True)
     assert after == _keys(root, site, "0", plugins=True) != before  # the snapshot's answer is the full path's
 
