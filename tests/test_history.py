@@ -258,6 +258,23 @@ def test_log_metric_shows_the_newest_limit_points_oldest_first(proj: Project) ->
     assert len(assetbuild.asset_metric("total", "rows", project_dir=proj.root, limit=3)["points"]) == 3
 
 
+def test_a_restored_event_carries_the_metadata_of_the_value_it_brings_back(tmp_path: Path) -> None:
+    """An input edited and edited back: the asset is restored from its first build, and a metric's
+    history ended at the value it replaced (the ``restored`` event had no metadata), while ``show
+    --meta`` said the restored one."""
+    p = Project(tmp_path)
+    p.assetfile('from assetbuild import Output, asset, source\n\nn_txt = source("n_txt", "n.txt")\n\n\n'
+                '@asset(io="json")\ndef rows(n_txt):\n    n = int(n_txt.read_text())\n'
+                '    return Output(list(range(n)), metadata={"rows": n})\n')
+    for now, n in ((DAY1, "3"), (DAY2, "5"), ("2024-03-03T09:00:00Z", "3")):
+        p.write("n.txt", n)
+        assert run(p, "build", now=now).returncode == 0, n
+    kinds = [e["kind"] for e in doc(p, "log", "rows")["events"]]
+    assert kinds == ["restored", "materialized", "materialized"], kinds
+    assert [pt["value"] for pt in doc(p, "log", "rows", "--metric", "rows")["points"]] == [3, 5, 3]
+    assert doc(p, "show", "rows", "--meta")["metadata"]["rows"]["value"] == 3
+
+
 def test_log_metric_takes_exclude_as_log_does(proj: Project) -> None:
     """``--exclude`` was ignored by ``log --metric``: an excluded asset still showed its points, and
     a glob that the exclusion left one asset of was refused as selecting several."""

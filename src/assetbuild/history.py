@@ -147,13 +147,19 @@ class RunRecorder:
                 self._put(Event(
                     self._run(), r.asset, kind, end - int(r.duration_s * 1e9), end, r.duration_s, head.key,
                     head.code, tuple(head.inputs), head.data_version, head.size,
-                    encode_metadata(r.metadata) if kind == "materialized" else "", reasons, None, None,
-                    self._order(r, kind)), r.status)
+                    encode_metadata(r.metadata) if kind == "materialized" else self._metadata_of(head.key),
+                    reasons, None, None, self._order(r, kind)), r.status)
                 return
         end = now_ns()
         self._put(Event(self._run(), r.asset, kind, end - int(r.duration_s * 1e9), end, r.duration_s,
                         r.key, None, (), r.data_version, None, "", reasons, _safe(r.error),
                         _safe(r.traceback), self._order(r, kind)), r.status)
+
+    def _metadata_of(self, key: str) -> str:
+        """The metadata recorded with the materialization a restore brings back: the value's, as
+        ``show --meta`` gives it, so a metric's history ends at the value the asset has."""
+        trace = self.store.get_trace(key)
+        return trace.metadata_json if trace is not None else ""
 
     def stored(self, r: AssetResult) -> None:
         """An out its multi-asset's run returned beside the outs asked for: stored, so recorded
