@@ -545,3 +545,17 @@ def test_only_builds_again_an_input_whose_data_was_edited_where_its_manager_keep
     assert r.ok and r.by_asset() == {"site": "built", "index": "built"}, [(x.asset, x.error) for x in r.results]
     assert proj.value("index") == ["a.html", "b.html"] and not (proj.root / "trees/site/z.html").exists()
     assert proj.build().names("built") == []
+
+
+def test_a_managers_failure_is_one_line_and_its_traceback_is_for_v(project, plugin):
+    """A value the manager cannot write (its own code raises, none of the project's code on the
+    way): the error line names the asset, the manager and the error; the traceback, through
+    assetbuild and the plugin only, was printed too, a screen of internals for a user mistake.
+    It is kept for -v (and in the run's history)."""
+    project.write("AssetFile", 'from assetbuild import asset\n\n\n@asset(io="tree")\ndef site():\n    return ["a.html"]\n')
+    quiet = cli("build", cwd=project.root, env=plugin)
+    assert quiet.returncode == 1, quiet.stderr
+    assert "FAILED    site: cannot store its value (builtins.list) with io='tree': AttributeError" in quiet.stderr
+    assert "Traceback" not in quiet.stderr and "treeio.py" not in quiet.stderr, quiet.stderr
+    verbose = cli("build", "-v", cwd=project.root, env=plugin)
+    assert verbose.returncode == 1 and "treeio.py" in verbose.stderr and "Traceback" in verbose.stderr, verbose.stderr

@@ -6,6 +6,9 @@ Anything raised that is not an ``AssetbuildError`` is a bug in assetbuild and sh
 from __future__ import annotations
 
 TYPE_CHECKING = False  # (typing is not imported for annotations: `assetbuild --help` loads this)
+# The first line of a failed asset's traceback none of whose frames is the project's code (an IO
+# manager's or a resource's failure): shown with -v only, the error line says it all
+NOT_USER_CODE = "Traceback (most recent call last; none of it in the project's code):\n"
 if TYPE_CHECKING:
     from typing import Any
 

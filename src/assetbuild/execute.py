@@ -29,7 +29,7 @@ from typing import Any
 
 from .capture import MAX_LINES, captured, real_logger
 from .definitions import AssetContext, Output, Skip
-from .errors import AssetFailed, describe_exception
+from .errors import NOT_USER_CODE, AssetFailed, describe_exception
 from .interrupts import RealInterrupts
 from .io import IOContext, is_external
 from .loader import compiled_mark, compiled_since, reached_sources
@@ -178,12 +178,13 @@ class Task:
 
 
 def user_traceback(exc: BaseException, is_user_file: Callable[[str], bool]) -> str:
-    """The exception's traceback reduced to frames in user files (all frames if none are)."""
+    """The exception's traceback reduced to frames in user files (all frames if none are: then
+    headed ``NOT_USER_CODE``, which the command line shows with -v only)."""
     import traceback
 
     frames = traceback.extract_tb(exc.__traceback__)
     mine = [f for f in frames if is_user_file(f.filename)]
-    lines = ["Traceback (most recent call last):\n"]
+    lines = ["Traceback (most recent call last):\n" if mine else NOT_USER_CODE]
     lines += traceback.format_list(mine or frames)
     lines += traceback.format_exception_only(type(exc), exc)
     return "".join(lines)

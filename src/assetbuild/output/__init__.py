@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, TextIO
 
+from ..errors import NOT_USER_CODE
 from ..reports import AssetResult, BuildResult, WatchCycle, WatchSummary
 from ..streams import StdoutToStderr, terminal_draws, use_color
 
@@ -236,7 +237,7 @@ class Reporter:
             if not self.json_mode:
                 with self._above_status():
                     self.err.write(f"{self._c('FAILED', 'failed')}    {r.asset}: {r.error}\n")
-                    if r.traceback:
+                    if r.traceback and (self.verbosity > 0 or not r.traceback.startswith(NOT_USER_CODE)):
                         self.err.write(_indent(r.traceback))
                     self.err.flush()
         elif r.status == "skipped" and r.skip_reason is not None:  # no failure: said like a build
