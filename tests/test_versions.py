@@ -348,3 +348,25 @@ def test_diff_json_of_rows_with_nan_is_json(tmp_path: Path) -> None:
 
     doc = json.loads(r.stdout, parse_constant=refuse)
     assert doc["kind"] == "table" and doc["removed"] == [{"v": 0, "x": "nan"}] and doc["added"] == [{"v": 1, "x": "nan"}]
+
+
+def test_diff_of_tables_with_the_same_rows_says_what_else_changed() -> None:
+    """Two DataFrames of the same rows in another column order, with another dtype, or in
+    another row order have other data versions, and their readers rerun (a reader of the columns
+    sees them change): ``diff`` said "no difference". So for a list of dicts whose keys or rows
+    came in another order."""
+    pd = pytest.importorskip("pandas")
+    from assetbuild.session.versions import diff_values
+
+    df = pd.DataFrame({"a": [1, 2], "b": ["x", "y"]})
+    assert diff_values("f", df, df.copy()) == {"kind": "same"}
+    for changed, said in ((df[["b", "a"]], "column order ['a', 'b'] -> ['b', 'a']"),
+                          (df.astype({"a": "int32"}), "type of column a: int64 -> int32"),
+                          (df.iloc[::-1], "the order of the rows")):
+        d = diff_values("f", df, changed)
+        assert d["kind"] == "text" and d["lines"][0] == "the same rows, but:" and f"  {said}" in d["lines"], d
+    rows = [{"a": 1, "b": 2}, {"a": 3, "b": 4}]
+    d = diff_values("r", rows, [{"b": 2, "a": 1}, {"b": 4, "a": 3}])
+    assert d["lines"] == ["the same rows, but:", "  the order of keys in the rows"]
+    assert diff_values("r", rows, rows[::-1])["lines"] == ["the same rows, but:", "  the order of the rows"]
+    assert diff_values("r", rows, [dict(r) for r in rows]) == {"kind": "same"}

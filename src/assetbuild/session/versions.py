@@ -145,11 +145,16 @@ def diff_values(asset: str, old: Any, new: Any) -> dict[str, Any]:
         if removed or added:
             return {"kind": "table", "removed": [metadata_form(json.loads(r)) for r in sorted(removed.elements())],
                     "added": [metadata_form(json.loads(r)) for r in sorted(added.elements())]}
+        laid_out = _layout_changes(old, new, old_rows, new_rows, a != b)
+        if laid_out:  # the same rows, which a reader sees in another order or with other types
+            return {"kind": "text", "lines": ["the same rows, but:", *(f"  {line}" for line in laid_out)]}
         a_text = b_text = ""
     else:
         a_text, b_text = _text(old), _text(new)
     if a_text == b_text:
-        if _strictly_equal(old, new) is not False:
+        equals = getattr(old, "equals", None)  # (a DataFrame's ==, cell by cell, is no verdict)
+        same = _strictly_equal(old, new) if not callable(equals) or type(old) is not type(new) else equals(new)
+        if same is not False:
             return {"kind": "same"}
         # Shown alike, yet not the same value ("42" and 42, (1, 2) and [1, 2], {1: x} and
         # {"1": x}: their data versions differ, and readers reran): each with its types.
@@ -161,6 +166,25 @@ def diff_values(asset: str, old: Any, new: Any) -> dict[str, Any]:
 
     lines = list(difflib.unified_diff(a_text.splitlines(), b_text.splitlines(), "before", "after", lineterm=""))
     return {"kind": "text", "lines": lines}
+
+
+def _layout_changes(old: Any, new: Any, old_rows: list[Any], new_rows: list[Any], reordered: bool) -> list[str]:
+    """What differs between two tables of the same rows: column order, column types (a
+    DataFrame's dtypes), the order of the rows, the order of a row's keys."""
+    out = []
+    columns = [list(getattr(t, "columns", ())) for t in (old, new)]
+    if columns[0] != columns[1]:
+        out.append(f"column order {columns[0]} -> {columns[1]}")
+    dtypes = [getattr(t, "dtypes", None) for t in (old, new)]
+    if dtypes[0] is not None and dtypes[1] is not None:
+        for c in columns[1]:
+            if c in columns[0] and str(dtypes[0][c]) != str(dtypes[1][c]):
+                out.append(f"type of column {c}: {dtypes[0][c]} -> {dtypes[1][c]}")
+    elif [list(r) for r in old_rows] != [list(r) for r in new_rows]:
+        out.append("the order of keys in the rows")
+    if reordered:
+        out.append("the order of the rows")
+    return out
 
 
 def _strictly_equal(a: Any, b: Any) -> bool | None:
