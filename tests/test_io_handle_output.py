@@ -559,3 +559,20 @@ def test_a_managers_failure_is_one_line_and_its_traceback_is_for_v(project, plug
     assert "Traceback" not in quiet.stderr and "treeio.py" not in quiet.stderr, quiet.stderr
     verbose = cli("build", "-v", cwd=project.root, env=plugin)
     assert verbose.returncode == 1 and "treeio.py" in verbose.stderr and "Traceback" in verbose.stderr, verbose.stderr
+
+
+def test_its_data_gone_while_an_upstream_is_stale_makes_it_certain_to_run(project, plugin):
+    """The data a manager keeps outside the cache, deleted while an upstream is stale: -n said
+    the asset "may run" (only if that upstream's output changes); nothing can restore such data,
+    so it runs whatever that output is, and -n says so."""
+    project.write("pages.txt", "a b\n")
+    project.write("AssetFile", 'from assetbuild import asset, source\n\npages = source("pages", "pages.txt")\n\n\n'
+                  '@asset(io="json")\ndef words(pages):\n    return pages.read_text().split()\n\n\n'
+                  '@asset(io="tree")\ndef site(words):\n    return {f"{n}.html": n for n in words}\n')
+    assert project.built() == ["words", "site"]
+    project.write("pages.txt", "a  b\n")  # (the same words: the upstream's output stays)
+    shutil.rmtree(project.root / "trees")
+    dry = assetbuild.build(dry_run=True, project_dir=project.root)
+    assert {r.asset: r.metadata.get("would") for r in dry.results} == {"words": "run", "site": "run"}
+    assert [r.code for r in _result(dry, "site").reasons] == ["upstream-changed", "output-missing"]
+    assert project.built() == ["words", "site"]

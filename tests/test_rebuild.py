@@ -262,6 +262,38 @@ def plain(clean):
         "clean": "run", "coded": "run", "regional": "run", "plain": "maybe"}
 
 
+def test_its_own_output_gone_besides_a_stale_upstream_is_said(project):
+    """An asset whose own output is missing while an upstream is stale was said to run "only if
+    that output changes" (-n: "may run"): a path output is then restored if it does not run, and
+    data an IO manager keeps outside the cache, gone, makes it run whatever that output is."""
+    import shutil
+
+    import assetbuild
+
+    project.write("raw.txt", "1")
+    project.assetfile("""
+raw = source("raw", "raw.txt")
+
+@asset(io="json")
+def clean(raw):
+    return raw.read_text().strip()
+
+@asset(io="json", path="out/b.json")
+def kept(clean):
+    return clean
+""")
+    assert project.build().ok
+    project.write("raw.txt", "1\n")  # (another file, the same value: an early cutoff)
+    shutil.rmtree(project.root / "out")
+    assert [(r.code, r.detail) for r in project.status()["kept"].reasons] == [
+        ("upstream-changed", "clean is stale (runs only if that output changes, else is restored: "
+                             "out/b.json is missing)")]
+    dry = assetbuild.build(dry_run=True, project_dir=project.root)
+    assert {r.asset: r.metadata.get("would") for r in dry.results} == {"clean": "run", "kept": "maybe"}
+    real = assetbuild.build(project_dir=project.root)
+    assert {r.asset: r.status for r in real.results} == {"clean": "built", "kept": "restored"}
+
+
 def test_swapped_ins_bindings_are_the_reason(project):
     """ins={"a": "x", "b": "y"} -> {"a": "y", "b": "x"} reruns the asset, saying which input
     reads what now (the reason was "the interpreter, key schema or an IO manager's version

@@ -104,11 +104,14 @@ def why_run(parts: KeyParts, head: Head | None, sources: frozenset[str] | set[st
 
 def _upstream_stale(parts: KeyParts, head: Head | None, sources: frozenset[str] | set[str] = frozenset(),
                     observed: frozenset[str] | set[str] = frozenset(), fn: Any = None,
-                    name: str | None = None, free: Sequence[str] | None = None) -> Decision:
+                    name: str | None = None, free: Sequence[str] | None = None,
+                    kept: tuple[str, tuple[Reason, ...]] | None = None) -> Decision:
     """A dry run's decision while an upstream will rebuild: run, unless that output is unchanged
     and nothing else in the key changed. What else changed (its code, env, params, a resource's
-    version, another input) is known now, whatever the upstream makes: it is said, and then the
-    asset runs whatever that output is (``would_do``: "run", not "maybe")."""
+    version, another input, its own data gone where no restore can bring it back: ``kept``,
+    ``kept_state``'s answer for the head) is known now, whatever the upstream makes: it is said,
+    and then the asset runs whatever that output is (``would_do``: "run", not "maybe"). Its
+    output missing or edited where the cache has it: restored if it does not run, as said."""
     if head is None:  # missing: that is the one reason (it runs whatever its upstream makes)
         return Decision("run", parts, reasons=(_NEVER_BUILT,), head=head)
     unknown = [up for up, dv in parts.inputs if dv is None]
@@ -116,8 +119,11 @@ def _upstream_stale(parts: KeyParts, head: Head | None, sources: frozenset[str] 
     assumed = parts._replace(inputs=tuple((up, recorded.get(up, "") if dv is None else dv) for up, dv in parts.inputs))
     known = tuple(r for r in why_run(assumed, head, sources, observed, fn, name, free)
                   if r.code != "key-changed" or r is _ELSEWHERE)
-    stale = Reason("upstream-changed", f"{_some(unknown)} {'is' if len(unknown) == 1 else 'are'} stale"
-                   + ("" if known else " (runs only if that output changes)"))
+    if kept is not None and kept[0] == "gone":
+        known += kept[1]
+    only_if = "" if known else " (runs only if that output changes)" if kept is None else \
+        f" (runs only if that output changes, else is restored: {'; '.join(r.detail for r in kept[1])})"
+    stale = Reason("upstream-changed", f"{_some(unknown)} {'is' if len(unknown) == 1 else 'are'} stale" + only_if)
     first = ("code-changed", "key-changed")
     code = tuple(r for r in known if r.code in first)
     return Decision("run", parts, reasons=code + (stale,) + tuple(r for r in known if r.code not in first),
@@ -281,8 +287,12 @@ class TraceRebuilder:
             return self._volatile(name, parts, head)
         for _, dv in inputs:
             if dv is None:  # a dry run: an upstream will rebuild, so this key is not known yet
+                kept = None if head is None else self.kept_state(name, head)
+                if kept is not None and kept[0] == "gone" and adef.io not in self._external \
+                        and self._remote_trace(head.key) is not None:
+                    kept = ("restore", kept[1])  # (from the remote cache, if the key stays)
                 return _upstream_stale(parts, head, self.sources, self.observed, adef.fn, name,
-                                       self._free(name, adef))
+                                       self._free(name, adef), kept)
         key = make_key(name, parts)
         trace: Any = head if head is not None and head.key == key else self.store.get_trace(key)
         if trace is None:
