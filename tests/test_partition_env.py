@@ -13,7 +13,7 @@ from projects import DEEP, Project, cli, folder_chain, write
 
 from assetbuild.dirtree import remove_tree
 from assetbuild.errors import ConfigError
-from assetbuild.session.partition_env import DYNAMIC_FILE, glob_matches, read_dynamic
+from assetbuild.session.partition_env import DYNAMIC_FILE, glob_matches, read_dynamic, read_table
 
 PATTERNS = ["data/**/*.csv", "data/*.csv", "**/*.csv", "data/**", "data/*/x.csv", "data/.hidden/*.csv",
             "data/[ab]*.csv", "data/**/sub/*.csv", "d?ta/*.csv", "*/**/*.csv", "data/**/.*", "nope/**/*.csv",
@@ -59,9 +59,21 @@ def test_a_stored_key_that_partitions_add_would_refuse_is_a_damaged_table(tmp_pa
     '../../escaped' built a partition writing outside the project, and '' one named 'per[]'."""
     (tmp_path / DYNAMIC_FILE).write_text(json.dumps({"ok": ["x", "y/z"], "c": keys}))
     with pytest.raises(ConfigError) as e:
-        read_dynamic(tmp_path)
+        read_dynamic(tmp_path, "../AssetFile")
     msg = str(e.value)
     assert msg.startswith(f"{tmp_path / DYNAMIC_FILE} is damaged (c: ") and named in msg, msg
     assert msg.endswith("; fix or delete it, then add the dynamic partitions again") and "\n" not in msg
     (tmp_path / DYNAMIC_FILE).write_text(json.dumps({"ok": ["x", "y/z"], "c": ["a"]}))
-    assert read_dynamic(tmp_path) == {"ok": ["x", "y/z"], "c": ["a"]}
+    assert read_dynamic(tmp_path, "../AssetFile") == {"ok": ["x", "y/z"], "c": ["a"]}
+    # the same keys in a project's table of the file as it is now written
+    for table in ({"format": 2, "projects": {"../p/AssetFile": {"c": keys}}},
+                  {"format": 2, "projects": {}, "shared": {"c": keys}}):
+        (tmp_path / DYNAMIC_FILE).write_text(json.dumps(table))
+        with pytest.raises(ConfigError, match=r"is damaged \(c: "):
+            read_table(tmp_path)
+
+
+def test_a_file_of_dynamic_keys_of_a_newer_format_is_refused_not_misread(tmp_path):
+    (tmp_path / DYNAMIC_FILE).write_text(json.dumps({"format": 3, "tables": {}}))
+    with pytest.raises(ConfigError, match=r"is damaged \(format 3 is not one this version reads \(2\)\)"):
+        read_table(tmp_path)

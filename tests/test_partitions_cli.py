@@ -569,3 +569,56 @@ def test_clean_keeps_the_dynamic_keys_and_the_project_builds_after_it(tmp_path):
     (other / "partitions.json").write_text('{"disks": 3}')
     r = cli("--cache-dir", str(other), "status", cwd=p.root)
     assert r.returncode == 2 and "is not empty and is not an assetbuild cache" in r.stderr, r.stderr
+
+
+def test_projects_sharing_a_cache_keep_their_own_dynamic_keys(tmp_path):
+    """The keys were one table per cache directory: a second project on the cache listed the
+    first's keys, built them, and its ``partitions remove`` dropped the first project's partition
+    and deleted its file at its next build."""
+    cache = tmp_path / "cache"
+    pa, pb = Project(tmp_path / "pa"), Project(tmp_path / "pb")
+    for p in (pa, pb):
+        p.write("AssetFile", DYNAMIC)
+    env = clean_env(ASSETBUILD_CACHE_DIR=str(cache))
+    assert cli("partitions", "add", "customers", "acme", "globex", cwd=pa.root, env=env).returncode == 0
+    assert cli("-q", cwd=pa.root, env=env).returncode == 0
+    r = cli("partitions", "list", "c", cwd=pb.root, env=env)
+    assert r.returncode == 0 and r.stdout.split() == [], r.stdout + r.stderr
+    assert cli("partitions", "add", "customers", "other", cwd=pb.root, env=env).returncode == 0
+    r = cli("partitions", "remove", "customers", "acme", cwd=pb.root, env=env)
+    assert r.returncode == 0 and "customers has no key 'acme' to remove (it has 1)" in r.stderr, r.stderr
+    r = cli(cwd=pb.root, env=env)
+    assert r.returncode == 0 and "c[other]" in r.stdout and "acme" not in r.stdout, r.stdout + r.stderr
+    r = cli(cwd=pa.root, env=env)
+    assert r.returncode == 0 and "dropped" not in r.stdout, r.stdout + r.stderr
+    assert (pa.root / "build/c/acme.txt").read_text() == "v-acme"
+    assert cli("partitions", "list", "c", cwd=pa.root, env=env).stdout.split() == ["acme", "globex"]
+    assert cli("partitions", "list", "c", cwd=pb.root, env=env).stdout.split() == ["other"]
+
+
+def test_a_table_of_dynamic_keys_from_before_projects_had_their_own_is_read_as_it_was(tmp_path):
+    """An older version's table (one for the cache) stays every project's until a project
+    changes its keys: that project then has its own copy, changed, and the others still read
+    the old table. ``clean`` still takes the directory holding the new file for a cache."""
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "partitions.json").write_text(json.dumps({"customers": ["acme", "globex"]}))
+    pa, pb = Project(tmp_path / "pa"), Project(tmp_path / "pb")
+    for p in (pa, pb):
+        p.write("AssetFile", DYNAMIC)
+    env = clean_env(ASSETBUILD_CACHE_DIR=str(cache))
+    for p in (pa, pb):
+        assert cli("partitions", "list", "c", cwd=p.root, env=env).stdout.split() == ["acme", "globex"]
+        assert cli("-q", cwd=p.root, env=env).returncode == 0
+    assert cli("partitions", "remove", "customers", "acme", cwd=pb.root, env=env).returncode == 0
+    assert cli("partitions", "list", "c", cwd=pb.root, env=env).stdout.split() == ["globex"]
+    assert cli("partitions", "list", "c", cwd=pa.root, env=env).stdout.split() == ["acme", "globex"]
+    r = cli(cwd=pa.root, env=env)
+    assert r.returncode == 0 and "dropped" not in r.stdout and (pa.root / "build/c/acme.txt").exists(), r.stdout
+    stored = json.loads((cache / "partitions.json").read_text())
+    assert stored["shared"] == {"customers": ["acme", "globex"]} and list(stored["projects"].values()) == [
+        {"customers": ["globex"]}], stored
+    r = cli("clean", "--all-projects", "--yes", cwd=pb.root, env=env)
+    assert r.returncode == 0 and "kept the dynamic partition keys" in r.stdout, r.stdout + r.stderr
+    assert cli("-q", cwd=pb.root, env=env).returncode == 0  # (the keys alone: a cache still)
+    assert cli("partitions", "list", "c", cwd=pb.root, env=env).stdout.split() == ["globex"]

@@ -1,15 +1,17 @@
 """What partition keys depend on outside the AssetFile: the clock, the files a glob matches, and
 the dynamic keys kept in the cache directory.
 
-Dynamic keys live in ``partitions.json`` in the cache directory, written atomically under the
-cache's build lock (``partitioning.change_dynamic``): a project is opened, and its graph
-expanded, before its store is, and the file is small and read once per command.
+Dynamic keys live in ``partitions.json`` in the cache directory, one table per project (projects
+sharing a cache each have their own, as their heads), written atomically under the cache's build
+lock (``partitioning.change_dynamic``): a project is opened, and its graph expanded, before its
+store is, and the file is small and read once per command.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,35 +19,79 @@ from ..errors import ConfigError
 from ..partitions import PartitionEnv
 
 DYNAMIC_FILE = "partitions.json"  # (store.cachedir.KEYS_FILE: clean keeps it)
+TABLE_FORMAT = 2  # {"format": 2, "projects": {project id: {name: [keys]}}, "shared": {name: [keys]}}
 
 
-def read_dynamic(cache_dir: Path) -> dict[str, list[str]]:
-    """Dynamic definition name -> its keys, in the order they were added ({}: none yet).
-    ConfigError for a damaged table: not JSON, not a table of key lists, or a key that
-    ``partitions add`` would refuse (a hand-edited or copied file: ``../x`` would write outside
-    the project, ``""`` build ``asset[]``) or that is listed twice."""
-    from ..partitions import check_key
+@dataclass
+class DynamicTable:
+    """The file of dynamic keys: each project's (by ``store.project_id``, as heads are kept), and
+    the one table a cache held before keys were kept per project (``shared``: read by every
+    project that has not changed its keys since, as it was then)."""
 
+    projects: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    shared: dict[str, list[str]] | None = None
+
+    def keys_of(self, project: str) -> dict[str, list[str]]:
+        """The dynamic keys ``project`` has: its own, else the shared table's, else none."""
+        own = self.projects.get(project)
+        return own if own is not None else dict(self.shared or {})
+
+    def encode(self) -> bytes:
+        data: dict[str, Any] = {"format": TABLE_FORMAT, "projects": self.projects}
+        if self.shared is not None:
+            data["shared"] = self.shared
+        return json.dumps(data, indent=1).encode()
+
+
+def read_table(cache_dir: Path) -> DynamicTable:
+    """The cache's file of dynamic keys (empty: none yet); a table without projects (written
+    before keys were kept per project) is the shared one. ConfigError for a damaged file: not
+    JSON, not tables of key lists, or a key that ``partitions add`` would refuse (a hand-edited
+    or copied file: ``../x`` would write outside the project, ``""`` build ``asset[]``) or that
+    is listed twice."""
     path = cache_dir / DYNAMIC_FILE
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        return {}
+        return DynamicTable()
     try:
         data = json.loads(raw)
-        if not isinstance(data, dict) or not all(isinstance(v, list) and all(isinstance(k, str) for k in v)
-                                                 for v in data.values()):
-            raise ValueError("not a table of key lists")
-        for name, keys in data.items():
-            seen: set[str] = set()
-            for k in keys:
-                if k in seen:
-                    raise ValueError(f"{name}: key {k!r} is listed twice")
-                seen.add(check_key(k, name))
+        if isinstance(data, dict) and data.get("format") == TABLE_FORMAT:  # (an old table's values are lists)
+            projects, shared = data.get("projects"), data.get("shared")
+            if not isinstance(projects, dict):
+                raise ValueError("no table of projects")
+            table = DynamicTable({str(p): _checked(t) for p, t in projects.items()},
+                                 None if shared is None else _checked(shared))
+        elif isinstance(data, dict) and isinstance(data.get("format"), int):
+            raise ValueError(f"format {data['format']} is not one this version reads ({TABLE_FORMAT})")
+        else:
+            table = DynamicTable(shared=_checked(data))
     except ValueError as e:
         raise ConfigError(f"{path} is damaged ({e}); fix or delete it, then add the dynamic partitions again"
                           ) from None
+    return table
+
+
+def _checked(data: Any) -> dict[str, list[str]]:
+    """``data`` if it is a table of definition name -> its keys, each valid and listed once."""
+    from ..partitions import check_key
+
+    if not isinstance(data, dict) or not all(isinstance(v, list) and all(isinstance(k, str) for k in v)
+                                             for v in data.values()):
+        raise ValueError("not a table of key lists")
+    for name, keys in data.items():
+        seen: set[str] = set()
+        for k in keys:
+            if k in seen:
+                raise ValueError(f"{name}: key {k!r} is listed twice")
+            seen.add(check_key(k, name))
     return data
+
+
+def read_dynamic(cache_dir: Path, project: str) -> dict[str, list[str]]:
+    """Dynamic definition name -> its keys in ``project`` (``store.project_id``), in the order
+    they were added ({}: none yet). ConfigError for a damaged file (``read_table``)."""
+    return read_table(cache_dir).keys_of(project)
 
 
 def _glob_files(root: Path) -> Any:
@@ -126,8 +172,8 @@ def _below(folder: str, dironly: bool) -> list[str]:
     return out
 
 
-def partition_env(root: Path, cache_dir: Path) -> PartitionEnv:
-    """What the project's partition keys depend on, read now."""
+def partition_env(root: Path, cache_dir: Path, project: str) -> PartitionEnv:
+    """What the partition keys of ``project`` (``store.project_id``) at ``root`` depend on, read now."""
     from ..clock import now_ns
 
-    return PartitionEnv(now_ns(), _glob_files(root), read_dynamic(cache_dir))
+    return PartitionEnv(now_ns(), _glob_files(root), read_dynamic(cache_dir, project))

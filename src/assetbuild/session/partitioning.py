@@ -4,7 +4,6 @@ longer exist."""
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
@@ -12,7 +11,7 @@ from typing import Any
 from ..errors import ConfigError, SelectionError
 from ..partitions import check_key, parse_keys, unknown_key
 from .arguments import verb
-from .partition_env import DYNAMIC_FILE, read_dynamic
+from .partition_env import DYNAMIC_FILE, read_dynamic, read_table
 
 
 def _dynamic_names(project: Any) -> dict[str, list[str]]:
@@ -48,7 +47,7 @@ def change_dynamic(name: str, keys: Sequence[str], *, add: bool, project_dir: st
         except ValueError as e:
             raise ConfigError(str(e)) from None
     cache = _cache_of(project_dir, cache_dir)
-    planned = _changed(read_dynamic(cache), name, keys, add=add)
+    planned = _changed(read_dynamic(cache, _project_of(project_dir, assetfile, cache)), name, keys, add=add)
     try:
         with open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir, dynamic=planned) as project:
             names = _dynamic_names(project)
@@ -58,7 +57,11 @@ def change_dynamic(name: str, keys: Sequence[str], *, add: bool, project_dir: st
             store = open_store(project, readonly=False)
             try:
                 store.acquire_lock(on_wait=waiting_warning(project.cache_dir, warn or project.reporter.warn))
-                table = read_dynamic(project.cache_dir)
+                from ..store.records import project_id
+
+                whole = read_table(project.cache_dir)
+                ours = project_id(project.loaded.path, project.cache_dir)
+                table = whole.keys_of(ours)
                 if add and planned != _changed(table, name, keys, add=add):
                     raise ConfigError(f"{verb}: the dynamic partitions changed while this command checked them; "
                                       "run it again")
@@ -67,10 +70,10 @@ def change_dynamic(name: str, keys: Sequence[str], *, add: bool, project_dir: st
                     lacking = _lacking(before, keys)
                     if lacking:
                         warn(f"{name} has no key {', '.join(map(repr, lacking))} to remove (it has {len(before)})")
-                table = _changed(table, name, keys, add=add)
+                table = whole.projects[ours] = _changed(table, name, keys, add=add)
                 path = project.cache_dir / DYNAMIC_FILE
                 try:
-                    write_atomically(path, json.dumps(table, indent=1).encode())
+                    write_atomically(path, whole.encode())
                 except OSError as e:  # (a full disk, an immutable file: nothing recorded, the keys as they were)
                     from ..errors import StoreError
                     from ..store.failures import disk_message
@@ -108,6 +111,15 @@ def _lacking(before: Sequence[str], keys: Sequence[str]) -> list[str]:
     """The keys given to remove that ``before`` does not have, once each, in their order."""
     have = set(before)
     return [k for k in dict.fromkeys(keys) if k not in have]
+
+
+def _project_of(project_dir: str | os.PathLike[str], assetfile: str | None, cache: Any) -> str:
+    """The identity (``store.project_id``) the project at ``project_dir`` keeps its keys under."""
+    from pathlib import Path
+
+    from ..store.records import project_id
+
+    return project_id(Path(project_dir).resolve() / (assetfile or "AssetFile"), cache)
 
 
 def _cache_of(project_dir: str | os.PathLike[str], cache_dir: str | os.PathLike[str] | None) -> Any:

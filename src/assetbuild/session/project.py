@@ -474,9 +474,10 @@ def open_project(project_dir: str | os.PathLike[str] = ".", *, assetfile: str | 
             io_managers = collect_io_managers(plugin_manager)
             code = code_files(loaded, root)
             if declared.mappings or any(declared.nodes[n].partitions is not None for n in declared.order):  # type: ignore[union-attr]
+                from ..store.records import project_id
                 from .partition_env import partition_env
 
-                env = partition_env(root, cache)
+                env = partition_env(root, cache, project_id(loaded.path, cache))
                 if dynamic is not None:
                     env.dynamic = dynamic
 

@@ -91,8 +91,9 @@ def _is_marked(path: Path) -> bool:
 
 
 def _holds_keys(path: Path) -> bool:
-    """A file of dynamic partition keys as ``partitions add`` writes it: a JSON table of lists of
-    strings (its keys are checked where they are read, ``partition_env.read_dynamic``)."""
+    """A file of dynamic partition keys as ``partitions add`` writes it: a table per project of
+    lists of strings, or one such table (an older version's); its keys are checked where they
+    are read, ``partition_env.read_table``."""
     try:
         st = path.lstat()
         if not stat.S_ISREG(st.st_mode) or st.st_size > 64 << 20:
@@ -100,6 +101,14 @@ def _holds_keys(path: Path) -> bool:
         data = json.loads(path.read_bytes())
     except (OSError, ValueError):
         return False
+    if isinstance(data, dict) and data.get("format") == 2:  # one table per project (partition_env.DynamicTable)
+        projects = data.get("projects")
+        return isinstance(projects, dict) and all(_is_key_table(t) for t in projects.values()) \
+            and _is_key_table(data.get("shared", {}))
+    return _is_key_table(data)
+
+
+def _is_key_table(data: object) -> bool:
     return isinstance(data, dict) and all(isinstance(v, list) and all(isinstance(k, str) for k in v)
                                           for v in data.values())
 
