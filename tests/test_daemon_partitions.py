@@ -87,3 +87,49 @@ def test_an_eager_reader_follows_a_partition_that_went_away(project: Project, mo
     assert tick(project, at("00:25"), monkeypatch) == ["customers"]
     assert assetbuild.load_value("customers", project_dir=project.root) == ["acme", "kilo"]
     assert stale(project) == []
+
+
+SCHEDULED = """
+import os
+from assetbuild import DynamicPartitions, StaticPartitions
+
+@asset(partitions=StaticPartitions(["eu", "us", "apac"]), schedule="0 9 * * *")
+def prices(context):
+    _ran("prices-" + context.partition_key)
+    if os.path.exists("broken-" + context.partition_key):
+        raise RuntimeError("down")
+    return context.partition_key
+
+@asset(partitions=DynamicPartitions("customers"), schedule="0 9 * * *")
+def per_customer(context):
+    _ran("per_customer-" + context.partition_key)
+    return context.partition_key
+"""
+
+
+def test_a_schedule_on_static_or_dynamic_partitions_builds_every_key_each_scheduled_time(
+        project: Project, monkeypatch) -> None:
+    """Only the last key (apac, the last dynamic key added) was built at each scheduled time:
+    eu and us stayed stale for ever. Each key is owed each time now, on a record of its own, so
+    a key that fails stays owed alone and a key added later is owed at once (a first tick)."""
+    runs: Path = project.root / "runs"
+    project.assetfile(run_counter(runs) + SCHEDULED)
+    change_dynamic("customers", ("acme", "globex"), add=True, project_dir=project.root)
+    every = ["per_customer[acme]", "per_customer[globex]", "prices[apac]", "prices[eu]", "prices[us]"]
+    assert tick(project, "2024-03-01T08:00:00Z", monkeypatch) == every  # the first tick owes the latest time
+    take_runs(runs)
+    assert tick(project, "2024-03-01T08:30:00Z", monkeypatch) == []
+    for day in ("2024-03-01", "2024-03-02"):
+        assert tick(project, f"{day}T09:00:00Z", monkeypatch) == every
+        assert take_runs(runs) == {"prices-eu": 1, "prices-us": 1, "prices-apac": 1, "per_customer-acme": 1,
+                                   "per_customer-globex": 1}
+        assert tick(project, f"{day}T09:05:00Z", monkeypatch) == []
+    project.write("broken-us", "")
+    change_dynamic("customers", ("kilo",), add=True, project_dir=project.root)
+    assert tick(project, "2024-03-02T10:00:00Z", monkeypatch) == ["per_customer[kilo]"]
+    assert tick(project, "2024-03-03T09:00:00Z", monkeypatch) == [*every[:2], "per_customer[kilo]", *every[2:]]
+    (project.root / "broken-us").unlink()
+    take_runs(runs)
+    assert tick(project, "2024-03-03T12:00:00Z", monkeypatch) == ["prices[us]"]  # owed alone, until it is built
+    assert take_runs(runs) == {"prices-us": 1}
+    assert tick(project, "2024-03-03T12:05:00Z", monkeypatch) == []

@@ -292,7 +292,7 @@ def _after(project: Project, plan: Sequence[str], tick: Tick, backoff: float, on
     or a slow one neither loses the tick's bookkeeping nor holds the cache's lock."""
     from ..changes import ChangeTimes
     from .building import _call_hook
-    from .reconcile import current_versions, freshness_of, policy_nodes
+    from .reconcile import current_versions, freshness_of, policy_nodes, schedule_holder
 
     graph = project.graph
     now = tick.now_ns
@@ -311,8 +311,7 @@ def _after(project: Project, plan: Sequence[str], tick: Tick, backoff: float, on
         outcomes = {n: r.status for n, r in results.items()}
         for n in tick.due:  # a scheduled time is honoured by a run that gave a value; until then it is owed
             if n in results and _honours_schedule(results[n]):
-                d = graph.nodes[n]
-                _put(store, "schedule", d.partition.asset if d.partition is not None else n, now)  # type: ignore[union-attr]
+                _put(store, "schedule", schedule_holder(graph.nodes[n], n), now)  # type: ignore[arg-type]
         for o in [*tick.observed.values(), *(tick.result.observations if tick.result is not None else ())]:
             if o.ok and _get(store, "retry", o.source) is not None:  # observed: failing no more
                 _put(store, "retry", o.source, None)

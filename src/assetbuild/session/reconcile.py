@@ -368,29 +368,45 @@ def evaluate(project: Any, store: Any, plan: Sequence[str], now_ns: int,
     return ev
 
 
+def schedule_holder(d: AssetDef, node: str) -> str:
+    """Whose schedule record ``node`` (``d``) keeps: a time partition's is its asset's (a
+    scheduled time owes the newest complete partition, which changes as time goes); any other
+    partition keeps its own (each key is owed each scheduled time, and one that fails or is
+    added later is owed alone); an unpartitioned asset's is its own."""
+    ref = d.partition
+    return ref.asset if ref is not None and ref.window is not None else node
+
+
 def _due(graph: Graph, owners: Sequence[str], now_ns: int, last_evaluated: Callable[[str], int | None]) -> set[str]:
-    """The nodes whose schedule is due: an unpartitioned asset's own, or for a partitioned asset
-    the node of its newest complete partition (its schedule is evaluated once, by asset)."""
+    """The nodes whose schedule is due: an unpartitioned asset's own; for a time-partitioned
+    asset the node of its newest complete partition (its schedule is evaluated once, by
+    asset); for static, dynamic and file partitions each partition whose own record owes a
+    scheduled time (the last key alone, as before, left the others stale for ever)."""
     due: set[str] = set()
     done: set[str] = set()
+    owed_after: dict[tuple[str, str, int | None], bool] = {}  # (a thousand keys share a few records)
     for n in owners:
         d: AssetDef = graph.nodes[n]  # type: ignore[assignment]
         if d.schedule is None:
             continue
-        owner = d.partition.asset if d.partition is not None else n
-        if owner in done:
+        holder = schedule_holder(d, n)
+        if holder in done:
             continue
-        done.add(owner)
-        try:
-            owed = due_schedules(d.schedule, d.schedule_tz or "UTC", last_evaluated(owner), now_ns)
-        except DefinitionError as e:  # a failed tick naming the declaration; ticks go on
-            raise DefinitionError(f"asset {owner!r}: {e.message}", file=d.file, line=d.line) from None
-        if not owed:
+        done.add(holder)
+        last = last_evaluated(holder)
+        memo = (d.schedule, d.schedule_tz or "UTC", last)
+        if memo not in owed_after:
+            try:
+                owed_after[memo] = bool(due_schedules(d.schedule, d.schedule_tz or "UTC", last, now_ns))
+            except DefinitionError as e:  # a failed tick naming the declaration; ticks go on
+                owner = d.partition.asset if d.partition is not None else n
+                raise DefinitionError(f"asset {owner!r}: {e.message}", file=d.file, line=d.line) from None
+        if not owed_after[memo]:
             continue
-        if d.partition is None:
+        if holder == n:
             due.add(n)
         else:
-            pset = graph.partitioned.get(owner)
+            pset = graph.partitioned.get(holder)
             nodes = [x for x in (pset.nodes if pset is not None else ()) if x in owners]
             if nodes:
                 due.add(nodes[-1])  # in key order: the newest complete partition
