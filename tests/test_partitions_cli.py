@@ -87,6 +87,23 @@ def test_partition_options_and_bad_keys(proj: Project) -> None:
     assert r.returncode == 2 and "backwards" in r.stderr
 
 
+def test_exclude_takes_partitions_out_of_a_backfill(proj: Project) -> None:
+    """``--exclude 'daily[KEY]'`` with ``--partitions``/``--partition`` was ignored: the excluded
+    day was built (only the selected assets were looked at, then all their named keys taken)."""
+    r = cli("daily", "--partitions", "2024-01-01..2024-01-04", "--exclude", "daily[2024-01-02]", "-n",
+            cwd=proj.root, env=env())
+    assert r.returncode == 0 and "daily[2024-01-02]" not in r.stdout and "daily[2024-01-03]" in r.stdout, r.stdout
+    r = cli("daily", "--partitions", "2024-01-01..2024-01-04", "--exclude", "daily[2024-01-02]",
+            cwd=proj.root, env=env())
+    assert r.returncode == 0 and take_runs(proj.runs) == {"daily": 3}, r.stdout + r.stderr
+    assert "[3/3]" in r.stdout and "[3/4]" not in r.stdout, r.stdout  # numbered out of what is built
+    r = cli("daily", "--partition", "2024-01-05", "--exclude", "daily[2024-01-05]", cwd=proj.root, env=env())
+    assert r.returncode == 0 and take_runs(proj.runs) == {}, r.stdout + r.stderr
+    # an exclusion alone selects as no selection does: the named day of each asset that has it
+    r = cli("--partitions", "2024-01-05", "--exclude", "daily[2024-01-04]", cwd=proj.root, env=env())
+    assert r.returncode == 0 and take_runs(proj.runs) == {"daily": 1}, r.stdout + r.stderr
+
+
 def test_open_partition_ranges(proj: Project) -> None:
     """``--partitions 2024-01-04..`` said "no partition ''"."""
     r = cli("build", "daily", "--partitions", "2024-01-04..", cwd=proj.root, env=env())

@@ -400,7 +400,7 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
                 _call_hook(hook.asset_failed, warn, result=r)
 
         if options.partitions is not None:  # a backfill: its partitions are numbered [n/N], not what they need
-            rep.backfill = frozenset(n for n in assets if n.endswith("]"))
+            rep.backfill = frozenset(n for n in assets if n.endswith("]")).intersection(plan)  # (not --exclude's)
         if rep.live:  # the status line's ETA: how long each asset's latest build took
             rep.expected_of = lambda name: getattr(store.get_head(name), "duration_s", None)
         rep.build_started(plan, dry_run)

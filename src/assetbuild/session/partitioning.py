@@ -164,14 +164,19 @@ def partition_nodes(graph: Any, assets: Sequence[str], spec: str) -> list[str]:
     """The selection ``--partition K`` or ``--partitions A..B`` makes of ``assets``: each selected
     partitioned asset's partitions that ``spec`` names, and the selected unpartitioned assets;
     without a selection, the named partitions of every partitioned asset whose keys ``spec``
-    names. SelectionError for a key that does not exist (naming the nearest)."""
+    names. ``--exclude`` items (``-SEL``) come back last, for the build's selection to take out
+    (``--partitions A..B --exclude 'daily[KEY]'``: a range but one day); alone, they select as
+    no selection does. SelectionError for a key that does not exist (naming the nearest)."""
     from ..graph import select
     from ..partitions import split_node
+    from ..selection import parse
 
     if not graph.partitioned:
         raise SelectionError(f"{_partitions()}: this project has no partitioned asset")
     if not any(s.strip() for s in spec.split(",")):  # no key selects nothing, which a build takes as all
         raise SelectionError(f"{_partitions()} {spec!r} names no partition key")
+    excluded = [p for p in assets if parse(p).exclude]
+    assets = [p for p in assets if p not in set(excluded)]
     chosen = select(graph, assets, needs=False) if assets else []
     by_asset: dict[str, None] = {}
     plain: list[str] = []
@@ -195,7 +200,7 @@ def partition_nodes(graph: Any, assets: Sequence[str], spec: str) -> list[str]:
         out += [f"{a}[{k}]" for k in picked]
     if errors and (by_asset or not out):
         raise SelectionError(errors[0])
-    return out + plain
+    return out + plain + excluded
 
 
 def check_partition(graph: Any, asset: str, key: str) -> str:
