@@ -471,6 +471,9 @@ def test_a_killed_build_leaves_a_run_listed_as_killed_with_the_events_it_recorde
     shown = assetbuild.get_run(1, project_dir=root)
     assert [(e["asset"], e["kind"]) for e in shown["events"]] == [("fast1", "materialized"), ("fast2", "materialized")]
     assert shown["counts"] == {"built": 2} and shown["state"] == "killed" and shown["end"] >= shown["start"]
+    # one run, one count: ``runs`` listed the counts its record last caught up with (every 0.5 s)
+    (killed,) = assetbuild.list_runs(project_dir=root)
+    assert {k: killed[k] for k in ("counts", "end", "duration_s")} == {k: shown[k] for k in ("counts", "end", "duration_s")}
     r = cli("runs", "show", "1", cwd=root, env=clean_env())
     assert r.returncode == 0 and "killed: it did not record its end" in r.stdout, r.stdout + r.stderr
     assert "killed" in cli("runs", cwd=root, env=clean_env()).stdout.lower()

@@ -18,16 +18,19 @@ from .project import open_project, open_store
 def list_runs(limit: int | None = 20, *, project_dir: str | os.PathLike[str] = ".", assetfile: str | None = None,
               cache_dir: str | os.PathLike[str] | None = None) -> list[dict[str, Any]]:
     """This project's recorded runs, newest first (at most ``limit``; None: all). A run that did
-    not record its end has ``state`` "running" or "killed" (see ``run_json``)."""
+    not record its end has ``state`` "running" or "killed" (see ``run_json``), and is counted by
+    the events it recorded, as ``get_run`` counts it (its record's counts lag them)."""
     with open_project(project_dir, assetfile=assetfile, cache_dir=cache_dir) as project:
         store = open_store(project, readonly=True)
         try:
             runs = store.runs()
+            live = _running(project.cache_dir, runs)
+            runs.reverse()
+            page = runs if limit is None else runs[:limit]
+            page = [r if r.exit_status is not None else _as_recorded(r, store.run_events(r.seq)) for r in page]
         finally:
             store.close()
-        live = _running(project.cache_dir, runs)
-    runs.reverse()
-    return [run_json(r, running=r.seq == live) for r in (runs if limit is None else runs[:limit])]
+    return [run_json(r, running=r.seq == live) for r in page]
 
 
 def _running(cache_dir: Any, runs: Sequence[RunRecord]) -> int | None:
