@@ -260,7 +260,7 @@ def test_status_shows_a_partitioned_asset_that_has_no_partitions_yet(tmp_path: P
                                  "no-partitions: files 'data/*.csv': no partitions yet"], text
     doc = json.loads(_cli(tmp_path, "status", "clean", "--json").stdout)
     assert doc == {"assets": [{"asset": "clean", "state": "fresh",
-                               "partitions": {"fresh": 0, "stale": 0, "missing": 0, "failed": 0},
+                               "partitions": {"fresh": 0, "stale": 0, "missing": 0, "failed": 0, "overdue": 0},
                                "reasons": [{"code": "no-partitions",
                                             "detail": "files 'data/*.csv': no partitions yet"}]}]}
     (tmp_path / "data" / "a.csv").write_text("1")  # the first file: one partition, no longer the empty row

@@ -146,6 +146,40 @@ def test_status_shows_overdue_with_its_lag(project, monkeypatch):
     assert next(r for r in doc["assets"] if r["asset"] == "report")["state"] == "stale"
 
 
+def test_a_partitioned_asset_whose_partitions_are_overdue_is_overdue_on_its_own_line(project, monkeypatch):
+    """Its partitions' rows said overdue and the UI called it overdue, but status's own line and
+    --json called it stale, counting "3 stale", with no lag_s."""
+    from assetbuild.ui.data import Where, states
+
+    project.assetfile("""
+from assetbuild import StaticPartitions
+
+s = source("s", "s.txt")
+
+@asset(partitions=StaticPartitions(["eu", "us", "apac"]), auto="lazy", freshness="1h")
+def reg(context, s):
+    return context.partition_key + s.read_text()
+""")
+    write_source(project, "v1\n", at("07:00"), name="s.txt")
+    tick(project, at("08:00"), monkeypatch)
+    monkeypatch.setenv("ASSETBUILD_NOW", at("08:05"))
+    assert len(project.built("reg")) == 3
+    write_source(project, "v2\n", at("10:00"), name="s.txt")
+    tick(project, at("10:01"), monkeypatch)  # the tick sees the change; lazy, within its freshness
+    env = clean_env(ASSETBUILD_NOW=at("11:30"))
+    out = cli("status", "reg", cwd=project.root, env=env).stdout
+    assert out.startswith("overdue reg  partitioned  0 fresh, 3 overdue, 0 stale, 0 missing, 0 failed"), out
+    doc = json.loads(cli("status", "--json", "reg", cwd=project.root, env=env).stdout)["assets"][0]
+    assert (doc["state"], doc["lag_s"], doc["partitions"]) == (
+        "overdue", HOUR + 29 * 60, {"fresh": 0, "stale": 0, "missing": 0, "failed": 0, "overdue": 3}), doc
+    monkeypatch.setenv("ASSETBUILD_NOW", at("11:30"))
+    assert states(Where(project_dir=str(project.root)))["reg"]["state"] == "overdue"
+    # within its freshness it is only stale, and its line is as it always was
+    env = clean_env(ASSETBUILD_NOW=at("10:30"))
+    assert cli("status", "reg", cwd=project.root, env=env).stdout.startswith(
+        "stale   reg  partitioned  0 fresh, 3 stale, 0 missing, 0 failed")
+
+
 def test_a_lag_just_past_the_freshness_reads_as_past_it(project, monkeypatch):
     """1h 0m 30s behind a freshness of 1h read "overdue: 1h behind; freshness 1h", which is
     what an asset exactly at its limit (not overdue) would show."""

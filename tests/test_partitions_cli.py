@@ -134,7 +134,7 @@ def test_status_text_json_and_each_partition(proj: Project) -> None:
     assert r.stdout.split() == "missing daily partitioned 3 fresh, 0 stale, 2 missing, 0 failed".split()
     doc = json.loads(cli("status", "daily", "--json", cwd=proj.root, env=env()).stdout)
     assert doc["assets"] == [{"asset": "daily", "state": "missing",
-                              "partitions": {"fresh": 3, "stale": 0, "missing": 2, "failed": 0}}]
+                              "partitions": {"fresh": 3, "stale": 0, "missing": 2, "failed": 0, "overdue": 0}}]
     doc = json.loads(cli("status", "daily", "--json", "--partitions", cwd=proj.root, env=env()).stdout)
     each = {e["partition"]: e["state"] for e in doc["assets"][0]["partition_states"]}
     assert each == {"2024-01-01": "fresh", "2024-01-02": "fresh", "2024-01-03": "fresh", "2024-01-04": "missing",
@@ -160,7 +160,7 @@ def test_status_of_a_partition_checks_that_partition_and_shows_its_upstream_as_c
     assert (r.returncode, r.stdout.split()) == (0, "fresh pa partitioned 1 fresh, 0 stale, 0 missing, 0 failed".split())
     doc = json.loads(cli("status", "pa[eu]", "--json", cwd=tmp_path).stdout)
     assert doc["assets"] == [{"asset": "pa", "state": "fresh",
-                              "partitions": {"fresh": 1, "stale": 0, "missing": 0, "failed": 0}}]
+                              "partitions": {"fresh": 1, "stale": 0, "missing": 0, "failed": 0, "overdue": 0}}]
     text = cli("status", "-v", "pa[eu]", cwd=tmp_path).stdout.splitlines()
     assert text[1:] == ["upstream of the selection (a build of it decides these too):", "fresh   raw"]
     r = cli("status", "pa", "--check", cwd=tmp_path)  # the whole asset: pa[us] is selected, and missing

@@ -9,12 +9,12 @@ from ..partitions import split_node
 from ..reports import AssetStatus
 
 STATES = ("fresh", "stale", "missing", "failed")
+OVERDUE = "overdue"  # (a stale partition late for its asset's freshness: counted apart, as the UI does)
 
 
 class PartitionedStatus:
     """The states of one partitioned asset's partitions: ``rows`` (key, status) in key order.
-    ``counts``: the four states, disjoint, adding up to the number of partitions (a state
-    other than these, such as overdue, counts as stale)."""
+    ``counts``: the four states and ``overdue``, disjoint, adding up to the number of partitions."""
 
     def __init__(self, asset: str, reasons: tuple[Any, ...] = ()) -> None:
         self.asset = asset
@@ -23,23 +23,31 @@ class PartitionedStatus:
 
     @property
     def counts(self) -> dict[str, int]:
-        out = dict.fromkeys(STATES, 0)
+        out = dict.fromkeys((*STATES, OVERDUE), 0)
         for _, r in self.rows:
             out[r.state if r.state in out else "stale"] += 1
         return out
 
     @property
     def state(self) -> str:
-        """fresh when every partition is; else failed, stale or missing, the first any partition is."""
+        """fresh when every partition is; else failed, overdue, stale or missing, the first any
+        partition is (the rule of the UI's ``ui.data.states``)."""
         c = self.counts
-        for s in ("failed", "stale", "missing"):
+        for s in ("failed", OVERDUE, "stale", "missing"):
             if c[s]:
                 return s
         return "fresh"
 
+    @property
+    def lag_s(self) -> float | None:
+        """The largest lag of its overdue partitions (None: none is overdue)."""
+        return max((r.lag_s for _, r in self.rows if r.state == OVERDUE and r.lag_s is not None), default=None)
+
     def counts_text(self) -> str:
+        """The four counts; ``N overdue`` after ``fresh`` only when a partition is."""
         c = self.counts
-        return ", ".join(f"{c[s]} {s}" for s in STATES)
+        shown = ("fresh", OVERDUE, *STATES[1:]) if c[OVERDUE] else STATES
+        return ", ".join(f"{c[s]} {s}" for s in shown)
 
     def to_json(self, each: bool = False) -> dict[str, Any]:
         doc: dict[str, Any] = {"asset": self.asset, "state": self.state, "partitions": self.counts}
@@ -47,6 +55,9 @@ class PartitionedStatus:
             doc["policy"] = self.rows[0][1].policy
         if self.reasons:
             doc["reasons"] = [x.to_json() for x in self.reasons]
+        lag = self.lag_s
+        if lag is not None:
+            doc["lag_s"] = round(lag, 3)
         if each:
             doc["partition_states"] = [{"partition": k, "state": r.state, "reasons": [x.to_json() for x in r.reasons]}
                                        for k, r in self.rows]
