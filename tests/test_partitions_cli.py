@@ -104,6 +104,17 @@ def test_exclude_takes_partitions_out_of_a_backfill(proj: Project) -> None:
     assert r.returncode == 0 and take_runs(proj.runs) == {"daily": 1}, r.stdout + r.stderr
 
 
+def test_a_partition_of_an_asset_with_none_yet_is_said_to_be_missing(tmp_path: Path) -> None:
+    """``ASSET --partition KEY`` before any ``partitions add`` said "the selection has no
+    partitioned asset" (the asset has no node yet); it says what ``'ASSET[KEY]'`` says."""
+    p = Project(tmp_path)
+    p.write("AssetFile", DYNAMIC)
+    for args in (("c", "--partition", "acme"), ("c+", "--partitions", "acme..b"), ("c[acme]",)):
+        r = cli(*args, cwd=p.root)
+        assert r.returncode == 2 and r.stderr.strip() == "assetbuild: error: c: no partition 'acme': there are " \
+            "no partitions", (args, r.stderr)
+
+
 def test_open_partition_ranges(proj: Project) -> None:
     """``--partitions 2024-01-04..`` said "no partition ''"."""
     r = cli("build", "daily", "--partitions", "2024-01-04..", cwd=proj.root, env=env())

@@ -186,6 +186,10 @@ def partition_nodes(graph: Any, assets: Sequence[str], spec: str) -> list[str]:
             plain.append(n)
         else:
             by_asset[asset] = None
+    for p in assets:  # one with no partitions yet has no node: its keys are looked up all the same
+        name = parse(p).pattern
+        if name in graph.partitioned and not graph.partitioned[name].nodes:
+            by_asset[name] = None
     if assets and not by_asset:
         raise SelectionError(f"{_partitions()}: the selection has no partitioned asset")
     out: list[str] = []
