@@ -125,7 +125,7 @@ def test_failed_partition_counts_failed_and_counts_are_disjoint(tmp_path) -> Non
     from assetbuild.output.partitions import group_partitions
 
     groups = {g.asset: g for g in group_partitions(assetbuild.status(project_dir=tmp_path))}
-    assert groups["sales"].counts == {"fresh": 2, "stale": 0, "missing": 0, "failed": 1}
+    assert groups["sales"].counts == {"fresh": 2, "stale": 0, "missing": 0, "failed": 1, "overdue": 0}
     assert sum(groups["report"].counts.values()) == 3
     assert groups["report"].counts["fresh"] == 2
     assert groups["sales"].state == "failed"
@@ -268,13 +268,13 @@ def test_status_counts_the_upstream_partitions_a_selection_reaches_and_stale_one
     timed.built("daily")
     monkeypatch.setenv("ASSETBUILD_NOW", "2024-01-04T03:30:00Z")  # 3 hours more, no day more
     groups = {g.asset: g for g in group_partitions(assetbuild.status(["+daily"], project_dir=timed.root))}
-    assert groups["hourly"].counts == {"fresh": 72, "stale": 0, "missing": 0, "failed": 0}
-    assert groups["daily"].counts == {"fresh": 3, "stale": 0, "missing": 0, "failed": 0}
+    assert groups["hourly"].counts == {"fresh": 72, "stale": 0, "missing": 0, "failed": 0, "overdue": 0}
+    assert groups["daily"].counts == {"fresh": 3, "stale": 0, "missing": 0, "failed": 0, "overdue": 0}
     everything = {g.asset: g for g in group_partitions(assetbuild.status(project_dir=timed.root))}
-    assert everything["hourly"].counts == {"fresh": 72, "stale": 0, "missing": 3, "failed": 0}
+    assert everything["hourly"].counts == {"fresh": 72, "stale": 0, "missing": 3, "failed": 0, "overdue": 0}
     timed.write("knob.txt", "2024-01-02-05:00")
     groups = {g.asset: g for g in group_partitions(assetbuild.status(["+daily"], project_dir=timed.root))}
-    assert groups["hourly"].counts == {"fresh": 0, "stale": 72, "missing": 0, "failed": 0}
+    assert groups["hourly"].counts == {"fresh": 0, "stale": 72, "missing": 0, "failed": 0, "overdue": 0}
     assert groups["hourly"].state == "stale" and sum(groups["daily"].counts.values()) == 3
 
 
