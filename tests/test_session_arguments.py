@@ -80,3 +80,32 @@ def test_right_shapes_still_work(built):
     assert assetbuild.get_run(1, project_dir=built)["run"] == assetbuild.get_run("000001", project_dir=built)["run"]
     assert assetbuild.load_value("report", version=0, project_dir=built) == 1
     assert assetbuild.why(None, project_dir=built) is not None
+
+
+FILES = """\
+from assetbuild import asset, FilePartitions
+
+@asset(partitions=FilePartitions("data/*.csv"))
+def per_file(context):
+    return context.partition_key
+"""
+
+
+def test_partitions_as_a_list_of_keys_each_as_it_is(project):
+    """``build(partitions=[...])`` raised AttributeError ('list' object has no attribute
+    'split'). A list names keys, each looked up as it is: the only way to name file keys that
+    hold ``,`` or ``..`` among others; a wrong type is a TypeError naming ``partitions=``."""
+    project.write("AssetFile", FILES)
+    for name in ("a,b.csv", "x..y.csv", "c.csv", "d.csv"):
+        project.write(f"data/{name}", name)
+    r = assetbuild.build(["per_file"], partitions=["a,b.csv", "x..y.csv"], project_dir=project.root)
+    assert sorted(r.by_asset()) == ["per_file[a,b.csv]", "per_file[x..y.csv]"], r.by_asset()
+    r = assetbuild.build(partitions=("c.csv",), project_dir=project.root)
+    assert list(r.by_asset()) == ["per_file[c.csv]"]
+    with pytest.raises(assetbuild.SelectionError, match=r"per_file: no partition 'a\.csv' \(nearest: "):
+        assetbuild.build(["per_file"], partitions=["a.csv"], project_dir=project.root)
+    with pytest.raises(assetbuild.SelectionError, match="names no partition key"):
+        assetbuild.build(["per_file"], partitions=[], project_dir=project.root)
+    for wrong in (3, b"c.csv", {"c.csv": 1}, ["c.csv", 3]):
+        with pytest.raises(TypeError, match="^partitions= takes"):
+            assetbuild.build(["per_file"], partitions=wrong, project_dir=project.root)

@@ -4,6 +4,7 @@ mistake is refused in one line naming the argument rather than misread:
 - a str where names go (``assets``, ``exclude``, ``names``, ``keys``, ``param_args``) is one
   name, not its letters: ``build("report")`` is ``build(["report"])``, as ``observe("raw")``;
 - a list where one name goes (``asset``, ``name``, ``metric``) is a TypeError;
+- ``partitions`` is a str (``"A..B"``) or a list of keys, each looked up as it is;
 - a count (``limit``) and a version (``version``, ``from_version``, ``to_version``) is a whole
   number (a bool or a float is a TypeError), and one the command line refuses (``--limit 0``,
   ``--version -1``) is a ValueError.
@@ -45,6 +46,17 @@ def one_name(value: Any, argument: str, optional: bool) -> str | None:
     raise TypeError(f"{argument}= takes one name (a str), got {type(value).__name__} {value!r}{also}")
 
 
+def partition_keys(value: Any, argument: str, optional: bool) -> str | tuple[str, ...] | None:
+    """``--partitions`` as a str (``"A..B"``, ``"a,b"``, one key), or a list of keys, each taken
+    as it is (a file key may hold ``,`` or ``..``)."""
+    if isinstance(value, str) or (value is None and optional):
+        return value
+    if isinstance(value, (bytes, dict)) or not hasattr(value, "__iter__"):
+        raise TypeError(f"{argument}= takes keys (a str such as \"A..B\", or a list of keys), "
+                        f"got {type(value).__name__} {value!r}")
+    return names(value, argument, optional)
+
+
 def _whole(least: int) -> Callable[[Any, str, bool], int | None]:
     def check(value: Any, argument: str, optional: bool) -> int | None:
         if value is None and optional:
@@ -61,7 +73,7 @@ def _whole(least: int) -> Callable[[Any, str, bool], int | None]:
 
 _SHAPES: dict[str, Callable[[Any, str, bool], Any]] = {
     "assets": names, "exclude": names, "names": names, "keys": names, "param_args": names,
-    "asset": one_name, "name": one_name, "metric": one_name,
+    "asset": one_name, "name": one_name, "metric": one_name, "partitions": partition_keys,
     "limit": _whole(1), "version": _whole(0), "from_version": _whole(0), "to_version": _whole(0),
 }
 

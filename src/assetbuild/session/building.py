@@ -228,7 +228,7 @@ def build(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "
           executor_options: dict[str, str] | None = None, timeout: float | None = None,
           params: dict[str, Any] | None = None, param_args: Sequence[str] = (),
           resources: dict[str, Any] | None = None, force_upstream: bool = False, only: bool = False,
-          exclude: Sequence[str] = (), partitions: str | None = None) -> BuildResult:
+          exclude: Sequence[str] = (), partitions: str | Sequence[str] | None = None) -> BuildResult:
     """Build ``assets`` (default: all) and everything upstream of them; return what happened.
 
     ``assets`` is a selection (``x``, ``raw/*``, ``group:g``, ``+x``, ``x+``, ``+x+``; see
@@ -268,12 +268,14 @@ def build(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "
 
     ``partitions`` builds only some partitions of the selected partitioned assets (of every
     partitioned asset without a selection): one key, ``"A..B"`` (inclusive, in key order) or
-    ``"a,b,c"`` (a backfill). A key that does not exist is a SelectionError naming the nearest.
+    ``"a,b,c"`` (a backfill), or a list of keys, each as it is. A key that does not exist is a
+    SelectionError naming the nearest.
     """
     options = BuildOptions(force=force, keep_going=keep_going, dry_run=dry_run, jobs=jobs, executor=executor,
                            executor_options=executor_options, timeout=timeout, params=params,
                            param_args=tuple(param_args), resources=resources,
-                           force_upstream=force_upstream, only=only, partitions=partitions,
+                           force_upstream=force_upstream, only=only,
+                           partitions=partitions if partitions is None or isinstance(partitions, str) else tuple(partitions),
                            remote=RemoteOptions(url=remote, read_only=remote_read_only,
                                                 trust_unsigned=trust_remote_unsigned, timeout=remote_timeout,
                                                 options=remote_options))

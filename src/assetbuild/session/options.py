@@ -59,7 +59,7 @@ class BuildOptions(FrozenRecord):
     resources: dict[str, Any] | None = None  # resource name -> the object that replaces it
     force_upstream: bool = False  # force what the selection needs too (force: the selected only)
     only: bool = False  # run the selected only, against the stored values of their inputs
-    partitions: str | None = None  # --partition(s): the keys of the selected partitioned assets to build
+    partitions: str | tuple[str, ...] | None = None  # --partition(s): the keys of the selected partitioned assets to build (a tuple: keys as they are)
     tick: bool = False  # a tick of ``assetbuild run``: what its policies requested (with ``only``)
     forced: frozenset[str] = frozenset()  # run these even when cached (a tick's due schedules)
 
@@ -68,7 +68,7 @@ class BuildOptions(FrozenRecord):
                  executor_options: dict[str, str] | None = None, timeout: float | None = None,
                  remote: RemoteOptions | None = None, params: dict[str, Any] | None = None,
                  param_args: tuple[str, ...] = (), resources: dict[str, Any] | None = None,
-                 force_upstream: bool = False, only: bool = False, partitions: str | None = None,
+                 force_upstream: bool = False, only: bool = False, partitions: str | tuple[str, ...] | None = None,
                  tick: bool = False, forced: frozenset[str] = frozenset()) -> None:
         self.__dict__.update(force=force, keep_going=keep_going, dry_run=dry_run, jobs=jobs, executor=executor,
                              executor_options=executor_options, timeout=timeout,

@@ -160,7 +160,7 @@ def _partitions() -> str:
     return words("--partition(s)", "partitions=")
 
 
-def partition_nodes(graph: Any, assets: Sequence[str], spec: str) -> list[str]:
+def partition_nodes(graph: Any, assets: Sequence[str], spec: str | tuple[str, ...]) -> list[str]:
     """The selection ``--partition K`` or ``--partitions A..B`` makes of ``assets``: each selected
     partitioned asset's partitions that ``spec`` names, and the selected unpartitioned assets;
     without a selection, the named partitions of every partitioned asset whose keys ``spec``
@@ -173,7 +173,8 @@ def partition_nodes(graph: Any, assets: Sequence[str], spec: str) -> list[str]:
 
     if not graph.partitioned:
         raise SelectionError(f"{_partitions()}: this project has no partitioned asset")
-    if not any(s.strip() for s in spec.split(",")):  # no key selects nothing, which a build takes as all
+    if not any(s.strip() for s in (spec if isinstance(spec, tuple) else spec.split(","))):
+        # no key selects nothing, which a build takes as all
         raise SelectionError(f"{_partitions()} {spec!r} names no partition key")
     excluded = [p for p in assets if parse(p).exclude]
     assets = [p for p in assets if p not in set(excluded)]
@@ -197,7 +198,7 @@ def partition_nodes(graph: Any, assets: Sequence[str], spec: str) -> list[str]:
     for a in by_asset or graph.partitioned:
         pset = graph.partitioned[a]
         try:
-            picked = parse_keys(spec, pset.keys)
+            picked = parse_keys(spec, pset.keys) if isinstance(spec, str) else _exact_keys(spec, pset.keys)
         except ValueError as e:
             errors.append(f"{a}: {e}")
             continue
@@ -205,6 +206,16 @@ def partition_nodes(graph: Any, assets: Sequence[str], spec: str) -> list[str]:
     if errors and (by_asset or not out):
         raise SelectionError(errors[0])
     return out + plain + excluded
+
+
+def _exact_keys(keys: Sequence[str], have: Sequence[str]) -> list[str]:
+    """``keys`` (``partitions=[...]``), each a key as it is; ValueError naming the nearest for one
+    that does not exist."""
+    known = set(have)
+    for k in keys:
+        if k not in known:
+            raise ValueError(unknown_key(k, have))
+    return list(dict.fromkeys(keys))
 
 
 def check_partition(graph: Any, asset: str, key: str) -> str:
