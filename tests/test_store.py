@@ -503,12 +503,15 @@ def _records(root: Path) -> dict[tuple[bytes, bytes], bytes]:
         env.close()
 
 
-def test_a_cache_of_the_previous_format_is_read_then_upgraded_in_place_when_written(tmp_path, monkeypatch):
+@pytest.mark.parametrize("old", [1, 2])
+def test_a_cache_of_an_older_format_is_read_then_upgraded_in_place_when_written(tmp_path, monkeypatch, old):
     """Format 2 keys history rows by build order, then time: format 1 versions (all before it)
-    read that as a time (dates in the year 3193, crashes). A cache of format 1, as they left it
-    (rows keyed by time alone) or as this version did before it recorded format 2 (both kinds of
-    rows), is read as it is; a writable open records format 2 in STORE and in the index, and
-    changes nothing else; a format-1 version then refuses the cache with its clear message."""
+    read that as a time (dates in the year 3193, crashes); format 3 keeps dynamic partition keys
+    per project, which format 2 versions call damaged. A cache of format 1, as they left it (rows
+    keyed by time alone) or as a later version did before it recorded its format (both kinds of
+    rows), or of format 2, is read as it is; a writable open records this version's format in
+    STORE and in the index, and changes nothing else; the older version then refuses the cache
+    with its clear message."""
     from assetbuild.reports import RunRecord
     from assetbuild.store import environment
     from assetbuild.store.records import DEFAULT_PROJECT, history_prefix
@@ -521,9 +524,9 @@ def test_a_cache_of_the_previous_format_is_read_then_upgraded_in_place_when_writ
         s.add_history("a", 2000, hexd(1))
         s.put_run(RunRecord(s.next_run_seq(), "assetbuild build", (), 1, 2, {"built": 1}, 0, {}))
         s.flush()
-        s.raw_put("meta", b"format", b"1")
+        s.raw_put("meta", b"format", str(old).encode())
     info = json.loads((tmp_path / "STORE").read_text())
-    (tmp_path / "STORE").write_text(json.dumps(dict(info, format=1)))
+    (tmp_path / "STORE").write_text(json.dumps(dict(info, format=old)))
     before, files = _records(tmp_path), _snapshot(tmp_path)
 
     def contents() -> tuple:
@@ -534,16 +537,16 @@ def test_a_cache_of_the_previous_format_is_read_then_upgraded_in_place_when_writ
     assert seen[1] == [(1000, hexd(0)), (2000, hexd(1))] and len(seen[2]) == 1 and seen[0] == head(1)
     assert _snapshot(tmp_path) == files  # a reader leaves it as it is
     LmdbStore(tmp_path).close()  # a writer (a build) upgrades it
-    assert json.loads((tmp_path / "STORE").read_text()) == dict(info, format=STORE_FORMAT) and STORE_FORMAT == 2
+    assert json.loads((tmp_path / "STORE").read_text()) == dict(info, format=STORE_FORMAT) and STORE_FORMAT == 3
     after = _records(tmp_path)
-    assert after.pop((b"meta", b"format")) == b"2" and before.pop((b"meta", b"format")) == b"1"
+    assert after.pop((b"meta", b"format")) == b"3" and before.pop((b"meta", b"format")) == str(old).encode()
     assert after == before and contents() == seen
-    monkeypatch.setattr(environment, "STORE_FORMAT", 1)  # an assetbuild of format 1
+    monkeypatch.setattr(environment, "STORE_FORMAT", old)  # an assetbuild of that format
     for readonly in (True, False):
-        with pytest.raises(StoreError, match=r"written by a newer assetbuild \(store format 2, this one reads 1\)"):
+        with pytest.raises(StoreError, match=rf"written by a newer assetbuild \(store format 3, this one reads {old}\)"):
             LmdbStore(tmp_path, readonly=readonly)
-    (tmp_path / "STORE").write_text(json.dumps(dict(info, format=1)))  # (its index says so too)
-    with pytest.raises(StoreError, match="has format 2, newer than this assetbuild reads"):
+    (tmp_path / "STORE").write_text(json.dumps(dict(info, format=old)))  # (its index says so too)
+    with pytest.raises(StoreError, match="has format 3, newer than this assetbuild reads"):
         LmdbStore(tmp_path, readonly=True)
 
 

@@ -42,9 +42,11 @@ from .pagecheck import check_pages, note_sound, signature, sound_signature
 
 # What an older assetbuild would misread, it must refuse (it refuses a format above its own):
 # 1, the first; 2, history rows keyed by build order, then time (a format-1 reader takes both for
-# a time). This version reads format 1 as it is: a writable open records 2, in the index
+# a time); 3, dynamic partition keys kept per project (``partitions.json`` format 2, which a
+# format-2 reader calls damaged) and a schedule's record per key of a partitioned asset. This
+# version reads formats 1 and 2 as they are: a writable open records 3, in the index
 # (``_check_open_env``) and in STORE (``open``), and changes nothing else.
-STORE_FORMAT = 2
+STORE_FORMAT = 3
 INITIAL_MAP_SIZE = 1 << 30
 MAX_MAP_SIZE = 1 << 40
 
