@@ -698,6 +698,37 @@ def test_an_editable_installs_finder_pointed_at_another_folder(tmp_path: Path) -
     assert after == _keys(root, site, "0") != before  # the snapshot's answer is the full path's, the new key
 
 
+@pytest.mark.parametrize("edit", ["edited", "added", "removed"])
+def test_an_editable_librarys_source_edited(tmp_path: Path, edit: str) -> None:
+    """``sharedlib`` installed editable from a folder outside the project (PEP 610's
+    ``direct_url.json``; a ``.pth`` names its folder): its source enters keys beside its version.
+    A module of it edited, one added, or one removed changes no version, no ``.pth`` and no file
+    of the project: the snapshot must not answer with the old keys."""
+    root, site = tmp_path / "proj", tmp_path / "startup"
+    packages = tmp_path / "venv" / "lib" / "site-packages"
+    info = "../venv/lib/site-packages/sharedlib-0.1.dist-info"
+    before = _recorded(root, site, {
+        "AssetFile": 'from assetbuild import asset\n\nimport sharedlib\n\n\n@asset(io="json")\n'
+                     "def a0():\n    return sharedlib.value()\n",
+        "site/sitecustomize.py": f"import site\n\nsite.addsitedir({str(packages)!r})\n",
+        "../shared/sharedlib/__init__.py": "from .core import value\n",
+        "../shared/sharedlib/core.py": "def value():\n    return 5\n",
+        "../shared/sharedlib/old.py": "",
+        "../venv/lib/site-packages/_sharedlib.pth": f"{tmp_path / 'shared'}\n",
+        f"{info}/METADATA": "Metadata-Version: 2.1\nName: sharedlib\nVersion: 0.1\n",
+        f"{info}/top_level.txt": "sharedlib\n",
+        f"{info}/direct_url.json": '{"dir_info": {"editable": true}, "url": "file:///elsewhere/shared"}'})
+    lib = tmp_path / "shared" / "sharedlib"
+    if edit == "edited":
+        (lib / "core.py").write_text("def value():\n    return 6\n")
+    elif edit == "added":
+        (lib / "new.py").write_text("")
+    else:
+        (lib / "old.py").unlink()
+    after = _keys(root, site, "1")
+    assert after == _keys(root, site, "0") != before  # the snapshot's answer is the full path's, the new key
+
+
 def test_a_namespace_package_portion_that_becomes_a_regular_package(tmp_path: Path) -> None:
     """The project's ``nsp`` has no ``__init__.py`` (a namespace package), and a directory of
     that name exists further down sys.path. An ``__init__.py`` written there makes it a regular

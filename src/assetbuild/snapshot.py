@@ -22,7 +22,8 @@ everything that build's decision read, as it was when it decided.
   identical to what was loaded, pyproject.toml and the dynamic partitions' keys as they were
   before loading, assetbuild's own modules, the plugins' modules and every ``entry_points.txt``
   looked for (``plugins.loaded_from``), the metadata files library versions were read from,
-  which must still be there, the ``.pth`` files and import finders' modules that say where an
+  which must still be there, an editable library's source files as its digest was made from
+  them (``session.editable``, with their folders), the ``.pth`` files and import finders' modules that say where an
   import resolves: ``listings.import_hook_files``) and the data
   (``data``: the sources and the path outputs); and the directories holding the project's modules.
   The AssetFile's and the project modules' digests too (``contents``): one whose signature

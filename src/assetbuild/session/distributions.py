@@ -27,6 +27,10 @@ after ``%pip install -U mylib`` the metadata says 2.0 while ``sys.modules`` stil
 code, and an asset run in this process would store 1.0's result under 2.0's key.
 ``IMPORTED`` remembers which version each imported library really is, and a build whose keys
 name another one is refused (``checked_version``).
+
+A library installed editable enters keys by its version and its source's digest
+(``editable``): its code changes under the same version. Its digest is part of the version
+``IMPORTED`` compares, so a process that imported it and builds again after an edit is refused.
 """
 
 from __future__ import annotations
@@ -43,9 +47,10 @@ from typing import Any
 
 from ..errors import LibraryChanged
 from ..plugins import distribution_name
+from .editable import SourceDigests, is_editable, keyed, plain
 
 MAP_FILE = ("code", ".distributions.json")  # under the cache directory; `clean` removes it
-_FORMAT = 4  # 4: each distribution's metadata file and its signature (``files``); 3: each entry's time is max(mtime, ctime), with its device
+_FORMAT = 5  # 5: the editable distributions' import names (``editable``); 4: each distribution's metadata file and its signature (``files``); 3: each entry's time is max(mtime, ctime), with its device
 
 
 def _signature() -> list[list[Any]]:
@@ -130,13 +135,15 @@ def _settled(sig: list[int] | None) -> list[int] | None:
 class _Table:
     """Every installed distribution's version (by normalized name, the first on ``sys.path``
     winning, as ``importlib.metadata.version`` finds it), the import names it provides, and the
-    metadata file its version was read from with that file's signature then."""
+    metadata file its version was read from with that file's signature then; and the import
+    names of each distribution installed editable (whose source enters keys)."""
 
     def __init__(self, versions: dict[str, str], names: dict[str, list[str]],
-                 files: dict[str, list[Any]]) -> None:
+                 files: dict[str, list[Any]], editable: dict[str, list[str]]) -> None:
         self.versions = versions
         self.names = names
         self.files = files  # normalized name -> [metadata file, its signature before it was read]
+        self.editable = editable  # normalized name -> its import names
 
     @classmethod
     def scan(cls) -> _Table:
@@ -147,6 +154,7 @@ class _Table:
         versions: dict[str, str] = {}
         names: dict[str, list[str]] = {}
         files: dict[str, list[Any]] = {}
+        editable: dict[str, list[str]] = {}
         for dist in metadata.distributions():
             f = metadata_file(dist)
             sig = _sig(f) if f is not None else None  # (before the read: an edit after it shows)
@@ -158,9 +166,11 @@ class _Table:
                 versions[_normalize(name)] = version
                 if f is not None and sig is not None:
                     files[_normalize(name)] = [f, sig]
+                if is_editable(dist):
+                    editable[_normalize(name)] = sorted(_import_names(dist))
             for top in _import_names(dist):
                 names.setdefault(top, []).append(name)
-        return cls(versions, names, files)
+        return cls(versions, names, files, editable)
 
     def version(self, top: str) -> tuple[str | None, str | None]:
         """(the version, the normalized name of the distribution it is of) for import name ``top``."""
@@ -221,6 +231,10 @@ class Distributions:
         # the metadata files versions were read from one by one: editing one in place changes a
         # version without changing a sys.path entry's time (the null build's snapshot watches them)
         self.metadata_files: set[str] = set()
+        # each top looked up -> the import names of its distribution if installed editable, else None
+        self._editable: dict[str, list[str] | None] = {}
+        self._digests: dict[str, str | None] = {}  # top -> its editable source's digest, this build
+        self.sources = SourceDigests()  # (what the digests were made from: the snapshot watches it)
 
     def refresh(self) -> None:
         """Forget what was looked up if a package was installed or removed since (cheap: a
@@ -230,10 +244,12 @@ class Distributions:
         process that lives across builds would key its next build with the old version)."""
         sig = _signature()
         with self._lock:
+            self._digests.clear()  # (an editable library's source changes under no directory's time)
             if sig != self._signature:
                 self._signature = sig
                 self._versions.clear()
                 self._read_from.clear()
+                self._editable.clear()
                 self._table = None
                 self._file_tried = None
                 return
@@ -241,6 +257,7 @@ class Distributions:
                 if _sig(f) != before:
                     del self._read_from[top]
                     self._versions.pop(top, None)
+                    self._editable.pop(top, None)
 
     def version(self, top: str, *, cache_dir: Path | None = None, persist: bool = False) -> str | None:
         """The version of the distribution providing import name ``top``, or None.
@@ -265,6 +282,7 @@ class Distributions:
                     f = metadata_file(dist)
                     before = _sig(f) if f is not None else None  # (an edit after the read shows)
                     version = dist.version
+                    self._editable[top] = sorted({top, *_import_names(dist)}) if is_editable(dist) else None
                     if f is not None:
                         self.metadata_files.add(f)
                         self._read_from[top] = (f, _settled(before))
@@ -275,6 +293,20 @@ class Distributions:
             self._versions[top] = version
             return version
 
+    def keyed(self, top: str, *, cache_dir: Path | None = None, persist: bool = False) -> str | None:
+        """The version a key names for import name ``top``: ``version``'s, and for a library
+        installed editable, with the digest of its source (``editable.keyed``)."""
+        version = self.version(top, cache_dir=cache_dir, persist=persist)
+        if version is None:
+            return None
+        with self._lock:
+            names = self._editable.get(top)
+            if not names:
+                return version
+            if top not in self._digests:
+                self._digests[top] = self.sources.digest(names, cache_dir=cache_dir, persist=persist)
+            return keyed(version, self._digests[top])
+
     def _from_table(self, top: str, path: Path | None, persist: bool) -> str | None:
         """``top``'s version from the table; the table made again first if the metadata file
         it was read from changed since (edited in place). That file is noted, as a version read
@@ -284,6 +316,8 @@ class Distributions:
         if owner is not None and not self._table.fresh(owner):
             self._table = self._scanned(path, persist)
             version, owner = self._table.version(top)
+        names = self._table.editable.get(owner) if owner is not None else None
+        self._editable[top] = sorted({top, *names}) if names is not None else None
         kept = self._table.files.get(owner) if owner is not None else None
         if kept is not None:
             self.metadata_files.add(kept[0])
@@ -308,13 +342,14 @@ def _read_table(path: Path, signature: list[list[Any]]) -> _Table | None:
         doc = json.loads(path.read_bytes())
         if doc["format"] != _FORMAT or doc["python"] != sys.version or doc["sys_path"] != signature:
             return None
-        versions, names, files = doc["versions"], doc["names"], doc["files"]
-        if isinstance(versions, dict) and isinstance(names, dict) and isinstance(files, dict) and all(
+        versions, names, files, editable = doc["versions"], doc["names"], doc["files"], doc["editable"]
+        if isinstance(versions, dict) and isinstance(names, dict) and isinstance(files, dict) and isinstance(
+                editable, dict) and all(isinstance(v, list) for v in editable.values()) and all(
                 isinstance(v, str) for v in versions.values()) and all(
                 isinstance(v, list) for v in names.values()) and all(
                 isinstance(v, list) and len(v) == 2 and isinstance(v[0], str) and isinstance(v[1], list)
                 and len(v[1]) == 5 for v in files.values()):
-            return _Table(versions, names, files)
+            return _Table(versions, names, files, editable)
     except (OSError, ValueError, KeyError, TypeError):
         pass
     return None
@@ -325,7 +360,7 @@ def _write_table(path: Path, signature: list[list[Any]], table: _Table) -> None:
     from ..atomicfile import write_atomically
 
     doc = {"format": _FORMAT, "python": sys.version, "sys_path": signature, "versions": table.versions,
-           "names": table.names, "files": table.files}
+           "names": table.names, "files": table.files, "editable": table.editable}
     try:
         path.parent.mkdir(exist_ok=True)
         write_atomically(path, json.dumps(doc, sort_keys=True).encode())
@@ -374,11 +409,15 @@ class ImportedLibraries:
             was = known[1]
         if was == version:
             return None
-        had = f"version {was}" if was is not None else "it from outside any installed distribution"
-        now = f"{version} is installed now" if version is not None else "it is no longer installed"
-        keyed = f"{version}'s key" if version is not None else "the key of no installed version"
+        if was is not None and version is not None and plain(was) == plain(version):  # editable, edited
+            return (f"library {top}: this Python process imported its code before an edit (it is installed "
+                    f"editable): an asset would run the old code under the new code's key; restart the Python "
+                    f"process (in a notebook, the kernel) and build again")
+        had = f"version {plain(was)}" if was is not None else "it from outside any installed distribution"
+        now = f"{plain(version)} is installed now" if version is not None else "it is no longer installed"
+        under = f"{plain(version)}'s key" if version is not None else "the key of no installed version"
         return (f"library {top}: this Python process imported {had}, but {now}: an asset would run the "
-                f"imported code under {keyed}; restart the Python process (in a notebook, the kernel) and "
+                f"imported code under {under}; restart the Python process (in a notebook, the kernel) and "
                 f"build again")
 
     def begin(self) -> set[str]:
@@ -408,9 +447,9 @@ def _imported_version(module: types.ModuleType, top: str, version: str | None) -
     changed after this process started (then the module is older than the install). A library
     whose ``__version__`` is not its distribution's, installed before this process, passes."""
     said = getattr(module, "__version__", None)
-    if version is None or not isinstance(said, str) or _plain(said) == _plain(version):
+    if version is None or not isinstance(said, str) or _plain(said) == _plain(plain(version)):
         return version
-    started, changed = _process_start(), _metadata_time(top, version)
+    started, changed = _process_start(), _metadata_time(top, plain(version))
     if started is None or changed is None or changed <= started + 0.05:  # (a few clock ticks' slack)
         return version
     return said
@@ -464,7 +503,7 @@ def checked_version(cache_dir: Path | None, *, persist: bool) -> Callable[[str],
     run) records nothing and goes on: it shows the keys the installed versions make."""
 
     def version(top: str) -> str | None:
-        found = DISTRIBUTIONS.version(top, cache_dir=cache_dir, persist=persist)
+        found = DISTRIBUTIONS.keyed(top, cache_dir=cache_dir, persist=persist)
         problem = IMPORTED.note(top, found)
         if problem is not None and persist:
             raise LibraryChanged(problem)

@@ -415,6 +415,9 @@ class Recorder:
             sig = files[f] = snapshot.sig_of(f)
             if sig is None:
                 return None, f"{f} is gone since the build read a library's version from it"
+        for f, sig in DISTRIBUTIONS.sources.files.items():  # an editable library's source, as its digest
+            files[f] = sig  # (in keys) was made from it; and its folders, where a module can be added
+        dirs.update(dict.fromkeys(DISTRIBUTIONS.sources.dirs))
         if self.affected is not None:  # (what this build did not fingerprint: as the last one read
             metadata.update((self.previous or {}).get("metadata", ()))  # it, carried below with ``files``)
         from ..plugins import loaded_from
