@@ -178,8 +178,7 @@ class Task:
 
 
 def user_traceback(exc: BaseException, is_user_file: Callable[[str], bool]) -> str:
-    """The exception's traceback reduced to frames in user files (all frames if none are: then
-    headed ``NOT_USER_CODE``, which the command line shows with -v only)."""
+    """The exception's traceback reduced to frames in user files (all, headed NOT_USER_CODE, if none)."""
     import traceback
 
     frames = traceback.extract_tb(exc.__traceback__)

@@ -288,7 +288,7 @@ class TraceRebuilder:
         for _, dv in inputs:
             if dv is None:  # a dry run: an upstream will rebuild, so this key is not known yet
                 kept = None if head is None else self.kept_state(name, head)
-                if kept is not None and kept[0] == "gone" and adef.io not in self._external \
+                if kept is not None and head is not None and kept[0] == "gone" and adef.io not in self._external \
                         and self._remote_trace(head.key) is not None:
                     kept = ("restore", kept[1])  # (from the remote cache, if the key stays)
                 return _upstream_stale(parts, head, self.sources, self.observed, adef.fn, name,
