@@ -277,6 +277,42 @@ def test_a_query_is_sql_text():
     assert Query("select 1") == Query("select 1")
 
 
+def test_a_query_may_end_with_a_semicolon_or_a_comment(proj):
+    """SQL as people write it and keep it in files: a final ';', a final '-- comment' (which
+    once swallowed the parenthesis the query was wrapped in), both. Two statements are refused
+    by name: one query's result is the table."""
+    (proj / "q.sql").write_text("select 2 as a\n-- counts nothing yet\n")
+    _write(proj, "AssetFile", """\
+        from assetbuild import asset
+        from assetbuild_duckdb import Query
+
+        @asset(io="duckdb")
+        def semicolon():
+            return Query("select 1 as a;")
+
+        @asset(io="duckdb")
+        def from_file():
+            return Query(open("q.sql").read().strip())
+
+        @asset(io="duckdb")
+        def ending():
+            return Query("select ';' as a; -- the end; really\\n")
+        """)
+    assert sorted(build(proj).names("built")) == ["ending", "from_file", "semicolon"]
+    assert query(proj, "select a from semicolon") == [(1,)] and query(proj, "select a from from_file") == [(2,)]
+    assert query(proj, "select a from ending") == [(";",)]
+    _write(proj, "AssetFile", """\
+        from assetbuild import asset
+        from assetbuild_duckdb import Query
+
+        @asset(io="duckdb")
+        def two():
+            return Query("select 1 as a; select 2 as a;")
+        """)
+    (res,) = assetbuild.build(project_dir=proj).results
+    assert res.status == "failed" and "Query holds 2 SQL statements" in res.error, res.error
+
+
 def test_found_through_the_entry_point():
     assert isinstance(collect_io_managers(get_plugin_manager(autoload=True))["duckdb"], DuckDBIOManager)
 

@@ -12,7 +12,8 @@ cache keeps only a record of the table's data version.
   and ``sales__eu``) are a definition error naming both (``location``), before anything runs.
 - **What an asset returns.** A ``pandas.DataFrame`` (or a ``pyarrow.Table``), or a
   :class:`Query`: SQL run inside the database, whose result becomes the table
-  (``CREATE OR REPLACE TABLE ... AS <sql>``). A query that reads other assets' tables must
+  (``CREATE OR REPLACE TABLE ... AS <sql>``): one statement, which may end with ``;`` and
+  comments. A query that reads other assets' tables must
   name them in ``deps=`` so that it runs after them and reruns when their data changes.
   Anything else fails the asset with a ``TypeError``.
 - **Data version.** A digest of the table's contents, independent of row order (a table is a
@@ -52,7 +53,8 @@ LOCK_WAIT_S = 60.0
 class Query:
     """SQL whose result an asset stores as its table: ``return Query("select ... from orders")``.
     The SQL runs in the asset's database, so it can read the tables of other ``duckdb`` assets
-    by their names (:func:`table_name`); declare those in ``deps=``."""
+    by their names (:func:`table_name`); declare those in ``deps=``. One statement: a final
+    ``;`` and comments are fine, a second statement fails the asset."""
 
     __slots__ = ("sql",)
 
@@ -122,6 +124,28 @@ def _connect(path: Path) -> Any:
         pause = min(pause * 2, 0.5)
 
 
+def _subquery(sql: str) -> str:
+    """The SQL of a :class:`Query` as a subquery, ``(\\n<sql>\\n)``: without the ``;`` that may
+    end (or start) it and the comments beyond, on lines of its own so that a final ``-- comment``
+    does not swallow the closing parenthesis. ValueError for more than one statement: the table
+    holds one query's result."""
+    import duckdb
+
+    # where the tokens that are not comments start; a ParserException for text DuckDB cannot read
+    code = [pos for pos, kind in duckdb.tokenize(sql) if kind != duckdb.token_type.comment]
+    semicolons = {pos for pos in code if sql.startswith(";", pos)}  # never inside a string: one token
+    start, end = 0, len(sql)
+    while code and code[-1] in semicolons:
+        end = code.pop()
+    while code and code[0] in semicolons:
+        start = code.pop(0) + 1
+    statements = 1 + sum(1 for before, pos in zip(code, code[1:]) if before in semicolons and pos not in semicolons)
+    if statements > 1:
+        raise ValueError(f"Query holds {statements} SQL statements (separated by ';'), and its result is one "
+                         "table: give it one query (SELECT, WITH, FROM, VALUES ...)")
+    return f"(\n{sql[start:end]}\n)"
+
+
 def _digest(con: Any, table: str) -> str:
     """The data version of a table: its columns, row count and order-independent row hashes."""
     cols = con.execute("SELECT column_name, data_type FROM information_schema.columns "
@@ -156,7 +180,7 @@ class DuckDBIOManager:
         table = table_name(context.asset)
         path = database_path(context.project_dir)
         if isinstance(value, Query):
-            source, register = f"({value.sql})", None
+            source, register = _subquery(value.sql), None
         elif _is_frame(value):
             source, register = "__assetbuild_value", value
         else:
