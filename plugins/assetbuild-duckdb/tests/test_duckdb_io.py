@@ -313,6 +313,30 @@ def test_a_query_may_end_with_a_semicolon_or_a_comment(proj):
     assert res.status == "failed" and "Query holds 2 SQL statements" in res.error, res.error
 
 
+def test_timestamps_do_not_depend_on_the_machines_time_zone(proj):
+    """A TIMESTAMPTZ at 23:30 UTC is the 1st in UTC and the 2nd in Tokyo. A build under
+    TZ=Asia/Tokyo gives what one in UTC gives (its key says nothing of the zone): a query's
+    ``::date`` and the zone a reader's column is in are UTC's, not the machine's."""
+    _write(proj, "AssetFile", """\
+        from assetbuild import asset
+        from assetbuild_duckdb import Query
+
+        @asset(io="duckdb")
+        def events():
+            return Query("select timestamptz '2024-01-01 23:30:00+00' as ts, ts::date as day")
+
+        @asset(io="json")
+        def event_day(events):
+            return [str(events.ts.dt.date.iloc[0]), str(events.day.dt.date.iloc[0]), str(events.ts.dtype)]
+        """)
+    for tz in ("Asia/Tokyo", "America/Los_Angeles"):
+        out = subprocess.run([sys.executable, "-m", "assetbuild", "-C", str(proj), "--force"],
+                             capture_output=True, text=True, env={**os.environ, "TZ": tz})
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert assetbuild.load_value("event_day", project_dir=proj) == \
+            ["2024-01-01", "2024-01-01", "datetime64[us, UTC]"], tz
+
+
 def test_found_through_the_entry_point():
     assert isinstance(collect_io_managers(get_plugin_manager(autoload=True))["duckdb"], DuckDBIOManager)
 

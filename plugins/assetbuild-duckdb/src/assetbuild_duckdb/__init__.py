@@ -22,6 +22,9 @@ cache keeps only a record of the table's data version.
   works, whatever order a query returns rows in. It uses DuckDB's hash function, so a DuckDB
   release that changed it would rerun each asset once.
 - **Readers** get a ``pandas.DataFrame`` (``SELECT * FROM table``).
+- **Time zone.** Every connection's ``TimeZone`` is UTC (:data:`TIME_ZONE`), whatever the
+  machine's: a query's ``ts::date`` of a TIMESTAMPTZ, and the zone readers get such a column
+  in, are the same on every machine, as the keys (which name no machine) promise.
 - **Changed outside assetbuild.** Every build (and ``status``) asks for the table's current
   digest, one aggregate query: a table edited, replaced or dropped by someone else (or a
   deleted database file) makes the asset stale (``output-modified`` / ``output-missing``) and
@@ -48,6 +51,7 @@ from assetbuild import OutputInfo
 
 DEFAULT_PATH = "build/warehouse.duckdb"
 LOCK_WAIT_S = 60.0
+TIME_ZONE = "UTC"  # of every connection: the machine's zone would make results depend on where a build ran
 
 
 class Query:
@@ -109,19 +113,29 @@ def _quoted(name: str) -> str:
 
 
 def _connect(path: Path) -> Any:
-    """A connection to the database, waiting while another process holds its lock."""
+    """A connection to the database, waiting while another process holds its lock. Its time zone
+    is UTC, not the machine's (DuckDB's default): what a query computes from a TIMESTAMPTZ
+    (``ts::date``) and the zone readers get one in must not depend on where the build ran, since
+    a key names neither."""
     import duckdb
 
     deadline = time.monotonic() + LOCK_WAIT_S
     pause = 0.02
     while True:
         try:
-            return duckdb.connect(str(path))
+            con = duckdb.connect(str(path))
+            break
         except duckdb.IOException as e:
             if "lock" not in str(e).lower() or time.monotonic() > deadline:
                 raise
         time.sleep(pause)
         pause = min(pause * 2, 0.5)
+    try:
+        con.execute(f"SET TimeZone = '{TIME_ZONE}'")
+    except BaseException:
+        con.close()
+        raise
+    return con
 
 
 def _subquery(sql: str) -> str:
@@ -169,7 +183,7 @@ class DuckDBIOManager:
     """``io="duckdb"``: a DataFrame, an Arrow table or a :class:`Query` result as a DuckDB table."""
 
     name = "duckdb"
-    io_version = "1"  # enters keys: bump when handle_output would write other tables for a value
+    io_version = "2"  # enters keys: bump when handle_output would write other tables for a value
 
     def location(self, asset: str) -> str:
         """Where the asset's table is, as DuckDB finds it (names ignore case): assetbuild refuses
