@@ -1,5 +1,5 @@
 """Tests of ``io="duckdb"`` against the real DuckDB engine: the contract every IO manager keeps,
-tables written where pyproject.toml says, queries, order-independent data versions (early
+tables written where pyproject.toml says, queries, data versions of rows in their order (early
 cutoff), tables changed or dropped outside assetbuild, parallel writers and discovery."""
 
 from __future__ import annotations
@@ -130,15 +130,43 @@ def test_the_default_database(proj):
     assert (proj / "build/warehouse.duckdb").is_file()
 
 
-def test_row_order_does_not_change_the_data_version(proj):
+def test_rows_in_another_order_are_another_version(proj):
+    """Readers get the rows in the table's order, so a reader may use it (the first row of an
+    ORDER BY): another order is another data version and the reader reruns, never keeping a
+    result its rebuild would not give. The same rows in the same order keep the version (early
+    cutoff), and so does other SQL that gives them."""
+    _write(proj, "AssetFile", ASSETFILE + """
+ORDER = "total desc"
+
+
+@asset(io="duckdb", deps=["orders"])
+def by_total():
+    return Query(f"select region, total from orders order by {ORDER}")
+
+
+@asset(io="json")
+def top(by_total):
+    return str(by_total.region.iloc[0])
+""")
     build(proj)
-    _write(proj, "orders.csv", "region,total\nus,40\neu,30\nus,5\neu,12\n")
+    assert assetbuild.load_value("top", project_dir=proj) == "us"
+    _write(proj, "AssetFile", (proj / "AssetFile").read_text().replace('ORDER = "total desc"', 'ORDER = "total"'))
     r = build(proj)
-    assert r.names("built") == ["orders"]  # same rows, another order: early cutoff
-    assert sorted(r.names("cached")) == ["big", "report", "sales/eu"]
-    _write(proj, "orders.csv", "region,total\nus,40\neu,30\nus,5\neu,13\n")
+    assert sorted(r.names("built")) == ["by_total", "top"]
+    assert assetbuild.load_value("top", project_dir=proj) == "us"  # the smallest total, 5, is us's too
+    _write(proj, "orders.csv", "region,total\neu,12\nus,5\neu,30\nus,40\nasia,1\n")
+    build(proj)
+    assert assetbuild.load_value("top", project_dir=proj) == "asia"
+    _write(proj, "AssetFile", (proj / "AssetFile").read_text().replace('ORDER = "total"', 'ORDER = "total desc"'))
     r = build(proj)
-    assert sorted(r.names("built")) == ["big", "orders", "report", "sales/eu"]
+    assert sorted(r.names("built")) == ["by_total", "top"] and assetbuild.load_value("top", project_dir=proj) == "us"
+    _write(proj, "AssetFile", (proj / "AssetFile").read_text().replace("where total > 10", "where 10 < total"))
+    r = build(proj)  # other SQL, the same rows in the same order
+    assert r.names("built") == ["big"] and "report" in r.names("cached")
+    _write(proj, "orders.csv", "region,total\nasia,1\neu,12\nus,5\neu,30\nus,40\n")
+    r = build(proj)  # the same rows in another order: orders is another version, its readers rerun
+    assert sorted(r.names("built")) == ["big", "by_total", "orders", "sales/eu"], r.names("built")
+    assert sorted(r.names("cached")) == ["report", "top"]  # whose tables come out the same
 
 
 def test_a_table_changed_outside_assetbuild_is_rebuilt(proj):

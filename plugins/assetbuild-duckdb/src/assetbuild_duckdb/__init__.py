@@ -16,11 +16,12 @@ cache keeps only a record of the table's data version.
   comments. A query that reads other assets' tables must
   name them in ``deps=`` so that it runs after them and reruns when their data changes.
   Anything else fails the asset with a ``TypeError``.
-- **Data version.** A digest of the table's contents, independent of row order (a table is a
-  multiset of rows): sha256 of the column names and types, the row count and two 64-bit row
-  hashes (DuckDB's ``hash``) summed over the rows. Equal contents, equal version: early cutoff
-  works, whatever order a query returns rows in. It uses DuckDB's hash function, so a DuckDB
-  release that changed it would rerun each asset once.
+- **Data version.** A digest of the table's contents, rows in their order (readers get them in
+  that order): sha256 of the column names and types, the row count and two sums over the rows
+  of a 64-bit hash (DuckDB's ``hash``) of each row with its position. Equal tables, equal
+  version: early cutoff works. Rows in another order are another version, so a reader that
+  uses the order (the first row of an ``ORDER BY``) reruns. It uses DuckDB's hash function, so
+  a DuckDB release that changed it would rerun each asset once.
 - **Readers** get a ``pandas.DataFrame`` (``SELECT * FROM table``).
 - **Time zone.** Every connection's ``TimeZone`` is UTC (:data:`TIME_ZONE`), whatever the
   machine's: a query's ``ts::date`` of a TIMESTAMPTZ, and the zone readers get such a column
@@ -161,13 +162,19 @@ def _subquery(sql: str) -> str:
 
 
 def _digest(con: Any, table: str) -> str:
-    """The data version of a table: its columns, row count and order-independent row hashes."""
+    """The data version of a table: its columns and types, its row count, and two sums of a
+    64-bit hash of each row with its position. Readers get the rows in the table's order
+    (``SELECT *``), so the order is part of the data: rows in another order are another version
+    (a reader taking the first row must rerun). The position is ``row_number() OVER ()``, the
+    order a scan gives, not ``rowid``: a column may be named rowid, and rows written in the
+    transaction still under way have rowids other than the ones they will have."""
     cols = con.execute("SELECT column_name, data_type FROM information_schema.columns "
                        "WHERE table_schema = current_schema() AND lower(table_name) = lower(?) "
                        "ORDER BY ordinal_position", [table]).fetchall()
     q = _quoted(table)
-    count, h1, h2 = con.execute(f"SELECT count(*), coalesce(sum(hash(t)::HUGEINT), 0), "
-                                f"coalesce(sum(hash(t, 1)::HUGEINT), 0) FROM {q} AS t").fetchone()
+    count, h1, h2 = con.execute(f"SELECT count(*), coalesce(sum(hash(r, n)::HUGEINT), 0), "
+                                f"coalesce(sum(hash(r, n, 1)::HUGEINT), 0) "
+                                f"FROM (SELECT t AS r, row_number() OVER () AS n FROM {q} AS t)").fetchone()
     text = "\n".join(f"{n}\t{t}" for n, t in cols) + f"\n{count}\n{h1}\n{h2}"
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -183,7 +190,7 @@ class DuckDBIOManager:
     """``io="duckdb"``: a DataFrame, an Arrow table or a :class:`Query` result as a DuckDB table."""
 
     name = "duckdb"
-    io_version = "2"  # enters keys: bump when handle_output would write other tables for a value
+    io_version = "3"  # enters keys: bump when handle_output would write other tables for a value
 
     def location(self, asset: str) -> str:
         """Where the asset's table is, as DuckDB finds it (names ignore case): assetbuild refuses
