@@ -55,6 +55,13 @@ class FileTree:
     def location(self, asset):
         return "the directory trees/" + asset.replace("/", "__")
 
+    def check_config(self, project_dir):
+        conf = project_dir / "trees.conf"
+        if conf.is_file() and conf.read_text() == "bad":
+            raise assetbuild.ConfigError(f"{conf}: root must be a directory name")
+        if conf.is_file() and conf.read_text() == "bug":
+            raise KeyError("oops")
+
     def handle_output(self, context, value):
         root = self._root(context)
         shutil.rmtree(root, ignore_errors=True)
@@ -338,6 +345,25 @@ def test_two_assets_the_manager_keeps_in_one_place_are_a_definition_error(projec
     out = cli("build", cwd=project.root, env=plugin)
     assert out.returncode == 2 and "AssetFile:7: assets 'a/b' and 'a__b'" in out.stderr, out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_a_bad_setting_of_the_manager_is_a_config_error_before_anything_runs(proj, plugin):
+    """The manager's ``check_config(project_dir)``: a bad setting ends the command (exit 2, one
+    line) before any asset runs, not each asset failing to write after its work; a bug in the
+    check is the plugin's, named."""
+    proj.write("trees.conf", "bad")
+    with pytest.raises(assetbuild.ConfigError, match=r"trees.conf: root must be a directory name$"):
+        proj.build()
+    for verb in ("build", "status"):
+        out = cli(verb, cwd=proj.root, env=plugin)
+        assert out.returncode == 2 and out.stderr.strip().endswith("trees.conf: root must be a directory name"), out
+        assert "Traceback" not in out.stderr and out.stderr.count("\n") == 1
+    assert not (proj.root / "trees").exists()  # site never ran
+    proj.write("trees.conf", "bug")
+    with pytest.raises(assetbuild.PluginError, match=r"IO manager 'tree': check_config\(\) failed: KeyError"):
+        proj.build()
+    proj.write("trees.conf", "good")
+    assert sorted(proj.build().names("built")) == ["index", "site"]
 
 
 def test_an_out_of_a_multi_asset_with_such_a_manager_is_a_definition_error(project, plugin):

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import VersionGone, describe_exception
+from .errors import ConfigError, PluginError, VersionGone, describe_exception
 from .io import IOContext, is_external
 from .partitions import split_node
 
@@ -83,6 +83,23 @@ def load_recorded(io: Any, io_name: str, asset: str, data: bytes, *, what: str, 
         return io.load_input(ctx)
     except Exception as e:  # noqa: BLE001 - the manager's code: one line naming it
         raise VersionGone(f"{what} cannot be loaded by io={io_name!r}: {describe_exception(e)}") from e
+
+
+def check_settings(io_managers: Mapping[str, Any], used: set[str], project_dir: Path) -> None:
+    """Each external manager the graph uses checks its settings, with its optional
+    ``check_config(project_dir)``, before anything runs: a bad setting (``[tool.assetbuild.duckdb]
+    path = 5``) is then a ConfigError (exit 2, one line) rather than every asset of the manager
+    running and failing to write. Any other exception is the plugin's bug: a PluginError naming it."""
+    for name in sorted(used):
+        check = getattr(io_managers[name], "check_config", None)
+        if not callable(check):
+            continue
+        try:
+            check(project_dir)
+        except ConfigError:
+            raise
+        except Exception as e:  # noqa: BLE001 - a plugin's method: one line naming it
+            raise PluginError(f"IO manager {name!r}: check_config() failed: {describe_exception(e)}") from e
 
 
 class OutputChecker:

@@ -60,6 +60,11 @@ class ExternalIOManager(Protocol):
     message (``"DuckDB table 'orders'"``); two assets of the manager with equal locations are a
     definition error naming both (they would overwrite each other's data).
 
+    Optional: ``check_config(project_dir)``, called once per command that loads a project using
+    the manager, before anything runs: raise ``assetbuild.ConfigError`` naming the file and the
+    setting for a bad setting of the manager's (exit 2, one line), rather than let each asset
+    run and then fail to write.
+
     All three run wherever the asset's function runs (``handle_output``; ``load_input`` where its
     reader runs: a process or Dask worker too) or in the build's process (``version``), and may be
     called from several threads at once.

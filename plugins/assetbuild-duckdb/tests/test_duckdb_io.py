@@ -124,6 +124,22 @@ def test_tables_in_the_database_pyproject_names(proj):
     assert not list((proj / ".assetbuild").rglob("*.duckdb"))
 
 
+@pytest.mark.parametrize("setting", ["path = 5", 'path = ""', "duckdb = 5"])
+def test_a_bad_setting_is_a_config_error_before_anything_runs(proj, setting):
+    """A mistake in ``[tool.assetbuild.duckdb]`` ends the command, exit 2 and one line naming
+    pyproject.toml and the setting, before any asset runs: not each asset's work done and then
+    a failure to write it (exit 1, a traceback), nor ``status`` calling the tables missing."""
+    table = "[tool.assetbuild]" if setting.startswith("duckdb") else "[tool.assetbuild.duckdb]"
+    _write(proj, "pyproject.toml", f"{table}\n{setting}\n")
+    with pytest.raises(assetbuild.ConfigError, match=r"pyproject.toml: \[tool.assetbuild.duckdb\]"):
+        build(proj)
+    for verb in ("build", "status"):
+        out = subprocess.run([sys.executable, "-m", "assetbuild", "-C", str(proj), verb], capture_output=True, text=True)
+        assert out.returncode == 2 and out.stderr.count("\n") == 1 and "Traceback" not in out.stderr, out
+        assert "pyproject.toml: [tool.assetbuild.duckdb]" in out.stderr, out.stderr
+    assert not (proj / "data").exists() and not (proj / "build").exists()
+
+
 def test_the_default_database(proj):
     (proj / "pyproject.toml").unlink()
     build(proj)

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..definitions import AssetDef, SourceDef
 from ..errors import DefinitionError, DynamicKeyError, ProjectNotFound, StoreError
+from ..external import check_settings
 from ..graph import Graph, resolve
 from ..io import is_external
 from ..loader import Loaded, ProjectImports, load_assetfile, shadowing_files
@@ -276,6 +277,7 @@ def _validate(graph: Graph, io_managers: dict[str, Any], project_dir: Path, cach
     name_max = _name_max(project_dir)
     code_dirs = {"/".join(rel.split("/")[:i]) for rel in code for i in range(1, rel.count("/") + 1)}
     external = {n for n, m in io_managers.items() if is_external(m)}  # one test per manager, not per asset
+    used: set[str] = set()  # the external managers the graph uses: each checks its settings (check_settings)
     source_paths = {os.path.normpath(d.path) for d in graph.nodes.values() if isinstance(d, SourceDef)}
     source_dirs = {os.path.normpath(os.path.join(project_dir, p)): p for p in source_paths}
     # a source that is the project directory or above it contains every output
@@ -304,6 +306,7 @@ def _validate(graph: Graph, io_managers: dict[str, Any], project_dir: Path, cach
                                   file=d.file, line=d.line)
         if d.io in external:
             _claim_location(places, name, d, io_managers[d.io])
+            used.add(d.io)
         if d.path is not None:  # already normalised by @asset
             if d.path in paths:
                 raise DefinitionError(f"assets {paths[d.path]!r} and {name!r} both write {d.path}",
@@ -362,6 +365,7 @@ def _validate(graph: Graph, io_managers: dict[str, Any], project_dir: Path, cach
                                       file=d.file, line=d.line)
     check_outputs_through_symlinks(graph, project_dir)
     _check_cache_outside_sources(cache_dir, source_dirs)  # after the outputs: theirs is the finer message
+    check_settings(io_managers, used, project_dir)
 
 
 def _code_inside(code: dict[str, str], directory: str) -> str:

@@ -6,8 +6,9 @@ cache keeps only a record of the table's data version.
 
 - **Where.** The database file is ``[tool.assetbuild.duckdb] path`` in the project's
   ``pyproject.toml`` (relative to the project; default ``build/warehouse.duckdb``), created on
-  first write. The table is named after the asset, with ``/`` as ``__`` (``sales/eu`` ->
-  ``sales__eu``; :func:`table_name`), in the database's default schema. DuckDB's table names
+  first write; a bad ``path`` is a ConfigError before anything runs (``check_config``). The
+  table is named after the asset, with ``/`` as ``__`` (``sales/eu`` -> ``sales__eu``;
+  :func:`table_name`), in the database's default schema. DuckDB's table names
   ignore case, so two assets whose tables would be one (``Orders`` and ``orders``, ``sales/eu``
   and ``sales__eu``) are a definition error naming both (``location``), before anything runs.
 - **What an asset returns.** A ``pandas.DataFrame`` (or a ``pyarrow.Table``), or a
@@ -196,6 +197,11 @@ class DuckDBIOManager:
         """Where the asset's table is, as DuckDB finds it (names ignore case): assetbuild refuses
         two assets with one location, which would overwrite each other's table."""
         return f"DuckDB table {table_name(asset).lower()!r}"
+
+    def check_config(self, project_dir: Path) -> None:
+        """``[tool.assetbuild.duckdb]`` as assetbuild loads the project: a bad ``path`` is a
+        ConfigError (exit 2) before anything runs, not a failure of each asset after its work."""
+        database_path(project_dir)
 
     def handle_output(self, context: Any, value: Any) -> OutputInfo:
         table = table_name(context.asset)
