@@ -70,6 +70,7 @@ def parquet_values() -> list[pd.DataFrame]:
         pd.DataFrame({"a": pd.Series([], dtype="int64")}),
         pd.DataFrame(),
         with_attrs,
+        pd.DataFrame({"d": [{"n": 1, "s": "x", "in": {"f": 0.5}}, {"n": 2, "s": None, "in": {"f": 1.5}}]}),
     ]
 
 
@@ -160,6 +161,9 @@ def test_what_parquet_does_not_keep():
     assert PARQUET.load(PARQUET.dump(daily)).index.freq is None
     nested = PARQUET.load(PARQUET.dump(pd.DataFrame({"l": [[1, 2], [3]]})))
     assert isinstance(nested["l"][0], np.ndarray) and nested["l"][0].tolist() == [1, 2]
+    dicts = PARQUET.load(PARQUET.dump(pd.DataFrame({"l": [[{"k": "a"}], []], "d": [{"l": [1]}, {"l": []}]})))
+    assert isinstance(dicts["l"][0], np.ndarray) and dicts["l"][0].tolist() == [{"k": "a"}]  # lists of dicts too
+    assert isinstance(dicts["d"][0]["l"], np.ndarray) and dicts["d"][0]["l"].tolist() == [1]  # lists in dicts too
 
 
 def test_csv_round_trip_is_what_read_csv_reads():
@@ -205,6 +209,19 @@ def test_csv_round_trip_is_what_read_csv_reads():
     (CSV, pd.DataFrame({0: [1]}), TypeError, r"io='csv' needs str column names"),
     (CSV, pd.DataFrame([[1, 2]], columns=["a", "a"]), ValueError, r"duplicate column names \['a'\]"),
     (CSV, pd.DataFrame(index=range(2)), ValueError, r"cannot store 2 rows without columns"),
+    (PARQUET, pd.DataFrame({"user": ["a", "b", "c"]}).drop(columns=["user"]), ValueError,
+     r"^io='parquet' cannot store 3 rows without columns \(they would come back as 0 rows\): add a column, "
+     r"or use io='pickle'$"),
+    (PARQUET, pd.DataFrame(index=pd.RangeIndex(0, 4, 2, name="x")), ValueError, r"cannot store 2 rows without"),
+    (PARQUET, pd.DataFrame({"id": [1, 2], "payload": [{"clicks": 3}, {"referrer": "x"}]}), TypeError,
+     r"^io='parquet' cannot store column 'payload' faithfully: Parquet keeps its dicts as one struct of all "
+     r"their keys, and row 0's \{'clicks': 3\} would come back as \{'clicks': 3\.0, 'referrer': None\} \(a key "
+     r"some dicts lack as None, an int field with a gap as floats\): give every dict the same keys in the same "
+     r"order and values of one type, store json\.dumps of them as text, or use io='pickle'$"),
+    (PARQUET, pd.DataFrame({"d": [{"a": 1, "b": 2}, {"b": 3, "a": 4}]}), TypeError,
+     r"column 'd' faithfully: .* row 1's \{'b': 3, 'a': 4\} would come back as \{'a': 4, 'b': 3\}"),
+    (PARQUET, pd.DataFrame({"d": [{"a": 1}, None]}), TypeError, r"row 0's \{'a': 1\} would come back as \{'a': 1\.0\}"),
+    (PARQUET, pd.DataFrame({"l": [[{"a": 1}], [{"b": "x"}]]}), TypeError, r"column 'l' faithfully: .* row 0's"),
 ])
 def test_refusals(io_manager, value, error, expected):
     with pytest.raises(error, match=expected):

@@ -30,8 +30,11 @@ Datetimes in seconds, a unit Parquet lacks, are stored in milliseconds and cast 
 dtypes are in the key ``assetbuild.units`` of the file's metadata, present only then). What
 pyarrow would give back as something else is refused with a ``TypeError`` naming the column: a
 categorical of other categories (a plain column of their values), an ``object`` column of
-numbers or bools, a type Parquet has none for (complex). Not
-kept: an index's ``freq``; lists in ``object`` columns come back as NumPy arrays; an ``object``
+numbers or bools, an ``object`` column of dicts that would come back changed (Parquet keeps
+them as one struct of all their keys: a key some dicts lack comes back as None, an int field
+with a gap as floats; dicts that all come back as they were are kept), a type Parquet has none
+for (complex); and a frame with rows but no columns (a ``ValueError``: they would come back as
+no rows). Not kept: an index's ``freq``; lists in ``object`` columns come back as NumPy arrays; an ``object``
 column of strings comes back with the dtype pandas reads strings with (``str`` in pandas 3).
 ``csv`` keeps the column names and cells as text: readers get what ``pandas.read_csv`` reads,
 which infers the dtypes again (int64, float64, bool and strings come back; datetimes, categories
@@ -86,12 +89,20 @@ class ParquetIOManager:
             said = "; ".join(str(a) for a in e.args) or str(e)
             raise TypeError(f"io='parquet' cannot store this frame: {said} (convert that column to a type "
                             "Parquet has, or use io='pickle')") from None
+        if len(frame) and not table.num_columns:  # a RangeIndex is kept as its bounds: nothing holds the rows
+            raise ValueError(f"io='parquet' cannot store {len(frame)} rows without columns (they would come "
+                             "back as 0 rows): add a column, or use io='pickle'")
         _refuse_numbers_in_objects(table)
         metadata = _with_attrs(table.schema.metadata, frame.attrs)
         table = table.replace_schema_metadata(_with_units(metadata, frame))
         buf = io.BytesIO()
         pq.write_table(table, buf, **PARQUET_OPTIONS)
-        return buf.getvalue()
+        data = buf.getvalue()
+        dicts = [i for i, dtype in enumerate(frame.dtypes)  # object columns that Arrow made structs of
+                 if dtype.kind == "O" and _holds_struct(table.schema.field(i).type)]
+        if dicts:  # what a reader gets, read back: Parquet turns a struct's gaps into nulls of its fields
+            _refuse_changed_dicts(frame, self.load(data), dicts)
+        return data
 
     def load(self, data: bytes) -> Any:
         import pyarrow as pa
@@ -279,6 +290,58 @@ def _refuse_numbers_in_objects(table: Any) -> None:
             raise TypeError(f"io='parquet' cannot store {what} faithfully: its dtype is object, holding {kind} "
                             f"values, which would come back with their dtype instead: give it theirs "
                             f"({fix}) or use io='pickle'")
+
+
+def _refuse_changed_dicts(frame: Any, back: Any, columns: list[int]) -> None:
+    """An ``object`` column of dicts is stored as one struct of all their keys: a dict comes back
+    with every key of the column (None where it had none), its keys in the first dict's order,
+    and an int field with gaps as floats. Such a column (the ``columns`` of ``frame``; ``back``:
+    the frame read back) is kept when each value comes back as it was (the same keys in the same
+    order, values of the same types); else refused, naming the column and a row, rather than
+    handed to readers changed."""
+    for i in columns:
+        for row, (was, now) in enumerate(zip(frame.iloc[:, i], back.iloc[:, i])):
+            if not (_missing(was) and now is None) and not _kept(was, now):
+                raise TypeError(f"io='parquet' cannot store column {_label(frame.columns[i])!r} faithfully: Parquet "
+                                f"keeps its dicts as one struct of all their keys, and row {row}'s {_short(was)} "
+                                f"would come back as {_short(now)} (a key some dicts lack as None, an int "
+                                "field with a gap as floats): give every dict the same keys in the same order and "
+                                "values of one type, store json.dumps of them as text, or use io='pickle'")
+
+
+def _holds_struct(kind: Any) -> bool:
+    """Whether an Arrow type is or holds a struct (a list of dicts is a list of structs)."""
+    import pyarrow as pa
+
+    if pa.types.is_struct(kind) or pa.types.is_map(kind):
+        return True
+    value = getattr(kind, "value_type", None)
+    return value is not None and _holds_struct(value)
+
+
+def _kept(was: Any, now: Any) -> bool:
+    """Whether a cell comes back as it was: dicts with the same keys in the same order, values of
+    the same types; lists and tuples as arrays (documented: lists come back as NumPy arrays)."""
+    import numpy as np
+
+    if isinstance(was, dict):
+        return isinstance(now, dict) and list(was) == list(now) and all(_kept(was[k], now[k]) for k in was)
+    if isinstance(was, (list, tuple, np.ndarray)):
+        items = was.tolist() if isinstance(was, np.ndarray) else was
+        return isinstance(now, np.ndarray) and len(items) == len(now) and all(_kept(a, b) for a, b in zip(items, now.tolist()))
+    if isinstance(was, float) and isinstance(now, float) and math.isnan(was) and math.isnan(now):
+        return True
+    return type(was) is type(now) and bool(was == now)
+
+
+def _missing(value: Any) -> bool:
+    """None, NaN or pandas' NA: a missing cell, which Arrow keeps as null and gives back as None."""
+    return value is None or (isinstance(value, float) and math.isnan(value)) or type(value).__name__ == "NAType"
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:59] + "…"
 
 
 def _with_units(metadata: dict[bytes, bytes] | None, frame: Any) -> dict[bytes, bytes] | None:
