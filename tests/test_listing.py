@@ -77,6 +77,20 @@ def test_a_description_of_several_lines_keeps_one_row_per_asset():
     assert json.loads(format_assets(rows, as_json=True))["assets"][0]["description"] == "First line.\nsecond line"
 
 
+def test_a_docstring_summary_wrapped_over_lines_is_described_whole(tmp_path):
+    """A docstring's first paragraph wrapped over two lines was cut at the first line's end
+    ("... computed by SQL in the"), in ``list -v``, ``--json`` and the UI."""
+    from projects import Project
+
+    p = Project(tmp_path)
+    p.assetfile('@asset\ndef a():\n    """Daily totals, computed by SQL in the\n    warehouse.\n\n'
+                '    Details that are not the summary.\n    """\n    return 1\n')
+    (row,) = json.loads(cli("list", "--json", cwd=tmp_path).stdout)["assets"]
+    assert row["description"] == "Daily totals, computed by SQL in the warehouse."
+    assert cli("list", "-v", cwd=tmp_path).stdout.splitlines()[1].endswith(
+        "# Daily totals, computed by SQL in the warehouse.")
+
+
 def test_list_json_keeps_its_inputs_and_adds_deps(tmp_path):
     root = project(tmp_path)
     rows = {a["name"]: a for a in json.loads(cli("list", "--json", cwd=root).stdout)["assets"]}

@@ -68,6 +68,14 @@ def check_labels(what: str, *, group: object, description: object, metadata: obj
 UNKILLABLE_EXECUTORS = frozenset({"threads"})
 
 
+def doc_summary(doc: str | None) -> str | None:
+    """A docstring's first paragraph on one line, as ``list`` and the UI describe an asset by it:
+    its first line alone cut a summary wrapped over two lines mid-sentence."""
+    lines = (doc or "").strip().splitlines()
+    return " ".join(ln.strip() for ln in lines[:next((i for i, ln in enumerate(lines) if not ln.strip()),
+                                                          len(lines))]) or None
+
+
 def check_duration(value: object, label: str, *, file: str, line: int) -> float:
     """Seconds from a duration a declaration gives (``"90m"``, ``"1h"``, 3600: clock.parse_duration);
     a DefinitionError "LABEL must be ..." at the declaration's line."""

@@ -9,6 +9,7 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ..declared import doc_summary
 from ..definitions import AssetDef
 from ..errors import SelectionError, SliceInsufficient, ValueNotFound, VersionGone, describe_exception
 from ..graph import Graph, select
@@ -539,12 +540,12 @@ def _describe(graph: Graph, params: dict[str, str] | None = None, partitioned: d
     for name in graph.observable:
         o: Any = graph.nodes[name]
         out.append({"name": name, "kind": "observable_source", "inputs": [], "poll": o.poll, "group": o.group,
-                    "description": o.description or _first_line(o.fn.__doc__), "file": o.file, "line": o.line})
+                    "description": o.description or doc_summary(o.fn.__doc__), "file": o.file, "line": o.line})
     for name in graph.order:
         a: Any = graph.nodes[name]
         out.append({"name": name, "kind": "asset", "inputs": list(dict.fromkeys(graph.upstream(name))), "io": a.io,
                     "path": a.path, "outputs": list(a.outputs), "group": a.group,
-                    "description": a.description or _first_line(a.fn.__doc__),
+                    "description": a.description or doc_summary(a.fn.__doc__),
                     "code_version": a.code_version, "metadata": a.metadata, "file": a.file,
                     "line": a.line, "volatile": a.volatile, "max_age": a.max_age, "env": list(a.env),
                     "params": _params_value((params or {}).get(name, "")),
@@ -584,12 +585,8 @@ def _describe_resources(graph: Graph) -> list[dict[str, Any]]:
             if name not in users[r]:
                 users[r].append(name)
     return [{"name": n, "kind": "resource", "inputs": [], "used_by": users[n], "version": r.version,
-             "description": r.description or _first_line(r.fn.__doc__), "file": r.file, "line": r.line}
+             "description": r.description or doc_summary(r.fn.__doc__), "file": r.file, "line": r.line}
             for n, r in graph.resources.items()]
-
-
-def _first_line(doc: str | None) -> str | None:
-    return doc.strip().splitlines()[0] if doc and doc.strip() else None
 
 
 @verb
