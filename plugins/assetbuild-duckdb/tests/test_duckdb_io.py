@@ -357,6 +357,34 @@ def test_a_query_may_end_with_a_semicolon_or_a_comment(proj):
     assert res.status == "failed" and "Query holds 2 SQL statements" in res.error, res.error
 
 
+def test_duplicate_column_names_are_refused_not_renamed(proj):
+    """DuckDB renames a second column of one name (``a, a`` -> ``a, a_1``; ``A`` and ``a`` are one
+    name there): readers got other columns than the asset made, without a word. Refused, naming
+    them, as io='parquet' and io='csv' refuse them; nothing is written."""
+    _write(proj, "AssetFile", """\
+        import pandas as pd
+        from assetbuild import asset
+        from assetbuild_duckdb import Query
+
+        @asset(io="duckdb")
+        def frame():
+            return pd.DataFrame([[1, 2]], columns=["a", "a"])
+
+        @asset(io="duckdb")
+        def query():
+            return Query("select 1 as A, 2 as a")
+
+        @asset(io="duckdb")
+        def fine():
+            return Query("select 1 as a, 2 as b")
+        """)
+    res = {r.asset: r for r in assetbuild.build(project_dir=proj, keep_going=True).results}
+    assert res["frame"].status == "failed" and "duplicate column names ['a']" in res["frame"].error
+    assert res["query"].status == "failed" and "duplicate column names ['A', 'a']" in res["query"].error
+    assert res["fine"].status == "built"
+    assert query(proj, "select table_name from information_schema.tables") == [("fine",)]
+
+
 def test_timestamps_do_not_depend_on_the_machines_time_zone(proj):
     """A TIMESTAMPTZ at 23:30 UTC is the 1st in UTC and the 2nd in Tokyo. A build under
     TZ=Asia/Tokyo gives what one in UTC gives (its key says nothing of the zone): a query's

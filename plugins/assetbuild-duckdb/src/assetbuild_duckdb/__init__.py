@@ -218,6 +218,7 @@ class DuckDBIOManager:
         try:
             if register is not None:
                 con.register("__assetbuild_value", register)
+            _no_duplicate_columns(con, source, value)
             con.execute("BEGIN")
             con.execute(f"CREATE OR REPLACE TABLE {_quoted(table)} AS SELECT * FROM {source}")
             version = _digest(con, table)
@@ -252,6 +253,22 @@ class DuckDBIOManager:
             return _digest(con, table) if _exists(con, table) else None
         finally:
             con.close()
+
+
+def _no_duplicate_columns(con: Any, source: str, value: Any) -> None:
+    """Refuse column names DuckDB would rename (``a, a`` becomes ``a, a_1``; names are
+    case-insensitive there): readers would get other columns than the asset made, without a word."""
+    if isinstance(value, Query):
+        names = [row[0] for row in con.execute(f"DESCRIBE {source}").fetchall()]  # (a SELECT * renames)
+    else:
+        names = list(getattr(value, "column_names", None) or value.columns)
+    seen: dict[str, int] = {}
+    for n in names:
+        seen[str(n).lower()] = seen.get(str(n).lower(), 0) + 1
+    twice = sorted({str(n) for n in names if seen[str(n).lower()] > 1})
+    if twice:
+        raise ValueError(f"io='duckdb' cannot store duplicate column names {twice!r} (DuckDB's names are "
+                         "case-insensitive): it would rename them; rename the columns")
 
 
 def _is_frame(value: Any) -> bool:
