@@ -486,6 +486,34 @@ def a(lookup):
     assert assetbuild.load_value("a", project_dir=project.root, cache_dir=cache) == "2"
 
 
+def test_a_source_folder_outside_the_project_made_again_at_once_is_watched_again(tmp_path, project):
+    """``rm -rf ext && cp -r new ext``: the removal ends the watch on the old folder, and the new
+    one (another folder at the same path) is watched from the cycle that follows."""
+    import shutil
+
+    ext = tmp_path / "ext"
+    edit(ext / "a.txt", "1")
+    project.assetfile(f"""
+d = source("d", {str(ext)!r})
+
+@asset(io="text")
+def total(d):
+    return str(sum(int(p.read_text()) for p in d.iterdir() if p.suffix == ".txt"))
+""")
+    with Watching(project.root) as w:
+        assert built(w.cycles[0]) == ["total"]
+        n = len(w.cycles)
+        shutil.rmtree(ext)
+        ext.mkdir()
+        (ext / "a.txt").write_text("2")
+        w.wait(n + 1)
+        n = w.settle(0.3)
+        edit(ext / "a.txt", "5")
+        c = w.wait(n + 1)[-1]
+        assert c.changed == (str(ext / "a.txt"),) and built(c) == ["total"]
+    assert assetbuild.load_value("total", project_dir=project.root) == "5"
+
+
 def test_a_symlinked_source_is_watched_through_its_target(tmp_path, project):
     target = tmp_path / "elsewhere" / "real.txt"
     edit(target, "1")

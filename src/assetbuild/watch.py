@@ -224,7 +224,12 @@ class Watcher:
         self._open_files = _OpenFiles()
         self._observer: Any = None
         self._handler: Any = None
-        self._extra: dict[tuple[str, bool], Any] = {}  # watches outside the project
+        # watches outside the project: (path, recursive) -> (the watch, the identity of the folder
+        # it was set on); a folder removed and made again (rm -rf x && cp -r new x) is another
+        # folder, which the old watch (ended by the removal) does not see
+        self._extra: dict[tuple[str, bool], tuple[Any, tuple[int, int] | None]] = {}
+        self._extra_paths: frozenset[str] = frozenset()
+        self._replaced: set[str] = set()  # those of them an event said were removed, moved or made
 
     # --- observer ------------------------------------------------------------------------------
 
@@ -304,6 +309,8 @@ class Watcher:
             seen.append((os.fsdecode(event.dest_path), event.is_directory, True))
         hits = []
         with self._lock:
+            if kind in ("deleted", "moved", "created"):
+                self._replaced.update(p for p, _, _ in seen if p in self._extra_paths)
             f = self.filter
             if not event.is_directory:
                 written = [self._open_files.written(kind, p, counts=kind == "opened" and f.counts(p)) for p, _, _ in seen]
@@ -346,16 +353,23 @@ class Watcher:
                 parent = os.path.dirname(parent)
             if parent:
                 wanted.add((parent, False))
-        for key in set(self._extra) - wanted:
-            try:
-                self._observer.unschedule(self._extra.pop(key))
-            except (KeyError, OSError):
-                pass
+        with self._lock:
+            replaced, self._replaced = self._replaced, set()
+        for key, (_, ident) in list(self._extra.items()):
+            if key not in wanted or key[0] in replaced or _identity(key[0]) != ident:
+                try:  # (a watch whose folder went has ended: unscheduled, it can be set again)
+                    self._observer.unschedule(self._extra.pop(key)[0])
+                except (KeyError, OSError):
+                    pass
         for path, recursive in wanted - set(self._extra):
+            ident = _identity(path)  # (before the watch: a later change of the folder is an event)
             try:
-                self._extra[(path, recursive)] = self._observer.schedule(self._handler, path, recursive=recursive)
+                self._extra[(path, recursive)] = (self._observer.schedule(self._handler, path, recursive=recursive),
+                                                  ident)
             except OSError as e:
                 self.warn(f"cannot watch {path}: {e.strerror or e}")
+        with self._lock:
+            self._extra_paths = frozenset(p for p, _ in self._extra)
 
     def wait_for_changes(self, stop: threading.Event, until: float | None = None) -> list[str] | None:
         """The paths that changed, once they settled (sorted, relative to the project); None on stop;
@@ -391,6 +405,15 @@ class Watcher:
 
     def wake(self) -> None:
         self.pending.wake()
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    """Which folder ``path`` names now (device, inode); None if none."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
 
 
 # --- the loop --------------------------------------------------------------------------------
