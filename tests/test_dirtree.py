@@ -8,7 +8,7 @@ import os
 
 from projects import DEEP, folder_chain
 
-from assetbuild.dirtree import prune_empty, remove_tree, walk
+from assetbuild.dirtree import prune_empty, remove_tree, symlinks_below, walk
 
 LONG = "x" * 250  # 20 levels of it: past PATH_MAX (4,096)
 
@@ -103,3 +103,18 @@ def test_prune_empty_removes_only_empty_folders_at_any_depth(tmp_path):
     finally:
         os.close(fd)
         remove_tree(str(top))
+
+
+def test_symlinks_below_enters_linked_folders_once_and_lists_dangling_links(tmp_path):
+    top = tmp_path / "top"
+    (top / "sub").mkdir(parents=True)
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "f.txt").write_text("")
+    os.symlink(tmp_path / "other" / "f.txt", top / "sub" / "f.txt")
+    os.symlink(tmp_path / "other", top / "o")
+    os.symlink(tmp_path / "other", top / "o2")  # the same folder: entered once
+    os.symlink("..", tmp_path / "other" / "up")  # a loop, through the folder above
+    os.symlink("missing", top / "dangling")
+    found = {os.path.relpath(p, tmp_path) for p in symlinks_below(str(top))}
+    assert found >= {"top/sub/f.txt", "top/o", "top/o2", "top/dangling"}
+    assert sum(p.endswith("/up") for p in found) == 1

@@ -528,6 +528,83 @@ def test_a_symlinked_source_is_watched_through_its_target(tmp_path, project):
     assert (project.root / "out/final.txt").read_text() == "2!"
 
 
+def test_a_symlink_in_a_directory_source_is_watched_through_its_target(tmp_path, project):
+    """The directory's version covers what its links point to: a file elsewhere in the project,
+    a folder outside it (and a link inside that folder)."""
+    outside = tmp_path / "ext"
+    edit(outside / "b.txt", "10")
+    edit(tmp_path / "more" / "c.txt", "1")
+    os.symlink(tmp_path / "more" / "c.txt", outside / "c.txt")
+    project.write("dd/a.txt", "1000")
+    project.write("shared/z.txt", "100")
+    os.symlink("../shared/z.txt", project.root / "dd/z.txt")
+    os.symlink(outside, project.root / "dd/sub")
+    project.assetfile("""
+d = source("d", "dd")
+
+import os
+from pathlib import Path
+
+@asset(io="text")
+def total(d):
+    return str(sum(int((Path(top) / n).read_text()) for top, _, names in os.walk(d, followlinks=True) for n in names))
+""")
+    with Watching(project.root) as w:
+        assert built(w.cycles[0]) == ["total"]
+        for path, text, shown in [(project.root / "shared/z.txt", "200", "shared/z.txt"),
+                                  (outside / "b.txt", "20", str(outside / "b.txt")),
+                                  (tmp_path / "more" / "c.txt", "2", str(tmp_path / "more" / "c.txt"))]:
+            n = len(w.cycles)
+            edit(path, text)
+            c = w.wait(n + 1)[-1]
+            assert c.changed == (shown,) and built(c) == ["total"]
+    assert assetbuild.load_value("total", project_dir=project.root) == "1222"
+
+
+def test_re_pointing_a_link_in_the_middle_of_a_source_s_symlink_chain_rebuilds(project):
+    """data.csv -> current.csv -> releases/v1.csv, and current.csv re-pointed (atomically) to
+    releases/v2.csv: the event names current.csv, neither the source nor its old target."""
+    project.write("releases/v1.csv", "v1")
+    project.write("releases/v2.csv", "v2")
+    os.symlink("releases/v1.csv", project.root / "current.csv")
+    os.symlink("current.csv", project.root / "data.csv")
+    project.assetfile("""
+x = source("x", "data.csv")
+
+@asset(io="text")
+def a(x):
+    return x.read_text()
+""")
+    with Watching(project.root) as w:
+        assert built(w.cycles[0]) == ["a"]
+        n = len(w.cycles)
+        os.symlink("releases/v2.csv", project.root / ".current.csv.new")
+        os.replace(project.root / ".current.csv.new", project.root / "current.csv")
+        c = w.wait(n + 1)[-1]
+        assert c.changed == ("current.csv",) and built(c) == ["a"]
+    assert assetbuild.load_value("a", project_dir=project.root) == "v2"
+
+
+def test_a_symlink_loop_in_a_source_is_no_trouble_for_watching(project):
+    project.write("dd/a.txt", "1")
+    os.symlink("loop2", project.root / "loop1")
+    os.symlink("loop1", project.root / "loop2")
+    os.symlink(".", project.root / "dd/up")  # a link to its own folder: not entered twice
+    project.assetfile("""
+x = source("x", "loop1")
+d = source("d", "dd")
+
+@asset(io="text")
+def a(d):
+    return (d / "a.txt").read_text()
+""")
+    with Watching(project.root) as w:
+        assert built(w.cycles[0]) == ["a"]
+        n = len(w.cycles)
+        edit(project.root / "dd/a.txt", "2")
+        assert built(w.wait(n + 1)[-1]) == ["a"]
+
+
 def test_a_long_session_keeps_one_compiled_assetfile(chain):
     from assetbuild.loader import code_cache_names
 

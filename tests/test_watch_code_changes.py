@@ -273,3 +273,27 @@ def a():
             later = wait_until_built(w, "a", n)
             assert any(str(target).endswith(p) for c in later for p in c.changed), later
     assert project.value("a") == "near2far2V2"
+
+
+def test_re_pointing_a_link_in_the_middle_of_a_code_file_s_symlink_chain_rebuilds(project):
+    """helper.py -> current/helper.py, current -> v1: re-pointing ``current`` to v2 changes the
+    code, and the event names ``current``, neither helper.py nor the old target."""
+    for v in ("v1", "v2"):
+        project.write(f"{v}/helper.py", f"def f():\n    return {v!r}\n")
+    os.symlink("v1", project.root / "current")
+    os.symlink("current/helper.py", project.root / "helper.py")
+    project.assetfile("""
+from helper import f
+
+@asset(io="text")
+def a():
+    return f()
+""")
+    with Watching(project.root) as w:
+        assert built(w.cycles[0]) == ["a"]
+        n = len(w.cycles)
+        os.symlink("v2", project.root / ".current.new")
+        os.replace(project.root / ".current.new", project.root / "current")
+        c = w.wait(n + 1, timeout=20)[-1]
+        assert c.changed == ("current",) and built(c) == ["a"]
+    assert project.value("a") == "v2"

@@ -71,6 +71,36 @@ def walk(top: str, *, follow_symlinks: bool = False, onerror: Callable[[OSError]
         stack.extend((os.path.join(path, name), depth + 1) for name in reversed(dirs) if name not in links)
 
 
+def symlinks_below(top: str, *, limit: int = 10_000) -> list[str]:
+    """The symlinks (to files or folders, dangling too) in ``top`` and the folders below it,
+    symlinked folders entered as ``walk(follow_symlinks=True)`` enters them, each folder once
+    (no loop). Watch mode watches what they point to, which a directory source's version covers.
+    Files are told apart by the listings alone (a stat for each folder only); at most ``limit``."""
+    found: list[str] = []
+    stack = [top]
+    seen: set[Ident] = set()
+    while stack and len(found) < limit:
+        path = stack.pop()
+        try:
+            st = os.stat(path)
+            if (st.st_dev, st.st_ino) in seen:
+                continue
+            seen.add((st.st_dev, st.st_ino))
+            with os.scandir(path) as it:
+                entries = list(it)
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                if entry.is_symlink():
+                    found.append(entry.path)
+                if entry.is_dir():
+                    stack.append(entry.path)
+            except OSError:
+                continue
+    return found
+
+
 def remove_tree(path: str) -> bool:
     """Remove the folder ``path`` and everything in it, following no symlink (a link goes, its
     target stays); what cannot be removed stays, silently. Whether ``path`` is gone."""

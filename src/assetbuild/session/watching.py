@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..definitions import AssetDef, SourceDef
+from ..dirtree import symlinks_below
 from ..errors import AssetbuildError, DefinitionError, ProjectNotFound, SelectionError
 from ..loader import code_cache_names, prune_code_cache, shadowing_files
 from ..output import Reporter
@@ -146,8 +147,10 @@ def _watch_set(project: Project) -> Any:
     outputs: set[str] = set()
     for d in project.graph.nodes.values():
         if isinstance(d, SourceDef):
-            p = os.path.normpath(os.path.join(root, d.path))
-            sources.update((p, os.path.realpath(p)))  # a symlink's target changes too
+            target = _add_chain(sources, os.path.normpath(os.path.join(root, d.path)))  # (links: see _add_chain)
+            if os.path.isdir(target):  # a symlink in a directory source: the version covers its target
+                for link in symlinks_below(target):
+                    _add_chain(sources, link)
         elif isinstance(d, AssetDef):
             if d.path is not None:
                 outputs.add(os.path.join(root, d.path))
@@ -174,9 +177,49 @@ def _forget_shadowed(root: Path, ours: set[str]) -> None:
 
 
 def _with_targets(files: Sequence[str]) -> frozenset[str]:
-    """``files`` and the targets of those that are symlinks: an edit through a link (or of the
-    target) changes the target, and the event names the target."""
-    return frozenset((*files, *map(os.path.realpath, files)))
+    """``files`` and, for those reached through symlinks, each link on the way and the final
+    target (see ``_add_chain``)."""
+    out: set[str] = set()
+    for f in files:
+        _add_chain(out, f)
+    return frozenset(out)
+
+
+_MAX_LINKS = 40  # (Linux's limit on the links one path resolves through)
+
+
+def _add_chain(paths: set[str], path: str) -> str:
+    """Add ``path`` to ``paths``, with every symlink met resolving it (the file itself, a folder
+    on the way, a link a link points to) and the final target; return that target. An edit
+    through a link (or of the target) changes the target, and the event names the target;
+    re-pointing a link in the middle of a chain (``current -> releases/v2``) names that link.
+    At most ``_MAX_LINKS`` links: a loop ends there."""
+    paths.add(path)
+    parts = path.split(os.sep)[::-1]  # still to resolve, next last
+    here = os.sep if os.path.isabs(path) else ""
+    hops = 0
+    while parts:
+        name = parts.pop()
+        if name in ("", "."):
+            continue
+        if name == "..":
+            here = os.path.dirname(here)
+            continue
+        step = os.path.join(here, name)
+        try:
+            target = os.readlink(step)
+        except OSError:  # not a symlink, or missing: nothing to follow
+            here = step
+            continue
+        paths.add(step)
+        hops += 1
+        if hops > _MAX_LINKS:
+            return step
+        if os.path.isabs(target):
+            here = os.sep
+        parts.extend(reversed(target.split(os.sep)))
+    paths.add(here)
+    return here
 
 
 def _plural(n: int, word: str) -> str:
