@@ -340,6 +340,37 @@ def test_a_success_outside_run_ends_the_backoff(project, monkeypatch, fix):
     assert tick(project, at("08:53"), monkeypatch).deferred == {"clean": "failed 1 time(s); retried after 9m"}
 
 
+def test_a_source_changed_while_its_eager_reader_ran_is_built_again_next_tick(project, monkeypatch):
+    """The run's result is dropped (keyed from the old bytes, run on the new ones), but nothing is
+    wrong with the asset: no retry backoff, no ``failed`` alert, and the next tick builds it."""
+    project.assetfile("""
+import os
+
+orders = source("orders", "orders.csv")
+
+@asset(auto="eager")
+def clean(orders):
+    text = open(orders).read()
+    if os.path.exists("export-now"):  # a new export lands while it runs
+        os.remove("export-now")
+        with open(orders, "a") as f:
+            f.write("more\\n")
+    return text.upper()
+""")
+    write_source(project, "a\n", at("07:00"))
+    alerts = project.root / "alerts.jsonl"
+    hook = f"cat >> {alerts}; echo >> {alerts}"
+    assert tick(project, at("07:01"), monkeypatch).result.names("built") == ["clean"]
+    write_source(project, "b\n", at("07:02"))
+    (project.root / "export-now").touch()
+    t = tick(project, at("07:03"), monkeypatch, on_alert=hook)
+    assert t.failed == ["clean"] and "changed while 'clean' was running" in t.result.results[0].error
+    t = tick(project, "2024-03-02T07:03:30Z", monkeypatch, on_alert=hook)  # (within a failure's backoff)
+    assert (t.result.names("built") if t.result else [], t.deferred) == (["clean"], {})
+    assert not alerts.exists() or not alerts.read_text().strip()
+    assert project.value("clean") == "B\nMORE\n"
+
+
 def test_once_exits_1_when_a_requested_asset_failed_and_2_when_the_assetfile_is_broken(project):
     project.assetfile("""
 orders = source("orders", "orders.csv")

@@ -44,9 +44,11 @@ class Job:
     def key(self) -> str:
         return self.decision.known_key
 
-    def failed(self, error: str | None, traceback: str | None = None) -> AssetResult:
+    def failed(self, error: str | None, traceback: str | None = None, *, changed_during_run: bool = False
+               ) -> AssetResult:
         return AssetResult(self.name, "failed", key=self.key, duration_s=time.perf_counter() - self.t0,
-                           error=error, traceback=traceback, reasons=self.decision.reasons)
+                           error=error, traceback=traceback, reasons=self.decision.reasons,
+                           changed_during_run=changed_during_run)
 
     def handed_over(self, fut: Any) -> None:
         """Its executor has it (``fut``): its time limit counts from now, and the moment it ends

@@ -105,14 +105,20 @@ class AssetResult(FrozenRecord):
     # why a "skipped" asset produced nothing, when that is no failure: the reason its Skip gave,
     # or "upstream 'x' produced no output" (see assetbuild.skips); None for any other result
     skip_reason: str | None = None
+    # a "failed" asset whose result was dropped because a source or its code changed while it
+    # ran: nothing is wrong with it, and building again is the remedy (``run`` holds it back for
+    # no retry backoff and sends no ``failed`` alert)
+    changed_during_run: bool = False
 
     def __init__(self, asset: str, status: Status, key: str | None = None, data_version: str | None = None,
                  duration_s: float = 0.0, error: str | None = None, traceback: str | None = None,
                  reasons: tuple[Reason, ...] = (), metadata: dict[str, Any] | None = None,
-                 logs: tuple[tuple[int, str], ...] = (), skip_reason: str | None = None) -> None:
+                 logs: tuple[tuple[int, str], ...] = (), skip_reason: str | None = None,
+                 changed_during_run: bool = False) -> None:
         self.__dict__.update(asset=asset, status=status, key=key, data_version=data_version, duration_s=duration_s,
                              error=error, traceback=traceback, reasons=reasons,
-                             metadata={} if metadata is None else metadata, logs=logs, skip_reason=skip_reason)
+                             metadata={} if metadata is None else metadata, logs=logs, skip_reason=skip_reason,
+                             changed_during_run=changed_during_run)
 
     def to_json(self) -> dict[str, Any]:
         """Its ``--json`` form; ``metadata`` typed (``{name: {"type", "value"}}``) for a built

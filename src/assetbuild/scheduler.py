@@ -529,7 +529,7 @@ class Scheduler(Looking, Repairing):
         if edited is not None:  # also before an "unloadable" input: the code, not the bytes, differs
             self.blocked[name] = _Blocked.FAILED
             return job.failed(f"{edited} changed while {name!r} was running, and the asset ran the changed "
-                              "code; its result was not recorded (run the build again)")
+                              "code; its result was not recorded (run the build again)", changed_during_run=True)
         if getattr(outcome, "skipped", False):  # Skip returned, with output_required=False
             return settle_skip(name, job.key, outcome.reason, store=self.store, known=self.known, blocked=self.blocked,
                                usable_version=self.outputs.usable_version, duration_s=outcome.duration_s,
@@ -556,7 +556,7 @@ class Scheduler(Looking, Repairing):
                 Path(spooled).unlink(missing_ok=True)
             self.blocked[name] = _Blocked.FAILED
             return job.failed(f"source {changed!r} changed while {name!r} was running; its result was not "
-                              "recorded (run the build again)")
+                              "recorded (run the build again)", changed_during_run=True)
         if self.multi is not None and getattr(produced, "outs", None) is not None:
             return self.multi.record(self, job, produced)
         try:

@@ -316,6 +316,8 @@ def _after(project: Project, plan: Sequence[str], tick: Tick, backoff: float, on
             if o.ok and _get(store, "retry", o.source) is not None:  # observed: failing no more
                 _put(store, "retry", o.source, None)
         for r in [*built, *unread]:
+            if r.status == "failed" and r.changed_during_run:
+                continue  # nothing wrong with it: the next tick that asks for it builds it (no backoff, no alert)
             if r.status == "failed":
                 observable = r.asset in graph.observable
                 prev = _source_retry(store, r.asset) if observable else _get(store, "retry", r.asset)
