@@ -592,6 +592,49 @@ def quiet():
     assert run_counts(runs) == {"quiet": 2}  # at 08:00 and 09:00 only
 
 
+def test_a_scheduled_asset_whose_upstream_waits_out_its_backoff_stays_owed(project, monkeypatch):
+    """The upstream failed on an earlier tick and is held back for its retry at the scheduled
+    time (directly, or through an asset between them): the scheduled asset is not built from
+    the value before the failure, its time stays owed, and the tick that builds the fixed
+    upstream builds it too."""
+    project.write("pyproject.toml", '[tool.assetbuild]\nretry_backoff = "1h"\n')
+    project.assetfile("""
+orders = source("orders", "orders.csv")
+
+@asset(auto="eager")
+def clean(orders):
+    text = open(orders).read().strip()
+    if text == "bad":
+        raise ValueError("bad orders")
+    return text
+
+@asset(auto="eager")
+def mid(clean):
+    return clean
+
+@asset(schedule="0 9 * * *")
+def report(clean):
+    return "report of " + clean
+
+@asset(schedule="0 9 * * *")
+def later(mid):
+    return "later of " + mid
+""")
+    write_source(project, "1\n", at("07:00"))
+    assert tick(project, at("08:00"), monkeypatch).result.ok
+    write_source(project, "bad\n", at("08:50"))
+    assert tick(project, at("08:55"), monkeypatch).failed == ["clean"]
+    t = tick(project, at("09:00"), monkeypatch)
+    assert (t.requests, t.result) == ([], None)
+    assert t.deferred == {"clean": "failed 1 time(s); retried after 55m", "report": "upstream clean failing",
+                          "later": "upstream clean failing"}
+    write_source(project, "3\n", at("09:30"))
+    t = tick(project, at("10:00"), monkeypatch)
+    assert sorted(t.result.names("built")) == ["clean", "later", "mid", "report"]
+    assert (project.value("report"), project.value("later")) == ("report of 3", "later of 3")
+    assert tick(project, at("10:05"), monkeypatch).requests == []
+
+
 def test_a_berlin_schedule_runs_once_on_both_nights_the_clocks_change(project, monkeypatch):
     """02:30 happens twice on 2024-10-27 (00:30Z, 01:30Z): one build, not two; on 2024-03-31 it
     does not happen at all: one build just after the gap."""

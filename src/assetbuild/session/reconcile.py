@@ -305,7 +305,8 @@ def evaluate(project: Any, store: Any, plan: Sequence[str], now_ns: int,
     its schedule was last evaluated (None: never), for :func:`due_schedules`; ``appeared(node)``:
     when ``run`` first saw a node that was never materialized and reads no data; ``hold(asset)``:
     why a requested asset may not be built now (a retry's backoff), else None. Held assets go to
-    ``waiting`` with that reason, and so do those whose upstream was never materialized.
+    ``waiting`` with that reason, and so do those whose upstream was never materialized, or is
+    held by ``hold`` (at any distance: a failing upstream's reader waits for its fix).
     ``seen(node, head key, own changes)``: when each change of the node's own (:func:`own_changes`)
     was first seen, remembered while its latest materialization is that head (asked with none
     too, to forget); without it they are seen now. Those changes count in the freshness
@@ -347,6 +348,24 @@ def evaluate(project: Any, store: Any, plan: Sequence[str], now_ns: int,
     ev = Evaluation(now_ns, len(scope), due=sorted(due), own=ev_own)
     # what cannot be built now is held, and the requests made again without it, until none is
     # held anew: an eager reader of a held asset is not requested for it (held only grows)
+    failing: dict[str, str | None] = {}  # hold() of each asset upstream of a request, asked once
+
+    def failing_upstream(asset: str) -> list[str]:
+        """The assets upstream of ``asset`` (at any distance) held back for a failure: built
+        now, it would read their values from before it (a due schedule counted as met by it)."""
+        found, todo, met = [], list(upstream[asset]), set()
+        while todo:
+            up = todo.pop()
+            if up in met or up not in policies:
+                continue
+            met.add(up)
+            if up not in failing:
+                failing[up] = hold(up) if hold is not None else None
+            if failing[up] is not None:
+                found.append(up)
+            todo += upstream[up]
+        return sorted(found)
+
     while True:
         requests = tick_requests(policies, upstream, changes, due, now_ns, new, order, held=ev.waiting,
                                  restore=restore)
@@ -360,6 +379,11 @@ def evaluate(project: Any, store: Any, plan: Sequence[str], now_ns: int,
                 why = f"upstream {', '.join(gone)} never materialized"
             if why is not None:
                 fresh_holds[r.asset] = why
+        if not fresh_holds:  # (then those the held ones no longer pulled in are gone) a request that
+            for r in requests:  # reads a failing upstream waits for its fix, as in a build where it failed
+                bad = failing_upstream(r.asset)
+                if bad:
+                    fresh_holds[r.asset] = f"upstream {', '.join(bad)} failing"
         if not fresh_holds:
             break
         ev.waiting.update(fresh_holds)
