@@ -1084,6 +1084,28 @@ def slow(first):
     assert ticks[0]["error"] == ("interrupted by SIGTERM" if sig == signal.SIGTERM else "interrupted by Ctrl-C")
 
 
+def test_a_signal_while_a_tick_waits_for_the_cache_lock_ends_the_run_at_once(project):
+    """Another build holds the lock: the tick's wait, and the build it would run after it, are
+    not what a SIGTERM waits for."""
+    pipeline(project)
+    err = project.root / "run.err"
+    with holding_build_lock(project.root / ".assetbuild"), open(err, "w") as errf:
+        proc = subprocess.Popen(cli_cmd("run", "--tick", "0.5"), cwd=project.root, env=clean_env(),
+                                stdout=subprocess.DEVNULL, stderr=errf)
+        try:
+            deadline = time.monotonic() + 60
+            while "waiting for it to finish" not in err.read_text():
+                assert time.monotonic() < deadline and proc.poll() is None, err.read_text()
+                time.sleep(0.05)
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=30) == 0, err.read_text()  # (the lock is still held)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert assetbuild.list_runs(project_dir=project.root) == []  # no build began after the signal
+
+
 def test_run_help_teaches_and_bad_tick_is_a_usage_error(project):
     out = subprocess.run([sys.executable, "-m", "assetbuild", "run", "--help"], capture_output=True, text=True,
                          env=clean_env())

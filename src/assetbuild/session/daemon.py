@@ -201,6 +201,10 @@ def one_tick(root: Path, assetfile: str | None, cache: Path, assets: Sequence[st
 
     tick = Tick(now_ns(), selection=tuple(assets))
     try:
+        if state is not None:  # a signal interrupts the tick until its bookkeeping: waiting for the
+            state.building = True  # cache's lock, loading, observing, building (_tick clears it)
+            if state.stop.is_set():  # (it came as the tick began)
+                _interrupt(state)
         with process_turn(), open_project(root, assetfile=assetfile, cache_dir=cache, reporter=reporter,
                                           plugin_manager=plugin_manager) as project:
             _tick(project, assets, tick, jobs, on_alert, state)
@@ -217,8 +221,11 @@ def one_tick(root: Path, assetfile: str | None, cache: Path, assets: Sequence[st
 
             tick.error = "interrupted by SIGTERM" if isinstance(e, Terminated) else "interrupted by Ctrl-C"
             tick.duration_s = time.perf_counter() - tick.t0
-            _record_error(root, assetfile, cache, tick, reporter.warn)
+            _record_error(root, assetfile, cache, tick, reporter.warn, wait=False)
         raise
+    finally:
+        if state is not None:
+            state.building = False
     if tick.seq is None:  # not recorded (the record took its duration when it was written)
         tick.duration_s = time.perf_counter() - tick.t0
     return tick
@@ -276,13 +283,9 @@ def _tick(project: Project, assets: Sequence[str], tick: Tick, jobs: int | str |
         # a due schedule materializes its asset even when its key has a trace: that is its point
         options = BuildOptions(only=True, keep_going=True, jobs=jobs, tick=True,
                                forced=frozenset(n for n in tick.due if n in {r.asset for r in tick.requests}))
-        if state is not None:
-            state.building = True
-        try:
-            tick.result = build_project(project, [r.asset for r in tick.requests], options, observed=observed)
-        finally:
-            if state is not None:
-                state.building = False
+        tick.result = build_project(project, [r.asset for r in tick.requests], options, observed=observed)
+    if state is not None:  # the bookkeeping is not interrupted: a signal now ends the run after it
+        state.building = False
     _after(project, plan, tick, backoff, on_alert)
 
 
@@ -393,22 +396,41 @@ def _succeeded_since_failing(store: Any, asset: str) -> bool:
     return False
 
 
-def _record_error(root: Path, assetfile: str | None, cache: Path, tick: Tick, warn: Callable[[str], object]) -> None:
+class _LockBusy(Exception):
+    """Another build holds the cache's lock, and a signal's tick does not wait for it."""
+
+
+def _interrupt(state: LoopState) -> None:
+    """Raise what the first signal raises during a build (see watch.stop_on_signals)."""
+    from ..interrupts import Terminated
+
+    raise Terminated if state.signals[:1] == ["SIGTERM"] else KeyboardInterrupt
+
+
+def _record_error(root: Path, assetfile: str | None, cache: Path, tick: Tick, warn: Callable[[str], object],
+                  *, wait: bool = True) -> None:
     """Record a tick that could not load the project, or whose build a signal ended (its store
     is found without loading it). A cache that cannot record it either (a disk full for a
     moment) leaves it unrecorded, said in its error, and the run goes on: the next tick tries
-    again. Ending the run there would end it for good under a service manager's restart limits."""
+    again. Ending the run there would end it for good under a service manager's restart limits.
+    Not ``wait``: a signal's tick is not recorded when another build holds the cache's lock (the
+    run ends now, not once that build is over)."""
     from ..store import LmdbStore
     from ..ticks import put_tick
+
+    def busy() -> None:
+        raise _LockBusy
 
     try:
         store = LmdbStore(cache, project=_store_project(root, assetfile, cache))
         try:
-            store.acquire_lock(on_wait=waiting_warning(cache, warn))
+            store.acquire_lock(on_wait=waiting_warning(cache, warn) if wait else busy)
             tick.seq = put_tick(store, {k: v for k, v in tick.to_json().items() if k != "seq"})
             store.flush()
         finally:
             store.close()
+    except _LockBusy:
+        tick.error = (tick.error or "") + "; not recorded (another build holds the cache's lock)"
     except AssetbuildError as e:
         from ..output import describe_error
 

@@ -67,9 +67,13 @@ class BuildLock:
                 raise ReentrantCall(f"{self.root} is in use by the build running this asset: an asset cannot "
                                     "call assetbuild on its own project (nor one that shares its cache "
                                     "directory); the call would wait for the build, which waits for the asset") from None
-            if on_wait:
-                on_wait()
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                if on_wait:
+                    on_wait()
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            except BaseException:  # a signal during the wait (or an on_wait that will not wait)
+                os.close(fd)
+                raise
         self._fd = fd
         BUILD_LOCKS.add(_file_key(fd))
 
