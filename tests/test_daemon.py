@@ -1082,6 +1082,9 @@ def slow(first):
     assert len(ticks) == 1, ticks
     assert [q["asset"] for q in ticks[0]["requested"]] == ["first", "slow"]
     assert ticks[0]["error"] == ("interrupted by SIGTERM" if sig == signal.SIGTERM else "interrupted by Ctrl-C")
+    # ...with its run and what finished in it, as the terminal showed it
+    assert (ticks[0]["run"], ticks[0]["outcomes"]) == (runs[0]["run"], {"first": "built"})
+    assert "tick 1: " in out and "interrupted by" in out, out
 
 
 def test_a_signal_while_a_tick_waits_for_the_cache_lock_ends_the_run_at_once(project):

@@ -341,6 +341,9 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
     from .distributions import IMPORTED
 
     imported = IMPORTED.begin()  # the libraries an asset imports in this process: the versions keyed
+    finished: list[Any] = []  # the results so far, and their run: what an interrupt carries (partial_result)
+    ended: KeyboardInterrupt | None = None
+    run_seq: int | None = None
     try:
         if not dry_run:
             project.loaded.save_code_cache()
@@ -377,13 +380,14 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
 
         def on_result(r: Any) -> None:
             """The result's event first, then its line: the event joins its head's batch however showing the line ends."""
-            nonlocal recorder, others
+            nonlocal recorder, others, run_seq
             shown = not (earlier and r.asset in earlier and r.status == "cached")
             if not shown:
                 r = earlier[r.asset]  # (its line was shown then)
             if r.asset not in outcomes and r.asset not in planned:
                 others += 1
             outcomes[r.asset] = r.status
+            finished.append(r)
             if recorder is not None and r.status != "cached":  # a null build: no call per asset
                 recorder.result(r)
             if shown:  # (should it raise, the run is recorded as the command ends: with its status)
@@ -395,6 +399,7 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
                 if recorder is not None:  # the run too: one transaction for the whole build
                     recorder.finish(1 if "failed" in outcomes.values() else 0, outcomes)
                     recorded.append(recorder.seq)
+                    run_seq = recorder.seq
                     recorder = None
             if observe:
                 _call_hook(hook.after_asset, warn, result=r)
@@ -484,6 +489,8 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
         return result
     except BaseException as e:
         exit_status = _ended_status(e)
+        if isinstance(e, KeyboardInterrupt):
+            ended = e
         raise
     finally:
         IMPORTED.settle(imported)
@@ -493,8 +500,11 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
             try:
                 recorder.finish(exit_status, outcomes)
                 store.flush()
+                run_seq = recorder.seq
             except Exception:  # noqa: BLE001 - the error that ended the build is the one to report
                 pass
+        if ended is not None:  # what finished before the signal, and its run: ``run`` records its tick with them
+            ended.partial_result = BuildResult(tuple(finished), 0.0, run=run_seq)  # type: ignore[attr-defined]
         try:
             runner.shutdown(cancel=not clean_end)  # Ctrl-C or an error: end running workers now
         finally:  # the store first: a teardown is user code that may hang, or raise a real Ctrl-C

@@ -151,8 +151,13 @@ def run(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "."
                     raise t.exception
                 if once or stop.wait(tick_s):
                     break
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as e:
             state.interrupted = True
+            cut: Tick | None = getattr(e, "tick", None)
+            if cut is not None:  # (what finished before the signal, its run, and the error)
+                ticks += 1
+                failed += bool(cut.failed or cut.error)
+                rep.daemon_tick(cut, always=once)
     stopped = "once" if once and not state.signals and not state.interrupted else (
         state.signals[0] if state.signals else "KeyboardInterrupt" if state.interrupted else "stop")
     return RunSummary(ticks, failed, stopped)
@@ -215,13 +220,12 @@ def one_tick(root: Path, assetfile: str | None, cache: Path, assets: Sequence[st
         tick.exception = e
         tick.duration_s = time.perf_counter() - tick.t0
         _record_error(root, assetfile, cache, tick, reporter.warn)
-    except KeyboardInterrupt as e:  # SIGTERM or Ctrl-C during its build: recorded, then the run ends
+    except KeyboardInterrupt as e:  # SIGTERM or Ctrl-C during the tick: recorded, then the run ends
         if tick.seq is None:
-            from ..interrupts import Terminated
-
-            tick.error = "interrupted by SIGTERM" if isinstance(e, Terminated) else "interrupted by Ctrl-C"
+            tick.error = _interrupted_by(e)
             tick.duration_s = time.perf_counter() - tick.t0
             _record_error(root, assetfile, cache, tick, reporter.warn, wait=False)
+        e.tick = tick  # type: ignore[attr-defined]  # (run prints its lines)
         raise
     finally:
         if state is not None:
@@ -283,16 +287,26 @@ def _tick(project: Project, assets: Sequence[str], tick: Tick, jobs: int | str |
         # a due schedule materializes its asset even when its key has a trace: that is its point
         options = BuildOptions(only=True, keep_going=True, jobs=jobs, tick=True,
                                forced=frozenset(n for n in tick.due if n in {r.asset for r in tick.requests}))
-        tick.result = build_project(project, [r.asset for r in tick.requests], options, observed=observed)
+        try:
+            tick.result = build_project(project, [r.asset for r in tick.requests], options, observed=observed)
+        except KeyboardInterrupt as e:  # what finished, and its run, are the tick's: its bookkeeping too
+            tick.result, tick.error = getattr(e, "partial_result", None), _interrupted_by(e)
+            if state is not None:
+                state.building = False
+            with contextlib.suppress(_LockBusy):
+                _after(project, plan, tick, backoff, on_alert, wait=False)
+            raise
     if state is not None:  # the bookkeeping is not interrupted: a signal now ends the run after it
         state.building = False
     _after(project, plan, tick, backoff, on_alert)
 
 
-def _after(project: Project, plan: Sequence[str], tick: Tick, backoff: float, on_alert: str | None) -> None:
+def _after(project: Project, plan: Sequence[str], tick: Tick, backoff: float, on_alert: str | None,
+           *, wait: bool = True) -> None:
     """Retry backoffs, schedules honoured, overdue states and the tick's record, then the alerts
     (hooks and ``--on-alert``): once the record is written, so a plugin that raises (a warning)
-    or a slow one neither loses the tick's bookkeeping nor holds the cache's lock."""
+    or a slow one neither loses the tick's bookkeeping nor holds the cache's lock. Not ``wait``
+    (a signal ended the build): _LockBusy if another build holds the lock."""
     from ..changes import ChangeTimes
     from .building import _call_hook
     from .reconcile import current_versions, freshness_of, policy_nodes, schedule_holder
@@ -309,7 +323,7 @@ def _after(project: Project, plan: Sequence[str], tick: Tick, backoff: float, on
         project.reporter.asset_finished(r)
     store = open_store(project, readonly=False)
     try:
-        store.acquire_lock(on_wait=waiting_warning(project.cache_dir, project.reporter.warn))
+        store.acquire_lock(on_wait=waiting_warning(project.cache_dir, project.reporter.warn) if wait else _busy)
         results = {r.asset: r for r in tick.result.results} if tick.result is not None else {}
         outcomes = {n: r.status for n, r in results.items()}
         for n in tick.due:  # a scheduled time is honoured by a run that gave a value; until then it is owed
@@ -400,6 +414,16 @@ class _LockBusy(Exception):
     """Another build holds the cache's lock, and a signal's tick does not wait for it."""
 
 
+def _busy() -> None:
+    raise _LockBusy
+
+
+def _interrupted_by(e: KeyboardInterrupt) -> str:
+    from ..interrupts import Terminated
+
+    return "interrupted by SIGTERM" if isinstance(e, Terminated) else "interrupted by Ctrl-C"
+
+
 def _interrupt(state: LoopState) -> None:
     """Raise what the first signal raises during a build (see watch.stop_on_signals)."""
     from ..interrupts import Terminated
@@ -418,13 +442,10 @@ def _record_error(root: Path, assetfile: str | None, cache: Path, tick: Tick, wa
     from ..store import LmdbStore
     from ..ticks import put_tick
 
-    def busy() -> None:
-        raise _LockBusy
-
     try:
         store = LmdbStore(cache, project=_store_project(root, assetfile, cache))
         try:
-            store.acquire_lock(on_wait=waiting_warning(cache, warn) if wait else busy)
+            store.acquire_lock(on_wait=waiting_warning(cache, warn) if wait else _busy)
             tick.seq = put_tick(store, {k: v for k, v in tick.to_json().items() if k != "seq"})
             store.flush()
         finally:
