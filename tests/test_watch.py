@@ -149,6 +149,9 @@ def test_identical_rewrite_runs_nothing_and_prints_nothing(chain):
         c = w.wait(n + 1)[-1]
         assert c.changed == ("data/in.txt",) and ran(c) == []
         assert w.out.getvalue() == before  # quiet when nothing ran
+    # ...and not counted: the stop's line counts the builds watch showed
+    assert (len(w.cycles), w.summary.builds) == (2, 1)
+    assert "after 1 build in" in w.out.getvalue()
 
 
 def test_edit_of_one_function_runs_it_and_the_downstream_whose_inputs_changed(project):

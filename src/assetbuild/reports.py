@@ -404,12 +404,20 @@ class WatchCycle(FrozenRecord):
                  started: float, duration_s: float) -> None:
         self.__dict__.update(changed=changed, result=result, error=error, started=started, duration_s=duration_s)
 
+    def said(self, *, always: bool = False) -> bool:
+        """Whether watch prints it (and counts it as a build): the first one, an error, one in
+        which something ran, or any when ``always`` (the one after a failure, to say it is over);
+        a save that changed no key prints nothing."""
+        r = self.result
+        return (always or self.changed is None or self.error is not None
+                or (r is not None and any(x.status != "cached" for x in r.results)))
+
 
 @dataclass(init=False, repr=False, eq=False)
 class WatchSummary(FrozenRecord):
     """A whole watch session, returned when it stops."""
 
-    builds: int
+    builds: int  # the cycles it printed (WatchCycle.said)
     failed: int  # builds that ended with a failed asset or an error
     duration_s: float
     stopped_by: str  # "SIGINT", "SIGTERM", "KeyboardInterrupt" or "stop"

@@ -283,10 +283,9 @@ class Reporter:
         to say it is over)."""
         if self.verbosity < -1:
             return
-        r = c.result
-        ran = r is not None and any(x.status != "cached" for x in r.results)
-        if c.error is None and not ran and not always and c.changed is not None:
+        if not c.said(always=always):
             return
+        r = c.result
         stamp = time.strftime("%H:%M:%S", time.localtime(c.started))
         if self.json_mode:
             doc = {"time": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(c.started)),

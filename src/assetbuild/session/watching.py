@@ -106,7 +106,7 @@ def watch(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "
         c = WatchCycle(tuple(changed) if changed is not None else None, result, error, started,
                        time.perf_counter() - t0)
         failed = error is not None or (result is not None and not result.ok)
-        counts["builds"] += 1
+        counts["builds"] += c.said(always=bool(counts["last_failed"]))  # (what the stop's line counts: the lines shown)
         counts["failed"] += failed
         rep.watch_cycle(c, always=bool(counts["last_failed"]))  # after a failure, say when it is over
         counts["last_failed"] = failed
