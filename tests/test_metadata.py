@@ -334,3 +334,49 @@ def a():
         assert "NaN" not in r.stdout and "Infinity" not in r.stdout, (args, doc)
     metric = json.loads(cli("log", "a", "--metric", "score", "--json", cwd=p.root, env=clean_env()).stdout)
     assert [pt["value"] for pt in metric["points"]] == ["nan"]
+
+
+BAD_TABLES = [{"columns": ["x"], "rows": [1, 2]}, {"columns": 5, "rows": 7}, {"columns": ["x"]}, [[1, 2]], "t", 3,
+              None, {"columns": ["x"], "rows": ["ab", [1]]}]
+
+
+@pytest.mark.parametrize("value", BAD_TABLES)
+def test_a_table_that_is_not_columns_and_rows_is_kept_as_json_with_a_warning(value) -> None:
+    """MetadataValue("table", {"columns": ["x"], "rows": [1, 2]}) was kept as a table, and every
+    renderer (log, show --meta, runs show, -v, the UI's asset page) then raised a TypeError."""
+    with pytest.warns(UserWarning, match=r"MetadataValue\('table', \.\.\.\) needs"):
+        mv = MetadataValue("table", value)
+    assert mv.type == "json" and mv.value == value
+    assert render_metadata({"t": mv}) and metadata_to_json({"t": mv})["t"]["type"] == "json"
+
+
+def test_a_malformed_table_stored_by_an_older_version_reads_as_json() -> None:
+    """A trace recorded before the check holds the bad table: it reads back as json (no warning:
+    the reader did nothing wrong), so every command that shows it still works."""
+    import warnings
+
+    stored = json.dumps({"__assetbuild_metadata__": 1, "entries": {
+        "t": ["table", {"columns": 5, "rows": 7}], "ok": ["table", {"columns": [1, None], "rows": [[1, 2]]}]}})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        md = decode_metadata(stored)
+    assert md["t"] == MetadataValue("json", {"columns": 5, "rows": 7})
+    assert md["ok"].type == "table" and md["ok"].value["columns"] == ["1", "None"]
+    assert "\n".join(render_metadata(md)).splitlines()[1:3] == ["  ok:", "    1  None"]
+
+
+def test_commands_that_show_a_malformed_table_work(tmp_path: Path) -> None:
+    p = Project(tmp_path)
+    p.assetfile('''
+from assetbuild import MetadataValue
+
+
+@asset
+def a():
+    return Output(1, metadata={"t": MetadataValue("table", {"columns": ["x"], "rows": [1, 2]})})
+''')
+    for args in (("-v",), ("log", "a"), ("show", "a", "--meta"), ("runs", "show", "1"), ("-v", "a", "--force")):
+        r = cli(*args, cwd=p.root, env=clean_env())
+        assert r.returncode == 0 and "Traceback" not in r.stderr, (args, r.stderr)
+        assert 't: {"columns": ["x"], "rows": [1, 2]}' in r.stdout, (args, r.stdout)
+    assert "UserWarning: MetadataValue('table', ...) needs" in cli("runs", "show", "1", cwd=p.root).stdout

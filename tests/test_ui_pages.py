@@ -122,6 +122,31 @@ def big(v):
     assert "Traceback" not in s.proc.stderr.read()
 
 
+def test_a_malformed_table_in_metadata_shows_as_json(project: Project):
+    """MetadataValue("table", ...) with rows that are not lists: the asset page gave a 500 (and
+    split a string row into one cell per character); now the entry is json, and a table of more
+    rows than a page shows says how many it leaves out."""
+    project.assetfile('''
+from assetbuild import MetadataValue
+
+@asset
+def a():
+    return Output(1, metadata={"t": MetadataValue("table", {"columns": ["x"], "rows": ["ab", 2]}),
+                               "big": MetadataValue.table([[i] for i in range(250)], columns=["i"])})
+''')
+    assert cli(cwd=project.root).returncode == 0
+    s = Server(project.root)
+    try:
+        code, page, _ = s.get("/assets/a")
+        assert code == 200, page
+        t = page.split('data-meta="t"')[1].split("</tr>")[0]
+        assert "<summary>json</summary>" in t and "<td>a</td>" not in t
+        big = page.split('data-meta="big"')[1].split("more rows</p>")[0]
+        assert big.count("<tr>") == 101 and big.endswith("... 150 ")
+    finally:
+        s.stop()
+
+
 def test_the_readmes_lineage_url_answers(project: Project):
     """The URL the README gives for one asset's lineage shows that selection; the form of it a
     query string cannot carry ('+' read as a space) is refused saying how to write it."""

@@ -39,6 +39,19 @@ class MetadataValue:
         if type not in TYPES:
             raise ValueError(f"unknown metadata type {type!r} (one of: {', '.join(TYPES)})")
         self.type, self.value = _kept(type, value)
+        if type == "table" and self.type != "table":  # (said where the asset made it: its log)
+            import warnings
+
+            warnings.warn(f"MetadataValue('table', ...) needs {{'columns': [names], 'rows': [[cells], ...]}}, "
+                          f"not {_as_text(value)[:80]}: kept as {self.type}", stacklevel=2)
+
+    @classmethod
+    def stored(cls, type: str, value: Any) -> MetadataValue:  # noqa: A002 - the field is called type
+        """An entry read back from the store (``type`` one of ``TYPES``): kept as a new one is
+        (a malformed table recorded by an older version is json), without the warning for it."""
+        mv = cls.__new__(cls)
+        mv.type, mv.value = _kept(type, value)
+        return mv
 
     def __repr__(self) -> str:
         return f"MetadataValue.{self.type}({self.value!r})"
@@ -122,6 +135,29 @@ _WHY_MAX = 200  # characters of the error kept in the text that stands for a val
 
 
 def _kept(type_: str, value: Any) -> tuple[str, Any]:
+    """``(type, value)`` as an entry keeps them (``_json_kept``); a ``table`` whose value is not
+    columns and rows (``table_parts``) is ``json``, so no reader meets a table it cannot lay out."""
+    kept = _json_kept(type_, value)
+    if kept[0] != "table":
+        return kept
+    parts = table_parts(kept[1])
+    if parts is None:
+        return "json", kept[1]
+    return "table", {**kept[1], "columns": parts[0]}  # (column names as text)
+
+
+def table_parts(value: Any) -> tuple[list[str], list[list[Any]]] | None:
+    """A table value's ``(columns, rows)``: a dict with a list of columns (each shown as text)
+    and a list of rows, each a list of cells; None for any other shape."""
+    if not isinstance(value, dict):
+        return None
+    columns, rows = value.get("columns"), value.get("rows")
+    if not isinstance(columns, list) or not isinstance(rows, list) or not all(isinstance(r, list) for r in rows):
+        return None
+    return [c if isinstance(c, str) else _as_text(c) for c in columns], rows
+
+
+def _json_kept(type_: str, value: Any) -> tuple[str, Any]:
     """``(type, value)`` as an entry keeps them: ``value`` as it is when JSON writes it as UTF-8
     text (the common cases without a look), else with nan and inf as their text, lone
     surrogates escaped (``safe_text``) and tuples as lists; a value JSON cannot write even
@@ -319,7 +355,7 @@ def decode_metadata(text: str) -> dict[str, MetadataValue]:
         out = {}
         for k, entry in doc["entries"].items():
             if isinstance(entry, list) and len(entry) == 2 and entry[0] in TYPES:
-                out[safe_text(k)] = MetadataValue(entry[0], entry[1])
+                out[safe_text(k)] = MetadataValue.stored(entry[0], entry[1])
             else:
                 out[safe_text(k)] = typed(entry)
         return out
@@ -330,8 +366,9 @@ def decode_metadata(text: str) -> dict[str, MetadataValue]:
 
 def render_value(mv: MetadataValue, *, width: int = 100) -> str:
     """One entry as text for a terminal: a table aligned in columns, JSON compact, the rest as it is."""
-    if mv.type == "table" and isinstance(mv.value, dict):
-        return render_table(mv.value.get("columns", []), mv.value.get("rows", []), width=width)
+    parts = table_parts(mv.value) if mv.type == "table" else None
+    if parts is not None:
+        return render_table(*parts, width=width)
     if mv.type == "json":
         text = json.dumps(mv.value, sort_keys=True)
         return text if len(text) <= width else json.dumps(mv.value, sort_keys=True, indent=2)

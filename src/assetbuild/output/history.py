@@ -94,7 +94,7 @@ def _metadata_lines(e: dict[str, Any], indent: str) -> list[str]:
         return []
     from ..metadata import MetadataValue, render_metadata
 
-    typed = {k: MetadataValue(v["type"], v["value"]) for k, v in e["metadata"].items()}
+    typed = {k: MetadataValue.stored(v["type"], v["value"]) for k, v in e["metadata"].items()}
     return render_metadata(typed, indent=indent)
 
 

@@ -13,7 +13,7 @@ import json
 from typing import Any
 
 from ..clock import format_limit
-from ..metadata import plottable
+from ..metadata import plottable, table_parts
 from .html import COLORS, STATES, esc, json_attr, markdown_html, page, state_badge
 from .links import asset_url, node_url, run_url
 from .plots import line_plot
@@ -101,10 +101,8 @@ def metadata_html(entries: dict[str, Any]) -> str:
         t, v = getattr(mv, "type", "text"), getattr(mv, "value", mv)
         if t == "md":
             cell = f'<div class="md">{markdown_html(str(v))}</div>'
-        elif t == "table" and isinstance(v, dict):
-            head = "".join(f"<th>{esc(c)}</th>" for c in v.get("columns", []))
-            body = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in v.get("rows", []))
-            cell = f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+        elif t == "table" and (parts := table_parts(v)) is not None:
+            cell = _table_html(*parts)
         elif t == "url" and str(v).lower().startswith(("http://", "https://")):
             cell = f'<a href="{esc(v)}" rel="noopener noreferrer">{esc(v)}</a>'
         elif t == "json":
@@ -115,6 +113,17 @@ def metadata_html(entries: dict[str, Any]) -> str:
             cell = f'<span class="{"mono" if t == "path" else ""}">{esc(v)}</span>'
         rows.append(f'<tr data-meta="{esc(name)}"><th>{esc(name)}</th><td>{cell}</td></tr>')
     return "<table>" + "".join(rows) + "</table>" if rows else '<p class="muted">none recorded</p>'
+
+
+_TABLE_ROWS = 100  # rows of a metadata table a page shows (the CLI shows 20)
+
+
+def _table_html(columns: list[str], rows: list[list[Any]]) -> str:
+    head = "".join(f"<th>{esc(c)}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>"
+                   for row in rows[:_TABLE_ROWS])
+    more = (f'<p class="muted">... {len(rows) - _TABLE_ROWS} more rows</p>' if len(rows) > _TABLE_ROWS else "")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{more}"
 
 
 def history_html(events: list[dict[str, Any]]) -> str:
