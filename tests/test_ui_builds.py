@@ -10,6 +10,7 @@ import json
 import os
 import signal
 import subprocess
+import threading
 import time
 
 import pytest
@@ -172,3 +173,34 @@ def quick():
         if other is not None and other.poll() is None:
             other.kill()
         assert s.stop() == 0
+
+
+def test_a_page_that_waits_for_a_ui_build_gives_no_deadlock_warning(project: Project):
+    """A page opened during a UI build waits for it (as documented); after 3 s the server printed,
+    per page, the turn's warning meant for an asset's own thread ("neither ever ends: call
+    assetbuild from the asset's own thread instead"), though no user code called assetbuild."""
+    from assetbuild.session.turns import TURN_WARNING_S
+
+    project.assetfile("""
+import os
+import time
+
+@asset(volatile=True)
+def slow():
+    while os.path.exists("hold"):
+        time.sleep(0.05)
+    return 1
+""")
+    s = Server(project.root)
+    try:
+        events = Events(s)
+        (project.root / "hold").write_text("")
+        assert materialize(s, "slow") == 202
+        events.until(lambda e: e.get("asset") == "slow" and e.get("status") == "running")
+        threading.Timer(TURN_WARNING_S + 1.5, (project.root / "hold").unlink).start()
+        assert s.get("/")[0] == 200  # (waited for the build)
+        assert events.until(lambda e: e["type"] == "build-finished")["ok"] is True
+    finally:
+        assert s.stop() == 0
+    err = s.proc.stderr.read()
+    assert "neither ever ends" not in err and "warning" not in err, err

@@ -24,6 +24,7 @@ _projects: list[Path] = []  # the projects it is in (``in_project_dir``), innerm
 _loading = threading.Lock()
 _loader: list[int] = []  # the thread loading an AssetFile now (``loading``)
 TURN_WARNING_S = 3.0  # a wait for the turn this long, held by a build running an asset: say so
+_by_design = threading.local()  # .on: this thread waits for builds by design (``waits_by_design``)
 
 
 @contextmanager
@@ -46,7 +47,7 @@ def process_turn(warn: Callable[[str], object] | None = None) -> Iterator[None]:
                                 "it with the serial or processes executor")
         warned = False
         while not process_builds.acquire(timeout=TURN_WARNING_S):
-            if not warned and (said := _turn_held_by_an_asset()) is not None:
+            if not warned and not getattr(_by_design, "on", False) and (said := _turn_held_by_an_asset()) is not None:
                 warned = True
                 (warn or _to_stderr)(said)
     _holders.append(threading.get_ident())
@@ -55,6 +56,19 @@ def process_turn(warn: Callable[[str], object] | None = None) -> Iterator[None]:
     finally:
         _holders.pop()
         process_builds.release()
+
+
+@contextmanager
+def waits_by_design() -> Iterator[None]:
+    """For the block, this thread's calls wait for a build without ``process_turn``'s warning:
+    a caller that is no asset's thread and waits on purpose (the UI's pages wait for the UI's
+    own build, as documented), so the warning's "neither ever ends" would be false."""
+    before = getattr(_by_design, "on", False)
+    _by_design.on = True
+    try:
+        yield
+    finally:
+        _by_design.on = before
 
 
 def _turn_held_by_an_asset() -> str | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,7 +72,7 @@ def create_app(settings: Settings) -> Any:
             return resp
         finished = ui.builds.finished  # (before the states are read: a build ending meanwhile is shown live)
         try:
-            rows = await run_in_threadpool(data.catalog, settings.where)
+            rows = await _read(data.catalog, settings.where)
         except AssetbuildError as e:
             return _error(LOAD, e, ui)
         notice = {"started": "A build started: states change as it goes.",
@@ -88,7 +88,7 @@ def create_app(settings: Settings) -> Any:
         partition = request.query_params.get("partition") or None  # (an empty one: the asset's own page)
         finished = ui.builds.finished
         try:
-            doc = await run_in_threadpool(data.asset_page, settings.where, name, partition)
+            doc = await _read(data.asset_page, settings.where, name, partition)
         except AssetbuildError as e:
             title = f"No partition {partition} of {name}" if isinstance(e, data.UnknownPartition) else f"No asset {name}"
             return _error(title, e, ui, status=404) if _found_wanting(e) else _error(LOAD, e, ui)
@@ -100,7 +100,7 @@ def create_app(settings: Settings) -> Any:
         collapse = tuple(request.query_params.getlist("collapse"))
         finished = ui.builds.finished
         try:
-            doc = await run_in_threadpool(data.graph, settings.where, select, collapse)
+            doc = await _read(data.graph, settings.where, select, collapse)
         except AssetbuildError as e:
             if select and _found_wanting(e):
                 plus = (" ('+' in a URL's query string is a space: write it as %2B, "
@@ -113,14 +113,14 @@ def create_app(settings: Settings) -> Any:
     async def runs(request: Request) -> Response:
         before = request.query_params.get("before") or None
         try:
-            doc = await run_in_threadpool(data.runs, settings.where, before)
+            doc = await _read(data.runs, settings.where, before)
         except AssetbuildError as e:
             return _error("No such run", e, ui, status=400) if before and _found_wanting(e) else _error(LOAD, e, ui)
         return HTMLResponse(pages.runs_html(doc, project=ui.project))
 
     async def run(request: Request) -> Response:
         try:
-            doc = await run_in_threadpool(data.run, settings.where, request.path_params["run"])
+            doc = await _read(data.run, settings.where, request.path_params["run"])
         except AssetbuildError as e:
             return _error("No such run", e, ui, status=404) if _found_wanting(e) else _error(LOAD, e, ui)
         return HTMLResponse(pages.run_html(doc, project=ui.project))
@@ -189,6 +189,18 @@ def create_app(settings: Settings) -> Any:
     app = Starlette(routes=routes)
     app.state.ui = ui
     return HostCheck(app, allowed_hosts(settings.host, settings.port), wildcard=settings.host in WILDCARDS)
+
+
+async def _read(fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)`` (a ui.data read) in a worker thread. During a UI build the read waits for it,
+    as the README says a page does: by design, so without the turn's deadlock warning."""
+    from ..session.turns import waits_by_design
+
+    def read() -> Any:
+        with waits_by_design():
+            return fn(*args)
+
+    return await run_in_threadpool(read)
 
 
 MAX_FORM = 65536
