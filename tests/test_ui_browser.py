@@ -471,3 +471,84 @@ def test_a_build_that_ends_before_a_page_joins_the_stream_still_shows(site, brow
     stream.until(lambda e: e["type"] == "build-finished")
     held[0].continue_()
     page.locator('tr[data-asset="report"][data-state="fresh"]').wait_for(timeout=30_000)
+
+
+RESTART = """
+import time
+
+raw = source("raw", "raw.txt")
+
+@asset
+def b(raw):
+    text = open(raw).read()
+    assert "fail" not in text, "b fails"
+    if "slow" in text:
+        time.sleep(60)
+    return text
+"""
+
+
+def test_a_server_started_again_on_the_port_is_not_shown_the_last_ones_build(project, browser):
+    """A tab of the first server keeps the browser's shared stream alive: it held that server's
+    last outcome ("b failed") and handed it to every page of the next server on the port, which
+    painted b failed though the server rendered it fresh (as status says)."""
+    project.assetfile(RESTART)
+    project.write("raw.txt", "fail")
+    context = browser.new_context()
+    first = Server(project.root)
+    tab1 = context.new_page()
+    try:
+        tab1.goto(first.url)
+        tab1.click("[data-testid=materialize-stale]")
+        tab1.locator("#build-note", has_text="build failed").wait_for(timeout=30_000)
+        assert states_of(tab1) == {"b": "failed"}
+    finally:
+        first.stop()
+    tab1.locator("#build-note", has_text="connection to the server lost").wait_for(timeout=10_000)
+    project.write("raw.txt", "ok")
+    assert cli(cwd=project.root).returncode == 0
+    second = Server(project.root, port=first.port)
+    try:
+        tab2 = context.new_page()
+        tab2.goto(second.url)
+        assert states_of(tab2) == {"b": "fresh"}
+        tab2.wait_for_timeout(1500)  # (the shared stream joins the new server meanwhile)
+        assert states_of(tab2) == {"b": "fresh"} and tab2.inner_text("#build-note") == ""
+    finally:
+        context.close()
+        second.stop()
+
+
+def test_pages_after_a_server_killed_mid_build_are_not_stuck_building(project, browser):
+    """The server was killed during a build and started again on the port: a new page was
+    handed the dead server's build-started ("building...", Materialize disabled) for good, and
+    the first page said "building..." for ever, with no word that the server was gone."""
+    import signal
+
+    project.assetfile(RESTART)
+    project.write("raw.txt", "slow")
+    context = browser.new_context()
+    first = Server(project.root)
+    tab1 = context.new_page()
+    tab1.goto(first.url)
+    tab1.click("[data-testid=materialize-stale]")
+    tab1.locator("#build-note", has_text="building...").wait_for(timeout=30_000)
+    first.proc.send_signal(signal.SIGKILL)
+    first.proc.wait(30)
+    tab1.locator("#build-note", has_text="connection to the server lost").wait_for(timeout=10_000)
+    project.write("raw.txt", "ok")
+    second = Server(project.root, port=first.port)
+    try:
+        tab2 = context.new_page()
+        tab2.goto(second.url)
+        tab2.wait_for_timeout(1000)
+        for tab in (tab2, tab1):  # (the first page too, once the shared stream joins the new server)
+            tab.locator("button[data-build]:enabled").first.wait_for(timeout=15_000)
+            assert tab.locator("button[data-build]:disabled").count() == 0
+            assert tab.inner_text("#build-note") == ""
+        tab2.click("[data-testid=materialize-stale]")
+        tab2.locator("#build-note", has_text="build finished").wait_for(timeout=30_000)
+        assert states_of(tab2) == {"b": "fresh"}
+    finally:
+        context.close()
+        second.stop()

@@ -13,7 +13,10 @@ events of :meth:`Builds.now`.
 
 A build's ID is its start in microseconds since the epoch (larger than any earlier build's, of
 this server or one before it): a page carries the ID of the last build finished when it was
-rendered (``data-finished``), and ignores the events of that build and older ones.
+rendered (``data-finished``; the server's start when none has yet, since the page shows what
+every earlier server's builds left), and ignores the events of that build and older ones: a
+browser's shared stream may still hold an earlier server's (on the same port) last outcome or
+build in progress, which a page of this server has no use for.
 """
 
 from __future__ import annotations
@@ -94,8 +97,9 @@ class Builds:
         self._lock = threading.Condition()
         self._queued: tuple[tuple[str, ...], str | None] | None = None
         self.running: tuple[str, ...] | None = None
-        self.finished = 0  # the ID of the last build finished (its build-finished event sent); 0: none yet
-        self._id = 0  # the ID of the build running, or of the last one
+        # the ID of the last build finished (its build-finished event sent), or this server's start
+        self.finished = time.time_ns() // 1000
+        self._id = self.finished  # the ID of the build running, or of the last one (or the start)
         self._last: dict[str, Any] | None = None  # the last build-finished event
         self._waiting: dict[str, Any] | None = None  # the build-waiting event of the build running
 

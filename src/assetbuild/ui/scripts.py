@@ -22,18 +22,24 @@ from .html import COLORS
 from .svg import STATE_COLORS
 
 #: the shared stream: one EventSource for every page (port) connected; a page that connects
-#: gets the state it missed first (the last build's outcome, the build running and its wait)
+#: gets the state it missed first (the last build's outcome, the build running and its wait).
+#: Each (re)connection's ``connected`` is the server's word: a server started again on the port
+#: has no build running, and its own last outcome (none yet: null). A lost stream is said to
+#: every page (``disconnected``): the build it showed may never end (the server was killed).
 WORKER_SCRIPT = """'use strict';
 const ports=new Set();let es=null,last=null,running=null,waiting=null;
+const all=(e)=>{for(const p of ports)p.postMessage(e);};
 function open(){
   es=new EventSource('/events');
   es.onmessage=(m)=>{const e=JSON.parse(m.data);
-    if(e.type==='connected'){last=e.last||last;running=null;waiting=null;}
+    if(e.type==='connected'){last=e.last;running=null;waiting=null;}
     else if(e.type==='build-started'){running=e;waiting=null;}
     else if(e.type==='build-waiting'){waiting=e;}
     else if(e.type==='build-running'){waiting=null;}
     else if(e.type==='build-finished'){last=e;running=null;waiting=null;}
-    for(const p of ports)p.postMessage(e);};
+    all(e);};
+  es.onerror=()=>{running=null;waiting=null;all({type:'disconnected'});
+    if(es&&es.readyState===2){es=null;setTimeout(()=>{if(!es&&ports.size)open();},3000);}};
 }
 onconnect=(c)=>{const p=c.ports[0];ports.add(p);
   p.onmessage=(m)=>{if(m.data==='bye'){ports.delete(p);if(!ports.size&&es){es.close();es=null;}}};
@@ -56,19 +62,21 @@ WORKER_URL = _url("live.js", WORKER_SCRIPT)
 PAGE_SCRIPT = """'use strict';
 (()=>{
 const COLORS=$COLORS,SVG_COLORS=$SVG_COLORS,WORKER=$WORKER;
-let seen=Number(document.body.dataset.finished||0),noted=0;
-const note=(text)=>{noted++;const n=document.getElementById('build-note');if(n)n.textContent=text;};
+let seen=Number(document.body.dataset.finished||0),noted=0,passing=false;
+// (passing: the note says what may end without a word: a build running, a wait, a lost stream)
+const note=(text,pass)=>{noted++;passing=!!pass;const n=document.getElementById('build-note');if(n)n.textContent=text;};
 const buttons=(off)=>{for(const b of document.querySelectorAll('button[data-build]'))b.disabled=off;};
 const set=(asset,state)=>{for(const el of document.querySelectorAll('[data-asset="'+CSS.escape(asset)+'"]')){
   el.dataset.state=state;const b=el.querySelector('.state');if(b){b.textContent=state;b.style.background=COLORS[state]||'#888';}
   const r=el.querySelector('rect.box'),c=SVG_COLORS[state];if(r&&c){r.setAttribute('fill',c[0]);r.setAttribute('stroke',c[1]);}}};
 function onEvent(e){
-  if(e.type==='connected'){if(e.last)onEvent(e.last);return;}
+  if(e.type==='connected'){buttons(false);if(passing)note('');if(e.last)onEvent(e.last);return;}  // (then what runs)
+  if(e.type==='disconnected'){note('connection to the server lost: reconnecting...',true);return;}
   if(e.type.startsWith('build-')&&e.build<=seen)return;  // (a build this page shows already)
   if(e.type==='asset'&&!e.partition)set(e.asset,e.status==='running'?'running':(e.status==='failed'?'failed':e.status==='skipped'?'missing':'fresh'));
-  if(e.type==='build-started'){buttons(true);note('building...');}
-  if(e.type==='build-waiting')note(e.message);
-  if(e.type==='build-running')note('building...');
+  if(e.type==='build-started'){buttons(true);note('building...',true);}
+  if(e.type==='build-waiting')note(e.message,true);
+  if(e.type==='build-running')note('building...',true);
   if(e.type==='build-finished'){seen=e.build;for(const[a,s]of Object.entries(e.states||{}))set(a,s);
     buttons(false);note(e.ok?'build finished':'build failed'+(e.error?': '+e.error:''));}
 }
@@ -78,16 +86,20 @@ function live(){
       addEventListener('pagehide',()=>w.port.postMessage('bye'),{once:true});return;}catch(err){}
   }
   const es=new EventSource('/events');es.onmessage=(m)=>onEvent(JSON.parse(m.data));
+  es.onerror=()=>onEvent({type:'disconnected'});
   addEventListener('pagehide',()=>es.close(),{once:true});
 }
 addEventListener('pageshow',(e)=>{if(e.persisted)live();});  // (back from the page cache: join again)
 live();
 for(const f of document.querySelectorAll('form[action="/materialize"]')){
   f.addEventListener('submit',async(ev)=>{ev.preventDefault();const before=noted;
-    const r=await fetch(f.action,{method:'POST',body:new URLSearchParams(new FormData(f)),
-                                 headers:{'Accept':'application/json'}});
+    let r;
+    try{r=await fetch(f.action,{method:'POST',body:new URLSearchParams(new FormData(f)),
+                                headers:{'Accept':'application/json'}});}
+    catch(err){note('the server does not answer: is assetbuild ui still running?');return;}
     if(r.status===202&&noted!==before)return;  // (the stream said more meanwhile: a wait, the end)
-    note(r.status===202?'building...':r.status===409?'a build is already running: wait for it to finish'
+    if(r.status===202){note('building...',true);return;}
+    note(r.status===409?'a build is already running: wait for it to finish'
          :'refused ('+r.status+'): '+(await r.text()));});
 }
 function filter(){
