@@ -168,6 +168,32 @@ def test_partition_grid_selects_a_partition(site, browser, shots):
     page.screenshot(path=str(shots / "partitions.png"), full_page=True)
 
 
+def test_a_partitions_page_follows_its_build_without_reloading(site, browser):
+    """Materialize 2024-03-02 on its page said "build finished", but its badge and grid cell kept
+    saying stale until a reload: the page dropped every partition's event, and build-finished
+    carried only each asset's overall state. Now both follow, and end as status says."""
+    project, server, env = site
+    project.write("version.txt", "2")  # every partition is stale
+    page = browser.new_page()
+    page.goto(server.url)
+    page.goto(server.base + "/assets/daily?partition=2024-03-02")
+    cells = page.locator("[data-testid=partitions] [data-partition]")
+    badge = page.locator("[data-testid=partition-selected] + .state")
+    assert badge.inner_text() == "stale" and {c.get_attribute("data-state") for c in cells.all()} == {"stale"}
+    page.evaluate("window.notReloaded = true")
+    page.click("[data-testid=materialize]")
+    page.locator("#build-note", has_text="build finished").wait_for(timeout=30_000)
+    assert badge.inner_text() == "fresh" and page.evaluate("window.notReloaded") is True
+    assert {c.get_attribute("data-partition"): c.get_attribute("data-state") for c in cells.all()} == {
+        "2024-03-01": "stale", "2024-03-02": "fresh", "2024-03-03": "stale"}
+    page.goto(server.base + "/assets/daily")  # a backfill from the asset's page: every cell
+    page.evaluate("window.notReloaded = true")
+    page.click("[data-testid=materialize]")
+    page.locator("#build-note", has_text="build finished").wait_for(timeout=30_000)
+    assert {c.get_attribute("data-state") for c in cells.all()} == {"fresh"}
+    assert page.evaluate("window.notReloaded") is True
+
+
 def test_partition_keys_with_url_characters_select_themselves(project, browser):
     """A static key may hold '&', '+', '#', '%' or a space: each cell's link selects that key,
     not what a browser reads from the raw text (``a&b`` as partition ``a`` and a parameter)."""

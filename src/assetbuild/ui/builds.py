@@ -7,8 +7,9 @@ Events are small JSON objects: ``{"type": "build-started", "assets": [...], "bui
 this one waits for it, holding no page) then ``{"type": "build-running", "build": ID}``,
 ``{"type": "asset", "asset": NAME, "status": "running"|"built"|"cached"|...}`` (a partition's
 node is named by its asset, with ``"partition"``), ``{"type": "build-finished", "build": ID,
-"ok": bool, "error": str|None, "states": {asset: state}}``: the states ``status`` gives once the
-build is over, so a page can colour every node without reloading. A stream starts with the
+"ok": bool, "error": str|None, "states": {asset: state}, "partitions": {asset: {key: state}}}``:
+the states ``status`` gives once the build is over, so a page can colour every node without
+reloading (``partitions``: of the partitioned assets the build ran a partition of). A stream starts with the
 events of :meth:`Builds.now`.
 
 A build's ID is its start in microseconds since the epoch (larger than any earlier build's, of
@@ -69,6 +70,7 @@ class _Progress(Reporter):
     def __init__(self, events: Events) -> None:
         super().__init__(verbosity=-2)
         self.events = events
+        self.partitioned: set[str] = set()  # the assets a partition of which the build ran
 
     def asset_started(self, name: str) -> None:
         self._publish(name, "running")
@@ -81,6 +83,7 @@ class _Progress(Reporter):
         event: dict[str, Any] = {"type": "asset", "asset": asset, "status": status}
         if key is not None:
             event["partition"] = key
+            self.partitioned.add(asset)
         self.events.publish(event)
 
 
@@ -147,27 +150,30 @@ class Builds:
 
         self.events.publish({"type": "build-started", "assets": list(assets), "build": self._id})
         ok, error = False, None
+        progress = _Progress(self.events)
         try:
             state.building = True  # (only around the build: a signal raises nowhere else)
             try:
                 with self._lock_ahead(), called_from("ui"):
                     result = session.build(assets, keep_going=True, partitions=partitions,
-                                           reporter=_Progress(self.events), **self.where.kw())
+                                           reporter=progress, **self.where.kw())
             finally:
                 state.building = False
             ok = result.ok
         except KeyboardInterrupt as e:  # the server is stopping: the build recorded its run
             from ..interrupts import Terminated
 
-            self._finished(False, "terminated" if isinstance(e, Terminated) else "interrupted", {})
+            self._finished(False, "terminated" if isinstance(e, Terminated) else "interrupted", {}, {})
             raise
         except Exception as e:  # noqa: BLE001 - reported to the page; the server goes on
             error = describe_error(e)
         try:
-            now = {a: s["state"] for a, s in states(self.where).items()}
+            known = states(self.where)
         except Exception:  # noqa: BLE001 - the AssetFile may not load any more
-            now = {}
-        self._finished(ok, error, now)
+            known = {}
+        self._finished(ok, error, {a: s["state"] for a, s in known.items()},
+                       {a: known[a]["partitions"] for a in sorted(progress.partitioned)
+                        if (known.get(a) or {}).get("partitions")})
 
     def _lock_ahead(self) -> Any:
         """The cache's build lock, waited for here while another build (the command line's)
@@ -203,10 +209,11 @@ class Builds:
 
         return ahead()
 
-    def _finished(self, ok: bool, error: str | None, now: dict[str, str]) -> None:
+    def _finished(self, ok: bool, error: str | None, now: dict[str, str], parts: dict[str, dict[str, str]]) -> None:
         with self._lock:  # (with the event: a start() in between would be refused after it)
             self.running = None
             self._waiting = None
             self.finished = self._id
-            self._last = {"type": "build-finished", "build": self._id, "ok": ok, "error": error, "states": now}
+            self._last = {"type": "build-finished", "build": self._id, "ok": ok, "error": error, "states": now,
+                          "partitions": parts}
             self.events.publish(self._last)

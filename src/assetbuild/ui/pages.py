@@ -168,7 +168,8 @@ def partitions_html(name: str, parts: dict[str, str]) -> str:
                     f'data-state="{esc(s)}" title="{esc(k)}: {esc(s)}" '
                     f'style="width:14px;height:14px;display:inline-block;background:{COLORS.get(s, "#888")}"></a>'
                     for k, s in parts.items())
-    return f'<div data-testid="partitions" style="display:flex;flex-wrap:wrap;gap:2px;max-width:900px">{cells}</div>'
+    return (f'<div data-testid="partitions" data-partitions-of="{esc(name)}" '
+            f'style="display:flex;flex-wrap:wrap;gap:2px;max-width:900px">{cells}</div>')
 
 
 def asset_html(doc: dict[str, Any], *, project: str, token: str | None, partition: str | None = None,
@@ -192,7 +193,8 @@ def asset_html(doc: dict[str, Any], *, project: str, token: str | None, partitio
         body.append(f"<h2>Partitions</h2>{partitions_html(name, doc['partitions'])}")
         if partition:
             reasons = "; ".join(f"{r['code']}: {r['detail']}" for r in doc.get("partition_reasons", []))
-            body.append(f'<p>Selected partition: <b data-testid="partition-selected">{esc(partition)}</b> '
+            body.append(f'<p>Selected partition: <b data-of="{esc(name)}" data-key="{esc(partition)}" '
+                        f'data-testid="partition-selected">{esc(partition)}</b> '
                         f'{state_badge(doc["partitions"].get(partition, "unknown"))} '
                         f'<span class="muted">{esc(reasons)}</span></p>')
     if d["kind"] == "asset" and (doc.get("partitions") is None or partition in doc["partitions"]):

@@ -69,15 +69,23 @@ const buttons=(off)=>{for(const b of document.querySelectorAll('button[data-buil
 const set=(asset,state)=>{for(const el of document.querySelectorAll('[data-asset="'+CSS.escape(asset)+'"]')){
   el.dataset.state=state;const b=el.querySelector('.state');if(b){b.textContent=state;b.style.background=COLORS[state]||'#888';}
   const r=el.querySelector('rect.box'),c=SVG_COLORS[state];if(r&&c){r.setAttribute('fill',c[0]);r.setAttribute('stroke',c[1]);}}};
+const badge=(b,state)=>{if(b){b.textContent=state;b.style.background=COLORS[state]||'#888';}};
+const setPart=(asset,key,state)=>{const a=CSS.escape(asset),k=CSS.escape(key);  // (a partition's grid cell and badge)
+  for(const c of document.querySelectorAll('[data-partitions-of="'+a+'"] [data-partition="'+k+'"]')){
+    c.dataset.state=state;c.title=key+': '+state;c.style.background=COLORS[state]||'#888';}
+  for(const b of document.querySelectorAll('[data-testid=partition-selected][data-of="'+a+'"][data-key="'+k+'"]'))
+    badge(b.nextElementSibling,state);};
+const shown=(s)=>s==='running'?'running':s==='failed'?'failed':s==='skipped'?'missing':'fresh';
 function onEvent(e){
   if(e.type==='connected'){buttons(false);if(passing)note('');if(e.last)onEvent(e.last);return;}  // (then what runs)
   if(e.type==='disconnected'){note('connection to the server lost: reconnecting...',true);return;}
   if(e.type.startsWith('build-')&&e.build<=seen)return;  // (a build this page shows already)
-  if(e.type==='asset'&&!e.partition)set(e.asset,e.status==='running'?'running':(e.status==='failed'?'failed':e.status==='skipped'?'missing':'fresh'));
+  if(e.type==='asset'){if(e.partition===undefined)set(e.asset,shown(e.status));else setPart(e.asset,e.partition,shown(e.status));}
   if(e.type==='build-started'){buttons(true);note('building...',true);}
   if(e.type==='build-waiting')note(e.message,true);
   if(e.type==='build-running')note('building...',true);
   if(e.type==='build-finished'){seen=e.build;for(const[a,s]of Object.entries(e.states||{}))set(a,s);
+    for(const[a,keys]of Object.entries(e.partitions||{}))for(const[k,s]of Object.entries(keys))setPart(a,k,s);
     buttons(false);note(e.ok?'build finished':'build failed'+(e.error?': '+e.error:''));}
 }
 function live(){
