@@ -266,3 +266,43 @@ def a():
         assert s.get("/runs?before=x")[0] == 400
     finally:
         s.stop()
+
+
+def test_an_observable_sources_page_shows_its_observations_and_failure(project: Project):
+    """/assets/api showed only its definition: not the latest observation (``show api``), nor
+    its history (``log api``), nor that the latest observation failed; the catalog's badge said
+    "source" all the same."""
+    project.assetfile('''
+from assetbuild import Observation, observable_source
+
+@observable_source
+def api():
+    v = open("version").read().strip()
+    if v == "down":
+        raise RuntimeError("api is down")
+    return Observation(version=v, metadata={"etag": "etag-" + v})
+
+@asset
+def reader(api):
+    return api
+''')
+    project.write("version", "v1-version")
+    assert cli(cwd=project.root).returncode == 0
+    s = Server(project.root)
+    try:
+        code, page, _ = s.get("/assets/api")
+        assert code == 200, page
+        assert 'data-testid="observed-version">v1-version<' in page and '<td><span class="">etag-v1-version' in page
+        assert 'data-testid="observation-error"' not in page and page.count('<tr data-kind="observed">') == 1
+        assert 'data-node="api" data-kind="observable_source"' in s.get("/")[1]
+        project.write("version", "down")
+        assert cli(cwd=project.root).returncode == 1
+        page = s.get("/assets/api")[1]
+        assert 'data-testid="observed-version">v1-version<' in page  # (what readers still read)
+        error = page.split('data-testid="observation-error">')[1].split("</span>")[0]
+        assert error.startswith("the latest observation failed: ") and "api is down" in error, error
+        assert page.split('data-testid="history"')[1].count("<tr data-kind=") == 2
+        catalog = s.get("/")[1].split('data-node="api"')[1].split("</tr>")[0]
+        assert ">failed</span>" in catalog, catalog
+    finally:
+        s.stop()

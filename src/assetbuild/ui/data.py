@@ -5,6 +5,7 @@ edited one is simply read again) and reads the store in short read transactions.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,13 +59,15 @@ def catalog(where: Where) -> list[dict[str, Any]]:
 
     rows = session.list_assets(**where.kw())
     known = states(where)
-    last = last_materialized(where, [r["name"] for r in rows if r["kind"] == "asset"])
+    failed: set[str] = set()
+    last = last_materialized(where, [r["name"] for r in rows if r["kind"] == "asset"],
+                             observed=[r["name"] for r in rows if r["kind"] == "observable_source"], failed=failed)
     out = []
     for r in rows:
         if r["kind"] == "resource":
             continue
         st = known.get(r["name"], {})
-        state = st.get("state") if r["kind"] == "asset" else "source"
+        state = st.get("state") if r["kind"] == "asset" else "failed" if r["name"] in failed else "source"
         counts = None
         if st.get("partitions") is not None:
             counts = {s: list(st["partitions"].values()).count(s) for s in ("fresh", "stale", "missing", "failed", "overdue")}
@@ -74,9 +77,11 @@ def catalog(where: Where) -> list[dict[str, Any]]:
     return out
 
 
-def last_materialized(where: Where, assets: list[str]) -> dict[str, str]:
+def last_materialized(where: Where, assets: list[str], *, observed: Sequence[str] = (),
+                      failed: set[str] | None = None) -> dict[str, str]:
     """The time (ISO-8601 UTC) of each asset's latest materialization, from its head (the newest
-    of a partitioned asset's partitions)."""
+    of a partitioned asset's partitions); and of each ``observed`` source's latest observation,
+    its name added to ``failed`` when a later one failed (as ``show`` warns)."""
     from ..clock import iso_utc
     from ..session.project import open_project, open_store
 
@@ -92,6 +97,13 @@ def last_materialized(where: Where, assets: list[str]) -> dict[str, str]:
                 head = store.get_head(name)
                 if head is not None and head.built_ns > out.get(asset, 0):
                     out[asset] = head.built_ns
+            for source in observed:
+                rec = store.get_observation(source)
+                if rec is not None:
+                    out[source] = rec.observed_ns
+                latest = store.last_event(source)
+                if failed is not None and latest is not None and latest.kind == "failed":
+                    failed.add(source)
         finally:
             store.close()
     return {a: iso_utc(t) for a, t in out.items()}
@@ -118,6 +130,8 @@ def asset_page(where: Where, name: str, partition: str | None = None) -> dict[st
     doc: dict[str, Any] = {"name": name, "definition": definition, "state": None, "why": None,
                            "root": os.path.realpath(where.project_dir),
                            "metadata": {}, "materialized_at": None, "history": [], "partitions": None}
+    if definition["kind"] == "observable_source":
+        return _observations(where, doc)
     if definition["kind"] != "asset":
         return doc
     st = states(where).get(name, {})
@@ -148,6 +162,32 @@ def asset_page(where: Where, name: str, partition: str | None = None) -> dict[st
         pass
     log = session.asset_log(node, None, **where.kw())
     doc["history"] = log["events"] if isinstance(log, dict) else []
+    return doc
+
+
+def _observations(where: Where, doc: dict[str, Any]) -> dict[str, Any]:
+    """An observable source's page: its latest recorded observation (``version``, metadata and
+    time, as ``show`` gives them), its history (``log``: observed and failed events), and
+    ``observation_error`` when the latest observation failed (readers then read the one before)."""
+    from .. import session
+    from ..clock import iso_utc
+    from ..errors import ValueNotFound
+    from ..metadata import typed
+
+    name = doc["name"]
+    try:
+        obs = session.load_value(name, **where.kw())
+        doc["version"] = obs["version"]
+        doc["metadata"] = {k: typed(v) for k, v in (obs.get("metadata") or {}).items()}
+        doc["materialized_at"] = iso_utc(obs["observed_ns"])
+    except ValueNotFound:
+        pass
+    log = session.asset_log(name, None, **where.kw())
+    doc["history"] = log["events"] if isinstance(log, dict) else []
+    latest = doc["history"][0] if doc["history"] else None
+    if latest is not None and latest["kind"] == "failed":
+        doc["state"] = "failed"
+        doc["observation_error"] = latest.get("error") or "failed"
     return doc
 
 

@@ -188,6 +188,8 @@ def asset_html(doc: dict[str, Any], *, project: str, token: str | None, partitio
                                    label=f"Materialize {partition}" if partition else "Materialize")
                        if doc.get("partitions") != {} else "")  # (no partition yet: nothing to build)
                     + f"<ul>{reasons}</ul>{diff}</div>")
+    if d["kind"] == "observable_source":
+        body.append(_observed_html(doc))
     body.append(f"<h2>Definition</h2>{_definition(d, doc.get('root', ''))}")
     if doc.get("partitions") is not None:
         body.append(f"<h2>Partitions</h2>{partitions_html(name, doc['partitions'])}")
@@ -197,6 +199,13 @@ def asset_html(doc: dict[str, Any], *, project: str, token: str | None, partitio
                         f'data-testid="partition-selected">{esc(partition)}</b> '
                         f'{state_badge(doc["partitions"].get(partition, "unknown"))} '
                         f'<span class="muted">{esc(reasons)}</span></p>')
+    if d["kind"] == "observable_source":
+        when = doc.get("materialized_at")
+        body.append("<h2>Latest observation</h2>"
+                    + (f'<p>version <span class="mono" data-testid="observed-version">{esc(doc["version"])}</span>'
+                       f' <span class="muted">observed {esc(when)}</span></p>' + metadata_html(doc.get("metadata") or {})
+                       if when else '<p class="muted">never observed</p>'))
+        body.append(f"<h2>History</h2>{history_html(doc.get('history') or [])}")
     if d["kind"] == "asset" and (doc.get("partitions") is None or partition in doc["partitions"]):
         when = doc.get("materialized_at")
         body.append("<h2>Latest metadata</h2>"
@@ -205,6 +214,17 @@ def asset_html(doc: dict[str, Any], *, project: str, token: str | None, partitio
         body.append(f"<h2>Plots</h2>{plots_html(doc.get('history') or []) or '<p class=muted>no numeric metadata</p>'}")
         body.append(f"<h2>History</h2>{history_html(doc.get('history') or [])}")
     return page(name, "".join(body), here="catalog", project=project, script=PAGE_URL, finished=finished)
+
+
+def _observed_html(doc: dict[str, Any]) -> str:
+    """An observable source's state: "failed" and why when its latest observation failed (its
+    readers read the one before), else a plain "source" badge."""
+    if doc.get("state") != "failed":
+        return f'<div data-node="{esc(doc["name"])}" data-state="source">{state_badge("source")}</div>'
+    error = (doc.get("observation_error") or "").strip().splitlines() or ["failed"]
+    return (f'<div data-node="{esc(doc["name"])}" data-state="failed">{state_badge("failed")} '
+            f'<span data-testid="observation-error">the latest observation failed: {esc(error[-1])}; readers '
+            "use the last one that succeeded</span></div>")
 
 
 def graph_html(doc: dict[str, Any], *, project: str, select: str | None, collapse: tuple[str, ...],
