@@ -317,3 +317,16 @@ def test_json_mode_prints_a_document_even_for_errors(tmp_path):
     assert doc["ok"] is False and doc["results"] == [] and "names no asset" in doc["error"]
     r = cli("status", "--json", cwd=tmp_path)
     assert r.returncode == 2 and json.loads(r.stdout)["ok"] is False
+
+
+def test_graph_dash_o_dash_is_stdout_and_cache_archives_refuse_it(proj):
+    r = cli("graph", "-o", "-", cwd=proj)  # click's convention: - is stdout, not a file named -
+    assert (r.returncode, r.stderr) == (0, "") and '"numbers" -> "total"' in r.stdout
+    r = cli("graph", "--format", "svg", "--output", "-", cwd=proj)
+    assert r.returncode == 0 and r.stdout.lstrip().startswith("<svg")
+    assert not (proj / "-").exists()
+    assert cli(cwd=proj).returncode == 0
+    for verb, stream in (("export", "standard output"), ("import", "standard input")):
+        r = cli("cache", verb, "-", cwd=proj)
+        assert (r.returncode, r.stdout) == (2, "") and f"not {stream} (-)" in r.stderr
+    assert not (proj / "-").exists()

@@ -424,7 +424,7 @@ def list_cmd(ctx: click.Context, assets: tuple[str, ...], **local: Any) -> None:
               show_default=True, help="Output format. svg: a picture drawn by assetbuild itself, each asset "
               "coloured by its status state (as the UI's /graph page); png: Graphviz's, needs `dot` installed.")
 @click.option("-o", "--output", "out", metavar="FILE", default=None,
-              help="Write to FILE instead of stdout (png needs it on a terminal).")
+              help="Write to FILE instead of stdout (png needs it on a terminal); - is stdout.")
 @_exclude_shown_option
 @click.pass_context
 @_handle_errors
@@ -435,7 +435,7 @@ def graph(ctx: click.Context, assets: tuple[str, ...], fmt: str, out: str | None
     from .. import output, session
     from . import pictures
 
-    pictures.refuse_png_to_terminal(fmt, out)
+    out = pictures.output_file(fmt, out)  # None: stdout
     opts, _ = _setup(ctx, local, reads_only=True)
     out = caller_path(opts, out) if out else out
     with _prints_to_stderr():

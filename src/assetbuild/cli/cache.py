@@ -137,6 +137,7 @@ def cache_export(ctx: click.Context, file: str, assets: tuple[str, ...], **local
     from ..output import maintenance as maintenance_output
     from .finding import caller_path
 
+    _refuse_dash(file, "export writes an archive file, not standard output (-): name it .tar, .tar.gz or .tgz")
     opts, rep = _setup(ctx, local)
     file = caller_path(opts, file)  # relative to where the command started, wherever the project is
     assets = (*assets, *(f"-{e}" for e in opts.get("exclude") or ()))  # see assetbuild.selection
@@ -164,6 +165,7 @@ def cache_import(ctx: click.Context, file: str, **local: Any) -> None:
     from ..output import maintenance as maintenance_output
     from .finding import caller_path
 
+    _refuse_dash(file, "import reads an archive file, not standard input (-): give its path")
     opts, rep = _setup(ctx, local)
     file = caller_path(opts, file)
     with _prints_to_stderr():  # (it loads the AssetFile, for the places its assets write)
@@ -171,6 +173,13 @@ def cache_import(ctx: click.Context, file: str, **local: Any) -> None:
     click.echo(maintenance_output.format_import(r, file, as_json=bool(opts.get("as_json"))))
     if r["skipped"] or r["rejected_blobs"]:
         ctx.exit(1)
+
+
+def _refuse_dash(file: str, message: str) -> None:
+    """``-`` is click's name for stdin/stdout, which ``graph -o -`` honours; an archive is not
+    streamed (its summary has stdout, and import seeks), so say so rather than use a file named ``-``."""
+    if file == "-":
+        raise click.UsageError(f"cache {message}")
 
 
 @cache.command(name="keygen")

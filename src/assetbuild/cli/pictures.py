@@ -63,10 +63,14 @@ def _write_file(out: str, data: bytes) -> None:
         raise CannotWrite(out, e) from e
 
 
-def refuse_png_to_terminal(fmt: str, out: str | None) -> None:
-    """PNG is bytes: a terminal would print garbage. Checked before anything is loaded."""
+def output_file(fmt: str, out: str | None) -> str | None:
+    """The file ``-o`` names, or None for stdout: no ``-o``, or ``-o -`` (click's convention,
+    which ``dot -o`` users expect; not a file named ``-``). PNG is bytes: a terminal would print
+    garbage, so that is refused, before anything is loaded."""
+    out = None if out == "-" else out
     if fmt == "png" and out is None and sys.stdout.isatty():
         raise click.UsageError("--format png writes binary data: give -o FILE.png or redirect stdout")
+    return out
 
 
 def _png(nodes: list[dict[str, Any]], states: dict[str, str]) -> bytes:
