@@ -134,8 +134,43 @@ def test_partitions_naming_no_key_is_a_usage_error_not_the_whole_project(proj: P
     for option in ("--partitions", "--partition"):
         r = cli("build", "daily", option, spec, cwd=proj.root, env=env())
         assert r.returncode == 2, (r.stdout, r.stderr)
-        assert "names no partition" in r.stderr and "Traceback" not in r.stderr
+        # (--partition takes its KEY whole: ',' is a key that does not exist)
+        assert ("names no partition" if option == "--partitions" or not spec.strip() else "no partition")\
+            in r.stderr and "Traceback" not in r.stderr
         assert take_runs(proj.runs) == {}
+
+
+REGIONS = """
+from assetbuild import asset, StaticPartitions
+
+
+@asset(io="json", partitions=StaticPartitions(["eu", "us west", "us", "asia"]))
+def regional(context):
+    _ran("regional")
+    return context.partition_key
+"""
+
+
+def test_partition_takes_one_key_whole_and_partitions_the_list(tmp_path: Path) -> None:
+    """The README: `--partition KEY` builds one, `--partitions` takes `a,b,c` and `A..B`. The
+    build's --partition went through --partitions' grammar: `--partition 'eu,us west'` built
+    two partitions, `--partition eu..us` three."""
+    p = Project(tmp_path)
+    runs = tmp_path / "runs"
+    p.write("AssetFile", run_counter(runs) + REGIONS)
+    for spec in ("eu,us west", "eu..us", "eu, us"):
+        r = cli("build", "regional", "--partition", spec, cwd=tmp_path, env=env())
+        assert (r.returncode, take_runs(runs)) == (2, {}), (spec, r.stdout)
+        assert r.stderr == (f"assetbuild: error: regional: no partition {spec!r} (nearest: asia, eu, us, us west; "
+                            "4 in all, eu to asia) (--partition takes one key: --partitions a,b or A..B names "
+                            "several)\n")
+    r = cli("build", "--partition", "uswest", cwd=tmp_path, env=env())  # no selection: every partitioned asset
+    assert r.returncode == 2 and "regional: no partition 'uswest' (nearest: us, us west;" in r.stderr
+    assert "--partitions" not in r.stderr and take_runs(runs) == {}
+    r = cli("build", "regional", "--partition", "us west", cwd=tmp_path, env=env())
+    assert r.returncode == 0 and take_runs(runs) == {"regional": 1} and "regional[us west]" in r.stdout
+    r = cli("build", "regional", "--partitions", "eu, us west", "-n", cwd=tmp_path, env=env())
+    assert r.returncode == 0 and "would run     regional[eu]" in r.stdout and "1 of 2" in r.stdout  # (us west built above)
 
 
 def test_status_text_json_and_each_partition(proj: Project) -> None:

@@ -130,6 +130,11 @@ def test_parse_keys_ranges_lists_and_nearest() -> None:
     # a file key holding ',' or '..' is one key when it exists
     assert parse_keys("a,b.csv", ["a,b.csv", "c.csv"]) == ["a,b.csv"]
     assert parse_keys("x..y.csv", ["x..y.csv"]) == ["x..y.csv"]
+    assert parse_keys(["b", "a", "b"], ["a", "b", "c"]) == ["b", "a"]  # a sequence: exact keys, none split
+    with pytest.raises(ValueError, match="no partition 'a,b'"):
+        parse_keys(["a,b"], ["a", "b"])
+    with pytest.raises(ValueError, match="no partition 'a..b'"):
+        parse_keys(("a..b",), ["a", "b"])
     assert split_node("daily[2024-01-01]") == ("daily", "2024-01-01") and split_node("a") == ("a", None)
 
 

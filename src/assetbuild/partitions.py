@@ -459,10 +459,16 @@ def split_node(name: str) -> tuple[str, str | None]:
     return name[:i], name[i + 1:-1]
 
 
-def parse_keys(spec: str, keys: Sequence[str]) -> list[str]:
+def parse_keys(spec: str | Sequence[str], keys: Sequence[str]) -> list[str]:
     """The keys ``--partitions`` names: ``A..B`` (inclusive, in key order; ``A..`` from A to the
     last, ``..B`` from the first to B), ``a,b,c``, or one key; ValueError naming the nearest
-    valid keys for one that does not exist."""
+    valid keys for one that does not exist. A sequence (``--partition KEY``, ``partitions=[...]``)
+    names keys exactly, none split: ``--partition 'eu,us west'`` is one key, not two."""
+    if not isinstance(spec, str):
+        missing = [k for k in spec if k not in set(keys)]
+        if missing:
+            raise ValueError(unknown_key(missing[0], keys))
+        return list(dict.fromkeys(spec))
     if spec in keys:
         return [spec]
     index = {k: i for i, k in enumerate(keys)}

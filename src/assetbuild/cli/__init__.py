@@ -80,7 +80,7 @@ def _build_kwargs(opts: dict[str, Any]) -> dict[str, Any]:
             executor = executor or flag.executor
     if opts.get("partition") is not None and opts.get("partitions") is not None:
         raise click.UsageError("give --partition KEY or --partitions KEYS, not both")
-    parts = opts.get("partition") if opts.get("partition") is not None else opts.get("partitions")
+    parts = (opts["partition"],) if opts.get("partition") is not None else opts.get("partitions")  # one KEY, unsplit
     return {"force": bool(opts.get("force")), "force_upstream": bool(opts.get("force_upstream")),
             "partitions": parts,
             "only": bool(opts.get("only")), "keep_going": bool(opts.get("keep_going")),
@@ -172,7 +172,7 @@ _build_options = _options(
                       "stale ones (nothing upstream runs; a later full build reconciles)."),
     _exclude_option,
     click.option("--partition", "partition", metavar="KEY", default=None,
-                 help="Build one partition of the selected partitioned assets."),
+                 help="Build one partition of the selected partitioned assets (KEY whole: no list or range)."),
     click.option("--partitions", "partitions", metavar="KEYS", default=None,
                  help="Build these partitions of the selected partitioned assets (of all, without a selection): "
                       "A..B (inclusive, in key order; A.. to the last, ..B from the first) or a,b,c. "

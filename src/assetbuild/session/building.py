@@ -268,8 +268,8 @@ def build(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "
 
     ``partitions`` builds only some partitions of the selected partitioned assets (of every
     partitioned asset without a selection): one key, ``"A..B"`` (inclusive, in key order) or
-    ``"a,b,c"`` (a backfill), or a list of keys, each as it is. A key that does not exist is a
-    SelectionError naming the nearest.
+    ``"a,b,c"`` (a backfill), or a list of keys, taken exactly (``--partition KEY`` passes
+    one). A key that does not exist is a SelectionError naming the nearest.
     """
     options = BuildOptions(force=force, keep_going=keep_going, dry_run=dry_run, jobs=jobs, executor=executor,
                            executor_options=executor_options, timeout=timeout, params=params,

@@ -59,7 +59,7 @@ class BuildOptions(FrozenRecord):
     resources: dict[str, Any] | None = None  # resource name -> the object that replaces it
     force_upstream: bool = False  # force what the selection needs too (force: the selected only)
     only: bool = False  # run the selected only, against the stored values of their inputs
-    partitions: str | tuple[str, ...] | None = None  # --partition(s): the keys of the selected partitioned assets to build (a tuple: keys as they are)
+    partitions: str | tuple[str, ...] | None = None  # --partitions A..B / a,b; a tuple (--partition KEY, partitions=[...]): exact keys
     tick: bool = False  # a tick of ``assetbuild run``: what its policies requested (with ``only``)
     forced: frozenset[str] = frozenset()  # run these even when cached (a tick's due schedules)
 
@@ -74,7 +74,8 @@ class BuildOptions(FrozenRecord):
                              executor_options=executor_options, timeout=timeout,
                              remote=RemoteOptions() if remote is None else remote, params=params,
                              param_args=param_args, resources=resources, force_upstream=force_upstream, only=only,
-                             partitions=partitions, tick=tick, forced=forced)
+                             partitions=partitions if partitions is None or isinstance(partitions, str)
+                             else tuple(partitions), tick=tick, forced=forced)
 
     def call_text(self, selection: Sequence[str]) -> str:
         """The ``build(...)`` call that asks for this build, as a run's history records it

@@ -160,22 +160,24 @@ def _partitions() -> str:
     return words("--partition(s)", "partitions=")
 
 
-def partition_nodes(graph: Any, assets: Sequence[str], spec: str | tuple[str, ...]) -> list[str]:
+def partition_nodes(graph: Any, assets: Sequence[str], spec: str | Sequence[str]) -> list[str]:
     """The selection ``--partition K`` or ``--partitions A..B`` makes of ``assets``: each selected
     partitioned asset's partitions that ``spec`` names, and the selected unpartitioned assets;
     without a selection, the named partitions of every partitioned asset whose keys ``spec``
-    names. ``--exclude`` items (``-SEL``) come back last, for the build's selection to take out
-    (``--partitions A..B --exclude 'daily[KEY]'``: a range but one day); alone, they select as
-    no selection does. SelectionError for a key that does not exist (naming the nearest)."""
+    names (a sequence: those keys exactly). ``--exclude`` items (``-SEL``) come back last, for
+    the build's selection to take out (``--partitions A..B --exclude 'daily[KEY]'``: a range but
+    one day); alone, they select as no selection does. SelectionError for a key that does not
+    exist (naming the nearest)."""
     from ..graph import select
     from ..partitions import split_node
     from ..selection import parse
 
     if not graph.partitioned:
         raise SelectionError(f"{_partitions()}: this project has no partitioned asset")
-    if not any(s.strip() for s in (spec if isinstance(spec, tuple) else spec.split(","))):
-        # no key selects nothing, which a build takes as all
-        raise SelectionError(f"{_partitions()} {spec!r} names no partition key")
+    if not any(s.strip() for s in (spec.split(",") if isinstance(spec, str) else spec)):
+        # (no key selects nothing, which a build takes as all)
+        raise SelectionError(f"{_partitions()} {spec if isinstance(spec, str) else ','.join(spec)!r} names no "
+                             "partition key")
     excluded = [p for p in assets if parse(p).exclude]
     assets = [p for p in assets if p not in set(excluded)]
     chosen = select(graph, assets, needs=False) if assets else []
@@ -204,18 +206,26 @@ def partition_nodes(graph: Any, assets: Sequence[str], spec: str | tuple[str, ..
             continue
         out += [f"{a}[{k}]" for k in picked]
     if errors and (by_asset or not out):
-        raise SelectionError(errors[0])
+        several = not isinstance(spec, str) and any("," in k or ".." in k for k in spec)
+        raise SelectionError(errors[0] + (f" ({_one_key()})" if several else ""))
     return out + plain + excluded
 
 
 def _exact_keys(keys: Sequence[str], have: Sequence[str]) -> list[str]:
-    """``keys`` (``partitions=[...]``), each a key as it is; ValueError naming the nearest for one
-    that does not exist."""
+    """``keys`` (``partitions=[...]``, ``--partition KEY``), each a key as it is; ValueError
+    naming the nearest for one that does not exist."""
     known = set(have)
     for k in keys:
         if k not in known:
             raise ValueError(unknown_key(k, have))
     return list(dict.fromkeys(keys))
+
+
+def _one_key() -> str:
+    from ..wording import words
+
+    return words("--partition takes one key: --partitions a,b or A..B names several",
+                 "a list names keys exactly: partitions='a,b' or 'A..B' names several")
 
 
 def check_partition(graph: Any, asset: str, key: str) -> str:
