@@ -260,6 +260,42 @@ def cli(*args: str, cwd: Path | str, env: dict[str, str] | None = None,
                           env=env or clean_env(), timeout=timeout)
 
 
+def answer_in_pty(args: list[str], cwd: Path, answer: bytes | None) -> tuple[int, str]:
+    """Run the command on a terminal, wait for its question, and type ``answer`` (None: Ctrl-C,
+    as SIGINT, which a terminal that is the process's own would send)."""
+    import pty
+    import signal
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "assetbuild", *args], cwd=cwd, stdin=slave, stdout=slave,
+                            stderr=slave, env=clean_env(TERM="dumb", COLUMNS="200"))
+    os.close(slave)
+    out = b""
+    deadline = time.monotonic() + 60
+    while b"[y/N]" not in out and time.monotonic() < deadline:
+        try:
+            data = os.read(master, 4096)
+        except OSError:
+            break
+        if not data:
+            break
+        out += data
+    if answer is None:
+        proc.send_signal(signal.SIGINT)
+    else:
+        os.write(master, answer)
+    while True:
+        try:
+            data = os.read(master, 4096)
+        except OSError:  # EIO once the child has exited
+            break
+        if not data:
+            break
+        out += data
+    os.close(master)
+    return proc.wait(timeout=60), out.decode(errors="replace")
+
+
 def tree_bytes(root: Path, under: str = "out") -> dict[str, bytes]:
     """Every file under ``root/under`` (relative path -> bytes), temp files included."""
     base = root / under

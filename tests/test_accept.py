@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from projects import Project, clean_env, cli, run_counter, run_counts
+from projects import Project, answer_in_pty, clean_env, cli, run_counter, run_counts
 
 import assetbuild
 from assetbuild.errors import AcceptRefused
@@ -119,6 +119,18 @@ def test_cli_asks_or_needs_yes_and_refusals_exit_1(proj: Project) -> None:
     r = cli("accept", "report", "--yes", cwd=proj.root, env=env)
     assert r.returncode == 1 and r.stderr.count("\n") == 1 and "the upstream asset 'raw' is stale" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_a_declined_question_says_nothing_was_accepted_with_status_1(proj: Project) -> None:
+    """Answered "n" on a terminal, accept printed click's "Aborted!": now "nothing accepted"
+    (--json: its document, accepted false), status 1, and top still stale."""
+    proj.assetfile(assetfile(proj.runs, body="res = sorted(raw)[:TOP]\n    return res"))  # type: ignore[attr-defined]
+    rc, out = answer_in_pty(["accept", "top"], proj.root, b"n\n")
+    assert (rc, out.splitlines()[-1]) == (1, "nothing accepted") and "Aborted" not in out, out
+    rc, out = answer_in_pty(["accept", "top", "--json"], proj.root, b"n\n")
+    doc = json.loads(out.splitlines()[-1])
+    assert rc == 1 and doc["asset"] == "top" and doc["accepted"] is False and not doc["fresh"]
+    assert proj.status()["top"].state == "stale"
 
 
 def test_accepting_a_whole_partitioned_asset_names_the_partition_option(tmp_path: Path) -> None:

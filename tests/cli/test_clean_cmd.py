@@ -4,15 +4,13 @@ the summary line and the one warning naming the edited files (``--orphans`` too)
 
 from __future__ import annotations
 
-import os
-import pty
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-from projects import clean_env, cli, shared_assetfile
+from projects import answer_in_pty, clean_env, cli, shared_assetfile
 
 ASSETFILE = shared_assetfile("three_kinds_of_output")
 WRITTEN = ["eval/metrics.json", "eval/plots/a.csv", "model.pkl", "out/clean.txt"]
@@ -95,42 +93,15 @@ def test_from_another_directory_with_C(proj, tmp_path):
     assert _files(proj) == ["AssetFile", "out", "params.txt"]
 
 
-def _answer_in_pty(args: list[str], cwd: Path, answer: bytes) -> tuple[int, str]:
-    master, slave = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "assetbuild", *args], cwd=cwd, stdin=slave, stdout=slave,
-                            stderr=slave, env=clean_env(TERM="dumb", COLUMNS="200"))
-    os.close(slave)
-    out = b""
-    deadline = time.monotonic() + 60
-    while b"[y/N]" not in out and time.monotonic() < deadline:
-        try:
-            data = os.read(master, 4096)
-        except OSError:
-            break
-        if not data:
-            break
-        out += data
-    os.write(master, answer)
-    while True:
-        try:
-            data = os.read(master, 4096)
-        except OSError:  # EIO once the child has exited
-            break
-        if not data:
-            break
-        out += data
-    os.close(master)
-    return proc.wait(timeout=60), out.decode(errors="replace")
-
-
 def test_the_question_on_a_terminal_counts_the_files(proj):
     (proj / "model.pkl").write_text("tuned by hand")
     before = _files(proj)
-    rc, out = _answer_in_pty(["clean"], proj, b"n\n")
+    rc, out = answer_in_pty(["clean"], proj, b"n\n")
     assert (f"Delete {proj / '.assetbuild'} and everything cached in it, and 3 files assetbuild wrote into the "
             "project (1 changed since stay)? [y/N]") in out.replace("\r\n", " ").replace("\n", " ")
     assert rc == 1 and _files(proj) == before
-    rc, out = _answer_in_pty(["clean", "--outputs"], proj, b"y\n")
+    assert out.endswith("[y/N]: n\r\nnothing deleted\r\n") and "Aborted" not in out
+    rc, out = answer_in_pty(["clean", "--outputs"], proj, b"y\n")
     assert rc == 0 and "deleted 3 files" in out and _files(proj) == ["AssetFile", "model.pkl", "out", "params.txt"]
 
 
@@ -233,3 +204,24 @@ def test_outputs_through_a_symlinked_directory_are_left_as_documented_not_called
     assert r.stdout.strip().endswith("deleted 0 files assetbuild wrote into the project, kept 2 (changed since, "
                                      "or reached through a symlink)"), r.stdout
     assert (disk / "model" / "w.bin").read_bytes() == b"w" and (root / "build").is_symlink()
+
+
+@pytest.mark.parametrize("answer", [b"n\n", b"no\n", b"\n", b"\x04"])
+def test_a_declined_question_says_nothing_was_deleted_with_status_1(proj, answer):
+    """A "no" (Enter: the default; Ctrl-D: no answer) printed click's "Aborted!", which reads as a
+    crash: now the house line, "nothing deleted", and exit status 1 (what was asked is not done)."""
+    before = _files(proj)
+    for args in (["clean"], ["clean", "--orphans"]):
+        if args[-1] == "--orphans":  # orphans to ask about: the three assets gone from the AssetFile
+            (proj / "AssetFile").write_text('from assetbuild import source\n\nparams = source("params", "params.txt")\n')
+            assert cli(cwd=proj).returncode == 0
+        rc, out = answer_in_pty(args, proj, answer)
+        assert (rc, out.splitlines()[-1]) == (1, "nothing deleted"), out
+        assert "Aborted" not in out and _files(proj) == before
+
+
+def test_ctrl_c_at_the_question_is_an_interrupt(proj):
+    before = _files(proj)
+    rc, out = answer_in_pty(["clean"], proj, None)
+    assert rc == 130 and "Aborted" not in out and "nothing deleted" not in out, out
+    assert _files(proj) == before and (proj / ".assetbuild").is_dir()

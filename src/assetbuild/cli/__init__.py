@@ -29,6 +29,7 @@ from .options import (
     _say_if_nothing_selected,
     _selection,
     _setup,
+    confirm_or_stop,
     describe_option,
     json_option,
 )
@@ -515,7 +516,7 @@ def clean(ctx: click.Context, yes: bool, outputs: bool, keep_outputs: bool, orph
     if not yes:
         if not sys.stdin.isatty():
             raise click.UsageError(f"refusing to delete {plan.cache_dir} without --yes (no terminal to ask)")
-        click.confirm(maintenance_output.format_clean(plan, asking=True), abort=True)
+        confirm_or_stop(maintenance_output.format_clean(plan, asking=True), "nothing deleted")
     click.echo(maintenance_output.format_clean(session.maintenance.clean_report(**kw), verbose=rep.verbosity > 0))
 
 
@@ -536,7 +537,7 @@ def accept(ctx: click.Context, asset: str, yes: bool, partition: str | None, **l
     history as an event of kind accepted (see `assetbuild log ASSET`). Refuses, exit 1, when the
     output is missing (never built, gone from the cache, its path output missing or edited), an
     input is not up to date (build it first), its IO manager changed, or it is expired or failed;
-    exit 0 with nothing written when ASSET is fresh already. On a terminal it asks; else --yes.
+    exit 0 with nothing written when ASSET is fresh already. On a terminal it asks (no: exit 1); else --yes.
     """
     import json
 
@@ -555,12 +556,11 @@ def accept(ctx: click.Context, asset: str, yes: bool, partition: str | None, **l
     if not yes:
         if not sys.stdin.isatty():
             raise click.UsageError(f"refusing to accept {asset!r} without --yes (no terminal to ask)")
-        click.confirm(f"accept the stored output of {asset!r} as the result of its current code and inputs "
-                      f"({changed})?", abort=True)
+        confirm_or_stop(f"accept the stored output of {asset!r} as the result of its current code and inputs "
+                        f"({changed})?", json.dumps(plan) if opts.get("as_json") else "nothing accepted")
     doc = session.accept(asset, **kw)
-    if opts.get("as_json"):
-        return click.echo(json.dumps(doc))
-    click.echo(f"accepted {asset}: its output is now the result of key {doc['key'][:12]} ({changed})")
+    click.echo(json.dumps(doc) if opts.get("as_json") else
+               f"accepted {asset}: its output is now the result of key {doc['key'][:12]} ({changed})")
 
 
 from .cache import cache  # noqa: E402  (after cli: the group it joins)

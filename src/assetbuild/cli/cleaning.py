@@ -11,7 +11,8 @@ import click
 
 CLEAN_HELP = """Delete the cache directory and the files assetbuild wrote into the project (path
 outputs, outputs=), as make clean would. A file is deleted only if it still holds what assetbuild
-recorded writing; one changed since stays, with a warning. -v lists each file deleted.
+recorded writing; one changed since stays, with a warning. -v lists each file deleted. On a
+terminal it asks first (no: "nothing deleted", exit status 1); without one it needs --yes.
 
 --keep-outputs deletes the cache alone; --orphans deletes only orphaned outputs, the files
 assetbuild wrote that no asset writes now (an asset removed from the AssetFile, or its path= or
@@ -52,8 +53,10 @@ def clean_orphans_command(opts: dict[str, Any], rep: Any, yes: bool) -> None:
     if plan.deleted and not yes:
         if not sys.stdin.isatty():
             raise click.UsageError(f"refusing to delete {_files(len(plan.deleted))} without --yes (no terminal to ask)")
-        click.confirm(f"Delete {orphaned(len(plan.deleted))} (files assetbuild wrote that no asset writes now)?",
-                      abort=True)
+        from .options import confirm_or_stop
+
+        confirm_or_stop(f"Delete {orphaned(len(plan.deleted))} (files assetbuild wrote that no asset writes now)?",
+                        "nothing deleted")
     done = clean_orphans(**kw) if plan.deleted else plan  # none to delete: said as a real run says it
     kept = [f"{p} ({why})" for p, why in (*done.kept, *done.refused)]
     if kept:

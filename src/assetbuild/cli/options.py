@@ -150,6 +150,23 @@ def _handle_errors(f: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def confirm_or_stop(question: str, declined: str) -> None:
+    """Ask ``question`` (callers refuse first without a terminal to ask on). A "no", or the end
+    of input (Ctrl-D), prints ``declined`` (what stayed as it was: "nothing deleted") and ends
+    the command with status 1, what was asked not done. Not click's ``abort=True``, whose
+    "Aborted!" reads as a crash; Ctrl-C at the question is an interrupt like any other (130)."""
+    try:
+        yes = click.confirm(question, default=False)
+    except click.Abort as e:  # (click raises it for both, "from None": the cause is its context)
+        if isinstance(e.__context__, KeyboardInterrupt):
+            raise KeyboardInterrupt from None
+        click.echo(err=True)  # (end of input: the answer's line was never ended)
+        yes = False
+    if not yes:
+        click.echo(declined)
+        click.get_current_context().exit(1)
+
+
 # the arguments and options that name assets or sources (selection items), in every command
 SELECTIONS = ("asset", "assets", "names", "exclude")
 
