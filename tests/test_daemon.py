@@ -123,6 +123,17 @@ def test_ticks_are_recorded_and_listed(project, monkeypatch):
         "2024-03-02T08:30:00Z tick 2: nothing to do (2 evaluated)"]
     doc = json.loads(cli("ticks", "-n", "1", "--json", cwd=project.root).stdout)
     assert [t["seq"] for t in doc["ticks"]] == [2]
+    doc = json.loads(cli("ticks", "--limit", "1", "--json", cwd=project.root).stdout)  # as runs and log spell it
+    assert [t["seq"] for t in doc["ticks"]] == [2]
+
+
+def test_listing_commands_spell_their_limit_alike():
+    """ticks took only -n; runs and log take -n and --limit."""
+    from assetbuild.cli import cli as command
+
+    for name in ("runs", "log", "ticks"):
+        limit = [p for p in command.commands[name].params if p.name == "limit"]
+        assert [sorted(p.opts) for p in limit] == [["--limit", "-n"]], name
 
 
 def test_status_shows_overdue_with_its_lag(project, monkeypatch):

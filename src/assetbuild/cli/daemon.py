@@ -77,8 +77,8 @@ Examples:
 """)
 @_common
 @_json_option('Print one JSON document, {"ticks": [...]}, oldest first.')
-@click.option("-n", "limit", metavar="N", type=click.IntRange(min=1), default=20, show_default=True,
-              help="Show the newest N ticks.")
+@click.option("-n", "--limit", "limit", metavar="N", type=click.IntRange(min=1), default=20, show_default=True,
+              help="Show the newest N ticks (as runs and log: -n/--limit).")
 @click.pass_context
 @_handle_errors
 def ticks(ctx: click.Context, limit: int, **local: Any) -> None:
