@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+import unicodedata
 from collections.abc import Callable
 from typing import TextIO
 
@@ -38,6 +39,27 @@ def span(seconds: float) -> str:
     return f"{s // 3600}h{s % 3600 // 60:02d}m"
 
 
+def char_columns(c: str) -> int:
+    """The terminal columns one code point takes: 2 for a wide (CJK, fullwidth) one, 0 for a
+    combining mark, a zero-width joiner or another format character, 1 otherwise."""
+    if unicodedata.combining(c) or unicodedata.category(c) in ("Mn", "Me", "Cf"):
+        return 0
+    return 2 if unicodedata.east_asian_width(c) in ("W", "F") else 1
+
+
+def fit_columns(text: str, columns: int) -> str:
+    """``text`` cut to at most ``columns`` terminal columns, never inside a character and its
+    combining marks. Cut by code points, a line of CJK names (two columns each) or of decomposed
+    accents (two code points, one column) misjudged its width: it wrapped, and ``\\r\\x1b[K``
+    then redrew only its last row, leaving a trail of old lines above."""
+    used = 0
+    for i, c in enumerate(text):
+        used += char_columns(c)
+        if used > columns:
+            return text[:i]
+    return text
+
+
 class StatusLine:
     """The status line of one build: ``start``/``finish`` per asset, ``clear`` before a line is
     printed and ``draw`` after. ``clock``: monotonic seconds (a test passes its own)."""
@@ -61,7 +83,7 @@ class StatusLine:
             took = span(now - t0)
             parts.append(f"{name} {took} of ~{span(expected)}" if expected and expected >= 1 else f"{name} {took}")
         line = f"[{self.done}/{self.total}]" + (" running " + ", ".join(parts) if parts else "")
-        return line[: max(width - 1, 10)]
+        return fit_columns(line, max(width - 1, 10))
 
     def start(self, name: str, expected: float | None) -> None:
         with self.lock:
