@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from projects import run_counter, take_runs
+from projects import clean_env, cli, run_counter, take_runs
 
 import assetbuild
 from assetbuild.output import Reporter
@@ -993,6 +993,35 @@ def test_a_symlink_planted_at_the_local_spool_folder_is_the_local_caches_fault(c
     spool.unlink()
     r = a.build(url)
     assert r.ok and r.by_asset()["big"] == "restored" and a.ran == set() and a.warnings == []
+
+
+def test_a_spool_folder_that_cannot_take_a_download_is_said_before_any_restored_line(tmp_path):
+    """The download of a large blob failed in its worker, after the build had printed
+    ``restored  big  (remote)``: a success, then the error saying nothing was restored. The
+    spool folder is tried before the download starts: the error alone, exit 2."""
+    root, url = tmp_path / "p", f"file://{tmp_path / 'remote'}"
+    root.mkdir()
+    (root / "AssetFile").write_text('from assetbuild import asset\n\n\n@asset(io="bytes")\ndef big():\n'
+                                    '    return b"0123456789" * 300000\n')
+    env = clean_env(ASSETBUILD_CACHE_KEY=KEY)
+    assert cli("--remote", url, cwd=root, env=env).returncode == 0
+    cas = root / ".assetbuild" / "cas"
+    for p in cas.rglob("*"):
+        if p.is_file():
+            p.unlink()  # the local bytes are lost; the remote holds them
+    spool, elsewhere = cas / "tmp", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    if spool.exists():
+        spool.rmdir()
+    spool.symlink_to(elsewhere)
+    r = cli("--remote", url, cwd=root, env=env)
+    assert (r.returncode, r.stdout) == (2, ""), r.stdout
+    assert r.stderr == (f"assetbuild: error: cannot restore from the remote cache into the local cache: {spool} is "
+                        "a symlink: assetbuild writes nothing through it (remove it)\n")
+    assert list(elsewhere.iterdir()) == []
+    spool.unlink()
+    r = cli("--remote", url, cwd=root, env=env)
+    assert r.returncode == 0 and "restored  big  (remote)" in r.stdout, r.stdout + r.stderr
 
 
 VOLATILE = """\

@@ -33,7 +33,7 @@ from ..store import INLINE_MAX
 from ..wording import words
 from .pool import DaemonPool
 from .records import KEY_ENV, SIGNING_KEY_ENV, TRUSTED_KEYS_ENV, RemoteRejected, decode_record
-from .transport import RemoteCache, RemoteDown, RemoteSettings, describe_error
+from .transport import RemoteCache, RemoteDown, RemoteSettings, check_spool_dir, describe_error
 from .uploads import RemoteUploads, _Upload
 
 if TYPE_CHECKING:
@@ -223,10 +223,11 @@ class RemoteCachedStore(RemoteUploads):
             return False
 
     def _start_download(self, digest: str, size: int) -> _Download:
+        if size > INLINE_MAX:  # on this thread: before the scheduler says "restored", not after (see there)
+            check_spool_dir(str(self.local.spool_dir()))
         fut = self._pool.submit(self._download, digest, size)
         fut.add_done_callback(lambda _fut: self._done.append(digest))
-        d = self._downloads[digest] = _Download(digest, size, fut)
-        return d
+        return self._downloads.setdefault(digest, _Download(digest, size, fut))  # (none yet: remote_trace)
 
     def _download(self, digest: str, size: int) -> bytes | None:
         """In a worker: fetch, verify against the signed digest and size; a small blob's bytes, or

@@ -369,7 +369,7 @@ class RemoteCache:
         try:
             fd, tmp = create_temp_in(directory, "download", mode=0o644)  # (a planted symlink: NotASpoolDir)
         except OSError as e:
-            raise _spool_fault(directory, e) from e
+            raise spool_fault(directory, e) from e
         kept = False
         try:
             h, n = hashlib.sha256(), 0
@@ -386,7 +386,7 @@ class RemoteCache:
             kept = True
             return tmp
         except OSError as e:  # (writing the spool file: _chunks turns the remote's into RemoteDown)
-            raise _spool_fault(directory, e) from e
+            raise spool_fault(directory, e) from e
         finally:
             os.close(fd)
             if not kept:
@@ -547,7 +547,21 @@ class RemoteCache:
             os.close(dir_fd)
 
 
-def _spool_fault(directory: str, err: OSError) -> Exception:
+def check_spool_dir(directory: str) -> None:
+    """Whether a download could be spooled into ``directory`` now: a temp file made there and
+    removed, else the StoreError ``get_blob_file`` would raise (a symlink planted there, no
+    permission). Asked on the deciding thread before a large download starts: found in the
+    worker, the failure came after the build had said ``restored  big  (remote)``, a success,
+    then the error. (A disk that fills during the download is still found there.)"""
+    try:
+        fd, tmp = create_temp_in(directory, "probe")
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as e:
+        raise spool_fault(directory, e) from e
+
+
+def spool_fault(directory: str, err: OSError) -> Exception:
     """A download's write into the local store's spool folder that failed: the local cache's
     StoreError (one line, exit 2), which leaves the remote on and its bytes unsuspected."""
     from pathlib import Path
