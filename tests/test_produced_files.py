@@ -16,6 +16,7 @@ import pytest
 from projects import DEEP, clean_env, cli, cli_cmd, run_counter, take_runs
 
 import assetbuild
+from assetbuild.atomicfile import TEMP_SUFFIX
 from assetbuild.dirtree import remove_tree
 from assetbuild.errors import DefinitionError
 from assetbuild.output import Reporter
@@ -673,18 +674,35 @@ def files(context):
 
 def test_a_symlink_planted_as_the_spool_directory_receives_no_large_output(tmp_path):
     """A file of 1 MiB or more is copied into the store through ``cas/tmp``: a symlink planted
-    there gets nothing (the worker spool and the remote download check the same way), and the
-    build says so in one line, exit 2, as for any other fault of the cache."""
+    there gets nothing. It stopped every build until the user removed it; a build now replaces
+    the link (only the link: what it points to stays) by a directory, and says so."""
     root = _project(tmp_path / "p", BIG_OUTPUT)
     assert cli(cwd=root).returncode == 0
     spool, elsewhere = root / ".assetbuild" / "cas" / "tmp", tmp_path / "elsewhere"
     elsewhere.mkdir()
+    (elsewhere / f".old{TEMP_SUFFIX}").write_text("not the cache's")  # a name a sweep would take, in the cache
     remove_tree(str(spool))
     spool.symlink_to(elsewhere)
     r = cli(cwd=root, env=clean_env(V="b"))
-    assert r.returncode == 2 and list(elsewhere.iterdir()) == [], r.stdout + r.stderr
-    assert r.stderr.splitlines() == [f"assetbuild: error: cannot store gen/big.bin in the cache: {spool} is a symlink: "
-                                     "assetbuild writes nothing through it (remove it)"]
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert [p.name for p in elsewhere.iterdir()] == [f".old{TEMP_SUFFIX}"]
+    assert spool.is_dir() and not spool.is_symlink()
+    assert r.stderr.splitlines() == [f"warning: {spool} was a symlink (to {elsewhere}), where assetbuild writes nothing "
+                                     "through one: replaced it by a directory (only the link was removed)"]
+
+
+def test_a_file_planted_as_the_spool_directory_stops_the_build_with_one_line(tmp_path):
+    """Not a link: a file there may be anyone's, so it stays, and the build says so, exit 2, as
+    for any other fault of the cache."""
+    root = _project(tmp_path / "p", BIG_OUTPUT)
+    assert cli(cwd=root).returncode == 0
+    spool = root / ".assetbuild" / "cas" / "tmp"
+    remove_tree(str(spool))
+    spool.write_text("mine")
+    r = cli(cwd=root, env=clean_env(V="b"))
+    assert r.returncode == 2 and spool.read_text() == "mine", r.stdout + r.stderr
+    assert r.stderr.splitlines() == [f"assetbuild: error: cannot store gen/big.bin in the cache: {spool} is not a "
+                                     "directory: assetbuild writes nothing through it (remove it)"]
 
 
 def test_a_full_disk_at_the_spool_directory_is_the_one_named(tmp_path):

@@ -13,7 +13,7 @@ import hashlib
 import os
 import re
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ..atomicfile import is_temp_name, sweep_temps, write_atomically
@@ -120,16 +120,29 @@ class BlobFiles:
         except OSError:  # (mostly: a small output, kept in the index)
             return None
 
-    def spool_dir(self, *, sweep: bool = False) -> Path:
+    def spool_dir(self, *, sweep: bool = False, warn: Callable[[str], None] | None = None) -> Path:
         """``cas/tmp``, where process workers spool large outputs. ``sweep``: first remove what
         killed builds' workers left there. Only a build does, under the build lock and before
         it starts a worker: every spool file there is then a dead build's, whose parent will
         never take it (a worker of a build killed just now, still writing, holds its file's
         flock and keeps it). Later, a spool file is closed, unlocked, before its build takes
-        it: a sweep then could take a live one."""
+        it: a sweep then could take a live one.
+
+        A symlink planted there (nothing is written through one: every spool writer refuses
+        it) is replaced by a directory, said with ``warn``: else every build stopped until the
+        user removed it. Only the link goes (``unlink`` never follows one), nothing it points
+        to; a link put back before the ``mkdir`` is refused by the writers as before."""
         d = self.dir / "tmp"
         with contextlib.suppress(OSError):
-            if sweep and stat.S_ISDIR(os.lstat(d).st_mode):  # (a symlink planted there: nothing through it)
+            mode = os.lstat(d).st_mode
+            if sweep and stat.S_ISLNK(mode):
+                target = os.readlink(d)
+                os.unlink(d)
+                os.mkdir(d)
+                if warn is not None:
+                    warn(f"{d} was a symlink (to {target}), where assetbuild writes nothing through one: "
+                         "replaced it by a directory (only the link was removed)")
+            elif sweep and stat.S_ISDIR(mode):
                 sweep_temps(d)
         return d
 

@@ -283,7 +283,7 @@ class LmdbStore:
     def spool_dir(self, *, sweep: bool = False) -> Path:
         """Where worker processes write large outputs for :meth:`put_blob_file` (on the same file
         system as the blobs, so that taking one is a rename). ``sweep``: see ``CAS.spool_dir``."""
-        return self._blobs.spool_dir(sweep=sweep)
+        return self._blobs.spool_dir(sweep=sweep, warn=self.warn)
 
     def put_blob_file(self, src: str | os.PathLike[str], digest: str, size: int) -> str:
         """Store the bytes of the file ``src`` (a worker's spool file: written, fsynced, its
