@@ -197,3 +197,65 @@ def test_an_assetfile_that_declares_nothing_is_said(tmp_path: Path) -> None:
     (tmp_path / "AssetFile").write_text("from assetbuild import asset\n\n@asset\ndef orders():\n    return [1, 2]\n")
     r = cli("build", cwd=tmp_path, env=clean_env())
     assert r.returncode == 0 and r.stderr == "", r.stderr
+
+
+SOURCE_AND_CODE = """
+from assetbuild import asset, source
+import lib.helpers
+inp = source("inp", "data/in.txt")
+
+@asset({decl})
+def a({param}):
+    return {value}
+"""
+
+
+@pytest.mark.parametrize(("link", "decl", "words"), [
+    (("root", "."), 'outputs=["root/data/"]', "asset 'a' (outputs 'root/data/') holds the source 'inp' "
+     "(data/in.txt): through a symlinked directory, it is data;"),
+    (("d", "data"), 'io="text", path="d/in.txt"', "asset 'a' (path 'd/in.txt') is the source 'inp' (data/in.txt): "
+     "through a symlinked directory, it is data/in.txt;"),
+    (("g", ".git"), 'io="text", path="g/description"', "asset 'a' (path 'g/description') lies inside the "
+     "repository's .git: through a symlinked directory, it is .git/description;"),
+    (("root", "."), 'io="text", path="root/lib/helpers.py"', "asset 'a' (path 'root/lib/helpers.py') is the "
+     "project module lib/helpers.py: through a symlinked directory, it is lib/helpers.py;"),
+    (("root", "."), 'io="text", path="root/AssetFile"', "asset 'a' (path 'root/AssetFile') is the AssetFile"),
+    (("lnk", ".assetbuild"), 'io="text", path="lnk/STORE"', "asset 'a' (path 'lnk/STORE') lies inside the cache "
+     "directory: through a symlinked directory, it is .assetbuild/STORE;"),
+])
+def test_an_output_reached_through_a_symlink_that_is_protected_is_refused(tmp_path: Path, link: tuple[str, str],
+                                                                         decl: str, words: str) -> None:
+    """Sources, the project's code, .git and the cache were protected only as declared text:
+    through ``root -> .`` a build emptied data/ (a declared directory's extras), overwrote a
+    source, a module, the AssetFile, .git/description or the cache's STORE, and exited 0."""
+    for d in ("data", "lib", ".git", ".assetbuild"):
+        (tmp_path / d).mkdir()
+    files = {"data/in.txt": "hi\n", "data/other.csv": "precious\n", "lib/__init__.py": "", "lib/helpers.py": "X = 1\n",
+             ".git/description": "my repo\n"}
+    for rel, text in files.items():
+        (tmp_path / rel).write_text(text)
+    (tmp_path / link[0]).symlink_to(link[1])
+    outputs = "outputs" in decl
+    text = SOURCE_AND_CODE.format(decl=decl, param="inp, context" if outputs else "inp",
+                                  value="None" if outputs else '"OVERWRITTEN"')
+    (tmp_path / "AssetFile").write_text(text)
+    r = cli("build", cwd=tmp_path, env=clean_env())
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert f"AssetFile:6: {words}" in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert (tmp_path / "AssetFile").read_text() == text
+    assert {rel: (tmp_path / rel).read_text() for rel in files} == files
+
+
+def test_an_outputs_directory_through_a_symlink_holding_an_outside_cache_is_refused(tmp_path: Path) -> None:
+    """``out -> ext`` with the cache in ``ext/files/cache``: each build of ``out/files/`` removed
+    the cache as the directory's extras, and rebuilt everything."""
+    (tmp_path / "ext" / "files").mkdir(parents=True)
+    (tmp_path / "p").mkdir()
+    (tmp_path / "p" / "out").symlink_to(tmp_path / "ext")
+    (tmp_path / "p" / "AssetFile").write_text(
+        "from assetbuild import asset\n\n@asset(outputs=['out/files/'])\ndef b(context):\n"
+        "    (context.out('out/files/') / 'x.txt').write_text('x')\n")
+    r = cli("--cache-dir", str(tmp_path / "ext" / "files" / "cache"), "build", cwd=tmp_path / "p", env=clean_env())
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert (f"AssetFile:3: asset 'b' (outputs 'out/files/') holds the cache directory: through a symlinked "
+            f"directory, it is {tmp_path / 'ext' / 'files'};") in r.stderr, r.stderr

@@ -6,6 +6,10 @@ file over the other's on every build, so it is a definition error naming both.
 The README allows a symlinked directory above an output (outputs on another disk), and an
 output that is a symlink itself is replaced, never followed: only the directories above an
 output are resolved, each once (one lstat; a realpath only for a symlink).
+
+The same resolved paths are checked against what no output may touch (``protected``: the
+sources, the project's code, the cache directory) and against repositories' own files: through
+``root -> .``, ``root/data/`` is the source directory ``data/``, and a build would empty it.
 """
 
 from __future__ import annotations
@@ -13,16 +17,20 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..definitions import AssetDef
+from ..definitions import AssetDef, SourceDef
 from ..errors import DefinitionError
 from ..graph import Graph
 
 
-def check_outputs_through_symlinks(graph: Graph, project_dir: Path) -> None:
+def check_outputs_through_symlinks(graph: Graph, project_dir: Path, protected: dict[str, str] | None = None,
+                                   *, aliased: bool = False) -> None:
     """DefinitionError (at the line of the asset checked second) when two outputs (``path=``,
     ``outputs=`` entries) are one file, or one lies inside the other, once the symlinked
-    directories above them are resolved. Overlaps of the declared text are refused before, so
-    a project with no output below a symlinked directory is done after the lookups."""
+    directories above them are resolved; or when a resolved output is, holds or lies inside a
+    ``protected`` path (resolved absolute path -> what it is, in words), or lies in a ``.git``
+    or ``.hg``. Overlaps of the declared text are refused before, so a project with no output
+    below a symlinked directory (and no ``protected`` path reached through one: ``aliased``)
+    is done after the lookups."""
     root = os.path.realpath(project_dir)
     dirs: dict[str, tuple[str, bool]] = {"": (root, False)}  # directory -> (resolved, through a symlink)
 
@@ -43,7 +51,7 @@ def check_outputs_through_symlinks(graph: Graph, project_dir: Path) -> None:
     assets: list[AssetDef] = [graph.nodes[n] for n in graph.order]  # type: ignore[misc]  # (order: assets only)
     parents = {d.path.rpartition("/")[0] for d in assets if d.path is not None}
     parents.update(o.rstrip("/").rpartition("/")[0] for d in assets for o in d.outputs)
-    if not any(resolved(p)[1] for p in parents):
+    if not aliased and not any(resolved(p)[1] for p in parents):
         return
     found: list[tuple[str, bool, str, AssetDef]] = []  # (resolved output, through a symlink, whose, its asset)
     for d in assets:
@@ -52,6 +60,7 @@ def check_outputs_through_symlinks(graph: Graph, project_dir: Path) -> None:
             above, via = resolved(parent)
             found.append((os.path.join(above, base), via, f"asset {d.name!r} ({how} {rel!r})", d))
     _refuse_overlaps(found, root)
+    _refuse_protected(found, root, protected or {})
 
 
 def _declared(d: AssetDef) -> list[tuple[str, str]]:
@@ -81,6 +90,29 @@ def _refuse_overlaps(found: list[tuple[str, bool, str, AssetDef]], root: str) ->
             below.setdefault(a, real)
 
 
+def _refuse_protected(found: list[tuple[str, bool, str, AssetDef]], root: str, protected: dict[str, str]) -> None:
+    """Resolved outputs that are, hold or lie inside a protected path, or lie in a repository's
+    own files: the build would overwrite them, or empty them as a declared directory's extras."""
+    holding: dict[str, str] = {}  # a directory above a protected path -> that path
+    for p in protected:
+        for a in _ancestors(p):
+            holding.setdefault(a, p)
+    for real, _via, who, d in found:
+        shown = _shown(real, root)
+        hit, how = (real, "is") if real in protected else (holding.get(real), "holds")
+        if hit is None:
+            hit = next((a for a in _ancestors(real) if a in protected), None)
+            how = "lies inside"
+        if hit is not None:
+            raise DefinitionError(f"{who} {how} {protected[hit]}: through a symlinked directory, it is {shown}; "
+                                  "the build would overwrite or delete it: declare another path",
+                                  file=d.file, line=d.line)
+        if any(part in (".git", ".hg") for part in shown.split("/")):
+            raise DefinitionError(f"{who} lies inside a repository's own files: through a symlinked directory, it "
+                                  f"is {shown}; the build would overwrite them: declare another path",
+                                  file=d.file, line=d.line)
+
+
 def _refuse_nesting(inner: str, inner_real: str, outer: str, outer_real: str, root: str, d: AssetDef) -> None:
     raise DefinitionError(f"{inner} lies inside {outer}: through a symlinked directory, {_shown(inner_real, root)} "
                           f"is inside {_shown(outer_real, root)}: a file in the project can have only one owner; "
@@ -103,3 +135,41 @@ def _shown(path: str, root: str) -> str:
         return Path(path).relative_to(root).as_posix()
     except ValueError:
         return path
+
+
+def protected_paths(graph: Graph, project_dir: Path, cache_dir: Path, code: dict[str, str],
+                    source_dirs: dict[str, str]) -> tuple[dict[str, str], bool]:
+    """What no output may be, hold or lie inside once symlinks are resolved (resolved absolute
+    path -> what it is, in words): the sources, the project's code, its repository and the
+    cache directory; and whether a source or the repository is reached through a symlink (then
+    an output spelled without one can still be one of them). One lstat per source."""
+    names = {os.path.normpath(d.path): d.name for d in graph.nodes.values() if isinstance(d, SourceDef)}
+    parents: dict[str, str] = {}
+    out: dict[str, str] = {}
+    aliased = False
+    for p, rel in source_dirs.items():
+        real = resolved_path(p, parents)
+        aliased = aliased or real != p
+        out.setdefault(real, f"the source {names.get(rel, rel)!r} ({rel})")
+    root = str(project_dir)
+    for repo in (".git", ".hg"):
+        real = os.path.realpath(os.path.join(root, repo))
+        aliased = aliased or real != os.path.join(root, repo)
+        out.setdefault(real, f"the repository's {repo}")
+    for rel, what in code.items():
+        out.setdefault(os.path.join(root, rel), what)
+    out.setdefault(str(cache_dir.resolve()), "the cache directory")
+    return out, aliased
+
+
+def resolved_path(path: str, parents: dict[str, str]) -> str:
+    """``os.path.realpath(path)`` of a normalised absolute path, its directory resolved once for
+    all the sources in it (``parents``: this check's): a source that is no symlink itself costs
+    one lstat, not one per component of its path."""
+    parent, base = os.path.split(path)
+    if not base or not parent or os.path.islink(path):
+        return os.path.realpath(path)
+    resolved = parents.get(parent)
+    if resolved is None:
+        resolved = parents[parent] = os.path.realpath(parent)
+    return os.path.join(resolved, base)

@@ -20,7 +20,8 @@ from ..graph import Graph, resolve
 from ..io import is_external
 from ..loader import Loaded, ProjectImports, load_assetfile, shadowing_files
 from ..output import Reporter
-from .aliases import check_outputs_through_symlinks
+from .aliases import check_outputs_through_symlinks, protected_paths
+from .aliases import resolved_path as _realpath
 from .turns import in_project_dir, loading
 
 TYPE_CHECKING = False
@@ -363,7 +364,8 @@ def _validate(graph: Graph, io_managers: dict[str, Any], project_dir: Path, cach
                 raise DefinitionError(f"asset {name!r} writes {path}, inside {parent}, which asset "
                                       f"{paths[parent]!r} writes as a file: declare paths that do not nest",
                                       file=d.file, line=d.line)
-    check_outputs_through_symlinks(graph, project_dir)
+    protected, aliased = protected_paths(graph, project_dir, cache_dir, code, source_dirs)
+    check_outputs_through_symlinks(graph, project_dir, protected, aliased=aliased)
     _check_cache_outside_sources(cache_dir, source_dirs)  # after the outputs: theirs is the finer message
     check_settings(io_managers, used, project_dir)
 
@@ -385,19 +387,6 @@ def _check_cache_outside_sources(cache_dir: Path, source_dirs: dict[str, str]) -
         if rel is not None:
             raise StoreError(f"the cache directory {cache_dir} is inside the declared source {rel}: every "
                              "build would change that source; use a cache directory outside it")
-
-
-def _realpath(path: str, parents: dict[str, str]) -> str:
-    """``os.path.realpath(path)`` of a normalised absolute path, its directory resolved once for
-    all the sources in it (``parents``: this check's): a source that is no symlink itself costs
-    one lstat, not one per component of its path."""
-    parent, base = os.path.split(path)
-    if not base or not parent or os.path.islink(path):
-        return os.path.realpath(path)
-    resolved = parents.get(parent)
-    if resolved is None:
-        resolved = parents[parent] = os.path.realpath(parent)
-    return os.path.join(resolved, base)
 
 
 @contextmanager
