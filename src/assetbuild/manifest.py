@@ -141,6 +141,18 @@ def outputs_key_part(outputs: Sequence[str]) -> str:
     return "outputs:" + json.dumps(list(outputs), separators=(",", ":"), ensure_ascii=False)
 
 
+def listed_outputs(place: object) -> frozenset[str]:
+    """The declared outputs a latest build placed files for, from its ``Head.path`` (their key
+    part, ``outputs_key_part``, for an asset with ``outputs=``): the directories it owns."""
+    if not isinstance(place, str) or not place.startswith("outputs:"):
+        return frozenset()
+    try:
+        listed = json.loads(place[len("outputs:"):])
+    except ValueError:
+        return frozenset()
+    return frozenset(o for o in listed if isinstance(o, str)) if isinstance(listed, list) else frozenset()
+
+
 def output_place(outputs: Sequence[str], path: str | None) -> str | None:
     """Where an asset writes, as its key and its head (``Head.path``) record it: its outputs' key
     part, else its path output (None: neither)."""

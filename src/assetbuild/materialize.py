@@ -7,6 +7,7 @@ assets later in this build will read, so they are loaded from the store at most 
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import mmap
 import os
@@ -19,7 +20,7 @@ from .errors import CacheCorrupt, SourceMissing
 from .fingerprint.refs import fold_code_refs, split_code_refs, with_code_refs
 from .fingerprint.shown import function_of, shown_values
 from .keys import KeyParts
-from .manifest import Manifest, decode_manifest, outputs_key_part
+from .manifest import Manifest, decode_manifest, is_dir_output, listed_outputs, outputs_key_part
 from .metadata import encode_metadata
 from .moved import MovedOutputs
 from .reports import Head, Trace
@@ -178,6 +179,7 @@ class Materializer:
         not one a build of this key writes (malformed, a path outside its outputs, or outputs
         other than those the key covers: an imported or remote entry), ``PathNotWritten``."""
         manifest = _usable_manifest(data, d.reused.output_digest, d.parts.path)
+        self._refuse_first_claim(manifest, d.head)
         self._put_back_files(manifest)
         self.put_head(name, d.known_key, d.parts, d.reused, None, before=d.head)
 
@@ -200,6 +202,26 @@ class Materializer:
         except OSError as e:
             raise PathNotWritten(e) from e
 
+    def _refuse_first_claim(self, manifest: Manifest, head: Head | None) -> None:
+        """``PathNotWritten`` (the asset fails; nothing placed, nothing deleted) when a declared
+        directory that no latest build of the project placed files in (the asset's, or a
+        renamed one's) holds files the asset does not write: before its first build there,
+        they are the user's (a gh-pages worktree's notes), not extras to remove. One owned by
+        ``head`` is the asset's, as ever; files at the paths the asset writes are replaced."""
+        unclaimed = getattr(self.files, "unclaimed_files", None)
+        owned = listed_outputs(getattr(head, "path", None))
+        for decl in manifest.outputs:
+            if unclaimed is None or not is_dir_output(decl) or decl in owned:
+                continue
+            found = unclaimed(decl, manifest.by_path())
+            heads = getattr(self.store, "heads", None)
+            if not found or (heads is not None and any(decl in listed_outputs(h.path) for h in heads().values())):
+                continue
+            shown = ", ".join(found[:5]) + (" and more" if len(found) > 5 else "")
+            raise PathNotWritten(OSError(errno.EEXIST, f"it already holds files assetbuild did not write ({shown}), "
+                                         "which a build would remove; assetbuild deletes no file it did not "
+                                         "write: move them away", self.files.abspath(decl.rstrip("/"))))
+
     def record(self, name: str, d: Decision, path: str | None, produced: Any, staging: str | None = None) -> str:
         """Store a built output (bytes, path output, trace, head, history); its data version.
         ``PathNotWritten``: its path output cannot be written (only its bytes were stored).
@@ -216,6 +238,7 @@ class Materializer:
         sig = None
         if staging is not None:
             manifest = decode_manifest(data if data is not None else self.store.read_blob(produced.digest))
+            self._refuse_first_claim(manifest, d.head)
             try:
                 self.files.place_outputs(staging, manifest, self.store)
             except OSError as e:

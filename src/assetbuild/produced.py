@@ -46,6 +46,7 @@ from .manifest import (
 )
 
 STAGING_DIR = "staging"  # under the cache directory
+REPOSITORY_NAMES = frozenset((".git", ".hg"))  # in a declared directory: never the asset's, never removed
 _CHUNK = 1 << 20
 StatSig = tuple[int, int, int, int]
 
@@ -285,6 +286,8 @@ def _walk_state(top: str, prefix: str, files: dict[str, FileEntry], seen: set[st
                 st = e.stat(follow_symlinks=False)
             except OSError:
                 continue
+            if e.name in REPOSITORY_NAMES:
+                continue
             if stat.S_ISDIR(st.st_mode):
                 enter(e.path, rel + "/")
                 break
@@ -423,13 +426,15 @@ def remove_extras(root: str, manifest: Manifest) -> list[str]:
             folders.append(dirpath)
             for n in list(dirnames):
                 full = os.path.join(dirpath, n)
-                if os.path.islink(full):  # never followed: the link itself goes
+                if n in REPOSITORY_NAMES:  # a gh-pages worktree's .git stays
+                    dirnames.remove(n)
+                elif os.path.islink(full):  # never followed: the link itself goes
                     dirnames.remove(n)
                     filenames.append(n)
             for n in filenames:
                 full = os.path.join(dirpath, n)
                 rel = os.path.relpath(full, root).replace(os.sep, "/")
-                if rel in keep:
+                if rel in keep or n in REPOSITORY_NAMES:
                     holding.add(dirpath)
                     continue
                 try:

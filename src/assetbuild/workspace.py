@@ -450,6 +450,38 @@ class Workspace:
             raise StoreError(disk_message(Path(self._staging_root).parent,
                                           f"cannot make a staging directory in {self._staging_root}", e)) from e
 
+    def unclaimed_files(self, decl: str, keep: Any, most: int = 6) -> list[str]:
+        """Up to ``most`` project-relative files that placing the declared directory ``decl``
+        would delete, ``keep`` (the paths the asset writes) aside: a file standing where it
+        goes, or what it holds (no symlink followed; ``.git`` and ``.hg`` never go). A symlink
+        where it goes is replaced as a link: nothing."""
+        from .produced import REPOSITORY_NAMES
+
+        rel_top = decl.rstrip("/")
+        try:
+            st = os.lstat(self.abspath(rel_top))
+        except OSError:
+            return []
+        if not stat.S_ISDIR(st.st_mode):
+            return [] if stat.S_ISLNK(st.st_mode) else [rel_top]
+        found: list[str] = []
+        stack = [(self.abspath(rel_top), rel_top + "/")]
+        while stack and len(found) < most:
+            folder, under = stack.pop()
+            try:
+                with os.scandir(folder) as it:
+                    entries = sorted(it, key=lambda e: e.name, reverse=True)
+            except OSError:
+                continue
+            for e in entries:
+                if e.name in REPOSITORY_NAMES or under + e.name in keep:
+                    continue
+                if e.is_dir(follow_symlinks=False):
+                    stack.append((e.path, under + e.name + "/"))
+                else:
+                    found.append(under + e.name)
+        return sorted(found)[:most]
+
     def _placed(self, rel: str, st: os.stat_result, entry: Any) -> None:
         if self.cache is not None and self.record:  # (just placed: kept only if not racy at the commit)
             self.cache.put_stat(rel, stat_sig(st), entry.digest, device=st.st_dev)

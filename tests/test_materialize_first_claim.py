@@ -1,0 +1,81 @@
+"""The first build of an ``outputs=`` directory: the files it already holds that the asset does
+not write are the user's (a gh-pages worktree's notes): the asset fails, nothing deleted; its
+``.git`` is never the asset's. Files of the asset's kept by ``clean --keep-outputs`` are not."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from projects import clean_env, cli
+
+SITE = """
+from assetbuild import asset, source
+inp = source("inp", "data/in.txt")
+
+@asset(outputs=["site/"])
+def {name}(inp, context):
+    (context.out("site/") / "index.html").write_text("<p>" + inp.read_text())
+"""
+
+
+def _project(root: Path, name: str = "site") -> None:
+    (root / "data").mkdir(exist_ok=True)
+    (root / "data" / "in.txt").write_text("hi\n")
+    (root / "AssetFile").write_text(SITE.format(name=name))
+
+
+def test_the_first_build_of_a_directory_holding_the_users_files_is_refused_and_deletes_nothing(tmp_path: Path) -> None:
+    """It deleted NOTES.md and the whole .git, silently; ``-n`` said only "would run"."""
+    _project(tmp_path)
+    (tmp_path / "site" / ".git").mkdir(parents=True)
+    (tmp_path / "site" / ".git" / "HEAD").write_text("ref: refs/heads/gh-pages\n")
+    (tmp_path / "site" / "NOTES.md").write_text("my notes\n")
+    r = cli("build", cwd=tmp_path, env=clean_env())
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert ("site: cannot write its output site: it already holds files assetbuild did not write "
+            "(site/NOTES.md), which a build would remove; ") in r.stdout + r.stderr, r.stdout + r.stderr
+    assert sorted(p.name for p in (tmp_path / "site").iterdir()) == [".git", "NOTES.md"]
+    (tmp_path / "site" / "NOTES.md").rename(tmp_path / "NOTES.md")  # a worktree holding only its .git builds
+    r = cli("build", cwd=tmp_path, env=clean_env())
+    assert r.returncode == 0 and "1 built" in r.stdout, r.stdout + r.stderr
+    (tmp_path / "site" / "stray.txt").write_text("x")  # the asset's directory now: extras go, .git stays
+    (tmp_path / "data" / "in.txt").write_text("changed\n")
+    r = cli("build", cwd=tmp_path, env=clean_env())
+    assert r.returncode == 0 and "1 built" in r.stdout, r.stdout + r.stderr
+    assert sorted(p.name for p in (tmp_path / "site").iterdir()) == [".git", "index.html"]
+    assert (tmp_path / "site" / ".git" / "HEAD").read_text() == "ref: refs/heads/gh-pages\n"
+    r = cli("build", cwd=tmp_path, env=clean_env())  # the .git is no extra: nothing to restore
+    assert r.returncode == 0 and "0 built, 1 cached, 0 restored" in r.stdout, r.stdout + r.stderr
+
+
+def test_a_file_where_the_directory_goes_is_refused_on_the_first_build(tmp_path: Path) -> None:
+    _project(tmp_path)
+    (tmp_path / "site").write_text("mine\n")
+    r = cli("build", cwd=tmp_path, env=clean_env())
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "it already holds files assetbuild did not write (site)" in r.stdout + r.stderr, r.stdout + r.stderr
+    assert (tmp_path / "site").read_text() == "mine\n"
+
+
+def test_a_renamed_asset_owns_the_directory_its_old_name_built(tmp_path: Path) -> None:
+    _project(tmp_path)
+    assert cli("build", cwd=tmp_path, env=clean_env()).returncode == 0
+    (tmp_path / "AssetFile").write_text(SITE.format(name="website"))
+    r = cli("build", cwd=tmp_path, env=clean_env())
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert sorted(p.name for p in (tmp_path / "site").iterdir()) == ["index.html"]
+
+
+def test_the_files_clean_keep_outputs_kept_are_written_over_and_the_rest_refused(tmp_path: Path) -> None:
+    """With the cache gone (``clean --keep-outputs``, a fresh cache), the next build writes over
+    the asset's files; a file it does not write still stops it."""
+    _project(tmp_path)
+    assert cli("build", cwd=tmp_path, env=clean_env()).returncode == 0
+    assert cli("clean", "--keep-outputs", "--yes", cwd=tmp_path, env=clean_env()).returncode == 0
+    r = cli("build", cwd=tmp_path, env=clean_env())
+    assert r.returncode == 0 and "1 built" in r.stdout, r.stdout + r.stderr
+    assert cli("clean", "--keep-outputs", "--yes", cwd=tmp_path, env=clean_env()).returncode == 0
+    (tmp_path / "site" / "mine.txt").write_text("mine")
+    r = cli("build", cwd=tmp_path, env=clean_env())
+    assert r.returncode == 1 and "(site/mine.txt)" in r.stdout + r.stderr, r.stdout + r.stderr
+    assert (tmp_path / "site" / "mine.txt").read_text() == "mine"
