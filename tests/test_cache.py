@@ -310,6 +310,26 @@ def test_gc_keeps_only_the_newest_compiled_assetfiles(counted, runlog):
     assert sorted(code.iterdir()) == sorted(before[4:])  # the current version was kept: no recompile
 
 
+def test_gc_follows_no_symlink_at_the_code_cache_and_deletes_only_compiled_files(counted, tmp_path):
+    """A symlink planted at ``<cache>/code`` led gc to delete the oldest files of the folder it
+    points to as "old compiled AssetFiles"; in a real ``code``, any file not starting with a dot
+    counted, whatever its name."""
+    code = cache_of(counted) / "code"
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for i in range(maint.CODE_CACHE_KEEP + 4):
+        (docs / f"doc{i}.txt").write_text(str(i))
+        os.utime(docs / f"doc{i}.txt", ns=(i * 10**9, i * 10**9))
+    shutil.rmtree(code)
+    code.symlink_to(docs)
+    assert assetbuild.gc(project_dir=counted.root).code_files == 0
+    assert len(list(docs.iterdir())) == maint.CODE_CACHE_KEEP + 4
+    code.unlink()
+    shutil.copytree(docs, code)
+    assert assetbuild.gc(project_dir=counted.root).code_files == 0
+    assert len(list(code.iterdir())) == maint.CODE_CACHE_KEEP + 4
+
+
 def test_gc_drops_entries_whose_bytes_are_gone(counted):
     cache = cache_of(counted)
     set_version(counted, 2)

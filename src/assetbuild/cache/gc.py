@@ -244,12 +244,22 @@ def _listed_files(store: LmdbStore, traces: list[Any]) -> set[str]:
 def _old_code_cache(cache_dir: Path) -> list[tuple[Path, int]]:
     """Compiled AssetFiles beyond the ``CODE_CACHE_KEEP`` most recently written: one is added
     per AssetFile version, and a dropped one only costs a compile when that version returns.
-    Compiled slices are not among them: the loader keeps the newest few itself."""
+    Compiled slices are not among them: the loader keeps the newest few itself.
+    Only regular files named as ``compiled`` names them, in a real ``code`` directory: a
+    symlink there (planted in a shared cache) leads to someone's files, never deleted."""
+    import re
+    import stat
+
     from ..compiled import SLICE_CACHE_PREFIX
 
+    code = cache_dir / "code"
+    named = re.compile(r".+-\w+-\d+-f\d+\.bin\Z")  # <stem>-<cache tag>-<optimize>-f<fingerprint version>.bin
     try:
-        found = [(st.st_mtime_ns, Path(e.path), st.st_size) for e in os.scandir(cache_dir / "code")
-                 if not e.name.startswith((".", SLICE_CACHE_PREFIX)) and e.is_file() and (st := e.stat())]
+        if not stat.S_ISDIR(os.lstat(code).st_mode):
+            return []
+        found = [(st.st_mtime_ns, Path(e.path), st.st_size) for e in os.scandir(code)
+                 if not e.name.startswith((".", SLICE_CACHE_PREFIX)) and named.match(e.name)
+                 and e.is_file(follow_symlinks=False) and (st := e.stat(follow_symlinks=False))]
     except FileNotFoundError:
         return []
     found.sort(reverse=True)
