@@ -391,3 +391,26 @@ def test_cache_gc_forgets_an_orphaned_output_deleted_by_hand(tmp_path):
     (root / "out" / "report_v1.txt").unlink()
     _ok("cache", "gc", cwd=root)
     assert _came_back(root) == ["would delete 1 orphaned output:", "  out/kept_v1.txt"]
+
+
+def test_clean_keeps_a_generated_module_the_assetfile_now_imports(tmp_path):
+    """An asset wrote lib/consts.py; the asset removed, the file kept and imported by the
+    AssetFile: ``clean --orphans`` kept it as project code, but plain ``clean`` (which does not
+    load the AssetFile) deleted it with the cache, and the AssetFile no longer loaded. A Python
+    file of a removed asset (or left at a path an asset moved from) now stays, named."""
+    root = tmp_path / "p"
+    (root / "lib").mkdir(parents=True)
+    (root / "lib" / "__init__.py").write_text("")
+    (root / "AssetFile").write_text('from assetbuild import asset\n\n@asset(io="text", path="lib/consts.py")\n'
+                                    'def gen():\n    return "RATE = 3\\n"\n')
+    assert cli("build", cwd=root, env=clean_env()).returncode == 0
+    (root / "AssetFile").write_text('from assetbuild import asset\nfrom lib.consts import RATE\n\n'
+                                    '@asset(io="json")\ndef a():\n    return RATE * 2\n')
+    assert cli("build", cwd=root, env=clean_env()).returncode == 0
+    r = cli("clean", "--yes", cwd=root, env=clean_env())
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert (root / "lib" / "consts.py").read_text() == "RATE = 3\n"
+    assert ("warning: kept 1 Python file of assets no longer writing them, which the project may import now "
+            "(clean --orphans, which loads the AssetFile, deletes those it does not): lib/consts.py") in r.stderr
+    r = cli("build", cwd=root, env=clean_env())
+    assert r.returncode == 0 and "1 built" in r.stdout, r.stdout + r.stderr

@@ -80,7 +80,7 @@ def clean_report(*, project_dir: str | os.PathLike[str] = ".", cache_dir: str | 
     try:
         with locks[0], locks[1]:
             if report.cache_existed:
-                recorded, others = _written_files(cache, project_id(af, cache),
+                recorded, others, adopted = _written_files(cache, project_id(af, cache),
                                                   (lambda m: None) if dry_run else rep.warn, outputs=outputs)
                 report.other_projects = others
                 if others and not all_projects:
@@ -88,8 +88,8 @@ def clean_report(*, project_dir: str | os.PathLike[str] = ".", cache_dir: str | 
                                      "of other projects, which clean would delete too; nothing was deleted (--all-projects "
                                      "deletes it anyway; assetbuild cache gc trims it and keeps every project's latest builds)")
                 if outputs:
-                    clean_outputs(root, recorded, cache_dir=cache, protected=_inside(root, af), dry_run=dry_run,
-                                  report=report)
+                    clean_outputs(root, recorded, cache_dir=cache, protected=_inside(root, af) | adopted,
+                                  dry_run=dry_run, report=report)
                     if report.failed and not dry_run:  # the cache records them: it stays, for the next clean
                         _say_kept(report, rep)
                         raise StoreError(_not_deleted(report))
@@ -132,7 +132,12 @@ def _say_kept(report: CleanReport, rep: Reporter) -> None:
     if linked:  # (outputs on another disk, as the README shows: not a damaged record)
         rep.warn(f"left {_count(len(linked), 'file')} assetbuild wrote through a symlinked directory, as clean "
                  "leaves every path reached through a symlink: " + _names(p for p, _ in linked))
-    unsafe = [r for r in report.refused if r not in linked]
+    adopted = [p for p, why in report.refused if why.startswith(_ADOPTED)]
+    if adopted:
+        rep.warn(f"kept {_count(len(adopted), 'Python file')} of assets no longer writing them, which the project "
+                 "may import now (clean --orphans, which loads the AssetFile, deletes those it does not): "
+                 + _names(adopted))
+    unsafe = [r for r in report.refused if r not in linked and not r[1].startswith(_ADOPTED)]
     if unsafe:
         rep.warn(f"did not delete {_count(len(unsafe), 'recorded output path')} (a damaged or foreign "
                  "record?): " + _names(f"{p} ({why})" for p, why in unsafe))
@@ -173,12 +178,13 @@ def _inside(root: Path, path: Path) -> dict[str, str]:
 
 
 def _written_files(cache: Path, project: str, warn: Callable[[str], None], *,
-                   outputs: bool) -> tuple[Recorded, int]:
+                   outputs: bool) -> tuple[Recorded, int, dict[str, str]]:
     """What this project's latest builds wrote into the project (``outputs``; else nothing), and
     the files its assets stopped writing (assetbuild.moved), from the store's records (not the
     AssetFile, which may be gone or broken): heads and notes are scoped by the project's id. And
     how many heads other projects sharing the cache directory have there (a damaged index, which
-    reads as empty, says none: deleting it alone is how to recover)."""
+    reads as empty, says none: deleting it alone is how to recover). And the Python files among
+    the orphans (``_adopted``), which clean keeps."""
     from ..cleaning import Recorded, add_left, recorded_outputs
     from ..moved import left_files
     from ..store import LmdbStore
@@ -189,13 +195,30 @@ def _written_files(cache: Path, project: str, warn: Callable[[str], None], *,
     with LmdbStore(cache, readonly=True, warn=damage.append, project=project) as store:
         if not damage:
             mine = store.heads()
-            written = (add_left(recorded_outputs(mine, store.read_blob, store.get_stat, warn), left_files(store))
-                       if outputs else Recorded())
-            return written, len(store.all_heads()) - len(mine)
+            if not outputs:
+                return Recorded(), len(store.all_heads()) - len(mine), {}
+            current = recorded_outputs(mine, store.read_blob, store.get_stat, warn)
+            adopted = _adopted(current, store)
+            return add_left(current, left_files(store)), len(store.all_heads()) - len(mine), adopted
     if not outputs:
-        return Recorded(), 0
+        return Recorded(), 0, {}
     raise StoreError(f"cannot tell which files assetbuild wrote into the project: {damage[0]}; nothing was "
                      "deleted (assetbuild clean --keep-outputs deletes the cache alone)")
+
+
+def _adopted(current: Recorded, store: Any) -> dict[str, str]:
+    """The ``.py`` files that assets since removed (seen gone by a build) or moved away from
+    wrote: kept by clean, which does not load the AssetFile, as the project's code they may now
+    be (a generated module kept and imported; ``clean --orphans``, which loads it, can tell)."""
+    from ..moved import left_files
+    from .orphans import removed_names
+
+    gone = removed_names(store)
+    paths = [w.path for w in current.files if w.asset in gone] + [f.path for f in left_files(store)]
+    return {p: _ADOPTED for p in paths if isinstance(p, str) and p.endswith(".py")}
+
+
+_ADOPTED = "a Python file no asset writes now (the project's code now?)"
 
 
 @contextmanager

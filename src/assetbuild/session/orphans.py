@@ -78,7 +78,7 @@ def notice_removed(project: Any, store: Any, moved: int = 0, *, wrote: bool = Fa
         return
     gone = removed_heads(project, store)
     if not same:
-        recorded = {bytes(k)[len(_REMOVED):].decode("utf-8", "surrogatepass") for k, _v in store.scan_meta(_REMOVED)}
+        recorded = removed_names(store)
         now = str(now_ns()).encode()
         for name in sorted(set(gone) - recorded):
             store.put_meta(_REMOVED + name.encode("utf-8", "surrogatepass"), now)
@@ -91,6 +91,11 @@ def notice_removed(project: Any, store: Any, moved: int = 0, *, wrote: bool = Fa
         if n:
             project.reporter.warn(f"{orphaned(n)}: {'a file' if n == 1 else 'files'} assetbuild wrote that no "
                                   "asset writes now (assetbuild clean --orphans)")
+
+
+def removed_names(store: Any) -> set[str]:
+    """The assets a build saw gone from the AssetFile whose heads are still kept."""
+    return {bytes(k)[len(_REMOVED):].decode("utf-8", "surrogatepass") for k, _v in store.scan_meta(_REMOVED)}
 
 
 def forget_gone_left(root: str | os.PathLike[str], store: Any, *, dry_run: bool = False) -> list[str]:
