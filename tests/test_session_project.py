@@ -259,3 +259,15 @@ def test_an_outputs_directory_through_a_symlink_holding_an_outside_cache_is_refu
     assert r.returncode == 2, r.stdout + r.stderr
     assert (f"AssetFile:3: asset 'b' (outputs 'out/files/') holds the cache directory: through a symlinked "
             f"directory, it is {tmp_path / 'ext' / 'files'};") in r.stderr, r.stderr
+
+
+def test_a_cache_directory_in_an_unknown_users_home_is_one_line(tmp_path: Path) -> None:
+    """``--cache-dir '~nosuchuser/cache'`` (or the same in ASSETBUILD_CACHE_DIR) raised
+    ``RuntimeError: Could not determine home directory`` as a traceback, exit 1."""
+    (tmp_path / "AssetFile").write_text("from assetbuild import asset\n\n@asset(io='json')\ndef a():\n    return 1\n")
+    for args, env in ((("--cache-dir", "~nosuchuser_zz/cache", "status"), {}),
+                      (("clean", "--yes"), {"ASSETBUILD_CACHE_DIR": "~nosuchuser_zz/cache"})):
+        r = cli(*args, cwd=tmp_path, env={**clean_env(), **env})
+        assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+        assert ("the cache directory '~nosuchuser_zz/cache' names a home directory that cannot be found "
+                "(no such user?)") in r.stderr, r.stderr

@@ -43,7 +43,11 @@ def resolve_cache_dir(project_dir: Path, cache_dir: str | os.PathLike[str] | Non
     if chosen is None:
         p = project_dir / ".assetbuild"
     else:
-        p = Path(chosen).expanduser()
+        try:
+            p = Path(chosen).expanduser()
+        except RuntimeError:  # ~name of no user here (or ~ with no home): one line, not a traceback
+            raise StoreError(f"the cache directory {str(chosen)!r} names a home directory that cannot be "
+                             "found (no such user?); give a path") from None
         if not p.is_absolute():
             try:
                 p = Path.cwd() / p
