@@ -271,3 +271,19 @@ def test_a_cache_directory_in_an_unknown_users_home_is_one_line(tmp_path: Path) 
         assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
         assert ("the cache directory '~nosuchuser_zz/cache' names a home directory that cannot be found "
                 "(no such user?)") in r.stderr, r.stderr
+
+
+def test_a_path_changed_to_the_same_file_through_a_symlinked_alias_is_no_orphan(tmp_path: Path) -> None:
+    """``path="out/a.json"`` changed to ``path="alias/a.json"`` with ``alias -> out``: the build
+    warned of an orphaned output, and ``clean --orphans`` deleted the live one."""
+    (tmp_path / "AssetFile").write_text("from assetbuild import asset\n\n@asset(io='json', path='out/a.json')\n"
+                                        "def a():\n    return 1\n")
+    assert cli("build", cwd=tmp_path, env=clean_env()).returncode == 0
+    (tmp_path / "alias").symlink_to("out")
+    (tmp_path / "AssetFile").write_text((tmp_path / "AssetFile").read_text().replace("out/a.json", "alias/a.json"))
+    r = cli("build", cwd=tmp_path, env=clean_env())
+    assert r.returncode == 0 and "orphaned" not in r.stderr, r.stdout + r.stderr
+    r = cli("clean", "--orphans", "--yes", cwd=tmp_path, env=clean_env())
+    assert r.returncode == 0 and (tmp_path / "out" / "a.json").read_text() == "1", r.stdout + r.stderr
+    r = cli("build", cwd=tmp_path, env=clean_env())
+    assert r.returncode == 0 and "0 built, 1 cached, 0 restored" in r.stdout, r.stdout + r.stderr

@@ -129,7 +129,8 @@ class Project:
         """Project-relative paths the project owns now -> whose they are, in words: its code
         (``code_files``), each asset's declared outputs (a directory one owns what lies in it)
         and each source. ``clean --orphans`` and dropped partitions delete what a removed
-        asset wrote only where nothing here claims it (an asset renamed keeps its path)."""
+        asset wrote only where nothing here claims it (an asset renamed keeps its path). A path
+        below a symlinked directory claims its resolved path too (``alias/a.json`` is ``out/a.json``)."""
         out = code_files(self.loaded, self.project_dir)
         for d in self.graph.nodes.values():
             if isinstance(d, SourceDef):
@@ -137,7 +138,7 @@ class Project:
             elif isinstance(d, AssetDef):
                 for o in (d.outputs or (() if d.path is None else (d.path,))):
                     out.setdefault(o.rstrip("/"), f"an output of asset {d.name!r}")
-        return out
+        return _with_resolved(out, str(self.project_dir))
 
     def code_refs(self) -> Any:
         """Stored bytes -> the names of the project code they refer to (pickle references).
@@ -167,6 +168,20 @@ class Project:
             return pickle_code_refs(data, seen[1], _module_namespace, tops=tops[0], is_project=is_project)
 
         return code_refs
+
+
+def _with_resolved(claims: dict[str, str], root: str) -> dict[str, str]:
+    """``claims`` and, for a path whose directory resolves elsewhere in the project (through a
+    symlink), that path too: one realpath per directory."""
+    dirs: dict[str, str] = {}
+    for rel, what in list(claims.items()):
+        parent, _, base = rel.rpartition("/")
+        real = dirs.get(parent)
+        if real is None:
+            real = dirs[parent] = os.path.realpath(os.path.join(root, parent))
+        if real != os.path.join(root, parent).rstrip(os.sep) and (real + os.sep).startswith(root + os.sep):
+            claims.setdefault((real[len(root) + 1:].replace(os.sep, "/") + "/" + base).lstrip("/"), what)
+    return claims
 
 
 def _top_names(project_dir: Path) -> frozenset[str]:
