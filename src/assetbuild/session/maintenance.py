@@ -190,7 +190,7 @@ def _written_files(cache: Path, project: str, warn: Callable[[str], None], *,
     from ..store import LmdbStore
 
     if not ((cache / "STORE").exists() or (cache / "db").is_dir()):
-        return Recorded(), 0
+        return Recorded(), 0, {}
     damage: list[str] = []  # the store reads a damaged index as empty: its records would say "nothing"
     with LmdbStore(cache, readonly=True, warn=damage.append, project=project) as store:
         if not damage:
