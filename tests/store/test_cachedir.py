@@ -217,3 +217,30 @@ def test_a_staging_directory_left_behind_at_any_depth_is_swept_and_cleaned(tmp_p
         assert not (proj / ".assetbuild").exists()
     finally:
         remove_tree(str(proj))  # (pytest's own clean-up of tmp_path recurses)
+
+
+def test_a_cache_directory_that_is_a_mount_point_is_emptied_and_clean_exits_0(tmp_path: Path) -> None:
+    """A cache directory that is a mount point (a Docker volume, a CI disk): clean deleted every
+    file, then failed to remove the mount point itself (EBUSY), exit 2, on every clean after.
+    Mounted as a tmpfs in a private mount namespace: root and ``unshare`` only."""
+    import shutil
+    import subprocess
+    import sys
+
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.skip("needs root and unshare to mount a tmpfs")
+    (tmp_path / "p").mkdir()
+    (tmp_path / "p" / "AssetFile").write_text(ASSETFILE)
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    ab = f"{sys.executable} -m assetbuild"
+    script = (f"mount -t tmpfs -o size=20m tmpfs {mnt} || exit 9\ncd {tmp_path / 'p'}\n"
+              f"{ab} build -q >/dev/null 2>&1 || exit 8\n"
+              f"{ab} clean --yes; r1=$?\n{ab} clean --yes; r2=$?\nls -A {mnt}\numount {mnt}\necho rc=$r1,$r2\n")
+    env = {**os.environ, "ASSETBUILD_CACHE_DIR": str(mnt), "PYTHONPATH": str(Path(assetbuild.__file__).parents[1])}
+    r = subprocess.run(["unshare", "-m", "--propagation", "private", "bash", "-c", script], env=env,
+                       capture_output=True, text=True, timeout=120)
+    if r.returncode == 9:
+        pytest.skip("cannot mount a tmpfs here")
+    assert r.stdout.strip().endswith("rc=0,0"), r.stdout + r.stderr
+    assert f"emptied {mnt} (the directory stays: a symlink, or a mount point)" in r.stdout, r.stdout

@@ -39,7 +39,7 @@ def format_clean(report: Any, *, asking: bool = False, verbose: bool = False) ->
                 lines += [f"  {p} ({why})" for p, why in (*report.kept, *report.failed, *report.refused)]
         return "\n".join(lines)
     line = (f"deleted {cache}" if report.cache_deleted else
-            f"emptied {cache} (a symlink: the link stays)" if not report.cache_kept and not report.keys_kept else
+            f"emptied {cache} (the directory stays: a symlink, or a mount point)" if not report.cache_kept and not report.keys_kept else
             f"deleted what assetbuild stored in {cache}; kept " + " and ".join(
                 what for what, k in (("the dynamic partition keys (assetbuild partitions remove forgets them)",
                                       report.keys_kept), ("the files it did not create", report.cache_kept)) if k))

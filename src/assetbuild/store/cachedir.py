@@ -5,6 +5,7 @@ deleting anything the store layout did not create.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -201,7 +202,13 @@ def clear_cache_dir(cache_dir: Path) -> list[Path]:
                 _remove_file(Path(f.path), kept, f.name in _INDEX_FILES and not f.is_dir(follow_symlinks=False))
             _remove_dir(p, kept)
     if not kept and not cache_dir.is_symlink():
-        _remove_dir(cache_dir, kept)
+        try:
+            cache_dir.rmdir()
+        except FileNotFoundError:
+            pass
+        except OSError as e:  # a mount point (a volume), or a parent not ours to write: emptied is done
+            if e.errno not in (errno.EBUSY, errno.EACCES, errno.EPERM, errno.EROFS):
+                raise StoreError(f"cannot delete {cache_dir}: {e.strerror}") from e
     return kept
 
 
