@@ -244,3 +244,10 @@ def test_a_cache_directory_that_is_a_mount_point_is_emptied_and_clean_exits_0(tm
         pytest.skip("cannot mount a tmpfs here")
     assert r.stdout.strip().endswith("rc=0,0"), r.stdout + r.stderr
     assert f"emptied {mnt} (the directory stays: a symlink, or a mount point)" in r.stdout, r.stdout
+
+
+def test_clean_of_an_empty_cache_directory_deletes_it(tmp_path: Path) -> None:
+    (tmp_path / "AssetFile").write_text(ASSETFILE)
+    (tmp_path / "empty").mkdir()
+    report = assetbuild.clean(project_dir=tmp_path, cache_dir=tmp_path / "empty", outputs=True, reporter=_quiet())
+    assert report.deleted == [] and not (tmp_path / "empty").exists()
