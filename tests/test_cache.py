@@ -612,6 +612,28 @@ def _tamper(src: Path, dest: Path, edit) -> None:
             tout.addfile(info, io.BytesIO(new))
 
 
+def test_import_reads_an_archive_from_a_pipe(counted, runlog, tmp_path):
+    """``cat e.tgz | assetbuild cache import /dev/stdin`` (or a FIFO) said "no such archive" for a
+    path that exists: a pipe is now read as a stream; a directory is named as one."""
+    import threading
+
+    archive = tmp_path / "cache.tar.gz"
+    assetbuild.export_cache(archive, project_dir=counted.root)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=lambda: fifo.write_bytes(archive.read_bytes()))
+    writer.start()
+    other = _checkout(tmp_path, "elsewhere")
+    try:
+        r = assetbuild.import_cache(fifo, project_dir=other.root)
+    finally:
+        writer.join(timeout=30)
+    assert (r["entries"], r["heads_added"]) == (3, 3)
+    assert other.build().names("built") == [] and take_runs(runlog) == {}
+    with pytest.raises(StoreError, match="is a directory, not an archive"):
+        assetbuild.import_cache(tmp_path, project_dir=other.root)
+
+
 def test_import_rejects_a_tampered_blob_and_keeps_the_rest(counted, runlog, tmp_path):
     archive = tmp_path / "good.tar"
     assetbuild.export_cache(archive, project_dir=counted.root)

@@ -259,7 +259,7 @@ def import_archive(store: LmdbStore, src: Path, warn: Callable[[str], None] = la
     import tarfile
     import zlib
 
-    if not src.is_file():
+    if not src.exists():
         raise StoreError(f"no such archive: {src}")
     verified: set[str] = set()
     sizes: dict[str, int] = {}
@@ -267,7 +267,10 @@ def import_archive(store: LmdbStore, src: Path, warn: Callable[[str], None] = la
     manifest: Any = None
     rejected = 0
     try:
-        with tarfile.open(src, "r:*", tarinfo=_bounded_tarinfo()) as tar:
+        # a pipe (cat e.tgz | ... import /dev/stdin, a FIFO) is read as a stream
+        opened = (tarfile.open(src, "r:*", tarinfo=_bounded_tarinfo()) if src.is_file()
+                  else tarfile.open(src, "r|*", tarinfo=_bounded_tarinfo()))
+        with opened as tar:
             for m in tar:
                 if not m.isfile():
                     continue

@@ -352,12 +352,26 @@ def import_cache(file: str | os.PathLike[str], *, project_dir: str | os.PathLike
     from ..cache import import_archive
 
     rep = reporter or Reporter(verbosity=-2)
-    src = Path(file).resolve()
-    if not src.is_file():
-        raise StoreError(f"no such archive: {file}")
+    src = _archive_path(file)
     places = _declared_places(project_dir, cache_dir, assetfile, rep)
     with _maintained_store(project_dir, cache_dir, rep, create=True, assetfile=assetfile) as store:
         return import_archive(store, src, warn=rep.warn, places=places)
+
+
+def _archive_path(file: str | os.PathLike[str]) -> Path:
+    """The archive to import: a file resolved, or a pipe as named (``/dev/stdin``, a FIFO: read
+    as a stream; resolving ``/dev/stdin`` names no file). StoreError for what is none."""
+    import stat
+
+    try:
+        st = os.stat(file)
+    except FileNotFoundError:
+        raise StoreError(f"no such archive: {file}") from None
+    except OSError as e:
+        raise StoreError(f"cannot read the archive {file}: {e.strerror}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise StoreError(f"{file} is a directory, not an archive")
+    return Path(file).resolve() if stat.S_ISREG(st.st_mode) else Path(os.path.abspath(file))
 
 
 def _declared_places(project_dir: str | os.PathLike[str], cache_dir: str | os.PathLike[str] | None,
