@@ -452,9 +452,10 @@ class Workspace:
 
     def unclaimed_files(self, decl: str, keep: Any, most: int = 6) -> list[str]:
         """Up to ``most`` project-relative files that placing the declared directory ``decl``
-        would delete, ``keep`` (the paths the asset writes) aside: a file standing where it
-        goes, or what it holds (no symlink followed; ``.git`` and ``.hg`` never go). A symlink
+        would delete, ``keep`` (the paths the asset writes) and temp files aside: a file standing
+        where it goes, or what it holds (no symlink followed; ``.git`` and ``.hg`` never go). A symlink
         where it goes is replaced as a link: nothing."""
+        from .atomicfile import is_temp_name
         from .produced import REPOSITORY_NAMES
 
         rel_top = decl.rstrip("/")
@@ -474,8 +475,8 @@ class Workspace:
             except OSError:
                 continue
             for e in entries:
-                if e.name in REPOSITORY_NAMES or under + e.name in keep:
-                    continue
+                if e.name in REPOSITORY_NAMES or under + e.name in keep or is_temp_name(e.name):
+                    continue  # (a temp file: a killed build's, which this one sweeps)
                 if e.is_dir(follow_symlinks=False):
                     stack.append((e.path, under + e.name + "/"))
                 else:
