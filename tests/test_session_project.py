@@ -12,10 +12,13 @@ import pytest
 from projects import clean_env, cli
 
 from assetbuild.errors import StoreError
-from assetbuild.session.project import _check_cache_outside_sources, _realpath, open_project
+from assetbuild.session.aliases import resolved_sources
+from assetbuild.session.project import _check_cache_outside_sources, open_project
 
 
-def test_realpath_with_shared_parents_is_os_realpath(tmp_path: Path) -> None:
+def test_resolved_sources_are_os_realpath(tmp_path: Path) -> None:
+    """Each directory holding sources is resolved once, and listed once when it holds more than
+    a few (its symlinks from the listing): each source's resolved path is still realpath's."""
     d = str(tmp_path)
     os.makedirs(f"{d}/real/sub")
     Path(f"{d}/real/f.txt").write_text("x")
@@ -23,17 +26,20 @@ def test_realpath_with_shared_parents_is_os_realpath(tmp_path: Path) -> None:
     os.symlink(f"{d}/real/f.txt", f"{d}/real/lf")
     os.symlink("sub", f"{d}/real/ls")
     os.symlink(f"{d}/loop", f"{d}/loop")
-    parents: dict[str, str] = {}
-    for p in (f"{d}/real/f.txt", f"{d}/link/f.txt", f"{d}/link/lf", f"{d}/link/ls", f"{d}/link/missing",
-              f"{d}/nope/x", f"{d}/link/sub", f"{d}/loop", f"{d}/loop/x", "/", d, f"{d}/real/f.txt/x"):
-        assert _realpath(p, parents) == os.path.realpath(p), p
+    paths = [f"{d}/real/f.txt", f"{d}/link/f.txt", f"{d}/link/lf", f"{d}/link/ls", f"{d}/link/missing",
+             f"{d}/nope/x", f"{d}/link/sub", f"{d}/loop", f"{d}/loop/x", "/", d, f"{d}/real/f.txt/x"]
+    many = [f"{d}/link/{n}" for n in ("f.txt", "lf", "ls", "sub", "missing", "a", "b", "c", "e", "g")]
+    for chosen in (paths, many):  # (few per directory: an lstat each; many: the directory listed)
+        got = resolved_sources({p: f"rel{i}" for i, p in enumerate(chosen)})
+        assert {p: real for p, real, _ in got} == {p: os.path.realpath(p) for p in chosen}, chosen
 
 
 def test_a_cache_inside_a_source_reached_through_a_symlink_is_refused(tmp_path: Path) -> None:
     (tmp_path / "data" / "sub").mkdir(parents=True)
     (tmp_path / "inputs").mkdir()
     os.symlink(tmp_path / "data", tmp_path / "inputs" / "data")
-    sources = {str(tmp_path / "inputs" / "data"): "inputs/data", str(tmp_path / "inputs" / "a.txt"): "inputs/a.txt"}
+    sources = resolved_sources({str(tmp_path / "inputs" / "data"): "inputs/data",
+                                str(tmp_path / "inputs" / "a.txt"): "inputs/a.txt"})
     with pytest.raises(StoreError, match="inside the declared source inputs/data"):
         _check_cache_outside_sources(tmp_path / "data" / "sub" / ".cache", sources)
     _check_cache_outside_sources(tmp_path / ".assetbuild", sources)  # outside every source: accepted

@@ -20,8 +20,7 @@ from ..graph import Graph, resolve
 from ..io import is_external
 from ..loader import Loaded, ProjectImports, load_assetfile, shadowing_files
 from ..output import Reporter
-from .aliases import check_outputs_through_symlinks, protected_paths
-from .aliases import resolved_path as _realpath
+from .aliases import check_outputs_through_symlinks, protected_paths, resolved_sources
 from .turns import in_project_dir, loading
 
 TYPE_CHECKING = False
@@ -292,6 +291,7 @@ def _validate(graph: Graph, io_managers: dict[str, Any], project_dir: Path, cach
     and the places external managers keep data in are distinct, are not sources, not the project's ``code`` (``code_files``), not inside a
     source directory and not inside the cache directory."""
     paths: dict[str, str] = {}
+    outs: list[str] = []  # the outputs= entries, without a directory's '/'
     places: dict[tuple[str, str], str] = {}  # (io, an external manager's location) -> the asset there
     code = code or {}
     name_max = _name_max(project_dir)
@@ -360,6 +360,7 @@ def _validate(graph: Graph, io_managers: dict[str, Any], project_dir: Path, cach
                 _refuse_long_names(name, d.path, "", d, name_max)
         for out in d.outputs:  # a file the function writes itself (a directory ends with '/')
             bare = out.rstrip("/")
+            outs.append(bare)
             if bare in code or (out.endswith("/") and bare in code_dirs):
                 what = code.get(bare) or f"a directory holding {_code_inside(code, bare)}"
                 raise DefinitionError(f"asset {name!r} writes {out} (outputs=), which is {what}: the build "
@@ -383,9 +384,11 @@ def _validate(graph: Graph, io_managers: dict[str, Any], project_dir: Path, cach
                 raise DefinitionError(f"asset {name!r} writes {path}, inside {parent}, which asset "
                                       f"{paths[parent]!r} writes as a file: declare paths that do not nest",
                                       file=d.file, line=d.line)
-    protected, aliased = protected_paths(graph, project_dir, cache_dir, code, source_dirs)
-    check_outputs_through_symlinks(graph, project_dir, protected, aliased=aliased)
-    _check_cache_outside_sources(cache_dir, source_dirs)  # after the outputs: theirs is the finer message
+    sources = resolved_sources(source_dirs)
+    protected, aliased = protected_paths(graph, project_dir, cache_dir, code, sources)
+    check_outputs_through_symlinks(graph, project_dir, protected, aliased=aliased,
+                                   parents={p.rpartition("/")[0] for p in (*paths, *outs)})
+    _check_cache_outside_sources(cache_dir, sources)  # after the outputs: theirs is the finer message
     check_settings(io_managers, used, project_dir)
 
 
@@ -395,14 +398,13 @@ def _code_inside(code: dict[str, str], directory: str) -> str:
     return code.get(rel, rel)
 
 
-def _check_cache_outside_sources(cache_dir: Path, source_dirs: dict[str, str]) -> None:
-    """A cache directory inside a declared source changes that source on every build, so
-    every build would rebuild its readers: refuse it (StoreError, exit 2)."""
-    parents: dict[str, str] = {}
-    sources = {_realpath(p, parents): rel for p, rel in source_dirs.items()}
-    sources.update(source_dirs)
+def _check_cache_outside_sources(cache_dir: Path, sources: list[tuple[str, str, str]]) -> None:
+    """A cache directory inside a declared source (``resolved_sources``) changes that source on
+    every build, so every build would rebuild its readers: refuse it (StoreError, exit 2)."""
+    inside = {real: rel for _, real, rel in sources}
+    inside.update((p, rel) for p, _, rel in sources)
     for where in (cache_dir.resolve(), *cache_dir.resolve().parents):
-        rel = sources.get(str(where))
+        rel = inside.get(str(where))
         if rel is not None:
             raise StoreError(f"the cache directory {cache_dir} is inside the declared source {rel}: every "
                              "build would change that source; use a cache directory outside it")
