@@ -79,3 +79,43 @@ def test_the_files_clean_keep_outputs_kept_are_written_over_and_the_rest_refused
     r = cli("build", cwd=tmp_path, env=clean_env())
     assert r.returncode == 1 and "(site/mine.txt)" in r.stdout + r.stderr, r.stdout + r.stderr
     assert (tmp_path / "site" / "mine.txt").read_text() == "mine"
+
+
+MANY = """
+from assetbuild import asset, source
+inp = source("inp", "data/in.txt")
+
+@asset(outputs=["site/"])
+def site(inp, context):
+    for name in inp.read_text().split():
+        (context.out("site/") / (name + ".html")).write_text("<p>" + name)
+"""
+
+
+def test_a_moved_project_sharing_the_cache_owns_the_files_its_earlier_builds_wrote(tmp_path: Path) -> None:
+    """A project moved (a new identity in a shared cache), or a second checkout of it: the files
+    an earlier build wrote that this one does not were 'files assetbuild did not write', and the
+    asset failed; their bytes are in the cache, so they are the asset's and go. A file of the
+    user's (and an empty one, which no content tells apart) still stops the first build."""
+    env = {**clean_env(), "ASSETBUILD_CACHE_DIR": str(tmp_path / "cache")}
+    first = tmp_path / "first"
+    first.mkdir()
+    (first / "AssetFile").write_text(MANY)
+    (first / "data").mkdir()
+    (first / "data" / "in.txt").write_text("a b c")
+    assert cli("build", cwd=first, env=env).returncode == 0
+    moved = tmp_path / "moved"
+    first.rename(moved)
+    (moved / "data" / "in.txt").write_text("a b")
+    r = cli("build", cwd=moved, env=env)
+    assert r.returncode == 0 and "1 built" in r.stdout, r.stdout + r.stderr
+    assert sorted(p.name for p in (moved / "site").iterdir()) == ["a.html", "b.html"]
+    (moved / "site" / "NOTES.md").write_text("mine\n")
+    (moved / "site" / ".nojekyll").write_text("")
+    (moved / "data" / "in.txt").write_text("a")
+    other = tmp_path / "other"
+    moved.rename(other)
+    r = cli("build", cwd=other, env=env)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "(site/.nojekyll, site/NOTES.md)" in r.stdout + r.stderr, r.stdout + r.stderr
+    assert sorted(p.name for p in (other / "site").iterdir()) == [".nojekyll", "NOTES.md", "a.html", "b.html"]

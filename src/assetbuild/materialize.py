@@ -213,7 +213,7 @@ class Materializer:
         for decl in manifest.outputs:
             if unclaimed is None or not is_dir_output(decl) or decl in owned:
                 continue
-            found = unclaimed(decl, manifest.by_path())
+            found = unclaimed(decl, manifest.by_path(), stored=self._holds_bytes)
             heads = getattr(self.store, "heads", None)
             if not found or (heads is not None and any(decl in listed_outputs(h.path) for h in heads().values())):
                 continue
@@ -221,6 +221,21 @@ class Materializer:
             raise PathNotWritten(OSError(errno.EEXIST, f"it already holds files assetbuild did not write ({shown}), "
                                          "which a build would remove; assetbuild deletes no file it did not "
                                          "write: move them away", self.files.abspath(decl.rstrip("/"))))
+
+    def _holds_bytes(self, path: str, size: int) -> bool:
+        """Whether the store holds the bytes of the file at ``path``: an earlier build's output
+        (this cache stored it), not a file of the user's. A small blob is looked up, as
+        ``has_blob`` takes small sizes on trust."""
+        from .store.cas import INLINE_MAX
+        from .workspace import hash_file
+
+        try:
+            digest = hash_file(path)
+            if size > INLINE_MAX:
+                return self.store.has_blob(digest, size)
+            return len(self.store.read_blob(digest)) == size
+        except (OSError, CacheCorrupt):
+            return False
 
     def record(self, name: str, d: Decision, path: str | None, produced: Any, staging: str | None = None) -> str:
         """Store a built output (bytes, path output, trace, head, history); its data version.

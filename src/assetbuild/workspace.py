@@ -29,6 +29,7 @@ import hashlib
 import os
 import stat
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -79,6 +80,16 @@ def file_kind(mode: int) -> str:
         if is_kind(mode):
             return words
     return "a special file"
+
+
+def _stored_file(e: os.DirEntry[str], stored: Callable[[str, int], bool]) -> bool:
+    """Whether the regular file ``e`` holds bytes the cache has stored (``stored``). An empty
+    file never does: any build may have stored no bytes, and a `.nojekyll` is the user's."""
+    try:
+        st = e.stat(follow_symlinks=False)
+        return stat.S_ISREG(st.st_mode) and st.st_size > 0 and stored(e.path, st.st_size)
+    except OSError:
+        return False
 
 
 def hash_file(path: str) -> str:
@@ -450,11 +461,14 @@ class Workspace:
             raise StoreError(disk_message(Path(self._staging_root).parent,
                                           f"cannot make a staging directory in {self._staging_root}", e)) from e
 
-    def unclaimed_files(self, decl: str, keep: Any, most: int = 6) -> list[str]:
+    def unclaimed_files(self, decl: str, keep: Any, most: int = 6,
+                        stored: Callable[[str, int], bool] | None = None) -> list[str]:
         """Up to ``most`` project-relative files that placing the declared directory ``decl``
         would delete, ``keep`` (the paths the asset writes) and temp files aside: a file standing
         where it goes, or what it holds (no symlink followed; ``.git`` and ``.hg`` never go). A symlink
-        where it goes is replaced as a link: nothing."""
+        where it goes is replaced as a link: nothing. A file under it whose bytes the cache holds
+        (``stored(abspath, size)``) is an earlier build's, not the user's (the project moved, or a
+        second checkout, sharing the cache): it goes like any extra."""
         from .atomicfile import is_temp_name
         from .produced import REPOSITORY_NAMES
 
@@ -479,7 +493,7 @@ class Workspace:
                     continue  # (a temp file: a killed build's, which this one sweeps)
                 if e.is_dir(follow_symlinks=False):
                     stack.append((e.path, under + e.name + "/"))
-                else:
+                elif stored is None or not _stored_file(e, stored):
                     found.append(under + e.name)
         return sorted(found)[:most]
 
