@@ -222,18 +222,14 @@ class Materializer:
                                          "which a build would remove; assetbuild deletes no file it did not "
                                          "write: move them away", self.files.abspath(decl.rstrip("/"))))
 
-    def _holds_bytes(self, path: str, size: int) -> bool:
-        """Whether the store holds the bytes of the file at ``path``: an earlier build's output
-        (this cache stored it), not a file of the user's. A small blob is looked up, as
-        ``has_blob`` takes small sizes on trust."""
-        from .store.cas import INLINE_MAX
-        from .workspace import hash_file
-
+    def _holds_bytes(self, digest: str, size: int) -> bool:
+        """Whether the store holds the bytes ``digest`` of a file of ``size``: an earlier build's
+        output (this cache stored it), not a file of the user's. Looked up for real: ``has_blob``
+        takes a small size on trust."""
         try:
-            digest = hash_file(path)
-            if size > INLINE_MAX:
-                return self.store.has_blob(digest, size)
-            return len(self.store.read_blob(digest)) == size
+            if self.store.blob_file(digest, 0) is not None:
+                return True
+            return size <= 1 << 20 and len(self.store.read_blob(digest)) == size
         except (OSError, CacheCorrupt):
             return False
 

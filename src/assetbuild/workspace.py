@@ -87,7 +87,7 @@ def _stored_file(e: os.DirEntry[str], stored: Callable[[str, int], bool]) -> boo
     file never does: any build may have stored no bytes, and a `.nojekyll` is the user's."""
     try:
         st = e.stat(follow_symlinks=False)
-        return stat.S_ISREG(st.st_mode) and st.st_size > 0 and stored(e.path, st.st_size)
+        return stat.S_ISREG(st.st_mode) and st.st_size > 0 and stored(hash_file(e.path), st.st_size)
     except OSError:
         return False
 
@@ -467,7 +467,7 @@ class Workspace:
         would delete, ``keep`` (the paths the asset writes) and temp files aside: a file standing
         where it goes, or what it holds (no symlink followed; ``.git`` and ``.hg`` never go). A symlink
         where it goes is replaced as a link: nothing. A file under it whose bytes the cache holds
-        (``stored(abspath, size)``) is an earlier build's, not the user's (the project moved, or a
+        (``stored(sha256, size)``) is an earlier build's, not the user's (the project moved, or a
         second checkout, sharing the cache): it goes like any extra."""
         from .atomicfile import is_temp_name
         from .produced import REPOSITORY_NAMES
