@@ -314,6 +314,39 @@ def test_observe_in_a_project_without_observable_sources_says_so(project):
     assert (r.returncode, json.loads(r.stdout), r.stderr) == (0, {"ok": True, "observations": []}, "")
 
 
+@pytest.mark.parametrize("kind", ["numpy", "subclass"])
+def test_a_version_of_a_str_subclass_is_recorded_as_its_text(project, kind):
+    """numpy.str_ (a DataFrame cell) was recorded as UCS-4 bytes: every observe said changed,
+    show said never observed; a plain subclass (a StrEnum) crashed the build with a traceback."""
+    make = 'numpy.str_("etag1")' if kind == "numpy" else 'Etag("etag1")'
+    project.assetfile(f"""
+import numpy
+from assetbuild import asset, observable_source
+
+class Etag(str):
+    pass
+
+@observable_source
+def api():
+    return {make}
+
+@asset
+def reader(api):
+    return str(api)
+""")
+    assert project.built() == ["reader"]
+    store = LmdbStore(project.root / ".assetbuild", readonly=True)
+    try:
+        assert type(store.get_observation("api").version) is str
+        assert store.get_observation("api").version == "etag1"
+    finally:
+        store.close()
+    assert [(o.version, o.changed) for o in assetbuild.observe(project_dir=project.root)] == [("etag1", False)]
+    r = cli("show", "api", cwd=project.root)
+    assert r.returncode == 0 and "etag1" in r.stdout, r.stderr
+    assert project.built() == []
+
+
 def test_observe_api_records_and_the_next_build_compares_with_its_version(proj):
     out = assetbuild.observe(project_dir=proj.root)
     assert [(o.source, o.version, o.changed) for o in out] == [("orders_api", "etag1", True), ("plain_api", "v1", True)]

@@ -67,6 +67,7 @@ def observe_source(d: ObservableSourceDef, project_dir: str | Path) -> Observati
     meta = dict(metadata or {})
     if context is not None and context.metadata:
         meta.update(context.metadata)
+    version = str.__str__(version)  # (numpy.str_, a StrEnum: the text; the store records only a str)
     return ObservationResult(d.name, version, version if value is None else value, meta, duration_s=duration,
                              observed_ns=when, logs=tuple(logs))
 
