@@ -7,6 +7,7 @@ import re
 import sys
 
 import pytest
+from projects import cli
 
 from assetbuild import Out, Output, asset, multi_asset, source
 from assetbuild.definitions import AssetDef, check_name, check_relpath
@@ -306,3 +307,42 @@ def test_a_staticmethod_under_asset_is_refused_with_the_order_that_works():
             return 2
 
     assert Pipeline.b() == 2 and Pipeline.b.__assetbuild_asset__.name == "b"
+
+
+@pytest.mark.parametrize("where", ["resource", "env", "data_version", "names"])
+def test_a_str_enum_in_a_declaration_is_taken_as_its_text(project, where):
+    """A StrEnum member (any str subclass) as a resource's version, an env= name, an
+    Output(data_version=...) or an asset, source or input name crashed the build with a raw
+    traceback where it recorded the trace (marshal refuses a str subclass)."""
+    text = {"resource": "V.ONE", "env": "V.REGION", "data_version": "V.DV", "names": "V.SRC"}[where]
+    project.write("in.txt", "x")
+    project.assetfile(f"""
+from enum import StrEnum
+from assetbuild import Output, asset, resource, source
+
+class V(StrEnum):
+    ONE = "1"
+    REGION = "REGION"
+    DV = "dv1"
+    SRC = "src"
+    A = "a"
+
+source({text if where == "names" else '"src"'}, "in.txt")
+
+@resource(version={text if where == "resource" else '"1"'})
+def db():
+    return "conn"
+
+@asset(env=[{text if where == "env" else '"REGION"'}], ins={{"s": {text if where == "names" else '"src"'}}},
+       name={"V.A" if where == "names" else '"a"'})
+def whatever(s, db):
+    return Output(s.read_text(), data_version={text if where == "data_version" else '"dv1"'})
+
+@asset
+def b(a):
+    return a + "!"
+""")
+    assert sorted(project.built()) == ["a", "b"]
+    assert project.built() == []
+    r = cli("status", cwd=project.root)
+    assert r.returncode == 0 and "stale" not in r.stdout, r.stdout + r.stderr

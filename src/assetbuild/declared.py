@@ -23,6 +23,12 @@ from .selection import normal_name
 _PLAIN_PATH_RE = re.compile(r"(?!\.\.?(?:/|\Z))[\w.-]+(?:/(?!\.\.?(?:/|\Z))[\w.-]+)*\Z")
 
 
+def plain_str(text: str) -> str:
+    """``text`` as a plain ``str``: a subclass (a ``StrEnum`` member, ``numpy.str_``) has the same
+    text but no place in the store's records (marshal refuses it, or writes numpy's as bytes)."""
+    return text if type(text) is str else str.__str__(text)
+
+
 def check_name(name: object, what: str, *, file: str | None = None, line: int | None = None) -> str:
     """Return ``name`` as declarations hold it if it is a valid asset/source name, else raise a
     DefinitionError saying why. A name is a Python identifier (any a ``def`` takes, ``größe``
@@ -187,7 +193,7 @@ def _normal_target(target: Any) -> Any:
     """An ``ins`` target with the names it holds in their declared form (``normal_name``): a name
     or a glob over names, ``In(name, ...)``; a group's name is a label, kept as given."""
     if isinstance(target, str):
-        return target if target.startswith("group:") else normal_name(target)
+        return plain_str(target) if target.startswith("group:") else normal_name(target)
     if type(target).__name__ == "In" and isinstance(target.asset, str) and not target.asset.isascii():
         return type(target)(normal_name(target.asset), target.mapping)
     return target
@@ -294,7 +300,7 @@ def check_env(env: object, aname: str, *, file: str, line: int) -> tuple[str, ..
         if not (n.isascii() and n.isidentifier()):  # [A-Za-z_][A-Za-z0-9_]*
             raise DefinitionError(f"asset {aname!r}: env names {n!r}, which is not an environment variable "
                                   "name (letters, digits and '_', not starting with a digit)", file=file, line=line)
-    return tuple(sorted(set(env)))
+    return tuple(sorted({plain_str(n) for n in env}))
 
 
 def check_params(params: object, aname: str, *, file: str, line: int) -> dict[str, Any]:

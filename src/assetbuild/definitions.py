@@ -21,6 +21,7 @@ from .declared import (  # noqa: F401  (check_name, check_relpath and UNKILLABLE
     check_name,
     check_relpath,
     declared_code,
+    plain_str,
 )
 from .errors import DefinitionError
 
@@ -157,7 +158,7 @@ class Output:
             raise TypeError("Output(data_version=...) must be a str")
         self.value = value
         self.metadata = dict(metadata or {})
-        self.data_version = data_version
+        self.data_version = data_version if data_version is None else plain_str(data_version)
 
 
 class Skip:
@@ -441,7 +442,7 @@ def resource(fn: Callable[..., Any] | None = None, *, name: str | None = None, v
         if version is not None and (not isinstance(version, str) or not version):
             raise DefinitionError(f"resource {rname!r}: version must be a non-empty str, got {version!r}",
                                   file=file, line=line)
-        rdef = ResourceDef(rname, f, version, file, line, description, bool(code.co_flags & 0x20),
+        rdef = ResourceDef(rname, f, version if version is None else plain_str(version), file, line, description, bool(code.co_flags & 0x20),
                            "context" in params)
         try:
             f.__assetbuild_resource__ = rdef  # type: ignore[attr-defined]

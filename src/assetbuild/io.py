@@ -97,7 +97,7 @@ class OutputInfo:
     def __init__(self, data_version: str, metadata: Mapping[str, Any] | None = None) -> None:
         if not isinstance(data_version, str) or not data_version:
             raise TypeError(f"OutputInfo(data_version=...) must be a non-empty str, got {data_version!r}")
-        self.data_version = data_version
+        self.data_version = str.__str__(data_version)  # (a str subclass has no place in the store's records)
         self.metadata = dict(metadata or {})
 
     def __repr__(self) -> str:

@@ -50,7 +50,10 @@ def normal_name(name: str) -> str:
     """``name`` in NFKC, the form Python gives identifiers and declarations hold names in
     (``declared.check_name``): ``name="café"`` typed or pasted in another form (macOS's NFD) is
     then the name a parameter ``café`` reads, and ``"ﬁle"`` is ``file``, as ``def ﬁle`` is.
-    Otherwise two names that look alike are two names. (An ASCII name is its own form.)"""
+    Otherwise two names that look alike are two names. (An ASCII name is its own form.) A str
+    subclass (a ``StrEnum`` member) gives its text as a plain str: the store records only those."""
+    if type(name) is not str:
+        name = str.__str__(name)
     if name.isascii():
         return name
     import unicodedata
