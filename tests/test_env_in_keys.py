@@ -102,6 +102,32 @@ def test_secret_values_are_never_shown_nor_stored(proj, monkeypatch):
             assert b"hunter2" not in f.read_bytes(), f
 
 
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_secret_an_asset_quotes_in_its_error_or_log_is_hidden(project: Project, jobs):
+    """An HTTP client's "401 for url ...?token=..." put the declared secret's value on the
+    terminal, in --json and in the history (log, runs show, status's failed reason)."""
+    project.assetfile("""
+import os
+from assetbuild import asset
+
+@asset(env=["API_TOKEN"])
+def fetch(context):
+    context.log.info(f"calling with {os.environ['API_TOKEN']}")
+    raise RuntimeError(f"GET https://api/x?token={os.environ['API_TOKEN']} failed: 401")
+""")
+    env = clean_env(API_TOKEN="tok123-s3cret")
+    shown = ""
+    for args in (["build", "-j", jobs], ["build", "--json", "-j", jobs], ["log", "fetch"], ["status"],
+                 ["runs", "show", "1"]):
+        r = cli(*args, cwd=project.root, env=env)
+        shown += r.stdout + r.stderr
+    assert "token=*** failed: 401" in shown and "calling with ***" in shown
+    assert "tok123-s3cret" not in shown
+    for f in (project.root / ".assetbuild").rglob("*"):
+        if f.is_file():
+            assert b"tok123-s3cret" not in f.read_bytes(), f
+
+
 def test_why_and_list_on_the_command_line(proj, monkeypatch):
     env = clean_env(REGION="eu", API_KEY="s3cret-one")
     env.pop("ASSETBUILD_NOW", None)

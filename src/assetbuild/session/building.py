@@ -15,7 +15,7 @@ from ..output import Reporter
 from ..reports import AssetResult, BuildResult, ObservationResult, Reason
 from ..wording import words
 from .arguments import verb
-from .observer import BuildObserver
+from .observer import BuildObserver, declared_secrets
 from .options import BuildOptions, RemoteOptions
 from .project import Project, few_collections, open_project, open_store, waiting_warning
 from .resourcing import BuildResources
@@ -415,7 +415,7 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
             if recorder is not None:
                 recorder.stored(r)
 
-        observer = BuildObserver(rep, on_result, on_stored)
+        observer = BuildObserver(rep, on_result, on_stored, declared_secrets(project.graph.nodes, os.environ))
         runner.make_logger = observer.live_logger
         from .observing import observe_for
 

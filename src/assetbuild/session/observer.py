@@ -49,10 +49,11 @@ class BuildObserver:
     them on with the asset's result (``AssetResult.logs``)."""
 
     def __init__(self, reporter: Reporter, finished: Callable[[AssetResult], None] | None = None,
-                 stored: Callable[[AssetResult], None] | None = None) -> None:
+                 stored: Callable[[AssetResult], None] | None = None, secrets: tuple[str, ...] = ()) -> None:
         self.reporter = reporter
         self.finished = finished
         self.stored = stored
+        self.secrets = secrets  # (declared_secrets: hidden in every line and error it hands on)
         self.lines: dict[str, list[tuple[int, str]]] = {}
         self.logged: dict[str, AssetResult] = {}  # the results that carry lines
 
@@ -62,6 +63,10 @@ class BuildObserver:
 
     def asset_finished(self, result: AssetResult) -> None:
         lines = self.lines.pop(result.asset, None)
+        if self.secrets and (result.error or result.traceback):
+            error, tb = self._hidden(result.error), self._hidden(result.traceback)
+            if error != result.error or tb != result.traceback:
+                result = self.logged[result.asset] = replace(result, error=error, traceback=tb)
         if lines:
             result = self.logged[result.asset] = replace(result, logs=tuple(lines))
         if self.finished is not None:
@@ -74,6 +79,8 @@ class BuildObserver:
     def asset_line(self, name: str, level: int, text: str) -> None:
         from ..capture import MAX_LINES
 
+        if self.secrets:
+            text = self._hidden(text) or ""
         kept = self.lines.setdefault(name, [])
         if len(kept) < MAX_LINES:
             kept.append((level, text))
@@ -94,5 +101,24 @@ class BuildObserver:
             return result
         return replace(result, results=tuple(self.logged.get(r.asset, r) for r in result.results))
 
+    def _hidden(self, text: str | None) -> str | None:
+        if text:
+            for secret in self.secrets:
+                text = text.replace(secret, "***")
+        return text
+
     def warning(self, message: str) -> None:
         self.reporter.warn(message)
+
+
+def declared_secrets(nodes: Any, environ: Any) -> tuple[str, ...]:
+    """The values of the secret environment variables (``keys.is_secret``) the assets of ``nodes``
+    declare with ``env=``, longest first: the README promises a secret's value is never shown nor
+    stored, so an asset's error, traceback or logged line that quotes it (an HTTP client's
+    ``401 for url ...?token=...``) shows ``***`` in its place, on the terminal, in ``--json`` and in
+    the history. A value shorter than 4 characters is left alone: it would hide common text."""
+    from ..keys import is_secret
+
+    found = {environ[n] for d in nodes.values() for n in getattr(d, "env", None) or ()
+             if is_secret(n) and len(environ.get(n) or "") >= 4}
+    return tuple(sorted(found, key=len, reverse=True))
