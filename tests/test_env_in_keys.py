@@ -128,6 +128,48 @@ def fetch(context):
             assert b"tok123-s3cret" not in f.read_bytes(), f
 
 
+def test_a_url_with_credentials_is_a_secret_whatever_its_name(project: Project):
+    """``env=["DATABASE_URL"]`` holding ``postgres://bob:hunter2@db/x``: named like no secret, its
+    password was shown by status, why and log, and stored in the cache (heads, history, the
+    snapshot, cache export). A value holding a URL with a user part is a secret too: a digest in
+    the key, "changed" in reasons, *** where an asset quotes it; the fast path agrees. So is a
+    code constant holding one, in why's code parts."""
+    project.assetfile("""
+import os
+from assetbuild import asset
+
+DEFAULT = "sqlite://user:pw-in-code@localhost/x"
+
+@asset(env=["DATABASE_URL"])
+def rows(context):
+    context.log.info(f"connecting to {os.environ['DATABASE_URL']}")
+    return len(os.environ["DATABASE_URL"]) + len(DEFAULT)
+""")
+    env = clean_env(DATABASE_URL="postgres://bob:hunter2@db/x")
+    shown = ""
+    for args in (["build"], ["build"]):  # (the second: a null build, answered by the snapshot)
+        r = cli(*args, cwd=project.root, env=env)
+        assert r.returncode == 0, r.stderr
+        shown += r.stdout + r.stderr
+    assert "0 built" in r.stderr + r.stdout or json.loads(cli("--json", cwd=project.root, env=env).stdout)["ok"]
+    env["DATABASE_URL"] = "postgres://bob:hunter3@db/x"
+    project.write("AssetFile", (project.root / "AssetFile").read_text().replace("pw-in-code", "pw2-in-code"),
+                  dedent=False)
+    for args in (["status"], ["why", "rows"], ["why", "rows", "--json"], ["-n"], ["build", "-v"], ["log", "rows"],
+                 ["runs", "show", "2"]):
+        r = cli(*args, cwd=project.root, env=env)
+        shown += r.stdout + r.stderr
+    assert "env-changed: DATABASE_URL changed" in shown and "connecting to ***" in shown, shown
+    assert "hunter" not in shown and "pw-in-code" not in shown and "pw2-in-code" not in shown, shown
+    for f in (project.root / ".assetbuild").rglob("*"):
+        if f.is_file() and f.suffix != ".pyc" and "code" not in f.parts:  # (the compiled AssetFile holds its text)
+            assert b"hunter" not in f.read_bytes(), f
+    from assetbuild.keys import env_parts
+
+    parts = dict(env_parts(("URL", "PLAIN"), {"URL": "https://tok@github.com/x", "PLAIN": "https://github.com/x"}))
+    assert parts["PLAIN"] == "https://github.com/x" and parts["URL"].startswith("sha256:")
+
+
 def test_why_and_list_on_the_command_line(proj, monkeypatch):
     env = clean_env(REGION="eu", API_KEY="s3cret-one")
     env.pop("ASSETBUILD_NOW", None)

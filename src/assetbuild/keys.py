@@ -140,11 +140,30 @@ def source_key_path(declared: str) -> str:
 _SECRET_WORDS = ("KEY", "TOKEN", "SECRET", "PASSWORD")
 
 
-def is_secret(name: str) -> bool:
-    """Whether an environment variable's value must never be shown or stored (its name contains
-    KEY, TOKEN, SECRET or PASSWORD, in any case)."""
+def is_secret(name: str, value: str | None = None) -> bool:
+    """Whether an environment variable's value must never be shown or stored: its name contains
+    KEY, TOKEN, SECRET or PASSWORD, in any case, or its ``value`` holds credentials."""
     upper = name.upper()
-    return any(w in upper for w in _SECRET_WORDS)
+    return any(w in upper for w in _SECRET_WORDS) or (value is not None and holds_credentials(value))
+
+
+def holds_credentials(value: str) -> bool:
+    """Whether a text holds a URL with a user part (``postgres://bob:hunter2@db/x``, a token as
+    the user): ``DATABASE_URL`` is named like no secret. As ``snapshot.holds_credentials``."""
+    at = value.find("://")
+    while at > 0:
+        start = end = at + 3
+        while end < len(value) and value[end] not in "/?#, ;\n":
+            end += 1
+        if "@" in value[start:end]:
+            return True
+        at = value.find("://", end)
+    return False
+
+
+def is_env_digest(value: str | None) -> bool:
+    """Whether a key's env value is the digest ``env_parts`` puts in place of a secret's."""
+    return value is not None and len(value) == 71 and value.startswith("sha256:")
 
 
 def env_parts(names: tuple[str, ...], environ: Mapping[str, str]) -> tuple[tuple[str, str | None], ...]:
@@ -154,7 +173,7 @@ def env_parts(names: tuple[str, ...], environ: Mapping[str, str]) -> tuple[tuple
     out = []
     for n in names:
         v = environ.get(n)
-        if v is not None and is_secret(n):
+        if v is not None and is_secret(n, v):
             v = "sha256:" + hashlib.sha256(f"assetbuild-env\0{n}\0{v}".encode("utf-8", "surrogatepass")).hexdigest()
         out.append((n, v))
     return tuple(out)
@@ -349,7 +368,8 @@ def explain_change(old: KeyParts, new: KeyParts, *, sources: frozenset[str] | se
             elif n not in old_env:
                 reasons.append(Reason("env-changed", f"{n} is newly declared"))
             elif old_env[n] != new_env[n]:
-                reasons.append(Reason("env-changed", f"{n} changed" if is_secret(n) else
+                reasons.append(Reason("env-changed", f"{n} changed" if is_secret(n) or is_env_digest(old_env[n])
+                                      or is_env_digest(new_env[n]) else
                                       f"{n} {_env_value(old_env[n])} -> {_env_value(new_env[n])}"))
     if old.params != new.params:
         from .params import params_changes

@@ -168,10 +168,10 @@ class _Visit:
     def prepare(self, task: Task) -> Failed | None:
         """Before the task runs: the environment its key was made from (None), or why it
         cannot have it here (its failure)."""
-        from .keys import env_parts, is_secret
+        from .keys import env_parts, is_env_digest, is_secret
 
         for name, value in getattr(task, "env", ()):
-            if is_secret(name) and value is not None:  # (a digest: the value stays on the build's machine)
+            if value is not None and (is_secret(name) or is_env_digest(value)):  # (a digest: the value stays on the build's machine)
                 if env_parts((name,), os.environ)[0][1] != value:
                     here = "is unset on this worker" if name not in os.environ else \
                         "has another value on this worker than in the build"

@@ -235,22 +235,36 @@ def watched_env(declared: Any = ()) -> dict[str, str | None]:
     for n in declared:
         out[n] = env.get(n)
     for n, v in out.items():
-        if v is not None and is_secret(n):
+        if v is not None and is_secret(n, v):
             out[n] = env_value(n, v)
     return out
 
 
-def is_secret(name: str) -> bool:
+def is_secret(name: str, value: str | None = None) -> bool:
     """``keys.is_secret`` (not imported: the fast path imports nothing it need not): a name
-    holding KEY, TOKEN, SECRET or PASSWORD, in any case."""
+    holding KEY, TOKEN, SECRET or PASSWORD, in any case, or a value holding credentials."""
     upper = name.upper()
-    return "KEY" in upper or "TOKEN" in upper or "SECRET" in upper or "PASSWORD" in upper
+    return "KEY" in upper or "TOKEN" in upper or "SECRET" in upper or "PASSWORD" in upper or \
+        (value is not None and holds_credentials(value))
+
+
+def holds_credentials(value: str) -> bool:
+    """``keys.holds_credentials``: a URL with a user part in the text."""
+    at = value.find("://")
+    while at > 0:
+        start = end = at + 3
+        while end < len(value) and value[end] not in "/?#, ;\n":
+            end += 1
+        if "@" in value[start:end]:
+            return True
+        at = value.find("://", end)
+    return False
 
 
 def env_value(name: str, value: str) -> str:
     """What the record keeps of a variable's value: the value, or for a secret the digest keys
     hold of it (``keys.env_parts``), which changes with it."""
-    if not is_secret(name):
+    if not is_secret(name, value):
         return value
     import hashlib
 

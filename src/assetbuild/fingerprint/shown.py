@@ -13,7 +13,7 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
-from ..keys import is_secret
+from ..keys import holds_credentials, is_secret
 
 MAX_SHOWN = 40  # characters of a repr worth showing on one line
 _PLAIN = (bool, int, float, complex, str, bytes, type(None))
@@ -61,7 +61,7 @@ def shown_values(fn: Any, labels: Iterable[str]) -> tuple[tuple[str, str], ...]:
         else:
             continue
         text = short_value(value)
-        if text is not None:
+        if text is not None and not holds_credentials(text):  # DB = "postgres://u:pw@h/x": never shown
             out.append((label, text))
     return tuple(sorted(out))
 

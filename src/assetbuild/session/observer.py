@@ -120,5 +120,5 @@ def declared_secrets(nodes: Any, environ: Any) -> tuple[str, ...]:
     from ..keys import is_secret
 
     found = {environ[n] for d in nodes.values() for n in getattr(d, "env", None) or ()
-             if is_secret(n) and len(environ.get(n) or "") >= 4}
+             if is_secret(n, environ.get(n)) and len(environ.get(n) or "") >= 4}
     return tuple(sorted(found, key=len, reverse=True))

@@ -237,12 +237,12 @@ def _function_lines(text: bytes, first: int) -> list[str] | None:
 def _env_changes(names: tuple[str, ...], recorded: Any) -> list[dict[str, Any]]:
     """``why --json``'s "env": each declared variable's value at the last build and now (None:
     unset), and whether it changed; a secret's values are never shown (both None, "secret")."""
-    from ..keys import env_parts, is_secret
+    from ..keys import env_parts, is_env_digest, is_secret
 
     old = dict(recorded) if recorded is not None else {}
     out = []
     for n, v in env_parts(names, os.environ):
-        secret = is_secret(n)
+        secret = is_secret(n) or is_env_digest(v) or is_env_digest(old.get(n))
         changed = recorded is None or n not in old or old[n] != v
         out.append({"name": n, "old": None if secret else old.get(n), "new": None if secret else v,
                     "changed": changed, "secret": secret})
