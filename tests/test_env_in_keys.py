@@ -276,3 +276,17 @@ def test_cache_export_and_import_carry_env_and_accept_older_exports(proj, tmp_pa
     r = cli("why", "region", cwd=proj.root, env=clean_env(ASSETBUILD_CACHE_DIR=str(tmp_path / "cache-a"),
                                                            REGION="us"))
     assert "env-changed: REGION 'eu' -> 'us'" in r.stdout, r.stdout + r.stderr
+
+
+def test_a_long_value_is_cut_in_its_reason() -> None:
+    """A 50 KB value was shown whole in env-changed, twice (old and new): every status line of
+    its readers was 100 KB, and the history stored it so. Cut, with its length."""
+    from assetbuild.keys import KeyParts, explain_change
+
+    def parts(v: str) -> KeyParts:
+        return KeyParts(code="c", code_parts={}, inputs=(), io="pickle", path=None, env=(("BIG", v),))
+
+    (reason,) = explain_change(parts("a" * 50_000), parts("b" * 50_000))
+    assert reason.detail == f"BIG {'a' * 60!r}… (50,000 characters) -> {'b' * 60!r}… (50,000 characters)"
+    (short,) = explain_change(parts("eu"), parts("us"))
+    assert short.detail == "BIG 'eu' -> 'us'"

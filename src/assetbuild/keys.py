@@ -180,7 +180,11 @@ def env_parts(names: tuple[str, ...], environ: Mapping[str, str]) -> tuple[tuple
 
 
 def _env_value(v: str | None) -> str:
-    return "unset" if v is None else repr(v)
+    """A value as a reason shows it: a long one cut (a 50 KB value made every status line of its
+    readers 100 KB, and was stored so in the history)."""
+    if v is None:
+        return "unset"
+    return repr(v) if len(v) <= 80 else f"{v[:60]!r}… ({len(v):,} characters)"
 
 
 def resource_changes(old: tuple[tuple[str, str], ...], new: tuple[tuple[str, str], ...]) -> list[Reason]:
