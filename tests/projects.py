@@ -272,7 +272,7 @@ def answer_in_pty(args: list[str], cwd: Path, answer: bytes | None) -> tuple[int
     os.close(slave)
     out = b""
     deadline = time.monotonic() + 60
-    while b"[y/N]" not in out and time.monotonic() < deadline:
+    while b"[y/N]" not in out and time.monotonic() < deadline:  # (a blocking read: the question comes)
         try:
             data = os.read(master, 4096)
         except OSError:
@@ -280,11 +280,20 @@ def answer_in_pty(args: list[str], cwd: Path, answer: bytes | None) -> tuple[int
         if not data:
             break
         out += data
+    # Python's input() writes the question, then reads: a signal between the two is taken only
+    # when the read returns (no EINTR before it began), which a typed answer never does. A person
+    # types at a question already waiting: so does this, once the child sleeps in its read.
+    _wait_until_reading(proc.pid, deadline)
     if answer is None:
         proc.send_signal(signal.SIGINT)
     else:
         os.write(master, answer)
+    import select
+
     while True:
+        if not select.select([master], [], [], max(deadline - time.monotonic(), 0))[0]:
+            proc.kill()  # (a hang fails the test, it does not hold the suite)
+            raise AssertionError(f"assetbuild {' '.join(args)} did not end after the answer: {out!r}")
         try:
             data = os.read(master, 4096)
         except OSError:  # EIO once the child has exited
@@ -294,6 +303,16 @@ def answer_in_pty(args: list[str], cwd: Path, answer: bytes | None) -> tuple[int
         out += data
     os.close(master)
     return proc.wait(timeout=60), out.decode(errors="replace")
+
+
+def _wait_until_reading(pid: int, deadline: float) -> None:
+    """Until process ``pid`` sleeps in a read of its terminal (Linux: its wchan); elsewhere a
+    moment."""
+    try:
+        while open(f"/proc/{pid}/wchan").read() not in ("wait_woken", "n_tty_read") and time.monotonic() < deadline:
+            time.sleep(0.005)
+    except OSError:
+        time.sleep(0.2)
 
 
 def tree_bytes(root: Path, under: str = "out") -> dict[str, bytes]:
