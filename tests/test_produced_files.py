@@ -386,6 +386,40 @@ def fine(leaky):
     assert _build(root).warnings == []
 
 
+def test_a_write_outside_the_outputs_under_j_is_not_blamed_on_the_asset_beside_it(tmp_path):
+    """-j 2: 'culprit' writes stray.txt while 'innocent' runs, and both snapshots see it. The one
+    warning names both as running at the same time, never 'innocent' alone."""
+    root = _project(tmp_path / "p", f'''
+import time
+from pathlib import Path
+from assetbuild import asset
+SIGNAL = Path({str(tmp_path / "started")!r})
+
+def wait_for(p):
+    for _ in range(1200):
+        if p.exists():
+            return
+        time.sleep(0.05)
+
+@asset(outputs=["d/"])
+def innocent(context):
+    SIGNAL.write_text("")
+    wait_for(context.project_dir / "stray.txt")
+    (context.out("d/") / "x").write_text("x")
+
+@asset(outputs=["e/"])
+def culprit(context):
+    wait_for(SIGNAL)
+    (context.project_dir / "stray.txt").write_text("stray")
+    (context.out("e/") / "y").write_text("y")
+''')
+    r = _build(root, jobs=2)
+    assert r.ok
+    stray = [w for w in r.warnings if "stray.txt" in w]
+    assert len(stray) == 1, r.warnings
+    assert "'innocent' wrote" not in stray[0] and "'culprit'" in stray[0] and "at the same time" in stray[0], stray
+
+
 @pytest.mark.parametrize("streams", ["2> err.log", "> err.log 2>&1"])
 def test_the_builds_own_log_file_in_the_project_is_not_an_assets_write(tmp_path, streams):
     """``assetbuild 2> err.log`` inside the project: c's FAILED lines grow err.log while b runs

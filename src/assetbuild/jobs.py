@@ -26,7 +26,8 @@ class Requeue(Enum):
 class Job:
     """An asset decided to run, between its decision and its outcome."""
 
-    __slots__ = ("name", "adef", "decision", "t0", "isolated", "timeout", "deadline", "ended", "staging", "snapshot")
+    __slots__ = ("name", "adef", "decision", "t0", "isolated", "timeout", "deadline", "ended", "staging", "snapshot",
+                 "beside")
 
     def __init__(self, name: str, adef: AssetDef, decision: Decision) -> None:
         self.name = name
@@ -39,6 +40,7 @@ class Job:
         self.ended: float | None = None  # time.monotonic() when its future ended (a timed job's)
         self.staging: str | None = None  # where it writes its declared outputs= (if any)
         self.snapshot: Any = None  # the project's files before it ran (to notice undeclared writes)
+        self.beside: list[str] = []  # the jobs that ran while it did (any of them may have written them)
 
     @property
     def key(self) -> str:
@@ -49,6 +51,29 @@ class Job:
         return AssetResult(self.name, "failed", key=self.key, duration_s=time.perf_counter() - self.t0,
                            error=error, traceback=traceback, reasons=self.decision.reasons,
                            changed_during_run=changed_during_run)
+
+    def starts_beside(self, running: Any) -> None:
+        """It starts while the ``running`` jobs run: each may write what the other's snapshot sees."""
+        for other in running:
+            other.beside.append(self.name)
+            self.beside.append(other.name)
+
+    def undeclared_writes(self, written: dict[str, Any] | None, said: dict[str, Any]) -> str | None:
+        """The warning for the project's files that changed while it ran, outside every declared
+        output (``written``: the snapshot after it), except those already named in this build with
+        what they hold now (``said``, updated). Alone, it wrote them; beside other jobs (``-j``),
+        any of them may have (one that finished first may already have named them), so the
+        warning names them all rather than blame the one whose snapshot saw them."""
+        if self.snapshot is None or written is None:
+            return None
+        stray = sorted(k for k, sig in written.items() if self.snapshot.get(k) != sig and said.get(k) != sig)
+        if not stray:
+            return None
+        said.update((k, written[k]) for k in stray)
+        who = " or ".join(repr(n) for n in dict.fromkeys([self.name, *self.beside]))
+        return (f"{who}{' (running at the same time)' if self.beside else ''} wrote {', '.join(stray[:5])}"
+                f"{f' and {len(stray) - 5} more' if len(stray) > 5 else ''} outside "
+                "its declared outputs (declare them in outputs=, and write them through context.out)")
 
     def handed_over(self, fut: Any) -> None:
         """Its executor has it (``fut``): its time limit counts from now, and the moment it ends

@@ -96,6 +96,7 @@ class Scheduler(Looking, Repairing):
         # what assets declare they write (path outputs, outputs=): not "undeclared writes"
         self._declared = [p for d in graph.nodes.values() if isinstance(d, AssetDef)
                           for p in (d.outputs or ((d.path,) if d.path else ()))]
+        self._strays: dict[str, Any] = {}  # undeclared writes named in this build: what they held then
         self._late: list[tuple[str, Decision]] = []  # remote hits whose path output waits for its bytes
         self._results: dict[str, AssetResult] = {}
         self._planned: set[str] = set()
@@ -431,6 +432,7 @@ class Scheduler(Looking, Repairing):
         self.observer.asset_started(job.name)
         job.t0 = time.perf_counter()
         job.timeout = getattr(task, "timeout", None)
+        job.starts_beside(running.values())
         assert self.runner is not None, "a Scheduler that builds needs a runner and make_task"
         try:
             with self.store.flushing_while_away(self.store.flush):  # serial: the asset runs here
@@ -496,13 +498,9 @@ class Scheduler(Looking, Repairing):
             return self._outcome(job, fut)
         finally:
             if job.snapshot is not None:
-                written = self.files.snapshot(self._declared)
-                stray = sorted(k for k, sig in (written or {}).items() if job.snapshot.get(k) != sig)
-                if stray and written is not None:
-                    self.observer.warning(f"{job.name!r} wrote {', '.join(stray[:5])}"
-                                          f"{f' and {len(stray) - 5} more' if len(stray) > 5 else ''} outside "
-                                          "its declared outputs (declare them in outputs=, and write them "
-                                          "through context.out)")
+                said = job.undeclared_writes(self.files.snapshot(self._declared), self._strays)
+                if said:
+                    self.observer.warning(said)
                 job.snapshot = None
             self._drop_staging(job)
 
