@@ -17,7 +17,7 @@ import assetbuild
 from assetbuild.errors import ConfigError, DefinitionError
 from assetbuild.keys import KeyParts, make_key
 
-HEAD = "from assetbuild import asset, multi_asset, Out, Output, source\n"
+HEAD = "from assetbuild import asset, multi_asset, Out, Output, Skip, source\n"
 
 SPLIT = '''
 rows = source("rows", "rows.txt")
@@ -221,6 +221,8 @@ def reader(b):
     ("[1, 2]", "returns a dict by out name or a tuple"),
     ("(1,)", "a tuple of 1 values for 2 outs"),
     ('{"a": 1, "b": 2, "c": 3}', "'c', which is not one of its outs"),
+    ('{"a": 1, "b": Skip("none")}', "returned Skip for its out 'b', but only an out declared Out(required=False)"),
+    ('Skip("none")', "returning Skip for it, if declared Out(required=False)"),
 ])
 def test_other_return_shapes_fail_clearly(project, tmp_path, value, message):
     make(project, tmp_path, f'''
@@ -276,6 +278,21 @@ def test_an_optional_out_without_a_previous_value_skips_its_readers(project, tmp
     project.write("rows.txt", "new")
     assert sorted(project.built()) == ["always", "maybe", "reader", "reader2"]
     assert project.value("reader") == "NEW!"
+
+
+@pytest.mark.parametrize("returned", ['{"always": text, "maybe": Skip("no new rows")}', '(text, Skip("no new rows"))'])
+def test_an_optional_out_given_as_skip_is_skipped_with_its_reason(project, tmp_path, returned):
+    """Skip(reason) for an Out(required=False), as an @asset(output_required=False) returns it:
+    the out is left out (its reason said), not stored with its IO manager (it failed: 'io=json
+    cannot store Skip')."""
+    make(project, tmp_path, 'rows = source("rows", "rows.txt")\n' + OPTIONAL.replace(
+        "    return out\n", f"    return out if 'new' in text else {returned}\n", 1), rows="new")
+    project.built()
+    project.write("rows.txt", "nothing")
+    r = project.build()
+    assert r.ok and r.by_asset() == {"always": "built", "maybe": "skipped", "reader": "cached", "reader2": "cached"}
+    assert {x.asset: x.skip_reason for x in r.results}["maybe"] == "'fetch' returned Skip (no new rows) for it"
+    assert project.value("maybe") == "NEW"
 
 
 def test_an_optional_out_keeps_its_previous_value_for_readers(project, tmp_path):

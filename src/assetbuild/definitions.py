@@ -164,7 +164,8 @@ class Output:
 class Skip:
     """Returned by an asset with ``output_required=False`` that has nothing new (``Skip("no new
     orders")``): nothing is recorded but the skip, its previous value stays current for its readers
-    (see assetbuild.skips). Not a failure; returned by any other asset, it fails that asset."""
+    (see assetbuild.skips). Not a failure; a multi-asset may give it for an ``Out(required=False)``;
+    returned by any other asset (or for a required out), it fails that asset."""
 
     __slots__ = ("reason",)
 

@@ -105,7 +105,9 @@ class MultiRuns:
             adef = self.graph.nodes[out]
             if out in produced.missing:
                 if out in members:
-                    out_results[out] = no_output(out, f"{producer!r} returned no value for it",
+                    said = produced.missing[out]
+                    why = f"{producer!r} returned Skip ({said}) for it" if said else f"{producer!r} returned no value for it"
+                    out_results[out] = no_output(out, why,
                                                  sched.store.get_head(out), sched.known, sched.blocked,
                                                  sched.outputs.usable_version, sched._keep_previous)
                 continue
