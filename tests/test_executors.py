@@ -651,3 +651,38 @@ def test_a_cancelled_process_pool_is_gone_when_shutdown_returns(tmp_path):
     assert managers and not fut.done()
     ex.shutdown(cancel=True)
     assert not any(t.is_alive() for t in managers)
+
+
+def _send_half_a_result() -> None:
+    """In a pool's worker: start a result message far longer than what follows (as a worker
+    killed while it sent a multi-asset's large outs leaves it), then wait to be killed."""
+    import gc
+    import struct
+    from multiprocessing.queues import SimpleQueue
+
+    queue = next(o for o in gc.get_objects() if isinstance(o, SimpleQueue))
+    os.write(queue._writer.fileno(), struct.pack("!i", 100_000_000) + b"x" * 10)
+    time.sleep(60)
+
+
+def test_ending_a_pool_whose_worker_died_mid_result_does_not_leave_its_thread_waiting():
+    """SIGTERM while a worker sent a large result: the pool's manager thread waited for the rest
+    of the message forever (the build held the pipe's write end too), and the interpreter's exit,
+    which joins it, hung the stopped build."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from assetbuild.executors import _end_pool
+
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"))
+    pool.submit(_send_half_a_result)
+    writer = pool._result_queue._writer
+    procs = list(pool._processes.values())
+    manager = pool._executor_manager_thread
+    try:
+        time.sleep(1.0)  # the manager thread is reading the message now
+        _end_pool(pool, procs, manager)
+        assert not manager.is_alive()
+    finally:
+        writer.close()  # (without the fix: so this test process can still exit)
+        manager.join(5)

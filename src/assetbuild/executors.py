@@ -422,6 +422,7 @@ class ProcessExecutor:
                 p.join(5)
             except (OSError, ValueError, AssertionError):
                 pass
+        _unblock_results(getattr(pool, "_result_queue", None))
         return True
 
     def shutdown(self, cancel: bool = False) -> None:
@@ -450,6 +451,7 @@ SHUTDOWN_GRACE_S = 2.0  # how long a cancelled build's workers have to end on SI
 def _end_pool(pool: Any, procs: list[Any], manager: Any) -> None:
     """End ``pool``'s workers ``procs`` now: SIGTERM (their resources are torn down), SIGKILL
     after ``SHUTDOWN_GRACE_S``; then wait for its ``manager`` thread."""
+    results = getattr(pool, "_result_queue", None)  # (taken first: the pool's shutdown forgets it)
     terminate = getattr(pool, "terminate_workers", None)  # Python 3.14+: SIGTERM, and the pool shut down
     if terminate is not None:
         terminate()
@@ -458,8 +460,23 @@ def _end_pool(pool: Any, procs: list[Any], manager: Any) -> None:
             p.terminate()
         pool.shutdown(wait=False, cancel_futures=True)
     _end_processes(procs, SHUTDOWN_GRACE_S)
+    _unblock_results(results)
     if manager is not None:
         manager.join(5)
+
+
+def _unblock_results(results: Any) -> None:
+    """Close the build's copy of the write end of a pool's result pipe (``results``, its
+    result queue), once its workers are dead. A worker killed while it sent a large result (a
+    multi-asset's outs travel whole) left the pool's manager thread waiting for the rest of that
+    message; with this end open too, it never got end-of-file, and the interpreter's exit, which
+    joins that thread, hung the stopped build forever. Nothing in the build writes there."""
+    writer = getattr(results, "_writer", None)
+    try:
+        if writer is not None:
+            writer.close()
+    except OSError:
+        pass
 
 
 def _end_processes(procs: list[Any], grace: float) -> None:
