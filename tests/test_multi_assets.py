@@ -629,3 +629,18 @@ def other():
     assert r.by_asset() == {"a": "built", "b": "built", "other": "built"}
     assert take_runs(project.runs) == {"m": 2}
     assert project.value("b") == 2
+
+
+def test_status_says_a_missing_file_of_an_optional_out_a_run_may_leave_out(project, tmp_path):
+    """An Out(required=False) that would run keeps its previous value if the run leaves it out,
+    its path output put back: status says that file is missing, as for an asset that skipped."""
+    make(project, tmp_path, 'rows = source("rows", "rows.txt")\n' + OPTIONAL.replace(
+        '"maybe": Out(io="json", required=False)', '"maybe": Out(io="json", required=False, path="maybe.json")'),
+        rows="new")
+    project.built()
+    project.write("rows.txt", "nothing")
+    assert project.build().by_asset()["maybe"] == "skipped"
+    (project.root / "maybe.json").unlink()
+    reasons = [r.code for r in project.status()["maybe"].reasons]
+    assert "output-missing" in reasons, reasons
+    assert project.build().ok and (project.root / "maybe.json").is_file()

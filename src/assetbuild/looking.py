@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .contracts import Decision, Files, TraceStore
+from .definitions import AssetDef
 from .errors import SourceMissing
 from .graph import Graph
 from .known import Blocked, Known, Unusable, unusable_status
@@ -69,8 +70,18 @@ class Looking:
             if d.action == "run" and d.key is not None:  # only an asset that would run can have failed
                 st = failed_state(self.store, st, d.key)
             note = skip_note(self.store.get_skip(name), d.head) if d.action == "run" else None
-            out.append(st if note is None else AssetStatus(name, st.state, st.reasons + (note,) + self._kept(name, d)))
+            if note is not None:
+                st = AssetStatus(name, st.state, st.reasons + (note,) + self._kept(name, d))
+            elif d.action == "run" and self._optional_out(name):  # a run may return no value for it
+                st = AssetStatus(name, st.state, st.reasons + self._kept(name, d))
+            out.append(st)
         return out
+
+    def _optional_out(self, name: str) -> bool:
+        """Whether ``name`` is an ``Out(required=False)``: a run of its multi-asset may leave it out,
+        its previous value (files put back where missing or edited) then current."""
+        adef = self.graph.nodes.get(name)
+        return isinstance(adef, AssetDef) and adef.producer is not None and not adef.output_required
 
     def _kept(self, name: str, d: Decision) -> tuple[Reason, ...]:
         """What is missing or changed of the previous value a skip keeps current (``d.head``),
