@@ -226,3 +226,47 @@ def test_a_build_that_changes_nothing_reads_no_library_file(tmp_path: Path, venv
     assert r.returncode == 0, r.stdout + r.stderr
     assert json.loads(r.stdout.splitlines()[-1]) == [[], []]
     assert json.loads((proj / ".assetbuild" / "code" / ".editable.json").read_text())["entries"]
+
+
+def _poll(path: Path, want: object, proc: subprocess.Popen[str], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if json.loads(path.read_text()) == want:
+                return
+        except (OSError, ValueError):
+            pass
+        assert proc.poll() is None, proc.communicate()[0]
+        time.sleep(0.05)
+    proc.terminate()
+    raise AssertionError(f"{path.name} never held {want!r}: {proc.communicate(timeout=20)[0]}")
+
+
+@pytest.mark.parametrize("command", ["watch", "run"])
+def test_watch_and_run_take_an_edit_of_an_editable_library(tmp_path: Path, venv: Path, command: str) -> None:
+    """``watch`` rebuilds what reads an editable library when its source is edited, or a module
+    is added to it (its folder, outside the project, is watched), and ``run`` builds an eager
+    asset from the edited code: each imports the library again, where keeping the old module
+    would refuse every build after the edit ("restart the Python process")."""
+    lib, proj = _installed(tmp_path, venv, "pth", "mylib")
+    if command == "run":
+        write(proj, {"AssetFile": ASSETFILE.replace('io="json")', 'io="json", auto="eager")')})
+        args = ["run", "--tick", "0.2"]
+    else:
+        args = ["watch", "--debounce", "30"]
+    proc = subprocess.Popen([str(venv / "bin" / "python"), "-m", "assetbuild", *args], cwd=proj, env=_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        _poll(proj / "out.json", 1, proc)
+        time.sleep(0.5)  # (watch: the first cycle's set of what to watch is in place)
+        (lib / "mylib" / "core.py").write_text(_core("2"))
+        _poll(proj / "out.json", 2, proc)
+        write(lib, {"mylib/extra/__init__.py": "X = 4\n"})
+        (lib / "mylib" / "core.py").write_text("from .extra import X\n\n\n" + _core("X"))
+        _poll(proj / "out.json", 4, proc)
+    finally:
+        proc.terminate()
+        out = proc.communicate(timeout=20)[0]
+    assert "restart the Python process" not in out, out
+    if command == "watch":
+        assert "1 editable library folder" in out, out

@@ -68,6 +68,8 @@ class WatchSet:
     ``load_failed``: the last load failed, so any ``.py`` file under the project counts too
     (the fix may be a module the AssetFile could not import yet). ``cache_files``: the only files
     of the cache directory that count (``partitions add`` in another terminal writes one).
+    ``library_dirs``: the folders of libraries installed editable that keys named (their source
+    enters keys): a ``.py`` file edited, added or removed in one counts.
     """
 
     code_files: frozenset[str] = frozenset()
@@ -75,6 +77,7 @@ class WatchSet:
     outputs: frozenset[str] = frozenset()
     load_failed: bool = False
     cache_files: frozenset[str] = frozenset()  # in the cache directory, yet inputs: dynamic partition keys
+    library_dirs: frozenset[str] = frozenset()  # editable libraries' folders: a module in one counts
 
 
 class ChangeFilter:
@@ -91,6 +94,7 @@ class ChangeFilter:
         self.ws = ws
         self.source_dirs = tuple(os.path.join(s, "") for s in ws.sources)
         self.output_dirs = tuple(os.path.join(o, "") for o in ws.outputs)
+        self.library_dirs = tuple(os.path.join(d, "") for d in ws.library_dirs)
 
     def display(self, path: str) -> str:
         """A path as the user knows it: relative to the project (posix), else absolute."""
@@ -119,6 +123,8 @@ class ChangeFilter:
             return True
         if path in ws.outputs or path.startswith(self.output_dirs) or self.ignored(path):
             return False
+        if path.startswith(self.library_dirs) and (is_directory or path.endswith(".py")):
+            return True  # (a package moved or removed: a directory)
         for d in self.source_dirs:
             if path.startswith(d):  # a file in a source directory
                 return True
@@ -343,7 +349,7 @@ class Watcher:
             return
         wanted: set[tuple[str, bool]] = set()
         root = os.path.join(str(self.project_dir), "")
-        for s in ws.sources | ws.code_files | ws.cache_files:
+        for s in ws.sources | ws.code_files | ws.cache_files | ws.library_dirs:
             if s.startswith(root):
                 continue
             if os.path.isdir(s):

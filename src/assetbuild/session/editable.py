@@ -146,6 +146,23 @@ class SourceDigests:
         """The folders listed for them."""
         return {d for _, dirs in self._made_from.values() for d in dirs}
 
+    @property
+    def roots(self) -> set[str]:
+        """The folders (or module files) of each library a digest was made of: what watch mode
+        watches beside the project."""
+        return {r for entry in self._made_from for r in entry.split("\0")}
+
+    def edited(self) -> list[str]:
+        """The folders (or module files) of each library whose source changed since its digest
+        was last made: a module edited, added or removed."""
+        out: list[str] = []
+        for entry, (files, _dirs) in list(self._made_from.items()):
+            roots = entry.split("\0")
+            walked, _ = _walk(roots)
+            if {path: sig for _, _, sig, path in walked} != files:
+                out.extend(roots)
+        return out
+
     def digest(self, names: list[str], *, cache_dir: Path | None, persist: bool) -> str | None:
         """The digest of the source of the library whose import names are ``names``; None if
         none of them resolves to a folder outside site directories."""
@@ -211,3 +228,29 @@ def _racy_ns() -> int:
     from ..snapshot import RACY_NS
 
     return RACY_NS
+
+
+def forget_edited(sources: SourceDigests) -> set[str]:
+    """Drop from ``sys.modules`` the modules of each editable library whose source changed since
+    this process last made its digest, so that the next load imports the edited code, as a fresh
+    process would; their names. For assetbuild's own long-lived processes (watch, ``run``), whose
+    project code is loaded afresh each cycle and so holds no other reference to the old modules.
+    A user's process (a notebook) is refused instead (``distributions.IMPORTED``): its own
+    objects may hold the old code."""
+    import importlib
+
+    roots = sources.edited()
+    if not roots:
+        return set()
+    files = set(roots)
+    below = tuple(os.path.join(r, "") for r in roots)
+    names: set[str] = set()
+    for name, module in list(sys.modules.items()):
+        f = getattr(module, "__file__", None)
+        paths = [f] if isinstance(f, str) else [p for p in getattr(module, "__path__", None) or () if isinstance(p, str)]
+        if any(os.path.abspath(p) in files or os.path.abspath(p).startswith(below) for p in paths):
+            names.add(name)
+    for name in names:
+        sys.modules.pop(name, None)
+    importlib.invalidate_caches()
+    return names

@@ -20,6 +20,8 @@ from ..output import Reporter
 from ..reports import WatchCycle, WatchSummary
 from .arguments import verb
 from .building import build_project
+from .distributions import DISTRIBUTIONS
+from .editable import forget_edited
 from .options import BuildOptions
 from .polling import ObservationPoller
 from .project import Project, open_project, resolve_cache_dir
@@ -77,6 +79,7 @@ def watch(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "
         result = error = None
         loaded = False
         _forget_shadowed(root, ours)
+        forget_edited(DISTRIBUTIONS.sources)  # an editable library edited since: its new code
         try:
             with process_turn(), open_project(root, assetfile=assetfile, cache_dir=cache, reporter=rep,
                                               plugin_manager=plugin_manager) as project:
@@ -92,6 +95,8 @@ def watch(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "
                 force = False
                 last = _watch_set(project)  # with the project modules fingerprinting first read
                 watcher.set_watch(last)
+                if last.library_dirs:
+                    what += f", {_plural(len(last.library_dirs), 'editable library folder')}"
                 prune_code_cache(cache, project.loaded, code_cache_before)
         except KeyboardInterrupt:  # (or Terminated) the stop interrupted it: the summary says so
             counts["interrupted"] = True
@@ -159,10 +164,13 @@ def _watch_set(project: Project) -> Any:
         directory = getattr(pset.definition, "directory", None)
         if directory is not None:
             sources.add(os.path.normpath(os.path.join(root, directory)))
-    code = _with_targets((*project.loaded.project_files(), os.path.join(root, "pyproject.toml")))
+    libraries = DISTRIBUTIONS.sources.roots  # editable libraries' folders: their source enters keys
+    code = _with_targets((*project.loaded.project_files(), os.path.join(root, "pyproject.toml"),
+                          *(f for f in libraries if not os.path.isdir(f))))
     dynamic = any(isinstance(p.definition, DynamicPartitions) for p in project.graph.partitioned.values())
     cache_files = _with_targets((str(project.cache_dir / DYNAMIC_FILE),)) if dynamic else frozenset()
-    return WatchSet(code, frozenset(sources), frozenset(outputs), cache_files=cache_files)
+    return WatchSet(code, frozenset(sources), frozenset(outputs), cache_files=cache_files,
+                    library_dirs=frozenset(d for d in libraries if os.path.isdir(d)))
 
 
 def _forget_shadowed(root: Path, ours: set[str]) -> None:
