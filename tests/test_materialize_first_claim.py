@@ -32,7 +32,7 @@ def test_the_first_build_of_a_directory_holding_the_users_files_is_refused_and_d
     (tmp_path / "site" / "NOTES.md").write_text("my notes\n")
     r = cli("build", cwd=tmp_path, env=clean_env())
     assert r.returncode == 1, r.stdout + r.stderr
-    assert ("site: cannot write its output site: it already holds files assetbuild did not write "
+    assert ("site: cannot write its output site: it already holds files assetbuild has no record of writing "
             "(site/NOTES.md), which a build would remove; ") in r.stdout + r.stderr, r.stdout + r.stderr
     assert sorted(p.name for p in (tmp_path / "site").iterdir()) == [".git", "NOTES.md"]
     (tmp_path / "site" / "NOTES.md").rename(tmp_path / "NOTES.md")  # a worktree holding only its .git builds
@@ -53,7 +53,7 @@ def test_a_file_where_the_directory_goes_is_refused_on_the_first_build(tmp_path:
     (tmp_path / "site").write_text("mine\n")
     r = cli("build", cwd=tmp_path, env=clean_env())
     assert r.returncode == 1, r.stdout + r.stderr
-    assert "it already holds files assetbuild did not write (site)" in r.stdout + r.stderr, r.stdout + r.stderr
+    assert "it already holds files assetbuild has no record of writing (site)" in r.stdout + r.stderr, r.stdout + r.stderr
     assert (tmp_path / "site").read_text() == "mine\n"
 
 
@@ -78,6 +78,7 @@ def test_the_files_clean_keep_outputs_kept_are_written_over_and_the_rest_refused
     (tmp_path / "site" / "mine.txt").write_text("mine")
     r = cli("build", cwd=tmp_path, env=clean_env())
     assert r.returncode == 1 and "(site/mine.txt)" in r.stdout + r.stderr, r.stdout + r.stderr
+    assert "forgotten by `clean --keep-outputs`" in r.stdout + r.stderr, r.stdout + r.stderr  # (not "did not write")
     assert (tmp_path / "site" / "mine.txt").read_text() == "mine"
 
 

@@ -218,9 +218,11 @@ class Materializer:
             if not found or (heads is not None and any(decl in listed_outputs(h.path) for h in heads().values())):
                 continue
             shown = ", ".join(found[:5]) + (" and more" if len(found) > 5 else "")
-            raise PathNotWritten(OSError(errno.EEXIST, f"it already holds files assetbuild did not write ({shown}), "
-                                         "which a build would remove; assetbuild deletes no file it did not "
-                                         "write: move them away", self.files.abspath(decl.rstrip("/"))))
+            raise PathNotWritten(OSError(errno.EEXIST, f"it already holds files assetbuild has no record of writing "
+                                         f"({shown}), which a build would remove; assetbuild deletes no file it "
+                                         "did not write: move them away (files an earlier build wrote are "
+                                         "forgotten by `clean --keep-outputs` and unknown to another cache "
+                                         "directory: delete them)", self.files.abspath(decl.rstrip("/"))))
 
     def _holds_bytes(self, digest: str, size: int) -> bool:
         """Whether the store holds the bytes ``digest`` of a file of ``size``: an earlier build's
