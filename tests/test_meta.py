@@ -19,7 +19,7 @@ LAYER = {
     "materialize": 2, "moved": 2, "jobs": 2, "known": 2, "skips": 2, "only": 2, "multi": 2, "looking": 2, "repairing": 2, "stopping": 2,
     "scheduler": 2,
     "loader": 3, "importstate": 3, "modulefinder": 3, "compiled": 3, "atomicfile": 3, "dirtree": 3, "store": 3, "remote": 3, "cache": 3, "workspace": 3, "execute": 3, "output": 3, "builtin": 3, "watch": 3,
-    "executors": 3, "runner": 3, "config": 3, "produced": 3, "cleaning": 3, "resources": 3,
+    "executors": 3, "runner": 3, "config": 3, "produced": 3, "undeclared": 3, "cleaning": 3, "resources": 3,
     "observations": 3, "external": 3, "spool": 3, "history": 3, "changes": 3, "ticks": 0,
     "capture": 3, "interrupts": 3, "exiting": 3, "streams": 3, "jsonform": 0, "multirun": 3, "metadata": 0, "statuslines": 0,
     "executor": 3, "usercode": 3, "sharedworkers": 3,

@@ -32,9 +32,8 @@ from assetbuild.produced import (
     remove_extras,
     restore_outputs,
     scan_staging,
-    snapshot_project,
-    written_since,
 )
+from assetbuild.undeclared import snapshot_project, written_since
 
 
 def _digest(data: bytes) -> str:

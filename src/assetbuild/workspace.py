@@ -553,8 +553,8 @@ class Workspace:
         restore_outputs(self._root_s, manifest, problems, read_blob, blob_file, self._placed, self._listed)
 
     def snapshot(self, skip: list[str]) -> Any:
-        """The project's files' stat signatures (see ``produced.snapshot_project``)."""
-        from .produced import own_stream_files, snapshot_project
+        """The project's files' stat signatures (see ``undeclared.snapshot_project``)."""
+        from .undeclared import own_stream_files, snapshot_project
 
         if self._own_streams is None:  # once, at the build's first snapshot (before any asset runs)
             self._own_streams = own_stream_files()
