@@ -149,6 +149,20 @@ def test_context_out_and_the_manifest_of_a_run(tmp_path):
         StagedOutputs("a", ("eval/",), staging).dump(42)
 
 
+def test_out_names_a_path_inside_a_declared_directory(tmp_path: Path) -> None:
+    """``context.out("eval/plots/roc.png")`` under ``eval/`` is that file, its folders made (it
+    was refused: "names no declared output"); a part that could leave the directory is not."""
+    staging = str(tmp_path / "staging")
+    ctx = StagingContext("a", tmp_path, None, ("eval/", "models/m.pkl"), staging)
+    ctx.out("eval/plots/roc.png").write_bytes(b"png")
+    assert ctx.out("eval/logs/").is_dir()
+    for bad in ("eval/../models/m.pkl", "eval//x", "eval/./x", "models/m.pkl/x", "evalx/y"):
+        with pytest.raises(ValueError, match="names no declared output"):
+            ctx.out(bad)
+    data = StagedOutputs("a", ("eval/",), staging).dump(None)
+    assert [f.path for f in decode_manifest(data).files] == ["eval/plots/roc.png"]
+
+
 @pytest.mark.parametrize("make,words", [
     (lambda d: os.symlink("/etc/hostname", d / "eval" / "link"), "eval/link is a symlink"),
     (lambda d: os.symlink("/etc", d / "eval" / "dirlink"), "eval/dirlink is a symlink"),

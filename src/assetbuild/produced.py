@@ -66,13 +66,30 @@ class StagingContext(AssetContext):
         self.staging = staging
 
     def out(self, declared: str) -> Path:
-        decl = self.declared_output(declared)
+        """A path below a declared directory (``"site/index.html"`` under ``"site/"``) is that
+        file in it, its folders made (with a trailing ``/``, that folder)."""
+        below = _below_declared_directory(declared, self.outputs)
+        decl = below if below is not None else self.declared_output(declared)
         p = Path(self.staging, output_path(decl))
         if is_dir_output(decl):
             p.mkdir(parents=True, exist_ok=True)
         else:
             p.parent.mkdir(parents=True, exist_ok=True)
         return p
+
+
+def _below_declared_directory(declared: object, outputs: Sequence[str]) -> str | None:
+    """``declared`` (posix) when it names a path strictly inside a declared directory output,
+    by plain parts (no ``..``, ``.`` or empty part: nothing that could leave it)."""
+    if not isinstance(declared, str):
+        return None
+    path = declared.replace("\\", "/")
+    for d in outputs:
+        if is_dir_output(d) and path.startswith(d) and len(path) > len(d):
+            parts = path[len(d):].removesuffix("/").split("/")
+            if all(part not in ("", ".", "..") for part in parts):
+                return path
+    return None
 
 
 class StagedOutputs:
