@@ -351,6 +351,29 @@ def test_a_success_outside_run_ends_the_backoff(project, monkeypatch, fix):
     assert tick(project, at("08:53"), monkeypatch).deferred == {"clean": "failed 1 time(s); retried after 9m"}
 
 
+def test_a_fix_of_the_code_ends_the_backoff_and_new_data_does_not(project, monkeypatch):
+    """A failing asset whose own key changed since it failed (its code fixed) is built on the
+    next tick, not after the doubled wait (39 minutes after three failures, hours after a few
+    more); a later failure counts from 1. New data alone waits out the backoff (see
+    test_a_failing_asset_is_retried_with_backoff)."""
+    failing_clean(project)
+    write_source(project, "bad\n", at("07:05"))
+    for when in ("08:00", "08:10", "08:30"):
+        assert tick(project, at(when), monkeypatch).failed == ["clean"]
+    assert tick(project, at("08:31"), monkeypatch).deferred == {"clean": "failed 3 time(s); retried after 39m"}
+    text = project.root.joinpath("AssetFile").read_text()
+    project.root.joinpath("AssetFile").write_text(text.replace('if "bad" in text:', 'if "bad" in text and False:'))
+    t = tick(project, at("08:32"), monkeypatch)
+    assert (t.result.names("built") if t.result else [], t.deferred) == (["clean"], {})
+    assert project.value("clean") == "bad\n"
+    project.root.joinpath("AssetFile").write_text(text.replace('raise ValueError("bad row")', 'raise KeyError(1)'))
+    assert tick(project, at("08:40"), monkeypatch).failed == ["clean"]  # another fix that fails: from 1
+    assert tick(project, at("08:41"), monkeypatch).deferred == {"clean": "failed 1 time(s); retried after 9m"}
+    project.root.joinpath("AssetFile").write_text(text.replace('raise ValueError("bad row")', 'raise KeyError(2)'))
+    assert tick(project, at("08:42"), monkeypatch).failed == ["clean"]  # a new key: tried, though it fails
+    assert tick(project, at("08:43"), monkeypatch).deferred == {"clean": "failed 1 time(s); retried after 9m"}
+
+
 def test_a_source_changed_while_its_eager_reader_ran_is_built_again_next_tick(project, monkeypatch):
     """The run's result is dropped (keyed from the old bytes, run on the new ones), but nothing is
     wrong with the asset: no retry backoff, no ``failed`` alert, and the next tick builds it."""

@@ -45,8 +45,9 @@ def run(ctx: click.Context, assets: tuple[str, ...], tick_s: str, once: bool, jo
     as one run (against the stored values of the other inputs, like build --only). Every tick
     is recorded with what it requested and why: see `assetbuild ticks`. A failing asset is
     retried on a later tick that still asks for it, after retry_backoff in [tool.assetbuild]
-    (default 60 s), doubled after each further failure; an overdue asset and its recovery are
-    alerts (the asset_overdue hook, --on-alert), and so is a failure (asset_failed).
+    (default 60 s), doubled after each further failure, or at once after a fix of its code
+    (env, params); an overdue asset and its recovery are alerts (the asset_overdue hook,
+    --on-alert), and so is a failure (asset_failed).
 
     Prints a tick's lines when it requested something (every tick with -v or --once); with
     --json, one JSON line per tick. One run per project: a second exits 2 naming the first's

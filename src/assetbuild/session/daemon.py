@@ -45,7 +45,6 @@ from .turns import process_turn
 if TYPE_CHECKING:
     from ..watch import LoopState
 
-MAX_BACKOFF_S = 86400.0  # a failing asset is retried at least once a day
 
 
 class DaemonRunning(AssetbuildError):
@@ -244,7 +243,8 @@ def _tick(project: Project, assets: Sequence[str], tick: Tick, jobs: int | str |
     from ..graph import select
     from ..ticks import own_seen
     from .partitioning import drop_gone_partitions_of
-    from .reconcile import current_versions, evaluate, policy_nodes
+    from .reconcile import current_versions, evaluate, own_keys, policy_nodes
+    from .retries import held_back
 
     graph = project.graph
     plan = select(graph, assets)
@@ -262,20 +262,9 @@ def _tick(project: Project, assets: Sequence[str], tick: Tick, jobs: int | str |
             tick.deferred.update(held)
             current = current_versions(project, store, observed)
             _note_sources(graph, store, plan, current, now)
-            def backoff_of(asset: str) -> str | None:
-                retry = _get(store, "retry", asset)
-                if retry is None:
-                    return None
-                if _succeeded_since_failing(store, asset):  # fixed by another command: failing no more
-                    _put(store, "retry", asset, None)
-                    return None
-                failed, wait = _retry_wait(retry)
-                if age_ns(failed, now) >= wait:  # (failed later than now: retried now, see clock.age_ns)
-                    return None
-                return f"failed {retry['failures']} time(s); retried after {_when(failed + wait - now)}"
-
+            own_key = own_keys(project, store)
             ev = evaluate(project, store, plan, now, current, lambda a: _get(store, "schedule", a),
-                          lambda n: _appeared(store, n, now), backoff_of,
+                          lambda n: _appeared(store, n, now), lambda a: held_back(store, a, now, own_key),
                           lambda n, key, own: own_seen(store, n, key, own, now))
             tick.freshness = ev.freshness
             tick.own = ev.own
@@ -312,7 +301,8 @@ def _after(project: Project, plan: Sequence[str], tick: Tick, backoff: float, on
     (a signal ended the build): _LockBusy if another build holds the lock."""
     from ..changes import ChangeTimes
     from .building import _call_hook
-    from .reconcile import current_versions, freshness_of, policy_nodes, schedule_holder
+    from .reconcile import current_versions, freshness_of, own_keys, policy_nodes, schedule_holder
+    from .retries import OwnKey, record_failure
 
     graph = project.graph
     now = tick.now_ns
@@ -328,6 +318,7 @@ def _after(project: Project, plan: Sequence[str], tick: Tick, backoff: float, on
     try:
         store.acquire_lock(on_wait=waiting_warning(project.cache_dir, project.reporter.warn) if wait else _busy)
         results = {r.asset: r for r in tick.result.results} if tick.result is not None else {}
+        own_key: OwnKey | None = None
         outcomes = {n: r.status for n, r in results.items()}
         for n in tick.due:  # a scheduled time is honoured by a run that gave a value; until then it is owed
             if n in results and _honours_schedule(results[n]):
@@ -340,17 +331,11 @@ def _after(project: Project, plan: Sequence[str], tick: Tick, backoff: float, on
                 continue  # nothing wrong with it: the next tick that asks for it builds it (no backoff, no alert)
             if r.status == "failed":
                 observable = r.asset in graph.observable
-                prev = _source_retry(store, r.asset) if observable else _get(store, "retry", r.asset)
-                n = (prev or {"failures": 0})["failures"] + 1
-                wait = min(backoff * 2 ** (n - 1), MAX_BACKOFF_S)
-                retry = {"failures": n, "not_before": now + int(wait * NS), "failed_ns": now,
-                         "wait_ns": int(wait * NS)}
-                if observable:  # the observation it had then: another one recorded since ends its failing
-                    seen = store.get_observation(r.asset)
-                    retry["observation_ns"] = seen.observed_ns if seen is not None else None
-                _put(store, "retry", r.asset, retry)
+                own_key = own_key or own_keys(project, store)  # (made once, for the first failure)
+                failures, retry_s = record_failure(store, r.asset, now, backoff,
+                                                   None if observable else own_key(r.asset), observable=observable)
                 alerts.append({"event": "failed", "asset": r.asset, "error": r.error, "time_ns": now,
-                               "failures": n, "retry_in_s": wait})
+                               "failures": failures, "retry_in_s": retry_s})
             elif r.status in ("built", "cached", "restored"):
                 for kind in ("retry", "appeared"):
                     if _get(store, kind, r.asset) is not None:
@@ -397,20 +382,6 @@ def _honours_schedule(r: AssetResult) -> bool:
     if r.status in ("built", "cached", "restored"):
         return True
     return r.status == "skipped" and r.error is None and r.skip_reason is not None and r.key is not None
-
-
-def _succeeded_since_failing(store: Any, asset: str) -> bool:
-    """Whether ``asset`` was materialized, restored or accepted since it last failed, by any
-    command (a ``build``, ``accept``; the ticks' own successes clear the retry in ``_after``): by
-    its events, in the order they were recorded, not by the clock."""
-    from ..reports import VALUE_KINDS
-
-    for e in reversed(store.events(asset)):
-        if e.kind in VALUE_KINDS:
-            return True
-        if e.kind == "failed":
-            return False
-    return False
 
 
 class _LockBusy(Exception):
@@ -470,6 +441,7 @@ def _observe_due(project: Project, store: Any, plan: Sequence[str], now: int
     observation failed is observed again once its retry backoff has passed, as a failed asset
     is retried, not on every tick: those held back are returned with why (source -> reason)."""
     from .observing import _observe
+    from .retries import retry_wait, source_retry, when
 
     due, held = [], {}
     for name in project.graph.observed_by(plan):
@@ -477,11 +449,11 @@ def _observe_due(project: Project, store: Any, plan: Sequence[str], now: int
         poll = getattr(d, "poll", None)
         if poll is None:
             continue
-        retry = _source_retry(store, name)
+        retry = source_retry(store, name)
         if retry is not None:
-            failed, wait = _retry_wait(retry)
+            failed, wait = retry_wait(retry)
             if age_ns(failed, now) < wait:  # (failed later than now: observed now, see clock.age_ns)
-                held[name] = f"failed {retry['failures']} time(s); observed again after {_when(failed + wait - now)}"
+                held[name] = f"failed {retry['failures']} time(s); observed again after {when(failed + wait - now)}"
             else:
                 due.append(name)
             continue
@@ -489,20 +461,6 @@ def _observe_due(project: Project, store: Any, plan: Sequence[str], now: int
         if rec is None or age_ns(rec.observed_ns, now) >= poll * NS:  # (observed later than now: due)
             due.append(name)
     return (_observe(project, due, store, record=True) if due else {}), held
-
-
-def _source_retry(store: Any, source: str) -> dict[str, Any] | None:
-    """The retry record of an observable source whose observation failed, unless an observation
-    was recorded since (by a tick, a build or ``observe``: the latest is not the one it had when
-    it failed): it is failing no more, and the record goes."""
-    retry: dict[str, Any] | None = _get(store, "retry", source)
-    if retry is None:
-        return None
-    rec = store.get_observation(source)
-    if (rec.observed_ns if rec is not None else None) != retry.get("observation_ns"):
-        _put(store, "retry", source, None)
-        return None
-    return retry
 
 
 def _note_sources(graph: Any, store: Any, plan: Sequence[str], current: Callable[[str], str | None], now: int) -> None:
@@ -554,22 +512,6 @@ def _put(store: Any, kind: str, name: str, value: Any) -> None:
     from ..ticks import put_state
 
     put_state(store, kind, name, value)
-
-
-def _retry_wait(retry: dict[str, Any]) -> tuple[int, int]:
-    """(when it failed, ns to wait from then) of a retry record. A record without them (written
-    by an older assetbuild) holds only its end: it is read as a wait of MAX_BACKOFF_S ending
-    then, so an end more than that ahead of now (the clock was set back) is due now."""
-    if isinstance(retry.get("failed_ns"), int) and isinstance(retry.get("wait_ns"), int):
-        return retry["failed_ns"], retry["wait_ns"]
-    wait = int(MAX_BACKOFF_S * NS)
-    return retry["not_before"] - wait, wait
-
-
-def _when(seconds_ns: int) -> str:
-    from ..clock import format_duration
-
-    return format_duration(seconds_ns / NS)
 
 
 @verb

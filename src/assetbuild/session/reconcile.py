@@ -111,15 +111,10 @@ def own_changes(project: Any, store: Any = None) -> Callable[[str, Any], list[st
     managers' versions), with the inputs the head read, so whatever ``status`` calls stale
     besides its inputs (which assetbuild.changes sees), a tick sees too. One key per asset says
     whether anything did; the parts are compared only then."""
-    from ..io import io_tag
     from ..keys import make_key
-    from ..rebuild import TraceRebuilder, head_parts
-    from .building import project_params
+    from ..rebuild import head_parts
 
-    # (only its parts are asked for: no files, no clock; the tick's build warns of the code, once)
-    rebuilder = TraceRebuilder(project.graph, store, None, code_of=project.code_of(quiet=True),  # type: ignore[arg-type]
-                               io_tags={n: io_tag(m) for n, m in project.io_managers.items()},
-                               now=lambda: 0, params=project_params(project))
+    rebuilder = _parts_maker(project, store)
     nodes = project.graph.nodes
 
     def changed(node: str, head: Any) -> list[str]:
@@ -135,6 +130,36 @@ def own_changes(project: Any, store: Any = None) -> Callable[[str, Any], list[st
         return _parts_changed(was, now, elsewhere) or ([] if volatile else [part_changed("key")])
 
     return changed
+
+
+def own_keys(project: Any, store: Any) -> Callable[[str], str | None]:
+    """``own_key(node)``: the key of ``node``'s own parts now, its inputs left out (None for a
+    node that is no asset): what changes with a fix of its code, declared env, params or
+    resources, and not with new data (session.retries)."""
+    from ..keys import make_key
+
+    rebuilder = _parts_maker(project, store)
+
+    def own_key(node: str) -> str | None:
+        try:
+            return make_key(node, rebuilder.parts(node, ()))
+        except (KeyError, AttributeError):  # (a source, an observable source, a node gone)
+            return None
+
+    return own_key
+
+
+def _parts_maker(project: Any, store: Any) -> Any:
+    """A TraceRebuilder for its key parts only: the same fingerprints, declared defaults and
+    pyproject's params, this process's environment and IO managers' versions as a build's; no
+    files, no clock (the tick's build warns of the code, once)."""
+    from ..io import io_tag
+    from ..rebuild import TraceRebuilder
+    from .building import project_params
+
+    return TraceRebuilder(project.graph, store, None, code_of=project.code_of(quiet=True),  # type: ignore[arg-type]
+                          io_tags={n: io_tag(m) for n, m in project.io_managers.items()},
+                          now=lambda: 0, params=project_params(project))
 
 
 def output_changes(project: Any, store: Any) -> Callable[[str, Any], list[str]]:
