@@ -247,8 +247,9 @@ def test_watch_and_run_take_an_edit_of_an_editable_library(tmp_path: Path, venv:
     """``watch`` rebuilds what reads an editable library when its source is edited, or a module
     is added to it (its folder, outside the project, is watched), and ``run`` builds an eager
     asset from the edited code: each imports the library again, where keeping the old module
-    would refuse every build after the edit ("restart the Python process")."""
-    lib, proj = _installed(tmp_path, venv, "pth", "mylib")
+    would refuse every build after the edit ("restart the Python process"). (Both shapes of
+    install: watch with the ``.pth``, run with the import finder.)"""
+    lib, proj = _installed(tmp_path, venv, "finder" if command == "run" else "pth", "mylib")
     if command == "run":
         write(proj, {"AssetFile": ASSETFILE.replace('io="json")', 'io="json", auto="eager")')})
         args = ["run", "--tick", "0.2"]
