@@ -271,3 +271,52 @@ def test_watch_and_run_take_an_edit_of_an_editable_library(tmp_path: Path, venv:
     assert "restart the Python process" not in out, out
     if command == "watch":
         assert "1 editable library folder" in out, out
+
+
+def test_a_library_edited_while_the_project_loads_is_refused_not_keyed(tmp_path: Path, venv: Path) -> None:
+    """The library is saved after the AssetFile imported it and before the keys were made (an
+    editor's "save all" under a build or a watch cycle): the key named the new code, the asset
+    ran the old one, and every later build answered "cached" with the old code's value. Such a
+    build is refused in one line (exit 2); the next one builds the new code. (The AssetFile
+    plays the editor: it saves the library once, as it loads. A digest made before, kept in the
+    cache, says which files to look at as the load begins.)"""
+    lib, proj = _installed(tmp_path, venv, "finder", "mylib")
+    core = lib / "mylib" / "core.py"
+    _run(venv, proj)
+    write(proj, {"AssetFile": ASSETFILE.replace("import mylib\n", (
+        f"import mylib, pathlib\n_core = pathlib.Path({str(core)!r})\n"
+        f"if _core.read_text() != {_core('2')!r}:\n    _core.write_text({_core('2')!r})\n"))})
+    r = subprocess.run([str(venv / "bin" / "python"), "-m", "assetbuild"], cwd=proj, capture_output=True, text=True,
+                       env=_env(), timeout=120)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert f"library mylib: {core} changed while the project loaded" in r.stderr, r.stderr
+    assert json.loads((proj / "out.json").read_text()) == 1  # (the first build's)
+    _run(venv, proj)
+    assert json.loads((proj / "out.json").read_text()) == 2
+    assert _would_run(venv, proj, ASSETBUILD_SNAPSHOT="0") == []
+
+
+def test_watch_recovers_from_a_library_edited_while_a_cycle_loads(tmp_path: Path, venv: Path) -> None:
+    """An edit of the library lands after a watch cycle began its load (the AssetFile plays the
+    editor when ``edit-now`` exists): that cycle is refused ("changed while the project loaded"),
+    and the save's own event brings a cycle that imports the edited code and builds it. (Keeping
+    the old module, every later cycle was refused: "restart the Python process".)"""
+    lib, proj = _installed(tmp_path, venv, "pth", "mylib")
+    core = lib / "mylib" / "core.py"
+    assetfile = ASSETFILE.replace("import mylib\n", (
+        f"import mylib, os, pathlib\nif os.path.exists('edit-now'):\n    os.remove('edit-now')\n"
+        f"    pathlib.Path({str(core)!r}).write_text({_core('3')!r})\n"))
+    write(proj, {"AssetFile": assetfile})
+    proc = subprocess.Popen([str(venv / "bin" / "python"), "-m", "assetbuild", "watch", "--debounce", "30"],
+                            cwd=proj, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        _poll(proj / "out.json", 1, proc)
+        time.sleep(0.5)
+        (proj / "edit-now").touch()
+        (proj / "AssetFile").write_text(assetfile + "\n")  # a save of the AssetFile: a cycle
+        _poll(proj / "out.json", 3, proc)
+    finally:
+        proc.terminate()
+        out = proc.communicate(timeout=20)[0]
+    assert "changed while the project loaded" in out, out
+    assert "restart the Python process" not in out, out

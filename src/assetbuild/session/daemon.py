@@ -37,7 +37,7 @@ from ..reports import AssetResult, BuildResult, ObservationResult, run_id
 from .arguments import verb
 from .building import build_project
 from .distributions import DISTRIBUTIONS
-from .editable import forget_edited
+from .editable import reimporting
 from .options import BuildOptions
 from .project import Project, open_project, open_store, resolve_cache_dir, waiting_warning
 from .turns import process_turn
@@ -211,9 +211,8 @@ def one_tick(root: Path, assetfile: str | None, cache: Path, assets: Sequence[st
             state.building = True  # cache's lock, loading, observing, building (_tick clears it)
             if state.stop.is_set():  # (it came as the tick began)
                 _interrupt(state)
-        forget_edited(DISTRIBUTIONS.sources)  # an editable library edited since: its new code
-        with process_turn(), open_project(root, assetfile=assetfile, cache_dir=cache, reporter=reporter,
-                                          plugin_manager=plugin_manager) as project:
+        with reimporting(DISTRIBUTIONS.sources), process_turn(), open_project(
+                root, assetfile=assetfile, cache_dir=cache, reporter=reporter, plugin_manager=plugin_manager) as project:
             _tick(project, assets, tick, jobs, on_alert, state)
     except AssetbuildError as e:
         if isinstance(e, DaemonRunning) or (first and isinstance(e, SelectionError)):

@@ -26,11 +26,14 @@ import json
 import os
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 DIGEST_FILE = ("code", ".editable.json")  # under the cache directory; `clean` removes it
 _FORMAT = 1
+_UNKEPT = {"files": None, "digest": None}
 MARK = " (editable, source "  # the version a key names: "0.1 (editable, source 1a2b...)"
 
 
@@ -129,12 +132,18 @@ class SourceDigests:
     and in the cache directory between runs), and what the last digests were made from."""
 
     def __init__(self) -> None:
-        self._kept: dict[str, Any] = {}  # "\0".join(roots) -> {"files": [[i, rel, sig]...], "digest": ...}
+        # "\0".join(roots) -> {"files": [[i, rel, sig]...], "digest": ...}; both None for a digest
+        # not to be kept (a file too recent to trust), whose library ``before_load`` still looks at
+        self._kept: dict[str, Any] = {}
         self._read_from: Path | None = None
         self._changed = False
         # each library's folders -> its source files with their signatures when its digest was
         # last made, and the folders listed for them (where a module added shows)
         self._made_from: dict[str, tuple[dict[str, Any], list[str]]] = {}
+        # each library's folders -> its source files with their signatures as the last load
+        # began (``before_load``): the code it imported, if the digest's walk finds them so
+        self._before: dict[str, dict[str, Any]] = {}
+        self.reimport = 0  # within ``reimporting``: an edited library's modules are imported again
 
     @property
     def files(self) -> dict[str, Any]:
@@ -152,16 +161,25 @@ class SourceDigests:
         watches beside the project."""
         return {r for entry in self._made_from for r in entry.split("\0")}
 
-    def edited(self) -> list[str]:
-        """The folders (or module files) of each library whose source changed since its digest
-        was last made: a module edited, added or removed."""
-        out: list[str] = []
-        for entry, (files, _dirs) in list(self._made_from.items()):
+    def before_load(self, cache_dir: Path | None) -> None:
+        """Note the signatures of the source of each library a digest was made of (in this
+        process, or kept in the cache directory) as a load of the project begins: a digest made
+        later in the same build from other files was made of a library edited while it loaded,
+        whose imported code may be either (``digest`` refuses it). Within ``reimporting``, the
+        modules of a library edited since its last digest are dropped from ``sys.modules``
+        first, so that the load imports the edited code. One walk for both: an edit after it
+        is one the digest sees."""
+        self._load(cache_dir)
+        self._before = {}
+        edited: list[str] = []
+        for entry in {*self._kept, *self._made_from}:
             roots = entry.split("\0")
-            walked, _ = _walk(roots)
-            if {path: sig for _, _, sig, path in walked} != files:
-                out.extend(roots)
-        return out
+            now = self._before[entry] = {path: sig for _, _, sig, path in _walk(roots)[0]}
+            made = self._made_from.get(entry)
+            if made is not None and made[0] != now:
+                edited.extend(roots)
+        if edited and self.reimport:
+            _forget_modules_under(edited)
 
     def digest(self, names: list[str], *, cache_dir: Path | None, persist: bool) -> str | None:
         """The digest of the source of the library whose import names are ``names``; None if
@@ -190,9 +208,22 @@ class SourceDigests:
             if all(s is not None and max(s[1], s[2]) <= settled for _, _, s in sigs):
                 self._kept[entry] = {"files": sigs, "digest": found}
                 self._changed = True
-            else:
-                self._kept.pop(entry, None)
-        self._made_from[entry] = ({path: sig for _, _, sig, path in walked}, dirs)
+            elif self._kept.get(entry) != _UNKEPT:
+                self._kept[entry] = dict(_UNKEPT)
+                self._changed = True
+        now = {path: sig for _, _, sig, path in walked}
+        before = self._before.pop(entry, None)
+        if before is not None and before != now:  # edited while the project loaded
+            self._made_from[entry] = ({}, dirs)  # (so a long-lived process imports it again: ``edited``)
+            self._kept[entry] = dict(_UNKEPT)
+            if persist:
+                from ..errors import LibraryChanged
+
+                changed = sorted(f for f in before.keys() | now.keys() if before.get(f) != now.get(f))
+                raise LibraryChanged(f"library {names[0]}: {changed[0]} changed while the project loaded: the code "
+                                     "imported may be the old or the new one; build again")
+            return found
+        self._made_from[entry] = (now, dirs)
         if persist and self._changed and cache_dir is not None:
             self._write(cache_dir)
         return found
@@ -206,7 +237,8 @@ class SourceDigests:
             doc = json.loads(cache_dir.joinpath(*DIGEST_FILE).read_bytes())
             if doc["format"] == _FORMAT and isinstance(doc["entries"], dict):
                 for k, v in doc["entries"].items():
-                    if isinstance(v, dict) and isinstance(v.get("files"), list) and isinstance(v.get("digest"), str):
+                    if isinstance(v, dict) and (v == _UNKEPT or isinstance(v.get("files"), list) and isinstance(
+                            v.get("digest"), str)):
                         self._kept.setdefault(k, v)
         except (OSError, ValueError, KeyError, TypeError):
             pass
@@ -230,27 +262,28 @@ def _racy_ns() -> int:
     return RACY_NS
 
 
-def forget_edited(sources: SourceDigests) -> set[str]:
-    """Drop from ``sys.modules`` the modules of each editable library whose source changed since
-    this process last made its digest, so that the next load imports the edited code, as a fresh
-    process would; their names. For assetbuild's own long-lived processes (watch, ``run``), whose
-    project code is loaded afresh each cycle and so holds no other reference to the old modules.
-    A user's process (a notebook) is refused instead (``distributions.IMPORTED``): its own
-    objects may hold the old code."""
+@contextmanager
+def reimporting(sources: SourceDigests) -> Iterator[None]:
+    """Within it, a load imports again the modules of each editable library edited since this
+    process last made its digest, as a fresh process would (``before_load``). For assetbuild's
+    own long-lived loops (watch, ``run``), whose project code is loaded afresh each cycle and so
+    holds no other reference to the old modules. Elsewhere (a notebook) such a build is refused
+    (``distributions.IMPORTED``): the user's own objects may hold the old code."""
+    sources.reimport += 1
+    try:
+        yield
+    finally:
+        sources.reimport -= 1
+
+
+def _forget_modules_under(roots: list[str]) -> None:
     import importlib
 
-    roots = sources.edited()
-    if not roots:
-        return set()
     files = set(roots)
     below = tuple(os.path.join(r, "") for r in roots)
-    names: set[str] = set()
     for name, module in list(sys.modules.items()):
         f = getattr(module, "__file__", None)
         paths = [f] if isinstance(f, str) else [p for p in getattr(module, "__path__", None) or () if isinstance(p, str)]
         if any(os.path.abspath(p) in files or os.path.abspath(p).startswith(below) for p in paths):
-            names.add(name)
-    for name in names:
-        sys.modules.pop(name, None)
+            sys.modules.pop(name, None)
     importlib.invalidate_caches()
-    return names

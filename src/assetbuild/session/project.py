@@ -21,6 +21,7 @@ from ..io import is_external
 from ..loader import Loaded, ProjectImports, load_assetfile, shadowing_files
 from ..output import Reporter
 from .aliases import check_outputs_through_symlinks, protected_paths, resolved_sources
+from .distributions import DISTRIBUTIONS
 from .turns import in_project_dir, loading
 
 TYPE_CHECKING = False
@@ -461,6 +462,8 @@ def open_project(project_dir: str | os.PathLike[str] = ".", *, assetfile: str | 
         raise DefinitionError(f"no such project directory: {project_dir}")
     cache = resolve_cache_dir(root, cache_dir)  # a relative cache_dir: from the caller's directory
     reporter = reporter or Reporter(verbosity=-2)
+    if sliced is None:  # (an editable library edited while the project loads is refused; a slice keys none)
+        DISTRIBUTIONS.sources.before_load(cache)
     with in_project_dir(root), ProjectImports(root):
         with few_collections():  # a function, a definition and a node per asset, all kept
             with loading():  # the loader collects declarations in a module global

@@ -21,7 +21,7 @@ from ..reports import WatchCycle, WatchSummary
 from .arguments import verb
 from .building import build_project
 from .distributions import DISTRIBUTIONS
-from .editable import forget_edited
+from .editable import reimporting
 from .options import BuildOptions
 from .polling import ObservationPoller
 from .project import Project, open_project, resolve_cache_dir
@@ -79,10 +79,9 @@ def watch(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "
         result = error = None
         loaded = False
         _forget_shadowed(root, ours)
-        forget_edited(DISTRIBUTIONS.sources)  # an editable library edited since: its new code
         try:
-            with process_turn(), open_project(root, assetfile=assetfile, cache_dir=cache, reporter=rep,
-                                              plugin_manager=plugin_manager) as project:
+            with reimporting(DISTRIBUTIONS.sources), process_turn(), open_project(
+                    root, assetfile=assetfile, cache_dir=cache, reporter=rep, plugin_manager=plugin_manager) as project:
                 loaded = True
                 last = _watch_set(project)
                 what = (f"{_plural(len(project.loaded.project_modules), 'module')}, "
