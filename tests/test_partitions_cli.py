@@ -436,7 +436,7 @@ def test_a_dynamic_key_too_long_for_a_file_name_is_refused_where_it_comes_in(tmp
     assert "nothing was added" in r.stderr and "Traceback" not in r.stderr
     assert cli("partitions", "list", "t", cwd=p.root).stdout.split() == ["ok"]  # nothing recorded
     # a key kept from before (another version, a copied cache) fails at load, naming the key: -n as the build
-    (p.root / ".assetbuild" / "partitions.json").write_text(json.dumps({"k": ["ok", long]}))
+    (p.root / ".assetbuild" / "partition-keys.json").write_text(json.dumps({"k": ["ok", long]}))
     for args in (("-n",), ("build",), ("status",)):
         r = cli(*args, cwd=p.root)
         assert r.returncode == 2 and len(r.stderr.splitlines()) == 1, (args, r.stderr)
@@ -475,7 +475,7 @@ def test_partitions_remove_recovers_a_project_that_a_dynamic_key_broke(tmp_path)
     p.write("AssetFile", NESTING)
     assert cli("partitions", "add", "k", "a", cwd=p.root).returncode == 0
     # keys recorded before partitions add checked them (an older version, or a copied cache)
-    (p.root / ".assetbuild" / "partitions.json").write_text(json.dumps({"k": ["a", "a/b", "c"]}))
+    (p.root / ".assetbuild" / "partition-keys.json").write_text(json.dumps({"k": ["a", "a/b", "c"]}))
     for args in (("status",), ("build",), ("partitions", "list", "t"), ("partitions", "add", "k", "d")):
         r = cli(*args, cwd=p.root)
         assert r.returncode == 2 and len(r.stderr.splitlines()) == 1, (args, r.stderr)
@@ -547,7 +547,7 @@ def test_a_dynamic_key_whose_outputs_nest_in_another_owners_is_refused(tmp_path)
     restored them. The overlap is checked once keys fill the paths in, as between assets."""
     p = Project(tmp_path)
     p.write("AssetFile", OUTPUT_DIRS)
-    table = p.root / ".assetbuild" / "partitions.json"
+    table = p.root / ".assetbuild" / "partition-keys.json"
     assert cli("partitions", "add", "k", "a", cwd=p.root).returncode == 0
     assert cli("-q", cwd=p.root).returncode == 0
     stored = table.read_bytes()
@@ -575,7 +575,7 @@ def test_a_key_spelling_another_keys_path_is_refused(tmp_path, spelling):
     r = cli("partitions", "add", "k", "x/y", spelling, cwd=p.root)
     assert r.returncode == 2 and len(r.stderr.splitlines()) == 1, r.stderr
     assert f"partitions add k: partition key {spelling!r} is not a plain relative path" in r.stderr
-    assert not (p.root / ".assetbuild" / "partitions.json").exists()
+    assert not (p.root / ".assetbuild" / "partition-keys.json").exists()
 
 
 def test_a_damaged_stored_key_is_refused_before_anything_is_written(tmp_path):
@@ -584,7 +584,7 @@ def test_a_damaged_stored_key_is_refused_before_anything_is_written(tmp_path):
     p = Project(tmp_path / "proj")
     p.write("AssetFile", NESTING.replace('path="build/{partition}"', 'path="build/{partition}.json"'))
     assert cli("partitions", "add", "k", "a", cwd=p.root).returncode == 0
-    table = p.root / ".assetbuild" / "partitions.json"
+    table = p.root / ".assetbuild" / "partition-keys.json"
     for keys, named in ((["a", "../../escaped"], "'../../escaped'"), (["a", ""], "''")):
         table.write_text(json.dumps({"k": keys}))
         for args in (("build",), ("status",), ("partitions", "list", "t")):
@@ -618,7 +618,7 @@ def test_clean_keeps_the_dynamic_keys_and_the_project_builds_after_it(tmp_path):
     r = cli("clean", "--yes", cwd=p.root)
     assert r.returncode == 0 and r.stderr == "", r.stderr
     assert "kept the dynamic partition keys (assetbuild partitions remove forgets them)" in r.stdout, r.stdout
-    assert sorted(os.listdir(p.root / ".assetbuild")) == ["partitions.json"]
+    assert sorted(os.listdir(p.root / ".assetbuild")) == ["partition-keys.json"]
     assert not (p.root / "build/c/acme.txt").exists()
     r = cli("build", cwd=p.root)
     assert r.returncode == 0 and "built     c[acme]" in r.stdout, r.stdout + r.stderr
@@ -678,10 +678,39 @@ def test_a_table_of_dynamic_keys_from_before_projects_had_their_own_is_read_as_i
     assert cli("partitions", "list", "c", cwd=pa.root, env=env).stdout.split() == ["acme", "globex"]
     r = cli(cwd=pa.root, env=env)
     assert r.returncode == 0 and "dropped" not in r.stdout and (pa.root / "build/c/acme.txt").exists(), r.stdout
-    stored = json.loads((cache / "partitions.json").read_text())
+    stored = json.loads((cache / "partition-keys.json").read_text())
     assert stored["shared"] == {"customers": ["acme", "globex"]} and list(stored["projects"].values()) == [
         {"customers": ["globex"]}], stored
+    assert json.loads((cache / "partitions.json").read_text()) == {"customers": ["acme", "globex"]}  # (as it was)
     r = cli("clean", "--all-projects", "--yes", cwd=pb.root, env=env)
     assert r.returncode == 0 and "kept the dynamic partition keys" in r.stdout, r.stdout + r.stderr
     assert cli("-q", cwd=pb.root, env=env).returncode == 0  # (the keys alone: a cache still)
     assert cli("partitions", "list", "c", cwd=pb.root, env=env).stdout.split() == ["globex"]
+
+
+@pytest.mark.parametrize("shared", [None, {"customers": ["old"]}])
+def test_the_older_versions_file_of_keys_never_holds_tables_they_would_call_damaged(tmp_path, shared):
+    """Versions before store format 3 read ``partitions.json`` before they open the store (which
+    refuses a newer cache): per-project tables written there made them say 'partitions.json is
+    damaged ...; fix or delete it', and deleting it lost every project's keys. The keys go to
+    ``partition-keys.json``; ``partitions.json`` is never created, and one holding such tables
+    (written by a version of store format 3) is read, then left as the shared table alone (or
+    removed) by the next change, so those versions read a table and refuse the cache."""
+    p = Project(tmp_path)
+    p.write("AssetFile", DYNAMIC)
+    cache = p.root / ".assetbuild"
+    assert cli("partitions", "add", "customers", "acme", cwd=p.root).returncode == 0
+    assert not (cache / "partitions.json").exists()
+    own = json.loads((cache / "partition-keys.json").read_text())
+    (cache / "partition-keys.json").unlink()
+    older = {"format": 2, "projects": own["projects"], **({} if shared is None else {"shared": shared})}
+    (cache / "partitions.json").write_text(json.dumps(older))  # as a store format 3 version left it
+    assert cli("partitions", "list", "c", cwd=p.root).stdout.split() == ["acme"]
+    assert cli("partitions", "add", "customers", "globex", cwd=p.root).returncode == 0
+    assert cli("partitions", "list", "c", cwd=p.root).stdout.split() == ["acme", "globex"]
+    if shared is None:
+        assert not (cache / "partitions.json").exists()
+    else:
+        assert json.loads((cache / "partitions.json").read_text()) == shared
+    assert cli("partitions", "remove", "customers", "acme", cwd=p.root).returncode == 0
+    assert cli("partitions", "list", "c", cwd=p.root).stdout.split() == ["globex"]

@@ -503,13 +503,14 @@ def _records(root: Path) -> dict[tuple[bytes, bytes], bytes]:
         env.close()
 
 
-@pytest.mark.parametrize("old", [1, 2])
+@pytest.mark.parametrize("old", [1, 2, 3])
 def test_a_cache_of_an_older_format_is_read_then_upgraded_in_place_when_written(tmp_path, monkeypatch, old):
     """Format 2 keys history rows by build order, then time: format 1 versions (all before it)
     read that as a time (dates in the year 3193, crashes); format 3 keeps dynamic partition keys
-    per project, which format 2 versions call damaged. A cache of format 1, as they left it (rows
-    keyed by time alone) or as a later version did before it recorded its format (both kinds of
-    rows), or of format 2, is read as it is; a writable open records this version's format in
+    per project, which format 2 versions call damaged; format 4 keeps them in a file of its own,
+    which format 3 versions do not read. A cache of format 1, as they left it (rows keyed by time
+    alone) or as a later version did before it recorded its format (both kinds of rows), or of
+    format 2 or 3, is read as it is; a writable open records this version's format in
     STORE and in the index, and changes nothing else; the older version then refuses the cache
     with its clear message."""
     from assetbuild.reports import RunRecord
@@ -537,16 +538,16 @@ def test_a_cache_of_an_older_format_is_read_then_upgraded_in_place_when_written(
     assert seen[1] == [(1000, hexd(0)), (2000, hexd(1))] and len(seen[2]) == 1 and seen[0] == head(1)
     assert _snapshot(tmp_path) == files  # a reader leaves it as it is
     LmdbStore(tmp_path).close()  # a writer (a build) upgrades it
-    assert json.loads((tmp_path / "STORE").read_text()) == dict(info, format=STORE_FORMAT) and STORE_FORMAT == 3
+    assert json.loads((tmp_path / "STORE").read_text()) == dict(info, format=STORE_FORMAT) and STORE_FORMAT == 4
     after = _records(tmp_path)
-    assert after.pop((b"meta", b"format")) == b"3" and before.pop((b"meta", b"format")) == str(old).encode()
+    assert after.pop((b"meta", b"format")) == b"4" and before.pop((b"meta", b"format")) == str(old).encode()
     assert after == before and contents() == seen
     monkeypatch.setattr(environment, "STORE_FORMAT", old)  # an assetbuild of that format
     for readonly in (True, False):
-        with pytest.raises(StoreError, match=rf"written by a newer assetbuild \(store format 3, this one reads {old}\)"):
+        with pytest.raises(StoreError, match=rf"written by a newer assetbuild \(store format 4, this one reads {old}\)"):
             LmdbStore(tmp_path, readonly=readonly)
     (tmp_path / "STORE").write_text(json.dumps(dict(info, format=old)))  # (its index says so too)
-    with pytest.raises(StoreError, match="has format 3, newer than this assetbuild reads"):
+    with pytest.raises(StoreError, match="has format 4, newer than this assetbuild reads"):
         LmdbStore(tmp_path, readonly=True)
 
 

@@ -58,7 +58,7 @@ def test_keys_added_or_removed_in_another_terminal_are_built_or_dropped(project,
         partitions_cli(project.root, "add", "customers", "globex", cache_dir=cache)
         c = w.wait(2, timeout=WAIT)[1]
         assert sorted(built(c)) == ["customers", "per_customer[globex]"]
-        assert c.changed is not None and any(p.endswith("partitions.json") for p in c.changed), c.changed
+        assert c.changed is not None and any(p.endswith("partition-keys.json") for p in c.changed), c.changed
 
         partitions_cli(project.root, "remove", "customers", "acme", cache_dir=cache)
         c = w.wait(3, timeout=WAIT)[2]

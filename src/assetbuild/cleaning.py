@@ -78,7 +78,7 @@ class CleanReport:
     dirs: list[str] = field(default_factory=list)
     compiled: list[str] = field(default_factory=list)
     other_projects: int = 0  # heads of other projects sharing the cache directory (clean: all_projects)
-    keys_kept: bool = False  # the dynamic partition keys (store.cachedir.KEYS_FILE) stay, as the user's
+    keys_kept: bool = False  # the dynamic partition keys (store.cachedir.KEYS_FILES) stay, as the user's
 
     @property
     def linked(self) -> list[tuple[str, str]]:

@@ -444,7 +444,7 @@ def test_run_that_cannot_write_its_lock_is_one_line(tmp_path):
 
 
 def test_partitions_add_that_cannot_write_its_keys_is_one_line(tmp_path):
-    """``partitions add/remove`` whose ``partitions.json`` cannot be replaced (immutable, or in
+    """``partitions add/remove`` whose ``partition-keys.json`` cannot be replaced (immutable, or in
     an immutable cache directory; a full disk is the same): one line naming it, exit 2, and the
     keys as they were (it was a traceback, exit 1)."""
     proj = tmp_path / "p"
@@ -453,7 +453,7 @@ def test_partitions_add_that_cannot_write_its_keys_is_one_line(tmp_path):
                                     '@asset(partitions=DynamicPartitions("custs"), io="json")\n'
                                     'def cust(context):\n    return context.partition_key\n')
     assert run("partitions", "add", "custs", "a", cwd=proj).returncode == 0
-    keys = proj / ".assetbuild" / "partitions.json"
+    keys = proj / ".assetbuild" / "partition-keys.json"
     for where in (keys, keys.parent):
         with immutable(where):
             for verb in ("add", "remove"):

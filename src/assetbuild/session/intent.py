@@ -121,12 +121,14 @@ def note_directories(project_dir: Any, assets: Any, options: Any) -> None:
     snapshot.SETTINGS = {f: snapshot.sig_of(f) for f in settings_files(root, os.path.join(root, ".assetbuild"))}
 
 
-def settings_files(root: str, cache_dir: str) -> tuple[str, str]:
+def settings_files(root: str, cache_dir: str) -> tuple[str, str, str]:
     """The files of settings a build reads after loading: ``pyproject.toml``, and the dynamic
-    partitions' keys (``assetbuild partitions add``)."""
-    from .partition_env import DYNAMIC_FILE
+    partitions' keys (``assetbuild partitions add``; the older versions' file, read while this
+    version's is missing)."""
+    from .partition_env import DYNAMIC_FILE, OLDER_FILE
 
-    return os.path.join(root, "pyproject.toml"), os.path.join(cache_dir, DYNAMIC_FILE)
+    return (os.path.join(root, "pyproject.toml"), os.path.join(cache_dir, DYNAMIC_FILE),
+            os.path.join(cache_dir, OLDER_FILE))
 
 
 def take_slice(project_dir: Any, assetfile: Any, cache_dir: Any, assets: Any, options: Any) -> dict[str, Any] | None:

@@ -64,7 +64,7 @@ def clean_report(*, project_dir: str | os.PathLike[str] = ".", cache_dir: str | 
         no_daemon_running,
         project_id,
     )
-    from ..store.cachedir import KEYS_FILE
+    from ..store.cachedir import KEYS_FILES
 
     root = Path(project_dir).resolve()
     cache = resolve_cache_dir(root, cache_dir)
@@ -96,13 +96,13 @@ def clean_report(*, project_dir: str | os.PathLike[str] = ".", cache_dir: str | 
             _clean_compiled(root, af, report)
             if not dry_run:
                 kept = clear_cache_dir(cache)
-                report.cache_kept = [p for p in kept if p != cache / KEYS_FILE]
+                report.cache_kept = [p for p in kept if p.parent != cache or p.name not in KEYS_FILES]
                 report.keys_kept = len(kept) > len(report.cache_kept)
                 report.cache_deleted = report.cache_existed and not cache.exists()
     except BuildRunning:
         raise StoreError(f"a build is running with {cache}; not deleting it") from None
     if dry_run:
-        report.keys_kept = report.cache_existed and (cache / KEYS_FILE).is_file()
+        report.keys_kept = report.cache_existed and any((cache / f).is_file() for f in KEYS_FILES)
         return report
     _say_kept(report, rep)
     return report

@@ -1,10 +1,15 @@
 """What partition keys depend on outside the AssetFile: the clock, the files a glob matches, and
 the dynamic keys kept in the cache directory.
 
-Dynamic keys live in ``partitions.json`` in the cache directory, one table per project (projects
-sharing a cache each have their own, as their heads), written atomically under the cache's build
-lock (``partitioning.change_dynamic``): a project is opened, and its graph expanded, before its
-store is, and the file is small and read once per command.
+Dynamic keys live in ``partition-keys.json`` in the cache directory, one table per project
+(projects sharing a cache each have their own, as their heads), written atomically under the
+cache's build lock (``partitioning.change_dynamic``): a project is opened, and its graph expanded,
+before its store is, and the file is small and read once per command.
+
+``partitions.json`` is the older versions' file (one table for the cache), which they read before
+they open the store, so before they can refuse a cache of a newer format: this version reads it
+while it has no file of its own, keeps it as the table those versions can read, and never writes
+its own tables there (an older version called them damaged and told its user to delete them).
 """
 
 from __future__ import annotations
@@ -18,7 +23,8 @@ from typing import Any
 from ..errors import ConfigError
 from ..partitions import PartitionEnv
 
-DYNAMIC_FILE = "partitions.json"  # (store.cachedir.KEYS_FILE: clean keeps it)
+DYNAMIC_FILE = "partition-keys.json"  # (store.cachedir.KEYS_FILES: clean keeps both)
+OLDER_FILE = "partitions.json"  # the table of versions before store format 4 ({name: [keys]})
 TABLE_FORMAT = 2  # {"format": 2, "projects": {project id: {name: [keys]}}, "shared": {name: [keys]}}
 
 
@@ -44,16 +50,20 @@ class DynamicTable:
 
 
 def read_table(cache_dir: Path) -> DynamicTable:
-    """The cache's file of dynamic keys (empty: none yet); a table without projects (written
-    before keys were kept per project) is the shared one. ConfigError for a damaged file: not
-    JSON, not tables of key lists, or a key that ``partitions add`` would refuse (a hand-edited
-    or copied file: ``../x`` would write outside the project, ``""`` build ``asset[]``) or that
-    is listed twice."""
+    """The cache's file of dynamic keys (empty: none yet): this version's, else the older
+    versions' (``OLDER_FILE``); a table without projects (written before keys were kept per
+    project) is the shared one. ConfigError for a damaged file: not JSON, not tables of key
+    lists, or a key that ``partitions add`` would refuse (a hand-edited or copied file: ``../x``
+    would write outside the project, ``""`` build ``asset[]``) or that is listed twice."""
     path = cache_dir / DYNAMIC_FILE
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        return DynamicTable()
+        path = cache_dir / OLDER_FILE
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            return DynamicTable()
     try:
         data = json.loads(raw)
         if isinstance(data, dict) and data.get("format") == TABLE_FORMAT:  # (an old table's values are lists)
@@ -70,6 +80,27 @@ def read_table(cache_dir: Path) -> DynamicTable:
         raise ConfigError(f"{path} is damaged ({e}); fix or delete it, then add the dynamic partitions again"
                           ) from None
     return table
+
+
+def write_table(cache_dir: Path, table: DynamicTable) -> None:
+    """Record ``table`` (OSError if it cannot be written: nothing changed then). An older
+    versions' file that holds this version's tables (format 2, as versions of store format 3
+    wrote it there) becomes the shared table those versions wrote, or goes if there is none, so
+    that they read it and then refuse the cache as newer, rather than call it damaged."""
+    from ..atomicfile import write_atomically
+
+    write_atomically(cache_dir / DYNAMIC_FILE, table.encode())
+    older = cache_dir / OLDER_FILE
+    try:
+        data = json.loads(older.read_bytes())
+        if not (isinstance(data, dict) and isinstance(data.get("format"), int)):
+            return  # an older version's table: theirs, as they wrote it
+        if table.shared is None:
+            older.unlink()
+        else:
+            write_atomically(older, json.dumps(table.shared, indent=1).encode())
+    except (OSError, ValueError):
+        pass  # none, or not ours to fix: this version reads its own file first
 
 
 def _checked(data: Any) -> dict[str, list[str]]:

@@ -1,5 +1,5 @@
 """The verbs of partitions: which partitions ``--partition(s)`` selects, listing keys, changing
-dynamic keys (``partitions.json``, see ``partition_env``), and dropping partitions that no
+dynamic keys (``partition-keys.json``, see ``partition_env``), and dropping partitions that no
 longer exist."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 from ..errors import ConfigError, SelectionError
 from ..partitions import check_key, parse_keys, unknown_key
 from .arguments import verb
-from .partition_env import DYNAMIC_FILE, read_dynamic, read_table
+from .partition_env import DYNAMIC_FILE, read_dynamic, read_table, write_table
 
 
 def _dynamic_names(project: Any) -> dict[str, list[str]]:
@@ -36,7 +36,6 @@ def change_dynamic(name: str, keys: Sequence[str], *, add: bool, project_dir: st
     another partition's file): the project is checked with the keys it will have, as a build
     would, before anything is recorded; so a removal also works on a project that keys added
     earlier broke."""
-    from ..atomicfile import write_atomically
     from ..errors import DynamicKeyError
     from .project import open_project, open_store, waiting_warning
 
@@ -73,7 +72,7 @@ def change_dynamic(name: str, keys: Sequence[str], *, add: bool, project_dir: st
                 table = whole.projects[ours] = _changed(table, name, keys, add=add)
                 path = project.cache_dir / DYNAMIC_FILE
                 try:
-                    write_atomically(path, whole.encode())
+                    write_table(project.cache_dir, whole)
                 except OSError as e:  # (a full disk, an immutable file: nothing recorded, the keys as they were)
                     from ..errors import StoreError
                     from ..store.failures import disk_message

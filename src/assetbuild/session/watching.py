@@ -144,7 +144,7 @@ def _watch_set(project: Project) -> Any:
     when an asset has dynamic partitions (``partitions add`` in another terminal adds work)."""
     from ..partitions import DynamicPartitions
     from ..watch import WatchSet
-    from .partition_env import DYNAMIC_FILE
+    from .partition_env import DYNAMIC_FILE, OLDER_FILE
 
     root = project.project_dir
     sources: set[str] = set()
@@ -167,7 +167,8 @@ def _watch_set(project: Project) -> Any:
     code = _with_targets((*project.loaded.project_files(), os.path.join(root, "pyproject.toml"),
                           *(f for f in libraries if not os.path.isdir(f))))
     dynamic = any(isinstance(p.definition, DynamicPartitions) for p in project.graph.partitioned.values())
-    cache_files = _with_targets((str(project.cache_dir / DYNAMIC_FILE),)) if dynamic else frozenset()
+    cache_files = _with_targets((str(project.cache_dir / DYNAMIC_FILE), str(project.cache_dir / OLDER_FILE))
+                                ) if dynamic else frozenset()
     return WatchSet(code, frozenset(sources), frozenset(outputs), cache_files=cache_files,
                     library_dirs=frozenset(d for d in libraries if os.path.isdir(d)))
 

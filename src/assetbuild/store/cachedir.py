@@ -28,10 +28,11 @@ _INDEX_PREFIXES = ("db.corrupt-", "db.old-", "db.compact-")  # indexes moved asi
 _LAYOUT_PREFIXES = (*_STORE_TEMP_PREFIXES, *_INDEX_PREFIXES)
 _STORE_DBS = frozenset({"meta", "traces", "heads"})  # in every version's index (environment.DBS)
 _INDEX_FILES = frozenset({"data.mdb", "lock.mdb", "sound"})  # (sound: store.environment.note_sound)
-# The dynamic partition keys (session.partition_env.DYNAMIC_FILE): the user's, added by
-# ``partitions add``, which no build can make again. ``clean`` keeps them; a directory holding
-# them and nothing but the layout's empty entries is a cache (what ``clean`` leaves).
-KEYS_FILE = "partitions.json"
+# The dynamic partition keys (session.partition_env: DYNAMIC_FILE, and OLDER_FILE, the older
+# versions'): the user's, added by ``partitions add``, which no build can make again. ``clean``
+# keeps them; a directory holding them and nothing but the layout's empty entries is a cache
+# (what ``clean`` leaves).
+KEYS_FILES = ("partition-keys.json", "partitions.json")
 _HEX2 = re.compile(r"[0-9a-f]{2}\Z")
 _HEX62 = re.compile(r"[0-9a-f]{62}\Z")
 
@@ -62,7 +63,7 @@ def is_cache_dir(path: Path) -> bool:
         return False
     except OSError as e:
         raise StoreError(f"cannot read the cache directory {path}: {e.strerror or e}") from None
-    return _is_marked(path) or all((_is_layout_name(n) and _is_empty(path / n)) or (n == KEYS_FILE and _holds_keys(path / n))
+    return _is_marked(path) or all((_is_layout_name(n) and _is_empty(path / n)) or (n in KEYS_FILES and _holds_keys(path / n))
                                    for n in names)
 
 
@@ -148,7 +149,7 @@ def clear_cache_dir(cache_dir: Path) -> list[Path]:
     """Delete what the store layout created in ``cache_dir`` (``assetbuild clean``), nothing else.
 
     Anything else found there (a file the user put in it, and the dynamic partition keys,
-    ``KEYS_FILE``) is kept, with the directories that hold it; returns those entries (empty when
+    ``KEYS_FILES``) is kept, with the directories that hold it; returns those entries (empty when
     the whole directory is gone). Whole trees
     (``staging/``) and the contents of ``cas/`` and ``code/`` go only where STORE or the index
     marks the directory as a cache. The order keeps a clean killed midway harmless: the index

@@ -42,11 +42,13 @@ from .pagecheck import check_pages, note_sound, signature, sound_signature
 
 # What an older assetbuild would misread, it must refuse (it refuses a format above its own):
 # 1, the first; 2, history rows keyed by build order, then time (a format-1 reader takes both for
-# a time); 3, dynamic partition keys kept per project (``partitions.json`` format 2, which a
-# format-2 reader calls damaged) and a schedule's record per key of a partitioned asset. This
-# version reads formats 1 and 2 as they are: a writable open records 3, in the index
-# (``_check_open_env``) and in STORE (``open``), and changes nothing else.
-STORE_FORMAT = 3
+# a time); 3, dynamic partition keys kept per project and a schedule's record per key of a
+# partitioned asset; 4, those keys in ``partition-keys.json``: older versions read their
+# ``partitions.json`` before they open the store, and one holding per-project tables (as format
+# 3 kept them) was "damaged, delete it" to a format-2 reader, where a format-3 reader would miss
+# the keys in the new file. This version reads formats 1 to 3 as they are: a writable open
+# records 4, in the index (``_check_open_env``) and in STORE (``open``), and changes nothing else.
+STORE_FORMAT = 4
 INITIAL_MAP_SIZE = 1 << 30
 MAX_MAP_SIZE = 1 << 40
 
