@@ -714,3 +714,29 @@ def test_the_older_versions_file_of_keys_never_holds_tables_they_would_call_dama
         assert json.loads((cache / "partitions.json").read_text()) == shared
     assert cli("partitions", "remove", "customers", "acme", cwd=p.root).returncode == 0
     assert cli("partitions", "list", "c", cwd=p.root).stdout.split() == ["globex"]
+
+
+def test_a_format_3_cache_upgraded_by_a_build_moves_its_tables_out_of_the_older_versions_file(tmp_path):
+    """A cache whose ``partitions.json`` holds per-project tables (store format 3 kept them
+    there): the first command that writes to it (a build) records format 4 and moves them to
+    ``partition-keys.json``, so a version of format 2 reads a table and refuses the cache as newer
+    rather than call the file damaged; the keys are the same, nothing is dropped."""
+    from assetbuild.store import LmdbStore
+
+    p = Project(tmp_path)
+    p.write("AssetFile", DYNAMIC)
+    cache = p.root / ".assetbuild"
+    assert cli("partitions", "add", "customers", "acme", "globex", cwd=p.root).returncode == 0
+    assert cli("-q", cwd=p.root).returncode == 0
+    own = json.loads((cache / "partition-keys.json").read_text())
+    (cache / "partition-keys.json").unlink()
+    (cache / "partitions.json").write_text(json.dumps({"format": 2, "projects": own["projects"]}))
+    with LmdbStore(cache) as s:  # as a format 3 version left it
+        s.raw_put("meta", b"format", b"3")
+    (cache / "STORE").write_text(json.dumps(dict(json.loads((cache / "STORE").read_text()), format=3)))
+    r = cli(cwd=p.root)
+    assert r.returncode == 0 and "0 built, 2 cached" in r.stdout and "dropped" not in r.stdout, r.stdout + r.stderr
+    assert json.loads((cache / "STORE").read_text())["format"] == 4
+    assert json.loads((cache / "partition-keys.json").read_text())["projects"] == own["projects"]
+    assert not (cache / "partitions.json").exists()
+    assert cli("partitions", "list", "c", cwd=p.root).stdout.split() == ["acme", "globex"]

@@ -83,24 +83,13 @@ def read_table(cache_dir: Path) -> DynamicTable:
 
 
 def write_table(cache_dir: Path, table: DynamicTable) -> None:
-    """Record ``table`` (OSError if it cannot be written: nothing changed then). An older
-    versions' file that holds this version's tables (format 2, as versions of store format 3
-    wrote it there) becomes the shared table those versions wrote, or goes if there is none, so
-    that they read it and then refuse the cache as newer, rather than call it damaged."""
+    """Record ``table`` (OSError if it cannot be written: nothing changed then); the older
+    versions' file keeps no table of this version's (``store.cachedir.shed_tables``)."""
     from ..atomicfile import write_atomically
+    from ..store.cachedir import shed_tables
 
     write_atomically(cache_dir / DYNAMIC_FILE, table.encode())
-    older = cache_dir / OLDER_FILE
-    try:
-        data = json.loads(older.read_bytes())
-        if not (isinstance(data, dict) and isinstance(data.get("format"), int)):
-            return  # an older version's table: theirs, as they wrote it
-        if table.shared is None:
-            older.unlink()
-        else:
-            write_atomically(older, json.dumps(table.shared, indent=1).encode())
-    except (OSError, ValueError):
-        pass  # none, or not ours to fix: this version reads its own file first
+    shed_tables(cache_dir)
 
 
 def _checked(data: Any) -> dict[str, list[str]]:

@@ -12,7 +12,7 @@ import re
 import stat
 from pathlib import Path
 
-from ..atomicfile import TEMP_SUFFIX
+from ..atomicfile import TEMP_SUFFIX, write_atomically
 from ..crashpoints import crash_point
 from ..errors import StoreError
 from ..snapshot import JOURNAL_FILE
@@ -108,6 +108,42 @@ def _holds_keys(path: Path) -> bool:
         return isinstance(projects, dict) and all(_is_key_table(t) for t in projects.values()) \
             and _is_key_table(data.get("shared", {}))
     return _is_key_table(data)
+
+
+def adopt_older_keys(cache_dir: Path) -> None:
+    """At the upgrade to store format 4: a ``partitions.json`` holding per-project tables (as
+    format 3 kept them there) is copied to ``partition-keys.json``, unless that exists, and is
+    then left as the older versions' table (``shed_tables``)."""
+    new, older = (cache_dir / n for n in KEYS_FILES)
+    try:
+        raw = older.read_bytes()
+        if _per_project(json.loads(raw)) and not new.exists():
+            write_atomically(new, raw)
+    except (OSError, ValueError):
+        return
+    shed_tables(cache_dir)
+
+
+def shed_tables(cache_dir: Path) -> None:
+    """Once ``partition-keys.json`` holds them: the per-project tables in ``partitions.json``
+    go, leaving the shared table (the one older versions wrote), or no file if there is none.
+    Those versions read that file before they open the store: a table they can read lets them
+    reach their refusal of a newer cache, where per-project tables were 'damaged, delete it'."""
+    older = cache_dir / KEYS_FILES[1]
+    try:
+        data = json.loads(older.read_bytes())
+        if not _per_project(data):
+            return  # none, or an older version's table, as it wrote it
+        if _is_key_table(data.get("shared")):
+            write_atomically(older, json.dumps(data["shared"], indent=1).encode())
+        else:
+            older.unlink()
+    except (OSError, ValueError):
+        pass  # not ours to fix: this version reads partition-keys.json first
+
+
+def _per_project(data: object) -> bool:
+    return isinstance(data, dict) and data.get("format") == 2
 
 
 def _is_key_table(data: object) -> bool:

@@ -235,6 +235,8 @@ class Index:
                     # be replaced (a shared directory only its files are writable in) stays: the
                     # index's record refuses older versions too
                     self._info = info = {**info, "format": STORE_FORMAT}
+                    from .cachedir import adopt_older_keys
+                    adopt_older_keys(self.root)  # (format 3's keys, out of the older versions' way)
                     with contextlib.suppress(OSError):
                         self._write_store_file(info)
 
