@@ -740,3 +740,48 @@ def test_a_format_3_cache_upgraded_by_a_build_moves_its_tables_out_of_the_older_
     assert json.loads((cache / "partition-keys.json").read_text())["projects"] == own["projects"]
     assert not (cache / "partitions.json").exists()
     assert cli("partitions", "list", "c", cwd=p.root).stdout.split() == ["acme", "globex"]
+
+
+WAITING = '''
+from assetbuild import asset, source, DynamicPartitions
+
+raw = source("raw", "raw.txt")
+
+
+@asset(partitions=DynamicPartitions("customers"), io="text", path="build/c/{partition}.txt")
+def c(context, raw):
+    return context.partition_key + raw.read_text()
+'''
+
+
+def test_a_build_that_waited_while_the_keys_changed_builds_the_keys_as_they_are(tmp_path):
+    """A build expands its graph when it loads, before it waits for the build lock: when
+    ``partitions remove customers globex`` (and ``add zeta``) took the lock first, the build then
+    built the removed c[globex] and wrote build/c/globex.txt back (until the next build dropped
+    it), and not c[zeta]. Holding the lock now, it loads the project again with the keys as they are."""
+    from assetbuild.session.partition_env import read_table, write_table
+
+    p = Project(tmp_path)
+    p.write("AssetFile", WAITING)
+    p.write("raw.txt", "1")
+    cache = p.root / ".assetbuild"
+    assert cli("partitions", "add", "customers", "acme", "globex", cwd=p.root).returncode == 0
+    assert cli("-q", cwd=p.root).returncode == 0
+    p.write("raw.txt", "2")
+    with holding_build_lock(cache) as release:
+        build = start_cli("build", cwd=p.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            assert "waiting for it to finish" in build.stderr.readline()  # (loaded, its graph expanded)
+            table = read_table(cache)  # what partitions remove globex and add zeta record, under the lock
+            (project,) = table.projects
+            table.projects[project] = {"customers": ["acme", "zeta"]}
+            write_table(cache, table)
+        finally:
+            release()
+        out, err = build.communicate(timeout=60)
+    assert build.returncode == 0, out + err
+    assert "built     c[zeta]" in out and "dropped 1 partition(s) that no longer exist: c[globex]" in out, out
+    assert "built     c[globex]" not in out and not (p.root / "build/c/globex.txt").exists(), out
+    assert (p.root / "build/c/zeta.txt").read_text() == "zeta2"
+    r = cli(cwd=p.root)
+    assert r.returncode == 0 and "0 built, 2 cached" in r.stdout and "dropped" not in r.stdout, r.stdout

@@ -122,6 +122,12 @@ class SliceInsufficient(Exception):
         self.run: Any = None
 
 
+class KeysMoved(SliceInsufficient):
+    """The project's dynamic partition keys changed while its build waited for the build lock
+    (``partitions add`` or ``remove`` took it first): the build starts over with the project
+    loaded again, so it neither builds a key just removed nor drops one just added."""
+
+
 class CacheCorrupt(AssetbuildError):
     """A stored blob is missing or does not hash to its digest. Never loaded; the asset is rebuilt.
     ``said``: the layer that found it already told the user (a remote cache's one warning, or

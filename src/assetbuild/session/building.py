@@ -9,7 +9,7 @@ from dataclasses import replace
 from typing import Any
 
 from ..definitions import AssetDef
-from ..errors import AssetbuildError, ConfigError, DefinitionError, PluginError, SliceInsufficient
+from ..errors import AssetbuildError, ConfigError, DefinitionError, KeysMoved, PluginError, SliceInsufficient
 from ..graph import select
 from ..output import Reporter
 from ..reports import AssetResult, BuildResult, ObservationResult, Reason
@@ -289,23 +289,31 @@ def build(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "
     if sliced is not None:  # only data changed: load the assets to decide, and what they read
         try:
             with rep.stdout_for_json(), process_turn(rep.warn), open_project(project_dir, reporter=rep, sliced=sliced) as project:
-                return build_project(project, selection, options)
+                return build_project(project, selection, options, recheck_keys=True)
         except SliceInsufficient as e:  # more is needed than the slice: the whole project, as any build
             earlier, run = e.done, e.run
-    with rep.stdout_for_json(), process_turn(rep.warn), open_project(project_dir, assetfile=assetfile,
-                                                                     cache_dir=cache_dir, reporter=rep,
-                                                                     plugin_manager=plugin_manager) as project:
-        return build_project(project, selection, options, earlier=earlier, run=run)
+    again = 2  # the dynamic keys changed while it waited for the lock: loaded again (twice at most)
+    while True:
+        try:
+            with rep.stdout_for_json(), process_turn(rep.warn), open_project(project_dir, assetfile=assetfile,
+                                                                             cache_dir=cache_dir, reporter=rep,
+                                                                             plugin_manager=plugin_manager) as project:
+                return build_project(project, selection, options, earlier=earlier, run=run, recheck_keys=again > 0)
+        except KeysMoved:
+            again -= 1
 
 
 def build_project(project: Project, assets: Sequence[str], options: BuildOptions,
                   observed: Mapping[str, ObservationResult] | None = None,
-                  earlier: Mapping[str, AssetResult] | None = None, run: Any = None) -> BuildResult:
+                  earlier: Mapping[str, AssetResult] | None = None, run: Any = None,
+                  recheck_keys: bool = False) -> BuildResult:
     """``build`` on an open project (watch mode reads what to watch between loading and building).
     ``observed``: observations already made for this build (watch mode's polls): not made again.
     ``earlier``: what this command ran before it started over (``SliceInsufficient``): those
     assets are found cached now, and reported, counted and recorded as that run left them;
     ``run``: the run that recorded them (its RunRecorder), which this build goes on.
+    ``recheck_keys``: once it holds the build lock, KeysMoved if the dynamic partition keys are
+    no longer those the graph was expanded with (the caller loads the project again).
 
     Executors live for this one build: watch mode's next build gets fresh workers, which import
     the project's modules as they are then."""
@@ -350,6 +358,11 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
             said = rep.said
             store.acquire_lock(on_wait=waiting_warning(project.cache_dir, rep.warn))
             rep.said = said  # (that it waited is no line of its results a null build after would print)
+            if recheck_keys and project.graph.partitioned:
+                from .partitioning import dynamic_keys_moved
+
+                if dynamic_keys_moved(project):
+                    raise KeysMoved("the dynamic partition keys changed while this build waited")
             store.spool_dir(sweep=True)  # what killed builds' workers left: before this build's start
             from .snapshots import recorder_for
 

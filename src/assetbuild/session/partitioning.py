@@ -90,6 +90,20 @@ def change_dynamic(name: str, keys: Sequence[str], *, add: bool, project_dir: st
         raise
 
 
+def dynamic_keys_moved(project: Any) -> bool:
+    """Whether the cache's dynamic keys of ``project`` now differ from those its graph was
+    expanded with: ``partitions add`` or ``remove`` ran while its build waited for the lock."""
+    from ..partitions import DynamicPartitions
+    from ..store.records import project_id
+
+    expanded = {p.definition.name: p.keys for p in project.graph.partitioned.values()
+                if isinstance(p.definition, DynamicPartitions)}
+    if not expanded:
+        return False
+    now = read_dynamic(project.cache_dir, project_id(project.loaded.path, project.cache_dir))
+    return any(now.get(name, []) != keys for name, keys in expanded.items())
+
+
 def _changed(table: dict[str, list[str]], name: str, keys: Sequence[str], *, add: bool) -> dict[str, list[str]]:
     """``table`` with ``keys`` added to (or removed from) ``name``'s, which comes last: a key that
     breaks the project is then blamed on the keys given before any kept (``blame_dynamic_keys``).
