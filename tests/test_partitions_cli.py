@@ -785,3 +785,33 @@ def test_a_build_that_waited_while_the_keys_changed_builds_the_keys_as_they_are(
     assert (p.root / "build/c/zeta.txt").read_text() == "zeta2"
     r = cli(cwd=p.root)
     assert r.returncode == 0 and "0 built, 2 cached" in r.stdout and "dropped" not in r.stdout, r.stdout
+
+
+def test_a_tick_that_waited_while_the_keys_changed_builds_the_keys_as_they_are(tmp_path):
+    """The same for ``run``: a tick loads the project, then waits for the lock; it built and
+    requested the removed key (c[globex], its file written back) and not the added one."""
+    from assetbuild.session.partition_env import read_table, write_table
+
+    p = Project(tmp_path)
+    p.write("AssetFile", WAITING.replace('path="build/c/{partition}.txt")', 'path="build/c/{partition}.txt", auto="eager")'))
+    p.write("raw.txt", "1")
+    cache = p.root / ".assetbuild"
+    assert cli("partitions", "add", "customers", "acme", "globex", cwd=p.root).returncode == 0
+    assert cli("-q", cwd=p.root).returncode == 0
+    p.write("raw.txt", "2")
+    with holding_build_lock(cache) as release:
+        tick = start_cli("run", "--once", cwd=p.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            assert "waiting for it to finish" in tick.stderr.readline()
+            table = read_table(cache)
+            (project,) = table.projects
+            table.projects[project] = {"customers": ["acme", "zeta"]}
+            write_table(cache, table)
+        finally:
+            release()
+        out, err = tick.communicate(timeout=60)
+    assert tick.returncode == 0, out + err
+    assert "c[zeta]  new partition zeta" in out and "c[globex]  eager" not in out, out
+    assert "dropped 1 partition(s) that no longer exist: c[globex]" in out, out
+    assert not (p.root / "build/c/globex.txt").exists()
+    assert (p.root / "build/c/zeta.txt").read_text() == "zeta2" and (p.root / "build/c/acme.txt").read_text() == "acme2"

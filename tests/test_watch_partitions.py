@@ -86,3 +86,47 @@ def test_a_new_file_in_a_partition_glob_builds_its_partition(project):
         project.write("in/b.txt", "B")
         c = w.wait(2, timeout=WAIT)[1]
         assert built(c) == ["per_file[b.txt]"]
+
+
+WAITING = """
+from assetbuild import DynamicPartitions
+
+raw = source("raw", "raw.txt")
+
+@asset(partitions=DynamicPartitions("customers"), io="text", path="build/c/{partition}.txt")
+def c(context, raw):
+    return context.partition_key + raw.read_text()
+"""
+
+
+def test_a_cycle_that_waited_while_the_keys_changed_builds_the_keys_as_they_are(project, tmp_path):
+    """A cycle loads the project, then waits for the build lock: when ``partitions remove
+    customers globex`` and ``add zeta`` took it first, the cycle built c[globex] again (its file
+    written back) and not c[zeta]. It loads the project again once it holds the lock."""
+    import time
+
+    from projects import holding_build_lock
+
+    from assetbuild.session.partition_env import read_table, write_table
+
+    project.assetfile(WAITING)
+    project.write("raw.txt", "1")
+    cache = project.root / ".assetbuild"
+    change_dynamic("customers", ["acme", "globex"], add=True, project_dir=project.root)
+    with Watching(project.root) as w:
+        assert sorted(built(w.cycles[0])) == ["c[acme]", "c[globex]"]
+        with holding_build_lock(cache) as release:
+            project.write("raw.txt", "2")
+            deadline = time.monotonic() + WAIT
+            while "waiting for it to finish" not in w.err.getvalue():
+                assert time.monotonic() < deadline, w.err.getvalue()
+                time.sleep(0.05)
+            table = read_table(cache)  # what partitions remove globex and add zeta record, under the lock
+            (pid,) = table.projects
+            table.projects[pid] = {"customers": ["acme", "zeta"]}
+            write_table(cache, table)
+            release()
+            c = w.wait(2, timeout=WAIT)[1]
+    assert sorted(built(c)) == ["c[acme]", "c[zeta]"]
+    assert not (project.root / "build/c/globex.txt").exists()
+    assert (project.root / "build/c/zeta.txt").read_text() == "zeta2"

@@ -9,7 +9,7 @@ from dataclasses import replace
 from typing import Any
 
 from ..definitions import AssetDef
-from ..errors import AssetbuildError, ConfigError, DefinitionError, KeysMoved, PluginError, SliceInsufficient
+from ..errors import AssetbuildError, ConfigError, DefinitionError, PluginError, SliceInsufficient
 from ..graph import select
 from ..output import Reporter
 from ..reports import AssetResult, BuildResult, ObservationResult, Reason
@@ -292,15 +292,15 @@ def build(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "
                 return build_project(project, selection, options, recheck_keys=True)
         except SliceInsufficient as e:  # more is needed than the slice: the whole project, as any build
             earlier, run = e.done, e.run
-    again = 2  # the dynamic keys changed while it waited for the lock: loaded again (twice at most)
-    while True:
-        try:
-            with rep.stdout_for_json(), process_turn(rep.warn), open_project(project_dir, assetfile=assetfile,
-                                                                             cache_dir=cache_dir, reporter=rep,
-                                                                             plugin_manager=plugin_manager) as project:
-                return build_project(project, selection, options, earlier=earlier, run=run, recheck_keys=again > 0)
-        except KeysMoved:
-            again -= 1
+    from .partitioning import with_keys_as_they_are
+
+    def attempt(recheck: bool) -> BuildResult:
+        with rep.stdout_for_json(), process_turn(rep.warn), open_project(project_dir, assetfile=assetfile,
+                                                                         cache_dir=cache_dir, reporter=rep,
+                                                                         plugin_manager=plugin_manager) as project:
+            return build_project(project, selection, options, earlier=earlier, run=run, recheck_keys=recheck)
+
+    return with_keys_as_they_are(attempt)
 
 
 def build_project(project: Project, assets: Sequence[str], options: BuildOptions,
@@ -358,11 +358,10 @@ def build_project(project: Project, assets: Sequence[str], options: BuildOptions
             said = rep.said
             store.acquire_lock(on_wait=waiting_warning(project.cache_dir, rep.warn))
             rep.said = said  # (that it waited is no line of its results a null build after would print)
-            if recheck_keys and project.graph.partitioned:
-                from .partitioning import dynamic_keys_moved
+            if recheck_keys and project.graph.partitioned:  # (partitions add/remove went first: KeysMoved)
+                from .partitioning import check_keys_unmoved
 
-                if dynamic_keys_moved(project):
-                    raise KeysMoved("the dynamic partition keys changed while this build waited")
+                check_keys_unmoved(project)
             store.spool_dir(sweep=True)  # what killed builds' workers left: before this build's start
             from .snapshots import recorder_for
 

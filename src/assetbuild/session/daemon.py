@@ -204,6 +204,7 @@ def one_tick(root: Path, assetfile: str | None, cache: Path, assets: Sequence[st
     ticking on with the error), not a change to the project since."""
     from ..clock import now_ns
     from ..output import describe_error
+    from .partitioning import with_keys_as_they_are
 
     tick = Tick(now_ns(), selection=tuple(assets))
     try:
@@ -211,9 +212,11 @@ def one_tick(root: Path, assetfile: str | None, cache: Path, assets: Sequence[st
             state.building = True  # cache's lock, loading, observing, building (_tick clears it)
             if state.stop.is_set():  # (it came as the tick began)
                 _interrupt(state)
-        with reimporting(DISTRIBUTIONS.sources), process_turn(), open_project(
-                root, assetfile=assetfile, cache_dir=cache, reporter=reporter, plugin_manager=plugin_manager) as project:
-            _tick(project, assets, tick, jobs, on_alert, state)
+        def attempt(recheck: bool) -> None:  # (again if the dynamic keys moved while it waited for the lock)
+            with reimporting(DISTRIBUTIONS.sources), process_turn(), open_project(
+                    root, assetfile=assetfile, cache_dir=cache, reporter=reporter, plugin_manager=plugin_manager) as project:
+                _tick(project, assets, tick, jobs, on_alert, state, recheck=recheck)
+        with_keys_as_they_are(attempt)
     except AssetbuildError as e:
         if isinstance(e, DaemonRunning) or (first and isinstance(e, SelectionError)):
             raise
@@ -237,11 +240,11 @@ def one_tick(root: Path, assetfile: str | None, cache: Path, assets: Sequence[st
 
 
 def _tick(project: Project, assets: Sequence[str], tick: Tick, jobs: int | str | None, on_alert: str | None,
-          state: LoopState | None) -> None:
+          state: LoopState | None, recheck: bool = False) -> None:
     from ..config import retry_backoff_setting
     from ..graph import select
     from ..ticks import own_seen
-    from .partitioning import drop_gone_partitions_of
+    from .partitioning import check_keys_unmoved, drop_gone_partitions_of
     from .reconcile import current_versions, evaluate, own_keys, policy_nodes
     from .retries import held_back
 
@@ -253,6 +256,7 @@ def _tick(project: Project, assets: Sequence[str], tick: Tick, jobs: int | str |
     store = open_store(project, readonly=False)
     try:
         store.acquire_lock(on_wait=waiting_warning(project.cache_dir, project.reporter.warn))
+        check_keys_unmoved(project, "tick", check=recheck)  # (partitions add/remove went first: KeysMoved)
         drop_gone_partitions_of(project, store, plan)  # (a removed key, a deleted file: as a build does)
         owners = policy_nodes(graph, plan)
         if owners:
@@ -279,7 +283,8 @@ def _tick(project: Project, assets: Sequence[str], tick: Tick, jobs: int | str |
         options = BuildOptions(only=True, keep_going=True, jobs=jobs, tick=True,
                                forced=frozenset(n for n in tick.due if n in {r.asset for r in tick.requests}))
         try:
-            tick.result = build_project(project, [r.asset for r in tick.requests], options, observed=observed)
+            tick.result = build_project(project, [r.asset for r in tick.requests], options, observed=observed,
+                                        recheck_keys=recheck)
         except KeyboardInterrupt as e:  # what finished, and its run, are the tick's: its bookkeeping too
             tick.result, tick.error = getattr(e, "partial_result", None), _interrupted_by(e)
             if state is not None:

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Collection, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from ..errors import ConfigError, SelectionError
 from ..partitions import check_key, parse_keys, unknown_key
 from .arguments import verb
 from .partition_env import DYNAMIC_FILE, read_dynamic, read_table, write_table
+
+T = TypeVar("T")
 
 
 def _dynamic_names(project: Any) -> dict[str, list[str]]:
@@ -90,18 +92,33 @@ def change_dynamic(name: str, keys: Sequence[str], *, add: bool, project_dir: st
         raise
 
 
-def dynamic_keys_moved(project: Any) -> bool:
-    """Whether the cache's dynamic keys of ``project`` now differ from those its graph was
-    expanded with: ``partitions add`` or ``remove`` ran while its build waited for the lock."""
+def check_keys_unmoved(project: Any, what: str = "build", *, check: bool = True) -> None:
+    """KeysMoved if the cache's dynamic keys of ``project`` now differ from those its graph was
+    expanded with: ``partitions add`` or ``remove`` ran while its ``what`` waited for the lock
+    (nothing unless ``check``)."""
+    from ..errors import KeysMoved
     from ..partitions import DynamicPartitions
     from ..store.records import project_id
 
     expanded = {p.definition.name: p.keys for p in project.graph.partitioned.values()
-                if isinstance(p.definition, DynamicPartitions)}
-    if not expanded:
-        return False
-    now = read_dynamic(project.cache_dir, project_id(project.loaded.path, project.cache_dir))
-    return any(now.get(name, []) != keys for name, keys in expanded.items())
+                if check and isinstance(p.definition, DynamicPartitions)}
+    if expanded:
+        now = read_dynamic(project.cache_dir, project_id(project.loaded.path, project.cache_dir))
+        if any(now.get(name, []) != keys for name, keys in expanded.items()):
+            raise KeysMoved(f"the dynamic partition keys changed while this {what} waited")
+
+
+def with_keys_as_they_are(attempt: Callable[[bool], T]) -> T:
+    """``attempt(recheck)``, which loads the project and builds, asked to check the keys once it
+    holds the lock (``check_keys_unmoved``); again while they moved (the last time unchecked)."""
+    from ..errors import KeysMoved
+
+    for recheck in (True, True):
+        try:
+            return attempt(recheck)
+        except KeysMoved:
+            pass
+    return attempt(False)
 
 
 def _changed(table: dict[str, list[str]], name: str, keys: Sequence[str], *, add: bool) -> dict[str, list[str]]:

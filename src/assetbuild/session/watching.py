@@ -23,6 +23,7 @@ from .building import build_project
 from .distributions import DISTRIBUTIONS
 from .editable import reimporting
 from .options import BuildOptions
+from .partitioning import with_keys_as_they_are
 from .polling import ObservationPoller
 from .project import Project, open_project, resolve_cache_dir
 from .turns import process_turn
@@ -79,7 +80,10 @@ def watch(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "
         result = error = None
         loaded = False
         _forget_shadowed(root, ours)
-        try:
+        observed = poller.take()
+
+        def attempt(recheck: bool) -> None:  # (again if the dynamic keys moved while it waited for the lock)
+            nonlocal last, force, what, result, loaded
             with reimporting(DISTRIBUTIONS.sources), process_turn(), open_project(
                     root, assetfile=assetfile, cache_dir=cache, reporter=rep, plugin_manager=plugin_manager) as project:
                 loaded = True
@@ -89,7 +93,8 @@ def watch(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "
                         + (f", {_plural(len(project.graph.observable), 'observable source')}"
                            if project.graph.observable else ""))
                 watcher.set_watch(last)  # before building: what this build writes is ignored
-                result = build_project(project, assets, replace(options, force=force), observed=poller.take())
+                result = build_project(project, assets, replace(options, force=force), observed=observed,
+                                       recheck_keys=recheck)
                 poller.after_build(project, result)
                 force = False
                 last = _watch_set(project)  # with the project modules fingerprinting first read
@@ -97,6 +102,9 @@ def watch(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "
                 if last.library_dirs:
                     what += f", {_plural(len(last.library_dirs), 'editable library folder')}"
                 prune_code_cache(cache, project.loaded, code_cache_before)
+
+        try:
+            with_keys_as_they_are(attempt)
         except KeyboardInterrupt:  # (or Terminated) the stop interrupted it: the summary says so
             counts["interrupted"] = True
             raise
