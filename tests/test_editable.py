@@ -228,7 +228,7 @@ def test_a_build_that_changes_nothing_reads_no_library_file(tmp_path: Path, venv
     assert json.loads((proj / ".assetbuild" / "code" / ".editable.json").read_text())["entries"]
 
 
-def _poll(path: Path, want: object, proc: subprocess.Popen[str], timeout: float = 30) -> None:
+def _poll(path: Path, want: object, proc: subprocess.Popen[str], timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -260,11 +260,11 @@ def test_watch_and_run_take_an_edit_of_an_editable_library(tmp_path: Path, venv:
     try:
         _poll(proj / "out.json", 1, proc)
         time.sleep(0.5)  # (watch: the first cycle's set of what to watch is in place)
-        (lib / "mylib" / "core.py").write_text(_core("2"))
-        _poll(proj / "out.json", 2, proc)
-        write(lib, {"mylib/extra/__init__.py": "X = 4\n"})
+        (lib / "mylib" / "core.py").write_text(_core("22"))  # (another size: a .pyc of the same second)
+        _poll(proj / "out.json", 22, proc)
+        write(lib, {"mylib/extra/__init__.py": "X = 4444\n"})
         (lib / "mylib" / "core.py").write_text("from .extra import X\n\n\n" + _core("X"))
-        _poll(proj / "out.json", 4, proc)
+        _poll(proj / "out.json", 4444, proc)
     finally:
         proc.terminate()
         out = proc.communicate(timeout=20)[0]
@@ -285,14 +285,14 @@ def test_a_library_edited_while_the_project_loads_is_refused_not_keyed(tmp_path:
     _run(venv, proj)
     write(proj, {"AssetFile": ASSETFILE.replace("import mylib\n", (
         f"import mylib, pathlib\n_core = pathlib.Path({str(core)!r})\n"
-        f"if _core.read_text() != {_core('2')!r}:\n    _core.write_text({_core('2')!r})\n"))})
+        f"if _core.read_text() != {_core('22')!r}:\n    _core.write_text({_core('22')!r})\n"))})
     r = subprocess.run([str(venv / "bin" / "python"), "-m", "assetbuild"], cwd=proj, capture_output=True, text=True,
                        env=_env(), timeout=120)
     assert r.returncode == 2, r.stdout + r.stderr
     assert f"library mylib: {core} changed while the project loaded" in r.stderr, r.stderr
     assert json.loads((proj / "out.json").read_text()) == 1  # (the first build's)
     _run(venv, proj)
-    assert json.loads((proj / "out.json").read_text()) == 2
+    assert json.loads((proj / "out.json").read_text()) == 22
     assert _would_run(venv, proj, ASSETBUILD_SNAPSHOT="0") == []
 
 
@@ -305,7 +305,7 @@ def test_watch_recovers_from_a_library_edited_while_a_cycle_loads(tmp_path: Path
     core = lib / "mylib" / "core.py"
     assetfile = ASSETFILE.replace("import mylib\n", (
         f"import mylib, os, pathlib\nif os.path.exists('edit-now'):\n    os.remove('edit-now')\n"
-        f"    pathlib.Path({str(core)!r}).write_text({_core('3')!r})\n"))
+        f"    pathlib.Path({str(core)!r}).write_text({_core('333')!r})\n"))
     write(proj, {"AssetFile": assetfile})
     proc = subprocess.Popen([str(venv / "bin" / "python"), "-m", "assetbuild", "watch", "--debounce", "30"],
                             cwd=proj, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -314,7 +314,7 @@ def test_watch_recovers_from_a_library_edited_while_a_cycle_loads(tmp_path: Path
         time.sleep(0.5)
         (proj / "edit-now").touch()
         (proj / "AssetFile").write_text(assetfile + "\n")  # a save of the AssetFile: a cycle
-        _poll(proj / "out.json", 3, proc)
+        _poll(proj / "out.json", 333, proc)
     finally:
         proc.terminate()
         out = proc.communicate(timeout=20)[0]
