@@ -107,6 +107,24 @@ def remove_tree(path: str) -> bool:
     return _empty_out(None, path, files=True)
 
 
+def empty_folder(path: str) -> None:
+    """Remove everything in the folder ``path`` and keep the folder (no symlink followed; a
+    folder that is missing or cannot be listed is left alone). A run's staging directory is
+    emptied so before its function writes there: a task whose worker died and that the executor
+    runs again (dask does) finds what the killed attempt wrote, which would otherwise be
+    recorded among its outputs and placed in the project."""
+    try:
+        entries = list(os.scandir(path))
+    except OSError:
+        return
+    for entry in entries:
+        if entry.is_dir(follow_symlinks=False):
+            remove_tree(entry.path)
+        else:
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
+
+
 def prune_empty(dir_fd: int, name: str) -> bool:
     """Remove the empty folders below ``name`` (in the folder open as ``dir_fd``), deepest
     first, then ``name`` if it is empty; every file stays, and no symlink is followed.

@@ -6,9 +6,8 @@ the IO managers, the upstream outputs as their stored bytes) and nothing it must
 no reporter); the result is a :class:`Produced` or a :class:`Failed`, plain picklable records,
 never an exception. A failure's traceback shows only the user's frames (the AssetFile and the
 project's modules), the way a user reads it, not assetbuild's own plumbing. Log lines an asset
-writes through ``context.log``, and the lines it writes to sys.stdout and sys.stderr (``capture``),
-are collected and travel back with the result, unless the caller passes a live logger (the
-serial executor does).
+writes through ``context.log``, and to sys.stdout and sys.stderr (``capture``), are collected and
+travel back with the result, unless the caller passes a live logger (the serial executor does).
 
 A large output of a worker process does not travel back through the pipe (a pickled copy in the
 worker, another in the parent, and the unpickled bytes: three times its size in memory): the
@@ -29,6 +28,7 @@ from typing import Any
 
 from .capture import MAX_LINES, captured, real_logger
 from .definitions import AssetContext, Output, Skip
+from .dirtree import empty_folder
 from .errors import NOT_USER_CODE, AssetFailed, describe_exception
 from .interrupts import RealInterrupts
 from .io import IOContext, is_external
@@ -246,6 +246,7 @@ def _run_task(task: Task, log: Any, logs: LogLines) -> Produced | Failed | Skipp
     if task.staging is not None:  # its value is the manifest of the files it writes
         from .produced import StagedOutputs, StagingContext
 
+        empty_folder(task.staging)  # (a task run again after its worker died: this attempt's files alone)
         context = StagingContext(task.asset, Path(task.project_dir), real_logger(log), task.outputs, task.staging,
                                  _decoded(task.params))
         io = StagedOutputs(task.asset, task.outputs, task.staging)
@@ -411,8 +412,7 @@ def run_payload(payload: bytes, spool_dir: str | None = None,
     return outcome
 
 
-def _reached(task: Task) -> dict[str, str] | None:
-    """The project code this process holds that the task's asset reaches (None: not known)."""
+def _reached(task: Task) -> dict[str, str] | None:  # the project code held here that the asset reaches
     return reached_sources(task.code_modules) if task.code_modules is not None else None
 
 

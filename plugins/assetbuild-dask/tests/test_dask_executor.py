@@ -219,6 +219,39 @@ def test_a_worker_that_dies_mid_task_is_retried(tmp_path, cluster):
     assert assetbuild.load_value("after", project_dir=root) == 43
 
 
+DIES_ONCE_WRITING = """
+import os
+from pathlib import Path
+
+@asset(outputs=["out/"])
+def files(context):
+    d = context.out("out/")
+    d.mkdir(parents=True, exist_ok=True)
+    marker = Path(__file__).parent / "died-once"
+    if not marker.exists():
+        (d / "half.txt").write_text("written by the attempt that died")
+        marker.write_text("x")
+        os._exit(1)  # the worker dies mid-task: dask runs it again, in the same staging directory
+    (d / "final.txt").write_text("done")
+"""
+
+
+def test_a_worker_that_dies_mid_task_leaves_none_of_its_files_to_the_rerun(tmp_path, cluster):
+    """The files the killed attempt wrote in its staging directory were recorded among the
+    outputs of the attempt dask ran again, and placed in the project (exit 0): each attempt
+    now starts from an empty staging directory."""
+    address, _ = cluster
+    root = write_project(tmp_path / "p", DIES_ONCE_WRITING)
+    r = assetbuild.build(project_dir=root, jobs=2, executor="dask", executor_options={"scheduler": address})
+    assert r.ok and r.names("built") == ["files"] and (root / "died-once").exists()
+    assert sorted(p.name for p in (root / "out").iterdir()) == ["final.txt"]
+    import shutil
+
+    shutil.rmtree(root / "out")  # put back from what was recorded
+    assert assetbuild.build(project_dir=root).names("restored") == ["files"]
+    assert sorted(p.name for p in (root / "out").iterdir()) == ["final.txt"]
+
+
 ALWAYS_DIES = """
 import os, time
 
