@@ -4,6 +4,7 @@ project modules, working directory and declared environment, one build at a time
 from __future__ import annotations
 
 import os
+import pickle
 import sys
 import threading
 import types
@@ -215,3 +216,42 @@ def test_a_visit_carries_its_builds_locks_and_holds_only_those_this_process_lack
     assert _value(run_serialized(_task(holds_locks, project), None, elsewhere)) == [[1, 2], [3, 4]]
     assert usercode.BUILD_LOCKS == {(1, 2)}
     assert _value(run_serialized(_task(holds_locks, project), None, sent[:3])) == [[1, 2]]
+
+
+def imports_mypkg():
+    import mypkg
+
+    return mypkg.f()
+
+
+def test_a_src_folder_on_the_builds_path_is_on_the_workers_and_its_names_come_from_nowhere_else(
+        tmp_path, monkeypatch):
+    """A project whose modules live in ``src/`` (on the build's ``PYTHONPATH``), on a worker
+    with another copy of ``mypkg`` on its own path: the worker ran its copy, and the value went
+    under the key made from the project's (exit 0). The visit now names the build's folders of
+    project modules: the worker puts them on its path, hides its own copy meanwhile, and
+    refuses the name when its project directory lacks the module (another checkout)."""
+    root = tmp_path / "p"
+    (root / "src" / "mypkg").mkdir(parents=True)
+    (root / "src" / "mypkg" / "__init__.py").write_text("def f():\n    return 'project'\n")
+    old = tmp_path / "worker-site"
+    (old / "mypkg").mkdir(parents=True)
+    (old / "mypkg" / "__init__.py").write_text("def f():\n    return 'worker copy'\n")
+    monkeypatch.syspath_prepend(str(root / "src"))  # the build's machine
+    visit = WorkerVisit(str(root))
+    assert visit.project_paths == (str(root / "src"),) and "mypkg" in visit.project_names
+    sent = pickle.loads(pickle.dumps(visit))
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p != str(root / "src")] + [str(old)])  # the worker
+    import mypkg as theirs  # imported by the worker before the build
+
+    payload = _task(imports_mypkg, root, code_modules=("mypkg",))
+    outcome = run_serialized(payload, None, sent)
+    assert _value(outcome) == "project" and str(root / "src" / "mypkg" / "__init__.py") in outcome.project_code
+    assert sys.modules["mypkg"] is theirs and str(root / "src") not in sys.path  # the worker's, put back
+    (root / "src" / "mypkg" / "__init__.py").unlink()  # the worker's project directory lacks it
+    (root / "src" / "mypkg").rmdir()
+    refused = run_serialized(payload, None, sent)
+    assert isinstance(refused, Failed) and refused.error.startswith(
+        "ModuleNotFoundError: No module named 'mypkg' on this worker: it is a module of the project at"), refused.error
+    assert sys.modules["mypkg"] is theirs
+    del sys.modules["mypkg"]

@@ -120,6 +120,12 @@ class ProjectImports:
         self._saved: tuple[list[Any], list[Any], set[int]] | None = None
         self._modules: set[str] = set()
 
+    @property
+    def finder(self) -> Any:
+        """Its import finder, first on ``sys.meta_path`` while active: a finder that must see a
+        name only once the project's modules have been looked for goes after it."""
+        return self._finder
+
     def __enter__(self) -> ProjectImports:
         self._saved = (sys.path, list(sys.path), {id(h) for h in (*sys.meta_path, *sys.path_hooks)})
         self._modules = set(sys.modules)

@@ -48,21 +48,27 @@ from .execute import Failed, Produced, Skipped, Task, run_payload
 
 class WorkerVisit:
     """What a worker must know of a build before it loads one of its tasks: which build it is
-    (``id``: new for each), its project directory, the names of the project's top-level
-    modules and packages there (``project_names``: none of them is imported from elsewhere on a
-    worker that cannot see the directory), and the build lock files the build holds
-    (``build_locks``, ``usercode.BUILD_LOCKS`` when the visit is sent: an asset on a worker that
-    calls the API on its own project is refused, ``ReentrantCall``, instead of waiting for the
-    build that waits for it). Made by the executor on the build's machine."""
+    (``id``: new for each), its project directory, the folders inside it that the build's
+    ``sys.path`` names (``project_paths``: a ``src/`` layout on ``PYTHONPATH``; the worker puts
+    them on its own path too, or it imports another copy of those modules from its own path),
+    the names of the project's top-level modules and packages there and in those folders
+    (``project_names``: none of them is imported from elsewhere on a worker that cannot see
+    the directory), and the build lock files the build holds (``build_locks``,
+    ``usercode.BUILD_LOCKS`` when the visit is sent: an asset on a worker that calls the API on
+    its own project is refused, ``ReentrantCall``, instead of waiting for the build that waits
+    for it). Made by the executor on the build's machine."""
 
-    __slots__ = ("id", "project_dir", "project_names", "build_locks")
+    __slots__ = ("id", "project_dir", "project_names", "build_locks", "project_paths")
 
     def __init__(self, project_dir: str, project_names: Iterable[str] | None = None,
-                 build_locks: Iterable[tuple[int, int]] | None = None) -> None:
+                 build_locks: Iterable[tuple[int, int]] | None = None,
+                 project_paths: Iterable[str] | None = None) -> None:
         self.id = os.urandom(16).hex()  # (not uuid: it imports platform, a cost for every build)
         self.project_dir = os.path.abspath(project_dir)
-        self.project_names = frozenset(top_level_modules(self.project_dir) if project_names is None
-                                       else project_names)
+        self.project_paths = tuple(paths_inside(self.project_dir) if project_paths is None else project_paths)
+        self.project_names = frozenset(
+            set().union(*map(top_level_modules, (self.project_dir, *self.project_paths))) if project_names is None
+            else project_names)
         # None: the build's, read when the visit is sent (the executor may be made before the lock is taken)
         self.build_locks = None if build_locks is None else frozenset(build_locks)
 
@@ -78,17 +84,18 @@ class WorkerVisit:
         """Pickled, it is a plain tuple (:meth:`of` makes it a visit again; ``run_serialized``
         takes either): a worker whose assetbuild predates visits then fails the task (a
         TypeError), where unpickling a class it lacks ended the whole dask worker process."""
-        return tuple, ((self.id, self.project_dir, self.project_names, self.locks()),)
+        return tuple, ((self.id, self.project_dir, self.project_names, self.locks(), self.project_paths),)
 
     @classmethod
     def of(cls, visit: WorkerVisit | tuple[Any, ...]) -> WorkerVisit:
         """``visit`` itself, or the visit its pickled tuple describes (of 3 items from a build
-        whose assetbuild sent no build locks, else 4)."""
+        whose assetbuild sent no build locks, 4 from one that sent no project paths, else 5)."""
         if isinstance(visit, WorkerVisit):
             return visit
         made = cls.__new__(cls)
         made.id, made.project_dir, made.project_names = visit[:3]
         made.build_locks = frozenset(tuple(k) for k in visit[3]) if len(visit) > 3 else frozenset()
+        made.project_paths = tuple(visit[4]) if len(visit) > 4 else ()
         return made
 
     def __repr__(self) -> str:
@@ -108,6 +115,20 @@ def top_level_modules(project_dir: str) -> set[str]:
             out.add(entry[:-3])
         elif entry.isidentifier() and os.path.isfile(os.path.join(project_dir, entry, "__init__.py")):
             out.add(entry)
+    return out
+
+
+def paths_inside(project_dir: str) -> list[str]:
+    """The folders inside ``project_dir`` (not itself) that this process's ``sys.path`` names,
+    in its order: where the build imports project modules from besides the project directory
+    (``PYTHONPATH=src``), so that a worker imports them from there too."""
+    root = os.path.join(project_dir, "")
+    out: list[str] = []
+    for entry in sys.path:
+        if isinstance(entry, str) and entry:
+            path = os.path.abspath(entry)
+            if path.startswith(root) and path not in out:
+                out.append(path)
     return out
 
 
@@ -153,7 +174,10 @@ class _Visit:
         self.imports: Any = (ProjectImports(Path(visit.project_dir)) if self.visible
                              else _Elsewhere(visit.project_dir, visit.project_names))
         self.imports.__enter__()
+        self.guard: _Elsewhere | None = None
         try:
+            if self.visible:
+                self._add_paths(visit)
             try:
                 os.chdir(visit.project_dir if self.visible else _empty_dir())
             except OSError:  # (a project directory this worker may not enter)
@@ -164,6 +188,20 @@ class _Visit:
         # the build's lock files that this process does not hold itself: added while the visit lasts
         self.build_locks = set(visit.locks()) - BUILD_LOCKS
         BUILD_LOCKS.update(self.build_locks)
+
+    def _add_paths(self, visit: WorkerVisit) -> None:
+        """The build's folders of project modules (``WorkerVisit.project_paths``: ``src/`` on its
+        ``PYTHONPATH``) on ``sys.path`` after the project directory while the visit lasts
+        (``ProjectImports`` puts the path back as it was); and the build's project module names
+        are imported from this project directory or not at all: modules of those names that
+        this process imported from elsewhere (another copy on its own path) are hidden
+        meanwhile, and one this directory lacks (another checkout at the same path) is refused
+        rather than found elsewhere on the path."""
+        paths = [p for p in visit.project_paths if os.path.isdir(p)]
+        at = sys.path.index(visit.project_dir) + 1 if visit.project_dir in sys.path else 0
+        sys.path[at:at] = paths
+        self.guard = _Elsewhere(visit.project_dir, visit.project_names, after=self.imports)
+        self.guard.__enter__()
 
     def prepare(self, task: Task) -> Failed | None:
         """Before the task runs: the environment its key was made from (None), or why it
@@ -200,7 +238,11 @@ class _Visit:
                     pass
         finally:
             try:
-                self.imports.__exit__(None, None, None)
+                try:
+                    self.imports.__exit__(None, None, None)
+                finally:
+                    if self.guard is not None:
+                        self.guard.__exit__(None, None, None)
             finally:
                 self._forget_locks()
 
@@ -214,20 +256,25 @@ class _Visit:
 
 
 class _Elsewhere:
-    """On a worker that cannot see the project directory: the project's module names are not
-    imported from anywhere else while a visit lasts (hidden if loaded, refused if asked for)."""
+    """The project's module names are not imported from anywhere else while a visit lasts
+    (hidden if loaded, refused if asked for): on a worker that cannot see the project directory;
+    and on one that sees it, ``after`` the project's own finder (``ProjectImports``), for a name
+    the build imports from the project that the directory on this worker lacks."""
 
-    def __init__(self, project_dir: str, names: frozenset[str]) -> None:
+    def __init__(self, project_dir: str, names: frozenset[str], after: Any = None) -> None:
         self.project_dir = project_dir
         self.names = names
+        self.after = after
         self.hidden: dict[str, Any] = {}
 
     def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
         if fullname.partition(".")[0] in self.names:
+            where = ("which this worker cannot see" if self.after is None else
+                     "where this worker does not find it (the project directory on this worker is not the build's)")
             raise ModuleNotFoundError(
                 f"No module named {fullname!r} on this worker: it is a module of the project at "
-                f"{self.project_dir}, which this worker cannot see (a module the AssetFile imports "
-                "travels with each task; one imported only inside a function does not)", name=fullname)
+                f"{self.project_dir}, {where} (a module the AssetFile imports travels with each task; one "
+                "imported only inside a function does not)", name=fullname)
         return None
 
     def _ours(self) -> list[str]:
@@ -235,13 +282,18 @@ class _Elsewhere:
 
     def __enter__(self) -> _Elsewhere:
         self.hidden = {n: sys.modules.pop(n) for n in self._ours()}
-        sys.meta_path.insert(0, self)
+        # (behind the project's own finder, if any: it finds the project's modules first)
+        at = 0 if self.after is None else sys.meta_path.index(self.after.finder) + 1
+        sys.meta_path.insert(at, self)
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self in sys.meta_path:
             sys.meta_path.remove(self)
-        for name in self._ours():
+        # (behind ProjectImports, which forgets the project's modules and puts back those it hid:
+        # only the names this one hid go, for the modules it hid)
+        tops = self.names if self.after is None else {n.partition(".")[0] for n in self.hidden}
+        for name in [n for n in list(sys.modules) if n.partition(".")[0] in tops]:
             del sys.modules[name]
         sys.modules.update(self.hidden)
         self.hidden = {}
