@@ -255,3 +255,39 @@ def test_a_src_folder_on_the_builds_path_is_on_the_workers_and_its_names_come_fr
         "ModuleNotFoundError: No module named 'mypkg' on this worker: it is a module of the project at"), refused.error
     assert sys.modules["mypkg"] is theirs
     del sys.modules["mypkg"]
+
+
+def uses_mylib():
+    import mylib
+
+    return mylib.f()
+
+
+def test_a_library_the_keys_name_at_another_version_than_the_workers_fails_the_task(tmp_path, monkeypatch):
+    """A worker with mylib 2.0 ran an asset whose key names mylib 1.0 (the build machine's),
+    and its value went under that key. The task now names the versions the build's keys name
+    (``Task.libraries``), and one the worker imported at another version fails it."""
+    site = tmp_path / "site"
+    (site / "mylib").mkdir(parents=True)
+    (site / "mylib" / "__init__.py").write_text("def f():\n    return 2\n")
+    (site / "mylib-2.0.dist-info").mkdir()
+    (site / "mylib-2.0.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: mylib\nVersion: 2.0\n")
+    monkeypatch.syspath_prepend(str(site))
+    root = tmp_path / "p"
+    root.mkdir()
+
+    def task(libraries):
+        t = Task("uses_mylib", uses_mylib, "json", JsonIOManager(), {}, [], False, str(root))
+        t.libraries = libraries
+        return dump_task(t)
+
+    try:
+        failed = run_serialized(task((("mylib", "1.0"), ("notimported", "3.0"))), None, WorkerVisit(str(root)))
+        assert isinstance(failed, Failed) and failed.error == (
+            "library mylib is 2.0 on this worker, but the build's keys name 1.0 (the version on the build's "
+            "machine): install mylib 1.0 on the workers, or build with another executor")
+        assert _value(run_serialized(task((("mylib", "2.0"), ("notimported", "3.0"))), None,
+                                     WorkerVisit(str(root)))) == 2
+        assert _value(run_serialized(task(()), None, WorkerVisit(str(root)))) == 2  # (a build on this machine's env)
+    finally:
+        sys.modules.pop("mylib", None)

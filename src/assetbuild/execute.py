@@ -131,13 +131,14 @@ class Task:
       (``Fingerprinter.modules_reached``): the project code it may run is what importing them
       runs (``project_code``); None: not known;
     - ``env``: (name, value) of each environment variable it declares, as its key holds them
-      (``keys.env_parts``: a secret's as a digest), for a worker that outlives builds
-      (``sharedworkers``).
+      (``keys.env_parts``: a secret's as a digest), and ``libraries`` (unset unless a worker may
+      have other ones: read with getattr): (import name, version) of the libraries the build's
+      keys name, for a worker that outlives builds (``sharedworkers``).
     """
 
     __slots__ = ("asset", "fn", "io_name", "io", "args", "inputs", "context", "project_dir", "timeout", "outputs",
                  "staging", "params", "resources", "resource_scope", "io_resources", "input_params", "fan_in",
-                 "fan_labels", "partition", "output_required", "outs", "code_modules", "env")
+                 "fan_labels", "partition", "output_required", "outs", "code_modules", "env", "libraries")
 
     def __init__(self, asset: str, fn: Callable[..., Any], io_name: str, io: Any, args: dict[Any, Any],
                  inputs: list[tuple[Any, str, Any, Any]], context: bool, project_dir: str,
@@ -160,9 +161,8 @@ class Task:
         """Run it here, now (see :func:`run_task`): what an executor calls in its worker. The
         modules the AssetFile imported are the ones keyed; one an asset imported as it ran was
         compiled from its file as it was then. Once there is such a module, the project code this
-        process holds that the asset's code reaches is its ``project_code``, which the build
-        checks against the code it keyed (without ``code_modules``: the modules compiled while it
-        ran)."""
+        process holds that the asset's code reaches is its ``project_code``, which the build checks
+        against the code it keyed (without ``code_modules``: the modules compiled while it ran)."""
         mark = compiled_mark()
         outcome = run_task(self, log)
         if outcome.project_code is None and compiled_mark():

@@ -37,6 +37,7 @@ not carry, fails saying so, where it read the worker's files or ran another copy
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import threading
@@ -139,10 +140,23 @@ def run_visiting(payload: bytes, visit: WorkerVisit | tuple[Any, ...],
     docstring)."""
     visit = WorkerVisit.of(visit)
     here = _enter(visit)
+    ran: list[Task] = []
+
+    def prepare(task: Task) -> Failed | None:
+        ran.append(task)
+        return here.prepare(task)
+
     try:
-        outcome = run_payload(payload, spool_dir, prepare=here.prepare)
+        outcome = run_payload(payload, spool_dir, prepare=prepare)
+        problem = here.other_library(getattr(ran[0], "libraries", ())) if ran and outcome.ok else None
     finally:
         _leave(here)
+    if problem is not None:
+        spooled = getattr(outcome, "file", None)
+        if isinstance(spooled, str):  # (the build never takes it)
+            with contextlib.suppress(OSError):
+                os.unlink(spooled)
+        return Failed(problem, duration_s=outcome.duration_s, logs=outcome.logs)
     if isinstance(outcome, Failed) and not here.visible and outcome.error.startswith(_PATH_ERRORS):
         outcome.error += (f" (the project directory {visit.project_dir} is not on this worker, which ran it in "
                           "an empty directory: an asset that reads or writes files needs workers that see "
@@ -166,6 +180,7 @@ class _Visit:
         self.id = visit.id
         self.tasks = 0
         self.env_before: dict[str, str | None] = {}
+        self.installed: dict[str, Any] = {}  # import name -> its version on this worker (other_library)
         self.visible = os.path.isdir(visit.project_dir)
         try:
             self.cwd_before: str | None = os.getcwd()
@@ -222,6 +237,24 @@ class _Visit:
                     os.environ.pop(name, None)
                 else:
                     os.environ[name] = value
+        return None
+
+    def other_library(self, libraries: Iterable[tuple[str, str]]) -> str | None:
+        """After a task ran: why its value may not be the one its key names, if a library the
+        build's keys name at one version (``Task.libraries``) is installed at another on this
+        worker, and imported in this process; else None. A library this process has not
+        imported ran no code for the task."""
+        for top, keyed in libraries:
+            if top not in sys.modules:
+                continue
+            wanted = keyed.split(" ", 1)[0]  # (an editable one's: its version, then its source's digest)
+            if top not in self.installed:
+                self.installed[top] = _installed_version(top, self.installed)
+            have = self.installed[top]
+            if have != wanted:
+                here = f"{have} on this worker" if have else "not an installed distribution on this worker"
+                return (f"library {top} is {here}, but the build's keys name {wanted} (the version on the build's "
+                        f"machine): install {top} {wanted} on the workers, or build with another executor")
         return None
 
     def close(self) -> None:
@@ -338,6 +371,27 @@ def _leave(here: _Visit) -> None:
             here.close()
         finally:
             _COND.notify_all()
+
+
+def _installed_version(top: str, known: dict[str, Any]) -> str | None:
+    """The version of the installed distribution that import name ``top`` comes from (the one
+    named so, else the first that provides it), as the build's machine finds it
+    (``session.distributions``); None if none does. The map of import names to distributions,
+    a read of every distribution's files, is made once into ``known`` (a visit's)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version(top)
+    except metadata.PackageNotFoundError:
+        pass
+    if " names" not in known:  # (no import name has a space)
+        known[" names"] = metadata.packages_distributions()
+    for dist in known[" names"].get(top, ()):
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return None
 
 
 _EMPTY: str | None = None

@@ -901,3 +901,53 @@ def test_a_resource_an_io_manager_made_on_a_worker_is_torn_down_with_the_build(t
                              plugin_manager=pm)
         assert r.ok, [(x.asset, x.error) for x in r.results]
         assert [line.split()[0] for line in events.read_text().splitlines()] == ["conn-made", "conn-down"]
+
+
+def _mylib(site: Path, version: str, value: int) -> Path:
+    (site / "mylib").mkdir(parents=True)
+    (site / "mylib" / "__init__.py").write_text(f"def f():\n    return {value}\n")
+    (site / f"mylib-{version}.dist-info").mkdir()
+    (site / f"mylib-{version}.dist-info" / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: mylib\nVersion: {version}\n")
+    return site
+
+
+USES_MYLIB = """
+import mylib
+
+raw = source("raw", "raw.txt")
+
+@asset(io="json")
+def value(raw):
+    return [raw.read_text(), mylib.f()]
+"""
+
+
+def test_a_worker_with_another_version_of_a_library_fails_the_asset_instead_of_storing_its_value(
+        tmp_path, monkeypatch):
+    """A worker with mylib 2.0 ran the asset whose key names mylib 1.0, the build machine's: 2.0's
+    value went under 1.0's key, exit 0, and every later build took it. The asset now fails
+    naming both versions, in a full build and in the command's build of a slice (a source
+    edited since: keys from the snapshot, no fingerprint made)."""
+    v1, v2 = _mylib(tmp_path / "v1", "1.0", 1), _mylib(tmp_path / "v2", "2.0", 2)
+    root = write_project(tmp_path / "p", USES_MYLIB, {"raw.txt": "a"})
+    monkeypatch.syspath_prepend(str(v1))
+    monkeypatch.delitem(sys.modules, "mylib", raising=False)
+    want = "library mylib is 2.0 on this worker, but the build's keys name 1.0"
+    with dask_processes(tmp_path, pythonpath=(str(v2),)) as (address, _):
+        r = assetbuild.build(project_dir=root, jobs=2, executor="dask", executor_options={"scheduler": address})
+        assert not r.ok and r.results[0].error.startswith(want), r.results[0].error
+        env = user_env(PYTHONPATH=os.pathsep.join([str(v1), *sys.path[1:]]))
+        cli = [sys.executable, "-m", "assetbuild"]
+        for args in (["-j", "1"], ["-j", "1"]):  # (here, 1.0; the second records the snapshot)
+            assert subprocess.run(cli + args, cwd=root, env=env, capture_output=True, timeout=60).returncode == 0
+        (root / "pyproject.toml").write_text(f'[tool.assetbuild]\nexecutor = "dask"\njobs = 2\n'
+                                             f'executor-options = {{ scheduler = "{address}" }}\n')
+        for args in (["-j", "1", "--executor", "serial"], []):  # (the plain one, a null build, keeps the snapshot)
+            assert subprocess.run(cli + args, cwd=root, env=env, capture_output=True, timeout=60).returncode == 0
+        (root / "raw.txt").write_text("b")
+        r2 = subprocess.run(cli, cwd=root, env=env, capture_output=True, text=True, timeout=60)
+        assert r2.returncode == 1 and want in r2.stdout + r2.stderr, r2.stdout + r2.stderr
+    assert assetbuild.load_value("value", project_dir=root) == ["a", 1]
+    sys.modules.pop("mylib", None)
+

@@ -77,6 +77,19 @@ def _runner(project: Project, options: BuildOptions) -> Any:
     return runner
 
 
+def _keyed_libraries(fp: Any, adef: AssetDef, libraries: dict[str, str], *, sliced: bool) -> tuple[tuple[str, str], ...]:
+    """The libraries the build's keys name, at the versions they name (``Task.libraries``): a
+    worker that outlives builds checks those it imported against its own (``sharedworkers``).
+    A slice took its keys' code fingerprints from the snapshot, looking up no library: the
+    asset's function is fingerprinted here for them (the code is the same, proved)."""
+    if sliced and adef.code_version is None:
+        try:
+            fp.fingerprint_function(adef.fn, adef.name)
+        except Exception:  # noqa: BLE001 - its key was made without it; the check is what is lost
+            pass
+    return tuple(sorted(libraries.items()))
+
+
 def project_params(project: Project, *, args: Sequence[str] = (), given: Any = None) -> dict[str, str]:
     """Asset -> the canonical JSON of its params for this build or look: the declared defaults,
     then ``[tool.assetbuild.params.ASSET]``, then ``--param`` items (``args``), then ``params=``
@@ -141,6 +154,8 @@ def make_scheduler(project: Project, store: Any, *, record: bool,
         if adef.code_version is None:  # what its key's code covers: the project code it may run
             reached = fp.modules_reached(adef.fn)
             task.code_modules = tuple(sorted(reached)) if reached is not None else None
+        if runner is not None and not runner.same_machine(adef.executor):  # a worker with other libraries?
+            task.libraries = _keyed_libraries(fp, adef, libraries, sliced=project.sliced is not None)
         fan = project.graph.fan_in.get(adef.name)
         if fan:
             bound = project.graph.inputs[adef.name]
@@ -168,7 +183,9 @@ def make_scheduler(project: Project, store: Any, *, record: bool,
     checker = OutputChecker(project.io_managers, project_dir, params=lambda name: resolved.get(name, ""),
                             resources=resources.mapping() if resources is not None else None)
 
-    fp, journal = project.fingerprinter(persist=record), os.path.join(str(project.cache_dir), JOURNAL_FILE) if record else None
+    libraries: dict[str, str] = {}  # each library the keys name, at the version they name
+    fp = project.fingerprinter(persist=record, libraries=libraries)
+    journal = os.path.join(str(project.cache_dir), JOURNAL_FILE) if record else None
     files = Workspace(project.project_dir, store, record=record, by_mtime=project.graph.mtime_paths, journal=journal)
     return Scheduler(project.graph, store=store, files=files,
                      io_managers=project.io_managers, fingerprint=project.code_of(fp), runner=runner,

@@ -496,17 +496,22 @@ def _metadata_time(top: str, version: str) -> float | None:
 IMPORTED = ImportedLibraries()
 
 
-def checked_version(cache_dir: Path | None, *, persist: bool) -> Callable[[str], str | None]:
+def checked_version(cache_dir: Path | None, *, persist: bool,
+                    keyed: dict[str, str] | None = None) -> Callable[[str], str | None]:
     """``DISTRIBUTIONS.version`` for a fingerprinter, each answer checked against the module
     this process imported (``IMPORTED``). A build that records (``persist``) is refused
     (``LibraryChanged``) as its keys are made, before any asset runs; a look (status, a dry
-    run) records nothing and goes on: it shows the keys the installed versions make."""
+    run) records nothing and goes on: it shows the keys the installed versions make.
+    ``keyed``: filled with each import name answered and the version its keys name, for the
+    workers that may have other libraries (``Task.libraries``)."""
 
     def version(top: str) -> str | None:
         found = DISTRIBUTIONS.keyed(top, cache_dir=cache_dir, persist=persist)
         problem = IMPORTED.note(top, found)
         if problem is not None and persist:
             raise LibraryChanged(problem)
+        if found is not None and keyed is not None:
+            keyed[top] = found
         return found
 
     return version

@@ -77,16 +77,16 @@ class Project:
         self.executors = {} if executors is None else executors
         self.sliced = sliced
 
-    def fingerprinter(self, *, persist: bool = False) -> Any:
+    def fingerprinter(self, *, persist: bool = False, libraries: dict[str, str] | None = None) -> Any:
         """The project's fingerprinter. ``persist``: the map of import names to distributions
         may be written to the cache directory, and a library this process imported at another
         version than the one installed refuses the build (a build; status and dry runs write
-        nothing: ``distributions.checked_version``)."""
+        nothing: ``distributions.checked_version``). ``libraries``: filled with the versions keyed."""
         from ..fingerprint import Fingerprinter
         from .distributions import DISTRIBUTIONS, checked_version
 
         DISTRIBUTIONS.refresh()
-        versions = checked_version(self.cache_dir, persist=persist)
+        versions = checked_version(self.cache_dir, persist=persist, keyed=libraries)
         return Fingerprinter(is_project_module=self.loaded.is_project_module, distribution_version=versions,
                              project_dir=str(self.project_dir), code_digests=self.loaded.code_digests,
                              modules=self.loaded.module_finder)
