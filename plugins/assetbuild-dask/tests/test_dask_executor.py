@@ -951,3 +951,25 @@ def test_a_worker_with_another_version_of_a_library_fails_the_asset_instead_of_s
     assert assetbuild.load_value("value", project_dir=root) == ["a", 1]
     sys.modules.pop("mylib", None)
 
+
+def test_the_daemon_stopped_while_a_build_connects_to_the_scheduler_ends_at_once_and_quietly(tmp_path):
+    """``assetbuild run`` with executor dask, stopped by SIGTERM while a tick's build connected
+    to a scheduler that does not answer: the half-made Client closed itself at the exit, which
+    took 20 s more and printed a traceback (TimeoutError: timed out after 20 s.)."""
+    import signal
+    import time
+
+    root = write_project(tmp_path / "p", "@asset(io='json', auto='eager')\ndef value():\n    return 1\n")
+    (root / "pyproject.toml").write_text('[tool.assetbuild]\nexecutor = "dask"\njobs = 2\n'
+                                         'executor-options = { scheduler = "tcp://127.0.0.1:1" }\n')
+    p = subprocess.Popen([sys.executable, "-m", "assetbuild", "run", "--tick", "1"], cwd=root, env=user_env(),
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        time.sleep(3)  # (the connection is retried for 10 s)
+        p.send_signal(signal.SIGTERM)
+        t0 = time.monotonic()
+        out, _ = p.communicate(timeout=60)
+        took = time.monotonic() - t0
+    finally:
+        p.kill()
+    assert took < 5 and "Traceback" not in out and "interrupted by SIGTERM" in out, (took, out)

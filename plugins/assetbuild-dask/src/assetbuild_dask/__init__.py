@@ -91,10 +91,16 @@ class DaskExecutor:
         self._quiet = _quiet_logs()
         try:
             if self.address:
+                client = Client.__new__(Client)  # (made apart from its start: see _abandon)
                 try:
-                    self.client = Client(self.address, timeout="10s", set_as_default=False)
+                    client.__init__(self.address, timeout="10s", set_as_default=False)  # type: ignore[misc]
                 except (OSError, TimeoutError) as e:
+                    _abandon(client)
                     raise ConfigError(f"cannot reach the dask scheduler at {self.address}: {e}") from None
+                except BaseException:  # a Ctrl-C or SIGTERM while it connects
+                    _abandon(client)
+                    raise
+                self.client = client
             else:
                 with _cluster_start():  # whole, with workers that never see a Ctrl-C
                     self.cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
@@ -248,6 +254,18 @@ class _cluster_start:  # noqa: N801 - used as a context manager, like contextlib
             signal.signal(sig, handler)
         if self._came:
             signal.raise_signal(self._came[0])
+
+
+def _abandon(client: Any) -> None:
+    """A Client whose start failed or was interrupted (Ctrl-C, SIGTERM) as it connected: its
+    connection attempt may still be under way in its event loop, and closing it waits for that
+    up to 20 s. Collected, or at the interpreter's exit, it closed itself so: the ``run`` daemon
+    stopped by SIGTERM as a tick's build connected took 20 s more to end and printed
+    ``TimeoutError: timed out after 20 s.`` with a traceback (and a notebook's Ctrl-C froze a
+    later cell as well). It is marked closed instead (its ``close`` and ``__del__`` then do
+    nothing); its loop thread is a daemon and ends with the process, its attempt with its own
+    10 s timeout."""
+    client.status = "closed"
 
 
 def _quiet_logs() -> Any:
