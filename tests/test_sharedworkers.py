@@ -291,3 +291,74 @@ def test_a_library_the_keys_name_at_another_version_than_the_workers_fails_the_t
         assert _value(run_serialized(task(()), None, WorkerVisit(str(root)))) == 2  # (a build on this machine's env)
     finally:
         sys.modules.pop("mylib", None)
+
+
+class _ElsewhereExecutor:
+    """A plugin's executor whose worker is on another machine, where the project directory at
+    the build's path is another copy: the worker's copy of data.txt says 'old' while the task
+    runs (the build's machine's says 'new', before and after)."""
+
+    name = "elsewhere"
+    description = "a worker on another machine"
+    inline = False
+    options: dict[str, str] = {}
+
+    def __init__(self, *, jobs, project_dir, project_modules, options):
+        self.visit = WorkerVisit(project_dir)
+        self.visit.machine = "another machine"
+        self.project_dir = Path(project_dir)
+
+    def submit(self, task, log=None):
+        from concurrent.futures import Future
+
+        seen.append(task)
+        out: Future = Future()
+        data = self.project_dir / "data.txt"
+        mine = data.read_text()
+        data.write_text("old")
+        try:
+            out.set_result(run_serialized(task.to_bytes(), None, pickle.loads(pickle.dumps(self.visit))))
+        finally:
+            data.write_text(mine)
+        return out
+
+    def shutdown(self, cancel=False):
+        pass
+
+
+seen: list[Task] = []
+
+
+def test_a_worker_elsewhere_whose_project_copy_holds_other_source_data_fails_the_asset(tmp_path):
+    """A worker on another machine whose project directory at the build's path is another copy
+    (an older checkout) read its own data.txt, and the value went under the key made from the
+    build machine's (exit 0). The task now names its sources' data versions as its key holds
+    them, and such a worker checks its files first: the asset fails saying so."""
+    from assetbuild import hookimpl
+    from assetbuild.plugins import get_plugin_manager
+
+    class Plugin:
+        @hookimpl
+        def register_executors(self):
+            return [_ElsewhereExecutor]
+
+    pm = get_plugin_manager(autoload=False)
+    pm.register(Plugin(), name="elsewhere-plugin")
+    from projects import Project
+
+    project = Project(tmp_path)
+    project.write("data.txt", "new")
+    project.assetfile("""
+data = source("data", "data.txt")
+
+@asset(io="json")
+def value(data):
+    return data.read_text()
+""")
+    r = project.build(plugin_manager=pm, executor="elsewhere", jobs=2)
+    assert not r.ok and r.results[0].error.startswith(
+        "its source data.txt holds other data on this worker, where the project directory "), r.results[0].error
+    assert seen[-1].sources[0][:1] == ("data.txt",) and seen[-1].libraries is not None
+    (project.root / "data.txt").write_text("old")  # the same data there: it runs
+    r = project.build(plugin_manager=pm, executor="elsewhere", jobs=2)
+    assert r.ok and project.value("value") == "old"

@@ -187,3 +187,21 @@ class LazyLogger:
 def real_logger(log: Any) -> Any:
     """``log`` as a ``logging.Logger`` (a ``LazyLogger`` made now), or None."""
     return log.logger if isinstance(log, LazyLogger) else log
+
+
+def collecting_logger(asset: str, out: list[tuple[int, str]]) -> Any:
+    """A logger that keeps every line (formatted, with any traceback) for replay in the parent."""
+    import logging
+    import traceback
+
+    class _Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            text = record.getMessage()
+            if record.exc_info and record.exc_info[0] is not None:
+                text += "\n" + "".join(traceback.format_exception(*record.exc_info)).rstrip()
+            out.append((record.levelno, text))
+
+    log = logging.Logger(f"assetbuild.asset.{asset}", logging.DEBUG)
+    log.addHandler(_Collect())
+    log.propagate = False
+    return log

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .capture import MAX_LINES, captured, real_logger
+from .capture import MAX_LINES, captured, collecting_logger, real_logger
 from .definitions import AssetContext, Output, Skip
 from .dirtree import empty_folder
 from .errors import NOT_USER_CODE, AssetFailed, describe_exception
@@ -131,14 +131,16 @@ class Task:
       (``Fingerprinter.modules_reached``): the project code it may run is what importing them
       runs (``project_code``); None: not known;
     - ``env``: (name, value) of each environment variable it declares, as its key holds them
-      (``keys.env_parts``: a secret's as a digest), and ``libraries`` (unset unless a worker may
-      have other ones: read with getattr): (import name, version) of the libraries the build's
-      keys name, for a worker that outlives builds (``sharedworkers``).
+      (``keys.env_parts``: a secret's as a digest), and, unset unless a worker may be on another
+      machine (read with getattr), ``libraries``: (import name, version) of the libraries the
+      build's keys name, and ``sources``: (path, data version, by mtime) of each source it reads,
+      as its key holds them, for a worker that outlives builds (``sharedworkers``).
     """
 
     __slots__ = ("asset", "fn", "io_name", "io", "args", "inputs", "context", "project_dir", "timeout", "outputs",
                  "staging", "params", "resources", "resource_scope", "io_resources", "input_params", "fan_in",
-                 "fan_labels", "partition", "output_required", "outs", "code_modules", "env", "libraries")
+                 "fan_labels", "partition", "output_required", "outs", "code_modules", "env", "libraries",
+                 "sources")
 
     def __init__(self, asset: str, fn: Callable[..., Any], io_name: str, io: Any, args: dict[Any, Any],
                  inputs: list[tuple[Any, str, Any, Any]], context: bool, project_dir: str,
@@ -210,7 +212,7 @@ def _run_task(task: Task, log: Any, logs: LogLines) -> Produced | Failed | Skipp
 
     def the_log() -> Any:  # made on first use (most assets log nothing): the build's, else one kept in ``logs``
         nonlocal log
-        log = real_logger(log) or _collecting_logger(task.asset, logs)
+        log = real_logger(log) or collecting_logger(task.asset, logs)
         return log
 
     kwargs = dict(task.args)
@@ -414,24 +416,6 @@ def run_payload(payload: bytes, spool_dir: str | None = None,
 
 def _reached(task: Task) -> dict[str, str] | None:  # the project code held here that the asset reaches
     return reached_sources(task.code_modules) if task.code_modules is not None else None
-
-
-def _collecting_logger(asset: str, out: LogLines) -> Any:
-    """A logger that keeps every line (formatted, with any traceback) for replay in the parent."""
-    import logging
-    import traceback
-
-    class _Collect(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            text = record.getMessage()
-            if record.exc_info and record.exc_info[0] is not None:
-                text += "\n" + "".join(traceback.format_exception(*record.exc_info)).rstrip()
-            out.append((record.levelno, text))
-
-    log = logging.Logger(f"assetbuild.asset.{asset}", logging.DEBUG)
-    log.addHandler(_Collect())
-    log.propagate = False
-    return log
 
 
 def run_function(fn: Callable[..., Any], asset: str, io_name: str, io: Any, kwargs: dict[str, Any], *,

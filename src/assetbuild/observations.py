@@ -21,9 +21,10 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from .capture import collecting_logger
 from .clock import now_ns
 from .definitions import AssetContext, ObservableSourceDef, Observation
-from .execute import _collecting_logger, _user_error, is_user_file_for, user_traceback
+from .execute import _user_error, is_user_file_for, user_traceback
 from .interrupts import RealInterrupts
 from .reports import ObservationRecord, ObservationResult
 from .usercode import running_user_code
@@ -39,7 +40,7 @@ def observe_source(d: ObservableSourceDef, project_dir: str | Path) -> Observati
     kwargs: dict[str, Any] = {}
     code = getattr(d.fn, "__code__", None)
     if code is not None and "context" in code.co_varnames[:code.co_argcount + code.co_kwonlyargcount]:
-        context = AssetContext(d.name, Path(project_dir), _collecting_logger(d.name, logs))
+        context = AssetContext(d.name, Path(project_dir), collecting_logger(d.name, logs))
         kwargs["context"] = context
     else:
         context = None

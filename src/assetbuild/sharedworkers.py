@@ -59,7 +59,7 @@ class WorkerVisit:
     its own project is refused, ``ReentrantCall``, instead of waiting for the build that waits
     for it). Made by the executor on the build's machine."""
 
-    __slots__ = ("id", "project_dir", "project_names", "build_locks", "project_paths")
+    __slots__ = ("id", "project_dir", "project_names", "build_locks", "project_paths", "machine")
 
     def __init__(self, project_dir: str, project_names: Iterable[str] | None = None,
                  build_locks: Iterable[tuple[int, int]] | None = None,
@@ -70,6 +70,7 @@ class WorkerVisit:
         self.project_names = frozenset(
             set().union(*map(top_level_modules, (self.project_dir, *self.project_paths))) if project_names is None
             else project_names)
+        self.machine = machine_id()  # (a worker elsewhere checks the sources a task reads: ``Task.sources``)
         # None: the build's, read when the visit is sent (the executor may be made before the lock is taken)
         self.build_locks = None if build_locks is None else frozenset(build_locks)
 
@@ -85,18 +86,21 @@ class WorkerVisit:
         """Pickled, it is a plain tuple (:meth:`of` makes it a visit again; ``run_serialized``
         takes either): a worker whose assetbuild predates visits then fails the task (a
         TypeError), where unpickling a class it lacks ended the whole dask worker process."""
-        return tuple, ((self.id, self.project_dir, self.project_names, self.locks(), self.project_paths),)
+        return tuple, ((self.id, self.project_dir, self.project_names, self.locks(), self.project_paths,
+                        self.machine),)
 
     @classmethod
     def of(cls, visit: WorkerVisit | tuple[Any, ...]) -> WorkerVisit:
         """``visit`` itself, or the visit its pickled tuple describes (of 3 items from a build
-        whose assetbuild sent no build locks, 4 from one that sent no project paths, else 5)."""
+        whose assetbuild sent no build locks, 4 from one that sent no project paths, 5 from one that
+        sent no machine, else 6)."""
         if isinstance(visit, WorkerVisit):
             return visit
         made = cls.__new__(cls)
         made.id, made.project_dir, made.project_names = visit[:3]
         made.build_locks = frozenset(tuple(k) for k in visit[3]) if len(visit) > 3 else frozenset()
         made.project_paths = tuple(visit[4]) if len(visit) > 4 else ()
+        made.machine = visit[5] if len(visit) > 5 else None
         return made
 
     def __repr__(self) -> str:
@@ -117,6 +121,17 @@ def top_level_modules(project_dir: str) -> set[str]:
         elif entry.isidentifier() and os.path.isfile(os.path.join(project_dir, entry, "__init__.py")):
             out.add(entry)
     return out
+
+
+def machine_id() -> str | None:
+    """This machine and mount namespace (host name, boot id, the namespace's inode): where a
+    path names the same file as on the build's machine. None where that cannot be told."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            boot = f.read().strip()
+        return f"{os.uname().nodename}/{boot}/{os.stat('/proc/self/ns/mnt').st_ino}"
+    except (OSError, AttributeError):
+        return None
 
 
 def paths_inside(project_dir: str) -> list[str]:
@@ -182,6 +197,10 @@ class _Visit:
         self.env_before: dict[str, str | None] = {}
         self.installed: dict[str, Any] = {}  # import name -> its version on this worker (other_library)
         self.visible = os.path.isdir(visit.project_dir)
+        # another machine (or mount namespace), where the project directory may be another copy: sources checked
+        self.elsewhere = visit.machine is None or visit.machine != machine_id()
+        self.project_dir = visit.project_dir
+        self.sources_seen: dict[str, str | None] = {}  # source path -> its version on this worker
         try:
             self.cwd_before: str | None = os.getcwd()
         except OSError:  # (the worker's directory was removed)
@@ -223,6 +242,9 @@ class _Visit:
         cannot have it here (its failure)."""
         from .keys import env_parts, is_env_digest, is_secret
 
+        other = self._other_source(getattr(task, "sources", ()))
+        if other is not None:
+            return Failed(other)
         for name, value in getattr(task, "env", ()):
             if value is not None and (is_secret(name) or is_env_digest(value)):  # (a digest: the value stays on the build's machine)
                 if env_parts((name,), os.environ)[0][1] != value:
@@ -237,6 +259,34 @@ class _Visit:
                     os.environ.pop(name, None)
                 else:
                     os.environ[name] = value
+        return None
+
+    def _other_source(self, sources: Iterable[tuple[str, str, bool]]) -> str | None:
+        """Before a task runs on a worker elsewhere that sees a project directory at the build's
+        path: why a source it reads there (``Task.sources``) is not the one its key was made
+        from (another copy of the project at that path: the asset would read its files); else
+        None. Each source is looked at once in a visit."""
+        if not self.elsewhere or not self.visible:
+            return None
+        for path, version, by_mtime in sources:
+            if path not in self.sources_seen:
+                from pathlib import Path
+
+                from .errors import AssetbuildError
+                from .workspace import Workspace
+
+                files = Workspace(Path(self.project_dir), None, record=False,
+                                  by_mtime=frozenset((path,)) if by_mtime else frozenset())
+                try:
+                    self.sources_seen[path] = files.source_version(path)
+                except AssetbuildError:  # (missing, unusable)
+                    self.sources_seen[path] = None
+            if self.sources_seen[path] != version:
+                how = "is not there" if self.sources_seen[path] is None else "holds other data"
+                return (f"its source {path} {how} on this worker, where the project directory {self.project_dir} "
+                        "is not the build's (another copy of the project at that path?): it would read other "
+                        "data than its key was made from; give the workers the project's own files (a shared "
+                        "filesystem), or build with another executor")
         return None
 
     def other_library(self, libraries: Iterable[tuple[str, str]]) -> str | None:

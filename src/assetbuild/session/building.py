@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from ..definitions import AssetDef
+from ..definitions import AssetDef, SourceDef
 from ..errors import AssetbuildError, ConfigError, DefinitionError, PluginError, SliceInsufficient
 from ..graph import select
 from ..output import Reporter
@@ -90,6 +90,21 @@ def _keyed_libraries(fp: Any, adef: AssetDef, libraries: dict[str, str], *, slic
     return tuple(sorted(libraries.items()))
 
 
+def _source_versions(graph: Any, name: str, files: Any) -> tuple[tuple[str, str, bool], ...]:
+    """(path, data version, by mtime) of each source ``name`` reads, as its key holds them
+    (``Task.sources``): a worker on another machine checks that the files it reads at those
+    paths are those (``sharedworkers``)."""
+    out = []
+    for _, up in graph.inputs.get(name, ()):
+        d = graph.nodes.get(up)
+        if isinstance(d, SourceDef):
+            try:
+                out.append((d.path, files.source_version(d.path), d.path in graph.mtime_paths))
+            except AssetbuildError:  # (its key could not be made without it: not sent)
+                continue
+    return tuple(out)
+
+
 def project_params(project: Project, *, args: Sequence[str] = (), given: Any = None) -> dict[str, str]:
     """Asset -> the canonical JSON of its params for this build or look: the declared defaults,
     then ``[tool.assetbuild.params.ASSET]``, then ``--param`` items (``args``), then ``params=``
@@ -156,6 +171,7 @@ def make_scheduler(project: Project, store: Any, *, record: bool,
             task.code_modules = tuple(sorted(reached)) if reached is not None else None
         if runner is not None and not runner.same_machine(adef.executor):  # a worker with other libraries?
             task.libraries = _keyed_libraries(fp, adef, libraries, sliced=project.sliced is not None)
+            task.sources = _source_versions(project.graph, adef.name, files)
         fan = project.graph.fan_in.get(adef.name)
         if fan:
             bound = project.graph.inputs[adef.name]
