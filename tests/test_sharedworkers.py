@@ -362,3 +362,20 @@ def value(data):
     (project.root / "data.txt").write_text("old")  # the same data there: it runs
     r = project.build(plugin_manager=pm, executor="elsewhere", jobs=2)
     assert r.ok and project.value("value") == "old"
+
+
+def test_a_virtualenv_inside_the_project_is_not_project_code_for_the_workers(tmp_path, monkeypatch):
+    """A project with its virtualenv inside (``.venv``, on the build's ``sys.path``): its
+    site-packages is no folder of project modules, or a worker would hide its own libraries
+    (dask's among them) while the build's tasks run, and refuse them."""
+    root = tmp_path / "p"
+    site = root / ".venv" / "lib" / "python3.11" / "site-packages"
+    (site / "somelib").mkdir(parents=True)
+    (site / "somelib" / "__init__.py").write_text("")
+    (root / "src" / "mine").mkdir(parents=True)
+    (root / "src" / "mine" / "__init__.py").write_text("")
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.syspath_prepend(str(root / "src"))
+    visit = WorkerVisit(str(root))
+    assert visit.project_paths == (str(root / "src"),)
+    assert "mine" in visit.project_names and "somelib" not in visit.project_names

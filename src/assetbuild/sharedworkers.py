@@ -138,12 +138,15 @@ def paths_inside(project_dir: str) -> list[str]:
     """The folders inside ``project_dir`` (not itself) that this process's ``sys.path`` names,
     in its order: where the build imports project modules from besides the project directory
     (``PYTHONPATH=src``), so that a worker imports them from there too."""
+    from .modulefinder import _is_installed
+
     root = os.path.join(project_dir, "")
     out: list[str] = []
     for entry in sys.path:
         if isinstance(entry, str) and entry:
             path = os.path.abspath(entry)
-            if path.startswith(root) and path not in out:
+            # (a virtualenv inside the project: its site-packages holds libraries, not project code)
+            if path.startswith(root) and path not in out and not _is_installed(os.path.join(path, "")):
                 out.append(path)
     return out
 
@@ -346,7 +349,7 @@ class _Elsewhere:
 
     def __init__(self, project_dir: str, names: frozenset[str], after: Any = None) -> None:
         self.project_dir = project_dir
-        self.names = names
+        self.names = names - sys.stdlib_module_names  # (never the standard library's: the worker's own code uses it)
         self.after = after
         self.hidden: dict[str, Any] = {}
 
