@@ -295,8 +295,10 @@ def test_a_library_the_keys_name_at_another_version_than_the_workers_fails_the_t
 
 class _ElsewhereExecutor:
     """A plugin's executor whose worker is on another machine, where the project directory at
-    the build's path is another copy: the worker's copy of data.txt says 'old' while the task
-    runs (the build's machine's says 'new', before and after)."""
+    the build's path is another copy: the worker's copies of the files in ``worker_files`` say
+    other things while a task runs (the build's machine's are put back after)."""
+
+    worker_files: dict[str, str] = {}
 
     name = "elsewhere"
     description = "a worker on another machine"
@@ -313,13 +315,14 @@ class _ElsewhereExecutor:
 
         seen.append(task)
         out: Future = Future()
-        data = self.project_dir / "data.txt"
-        mine = data.read_text()
-        data.write_text("old")
+        mine = {rel: (self.project_dir / rel).read_text() for rel in self.worker_files}
+        for rel, text in self.worker_files.items():
+            (self.project_dir / rel).write_text(text)
         try:
             out.set_result(run_serialized(task.to_bytes(), None, pickle.loads(pickle.dumps(self.visit))))
         finally:
-            data.write_text(mine)
+            for rel, text in mine.items():
+                (self.project_dir / rel).write_text(text)
         return out
 
     def shutdown(self, cancel=False):
@@ -329,7 +332,7 @@ class _ElsewhereExecutor:
 seen: list[Task] = []
 
 
-def test_a_worker_elsewhere_whose_project_copy_holds_other_source_data_fails_the_asset(tmp_path):
+def test_a_worker_elsewhere_whose_project_copy_holds_other_source_data_fails_the_asset(tmp_path, monkeypatch):
     """A worker on another machine whose project directory at the build's path is another copy
     (an older checkout) read its own data.txt, and the value went under the key made from the
     build machine's (exit 0). The task now names its sources' data versions as its key holds
@@ -354,14 +357,28 @@ data = source("data", "data.txt")
 @asset(io="json")
 def value(data):
     return data.read_text()
+
+@asset(outputs=["out/"])
+def files(context):
+    context.out("out/").mkdir(parents=True, exist_ok=True)
+    (context.out("out/") / "x.txt").write_text("made")
+
+@asset(io="json")
+def reads(files):
+    return (files / "x.txt").read_text()
 """)
-    r = project.build(plugin_manager=pm, executor="elsewhere", jobs=2)
+    r = project.build(plugin_manager=pm, executor="elsewhere", jobs=2)  # the same files there: it runs
+    assert r.ok and project.value("value") == "new" and project.value("reads") == "made", [(x.asset, x.status, x.error) for x in r.results]
+    value_task = next(t for t in seen if t.asset == "value")
+    assert value_task.sources[0][:1] == ("data.txt",) and value_task.libraries is not None
+    monkeypatch.setattr(_ElsewhereExecutor, "worker_files", {"data.txt": "old"})
+    r = project.build("value", plugin_manager=pm, executor="elsewhere", jobs=2, force=True)
     assert not r.ok and r.results[0].error.startswith(
         "its source data.txt holds other data on this worker, where the project directory "), r.results[0].error
-    assert seen[-1].sources[0][:1] == ("data.txt",) and seen[-1].libraries is not None
-    (project.root / "data.txt").write_text("old")  # the same data there: it runs
-    r = project.build(plugin_manager=pm, executor="elsewhere", jobs=2)
-    assert r.ok and project.value("value") == "old"
+    monkeypatch.setattr(_ElsewhereExecutor, "worker_files", {"out/x.txt": "an older run's"})
+    r = project.build("reads", plugin_manager=pm, executor="elsewhere", jobs=2, force=True)
+    assert not r.ok and r.results[-1].error.startswith(
+        "the files 'files' wrote hold other data on this worker, where the project directory "), r.results[-1].error
 
 
 def test_a_virtualenv_inside_the_project_is_not_project_code_for_the_workers(tmp_path, monkeypatch):

@@ -264,33 +264,53 @@ class _Visit:
                     os.environ[name] = value
         return None
 
-    def _other_source(self, sources: Iterable[tuple[str, str, bool]]) -> str | None:
+    def _other_source(self, sources: Iterable[tuple[str, Any, Any]]) -> str | None:
         """Before a task runs on a worker elsewhere that sees a project directory at the build's
-        path: why a source it reads there (``Task.sources``) is not the one its key was made
-        from (another copy of the project at that path: the asset would read its files); else
-        None. Each source is looked at once in a visit."""
+        path: why a source it reads there, or the files an upstream wrote itself (``outputs=``),
+        are not those its key was made from (``Task.sources``: another copy of the project at
+        that path, whose files the asset would read); else None. Each is looked at once in a
+        visit."""
         if not self.elsewhere or not self.visible:
             return None
         for path, version, by_mtime in sources:
-            if path not in self.sources_seen:
-                from pathlib import Path
-
-                from .errors import AssetbuildError
-                from .workspace import Workspace
-
-                files = Workspace(Path(self.project_dir), None, record=False,
-                                  by_mtime=frozenset((path,)) if by_mtime else frozenset())
-                try:
-                    self.sources_seen[path] = files.source_version(path)
-                except AssetbuildError:  # (missing, unusable)
-                    self.sources_seen[path] = None
-            if self.sources_seen[path] != version:
-                how = "is not there" if self.sources_seen[path] is None else "holds other data"
-                return (f"its source {path} {how} on this worker, where the project directory {self.project_dir} "
-                        "is not the build's (another copy of the project at that path?): it would read other "
-                        "data than its key was made from; give the workers the project's own files (a shared "
-                        "filesystem), or build with another executor")
+            key = path if by_mtime is not None else "\0" + path
+            if key not in self.sources_seen:
+                self.sources_seen[key] = (self._source_here(path, by_mtime) if by_mtime is not None
+                                          else self._files_here(version))
+            if self.sources_seen[key] != (version if by_mtime is not None else "same"):
+                what = f"its source {path}" if by_mtime is not None else f"the files {path!r} wrote"
+                how = "not there" if self.sources_seen[key] is None else "other data"
+                return (f"{what} hold{'s' if by_mtime is not None else ''} {how} on this worker, where the project "
+                        f"directory {self.project_dir} is not the build's (another copy of the project at that "
+                        "path?): it would read other data than its key was made from; give the workers the "
+                        "project's own files (a shared filesystem), or build with another executor")
         return None
+
+    def _source_here(self, path: str, by_mtime: bool) -> str | None:
+        """A source's data version on this worker (as ``Workspace.source_version``), None if missing."""
+        from pathlib import Path
+
+        from .errors import AssetbuildError
+        from .workspace import Workspace
+
+        files = Workspace(Path(self.project_dir), None, record=False,
+                          by_mtime=frozenset((path,)) if by_mtime else frozenset())
+        try:
+            return files.source_version(path)
+        except AssetbuildError:  # (missing, unusable)
+            return None
+
+    def _files_here(self, manifest: bytes) -> str:
+        """"same" if the files an upstream's manifest lists are so on this worker, else "other"."""
+        from .manifest import decode_manifest
+        from .produced import outputs_state
+        from .workspace import hash_file
+
+        try:
+            problems = outputs_state(self.project_dir, decode_manifest(manifest), lambda p, st: hash_file(p))
+        except (ValueError, OSError):
+            return "other"
+        return "other" if problems else "same"
 
     def other_library(self, libraries: Iterable[tuple[str, str]]) -> str | None:
         """After a task ran: why its value may not be the one its key names, if a library the

@@ -90,18 +90,23 @@ def _keyed_libraries(fp: Any, adef: AssetDef, libraries: dict[str, str], *, slic
     return tuple(sorted(libraries.items()))
 
 
-def _source_versions(graph: Any, name: str, files: Any) -> tuple[tuple[str, str, bool], ...]:
-    """(path, data version, by mtime) of each source ``name`` reads, as its key holds them
+def _source_versions(graph: Any, name: str, files: Any, store: Any) -> tuple[tuple[str, Any, Any], ...]:
+    """(path, data version, by mtime) of each source ``name`` reads, as its key holds them, and
+    (upstream, its manifest's bytes, None) of each upstream whose files (``outputs=``) it reads
     (``Task.sources``): a worker on another machine checks that the files it reads at those
     paths are those (``sharedworkers``)."""
-    out = []
+    out: list[tuple[str, Any, Any]] = []
     for _, up in graph.inputs.get(name, ()):
         d = graph.nodes.get(up)
-        if isinstance(d, SourceDef):
-            try:
+        try:
+            if isinstance(d, SourceDef):
                 out.append((d.path, files.source_version(d.path), d.path in graph.mtime_paths))
-            except AssetbuildError:  # (its key could not be made without it: not sent)
-                continue
+            elif isinstance(d, AssetDef) and d.outputs and store is not None:
+                head = store.get_head(up)
+                if head is not None:
+                    out.append((up, bytes(store.read_blob(head.output_digest)), None))
+        except AssetbuildError:  # (its key could not be made without it: not sent)
+            continue
     return tuple(out)
 
 
@@ -171,7 +176,7 @@ def make_scheduler(project: Project, store: Any, *, record: bool,
             task.code_modules = tuple(sorted(reached)) if reached is not None else None
         if runner is not None and not runner.same_machine(adef.executor):  # a worker with other libraries?
             task.libraries = _keyed_libraries(fp, adef, libraries, sliced=project.sliced is not None)
-            task.sources = _source_versions(project.graph, adef.name, files)
+            task.sources = _source_versions(project.graph, adef.name, files, store)
         fan = project.graph.fan_in.get(adef.name)
         if fan:
             bound = project.graph.inputs[adef.name]
