@@ -396,3 +396,28 @@ def test_a_virtualenv_inside_the_project_is_not_project_code_for_the_workers(tmp
     visit = WorkerVisit(str(root))
     assert visit.project_paths == (str(root / "src"),)
     assert "mine" in visit.project_names and "somelib" not in visit.project_names
+
+
+def imports_fast():
+    import fastpkg.fast
+
+    return fastpkg.fast.f()
+
+
+def test_a_project_module_the_project_finder_leaves_to_python_still_imports_on_a_worker(tmp_path):
+    """A module of a project package that is no ``.py`` file (a compiled extension; here a
+    sourceless ``.pyc``) is found by Python's path finder, not the project's: the guard that
+    keeps the project's names from coming from elsewhere let it through, since it is in the
+    project directory."""
+    import py_compile
+
+    root = tmp_path / "p"
+    (root / "fastpkg").mkdir(parents=True)
+    (root / "fastpkg" / "__init__.py").write_text("")
+    (tmp_path / "fast.py").write_text("def f():\n    return 'compiled'\n")
+    py_compile.compile(str(tmp_path / "fast.py"), cfile=str(root / "fastpkg" / "fast.pyc"))
+    try:
+        assert _value(run_serialized(_task(imports_fast, root), None, WorkerVisit(str(root)))) == "compiled"
+    finally:
+        for name in ("fastpkg.fast", "fastpkg"):
+            sys.modules.pop(name, None)

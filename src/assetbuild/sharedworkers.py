@@ -374,7 +374,7 @@ class _Elsewhere:
         self.hidden: dict[str, Any] = {}
 
     def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
-        if fullname.partition(".")[0] in self.names:
+        if fullname.partition(".")[0] in self.names and not (self.after is not None and self._in_project(fullname, path)):
             where = ("which this worker cannot see" if self.after is None else
                      "where this worker does not find it (the project directory on this worker is not the build's)")
             raise ModuleNotFoundError(
@@ -382,6 +382,17 @@ class _Elsewhere:
                 f"{self.project_dir}, {where} (a module the AssetFile imports travels with each task; one "
                 "imported only inside a function does not)", name=fullname)
         return None
+
+    def _in_project(self, fullname: str, path: Any) -> bool:
+        """Whether the path finder finds ``fullname`` in the project directory (what the
+        project's finder leaves to it: a compiled extension module, a namespace package)."""
+        import importlib.machinery
+
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        where = [spec.origin] if spec is not None and spec.origin else list(
+            getattr(spec, "submodule_search_locations", None) or ())
+        root = os.path.join(self.project_dir, "")
+        return any(isinstance(w, str) and w.startswith(root) for w in where)
 
     def _ours(self) -> list[str]:
         return [n for n in list(sys.modules) if n.partition(".")[0] in self.names]
