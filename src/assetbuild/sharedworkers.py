@@ -24,7 +24,11 @@ process share a *visit*:
   (``usercode.BUILD_LOCKS``; those the process holds itself are left alone): an asset that
   calls the API on its own project fails at once (``ReentrantCall``), as in a pool worker;
 - the outcome names the digests of the project code the asset reached, as a pool worker's
-  does, so the build records it only if that is the code its key was made from.
+  does, so the build records it only if that is the code its key was made from;
+- a task that ran where a library its build's keys name is imported at another installed
+  version (``Task.libraries``) fails; on another machine, one whose sources or upstream
+  ``outputs=`` files are not there as its key holds them (``Task.sources``: another copy of
+  the project at that path) fails before it runs.
 
 A worker that cannot see the project directory (another machine) runs the task in an empty
 directory of its own and imports none of the project's module names from elsewhere: an asset
