@@ -151,6 +151,31 @@ def test_a_module_imported_through_a_folder_the_assetfile_put_on_sys_path_is_imp
     assert sys.modules["callers"] is callers
 
 
+def test_a_module_the_load_imported_through_the_callers_sys_path_is_imported_afresh(project, tmp_path, monkeypatch):
+    """A library outside the project on the caller's own sys.path (``PYTHONPATH=shared``,
+    pytest's ``pythonpath``), not installed, that the AssetFile imports: edited, with
+    ``code_version`` bumped as the fingerprint's warning asks, the next build in this process
+    runs it as its file is now, as a fresh process does, not the module the first call left in
+    sys.modules. Installed code found there (a folder of distributions) stays."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "sharedlib3.py").write_text("def f():\n    return 1\n")
+    (shared / "callers3.py").write_text("Y = 1\n")
+    monkeypatch.syspath_prepend(str(shared))
+    for name in ("sharedlib3", "callers3"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    import callers3
+
+    af = "from sharedlib3 import f\nimport callers3\n\n@asset(io='json', code_version='V')\ndef a():\n    return f()\n"
+    project.assetfile(af.replace("V", "1"))
+    assert project.built() == ["a"] and project.value("a") == 1
+    assert "sharedlib3" not in sys.modules and sys.modules["callers3"] is callers3
+    (shared / "sharedlib3.py").write_text("def f():\n    return 2\n")
+    project.assetfile(af.replace("V", "2"))
+    assert project.built() == ["a"] and project.value("a") == 2
+    assert sys.modules["callers3"] is callers3
+
+
 def test_dunder_file_is_the_assetfile(project):
     project.assetfile("""
 from pathlib import Path

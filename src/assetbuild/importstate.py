@@ -79,22 +79,30 @@ def path_entries(entries: list[Any]) -> set[str]:
 
 
 def added_path_modules(before: set[str], saved: set[str]) -> list[str]:
-    """Modules imported since ``before`` (the names in sys.modules then) through a ``sys.path``
-    entry that is there now but was not among ``saved`` (``path_entries`` of the caller's): what
-    the load's code put on the path (``sys.path.insert(0, "../shared")``) and imported from it.
+    """Modules imported since ``before`` (the names in sys.modules then) from user code outside
+    the installed ones: through a ``sys.path`` entry that is there now but was not among ``saved``
+    (``path_entries`` of the caller's: what the load's code put on the path,
+    ``sys.path.insert(0, "../shared")``), or through one of the caller's entries that is no site
+    directory nor put on the path by one's ``.pth`` file (``PYTHONPATH=shared``, pytest's
+    ``pythonpath``, a notebook's ``sys.path.insert``).
 
-    The path is put back after the load, so a fresh process would import such a module from its
-    file again, maybe edited since (and ``code_version`` bumped); kept in ``sys.modules``, the
-    next call in this process would run the old code under the new key. Left alone: modules the
-    caller had before, the standard library, installed code (site-packages, assetbuild itself),
+    A fresh process would import such a module from its file again, maybe edited since (and
+    ``code_version`` bumped, as the fingerprint's warning about it asks); kept in
+    ``sys.modules``, the next call in this process would run the old code under the new key.
+    Left alone: modules the caller had before, the standard library, installed code (site
+    directories, a ``.pth`` file's folders such as an editable install's, assetbuild itself),
     and C extensions (Python cannot load one afresh in a running process anyway)."""
+    new = [n for n in sys.modules if n not in before]
+    if not new:
+        return []
     added = path_entries(sys.path) - saved
+    added |= (path_entries(sys.path) & saved) - _site_entries()
     if not added:
         return []
     modules = sys.modules
     out: list[str] = []
     tops: dict[str, bool] = {}
-    for name in [n for n in modules if n not in before]:
+    for name in new:
         top = name.partition(".")[0]
         drop = tops.get(top)
         if drop is None:
@@ -102,6 +110,44 @@ def added_path_modules(before: set[str], saved: set[str]) -> list[str]:
         if drop and name not in ("__main__", "__mp_main__"):
             out.append(name)
     return out
+
+
+def _site_entries() -> set[str]:
+    """The site directories and the folders their ``.pth`` files put on ``sys.path`` (an
+    editable install's source folder, an installed plugin's): where installed code is found."""
+    import site
+
+    dirs = [*site.getsitepackages(), site.getusersitepackages()] if hasattr(site, "getsitepackages") else []
+    dirs += [p for p in sys.path if isinstance(p, str) and (os.path.basename(p) in ("site-packages", "dist-packages")
+                                                           or _holds_distributions(p))]
+    out = set()
+    for d in dict.fromkeys(dirs):
+        out.add(os.path.normpath(os.path.abspath(d)))
+        try:
+            names = [n for n in os.listdir(d) if n.endswith(".pth")]
+        except OSError:
+            continue
+        for n in names:
+            try:
+                with open(os.path.join(d, n), encoding="utf-8", errors="replace") as f:
+                    lines = f.read().splitlines()
+            except OSError:
+                continue
+            for line in lines:
+                line = line.strip()
+                if line and not line.startswith(("#", "import ", "import\t")):
+                    out.add(os.path.normpath(os.path.join(d, line)))
+    return out
+
+
+def _holds_distributions(folder: str) -> bool:
+    """Whether ``folder`` holds installed distributions (``pip install --target DIR``, then DIR
+    on ``PYTHONPATH``): a ``*.dist-info`` or ``*.egg-info`` in it."""
+    try:
+        with os.scandir(folder or ".") as entries:
+            return any(e.name.endswith((".dist-info", ".egg-info")) for e in entries)
+    except OSError:
+        return False
 
 
 def _found_through(module: Any, top: str, added: set[str]) -> bool:

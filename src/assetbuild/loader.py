@@ -109,7 +109,8 @@ class ProjectImports:
     (its own ``helpers.py``), or the project's own module, maybe edited since: the load must
     not use either, so each is hidden (``importstate.hide``) while active and put back, the same object,
     after. What the project added to ``sys.path`` is undone, and the modules it imported through
-    what it added are forgotten with the project's (``importstate.added_path_modules``); finders
+    what it added, or through a folder of the caller's that holds no installed code, are forgotten
+    with the project's (``importstate.added_path_modules``); finders
     and path hooks that project code defined are dropped (those of a library it imported stay,
     with the library)."""
 
