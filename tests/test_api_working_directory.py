@@ -221,3 +221,22 @@ def test_a_relative_cache_dir_from_a_deleted_working_directory_is_one_error(tmp_
                        r"project, or pass an absolute cache_dir=\)$"):
         assetbuild.build(project_dir=root, cache_dir="c")
     monkeypatch.chdir(tmp_path)
+
+
+@pytest.mark.parametrize("missing", ["stdout", "stderr", "both"])
+def test_api_calls_work_without_standard_streams(tmp_path, monkeypatch, missing):
+    """Python started without streams (pythonw, a service or GUI host): ``sys.stdout`` or
+    ``sys.stderr`` is None. Every call works (it crashed on the reporter's first look at the
+    stream, AttributeError: 'NoneType' object has no attribute 'isatty'); what would be said
+    there goes nowhere."""
+    root = write(tmp_path / "p", {"AssetFile": "from assetbuild import asset\n\n"
+                                                "@asset\ndef a():\n    print('hi')\n    return 1\n\n"
+                                                "@asset\ndef b(a):\n    import sys\n    print('said', file=sys.stderr)\n"
+                                                "    return a + 1\n"})
+    for name in ("stdout", "stderr") if missing == "both" else (missing,):
+        monkeypatch.setattr(f"sys.{name}", None)
+    assert assetbuild.build(project_dir=root).ok
+    assert assetbuild.build(project_dir=root, force=True, jobs=2).ok
+    assert [s.state for s in assetbuild.status(project_dir=root)] == ["fresh", "fresh"]
+    assert assetbuild.load_value("b", project_dir=root) == 2
+    assert assetbuild.build(project_dir=root, remote=str(tmp_path / "remote")).ok  # (a warning: no key)

@@ -46,11 +46,27 @@ def stand_in_for_closed_streams() -> None:
             sys.stderr = open(fd, "w", closefd=False, errors="backslashreplace")  # noqa: SIM115
 
 
+class Discard(io.TextIOBase):
+    """A text stream that writes nowhere: the API's reporter writes there where ``sys.stdout``
+    or ``sys.stderr`` is None (pythonw, a service or GUI host that started Python without
+    streams), rather than fail the call on its first line."""
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+    def writable(self) -> bool:
+        return True
+
+
 def terminal_draws(stream: TextIO) -> bool:
     """Whether ``stream`` is a terminal that takes escape sequences (the live status line's
     ``\\r\\x1b[K``, colours): not a pipe or file, nor ``TERM=dumb`` (Emacs' shell, some CI
     log viewers), which shows them raw."""
-    return stream.isatty() and os.environ.get("TERM") != "dumb"
+    try:
+        tty = stream.isatty()
+    except (AttributeError, ValueError, OSError):  # None (pythonw, a service without streams), closed
+        return False
+    return bool(tty) and os.environ.get("TERM") != "dumb"
 
 
 def use_color(stream: TextIO) -> bool:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from ..errors import NOT_USER_CODE
 from ..reports import AssetResult, BuildResult, WatchCycle, WatchSummary
-from ..streams import StdoutToStderr, terminal_draws, use_color
+from ..streams import Discard, StdoutToStderr, terminal_draws, use_color
 
 _COLORS = {"built": "32", "restored": "36", "failed": "31", "skipped": "33", "cached": "2",
            "fresh": "32", "stale": "33", "missing": "31", "overdue": "35", "warn": "33"}
@@ -45,8 +45,10 @@ class Reporter:
 
     def __init__(self, *, out: TextIO | None = None, err: TextIO | None = None, verbosity: int = 0,
                  json_mode: bool = False, live: bool | None = None, asset_logs: bool = False) -> None:
-        self.out = out or sys.stdout
-        self.err = err or sys.stderr
+        # sys.stdout or sys.stderr is None where Python runs without them (pythonw, a service or
+        # GUI host that started it without streams): what would go there goes nowhere
+        self.out = out or sys.stdout or Discard()
+        self.err = err or sys.stderr or Discard()
         self.verbosity = verbosity
         self.json_mode = json_mode
         self.live = (terminal_draws(self.err) and not json_mode and verbosity >= 0) if live is None else live
