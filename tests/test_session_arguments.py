@@ -74,6 +74,24 @@ def test_a_number_the_command_line_refuses_is_a_value_error(built, call, said):
     assert said in str(e.value)
 
 
+@pytest.mark.parametrize("call,said", [
+    (lambda: assetbuild.load_value("report", params={}), "load_value() got an unexpected keyword argument 'params'"),
+    (lambda: assetbuild.status(bogus=1), "status() got an unexpected keyword argument 'bogus'"),
+    (lambda: assetbuild.why(), "why() missing a required argument: 'asset'"),
+    (lambda: assetbuild.load_value("report", "x"), "load_value() too many positional arguments"),
+    (lambda: assetbuild.run_daemon(bogus=1), "run_daemon() got an unexpected keyword argument 'bogus'"),
+    (lambda: assetbuild.watch_project(bogus=1), "watch_project() got an unexpected keyword argument 'bogus'"),
+    (lambda: assetbuild.watch_project(tick=True), "watch_project() got an unexpected keyword argument 'tick'"),
+])
+def test_a_wrong_keyword_or_count_names_the_verb_as_python_does(call, said):
+    """A misspelt keyword or a wrong count says which function, as Python's own TypeError does
+    (it said 'got an unexpected keyword argument ...' alone, from inspect inside assetbuild);
+    watch_project's build options take build()'s keywords only, not the fields assetbuild sets."""
+    with pytest.raises(TypeError) as e:
+        call()
+    assert str(e.value) == said
+
+
 def test_right_shapes_still_work(built):
     assert [x["run"] for x in assetbuild.list_runs(1, project_dir=built)] == ["000002"]
     assert assetbuild.list_runs(None, project_dir=built)[-1]["run"] == "000001"

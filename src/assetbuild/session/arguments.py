@@ -78,6 +78,10 @@ _SHAPES: dict[str, Callable[[Any, str, bool], Any]] = {
 }
 
 
+# A verb the package exports under another name (``assetbuild.run_daemon`` is ``daemon.run``).
+_PUBLIC = {"run": "run_daemon", "watch": "watch_project"}
+
+
 def verb(fn: F) -> F:
     """``fn``, an API verb, with its arguments' shapes checked (``_SHAPES``, by parameter name)
     and, when it takes ``project_dir`` and ``assetfile``, its project found as ``-f FILE`` finds
@@ -88,7 +92,10 @@ def verb(fn: F) -> F:
 
     @functools.wraps(fn)
     def call(*args: Any, **kwargs: Any) -> Any:
-        bound = sig.bind(*args, **kwargs)  # (a wrong keyword: Python's own TypeError, naming it)
+        try:
+            bound = sig.bind(*args, **kwargs)
+        except TypeError as e:  # a wrong keyword or count: Python's words, with the verb's name as Python gives it
+            raise TypeError(f"{_PUBLIC.get(fn.__name__, fn.__name__)}() {e}") from None
         given = bound.arguments
         for name, check, optional in checks:
             if name in given:

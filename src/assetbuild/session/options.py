@@ -40,6 +40,11 @@ _SAID = ("force", "keep_going", "jobs", "executor", "executor_options", "timeout
 _REMOTE_KEYWORDS = {"remote": "url", "remote_read_only": "read_only", "trust_remote_unsigned": "trust_unsigned",
                     "remote_timeout": "timeout", "remote_options": "options"}
 
+# The keywords of ``build`` that are options (not the project's, the reporter or the plugins'):
+# what watch mode takes as ``**build_options``.
+_BUILD_KEYWORDS = frozenset({"force", "keep_going", "dry_run", "jobs", "executor", "executor_options", "timeout",
+                             "params", "param_args", "resources", "force_upstream", "only", "partitions"})
+
 
 @dataclass(init=False, repr=False, eq=False)
 class BuildOptions(FrozenRecord):
@@ -105,9 +110,13 @@ class BuildOptions(FrozenRecord):
         return redact_text(f"build({', '.join(words)})", remote_secrets(remote.url or "", remote.options))
 
     @classmethod
-    def from_keywords(cls, keywords: dict[str, Any]) -> BuildOptions:
+    def from_keywords(cls, keywords: dict[str, Any], caller: str = "build") -> BuildOptions:
         """The options ``build(**keywords)`` would use (watch mode takes them as ``**build_options``).
-        An unknown keyword is a TypeError, as in a call."""
+        An unknown keyword, or one of the fields only assetbuild sets (``tick``, ``forced``), is
+        a TypeError naming ``caller``, as in a call."""
+        for k in keywords:
+            if k not in _BUILD_KEYWORDS and k not in _REMOTE_KEYWORDS:
+                raise TypeError(f"{caller}() got an unexpected keyword argument {k!r}")
         remote = {_REMOTE_KEYWORDS[k]: v for k, v in keywords.items() if k in _REMOTE_KEYWORDS}
         return cls(**{k: v for k, v in keywords.items() if k not in _REMOTE_KEYWORDS},
                    remote=RemoteOptions(**remote))

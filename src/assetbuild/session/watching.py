@@ -67,7 +67,7 @@ def watch(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "
     last = WatchSet(code_files=_with_targets((assetfile_path, str(root / "pyproject.toml"))))
     watcher.set_watch(replace(last, load_failed=True))  # what the first load reads, before it knows more
     counts = {"builds": 0, "failed": 0, "last_failed": False, "interrupted": False}
-    options = replace(BuildOptions.from_keywords(build_options), keep_going=True)
+    options = replace(BuildOptions.from_keywords(build_options, "watch_project"), keep_going=True)
     force = bool(options.force)
     code_cache_before = code_cache_names(cache)
     what = "the AssetFile does not load yet"
