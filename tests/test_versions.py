@@ -92,6 +92,30 @@ def test_a_version_gc_dropped_says_so(proj: Project) -> None:
     assert run(proj, "show", "note").stdout.rstrip("\n") == "three"  # the current one is always kept
 
 
+def test_a_version_its_io_manager_cannot_load_any_more_is_one_line(tmp_path: Path) -> None:
+    """Older values whose class a project module no longer has: load_value(version=, key=),
+    diff and ``show --version`` raised the unpickler's raw AttributeError (a traceback from the
+    command), where the current value's load says VersionGone in one line."""
+    p = Project(tmp_path)
+    p.write("lib/__init__.py", "")
+    p.write("lib/models.py", "from dataclasses import dataclass\n\n@dataclass\nclass Row:\n    x: int\n")
+    af = "from lib.models import Row\n\n@asset\ndef b():\n    return Row(N)\n\nN = 1\n"
+    p.assetfile(af)
+    p.build()
+    p.assetfile(af.replace("N = 1", "N = 2"))
+    p.build()
+    p.write("lib/models.py", "X = 1\n")
+    p.assetfile("@asset\ndef b():\n    return 1\n")
+    for call in (lambda: assetbuild.load_value("b", project_dir=p.root, version=0),
+                 lambda: assetbuild.load_value("b", project_dir=p.root, version=1),
+                 lambda: assetbuild.diff("b", project_dir=p.root)):
+        with pytest.raises(VersionGone, match=r"of 'b' cannot be loaded by its IO manager 'pickle': AttributeError"):
+            call()
+    r = cli("show", "b", "--version", "1", cwd=p.root)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert "version 1 of 'b' cannot be loaded by its IO manager 'pickle'" in r.stderr
+
+
 TRIMMED = ("version {n} of 'note' is no longer recorded: cache gc trimmed it from the history, which keeps the "
            "newest events of each asset ([tool.assetbuild] history); 'note' has 1 recorded version(s) (0 to 0)")
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ..errors import SelectionError, ValueNotFound, VersionGone, VersionTrimmed
+from ..errors import SelectionError, ValueNotFound, VersionGone, VersionTrimmed, describe_exception
 from ..reports import VALUE_KINDS, Head
 from .arguments import verb
 
@@ -98,7 +98,11 @@ def load_version(project: Any, store: Any, asset: str, place: int, key: str, whe
 
         return load_recorded(io, io_name, asset, data, what=f"version {place} of {asset!r}",
                              project_dir=str(project.project_dir), params=project_params(project).get(asset, ""))
-    return io.load(data)
+    try:
+        return io.load(data)
+    except Exception as e:  # noqa: BLE001 - the manager's code (a class since removed): one line naming it
+        raise VersionGone(f"version {place} of {asset!r} cannot be loaded by its IO manager {io_name!r}: "
+                          f"{describe_exception(e)}") from e
 
 
 def _gone_why(store: Any, asset: str, key: str) -> str:
