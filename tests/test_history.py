@@ -485,3 +485,18 @@ def test_a_killed_build_leaves_a_run_listed_as_killed_with_the_events_it_recorde
     runs = assetbuild.list_runs(project_dir=root)
     assert [(x["run"], x["state"], x["exit_status"]) for x in runs] == [("000002", "finished", 0),
                                                                       ("000001", "killed", None)]
+
+
+def test_a_forced_asset_says_why_in_its_readers_words(proj: Project) -> None:
+    """A forced asset's reason names what its reader typed: ``force=True`` from the Python API
+    (in its result, a dry run's and the history), ``--force`` from the command line. The API's
+    said '--force', a flag nobody gave."""
+    r = assetbuild.build(["raw"], project_dir=proj.root, force=True)
+    dry = assetbuild.build(["raw"], project_dir=proj.root, force=True, dry_run=True)
+    assert [(x.code, x.detail) for x in r.results[0].reasons] == [("forced", "force=True")]
+    assert [(x.code, x.detail) for x in dry.results[0].reasons] == [("forced", "force=True")]
+    assert run(proj, "raw", "--force").returncode == 0
+    events = assetbuild.asset_log("raw", project_dir=proj.root)["events"]
+    assert [e["reasons"] for e in events[:2]] == [[{"code": "forced", "detail": "--force"}],
+                                                  [{"code": "forced", "detail": "force=True"}]]
+    assert "(forced: --force)" in run(proj, "raw", "--force", "-n").stdout

@@ -13,7 +13,7 @@ from .errors import SourceMissing
 from .graph import Graph
 from .known import Blocked, Known, Unusable, unusable_status
 from .manifest import is_dir_output
-from .rebuild import FORCED, failed_state, state_of, would_do
+from .rebuild import failed_state, is_forced, state_of, would_do
 from .reports import AssetResult, AssetStatus, ObservationResult, Reason
 from .skips import skip_note
 
@@ -126,7 +126,7 @@ class Looking:
         except Unusable as e:
             return AssetResult(name, "failed" if e.fails else "skipped",
                                error=e.why if e.fails else f"not run: {e.why}")
-        if d.reasons == FORCED and d.trace is not None and d.key is not None:
+        if is_forced(d.reasons) and d.trace is not None and d.key is not None:
             # forced, though its stored output is current: -n predicts that the run remakes it,
             # so its readers that are not forced are predicted cached, as a build finds them
             self.known[name] = Known(d.key, self.outputs.usable_version(d.trace.data_version),

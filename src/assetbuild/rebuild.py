@@ -32,7 +32,19 @@ from .reports import AssetResult, AssetStatus, Head, Reason, Trace
 
 CodeOf = Callable[[str], tuple[str, dict[str, str]]]  # asset -> (fingerprint, its parts)
 
-FORCED = (Reason("forced", "--force"),)
+
+
+def forced_reasons() -> tuple[Reason, ...]:
+    """Why a forced asset runs, in the words of the caller (``--force``, or ``force=True`` from
+    the Python API), as its result, ``-n`` and the history say it."""
+    from .wording import words
+
+    return (Reason("forced", words("--force", "force=True")),)
+
+
+def is_forced(reasons: Sequence[Reason]) -> bool:
+    """Whether a decision's reasons are ``forced_reasons()`` (in either words)."""
+    return len(reasons) == 1 and reasons[0].code == "forced"
 _FROM_REMOTE = Reason("remote", "the remote cache has it: a build restores it without running it")
 VOLATILE = Reason("volatile", "runs on every build")
 _NEVER_BUILT = Reason("never-built", "no earlier build of this asset")
@@ -499,7 +511,7 @@ class ForcingRebuilder:
         self.inner = inner
         self.names = names
         self.why = why or {}
-        self.default = default or FORCED
+        self.default = default or forced_reasons()
 
     def forcing(self, names: Container[str] | None = None,
                 why: Mapping[str, tuple[Reason, ...]] | None = None,
