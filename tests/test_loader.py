@@ -176,6 +176,31 @@ def test_a_module_the_load_imported_through_the_callers_sys_path_is_imported_afr
     assert sys.modules["callers3"] is callers3
 
 
+def test_a_library_of_the_callers_edited_since_a_call_is_imported_afresh_by_the_next(project, tmp_path, monkeypatch):
+    """The caller (a notebook) imported its library from outside the project itself, before
+    any build, and the AssetFile imports it too; the library is edited and ``code_version``
+    bumped: the next build runs the library as its file is now, as a fresh process does, not
+    the module in memory (the old code, under the new key). The caller's module is back after
+    the call, the same object; unedited, it is the one the build uses."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "sharedlib4.py").write_text("def f():\n    return 1\n")
+    monkeypatch.syspath_prepend(str(shared))
+    monkeypatch.delitem(sys.modules, "sharedlib4", raising=False)
+    import sharedlib4
+
+    af = ("import sharedlib4\n\n@asset(io='json', code_version='V')\ndef a():\n"
+          "    return [sharedlib4.f(), getattr(sharedlib4, 'PATCHED', False)]\n")
+    sharedlib4.PATCHED = True
+    project.assetfile(af.replace("V", "1"))
+    assert project.built() == ["a"] and project.value("a") == [1, True]
+    assert sys.modules["sharedlib4"] is sharedlib4
+    (shared / "sharedlib4.py").write_text("def f():\n    return 2\n")
+    project.assetfile(af.replace("V", "2"))
+    assert project.built() == ["a"] and project.value("a") == [2, False]
+    assert sys.modules["sharedlib4"] is sharedlib4 and sharedlib4.f() == 1
+
+
 def test_dunder_file_is_the_assetfile(project):
     project.assetfile("""
 from pathlib import Path

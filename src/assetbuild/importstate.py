@@ -5,10 +5,12 @@ load imported that must not outlive it, so the next call in this process imports
 
 from __future__ import annotations
 
+import functools
 import importlib.machinery
 import os
 import sys
 import types
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -112,42 +114,156 @@ def added_path_modules(before: set[str], saved: set[str]) -> list[str]:
     return out
 
 
-def _site_entries() -> set[str]:
-    """The site directories and the folders their ``.pth`` files put on ``sys.path`` (an
-    editable install's source folder, an installed plugin's): where installed code is found."""
-    import site
+# Each module of the caller's own code (``_callers_code``) a call has seen, with the signature of
+# its file then: the next call sets it aside if its file changed since (``hide_changed``).
+_SEEN: dict[str, tuple[weakref.ref[types.ModuleType], tuple[int, int, int] | None]] = {}
 
-    dirs = [*site.getsitepackages(), site.getusersitepackages()] if hasattr(site, "getsitepackages") else []
-    dirs += [p for p in sys.path if isinstance(p, str) and (os.path.basename(p) in ("site-packages", "dist-packages")
-                                                           or _holds_distributions(p))]
+
+def _file_signature(path: str) -> tuple[int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size, st.st_ino
+
+
+def _callers_code(root: str) -> dict[str, types.ModuleType]:
+    """The modules in ``sys.modules`` found through a folder of ``sys.path`` that holds no
+    installed code and is not the project (``root``): the caller's own libraries
+    (``PYTHONPATH=shared``), which a fresh process imports from their files."""
+    entries = path_entries(sys.path) - _site_entries() - {os.path.normpath(root)}
+    out: dict[str, types.ModuleType] = {}
+    if not entries:
+        return out
+    tops: dict[str, bool] = {}
+    for name, module in list(sys.modules.items()):
+        if name in ("__main__", "__mp_main__") or not isinstance(module, types.ModuleType):
+            continue
+        top = name.partition(".")[0]
+        mine = tops.get(top)
+        if mine is None:
+            mine = tops[top] = _found_through(sys.modules.get(top), top, entries)
+        if mine:
+            out[name] = module
+    return out
+
+
+def note_callers_code(root: str) -> None:
+    """After a call: the signature of the file of each of the caller's own modules it has not
+    seen before (or that was imported again since), as the baseline ``hide_changed`` compares."""
+    for name, module in _callers_code(root).items():
+        seen = _SEEN.get(name)
+        if seen is not None and seen[0]() is module:
+            continue
+        f = getattr(module, "__file__", None)
+        if isinstance(f, str):
+            _SEEN[name] = (weakref.ref(module), _file_signature(f))
+
+
+def hide_changed() -> dict[str, Any]:
+    """Before a load: take out of ``sys.modules`` (and return) the caller's own modules whose
+    file changed since an earlier call saw them, with every module of their top-level package.
+    The load imports them from their files, as a fresh process does; the module in memory is
+    the code before the edit, which would run under the key of an edit the build cannot see
+    (``code_version`` bumped for it). The caller's come back after the call, the same objects."""
+    tops = set()
+    for name, (ref, sig) in list(_SEEN.items()):
+        module = ref()
+        if module is None:
+            del _SEEN[name]
+            continue
+        f = getattr(module, "__file__", None)
+        if sys.modules.get(name) is module and isinstance(f, str) and _file_signature(f) != sig:
+            tops.add(name.partition(".")[0])
+    if not tops:
+        return {}
+    return {n: sys.modules.pop(n) for n in [n for n in sys.modules if n.partition(".")[0] in tops]}
+
+
+def _site_entries() -> set[str]:
+    """The standard library's folders, the site directories and the folders their ``.pth``
+    files put on ``sys.path`` (an editable install's source folder, an installed plugin's):
+    where the interpreter's and installed code is found."""
+    dirs = [*_interpreter_dirs(), *(p for p in sys.path if isinstance(p, str) and (
+        os.path.basename(p) in ("site-packages", "dist-packages") or _holds_distributions(p)))]
     out = set()
     for d in dict.fromkeys(dirs):
         out.add(os.path.normpath(os.path.abspath(d)))
         try:
-            names = [n for n in os.listdir(d) if n.endswith(".pth")]
+            st = os.stat(d)
         except OSError:
             continue
-        for n in names:
-            try:
-                with open(os.path.join(d, n), encoding="utf-8", errors="replace") as f:
-                    lines = f.read().splitlines()
-            except OSError:
-                continue
-            for line in lines:
-                line = line.strip()
-                if line and not line.startswith(("#", "import ", "import\t")):
-                    out.add(os.path.normpath(os.path.join(d, line)))
+        out.update(_pth_folders(d, st.st_mtime_ns, st.st_ino))
     return out
+
+
+@functools.lru_cache(maxsize=64)  # (by the folder's time: adding or removing a .pth file changes it)
+def _pth_folders(d: str, mtime_ns: int, ino: int) -> frozenset[str]:
+    """The folders the ``.pth`` files in site directory ``d`` put on ``sys.path``."""
+    out = set()
+    try:
+        names = [n for n in os.listdir(d) if n.endswith(".pth")]
+    except OSError:
+        return frozenset()
+    for n in names:
+        try:
+            with open(os.path.join(d, n), encoding="utf-8", errors="replace") as f:
+                lines = f.read().splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            line = line.strip()
+            if line and not line.startswith(("#", "import ", "import\t")):
+                out.add(os.path.normpath(os.path.join(d, line)))
+    return frozenset(out)
+
+
+@functools.cache
+def _interpreter_dirs() -> tuple[str, ...]:
+    """The standard library's folders and the site directories of this interpreter (and of
+    the one a virtual environment was made from): fixed for the process."""
+    import site
+    import sysconfig
+
+    dirs = [*site.getsitepackages(), site.getusersitepackages()] if hasattr(site, "getsitepackages") else []
+    for scheme in {sysconfig.get_default_scheme(), "venv"} & set(sysconfig.get_scheme_names()):
+        for prefix in {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}:
+            paths = sysconfig.get_paths(scheme, vars={"base": prefix, "platbase": prefix, "installed_base": prefix,
+                                                      "installed_platbase": prefix})
+            dirs += [paths[k] for k in ("stdlib", "platstdlib", "purelib", "platlib") if k in paths]
+    dirs += [os.path.join(d, "lib-dynload") for d in list(dirs)]
+    return tuple(dict.fromkeys(dirs))
 
 
 def _holds_distributions(folder: str) -> bool:
     """Whether ``folder`` holds installed distributions (``pip install --target DIR``, then DIR
     on ``PYTHONPATH``): a ``*.dist-info`` or ``*.egg-info`` in it."""
     try:
-        with os.scandir(folder or ".") as entries:
+        st = os.stat(folder or ".")
+    except OSError:
+        return False
+    return _listed_distributions(os.path.abspath(folder or "."), st.st_mtime_ns, st.st_ino)
+
+
+@functools.lru_cache(maxsize=256)  # (by the folder's time: an install there changes it)
+def _listed_distributions(folder: str, mtime_ns: int, ino: int) -> bool:
+    try:
+        with os.scandir(folder) as entries:
             return any(e.name.endswith((".dist-info", ".egg-info")) for e in entries)
     except OSError:
         return False
+
+
+@functools.lru_cache(maxsize=4096)  # (asked of every top-level module after each call)
+def _entry_of(f: str) -> str | None:
+    """The ``sys.path`` folder a top-level module's file ``f`` was found in (a package's: the
+    folder above its own); None for installed code and C extensions, never to be imported afresh."""
+    if f.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES)) or _is_installed(f):
+        return None
+    folder = os.path.dirname(f)
+    if os.path.basename(f).startswith("__init__."):  # a package: its folder is in the entry
+        folder = os.path.dirname(folder)
+    return os.path.normpath(folder)
 
 
 def _found_through(module: Any, top: str, added: set[str]) -> bool:
@@ -156,12 +272,7 @@ def _found_through(module: Any, top: str, added: set[str]) -> bool:
         return False
     f = getattr(module, "__file__", None)
     if isinstance(f, str):
-        if f.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES)) or _is_installed(f):
-            return False
-        folder = os.path.dirname(f)
-        if os.path.basename(f).startswith("__init__."):  # a package: its folder is in the entry
-            folder = os.path.dirname(folder)
-        return os.path.normpath(folder) in added
+        return _entry_of(f) in added
     paths = vars(module).get("__path__") if isinstance(module, types.ModuleType) else None
     if paths is None or isinstance(paths, str):
         return False

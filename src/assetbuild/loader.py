@@ -30,7 +30,15 @@ from .atomicfile import write_atomically
 from .compiled import SLICE_CACHE_PREFIX, TAG, beside_file, compile_cached, prune_slices, slice_compiled
 from .definitions import AssetDef, ObservableSourceDef, ResourceDef, SourceDef
 from .errors import DefinitionError, ProjectNotFound, describe_exception, syntax_excerpt
-from .importstate import added_path_modules, hide, kept_hooks, path_entries, project_module_names
+from .importstate import (
+    added_path_modules,
+    hide,
+    hide_changed,
+    kept_hooks,
+    note_callers_code,
+    path_entries,
+    project_module_names,
+)
 from .interrupts import RealInterrupts
 from .modulefinder import MODULES_CACHE_PREFIX, ProjectModuleFinder, _in_project, _is_installed
 
@@ -135,6 +143,7 @@ class ProjectImports:
         # (with the project on sys.path, as for every later look at namespace packages: their
         # __path__, worked out again whenever sys.path changes, is then computed once per load)
         self._hidden = hide(self.root)
+        self._hidden.update(hide_changed())
         sys.meta_path.insert(0, self._finder)
         _ACTIVE.append(self)
         return self
@@ -166,6 +175,7 @@ class ProjectImports:
             dropped.add(ASSETFILE_MODULE)  # a finder or hook project code made goes with it
             sys.meta_path[:] = kept_hooks(sys.meta_path, before, dropped, self._finder)
             sys.path_hooks[:] = kept_hooks(sys.path_hooks, before, dropped, self._finder)
+        note_callers_code(self.root)
 
 
 def loaded_sources(names: Iterable[str] | None = None) -> dict[str, str]:
