@@ -119,3 +119,18 @@ def test_build_result_still_caches_its_counts():
     b = BuildResult((AssetResult("a", "built"), AssetResult("b", "failed", error="x")), 0.1)
     assert not b.ok and b.count("built") == 1 and b.count("failed") == 1
     assert dataclasses.replace(b, results=b.results[:1]).ok
+
+
+def test_names_and_count_refuse_a_word_that_is_no_status() -> None:
+    """``result.names("bulit")`` gave [], which ``assert not r.names("bulit")`` in a test takes
+    as true; a word that is no status is a ValueError naming the statuses."""
+    import typing
+
+    from assetbuild.reports import AssetResult, BuildResult, Status
+
+    r = BuildResult((AssetResult("a", "built"), AssetResult("b", "cached")), 0.0)
+    assert r.names("built") == ["a"] and r.count("cached") == 1 and r.count("failed") == 0
+    for call in (r.names, r.count):
+        with pytest.raises(ValueError, match="'bulit' is no result status; a result is one of: built, cached"):
+            call("bulit")  # type: ignore[arg-type]
+    assert reports._STATUSES == typing.get_args(Status)

@@ -186,6 +186,15 @@ class ObservationResult(FrozenRecord):
                            traceback=self.traceback, metadata={"kind": "observable_source"})
 
 
+_STATUSES = ("built", "cached", "restored", "failed", "skipped")  # Status's words
+
+
+def _status(status: object) -> Status:
+    if status not in _STATUSES:
+        raise ValueError(f"{status!r} is no result status; a result is one of: {', '.join(_STATUSES)}")
+    return status  # type: ignore[return-value]
+
+
 @dataclass(init=False, repr=False, eq=False)
 class BuildResult(FrozenRecord):
     """A whole build: one result per selected asset, in build order (after a failed result for
@@ -212,8 +221,9 @@ class BuildResult(FrozenRecord):
                                                              or r.error is None)
                                    for r in self.results)
 
-    def count(self, status: str) -> int:
-        return self._counts.get(status, 0)
+    def count(self, status: Status) -> int:
+        """How many results have ``status`` ("built", "cached", "restored", "failed", "skipped")."""
+        return self._counts.get(_status(status), 0)
 
     @functools.cached_property
     def _counts(self) -> dict[str, int]:  # one pass for every count: a null build's summary asks five
@@ -221,7 +231,10 @@ class BuildResult(FrozenRecord):
 
         return dict(Counter(r.status for r in self.results))
 
-    def names(self, status: str) -> list[str]:
+    def names(self, status: Status) -> list[str]:
+        """The assets whose results have ``status``, in build order; a word that is no status is
+        a ValueError (a misspelt one would give an empty list, which a test would take as true)."""
+        status = _status(status)
         return [r.asset for r in self.results if r.status == status]
 
     def by_asset(self) -> dict[str, Status]:
