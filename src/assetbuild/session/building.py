@@ -269,14 +269,25 @@ def build(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "
           exclude: Sequence[str] = (), partitions: str | Sequence[str] | None = None) -> BuildResult:
     """Build ``assets`` (default: all) and everything upstream of them; return what happened.
 
-    ``assets`` is a selection (``x``, ``raw/*``, ``group:g``, ``+x``, ``x+``, ``+x+``; see
-    ``graph.select``), less what ``exclude`` selects. ``force`` runs the selected assets even if
+    ``assets`` is a selection (``x``, ``raw/*``, ``group:g``, ``+x``, ``x+``, ``+x+``; see the
+    README, "Selecting assets"), less what ``exclude`` selects. ``force`` runs the selected assets even if
     up to date; ``force_upstream`` also what they need. ``only`` runs just the selected assets,
     against the stored values of their inputs, even stale ones (a later full build reconciles).
 
-    A failing asset does not raise: it is a result with status "failed" (``result.ok`` is False).
+    Returns a ``BuildResult``: ``result.ok``, ``result.names("built")`` (or "cached",
+    "restored", "failed", "skipped"), one ``AssetResult`` per asset in ``result.results`` (its
+    ``status``, ``key``, ``data_version``, ``error``, ``traceback``, ``reasons``, ``logs``), and
+    ``result.to_json()``, the document ``build --json`` prints. A failing asset does not raise:
+    it is a result with status "failed" (``result.ok`` is False); ``keep_going`` builds on
+    with everything that does not depend on it (``-k``), else the build stops at the first.
     Definition and store errors raise ``AssetbuildError`` subclasses; Ctrl-C ends the workers
-    and raises KeyboardInterrupt (finished work is kept).
+    and raises KeyboardInterrupt (finished work is kept). ``dry_run`` runs nothing and writes
+    nothing (observable sources are observed): each result says what a build would do
+    (``metadata["would"]``) and why (``reasons``).
+
+    Nothing is printed but warnings (to stderr) and what assets print; for the command line's
+    lines, pass ``reporter=Reporter(verbosity=0)`` (``from assetbuild.output import Reporter``;
+    1: verbose, -1: quiet).
 
     ``jobs`` runs up to that many assets at once (``"auto"``: the CPUs this process may use);
     ``executor`` names where they run (``serial``, ``threads``, ``processes`` or a plugin's;
@@ -291,8 +302,10 @@ def build(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "
 
     ``remote`` (default: $ASSETBUILD_REMOTE) is a shared cache URL (``file://...``, ``s3://bucket/prefix``):
     local misses are looked up there and new outputs uploaded unless ``remote_read_only``;
-    entries are signed and verified with $ASSETBUILD_CACHE_KEY (see the README, "Caching in CI").
-    A dry run does not use it.
+    entries are signed and verified with $ASSETBUILD_CACHE_KEY (see the README, "Caching in CI");
+    with no key set it is not used (a warning) unless ``trust_remote_unsigned``.
+    ``remote_timeout`` (seconds) limits each request; ``remote_options`` go to the remote's
+    client (e.g. ``{"endpoint_url": ...}`` for S3). A dry run does not use it.
 
     ``params`` overrides the params assets declare (``@asset(params=...)``) for this build:
     ``{"big_ones": {"threshold": 5}}``, over ``param_args`` (``--param`` items,
