@@ -156,24 +156,26 @@ def test_a_module_the_load_imported_through_the_callers_sys_path_is_imported_afr
     pytest's ``pythonpath``), not installed, that the AssetFile imports: edited, with
     ``code_version`` bumped as the fingerprint's warning asks, the next build in this process
     runs it as its file is now, as a fresh process does, not the module the first call left in
-    sys.modules. Installed code found there (a folder of distributions) stays."""
+    sys.modules. Unedited, that module stays between calls (a loaded value of its class can be
+    pickled); edited, the new one takes its place."""
+    import pickle
+
     shared = tmp_path / "shared"
     shared.mkdir()
-    (shared / "sharedlib3.py").write_text("def f():\n    return 1\n")
-    (shared / "callers3.py").write_text("Y = 1\n")
+    (shared / "sharedlib3.py").write_text("class Row:\n    pass\n\ndef f():\n    return 1\n")
     monkeypatch.syspath_prepend(str(shared))
-    for name in ("sharedlib3", "callers3"):
-        monkeypatch.delitem(sys.modules, name, raising=False)
-    import callers3
-
-    af = "from sharedlib3 import f\nimport callers3\n\n@asset(io='json', code_version='V')\ndef a():\n    return f()\n"
+    monkeypatch.delitem(sys.modules, "sharedlib3", raising=False)
+    af = ("from sharedlib3 import f, Row\n\n@asset(io='json', code_version='V')\ndef a():\n    return f()\n\n"
+          "@asset\ndef row():\n    return Row()\n")
     project.assetfile(af.replace("V", "1"))
-    assert project.built() == ["a"] and project.value("a") == 1
-    assert "sharedlib3" not in sys.modules and sys.modules["callers3"] is callers3
-    (shared / "sharedlib3.py").write_text("def f():\n    return 2\n")
+    assert project.built() == ["a", "row"] and project.value("a") == 1
+    first = sys.modules["sharedlib3"]
+    assert project.built() == [] and sys.modules["sharedlib3"] is first
+    pickle.dumps(project.value("row"))  # its class is the one sys.modules holds
+    (shared / "sharedlib3.py").write_text("class Row:\n    pass\n\ndef f():\n    return 2\n")
     project.assetfile(af.replace("V", "2"))
     assert project.built() == ["a"] and project.value("a") == 2
-    assert sys.modules["callers3"] is callers3
+    assert sys.modules["sharedlib3"] is not first and sys.modules["sharedlib3"].f() == 2
 
 
 def test_a_library_of_the_callers_edited_since_a_call_is_imported_afresh_by_the_next(project, tmp_path, monkeypatch):

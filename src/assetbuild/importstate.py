@@ -81,24 +81,20 @@ def path_entries(entries: list[Any]) -> set[str]:
 
 
 def added_path_modules(before: set[str], saved: set[str]) -> list[str]:
-    """Modules imported since ``before`` (the names in sys.modules then) from user code outside
-    the installed ones: through a ``sys.path`` entry that is there now but was not among ``saved``
-    (``path_entries`` of the caller's: what the load's code put on the path,
-    ``sys.path.insert(0, "../shared")``), or through one of the caller's entries that is no site
-    directory nor put on the path by one's ``.pth`` file (``PYTHONPATH=shared``, pytest's
-    ``pythonpath``, a notebook's ``sys.path.insert``).
+    """Modules imported since ``before`` (the names in sys.modules then) through a ``sys.path``
+    entry that is there now but was not among ``saved`` (``path_entries`` of the caller's): what
+    the load's code put on the path (``sys.path.insert(0, "../shared")``) and imported from it.
 
-    A fresh process would import such a module from its file again, maybe edited since (and
-    ``code_version`` bumped, as the fingerprint's warning about it asks); kept in
-    ``sys.modules``, the next call in this process would run the old code under the new key.
-    Left alone: modules the caller had before, the standard library, installed code (site
-    directories, a ``.pth`` file's folders such as an editable install's, assetbuild itself),
-    and C extensions (Python cannot load one afresh in a running process anyway)."""
+    The path is put back after the load, so a fresh process would import such a module from its
+    file again, maybe edited since (and ``code_version`` bumped); kept in ``sys.modules``, the
+    next call in this process would run the old code under the new key. Left alone: modules the
+    caller had before, the standard library, installed code (site-packages, assetbuild itself),
+    and C extensions (Python cannot load one afresh in a running process anyway). (A module
+    found through the caller's own entries stays: ``hide_changed`` sees to it.)"""
     new = [n for n in sys.modules if n not in before]
     if not new:
         return []
     added = path_entries(sys.path) - saved
-    added |= (path_entries(sys.path) & saved) - _site_entries()
     if not added:
         return []
     modules = sys.modules
@@ -114,9 +110,10 @@ def added_path_modules(before: set[str], saved: set[str]) -> list[str]:
     return out
 
 
-# Each module of the caller's own code (``_callers_code``) a call has seen, with the signature of
-# its file then: the next call sets it aside if its file changed since (``hide_changed``).
-_SEEN: dict[str, tuple[weakref.ref[types.ModuleType], tuple[int, int, int] | None]] = {}
+# Each module of the caller's own code (``_callers_code``) a call has seen: the module, the
+# signature of its file then, and whether a call imported it (not the caller): the next call sets
+# it aside, or forgets it if a call imported it, when its file changed since (``hide_changed``).
+_SEEN: dict[str, tuple[weakref.ref[types.ModuleType], tuple[int, int, int] | None, bool]] = {}
 
 
 def _file_signature(path: str) -> tuple[int, int, int] | None:
@@ -148,36 +145,45 @@ def _callers_code(root: str) -> dict[str, types.ModuleType]:
     return out
 
 
-def note_callers_code(root: str) -> None:
+def note_callers_code(root: str, before: set[str]) -> None:
     """After a call: the signature of the file of each of the caller's own modules it has not
-    seen before (or that was imported again since), as the baseline ``hide_changed`` compares."""
+    seen before (or that was imported again since), as the baseline ``hide_changed`` compares;
+    those not in ``before`` (``sys.modules``' names as the call began) the call imported."""
     for name, module in _callers_code(root).items():
         seen = _SEEN.get(name)
         if seen is not None and seen[0]() is module:
             continue
         f = getattr(module, "__file__", None)
         if isinstance(f, str):
-            _SEEN[name] = (weakref.ref(module), _file_signature(f))
+            ours = name not in before or (seen is not None and seen[2])
+            _SEEN[name] = (weakref.ref(module), _file_signature(f), ours)
 
 
 def hide_changed() -> dict[str, Any]:
-    """Before a load: take out of ``sys.modules`` (and return) the caller's own modules whose
-    file changed since an earlier call saw them, with every module of their top-level package.
-    The load imports them from their files, as a fresh process does; the module in memory is
-    the code before the edit, which would run under the key of an edit the build cannot see
-    (``code_version`` bumped for it). The caller's come back after the call, the same objects."""
-    tops = set()
-    for name, (ref, sig) in list(_SEEN.items()):
+    """Before a load: the caller's own modules (``_callers_code``: a library on ``PYTHONPATH``)
+    whose file changed since a call saw them, with every module of their top-level package, out
+    of ``sys.modules``, so that the load imports them from their files, as a fresh process does:
+    the module in memory is the code before the edit, which would run under the key of an edit
+    the fingerprint cannot see (``code_version`` bumped for it). Those the caller imported are
+    returned, to be put back after the call (the same objects); those a call imported are
+    forgotten, the new ones kept in their place."""
+    changed: dict[str, bool] = {}  # top -> every changed module under it was imported by a call
+    for name, (ref, sig, ours) in list(_SEEN.items()):
         module = ref()
         if module is None:
             del _SEEN[name]
             continue
         f = getattr(module, "__file__", None)
         if sys.modules.get(name) is module and isinstance(f, str) and _file_signature(f) != sig:
-            tops.add(name.partition(".")[0])
-    if not tops:
+            top = name.partition(".")[0]
+            changed[top] = changed.get(top, True) and ours
+    if not changed:
         return {}
-    return {n: sys.modules.pop(n) for n in [n for n in sys.modules if n.partition(".")[0] in tops]}
+    for name, (_, _, ours) in _SEEN.items():  # a package the caller imported, a module of it a call did
+        if not ours and changed.get(name.partition(".")[0]):
+            changed[name.partition(".")[0]] = False
+    taken = {n: sys.modules.pop(n) for n in [n for n in sys.modules if n.partition(".")[0] in changed]}
+    return {n: m for n, m in taken.items() if not changed[n.partition(".")[0]]}
 
 
 def _site_entries() -> set[str]:

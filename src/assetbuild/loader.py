@@ -116,9 +116,10 @@ class ProjectImports:
     A caller that imports its own modules (a notebook) may hold one named like a project module
     (its own ``helpers.py``), or the project's own module, maybe edited since: the load must
     not use either, so each is hidden (``importstate.hide``) while active and put back, the same object,
-    after. What the project added to ``sys.path`` is undone, and the modules it imported through
-    what it added, or through a folder of the caller's that holds no installed code, are forgotten
-    with the project's (``importstate.added_path_modules``); finders
+    after; so is a library of the caller's own whose file changed since a call saw it
+    (``importstate.hide_changed``). What the project added to ``sys.path`` is undone, and the
+    modules it imported through what it added are forgotten with the project's
+    (``importstate.added_path_modules``); finders
     and path hooks that project code defined are dropped (those of a library it imported stay,
     with the library)."""
 
@@ -160,7 +161,7 @@ class ProjectImports:
             for name in added_path_modules(self._modules, path_entries(self._saved[1])):
                 if sys.modules.pop(name, None) is not None:
                     dropped.add(name)
-        self._modules = set()
+        before_call, self._modules = self._modules, set()
         if self._hidden:  # what the load imported under a hidden name goes; the caller's comes back
             tops = {n.partition(".")[0] for n in self._hidden}
             for name in [n for n in sys.modules if n.partition(".")[0] in tops]:
@@ -175,7 +176,7 @@ class ProjectImports:
             dropped.add(ASSETFILE_MODULE)  # a finder or hook project code made goes with it
             sys.meta_path[:] = kept_hooks(sys.meta_path, before, dropped, self._finder)
             sys.path_hooks[:] = kept_hooks(sys.path_hooks, before, dropped, self._finder)
-        note_callers_code(self.root)
+        note_callers_code(self.root, before_call)
 
 
 def loaded_sources(names: Iterable[str] | None = None) -> dict[str, str]:
