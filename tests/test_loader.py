@@ -197,6 +197,8 @@ def test_a_library_of_the_callers_edited_since_a_call_is_imported_afresh_by_the_
     project.assetfile(af.replace("V", "1"))
     assert project.built() == ["a"] and project.value("a") == [1, True]
     assert sys.modules["sharedlib4"] is sharedlib4
+    os.utime(shared / "sharedlib4.py", ns=(1, 1))  # touched, its bytes as they were: no edit
+    assert project.built("a", force=True) == ["a"] and project.value("a") == [1, True]
     (shared / "sharedlib4.py").write_text("def f():\n    return 2\n")
     project.assetfile(af.replace("V", "2"))
     assert project.built() == ["a"] and project.value("a") == [2, False]

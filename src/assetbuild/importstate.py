@@ -6,6 +6,7 @@ load imported that must not outlive it, so the next call in this process imports
 from __future__ import annotations
 
 import functools
+import hashlib
 import importlib.machinery
 import os
 import sys
@@ -113,15 +114,32 @@ def added_path_modules(before: set[str], saved: set[str]) -> list[str]:
 # Each module of the caller's own code (``_callers_code``) a call has seen: the module, the
 # signature of its file then, and whether a call imported it (not the caller): the next call sets
 # it aside, or forgets it if a call imported it, when its file changed since (``hide_changed``).
-_SEEN: dict[str, tuple[weakref.ref[types.ModuleType], tuple[int, int, int] | None, bool]] = {}
+_SEEN: dict[str, tuple[weakref.ref[types.ModuleType], tuple[int, int, int, str] | None, bool]] = {}
 
 
-def _file_signature(path: str) -> tuple[int, int, int] | None:
+def _file_signature(path: str) -> tuple[int, int, int, str] | None:
+    """(mtime, size, inode, sha256 of the bytes) of a module's file; None when it cannot be read."""
+    try:
+        st = os.stat(path)
+        with open(path, "rb") as f:
+            digest = hashlib.sha256(f.read()).hexdigest()
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size, st.st_ino, digest
+
+
+def _changed(path: str, sig: tuple[int, int, int, str] | None) -> bool:
+    """Whether the file's bytes differ from those ``sig`` was taken of (read only when its stat
+    differs: a file touched, or written again as it was, by a generator or a checkout, is no
+    change)."""
     try:
         st = os.stat(path)
     except OSError:
-        return None
-    return st.st_mtime_ns, st.st_size, st.st_ino
+        return sig is not None
+    if sig is not None and (st.st_mtime_ns, st.st_size, st.st_ino) == sig[:3]:
+        return False
+    now = _file_signature(path)
+    return now is None or sig is None or now[3] != sig[3]
 
 
 def _callers_code(root: str) -> dict[str, types.ModuleType]:
@@ -174,7 +192,7 @@ def hide_changed() -> dict[str, Any]:
             del _SEEN[name]
             continue
         f = getattr(module, "__file__", None)
-        if sys.modules.get(name) is module and isinstance(f, str) and _file_signature(f) != sig:
+        if sys.modules.get(name) is module and isinstance(f, str) and _changed(f, sig):
             top = name.partition(".")[0]
             changed[top] = changed.get(top, True) and ours
     if not changed:
