@@ -507,3 +507,41 @@ def _remove_empty(path: str) -> None:
 
 
 __all__ = ["WorkerVisit", "run_visiting", "top_level_modules"]
+
+
+# --- what a task carries for such a worker to check (made by session.building) ----------
+
+def keyed_libraries(fp: Any, adef: Any, libraries: dict[str, str], *, sliced: bool) -> tuple[tuple[str, str], ...]:
+    """The libraries the build's keys name, at the versions they name (``Task.libraries``): a
+    worker that outlives builds checks those it imported against its own (``sharedworkers``).
+    A slice took its keys' code fingerprints from the snapshot, looking up no library: the
+    asset's function is fingerprinted here for them (the code is the same, proved)."""
+    if sliced and adef.code_version is None:
+        try:
+            fp.fingerprint_function(adef.fn, adef.name)
+        except Exception:  # noqa: BLE001 - its key was made without it; the check is what is lost
+            pass
+    return tuple(sorted(libraries.items()))
+
+
+def source_versions(graph: Any, name: str, files: Any, store: Any) -> tuple[tuple[str, Any, Any], ...]:
+    """(path, data version, by mtime) of each source ``name`` reads, as its key holds them, and
+    (upstream, its manifest's bytes, None) of each upstream whose files (``outputs=``) it reads
+    (``Task.sources``): a worker on another machine checks that the files it reads at those
+    paths are those (``sharedworkers``)."""
+    from .definitions import AssetDef, SourceDef
+    from .errors import AssetbuildError
+
+    out: list[tuple[str, Any, Any]] = []
+    for _, up in graph.inputs.get(name, ()):
+        d = graph.nodes.get(up)
+        try:
+            if isinstance(d, SourceDef):
+                out.append((d.path, files.source_version(d.path), d.path in graph.mtime_paths))
+            elif isinstance(d, AssetDef) and d.outputs and store is not None:
+                head = store.get_head(up)
+                if head is not None:
+                    out.append((up, bytes(store.read_blob(head.output_digest)), None))
+        except AssetbuildError:  # (its key could not be made without it: not sent)
+            continue
+    return tuple(out)

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from ..definitions import AssetDef, SourceDef
+from ..definitions import AssetDef
 from ..errors import AssetbuildError, ConfigError, DefinitionError, PluginError, SliceInsufficient
 from ..graph import select
 from ..output import Reporter
@@ -77,39 +77,6 @@ def _runner(project: Project, options: BuildOptions) -> Any:
     return runner
 
 
-def _keyed_libraries(fp: Any, adef: AssetDef, libraries: dict[str, str], *, sliced: bool) -> tuple[tuple[str, str], ...]:
-    """The libraries the build's keys name, at the versions they name (``Task.libraries``): a
-    worker that outlives builds checks those it imported against its own (``sharedworkers``).
-    A slice took its keys' code fingerprints from the snapshot, looking up no library: the
-    asset's function is fingerprinted here for them (the code is the same, proved)."""
-    if sliced and adef.code_version is None:
-        try:
-            fp.fingerprint_function(adef.fn, adef.name)
-        except Exception:  # noqa: BLE001 - its key was made without it; the check is what is lost
-            pass
-    return tuple(sorted(libraries.items()))
-
-
-def _source_versions(graph: Any, name: str, files: Any, store: Any) -> tuple[tuple[str, Any, Any], ...]:
-    """(path, data version, by mtime) of each source ``name`` reads, as its key holds them, and
-    (upstream, its manifest's bytes, None) of each upstream whose files (``outputs=``) it reads
-    (``Task.sources``): a worker on another machine checks that the files it reads at those
-    paths are those (``sharedworkers``)."""
-    out: list[tuple[str, Any, Any]] = []
-    for _, up in graph.inputs.get(name, ()):
-        d = graph.nodes.get(up)
-        try:
-            if isinstance(d, SourceDef):
-                out.append((d.path, files.source_version(d.path), d.path in graph.mtime_paths))
-            elif isinstance(d, AssetDef) and d.outputs and store is not None:
-                head = store.get_head(up)
-                if head is not None:
-                    out.append((up, bytes(store.read_blob(head.output_digest)), None))
-        except AssetbuildError:  # (its key could not be made without it: not sent)
-            continue
-    return tuple(out)
-
-
 def project_params(project: Project, *, args: Sequence[str] = (), given: Any = None) -> dict[str, str]:
     """Asset -> the canonical JSON of its params for this build or look: the declared defaults,
     then ``[tool.assetbuild.params.ASSET]``, then ``--param`` items (``args``), then ``params=``
@@ -159,6 +126,7 @@ def make_scheduler(project: Project, store: Any, *, record: bool,
     from ..external import OutputChecker
     from ..io import is_external
     from ..scheduler import Scheduler
+    from ..sharedworkers import keyed_libraries, source_versions
     from ..snapshot import JOURNAL_FILE
     from ..workspace import Workspace
 
@@ -175,8 +143,8 @@ def make_scheduler(project: Project, store: Any, *, record: bool,
             reached = fp.modules_reached(adef.fn)
             task.code_modules = tuple(sorted(reached)) if reached is not None else None
         if runner is not None and not runner.same_machine(adef.executor):  # a worker with other libraries?
-            task.libraries = _keyed_libraries(fp, adef, libraries, sliced=project.sliced is not None)
-            task.sources = _source_versions(project.graph, adef.name, files, store)
+            task.libraries = keyed_libraries(fp, adef, libraries, sliced=project.sliced is not None)
+            task.sources = source_versions(project.graph, adef.name, files, store)
         fan = project.graph.fan_in.get(adef.name)
         if fan:
             bound = project.graph.inputs[adef.name]
