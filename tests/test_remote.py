@@ -942,6 +942,55 @@ def test_a_local_entry_whose_bytes_are_gone_is_restored_from_the_remote(checkout
     assert st == dict.fromkeys(ALL, "fresh")
 
 
+EXPIRING = """\
+import os
+from assetbuild import asset
+
+@asset(io="bytes", max_age="1h")
+def x():
+    return os.urandom(200_000)
+"""
+
+
+def _expiring_checkout(root: Path) -> Path:
+    root.mkdir(parents=True)
+    (root / "AssetFile").write_text(EXPIRING)
+    return root
+
+
+def _quiet_build(root: Path, url: str) -> assetbuild.BuildResult:
+    return assetbuild.build(project_dir=root, remote=url,
+                            reporter=Reporter(out=io.StringIO(), err=io.StringIO(), verbosity=-2))
+
+
+def test_a_run_of_an_expired_remote_hit_keeps_its_own_latest_build(tmp_path, monkeypatch, remote):
+    """An asset whose remote entry is expired (max_age) runs here, while the download its
+    lookup started may still be under way: the build's own head is recorded whatever that
+    download does (it was held back behind it, and lost when the remote's bytes were
+    rejected), and the trace of its key stays this build's (the download, landing later,
+    recorded the remote's expired one over it: head and trace then disagreed)."""
+    url, fs, root = remote
+    monkeypatch.setenv("ASSETBUILD_CACHE_KEY", KEY)
+    monkeypatch.delenv("ASSETBUILD_REMOTE", raising=False)
+    monkeypatch.setenv("ASSETBUILD_NOW", "2026-01-01T10:00:00Z")
+    assert _quiet_build(_expiring_checkout(tmp_path / "a"), url).ok
+    (blob,) = _objects(fs, root, "blobs")
+    (record,) = _objects(fs, root, "records")
+    good, expired = fs.cat(blob), fs.cat(record)
+    monkeypatch.setenv("ASSETBUILD_NOW", "2026-01-01T12:00:00Z")
+    for name, planted in (("bad", b"X" + good[1:]), ("good", good)):  # rejected, then landing
+        fs.pipe(blob, planted)
+        fs.pipe(record, expired)  # (the build before uploaded its own, fresh)
+        b = _expiring_checkout(tmp_path / name)
+        r = _quiet_build(b, url)
+        assert r.ok and r.by_asset() == {"x": "built"}, name
+        with LmdbStore(b / ".assetbuild", readonly=True) as s:
+            head = s.get_head("x")
+            assert head is not None, name
+            assert s.get_trace(head.key).data_version == head.data_version, name
+        assert assetbuild.load_value("x", project_dir=b) != good
+
+
 def test_files_of_an_outputs_asset_gone_with_their_local_copies_are_restored_from_the_remote(checkouts, remote):
     """The files an ``outputs=`` asset wrote, gone from the project and their stored copies
     gone from the local cache (its entry and list of files kept: a CI cache restored in part):

@@ -385,9 +385,28 @@ class RemoteCachedStore(RemoteUploads):
         return digest
 
     def put_trace(self, key: str, trace: Trace) -> None:
+        """A trace this build made (the asset ran): it supersedes a remote hit for ``key`` whose
+        download is under way (one the rebuilder found and then ran anyway: expired, data kept
+        outside the cache gone), so that download no longer holds this build's head back, nor
+        records the remote's trace over this one when it lands."""
+        self._release(key)
         self.local.put_trace(key, trace)
         if self.write and trace.output_digest in self._outgoing:
             self._uploads[key] = _Upload(trace)
+
+    def _release(self, key: str) -> None:
+        """Forget that ``key`` waits for a download; one nothing else waits for is dropped
+        (cancelled if it has not started; if it has, its bytes land in the local store unused).
+        One that failed already is no longer this key's to repair: it was built here."""
+        self._failed.discard(key)
+        digest = self._waiting.pop(key, None)
+        d = self._downloads.get(digest) if digest is not None else None
+        if d is None:
+            return
+        d.keys.pop(key, None)
+        if not d.keys and not d.heads:
+            del self._downloads[digest]  # (its done-callback finds it gone: _drain skips it)
+            d.future.cancel()
 
     def not_shared(self, key: str) -> None:
         """``key``'s trace, just put, is not uploaded: no build can ever look it up (a volatile
