@@ -284,3 +284,29 @@ def test_without_an_assetfile_that_loads_the_entries_come_without_heads(exported
     (victim / "AssetFile").write_text(FILES_ASSETFILE)
     r = cli("build", cwd=victim)
     assert r.returncode == 0 and "\n0 built, 0 cached, 2 restored" in r.stdout, r.stdout + r.stderr  # by key
+
+
+@pytest.mark.parametrize("field,value", [("created_ns", 2 ** 80), ("created_ns", -5), ("built_ns", 2 ** 80),
+                                         ("duration_s", float("nan")), ("duration_s", -1.0)])
+def test_an_entry_whose_times_are_out_of_range_is_skipped(exported, tmp_path, field, value):
+    """A time no build records (past 2500, before 1970), or a duration that is no finite
+    non-negative number, is a malformed entry, as in a remote record: the entry is skipped
+    (with a warning, exit 1), never recorded for ``show --meta``, ``log`` or an age to trip on
+    (a time of 2**80 was stored, and ``show --meta`` died with a raw traceback)."""
+    from projects import cli
+
+    def edit(entries: list[dict], blobs: dict[str, bytes]) -> None:
+        for e in entries:
+            if field == "built_ns":
+                e["head"][field] = value
+            else:
+                e["trace"][field] = e["head"][field] = value
+    bad = tmp_path / "bad.tar"
+    _craft(exported, bad, edit)
+    victim = _checkout(tmp_path / "victim")
+    r = cli("cache", "import", str(bad), "--json", cwd=victim)
+    summary = json.loads(r.stdout)
+    assert r.returncode == 1 and summary["entries"] == 0 and summary["skipped"] >= 1, r.stdout + r.stderr
+    assert "skipping a malformed entry" in r.stderr
+    r = cli("show", "--meta", "a", cwd=victim)
+    assert "Traceback" not in r.stderr and "never been built" in r.stderr, r.stdout + r.stderr

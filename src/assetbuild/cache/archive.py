@@ -175,6 +175,7 @@ def _entry_records(e: Any) -> tuple[str, str, Trace, Head | None]:
                          "duration_s": (int, float), "created_ns": int, "metadata_json": str})
     if not _HEX64.match(trace.output_digest):
         raise ValueError("bad output digest")
+    _check_ranges(trace.created_ns, trace.size, trace.duration_s)
     head = None
     hd = e.get("head")
     if hd is not None:
@@ -217,11 +218,22 @@ def _entry_records(e: Any) -> tuple[str, str, Trace, Head | None]:
                             "code_parts": dict, "io": str, "path": (str, type(None)), "built_ns": int,
                             "size": int, "duration_s": (int, float), "producer": str, "partition": str,
                             "out_index": int})
+        _check_ranges(head.built_ns, head.size, head.duration_s)
         if not all(isinstance(k, str) and isinstance(v, str) for k, v in head.code_parts.items()):
             raise ValueError("bad head code parts")
         if head.key != key or head.output_digest != trace.output_digest or head.io != trace.io:
             raise ValueError("head and trace disagree")
     return asset, key, trace, head
+
+
+def _check_ranges(when_ns: int, size: int, duration_s: float) -> None:
+    """ValueError unless a record's time is one a build records (``clock.FIRST_NS`` to
+    ``END_NS``, as a remote record's), its size and duration whole and finite: one out of range
+    was stored and then broke ``show --meta``, ``log`` and ages."""
+    if not clock.FIRST_NS <= when_ns < clock.END_NS:
+        raise ValueError("a time out of range")
+    if not 0 <= size < 1 << 62 or not 0 <= duration_s < 1e9:  # (NaN and inf: False)
+        raise ValueError("a size or duration out of range")
 
 
 def _params_ok(text: object) -> bool:
