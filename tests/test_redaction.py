@@ -24,6 +24,9 @@ from assetbuild.remote.transport import describe_error
      "https://h/c?sv=2024&sig=***&X-Amz-Credential=***&X-Amz-Security-Token=***"),
     ("simplecache::s3://key:secret@bucket/p", "simplecache::s3://***@bucket/p"),
     ("s3:/AKIA:secret@bucket", "s3:/***@bucket"),  # malformed, as an error quotes it
+    # a password with an unescaped "/" (AWS secret keys often have one): to the last @ too
+    ("s3://AKIAXXXXXXXX:wJalrXUtn/K7MDENG/bPxRfiCY@bucket/p", "s3://***@bucket/p"),
+    ("https://u:pa/ss@w/rd@host/c?x=1", "https://***@host/c?x=1"),
     # nothing secret: shown as given
     ("s3://bucket/team", "s3://bucket/team"),
     ("file:///srv/cache@2/x", "file:///srv/cache@2/x"),
@@ -58,6 +61,21 @@ def test_error_text_quoting_what_it_misread_is_cleaned():
         'ValueError: Parameter validation failed: Invalid bucket name "***@bucket": '
         'Bucket name must match the regex "^[a-zA-Z0-9.\\-_]{1,255}$"')
     assert settings.shown == "s3://***@bucket/p" and settings.url.startswith("s3://AKIA")
+
+
+def test_a_password_with_a_slash_is_hidden_where_a_client_quotes_part_of_it():
+    """``s3://KEY:SECRET@bucket`` with a "/" in SECRET: botocore takes ``KEY:SECR`` (up to the
+    slash) for the bucket name, and its message quotes it; the URL was shown whole, the secret
+    in it, in warnings and in the run history."""
+    secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+    settings = RemoteSettings(f"s3://AKIAIOSFODNN7EXAMPLE:{secret}@bkt/cache")
+    err = ValueError('Parameter validation failed:\nInvalid bucket name "AKIAIOSFODNN7EXAMPLE:wJalrXUtnFEMI": '
+                     'Bucket name must match the regex')
+    said = describe_error(err, settings.secrets)
+    shown = redact_text(f"assetbuild --remote {settings.url} -q")
+    for piece in secret.split("/"):
+        assert piece not in said and piece not in settings.shown and piece not in shown, (said, shown)
+    assert settings.shown == "s3://***@bkt/cache" and shown == "assetbuild --remote s3://***@bkt/cache -q"
 
 
 def test_describe_error_is_one_line_of_bounded_length():

@@ -18,9 +18,11 @@ from urllib.parse import unquote
 
 HIDDEN = "***"
 # scheme, its slashes (even too few: an error message quotes a malformed URL as given), userinfo
-# (patterns, compiled on first use by re's cache: a build records its command line through
-# ``redact_text`` and, without a URL in it, compiles none of them)
-_AUTHORITY = r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*:/*)(?P<userinfo>[^/?#\s]*@)?"  # up to the last @
+# up to the last @; a password with an unescaped "/" in it, as AWS secret keys often have, too
+# (read by the RFC, part of the secret would be the host, and shown). (Patterns, compiled on
+# first use by re's cache: a build records its command line through ``redact_text`` and,
+# without a URL in it, compiles none of them.)
+_AUTHORITY = r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*:/*)(?P<userinfo>[^/?#\s]*@|[^/?#\s@]*:[^?#\s]*@)?"
 # a query parameter or a --remote-option whose name says its value is a secret
 _SECRET_NAME = r"(?i)token|sig|secret|pass|pwd|key|auth|cred|session"
 _URL_IN_TEXT = r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>()]+"
@@ -73,6 +75,8 @@ def remote_secrets(url: str, options: dict[str, Any] | None = None) -> list[str]
         if m is not None and m["userinfo"]:
             userinfo = m["userinfo"][:-1]
             found.update((userinfo, *userinfo.split(":", 1)))
+            # a client quotes what it took for a bucket or host: the password up to a "/"
+            found.update(piece for password in userinfo.split(":", 1)[1:] for piece in password.split("/"))
         _, _, rest = part.partition("?")
         for param in rest.partition("#")[0].split("&"):
             name, eq, value = param.partition("=")
