@@ -942,6 +942,21 @@ def test_a_local_entry_whose_bytes_are_gone_is_restored_from_the_remote(checkout
     assert st == dict.fromkeys(ALL, "fresh")
 
 
+def test_a_folder_remote_may_be_given_as_a_path(checkouts, tmp_path):
+    """remote= takes a folder's pathlib.Path, as project_dir= does (it raised a raw TypeError
+    from re that named no argument); anything but text or a path is a TypeError naming it."""
+    folder = tmp_path / "shared"
+    a = checkouts()
+    assert a.build(folder).ok and a.ran == ALL and a.warnings == []
+    assert len(list((folder / "records").rglob("*"))) > 4
+    b = checkouts()
+    assert b.build(folder).by_asset() == dict.fromkeys(ALL, "restored") and b.ran == set()
+    st = {s.asset: s.state for s in assetbuild.status(project_dir=b.root, remote=folder)}
+    assert st == dict.fromkeys(ALL, "fresh")
+    with pytest.raises(TypeError, match="remote="):
+        b.build(5)
+
+
 EXPIRING = """\
 import os
 from assetbuild import asset

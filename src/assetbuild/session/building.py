@@ -228,7 +228,7 @@ def build(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "
           assetfile: str | None = None, cache_dir: str | os.PathLike[str] | None = None,
           force: bool = False, keep_going: bool = False, dry_run: bool = False,
           reporter: Reporter | None = None, plugin_manager: Any = None,
-          remote: str | None = None, remote_read_only: bool = False, trust_remote_unsigned: bool = False,
+          remote: str | os.PathLike[str] | None = None, remote_read_only: bool = False, trust_remote_unsigned: bool = False,
           remote_timeout: float | None = None, remote_options: dict[str, Any] | None = None,
           jobs: int | str | None = None, executor: str | None = None,
           executor_options: dict[str, str] | None = None, timeout: float | None = None,
@@ -268,7 +268,8 @@ def build(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "
     "timed out after N s" and its worker is killed (with one job, timed assets run in a worker
     process; the ``threads`` executor cannot stop a running asset and refuses a timeout).
 
-    ``remote`` (default: $ASSETBUILD_REMOTE) is a shared cache URL (``file://...``, ``s3://bucket/prefix``):
+    ``remote`` (default: $ASSETBUILD_REMOTE) is a shared cache URL (``file://...``, ``s3://bucket/prefix``,
+    or a folder's path, a ``pathlib.Path`` too):
     local misses are looked up there and new outputs uploaded unless ``remote_read_only``;
     entries are signed and verified with $ASSETBUILD_CACHE_KEY (see the README, "Caching in CI");
     with no key set it is not used (a warning) unless ``trust_remote_unsigned``.

@@ -8,6 +8,7 @@ dataclass costs every build 0.7-1 ms to make); ``tests/test_reports.py`` holds t
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,8 +28,12 @@ class RemoteOptions(FrozenRecord):
     timeout: float | None = None
     options: dict[str, Any] | None = None
 
-    def __init__(self, url: str | None = None, read_only: bool = False, trust_unsigned: bool = False,
+    def __init__(self, url: str | os.PathLike[str] | None = None, read_only: bool = False, trust_unsigned: bool = False,
                  timeout: float | None = None, options: dict[str, Any] | None = None) -> None:
+        if isinstance(url, os.PathLike):  # a folder given as a pathlib.Path, as project_dir= may be
+            url = os.fspath(url)
+        elif url is not None and not isinstance(url, str):
+            raise TypeError(f"remote= takes a URL or a folder's path, not {type(url).__name__}")
         self.__dict__.update(url=url, read_only=read_only, trust_unsigned=trust_unsigned, timeout=timeout,
                              options=options)
 

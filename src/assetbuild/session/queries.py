@@ -27,7 +27,7 @@ from .project import few_collections, open_project, open_store
 @verb
 def status(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = ".",
            assetfile: str | None = None, cache_dir: str | os.PathLike[str] | None = None,
-           reporter: Reporter | None = None, remote: str | None = None, trust_remote_unsigned: bool = False,
+           reporter: Reporter | None = None, remote: str | os.PathLike[str] | None = None, trust_remote_unsigned: bool = False,
            remote_timeout: float | None = None, remote_options: dict[str, Any] | None = None,
            params: dict[str, Any] | None = None, param_args: Sequence[str] = ()) -> list[AssetStatus]:
     """Whether each selected asset is fresh, stale or missing, and why. Writes nothing.
