@@ -5,6 +5,7 @@ side-effect file, so "ran nothing" is observed, not inferred."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -940,6 +941,39 @@ def test_a_local_entry_whose_bytes_are_gone_is_restored_from_the_remote(checkout
     assert a.head("big") == big
     st = {s.asset: s.state for s in assetbuild.status(project_dir=a.root)}
     assert st == dict.fromkeys(ALL, "fresh")
+
+
+def test_a_restore_of_another_build_of_a_key_whose_bytes_are_gone_becomes_the_latest(checkouts, remote):
+    """A local entry whose bytes are gone is restored from the remote; when the remote holds
+    another build of that key (another machine built it, with another value), that build
+    becomes the asset's latest (it stayed the old one, bytes gone: show failed, status said
+    stale, the next build ran it again, while its reader was restored keyed on the remote's
+    value), and the history's event names the value restored."""
+    url, fs, root = remote
+    a, b = checkouts(), checkouts()
+    assert b.build(None).ok and b.ran == ALL  # b alone
+    (a.root / "raw.txt").write_text("0123456789")
+    assert a.build(url).ok and a.ran == ALL
+    planted = b"9876543210" * 30000  # the remote's build of big's key has another value
+    digest = hashlib.sha256(planted).hexdigest()
+    fs.makedirs(_blob_path(root, digest).rsplit("/", 1)[0], exist_ok=True)
+    fs.pipe(_blob_path(root, digest), planted)
+    key = a.head("big").key
+    trace = Trace(digest, digest, a.head("big").io, len(planted), 0.1, a.head("big").built_ns, "")
+    fs.pipe(_record_path(root, key), encode_record(key, trace, asset="big", keys=RecordKeys(KEY.encode())))
+    for p in (b.root / ".assetbuild" / "cas").rglob("*"):
+        if p.is_file():
+            p.unlink()  # b's own bytes of big are lost
+    r = b.build(url)
+    assert r.ok and r.by_asset()["big"] == "restored" and b.ran <= {"report"}, (r.by_asset(), b.ran)
+    assert b.head("big").output_digest == digest
+    assert assetbuild.load_value("big", project_dir=b.root) == planted
+    st = {s.asset: s.state for s in assetbuild.status(project_dir=b.root)}
+    assert st == dict.fromkeys(ALL, "fresh"), st
+    event = assetbuild.asset_log("big", project_dir=b.root)["events"][0]
+    assert event["kind"] == "restored" and event["data_version"] == digest, event
+    r = b.build(None)
+    assert b.ran == set() and r.by_asset() == dict.fromkeys(ALL, "cached")
 
 
 def test_a_folder_remote_may_be_given_as_a_path(checkouts, tmp_path):

@@ -142,7 +142,8 @@ class RunRecorder:
             head = self._heads.get(r.asset)
             if head is None:
                 head = self.store.get_head(r.asset)
-            if head is not None and head.key == r.key:
+            # (a remote hit's head waits for its bytes: the one here may be an older build of its key)
+            if head is not None and head.key == r.key and head.data_version == r.data_version:
                 end = head.built_ns if kind == "materialized" else now_ns()
                 self._put(Event(
                     self._run(), r.asset, kind, end - int(r.duration_s * 1e9), end, r.duration_s, head.key,

@@ -158,10 +158,17 @@ class Materializer:
         return {ref.partition(":")[0] for v in versions for ref in named.get(v, ())} if named else set()
 
     def reuse(self, name: str, d: Decision) -> None:
-        """Make a reused trace the asset's latest build, unless it already is, unchanged."""
+        """Make a reused trace the asset's latest build, unless it already is, unchanged. A
+        trace of the head's own key can be another build of it: the remote's, when the bytes
+        here are gone or expired (another machine built the key again, with another value, or
+        later); it becomes the head (the head kept naming the old one: bytes gone, or built too
+        long ago, while readers were keyed on the remote's data version)."""
         head = d.head
-        if head is None or head.key != d.key or (d.path_sig is not None and d.path_sig != head.path_stat):
-            self.put_head(name, d.known_key, d.parts, d.reused, d.path_sig, before=head)
+        reused = d.reused
+        if head is None or head.key != d.key or (d.path_sig is not None and d.path_sig != head.path_stat) \
+                or not isinstance(reused, Head) and (reused.data_version, reused.output_digest, reused.created_ns) \
+                != (head.data_version, head.output_digest, head.built_ns):
+            self.put_head(name, d.known_key, d.parts, reused, d.path_sig, before=head)
 
     def restore(self, name: str, path: str, d: Decision, data: bytes | None = None) -> None:
         """Make a reused trace the asset's latest build again: its bytes (``data``, else read
