@@ -1040,6 +1040,43 @@ def test_a_run_of_an_expired_remote_hit_keeps_its_own_latest_build(tmp_path, mon
         assert assetbuild.load_value("x", project_dir=b) != good
 
 
+def test_an_expired_local_entry_is_restored_from_a_fresher_remote_build_of_its_key(tmp_path, monkeypatch, remote):
+    """max_age: the local build of a key expired, and another machine built the key again
+    since (within max_age) and uploaded it: that build is restored, not the asset run again
+    (-n and status say so); it becomes the latest build, and counts its age from when it was
+    built there. A remote build that expired too is not downloaded: the asset runs."""
+    url, fs, root = remote
+    monkeypatch.setenv("ASSETBUILD_CACHE_KEY", KEY)
+    monkeypatch.delenv("ASSETBUILD_REMOTE", raising=False)
+    monkeypatch.setenv("ASSETBUILD_NOW", "2026-01-01T10:00:00Z")
+    b = _expiring_checkout(tmp_path / "b")
+    assert _quiet_build(b, url).ok
+    monkeypatch.setenv("ASSETBUILD_NOW", "2026-01-01T12:00:00Z")
+    a = _expiring_checkout(tmp_path / "a")
+    assert _quiet_build(a, url).by_asset() == {"x": "built"}  # expired there too: built again, uploaded
+    monkeypatch.setenv("ASSETBUILD_NOW", "2026-01-01T12:10:00Z")
+    (dry,) = assetbuild.build(project_dir=b, remote=url, dry_run=True).results
+    assert dry.metadata.get("would") == "restore" and dry.reasons[-1].code == "remote", dry
+    (st,) = assetbuild.status(project_dir=b, remote=url)
+    assert st.state == "stale" and st.reasons[0].code == "remote", st
+    r = _quiet_build(b, url)
+    assert r.by_asset() == {"x": "restored"}
+    assert assetbuild.load_value("x", project_dir=b) == assetbuild.load_value("x", project_dir=a)
+    (st,) = assetbuild.status(project_dir=b)
+    assert st.state == "fresh", st
+    monkeypatch.setenv("ASSETBUILD_NOW", "2026-01-01T13:30:00Z")  # both expired now
+    c = _expiring_checkout(tmp_path / "c")
+    assert _quiet_build(c, None).ok
+    monkeypatch.setenv("ASSETBUILD_NOW", "2026-01-01T15:00:00Z")
+    with LmdbStore(c / ".assetbuild", readonly=True) as s:
+        was = s.get_head("x")
+    r = _quiet_build(c, url)
+    assert r.by_asset() == {"x": "built"}
+    with LmdbStore(c / ".assetbuild", readonly=True) as s:
+        head = s.get_head("x")
+        assert head.data_version != was.data_version and s.get_trace(head.key).data_version == head.data_version
+
+
 def test_files_of_an_outputs_asset_gone_with_their_local_copies_are_restored_from_the_remote(checkouts, remote):
     """The files an ``outputs=`` asset wrote, gone from the project and their stored copies
     gone from the local cache (its entry and list of files kept: a CI cache restored in part):

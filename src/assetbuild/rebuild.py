@@ -316,8 +316,14 @@ class TraceRebuilder:
             found = self._remote_trace(key)
             if found is not None:
                 trace, origin, present = found, found.origin, self.store.has_blob(found.output_digest, found.size)
-        if adef.max_age is not None:
-            expired = self._expired(trace, adef.max_age)
+        max_age = adef.max_age
+        if max_age is not None:
+            expired = self._expired(trace, max_age)
+            if expired is not None and origin == "local":  # another machine may have built the key since
+                found = self._remote_trace(key, lambda t: self._expired(t, max_age) is None)
+                if found is not None:
+                    trace, origin, present = found, found.origin, self.store.has_blob(found.output_digest, found.size)
+                    expired = None
             if expired is not None:
                 return Decision("run", parts, key, (expired,), None, "local", head)
         if not present:
@@ -361,12 +367,13 @@ class TraceRebuilder:
         action: Action = "fetch" if origin != "local" else "restore" if reasons else "cached"
         return Decision(action, parts, key, reasons, trace, origin, head, sig)
 
-    def _remote_trace(self, key: str) -> Trace | None:
+    def _remote_trace(self, key: str, usable: Callable[[Trace], bool] | None = None) -> Trace | None:
         """A remote cache's trace of ``key`` (its bytes, and the files an ``outputs=`` asset wrote,
         on their way), when the local one is of no use: its bytes, or a file it lists, are gone
-        from the local cache. None without a remote cache, or when it lacks the key."""
+        from the local cache, or it expired. None without a remote cache, or when it lacks the
+        key, or has one that is not ``usable`` (nothing is then downloaded)."""
         remote_trace = getattr(self.store, "remote_trace", None)
-        return remote_trace(key) if remote_trace is not None else None
+        return remote_trace(key, usable) if remote_trace is not None else None
 
     def kept_state(self, name: str, head: Head) -> tuple[str, tuple[Reason, ...]] | None:
         """Whether ``head``, a value used without deciding its asset (the one a skip keeps

@@ -171,15 +171,17 @@ class RemoteCachedStore(RemoteUploads):
         trace = self.local.get_trace(key)
         return trace if trace is not None else self.remote_trace(key)
 
-    def remote_trace(self, key: str) -> Trace | None:
+    def remote_trace(self, key: str, usable: Callable[[Trace], bool] | None = None) -> Trace | None:
         """The remote's trace of ``key`` (its bytes on their way, as for any hit), or None: a
-        local miss, or a local trace whose bytes are gone from the local cache (the rebuilder
-        asks, rather than run the asset again)."""
+        local miss, or a local trace whose bytes are gone from the local cache or that expired
+        (the rebuilder asks, rather than run the asset again). One that is not ``usable`` (an
+        expired one) is None, and nothing is downloaded."""
         if not self.read or key in self._rejected:
             return None
         digest = self._waiting.get(key)
         if digest is not None:  # asked again (a repair): the same answer
-            return self._downloads[digest].keys[key]
+            found = self._downloads[digest].keys[key]
+            return found if usable is None or usable(found) else None
         try:
             raw = self._fetch_record(key)
         except (RemoteDown, RemoteRejected):
@@ -194,6 +196,8 @@ class RemoteCachedStore(RemoteUploads):
         except RemoteRejected as e:
             self._reject(key, None, str(e))
             self._emit()
+            return None
+        if usable is not None and not usable(trace):
             return None
         self.stats["hits"] += 1
         if asset:
