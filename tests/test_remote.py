@@ -188,6 +188,49 @@ def test_the_next_build_in_a_process_reaches_the_remote_with_the_same_client(che
     assert len(transport._KEPT) == 2 and kept in transport._KEPT.values()
 
 
+def test_a_listing_that_keeps_answering_is_waited_for_past_one_transfers_deadline(checkouts, s3_env, monkeypatch):
+    """A team's remote holds ever more records, and its one listing as many pages: the wait for
+    it is bounded by the server's silence since its last page, not by one transfer's deadline
+    (which called a server that answered every page in time down, and the build then ran
+    everything it could have restored)."""
+    from fsspec.asyn import sync
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.s3.models import s3_backends
+
+    from assetbuild.remote import transport
+
+    bucket = f"b{uuid.uuid4().hex[:12]}"
+    _s3fs().mkdir(bucket)
+    url = f"s3://{bucket}/team"
+    backend = s3_backends[DEFAULT_ACCOUNT_ID]["global"]
+    for i in range(3500):  # other commits' records: four pages of a listing
+        k = hashlib.sha256(b"%d" % i).hexdigest()
+        backend.put_object(bucket, f"team/records/{k[:2]}/{k}", b"{}")
+    a = checkouts()
+    assert a.build(url).ok and a.ran == ALL
+    watch = transport.watch_pages
+
+    def slowly(fs, note):  # from now on, each page of a listing takes 0.6 s
+        watch(fs, note)
+        sync(fs.loop, fs.set_session).meta.events.register(
+            "before-call.s3.ListObjectsV2", lambda **kw: time.sleep(0.6), unique_id="test-slow-pages")
+    monkeypatch.setattr(transport, "watch_pages", slowly)
+    monkeypatch.setattr(transport.RemoteSettings, "deadline", lambda self, size=0: 1.5 + size / 1e6)
+    made = transport.RemoteSettings.from_env.__func__
+
+    def few_ahead(cls, *args, **kw):
+        settings = made(cls, *args, **kw)
+        settings.prefetch = 8  # (the newest records, ours: fetched ahead at once)
+        return settings
+    monkeypatch.setattr(transport.RemoteSettings, "from_env", classmethod(few_ahead))
+    b = checkouts()
+    started = time.monotonic()
+    r = b.build(url)
+    assert time.monotonic() - started > 2.4  # the listing outlasted the deadline of one transfer
+    assert b.warnings == [] and b.ran == set(), b.warnings
+    assert r.by_asset() == dict.fromkeys(ALL, "restored")
+
+
 def test_a_process_keeps_the_newest_clients_only(tmp_path, monkeypatch):
     from assetbuild.remote import transport
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import collections
 import concurrent.futures as cf
 import threading
+import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -141,13 +142,22 @@ class RemoteCachedStore(RemoteUploads):
                 self._prefetched[k] = fut
         self._listed = listed  # last: a key listed but not prefetched is then asked directly
 
-    def _wait(self, fut: cf.Future[Any], size: int = 0) -> Any:
+    def _wait(self, fut: cf.Future[Any], size: int = 0, alive: Callable[[], float] | None = None) -> Any:
         """A transfer's result; a wait far beyond the request timeouts (and 1 MB/s for ``size``
-        bytes) counts as the remote being down (a hung file system has no timeouts of its own)."""
+        bytes) counts as the remote being down (a hung file system has no timeouts of its own).
+        ``alive``: when the transfer last showed progress (a listing's pages): the deadline then
+        runs from there, so a long listing that keeps answering is waited for."""
         limit = self.settings.deadline(size)
         try:
             with self.local.flushing_while_away():  # a long wait commits finished work meanwhile
-                return fut.result(timeout=limit)
+                wait = limit
+                while True:
+                    try:
+                        return fut.result(timeout=wait)
+                    except cf.TimeoutError:
+                        wait = limit - (time.monotonic() - alive()) if alive is not None else 0.0
+                        if wait <= 0:
+                            raise
         except cf.TimeoutError:
             self.remote.fail(TimeoutError(f"no answer in {limit:.0f}s"))
             raise RemoteDown(self.remote.down) from None
@@ -156,7 +166,7 @@ class RemoteCachedStore(RemoteUploads):
         if self._listing is None:
             self._listing = self._pool.submit(self._list_and_prefetch)
         if self._listed is None:
-            self._wait(self._listing)  # re-raises RemoteDown
+            self._wait(self._listing, alive=lambda: self.remote.progress)  # re-raises RemoteDown
         if self._listed is not None and key not in self._listed:
             return None  # answered by the listing: no request
         fut = self._prefetched.get(key)

@@ -19,6 +19,7 @@ import hashlib
 import os
 import re
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from ..atomicfile import atomic_writer, create_temp_in, open_dir_below, sweep_te
 from ..redaction import display_url, redact_text, remote_secrets
 from ..wording import words
 from .folder import local_chunks, read_local
+from .listing import listed_keys, watch_pages
 from .records import MAX_RECORD, NO_KEYS, RecordKeys, RemoteRejected
 
 REMOTE_ENV = "ASSETBUILD_REMOTE"
@@ -36,7 +38,6 @@ REMOTE_ENV = "ASSETBUILD_REMOTE"
 LEFTOVER_IDLE = 3600.0
 DEFAULT_TIMEOUT = 10.0
 _EMPTY_DIGEST = hashlib.sha256(b"").hexdigest()
-_KEY_NAME = re.compile(r"[0-9a-f]{64}\Z")  # a record's file name: the key it is for
 _COPY_CHUNK = 1 << 20  # an upload from a local file to a local folder, read this much at a time
 _STREAM_CHUNK = 8 << 20  # a download into a file: one ranged read per this much (of an object store)
 
@@ -204,6 +205,7 @@ class RemoteCache:
         self.url = settings.url  # as given: for fsspec only (messages show ``shown``)
         self.shown = settings.shown
         self.down: str | None = None
+        self.progress = 0.0  # (time.monotonic) a listing's start, then each page's arrival
         self.local = False
         self.root = ""
         self._fs: Any = None
@@ -268,9 +270,12 @@ class RemoteCache:
                 raise RemoteDown(self.down) from e
 
     def list_records(self) -> dict[str, float]:
-        """Every key with a record, and its modification time (one listing, paginated by the server)."""
+        """Every key with a record, and its modification time (one listing, paginated by the
+        server; ``progress``: when its last page came, see ``listing``)."""
         self._guard()
         self._count("list")
+        self.progress = time.monotonic()
+        watch_pages(self.fs, self._paged)
         try:
             found = self.fs.find(f"{self.root}/records", detail=True)
         except FileNotFoundError:
@@ -278,12 +283,10 @@ class RemoteCache:
         except Exception as e:  # noqa: BLE001 - any transport error: the remote is down
             self.fail(e)
             raise RemoteDown(self.down) from e
-        out: dict[str, float] = {}
-        for path, info in found.items():
-            name = path.rsplit("/", 1)[-1]
-            if _KEY_NAME.match(name):
-                out[name] = _mtime(info)
-        return out
+        return listed_keys(found)
+
+    def _paged(self) -> None:
+        self.progress = time.monotonic()
 
     def get_records(self, keys: list[str]) -> dict[str, bytes | None]:
         """The raw records of ``keys`` (None: not there), fetched concurrently in one call."""
@@ -581,12 +584,3 @@ def _empty_object(err: object) -> bool:
     planted empty file is a malformed entry, not a remote that is down."""
     return isinstance(err, OSError) and err.errno == errno.EINVAL and "range" in str(err).lower()
 
-
-def _mtime(info: dict[str, Any]) -> float:
-    t = info.get("LastModified") or info.get("mtime") or info.get("created") or 0
-    if hasattr(t, "timestamp"):
-        return float(t.timestamp())
-    try:
-        return float(t)
-    except (TypeError, ValueError):
-        return 0.0
