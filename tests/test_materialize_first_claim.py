@@ -120,3 +120,41 @@ def test_a_moved_project_sharing_the_cache_owns_the_files_its_earlier_builds_wro
     assert r.returncode == 1, r.stdout + r.stderr
     assert "(site/.nojekyll, site/NOTES.md)" in r.stdout + r.stderr, r.stdout + r.stderr
     assert sorted(p.name for p in (other / "site").iterdir()) == [".nojekyll", "NOTES.md", "a.html", "b.html"]
+
+
+PAGES = """
+from assetbuild import asset, source
+ver = source("ver", "ver.txt")
+
+@asset(outputs=["site/"])
+def site(context, ver):
+    d = context.out("site/")
+    d.mkdir(parents=True, exist_ok=True)
+    v = ver.read_text().strip()
+    (d / "index.html").write_text("<p>" + v)
+    (d / f"page-{v}.html").write_text("page " + v)
+"""
+
+
+def test_a_first_build_killed_after_placing_its_files_leaves_them_the_assets(tmp_path: Path) -> None:
+    """Killed (SIGKILL, the OOM killer) after placing its files, before its record committed,
+    the first build left site/page-1.html, whose small bytes were in the batch the kill lost:
+    the next build, writing page-2.html instead, refused the folder ('it already holds files
+    assetbuild did not write (site/page-1.html)') until the user moved the file away."""
+    (tmp_path / "AssetFile").write_text(PAGES)
+    (tmp_path / "ver.txt").write_text("1")
+    for n in range(1, 4):  # the first index commit after the files are placed
+        r = cli("build", cwd=tmp_path, env=clean_env(ASSETBUILD_CRASH_AT=f"store-commit:{n}"))
+        assert r.returncode == -9, r.stdout + r.stderr
+        if (tmp_path / "site" / "page-1.html").exists():
+            break
+    assert sorted(p.name for p in (tmp_path / "site").iterdir()) == ["index.html", "page-1.html"]
+    (tmp_path / "ver.txt").write_text("2")
+    r = cli("build", cwd=tmp_path, env=clean_env())
+    assert r.returncode == 0 and "1 built" in r.stdout, r.stdout + r.stderr
+    assert sorted(p.name for p in (tmp_path / "site").iterdir()) == ["index.html", "page-2.html"]
+    (tmp_path / "site" / "NOTES.md").write_text("mine\n")  # the asset's folder now: an extra, as ever
+    (tmp_path / "ver.txt").write_text("3")
+    r = cli("build", cwd=tmp_path, env=clean_env())
+    assert r.returncode == 0 and "1 built" in r.stdout, r.stdout + r.stderr
+    assert sorted(p.name for p in (tmp_path / "site").iterdir()) == ["index.html", "page-3.html"]

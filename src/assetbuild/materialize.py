@@ -209,17 +209,24 @@ class Materializer:
         except OSError as e:
             raise PathNotWritten(e) from e
 
-    def _refuse_first_claim(self, manifest: Manifest, head: Head | None) -> None:
+    def _refuse_first_claim(self, manifest: Manifest, head: Head | None) -> bool:
         """``PathNotWritten`` (the asset fails; nothing placed, nothing deleted) when a declared
         directory that no latest build of the project placed files in (the asset's, or a
         renamed one's) holds files the asset does not write: before its first build there,
         they are the user's (a gh-pages worktree's notes), not extras to remove. One owned by
-        ``head`` is the asset's, as ever; files at the paths the asset writes are replaced."""
+        ``head`` is the asset's, as ever; files at the paths the asset writes are replaced.
+        True when this build is such a first one: its files are the first placed there, and the
+        caller has them noted (``Workspace.note_claim``) before placing them: a build killed
+        after placing them, before its record committed, left files the next build took for
+        the user's (a small file's bytes were in the batch the kill lost) and refused the
+        folder; noted, they are an earlier build's (``_holds_bytes``) and go as extras."""
         unclaimed = getattr(self.files, "unclaimed_files", None)
         owned = listed_outputs(getattr(head, "path", None))
+        first = False
         for decl in manifest.outputs:
             if unclaimed is None or not is_dir_output(decl) or decl in owned:
                 continue
+            first = True  # (or a renamed asset's folder: noted all the same)
             found = unclaimed(decl, manifest.by_path(), stored=self._holds_bytes)
             heads = getattr(self.store, "heads", None)
             if not found or (heads is not None and any(decl in listed_outputs(h.path) for h in heads().values())):
@@ -230,11 +237,18 @@ class Materializer:
                                          "did not write: move them away (files an earlier build wrote are "
                                          "forgotten by `clean --keep-outputs` and unknown to another cache "
                                          "directory: delete them)", self.files.abspath(decl.rstrip("/"))))
+        return first
 
     def _holds_bytes(self, digest: str, size: int) -> bool:
         """Whether the store holds the bytes ``digest`` of a file of ``size``: an earlier build's
         output (this cache stored it), not a file of the user's. Looked up for real: ``has_blob``
-        takes a small size on trust."""
+        takes a small size on trust. Or a file a first claim noted (one a killed build placed)."""
+        claims = self.__dict__.get("_claims")
+        if claims is None:
+            claimed = getattr(self.files, "claimed", None)
+            claims = self._claims = claimed() if claimed is not None else frozenset()
+        if digest in claims:
+            return True
         try:
             if self.store.blob_file(digest, 0) is not None:
                 return True
@@ -258,7 +272,10 @@ class Materializer:
         sig = None
         if staging is not None:
             manifest = decode_manifest(data if data is not None else self.store.read_blob(produced.digest))
-            self._refuse_first_claim(manifest, d.head)
+            if self._refuse_first_claim(manifest, d.head):
+                note = getattr(self.files, "note_claim", None)
+                if note is not None:
+                    note(manifest)
             try:
                 self.files.place_outputs(staging, manifest, self.store)
             except OSError as e:

@@ -40,6 +40,7 @@ from .snapshot import sig_from
 
 _CHUNK = 1 << 20
 _SPOOL_MIN = 1 << 20  # a produced file from this size on is copied into the store, never read whole
+CLAIMS_FILE = ("code", ".claims")  # under the cache directory (beside .editable.json): Workspace.note_claim
 RACY_NS = 2_000_000_000  # signatures of files modified more recently than this are not recorded
 StatSig = tuple[int, int, int, int]
 _WINDOWS = os.sep != "/"  # where an absolute path need not start with "/" (a drive letter, a UNC share)
@@ -496,6 +497,34 @@ class Workspace:
                 elif stored is None or not _stored_file(e, stored):
                     found.append(under + e.name)
         return sorted(found)[:most]
+
+    def note_claim(self, manifest: Any) -> None:
+        """Note the digests of the small files a first claim of a folder is about to place
+        (``code/.claims`` in the cache; appended, not synced: a line per file, once per folder):
+        a build killed after placing them, before its record committed, leaves files whose
+        bytes were in its lost batch, which the next build would take for the user's."""
+        from .store.cas import INLINE_MAX
+
+        small = "".join(f"{e.digest}\n" for e in manifest.files if e.size <= INLINE_MAX)
+        if self.journal is not None and small:
+            try:
+                os.makedirs(os.path.join(os.path.dirname(self.journal), CLAIMS_FILE[0]), exist_ok=True)
+                fd = os.open(os.path.join(os.path.dirname(self.journal), *CLAIMS_FILE),
+                             os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
+                try:
+                    os.write(fd, small.encode())
+                finally:
+                    os.close(fd)
+            except OSError:  # (noted or not, the build goes on: the note only spares a refusal)
+                pass
+
+    def claimed(self) -> frozenset[str]:
+        """The digests ``note_claim`` noted: files an earlier build of this cache placed."""
+        try:
+            with open(os.path.join(os.path.dirname(self.journal or ""), *CLAIMS_FILE), "rb") as f:
+                return frozenset(f.read().decode("ascii", "replace").split()) if self.journal else frozenset()
+        except OSError:
+            return frozenset()
 
     def _placed(self, rel: str, st: os.stat_result, entry: Any) -> None:
         if self.cache is not None and self.record:  # (just placed: kept only if not racy at the commit)
