@@ -49,10 +49,11 @@ import re
 import stat
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 from .crashpoints import crash_point
 
+_T = TypeVar("_T")
 TEMP_SUFFIX = ".assetbuild-tmp"
 # Temp files of this module, and the fixed names older versions used for path outputs.
 _TEMP_NAME = re.compile(r"\..*\.assetbuild-tmp(?:-\d+)?\Z", re.S)
@@ -127,7 +128,28 @@ def write_atomically(dest: str | os.PathLike[str], data: bytes | bytearray | mem
     files that are an authority, not a copy). ``crash_at``: the crash point (``crashpoints``)
     just before the rename. ``new``: the caller saw nothing at ``dest`` just now, so it is not
     looked at first (a wrong guess costs time only: what is there is replaced as ever). Returns
-    the stat of the new file."""
+    the stat of the new file. Out of space, it tries again once the files replaced are freed
+    (``freeing_replaced``)."""
+    return freeing_replaced(lambda: _write_atomically(dest, data, durable=durable, dir_fd=dir_fd,
+                                                      crash_at=crash_at, new=new))
+
+
+def freeing_replaced(write: Callable[[], _T]) -> _T:
+    """``write()``, and once more if it ran out of space (ENOSPC, EDQUOT) while files replaced
+    before waited for the closing thread to free them (``_close_later``): on a nearly full disk
+    the next file's bytes came before the last one's blocks were freed, and a build the disk had
+    room for failed with 'No space left on device'. The retry first waits for those frees."""
+    try:
+        return write()
+    except OSError as e:
+        if e.errno not in (errno.ENOSPC, errno.EDQUOT) or not _closing:
+            raise
+    close_replaced()
+    return write()
+
+
+def _write_atomically(dest: str | os.PathLike[str], data: bytes | bytearray | memoryview, *,
+                      durable: bool, dir_fd: int | None, crash_at: str | None, new: bool) -> os.stat_result:
     old = None if new else _hold(dest, dir_fd)
     try:
         if old is None and _unnamed_ok:

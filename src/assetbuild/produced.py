@@ -12,8 +12,7 @@ them again costs one ``stat`` per file and no read.
 Nothing is ever deleted outside a declared output: a declared directory that is a symlink is
 replaced, not followed, and the walk of a declared directory follows no symlink. A directory
 standing where a declared file goes is replaced only when empty: one that holds files is the
-user's, and the asset fails naming it (the build checks before it runs: ``-n`` predicts it).
-"""
+user's, and the asset fails naming it (the build checks before it runs: ``-n`` predicts it)."""
 
 from __future__ import annotations
 
@@ -348,17 +347,19 @@ def _in_declared_dir(rel: str, outputs: Sequence[str]) -> bool:
 
 
 def _writing_over_dirs(write: Callable[[], object], dst: str, rel: str, outputs: Sequence[str]) -> None:
-    """``write()`` the file ``rel``; if a directory stands at ``dst``, make way and write again:
+    """``write()`` the file ``rel`` (out of space, once more when the files replaced before are
+    freed: ``freeing_replaced``); if a directory stands at ``dst``, make way and write again:
     inside a declared directory (the asset's own) it goes with what it holds; elsewhere (a
     declared file output) only an empty one goes, else ``IsADirectoryError`` (``make_way``)."""
+    from .atomicfile import freeing_replaced
     try:
-        write()
+        freeing_replaced(write)
     except IsADirectoryError:
         if _in_declared_dir(rel, outputs):
             dirtree.remove_tree(dst)  # (what stays makes the write below fail, naming it)
         else:
             make_way(dst)
-        write()
+        freeing_replaced(write)
 
 
 def _put_in_place(src: str, dst: str, writing_into: Callable[[str], None]) -> None:
