@@ -595,6 +595,21 @@ def test_a_damaged_stored_key_is_refused_before_anything_is_written(tmp_path):
     assert not (tmp_path / "escaped.json").exists() and not (p.root / "build").exists()
 
 
+def test_a_stored_key_table_that_cannot_be_read_is_one_line(tmp_path):
+    """partitions.json that cannot be read (a failing disk's EIO or bad checksum, no permission
+    in a shared cache, a directory in its place) was a raw traceback, exit 1, in every command
+    that loads the project."""
+    p = Project(tmp_path / "proj")
+    p.write("AssetFile", NESTING.replace('path="build/{partition}"', 'path="build/{partition}.json"'))
+    assert cli("partitions", "add", "k", "a", cwd=p.root).returncode == 0
+    table = p.root / ".assetbuild" / "partitions.json"
+    table.unlink()
+    table.mkdir()
+    for args in (("build",), ("status",), ("partitions", "list", "t"), ("partitions", "add", "k", "b")):
+        r = cli(*args, cwd=p.root)
+        assert r.returncode == 2 and r.stderr == f"assetbuild: error: cannot read {table}: Is a directory\n", r.stderr
+
+
 DYNAMIC = '''
 from assetbuild import asset, DynamicPartitions
 

@@ -434,6 +434,13 @@ def _end_as_the_cli(form: dict[str, object], command: str, run: Callable[[], int
             status = run()
         except (AssetbuildError, KeyboardInterrupt) as e:
             status = output.report_error(e, as_json=bool(form["json"]), command=command)
+        except OSError as e:  # the disk failing (EIO...), as the CLI says it
+            from .errors import disk_fault
+
+            fault = disk_fault(e)
+            if fault is None:
+                raise
+            status = output.report_error(fault, as_json=bool(form["json"]), command=command)
         sys.stdout.flush()
     except BrokenPipeError:  # the reader went away: as click does, quietly, status 1
         sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - nothing may write to the pipe again

@@ -99,6 +99,23 @@ class StoreError(AssetbuildError):
     """The cache directory cannot be used (newer format, permissions, disk full...)."""
 
 
+def disk_fault(err: BaseException) -> StoreError | None:
+    """For an OSError by which the disk or its file system says it is failing (EIO; EBADMSG,
+    ext4's bad checksum; EUCLEAN, a corrupted file system): a StoreError naming the file, one
+    line and exit status 2 where it was a traceback (neither a bug of assetbuild's nor a user's
+    mistake; -v shows where). None for any other error."""
+    import errno
+
+    faults = (errno.EIO, errno.EBADMSG, getattr(errno, "EUCLEAN", errno.EIO))
+    if not isinstance(err, OSError) or err.errno not in faults:
+        return None
+    where = f"{err.filename}: " if err.filename else ""
+    fault = StoreError(f"{where}{err.strerror or err}: the disk or its file system reports a fault "
+                       "(the system log says more); check the disk, or restore the file")
+    fault.__cause__ = err
+    return fault
+
+
 class CannotWrite(StoreError):
     """A file the user named for a command to write (``cache export FILE``, ``graph -o FILE``,
     ``init DIR``'s files) cannot be written: its directory is missing, it is a directory, no

@@ -515,3 +515,39 @@ def test_gc_on_a_full_disk_frees_what_it_drops(tmp_path):
         assert run("cache", "verify", cwd=proj).returncode == 0
         r = run(cwd=proj)
         assert r.returncode == 0 and "0 built, 1 cached" in r.stdout, r.stdout + r.stderr
+
+
+# --- a failing disk ------------------------------------------------------------------------
+
+def test_files_the_disk_cannot_read_are_one_line_each(tmp_path):
+    """A file whose inode fails its checksum (ext4 says EBADMSG, as a failing disk says EIO):
+    the cache directory's checks, the index, the AssetFile or an output ended every command in a
+    raw traceback, exit 1. Now one line naming the file, exit 2. Needs root, mkfs.ext4, debugfs."""
+    img, mnt = tmp_path / "disk.img", tmp_path / "mnt"
+    mnt.mkdir()
+    if os.geteuid() != 0 or not shutil.which("mkfs.ext4") or not shutil.which("debugfs"):
+        pytest.skip("needs root, mkfs.ext4 and debugfs")
+    for rel in (".assetbuild", ".assetbuild/db/data.mdb", "AssetFile", "out.txt"):
+        img.unlink(missing_ok=True)
+        subprocess.run(["truncate", "-s", "32M", str(img)], check=True)
+        subprocess.run(["mkfs.ext4", "-q", str(img)], check=True)
+        if subprocess.run(["mount", "-o", "loop", str(img), str(mnt)], capture_output=True).returncode:
+            pytest.skip("cannot mount a loop device here")
+        try:
+            p = mnt / "p"
+            p.mkdir()
+            (p / "AssetFile").write_text("from assetbuild import asset\n\n@asset(io='text', path='out.txt')\n"
+                                         "def a():\n    return 'x'\n")
+            assert run(cwd=p).returncode == 0
+            ino = os.lstat(p / rel).st_ino
+        finally:
+            subprocess.run(["umount", str(mnt)], check=True)
+        subprocess.run(["debugfs", "-w", "-R", f"sif <{ino}> checksum 0x1234", str(img)], check=True,
+                       capture_output=True)
+        subprocess.run(["mount", "-o", "loop", str(img), str(mnt)], check=True)
+        try:
+            for args in (["build"], ["status"]):
+                one_line(run(*args, cwd=mnt / "p"), 2, f"{mnt / 'p' / rel}: Bad message: the disk or its file "
+                         "system reports a fault")
+        finally:
+            subprocess.run(["umount", str(mnt)], check=True)

@@ -146,6 +146,13 @@ def _handle_errors(f: Callable[..., Any]) -> Callable[..., Any]:
             ctx.exit(2)
         except (AssetbuildError, KeyboardInterrupt) as e:
             ctx.exit(output.report_error(e, verbose=verbose, as_json=as_json, command=ctx.command.name))
+        except OSError as e:  # the disk failing (EIO...): one line; any other is a bug, its traceback
+            from ..errors import disk_fault
+
+            fault = disk_fault(e)
+            if fault is None:
+                raise
+            ctx.exit(output.report_error(fault, verbose=verbose, as_json=as_json, command=ctx.command.name))
 
     return wrapper
 

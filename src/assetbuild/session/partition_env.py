@@ -64,6 +64,10 @@ def read_table(cache_dir: Path) -> DynamicTable:
             raw = path.read_bytes()
         except FileNotFoundError:
             return DynamicTable()
+        except OSError as e:
+            raise _unreadable(path, e) from e
+    except OSError as e:  # (no permission in a shared cache, a directory, a failing disk)
+        raise _unreadable(path, e) from e
     try:
         data = json.loads(raw)
         if isinstance(data, dict) and data.get("format") == TABLE_FORMAT:  # (an old table's values are lists)
@@ -197,3 +201,9 @@ def partition_env(root: Path, cache_dir: Path, project: str) -> PartitionEnv:
     from ..clock import now_ns
 
     return PartitionEnv(now_ns(), _glob_files(root), read_dynamic(cache_dir, project))
+
+
+def _unreadable(path: Path, e: OSError) -> Exception:
+    from ..errors import StoreError
+
+    return StoreError(f"cannot read {path}: {e.strerror or e}")
