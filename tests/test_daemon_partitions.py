@@ -8,7 +8,7 @@ import os
 from datetime import datetime
 from pathlib import Path
 
-from projects import Project, run_counter, take_runs
+from projects import Project, clean_env, cli, run_counter, take_runs
 
 import assetbuild
 from assetbuild.session.partitioning import change_dynamic
@@ -133,3 +133,38 @@ def test_a_schedule_on_static_or_dynamic_partitions_builds_every_key_each_schedu
     assert tick(project, "2024-03-03T12:00:00Z", monkeypatch) == ["prices[us]"]  # owed alone, until it is built
     assert take_runs(runs) == {"prices-us": 1}
     assert tick(project, "2024-03-03T12:05:00Z", monkeypatch) == []
+
+
+KILLED_MIDWAY = """
+import os, signal, time
+from assetbuild import StaticPartitions
+
+@asset(partitions=StaticPartitions(["a", "b", "c", "d"]), schedule="0 9 * * *")
+def daily(context):
+    _ran("daily-" + context.partition_key)
+    if context.partition_key == "d" and os.path.exists("kill"):
+        time.sleep(1.5)  # what came before is committed meanwhile (the store commits while an asset runs)
+        os.kill(os.getpid(), signal.SIGKILL)
+    return context.partition_key
+"""
+
+
+def test_a_tick_killed_mid_build_leaves_the_keys_it_built_honoured(project: Project, monkeypatch) -> None:
+    """A tick killed (SIGKILL, the OOM killer, a power loss) before its bookkeeping wrote no
+    schedule record: the next tick built again every key the killed one had built and committed
+    (a day's work, for a long daily job). Their events say a tick built them for the schedule it
+    found due (its time committed before it built): they stay honoured, the rest are owed."""
+    runs: Path = project.root / "runs"
+    project.assetfile(run_counter(runs) + KILLED_MIDWAY)
+    every = ["daily[a]", "daily[b]", "daily[c]", "daily[d]"]
+    assert tick(project, at("09:00"), monkeypatch) == every
+    take_runs(runs)
+    project.write("kill", "")
+    r = cli("run", "--once", cwd=project.root, env=clean_env(ASSETBUILD_NOW="2024-05-02T09:00:30Z"))
+    assert r.returncode == -9, r.stdout + r.stderr
+    assert take_runs(runs) == {"daily-a": 1, "daily-b": 1, "daily-c": 1, "daily-d": 1}
+    (project.root / "kill").unlink()
+    assert tick(project, "2024-05-02T09:01:00Z", monkeypatch) == ["daily[d]"]
+    assert take_runs(runs) == {"daily-d": 1}
+    assert tick(project, "2024-05-02T09:02:00Z", monkeypatch) == []
+    assert tick(project, "2024-05-03T09:00:00Z", monkeypatch) == every  # the next time owes them all again

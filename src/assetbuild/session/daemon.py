@@ -245,7 +245,7 @@ def _tick(project: Project, assets: Sequence[str], tick: Tick, jobs: int | str |
     from ..graph import select
     from ..ticks import own_seen
     from .partitioning import check_keys_unmoved, drop_gone_partitions_of
-    from .reconcile import current_versions, evaluate, own_keys, policy_nodes
+    from .reconcile import current_versions, evaluate, own_keys, policy_nodes, schedule_holder
     from .retries import held_back
 
     graph = project.graph
@@ -275,6 +275,8 @@ def _tick(project: Project, assets: Sequence[str], tick: Tick, jobs: int | str |
             tick.evaluated = ev.evaluated
             tick.deferred.update(ev.waiting)
             tick.requests = ev.requests
+            for n in ev.due:  # killed mid-build, the tick's events then say what it honoured (reconcile)
+                _put(store, "scheduling", schedule_holder(graph.nodes[n], n), now)  # type: ignore[arg-type]
         store.flush()
     finally:
         store.close()

@@ -367,7 +367,7 @@ def evaluate(project: Any, store: Any, plan: Sequence[str], now_ns: int,
                 if wrong:
                     restore[n] = wrong
     ev_own = {n: min(ch.values(), key=by_age(now_ns)) for n, ch in own.items()}
-    due = _due(graph, owners, now_ns, last_evaluated)
+    due = _due(graph, owners, now_ns, last_evaluated, lambda h: _scheduled_run_at(store, h))
     in_scope = set(scope)
     order = [n for n in graph.order if n in in_scope]
     ev = Evaluation(now_ns, len(scope), due=sorted(due), own=ev_own)
@@ -426,11 +426,30 @@ def schedule_holder(d: AssetDef, node: str) -> str:
     return ref.asset if ref is not None and ref.window is not None else node
 
 
-def _due(graph: Graph, owners: Sequence[str], now_ns: int, last_evaluated: Callable[[str], int | None]) -> set[str]:
+def _scheduled_run_at(store: Any, holder: str) -> int | None:
+    """The time of the last tick that found ``holder``'s schedule due (its ``scheduling`` mark,
+    committed before that tick built) if its latest event, from then on, gave it its value for
+    that schedule (reason ``scheduled``); else None (a time partition's holder is its asset,
+    whose events are its keys')."""
+    from ..ticks import get_state
+
+    last = getattr(store, "last_event", None)
+    ev = last(holder) if last is not None else None
+    if ev is None or ev.kind not in ("materialized", "restored") or all(c != "scheduled" for c, _ in ev.reasons):
+        return None
+    at = get_state(store, "scheduling", holder)
+    return at if isinstance(at, int) and ev.end_ns >= at else None
+
+
+def _due(graph: Graph, owners: Sequence[str], now_ns: int, last_evaluated: Callable[[str], int | None],
+         ran_at: Callable[[str], int | None] = lambda holder: None) -> set[str]:
     """The nodes whose schedule is due: an unpartitioned asset's own; for a time-partitioned
     asset the node of its newest complete partition (its schedule is evaluated once, by
     asset); for static, dynamic and file partitions each partition whose own record owes a
-    scheduled time (the last key alone, as before, left the others stale for ever)."""
+    scheduled time (the last key alone, as before, left the others stale for ever). A record
+    that owes one is checked against ``ran_at`` (``_scheduled_run_at``): a tick killed before
+    its bookkeeping (SIGKILL, the OOM killer, a power loss) wrote no record for the keys it had
+    built and committed, and the next tick built every one of them again."""
     due: set[str] = set()
     done: set[str] = set()
     owed_after: dict[tuple[str, str, int | None], bool] = {}  # (a thousand keys share a few records)
@@ -451,6 +470,10 @@ def _due(graph: Graph, owners: Sequence[str], now_ns: int, last_evaluated: Calla
                 owner = d.partition.asset if d.partition is not None else n
                 raise DefinitionError(f"asset {owner!r}: {e.message}", file=d.file, line=d.line) from None
         if not owed_after[memo]:
+            continue
+        ran = ran_at(holder)
+        if ran is not None and (last is None or ran > last) and \
+                not due_schedules(d.schedule, d.schedule_tz or "UTC", ran, now_ns):
             continue
         if holder == n:
             due.add(n)
