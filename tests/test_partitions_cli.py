@@ -596,13 +596,13 @@ def test_a_damaged_stored_key_is_refused_before_anything_is_written(tmp_path):
 
 
 def test_a_stored_key_table_that_cannot_be_read_is_one_line(tmp_path):
-    """partitions.json that cannot be read (a failing disk's EIO or bad checksum, no permission
-    in a shared cache, a directory in its place) was a raw traceback, exit 1, in every command
-    that loads the project."""
+    """The file of dynamic keys that cannot be read (a failing disk's EIO or bad checksum, no
+    permission in a shared cache, a directory in its place) was a raw traceback, exit 1, in
+    every command that loads the project."""
     p = Project(tmp_path / "proj")
     p.write("AssetFile", NESTING.replace('path="build/{partition}"', 'path="build/{partition}.json"'))
     assert cli("partitions", "add", "k", "a", cwd=p.root).returncode == 0
-    table = p.root / ".assetbuild" / "partitions.json"
+    table = p.root / ".assetbuild" / "partition-keys.json"
     table.unlink()
     table.mkdir()
     for args in (("build",), ("status",), ("partitions", "list", "t"), ("partitions", "add", "k", "b")):
