@@ -45,6 +45,11 @@ ACCEPTED = {
         __all__ = ["a", "b"]
         pass
         ''',
+    "a class's own __getattr__": """
+        class C:
+            def __getattr__(self, name):
+                return name
+        """,
     "static assignments": """
         A = 1
         B, (C, *D) = 1, (2, 3, 4)
@@ -324,6 +329,11 @@ REFUSED = {
     "a class annotates __class_getitem__": ("def h():\n    pass\nclass C:\n    __class_getitem__: int = h", 4,
                                             "__class_getitem__"),
     "an annotation dunder": ("def f(x: int.__dict__):\n    pass", 1, "dunder"),
+    # PEP 562: ``from m import NAME`` of a name m lacks calls m.__getattr__ as the importer loads
+    "a module __getattr__": ("def __getattr__(name):\n    return open(name).read()", 1, "__getattr__"),
+    "a module __getattr__ assigned": ("def lazy(name):\n    pass\n__getattr__ = lazy", 3, "__getattr__"),
+    "a module __getattr__ annotated": ("def lazy(name):\n    pass\n__getattr__: object = lazy", 3, "__getattr__"),
+    "a module __getattr__ imported": ("from config import helper as __getattr__", 1, "__getattr__"),
     "future import elsewhere does not help": ("def f(x: g()):\n    pass\nfrom os import path", 1, "annotation"),
     # unparseable sources
     "syntax error": ("x = (\n", 1, "parse"),

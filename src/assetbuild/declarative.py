@@ -144,6 +144,12 @@ def _dunder(name: str) -> bool:
     return name.startswith("__") and name.endswith("__")
 
 
+def _module_hook(node: ast.AST, name: str, at_module: bool = True) -> None:
+    """Refuse a module-level ``__getattr__`` however bound (PEP 562: ``from m import NAME`` calls it at load)."""
+    if name == "__getattr__" and at_module:
+        raise _Refused(node, "a module-level __getattr__ runs code whenever a name the module lacks is read")
+
+
 _STATEMENT_WORDS = {
     ast.For: "a for loop", ast.AsyncFor: "a for loop", ast.While: "a while loop", ast.If: "an if statement",
     ast.Try: "a try statement", ast.With: "a with statement", ast.AsyncWith: "a with statement",
@@ -226,6 +232,7 @@ class _Checker:
                 raise _Refused(stmt, "a __class_getitem__ runs code whenever its class is indexed")
             if stmt.value is not None:
                 self.value(stmt.value, scope, where)
+                _module_hook(stmt, stmt.target.id, not in_class)
                 scope[stmt.target.id] = ("value", "")
             return
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
@@ -244,6 +251,7 @@ class _Checker:
 
     def bind_target(self, target: ast.expr, scope: _Scope) -> None:
         if isinstance(target, ast.Name):
+            _module_hook(target, target.id, not isinstance(scope, _ClassScope))
             scope[target.id] = ("value", "")
         elif isinstance(target, (ast.Tuple, ast.List)):
             for elt in target.elts:
@@ -258,6 +266,7 @@ class _Checker:
             raise _Refused(fn, f"def {fn.name}: type parameters are not checked; refused to be safe")
         if in_class and fn.name == "__class_getitem__":
             raise _Refused(fn, "a __class_getitem__ runs code whenever its class is indexed")
+        _module_hook(fn, fn.name, not in_class)
         for dec in fn.decorator_list:
             self.decorator(dec, scope)
         args = fn.args
@@ -335,6 +344,7 @@ class _Checker:
             self.star(node, module)
             return
         for alias in node.names:
+            _module_hook(node, alias.asname or alias.name)
             self.imports.append(module + alias.name if module.endswith(".") else f"{module}.{alias.name}")
             typing = (module, alias.name) == ("typing", "TYPE_CHECKING") and not self.is_project("typing")
             (self.type_checking.add if typing else self.type_checking.discard)(alias.asname or alias.name)
