@@ -320,3 +320,21 @@ def test_watch_recovers_from_a_library_edited_while_a_cycle_loads(tmp_path: Path
         out = proc.communicate(timeout=20)[0]
     assert "changed while the project loaded" in out, out
     assert "restart the Python process" not in out, out
+
+
+def test_an_edit_in_a_symlinked_folder_of_an_editable_library_reruns_its_readers(tmp_path: Path, venv: Path) -> None:
+    """A subpackage that is a link to a folder elsewhere (code shared by a monorepo) is imported
+    through the link: its files are the library's source too, and an edit there reruns the
+    asset, in the full path and the fast one. A link back up to the library is walked once."""
+    lib, proj = _installed(tmp_path, venv, "pth", "mylib")
+    write(tmp_path / "elsewhere", {"sub/__init__.py": "", "sub/impl.py": "def g():\n    return 1\n"})
+    (lib / "mylib" / "sub").symlink_to(tmp_path / "elsewhere" / "sub")
+    (tmp_path / "elsewhere" / "sub" / "up").symlink_to(lib / "mylib")  # (a loop, as an import would not follow)
+    (lib / "mylib" / "core.py").write_text("from .sub.impl import g\n\n\ndef value():\n    return g()\n")
+    _run(venv, proj, ASSETBUILD_CHECK_SNAPSHOT="0")
+    _run(venv, proj, ASSETBUILD_CHECK_SNAPSHOT="0")
+    assert _answers(venv, proj)
+    (tmp_path / "elsewhere" / "sub" / "impl.py").write_text("def g():\n    return 22\n")
+    assert _would_run(venv, proj) == _would_run(venv, proj, ASSETBUILD_SNAPSHOT="0") == ["out"]
+    _run(venv, proj)
+    assert json.loads((proj / "out.json").read_text()) == 22

@@ -107,7 +107,8 @@ def locations(names: list[str]) -> list[str]:
 def _walk(roots: list[str]) -> tuple[list[list[Any]], list[str]]:
     """Each ``.py`` file under ``roots`` ([root index, relative path, signature]) in a stable
     order, and the folders listed. Only folders an import could enter (identifiers, no
-    ``__pycache__``), so a library's data, build and VCS folders are not walked."""
+    ``__pycache__``), so a library's data, build and VCS folders are not walked; a symlinked
+    one is, as an import enters it (each real folder once: a link back up is no loop)."""
     from .. import snapshot
 
     files: list[list[Any]] = []
@@ -116,15 +117,25 @@ def _walk(roots: list[str]) -> tuple[list[list[Any]], list[str]]:
         if not os.path.isdir(root):
             files.append([i, "", snapshot.sig_of(root), root])
             continue
-        for here, subdirs, names in os.walk(root):
+        seen = {os.path.realpath(root)}
+        for here, subdirs, names in os.walk(root, followlinks=True):
             dirs.append(here)
-            subdirs[:] = sorted(d for d in subdirs if d.isidentifier())
+            subdirs[:] = sorted(d for d in subdirs if d.isidentifier() and _first_visit(os.path.join(here, d), seen))
             rel = os.path.relpath(here, root)
             for n in sorted(names):
                 if n.endswith(".py"):
                     p = os.path.join(here, n)
                     files.append([i, n if rel == "." else os.path.join(rel, n), snapshot.sig_of(p), p])
     return files, dirs
+
+
+def _first_visit(folder: str, seen: set[str]) -> bool:
+    """Whether ``folder``'s real path is not in ``seen`` yet (and add it)."""
+    real = os.path.realpath(folder)
+    if real in seen:
+        return False
+    seen.add(real)
+    return True
 
 
 class SourceDigests:
