@@ -30,6 +30,33 @@ def a():
     assert project.built() == ["a"] and project.value("a") == ["A", "BB"]
 
 
+def test_a_project_in_a_folder_named_with_site_packages_is_project_code(tmp_path):
+    """Only a path component named ``site-packages`` marks installed code: a project in
+    ``site-packages-audit/`` keeps its modules' code in its keys (they were taken for installed
+    code: an edit of a helper rebuilt nothing, with a warning that it lay outside the project)."""
+    from projects import Project
+
+    root = tmp_path / "my-site-packages-audit"
+    root.mkdir()
+    project = Project(root)
+    project.write("lib/__init__.py", "")
+    project.write("lib/helpers.py", "def norm(x):\n    return x.lower()\n")
+    project.assetfile("""
+from lib.helpers import norm
+
+@asset(io="json")
+def a():
+    return norm("A")
+""")
+    assert project.built() == ["a"] and project.value("a") == "a"
+    project.write("lib/helpers.py", "def norm(x):\n    return x.upper()\n")
+    assert project.built() == ["a"] and project.value("a") == "A"
+    from assetbuild.modulefinder import in_site_directory
+
+    assert in_site_directory("/v/lib/python3.11/site-packages/x.py") and in_site_directory("/usr/lib/dist-packages")
+    assert not in_site_directory(str(root / "lib" / "helpers.py"))
+
+
 def test_sys_path_and_modules_are_restored(project):
     project.write("mymod.py", "X = 1\n")
     project.assetfile("import mymod\n")

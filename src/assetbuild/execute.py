@@ -33,6 +33,7 @@ from .errors import NOT_USER_CODE, AssetFailed, describe_exception
 from .interrupts import RealInterrupts
 from .io import IOContext, is_external
 from .loader import compiled_mark, compiled_since, reached_sources
+from .modulefinder import in_site_directory
 from .spool import read_stored_file, write_spool_file
 from .usercode import running_user_code
 
@@ -578,7 +579,6 @@ def is_user_file_for(project_dir: str) -> Callable[[str], bool]:
     own = os.path.join(os.path.dirname(os.path.abspath(__file__)), "")
 
     def is_user(filename: str) -> bool:
-        return filename.startswith(root) and "site-packages" not in filename \
-            and "dist-packages" not in filename and not filename.startswith(own)
+        return filename.startswith(root) and not in_site_directory(filename) and not filename.startswith(own)
 
     return is_user

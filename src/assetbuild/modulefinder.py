@@ -34,7 +34,18 @@ _NOT_PROJECT_CODE = frozenset({"__pycache__", "node_modules"})
 
 def _is_installed(path: str) -> bool:
     """Installed code (and assetbuild itself, even when it sits inside a project) is not project code."""
-    return "site-packages" in path or "dist-packages" in path or path.startswith(_OWN_PACKAGE)
+    return in_site_directory(path) or path.startswith(_OWN_PACKAGE)
+
+
+_SITE_PARTS = tuple(f"{os.sep}{name}{os.sep}" for name in ("site-packages", "dist-packages"))
+
+
+def in_site_directory(path: str) -> bool:
+    """Whether ``path`` lies in (or is) a site directory: a component named ``site-packages`` or
+    ``dist-packages``, not a folder whose name merely holds those words (a project in
+    ``~/code/site-packages-audit`` is no installed code)."""
+    path = f"{path}{os.sep}"
+    return _SITE_PARTS[0] in path or _SITE_PARTS[1] in path
 
 
 def _in_project(path: Any, root: str) -> bool:

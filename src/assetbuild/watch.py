@@ -136,8 +136,9 @@ class ChangeFilter:
             # a new module may be one an import looked for (a failing or optional import, or the
             # fix of an AssetFile that did not load), or one that shadows an import (lib/x/__init__.py
             # beside lib/x.py, a json.py): a cycle finds out, at the cost of a null build if not
-            inside = path[len(self.root):]
-            return "site-packages" not in inside and "dist-packages" not in inside
+            from .modulefinder import in_site_directory
+
+            return not in_site_directory(path[len(self.root) - 1:])  # (from the root's own separator)
         return False
 
 
