@@ -68,6 +68,7 @@ class Facts:
     imports: tuple[str, ...]
     exports: frozenset[str]
     asset_defs: tuple[tuple[str, int, int], ...] = ()
+    imported: tuple[tuple[str, str], ...] = ()  # (NAME, m) of ``from m import NAME`` of another module's (*: a star)
 
 
 def refusal(source: str | bytes, filename: str,
@@ -99,7 +100,8 @@ def facts(source: str | bytes, filename: str,
         except _Refused as r:
             return Facts(Refusal(filename, r.line, r.reason), tuple(dict.fromkeys(checker.imports)), frozenset())
         exports = frozenset(n for n, b in checker.scope.items() if b[0] in ("value", "def", "class"))
-        return Facts(None, tuple(dict.fromkeys(checker.imports)), exports, checker.asset_defs(tree.body))
+        imported = tuple((n, str(b[1])) for n, b in checker.scope.items() if b[0] == "foreign") + tuple(checker.stars)
+        return Facts(None, tuple(dict.fromkeys(checker.imports)), exports, checker.asset_defs(tree.body), imported)
     finally:
         if collecting:
             gc.enable()
@@ -144,12 +146,6 @@ def _dunder(name: str) -> bool:
     return name.startswith("__") and name.endswith("__")
 
 
-def _module_hook(node: ast.AST, name: str, at_module: bool = True) -> None:
-    """Refuse a module-level ``__getattr__`` however bound (PEP 562: ``from m import NAME`` calls it at load)."""
-    if name == "__getattr__" and at_module:
-        raise _Refused(node, "a module-level __getattr__ runs code whenever a name the module lacks is read")
-
-
 _STATEMENT_WORDS = {
     ast.For: "a for loop", ast.AsyncFor: "a for loop", ast.While: "a while loop", ast.If: "an if statement",
     ast.Try: "a try statement", ast.With: "a with statement", ast.AsyncWith: "a with statement",
@@ -172,6 +168,7 @@ class _Checker:
         self.imports: list[str] = []
         self.lazy_annotations = False
         self.star_line = 0  # the last star import not from assetbuild
+        self.stars: list[tuple[str, str]] = []  # ("*", m) of each ``from m import *`` not from assetbuild
         self.type_checking: set[str] = set()  # names bound by ``from typing import TYPE_CHECKING``
         self.plain_assets: list[int] = []  # the indices of the statements ``asset_defs`` reports
 
@@ -191,6 +188,8 @@ class _Checker:
                     raise _Refused(*blame)
             else:
                 self.statement(stmt, self.scope, in_class=False)
+            if "__getattr__" in self.scope:  # (PEP 562: ``from m import NAME`` calls it as the importer loads)
+                raise _Refused(stmt, "a module-level __getattr__ runs code whenever a name the module lacks is read")
 
     def plain_asset(self, dec: ast.expr) -> bool:
         """Whether ``dec`` is assetbuild's ``@asset``, naming no other asset (no ``name=``, and
@@ -232,7 +231,6 @@ class _Checker:
                 raise _Refused(stmt, "a __class_getitem__ runs code whenever its class is indexed")
             if stmt.value is not None:
                 self.value(stmt.value, scope, where)
-                _module_hook(stmt, stmt.target.id, not in_class)
                 scope[stmt.target.id] = ("value", "")
             return
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
@@ -251,7 +249,6 @@ class _Checker:
 
     def bind_target(self, target: ast.expr, scope: _Scope) -> None:
         if isinstance(target, ast.Name):
-            _module_hook(target, target.id, not isinstance(scope, _ClassScope))
             scope[target.id] = ("value", "")
         elif isinstance(target, (ast.Tuple, ast.List)):
             for elt in target.elts:
@@ -266,7 +263,6 @@ class _Checker:
             raise _Refused(fn, f"def {fn.name}: type parameters are not checked; refused to be safe")
         if in_class and fn.name == "__class_getitem__":
             raise _Refused(fn, "a __class_getitem__ runs code whenever its class is indexed")
-        _module_hook(fn, fn.name, not in_class)
         for dec in fn.decorator_list:
             self.decorator(dec, scope)
         args = fn.args
@@ -344,7 +340,6 @@ class _Checker:
             self.star(node, module)
             return
         for alias in node.names:
-            _module_hook(node, alias.asname or alias.name)
             self.imports.append(module + alias.name if module.endswith(".") else f"{module}.{alias.name}")
             typing = (module, alias.name) == ("typing", "TYPE_CHECKING") and not self.is_project("typing")
             (self.type_checking.add if typing else self.type_checking.discard)(alias.asname or alias.name)
@@ -373,6 +368,7 @@ class _Checker:
         for name in self.scope:  # any of them may be replaced, by anything
             self.scope[name] = ("star", node.lineno)
         self.star_line = node.lineno
+        self.stars.append(("*", module))
 
     # expressions
 

@@ -21,6 +21,12 @@ from typing import Any
 _OWN = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the assetbuild package
 BESIDE_MIN_BYTES = 256 * 1024  # a smaller AssetFile is checked here sooner than a process starts
 EXPORTS = "exports:"  # a ``checked`` key of the modules' exports (``_exports``); the others: a file's verdict
+IMPORTED = ":imported"  # after a verdict's key: the names it imports from another module (``imported_values``)
+# standard modules whose module-level values are constants, never read from the environment, a
+# file or the clock as they load (``from math import pi``; not ``from time import timezone``, of TZ)
+CONSTANT_MODULES = frozenset({"typing", "typing_extensions", "collections", "builtins", "types", "__future__", "abc",
+                              "math", "cmath", "string", "decimal", "fractions", "numbers", "errno", "stat", "re",
+                              "enum", "dataclasses", "functools", "itertools", "operator"})
 
 Verdicts = tuple[str | None, dict[str, str], list[Any]]
 
@@ -48,8 +54,9 @@ def check(assetfile: str, names: dict[str, str], root: str, previous: dict[str, 
     file -> module; ``contents``: file -> bytes, as loaded, with their loader's ``digests``),
     each verdict cached in the ``previous`` snapshot by the file's digest, what the modules it
     reads export, and the check's own code: (the first refusal, the verdicts of these files, and
-    [the AssetFile's ``asset_defs``, [its digest, the check's]]: kept in the snapshot, so each
-    AssetFile is parsed once)."""
+    [the AssetFile's ``asset_defs``, [its digest, the check's], each accepted file's names imported
+    from another module (``Facts.imported``, as ``imported_values`` takes them)]: kept in the
+    snapshot, so each AssetFile is parsed once)."""
     checked: dict[str, str] = (previous or {}).get("checked") or {}
     checker = _checker_digest()
     asset_defs = (previous or {}).get("asset_defs") \
@@ -58,19 +65,53 @@ def check(assetfile: str, names: dict[str, str], root: str, previous: dict[str, 
     exports = _exports(names, root, contents, digests, checker, checked, out)
     context = hashlib.sha256(repr(sorted((k, sorted(v)) for k, v in exports.items())).encode()
                              + checker.encode()).hexdigest()
+    imported: dict[str, str] = {}
     for f in [assetfile, *names]:
         package = _package(f, names[f]) if f in names else ""  # (where its relative imports start)
         d = f"{digests[f]}:{context}:{package}"  # a verdict depends on what the modules it reads export
         verdict = checked.get(d)
-        if verdict is None or (verdict == "" and asset_defs is None and f == assetfile):
+        if verdict is None or (verdict == "" and (asset_defs is None and f == assetfile or d + IMPORTED not in checked)):
             found = _facts(contents[f], os.path.relpath(f, root), exports, package)
             verdict = verdict if verdict is not None else str(found.refusal) if found.refusal is not None else ""
             if f == assetfile:  # (an accepted AssetFile whose definitions were not located yet)
                 asset_defs = [list(x) for x in found.asset_defs]
+            out[d + IMPORTED] = "\n".join(f"{name} {module}" for name, module in found.imported)
         out[d] = verdict
         if verdict:
             return verdict + " (the fast null build needs an AssetFile that only declares)", out, [[], None]
-    return None, out, [asset_defs or [], [digests[assetfile], checker]]
+        imported[f] = out[d + IMPORTED] = out.get(d + IMPORTED, checked.get(d + IMPORTED, ""))
+    return None, out, [asset_defs or [], [digests[assetfile], checker], imported]
+
+
+def imported_values(project: Any, imported: dict[str, str]) -> str | None:
+    """Why no snapshot can prove this project's null build from its code: a value the AssetFile or
+    a project module imports from another module (``imported``: ``check``'s names of each file)
+    that was made as that module loaded (``from time import timezone``, of TZ; a setting a shared
+    library read from a file), which keys hold by value, and which no file or variable the
+    snapshot watches may show changed; None if there is none. Not a module, class or function
+    (keyed by their library's version), nor a value of ``CONSTANT_MODULES``."""
+    import types
+
+    loaded = project.loaded
+    files = module_files(project)
+    for f, text in imported.items():
+        module = loaded.module if f == str(loaded.path) else sys.modules.get(files.get(f, ""))
+        space = vars(module) if isinstance(module, types.ModuleType) else {}
+        for line in text.split("\n") if text else ():
+            name, _, source = line.partition(" ")
+            if source.startswith(".") or source.partition(".")[0] in ("assetbuild", *CONSTANT_MODULES):
+                continue
+            if name == "*":  # (what the star import bound: its module's public values, as they are here)
+                found = vars(sys.modules[source]) if source in sys.modules else {}
+                pairs = [(n, v) for n, v in found.items() if not n.startswith("_") and n in space and space[n] is v]
+            else:
+                pairs = [(name, space[name])] if name in space else []
+            for n, v in pairs:
+                if not (isinstance(v, (types.ModuleType, type)) or callable(v)):
+                    return (f"{os.path.relpath(f, str(project.project_dir))}: {n} ({type(v).__name__}) is a value "
+                            f"module {source} made as it loaded: keys hold it, and it may come from the environment, "
+                            "a file or the clock, which the snapshot cannot see")
+    return None
 
 
 def _exports(names: dict[str, str], root: str, contents: dict[str, bytes], digests: dict[str, str],
