@@ -709,6 +709,27 @@ def test_a_directory_option_through_a_symlink_records_and_answers(tmp_path: Path
     assert r.returncode == 0 and "snapshot: answers" in r.stderr, r.stderr
 
 
+def test_a_folder_of_outputs_moved_and_linked_back_is_checked_as_the_full_path_checks_it(tmp_path: Path) -> None:
+    """``out`` moved into the cache directory and linked back: its files are the same, to their
+    stat, but an output now lies in the cache, which the full path refuses (exit 2). The
+    snapshot, which compared only the outputs' signatures, answered "cached"; a link that
+    resolves to a plain folder, or the folder deleted, is as the full path says too."""
+    root = project(tmp_path)
+    settled(root)
+    (root / "out").rename(root / ".assetbuild" / "out")
+    (root / "out").symlink_to(Path(".assetbuild") / "out")
+    fast, line, status = explain(root)
+    full = cli(cwd=root, env=clean_env(ASSETBUILD_SNAPSHOT="0"))
+    assert status == full.returncode == 2 and "lies inside the cache directory" in full.stderr
+    assert line == f"snapshot: not used: a folder holding path outputs is reached through another symlink, or none, " \
+                   f"now: {root / 'out'}"
+    (root / "out").unlink()
+    (root / ".assetbuild" / "out").rename(root / "elsewhere")
+    (root / "out").symlink_to("elsewhere")  # (allowed: outputs on another disk)
+    assert cli(cwd=root).returncode == 0
+    settled(root)
+
+
 def test_an_assetfile_link_retargeted_at_the_same_bytes_is_another_project_to_the_store(tmp_path: Path) -> None:
     """``AssetFile -> pipelines/v1.py``, retargeted at ``v2.py`` holding the same bytes: the store
     keeps heads and history under the AssetFile's real path, so the snapshot refuses and the full

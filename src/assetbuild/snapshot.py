@@ -25,7 +25,8 @@ everything that build's decision read, as it was when it decided.
   which must still be there, an editable library's source files as its digest was made from
   them (``session.editable``, with their folders), the ``.pth`` files and import finders' modules that say where an
   import resolves: ``listings.import_hook_files``) and the data
-  (``data``: the sources and the path outputs); and the directories holding the project's modules.
+  (``data``: the sources and the path outputs, and each folder holding one, resolved: ``out_dirs``);
+  and the directories holding the project's modules.
   The AssetFile's and the project modules' digests too (``contents``): one whose signature
   changed is read, and changed nothing if it holds the same bytes (``same_content``);
 - the environment variables that can change a decision (``ASSETBUILD_*``, ``PYTHON*``, and
@@ -72,7 +73,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
     from typing import Any
 
-FORMAT = 12  # 12: the AssetFile's real path (``assetfile``); 11: records of 10 may answer for an IO manager that keeps data outside the cache; 10: each folder's importable names, each code file's digest (``contents``); 9: the graph as index arrays (``slicegraph``); 8: data signatures packed (``packed_sigs``); 7: asset_defs in the graph; 6: the graph is linked by graph_ns (5: by written_ns); 5: signatures are tuples
+FORMAT = 13  # 13: each folder holding path outputs, resolved (``out_dirs``); 12: the AssetFile's real path (``assetfile``); 11: records of 10 may answer for an IO manager that keeps data outside the cache; 10: each folder's importable names, each code file's digest (``contents``); 9: the graph as index arrays (``slicegraph``); 8: data signatures packed (``packed_sigs``); 7: asset_defs in the graph; 6: the graph is linked by graph_ns (5: by written_ns); 5: signatures are tuples
 # marshal's version 2 keeps no references: these documents load in half the time of version 4's
 # (10,000 assets: the record 10.4 -> 5.7 ms, the results 5.5 -> 2.1 ms), a little larger
 MARSHAL_VERSION = 2
@@ -408,6 +409,9 @@ def changes(rec: dict[str, Any] | None, project_dir: str, start_path: list[str],
         if now is None or (now != recorded and (now[0] != recorded[0] or not same_content(path, contents.get(path)))):
             if now is None or edited is None or not _taken_edit(path, contents.get(path), edited):
                 return f"a file changed: {path}"
+    for path, real in rec["out_dirs"]:  # (the outputs' checks resolve the links above them: a link put there shows)
+        if os.path.realpath(path) != real:
+            return f"a folder holding path outputs is reached through another symlink, or none, now: {path}"
     for path, size in rec["blobs"]:
         now = sig_of(path)
         if now is None or now[0] != size:

@@ -183,3 +183,12 @@ def resolved_sources(source_dirs: dict[str, str]) -> list[tuple[str, str, str]]:
             link = os.path.islink(p) if links is None else base in links
             out.append((p, os.path.realpath(p) if link or not base else os.path.join(real_parent, base), source_dirs[p]))
     return out
+
+
+def output_folders(graph: Graph, root: str) -> list[list[str]]:
+    """[folder, its real path] of each folder holding a path output of ``graph``'s assets: the
+    snapshot compares them again (``snapshot.changes``), as the checks above resolve the links
+    they find (``out`` moved into the cache and linked back holds the same files, to their stat)."""
+    folders = {os.path.dirname(os.path.normpath(os.path.join(root, d.path)))
+               for d in graph.nodes.values() if isinstance(d, AssetDef) and d.path is not None}
+    return [[p, os.path.realpath(p)] for p in sorted(folders)]

@@ -32,6 +32,7 @@ from .. import slicegraph, snapshot
 from ..definitions import AssetDef, ObservableSourceDef, SourceDef
 from ..errors import SliceInsufficient
 from ..io import is_external
+from .aliases import output_folders
 from .intent import settings_files, status_is_plain, wanted
 from .listings import dir_times_since, import_hook_files, import_names_of, racy_folder
 
@@ -485,13 +486,15 @@ class Recorder:
             if self.project.sliced is None else (self.previous or {})["declared_env"]
         plain_status = status_is_plain(self.project.graph) if self.project.sliced is None \
             else bool((self.previous or {}).get("plain_status"))
+        out_dirs = output_folders(self.project.graph, root) if self.project.sliced is None \
+            else (self.previous or {})["out_dirs"]  # (a slice's graph is part of the same one: as its entry checked)
         return {"project": root, "assetfile": real, "cache": self.cache_dir, "interpreter": list(snapshot.interpreter()),
                 "path": list(snapshot.START_PATH), "env": snapshot.watched_env(declared), "declared_env": declared,
                 "store": list(state), "written_ns": time.time_ns(), "racy": racy,
                 "dirs": [[d, t, names[d]] for d, t in times.items()] + [list(e) for e in carried.values()],
                 "files": [[f, s] for f, s in files.items()], "contents": kept, "data": [list(data), packed],
                 "blobs": [[p, size] for p, size in blobs.items()], "count": len(triples), "results": triples,
-                "metadata": sorted(metadata), "checked": checked, "plain_status": plain_status,
+                "metadata": sorted(metadata), "checked": checked, "plain_status": plain_status, "out_dirs": out_dirs,
                 "asset_defs": asset_defs[0], "asset_defs_of": asset_defs[1],
                 # (kept with the graph: ``codeedits`` compares the next edit with them)
                 "source": contents[str(loaded.path)], "modules": self._module_texts(contents, kept)}, ""
