@@ -72,3 +72,53 @@ def test_a_module_getattr_that_reads_a_file_records_no_snapshot(tmp_path: Path) 
     (root / "lib" / "value.txt").write_text("two\n")
     r = cli("-n", cwd=root, env=clean_env(**ENV))
     assert "1 of 1 assets would run" in r.stdout, r.stdout + r.stderr
+
+
+PLUGIN = '''
+import os
+
+import assetbuild
+
+
+class Upper:
+    name = "upper"
+    version = {version}
+
+    def dump(self, value):
+        return str(value).upper().encode()
+
+    def load(self, data):
+        return data.decode()
+
+
+@assetbuild.hookimpl
+def register_io_managers():
+    return [Upper()]
+'''
+
+
+@pytest.mark.parametrize(("version", "answers"), [('"1-" + os.environ.get("UPPER_MODE", "a")', False), ('"7"', True)])
+def test_an_io_managers_version_a_plugin_made_as_it_loaded_records_no_snapshot(tmp_path: Path, version: str,
+                                                                                answers: bool) -> None:
+    """The version of a plugin's IO manager enters keys; one the plugin made as it loaded (from
+    an environment variable) changes without any file the snapshot watches: no snapshot. One
+    written in its code keeps it (an edit of the plugin's file shows)."""
+    import os
+
+    site = write(tmp_path / "site", {"upperplug.py": PLUGIN.format(version=version),
+                                     "upperplug-0.1.dist-info/entry_points.txt": "[assetbuild]\nupperplug = upperplug\n"})
+    root = write(tmp_path / "p", {"AssetFile": 'from assetbuild import asset\n\n\n@asset(io="upper")\ndef word():\n'
+                                               '    return "hello"\n'})
+    env = clean_env(PYTHONPATH=os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])), **ENV)
+    env.pop("ASSETBUILD_DISABLE_PLUGIN_AUTOLOAD", None)
+    for _ in range(3):
+        assert cli(cwd=root, env=env).returncode == 0
+    r = cli("-n", cwd=root, env={**env, "ASSETBUILD_SNAPSHOT": "explain", "UPPER_MODE": "b"})
+    line = next((ln for ln in r.stderr.splitlines() if ln.startswith("snapshot:")), "")
+    if answers:
+        assert line == "snapshot: answers" and "0 of 1 assets would run" in r.stdout, (line, r.stdout)
+    else:
+        assert line == ("snapshot: not used: IO manager 'upper' has version '1-a', which its plugin's code does not "
+                        "hold: it was made as the plugin loaded (from the environment, a file?), which the snapshot "
+                        "cannot see"), line
+        assert "1 of 1 assets would run" in r.stdout

@@ -42,6 +42,33 @@ def verdicts(project: Any, previous: dict[str, Any] | None, contents: dict[str, 
     return check(str(project.loaded.path), names, str(project.project_dir), previous, contents, digests)
 
 
+def computed_io_versions(project: Any) -> str | None:
+    """Why no snapshot can prove this project's null build: the ``version`` of a plugin's IO
+    manager an asset uses (it enters keys) is written nowhere in the plugin's code, so the plugin
+    made it as it loaded (``"1-" + os.environ["MODE"]``, or read from a file), which the snapshot,
+    which never runs plugins, cannot see change; None if each is a literal there (or assetbuild's)."""
+    from ..plugins import loaded_from
+
+    texts: list[str] | None = None
+    for name in sorted({getattr(d, "io", None) for d in project.graph.nodes.values()} & project.io_managers.keys()):
+        manager = project.io_managers[name]
+        module = str(type(manager).__module__)
+        version = getattr(manager, "version", None)
+        if module.partition(".")[0] == "assetbuild" or not isinstance(version, str):
+            continue
+        if texts is None:  # (the plugins' modules, read once a build that records a snapshot uses one)
+            texts = []
+            for f in {*loaded_from(project.plugin_manager), getattr(sys.modules.get(module), "__file__", None)}:
+                try:
+                    texts.append(Path(f).read_text(errors="replace") if isinstance(f, str) and f.endswith(".py") else "")
+                except OSError:
+                    pass
+        if not any(repr(version) in t or f'"{version}"' in t for t in texts):
+            return (f"IO manager {name!r} has version {version!r}, which its plugin's code does not hold: it was made "
+                    "as the plugin loaded (from the environment, a file?), which the snapshot cannot see")
+    return None
+
+
 def module_files(project: Any) -> dict[str, str]:
     """The project modules the AssetFile imported: file -> module name."""
     return {f: m for m in sorted(project.loaded.project_modules)

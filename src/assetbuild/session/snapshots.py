@@ -385,9 +385,10 @@ class Recorder:
         static, checked, asset_defs = verdicts(self.project, self._previous_with_defs(), contents, known, self.beside)
         self.checked = checked  # kept in a refusal too: a file that does not only declare is parsed once
         if static is None:
-            from .checking import imported_values
+            from .checking import computed_io_versions, imported_values
 
-            static = imported_values(self.project, asset_defs[2] if len(asset_defs) > 2 else {})
+            static = imported_values(self.project, asset_defs[2] if len(asset_defs) > 2 else {}) \
+                or computed_io_versions(self.project)
         if static is not None:
             return None, static
         root = str(self.project.project_dir)
