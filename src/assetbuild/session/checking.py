@@ -63,7 +63,10 @@ def computed_io_versions(project: Any) -> str | None:
                     texts.append(Path(f).read_text(errors="replace") if isinstance(f, str) and f.endswith(".py") else "")
                 except OSError:
                     pass
-        if not any(repr(version) in t or f'"{version}"' in t for t in texts):
+        import re  # (a version written as such: ``version = "2"``, not a default of os.environ.get(..., "2"))
+
+        written = re.compile(rf"""\bversion\b[^=\n]*=\s*(['"]){re.escape(version)}\1\s*(#.*)?$""", re.MULTILINE)
+        if not any(written.search(t) for t in texts):
             return (f"IO manager {name!r} has version {version!r}, which its plugin's code does not hold: it was made "
                     "as the plugin loaded (from the environment, a file?), which the snapshot cannot see")
     return None
