@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -178,6 +179,16 @@ def test_a_module_imported_through_a_folder_the_assetfile_put_on_sys_path_is_imp
     assert sys.modules["callers"] is callers
 
 
+def _callers_library(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, text: str) -> Path:
+    """A module ``name`` in ``tmp_path/shared``, on the caller's sys.path (not installed); its folder."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / f"{name}.py").write_text(text)
+    monkeypatch.syspath_prepend(str(shared))
+    monkeypatch.delitem(sys.modules, name, raising=False)
+    return shared
+
+
 def test_a_module_the_load_imported_through_the_callers_sys_path_is_imported_afresh(project, tmp_path, monkeypatch):
     """A library outside the project on the caller's own sys.path (``PYTHONPATH=shared``,
     pytest's ``pythonpath``), not installed, that the AssetFile imports: edited, with
@@ -187,11 +198,7 @@ def test_a_module_the_load_imported_through_the_callers_sys_path_is_imported_afr
     pickled); edited, the new one takes its place."""
     import pickle
 
-    shared = tmp_path / "shared"
-    shared.mkdir()
-    (shared / "sharedlib3.py").write_text("class Row:\n    pass\n\ndef f():\n    return 1\n")
-    monkeypatch.syspath_prepend(str(shared))
-    monkeypatch.delitem(sys.modules, "sharedlib3", raising=False)
+    shared = _callers_library(tmp_path, monkeypatch, "sharedlib3", "class Row:\n    pass\n\ndef f():\n    return 1\n")
     af = ("from sharedlib3 import f, Row\n\n@asset(io='json', code_version='V')\ndef a():\n    return f()\n\n"
           "@asset\ndef row():\n    return Row()\n")
     project.assetfile(af.replace("V", "1"))
@@ -211,11 +218,7 @@ def test_a_library_of_the_callers_edited_since_a_call_is_imported_afresh_by_the_
     bumped: the next build runs the library as its file is now, as a fresh process does, not
     the module in memory (the old code, under the new key). The caller's module is back after
     the call, the same object; unedited, it is the one the build uses."""
-    shared = tmp_path / "shared"
-    shared.mkdir()
-    (shared / "sharedlib4.py").write_text("def f():\n    return 1\n")
-    monkeypatch.syspath_prepend(str(shared))
-    monkeypatch.delitem(sys.modules, "sharedlib4", raising=False)
+    shared = _callers_library(tmp_path, monkeypatch, "sharedlib4", "def f():\n    return 1\n")
     import sharedlib4
 
     af = ("import sharedlib4\n\n@asset(io='json', code_version='V')\ndef a():\n"

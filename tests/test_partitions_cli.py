@@ -769,64 +769,53 @@ def c(context, raw):
 '''
 
 
-def test_a_build_that_waited_while_the_keys_changed_builds_the_keys_as_they_are(tmp_path):
-    """A build expands its graph when it loads, before it waits for the build lock: when
-    ``partitions remove customers globex`` (and ``add zeta``) took the lock first, the build then
-    built the removed c[globex] and wrote build/c/globex.txt back (until the next build dropped
-    it), and not c[zeta]. Holding the lock now, it loads the project again with the keys as they are."""
+def _keys_changed_while_waiting(root: Path, assetfile: str, *command: str) -> str:
+    """``command`` started with the project built (keys acme, globex) and raw.txt changed,
+    while another process holds the build lock; once it waits, the keys become acme, zeta (what
+    ``partitions remove customers globex`` and ``add zeta`` record under the lock); its stdout."""
     from assetbuild.session.partition_env import read_table, write_table
 
-    p = Project(tmp_path)
-    p.write("AssetFile", WAITING)
+    p = Project(root)
+    p.write("AssetFile", assetfile)
     p.write("raw.txt", "1")
     cache = p.root / ".assetbuild"
     assert cli("partitions", "add", "customers", "acme", "globex", cwd=p.root).returncode == 0
     assert cli("-q", cwd=p.root).returncode == 0
     p.write("raw.txt", "2")
     with holding_build_lock(cache) as release:
-        build = start_cli("build", cwd=p.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = start_cli(*command, cwd=p.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
-            assert "waiting for it to finish" in build.stderr.readline()  # (loaded, its graph expanded)
-            table = read_table(cache)  # what partitions remove globex and add zeta record, under the lock
-            (project,) = table.projects
-            table.projects[project] = {"customers": ["acme", "zeta"]}
-            write_table(cache, table)
-        finally:
-            release()
-        out, err = build.communicate(timeout=60)
-    assert build.returncode == 0, out + err
-    assert "built     c[zeta]" in out and "dropped 1 partition(s) that no longer exist: c[globex]" in out, out
-    assert "built     c[globex]" not in out and not (p.root / "build/c/globex.txt").exists(), out
-    assert (p.root / "build/c/zeta.txt").read_text() == "zeta2"
-    r = cli(cwd=p.root)
-    assert r.returncode == 0 and "0 built, 2 cached" in r.stdout and "dropped" not in r.stdout, r.stdout
-
-
-def test_a_tick_that_waited_while_the_keys_changed_builds_the_keys_as_they_are(tmp_path):
-    """The same for ``run``: a tick loads the project, then waits for the lock; it built and
-    requested the removed key (c[globex], its file written back) and not the added one."""
-    from assetbuild.session.partition_env import read_table, write_table
-
-    p = Project(tmp_path)
-    p.write("AssetFile", WAITING.replace('path="build/c/{partition}.txt")', 'path="build/c/{partition}.txt", auto="eager")'))
-    p.write("raw.txt", "1")
-    cache = p.root / ".assetbuild"
-    assert cli("partitions", "add", "customers", "acme", "globex", cwd=p.root).returncode == 0
-    assert cli("-q", cwd=p.root).returncode == 0
-    p.write("raw.txt", "2")
-    with holding_build_lock(cache) as release:
-        tick = start_cli("run", "--once", cwd=p.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
-            assert "waiting for it to finish" in tick.stderr.readline()
+            assert "waiting for it to finish" in proc.stderr.readline()  # (loaded, its graph expanded)
             table = read_table(cache)
             (project,) = table.projects
             table.projects[project] = {"customers": ["acme", "zeta"]}
             write_table(cache, table)
         finally:
             release()
-        out, err = tick.communicate(timeout=60)
-    assert tick.returncode == 0, out + err
-    assert "c[zeta]  new partition zeta" in out and "c[globex]  eager" not in out, out
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out + err
     assert "dropped 1 partition(s) that no longer exist: c[globex]" in out, out
-    assert not (p.root / "build/c/globex.txt").exists()
-    assert (p.root / "build/c/zeta.txt").read_text() == "zeta2" and (p.root / "build/c/acme.txt").read_text() == "acme2"
+    assert not (p.root / "build/c/globex.txt").exists() and (p.root / "build/c/zeta.txt").read_text() == "zeta2"
+    return out
+
+
+def test_a_build_that_waited_while_the_keys_changed_builds_the_keys_as_they_are(tmp_path):
+    """A build expands its graph when it loads, before it waits for the build lock: when
+    ``partitions remove customers globex`` (and ``add zeta``) took the lock first, the build then
+    built the removed c[globex] and wrote build/c/globex.txt back (until the next build dropped
+    it), and not c[zeta]. Holding the lock now, it loads the project again with the keys as they are."""
+    out = _keys_changed_while_waiting(tmp_path, WAITING, "build")
+    assert "built     c[zeta]" in out and "built     c[globex]" not in out, out
+    r = cli(cwd=tmp_path)
+    assert r.returncode == 0 and "0 built, 2 cached" in r.stdout and "dropped" not in r.stdout, r.stdout
+
+
+def test_a_tick_that_waited_while_the_keys_changed_builds_the_keys_as_they_are(tmp_path):
+    """The same for ``run``: a tick loads the project, then waits for the lock; it built and
+    requested the removed key (c[globex], its file written back) and not the added one."""
+    eager = WAITING.replace('path="build/c/{partition}.txt")', 'path="build/c/{partition}.txt", auto="eager")')
+    out = _keys_changed_while_waiting(tmp_path, eager, "run", "--once")
+    assert "c[zeta]  new partition zeta" in out and "c[globex]  eager" not in out, out
+    assert (tmp_path / "build/c/acme.txt").read_text() == "acme2"
+
+
