@@ -240,3 +240,17 @@ def test_api_calls_work_without_standard_streams(tmp_path, monkeypatch, missing)
     assert [s.state for s in assetbuild.status(project_dir=root)] == ["fresh", "fresh"]
     assert assetbuild.load_value("b", project_dir=root) == 2
     assert assetbuild.build(project_dir=root, remote=str(tmp_path / "remote")).ok  # (a warning: no key)
+
+
+@pytest.mark.parametrize("verb", ["build", "status", "clean", "watch_project", "run_daemon", "list_ticks"])
+def test_a_file_or_a_missing_folder_as_project_dir_is_one_line(tmp_path, verb):
+    """A file given as ``project_dir=`` was "no such project directory" (it exists), and
+    ``clean`` went on to a StoreError about a lock file inside it."""
+    from assetbuild.errors import DefinitionError
+
+    (tmp_path / "AssetFile").write_text("")
+    call = getattr(assetbuild, verb)
+    with pytest.raises(DefinitionError, match=r"AssetFile is a file, not a project directory\Z"):
+        call(project_dir=tmp_path / "AssetFile")
+    with pytest.raises(DefinitionError, match=r"\Ano such project directory: .*/nowhere\Z"):
+        call(project_dir=tmp_path / "nowhere")

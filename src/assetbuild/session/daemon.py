@@ -38,6 +38,7 @@ from .arguments import verb
 from .building import build_project
 from .distributions import DISTRIBUTIONS
 from .editable import reimporting
+from .located import project_root
 from .options import BuildOptions
 from .project import Project, open_project, open_store, resolve_cache_dir, waiting_warning
 from .turns import process_turn
@@ -115,9 +116,7 @@ def run(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "."
     ``tick_s`` seconds until ``stop`` is set (or a signal, with ``handle_signals``), or one tick
     with ``once``. ``on_tick`` sees each :class:`Tick`; ``on_alert`` is a shell command run with
     each alert (an asset overdue, recovered or failed) as JSON on its stdin."""
-    root = Path(project_dir).resolve()
-    if not root.is_dir():
-        raise DefinitionError(f"no such project directory: {project_dir}")
+    root = project_root(project_dir)
     if not tick_s > 0:
         raise DefinitionError(f"the tick must be a positive number of seconds, got {tick_s!r}")
     cache = resolve_cache_dir(root, cache_dir)
@@ -528,9 +527,7 @@ def list_ticks(*, project_dir: str | os.PathLike[str] = ".", assetfile: str | No
     from ..store import LmdbStore
     from ..ticks import list_ticks as stored
 
-    root = Path(project_dir).resolve()
-    if not root.is_dir():
-        raise DefinitionError(f"no such project directory: {project_dir}")
+    root = project_root(project_dir)
     cache = resolve_cache_dir(root, cache_dir)
     store = LmdbStore(cache, readonly=True, project=_store_project(root, assetfile, cache))
     try:

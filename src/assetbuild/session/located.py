@@ -6,6 +6,7 @@ Every verb that takes both goes through ``project_of`` (``arguments.verb``)."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 
 def project_of(project_dir: str | os.PathLike[str], assetfile: str | os.PathLike[str] | None
@@ -23,3 +24,21 @@ def project_of(project_dir: str | os.PathLike[str], assetfile: str | os.PathLike
     if folder and os.path.isdir(folder):
         return folder, os.path.basename(name)
     return project_dir, name
+
+
+def project_root(project_dir: str | os.PathLike[str]) -> Path:
+    """``project_dir`` resolved. One line for what is no project directory: a path that does not
+    exist or names a file (``DefinitionError``), a relative one from a working directory deleted
+    or moved since (``ProjectNotFound``)."""
+    from ..errors import DefinitionError, ProjectNotFound
+
+    try:
+        root = Path(project_dir).resolve()
+    except OSError as e:
+        raise ProjectNotFound(f"the working directory cannot be read ({e.strerror}): it was deleted or moved",
+                              api_hint="os.chdir to the project, or pass project_dir=",
+                              cli_hint="cd to the project, or give -C DIR") from None
+    if not root.is_dir():
+        raise DefinitionError(f"{project_dir} is a file, not a project directory" if root.exists()
+                              else f"no such project directory: {project_dir}")
+    return root

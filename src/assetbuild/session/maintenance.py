@@ -15,6 +15,7 @@ from ..graph import select
 from ..output import Reporter
 from .arguments import verb
 from .building import make_scheduler
+from .located import project_root
 from .observing import observe_for
 from .project import open_project, open_store, resolve_cache_dir, waiting_warning
 
@@ -66,7 +67,7 @@ def clean_report(*, project_dir: str | os.PathLike[str] = ".", cache_dir: str | 
     )
     from ..store.cachedir import KEYS_FILES
 
-    root = Path(project_dir).resolve()
+    root = project_root(project_dir)
     cache = resolve_cache_dir(root, cache_dir)
     rep = reporter or Reporter(verbosity=-2)
     report = CleanReport(cache, dry_run=dry_run, outputs=outputs, cache_existed=cache.exists())

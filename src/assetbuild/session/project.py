@@ -22,6 +22,7 @@ from ..loader import Loaded, ProjectImports, load_assetfile, shadowing_files
 from ..output import Reporter
 from .aliases import check_outputs_through_symlinks, protected_paths, resolved_sources
 from .distributions import DISTRIBUTIONS
+from .located import project_root
 from .turns import in_project_dir, loading
 
 TYPE_CHECKING = False
@@ -452,14 +453,7 @@ def open_project(project_dir: str | os.PathLike[str] = ".", *, assetfile: str | 
     ``remove`` check the project as it will be). A key that makes the project invalid is named
     (``DynamicKeyError``), not the AssetFile line.
     """
-    try:
-        root = Path(project_dir).resolve()
-    except OSError as e:  # a relative one, from a working directory deleted (or moved) since
-        raise ProjectNotFound(f"the working directory cannot be read ({e.strerror}): it was deleted or moved",
-                              api_hint="os.chdir to the project, or pass project_dir=",
-                              cli_hint="cd to the project, or give -C DIR") from None
-    if not root.is_dir():
-        raise DefinitionError(f"no such project directory: {project_dir}")
+    root = project_root(project_dir)
     cache = resolve_cache_dir(root, cache_dir)  # a relative cache_dir: from the caller's directory
     reporter = reporter or Reporter(verbosity=-2)
     if sliced is None:  # (an editable library edited while the project loads is refused; a slice keys none)

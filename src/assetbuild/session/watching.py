@@ -14,7 +14,7 @@ from typing import Any
 
 from ..definitions import AssetDef, SourceDef
 from ..dirtree import symlinks_below
-from ..errors import AssetbuildError, DefinitionError, ProjectNotFound, SelectionError
+from ..errors import AssetbuildError, ProjectNotFound, SelectionError
 from ..loader import code_cache_names, prune_code_cache, shadowing_files
 from ..output import Reporter
 from ..reports import WatchCycle, WatchSummary
@@ -22,6 +22,7 @@ from .arguments import verb
 from .building import build_project
 from .distributions import DISTRIBUTIONS
 from .editable import reimporting
+from .located import project_root
 from .options import BuildOptions
 from .partitioning import with_keys_as_they_are
 from .polling import ObservationPoller
@@ -50,9 +51,7 @@ def watch(assets: Sequence[str] = (), *, project_dir: str | os.PathLike[str] = "
 
     if debounce_ms is not None:
         check_span(debounce_ms, "debounce_ms", "milliseconds", scale=0.001)
-    root = Path(project_dir).resolve()
-    if not root.is_dir():
-        raise DefinitionError(f"no such project directory: {project_dir}")
+    root = project_root(project_dir)
     cache = resolve_cache_dir(root, cache_dir)
     rep = reporter or Reporter(verbosity=-2)
     rep.watching = True
