@@ -327,19 +327,28 @@ def test_a_crashed_worker_fails_its_asset_only(project):
     assert r.names("built") == [] and r.names("failed") == ["crash"]
 
 
+# innocent waits for crash to start (a worker can start late on a loaded machine: had innocent
+# ended first, a free worker would start 'later' before any failure was known, rightly)
 CRASH_FIRST = """
 import os, time
 from pathlib import Path
 
+HERE = Path(__file__).parent
+
 @asset(io="json")
 def crash():
+    (HERE / "crash-started").touch()
     time.sleep(0.3)
     os._exit(7)
 
 @asset(io="json")
 def innocent():
-    with open(Path(__file__).parent / "ran.log", "a") as f:
+    with open(HERE / "ran.log", "a") as f:
         f.write("innocent\\n")
+    for _ in range(600):
+        if (HERE / "crash-started").exists():
+            break
+        time.sleep(0.05)
     time.sleep(1.5)
     return 1
 
