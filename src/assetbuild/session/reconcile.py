@@ -138,11 +138,13 @@ def own_keys(project: Any, store: Any) -> Callable[[str], str | None]:
     resources, and not with new data (session.retries)."""
     from ..keys import make_key
 
-    rebuilder = _parts_maker(project, store)
+    made: list[Any] = []  # the parts maker, made at the first question (most ticks ask none)
 
     def own_key(node: str) -> str | None:
+        if not made:
+            made.append(_parts_maker(project, store))
         try:
-            return make_key(node, rebuilder.parts(node, ()))
+            return make_key(node, made[0].parts(node, ()))
         except (KeyError, AttributeError):  # (a source, an observable source, a node gone)
             return None
 
