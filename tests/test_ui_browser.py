@@ -571,6 +571,10 @@ def test_pages_after_a_server_killed_mid_build_are_not_stuck_building(project, b
         for tab in (tab2, tab1):  # (the first page too, once the shared stream joins the new server)
             tab.locator("button[data-build]:enabled").first.wait_for(timeout=15_000)
             assert tab.locator("button[data-build]:disabled").count() == 0
+            # (the page's buttons come from its own load; the note, from the shared stream, which
+            # rejoins the new server a moment later on a loaded machine)
+            tab.wait_for_function("document.querySelector('#build-note').innerText.trim() === ''",
+                                  timeout=15_000)
             assert tab.inner_text("#build-note") == ""
         tab2.click("[data-testid=materialize-stale]")
         tab2.locator("#build-note", has_text="build finished").wait_for(timeout=30_000)
